@@ -1,0 +1,74 @@
+"""Development sessions: tests (core and each plugin), lint, typecheck, docs, demo, benchmarks.
+
+``nox -s tests`` installs the core and every plugin into one environment and runs the whole suite;
+``nox -s plugin`` runs each plugin's own tests with only the core beside it (one session per plugin).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+PYTHON = os.environ.get("SYNCO_NOX_PYTHON") or None
+
+
+def install_all(session: nox.Session, *extras: str) -> None:
+    session.install("-e", f".[{','.join(('test', *extras))}]", *(a for p in PLUGINS for a in ("-e", f"plugins/{p}")))
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite: core, end-to-end and every plugin's tests, with every plugin installed."""
+    install_all(session)
+    session.run("pytest", *(session.posargs or ["-q"]), env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("plugin", PLUGINS, ids=PLUGINS)
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin's own tests with only the core installed beside it."""
+    session.install("-e", ".[test]", "-e", f"plugins/{plugin}")
+    session.run("pytest", "-q", f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over everything."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on synco_core."""
+    install_all(session)
+    session.install("mypy", "types-PyYAML")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site, failing on any warning."""
+    session.install("mkdocs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".nox" / "site"))
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Install synco and its plugins, then run the round trip on the built-in SQLite example app."""
+    install_all(session)
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def benchmarks(session: nox.Session) -> None:
+    """Run the benchmarks (``nox -s benchmarks -- age mysql`` picks some) and print ratio tables."""
+    install_all(session)
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,83 @@
+"""``synco detect``: what ``serve`` would do in a directory, with the password masked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from synco_core.cli.options import debug_option
+from synco_core.detection import detect, list_file_sets
+from synco_core.types import FileSet, FileSetOptions, Framework
+
+
+def describe(framework: Framework, file_sets: list[FileSet]) -> dict[str, Any]:
+    """A JSON-ready description of a detected project (no secrets)."""
+    options = framework.dump_options
+    return {
+        "framework": framework.name,
+        "plugin": framework.plugin,
+        "projectDir": str(framework.project_dir),
+        "reason": framework.reason,
+        "configSource": framework.config_source,
+        "database": framework.database.masked() if framework.database else None,
+        "webRoot": str(framework.web_root) if framework.web_root else None,
+        "publicPrefixes": list(framework.public_prefixes),
+        "dump": {
+            "excludeTables": list(options.exclude_tables),
+            "where": dict(options.where),
+            "sanitize": [f"{r.table}.{r.column}={r.expression}" for r in options.sanitize],
+        },
+        "fileSets": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "root": str(s.root) if s.root else None,
+                "relativeBasePath": s.relative_base_path,
+                "urlPrefix": s.url_prefix,
+                "exclude": list(s.exclude),
+                "smartSkip": s.smart_skip,
+                "skipped": s.skipped_reason,
+                "description": s.description,
+            }
+            for s in file_sets
+        ],
+        "postInstall": [" ".join(cmd) for cmd in framework.post_install],
+    }
+
+
+@click.command("detect")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
+@click.option("--all", "all_files", is_flag=True, help="Turn off the framework's smart filters.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@debug_option
+def command(path: Path, framework_name: str | None, all_files: bool, as_json: bool) -> None:
+    """Show what serve would use in PATH: framework, database (password masked), web root, file sets."""
+    framework = detect(path, framework_name)
+    file_sets = list_file_sets(framework, FileSetOptions(all=all_files))
+    info = describe(framework, file_sets)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"Framework:  {info['framework']} (plugin {info['plugin']}: {info['reason']})")
+    db = info["database"]
+    source = f"  [from {db['source']}]" if db and db["source"] else ""
+    click.echo(f"Database:   {db['url'] if db else 'none'}{source}")
+    click.echo(f"Web root:   {info['webRoot'] or 'none'}")
+    if info["dump"]["excludeTables"]:
+        click.echo(f"No rows:    {', '.join(info['dump']['excludeTables'])}")
+    for rule in info["dump"]["sanitize"]:
+        click.echo(f"Sanitise:   {rule}")
+    click.echo("File sets:" if file_sets else "File sets:  none")
+    for s in info["fileSets"]:
+        state = ""
+        if s["skipped"]:
+            state = f" (skipped: {s['skipped']})"
+        elif s["smartSkip"]:
+            state = " (smart skip; --all includes)"
+        click.echo(f"  {s['name']:<20} {s['kind']:<8} {s['root'] or ''}{state}")
+    for cmd in info["postInstall"]:
+        click.echo(f"After install: {cmd}")

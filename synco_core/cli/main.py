@@ -1,0 +1,130 @@
+"""The ``synco`` group: global options, logging, and the one-line error policy.
+
+Every :class:`~synco_core.SyncoError` ends the command with ``Error: <message>`` on stderr and exit
+status 1; any other exception does too, with the traceback only under ``--debug``. Every line passes
+through :func:`synco_core.secrets.redact`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from typing import Any
+
+import click
+
+from synco_core import __version__
+from synco_core.errors import SyncoError
+from synco_core.secrets import RedactingFilter, redact
+
+log = logging.getLogger("synco_core")
+
+#: Command modules, each exposing ``command`` (a click command or group).
+COMMAND_MODULES = (
+    "synco_core.cli.plugins_cmd",
+    "synco_core.cli.detect_cmd",
+    "synco_core.cli.db_cmd",
+    "synco_core.cli.decrypt_cmd",
+    "synco_core.cli.serve_cmd",
+    "synco_core.cli.receive_cmd",
+    "synco_core.cli.install_cmd",
+    "synco_core.cli.pull_cmd",
+)
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.addFilter(RedactingFilter())
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The stream is looked up on every record so click's test runner (which swaps sys.stderr) sees it.
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+#: Loggers too chatty to show even under --debug.
+_QUIET_LOGGERS = ("httpx", "httpcore", "asyncio", "urllib3", "hpack")
+
+
+def setup_logging(debug: bool) -> None:
+    """Log to stderr through the redacting handler; DEBUG for synco and plugins under ``--debug``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _Handler):
+            root.removeHandler(handler)
+    root.addHandler(_Handler())
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def enable_debug(ctx: click.Context) -> None:
+    root_ctx = ctx.find_root()
+    root_ctx.ensure_object(dict)
+    root_ctx.obj["debug"] = True
+    setup_logging(True)
+
+
+def is_debug(ctx: click.Context | None = None) -> bool:
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    obj = ctx.find_root().obj
+    return bool(obj and obj.get("debug"))
+
+
+class SyncoGroup(click.Group):
+    """Turns exceptions into one redacted line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(130)
+        except SyncoError as exc:
+            if is_debug(ctx):
+                log.debug("traceback", exc_info=True)
+            click.echo(redact(f"Error: {_one_line(str(exc))}"), err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:
+            if is_debug(ctx):
+                log.error("unexpected error", exc_info=True)
+            click.echo(redact(f"Error: {type(exc).__name__}: {_one_line(str(exc))}"), err=True)
+            ctx.exit(1)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+@click.group(cls=SyncoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synco")
+@click.option("--debug", is_flag=True, help="Show debug logs and tracebacks (secrets stay masked).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """synco: production content (database and files) onto a laptop, encrypted end to end."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug or bool(ctx.obj.get("debug"))
+    setup_logging(ctx.obj["debug"])
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        cli.add_command(module.command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    cli(prog_name="synco")

@@ -1,0 +1,51 @@
+"""Options shared by several commands, as decorators, and the helpers that read them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def debug_option(func: F) -> F:
+    """``--debug`` on every command (it may also be given before the command name)."""
+
+    def enable(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            from synco_core.cli.main import enable_debug
+
+            enable_debug(ctx)
+
+    return click.option(
+        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=enable,
+        help="Show debug logs and tracebacks (secrets stay masked).",
+    )(func)
+
+
+def yes_option(func: F) -> F:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
+
+
+def split_names(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """``--only a,b --only c`` -> ("a", "b", "c")."""
+    if not values:
+        return ()
+    if isinstance(values, str):
+        values = (values,)
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+
+
+def interactive() -> bool:
+    """True when both stdin and stderr are terminals, so prompts can be answered."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal; False when there is none to ask on."""
+    if not interactive():
+        return False
+    return click.confirm(question, default=False, err=True)

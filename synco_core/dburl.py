@@ -1,0 +1,101 @@
+"""Parsing ``DATABASE_URL`` strings into :class:`~synco_core.DatabaseConfig`.
+
+Accepts the forms frameworks use: ``mysql://user:pw@host:3306/name``, ``mariadb://``,
+``postgresql://``, ``postgres://``, ``pgsql://``, ``sqlite:///relative.db`` and
+``sqlite:////absolute.db``, URL-encoded user names and passwords, ``?unix_socket=`` / ``?host=/run/...``
+for sockets. Unknown schemes are kept as the engine name, so a third-party engine plugin can claim them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+from synco_core.types import DatabaseConfig
+
+#: Scheme aliases, mapped to the engine names the built-in engines answer to.
+ENGINE_ALIASES = {
+    "mysql": "mysql",
+    "mysql2": "mysql",
+    "mysqli": "mysql",
+    "pdo_mysql": "mysql",
+    "mariadb": "mysql",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "pgsql": "postgresql",
+    "pdo_pgsql": "postgresql",
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "pdo_sqlite": "sqlite",
+}
+
+
+def normalise_engine(name: str) -> str:
+    """The engine name for a scheme or driver name (``pdo_mysql`` -> ``mysql``)."""
+    key = name.lower().split("+", 1)[0]
+    return ENGINE_ALIASES.get(key, key)
+
+
+def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = "") -> DatabaseConfig:
+    """Parse ``url``; relative SQLite paths are resolved against ``base_dir`` (default: the cwd)."""
+    if "://" not in url:
+        raise ConfigError("not a database URL (expected scheme://...): " + _mask(url))
+    scheme, rest = url.split("://", 1)
+    engine = normalise_engine(scheme)
+    if not engine:
+        raise ConfigError("database URL has no scheme")
+    if engine == "sqlite":
+        # sqlite:///relative.db -> "relative.db"; sqlite:////abs.db -> "/abs.db"; sqlite:///:memory:
+        path_part, _, query = rest.partition("?")
+        if path_part.startswith("/"):
+            path_part = path_part[1:]
+        path_part = unquote(path_part)
+        if not path_part:
+            raise ConfigError("sqlite URL names no file: " + url)
+        path = Path(path_part)
+        if path_part != ":memory:" and not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        return DatabaseConfig(engine="sqlite", name=str(path), options=dict(parse_qsl(query)), source=source)
+
+    parts = urlsplit(f"{engine}://{rest}")
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    register_secret(password)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"database URL has an invalid port: {_mask(url)}") from exc
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    socket = options.pop("unix_socket", None) or options.pop("socket", None)
+    host = unquote(parts.hostname) if parts.hostname else None
+    if not socket and options.get("host", "").startswith("/"):
+        socket = options.pop("host")
+    if host and host.startswith("%2f"):
+        socket, host = unquote(host), None
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ConfigError(f"database URL names no database: {_mask(url)}")
+    return DatabaseConfig(
+        engine=engine,
+        name=name,
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        socket=socket,
+        options=options,
+        source=source,
+    )
+
+
+def _mask(url: str) -> str:
+    """``url`` with any password replaced, for error messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return url.replace(":" + parts.password + "@", ":***@")
+    except ValueError:
+        pass
+    return url

@@ -1,0 +1,77 @@
+"""Choosing the framework of a project directory from the answers of every plugin."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from synco_core.errors import ConfigError
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.types import FileSet, FileSetOptions, Framework
+
+log = logging.getLogger(__name__)
+
+
+def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = None) -> list[Framework]:
+    """Every framework some plugin recognises in ``project_dir``, best first."""
+    manager = manager or get_plugin_manager()
+    project_dir = project_dir.resolve()
+    if not project_dir.is_dir():
+        raise ConfigError(f"project directory does not exist: {project_dir}")
+    found = [framework for _, framework in manager.call_each("detect_framework", project_dir=project_dir)]
+    return sorted(found, key=lambda f: -f.priority)
+
+
+def detect(
+    project_dir: Path, framework_name: str | None = None, manager: SyncoPluginManager | None = None
+) -> Framework:
+    """The one framework of ``project_dir``, amended by every plugin.
+
+    Raises :class:`ConfigError` naming the candidates when none or several match equally well.
+    """
+    manager = manager or get_plugin_manager()
+    candidates = detect_candidates(project_dir, manager)
+    if framework_name:
+        wanted = framework_name.lower()
+        chosen = [f for f in candidates if wanted in (f.plugin.lower(), f.name.lower())]
+        if not chosen:
+            names = ", ".join(f"{f.plugin} ({f.reason})" for f in candidates) or "none"
+            raise ConfigError(f"framework {framework_name!r} not detected in {project_dir.resolve()}; found: {names}")
+        framework = chosen[0]
+    else:
+        if not candidates:
+            plugins = ", ".join(sorted(manager.infos)) or "none"
+            raise ConfigError(
+                f"no framework detected in {project_dir.resolve()} (plugins asked: {plugins}); "
+                "add a .synco.yml (synco-generic) or pass --framework"
+            )
+        best = [f for f in candidates if f.priority == candidates[0].priority]
+        if len(best) > 1:
+            names = "; ".join(f"{f.plugin}: {f.reason}" for f in best)
+            raise ConfigError(f"several frameworks match ({names}); choose one with --framework NAME")
+        framework = best[0]
+    log.debug("framework %s detected by %s (%s), settings from %s", framework.name, framework.plugin,
+              framework.reason, framework.config_source or "files")
+    for _ in manager.call_each("amend_framework", framework=framework):
+        pass
+    return framework
+
+
+def list_file_sets(
+    framework: Framework, options: FileSetOptions, manager: SyncoPluginManager | None = None
+) -> list[FileSet]:
+    """The file sets of ``framework`` from every plugin; a later set with the same name replaces one."""
+    manager = manager or get_plugin_manager()
+    by_name: dict[str, FileSet] = {}
+    for _, sets in manager.call_each("list_file_sets", framework=framework, options=options):
+        for file_set in sets:
+            by_name[file_set.name] = file_set
+    result = list(by_name.values())
+    if options.only:
+        unknown = set(options.only) - set(by_name)
+        if unknown:
+            raise ConfigError(
+                f"unknown file set(s): {', '.join(sorted(unknown))}; available: {', '.join(by_name) or 'none'}"
+            )
+        result = [s for s in result if s.name in options.only]
+    return result

@@ -1,0 +1,1 @@
+"""The built-in database engines and default behaviour, each an ordinary plugin module."""

@@ -1,0 +1,184 @@
+"""The hooks synco calls, each documented where it is declared.
+
+Plugins implement them with :data:`synco_core.hookimpl`. A plugin only implements the hooks it needs;
+every hook receives only the arguments its implementation names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import pluggy
+
+from synco_core.types import (
+    DatabaseConfig,
+    DatabaseInventory,
+    DumpOptions,
+    DumpResult,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    InstallOptions,
+    InstallResult,
+    ReceivedFileSet,
+)
+
+hookspec = pluggy.HookspecMarker("synco")
+
+
+@hookspec
+def detect_framework(project_dir: Path) -> Framework | None:
+    """Recognise the application in ``project_dir``.
+
+    Called by ``serve``, ``detect`` and ``install`` (on the source and on the destination), once per
+    plugin. Every plugin that recognises the project answers; when more than one does, the one with the
+    highest :attr:`Framework.priority` wins, and a tie is an error that names the candidates and asks
+    for ``--framework``.
+
+    :param project_dir: the application's directory (absolute).
+    :return: a :class:`~synco_core.Framework` with the database configuration, the web root and the
+        plugin's defaults, or None when this is not the plugin's framework.
+
+    Example::
+
+        @hookimpl
+        def detect_framework(project_dir):
+            if (project_dir / "hugo.toml").exists():
+                return Framework(name="Hugo", plugin="hugo", project_dir=project_dir,
+                                 web_root=project_dir / "public", reason="hugo.toml found")
+            return None
+    """
+
+
+@hookspec
+def amend_framework(framework: Framework) -> None:
+    """Adjust what another plugin detected, in place.
+
+    Called once per plugin right after the winning :func:`detect_framework` result is chosen, on the
+    source and on the destination. ``synco-generic`` uses it to apply a project's ``.synco.yml``
+    (an extra excluded table, a sanitising rule, another web root) on top of a framework's own guess.
+
+    :param framework: the detected framework; change its fields (``dump_options``, ``web_root``,
+        ``post_install`` ...) directly.
+    :return: nothing; the return value is ignored.
+
+    Example::
+
+        @hookimpl
+        def amend_framework(framework):
+            framework.dump_options.exclude_tables += ("cache",)
+    """
+
+
+@hookspec(firstresult=True)
+def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
+    """Write a dump of ``database`` to ``out``.
+
+    Called on the source by ``serve`` and ``synco db dump``. Stops at the first non-None result, so an
+    engine returns None for a ``database.engine`` it does not handle. The built-in engines are
+    ``trylast``: a framework or third-party plugin can take over a dump for its own database.
+
+    :param database: the connection settings; ``database.engine`` says which engine is asked for.
+    :param out: a binary stream to write the dump to. Write as you read: never hold the whole dump in
+        memory. The caller compresses and encrypts it on the way to disk.
+    :param options: tables without rows, row filters and sanitising expressions, all to be applied in
+        the SELECT so filtered values never leave the database server.
+    :return: a :class:`~synco_core.DumpResult` with the wire type, the server version and a per-table
+        manifest (row counts, checksums) for the installer to verify; None when not this engine.
+
+    Example::
+
+        @hookimpl(trylast=True)
+        def dump_database(database, out, options):
+            if database.engine != "duckdb":
+                return None
+            ...
+            return DumpResult(engine="duckdb", wire_type="DuckdbDump", format="duckdb")
+    """
+
+
+@hookspec
+def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+    """List the file sets ``serve`` publishes for ``framework``.
+
+    Called on the source once per plugin; the results of all plugins are joined (a later set with the
+    same name replaces an earlier one, so ``.synco.yml`` can override a framework's guess).
+
+    :param framework: what ``detect_framework`` found (check ``framework.plugin`` before answering).
+    :param options: ``options.all`` turns off smart filters; ``options.only`` names the wanted sets (the
+        core filters by name afterwards, a plugin may use it to skip expensive work).
+    :return: public sets (an index of URLs, no copy) and private sets (folders packed and encrypted), or
+        None when the plugin has nothing for this framework.
+
+    Example::
+
+        @hookimpl
+        def list_file_sets(framework, options):
+            if framework.plugin != "hugo":
+                return None
+            return [FileSet(name="static", kind="public", root=framework.project_dir / "public/img",
+                            url_prefix="img/", relative_base_path="public/img")]
+    """
+
+
+@hookspec(firstresult=True)
+def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
+    """Load ``dump`` into the local ``database``, replacing its content atomically.
+
+    Called on the destination by ``receive --install``, ``install`` and ``synco db load``. Stops at the
+    first non-None result; an engine returns None for an engine it does not handle. An implementation
+    must load into scratch space first, verify against ``options.manifest``, and only then swap the
+    result in, keeping the previous content for :func:`rollback_database`. On any failure the target is
+    left exactly as it was and a :class:`~synco_core.SyncoError` is raised.
+
+    :param database: the local target; refuse it unless :meth:`DatabaseConfig.is_local` or
+        ``options.force_remote_target``.
+    :param dump: the decrypted, decompressed dump as a binary stream (read it once, in order).
+    :param options: the dump format, the manifest to verify, and how to confirm with the user.
+    :return: an :class:`~synco_core.InstallResult`, or None when not this engine.
+    """
+
+
+@hookspec(firstresult=True)
+def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
+    """Describe the tables of ``database`` without reading their rows.
+
+    Called by ``serve --plan`` (row estimates and sizes) and by strict sanitising (every table and
+    column must be kept or masked). Stops at the first non-None result; an engine returns None for an
+    engine it does not handle. Use the engine's statistics (``information_schema``, ``pg_class``), never
+    ``COUNT(*)`` over big tables.
+
+    :param database: the connection settings.
+    :return: a :class:`~synco_core.DatabaseInventory`, or None when not this engine.
+    """
+
+
+@hookspec(firstresult=True)
+def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
+    """Put back what the last :func:`install_database` replaced in ``database``.
+
+    Called by ``synco db rollback``. Stops at the first non-None result.
+
+    :param database: the local database an install replaced.
+    :param options: confirmation settings (``yes``, ``confirm``) and the local-target guard.
+    :return: an :class:`~synco_core.InstallResult` describing the restored state, or None when not this
+        engine. Raise :class:`~synco_core.SyncoError` when there is nothing to roll back.
+    """
+
+
+@hookspec(firstresult=True)
+def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
+    """Move a received file set to where the local instance expects it.
+
+    Called on the destination by ``receive --install`` and ``install``, once per received file set.
+    Stops at the first non-None result. The core's fallback (``trylast``) copies ``source_dir`` into
+    ``framework.project_dir / file_set.relative_base_path``; a framework plugin implements this hook
+    when its layout differs (Flow's resource storage).
+
+    :param framework: what ``detect_framework`` found in the local project.
+    :param file_set: the set's name, kind and relative base path, as the source published them.
+    :param source_dir: the folder the files were downloaded to (checked: no ``..``, no links out).
+    :return: a :class:`~synco_core.FilesInstallResult`, or None to leave the set to other plugins.
+    """

@@ -1,0 +1,45 @@
+"""Keeps secrets out of logs, error messages and ``--debug`` output.
+
+Whoever reads a password or a key registers it here; :func:`redact` replaces every registered secret
+(and its URL-encoded form) with ``***``. The CLI passes every error and log line through it, so a
+driver error message that quotes a DSN cannot leak the password.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+_secrets: set[str] = set()
+
+# Short values would redact ordinary words; real passwords and keys are longer than this.
+_MIN_LENGTH = 4
+
+
+def register_secret(value: str | None) -> None:
+    """Remember ``value`` so :func:`redact` hides it from now on."""
+    if value and len(value) >= _MIN_LENGTH:
+        _secrets.add(value)
+        encoded = quote(value, safe="")
+        if encoded != value:
+            _secrets.add(encoded)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts registered secrets from every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        return True

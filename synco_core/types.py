@@ -1,0 +1,299 @@
+"""The value types that cross the hooks.
+
+Plugin authors import these from :mod:`synco_core`. They are deliberately small, typed and free of
+behaviour that needs a database or the network, so a plugin can build them in its tests without any
+service running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+#: Hosts that count as "this machine" for the local-target guard of the installers.
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where a database lives and how to log in.
+
+    ``engine`` is the normalised engine name (``mysql``, ``postgresql``, ``sqlite``, or whatever a
+    third-party engine plugin answers to); ``name`` is the database name, or the file path for SQLite.
+    The password never shows in ``repr()``, so a config can be logged safely.
+    """
+
+    engine: str
+    name: str
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    socket: str | None = None
+    #: Driver options such as ``charset``, ``sslmode``, ``serverVersion`` (strings, as in a URL query).
+    options: Mapping[str, str] = field(default_factory=dict)
+    #: Where the config was read from (``.env``, ``./flow configuration:show`` ...), for ``detect``.
+    source: str = ""
+
+    def is_local(self, extra_local_hosts: Iterable[str] = ()) -> bool:
+        """True when the database is on this machine (socket, loopback, or a host named as local)."""
+        if self.engine == "sqlite" or self.socket:
+            return True
+        host = (self.host or "").lower()
+        return host in LOCAL_HOSTS or host.startswith("127.") or host in {h.lower() for h in extra_local_hosts}
+
+    def url(self, *, mask_password: bool = False) -> str:
+        """The ``DATABASE_URL`` form; with ``mask_password`` the password is shown as ``***``."""
+        if self.engine == "sqlite":
+            return f"sqlite:///{self.name}"
+        auth = ""
+        if self.user is not None:
+            auth = quote(self.user, safe="")
+            if self.password:
+                auth += ":" + ("***" if mask_password else quote(self.password, safe=""))
+            auth += "@"
+        host = self.host or ""
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        port = f":{self.port}" if self.port else ""
+        query_items = dict(self.options)
+        if self.socket:
+            query_items["unix_socket"] = self.socket
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query_items.items())
+        return f"{self.engine}://{auth}{host}{port}/{quote(self.name, safe='')}" + (f"?{query}" if query else "")
+
+    def masked(self) -> dict[str, Any]:
+        """A JSON-ready description with the password replaced by ``***`` (or null when there is none)."""
+        data = dataclasses.asdict(self)
+        data["options"] = dict(self.options)
+        data["password"] = "***" if self.password else None
+        data["url"] = self.url(mask_password=True)
+        return data
+
+    def replace(self, **changes: Any) -> DatabaseConfig:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SanitizeRule:
+    """One column rewritten inside the dump's SELECT, so the raw value never leaves the server.
+
+    ``expression`` is an SQL expression in the source engine's dialect that replaces the column value,
+    for example ``CONCAT('user', id, '@example.invalid')``. Named transforms (``null``, ``email``,
+    ``fixed:...``) are turned into expressions by the engine before dumping.
+    """
+
+    table: str
+    column: str
+    #: SQL expression in the source engine's dialect (used when ``transform`` is None).
+    expression: str = ""
+    #: A named transform the engine turns into its own SQL: ``null``, ``email`` (unique per row),
+    #: ``fixed:<value>``, ``hash`` (hex digest of the value), ``truncate:<n>``.
+    transform: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.table}.{self.column} -> {self.transform or self.expression}"
+
+
+@dataclass
+class DumpOptions:
+    """What to leave out or rewrite while dumping. Everything is applied in the SELECT on the server."""
+
+    #: Tables whose structure is dumped but not their rows.
+    exclude_tables: tuple[str, ...] = ()
+    #: Per table, an SQL condition rows must meet to be dumped.
+    where: Mapping[str, str] = field(default_factory=dict)
+    #: Per table, keep only the newest N rows: (ordering column, N), as ``ORDER BY col DESC LIMIT N``.
+    keep_newest: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Column rewrites; see :class:`SanitizeRule`.
+    sanitize: tuple[SanitizeRule, ...] = ()
+    #: Also dump stored routines and events (MySQL) where the engine supports them.
+    routines: bool = False
+    events: bool = False
+    #: ``native`` lets an engine ship its own format (SQLite: the database file); ``sql`` asks for a script.
+    format: Literal["native", "sql"] = "native"
+    #: Keep owners and grants (PostgreSQL).
+    owners: bool = False
+    #: Free-form settings for third-party engines.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TableManifest:
+    """What was dumped for one table, so the destination can verify after loading."""
+
+    rows: int
+    #: Engine-specific checksum of the dumped rows (hex), or None when the engine computes none.
+    checksum: str | None = None
+
+
+@dataclass
+class DumpResult:
+    """What ``dump_database`` wrote."""
+
+    #: The engine name that wrote the dump (``mysql``, ``postgresql``, ``sqlite``).
+    engine: str
+    #: The wire-format type of the file set (``MysqlDump``, ``PostgresDump``, ``SqliteDump``).
+    wire_type: str
+    #: ``sql`` for a script, ``sqlite`` for a database file, or an engine's own name.
+    format: str
+    server_version: str = ""
+    tables: dict[str, TableManifest] = field(default_factory=dict)
+    #: What was filtered and rewritten, in words, for the receiver to print.
+    applied_rules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InstallOptions:
+    """How to load a dump into the local database."""
+
+    #: The dump format as recorded by the source (``sql`` or ``sqlite``).
+    format: str = "sql"
+    #: Per table manifest from the source; the installer verifies row counts (and checksums) against it.
+    manifest: Mapping[str, TableManifest] = field(default_factory=dict)
+    #: Replace without asking.
+    yes: bool = False
+    #: Allow a target that is not on this machine.
+    force_remote_target: bool = False
+    #: Hosts that count as local besides loopback (docker-compose services named in ``.synco.yml``).
+    local_hosts: tuple[str, ...] = ()
+    #: Asks the user; returns True to go on. None means "no terminal": refuse unless ``yes``.
+    confirm: Callable[[str], bool] | None = None
+
+
+@dataclass
+class InstallResult:
+    """What ``install_database`` did."""
+
+    engine: str
+    database: str
+    tables: int = 0
+    rows: int = 0
+    #: Where the previous content was kept for ``synco db rollback`` (a database, schema or file name).
+    backup: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicFile:
+    """One entry of a public files index: a file the application already serves publicly."""
+
+    #: Destination path relative to the file set's base (forward slashes, no ``..``).
+    path: str
+    size: int
+    mtime: int
+    #: Relative to the session's base URL, or a full ``http(s)://`` URL when ``is_absolute_url``.
+    uri: str
+    is_absolute_url: bool = False
+    #: Content hash where the storage layout gives one for free (Flow resources carry their SHA-1).
+    sha1: str | None = None
+
+
+@dataclass
+class FileSet:
+    """A set of files ``serve`` publishes: either public (an index of URLs) or private (packed, encrypted).
+
+    For a public set, ``entries`` yields the index entries; when it is None the core walks ``root`` and
+    builds URLs as ``url_prefix + relative path``. For a private set, ``root`` is the folder to pack.
+    """
+
+    name: str
+    kind: Literal["public", "private"]
+    #: Folder on the source that holds the files.
+    root: Path | None = None
+    #: Where the files belong relative to the project directory (``storage/app/public``), used on install.
+    relative_base_path: str = ""
+    #: Public sets: URL path of ``root`` relative to the web root (``storage/``), when ``entries`` is None.
+    url_prefix: str = ""
+    #: Public sets: a generator of index entries, for layouts the core cannot guess (Flow, S3).
+    entries: Callable[[], Iterator[PublicFile]] | None = None
+    #: Glob patterns (relative to ``root``, ``**`` allowed) of files never transferred.
+    exclude: tuple[str, ...] = ()
+    #: Excluded by the framework's smart defaults; ``serve --all`` includes it again.
+    smart_skip: bool = False
+    #: Why the set cannot be transferred (shown by ``detect``); a skipped set is never published.
+    skipped_reason: str | None = None
+    description: str = ""
+
+
+@dataclass
+class Framework:
+    """What a framework plugin found in a project directory."""
+
+    #: Display name, as written to ``meta.json`` (``Neos/Flow``, ``Laravel``, ``Symfony``).
+    name: str
+    #: Short name of the plugin that detected it (``neos``); ``--framework`` matches either.
+    plugin: str
+    project_dir: Path
+    database: DatabaseConfig | None = None
+    #: The folder the web server serves (``Web``, ``public``); serve publishes sessions under it.
+    web_root: Path | None = None
+    #: Path prefixes the public site is likely reached under, for receive's host search (``/_Resources``).
+    public_prefixes: tuple[str, ...] = ()
+    #: Why the plugin thinks this is its framework, for ``detect`` and for ambiguity messages.
+    reason: str = ""
+    #: Dump settings the framework wants by default (smart transfer, sanitising profile).
+    dump_options: DumpOptions = field(default_factory=DumpOptions)
+    #: Commands to run in the project after an install (``./flow resource:publish``).
+    post_install: list[list[str]] = field(default_factory=list)
+    #: 1 = explicit configuration, 0 = guessed. Higher wins when several plugins match.
+    priority: int = 0
+    #: Plugin-specific data passed back to its own ``list_file_sets`` / ``install_files``.
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Where the settings were read from (``php``, ``files``), shown under ``--debug`` and by ``detect``.
+    config_source: str = ""
+
+
+@dataclass(frozen=True)
+class ReceivedFileSet:
+    """A file set as the destination knows it after downloading it."""
+
+    name: str
+    kind: Literal["public", "private"]
+    relative_base_path: str = ""
+
+
+@dataclass
+class FileSetOptions:
+    """How ``serve`` asks for file sets."""
+
+    #: ``--all``: turn off the framework's smart filters (thumbnails, caches, event logs).
+    all: bool = False
+    #: ``--only``: the names of the sets wanted (empty means all).
+    only: tuple[str, ...] = ()
+
+
+@dataclass
+class FilesInstallResult:
+    """What ``install_files`` did."""
+
+    #: Where the files now are.
+    destination: Path
+    files: int = 0
+    #: Where the previous content was moved, for rollback, if anything was replaced.
+    backup: Path | None = None
+
+
+@dataclass
+class TableInfo:
+    """One table as ``inspect_database`` sees it (for ``--plan`` and strict sanitising)."""
+
+    name: str
+    columns: list[str]
+    #: The engine's cheap estimate (statistics), not a COUNT(*).
+    rows_estimate: int = 0
+    size_bytes: int = 0
+    #: ``table`` or ``view`` (views have no rows to dump).
+    kind: str = "table"
+
+
+@dataclass
+class DatabaseInventory:
+    """What ``inspect_database`` returns."""
+
+    engine: str
+    server_version: str
+    tables: list[TableInfo] = field(default_factory=list)
