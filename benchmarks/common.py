@@ -1,0 +1,129 @@
+"""Shared helpers for the benchmark scripts: timing with medians, peak memory, ratio tables.
+
+A benchmark measures synco and a reference tool doing the same work, several times each, and prints
+medians side by side with the ratio synco / reference (below 1.0 means synco is faster). Peak memory is
+the largest resident set of the measured process tree, sampled every 20 ms from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_DIR = Path(__file__).parent / ".data"
+
+
+@dataclass
+class Measurement:
+    label: str
+    seconds: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def _tree_rss_kb(root_pid: int) -> int:
+    """Resident memory (KiB) of ``root_pid`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ppid = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> tuple[float, float]:
+    """Run a command to completion; return (seconds, peak RSS MB of its process tree)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, shell=shell, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark command failed ({proc.returncode}): {argv}")
+    return elapsed, peak / 1024
+
+
+def run_callable(fn: Callable[[], object]) -> tuple[float, float]:
+    """Run ``fn`` in this process; return (seconds, peak RSS MB of this process during the call)."""
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(os.getpid()))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    try:
+        fn()
+    finally:
+        elapsed = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    return elapsed, peak / 1024
+
+
+def measure(label: str, work: Sequence[str] | str | Callable[[], object], repeat: int = 3, *,
+            shell: bool | None = None, setup: Callable[[], object] | None = None,
+            env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
+    """Time ``work`` (an argv list, a shell string, or a callable) ``repeat`` times after ``setup`` each time."""
+    result = Measurement(label)
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        if callable(work):
+            seconds, peak = run_callable(work)
+        else:
+            use_shell = isinstance(work, str) if shell is None else shell
+            seconds, peak = run_command(work, shell=use_shell, env=env, cwd=cwd)
+        result.seconds.append(seconds)
+        result.peak_rss_mb = max(result.peak_rss_mb, peak)
+        print(f"  {label}: {seconds:.2f}s, peak {peak:.0f} MB", file=sys.stderr)
+    return result
+
+
+def print_table(title: str, rows: Sequence[tuple[str, Measurement, Measurement]]) -> None:
+    """Print (case, synco, reference) rows as medians with the synco / reference ratio."""
+    print(f"\n{title}")
+    header = f"{'case':<34} {'synco s':>9} {'ref s':>9} {'ratio':>7} {'synco MB':>9} {'ref MB':>8}  reference"
+    print(header)
+    print("-" * len(header))
+    for case, synco, reference in rows:
+        ratio = synco.median / reference.median if reference.median else float("nan")
+        print(f"{case:<34} {synco.median:>9.2f} {reference.median:>9.2f} {ratio:>7.2f} "
+              f"{synco.peak_rss_mb:>9.0f} {reference.peak_rss_mb:>8.0f}  {reference.label}")
+
+
+def have(tool: str) -> bool:
+    from shutil import which
+
+    return which(tool) is not None

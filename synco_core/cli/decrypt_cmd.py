@@ -1,0 +1,58 @@
+"""``synco decrypt``: open one age artifact by hand with a session key or passphrase.
+
+The key may come from ``SYNCO_KEY`` instead of ``--key`` so it need not sit in the shell history. The
+output is written through :func:`synco_core.fsutil.atomic_output`, so a wrong key, a damaged header or a
+truncated payload leaves no output file behind (a damaged header is found before the output is opened).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from synco_core.age import decrypt_reader, parse_identity
+from synco_core.age.stream import CHUNK_SIZE
+from synco_core.cli.options import debug_option
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.fsutil import atomic_output
+from synco_core.secrets import register_secret
+
+
+def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
+    reader = decrypt_reader(inp, [parse_identity(key)])
+    with reader:
+        if output is None:
+            # Chunk-sized reads hand over each authenticated chunk without copying it.
+            shutil.copyfileobj(reader, click.get_binary_stream("stdout"), CHUNK_SIZE)
+        else:
+            with atomic_output(output) as out:
+                shutil.copyfileobj(reader, out, CHUNK_SIZE)
+
+
+@click.command("decrypt")
+@click.option(
+    "--key", envvar="SYNCO_KEY", show_envvar=True,
+    help="The session key (AGE-SECRET-KEY-1...) or passphrase.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@debug_option
+def command(key: str | None, output: Path | None, source: Path) -> None:
+    """Decrypt the age file IN (an artifact of a session) with KEY; '-' reads standard input."""
+    if not key:
+        raise ConfigError("no key: pass --key or set SYNCO_KEY")
+    register_secret(key)
+    if str(source) == "-":
+        _decrypt(key, click.get_binary_stream("stdin"), output)
+        return
+    if output is not None and output.exists() and output.resolve() == source.resolve():
+        raise ConfigError("the output would overwrite the input file")
+    try:
+        inp = source.open("rb")
+    except OSError as exc:
+        raise SyncoError(f"cannot read {source}: {exc.strerror or exc}") from None
+    with inp:
+        _decrypt(key, inp, output)
