@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "synco_core.cli.receive_cmd",
     "synco_core.cli.install_cmd",
     "synco_core.cli.pull_cmd",
+    "synco_core.cli.channel_cmd",
 )
 
 
@@ -78,7 +79,33 @@ def is_debug(ctx: click.Context | None = None) -> bool:
 
 
 class SyncoGroup(click.Group):
-    """Turns exceptions into one redacted line and exit status 1."""
+    """Loads command modules on demand and turns exceptions into one redacted line and exit status 1.
+
+    Importing a command module can pull in heavy dependencies (httpx, rich, database drivers); loading
+    only the one being run keeps ``synco decrypt`` or ``synco --version`` quick to start.
+    """
+
+    def _load(self, module_name: str) -> None:
+        if importlib.util.find_spec(module_name) is None:
+            return
+        command = importlib.import_module(module_name).command
+        if command.name not in self.commands:
+            self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module_name in COMMAND_MODULES:
+            self._load(module_name)
+        return sorted(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # Command modules are named after their command ("db" -> db_cmd, "_channel" -> channel_cmd).
+            guess = f"synco_core.cli.{cmd_name.lstrip('_').replace('-', '_')}_cmd"
+            if guess in COMMAND_MODULES:
+                self._load(guess)
+            if cmd_name not in self.commands:
+                self.list_commands(ctx)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -113,17 +140,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or bool(ctx.obj.get("debug"))
     setup_logging(ctx.obj["debug"])
-
-
-def _register_commands() -> None:
-    for module_name in COMMAND_MODULES:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        cli.add_command(module.command)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -31,18 +31,23 @@ def install_tree(source_dir: Path, destination: Path) -> FilesInstallResult:
     if staging.exists():
         shutil.rmtree(staging)
     files = 0
+    replaced = False
     try:
         shutil.copytree(source_dir, staging, symlinks=True, copy_function=shutil.copy2)
         files = sum(len(names) for _, _, names in os.walk(staging))
         if destination.exists() or destination.is_symlink():
-            if backup.exists():
+            # Only the newest previous state is kept; an older backup would restore the wrong content.
+            if backup.is_dir() and not backup.is_symlink():
                 shutil.rmtree(backup)
+            elif backup.exists() or backup.is_symlink():
+                backup.unlink()
             os.replace(destination, backup)
+            replaced = True
         os.replace(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return FilesInstallResult(destination=destination, files=files, backup=backup if backup.exists() else None)
+    return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None)
 
 
 @hookimpl(trylast=True)

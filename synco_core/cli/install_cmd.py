@@ -1,0 +1,48 @@
+"""``synco install``: put a received session into the local instance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from synco_core.cli.options import confirm, debug_option, split_names, yes_option
+from synco_core.detection import detect
+from synco_core.install import install_received, load_received, plan_install
+
+
+@click.command("install")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="dump")
+@click.option("--framework", "framework_name", help="The local framework plugin, instead of guessing.")
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+              help="The local project directory (default: the current directory).")
+@click.option("--only", multiple=True, help="Install only these sets (SET[,SET]).")
+@yes_option
+@click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
+@click.option("--post-install", is_flag=True, help="Run the framework's post-install steps afterwards.")
+@click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
+@debug_option
+def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
+            force_remote_target: bool, post_install: bool, plan_only: bool, as_json: bool) -> None:
+    """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
+    if plan_only:
+        plan = plan_install(load_received(folder), detect(project_dir, framework_name), split_names(only))
+        if as_json:
+            click.echo(json.dumps(plan.to_json(), indent=2))
+        else:
+            for line in plan.describe():
+                click.echo(line)
+        return
+    install_received(
+        folder,
+        project_dir,
+        framework_name=framework_name,
+        only=split_names(only),
+        yes=yes,
+        confirm=confirm,
+        force_remote_target=force_remote_target,
+        post_install=post_install,
+        echo=lambda line: click.echo(line, err=True),
+    )

@@ -1,0 +1,341 @@
+"""Installing a received session into the local instance: database and files, all or nothing.
+
+``synco install DIR`` and ``synco receive --install`` read ``DIR/.synco-received.json`` (written by
+receive), detect the local project with the same plugins the source used, show what will be replaced
+and ask, then call ``install_database`` and ``install_files``. The database installers swap atomically
+and keep the previous content; if a later step fails, every step already done is undone (the database
+rolled back, replaced folders moved back), so a failed install leaves the local instance as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from synco_core.detection import detect
+from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.fsutil import safe_relative_path
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.types import (
+    FilesInstallResult,
+    Framework,
+    InstallOptions,
+    InstallResult,
+    ReceivedFileSet,
+    TableManifest,
+)
+
+log = logging.getLogger(__name__)
+
+RECEIVED_FILE = ".synco-received.json"
+
+
+@dataclass
+class ReceivedSet:
+    """One file set of a received session, as it lies in the target folder."""
+
+    name: str
+    #: ``database``, ``public`` or ``private``.
+    kind: str
+    path: Path
+    relative_base_path: str = ""
+    engine: str = ""
+    format: str = "sql"
+    manifest: dict[str, TableManifest] = field(default_factory=dict)
+    sanitize_rules: list[str] = field(default_factory=list)
+
+    @property
+    def size_bytes(self) -> int:
+        if self.path.is_file():
+            return self.path.stat().st_size
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+@dataclass
+class Received:
+    """What ``.synco-received.json`` says is in a target folder."""
+
+    folder: Path
+    session: str
+    framework_name: str
+    sets: list[ReceivedSet]
+
+
+def load_received(folder: Path) -> Received:
+    """Read ``folder/.synco-received.json``; a one-line ConfigError when it is missing or malformed."""
+    state_file = folder / RECEIVED_FILE
+    try:
+        data = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{folder} holds no received session (no {RECEIVED_FILE}); run synco receive first") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("fileSets"), list):
+        raise ConfigError(f"{state_file} is not a synco receive record")
+    sets = []
+    for entry in data["fileSets"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ConfigError(f"{state_file} has a malformed file set entry")
+        local = safe_relative_path(str(entry.get("path") or entry["name"]))
+        manifest = {}
+        tables = entry.get("tables") or {}
+        if isinstance(tables, dict):
+            for table, info in tables.items():
+                if isinstance(info, dict) and isinstance(info.get("rows"), int):
+                    manifest[str(table)] = TableManifest(rows=info["rows"], checksum=info.get("checksum"))
+        sets.append(
+            ReceivedSet(
+                name=entry["name"],
+                kind=str(entry.get("kind") or ""),
+                path=folder.joinpath(*local.parts),
+                relative_base_path=str(entry.get("relativeBasePath") or ""),
+                engine=str(entry.get("engine") or ""),
+                format=str(entry.get("format") or "sql"),
+                manifest=manifest,
+                sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+            )
+        )
+    return Received(folder, str(data.get("session") or ""), str(data.get("frameworkName") or ""), sets)
+
+
+@dataclass
+class InstallStep:
+    """One thing the install will replace, for the confirmation and ``--plan``."""
+
+    kind: str
+    name: str
+    source: ReceivedSet
+    target: str
+    size_bytes: int
+
+
+@dataclass
+class InstallPlan:
+    framework: Framework
+    received: Received
+    steps: list[InstallStep]
+
+    def describe(self) -> list[str]:
+        lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
+        for step in self.steps:
+            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({_size(step.size_bytes)})")
+            for rule in step.source.sanitize_rules:
+                lines.append(f"      sanitised at the source: {rule}")
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "framework": self.framework.name,
+            "projectDir": str(self.framework.project_dir),
+            "steps": [
+                {"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes} for s in self.steps
+            ],
+            "postInstall": [" ".join(cmd) for cmd in self.framework.post_install],
+        }
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = ()) -> InstallPlan:
+    """What installing ``received`` into ``framework``'s project would replace; checks inputs exist."""
+    steps = []
+    for item in received.sets:
+        if only and item.name not in only:
+            continue
+        if not item.path.exists():
+            raise ConfigError(f"received set {item.name!r} is missing its data at {item.path}; run receive again")
+        if item.kind == "database":
+            if framework.database is None:
+                raise ConfigError(f"the local {framework.name} project has no database configured to install into")
+            target = framework.database.url(mask_password=True)
+            steps.append(InstallStep("database", item.name, item, target, item.size_bytes))
+        elif item.kind in ("public", "private"):
+            if not item.relative_base_path:
+                raise ConfigError(f"file set {item.name!r} has no destination path (relativeBasePath)")
+            target = str(framework.project_dir / safe_relative_path(item.relative_base_path))
+            steps.append(InstallStep("files", item.name, item, target, item.size_bytes))
+        else:
+            log.warning("skipping received set %s of unknown kind %r", item.name, item.kind)
+    if only:
+        unknown = set(only) - {s.name for s in received.sets}
+        if unknown:
+            raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
+    return InstallPlan(framework, received, steps)
+
+
+@dataclass
+class InstallReport:
+    database: InstallResult | None = None
+    files: list[FilesInstallResult] = field(default_factory=list)
+    post_install_run: bool = False
+
+
+@dataclass
+class _Undo:
+    """What to undo when a later step fails."""
+
+    database: bool = False
+    folders: list[tuple[Path, Path | None, bool]] = field(default_factory=list)
+
+
+def run_install(
+    plan: InstallPlan,
+    *,
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    force_remote_target: bool = False,
+    local_hosts: tuple[str, ...] = (),
+    post_install: bool = False,
+    manager: SyncoPluginManager | None = None,
+) -> InstallReport:
+    """Install every step of ``plan``; on failure undo what was done and re-raise."""
+    manager = manager or get_plugin_manager()
+    framework = plan.framework
+    if framework.database is not None and any(s.kind == "database" for s in plan.steps):
+        database = framework.database
+        if not database.is_local(local_hosts) and not force_remote_target:
+            raise ConfigError(
+                f"refusing to replace {database.engine} database {database.name!r} on {database.host}: it is not "
+                "on this machine (pass --force-remote-target if you really mean it)"
+            )
+    if not yes:
+        question = "\n".join([*plan.describe(), "Replace this local content?"])
+        if confirm is None or not confirm(question):
+            raise SyncoError("install not confirmed (nothing was changed); pass --yes to install without asking")
+
+    report = InstallReport()
+    undo = _Undo()
+    try:
+        for step in plan.steps:
+            if step.kind == "database":
+                report.database = _install_database(plan, step, force_remote_target, local_hosts, manager)
+                undo.database = True
+            else:
+                report.files.append(_install_files(framework, step, undo, manager))
+    except BaseException:
+        _undo(plan, undo, local_hosts, manager)
+        raise
+    if framework.post_install and post_install:
+        run_post_install(framework)
+        report.post_install_run = True
+    return report
+
+
+def _install_database(plan: InstallPlan, step: InstallStep, force_remote_target: bool,
+                      local_hosts: tuple[str, ...], manager: SyncoPluginManager) -> InstallResult:
+    assert plan.framework.database is not None
+    options = InstallOptions(
+        format=step.source.format,
+        manifest=step.source.manifest,
+        yes=True,  # The whole plan was confirmed once already.
+        force_remote_target=force_remote_target,
+        local_hosts=local_hosts,
+    )
+    with step.source.path.open("rb") as dump:
+        return install_with_engine(plan.framework.database, dump, options, manager)
+
+
+def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
+                   manager: SyncoPluginManager) -> FilesInstallResult:
+    item = step.source
+    kind: Literal["public", "private"] = "public" if item.kind == "public" else "private"
+    file_set = ReceivedFileSet(name=item.name, kind=kind, relative_base_path=item.relative_base_path)
+    destination = Path(step.target)
+    existed = destination.exists()
+    result: FilesInstallResult | None = manager.hook.install_files(
+        framework=framework, file_set=file_set, source_dir=item.path
+    )
+    if result is None:
+        raise ConfigError(f"no plugin installed file set {item.name!r}")
+    undo.folders.append((result.destination, result.backup, existed or result.destination != destination))
+    return result
+
+
+def _undo(plan: InstallPlan, undo: _Undo, local_hosts: tuple[str, ...], manager: SyncoPluginManager) -> None:
+    """Put back what the steps done so far replaced; report (not raise) what could not be put back."""
+    for destination, backup, keep_if_no_backup in reversed(undo.folders):
+        try:
+            if backup is not None and backup.exists():
+                _remove(destination)
+                os.replace(backup, destination)
+            elif not keep_if_no_backup:
+                _remove(destination)
+        except OSError as exc:
+            log.error("could not restore %s after a failed install: %s", destination, exc)
+    if undo.database and plan.framework.database is not None:
+        try:
+            rollback_with_engine(
+                plan.framework.database,
+                InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts),
+                manager,
+            )
+        except SyncoError as exc:
+            log.error("could not roll the database back after a failed install: %s", exc)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def run_post_install(framework: Framework) -> None:
+    """Run the framework's post-install commands in the project directory, stopping at the first failure."""
+    for argv in framework.post_install:
+        log.info("running %s", " ".join(argv))
+        try:
+            completed = subprocess.run(argv, cwd=framework.project_dir, check=False)
+        except OSError as exc:
+            raise SyncoError(f"post-install step {' '.join(argv)!r} could not start: {exc.strerror}") from exc
+        if completed.returncode != 0:
+            raise SyncoError(f"post-install step {' '.join(argv)!r} failed with exit status {completed.returncode}")
+
+
+def install_received(
+    folder: Path,
+    project_dir: Path,
+    *,
+    framework_name: str | None = None,
+    only: tuple[str, ...] = (),
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    force_remote_target: bool = False,
+    post_install: bool = False,
+    echo: Callable[[str], None] = print,
+) -> InstallReport:
+    """The whole install: read the received folder, detect the local project, confirm, install."""
+    received = load_received(folder)
+    framework = detect(project_dir, framework_name)
+    plan = plan_install(received, framework, only)
+    if not plan.steps:
+        raise ConfigError(f"nothing to install from {folder}")
+    local_hosts = tuple(str(h) for h in framework.settings.get("local_hosts", ()))
+    report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
+                         local_hosts=local_hosts, post_install=post_install)
+    if report.database is not None:
+        db = report.database
+        echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
+             + (f" (previous content kept as {db.backup}; synco db rollback puts it back)" if db.backup else ""))
+    for files in report.files:
+        echo(f"Installed {files.files} files into {files.destination}")
+    if framework.post_install and not report.post_install_run:
+        echo("Next, run in the project (or pass --post-install):")
+        for argv in framework.post_install:
+            echo("  " + " ".join(argv))
+    return report
