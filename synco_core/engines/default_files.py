@@ -1,7 +1,7 @@
 """The default ``install_files``: copy a received set to ``project_dir / relative_base_path``.
 
 Registered ``trylast`` like any built-in, so a framework plugin with its own layout (Flow's resource
-storage) answers first. The previous folder is moved aside (``<folder>.synco-previous``) and only removed
+storage) answers first. The previous folder is moved aside (``.<folder>.synco-previous``) and only removed
 by the next install, so ``synco db rollback``'s file counterpart can put it back.
 """
 
@@ -27,7 +27,8 @@ def install_tree(source_dir: Path, destination: Path) -> FilesInstallResult:
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = destination.with_name(destination.name + ".synco-new")
-    backup = destination.with_name(destination.name + BACKUP_SUFFIX)
+    # A dot name keeps the previous copy out of directory listings and web servers' reach.
+    backup = destination.with_name("." + destination.name + BACKUP_SUFFIX)
     if staging.exists():
         shutil.rmtree(staging)
     files = 0
