@@ -1,0 +1,289 @@
+"""Reading a Laravel project's database and filesystem configuration.
+
+Two ways, tried in this order:
+
+- ``php artisan tinker --execute`` printing ``config('database')`` and ``config('filesystems')`` as JSON:
+  the framework's own answer, which honours ``config/*.php``, the config cache and every environment
+  variable exactly as the application sees them;
+- without PHP (or when that command fails), ``.env`` read with dotenv rules and the defaults of the
+  skeleton's ``config/database.php`` / ``config/filesystems.php`` for the project's Laravel version.
+
+Both produce the same :class:`LaravelConfig`, so everything downstream is shared.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core.errors import ConfigError
+from synco_core.frameworkutil import find_php, load_dotenv_files, run_command
+
+log = logging.getLogger(__name__)
+
+#: Seconds ``php artisan tinker`` may take: it boots the whole application, which is slow on a cold cache.
+ARTISAN_TIMEOUT = 60.0
+
+#: Printed before the JSON, so output from service providers or PsySH around it cannot confuse the parser.
+MARKER = "SYNCO-LARAVEL-CONFIG:"
+
+#: The PHP that tinker runs. ``app()->version()`` and the path helpers exist in every supported version.
+TINKER_CODE = (
+    "echo PHP_EOL . '" + MARKER + "' . json_encode(["
+    "'version' => app()->version(), "
+    "'database' => config('database'), "
+    "'filesystems' => config('filesystems'), "
+    "'public_path' => public_path(), "
+    "'base_path' => base_path()"
+    "], JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR) . PHP_EOL;"
+)
+
+_VERSION_CONST = re.compile(r"const\s+VERSION\s*=\s*'(\d+)\.(\d+)[^']*'")
+
+
+@dataclass
+class LaravelConfig:
+    """What the plugin needs of a Laravel project's configuration."""
+
+    #: ``config('database')``: ``default`` and ``connections``.
+    database: dict[str, Any]
+    #: ``config('filesystems')``: ``default``, ``disks`` and ``links``.
+    filesystems: dict[str, Any]
+    #: The web root (``public_path()``).
+    public_path: Path
+    #: Major version (10, 11, ...) when known.
+    major: int | None
+    #: The full version string when known (``11.31.0``), else what it was guessed from.
+    version: str
+    #: ``php`` when artisan answered, ``files`` when ``.env`` and the defaults were read.
+    source: str
+    #: The interpreter used (None on the file fallback).
+    php: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_major_version(project_dir: Path) -> tuple[int | None, str]:
+    """Laravel's major version from the installed framework, composer files, or the skeleton's shape.
+
+    Returns ``(major, description)``; the description says where the version came from, for ``detect``.
+    """
+    application = project_dir / "vendor/laravel/framework/src/Illuminate/Foundation/Application.php"
+    try:
+        match = _VERSION_CONST.search(application.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        match = None
+    if match:
+        return int(match.group(1)), f"{match.group(1)}.{match.group(2)}"
+    try:
+        lock = json.loads((project_dir / "composer.lock").read_text(encoding="utf-8"))
+        for package in lock.get("packages", []):
+            if package.get("name") == "laravel/framework":
+                version = str(package.get("version", "")).lstrip("v")
+                if version[:2].isdigit() or version[:1].isdigit():
+                    return int(version.split(".")[0]), version
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        composer = json.loads((project_dir / "composer.json").read_text(encoding="utf-8"))
+        constraint = str(composer.get("require", {}).get("laravel/framework", ""))
+        found = re.search(r"(\d+)", constraint)
+        if found:
+            return int(found.group(1)), f"{found.group(1)}.x (composer.json {constraint})"
+    except (OSError, ValueError, AttributeError):
+        pass
+    # Laravel 11 replaced the kernels with Application::configure() in bootstrap/app.php.
+    try:
+        bootstrap = (project_dir / "bootstrap/app.php").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, "unknown"
+    if "Application::configure(" in bootstrap:
+        return 11, "11+ (bootstrap/app.php)"
+    return 10, "10 or older (bootstrap/app.php)"
+
+
+def read_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> LaravelConfig:
+    """The project's configuration, from ``php artisan`` when possible, else from the files."""
+    env = dict(os.environ if environ is None else environ)
+    php = find_php(env)
+    if php is not None:
+        try:
+            config = read_config_with_php(project_dir, php, env)
+        except ConfigError as exc:
+            # The files are a reasonable second opinion: a broken vendor/ or a missing tinker package must
+            # not stop a transfer the .env file describes well enough.
+            log.warning("php artisan could not report the configuration (%s); reading .env instead", exc)
+        else:
+            log.debug("Laravel configuration read with %s artisan tinker (config_source=php)", php)
+            return config
+    else:
+        log.debug("no PHP interpreter found; reading the Laravel configuration from .env")
+    config = read_config_from_files(project_dir, env)
+    log.debug("Laravel configuration read from .env and Laravel %s defaults (config_source=files)", config.version)
+    return config
+
+
+def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]) -> LaravelConfig:
+    """Ask the application itself through ``php artisan tinker --execute``."""
+    result = run_command([php, "artisan", "tinker", "--execute", TINKER_CODE], cwd=project_dir,
+                         timeout=ARTISAN_TIMEOUT, env=environ)
+    payload: dict[str, Any] | None = None
+    for line in result.stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                decoded = json.loads(line[len(MARKER):])
+            except ValueError:
+                break
+            if isinstance(decoded, dict):
+                payload = decoded
+            break
+    if payload is None:
+        raise ConfigError("php artisan tinker printed no configuration (is laravel/tinker installed?)")
+    database = payload.get("database")
+    filesystems = payload.get("filesystems")
+    if not isinstance(database, dict) or not isinstance(database.get("connections"), dict):
+        raise ConfigError("php artisan tinker: config('database') has no connections")
+    version = str(payload.get("version") or "")
+    major = int(version.split(".")[0]) if version[:1].isdigit() else None
+    public_path = Path(str(payload.get("public_path") or project_dir / "public"))
+    return LaravelConfig(
+        database=database,
+        filesystems=filesystems if isinstance(filesystems, dict) else {},
+        public_path=public_path if public_path.is_absolute() else project_dir / public_path,
+        major=major,
+        version=version or "unknown",
+        source="php",
+        php=php,
+    )
+
+
+class _Env:
+    """Laravel's ``env()``: the real environment first, then ``.env``, with its literal conversions."""
+
+    def __init__(self, values: Mapping[str, str], environ: Mapping[str, str]) -> None:
+        self._values = values
+        self._environ = environ
+
+    def __call__(self, name: str, default: Any = None) -> Any:
+        if name in self._environ:
+            raw: str | None = self._environ[name]
+        else:
+            raw = self._values.get(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in ("true", "(true)"):
+            return True
+        if lowered in ("false", "(false)"):
+            return False
+        if lowered in ("empty", "(empty)"):
+            return ""
+        if lowered in ("null", "(null)"):
+            return None
+        return raw
+
+
+def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> LaravelConfig:
+    """``.env`` plus the defaults of the skeleton's config files for the project's Laravel version.
+
+    A project whose ``config/database.php`` departs from the skeleton (renamed variables, extra
+    connections) is only read correctly with PHP; this fallback covers the overwhelmingly common case.
+    """
+    major, version = detect_major_version(project_dir)
+    values = load_dotenv_files([project_dir / ".env"], environ=environ)
+    env = _Env(values, environ)
+    modern = major is None or major >= 11
+    notes: list[str] = []
+    if (project_dir / "bootstrap/cache/config.php").exists():
+        # Laravel ignores .env while a config cache exists; reading that PHP file needs PHP.
+        notes.append("bootstrap/cache/config.php exists; without PHP it is ignored and .env is read instead")
+        log.warning("Laravel config cache found but no PHP to read it: using .env, which may be out of date")
+    database = _default_database_config(project_dir, env, modern)
+    filesystems = _default_filesystems_config(project_dir, env, modern)
+    return LaravelConfig(
+        database=database,
+        filesystems=filesystems,
+        public_path=project_dir / "public",
+        major=major,
+        version=version,
+        source="files",
+        notes=notes,
+    )
+
+
+def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:
+    """``config('database')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton."""
+    # Laravel 11 renamed DATABASE_URL to DB_URL; projects upgraded in place often keep the old name, so
+    # the other one is a fallback rather than ignored.
+    url = (env("DB_URL") or env("DATABASE_URL")) if modern else (env("DATABASE_URL") or env("DB_URL"))
+    default_name, default_user = ("laravel", "root") if modern else ("forge", "forge")
+    sqlite_path = str(project_dir / "database" / "database.sqlite")
+
+    def server(driver: str, port: str, host: str = "127.0.0.1", charset: str = "utf8mb4") -> dict[str, Any]:
+        connection: dict[str, Any] = {
+            "driver": driver,
+            "url": url,
+            "host": env("DB_HOST", host),
+            "port": env("DB_PORT", port),
+            "database": env("DB_DATABASE", default_name),
+            "username": env("DB_USERNAME", default_user),
+            "password": env("DB_PASSWORD", ""),
+            "charset": env("DB_CHARSET", charset) if modern else charset,
+            "prefix": "",
+        }
+        if driver in ("mysql", "mariadb"):
+            connection["unix_socket"] = env("DB_SOCKET", "")
+        if driver == "pgsql":
+            connection["search_path"] = "public"
+            connection["sslmode"] = "prefer"
+        return connection
+
+    connections: dict[str, Any] = {
+        "sqlite": {
+            "driver": "sqlite",
+            "url": url,
+            "database": env("DB_DATABASE", sqlite_path),
+            "prefix": "",
+        },
+        "mysql": server("mysql", "3306"),
+    }
+    if modern:
+        connections["mariadb"] = server("mariadb", "3306")
+    connections["pgsql"] = server("pgsql", "5432", charset="utf8")
+    connections["sqlsrv"] = server("sqlsrv", "1433", host="localhost", charset="utf8")
+    return {"default": env("DB_CONNECTION", "sqlite" if modern else "mysql"), "connections": connections}
+
+
+def _default_filesystems_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:
+    """``config('filesystems')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton."""
+    storage = project_dir / "storage"
+    app_url = env("APP_URL") or ""
+    return {
+        "default": env("FILESYSTEM_DISK", "local"),
+        "disks": {
+            # Laravel 11 moved the private disk to storage/app/private; before, it was storage/app itself.
+            "local": {"driver": "local", "root": str(storage / "app" / "private" if modern else storage / "app")},
+            "public": {
+                "driver": "local",
+                "root": str(storage / "app" / "public"),
+                "url": f"{app_url}/storage",
+                "visibility": "public",
+            },
+            "s3": {
+                "driver": "s3",
+                "key": env("AWS_ACCESS_KEY_ID"),
+                "secret": env("AWS_SECRET_ACCESS_KEY"),
+                "region": env("AWS_DEFAULT_REGION"),
+                "bucket": env("AWS_BUCKET"),
+                "url": env("AWS_URL"),
+                "endpoint": env("AWS_ENDPOINT"),
+                "use_path_style_endpoint": env("AWS_USE_PATH_STYLE_ENDPOINT", False),
+            },
+        },
+        "links": {str(project_dir / "public" / "storage"): str(storage / "app" / "public")},
+    }

@@ -1,0 +1,170 @@
+"""Turning Laravel database connections into :class:`~synco_core.DatabaseConfig`, and the sanitising profile."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core.dburl import normalise_engine, parse_database_url
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
+
+log = logging.getLogger(__name__)
+
+#: bcrypt of "password" (cost 10): every sanitised user can log in locally with the password "password".
+PASSWORD_HASH = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
+
+#: Tables whose rows are never worth shipping: sessions, tokens, queues and caches of the source.
+NO_ROWS_TABLES = (
+    "sessions",
+    "password_reset_tokens",
+    "personal_access_tokens",
+    "failed_jobs",
+    "jobs",
+    "cache",
+    "cache_locks",
+)
+
+#: Column rewrites of the ``users`` table (unprefixed names).
+USER_RULES = (
+    ("email", "email"),
+    ("password", f"fixed:{PASSWORD_HASH}"),
+    ("remember_token", "null"),
+)
+
+
+def _text(value: Any) -> str | None:
+    """A config value as a string, or None when unset or empty (Laravel treats both alike)."""
+    if value is None or value is False or value == "":
+        return None
+    return str(value)
+
+
+def _host(connection: Mapping[str, Any]) -> str | None:
+    """The host to dump from; with a read/write split that is the write host (the one holding the truth)."""
+    write = connection.get("write")
+    host: Any = write.get("host") if isinstance(write, Mapping) and write.get("host") else connection.get("host")
+    if isinstance(host, list):
+        host = host[0] if host else None
+    return _text(host)
+
+
+def connection_config(name: str, connection: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
+    """The :class:`DatabaseConfig` of one entry of ``config('database.connections')``.
+
+    A ``url`` wins over the separate settings, which fill in what the URL leaves out, as Laravel's
+    ``ConfigurationUrlParser`` does.
+    """
+    driver = str(connection.get("driver") or name)
+    label = f"{source} (connection {name})"
+    password = _text(connection.get("password"))
+    register_secret(password)
+    url = _text(connection.get("url"))
+    if url:
+        parsed = parse_database_url(url, base_dir=project_dir, source=label)
+        if parsed.engine == "sqlite":
+            return parsed
+        return parsed.replace(
+            host=parsed.host or _host(connection),
+            port=parsed.port or _port(connection.get("port")),
+            user=parsed.user if parsed.user is not None else _text(connection.get("username")),
+            password=parsed.password if parsed.password is not None else password,
+        )
+    engine = normalise_engine("mysql" if driver == "mariadb" else driver)
+    if engine == "sqlite":
+        database = _text(connection.get("database")) or str(project_dir / "database" / "database.sqlite")
+        if database != ":memory:" and not Path(database).is_absolute():
+            # Laravel resolves a relative SQLite path against the project (artisan runs there).
+            database = str(project_dir / database)
+        return DatabaseConfig(engine="sqlite", name=database, source=label)
+    database_name = _text(connection.get("database"))
+    if not database_name:
+        raise ConfigError(f"Laravel connection {name!r} names no database (DB_DATABASE)")
+    options: dict[str, str] = {}
+    for key in ("charset", "sslmode"):
+        value = _text(connection.get(key))
+        if value:
+            options[key] = value
+    return DatabaseConfig(
+        engine=engine,
+        name=database_name,
+        host=_host(connection),
+        port=_port(connection.get("port")),
+        user=_text(connection.get("username")),
+        password=password,
+        socket=_text(connection.get("unix_socket")),
+        options=options,
+        source=label,
+    )
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise ConfigError(f"Laravel database port is not a number: {value!r}") from None
+
+
+def default_connection(database: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The name and settings of the default connection (``DB_CONNECTION``)."""
+    connections = database.get("connections") or {}
+    name = str(database.get("default") or "")
+    if name not in connections:
+        known = ", ".join(sorted(connections)) or "none"
+        raise ConfigError(f"Laravel default database connection {name!r} is not configured (connections: {known})")
+    connection = connections[name]
+    if not isinstance(connection, Mapping):
+        raise ConfigError(f"Laravel database connection {name!r} is not a list of settings")
+    return name, connection
+
+
+def other_connections(database: Mapping[str, Any], project_dir: Path, source: str) -> dict[str, str]:
+    """The connections besides the default one, as masked URLs (they are listed, never dumped)."""
+    listed: dict[str, str] = {}
+    default = database.get("default")
+    for name, connection in (database.get("connections") or {}).items():
+        if name == default or not isinstance(connection, Mapping):
+            continue
+        try:
+            listed[name] = connection_config(name, connection, project_dir, source).url(mask_password=True)
+        except ConfigError as exc:
+            listed[name] = f"unusable: {exc}"
+    return listed
+
+
+def sanitize_profile(database: DatabaseConfig | None, prefix: str = "") -> DumpOptions:
+    """Laravel's default dump options: users anonymised, sessions/tokens/queues/caches without rows.
+
+    Only tables (and columns) that exist are named, because engines refuse rules for unknown tables.
+    When the database cannot be inspected (unreachable here, or no engine for it) the whole profile is
+    returned: the dump itself will then report the real problem.
+    """
+    tables: dict[str, set[str]] | None = None
+    if database is not None:
+        try:
+            inventory = inspect_with_engine(database)
+        except Exception as exc:  # Any failure only means "unknown", never a crash of detect
+            log.debug("could not inspect %s to tailor the sanitising profile: %s", database.url(mask_password=True),
+                      exc)
+        else:
+            tables = {t.name.rsplit(".", 1)[-1]: set(t.columns) for t in inventory.tables if t.kind == "table"}
+
+    def exists(table: str, column: str | None = None) -> bool:
+        if tables is None:
+            return True
+        if table not in tables:
+            return False
+        return column is None or column in tables[table]
+
+    users = prefix + "users"
+    rules = tuple(
+        SanitizeRule(table=users, column=column, transform=transform)
+        for column, transform in USER_RULES
+        if exists(users, column)
+    )
+    excluded = tuple(prefix + t for t in NO_ROWS_TABLES if exists(prefix + t))
+    return DumpOptions(exclude_tables=excluded, sanitize=rules)

@@ -1,0 +1,107 @@
+"""The hook implementations of synco-laravel (entry point ``laravel`` in the ``synco`` group)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from synco_core import hookimpl
+from synco_core.errors import ConfigError
+from synco_core.frameworkutil import find_php
+from synco_core.secrets import register_secret
+from synco_core.types import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
+from synco_laravel.config import read_config
+from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
+from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks
+
+log = logging.getLogger(__name__)
+
+PLUGIN = "laravel"
+
+
+def is_laravel(project_dir: Path) -> bool:
+    """Laravel's two landmarks: the ``artisan`` console script and ``bootstrap/app.php``."""
+    return (project_dir / "artisan").is_file() and (project_dir / "bootstrap" / "app.php").is_file()
+
+
+def _register_disk_secrets(filesystems: dict[str, Any]) -> None:
+    """Register the credentials of every disk (S3 secrets, SFTP passwords) so no log line can show them."""
+    for disk in (filesystems.get("disks") or {}).values():
+        if isinstance(disk, dict):
+            for key in ("secret", "password", "token", "passphrase"):
+                if disk.get(key):
+                    register_secret(str(disk[key]))
+
+
+@hookimpl
+def detect_framework(project_dir: Path) -> Framework | None:
+    if not is_laravel(project_dir):
+        return None
+    config = read_config(project_dir)
+    name, connection = default_connection(config.database)
+    source = "php artisan tinker" if config.source == "php" else ".env"
+    try:
+        database = connection_config(name, connection, project_dir, source)
+    except ConfigError as exc:
+        # A project without a usable default connection still has files worth transferring.
+        log.warning("Laravel database connection %s is unusable: %s", name, exc)
+        database = None
+    _register_disk_secrets(config.filesystems)
+    prefix = str(connection.get("prefix") or "")
+    php = config.php or find_php() or "php"
+    web_root = config.public_path
+    disks = local_disks(config.filesystems, project_dir, web_root)
+    settings: dict[str, Any] = {
+        "version": config.version,
+        "connection": name,
+        "table_prefix": prefix,
+        "connections": other_connections(config.database, project_dir, source),
+        "filesystems": config.filesystems,
+        "disk_roots": {disk.name: str(disk.root) for disk in disks},
+        "notes": config.notes,
+    }
+    log.debug("Laravel %s: default connection %s, other connections: %s", config.version, name,
+              ", ".join(settings["connections"]) or "none")
+    return Framework(
+        name="Laravel",
+        plugin=PLUGIN,
+        project_dir=project_dir,
+        database=database,
+        web_root=web_root,
+        public_prefixes=("/storage",),
+        reason=f"artisan and bootstrap/app.php found (Laravel {config.version})",
+        dump_options=sanitize_profile(database, prefix),
+        post_install=[[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]],
+        settings=settings,
+        config_source=config.source,
+    )
+
+
+@hookimpl
+def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+    if framework.plugin != PLUGIN:
+        return None
+    filesystems = framework.settings.get("filesystems") or {}
+    web_root = framework.web_root or framework.project_dir / "public"
+    return disk_file_sets(filesystems, framework.project_dir, web_root, options)
+
+
+@hookimpl
+def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
+    """Put a received disk where the local project's disk of the same name lives."""
+    if framework.plugin != PLUGIN:
+        return None
+    roots = {name: Path(root) for name, root in (framework.settings.get("disk_roots") or {}).items()}
+    destination = roots.get(file_set.name)
+    if destination is None:
+        # Not a disk of this project (an extra set from .synco.yml): the core's default copier places it.
+        return None
+    keep = [
+        root.relative_to(destination).as_posix()
+        for name, root in roots.items()
+        if name != file_set.name and root != destination and destination in root.parents
+    ]
+    log.debug("installing file set %s into Laravel disk root %s (keeping %s)", file_set.name, destination,
+              ", ".join(keep) or "nothing")
+    return install_into_disk(source_dir, destination, keep)

@@ -1,0 +1,87 @@
+"""Fixtures of the synco-laravel tests: copies of the fixture projects, with and without PHP on PATH."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import synco_laravel.plugin
+
+from synco_core.plugins import SyncoPluginManager
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "laravel-app"
+HAS_PHP = shutil.which("php") is not None
+
+needs_php = pytest.mark.skipif(not HAS_PHP, reason="the php CLI is not installed (apt-get install php-cli)")
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """``make_project("laravel11", env={...})``: a copy of a fixture project, ``.env`` amended.
+
+    The copy gets the stand-in framework as ``vendor/autoload.php`` (where Composer's autoloader would
+    be), so its ``artisan`` runs under the real ``php`` CLI.
+    """
+    counter = iter(range(1000))
+
+    def make(name: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> Path:
+        target = tmp_path / f"{name}-{next(counter)}"
+        shutil.copytree(FIXTURES / name, target, symlinks=True)
+        (target / "vendor").mkdir()
+        shutil.copy(FIXTURES / "fake-laravel-framework.php", target / "vendor" / "autoload.php")
+        if env or drop:
+            lines = [
+                line for line in (target / ".env").read_text().splitlines()
+                if line.split("=", 1)[0].strip() not in set(env or ()) | set(drop)
+            ]
+            lines += [f"{key}={value}" for key, value in (env or {}).items()]
+            (target / ".env").write_text("\n".join(lines) + "\n")
+        return target
+
+    return make
+
+
+@pytest.fixture(params=["php", "files"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs a test twice: with the real ``php`` CLI, and with PHP hidden from PATH (the .env fallback)."""
+    monkeypatch.delenv("PHP", raising=False)
+    if request.param == "php":
+        if not HAS_PHP:
+            pytest.skip("the php CLI is not installed (apt-get install php-cli)")
+    else:
+        hide_php(monkeypatch, tmp_path)
+    return str(request.param)
+
+
+def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point PATH at an empty folder, so no PHP interpreter can be found."""
+    empty = tmp_path / "no-php-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("PHP", raising=False)
+
+
+@pytest.fixture
+def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hide_php(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def laravel_manager(plugin_manager: SyncoPluginManager,
+                    register_plugin: Callable[[object, str], None]) -> Iterator[SyncoPluginManager]:
+    """The per-test plugin manager (built-ins only) with synco-laravel registered."""
+    register_plugin(synco_laravel.plugin, "laravel")
+    yield plugin_manager
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables Laravel reads must come from the fixture's .env, not from the machine running the tests."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("DB_", "AWS_", "APP_")) or name in ("DATABASE_URL", "FILESYSTEM_DISK"):
+            monkeypatch.delenv(name)

@@ -1,0 +1,176 @@
+"""Detection and database credentials of synco-laravel, each case with PHP and with the .env fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_laravel.config import detect_major_version
+from synco_laravel.plugin import detect_framework
+
+from synco_core.secrets import redact
+
+Make = Callable[..., Path]
+
+
+def test_not_laravel(tmp_path: Path) -> None:
+    assert detect_framework(tmp_path) is None
+    (tmp_path / "artisan").write_text("<?php\n")
+    assert detect_framework(tmp_path) is None, "artisan alone is not enough: bootstrap/app.php is missing"
+
+
+@pytest.mark.parametrize(("fixture", "major"), [("laravel11", 11), ("laravel10", 10)])
+def test_detects_skeleton(make_project: Make, mode: str, fixture: str, major: int) -> None:
+    project = make_project(fixture)
+    framework = detect_framework(project)
+    assert framework is not None
+    assert framework.name == "Laravel"
+    assert framework.plugin == "laravel"
+    assert framework.config_source == mode
+    assert framework.web_root == project / "public"
+    assert framework.public_prefixes == ("/storage",)
+    assert f"Laravel {major}" in framework.reason
+    assert framework.settings["version"].startswith(str(major))
+    php = framework.post_install[0][0]
+    assert framework.post_install == [[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]]
+
+
+def test_logs_which_way(make_project: Make, mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="synco_laravel")
+    detect_framework(make_project("laravel11"))
+    assert f"config_source={mode}" in caplog.text
+
+
+def test_laravel11_defaults_to_sqlite(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.engine == "sqlite"
+    assert framework.database.name == str(project / "database" / "database.sqlite")
+    assert framework.settings["connection"] == "sqlite"
+    assert set(framework.settings["connections"]) == {"mysql", "mariadb", "pgsql", "sqlsrv"}
+
+
+def test_laravel11_without_db_connection_is_sqlite(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", drop=("DB_CONNECTION",))
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.engine == "sqlite"
+
+
+def test_laravel10_defaults(make_project: Make, mode: str) -> None:
+    project = make_project("laravel10", drop=("DB_DATABASE", "DB_USERNAME"))
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "mysql", "127.0.0.1", 3306, "forge", "forge", None)
+    assert db.options["charset"] == "utf8mb4"
+    assert "mariadb" not in framework.settings["connections"]
+
+
+def test_mysql_credentials(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={
+        "DB_CONNECTION": "mysql", "DB_HOST": "db.internal", "DB_PORT": "3307", "DB_DATABASE": "shop",
+        "DB_USERNAME": "shop_user", "DB_SECRET_PART": "s3cr3t", "DB_PASSWORD": '"p#ss w0rd ${DB_SECRET_PART}"',
+    })
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user) == ("mysql", "db.internal", 3307, "shop", "shop_user")
+    assert db.password == "p#ss w0rd s3cr3t"
+    assert redact(f"password is {db.password}") == "password is ***"
+    assert "p#ss" not in db.url(mask_password=True)
+
+
+def test_mariadb_connection_is_mysql_engine(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={"DB_CONNECTION": "mariadb", "DB_DATABASE": "app"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.engine, framework.database.name, framework.database.user) == ("mysql", "app", "root")
+
+
+def test_postgresql_credentials(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={
+        "DB_CONNECTION": "pgsql", "DB_HOST": "pg.internal", "DB_DATABASE": "blog", "DB_USERNAME": "blogger",
+        "DB_PASSWORD": "'single $quoted'",
+    })
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "postgresql", "pg.internal", 5432, "blog", "blogger", "single $quoted")
+    assert db.options == {"charset": "utf8", "sslmode": "prefer"}
+
+
+def test_database_url_wins(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={
+        "DB_CONNECTION": "mysql", "DB_URL": "mysql://url_user:p%40ss@url-host:3310/url_db", "DB_HOST": "ignored",
+    })
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "mysql", "url-host", 3310, "url_db", "url_user", "p@ss")
+
+
+def test_laravel10_database_url(make_project: Make, mode: str) -> None:
+    project = make_project("laravel10", env={"DATABASE_URL": "postgresql://u:pw1234@pg:5433/legacy"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user) == ("postgresql", "pg", 5433, "legacy", "u")
+
+
+def test_relative_sqlite_path(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={"DB_DATABASE": "storage/app.sqlite"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.name == str(project / "storage" / "app.sqlite")
+
+
+def test_real_environment_wins(make_project: Make, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("laravel10")
+    monkeypatch.setenv("DB_HOST", "from-environment")
+    monkeypatch.setenv("DB_PASSWORD", "env-password")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.host == "from-environment"
+    assert framework.database.password == "env-password"
+
+
+def test_other_connections_masked(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={"DB_PASSWORD": "topsecret-pw"})
+    framework = detect_framework(project)
+    assert framework is not None
+    listed = framework.settings["connections"]
+    assert listed["mysql"] == "mysql://root:***@127.0.0.1:3306/laravel?charset=utf8mb4"
+    assert "topsecret-pw" not in repr(listed)
+
+
+def test_major_version_sources(make_project: Make, tmp_path: Path) -> None:
+    project = make_project("laravel11")
+    assert detect_major_version(project)[0] == 11
+    (project / "composer.json").unlink()
+    assert detect_major_version(project) == (11, "11+ (bootstrap/app.php)")
+    legacy = make_project("laravel10")
+    (legacy / "composer.json").unlink()
+    assert detect_major_version(legacy)[0] == 10
+    framework_file = legacy / "vendor/laravel/framework/src/Illuminate/Foundation/Application.php"
+    framework_file.parent.mkdir(parents=True)
+    framework_file.write_text("<?php class Application { const VERSION = '12.1.0'; }")
+    assert detect_major_version(legacy) == (12, "12.1")
+
+
+def test_broken_artisan_falls_back_to_files(make_project: Make, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("synco_core.frameworkutil")
+    project = make_project("laravel11")
+    (project / "vendor" / "autoload.php").write_text("<?php throw new RuntimeException('vendor is broken');\n")
+    caplog.set_level("DEBUG", logger="synco_laravel")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    if framework.config_source == "php":
+        pytest.fail("a failing artisan must not be reported as the source")
+    assert framework.database.engine == "sqlite"
+    assert "reading .env instead" in caplog.text or "no PHP interpreter" in caplog.text

@@ -1,0 +1,102 @@
+"""End to end on a Laravel 11 fixture backed by the real MariaDB: serve -> receive -> install.
+
+The source project's web root is served by a real HTTP server on 127.0.0.1, as the web server of a
+production host would; ``serve --keep`` publishes the session into it and exits, then ``receive`` and
+``install`` run against a second copy of the project with its own, empty database.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from synco_core.cli.main import cli
+from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import mysql_admin_connection
+
+Make = Callable[..., Path]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[[Path], str]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(root: Path) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.mysql
+@pytest.mark.slow
+def test_serve_receive_install_mysql(make_project: Make, laravel_manager: SyncoPluginManager, tmp_path: Path,
+                                     mysql_database_factory: Callable[[], str], web_server: Callable[[Path], str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    source_db, target_db = mysql_database_factory(), mysql_database_factory()
+    conn = mysql_admin_connection(source_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(50), email VARCHAR(100),"
+                    " password VARCHAR(100), remember_token VARCHAR(100))")
+        cur.execute("INSERT INTO users VALUES (1, 'Ann', 'ann@real.example', 'h1', 'tok1'),"
+                    " (5, 'Ben', 'ben@real.example', 'h2', NULL)")
+        cur.execute("CREATE TABLE sessions (id VARCHAR(40) PRIMARY KEY, payload TEXT)")
+        cur.execute("INSERT INTO sessions VALUES ('abc', 'secret session payload')")
+        cur.execute("CREATE TABLE posts (id INT PRIMARY KEY, title VARCHAR(50))")
+        cur.execute("INSERT INTO posts VALUES (1, 'First'), (2, 'Second')")
+    conn.close()
+
+    source = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_DATABASE": source_db})
+    (source / "public/storage").symlink_to(source / "storage/app/public")
+    target = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_DATABASE": target_db})
+    (target / "storage/app/public/avatars/1.txt").unlink()
+    (target / "storage/app/private/invoice-2024-001.txt").unlink()
+    base_url = web_server(source / "public")
+
+    runner = CliRunner()
+    monkeypatch.chdir(source)
+    served = runner.invoke(cli, ["serve", "--keep"])
+    assert served.exit_code == 0, served.output
+    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
+    assert match, served.output
+    received = tmp_path / "received"
+    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
+                              "--target", str(received), "--timeout", "30"])
+    assert got.exit_code == 0, got.output
+    installed = runner.invoke(cli, ["install", str(received), "--project", str(target), "--yes"])
+    assert installed.exit_code == 0, installed.output
+
+    conn = mysql_admin_connection(target_db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, email, password, remember_token FROM users ORDER BY id")
+        users = cur.fetchall()
+        cur.execute("SELECT COUNT(*) FROM sessions")
+        sessions = cur.fetchone()
+        cur.execute("SELECT title FROM posts ORDER BY id")
+        posts = cur.fetchall()
+    conn.close()
+    from synco_laravel.database import PASSWORD_HASH
+
+    assert [tuple(u) for u in users] == [(1, "user1@example.invalid", PASSWORD_HASH, None),
+                                         (5, "user5@example.invalid", PASSWORD_HASH, None)]
+    assert tuple(sessions) == (0,), "sessions are never shipped"
+    assert [p[0] for p in posts] == ["First", "Second"]
+    assert (target / "storage/app/public/avatars/1.txt").read_text() == "avatar of user 1\n"
+    assert (target / "storage/app/private/invoice-2024-001.txt").read_text() == "invoice 2024-001\n"

@@ -1,0 +1,231 @@
+"""File sets of synco-laravel's disks, the S3 listing, and installing received sets into the disks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from synco_laravel.plugin import detect_framework, install_files, list_file_sets
+from synco_laravel.s3 import S3Location, s3_public_entries
+
+from synco_core.errors import TransferError
+from synco_core.secrets import redact
+from synco_core.types import FileSet, FileSetOptions, Framework, ReceivedFileSet
+
+Make = Callable[..., Path]
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
+
+
+def sets_of(project: Path, all_files: bool = False) -> dict[str, FileSet]:
+    framework = detect_framework(project)
+    assert framework is not None
+    sets = list_file_sets(framework, FileSetOptions(all=all_files))
+    assert sets is not None
+    return {s.name: s for s in sets}
+
+
+def test_laravel11_disks(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11")
+    sets = sets_of(project)
+    assert set(sets) == {"public", "local"}, "the s3 disk has no bucket: not in use, not listed"
+    public = sets["public"]
+    assert (public.kind, public.root, public.relative_base_path, public.url_prefix) == (
+        "public", project / "storage/app/public", "storage/app/public", "storage/")
+    assert public.skipped_reason is None
+    local = sets["local"]
+    assert (local.kind, local.root, local.relative_base_path) == (
+        "private", project / "storage/app/private", "storage/app/private")
+    assert local.exclude == ("livewire-tmp",)
+    assert sets_of(project, all_files=True)["local"].exclude == ()
+
+
+def test_laravel10_private_disk_skips_public_folder(make_project: Make, mode: str) -> None:
+    project = make_project("laravel10")
+    sets = sets_of(project)
+    local = sets["local"]
+    assert (local.kind, local.root, local.relative_base_path) == ("private", project / "storage/app", "storage/app")
+    assert "public" in local.exclude
+    assert sets["public"].relative_base_path == "storage/app/public"
+
+
+def test_missing_folder_is_reported(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11")
+    shutil.rmtree(project / "storage/app/private")
+    assert "does not exist" in (sets_of(project)["local"].skipped_reason or "")
+
+
+def test_s3_disk_without_public_url_is_skipped(make_project: Make, mode: str) -> None:
+    project = make_project("laravel11", env={"AWS_BUCKET": "uploads-bucket", "AWS_SECRET_ACCESS_KEY": "aws-secret-1"})
+    s3 = sets_of(project)["s3"]
+    assert redact("key aws-secret-1") == "key ***", "disk secrets are registered at detection"
+    assert s3.skipped_reason is not None and "public url" in s3.skipped_reason
+    assert s3.entries is None
+
+
+@needs_php
+def test_other_drivers_are_skipped(make_project: Make) -> None:
+    project = make_project("laravel11")
+    config = project / "config/filesystems.php"
+    config.write_text(config.read_text().replace(
+        "    'disks' => [\n",
+        "    'disks' => [\n        'backups' => ['driver' => 'sftp', 'host' => 'backup.example', 'root' => '/b'],\n"
+        "        'uploads' => ['driver' => 'local', 'root' => public_path('uploads'), 'visibility' => 'public'],\n",
+    ))
+    (project / "public/uploads").mkdir()
+    sets = sets_of(project)
+    assert sets["backups"].skipped_reason == "the sftp driver is not supported"
+    uploads = sets["uploads"]
+    assert (uploads.kind, uploads.url_prefix, uploads.relative_base_path) == ("public", "uploads/", "public/uploads")
+
+
+class FakeS3(BaseHTTPRequestHandler):
+    """A bucket of three objects served two per page, refusing unsigned requests like S3 does."""
+
+    objects = [("media/a.png", 10), ("media/sub dir/b.png", 20), ("media/c.txt", 30), ("media/folder/", 0)]
+    requests: list[dict[str, list[str]]] = []
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        FakeS3.requests.append(query)
+        auth = self.headers.get("authorization", "")
+        if not auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") or "x-amz-date" not in self.headers:
+            self.send_response(403)
+            self.end_headers()
+            self.wfile.write(b"<Error><Code>AccessDenied</Code></Error>")
+            return
+        start = int(query.get("continuation-token", ["0"])[0])
+        page = self.objects[start:start + 2]
+        more = start + 2 < len(self.objects)
+        items = "".join(
+            f"<Contents><Key>{key}</Key><Size>{size}</Size><LastModified>2024-03-01T12:00:00.000Z</LastModified>"
+            "</Contents>" for key, size in page
+        )
+        token = f"<NextContinuationToken>{start + 2}</NextContinuationToken>" if more else ""
+        body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>{items}{token}</ListBucketResult>")
+        self.send_response(200)
+        self.send_header("content-type", "application/xml")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_s3() -> Iterator[str]:
+    FakeS3.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeS3)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_s3_listing_pages_and_urls(fake_s3: str) -> None:
+    location = S3Location(bucket="shop", region="eu-central-1", endpoint=fake_s3, path_style=True,
+                          access_key="AKIDEXAMPLE", secret_key="wJalrXUtnFEMI", prefix="media",
+                          public_url="https://cdn.example.com/")
+    entries = list(s3_public_entries(location))
+    assert [(e.path, e.size, e.uri) for e in entries] == [
+        ("a.png", 10, "https://cdn.example.com/media/a.png"),
+        ("sub dir/b.png", 20, "https://cdn.example.com/media/sub%20dir/b.png"),
+        ("c.txt", 30, "https://cdn.example.com/media/c.txt"),
+    ]
+    assert all(e.is_absolute_url and e.mtime == 1709294400 for e in entries)
+    assert len(FakeS3.requests) == 2
+    assert FakeS3.requests[0]["prefix"] == ["media/"]
+
+
+def test_s3_listing_refused(fake_s3: str) -> None:
+    location = S3Location(bucket="shop", region="us-east-1", endpoint=fake_s3, path_style=True,
+                          public_url="https://cdn.example.com")
+    with pytest.raises(TransferError, match="HTTP 403 AccessDenied"):
+        list(s3_public_entries(location))
+
+
+def test_s3_disk_with_public_url_lists_bucket(make_project: Make, mode: str, fake_s3: str) -> None:
+    project = make_project("laravel11", env={
+        "AWS_BUCKET": "shop", "AWS_URL": "https://cdn.example.com", "AWS_ENDPOINT": fake_s3,
+        "AWS_USE_PATH_STYLE_ENDPOINT": "true", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
+    })
+    s3 = sets_of(project)["s3"]
+    assert s3.kind == "public" and s3.skipped_reason is None and s3.entries is not None
+    assert next(e.uri for e in s3.entries()) == "https://cdn.example.com/media/a.png"
+
+
+def test_s3_endpoint_styles() -> None:
+    assert S3Location(bucket="b", region="eu-west-1").list_url() == "https://b.s3.eu-west-1.amazonaws.com/"
+    assert S3Location(bucket="b", region="eu-west-1", path_style=True).list_url() == (
+        "https://s3.eu-west-1.amazonaws.com/b/")
+    assert S3Location(bucket="b", region="x", endpoint="https://minio.local:9000").list_url() == (
+        "https://b.minio.local:9000/")
+
+
+def received(tmp_path: Path, files: dict[str, str]) -> Path:
+    source = tmp_path / "received"
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    return source
+
+
+def test_install_private_disk_keeps_nested_public_disk(make_project: Make, no_php: None, tmp_path: Path) -> None:
+    project = make_project("laravel10")
+    framework = detect_framework(project)
+    assert framework is not None
+    source = received(tmp_path, {"exports/2024.csv": "new export\n"})
+    (source / "public").mkdir()  # the excluded folder arrives as an empty directory entry of the tar
+    result = install_files(framework, ReceivedFileSet("local", "private", "storage/app"), source)
+    assert result is not None
+    assert result.destination == project / "storage/app"
+    assert result.files == 1
+    assert (project / "storage/app/exports/2024.csv").read_text() == "new export\n"
+    assert not (project / "storage/app/export-2023.csv").exists(), "the old private content is replaced"
+    assert (project / "storage/app/public/uploads/doc.txt").read_text() == "uploaded document\n", (
+        "the public disk inside storage/app must survive installing the local disk")
+    assert result.backup is not None and (result.backup / "export-2023.csv").exists()
+
+
+def test_install_public_disk(make_project: Make, no_php: None, tmp_path: Path) -> None:
+    project = make_project("laravel11")
+    framework = detect_framework(project)
+    assert framework is not None
+    source = received(tmp_path, {"avatars/2.txt": "avatar 2\n"})
+    result = install_files(framework, ReceivedFileSet("public", "public", "storage/app/public"), source)
+    assert result is not None and result.destination == project / "storage/app/public"
+    assert (project / "storage/app/public/avatars/2.txt").exists()
+    assert (project / "storage/app/private/invoice-2024-001.txt").exists(), "other disks are untouched"
+
+
+def test_install_unknown_set_left_to_core(make_project: Make, no_php: None, tmp_path: Path) -> None:
+    framework = detect_framework(make_project("laravel11"))
+    assert framework is not None
+    assert install_files(framework, ReceivedFileSet("extra", "private", "var/extra"), tmp_path) is None
+    other = Framework(name="Other", plugin="other", project_dir=tmp_path)
+    assert install_files(other, ReceivedFileSet("public", "public", "x"), tmp_path) is None
+    assert list_file_sets(other, FileSetOptions()) is None
+
+
+@needs_php
+def test_post_install_commands_run(make_project: Make) -> None:
+    project = make_project("laravel11")
+    framework = detect_framework(project)
+    assert framework is not None
+    (project / "bootstrap/cache").mkdir()
+    (project / "bootstrap/cache/config.php").write_text("<?php return [];\n")
+    outputs = [subprocess.run(argv, cwd=project, capture_output=True, text=True, check=True).stdout
+               for argv in framework.post_install]
+    assert "link has been connected" in outputs[0]
+    assert os.readlink(project / "public/storage") == str(project / "storage/app/public")
+    assert "Clearing cached bootstrap files" in outputs[1]
+    assert not (project / "bootstrap/cache/config.php").exists()

@@ -1,0 +1,139 @@
+"""The Laravel sanitising profile: what it names, that it fits the database, and what a dump looks like."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_laravel.database import NO_ROWS_TABLES, PASSWORD_HASH, sanitize_profile
+from synco_laravel.plugin import detect_framework
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.plugins import SyncoPluginManager
+from synco_core.types import SanitizeRule
+
+Make = Callable[..., Path]
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
+
+FULL_RULES = (
+    SanitizeRule("users", "email", transform="email"),
+    SanitizeRule("users", "password", transform=f"fixed:{PASSWORD_HASH}"),
+    SanitizeRule("users", "remember_token", transform="null"),
+)
+
+
+@needs_php
+def test_fixed_hash_is_bcrypt_of_password() -> None:
+    check = subprocess.run(["php", "-r", "exit(password_verify('password', $argv[1]) ? 0 : 1);", PASSWORD_HASH],
+                           check=False)
+    assert check.returncode == 0, "PASSWORD_HASH must be a bcrypt hash of the word 'password'"
+
+
+def test_full_profile_when_database_unreachable(plugin_manager: SyncoPluginManager) -> None:
+    unreachable = parse_database_url("mysql://root@127.0.0.1:1/nothing")
+    options = sanitize_profile(unreachable)
+    assert options.sanitize == FULL_RULES
+    assert options.exclude_tables == NO_ROWS_TABLES
+
+
+def make_sqlite(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript("""
+            CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, password TEXT);
+            CREATE TABLE sessions (id TEXT PRIMARY KEY, payload TEXT);
+            CREATE TABLE cache (key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT);
+            INSERT INTO users VALUES (1, 'A', 'a@real.example', 'h1'), (7, 'B', 'b@real.example', 'h2');
+            INSERT INTO sessions VALUES ('s1', 'secret payload');
+        """)
+
+
+def test_profile_follows_existing_sqlite_tables(make_project: Make, mode: str,
+                                                plugin_manager: SyncoPluginManager) -> None:
+    project = make_project("laravel11")
+    make_sqlite(project / "database/database.sqlite")
+    framework = detect_framework(project)
+    assert framework is not None
+    options = framework.dump_options
+    assert options.sanitize == FULL_RULES[:2], "users has no remember_token column here"
+    assert options.exclude_tables == ("sessions", "cache")
+
+
+@needs_php
+def test_table_prefix(make_project: Make, plugin_manager: SyncoPluginManager) -> None:
+    project = make_project("laravel11")
+    config = project / "config/database.php"
+    config.write_text(config.read_text().replace("'prefix' => '',", "'prefix' => 'app_',", 1))
+    with sqlite3.connect(project / "database/database.sqlite") as conn:
+        conn.executescript("CREATE TABLE app_users (id INTEGER PRIMARY KEY, email TEXT, password TEXT,"
+                           " remember_token TEXT); CREATE TABLE app_jobs (id INTEGER PRIMARY KEY);")
+    framework = detect_framework(project)
+    assert framework is not None
+    assert [r.table for r in framework.dump_options.sanitize] == ["app_users"] * 3
+    assert framework.dump_options.exclude_tables == ("app_jobs",)
+
+
+@pytest.mark.mysql
+def test_profile_follows_existing_mysql_tables(make_project: Make, mode: str, plugin_manager: SyncoPluginManager,
+                                               mysql_database_factory: Callable[[], str]) -> None:
+    from synco_core.testing import mysql_admin_connection
+
+    name = mysql_database_factory()
+    conn = mysql_admin_connection(name)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100), password VARCHAR(100),"
+                    " remember_token VARCHAR(100))")
+        cur.execute("CREATE TABLE failed_jobs (id INT PRIMARY KEY)")
+        cur.execute("CREATE TABLE personal_access_tokens (id INT PRIMARY KEY)")
+    conn.close()
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_DATABASE": name})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.engine, framework.database.name) == ("mysql", name)
+    assert framework.dump_options.sanitize == FULL_RULES
+    assert framework.dump_options.exclude_tables == ("personal_access_tokens", "failed_jobs")
+
+
+@pytest.mark.postgres
+def test_profile_follows_existing_postgres_tables(make_project: Make, mode: str, plugin_manager: SyncoPluginManager,
+                                                  postgres_database_factory: Callable[[], str]) -> None:
+    from synco_core.testing import postgres_admin_connection
+
+    name = postgres_database_factory()
+    conn = postgres_admin_connection(name)
+    conn.execute("CREATE TABLE users (id INT PRIMARY KEY, email TEXT, password TEXT, remember_token TEXT)")
+    conn.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TABLE cache_locks (key TEXT PRIMARY KEY)")
+    conn.close()
+    project = make_project("laravel11", env={"DB_CONNECTION": "pgsql", "DB_DATABASE": name,
+                                             "DB_USERNAME": "postgres"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.engine, framework.database.port) == ("postgresql", 5432)
+    assert framework.dump_options.sanitize == FULL_RULES
+    assert framework.dump_options.exclude_tables == ("sessions", "cache_locks")
+
+
+def test_dump_of_example_is_sanitised(plugin_manager: SyncoPluginManager, no_php: None, tmp_path: Path) -> None:
+    """The profile, applied by the real SQLite engine to the example app's database."""
+
+    example = tmp_path / "app"
+    shutil.copytree(Path(__file__).resolve().parents[3] / "examples/laravel-app", example, symlinks=True)
+    framework = detect_framework(example)
+    assert framework is not None and framework.database is not None
+    dump = tmp_path / "dump.sqlite"
+    with dump.open("wb") as out:
+        result = dump_with_engine(framework.database, out, framework.dump_options)
+    assert result.format == "sqlite"
+    with sqlite3.connect(dump) as conn:
+        users = conn.execute("SELECT id, email, password, remember_token FROM users ORDER BY id").fetchall()
+        assert users == [(i, f"user{i}@example.invalid", PASSWORD_HASH, None) for i in (1, 2, 3)]
+        for table in ("sessions", "password_reset_tokens", "cache", "jobs", "failed_jobs"):
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+        assert conn.execute("SELECT COUNT(*) FROM posts").fetchone() == (3,)

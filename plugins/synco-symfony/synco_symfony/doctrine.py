@@ -1,0 +1,216 @@
+"""Doctrine DBAL connections of a Symfony project as :class:`~synco_core.DatabaseConfig`.
+
+``config/packages/doctrine.yaml`` says where the connection comes from: almost always
+``url: '%env(resolve:DATABASE_URL)%'``, sometimes several named connections, sometimes separate
+``host``/``dbname``/``user``/``password`` settings. Values may use ``%env(...)%`` with processors
+(``resolve:``, ``default:``, ``string:`` ...) and ``%kernel.project_dir%``; this module resolves the
+ones a database connection uses and leaves the rest alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from synco_core.dburl import parse_database_url
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+from synco_core.types import DatabaseConfig
+
+log = logging.getLogger(__name__)
+
+_ENV_REF = re.compile(r"%env\(([^)]*)\)%")
+_PARAMETER = re.compile(r"%([A-Za-z0-9_.]+)%")
+
+#: Doctrine's driver names for the separate-settings form.
+DRIVERS = {
+    "pdo_mysql": "mysql", "mysqli": "mysql", "pdo_pgsql": "postgresql", "pgsql": "postgresql",
+    "pdo_sqlite": "sqlite", "sqlite3": "sqlite",
+}
+
+
+@dataclass
+class DbalConnection:
+    """One DBAL connection as configured: either a URL or separate settings (already resolved)."""
+
+    name: str
+    settings: dict[str, Any]
+    #: The environment variable holding the URL (``DATABASE_URL``), for ``debug:dotenv`` and messages.
+    url_variable: str | None
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A YAML config file as a dict (empty when missing); Symfony's ``!php/const`` style tags are ignored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {type(exc).__name__}") from None
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    # Symfony configs may carry tags (!php/const, !tagged_iterator); their values do not matter here.
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def merged_package_config(project_dir: Path, package_file: str, root_key: str, app_env: str) -> dict[str, Any]:
+    """``root_key`` of ``config/packages/<file>`` and ``config/packages/<env>/<file>``, with ``when@<env>``.
+
+    Later sources override earlier ones key by key, as Symfony's config merge does for the scalars and
+    maps a database or upload setting lives in.
+    """
+    merged: dict[str, Any] = {}
+    for path in (project_dir / "config/packages" / package_file, project_dir / "config/packages" / app_env /
+                 package_file):
+        data = load_yaml(path)
+        for section in (data.get(root_key), (data.get(f"when@{app_env}") or {}).get(root_key)):
+            if isinstance(section, dict):
+                _deep_merge(merged, section)
+    return merged
+
+
+def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value)
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+class Resolver:
+    """Resolves ``%env(...)%`` and ``%parameter%`` references against the environment and known parameters."""
+
+    def __init__(self, lookup: Callable[[str], str | None], parameters: Mapping[str, str]) -> None:
+        self.lookup = lookup
+        self.parameters = parameters
+
+    def parameters_in(self, value: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return self.parameters.get(name, match.group(0))
+
+        return _PARAMETER.sub(replace, value.replace("%%", "\x00")).replace("\x00", "%")
+
+    def env(self, expression: str) -> str | None:
+        """One ``%env(...)%`` body: ``resolve:DATABASE_URL``, ``default:fallback_param:NAME``, ``string:X``."""
+        parts = expression.split(":")
+        name = parts[-1]
+        processors = parts[:-1]
+        value = self.lookup(name)
+        if "default" in processors:
+            index = processors.index("default")
+            fallback = processors[index + 1] if index + 1 < len(processors) else ""
+            if not value:
+                value = self.parameters.get(fallback) if fallback else None
+        if value is not None and "resolve" in processors:
+            value = self.parameters_in(value)
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        whole = _ENV_REF.fullmatch(value)
+        if whole:
+            return self.env(whole.group(1))
+        resolved = _ENV_REF.sub(lambda m: self.env(m.group(1)) or "", value)
+        return self.parameters_in(resolved)
+
+
+def dbal_connections(project_dir: Path, app_env: str) -> tuple[str, dict[str, DbalConnection]]:
+    """The default connection's name and every DBAL connection, unresolved but with their URL variable."""
+    dbal = merged_package_config(project_dir, "doctrine.yaml", "doctrine", app_env).get("dbal") or {}
+    if not isinstance(dbal, dict):
+        dbal = {}
+    raw_connections = dbal.get("connections")
+    if isinstance(raw_connections, dict) and raw_connections:
+        connections = {str(name): dict(settings or {}) for name, settings in raw_connections.items()}
+        default = str(dbal.get("default_connection") or ("default" if "default" in connections
+                                                         else next(iter(connections))))
+    else:
+        settings = {k: v for k, v in dbal.items() if k not in ("types", "default_connection")}
+        if not settings:
+            # No doctrine.yaml (or an empty dbal section): DoctrineBundle's recipe default.
+            settings = {"url": "%env(resolve:DATABASE_URL)%"}
+        connections = {"default": settings}
+        default = "default"
+    result = {}
+    for name, settings in connections.items():
+        url = settings.get("url")
+        variable = None
+        if isinstance(url, str):
+            match = _ENV_REF.fullmatch(url.strip())
+            if match:
+                variable = match.group(1).split(":")[-1]
+        result[name] = DbalConnection(name=name, settings=settings, url_variable=variable)
+    if default not in result:
+        raise ConfigError(f"doctrine default_connection {default!r} is not among the connections: {', '.join(result)}")
+    return default, result
+
+
+def connection_config(connection: DbalConnection, resolver: Resolver, project_dir: Path,
+                      source: str) -> DatabaseConfig | None:
+    """The resolved :class:`DatabaseConfig` of ``connection`` (None when its URL variable is empty)."""
+    settings = connection.settings
+    url = resolver(settings.get("url")) if settings.get("url") else None
+    server_version = resolver(settings.get("server_version"))
+    if url:
+        config = parse_database_url(doctrine_scheme(str(url)), base_dir=project_dir, source=source)
+        if server_version and "serverVersion" not in config.options:
+            config = config.replace(options={**config.options, "serverVersion": str(server_version)})
+        return config
+    if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
+        return None
+    driver = str(resolver(settings.get("driver")) or "pdo_mysql")
+    engine = DRIVERS.get(driver, driver)
+    if engine == "sqlite":
+        path = resolver(settings.get("path")) or ""
+        if not path:
+            raise ConfigError(f"doctrine connection {connection.name!r}: sqlite without a path")
+        full = Path(str(path))
+        return DatabaseConfig(engine="sqlite", name=str(full if full.is_absolute() else project_dir / full),
+                              source=source)
+    dbname = resolver(settings.get("dbname"))
+    if not dbname:
+        raise ConfigError(f"doctrine connection {connection.name!r} names no database (dbname)")
+    password = resolver(settings.get("password"))
+    register_secret(str(password) if password else None)
+    port = resolver(settings.get("port"))
+    options = {"charset": str(resolver(settings["charset"]))} if settings.get("charset") else {}
+    if server_version:
+        options["serverVersion"] = str(server_version)
+    try:
+        port_number = int(port) if port not in (None, "") else None
+    except (TypeError, ValueError):
+        raise ConfigError(f"doctrine connection {connection.name!r}: port is not a number") from None
+    return DatabaseConfig(
+        engine=engine,
+        name=str(dbname),
+        host=str(resolver(settings.get("host")) or "") or None,
+        port=port_number,
+        user=str(resolver(settings.get("user")) or "") or None,
+        password=str(password) if password else None,
+        socket=str(resolver(settings.get("unix_socket")) or "") or None,
+        options=options,
+        source=source,
+    )
+
+
+def doctrine_scheme(url: str) -> str:
+    """``url`` with Doctrine's dashed driver schemes (``pdo-mysql://``) turned into names synco knows."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError("DATABASE_URL is not a URL (expected scheme://...)")
+    return scheme.lower().replace("-", "_") + "://" + rest

@@ -1,0 +1,118 @@
+"""Uploaded files of a Symfony project as synco file sets.
+
+- VichUploaderBundle mappings (``config/packages/vich_uploader.yaml``): each mapping whose
+  ``upload_destination`` lies inside the web root is a public set served at its ``uri_prefix``; one
+  outside the web root is private (packed and encrypted). Mappings on Flysystem or Gaufrette storages
+  name a service, not a folder, and are reported as skipped.
+- LiipImagineBundle's generated thumbnails (``public/media/cache`` or its configured ``cache_prefix``) are
+  never transferred: the destination regenerates them on first request.
+- When nothing is configured, ``public/uploads`` is offered as a public set if it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from synco_core.types import FileSet
+from synco_symfony.doctrine import merged_package_config
+
+log = logging.getLogger(__name__)
+
+#: LiipImagine's default web-path cache prefix, relative to the web root.
+LIIP_DEFAULT_CACHE = "media/cache"
+
+
+def _inside(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def liip_cache_dirs(project_dir: Path, web_root: Path, app_env: str) -> list[Path]:
+    """Folders LiipImagine writes generated images to (always left out), when the bundle is in use."""
+    config = merged_package_config(project_dir, "liip_imagine.yaml", "liip_imagine", app_env)
+    bundles = (project_dir / "config" / "bundles.php")
+    enabled = bool(config) or "LiipImagineBundle" in (bundles.read_text(encoding="utf-8", errors="replace")
+                                                       if bundles.is_file() else "")
+    if not enabled:
+        return []
+    prefixes = []
+    resolvers = config.get("resolvers") or {}
+    if isinstance(resolvers, dict):
+        for resolver in resolvers.values():
+            web_path = (resolver or {}).get("web_path") if isinstance(resolver, dict) else None
+            if isinstance(web_path, dict) and web_path.get("cache_prefix"):
+                prefixes.append(str(web_path["cache_prefix"]).strip("/"))
+    return [web_root / prefix for prefix in (prefixes or [LIIP_DEFAULT_CACHE])]
+
+
+def _relative(project_dir: Path, path: Path) -> str:
+    try:
+        return path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return ""
+
+
+def _excludes_for(root: Path, never: list[Path]) -> tuple[str, ...]:
+    """Patterns (relative to ``root``) for the never-transferred folders inside it (a folder excludes its content)."""
+    return tuple(path.relative_to(root).as_posix() for path in never if path != root and _inside(path, root))
+
+
+def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Callable[[Any], Any],
+                   never: list[Path]) -> list[FileSet]:
+    """One set per VichUploader mapping, named after the mapping."""
+    config = merged_package_config(project_dir, "vich_uploader.yaml", "vich_uploader", app_env)
+    storage = str(config.get("storage") or "file_system")
+    mappings = config.get("mappings") or {}
+    sets: list[FileSet] = []
+    if not isinstance(mappings, dict):
+        return sets
+    roots: list[Path] = []
+    for name, mapping in mappings.items():
+        if not isinstance(mapping, dict):
+            continue
+        name = str(name)
+        description = f"VichUploader mapping '{name}'"
+        if storage not in ("file_system", "default"):
+            sets.append(FileSet(name=name, kind="public", description=description,
+                                skipped_reason=f"stored through the {storage} storage, not in a local folder"))
+            continue
+        destination = resolve(mapping.get("upload_destination"))
+        if not destination:
+            sets.append(FileSet(name=name, kind="public", description=description,
+                                skipped_reason="upload_destination could not be resolved"))
+            continue
+        root = Path(str(destination))
+        root = root if root.is_absolute() else project_dir / root
+        if any(_inside(root, other) for other in roots):
+            log.debug("VichUploader mapping %s lies inside another mapping's folder; listed once", name)
+            continue
+        roots.append(root)
+        skipped = None if root.is_dir() else f"folder {root} does not exist"
+        base = _relative(project_dir, root)
+        if _inside(root, web_root) and root != web_root:
+            uri_prefix = str(resolve(mapping.get("uri_prefix")) or "/" + root.relative_to(web_root).as_posix())
+            sets.append(FileSet(
+                name=name, kind="public", root=root, relative_base_path=base,
+                url_prefix=uri_prefix.strip("/") + "/", exclude=_excludes_for(root, never), skipped_reason=skipped,
+                description=f"{description}, served at /{uri_prefix.strip('/')}/",
+            ))
+        else:
+            sets.append(FileSet(
+                name=name, kind="private", root=root, relative_base_path=base, exclude=_excludes_for(root, never),
+                skipped_reason=skipped, description=f"{description} (private, packed and encrypted)",
+            ))
+    return sets
+
+
+def default_upload_set(project_dir: Path, web_root: Path, never: list[Path]) -> list[FileSet]:
+    """``public/uploads`` as a public set, when it exists (the convention of Symfony's upload docs)."""
+    uploads = web_root / "uploads"
+    if not uploads.is_dir():
+        return []
+    return [FileSet(
+        name="uploads", kind="public", root=uploads, relative_base_path=_relative(project_dir, uploads),
+        url_prefix="uploads/", exclude=_excludes_for(uploads, never),
+        description="public/uploads (no upload bundle configured)",
+    )]

@@ -1,0 +1,147 @@
+"""File sets of synco-symfony (VichUploader, LiipImagine, public/uploads), installing them, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import synco_symfony.plugin
+from click.testing import CliRunner
+from synco_symfony.plugin import detect_framework, install_files, list_file_sets
+
+from synco_core.cli.main import cli
+from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import FrameworkPluginContract
+from synco_core.types import FileSet, FileSetOptions, Framework, ReceivedFileSet
+
+Make = Callable[..., Path]
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
+
+
+def sets_of(project: Path) -> dict[str, FileSet]:
+    framework = detect_framework(project)
+    assert framework is not None
+    sets = list_file_sets(framework, FileSetOptions())
+    assert sets is not None
+    return {s.name: s for s in sets}
+
+
+def test_vich_mappings(make_project: Make, mode: str) -> None:
+    project = make_project("symfony7")
+    sets = sets_of(project)
+    assert set(sets) == {"products", "media", "invoices"}
+    products = sets["products"]
+    assert (products.kind, products.root, products.relative_base_path, products.url_prefix) == (
+        "public", project / "public/images/products", "public/images/products", "images/products/")
+    framework = detect_framework(project)
+    assert framework is not None and framework.public_prefixes == ("/images/products", "/media")
+    invoices = sets["invoices"]
+    assert (invoices.kind, invoices.root, invoices.relative_base_path) == (
+        "private", project / "private/invoices", "private/invoices")
+
+
+def test_liip_cache_never_transferred(make_project: Make, mode: str) -> None:
+    project = make_project("symfony7")
+    media = sets_of(project)["media"]
+    assert (media.kind, media.url_prefix) == ("public", "media/")
+    assert media.exclude == ("cache",)
+
+
+def test_liip_custom_cache_prefix(make_project: Make, no_php: None) -> None:
+    project = make_project("symfony7", {"config/packages/liip_imagine.yaml": (
+        "liip_imagine:\n  resolvers:\n    default:\n      web_path:\n        cache_prefix: media/thumbs\n"
+    )})
+    assert sets_of(project)["media"].exclude == ("thumbs",)
+
+
+def test_public_uploads_when_nothing_configured(make_project: Make, mode: str) -> None:
+    project = make_project("symfony6")
+    uploads = sets_of(project)["uploads"]
+    assert (uploads.kind, uploads.root, uploads.url_prefix, uploads.relative_base_path) == (
+        "public", project / "public/uploads", "uploads/", "public/uploads")
+    shutil.rmtree(project / "public/uploads")
+    assert sets_of(project) == {}
+
+
+def test_flysystem_storage_is_skipped(make_project: Make, no_php: None) -> None:
+    project = make_project("symfony6", {"config/packages/vich_uploader.yaml": (
+        "vich_uploader:\n  db_driver: orm\n  storage: flysystem\n  mappings:\n"
+        "    products:\n      uri_prefix: /products\n      upload_destination: products.storage\n"
+    )})
+    products = sets_of(project)["products"]
+    assert products.skipped_reason == "stored through the flysystem storage, not in a local folder"
+    assert "uploads" not in sets_of(project), "a configured bundle replaces the public/uploads guess"
+
+
+def test_env_in_upload_destination(make_project: Make, no_php: None) -> None:
+    project = make_project("symfony6", {
+        "config/packages/vich_uploader.yaml": (
+            "vich_uploader:\n  db_driver: orm\n  mappings:\n    docs:\n      uri_prefix: /docs\n"
+            "      upload_destination: '%kernel.project_dir%/%env(DOCS_DIR)%'\n"
+        ),
+        ".env.local": "DOCS_DIR=var/docs\n",
+    })
+    docs = sets_of(project)["docs"]
+    assert (docs.kind, docs.root) == ("private", project / "var/docs")
+    assert docs.skipped_reason is not None and "does not exist" in docs.skipped_reason
+
+
+def test_install_into_mapping(make_project: Make, no_php: None, tmp_path: Path) -> None:
+    project = make_project("symfony7")
+    framework = detect_framework(project)
+    assert framework is not None
+    source = tmp_path / "received"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub/new.txt").write_text("new\n")
+    result = install_files(framework, ReceivedFileSet("products", "public", "public/images/products"), source)
+    assert result is not None and result.destination == project / "public/images/products"
+    assert (project / "public/images/products/sub/new.txt").read_text() == "new\n"
+    assert not (project / "public/images/products/chair-65f1a2.txt").exists()
+    assert install_files(framework, ReceivedFileSet("elsewhere", "private", "var/x"), source) is None
+    other = Framework(name="Other", plugin="other", project_dir=project)
+    assert install_files(other, ReceivedFileSet("products", "public", "x"), source) is None
+    assert list_file_sets(other, FileSetOptions()) is None
+
+
+@needs_php
+def test_post_install_cache_clear(make_project: Make) -> None:
+    project = make_project("symfony7")
+    (project / "var/cache/dev").mkdir(parents=True)
+    framework = detect_framework(project)
+    assert framework is not None
+    (argv,) = framework.post_install
+    output = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=True).stdout
+    assert 'Cache for the "dev" environment (debug=true) was successfully cleared' in output
+    assert not (project / "var/cache/dev").exists()
+
+
+def test_detect_json(make_project: Make, mode: str, symfony_manager: SyncoPluginManager) -> None:
+    project = make_project("symfony7", {".env.local": "DATABASE_URL=mysql://app:json-secret-pw@db:3306/app\n"})
+    result = CliRunner().invoke(cli, ["detect", "--json", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "json-secret-pw" not in result.output
+    data = json.loads(result.stdout)
+    assert (data["framework"], data["plugin"], data["configSource"]) == ("Symfony", "symfony", mode)
+    assert data["database"]["url"] == "mysql://app:***@db:3306/app"
+    assert {s["name"]: s["kind"] for s in data["fileSets"]} == {
+        "products": "public", "media": "public", "invoices": "private"}
+    assert data["postInstall"][0].endswith("bin/console cache:clear")
+
+
+class TestSymfonyContract(FrameworkPluginContract):
+    plugin: ClassVar[object] = synco_symfony.plugin
+    plugin_name: ClassVar[str] = "symfony"
+
+    @pytest.fixture
+    def project_dir(self, tmp_path: Path) -> Path:
+        fixtures = Path(__file__).parent / "fixtures"
+        target = tmp_path / "symfony7"
+        shutil.copytree(fixtures / "symfony7", target)
+        (target / "vendor").mkdir()
+        shutil.copy(fixtures / "fake-symfony-runtime.php", target / "vendor" / "autoload_runtime.php")
+        return target
