@@ -120,6 +120,33 @@ class DumpOptions:
     owners: bool = False
     #: Free-form settings for third-party engines.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Tables whose rows the framework's smart transfer leaves out (Neos thumbnails, event log), dumped
+    #: like ``exclude_tables`` by default; ``serve --all`` dumps their rows again. See :meth:`effective`.
+    smart_exclude_tables: tuple[str, ...] = ()
+    #: Row filters of the smart transfer (resources only thumbnails use), dropped by ``serve --all``.
+    smart_where: Mapping[str, str] = field(default_factory=dict)
+    #: Strict sanitising (``.synco.yml`` ``sanitize: {strict: true}``): refuse to dump while a table or
+    #: column exists that the rules neither keep nor mask.
+    strict: bool = False
+    #: Strict mode: ``table`` or ``table.column`` names the user declared safe to ship unchanged.
+    keep: tuple[str, ...] = ()
+
+    def effective(self, *, all: bool = False) -> DumpOptions:
+        """These options with the smart transfer applied (default) or dropped (``all``, i.e. ``--all``).
+
+        The result has the smart tables merged into ``exclude_tables`` and the smart filters into
+        ``where`` (an explicit ``where`` for the same table wins), and empty ``smart_*`` fields.
+        """
+        if all:
+            return dataclasses.replace(self, smart_exclude_tables=(), smart_where={})
+        excluded = self.exclude_tables + tuple(t for t in self.smart_exclude_tables if t not in self.exclude_tables)
+        return dataclasses.replace(
+            self,
+            exclude_tables=excluded,
+            where={**dict(self.smart_where), **dict(self.where)},
+            smart_exclude_tables=(),
+            smart_where={},
+        )
 
 
 @dataclass

@@ -28,7 +28,14 @@ def describe(framework: Framework, file_sets: list[FileSet]) -> dict[str, Any]:
         "dump": {
             "excludeTables": list(options.exclude_tables),
             "where": dict(options.where),
-            "sanitize": [f"{r.table}.{r.column}={r.expression}" for r in options.sanitize],
+            "sanitize": [f"{r.table}.{r.column}={r.transform or r.expression}" for r in options.sanitize],
+            # Smart transfer (dropped by serve --all) and strict sanitising, set by framework plugins
+            # and .synco.yml.
+            "smartExcludeTables": list(options.smart_exclude_tables),
+            "smartWhere": dict(options.smart_where),
+            "keepNewest": {table: list(spec) for table, spec in options.keep_newest.items()},
+            "strict": options.strict,
+            "keep": list(options.keep),
         },
         "fileSets": [
             {

@@ -1,0 +1,72 @@
+"""Turning Flow's ``Neos.Flow.persistence.backendOptions`` into a :class:`~synco_core.DatabaseConfig`.
+
+Flow passes these options to Doctrine DBAL: ``driver`` (``pdo_mysql``, ``mysqli``, ``pdo_pgsql``,
+``pdo_sqlite``), ``host``, ``port``, ``dbname``, ``user``, ``password``, ``unix_socket``, ``charset``, and
+for SQLite ``path``. A DBAL ``url`` option is honoured too (it overrides the separate keys, as in DBAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core.dburl import normalise_engine, parse_database_url
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+from synco_core.types import DatabaseConfig
+
+#: The DBAL drivers synco's engines handle.
+SUPPORTED_DRIVERS = ("pdo_mysql", "mysqli", "pdo_pgsql", "pdo_sqlite")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is False or value == "":
+        return None
+    return str(value)
+
+
+def database_from_backend_options(options: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
+    """A :class:`DatabaseConfig` for Flow's backend options; ConfigError when they cannot work."""
+    url = _text(options.get("url"))
+    if url:
+        return parse_database_url(url, base_dir=project_dir, source=source)
+    driver = _text(options.get("driver")) or "pdo_mysql"
+    if driver not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"Neos.Flow.persistence.backendOptions.driver {driver!r} is not supported "
+            f"(supported: {', '.join(SUPPORTED_DRIVERS)})"
+        )
+    engine = normalise_engine(driver)
+    password = _text(options.get("password"))
+    register_secret(password)
+    if engine == "sqlite":
+        path = _text(options.get("path"))
+        if not path:
+            raise ConfigError("Neos.Flow.persistence.backendOptions.path is not set (pdo_sqlite needs a file)")
+        file = Path(path)
+        return DatabaseConfig(engine="sqlite", name=str(file if file.is_absolute() else project_dir / file),
+                              source=source)
+    dbname = _text(options.get("dbname"))
+    if not dbname:
+        raise ConfigError(f"Neos.Flow.persistence.backendOptions.dbname is not set (read from {source})")
+    port_value = _text(options.get("port"))
+    try:
+        port = int(port_value) if port_value else None
+    except ValueError:
+        raise ConfigError(f"Neos.Flow.persistence.backendOptions.port is not a number: {port_value!r}") from None
+    extra: dict[str, str] = {}
+    charset = _text(options.get("charset"))
+    if charset:
+        extra["charset"] = charset
+    return DatabaseConfig(
+        engine=engine,
+        name=dbname,
+        host=_text(options.get("host")),
+        port=port,
+        user=_text(options.get("user")),
+        password=password,
+        socket=_text(options.get("unix_socket")),
+        options=extra,
+        source=source,
+    )

@@ -1,0 +1,269 @@
+"""The synco hook implementations for Neos / Flow.
+
+- ``detect_framework``: a ``flow`` script and a ``Web/`` folder; the database from
+  ``Neos.Flow.persistence.backendOptions`` and the resource settings from ``Neos.Flow.resource``, read
+  through ``./flow`` when PHP is found and from ``Configuration/`` otherwise (``config_source`` says
+  which). Smart transfer: no rows from the thumbnail table and the Neos 8 event log, and no resources
+  that only thumbnails use (both dropped by ``serve --all``). Neos 9 content-repository event tables are
+  never touched: they are the content.
+- ``list_file_sets``: the ``persistent`` collection as the public set ``Resources``, keyed by Flow's
+  storage layout ``<a>/<b>/<c>/<d>/<sha1>`` below ``Data/Persistent/Resources``.
+- ``install_files``: received resources into the local storage folder; the post-install commands publish
+  them and flush the caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core import hookimpl
+from synco_core.engines.default_files import install_tree
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+from synco_core.types import (
+    DatabaseConfig,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    PublicFile,
+    ReceivedFileSet,
+)
+from synco_neos import resourcedb
+from synco_neos.database import database_from_backend_options
+from synco_neos.resources import (
+    DEFAULT_STORAGE_PATH,
+    PersistentStorage,
+    PersistentTarget,
+    entries_from_database,
+    entries_from_published_folder,
+    resolve_storage,
+    resolve_target,
+)
+from synco_neos.settings import FlowSettingsReader
+
+log = logging.getLogger(__name__)
+
+PLUGIN = "neos"
+FRAMEWORK_NAME = "Neos/Flow"
+#: The name of the public file set of persistent resources (as Go synco v2 names it).
+RESOURCES_SET = "Resources"
+POST_INSTALL = [["./flow", "resource:publish", "--collection", "persistent"], ["./flow", "flow:cache:flush"]]
+
+
+def is_flow_project(project_dir: Path) -> bool:
+    """A Flow distribution has the ``flow`` entry script and the ``Web`` document root."""
+    return (project_dir / "flow").is_file() and (project_dir / "Web").is_dir()
+
+
+def _composer_text(project_dir: Path) -> str:
+    """composer.lock (or composer.json) as text, for cheap package checks; empty when absent."""
+    for name in ("composer.lock", "composer.json"):
+        try:
+            return (project_dir / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return ""
+
+
+def neos_major_version(project_dir: Path) -> int | None:
+    """9 for a Neos 9 distribution (the event-sourced content repository), 8 for older Neos, None for Flow."""
+    composer = _composer_text(project_dir)
+    packages = project_dir / "Packages"
+    if '"neos/contentrepository-core"' in composer or (packages / "Neos/Neos.ContentRepository.Core").is_dir() \
+            or (packages / "Application/Neos.ContentRepository.Core").is_dir():
+        return 9
+    if '"neos/neos"' in composer or (packages / "Application/Neos.Neos").is_dir():
+        return 8
+    return None
+
+
+def has_neos_media(project_dir: Path) -> bool:
+    """Whether Neos.Media (thumbnails and assets tables) is part of the project."""
+    composer = _composer_text(project_dir)
+    if '"neos/media"' in composer or '"neos/neos"' in composer:
+        return True
+    return (project_dir / "Packages/Application/Neos.Media").is_dir()
+
+
+def _register_credentials(settings: Any) -> None:
+    """Register every ``secret``/``password``/``key`` value below ``settings`` so no log line can show it."""
+    if isinstance(settings, Mapping):
+        for name, value in settings.items():
+            if isinstance(value, str) and str(name).lower() in ("secret", "password", "key", "token"):
+                register_secret(value)
+            else:
+                _register_credentials(value)
+    elif isinstance(settings, list):
+        for item in settings:
+            _register_credentials(item)
+
+
+@hookimpl
+def detect_framework(project_dir: Path) -> Framework | None:
+    if not is_flow_project(project_dir):
+        return None
+    reader = FlowSettingsReader(project_dir)
+    backend_options = reader.get("Neos.Flow.persistence.backendOptions") or {}
+    resource_settings = reader.get("Neos.Flow.resource") or {}
+    source_label = (
+        f"./flow configuration:show (FLOW_CONTEXT={reader.context})"
+        if reader.source == "php"
+        else f"Configuration/ files (FLOW_CONTEXT={reader.context})"
+    )
+    database: DatabaseConfig | None = None
+    database_problem = ""
+    try:
+        database = database_from_backend_options(backend_options, project_dir, source_label)
+    except ConfigError as exc:
+        # Detection still succeeds so `synco detect` can show the project; serve refuses without a database.
+        database_problem = str(exc)
+        log.warning("Neos/Flow database settings: %s", exc)
+
+    target = resolve_target(resource_settings, project_dir)
+    s3_settings: Any = None
+    if target.kind == "s3" and not target.base_uri and not target.pattern:
+        s3_settings = reader.get("Flownative.Aws.S3")
+        _register_credentials(s3_settings)
+        s3_profile = s3_settings if isinstance(s3_settings, Mapping) else None
+        target = resolve_target(resource_settings, project_dir, s3_profile)
+    storage = resolve_storage(resource_settings, project_dir)
+
+    major = neos_major_version(project_dir)
+    framework = Framework(
+        name=FRAMEWORK_NAME,
+        plugin=PLUGIN,
+        project_dir=project_dir,
+        database=database,
+        web_root=project_dir / "Web",
+        public_prefixes=("/_Resources",),
+        reason="flow script and Web/ found" + (f" (Neos {major})" if major else ""),
+        post_install=[list(cmd) for cmd in POST_INSTALL],
+        config_source=reader.source,
+        settings={
+            "context": reader.context,
+            "neos_version": major,
+            "resource": resource_settings,
+            "target": target,
+            "storage": storage,
+            "database_problem": database_problem,
+        },
+    )
+    smart_tables = []
+    if has_neos_media(project_dir):
+        smart_tables.append(resourcedb.THUMBNAIL_TABLE)
+        framework.dump_options.smart_where = {resourcedb.RESOURCE_TABLE: resourcedb.NOT_THUMBNAIL_ONLY}
+    if major is not None and major < 9:
+        # Neos 9 dropped this table; its content-repository event tables hold the content and stay.
+        smart_tables.append(resourcedb.EVENTLOG_TABLE)
+    framework.dump_options.smart_exclude_tables = tuple(smart_tables)
+    log.debug("Neos/Flow settings read via %s (%s)%s", reader.source, source_label,
+              f"; fallback reason: {reader.fallback_reason}" if reader.fallback_reason else "")
+    return framework
+
+
+def _target(framework: Framework) -> PersistentTarget:
+    target = framework.settings.get("target")
+    if isinstance(target, PersistentTarget):
+        return target
+    return resolve_target(framework.settings.get("resource") or {}, framework.project_dir)
+
+
+def _storage(framework: Framework) -> PersistentStorage:
+    storage = framework.settings.get("storage")
+    if isinstance(storage, PersistentStorage):
+        return storage
+    return resolve_storage(framework.settings.get("resource") or {}, framework.project_dir)
+
+
+def resources_file_set(framework: Framework, options: FileSetOptions) -> FileSet:
+    """The ``Resources`` public set of ``framework``, with the best entry source available."""
+    target = _target(framework)
+    storage = _storage(framework)
+    skip_thumbnails = not options.all
+    base = FileSet(
+        name=RESOURCES_SET,
+        kind="public",
+        root=storage.path,
+        relative_base_path=DEFAULT_STORAGE_PATH,
+        description=f"Flow persistent resources, published by {target.describe()}",
+    )
+    if target.kind == "unknown":
+        base.skipped_reason = f"the persistent collection's target {target.class_name} is not supported"
+        return base
+    if options.only and RESOURCES_SET not in options.only:
+        # Not wanted (the core drops it by name): skip the database round trip.
+        return base
+    database = framework.database
+    problem = ""
+    tables: resourcedb.ResourceTables | None = None
+    if database is None:
+        problem = framework.settings.get("database_problem") or "no database configured"
+    else:
+        try:
+            tables = resourcedb.probe(database)
+        except resourcedb.ResourceDatabaseUnavailable as exc:
+            problem = str(exc)
+        else:
+            if not tables.resources:
+                problem = f"table {resourcedb.RESOURCE_TABLE} does not exist (database not set up?)"
+    if database is not None and tables is not None and not problem:
+        filtered = skip_thumbnails and tables.smart_filter_possible
+        db = database
+
+        def from_database() -> Iterator[PublicFile]:
+            return entries_from_database(db, target, storage, skip_thumbnail_only=filtered)
+
+        base.entries = from_database
+        if filtered:
+            base.description += "; resources only thumbnails use are left out (--all includes them)"
+        return base
+    if target.kind == "local" and target.path is not None and target.path.is_dir():
+        log.warning("reading Flow resources from %s instead of the database: %s", target.path, problem)
+
+        def from_folder() -> Iterator[PublicFile]:
+            return entries_from_published_folder(target)
+
+        base.entries = from_folder
+        base.description += f"; listed from the published folder ({problem}), thumbnails included"
+        return base
+    base.skipped_reason = f"cannot list persistent resources: {problem}"
+    return base
+
+
+@hookimpl
+def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return [resources_file_set(framework, options)]
+
+
+def _check_storage_layout(source_dir: Path) -> int:
+    """Count the files of a received resources folder, refusing anything not in Flow's storage layout."""
+    count = 0
+    for directory, _, files in os.walk(source_dir):
+        for name in files:
+            relative = (Path(directory) / name).relative_to(source_dir).as_posix()
+            parts = relative.split("/")
+            if len(parts) != 5 or len(name) != 40 or parts[:4] != list(name[:4]):
+                raise ConfigError(f"received Flow resource {relative!r} is not in the <a>/<b>/<c>/<d>/<sha1> layout")
+            count += 1
+    return count
+
+
+@hookimpl
+def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
+    if framework.plugin != PLUGIN:
+        return None
+    if file_set.name != RESOURCES_SET and file_set.relative_base_path.rstrip("/") != DEFAULT_STORAGE_PATH:
+        return None
+    _check_storage_layout(source_dir)
+    storage = _storage(framework)
+    destination = storage.path or framework.project_dir / DEFAULT_STORAGE_PATH
+    destination = Path(str(destination).rstrip("/"))
+    log.debug("installing Flow resources into %s", destination)
+    return install_tree(source_dir, destination)

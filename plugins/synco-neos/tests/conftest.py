@@ -1,0 +1,61 @@
+"""Fixtures of the synco-neos tests: copies of the Neos 8 / Neos 9 fixture distributions, PHP on or off."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+#: Environment variables the fixtures' settings read; cleared so the host's environment cannot leak in.
+FIXTURE_ENV = (
+    "FLOW_CONTEXT", "PHP", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "NEOS_DB_PASSWORD",
+    "DATABASE_HOST", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD", "SYNCO_DATABASE_URL", "DATABASE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in FIXTURE_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[[str], Path]:
+    """``make_project("neos8")``: a private copy of a fixture distribution (tests write Data/ and Web/)."""
+
+    def make(name: str) -> Path:
+        target = tmp_path / "fixtures"
+        if not target.exists():
+            shutil.copytree(FIXTURES, target, symlinks=True)
+        return (target / name).resolve()
+
+    return make
+
+
+def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Leave no PHP interpreter on PATH, so the plugin has to read Configuration/ itself."""
+    empty = tmp_path / "no-php-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("PHP", raising=False)
+
+
+@pytest.fixture
+def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PHP hidden from PATH for this test."""
+    hide_php(monkeypatch, tmp_path)
+
+
+@pytest.fixture(params=["php", "files"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs a test twice: with the real php CLI running ./flow, and with PHP hidden from PATH."""
+    if request.param == "php":
+        if shutil.which("php") is None:
+            pytest.skip("php CLI not installed (apt-get install php-cli)")
+    else:
+        hide_php(monkeypatch, tmp_path)
+    return str(request.param)

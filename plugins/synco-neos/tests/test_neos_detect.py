@@ -1,0 +1,138 @@
+"""Detection and credentials of Neos 8 and Neos 9 distributions, through ./flow and from the files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_neos import plugin
+from synco_neos.resourcedb import EVENTLOG_TABLE, RESOURCE_TABLE, THUMBNAIL_TABLE
+from synco_neos.settings import context_chain, merge_overrule, parse_configuration_show, resolve_placeholders
+
+from synco_core.errors import ConfigError
+from synco_core.secrets import redact
+
+
+def test_not_a_flow_project(tmp_path: Path) -> None:
+    assert plugin.detect_framework(tmp_path) is None
+    (tmp_path / "flow").write_text("<?php\n")
+    assert plugin.detect_framework(tmp_path) is None  # no Web/
+    (tmp_path / "Web").mkdir()
+    (tmp_path / "flow").unlink()
+    assert plugin.detect_framework(tmp_path) is None  # no flow
+
+
+def test_neos8_development(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("neos8")
+    for name, value in {"DB_HOST": "127.0.0.1", "DB_PORT": "3306", "DB_NAME": "neos_dev", "DB_USER": "dev",
+                        "DB_PASSWORD": "dev-pass-1234"}.items():
+        monkeypatch.setenv(name, value)
+    framework = plugin.detect_framework(project)
+    assert framework is not None
+    assert framework.name == "Neos/Flow" and framework.plugin == "neos"
+    assert framework.config_source == mode
+    assert framework.web_root == project / "Web"
+    assert framework.settings["neos_version"] == 8
+    db = framework.database
+    assert db is not None
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "mysql", "127.0.0.1", 3306, "neos_dev", "dev", "dev-pass-1234")
+    # Settings.Charset.yaml is a split source read after Settings.yaml: its charset wins.
+    assert dict(db.options) == {"charset": "utf8mb4"}
+    assert "FLOW_CONTEXT=Development" in db.source
+    assert ("./flow" in db.source) == (mode == "php")
+    assert redact("pw dev-pass-1234") == "pw ***"
+    assert framework.post_install == [["./flow", "resource:publish", "--collection", "persistent"],
+                                      ["./flow", "flow:cache:flush"]]
+    # Smart transfer: Neos 8 has the event log table; both go in the smart (--all removable) excludes.
+    assert set(framework.dump_options.smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
+    assert RESOURCE_TABLE in framework.dump_options.smart_where
+    assert framework.dump_options.exclude_tables == ()
+    assert framework.dump_options.effective(all=True).exclude_tables == ()
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ("Production", ("mysql", "db.internal", 3307, "neos_prod", "neos_prod", None)),
+        ("Production/Live", ("mysql", "db.internal", 3307, "neos_prod", "neos_prod", "/run/mysqld/mysqld.sock")),
+    ],
+)
+def test_neos8_production_contexts(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+                                   context: str, expected: tuple[object, ...]) -> None:
+    project = make_project("neos8")
+    monkeypatch.setenv("FLOW_CONTEXT", context)
+    monkeypatch.setenv("NEOS_DB_PASSWORD", "prod-secret-9876")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.socket) == expected
+    assert db.password == "prod-secret-9876"
+    assert f"FLOW_CONTEXT={context}" in db.source
+
+
+def test_unset_env_password_is_none(make_project: Callable[[str], Path], mode: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOW_CONTEXT", "Production")
+    framework = plugin.detect_framework(make_project("neos8"))
+    assert framework is not None and framework.database is not None
+    assert framework.database.password is None
+
+
+def test_neos9_postgresql(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("neos9")
+    monkeypatch.setenv("DATABASE_HOST", "pg.local")
+    monkeypatch.setenv("DATABASE_NAME", "neos9")
+    monkeypatch.setenv("DATABASE_USER", "neos")
+    monkeypatch.setenv("DATABASE_PASSWORD", "pg-secret-5555")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "postgresql", "pg.local", 5432, "neos9", "neos", "pg-secret-5555")
+    assert framework.config_source == mode
+    assert framework.settings["neos_version"] == 9
+    # Neos 9 has no event log table, and its content-repository event tables are never skipped.
+    assert framework.dump_options.smart_exclude_tables == (THUMBNAIL_TABLE,)
+    assert not any("events" in t or t.startswith("cr_") for t in framework.dump_options.smart_exclude_tables)
+
+
+def test_missing_dbname_still_detects(make_project: Callable[[str], Path], mode: str) -> None:
+    framework = plugin.detect_framework(make_project("neos9"))  # no DATABASE_* variables set
+    assert framework is not None
+    assert framework.database is None
+    assert "dbname is not set" in framework.settings["database_problem"]
+
+
+def test_bad_flow_context(make_project: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOW_CONTEXT", "Staging")
+    with pytest.raises(ConfigError, match="root context must be one of"):
+        plugin.detect_framework(make_project("neos8"))
+
+
+def test_failing_flow_falls_back_to_files(make_project: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    project = make_project("neos8")
+    (project / "flow").write_text("<?php\nfwrite(STDERR, \"Flow could not connect\\n\"); exit(255);\n")
+    monkeypatch.setenv("FLOW_CONTEXT", "Production")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.config_source == "files"
+    assert framework.database.host == "db.internal"
+    assert "Flow could not connect" in caplog.text
+
+
+def test_settings_helpers() -> None:
+    assert context_chain("Production/Live/Blue") == ["Production", "Production/Live", "Production/Live/Blue"]
+    merged = merge_overrule({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"c": 3}, "d": [2], "e": None})
+    assert merged == {"a": {"b": 1, "c": 3}, "d": [2], "e": None}
+    resolved = resolve_placeholders({"p": "%FLOW_PATH_WEB%x/", "e": "%env:X%", "s": "a-%env:X%-%env:Y%"},
+                                    Path("/srv/app"), {"X": "1"})
+    assert resolved == {"p": "/srv/app/Web/x/", "e": "1", "s": "a-1-"}
+    assert resolve_placeholders("%env:UNSET%", Path("/"), {}) is None
+    output = "Deprecated: something\nConfiguration \"Settings: A\":\n\nkey: 'va''lue'\n\n"
+    assert parse_configuration_show(output, "cmd") == {"key": "va'lue"}
+    assert parse_configuration_show('Configuration "Settings: A" was empty!\n', "cmd") is None
+    with pytest.raises(ConfigError, match="printed no configuration"):
+        parse_configuration_show("PHP Fatal error\n", "cmd")

@@ -1,0 +1,333 @@
+"""File sets of Neos projects: public URIs per target, smart transfer against a real database, install."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import pytest
+from click.testing import CliRunner
+from synco_neos import plugin
+from synco_neos.resourcedb import NOT_THUMBNAIL_ONLY, ResourceRow
+from synco_neos.resources import PersistentTarget, public_uri, storage_key
+
+from synco_core.cli.main import cli
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.errors import ConfigError
+from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import FrameworkPluginContract, postgres_admin_connection
+from synco_core.types import DumpOptions, FileSetOptions, Framework, PublicFile, ReceivedFileSet
+
+SHA = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (PersistentTarget(kind="local", class_name="FileSystemSymlinkTarget", base_uri="_Resources/Persistent/"),
+         (f"_Resources/Persistent/a/9/4/a/{SHA}/my%20photo%20%C3%A4.jpg", False)),
+        (PersistentTarget(kind="local", class_name="FileSystemTarget", base_uri="/_Resources/Persistent",
+                          subdivide=False),
+         (f"_Resources/Persistent/{SHA}/my%20photo%20%C3%A4.jpg", False)),
+        (PersistentTarget(kind="local", class_name="FileSystemTarget", base_uri="https://static.example.com/r/"),
+         (f"https://static.example.com/r/a/9/4/a/{SHA}/my%20photo%20%C3%A4.jpg", True)),
+        (PersistentTarget(kind="s3", class_name="S3Target", bucket="b", key_prefix="p/", region="eu-west-1",
+                          subdivide=False),
+         (f"https://b.s3.eu-west-1.amazonaws.com/p/{SHA}/my%20photo%20%C3%A4.jpg", True)),
+        (PersistentTarget(kind="s3", class_name="S3Target", bucket="b", key_prefix="p/",
+                          endpoint="https://minio.local:9000", subdivide=False),
+         (f"https://minio.local:9000/b/p/{SHA}/my%20photo%20%C3%A4.jpg", True)),
+        (PersistentTarget(kind="s3", class_name="S3Target", bucket="b", key_prefix="p/", subdivide=False,
+                          pattern="https://cdn.example.com/{keyPrefix}{sha1}/{filename}?ext={fileExtension}"),
+         (f"https://cdn.example.com/p/{SHA}/my%20photo%20%C3%A4.jpg?ext=jpg", True)),
+        (PersistentTarget(kind="gcs", class_name="GcsTarget", bucket="g", key_prefix="res/", subdivide=False),
+         (f"https://storage.googleapis.com/g/res/{SHA}/my%20photo%20%C3%A4.jpg", True)),
+    ],
+)
+def test_public_uri(target: PersistentTarget, expected: tuple[str, bool]) -> None:
+    assert public_uri(target, ResourceRow(SHA, "my photo ä.jpg", 3)) == expected
+
+
+def test_storage_key() -> None:
+    assert storage_key(SHA) == f"a/9/4/a/{SHA}"
+
+
+@pytest.mark.parametrize(
+    ("context", "kind", "uri_start"),
+    [
+        ("Production", "s3", "https://neos9-media.s3.eu-central-1.amazonaws.com/persistent/"),
+        ("Production/Cdn", "s3", "https://cdn.example.com/persistent/"),
+        ("Production/Gcs", "gcs", "https://storage.googleapis.com/neos9-gcs/res/"),
+        ("Development", "local", "_Resources/Persistent/a/9/4/a/"),
+    ],
+)
+def test_neos9_targets(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+                       context: str, kind: str, uri_start: str) -> None:
+    monkeypatch.setenv("FLOW_CONTEXT", context)
+    framework = plugin.detect_framework(make_project("neos9"))
+    assert framework is not None
+    target = framework.settings["target"]
+    assert target.kind == kind
+    uri, absolute = public_uri(target, ResourceRow(SHA, "f.png", 1))
+    assert uri == f"{uri_start}{SHA}/f.png" if kind != "local" else uri.startswith(uri_start)
+    assert absolute == (kind != "local")
+    # S3/GCS storage keeps no local files: no database here, so the set is skipped with the reason.
+    sets = plugin.list_file_sets(framework, FileSetOptions())
+    assert sets is not None and len(sets) == 1
+    assert sets[0].name == "Resources" and sets[0].kind == "public"
+    assert sets[0].skipped_reason and "dbname is not set" in sets[0].skipped_reason
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+RESOURCE_DDL = (
+    "CREATE TABLE neos_flow_resourcemanagement_persistentresource (persistence_object_identifier VARCHAR(40) "
+    "NOT NULL PRIMARY KEY, sha1 VARCHAR(40) NOT NULL, filename VARCHAR(255) NOT NULL, collectionname VARCHAR(255) "
+    "NOT NULL, filesize BIGINT NOT NULL, relativepublicationpath VARCHAR(255) NOT NULL DEFAULT '', "
+    "mediatype VARCHAR(100) NOT NULL DEFAULT '')",
+    "CREATE TABLE neos_media_domain_model_asset (persistence_object_identifier VARCHAR(40) NOT NULL PRIMARY KEY, "
+    "resource VARCHAR(40) NULL, title VARCHAR(255) NOT NULL DEFAULT '')",
+    "CREATE TABLE neos_media_domain_model_thumbnail (persistence_object_identifier VARCHAR(40) NOT NULL "
+    "PRIMARY KEY, originalasset VARCHAR(40) NULL, resource VARCHAR(40) NULL, width INT NULL)",
+    "CREATE TABLE neos_neos_eventlog_domain_model_event (uid INT PRIMARY KEY, eventtype VARCHAR(255))",
+)
+
+#: (identifier, content, filename, collection); "thumb" is used only by a thumbnail, "shared" by both.
+RESOURCES = [
+    ("r-photo", b"photo bytes", "Photo 1.jpg", "persistent"),
+    ("r-photo-copy", b"photo bytes", "photo-again.jpg", "persistent"),
+    ("r-doc", b"a document", "doc.pdf", "persistent"),
+    ("r-thumb", b"thumbnail bytes", "Photo 1-400x300.jpg", "persistent"),
+    ("r-shared", b"shared bytes", "shared.png", "persistent"),
+    ("r-static", b"static", "logo.svg", "static"),
+]
+
+
+def _seed(execute: Callable[[str, tuple[Any, ...]], None], project: Path) -> None:
+    for statement in RESOURCE_DDL:
+        execute(statement, ())
+    storage = project / "Data/Persistent/Resources"
+    for identifier, content, filename, collection in RESOURCES:
+        execute("INSERT INTO neos_flow_resourcemanagement_persistentresource (persistence_object_identifier, sha1, "
+                "filename, collectionname, filesize) VALUES (%s, %s, %s, %s, %s)",
+                (identifier, _sha(content), filename, collection, len(content)))
+        path = storage / storage_key(_sha(content))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    execute("INSERT INTO neos_media_domain_model_asset VALUES ('a1', 'r-photo', 'Photo'), ('a2', 'r-doc', 'Doc'), "
+            "('a3', 'r-shared', 'Shared')", ())
+    execute("INSERT INTO neos_media_domain_model_thumbnail VALUES ('t1', 'a1', 'r-thumb', 400), "
+            "('t2', 'a3', 'r-shared', 200), ('t3', 'a2', NULL, 100)", ())
+    execute("INSERT INTO neos_neos_eventlog_domain_model_event VALUES (1, 'Node.Published')", ())
+
+
+def _entries(framework: Framework, all_files: bool) -> list[PublicFile]:
+    sets = plugin.list_file_sets(framework, FileSetOptions(all=all_files))
+    assert sets is not None
+    (resources,) = sets
+    assert resources.skipped_reason is None, resources.skipped_reason
+    assert resources.entries is not None
+    assert resources.relative_base_path == "Data/Persistent/Resources"
+    return list(resources.entries())
+
+
+@pytest.mark.mysql
+def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: str, mode: str,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    db = parse_database_url(mysql_url)
+    project = make_project("neos8")
+    connection = pymysql.connect(host=db.host, port=db.port or 3306, user=db.user, password=db.password or "",
+                                 database=db.name, autocommit=True)
+    try:
+        _seed(lambda sql, args: connection.cursor().execute(sql, args or None), project)
+        monkeypatch.setenv("DB_HOST", db.host or "127.0.0.1")
+        monkeypatch.setenv("DB_PORT", str(db.port or 3306))
+        monkeypatch.setenv("DB_NAME", db.name)
+        monkeypatch.setenv("DB_USER", db.user or "root")
+        monkeypatch.setenv("DB_PASSWORD", db.password or "")
+        framework = plugin.detect_framework(project)
+        assert framework is not None and framework.database is not None
+        assert framework.database.name == db.name
+
+        smart = _entries(framework, all_files=False)
+        names = {e.uri.rsplit("/", 1)[-1] for e in smart}
+        # Duplicated content is listed once; the thumbnail-only resource and the static collection are not.
+        assert len(smart) == 3
+        assert names == {"Photo%201.jpg", "doc.pdf", "shared.png"} or names == {"photo-again.jpg", "doc.pdf",
+                                                                                  "shared.png"}
+        for entry in smart:
+            assert entry.path == storage_key(entry.sha1 or "")
+            assert entry.uri.startswith(f"_Resources/Persistent/{entry.path}/")
+            assert not entry.is_absolute_url
+            assert entry.size == (project / "Data/Persistent/Resources" / entry.path).stat().st_size
+            assert entry.mtime > 0
+        everything = _entries(framework, all_files=True)
+        assert len(everything) == 4
+        assert _sha(b"thumbnail bytes") in {e.sha1 for e in everything}
+
+        # The dump filter agrees with the index: the same condition, run by MariaDB itself.
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT persistence_object_identifier FROM neos_flow_resourcemanagement_persistentresource "
+                       f"WHERE {framework.dump_options.smart_where['neos_flow_resourcemanagement_persistentresource']}"
+                       " ORDER BY 1")
+        assert [row[0] for row in cursor.fetchall()] == ["r-doc", "r-photo", "r-photo-copy", "r-shared", "r-static"]
+        assert framework.dump_options.smart_where["neos_flow_resourcemanagement_persistentresource"] == \
+            NOT_THUMBNAIL_ONLY
+        effective = framework.dump_options.effective()
+        assert "neos_media_domain_model_thumbnail" in effective.exclude_tables
+        assert "neos_neos_eventlog_domain_model_event" in effective.exclude_tables
+        assert framework.dump_options.effective(all=True).where == {}
+
+        # End to end with the built-in MySQL engine: what serve dumps by default and under --all.
+        def dumped_rows(options: DumpOptions) -> dict[str, int]:
+            assert framework is not None and framework.database is not None
+            result = dump_with_engine(framework.database, io.BytesIO(), options)
+            return {name.rsplit(".", 1)[-1]: manifest.rows for name, manifest in result.tables.items()}
+
+        smart_rows = dumped_rows(framework.dump_options.effective())
+        assert smart_rows["neos_flow_resourcemanagement_persistentresource"] == 5  # all but the thumbnail's
+        assert smart_rows["neos_media_domain_model_thumbnail"] == 0
+        assert smart_rows["neos_neos_eventlog_domain_model_event"] == 0
+        assert smart_rows["neos_media_domain_model_asset"] == 3
+        all_rows = dumped_rows(framework.dump_options.effective(all=True))
+        assert all_rows["neos_flow_resourcemanagement_persistentresource"] == 6
+        assert all_rows["neos_media_domain_model_thumbnail"] == 3
+        assert all_rows["neos_neos_eventlog_domain_model_event"] == 1
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_resources_from_postgresql(make_project: Callable[[str], Path], postgres_url: str,
+                                   monkeypatch: pytest.MonkeyPatch, no_php: None) -> None:
+    db = parse_database_url(postgres_url)
+    project = make_project("neos9")
+    connection = postgres_admin_connection(db.name)
+    try:
+        _seed(lambda sql, args: connection.execute(sql, args or None), project)
+    finally:
+        connection.close()
+    monkeypatch.setenv("DATABASE_HOST", db.host or "127.0.0.1")
+    monkeypatch.setenv("DATABASE_NAME", db.name)
+    monkeypatch.setenv("DATABASE_USER", db.user or "postgres")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.engine == "postgresql"
+    assert len(_entries(framework, all_files=False)) == 3
+    assert len(_entries(framework, all_files=True)) == 4
+
+
+@pytest.mark.parametrize("subdivide", [True, False])
+def test_fallback_to_published_folder(make_project: Callable[[str], Path], mode: str, subdivide: bool,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("neos8")
+    monkeypatch.setenv("FLOW_CONTEXT", "Production" if subdivide else "Production/Live")
+    monkeypatch.setenv("NEOS_DB_PASSWORD", "wrong-password-123")
+    if not subdivide:
+        # Production/Live's socket is the local server's; point it at nothing so the database is unreachable.
+        (project / "Configuration/Production/Live/Settings.Database.yaml").write_text(
+            "Neos:\n  Flow:\n    persistence:\n      backendOptions:\n        unix_socket: /nonexistent.sock\n")
+    content = b"published file"
+    sha1 = _sha(content)
+    stored = project / "Data/Persistent/Resources" / storage_key(sha1)
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(content)
+    relative = f"{storage_key(sha1)}/Bild ä.jpg" if subdivide else f"{sha1}/Bild ä.jpg"
+    published = project / "Web/_Resources/Persistent" / relative
+    published.parent.mkdir(parents=True)
+    published.symlink_to(stored)
+    framework = plugin.detect_framework(project)
+    assert framework is not None
+    sets = plugin.list_file_sets(framework, FileSetOptions())
+    assert sets is not None
+    (resources,) = sets
+    assert resources.skipped_reason is None
+    assert "published folder" in resources.description
+    assert resources.entries is not None
+    (entry,) = list(resources.entries())
+    assert entry.path == storage_key(sha1) and entry.sha1 == sha1 and entry.size == len(content)
+    if subdivide:
+        assert entry.uri == f"_Resources/Persistent/{storage_key(sha1)}/Bild%20%C3%A4.jpg"
+        assert not entry.is_absolute_url
+    else:
+        assert entry.uri == f"https://static.example.com/_Resources/Persistent/{sha1}/Bild%20%C3%A4.jpg"
+        assert entry.is_absolute_url
+
+
+def test_install_files(make_project: Callable[[str], Path], mode: str, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("neos8")
+    monkeypatch.setenv("DB_NAME", "x")
+    framework = plugin.detect_framework(project)
+    assert framework is not None
+    received = tmp_path / "received"
+    sha1 = _sha(b"x")
+    (received / storage_key(sha1)).parent.mkdir(parents=True)
+    (received / storage_key(sha1)).write_bytes(b"x")
+    old = project / "Data/Persistent/Resources/old.txt"
+    old.parent.mkdir(parents=True)
+    old.write_text("previous")
+    result = plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"),
+                                  received)
+    assert result is not None
+    assert result.destination == project / "Data/Persistent/Resources"
+    assert result.files == 1
+    assert (project / "Data/Persistent/Resources" / storage_key(sha1)).read_bytes() == b"x"
+    assert not old.exists() and result.backup is not None and (result.backup / "old.txt").exists()
+    # Other sets and other frameworks are left to other plugins.
+    assert plugin.install_files(framework, ReceivedFileSet("uploads", "public", "Web/uploads"), received) is None
+    other = Framework(name="X", plugin="x", project_dir=project)
+    assert plugin.install_files(other, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"),
+                                received) is None
+    (received / "stray.txt").write_text("?")
+    with pytest.raises(ConfigError, match=r"stray\.txt"):
+        plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"), received)
+
+
+def test_cli_detect_json(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+                         plugin_manager: SyncoPluginManager) -> None:
+    assert plugin_manager.register(plugin, "neos")
+    project = make_project("neos8")
+    monkeypatch.setenv("FLOW_CONTEXT", "Production/Live")
+    monkeypatch.setenv("NEOS_DB_PASSWORD", "cli-secret-4242")
+    result = CliRunner().invoke(cli, ["detect", str(project), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "cli-secret-4242" not in result.output
+    info = json.loads(result.output)
+    assert info["framework"] == "Neos/Flow" and info["plugin"] == "neos"
+    assert info["configSource"] == mode
+    assert info["database"]["socket"] == "/run/mysqld/mysqld.sock"
+    assert info["database"]["password"] == "***"
+    assert info["webRoot"] == str(project / "Web")
+    assert set(info["dump"]["smartExcludeTables"]) == {"neos_media_domain_model_thumbnail",
+                                                        "neos_neos_eventlog_domain_model_event"}
+    assert [s["name"] for s in info["fileSets"]] == ["Resources"]
+    assert info["postInstall"] == ["./flow resource:publish --collection persistent", "./flow flow:cache:flush"]
+
+
+class TestNeosContract(FrameworkPluginContract):
+    """The contract every framework plugin keeps, on a Neos 8 fixture with its settings in the environment."""
+
+    plugin = plugin
+    plugin_name = "neos"
+
+    @pytest.fixture
+    def project_dir(self, make_project: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+        monkeypatch.setenv("DB_NAME", "contract")
+        monkeypatch.setenv("DB_PASSWORD", "contract-secret")
+        return make_project("neos8")
+
+
+def test_fixture_flow_scripts_are_executable() -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    for name in ("neos8", "neos9"):
+        assert os.access(fixtures / name / "flow", os.X_OK)

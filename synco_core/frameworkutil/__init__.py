@@ -1,0 +1,30 @@
+"""Helpers framework plugins share: dotenv parsing, finding a PHP interpreter, running framework commands.
+
+These live in the core so every framework plugin (Neos, Laravel, Symfony, third parties) reads ``.env``
+files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the same way:
+
+- :mod:`synco_core.frameworkutil.dotenv`: ``parse_dotenv`` / ``load_dotenv_files`` (comments, quotes,
+  ``export``, ``${VAR}`` expansion with ``:-`` defaults, multi-line quoted values).
+- :mod:`synco_core.frameworkutil.php`: ``find_php`` (``$PHP``, ``php``, then ``php8.4`` ... ``php7.4`` and
+  ``php84`` ... ``php74``).
+- :mod:`synco_core.frameworkutil.commands`: ``run_command`` with a timeout, captured output and a
+  one-line :class:`~synco_core.errors.ConfigError` on failure (secrets redacted).
+"""
+
+from __future__ import annotations
+
+from synco_core.frameworkutil.commands import CommandResult, FrameworkCommandError, run_command
+from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
+from synco_core.frameworkutil.php import PHP_VERSIONS, find_php, php_candidates
+
+__all__ = [
+    "PHP_VERSIONS",
+    "CommandResult",
+    "FrameworkCommandError",
+    "expand_variables",
+    "find_php",
+    "load_dotenv_files",
+    "parse_dotenv",
+    "php_candidates",
+    "run_command",
+]

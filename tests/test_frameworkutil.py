@@ -1,0 +1,118 @@
+"""Tests of the helpers framework plugins share: dotenv parsing, PHP lookup, running commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from synco_core.errors import ConfigError
+from synco_core.frameworkutil import FrameworkCommandError, find_php, load_dotenv_files, parse_dotenv, run_command
+from synco_core.secrets import register_secret
+from synco_core.types import DumpOptions
+
+
+def test_dotenv_syntax() -> None:
+    text = (
+        "# comment\n"
+        "export A=1\n"
+        'B="x ${A} \\$A \\n y"\n'
+        "C='lit ${A}'\n"
+        "D=plain value # comment\n"
+        'E="multi\nline"\n'
+        "F=${MISSING:-def}/${A}\n"
+        "G=$A$A\n"
+        "H=\n"
+        "I=a#b\n"
+        "J=${NEW:=made}\n"
+        "K=$NEW\r\n"
+    )
+    values = parse_dotenv(text, environ={})
+    assert values == {
+        "A": "1",
+        "B": "x 1 $A \n y",
+        "C": "lit ${A}",
+        "D": "plain value",
+        "E": "multi\nline",
+        "F": "def/1",
+        "G": "11",
+        "H": "",
+        "I": "a#b",
+        "J": "made",
+        "NEW": "made",
+        "K": "made",
+    }
+
+
+def test_dotenv_environment_wins_in_references_and_values(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DB_PASSWORD=file\nURL=mysql://u:${DB_PASSWORD}@h/db\nOTHER=1\n")
+    (tmp_path / ".env.local").write_text("OTHER=2\n")
+    values = load_dotenv_files([tmp_path / ".env", tmp_path / ".env.local", tmp_path / "missing"],
+                               environ={"DB_PASSWORD": "env"})
+    assert values == {"DB_PASSWORD": "env", "URL": "mysql://u:env@h/db", "OTHER": "2"}
+    mutable = load_dotenv_files([tmp_path / ".env"], environ={"DB_PASSWORD": "env"}, override_environment=True)
+    assert mutable["DB_PASSWORD"] == "file" and mutable["URL"] == "mysql://u:file@h/db"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("X='a\nY=1\n", "unterminated"), ("not a line\n", "expected NAME=value"), ('X="a" b\n', "unexpected text")],
+)
+def test_dotenv_errors_name_file_and_line(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment) as info:
+        parse_dotenv(text, environ={}, source="/app/.env")
+    assert "/app/.env, line 1" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_find_php_order(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    assert find_php({"PATH": str(bin_dir)}) is None
+    versioned = bin_dir / "php8.1"
+    versioned.write_text("#!/bin/sh\n")
+    versioned.chmod(versioned.stat().st_mode | stat.S_IXUSR)
+    assert find_php({"PATH": str(bin_dir)}) == str(versioned)
+    plain = bin_dir / "php"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(plain.stat().st_mode | stat.S_IXUSR)
+    assert find_php({"PATH": str(bin_dir)}) == str(plain)
+    explicit = tmp_path / "custom-php"
+    explicit.write_text("#!/bin/sh\n")
+    explicit.chmod(explicit.stat().st_mode | stat.S_IXUSR)
+    assert find_php({"PATH": str(bin_dir), "PHP": str(explicit)}) == str(explicit)
+    # A $PHP that is not executable is ignored rather than failing later with a confusing error.
+    assert find_php({"PATH": str(bin_dir), "PHP": str(tmp_path / "nope/php")}) == str(plain)
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php CLI not installed")
+def test_run_command_with_real_php(tmp_path: Path) -> None:
+    result = run_command(["php", "-r", "echo getenv('FLOW_CONTEXT');"], cwd=tmp_path,
+                         extra_env={"FLOW_CONTEXT": "Production"})
+    assert result.stdout == "Production"
+    register_secret("hunter2-secret")
+    with pytest.raises(FrameworkCommandError) as info:
+        run_command(["php", "-r", "fwrite(STDERR, \"\\nbad password hunter2-secret\\nmore\"); exit(3);"], cwd=tmp_path)
+    message = str(info.value)
+    assert "exit status 3" in message and "bad password ***" in message and "hunter2" not in message
+    with pytest.raises(FrameworkCommandError, match=r"did not finish within 0\.5 s"):
+        run_command(["php", "-r", "sleep(5);"], cwd=tmp_path, timeout=0.5)
+
+
+def test_run_command_missing_program(tmp_path: Path) -> None:
+    with pytest.raises(FrameworkCommandError, match="cannot run"):
+        run_command([os.fspath(tmp_path / "no-such-program")], cwd=tmp_path)
+
+
+def test_dump_options_effective_smart_transfer() -> None:
+    options = DumpOptions(exclude_tables=("a",), where={"t": "x = 1"}, smart_exclude_tables=("thumbs", "a"),
+                          smart_where={"t": "y = 2", "r": "z = 3"})
+    smart = options.effective()
+    assert smart.exclude_tables == ("a", "thumbs")
+    assert dict(smart.where) == {"t": "x = 1", "r": "z = 3"}
+    everything = options.effective(all=True)
+    assert everything.exclude_tables == ("a",) and dict(everything.where) == {"t": "x = 1"}
+    assert not everything.smart_exclude_tables and not smart.smart_where
