@@ -59,10 +59,15 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
             path = (base_dir or Path.cwd()) / path
         return DatabaseConfig(engine="sqlite", name=str(path), options=dict(parse_qsl(query)), source=source)
 
-    parts = urlsplit(f"{engine}://{rest}")
-    user = unquote(parts.username) if parts.username is not None else None
-    password = unquote(parts.password) if parts.password is not None else None
+    userinfo, hostpart = _split_userinfo(rest)
+    user: str | None = None
+    password: str | None = None
+    if userinfo is not None:
+        raw_user, colon, raw_password = userinfo.partition(":")
+        user = unquote(raw_user)
+        password = unquote(raw_password) if colon else None
     register_secret(password)
+    parts = urlsplit(f"{engine}://{hostpart}")
     try:
         port = parts.port
     except ValueError as exc:
@@ -72,8 +77,9 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
     host = unquote(parts.hostname) if parts.hostname else None
     if not socket and options.get("host", "").startswith("/"):
         socket = options.pop("host")
-    if host and host.startswith("%2f"):
-        socket, host = unquote(host), None
+    if host and host.startswith("/"):
+        # A URL-encoded socket path in the host position (mysql://u@%2Frun%2Fmysqld.sock/db).
+        socket, host = host, None
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ConfigError(f"database URL names no database: {_mask(url)}")
@@ -90,12 +96,26 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
     )
 
 
+def _split_userinfo(rest: str) -> tuple[str | None, str]:
+    """Split ``user:password@host...`` (the text after ``scheme://``) into userinfo and the rest.
+
+    Passwords in framework configuration often carry unencoded ``@``, ``/`` or ``#``, which a strict URL
+    parser would take for the end of the userinfo, the path or a fragment (and then show the password as part
+    of a host name). A host never contains ``@``, so the userinfo ends at the last ``@`` before the query.
+    """
+    before_query = rest.split("?", 1)[0]
+    if "@" not in before_query:
+        return None, rest
+    at = before_query.rindex("@")
+    return rest[:at], rest[at + 1 :]
+
+
 def _mask(url: str) -> str:
     """``url`` with any password replaced, for error messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            return url.replace(":" + parts.password + "@", ":***@")
-    except ValueError:
-        pass
-    return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, hostpart = _split_userinfo(rest)
+    if userinfo is None or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostpart}"

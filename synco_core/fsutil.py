@@ -38,7 +38,9 @@ def safe_relative_path(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or name.startswith("/") or any(part == ".." for part in path.parts):
         raise UnsafePathError(f"unsafe path {name!r}: absolute or with '..'")
-    if len(path.parts) and ":" in path.parts[0] and len(path.parts[0]) == 2:
+    first = path.parts[0] if path.parts else ""
+    if len(first) >= 2 and first[1] == ":" and first[0].isascii() and first[0].isalpha():
+        # "C:/x" is absolute on Windows and "C:x" is relative to the drive's current folder: both leave the base.
         raise UnsafePathError(f"unsafe path {name!r}: drive letter")
     parts = [part for part in path.parts if part not in ("", ".")]
     if not parts:

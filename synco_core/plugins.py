@@ -73,6 +73,10 @@ class SyncoPluginManager:
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy raises PluginValidationError or ValueError (duplicate name)
+            if isinstance(exc, pluggy.PluginValidationError) and self.pm.is_registered(plugin):
+                # pluggy validates hook by hook and leaves the plugin, and the hooks it had already added,
+                # registered when a later one fails; a failed plugin must not be called at all.
+                self.pm.unregister(plugin)
             self.failures.append(PluginFailure(name, distribution or name, _one_line(exc)))
             return False
         unknown = [
@@ -80,7 +84,9 @@ class SyncoPluginManager:
             for hook_name, caller in vars(self.pm.hook).items()
             if isinstance(caller, pluggy.HookCaller)
             and not caller.has_spec()
-            and any(impl.plugin is plugin for impl in caller.get_hookimpls())
+            # optionalhook=True marks an implementation of a hook a newer synco may add; pluggy's own
+            # check_pending accepts those, and so does this check.
+            and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
         ]
         if unknown:
             self.pm.unregister(plugin)
@@ -153,7 +159,15 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
     if load_entrypoints:
         for ep in entry_points(group=PROJECT):
             dist = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
-            if manager.pm.get_plugin(ep.name) is not None or manager.pm.is_blocked(ep.name):
+            if manager.pm.is_blocked(ep.name):
+                continue
+            if manager.pm.get_plugin(ep.name) is not None:
+                # Another distribution already answers to this name; say so instead of dropping it silently.
+                taken_by = manager.infos[ep.name].distribution if ep.name in manager.infos else "another plugin"
+                if taken_by != dist:
+                    manager.failures.append(
+                        PluginFailure(ep.name, dist, f"plugin name {ep.name!r} is already used by {taken_by}")
+                    )
                 continue
             try:
                 plugin = ep.load()
@@ -167,13 +181,18 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
 _manager: SyncoPluginManager | None = None
 
 
-def get_plugin_manager() -> SyncoPluginManager:
-    """The process-wide manager, built on first use (importing synco_core loads no plugin)."""
+def get_plugin_manager(*, report_failures: bool = True) -> SyncoPluginManager:
+    """The process-wide manager, built on first use (importing synco_core loads no plugin).
+
+    Plugins that failed to load are logged as warnings once, when the manager is built. ``synco plugins``
+    passes ``report_failures=False`` because it lists the failures itself, and each is reported only once.
+    """
     global _manager
     if _manager is None:
         _manager = build_plugin_manager()
-        for failure in _manager.failures:
-            log.warning("plugin %s (%s) failed to load: %s", failure.name, failure.distribution, failure.reason)
+        if report_failures:
+            for failure in _manager.failures:
+                log.warning("plugin %s (%s) failed to load: %s", failure.name, failure.distribution, failure.reason)
     return _manager
 
 

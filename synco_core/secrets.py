@@ -42,4 +42,15 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg = redacted
             record.args = None
+        # A traceback repeats the exception message (a driver error quoting a DSN, say), so it is formatted
+        # here and redacted too; handlers use ``exc_text`` as it is once it is set.
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()

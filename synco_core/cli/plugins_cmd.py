@@ -16,7 +16,8 @@ from synco_core.plugins import get_plugin_manager
 @debug_option
 def command(as_json: bool) -> None:
     """List installed plugins (built-in ones too), their hooks, and plugins that failed to load."""
-    manager = get_plugin_manager()
+    # The failures are part of this listing, so they are not logged as warnings as well.
+    manager = get_plugin_manager(report_failures=False)
     plugins: list[dict[str, Any]] = [
         {
             "name": info.name,

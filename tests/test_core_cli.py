@@ -1,0 +1,120 @@
+"""The CLI's error policy: one ``Error:`` line and exit 1; tracebacks only under ``--debug``; secrets masked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from synco_core import Framework, hookimpl
+from synco_core.cli.main import cli
+from synco_core.errors import DatabaseError
+from synco_core.plugins import SyncoPluginManager
+from synco_core.secrets import register_secret
+
+SECRET = "pw-Kq81-zzTop-secret"
+
+
+def leaky_plugin(message: str) -> object:
+    """A framework plugin whose detection fails with a SyncoError quoting ``message``."""
+
+    @hookimpl
+    def detect_framework(project_dir: Path) -> Framework | None:
+        raise DatabaseError(message)
+
+    return types.SimpleNamespace(detect_framework=detect_framework)
+
+
+@pytest.fixture
+def boom_command() -> Iterator[Callable[[BaseException], None]]:
+    """Adds a throw-away ``boom`` command raising a chosen exception, removed after the test."""
+    raised: list[BaseException] = []
+
+    @click.command("boom")
+    def boom() -> None:
+        raise raised[0]
+
+    def arm(exc: BaseException) -> None:
+        raised.append(exc)
+
+    cli.add_command(boom)
+    yield arm
+    cli.commands.pop("boom", None)
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_synco_error_is_one_line_without_traceback(plugin_manager: SyncoPluginManager,
+                                                   register_plugin: Callable[[object, str], None],
+                                                   tmp_path: Path) -> None:
+    register_secret(SECRET)
+    register_plugin(leaky_plugin(f"cannot connect to\nmysql://app:{SECRET}@db/app"), "leaky")
+    result = run("detect", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr == "Error: cannot connect to mysql://app:***@db/app\n"
+    assert SECRET not in result.output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_traceback_with_secret_masked(plugin_manager: SyncoPluginManager,
+                                                  register_plugin: Callable[[object, str], None],
+                                                  tmp_path: Path, where: str) -> None:
+    register_secret(SECRET)
+    register_plugin(leaky_plugin(f"login failed for app:{SECRET}"), "leaky")
+    args = ["--debug", "detect", str(tmp_path)] if where == "before" else ["detect", str(tmp_path), "--debug"]
+    result = run(*args)
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "DatabaseError: login failed for app:***" in result.stderr
+    assert result.stderr.rstrip().endswith("Error: login failed for app:***")
+    assert SECRET not in result.stderr and SECRET not in result.stdout
+
+
+def test_unexpected_error_is_one_line(boom_command: Callable[[BaseException], None]) -> None:
+    register_secret(SECRET)
+    boom_command(RuntimeError(f"something odd with {SECRET}"))
+    result = run("boom")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: RuntimeError: something odd with ***\n"
+
+
+def test_unexpected_error_traceback_under_debug(boom_command: Callable[[BaseException], None]) -> None:
+    register_secret(SECRET)
+    boom_command(KeyError(SECRET))
+    result = run("--debug", "boom")
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert SECRET not in result.stderr
+
+
+def test_keyboard_interrupt_exits_130(boom_command: Callable[[BaseException], None]) -> None:
+    boom_command(KeyboardInterrupt())
+    result = run("boom")
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted\n"
+
+
+def test_usage_errors_stay_clicks(tmp_path: Path) -> None:
+    result = run("detect", "--no-such-option")
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+def test_console_script_version_and_help() -> None:
+    """The installed entry point itself (not only the click group) answers."""
+    code = "from synco_core.cli.main import main; main()"
+    version = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0 and version.stdout.strip() == "synco, version 0.1.0"
+    helped = subprocess.run([sys.executable, "-c", code, "-h"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0
+    for name in ("detect", "plugins", "db"):
+        assert name in helped.stdout

@@ -1,0 +1,119 @@
+"""``DATABASE_URL`` forms, as frameworks write them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synco_core.dburl import normalise_engine, parse_database_url
+from synco_core.errors import ConfigError
+from synco_core.secrets import redact
+
+
+@pytest.mark.parametrize(
+    ("url", "engine", "host", "port", "user", "password", "name"),
+    [
+        ("mysql://app:pw@db.example:3307/shop", "mysql", "db.example", 3307, "app", "pw", "shop"),
+        ("mariadb://app:pw@localhost/shop", "mysql", "localhost", None, "app", "pw", "shop"),
+        ("mysql2://app@127.0.0.1/shop", "mysql", "127.0.0.1", None, "app", None, "shop"),
+        ("postgresql://pg:pw@127.0.0.1:5433/blog", "postgresql", "127.0.0.1", 5433, "pg", "pw", "blog"),
+        ("postgres://pg@db/blog", "postgresql", "db", None, "pg", None, "blog"),
+        ("pgsql://pg:pw@db/blog", "postgresql", "db", None, "pg", "pw", "blog"),
+        ("pdo_mysql://app:pw@db/shop", "mysql", "db", None, "app", "pw", "shop"),
+        ("mysql://app:pw@[::1]:3306/shop", "mysql", "::1", 3306, "app", "pw", "shop"),
+        ("mysql://db/shop", "mysql", "db", None, None, None, "shop"),
+    ],
+)
+def test_server_forms(url: str, engine: str, host: str, port: int | None, user: str | None,
+                      password: str | None, name: str) -> None:
+    config = parse_database_url(url)
+    assert (config.engine, config.host, config.port, config.user, config.password, config.name) == (
+        engine, host, port, user, password, name)
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("mysql://app:p%40ss%3Aw%2Frd@db/shop", "p@ss:w/rd"),
+        ("mysql://app:p@ss@db/shop", "p@ss"),
+        ("mysql://app:pa:ss@db/shop", "pa:ss"),
+        ("mysql://app:pa#ss@db/shop", "pa#ss"),
+        ("mysql://app:pa/ss@db/shop", "pa/ss"),
+        ("postgresql://app:pw%20with%20space@db/shop?sslmode=require", "pw with space"),
+    ],
+)
+def test_passwords_with_special_characters(url: str, password: str) -> None:
+    config = parse_database_url(url)
+    assert config.password == password
+    assert (config.host, config.name, config.user) == ("db", "shop", "app")
+    assert password not in redact(f"error: {password}")
+
+
+def test_encoded_user_and_database() -> None:
+    config = parse_database_url("mysql://us%40er:pw@db/my%20db")
+    assert (config.user, config.name) == ("us@er", "my db")
+
+
+@pytest.mark.parametrize(
+    ("url", "socket", "host"),
+    [
+        ("mysql://app:pw@localhost/shop?unix_socket=/run/mysqld/mysqld.sock", "/run/mysqld/mysqld.sock", "localhost"),
+        ("mysql://app@localhost/shop?socket=/tmp/my.sock", "/tmp/my.sock", "localhost"),
+        ("postgresql://pg@/blog?host=/var/run/postgresql", "/var/run/postgresql", None),
+        ("mysql://app:pw@%2Frun%2Fmysqld%2Fmysqld.sock/shop", "/run/mysqld/mysqld.sock", None),
+    ],
+)
+def test_sockets(url: str, socket: str, host: str | None) -> None:
+    config = parse_database_url(url)
+    assert (config.socket, config.host) == (socket, host)
+    assert config.is_local()
+    assert "unix_socket" not in config.options and "socket" not in config.options
+
+
+def test_options_are_kept() -> None:
+    config = parse_database_url("mysql://app:pw@db/shop?charset=utf8mb4&serverVersion=10.11.2-MariaDB")
+    assert dict(config.options) == {"charset": "utf8mb4", "serverVersion": "10.11.2-MariaDB"}
+
+
+def test_sqlite_relative_and_absolute(tmp_path: Path) -> None:
+    relative = parse_database_url("sqlite:///var/data.db", base_dir=tmp_path)
+    assert relative.engine == "sqlite" and relative.name == str(tmp_path / "var/data.db")
+    absolute = parse_database_url("sqlite:////srv/app/data.db", base_dir=tmp_path)
+    assert absolute.name == "/srv/app/data.db"
+    assert parse_database_url("sqlite:///:memory:").name == ":memory:"
+    assert parse_database_url("pdo_sqlite:////a.db").engine == "sqlite"
+    assert relative.is_local()
+
+
+def test_unknown_scheme_is_kept_for_third_party_engines() -> None:
+    config = parse_database_url("duckdb+native://u@h/analytics")
+    assert config.engine == "duckdb"
+    assert normalise_engine("PDO_PGSQL") == "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("just-a-name", "not a database URL"),
+        ("mysql://app:pw@db", "names no database"),
+        ("sqlite:///", "names no file"),
+        ("mysql://app:topsecret99@db:99999/shop", "invalid port"),
+        ("mysql://app:pa#ss@db:port/shop", "invalid port"),
+    ],
+)
+def test_errors_are_one_line_and_masked(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_database_url(url)
+    text = str(info.value)
+    assert "\n" not in text
+    assert "topsecret99" not in text and "pa#ss" not in text
+
+
+def test_url_round_trip_and_masking() -> None:
+    config = parse_database_url("mysql://app:p%40ss@db.example:3307/shop?charset=utf8mb4")
+    assert parse_database_url(config.url()).password == "p@ss"
+    assert config.url(mask_password=True) == "mysql://app:***@db.example:3307/shop?charset=utf8mb4"
+    assert "p@ss" not in repr(config)
+    assert config.masked()["password"] == "***"
+    assert not config.is_local()

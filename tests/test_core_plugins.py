@@ -1,0 +1,234 @@
+"""The plugin manager: built-ins registered like entry points, and broken plugins isolated and reported once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from synco_core import Framework, hookimpl
+from synco_core.cli.main import cli
+from synco_core.detection import detect_candidates
+from synco_core.plugins import DEFAULT_PLUGINS, SyncoPluginManager, build_plugin_manager, set_plugin_manager
+
+
+def write_distribution(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+    """Lay out an installed distribution (``*.dist-info`` with ``entry_points.txt``) and its modules in ``site``.
+
+    This is what pip leaves in site-packages, so :func:`importlib.metadata.entry_points` finds it exactly as it
+    finds a real plugin once ``site`` is on ``sys.path``.
+    """
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[synco]\n{lines}")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
+
+
+@pytest.fixture
+def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory on ``sys.path`` for throw-away distributions; the process manager is rebuilt around it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    set_plugin_manager(None)
+    yield site
+    set_plugin_manager(None)
+
+
+BROKEN_MODULE = 'raise ImportError("synco_broken needs the missing library frobnicate")\n'
+GOOD_MODULE = '''
+from synco_core import hookimpl, Framework
+
+@hookimpl
+def detect_framework(project_dir):
+    if (project_dir / "good.marker").exists():
+        return Framework(name="Good", plugin="good", project_dir=project_dir, reason="good.marker found")
+    return None
+'''
+
+
+def test_builtins_registered_like_plugins() -> None:
+    manager = build_plugin_manager(load_entrypoints=False)
+    assert {name for name, _ in DEFAULT_PLUGINS} == set(manager.infos) | {f.name for f in manager.failures}
+    info = manager.infos["default-files"]
+    assert info.builtin and info.distribution == "synco" and info.module == "synco_core.engines.default_files"
+    assert info.hooks == ["install_files"]
+    for failure in manager.failures:
+        assert failure.distribution == "synco"
+
+
+def test_builtin_that_fails_to_import_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("synco_core.plugins.DEFAULT_PLUGINS", (("ghost", "synco_core.engines.no_such_engine"),))
+    manager = build_plugin_manager(load_entrypoints=False)
+    assert manager.infos == {}
+    [failure] = manager.failures
+    assert (failure.name, failure.distribution) == ("ghost", "synco")
+    assert "ModuleNotFoundError" in failure.reason
+
+
+def test_entry_point_plugins_are_loaded(fake_site: Path) -> None:
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    manager = build_plugin_manager()
+    info = manager.infos["good"]
+    assert (info.distribution, info.version, info.builtin) == ("synco-good", "1.2.3", False)
+    assert info.hooks == ["detect_framework"]
+
+
+def test_import_error_is_listed_and_cli_keeps_working(fake_site: Path) -> None:
+    write_distribution(fake_site, "synco-broken", {"broken": "synco_broken_plugin"},
+                       {"synco_broken_plugin": BROKEN_MODULE})
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    runner = CliRunner()
+    version = runner.invoke(cli, ["--version"])
+    assert version.exit_code == 0 and "0.1.0" in version.output
+
+    result = runner.invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    failed = {f["name"]: f for f in data["failed"]}
+    assert failed["broken"]["distribution"] == "synco-broken"
+    assert "ImportError: synco_broken needs the missing library frobnicate" in failed["broken"]["error"]
+    assert "good" in {p["name"] for p in data["plugins"]}
+    # The listing is the report: no warning line repeats it on stderr.
+    assert "synco-broken" not in result.stderr
+
+
+def test_failure_reported_once_in_text_listing(fake_site: Path) -> None:
+    write_distribution(fake_site, "synco-broken", {"broken": "synco_broken_plugin"},
+                       {"synco_broken_plugin": BROKEN_MODULE})
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0
+    assert (result.stdout + result.stderr).count("frobnicate") == 1
+    assert "FAILED" in result.stdout
+
+
+def test_failure_warned_once_by_other_commands(fake_site: Path, tmp_path: Path) -> None:
+    write_distribution(fake_site, "synco-broken", {"broken": "synco_broken_plugin"},
+                       {"synco_broken_plugin": BROKEN_MODULE})
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    (tmp_path / "good.marker").touch()
+    result = CliRunner().invoke(cli, ["detect", "--json", "--framework", "good", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["plugin"] == "good"
+    assert result.stderr.count("frobnicate") == 1
+    assert "synco-broken" in result.stderr
+
+
+def test_entry_point_name_clash_is_reported(fake_site: Path) -> None:
+    write_distribution(fake_site, "synco-impostor", {"default-files": "synco_good_plugin"},
+                       {"synco_good_plugin": GOOD_MODULE})
+    manager = build_plugin_manager()
+    assert manager.infos["default-files"].distribution == "synco"
+    [failure] = [f for f in manager.failures if f.distribution == "synco-impostor"]
+    assert "already used by synco" in failure.reason
+
+
+def _plugin(**hooks: Callable[..., Any]) -> object:
+    return types.SimpleNamespace(**{name: hookimpl(function) for name, function in hooks.items()})
+
+
+@pytest.mark.hook("detect_framework")
+def test_misspelt_hook_name_fails_registration(plugin_manager: SyncoPluginManager) -> None:
+    def detect_framwork(project_dir: Path) -> None:
+        return None
+
+    assert not plugin_manager.register(_plugin(detect_framwork=detect_framwork), "typo", distribution="synco-typo")
+    [failure] = [f for f in plugin_manager.failures if f.distribution.startswith("synco-")]
+    assert (failure.name, failure.distribution) == ("typo", "synco-typo")
+    assert "unknown hook(s): detect_framwork" in failure.reason
+    assert "typo" not in plugin_manager.infos and plugin_manager.pm.get_plugin("typo") is None
+
+
+def test_wrong_argument_name_fails_registration_and_is_never_called(plugin_manager: SyncoPluginManager,
+                                                                     tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def detect_framework(project_dir: Path) -> Framework:
+        calls.append("detect")
+        return Framework(name="Half", plugin="half", project_dir=project_dir, reason="always")
+
+    def list_file_sets(framework: Framework, opts: object) -> None:
+        return None
+
+    plugin = _plugin(detect_framework=detect_framework, list_file_sets=list_file_sets)
+    assert not plugin_manager.register(plugin, "half", distribution="synco-half")
+    [failure] = [f for f in plugin_manager.failures if f.distribution.startswith("synco-")]
+    assert "opts" in failure.reason and failure.distribution == "synco-half"
+    # pluggy had already added the valid detect_framework when list_file_sets failed; it must be gone again.
+    assert not plugin_manager.pm.is_registered(plugin)
+    assert detect_candidates(tmp_path, plugin_manager) == []
+    assert calls == []
+
+
+@pytest.mark.hook("detect_framework")
+def test_plugin_raising_in_detect_framework_does_not_stop_detection(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def exploding(project_dir: Path) -> None:
+        raise RuntimeError("kaboom in detection")
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=exploding), "exploding")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["plugin exploding failed in detect_framework: RuntimeError: kaboom in detection"]
+
+
+def test_register_plugin_fixture_unregisters(plugin_manager: SyncoPluginManager,
+                                             register_plugin: Callable[[object, str], None]) -> None:
+    def fine(project_dir: Path) -> None:
+        return None
+
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    assert plugin_manager.infos["fine"].hooks == ["detect_framework"]
+    plugin_manager.unregister("fine")
+    assert "fine" not in plugin_manager.infos and plugin_manager.pm.get_plugin("fine") is None
+
+
+def test_broken_plugin_in_a_real_process(fake_site: Path) -> None:
+    """The same through a fresh interpreter, as a user runs it: the entry point is found on PYTHONPATH."""
+    write_distribution(fake_site, "synco-broken", {"broken": "synco_broken_plugin"},
+                       {"synco_broken_plugin": BROKEN_MODULE})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+
+    def synco(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                              check=False)
+
+    version = synco("--version")
+    assert (version.returncode, version.stdout.strip()) == (0, "synco, version 0.1.0")
+    listing = synco("plugins", "--json")
+    assert listing.returncode == 0, listing.stderr
+    [failure] = [f for f in json.loads(listing.stdout)["failed"] if f["name"] == "broken"]
+    assert failure["distribution"] == "synco-broken" and "frobnicate" in failure["error"]
+    assert "frobnicate" not in listing.stderr
+
+
+def test_optional_unknown_hook_is_accepted(plugin_manager: SyncoPluginManager) -> None:
+    """``optionalhook=True`` lets a plugin implement a hook that only a newer synco declares."""
+
+    def future_hook(project_dir: Path) -> None:
+        return None
+
+    plugin = types.SimpleNamespace(future_hook=hookimpl(optionalhook=True)(future_hook))
+    assert plugin_manager.register(plugin, "forward-looking")
+    assert not [f for f in plugin_manager.failures if f.name == "forward-looking"]

@@ -1,0 +1,205 @@
+"""Docs and code cannot drift apart: every hook and every CLI command must be documented, and tested.
+
+Like datasette's ``tests/test_docs.py``: adding a hook to :mod:`synco_core.hookspecs` without a reference
+entry in docs/writing-a-plugin.md, a ``:param`` line per argument and a test of its own fails here; so does a
+command or option of ``synco`` that docs/configuration.md does not mention.
+
+A test counts as a hook's own test when its function name contains the hook name
+(``def test_install_files_...``) or it is marked ``@pytest.mark.hook("install_files")`` (on the function, the
+class, or as a module's ``pytestmark``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from synco_core import hookspecs
+from synco_core.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PLUGIN_GUIDE = DOCS / "writing-a-plugin.md"
+CONFIGURATION = DOCS / "configuration.md"
+
+
+def hook_specs() -> dict[str, inspect.Signature]:
+    """Every function of the hookspecs module that carries the ``synco`` hookspec marker."""
+    marker = f"{hookspecs.hookspec.project_name}_spec"
+    return {
+        name: inspect.signature(obj)
+        for name, obj in vars(hookspecs).items()
+        if inspect.isfunction(obj) and hasattr(obj, marker)
+    }
+
+
+HOOKS = sorted(hook_specs())
+
+
+def hook_reference() -> str:
+    """The "Hook reference" section of the plugin guide (up to the next level-2 heading)."""
+    text = PLUGIN_GUIDE.read_text(encoding="utf-8")
+    match = re.search(r"^## Hook reference\s*$(?P<body>.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"{PLUGIN_GUIDE.relative_to(ROOT)} has no '## Hook reference' section"
+    return match["body"]
+
+
+def test_hookspecs_found() -> None:
+    # Guards the introspection itself: if the marker attribute changed, every check below would pass vacuously.
+    assert {"detect_framework", "dump_database", "list_file_sets", "install_database", "install_files"} <= set(HOOKS)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_in_reference_with_arguments(hook: str) -> None:
+    arguments = ", ".join(hook_specs()[hook].parameters)
+    heading = f"### `{hook}({arguments})`"
+    assert heading in hook_reference().splitlines(), f"missing from the hook reference: {heading}"
+
+
+def test_reference_lists_no_unknown_hook() -> None:
+    documented = re.findall(r"^### `(\w+)\(", hook_reference(), re.M)
+    assert sorted(documented) == HOOKS
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hookspec_docstring_has_params(hook: str) -> None:
+    doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
+    assert doc, f"hookspec {hook} has no docstring"
+    for argument in hook_specs()[hook].parameters:
+        assert f":param {argument}:" in doc, f"hookspec {hook}: no ':param {argument}:' in its docstring"
+    assert ":return:" in doc, f"hookspec {hook}: no ':return:' in its docstring"
+
+
+def _test_sources() -> Iterator[Path]:
+    yield from (ROOT / "tests").rglob("*.py")
+    for plugin_tests in (ROOT / "plugins").glob("*/tests"):
+        yield from plugin_tests.rglob("*.py")
+
+
+@pytest.fixture(scope="module")
+def test_texts() -> list[str]:
+    return [path.read_text(encoding="utf-8", errors="replace") for path in _test_sources()
+            if path.resolve() != Path(__file__).resolve()]
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_has_a_test(hook: str, test_texts: list[str]) -> None:
+    named = re.compile(rf"^\s*(?:async\s+)?def\s+test_\w*{hook}\w*\s*\(", re.M)
+    marked = re.compile(rf"""mark\.hook\(\s*["']{hook}["']\s*\)""")
+    assert any(named.search(text) or marked.search(text) for text in test_texts), (
+        f"hook {hook} has no test of its own: name one test_..{hook}.. or mark it @pytest.mark.hook({hook!r})"
+    )
+
+
+def walk_commands(group: click.Group, prefix: str = "synco") -> Iterator[tuple[str, click.Command]]:
+    """Every command of the CLI as (full name, command), subgroups included.
+
+    Goes through ``list_commands``/``get_command``, the API click itself uses for ``--help``, because the
+    group loads its command modules on demand.
+    """
+    ctx = click.Context(group, info_name=prefix.rsplit(" ", 1)[-1])
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
+            # Internal commands (the remote end of `synco pull`) are not part of the user interface.
+            continue
+        full = f"{prefix} {name}"
+        yield full, command
+        if isinstance(command, click.Group):
+            yield from walk_commands(command, full)
+
+
+COMMANDS = dict(walk_commands(cli))
+
+
+def test_commands_found() -> None:
+    assert {"synco plugins", "synco detect", "synco db", "synco db dump"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_command_in_configuration_reference(name: str) -> None:
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    assert re.search(rf"`{re.escape(name)}(?:[` ])", text), f"{name} is not mentioned in docs/configuration.md"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_command_options_documented(name: str) -> None:
+    """Every long option of a command appears in that command's section (from its heading to the next)."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ `{re.escape(name)}`.*?$(?P<body>.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/configuration.md has no heading `{name}`"
+    body = match["body"]
+    for param in COMMANDS[name].params:
+        if not isinstance(param, click.Option) or param.hidden:
+            continue
+        longest = max(param.opts + param.secondary_opts, key=len)
+        if longest in ("--help", "--debug"):
+            continue
+        for option in param.opts + param.secondary_opts:
+            if option.startswith("--"):
+                assert option in body, f"{name}: option {option} is not documented in its section"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_documented_options_exist(name: str) -> None:
+    """The other direction: an option in a command's table exists, unless its row says it is planned."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ `{re.escape(name)}`.*?$(?P<body>.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/configuration.md has no heading `{name}`"
+    actual = {opt for p in COMMANDS[name].params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+    for row in match["body"].splitlines():
+        cells = row.split("|")
+        if not row.startswith("| `") or len(cells) < 3 or "planned" in cells[2]:
+            continue
+        for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", cells[1]):
+            assert option in actual, f"{name}: the docs list {option}, which the command does not have"
+
+
+EXAMPLE = DOCS / "examples" / "synco-hugo"
+
+
+def _code_block_after(heading: str, language: str) -> list[str]:
+    text = PLUGIN_GUIDE.read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(heading)}\s*$.*?^```{language}\n(?P<code>.*?)^```", text, re.M | re.S)
+    assert match, f"no {language} block after '## {heading}' in the plugin guide"
+    return match["code"].splitlines()
+
+
+@pytest.mark.parametrize(
+    ("heading", "language", "source"),
+    [
+        ("The hook implementations", "python", "synco_hugo/__init__.py"),
+        ("`pyproject.toml` and the entry point", "toml", "pyproject.toml"),
+    ],
+)
+def test_guide_code_matches_example(heading: str, language: str, source: str) -> None:
+    """The guide shows the example's real code (minus comments and docstrings), so the two cannot drift."""
+    real = {line.strip() for line in (EXAMPLE / source).read_text(encoding="utf-8").splitlines()}
+    for line in _code_block_after(heading, language):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(('"""', "#")):
+            assert stripped in real, f"the plugin guide shows a line that {source} does not have: {stripped!r}"
+
+
+def test_synco_yml_example_is_valid(tmp_path: Path) -> None:
+    """The `.synco.yml` example of the configuration reference is read by the real readers without error."""
+    config_module = pytest.importorskip("synco_generic.config")
+    from synco_core.pull.remote import load_remotes, remote_from_config
+    from synco_core.transfer.locate import configured_hosts
+
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    match = re.search(r"^## `\.synco\.yml`.*?^```yaml\n(?P<yaml>.*?)^```", text, re.M | re.S)
+    assert match, "no yaml example in the .synco.yml section"
+    (tmp_path / ".synco.yml").write_text(match["yaml"])
+    config = config_module.load_config(tmp_path, {"DATABASE_URL": "mysql://shop:pw@db/shop"})
+    assert config is not None and config.database_url == "mysql://shop:pw@db/shop"
+    assert config.file_sets and config.sanitize
+    remotes = load_remotes(tmp_path / ".synco.yml")
+    assert {name: remote_from_config(name, entry, set).kind for name, entry in remotes.items()} == {
+        "production": "ssh", "staging": "kubectl"}
+    assert configured_hosts(tmp_path) == ["https://shop.example.com"]
