@@ -1,0 +1,102 @@
+"""Connecting to PostgreSQL with psycopg 3, and turning driver errors into one-line synco errors.
+
+Every session the dumper opens gets fixed output settings, so the COPY text of a table (and so its
+manifest checksum) depends only on its content, never on the server's or the user's defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+from synco_core.errors import DatabaseError
+from synco_core.secrets import redact
+from synco_core.types import DatabaseConfig
+
+#: Session settings of the dumper. Fixed date, interval, float and bytea output styles and UTC make the
+#: COPY text of a table depend only on its content, never on the server's or the user's defaults.
+SESSION_SETTINGS = (
+    "SET client_encoding = 'UTF8'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET TimeZone = 'UTC'",
+    "SET extra_float_digits = 3",
+    "SET bytea_output = 'hex'",
+    "SET standard_conforming_strings = on",
+    "SET statement_timeout = 0",
+    "SET lock_timeout = 0",
+    "SET idle_in_transaction_session_timeout = 0",
+)
+
+#: Options of a ``postgresql://`` URL that are passed on to libpq as they are.
+_LIBPQ_OPTIONS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "application_name",
+                  "target_session_attrs", "options", "sslpassword", "gssencmode", "channel_binding")
+
+
+def where(database: DatabaseConfig, dbname: str | None = None) -> str:
+    """``host:port/db`` for messages (never the password)."""
+    host = database.socket or database.host or "localhost"
+    port = f":{database.port}" if database.port else ""
+    return f"{host}{port}/{dbname or database.name}"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of a driver error, with registered secrets removed."""
+    text = str(exc).strip().splitlines()
+    return redact(text[0].strip() if text else type(exc).__name__)
+
+
+def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: bool = True,
+            settings: bool = True) -> psycopg.Connection[Any]:
+    """Open a connection to ``dbname`` (default: the configured database) with the shared settings."""
+    kwargs: dict[str, Any] = {"dbname": dbname or database.name, "autocommit": autocommit}
+    if database.socket:
+        kwargs["host"] = database.socket
+    elif database.host:
+        kwargs["host"] = database.host
+    if database.port:
+        kwargs["port"] = database.port
+    if database.user:
+        kwargs["user"] = database.user
+    if database.password:
+        kwargs["password"] = database.password
+    kwargs.setdefault("connect_timeout", 10)
+    for key in _LIBPQ_OPTIONS:
+        if key in database.options:
+            kwargs[key] = database.options[key]
+    try:
+        conn = psycopg.connect(**kwargs)
+    except psycopg.Error as exc:
+        user = f" as {database.user}" if database.user else ""
+        message = f"cannot connect to PostgreSQL at {where(database, dbname)}{user}: {one_line(exc)}"
+        raise DatabaseError(message) from exc
+    if settings:
+        try:
+            for statement in SESSION_SETTINGS:
+                conn.execute(statement)
+        except psycopg.Error as exc:
+            conn.close()
+            raise DatabaseError(f"cannot prepare the PostgreSQL session on {where(database, dbname)}: "
+                                f"{one_line(exc)}") from exc
+    return conn
+
+
+def result_error(result: pq.abc.PGresult | None, conn: pq.abc.PGconn) -> str:
+    """The error message of a libpq result (or of the connection when there is no result), one line."""
+    raw = result.error_message if result is not None else conn.error_message
+    text = raw.decode("utf-8", "replace").strip() if raw else "unknown error"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return redact(lines[0].strip() if lines else "unknown error")
+
+
+def drain_results(conn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+    """Collect the remaining results of a command; return the first failed one, if any."""
+    failed: pq.abc.PGresult | None = None
+    while True:
+        result = conn.get_result()
+        if result is None:
+            return failed
+        if failed is None and result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE):
+            failed = result

@@ -1,0 +1,306 @@
+"""Atomic install and rollback of a PostgreSQL database.
+
+The dump is loaded into a fresh scratch database ``<db>__synco_new``, created from ``template0`` with the
+target's encoding and locale. The loaded tables are checked against the source's manifest (row counts
+counted in the scratch database, and the SHA-256 of each table's COPY text, computed as it streams in). Only
+then are the databases swapped by renaming, in one transaction: the current database becomes
+``<db>__synco_prev`` (kept for ``synco db rollback`` until the next install) and the scratch database
+takes its name. Renaming needs the target free of connections, so the other sessions on it are ended
+first. If anything fails before the swap the scratch database is dropped and the target is untouched.
+
+What belongs to the target database itself rather than to its content (its owner, ``ALTER DATABASE ...
+SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment) is copied onto the scratch database before
+the swap; database-level grants (``GRANT CONNECT``) are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from synco_core.engines.postgresql.connection import connect, one_line, where
+from synco_core.engines.postgresql.loader import LoadStats, load_script
+from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
+
+log = logging.getLogger(__name__)
+
+SCRATCH_SUFFIX = "__synco_new"
+PREVIOUS_SUFFIX = "__synco_prev"
+SWAP_SUFFIX = "__synco_swap"
+#: PostgreSQL truncates longer identifiers, which would make the derived names collide.
+MAX_NAME_BYTES = 63
+#: The database the installer connects to for CREATE / DROP / RENAME.
+MAINTENANCE_DATABASES = ("postgres", "template1")
+
+
+def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
+    """The local-target guard and the confirmation every install and rollback goes through."""
+    host = database.socket or database.host or "localhost"
+    if not database.is_local(options.local_hosts) and not options.force_remote_target:
+        raise ConfigError(f"refusing to {action} PostgreSQL database {database.name!r} on {host}, which is not "
+                          "this machine; pass --force-remote-target if you really mean it")
+    if options.yes:
+        return
+    question = f"{action.capitalize()} PostgreSQL database {database.name!r} on {host}?"
+    if options.confirm is None or not options.confirm(question):
+        raise SyncoError(f"not confirmed: {action} PostgreSQL database {database.name!r} on {host}; "
+                         "pass --yes to go ahead without asking")
+
+
+def _names(database: DatabaseConfig) -> tuple[str, str, str]:
+    name = database.name
+    longest = len((name + SWAP_SUFFIX).encode("utf-8"))
+    if longest > MAX_NAME_BYTES:
+        raise ConfigError(f"PostgreSQL database name {name!r} is too long for synco's scratch and backup names "
+                          f"(at most {MAX_NAME_BYTES - len(SWAP_SUFFIX)} bytes)")
+    return name + SCRATCH_SUFFIX, name + PREVIOUS_SUFFIX, name + SWAP_SUFFIX
+
+
+def _admin(database: DatabaseConfig) -> psycopg.Connection[Any]:
+    """A connection to a maintenance database, from where databases can be created and renamed."""
+    last: DatabaseError | None = None
+    for dbname in MAINTENANCE_DATABASES:
+        try:
+            return connect(database, dbname, settings=False)
+        except DatabaseError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _exists(admin: psycopg.Connection[Any], name: str) -> bool:
+    return admin.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def _drop(admin: psycopg.Connection[Any], name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str) -> None:
+    """Create the scratch database with the target's encoding and locale (defaults when it is new)."""
+    _drop(admin, scratch)
+    with admin.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT pg_catalog.pg_encoding_to_char(encoding) AS encoding, * "
+                          "FROM pg_catalog.pg_database WHERE datname = %s", (target,)).fetchone()
+    parts: list[sql.Composable] = [sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))]
+    if row is not None:
+        parts.append(sql.SQL("ENCODING {}").format(sql.Literal(row["encoding"])))
+        parts.append(sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(row["datcollate"]),
+                                                                 sql.Literal(row["datctype"])))
+        if row.get("datlocprovider") == "i" and row.get("daticulocale"):
+            parts.append(sql.SQL("LOCALE_PROVIDER icu ICU_LOCALE {}").format(sql.Literal(row["daticulocale"])))
+    else:
+        parts.append(sql.SQL("ENCODING 'UTF8'"))
+    admin.execute(sql.SQL(" ").join(parts))
+
+
+#: Settings whose value is a list; pg_db_role_setting keeps them as one string that must be split again.
+_LIST_SETTINGS = {"search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"}
+
+
+def _split_list_setting(value: str) -> list[str]:
+    """``"$user", public`` -> ``['$user', 'public']`` (elements may be double-quoted)."""
+    items, current, quoted, index = [], "", False, 0
+    while index < len(value):
+        char = value[index]
+        if char == '"':
+            if quoted and value[index + 1:index + 2] == '"':
+                current += '"'
+                index += 1
+            else:
+                quoted = not quoted
+        elif char == "," and not quoted:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+        index += 1
+    items.append(current.strip())
+    return [item for item in items if item]
+
+
+def _carry_properties(admin: psycopg.Connection[Any], target: str, scratch: str) -> None:
+    """Give the scratch database what belongs to the database itself: its owner, settings and comment.
+
+    A dump carries schemas and rows; ``ALTER DATABASE ... SET`` settings, ``ALTER ROLE ... IN DATABASE``
+    settings, the owner (who, since PostgreSQL 15, also owns the ``public`` schema's privileges) and the
+    comment live with the database, and would otherwise stay behind in the previous one.
+    """
+    row = admin.execute("""
+        SELECT d.oid, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.shobj_description(d.oid, 'pg_database'),
+               pg_catalog.pg_has_role(d.datdba, 'MEMBER')
+        FROM pg_catalog.pg_database d WHERE d.datname = %s""", (target,)).fetchone()
+    if row is None:
+        return
+    oid, owner, comment, can_own = row
+    scratch_id = sql.Identifier(scratch)
+    if can_own:
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(scratch_id, sql.Identifier(owner)))
+    if comment is not None:
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(scratch_id, sql.Literal(comment)))
+    for role, settings in admin.execute("""
+            SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(s.setrole) END, s.setconfig
+            FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = %s""", (oid,)).fetchall():
+        for setting in settings or []:
+            name, _, value = str(setting).partition("=")
+            values = _split_list_setting(value) if name in _LIST_SETTINGS else [value]
+            setting_name = sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
+            assignment = sql.SQL("SET {} = {}").format(setting_name,
+                                                         sql.SQL(", ").join(sql.Literal(v) for v in values))
+            if role is None:
+                admin.execute(sql.SQL("ALTER DATABASE {} ").format(scratch_id) + assignment)
+            else:
+                admin.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} ").format(sql.Identifier(role), scratch_id)
+                              + assignment)
+
+
+def _terminate(admin: psycopg.Connection[Any], name: str) -> None:
+    admin.execute("SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM pg_catalog.pg_stat_activity "
+                  "WHERE datname = %s AND pid <> pg_catalog.pg_backend_pid()", (name,))
+
+
+def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], busy: list[str]) -> None:
+    """Rename databases in one transaction after ending the sessions on ``busy``; retry while apps reconnect."""
+    for attempt in range(10):
+        for name in busy:
+            _terminate(admin, name)
+        try:
+            with admin.transaction():
+                for old, new in renames:
+                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
+                                                                                   sql.Identifier(new)))
+            return
+        except pg_errors.ObjectInUse:
+            # An application reconnected between the termination and the rename; try again shortly.
+            time.sleep(0.2 * (attempt + 1))
+    raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it")
+
+
+def _table_key(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest], stats: LoadStats) -> None:
+    """Compare the loaded scratch database with the source's manifest; raise DatabaseError on a difference.
+
+    Row counts are counted in the database itself. The checksum is the SHA-256 of the COPY text each table
+    was loaded from, computed while it streamed in (the dumper hashed the very same text on the source),
+    so a damaged or tampered block is caught without reading every table back.
+    """
+    if not manifest:
+        return
+    tables: dict[str, tuple[str, str]] = {}
+    for schema, name in conn.execute("""
+            SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')""").fetchall():
+        tables[_table_key(schema, name)] = (schema, name)
+    empty = hashlib.sha256().hexdigest()
+    for key, expected in manifest.items():
+        if key not in tables:
+            raise DatabaseError(f"verification failed: table {key!r} of the dump is missing after loading")
+        schema, name = tables[key]
+        row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}.{}").format(sql.Identifier(schema),
+                                                                             sql.Identifier(name))).fetchone()
+        count = int(row[0]) if row else 0
+        if count != expected.rows:
+            raise DatabaseError(f"verification failed: table {key!r} has {count} rows after loading, "
+                                f"the dump had {expected.rows}")
+        loaded = stats.copied.get(key, (0, empty))[1]
+        if expected.checksum is not None and loaded != expected.checksum:
+            raise DatabaseError(f"verification failed: the rows of table {key!r} differ from the dump (checksum)")
+
+
+def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult:
+    guard(database, options, "replace")
+    scratch, previous, _ = _names(database)
+    admin = _admin(database)
+    try:
+        target_exists = _exists(admin, database.name)
+        try:
+            _create_scratch(admin, database.name, scratch)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot create the scratch database {scratch!r} on {where(database, scratch)}: "
+                                f"{one_line(exc)}") from exc
+        try:
+            stats = _load(database, scratch, dump, options)
+        except BaseException:
+            _drop(admin, scratch)
+            raise
+        try:
+            renames = []
+            if target_exists:
+                _carry_properties(admin, database.name, scratch)
+                _drop(admin, previous)
+                renames.append((database.name, previous))
+            renames.append((scratch, database.name))
+            _rename_chain(admin, renames, [database.name, scratch])
+        except BaseException as exc:
+            _drop(admin, scratch)
+            if isinstance(exc, psycopg.Error):
+                raise DatabaseError(f"cannot swap in the new database {database.name!r}: {one_line(exc)}") from exc
+            raise
+    finally:
+        admin.close()
+    log.info("installed %s (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
+    return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
+                         backup=previous if target_exists else None)
+
+
+def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: InstallOptions) -> LoadStats:
+    if options.format not in ("sql", "native", ""):
+        raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
+    conn = connect(database, scratch)
+    try:
+        try:
+            # Nothing in the scratch database counts until the swap, whose own commit is synchronous and
+            # flushes the whole write-ahead log before it: waiting for a flush at every statement of the
+            # script buys nothing. More maintenance memory makes the index builds after the data faster.
+            conn.execute("SET synchronous_commit = off")
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            stats = load_script(conn.pgconn, dump)
+            verify(conn, options.manifest, stats)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc
+    finally:
+        conn.close()
+    return stats
+
+
+def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
+    guard(database, options, "roll back")
+    _, previous, swap = _names(database)
+    admin = _admin(database)
+    try:
+        if not _exists(admin, previous):
+            raise SyncoError(f"nothing to roll back: there is no database {previous!r} from an earlier install")
+        try:
+            if _exists(admin, database.name):
+                _drop(admin, swap)
+                renames = [(database.name, swap), (previous, database.name), (swap, previous)]
+            else:
+                renames = [(previous, database.name)]
+            _rename_chain(admin, renames, [database.name, previous])
+            conn = connect(database, settings=False)
+            try:
+                row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                                   "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                                   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                                   "AND n.nspname NOT LIKE 'pg\\_%'").fetchone()
+            finally:
+                conn.close()
+        except psycopg.Error as exc:
+            raise DatabaseError(f"rollback of {database.name!r} failed: {one_line(exc)}") from exc
+    finally:
+        admin.close()
+    return InstallResult(engine="postgresql", database=database.name, tables=int(row[0]) if row else 0,
+                         backup=previous if renames[-1][1] == previous else None)

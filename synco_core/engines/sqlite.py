@@ -1,0 +1,397 @@
+"""The built-in SQLite engine, registered as the plugin ``sqlite``.
+
+Dump: SQLite's online backup API copies the database into a temporary file. The copy is one consistent
+snapshot even while the application keeps writing (the backup runs in a single step under a read
+transaction). The dump is shipped either as that database file (format ``sqlite``, the default) or as an
+SQL script (format ``sql``, ``synco db dump --sql``) written from the copy.
+
+Filters and sanitising: unlike the server engines, SQLite has no server-side ``SELECT`` stream to put the
+rules into when the artifact is the database file itself. The rules are therefore applied with
+``UPDATE`` / ``DELETE`` statements to the temporary copy, never to the original, and the copy is then
+vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
+pages of the file that is shipped.
+
+Install: the dump is written to a temporary file next to the target, checked with
+``PRAGMA integrity_check`` and against the manifest, and renamed over the target in one atomic step. The
+previous file is kept as ``<file>.synco-previous`` for :func:`rollback_database`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from synco_core import hookimpl
+from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.types import (
+    DatabaseConfig,
+    DatabaseInventory,
+    DumpOptions,
+    DumpResult,
+    InstallOptions,
+    InstallResult,
+    SanitizeRule,
+    TableInfo,
+    TableManifest,
+)
+
+ENGINE = "sqlite"
+PREVIOUS_SUFFIX = ".synco-previous"
+CHUNK = 1 << 20
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _path(database: DatabaseConfig) -> Path:
+    if database.name in ("", ":memory:"):
+        raise ConfigError("an in-memory SQLite database cannot be dumped or installed; name a file")
+    return Path(database.name)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """User tables (no ``sqlite_*`` internals) and their columns, in name order."""
+    names = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+    return {name: [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")] for name in names}
+
+
+def _fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
+    """Row count and SHA-256 over the rows in scan order, computed the same way on both sides.
+
+    The scan order of a table is its rowid (or primary key) order, which both the shipped file and a
+    database rebuilt from the SQL script keep.
+    """
+    hasher = hashlib.sha256()
+    rows = 0
+    cursor = conn.execute(f"SELECT * FROM {_quote(table)}")
+    while True:
+        batch = cursor.fetchmany(2000)
+        if not batch:
+            break
+        rows += len(batch)
+        hasher.update("\n".join(repr(row) for row in batch).encode("utf-8", "surrogatepass") + b"\n")
+    return TableManifest(rows=rows, checksum=hasher.hexdigest())
+
+
+def _hash(value: object) -> str | None:
+    if value is None:
+        return None
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
+
+
+def _rule_expression(rule: SanitizeRule) -> str:
+    if rule.transform is None:
+        if not rule.expression.strip():
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
+        return rule.expression
+    transform, _, argument = rule.transform.partition(":")
+    column = _quote(rule.column)
+    if transform == "null":
+        return "NULL"
+    if transform == "fixed":
+        return _literal(argument)
+    if transform == "hash":
+        return f"synco_hash({column})"
+    if transform == "truncate":
+        try:
+            return f"substr({column}, 1, {int(argument)})"
+        except ValueError as exc:
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
+                              f"got {argument!r}") from exc
+    if transform == "email":
+        # The rowid is unique per row (the INTEGER PRIMARY KEY when the table has one).
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || rowid || '@example.invalid' END"
+    raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
+
+
+def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
+    """Apply filters and sanitising to the temporary copy; every table and column named must exist."""
+    tables = _tables(conn)
+
+    def check(table: str, what: str, column: str | None = None) -> None:
+        if table not in tables:
+            raise ConfigError(f"unknown table {table!r} in {what}")
+        if column is not None and column not in tables[table]:
+            raise ConfigError(f"unknown column {column!r} of table {table!r} in {what}")
+
+    applied: list[str] = []
+    statements: list[str] = []
+    for table in options.exclude_tables:
+        check(table, "the excluded tables")
+        statements.append(f"DELETE FROM {_quote(table)}")
+        applied.append(f"{table}: rows left out (structure only)")
+    for table, condition in options.where.items():
+        check(table, "--where")
+        statements.append(f"DELETE FROM {_quote(table)} WHERE NOT coalesce(({condition}), 0)")
+        applied.append(f"{table}: only rows where {condition}")
+    for table, (column, count) in options.keep_newest.items():
+        check(table, "keep_newest", column)
+        statements.append(f"DELETE FROM {_quote(table)} WHERE rowid NOT IN (SELECT rowid FROM {_quote(table)} "
+                          f"ORDER BY {_quote(column)} DESC LIMIT {int(count)})")
+        applied.append(f"{table}: only the newest {int(count)} rows by {column}")
+    for rule in options.sanitize:
+        check(rule.table, "the sanitize rules", rule.column)
+        statements.append(f"UPDATE {_quote(rule.table)} SET {_quote(rule.column)} = ({_rule_expression(rule)})")
+        applied.append(rule.describe())
+    if not statements:
+        return applied
+    conn.create_function("synco_hash", 1, _hash, deterministic=True)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        conn.execute("BEGIN")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
+    # Rebuild the file so no page still holds a removed row or an original value.
+    conn.execute("VACUUM")
+    return applied
+
+
+@contextlib.contextmanager
+def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
+    """A consistent private copy of ``source`` made with the online backup API, removed afterwards."""
+    if not source.is_file():
+        raise ConfigError(f"SQLite database not found: {source}")
+    handle, name = tempfile.mkstemp(prefix="synco-sqlite-", suffix=".db")
+    os.close(handle)
+    temp = Path(name)
+    copy: sqlite3.Connection | None = None
+    try:
+        try:
+            src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
+        try:
+            copy = sqlite3.connect(temp, isolation_level=None)
+            # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
+            src.backup(copy, pages=-1)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
+        finally:
+            src.close()
+        # The copy is shipped as one file: no write-ahead log beside it.
+        copy.execute("PRAGMA journal_mode = DELETE")
+        yield copy, temp
+    finally:
+        if copy is not None:
+            copy.close()
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
+@hookimpl(trylast=True)
+def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
+    if database.engine != ENGINE:
+        return None
+    source = _path(database)
+    with _snapshot(source) as (copy, temp):
+        applied = _apply_rules(copy, options)
+        manifest = {table: _fingerprint(copy, table) for table in _tables(copy)}
+        version = sqlite3.sqlite_version
+        if options.format == "sql":
+            for line in copy.iterdump():
+                out.write(line.encode("utf-8", "surrogatepass") + b"\n")
+            fmt = "sql"
+        else:
+            copy.close()
+            with temp.open("rb") as fh:
+                shutil.copyfileobj(fh, out, CHUNK)
+            fmt = "sqlite"
+    return DumpResult(engine=ENGINE, wire_type="SqliteDump", format=fmt, server_version=version,
+                      tables=manifest, applied_rules=applied)
+
+
+def _confirm(target: Path, options: InstallOptions, action: str) -> None:
+    if options.yes:
+        return
+    question = f"{action.capitalize()} SQLite database {target} on this machine?"
+    if options.confirm is None or not options.confirm(question):
+        raise SyncoError(f"not confirmed: {action} SQLite database {target} on this machine; "
+                         "pass --yes to go ahead without asking")
+
+
+def _lines(dump: BinaryIO, first: bytes) -> Iterator[bytes]:
+    """The lines of the stream, read in large blocks (decompressing readers need not support readline)."""
+    pending = first
+    while True:
+        block = dump.read(CHUNK)
+        if not block:
+            break
+        pending += block
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
+def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
+    """Run an SQL script statement by statement, reading it line by line (never whole into memory)."""
+    pending = ""
+    for number, raw in enumerate(_lines(dump, first), start=1):
+        pending += raw.decode("utf-8", "surrogatepass")
+        if sqlite3.complete_statement(pending):
+            try:
+                conn.execute(pending)
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"the statement ending at line {number} of the SQLite dump failed: {exc}") from exc
+            pending = ""
+    if pending.strip():
+        raise DatabaseError("the SQLite dump is truncated: its last statement has no end")
+
+
+def _checkpoint(target: Path) -> None:
+    """Fold a write-ahead log into the target, so the kept previous file is complete on its own."""
+    with contextlib.closing(sqlite3.connect(target, timeout=30)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _remove_sidecars(target: Path) -> None:
+    # An empty -wal/-shm of the replaced file must not be paired with the new one.
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(target) + suffix).unlink()
+
+
+@hookimpl(trylast=True)
+def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
+    if database.engine != ENGINE:
+        return None
+    target = _path(database)
+    if target.exists():
+        _confirm(target, options, "replace")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.synco-new")
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    try:
+        if options.format not in ("sqlite", "sql", "native"):
+            raise ConfigError(f"the SQLite engine loads 'sqlite' or 'sql' dumps, not {options.format!r}")
+        # The content decides, not the recorded format: a compressed database file arrives as a stream
+        # whose name says nothing, and a script never starts with the SQLite file header.
+        first = dump.read(len(SQLITE_MAGIC))
+        if first == SQLITE_MAGIC:
+            with temp.open("wb") as fh:
+                fh.write(first)
+                shutil.copyfileobj(dump, fh, CHUNK)
+        elif options.format == "sqlite":
+            raise DatabaseError("the SQLite dump is not a database file (wrong header)")
+        else:
+            with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
+                _run_script(conn, dump, first)
+        with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
+            try:
+                status = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
+            if status != ["ok"]:
+                raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {status[0]}")
+            tables = _tables(conn)
+            rows = 0
+            for table, expected in options.manifest.items():
+                if table not in tables:
+                    raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
+                found = _fingerprint(conn, table)
+                if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
+                    raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
+                                        f"({found.rows} rows, the dump had {expected.rows})")
+            if not options.manifest:
+                rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
+            else:
+                rows = sum(m.rows for m in options.manifest.values())
+            conn.execute("PRAGMA journal_mode = DELETE")
+        with temp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    previous = Path(str(target) + PREVIOUS_SUFFIX)
+    backup = None
+    if target.exists():
+        _checkpoint(target)
+        with contextlib.suppress(FileNotFoundError):
+            previous.unlink()
+        # A hard link keeps the old content under the backup name while the rename below swaps the
+        # target in one atomic step; where links are not possible, a copy does the same job.
+        try:
+            os.link(target, previous)
+        except OSError:
+            shutil.copy2(target, previous)
+        backup = str(previous)
+    os.replace(temp, target)
+    _remove_sidecars(target)
+    return InstallResult(engine=ENGINE, database=str(target), tables=len(tables), rows=rows, backup=backup)
+
+
+@hookimpl(trylast=True)
+def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
+    if database.engine != ENGINE:
+        return None
+    target = _path(database)
+    previous = Path(str(target) + PREVIOUS_SUFFIX)
+    if not previous.is_file():
+        raise SyncoError(f"nothing to roll back: {previous} does not exist")
+    _confirm(target, options, "roll back")
+    side = target.with_name(f".{target.name}.synco-swap")
+    if target.exists():
+        _checkpoint(target)
+        with contextlib.suppress(FileNotFoundError):
+            side.unlink()
+        os.link(target, side)
+    # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
+    # so a second rollback undoes the first.
+    os.replace(previous, target)
+    _remove_sidecars(target)
+    if side.exists():
+        os.replace(side, previous)
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        tables = len(_tables(conn))
+    return InstallResult(engine=ENGINE, database=str(target), tables=tables,
+                         backup=str(previous) if previous.exists() else None)
+
+
+@hookimpl(trylast=True)
+def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
+    if database.engine != ENGINE:
+        return None
+    path = _path(database)
+    if not path.is_file():
+        raise ConfigError(f"SQLite database not found: {path}")
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        estimates: dict[str, int] = {}
+        with contextlib.suppress(sqlite3.Error):
+            # sqlite_stat1 exists once ANALYZE ran; its first number is the table's row count.
+            for table, stat in conn.execute("SELECT tbl, stat FROM sqlite_stat1"):
+                estimates[table] = int(str(stat).split()[0])
+        sizes: dict[str, int] = {}
+        with contextlib.suppress(sqlite3.Error):
+            for table, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+                sizes[table] = int(size)
+        infos = [TableInfo(name=name, columns=columns, rows_estimate=estimates.get(name, 0),
+                           size_bytes=sizes.get(name, 0), kind="table")
+                 for name, columns in _tables(conn).items()]
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"):
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")]
+            infos.append(TableInfo(name=name, columns=columns, kind="view"))
+    return DatabaseInventory(engine=ENGINE, server_version=sqlite3.sqlite_version, tables=infos)

@@ -1,0 +1,93 @@
+"""Helpers shared by the PostgreSQL engine tests (no tests here): fixtures, fingerprints, schema dumps."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.postgresql.connection import connect
+from synco_core.engines.postgresql.loader import load_script
+from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
+
+DATA = Path(__file__).parent / "data"
+FIDELITY = DATA / "postgres" / "fidelity.sql"
+CHINOOK = DATA / "chinook" / "Chinook_PostgreSql.sql"
+
+
+def db_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def load_fixture(url: str, path: Path) -> None:
+    """Load an SQL file into the database with synco's loader (it skips CREATE DATABASE and \\c)."""
+    conn = connect(parse_database_url(url))
+    try:
+        with path.open("rb") as fh:
+            load_script(conn.pgconn, fh)
+    finally:
+        conn.close()
+
+
+def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
+    """Per table (partitions included): row count and md5 over the rows sorted by their text form.
+
+    Sorting by the row text makes the fingerprint independent of physical order, and of synco's own
+    checksum scheme, so it checks the round trip from the outside.
+    """
+    result: dict[str, tuple[int, str | None]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET extra_float_digits = 3")
+        tables = conn.execute("""
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'm') AND c.relispopulated AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1""").fetchall()
+        for (name,) in tables:
+            row = conn.execute(f"SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {name} t"
+                               ).fetchone()
+            assert row is not None
+            result[name] = (int(row[0]), row[1])
+    return result
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed")
+    return path
+
+
+def schema_dump(name: str) -> str:
+    """``pg_dump --schema-only`` with the lines that differ between any two runs removed."""
+    output = subprocess.run(
+        [require("pg_dump"), "--schema-only", "-h", POSTGRES_HOST, "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER, name],
+        check=True, capture_output=True, text=True).stdout
+    # \restrict carries a random key per run; the header names the versions. Nothing else is normalised.
+    return "\n".join(line for line in output.splitlines()
+                     if not re.match(r"^\\(un)?restrict ", line) and not line.startswith("-- Dumped "))
+
+
+def psql_load(name: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", POSTGRES_HOST, "-p", str(POSTGRES_PORT),
+         "-U", POSTGRES_USER, "-d", name, "-f", str(path)],
+        capture_output=True, text=True)
+
+
+def pg_dump_plain(name: str, out: Path) -> None:
+    subprocess.run([require("pg_dump"), "-h", POSTGRES_HOST, "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER,
+                    "-f", str(out), name], check=True)
+
+
+def databases_like(prefix: str) -> list[str]:
+    with psycopg.connect(f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/postgres",
+                         autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1",
+                            (prefix + "%",)).fetchall()
+    return [row[0] for row in rows]
