@@ -8,6 +8,7 @@ truncated payload leaves no output file behind (a damaged header is found before
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,7 +27,7 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
     with reader:
         if output is None:
             # Chunk-sized reads hand over each authenticated chunk without copying it.
-            shutil.copyfileobj(reader, click.get_binary_stream("stdout"), CHUNK_SIZE)
+            shutil.copyfileobj(reader, sys.stdout.buffer, CHUNK_SIZE)
         else:
             with atomic_output(output) as out:
                 shutil.copyfileobj(reader, out, CHUNK_SIZE)
@@ -46,7 +47,7 @@ def command(key: str | None, output: Path | None, source: Path) -> None:
         raise ConfigError("no key: pass --key or set SYNCO_KEY")
     register_secret(key)
     if str(source) == "-":
-        _decrypt(key, click.get_binary_stream("stdin"), output)
+        _decrypt(key, sys.stdin.buffer, output)
         return
     if output is not None and output.exists() and output.resolve() == source.resolve():
         raise ConfigError("the output would overwrite the input file")
