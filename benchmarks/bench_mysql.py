@@ -1,0 +1,228 @@
+"""Benchmark: the MySQL/MariaDB engine against mariadb-dump / mariadb, compression and encryption in both.
+
+    python3 benchmarks/bench_mysql.py [--size small|medium|full] [--repeat N]
+
+The dataset is generated on the local server (127.0.0.1:3306, root) into ``synco_bench_src``: an ``orders``
+table of mixed columns (bigint, int, varchar, decimal, datetime(6), tinyint, nullable text, JSON, two
+indexes) and a ``files`` table of 4 KiB random blobs. ``--size full`` is the issue's size: 2M order rows
+and 50k blobs (about 1.2 GB of SQL); ``medium`` is a quarter of it, ``small`` (the default) a twentieth.
+
+Measured, each ``--repeat`` times as whole processes (interpreter start-up included):
+
+- dump: synco's dumper -> zstandard level 3 -> ``synco_core.age`` X25519 encryption (zstd only when
+  ``synco_core.age`` is missing; the output says so), against
+  ``mariadb-dump --single-transaction --quick | zstd -3 | age -r``;
+- load: decryption -> zstandard -> synco's installer (scratch database, row counts and checksums verified
+  against the manifest, swap with RENAME TABLE), against ``age -d | zstd -d | mariadb`` into an empty
+  database.
+
+It prints medians, the synco / reference ratios and peak memory of each process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pymysql
+import zstandard
+from common import DATA_DIR, have, measure, print_table
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.install import install
+from synco_core.types import DumpOptions, InstallOptions, TableManifest
+
+try:
+    from synco_core import age
+except ImportError:  # Written by another engineer; without it the benchmark compares zstd only.
+    age = None  # type: ignore[assignment]
+
+HOST, PORT, USER = "127.0.0.1", 3306, "root"
+SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
+SIZES = {"small": (100_000, 2_500), "medium": (500_000, 12_500), "full": (2_000_000, 50_000)}
+BLOB_SIZE = 4096
+
+
+def url(name: str) -> str:
+    return f"mysql://{USER}@{HOST}:{PORT}/{name}"
+
+
+def admin(database: str | None = None) -> Any:
+    return pymysql.connect(host=HOST, port=PORT, user=USER, database=database, autocommit=True)
+
+
+def recreate(name: str) -> None:
+    conn = admin()
+    with conn.cursor() as cur:
+        for suffix in ("", "__synco_new", "__synco_prev"):
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}{suffix}`")
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    conn.close()
+
+
+def generate(rows: int, blobs: int) -> None:
+    """Create the source database unless it already holds a dataset of this size."""
+    conn = admin()
+    with conn.cursor() as cur:
+        try:
+            cur.execute(f"SELECT (SELECT COUNT(*) FROM `{SOURCE}`.orders), (SELECT COUNT(*) FROM `{SOURCE}`.files)")
+            if cur.fetchone() == (rows, blobs):
+                return
+        except pymysql.err.MySQLError:
+            pass
+    print(f"generating {rows} order rows and {blobs} blobs of {BLOB_SIZE} bytes ...", file=sys.stderr)
+    recreate(SOURCE)
+    conn.select_db(SOURCE)
+    with conn.cursor() as cur:
+        cur.execute("""
+            CREATE TABLE orders (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                customer_id INT NOT NULL,
+                sku VARCHAR(32) NOT NULL,
+                quantity INT NOT NULL,
+                price DECIMAL(10,2) NOT NULL,
+                created DATETIME(6) NOT NULL,
+                shipped TINYINT(1),
+                note TEXT,
+                attributes JSON,
+                KEY orders_customer (customer_id),
+                KEY orders_created (created)
+            ) ENGINE=InnoDB""")
+        step = 200_000
+        for start in range(0, rows, step):
+            cur.execute(f"""
+                INSERT INTO orders (customer_id, sku, quantity, price, created, shipped, note, attributes)
+                SELECT FLOOR(RAND() * 50000), CONCAT('SKU-', FLOOR(RAND() * 100000)), 1 + FLOOR(RAND() * 9),
+                       ROUND(RAND() * 1000, 2), NOW(6) - INTERVAL FLOOR(RAND() * 86400000) SECOND,
+                       RAND() > 0.3,
+                       IF(RAND() > 0.5, CONCAT(MD5(RAND()), ' it''s; ', MD5(RAND())), NULL),
+                       JSON_OBJECT('color', ELT(1 + seq % 3, 'red', 'green', 'blue'), 'gift', seq % 7 = 0)
+                FROM seq_1_to_{min(step, rows - start)}""")
+        cur.execute("CREATE TABLE files (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, data BLOB NOT NULL)")
+        step = 5_000
+        for start in range(0, blobs, step):
+            cur.execute(f"INSERT INTO files SELECT seq, CONCAT('file-', seq, '.bin'), RANDOM_BYTES(1024) "
+                        f"FROM seq_{start}_to_{min(start + step, blobs) - 1}")
+        # RANDOM_BYTES is limited to 1024 bytes; four of them make a 4 KiB blob.
+        cur.execute("UPDATE files SET data = CONCAT(data, RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024))")
+        cur.execute("ANALYZE TABLE orders, files")
+    conn.close()
+
+
+@contextlib.contextmanager
+def sealed(path: str, recipient: str) -> Iterator[BinaryIO]:
+    with open(path, "wb") as raw:
+        if age is None:
+            yield raw
+            return
+        with age.encrypt_writer(raw, [age.X25519Recipient.from_string(recipient)]) as encrypted:
+            yield encrypted
+
+
+@contextlib.contextmanager
+def opened(path: str, key_file: str) -> Iterator[BinaryIO]:
+    with open(path, "rb") as raw:
+        if age is None:
+            yield raw
+            return
+        identity = age.parse_identity(Path(key_file).read_text().strip())
+        with age.decrypt_reader(raw, [identity]) as decrypted:
+            yield decrypted
+
+
+def worker(argv: list[str]) -> int:
+    """The synco side, run as its own process: ``dump RECIPIENT OUT`` or ``load KEYFILE IN``."""
+    action, key, path = argv
+    if action == "dump":
+        with sealed(path, key) as out:
+            # Single-threaded zstd: the dumper already writes from a thread of its own, so compression and
+            # encryption overlap with the server formatting rows, as the separate processes of the
+            # reference pipeline do (and zstd's own worker threads would cost 40 MB more).
+            compressor = zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False)
+            result = dump(parse_database_url(url(SOURCE)), compressor, DumpOptions())
+            compressor.flush(zstandard.FLUSH_FRAME)
+        Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))
+        return 0
+    manifest = {k: TableManifest(**v) for k, v in json.loads(Path(path + ".manifest").read_text()).items()}
+    with opened(path, key) as decrypted:
+        reader = zstandard.ZstdDecompressor().stream_reader(decrypted, read_across_frames=True)
+        install(parse_database_url(url(TARGET)), reader, InstallOptions(yes=True, manifest=manifest))
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        return worker(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=["dump", "load"], help="Measure one direction only.")
+    args = parser.parse_args()
+    tools = ["mariadb-dump", "mariadb", "zstd"] + (["age"] if age is not None else [])
+    for tool in tools:
+        if not have(tool):
+            print(f"{tool} is not installed; cannot run the reference pipeline", file=sys.stderr)
+            return 1
+    rows, blobs = SIZES[args.size]
+    generate(rows, blobs)
+    work = DATA_DIR / "mysql"
+    work.mkdir(parents=True, exist_ok=True)
+    key_file = work / "key.txt"
+    if age is not None:
+        identity = age.generate_identity()
+        key_file.write_text(identity.to_string() + "\n")
+        key_file.chmod(0o600)
+        recipient = identity.recipient().to_string()
+        seal, unseal, note = f" | age -r {recipient}", f"age -d -i {key_file} {{}} | ", "zstd -3 + age X25519 in both"
+    else:
+        key_file.write_text("")
+        recipient, seal, unseal = "", "", "cat {} | "  # keeps both load pipelines the same shape
+        note = "zstd -3 only in both: synco_core.age is not available"
+    suffix = ".sql.zst" + (".age" if age is not None else "")
+    ours, theirs = work / ("synco" + suffix), work / ("mariadb-dump" + suffix)
+    client = f"--host={HOST} --port={PORT} --user={USER}"
+    me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    results = []
+    if args.only in (None, "dump"):
+        dump_synco = measure("synco dump | zstd | age", [*me, "dump", recipient, str(ours)], args.repeat)
+        dump_ref = measure("mariadb-dump | zstd -3" + (" | age -r" if age else ""),
+                           f"mariadb-dump {client} --single-transaction --quick {SOURCE} | zstd -3 -q{seal} "
+                           f"> {theirs}", args.repeat)
+        results.append(("dump (compressed" + (", encrypted)" if age else ")"), dump_synco, dump_ref))
+    if args.only in (None, "load"):
+        if not ours.exists():
+            measure("synco dump (for the load)", [*me, "dump", recipient, str(ours)], 1)
+            os.system(f"mariadb-dump {client} --single-transaction --quick {SOURCE} | zstd -3 -q{seal} > {theirs}")
+        load_synco = measure("synco load", [*me, "load", str(key_file), str(ours)], args.repeat,
+                             setup=lambda: recreate(TARGET))
+        reference_load = f"{unseal.format(theirs)}zstd -d -q | mariadb {client} {REFERENCE_TARGET}"
+        load_ref = measure(("age -d | " if age else "") + "zstd -d | mariadb", reference_load, args.repeat,
+                           setup=lambda: recreate(REFERENCE_TARGET))
+        results.append(("load (verified, atomic swap)", load_synco, load_ref))
+    print(f"\nMySQL/MariaDB, --size {args.size}: {rows} mixed rows + {blobs} blobs of {BLOB_SIZE} bytes; "
+          f"dump sizes synco {ours.stat().st_size / 1e6:.1f} MB, mariadb-dump {theirs.stat().st_size / 1e6:.1f} MB "
+          f"({note})")
+    print_table("MySQL/MariaDB dump and load (ratio = synco / reference, lower is better)", results)
+    for name in (TARGET, REFERENCE_TARGET):
+        conn = admin()
+        with conn.cursor() as cur:
+            for db_suffix in ("", "__synco_new", "__synco_prev"):
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}{db_suffix}`")
+        conn.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""``synco _channel``: the remote half of ``synco pull`` (hidden; started by pull through ssh/docker/kubectl).
+
+It speaks the framed protocol of :mod:`synco_core.pull.framing` on its stdin/stdout. On request it
+detects the application in the current directory and builds a session with the same code as ``serve``
+(:func:`synco_core.session.build.build_session`), then either
+
+- channel mode (the default): builds into a private temporary folder and serves that folder, plus the
+  application's public files, read-only over the channel; nothing is written to the web root;
+- http mode (``pull --via-http``): publishes the session exactly like ``serve`` does (web root, optional
+  ``--listen`` server) and keeps it until the client says bye.
+
+Whatever ends the run (bye, the client going away, SIGTERM/SIGHUP, an error), the session is removed
+before the process exits; after a bye the client gets an acknowledgement only once that is done.
+
+The real stdout is reserved for frames: it is moved to a private file descriptor and descriptor 1 is
+pointed at stderr, so a stray ``print`` in a plugin cannot corrupt the stream. Stdin is replaced by
+``/dev/null`` for the same reason: a framework command run by a plugin (``php artisan``) must not read
+the client's requests.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+import click
+
+from synco_core import __version__
+from synco_core.cli.options import debug_option
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.pull import fallback
+from synco_core.pull.framing import PROTOCOL_VERSION, ChannelServer, FolderSpace, PublicSpace
+from synco_core.secrets import redact
+
+log = logging.getLogger(__name__)
+
+
+class _Stopped(BaseException):
+    """Raised in the main thread when the client went away or a termination signal came."""
+
+
+@contextlib.contextmanager
+def _private_stdio() -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """The original stdin/stdout as binary streams for frames; fds 0 and 1 become /dev/null and stderr."""
+    sys.stdout.flush()
+    in_fd = os.dup(0)
+    out_fd = os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    reader = os.fdopen(in_fd, "rb", buffering=256 << 10)
+    writer = os.fdopen(out_fd, "wb", buffering=256 << 10)
+    try:
+        yield reader, writer
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            writer.flush()
+        for stream in (writer, reader):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+def capabilities() -> dict[str, Any]:
+    """What this host can do: the client chooses encryption and compression from it."""
+    return {
+        "age": fallback.available("cryptography"),
+        "zstd": fallback.available("zstandard"),
+        "zlib": True,
+        "http": True,
+    }
+
+
+def _check_engine(framework: Any) -> None:
+    """A PostgreSQL project needs psycopg (with libpq) here; say so in one line instead of a plugin failure."""
+    database = framework.database
+    if database is None or database.engine != "postgresql":
+        return
+    try:
+        import psycopg  # noqa: F401
+    except Exception:
+        raise ConfigError(
+            "psycopg is not installed on the remote host (needed for PostgreSQL); "
+            "install synco there (pip install synco) or psycopg[binary]"
+        ) from None
+
+
+class _Source:
+    """The build handler of the channel server, and what must be removed afterwards."""
+
+    def __init__(self, server_ref: list[ChannelServer], debug: bool) -> None:
+        self._server_ref = server_ref
+        self.debug = debug
+        self.temp_root: Path | None = None
+        self.building = False
+        #: http mode: the published folder in the web root and the --listen server, if any.
+        self.published: Path | None = None
+        self.http_server: Any = None
+
+    def build(self, options: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+        from synco_core.detection import detect
+
+        self.building = True
+        try:
+            framework = detect(Path.cwd(), options.get("framework") or None)
+            _check_engine(framework)
+            if options.get("mode") == "http":
+                return self._publish(framework, options, progress)
+            return self._build_private(framework, options, progress)
+        finally:
+            self.building = False
+
+    def _build_options(self, options: dict[str, Any], compress: bool) -> Any:
+        from synco_core.session.build import BuildOptions
+
+        only = options.get("only") or []
+        if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
+            raise ConfigError("malformed build request: 'only' should be a list of names")
+        return BuildOptions(all=bool(options.get("all")), only=tuple(only), compress=compress)
+
+    def _build_private(
+        self, framework: Any, options: dict[str, Any], progress: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from synco_core.session.build import build_session
+        from synco_core.session.runner import new_session_id
+        from synco_core.wire import session_folder_name
+
+        can_encrypt = fallback.available("cryptography")
+        encrypt = bool(options.get("encrypt", True)) and can_encrypt
+        compress = fallback.available("zstandard")
+        self.temp_root = Path(tempfile.mkdtemp(prefix="synco-channel-"))
+        session = session_folder_name(new_session_id())
+        path = self.temp_root / session
+        secret: str | None = None
+        if encrypt:
+            from synco_core.session.folder import SessionFolder
+            from synco_core.session.keys import SessionKey
+
+            key = SessionKey.generate()
+            secret = key.secret
+            folder: Any = SessionFolder(path, key.recipients)
+        else:
+            folder = fallback.plain_session_folder_class()(path)
+        folder.create()
+        progress(f"building the {framework.name} session on the remote host")
+        build_session(framework, folder, self._build_options(options, compress), progress)
+        server = self._server_ref[0]
+        server.spaces["session"] = FolderSpace(path)
+        if framework.web_root is not None:
+            server.spaces["public"] = PublicSpace(Path(framework.web_root), (Path(framework.project_dir),))
+        return {
+            "session": session, "key": secret, "encrypted": encrypt, "framework": framework.name,
+            "compression": "zstd" if compress else None,
+            # Without zstd here the artifacts are stored plain; the channel then compresses them with zlib.
+            "channel_compression": None if compress else "zlib",
+        }
+
+    def _publish(self, framework: Any, options: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+        """``--via-http``: publish in the web root as ``serve`` does, with serve's own pieces, until bye."""
+        from synco_core.session.build import build_session
+        from synco_core.session.folder import SessionFolder
+        from synco_core.session.keys import SessionKey
+        from synco_core.session.runner import new_session_id
+        from synco_core.session.server import start_server
+        from synco_core.session.ttl import cleanup_expired, write_marker
+        from synco_core.wire import session_folder_name
+
+        if not fallback.available("cryptography"):
+            raise ConfigError("--via-http needs cryptography on the remote host; pull without --via-http instead")
+        web_root = framework.web_root
+        if web_root is None or not Path(web_root).is_dir():
+            raise ConfigError(f"the {framework.name} project has no web root to publish the session in")
+        web_root = Path(web_root)
+        for removed in cleanup_expired(web_root):
+            progress(f"removed the expired session {removed.name}")
+        ttl_seconds = float(options.get("ttl_minutes") or 60.0) * 60
+        session = session_folder_name(new_session_id())
+        path = web_root / session
+        key = SessionKey.generate()
+        folder = SessionFolder(path, key.recipients)
+        folder.create()
+        self.published = path
+        # The marker first: a SIGKILL from here on still leaves a folder the next serve removes when expired.
+        write_marker(path, ttl_seconds)
+        base_url = None
+        listen = options.get("listen")
+        if isinstance(listen, str) and listen:
+            self.http_server = start_server(web_root, listen)
+            host, port = self.http_server.server_address[:2]
+            host_text = str(host)
+            base_url = f"http://{'[' + host_text + ']' if ':' in host_text else host_text}:{port}/"
+        build_options = self._build_options(options, fallback.available("zstandard"))
+        build_options.expires_at = int(time.time() + ttl_seconds)
+        build_session(framework, folder, build_options, progress)
+        return {"session": session, "key": key.secret, "encrypted": True, "framework": framework.name,
+                "base_url": base_url, "mode": "http"}
+
+    def cleanup(self) -> None:
+        if self.http_server is not None:
+            self.http_server.stop()
+            self.http_server = None
+        if self.published is not None:
+            from synco_core.session.ttl import remove_session
+
+            remove_session(self.published)
+            self.published = None
+        if self.temp_root is not None:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+            self.temp_root = None
+
+
+def run_channel_server(reader: BinaryIO, writer: BinaryIO, debug: bool = False) -> int:
+    """The whole remote side over ``reader``/``writer``; returns the exit status."""
+    server_ref: list[ChannelServer] = []
+    source = _Source(server_ref, debug)
+
+    def on_disconnect() -> None:
+        # Only a running build needs interrupting; the serving loop notices the end of input by itself.
+        if source.building:
+            _thread.interrupt_main()
+
+    server = ChannelServer(reader, writer, build=source.build, on_disconnect=on_disconnect,
+                           capabilities=capabilities(), version=__version__)
+    server_ref.append(server)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise _Stopped(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    status = 0
+    try:
+        server.serve()
+    except (_Stopped, KeyboardInterrupt) as exc:
+        log.debug("stopped: %s", exc or "client went away")
+        status = 1
+    except SyncoError as exc:
+        server.fatal(redact(" ".join(str(exc).split())))
+        status = 1
+    except BrokenPipeError:
+        log.debug("the client went away while data was being sent")
+        status = 1
+    except Exception as exc:
+        log.debug("channel failure", exc_info=True)
+        server.fatal(redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
+        status = 1
+    finally:
+        # Signals during cleanup must not cut it short.
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+        source.cleanup()
+    if server.closed_by_client and status == 0:
+        server.acknowledge_bye()
+    with contextlib.suppress(OSError, ValueError):
+        writer.flush()
+    return status
+
+
+@click.command("_channel", hidden=True)
+@click.option("--probe", is_flag=True, help="Print what this host can do as JSON and exit.")
+@debug_option
+def command(probe: bool) -> None:
+    """Remote side of ``synco pull`` (speaks frames on stdin/stdout; not for interactive use)."""
+    if probe:
+        info = {"protocol": PROTOCOL_VERSION, "version": __version__, "capabilities": capabilities()}
+        click.echo(json.dumps(info))
+        return
+    from synco_core.cli.main import is_debug
+
+    started = time.monotonic()
+    with _private_stdio() as (reader, writer):
+        status = run_channel_server(reader, writer, debug=is_debug())
+    log.debug("channel finished after %.1fs with status %d", time.monotonic() - started, status)
+    if status:
+        sys.exit(status)

@@ -1,0 +1,77 @@
+"""``synco pull REMOTE``: the source side through ssh, docker or kubectl, and the result back, in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synco_core.cli.options import confirm, debug_option, split_names, yes_option
+from synco_core.pull.remote import resolve_remote
+from synco_core.pull.run import PullOptions, pull
+
+HELP = """Pull the database and files of REMOTE into --target (and install them with --install).
+
+\b
+REMOTE is a name under 'remotes:' in .synco.yml, or one of
+  ssh://[user@]host[:port]/path/to/app      (/~/app: relative to the home directory)
+  docker://container/path
+  docker-compose://service/path
+  kubectl://[context/]namespace/pod[/container]/path
+For kubectl, '//' ends the names (kubectl://ns/pod/php//var/www has the container php); without it the
+first name counts as a context only when kubectl knows that context. ?context=...&container=... also work.
+
+\b
+synco runs the source side remotely (the remote synco, or an uploaded zipapp run by python3 >= 3.10 when
+synco is not installed there) and streams the session back over the channel itself: no port, nothing in
+the web root. ssh options: SYNCO_SSH_COMMAND (like GIT_SSH_COMMAND), SYNCO_SSH_OPTIONS, or ssh_options:
+in .synco.yml. SYNCO_REMOTE_PYTHON / SYNCO_REMOTE_SYNCO (or python: / synco: in .synco.yml) choose the
+remote interpreter and synco command ('upload' always uploads the zipapp).
+"""
+
+
+@click.command("pull", help=HELP)
+@click.argument("remote")
+@click.option("--only", multiple=True, metavar="SET[,SET]", help="Pull only these sets (dbDump = the database).")
+@click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters on the remote side.")
+@click.option("--install", is_flag=True,
+              help="Then install what arrived into the project in the current directory (as synco install).")
+@yes_option
+@click.option("--via-http", is_flag=True,
+              help="Publish the session over HTTP on the remote side (as serve does) and download it from there.")
+@click.option("--base-url", metavar="URL", help="With --via-http: the application's public URL.")
+@click.option("--remote-listen", metavar="HOST:PORT",
+              help="With --via-http: the remote side serves the web root itself on HOST:PORT.")
+@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=Path("dump"), show_default=True,
+              help="Folder to receive into.")
+@click.option("--framework", "framework_name", metavar="NAME", help="Framework plugin to use on the remote side.")
+@click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
+              help="Parallel reads of public files (pipelined over the channel).")
+@click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
+@debug_option
+def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, via_http: bool,
+            base_url: str | None, remote_listen: str | None, target: Path, framework_name: str | None, jobs: int,
+            delete: bool) -> None:
+    from synco_core.cli.main import is_debug
+    from synco_core.cli.receive_cmd import print_summary
+    from synco_core.transfer.progress import Reporter
+
+    if (base_url or remote_listen) and not via_http:
+        raise click.UsageError("--base-url and --remote-listen go with --via-http")
+    resolved = resolve_remote(remote, Path.cwd())
+    options = PullOptions(
+        target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
+        base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
+    )
+    result = pull(resolved, options, echo=lambda line: click.echo(line, err=True), reporter=Reporter())
+    if not result.encrypted and not via_http:
+        click.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
+                   "layer (the channel itself is the encryption).", err=True)
+    print_summary(result.summary)
+    if not result.summary.ok:
+        raise click.exceptions.Exit(1)
+    if install:
+        from synco_core.install import install_received
+
+        # The local project is the current directory, detected by the local plugins (as synco install does).
+        install_received(target, Path.cwd(), yes=yes, confirm=confirm, echo=lambda line: click.echo(line, err=True))

@@ -1,0 +1,38 @@
+"""``inspect_database`` for MySQL/MariaDB: tables, columns and size estimates from information_schema."""
+
+from __future__ import annotations
+
+import pymysql
+
+from synco_core.engines.mysql.connect import connect, describe, where
+from synco_core.engines.mysql.schema import query, text
+from synco_core.errors import DatabaseError
+from synco_core.types import DatabaseConfig, DatabaseInventory, TableInfo
+
+
+def inspect(database: DatabaseConfig) -> DatabaseInventory:
+    conn = connect(database)
+    try:
+        version = text(query(conn, "SELECT VERSION()")[0][0])
+        columns: dict[str, list[str]] = {}
+        for table, column in query(conn, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+                                         "WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                                   (database.name,)):
+            columns.setdefault(text(table), []).append(text(column))
+        tables = []
+        for name, kind, rows, data, index in query(
+                conn, "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH "
+                      "FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME", (database.name,)):
+            is_view = text(kind) == "VIEW"
+            tables.append(TableInfo(
+                name=text(name),
+                columns=columns.get(text(name), []),
+                rows_estimate=0 if is_view else int(rows or 0),
+                size_bytes=0 if is_view else int(data or 0) + int(index or 0),
+                kind="view" if is_view else "table",
+            ))
+        return DatabaseInventory(engine="mysql", server_version=version, tables=tables)
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"cannot inspect {database.name!r} on {where(database)}: {describe(exc)}") from exc
+    finally:
+        conn.close()

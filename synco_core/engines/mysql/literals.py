@@ -1,0 +1,199 @@
+"""How each column is turned into an exact SQL literal, and the row checksum of the manifest.
+
+Values are formatted by the server inside the SELECT (``QUOTE()``, ``HEX()``, ``CONCAT()``), so Python
+never formats a value itself in the common case; it only moves bytes. Two shapes of query use this:
+
+- :func:`row_literal_sql`: the whole row ``(v1,v2,...)`` as one value. The chunked dump concatenates a
+  page of such rows into one value per query (``GROUP_CONCAT``), for tables with an integer primary key.
+- :func:`row_format`: runs of small columns formatted by the server, and the columns that can be bigger
+  than the server's ``max_allowed_packet`` once formatted (MEDIUM/LONG TEXT and BLOB, JSON, spatial
+  values) fetched raw and formatted in Python (:func:`format_raw`, byte for byte what ``QUOTE()`` and
+  ``HEX()`` give), because ``CONCAT`` returns NULL beyond that limit. Used for streaming the other
+  tables and for single rows too big for a page.
+
+The table checksum of the manifest is the sum over rows of ``crc32(literal)``, where ``literal`` is the
+row exactly as written to the dump, ``(v1,v2,...)``. The dumper computes it in Python over the bytes it
+writes; the installer has the server compute the same sum over the loaded table with one aggregate
+query, so only two numbers cross the wire (rows too big for the server to format are streamed).
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from synco_core.engines.mysql.connect import quote_name
+
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
+EXACT_NUMERIC_TYPES = frozenset({"decimal", "numeric", "double", "real", "double precision"})
+FLOAT_TYPES = frozenset({"float"})
+BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob"})
+LARGE_BINARY_TYPES = frozenset({"mediumblob", "longblob"})
+LARGE_TEXT_TYPES = frozenset({"mediumtext", "longtext", "json"})
+SPATIAL_TYPES = frozenset({
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+    "geometrycollection", "geomcollection",
+})
+#: Character sets whose bytes are already valid utf8mb4, so no CONVERT() is needed.
+UTF8_COMPATIBLE = frozenset({None, "utf8mb4", "utf8mb3", "utf8", "ascii"})
+
+
+@dataclass(frozen=True)
+class Column:
+    """What the formatter needs to know about one column."""
+
+    name: str
+    data_type: str
+    charset: str | None = None
+    generated: bool = False
+
+    @property
+    def is_binary(self) -> bool:
+        return self.data_type in BINARY_TYPES or (self.charset == "binary" and self.data_type in ("char", "varchar"))
+
+    @property
+    def is_large(self) -> bool:
+        """Fetched raw: its formatted form could exceed the server's packet limit."""
+        if self.data_type in SPATIAL_TYPES or self.data_type in LARGE_BINARY_TYPES:
+            return True
+        return self.data_type in LARGE_TEXT_TYPES
+
+    @property
+    def large_is_binary(self) -> bool:
+        return self.data_type in SPATIAL_TYPES or self.data_type in LARGE_BINARY_TYPES or self.charset == "binary"
+
+
+def text_source(column: Column, value_sql: str) -> str:
+    """``value_sql`` converted to utf8mb4 when the column's character set is not a subset of it."""
+    if column.charset in UTF8_COMPATIBLE or column.charset == "binary":
+        return value_sql
+    return f"CONVERT({value_sql} USING utf8mb4)"
+
+
+def literal_sql(column: Column, value_sql: str | None = None) -> str:
+    """The SQL expression that yields the exact literal of ``column`` (or of ``value_sql``) as text.
+
+    NULL becomes the word NULL; numbers are written bare; FLOAT goes through DOUBLE so that its exact
+    binary value is written (the server prints FLOAT with 6 digits otherwise); BIT as ``b'...'``;
+    binary strings as ``0x...`` hex literals (``''`` when empty, since ``0x`` alone is no literal);
+    everything else through ``QUOTE()``, which escapes quote, backslash, NUL and Ctrl-Z.
+    """
+    value = value_sql or quote_name(column.name)
+    kind = column.data_type
+    if kind in INTEGER_TYPES or kind in EXACT_NUMERIC_TYPES:
+        return f"IFNULL({value},'NULL')"
+    if kind in FLOAT_TYPES:
+        return f"IFNULL(CAST({value} AS DOUBLE),'NULL')"
+    if kind == "bit":
+        return f"IF({value} IS NULL,'NULL',CONCAT('b''',BIN({value}+0),''''))"
+    if column.is_binary or kind in SPATIAL_TYPES or kind in LARGE_BINARY_TYPES:
+        return f"IF({value} IS NULL,'NULL',IF(OCTET_LENGTH({value})=0,'''''',CONCAT('0x',HEX({value}))))"
+    return f"QUOTE({text_source(column, value)})"
+
+
+@dataclass
+class RowFormat:
+    """The SELECT list for one table and how to assemble each fetched row into ``(v1,v2,...)``.
+
+    ``select_list`` yields, in order, server-formatted text segments and raw large values; ``raw``
+    holds, per result column, None for a formatted segment or the large column it carries.
+    """
+
+    columns: list[Column]
+    select_list: list[str] = field(default_factory=list)
+    raw: list[Column | None] = field(default_factory=list)
+
+
+def row_format(columns: Sequence[Column], overrides: dict[str, str] | None = None) -> RowFormat:
+    """Build the SELECT list for ``columns`` (generated ones left out); ``overrides`` maps a column
+    name to an SQL expression that replaces its value (sanitising), formatted like the column."""
+    overrides = overrides or {}
+    dumped = [c for c in columns if not c.generated]
+    fmt = RowFormat(columns=dumped)
+    pending: list[str] = ["_binary'('"]
+    for index, column in enumerate(dumped):
+        if index:
+            pending.append("','")
+        override = overrides.get(column.name)
+        expr = f"({override})" if override is not None else None
+        if column.is_large:
+            fmt.select_list.append("CONCAT(" + ",".join(pending) + ")")
+            fmt.raw.append(None)
+            fmt.select_list.append(expr or quote_name(column.name))
+            fmt.raw.append(column)
+            pending = ["_binary''"]
+        else:
+            pending.append(literal_sql(column, expr))
+    pending.append("')'")
+    fmt.select_list.append("CONCAT(" + ",".join(pending) + ")")
+    fmt.raw.append(None)
+    return fmt
+
+
+def escape_text(value: bytes) -> bytes:
+    """``value`` as a quoted string literal, escaped exactly as the server's ``QUOTE()`` does."""
+    return (b"'" + value.replace(b"\\", b"\\\\").replace(b"'", b"\\'").replace(b"\0", b"\\0")
+            .replace(b"\x1a", b"\\Z") + b"'")
+
+
+def format_raw(column: Column, value: bytes | None) -> bytes:
+    """The literal of a large column fetched raw."""
+    if value is None:
+        return b"NULL"
+    if column.large_is_binary:
+        return b"0x" + binascii.hexlify(value).upper() if value else b"''"
+    return escape_text(value)
+
+
+#: What a row the server cannot format (NULL) adds to the checksum query's sum: more than any total of
+#: CRC32 values, so the number of such rows can be read off the sum.
+OVERSIZE_MARK = 1 << 64
+
+
+def checksum_sql(columns: Sequence[Column]) -> str:
+    """The aggregate computing the table checksum on the server (after loading), as text.
+
+    Rows the server cannot format within its packet limit add :data:`OVERSIZE_MARK` instead; the caller
+    streams those through Python (:func:`oversize_rows_sql`).
+    """
+    return f"CAST(IFNULL(SUM(IFNULL(CRC32({row_literal_sql(columns)}),{OVERSIZE_MARK})),0) AS CHAR)"
+
+
+def oversize_rows_sql(table_sql: str, columns: Sequence[Column]) -> tuple[str, RowFormat]:
+    """The query streaming the rows too big for server-side formatting, with their large values raw."""
+    fmt = row_format(columns)
+    return f"SELECT {', '.join(fmt.select_list)} FROM {table_sql} WHERE {row_literal_sql(columns)} IS NULL", fmt
+
+
+def assemble(row: Sequence[bytes | None], fmt: RowFormat) -> bytes | None:
+    """The row literal from a fetched row of :func:`row_format` (None when the server gave up on a part)."""
+    parts: list[bytes] = []
+    for value, raw in zip(row, fmt.raw, strict=True):
+        if raw is not None:
+            parts.append(format_raw(raw, value))
+        elif value is None:
+            return None
+        else:
+            parts.append(value)
+    return b"".join(parts)
+
+
+def row_literal_sql(columns: Sequence[Column], overrides: dict[str, str] | None = None) -> str:
+    """The whole row ``(v1,v2,...)`` formatted by the server, large columns included.
+
+    Used by the chunked dump, which puts many such rows into one GROUP_CONCAT value and retries with
+    fewer rows (or falls back to fetching raw values) when the result would exceed the server's limits.
+    """
+    overrides = overrides or {}
+    parts = []
+    for column in columns:
+        if column.generated:
+            continue
+        override = overrides.get(column.name)
+        parts.append(literal_sql(column, f"({override})" if override is not None else None))
+    return "CONCAT(_binary'('," + ",',',".join(parts) + ",')')"
+
+
+def format_checksum(total: int) -> str:
+    return f"crc32sum:{total}"

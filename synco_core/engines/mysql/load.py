@@ -1,0 +1,381 @@
+"""Executing a dump's statements on a connection, with the rewrites a local load needs.
+
+- ``USE``, ``CREATE DATABASE`` and ``DROP DATABASE`` are skipped: everything goes into the scratch
+  database the installer chose, whatever database the dump was made from.
+- ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER).
+- On MariaDB, MySQL 8 collations it does not know (``utf8mb4_0900_ai_ci`` ...) are mapped to the nearest
+  one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
+  dropped, since MariaDB would execute them (its version number is higher) and fail.
+
+Data statements (INSERT, REPLACE) are sent untouched: rewriting values would corrupt them.
+
+Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
+statements go to worker connections, one per table, each in one transaction until the next barrier
+(so MariaDB's bulk insert into an empty table applies), while DDL runs on the main connection. Anything
+that may read rows or change how they are written (INSERT ... SELECT, triggers, unknown statements)
+waits for every row before it (a barrier); after a trigger is created, everything runs in order on
+the main connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pymysql
+
+from synco_core.engines.mysql.connect import describe
+from synco_core.engines.mysql.dump import COMPLETE_MARKER, HEADER_MARKER, MANIFEST_PREFIX
+from synco_core.engines.mysql.schema import strip_definer
+from synco_core.engines.mysql.splitter import StatementSplitter
+from synco_core.errors import DatabaseError
+from synco_core.types import TableManifest
+
+log = logging.getLogger(__name__)
+
+_SKIPPED = re.compile(
+    rb"^(?:/\*!\d*\s*)?(?:USE\b|(?:CREATE|DROP)\s+(?:/\*!\d+\s*)?(?:DATABASE|SCHEMA)\b)", re.IGNORECASE)
+_NEVER = re.compile(rb"^/\*M?!999999[\s\S]*?\*/\s*")
+_DATA = re.compile(rb"^(?:INSERT|REPLACE)\b", re.IGNORECASE)
+_MYSQL8_COMMENT = re.compile(rb"/\*!80\d{3}[\s\S]*?\*/")
+_COLLATION = re.compile(rb"\b(utf8mb[34]|utf8)_([a-z0-9_]*?)0900_([a-z_]+)\b", re.IGNORECASE)
+
+
+@dataclass
+class LoadReport:
+    """What a load did and what the dump said about itself."""
+
+    statements: int = 0
+    skipped: int = 0
+    #: The manifest written by synco's dumper (empty for other dumps).
+    manifest: dict[str, TableManifest] = field(default_factory=dict)
+    synco_dump: bool = False
+    complete: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def map_collation(match: re.Match[bytes], known: set[str], warned: set[str],
+                  warn: Callable[[str], None]) -> bytes:
+    """The nearest collation the server knows for a MySQL 8 ``*_0900_*`` collation."""
+    original = match.group(0).decode()
+    if original.lower() in known:
+        return match.group(0)
+    charset = "utf8mb4" if match.group(1).lower() == b"utf8mb4" else "utf8mb3"
+    sensitivity = match.group(3).decode().lower()
+    # Accent- and case-sensitive or binary comparisons map to the binary collation; everything else to
+    # the newest Unicode collation MariaDB 10.x has, which also ignores accents and case.
+    target = f"{charset}_bin" if sensitivity in ("as_cs", "bin") else f"{charset}_unicode_520_ci"
+    if original not in warned:
+        warned.add(original)
+        warn(f"collation {original} is unknown to this server; using {target} instead")
+    return target.encode()
+
+
+class Loader:
+    """Runs the statements of one dump on ``conn`` (already connected to the scratch database)."""
+
+    def __init__(self, conn: Any, *, warn: Callable[[str], None] | None = None,
+                 connect: Callable[[], Any] | None = None, workers: int = 1) -> None:
+        self.conn = conn
+        #: Opens another connection to the same database, for the parallel INSERT workers.
+        self.connect = connect
+        self.workers = workers
+        self.report = LoadReport()
+        self.warn = warn or (lambda message: log.warning("%s", message))
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            version = str(cur.fetchone()[0])
+            cur.execute("SELECT @@max_allowed_packet")
+            self.max_packet = int(cur.fetchone()[0])
+            cur.execute("SHOW COLLATION")
+            self.known_collations = {str(row[0]).lower() for row in cur.fetchall()}
+        self.is_mariadb = "mariadb" in version.lower()
+        self._warned: set[str] = set()
+
+    def _comment(self, line: bytes) -> None:
+        if line.startswith(HEADER_MARKER):
+            self.report.synco_dump = True
+        elif line.startswith(MANIFEST_PREFIX):
+            entry = json.loads(line[len(MANIFEST_PREFIX):])
+            self.report.manifest[str(entry["table"])] = TableManifest(int(entry["rows"]), entry.get("checksum"))
+        elif line.startswith(COMPLETE_MARKER):
+            self.report.complete = True
+
+    def rewrite(self, statement: bytes) -> bytes | None:
+        """The statement to send, or None to skip it."""
+        if _DATA.match(statement):
+            return statement
+        if statement.startswith(b"/*M!999999"):
+            # mariadb-dump's "sandbox mode" line has no delimiter and sticks to the next statement;
+            # version 999999 never executes, so it is only noise that would hide what follows.
+            statement = _NEVER.sub(b"", statement, count=1)
+        if _SKIPPED.match(statement):
+            return None
+        statement = strip_definer(statement)
+        if self.is_mariadb:
+            statement = _MYSQL8_COMMENT.sub(b"", statement)
+            if b"0900_" in statement:
+                statement = _COLLATION.sub(
+                    lambda m: map_collation(m, self.known_collations, self._warned, self._warn), statement)
+        return statement
+
+    def _warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        self.warn(message)
+
+    def run(self, dump: BinaryIO) -> LoadReport:
+        """Load ``dump``: reading and splitting in one thread, executing in this one (and in the
+        workers, when the loader has a ``connect`` factory and ``workers`` > 1)."""
+        reader = _Reader(StatementSplitter(dump, on_comment=self._comment))
+        workers = [_Worker(self.connect()) for _ in range(self.workers)] if self.connect and self.workers > 1 else []
+        try:
+            for worker in workers:
+                worker.start()
+            active = self._execute_all(reader, workers)
+            _barrier(active)
+        finally:
+            reader.stop()
+            for worker in workers:
+                worker.finish()
+        if self.report.synco_dump and not self.report.complete:
+            raise DatabaseError("the dump has no completion marker: it is truncated")
+        return self.report
+
+    def _execute_all(self, reader: _Reader, workers: list[_Worker]) -> list[_Worker]:
+        """Execute every statement; returns the workers still in use (none after a trigger)."""
+        query = self.conn.query
+        if workers:
+            # DDL that has to wait for a worker's open transaction gives up quickly and is retried
+            # after a barrier, instead of waiting for a commit that only the barrier would bring.
+            query(b"SET SESSION lock_wait_timeout=2")
+        owner: dict[bytes, _Worker] = {}
+        for number, statement in reader:
+            sql = self.rewrite(statement)
+            if sql is None or not sql.strip(b" \t\r\n;"):
+                self.report.skipped += 1
+                continue
+            self.report.statements += 1
+            if len(sql) >= self.max_packet:
+                # The server would drop the connection half-way through receiving it; say why instead.
+                raise DatabaseError(
+                    f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
+                    f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
+                    f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {_preview(sql)}")
+            if not workers:
+                self._query(number, sql)
+                continue
+            _raise_worker_error(workers)
+            if _TRIGGER.match(sql):
+                # From here on an INSERT may write other tables through the trigger, which could collide
+                # with a worker's bulk insert there: everything after it runs here, in order. (Dumps put
+                # triggers after the data, synco's after all of it, so this rarely costs anything.)
+                _barrier(workers)
+                self._query(number, sql)
+                workers = []
+                continue
+            if _COMMIT.match(sql):
+                # The dump commits every few dozen megabytes: so do the workers (without waiting for
+                # them), which keeps InnoDB's transactions, and what it buffers for them, small.
+                for worker in workers:
+                    worker.submit("commit", b"", number)
+                continue
+            if _TRANSACTION.match(sql) or _KEYS.match(sql):
+                # The workers run their own transactions; LOCK TABLES would block them; DISABLE KEYS
+                # only matters for MyISAM and would make every table wait for the previous one.
+                continue
+            insert = _VALUES_INSERT.match(sql)
+            if insert:
+                table = insert.group(1)
+                if table not in owner:
+                    owner[table] = workers[len(owner) % len(workers)]
+                owner[table].submit("insert", sql, number)
+                continue
+            if _SESSION.match(sql):
+                for worker in workers:
+                    worker.submit("set", sql, number)
+                self._query(number, sql)
+                continue
+            independent = _INDEPENDENT_DDL.match(sql)
+            if not independent or (independent.group(1) or b"") in owner:
+                # Anything that may read rows or change how they are inserted (triggers) waits for
+                # every row before it.
+                _barrier(workers)
+                self._query(number, sql)
+                continue
+            try:
+                query(sql)
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] not in _RETRYABLE:
+                    raise _statement_error(number, sql, exc) from exc
+                _barrier(workers)
+                self._query(number, sql)
+        return workers
+
+    def _query(self, number: int, sql: bytes) -> None:
+        try:
+            self.conn.query(sql)
+        except pymysql.err.MySQLError as exc:
+            raise _statement_error(number, sql, exc) from exc
+
+
+_NAME = rb"(`(?:[^`]|``)+`|\w+)"
+_VALUES_INSERT = re.compile(
+    rb"^INSERT\s+(?:IGNORE\s+)?INTO\s+" + _NAME + rb"\s*"
+    rb"(?:\((?:[^()`]|`(?:[^`]|``)*`)*\))?\s*VALUES\b", re.IGNORECASE)
+_KEYS = re.compile(rb"^(?:/\*!\d*\s*)?ALTER\s+TABLE\s+\S+\s+(?:DISABLE|ENABLE)\s+KEYS\b", re.IGNORECASE)
+#: Statements that touch no rows: run at once, unless they name a table a worker has rows for.
+_INDEPENDENT_DDL = re.compile(
+    rb"^(?:/\*!\d*\s*)?(?:(?:CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME
+    + rb"|(?:CREATE|DROP)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?VIEW\b)",
+    re.IGNORECASE)
+_COMMIT = re.compile(rb"^(?:/\*!\d*\s*)?COMMIT\b", re.IGNORECASE)
+_TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
+_SESSION = re.compile(rb"^(?:/\*!\d*\s*)?SET\b", re.IGNORECASE)
+_TRANSACTION = re.compile(
+    rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
+    re.IGNORECASE)
+_RETRYABLE = (1205,)  # lock wait timeout
+
+
+def _statement_error(number: int, sql: bytes, exc: BaseException) -> DatabaseError:
+    return DatabaseError(f"statement {number} of the dump failed: {describe(exc)}; statement: {_preview(sql)}")
+
+
+class _Reader:
+    """Reads and splits the dump in a thread of its own (decryption and decompression happen there
+    too, inside the stream's ``read``), so that they overlap with the server executing statements."""
+
+    QUEUE = 8
+
+    def __init__(self, splitter: StatementSplitter) -> None:
+        self.splitter = splitter
+        self.queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=self.QUEUE)
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="synco-load-reader", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for statement in self.splitter:
+                if not self._put((self.splitter.statements, statement)):
+                    return
+        except BaseException as exc:  # Raised in the executing thread.
+            self.error = exc
+        self._put(None)
+
+    def _put(self, item: tuple[int, bytes] | None) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+class _Worker(threading.Thread):
+    """Executes the INSERTs of the tables given to it on its own connection, in one transaction that
+    ends at the next barrier.
+
+    Every table belongs to one worker, so no two transactions write the same table: MariaDB's bulk
+    insert into an empty table (no undo log, with unique and foreign key checks off) locks the whole
+    table until commit, and one transaction per table is also what makes it apply. ``commit`` items
+    come from barriers, ``set`` items repeat the dump's session settings (character set, sql_mode).
+    """
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(name="synco-load-worker", daemon=True)
+        self.conn = conn
+        self.inbox: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue(maxsize=2)
+        self.error: tuple[int, bytes, BaseException] | None = None
+        self.finished = False
+        conn.query("SET autocommit=0")
+
+    def submit(self, kind: str, sql: bytes, number: int) -> None:
+        self.inbox.put((kind, sql, number))
+
+    def run(self) -> None:
+        while True:
+            item = self.inbox.get()
+            try:
+                if item is None:
+                    return
+                kind, sql, number = item
+                if self.error is not None:
+                    continue
+                try:
+                    if kind == "insert":
+                        self._insert(sql)
+                    elif kind == "commit":
+                        self._commit()
+                    else:
+                        self.conn.query(sql)
+                except BaseException as exc:  # Raised in the executing thread.
+                    self.error = (number, sql, exc)
+            finally:
+                self.inbox.task_done()
+
+    def _insert(self, sql: bytes) -> None:
+        self.conn.query(sql)
+
+    def _commit(self) -> None:
+        self.conn.commit()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.inbox.put(None)
+        self.join()
+        try:
+            self.conn.close()
+        except Exception:
+            log.debug("closing a load worker's connection failed", exc_info=True)
+
+
+def _barrier(workers: list[_Worker]) -> None:
+    """Wait until every worker has executed and committed everything handed to it."""
+    for worker in workers:
+        worker.submit("commit", b"", 0)
+    for worker in workers:
+        worker.inbox.join()
+    _raise_worker_error(workers)
+
+
+def _raise_worker_error(workers: list[_Worker]) -> None:
+    for worker in workers:
+        if worker.error is not None:
+            number, sql, exc = worker.error
+            if isinstance(exc, pymysql.err.MySQLError):
+                raise _statement_error(number, sql, exc) from exc
+            raise exc
+
+
+def _preview(statement: bytes) -> str:
+    """The start of a statement for an error message, never the values of an INSERT."""
+    head = statement[:120]
+    cut = head.upper().find(b" VALUES")
+    if cut >= 0:
+        head = head[:cut] + b" VALUES ..."
+    text = " ".join(head.decode("utf-8", "replace").split())
+    return text if len(statement) <= 120 or cut >= 0 else text + " ..."

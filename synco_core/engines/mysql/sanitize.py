@@ -1,0 +1,53 @@
+"""Sanitising rules turned into SQL expressions evaluated inside the dump's SELECT.
+
+A rule either carries its own SQL ``expression`` or names a transform: ``null``, ``email`` (a unique
+address per row, built from the primary key), ``fixed:<value>``, ``hash`` (SHA-256 hex of the value)
+or ``truncate:<n>``. The expression replaces the column in the SELECT, so the original value never
+leaves the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from synco_core.engines.mysql.connect import quote_name, quote_string
+from synco_core.errors import ConfigError
+from synco_core.types import SanitizeRule
+
+
+def transform_sql(rule: SanitizeRule, primary_key: Sequence[str]) -> str:
+    """The SQL expression for ``rule`` on a table with the given primary key columns."""
+    if not rule.transform:
+        if not rule.expression.strip():
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
+        return rule.expression
+    name, _, argument = rule.transform.partition(":")
+    column = quote_name(rule.column)
+    name = name.strip().lower()
+    if name == "null":
+        return "NULL"
+    if name == "email":
+        if primary_key:
+            key = ",".join(quote_name(c) for c in primary_key)
+            # CONCAT_WS keeps composite keys unique ('1-2' vs '12'); the key, not the address, is used
+            # so that nothing derived from the original address is published.
+            unique = f"CONCAT_WS('-',{key})" if len(primary_key) > 1 else key
+        else:
+            # Without a primary key a random UUID per row is the only unique value that reveals nothing.
+            unique = "REPLACE(UUID(),'-','')"
+        return f"IF({column} IS NULL,NULL,CONCAT('user',{unique},'@example.invalid'))"
+    if name == "fixed":
+        return f"IF({column} IS NULL,NULL,{quote_string(argument)})"
+    if name == "hash":
+        return f"SHA2({column},256)"
+    if name == "truncate":
+        try:
+            length = int(argument)
+        except ValueError:
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
+                              f"got {argument!r}") from None
+        if length < 0:
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate length must be >= 0")
+        return f"LEFT({column},{length})"
+    raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: unknown transform {rule.transform!r} "
+                      "(known: null, email, fixed:<value>, hash, truncate:<n>)")

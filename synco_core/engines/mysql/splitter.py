@@ -1,0 +1,228 @@
+"""A streaming SQL statement splitter for mysqldump-style scripts, reading bytes in large chunks.
+
+It understands what the ``mysql`` client understands in dumps: ``--``/``#``/``/* */`` comments (dropped),
+``/*! ... */`` and ``/*M! ... */`` executable comments (kept: the server decides), quoted strings and
+identifiers with backslash escapes and doubled quotes (a ``;`` inside does not end a statement), and the
+client's ``DELIMITER`` command. Speed comes from one regular expression that swallows runs of ordinary
+text and whole quoted strings in C; Python only looks at the few places where something happens.
+Memory is bounded by the largest statement (plus one read chunk).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from synco_core.errors import DatabaseError
+
+CHUNK = 1 << 20
+_WHITESPACE = re.compile(rb"[ \t\r\n\f\v]*")
+_DELIMITER_COMMAND = re.compile(rb"delimiter[ \t]+(\S+)[^\n]*(?:\n|\Z)", re.IGNORECASE)
+_COMMENT_SPACE = b" \t\r\n\f\v"
+_STRINGS = (
+    rb"'[^'\\]*(?:\\[\s\S][^'\\]*)*'",
+    rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"',
+    rb"`[^`]*`",
+)
+
+
+def _bulk_pattern(delimiter: bytes) -> re.Pattern[bytes]:
+    """Ordinary text and complete quoted strings; stops at anything that needs a closer look."""
+    first = re.escape(delimiter[:1])
+    plain = rb"[^'\"`#/\-" + first + rb"]+"
+    # A lone '-' or '/' is plain text only when the next byte is known and does not start a comment;
+    # at the end of the buffer the lookahead fails, so the splitter reads more before deciding.
+    return re.compile(rb"(?:" + plain + rb"|" + rb"|".join(_STRINGS) + rb"|-(?=[^-])|/(?=[^*]))*")
+
+
+def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
+    """Where ``pattern`` (which always matches, possibly empty) stops matching from ``pos``."""
+    match = pattern.match(buf, pos)
+    return match.end() if match else pos
+
+
+class StatementSplitter:
+    """Iterate over the statements of ``stream`` (bytes, delimiter removed, surrounding space stripped).
+
+    ``on_comment`` receives every ``--`` comment line between statements (synco's manifest lives there).
+    A script that ends inside a statement, string or comment raises :class:`DatabaseError`.
+    """
+
+    def __init__(self, stream: BinaryIO, on_comment: Callable[[bytes], None] | None = None,
+                 chunk_size: int = CHUNK) -> None:
+        self.stream = stream
+        self.on_comment = on_comment
+        self.chunk_size = chunk_size
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+        self.delimiter = b";"
+        self._bulk = _bulk_pattern(self.delimiter)
+        #: Bytes read so far, for error messages.
+        self.consumed = 0
+        self.statements = 0
+
+    def _fill(self, keep_from: int) -> bool:
+        """Drop the buffer before ``keep_from``, read more; False at the end of the stream."""
+        if self.eof:
+            return False
+        want = max(self.chunk_size, len(self.buf) - keep_from)
+        data = self.stream.read(want)
+        if not data:
+            self.eof = True
+            return False
+        self.consumed += keep_from
+        self.buf = self.buf[keep_from:] + data
+        self.pos -= keep_from
+        return True
+
+    def _set_delimiter(self, delimiter: bytes) -> None:
+        self.delimiter = delimiter
+        self._bulk = _bulk_pattern(delimiter)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self._skip_space_and_comments():
+            if self._delimiter_command():
+                continue
+            statement = self._statement()
+            if statement:
+                self.statements += 1
+                yield statement
+
+    def _skip_space_and_comments(self) -> bool:
+        """Move to the start of the next statement; False at a clean end of the stream."""
+        while True:
+            self.pos = _end(_WHITESPACE, self.buf, self.pos)
+            if self.pos + 3 > len(self.buf) and self._fill(self.pos):
+                continue
+            if self.pos >= len(self.buf):
+                return False
+            head = self.buf[self.pos:self.pos + 3]
+            if head[:1] == b"#" or (head[:2] == b"--" and (len(head) == 2 or head[2:3] in _COMMENT_SPACE)):
+                end = self.buf.find(b"\n", self.pos)
+                if end < 0:
+                    if self._fill(self.pos):
+                        continue
+                    end = len(self.buf)
+                if self.on_comment is not None and head[:1] == b"-":
+                    self.on_comment(self.buf[self.pos:end].rstrip(b"\r"))
+                self.pos = end
+                continue
+            if head[:2] == b"/*" and head[2:3] != b"!" and not self.buf.startswith(b"/*M!", self.pos):
+                end = self.buf.find(b"*/", self.pos + 2)
+                if end < 0:
+                    if self._fill(self.pos):
+                        continue
+                    raise self._truncated("a comment")
+                self.pos = end + 2
+                continue
+            return True
+
+    def _delimiter_command(self) -> bool:
+        if self.buf[self.pos:self.pos + 9].lower() != b"delimiter":
+            if len(self.buf) - self.pos < 10 and self._fill(self.pos):
+                return self._delimiter_command()
+            return False
+        while True:
+            match = _DELIMITER_COMMAND.match(self.buf, self.pos)
+            if match and (match.group(0).endswith(b"\n") or self.eof):
+                self._set_delimiter(match.group(1))
+                self.pos = match.end()
+                return True
+            if not self._fill(self.pos):
+                if match:
+                    continue
+                return False
+
+    def _truncated(self, what: str) -> DatabaseError:
+        return DatabaseError(f"the dump ends inside {what} (statement {self.statements + 1}, "
+                             f"byte {self.consumed + self.pos}): it is truncated or not SQL")
+
+    def _statement(self) -> bytes:
+        """Read one statement from the current position up to and including its delimiter."""
+        parts: list[bytes] = []
+        start = self.pos
+        delimiter = self.delimiter
+        first = delimiter[:1]
+        while True:
+            self.pos = _end(self._bulk, self.buf, self.pos)
+            pos = self.pos
+            buf = self.buf
+            if pos >= len(buf):
+                if pos > start:
+                    parts.append(buf[start:pos])
+                if not self._fill(pos):
+                    if b"".join(parts).strip():
+                        raise self._truncated("a statement")
+                    return b""
+                start = self.pos
+                continue
+            char = buf[pos:pos + 1]
+            if char == first:
+                if buf.startswith(delimiter, pos):
+                    parts.append(buf[start:pos])
+                    self.pos = pos + len(delimiter)
+                    return b"".join(parts).strip()
+                if len(buf) - pos < len(delimiter) and not self.eof:
+                    start = self._need_more(parts, start)
+                    continue
+                self.pos = pos + 1
+                continue
+            if char in (b"'", b'"', b"`"):
+                # The string does not end inside the buffer: read more and match it again.
+                if self.eof:
+                    raise self._truncated("a quoted string")
+                start = self._need_more(parts, start)
+                continue
+            if char == b"-":
+                nxt = buf[pos + 1:pos + 3]
+                if len(nxt) < 2 and not self.eof:
+                    start = self._need_more(parts, start)
+                    continue
+                if nxt[:1] != b"-" or (len(nxt) == 2 and nxt[1:2] not in _COMMENT_SPACE):
+                    self.pos = pos + 1
+                    continue
+            if char in (b"#", b"-"):
+                end = buf.find(b"\n", pos)
+                if end < 0:
+                    if not self.eof:
+                        start = self._need_more(parts, start)
+                        continue
+                    end = len(buf)
+                parts.append(buf[start:pos])
+                parts.append(b" ")
+                self.pos = start = end
+                continue
+            # What is left is '/': a division, a comment, or an executable comment.
+            if len(buf) - pos < 4 and not self.eof:
+                start = self._need_more(parts, start)
+                continue
+            if buf[pos + 1:pos + 2] != b"*":
+                self.pos = pos + 1
+                continue
+            end = buf.find(b"*/", pos + 2)
+            if end < 0:
+                if self.eof:
+                    raise self._truncated("a comment")
+                start = self._need_more(parts, start)
+                continue
+            if buf[pos + 2:pos + 3] == b"!" or buf.startswith(b"M!", pos + 2):
+                # Executable comments belong to the statement; the server evaluates them.
+                self.pos = end + 2
+            else:
+                parts.append(buf[start:pos])
+                parts.append(b" ")
+                self.pos = start = end + 2
+
+    def _need_more(self, parts: list[bytes], start: int) -> int:
+        """Keep the statement so far, read more after the current position; returns the new start."""
+        pos = self.pos
+        if pos > start:
+            parts.append(self.buf[start:pos])
+        if not self._fill(pos):
+            # The end of the stream: drop what is kept, so the caller decides with what is left.
+            self.consumed += pos
+            self.buf = self.buf[pos:]
+            self.pos = 0
+        return self.pos

@@ -1,0 +1,243 @@
+"""Start the remote side of ``pull`` in one channel invocation: the remote's own synco, or an uploaded zipapp.
+
+The channel runs :func:`launch_script`, a short POSIX shell script that
+
+1. changes to the application directory (or reports that it is missing);
+2. execs the remote ``synco _channel`` when there is one (``synco`` on PATH, or the remote python can
+   ``import synco_core``);
+3. otherwise checks the remote python (present, 3.10 or newer) and asks for the zipapp: the client sends
+   its size on one line, then the archive; a few lines of Python (:data:`LOADER`) read exactly that many
+   bytes from stdin into ``$TMPDIR/synco-pull-<random>.pyz`` (mode 0600), run it, and remove it in a
+   ``finally``. The rest of stdin is then the framed protocol.
+
+The script talks to the client with lines starting with :data:`LAUNCH_MARK` (NUL bytes first, so no
+login-script output is mistaken for one) until the channel's own greeting appears. Everything happens in
+one ssh connection: one handshake, one login. A remote synco that speaks another channel protocol is
+detected from its greeting; :func:`synco_core.pull.run.pull` then starts again with the upload forced.
+If the remote process is killed outright, :func:`remove_upload` deletes the archive through a second,
+short invocation.
+
+Settings, from the most specific: ``SYNCO_REMOTE_SYNCO`` / ``SYNCO_REMOTE_PYTHON`` in the environment,
+then ``synco:`` / ``python:`` of the remote in ``.synco.yml``. ``synco: upload`` always uploads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from synco_core.errors import ConfigError
+from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
+from synco_core.pull.framing import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
+from synco_core.pull.remote import Remote
+from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
+
+log = logging.getLogger(__name__)
+
+#: What ``python3 -c`` runs to start a module-installed synco (no ``synco`` script on PATH).
+MODULE_MAIN = "import sys; sys.argv[0] = 'synco'; from synco_core.cli.main import main; main()"
+#: Starts every message of the launch script; the channel greeting (:data:`MAGIC`) shares the NUL prefix.
+LAUNCH_MARK = b"\x00\x00SYNCO-LAUNCH "
+_SHARED_PREFIX = b"\x00\x00SYNCO-"
+
+#: Reads the archive (size in argv[1]) from stdin into argv[2], runs it with the remaining arguments, and
+#: removes it whatever happens. os.read on fd 0 takes exactly the archive's bytes, no buffering ahead, so
+#: the framed stream that follows is left for the channel server.
+LOADER = """\
+import os, sys, tempfile
+size = int(sys.argv[1]); path = os.path.join(tempfile.gettempdir(), sys.argv[2])
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+try:
+    while size > 0:
+        chunk = os.read(0, min(size, 1 << 20))
+        if not chunk:
+            sys.stderr.write("Error: the upload of the synco zipapp was cut short\\n"); sys.exit(4)
+        size -= len(chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk):]
+    os.close(fd); fd = -1
+    import runpy
+    sys.argv = [path] + sys.argv[3:]; sys.path.insert(0, path)
+    runpy.run_path(path, run_name="__main__")
+finally:
+    if fd >= 0:
+        os.close(fd)
+    os.unlink(path)
+"""
+
+
+
+@dataclass
+class Launch:
+    """One start of the remote side: the script to run and the archive name it may upload to."""
+
+    script: str
+    upload_name: str
+    #: Filled in by :func:`negotiate`: how the remote side was started, for the user.
+    how: str = ""
+    uploaded: bool = False
+
+
+def _setting(remote: Remote, env: Mapping[str, str], env_name: str, attribute: str) -> str | None:
+    value = env.get(env_name, "").strip()
+    if value:
+        return value
+    configured = getattr(remote, attribute)
+    return str(configured) if configured else None
+
+
+def remote_python(remote: Remote, env: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if env is None else env
+    return shlex.split(_setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") or "python3")
+
+
+def remote_synco(remote: Remote, env: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if env is None else env
+    return _setting(remote, env, "SYNCO_REMOTE_SYNCO", "synco")
+
+
+def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug: bool = False,
+                  force_upload: bool = False) -> Launch:
+    """The POSIX shell script that starts ``synco _channel`` remotely (see the module docstring)."""
+    env = os.environ if env is None else env
+    python_words = remote_python(remote, env)
+    python = " ".join(shlex.quote(word) for word in python_words)
+    configured = remote_synco(remote, env)
+    upload_only = force_upload or configured == "upload"
+    debug_flag = " --debug" if debug else ""
+    name = f"synco-pull-{secrets.token_hex(8)}.pyz"
+    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }"]
+    cd = cd_command(remote.path)
+    if cd:
+        lines.append(f"{cd} 2>/dev/null || {{ launch dir-missing; exit 0; }}")
+    if not upload_only:
+        synco_words = shlex.split(configured or "synco")
+        first = shlex.quote(synco_words[0])
+        synco = " ".join(shlex.quote(word) for word in synco_words)
+        lines.append(f'if command -v {first} >/dev/null 2>&1; then launch installed "$(command -v {first})"; '
+                     f"exec {synco}{debug_flag} _channel; fi")
+        check = shlex.quote("import synco_core.pull.framing")
+        lines.append(f"if {python} -c {check} >/dev/null 2>&1; then launch module; "
+                     f"exec {python} -c {shlex.quote(MODULE_MAIN)}{debug_flag} _channel; fi")
+    version = shlex.quote("import sys; print('%d.%d' % sys.version_info[:2])")
+    new_enough = shlex.quote(f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})")
+    lines += [
+        f"command -v {shlex.quote(python_words[0])} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
+        f"{python} -c {new_enough} 2>/dev/null || {{ launch old-python \"$({python} -c {version} 2>&1)\"; exit 0; }}",
+        "launch upload",
+        # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
+        "IFS= read -r size || exit 0",
+        f'exec {python} -c {shlex.quote(LOADER)} "$size" {name}{debug_flag} _channel',
+    ]
+    return Launch(script="\n".join(lines), upload_name=name)
+
+
+def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = reader.read(1)
+        if not byte:
+            raise ChannelClosed("the remote side ended while starting synco")
+        line += byte
+        if len(line) > limit:
+            raise FramingError("an overlong message from the remote launch script")
+    return bytes(line[:-1])
+
+
+def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
+              env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None) -> None:
+    """Follow the launch script until the channel greeting: answer an upload request, turn problems into errors.
+
+    Returns with ``reader`` positioned right after :data:`MAGIC`, as :meth:`ChannelClient.handshake` expects
+    when called with ``skip_magic=False``.
+    """
+    env = os.environ if env is None else env
+    seen = bytearray()
+    noise = 0
+    while True:
+        byte = reader.read(1)
+        if not byte:
+            tail = bytes(seen[-300:]).decode("utf-8", "replace").strip()
+            raise ChannelClosed("the remote side ended before synco started" + (f": {tail}" if tail else ""))
+        seen += byte
+        noise += 1
+        if noise > MAX_PREAMBLE:
+            raise FramingError(f"no synco greeting in the first {MAX_PREAMBLE} bytes of the remote output")
+        if seen.endswith(MAGIC):
+            if seen[: -len(MAGIC)].strip():
+                log.debug("remote output before synco started: %r", bytes(seen[-500:]))
+            return
+        if not seen.endswith(LAUNCH_MARK):
+            continue
+        message = _read_line(reader).decode("utf-8", "replace")
+        del seen[-len(LAUNCH_MARK):]
+        word, _, argument = message.partition(" ")
+        python = " ".join(remote_python(remote, env))
+        if word == "installed":
+            launch.how = f"synco installed at {argument}"
+        elif word == "module":
+            launch.how = f"the synco_core module of {python}"
+        elif word == "dir-missing":
+            raise ConfigError(f"the directory {remote.path or '~'} does not exist on {remote.describe()}")
+        elif word == "no-python":
+            raise ConfigError(
+                f"neither synco nor {python} found on {remote.describe()}; install python3 >= "
+                f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} there (or set python: in the remote's .synco.yml)"
+            )
+        elif word == "old-python":
+            found = argument.strip() or "an unknown version"
+            raise ConfigError(
+                f"python3 >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]} missing on {remote.describe()} (found {found}); "
+                "install synco or a newer python there"
+            )
+        elif word == "upload":
+            if zipapp is None:
+                from synco_core.pull.zipapp import build_zipapp
+
+                zipapp = build_zipapp
+            archive = zipapp()
+            size = archive.stat().st_size
+            launch.how = f"uploaded zipapp ({size // 1024} KiB) run by {python}"
+            launch.uploaded = True
+            try:
+                writer.write(f"{size}\n".encode())
+                with archive.open("rb") as source:
+                    for chunk in iter(lambda: source.read(256 << 10), b""):
+                        writer.write(chunk)
+                writer.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                # The remote side stopped reading; its exit status and stderr say why.
+                log.debug("the remote side stopped reading the upload")
+        else:
+            log.debug("unknown launch message %r", message)
+
+
+def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
+    """A one-line reason for a remote side that ended without speaking the protocol."""
+    reason = stderr_tail.removeprefix("Error: ")
+    if code == EXIT_OLD_PYTHON:
+        return reason or f"the python on {remote.describe()} is too old"
+    if code == 127:
+        return f"command not found on {remote.describe()}: {reason}"
+    if remote.kind == "ssh" and code == 255:
+        # ssh's own status for "could not connect or log in"; its last stderr line says why.
+        return f"cannot reach {remote.describe()}: {reason or 'ssh failed'}"
+    return reason or f"the remote side on {remote.describe()} exited with status {code}"
+
+
+def remove_upload(remote: Remote, launch: Launch, env: Mapping[str, str] | None = None) -> None:
+    """Best effort: delete an uploaded archive that the remote process could not remove itself."""
+    if not launch.uploaded:
+        return
+    script = f'rm -f "${{TMPDIR:-/tmp}}"/{shlex.quote(launch.upload_name)}'
+    argv = channel_argv(remote, remote_script("", ["sh", "-c", script]), env)
+    try:
+        run_channel(argv, label="cleanup", timeout=30)
+    except Exception as exc:  # the pull's own outcome matters more than this last tidy-up
+        log.debug("could not remove the uploaded zipapp: %s", exc)

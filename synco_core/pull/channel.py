@@ -1,0 +1,254 @@
+"""The control channels (ssh, docker, docker compose, kubectl) as argv, and a subprocess that never lingers.
+
+Every channel runs the same POSIX shell script on the remote side (``cd <app> && exec <command>``), so
+the rest of ``pull`` does not care which one it talks through. The ssh options a test or a user needs
+(``-i key -p port -F /dev/null``) come from, in this order: ``SYNCO_SSH_COMMAND`` (the whole ssh command,
+like ``GIT_SSH_COMMAND``), the remote's ``ssh_options`` in ``.synco.yml``, and ``SYNCO_SSH_OPTIONS``.
+
+:class:`ChannelProcess` starts the channel in its own process group, so a Ctrl-C in the terminal reaches
+synco (which then closes the channel politely: the remote side sees end-of-input and cleans up) rather
+than killing ssh mid-frame. On leaving, whatever happened, stdin is closed, the process is given a few
+seconds to finish its cleanup, then terminated, then killed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import IO
+
+from synco_core.errors import ConfigError, TransferError
+from synco_core.pull.remote import Remote
+from synco_core.secrets import redact
+
+log = logging.getLogger(__name__)
+
+#: How long the remote side gets to clean up after its stdin closed, before it is terminated.
+CLOSE_GRACE_SECONDS = 10.0
+
+
+def _env_words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    value = env.get(name, "").strip()
+    if not value:
+        return ()
+    try:
+        return tuple(shlex.split(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name} cannot be split into words: {exc}") from None
+
+
+def cd_command(path: str) -> str:
+    """``cd <path>`` for a POSIX shell ("" when no path is given); ``~/...`` goes through ``$HOME``."""
+    if not path:
+        return ""
+    if path == "~" or path.startswith("~/"):
+        # A quoted "~" would not expand; $HOME does, and the rest of the path stays quoted.
+        rest = path[2:]
+        return 'cd "$HOME"' + ("/" + shlex.quote(rest) if rest else "")
+    return f"cd {shlex.quote(path)}"
+
+
+def remote_script(path: str, command: Sequence[str]) -> str:
+    """The POSIX shell script run remotely: change to ``path`` (when given), then exec ``command``.
+
+    Every word of ``command`` is quoted: configured commands (``/opt/venv/bin/synco``) are split into
+    words by the caller first, so no word is ever interpreted by the remote shell.
+    """
+    words = " ".join(shlex.quote(word) for word in command)
+    cd = cd_command(path)
+    return f"{cd} && exec {words}" if cd else f"exec {words}"
+
+
+def ssh_base(remote: Remote, env: Mapping[str, str] | None = None) -> list[str]:
+    """The ssh command with its options, before the destination."""
+    env = os.environ if env is None else env
+    command = list(_env_words(env, "SYNCO_SSH_COMMAND")) or ["ssh"]
+    argv = [*command, "-T", "-o", "BatchMode=yes", *remote.ssh_options, *_env_words(env, "SYNCO_SSH_OPTIONS")]
+    if remote.port:
+        argv += ["-p", str(remote.port)]
+    return argv
+
+
+def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """The argv that runs ``script`` (a POSIX shell script) on ``remote`` with stdin/stdout attached."""
+    if remote.kind == "ssh":
+        destination = f"{remote.user}@{remote.host}" if remote.user else remote.host
+        # ssh joins the remaining words with spaces and hands them to the remote login shell, so the script
+        # is quoted once more as the argument of "sh -c": that works whatever the login shell is.
+        return [*ssh_base(remote, env), "--", destination, "sh -c " + shlex.quote(script)]
+    if remote.kind == "docker":
+        return ["docker", "exec", "-i", remote.host, "sh", "-c", script]
+    if remote.kind == "docker-compose":
+        return ["docker", "compose", *remote.compose_options, "exec", "-T", remote.host, "sh", "-c", script]
+    if remote.kind == "kubectl":
+        argv = ["kubectl", "exec", "-i"]
+        if remote.context:
+            argv += ["--context", remote.context]
+        argv += ["-n", remote.namespace or "default", remote.host]
+        if remote.container:
+            argv += ["-c", remote.container]
+        return [*argv, "--", "sh", "-c", script]
+    raise ConfigError(f"unsupported remote kind {remote.kind!r}")
+
+
+class ChannelProcess:
+    """A running channel: binary ``stdin``/``stdout`` pipes, stderr collected, always cleaned up.
+
+    Use as a context manager. Stderr is read by a thread (so a chatty remote never blocks on a full
+    pipe), forwarded to the debug log, and its last lines are kept for error messages.
+    """
+
+    def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20) -> None:
+        self.argv = list(argv)
+        self.label = label
+        self._tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr_thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            raise RuntimeError("channel not started")
+        return self._proc
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def start(self) -> ChannelProcess:
+        log.debug("starting %s: %s", self.label, redact(shlex.join(self.argv)))
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                bufsize=0, start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise TransferError(f"cannot start {self.label}: {self.argv[0]!r} not found on PATH") from None
+        except OSError as exc:
+            raise TransferError(f"cannot start {self.label}: {exc.strerror or exc}") from None
+        self._stderr_thread = threading.Thread(target=self._read_stderr, name=f"{self.label}-stderr", daemon=True)
+        self._stderr_thread.start()
+        return self
+
+    def _read_stderr(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._tail.append(line)
+                log.debug("%s: %s", self.label, redact(line))
+
+    def stderr_tail(self) -> str:
+        """The last stderr line worth showing (ssh's own warnings about known hosts are skipped)."""
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        for line in reversed(self._tail):
+            if not line.startswith("Warning: Permanently added"):
+                return redact(line)
+        return ""
+
+    def close(self, grace: float = CLOSE_GRACE_SECONDS) -> int:
+        """Close stdin, wait up to ``grace`` seconds, then terminate and kill; return the exit status."""
+        proc = self._proc
+        if proc is None:
+            return 0
+        if self._closed:
+            return proc.wait()
+        self._closed = True
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+        # Whatever the remote still sends is read and dropped: a channel blocked on a full stdout pipe
+        # could not notice its input ended, and would never exit.
+        drain = threading.Thread(target=self._drain_stdout, name=f"{self.label}-drain", daemon=True)
+        drain.start()
+        try:
+            code = proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log.debug("%s did not exit after its input closed; terminating it", self.label)
+            self._signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                code = proc.wait()
+        # The drain thread must be done before the pipe is closed: a closed descriptor number is soon reused
+        # (by the next channel's stdout), and a late read on it would steal that channel's bytes.
+        drain.join(timeout=5)
+        if drain.is_alive():
+            log.debug("%s: a left-over process still holds the output pipe open; leaving it to the drain", self.label)
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                self.stdout.close()
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        return code
+
+    def _drain_stdout(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while self.stdout.read(65536):
+                pass
+
+    def _signal(self, signum: int) -> None:
+        # The channel runs in its own process group (start_new_session), so the whole group is signalled:
+        # a docker or kubectl shim that forks a shell goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
+
+    def __enter__(self) -> ChannelProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # After an interruption the remote side still deserves its chance to clean up, but not forever.
+        grace = CLOSE_GRACE_SECONDS if exc_type is None else min(CLOSE_GRACE_SECONDS, 5.0)
+        self.close(grace)
+
+
+def run_channel(argv: Sequence[str], *, input_file: IO[bytes] | None = None, label: str = "channel",
+                timeout: float = 120.0) -> tuple[int, bytes, str]:
+    """Run a short channel command to completion; return (exit status, stdout, last stderr line).
+
+    ``input_file`` is copied to the command's stdin in 64 KiB chunks, so memory stays
+    flat. Stdout is expected to be small (a short command's output) and is read whole.
+    """
+    with ChannelProcess(argv, label=label) as channel:
+        out_chunks: list[bytes] = []
+
+        def read_out() -> None:
+            for chunk in iter(lambda: channel.stdout.read(65536), b""):
+                out_chunks.append(chunk)
+
+        reader = threading.Thread(target=read_out, name=f"{label}-stdout", daemon=True)
+        reader.start()
+        try:
+            if input_file is not None:
+                for chunk in iter(lambda: input_file.read(65536), b""):
+                    channel.stdin.write(chunk)
+        except BrokenPipeError:
+            # The remote side stopped reading; its exit status and stderr say why.
+            pass
+        with contextlib.suppress(OSError):
+            channel.stdin.close()
+        try:
+            code = channel.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TransferError(f"{label} did not finish within {timeout:.0f}s") from None
+        reader.join(timeout=5)
+        return code, b"".join(out_chunks), channel.stderr_tail()

@@ -1,0 +1,313 @@
+"""Parse the ``REMOTE`` argument of ``synco pull``: a URL, or a name from ``.synco.yml``'s ``remotes:``.
+
+Accepted URLs::
+
+    ssh://[user@]host[:port]/path/to/app        (``/~/app`` is relative to the home directory)
+    docker://container/path
+    docker-compose://service/path
+    kubectl://[context/]namespace/pod[/container]/path
+
+The kubectl form is ambiguous as written (a container name and the first folder of the path look
+alike), so it is read with these rules, all documented in ``synco pull --help``:
+
+- a ``//`` ends the names: ``kubectl://ns/pod/php//var/www`` has the container ``php``;
+  with four names before ``//`` they are context, namespace, pod, container; with three, the first is a
+  context when ``kubectl config get-contexts`` knows it, else they are namespace, pod, container;
+- without ``//`` the first name is a context only when kubectl knows it, the next two are namespace and
+  pod, and everything after them is the path;
+- ``?context=...&container=...`` may always be given explicitly.
+
+A named remote in ``.synco.yml`` is either the URL string or a mapping::
+
+    remotes:
+      production: ssh://deploy@example.com/var/www/app
+      staging:
+        url: ssh://deploy@staging.example.com:2222/srv/app
+        ssh_options: ["-i", "~/.ssh/staging"]     # or one string, split like a shell would
+        python: /usr/bin/python3                   # the remote interpreter for the uploaded zipapp
+        synco: /opt/venv/bin/synco                 # the remote synco command, or "upload" to always upload
+        base_url: https://staging.example.com      # for --via-http
+      k8s:
+        type: kubectl
+        context: prod
+        namespace: web
+        pod: app-0
+        container: php
+        path: /var/www/app
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from synco_core.errors import ConfigError
+
+Kind = Literal["ssh", "docker", "docker-compose", "kubectl"]
+KINDS: tuple[Kind, ...] = ("ssh", "docker", "docker-compose", "kubectl")
+
+#: The project configuration file the remotes are read from.
+CONFIG_NAMES = (".synco.yml", ".synco.yaml")
+
+
+@dataclass
+class Remote:
+    """Where the source application lives and how to reach it."""
+
+    kind: Kind
+    #: The application directory on the remote side ("" means the channel's default: home or workdir).
+    path: str = ""
+    #: ssh: host name; docker: container; docker-compose: service; kubectl: pod.
+    host: str = ""
+    user: str | None = None
+    port: int | None = None
+    #: kubectl only.
+    context: str | None = None
+    namespace: str | None = None
+    container: str | None = None
+    #: Extra ssh options (``-i key``, ``-o ...``) from ``.synco.yml``.
+    ssh_options: tuple[str, ...] = ()
+    #: Extra options for ``docker compose`` (``-f compose.yml``, ``-p project``) from ``.synco.yml``.
+    compose_options: tuple[str, ...] = ()
+    #: The remote interpreter used to run an uploaded zipapp.
+    python: str | None = None
+    #: The remote synco command (shell words), ``upload`` to always upload the zipapp, or None to detect.
+    synco: str | None = None
+    #: For ``--via-http``: the public base URL of the application's web root.
+    base_url: str | None = None
+    #: The remote's name in ``.synco.yml``, or the URL it was given as.
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """A short human description, without anything secret (URLs here never carry passwords)."""
+        if self.kind == "ssh":
+            who = f"{self.user}@" if self.user else ""
+            port = f":{self.port}" if self.port else ""
+            return f"ssh://{who}{self.host}{port}/{self.path.lstrip('/')}"
+        if self.kind == "kubectl":
+            parts = [p for p in (self.context, self.namespace, self.host, self.container) if p]
+            return "kubectl://" + "/".join(parts) + "/" + self.path.lstrip("/")
+        return f"{self.kind}://{self.host}/{self.path.lstrip('/')}"
+
+
+def _known_kubectl_contexts() -> set[str]:
+    """The context names of the local kubeconfig; empty when kubectl is missing or has none."""
+    try:
+        result = subprocess.run(
+            ["kubectl", "config", "get-contexts", "-o", "name"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if result.returncode != 0:
+        return set()
+    return {line.strip() for line in result.stdout.splitlines() if line.strip()}
+
+
+def parse_remote_url(text: str, known_contexts: Callable[[], set[str]] = _known_kubectl_contexts) -> Remote:
+    """Parse one of the URL forms above; a wrong one is a one-line :class:`ConfigError`."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        raise ConfigError(
+            f"remote {text!r} is neither a URL (ssh://, docker://, docker-compose://, kubectl://) "
+            "nor a name under 'remotes:' in .synco.yml"
+        )
+    scheme = scheme.lower()
+    if scheme not in KINDS:
+        raise ConfigError(f"unsupported remote scheme {scheme!r} in {text!r}; use one of: {', '.join(KINDS)}")
+    if scheme == "ssh":
+        return _parse_ssh(text)
+    rest, _, query_text = rest.partition("?")
+    query = {k: v[-1] for k, v in parse_qs(query_text, keep_blank_values=False).items()}
+    if scheme in ("docker", "docker-compose"):
+        name, slash, path = rest.partition("/")
+        name = unquote(name)
+        if not name:
+            raise ConfigError(f"remote {text!r} names no {'container' if scheme == 'docker' else 'service'}")
+        return Remote(kind=scheme, host=name, path=_container_path(slash + path), name=text)
+    return _parse_kubectl(text, rest, query, known_contexts)
+
+
+def _container_path(path: str) -> str:
+    """The path part of a container URL: absolute, or "" for the container's working directory."""
+    path = unquote(path)
+    if path in ("", "/"):
+        return ""
+    return "/" + path.lstrip("/")
+
+
+def _parse_ssh(text: str) -> Remote:
+    parts = urlsplit(text)
+    if parts.password is not None:
+        raise ConfigError("ssh remotes take no password in the URL; use a key or ssh_options")
+    host = parts.hostname
+    if not host:
+        raise ConfigError(f"remote {text!r} names no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"remote {text!r} has an invalid port") from None
+    path = unquote(parts.path)
+    # "/~/app" and "/~" mean "relative to the remote home directory", as in scp and git URLs.
+    if path.startswith("/~"):
+        path = path[1:]
+    elif path == "/":
+        path = ""
+    return Remote(
+        kind="ssh", host=host, user=unquote(parts.username) if parts.username else None, port=port,
+        path=path, name=text,
+    )
+
+
+def _parse_kubectl(text: str, rest: str, query: Mapping[str, str], known_contexts: Callable[[], set[str]]) -> Remote:
+    context = query.get("context")
+    container = query.get("container")
+    explicit_names, double, after = rest.partition("//")
+    if double:
+        names = [unquote(n) for n in explicit_names.split("/") if n]
+        path = _container_path(after)
+        if len(names) == 4:
+            context, namespace, pod, container = names
+        elif len(names) == 3:
+            if context is None and names[0] in known_contexts():
+                context, namespace, pod = names
+            else:
+                namespace, pod, container = names
+        elif len(names) == 2:
+            namespace, pod = names
+        else:
+            raise ConfigError(f"remote {text!r}: expected [context/]namespace/pod[/container] before '//'")
+    else:
+        segments = [unquote(s) for s in rest.split("/")]
+        if segments and segments[0] == "":
+            raise ConfigError(f"remote {text!r} names no namespace")
+        if len(segments) >= 3 and context is None and segments[0] in known_contexts():
+            context = segments.pop(0)
+        if len(segments) < 2 or not segments[0] or not segments[1]:
+            raise ConfigError(f"remote {text!r}: expected kubectl://[context/]namespace/pod[/container]/path")
+        namespace, pod = segments[0], segments[1]
+        path = _container_path("/".join(segments[2:]))
+    return Remote(
+        kind="kubectl", host=pod, namespace=namespace, context=context or None, container=container or None,
+        path=path, name=text,
+    )
+
+
+def _words(value: Any, key: str, remote_name: str) -> tuple[str, ...]:
+    """A list of words, or one string split like a POSIX shell would."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ConfigError(f"remote {remote_name!r}: {key} cannot be split: {exc}") from None
+    if isinstance(value, Sequence) and all(isinstance(v, (str, int)) for v in value):
+        return tuple(str(v) for v in value)
+    raise ConfigError(f"remote {remote_name!r}: {key} should be a string or a list of strings")
+
+
+def _optional_str(entry: Mapping[str, Any], key: str, remote_name: str) -> str | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)):
+        raise ConfigError(f"remote {remote_name!r}: {key} should be a string")
+    return str(value)
+
+
+def remote_from_config(
+    name: str, entry: Any, known_contexts: Callable[[], set[str]] = _known_kubectl_contexts
+) -> Remote:
+    """One entry of ``remotes:`` (a URL string or a mapping) as a :class:`Remote`."""
+    if isinstance(entry, str):
+        remote = parse_remote_url(entry, known_contexts)
+        remote.name = name
+        return remote
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"remote {name!r} in .synco.yml should be a URL or a mapping")
+    url = _optional_str(entry, "url", name)
+    if url:
+        remote = parse_remote_url(url, known_contexts)
+    else:
+        kind = _optional_str(entry, "type", name)
+        if kind not in KINDS:
+            raise ConfigError(f"remote {name!r} in .synco.yml needs 'url' or a 'type' among {', '.join(KINDS)}")
+        host_key = {"ssh": "host", "docker": "container", "docker-compose": "service", "kubectl": "pod"}[kind]
+        host = _optional_str(entry, host_key, name) or _optional_str(entry, "host", name)
+        if not host:
+            raise ConfigError(f"remote {name!r} in .synco.yml needs {host_key!r}")
+        port = entry.get("port")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
+            raise ConfigError(f"remote {name!r}: port should be a number")
+        remote = Remote(
+            kind=kind, host=host, user=_optional_str(entry, "user", name), port=port,
+            namespace=_optional_str(entry, "namespace", name), context=_optional_str(entry, "context", name),
+            container=(_optional_str(entry, "container", name) if kind == "kubectl" else None),
+        )
+        if kind == "kubectl" and not remote.namespace:
+            raise ConfigError(f"remote {name!r} in .synco.yml needs 'namespace'")
+    path = _optional_str(entry, "path", name)
+    if path is not None:
+        remote.path = path
+    remote.name = name
+    remote.ssh_options = _words(entry.get("ssh_options"), "ssh_options", name)
+    remote.compose_options = _words(entry.get("compose_options"), "compose_options", name)
+    remote.python = _optional_str(entry, "python", name)
+    remote.synco = _optional_str(entry, "synco", name)
+    remote.base_url = _optional_str(entry, "base_url", name)
+    return remote
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``.synco.yml`` in ``start`` or one of its parents."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        for config_name in CONFIG_NAMES:
+            candidate = folder / config_name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_remotes(config_file: Path) -> dict[str, Any]:
+    """The raw ``remotes:`` mapping of a config file (empty when it has none)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {config_file}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{config_file} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_file} should hold a mapping at the top")
+    remotes = data.get("remotes") or {}
+    if not isinstance(remotes, dict):
+        raise ConfigError(f"'remotes:' in {config_file} should be a mapping of names")
+    return {str(k): v for k, v in remotes.items()}
+
+
+def resolve_remote(
+    text: str, project_dir: Path | None = None, known_contexts: Callable[[], set[str]] = _known_kubectl_contexts
+) -> Remote:
+    """``REMOTE`` as given on the command line: a URL, or a name looked up in ``.synco.yml``."""
+    if "://" in text:
+        return parse_remote_url(text, known_contexts)
+    config_file = find_config(project_dir or Path.cwd())
+    remotes = load_remotes(config_file) if config_file else {}
+    if text not in remotes:
+        where = f"in {config_file}" if config_file else "(no .synco.yml found here or above)"
+        known = ", ".join(sorted(remotes)) or "none"
+        raise ConfigError(f"unknown remote {text!r} {where}; known remotes: {known}")
+    return remote_from_config(text, remotes[text], known_contexts)

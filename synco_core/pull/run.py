@@ -1,0 +1,161 @@
+"""The whole of ``synco pull``: start the remote side, build, receive, say bye, clean up.
+
+The receive half is receive's own :func:`~synco_core.transfer.receive.receive_session`, fed by a
+:class:`~synco_core.pull.framing.ChannelTransport` (default) or, with ``--via-http``, by receive's
+:class:`~synco_core.transfer.transport.HttpTransport` pointed at the session the remote side published.
+So verification, resume (``*.part`` files, skipping what is already there) and progress output are the
+same as for ``synco receive``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from synco_core.errors import ConfigError, TransferError
+from synco_core.pull.bootstrap import explain_exit, launch_script, negotiate, remove_upload
+from synco_core.pull.channel import ChannelProcess, channel_argv
+from synco_core.pull.framing import ChannelClient, ChannelClosed, ChannelTransport, FramingError, ProtocolMismatch
+from synco_core.pull.remote import Remote
+from synco_core.secrets import register_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PullOptions:
+    """The options of ``synco pull`` that shape the transfer."""
+
+    target: Path = Path("dump")
+    only: tuple[str, ...] = ()
+    all: bool = False
+    framework: str | None = None
+    via_http: bool = False
+    base_url: str | None = None
+    #: ``--via-http``: the remote side also serves the web root on this HOST:PORT (serve's ``--listen``).
+    remote_listen: str | None = None
+    jobs: int = 8
+    delete: bool = False
+    debug: bool = False
+    #: A prepared zipapp (tests, benchmarks); None builds (or reuses) the cached one when needed.
+    zipapp: Path | None = None
+
+
+@dataclass
+class PullResult:
+    """What a pull did: receive's summary plus how the remote side was started."""
+
+    summary: Any
+    how: str
+    encrypted: bool
+    remote_version: str
+
+
+def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException) -> TransferError:
+    """The best one-line reason when the channel ended: the remote's own error line beats ours."""
+    code = channel.close(grace=5)
+    tail = channel.stderr_tail()
+    if tail or code:
+        return TransferError(explain_exit(code, tail, remote))
+    return TransferError(f"{remote.describe()}: {exc}")
+
+
+def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
+         reporter: Any = None, env: Mapping[str, str] | None = None) -> PullResult:
+    """Run the pull; returns receive's summary. Remote files and processes are gone when this returns."""
+    env = os.environ if env is None else env
+    echo(f"Starting synco on {remote.describe()}")
+    try:
+        return _pull_once(remote, options, echo, reporter, env, force_upload=False)
+    except ProtocolMismatch as exc:
+        # An older or newer synco on the remote host: ours, uploaded, speaks our protocol.
+        echo(f"  the remote synco does not fit this one ({exc}); uploading this synco instead")
+        return _pull_once(remote, options, echo, reporter, env, force_upload=True)
+
+
+def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
+               env: Mapping[str, str], force_upload: bool) -> PullResult:
+    from synco_core import age
+    from synco_core.transfer.receive import ReceiveOptions, receive_session
+    from synco_core.transfer.transport import HttpTransport
+
+    launch = launch_script(remote, env, debug=options.debug, force_upload=force_upload)
+    # The launch script changes to the application directory itself (and reports when it is missing).
+    argv = channel_argv(remote, launch.script, env)
+    channel = ChannelProcess(argv, label=remote.kind)
+    finished = False
+    prepared = options.zipapp
+    zipapp: Callable[[], Path] | None = None
+    if prepared is not None:
+        zipapp = lambda: prepared  # noqa: E731 - a one-line provider reads better than a nested def here
+    try:
+        with channel:
+            # Buffered: frame headers are 5 bytes, and the launch messages are read byte by byte.
+            reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout), 256 << 10)
+            client = ChannelClient(reader, channel.stdin)
+            try:
+                negotiate(reader, channel.stdin, remote, launch, env, zipapp)
+                hello = client.handshake(skip_magic=False)
+            except ChannelClosed as exc:
+                raise _failure(channel, remote, exc) from None
+            echo(f"  remote side: {launch.how or 'synco'} (synco {hello.version}, python {hello.python})")
+            build_options: dict[str, Any] = {
+                "only": list(options.only), "all": options.all, "framework": options.framework,
+                "mode": "http" if options.via_http else "channel", "listen": options.remote_listen,
+            }
+            try:
+                ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"))
+            except ChannelClosed as exc:
+                raise _failure(channel, remote, exc) from None
+            session = str(ready.get("session", ""))
+            key = ready.get("key")
+            encrypted = bool(ready.get("encrypted"))
+            transport: Any
+            if options.via_http:
+                base_url = options.base_url or remote.base_url or ready.get("base_url")
+                if not base_url:
+                    raise ConfigError("--via-http needs the application's URL: --base-url, base_url: in .synco.yml, "
+                                      "or --remote-listen")
+                transport = HttpTransport(str(base_url), max_connections=options.jobs)
+            else:
+                rewrap = None
+                if not encrypted:
+                    # Plaintext came through the encrypted channel; see ChannelTransport for why it is re-wrapped.
+                    identity = age.generate_identity()
+                    key = identity.to_string()
+                    rewrap = [identity.recipient()]
+                transport = ChannelTransport(
+                    client, session, description=remote.describe(),
+                    channel_compression=ready.get("channel_compression"), rewrap=rewrap,
+                )
+            if not isinstance(key, str) or not key:
+                raise TransferError("the remote side sent no session key")
+            register_secret(key)
+            receive_options = ReceiveOptions(target=options.target, all=True, jobs=options.jobs,
+                                             delete=options.delete, timeout=60.0, poll_interval=0.2)
+            try:
+                summary = receive_session(transport, session, key, receive_options, reporter)
+            finally:
+                transport.close()
+            try:
+                client.bye()
+            except (ChannelClosed, FramingError) as exc:
+                if summary.ok:
+                    raise _failure(channel, remote, exc) from None
+                log.debug("the channel broke during the transfer: %s", exc)
+            code = channel.close()
+            finished = code == 0
+            if code and summary.ok:
+                raise TransferError(explain_exit(code, channel.stderr_tail(), remote))
+            return PullResult(summary=summary, how=launch.how, encrypted=encrypted, remote_version=hello.version)
+    finally:
+        if launch.uploaded and not finished:
+            # The remote loader removes the archive itself unless it was killed outright; make sure.
+            with contextlib.suppress(Exception):
+                remove_upload(remote, launch, env)

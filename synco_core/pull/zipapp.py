@@ -1,0 +1,254 @@
+"""Build a self-contained zipapp of the locally installed synco, its plugins and their pure-Python dependencies.
+
+``synco pull`` uploads it to a host without synco and runs it there with ``python3``. What goes in:
+
+- the ``synco`` distribution and every distribution registered under the ``synco`` entry-point group
+  (the plugins), found through :mod:`importlib.metadata`, with their metadata (so the remote plugin
+  manager finds the plugins' entry points inside the archive);
+- their requirements, recursively (extras are not followed), as Python sources only: no ``.pyc`` (the
+  remote interpreter's version is unknown) and no extension modules.
+
+What cannot go in: a distribution whose packages need an extension module (``cryptography``,
+``zstandard``, ``psycopg-binary``, ``cffi``) is left out; :mod:`synco_core.pull.fallback` covers those
+on the remote side. Packages with optional speedups and a pure fallback (PyYAML's ``_yaml``) keep their
+Python part.
+
+The archive's ``__main__`` checks the interpreter version first (one line naming what is missing, exit
+status 3), installs the stand-ins for missing compiled packages, and runs the synco command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import importlib.util
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synco_core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: The oldest Python the source side supports; the archive refuses older interpreters in one line.
+MIN_PYTHON = (3, 10)
+#: Exit status of the archive when the interpreter is too old (bootstrap turns it into a clear error).
+EXIT_OLD_PYTHON = 3
+
+#: Distributions never shipped: compiled, or only needed on the destination.
+EXCLUDED_DISTRIBUTIONS = frozenset({"cryptography", "zstandard", "psycopg-binary", "psycopg-c", "cffi", "pycparser"})
+#: Distributions whose extension modules are optional speedups with a pure-Python fallback.
+PURE_FALLBACK = frozenset({"pyyaml", "markupsafe", "charset-normalizer"})
+#: File suffixes never copied: compiled code and caches.
+SKIPPED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo", ".c", ".h", ".pyx", ".pxd")
+SKIPPED_DIRS = frozenset({"__pycache__", "tests", "test", ".mypy_cache", ".pytest_cache"})
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+MAIN = f'''\
+"""Entry point of the synco zipapp uploaded by ``synco pull`` (kept simple so old Pythons can report)."""
+import sys
+
+if sys.version_info < {MIN_PYTHON!r}:
+    sys.stderr.write("Error: python3 >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]} is needed on the remote host, found %d.%d\\n"
+                     % sys.version_info[:2])
+    sys.exit({EXIT_OLD_PYTHON})
+
+from synco_core.pull.fallback import install_standins
+
+install_standins()
+
+from synco_core.cli.main import main
+
+sys.argv[0] = "synco"
+main()
+'''
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class ZipappPlan:
+    """What the archive will contain: (archive name, source file) pairs, and what was left out and why."""
+
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    metadata_files: list[tuple[str, bytes]] = field(default_factory=list)
+    distributions: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Changes whenever a shipped file changes (name, size, mtime): the cache key of the archive."""
+        digest = hashlib.sha256(MAIN.encode())
+        for arcname, path in sorted(self.files):
+            info = path.stat()
+            digest.update(f"{arcname}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+        for arcname, data in sorted(self.metadata_files):
+            digest.update(arcname.encode() + b"\0" + hashlib.sha256(data).digest())
+        return digest.hexdigest()[:20]
+
+
+def _requirements(dist: metadata.Distribution) -> Iterator[str]:
+    """Names of the requirements of ``dist``, extras left out (markers on Python versions are kept:
+    what is installed here is shipped, whatever the marker)."""
+    for requirement in dist.requires or []:
+        name_part, _, marker = requirement.partition(";")
+        if "extra" in marker:
+            continue
+        match = _REQUIREMENT_NAME.match(name_part)
+        if match:
+            yield match.group(1)
+
+
+def _top_level_names(dist: metadata.Distribution, by_package: Mapping[str, list[str]]) -> list[str]:
+    name = _normalise(dist.metadata["Name"])
+    names = {pkg for pkg, dists in by_package.items() if name in {_normalise(d) for d in dists}}
+    text = dist.read_text("top_level.txt")
+    if text:
+        names.update(line.strip() for line in text.splitlines() if line.strip())
+    return sorted(n for n in names if n.isidentifier())
+
+
+def _module_files(top: str) -> list[tuple[str, Path]] | None:
+    """The files of an importable top-level module or package, as (archive name, path); None if not found."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        files: list[tuple[str, Path]] = []
+        for location in spec.submodule_search_locations:
+            root = Path(location)
+            for current, dirs, names in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+                base = Path(current)
+                for file_name in sorted(names):
+                    path = base / file_name
+                    relative = path.relative_to(root.parent).as_posix()
+                    files.append((relative, path))
+        return files
+    if spec.origin and spec.origin not in ("built-in", "frozen"):
+        origin = Path(spec.origin)
+        return [(origin.name, origin)]
+    return None
+
+
+def plan_zipapp(root_distribution: str = "synco", group: str = "synco") -> ZipappPlan:
+    """Decide what goes into the archive (nothing is written)."""
+    plan = ZipappPlan()
+    by_package = metadata.packages_distributions()
+    queue = [root_distribution]
+    for entry_point in metadata.entry_points(group=group):
+        if entry_point.dist is not None:
+            queue.append(entry_point.dist.metadata["Name"])
+    seen: set[str] = set()
+    while queue:
+        wanted = queue.pop(0)
+        key = _normalise(wanted)
+        if key in seen:
+            continue
+        seen.add(key)
+        if key in EXCLUDED_DISTRIBUTIONS:
+            plan.skipped[key] = "compiled (the remote side falls back or names it when needed)"
+            continue
+        try:
+            dist = metadata.distribution(wanted)
+        except metadata.PackageNotFoundError:
+            plan.skipped[key] = "not installed here"
+            continue
+        files: list[tuple[str, Path]] = []
+        compiled = False
+        for top in _top_level_names(dist, by_package):
+            module_files = _module_files(top)
+            if module_files is None:
+                continue
+            for arcname, path in module_files:
+                if path.name.endswith(SKIPPED_SUFFIXES):
+                    compiled = compiled or path.suffix in (".so", ".pyd", ".dylib", ".dll")
+                    continue
+                files.append((arcname, path))
+        if compiled and key not in PURE_FALLBACK:
+            plan.skipped[key] = "has extension modules"
+            continue
+        if not files:
+            plan.skipped[key] = "no importable files found"
+            continue
+        plan.files.extend(files)
+        plan.distributions.append(f"{dist.metadata['Name']} {dist.version}")
+        info_dir = f"{key.replace('-', '_')}-{dist.version}.dist-info"
+        meta_text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or (
+            f"Metadata-Version: 2.1\nName: {dist.metadata['Name']}\nVersion: {dist.version}\n"
+        )
+        plan.metadata_files.append((f"{info_dir}/METADATA", meta_text.encode()))
+        entry_points_text = dist.read_text("entry_points.txt")
+        if entry_points_text:
+            plan.metadata_files.append((f"{info_dir}/entry_points.txt", entry_points_text.encode()))
+        queue.extend(_requirements(dist))
+    # Two distributions may ship the same file name (namespace packages); the first one wins.
+    unique: dict[str, Path] = {}
+    for arcname, path in plan.files:
+        unique.setdefault(arcname, path)
+    plan.files = sorted(unique.items())
+    if not any(name.startswith("synco_core/") for name, _ in plan.files):
+        raise ConfigError("cannot build the synco zipapp: the synco_core package was not found locally")
+    return plan
+
+
+def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
+    """Write the archive atomically to ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(target.name + f".{os.getpid()}.part")
+    try:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            archive.writestr("__main__.py", MAIN)
+            for arcname, path in plan.files:
+                archive.write(path, arcname)
+            for arcname, data in plan.metadata_files:
+                archive.writestr(arcname, data)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "synco"
+
+
+def build_zipapp(cache: Path | None = None) -> Path:
+    """The archive for the current installation, built once per change and cached."""
+    plan = plan_zipapp()
+    folder = cache or cache_dir()
+    target = folder / f"synco-{plan.fingerprint()}.pyz"
+    if target.is_file():
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+        target = folder / f"synco-{os.getuid()}-{plan.fingerprint()}.pyz"
+    log.debug("building the zipapp %s from %s; left out: %s", target, ", ".join(plan.distributions),
+              ", ".join(f"{k} ({v})" for k, v in plan.skipped.items()) or "nothing")
+    write_zipapp(plan, target)
+    _prune(folder, keep=target)
+    return target
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove older archives of this cache (each is several MB)."""
+    for old in _old_archives(folder.glob("synco-*.pyz"), keep):
+        old.unlink(missing_ok=True)
+
+
+def _old_archives(paths: Iterable[Path], keep: Path) -> list[Path]:
+    return [path for path in paths if path != keep]

@@ -1,0 +1,296 @@
+"""``build_session``: fill a session folder with the dump, the public indexes and the private tars.
+
+This is the whole source side of a transfer minus publishing: it takes a detected framework and a
+:class:`SessionFolder` and leaves the folder in state Ready. ``serve`` publishes the folder over HTTP;
+``synco pull`` can build it in a temporary directory and stream the files over ssh instead.
+
+The meta file is rewritten after every step (Created -> Initializing -> one file set at a time -> Ready),
+so a receiver polling it sees progress and never an artifact that is not complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, cast
+from urllib.parse import quote
+
+from synco_core import __version__
+from synco_core.detection import list_file_sets
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.errors import ConfigError
+from synco_core.plugins import SyncoPluginManager
+from synco_core.session.folder import SessionFolder
+from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
+from synco_core.wire import (
+    DUMP_TYPES,
+    PRIVATE_FILES,
+    PUBLIC_FILES,
+    DumpInfo,
+    Meta,
+    PrivateFilesInfo,
+    PublicFilesInfo,
+    PublicIndexEntry,
+    WireFileSet,
+    public_index_to_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+#: The name of the database file set, as Go synco calls it; ``--only dbDump`` selects it.
+DB_SET_NAME = "dbDump"
+
+
+@dataclass
+class BuildOptions:
+    """What to put into a session."""
+
+    #: ``--all``: include the sets the framework skips by default (thumbnails, caches).
+    all: bool = False
+    #: ``--only``: names of the sets wanted (``dbDump`` for the database); empty means everything.
+    only: tuple[str, ...] = ()
+    #: Compress dumps, tars and indexes with zstd. Off for a session a Go synco v2 receiver must read.
+    compress: bool = True
+    #: Dump settings; None uses the framework's ``dump_options``.
+    dump_options: DumpOptions | None = None
+    #: Leave the database out entirely.
+    skip_database: bool = False
+    #: Unix time after which the session is removed (recorded in meta for the receiver).
+    expires_at: int | None = None
+    #: Told every public index written (set name, index); ``serve`` allows exactly these files.
+    on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+#: ``on_step(message)`` is told what is being done, for progress output.
+StepCallback = Callable[[str], None]
+
+
+def _safe_artifact_part(name: str) -> str:
+    """A set name reduced to characters that are safe in a file name and a URL."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "set"
+
+
+def build_session(
+    framework: Framework,
+    folder: SessionFolder,
+    options: BuildOptions,
+    on_step: StepCallback | None = None,
+    manager: SyncoPluginManager | None = None,
+) -> Meta:
+    """Create ``folder`` and build the session of ``framework`` in it; returns the final (Ready) meta.
+
+    The folder is created when missing (``serve`` creates it first, to put the TTL marker in). On an
+    exception the folder is left as it is: removing it is the caller's decision.
+    """
+    step = on_step or (lambda message: log.info("%s", message))
+    folder.path.mkdir(parents=True, exist_ok=True)
+    meta = Meta(state="Created", framework_name=framework.name, generator=f"synco-py {__version__}",
+                expires_at=options.expires_at)
+    folder.write_meta(meta)
+    meta.state = "Initializing"
+    folder.write_meta(meta)
+
+    wanted = set(options.only)
+    if framework.database and not options.skip_database and (not wanted or DB_SET_NAME in wanted):
+        step(f"dumping the {framework.database.engine} database")
+        meta.file_sets.append(write_dump(framework, folder, options, manager))
+        folder.write_meta(meta)
+
+    file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
+    if not options.only or file_set_names:
+        sets = list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager)
+        for file_set in sets:
+            if file_set.skipped_reason:
+                step(f"skipping {file_set.name}: {file_set.skipped_reason}")
+                continue
+            if file_set.smart_skip and not options.all and file_set.name not in wanted:
+                step(f"skipping {file_set.name} (left out by default; --all includes it)")
+                continue
+            if file_set.kind == "public":
+                step(f"indexing public files of {file_set.name}")
+                meta.file_sets.append(write_public_index(file_set, folder, options))
+            else:
+                step(f"packing private files of {file_set.name}")
+                meta.file_sets.append(write_private_tar(file_set, folder, options))
+            folder.write_meta(meta)
+    elif DB_SET_NAME in wanted and not framework.database:
+        raise ConfigError(f"--only {DB_SET_NAME}: the {framework.name} project has no database configured")
+
+    meta.state = "Ready"
+    folder.write_meta(meta)
+    return meta
+
+
+def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions,
+               manager: SyncoPluginManager | None = None) -> WireFileSet:
+    """Dump the framework's database through the engines: dump -> zstd -> age -> ``dump.*.enc``."""
+    database = framework.database
+    assert database is not None
+    # The framework's smart transfer (thumbnail tables, event logs) applies unless --all turns it off.
+    dump_options = (options.dump_options or framework.dump_options).effective(all=options.all)
+    # The file name depends on the format the engine chooses, which is known only after dumping; the
+    # artifact is therefore written under a neutral name and renamed once the result is in.
+    neutral = "dump.enc"
+    with folder.artifact(neutral, compress=options.compress) as (plain, stats):
+        result = dump_with_engine(database, cast(BinaryIO, plain), dump_options, manager)
+    extension = "sqlite" if result.format == "sqlite" else ("sql" if result.format == "sql" else result.format)
+    file_name = f"dump.{_safe_artifact_part(extension)}{'.zst' if options.compress else ''}.enc"
+    os.replace(folder.path / neutral, folder.path / file_name)
+    written = stats[0]
+    wire_type = result.wire_type if result.wire_type else "MysqlDump"
+    if wire_type not in DUMP_TYPES:
+        log.debug("engine %s reports the wire type %s, unknown to Go synco", result.engine, wire_type)
+    info = DumpInfo(
+        file_name=file_name,
+        size_bytes=written.size_bytes,
+        compression=written.compression,
+        sha256=written.sha256,
+        encrypted_size_bytes=written.encrypted_size_bytes,
+        engine=result.engine,
+        server_version=result.server_version or None,
+        format=result.format,
+        sanitize_rules=list(result.applied_rules),
+        tables=dict(result.tables),
+    )
+    return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
+
+
+def _exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A predicate for glob patterns with ``**`` (any depth), ``*`` and ``?`` (within one segment)."""
+    if not patterns:
+        return lambda _path: False
+    regexes = []
+    for pattern in patterns:
+        out = ""
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                out += "(?:.*/)?"
+                i += 3
+            elif pattern.startswith("**", i):
+                out += ".*"
+                i += 2
+            elif pattern[i] == "*":
+                out += "[^/]*"
+                i += 1
+            elif pattern[i] == "?":
+                out += "[^/]"
+                i += 1
+            else:
+                out += re.escape(pattern[i])
+                i += 1
+        # A pattern naming a folder excludes everything below it as well.
+        regexes.append(re.compile(out.rstrip("/") + "(?:/.*)?\\Z"))
+    return lambda path: any(regex.match(path) for regex in regexes)
+
+
+def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    """(relative posix path, absolute path) of every entry below ``root``, sorted, exclusions applied.
+
+    Directories are yielded too (before their content), so a tar keeps empty folders.
+    """
+    excluded = _exclusion_matcher(exclude)
+    for current, dirs, files in os.walk(root):
+        base = Path(current)
+        relative_base = base.relative_to(root).as_posix()
+        prefix = "" if relative_base == "." else relative_base + "/"
+        dirs.sort()
+        kept_dirs = []
+        for name in dirs:
+            relative = prefix + name
+            if excluded(relative):
+                continue
+            kept_dirs.append(name)
+            yield relative, base / name
+        dirs[:] = kept_dirs
+        for name in sorted(files):
+            relative = prefix + name
+            if not excluded(relative):
+                yield relative, base / name
+
+
+def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
+    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``."""
+    if file_set.entries is not None:
+        yield from file_set.entries()
+        return
+    if file_set.root is None:
+        raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
+    if not file_set.root.is_dir():
+        raise ConfigError(f"public file set {file_set.name!r}: folder {file_set.root} does not exist")
+    prefix = file_set.url_prefix
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    for relative, path in _walk(file_set.root, file_set.exclude):
+        try:
+            # stat() follows links: the web server serves the link target, so its size is what arrives.
+            info = path.stat()
+        except OSError as exc:
+            log.warning("skipping %s: %s", path, exc.strerror)
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        yield PublicFile(path=relative, size=info.st_size, mtime=int(info.st_mtime),
+                         uri=prefix + quote(relative))
+
+
+def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions) -> WireFileSet:
+    """Write the encrypted index of a public set (the files themselves stay where they are)."""
+    index: dict[str, PublicIndexEntry] = {}
+    total = 0
+    for entry in public_entries(file_set):
+        index[entry.path] = PublicIndexEntry(
+            size_bytes=entry.size, mtime=entry.mtime, public_uri=entry.uri,
+            is_absolute_url=entry.is_absolute_url, sha1=entry.sha1,
+        )
+        total += entry.size
+    if options.on_public_index is not None:
+        options.on_public_index(file_set.name, index)
+    name = f"Resources-{_safe_artifact_part(file_set.name)}.index.json.enc"
+    with folder.artifact(name, compress=options.compress) as (plain, stats):
+        plain.write(public_index_to_bytes(index))
+    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=PublicFilesInfo(
+        index_file_name=name, size_bytes=total, compression=stats[0].compression, file_count=len(index),
+        encrypted_size_bytes=stats[0].encrypted_size_bytes, relative_base_path=file_set.relative_base_path or None,
+    ))
+
+
+def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions) -> WireFileSet:
+    """Pack a private folder as a tar streamed through zstd and age; sockets, devices and FIFOs are left out."""
+    if file_set.root is None or not file_set.root.is_dir():
+        raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
+    name = f"encrypted-resources-{_safe_artifact_part(file_set.name)}"
+    count = 0
+    # Stream mode ("w|") never seeks, so the tar can go straight into the compressor.
+    with folder.artifact(name, compress=options.compress) as (plain, stats), \
+            tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for relative, path in _walk(file_set.root, file_set.exclude):
+            try:
+                info = path.lstat()
+            except OSError as exc:
+                log.warning("skipping %s: %s", path, exc.strerror)
+                continue
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                log.debug("skipping special file %s", path)
+                continue
+            member = tar.gettarinfo(str(path), arcname=relative)
+            # Owner names of the server mean nothing on the laptop; numeric ids are kept as tar does.
+            member.uname = member.gname = ""
+            if member.isreg():
+                with path.open("rb") as handle:
+                    tar.addfile(member, handle)
+                count += 1
+            else:
+                tar.addfile(member)
+    return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(
+        tar_uri=name, size_bytes=stats[0].size_bytes, relative_base_path=file_set.relative_base_path,
+        compression=stats[0].compression, sha256=stats[0].sha256,
+        encrypted_size_bytes=stats[0].encrypted_size_bytes, file_count=count,
+    ))

@@ -1,0 +1,46 @@
+"""The session key: an X25519 identity by default, an scrypt passphrase with ``--password``.
+
+X25519 is the default because opening an artifact then costs microseconds, where every scrypt artifact
+costs a deliberate second of key derivation. A passphrase is what Go synco v2 sessions use, so
+``--password`` is the way to publish a session that the Go ``receive`` can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from synco_core import age
+from synco_core.errors import ConfigError
+from synco_core.secrets import register_secret
+
+#: The work factor of the scrypt recipient; 18 is what age and Go synco use.
+SCRYPT_WORK_FACTOR = 18
+
+
+@dataclass
+class SessionKey:
+    """What encrypts a session (``recipients``) and what the receiver needs to open it (``secret``)."""
+
+    #: The string printed in the receive command: ``AGE-SECRET-KEY-1...`` or the passphrase.
+    secret: str = field(repr=False)
+    recipients: Sequence[Any] = field(repr=False)
+    kind: str = "x25519"
+
+    @classmethod
+    def generate(cls, password: str | None = None, work_factor: int | None = None) -> SessionKey:
+        """A fresh X25519 identity, or the scrypt recipient of ``password``; the secret is registered.
+
+        ``work_factor`` defaults to :data:`SCRYPT_WORK_FACTOR` (read at call time, so tests can lower it).
+        """
+        if password is not None:
+            if not password:
+                raise ConfigError("--password must not be empty")
+            register_secret(password)
+            recipient = age.ScryptRecipient(password, work_factor=work_factor or SCRYPT_WORK_FACTOR)
+            return cls(secret=password, recipients=[recipient], kind="scrypt")
+        identity = age.generate_identity()
+        secret = identity.to_string()
+        register_secret(secret)
+        return cls(secret=secret, recipients=[identity.recipient()], kind="x25519")

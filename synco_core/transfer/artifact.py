@@ -1,0 +1,247 @@
+"""Downloading one encrypted artifact: ``*.enc.part`` with Range resume, streaming decrypt and decompress.
+
+The encrypted bytes are appended to ``<name>.enc.part`` as they arrive and, at the same time, fed
+through age and zstd to a consumer (a file writer for dumps, the safe tar extractor for private sets).
+When a download is interrupted, the part file keeps what arrived; the next run replays it through the
+decryptor and asks the server only for the rest (``Range: bytes=N-``). A part file that turns out
+to be damaged (age refuses it) is removed, so the next run starts clean instead of failing forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
+
+import zstandard
+
+from synco_core import age
+from synco_core.errors import CryptoError, TransferError, UnsafePathError
+from synco_core.transfer.transport import CHUNK_SIZE, RangeNotSatisfiableError, Response, Transport
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: ``on_bytes(n)`` is told about every chunk that arrives from the network (for progress bars).
+BytesCallback = Callable[[int], None]
+
+
+@dataclass
+class ArtifactSpec:
+    """What to download and how to check it."""
+
+    #: The path at the transport (``synco-abc/dump.sql.zst.enc``).
+    remote_path: str
+    #: Where the encrypted bytes collect until the artifact is complete (``*.enc.part``).
+    part_path: Path
+    #: Size of the encrypted file, when the meta records it.
+    encrypted_size: int | None = None
+    #: Plaintext size (Go synco's ``sizeBytes``); 0 or None means unknown.
+    plain_size: int | None = None
+    sha256: str | None = None
+    compression: str | None = None
+    #: For messages: the file set's name.
+    label: str = ""
+
+
+class _ResumingSource(io.RawIOBase):
+    """The encrypted stream: first what the part file already holds, then the network, appended as it comes."""
+
+    def __init__(self, part_path: Path, existing: int, chunks: Iterator[bytes] | None,
+                 on_bytes: BytesCallback | None) -> None:
+        super().__init__()
+        self._replay = part_path.open("rb") if existing else None
+        self._replay_left = existing
+        self._append = part_path.open("ab") if chunks is not None else None
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self._on_bytes = on_bytes
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._replay is not None and self._replay_left > 0:
+            count = self._replay.readinto(view[: min(len(view), self._replay_left)])
+            if count:
+                self._replay_left -= count
+                return count
+            # The part file shrank under us; what is left must come from the network.
+            self._replay_left = 0
+        if not self._pending:
+            if self._chunks is None or self._append is None:
+                return 0
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                return 0
+            self._append.write(chunk)
+            self.received += len(chunk)
+            if self._on_bytes is not None:
+                self._on_bytes(len(chunk))
+            self._pending = memoryview(chunk)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        for handle in (self._replay, self._append):
+            if handle is not None:
+                handle.close()
+        super().close()
+
+
+class HashingReader(io.RawIOBase):
+    """Counts and hashes what the consumer reads, so the plaintext is verified without a second pass."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self._inner = inner
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        count = len(data)
+        view[:count] = data
+        self._hash.update(data)
+        self.size += count
+        return count
+
+    def drain(self) -> None:
+        """Read (and hash) whatever the consumer left unread."""
+        while self.read(CHUNK_SIZE):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def receive_artifact(
+    transport: Transport,
+    spec: ArtifactSpec,
+    identities: Sequence[Any],
+    consume: Callable[[BinaryIO], T],
+    on_bytes: BytesCallback | None = None,
+) -> T:
+    """Download, decrypt, decompress and verify ``spec``, handing the plaintext stream to ``consume``.
+
+    Returns what ``consume`` returns. The consumer must write only under temporary names; this function
+    raises (and the consumer's output must then be discarded) unless size and SHA-256 match. On success
+    the part file is removed.
+    """
+    spec.part_path.parent.mkdir(parents=True, exist_ok=True)
+    existing = spec.part_path.stat().st_size if spec.part_path.exists() else 0
+    if spec.encrypted_size is not None and existing > spec.encrypted_size:
+        log.debug("%s is longer than the artifact; starting over", spec.part_path)
+        existing = 0
+        spec.part_path.write_bytes(b"")
+    with contextlib.ExitStack() as stack:
+        chunks: Iterator[bytes] | None = None
+        if spec.encrypted_size is None or existing < spec.encrypted_size:
+            response: Response | None
+            try:
+                response = stack.enter_context(transport.open(spec.remote_path, offset=existing))
+            except RangeNotSatisfiableError:
+                # The part file already holds the whole artifact (a run that stopped after downloading).
+                response = None
+            if response is not None:
+                if response.offset != existing:
+                    # The server ignored the Range header: the body starts at 0, so must the part file.
+                    log.debug("no range support for %s; downloading from the start", spec.remote_path)
+                    spec.part_path.write_bytes(b"")
+                    existing = 0
+                if existing:
+                    log.debug("resuming %s at byte %d", spec.remote_path, existing)
+                    if on_bytes is not None:
+                        on_bytes(existing)
+                chunks = response.iter_bytes()
+        elif on_bytes is not None:
+            on_bytes(existing)
+        source = stack.enter_context(_ResumingSource(spec.part_path, existing, chunks, on_bytes))
+        try:
+            decrypted: Any = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, CHUNK_SIZE)), identities)
+            plain: Any = decrypted
+            if spec.compression == "zstd":
+                plain = zstandard.ZstdDecompressor().stream_reader(decrypted, read_size=CHUNK_SIZE)
+            elif spec.compression:
+                raise TransferError(f"{spec.label}: unsupported compression {spec.compression!r}")
+            hashing = HashingReader(plain)
+            result = consume(cast(BinaryIO, io.BufferedReader(hashing, CHUNK_SIZE)))
+            hashing.drain()
+        except (CryptoError, UnsafePathError):
+            # A damaged or foreign part file, or an archive with unsafe paths, would fail the same way on
+            # every rerun: drop it.
+            source.close()
+            spec.part_path.unlink(missing_ok=True)
+            raise
+        except zstandard.ZstdError as exc:
+            source.close()
+            spec.part_path.unlink(missing_ok=True)
+            raise TransferError(f"{spec.label}: the decrypted artifact is not valid zstd ({exc})") from None
+    downloaded = spec.part_path.stat().st_size
+    if spec.encrypted_size is not None and downloaded != spec.encrypted_size:
+        spec.part_path.unlink(missing_ok=True)
+        raise TransferError(f"{spec.label}: {downloaded} encrypted bytes received, the meta says {spec.encrypted_size}")
+    if spec.plain_size and hashing.size != spec.plain_size:
+        spec.part_path.unlink(missing_ok=True)
+        raise TransferError(f"{spec.label}: {hashing.size} bytes after decryption, the meta says {spec.plain_size}")
+    if spec.sha256 and hashing.hexdigest() != spec.sha256.lower():
+        spec.part_path.unlink(missing_ok=True)
+        raise TransferError(f"{spec.label}: SHA-256 of the content does not match the meta")
+    spec.part_path.unlink(missing_ok=True)
+    return result
+
+
+def fetch_small(transport: Transport, path: str, identities: Sequence[Any], compression: str | None = None,
+                limit: int = 512 * 1024 * 1024) -> bytes:
+    """Download and decrypt a small encrypted document (meta, index) into memory.
+
+    The first bytes must be an age header: a web server answering an unknown path with an HTML page and
+    status 200 is told apart here. ``limit`` guards against a hostile server sending without end.
+    """
+    with transport.open(path) as response:
+        buffer = bytearray()
+        for chunk in response.iter_bytes():
+            buffer += chunk
+            if len(buffer) > limit:
+                raise TransferError(f"{path} is larger than {limit} bytes; refusing to read it into memory")
+    if not age.is_age_header(bytes(buffer[:64])):
+        raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {_sniff(bytes(buffer[:64]))})")
+    plain = age.decrypt_bytes(bytes(buffer), identities)
+    if compression == "zstd":
+        try:
+            return zstandard.ZstdDecompressor().decompressobj().decompress(plain)
+        except zstandard.ZstdError as exc:
+            raise TransferError(f"{path}: not valid zstd after decryption ({exc})") from None
+    if compression:
+        raise TransferError(f"{path}: unsupported compression {compression!r}")
+    return plain
+
+
+class NotAnAgeFileError(TransferError):
+    """Something answered at the path, but it is not an age file (an HTML page, a redirect target ...)."""
+
+
+def _sniff(prefix: bytes) -> str:
+    text = prefix.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")):
+        return "an HTML page"
+    if not prefix:
+        return "an empty response"
+    return "something else"

@@ -1,0 +1,120 @@
+"""Finding the server that holds a session: the candidate base URLs a user means, tried in order.
+
+A user types ``example.com``, ``www.example.com/`` or ``https://staging.example.com``; the session may
+sit under the site's root or under the framework's public prefix (``/_Resources``). Each candidate's
+meta URL is asked for: a 404, a connection error, or anything that is not an age file (many sites answer
+unknown paths with 200 and an HTML page) means "not here" and the search goes on. A meta file that the
+key does not open means "here, but the wrong key", and the search stops with that error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from synco_core.errors import CryptoError, TransferError
+from synco_core.transfer.receive import fetch_meta
+from synco_core.transfer.transport import Transport, split_auth
+from synco_core.wire import Meta, WireFormatError, session_folder_name
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = ".synco.yml"
+
+
+def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
+    """The base URLs ``host`` may mean, most likely first, without duplicates."""
+    host = host.strip()
+    if not host:
+        return []
+    bases: list[str] = []
+    if "://" in host:
+        bases.append(host)
+    else:
+        parts = urlsplit("//" + host)
+        hostname = parts.hostname or ""
+        names = [host]
+        if hostname and not hostname.startswith("www.") and hostname.count(".") == 1:
+            names.append(host.replace(hostname, "www." + hostname, 1))
+        for name in names:
+            bases.extend([f"https://{name}", f"http://{name}"])
+    result: list[str] = []
+    for base in bases:
+        base = base if base.endswith("/") else base + "/"
+        for candidate in [base] + [base + p.strip("/") + "/" for p in prefixes if p.strip("/")]:
+            if candidate not in result:
+                result.append(candidate)
+    return result
+
+
+def configured_hosts(project_dir: Path) -> list[str]:
+    """Hosts named in ``.synco.yml`` (``hosts: [...]``, ``host:`` or ``baseUrl:``, also under ``receive:``)."""
+    import yaml
+
+    path = project_dir / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    found: list[str] = []
+    for section in (data, data.get("receive") if isinstance(data.get("receive"), dict) else {}):
+        assert isinstance(section, dict)
+        hosts = section.get("hosts")
+        if isinstance(hosts, list):
+            found.extend(str(h) for h in hosts if h)
+        for key in ("host", "baseUrl", "base_url"):
+            if isinstance(section.get(key), str):
+                found.append(section[key])
+    return found
+
+
+def remember_host(project_dir: Path, url: str) -> None:
+    """Add ``url`` (without credentials) to ``hosts`` in ``.synco.yml``, keeping everything else."""
+    import yaml
+
+    clean, _auth = split_auth(url)
+    path = project_dir / CONFIG_FILE
+    data: Any = {}
+    if path.exists():
+        data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise TransferError(f"{path} is not a YAML mapping; add the host by hand")
+    hosts = data.setdefault("hosts", [])
+    if isinstance(hosts, list) and clean not in hosts:
+        hosts.append(clean)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def find_session(
+    candidates: Sequence[str],
+    session: str,
+    identities: Sequence[Any],
+    make_transport: Callable[[str], Transport],
+) -> tuple[Transport, Meta, str]:
+    """The first candidate holding ``session``: (its transport, the meta, the base URL).
+
+    Raises :class:`CryptoError` when a server has the session but the key does not open it, and
+    :class:`TransferError` naming what was tried when no candidate has it.
+    """
+    folder = session_folder_name(session)
+    reasons: list[str] = []
+    for url in candidates:
+        transport = make_transport(url)
+        try:
+            meta = fetch_meta(transport, folder, identities)
+        except (CryptoError, WireFormatError):
+            transport.close()
+            raise
+        except TransferError as exc:
+            transport.close()
+            log.debug("no session at %s: %s", url, exc)
+            reasons.append(f"{split_auth(url)[0]}: {exc}")
+            continue
+        return transport, meta, url
+    tried = "; ".join(reasons) or "no candidates"
+    raise TransferError(f"session {folder} not found (tried {tried})")

@@ -1,0 +1,230 @@
+"""Downloading a public file set: many files in parallel over keep-alive connections, skipping what is current.
+
+A file is skipped when the local copy has the index's size and mtime (and SHA-1 where the index has
+one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size (and
+hash), gets the index's mtime, and is renamed into place; a failure affects only that one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synco_core.errors import SyncoError, TransferError
+from synco_core.fsutil import resolve_inside
+from synco_core.transfer.transport import Response, Transport
+from synco_core.wire import PublicIndexEntry
+
+log = logging.getLogger(__name__)
+
+PART_SUFFIX = ".synco-part"
+#: Requests sent at once on one connection (HTTP/1.1 pipelining): a batch costs one round trip, not 16.
+PIPELINE_DEPTH = 16
+
+
+@dataclass
+class PublicResult:
+    """What happened to one public set."""
+
+    downloaded: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    #: Local files the index no longer lists (removed with ``--delete``).
+    vanished: list[str] = field(default_factory=list)
+    removed: int = 0
+
+
+def remote_path_for(entry: PublicIndexEntry) -> str:
+    """The transport path of an index entry: an absolute URL, or a path relative to the base URL.
+
+    Go synco wrote ``<BASE>/path`` and, in some versions, paths relative to the session folder
+    (``../_Resources/...``); both mean "relative to the base URL".
+    """
+    if entry.absolute:
+        return entry.public_uri
+    uri = entry.public_uri.removeprefix("<BASE>")
+    while uri.startswith(("/", "../", "./")):
+        uri = uri.removeprefix("/").removeprefix("../").removeprefix("./")
+    return uri
+
+
+def _sha1_of(path: Path) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Destinations:
+    """Index paths -> local paths, with the link check of :func:`resolve_inside` done once per folder.
+
+    A re-sync looks at every file of the index; checking each path's folders again for links would cost
+    several system calls per file. Only regular files and folders are ever created here, so a folder
+    checked once stays safe for the rest of the run.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._checked: set[str] = set()
+
+    def path(self, relative: str) -> Path:
+        folder, _, _name = relative.rpartition("/")
+        if folder not in self._checked:
+            resolve_inside(self.base, relative)
+            self._checked.add(folder)
+        # The index parser has already normalised the path (no '..', not absolute, no empty parts).
+        return self.base.joinpath(*relative.split("/"))
+
+
+def is_current(path: Path, entry: PublicIndexEntry) -> bool:
+    """True when ``path`` already is the file the entry describes (a regular file, not a link)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if info.st_size != entry.size_bytes or int(info.st_mtime) != entry.mtime:
+        return False
+    return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
+
+
+def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_bytes: Callable[[int], None]) -> int:
+    """Write a response body to ``<file>.synco-part``, check it against the index, and rename it into place."""
+    part = destination.with_name(destination.name + PART_SUFFIX)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    digest = hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
+    try:
+        with part.open("wb") as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                size += len(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                on_bytes(len(chunk))
+        if size != entry.size_bytes:
+            raise TransferError(f"{size} bytes received, the index says {entry.size_bytes}")
+        if digest is not None and entry.sha1 and digest.hexdigest() != entry.sha1.lower():
+            raise TransferError("SHA-1 does not match the index")
+        os.utime(part, (entry.mtime, entry.mtime))
+        if destination.is_dir() and not destination.is_symlink():
+            raise TransferError("a folder is in the way")
+        os.replace(part, destination)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _download_one(transport: Transport, destination: Path, entry: PublicIndexEntry,
+                  on_bytes: Callable[[int], None]) -> int:
+    with transport.open(remote_path_for(entry)) as response:
+        return _save(response, destination, entry, on_bytes)
+
+
+def receive_public_files(
+    transport: Transport,
+    index: dict[str, PublicIndexEntry],
+    set_dir: Path,
+    jobs: int = 8,
+    delete: bool = False,
+    on_bytes: Callable[[int], None] | None = None,
+    on_file: Callable[[], None] | None = None,
+) -> PublicResult:
+    """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised."""
+    result = PublicResult()
+    set_dir.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    report_bytes = on_bytes or (lambda _n: None)
+    todo: list[tuple[str, Path, PublicIndexEntry]] = []
+    destinations = _Destinations(set_dir)
+    for relative, entry in index.items():
+        try:
+            destination = destinations.path(relative)
+        except SyncoError as exc:
+            result.failed.append((relative, str(exc)))
+            continue
+        if is_current(destination, entry):
+            result.skipped += 1
+            if on_file is not None:
+                on_file()
+        else:
+            todo.append((relative, destination, entry))
+
+    def record(relative: str, save: Callable[[], int]) -> None:
+        try:
+            size = save()
+        except SyncoError as exc:
+            with lock:
+                result.failed.append((relative, str(exc)))
+        except OSError as exc:
+            with lock:
+                result.failed.append((relative, exc.strerror or str(exc)))
+        else:
+            with lock:
+                result.downloaded += 1
+                result.bytes += size
+        if on_file is not None:
+            on_file()
+
+    def work(item: tuple[str, Path, PublicIndexEntry]) -> None:
+        relative, destination, entry = item
+        record(relative, lambda: _download_one(transport, destination, entry, report_bytes))
+
+    open_many = getattr(transport, "open_many", None)
+
+    def work_batch(batch: list[tuple[str, Path, PublicIndexEntry]]) -> None:
+        """One pipelined round trip for the batch where the transport can; one request per file otherwise."""
+        done: set[int] = set()
+        if open_many is not None and len(batch) > 1:
+            try:
+                for position, response in open_many([remote_path_for(entry) for _r, _d, entry in batch]):
+                    if response is None:
+                        continue
+                    relative, destination, entry = batch[position]
+                    # A body that breaks off raises out of the batch; a wrong size or hash only fails the file.
+                    record(relative, lambda: _save(response, destination, entry, report_bytes))  # noqa: B023
+                    done.add(position)
+            except TransferError as exc:
+                log.debug("pipelining stopped (%s); the rest of the batch goes one by one", exc)
+        for position, item in enumerate(batch):
+            if position not in done:
+                work(item)
+
+    if todo:
+        # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host.
+        local = [item for item in todo if not item[2].absolute]
+        batches = [local[start:start + PIPELINE_DEPTH] for start in range(0, len(local), PIPELINE_DEPTH)]
+        batches += [[item] for item in todo if item[2].absolute]
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="synco-get") as pool:
+            # list() makes unexpected exceptions (bugs) surface here instead of vanishing in the pool.
+            list(pool.map(work_batch, batches))
+    result.vanished = sorted(_vanished(set_dir, index.keys()))
+    if delete:
+        for relative in result.vanished:
+            (set_dir / relative).unlink(missing_ok=True)
+            result.removed += 1
+    return result
+
+
+def _vanished(set_dir: Path, listed: Iterable[str]) -> list[str]:
+    """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included)."""
+    wanted = set(listed)
+    found = []
+    for current, _dirs, files in os.walk(set_dir):
+        base = Path(current).relative_to(set_dir).as_posix()
+        prefix = "" if base == "." else base + "/"
+        for name in files:
+            if prefix + name not in wanted:
+                found.append(prefix + name)
+    return found

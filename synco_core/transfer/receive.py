@@ -1,0 +1,380 @@
+"""``receive_session``: from a transport and a key to a target folder holding the chosen file sets.
+
+Layout of the target folder (what ``synco install DIR`` reads):
+
+- ``<set>.sql`` (or ``.sqlite``, or ``.<format>``) per database dump, decrypted and decompressed;
+- ``<set>/`` per public or private file set;
+- ``.synco-received.json``: the session's meta as received plus, per set, the local path and the
+  checksums that let a rerun skip what is already there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from synco_core import age
+from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError
+from synco_core.fsutil import safe_relative_path
+from synco_core.secrets import register_secret
+from synco_core.transfer.artifact import ArtifactSpec, fetch_small, receive_artifact
+from synco_core.transfer.progress import Reporter
+from synco_core.transfer.public import receive_public_files
+from synco_core.transfer.tarsafe import extract_stream
+from synco_core.transfer.transport import Transport
+from synco_core.wire import (
+    META_FILE,
+    Meta,
+    WireFileSet,
+    public_index_from_bytes,
+    session_folder_name,
+)
+
+log = logging.getLogger(__name__)
+
+RECEIVED_FILE = ".synco-received.json"
+
+
+@dataclass
+class ReceiveOptions:
+    """How to receive."""
+
+    target: Path = Path("dump")
+    #: Names of the sets wanted; empty together with ``all`` False means "ask ``choose``, else all".
+    only: tuple[str, ...] = ()
+    all: bool = False
+    jobs: int = 8
+    delete: bool = False
+    #: Seconds to wait for the session to become Ready.
+    timeout: float = 600.0
+    poll_interval: float = 1.0
+    #: Interactive chooser: gets the sets, returns the names wanted.
+    choose: Callable[[list[WireFileSet]], list[str]] | None = None
+
+
+@dataclass
+class SetOutcome:
+    name: str
+    type: str
+    status: str  # "downloaded", "skipped", "failed", "partial"
+    detail: str = ""
+    bytes: int = 0
+    files_downloaded: int = 0
+    files_skipped: int = 0
+    files_failed: list[tuple[str, str]] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    removed: int = 0
+
+
+@dataclass
+class ReceiveSummary:
+    """What a receive did; ``ok`` is False when anything failed."""
+
+    session: str
+    target: Path
+    meta: Meta
+    sets: list[SetOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.status in ("downloaded", "skipped") for outcome in self.sets)
+
+    @property
+    def bytes(self) -> int:
+        return sum(outcome.bytes for outcome in self.sets)
+
+
+def identities_for(key: str) -> list[Any]:
+    """The age identity of a session key (``AGE-SECRET-KEY-1...`` or a passphrase); registered as secret."""
+    if not key:
+        raise ConfigError("the session key is empty")
+    register_secret(key)
+    return [age.parse_identity(key)]
+
+
+def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) -> Meta:
+    """Read and decrypt the meta file of ``session``."""
+    folder = session_folder_name(session)
+    try:
+        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities, limit=16 * 1024 * 1024)
+    except CryptoError as exc:
+        raise CryptoError(f"this key does not open session {folder} ({exc})") from None
+    return Meta.from_bytes(raw)
+
+
+def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,
+               poll_interval: float = 1.0, on_wait: Callable[[Meta], None] | None = None,
+               first: Meta | None = None) -> Meta:
+    """Poll the meta until the session is Ready; :class:`TransferError` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    meta = first or fetch_meta(transport, session, identities)
+    while meta.state != "Ready":
+        if on_wait is not None:
+            on_wait(meta)
+        if time.monotonic() >= deadline:
+            raise TransferError(f"session {session_folder_name(session)} not ready after {timeout:g} s "
+                                f"(state {meta.state}); try again or raise --timeout")
+        time.sleep(poll_interval)
+        meta = fetch_meta(transport, session, identities)
+    return meta
+
+
+def local_name(file_set: WireFileSet) -> str:
+    """Where a set lands in the target: ``<name>.sql`` / ``.sqlite`` for dumps, ``<name>`` for folders."""
+    name = str(safe_relative_path(file_set.name))
+    if "/" in name:
+        raise ConfigError(f"file set name {file_set.name!r} is not a plain name")
+    if file_set.dump is not None:
+        fmt = file_set.dump.format or ("sqlite" if file_set.type == "SqliteDump" else "sql")
+        return f"{name}.{fmt}"
+    return name
+
+
+def choose_sets(meta: Meta, options: ReceiveOptions) -> list[WireFileSet]:
+    """The sets to receive: ``--only``, else ``--all``, else the chooser, else all of them."""
+    supported = [s for s in meta.file_sets if s.dump or s.public or s.private]
+    if options.only:
+        names = {s.name for s in meta.file_sets}
+        unknown = [name for name in options.only if name not in names]
+        if unknown:
+            raise ConfigError(f"unknown file set(s): {', '.join(unknown)}; the session has: "
+                              f"{', '.join(s.name for s in meta.file_sets) or 'none'}")
+        return [s for s in supported if s.name in options.only]
+    if options.all or options.choose is None:
+        return supported
+    wanted = set(options.choose(supported))
+    return [s for s in supported if s.name in wanted]
+
+
+class _State:
+    """``.synco-received.json``: what is in the target and where it came from."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = target / RECEIVED_FILE
+        self.data: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(self.path.read_text())
+            if isinstance(loaded, dict):
+                self.data = loaded
+        sets = self.data.get("fileSets")
+        self.sets: dict[str, dict[str, Any]] = {}
+        if isinstance(sets, list):
+            for entry in sets:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    self.sets[entry["name"]] = entry
+
+    def previous(self, name: str) -> dict[str, Any] | None:
+        return self.sets.get(name)
+
+    def record(self, session: str, meta: Meta, file_set: WireFileSet, local: str, **extra: Any) -> None:
+        wire = file_set.to_json()
+        detail = file_set.dump or file_set.public or file_set.private
+        entry: dict[str, Any] = {
+            "name": file_set.name,
+            "type": file_set.type,
+            "kind": "database" if file_set.dump else ("public" if file_set.public else "private"),
+            "path": local,
+            "relativeBasePath": file_set.relative_base_path,
+            "session": session,
+            "artifact": getattr(detail, "file_name", None) or getattr(detail, "tar_uri", None)
+            or getattr(detail, "index_file_name", None),
+            "receivedAt": int(time.time()),
+        }
+        if file_set.dump:
+            entry.update({"engine": file_set.dump.engine, "format": file_set.dump.format or
+                          ("sqlite" if file_set.type == "SqliteDump" else "sql"),
+                          "serverVersion": file_set.dump.server_version,
+                          "tables": file_set.dump.to_json().get("tables", {}),
+                          "sanitizeRules": list(file_set.dump.sanitize_rules),
+                          "sha256": file_set.dump.sha256, "sizeBytes": file_set.dump.size_bytes})
+        if file_set.private:
+            entry.update({"sha256": file_set.private.sha256, "sizeBytes": file_set.private.size_bytes})
+        entry.update(extra)
+        entry["wire"] = wire
+        self.sets[file_set.name] = entry
+        self.save(session, meta)
+
+    def save(self, session: str, meta: Meta) -> None:
+        self.data = {
+            "version": 1,
+            "session": session,
+            "frameworkName": meta.framework_name,
+            "fileSets": list(self.sets.values()),
+        }
+        temp = self.path.with_name(self.path.name + ".part")
+        temp.write_text(json.dumps(self.data, indent=2) + "\n")
+        os.replace(temp, self.path)
+
+
+def _already_there(previous: dict[str, Any] | None, session: str, file_set: WireFileSet, path: Path) -> bool:
+    """True when ``path`` holds exactly this artifact from an earlier receive (no need to ask the server)."""
+    if previous is None or not path.exists():
+        return False
+    detail = file_set.dump or file_set.private
+    if detail is None:
+        return False
+    if detail.sha256:
+        # Same content, whichever session brought it (a new session of an unchanged database).
+        return bool(previous.get("sha256") == detail.sha256 and previous.get("sizeBytes") == detail.size_bytes)
+    # Without a checksum (Go synco sessions) only the very same artifact of the same session counts.
+    return bool(previous.get("session") == session and previous.get("wire") == file_set.to_json())
+
+
+def _remove_tree_or_file(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _clear_stale_parts(target: Path, stem: str, keep: Path) -> None:
+    """Remove part files a different session left for the same set (they cannot be resumed)."""
+    for stale in target.glob(f"{stem}.synco-*.enc.part"):
+        if stale != keep:
+            stale.unlink(missing_ok=True)
+
+
+def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
+                  identities: Sequence[Any], reporter: Reporter) -> int:
+    assert file_set.dump is not None
+    dump = file_set.dump
+    local = local_name(file_set)
+    final = target / local
+    part_enc = target / f"{local}.{folder}.enc.part"
+    _clear_stale_parts(target, local, part_enc)
+    plain_part = target / f"{local}.part"
+    spec = ArtifactSpec(
+        remote_path=f"{folder}/{dump.file_name}", part_path=part_enc, encrypted_size=dump.encrypted_size_bytes,
+        plain_size=dump.size_bytes, sha256=dump.sha256, compression=dump.compression, label=file_set.name,
+    )
+
+    def write(stream: BinaryIO) -> None:
+        with plain_part.open("wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+
+    try:
+        with reporter.bytes_task(f"{file_set.name}", dump.encrypted_size_bytes or dump.size_bytes) as advance:
+            receive_artifact(transport, spec, identities, write, advance)
+        os.replace(plain_part, final)
+    finally:
+        plain_part.unlink(missing_ok=True)
+    return dump.encrypted_size_bytes or dump.size_bytes
+
+
+def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
+                     identities: Sequence[Any], reporter: Reporter) -> int:
+    assert file_set.private is not None
+    private = file_set.private
+    local = local_name(file_set)
+    final = target / local
+    staging = target / f"{local}.synco-part"
+    part_enc = target / f"{local}.tar.{folder}.enc.part"
+    _clear_stale_parts(target, f"{local}.tar", part_enc)
+    if staging.exists():
+        shutil.rmtree(staging)
+    spec = ArtifactSpec(
+        remote_path=f"{folder}/{private.tar_uri}", part_path=part_enc, encrypted_size=private.encrypted_size_bytes,
+        plain_size=private.size_bytes, sha256=private.sha256, compression=private.compression, label=file_set.name,
+    )
+    try:
+        with reporter.bytes_task(file_set.name, private.encrypted_size_bytes or private.size_bytes) as advance:
+            receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging), advance)
+        if final.exists() or final.is_symlink():
+            old = target / f"{local}.synco-old"
+            if old.exists():
+                _remove_tree_or_file(old)
+            os.replace(final, old)
+            _remove_tree_or_file(old)
+        os.replace(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return private.encrypted_size_bytes or private.size_bytes
+
+
+def receive_session(
+    transport: Transport,
+    session: str,
+    key: str,
+    options: ReceiveOptions,
+    reporter: Reporter | None = None,
+    meta: Meta | None = None,
+) -> ReceiveSummary:
+    """Receive ``session`` from ``transport`` into ``options.target``; never raises for one failed set.
+
+    Errors that concern the whole session (wrong key, no session, not ready in time) raise a
+    :class:`SyncoError`; a set that fails is recorded in the summary and the others still go on.
+    ``meta`` may be passed when the caller fetched it already (locating the server does).
+    """
+    reporter = reporter or Reporter(enabled=False)
+    started = time.monotonic()
+    folder = session_folder_name(session)
+    identities = identities_for(key)
+    with reporter.spinner(f"waiting for session {folder} to be ready"):
+        meta = wait_ready(transport, folder, identities, options.timeout, options.poll_interval, first=meta)
+    chosen = choose_sets(meta, options)
+    target = options.target
+    target.mkdir(parents=True, exist_ok=True)
+    state = _State(target)
+    summary = ReceiveSummary(session=folder, target=target, meta=meta)
+    for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
+        if not options.only or unsupported.name in options.only:
+            summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
+                                           f"file set type {unsupported.type!r} is not supported by this synco"))
+    for file_set in chosen:
+        outcome = SetOutcome(file_set.name, file_set.type, "downloaded")
+        summary.sets.append(outcome)
+        try:
+            local = local_name(file_set)
+            if file_set.public is not None:
+                public = file_set.public
+                raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression)
+                index = public_index_from_bytes(raw)
+                with reporter.files_task(file_set.name, len(index), public.size_bytes) as (on_bytes, on_file):
+                    result = receive_public_files(transport, index, target / local, jobs=options.jobs,
+                                                  delete=options.delete, on_bytes=on_bytes, on_file=on_file)
+                outcome.bytes = result.bytes
+                outcome.files_downloaded = result.downloaded
+                outcome.files_skipped = result.skipped
+                outcome.files_failed = result.failed
+                outcome.vanished = result.vanished
+                outcome.removed = result.removed
+                if result.failed:
+                    outcome.status = "partial"
+                    outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
+                elif not result.downloaded:
+                    outcome.status = "skipped"
+                    outcome.detail = "all files up to date"
+                state.record(folder, meta, file_set, local, fileCount=len(index))
+                continue
+            previous = state.previous(file_set.name)
+            if _already_there(previous, folder, file_set, target / local):
+                outcome.status = "skipped"
+                outcome.detail = "already received"
+                continue
+            if file_set.dump is not None:
+                outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
+            else:
+                outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
+            state.record(folder, meta, file_set, local)
+        except SyncoError as exc:
+            outcome.status = "failed"
+            outcome.detail = str(exc)
+        except OSError as exc:
+            outcome.status = "failed"
+            outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    if not chosen:
+        state.save(folder, meta)
+    summary.seconds = time.monotonic() - started
+    return summary

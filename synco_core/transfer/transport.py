@@ -1,0 +1,423 @@
+"""How the receive side reads a session: a small :class:`Transport` protocol and its HTTP implementation.
+
+Everything in :mod:`synco_core.transfer` reads through a transport, never through HTTP directly, so
+``synco pull`` can feed the same receive code from an ssh/docker/kubectl channel (or a local folder,
+:class:`DirectoryTransport`) by implementing :meth:`Transport.open`.
+
+Paths are relative to the transport's base (``synco-abc/meta.json.enc``) or, for public files hosted
+elsewhere (S3, a CDN), a full ``http(s)://`` URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import logging
+import ssl
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+from synco_core.errors import TransferError
+from synco_core.fsutil import resolve_inside
+from synco_core.secrets import register_secret
+
+log = logging.getLogger(__name__)
+
+#: Read size for streamed bodies: large enough to keep per-chunk overhead low, small enough for flat memory.
+CHUNK_SIZE = 64 * 1024
+MAX_REDIRECTS = 5
+
+
+class NotFoundError(TransferError):
+    """The path does not exist at the other end (HTTP 404/410, missing file)."""
+
+
+class RangeNotSatisfiableError(TransferError):
+    """The requested offset is at or past the end of the file (HTTP 416): nothing more to read."""
+
+
+class Response(Protocol):
+    """An open read of one path."""
+
+    #: 200 for the whole file, 206 when the read starts at the requested offset.
+    status: int
+    #: Where the body starts in the file: the requested offset, or 0 when the other end ignored it.
+    offset: int
+    #: Size of the whole file when the other end says so, else None.
+    total_size: int | None
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body in chunks; raises :class:`TransferError` when the connection breaks."""
+        ...
+
+
+class Transport(Protocol):
+    """Opens paths of a session's base for reading; thread-safe (public files are read in parallel)."""
+
+    #: Shown to the user ("http://host/", "ssh host"); never contains a password.
+    description: str
+
+    def open(self, path: str, offset: int = 0) -> AbstractContextManager[Response]:
+        """Open ``path`` from byte ``offset``; raises :class:`NotFoundError` or :class:`TransferError`."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+# --------------------------------------------------------------------------------------------- HTTP
+#
+# The HTTP transport is built on the standard library's http.client rather than httpx: a public set is
+# thousands of small requests from several threads, and per request httpx costs about four times the
+# CPU of http.client (measured: 2,000 files of 20-200 KiB, 8 threads, 0.86 s against 0.19 s of CPU).
+# Everything else httpx would give is done here explicitly: keep-alive connections (one per thread and
+# origin), TLS verification, basic auth only towards the session's host, and the redirect policy.
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``https://user:pw@host/`` -> (``https://host/``, (user, pw)); the password is registered as secret."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    user = unquote(parts.username)
+    password = unquote(parts.password or "")
+    register_secret(password)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), (user, password)
+
+
+Origin = tuple[str, str, int]
+
+
+def _origin(url: str) -> Origin:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise TransferError(f"refusing URL {url!r}: only http(s) URLs are fetched")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise TransferError(f"bad port in URL {url!r}") from None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _redirect_allowed(origin: Origin, target: Origin) -> bool:
+    """Only to the same host, keeping or upgrading the scheme (http -> https, never https -> http)."""
+    if target[1] != origin[1]:
+        return False
+    if origin[0] == target[0]:
+        return target[2] == origin[2]
+    return origin[0] == "http" and target[0] == "https"
+
+
+class _HttpResponse:
+    """A response body read in chunks; a connection that ends early is an error, not a short file."""
+
+    def __init__(self, response: http.client.HTTPResponse, url: str, status: int, offset: int,
+                 total_size: int | None, length: int | None) -> None:
+        self._response = response
+        self._url = url
+        self.status = status
+        self.offset = offset
+        self.total_size = total_size
+        self._length = length
+        self.complete = False
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        received = 0
+        try:
+            while True:
+                # read() (unlike read1) releases the connection for the next request once the body is in.
+                chunk = self._response.read(CHUNK_SIZE)
+                if not chunk:
+                    break
+                received += len(chunk)
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransferError(f"download of {self._url} interrupted after {received} bytes: "
+                                f"{_describe(exc)}") from None
+        if self._length is not None and received != self._length:
+            raise TransferError(f"download of {self._url} interrupted after {received} of {self._length} bytes")
+        self.complete = True
+
+
+class _SharedReader:
+    """One buffered reader for every response of a pipelined batch.
+
+    ``http.client.HTTPResponse`` makes its own buffered reader from the socket it is given; each would read
+    ahead into the next response. This stand-in hands out the one shared reader instead and ignores the
+    close() each response calls on it when its body is done.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def makefile(self, _mode: str, *_args: Any, **_kwargs: Any) -> Any:
+        return _UnclosableReader(self._reader)
+
+
+class _UnclosableReader:
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def close(self) -> None:
+        pass
+
+
+class HttpTransport:
+    """A :class:`Transport` over HTTP(S): keep-alive connections per thread, Range reads, careful redirects."""
+
+    def __init__(self, base_url: str, *, verify: bool = True, timeout: float = 30.0, max_connections: int = 8,
+                 auth: tuple[str, str] | None = None) -> None:
+        base_url, url_auth = split_auth(base_url)
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.base_url = base_url
+        self.description = base_url
+        self._origin = _origin(base_url)
+        auth = auth or url_auth
+        self._authorization: str | None = None
+        if auth:
+            register_secret(auth[1])
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            self._authorization = f"Basic {token}"
+            register_secret(token)
+        self._timeout = timeout
+        self._ssl = ssl.create_default_context() if verify else ssl._create_unverified_context()
+        # max_connections is the caller's thread count; connections are per thread, so it needs no pool cap.
+        self.max_connections = max_connections
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def url_for(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        if urlsplit(path).scheme:
+            raise TransferError(f"refusing URL {path!r}: only http(s) URLs are fetched")
+        # ':' is escaped so a relative path can never be read as a scheme; '%' is kept because index
+        # URIs arrive already percent-encoded.
+        return urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._"))
+
+    def _connection(self, origin: Origin) -> http.client.HTTPConnection:
+        pool: dict[Origin, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        conn = pool.get(origin)
+        if conn is None:
+            scheme, host, port = origin
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._ssl)
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+            pool[origin] = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop(self, origin: Origin) -> None:
+        pool = getattr(self._local, "pool", {})
+        conn = pool.pop(origin, None)
+        if conn is not None:
+            conn.close()
+
+    def _request(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        origin = _origin(url)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # A kept-alive connection may have been closed by the server while idle: one retry on a fresh one.
+        for attempt in (1, 2):
+            conn = self._connection(origin)
+            reused = conn.sock is not None
+            try:
+                conn.request("GET", target, headers=headers)
+                return conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(origin)
+                if attempt == 1 and reused and isinstance(
+                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                ):
+                    continue
+                raise TransferError(f"cannot reach {split_auth(url)[0]}: {_describe(exc)}") from None
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def open(self, path: str, offset: int = 0) -> Iterator[_HttpResponse]:
+        url = self.url_for(path)
+        current = url
+        base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
+        if offset:
+            base_headers["Range"] = f"bytes={offset}-"
+        response: http.client.HTTPResponse | None = None
+        wrapped: _HttpResponse | None = None
+        origin = _origin(current)
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                origin = _origin(current)
+                headers = dict(base_headers)
+                # Credentials go only to the session's own host, never to a CDN named in an index.
+                if self._authorization and origin[1] == self._origin[1]:
+                    headers["Authorization"] = self._authorization
+                response = self._request(current, headers)
+                if response.status in (301, 302, 303, 307, 308):
+                    location = response.getheader("Location", "")
+                    response.read()
+                    target = urljoin(current, location)
+                    if not location or not _redirect_allowed(origin, _origin(target)):
+                        raise TransferError(f"refusing redirect from {current} to {target} (another host or scheme)")
+                    current = target
+                    continue
+                break
+            else:
+                raise TransferError(f"too many redirects for {url}")
+            assert response is not None
+            status = response.status
+            if status not in (200, 206):
+                response.read()
+                if status in (404, 410):
+                    raise NotFoundError(f"not found: {current} (HTTP {status})")
+                if status == 416:
+                    raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
+                if status == 401:
+                    raise TransferError(f"{current} needs a login (HTTP 401); give it as https://user:password@host")
+                raise TransferError(f"unexpected HTTP {status} for {current}")
+            length_header = response.getheader("Content-Length")
+            length = int(length_header) if length_header and length_header.isdigit() else None
+            body_offset = 0
+            total: int | None = length
+            if status == 206:
+                content_range = response.getheader("Content-Range", "")
+                try:
+                    span, _, full = content_range.removeprefix("bytes ").partition("/")
+                    body_offset = int(span.split("-")[0])
+                    total = int(full) if full != "*" else None
+                except ValueError:
+                    raise TransferError(f"bad Content-Range {content_range!r} from {current}") from None
+            wrapped = _HttpResponse(response, current, status, body_offset, total, length)
+            yield wrapped
+        finally:
+            # A body left half-read makes the connection unusable for the next request: close it.
+            if response is not None and not response.isclosed():
+                self._drop(origin)
+
+    def open_many(self, paths: Sequence[str]) -> Iterator[tuple[int, _HttpResponse | None]]:
+        """Pipelined GETs of several paths of the base URL's host over one kept-alive connection.
+
+        All requests are sent at once and the responses read in order, so a batch costs one round trip
+        instead of one per file: what makes many small files fast over a long link. Yields
+        ``(position, response)``; the caller must read each response's body completely before taking the
+        next. ``None`` stands for a response that is not a plain 200 (a redirect, a 404, a login): the
+        caller asks for that path again with :meth:`open`, which knows how to handle it. A
+        :class:`TransferError` ends the batch; the caller falls back to :meth:`open` for the rest.
+        """
+        origin = self._origin
+        scheme, host, port = origin
+        default_port = 443 if scheme == "https" else 80
+        host_header = (f"[{host}]" if ":" in host else host) + ("" if port == default_port else f":{port}")
+        auth = f"Authorization: {self._authorization}\r\n" if self._authorization else ""
+        requests = []
+        for path in paths:
+            parts = urlsplit(self.url_for(path))
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            requests.append(f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: synco-receive\r\n"
+                            f"Accept-Encoding: identity\r\n{auth}\r\n")
+        conn = self._connection(origin)
+        try:
+            if conn.sock is None:
+                conn.connect()
+            sock = conn.sock
+            sock.sendall("".join(requests).encode("latin-1"))
+            reader = sock.makefile("rb")
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(origin)
+            raise TransferError(f"cannot reach {self.base_url}: {_describe(exc)}") from None
+        shared = _SharedReader(reader)
+        try:
+            for position, path in enumerate(paths):
+                response = http.client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
+                response.begin()
+                if response.status != 200:
+                    response.read()
+                    yield position, None
+                else:
+                    length_header = response.getheader("Content-Length")
+                    length = int(length_header) if length_header and length_header.isdigit() else None
+                    if length is None:
+                        # Without a length the body runs to the end of the connection: no pipelining then.
+                        raise TransferError(f"no Content-Length for {path}")
+                    yield position, _HttpResponse(response, self.url_for(path), 200, 0, length, length)
+                    if not response.isclosed():
+                        raise TransferError(f"the body of {path} was not read to its end")
+                if response.will_close:
+                    raise TransferError("the server closed the kept-alive connection")
+        except (OSError, http.client.HTTPException, TransferError) as exc:
+            self._drop(origin)
+            raise TransferError(f"pipelined download from {self.base_url} broke off: {_describe(exc)}") from None
+        finally:
+            reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            conn.close()
+
+
+# ------------------------------------------------------------------------------------------ folders
+
+
+@dataclass
+class _FileResponse:
+    status: int
+    offset: int
+    total_size: int | None
+    _path: Path
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        with self._path.open("rb") as handle:
+            handle.seek(self.offset)
+            while chunk := handle.read(CHUNK_SIZE):
+                yield chunk
+
+
+class DirectoryTransport:
+    """A :class:`Transport` reading a local folder laid out like a web root (for tests and ``pull``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.description = str(root)
+
+    @contextlib.contextmanager
+    def open(self, path: str, offset: int = 0) -> Iterator[_FileResponse]:
+        if path.startswith(("http://", "https://")):
+            raise NotFoundError(f"{path}: absolute URLs cannot be read from {self.root}")
+        target = resolve_inside(self.root, unquote(path))
+        try:
+            size = target.stat().st_size
+        except OSError:
+            raise NotFoundError(f"not found: {path}") from None
+        if not target.is_file():
+            raise NotFoundError(f"not found: {path}")
+        if offset and offset >= size:
+            raise RangeNotSatisfiableError(f"range not satisfiable: {path}")
+        yield _FileResponse(status=206 if offset else 200, offset=offset, total_size=size, _path=target)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,402 @@
+"""The session wire format: ``meta.json.enc`` and the public files index, as typed classes.
+
+The JSON names are those of Go synco v2 (``state``, ``frameworkName``, ``fileSets``, ``mysqlDump`` ...), so a
+session published by the Go tool reads back here and one published here can be read by the Go tool as far
+as its types go. Everything this implementation adds (``compression``, ``sha256``, ``engine``, the table
+manifest ...) is an extra key that the Go reader ignores; in the same way every reader here ignores keys it
+does not know, so a newer writer never breaks an older reader.
+
+Sizes follow Go synco: ``sizeBytes`` counts the plaintext (the bytes before encryption, and before
+compression when there is any), which is what a user wants to see in a file set chooser. The size of the
+encrypted file, needed to verify and resume a download, is the addition ``encryptedSizeBytes``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from synco_core.errors import TransferError
+from synco_core.fsutil import safe_relative_path
+from synco_core.types import TableManifest
+
+#: The name of the encrypted meta file inside a session folder.
+META_FILE = "meta.json.enc"
+#: Session folders are named ``synco-<id>`` in the web root.
+SESSION_PREFIX = "synco-"
+
+State = Literal["Created", "Initializing", "Ready"]
+STATES: tuple[State, ...] = ("Created", "Initializing", "Ready")
+
+#: Wire type -> the JSON key holding its details. ``SqliteDump`` is this implementation's addition.
+DUMP_TYPES: dict[str, str] = {
+    "MysqlDump": "mysqlDump",
+    "PostgresDump": "postgresDump",
+    "SqliteDump": "sqliteDump",
+}
+PUBLIC_FILES = "PublicFiles"
+PRIVATE_FILES = "PrivateEncryptedFiles"
+#: Every wire type this reader understands, with its detail key.
+DETAIL_KEYS: dict[str, str] = {**DUMP_TYPES, PUBLIC_FILES: "publicFiles", PRIVATE_FILES: "privateEncryptedFiles"}
+
+
+class WireFormatError(TransferError):
+    """A meta file or index that decrypted fine but does not have the expected shape."""
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type, where: str, default: Any = None, required: bool = False) -> Any:
+    """``data[key]`` checked against ``kind``; a wrong type is a one-line :class:`WireFormatError`."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise WireFormatError(f"malformed {where}: {key!r} is missing")
+        return default
+    # JSON numbers may come as floats from other writers; whole floats are accepted as integers.
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if kind is int and isinstance(value, bool):
+        raise WireFormatError(f"malformed {where}: {key!r} should be a number")
+    if not isinstance(value, kind):
+        raise WireFormatError(f"malformed {where}: {key!r} should be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _compact(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the additions that are unset, so Go-style sessions stay byte-for-byte small."""
+    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
+
+
+def _check_compression(value: str | None, where: str) -> str | None:
+    if value not in (None, "zstd"):
+        raise WireFormatError(f"unsupported compression {value!r} in {where}")
+    return value
+
+
+@dataclass
+class DumpInfo:
+    """A database dump artifact (``mysqlDump``, ``postgresDump``, ``sqliteDump``)."""
+
+    file_name: str
+    #: Plaintext size (decompressed), as Go synco counts it.
+    size_bytes: int
+    # --- additions of this implementation; None / empty when the writer (Go synco) did not record them.
+    compression: str | None = None
+    #: SHA-256 (hex) of the plaintext dump.
+    sha256: str | None = None
+    encrypted_size_bytes: int | None = None
+    engine: str | None = None
+    server_version: str | None = None
+    #: ``sql`` for a script, ``sqlite`` for a database file.
+    format: str | None = None
+    #: The filter and sanitize rules applied on the source, in words.
+    sanitize_rules: list[str] = field(default_factory=list)
+    tables: dict[str, TableManifest] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return _compact({
+            "fileName": self.file_name,
+            "sizeBytes": self.size_bytes,
+            "compression": self.compression,
+            "sha256": self.sha256,
+            "encryptedSizeBytes": self.encrypted_size_bytes,
+            "engine": self.engine,
+            "serverVersion": self.server_version,
+            "format": self.format,
+            "sanitizeRules": list(self.sanitize_rules),
+            "tables": {name: _compact({"rows": t.rows, "checksum": t.checksum}) for name, t in self.tables.items()},
+        })
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> DumpInfo:
+        tables_raw = _get(data, "tables", dict, where, {})
+        tables: dict[str, TableManifest] = {}
+        for name, entry in tables_raw.items():
+            if not isinstance(entry, dict):
+                raise WireFormatError(f"malformed {where}: table {name!r} should be an object")
+            tables[str(name)] = TableManifest(
+                rows=_get(entry, "rows", int, where, 0), checksum=_get(entry, "checksum", str, where)
+            )
+        rules = _get(data, "sanitizeRules", list, where, [])
+        file_name = _get(data, "fileName", str, where, required=True)
+        _check_file_name(file_name, where)
+        return cls(
+            file_name=file_name,
+            size_bytes=_get(data, "sizeBytes", int, where, 0),
+            compression=_check_compression(_get(data, "compression", str, where), where),
+            sha256=_get(data, "sha256", str, where),
+            encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
+            engine=_get(data, "engine", str, where),
+            server_version=_get(data, "serverVersion", str, where),
+            format=_get(data, "format", str, where),
+            sanitize_rules=[str(rule) for rule in rules],
+            tables=tables,
+        )
+
+
+@dataclass
+class PublicFilesInfo:
+    """A public file set: an encrypted index of files fetched from their public URLs."""
+
+    index_file_name: str
+    #: Total size of the files the index lists.
+    size_bytes: int
+    # --- additions
+    #: Compression of the index itself.
+    compression: str | None = None
+    file_count: int | None = None
+    encrypted_size_bytes: int | None = None
+    relative_base_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _compact({
+            "indexFileName": self.index_file_name,
+            "sizeBytes": self.size_bytes,
+            "compression": self.compression,
+            "fileCount": self.file_count,
+            "encryptedSizeBytes": self.encrypted_size_bytes,
+            "relativeBasePath": self.relative_base_path,
+        })
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> PublicFilesInfo:
+        name = _get(data, "indexFileName", str, where, required=True)
+        _check_file_name(name, where)
+        return cls(
+            index_file_name=name,
+            size_bytes=_get(data, "sizeBytes", int, where, 0),
+            compression=_check_compression(_get(data, "compression", str, where), where),
+            file_count=_get(data, "fileCount", int, where),
+            encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
+            relative_base_path=_get(data, "relativeBasePath", str, where),
+        )
+
+
+@dataclass
+class PrivateFilesInfo:
+    """A private file set: a tar of a folder, compressed (optionally) and encrypted."""
+
+    tar_uri: str
+    #: Plaintext tar size.
+    size_bytes: int
+    relative_base_path: str = ""
+    # --- additions
+    compression: str | None = None
+    sha256: str | None = None
+    encrypted_size_bytes: int | None = None
+    file_count: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = _compact({
+            "tarUri": self.tar_uri,
+            "sizeBytes": self.size_bytes,
+            "compression": self.compression,
+            "sha256": self.sha256,
+            "encryptedSizeBytes": self.encrypted_size_bytes,
+            "fileCount": self.file_count,
+        })
+        # Go synco always writes relativeBasePath, even when empty.
+        data["relativeBasePath"] = self.relative_base_path
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> PrivateFilesInfo:
+        uri = _get(data, "tarUri", str, where, required=True)
+        _check_file_name(uri, where)
+        return cls(
+            tar_uri=uri,
+            size_bytes=_get(data, "sizeBytes", int, where, 0),
+            relative_base_path=_get(data, "relativeBasePath", str, where, ""),
+            compression=_check_compression(_get(data, "compression", str, where), where),
+            sha256=_get(data, "sha256", str, where),
+            encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
+            file_count=_get(data, "fileCount", int, where),
+        )
+
+
+def _check_file_name(name: str, where: str) -> None:
+    """An artifact name must stay inside the session folder: one plain path segment."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise WireFormatError(f"malformed {where}: unsafe artifact name {name!r}")
+
+
+@dataclass
+class WireFileSet:
+    """One entry of ``fileSets``: a name, a type, and the details of that type."""
+
+    name: str
+    type: str
+    dump: DumpInfo | None = None
+    public: PublicFilesInfo | None = None
+    private: PrivateFilesInfo | None = None
+
+    @property
+    def is_dump(self) -> bool:
+        return self.type in DUMP_TYPES
+
+    @property
+    def size_bytes(self) -> int:
+        detail = self.dump or self.public or self.private
+        return detail.size_bytes if detail else 0
+
+    @property
+    def relative_base_path(self) -> str:
+        if self.private:
+            return self.private.relative_base_path
+        if self.public:
+            return self.public.relative_base_path or ""
+        return ""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "type": self.type}
+        detail = self.dump or self.public or self.private
+        if detail is not None:
+            data[DETAIL_KEYS.get(self.type, self.type[:1].lower() + self.type[1:])] = detail.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> WireFileSet:
+        if not isinstance(data, dict):
+            raise WireFormatError("malformed meta: a file set should be an object")
+        name = _get(data, "name", str, "meta", required=True)
+        type_ = _get(data, "type", str, f"file set {name!r}", required=True)
+        where = f"file set {name!r}"
+        file_set = cls(name=name, type=type_)
+        key = DETAIL_KEYS.get(type_)
+        if key is None:
+            # A type from a newer writer: kept, so the receiver can list it as "not supported" and go on.
+            return file_set
+        detail = _get(data, key, dict, where, required=True)
+        if type_ in DUMP_TYPES:
+            file_set.dump = DumpInfo.from_json(detail, where)
+        elif type_ == PUBLIC_FILES:
+            file_set.public = PublicFilesInfo.from_json(detail, where)
+        else:
+            file_set.private = PrivateFilesInfo.from_json(detail, where)
+        return file_set
+
+
+@dataclass
+class Meta:
+    """The content of ``meta.json.enc``."""
+
+    state: State = "Created"
+    framework_name: str = ""
+    file_sets: list[WireFileSet] = field(default_factory=list)
+    # --- additions
+    #: Who wrote the session (``synco-py 0.1.0``); Go synco writes nothing here.
+    generator: str | None = None
+    #: Unix time after which the source removes the session (None: unknown or kept).
+    expires_at: int | None = None
+
+    def file_set(self, name: str) -> WireFileSet | None:
+        return next((s for s in self.file_sets if s.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "state": self.state,
+            "frameworkName": self.framework_name,
+            "fileSets": [s.to_json() for s in self.file_sets],
+        }
+        data.update(_compact({"generator": self.generator, "expiresAt": self.expires_at}))
+        return data
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), indent=None, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Meta:
+        if not isinstance(data, dict):
+            raise WireFormatError("malformed meta: not a JSON object")
+        state = _get(data, "state", str, "meta", required=True)
+        if state not in STATES:
+            raise WireFormatError(f"malformed meta: unknown state {state!r}")
+        sets_raw = _get(data, "fileSets", list, "meta", [])
+        return cls(
+            state=state,
+            framework_name=_get(data, "frameworkName", str, "meta", ""),
+            file_sets=[WireFileSet.from_json(item) for item in sets_raw],
+            generator=_get(data, "generator", str, "meta"),
+            expires_at=_get(data, "expiresAt", int, "meta"),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Meta:
+        return cls.from_json(_loads(raw, "meta"))
+
+
+@dataclass(frozen=True)
+class PublicIndexEntry:
+    """One file of a public files index; the map key is its destination path relative to the set."""
+
+    size_bytes: int
+    mtime: int
+    public_uri: str
+    is_absolute_url: bool = False
+    #: Additions: content hashes where the source knows them for free.
+    sha1: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "sizeBytes": self.size_bytes,
+            "mTime": self.mtime,
+            "publicUri": self.public_uri,
+            "isAbsoluteUrl": self.is_absolute_url,
+        }
+        if self.sha1:
+            data["sha1"] = self.sha1
+        return data
+
+    @property
+    def absolute(self) -> bool:
+        """True when ``public_uri`` is a full URL (Go synco only tells by the scheme)."""
+        return self.is_absolute_url or self.public_uri.startswith(("http://", "https://"))
+
+
+def public_index_to_bytes(index: Mapping[str, PublicIndexEntry]) -> bytes:
+    """The index as compact JSON, keys sorted so the same tree always gives the same bytes."""
+    return json.dumps(
+        {path: index[path].to_json() for path in sorted(index)}, separators=(",", ":")
+    ).encode()
+
+
+def public_index_from_bytes(raw: bytes) -> dict[str, PublicIndexEntry]:
+    """Parse an index; every path is checked (no ``..``, not absolute) before anything uses it."""
+    data = _loads(raw, "public files index")
+    if not isinstance(data, dict):
+        raise WireFormatError("malformed public files index: not a JSON object")
+    index: dict[str, PublicIndexEntry] = {}
+    for path, entry in data.items():
+        # Raises UnsafePathError, which names the path: an index that tries to escape is refused whole.
+        normalised = str(safe_relative_path(path))
+        if not isinstance(entry, dict):
+            raise WireFormatError(f"malformed public files index: entry {path!r} should be an object")
+        where = f"public files index entry {path!r}"
+        uri = _get(entry, "publicUri", str, where, required=True)
+        is_absolute = _get(entry, "isAbsoluteUrl", bool, where, False)
+        if is_absolute and not uri.startswith(("http://", "https://")):
+            raise WireFormatError(f"malformed {where}: absolute URL {uri!r} is not http(s)")
+        index[normalised] = PublicIndexEntry(
+            size_bytes=_get(entry, "sizeBytes", int, where, 0),
+            mtime=_get(entry, "mTime", int, where, 0),
+            public_uri=uri,
+            is_absolute_url=is_absolute,
+            sha1=_get(entry, "sha1", str, where),
+        )
+    return index
+
+
+def _loads(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireFormatError(f"malformed {what}: not JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+
+
+def session_folder_name(session: str) -> str:
+    """``abc`` or ``synco-abc`` -> ``synco-abc`` (Go synco prints the full folder name as the session)."""
+    session = session.strip().strip("/")
+    if not session or "/" in session or "\\" in session or session in (".", ".."):
+        raise WireFormatError(f"invalid session id {session!r}")
+    return session if session.startswith(SESSION_PREFIX) else SESSION_PREFIX + session

@@ -1,0 +1,108 @@
+"""Helpers shared by the MySQL engine tests (no tests here): loading fixtures, snapshots to compare."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.install import install
+from synco_core.testing import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, mysql_admin_connection, mysql_url_for
+from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
+
+DATA = Path(__file__).parent / "data"
+FIDELITY = DATA / "mysql" / "fidelity.sql"
+CHINOOK = DATA / "chinook" / "Chinook_MySql.sql"
+
+
+def config(name: str) -> DatabaseConfig:
+    return parse_database_url(mysql_url_for(name))
+
+
+def client_argv(tool: str = "mariadb") -> list[str]:
+    binary = shutil.which(tool) or shutil.which("mysql" if tool == "mariadb" else "mysqldump")
+    if binary is None:
+        pytest.skip(f"{tool} client not installed")
+    argv = [binary, f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", f"--user={MYSQL_USER}"]
+    if MYSQL_PASSWORD:
+        argv.append(f"--password={MYSQL_PASSWORD}")
+    return argv
+
+
+def load_with_client(database: str, script: Path | bytes) -> None:
+    """Load an SQL script with the mariadb command-line client (the reference loader)."""
+    data = script.read_bytes() if isinstance(script, Path) else script
+    result = subprocess.run([*client_argv(), "--default-character-set=utf8mb4", database], input=data,
+                            capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+
+
+def load_chinook(database: str) -> None:
+    """Chinook's script creates and selects its own database; point it at ``database`` instead."""
+    text = CHINOOK.read_text(encoding="utf-8-sig")
+    lines = [line for line in text.splitlines()
+             if not line.upper().startswith(("CREATE DATABASE", "USE ", "DROP DATABASE"))]
+    load_with_client(database, "\n".join(lines).encode())
+
+
+def mariadb_dump(database: str, *extra: str) -> bytes:
+    result = subprocess.run([*client_argv("mariadb-dump"), "--single-transaction", "--quick", *extra, database],
+                            capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout
+
+
+def dump_bytes(database: str, options: DumpOptions | None = None) -> tuple[bytes, DumpResult]:
+    out = io.BytesIO()
+    result = dump(config(database), out, options or DumpOptions())
+    return out.getvalue(), result
+
+
+def install_bytes(database: str, data: bytes, **options: Any) -> InstallResult:
+    options.setdefault("yes", True)
+    return install(config(database), io.BytesIO(data), InstallOptions(**options))
+
+
+def query(database: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    conn = mysql_admin_connection(database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def snapshot(database: str) -> dict[str, Any]:
+    """Everything the fidelity tests compare: per table CHECKSUM TABLE, row count and SHOW CREATE TABLE;
+    per view its definition; the triggers."""
+    conn = mysql_admin_connection(database)
+    result: dict[str, Any] = {}
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                        "ORDER BY TABLE_NAME", (database,))
+            for name, kind in cur.fetchall():
+                quoted = "`" + name.replace("`", "``") + "`"
+                if kind == "VIEW":
+                    cur.execute(f"SHOW CREATE VIEW {quoted}")
+                    result[name] = ("view", cur.fetchone()[1])
+                    continue
+                cur.execute(f"CHECKSUM TABLE {quoted} EXTENDED")
+                checksum = cur.fetchone()[1]
+                cur.execute(f"SELECT COUNT(*) FROM {quoted}")
+                rows = cur.fetchone()[0]
+                cur.execute(f"SHOW CREATE TABLE {quoted}")
+                result[name] = (checksum, rows, cur.fetchone()[1])
+            cur.execute("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS "
+                        "WHERE TRIGGER_SCHEMA=%s ORDER BY TRIGGER_NAME", (database,))
+            result["(triggers)"] = cur.fetchall()
+    finally:
+        conn.close()
+    return result

@@ -1,0 +1,122 @@
+"""Unit tests of the MySQL engine's pure parts: TLS policy, DEFINER stripping, collation mapping,
+literal formatting and sanitising transforms (no database needed)."""
+
+from __future__ import annotations
+
+import re
+import ssl
+
+import pytest
+
+from synco_core.engines.mysql.connect import quote_name, quote_string, tls_settings
+from synco_core.engines.mysql.literals import Column, escape_text, format_raw, literal_sql, row_format
+from synco_core.engines.mysql.load import _COLLATION, map_collation
+from synco_core.engines.mysql.sanitize import transform_sql
+from synco_core.engines.mysql.schema import strip_definer
+from synco_core.errors import ConfigError
+from synco_core.types import DatabaseConfig, SanitizeRule
+
+
+def db(host: str | None = "db.example.com", **options: str) -> DatabaseConfig:
+    return DatabaseConfig(engine="mysql", name="app", host=host, options=options)
+
+
+def test_tls_is_off_for_loopback_and_sockets() -> None:
+    assert tls_settings(db("127.0.0.1")) == {"ssl_disabled": True}
+    assert tls_settings(db("localhost")) == {"ssl_disabled": True}
+    assert tls_settings(DatabaseConfig(engine="mysql", name="app", socket="/run/mysqld.sock")) == {"ssl_disabled": True}
+
+
+def test_tls_is_preferred_elsewhere_and_never_verified_unless_asked() -> None:
+    # PyMySQL's default: TLS when the server offers it, plain only when it has none.
+    assert tls_settings(db()) == {}
+    assert tls_settings(db(sslmode="disable")) == {"ssl_disabled": True}
+
+
+@pytest.mark.parametrize(("options", "verify", "hostname"), [
+    ({"sslmode": "require"}, False, False),
+    ({"sslmode": "verify-ca"}, True, False),
+    ({"sslmode": "verify-full"}, True, True),
+    ({"ssl-mode": "VERIFY_IDENTITY"}, True, True),
+    ({"ssl_verify_cert": "true"}, True, False),
+])
+def test_tls_required_and_verified_when_asked(options: dict[str, str], verify: bool, hostname: bool) -> None:
+    context = tls_settings(db(**options))["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert (context.verify_mode == ssl.CERT_REQUIRED) is verify
+    assert context.check_hostname is hostname
+    # Asked for on loopback too: the configuration wins.
+    assert "ssl" in tls_settings(db("127.0.0.1", **options))
+
+
+def test_strip_definer_variants() -> None:
+    assert strip_definer(b"CREATE DEFINER=`root`@`localhost` TRIGGER t") == b"CREATE TRIGGER t"
+    view = b"CREATE DEFINER='a b'@'%' VIEW v AS SELECT 'DEFINER=x'"
+    assert strip_definer(view) == b"CREATE VIEW v AS SELECT 'DEFINER=x'"
+    assert strip_definer(b"/*!50013 DEFINER=`admin`@`%` SQL SECURITY DEFINER */") == b"/*!50013 SQL SECURITY DEFINER */"
+    assert strip_definer(b"CREATE DEFINER=CURRENT_USER PROCEDURE p()") == b"CREATE PROCEDURE p()"
+    assert strip_definer(b"CREATE VIEW v AS SELECT 1") == b"CREATE VIEW v AS SELECT 1"
+
+
+@pytest.mark.parametrize(("collation", "known", "expected"), [
+    (b"utf8mb4_0900_ai_ci", set(), b"utf8mb4_unicode_520_ci"),
+    (b"utf8mb4_0900_as_cs", set(), b"utf8mb4_bin"),
+    (b"utf8mb4_0900_bin", set(), b"utf8mb4_bin"),
+    (b"utf8mb4_de_pb_0900_ai_ci", set(), b"utf8mb4_unicode_520_ci"),
+    (b"utf8mb3_0900_ai_ci", set(), b"utf8mb3_unicode_520_ci"),
+    (b"utf8mb4_0900_ai_ci", {"utf8mb4_0900_ai_ci"}, b"utf8mb4_0900_ai_ci"),
+])
+def test_mysql8_collations_map_to_the_nearest(collation: bytes, known: set[str], expected: bytes) -> None:
+    warnings: list[str] = []
+    match = _COLLATION.search(b"COLLATE " + collation + b" NOT NULL")
+    assert match is not None
+    assert map_collation(match, known, set(), warnings.append) == expected
+    assert len(warnings) == (0 if known else 1)
+
+
+def test_literal_sql_per_type() -> None:
+    assert literal_sql(Column("n", "bigint")) == "IFNULL(`n`,'NULL')"
+    assert "CAST(`f` AS DOUBLE)" in literal_sql(Column("f", "float"))
+    assert "BIN(`b`+0)" in literal_sql(Column("b", "bit"))
+    assert "HEX(`v`)" in literal_sql(Column("v", "varbinary"))
+    assert "HEX(`g`)" in literal_sql(Column("g", "point"))
+    assert literal_sql(Column("s", "varchar", "utf8mb4")) == "QUOTE(`s`)"
+    assert literal_sql(Column("l", "varchar", "latin1")) == "QUOTE(CONVERT(`l` USING utf8mb4))"
+    assert "HEX(`c`)" in literal_sql(Column("c", "char", "binary"))
+
+
+def test_raw_formatting_matches_quote_and_hex() -> None:
+    assert escape_text(b"a'b\\c\0d\x1ae") == b"'a\\'b\\\\c\\0d\\Ze'"
+    assert format_raw(Column("b", "longblob"), b"\x00\xff") == b"0x00FF"
+    assert format_raw(Column("b", "longblob"), b"") == b"''"
+    assert format_raw(Column("t", "longtext", "utf8mb4"), None) == b"NULL"
+
+
+def test_row_format_fetches_large_columns_raw_and_skips_generated() -> None:
+    fmt = row_format([Column("id", "int"), Column("big", "longblob"), Column("g", "int", generated=True),
+                      Column("s", "varchar", "utf8mb4")])
+    assert [c.name for c in fmt.columns] == ["id", "big", "s"]
+    assert [r.name if r else None for r in fmt.raw] == [None, "big", None]
+    assert fmt.select_list[1] == "`big`"
+
+
+def test_transforms() -> None:
+    def sql(transform: str, pk: tuple[str, ...] = ("id",)) -> str:
+        return transform_sql(SanitizeRule("users", "email", transform=transform), pk)
+
+    assert sql("null") == "NULL"
+    assert "CONCAT('user',`id`,'@example.invalid')" in sql("email")
+    assert "CONCAT_WS('-',`a`,`b`)" in sql("email", ("a", "b"))
+    assert "UUID()" in sql("email", ())
+    assert "'it''s'" in sql("fixed:it's")
+    assert sql("hash") == "SHA2(`email`,256)"
+    assert sql("truncate:5") == "LEFT(`email`,5)"
+    with pytest.raises(ConfigError, match="unknown transform 'rot13'"):
+        sql("rot13")
+    assert transform_sql(SanitizeRule("t", "c", expression="LOWER(c)"), ()) == "LOWER(c)"
+
+
+def test_quoting() -> None:
+    assert quote_name("a`b") == "`a``b`"
+    assert quote_string("it's \\") == "'it''s \\\\'"
+    assert re.fullmatch(r"`.*`", quote_name("select"))

@@ -1,0 +1,224 @@
+"""The argv of each channel, the remote shell script, the probe parser, and the channel subprocess's cleanup."""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from synco_core.errors import ConfigError, TransferError
+from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script, negotiate
+from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel
+from synco_core.pull.remote import Remote, parse_remote_url
+
+
+def _remote(url: str) -> Remote:
+    return parse_remote_url(url, lambda: {"prod"})
+
+
+def test_ssh_argv_quotes_the_script_once_more_for_the_login_shell() -> None:
+    remote = _remote("ssh://deploy@example.com:2222/srv/my app")
+    script = remote_script(remote.path, ["synco", "_channel"])
+    argv = channel_argv(remote, script, env={})
+    assert argv[:4] == ["ssh", "-T", "-o", "BatchMode=yes"]
+    assert argv[4:6] == ["-p", "2222"]
+    assert argv[6:8] == ["--", "deploy@example.com"]
+    # The remote login shell sees one "sh -c <script>" command; running it through sh gives back the script.
+    assert shlex.split(argv[8]) == ["sh", "-c", script]
+    assert script == "cd '/srv/my app' && exec synco _channel"
+
+
+def test_ssh_command_and_options_from_env_and_config() -> None:
+    remote = _remote("ssh://host/app")
+    remote.ssh_options = ("-i", "/keys/id")
+    env = {"SYNCO_SSH_COMMAND": "ssh -F /dev/null", "SYNCO_SSH_OPTIONS": "-o 'ProxyJump=a b'"}
+    argv = channel_argv(remote, "true", env=env)
+    assert argv[:8] == ["ssh", "-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-i", "/keys/id"]
+    assert argv[8:10] == ["-o", "ProxyJump=a b"]
+
+
+def test_bad_ssh_command_env_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="SYNCO_SSH_COMMAND"):
+        channel_argv(_remote("ssh://host/app"), "true", env={"SYNCO_SSH_COMMAND": "ssh 'unclosed"})
+
+
+def test_docker_argv() -> None:
+    assert channel_argv(_remote("docker://web/app"), "S", env={}) == ["docker", "exec", "-i", "web", "sh", "-c", "S"]
+
+
+def test_docker_compose_argv() -> None:
+    remote = _remote("docker-compose://php/app")
+    remote.compose_options = ("-f", "compose.prod.yml")
+    assert channel_argv(remote, "S", env={}) == [
+        "docker", "compose", "-f", "compose.prod.yml", "exec", "-T", "php", "sh", "-c", "S"]
+
+
+def test_kubectl_argv() -> None:
+    assert channel_argv(_remote("kubectl://prod/shop/web-0/php//app"), "S", env={}) == [
+        "kubectl", "exec", "-i", "--context", "prod", "-n", "shop", "web-0", "-c", "php", "--", "sh", "-c", "S"]
+    assert channel_argv(_remote("kubectl://shop/web-0/app"), "S", env={}) == [
+        "kubectl", "exec", "-i", "-n", "shop", "web-0", "--", "sh", "-c", "S"]
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("", "exec a 'b c'"),
+    ("/srv/app", "cd /srv/app && exec a 'b c'"),
+    ("~", 'cd "$HOME" && exec a \'b c\''),
+    ("~/my app", 'cd "$HOME"/\'my app\' && exec a \'b c\''),
+    ("/tmp/$(touch x)", "cd '/tmp/$(touch x)' && exec a 'b c'"),
+])
+def test_remote_script(path: str, expected: str) -> None:
+    assert remote_script(path, ["a", "b c"]) == expected
+
+
+def test_remote_script_runs_in_sh(tmp_path: Path) -> None:
+    folder = tmp_path / "my $app"
+    folder.mkdir()
+    script = remote_script(str(folder), ["sh", "-c", "pwd; printf '%s\\n' \"$@\"", "x", "a b", "$HOME"])
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [str(folder), "a b", "$HOME"]
+
+
+@pytest.fixture
+def remote_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The launch script runs locally with sh as the "channel"; its TMPDIR is a fresh folder."""
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(remote_tmp))
+    return remote_tmp
+
+
+def _negotiate(remote: Remote, settings: dict[str, str], force_upload: bool = False) -> tuple[Launch, bytes]:
+    """Run the launch script (after some login noise) and negotiate; returns the launch and the first frame type."""
+    launch = launch_script(remote, settings, force_upload=force_upload)
+    noisy = "echo 'Welcome to prod'; printf '\\000\\000SYNCO-nothing\\n'; " + launch.script
+    with ChannelProcess(["sh", "-c", noisy], label="local") as channel:
+        reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout))
+        negotiate(reader, channel.stdin, remote, launch, settings)
+        first = reader.read(1)
+    return launch, first
+
+
+def test_launch_uses_a_configured_synco(remote_env: Path, tmp_path: Path) -> None:
+    remote = Remote(kind="docker", host="x", path=str(tmp_path))
+    synco = f"{sys.executable} -c {shlex.quote(MODULE_MAIN)}"
+    launch, first = _negotiate(remote, {"SYNCO_REMOTE_SYNCO": synco})
+    assert launch.how == f"synco installed at {sys.executable}"
+    assert first == b"H" and not launch.uploaded
+
+
+def test_launch_uses_the_synco_module_of_the_remote_python(remote_env: Path, tmp_path: Path) -> None:
+    remote = Remote(kind="docker", host="x", path=str(tmp_path))
+    launch, first = _negotiate(remote, {"SYNCO_REMOTE_SYNCO": "no-such-synco-here",
+                                        "SYNCO_REMOTE_PYTHON": sys.executable})
+    assert launch.how == f"the synco_core module of {sys.executable}"
+    assert first == b"H"
+
+
+def test_launch_uploads_the_zipapp_and_removes_it(remote_env: Path, tmp_path: Path) -> None:
+    remote = Remote(kind="docker", host="x", path=str(tmp_path))
+    launch, first = _negotiate(remote, {"SYNCO_REMOTE_PYTHON": f"{sys.executable} -S"}, force_upload=True)
+    assert launch.uploaded and launch.how.startswith("uploaded zipapp")
+    assert first == b"H"
+    deadline = time.monotonic() + 5
+    while list(remote_env.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(remote_env.iterdir()) == []
+
+
+def test_launch_reports_a_missing_directory(remote_env: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"the directory .*/nope does not exist on docker://x"):
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path / "nope")), {})
+
+
+def test_launch_reports_a_missing_python(remote_env: Path, tmp_path: Path) -> None:
+    settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": "/nonexistent/python3"}
+    with pytest.raises(ConfigError, match="neither synco nor /nonexistent/python3 found on docker://x"):
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+
+
+def test_launch_reports_an_old_python(remote_env: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "python3.8"
+    # Like an old interpreter: the version check fails, the version query answers 3.8.
+    fake.write_text('#!/bin/sh\ncase "$2" in *exit*) exit 1;; esac\necho 3.8\n')
+    fake.chmod(0o755)
+    settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": str(fake)}
+    with pytest.raises(ConfigError, match=r"python3 >= 3\.10 missing on docker://x/\S* \(found 3\.8\)"):
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+
+
+def test_launch_ending_early_is_channel_closed(remote_env: Path) -> None:
+    remote = Remote(kind="docker", host="x")
+    launch = launch_script(remote, {})
+    with ChannelProcess(["sh", "-c", "echo 'sh: synco: Permission denied'; exit 126"]) as channel, \
+            pytest.raises(TransferError, match="ended before synco started: sh: synco: Permission denied"):
+        negotiate(io.BufferedReader(cast(io.RawIOBase, channel.stdout)), channel.stdin, remote, launch, {})
+
+
+def test_loader_reads_exactly_the_archive_then_leaves_stdin(tmp_path: Path) -> None:
+    # A stand-in "archive" (a __main__.py zipped) that echoes what follows on stdin and its own argv.
+    import zipfile
+
+    archive = tmp_path / "app.pyz"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__main__.py", "import sys, os\nprint(sys.argv[1:])\nprint(os.read(0, 100))\n")
+    data = archive.read_bytes()
+    remote_tmp = tmp_path / "rtmp"
+    remote_tmp.mkdir()
+    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-pull-test.pyz", "a", "b"],
+                            input=data + b"FRAMES", capture_output=True, env={**os.environ, "TMPDIR": str(remote_tmp)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == ["['a', 'b']", "b'FRAMES'"]
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_loader_cut_short(tmp_path: Path) -> None:
+    remote_tmp = tmp_path / "rtmp"
+    remote_tmp.mkdir()
+    result = subprocess.run([sys.executable, "-c", LOADER, "1000", "synco-pull-test.pyz"], input=b"short",
+                            capture_output=True, env={**os.environ, "TMPDIR": str(remote_tmp)})
+    assert result.returncode == 4
+    assert b"cut short" in result.stderr
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_channel_process_collects_stderr_and_exit_status() -> None:
+    code, out, err = run_channel(["sh", "-c", "cat; echo oops >&2; exit 3"], input_file=__import__("io").BytesIO(b"hi"))
+    assert (code, out, err) == (3, b"hi", "oops")
+
+
+def test_channel_process_missing_binary() -> None:
+    with pytest.raises(TransferError, match="'no-such-channel-tool' not found"), \
+            ChannelProcess(["no-such-channel-tool"]):
+        pass
+
+
+def test_channel_process_terminates_a_remote_that_ignores_eof(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("synco_core.pull.channel.CLOSE_GRACE_SECONDS", 0.5)
+    marker = tmp_path / "child.pid"
+    # The "remote" ignores the end of its input and SIGTERM's default is kept: close() must end it.
+    channel = ChannelProcess(["sh", "-c", f"echo $$ > {marker}; while :; do sleep 0.05; done"])
+    with channel:
+        deadline = time.monotonic() + 5
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert channel.proc.returncode is not None
+    pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_channel_process_is_closed_on_interrupt(tmp_path: Path) -> None:
+    channel = ChannelProcess(["sh", "-c", "cat >/dev/null; echo cleaned >&2"])
+    with pytest.raises(KeyboardInterrupt), channel:
+        raise KeyboardInterrupt
+    # The remote side saw the end of its input and ran its cleanup before exiting.
+    assert channel.proc.returncode == 0
+    assert channel.stderr_tail() == "cleaned"

@@ -1,0 +1,366 @@
+"""The framed protocol: frames, malformed input, the read-only server, the client and its transport."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synco_core import age
+from synco_core.errors import TransferError, UnsafePathError
+from synco_core.pull.framing import (
+    DATA,
+    END,
+    FATAL,
+    HEADER,
+    HELLO,
+    MAGIC,
+    MAX_FRAME,
+    RESPONSE,
+    ChannelClient,
+    ChannelClosed,
+    ChannelServer,
+    ChannelTransport,
+    FolderSpace,
+    FramingError,
+    PublicSpace,
+    RemoteError,
+    decode_json,
+    encode_frame,
+    encode_json,
+    read_frame,
+    skip_to_magic,
+)
+from synco_core.transfer.transport import NotFoundError, RangeNotSatisfiableError
+from synco_core.wire import DumpInfo, Meta, WireFileSet
+
+BINARY = bytes(range(256)) * 7 + MAGIC + HEADER.pack(b"E", 0) + b"\x00" * 100
+
+
+# ------------------------------------------------------------------------------------------------ frames
+
+
+def test_frames_roundtrip_binary_payloads() -> None:
+    stream = io.BytesIO(encode_frame(DATA, BINARY) + encode_frame(DATA, b"") + encode_json(END, {"a": [1, "x"]}))
+    assert read_frame(stream) == (DATA, BINARY)
+    assert read_frame(stream) == (DATA, b"")
+    kind, payload = read_frame(stream)
+    assert kind == END and decode_json(kind, payload) == {"a": [1, "x"]}
+    with pytest.raises(ChannelClosed):
+        read_frame(stream)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"Z" + (0).to_bytes(4, "big"), "unknown type"),
+    (b"D" + (MAX_FRAME + 1).to_bytes(4, "big"), "exceeds the limit"),
+    (b"D\x00\x00", "middle of a frame header"),
+    (b"D" + (10).to_bytes(4, "big") + b"abc", "3 of 10 bytes"),
+])
+def test_malformed_frames(raw: bytes, message: str) -> None:
+    with pytest.raises(FramingError, match=message):
+        read_frame(io.BytesIO(raw))
+
+
+@pytest.mark.parametrize(("payload", "message"), [(b"\xff\xfe", "not JSON"), (b"[1,2]", "not a JSON object")])
+def test_malformed_control_payloads(payload: bytes, message: str) -> None:
+    with pytest.raises(FramingError, match=message):
+        decode_json(RESPONSE, payload)
+
+
+def test_encode_refuses_unknown_type_and_oversize() -> None:
+    with pytest.raises(ValueError):
+        encode_frame(b"?", b"")
+    with pytest.raises(ValueError):
+        encode_frame(DATA, b"x" * (MAX_FRAME + 1))
+
+
+def test_skip_to_magic_drops_login_noise() -> None:
+    stream = io.BytesIO(b"Welcome!\n\x00\x00half" + MAGIC + b"rest")
+    assert skip_to_magic(stream) == b"Welcome!\n\x00\x00half"
+    assert stream.read() == b"rest"
+
+
+def test_skip_to_magic_errors() -> None:
+    with pytest.raises(ChannelClosed, match="before synco started: sh: synco: not found"):
+        skip_to_magic(io.BytesIO(b"sh: synco: not found\n"))
+    with pytest.raises(FramingError, match="no synco channel greeting"):
+        skip_to_magic(io.BytesIO(b"x" * 5000), limit=1000)
+
+
+# ------------------------------------------------------------------------------------------------ spaces
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    (root / "public" / "img").mkdir(parents=True)
+    (root / "public" / "img" / "a b.png").write_bytes(BINARY)
+    (root / "public" / ".env").write_text("SECRET")
+    (root / "storage" / "app" / "public").mkdir(parents=True)
+    (root / "storage" / "app" / "public" / "avatar.jpg").write_bytes(b"avatar")
+    (root / "public" / "storage").symlink_to(root / "storage" / "app" / "public")
+    (tmp_path / "outside.txt").write_text("outside")
+    (root / "public" / "leak").symlink_to(tmp_path / "outside.txt")
+    session = tmp_path / "session"
+    session.mkdir()
+    (session / "meta.json.enc").write_bytes(b"META")
+    (session / "dump.sql.enc").write_bytes(BINARY * 50)
+    (session / "dump.sql.enc.tmp").write_bytes(b"partial")
+    (session / "sub").mkdir()
+    return root
+
+
+def test_folder_space(app: Path) -> None:
+    space = FolderSpace(app.parent / "session")
+    assert space.resolve("dump.sql.enc").read_bytes() == BINARY * 50
+    for bad in ("../app/public/.env", "/etc/passwd", "dump.sql.enc.tmp", ".hidden", "sub"):
+        with pytest.raises(UnsafePathError):
+            space.resolve(bad)
+    with pytest.raises(FileNotFoundError):
+        space.resolve("nope")
+
+
+def test_public_space(app: Path) -> None:
+    space = PublicSpace(app / "public", (app,))
+    assert space.resolve("img/a%20b.png").read_bytes() == BINARY
+    assert space.resolve("img/a b.png?v=3").read_bytes() == BINARY
+    # Laravel's public/storage link leads into the project: served, as the web server would.
+    assert space.resolve("storage/avatar.jpg").read_bytes() == b"avatar"
+    for bad in (".env", "img/../.env", "../storage/app/public/avatar.jpg", "leak", "img", "/etc/passwd",
+                "%2e%2e/outside.txt"):
+        with pytest.raises(UnsafePathError):
+            space.resolve(bad)
+
+
+# ------------------------------------------------------------------------------------------ server/client
+
+
+class Pair:
+    """A server thread and a client connected by two pipes."""
+
+    def __init__(self, spaces: dict[str, Any], build: Any = None) -> None:
+        c2s_r, c2s_w = os.pipe()
+        s2c_r, s2c_w = os.pipe()
+        self.server_in = os.fdopen(c2s_r, "rb")
+        self.server_out = os.fdopen(s2c_w, "wb")
+        self.client_in = os.fdopen(s2c_r, "rb")
+        self.client_out = os.fdopen(c2s_w, "wb")
+        self.server = ChannelServer(self.server_in, self.server_out, spaces, build=build,
+                                    capabilities={"age": True}, version="test")
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.client = ChannelClient(self.client_in, self.client_out)
+
+    def _run(self) -> None:
+        try:
+            self.server.serve()
+            if self.server.closed_by_client:
+                self.server.acknowledge_bye()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            with contextlib.suppress(OSError):
+                self.server_out.close()
+
+    def close(self) -> None:
+        for stream in (self.client_out, self.client_in):
+            stream.close()
+        self.thread.join(5)
+        self.server_in.close()
+
+
+@pytest.fixture
+def pair(app: Path) -> Iterator[Pair]:
+    spaces = {"session": FolderSpace(app.parent / "session"), "public": PublicSpace(app / "public", (app,))}
+    connected = Pair(spaces)
+    connected.client.handshake()
+    yield connected
+    connected.close()
+
+
+def _read(client: ChannelClient, space: str, path: str, offset: int = 0, compress: str | None = None) -> bytes:
+    with client.get(space, path, offset, compress) as response:
+        assert response.ok, response.message
+        return b"".join(response.iter_chunks())
+
+
+def test_handshake_reports_server(pair: Pair) -> None:
+    assert pair.client.hello is not None
+    assert (pair.client.hello.version, pair.client.hello.capabilities) == ("test", {"age": True})
+
+
+def test_get_whole_offset_and_compressed(pair: Pair) -> None:
+    assert _read(pair.client, "session", "dump.sql.enc") == BINARY * 50
+    assert _read(pair.client, "session", "dump.sql.enc", offset=1000) == (BINARY * 50)[1000:]
+    assert _read(pair.client, "session", "dump.sql.enc", offset=7, compress="zlib") == (BINARY * 50)[7:]
+    assert _read(pair.client, "public", "img/a%20b.png") == BINARY
+
+
+@pytest.mark.parametrize(("space", "path", "offset", "status"), [
+    ("session", "missing.enc", 0, "missing"),
+    ("session", "../app/public/.env", 0, "refused"),
+    ("public", ".env", 0, "refused"),
+    ("public", "leak", 0, "refused"),
+    ("session", "meta.json.enc", 4, "range"),
+    ("nowhere", "meta.json.enc", 0, "error"),
+    ("session", "meta.json.enc", -1, "error"),
+])
+def test_get_errors_keep_the_channel_usable(pair: Pair, space: str, path: str, offset: int, status: str) -> None:
+    with pair.client.get(space, path, offset) as response:
+        assert response.status == status
+        assert list(response.iter_chunks()) == []
+    assert _read(pair.client, "session", "meta.json.enc") == b"META"
+
+
+def test_unread_response_is_drained(pair: Pair) -> None:
+    with pair.client.get("session", "dump.sql.enc") as response:
+        next(response.iter_chunks())
+    assert _read(pair.client, "session", "meta.json.enc") == b"META"
+
+
+def test_parallel_gets_from_threads(pair: Pair) -> None:
+    results: dict[int, bytes] = {}
+
+    def work(number: int) -> None:
+        if number % 2:
+            results[number] = _read(pair.client, "session", "dump.sql.enc", offset=number)
+        else:
+            results[number] = _read(pair.client, "public", "img/a b.png")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 16
+    for number, data in results.items():
+        assert data == ((BINARY * 50)[number:] if number % 2 else BINARY)
+
+
+def test_get_many_pipelines_and_survives_early_exit(pair: Pair) -> None:
+    requests = [("session", "dump.sql.enc", n) for n in range(40)]
+    for seen, ((_, _, offset), response) in enumerate(pair.client.get_many(requests, window=8), 1):
+        assert b"".join(response.iter_chunks()) == (BINARY * 50)[offset:]
+        if seen == 20:
+            break
+    assert _read(pair.client, "session", "meta.json.enc") == b"META"
+
+
+def test_bye_is_acknowledged(pair: Pair) -> None:
+    pair.client.bye()
+    pair.thread.join(5)
+    assert pair.server.closed_by_client and pair.error is None
+
+
+def test_client_going_away_ends_the_server(pair: Pair) -> None:
+    pair.client_out.close()
+    pair.thread.join(5)
+    assert not pair.thread.is_alive()
+    assert pair.server.closed_by_client
+
+
+def test_build_relays_progress_and_ready(app: Path) -> None:
+    def build(options: dict[str, Any], log: Any) -> dict[str, Any]:
+        log("step one")
+        log("step two")
+        return {"session": "synco-x", "echo": options}
+
+    connected = Pair({}, build=build)
+    try:
+        connected.client.handshake()
+        lines: list[str] = []
+        ready = connected.client.build({"only": ["dbDump"]}, lines.append)
+        assert lines == ["step one", "step two"]
+        assert ready == {"session": "synco-x", "echo": {"only": ["dbDump"]}}
+    finally:
+        connected.close()
+
+
+def _client_for(raw: bytes) -> ChannelClient:
+    client = ChannelClient(io.BytesIO(MAGIC + encode_json(HELLO, {"protocol": 1}) + raw), io.BytesIO())  # type: ignore[arg-type]
+    client.handshake()
+    return client
+
+
+def test_server_fatal_during_response_is_remote_error() -> None:
+    raw = encode_json(RESPONSE, {"status": "ok", "size": 10, "offset": 0}) + encode_frame(DATA, b"12345") + \
+        encode_json(FATAL, {"message": "disk on fire"})
+    client = _client_for(raw)
+    with pytest.raises(RemoteError, match="disk on fire"), client.get("session", "x") as response:
+        b"".join(response.iter_chunks())
+
+
+def test_short_response_is_detected() -> None:
+    raw = encode_json(RESPONSE, {"status": "ok", "size": 10, "offset": 0}) + encode_frame(DATA, b"12345") + \
+        encode_json(END, {})
+    client = _client_for(raw)
+    with pytest.raises(FramingError, match="5 of 10 bytes"), client.get("session", "x") as response:
+        b"".join(response.iter_chunks())
+
+
+def test_garbage_after_handshake_breaks_the_client_for_good() -> None:
+    client = _client_for(b"HTTP/1.1 200 OK\r\n\r\n")
+    with pytest.raises(FramingError), client.get("session", "x"):
+        pass
+    with pytest.raises(FramingError, match="no longer usable"), client.get("session", "y"):
+        pass
+
+
+def test_wrong_protocol_version() -> None:
+    client = ChannelClient(io.BytesIO(MAGIC + encode_json(HELLO, {"protocol": 99})), io.BytesIO())  # type: ignore[arg-type]
+    with pytest.raises(FramingError, match="protocol 99"):
+        client.handshake()
+
+
+# ---------------------------------------------------------------------------------------------- transport
+
+
+def test_channel_transport_routes_and_maps_errors(pair: Pair) -> None:
+    transport = ChannelTransport(pair.client, "synco-abc", description="test")
+    with transport.open("synco-abc/dump.sql.enc", offset=5) as response:
+        assert (response.status, response.offset, response.total_size) == (206, 5, len(BINARY * 50))
+        assert b"".join(response.iter_bytes()) == (BINARY * 50)[5:]
+    with transport.open("img/a%20b.png") as response:
+        assert b"".join(response.iter_bytes()) == BINARY
+    with pytest.raises(NotFoundError), transport.open("synco-abc/nope"):
+        pass
+    with pytest.raises(RangeNotSatisfiableError), transport.open("synco-abc/meta.json.enc", offset=4):
+        pass
+    with pytest.raises(TransferError, match="refused"), transport.open(".env"):
+        pass
+
+
+def test_channel_transport_rewraps_plaintext_sessions(tmp_path: Path) -> None:
+    session = tmp_path / "plain"
+    session.mkdir()
+    meta = Meta(state="Ready", framework_name="X", file_sets=[WireFileSet(
+        name="dbDump", type="SqliteDump",
+        dump=DumpInfo(file_name="dump.sqlite.enc", size_bytes=len(BINARY), encrypted_size_bytes=len(BINARY)))])
+    (session / "meta.json.enc").write_bytes(meta.to_bytes())
+    (session / "dump.sqlite.enc").write_bytes(BINARY * 300)
+    connected = Pair({"session": FolderSpace(session)})
+    try:
+        connected.client.handshake()
+        identity = age.generate_identity()
+        transport = ChannelTransport(connected.client, "synco-p", description="t", channel_compression="zlib",
+                                     rewrap=[identity.recipient()])
+        with transport.open("synco-p/meta.json.enc") as response:
+            encrypted = b"".join(response.iter_bytes())
+        received = Meta.from_bytes(age.decrypt_bytes(encrypted, [identity]))
+        assert received.file_sets[0].dump is not None
+        assert received.file_sets[0].dump.encrypted_size_bytes is None
+        # A resumed read still starts at 0: the re-encryption cannot continue an earlier stream.
+        with transport.open("synco-p/dump.sqlite.enc", offset=100) as response:
+            assert response.offset == 0
+            encrypted = b"".join(response.iter_bytes())
+        assert age.decrypt_bytes(encrypted, [identity]) == BINARY * 300
+    finally:
+        connected.close()
+

@@ -1,0 +1,162 @@
+"""``synco pull`` through docker, docker compose and kubectl, with shims of those tools first on PATH.
+
+No container engine or cluster runs here: ``tests/shims/docker`` and ``tests/shims/kubectl`` check the
+arguments the way the real tools need them (``exec -i``, ``compose exec -T``, ``-- command``) and run the
+command locally, as it would run inside the container. Every call is logged, so the tests also check
+the argv synco built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from pull_support import SHIMS, Project, make_project, row_count, run_synco, tree_digest, write_plugin
+
+
+@pytest.fixture
+def shim_env(tmp_path: Path) -> dict[str, str]:
+    plugin_dir = write_plugin(tmp_path / "plugin")
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    env = dict(os.environ)
+    env.update({
+        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONPATH": str(plugin_dir),
+        "TMPDIR": str(remote_tmp),
+        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
+        "SYNCO_SHIM_KUBE_CONTEXTS": "prod,staging",
+        # The remote side runs this interpreter's synco module (no reliance on a synco script on PATH).
+        "SYNCO_REMOTE_PYTHON": sys.executable,
+    })
+    return env
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "app", public_files=4)
+
+
+def _calls(env: dict[str, str]) -> list[list[str]]:
+    log = Path(env["SYNCO_SHIM_LOG"])
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _check(target: Path, project: Project) -> None:
+    assert row_count(target / "dbDump.sqlite") == project.rows
+    assert tree_digest(target / "uploads") == tree_digest(project.root / "public" / "uploads")
+    assert tree_digest(target / "private") == tree_digest(project.root / "storage")
+
+
+def test_pull_docker_shim(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    _check(tmp_path / "out", project)
+    calls = _calls(shim_env)
+    assert calls and all(call[:4] == ["docker", "exec", "-i", "web-1"] for call in calls)
+    assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
+
+
+def test_pull_docker_compose_shim_with_zipapp(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO="upload", SYNCO_REMOTE_PYTHON=f"{sys.executable} -S")
+    result = run_synco(["pull", f"docker-compose://php{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "uploaded zipapp" in result.stderr
+    _check(tmp_path / "out", project)
+    calls = _calls(env)
+    assert all(call[:5] == ["docker", "compose", "exec", "-T", "php"] for call in calls)
+    # The uploaded archive and the temporary session are gone.
+    assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+def test_pull_kubectl_shim_with_context_and_container(shim_env: dict[str, str], project: Project,
+                                                      tmp_path: Path) -> None:
+    url = f"kubectl://prod/shop/web-0/php/{str(project.root).lstrip('/')}"
+    url = url.replace("/php/", "/php//", 1)
+    result = run_synco(["pull", url, "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    _check(tmp_path / "out", project)
+    exec_calls = [call for call in _calls(shim_env) if call[1] == "exec"]
+    assert exec_calls
+    for call in exec_calls:
+        assert call[:9] == ["kubectl", "exec", "-i", "--context", "prod", "-n", "shop", "web-0", "-c"]
+        assert call[9:11] == ["php", "--"]
+
+
+def test_pull_kubectl_shim_known_context_without_container(shim_env: dict[str, str], project: Project,
+                                                           tmp_path: Path) -> None:
+    result = run_synco(["pull", f"kubectl://staging/shop/web-0{project.root}", "--only", "dbDump",
+                        "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
+    exec_calls = [call for call in _calls(shim_env) if call[1] == "exec"]
+    assert exec_calls[0][:8] == ["kubectl", "exec", "-i", "--context", "staging", "-n", "shop", "web-0"]
+    assert "-c" not in exec_calls[0][: exec_calls[0].index("--")]
+
+
+def test_pull_shim_remote_python_too_old(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    fake = tmp_path / "python3.8"
+    fake.write_text("#!/bin/sh\ncase \"$2\" in *exit*) exit 1;; esac\necho 3.8\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO="upload", SYNCO_REMOTE_PYTHON=str(fake))
+    result = run_synco(["pull", f"docker://web{project.root}"], env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: python3 >= 3.10 missing on docker://web") and "found 3.8" in last
+
+
+def test_pull_shim_no_python_at_all(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO="upload", SYNCO_REMOTE_PYTHON="/nonexistent/python3")
+    result = run_synco(["pull", f"docker://web{project.root}"], env, tmp_path)
+    assert result.returncode == 1
+    assert "neither synco nor /nonexistent/python3 found" in result.stderr.strip().splitlines()[-1]
+
+
+def test_pull_shim_postgres_without_psycopg_names_it(shim_env: dict[str, str], tmp_path: Path) -> None:
+    # A PostgreSQL project on a host whose python has no psycopg (the zipapp cannot carry libpq bindings).
+    app = tmp_path / "pgapp"
+    app.mkdir()
+    (app / "synco-pulltest.json").write_text('{"database_url": "postgresql://postgres@127.0.0.1:5432/x"}')
+    (app / "public").mkdir()
+    # The zipapp ships psycopg's pure-Python part; asking it for the binary implementation, which "-S" hides,
+    # makes its import fail the way it does on a host without libpq bindings.
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO="upload", SYNCO_REMOTE_PYTHON=f"{sys.executable} -S",
+               PSYCOPG_IMPL="binary")
+    result = run_synco(["pull", f"docker://web{app}"], env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: psycopg is not installed on the remote host (needed for PostgreSQL)")
+
+
+def test_pull_shim_other_protocol_falls_back_to_upload(shim_env: dict[str, str], project: Project,
+                                                        tmp_path: Path) -> None:
+    # A remote synco of another version: its greeting names protocol 99.
+    fake = tmp_path / "old-synco"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, struct, sys\n"
+        "payload = json.dumps({'protocol': 99, 'version': '9.9'}).encode()\n"
+        "sys.stdout.buffer.write(b'\\x00\\x00SYNCO-CHANNEL-1\\n' + struct.pack('>cI', b'H', len(payload)) + payload)\n"
+    )
+    fake.chmod(0o755)
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO=str(fake), SYNCO_REMOTE_PYTHON=f"{sys.executable} -S")
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "protocol 99" in result.stderr and "uploaded zipapp" in result.stderr
+    _check(tmp_path / "out", project)
+
+
+def test_pull_shim_remote_failure_is_one_line_and_cleaned_up(shim_env: dict[str, str], project: Project,
+                                                             tmp_path: Path) -> None:
+    # The database file is unreadable garbage: the remote build fails after its temporary folder exists.
+    project.database.write_bytes(b"this is not a database" * 100)
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "Traceback" not in result.stderr
+    assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
+    assert not (tmp_path / "out" / "dbDump.sqlite").exists()

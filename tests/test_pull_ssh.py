@@ -1,0 +1,213 @@
+"""``synco pull ssh://...`` against a real sshd on 127.0.0.1 (own keys and config in a temp dir).
+
+Covered: the remote synco (installed), the uploaded zipapp run by an interpreter that cannot see
+site-packages (no cryptography, no zstandard: the fallbacks), a pull killed in the middle of the transfer
+and then run again, ``--via-http``, and the remote side being cleaned up every time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pull_support import Project, Sshd, make_project, row_count, run_sshd, run_synco, sshd_binary, write_plugin
+
+pytestmark = pytest.mark.skipif(sshd_binary() is None, reason="openssh-server is not installed")
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    base = tmp_path_factory.mktemp("sshd")
+    plugin_dir = write_plugin(base / "plugin")
+    with run_sshd(base / "server", plugin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "remote app", public_files=7)
+
+
+def _assert_received(target: Path, project: Project) -> None:
+    assert row_count(target / "dbDump.sqlite") == project.rows
+    uploads = target / "uploads"
+    received = {p.relative_to(uploads).as_posix(): p.read_bytes() for p in uploads.rglob("*") if p.is_file()}
+    assert received == project.public_files()
+    private = target / "private"
+    received_private = {p.relative_to(private).as_posix(): p.read_bytes() for p in private.rglob("*") if p.is_file()}
+    assert received_private == project.private_files()
+
+
+def _leftovers(sshd: Sshd) -> list[str]:
+    """What the remote side left in its TMPDIR (temp session folders, uploaded zipapps)."""
+    return sorted(p.name for p in sshd.remote_tmp.iterdir())
+
+
+def _wait_clean(sshd: Sshd, timeout: float = 10) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while _leftovers(sshd) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _leftovers(sshd)
+
+
+def test_pull_over_ssh_with_synco_installed_remotely(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    local = tmp_path / "laptop"
+    local.mkdir()
+    result = run_synco(["pull", sshd.url(project.root), "--target", "dump"], sshd.env(), local)
+    assert result.returncode == 0, result.stderr
+    assert "synco installed at" in result.stderr or "synco_core module" in result.stderr
+    assert "without the age layer" not in result.stderr
+    _assert_received(local / "dump", project)
+    # Dotfiles of the application never travel: only the file sets' content does.
+    assert not list((local / "dump").rglob(".env"))
+    assert _wait_clean(sshd) == []
+    # Nothing was written into the application's web root.
+    assert sorted(p.name for p in (project.root / "public").iterdir()) == [".env", "index.php", "uploads"]
+
+
+def test_pull_over_ssh_uploads_zipapp_when_synco_is_missing(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    local = tmp_path / "laptop"
+    local.mkdir()
+    # "-S": the remote interpreter sees no site-packages, so neither synco nor cryptography/zstandard exist there.
+    env = sshd.env(SYNCO_REMOTE_SYNCO="upload", SYNCO_REMOTE_PYTHON=f"{sys.executable} -S")
+    result = run_synco(["pull", sshd.url(project.root), "--target", "dump"], env, local)
+    assert result.returncode == 0, result.stderr
+    assert "uploaded zipapp" in result.stderr
+    assert "without the age layer" in result.stderr
+    _assert_received(local / "dump", project)
+    assert _wait_clean(sshd) == []
+
+    # A second pull of the unchanged application skips everything it already has.
+    again = run_synco(["pull", sshd.url(project.root), "--target", "dump"], env, local)
+    assert again.returncode == 0, again.stderr
+    assert "already received" in again.stdout
+    assert "7 up to date" in again.stdout
+
+
+def test_pull_only_database(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    result = run_synco(["pull", sshd.url(project.root), "--only", "dbDump", "--target", "dump"], sshd.env(),
+                       tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert row_count(tmp_path / "dump" / "dbDump.sqlite") == project.rows
+    assert not (tmp_path / "dump" / "uploads").exists()
+
+
+def test_pull_missing_directory_is_one_line(sshd: Sshd, tmp_path: Path) -> None:
+    result = run_synco(["pull", sshd.url(tmp_path / "nope")], sshd.env(), tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: the directory") and "does not exist" in lines[-1]
+
+
+def test_pull_unreachable_host_is_one_line(sshd: Sshd, tmp_path: Path) -> None:
+    result = run_synco(["pull", f"ssh://{sshd.user}@127.0.0.1:1/srv/app"], sshd.env(), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot reach ssh://")
+
+
+THROTTLE = '''\
+"""Runs the real ssh command with its stdout slowed to ~RATE bytes/s, so a test can stop a pull midway."""
+import os, subprocess, sys, time
+rate = int(os.environ["THROTTLE_RATE"])
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
+out = sys.stdout.buffer
+while True:
+    chunk = proc.stdout.read1(16384)
+    if not chunk:
+        break
+    out.write(chunk)
+    out.flush()
+    time.sleep(len(chunk) / rate)
+sys.exit(proc.wait())
+'''
+
+
+def test_pull_killed_mid_transfer_then_resumed(sshd: Sshd, tmp_path: Path) -> None:
+    # A database with 2 MB of incompressible rows, sent at ~1 MB/s: there is time to stop it midway.
+    project = make_project(tmp_path / "app", public_files=4, rows=64, blob_bytes=32 * 1024)
+    throttle = tmp_path / "throttle.py"
+    throttle.write_text(THROTTLE)
+    local = tmp_path / "laptop"
+    local.mkdir()
+    env = sshd.env(SYNCO_SSH_COMMAND=f"{sys.executable} {throttle} {sshd.ssh_command}", THROTTLE_RATE="1000000")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", sshd.url(project.root),
+         "--target", "dump"],
+        env=env, cwd=local, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    target = local / "dump"
+    deadline = time.monotonic() + 30
+    try:
+        # Stop it once part of the database artifact has arrived (a *.part file with some bytes in it).
+        while time.monotonic() < deadline:
+            parts = [p for p in target.glob("*.part") if p.stat().st_size > 100_000] if target.exists() else []
+            if parts or process.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the pull finished before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode != 0
+    # Nothing half-written under a final name.
+    assert not (target / "dbDump.sqlite").exists()
+    assert not (target / "private").exists()
+    # The remote side removed its temporary session.
+    assert _wait_clean(sshd) == []
+
+    rerun = run_synco(["pull", sshd.url(project.root), "--target", "dump"], sshd.env(), local)
+    assert rerun.returncode == 0, rerun.stderr
+    _assert_received(target, project)
+    connection = sqlite3.connect(target / "dbDump.sqlite")
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    connection.close()
+    assert not list(target.glob("*.part"))
+
+
+def test_pull_via_http(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    result = run_synco(["pull", sshd.url(project.root), "--via-http", "--remote-listen", "127.0.0.1:0",
+                        "--target", "dump"], sshd.env(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    _assert_received(tmp_path / "dump", project)
+    # The published session folder is gone from the web root again.
+    assert not [p for p in (project.root / "public").iterdir() if p.name.startswith("synco-")]
+
+
+def test_ssh_options_from_synco_yml(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    (tmp_path / ".synco.yml").write_text(
+        "remotes:\n"
+        "  production:\n"
+        f"    url: {sshd.url(project.root)}\n"
+        f"    ssh_options: -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i {sshd.key}\n"
+    )
+    env = dict(os.environ)
+    env.pop("SYNCO_SSH_COMMAND", None)
+    env.pop("SYNCO_SSH_OPTIONS", None)
+    result = run_synco(["pull", "production", "--only", "dbDump", "--target", "dump"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert row_count(tmp_path / "dump" / "dbDump.sqlite") == project.rows
+
+
+def test_pull_install_into_local_project(sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    # The laptop's own copy of the application: an older database and other files.
+    local = make_project(tmp_path / "laptop app", public_files=2, rows=3)
+    stale = local.root / "public" / "uploads" / "only-local.bin"
+    stale.write_bytes(b"old")
+    env = sshd.env(PYTHONPATH=str(sshd.plugin_dir))
+    result = run_synco(["pull", sshd.url(project.root), "--install", "--yes", "--target", "dump"], env, local.root)
+    assert result.returncode == 0, result.stderr
+    assert "Installed database" in result.stderr
+    assert row_count(local.database) == project.rows
+    assert local.public_files() == project.public_files()
+    assert local.private_files() == project.private_files()
+    assert not stale.exists()

@@ -1,0 +1,137 @@
+"""End to end: build a session in the fixture app, publish it over real HTTP, receive it, compare every byte."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+from test_transfer_support import FixturePlugin, fixture_app_fixture, static_server, tree_digest  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.detection import detect
+from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session.server import start_server
+from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
+from synco_core.wire import META_FILE
+
+SESSION = "synco-e2etest0123456789"
+
+
+def build(app: Path, password: str | None = None, **options: object) -> SessionKey:
+    framework = detect(app)
+    # A low scrypt work factor keeps the test fast; receive accepts anything up to 2^22.
+    key = SessionKey.generate(password, work_factor=10)
+    assert framework.web_root is not None
+    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients),
+                  BuildOptions(**options))  # type: ignore[arg-type]
+    return key
+
+
+def expected_uploads(app: Path) -> dict[str, str]:
+    digest = tree_digest(app / "web" / "uploads")
+    del digest["skip.tmp"]
+    return digest
+
+
+def test_serve_receive_built_in_server_and_rereceive_asks_only_meta_and_indexes(fixture_app: Path,
+                                                                                 tmp_path: Path) -> None:
+    key = build(fixture_app)
+    requests: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(method: str, path: str, status: int) -> None:
+        with lock:
+            requests[path] += 1
+
+    server = start_server(fixture_app / "web", "127.0.0.1:0", on_request=count)
+    target = tmp_path / "dump"
+    try:
+        transport = HttpTransport(server.url)
+        summary = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert summary.ok, summary.sets
+        assert (target / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+        assert tree_digest(target / "private") == tree_digest(fixture_app / "private")
+        assert (target / "private" / "empty-dir").is_dir()
+        assert not (target / "thumbs").exists(), "smart-skipped sets are not published without --all"
+        source_mtime = (fixture_app / "web/uploads/dir1/file 1.bin").stat().st_mtime
+        assert (target / "uploads/dir1/file 1.bin").stat().st_mtime == int(source_mtime)
+        assert not list(target.rglob("*.part")), "nothing half-done is left"
+        received = json.loads((target / ".synco-received.json").read_text())
+        assert received["frameworkName"] == "Fixture"
+        by_name = {s["name"]: s for s in received["fileSets"]}
+        assert by_name["dbDump"]["type"] == "SqliteDump"
+        assert by_name["dbDump"]["engine"] == "fixturedb"
+        assert by_name["dbDump"]["format"] == "sqlite"
+        assert by_name["dbDump"]["tables"] == {"items": {"rows": 3, "checksum": "abc"}}
+        assert by_name["dbDump"]["sanitizeRules"] == ["items.secret -> null"]
+        assert by_name["private"]["relativeBasePath"] == "private"
+        assert by_name["uploads"]["relativeBasePath"] == "web/uploads"
+
+        requests.clear()
+        again = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert again.ok
+        assert {o.name: o.status for o in again.sets} == {"dbDump": "skipped", "uploads": "skipped",
+                                                         "private": "skipped"}
+        assert sorted(requests) == sorted([f"/{SESSION}/{META_FILE}",
+                                           f"/{SESSION}/Resources-uploads.index.json.enc"])
+        transport.close()
+    finally:
+        server.stop()
+
+
+def test_cli_receive_from_plain_static_server_with_password(fixture_app: Path, tmp_path: Path) -> None:
+    key = build(fixture_app, password="correct horse battery", compress=False)
+    target = tmp_path / "out"
+    with static_server(fixture_app / "web") as (url, behaviour):
+        result = CliRunner().invoke(cli, ["receive", SESSION.removeprefix("synco-"), "correct horse battery",
+                                          "--base-url", url, "--target", str(target), "--only", "uploads,dbDump"])
+        assert result.exit_code == 0, result.output
+        assert "correct horse battery" not in result.output
+        assert (target / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+        assert not (target / "private").exists()
+        # A file changed and one added on the server: only those two are downloaded on the next run.
+        changed = fixture_app / "web/uploads/dir0/file 0.bin"
+        changed.write_bytes(b"changed")
+        (fixture_app / "web/uploads/new.txt").write_text("new\n")
+        (target / "uploads" / "gone.txt").write_text("removed on the server\n")
+        build_again = fixture_app / "web" / SESSION
+        import shutil
+
+        shutil.rmtree(build_again)
+        key = build(fixture_app, password="correct horse battery", compress=False)
+        behaviour.requests.clear()
+        result = CliRunner().invoke(cli, ["receive", SESSION, "--base-url", url, "--target", str(target),
+                                          "--only", "uploads", "--delete"], env={"SYNCO_KEY": key.secret})
+        assert result.exit_code == 0, result.output
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+        fetched = {path for path in behaviour.requests if path.startswith("/uploads/")}
+        assert fetched == {"/uploads/dir0/file%200.bin", "/uploads/new.txt"}
+        assert "1 local file(s) removed" in result.output
+
+
+def test_real_sqlite_engine_round_trip(tmp_path: Path, register_plugin: object) -> None:
+    import sqlite3
+
+    from test_transfer_support import make_app
+
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")  # type: ignore[operator]
+    app = make_app(tmp_path / "app")
+    key = build(app, only=("dbDump",))
+    target = tmp_path / "dump"
+    with static_server(app / "web") as (url, _):
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url,
+                                          "--target", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "receiving every file set" in result.output
+    query = "SELECT id, name, blob FROM items ORDER BY id"
+    with sqlite3.connect(app / "app.sqlite") as source, sqlite3.connect(target / "dbDump.sqlite") as received:
+        assert source.execute(query).fetchall() == received.execute(query).fetchall()
+    state = json.loads((target / ".synco-received.json").read_text())
+    dump = state["fileSets"][0]
+    assert (dump["engine"], dump["format"], dump["type"]) == ("sqlite", "sqlite", "SqliteDump")
+    assert dump["tables"]["items"]["rows"] == 500

@@ -1,0 +1,42 @@
+"""The progress reporter: silent without a terminal, rich bars with one, safe to call from threads."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from rich.console import Console
+
+from synco_core.transfer.progress import Reporter
+
+
+def test_disabled_reporter_prints_nothing(capsys: object) -> None:
+    reporter = Reporter(enabled=False)
+    with reporter.spinner("waiting"), reporter.bytes_task("dump", 10) as advance:
+        advance(10)
+    with reporter.files_task("files", 2, 20) as (on_bytes, on_file):
+        on_bytes(20)
+        on_file()
+    assert capsys.readouterr().err == ""  # type: ignore[attr-defined]
+
+
+def test_enabled_reporter_draws_bars_from_threads() -> None:
+    buffer = io.StringIO()
+    reporter = Reporter(console=Console(file=buffer, force_terminal=True, width=120))
+    assert reporter.enabled
+    with reporter.bytes_task("dbDump", 1000) as advance:
+        advance(400)
+        advance(600)
+    with reporter.files_task("uploads", 40, 4000) as (on_bytes, on_file):
+        def work() -> None:
+            for _ in range(10):
+                on_bytes(100)
+                on_file()
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    output = buffer.getvalue()
+    assert "dbDump" in output and "uploads (files)" in output and "40/40" in output

@@ -1,0 +1,228 @@
+"""Shared pieces of the serve/receive tests: a fixture app with its framework plugin, and HTTP servers.
+
+The fixture app is a project folder with a small database file (dumped by an in-test engine that ships
+it as a ``SqliteDump``), public files under ``web/uploads`` (some in subfolders, one excluded by a glob,
+one set skipped by default), and a private folder. The servers are real HTTP servers on 127.0.0.1: the
+built-in ``--listen`` one and a plain static server (Python's ``http.server``) that can misbehave on
+purpose (HTML for unknown paths, a connection cut mid-file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+
+from synco_core import hookimpl
+from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, FileSet, FileSetOptions, Framework, TableManifest
+
+MARKER = "fixture-app.txt"
+
+
+class FixturePlugin:
+    """Detects the fixture app, lists its sets, and dumps its ``fixturedb`` database (a file copied as is).
+
+    With ``engine="sqlite"`` the app's database is the real SQLite file ``app.sqlite``, dumped by the
+    built-in SQLite engine instead.
+    """
+
+    def __init__(self, engine: str = "fixturedb") -> None:
+        self.engine = engine
+
+    @hookimpl
+    def detect_framework(self, project_dir: Path) -> Framework | None:
+        if not (project_dir / MARKER).exists():
+            return None
+        return Framework(
+            name="Fixture", plugin="fixture", project_dir=project_dir,
+            database=DatabaseConfig(engine="sqlite", name=str(project_dir / "app.sqlite")) if self.engine == "sqlite"
+            else DatabaseConfig(engine="fixturedb", name=str(project_dir / "data.db")),
+            web_root=project_dir / "web", reason=f"{MARKER} found",
+        )
+
+    @hookimpl
+    def list_file_sets(self, framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+        if framework.plugin != "fixture":
+            return None
+        web = framework.project_dir / "web"
+        return [
+            FileSet(name="uploads", kind="public", root=web / "uploads", url_prefix="uploads/",
+                    relative_base_path="web/uploads", exclude=("**/*.tmp",)),
+            FileSet(name="thumbs", kind="public", root=web / "thumbs", url_prefix="thumbs/",
+                    relative_base_path="web/thumbs", smart_skip=True),
+            FileSet(name="private", kind="private", root=framework.project_dir / "private",
+                    relative_base_path="private"),
+        ]
+
+    @hookimpl
+    def dump_database(self, database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
+        if database.engine != "fixturedb":
+            return None
+        with open(database.name, "rb") as handle:
+            shutil.copyfileobj(handle, out)
+        return DumpResult(engine="fixturedb", wire_type="SqliteDump", format="sqlite", server_version="1.0",
+                          tables={"items": TableManifest(rows=3, checksum="abc")},
+                          applied_rules=["items.secret -> null"])
+
+
+def make_app(root: Path, files: int = 12, seed: int = 1) -> Path:
+    """Create the fixture app in ``root``; returns ``root``."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("fixture\n")
+    (root / "data.db").write_bytes(rng.randbytes(300_000))
+    with contextlib.closing(sqlite3.connect(root / "app.sqlite")) as conn, conn:
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, blob BLOB)")
+        conn.executemany("INSERT INTO items (name, blob) VALUES (?, ?)",
+                         [(f"item {n}", rng.randbytes(100)) for n in range(500)])
+    uploads = root / "web" / "uploads"
+    for number in range(files):
+        path = uploads / f"dir{number % 3}" / f"file {number}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(rng.randint(0, 40_000)))
+        os.utime(path, (1_700_000_000 + number, 1_700_000_000 + number))
+    (uploads / "skip.tmp").write_bytes(b"not published")
+    (uploads / "ünïcode & space.txt").write_text("hello\n")
+    thumbs = root / "web" / "thumbs"
+    thumbs.mkdir(parents=True)
+    (thumbs / "t.jpg").write_bytes(b"thumb")
+    (root / "web" / ".env").write_text("SECRET=1\n")
+    (root / "web" / "index.php").write_text("<?php $password = 'SECRET';\n")
+    private = root / "private"
+    (private / "nested" / "deeper").mkdir(parents=True)
+    (private / "a.txt").write_text("private a\n")
+    (private / "nested" / "b.bin").write_bytes(rng.randbytes(70_000))
+    (private / "nested" / "deeper" / "empty").write_bytes(b"")
+    (private / "empty-dir").mkdir()
+    (private / "link-inside").symlink_to("a.txt")
+    return root
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """relative path -> sha256 (or ``link:<target>``) of every file under ``root``."""
+    result: dict[str, str] = {}
+    for current, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(current) / name
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                result[relative] = "link:" + os.readlink(path)
+            else:
+                result[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return result
+
+
+# ------------------------------------------------------------------------------------------- servers
+
+
+@dataclass
+class StaticBehaviour:
+    """How the plain static server misbehaves."""
+
+    #: Unknown paths answer 200 with an HTML page (as many CMS do).
+    html_for_missing: bool = False
+    #: path -> bytes after which the first GET of that path is cut off.
+    cut_after: dict[str, int] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    ranges: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _StaticHandler(SimpleHTTPRequestHandler):
+    behaviour: StaticBehaviour
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        self.behaviour.requests[path] += 1
+        if "Range" in self.headers:
+            self.behaviour.ranges.append((path, self.headers["Range"]))
+        local = Path(self.translate_path(self.path))
+        if not local.is_file() and self.behaviour.html_for_missing:
+            body = b"<!DOCTYPE html><html><body>Welcome to our site</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        cut = self.behaviour.cut_after.pop(path, None)
+        if cut is not None and local.is_file():
+            data = local.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        super().do_GET()
+
+
+@contextlib.contextmanager
+def static_server(root: Path, behaviour: StaticBehaviour | None = None) -> Iterator[tuple[str, StaticBehaviour]]:
+    """Python's ``http.server`` for ``root`` on a free port of 127.0.0.1: yields (base URL, behaviour)."""
+    behaviour = behaviour or StaticBehaviour()
+    handler = type("Handler", (_StaticHandler,), {"behaviour": behaviour})
+
+    def factory(*args: Any, **kwargs: Any) -> _StaticHandler:
+        return handler(*args, directory=str(root), **kwargs)  # type: ignore[no-any-return]
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), factory)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", behaviour
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+SERVE_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from synco_core.plugins import build_plugin_manager, set_plugin_manager
+from test_transfer_support import FixturePlugin
+manager = build_plugin_manager(load_entrypoints=False)
+manager.register(FixturePlugin(), "fixture")
+set_plugin_manager(manager)
+from synco_core.cli.main import cli
+cli(sys.argv[1:], prog_name="synco")
+"""
+
+
+def serve_argv(*args: str) -> list[str]:
+    """The command line running ``synco serve`` with the fixture plugin registered, in a subprocess."""
+    return [sys.executable, "-c", SERVE_SCRIPT.format(tests=str(Path(__file__).parent)), "serve", *args]
+
+
+@pytest.fixture(name="fixture_app")
+def fixture_app_fixture(tmp_path: Path, register_plugin: Any) -> Path:
+    """The fixture app in a temporary folder, its plugin registered (import this to use ``fixture_app``)."""
+    register_plugin(FixturePlugin(), "fixture")
+    return make_app(tmp_path / "app")
+
+
+def test_fixture_app_detected(fixture_app: Path) -> None:
+    from synco_core.detection import detect
+
+    framework = detect(fixture_app)
+    assert framework.name == "Fixture"
+    assert framework.web_root == fixture_app / "web"
