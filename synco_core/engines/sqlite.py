@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from synco_core import hookimpl
+from synco_core.engines.guard import check_target
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.types import (
     DatabaseConfig,
@@ -220,13 +221,9 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
                       tables=manifest, applied_rules=applied)
 
 
-def _confirm(target: Path, options: InstallOptions, action: str) -> None:
-    if options.yes:
-        return
-    question = f"{action.capitalize()} SQLite database {target} on this machine?"
-    if options.confirm is None or not options.confirm(question):
-        raise SyncoError(f"not confirmed: {action} SQLite database {target} on this machine; "
-                         "pass --yes to go ahead without asking")
+def _confirm(database: DatabaseConfig, target: Path, options: InstallOptions, action: str) -> None:
+    check_target(database, options, action, "SQLite", "this machine",
+                 "The current file is kept for 'synco db rollback'.")
 
 
 def _lines(dump: BinaryIO, first: bytes) -> Iterator[bytes]:
@@ -279,7 +276,7 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
         return None
     target = _path(database)
     if target.exists():
-        _confirm(target, options, "replace")
+        _confirm(database, target, options, "replace")
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.synco-new")
     with contextlib.suppress(FileNotFoundError):
@@ -352,7 +349,7 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     previous = Path(str(target) + PREVIOUS_SUFFIX)
     if not previous.is_file():
         raise SyncoError(f"nothing to roll back: {previous} does not exist")
-    _confirm(target, options, "roll back")
+    _confirm(database, target, options, "roll back")
     side = target.with_name(f".{target.name}.synco-swap")
     if target.exists():
         _checkpoint(target)

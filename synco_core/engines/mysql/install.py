@@ -21,10 +21,11 @@ from typing import Any, BinaryIO
 import pymysql
 import pymysql.cursors
 
+from synco_core.engines import guard
 from synco_core.engines.mysql import literals, schema
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.load import Loader
-from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.errors import DatabaseError, SyncoError
 from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,8 @@ def derived_name(db: str, suffix: str) -> str:
 
 def check_target(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation, shared by install and rollback."""
-    if not (database.is_local(options.local_hosts) or options.force_remote_target):
-        raise ConfigError(f"refusing to {action} database {database.name!r} on {database.host}: it is not on "
-                          "this machine (pass --force-remote-target, or name the host as local in .synco.yml)")
-    if options.yes:
-        return
-    question = (f"{action.capitalize()} MySQL database {database.name!r} on {where(database)}? "
-                "Its current tables are kept for 'synco db rollback'.")
-    if options.confirm is None or not options.confirm(question):
-        raise SyncoError(f"not confirmed: {action} of mysql database {database.name!r} on {where(database)} "
-                         "(pass --yes to replace without asking)")
+    guard.check_target(database, options, action, "MySQL", where(database),
+                       "Its current tables are kept for 'synco db rollback'.")
 
 
 def _execute(conn: Any, sql: str | bytes) -> None:

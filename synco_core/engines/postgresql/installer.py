@@ -26,6 +26,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from synco_core.engines.guard import check_target
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
@@ -44,16 +45,8 @@ MAINTENANCE_DATABASES = ("postgres", "template1")
 
 def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation every install and rollback goes through."""
-    host = database.socket or database.host or "localhost"
-    if not database.is_local(options.local_hosts) and not options.force_remote_target:
-        raise ConfigError(f"refusing to {action} PostgreSQL database {database.name!r} on {host}, which is not "
-                          "this machine; pass --force-remote-target if you really mean it")
-    if options.yes:
-        return
-    question = f"{action.capitalize()} PostgreSQL database {database.name!r} on {host}?"
-    if options.confirm is None or not options.confirm(question):
-        raise SyncoError(f"not confirmed: {action} PostgreSQL database {database.name!r} on {host}; "
-                         "pass --yes to go ahead without asking")
+    check_target(database, options, action, "PostgreSQL", database.socket or database.host or "localhost",
+                 "The current database is kept for 'synco db rollback'.")
 
 
 def _names(database: DatabaseConfig) -> tuple[str, str, str]:
