@@ -107,6 +107,7 @@ def app(tmp_path: Path) -> Path:
     (root / "public" / "storage").symlink_to(root / "storage" / "app" / "public")
     (tmp_path / "outside.txt").write_text("outside")
     (root / "public" / "leak").symlink_to(tmp_path / "outside.txt")
+    (root / "public" / "outdir").symlink_to(tmp_path)
     session = tmp_path / "session"
     session.mkdir()
     (session / "meta.json.enc").write_bytes(b"META")
@@ -133,7 +134,7 @@ def test_public_space(app: Path) -> None:
     # Laravel's public/storage link leads into the project: served, as the web server would.
     assert space.resolve("storage/avatar.jpg").read_bytes() == b"avatar"
     for bad in (".env", "img/../.env", "../storage/app/public/avatar.jpg", "leak", "img", "/etc/passwd",
-                "%2e%2e/outside.txt"):
+                "%2e%2e/outside.txt", "outdir/outside.txt"):
         with pytest.raises(UnsafePathError):
             space.resolve(bad)
 
