@@ -178,6 +178,28 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
     return InstallPlan(framework, received, steps)
 
 
+def local_hosts_of(framework: Framework) -> tuple[str, ...]:
+    """Extra host names the project declares local (``local_hosts`` in its settings)."""
+    return tuple(str(h) for h in framework.settings.get("local_hosts", ()))
+
+
+def check_target(framework: Framework, force_remote_target: bool = False,
+                 local_hosts: tuple[str, ...] | None = None) -> None:
+    """Refuse a database that is not on this machine unless forced (a one-line :class:`ConfigError`).
+
+    ``receive --install`` calls this before downloading anything, so a local configuration that points at
+    production is refused before the transfer rather than after it.
+    """
+    database = framework.database
+    if database is None or force_remote_target:
+        return
+    if not database.is_local(local_hosts_of(framework) if local_hosts is None else local_hosts):
+        raise ConfigError(
+            f"refusing to replace {database.engine} database {database.name!r} on {database.host}: it is not "
+            "on this machine (pass --force-remote-target if you really mean it)"
+        )
+
+
 @dataclass
 class InstallReport:
     database: InstallResult | None = None
@@ -206,13 +228,8 @@ def run_install(
     """Install every step of ``plan``; on failure undo what was done and re-raise."""
     manager = manager or get_plugin_manager()
     framework = plan.framework
-    if framework.database is not None and any(s.kind == "database" for s in plan.steps):
-        database = framework.database
-        if not database.is_local(local_hosts) and not force_remote_target:
-            raise ConfigError(
-                f"refusing to replace {database.engine} database {database.name!r} on {database.host}: it is not "
-                "on this machine (pass --force-remote-target if you really mean it)"
-            )
+    if any(s.kind == "database" for s in plan.steps):
+        check_target(framework, force_remote_target, local_hosts)
     if not yes:
         question = "\n".join([*plan.describe(), "Replace this local content?"])
         if confirm is None or not confirm(question):
@@ -325,7 +342,7 @@ def install_received(
     plan = plan_install(received, framework, only)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
-    local_hosts = tuple(str(h) for h in framework.settings.get("local_hosts", ()))
+    local_hosts = local_hosts_of(framework)
     report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
                          local_hosts=local_hosts, post_install=post_install)
     if report.database is not None:

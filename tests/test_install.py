@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from synco_core import FilesInstallResult, Framework, ReceivedFileSet, hookimpl
+from synco_core import Framework, ReceivedFileSet, hookimpl
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, SyncoError

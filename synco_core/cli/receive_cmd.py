@@ -1,19 +1,33 @@
-"""``synco receive SESSION KEY``: find the server, wait for Ready, download, decrypt and verify the session."""
+"""``synco receive SESSION KEY``: find the server, wait for Ready, download, decrypt and verify the session.
+
+With ``--plan`` it only reads the meta and the indexes and says what a receive would download, skip and
+delete; with ``--install`` it installs what arrived into the local project (as ``synco install`` does).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from synco_core.cli.options import debug_option, interactive, split_names
+from synco_core.cli.options import confirm, debug_option, interactive, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError, TransferError
+from synco_core.transfer.chooser import checkbox
 from synco_core.transfer.locate import candidate_urls, configured_hosts, find_session, remember_host
 from synco_core.transfer.progress import Reporter
-from synco_core.transfer.receive import ReceiveOptions, ReceiveSummary, identities_for, receive_session
+from synco_core.transfer.receive import (
+    ReceiveOptions,
+    ReceivePlan,
+    ReceiveSummary,
+    identities_for,
+    plan_session,
+    receive_session,
+    sanitized_flag,
+)
 from synco_core.transfer.transport import HttpTransport, Transport
-from synco_core.wire import WireFileSet
+from synco_core.wire import Meta, WireFileSet
 
 
 def _size(value: int) -> str:
@@ -26,6 +40,22 @@ def _size(value: int) -> str:
 
 
 def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
+    """A checkbox list with sizes; the numbered prompt where single keys cannot be read."""
+    if not sets:
+        return []
+    width = max(len(s.name) for s in sets)
+    labels = [f"{s.name:<{width}}  {s.type:<22} {_size(s.size_bytes):>10}" for s in sets]
+    try:
+        picked = checkbox("File sets to receive:", labels)
+    except KeyboardInterrupt:
+        # Cancelled in the list (q, Escape, Ctrl-C): the same as Ctrl-C at a click prompt.
+        raise click.Abort() from None
+    if picked is None:
+        return _choose_by_number(sets)
+    return [sets[position].name for position in picked]
+
+
+def _choose_by_number(sets: list[WireFileSet]) -> list[str]:
     """A numbered list with sizes; the answer is numbers or names, comma separated (Enter: all)."""
     click.echo("File sets in this session:", err=True)
     for number, file_set in enumerate(sets, 1):
@@ -46,17 +76,72 @@ def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
     return names
 
 
-def _local_public_prefixes() -> tuple[str, ...]:
-    """The public prefixes (``/_Resources``) of the framework in this folder, when one is detected here."""
+def _local_public_prefixes(project_dir: Path) -> tuple[str, ...]:
+    """The public prefixes (``/_Resources``) of the local project's framework, when one is detected there."""
     try:
-        return detect(Path.cwd()).public_prefixes
+        return detect(project_dir).public_prefixes
     except SyncoError:
         return ()
+
+
+def sanitizing_lines(meta: Meta, names: list[str]) -> tuple[list[str], list[str]]:
+    """(notes, warnings) about what the source did to the data of the database sets in ``names``."""
+    notes: list[str] = []
+    warnings: list[str] = []
+    for file_set in meta.file_sets:
+        if file_set.dump is None or file_set.name not in names:
+            continue
+        if sanitized_flag(meta, file_set) is False:
+            warnings.append(f"WARNING: {file_set.name} holds RAW, UNSANITISED production data (the source ran "
+                            "serve --no-sanitize): personal data may be in it; handle it with care.")
+        if file_set.dump.sanitize_rules:
+            notes.append(f"  rules the source applied to {file_set.name}:")
+            notes.extend(f"      {rule}" for rule in file_set.dump.sanitize_rules)
+    return notes, warnings
+
+
+def _echo_sanitizing(meta: Meta, names: list[str]) -> None:
+    notes, warnings = sanitizing_lines(meta, names)
+    for line in notes:
+        click.echo(line)
+    for line in warnings:
+        click.echo(click.style(line, fg="red", bold=True), err=True)
+
+
+def print_plan(plan: ReceivePlan) -> None:
+    """The plan in words: per set what would be downloaded, skipped and deleted, then the total."""
+    click.echo(f"Plan for session {plan.session} ({plan.meta.framework_name or 'unknown framework'}) "
+               f"-> {plan.target} (nothing is downloaded or written)")
+    for item in plan.sets:
+        head = f"  {item.name} ({item.type}): "
+        if item.action == "unsupported":
+            click.echo(head + item.detail)
+            continue
+        if item.files is None:
+            if item.action == "skip":
+                click.echo(head + f"skip, {item.detail} ({_size(item.skipped_bytes)})")
+            else:
+                click.echo(head + f"download {_size(item.download_bytes)} into {item.local}")
+        else:
+            click.echo(head + f"{item.files} files: {item.download_files} to download "
+                       f"({_size(item.download_bytes)}), {item.skipped_files} up to date "
+                       f"({_size(item.skipped_bytes)})")
+            for path, reason in item.refused[:5]:
+                click.echo(f"      refused: {path}: {reason}")
+            if item.vanished:
+                verb = "to delete" if item.delete else "no longer on the server (deleted with --delete)"
+                click.echo(f"      {len(item.vanished)} local file(s) {verb}: {', '.join(item.vanished[:5])}"
+                           + (" ..." if len(item.vanished) > 5 else ""))
+    _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
+    files = sum(item.download_files for item in plan.sets)
+    click.echo(f"Would download {_size(plan.download_bytes)} in {files} file(s).")
 
 
 def print_summary(summary: ReceiveSummary) -> None:
     click.echo(f"Session {summary.session} ({summary.meta.framework_name or 'unknown framework'}) "
                f"-> {summary.target}")
+    if not summary.sets:
+        click.echo("  no file set was chosen, so nothing was downloaded")
     for outcome in summary.sets:
         line = f"  {outcome.status:<10} {outcome.name} ({outcome.type})"
         if outcome.files_downloaded or outcome.files_skipped or outcome.files_failed:
@@ -75,6 +160,7 @@ def print_summary(summary: ReceiveSummary) -> None:
             verb = "removed" if outcome.removed else "no longer on the server (remove with --delete)"
             click.echo(f"      {len(outcome.vanished)} local file(s) {verb}: {', '.join(outcome.vanished[:5])}"
                        + (" ..." if len(outcome.vanished) > 5 else ""))
+    _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
     click.echo(f"{_size(summary.bytes)} in {summary.seconds:.1f} s; "
                + ("all done." if summary.ok else "some sets failed; run the same command again to continue."))
 
@@ -93,23 +179,48 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
 @click.option("--timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="S",
               help="Seconds to wait for the session to become ready.")
+@click.option("--plan", "plan_only", is_flag=True,
+              help="Only say what would be downloaded, skipped and deleted; download and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
+@click.option("--install", is_flag=True, help="Then install what arrived into the local project (as synco install).")
+@yes_option
+@click.option("--post-install", is_flag=True, help="With --install: run the framework's post-install steps.")
+@click.option("--force-remote-target", is_flag=True,
+              help="With --install: allow a local configuration whose database is not on this machine.")
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="With --install: the local project (default: the current directory).")
 @debug_option
 def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
-            target: Path, jobs: int, delete: bool, insecure: bool, timeout: float) -> None:
+            target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
+            install: bool, yes: bool, post_install: bool, force_remote_target: bool, project_dir: Path) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
     if not key:
         raise click.UsageError("missing KEY (give it as the second argument or in SYNCO_KEY)")
     wanted = split_names(only)
     if all_sets and wanted:
         raise click.UsageError("--all and --only exclude each other")
+    if as_json and not plan_only:
+        raise click.UsageError("--json goes with --plan")
+    if plan_only and install:
+        raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
+    if not install and (post_install or force_remote_target):
+        raise click.UsageError("--post-install and --force-remote-target go with --install")
     identities = identities_for(key)
     tty = interactive()
+    if install:
+        # Everything that would stop the install is checked before a byte is downloaded.
+        if not yes and not tty:
+            raise ConfigError("--install asks before replacing the local database and files, and there is no "
+                              "terminal to ask on: pass --yes to install without asking (nothing was changed)")
+        from synco_core.install import check_target
+
+        check_target(detect(project_dir), force_remote_target)
     asked = False
     if base_url:
         candidates = candidate_urls(base_url)
     else:
-        prefixes = _local_public_prefixes()
-        candidates = [url for host in configured_hosts(Path.cwd()) for url in candidate_urls(host, prefixes)]
+        prefixes = _local_public_prefixes(project_dir)
+        candidates = [url for host in configured_hosts(project_dir) for url in candidate_urls(host, prefixes)]
         if not candidates:
             if not tty:
                 raise ConfigError("where is the session? give --base-url URL (or hosts in .synco.yml)")
@@ -131,7 +242,7 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         else:
             raise
     choose = None
-    if not all_sets and not wanted:
+    if not all_sets and not wanted and not plan_only:
         if tty:
             choose = _choose_interactively
         else:
@@ -139,11 +250,40 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
                              choose=choose)
     try:
-        summary = receive_session(transport, session, key, options, Reporter(), meta=meta)
+        if plan_only:
+            plan = plan_session(transport, session, key, options, Reporter(), meta=meta)
+        else:
+            summary = receive_session(transport, session, key, options, Reporter(), meta=meta)
     finally:
         transport.close()
+    if plan_only:
+        if as_json:
+            click.echo(json.dumps(plan.to_json(), indent=2))
+        else:
+            print_plan(plan)
+        return
     print_summary(summary)
     if asked and tty and click.confirm(f"Remember {url} in .synco.yml?", default=True, err=True):
-        remember_host(Path.cwd(), url)
+        remember_host(project_dir, url)
     if not summary.ok:
+        if install:
+            failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
+            click.echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is "
+                       "unchanged. Run the same command again to continue.", err=True)
         raise click.exceptions.Exit(1)
+    if install:
+        _install(summary, project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target)
+
+
+def _install(summary: ReceiveSummary, project_dir: Path, *, yes: bool, post_install: bool,
+             force_remote_target: bool) -> None:
+    """Install the sets of this receive (not others an earlier receive left in the target)."""
+    from synco_core.install import install_received
+
+    names = tuple(outcome.name for outcome in summary.sets)
+    if not names:
+        click.echo("No file set was received, so there is nothing to install.", err=True)
+        return
+    install_received(summary.target, project_dir, only=names, yes=yes, confirm=confirm,
+                     force_remote_target=force_remote_target, post_install=post_install,
+                     echo=lambda line: click.echo(line, err=True))

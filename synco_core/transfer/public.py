@@ -132,6 +132,46 @@ def _download_one(transport: Transport, destination: Path, entry: PublicIndexEnt
         return _save(response, destination, entry, on_bytes)
 
 
+@dataclass
+class PublicPlan:
+    """How a public set compares with the local folder, before anything is downloaded."""
+
+    #: (index path, local path, entry) of every file that is missing or differs locally.
+    todo: list[tuple[str, Path, PublicIndexEntry]] = field(default_factory=list)
+    skipped: int = 0
+    skipped_bytes: int = 0
+    #: Index paths refused before any request (unsafe, or leading out of the folder through a link).
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def todo_bytes(self) -> int:
+        return sum(entry.size_bytes for _relative, _path, entry in self.todo)
+
+
+def plan_public_files(index: dict[str, PublicIndexEntry], set_dir: Path,
+                      on_current: Callable[[], None] | None = None) -> PublicPlan:
+    """Sort ``index`` into files to download and files already current in ``set_dir``; writes nothing.
+
+    Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
+    """
+    plan = PublicPlan()
+    destinations = _Destinations(set_dir)
+    for relative, entry in index.items():
+        try:
+            destination = destinations.path(relative)
+        except SyncoError as exc:
+            plan.refused.append((relative, str(exc)))
+            continue
+        if is_current(destination, entry):
+            plan.skipped += 1
+            plan.skipped_bytes += entry.size_bytes
+            if on_current is not None:
+                on_current()
+        else:
+            plan.todo.append((relative, destination, entry))
+    return plan
+
+
 def receive_public_files(
     transport: Transport,
     index: dict[str, PublicIndexEntry],
@@ -142,24 +182,12 @@ def receive_public_files(
     on_file: Callable[[], None] | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised."""
-    result = PublicResult()
     set_dir.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
     report_bytes = on_bytes or (lambda _n: None)
-    todo: list[tuple[str, Path, PublicIndexEntry]] = []
-    destinations = _Destinations(set_dir)
-    for relative, entry in index.items():
-        try:
-            destination = destinations.path(relative)
-        except SyncoError as exc:
-            result.failed.append((relative, str(exc)))
-            continue
-        if is_current(destination, entry):
-            result.skipped += 1
-            if on_file is not None:
-                on_file()
-        else:
-            todo.append((relative, destination, entry))
+    plan = plan_public_files(index, set_dir, on_file)
+    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused))
+    todo = plan.todo
 
     def record(relative: str, save: Callable[[], int]) -> None:
         try:
@@ -209,7 +237,7 @@ def receive_public_files(
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="synco-get") as pool:
             # list() makes unexpected exceptions (bugs) surface here instead of vanishing in the pool.
             list(pool.map(work_batch, batches))
-    result.vanished = sorted(_vanished(set_dir, index.keys()))
+    result.vanished = vanished_files(set_dir, index.keys())
     if delete:
         for relative in result.vanished:
             (set_dir / relative).unlink(missing_ok=True)
@@ -217,8 +245,8 @@ def receive_public_files(
     return result
 
 
-def _vanished(set_dir: Path, listed: Iterable[str]) -> list[str]:
-    """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included)."""
+def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
+    """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included), sorted."""
     wanted = set(listed)
     found = []
     for current, _dirs, files in os.walk(set_dir):
@@ -227,4 +255,4 @@ def _vanished(set_dir: Path, listed: Iterable[str]) -> list[str]:
         for name in files:
             if prefix + name not in wanted:
                 found.append(prefix + name)
-    return found
+    return sorted(found)
