@@ -93,6 +93,11 @@ class DumpInfo:
     #: The filter and sanitize rules applied on the source, in words.
     sanitize_rules: list[str] = field(default_factory=list)
     tables: dict[str, TableManifest] = field(default_factory=dict)
+    #: False when the source ran ``serve --no-sanitize`` (column rewrites dropped: raw personal data);
+    #: True when the sanitising rules were applied; None when the writer did not say (Go synco).
+    sanitized: bool | None = None
+    #: True when the source checked the schema in strict mode (every column masked or declared safe).
+    strict: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -106,6 +111,8 @@ class DumpInfo:
             "format": self.format,
             "sanitizeRules": list(self.sanitize_rules),
             "tables": {name: _compact({"rows": t.rows, "checksum": t.checksum}) for name, t in self.tables.items()},
+            "sanitized": self.sanitized,
+            "strict": self.strict,
         })
 
     @classmethod
@@ -132,6 +139,8 @@ class DumpInfo:
             format=_get(data, "format", str, where),
             sanitize_rules=[str(rule) for rule in rules],
             tables=tables,
+            sanitized=_get(data, "sanitized", bool, where),
+            strict=_get(data, "strict", bool, where),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -9,6 +10,8 @@ import click
 from synco_core.cli.options import debug_option, split_names
 from synco_core.detection import detect
 from synco_core.session.build import BuildOptions
+from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
+from synco_core.session.plan import build_plan, plan_lines
 from synco_core.session.runner import ServeOptions, serve
 from synco_core.session.ttl import cleanup_all
 
@@ -21,21 +24,37 @@ def _step(message: str) -> None:
     click.echo(f"  {message} ...", err=True)
 
 
+def _warn(line: str) -> None:
+    # Bold red on a terminal: --no-sanitize must not scroll by unnoticed.
+    click.secho(line, err=True, fg="red", bold=True)
+
+
 @click.command("serve")
 @click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
 @click.option("--listen", metavar="HOST:PORT", help="Also serve the web root with a built-in HTTP server.")
 @click.option("--id", "session_id", metavar="ID", help="Session id (default: 96 random bits).")
 @click.option("--password", metavar="PW",
-              help="Encrypt with this scrypt passphrase instead of a fresh X25519 key (Go synco v2 compatible).")
+              help="Encrypt with this scrypt passphrase instead of a fresh X25519 key. The session stays "
+                   "zstd-compressed: a Go synco v2 receive also needs --compat.")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters.")
 @click.option("--only", multiple=True, metavar="SET[,SET]", help="Prepare only these sets (dbDump = database).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
 @click.option("--ttl", "ttl_minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               metavar="MINUTES", help="Remove the session after this many minutes.")
 @click.option("--cleanup", is_flag=True, help="Remove every synco session folder from the web root, then exit.")
+@click.option("--sanitize/--no-sanitize", default=True, show_default=True,
+              help="Apply the sanitising rules; --no-sanitize ships raw column values (and says so).")
+@click.option("--plan", is_flag=True, help="Show what would be transferred and exit; nothing is written.")
+@click.option("--json", "as_json", is_flag=True, help="With --plan: print the plan as JSON.")
+@click.option("--compat", is_flag=True,
+              help="Write a session Go synco v2 can receive: scrypt passphrase (generated unless --password), "
+                   "no compression, MySQL only.")
+@click.option("--zstd-level", type=click.IntRange(ZSTD_LEVELS.start, ZSTD_LEVELS.stop - 1), default=ZSTD_LEVEL,
+              show_default=True, metavar="N", help="zstd compression level of dumps, indexes and tars.")
 @debug_option
 def command(framework_name: str | None, listen: str | None, session_id: str | None, password: str | None,
-            all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool) -> None:
+            all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool, sanitize: bool,
+            plan: bool, as_json: bool, compat: bool, zstd_level: int) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
     framework = detect(Path.cwd(), framework_name)
     if cleanup:
@@ -46,9 +65,20 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
             click.echo(f"Removed {folder}")
         click.echo(f"{len(removed)} session folder(s) removed from {framework.web_root}")
         return
+    if as_json and not plan:
+        raise click.UsageError("--json goes with --plan")
+    build = BuildOptions(all=all_sets, only=split_names(only), sanitize=sanitize, compat=compat,
+                         compress=not compat, zstd_level=zstd_level)
+    if plan:
+        result = build_plan(framework, build)
+        if as_json:
+            click.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            for line in plan_lines(result):
+                click.echo(line)
+        return
     options = ServeOptions(
-        listen=listen, session_id=session_id, password=password, keep=keep, ttl_minutes=ttl_minutes,
-        build=BuildOptions(all=all_sets, only=split_names(only)),
+        listen=listen, session_id=session_id, password=password, keep=keep, ttl_minutes=ttl_minutes, build=build,
     )
     click.echo(f"Serving {framework.name} from {framework.project_dir}", err=True)
-    serve(framework, options, echo=_echo, on_step=_step)
+    serve(framework, options, echo=_echo, on_step=_step, warn=_warn)

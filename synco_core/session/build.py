@@ -26,7 +26,8 @@ from synco_core.detection import list_file_sets
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.session.folder import SessionFolder
+from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
+from synco_core.session.sanitize import check_strict, describe_rules, resolve_dump_options
 from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 #: The name of the database file set, as Go synco calls it; ``--only dbDump`` selects it.
 DB_SET_NAME = "dbDump"
+#: The wire types a Go synco v2 ``receive`` understands; ``--compat`` sessions hold nothing else.
+GO_TYPES = frozenset({"MysqlDump", PUBLIC_FILES, PRIVATE_FILES})
+#: The only engine whose dumps Go synco v2 can load.
+GO_ENGINE = "mysql"
 
 
 @dataclass
@@ -57,6 +62,14 @@ class BuildOptions:
     only: tuple[str, ...] = ()
     #: Compress dumps, tars and indexes with zstd. Off for a session a Go synco v2 receiver must read.
     compress: bool = True
+    #: The zstd level (1-22) when compressing.
+    zstd_level: int = ZSTD_LEVEL
+    #: Apply the sanitising rules (``--no-sanitize`` turns the column rewrites off).
+    sanitize: bool = True
+    #: ``--compat``: refuse what a Go synco v2 receiver cannot read (engines other than MySQL).
+    compat: bool = False
+    #: The strict-mode check already ran (``serve`` runs it before creating the session folder).
+    strict_checked: bool = False
     #: Dump settings; None uses the framework's ``dump_options``.
     dump_options: DumpOptions | None = None
     #: Leave the database out entirely.
@@ -91,6 +104,7 @@ def build_session(
     """
     step = on_step or (lambda message: log.info("%s", message))
     folder.path.mkdir(parents=True, exist_ok=True)
+    folder.zstd_level = options.zstd_level
     meta = Meta(state="Created", framework_name=framework.name, generator=f"synco-py {__version__}",
                 expires_at=options.expires_at)
     folder.write_meta(meta)
@@ -98,7 +112,13 @@ def build_session(
     folder.write_meta(meta)
 
     wanted = set(options.only)
-    if framework.database and not options.skip_database and (not wanted or DB_SET_NAME in wanted):
+    if includes_database(framework, options):
+        assert framework.database is not None
+        check_compat(framework, options)
+        if not options.strict_checked:
+            dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
+                                                sanitize=options.sanitize)
+            check_strict(framework.database, dump_options, sanitize=options.sanitize, manager=manager)
         step(f"dumping the {framework.database.engine} database")
         meta.file_sets.append(write_dump(framework, folder, options, manager))
         folder.write_meta(meta)
@@ -128,13 +148,28 @@ def build_session(
     return meta
 
 
+def includes_database(framework: Framework, options: BuildOptions) -> bool:
+    """True when the session holds a dump of the framework's database."""
+    return (framework.database is not None and not options.skip_database
+            and (not options.only or DB_SET_NAME in options.only))
+
+
+def check_compat(framework: Framework, options: BuildOptions) -> None:
+    """Under ``--compat``, refuse a database Go synco v2 cannot load (it only knows MySQL dumps)."""
+    if options.compat and includes_database(framework, options):
+        assert framework.database is not None
+        if framework.database.engine != GO_ENGINE:
+            raise ConfigError(f"--compat: Go synco v2 can only load MySQL dumps, not {framework.database.engine}; "
+                              f"leave the database out with --only or drop --compat")
+
+
 def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions,
                manager: SyncoPluginManager | None = None) -> WireFileSet:
     """Dump the framework's database through the engines: dump -> zstd -> age -> ``dump.*.enc``."""
     database = framework.database
     assert database is not None
     # The framework's smart transfer (thumbnail tables, event logs) applies unless --all turns it off.
-    dump_options = (options.dump_options or framework.dump_options).effective(all=options.all)
+    dump_options = resolve_dump_options(framework, options.dump_options, all=options.all, sanitize=options.sanitize)
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"
@@ -147,6 +182,8 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     wire_type = result.wire_type if result.wire_type else "MysqlDump"
     if wire_type not in DUMP_TYPES:
         log.debug("engine %s reports the wire type %s, unknown to Go synco", result.engine, wire_type)
+    if options.compat and wire_type not in GO_TYPES:
+        raise ConfigError(f"--compat: the {result.engine} engine wrote a {wire_type}, which Go synco v2 cannot read")
     info = DumpInfo(
         file_name=file_name,
         size_bytes=written.size_bytes,
@@ -156,8 +193,12 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         engine=result.engine,
         server_version=result.server_version or None,
         format=result.format,
-        sanitize_rules=list(result.applied_rules),
+        # The engine's own words are preferred (they name what it really did, per table); an engine
+        # that reports nothing still gets the rules it was given recorded, so receive can print them.
+        sanitize_rules=list(result.applied_rules) or describe_rules(dump_options),
         tables=dict(result.tables),
+        sanitized=options.sanitize,
+        strict=dump_options.strict or None,
     )
     return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
 

@@ -7,6 +7,8 @@ costs a deliberate second of key derivation. A passphrase is what Go synco v2 se
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,17 @@ from synco_core.secrets import register_secret
 
 #: The work factor of the scrypt recipient; 18 is what age and Go synco use.
 SCRYPT_WORK_FACTOR = 18
+#: Characters of a generated passphrase: 32 letters and digits are 190 bits, far beyond what scrypt's cost
+#: needs to protect.
+PASSPHRASE_LENGTH = 32
+#: Letters and digits only: the passphrase is pasted into a shell command unquoted, and one starting with
+#: ``-`` would be read as an option.
+PASSPHRASE_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate_passphrase() -> str:
+    """A strong random passphrase for ``--compat`` sessions without ``--password``."""
+    return "".join(secrets.choice(PASSPHRASE_ALPHABET) for _ in range(PASSPHRASE_LENGTH))
 
 
 @dataclass

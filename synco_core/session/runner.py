@@ -21,9 +21,10 @@ from urllib.parse import unquote
 
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.session.build import BuildOptions, build_session
+from synco_core.session.build import BuildOptions, build_session, check_compat, includes_database
 from synco_core.session.folder import SessionFolder
-from synco_core.session.keys import SessionKey
+from synco_core.session.keys import SessionKey, generate_passphrase
+from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
 from synco_core.session.ttl import cleanup_expired, remove_session, write_marker
 from synco_core.types import Framework
@@ -104,6 +105,45 @@ def _public_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+#: What a ``--compat`` session gives up, printed when it is published.
+COMPAT_NOTES = (
+    "--compat gives up: X25519 keys (every artifact costs about a second of scrypt key derivation to open), "
+    "zstd compression (larger transfers), and sha256/row-count verification (still written, but Go synco "
+    "v2 ignores them); only MySQL dumps, public and private file sets are possible.",
+)
+
+
+def no_sanitize_warning(framework: Framework, build: BuildOptions) -> str:
+    """The loud line ``--no-sanitize`` prints: which column rewrites are not applied."""
+    rules = resolve_dump_options(framework, build.dump_options, all=build.all).sanitize
+    dropped = format_names([f"{rule.table}.{rule.column}" for rule in rules])
+    what = f"{len(rules)} column rewrite(s) NOT applied: {dropped}" if rules else "no column rewrites were configured"
+    return f"WARNING: --no-sanitize: the database is shipped with RAW personal data ({what})"
+
+
+def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], None],
+            manager: SyncoPluginManager | None = None) -> None:
+    """The checks that must pass before anything is written: ``--compat``, strict mode, ``--no-sanitize``.
+
+    ``--compat`` also turns compression off and makes sure a passphrase is set.
+    """
+    build = options.build
+    if build.compat:
+        check_compat(framework, build)
+        build.compress = False
+        if options.password is None:
+            options.password = generate_passphrase()
+        for note in COMPAT_NOTES:
+            warn(note)
+    if includes_database(framework, build):
+        assert framework.database is not None
+        dump_options = resolve_dump_options(framework, build.dump_options, all=build.all, sanitize=build.sanitize)
+        check_strict(framework.database, dump_options, sanitize=build.sanitize, manager=manager)
+        build.strict_checked = True
+        if not build.sanitize:
+            warn(no_sanitize_warning(framework, build))
+
+
 def serve(
     framework: Framework,
     options: ServeOptions,
@@ -111,11 +151,13 @@ def serve(
     on_step: Callable[[str], None] | None = None,
     on_ready: Callable[[PublishedSession], None] | None = None,
     manager: SyncoPluginManager | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> PublishedSession:
     """Run ``serve`` for ``framework`` until a signal, the TTL, or (with ``keep``) right after Ready.
 
-    ``echo`` prints user-facing lines (the receive command); ``on_ready`` is told when the session can
-    be received. Returns the published session (already removed unless ``keep``).
+    ``echo`` prints user-facing lines (the receive command); ``warn`` prints warnings (``--no-sanitize``,
+    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received.
+    Returns the published session (already removed unless ``keep``).
     """
     web_root = framework.web_root
     if web_root is None:
@@ -127,6 +169,8 @@ def serve(
     if options.ttl_minutes <= 0:
         raise ConfigError("--ttl must be more than 0 minutes")
     ttl_seconds = options.ttl_minutes * 60
+    # Strict mode and --compat refuse before the session folder exists, so a refusal leaves nothing behind.
+    prepare(framework, options, warn or (lambda line: log.warning("%s", line)), manager)
     session = session_folder_name(options.session_id or new_session_id())
     path = web_root / session
     if path.exists():

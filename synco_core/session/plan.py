@@ -1,0 +1,246 @@
+"""``serve --plan``: what a session would hold, worked out without writing anything.
+
+The plan uses the same decisions as :func:`synco_core.session.build.build_session` (the resolved dump
+options, the smart-skipped sets, ``--only``), but reads only: the database's statistics through
+``inspect_database`` (estimates, never a ``COUNT(*)``), and the file trees by walking them or iterating the
+plugin's index entries (sizes of files on S3 or a CDN come from those entries; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import logging
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from synco_core.detection import list_file_sets
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.plugins import SyncoPluginManager
+from synco_core.session.build import (
+    DB_SET_NAME,
+    GO_ENGINE,
+    BuildOptions,
+    _walk,
+    includes_database,
+    public_entries,
+)
+from synco_core.session.sanitize import (
+    check_strict,
+    describe_rules,
+    resolve_dump_options,
+    strict_violations,
+    table_key,
+)
+from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TablePlan:
+    """One table of the plan: its statistics and what the dump does to it."""
+
+    name: str
+    kind: str
+    rows_estimate: int
+    size_bytes: int
+    #: ``all``, ``none`` (structure only), ``filtered`` (a where condition or newest N), ``view``.
+    rows: str
+    where: str | None = None
+    keep_newest: str | None = None
+    #: Column -> the rule that replaces it.
+    sanitized: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FileSetPlan:
+    """One file set of the plan."""
+
+    name: str
+    kind: str
+    #: ``included``, ``smart-skipped`` (``--all`` includes it) or ``skipped`` (cannot be transferred).
+    status: str
+    reason: str | None = None
+    file_count: int | None = None
+    size_bytes: int | None = None
+    #: Public sets: how many entries are absolute URLs (fetched from S3/a CDN, not from this server).
+    absolute_urls: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class SessionPlan:
+    """Everything ``serve --plan`` reports."""
+
+    framework: str
+    project_dir: str
+    sanitize: bool
+    database: dict[str, Any] | None = None
+    tables: list[TablePlan] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    strict: bool = False
+    #: Strict mode: the tables/columns neither masked nor kept (serve would refuse while any is left).
+    strict_violations: list[str] = field(default_factory=list)
+    #: Why ``serve`` would refuse to start (strict mode, ``--compat``), or None.
+    refusal: str | None = None
+    file_sets: list[FileSetPlan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _table_plan(table_name: str, kind: str, rows_estimate: int, size_bytes: int, options: DumpOptions) -> TablePlan:
+    key = table_key(table_name)
+    plan = TablePlan(name=table_name, kind=kind, rows_estimate=rows_estimate, size_bytes=size_bytes, rows="all")
+    if kind != "table":
+        plan.rows = "view"
+        return plan
+    if key in {table_key(t) for t in options.exclude_tables}:
+        plan.rows = "none"
+        return plan
+    plan.where = next((cond for t, cond in options.where.items() if table_key(t) == key), None)
+    newest = next((spec for t, spec in options.keep_newest.items() if table_key(t) == key), None)
+    if newest is not None:
+        plan.keep_newest = f"newest {newest[1]} by {newest[0]}"
+    if plan.where is not None or newest is not None:
+        plan.rows = "filtered"
+    plan.sanitized = {rule.column: rule.transform or rule.expression
+                      for rule in options.sanitize if table_key(rule.table) == key}
+    return plan
+
+
+def _measure(file_set: FileSet, result: FileSetPlan) -> None:
+    """Fill in the file count and total size of ``file_set`` (without reading any file's content)."""
+    count = size = absolute = 0
+    if file_set.kind == "public":
+        for entry in public_entries(file_set):
+            count += 1
+            size += entry.size
+            absolute += entry.is_absolute_url or entry.uri.startswith(("http://", "https://"))
+        result.absolute_urls = absolute
+    else:
+        if file_set.root is None or not file_set.root.is_dir():
+            raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
+        for _relative, path in _walk(file_set.root, file_set.exclude):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                count += 1
+                size += info.st_size
+    result.file_count, result.size_bytes = count, size
+
+
+def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPluginManager | None = None) -> SessionPlan:
+    """Work out the plan of a session of ``framework`` with ``options``; nothing is written."""
+    plan = SessionPlan(framework=framework.name, project_dir=str(framework.project_dir), sanitize=options.sanitize)
+    if includes_database(framework, options):
+        database = framework.database
+        assert database is not None
+        dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
+                                            sanitize=options.sanitize)
+        plan.strict = dump_options.strict
+        plan.rules = describe_rules(dump_options)
+        plan.database = {"engine": database.engine, "url": database.url(mask_password=True)}
+        if options.compat and database.engine != GO_ENGINE:
+            plan.refusal = f"--compat: Go synco v2 can only load MySQL dumps, not {database.engine}"
+        try:
+            inventory = inspect_with_engine(database, manager)
+        except SyncoError as exc:
+            plan.database["error"] = str(exc)
+        else:
+            plan.database["server_version"] = inventory.server_version
+            plan.tables = [_table_plan(t.name, t.kind, t.rows_estimate, t.size_bytes, dump_options)
+                           for t in inventory.tables]
+            if dump_options.strict:
+                plan.strict_violations = strict_violations(dump_options, inventory)
+                try:
+                    check_strict(database, dump_options, sanitize=options.sanitize, inventory=inventory)
+                except ConfigError as exc:
+                    plan.refusal = plan.refusal or str(exc)
+        if not options.sanitize:
+            dropped = len(resolve_dump_options(framework, options.dump_options, all=options.all).sanitize)
+            plan.notes.append(f"--no-sanitize: {dropped} column rewrite(s) of the sanitising rules are not applied; "
+                              "raw values would be shipped")
+    if options.compat:
+        # Imported here: the runner imports the builder, and the plan is only ever built from the CLI.
+        from synco_core.session.runner import COMPAT_NOTES
+
+        plan.notes.extend(COMPAT_NOTES)
+    wanted = set(options.only)
+    file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
+    if not options.only or file_set_names:
+        for file_set in list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager):
+            result = FileSetPlan(name=file_set.name, kind=file_set.kind, status="included")
+            if file_set.skipped_reason:
+                result.status, result.reason = "skipped", file_set.skipped_reason
+            elif file_set.smart_skip and not options.all and file_set.name not in wanted:
+                result.status, result.reason = "smart-skipped", "left out by default; --all includes it"
+            # Smart-skipped sets are measured too: the plan is where a user decides whether --all is worth it.
+            if result.status != "skipped":
+                try:
+                    _measure(file_set, result)
+                except SyncoError as exc:
+                    result.error = str(exc)
+            plan.file_sets.append(result)
+    return plan
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def plan_lines(plan: SessionPlan) -> list[str]:
+    """The plan as text for a terminal."""
+    lines = [f"Plan for {plan.framework} in {plan.project_dir} (nothing is written)"]
+    if plan.database is not None:
+        version = plan.database.get("server_version")
+        engine = f" ({plan.database['engine']} {version})" if version else ""
+        lines.append(f"Database: {plan.database['url']}{engine}")
+        if "error" in plan.database:
+            lines.append(f"  cannot inspect: {plan.database['error']}")
+        for table in plan.tables:
+            what = {"all": "all rows", "none": "NO ROWS (structure only)", "view": "view",
+                    "filtered": "filtered"}[table.rows]
+            details = []
+            if table.where:
+                details.append(f"where {table.where}")
+            if table.keep_newest:
+                details.append(table.keep_newest)
+            if table.sanitized:
+                details.append("sanitised: " + ", ".join(f"{c} -> {r}" for c, r in table.sanitized.items()))
+            suffix = f"; {'; '.join(details)}" if details else ""
+            size = _size(table.size_bytes)
+            lines.append(f"  {table.name:<32} ~{table.rows_estimate:>9} rows {size:>10}  {what}{suffix}")
+        if not plan.sanitize:
+            lines.append("  SANITISING OFF (--no-sanitize): column rewrites are not applied")
+        if plan.strict:
+            if plan.strict_violations:
+                count = len(plan.strict_violations)
+                lines.append(f"  strict mode: {count} table(s)/column(s) neither masked nor kept: "
+                             + ", ".join(plan.strict_violations))
+            else:
+                lines.append("  strict mode: every table and column is masked, kept or without rows")
+    if plan.file_sets:
+        lines.append("File sets:")
+        for fs in plan.file_sets:
+            counted = (f"{fs.file_count} files, {_size(fs.size_bytes)}" if fs.file_count is not None else "")
+            if fs.absolute_urls:
+                counted += f" ({fs.absolute_urls} from absolute URLs)"
+            status = fs.status + (f" ({fs.reason})" if fs.reason else "")
+            error = f"; {fs.error}" if fs.error else ""
+            lines.append(f"  {fs.name:<24} {fs.kind:<8} {status}" + (f": {counted}" if counted else "") + error)
+    lines.extend(plan.notes)
+    if plan.refusal:
+        lines.append(f"serve would refuse to start: {plan.refusal}")
+    return lines

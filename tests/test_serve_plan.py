@@ -1,0 +1,85 @@
+"""``serve --plan``: tables, rules, file sets and refusals, as text and JSON, with nothing written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_serve_sanitize import PROFILE, app_factory_fixture  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.types import DumpOptions
+
+
+def snapshot(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_plan_json_lists_tables_rules_and_sets_and_writes_nothing(app_factory: Callable[[DumpOptions], Path],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_factory(PROFILE)
+    monkeypatch.chdir(app)
+    before = snapshot(app)
+    result = CliRunner().invoke(cli, ["serve", "--plan", "--json"])
+    assert result.exit_code == 0, result.output
+    assert snapshot(app) == before, "--plan writes nothing"
+    plan = json.loads(result.stdout)
+    tables = {t["name"]: t for t in plan["tables"]}
+    assert set(tables) == {"users", "posts", "sessions", "thumbs", "events", "user_names"}
+    assert tables["users"]["rows"] == "all"
+    assert tables["users"]["sanitized"] == {"email": "email", "password": "null"}
+    assert tables["sessions"]["rows"] == "none" and tables["thumbs"]["rows"] == "none"
+    assert tables["events"]["rows"] == "filtered" and tables["events"]["where"] == "kind = 'keep'"
+    assert tables["user_names"]["rows"] == "view"
+    assert "thumbs: rows left out (structure only)" in plan["rules"]
+    sets = {s["name"]: s for s in plan["file_sets"]}
+    assert sets["uploads"] == {"name": "uploads", "kind": "public", "status": "included", "reason": None,
+                               "file_count": 2, "size_bytes": 150, "absolute_urls": 0, "error": None}
+    assert sets["thumbs"]["status"] == "smart-skipped" and sets["thumbs"]["file_count"] == 1
+    assert sets["private"]["file_count"] == 1 and sets["private"]["size_bytes"] == 30
+    assert plan["refusal"] is None and plan["sanitize"] is True
+
+    with_all = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json", "--all"]).stdout)
+    assert {t["name"]: t["rows"] for t in with_all["tables"]}["thumbs"] == "all"
+    assert {s["name"]: s["status"] for s in with_all["file_sets"]}["thumbs"] == "included"
+
+
+def test_plan_text_and_strict_refusal(app_factory: Callable[[DumpOptions], Path],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_factory(DumpOptions(**{**PROFILE.__dict__, "strict": True, "keep": ("posts", "events", "thumbs")}))
+    monkeypatch.chdir(app)
+    result = CliRunner().invoke(cli, ["serve", "--plan"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "nothing is written" in text
+    assert "sessions" in text and "NO ROWS" in text
+    assert "sanitised: email -> email, password -> null" in text
+    assert "strict mode: 2 table(s)/column(s) neither masked nor kept: users.id, users.name" in text
+    assert "serve would refuse to start: strict sanitising" in text
+    assert "uploads" in text and "2 files, 150 B" in text
+    assert "smart-skipped" in text
+    raw = CliRunner().invoke(cli, ["serve", "--plan", "--no-sanitize"])
+    assert "SANITISING OFF" in raw.stdout and "--no-sanitize is refused in strict mode" in raw.stdout
+    assert "2 column rewrite(s)" in raw.stdout
+    assert not list((app / "web").glob("synco-*"))
+
+
+def test_plan_only_database_and_compat_refusal(app_factory: Callable[[DumpOptions], Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_factory(PROFILE)
+    monkeypatch.chdir(app)
+    plan = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "dbDump", "--compat"]).stdout)
+    assert plan["file_sets"] == []
+    assert plan["refusal"] == "--compat: Go synco v2 can only load MySQL dumps, not sqlite"
+    assert any(note.startswith("--compat gives up") for note in plan["notes"])
+    files = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "uploads"]).stdout)
+    assert files["database"] is None and [s["name"] for s in files["file_sets"]] == ["uploads"]
+
+
+def test_json_needs_plan(app_factory: Callable[[DumpOptions], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(app_factory(PROFILE))
+    result = CliRunner().invoke(cli, ["serve", "--json"])
+    assert result.exit_code == 2 and "--json goes with --plan" in result.output
