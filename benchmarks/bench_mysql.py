@@ -146,9 +146,9 @@ def worker(argv: list[str]) -> int:
     action, key, path = argv
     if action == "dump":
         with sealed(path, key) as out:
-            # Single-threaded zstd: the dumper already writes from a thread of its own, so compression and
-            # encryption overlap with the server formatting rows, as the separate processes of the
-            # reference pipeline do (and zstd's own worker threads would cost 40 MB more).
+            # The same chain as synco's artifact writer (synco_core/session/folder.py): single-threaded zstd
+            # level 3 into age. The dumper writes from a thread of its own, so compression and encryption
+            # overlap with the server formatting rows, as the separate processes of the reference do.
             compressor = zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False)
             result = dump(parse_database_url(url(SOURCE)), compressor, DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)

@@ -135,9 +135,16 @@ CREATE EVENT `nightly` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISA
                  (target,)) == [("nightly",)]
 
 
-def test_values_bigger_than_a_page(mysql_database_factory: Callable[[], str]) -> None:
+@pytest.mark.parametrize("wide_row_bytes", [None, 1 << 40])
+def test_values_bigger_than_a_page(wide_row_bytes: int | None, mysql_database_factory: Callable[[], str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows of 3 and 7 MB do not fit a page of the chunked dump (4 MB): they are fetched raw and
-    formatted in Python, with the same bytes (and checksum) the server would have produced."""
+    formatted in Python, with the same bytes (and checksum) the server would have produced. Run both
+    with wide tables streamed (the default for them) and with every keyed table paged."""
+    from synco_core.engines.mysql import dump
+
+    if wide_row_bytes is not None:
+        monkeypatch.setattr(dump, "WIDE_ROW_BYTES", wide_row_bytes)
     source = mysql_database_factory()
     load_with_client(source, b"""
 CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB, t LONGTEXT, small VARCHAR(10));
@@ -156,13 +163,44 @@ INSERT INTO big_no_key SELECT b FROM big;
     assert snapshot(target) == snapshot(source)
 
 
+@pytest.mark.parametrize("wide_row_bytes", [0, 1 << 40])
+def test_carriage_returns_and_every_byte_survive_the_mariadb_client(
+        wide_row_bytes: int, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client turns CR LF into LF inside strings too (unless --binary-mode), so the dump must never
+    hold a raw CR; binary values are written escaped with ``_binary``, every byte value included, whether
+    the server formats them (paged tables) or Python does (wide tables, streamed)."""
+    from synco_core.engines.mysql import dump
+
+    monkeypatch.setattr(dump, "WIDE_ROW_BYTES", wide_row_bytes)
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+CREATE TABLE t (id INT PRIMARY KEY, s TEXT, b BLOB, v VARBINARY(300), l LONGBLOB, lt LONGTEXT);
+INSERT INTO t VALUES (1, 'a\\r\\nb\\rc\\n', UNHEX('0D0A0D'), UNHEX('000D0A1A5C27'), UNHEX('0D0A'), 'x\\r\\ny'),
+  (2, '', '', '', '', ''), (3, NULL, NULL, NULL, NULL, NULL);
+UPDATE t SET b = (SELECT GROUP_CONCAT(CHAR(seq) SEPARATOR '') FROM seq_0_to_255), l = REPEAT(UNHEX('0D0A'), 3000000)
+  WHERE id = 2;
+CREATE TABLE keyless (s TEXT, b BLOB);
+INSERT INTO keyless SELECT s, b FROM t;
+""")
+    assert query(source, "SELECT LENGTH(b) FROM t WHERE id = 2") == [(256,)]
+    data, result = dump_bytes(source)
+    assert b"\r" not in data
+    target = mysql_database_factory()
+    load_with_client(target, data)
+    assert snapshot(target) == snapshot(source)
+    installed = mysql_database_factory()
+    install_bytes(installed, data, manifest=result.tables)
+    assert snapshot(installed) == snapshot(source)
+
+
 def test_value_too_big_for_the_target_is_a_clear_error(mysql_database_factory: Callable[[], str]) -> None:
-    """A 9 MB blob is an 18 MB hex literal: more than the target's max_allowed_packet (16 MB)."""
+    """A 9 MB blob of quotes and backslashes is an 18 MB literal once escaped: more than the target's
+    max_allowed_packet (16 MB)."""
     from synco_core.errors import DatabaseError
 
     source = mysql_database_factory()
     load_with_client(source, b"CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB);"
-                             b"INSERT INTO big VALUES (1, REPEAT(UNHEX('0102'), 4500000));")
+                             b"INSERT INTO big VALUES (1, REPEAT(UNHEX('5C27'), 4500000));")
     data, _ = dump_bytes(source)
     target = mysql_database_factory()
     with pytest.raises(DatabaseError, match=r"is 18\.0 MB, more than the server.s max_allowed_packet"):

@@ -9,7 +9,14 @@ import ssl
 import pytest
 
 from synco_core.engines.mysql.connect import quote_name, quote_string, tls_settings
-from synco_core.engines.mysql.literals import Column, escape_text, format_raw, literal_sql, row_format
+from synco_core.engines.mysql.literals import (
+    Column,
+    escape_carriage_returns,
+    escape_text,
+    format_raw,
+    literal_sql,
+    row_format,
+)
 from synco_core.engines.mysql.load import _COLLATION, map_collation
 from synco_core.engines.mysql.sanitize import transform_sql
 from synco_core.engines.mysql.schema import strip_definer
@@ -78,17 +85,18 @@ def test_literal_sql_per_type() -> None:
     assert literal_sql(Column("n", "bigint")) == "IFNULL(`n`,'NULL')"
     assert "CAST(`f` AS DOUBLE)" in literal_sql(Column("f", "float"))
     assert "BIN(`b`+0)" in literal_sql(Column("b", "bit"))
-    assert "HEX(`v`)" in literal_sql(Column("v", "varbinary"))
-    assert "HEX(`g`)" in literal_sql(Column("g", "point"))
+    assert "CONCAT('_binary',QUOTE(`v`))" in literal_sql(Column("v", "varbinary"))
+    assert "CONCAT('_binary',QUOTE(`g`))" in literal_sql(Column("g", "point"))
     assert literal_sql(Column("s", "varchar", "utf8mb4")) == "QUOTE(`s`)"
     assert literal_sql(Column("l", "varchar", "latin1")) == "QUOTE(CONVERT(`l` USING utf8mb4))"
-    assert "HEX(`c`)" in literal_sql(Column("c", "char", "binary"))
+    assert "CONCAT('_binary',QUOTE(`c`))" in literal_sql(Column("c", "char", "binary"))
 
 
-def test_raw_formatting_matches_quote_and_hex() -> None:
-    assert escape_text(b"a'b\\c\0d\x1ae") == b"'a\\'b\\\\c\\0d\\Ze'"
-    assert format_raw(Column("b", "longblob"), b"\x00\xff") == b"0x00FF"
-    assert format_raw(Column("b", "longblob"), b"") == b"''"
+def test_raw_formatting_matches_the_server_expressions() -> None:
+    assert escape_text(b"a'b\\c\0d\x1ae\r\nf") == b"'a\\'b\\\\c\\0d\\Ze\r\nf'"
+    assert format_raw(Column("b", "longblob"), b"\x00\xff\r") == b"_binary'\\0\xff\r'"
+    assert escape_carriage_returns(b"(1,'a\r\n\\r')") == b"(1,'a\\r\n\\r')"
+    assert format_raw(Column("b", "longblob"), b"") == b"_binary''"
     assert format_raw(Column("t", "longtext", "utf8mb4"), None) == b"NULL"
 
 

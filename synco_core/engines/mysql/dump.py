@@ -36,6 +36,10 @@ STATEMENT_BYTES = 1000 * 1000
 #: commit per statement, without the huge undo log of one transaction per big table.
 COMMIT_BYTES = 64 * 1000 * 1000
 FETCH_ROWS = 2000
+#: Tables whose rows average at least this many bytes and that hold a binary column are streamed row by
+#: row with their binary values fetched raw (escaped in Python), instead of paged through the server's
+#: formatting: per row, PyMySQL's overhead is then small next to the server's escaping that it saves.
+WIDE_ROW_BYTES = 1024
 MANIFEST_PREFIX = b"-- synco-manifest: "
 COMPLETE_MARKER = b"-- synco-dump-complete"
 HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
@@ -101,9 +105,9 @@ class _Writer:
 
     ``out`` is usually a compressor and an encryptor; in a thread of their own (both release the GIL)
     they run while the server formats the next page, instead of after it. Work on the rows themselves
-    (splitting a page, the checksum, joining) is handed over as callables and runs there too. Small
-    writes are gathered into blocks and the queue is bounded, so memory stays flat: at most
-    ``QUEUE_BLOCKS`` blocks (or pages) wait.
+    (splitting a page, the checksum, joining, escaping carriage returns) is handed over as callables and
+    runs there too. Small writes are gathered into blocks and the queue is bounded, so memory stays flat:
+    at most ``QUEUE_BLOCKS`` blocks (or pages) wait.
     An error in the thread (disk full, broken pipe) is raised by the next write or by :meth:`close`.
     """
 
@@ -194,7 +198,7 @@ class _TableWriter:
         """Row literals ``(..)`` to write as one INSERT."""
         self.checksum += sum(map(zlib.crc32, rows))
         self.rows += len(rows)
-        self._statement(b",".join(rows))
+        self._statement(literals.escape_carriage_returns(b",".join(rows)))
 
     def page(self, values: bytes) -> None:
         """A page of the chunked dump: row literals separated by NUL, a byte no literal contains
@@ -224,8 +228,8 @@ def _close_streaming(conn: Any, cursor: Any) -> None:
 
 
 def _stream_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, fmt: literals.RowFormat, sql: str,
-                 args: Any = None) -> None:
-    """Stream rows one by one from an unbuffered cursor (any table, any filter)."""
+                 args: Any = None, fetch_rows: int = FETCH_ROWS) -> None:
+    """Stream rows one by one from an unbuffered cursor (any table, any filter), ``fetch_rows`` at a time."""
     single = len(fmt.select_list) == 1
     batch: list[bytes] = []
     batch_size = 0
@@ -233,7 +237,7 @@ def _stream_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, fmt:
     try:
         cursor.execute(sql, args)
         while True:
-            fetched = cursor.fetchmany(FETCH_ROWS)
+            fetched = cursor.fetchmany(fetch_rows)
             if not fetched:
                 break
             for row in fetched:
@@ -405,7 +409,12 @@ def _dump_into(conn: Any, db: str, writer: _Writer, options: DumpOptions) -> Dum
         writer.write(b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\nSET autocommit=0;\n")
         out_table = _TableWriter(writer, table, fmt, statement_bytes)
         key = schema.integer_key(conn, db, table, columns) if table not in options.keep_newest else None
-        if key is not None:
+        if average_rows.get(table, 0) >= WIDE_ROW_BYTES and any(c.is_binary for c in fmt.columns):
+            wide = literals.row_format(columns, overrides, raw_binary=True)
+            # Fewer rows per fetch for wide rows, so that a fetch stays around a megabyte.
+            _stream_rows(conn, writer, out_table, table, wide, _select_sql(table, wide, options),
+                         fetch_rows=max(16, min(FETCH_ROWS, statement_bytes // average_rows[table])))
+        elif key is not None:
             _chunked_rows(conn, writer, out_table, table, columns, fmt, overrides, key, options, group_limit,
                           average_rows.get(table, 100))
         else:
