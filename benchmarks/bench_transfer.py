@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import os
 import random
@@ -292,9 +293,28 @@ def main() -> int:
             return 1
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    trash = work / "trash"
+    # Left over from an interrupted run; deleted before anything is timed (see discard()).
+    shutil.rmtree(trash, ignore_errors=True)
+    trash.mkdir()
+    discarded = iter(range(1_000_000))
+
+    def discard(path: Path) -> None:
+        """Move a destination aside; the whole pile is deleted only after the last timed run.
+
+        Deleting 10,000 files right before a first sync made that sync measure the file system instead of
+        the tool: ext4 without a journal (as here) skips inodes freed in the last 1-6 minutes when it
+        creates a file, reading the inode table to find them, so every create after a big delete scans
+        past thousands of them. The same tool took 4 s or 11 s depending on what had been deleted before.
+        """
+        if path.exists():
+            path.rename(trash / str(next(discarded)))
+
     project = work / "project"
     print(f"generating {args.files} files ...", file=sys.stderr)
+    discard(project)
     paths = generate(project, args.files)
+    os.sync()
     root = project / "web" / "files"
     total_mb = sum(p.stat().st_size for p in paths) / 1e6
     print(f"{args.files} files, {total_mb:.0f} MB", file=sys.stderr)
@@ -321,8 +341,10 @@ def main() -> int:
         config = work / f"curl-{tag}.cfg"
 
         def clean(path: Path) -> None:
-            shutil.rmtree(path, ignore_errors=True)
+            discard(path)
             path.mkdir(parents=True)
+            # The previous run's data still being written back would slow down whichever tool runs next.
+            os.sync()
 
         def receive_argv() -> list[str]:
             return [*synco, "receive", serve.session, serve.key, "--base-url", base_url, "--target", str(dst_synco),
@@ -350,12 +372,13 @@ def main() -> int:
         # Every rsync variant re-syncs its own copy, so each sees exactly the change of the round.
         rsync_dsts = [work / f"dst-rsync-{tag}-{number}" for number in range(len(rsync_variants))]
         for dst in rsync_dsts:
-            shutil.rmtree(dst, ignore_errors=True)
+            discard(dst)
             shutil.copytree(dst_rsync, dst, symlinks=True, copy_function=shutil.copy2)
         resync_synco = Measurement(f"synco receive (re-sync, {title})")
         resync_rsyncs = [Measurement(f"{label} (re-sync, {title})") for _argv, label in rsync_variants]
         for round_number in range(args.repeat):
             mutate(paths, rng, round_number + (100 if "latency" in title else 0))
+            os.sync()
             serve.restart()
             parts = [(resync_synco, measure(resync_synco.label, receive_argv(), 1))]
             for (argv, _label), dst, total in zip(rsync_variants, rsync_dsts, resync_rsyncs, strict=True):
@@ -368,7 +391,7 @@ def main() -> int:
         if same.returncode != 0:
             print("WARNING: synco's copy differs from the source:\n" + same.stdout.decode()[:2000], file=sys.stderr)
         for path in (dst_synco, dst_rsync, dst_curl, *rsync_dsts):
-            shutil.rmtree(path, ignore_errors=True)
+            discard(path)
         return rows
 
     rows: list[tuple[str, Measurement, Measurement]] = []
@@ -395,6 +418,9 @@ def main() -> int:
         for proxy in proxies:
             proxy.terminate()
             proxy.wait()
+        # Deleted at exit: after the table is printed (deleting tens of thousands of files takes a while),
+        # and after a failed run too.
+        atexit.register(shutil.rmtree, trash, ignore_errors=True)
     print_table(f"transfer: {args.files} files, {total_mb:.0f} MB (receive --jobs {args.jobs})", rows)
     publish = sorted(serve.publish_seconds)
     print(f"publishing a session (serve start to ready, not timed above): median {publish[len(publish) // 2]:.2f} s")
