@@ -81,7 +81,7 @@ def is_debug(ctx: click.Context | None = None) -> bool:
 class SyncoGroup(click.Group):
     """Loads command modules on demand and turns exceptions into one redacted line and exit status 1.
 
-    Importing a command module can pull in heavy dependencies (httpx, rich, database drivers); loading
+    Importing a command module can pull in heavy dependencies (rich, database drivers); loading
     only the one being run keeps ``synco decrypt`` or ``synco --version`` quick to start.
     """
 
