@@ -7,6 +7,7 @@ Fixtures:
 - ``mysql_url`` / ``postgres_url``: a uniquely named throw-away database on the local server, dropped
   afterwards. When the server is unreachable the test is skipped, except under ``CI=true``, where that
   is a failure: CI must never pass with the database tests skipped.
+- ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
 
 Contract test classes, subclassed by each plugin's own tests:
 
@@ -18,10 +19,13 @@ Contract test classes, subclassed by each plugin's own tests:
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import io
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -469,3 +473,27 @@ def _connect(database_url: str) -> Any:
         return psycopg.connect(host=config.socket or config.host or "127.0.0.1", port=config.port or 5432,
                                user=config.user or "postgres", password=config.password, dbname=config.name)
     raise NotImplementedError(f"no default connection for engine {config.engine!r}: override execute and fetch")
+
+
+class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[[Path], str]]:
+    """``web_server(root)``: a plain static HTTP server for ``root`` on 127.0.0.1 and a free port, as a
+    production web server would serve a web root; returns its base URL. Stopped after the test."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(root: Path) -> str:
+        handler = functools.partial(_QuietStaticHandler, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

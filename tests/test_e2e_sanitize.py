@@ -9,12 +9,9 @@ column added to the schema that no rule classifies.
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +34,6 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 LARAVEL = PLUGINS / "synco-laravel/tests/fixtures"
 SYMFONY = PLUGINS / "synco-symfony/tests/fixtures"
 EMAILS = (b"ann@real.example", b"ben@real.example")
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web_server() -> Iterator[Callable[[Path], str]]:
-    """A plain static web server for a project's web root, as production's web server would be."""
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(root: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def laravel_project(root: Path, database: str, synco_yml: str = "") -> Path:

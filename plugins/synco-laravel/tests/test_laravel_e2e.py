@@ -7,11 +7,8 @@ production host would; ``serve --keep`` publishes the session into it and exits,
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
-from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,27 +19,6 @@ from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import mysql_admin_connection
 
 Make = Callable[..., Path]
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web_server() -> Iterator[Callable[[Path], str]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(root: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.mysql

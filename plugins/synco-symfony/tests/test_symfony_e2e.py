@@ -6,11 +6,8 @@ session there, ``receive`` downloads it and ``install`` puts it into a second co
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
-from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,27 +20,6 @@ from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, post
 Make = Callable[..., Path]
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web_root_server() -> Iterator[Callable[[Path], str]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(root: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
 def env_local(database: str) -> dict[str, str]:
     url = f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}?serverVersion=15&charset=utf8"
     return {".env.local": f'DATABASE_URL="{url}"\n'}
@@ -53,7 +29,7 @@ def env_local(database: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_serve_receive_install_postgres(make_project: Make, symfony_manager: SyncoPluginManager, tmp_path: Path,
                                         postgres_database_factory: Callable[[], str],
-                                        web_root_server: Callable[[Path], str],
+                                        web_server: Callable[[Path], str],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     source_db, target_db = postgres_database_factory(), postgres_database_factory()
     conn = postgres_admin_connection(source_db)
@@ -64,7 +40,7 @@ def test_serve_receive_install_postgres(make_project: Make, symfony_manager: Syn
     target = make_project("symfony7", env_local(target_db))
     (target / "public/images/products/chair-65f1a2.txt").unlink()
     (target / "private/invoices/inv-1.txt").unlink()
-    base_url = web_root_server(source / "public")
+    base_url = web_server(source / "public")
 
     runner = CliRunner()
     monkeypatch.chdir(source)
