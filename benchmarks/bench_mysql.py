@@ -41,6 +41,7 @@ from common import DATA_DIR, have, measure, print_table
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
+from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
 from synco_core.types import DumpOptions, InstallOptions, TableManifest
 
 try:
@@ -146,10 +147,13 @@ def worker(argv: list[str]) -> int:
     action, key, path = argv
     if action == "dump":
         with sealed(path, key) as out:
-            # The same chain as synco's artifact writer (synco_core/session/folder.py): single-threaded zstd
-            # level 3 into age. The dumper writes from a thread of its own, so compression and encryption
-            # overlap with the server formatting rows, as the separate processes of the reference do.
-            compressor = zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False)
+            # The same chain as synco's artifact writer (synco_core/session/folder.py), with its settings:
+            # zstd level 3 in one worker thread of zstd's own (1 MiB jobs) into age. The dumper also writes
+            # from a thread of its own, so compression and encryption overlap with the server formatting
+            # rows, as the separate processes of the reference do.
+            params = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,
+                                                                    job_size=ZSTD_JOB_SIZE)
+            compressor = zstandard.ZstdCompressor(compression_params=params).stream_writer(out, closefd=False)
             result = dump(parse_database_url(url(SOURCE)), compressor, DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))

@@ -87,8 +87,14 @@ def test_literal_sql_per_type() -> None:
     assert "BIN(`b`+0)" in literal_sql(Column("b", "bit"))
     assert "CONCAT('_binary',QUOTE(`v`))" in literal_sql(Column("v", "varbinary"))
     assert "CONCAT('_binary',QUOTE(`g`))" in literal_sql(Column("g", "point"))
-    assert literal_sql(Column("s", "varchar", "utf8mb4")) == "QUOTE(`s`)"
-    assert literal_sql(Column("l", "varchar", "latin1")) == "QUOTE(CONVERT(`l` USING utf8mb4))"
+    assert literal_sql(Column("s", "varchar", "utf8mb4")) == "QUOTE(CAST(`s` AS BINARY))"
+    assert literal_sql(Column("l", "varchar", "latin1")) == "QUOTE(CAST(CONVERT(`l` USING utf8mb4) AS BINARY))"
+    assert literal_sql(Column("d", "datetime")) == "QUOTE(`d`)"
+    # NOT NULL columns need no NULL test, unless an expression (sanitising) replaces their value.
+    assert literal_sql(Column("n", "bigint", nullable=False)) == "`n`"
+    assert literal_sql(Column("n", "bigint", nullable=False), "(NULL)") == "IFNULL((NULL),'NULL')"
+    assert literal_sql(Column("f", "float", nullable=False)) == "CAST(`f` AS DOUBLE)"
+    assert literal_sql(Column("v", "varbinary", nullable=False)) == "CONCAT('_binary',QUOTE(`v`))"
     assert "CONCAT('_binary',QUOTE(`c`))" in literal_sql(Column("c", "char", "binary"))
 
 

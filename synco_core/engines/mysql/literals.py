@@ -48,6 +48,8 @@ class Column:
     data_type: str
     charset: str | None = None
     generated: bool = False
+    #: False for NOT NULL columns, whose literal needs no NULL test (less work for the server per value).
+    nullable: bool = True
 
     @property
     def is_binary(self) -> bool:
@@ -85,15 +87,26 @@ def literal_sql(column: Column, value_sql: str | None = None) -> str:
     bytes cost zstd almost nothing raw, but their hex digits must all be entropy-coded).
     """
     value = value_sql or quote_name(column.name)
+    # A NOT NULL column's own value is never NULL, so its NULL test can go: the text is the same, and the
+    # server evaluates one function less per value. An expression (sanitising) may still yield NULL.
+    never_null = value_sql is None and not column.nullable
     kind = column.data_type
     if kind in INTEGER_TYPES or kind in EXACT_NUMERIC_TYPES:
-        return f"IFNULL({value},'NULL')"
+        return value if never_null else f"IFNULL({value},'NULL')"
     if kind in FLOAT_TYPES:
-        return f"IFNULL(CAST({value} AS DOUBLE),'NULL')"
+        return f"CAST({value} AS DOUBLE)" if never_null else f"IFNULL(CAST({value} AS DOUBLE),'NULL')"
     if kind == "bit":
         return f"IF({value} IS NULL,'NULL',CONCAT('b''',BIN({value}+0),''''))"
     if column.is_binary or kind in SPATIAL_TYPES or kind in LARGE_BINARY_TYPES:
+        if never_null:
+            return f"CONCAT('_binary',{quoted_sql(value)})"
         return f"IF({value} IS NULL,'NULL',CONCAT('_binary',{quoted_sql(value)}))"
+    if column.charset is not None:
+        # Escaped as bytes: QUOTE() on a multi-byte character set steps through it character by character,
+        # on bytes it does not (about 8% of the server's time for a table of short strings). The result is
+        # the same, as utf8mb4 (what text_source gives) never holds a quote, backslash, NUL or Ctrl-Z byte
+        # inside a multi-byte character.
+        return quoted_sql(f"CAST({text_source(column, value)} AS BINARY)")
     return quoted_sql(text_source(column, value))
 
 

@@ -88,16 +88,17 @@ def list_tables(conn: Any, db: str) -> list[tuple[str, str]]:
 
 
 def columns(conn: Any, db: str, table: str) -> list[Column]:
-    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, EXTRA, GENERATION_EXPRESSION "
+    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, EXTRA, IS_NULLABLE "
                        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
                        "ORDER BY ORDINAL_POSITION", (db, table))
     result = []
-    for name, data_type, charset, extra, _generation in rows:
+    for name, data_type, charset, extra, nullable in rows:
         extra_text = text(extra).upper()
         # MySQL 8 marks expression defaults DEFAULT_GENERATED: those are ordinary, dumped columns.
         generated = any(tag in extra_text for tag in ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED"))
         generated = generated or extra_text in ("VIRTUAL", "PERSISTENT")
-        result.append(Column(text(name), text(data_type).lower(), text(charset).lower() or None, generated))
+        result.append(Column(text(name), text(data_type).lower(), text(charset).lower() or None, generated,
+                             nullable=text(nullable).upper() != "NO"))
     return result
 
 
