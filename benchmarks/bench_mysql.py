@@ -36,23 +36,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pymysql
 import zstandard
-from common import DATA_DIR, have, measure, print_table
+from common import BLOB_SIZE, DATA_DIR, DATASET_SIZES, have, measure, print_table
 
+from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
 from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
 from synco_core.types import DumpOptions, InstallOptions, TableManifest
 
-try:
-    from synco_core import age
-except ImportError:  # Written by another engineer; without it the benchmark compares zstd only.
-    age = None  # type: ignore[assignment]
-
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
-SIZES = {"small": (100_000, 2_500), "medium": (500_000, 12_500), "full": (2_000_000, 50_000)}
-BLOB_SIZE = 4096
 
 
 def url(name: str) -> str:
@@ -123,20 +117,13 @@ def generate(rows: int, blobs: int) -> None:
 
 @contextlib.contextmanager
 def sealed(path: str, recipient: str) -> Iterator[BinaryIO]:
-    with open(path, "wb") as raw:
-        if age is None:
-            yield raw
-            return
-        with age.encrypt_writer(raw, [age.X25519Recipient.from_string(recipient)]) as encrypted:
-            yield encrypted
+    with open(path, "wb") as raw, age.encrypt_writer(raw, [age.X25519Recipient.from_string(recipient)]) as sealed_out:
+        yield sealed_out
 
 
 @contextlib.contextmanager
 def opened(path: str, key_file: str) -> Iterator[BinaryIO]:
     with open(path, "rb") as raw:
-        if age is None:
-            yield raw
-            return
         identity = age.parse_identity(Path(key_file).read_text().strip())
         with age.decrypt_reader(raw, [identity]) as decrypted:
             yield decrypted
@@ -169,41 +156,35 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--size", choices=sorted(DATASET_SIZES), default="small")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=["dump", "load"], help="Measure one direction only.")
     args = parser.parse_args()
-    tools = ["mariadb-dump", "mariadb", "zstd"] + (["age"] if age is not None else [])
-    for tool in tools:
+    for tool in ("mariadb-dump", "mariadb", "zstd", "age"):
         if not have(tool):
             print(f"{tool} is not installed; cannot run the reference pipeline", file=sys.stderr)
             return 1
-    rows, blobs = SIZES[args.size]
+    rows, blobs = DATASET_SIZES[args.size]
     generate(rows, blobs)
     work = DATA_DIR / "mysql"
     work.mkdir(parents=True, exist_ok=True)
     key_file = work / "key.txt"
-    if age is not None:
-        identity = age.generate_identity()
-        key_file.write_text(identity.to_string() + "\n")
-        key_file.chmod(0o600)
-        recipient = identity.recipient().to_string()
-        seal, unseal, note = f" | age -r {recipient}", f"age -d -i {key_file} {{}} | ", "zstd -3 + age X25519 in both"
-    else:
-        key_file.write_text("")
-        recipient, seal, unseal = "", "", "cat {} | "  # keeps both load pipelines the same shape
-        note = "zstd -3 only in both: synco_core.age is not available"
-    suffix = ".sql.zst" + (".age" if age is not None else "")
+    identity = age.generate_identity()
+    key_file.write_text(identity.to_string() + "\n")
+    key_file.chmod(0o600)
+    recipient = identity.recipient().to_string()
+    seal, unseal, note = f" | age -r {recipient}", f"age -d -i {key_file} {{}} | ", "zstd -3 + age X25519 in both"
+    suffix = ".sql.zst.age"
     ours, theirs = work / ("synco" + suffix), work / ("mariadb-dump" + suffix)
     client = f"--host={HOST} --port={PORT} --user={USER}"
     me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
     results = []
     if args.only in (None, "dump"):
         dump_synco = measure("synco dump | zstd | age", [*me, "dump", recipient, str(ours)], args.repeat)
-        dump_ref = measure("mariadb-dump | zstd -3" + (" | age -r" if age else ""),
+        dump_ref = measure("mariadb-dump | zstd -3 | age -r",
                            f"mariadb-dump {client} --single-transaction --quick {SOURCE} | zstd -3 -q{seal} "
                            f"> {theirs}", args.repeat)
-        results.append(("dump (compressed" + (", encrypted)" if age else ")"), dump_synco, dump_ref))
+        results.append(("dump (compressed, encrypted)", dump_synco, dump_ref))
     if args.only in (None, "load"):
         if not ours.exists():
             measure("synco dump (for the load)", [*me, "dump", recipient, str(ours)], 1)
@@ -211,7 +192,7 @@ def main() -> int:
         load_synco = measure("synco load", [*me, "load", str(key_file), str(ours)], args.repeat,
                              setup=lambda: recreate(TARGET))
         reference_load = f"{unseal.format(theirs)}zstd -d -q | mariadb {client} {REFERENCE_TARGET}"
-        load_ref = measure(("age -d | " if age else "") + "zstd -d | mariadb", reference_load, args.repeat,
+        load_ref = measure("age -d | zstd -d | mariadb", reference_load, args.repeat,
                            setup=lambda: recreate(REFERENCE_TARGET))
         results.append(("load (verified, atomic swap)", load_synco, load_ref))
     print(f"\nMySQL/MariaDB, --size {args.size}: {rows} mixed rows + {blobs} blobs of {BLOB_SIZE} bytes; "

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import psycopg
 import zstandard
-from common import DATA_DIR, have, measure, print_table
+from common import BLOB_SIZE, DATA_DIR, DATASET_SIZES, have, measure, print_table
 
 from synco_core import age
 from synco_core.dburl import parse_database_url
@@ -38,8 +38,6 @@ from synco_core.types import DumpOptions, InstallOptions
 
 HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
 SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
-SIZES = {"small": (100_000, 2_500), "medium": (500_000, 12_500), "full": (2_000_000, 50_000)}
-BLOB_SIZE = 4096
 
 
 def url(name: str) -> str:
@@ -145,14 +143,14 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--size", choices=sorted(DATASET_SIZES), default="small")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for tool in ("pg_dump", "psql", "zstd", "age"):
         if not have(tool):
             print(f"{tool} is not installed; cannot run the reference pipeline", file=sys.stderr)
             return 1
-    rows, blobs = SIZES[args.size]
+    rows, blobs = DATASET_SIZES[args.size]
     generate(rows, blobs)
     work = DATA_DIR / "postgres"
     work.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,11 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).parent / ".data"
 
+#: The database benchmarks' shared dataset (issues 5 and 6 measure the same one): per size, the number of
+#: mixed "order" rows and of 4 KiB random blobs. ``full`` is the issues' size, about 1.2 GB of SQL.
+DATASET_SIZES = {"small": (100_000, 2_500), "medium": (500_000, 12_500), "full": (2_000_000, 50_000)}
+BLOB_SIZE = 4096
+
 
 @dataclass
 class Measurement:

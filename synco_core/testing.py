@@ -24,6 +24,7 @@ import http.server
 import io
 import json
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -497,3 +498,32 @@ def web_server() -> Iterator[Callable[[Path], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def serve_receive_install(source: Path, base_url: str, received: Path, project: Path,
+                          serve_args: Sequence[str] = ()) -> None:
+    """The whole round trip through the CLI, as a user runs it: ``synco serve --keep`` in ``source``,
+    ``synco receive`` from ``base_url`` into ``received``, then ``synco install`` into ``project``.
+
+    Each step must exit 0; a failure shows that step's output. The session folder is left in the web
+    root (``--keep``), which the test's temporary directory removes.
+    """
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+
+    runner = CliRunner()
+    previous = Path.cwd()
+    os.chdir(source)
+    try:
+        served = runner.invoke(cli, ["serve", "--keep", *serve_args])
+    finally:
+        os.chdir(previous)
+    assert served.exit_code == 0, served.output
+    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
+    assert match, served.output
+    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
+                              "--target", str(received), "--timeout", "30"])
+    assert got.exit_code == 0, got.output
+    installed = runner.invoke(cli, ["install", str(received), "--project", str(project), "--yes"])
+    assert installed.exit_code == 0, installed.output

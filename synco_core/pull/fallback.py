@@ -29,9 +29,10 @@ import sys
 import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, cast
+from typing import Any, NoReturn
 
 from synco_core.errors import ConfigError
+from synco_core.fsutil import atomic_output
 
 #: Compiled packages the zipapp cannot carry, and what synco uses them for.
 COMPILED: dict[str, str] = {
@@ -132,38 +133,18 @@ def plain_session_folder_class() -> type[Any]:
             os.chmod(self.path, 0o700)
 
         def write_small(self, name: str, plaintext: bytes) -> int:
-            final = self.path / name
-            temp = final.with_name(name + TEMP_SUFFIX)
-            try:
-                with temp.open("wb") as out:
-                    out.write(plaintext)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temp, final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-                raise
+            with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+                out.write(plaintext)
             return len(plaintext)
 
         @contextlib.contextmanager
         def artifact(self, name: str, compress: bool = True) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
             # ``compress`` is ignored: without zstd here, the channel compresses with zlib on the way out.
-            final = self.path / name
-            temp = final.with_name(name + TEMP_SUFFIX)
             stats: list[ArtifactStats] = []
-            try:
-                with temp.open("wb") as out:
-                    plain = PlaintextWriter(cast(BinaryIO, out))
-                    yield plain, stats
-                    out.flush()
-                    os.fsync(out.fileno())
-                    size = out.tell()
-                os.replace(temp, final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-                raise
+            with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+                plain = PlaintextWriter(out)
+                yield plain, stats
+                size = out.tell()
             stats.append(ArtifactStats(file_name=name, size_bytes=plain.size, sha256=plain.hexdigest(),
                                        encrypted_size_bytes=size, compression=None))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from synco_core import age
 from synco_core.errors import ConfigError
+from synco_core.fsutil import atomic_output
 from synco_core.wire import META_FILE, Meta
 
 if TYPE_CHECKING:
@@ -98,22 +98,11 @@ class SessionFolder:
 
     def write_small(self, name: str, plaintext: bytes) -> int:
         """Encrypt a small in-memory document (meta, an index) atomically; returns the encrypted size."""
-        final = self.path / name
-        temp = final.with_name(name + TEMP_SUFFIX)
-        try:
-            with temp.open("wb") as out:
-                writer = age.encrypt_writer(out, self.recipients)
-                writer.write(plaintext)
-                writer.close()
-                out.flush()
-                os.fsync(out.fileno())
-                size = out.tell()
-            os.replace(temp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
-        return size
+        with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+            writer = age.encrypt_writer(out, self.recipients)
+            writer.write(plaintext)
+            writer.close()
+            return out.tell()
 
     @contextlib.contextmanager
     def artifact(self, name: str, compress: bool = True) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
@@ -122,31 +111,21 @@ class SessionFolder:
         The chain is plaintext -> (zstd at :attr:`zstd_level`) -> age -> ``name.tmp``, renamed to ``name``
         when the block ends without error; on error the temporary file is removed.
         """
-        final = self.path / name
-        temp = final.with_name(name + TEMP_SUFFIX)
         stats: list[ArtifactStats] = []
-        try:
-            with temp.open("wb") as out:
-                encrypted = age.encrypt_writer(out, self.recipients)
-                compressor: Any = None
-                if compress:
-                    compressor = _zstd_compressor(self.zstd_level).stream_writer(
-                        cast(BinaryIO, encrypted), closefd=False, write_return_read=True
-                    )
-                plain = PlaintextWriter(cast(BinaryIO, compressor or encrypted))
-                yield plain, stats
-                if compressor is not None:
-                    # Closing the zstd writer ends the frame; closefd=False leaves the age writer open.
-                    compressor.close()
-                encrypted.close()
-                out.flush()
-                os.fsync(out.fileno())
-                encrypted_size = out.tell()
-            os.replace(temp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
+        with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+            encrypted = age.encrypt_writer(out, self.recipients)
+            compressor: Any = None
+            if compress:
+                compressor = _zstd_compressor(self.zstd_level).stream_writer(
+                    cast(BinaryIO, encrypted), closefd=False, write_return_read=True
+                )
+            plain = PlaintextWriter(cast(BinaryIO, compressor or encrypted))
+            yield plain, stats
+            if compressor is not None:
+                # Closing the zstd writer ends the frame; closefd=False leaves the age writer open.
+                compressor.close()
+            encrypted.close()
+            encrypted_size = out.tell()
         stats.append(ArtifactStats(
             file_name=name, size_bytes=plain.size, sha256=plain.hexdigest(),
             encrypted_size_bytes=encrypted_size, compression="zstd" if compress else None,

@@ -7,16 +7,13 @@ production host would; ``serve --keep`` publishes the session into it and exits,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import mysql_admin_connection
+from synco_core.testing import mysql_admin_connection, serve_receive_install
 
 Make = Callable[..., Path]
 
@@ -24,8 +21,8 @@ Make = Callable[..., Path]
 @pytest.mark.mysql
 @pytest.mark.slow
 def test_serve_receive_install_mysql(make_project: Make, laravel_manager: SyncoPluginManager, tmp_path: Path,
-                                     mysql_database_factory: Callable[[], str], web_server: Callable[[Path], str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                     mysql_database_factory: Callable[[], str],
+                                     web_server: Callable[[Path], str]) -> None:
     source_db, target_db = mysql_database_factory(), mysql_database_factory()
     conn = mysql_admin_connection(source_db)
     with conn.cursor() as cur:
@@ -46,18 +43,8 @@ def test_serve_receive_install_mysql(make_project: Make, laravel_manager: SyncoP
     (target / "storage/app/private/invoice-2024-001.txt").unlink()
     base_url = web_server(source / "public")
 
-    runner = CliRunner()
-    monkeypatch.chdir(source)
-    served = runner.invoke(cli, ["serve", "--keep"])
-    assert served.exit_code == 0, served.output
-    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
-    assert match, served.output
     received = tmp_path / "received"
-    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
-                              "--target", str(received), "--timeout", "30"])
-    assert got.exit_code == 0, got.output
-    installed = runner.invoke(cli, ["install", str(received), "--project", str(target), "--yes"])
-    assert installed.exit_code == 0, installed.output
+    serve_receive_install(source, base_url, received, target)
 
     conn = mysql_admin_connection(target_db)
     with conn.cursor() as cur:

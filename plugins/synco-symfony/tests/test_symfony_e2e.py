@@ -6,16 +6,19 @@ session there, ``receive`` downloads it and ``install`` puts it into a second co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, postgres_admin_connection
+from synco_core.testing import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    POSTGRES_USER,
+    postgres_admin_connection,
+    serve_receive_install,
+)
 
 Make = Callable[..., Path]
 
@@ -29,8 +32,7 @@ def env_local(database: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_serve_receive_install_postgres(make_project: Make, symfony_manager: SyncoPluginManager, tmp_path: Path,
                                         postgres_database_factory: Callable[[], str],
-                                        web_server: Callable[[Path], str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                        web_server: Callable[[Path], str]) -> None:
     source_db, target_db = postgres_database_factory(), postgres_database_factory()
     conn = postgres_admin_connection(source_db)
     conn.execute("CREATE TABLE product (id INT PRIMARY KEY, name TEXT, image_name TEXT)")
@@ -42,19 +44,9 @@ def test_serve_receive_install_postgres(make_project: Make, symfony_manager: Syn
     (target / "private/invoices/inv-1.txt").unlink()
     base_url = web_server(source / "public")
 
-    runner = CliRunner()
-    monkeypatch.chdir(source)
-    served = runner.invoke(cli, ["serve", "--keep"])
-    assert served.exit_code == 0, served.output
-    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
-    assert match, served.output
     received = tmp_path / "received"
-    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
-                              "--target", str(received), "--timeout", "30"])
-    assert got.exit_code == 0, got.output
+    serve_receive_install(source, base_url, received, target)
     assert not list(received.rglob("cache")), "LiipImagine's generated thumbnails must not be transferred"
-    installed = runner.invoke(cli, ["install", str(received), "--project", str(target), "--yes"])
-    assert installed.exit_code == 0, installed.output
 
     conn = postgres_admin_connection(target_db)
     rows = conn.execute("SELECT id, name, image_name FROM product").fetchall()
