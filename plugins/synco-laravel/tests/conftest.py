@@ -15,6 +15,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "laravel-app"
 HAS_PHP = shutil.which("php") is not None
 
+# Laravel's skeleton ignores everything under storage/app/ in git (its own .gitignore files, kept in the
+# fixtures as they ship), so the uploaded content the tests move around is written here instead.
+UPLOADED_CONTENT: dict[str, dict[str, str]] = {
+    "laravel10": {
+        "storage/app/export-2023.csv": "id,total\n1,10\n",
+        "storage/app/public/uploads/doc.txt": "uploaded document\n",
+    },
+    "laravel11": {
+        "storage/app/public/avatars/1.txt": "avatar of user 1\n",
+        "storage/app/public/avatars/2.txt": "avatar of user 2\n",
+        "storage/app/private/invoice-2024-001.txt": "invoice 2024-001\n",
+    },
+}
+
 needs_php = pytest.mark.skipif(not HAS_PHP, reason="the php CLI is not installed (apt-get install php-cli)")
 
 
@@ -30,6 +44,9 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> Path:
         target = tmp_path / f"{name}-{next(counter)}"
         shutil.copytree(FIXTURES / name, target, symlinks=True)
+        for relative, text in UPLOADED_CONTENT.get(name, {}).items():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_text(text)
         (target / "vendor").mkdir()
         shutil.copy(FIXTURES / "fake-laravel-framework.php", target / "vendor" / "autoload.php")
         if env or drop:
