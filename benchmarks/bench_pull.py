@@ -10,9 +10,11 @@ ssh. Two cases, each timed as whole processes:
 - first pull into an empty folder (reference: dump piped into a fresh database, rsync into an empty folder);
 - re-pull after 1% of the files and 1% of the rows changed (reference: dump and load again, rsync again).
 
-synco's side is ``synco pull`` without ``--install`` (download, decrypt, verify: the database dump lands
-as a file), so the reference that loads into ``db2`` does somewhat more work on the database side; the
-"dump to file" reference row (``ssh host mariadb-dump db > file`` + rsync) does the same work as synco.
+synco runs twice per case: ``synco pull --install --yes`` in a local project whose database is ``db2``
+(download, decrypt, verify, load atomically into ``db2``, put the files into the project), which does the
+work of the ``mariadb-dump | mariadb`` + rsync reference and more (integrity check, the previous database
+and files kept for rollback); and plain ``synco pull`` (the dump lands as a verified file), which does the
+work of the "dump to file" reference (``ssh host mariadb-dump db > file`` + rsync).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def main() -> int:
             ssh = f"{sshd.ssh_command} -p {sshd.port}"
             host = f"{sshd.user}@127.0.0.1"
             synco_target = work / "synco-target"
+            local_app = work / "local-app"
             rsync_target = work / "rsync-target"
             dump_file = work / "reference-dump.sql"
             synco_argv = [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull",
@@ -126,9 +129,16 @@ def main() -> int:
             to_file = f"{ssh} {host} mariadb-dump -h127.0.0.1 -uroot --single-transaction {SOURCE_DB} > {dump_file}"
             rsync = f"rsync -a -e '{ssh}' {host}:{app}/public/uploads/ {rsync_target}/"
 
+            install_argv = [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull",
+                            sshd.url(app), "--install", "--yes"]
+            install_env = {**env, "PYTHONPATH": str(sshd.plugin_dir)}
+
             def clean() -> None:
-                for folder in (synco_target, rsync_target):
+                for folder in (synco_target, rsync_target, local_app):
                     shutil.rmtree(folder, ignore_errors=True)
+                (local_app / "public").mkdir(parents=True)
+                (local_app / "synco-pulltest.json").write_text(
+                    f'{{"database_url": "mysql://root@127.0.0.1:3306/{TARGET_DB}"}}')
                 admin(f"DROP DATABASE IF EXISTS {TARGET_DB}")
                 admin(f"CREATE DATABASE {TARGET_DB} CHARACTER SET utf8mb4")
 
@@ -141,6 +151,8 @@ def main() -> int:
                 admin(f"DROP DATABASE IF EXISTS {TARGET_DB}")
                 admin(f"CREATE DATABASE {TARGET_DB} CHARACTER SET utf8mb4")
 
+            first_install = measure("synco pull --install", install_argv, args.repeat, setup=clean,
+                                    env=install_env, cwd=local_app)
             first_synco = measure("synco pull", synco_argv, args.repeat, setup=clean, env=env)
             first_ref = measure("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", args.repeat, setup=clean,
                                 env=env)
@@ -148,12 +160,15 @@ def main() -> int:
                                  env=env)
             # The targets are full now (the last setup cleared them, the last run filled them).
             subprocess.run(synco_argv, env=env, check=True, capture_output=True)
+            subprocess.run(install_argv, env=install_env, cwd=local_app, check=True, capture_output=True)
             subprocess.run(f"{rsync}", shell=True, env=env, check=True)
 
             def change_and_fresh_db() -> None:
                 change()
                 fresh_db()
 
+            again_install = measure("synco pull --install", install_argv, args.repeat, setup=change,
+                                    env=install_env, cwd=local_app)
             again_synco = measure("synco pull", synco_argv, args.repeat, setup=change, env=env)
             again_ref = measure("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", args.repeat,
                                 setup=change_and_fresh_db, env=env)
@@ -161,10 +176,10 @@ def main() -> int:
                                  env=env)
             title = f"synco pull over ssh to 127.0.0.1: {args.rows} rows + {args.files} files (~8 KB each)"
             print_table(title, [
-                ("first pull", first_synco, first_ref),
-                ("first pull", first_synco, first_file),
-                ("re-pull after 1% changed", again_synco, again_ref),
-                ("re-pull after 1% changed", again_synco, again_file),
+                ("first pull --install", first_install, first_ref),
+                ("first pull (to files)", first_synco, first_file),
+                ("re-pull after 1% changed --install", again_install, again_ref),
+                ("re-pull after 1% changed (to files)", again_synco, again_file),
             ])
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -56,7 +56,19 @@ class ReceivedSet:
     def size_bytes(self) -> int:
         if self.path.is_file():
             return self.path.stat().st_size
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file() and not f.is_symlink())
+        return _tree_size(str(self.path))
+
+
+def _tree_size(folder: str) -> int:
+    """Bytes of the regular files under ``folder`` (links not followed): one stat per file, none per folder."""
+    total = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                total += _tree_size(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 @dataclass

@@ -14,10 +14,15 @@ import pytest
 
 from synco_core import age
 from synco_core.errors import TransferError, UnsafePathError
+from synco_core.pull import framing
 from synco_core.pull.framing import (
+    ABORT,
     DATA,
+    DATA_CHUNK,
     END,
     FATAL,
+    FILE,
+    FILE_HEADER,
     HEADER,
     HELLO,
     MAGIC,
@@ -194,7 +199,8 @@ def _read(client: ChannelClient, space: str, path: str, offset: int = 0, compres
 
 def test_handshake_reports_server(pair: Pair) -> None:
     assert pair.client.hello is not None
-    assert (pair.client.hello.version, pair.client.hello.capabilities) == ("test", {"age": True})
+    assert (pair.client.hello.version, pair.client.hello.capabilities) == ("test", {"age": True, "get_batch": True})
+    assert pair.client.batches
 
 
 def test_get_whole_offset_and_compressed(pair: Pair) -> None:
@@ -252,6 +258,88 @@ def test_get_many_pipelines_and_survives_early_exit(pair: Pair) -> None:
         if seen == 20:
             break
     assert _read(pair.client, "session", "meta.json.enc") == b"META"
+
+
+def test_get_batch_files_in_order_with_errors_inline(pair: Pair, app: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    big = os.urandom(DATA_CHUNK * 2 + 17)
+    (app / "public" / "big.bin").write_bytes(big)
+    (app / "public" / "empty.txt").write_bytes(b"")
+    # Small requests, so the batch spans several of them (the window keeps two in flight).
+    monkeypatch.setattr(framing, "BATCH_PATHS", 2)
+    paths = ["img/a%20b.png", "missing.png", "big.bin", ".env", "empty.txt", "storage/avatar.jpg", "leak"]
+    seen = [(position, item.status, b"".join(item.iter_chunks())) for position, item
+            in pair.client.get_batch("public", paths)]
+    assert seen == [(0, "ok", BINARY), (1, "missing", b""), (2, "ok", big), (3, "refused", b""), (4, "ok", b""),
+                    (5, "ok", b"avatar"), (6, "refused", b"")]
+    assert _read(pair.client, "session", "meta.json.enc") == b"META"
+
+
+def test_get_batch_unread_files_and_early_exit_keep_the_stream_in_step(pair: Pair,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(framing, "BATCH_PATHS", 3)
+    paths = ["img/a b.png", "storage/avatar.jpg"] * 10
+    for position, item in pair.client.get_batch("public", paths):
+        if position == 0:
+            next(item.iter_chunks())  # read a little of the first, nothing of the second: drained
+        if position == 7:
+            break  # the rest of this request and the next one in flight are read and dropped
+    assert _read(pair.client, "public", "storage/avatar.jpg") == b"avatar"
+
+
+def test_get_batch_caller_failing_mid_file_keeps_the_stream_in_step(pair: Pair) -> None:
+    with pytest.raises(ValueError, match="disk full"):
+        for position, item in pair.client.get_batch("public", ["img/a b.png"] * 5):
+            next(item.iter_chunks())
+            if position == 1:
+                raise ValueError("disk full")
+    assert _read(pair.client, "public", "storage/avatar.jpg") == b"avatar"
+
+
+def test_get_batch_file_that_shrinks_is_aborted_alone(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fstat = os.fstat
+
+    def grown(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        if info.st_size == len(b"avatar"):
+            # The size read before sending is larger than what is left to read: the file "shrank".
+            values = list(info)
+            values[6] = 100
+            return os.stat_result(values)
+        return info
+
+    monkeypatch.setattr(framing.os, "fstat", grown)
+    results = []
+    for _position, item in pair.client.get_batch("public", ["storage/avatar.jpg", "img/a b.png"]):
+        try:
+            results.append(b"".join(item.iter_chunks()))
+        except TransferError as exc:
+            results.append(str(exc).encode())
+    assert b"shrank while it was read" in results[0]
+    assert results[1] == BINARY
+
+
+def test_batch_file_frames_from_a_broken_server() -> None:
+    ok = encode_frame(FILE, FILE_HEADER.pack(0, 10))
+    raw = ok + encode_frame(DATA, b"12345") + encode_frame(ABORT, b"gone") + \
+        encode_frame(FILE, FILE_HEADER.pack(0, 3)) + encode_frame(DATA, b"abc")
+    client = _client_for(raw)
+    items = client.get_batch("public", ["a", "b"])
+    _position, first = next(items)
+    with pytest.raises(TransferError, match="gone"):
+        b"".join(first.iter_chunks())
+    _position, second = next(items)
+    assert b"".join(second.iter_chunks()) == b"abc"
+
+    client = _client_for(ok + encode_frame(DATA, b"0123456789AB"))
+    items = client.get_batch("public", ["a"])
+    _position, item = next(items)
+    with pytest.raises(FramingError, match="more bytes than announced"):
+        b"".join(item.iter_chunks())
+
+    client = _client_for(encode_json(RESPONSE, {"status": "error", "message": "malformed get_batch request"}))
+    with pytest.raises(FramingError, match="malformed"):
+        next(client.get_batch("public", ["a"]))
 
 
 def test_bye_is_acknowledged(pair: Pair) -> None:
@@ -336,6 +424,22 @@ def test_channel_transport_routes_and_maps_errors(pair: Pair) -> None:
         pass
     with pytest.raises(TransferError, match="refused"), transport.open(".env"):
         pass
+
+
+@pytest.mark.parametrize("batches", [True, False], ids=["get_batch", "older-server-get_many"])
+def test_channel_transport_open_many(pair: Pair, batches: bool) -> None:
+    assert pair.client.hello is not None
+    if not batches:
+        # A server from before get_batch says nothing about it: the transport pipelines plain gets.
+        pair.client.hello.capabilities.pop("get_batch")
+    transport = ChannelTransport(pair.client, "synco-abc", description="test")
+    answers = [(position, None if response is None else b"".join(response.iter_bytes()))
+               for position, response in transport.open_many(["img/a%20b.png", "nope.png", "storage/avatar.jpg"])]
+    assert answers == [(0, BINARY), (1, None), (2, b"avatar")]
+    served = pair.server.served
+    with pytest.raises(TransferError, match="public files"):
+        list(transport.open_many(["synco-abc/meta.json.enc"]))
+    assert pair.server.served == served
 
 
 def test_channel_transport_rewraps_plaintext_sessions(tmp_path: Path) -> None:

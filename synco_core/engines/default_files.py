@@ -3,13 +3,21 @@
 Registered ``trylast`` like any built-in, so a framework plugin with its own layout (Flow's resource
 storage) answers first. The previous folder is moved aside (``.<folder>.synco-previous``) and only removed
 by the next install, so ``synco db rollback``'s file counterpart can put it back.
+
+Files are hard-linked from the received folder where it is on the same file system (copied otherwise):
+tens of thousands of uploads then install in a fraction of a second and take no second copy of disk
+space. That is safe because receive never writes into an existing file: a changed file arrives as a new
+file renamed over the old name, which leaves the installed link alone. A tool that edits an installed
+file in place edits the received copy too; the next receive sees the changed size or mtime and fetches
+the file again.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
 from synco_core.errors import ConfigError
@@ -19,11 +27,30 @@ from synco_core.types import FilesInstallResult, Framework, ReceivedFileSet
 BACKUP_SUFFIX = ".synco-previous"
 
 
-def install_tree(source_dir: Path, destination: Path) -> FilesInstallResult:
+class _LinkOrCopy:
+    """A ``copytree`` copy function: hard links while the file system allows them, copies after that."""
+
+    def __init__(self) -> None:
+        self.linking = True
+
+    def __call__(self, source: str, destination: str) -> str:
+        if self.linking:
+            try:
+                os.link(source, destination, follow_symlinks=False)
+                return destination
+            except OSError:
+                # Another file system (EXDEV), no link support, or a link count limit: copy from now on.
+                self.linking = False
+        return str(shutil.copy2(source, destination, follow_symlinks=False))
+
+
+def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) -> FilesInstallResult:
     """Replace ``destination`` by a copy of ``source_dir``; keep the old one beside it until next time.
 
     The copy is built under a temporary name next to the destination and renamed in, so a failure in the
-    middle leaves the destination exactly as it was.
+    middle leaves the destination exactly as it was. ``keep`` names folders (relative to ``destination``)
+    that belong to something else and were not sent (Laravel 10's public disk inside ``storage/app``):
+    they move from the previous folder into the new one instead of disappearing with it.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = destination.with_name(destination.name + ".synco-new")
@@ -34,7 +61,7 @@ def install_tree(source_dir: Path, destination: Path) -> FilesInstallResult:
     files = 0
     replaced = False
     try:
-        shutil.copytree(source_dir, staging, symlinks=True, copy_function=shutil.copy2)
+        shutil.copytree(source_dir, staging, symlinks=True, copy_function=_LinkOrCopy())
         files = sum(len(names) for _, _, names in os.walk(staging))
         if destination.exists() or destination.is_symlink():
             # Only the newest previous state is kept; an older backup would restore the wrong content.
@@ -48,7 +75,23 @@ def install_tree(source_dir: Path, destination: Path) -> FilesInstallResult:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if replaced:
+        for relative in keep:
+            _carry_over(backup, destination, safe_relative_path(relative))
     return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None)
+
+
+def _carry_over(backup: Path, destination: Path, relative: PurePosixPath) -> None:
+    old = backup.joinpath(*relative.parts)
+    new = destination.joinpath(*relative.parts)
+    if not (old.exists() or old.is_symlink()):
+        return
+    if new.is_dir() and not new.is_symlink() and not any(new.iterdir()):
+        # The source packs an excluded folder as an empty directory entry; it stands for "not sent".
+        new.rmdir()
+    if not (new.exists() or new.is_symlink()):
+        new.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(old, new)
 
 
 @hookimpl(trylast=True)

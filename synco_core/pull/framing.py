@@ -14,20 +14,28 @@ type   direction   payload
 =====  ==========  =====================================================================================
 ``H``  S -> C      hello: ``{"protocol": 1, "version": ..., "python": ..., "capabilities": {...}}``
 ``Q``  C -> S      request: ``{"op": "build", "options": {...}}``, ``{"op": "get", "space": "session" |
-                   "public", "path": ..., "offset": N, "compress": "zlib" | null}``, ``{"op": "bye"}``
+                   "public", "path": ..., "offset": N, "compress": "zlib" | null}``, ``{"op": "get_batch",
+                   "space": ..., "paths": [...]}``, ``{"op": "bye"}``
 ``L``  S -> C      progress while building: ``{"message": ...}``
 ``S``  S -> C      the session is ready: ``{"key": ... | null, "encrypted": bool, ...}``
 ``R``  S -> C      response header: ``{"status": "ok", "size": total, "offset": N}`` or
                    ``{"status": "missing" | "refused" | "error", "message": ...}``
 ``D``  S -> C      data of the current response (zlib-compressed when the request asked for it)
 ``E``  S -> C      end of the current response's data
+``F``  S -> C      one file of a ``get_batch``: 1 status byte (0 ok, 1 missing, 2 refused, 3 error), 8-byte
+                   big-endian size, then (not ok) a UTF-8 message; an ok file's ``size`` bytes follow as ``D``
+``A``  S -> C      the current ``get_batch`` file broke off after its ``F`` (it shrank, a read error):
+                   UTF-8 message; the client drops that file and goes on with the next
 ``X``  S -> C      fatal error: ``{"message": ...}``; the server exits after it
 ``B``  both        bye: the client is done; the server answers with ``B`` after its cleanup
 =====  ==========  =====================================================================================
 
 Requests are answered strictly in order, so a client may send several ``get`` requests before reading
 the responses (:meth:`ChannelClient.get_many` keeps a window of them in flight): with many small files
-the round trips overlap instead of adding up.
+the round trips overlap instead of adding up. ``get_batch`` goes further for the thousands of small
+public files of a first pull: one request names many files and each comes back as a binary ``F`` header
+and its data, with no JSON, no thread hand-off and no flush per file on either side. Servers that offer
+it say so in their hello (``capabilities.get_batch``); the client falls back to ``get`` otherwise.
 
 The server side (:class:`ChannelServer`) serves a session folder and the application's public files
 read-only. Every path is checked: no absolute paths, no ``..``, no dotfiles (``.env``, ``.git``), no
@@ -71,6 +79,11 @@ DATA_CHUNK = 256 << 10
 PIPELINE_WINDOW = 32
 
 HEADER = struct.Struct(">cI")
+#: The fixed part of an ``F`` frame: status, size.
+FILE_HEADER = struct.Struct(">BQ")
+FILE_STATUSES = ("ok", "missing", "refused", "error")
+#: Paths per ``get_batch`` request: big enough that requests are rare, small enough for one frame.
+BATCH_PATHS = 512
 
 HELLO = b"H"
 REQUEST = b"Q"
@@ -81,7 +94,9 @@ DATA = b"D"
 END = b"E"
 FATAL = b"X"
 BYE = b"B"
-FRAME_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, DATA, END, FATAL, BYE})
+FILE = b"F"
+ABORT = b"A"
+FRAME_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, DATA, END, FATAL, BYE, FILE, ABORT})
 JSON_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, END, FATAL, BYE})
 
 
@@ -235,6 +250,49 @@ class Response:
 
     def drain(self) -> None:
         """Read and drop the rest of the data (the caller stopped early)."""
+        for _ in self.iter_chunks():
+            pass
+
+
+class BatchFile:
+    """One file of a ``get_batch`` answer: its status and, when ok, ``size`` bytes to read as chunks."""
+
+    def __init__(self, client: ChannelClient, status: str, size: int, message: str) -> None:
+        self._client = client
+        self.status = status
+        self.size = size
+        self.message = message
+        self.received = 0
+        self.done = status != "ok" or size == 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """The data; a file the server could not finish raises :class:`TransferError` (the stream stays usable)."""
+        while not self.done:
+            kind, payload = self._client._read_frame()
+            if kind == DATA:
+                self.received += len(payload)
+                if self.received > self.size:
+                    self._client._broken = FramingError("a batch file sent more bytes than announced")
+                    raise self._client._broken
+                self.done = self.received == self.size
+                yield payload
+            elif kind == ABORT:
+                self.done = True
+                raise TransferError(f"the remote side could not send the file: {payload.decode('utf-8', 'replace')}")
+            elif kind == FATAL:
+                self.done = True
+                self._client._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                raise self._client._broken
+            else:
+                self._client._broken = FramingError(
+                    f"unexpected {kind.decode('ascii', 'replace')} frame inside a batch file")
+                raise self._client._broken
+
+    def drain(self) -> None:
         for _ in self.iter_chunks():
             pass
 
@@ -460,6 +518,98 @@ class ChannelClient:
                 finally:
                     self._advance(ticket)
 
+    @property
+    def batches(self) -> bool:
+        """Whether the server answers ``get_batch`` (said in its hello)."""
+        return bool(self.hello is not None and self.hello.capabilities.get("get_batch"))
+
+    def get_batch(self, space: str, paths: Sequence[str], window: int = 2) -> Iterator[tuple[int, BatchFile]]:
+        """Whole files by ``get_batch`` requests: yields ``(position, file)`` in order.
+
+        The paths go out in requests of at most :data:`BATCH_PATHS` (and well under a frame's size), up to
+        ``window`` requests ahead, so the server always has the next files to send while these are read.
+        Each file must be read before the next is yielded (an unread rest is drained).
+        """
+        requests: list[list[str]] = []
+        current: list[str] = []
+        current_bytes = 0
+        for path in paths:
+            if current and (len(current) >= BATCH_PATHS or current_bytes + len(path) > MAX_FRAME // 4):
+                requests.append(current)
+                current, current_bytes = [], 0
+            current.append(path)
+            current_bytes += len(path) + 4
+        if current:
+            requests.append(current)
+        in_flight: deque[tuple[int, list[str]]] = deque()
+        pending = iter(requests)
+        position = 0
+        try:
+            while True:
+                while len(in_flight) < window:
+                    batch = next(pending, None)
+                    if batch is None:
+                        break
+                    in_flight.append((self._request({"op": "get_batch", "space": space, "paths": batch}), batch))
+                if not in_flight:
+                    return
+                ticket, batch = in_flight.popleft()
+                try:
+                    self._wait_turn(ticket)
+                    for index in range(len(batch)):
+                        item = self._read_batch_file()
+                        try:
+                            yield position, item
+                        except BaseException as exc:
+                            in_step = isinstance(exc, (GeneratorExit, Exception)) and not isinstance(exc, FramingError)
+                            if in_step:
+                                # Stopped between two frames: this request's other answers are on their way too.
+                                self._finish_batch_file(item)
+                                for _rest in range(len(batch) - index - 1):
+                                    if self._broken is not None:
+                                        break
+                                    self._finish_batch_file(self._read_batch_file())
+                            elif not item.done and self._broken is None:
+                                # An interruption (Ctrl-C) may have struck inside a frame: reading on is unsafe.
+                                self._broken = ChannelClosed(f"the transfer was interrupted ({type(exc).__name__})")
+                            raise
+                        self._finish_batch_file(item)
+                        position += 1
+                finally:
+                    self._advance(ticket)
+        finally:
+            # Stopped early: the answers already asked for are still coming; read and drop them.
+            while in_flight and self._broken is None:
+                ticket, batch = in_flight.popleft()
+                try:
+                    self._wait_turn(ticket)
+                    for _path in batch:
+                        self._finish_batch_file(self._read_batch_file())
+                finally:
+                    self._advance(ticket)
+
+    def _read_batch_file(self) -> BatchFile:
+        kind, payload = self._read_frame()
+        if kind == FATAL:
+            self._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+            raise self._broken
+        if kind == RESPONSE:
+            # The whole request was refused (malformed): no files follow.
+            self._broken = FramingError(str(decode_json(kind, payload).get("message", "get_batch refused")))
+            raise self._broken
+        if kind != FILE or len(payload) < FILE_HEADER.size:
+            self._broken = FramingError(f"expected a file header, got {kind.decode('ascii', 'replace')!r}")
+            raise self._broken
+        code, size = FILE_HEADER.unpack_from(payload)
+        status = FILE_STATUSES[code] if code < len(FILE_STATUSES) else "error"
+        message = payload[FILE_HEADER.size:].decode("utf-8", "replace")
+        return BatchFile(self, status, size, message)
+
+    def _finish_batch_file(self, item: BatchFile) -> None:
+        if not item.done and self._broken is None:
+            with contextlib.suppress(TransferError):
+                item.drain()
+
     def bye(self, max_frames: int = 10000) -> None:
         """Tell the server we are done and wait for its acknowledgement (sent after its cleanup)."""
         with self._exchange({"op": "bye"}):
@@ -677,7 +827,7 @@ class ChannelServer:
         self.send_json(HELLO, {
             "protocol": PROTOCOL_VERSION, "version": self.version,
             "python": ".".join(str(part) for part in __import__("sys").version_info[:3]),
-            "capabilities": self.capabilities,
+            "capabilities": {**self.capabilities, "get_batch": True},
         })
         threading.Thread(target=self._read_requests, name="channel-requests", daemon=True).start()
         while True:
@@ -692,6 +842,8 @@ class ChannelServer:
                 return
             if op == "get":
                 self._answer_get(request)
+            elif op == "get_batch":
+                self._answer_get_batch(request)
             elif op == "build":
                 self._answer_build(request)
             else:
@@ -710,6 +862,22 @@ class ChannelServer:
         ready = self._build(options if isinstance(options, dict) else {}, self.log)
         self.send_json(READY, ready)
 
+    def _error(self, message: str) -> None:
+        self.send_json(RESPONSE, {"status": "error", "message": message}, flush=False)
+        self._flush_if_idle()
+
+    def _open(self, space: FileSpace, space_name: str, path: str) -> tuple[IO[bytes] | None, str, str]:
+        """Open a requested file: ``(handle, "ok", "")``, or ``(None, status, message)`` saying why not."""
+        try:
+            return space.resolve(path).open("rb"), "ok", ""
+        except FileNotFoundError:
+            return None, "missing", f"no such file: {path}"
+        except SyncoError as exc:
+            log.debug("refused %s %r: %s", space_name, path, exc)
+            return None, "refused", str(exc)
+        except OSError as exc:
+            return None, "error", f"cannot read {path}: {exc.strerror}"
+
     def _answer_get(self, request: dict[str, Any]) -> None:
         space_name = request.get("space")
         path = request.get("path")
@@ -717,29 +885,14 @@ class ChannelServer:
         compress = request.get("compress")
         space = self.spaces.get(space_name) if isinstance(space_name, str) else None
         if space is None or not isinstance(path, str) or not isinstance(offset, int) or offset < 0:
-            self.send_json(RESPONSE, {"status": "error", "message": "malformed get request"}, flush=False)
-            self._flush_if_idle()
+            self._error("malformed get request")
             return
         if compress not in (None, "zlib"):
-            self.send_json(RESPONSE, {"status": "error", "message": f"unsupported compression {compress!r}"},
-                           flush=False)
-            self._flush_if_idle()
+            self._error(f"unsupported compression {compress!r}")
             return
-        try:
-            file_path = space.resolve(path)
-            handle = file_path.open("rb")
-        except FileNotFoundError:
-            self.send_json(RESPONSE, {"status": "missing", "message": f"no such file: {path}"}, flush=False)
-            self._flush_if_idle()
-            return
-        except SyncoError as exc:
-            log.debug("refused %s %r: %s", space_name, path, exc)
-            self.send_json(RESPONSE, {"status": "refused", "message": str(exc)}, flush=False)
-            self._flush_if_idle()
-            return
-        except OSError as exc:
-            self.send_json(RESPONSE, {"status": "error", "message": f"cannot read {path}: {exc.strerror}"},
-                           flush=False)
+        handle, status, message = self._open(space, str(space_name), path)
+        if handle is None:
+            self.send_json(RESPONSE, {"status": status, "message": message}, flush=False)
             self._flush_if_idle()
             return
         with handle:
@@ -773,6 +926,41 @@ class ChannelServer:
             self.send_json(END, {}, flush=False)
         self._flush_if_idle()
         self.served += 1
+
+    def _answer_get_batch(self, request: dict[str, Any]) -> None:
+        """Many whole files in one answer: per file an ``F`` frame, then its data (see the module docs)."""
+        space_name = request.get("space")
+        paths = request.get("paths")
+        space = self.spaces.get(space_name) if isinstance(space_name, str) else None
+        if space is None or not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            self._error("malformed get_batch request")
+            return
+        for path in paths:
+            if self.disconnected.is_set():
+                raise ChannelClosed("the client went away during a response")
+            handle, status, message = self._open(space, str(space_name), path)
+            if handle is None:
+                self.send(FILE, FILE_HEADER.pack(FILE_STATUSES.index(status), 0) + message.encode("utf-8", "replace"))
+                continue
+            with handle:
+                size = os.fstat(handle.fileno()).st_size
+                self.send(FILE, FILE_HEADER.pack(0, size))
+                remaining = size
+                while remaining > 0:
+                    try:
+                        chunk = handle.read(min(DATA_CHUNK, remaining))
+                        problem = "it shrank while it was read"
+                    except OSError as exc:
+                        chunk, problem = b"", f"cannot read it: {exc.strerror}"
+                    if not chunk:
+                        # The header promised more than there is: the client drops this one file.
+                        self.send(ABORT, f"{path}: {problem}".encode("utf-8", "replace"))
+                        break
+                    remaining -= len(chunk)
+                    self.send(DATA, chunk)
+            if remaining == 0:
+                self.served += 1
+        self._flush_if_idle()
 
 
 # -------------------------------------------------------------------------------------- client transport
@@ -825,6 +1013,12 @@ class ChannelTransport:
     still verified by receive against the meta.
     """
 
+    #: Files per :meth:`open_many` call, and readers (see ``receive_public_files``): a channel is one
+    #: ordered stream, so two readers keep it busy (one reads while the other's files are on their way)
+    #: and more would only wait for their turn.
+    pipeline_files = 2048
+    pipeline_readers = 2
+
     def __init__(self, client: ChannelClient, session_folder: str, *, description: str,
                  channel_compression: str | None = None, rewrap: Sequence[Any] | None = None,
                  meta_limit: int = 512 << 20) -> None:
@@ -870,6 +1064,29 @@ class ChannelTransport:
                 # a server ignoring a Range request: it restarts its part file.
                 yield ChannelResponse(status=200, offset=0, total_size=None,
                                       chunks=self._encrypt_stream(response.iter_chunks()))
+
+    def open_many(self, paths: Sequence[str]) -> Iterator[tuple[int, ChannelResponse | None]]:
+        """Pipelined public-file reads, in the shape of :meth:`HttpTransport.open_many`.
+
+        One thread keeps a window of requests in flight and reads the answers in order, so thousands of
+        small files cost no thread hand-off each. ``None`` stands for an answer that is not a plain ``ok``
+        (missing, refused): the caller asks again with :meth:`open`, which turns it into the right error.
+        """
+        prefix = self.session_folder + "/"
+        if any(path.startswith((prefix, "http://", "https://")) for path in paths):
+            raise TransferError("open_many reads public files of the application only")
+        answers: Iterator[tuple[int, Response | BatchFile]]
+        if self.client.batches:
+            answers = self.client.get_batch("public", paths)
+        else:
+            answers = ((position, response) for position, (_request, response)
+                       in enumerate(self.client.get_many([("public", path, 0) for path in paths])))
+        for position, response in answers:
+            if not response.ok:
+                yield position, None
+                continue
+            yield position, ChannelResponse(status=200, offset=0, total_size=response.size,
+                                            chunks=response.iter_chunks())
 
     def _encrypt_document(self, name: str, response: Response) -> bytes:
         from synco_core import age

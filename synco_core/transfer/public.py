@@ -299,12 +299,15 @@ def receive_public_files(
     if todo:
         # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host.
         local = [item for item in todo if not item[2].absolute]
-        size = batch_size(len(local), jobs)
+        # A transport may know better (a channel is one stream: few readers, long batches).
+        size = getattr(transport, "pipeline_files", None) or batch_size(len(local), jobs)
+        readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
         batches = [local[start:start + size] for start in range(0, len(local), size)]
-        batches += [[item] for item in todo if item[2].absolute]
-        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="synco-get") as pool:
+        remote = [[item] for item in todo if item[2].absolute]
+        with ThreadPoolExecutor(max_workers=max(1, readers if not remote else jobs),
+                                thread_name_prefix="synco-get") as pool:
             # list() makes unexpected exceptions (bugs) surface here instead of vanishing in the pool.
-            list(pool.map(work_batch, batches))
+            list(pool.map(work_batch, batches + remote))
     result.vanished = vanished_files(set_dir, index.keys())
     if delete:
         for relative in result.vanished:

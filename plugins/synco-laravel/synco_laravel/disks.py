@@ -12,14 +12,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from synco_core.engines.default_files import BACKUP_SUFFIX
+from synco_core.engines.default_files import install_tree
 from synco_core.types import FileSet, FileSetOptions, FilesInstallResult
 from synco_laravel.s3 import S3Location, s3_public_entries
 
@@ -154,40 +152,10 @@ def _remote_disk_set(name: str, disk: Mapping[str, Any]) -> FileSet | None:
 
 
 def install_into_disk(source_dir: Path, destination: Path, keep: list[str]) -> FilesInstallResult:
-    """Replace ``destination`` by a copy of ``source_dir``, keeping the nested folders named in ``keep``.
+    """Replace ``destination`` by the received disk, keeping the nested folders named in ``keep``.
 
     ``keep`` holds paths relative to ``destination`` that belong to other disks (``public`` inside Laravel
     10's ``storage/app``): they were left out of the set on the source, so replacing the folder must not
-    delete them here. The copy is built beside the destination and renamed in; the previous folder stays
-    at ``<folder>.synco-previous`` until the next install, like the core's default installer.
+    delete them here. The core's installer does the rest (staging, link-or-copy, previous folder kept).
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(destination.name + ".synco-new")
-    backup = destination.with_name(destination.name + BACKUP_SUFFIX)
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
-        shutil.copytree(source_dir, staging, symlinks=True, copy_function=shutil.copy2)
-        files = sum(len(names) for _, _, names in os.walk(staging))
-        had_previous = destination.exists() or destination.is_symlink()
-        if had_previous:
-            if backup.exists():
-                shutil.rmtree(backup)
-            os.replace(destination, backup)
-        os.replace(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if had_previous:
-        for relative in keep:
-            old = backup.joinpath(*PurePosixPath(relative).parts)
-            new = destination.joinpath(*PurePosixPath(relative).parts)
-            if not (old.exists() or old.is_symlink()):
-                continue
-            if new.is_dir() and not new.is_symlink() and not any(new.iterdir()):
-                # The source packs the excluded folder as an empty directory entry; it stands for "not sent".
-                new.rmdir()
-            if not (new.exists() or new.is_symlink()):
-                new.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(old, new)
-    return FilesInstallResult(destination=destination, files=files, backup=backup if backup.exists() else None)
+    return install_tree(source_dir, destination, keep)

@@ -17,13 +17,15 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import safe_relative_path
 from synco_core.types import PublicFile
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,9 @@ def s3_public_entries(location: S3Location, client: httpx.Client | None = None) 
     :raises TransferError: the bucket refused the listing (wrong credentials, no such bucket ...).
     """
     own_client = client is None
+    # Imported here: every synco command loads the plugin, few list a bucket.
+    import httpx
+
     http = client or httpx.Client(timeout=60.0)
     prefix = location.prefix + "/" if location.prefix else ""
     public_base = location.public_url.rstrip("/")

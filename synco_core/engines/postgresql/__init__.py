@@ -7,19 +7,16 @@ are asked in turn. Its hooks are ``trylast``: a framework plugin can take over i
 - :mod:`.dumper`: one snapshot, a plain SQL script in dependency-safe order, psycopg only (no pg_dump).
 - :mod:`.loader`: runs such a script, or ``pg_dump`` plain output, without psql.
 - :mod:`.installer`: scratch database, verification against the manifest, swap by renaming, rollback.
+
+The modules (and psycopg, a tenth of a second to import) load when a PostgreSQL database is actually
+used: every synco command registers this plugin, most never touch PostgreSQL.
 """
 
 from __future__ import annotations
 
 from typing import BinaryIO
 
-import psycopg
-
 from synco_core import hookimpl
-from synco_core.engines.postgresql import installer
-from synco_core.engines.postgresql.catalog import USER_SCHEMA, not_extension_member
-from synco_core.engines.postgresql.connection import connect, one_line, where
-from synco_core.engines.postgresql.dumper import PostgresDumper
 from synco_core.errors import DatabaseError
 from synco_core.types import (
     DatabaseConfig,
@@ -38,6 +35,8 @@ ENGINE = "postgresql"
 def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
     if database.engine != ENGINE:
         return None
+    from synco_core.engines.postgresql.dumper import PostgresDumper
+
     return PostgresDumper(database, options).dump(out)
 
 
@@ -45,6 +44,8 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
 def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
+    from synco_core.engines.postgresql import installer
+
     return installer.install(database, dump, options)
 
 
@@ -52,6 +53,8 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
+    from synco_core.engines.postgresql import installer
+
     return installer.rollback(database, options)
 
 
@@ -59,6 +62,11 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
 def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
     if database.engine != ENGINE:
         return None
+    import psycopg
+
+    from synco_core.engines.postgresql.catalog import USER_SCHEMA, not_extension_member
+    from synco_core.engines.postgresql.connection import connect, one_line, where
+
     conn = connect(database, settings=False)
     try:
         version = str(conn.execute("SHOW server_version").fetchone()[0]).split(" ")[0]  # type: ignore[index]
