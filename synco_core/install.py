@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,30 +93,31 @@ def load_received(folder: Path) -> Received:
         raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("fileSets"), list):
         raise ConfigError(f"{state_file} is not a synco receive record")
-    sets = []
-    for entry in data["fileSets"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise ConfigError(f"{state_file} has a malformed file set entry")
-        local = safe_relative_path(str(entry.get("path") or entry["name"]))
-        manifest = {}
-        tables = entry.get("tables") or {}
-        if isinstance(tables, dict):
-            for table, info in tables.items():
-                if isinstance(info, dict) and isinstance(info.get("rows"), int):
-                    manifest[str(table)] = TableManifest(rows=info["rows"], checksum=info.get("checksum"))
-        sets.append(
-            ReceivedSet(
-                name=entry["name"],
-                kind=str(entry.get("kind") or ""),
-                path=folder.joinpath(*local.parts),
-                relative_base_path=str(entry.get("relativeBasePath") or ""),
-                engine=str(entry.get("engine") or ""),
-                format=str(entry.get("format") or "sql"),
-                manifest=manifest,
-                sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
-            )
-        )
+    sets = [received_set(folder, entry, state_file) for entry in data["fileSets"]]
     return Received(folder, str(data.get("session") or ""), str(data.get("frameworkName") or ""), sets)
+
+
+def received_set(folder: Path, entry: object, state_file: Path | None = None) -> ReceivedSet:
+    """One entry of ``.synco-received.json`` (as receive records it) as a :class:`ReceivedSet`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise ConfigError(f"{state_file or folder / RECEIVED_FILE} has a malformed file set entry")
+    local = safe_relative_path(str(entry.get("path") or entry["name"]))
+    manifest = {}
+    tables = entry.get("tables") or {}
+    if isinstance(tables, dict):
+        for table, info in tables.items():
+            if isinstance(info, dict) and isinstance(info.get("rows"), int):
+                manifest[str(table)] = TableManifest(rows=info["rows"], checksum=info.get("checksum"))
+    return ReceivedSet(
+        name=entry["name"],
+        kind=str(entry.get("kind") or ""),
+        path=folder.joinpath(*local.parts),
+        relative_base_path=str(entry.get("relativeBasePath") or ""),
+        engine=str(entry.get("engine") or ""),
+        format=str(entry.get("format") or "sql"),
+        manifest=manifest,
+        sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+    )
 
 
 @dataclass
@@ -225,6 +227,8 @@ class _Undo:
 
     database: bool = False
     folders: list[tuple[Path, Path | None, bool]] = field(default_factory=list)
+    #: Set when the database was installed before the plan ran (while files were still arriving).
+    database_rollback: Callable[[], None] | None = None
 
 
 def run_install(
@@ -236,8 +240,13 @@ def run_install(
     local_hosts: tuple[str, ...] = (),
     post_install: bool = False,
     manager: SyncoPluginManager | None = None,
+    installed_database: EarlyDatabaseInstall | None = None,
 ) -> InstallReport:
-    """Install every step of ``plan``; on failure undo what was done and re-raise."""
+    """Install every step of ``plan``; on failure undo what was done and re-raise.
+
+    ``installed_database``: the database step already ran while the files were arriving (see
+    :class:`ReceiveInstall`); it counts as done here, and is rolled back like any step if a later one fails.
+    """
     manager = manager or get_plugin_manager()
     framework = plan.framework
     if any(s.kind == "database" for s in plan.steps):
@@ -251,8 +260,12 @@ def run_install(
     undo = _Undo()
     try:
         for step in plan.steps:
-            if step.kind == "database":
-                report.database = _install_database(plan, step, force_remote_target, local_hosts, manager)
+            if step.kind == "database" and installed_database is not None and installed_database.name == step.name:
+                report.database = installed_database.wait()
+                undo.database_rollback = installed_database.rollback
+            elif step.kind == "database":
+                report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
+                                                    manager)
                 undo.database = True
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
@@ -265,18 +278,18 @@ def run_install(
     return report
 
 
-def _install_database(plan: InstallPlan, step: InstallStep, force_remote_target: bool,
+def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                       local_hosts: tuple[str, ...], manager: SyncoPluginManager) -> InstallResult:
-    assert plan.framework.database is not None
+    assert framework.database is not None
     options = InstallOptions(
-        format=step.source.format,
-        manifest=step.source.manifest,
+        format=item.format,
+        manifest=item.manifest,
         yes=True,  # The whole plan was confirmed once already.
         force_remote_target=force_remote_target,
         local_hosts=local_hosts,
     )
-    with step.source.path.open("rb") as dump:
-        return install_with_engine(plan.framework.database, dump, options, manager)
+    with item.path.open("rb") as dump:
+        return install_with_engine(framework.database, dump, options, manager)
 
 
 def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
@@ -306,6 +319,8 @@ def _undo(plan: InstallPlan, undo: _Undo, local_hosts: tuple[str, ...], manager:
                 _remove(destination)
         except OSError as exc:
             log.error("could not restore %s after a failed install: %s", destination, exc)
+    if undo.database_rollback is not None:
+        undo.database_rollback()
     if undo.database and plan.framework.database is not None:
         try:
             rollback_with_engine(
@@ -347,16 +362,22 @@ def install_received(
     force_remote_target: bool = False,
     post_install: bool = False,
     echo: Callable[[str], None] = print,
+    framework: Framework | None = None,
+    installed_database: EarlyDatabaseInstall | None = None,
 ) -> InstallReport:
-    """The whole install: read the received folder, detect the local project, confirm, install."""
+    """The whole install: read the received folder, detect the local project, confirm, install.
+
+    ``framework``: the local project when the caller detected it already; ``installed_database``: see
+    :func:`run_install`.
+    """
     received = load_received(folder)
-    framework = detect(project_dir, framework_name)
+    framework = framework or detect(project_dir, framework_name)
     plan = plan_install(received, framework, only)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
     local_hosts = local_hosts_of(framework)
     report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
-                         local_hosts=local_hosts, post_install=post_install)
+                         local_hosts=local_hosts, post_install=post_install, installed_database=installed_database)
     if report.database is not None:
         db = report.database
         echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
@@ -368,3 +389,102 @@ def install_received(
         for argv in framework.post_install:
             echo("  " + " ".join(argv))
     return report
+
+
+class EarlyDatabaseInstall:
+    """The database step of an install, run in a thread as soon as the dump has arrived.
+
+    A pull's database loads while its files are still downloading, instead of after them. Only when no
+    confirmation is pending (``--yes``): nothing may change before the user has said yes. The engine's
+    install is atomic on its own (scratch database, verify, swap), so an install that fails or never
+    starts leaves the local database as it was; one that succeeded is rolled back (:meth:`rollback`)
+    when the receive or a later install step fails.
+    """
+
+    def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
+                 manager: SyncoPluginManager | None = None) -> None:
+        self.name = item.name
+        self._framework = framework
+        self._manager = manager or get_plugin_manager()
+        self._result: InstallResult | None = None
+        self._error: BaseException | None = None
+        self._rolled_back = False
+        self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
+                                        name="synco-install-database", daemon=True)
+        self._thread.start()
+
+    def _run(self, item: ReceivedSet, force_remote_target: bool) -> None:
+        try:
+            self._result = _install_database(item, self._framework, force_remote_target,
+                                             local_hosts_of(self._framework), self._manager)
+        except BaseException as exc:  # Raised in the waiting thread by wait().
+            self._error = exc
+
+    def wait(self) -> InstallResult:
+        """The install's result once it is done; its error, raised here, if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def rollback(self) -> None:
+        """Put the previous database back if this install replaced it (once; reports, never raises)."""
+        self._thread.join()
+        if self._result is None or self._rolled_back or self._framework.database is None:
+            return
+        self._rolled_back = True
+        try:
+            rollback_with_engine(self._framework.database,
+                                 InstallOptions(yes=True, force_remote_target=True,
+                                                local_hosts=local_hosts_of(self._framework)), self._manager)
+        except SyncoError as exc:
+            log.error("could not roll the database back after a failed install: %s", exc)
+
+
+class ReceiveInstall:
+    """``--install`` of receive and pull: checks before the download, the database while files arrive.
+
+    Created before the transfer: it detects the local project and refuses a non-local database target
+    then, so nothing is downloaded for an install that cannot happen. Receive calls :meth:`set_arrived`
+    for each set it completes; with ``yes`` the database set starts installing right away
+    (:class:`EarlyDatabaseInstall`). :meth:`finish` installs the rest; :meth:`abandon` undoes the
+    early database install when the transfer failed.
+    """
+
+    def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
+                 framework_name: str | None = None) -> None:
+        self.project_dir = project_dir
+        self.framework = detect(project_dir, framework_name)
+        self.force_remote_target = force_remote_target
+        check_target(self.framework, force_remote_target)
+        self.early_database = yes
+        self.database: EarlyDatabaseInstall | None = None
+
+    def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
+        if not self.early_database or self.database is not None or entry.get("kind") != "database":
+            return
+        if self.framework.database is None:
+            return  # plan_install reports this, with the rest, at the end
+        item = received_set(folder, entry)
+        log.debug("installing %s while the rest arrives", item.name)
+        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target)
+
+    def finish(self, folder: Path, *, only: tuple[str, ...] = (), yes: bool = False,
+               confirm: Callable[[str], bool] | None = None, post_install: bool = False,
+               echo: Callable[[str], None] = print) -> InstallReport:
+        if self.database is not None and only and self.database.name not in only:
+            self.abandon()
+        try:
+            return install_received(folder, self.project_dir, only=only, yes=yes, confirm=confirm,
+                                    force_remote_target=self.force_remote_target, post_install=post_install,
+                                    echo=echo, framework=self.framework, installed_database=self.database)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """The transfer (or the install) failed: roll back a database installed early."""
+        if self.database is not None:
+            self.database.rollback()
+            self.database = None

@@ -145,6 +145,29 @@ def test_failed_receive_installs_nothing(sqlite_app: Path, tmp_path: Path,
     assert local_state(local) == before
 
 
+def test_database_installed_early_is_rolled_back_when_a_later_set_fails(
+        sqlite_app: Path, tmp_path: Path, register_plugin: Callable[[object, str], None]) -> None:
+    """With --yes the database loads as soon as it arrives; a set failing after it puts it back."""
+    register_plugin(LocalProject(), "localproject")
+    key = build(sqlite_app)
+    artifact = sqlite_app / "web" / SESSION / "encrypted-resources-private"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    artifact.write_bytes(bytes(data))
+    local = make_local(tmp_path / "local")
+    before = local_state(local)
+    with static_server(sqlite_app / "web") as (url, _):
+        result = receive(url, key.secret, tmp_path / "dump", local, "--all", "--install", "--yes", "--debug")
+    assert result.exit_code == 1, result.output
+    assert "installing dbDump while the rest arrives" in result.output
+    assert "Not installing: private did not arrive complete" in result.output
+    assert rows(local / "local.sqlite") == [(1, "local 1"), (2, "local 2")]
+    after = local_state(local)
+    assert {k: v for k, v in after.items() if k in before} == before
+    # The SQLite installer's backup file shows the database really was replaced, then put back.
+    assert any("synco" in name for name in set(after) - set(before))
+
+
 def test_remote_local_database_is_refused_before_downloading(sqlite_app: Path, tmp_path: Path,
                                                              register_plugin: Callable[[object, str], None]) -> None:
     register_plugin(LocalProject(), "localproject")

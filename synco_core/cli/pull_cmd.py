@@ -35,8 +35,12 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--only", multiple=True, metavar="SET[,SET]", help="Pull only these sets (dbDump = the database).")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters on the remote side.")
 @click.option("--install", is_flag=True,
-              help="Then install what arrived into the project in the current directory (as synco install).")
+              help="Then install what arrived into the project in the current directory (as synco install); "
+                   "with --yes the database loads while the files are still arriving.")
 @yes_option
+@click.option("--post-install", is_flag=True, help="With --install: run the framework's post-install steps.")
+@click.option("--force-remote-target", is_flag=True,
+              help="With --install: allow a local configuration whose database is not on this machine.")
 @click.option("--via-http", is_flag=True,
               help="Publish the session over HTTP on the remote side (as serve does) and download it from there.")
 @click.option("--base-url", metavar="URL", help="With --via-http: the application's public URL.")
@@ -49,29 +53,49 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @debug_option
-def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, via_http: bool,
-            base_url: str | None, remote_listen: str | None, target: Path, framework_name: str | None, jobs: int,
-            delete: bool) -> None:
+def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
+            force_remote_target: bool, via_http: bool, base_url: str | None, remote_listen: str | None, target: Path,
+            framework_name: str | None, jobs: int, delete: bool) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.transfer.progress import Reporter
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")
+    if not install and (post_install or force_remote_target):
+        raise click.UsageError("--post-install and --force-remote-target go with --install")
     resolved = resolve_remote(remote, Path.cwd())
+    installer = None
+    if install:
+        from synco_core.install import ReceiveInstall
+
+        # The local project is the current directory, detected by the local plugins (as synco install does),
+        # and checked before anything is transferred.
+        installer = ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target)
     options = PullOptions(
         target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
+        on_set_arrived=installer.set_arrived if installer else None,
     )
-    result = pull(resolved, options, echo=lambda line: click.echo(line, err=True), reporter=Reporter())
-    if not result.encrypted and not via_http:
-        click.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
-                   "layer (the channel itself is the encryption).", err=True)
-    print_summary(result.summary)
-    if not result.summary.ok:
-        raise click.exceptions.Exit(1)
-    if install:
-        from synco_core.install import install_received
 
-        # The local project is the current directory, detected by the local plugins (as synco install does).
-        install_received(target, Path.cwd(), yes=yes, confirm=confirm, echo=lambda line: click.echo(line, err=True))
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        result = pull(resolved, options, echo=echo, reporter=Reporter())
+        if not result.encrypted and not via_http:
+            echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
+                 "layer (the channel itself is the encryption).")
+        print_summary(result.summary)
+        if not result.summary.ok:
+            if installer is not None:
+                echo("Not installing: not everything arrived complete; the local project is unchanged. Run the "
+                     "same command again to continue.")
+            raise click.exceptions.Exit(1)
+    except BaseException:
+        if installer is not None:
+            installer.abandon()
+        raise
+    if installer is not None:
+        names = tuple(outcome.name for outcome in result.summary.sets)
+        installer.finish(target, only=names, yes=yes, confirm=confirm, post_install=post_install, echo=echo)

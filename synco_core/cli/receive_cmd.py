@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,6 +29,9 @@ from synco_core.transfer.receive import (
 )
 from synco_core.transfer.transport import HttpTransport, Transport
 from synco_core.wire import Meta, WireFileSet
+
+if TYPE_CHECKING:
+    from synco_core.install import ReceiveInstall
 
 
 def _size(value: int) -> str:
@@ -207,14 +211,15 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         raise click.UsageError("--post-install and --force-remote-target go with --install")
     identities = identities_for(key)
     tty = interactive()
+    installer = None
     if install:
         # Everything that would stop the install is checked before a byte is downloaded.
         if not yes and not tty:
             raise ConfigError("--install asks before replacing the local database and files, and there is no "
                               "terminal to ask on: pass --yes to install without asking (nothing was changed)")
-        from synco_core.install import check_target
+        from synco_core.install import ReceiveInstall
 
-        check_target(detect(project_dir), force_remote_target)
+        installer = ReceiveInstall(project_dir, yes=yes, force_remote_target=force_remote_target)
     asked = False
     if base_url:
         candidates = candidate_urls(base_url)
@@ -248,12 +253,16 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         else:
             click.echo("Not a terminal and neither --all nor --only given: receiving every file set.", err=True)
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
-                             choose=choose)
+                             choose=choose, on_set_arrived=installer.set_arrived if installer else None)
     try:
         if plan_only:
             plan = plan_session(transport, session, key, options, Reporter(), meta=meta)
         else:
             summary = receive_session(transport, session, key, options, Reporter(), meta=meta)
+    except BaseException:
+        if installer is not None:
+            installer.abandon()
+        raise
     finally:
         transport.close()
     if plan_only:
@@ -266,24 +275,21 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
     if asked and tty and click.confirm(f"Remember {url} in .synco.yml?", default=True, err=True):
         remember_host(project_dir, url)
     if not summary.ok:
-        if install:
+        if installer is not None:
+            installer.abandon()
             failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
             click.echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is "
                        "unchanged. Run the same command again to continue.", err=True)
         raise click.exceptions.Exit(1)
-    if install:
-        _install(summary, project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target)
+    if installer is not None:
+        _install(installer, summary, yes=yes, post_install=post_install)
 
 
-def _install(summary: ReceiveSummary, project_dir: Path, *, yes: bool, post_install: bool,
-             force_remote_target: bool) -> None:
+def _install(installer: ReceiveInstall, summary: ReceiveSummary, *, yes: bool, post_install: bool) -> None:
     """Install the sets of this receive (not others an earlier receive left in the target)."""
-    from synco_core.install import install_received
-
     names = tuple(outcome.name for outcome in summary.sets)
     if not names:
         click.echo("No file set was received, so there is nothing to install.", err=True)
         return
-    install_received(summary.target, project_dir, only=names, yes=yes, confirm=confirm,
-                     force_remote_target=force_remote_target, post_install=post_install,
+    installer.finish(summary.target, only=names, yes=yes, confirm=confirm, post_install=post_install,
                      echo=lambda line: click.echo(line, err=True))

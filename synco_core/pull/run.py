@@ -45,6 +45,8 @@ class PullOptions:
     debug: bool = False
     #: A prepared zipapp (tests, benchmarks); None builds (or reuses) the cached one when needed.
     zipapp: Path | None = None
+    #: Receive's ``on_set_arrived`` (``--install`` loads the database while the files arrive).
+    on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -138,7 +140,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 raise TransferError("the remote side sent no session key")
             register_secret(key)
             receive_options = ReceiveOptions(target=options.target, all=True, jobs=options.jobs,
-                                             delete=options.delete, timeout=60.0, poll_interval=0.2)
+                                             delete=options.delete, timeout=60.0, poll_interval=0.2,
+                                             on_set_arrived=options.on_set_arrived)
             try:
                 summary = receive_session(transport, session, key, receive_options, reporter)
             finally:

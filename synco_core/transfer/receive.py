@@ -58,6 +58,9 @@ class ReceiveOptions:
     poll_interval: float = 1.0
     #: Interactive chooser: gets the sets, returns the names wanted.
     choose: Callable[[list[WireFileSet]], list[str]] | None = None
+    #: Called with the target and the set's ``.synco-received.json`` entry as each set is complete
+    #: (``--install`` starts loading the database while the files still arrive).
+    on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -334,7 +337,9 @@ def receive_session(
         if not options.only or unsupported.name in options.only:
             summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
                                            f"file set type {unsupported.type!r} is not supported by this synco"))
-    for file_set in chosen:
+    arrived = options.on_set_arrived or (lambda _target, _entry: None)
+    # The database first: an install can then load it while the files are on their way.
+    for file_set in sorted(chosen, key=lambda chosen_set: chosen_set.dump is None):
         outcome = SetOutcome(file_set.name, file_set.type, "downloaded")
         summary.sets.append(outcome)
         try:
@@ -359,17 +364,21 @@ def receive_session(
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
                 state.record(folder, meta, file_set, local, fileCount=len(index))
+                if not result.failed:
+                    arrived(target, state.sets[file_set.name])
                 continue
             previous = state.previous(file_set.name)
-            if _already_there(previous, folder, file_set, target / local):
+            if previous is not None and _already_there(previous, folder, file_set, target / local):
                 outcome.status = "skipped"
                 outcome.detail = "already received"
+                arrived(target, previous)
                 continue
             if file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
                 outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
             state.record(folder, meta, file_set, local)
+            arrived(target, state.sets[file_set.name])
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
