@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import pymysql  # noqa: E402
-from common import DATA_DIR, have, measure, print_table  # noqa: E402
+from common import DATA_DIR, Trash, have, measure, print_table  # noqa: E402
 from pull_support import run_sshd, write_plugin  # noqa: E402
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -113,6 +113,7 @@ def main() -> int:
     make_database(args.rows)
     make_app(app, args.files)
     base = Path(tempfile.mkdtemp(prefix="bench-pull-"))
+    trash = Trash(work / "trash")
     try:
         with run_sshd(base / "sshd", write_plugin(base / "plugin")) as sshd:
             env = sshd.env()
@@ -133,23 +134,26 @@ def main() -> int:
                             sshd.url(app), "--install", "--yes"]
             install_env = {**env, "PYTHONPATH": str(sshd.plugin_dir)}
 
+            def fresh_db() -> None:
+                # A first pull finds no earlier database, nor an earlier install's kept copy.
+                for name in (TARGET_DB, f"{TARGET_DB}__synco_prev", f"{TARGET_DB}__synco_new"):
+                    admin(f"DROP DATABASE IF EXISTS {name}")
+                admin(f"CREATE DATABASE {TARGET_DB} CHARACTER SET utf8mb4")
+                trash.settle()
+
             def clean() -> None:
                 for folder in (synco_target, rsync_target, local_app):
-                    shutil.rmtree(folder, ignore_errors=True)
+                    trash.park(folder)
                 (local_app / "public").mkdir(parents=True)
                 (local_app / "synco-pulltest.json").write_text(
                     f'{{"database_url": "mysql://root@127.0.0.1:3306/{TARGET_DB}"}}')
-                admin(f"DROP DATABASE IF EXISTS {TARGET_DB}")
-                admin(f"CREATE DATABASE {TARGET_DB} CHARACTER SET utf8mb4")
+                fresh_db()
 
             rounds = iter(range(1000))
 
             def change() -> None:
                 change_one_percent(app, args.rows, next(rounds))
-
-            def fresh_db() -> None:
-                admin(f"DROP DATABASE IF EXISTS {TARGET_DB}")
-                admin(f"CREATE DATABASE {TARGET_DB} CHARACTER SET utf8mb4")
+                trash.settle()
 
             first_install = measure("synco pull --install", install_argv, args.repeat, setup=clean,
                                     env=install_env, cwd=local_app)
@@ -163,15 +167,11 @@ def main() -> int:
             subprocess.run(install_argv, env=install_env, cwd=local_app, check=True, capture_output=True)
             subprocess.run(f"{rsync}", shell=True, env=env, check=True)
 
-            def change_and_fresh_db() -> None:
-                change()
-                fresh_db()
-
             again_install = measure("synco pull --install", install_argv, args.repeat, setup=change,
                                     env=install_env, cwd=local_app)
             again_synco = measure("synco pull", synco_argv, args.repeat, setup=change, env=env)
             again_ref = measure("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", args.repeat,
-                                setup=change_and_fresh_db, env=env)
+                                setup=change, env=env)
             again_file = measure("mariadb-dump > file + rsync", f"{to_file} && {rsync}", args.repeat, setup=change,
                                  env=env)
             title = f"synco pull over ssh to 127.0.0.1: {args.rows} rows + {args.files} files (~8 KB each)"
@@ -183,6 +183,7 @@ def main() -> int:
             ])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        trash.empty()
         admin(f"DROP DATABASE IF EXISTS {TARGET_DB}")
         admin(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
     return 0

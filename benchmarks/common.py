@@ -128,6 +128,36 @@ def print_table(title: str, rows: Sequence[tuple[str, Measurement, Measurement]]
               f"{synco.peak_rss_mb:>9.0f} {reference.peak_rss_mb:>8.0f}  {reference.label}")
 
 
+class Trash:
+    """Where a benchmark parks the trees of earlier runs instead of deleting them between runs.
+
+    Deleting ten thousand files makes the file system discard their blocks in the background (this
+    machine's root is mounted with ``discard``), and the next run, whichever tool it is, pays for it.
+    Parked trees are deleted once, at the end (:meth:`empty`); :meth:`settle` flushes what the setup
+    wrote, so each timed run starts from a quiet disk.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def park(self, path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.count += 1
+            path.rename(self.folder / f"{self.count:05d}-{path.name}")
+
+    @staticmethod
+    def settle() -> None:
+        os.sync()
+        time.sleep(1.0)
+
+    def empty(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def have(tool: str) -> bool:
     from shutil import which
 

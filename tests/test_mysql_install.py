@@ -352,6 +352,23 @@ def test_any_number_of_load_workers_gives_the_same_result(workers: int, monkeypa
         install_bytes(target, data, manifest=tampered)
 
 
+def test_one_table_loads_on_every_worker_and_insert_ignore_keeps_dump_order(mysql_url: str) -> None:
+    """Plain INSERTs of one table are spread over the workers; INSERT IGNORE keeps the first duplicate,
+    so from the first one on that table's statements run in order, after the rows already handed out."""
+    from synco_core.dburl import parse_database_url
+
+    plain = b"".join(b"INSERT INTO t VALUES (%d, 'plain %d');\n" % (n, n) for n in range(1, 201))
+    script = (b"CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(20));\n" + plain
+              + b"INSERT IGNORE INTO t VALUES (5, 'ignored'), (201, 'first');\n"
+              + b"INSERT IGNORE INTO t VALUES (201, 'second');\n"
+              + b"INSERT INTO t VALUES (202, 'after');\n")
+    target = parse_database_url(mysql_url)
+    install(target, io.BytesIO(script), InstallOptions(yes=True))
+    assert query(target.name, "SELECT COUNT(*) FROM t") == [(202,)]
+    assert query(target.name, "SELECT id, label FROM t WHERE id IN (5, 201, 202) ORDER BY id") == [
+        (5, "plain 5"), (201, "first"), (202, "after")]
+
+
 def test_inserts_after_a_trigger_run_in_order(mysql_url: str) -> None:
     """Triggers created before the data (hand-written scripts) write other tables on every INSERT;
     after one is created the loader stops spreading INSERTs over connections."""

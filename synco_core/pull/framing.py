@@ -50,6 +50,7 @@ import json
 import logging
 import os
 import queue
+import re
 import stat
 import struct
 import threading
@@ -678,6 +679,10 @@ class _RealParents:
         return candidate
 
 
+#: A URL path needing no decoding or normalising: segments of ordinary characters, none starting with a dot.
+_PLAIN_PATH = re.compile(r"[\w\-~+@=,][\w.\-~+@=,]*(?:/[\w\-~+@=,][\w.\-~+@=,]*)*", re.ASCII)
+
+
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
@@ -718,11 +723,16 @@ class PublicSpace:
     #: The real paths of the roots, resolved once (a pull asks for thousands of files).
     _real_roots: list[Path] = field(default_factory=list, init=False, repr=False)
     _parents: _RealParents = field(default_factory=_RealParents, init=False, repr=False)
+    #: URL folder -> its real path, for folders found inside the roots (see ``_resolve_plain``).
+    _plain_folders: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._real_roots = [self.web_root.resolve(), *(root.resolve() for root in self.allowed_roots)]
 
     def resolve(self, path: str) -> Path:
+        fast = self._resolve_plain(path)
+        if fast is not None:
+            return fast
         # Public URIs are URL paths: percent-encoded, maybe with a query string the files never depend on.
         decoded = unquote(path.split("?", 1)[0].split("#", 1)[0])
         relative = safe_relative_path(decoded)
@@ -732,6 +742,28 @@ class PublicSpace:
         if not _inside(real, self._real_roots):
             raise UnsafePathError(f"refused {path!r}: leads out of the application")
         return real
+
+    def _resolve_plain(self, path: str) -> Path | None:
+        """The common case, with string operations only: a plain path to a regular file in a folder already
+        seen inside the roots. Anything unusual (escapes, dots, links, a folder not seen yet) returns None
+        for the full check above."""
+        if not _PLAIN_PATH.fullmatch(path):
+            return None
+        folder, _, name = path.rpartition("/")
+        real_folder = self._plain_folders.get(folder)
+        if real_folder is None:
+            real = Path(os.path.realpath(os.path.join(self.web_root, folder)))
+            if not _inside(real, self._real_roots):
+                return None
+            if len(self._plain_folders) >= _RealParents.LIMIT:
+                self._plain_folders.clear()
+            real_folder = self._plain_folders[folder] = str(real)
+        candidate = real_folder + "/" + name
+        try:
+            info = os.lstat(candidate)
+        except OSError:
+            return None
+        return Path(candidate) if stat.S_ISREG(info.st_mode) else None
 
 
 #: ``build(options, log)`` builds the session and returns the ready message (key, encrypted ...).

@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, KeysView
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,12 +318,18 @@ def receive_public_files(
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
     """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included), sorted."""
-    wanted = set(listed)
-    found = []
-    for current, _dirs, files in os.walk(set_dir):
-        base = Path(current).relative_to(set_dir).as_posix()
-        prefix = "" if base == "." else base + "/"
-        for name in files:
-            if prefix + name not in wanted:
-                found.append(prefix + name)
+    wanted = listed if isinstance(listed, (set, frozenset, KeysView)) else set(listed)
+    found: list[str] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, name + "/")
+                elif name not in wanted:
+                    found.append(name)
+
+    if set_dir.is_dir():
+        walk(str(set_dir), "")
     return sorted(found)

@@ -10,13 +10,15 @@
 Data statements (INSERT, REPLACE) are sent untouched: rewriting values would corrupt them.
 
 Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
-statements go to worker connections, one per table, each statement committed on its own, while DDL
-runs on the main connection. (One transaction per table would let MariaDB's bulk insert into an empty
-table apply: on 200,000 rows it was no faster and cost the server twice the CPU, which a laptop
-running the pull, the database and the browser at once does not have to spare.) Anything
-that may read rows or change how they are written (INSERT ... SELECT, triggers, unknown statements)
-waits for every row before it (a barrier); after a trigger is created, everything runs in order on
-the main connection.
+statements go to worker connections, each committed on its own, while DDL runs on the main connection.
+(One transaction per table would let MariaDB's bulk insert into an empty table apply: on 200,000 rows
+it was no faster and cost the server twice the CPU, which a laptop running the pull, the database and
+the browser at once does not have to spare.) A table's INSERTs are spread over all workers once its
+first one is done (into an empty table MariaDB still inserts in bulk mode, locking the table);
+``INSERT IGNORE`` keeps the first of two duplicates, so a table that has one loads on one worker, in
+dump order. Anything that may read rows or change how they are written (INSERT ... SELECT, triggers,
+unknown statements) waits for every row before it (a barrier); after a trigger is created, everything
+runs in order on the main connection.
 """
 
 from __future__ import annotations
@@ -156,7 +158,13 @@ class Loader:
             # DDL that has to wait for a worker's open transaction gives up quickly and is retried
             # after a barrier, instead of waiting for a commit that only the barrier would bring.
             query(b"SET SESSION lock_wait_timeout=2")
+        #: Tables with rows handed to workers (DDL naming them waits for those rows first).
         owner: dict[bytes, _Worker] = {}
+        #: Tables whose INSERTs must run in dump order, on their one owner.
+        ordered: set[bytes] = set()
+        #: Tables whose first INSERT is done: their next ones go to any worker.
+        spreading: set[bytes] = set()
+        spread = 0
         for number, statement in reader:
             sql = self.rewrite(statement)
             if sql is None or not sql.strip(b" \t\r\n;"):
@@ -193,9 +201,27 @@ class Loader:
                 continue
             insert = _VALUES_INSERT.match(sql)
             if insert:
-                table = insert.group(1)
-                if table not in owner:
-                    owner[table] = workers[len(owner) % len(workers)]
+                table = insert.group(2)
+                if insert.group("ignore") is None and table not in ordered:
+                    # Plain INSERTs commit on their own and cannot depend on each other's order (a
+                    # duplicate key fails either way), so one big table loads on every worker at once.
+                    # Not before its first INSERT is done, though: into an empty table MariaDB inserts in
+                    # bulk mode, locking the whole table, and a second connection would deadlock with it.
+                    first = owner.get(table)
+                    if first is not None and table not in spreading:
+                        first.inbox.join()
+                        spreading.add(table)
+                    worker = workers[spread % len(workers)]
+                    spread += 1
+                    owner.setdefault(table, worker)
+                    worker.submit("insert", sql, number)
+                    continue
+                if table not in ordered:
+                    # INSERT IGNORE keeps the first of two duplicate rows: from here on, one worker, in order.
+                    if table in owner:
+                        _barrier(workers)
+                    ordered.add(table)
+                    owner[table] = workers[len(ordered) % len(workers)]
                 owner[table].submit("insert", sql, number)
                 continue
             if _SESSION.match(sql):
@@ -228,7 +254,7 @@ class Loader:
 
 _NAME = rb"(`(?:[^`]|``)+`|\w+)"
 _VALUES_INSERT = re.compile(
-    rb"^INSERT\s+(?:IGNORE\s+)?INTO\s+" + _NAME + rb"\s*"
+    rb"^INSERT\s+(?P<ignore>IGNORE\s+)?INTO\s+" + _NAME + rb"\s*"
     rb"(?:\((?:[^()`]|`(?:[^`]|``)*`)*\))?\s*VALUES\b", re.IGNORECASE)
 _KEYS = re.compile(rb"^(?:/\*!\d*\s*)?ALTER\s+TABLE\s+\S+\s+(?:DISABLE|ENABLE)\s+KEYS\b", re.IGNORECASE)
 #: Statements that touch no rows: run at once, unless they name a table a worker has rows for.
@@ -243,6 +269,8 @@ _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
+_DEADLOCK = 1213
+_DEADLOCK_RETRIES = 5
 
 
 def _statement_error(number: int, sql: bytes, exc: BaseException) -> DatabaseError:
@@ -296,11 +324,10 @@ class _Reader:
 
 
 class _Worker(threading.Thread):
-    """Executes the INSERTs of the tables given to it on its own connection, each committed on its own.
+    """Executes the INSERTs handed to it on its own connection, each committed on its own.
 
-    Every table belongs to one worker, so no two connections write the same table. ``commit`` items
-    come from barriers (they wait for everything before them; with autocommit there is nothing left to
-    commit), ``set`` items repeat the dump's session settings (character set, sql_mode).
+    ``commit`` items come from barriers (they wait for everything before them; with autocommit there is
+    nothing left to commit), ``set`` items repeat the dump's session settings (character set, sql_mode).
     """
 
     def __init__(self, conn: Any) -> None:
@@ -337,7 +364,16 @@ class _Worker(threading.Thread):
                 self.inbox.task_done()
 
     def _insert(self, sql: bytes) -> None:
-        self.conn.query(sql)
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                self.conn.query(sql)
+                return
+            except pymysql.err.OperationalError as exc:
+                # Two workers on one table may still deadlock on an index page; the statement committed on
+                # its own was rolled back whole, so running it again is exact.
+                if exc.args[0] != _DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
+                    raise
+                log.debug("deadlock between load workers; running the statement again")
 
     def _commit(self) -> None:
         self.conn.commit()
