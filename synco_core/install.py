@@ -259,10 +259,15 @@ def run_install(
     report = InstallReport()
     undo = _Undo()
     try:
-        for step in plan.steps:
-            if step.kind == "database" and installed_database is not None and installed_database.name == step.name:
-                report.database = installed_database.wait()
+        def loading(step: InstallStep) -> bool:
+            return step.kind == "database" and installed_database is not None and installed_database.name == step.name
+
+        # A database still loading in the background is waited for last: the files go in meanwhile.
+        for step in sorted(plan.steps, key=loading):
+            if loading(step):
+                assert installed_database is not None
                 undo.database_rollback = installed_database.rollback
+                report.database = installed_database.wait()
             elif step.kind == "database":
                 report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
                                                     manager)
