@@ -435,6 +435,8 @@ class EarlyDatabaseInstall:
 
     def rollback(self) -> None:
         """Put the previous database back if this install replaced it (once; reports, never raises)."""
+        if self._thread.is_alive():
+            log.warning("waiting for the database load to end, to leave the local database as it was")
         self._thread.join()
         if self._result is None or self._rolled_back or self._framework.database is None:
             return

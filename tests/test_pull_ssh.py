@@ -211,3 +211,21 @@ def test_pull_install_into_local_project(sshd: Sshd, project: Project, tmp_path:
     assert local.public_files() == project.public_files()
     assert local.private_files() == project.private_files()
     assert not stale.exists()
+
+
+def test_pull_install_refuses_a_remote_local_database_before_transferring(sshd: Sshd, project: Project,
+                                                                           tmp_path: Path) -> None:
+    local = make_project(tmp_path / "laptop app", public_files=1, rows=1)
+    (local.root / "synco-pulltest.json").write_text('{"database_url": "mysql://app:s3cretpw@db.example.com/shop"}')
+    env = sshd.env(PYTHONPATH=str(sshd.plugin_dir))
+    result = run_synco(["pull", sshd.url(project.root), "--install", "--yes", "--target", "dump"], env, local.root)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: refusing to replace mysql database 'shop'")
+    assert "s3cretpw" not in result.stderr
+    assert not (local.root / "dump").exists(), "refused before anything was transferred"
+    assert "Starting synco" not in result.stderr
+
+
+def test_pull_install_options_need_install(tmp_path: Path) -> None:
+    result = run_synco(["pull", "ssh://example.invalid/app", "--post-install"], dict(os.environ), tmp_path)
+    assert result.returncode == 2 and "go with --install" in result.stderr
