@@ -128,14 +128,18 @@ def test_install_broken_mid_way_leaves_the_local_project_unchanged(sqlite_app: P
     assert set(after) - set(before) <= {name for name in after if "synco" in name}
 
 
+def flip_a_bit(artifact: Path) -> None:
+    """Damage a published artifact, so that its download fails verification."""
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    artifact.write_bytes(bytes(data))
+
+
 def test_failed_receive_installs_nothing(sqlite_app: Path, tmp_path: Path,
                                          register_plugin: Callable[[object, str], None]) -> None:
     register_plugin(LocalProject(), "localproject")
     key = build(sqlite_app)
-    artifact = next((sqlite_app / "web" / SESSION).glob("dump.*.enc"))
-    data = bytearray(artifact.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    artifact.write_bytes(bytes(data))
+    flip_a_bit(next((sqlite_app / "web" / SESSION).glob("dump.*.enc")))
     local = make_local(tmp_path / "local")
     before = local_state(local)
     with static_server(sqlite_app / "web") as (url, _):
@@ -150,10 +154,7 @@ def test_database_installed_early_is_rolled_back_when_a_later_set_fails(
     """With --yes the database loads as soon as it arrives; a set failing after it puts it back."""
     register_plugin(LocalProject(), "localproject")
     key = build(sqlite_app)
-    artifact = sqlite_app / "web" / SESSION / "encrypted-resources-private"
-    data = bytearray(artifact.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    artifact.write_bytes(bytes(data))
+    flip_a_bit(sqlite_app / "web" / SESSION / "encrypted-resources-private")
     local = make_local(tmp_path / "local")
     before = local_state(local)
     with static_server(sqlite_app / "web") as (url, _):

@@ -207,7 +207,25 @@ class Hello:
     capabilities: dict[str, Any] = field(default_factory=dict)
 
 
-class Response:
+class _Answer:
+    """What ``get`` and ``get_batch`` answers share: a status, and data read as chunks until done."""
+
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def drain(self) -> None:
+        """Read and drop the rest of the data (the caller stopped early)."""
+        for _ in self.iter_chunks():
+            pass
+
+
+class Response(_Answer):
     """One ``get`` response: ``size`` bytes from ``offset``, read as chunks; holds the channel until done."""
 
     def __init__(self, client: ChannelClient, header: dict[str, Any], compressed: bool) -> None:
@@ -219,10 +237,6 @@ class Response:
         self._decompressor = zlib.decompressobj() if compressed and self.ok else None
         self.done = not self.ok
         self.received = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The data, chunk by chunk (decompressed); the channel is free again once this is exhausted."""
@@ -249,13 +263,8 @@ class Response:
             else:
                 raise FramingError(f"unexpected {kind.decode('ascii', 'replace')} frame inside a response")
 
-    def drain(self) -> None:
-        """Read and drop the rest of the data (the caller stopped early)."""
-        for _ in self.iter_chunks():
-            pass
 
-
-class BatchFile:
+class BatchFile(_Answer):
     """One file of a ``get_batch`` answer: its status and, when ok, ``size`` bytes to read as chunks."""
 
     def __init__(self, client: ChannelClient, status: str, size: int, message: str) -> None:
@@ -265,10 +274,6 @@ class BatchFile:
         self.message = message
         self.received = 0
         self.done = status != "ok" or size == 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The data; a file the server could not finish raises :class:`TransferError` (the stream stays usable)."""
@@ -292,10 +297,6 @@ class BatchFile:
                 self._client._broken = FramingError(
                     f"unexpected {kind.decode('ascii', 'replace')} frame inside a batch file")
                 raise self._client._broken
-
-    def drain(self) -> None:
-        for _ in self.iter_chunks():
-            pass
 
 
 class ChannelClient:
