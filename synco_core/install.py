@@ -25,6 +25,7 @@ from synco_core.engines.dispatch import install_with_engine, rollback_with_engin
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.sizes import human_size
 from synco_core.types import (
     FilesInstallResult,
     Framework,
@@ -140,7 +141,7 @@ class InstallPlan:
     def describe(self) -> list[str]:
         lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
         for step in self.steps:
-            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({_size(step.size_bytes)})")
+            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({human_size(step.size_bytes)})")
             for rule in step.source.sanitize_rules:
                 lines.append(f"      sanitised at the source: {rule}")
         return lines
@@ -154,15 +155,6 @@ class InstallPlan:
             ],
             "postInstall": [" ".join(cmd) for cmd in self.framework.post_install],
         }
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = ()) -> InstallPlan:

@@ -15,6 +15,7 @@ import click
 from synco_core.cli.options import confirm, debug_option, interactive, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError, TransferError
+from synco_core.sizes import human_size
 from synco_core.transfer.chooser import checkbox
 from synco_core.transfer.locate import candidate_urls, configured_hosts, find_session, remember_host
 from synco_core.transfer.progress import Reporter
@@ -34,21 +35,12 @@ if TYPE_CHECKING:
     from synco_core.install import ReceiveInstall
 
 
-def _size(value: int) -> str:
-    amount = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if amount < 1000 or unit == "GB":
-            return f"{amount:,.0f} {unit}" if unit == "B" else f"{amount:,.1f} {unit}"
-        amount /= 1000
-    return f"{amount:.1f} TB"
-
-
 def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
     """A checkbox list with sizes; the numbered prompt where single keys cannot be read."""
     if not sets:
         return []
     width = max(len(s.name) for s in sets)
-    labels = [f"{s.name:<{width}}  {s.type:<22} {_size(s.size_bytes):>10}" for s in sets]
+    labels = [f"{s.name:<{width}}  {s.type:<22} {human_size(s.size_bytes):>10}" for s in sets]
     try:
         picked = checkbox("File sets to receive:", labels)
     except KeyboardInterrupt:
@@ -63,7 +55,7 @@ def _choose_by_number(sets: list[WireFileSet]) -> list[str]:
     """A numbered list with sizes; the answer is numbers or names, comma separated (Enter: all)."""
     click.echo("File sets in this session:", err=True)
     for number, file_set in enumerate(sets, 1):
-        click.echo(f"  {number}. {file_set.name} ({file_set.type}, {_size(file_set.size_bytes)})", err=True)
+        click.echo(f"  {number}. {file_set.name} ({file_set.type}, {human_size(file_set.size_bytes)})", err=True)
     answer = click.prompt("Which sets? (numbers or names, comma separated; Enter for all)", default="",
                           show_default=False, err=True)
     picked = split_names(answer)
@@ -123,13 +115,13 @@ def print_plan(plan: ReceivePlan) -> None:
             continue
         if item.files is None:
             if item.action == "skip":
-                click.echo(head + f"skip, {item.detail} ({_size(item.skipped_bytes)})")
+                click.echo(head + f"skip, {item.detail} ({human_size(item.skipped_bytes)})")
             else:
-                click.echo(head + f"download {_size(item.download_bytes)} into {item.local}")
+                click.echo(head + f"download {human_size(item.download_bytes)} into {item.local}")
         else:
             click.echo(head + f"{item.files} files: {item.download_files} to download "
-                       f"({_size(item.download_bytes)}), {item.skipped_files} up to date "
-                       f"({_size(item.skipped_bytes)})")
+                       f"({human_size(item.download_bytes)}), {item.skipped_files} up to date "
+                       f"({human_size(item.skipped_bytes)})")
             for path, reason in item.refused[:5]:
                 click.echo(f"      refused: {path}: {reason}")
             if item.vanished:
@@ -138,7 +130,7 @@ def print_plan(plan: ReceivePlan) -> None:
                            + (" ..." if len(item.vanished) > 5 else ""))
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
-    click.echo(f"Would download {_size(plan.download_bytes)} in {files} file(s).")
+    click.echo(f"Would download {human_size(plan.download_bytes)} in {files} file(s).")
 
 
 def print_summary(summary: ReceiveSummary) -> None:
@@ -152,7 +144,7 @@ def print_summary(summary: ReceiveSummary) -> None:
             line += (f": {outcome.files_downloaded} downloaded, {outcome.files_skipped} up to date, "
                      f"{len(outcome.files_failed)} failed")
         if outcome.bytes:
-            line += f", {_size(outcome.bytes)}"
+            line += f", {human_size(outcome.bytes)}"
         if outcome.detail:
             line += f" - {outcome.detail}"
         click.echo(line)
@@ -165,7 +157,7 @@ def print_summary(summary: ReceiveSummary) -> None:
             click.echo(f"      {len(outcome.vanished)} local file(s) {verb}: {', '.join(outcome.vanished[:5])}"
                        + (" ..." if len(outcome.vanished) > 5 else ""))
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
-    click.echo(f"{_size(summary.bytes)} in {summary.seconds:.1f} s; "
+    click.echo(f"{human_size(summary.bytes)} in {summary.seconds:.1f} s; "
                + ("all done." if summary.ok else "some sets failed; run the same command again to continue."))
 
 

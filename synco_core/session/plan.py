@@ -32,6 +32,7 @@ from synco_core.session.sanitize import (
     strict_violations,
     table_key,
 )
+from synco_core.sizes import human_size
 from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
@@ -189,17 +190,6 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
     return plan
 
 
-def _size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def plan_lines(plan: SessionPlan) -> list[str]:
     """The plan as text for a terminal."""
     lines = [f"Plan for {plan.framework} in {plan.project_dir} (nothing is written)"]
@@ -220,7 +210,7 @@ def plan_lines(plan: SessionPlan) -> list[str]:
             if table.sanitized:
                 details.append("sanitised: " + ", ".join(f"{c} -> {r}" for c, r in table.sanitized.items()))
             suffix = f"; {'; '.join(details)}" if details else ""
-            size = _size(table.size_bytes)
+            size = human_size(table.size_bytes)
             lines.append(f"  {table.name:<32} ~{table.rows_estimate:>9} rows {size:>10}  {what}{suffix}")
         if not plan.sanitize:
             lines.append("  SANITISING OFF (--no-sanitize): column rewrites are not applied")
@@ -234,7 +224,7 @@ def plan_lines(plan: SessionPlan) -> list[str]:
     if plan.file_sets:
         lines.append("File sets:")
         for fs in plan.file_sets:
-            counted = (f"{fs.file_count} files, {_size(fs.size_bytes)}" if fs.file_count is not None else "")
+            counted = (f"{fs.file_count} files, {human_size(fs.size_bytes)}" if fs.file_count is not None else "")
             if fs.absolute_urls:
                 counted += f" ({fs.absolute_urls} from absolute URLs)"
             status = fs.status + (f" ({fs.reason})" if fs.reason else "")
