@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_transfer_support import StaticBehaviour, fixture_app_fixture, static_server, tree_digest  # noqa: F401
+from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core import age
 from synco_core.cli.main import cli
-from synco_core.detection import detect
 from synco_core.errors import CryptoError, TransferError
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session import SessionFolder, SessionKey
 from synco_core.session.server import start_server
 from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
 from synco_core.transfer.locate import find_session
@@ -29,10 +28,7 @@ SESSION = "synco-badinput0123456789"
 
 
 def build(app: Path, **options: Any) -> SessionKey:
-    framework = detect(app)
-    key = SessionKey.generate()
-    assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients), BuildOptions(**options))
+    key: SessionKey = publish(app, SESSION, **options)
     return key
 
 

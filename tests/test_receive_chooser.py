@@ -24,21 +24,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from test_receive_support import LOCAL_MARKER, PtyProcess, synco_argv
-from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, static_server  # noqa: F401
+from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish, static_server  # noqa: F401
 
 from synco_core.cli.main import cli
-from synco_core.detection import detect
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session import SessionKey
 from synco_core.transfer import chooser
 
 SESSION = "synco-choosertest0123456789"
 
 
 def build(app: Path, **options: Any) -> SessionKey:
-    framework = detect(app)
-    key = SessionKey.generate()
-    assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients), BuildOptions(**options))
+    key: SessionKey = publish(app, SESSION, **options)
     return key
 
 

@@ -8,11 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 from click.testing import CliRunner
-from test_transfer_support import FixturePlugin, fixture_app_fixture, static_server, tree_digest  # noqa: F401
+from test_transfer_support import FixturePlugin, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
-from synco_core.detection import detect
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session import SessionKey
 from synco_core.session.server import start_server
 from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
 from synco_core.wire import META_FILE
@@ -21,12 +20,7 @@ SESSION = "synco-e2etest0123456789"
 
 
 def build(app: Path, password: str | None = None, **options: object) -> SessionKey:
-    framework = detect(app)
-    # A low scrypt work factor keeps the test fast; receive accepts anything up to 2^22.
-    key = SessionKey.generate(password, work_factor=10)
-    assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients),
-                  BuildOptions(**options))  # type: ignore[arg-type]
+    key: SessionKey = publish(app, SESSION, password, **options)
     return key
 
 

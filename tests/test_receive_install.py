@@ -17,21 +17,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from test_receive_support import LOCAL_MARKER, MYSQL_MARKER, LocalProject, MysqlSource
-from test_transfer_support import FixturePlugin, make_app, static_server, tree_digest
+from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
 
 from synco_core.cli.main import cli
-from synco_core.detection import detect
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session import SessionKey
 from synco_core.testing import mysql_admin_connection, mysql_url_for
 
 SESSION = "synco-installtest0123456789"
 
 
 def build(app: Path, **options: Any) -> SessionKey:
-    framework = detect(app)
-    key = SessionKey.generate()
-    assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients), BuildOptions(**options))
+    key: SessionKey = publish(app, SESSION, **options)
     return key
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from test_transfer_support import fixture_app_fixture, static_server, tree_digest  # noqa: F401
+from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
 from synco_core.cli.receive_cmd import sanitizing_lines
-from synco_core.detection import detect
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.session import SessionFolder, SessionKey
 from synco_core.transfer.receive import sanitized_flag
 from synco_core.wire import META_FILE, Meta
 
@@ -20,10 +19,7 @@ SESSION = "synco-plantest0123456789"
 
 
 def build(app: Path, **options: Any) -> SessionKey:
-    framework = detect(app)
-    key = SessionKey.generate()
-    assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / SESSION, key.recipients), BuildOptions(**options))
+    key: SessionKey = publish(app, SESSION, **options)
     return key
 
 

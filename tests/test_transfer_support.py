@@ -78,6 +78,22 @@ class FixturePlugin:
                           applied_rules=["items.secret -> null"])
 
 
+def publish(app: Path, session: str, password: str | None = None, work_factor: int = 10,
+            **options: Any) -> Any:
+    """Build session ``session`` of ``app`` in its web root, as serve would; returns its SessionKey.
+
+    A password key gets a low scrypt work factor, which keeps the tests fast (receive accepts up to 2^22).
+    """
+    from synco_core.detection import detect
+    from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+
+    framework = detect(app)
+    key = SessionKey.generate(password, work_factor=work_factor)
+    assert framework.web_root is not None
+    build_session(framework, SessionFolder(framework.web_root / session, key.recipients), BuildOptions(**options))
+    return key
+
+
 def make_app(root: Path, files: int = 12, seed: int = 1) -> Path:
     """Create the fixture app in ``root``; returns ``root``."""
     rng = random.Random(seed)
