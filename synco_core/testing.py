@@ -8,6 +8,9 @@ Fixtures:
   afterwards. When the server is unreachable the test is skipped, except under ``CI=true``, where that
   is a failure: CI must never pass with the database tests skipped.
 - ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
+- For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
+  where there is not: ``php_mode`` runs a test twice (``"php"``, skipped without the CLI, and
+  ``"files"`` with PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` skips a test without it.
 
 Contract test classes, subclassed by each plugin's own tests:
 
@@ -25,6 +28,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -527,3 +531,35 @@ def serve_receive_install(source: Path, base_url: str, received: Path, project: 
     assert got.exit_code == 0, got.output
     installed = runner.invoke(cli, ["install", str(received), "--project", str(project), "--yes"])
     assert installed.exit_code == 0, installed.output
+
+
+# ------------------------------------------------------------------------------------------------ PHP
+
+NO_PHP_REASON = "the php CLI is not installed (apt-get install php-cli)"
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason=NO_PHP_REASON)
+
+
+def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point PATH at an empty folder and unset ``$PHP``, so no PHP interpreter can be found."""
+    empty = tmp_path / "no-php-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("PHP", raising=False)
+
+
+@pytest.fixture
+def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PHP hidden from PATH for this test: the plugin has to read the configuration files itself."""
+    hide_php(monkeypatch, tmp_path)
+
+
+@pytest.fixture(params=["php", "files"])
+def php_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs a test twice: with the real ``php`` CLI (skipped without one), and with PHP hidden."""
+    monkeypatch.delenv("PHP", raising=False)
+    if request.param == "php":
+        if shutil.which("php") is None:
+            pytest.skip(NO_PHP_REASON)
+    else:
+        hide_php(monkeypatch, tmp_path)
+    return str(request.param)

@@ -13,7 +13,6 @@ from synco_core.plugins import SyncoPluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "laravel-app"
-HAS_PHP = shutil.which("php") is not None
 
 # Laravel's skeleton ignores everything under storage/app/ in git (its own .gitignore files, kept in the
 # fixtures as they ship), so the uploaded content the tests move around is written here instead.
@@ -28,8 +27,6 @@ UPLOADED_CONTENT: dict[str, dict[str, str]] = {
         "storage/app/private/invoice-2024-001.txt": "invoice 2024-001\n",
     },
 }
-
-needs_php = pytest.mark.skipif(not HAS_PHP, reason="the php CLI is not installed (apt-get install php-cli)")
 
 
 @pytest.fixture
@@ -59,31 +56,6 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return make
-
-
-@pytest.fixture(params=["php", "files"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Runs a test twice: with the real ``php`` CLI, and with PHP hidden from PATH (the .env fallback)."""
-    monkeypatch.delenv("PHP", raising=False)
-    if request.param == "php":
-        if not HAS_PHP:
-            pytest.skip("the php CLI is not installed (apt-get install php-cli)")
-    else:
-        hide_php(monkeypatch, tmp_path)
-    return str(request.param)
-
-
-def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Point PATH at an empty folder, so no PHP interpreter can be found."""
-    empty = tmp_path / "no-php-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("PHP", raising=False)
-
-
-@pytest.fixture
-def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    hide_php(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -27,24 +27,24 @@ def detect_json(path: Path) -> dict[str, object]:
     return data
 
 
-def test_detect_json_fixture(make_project: Make, mode: str, laravel_manager: SyncoPluginManager) -> None:
+def test_detect_json_fixture(make_project: Make, php_mode: str, laravel_manager: SyncoPluginManager) -> None:
     project = make_project("laravel10", env={"DB_PASSWORD": "cli-secret-pw"})
     result = CliRunner().invoke(cli, ["detect", "--json", str(project)])
     assert result.exit_code == 0, result.output
     assert "cli-secret-pw" not in result.output
     data = json.loads(result.stdout)
     assert data["framework"] == "Laravel" and data["plugin"] == "laravel"
-    assert data["configSource"] == mode
+    assert data["configSource"] == php_mode
     assert data["database"]["url"] == "mysql://root:***@127.0.0.1:3306/laravel?charset=utf8mb4"
     assert {s["name"]: (s["kind"], s["relativeBasePath"]) for s in data["fileSets"]} == {
         "local": ("private", "storage/app"), "public": ("public", "storage/app/public")}
     assert data["postInstall"][0].endswith("artisan storage:link")
 
 
-def test_detect_json_example(mode: str, laravel_manager: SyncoPluginManager) -> None:
+def test_detect_json_example(php_mode: str, laravel_manager: SyncoPluginManager) -> None:
     data = detect_json(EXAMPLE)
     assert data["framework"] == "Laravel"
-    assert data["configSource"] == mode
+    assert data["configSource"] == php_mode
     database = data["database"]
     assert isinstance(database, dict)
     assert database["engine"] == "sqlite"

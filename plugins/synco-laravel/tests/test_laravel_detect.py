@@ -21,13 +21,13 @@ def test_not_laravel(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fixture", "major"), [("laravel11", 11), ("laravel10", 10)])
-def test_detects_skeleton(make_project: Make, mode: str, fixture: str, major: int) -> None:
+def test_detects_skeleton(make_project: Make, php_mode: str, fixture: str, major: int) -> None:
     project = make_project(fixture)
     framework = detect_framework(project)
     assert framework is not None
     assert framework.name == "Laravel"
     assert framework.plugin == "laravel"
-    assert framework.config_source == mode
+    assert framework.config_source == php_mode
     assert framework.web_root == project / "public"
     assert framework.public_prefixes == ("/storage",)
     assert f"Laravel {major}" in framework.reason
@@ -36,13 +36,13 @@ def test_detects_skeleton(make_project: Make, mode: str, fixture: str, major: in
     assert framework.post_install == [[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]]
 
 
-def test_logs_which_way(make_project: Make, mode: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_which_way(make_project: Make, php_mode: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="synco_laravel")
     detect_framework(make_project("laravel11"))
-    assert f"config_source={mode}" in caplog.text
+    assert f"config_source={php_mode}" in caplog.text
 
 
-def test_laravel11_defaults_to_sqlite(make_project: Make, mode: str) -> None:
+def test_laravel11_defaults_to_sqlite(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11")
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
@@ -52,14 +52,14 @@ def test_laravel11_defaults_to_sqlite(make_project: Make, mode: str) -> None:
     assert set(framework.settings["connections"]) == {"mysql", "mariadb", "pgsql", "sqlsrv"}
 
 
-def test_laravel11_without_db_connection_is_sqlite(make_project: Make, mode: str) -> None:
+def test_laravel11_without_db_connection_is_sqlite(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", drop=("DB_CONNECTION",))
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert framework.database.engine == "sqlite"
 
 
-def test_laravel10_defaults(make_project: Make, mode: str) -> None:
+def test_laravel10_defaults(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel10", drop=("DB_DATABASE", "DB_USERNAME"))
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
@@ -70,7 +70,7 @@ def test_laravel10_defaults(make_project: Make, mode: str) -> None:
     assert "mariadb" not in framework.settings["connections"]
 
 
-def test_mysql_credentials(make_project: Make, mode: str) -> None:
+def test_mysql_credentials(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={
         "DB_CONNECTION": "mysql", "DB_HOST": "db.internal", "DB_PORT": "3307", "DB_DATABASE": "shop",
         "DB_USERNAME": "shop_user", "DB_SECRET_PART": "s3cr3t", "DB_PASSWORD": '"p#ss w0rd ${DB_SECRET_PART}"',
@@ -84,14 +84,14 @@ def test_mysql_credentials(make_project: Make, mode: str) -> None:
     assert "p#ss" not in db.url(mask_password=True)
 
 
-def test_mariadb_connection_is_mysql_engine(make_project: Make, mode: str) -> None:
+def test_mariadb_connection_is_mysql_engine(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={"DB_CONNECTION": "mariadb", "DB_DATABASE": "app"})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert (framework.database.engine, framework.database.name, framework.database.user) == ("mysql", "app", "root")
 
 
-def test_postgresql_credentials(make_project: Make, mode: str) -> None:
+def test_postgresql_credentials(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={
         "DB_CONNECTION": "pgsql", "DB_HOST": "pg.internal", "DB_DATABASE": "blog", "DB_USERNAME": "blogger",
         "DB_PASSWORD": "'single $quoted'",
@@ -104,7 +104,7 @@ def test_postgresql_credentials(make_project: Make, mode: str) -> None:
     assert db.options == {"charset": "utf8", "sslmode": "prefer"}
 
 
-def test_database_url_wins(make_project: Make, mode: str) -> None:
+def test_database_url_wins(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={
         "DB_CONNECTION": "mysql", "DB_URL": "mysql://url_user:p%40ss@url-host:3310/url_db", "DB_HOST": "ignored",
     })
@@ -115,7 +115,7 @@ def test_database_url_wins(make_project: Make, mode: str) -> None:
         "mysql", "url-host", 3310, "url_db", "url_user", "p@ss")
 
 
-def test_laravel10_database_url(make_project: Make, mode: str) -> None:
+def test_laravel10_database_url(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel10", env={"DATABASE_URL": "postgresql://u:pw1234@pg:5433/legacy"})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
@@ -123,14 +123,14 @@ def test_laravel10_database_url(make_project: Make, mode: str) -> None:
     assert (db.engine, db.host, db.port, db.name, db.user) == ("postgresql", "pg", 5433, "legacy", "u")
 
 
-def test_relative_sqlite_path(make_project: Make, mode: str) -> None:
+def test_relative_sqlite_path(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={"DB_DATABASE": "storage/app.sqlite"})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert framework.database.name == str(project / "storage" / "app.sqlite")
 
 
-def test_real_environment_wins(make_project: Make, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_environment_wins(make_project: Make, php_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("laravel10")
     monkeypatch.setenv("DB_HOST", "from-environment")
     monkeypatch.setenv("DB_PASSWORD", "env-password")
@@ -140,7 +140,7 @@ def test_real_environment_wins(make_project: Make, mode: str, monkeypatch: pytes
     assert framework.database.password == "env-password"
 
 
-def test_other_connections_masked(make_project: Make, mode: str) -> None:
+def test_other_connections_masked(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={"DB_PASSWORD": "topsecret-pw"})
     framework = detect_framework(project)
     assert framework is not None

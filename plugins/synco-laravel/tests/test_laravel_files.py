@@ -17,10 +17,10 @@ from synco_laravel.s3 import S3Location, s3_public_entries
 
 from synco_core.errors import TransferError
 from synco_core.secrets import redact
+from synco_core.testing import needs_php
 from synco_core.types import FileSet, FileSetOptions, Framework, ReceivedFileSet
 
 Make = Callable[..., Path]
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
 
 
 def sets_of(project: Path, all_files: bool = False) -> dict[str, FileSet]:
@@ -31,7 +31,7 @@ def sets_of(project: Path, all_files: bool = False) -> dict[str, FileSet]:
     return {s.name: s for s in sets}
 
 
-def test_laravel11_disks(make_project: Make, mode: str) -> None:
+def test_laravel11_disks(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11")
     sets = sets_of(project)
     assert set(sets) == {"public", "local"}, "the s3 disk has no bucket: not in use, not listed"
@@ -46,7 +46,7 @@ def test_laravel11_disks(make_project: Make, mode: str) -> None:
     assert sets_of(project, all_files=True)["local"].exclude == ()
 
 
-def test_laravel10_private_disk_skips_public_folder(make_project: Make, mode: str) -> None:
+def test_laravel10_private_disk_skips_public_folder(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel10")
     sets = sets_of(project)
     local = sets["local"]
@@ -55,13 +55,13 @@ def test_laravel10_private_disk_skips_public_folder(make_project: Make, mode: st
     assert sets["public"].relative_base_path == "storage/app/public"
 
 
-def test_missing_folder_is_reported(make_project: Make, mode: str) -> None:
+def test_missing_folder_is_reported(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11")
     shutil.rmtree(project / "storage/app/private")
     assert "does not exist" in (sets_of(project)["local"].skipped_reason or "")
 
 
-def test_s3_disk_without_public_url_is_skipped(make_project: Make, mode: str) -> None:
+def test_s3_disk_without_public_url_is_skipped(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={"AWS_BUCKET": "uploads-bucket", "AWS_SECRET_ACCESS_KEY": "aws-secret-1"})
     s3 = sets_of(project)["s3"]
     assert redact("key aws-secret-1") == "key ***", "disk secrets are registered at detection"
@@ -152,7 +152,7 @@ def test_s3_listing_refused(fake_s3: str) -> None:
         list(s3_public_entries(location))
 
 
-def test_s3_disk_with_public_url_lists_bucket(make_project: Make, mode: str, fake_s3: str) -> None:
+def test_s3_disk_with_public_url_lists_bucket(make_project: Make, php_mode: str, fake_s3: str) -> None:
     project = make_project("laravel11", env={
         "AWS_BUCKET": "shop", "AWS_URL": "https://cdn.example.com", "AWS_ENDPOINT": fake_s3,
         "AWS_USE_PATH_STYLE_ENDPOINT": "true", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",

@@ -15,10 +15,10 @@ from synco_laravel.plugin import detect_framework
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import needs_php
 from synco_core.types import SanitizeRule
 
 Make = Callable[..., Path]
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
 
 FULL_RULES = (
     SanitizeRule("users", "email", transform="email"),
@@ -54,7 +54,7 @@ def make_sqlite(path: Path) -> None:
         """)
 
 
-def test_profile_follows_existing_sqlite_tables(make_project: Make, mode: str,
+def test_profile_follows_existing_sqlite_tables(make_project: Make, php_mode: str,
                                                 plugin_manager: SyncoPluginManager) -> None:
     project = make_project("laravel11")
     make_sqlite(project / "database/database.sqlite")
@@ -80,7 +80,7 @@ def test_table_prefix(make_project: Make, plugin_manager: SyncoPluginManager) ->
 
 
 @pytest.mark.mysql
-def test_profile_follows_existing_mysql_tables(make_project: Make, mode: str, plugin_manager: SyncoPluginManager,
+def test_profile_follows_existing_mysql_tables(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
                                                mysql_database_factory: Callable[[], str]) -> None:
     from synco_core.testing import mysql_admin_connection
 
@@ -101,7 +101,7 @@ def test_profile_follows_existing_mysql_tables(make_project: Make, mode: str, pl
 
 
 @pytest.mark.postgres
-def test_profile_follows_existing_postgres_tables(make_project: Make, mode: str, plugin_manager: SyncoPluginManager,
+def test_profile_follows_existing_postgres_tables(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
                                                   postgres_database_factory: Callable[[], str]) -> None:
     from synco_core.testing import postgres_admin_connection
 

@@ -34,28 +34,3 @@ def make_project(tmp_path: Path) -> Callable[[str], Path]:
         return (target / name).resolve()
 
     return make
-
-
-def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Leave no PHP interpreter on PATH, so the plugin has to read Configuration/ itself."""
-    empty = tmp_path / "no-php-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("PHP", raising=False)
-
-
-@pytest.fixture
-def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """PHP hidden from PATH for this test."""
-    hide_php(monkeypatch, tmp_path)
-
-
-@pytest.fixture(params=["php", "files"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Runs a test twice: with the real php CLI running ./flow, and with PHP hidden from PATH."""
-    if request.param == "php":
-        if shutil.which("php") is None:
-            pytest.skip("php CLI not installed (apt-get install php-cli)")
-    else:
-        hide_php(monkeypatch, tmp_path)
-    return str(request.param)

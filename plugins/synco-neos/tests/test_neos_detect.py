@@ -23,7 +23,7 @@ def test_not_a_flow_project(tmp_path: Path) -> None:
     assert plugin.detect_framework(tmp_path) is None  # no flow
 
 
-def test_neos8_development(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_neos8_development(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("neos8")
     for name, value in {"DB_HOST": "127.0.0.1", "DB_PORT": "3306", "DB_NAME": "neos_dev", "DB_USER": "dev",
                         "DB_PASSWORD": "dev-pass-1234"}.items():
@@ -31,7 +31,7 @@ def test_neos8_development(make_project: Callable[[str], Path], mode: str, monke
     framework = plugin.detect_framework(project)
     assert framework is not None
     assert framework.name == "Neos/Flow" and framework.plugin == "neos"
-    assert framework.config_source == mode
+    assert framework.config_source == php_mode
     assert framework.web_root == project / "Web"
     assert framework.settings["neos_version"] == 8
     db = framework.database
@@ -41,7 +41,7 @@ def test_neos8_development(make_project: Callable[[str], Path], mode: str, monke
     # Settings.Charset.yaml is a split source read after Settings.yaml: its charset wins.
     assert dict(db.options) == {"charset": "utf8mb4"}
     assert "FLOW_CONTEXT=Development" in db.source
-    assert ("./flow" in db.source) == (mode == "php")
+    assert ("./flow" in db.source) == (php_mode == "php")
     assert redact("pw dev-pass-1234") == "pw ***"
     assert framework.post_install == [["./flow", "resource:publish", "--collection", "persistent"],
                                       ["./flow", "flow:cache:flush"]]
@@ -59,7 +59,7 @@ def test_neos8_development(make_project: Callable[[str], Path], mode: str, monke
         ("Production/Live", ("mysql", "db.internal", 3307, "neos_prod", "neos_prod", "/run/mysqld/mysqld.sock")),
     ],
 )
-def test_neos8_production_contexts(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+def test_neos8_production_contexts(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch,
                                    context: str, expected: tuple[object, ...]) -> None:
     project = make_project("neos8")
     monkeypatch.setenv("FLOW_CONTEXT", context)
@@ -72,7 +72,7 @@ def test_neos8_production_contexts(make_project: Callable[[str], Path], mode: st
     assert f"FLOW_CONTEXT={context}" in db.source
 
 
-def test_unset_env_password_is_none(make_project: Callable[[str], Path], mode: str,
+def test_unset_env_password_is_none(make_project: Callable[[str], Path], php_mode: str,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOW_CONTEXT", "Production")
     framework = plugin.detect_framework(make_project("neos8"))
@@ -80,7 +80,7 @@ def test_unset_env_password_is_none(make_project: Callable[[str], Path], mode: s
     assert framework.database.password is None
 
 
-def test_neos9_postgresql(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_neos9_postgresql(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("neos9")
     monkeypatch.setenv("DATABASE_HOST", "pg.local")
     monkeypatch.setenv("DATABASE_NAME", "neos9")
@@ -91,14 +91,14 @@ def test_neos9_postgresql(make_project: Callable[[str], Path], mode: str, monkey
     db = framework.database
     assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
         "postgresql", "pg.local", 5432, "neos9", "neos", "pg-secret-5555")
-    assert framework.config_source == mode
+    assert framework.config_source == php_mode
     assert framework.settings["neos_version"] == 9
     # Neos 9 has no event log table, and its content-repository event tables are never skipped.
     assert framework.dump_options.smart_exclude_tables == (THUMBNAIL_TABLE,)
     assert not any("events" in t or t.startswith("cr_") for t in framework.dump_options.smart_exclude_tables)
 
 
-def test_missing_dbname_still_detects(make_project: Callable[[str], Path], mode: str) -> None:
+def test_missing_dbname_still_detects(make_project: Callable[[str], Path], php_mode: str) -> None:
     framework = plugin.detect_framework(make_project("neos9"))  # no DATABASE_* variables set
     assert framework is not None
     assert framework.database is None

@@ -68,7 +68,7 @@ def test_storage_key() -> None:
         ("Development", "local", "_Resources/Persistent/a/9/4/a/"),
     ],
 )
-def test_neos9_targets(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+def test_neos9_targets(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch,
                        context: str, kind: str, uri_start: str) -> None:
     monkeypatch.setenv("FLOW_CONTEXT", context)
     framework = plugin.detect_framework(make_project("neos9"))
@@ -141,7 +141,7 @@ def _entries(framework: Framework, all_files: bool) -> list[PublicFile]:
 
 
 @pytest.mark.mysql
-def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: str, mode: str,
+def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: str, php_mode: str,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     db = parse_database_url(mysql_url)
     project = make_project("neos8")
@@ -227,7 +227,7 @@ def test_resources_from_postgresql(make_project: Callable[[str], Path], postgres
 
 
 @pytest.mark.parametrize("subdivide", [True, False])
-def test_fallback_to_published_folder(make_project: Callable[[str], Path], mode: str, subdivide: bool,
+def test_fallback_to_published_folder(make_project: Callable[[str], Path], php_mode: str, subdivide: bool,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("neos8")
     monkeypatch.setenv("FLOW_CONTEXT", "Production" if subdivide else "Production/Live")
@@ -263,7 +263,7 @@ def test_fallback_to_published_folder(make_project: Callable[[str], Path], mode:
         assert entry.is_absolute_url
 
 
-def test_install_files(make_project: Callable[[str], Path], mode: str, tmp_path: Path,
+def test_install_files(make_project: Callable[[str], Path], php_mode: str, tmp_path: Path,
                        monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("neos8")
     monkeypatch.setenv("DB_NAME", "x")
@@ -293,7 +293,7 @@ def test_install_files(make_project: Callable[[str], Path], mode: str, tmp_path:
         plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"), received)
 
 
-def test_cli_detect_json(make_project: Callable[[str], Path], mode: str, monkeypatch: pytest.MonkeyPatch,
+def test_cli_detect_json(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch,
                          plugin_manager: SyncoPluginManager) -> None:
     assert plugin_manager.register(plugin, "neos")
     project = make_project("neos8")
@@ -304,7 +304,7 @@ def test_cli_detect_json(make_project: Callable[[str], Path], mode: str, monkeyp
     assert "cli-secret-4242" not in result.output
     info = json.loads(result.output)
     assert info["framework"] == "Neos/Flow" and info["plugin"] == "neos"
-    assert info["configSource"] == mode
+    assert info["configSource"] == php_mode
     assert info["database"]["socket"] == "/run/mysqld/mysqld.sock"
     assert info["database"]["password"] == "***"
     assert info["webRoot"] == str(project / "Web")

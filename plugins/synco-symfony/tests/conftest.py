@@ -13,7 +13,6 @@ import synco_symfony.plugin
 from synco_core.plugins import SyncoPluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HAS_PHP = shutil.which("php") is not None
 
 
 def copy_fixture(name: str, target: Path) -> Path:
@@ -37,31 +36,6 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return make
-
-
-def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Point PATH at an empty folder, so no PHP interpreter can be found."""
-    empty = tmp_path / "no-php-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("PHP", raising=False)
-
-
-@pytest.fixture(params=["php", "files"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Runs a test twice: with the real ``php`` CLI, and with PHP hidden from PATH (file reading only)."""
-    monkeypatch.delenv("PHP", raising=False)
-    if request.param == "php":
-        if not HAS_PHP:
-            pytest.skip("the php CLI is not installed (apt-get install php-cli)")
-    else:
-        hide_php(monkeypatch, tmp_path)
-    return str(request.param)
-
-
-@pytest.fixture
-def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    hide_php(monkeypatch, tmp_path)
 
 
 @pytest.fixture(autouse=True)

@@ -35,22 +35,22 @@ def test_not_symfony(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fixture", "version"), [("symfony7", "7.1"), ("symfony6", "6.4")])
-def test_detects_skeleton(make_project: Make, mode: str, fixture: str, version: str) -> None:
+def test_detects_skeleton(make_project: Make, php_mode: str, fixture: str, version: str) -> None:
     project = make_project(fixture)
     framework = detect_framework(project)
     assert framework is not None
     assert (framework.name, framework.plugin) == ("Symfony", "symfony")
-    assert framework.config_source == mode
+    assert framework.config_source == php_mode
     assert framework.web_root == project / "public"
     assert f"Symfony {version}" in framework.reason
     assert framework.post_install == [[framework.post_install[0][0], "bin/console", "cache:clear"]]
     assert framework.settings["app_env"] == "dev"
 
 
-def test_logs_which_way(make_project: Make, mode: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_which_way(make_project: Make, php_mode: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="synco_symfony")
     detect_framework(make_project("symfony7"))
-    assert f"config_source={mode}" in caplog.text
+    assert f"config_source={php_mode}" in caplog.text
 
 
 def db_of(project: Path) -> tuple[object, ...]:
@@ -60,19 +60,19 @@ def db_of(project: Path) -> tuple[object, ...]:
     return (db.engine, db.host, db.port, db.name, db.user, db.password, dict(db.options))
 
 
-def test_skeleton_postgresql(make_project: Make, mode: str) -> None:
+def test_skeleton_postgresql(make_project: Make, php_mode: str) -> None:
     assert db_of(make_project("symfony7")) == (
         "postgresql", "127.0.0.1", 5432, "app", "app", "!ChangeMe!", {"serverVersion": "16", "charset": "utf8"})
     assert redact("pw !ChangeMe!") == "pw ***"
 
 
-def test_variable_expansion(make_project: Make, mode: str) -> None:
+def test_variable_expansion(make_project: Make, php_mode: str) -> None:
     assert db_of(make_project("symfony6")) == (
         "mysql", "127.0.0.1", 3306, "app", "app", "!ChangeMe!",
         {"serverVersion": "10.11.2-MariaDB", "charset": "utf8mb4"})
 
 
-def test_env_local_overrides(make_project: Make, mode: str) -> None:
+def test_env_local_overrides(make_project: Make, php_mode: str) -> None:
     # Like Symfony's Dotenv, a reference is expanded when its file is loaded: DB_USER from .env.dev.local
     # comes too late for the URL .env.local built, while DB_HOST defined just before it is used.
     project = make_project("symfony6", {
@@ -83,7 +83,7 @@ def test_env_local_overrides(make_project: Make, mode: str) -> None:
     assert (engine, host, user) == ("mysql", "local-db", "app")
 
 
-def test_app_env_selects_files(make_project: Make, mode: str) -> None:
+def test_app_env_selects_files(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7", {
         ".env.local": 'APP_ENV=prod\nDATABASE_URL="mysql://local:pw-local@l:3306/local"\n',
         ".env.prod": 'DATABASE_URL="mariadb://prod:pw-prod@prod-db:3307/shop?serverVersion=10.11.2-MariaDB"\n',
@@ -91,7 +91,7 @@ def test_app_env_selects_files(make_project: Make, mode: str) -> None:
     assert db_of(project)[:5] == ("mysql", "prod-db", 3307, "shop", "prod")
 
 
-def test_test_env_skips_env_local(make_project: Make, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_test_env_skips_env_local(make_project: Make, php_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("symfony7", {
         ".env.local": 'DATABASE_URL="mysql://local:pw@l:3306/local"\nTEST_DB=local.db\n',
         ".env.test": 'DATABASE_URL="sqlite:///%kernel.project_dir%/var/${TEST_DB:-test.db}"\n',
@@ -101,7 +101,7 @@ def test_test_env_skips_env_local(make_project: Make, mode: str, monkeypatch: py
     assert (engine, name) == ("sqlite", str(project / "var" / "test.db")), ".env.local is not read for tests"
 
 
-def test_real_environment_wins(make_project: Make, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_environment_wins(make_project: Make, php_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project("symfony7", {".env.local": 'DATABASE_URL="mysql://local:pw@l:3306/local"\n'})
     monkeypatch.setenv("DATABASE_URL", "pgsql://envuser:env%2Fpw%40x@pg.example:6432/envdb")
     assert db_of(project)[:6] == ("postgresql", "pg.example", 6432, "envdb", "envuser", "env/pw@x")
@@ -116,19 +116,19 @@ def test_real_environment_wins(make_project: Make, mode: str, monkeypatch: pytes
     ("pgsql://app:pw@db/app", ("postgresql", "db", None, "app")),
     ("pdo-mysql://app:pw@db/app", ("mysql", "db", None, "app")),
 ])
-def test_doctrine_url_forms(make_project: Make, mode: str, url: str, expected: tuple[object, ...]) -> None:
+def test_doctrine_url_forms(make_project: Make, php_mode: str, url: str, expected: tuple[object, ...]) -> None:
     project = make_project("symfony7", {".env.local": f'DATABASE_URL="{url}"\n'})
     engine, host, port, name, *_ = db_of(project)
     assert (engine, host, port, name) == tuple(
         str(v).format(project=project) if isinstance(v, str) else v for v in expected)
 
 
-def test_url_encoded_password(make_project: Make, mode: str) -> None:
+def test_url_encoded_password(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7", {".env.local": "DATABASE_URL=mysql://app:p%40ss%3Aword@db/app\n"})
     assert db_of(project)[5] == "p@ss:word"
 
 
-def test_dumped_env_local_php(make_project: Make, mode: str) -> None:
+def test_dumped_env_local_php(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7", {".env.local.php": DUMPED_ENV})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
@@ -146,13 +146,13 @@ def test_dumped_env_for_other_app_env_is_ignored(make_project: Make, monkeypatch
     assert "127.0.0.1:5432" in (env.get("DATABASE_URL") or "")
 
 
-def test_env_dist_without_env(make_project: Make, mode: str) -> None:
+def test_env_dist_without_env(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony6")
     (project / ".env").rename(project / ".env.dist")
     assert db_of(project)[0] == "mysql"
 
 
-def test_several_connections(make_project: Make, mode: str) -> None:
+def test_several_connections(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7", {
         "config/packages/doctrine.yaml": (
             "doctrine:\n  dbal:\n    default_connection: shop\n    connections:\n"
@@ -169,7 +169,7 @@ def test_several_connections(make_project: Make, mode: str) -> None:
     assert framework.settings["connections"] == {"legacy": "postgresql://old:***@old-db/old"}
 
 
-def test_separate_settings(make_project: Make, mode: str) -> None:
+def test_separate_settings(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony6", {
         "config/packages/doctrine.yaml": (
             "doctrine:\n  dbal:\n    driver: pdo_pgsql\n    host: '%env(DB_HOST)%'\n    port: 5433\n"

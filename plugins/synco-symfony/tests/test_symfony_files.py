@@ -16,11 +16,10 @@ from synco_symfony.plugin import detect_framework, install_files, list_file_sets
 
 from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract
+from synco_core.testing import FrameworkPluginContract, needs_php
 from synco_core.types import FileSet, FileSetOptions, Framework, ReceivedFileSet
 
 Make = Callable[..., Path]
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="the php CLI is not installed")
 
 
 def sets_of(project: Path) -> dict[str, FileSet]:
@@ -31,7 +30,7 @@ def sets_of(project: Path) -> dict[str, FileSet]:
     return {s.name: s for s in sets}
 
 
-def test_vich_mappings(make_project: Make, mode: str) -> None:
+def test_vich_mappings(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7")
     sets = sets_of(project)
     assert set(sets) == {"products", "media", "invoices"}
@@ -45,7 +44,7 @@ def test_vich_mappings(make_project: Make, mode: str) -> None:
         "private", project / "private/invoices", "private/invoices")
 
 
-def test_liip_cache_never_transferred(make_project: Make, mode: str) -> None:
+def test_liip_cache_never_transferred(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony7")
     media = sets_of(project)["media"]
     assert (media.kind, media.url_prefix) == ("public", "media/")
@@ -59,7 +58,7 @@ def test_liip_custom_cache_prefix(make_project: Make, no_php: None) -> None:
     assert sets_of(project)["media"].exclude == ("thumbs",)
 
 
-def test_public_uploads_when_nothing_configured(make_project: Make, mode: str) -> None:
+def test_public_uploads_when_nothing_configured(make_project: Make, php_mode: str) -> None:
     project = make_project("symfony6")
     uploads = sets_of(project)["uploads"]
     assert (uploads.kind, uploads.root, uploads.url_prefix, uploads.relative_base_path) == (
@@ -120,13 +119,13 @@ def test_post_install_cache_clear(make_project: Make) -> None:
     assert not (project / "var/cache/dev").exists()
 
 
-def test_detect_json(make_project: Make, mode: str, symfony_manager: SyncoPluginManager) -> None:
+def test_detect_json(make_project: Make, php_mode: str, symfony_manager: SyncoPluginManager) -> None:
     project = make_project("symfony7", {".env.local": "DATABASE_URL=mysql://app:json-secret-pw@db:3306/app\n"})
     result = CliRunner().invoke(cli, ["detect", "--json", str(project)])
     assert result.exit_code == 0, result.output
     assert "json-secret-pw" not in result.output
     data = json.loads(result.stdout)
-    assert (data["framework"], data["plugin"], data["configSource"]) == ("Symfony", "symfony", mode)
+    assert (data["framework"], data["plugin"], data["configSource"]) == ("Symfony", "symfony", php_mode)
     assert data["database"]["url"] == "mysql://app:***@db:3306/app"
     assert {s["name"]: s["kind"] for s in data["fileSets"]} == {
         "products": "public", "media": "public", "invoices": "private"}
