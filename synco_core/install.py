@@ -9,6 +9,7 @@ rolled back, replaced folders moved back), so a failed install leaves the local 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from synco_core.detection import detect
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
@@ -34,6 +35,9 @@ from synco_core.types import (
     ReceivedFileSet,
     TableManifest,
 )
+
+if TYPE_CHECKING:
+    from synco_core.transfer.receive import ReceiveSummary
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +221,8 @@ class InstallReport:
 class _Undo:
     """What to undo when a later step fails."""
 
-    database: bool = False
     folders: list[tuple[Path, Path | None, bool]] = field(default_factory=list)
-    #: Set when the database was installed before the plan ran (while files were still arriving).
+    #: Puts the previous database back, once the database step has run (here or in the background).
     database_rollback: Callable[[], None] | None = None
 
 
@@ -263,11 +266,11 @@ def run_install(
             elif step.kind == "database":
                 report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
                                                     manager)
-                undo.database = True
+                undo.database_rollback = functools.partial(roll_back_database, framework, manager)
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
     except BaseException:
-        _undo(plan, undo, local_hosts, manager)
+        _undo(undo)
         raise
     if framework.post_install and post_install:
         run_post_install(framework)
@@ -305,7 +308,7 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     return result
 
 
-def _undo(plan: InstallPlan, undo: _Undo, local_hosts: tuple[str, ...], manager: SyncoPluginManager) -> None:
+def _undo(undo: _Undo) -> None:
     """Put back what the steps done so far replaced; report (not raise) what could not be put back."""
     for destination, backup, keep_if_no_backup in reversed(undo.folders):
         try:
@@ -318,15 +321,18 @@ def _undo(plan: InstallPlan, undo: _Undo, local_hosts: tuple[str, ...], manager:
             log.error("could not restore %s after a failed install: %s", destination, exc)
     if undo.database_rollback is not None:
         undo.database_rollback()
-    if undo.database and plan.framework.database is not None:
-        try:
-            rollback_with_engine(
-                plan.framework.database,
-                InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts),
-                manager,
-            )
-        except SyncoError as exc:
-            log.error("could not roll the database back after a failed install: %s", exc)
+
+
+def roll_back_database(framework: Framework, manager: SyncoPluginManager) -> None:
+    """Undo an install's database step after a later failure; reports (never raises) what went wrong."""
+    if framework.database is None:
+        return
+    try:
+        rollback_with_engine(framework.database,
+                             InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework)),
+                             manager)
+    except SyncoError as exc:
+        log.error("could not roll the database back after a failed install: %s", exc)
 
 
 def _remove(path: Path) -> None:
@@ -430,15 +436,10 @@ class EarlyDatabaseInstall:
         if self._thread.is_alive():
             log.warning("waiting for the database load to end, to leave the local database as it was")
         self._thread.join()
-        if self._result is None or self._rolled_back or self._framework.database is None:
+        if self._result is None or self._rolled_back:
             return
         self._rolled_back = True
-        try:
-            rollback_with_engine(self._framework.database,
-                                 InstallOptions(yes=True, force_remote_target=True,
-                                                local_hosts=local_hosts_of(self._framework)), self._manager)
-        except SyncoError as exc:
-            log.error("could not roll the database back after a failed install: %s", exc)
+        roll_back_database(self._framework, self._manager)
 
 
 class ReceiveInstall:
@@ -481,6 +482,23 @@ class ReceiveInstall:
         except BaseException:
             self.abandon()
             raise
+
+    def conclude(self, summary: ReceiveSummary, *, yes: bool = False, confirm: Callable[[str], bool] | None = None,
+                 post_install: bool = False, echo: Callable[[str], None] = print) -> bool:
+        """After the transfer: install the sets this receive brought (not others an earlier one left in the
+        target), or, when a set did not arrive complete, undo the early database and say so (False)."""
+        if not summary.ok:
+            self.abandon()
+            failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
+            echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is unchanged. "
+                 "Run the same command again to continue.")
+            return False
+        names = tuple(outcome.name for outcome in summary.sets)
+        if not names:
+            echo("No file set was received, so there is nothing to install.")
+            return True
+        self.finish(summary.target, only=names, yes=yes, confirm=confirm, post_install=post_install, echo=echo)
+        return True
 
     def abandon(self) -> None:
         """The transfer (or the install) failed: roll back a database installed early."""

@@ -87,15 +87,12 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
             echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
                  "layer (the channel itself is the encryption).")
         print_summary(result.summary)
-        if not result.summary.ok:
-            if installer is not None:
-                echo("Not installing: not everything arrived complete; the local project is unchanged. Run the "
-                     "same command again to continue.")
-            raise click.exceptions.Exit(1)
     except BaseException:
         if installer is not None:
             installer.abandon()
         raise
-    if installer is not None:
-        names = tuple(outcome.name for outcome in result.summary.sets)
-        installer.finish(target, only=names, yes=yes, confirm=confirm, post_install=post_install, echo=echo)
+    if installer is not None and not installer.conclude(result.summary, yes=yes, confirm=confirm,
+                                                        post_install=post_install, echo=echo):
+        raise click.exceptions.Exit(1)
+    if not result.summary.ok:
+        raise click.exceptions.Exit(1)

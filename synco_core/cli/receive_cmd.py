@@ -32,7 +32,7 @@ from synco_core.transfer.transport import HttpTransport, Transport
 from synco_core.wire import Meta, WireFileSet
 
 if TYPE_CHECKING:
-    from synco_core.install import ReceiveInstall
+    pass
 
 
 def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
@@ -266,22 +266,8 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
     print_summary(summary)
     if asked and tty and click.confirm(f"Remember {url} in .synco.yml?", default=True, err=True):
         remember_host(project_dir, url)
-    if not summary.ok:
-        if installer is not None:
-            installer.abandon()
-            failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
-            click.echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is "
-                       "unchanged. Run the same command again to continue.", err=True)
+    if installer is not None and not installer.conclude(summary, yes=yes, confirm=confirm, post_install=post_install,
+                                                        echo=lambda line: click.echo(line, err=True)):
         raise click.exceptions.Exit(1)
-    if installer is not None:
-        _install(installer, summary, yes=yes, post_install=post_install)
-
-
-def _install(installer: ReceiveInstall, summary: ReceiveSummary, *, yes: bool, post_install: bool) -> None:
-    """Install the sets of this receive (not others an earlier receive left in the target)."""
-    names = tuple(outcome.name for outcome in summary.sets)
-    if not names:
-        click.echo("No file set was received, so there is nothing to install.", err=True)
-        return
-    installer.finish(summary.target, only=names, yes=yes, confirm=confirm, post_install=post_install,
-                     echo=lambda line: click.echo(line, err=True))
+    if not summary.ok:
+        raise click.exceptions.Exit(1)
