@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,7 +318,7 @@ def receive_public_files(
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
     """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included), sorted."""
-    wanted = listed if isinstance(listed, (set, frozenset, KeysView)) else set(listed)
+    wanted = set(listed)
     found: list[str] = []
 
     def walk(folder: str, prefix: str) -> None:

@@ -179,7 +179,8 @@ class _State:
     def previous(self, name: str) -> dict[str, Any] | None:
         return self.sets.get(name)
 
-    def record(self, session: str, meta: Meta, file_set: WireFileSet, local: str, **extra: Any) -> None:
+    def record(self, session: str, meta: Meta, file_set: WireFileSet, local: str, **extra: Any) -> dict[str, Any]:
+        """Note ``file_set`` as received (saved at once); returns its entry."""
         wire = file_set.to_json()
         detail = file_set.dump or file_set.public or file_set.private
         entry: dict[str, Any] = {
@@ -206,6 +207,7 @@ class _State:
         entry["wire"] = wire
         self.sets[file_set.name] = entry
         self.save(session, meta)
+        return entry
 
     def save(self, session: str, meta: Meta) -> None:
         self.data = {
@@ -363,9 +365,9 @@ def receive_session(
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
-                state.record(folder, meta, file_set, local, fileCount=len(index))
+                entry = state.record(folder, meta, file_set, local, fileCount=len(index))
                 if not result.failed:
-                    arrived(target, state.sets[file_set.name])
+                    arrived(target, entry)
                 continue
             previous = state.previous(file_set.name)
             if previous is not None and _already_there(previous, folder, file_set, target / local):
@@ -377,8 +379,7 @@ def receive_session(
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
                 outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
-            state.record(folder, meta, file_set, local)
-            arrived(target, state.sets[file_set.name])
+            arrived(target, state.record(folder, meta, file_set, local))
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
