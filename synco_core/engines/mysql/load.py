@@ -189,15 +189,9 @@ class Loader:
                 self._query(number, sql)
                 workers = []
                 continue
-            if _COMMIT.match(sql):
-                # The dump commits every few dozen megabytes: so do the workers (without waiting for
-                # them), which keeps InnoDB's transactions, and what it buffers for them, small.
-                for worker in workers:
-                    worker.submit("commit", b"", number)
-                continue
             if _TRANSACTION.match(sql) or _KEYS.match(sql):
-                # The workers run their own transactions; LOCK TABLES would block them; DISABLE KEYS
-                # only matters for MyISAM and would make every table wait for the previous one.
+                # The workers commit every statement on their own; LOCK TABLES would block them; DISABLE
+                # KEYS only matters for MyISAM and would make every table wait for the previous one.
                 continue
             insert = _VALUES_INSERT.match(sql)
             if insert:
@@ -262,7 +256,6 @@ _INDEPENDENT_DDL = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:(?:CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME
     + rb"|(?:CREATE|DROP)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?VIEW\b)",
     re.IGNORECASE)
-_COMMIT = re.compile(rb"^(?:/\*!\d*\s*)?COMMIT\b", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
 _SESSION = re.compile(rb"^(?:/\*!\d*\s*)?SET\b", re.IGNORECASE)
 _TRANSACTION = re.compile(
