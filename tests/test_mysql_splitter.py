@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synco_core.engines.mysql.splitter import StatementSplitter
+from synco_core.engines.mysql.splitter import SIZE_HINT, StatementSplitter
 from synco_core.errors import DatabaseError
 
 SCRIPT = b"""/*M!999999\\- enable the sandbox mode */
@@ -90,3 +90,35 @@ def test_any_values_survive_splitting(rows: list[list[bytes]], chunk_size: int) 
     statement = b"INSERT INTO `t` VALUES " + b",".join(b"(" + b",".join(r) + b")" for r in rows)
     script = b"SET NAMES utf8mb4;\n" + statement + b";\n" + statement + b";\n"
     assert split(script, chunk_size) == [b"SET NAMES utf8mb4", statement, statement]
+
+
+def _hinted(statement: bytes) -> bytes:
+    return SIZE_HINT + str(len(statement)).encode() + b"\n" + statement + b";\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(_value, min_size=1, max_size=5), min_size=1, max_size=8),
+       chunk_size=st.integers(min_value=1, max_value=50))
+def test_size_hints_give_the_same_statements(rows: list[list[bytes]], chunk_size: int) -> None:
+    # Values with ';', ');' and newlines inside strings: a hinted statement is taken whole, not scanned.
+    statement = b"INSERT INTO `t` VALUES " + b",".join(b"(" + b",".join(r) + b")" for r in rows) + b",('x);\ny;')"
+    script = b"SET NAMES utf8mb4;\n" + _hinted(statement) + statement + b";\n" + _hinted(statement)
+    assert split(script, chunk_size) == [b"SET NAMES utf8mb4", statement, statement, statement]
+
+
+@pytest.mark.parametrize("chunk_size", [2, 1 << 20])
+@pytest.mark.parametrize("hint", [b"-- synco-size: 21\n", b"-- synco-size: 23\n", b"-- synco-size: x\n",
+                                  b"-- synco-size: 0\n"])
+def test_a_wrong_size_hint_is_a_damaged_dump(hint: bytes, chunk_size: int) -> None:
+    # The statement is 22 bytes: a hint one byte off either way must not cut it at a wrong place.
+    with pytest.raises(DatabaseError, match="the dump is damaged"):
+        split(hint + b"INSERT INTO t VALUES 1;\nSELECT 1;\n", chunk_size)
+
+
+def test_a_hinted_statement_cut_short_is_truncated() -> None:
+    with pytest.raises(DatabaseError, match="ends inside a statement"):
+        split(b"-- synco-size: 300\nINSERT INTO t VALUES (1);\n")
+
+
+def test_a_right_size_hint_is_followed() -> None:
+    assert split(b"-- synco-size: 22\nINSERT INTO t VALUES 1;\nSELECT 1;\n") == [b"INSERT INTO t VALUES 1", b"SELECT 1"]

@@ -24,6 +24,7 @@ import pymysql.cursors
 from synco_core.engines.mysql import literals, schema
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.sanitize import transform_sql
+from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
@@ -43,6 +44,8 @@ WIDE_ROW_BYTES = 1024
 MANIFEST_PREFIX = b"-- synco-manifest: "
 COMPLETE_MARKER = b"-- synco-dump-complete"
 HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
+#: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
+SIZE_HINT = SPLITTER_SIZE_HINT
 
 HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
@@ -206,7 +209,9 @@ class _TableWriter:
         self.rows_list(values.split(b"\0"))
 
     def _statement(self, values: bytes) -> None:
-        self.out.write(self.insert + values + b";\n")
+        # The size hint lets synco's loader take the statement without scanning its values for the end.
+        size = len(self.insert) + len(values)
+        self.out.write(SIZE_HINT + str(size).encode() + b"\n" + self.insert + values + b";\n")
         self.since_commit += len(values)
         if self.since_commit > COMMIT_BYTES:
             self.out.write(b"COMMIT;\n")
