@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 
 from synco_core.detection import detect
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
@@ -279,7 +279,9 @@ def run_install(
 
 
 def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
-                      local_hosts: tuple[str, ...], manager: SyncoPluginManager) -> InstallResult:
+                      local_hosts: tuple[str, ...], manager: SyncoPluginManager,
+                      stream: BinaryIO | None = None) -> InstallResult:
+    """Install ``item`` (read from ``stream`` instead of its file when given)."""
     assert framework.database is not None
     options = InstallOptions(
         format=item.format,
@@ -288,7 +290,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
         force_remote_target=force_remote_target,
         local_hosts=local_hosts,
     )
-    with item.path.open("rb") as dump:
+    with item.path.open("rb") if stream is None else stream as dump:
         return install_with_engine(framework.database, dump, options, manager)
 
 
@@ -394,6 +396,21 @@ def install_received(
     return report
 
 
+class StreamedDump(Protocol):
+    """A dump still arriving (:class:`synco_core.pull.dumpstream.DumpStream`), as an install reads it."""
+
+    set_name: str
+    engine: str
+    format: str
+    #: Filled in when the whole dump has arrived, before :meth:`reader` reports its end.
+    manifest: dict[str, TableManifest]
+
+    @property
+    def failed(self) -> bool: ...
+
+    def reader(self) -> BinaryIO: ...
+
+
 class EarlyDatabaseInstall:
     """The database step of an install, run in a thread as soon as the dump has arrived.
 
@@ -405,23 +422,33 @@ class EarlyDatabaseInstall:
     """
 
     def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
-                 manager: SyncoPluginManager | None = None) -> None:
+                 manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None) -> None:
         self.name = item.name
         self._framework = framework
         self._manager = manager or get_plugin_manager()
         self._result: InstallResult | None = None
         self._error: BaseException | None = None
         self._rolled_back = False
+        #: Loading from a dump that is still arriving (see :meth:`ReceiveInstall.start_streamed`).
+        self.stream = stream
         self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
                                         name="synco-install-database", daemon=True)
         self._thread.start()
 
     def _run(self, item: ReceivedSet, force_remote_target: bool) -> None:
         try:
+            dump = self.stream.reader() if self.stream is not None else None
             self._result = _install_database(item, self._framework, force_remote_target,
-                                             local_hosts_of(self._framework), self._manager)
+                                             local_hosts_of(self._framework), self._manager, dump)
         except BaseException as exc:  # Raised in the waiting thread by wait().
             self._error = exc
+
+    def broken_stream(self) -> bool:
+        """True when this install read a dump stream that broke off: it failed, and the target is as it was."""
+        if self.stream is None or not self.stream.failed:
+            return False
+        self._thread.join()
+        return self._result is None
 
     def wait(self) -> InstallResult:
         """The install's result once it is done; its error, raised here, if it failed."""
@@ -461,7 +488,24 @@ class ReceiveInstall:
         self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
 
+    def start_streamed(self, stream: StreamedDump) -> None:
+        """``synco pull``: start loading the dump while it is still arriving, as ``ssh host mysqldump | mysql``
+        would (only with ``--yes``, and only into a database of the same engine; otherwise the dump is
+        installed from its file once it is complete, as usual)."""
+        local = self.framework.database
+        if (not self.early_database or self.database is not None or local is None or local.engine != stream.engine
+                or not stream.format):
+            return
+        item = ReceivedSet(name=stream.set_name, kind="database", path=Path(stream.set_name), engine=stream.engine,
+                           format=stream.format, manifest=stream.manifest)
+        log.debug("installing %s while it streams in", item.name)
+        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
+                                             stream=stream)
+
     def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
+        if self.database is not None and self.database.broken_stream():
+            # The stream broke off but the dump then arrived whole by download: install that instead.
+            self.database = None
         if not self.early_database or self.database is not None or entry.get("kind") != "database":
             return
         if self.framework.database is None:

@@ -27,7 +27,11 @@ from synco_core.pull.framing import (
     HELLO,
     MAGIC,
     MAX_FRAME,
+    READY,
     RESPONSE,
+    STREAM_CLOSE,
+    STREAM_DATA,
+    STREAM_OPEN,
     ChannelClient,
     ChannelClosed,
     ChannelServer,
@@ -199,8 +203,11 @@ def _read(client: ChannelClient, space: str, path: str, offset: int = 0, compres
 
 def test_handshake_reports_server(pair: Pair) -> None:
     assert pair.client.hello is not None
-    assert (pair.client.hello.version, pair.client.hello.capabilities) == ("test", {"age": True, "get_batch": True})
+    assert (pair.client.hello.version, pair.client.hello.capabilities) == (
+        "test", {"age": True, "get_batch": True, "stream_database": False})
     assert pair.client.batches
+    # This server has no build handler, so there is no dump to stream.
+    assert not pair.client.streams_database
 
 
 def test_get_whole_offset_and_compressed(pair: Pair) -> None:
@@ -370,6 +377,61 @@ def test_build_relays_progress_and_ready(app: Path) -> None:
         assert ready == {"session": "synco-x", "echo": {"only": ["dbDump"]}}
     finally:
         connected.close()
+
+
+class _Recorder:
+    """A stream handler that records what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def open(self, message: dict[str, Any]) -> None:
+        self.events.append(("open", message))
+
+    def data(self, chunk: bytes) -> None:
+        self.events.append(("data", chunk))
+
+    def close(self, message: dict[str, Any]) -> None:
+        self.events.append(("close", message))
+
+
+def test_build_streams_the_dump_between_progress_frames(app: Path) -> None:
+    server_ref: list[ChannelServer] = []
+
+    def build(options: dict[str, Any], log: Any) -> dict[str, Any]:
+        server = server_ref[0]
+        log("dumping")
+        server.send_json(STREAM_OPEN, {"set": "dbDump", "key": "k"})
+        for chunk in (b"first", b"second"):
+            server.send(STREAM_DATA, chunk)
+        server.send_json(STREAM_CLOSE, {"fileSet": {"name": "dbDump"}})
+        log("indexing")
+        return {"session": "synco-x"}
+
+    connected = Pair({}, build=build)
+    server_ref.append(connected.server)
+    try:
+        hello = connected.client.handshake()
+        assert hello.capabilities["stream_database"] is True
+        assert connected.client.streams_database
+        lines: list[str] = []
+        recorder = _Recorder()
+        ready = connected.client.build({"stream_database": True}, lines.append, on_stream=recorder)
+        assert ready == {"session": "synco-x"}
+        assert lines == ["dumping", "indexing"]
+        assert recorder.events == [("open", {"set": "dbDump", "key": "k"}), ("data", b"first"), ("data", b"second"),
+                                   ("close", {"fileSet": {"name": "dbDump"}})]
+        # The channel is still in step afterwards.
+        connected.client.bye()
+    finally:
+        connected.close()
+
+
+@pytest.mark.parametrize("frame", [encode_frame(STREAM_DATA, b"x"), encode_json(STREAM_OPEN, {"set": "dbDump"})])
+def test_stream_frames_nobody_asked_for_are_a_framing_error(frame: bytes) -> None:
+    client = _client_for(frame + encode_json(READY, {}))
+    with pytest.raises(FramingError, match="not asked for"):
+        client.build({})
 
 
 def _client_for(raw: bytes) -> ChannelClient:

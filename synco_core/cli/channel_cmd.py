@@ -41,10 +41,24 @@ from synco_core import __version__
 from synco_core.cli.options import debug_option
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.pull import fallback
-from synco_core.pull.framing import PROTOCOL_VERSION, ChannelServer, FolderSpace, PublicSpace
+from synco_core.pull.framing import (
+    PROTOCOL_VERSION,
+    STREAM_CLOSE,
+    STREAM_DATA,
+    STREAM_OPEN,
+    ChannelServer,
+    FolderSpace,
+    PublicSpace,
+)
 from synco_core.secrets import redact
 
 log = logging.getLogger(__name__)
+
+
+#: Engines whose dumps ``synco pull`` streams during the build, and the format they always write (the
+#: client must know it before the dump ends, to load the dump as it arrives). SQLite is left out: its
+#: artifact is a copy of the database file, made in one go before it is sent.
+STREAMED_DUMP_FORMATS = {"mysql": "sql", "postgresql": "sql"}
 
 
 class _Stopped(BaseException):
@@ -155,8 +169,16 @@ class _Source:
             folder = fallback.plain_session_folder_class()(path)
         folder.create()
         progress(f"building the {framework.name} session on the remote host")
-        build_session(framework, folder, self._build_options(options, compress), progress)
+        build_options = self._build_options(options, compress)
         server = self._server_ref[0]
+        database = framework.database
+        if (options.get("stream_database") and encrypt and compress and database is not None
+                and database.engine in STREAMED_DUMP_FORMATS):
+            self._stream_dump(server, folder, build_options, {
+                "session": session, "key": secret, "encrypted": encrypt, "compression": "zstd",
+                "engine": database.engine, "format": STREAMED_DUMP_FORMATS[database.engine],
+            })
+        build_session(framework, folder, build_options, progress)
         server.spaces["session"] = FolderSpace(path)
         if framework.web_root is not None:
             server.spaces["public"] = PublicSpace(Path(framework.web_root), (Path(framework.project_dir),))
@@ -166,6 +188,27 @@ class _Source:
             # Without zstd here the artifacts are stored plain; the channel then compresses them with zlib.
             "channel_compression": None if compress else "zlib",
         }
+
+    @staticmethod
+    def _stream_dump(server: ChannelServer, folder: Any, build_options: Any, announce: dict[str, Any]) -> None:
+        """Send the dump artifact down the channel as it is written (``O``, ``T``..., ``C`` frames).
+
+        Only for an encrypted, zstd-compressed session: the client then needs nothing but the key to read
+        the stream, the same way it reads the finished artifact.
+        """
+        from synco_core.session.build import DB_SET_NAME
+
+        def tee(name: str) -> Callable[[bytes], object] | None:
+            if not name.startswith("dump."):
+                return None
+            server.send_json(STREAM_OPEN, {**announce, "set": DB_SET_NAME})
+            return lambda chunk: server.send(STREAM_DATA, chunk)
+
+        def written(file_set: Any) -> None:
+            server.send_json(STREAM_CLOSE, {"fileSet": file_set.to_json()})
+
+        folder.artifact_tee = tee
+        build_options.on_dump_written = written
 
     def _publish(self, framework: Any, options: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
         """``--via-http``: publish in the web root as ``serve`` does, with serve's own pieces, until bye."""

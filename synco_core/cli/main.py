@@ -39,7 +39,8 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self.addFilter(RedactingFilter())
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        # Seconds since start: with --debug, the timeline of a slow pull can be read off the log.
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s +%(relativeCreated).0fms: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         # The stream is looked up on every record so click's test runner (which swaps sys.stderr) sees it.

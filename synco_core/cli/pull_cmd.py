@@ -76,6 +76,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
         target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
         on_set_arrived=installer.set_arrived if installer else None,
+        on_dump_stream=installer.start_streamed if installer else None,
     )
 
     def echo(line: str) -> None:

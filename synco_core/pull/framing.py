@@ -26,6 +26,11 @@ type   direction   payload
                    big-endian size, then (not ok) a UTF-8 message; an ok file's ``size`` bytes follow as ``D``
 ``A``  S -> C      the current ``get_batch`` file broke off after its ``F`` (it shrank, a read error):
                    UTF-8 message; the client drops that file and goes on with the next
+``O``  S -> C      while building, when the build asked for ``stream_database``: the database artifact
+                   is being written: ``{"set": "dbDump", "session": ..., "key": ..., "engine": ...,
+                   "format": "sql", "compression": "zstd"}``
+``T``  S -> C      the next encrypted bytes of that artifact, exactly as written to the file
+``C``  S -> C      the artifact is complete: ``{"fileSet": {...}}``, its meta entry (sizes, SHA-256, manifest)
 ``X``  S -> C      fatal error: ``{"message": ...}``; the server exits after it
 ``B``  both        bye: the client is done; the server answers with ``B`` after its cleanup
 =====  ==========  =====================================================================================
@@ -36,6 +41,12 @@ the round trips overlap instead of adding up. ``get_batch`` goes further for the
 public files of a first pull: one request names many files and each comes back as a binary ``F`` header
 and its data, with no JSON, no thread hand-off and no flush per file on either side. Servers that offer
 it say so in their hello (``capabilities.get_batch``); the client falls back to ``get`` otherwise.
+
+The database dump, the one big artifact, need not wait for the build to end either: a server that offers
+``capabilities.stream_database`` sends it as ``T`` frames while the dumper writes it, when the build
+request asks for that (``"stream_database": true``). The ``O`` frame before them carries the session key, so
+the client can decrypt and load the dump as it arrives, as ``ssh host mysqldump | mysql`` would; the ``C``
+frame after them carries the artifact's meta entry, which the client checks the whole stream against.
 
 The server side (:class:`ChannelServer`) serves a session folder and the application's public files
 read-only. Every path is checked: no absolute paths, no ``..``, no dotfiles (``.env``, ``.git``), no
@@ -97,8 +108,22 @@ FATAL = b"X"
 BYE = b"B"
 FILE = b"F"
 ABORT = b"A"
-FRAME_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, DATA, END, FATAL, BYE, FILE, ABORT})
-JSON_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, END, FATAL, BYE})
+STREAM_OPEN = b"O"
+STREAM_DATA = b"T"
+STREAM_CLOSE = b"C"
+FRAME_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, DATA, END, FATAL, BYE, FILE, ABORT,
+                         STREAM_OPEN, STREAM_DATA, STREAM_CLOSE})
+JSON_TYPES = frozenset({HELLO, REQUEST, LOG, READY, RESPONSE, END, FATAL, BYE, STREAM_OPEN, STREAM_CLOSE})
+
+
+class StreamHandler(Protocol):
+    """Receives the database artifact streamed during a build (``O``, ``T``, ``C`` frames)."""
+
+    def open(self, message: dict[str, Any]) -> None: ...
+
+    def data(self, chunk: bytes) -> None: ...
+
+    def close(self, message: dict[str, Any]) -> None: ...
 
 
 class FramingError(TransferError):
@@ -428,15 +453,37 @@ class ChannelClient:
         self.hello = hello
         return hello
 
-    def build(self, options: dict[str, Any], on_log: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Ask the server to build the session; relays its progress; returns the ready message."""
+    @property
+    def streams_database(self) -> bool:
+        """Whether the server can send the dump while building it (said in its hello)."""
+        return bool(self.hello is not None and self.hello.capabilities.get("stream_database"))
+
+    def build(self, options: dict[str, Any], on_log: Callable[[str], None] | None = None,
+              on_stream: StreamHandler | None = None) -> dict[str, Any]:
+        """Ask the server to build the session; relays its progress; returns the ready message.
+
+        ``on_stream`` gets the database artifact while it is being written, when ``options`` asks for
+        ``stream_database`` and the server can (:attr:`streams_database`).
+        """
         with self._exchange({"op": "build", "options": options}):
             while True:
                 kind, payload = self._read_frame()
+                if kind == STREAM_DATA:
+                    if on_stream is None:
+                        raise FramingError("stream data from the server, which was not asked for")
+                    on_stream.data(payload)
+                    continue
                 message = decode_json(kind, payload) if kind in JSON_TYPES else {}
                 if kind == LOG:
                     if on_log is not None:
                         on_log(str(message.get("message", "")))
+                elif kind in (STREAM_OPEN, STREAM_CLOSE):
+                    if on_stream is None:
+                        raise FramingError("a stream from the server, which was not asked for")
+                    if kind == STREAM_OPEN:
+                        on_stream.open(message)
+                    else:
+                        on_stream.close(message)
                 elif kind == READY:
                     return message
                 elif kind == FATAL:
@@ -860,7 +907,7 @@ class ChannelServer:
         self.send_json(HELLO, {
             "protocol": PROTOCOL_VERSION, "version": self.version,
             "python": ".".join(str(part) for part in __import__("sys").version_info[:3]),
-            "capabilities": {**self.capabilities, "get_batch": True},
+            "capabilities": {**self.capabilities, "get_batch": True, "stream_database": self._build is not None},
         })
         threading.Thread(target=self._read_requests, name="channel-requests", daemon=True).start()
         while True:

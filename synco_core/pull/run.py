@@ -21,6 +21,7 @@ from typing import Any, cast
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import explain_exit, launch_script, negotiate, remove_upload
 from synco_core.pull.channel import ChannelProcess, channel_argv
+from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.framing import ChannelClient, ChannelClosed, ChannelTransport, FramingError, ProtocolMismatch
 from synco_core.pull.remote import Remote
 from synco_core.secrets import register_secret
@@ -47,6 +48,10 @@ class PullOptions:
     zipapp: Path | None = None
     #: Receive's ``on_set_arrived`` (``--install`` loads the database while the files arrive).
     on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
+    #: Told when the dump starts streaming in during the build (``--install --yes`` loads it from there).
+    on_dump_stream: Callable[[DumpStream], None] | None = None
+    #: Ask the remote side to send the dump while it is written (off: after the build, like any artifact).
+    stream_database: bool = True
 
 
 @dataclass
@@ -84,6 +89,7 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
 def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
                env: Mapping[str, str], force_upload: bool) -> PullResult:
     from synco_core import age
+    from synco_core.session.build import DB_SET_NAME
     from synco_core.transfer.receive import ReceiveOptions, receive_session
     from synco_core.transfer.transport import HttpTransport
 
@@ -92,6 +98,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     argv = channel_argv(remote, launch.script, env)
     channel = ChannelProcess(argv, label=remote.kind)
     finished = False
+    stream: DumpStream | None = None
     prepared = options.zipapp
     zipapp: Callable[[], Path] | None = None
     if prepared is not None:
@@ -111,8 +118,12 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 "only": list(options.only), "all": options.all, "framework": options.framework,
                 "mode": "http" if options.via_http else "channel", "listen": options.remote_listen,
             }
+            if (options.stream_database and not options.via_http and client.streams_database
+                    and (not options.only or DB_SET_NAME in options.only)):
+                build_options["stream_database"] = True
+                stream = DumpStream(options.target, on_open=options.on_dump_stream)
             try:
-                ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"))
+                ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"), on_stream=stream)
             except ChannelClosed as exc:
                 raise _failure(channel, remote, exc) from None
             session = str(ready.get("session", ""))
@@ -141,7 +152,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             register_secret(key)
             receive_options = ReceiveOptions(target=options.target, all=True, jobs=options.jobs,
                                              delete=options.delete, timeout=60.0, poll_interval=0.2,
-                                             on_set_arrived=options.on_set_arrived)
+                                             on_set_arrived=options.on_set_arrived,
+                                             prefetched=stream.take if stream is not None else None)
             try:
                 summary = receive_session(transport, session, key, receive_options, reporter)
             finally:
@@ -158,6 +170,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 raise TransferError(explain_exit(code, channel.stderr_tail(), remote))
             return PullResult(summary=summary, how=launch.how, encrypted=encrypted, remote_version=hello.version)
     finally:
+        if stream is not None:
+            stream.discard()
         if launch.uploaded and not finished:
             # The remote loader removes the archive itself unless it was killed outright; make sure.
             with contextlib.suppress(Exception):

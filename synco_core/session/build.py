@@ -78,6 +78,8 @@ class BuildOptions:
     expires_at: int | None = None
     #: Told every public index written (set name, index); ``serve`` allows exactly these files.
     on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
+    #: Told the database set as soon as its artifact is complete, before the file sets are built.
+    on_dump_written: Callable[[WireFileSet], None] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -120,8 +122,11 @@ def build_session(
                                                 sanitize=options.sanitize)
             check_strict(framework.database, dump_options, sanitize=options.sanitize, manager=manager)
         step(f"dumping the {framework.database.engine} database")
-        meta.file_sets.append(write_dump(framework, folder, options, manager))
+        dump_set = write_dump(framework, folder, options, manager)
+        meta.file_sets.append(dump_set)
         folder.write_meta(meta)
+        if options.on_dump_written is not None:
+            options.on_dump_written(dump_set)
 
     file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
     if not options.only or file_set_names:

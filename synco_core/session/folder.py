@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -87,6 +87,10 @@ class SessionFolder:
         #: The zstd level of compressed artifacts (an attribute, not an ``artifact`` argument, so the
         #: subclasses of ``synco pull`` keep the ``artifact(name, compress)`` signature).
         self.zstd_level = zstd_level
+        #: ``artifact_tee(name)`` may return a callable that gets a copy of every encrypted byte written
+        #: to that artifact, as it is written: ``synco pull`` sends the dump down the channel while it is
+        #: being made, instead of after it.
+        self.artifact_tee: Callable[[str], Callable[[bytes], object] | None] | None = None
 
     def create(self) -> None:
         """Create the folder; it must not exist yet (an id collision would mix two sessions)."""
@@ -113,7 +117,9 @@ class SessionFolder:
         """
         stats: list[ArtifactStats] = []
         with atomic_output(self.path / name, TEMP_SUFFIX) as out:
-            encrypted = age.encrypt_writer(out, self.recipients)
+            tee = self.artifact_tee(name) if self.artifact_tee is not None else None
+            sink: BinaryIO = out if tee is None else cast(BinaryIO, _TeeWriter(out, tee))
+            encrypted = age.encrypt_writer(sink, self.recipients)
             compressor: Any = None
             if compress:
                 compressor = _zstd_compressor(self.zstd_level).stream_writer(
@@ -130,6 +136,27 @@ class SessionFolder:
             file_name=name, size_bytes=plain.size, sha256=plain.hexdigest(),
             encrypted_size_bytes=encrypted_size, compression="zstd" if compress else None,
         ))
+
+
+class _TeeWriter(io.RawIOBase):
+    """Writes to ``out`` and hands the same bytes to ``copy``."""
+
+    def __init__(self, out: BinaryIO, copy: Callable[[bytes], object]) -> None:
+        super().__init__()
+        self._out = out
+        self._copy = copy
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        chunk = data if isinstance(data, bytes) else bytes(data)
+        self._out.write(chunk)
+        self._copy(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self._out.flush()
 
 
 def _zstd_compressor(level: int) -> Any:

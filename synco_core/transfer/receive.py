@@ -61,6 +61,10 @@ class ReceiveOptions:
     #: Called with the target and the set's ``.synco-received.json`` entry as each set is complete
     #: (``--install`` starts loading the database while the files still arrive).
     on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
+    #: A dump that already arrived another way (``synco pull`` streams it during the build): given the
+    #: set, returns its complete plaintext file, checked against the set's size and SHA-256, which is
+    #: moved into place instead of downloading the artifact; None downloads it as usual.
+    prefetched: Callable[[WireFileSet], Path | None] | None = None
 
 
 @dataclass
@@ -375,7 +379,13 @@ def receive_session(
                 outcome.detail = "already received"
                 arrived(target, previous)
                 continue
-            if file_set.dump is not None:
+            streamed = options.prefetched(file_set) if options.prefetched and file_set.dump is not None else None
+            if streamed is not None:
+                assert file_set.dump is not None
+                os.replace(streamed, target / local)
+                outcome.bytes = file_set.dump.encrypted_size_bytes or file_set.dump.size_bytes
+                outcome.detail = "streamed while the source dumped it"
+            elif file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
                 outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
@@ -386,6 +396,8 @@ def receive_session(
         except OSError as exc:
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        finally:
+            log.debug("%s: %s %s", file_set.name, outcome.status, outcome.detail)
     if not chosen:
         state.save(folder, meta)
     summary.seconds = time.monotonic() - started

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -343,10 +344,12 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
         return conn
 
     conn = session()
+    started = time.monotonic()
     try:
         report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS).run(dump)
     finally:
         conn.close()
+    log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)
     manifest = dict(options.manifest) or report.manifest
     if not manifest:
         # A foreign dump (mysqldump) carries no manifest: count the rows, for the report only.
@@ -358,7 +361,10 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
             cur.execute("SET SESSION time_zone='+00:00'")
         return conn
 
+    started = time.monotonic()
     rows = _verify(verifier, admin, scratch, manifest, LOAD_WORKERS)
+    log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
+              time.monotonic() - started)
     # The previous backup is replaced only now that the new content is known to be good.
     _create_like(admin, backup, database.name)
     tables = exchange(admin, database.name, scratch, backup)

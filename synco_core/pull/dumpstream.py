@@ -1,0 +1,340 @@
+"""The database dump as it arrives during a pull's build: decrypted, checked, written and readable at once.
+
+``synco pull`` asks the remote side to send the dump artifact while the dumper writes it (the ``O``,
+``T``, ``C`` frames of :mod:`synco_core.pull.framing`), so that the transfer overlaps the dump, and with
+``--install --yes`` the local load overlaps both, the way ``ssh host mysqldump | mysql`` does, instead of
+dump, then download, then load.
+
+:class:`DumpStream` is the client's handler for those frames. The channel's reader thread hands it the
+encrypted bytes (it never blocks on a slow consumer beyond a bounded queue, and never raises into the
+channel); a decoder thread decrypts and decompresses them into ``<set>.<session>.stream.part`` in the
+receive target, hashing as it goes. Two readers of that:
+
+- the early database install reads the growing plaintext file through :meth:`DumpStream.reader`, which
+  waits for more bytes, and reports its end only once the whole stream is in and matches the size and
+  SHA-256 of the ``C`` frame; a stream that breaks off or does not match raises instead, so the engine's
+  atomic install never swaps in a partial load;
+- receive takes the finished file instead of downloading the artifact again (:meth:`DumpStream.take`),
+  after checking it against the session's meta.
+
+The engines' manifest check needs no change: :attr:`DumpStream.manifest` is filled from the ``C`` frame
+before the reader reports the end of the dump, and engines read ``options.manifest`` only after loading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from synco_core.errors import SyncoError, TransferError
+from synco_core.secrets import register_secret
+from synco_core.types import TableManifest
+from synco_core.wire import WireFileSet, WireFormatError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+log = logging.getLogger(__name__)
+
+#: Encrypted chunks (about 64 KiB each) waiting for the decoder: about 16 MiB at most, whatever the dump size.
+QUEUE_CHUNKS = 256
+#: How much plaintext the decoder writes at a time.
+DECODE_CHUNK = 1 << 20
+
+
+class _End:
+    """Queue marker: the stream is complete; its meta entry."""
+
+    def __init__(self, file_set: WireFileSet | None, problem: str = "") -> None:
+        self.file_set = file_set
+        self.problem = problem
+
+
+class _QueueSource(io.RawIOBase):
+    """The encrypted bytes, read from the queue the channel fills; stops at the end marker."""
+
+    def __init__(self, chunks: queue.Queue[bytes | _End]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self.end: _End | None = None
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            if self.end is not None:
+                return 0
+            item = self._chunks.get()
+            if isinstance(item, _End):
+                self.end = item
+                return 0
+            self._pending = memoryview(item)
+            self.size += len(item)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def wait_end(self) -> _End:
+        """Read on to the end marker (bytes after the age stream's last chunk would be a damaged stream)."""
+        extra = 0
+        while self.end is None:
+            extra += len(self.read(1 << 16) or b"")
+        if extra and self.end.file_set is not None:
+            self.end.problem = f"{extra} bytes after the end of the encrypted stream"
+        return self.end
+
+
+class DumpStream:
+    """Receives the streamed dump (a :class:`~synco_core.pull.framing.StreamHandler`); see the module docs.
+
+    ``on_open(stream)`` is called when the stream starts (``--install --yes`` starts loading from
+    :meth:`reader` there); its failures are logged, never raised into the channel.
+    """
+
+    def __init__(self, target: Path, on_open: Callable[[DumpStream], None] | None = None) -> None:
+        self.target = target
+        self._on_open = on_open
+        self.set_name = ""
+        self.session = ""
+        self.engine = ""
+        #: The dump's format as the source announced it (``sql``).
+        self.format = ""
+        self.path: Path | None = None
+        #: The source's manifest, filled from the ``C`` frame before :meth:`reader` reports the end.
+        self.manifest: dict[str, TableManifest] = {}
+        #: The meta entry of the streamed set (from the ``C`` frame), once the stream is complete.
+        self.file_set: WireFileSet | None = None
+        self.size = 0
+        self.sha256 = ""
+        self.error: SyncoError | None = None
+        self._chunks: queue.Queue[bytes | _End] = queue.Queue(QUEUE_CHUNKS)
+        self._changed = threading.Condition()
+        #: Plaintext bytes in the file so far; readers may read up to here.
+        self._written = 0
+        self._complete = False
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._discarded = False
+
+    # -- the channel's side (never raises: a problem here must not break the channel's framing)
+
+    def open(self, message: dict[str, Any]) -> None:
+        if self._thread is not None:
+            self._fail("the remote side started a second dump stream")
+            return
+        try:
+            self.set_name = _text(message, "set")
+            self.session = _text(message, "session")
+            self.engine = str(message.get("engine") or "")
+            self.format = str(message.get("format") or "")
+            key = _text(message, "key")
+            register_secret(key)
+            if message.get("compression") != "zstd" or not message.get("encrypted", True):
+                raise TransferError(f"unsupported dump stream ({message.get('compression')!r} compression)")
+            if "/" in self.set_name or "/" in self.session or self.set_name.startswith("."):
+                raise TransferError("unsafe dump stream name")
+            self.target.mkdir(parents=True, exist_ok=True)
+            self.path = self.target / f"{self.set_name}.{self.session}.stream.part"
+        except (SyncoError, OSError) as exc:
+            self._fail(f"cannot take the dump stream: {exc}")
+            return
+        self._thread = threading.Thread(target=self._decode, args=(key,), name="synco-dump-stream", daemon=True)
+        self._thread.start()
+        if self._on_open is not None:
+            try:
+                self._on_open(self)
+            except Exception as exc:
+                log.debug("the early use of the dump stream failed to start: %s", exc)
+
+    def data(self, chunk: bytes) -> None:
+        if self._thread is not None and not self._closed:
+            self._chunks.put(chunk)
+
+    def close(self, message: dict[str, Any]) -> None:
+        if self._thread is None or self._closed:
+            return
+        self._closed = True
+        try:
+            file_set = WireFileSet.from_json(message.get("fileSet"))
+            if file_set.dump is None or file_set.name != self.set_name:
+                raise WireFormatError(f"the end of the dump stream names {file_set.name!r}, not {self.set_name!r}")
+            self._chunks.put(_End(file_set))
+        except SyncoError as exc:
+            self._chunks.put(_End(None, str(exc)))
+
+    def abort(self, reason: str = "the pull stopped") -> None:
+        """The channel ended without completing the stream (the build failed, the connection dropped)."""
+        if self._thread is not None and not self._closed:
+            self._closed = True
+            self._chunks.put(_End(None, reason))
+
+    # -- the decoder thread
+
+    def _decode(self, key: str) -> None:
+        import zstandard
+
+        from synco_core import age
+
+        assert self.path is not None
+        source = _QueueSource(self._chunks)
+        digest = hashlib.sha256()
+        try:
+            with self.path.open("wb", buffering=0) as out:
+                decrypted = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, 1 << 16)),
+                                               [age.parse_identity(key)])
+                plain = zstandard.ZstdDecompressor().stream_reader(cast(BinaryIO, decrypted), read_size=1 << 16)
+                while True:
+                    chunk = plain.read(DECODE_CHUNK)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+                    with self._changed:
+                        self._written += len(chunk)
+                        self._changed.notify_all()
+                end = source.wait_end()
+                self._check(end, digest.hexdigest())
+                # Readers may finish (the load, its verification) while the file is being synced.
+                with self._changed:
+                    self._complete = True
+                    self._changed.notify_all()
+                log.debug("the streamed dump is complete: %d bytes, SHA-256 checked", self.size)
+                os.fsync(out.fileno())
+        except (SyncoError, OSError, zstandard.ZstdError) as exc:
+            problem = source.end.problem if source.end is not None and source.end.problem else str(exc)
+            self._fail(f"the database stream broke off: {problem}")
+        except Exception as exc:  # Anything else is a bug; it must still not leave readers waiting.
+            log.debug("dump stream decoder failed", exc_info=True)
+            self._fail(f"the database stream broke off: {type(exc).__name__}: {exc}")
+        finally:
+            # Whatever happened, the channel must never block on a full queue.
+            while source.end is None:
+                item = self._chunks.get()
+                if isinstance(item, _End):
+                    source.end = item
+
+    def _check(self, end: _End, sha256: str) -> None:
+        if end.file_set is None or end.problem:
+            raise TransferError(end.problem or "no end of the stream")
+        dump = end.file_set.dump
+        assert dump is not None
+        size = self._written
+        if dump.size_bytes and size != dump.size_bytes:
+            raise TransferError(f"{size} bytes after decryption, the source wrote {dump.size_bytes}")
+        if dump.sha256 and sha256 != dump.sha256.lower():
+            raise TransferError("SHA-256 of the streamed dump does not match the source's")
+        self.size, self.sha256, self.file_set = size, sha256, end.file_set
+        self.manifest.update(dump.tables)
+
+    def _fail(self, message: str) -> None:
+        with self._changed:
+            if self.error is None:
+                self.error = TransferError(message)
+            self._changed.notify_all()
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+
+    # -- the readers
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def reader(self) -> BinaryIO:
+        """The plaintext dump from its first byte, as it arrives (blocks for more; raises if the stream breaks)."""
+        if self.path is None:
+            raise TransferError("no dump stream was opened")
+        return cast(BinaryIO, io.BufferedReader(_GrowingFileReader(self), 1 << 20))
+
+    def _wait_beyond(self, position: int) -> bool:
+        """Wait until there is plaintext beyond ``position`` (True) or the dump ends there (False)."""
+        with self._changed:
+            while True:
+                if self.error is not None:
+                    raise self.error
+                if self._written > position:
+                    return True
+                if self._complete:
+                    return False
+                self._changed.wait()
+
+    def take(self, file_set: WireFileSet) -> Path | None:
+        """Receive's hook: the complete, verified plaintext of ``file_set``, or None to download it as usual.
+
+        The file is checked against ``file_set`` (the session's meta); the caller moves it to its final name.
+        """
+        if file_set.name != self.set_name or self._thread is None or self.path is None or self._discarded:
+            return None
+        self._thread.join()
+        dump = file_set.dump
+        if self.error is not None or dump is None or self.file_set is None:
+            if self.error is not None:
+                log.debug("downloading %s again: %s", file_set.name, self.error)
+            return None
+        if (dump.size_bytes and dump.size_bytes != self.size) or (dump.sha256 and dump.sha256.lower() != self.sha256):
+            log.debug("the streamed %s differs from the session's meta; downloading it again", file_set.name)
+            return None
+        return self.path
+
+    def discard(self) -> None:
+        """Stop and remove what was not taken (at the end of the pull, whatever its outcome)."""
+        self._discarded = True
+        self.abort()
+        if self._thread is not None:
+            self._thread.join()
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+
+
+class _GrowingFileReader(io.RawIOBase):
+    """Reads the stream's plaintext file while the decoder is still appending to it."""
+
+    def __init__(self, stream: DumpStream) -> None:
+        super().__init__()
+        assert stream.path is not None
+        self._stream = stream
+        self._file = stream.path.open("rb", buffering=0)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            # Only what the decoder has announced is read: the file may hold a partly written chunk beyond.
+            if not self._stream._wait_beyond(self._position):
+                return 0
+            with self._stream._changed:
+                available = self._stream._written - self._position
+            count = self._file.readinto(view[: min(len(view), available)])
+            if count:
+                self._position += count
+                return count
+            raise TransferError("the streamed dump file shrank while it was read")
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _text(message: dict[str, Any], key: str) -> str:
+    value = message.get(key)
+    if not isinstance(value, str) or not value:
+        raise TransferError(f"the dump stream announcement has no {key}")
+    return value
