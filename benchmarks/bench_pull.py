@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import pymysql  # noqa: E402
-from common import DATA_DIR, Trash, have, measure, print_table  # noqa: E402
+from common import DATA_DIR, Case, Trash, have, measure_interleaved, print_table  # noqa: E402
 from pull_support import run_sshd, write_plugin  # noqa: E402
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -116,7 +116,9 @@ def main() -> int:
     trash = Trash(work / "trash")
     try:
         with run_sshd(base / "sshd", write_plugin(base / "plugin")) as sshd:
-            env = sshd.env()
+            # The remote synco is this interpreter's own entry point: a pyenv shim in front of it (as on the
+            # development machine) adds 70-90 ms of bash to every start, which the reference does not pay.
+            env = sshd.env(SYNCO_REMOTE_SYNCO=str(Path(sys.executable).parent / "synco"))
             ssh = f"{sshd.ssh_command} -p {sshd.port}"
             host = f"{sshd.user}@127.0.0.1"
             synco_target = work / "synco-target"
@@ -155,25 +157,23 @@ def main() -> int:
                 change_one_percent(app, args.rows, next(rounds))
                 trash.settle()
 
-            first_install = measure("synco pull --install", install_argv, args.repeat, setup=clean,
-                                    env=install_env, cwd=local_app)
-            first_synco = measure("synco pull", synco_argv, args.repeat, setup=clean, env=env)
-            first_ref = measure("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", args.repeat, setup=clean,
-                                env=env)
-            first_file = measure("mariadb-dump > file + rsync", f"{to_file} && {rsync}", args.repeat, setup=clean,
-                                 env=env)
+            first_install, first_ref, first_synco, first_file = measure_interleaved([
+                Case("synco pull --install", install_argv, clean, install_env, local_app),
+                Case("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", clean, env),
+                Case("synco pull", synco_argv, clean, env),
+                Case("mariadb-dump > file + rsync", f"{to_file} && {rsync}", clean, env),
+            ], args.repeat)
             # The targets are full now (the last setup cleared them, the last run filled them).
             subprocess.run(synco_argv, env=env, check=True, capture_output=True)
             subprocess.run(install_argv, env=install_env, cwd=local_app, check=True, capture_output=True)
             subprocess.run(f"{rsync}", shell=True, env=env, check=True)
 
-            again_install = measure("synco pull --install", install_argv, args.repeat, setup=change,
-                                    env=install_env, cwd=local_app)
-            again_synco = measure("synco pull", synco_argv, args.repeat, setup=change, env=env)
-            again_ref = measure("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", args.repeat,
-                                setup=change, env=env)
-            again_file = measure("mariadb-dump > file + rsync", f"{to_file} && {rsync}", args.repeat, setup=change,
-                                 env=env)
+            again_install, again_ref, again_synco, again_file = measure_interleaved([
+                Case("synco pull --install", install_argv, change, install_env, local_app),
+                Case("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", change, env),
+                Case("synco pull", synco_argv, change, env),
+                Case("mariadb-dump > file + rsync", f"{to_file} && {rsync}", change, env),
+            ], args.repeat)
             title = f"synco pull over ssh to 127.0.0.1: {args.rows} rows + {args.files} files (~8 KB each)"
             print_table(title, [
                 ("first pull --install", first_install, first_ref),

@@ -97,23 +97,45 @@ def run_callable(fn: Callable[[], object]) -> tuple[float, float]:
     return elapsed, peak / 1024
 
 
+@dataclass
+class Case:
+    """One command to time: an argv list, a shell string, or a callable, with what to do before each run."""
+
+    label: str
+    work: Sequence[str] | str | Callable[[], object]
+    setup: Callable[[], object] | None = None
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    shell: bool | None = None
+
+    def run_once(self, result: Measurement) -> None:
+        if self.setup is not None:
+            self.setup()
+        if callable(self.work):
+            seconds, peak = run_callable(self.work)
+        else:
+            use_shell = isinstance(self.work, str) if self.shell is None else self.shell
+            seconds, peak = run_command(self.work, shell=use_shell, env=self.env, cwd=self.cwd)
+        result.seconds.append(seconds)
+        result.peak_rss_mb = max(result.peak_rss_mb, peak)
+        print(f"  {self.label}: {seconds:.2f}s, peak {peak:.0f} MB", file=sys.stderr)
+
+
 def measure(label: str, work: Sequence[str] | str | Callable[[], object], repeat: int = 3, *,
             shell: bool | None = None, setup: Callable[[], object] | None = None,
             env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
     """Time ``work`` (an argv list, a shell string, or a callable) ``repeat`` times after ``setup`` each time."""
-    result = Measurement(label)
+    return measure_interleaved([Case(label, work, setup, env, cwd, shell)], repeat)[0]
+
+
+def measure_interleaved(cases: Sequence[Case], repeat: int = 3) -> list[Measurement]:
+    """Time each case ``repeat`` times, taking turns (A B A B ...), so that a machine that gets slower or
+    faster during the benchmark (other work on a shared host) weighs on every case alike."""
+    results = [Measurement(case.label) for case in cases]
     for _ in range(repeat):
-        if setup is not None:
-            setup()
-        if callable(work):
-            seconds, peak = run_callable(work)
-        else:
-            use_shell = isinstance(work, str) if shell is None else shell
-            seconds, peak = run_command(work, shell=use_shell, env=env, cwd=cwd)
-        result.seconds.append(seconds)
-        result.peak_rss_mb = max(result.peak_rss_mb, peak)
-        print(f"  {label}: {seconds:.2f}s, peak {peak:.0f} MB", file=sys.stderr)
-    return result
+        for case, result in zip(cases, results, strict=True):
+            case.run_once(result)
+    return results
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Measurement, Measurement]]) -> None:

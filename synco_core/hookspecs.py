@@ -135,8 +135,12 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
 
     :param database: the local target; refuse it unless :meth:`DatabaseConfig.is_local` or
         ``options.force_remote_target``.
-    :param dump: the decrypted, decompressed dump as a binary stream (read it once, in order).
-    :param options: the dump format, the manifest to verify, and how to confirm with the user.
+    :param dump: the decrypted, decompressed dump as a binary stream (read it once, in order). It may
+        still be arriving (``synco pull --install --yes`` loads it while the source dumps it): reads
+        then wait for more, and fail when the transfer breaks off, before the end is reported.
+    :param options: the dump format, the manifest to verify, and how to confirm with the user. Read
+        ``options.manifest`` after the dump has been read to its end: a streamed dump's manifest is
+        filled in only then.
     :return: an :class:`~synco_core.InstallResult`, or None when not this engine.
     """
 

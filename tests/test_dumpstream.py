@@ -208,3 +208,29 @@ def test_an_unsafe_stream_name_is_refused(artifact: Artifact, target: Path) -> N
     assert stream.failed
     assert not (target.parent / "escape").exists()
     stream.discard()
+
+
+def test_the_end_of_the_dump_waits_for_the_end_of_the_stream(artifact: Artifact, target: Path) -> None:
+    # An engine that stops reading after the last statement (never asking for the end) must still only
+    # have all of the dump once the stream is complete and checked, with the manifest filled in.
+    stream = DumpStream(target)
+    stream.open(artifact.announcement())
+    for chunk in artifact.chunks:
+        stream.data(chunk)
+    reader = stream.reader()
+    got = bytearray()
+    done = threading.Event()
+
+    def read_exactly() -> None:
+        while len(got) < len(artifact.plain):
+            got.extend(reader.read1(65536))
+        done.set()
+
+    threading.Thread(target=read_exactly, daemon=True).start()
+    assert not done.wait(0.5), "the whole dump was handed out before the stream was complete"
+    assert 0 < len(got) < len(artifact.plain), "the reader should follow the stream as it arrives"
+    stream.close({"fileSet": artifact.file_set.to_json()})
+    assert done.wait(5)
+    assert bytes(got) == artifact.plain
+    reader.close()
+    stream.discard()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pull_support import Project, Sshd, make_project, row_count, run_sshd, run_synco, sshd_binary, write_plugin
 
-from synco_core.testing import mysql_admin_connection, mysql_url_for
+from synco_core.testing import mysql_admin_connection, mysql_url_for, postgres_admin_connection, postgres_url_for
 
 pytestmark = pytest.mark.skipif(sshd_binary() is None, reason="openssh-server is not installed")
 
@@ -352,4 +352,48 @@ def test_pull_install_interrupted_while_streaming_leaves_the_local_database(
     assert list(_tables(target)) == ["laptop_only"]
     assert _databases_named(target) == [target]
     assert not list(dump.glob("*.part"))
+    assert _wait_clean(sshd) == []
+
+
+def test_pull_install_loads_a_postgresql_dump_while_it_streams_in(sshd: Sshd, tmp_path: Path,
+                                                                   postgres_database_factory: Callable[[], str]) -> None:
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with postgres_admin_connection(source) as conn:
+        conn.execute("CREATE TABLE posts (id int PRIMARY KEY, title text, body bytea)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO posts VALUES (%s, %s, %s)",
+                            [(i, f"post {i};\n\\.\n", os.urandom(300)) for i in range(2000)])
+    with postgres_admin_connection(target) as conn:
+        conn.execute("CREATE TABLE laptop_only (id int)")
+    remote = make_project(tmp_path / "remote app", public_files=2)
+    (remote.root / "synco-pulltest.json").write_text(json.dumps({"database_url": postgres_url_for(source)}))
+    local = make_project(tmp_path / "laptop app", public_files=1, rows=1)
+    (local.root / "synco-pulltest.json").write_text(json.dumps({"database_url": postgres_url_for(target)}))
+    result = run_synco(["pull", sshd.url(remote.root), "--install", "--yes", "--target", "dump", "--debug"],
+                       sshd.env(PYTHONPATH=str(sshd.plugin_dir)), local.root)
+    assert result.returncode == 0, result.stderr
+    assert "installing dbDump while it streams in" in result.stderr
+
+    def posts(database: str) -> list[tuple[Any, ...]]:
+        with postgres_admin_connection(database) as conn:
+            return conn.execute("SELECT id, title, body FROM posts ORDER BY id").fetchall()
+
+    assert posts(target) == posts(source)
+    assert len(posts(target)) == 2000
+    assert local.public_files() == remote.public_files()
+
+
+def test_pull_reports_a_failed_remote_dump_in_one_line(sshd: Sshd, tmp_path: Path,
+                                                        mysql_database_factory: Callable[[], str]) -> None:
+    remote, laptop, source, target = _mysql_projects(tmp_path, mysql_database_factory, rows=10, blob_bytes=10)
+    # The dump fails on the remote side (the database is gone), while the files travel.
+    (remote.root / "synco-pulltest.json").write_text(json.dumps(
+        {"database_url": mysql_url_for(source + "_missing")}))
+    result = run_synco(["pull", sshd.url(remote.root), "--install", "--yes", "--target", "dump"],
+                       sshd.env(PYTHONPATH=str(sshd.plugin_dir)), laptop.root)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and source + "_missing" in last, result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(_tables(target)) == ["laptop_only"]
     assert _wait_clean(sshd) == []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,6 +48,7 @@ from synco_core.pull.framing import (
     STREAM_CLOSE,
     STREAM_DATA,
     STREAM_OPEN,
+    ChannelClosed,
     ChannelServer,
     FolderSpace,
     PublicSpace,
@@ -138,16 +141,20 @@ class _Source:
 
     def _build_options(self, options: dict[str, Any], compress: bool) -> Any:
         from synco_core.session.build import BuildOptions
+        from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
 
         only = options.get("only") or []
         if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
             raise ConfigError("malformed build request: 'only' should be a list of names")
-        return BuildOptions(all=bool(options.get("all")), only=tuple(only), compress=compress)
+        level = options.get("zstd_level", ZSTD_LEVEL)
+        if not isinstance(level, int) or level not in ZSTD_LEVELS:
+            raise ConfigError(f"malformed build request: zstd_level {level!r}")
+        return BuildOptions(all=bool(options.get("all")), only=tuple(only), compress=compress, zstd_level=level)
 
     def _build_private(
         self, framework: Any, options: dict[str, Any], progress: Callable[[str], None]
     ) -> dict[str, Any]:
-        from synco_core.session.build import build_session
+        from synco_core.session.build import build_session, includes_database
         from synco_core.session.runner import new_session_id
         from synco_core.wire import session_folder_name
 
@@ -172,12 +179,16 @@ class _Source:
         build_options = self._build_options(options, compress)
         server = self._server_ref[0]
         database = framework.database
-        if (options.get("stream_database") and encrypt and compress and database is not None
-                and database.engine in STREAMED_DUMP_FORMATS):
-            self._stream_dump(server, folder, build_options, {
+        streaming = bool(options.get("stream_database") and encrypt and compress and database is not None
+                         and database.engine in STREAMED_DUMP_FORMATS and includes_database(framework, build_options))
+        if streaming:
+            assert database is not None
+            self._start_streamed_dump(server, framework, folder, build_options, {
                 "session": session, "key": secret, "encrypted": encrypt, "compression": "zstd",
                 "engine": database.engine, "format": STREAMED_DUMP_FORMATS[database.engine],
             })
+            # The rest of the session is built meanwhile, and the client fetches it while the dump goes on.
+            build_options = dataclasses.replace(build_options, skip_database=True)
         build_session(framework, folder, build_options, progress)
         server.spaces["session"] = FolderSpace(path)
         if framework.web_root is not None:
@@ -185,30 +196,49 @@ class _Source:
         return {
             "session": session, "key": secret, "encrypted": encrypt, "framework": framework.name,
             "compression": "zstd" if compress else None,
+            # The database is not in the meta: it comes as a stream (see ChannelClient.wait_stream).
+            "streaming": streaming,
             # Without zstd here the artifacts are stored plain; the channel then compresses them with zlib.
             "channel_compression": None if compress else "zlib",
         }
 
     @staticmethod
-    def _stream_dump(server: ChannelServer, folder: Any, build_options: Any, announce: dict[str, Any]) -> None:
-        """Send the dump artifact down the channel as it is written (``O``, ``T``..., ``C`` frames).
+    def _start_streamed_dump(server: ChannelServer, framework: Any, folder: Any, build_options: Any,
+                             announce: dict[str, Any]) -> None:
+        """Dump in a thread, sending the artifact down the channel as it is written (``O``, ``T``..., ``C``).
 
         Only for an encrypted, zstd-compressed session: the client then needs nothing but the key to read
-        the stream, the same way it reads the finished artifact.
+        the stream, the same way it reads a finished artifact. The thread is one of the server's
+        background jobs, which ``wait_stream`` and ``bye`` wait for.
         """
-        from synco_core.session.build import DB_SET_NAME
+        from synco_core.session.build import DB_SET_NAME, dump_set
 
         def tee(name: str) -> Callable[[bytes], object] | None:
             if not name.startswith("dump."):
                 return None
             server.send_json(STREAM_OPEN, {**announce, "set": DB_SET_NAME})
-            return lambda chunk: server.send(STREAM_DATA, chunk)
 
-        def written(file_set: Any) -> None:
-            server.send_json(STREAM_CLOSE, {"fileSet": file_set.to_json()})
+            def send(chunk: bytes) -> None:
+                if server.disconnected.is_set():
+                    raise ChannelClosed("the client went away during the dump")
+                server.send(STREAM_DATA, chunk)
+
+            return send
+
+        def run() -> None:
+            try:
+                file_set = dump_set(framework, folder, build_options, server.log)
+                message: dict[str, Any] = {"fileSet": file_set.to_json()}
+            except BaseException as exc:  # Reported to the client, which ends the pull with it.
+                log.debug("the streamed dump failed", exc_info=True)
+                message = {"error": redact(" ".join(str(exc).split())) or type(exc).__name__}
+            with contextlib.suppress(OSError, ValueError):
+                server.send_json(STREAM_CLOSE, message)
 
         folder.artifact_tee = tee
-        build_options.on_dump_written = written
+        thread = threading.Thread(target=run, name="synco-streamed-dump", daemon=True)
+        server.background.append(thread)
+        thread.start()
 
     def _publish(self, framework: Any, options: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
         """``--via-http``: publish in the web root as ``serve`` does, with serve's own pieces, until bye."""
@@ -251,6 +281,11 @@ class _Source:
                 "base_url": base_url, "mode": "http"}
 
     def cleanup(self) -> None:
+        if self._server_ref:
+            # A dump still streaming writes into the folder removed below; it ends soon once the client
+            # is gone (its frames cannot be sent), and a stuck one is not waited for.
+            for job in self._server_ref[0].background:
+                job.join(timeout=30)
         if self.http_server is not None:
             self.http_server.stop()
             self.http_server = None

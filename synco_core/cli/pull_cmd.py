@@ -8,7 +8,7 @@ import click
 
 from synco_core.cli.options import confirm, debug_option, split_names, yes_option
 from synco_core.pull.remote import resolve_remote
-from synco_core.pull.run import PullOptions, pull
+from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
 
 HELP = """Pull the database and files of REMOTE into --target (and install them with --install).
 
@@ -52,10 +52,12 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
+@click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
+              help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
 @debug_option
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, via_http: bool, base_url: str | None, remote_listen: str | None, target: Path,
-            framework_name: str | None, jobs: int, delete: bool) -> None:
+            framework_name: str | None, jobs: int, delete: bool, zstd_level: int) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.transfer.progress import Reporter
@@ -76,7 +78,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
         target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
         on_set_arrived=installer.set_arrived if installer else None,
-        on_dump_stream=installer.start_streamed if installer else None,
+        on_dump_stream=installer.start_streamed if installer else None, zstd_level=zstd_level,
     )
 
     def echo(line: str) -> None:

@@ -126,8 +126,15 @@ class DumpStream:
         self._written = 0
         self._complete = False
         self._thread: threading.Thread | None = None
+        #: The decoder has its end marker (no more data is queued after it).
         self._closed = False
+        #: The server has sent the end of the stream (``C``).
+        self._ended = False
         self._discarded = False
+        #: The meta entry the source sent at the end (even when this side could not use the stream).
+        self.announced: WireFileSet | None = None
+        #: The source's message when its dump failed.
+        self.remote_error: str | None = None
 
     # -- the channel's side (never raises: a problem here must not break the channel's framing)
 
@@ -147,11 +154,14 @@ class DumpStream:
             if "/" in self.set_name or "/" in self.session or self.set_name.startswith("."):
                 raise TransferError("unsafe dump stream name")
             self.target.mkdir(parents=True, exist_ok=True)
-            self.path = self.target / f"{self.set_name}.{self.session}.stream.part"
+            path = self.target / f"{self.set_name}.{self.session}.stream.part"
+            # Created here, not in the decoder thread, so that a reader opened right after this finds it.
+            out = path.open("wb", buffering=0)
+            self.path = path
         except (SyncoError, OSError) as exc:
             self._fail(f"cannot take the dump stream: {exc}")
             return
-        self._thread = threading.Thread(target=self._decode, args=(key,), name="synco-dump-stream", daemon=True)
+        self._thread = threading.Thread(target=self._decode, args=(key, out), name="synco-dump-stream", daemon=True)
         self._thread.start()
         if self._on_open is not None:
             try:
@@ -164,26 +174,46 @@ class DumpStream:
             self._chunks.put(chunk)
 
     def close(self, message: dict[str, Any]) -> None:
-        if self._thread is None or self._closed:
+        if self._ended:
             return
-        self._closed = True
+        self._ended = True
+        if "error" in message:
+            self.remote_error = str(message.get("error") or "the dump failed")
+            self._end(_End(None, self.remote_error))
+            return
         try:
             file_set = WireFileSet.from_json(message.get("fileSet"))
-            if file_set.dump is None or file_set.name != self.set_name:
+            if file_set.dump is None or (self.set_name and file_set.name != self.set_name):
                 raise WireFormatError(f"the end of the dump stream names {file_set.name!r}, not {self.set_name!r}")
-            self._chunks.put(_End(file_set))
         except SyncoError as exc:
-            self._chunks.put(_End(None, str(exc)))
+            self._end(_End(None, str(exc)))
+            return
+        self.announced = file_set
+        self._end(_End(file_set))
+
+    def _end(self, end: _End) -> None:
+        if self._thread is not None and not self._closed:
+            self._closed = True
+            self._chunks.put(end)
 
     def abort(self, reason: str = "the pull stopped") -> None:
         """The channel ended without completing the stream (the build failed, the connection dropped)."""
-        if self._thread is not None and not self._closed:
-            self._closed = True
-            self._chunks.put(_End(None, reason))
+        self._end(_End(None, reason))
+
+    def late_sets(self) -> list[WireFileSet]:
+        """After the end of the stream: the set to receive (from the stream, else by download).
+
+        Raises :class:`~synco_core.errors.TransferError` when the source's dump failed.
+        """
+        if self.remote_error is not None:
+            raise TransferError(f"the remote dump failed: {self.remote_error}")
+        if self.announced is None:
+            raise TransferError("the remote side ended the dump stream without saying what it holds")
+        return [self.announced]
 
     # -- the decoder thread
 
-    def _decode(self, key: str) -> None:
+    def _decode(self, key: str, file: BinaryIO) -> None:
         import zstandard
 
         from synco_core import age
@@ -192,12 +222,13 @@ class DumpStream:
         source = _QueueSource(self._chunks)
         digest = hashlib.sha256()
         try:
-            with self.path.open("wb", buffering=0) as out:
+            with file as out:
                 decrypted = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, 1 << 16)),
                                                [age.parse_identity(key)])
                 plain = zstandard.ZstdDecompressor().stream_reader(cast(BinaryIO, decrypted), read_size=1 << 16)
                 while True:
-                    chunk = plain.read(DECODE_CHUNK)
+                    # read1: what one input chunk gives, so the plaintext follows the stream closely.
+                    chunk = plain.read1(DECODE_CHUNK)
                     if not chunk:
                         break
                     digest.update(chunk)
@@ -258,18 +289,28 @@ class DumpStream:
         """The plaintext dump from its first byte, as it arrives (blocks for more; raises if the stream breaks)."""
         if self.path is None:
             raise TransferError("no dump stream was opened")
-        return cast(BinaryIO, io.BufferedReader(_GrowingFileReader(self), 1 << 20))
+        try:
+            raw = _GrowingFileReader(self)
+        except FileNotFoundError:
+            # The decoder failed already and removed the file: its error says why.
+            raise self.error or TransferError("the database stream broke off") from None
+        return cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
 
-    def _wait_beyond(self, position: int) -> bool:
-        """Wait until there is plaintext beyond ``position`` (True) or the dump ends there (False)."""
+    def _readable_beyond(self, position: int) -> int:
+        """How many bytes may be read from ``position`` on, waiting for some; 0 at the end of the dump.
+
+        The last byte is held back until the whole stream is in and checked: a reader can only have read
+        the complete dump once it is known to be complete, and the manifest filled in.
+        """
         with self._changed:
             while True:
                 if self.error is not None:
                     raise self.error
-                if self._written > position:
-                    return True
+                limit = self._written if self._complete else self._written - 1
+                if limit > position:
+                    return limit - position
                 if self._complete:
-                    return False
+                    return 0
                 self._changed.wait()
 
     def take(self, file_set: WireFileSet) -> Path | None:
@@ -316,17 +357,15 @@ class _GrowingFileReader(io.RawIOBase):
 
     def readinto(self, buffer: WriteableBuffer, /) -> int:
         view = memoryview(buffer).cast("B")
-        while True:
-            # Only what the decoder has announced is read: the file may hold a partly written chunk beyond.
-            if not self._stream._wait_beyond(self._position):
-                return 0
-            with self._stream._changed:
-                available = self._stream._written - self._position
-            count = self._file.readinto(view[: min(len(view), available)])
-            if count:
-                self._position += count
-                return count
+        # Only what the decoder has announced is read: the file may hold a partly written chunk beyond.
+        available = self._stream._readable_beyond(self._position)
+        if not available:
+            return 0
+        count = self._file.readinto(view[: min(len(view), available)])
+        if not count:
             raise TransferError("the streamed dump file shrank while it was read")
+        self._position += count
+        return count
 
     def close(self) -> None:
         self._file.close()

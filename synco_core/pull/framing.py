@@ -15,8 +15,9 @@ type   direction   payload
 ``H``  S -> C      hello: ``{"protocol": 1, "version": ..., "python": ..., "capabilities": {...}}``
 ``Q``  C -> S      request: ``{"op": "build", "options": {...}}``, ``{"op": "get", "space": "session" |
                    "public", "path": ..., "offset": N, "compress": "zlib" | null}``, ``{"op": "get_batch",
-                   "space": ..., "paths": [...]}``, ``{"op": "bye"}``
-``L``  S -> C      progress while building: ``{"message": ...}``
+                   "space": ..., "paths": [...]}``, ``{"op": "wait_stream"}`` (answered with ``R`` once the
+                   streamed dump has ended), ``{"op": "bye"}``
+``L``  S -> C      progress while building (and of a streamed dump, between later frames): ``{"message": ...}``
 ``S``  S -> C      the session is ready: ``{"key": ... | null, "encrypted": bool, ...}``
 ``R``  S -> C      response header: ``{"status": "ok", "size": total, "offset": N}`` or
                    ``{"status": "missing" | "refused" | "error", "message": ...}``
@@ -26,11 +27,12 @@ type   direction   payload
                    big-endian size, then (not ok) a UTF-8 message; an ok file's ``size`` bytes follow as ``D``
 ``A``  S -> C      the current ``get_batch`` file broke off after its ``F`` (it shrank, a read error):
                    UTF-8 message; the client drops that file and goes on with the next
-``O``  S -> C      while building, when the build asked for ``stream_database``: the database artifact
-                   is being written: ``{"set": "dbDump", "session": ..., "key": ..., "engine": ...,
-                   "format": "sql", "compression": "zstd"}``
+``O``  S -> C      when the build asked for ``stream_database``: the database artifact is being written:
+                   ``{"set": "dbDump", "session": ..., "key": ..., "engine": ..., "format": "sql",
+                   "compression": "zstd"}``
 ``T``  S -> C      the next encrypted bytes of that artifact, exactly as written to the file
-``C``  S -> C      the artifact is complete: ``{"fileSet": {...}}``, its meta entry (sizes, SHA-256, manifest)
+``C``  S -> C      the artifact is complete: ``{"fileSet": {...}}``, its meta entry (sizes, SHA-256,
+                   manifest); or the dump failed: ``{"error": ...}``
 ``X``  S -> C      fatal error: ``{"message": ...}``; the server exits after it
 ``B``  both        bye: the client is done; the server answers with ``B`` after its cleanup
 =====  ==========  =====================================================================================
@@ -42,11 +44,15 @@ public files of a first pull: one request names many files and each comes back a
 and its data, with no JSON, no thread hand-off and no flush per file on either side. Servers that offer
 it say so in their hello (``capabilities.get_batch``); the client falls back to ``get`` otherwise.
 
-The database dump, the one big artifact, need not wait for the build to end either: a server that offers
-``capabilities.stream_database`` sends it as ``T`` frames while the dumper writes it, when the build
-request asks for that (``"stream_database": true``). The ``O`` frame before them carries the session key, so
-the client can decrypt and load the dump as it arrives, as ``ssh host mysqldump | mysql`` would; the ``C``
-frame after them carries the artifact's meta entry, which the client checks the whole stream against.
+The database dump, the one big artifact, does not hold up the rest either: when the build request asks
+for ``"stream_database": true`` and the server offers ``capabilities.stream_database``, the server dumps
+in a thread of its own, sending the artifact as ``T`` frames while the dumper writes it, and builds the
+rest of the session meanwhile. Its ready message (and meta) then leave the database out, so the client
+fetches the files while the dump is still on its way: ``O``, ``T``, ``C`` and ``L`` frames may come
+between any two frames of later answers, and the client hands them to the build's handlers wherever they
+turn up. The ``O`` frame carries the session key, so the client can decrypt and load the dump as it
+arrives, as ``ssh host mysqldump | mysql`` would; the ``C`` frame carries the artifact's meta entry,
+which the client checks the whole stream against, and ``wait_stream`` waits for it.
 
 The server side (:class:`ChannelServer`) serves a session folder and the application's public files
 read-only. Every path is checked: no absolute paths, no ``..``, no dotfiles (``.env``, ``.git``), no
@@ -345,16 +351,37 @@ class ChannelClient:
         self._broken: BaseException | None = None
         self.hello: Hello | None = None
         self.preamble = b""
+        #: Set by :meth:`build`: where the frames that may come between any others go (the streamed
+        #: dump, and progress lines of the dump that goes on after the session is ready).
+        self._stream: StreamHandler | None = None
+        self._on_log: Callable[[str], None] | None = None
 
     # -- low level
 
     def _read_frame(self) -> tuple[bytes, bytes]:
-        try:
-            return read_frame(self._reader)
-        except (FramingError, OSError, ValueError) as exc:
-            error = exc if isinstance(exc, FramingError) else ChannelClosed(f"the channel broke: {exc}")
-            self._broken = error
-            raise error from None
+        """The next frame for the current reader; stream and progress frames go to their handlers."""
+        while True:
+            try:
+                kind, payload = read_frame(self._reader)
+            except (FramingError, OSError, ValueError) as exc:
+                error = exc if isinstance(exc, FramingError) else ChannelClosed(f"the channel broke: {exc}")
+                self._broken = error
+                raise error from None
+            if kind == LOG:
+                if self._on_log is not None:
+                    self._on_log(str(decode_json(kind, payload).get("message", "")))
+                continue
+            if kind not in (STREAM_OPEN, STREAM_DATA, STREAM_CLOSE):
+                return kind, payload
+            if self._stream is None:
+                self._broken = FramingError("a dump stream from the server, which was not asked for")
+                raise self._broken
+            if kind == STREAM_DATA:
+                self._stream.data(payload)
+            elif kind == STREAM_OPEN:
+                self._stream.open(decode_json(kind, payload))
+            else:
+                self._stream.close(decode_json(kind, payload))
 
     def _check(self) -> None:
         if self._broken is not None:
@@ -463,28 +490,17 @@ class ChannelClient:
         """Ask the server to build the session; relays its progress; returns the ready message.
 
         ``on_stream`` gets the database artifact while it is being written, when ``options`` asks for
-        ``stream_database`` and the server can (:attr:`streams_database`).
+        ``stream_database`` and the server can (:attr:`streams_database`). The dump then goes on after
+        the ready message, its frames arriving between the answers to later requests; :meth:`wait_stream`
+        waits for its end. ``on_log`` keeps getting its progress lines until then.
         """
+        self._stream = on_stream
+        self._on_log = on_log
         with self._exchange({"op": "build", "options": options}):
             while True:
                 kind, payload = self._read_frame()
-                if kind == STREAM_DATA:
-                    if on_stream is None:
-                        raise FramingError("stream data from the server, which was not asked for")
-                    on_stream.data(payload)
-                    continue
                 message = decode_json(kind, payload) if kind in JSON_TYPES else {}
-                if kind == LOG:
-                    if on_log is not None:
-                        on_log(str(message.get("message", "")))
-                elif kind in (STREAM_OPEN, STREAM_CLOSE):
-                    if on_stream is None:
-                        raise FramingError("a stream from the server, which was not asked for")
-                    if kind == STREAM_OPEN:
-                        on_stream.open(message)
-                    else:
-                        on_stream.close(message)
-                elif kind == READY:
+                if kind == READY:
                     return message
                 elif kind == FATAL:
                     raise RemoteError(str(message.get("message", "remote error")))
@@ -658,6 +674,17 @@ class ChannelClient:
         if not item.done and self._broken is None:
             with contextlib.suppress(TransferError):
                 item.drain()
+
+    def wait_stream(self) -> None:
+        """Read on until the dump streamed by :meth:`build` has ended (its handler has had ``close``)."""
+        with self._exchange({"op": "wait_stream"}):
+            kind, payload = self._read_frame()
+            if kind == FATAL:
+                self._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                raise self._broken
+            if kind != RESPONSE:
+                self._broken = FramingError(f"expected the end of the dump stream, got {kind!r}")
+                raise self._broken
 
     def bye(self, max_frames: int = 10000) -> None:
         """Tell the server we are done and wait for its acknowledgement (sent after its cleanup)."""
@@ -840,6 +867,9 @@ class ChannelServer:
         self._write_lock = threading.Lock()
         self.closed_by_client = False
         self.served = 0
+        #: Work that goes on after a request was answered (a dump streamed beside the file transfer);
+        #: ``wait_stream`` and ``bye`` wait for it.
+        self.background: list[threading.Thread] = []
         #: Set when the input ends: a response in progress stops instead of streaming to nobody.
         self.disconnected = threading.Event()
 
@@ -919,8 +949,12 @@ class ChannelServer:
             op = request.get("op")
             if op == "bye":
                 self.closed_by_client = True
+                self.wait_background()
                 return
-            if op == "get":
+            if op == "wait_stream":
+                self.wait_background()
+                self.send_json(RESPONSE, {"status": "ok"})
+            elif op == "get":
                 self._answer_get(request)
             elif op == "get_batch":
                 self._answer_get_batch(request)
@@ -928,6 +962,10 @@ class ChannelServer:
                 self._answer_build(request)
             else:
                 self.send_json(RESPONSE, {"status": "error", "message": f"unknown request {op!r}"})
+
+    def wait_background(self) -> None:
+        while self.background:
+            self.background.pop(0).join()
 
     def acknowledge_bye(self) -> None:
         """Send the bye acknowledgement (after cleanup, so the client knows the remote side is clean)."""

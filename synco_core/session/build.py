@@ -78,8 +78,6 @@ class BuildOptions:
     expires_at: int | None = None
     #: Told every public index written (set name, index); ``serve`` allows exactly these files.
     on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
-    #: Told the database set as soon as its artifact is complete, before the file sets are built.
-    on_dump_written: Callable[[WireFileSet], None] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -115,18 +113,8 @@ def build_session(
 
     wanted = set(options.only)
     if includes_database(framework, options):
-        assert framework.database is not None
-        check_compat(framework, options)
-        if not options.strict_checked:
-            dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
-                                                sanitize=options.sanitize)
-            check_strict(framework.database, dump_options, sanitize=options.sanitize, manager=manager)
-        step(f"dumping the {framework.database.engine} database")
-        dump_set = write_dump(framework, folder, options, manager)
-        meta.file_sets.append(dump_set)
+        meta.file_sets.append(dump_set(framework, folder, options, step, manager))
         folder.write_meta(meta)
-        if options.on_dump_written is not None:
-            options.on_dump_written(dump_set)
 
     file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
     if not options.only or file_set_names:
@@ -151,6 +139,20 @@ def build_session(
     meta.state = "Ready"
     folder.write_meta(meta)
     return meta
+
+
+def dump_set(framework: Framework, folder: SessionFolder, options: BuildOptions, step: StepCallback,
+             manager: SyncoPluginManager | None = None) -> WireFileSet:
+    """The database file set: the compat and strict checks, then the dump (``synco pull`` runs this in a
+    thread of its own, beside the rest of :func:`build_session`)."""
+    assert framework.database is not None
+    check_compat(framework, options)
+    if not options.strict_checked:
+        dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
+                                            sanitize=options.sanitize)
+        check_strict(framework.database, dump_options, sanitize=options.sanitize, manager=manager)
+    step(f"dumping the {framework.database.engine} database")
+    return write_dump(framework, folder, options, manager)
 
 
 def includes_database(framework: Framework, options: BuildOptions) -> bool:
@@ -237,29 +239,31 @@ def _exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     return lambda path: any(regex.match(path) for regex in regexes)
 
 
-def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, absolute path) of every entry below ``root``, sorted, exclusions applied.
+def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(relative posix path, directory entry) of everything below ``root``, sorted, exclusions applied.
 
-    Directories are yielded too (before their content), so a tar keeps empty folders.
+    Directories are yielded too (before their content), so a tar keeps empty folders; links to folders
+    are yielded but not followed. Directory entries, not paths: a public set can hold hundreds of
+    thousands of files, and building a ``Path`` for each cost more than the walk itself.
     """
     excluded = _exclusion_matcher(exclude)
-    for current, dirs, files in os.walk(root):
-        base = Path(current)
-        relative_base = base.relative_to(root).as_posix()
-        prefix = "" if relative_base == "." else relative_base + "/"
-        dirs.sort()
-        kept_dirs = []
-        for name in dirs:
-            relative = prefix + name
+
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda item: item.name)
+        except OSError as exc:
+            log.warning("skipping %s: %s", folder, exc.strerror)
+            return
+        for entry in entries:
+            relative = prefix + entry.name
             if excluded(relative):
                 continue
-            kept_dirs.append(name)
-            yield relative, base / name
-        dirs[:] = kept_dirs
-        for name in sorted(files):
-            relative = prefix + name
-            if not excluded(relative):
-                yield relative, base / name
+            yield relative, entry
+            if entry.is_dir() and not entry.is_symlink():
+                yield from walk(entry.path, relative + "/")
+
+    yield from walk(str(root), "")
 
 
 def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
@@ -274,12 +278,12 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
     prefix = file_set.url_prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    for relative, path in _walk(file_set.root, file_set.exclude):
+    for relative, entry in _walk(file_set.root, file_set.exclude):
         try:
             # stat() follows links: the web server serves the link target, so its size is what arrives.
-            info = path.stat()
+            info = entry.stat()
         except OSError as exc:
-            log.warning("skipping %s: %s", path, exc.strerror)
+            log.warning("skipping %s: %s", entry.path, exc.strerror)
             continue
         if not stat.S_ISREG(info.st_mode):
             continue
@@ -317,7 +321,8 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
     # Stream mode ("w|") never seeks, so the tar can go straight into the compressor.
     with folder.artifact(name, compress=options.compress) as (plain, stats), \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for relative, path in _walk(file_set.root, file_set.exclude):
+        for relative, entry in _walk(file_set.root, file_set.exclude):
+            path = Path(entry.path)
             try:
                 info = path.lstat()
             except OSError as exc:

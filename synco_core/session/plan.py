@@ -124,9 +124,9 @@ def _measure(file_set: FileSet, result: FileSetPlan) -> None:
     else:
         if file_set.root is None or not file_set.root.is_dir():
             raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
-        for _relative, path in _walk(file_set.root, file_set.exclude):
+        for _relative, found in _walk(file_set.root, file_set.exclude):
             try:
-                info = path.lstat()
+                info = found.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISREG(info.st_mode):

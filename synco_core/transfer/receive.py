@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -65,6 +65,10 @@ class ReceiveOptions:
     #: set, returns its complete plaintext file, checked against the set's size and SHA-256, which is
     #: moved into place instead of downloading the artifact; None downloads it as usual.
     prefetched: Callable[[WireFileSet], Path | None] | None = None
+    #: Sets that are not in the meta because they were still being made when it was written (``synco pull``
+    #: streams the dump beside the files): called once the meta's sets are done, returns them (waiting for
+    #: them as needed); they are then received like the others. Errors it raises end the receive.
+    late_sets: Callable[[], list[WireFileSet]] | None = None
 
 
 @dataclass
@@ -344,8 +348,16 @@ def receive_session(
             summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
                                            f"file set type {unsupported.type!r} is not supported by this synco"))
     arrived = options.on_set_arrived or (lambda _target, _entry: None)
-    # The database first: an install can then load it while the files are on their way.
-    for file_set in sorted(chosen, key=lambda chosen_set: chosen_set.dump is None):
+
+    def ordered() -> Iterator[WireFileSet]:
+        # The database first: an install can then load it while the files are on their way.
+        yield from sorted(chosen, key=lambda chosen_set: chosen_set.dump is None)
+        if options.late_sets is not None:
+            for late in options.late_sets():
+                meta.file_sets.append(late)
+                yield late
+
+    for file_set in ordered():
         outcome = SetOutcome(file_set.name, file_set.type, "downloaded")
         summary.sets.append(outcome)
         try:
