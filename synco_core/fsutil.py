@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -29,6 +30,12 @@ def atomic_output(path: Path, suffix: str = ".part") -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+
+
+#: A relative path needing no checking or normalising: segments of ordinary characters, none starting with
+#: a dot (so no ``..``, no ``.``, no empty segment, no drive letter, no backslash). What it matches,
+#: :func:`safe_relative_path` would return unchanged; the fast paths of hot loops test this first.
+PLAIN_RELATIVE_PATH = re.compile(r"[\w\-~+@=,][\w.\-~+@=,]*(?:/[\w\-~+@=,][\w.\-~+@=,]*)*", re.ASCII)
 
 
 def safe_relative_path(name: str) -> PurePosixPath:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from synco_core.errors import TransferError
-from synco_core.fsutil import safe_relative_path
+from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
 from synco_core.types import TableManifest
 
 #: The name of the encrypted meta file inside a session folder.
@@ -378,7 +378,15 @@ def public_index_from_bytes(raw: bytes) -> dict[str, PublicIndexEntry]:
     index: dict[str, PublicIndexEntry] = {}
     for path, entry in data.items():
         # Raises UnsafePathError, which names the path: an index that tries to escape is refused whole.
-        normalised = str(safe_relative_path(path))
+        normalised = path if PLAIN_RELATIVE_PATH.fullmatch(path) else str(safe_relative_path(path))
+        if isinstance(entry, dict):
+            # Indexes hold hundreds of thousands of entries: the common, well-formed one is taken directly.
+            size, mtime, uri = entry.get("sizeBytes"), entry.get("mTime"), entry.get("publicUri")
+            absolute, sha1 = entry.get("isAbsoluteUrl", False), entry.get("sha1")
+            if (type(size) is int and type(mtime) is int and type(uri) is str and absolute is False
+                    and (sha1 is None or type(sha1) is str)):
+                index[normalised] = PublicIndexEntry(size, mtime, uri, False, sha1)
+                continue
         if not isinstance(entry, dict):
             raise WireFormatError(f"malformed public files index: entry {path!r} should be an object")
         where = f"public files index entry {path!r}"

@@ -120,6 +120,24 @@ def test_public_index_refuses_unsafe_paths(path: str) -> None:
         public_index_from_bytes(raw)
 
 
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"sizeBytes": "1", "mTime": 1, "publicUri": "x"}, "'sizeBytes' should be int"),
+    ({"sizeBytes": True, "mTime": 1, "publicUri": "x"}, "'sizeBytes' should be a number"),
+    ({"sizeBytes": 1, "mTime": 1}, "'publicUri' is missing"),
+    ({"sizeBytes": 1, "mTime": 1, "publicUri": "x", "sha1": 5}, "'sha1' should be str"),
+    ([1, 2], "should be an object"),
+])
+def test_public_index_refuses_malformed_entries(entry: object, message: str) -> None:
+    # Plain paths take a fast path; a malformed entry must still be refused with its reason.
+    with pytest.raises(WireFormatError, match=message):
+        public_index_from_bytes(json.dumps({"a/b.jpg": entry}).encode())
+
+
+def test_public_index_accepts_whole_floats_and_normalises_paths() -> None:
+    raw = json.dumps({"./a//b.jpg": {"sizeBytes": 2.0, "mTime": 3, "publicUri": "u"}}).encode()
+    assert public_index_from_bytes(raw) == {"a/b.jpg": PublicIndexEntry(2, 3, "u")}
+
+
 def test_public_index_refuses_non_http_absolute_urls() -> None:
     raw = json.dumps({"x": {"sizeBytes": 1, "mTime": 1, "publicUri": "file:///etc/passwd",
                             "isAbsoluteUrl": True}}).encode()

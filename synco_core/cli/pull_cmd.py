@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from synco_core.cli.options import confirm, debug_option, split_names, yes_option
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
+
+if TYPE_CHECKING:
+    from synco_core.install import ReceiveInstall
 
 HELP = """Pull the database and files of REMOTE into --target (and install them with --install).
 
@@ -67,19 +71,24 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     if not install and (post_install or force_remote_target):
         raise click.UsageError("--post-install and --force-remote-target go with --install")
     resolved = resolve_remote(remote, Path.cwd())
-    installer = None
-    if install:
+    installers: list[ReceiveInstall] = []
+
+    def prepare() -> None:
         from synco_core.install import ReceiveInstall
 
         # The local project is the current directory, detected by the local plugins (as synco install does),
-        # and checked before anything is transferred.
-        installer = ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target)
+        # and checked before anything is transferred (while ssh connects).
+        installers.append(ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target))
+
     options = PullOptions(
         target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
-        on_set_arrived=installer.set_arrived if installer else None,
-        on_dump_stream=installer.start_streamed if installer else None, zstd_level=zstd_level,
+        zstd_level=zstd_level,
     )
+    if install:
+        options.prepare = prepare
+        options.on_set_arrived = lambda folder, entry: installers[0].set_arrived(folder, entry)
+        options.on_dump_stream = lambda stream: installers[0].start_streamed(stream)
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
@@ -91,10 +100,10 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
                  "layer (the channel itself is the encryption).")
         print_summary(result.summary)
     except BaseException:
-        if installer is not None:
+        for installer in installers:
             installer.abandon()
         raise
-    if installer is not None and not installer.conclude(result.summary, yes=yes, confirm=confirm,
+    if installers and not installers[0].conclude(result.summary, yes=yes, confirm=confirm,
                                                         post_install=post_install, echo=echo):
         raise click.exceptions.Exit(1)
     if not result.summary.ok:

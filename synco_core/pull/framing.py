@@ -67,7 +67,6 @@ import json
 import logging
 import os
 import queue
-import re
 import stat
 import struct
 import threading
@@ -80,7 +79,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import unquote
 
 from synco_core.errors import SyncoError, TransferError, UnsafePathError
-from synco_core.fsutil import safe_relative_path
+from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
 
 log = logging.getLogger(__name__)
 
@@ -754,10 +753,6 @@ class _RealParents:
         return candidate
 
 
-#: A URL path needing no decoding or normalising: segments of ordinary characters, none starting with a dot.
-_PLAIN_PATH = re.compile(r"[\w\-~+@=,][\w.\-~+@=,]*(?:/[\w\-~+@=,][\w.\-~+@=,]*)*", re.ASCII)
-
-
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
@@ -822,7 +817,8 @@ class PublicSpace:
         """The common case, with string operations only: a plain path to a regular file in a folder already
         seen inside the roots. Anything unusual (escapes, dots, links, a folder not seen yet) returns None
         for the full check above."""
-        if not _PLAIN_PATH.fullmatch(path):
+        # Plain paths need no URL decoding either: '%' is not among their characters.
+        if not PLAIN_RELATIVE_PATH.fullmatch(path):
             return None
         folder, _, name = path.rpartition("/")
         real_folder = self._plain_folders.get(folder)

@@ -51,6 +51,9 @@ class PullOptions:
     jobs: int = 8
     delete: bool = False
     debug: bool = False
+    #: Run once the channel is starting, before anything is sent (``--install`` detects and checks the local
+    #: project there, while ssh connects); an error it raises ends the pull before anything is transferred.
+    prepare: Callable[[], None] | None = None
     #: A prepared zipapp (tests, benchmarks); None builds (or reuses) the cached one when needed.
     zipapp: Path | None = None
     #: Receive's ``on_set_arrived`` (``--install`` loads the database while the files arrive).
@@ -86,7 +89,6 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
          reporter: Any = None, env: Mapping[str, str] | None = None) -> PullResult:
     """Run the pull; returns receive's summary. Remote files and processes are gone when this returns."""
     env = os.environ if env is None else env
-    echo(f"Starting synco on {remote.describe()}")
     try:
         return _pull_once(remote, options, echo, reporter, env, force_upload=False)
     except ProtocolMismatch as exc:
@@ -97,11 +99,6 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
 
 def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
                env: Mapping[str, str], force_upload: bool) -> PullResult:
-    from synco_core import age
-    from synco_core.session.build import DB_SET_NAME
-    from synco_core.transfer.receive import ReceiveOptions, receive_session
-    from synco_core.transfer.transport import HttpTransport
-
     launch = launch_script(remote, env, debug=options.debug, force_upload=force_upload)
     # The launch script changes to the application directory itself (and reports when it is missing).
     argv = channel_argv(remote, launch.script, env)
@@ -114,6 +111,16 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
         zipapp = lambda: prepared  # noqa: E731 - a one-line provider reads better than a nested def here
     try:
         with channel:
+            # The connection is being set up from here on: what is left to do locally happens meanwhile.
+            if options.prepare is not None and not force_upload:
+                options.prepare()
+            if not force_upload:
+                echo(f"Starting synco on {remote.describe()}")
+            from synco_core import age
+            from synco_core.session.build import DB_SET_NAME
+            from synco_core.transfer.receive import ReceiveOptions, receive_session
+            from synco_core.transfer.transport import HttpTransport
+
             # Buffered: frame headers are 5 bytes, and the launch messages are read byte by byte.
             reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout), 256 << 10)
             client = ChannelClient(reader, channel.stdin)

@@ -366,8 +366,10 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
     log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
               time.monotonic() - started)
     # The previous backup is replaced only now that the new content is known to be good.
+    started = time.monotonic()
     _create_like(admin, backup, database.name)
     tables = exchange(admin, database.name, scratch, backup)
+    log.debug("swapped the new tables into %s in %.2fs", database.name, time.monotonic() - started)
     return rows, tables
 
 
