@@ -15,6 +15,9 @@ synco runs twice per case: ``synco pull --install --yes`` in a local project who
 work of the ``mariadb-dump | mariadb`` + rsync reference and more (integrity check, the previous database
 and files kept for rollback); and plain ``synco pull`` (the dump lands as a verified file), which does the
 work of the "dump to file" reference (``ssh host mariadb-dump db > file`` + rsync).
+
+The four commands of a case run in turns (see ``common.measure_interleaved``), so that a host whose speed
+drifts during the benchmark weighs on synco and the reference alike.
 """
 
 from __future__ import annotations
