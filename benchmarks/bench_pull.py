@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -160,23 +161,21 @@ def main() -> int:
                 change_one_percent(app, args.rows, next(rounds))
                 trash.settle()
 
-            first_install, first_ref, first_synco, first_file = measure_interleaved([
-                Case("synco pull --install", install_argv, clean, install_env, local_app),
-                Case("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", clean, env),
-                Case("synco pull", synco_argv, clean, env),
-                Case("mariadb-dump > file + rsync", f"{to_file} && {rsync}", clean, env),
-            ], args.repeat)
+            def cases(setup: Callable[[], None]) -> list[Case]:
+                return [
+                    Case("synco pull --install", install_argv, setup, install_env, local_app),
+                    Case("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", setup, env),
+                    Case("synco pull", synco_argv, setup, env),
+                    Case("mariadb-dump > file + rsync", f"{to_file} && {rsync}", setup, env),
+                ]
+
+            first_install, first_ref, first_synco, first_file = measure_interleaved(cases(clean), args.repeat)
             # The targets are full now (the last setup cleared them, the last run filled them).
             subprocess.run(synco_argv, env=env, check=True, capture_output=True)
             subprocess.run(install_argv, env=install_env, cwd=local_app, check=True, capture_output=True)
             subprocess.run(f"{rsync}", shell=True, env=env, check=True)
 
-            again_install, again_ref, again_synco, again_file = measure_interleaved([
-                Case("synco pull --install", install_argv, change, install_env, local_app),
-                Case("mariadb-dump | mariadb + rsync", f"{load} && {rsync}", change, env),
-                Case("synco pull", synco_argv, change, env),
-                Case("mariadb-dump > file + rsync", f"{to_file} && {rsync}", change, env),
-            ], args.repeat)
+            again_install, again_ref, again_synco, again_file = measure_interleaved(cases(change), args.repeat)
             title = f"synco pull over ssh to 127.0.0.1: {args.rows} rows + {args.files} files (~8 KB each)"
             print_table(title, [
                 ("first pull --install", first_install, first_ref),

@@ -133,37 +133,47 @@ sys.exit(proc.wait())
 '''
 
 
-def test_pull_killed_mid_transfer_then_resumed(sshd: Sshd, tmp_path: Path) -> None:
-    # A database with 2 MB of incompressible rows, sent at ~1 MB/s: there is time to stop it midway.
-    project = make_project(tmp_path / "app", public_files=4, rows=64, blob_bytes=32 * 1024)
+def _interrupt_throttled_pull(sshd: Sshd, tmp_path: Path, cwd: Path, args: list[str], part_pattern: str,
+                              part_bytes: int, check: Callable[[], None] | None = None, **env: str) -> None:
+    """Run ``synco pull ARGS`` through a channel throttled to ~1 MB/s and press Ctrl-C once a part file in
+    ``dump/`` matching ``part_pattern`` holds ``part_bytes``; the pull must fail."""
     throttle = tmp_path / "throttle.py"
     throttle.write_text(THROTTLE)
-    local = tmp_path / "laptop"
-    local.mkdir()
-    env = sshd.env(SYNCO_SSH_COMMAND=f"{sys.executable} {throttle} {sshd.ssh_command}", THROTTLE_RATE="1000000")
+    environment = sshd.env(SYNCO_SSH_COMMAND=f"{sys.executable} {throttle} {sshd.ssh_command}",
+                           THROTTLE_RATE="1000000", **env)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", sshd.url(project.root),
-         "--target", "dump"],
-        env=env, cwd=local, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", *args],
+        env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    target = local / "dump"
+    target = cwd / "dump"
     deadline = time.monotonic() + 30
     try:
-        # Stop it once part of the database artifact has arrived (a *.part file with some bytes in it).
         while time.monotonic() < deadline:
-            parts = [p for p in target.glob("*.part") if p.stat().st_size > 100_000] if target.exists() else []
+            parts = [p for p in target.glob(part_pattern) if p.stat().st_size > part_bytes] if target.exists() else []
             if parts or process.poll() is not None:
                 break
             time.sleep(0.01)
         assert process.poll() is None, "the pull finished before it could be interrupted"
+        if check is not None:
+            check()
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    # (stderr shown on failure: once, on a loaded machine, the interrupted pull exited 0)
+    # (stderr shown on failure: once, on a loaded machine, an interrupted pull exited 0)
     assert process.returncode != 0, err
+
+
+def test_pull_killed_mid_transfer_then_resumed(sshd: Sshd, tmp_path: Path) -> None:
+    # A database with 2 MB of incompressible rows, sent at ~1 MB/s: there is time to stop it midway.
+    project = make_project(tmp_path / "app", public_files=4, rows=64, blob_bytes=32 * 1024)
+    local = tmp_path / "laptop"
+    local.mkdir()
+    # Stop it once part of the database artifact has arrived (a *.part file with some bytes in it).
+    _interrupt_throttled_pull(sshd, tmp_path, local, [sshd.url(project.root), "--target", "dump"], "*.part", 100_000)
+    target = local / "dump"
     # Nothing half-written under a final name.
     assert not (target / "dbDump.sqlite").exists()
     assert not (target / "private").exists()
@@ -323,40 +333,21 @@ def test_pull_install_interrupted_while_streaming_leaves_the_local_database(
     # About 4 MB of random blobs (3 MB compressed) at ~1 MB/s: the load is under way when Ctrl-C comes.
     remote, laptop, _source, target = _mysql_projects(tmp_path, mysql_database_factory, rows=400, blob_bytes=5000)
     local = laptop.root
-    throttle = tmp_path / "throttle.py"
-    throttle.write_text(THROTTLE)
-    env = sshd.env(SYNCO_SSH_COMMAND=f"{sys.executable} {throttle} {sshd.ssh_command}", THROTTLE_RATE="1000000",
-                   PYTHONPATH=str(sshd.plugin_dir))
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", sshd.url(remote.root),
-         "--install", "--yes", "--target", "dump"],
-        env=env, cwd=local, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    dump = local / "dump"
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            parts = [p for p in dump.glob("*.stream.part") if p.stat().st_size > 300_000] if dump.exists() else []
-            if parts or process.poll() is not None:
-                break
-            time.sleep(0.01)
-        assert process.poll() is None, "the pull finished before it could be interrupted"
+
+    def load_started() -> None:
         assert _databases_named(f"{target}__synco_new"), "the load had not started"
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode != 0, err
+
+    _interrupt_throttled_pull(sshd, tmp_path, local, [sshd.url(remote.root), "--install", "--yes", "--target", "dump"],
+                              "*.stream.part", 300_000, load_started, PYTHONPATH=str(sshd.plugin_dir))
+    dump = local / "dump"
     assert list(_tables(target)) == ["laptop_only"]
     assert _databases_named(target) == [target]
     assert not list(dump.glob("*.part"))
     assert _wait_clean(sshd) == []
 
 
-def test_pull_install_loads_a_postgresql_dump_while_it_streams_in(sshd: Sshd, tmp_path: Path,
-                                                                   postgres_database_factory: Callable[[], str]) -> None:
+def test_pull_install_loads_a_postgresql_dump_while_it_streams_in(
+        sshd: Sshd, tmp_path: Path, postgres_database_factory: Callable[[], str]) -> None:
     source, target = postgres_database_factory(), postgres_database_factory()
     with postgres_admin_connection(source) as conn:
         conn.execute("CREATE TABLE posts (id int PRIMARY KEY, title text, body bytea)")
