@@ -167,8 +167,9 @@ def _interrupt_throttled_pull(sshd: Sshd, tmp_path: Path, cwd: Path, args: list[
 
 
 def test_pull_killed_mid_transfer_then_resumed(sshd: Sshd, tmp_path: Path) -> None:
-    # A database with 2 MB of incompressible rows, sent at ~1 MB/s: there is time to stop it midway.
-    project = make_project(tmp_path / "app", public_files=4, rows=64, blob_bytes=32 * 1024)
+    # A database with 4 MB of incompressible rows, sent at ~1 MB/s: there is time to stop it midway (with
+    # 2 MB a starved test process once sent its Ctrl-C only as the finished pull was exiting).
+    project = make_project(tmp_path / "app", public_files=4, rows=64, blob_bytes=64 * 1024)
     local = tmp_path / "laptop"
     local.mkdir()
     # Stop it once part of the database artifact has arrived (a *.part file with some bytes in it).
@@ -330,8 +331,9 @@ def test_pull_without_install_keeps_the_streamed_dump(sshd: Sshd, tmp_path: Path
 
 def test_pull_install_interrupted_while_streaming_leaves_the_local_database(
         sshd: Sshd, tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
-    # About 4 MB of random blobs (3 MB compressed) at ~1 MB/s: the load is under way when Ctrl-C comes.
-    remote, laptop, _source, target = _mysql_projects(tmp_path, mysql_database_factory, rows=400, blob_bytes=5000)
+    # About 8 MB of SQL (4 MB of random blobs as hex, 4 MB compressed) at ~1 MB/s: the load is under way when
+    # Ctrl-C comes, with seconds to spare.
+    remote, laptop, _source, target = _mysql_projects(tmp_path, mysql_database_factory, rows=800, blob_bytes=5000)
     local = laptop.root
 
     def load_started() -> None:
