@@ -244,3 +244,42 @@ def test_receive_install_mariadb_sanitised_end_to_end(tmp_path: Path, mysql_data
     assert not set(emails) & {e for _i, _n, e in original}, "no original value reaches the laptop"
     assert _mysql(local_db, "SHOW TABLES LIKE 'stale'") == []
     assert (local / "web" / "uploads" / "logo.png").read_bytes() == b"\x89PNG logo"
+
+
+def test_a_streamed_install_whose_stream_breaks_installs_the_downloaded_dump(
+        tmp_path: Path, mysql_database_factory: Callable[[], str],
+        register_plugin: Callable[[object, str], None]) -> None:
+    # pull --install --yes starts loading the dump while it streams in; when the stream breaks on this side,
+    # receive downloads the finished artifact, and that is what gets installed.
+    from test_dumpstream import Artifact, _flip
+    from test_mysql_support import dump_bytes
+
+    from synco_core.install import ReceiveInstall
+    from synco_core.pull.dumpstream import DumpStream
+
+    source_db, local_db = mysql_database_factory(), mysql_database_factory()
+    _mysql(source_db, "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50))",
+           "INSERT INTO items VALUES " + ", ".join(f"({n}, 'item {n}')" for n in range(1, 2001)))
+    _mysql(local_db, "CREATE TABLE stale (id INT)")
+    register_plugin(LocalProject(), "localproject")
+    local = make_local(tmp_path / "local", url=mysql_url_for(local_db))
+    plain, _result = dump_bytes(source_db)
+    artifact = Artifact(tmp_path / "remote", plain)
+    installer = ReceiveInstall(local, yes=True)
+    target = tmp_path / "dump"
+    stream = DumpStream(target, on_open=installer.start_streamed)
+    stream.open(artifact.announcement())
+    assert installer.database is not None and installer.database.stream is stream
+    for chunk in _flip(artifact.chunks, len(artifact.chunks) - 1):
+        stream.data(chunk)
+    stream.close({"fileSet": artifact.file_set.to_json()})
+    assert stream.take(artifact.file_set) is None
+    # The dump arrives by download instead (receive's part), and receive says so.
+    (target / "dbDump.sql").write_bytes(plain)
+    installer.set_arrived(target, {"name": "dbDump", "kind": "database", "path": "dbDump.sql", "engine": "mysql",
+                                   "format": "sql"})
+    assert installer.database is not None and installer.database.stream is None
+    result = installer.database.wait()
+    assert result.rows == 2000
+    assert _mysql(local_db, "SELECT COUNT(*), MAX(name) FROM items") == [(2000, "item 999")]
+    stream.discard()

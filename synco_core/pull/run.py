@@ -62,7 +62,7 @@ class PullOptions:
     on_dump_stream: Callable[[DumpStream], None] | None = None
     #: Ask the remote side to send the dump while it is written (off: after the build, like any artifact).
     stream_database: bool = True
-    #: The zstd level of the remote side's artifacts (``synco_core.session.folder.PULL_ZSTD_LEVEL``).
+    #: The zstd level of the remote side's artifacts (see :data:`PULL_ZSTD_LEVEL`).
     zstd_level: int = PULL_ZSTD_LEVEL
 
 
