@@ -40,3 +40,23 @@ def test_enabled_reporter_draws_bars_from_threads() -> None:
             thread.join()
     output = buffer.getvalue()
     assert "dbDump" in output and "uploads (files)" in output and "40/40" in output
+
+
+def test_bars_run_at_once_in_one_display() -> None:
+    # synco pull: the dump streams (size unknown) while the session is awaited and the files arrive.
+    buffer = io.StringIO()
+    reporter = Reporter(console=Console(file=buffer, force_terminal=True, width=120))
+    with reporter.bytes_task("dbDump (as it is dumped)", None) as advance:
+        advance(3_000_000)
+        with reporter.spinner("waiting for the session"):
+            pass
+        with reporter.files_task("uploads", 2, 20) as (on_bytes, on_file):
+            on_bytes(20)
+            on_file()
+            on_file()
+        advance(2_000_000)
+    output = buffer.getvalue()
+    assert "uploads (files)" in output and "2/2" in output
+    # The bar of unknown size ends full, with what arrived.
+    assert "5.0 MB / 5.0 MB" in output
+    assert reporter._display is None, "the display stops with its last bar"

@@ -107,6 +107,8 @@ class DumpStream:
     def __init__(self, target: Path, on_open: Callable[[DumpStream], None] | None = None) -> None:
         self.target = target
         self._on_open = on_open
+        #: Told the size of every encrypted chunk that arrives (a progress bar).
+        self.on_bytes: Callable[[int], None] | None = None
         self.set_name = ""
         self.session = ""
         self.engine = ""
@@ -172,6 +174,8 @@ class DumpStream:
     def data(self, chunk: bytes) -> None:
         if self._thread is not None and not self._closed:
             self._chunks.put(chunk)
+            if self.on_bytes is not None:
+                self.on_bytes(len(chunk))
 
     def close(self, message: dict[str, Any]) -> None:
         if self._ended:

@@ -105,6 +105,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     channel = ChannelProcess(argv, label=remote.kind)
     finished = False
     stream: DumpStream | None = None
+    #: The streamed dump's progress bar, open from the start of the build to the end of the stream.
+    bars = contextlib.ExitStack()
     prepared = options.zipapp
     zipapp: Callable[[], Path] | None = None
     if prepared is not None:
@@ -139,6 +141,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                     and (not options.only or DB_SET_NAME in options.only)):
                 build_options["stream_database"] = True
                 stream = DumpStream(options.target, on_open=options.on_dump_stream)
+                if reporter is not None:
+                    stream.on_bytes = bars.enter_context(reporter.bytes_task(f"{DB_SET_NAME} (as it is dumped)", None))
             try:
                 ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"), on_stream=stream)
             except ChannelClosed as exc:
@@ -176,6 +180,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
 
                 def late_sets() -> list[Any]:
                     client.wait_stream()
+                    bars.close()
                     return streamed.late_sets()
 
                 receive_options.prefetched = stream.take
@@ -196,6 +201,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 raise TransferError(explain_exit(code, channel.stderr_tail(), remote))
             return PullResult(summary=summary, how=launch.how, encrypted=encrypted, remote_version=hello.version)
     finally:
+        bars.close()
         if stream is not None:
             stream.discard()
         if launch.uploaded and not finished:

@@ -1,7 +1,10 @@
-"""Progress output for receive: rich bars on stderr in a terminal, nothing otherwise.
+"""Progress output for receive and pull: rich bars on stderr in a terminal, nothing otherwise.
 
 The transfer code only calls the three context managers of :class:`Reporter`; when output is not a
 terminal (CI, a pipe, tests) they do nothing, so the code paths are the same either way.
+
+All bars live in one display, so several can run at once: ``synco pull`` streams the dump while the
+files arrive, and each has its bar (rich allows one live display at a time).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from synco_core.sizes import human_size
+
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 
 class Reporter:
@@ -27,6 +32,8 @@ class Reporter:
             self.enabled = console.is_terminal
         self._console = console
         self._lock = threading.Lock()
+        self._display: Progress | None = None
+        self._tasks = 0
 
     @property
     def console(self) -> Console:
@@ -37,31 +44,47 @@ class Reporter:
         return self._console
 
     @contextlib.contextmanager
+    def _task(self, description: str, total: float | None, *, keep: bool = True,
+              **fields: Any) -> Iterator[tuple[Progress, TaskID]]:
+        """A task in the shared display, which starts with the first task and stops after the last."""
+        with self._lock:
+            if self._display is None:
+                self._display = _display(self.console)
+                self._display.start()
+            display = self._display
+            self._tasks += 1
+            task = display.add_task(description, total=total, **fields)
+        try:
+            yield display, task
+        finally:
+            with self._lock:
+                if not keep:
+                    display.remove_task(task)
+                self._tasks -= 1
+                if not self._tasks:
+                    display.stop()
+                    self._display = None
+
+    @contextlib.contextmanager
     def spinner(self, text: str) -> Iterator[None]:
         if not self.enabled:
             yield
             return
-        with self.console.status(text):
+        with self._task(text, None, keep=False, kind=""):
             yield
-
-    def _progress(self, *columns: Any) -> Progress:
-        from rich.progress import Progress
-
-        return Progress(*columns, console=self.console, transient=False)
 
     @contextlib.contextmanager
     def bytes_task(self, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        """A bar for one artifact; yields ``advance(n)``."""
+        """A bar for one artifact (``total`` None: its size is not known yet); yields ``advance(n)``."""
         if not self.enabled:
             yield lambda _n: None
             return
-        from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-        progress = self._progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                  TransferSpeedColumn(), TimeRemainingColumn())
-        with progress:
-            task = progress.add_task(label, total=total or None)
-            yield lambda n: progress.advance(task, n)
+        with self._task(label, total or None, kind="bytes") as (display, task):
+            yield lambda n: display.advance(task, n)
+            if not total:
+                # Done: what arrived was all of it, so the bar ends full.
+                done = next(item.completed for item in display.tasks if item.id == task)
+                display.update(task, total=done or 1)
 
     @contextlib.contextmanager
     def files_task(self, label: str, files: int,
@@ -70,21 +93,36 @@ class Reporter:
         if not self.enabled:
             yield (lambda _n: None), (lambda: None)
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeRemainingColumn
-
-        progress = self._progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[received]}"), TimeRemainingColumn(), SpinnerColumn())
-        with progress:
-            task = progress.add_task(f"{label} (files)", total=files, received="")
+        with self._task(f"{label} (files)", files, kind="files", received="") as (display, task):
             counted = [0]
 
             def on_bytes(n: int) -> None:
                 with self._lock:
                     counted[0] += n
                     received = counted[0]
-                progress.update(task, received=f"{received / 1e6:,.1f} MB")
+                display.update(task, received=human_size(received))
 
             def on_file() -> None:
-                progress.advance(task, 1)
+                display.advance(task, 1)
 
             yield on_bytes, on_file
+
+
+def _display(console: Console) -> Progress:
+    """One display for every kind of bar: the detail column shows bytes or files, as the task is."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Detail(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            kind = task.fields.get("kind")
+            if kind == "files":
+                return Text(f"{int(task.completed)}/{int(task.total or 0)}  {task.fields.get('received', '')}")
+            if kind == "bytes":
+                total = f" / {human_size(int(task.total))}" if task.total else ""
+                speed = f"  {human_size(int(task.speed))}/s" if task.speed else ""
+                return Text(f"{human_size(int(task.completed))}{total}{speed}")
+            return Text("")
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), Detail(), TimeRemainingColumn(),
+                    console=console, transient=False)
