@@ -1,9 +1,10 @@
-"""The database dump as it arrives during a pull's build: decrypted, checked, written and readable at once.
+"""The database dump as it arrives during a pull: decrypted, checked, written and readable at once.
 
 ``synco pull`` asks the remote side to send the dump artifact while the dumper writes it (the ``O``,
-``T``, ``C`` frames of :mod:`synco_core.pull.framing`), so that the transfer overlaps the dump, and with
-``--install --yes`` the local load overlaps both, the way ``ssh host mysqldump | mysql`` does, instead of
-dump, then download, then load.
+``T``, ``C`` frames of :mod:`synco_core.pull.framing`, which come between the answers to the file
+requests), so that the transfer overlaps the dump and the files, and with ``--install --yes`` the local
+load overlaps all of it, the way ``ssh host mysqldump | mysql`` does, instead of dump, then download,
+then load.
 
 :class:`DumpStream` is the client's handler for those frames. The channel's reader thread hands it the
 encrypted bytes (it never blocks on a slow consumer beyond a bounded queue, and never raises into the
@@ -14,8 +15,9 @@ receive target, hashing as it goes. Two readers of that:
   waits for more bytes, and reports its end only once the whole stream is in and matches the size and
   SHA-256 of the ``C`` frame; a stream that breaks off or does not match raises instead, so the engine's
   atomic install never swaps in a partial load;
-- receive takes the finished file instead of downloading the artifact again (:meth:`DumpStream.take`),
-  after checking it against the session's meta.
+- receive takes the finished file instead of downloading the artifact (:meth:`DumpStream.take`), after
+  checking it against the set's meta entry; the set itself reaches receive as a late set
+  (:meth:`DumpStream.late_sets`), since the session's meta was written before the dump ended.
 
 The engines' manifest check needs no change: :attr:`DumpStream.manifest` is filled from the ``C`` frame
 before the reader reports the end of the dump, and engines read ``options.manifest`` only after loading.
