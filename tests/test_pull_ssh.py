@@ -267,11 +267,17 @@ def _mysql_projects(tmp_path: Path, create: Callable[[], str], rows: int,
         cur.execute("CREATE TABLE laptop_only (id INT PRIMARY KEY)")
     conn.commit()
     conn.close()
-    remote = make_project(tmp_path / "remote app", public_files=3)
-    (remote.root / "synco-pulltest.json").write_text(json.dumps({"database_url": mysql_url_for(source)}))
-    local = make_project(tmp_path / "laptop app", public_files=1, rows=1)
-    (local.root / "synco-pulltest.json").write_text(json.dumps({"database_url": mysql_url_for(target)}))
+    remote, local = _projects_on(tmp_path, mysql_url_for(source), mysql_url_for(target))
     return remote, local, source, target
+
+
+def _projects_on(tmp_path: Path, source_url: str, target_url: str) -> tuple[Project, Project]:
+    """The remote app on the database at ``source_url``, the laptop project on the one at ``target_url``."""
+    remote = make_project(tmp_path / "remote app", public_files=3)
+    (remote.root / "synco-pulltest.json").write_text(json.dumps({"database_url": source_url}))
+    local = make_project(tmp_path / "laptop app", public_files=1, rows=1)
+    (local.root / "synco-pulltest.json").write_text(json.dumps({"database_url": target_url}))
+    return remote, local
 
 
 def _tables(database: str) -> dict[str, Any]:
@@ -358,10 +364,7 @@ def test_pull_install_loads_a_postgresql_dump_while_it_streams_in(
                             [(i, f"post {i};\n\\.\n", os.urandom(300)) for i in range(2000)])
     with postgres_admin_connection(target) as conn:
         conn.execute("CREATE TABLE laptop_only (id int)")
-    remote = make_project(tmp_path / "remote app", public_files=2)
-    (remote.root / "synco-pulltest.json").write_text(json.dumps({"database_url": postgres_url_for(source)}))
-    local = make_project(tmp_path / "laptop app", public_files=1, rows=1)
-    (local.root / "synco-pulltest.json").write_text(json.dumps({"database_url": postgres_url_for(target)}))
+    remote, local = _projects_on(tmp_path, postgres_url_for(source), postgres_url_for(target))
     result = run_synco(["pull", sshd.url(remote.root), "--install", "--yes", "--target", "dump", "--debug"],
                        sshd.env(PYTHONPATH=str(sshd.plugin_dir)), local.root)
     assert result.returncode == 0, result.stderr

@@ -284,8 +284,7 @@ class _Source:
         if self._server_ref:
             # A dump still streaming writes into the folder removed below; it ends soon once the client
             # is gone (its frames cannot be sent), and a stuck one is not waited for.
-            for job in self._server_ref[0].background:
-                job.join(timeout=30)
+            self._server_ref[0].wait_background(timeout=30)
         if self.http_server is not None:
             self.http_server.stop()
             self.http_server = None

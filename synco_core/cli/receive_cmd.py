@@ -124,13 +124,18 @@ def print_plan(plan: ReceivePlan) -> None:
                        f"({human_size(item.skipped_bytes)})")
             for path, reason in item.refused[:5]:
                 click.echo(f"      refused: {path}: {reason}")
-            if item.vanished:
-                verb = "to delete" if item.delete else "no longer on the server (deleted with --delete)"
-                click.echo(f"      {len(item.vanished)} local file(s) {verb}: {', '.join(item.vanished[:5])}"
-                           + (" ..." if len(item.vanished) > 5 else ""))
+            _echo_vanished(item.vanished, "to delete" if item.delete
+                           else "no longer on the server (deleted with --delete)")
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
     click.echo(f"Would download {human_size(plan.download_bytes)} in {files} file(s).")
+
+
+def _echo_vanished(vanished: list[str], verb: str) -> None:
+    """One line for the local files the server no longer has (the first five named)."""
+    if vanished:
+        click.echo(f"      {len(vanished)} local file(s) {verb}: {', '.join(vanished[:5])}"
+                   + (" ..." if len(vanished) > 5 else ""))
 
 
 def print_summary(summary: ReceiveSummary) -> None:
@@ -152,10 +157,8 @@ def print_summary(summary: ReceiveSummary) -> None:
             click.echo(f"      failed: {path}: {reason}")
         if len(outcome.files_failed) > 20:
             click.echo(f"      ... and {len(outcome.files_failed) - 20} more")
-        if outcome.vanished:
-            verb = "removed" if outcome.removed else "no longer on the server (remove with --delete)"
-            click.echo(f"      {len(outcome.vanished)} local file(s) {verb}: {', '.join(outcome.vanished[:5])}"
-                       + (" ..." if len(outcome.vanished) > 5 else ""))
+        _echo_vanished(outcome.vanished, "removed" if outcome.removed
+                       else "no longer on the server (remove with --delete)")
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
     click.echo(f"{human_size(summary.bytes)} in {summary.seconds:.1f} s; "
                + ("all done." if summary.ok else "some sets failed; run the same command again to continue."))

@@ -68,7 +68,6 @@ class _QueueSource(io.RawIOBase):
         self._chunks = chunks
         self._pending = memoryview(b"")
         self.end: _End | None = None
-        self.size = 0
 
     def readable(self) -> bool:
         return True
@@ -83,7 +82,6 @@ class _QueueSource(io.RawIOBase):
                 self.end = item
                 return 0
             self._pending = memoryview(item)
-            self.size += len(item)
         count = min(len(view), len(self._pending))
         view[:count] = self._pending[:count]
         self._pending = self._pending[count:]
@@ -119,8 +117,6 @@ class DumpStream:
         self.path: Path | None = None
         #: The source's manifest, filled from the ``C`` frame before :meth:`reader` reports the end.
         self.manifest: dict[str, TableManifest] = {}
-        #: The meta entry of the streamed set (from the ``C`` frame), once the stream is complete.
-        self.file_set: WireFileSet | None = None
         self.size = 0
         self.sha256 = ""
         self.error: SyncoError | None = None
@@ -132,8 +128,6 @@ class DumpStream:
         self._thread: threading.Thread | None = None
         #: The decoder has its end marker (no more data is queued after it).
         self._closed = False
-        #: The server has sent the end of the stream (``C``).
-        self._ended = False
         self._discarded = False
         #: The meta entry the source sent at the end (even when this side could not use the stream).
         self.announced: WireFileSet | None = None
@@ -180,9 +174,6 @@ class DumpStream:
                 self.on_bytes(len(chunk))
 
     def close(self, message: dict[str, Any]) -> None:
-        if self._ended:
-            return
-        self._ended = True
         if "error" in message:
             self.remote_error = str(message.get("error") or "the dump failed")
             self._end(_End(None, self.remote_error))
@@ -258,10 +249,7 @@ class DumpStream:
             self._fail(f"the database stream broke off: {type(exc).__name__}: {exc}")
         finally:
             # Whatever happened, the channel must never block on a full queue.
-            while source.end is None:
-                item = self._chunks.get()
-                if isinstance(item, _End):
-                    source.end = item
+            source.wait_end()
 
     def _check(self, end: _End, sha256: str) -> None:
         if end.file_set is None or end.problem:
@@ -273,7 +261,7 @@ class DumpStream:
             raise TransferError(f"{size} bytes after decryption, the source wrote {dump.size_bytes}")
         if dump.sha256 and sha256 != dump.sha256.lower():
             raise TransferError("SHA-256 of the streamed dump does not match the source's")
-        self.size, self.sha256, self.file_set = size, sha256, end.file_set
+        self.size, self.sha256 = size, sha256
         self.manifest.update(dump.tables)
 
     def _fail(self, message: str) -> None:
@@ -328,7 +316,7 @@ class DumpStream:
             return None
         self._thread.join()
         dump = file_set.dump
-        if self.error is not None or dump is None or self.file_set is None:
+        if self.error is not None or dump is None or not self._complete:
             if self.error is not None:
                 log.debug("downloading %s again: %s", file_set.name, self.error)
             return None

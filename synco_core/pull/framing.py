@@ -959,9 +959,10 @@ class ChannelServer:
             else:
                 self.send_json(RESPONSE, {"status": "error", "message": f"unknown request {op!r}"})
 
-    def wait_background(self) -> None:
+    def wait_background(self, timeout: float | None = None) -> None:
+        """Wait for the background jobs (each up to ``timeout`` seconds; a job still running is left)."""
         while self.background:
-            self.background.pop(0).join()
+            self.background.pop(0).join(timeout)
 
     def acknowledge_bye(self) -> None:
         """Send the bye acknowledgement (after cleanup, so the client knows the remote side is clean)."""

@@ -60,8 +60,6 @@ class PullOptions:
     on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
     #: Told when the dump starts streaming in during the build (``--install --yes`` loads it from there).
     on_dump_stream: Callable[[DumpStream], None] | None = None
-    #: Ask the remote side to send the dump while it is written (off: after the build, like any artifact).
-    stream_database: bool = True
     #: The zstd level of the remote side's artifacts (see :data:`PULL_ZSTD_LEVEL`).
     zstd_level: int = PULL_ZSTD_LEVEL
 
@@ -137,7 +135,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 "mode": "http" if options.via_http else "channel", "listen": options.remote_listen,
                 "zstd_level": options.zstd_level,
             }
-            if (options.stream_database and not options.via_http and client.streams_database
+            if (not options.via_http and client.streams_database
                     and (not options.only or DB_SET_NAME in options.only)):
                 build_options["stream_database"] = True
                 stream = DumpStream(options.target, on_open=options.on_dump_stream)

@@ -32,7 +32,9 @@ from synco_core.transfer.tarsafe import extract_stream
 from synco_core.transfer.transport import Transport
 from synco_core.wire import (
     META_FILE,
+    DumpInfo,
     Meta,
+    PrivateFilesInfo,
     WireFileSet,
     public_index_from_bytes,
     session_folder_name,
@@ -257,19 +259,31 @@ def _clear_stale_parts(target: Path, stem: str, keep: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
+def _artifact_spec(target: Path, folder: str, file_set: WireFileSet, stem: str, remote_name: str,
+                   detail: DumpInfo | PrivateFilesInfo) -> ArtifactSpec:
+    """What to download for a dump or a private tar; its part file is ``<stem>.<session>.enc.part``, and
+    parts other sessions left for the same set are removed (they cannot be resumed)."""
+    part_enc = target / f"{stem}.{folder}.enc.part"
+    _clear_stale_parts(target, stem, part_enc)
+    return ArtifactSpec(
+        remote_path=f"{folder}/{remote_name}", part_path=part_enc, encrypted_size=detail.encrypted_size_bytes,
+        plain_size=detail.size_bytes, sha256=detail.sha256, compression=detail.compression, label=file_set.name,
+    )
+
+
+def _transferred(detail: DumpInfo | PrivateFilesInfo) -> int:
+    """The bytes an artifact took to arrive (the plaintext size when the encrypted one is not recorded)."""
+    return detail.encrypted_size_bytes or detail.size_bytes
+
+
 def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
                   identities: Sequence[Any], reporter: Reporter) -> int:
     assert file_set.dump is not None
     dump = file_set.dump
     local = local_name(file_set)
     final = target / local
-    part_enc = target / f"{local}.{folder}.enc.part"
-    _clear_stale_parts(target, local, part_enc)
     plain_part = target / f"{local}.part"
-    spec = ArtifactSpec(
-        remote_path=f"{folder}/{dump.file_name}", part_path=part_enc, encrypted_size=dump.encrypted_size_bytes,
-        plain_size=dump.size_bytes, sha256=dump.sha256, compression=dump.compression, label=file_set.name,
-    )
+    spec = _artifact_spec(target, folder, file_set, local, dump.file_name, dump)
 
     def write(stream: BinaryIO) -> None:
         with plain_part.open("wb") as out:
@@ -278,12 +292,12 @@ def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, targ
             os.fsync(out.fileno())
 
     try:
-        with reporter.bytes_task(f"{file_set.name}", dump.encrypted_size_bytes or dump.size_bytes) as advance:
+        with reporter.bytes_task(file_set.name, _transferred(dump)) as advance:
             receive_artifact(transport, spec, identities, write, advance)
         os.replace(plain_part, final)
     finally:
         plain_part.unlink(missing_ok=True)
-    return dump.encrypted_size_bytes or dump.size_bytes
+    return _transferred(dump)
 
 
 def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
@@ -293,16 +307,11 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     local = local_name(file_set)
     final = target / local
     staging = target / f"{local}.synco-part"
-    part_enc = target / f"{local}.tar.{folder}.enc.part"
-    _clear_stale_parts(target, f"{local}.tar", part_enc)
+    spec = _artifact_spec(target, folder, file_set, f"{local}.tar", private.tar_uri, private)
     if staging.exists():
         shutil.rmtree(staging)
-    spec = ArtifactSpec(
-        remote_path=f"{folder}/{private.tar_uri}", part_path=part_enc, encrypted_size=private.encrypted_size_bytes,
-        plain_size=private.size_bytes, sha256=private.sha256, compression=private.compression, label=file_set.name,
-    )
     try:
-        with reporter.bytes_task(file_set.name, private.encrypted_size_bytes or private.size_bytes) as advance:
+        with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
             receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging), advance)
         if final.exists() or final.is_symlink():
             old = target / f"{local}.synco-old"
@@ -314,7 +323,7 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return private.encrypted_size_bytes or private.size_bytes
+    return _transferred(private)
 
 
 def receive_session(
@@ -395,7 +404,7 @@ def receive_session(
             if streamed is not None:
                 assert file_set.dump is not None
                 os.replace(streamed, target / local)
-                outcome.bytes = file_set.dump.encrypted_size_bytes or file_set.dump.size_bytes
+                outcome.bytes = _transferred(file_set.dump)
                 outcome.detail = "streamed while the source dumped it"
             elif file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
