@@ -5,17 +5,20 @@
   through ``./flow`` when PHP is found and from ``Configuration/`` otherwise (``config_source`` says
   which). Smart transfer: no rows from the thumbnail table and the Neos 8 event log, and no resources
   that only thumbnails use (both dropped by ``serve --all``). Neos 9 content-repository event tables are
-  never touched: they are the content.
+  never touched: they are the content. The sanitising profile (:mod:`synco_neos.sanitize`) masks the
+  personal data of Neos.Party and Flow's accounts.
 - ``list_file_sets``: the ``persistent`` collection as the public set ``Resources``, keyed by Flow's
-  storage layout ``<a>/<b>/<c>/<d>/<sha1>`` below ``Data/Persistent/Resources``.
-- ``install_files``: received resources into the local storage folder; the post-install commands publish
-  them and flush the caches.
+  storage layout ``Resources/<a>/<b>/<c>/<d>/<sha1>`` below ``Data/Persistent`` (as Go synco v2 does).
+- ``install_files``: received resources into the local storage folder, from that layout or the
+  unprefixed ``<a>/<b>/<c>/<d>/<sha1>`` one of sessions made by earlier versions; the post-install
+  commands publish them and flush the caches.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,11 @@ from typing import Any
 from synco_core import hookimpl
 from synco_core.engines.default_files import install_tree
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil import find_php
 from synco_core.secrets import register_secret
 from synco_core.types import (
     DatabaseConfig,
+    DumpOptions,
     FileSet,
     FileSetOptions,
     FilesInstallResult,
@@ -37,6 +42,8 @@ from synco_neos import resourcedb
 from synco_neos.database import database_from_backend_options
 from synco_neos.resources import (
     DEFAULT_STORAGE_PATH,
+    INDEX_BASE_PATH,
+    INDEX_PREFIX,
     PersistentStorage,
     PersistentTarget,
     entries_from_database,
@@ -44,6 +51,7 @@ from synco_neos.resources import (
     resolve_storage,
     resolve_target,
 )
+from synco_neos.sanitize import sanitize_profile, table_columns
 from synco_neos.settings import FlowSettingsReader
 
 log = logging.getLogger(__name__)
@@ -52,7 +60,15 @@ PLUGIN = "neos"
 FRAMEWORK_NAME = "Neos/Flow"
 #: The name of the public file set of persistent resources (as Go synco v2 names it).
 RESOURCES_SET = "Resources"
-POST_INSTALL = [["./flow", "resource:publish", "--collection", "persistent"], ["./flow", "flow:cache:flush"]]
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+#: Flow's commands after an install, without the interpreter (see :func:`post_install_commands`).
+POST_INSTALL = [["resource:publish", "--collection", "persistent"], ["flow:cache:flush"]]
+
+
+def post_install_commands(php: str | None) -> list[list[str]]:
+    """``<php> flow <command>`` with the interpreter synco found, so a host with only ``php8.x`` works;
+    ``./flow <command>`` (its ``#!/usr/bin/env php`` line) when none was found here."""
+    return [[php, "flow", *command] if php else ["./flow", *command] for command in POST_INSTALL]
 
 
 def is_flow_project(project_dir: Path) -> bool:
@@ -134,6 +150,12 @@ def detect_framework(project_dir: Path) -> Framework | None:
     storage = resolve_storage(resource_settings, project_dir)
 
     major = neos_major_version(project_dir)
+    # What the database really has (None: not known here), so no rule names a table the engine lacks.
+    columns = table_columns(database)
+
+    def exists(*tables: str) -> bool:
+        return columns is None or all(table in columns for table in tables)
+
     framework = Framework(
         name=FRAMEWORK_NAME,
         plugin=PLUGIN,
@@ -142,8 +164,9 @@ def detect_framework(project_dir: Path) -> Framework | None:
         web_root=project_dir / "Web",
         public_prefixes=("/_Resources",),
         reason="flow script and Web/ found" + (f" (Neos {major})" if major else ""),
-        post_install=[list(cmd) for cmd in POST_INSTALL],
+        post_install=post_install_commands(reader.php or find_php(reader.environ)),
         config_source=reader.source,
+        dump_options=DumpOptions(sanitize=sanitize_profile(columns)),
         settings={
             "context": reader.context,
             "neos_version": major,
@@ -155,9 +178,13 @@ def detect_framework(project_dir: Path) -> Framework | None:
     )
     smart_tables = []
     if has_neos_media(project_dir):
-        smart_tables.append(resourcedb.THUMBNAIL_TABLE)
-        framework.dump_options.smart_where = {resourcedb.RESOURCE_TABLE: resourcedb.NOT_THUMBNAIL_ONLY}
-    if major is not None and major < 9:
+        if exists(resourcedb.THUMBNAIL_TABLE):
+            smart_tables.append(resourcedb.THUMBNAIL_TABLE)
+        if exists(resourcedb.RESOURCE_TABLE, resourcedb.THUMBNAIL_TABLE, resourcedb.ASSET_TABLE):
+            # Only tables PostgreSQL's inventory names without a schema count as existing: they are in public.
+            schema = "public" if database is not None and database.engine == "postgresql" else ""
+            framework.dump_options.smart_where = {resourcedb.RESOURCE_TABLE: resourcedb.not_thumbnail_only(schema)}
+    if major is not None and major < 9 and exists(resourcedb.EVENTLOG_TABLE):
         # Neos 9 dropped this table; its content-repository event tables hold the content and stay.
         smart_tables.append(resourcedb.EVENTLOG_TABLE)
     framework.dump_options.smart_exclude_tables = tuple(smart_tables)
@@ -189,7 +216,7 @@ def resources_file_set(framework: Framework, options: FileSetOptions) -> FileSet
         name=RESOURCES_SET,
         kind="public",
         root=storage.path,
-        relative_base_path=DEFAULT_STORAGE_PATH,
+        relative_base_path=INDEX_BASE_PATH,
         description=f"Flow persistent resources, published by {target.describe()}",
     )
     if target.kind == "unknown":
@@ -242,28 +269,52 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
     return [resources_file_set(framework, options)]
 
 
-def _check_storage_layout(source_dir: Path) -> int:
-    """Count the files of a received resources folder, refusing anything not in Flow's storage layout."""
-    count = 0
+#: ``relativeBasePath`` values of received resources sets: the current one, and that of sessions made
+#: before index keys carried the ``Resources/`` prefix.
+_RESOURCE_BASE_PATHS = (INDEX_BASE_PATH, DEFAULT_STORAGE_PATH)
+
+
+def _is_storage_path(parts: list[str]) -> bool:
+    """``[a, b, c, d, sha1]`` with the first four hex digits of the SHA-1 as folders."""
+    return len(parts) == 5 and _SHA1.fullmatch(parts[4]) is not None and parts[:4] == list(parts[4][:4])
+
+
+def _received_storage_root(source_dir: Path) -> tuple[Path, int]:
+    """The folder of a received resources set that holds ``<a>/<b>/<c>/<d>/<sha1>``, and its file count.
+
+    Keys are ``Resources/<a>/<b>/<c>/<d>/<sha1>`` (this plugin now, Go synco v2) or, in sessions made by
+    earlier versions of this plugin, ``<a>/<b>/<c>/<d>/<sha1>``. One session uses one form; anything
+    else is refused, since it would land in Flow's storage where no resource points at it.
+    """
+    prefixed = unprefixed = 0
     for directory, _, files in os.walk(source_dir):
         for name in files:
             relative = (Path(directory) / name).relative_to(source_dir).as_posix()
             parts = relative.split("/")
-            if len(parts) != 5 or len(name) != 40 or parts[:4] != list(name[:4]):
-                raise ConfigError(f"received Flow resource {relative!r} is not in the <a>/<b>/<c>/<d>/<sha1> layout")
-            count += 1
-    return count
+            if parts[0] == INDEX_PREFIX and _is_storage_path(parts[1:]):
+                prefixed += 1
+            elif _is_storage_path(parts):
+                unprefixed += 1
+            else:
+                raise ConfigError(f"received Flow resource {relative!r} is not in the "
+                                  f"{INDEX_PREFIX}/<a>/<b>/<c>/<d>/<sha1> layout")
+    if prefixed and unprefixed:
+        raise ConfigError(f"received Flow resources mix the {INDEX_PREFIX}/<a>/<b>/<c>/<d>/<sha1> and "
+                          "<a>/<b>/<c>/<d>/<sha1> layouts")
+    if prefixed or (source_dir / INDEX_PREFIX).is_dir():
+        return source_dir / INDEX_PREFIX, prefixed
+    return source_dir, unprefixed
 
 
 @hookimpl
 def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
     if framework.plugin != PLUGIN:
         return None
-    if file_set.name != RESOURCES_SET and file_set.relative_base_path.rstrip("/") != DEFAULT_STORAGE_PATH:
+    if file_set.name != RESOURCES_SET and file_set.relative_base_path.rstrip("/") not in _RESOURCE_BASE_PATHS:
         return None
-    _check_storage_layout(source_dir)
+    root, count = _received_storage_root(source_dir)
     storage = _storage(framework)
     destination = storage.path or framework.project_dir / DEFAULT_STORAGE_PATH
     destination = Path(str(destination).rstrip("/"))
-    log.debug("installing Flow resources into %s", destination)
-    return install_tree(source_dir, destination)
+    log.debug("installing %d Flow resource(s) from %s into %s", count, root, destination)
+    return install_tree(root, destination)

@@ -26,14 +26,27 @@ THUMBNAIL_TABLE = "neos_media_domain_model_thumbnail"
 ASSET_TABLE = "neos_media_domain_model_asset"
 EVENTLOG_TABLE = "neos_neos_eventlog_domain_model_event"
 
-#: Rows of the resource table smart transfer keeps: every resource except those that thumbnails use and
-#: no asset does (thumbnails are regenerated on the destination). The same condition filters the dump
-#: and the index, so both agree. Unqualified ``persistence_object_identifier`` refers to the outer table.
-NOT_THUMBNAIL_ONLY = (
-    f"persistence_object_identifier NOT IN (SELECT t.resource FROM {THUMBNAIL_TABLE} t "
-    f"WHERE t.resource IS NOT NULL AND t.resource NOT IN "
-    f"(SELECT a.resource FROM {ASSET_TABLE} a WHERE a.resource IS NOT NULL))"
-)
+
+
+def not_thumbnail_only(schema: str = "") -> str:
+    """Rows of the resource table smart transfer keeps: every resource except those that thumbnails use
+    and no asset does (thumbnails are regenerated on the destination).
+
+    The same condition filters the dump and the index, so both agree. Unqualified
+    ``persistence_object_identifier`` refers to the outer table. ``schema`` qualifies the two tables of
+    the subqueries: PostgreSQL's dumper reads with an empty ``search_path``, where unqualified names
+    resolve to nothing.
+    """
+    prefix = f"{schema}." if schema else ""
+    return (
+        f"persistence_object_identifier NOT IN (SELECT t.resource FROM {prefix}{THUMBNAIL_TABLE} t "
+        f"WHERE t.resource IS NOT NULL AND t.resource NOT IN "
+        f"(SELECT a.resource FROM {prefix}{ASSET_TABLE} a WHERE a.resource IS NOT NULL))"
+    )
+
+
+#: The condition for MySQL, SQLite and the index query (a normal connection resolves the names).
+NOT_THUMBNAIL_ONLY = not_thumbnail_only()
 
 
 class ResourceDatabaseUnavailable(Exception):
@@ -67,21 +80,11 @@ def _connect(database: DatabaseConfig) -> Any:
     """A DB-API connection to ``database`` (PyMySQL, psycopg or sqlite3)."""
     try:
         if database.engine == "mysql":
-            import pymysql
+            # The MySQL engine's own connection, so reading resources follows the same TLS policy as the dump
+            # (TLS whenever the server offers it, verified when the configuration asks).
+            from synco_core.engines.mysql.connect import connect
 
-            kwargs: dict[str, Any] = {
-                "user": database.user or "root",
-                "password": database.password or "",
-                "database": database.name,
-                "charset": database.options.get("charset", "utf8mb4"),
-                "connect_timeout": 5,
-            }
-            if database.socket:
-                kwargs["unix_socket"] = database.socket
-            else:
-                kwargs["host"] = database.host or "127.0.0.1"
-                kwargs["port"] = database.port or 3306
-            return pymysql.connect(**kwargs)
+            return connect(database)
         if database.engine == "postgresql":
             import psycopg
 

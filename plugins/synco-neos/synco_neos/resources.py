@@ -1,8 +1,9 @@
 """Flow's resource management: where persistent resources are stored and where they are published.
 
 Storage (``WritableFileSystemStorage``) keeps each resource under its SHA-1 as
-``<path>/<a>/<b>/<c>/<d>/<sha1>`` (the first four hex digits as folders): this is the layout the index
-keys use, so the destination puts files exactly where its own Flow expects them.
+``<path>/<a>/<b>/<c>/<d>/<sha1>`` (the first four hex digits as folders). The index keys are that layout
+below ``Data/Persistent``: ``Resources/<a>/<b>/<c>/<d>/<sha1>``, as Go synco v2 writes them, so the
+destination puts files exactly where its own Flow expects them.
 
 Publication depends on the ``persistent`` collection's target:
 
@@ -36,6 +37,10 @@ _SHA1 = re.compile(r"[0-9a-f]{40}")
 
 #: Where Flow keeps persistent resources by default, relative to the project.
 DEFAULT_STORAGE_PATH = "Data/Persistent/Resources"
+#: The ``relativeBasePath`` of the resources set: index keys start with ``Resources/`` below it.
+INDEX_BASE_PATH = "Data/Persistent"
+#: The first segment of every index key (the storage folder's name below ``INDEX_BASE_PATH``).
+INDEX_PREFIX = "Resources"
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,11 @@ def storage_key(sha1: str) -> str:
     return f"{sha1[0]}/{sha1[1]}/{sha1[2]}/{sha1[3]}/{sha1}"
 
 
+def index_key(sha1: str) -> str:
+    """``Resources/<a>/<b>/<c>/<d>/<sha1>``: the index key of a resource, relative to ``Data/Persistent``."""
+    return f"{INDEX_PREFIX}/{storage_key(sha1)}"
+
+
 def publication_path(target: PersistentTarget, sha1: str, filename: str, relative_publication_path: str = "") -> str:
     """The path below the target's base where Flow publishes a resource."""
     if relative_publication_path:
@@ -222,7 +232,7 @@ def entries_from_database(
                 continue
             size, mtime = stat.st_size, int(stat.st_mtime)
         uri, absolute = public_uri(target, row)
-        yield PublicFile(path=storage_key(row.sha1), size=size, mtime=mtime, uri=uri, is_absolute_url=absolute,
+        yield PublicFile(path=index_key(row.sha1), size=size, mtime=mtime, uri=uri, is_absolute_url=absolute,
                          sha1=row.sha1)
     if missing:
         log.warning("%d persistent resource(s) listed in the database have no file in %s", missing, storage.path)
@@ -259,5 +269,5 @@ def entries_from_published_folder(target: PersistentTarget) -> Iterator[PublicFi
         absolute = base.startswith(("http://", "https://"))
         base = base if absolute else base.lstrip("/")
         uri = (base if base.endswith("/") or not base else base + "/") + _encode(relative)
-        yield PublicFile(path=storage_key(name), size=stat.st_size, mtime=int(stat.st_mtime), uri=uri,
+        yield PublicFile(path=index_key(name), size=stat.st_size, mtime=int(stat.st_mtime), uri=uri,
                          is_absolute_url=absolute, sha1=name)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from synco_neos import plugin
+from synco_neos.database import database_from_backend_options
 from synco_neos.resourcedb import EVENTLOG_TABLE, RESOURCE_TABLE, THUMBNAIL_TABLE
 from synco_neos.settings import context_chain, merge_overrule, parse_configuration_show, resolve_placeholders
 
+from synco_core.cli.main import cli
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil import find_php
 from synco_core.secrets import redact
+from synco_core.testing import needs_php
 
 
 def test_not_a_flow_project(tmp_path: Path) -> None:
@@ -43,8 +49,10 @@ def test_neos8_development(make_project: Callable[[str], Path], php_mode: str, m
     assert "FLOW_CONTEXT=Development" in db.source
     assert ("./flow" in db.source) == (php_mode == "php")
     assert redact("pw dev-pass-1234") == "pw ***"
-    assert framework.post_install == [["./flow", "resource:publish", "--collection", "persistent"],
-                                      ["./flow", "flow:cache:flush"]]
+    # Post-install runs Flow with the interpreter found (a host may only have php8.x), ./flow without one.
+    flow = [shutil.which("php"), "flow"] if php_mode == "php" else ["./flow"]
+    assert framework.post_install == [[*flow, "resource:publish", "--collection", "persistent"],
+                                      [*flow, "flow:cache:flush"]]
     # Smart transfer: Neos 8 has the event log table; both go in the smart (--all removable) excludes.
     assert set(framework.dump_options.smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
     assert RESOURCE_TABLE in framework.dump_options.smart_where
@@ -136,3 +144,97 @@ def test_settings_helpers() -> None:
     assert parse_configuration_show('Configuration "Settings: A" was empty!\n', "cmd") is None
     with pytest.raises(ConfigError, match="printed no configuration"):
         parse_configuration_show("PHP Fatal error\n", "cmd")
+
+
+def test_debug_detect_says_which_way(make_project: Callable[[str], Path], php_mode: str,
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     register_plugin: Callable[[object, str], None]) -> None:
+    register_plugin(plugin, "neos")
+    monkeypatch.setenv("DB_NAME", "neos_debug")
+    monkeypatch.setenv("DB_PASSWORD", "debug-secret-7531")
+    result = CliRunner().invoke(cli, ["--debug", "detect", str(make_project("neos8"))])
+    assert result.exit_code == 0, result.output
+    log = result.stderr
+    assert "framework Neos/Flow detected by neos (flow script and Web/ found (Neos 8))" in log
+    assert f"settings from {php_mode}\n" in log
+    if php_mode == "php":
+        assert "Neos/Flow settings read via php (./flow configuration:show (FLOW_CONTEXT=Development))" in log
+        assert "read Neos.Flow.persistence.backendOptions with ./flow configuration:show" in log
+    else:
+        assert "Neos/Flow settings read via files (Configuration/ files (FLOW_CONTEXT=Development))" in log
+        assert "fallback reason: no PHP interpreter found" in log
+        assert "reading Flow settings from " in log and "Configuration/Development/Settings.yaml" in log
+    assert "debug-secret-7531" not in result.output
+
+
+def _php_named(folder: Path, *names: str) -> Path:
+    """``folder`` with the real php under each of ``names`` (symlinks; find_php only looks at names)."""
+    real = shutil.which("php")
+    assert real is not None
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).symlink_to(real)
+    return folder
+
+
+@needs_php
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (("php74", "php83"), "php83"),  # Alpine/Remi names, newest first
+        (("php8.1", "php8.3"), "php8.3"),  # Debian names, newest first
+        (("php83", "php8.3"), "php8.3"),  # the same version: Debian's name first
+        (("php83", "php"), "php"),  # plain php before any versioned name
+    ],
+)
+def test_versioned_php_names(make_project: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             names: tuple[str, ...], expected: str) -> None:
+    """A host with only versioned PHP binaries: Flow still reads the settings and runs the post-install steps."""
+    folder = _php_named(tmp_path / "bin", *names)
+    monkeypatch.delenv("PHP", raising=False)
+    monkeypatch.setenv("PATH", str(folder))
+    assert find_php() == str(folder / expected)
+    monkeypatch.setenv("DB_NAME", "neos_php83")
+    framework = plugin.detect_framework(make_project("neos8"))
+    assert framework is not None and framework.config_source == "php"
+    assert framework.database is not None and framework.database.name == "neos_php83"
+    assert framework.post_install[0][:2] == [str(folder / expected), "flow"]
+
+
+@needs_php
+def test_php_variable_wins(make_project: Callable[[str], Path], tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _php_named(tmp_path / "bin", "php", "php8.3")
+    other = _php_named(tmp_path / "custom", "php-custom")
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("PHP", str(other / "php-custom"))
+    framework = plugin.detect_framework(make_project("neos8"))
+    assert framework is not None and framework.config_source == "php"
+    assert framework.post_install[1] == [str(other / "php-custom"), "flow", "flow:cache:flush"]
+
+
+def test_sqlite_and_url_backend_options(tmp_path: Path) -> None:
+    sqlite = database_from_backend_options({"driver": "pdo_sqlite", "path": "Data/neos.sqlite"}, tmp_path, "test")
+    assert (sqlite.engine, sqlite.name) == ("sqlite", str(tmp_path / "Data/neos.sqlite"))
+    absolute = database_from_backend_options({"driver": "pdo_sqlite", "path": "/srv/neos.db"}, tmp_path, "test")
+    assert absolute.name == "/srv/neos.db"
+    with pytest.raises(ConfigError, match="path is not set"):
+        database_from_backend_options({"driver": "pdo_sqlite"}, tmp_path, "test")
+    # DBAL's url option wins over the separate keys.
+    url = database_from_backend_options(
+        {"url": "pgsql://neos:url-secret-2468@pg.example:5433/neos9", "driver": "pdo_mysql", "dbname": "ignored"},
+        tmp_path, "test")
+    assert (url.engine, url.host, url.port, url.name, url.user, url.password) == (
+        "postgresql", "pg.example", 5433, "neos9", "neos", "url-secret-2468")
+    assert redact("url-secret-2468") == "***"
+    with pytest.raises(ConfigError, match="'pdo_oci' is not supported"):
+        database_from_backend_options({"driver": "pdo_oci", "dbname": "x"}, tmp_path, "test")
+
+
+def test_url_option_from_settings_files(make_project: Callable[[str], Path], no_php: None) -> None:
+    project = make_project("neos8")
+    (project / "Configuration/Development/Settings.yaml").write_text(
+        "Neos:\n  Flow:\n    persistence:\n      backendOptions:\n        url: 'sqlite:///%FLOW_PATH_DATA%neos.sqlite'\n")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.engine, framework.database.name) == ("sqlite", str(project / "Data/neos.sqlite"))

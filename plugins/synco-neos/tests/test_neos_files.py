@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote, unquote
 
 import pymysql
 import pytest
 from click.testing import CliRunner
+from neos_support import RESOURCES, seed, sha
 from synco_neos import plugin
 from synco_neos.resourcedb import NOT_THUMBNAIL_ONLY, ResourceRow
-from synco_neos.resources import PersistentTarget, public_uri, storage_key
+from synco_neos.resources import PersistentTarget, index_key, public_uri, storage_key
 
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.errors import ConfigError
+from synco_core.install import run_post_install
 from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract, postgres_admin_connection
+from synco_core.testing import FrameworkPluginContract, needs_php, postgres_admin_connection
 from synco_core.types import DumpOptions, FileSetOptions, Framework, PublicFile, ReceivedFileSet
 
 SHA = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
@@ -57,6 +61,8 @@ def test_public_uri(target: PersistentTarget, expected: tuple[str, bool]) -> Non
 
 def test_storage_key() -> None:
     assert storage_key(SHA) == f"a/9/4/a/{SHA}"
+    # Index keys are the storage layout below Data/Persistent, as the wire format and Go synco v2 have them.
+    assert index_key(SHA) == f"Resources/a/9/4/a/{SHA}"
 
 
 @pytest.mark.parametrize(
@@ -85,58 +91,13 @@ def test_neos9_targets(make_project: Callable[[str], Path], php_mode: str, monke
     assert sets[0].skipped_reason and "dbname is not set" in sets[0].skipped_reason
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
-
-
-RESOURCE_DDL = (
-    "CREATE TABLE neos_flow_resourcemanagement_persistentresource (persistence_object_identifier VARCHAR(40) "
-    "NOT NULL PRIMARY KEY, sha1 VARCHAR(40) NOT NULL, filename VARCHAR(255) NOT NULL, collectionname VARCHAR(255) "
-    "NOT NULL, filesize BIGINT NOT NULL, relativepublicationpath VARCHAR(255) NOT NULL DEFAULT '', "
-    "mediatype VARCHAR(100) NOT NULL DEFAULT '')",
-    "CREATE TABLE neos_media_domain_model_asset (persistence_object_identifier VARCHAR(40) NOT NULL PRIMARY KEY, "
-    "resource VARCHAR(40) NULL, title VARCHAR(255) NOT NULL DEFAULT '')",
-    "CREATE TABLE neos_media_domain_model_thumbnail (persistence_object_identifier VARCHAR(40) NOT NULL "
-    "PRIMARY KEY, originalasset VARCHAR(40) NULL, resource VARCHAR(40) NULL, width INT NULL)",
-    "CREATE TABLE neos_neos_eventlog_domain_model_event (uid INT PRIMARY KEY, eventtype VARCHAR(255))",
-)
-
-#: (identifier, content, filename, collection); "thumb" is used only by a thumbnail, "shared" by both.
-RESOURCES = [
-    ("r-photo", b"photo bytes", "Photo 1.jpg", "persistent"),
-    ("r-photo-copy", b"photo bytes", "photo-again.jpg", "persistent"),
-    ("r-doc", b"a document", "doc.pdf", "persistent"),
-    ("r-thumb", b"thumbnail bytes", "Photo 1-400x300.jpg", "persistent"),
-    ("r-shared", b"shared bytes", "shared.png", "persistent"),
-    ("r-static", b"static", "logo.svg", "static"),
-]
-
-
-def _seed(execute: Callable[[str, tuple[Any, ...]], None], project: Path) -> None:
-    for statement in RESOURCE_DDL:
-        execute(statement, ())
-    storage = project / "Data/Persistent/Resources"
-    for identifier, content, filename, collection in RESOURCES:
-        execute("INSERT INTO neos_flow_resourcemanagement_persistentresource (persistence_object_identifier, sha1, "
-                "filename, collectionname, filesize) VALUES (%s, %s, %s, %s, %s)",
-                (identifier, _sha(content), filename, collection, len(content)))
-        path = storage / storage_key(_sha(content))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    execute("INSERT INTO neos_media_domain_model_asset VALUES ('a1', 'r-photo', 'Photo'), ('a2', 'r-doc', 'Doc'), "
-            "('a3', 'r-shared', 'Shared')", ())
-    execute("INSERT INTO neos_media_domain_model_thumbnail VALUES ('t1', 'a1', 'r-thumb', 400), "
-            "('t2', 'a3', 'r-shared', 200), ('t3', 'a2', NULL, 100)", ())
-    execute("INSERT INTO neos_neos_eventlog_domain_model_event VALUES (1, 'Node.Published')", ())
-
-
 def _entries(framework: Framework, all_files: bool) -> list[PublicFile]:
     sets = plugin.list_file_sets(framework, FileSetOptions(all=all_files))
     assert sets is not None
     (resources,) = sets
     assert resources.skipped_reason is None, resources.skipped_reason
     assert resources.entries is not None
-    assert resources.relative_base_path == "Data/Persistent/Resources"
+    assert resources.relative_base_path == "Data/Persistent"
     return list(resources.entries())
 
 
@@ -148,7 +109,7 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
     connection = pymysql.connect(host=db.host, port=db.port or 3306, user=db.user, password=db.password or "",
                                  database=db.name, autocommit=True)
     try:
-        _seed(lambda sql, args: connection.cursor().execute(sql, args or None), project)
+        seed(lambda sql, args: connection.cursor().execute(sql, args or None), project)
         monkeypatch.setenv("DB_HOST", db.host or "127.0.0.1")
         monkeypatch.setenv("DB_PORT", str(db.port or 3306))
         monkeypatch.setenv("DB_NAME", db.name)
@@ -165,14 +126,14 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
         assert names == {"Photo%201.jpg", "doc.pdf", "shared.png"} or names == {"photo-again.jpg", "doc.pdf",
                                                                                   "shared.png"}
         for entry in smart:
-            assert entry.path == storage_key(entry.sha1 or "")
-            assert entry.uri.startswith(f"_Resources/Persistent/{entry.path}/")
+            assert entry.path == f"Resources/{storage_key(entry.sha1 or '')}"
+            assert entry.uri.startswith(f"_Resources/Persistent/{storage_key(entry.sha1 or '')}/")
             assert not entry.is_absolute_url
-            assert entry.size == (project / "Data/Persistent/Resources" / entry.path).stat().st_size
+            assert entry.size == (project / "Data/Persistent" / entry.path).stat().st_size
             assert entry.mtime > 0
         everything = _entries(framework, all_files=True)
         assert len(everything) == 4
-        assert _sha(b"thumbnail bytes") in {e.sha1 for e in everything}
+        assert sha(b"thumbnail bytes") in {e.sha1 for e in everything}
 
         # The dump filter agrees with the index: the same condition, run by MariaDB itself.
         cursor = connection.cursor()
@@ -213,7 +174,7 @@ def test_resources_from_postgresql(make_project: Callable[[str], Path], postgres
     project = make_project("neos9")
     connection = postgres_admin_connection(db.name)
     try:
-        _seed(lambda sql, args: connection.execute(sql, args or None), project)
+        seed(lambda sql, args: connection.execute(sql, args or None), project)
     finally:
         connection.close()
     monkeypatch.setenv("DATABASE_HOST", db.host or "127.0.0.1")
@@ -223,6 +184,47 @@ def test_resources_from_postgresql(make_project: Callable[[str], Path], postgres
     assert framework is not None and framework.database is not None
     assert framework.database.engine == "postgresql"
     assert len(_entries(framework, all_files=False)) == 3
+    assert len(_entries(framework, all_files=True)) == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("context", "uri_base"),
+    [
+        ("Production", "https://neos9-media.s3.eu-central-1.amazonaws.com/persistent/"),
+        ("Production/Cdn", "https://cdn.example.com/persistent/"),
+        ("Production/Gcs", "https://storage.googleapis.com/neos9-gcs/res/"),
+    ],
+)
+def test_object_storage_listed_from_postgresql(make_project: Callable[[str], Path], postgres_url: str,
+                                               monkeypatch: pytest.MonkeyPatch, php_mode: str, context: str,
+                                               uri_base: str) -> None:
+    """S3/GCS: no local files, so the sizes come from the database and every URL is absolute."""
+    db = parse_database_url(postgres_url)
+    project = make_project("neos9")
+    connection = postgres_admin_connection(db.name)
+    try:
+        seed(lambda sql, args: connection.execute(sql, args or None), project)
+    finally:
+        connection.close()
+    shutil.rmtree(project / "Data/Persistent")  # object storage: nothing of it is on this host
+    monkeypatch.setenv("FLOW_CONTEXT", context)
+    monkeypatch.setenv("DATABASE_HOST", db.host or "127.0.0.1")
+    monkeypatch.setenv("DATABASE_NAME", db.name)
+    monkeypatch.setenv("DATABASE_USER", db.user or "postgres")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.config_source == php_mode
+    assert framework.settings["storage"].path is None
+    entries = _entries(framework, all_files=False)
+    by_name = {unquote(e.uri.rsplit("/", 1)[-1]): e for e in entries}
+    assert set(by_name) in ({"Photo 1.jpg", "doc.pdf", "shared.png"}, {"photo-again.jpg", "doc.pdf", "shared.png"})
+    for name, entry in by_name.items():
+        content = next(c for _i, c, f, _col in RESOURCES if f == name)
+        assert entry.uri == f"{uri_base}{sha(content)}/{quote(name)}"
+        assert entry.is_absolute_url
+        assert (entry.path, entry.sha1, entry.size, entry.mtime) == (index_key(sha(content)), sha(content),
+                                                                     len(content), 0)
+    # --all lists the thumbnail's resource too, from the database as well.
     assert len(_entries(framework, all_files=True)) == 4
 
 
@@ -237,7 +239,7 @@ def test_fallback_to_published_folder(make_project: Callable[[str], Path], php_m
         (project / "Configuration/Production/Live/Settings.Database.yaml").write_text(
             "Neos:\n  Flow:\n    persistence:\n      backendOptions:\n        unix_socket: /nonexistent.sock\n")
     content = b"published file"
-    sha1 = _sha(content)
+    sha1 = sha(content)
     stored = project / "Data/Persistent/Resources" / storage_key(sha1)
     stored.parent.mkdir(parents=True)
     stored.write_bytes(content)
@@ -254,7 +256,7 @@ def test_fallback_to_published_folder(make_project: Callable[[str], Path], php_m
     assert "published folder" in resources.description
     assert resources.entries is not None
     (entry,) = list(resources.entries())
-    assert entry.path == storage_key(sha1) and entry.sha1 == sha1 and entry.size == len(content)
+    assert entry.path == f"Resources/{storage_key(sha1)}" and entry.sha1 == sha1 and entry.size == len(content)
     if subdivide:
         assert entry.uri == f"_Resources/Persistent/{storage_key(sha1)}/Bild%20%C3%A4.jpg"
         assert not entry.is_absolute_url
@@ -263,34 +265,59 @@ def test_fallback_to_published_folder(make_project: Callable[[str], Path], php_m
         assert entry.is_absolute_url
 
 
+@pytest.mark.parametrize(
+    ("layout", "base_path"),
+    [
+        ("Resources/", "Data/Persistent"),  # Flow's storage layout below Data/Persistent (Go synco v2 too)
+        ("", "Data/Persistent/Resources"),  # sessions made before the keys carried "Resources/"
+    ],
+)
 def test_install_files(make_project: Callable[[str], Path], php_mode: str, tmp_path: Path,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+                       monkeypatch: pytest.MonkeyPatch, layout: str, base_path: str) -> None:
     project = make_project("neos8")
     monkeypatch.setenv("DB_NAME", "x")
     framework = plugin.detect_framework(project)
     assert framework is not None
     received = tmp_path / "received"
-    sha1 = _sha(b"x")
-    (received / storage_key(sha1)).parent.mkdir(parents=True)
-    (received / storage_key(sha1)).write_bytes(b"x")
+    sha1 = sha(b"x")
+    (received / layout / storage_key(sha1)).parent.mkdir(parents=True)
+    (received / layout / storage_key(sha1)).write_bytes(b"x")
     old = project / "Data/Persistent/Resources/old.txt"
     old.parent.mkdir(parents=True)
     old.write_text("previous")
-    result = plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"),
-                                  received)
+    result = plugin.install_files(framework, ReceivedFileSet("Resources", "public", base_path), received)
     assert result is not None
     assert result.destination == project / "Data/Persistent/Resources"
     assert result.files == 1
     assert (project / "Data/Persistent/Resources" / storage_key(sha1)).read_bytes() == b"x"
+    assert not (project / "Data/Persistent/Resources/Resources").exists()
     assert not old.exists() and result.backup is not None and (result.backup / "old.txt").exists()
     # Other sets and other frameworks are left to other plugins.
     assert plugin.install_files(framework, ReceivedFileSet("uploads", "public", "Web/uploads"), received) is None
     other = Framework(name="X", plugin="x", project_dir=project)
-    assert plugin.install_files(other, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"),
-                                received) is None
-    (received / "stray.txt").write_text("?")
-    with pytest.raises(ConfigError, match=r"stray\.txt"):
-        plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent/Resources"), received)
+    assert plugin.install_files(other, ReceivedFileSet("Resources", "public", base_path), received) is None
+    # A set with another name is still Flow's when it names the resources' base path.
+    assert plugin.install_files(framework, ReceivedFileSet("res", "public", base_path), received) is not None
+    for stray in ("stray.txt", f"Resources/{sha1}", "Resources/a/b/c/d/" + sha1):
+        (received / stray).parent.mkdir(parents=True, exist_ok=True)
+        (received / stray).write_text("?")
+        with pytest.raises(ConfigError, match=re.escape(repr(stray))):
+            plugin.install_files(framework, ReceivedFileSet("Resources", "public", base_path), received)
+        (received / stray).unlink()
+
+
+def test_install_refuses_mixed_layouts(make_project: Callable[[str], Path], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch, no_php: None) -> None:
+    monkeypatch.setenv("DB_NAME", "x")
+    framework = plugin.detect_framework(make_project("neos8"))
+    assert framework is not None
+    received = tmp_path / "received"
+    for relative in (index_key(sha(b"a")), storage_key(sha(b"b"))):
+        (received / relative).parent.mkdir(parents=True, exist_ok=True)
+        (received / relative).write_bytes(b"?")
+    with pytest.raises(ConfigError, match="mix the"):
+        plugin.install_files(framework, ReceivedFileSet("Resources", "public", "Data/Persistent"), received)
+    assert not (framework.project_dir / "Data/Persistent/Resources").exists()
 
 
 def test_cli_detect_json(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch,
@@ -311,7 +338,8 @@ def test_cli_detect_json(make_project: Callable[[str], Path], php_mode: str, mon
     assert set(info["dump"]["smartExcludeTables"]) == {"neos_media_domain_model_thumbnail",
                                                         "neos_neos_eventlog_domain_model_event"}
     assert [s["name"] for s in info["fileSets"]] == ["Resources"]
-    assert info["postInstall"] == ["./flow resource:publish --collection persistent", "./flow flow:cache:flush"]
+    flow = f"{shutil.which('php')} flow" if php_mode == "php" else "./flow"
+    assert info["postInstall"] == [f"{flow} resource:publish --collection persistent", f"{flow} flow:cache:flush"]
 
 
 class TestNeosContract(FrameworkPluginContract):
@@ -331,3 +359,39 @@ def test_fixture_flow_scripts_are_executable() -> None:
     fixtures = Path(__file__).parent / "fixtures"
     for name in ("neos8", "neos9"):
         assert os.access(fixtures / name / "flow", os.X_OK)
+
+
+@needs_php
+@pytest.mark.parametrize("path_php", ["php", "php8.2"], ids=["php", "only-php8.2"])
+def test_post_install_commands_run(make_project: Callable[[str], Path], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch, path_php: str) -> None:
+    """The post-install steps run for real (the fixture's flow records them), with the PHP that was found."""
+    real = shutil.which("php")
+    assert real is not None
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / path_php).symlink_to(real)
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("DB_NAME", "x")
+    project = make_project("neos8")
+    framework = plugin.detect_framework(project)
+    assert framework is not None
+    assert framework.post_install == [[str(folder / path_php), "flow", "resource:publish", "--collection",
+                                       "persistent"], [str(folder / path_php), "flow", "flow:cache:flush"]]
+    cache = project / "Data/Temporary/Development/Cache/Code/Flow_Object_Classes/Cached.php"
+    other_context = project / "Data/Temporary/Production/Cache/Code/Cached.php"
+    for path in (cache, other_context):
+        path.parent.mkdir(parents=True)
+        path.write_text("<?php\n")
+
+    run_post_install(framework)
+
+    assert (project / "Data/Logs/FlowFixtureCommands.log").read_text().splitlines() == [
+        "resource:publish collection=persistent context=Development",
+        "flow:cache:flush context=Development",
+    ]
+    assert not (project / "Data/Temporary/Development/Cache").exists()
+    assert other_context.exists()
+    if path_php != "php":
+        # What a literal ./flow would have done on this host: its "#!/usr/bin/env php" finds no php.
+        assert subprocess.run(["./flow", "flow:cache:flush"], cwd=project, capture_output=True).returncode != 0

@@ -1,0 +1,77 @@
+"""The default sanitising profile of Neos / Flow: personal data in Neos.Party and Flow's accounts.
+
+Used whenever sanitising is on (the default; ``serve --no-sanitize`` turns the column rewrites off):
+
+- ``neos_party_domain_model_electronicaddress.identifier`` (e-mail addresses, phone numbers, ...) ->
+  ``user<id>@example.invalid``, unique per row;
+- ``neos_party_domain_model_personname``: every name part -> a fixed placeholder (``Demo User``);
+- ``neos_flow_security_account``: ``accountidentifier`` (the login, often an e-mail address) ->
+  ``user<id>@example.invalid``, and ``credentialssource`` -> one fixed hash of ``password`` in Flow's
+  format, so every account can log in locally with the password ``password``.
+
+The Neos 8 event log, which also names accounts, is left out by the smart transfer already.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.types import DatabaseConfig, SanitizeRule
+
+log = logging.getLogger(__name__)
+
+#: Flow's HashService format ``<strategy>=><hash>`` with the default ``bcrypt`` strategy: crypt() of
+#: "password" with a ``$2a$`` salt at Flow's default cost 14, which every Flow version's
+#: BCryptHashingStrategy accepts (older ones insist on ``$2a$``, newer ones use password_verify).
+PASSWORD_HASH = "bcrypt=>$2a$14$synco0Neos0Password00uBukDXpQbsta0LhtiB3dL45O3fv37e/W"
+
+ELECTRONIC_ADDRESS_TABLE = "neos_party_domain_model_electronicaddress"
+PERSON_NAME_TABLE = "neos_party_domain_model_personname"
+ACCOUNT_TABLE = "neos_flow_security_account"
+
+#: (table, column, transform) of the profile, in the order they are reported.
+PROFILE: tuple[tuple[str, str, str], ...] = (
+    (ELECTRONIC_ADDRESS_TABLE, "identifier", "email"),
+    (PERSON_NAME_TABLE, "title", "fixed:"),
+    (PERSON_NAME_TABLE, "firstname", "fixed:Demo"),
+    (PERSON_NAME_TABLE, "middlename", "fixed:"),
+    (PERSON_NAME_TABLE, "lastname", "fixed:User"),
+    (PERSON_NAME_TABLE, "othername", "fixed:"),
+    (PERSON_NAME_TABLE, "alias", "fixed:"),
+    (PERSON_NAME_TABLE, "fullname", "fixed:Demo User"),
+    (ACCOUNT_TABLE, "accountidentifier", "email"),
+    (ACCOUNT_TABLE, "credentialssource", f"fixed:{PASSWORD_HASH}"),
+)
+
+
+def table_columns(database: DatabaseConfig | None) -> dict[str, set[str]] | None:
+    """Lower-case column names per table of ``database``; None when it cannot be inspected.
+
+    Tables are named as the engine's inventory names them: plain for MySQL, SQLite and PostgreSQL's
+    ``public`` schema, ``schema.table`` elsewhere (where Flow's tables are not looked for).
+    """
+    if database is None:
+        return None
+    try:
+        inventory = inspect_with_engine(database)
+    except Exception as exc:  # Any failure only means "unknown", never a crash of detect
+        log.debug("could not inspect %s to tailor the dump options: %s", database.url(mask_password=True), exc)
+        return None
+    return {t.name.lower(): {c.lower() for c in t.columns} for t in inventory.tables if t.kind == "table"}
+
+
+def sanitize_profile(columns: Mapping[str, set[str]] | None) -> tuple[SanitizeRule, ...]:
+    """The profile's rules for the columns that exist (``columns`` from :func:`table_columns`).
+
+    Engines refuse rules for unknown tables, and a Flow application without Neos.Party has none of its
+    tables, so only existing columns are named. When the database could not be inspected (``None``:
+    unreachable from here, no engine for it) the whole profile is returned: the dump will then report
+    the real problem.
+    """
+    return tuple(
+        SanitizeRule(table=table, column=column, transform=transform)
+        for table, column, transform in PROFILE
+        if columns is None or column in columns.get(table, set())
+    )
