@@ -12,6 +12,18 @@ from synco_core.cli.options import debug_option
 from synco_core.detection import detect, list_file_sets
 from synco_core.types import FileSet, FileSetOptions, Framework
 
+#: ``Framework.settings`` key under which a plugin lists the databases it does not dump (name -> masked
+#: URL or why it is unusable), so ``detect`` can show them.
+OTHER_CONNECTIONS = "connections"
+
+
+def other_connections(framework: Framework) -> dict[str, str]:
+    """The framework's other database connections (never dumped), as the plugin listed them."""
+    listed = framework.settings.get(OTHER_CONNECTIONS)
+    if not isinstance(listed, dict):
+        return {}
+    return {str(name): str(value) for name, value in listed.items()}
+
 
 def describe(framework: Framework, file_sets: list[FileSet]) -> dict[str, Any]:
     """A JSON-ready description of a detected project (no secrets)."""
@@ -23,6 +35,7 @@ def describe(framework: Framework, file_sets: list[FileSet]) -> dict[str, Any]:
         "reason": framework.reason,
         "configSource": framework.config_source,
         "database": framework.database.masked() if framework.database else None,
+        "otherConnections": other_connections(framework),
         "webRoot": str(framework.web_root) if framework.web_root else None,
         "publicPrefixes": list(framework.public_prefixes),
         "dump": {
@@ -73,6 +86,8 @@ def command(path: Path, framework_name: str | None, all_files: bool, as_json: bo
     db = info["database"]
     source = f"  [from {db['source']}]" if db and db["source"] else ""
     click.echo(f"Database:   {db['url'] if db else 'none'}{source}")
+    for name, url in info["otherConnections"].items():
+        click.echo(f"Not dumped: {name}: {url}")
     click.echo(f"Web root:   {info['webRoot'] or 'none'}")
     if info["dump"]["excludeTables"]:
         click.echo(f"No rows:    {', '.join(info['dump']['excludeTables'])}")

@@ -25,6 +25,7 @@ from synco_core import __version__
 from synco_core.detection import list_file_sets
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.errors import ConfigError
+from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.session.sanitize import check_strict, describe_rules, resolve_dump_options
@@ -211,40 +212,17 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
 
 
 def _exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """A predicate for glob patterns with ``**`` (any depth), ``*`` and ``?`` (within one segment)."""
-    if not patterns:
-        return lambda _path: False
-    regexes = []
-    for pattern in patterns:
-        out = ""
-        i = 0
-        while i < len(pattern):
-            if pattern.startswith("**/", i):
-                out += "(?:.*/)?"
-                i += 3
-            elif pattern.startswith("**", i):
-                out += ".*"
-                i += 2
-            elif pattern[i] == "*":
-                out += "[^/]*"
-                i += 1
-            elif pattern[i] == "?":
-                out += "[^/]"
-                i += 1
-            else:
-                out += re.escape(pattern[i])
-                i += 1
-        # A pattern naming a folder excludes everything below it as well.
-        regexes.append(re.compile(out.rstrip("/") + "(?:/.*)?\\Z"))
-    return lambda path: any(regex.match(path) for regex in regexes)
+    """The predicate of a set's exclude patterns (see :mod:`synco_core.globs` for their semantics)."""
+    return ExcludeMatcher(patterns)
 
 
 def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(relative posix path, directory entry) of everything below ``root``, sorted, exclusions applied.
 
-    Directories are yielded too (before their content), so a tar keeps empty folders; links to folders
-    are yielded but not followed. Directory entries, not paths: a public set can hold hundreds of
-    thousands of files, and building a ``Path`` for each cost more than the walk itself.
+    Directories are yielded too (before their content), so a tar keeps empty folders; an excluded folder
+    is neither yielded nor entered. Links to folders are yielded but not followed. Directory entries, not
+    paths: a public set can hold hundreds of thousands of files, and building a ``Path`` for each cost
+    more than the walk itself.
     """
     excluded = _exclusion_matcher(exclude)
 

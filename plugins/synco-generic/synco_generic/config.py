@@ -1,4 +1,4 @@
-"""Loading and validating ``.synco.yml``: the ``serve:`` and ``sanitize:`` sections.
+"""Loading and validating ``.synco.yml``: the ``serve:`` and ``sanitize:`` sections, and ``local_hosts:``.
 
 Everything is checked when the file is read, so a typo fails at once with one line naming the file and
 the key (``.synco.yml: serve.file_sets[0].pubic: unknown key``), never halfway through a dump. Other
@@ -81,6 +81,8 @@ class SyncoConfig:
     keep: tuple[str, ...] = ()
     #: Whether a ``serve:`` section exists (a file with only ``receive:`` does not configure serving).
     has_serve: bool = False
+    #: Top-level ``local_hosts:``: database hosts installs may treat as this machine (docker-compose services).
+    local_hosts: tuple[str, ...] = ()
 
     def database(self, project_dir: Path) -> DatabaseConfig | None:
         """The configured database, or None; ConfigError naming the key when the URL is bad."""
@@ -363,6 +365,9 @@ def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
     for spelling in ("sanitize", "sanitise"):
         if spelling in top:
             _parse_sanitize(reader, top[spelling], spelling, config)
+    config.local_hosts = tuple(
+        reader.expand(host, f"local_hosts[{index}]").strip().lower()
+        for index, host in enumerate(reader.string_list(top.get("local_hosts"), "local_hosts")))
     return config
 
 

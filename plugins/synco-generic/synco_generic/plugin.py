@@ -25,9 +25,9 @@ from urllib.parse import quote
 from synco_core import hookimpl
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError
+from synco_core.globs import walk_files
 from synco_core.types import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile, SanitizeRule
 from synco_generic.config import FileSetConfig, SyncoConfig, load_config, relative_path
-from synco_generic.globs import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,10 @@ def apply_config(framework: Framework, config: SyncoConfig, *, override_database
     for command in config.post_install:
         if command not in framework.post_install:
             framework.post_install.append(list(command))
+    if config.local_hosts:
+        # Read by the install guard (synco_core.install.local_hosts_of, synco db load/rollback).
+        framework.settings["local_hosts"] = list(dict.fromkeys((*framework.settings.get("local_hosts", ()),
+                                                                *config.local_hosts)))
 
 
 # trylast: called after every other plugin, so what .synco.yml says is applied last and wins.

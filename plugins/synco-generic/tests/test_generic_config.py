@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from synco_generic.config import load_config
-from synco_generic.globs import ExcludeMatcher, walk_files
 
 from synco_core.errors import ConfigError
+from synco_core.globs import ExcludeMatcher, walk_files
 from synco_core.secrets import redact
 from synco_core.types import SanitizeRule
 
@@ -63,6 +63,18 @@ def test_env_expansion_and_defaults(write_config: Callable[[str], Path], monkeyp
     monkeypatch.delenv("NAME")
     with pytest.raises(ConfigError, match=r"serve\.database: environment variable NAME is not set"):
         load_config(project)
+
+
+def test_sqlite_url(write_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A relative SQLite path belongs to the project, not to the directory synco happens to run in.
+    project = write_config("serve:\n  database: 'sqlite:///${DB_FILE:-var/data.db}'\n")
+    config = load_config(project)
+    assert config is not None
+    db = config.database(project)
+    assert db is not None and (db.engine, db.name) == ("sqlite", str(project / "var/data.db"))
+    monkeypatch.setenv("DB_FILE", "/srv/shared/app.sqlite")
+    db = load_config(project).database(project)  # type: ignore[union-attr]
+    assert db is not None and (db.engine, db.name) == ("sqlite", "/srv/shared/app.sqlite")
 
 
 def test_sql_expressions_and_explicit_forms(write_config: Callable[[str], Path]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php, load_dotenv_files, run_command
+from synco_core.frameworkutil.pdo import attribute_name
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,26 @@ ARTISAN_TIMEOUT = 60.0
 #: Printed before the JSON, so output from service providers or PsySH around it cannot confuse the parser.
 MARKER = "SYNCO-LARAVEL-CONFIG:"
 
+#: The PDO attributes whose numbers tinker reports, so JSON's numeric option keys can be named.
+_PDO_ATTRIBUTES = ("MYSQL_ATTR_SSL_KEY", "MYSQL_ATTR_SSL_CERT", "MYSQL_ATTR_SSL_CA", "MYSQL_ATTR_SSL_CAPATH",
+                   "MYSQL_ATTR_SSL_CIPHER", "MYSQL_ATTR_SSL_VERIFY_SERVER_CERT")
+
 #: The PHP that tinker runs. ``app()->version()`` and the path helpers exist in every supported version.
+#: ``pdo_mysql`` tells whether this PHP has the extension (the skeleton's connection ``options`` are empty
+#: without it) and the numbers of its ``PDO::MYSQL_ATTR_SSL_*`` constants.
 TINKER_CODE = (
+    "$synco_pdo = ['loaded' => extension_loaded('pdo_mysql'), 'attributes' => [], "
+    "'skeleton_ssl_ca' => env('MYSQL_ATTR_SSL_CA')]; "
+    "foreach (['" + "', '".join(_PDO_ATTRIBUTES) + "'] as $synco_name) { "
+    "if (defined('PDO::' . $synco_name)) { $synco_pdo['attributes'][(string) constant('PDO::' . $synco_name)] "
+    "= $synco_name; } } "
     "echo PHP_EOL . '" + MARKER + "' . json_encode(["
     "'version' => app()->version(), "
     "'database' => config('database'), "
     "'filesystems' => config('filesystems'), "
     "'public_path' => public_path(), "
-    "'base_path' => base_path()"
+    "'base_path' => base_path(), "
+    "'pdo_mysql' => $synco_pdo"
     "], JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR) . PHP_EOL;"
 )
 
@@ -151,6 +164,7 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
     version = str(payload.get("version") or "")
     major = int(version.split(".")[0]) if version[:1].isdigit() else None
     public_path = Path(str(payload.get("public_path") or project_dir / "public"))
+    name_pdo_options(database, payload.get("pdo_mysql"))
     return LaravelConfig(
         database=database,
         filesystems=filesystems if isinstance(filesystems, dict) else {},
@@ -160,6 +174,35 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
         source="php",
         php=php,
     )
+
+
+def name_pdo_options(database: dict[str, Any], pdo_mysql: Any) -> None:
+    """Give the MySQL connections' PDO options their constant names, in place.
+
+    JSON shows ``PDO::MYSQL_ATTR_SSL_CA => ...`` under the constant's number, which depends on how PHP
+    was built; tinker reports this PHP's numbers. A PHP without pdo_mysql (a CLI that is not the web
+    server's) leaves the skeleton's ``options`` empty, although the application, where it runs, reads
+    ``MYSQL_ATTR_SSL_CA``: that value is then put back, as the skeleton would.
+    """
+    info = pdo_mysql if isinstance(pdo_mysql, dict) else {}
+    raw = info.get("attributes")
+    numbers = {int(k): str(v) for k, v in raw.items() if str(k).isdigit()} if isinstance(raw, dict) else {}
+    for connection in (database.get("connections") or {}).values():
+        if not isinstance(connection, dict) or connection.get("driver") not in ("mysql", "mariadb"):
+            continue
+        options = connection.get("options")
+        if isinstance(options, dict) and options:
+            connection["options"] = {_option_name(key, numbers): value for key, value in options.items()}
+        elif info and not info.get("loaded") and info.get("skeleton_ssl_ca"):
+            connection["options"] = {"MYSQL_ATTR_SSL_CA": info["skeleton_ssl_ca"]}
+
+
+def _option_name(key: Any, numbers: dict[int, str]) -> str:
+    """The constant's name for a numeric key; another number is marked so no other table reads it as TLS."""
+    name = attribute_name(key, numbers or None)
+    if name:
+        return name
+    return f"PDO_{key}" if str(key).isdigit() else str(key)
 
 
 class _Env:
@@ -238,6 +281,9 @@ def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict
         }
         if driver in ("mysql", "mariadb"):
             connection["unix_socket"] = env("DB_SOCKET", "")
+            # The skeleton: array_filter([PDO::MYSQL_ATTR_SSL_CA => env('MYSQL_ATTR_SSL_CA')]).
+            ssl_ca = env("MYSQL_ATTR_SSL_CA")
+            connection["options"] = {"MYSQL_ATTR_SSL_CA": ssl_ca} if ssl_ca else {}
         if driver == "pgsql":
             connection["search_path"] = "public"
             connection["sslmode"] = "prefer"

@@ -10,6 +10,7 @@ from typing import Any
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.pdo import tls_options
 from synco_core.secrets import register_secret
 from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
 
@@ -64,6 +65,7 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
     password = _text(connection.get("password"))
     register_secret(password)
     url = _text(connection.get("url"))
+    tls = _tls_options(driver, connection)
     if url:
         parsed = parse_database_url(url, base_dir=project_dir, source=label)
         if parsed.engine == "sqlite":
@@ -73,6 +75,8 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
             port=parsed.port or _port(connection.get("port")),
             user=parsed.user if parsed.user is not None else _text(connection.get("username")),
             password=parsed.password if parsed.password is not None else password,
+            # What the URL says wins, as the settings only fill in what it leaves out.
+            options={**tls, **parsed.options},
         )
     engine = normalise_engine("mysql" if driver == "mariadb" else driver)
     if engine == "sqlite":
@@ -89,6 +93,7 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
         value = _text(connection.get(key))
         if value:
             options[key] = value
+    options.update(tls)
     return DatabaseConfig(
         engine=engine,
         name=database_name,
@@ -100,6 +105,16 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
         options=options,
         source=label,
     )
+
+
+def _tls_options(driver: str, connection: Mapping[str, Any]) -> dict[str, str]:
+    """TLS settings of a connection: PDO's ``MYSQL_ATTR_SSL_*`` options for MySQL/MariaDB, the libpq
+    files (``sslrootcert``, ``sslcert``, ``sslkey``) Laravel's PostgreSQL connector passes on."""
+    if driver in ("mysql", "mariadb"):
+        return tls_options(connection.get("options"))
+    if driver == "pgsql":
+        return {key: value for key in ("sslrootcert", "sslcert", "sslkey") if (value := _text(connection.get(key)))}
+    return {}
 
 
 def _port(value: Any) -> int | None:

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.engines.default_files import install_tree
+from synco_core.globs import escape
 from synco_core.types import FileSet, FileSetOptions, FilesInstallResult
 from synco_laravel.s3 import S3Location, s3_public_entries
 
 log = logging.getLogger(__name__)
 
-#: Temporary uploads Livewire keeps on the default disk; left out unless ``--all``.
-SMART_EXCLUDES = ("livewire-tmp",)
+#: Temporary uploads Livewire keeps on the default disk; left out unless ``--all``. A leading ``/``
+#: anchors an exclude pattern at the disk's root (a ``livewire-tmp`` folder deeper down is user data).
+SMART_EXCLUDES = ("/livewire-tmp",)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def disk_file_sets(filesystems: Mapping[str, Any], project_dir: Path, web_root: 
             ))
             continue
         nested = [
-            other.root.relative_to(disk.root).as_posix()
+            "/" + escape(other.root.relative_to(disk.root).as_posix())
             for other in disks
             if other is not disk and other.root != disk.root and _inside(other.root, disk.root)
         ]

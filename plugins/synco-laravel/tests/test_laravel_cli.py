@@ -39,6 +39,33 @@ def test_detect_json_fixture(make_project: Make, php_mode: str, laravel_manager:
     assert {s["name"]: (s["kind"], s["relativeBasePath"]) for s in data["fileSets"]} == {
         "local": ("private", "storage/app"), "public": ("public", "storage/app/public")}
     assert data["postInstall"][0].endswith("artisan storage:link")
+    # The connections besides the default one are listed (masked), never dumped.
+    others = data["otherConnections"]
+    assert set(others) == {"sqlite", "pgsql", "sqlsrv"}
+    # DB_PORT and DB_PASSWORD in .env apply to every connection that reads them, as in Laravel.
+    assert others["pgsql"].startswith("postgresql://root:***@127.0.0.1:3306/laravel?")
+
+
+def test_detect_text_lists_other_connections(make_project: Make, php_mode: str,
+                                             laravel_manager: SyncoPluginManager) -> None:
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_PASSWORD": "text-secret-pw"})
+    result = CliRunner().invoke(cli, ["detect", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "text-secret-pw" not in result.output
+    assert "Database:   mysql://root:***@127.0.0.1:3306/laravel?charset=utf8mb4" in result.output
+    assert "Not dumped: pgsql: postgresql://root:***@127.0.0.1:5432/laravel?" in result.output
+    assert "Not dumped: mysql:" not in result.output, "the default connection is dumped, not listed"
+
+
+def test_debug_detect_says_which_way(make_project: Make, php_mode: str,
+                                     laravel_manager: SyncoPluginManager) -> None:
+    project = make_project("laravel11")
+    result = CliRunner().invoke(cli, ["--debug", "detect", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "framework Laravel detected by laravel (artisan and bootstrap/app.php found" in result.stderr
+    assert f"settings from {php_mode}\n" in result.stderr
+    expected = "artisan tinker (config_source=php)" if php_mode == "php" else "no PHP interpreter found"
+    assert expected in result.stderr
 
 
 def test_detect_json_example(php_mode: str, laravel_manager: SyncoPluginManager) -> None:

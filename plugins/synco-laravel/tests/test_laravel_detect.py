@@ -174,3 +174,50 @@ def test_broken_artisan_falls_back_to_files(make_project: Make, caplog: pytest.L
         pytest.fail("a failing artisan must not be reported as the source")
     assert framework.database.engine == "sqlite"
     assert "reading .env instead" in caplog.text or "no PHP interpreter" in caplog.text
+
+
+@pytest.mark.parametrize("fixture", ["laravel11", "laravel10"])
+def test_mysql_tls_ca_from_skeleton_option(make_project: Make, php_mode: str, fixture: str) -> None:
+    # The skeleton's options: [PDO::MYSQL_ATTR_SSL_CA => env('MYSQL_ATTR_SSL_CA')]. A PHP CLI without
+    # pdo_mysql reports them empty, so the plugin puts the skeleton's value back.
+    project = make_project(fixture, env={"DB_CONNECTION": "mysql", "DB_HOST": "db.example.com",
+                                         "MYSQL_ATTR_SSL_CA": "/etc/ssl/certs/db-ca.pem"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.options.get("ssl_ca") == "/etc/ssl/certs/db-ca.pem"
+    without = detect_framework(make_project(fixture, env={"DB_CONNECTION": "mysql"}))
+    assert without is not None and without.database is not None
+    assert "ssl_ca" not in without.database.options
+
+
+def test_pdo_option_numbers_of_this_php() -> None:
+    from synco_laravel.config import name_pdo_options
+    from synco_laravel.database import connection_config
+
+    # A libmysqlclient build numbers the constants differently from mysqlnd; tinker reports the numbers.
+    database = {"connections": {"mysql": {"driver": "mysql", "database": "app", "options": {
+        "1012": "/ca.pem", "1009": True, "1010": "/key.pem", "1011": "/cert.pem"}}}}
+    name_pdo_options(database, {"loaded": True, "attributes": {
+        "1010": "MYSQL_ATTR_SSL_KEY", "1011": "MYSQL_ATTR_SSL_CERT", "1012": "MYSQL_ATTR_SSL_CA"}})
+    connection = database["connections"]["mysql"]
+    assert connection["options"] == {"MYSQL_ATTR_SSL_CA": "/ca.pem", "PDO_1009": True,
+                                     "MYSQL_ATTR_SSL_KEY": "/key.pem", "MYSQL_ATTR_SSL_CERT": "/cert.pem"}
+    config = connection_config("mysql", connection, Path("/srv/app"), "test")
+    assert {k: v for k, v in config.options.items() if k.startswith("ssl")} == {
+        "ssl_ca": "/ca.pem", "ssl_key": "/key.pem", "ssl_cert": "/cert.pem"}
+
+
+def test_tls_settings_of_other_forms(tmp_path: Path) -> None:
+    from synco_laravel.database import connection_config
+
+    # Numbers of mysqlnd builds (a config cache or a hand-written options array), a URL, PostgreSQL files.
+    mysql = connection_config("mysql", {"driver": "mysql", "database": "app", "options": {
+        "1009": "/ca.pem", "1014": False}}, tmp_path, "test")
+    assert (mysql.options["ssl_ca"], mysql.options["ssl_verify_cert"]) == ("/ca.pem", "false")
+    url = connection_config("mysql", {"driver": "mariadb", "url": "mysql://u@db/app?ssl_ca=/url-ca.pem",
+                                      "options": {"PDO::MYSQL_ATTR_SSL_CA": "/option-ca.pem",
+                                                  "PDO::MYSQL_ATTR_SSL_CERT": "/cert.pem"}}, tmp_path, "test")
+    assert (url.options["ssl_ca"], url.options["ssl_cert"]) == ("/url-ca.pem", "/cert.pem")
+    pgsql = connection_config("pgsql", {"driver": "pgsql", "database": "app", "sslmode": "verify-full",
+                                        "sslrootcert": "/root.crt", "sslcert": "", "sslkey": None}, tmp_path, "test")
+    assert pgsql.options == {"sslmode": "verify-full", "sslrootcert": "/root.crt"}

@@ -42,7 +42,7 @@ def test_laravel11_disks(make_project: Make, php_mode: str) -> None:
     local = sets["local"]
     assert (local.kind, local.root, local.relative_base_path) == (
         "private", project / "storage/app/private", "storage/app/private")
-    assert local.exclude == ("livewire-tmp",)
+    assert local.exclude == ("/livewire-tmp",)
     assert sets_of(project, all_files=True)["local"].exclude == ()
 
 
@@ -51,7 +51,7 @@ def test_laravel10_private_disk_skips_public_folder(make_project: Make, php_mode
     sets = sets_of(project)
     local = sets["local"]
     assert (local.kind, local.root, local.relative_base_path) == ("private", project / "storage/app", "storage/app")
-    assert "public" in local.exclude
+    assert "/public" in local.exclude
     assert sets["public"].relative_base_path == "storage/app/public"
 
 

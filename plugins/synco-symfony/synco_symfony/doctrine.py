@@ -20,6 +20,7 @@ import yaml
 
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.pdo import tls_options
 from synco_core.secrets import register_secret
 from synco_core.types import DatabaseConfig
 
@@ -46,7 +47,11 @@ class DbalConnection:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """A YAML config file as a dict (empty when missing); Symfony's ``!php/const`` style tags are ignored."""
+    """A YAML config file as a dict (empty when missing).
+
+    ``!php/const NAME`` becomes the string ``NAME`` (Doctrine's ``options`` use it for PDO attributes);
+    other Symfony tags (``!tagged_iterator`` ...) become None.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -57,8 +62,12 @@ def load_yaml(path: Path) -> dict[str, Any]:
     class _Loader(yaml.SafeLoader):
         pass
 
-    # Symfony configs may carry tags (!php/const, !tagged_iterator); their values do not matter here.
-    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    def tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if suffix == "php/const" and isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return None
+
+    _Loader.add_multi_constructor("!", tagged)
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -166,10 +175,13 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
     settings = connection.settings
     url = resolver(settings.get("url")) if settings.get("url") else None
     server_version = resolver(settings.get("server_version"))
+    tls = _tls_settings(settings, resolver)
     if url:
         config = parse_database_url(doctrine_scheme(str(url)), base_dir=project_dir, source=source)
-        if server_version and "serverVersion" not in config.options:
-            config = config.replace(options={**config.options, "serverVersion": str(server_version)})
+        # The URL's own parameters win over the settings beside it, as in DBAL.
+        extra = {**tls, **({"serverVersion": str(server_version)} if server_version else {})}
+        if extra:
+            config = config.replace(options={**extra, **config.options})
         return config
     if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
         return None
@@ -191,6 +203,7 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
     options = {"charset": str(resolver(settings["charset"]))} if settings.get("charset") else {}
     if server_version:
         options["serverVersion"] = str(server_version)
+    options.update(tls)
     try:
         port_number = int(port) if port not in (None, "") else None
     except (TypeError, ValueError):
@@ -206,6 +219,25 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         options=options,
         source=source,
     )
+
+
+#: libpq's TLS settings, which DoctrineBundle accepts beside the URL and DBAL passes to pdo_pgsql.
+PGSQL_TLS_SETTINGS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+def _tls_settings(settings: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
+    """TLS options of a connection: PDO ``MYSQL_ATTR_SSL_*`` driver ``options`` (by ``!php/const`` name or
+    number) and the libpq settings, with ``%env()%`` resolved."""
+    found: dict[str, str] = {}
+    for key in ("options", "driver_options"):
+        raw = settings.get(key)
+        if isinstance(raw, Mapping):
+            found.update(tls_options({name: resolver(value) for name, value in raw.items()}))
+    for key in PGSQL_TLS_SETTINGS:
+        value = resolver(settings.get(key))
+        if value not in (None, ""):
+            found[key] = str(value)
+    return found
 
 
 def doctrine_scheme(url: str) -> str:

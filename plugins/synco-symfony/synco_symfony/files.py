@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synco_core.globs import escape
 from synco_core.types import FileSet
 from synco_symfony.doctrine import merged_package_config
 
@@ -55,8 +56,10 @@ def _relative(project_dir: Path, path: Path) -> str:
 
 
 def _excludes_for(root: Path, never: list[Path]) -> tuple[str, ...]:
-    """Patterns (relative to ``root``) for the never-transferred folders inside it (a folder excludes its content)."""
-    return tuple(path.relative_to(root).as_posix() for path in never if path != root and _inside(path, root))
+    """Patterns for the never-transferred folders inside ``root``, anchored there by the leading ``/`` (a
+    ``cache`` folder deeper down is an upload, not LiipImagine's); a folder excludes its content."""
+    inside = [path for path in never if path != root and _inside(path, root)]
+    return tuple("/" + escape(path.relative_to(root).as_posix()) for path in inside)
 
 
 def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Callable[[Any], Any],

@@ -16,6 +16,7 @@ from synco_core.types import FileSet, FileSetOptions, FilesInstallResult, Framew
 from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
 from synco_symfony.env import SymfonyEnv, confirm_with_php, resolve_env
 from synco_symfony.files import default_upload_set, liip_cache_dirs, vich_file_sets
+from synco_symfony.sanitize import sanitize_profile
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
         web_root=project_dir / "public",
         reason=f"bin/console and config/bundles.php found (Symfony {version or 'unknown version'})",
         post_install=[[php_command, "bin/console", "cache:clear"]],
+        dump_options=sanitize_profile(database),
         settings={"app_env": env.app_env, "env_files": env.files, "connection": default, "connections": others,
                   "version": version},
         config_source=source,

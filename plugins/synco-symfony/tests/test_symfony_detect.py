@@ -209,3 +209,42 @@ def test_php_array_parser() -> None:
         "a": {0: 1, 1: 2.5, 2: True, 3: None}, "b": "x\ty"}
     with pytest.raises(ConfigError, match="not a plain PHP array"):
         parse_php_return("<?php return ['a' => getenv('X')];")
+
+
+def test_mysql_tls_driver_options(make_project: Make, php_mode: str) -> None:
+    # DoctrineBundle's `options` are PDO driver options: !php/const names or the constants' numbers.
+    project = make_project("symfony7", {
+        "config/packages/doctrine.yaml": (
+            "doctrine:\n  dbal:\n    url: '%env(resolve:DATABASE_URL)%'\n    options:\n"
+            "      !php/const PDO::MYSQL_ATTR_SSL_CA: '%env(resolve:MYSQL_SSL_CA)%'\n"
+            "      !php/const PDO::MYSQL_ATTR_SSL_VERIFY_SERVER_CERT: true\n"
+            "      1008: '%kernel.project_dir%/config/db-client.pem'\n"
+            "      !php/const PDO::MYSQL_ATTR_INIT_COMMAND: 'SET sql_mode=ANSI'\n"
+        ),
+        ".env.local": "DATABASE_URL=mysql://app:pw@db.example.com:3306/app?serverVersion=8.0\n"
+                      "MYSQL_SSL_CA=%kernel.project_dir%/config/db-ca.pem\n",
+    })
+    options = db_of(project)[-1]
+    assert options == {"serverVersion": "8.0", "ssl_ca": f"{project}/config/db-ca.pem", "ssl_verify_cert": "true",
+                       "ssl_cert": f"{project}/config/db-client.pem"}
+
+
+def test_postgresql_tls_settings(make_project: Make, php_mode: str) -> None:
+    project = make_project("symfony6", {
+        "config/packages/doctrine.yaml": (
+            "doctrine:\n  dbal:\n    url: '%env(resolve:DATABASE_URL)%'\n    sslmode: verify-full\n"
+            "    sslrootcert: '%kernel.project_dir%/config/root.crt'\n"
+        ),
+        ".env.local": "DATABASE_URL=postgresql://app:pw@db.example.com/app?serverVersion=16&sslmode=require\n",
+    })
+    # The URL's own sslmode wins over the setting beside it.
+    assert db_of(project)[-1] == {"serverVersion": "16", "sslmode": "require",
+                                  "sslrootcert": f"{project}/config/root.crt"}
+    separate = make_project("symfony6", {
+        "config/packages/doctrine.yaml": (
+            "doctrine:\n  dbal:\n    driver: pdo_pgsql\n    dbname: app\n    host: db.example.com\n"
+            "    sslmode: verify-ca\n    sslcert: /etc/app/client.crt\n    sslkey: /etc/app/client.key\n"
+        ),
+    })
+    assert db_of(separate)[-1] == {"sslmode": "verify-ca", "sslcert": "/etc/app/client.crt",
+                                   "sslkey": "/etc/app/client.key"}

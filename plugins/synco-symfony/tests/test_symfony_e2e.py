@@ -2,15 +2,21 @@
 
 The source's ``public/`` is served by a real HTTP server on 127.0.0.1; ``serve --keep`` publishes the
 session there, ``receive`` downloads it and ``install`` puts it into a second copy with an empty database.
+It runs twice (``php_mode``): with the real ``php`` CLI, and with no PHP on PATH, where the plugin reads
+the ``.env`` files and Doctrine's YAML itself, as on a production host without the PHP CLI.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import (
     POSTGRES_HOST,
@@ -32,7 +38,7 @@ def env_local(database: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_serve_receive_install_postgres(make_project: Make, symfony_manager: SyncoPluginManager, tmp_path: Path,
                                         postgres_database_factory: Callable[[], str],
-                                        web_server: Callable[[Path], str]) -> None:
+                                        web_server: Callable[[Path], str], php_mode: str) -> None:
     source_db, target_db = postgres_database_factory(), postgres_database_factory()
     conn = postgres_admin_connection(source_db)
     conn.execute("CREATE TABLE product (id INT PRIMARY KEY, name TEXT, image_name TEXT)")
@@ -43,6 +49,11 @@ def test_serve_receive_install_postgres(make_project: Make, symfony_manager: Syn
     (target / "public/images/products/chair-65f1a2.txt").unlink()
     (target / "private/invoices/inv-1.txt").unlink()
     base_url = web_server(source / "public")
+    # The way serve is about to read the settings is the one this run is about.
+    assert (shutil.which("php") is None) == (php_mode == "files")
+    detected = CliRunner().invoke(cli, ["detect", "--json", str(source)])
+    assert detected.exit_code == 0, detected.output
+    assert json.loads(detected.stdout)["configSource"] == php_mode
 
     received = tmp_path / "received"
     serve_receive_install(source, base_url, received, target)

@@ -48,14 +48,14 @@ def test_liip_cache_never_transferred(make_project: Make, php_mode: str) -> None
     project = make_project("symfony7")
     media = sets_of(project)["media"]
     assert (media.kind, media.url_prefix) == ("public", "media/")
-    assert media.exclude == ("cache",)
+    assert media.exclude == ("/cache",)
 
 
 def test_liip_custom_cache_prefix(make_project: Make, no_php: None) -> None:
     project = make_project("symfony7", {"config/packages/liip_imagine.yaml": (
         "liip_imagine:\n  resolvers:\n    default:\n      web_path:\n        cache_prefix: media/thumbs\n"
     )})
-    assert sets_of(project)["media"].exclude == ("thumbs",)
+    assert sets_of(project)["media"].exclude == ("/thumbs",)
 
 
 def test_public_uploads_when_nothing_configured(make_project: Make, php_mode: str) -> None:
@@ -130,6 +130,39 @@ def test_detect_json(make_project: Make, php_mode: str, symfony_manager: SyncoPl
     assert {s["name"]: s["kind"] for s in data["fileSets"]} == {
         "products": "public", "media": "public", "invoices": "private"}
     assert data["postInstall"][0].endswith("bin/console cache:clear")
+    assert data["otherConnections"] == {}
+
+
+def test_debug_detect_says_which_way(make_project: Make, php_mode: str,
+                                     symfony_manager: SyncoPluginManager) -> None:
+    result = CliRunner().invoke(cli, ["--debug", "detect", str(make_project("symfony7"))])
+    assert result.exit_code == 0, result.output
+    assert "framework Symfony detected by symfony (bin/console and config/bundles.php found" in result.stderr
+    assert f"settings from {php_mode}\n" in result.stderr
+    expected = "confirmed by bin/console debug:dotenv" if php_mode == "php" else "read from the .env files"
+    assert expected in result.stderr
+
+
+def test_detect_lists_other_connections(make_project: Make, php_mode: str,
+                                        symfony_manager: SyncoPluginManager) -> None:
+    project = make_project("symfony7", {
+        "config/packages/doctrine.yaml": (
+            "doctrine:\n  dbal:\n    default_connection: shop\n    connections:\n"
+            "      legacy:\n        url: '%env(resolve:LEGACY_DATABASE_URL)%'\n"
+            "      shop:\n        url: '%env(resolve:SHOP_DATABASE_URL)%'\n"
+        ),
+        ".env.local": "SHOP_DATABASE_URL=mysql://shop:shop-pw@shop-db/shop\n"
+                      "LEGACY_DATABASE_URL=postgresql://old:old-secret-pw@old-db/old\n",
+    })
+    result = CliRunner().invoke(cli, ["detect", "--json", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "old-secret-pw" not in result.output
+    data = json.loads(result.stdout)
+    assert data["database"]["url"] == "mysql://shop:***@shop-db/shop"
+    assert data["otherConnections"] == {"legacy": "postgresql://old:***@old-db/old"}
+    text = CliRunner().invoke(cli, ["detect", str(project)])
+    assert text.exit_code == 0, text.output
+    assert "Not dumped: legacy: postgresql://old:***@old-db/old" in text.output
 
 
 class TestSymfonyContract(FrameworkPluginContract):

@@ -1,0 +1,58 @@
+"""A small default sanitising profile for tables Symfony's own makers and bundles create.
+
+A Symfony application's schema is its own, so nothing is assumed from a table name alone: a table is
+named only when it exists with the columns that make it the well-known one (``sessions`` may be a
+business table; ``sessions`` with ``sess_id``/``sess_data`` is PdoSessionHandler's). When the database
+cannot be inspected the profile is empty: rules for a table that does not exist would make the dump fail.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
+
+log = logging.getLogger(__name__)
+
+#: bcrypt of the word "password": Symfony's ``auto`` hasher verifies it (password_verify), so every
+#: account of the copy can log in with "password".
+PASSWORD_HASH = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
+
+#: ``make:user`` (Doctrine): the table of the User entity, with the columns that identify it.
+USER_TABLES = ("user", "users")
+USER_COLUMNS = frozenset({"roles", "password"})
+
+#: Tables whose rows never leave the server, each with the columns that identify it:
+#: PdoSessionHandler's sessions, Messenger's Doctrine transport (queued messages would be handled
+#: again on the copy: e-mails sent twice), ResetPasswordBundle's requests, remember-me tokens.
+NO_ROWS = (
+    ("sessions", frozenset({"sess_id", "sess_data"})),
+    ("messenger_messages", frozenset({"body", "queue_name"})),
+    ("reset_password_request", frozenset({"hashed_token", "selector"})),
+    ("rememberme_token", frozenset({"series", "value"})),
+)
+
+
+def sanitize_profile(database: DatabaseConfig | None) -> DumpOptions:
+    """The profile for the tables of ``database`` that match; empty when it cannot be inspected."""
+    if database is None:
+        return DumpOptions()
+    try:
+        inventory = inspect_with_engine(database)
+    except Exception as exc:  # "unknown" only means no profile, never a failed detect
+        log.debug("could not inspect %s for the sanitising profile: %s", database.url(mask_password=True), exc)
+        return DumpOptions()
+    # Bare names, as the Laravel profile uses: PostgreSQL's schema search path finds them.
+    tables = {t.name.rsplit(".", 1)[-1]: set(t.columns) for t in inventory.tables if t.kind == "table"}
+    rules: list[SanitizeRule] = []
+    for name in USER_TABLES:
+        if name in tables and tables[name] >= USER_COLUMNS:
+            if "email" in tables[name]:
+                rules.append(SanitizeRule(table=name, column="email", transform="email"))
+            rules.append(SanitizeRule(table=name, column="password", transform=f"fixed:{PASSWORD_HASH}"))
+    excluded = tuple(name for name, columns in NO_ROWS if name in tables and columns <= tables[name])
+    if rules or excluded:
+        log.debug("Symfony sanitising profile: %s", ", ".join([f"{r.table}.{r.column}" for r in rules]
+                                                            + [f"{t} (no rows)" for t in excluded]))
+    return DumpOptions(exclude_tables=excluded, sanitize=tuple(rules))

@@ -1,0 +1,114 @@
+"""The small Symfony sanitising profile: only well-known tables, recognised by their columns, are named."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_symfony.plugin import detect_framework
+from synco_symfony.sanitize import PASSWORD_HASH, sanitize_profile
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import needs_php, postgres_admin_connection, postgres_url_for
+from synco_core.types import DumpOptions, SanitizeRule
+
+Make = Callable[..., Path]
+
+USER_RULES = (
+    SanitizeRule("user", "email", transform="email"),
+    SanitizeRule("user", "password", transform=f"fixed:{PASSWORD_HASH}"),
+)
+SQLITE_URL = ".env.local", 'DATABASE_URL="sqlite:///%kernel.project_dir%/var/data.db"\n'
+
+SCHEMA = """
+    -- make:user
+    CREATE TABLE "user" (id INTEGER PRIMARY KEY, email VARCHAR(180) UNIQUE, roles TEXT, password TEXT);
+    -- PdoSessionHandler
+    CREATE TABLE sessions (sess_id VARCHAR(128) PRIMARY KEY, sess_data BLOB, sess_lifetime INTEGER,
+                           sess_time INTEGER);
+    -- Messenger's Doctrine transport
+    CREATE TABLE messenger_messages (id INTEGER PRIMARY KEY, body TEXT, headers TEXT, queue_name VARCHAR(190));
+    -- Not the well-known tables: same names or shapes, other columns
+    CREATE TABLE rememberme_token (id INTEGER PRIMARY KEY, note TEXT);
+    CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, password TEXT);
+    INSERT INTO "user" VALUES (1, 'ann@real.example', '["ROLE_ADMIN"]', '$2y$13$realhash');
+    INSERT INTO sessions VALUES ('s1', 'secret session', 60, 0);
+    INSERT INTO messenger_messages VALUES (1, 'send invoice mail', '{}', 'default');
+    INSERT INTO rememberme_token VALUES (1, 'kept');
+    INSERT INTO users VALUES (1, 'kept@real.example', 'kept-hash');
+"""
+
+
+@needs_php
+def test_fixed_hash_is_bcrypt_of_password() -> None:
+    check = subprocess.run(["php", "-r", "exit(password_verify('password', $argv[1]) ? 0 : 1);", PASSWORD_HASH],
+                           check=False)
+    assert check.returncode == 0
+
+
+def test_no_profile_without_an_inspectable_database(plugin_manager: SyncoPluginManager) -> None:
+    # Unlike Laravel's, this profile is never guessed: unknown tables get no rules.
+    assert sanitize_profile(parse_database_url("mysql://root@127.0.0.1:1/nothing")) == DumpOptions()
+    assert sanitize_profile(None) == DumpOptions()
+
+
+def test_profile_and_dump_on_sqlite(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
+                                    tmp_path: Path) -> None:
+    project = make_project("symfony7", dict([SQLITE_URL]))
+    (project / "var").mkdir(exist_ok=True)
+    with sqlite3.connect(project / "var/data.db") as conn:
+        conn.executescript(SCHEMA)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    options = framework.dump_options
+    assert options.sanitize == USER_RULES
+    assert options.exclude_tables == ("sessions", "messenger_messages")
+
+    dump = tmp_path / "dump.sqlite"
+    with dump.open("wb") as out:
+        dump_with_engine(framework.database, out, options)
+    with sqlite3.connect(dump) as conn:
+        assert conn.execute('SELECT email, roles, password FROM "user"').fetchall() == [
+            ("user1@example.invalid", '["ROLE_ADMIN"]', PASSWORD_HASH)]
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM messenger_messages").fetchone() == (0,)
+        assert conn.execute("SELECT note FROM rememberme_token").fetchall() == [("kept",)]
+        assert conn.execute("SELECT email, password FROM users").fetchall() == [("kept@real.example", "kept-hash")]
+
+
+def test_empty_database_gets_no_rules(make_project: Make, no_php: None, plugin_manager: SyncoPluginManager) -> None:
+    project = make_project("symfony7", dict([SQLITE_URL]))
+    (project / "var").mkdir(exist_ok=True)
+    sqlite3.connect(project / "var/data.db").close()
+    framework = detect_framework(project)
+    assert framework is not None and framework.dump_options == DumpOptions()
+
+
+@pytest.mark.postgres
+def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, plugin_manager: SyncoPluginManager,
+                                      postgres_database_factory: Callable[[], str]) -> None:
+    name = postgres_database_factory()
+    conn = postgres_admin_connection(name)
+    conn.execute('CREATE TABLE "user" (id INT PRIMARY KEY, email VARCHAR(180) UNIQUE, roles JSON, password TEXT)')
+    conn.execute("CREATE TABLE reset_password_request (id INT PRIMARY KEY, user_id INT, selector TEXT,"
+                 " hashed_token TEXT)")
+    conn.execute("CREATE TABLE sessions (id INT PRIMARY KEY, title TEXT)")  # a business table, kept
+    conn.execute("""INSERT INTO "user" VALUES (7, 'ann@real.example', '["ROLE_USER"]', '$2y$13$realhash')""")
+    conn.execute("INSERT INTO reset_password_request VALUES (1, 7, 'sel', 'secret-token-hash')")
+    conn.close()
+    project = make_project("symfony7", {".env.local": f'DATABASE_URL="{postgres_url_for(name)}"\n'})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.dump_options.sanitize == USER_RULES
+    assert framework.dump_options.exclude_tables == ("reset_password_request",)
+    out = io.BytesIO()
+    dump_with_engine(framework.database, out, framework.dump_options)
+    text = out.getvalue()
+    assert b"user7@example.invalid" in text and PASSWORD_HASH.encode() in text
+    assert b"ann@real.example" not in text and b"secret-token-hash" not in text
