@@ -8,15 +8,28 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 from click.testing import CliRunner
-from test_mysql_support import load_with_client, query, snapshot
+from test_mysql_support import (
+    REMOTE_LOOKING_HOST,
+    dump_bytes,
+    error_line,
+    kill_connections,
+    load_with_client,
+    query,
+    snapshot,
+    synco_process,
+)
 
 from synco_core.cli.main import cli
+from synco_core.detection import detect
+from synco_core.errors import ConfigError
+from synco_core.install import check_target
 from synco_core.plugins import build_plugin_manager
-from synco_core.testing import mysql_url_for
+from synco_core.testing import MYSQL_HOST, mysql_url_for, unavailable
 from synco_core.types import DatabaseConfig, DumpOptions, InstallOptions
 
 SOURCE = b"""
@@ -91,3 +104,99 @@ def test_cli_errors_are_one_line(mysql_url: str, tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     name = mysql_url.rsplit("/", 1)[1]
     assert name + "__synco_new" not in {row[0] for row in query(name, "SHOW DATABASES")}
+
+
+@pytest.mark.mysql
+def test_local_hosts_from_synco_yml_and_force_remote_target(mysql_database_factory: Callable[[], str],
+                                                            tmp_path: Path) -> None:
+    if MYSQL_HOST != "127.0.0.1":
+        unavailable("the remote-looking address stands for 127.0.0.1")
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, SOURCE)
+    load_with_client(target, b"CREATE TABLE previous (a INT);")
+    before = snapshot(target)
+    dump = tmp_path / "dump.sql"
+    dump.write_bytes(dump_bytes(source)[0])
+    url = mysql_url_for(target).replace(f"@{MYSQL_HOST}:", f"@{REMOTE_LOOKING_HOST}:")
+    project = tmp_path / "project"
+    project.mkdir()
+
+    refused = error_line(synco_process("db", "load", url, str(dump), "--yes", cwd=project))
+    assert f"refusing to replace MySQL database {target!r} on {REMOTE_LOOKING_HOST}:" in refused
+    assert snapshot(target) == before
+
+    # --force-remote-target really lets it through: the load happens.
+    forced = synco_process("db", "load", url, str(dump), "--yes", "--force-remote-target", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert query(target, "SELECT COUNT(*) FROM users") == [(2,)]
+
+    # A host named in .synco.yml counts as this machine: rollback and load go ahead without the flag.
+    (project / ".synco.yml").write_text(f"local_hosts: [{REMOTE_LOOKING_HOST}]\n")
+    asked = error_line(synco_process("db", "rollback", url, cwd=project))
+    assert f"not confirmed: roll back of MySQL database {target!r} on {REMOTE_LOOKING_HOST}:" in asked
+    rolled = synco_process("db", "rollback", url, "--yes", cwd=project)
+    assert rolled.returncode == 0, rolled.stderr
+    assert snapshot(target) == before
+    loaded = synco_process("db", "load", url, str(dump), "--yes", cwd=project)
+    assert loaded.returncode == 0, loaded.stderr
+    assert query(target, "SELECT COUNT(*) FROM users") == [(2,)]
+
+    # synco install reads the same key through the detected project.
+    (project / ".synco.yml").write_text(f"serve:\n  database: {url}\n")
+    with pytest.raises(ConfigError, match="not on this machine"):
+        check_target(detect(project))
+    (project / ".synco.yml").write_text(f"serve:\n  database: {url}\nlocal_hosts: [{REMOTE_LOOKING_HOST}]\n")
+    framework = detect(project)
+    assert framework.settings["local_hosts"] == [REMOTE_LOOKING_HOST]
+    check_target(framework)
+
+
+@pytest.mark.mysql
+def test_dump_routines_and_events_flags(mysql_url: str, tmp_path: Path) -> None:
+    name = mysql_url.rsplit("/", 1)[1]
+    load_with_client(name, b"""
+CREATE TABLE t (a INT);
+CREATE FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
+CREATE EVENT `nightly` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM t;
+""")
+    runner = CliRunner()
+    plain, full = tmp_path / "plain.sql", tmp_path / "full.sql"
+    assert runner.invoke(cli, ["db", "dump", mysql_url, "-o", str(plain)]).exit_code == 0
+    result = runner.invoke(cli, ["db", "dump", mysql_url, "-o", str(full), "--routines", "--events"])
+    assert result.exit_code == 0, result.output
+    assert b"twice" not in plain.read_bytes() and b"nightly" not in plain.read_bytes()
+    assert b"CREATE FUNCTION `twice`" in full.read_bytes() and b"CREATE EVENT `nightly`" in full.read_bytes()
+
+
+@pytest.mark.mysql
+def test_dump_to_a_file_leaves_nothing_when_the_server_goes_away(mysql_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from synco_core.cli import db_cmd
+
+    name = mysql_url.rsplit("/", 1)[1]
+    load_with_client(name, b"CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(200));\n"
+                           b"INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_100000;")
+
+    class Killing:
+        """Passes writes on to the real output file, and kills the dump's connection after 1 MB."""
+
+        def __init__(self, out: Any) -> None:
+            self.out, self.size = out, 0
+
+        def write(self, data: bytes) -> int:
+            self.size += len(data)
+            if self.size > 1_000_000 and self.size - len(data) <= 1_000_000:
+                kill_connections(name)
+            return int(self.out.write(data))
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(self.out, attribute)
+
+    real = db_cmd.dump_with_engine
+    monkeypatch.setattr(db_cmd, "dump_with_engine",
+                        lambda database, out, options: real(database, Killing(out), options))
+    target = tmp_path / "out" / "dump.sql"
+    target.parent.mkdir()
+    result = CliRunner().invoke(cli, ["db", "dump", mysql_url, "-o", str(target)])
+    assert result.exit_code == 1 and f"dump of '{name}'" in result.output, result.output
+    assert list(target.parent.iterdir()) == []  # neither dump.sql nor dump.sql.part

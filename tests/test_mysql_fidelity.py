@@ -231,3 +231,68 @@ def test_dump_is_one_consistent_snapshot(mysql_database_factory: Callable[[], st
     data, result = dump_bytes(source)
     assert done and result.tables["a"].rows == 1 and result.tables["z"].rows == 1
     assert b"late" not in data
+
+
+def test_inserts_stay_under_the_statement_size(mysql_database_factory: Callable[[], str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a small statement size, a table of about 2 MB becomes many INSERTs, each within the limit."""
+    from synco_core.engines.mysql import dump as dump_module
+
+    statement = 64 * 1024
+    monkeypatch.setattr(dump_module, "STATEMENT_BYTES", statement)
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE TABLE keyed (id INT PRIMARY KEY, v VARCHAR(250), b VARBINARY(64));
+        INSERT INTO keyed SELECT seq, REPEAT(MD5(seq), 6), UNHEX(CONCAT(MD5(seq), SHA1(seq))) FROM seq_1_to_10000;
+        CREATE TABLE unkeyed (n INT, v VARCHAR(250), b VARBINARY(64));
+        INSERT INTO unkeyed SELECT seq, REPEAT(SHA1(seq), 5), UNHEX(MD5(seq)) FROM seq_1_to_10000;
+    """)
+    data, _ = dump_bytes(source)
+    (packet,) = query(source, "SELECT @@max_allowed_packet")[0]
+    sizes: dict[str, list[int]] = {"keyed": [], "unkeyed": []}
+    position = 0
+    while (hint := data.find(b"-- synco-size: ", position)) >= 0:
+        line_end = data.index(b"\n", hint)
+        size = int(data[hint + 15:line_end])
+        text = data[line_end + 1:line_end + 1 + size]  # values hold any byte: the hint says where it ends
+        assert data[line_end + 1 + size:line_end + 3 + size] == b";\n"
+        match = re.match(rb"INSERT INTO `(\w+)` ", text)
+        assert match, text[:80]
+        sizes[match[1].decode()].append(size)
+        position = line_end + 1 + size
+    # Keyed tables are read in pages of up to four statement sizes (one GROUP_CONCAT each); streamed
+    # (keyless) tables are cut at the statement size.
+    prefix = 100
+    assert len(sizes["keyed"]) >= 8 and max(sizes["keyed"]) <= 4 * statement + prefix
+    assert len(sizes["unkeyed"]) >= 20 and max(sizes["unkeyed"]) <= statement + 300 + prefix
+    assert max(sizes["keyed"] + sizes["unkeyed"]) < int(packet)
+    assert data.count(b"INSERT INTO") == len(sizes["keyed"]) + len(sizes["unkeyed"])
+    install_bytes(target, data)
+    assert snapshot(target) == snapshot(source)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_every_utf8mb4_character_survives_our_loader_and_the_mariadb_client(
+        keyed: bool, mysql_database_factory: Callable[[], str]) -> None:
+    """All 1,112,064 code points (U+0000..U+10FFFF without the surrogates), 4096 per row, in a paged (keyed)
+    table and a streamed (keyless) one."""
+    from synco_core.testing import mysql_admin_connection
+
+    characters = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    chunks = [characters[i:i + 4096] for i in range(0, len(characters), 4096)]
+    source = mysql_database_factory()
+    conn = mysql_admin_connection(source)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE u (id INT" + (" PRIMARY KEY" if keyed else "") + ", t MEDIUMTEXT) "
+                        "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+            cur.executemany("INSERT INTO u VALUES (%s, %s)", list(enumerate(chunks)))
+    finally:
+        conn.close()
+    data, result = dump_bytes(source)
+    assert result.tables["u"].rows == len(chunks)
+    ours, client = mysql_database_factory(), mysql_database_factory()
+    install_bytes(ours, data, manifest=result.tables)
+    load_with_client(client, data)
+    for database in (source, ours, client):
+        assert "".join(row[0] for row in query(database, "SELECT t FROM u ORDER BY id")) == characters, database

@@ -10,7 +10,17 @@ from typing import Any
 
 import pymysql
 import pytest
-from test_mysql_support import DATA, FIDELITY, config, dump_bytes, install_bytes, load_with_client, query, snapshot
+from test_mysql_support import (
+    DATA,
+    FIDELITY,
+    config,
+    dump_bytes,
+    install_bytes,
+    kill_connections,
+    load_with_client,
+    query,
+    snapshot,
+)
 
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name, install, rollback
@@ -84,6 +94,15 @@ def test_install_into_missing_database_creates_it(mysql_database_factory: Callab
     target = base + "_fresh"  # dropped with base's prefix by the fixture
     install_bytes(target, b"CREATE TABLE t (a INT); INSERT INTO t VALUES (1);")
     assert query(target, "SELECT a FROM t") == [(1,)]
+
+
+def test_failed_install_into_a_missing_database_drops_it_again(mysql_database_factory: Callable[[], str]) -> None:
+    base = mysql_database_factory()
+    target = base + "_fresh"  # dropped with base's prefix by the fixture
+    with pytest.raises(DatabaseError, match="no_such_table"):
+        install_bytes(target, b"CREATE TABLE t (a INT);\nINSERT INTO no_such_table VALUES (1);\n")
+    # Nothing named after the target is left: not the target the install created, nor its scratch copy.
+    assert [name for name in databases(base) if name.startswith(target)] == []
 
 
 def assert_untouched(target: str, before: dict[str, Any]) -> None:
@@ -192,7 +211,7 @@ def test_unconfirmed_install_changes_nothing(old_and_new: tuple[str, bytes], ans
         install(config(target), io.BytesIO(data), options)
     assert target in str(excinfo.value) and "127.0.0.1" in str(excinfo.value)
     if answer is False:
-        assert len(asked) == 1 and target in asked[0]
+        assert len(asked) == 1 and asked[0].startswith(f"Replace MySQL database {target!r} on 127.0.0.1:")
     assert_untouched(target, before)
 
 
@@ -240,13 +259,7 @@ def test_server_gone_mid_dump_is_a_clear_error(mysql_database_factory: Callable[
             self.size += len(data)
             if not self.killed and self.size > 2_000_000:
                 self.killed = True
-                admin = mysql_admin_connection()
-                with admin.cursor() as cur:
-                    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB=%s AND ID <> CONNECTION_ID()",
-                                (source,))
-                    for (pid,) in cur.fetchall():
-                        cur.execute(f"KILL {int(pid)}")
-                admin.close()
+                kill_connections(source)
             return len(data)
 
     with pytest.raises(DatabaseError, match=f"dump of '{source}'") as excinfo:

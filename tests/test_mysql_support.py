@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,34 @@ def snapshot(database: str) -> dict[str, Any]:
     finally:
         conn.close()
     return result
+
+
+#: 127.0.0.1 written as one number: it reaches this machine's servers, but the install guard does not know it
+#: as local (it is neither a loopback spelling nor 127.x), so it stands in for a remote host that works.
+REMOTE_LOOKING_HOST = "2130706433"
+
+
+def synco_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``synco`` entry point (plugins from entry points, as a user gets them) in ``cwd``."""
+    argv = [sys.executable, "-c", "from synco_core.cli.main import main; main()", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one ``Error:`` line a failed command printed (asserts there is exactly one, and no traceback)."""
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert proc.returncode == 1 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return errors[0]
+
+
+def kill_connections(database: str) -> None:
+    """Kill every server connection using ``database`` (but this one): the server going away mid-work."""
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB=%s AND ID <> CONNECTION_ID()",
+                        (database,))
+            for (pid,) in cur.fetchall():
+                cur.execute(f"KILL {int(pid)}")
+    finally:
+        admin.close()

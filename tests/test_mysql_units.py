@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 
+from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.connect import quote_name, quote_string, tls_settings
 from synco_core.engines.mysql.literals import (
     Column,
@@ -35,8 +36,11 @@ def test_tls_is_off_for_loopback_and_sockets() -> None:
 
 
 def test_tls_is_preferred_elsewhere_and_never_verified_unless_asked() -> None:
-    # PyMySQL's default: TLS when the server offers it, plain only when it has none.
-    assert tls_settings(db()) == {}
+    # A context makes PyMySQL upgrade whenever the server offers TLS (test_mysql_tls.py checks it on the wire).
+    context = tls_settings(db())["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_NONE
+    assert context.check_hostname is False
     assert tls_settings(db(sslmode="disable")) == {"ssl_disabled": True}
 
 
@@ -134,3 +138,17 @@ def test_quoting() -> None:
     assert quote_name("a`b") == "`a``b`"
     assert quote_string("it's \\") == "'it''s \\\\'"
     assert re.fullmatch(r"`.*`", quote_name("select"))
+
+
+@pytest.mark.parametrize("url", ["mysql://u@localhost/app", "mysql://u@LOCALHOST:3306/app", "mysql://u@[::1]:3306/app",
+                                 "mariadb://u@127.0.0.1/app", "mysql://u@127.0.0.2/app",
+                                 "mysql://u@localhost/app?unix_socket=/run/mysqld/mysqld.sock"])
+def test_loopback_hosts_and_sockets_count_as_local(url: str) -> None:
+    assert parse_database_url(url).is_local()
+
+
+def test_other_hosts_are_local_only_when_declared() -> None:
+    database = parse_database_url("mysql://u@DB:3306/app")
+    assert not database.is_local()
+    assert database.is_local(("db",)) and database.is_local(("DB",))
+    assert not parse_database_url("mysql://u@2130706433/app").is_local()  # 127.0.0.1 in disguise stays remote

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from test_postgres_support import CHINOOK, FIDELITY, databases_like, fingerprints, load_fixture, psql_load
+from test_mysql_support import REMOTE_LOOKING_HOST, error_line, synco_process
+from test_postgres_support import CHINOOK, FIDELITY, databases_like, db_name, fingerprints, load_fixture, psql_load
 
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
@@ -21,7 +24,7 @@ from synco_core.engines.dispatch import (
     rollback_with_engine,
 )
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.testing import postgres_url_for
+from synco_core.testing import POSTGRES_HOST, postgres_url_for, unavailable
 from synco_core.types import DumpOptions, InstallOptions, SanitizeRule, TableManifest
 
 pytestmark = pytest.mark.postgres
@@ -137,6 +140,13 @@ def test_wrong_credentials_and_missing_database(postgres_url: str, plugin_manage
     missing = parse_database_url(postgres_url + "_missing")
     with pytest.raises(DatabaseError, match="does not exist"):
         dump_with_engine(missing, io.BytesIO(), DumpOptions())
+    # Install too: refused at the first connection, before any scratch database exists.
+    with pytest.raises(DatabaseError) as refused:
+        install_with_engine(database, io.BytesIO(b"CREATE TABLE t (a int);\n"), InstallOptions(yes=True))
+    message = str(refused.value)
+    assert "no_such_user_xyz" in message and "s3cret-pw" not in message and "\n" not in message
+    assert message.startswith("cannot connect to PostgreSQL at ")
+    assert databases_like(db_name(postgres_url)) == [db_name(postgres_url)]
 
 
 def test_server_gone_mid_dump(postgres_url: str, plugin_manager: object) -> None:
@@ -159,6 +169,8 @@ def test_server_gone_mid_dump(postgres_url: str, plugin_manager: object) -> None
     with pytest.raises(DatabaseError) as failed:
         dump_with_engine(parse_database_url(postgres_url), KillingWriter(), DumpOptions())
     assert "\n" not in str(failed.value)
+    assert re.fullmatch(rf"dump of PostgreSQL database \S+/{name} failed while copying \S+: COPY failed: .+",
+                        str(failed.value)), str(failed.value)
 
 
 def test_filters_and_sanitising_happen_on_the_server(postgres_database_factory: Callable[[], str],
@@ -174,7 +186,8 @@ def test_filters_and_sanitising_happen_on_the_server(postgres_database_factory: 
                   SanitizeRule("customer", "last_name", transform="hash"),
                   SanitizeRule("customer", "address", expression="'hidden'"),
                   SanitizeRule("customer", "company", transform="truncate:3"),
-                  SanitizeRule("employee", "email", transform="fixed:staff@example.invalid")),
+                  SanitizeRule("employee", "email", transform="fixed:staff@example.invalid"),
+                  SanitizeRule("customer", "fax", transform="fixed:0000")),
     )
     out = io.BytesIO()
     result = dump_with_engine(parse_database_url(postgres_url_for(source)), out, options)
@@ -194,9 +207,17 @@ def test_filters_and_sanitising_happen_on_the_server(postgres_database_factory: 
         assert conn.execute("SELECT count(*) FROM customer WHERE phone IS NOT NULL").fetchone() == (0,)
         assert conn.execute("SELECT DISTINCT address FROM customer").fetchall() == [("hidden",)]
         assert conn.execute("SELECT max(length(company)) FROM customer").fetchone() == (3,)
+        # fixed: replaces every value but leaves NULL as NULL (Chinook has 47 customers without a fax).
+        assert conn.execute("SELECT fax, count(*) FROM customer GROUP BY fax ORDER BY fax").fetchall() == [
+            ("0000", 12), (None, 47)]
         assert conn.execute("SELECT min(total) > 10 FROM invoice").fetchone() == (True,)
         assert conn.execute("SELECT count(*), min(track_id) FROM track").fetchone() == (100, 3404)
         assert conn.execute("SELECT DISTINCT length(last_name) FROM customer").fetchall() == [(20,)]
+        hashed = dict(conn.execute("SELECT customer_id, last_name FROM customer").fetchall())
+    # hash is SHA-256 hex of the value, as in the other engines (cut here to the column's varchar(20)).
+    with psycopg.connect(postgres_url_for(source)) as conn:
+        originals = dict(conn.execute("SELECT customer_id, last_name FROM customer").fetchall())
+    assert hashed == {key: hashlib.sha256(value.encode()).hexdigest()[:20] for key, value in originals.items()}
 
     for bad, message in ((DumpOptions(where={"nope": "true"}), "nope"),
                          (DumpOptions(sanitize=(SanitizeRule("customer", "nope", transform="null"),)), "nope"),
@@ -204,6 +225,24 @@ def test_filters_and_sanitising_happen_on_the_server(postgres_database_factory: 
                          (DumpOptions(sanitize=(SanitizeRule("customer", "email", transform="rot13"),)), "rot13")):
         with pytest.raises(ConfigError, match=message):
             dump_with_engine(parse_database_url(postgres_url_for(source)), io.BytesIO(), bad)
+
+
+def test_rules_on_an_inheritance_parent_copy_its_rows_once_and_reach_its_children(
+        postgres_database_factory: Callable[[], str], plugin_manager: object) -> None:
+    source, target = postgres_database_factory(), postgres_database_factory()
+    load_fixture(postgres_url_for(source), FIDELITY)
+    options = DumpOptions(sanitize=(SanitizeRule("archive.base", "note", expression="'masked'"),))
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(postgres_url_for(source)), out, options)
+    assert result.tables["archive.base"].rows == 1 and result.tables["archive.derived"].rows == 1
+    install_with_engine(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(yes=True, manifest=result.tables))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        # Without FROM ONLY the parent's filtered COPY would also carry the child's row: loaded twice.
+        assert conn.execute("SELECT id, note FROM ONLY archive.base").fetchall() == [(1, "masked")]
+        # A rule on the parent also masks the tables that inherit from it (their rows are the parent's too).
+        assert conn.execute("SELECT id, note, extra FROM archive.derived").fetchall() == [(2, "masked", 20)]
+    assert b"child row" not in out.getvalue() and b"parent row" not in out.getvalue()
 
 
 def _without_foreign_keys(data: bytes, path: Path) -> Path:
@@ -231,6 +270,14 @@ def test_owners_and_grants_are_kept_on_request(postgres_database_factory: Callab
     assert loaded.returncode == 0, loaded.stderr
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT has_table_privilege('public', 'public.scalars', 'SELECT')").fetchone() == (True,)
+
+    # The same through the CLI flag.
+    for flags, kept in (([], False), (["--owners"], True)):
+        out = tmp_path / f"cli{len(flags)}.sql"
+        result = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(out), *flags])
+        assert result.exit_code == 0, result.output
+        assert (b"ALTER TABLE public.scalars OWNER TO postgres;" in out.read_bytes()) is kept
+        assert (b"GRANT SELECT ON TABLE public.scalars TO PUBLIC;" in out.read_bytes()) is kept
 
 
 def test_inspect_uses_statistics(postgres_url: str, plugin_manager: object) -> None:
@@ -292,3 +339,90 @@ def test_database_settings_owner_and_comment_follow_the_swap(postgres_database_f
         assert conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                             "WHERE datname = current_database()").fetchone() == ("the app's database",)
         assert conn.execute("SELECT count(*) FROM track").fetchone() == (3503,)
+
+
+def test_local_hosts_from_synco_yml_and_force_remote_target(postgres_database_factory: Callable[[], str],
+                                                            tmp_path: Path, plugin_manager: object) -> None:
+    if POSTGRES_HOST != "127.0.0.1":
+        unavailable("the remote-looking address stands for 127.0.0.1")
+    data, _, _ = chinook_dump(postgres_database_factory)
+    target = marker_database(postgres_database_factory)
+    dump = tmp_path / "dump.sql"
+    dump.write_bytes(data)
+    url = postgres_url_for(target).replace(f"@{POSTGRES_HOST}:", f"@{REMOTE_LOOKING_HOST}:")
+    project = tmp_path / "project"
+    project.mkdir()
+
+    refused = error_line(synco_process("db", "load", url, str(dump), "--yes", cwd=project))
+    assert f"refusing to replace PostgreSQL database {target!r} on {REMOTE_LOOKING_HOST}:" in refused
+    assert marker(target) == "old"
+    # --force-remote-target really lets it through: the load happens.
+    forced = synco_process("db", "load", url, str(dump), "--yes", "--force-remote-target", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert marker(target) is None and marker(f"{target}__synco_prev") == "old"
+    # A host named in .synco.yml counts as this machine.
+    (project / ".synco.yml").write_text(f"local_hosts: ['{REMOTE_LOOKING_HOST}']\n")
+    rolled = synco_process("db", "rollback", url, "--yes", cwd=project)
+    assert rolled.returncode == 0, rolled.stderr
+    assert marker(target) == "old"
+
+
+def test_dump_is_one_snapshot(postgres_database_factory: Callable[[], str], plugin_manager: object) -> None:
+    """Writes committed by other sessions while the dump runs stay out of it, in every table."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    url = postgres_url_for(source)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE a_first (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO a_first SELECT generate_series(1, 10)")
+        conn.execute("CREATE TABLE z_ledger (id int PRIMARY KEY, amount int NOT NULL)")
+        conn.execute("INSERT INTO z_ledger VALUES (1, 5), (2, -5)")
+    before = fingerprints(url)
+
+    class WritingWriter(io.BytesIO):
+        """While the first table's rows stream, another session changes both tables (each its own commit)."""
+
+        wrote = False
+
+        def write(self, data: object) -> int:
+            if not self.wrote and b"FROM stdin" in self.getvalue():
+                self.wrote = True
+                with psycopg.connect(url, autocommit=True) as other:
+                    other.execute("INSERT INTO z_ledger VALUES (3, 7)")
+                    other.execute("INSERT INTO z_ledger VALUES (4, -7)")
+                    other.execute("DELETE FROM z_ledger WHERE id = 1")
+                    other.execute("UPDATE a_first SET id = id + 100 WHERE id <= 3")
+            return super().write(data)  # type: ignore[arg-type]
+
+    out = WritingWriter()
+    result = dump_with_engine(parse_database_url(url), out, DumpOptions())
+    assert out.wrote and fingerprints(url) != before
+    assert result.tables["z_ledger"].rows == 2
+    install_with_engine(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(yes=True, manifest=result.tables))
+    assert fingerprints(postgres_url_for(target)) == before
+
+
+def test_objects_the_dump_leaves_out_are_listed_in_a_warning(postgres_database_factory: Callable[[], str],
+                                                             plugin_manager: object,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    source = postgres_database_factory()
+    url = postgres_url_for(source)
+    load_fixture(url, FIDELITY)
+    with caplog.at_level("WARNING", logger="synco_core.engines.postgresql.dumper"):
+        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions())
+    # The fixture has only objects the dump carries (extension members included): no warning.
+    assert [r for r in caplog.records if "leaves out" in r.getMessage()] == []
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE AGGREGATE public.text_concat(text) (SFUNC = textcat, STYPE = text, INITCOND = '')")
+        conn.execute("CREATE RULE no_delete AS ON DELETE TO public.bytes DO INSTEAD NOTHING")
+        conn.execute("SELECT lo_from_bytea(0, 'blob')")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="synco_core.engines.postgresql.dumper"):
+        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions())
+    lines = [r.getMessage() for r in caplog.records if "leaves out" in r.getMessage()]
+    assert len(lines) == 3, lines
+    assert all(f"/{source} leaves out " in line and line.endswith("(not supported yet)") for line in lines)
+    assert "1 aggregates: public.text_concat(text)" in lines[0]
+    assert "1 rules: no_delete on public.bytes" in lines[1]
+    assert "1 large objects: " in lines[2]

@@ -8,12 +8,11 @@ import subprocess
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql.connection import connect
 from synco_core.engines.postgresql.loader import load_script
-from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
+from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, unavailable
 
 DATA = Path(__file__).parent / "data"
 FIDELITY = DATA / "postgres" / "fidelity.sql"
@@ -56,10 +55,30 @@ def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
     return result
 
 
+def sequences(url: str) -> dict[str, tuple[int, bool]]:
+    """Per sequence (serial, identity and stand-alone ones): where ``nextval`` goes on from.
+
+    ``pg_dump --schema-only`` leaves ``setval`` out, and the fingerprints look at rows only, so positions
+    are compared here. ``log_cnt`` is left out: it depends on WAL batching, not on the dump.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = [row[0] for row in conn.execute("""
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1""")]
+        result = {}
+        for name in names:
+            row = conn.execute(f"SELECT last_value, is_called FROM {name}").fetchone()
+            assert row is not None
+            result[name] = (int(row[0]), bool(row[1]))
+    return result
+
+
 def require(tool: str) -> str:
+    """The path of a PostgreSQL client tool; skipped when missing, but a failure under CI=true."""
     path = shutil.which(tool)
     if path is None:
-        pytest.skip(f"{tool} is not installed")
+        unavailable(f"{tool} is not installed")
+        raise AssertionError("unreachable")
     return path
 
 

@@ -198,7 +198,8 @@ def test_sanitising_works_on_a_copy_and_leaves_no_trace(tmp_path: Path, plugin_m
                   SanitizeRule("Customer", "Phone", transform="null"),
                   SanitizeRule("Customer", "LastName", transform="hash"),
                   SanitizeRule("Customer", "Address", expression="'hidden'"),
-                  SanitizeRule("Employee", "Email", transform="fixed:staff@example.invalid")),
+                  SanitizeRule("Employee", "Email", transform="fixed:staff@example.invalid"),
+                  SanitizeRule("Customer", "Fax", transform="fixed:0000")),
     )
     dump = tmp_path / "dump.sqlite"
     with dump.open("wb") as out:
@@ -217,6 +218,9 @@ def test_sanitising_works_on_a_copy_and_leaves_no_trace(tmp_path: Path, plugin_m
         assert conn.execute("SELECT count(*), min(TrackId) FROM Track").fetchone() == (100, 3404)
         assert len(conn.execute("SELECT LastName FROM Customer").fetchone()[0]) == 64
         assert {row[0] for row in conn.execute("SELECT Address FROM Customer")} == {"hidden"}
+        # fixed: replaces every value but leaves NULL as NULL (Chinook has 47 customers without a fax).
+        assert conn.execute("SELECT Fax, count(*) FROM Customer GROUP BY Fax ORDER BY Fax").fetchall() == [
+            (None, 47), ("0000", 12)]
 
     for bad, message in ((DumpOptions(where={"Nope": "1"}), "Nope"),
                          (DumpOptions(sanitize=(SanitizeRule("Customer", "Nope", transform="null"),)), "Nope"),

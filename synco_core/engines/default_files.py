@@ -2,7 +2,8 @@
 
 Registered ``trylast`` like any built-in, so a framework plugin with its own layout (Flow's resource
 storage) answers first. The previous folder is moved aside (``.<folder>.synco-previous``) and only removed
-by the next install, so ``synco db rollback``'s file counterpart can put it back.
+by the next install: the install records it in the project (``.synco-install.json``, see
+:mod:`synco_core.install`), and ``synco db rollback`` run in the project swaps it back with the database.
 
 Files are hard-linked from the received folder where it is on the same file system (copied otherwise):
 tens of thousands of uploads then install in a fraction of a second and take no second copy of disk
@@ -75,23 +76,29 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    kept = []
     if replaced:
         for relative in keep:
-            _carry_over(backup, destination, safe_relative_path(relative))
-    return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None)
+            if carry_over(backup, destination, safe_relative_path(relative)):
+                kept.append(str(relative))
+    return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None,
+                              kept=tuple(kept))
 
 
-def _carry_over(backup: Path, destination: Path, relative: PurePosixPath) -> None:
-    old = backup.joinpath(*relative.parts)
+def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool:
+    """Move ``source/relative`` to ``destination/relative`` unless the latter holds something; True if moved."""
+    old = source.joinpath(*relative.parts)
     new = destination.joinpath(*relative.parts)
     if not (old.exists() or old.is_symlink()):
-        return
+        return False
     if new.is_dir() and not new.is_symlink() and not any(new.iterdir()):
         # The source packs an excluded folder as an empty directory entry; it stands for "not sent".
         new.rmdir()
-    if not (new.exists() or new.is_symlink()):
-        new.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(old, new)
+    if new.exists() or new.is_symlink():
+        return False
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    return True
 
 
 @hookimpl(trylast=True)

@@ -105,7 +105,8 @@ def _rule_expression(rule: SanitizeRule) -> str:
     if transform == "null":
         return "NULL"
     if transform == "fixed":
-        return _literal(argument)
+        # NULL stays NULL, as in the MySQL and PostgreSQL engines: it holds nothing to hide.
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_literal(argument)} END"
     if transform == "hash":
         return f"synco_hash({column})"
     if transform == "truncate":

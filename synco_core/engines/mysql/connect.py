@@ -1,11 +1,16 @@
 """PyMySQL connections built from a :class:`~synco_core.DatabaseConfig`, with synco's TLS policy.
 
-TLS policy: over a socket or to a loopback address TLS buys nothing and costs CPU, so it is off unless
-the configuration asks for it. Anywhere else TLS is used whenever the server offers it (PyMySQL's
-"preferred" mode) and a plain connection is only made when the server has no TLS at all. When the
-configuration asks for verification (``sslmode=verify-ca`` / ``verify-full`` / ``VERIFY_IDENTITY``,
-``ssl_verify_cert=true``, or a CA file), the certificate is verified and a failure is an error, never
-a reason to retry without TLS.
+TLS policy (also in docs/security.md):
+
+* Over a socket or to a loopback address TLS buys nothing and costs CPU, so it is off unless the
+  configuration asks for it.
+* Anywhere else TLS is used whenever the server offers it ("preferred"), with a non-verifying context;
+  a plain connection is made only when the server's greeting says it has no TLS at all (nothing has been
+  sent yet at that point, so falling back gives nothing away).
+* ``sslmode=require`` (or ``ssl=true``) requires TLS; ``sslmode=verify-ca`` / ``verify-full`` /
+  ``VERIFY_IDENTITY``, ``ssl_verify_cert=true`` or a CA file (``ssl_ca``) also verify the certificate.
+  Then a server without TLS is refused, the session is checked to be encrypted, and a certificate or
+  handshake failure is an error: there is never a second, plain attempt.
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ def _option(database: DatabaseConfig, *names: str) -> str | None:
     return None
 
 
+def _loopback(database: DatabaseConfig) -> bool:
+    host = (database.host or "").lower()
+    return bool(database.socket) or host in _LOOPBACK or host.startswith("127.")
+
+
+def _asked(database: DatabaseConfig) -> bool:
+    """True when the configuration sets any TLS requirement (disabling it is not one)."""
+    mode = (_option(database, "sslmode", "ssl_mode") or "").lower().replace("-", "_")
+    return (mode in ("require", "required", "verify_ca", "verify_full", "verify_identity")
+            or bool(_option(database, "ssl_ca", "sslrootcert", "sslca"))
+            or (_option(database, "ssl_verify_cert", "ssl_verify_server_cert") or "").lower() in _TRUE
+            or (_option(database, "ssl") or "").lower() in _TRUE)
+
+
 def tls_settings(database: DatabaseConfig) -> dict[str, Any]:
     """The PyMySQL keyword arguments that implement the TLS policy for ``database``."""
     mode = (_option(database, "sslmode", "ssl_mode") or "").lower().replace("-", "_")
@@ -42,21 +61,33 @@ def tls_settings(database: DatabaseConfig) -> dict[str, Any]:
     verify_flag = (_option(database, "ssl_verify_cert", "ssl_verify_server_cert") or "").lower() in _TRUE
     if mode in ("disable", "disabled") or (_option(database, "ssl") or "").lower() in ("0", "false", "no", "off"):
         return {"ssl_disabled": True}
+    if not _asked(database):
+        if _loopback(database):
+            return {"ssl_disabled": True}
+        # Preferred: PyMySQL upgrades only when given a context (1.1) or always tries (1.2+, where a
+        # context also makes TLS mandatory; connect() then retries plain only if the server has no TLS).
+        # Nothing is verified because nothing was asked for: this protects against passive listeners.
+        preferred = ssl.create_default_context()
+        preferred.check_hostname = False
+        preferred.verify_mode = ssl.CERT_NONE
+        return {"ssl": preferred}
     verify_identity = mode in ("verify_full", "verify_identity")
     verify = verify_identity or verify_flag or mode == "verify_ca" or bool(ca)
-    required = verify or mode in ("require", "required") or (_option(database, "ssl") or "").lower() in _TRUE
-    if required:
-        context = ssl.create_default_context(cafile=ca)
-        context.check_hostname = verify_identity
-        context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-        if cert:
-            context.load_cert_chain(cert, keyfile=key)
-        # An SSLContext makes PyMySQL require TLS: no silent fallback after a certificate failure.
-        return {"ssl": context}
-    if database.socket or (database.host or "").lower() in _LOOPBACK or (database.host or "").startswith("127."):
-        return {"ssl_disabled": True}
-    # PyMySQL's default is "preferred": TLS when the server offers it, plain only when it has none.
-    return {}
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = verify_identity
+    context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, keyfile=key)
+    return {"ssl": context}
+
+
+def _encrypted(connection: Any) -> bool:
+    """True when the server reports a cipher for this session (the ground truth, whatever the driver did)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        rows = cursor.fetchall()
+    value = rows[0][1] if rows else b""
+    return bool(value)
 
 
 def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: bool = False,
@@ -86,14 +117,49 @@ def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: 
     if use_database:
         kwargs["database"] = database.name
     try:
-        kwargs.update(tls_settings(database))
+        settings = tls_settings(database)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot set up TLS for {where(database)}: {exc}") from exc
+    required = _asked(database)
+    try:
+        connection = _open(database, {**kwargs, **settings}, required)
+    except _NoTlsOffered:
+        # Preferred mode and the server's greeting has no TLS: plain is the policy (no credentials sent yet).
+        connection = _open(database, {**kwargs, "ssl_disabled": True}, required)
+    if required and not _encrypted(connection):
+        connection.close()
+        raise DatabaseError(_no_tls(database))
+    return connection
+
+
+class _NoTlsOffered(Exception):
+    """The server's greeting offers no TLS (PyMySQL stopped before sending anything)."""
+
+
+_CR_SSL_CONNECTION_ERROR = 2026
+
+
+def _no_tls(database: DatabaseConfig) -> str:
+    return (f"the server at {where(database)} offers no TLS, but the configuration requires it"
+            " (sslmode/ssl options of the database URL)")
+
+
+def _open(database: DatabaseConfig, kwargs: dict[str, Any], required: bool) -> Any:
     try:
         return pymysql.connect(**kwargs)
     except pymysql.err.OperationalError as exc:
         code = exc.args[0] if exc.args else 0
         message = exc.args[1] if len(exc.args) > 1 else str(exc)
+        if code == _CR_SSL_CONNECTION_ERROR and "support" in str(message):
+            if required:
+                raise DatabaseError(_no_tls(database)) from exc
+            raise _NoTlsOffered from exc
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, ssl.SSLCertVerificationError):
+            raise DatabaseError(f"TLS certificate of {where(database)} failed verification:"
+                                f" {one_line(original.verify_message or str(original))}") from exc
+        if isinstance(original, ssl.SSLError):
+            raise DatabaseError(f"TLS handshake with {where(database)} failed: {one_line(str(original))}") from exc
         if code == 1045:
             raise DatabaseError(f"access denied to {where(database)} for user {database.user or 'root'!r}"
                                 " (wrong user or password)") from exc

@@ -19,7 +19,8 @@ an order where every statement only needs what came before it:
    owners and grants only when asked (``DumpOptions.owners``).
 
 Not carried (yet): aggregates, operators, casts, collations and text search configurations of one's own,
-rules other than views', statistics objects, publications, foreign tables and large objects.
+rules other than views', statistics objects, publications, foreign tables and large objects. Any that
+exist are listed in a warning (one line per kind, with their names) when the dump starts.
 
 Filters and sanitising rules become part of the ``COPY (SELECT ...) TO STDOUT`` the server runs: a value
 that is masked never leaves the server. The manifest of each table is the number of rows and the SHA-256 of
@@ -151,6 +152,9 @@ class PostgresDumper:
             conn.execute(f"LOCK TABLE {names} IN ACCESS SHARE MODE")
         sequences = catalog.read_sequences(conn)
         relations = catalog.read_relations(conn)
+        for line in catalog.read_unsupported(conn):
+            log.warning("the dump of PostgreSQL database %s leaves out %s (not supported yet)",
+                        where(self.database), line)
         by_oid = {t.oid: t for t in tables}
         plans = self._plan_data(tables)
 
@@ -599,11 +603,19 @@ class PostgresDumper:
         by_oid = {t.oid: t for t in tables}
 
         def lineage(table: Table) -> list[int]:
-            # Options given for a partitioned table apply to all of its partitions.
-            chain = [table.oid]
-            while table.parent is not None and table.parent in by_oid:
-                table = by_oid[table.parent]
-                chain.append(table.oid)
+            # Options given for a table also apply to its partitions and to the tables that INHERIT from
+            # it, because reading the parent in PostgreSQL reads their rows too: sanitising users.email
+            # must mask the e-mails of every table users' rows live in. Nearest first: the table's own
+            # option wins over a parent's.
+            chain: list[int] = []
+            queue = [table.oid]
+            while queue:
+                oid = queue.pop(0)
+                if oid in chain or oid not in by_oid:
+                    continue
+                chain.append(oid)
+                current = by_oid[oid]
+                queue.extend(([current.parent] if current.parent is not None else []) + current.inherits)
             return chain
 
         excluded = {resolve(name, "the excluded tables").oid for name in options.exclude_tables}
@@ -652,7 +664,9 @@ class PostgresDumper:
                     column_type = next(c.type for c in table.columns if c.name == column)
                     select.append(f"CAST(({self._rule_expression(table, found)}) AS {column_type}) AS {q(column)}")
                     applied.append(f"{table.display}.{column} -> {found.transform or found.expression}")
-            query = f"SELECT {', '.join(select)} FROM {name}"
+            # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
+            # already carries in the children's own COPY blocks (they would be loaded twice).
+            query = f"SELECT {', '.join(select)} FROM ONLY {name}"
             if condition is not None:
                 query += f" WHERE ({condition})"
                 applied.append(f"{table.display}: only rows where {condition}")
@@ -674,9 +688,14 @@ class PostgresDumper:
         if transform == "null":
             return "NULL"
         if transform == "fixed":
-            return literal(argument)
+            # NULL stays NULL, as in the MySQL and SQLite engines: it holds nothing to hide.
+            return f"CASE WHEN {column} IS NULL THEN NULL ELSE {literal(argument)} END"
         if transform == "hash":
-            return f"pg_catalog.md5(({column})::text)"
+            # SHA-256 hex like the MySQL and SQLite engines (sha256() is built in since PostgreSQL 11: no
+            # pgcrypto); bytea is hashed as its bytes, anything else as its UTF-8 text.
+            column_type = next((c.type for c in table.columns if c.name == rule.column), "")
+            data = column if column_type == "bytea" else f"pg_catalog.convert_to(({column})::text, 'UTF8')"
+            return f"pg_catalog.encode(pg_catalog.sha256({data}), 'hex')"
         if transform == "truncate":
             try:
                 length = int(argument)
@@ -709,7 +728,12 @@ class PostgresDumper:
         if plan.excluded:
             return 0, hasher.hexdigest()
         w.sql(f"COPY {name} ({', '.join(q(c) for c in plan.columns)}) FROM stdin;\n")
-        rows = copy_out(conn.pgconn, plan.query, [hasher.update, w.out.write])
+        try:
+            rows = copy_out(conn.pgconn, plan.query, [hasher.update, w.out.write])
+        except DatabaseError as exc:
+            # libpq's text alone ("server closed the connection") does not say which dump broke.
+            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed while copying "
+                                f"{table.display}: {exc}") from exc
         # The block has been written straight to the output; a pending heading was flushed by w.sql above.
         w.sql("\\.\n\n")
         return rows, hasher.hexdigest()

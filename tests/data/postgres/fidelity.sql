@@ -4,6 +4,11 @@
 CREATE SCHEMA "Sales";
 CREATE SCHEMA archive;
 
+-- Extensions: one in the default schema, one in a schema of its own (public.extended uses both types).
+CREATE EXTENSION citext;
+CREATE SCHEMA ext;
+CREATE EXTENSION hstore WITH SCHEMA ext;
+
 CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy', 'it''s "complicated"');
 CREATE DOMAIN public.positive_int AS integer NOT NULL CONSTRAINT positive_int_check CHECK (VALUE > 0);
 CREATE DOMAIN "Sales"."Email" AS text CONSTRAINT email_at CHECK (VALUE ~ '@');
@@ -75,7 +80,16 @@ VALUES
      NULL, NULL, NULL, NULL, NULL, ROW(NULL, NULL)),
     (1, 2, 3, 4.5, 1.5, 1.17549435e-38, 2.2250738585072014e-308, true, E'\r\n\\N', 'NULL', '\N', NULL, NULL, NULL,
      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 4, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-     NULL, NULL);
+     NULL, NULL),
+    -- double precision NaN, and a character from each of the planes 4 to 13 (unassigned, still valid UTF-8).
+    (5, 6, 7, 'NaN', NULL, 0, 'NaN', false,
+     E'planes 4-13: \U00040000\U00050000\U00060000\U00070000\U00080000\U00090000\U000A0000\U000B0000\U000C0000\U000D0000 \U0004FFFD',
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 5, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+
+-- Types from the extensions.
+CREATE TABLE public.extended (id integer PRIMARY KEY, name public.citext NOT NULL UNIQUE, attrs ext.hstore);
+INSERT INTO public.extended VALUES (1, 'MiXeD Case', 'a=>1, "b c"=>NULL'), (2, 'other', '');
 
 -- Every byte value once, and a row per byte value too.
 UPDATE public.scalars SET by = (SELECT string_agg(set_byte('\x00'::bytea, 0, i), ''::bytea ORDER BY i)
