@@ -5,6 +5,8 @@ receive), detect the local project with the same plugins the source used, show w
 and ask, then call ``install_database`` and ``install_files``. The database installers swap atomically
 and keep the previous content; if a later step fails, every step already done is undone (the database
 rolled back, replaced folders moved back), so a failed install leaves the local instance as it was.
+A successful install records what it replaced in the project (:mod:`synco_core.install_state`), and
+:func:`rollback_install` (``synco db rollback`` run in the project) puts database and folders back.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import functools
 import json
 import logging
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -25,6 +26,15 @@ from synco_core.detection import detect
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.install_state import (
+    InstallState,
+    ReplacedFolder,
+    forget_state,
+    read_state,
+    restore_folder,
+    swap_folder,
+    write_state,
+)
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.sizes import human_size
 from synco_core.types import (
@@ -221,7 +231,7 @@ class InstallReport:
 class _Undo:
     """What to undo when a later step fails."""
 
-    folders: list[tuple[Path, Path | None, bool]] = field(default_factory=list)
+    folders: list[ReplacedFolder] = field(default_factory=list)
     #: Puts the previous database back, once the database step has run (here or in the background).
     database_rollback: Callable[[], None] | None = None
 
@@ -253,6 +263,8 @@ def run_install(
 
     report = InstallReport()
     undo = _Undo()
+    # The kept copies the last record names are about to be replaced by this install's.
+    forget_state(framework.project_dir)
     try:
         def loading(step: InstallStep) -> bool:
             return step.kind == "database" and installed_database is not None and installed_database.name == step.name
@@ -272,6 +284,7 @@ def run_install(
     except BaseException:
         _undo(undo)
         raise
+    _record(plan, report, undo)
     if framework.post_install and post_install:
         run_post_install(framework)
         report.post_install_run = True
@@ -306,23 +319,91 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     )
     if result is None:
         raise ConfigError(f"no plugin installed file set {item.name!r}")
-    undo.folders.append((result.destination, result.backup, existed or result.destination != destination))
+    if result.backup is not None:
+        undo.folders.append(ReplacedFolder(result.destination, result.backup, previous=True, kept=result.kept))
+    elif not existed and result.destination == destination:
+        undo.folders.append(ReplacedFolder.created(destination))
+    else:
+        log.warning("%s kept no copy of the folder it replaced at %s: a rollback cannot put it back", item.name,
+                    result.destination)
     return result
 
 
 def _undo(undo: _Undo) -> None:
     """Put back what the steps done so far replaced; report (not raise) what could not be put back."""
-    for destination, backup, keep_if_no_backup in reversed(undo.folders):
+    for folder in reversed(undo.folders):
         try:
-            if backup is not None and backup.exists():
-                _remove(destination)
-                os.replace(backup, destination)
-            elif not keep_if_no_backup:
-                _remove(destination)
-        except OSError as exc:
-            log.error("could not restore %s after a failed install: %s", destination, exc)
+            restore_folder(folder)
+        except (OSError, ConfigError) as exc:
+            log.error("could not restore %s after a failed install: %s", folder.path, exc)
     if undo.database_rollback is not None:
         undo.database_rollback()
+
+
+def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
+    """Write what this install replaced into the project, for :func:`rollback_install`."""
+    framework = plan.framework
+    database = framework.database.url(mask_password=True) if report.database and framework.database else ""
+    state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders))
+    try:
+        write_state(state)
+    except OSError as exc:
+        log.warning("could not record the install for rollback in %s: %s", framework.project_dir, exc.strerror)
+
+
+def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callable[[str], bool] | None = None,
+                     force_remote_target: bool = False,
+                     manager: SyncoPluginManager | None = None) -> list[str] | None:
+    """Put back the database and the folders the project's last install replaced, together.
+
+    None when the project holds no install record (the caller then rolls back the database alone). Every
+    kept copy is checked and the question asked before anything changes; the database goes first (the
+    engine swaps it atomically), then the folders; if a folder cannot be swapped, the ones already swapped
+    and the database are swapped again, so a failed rollback changes nothing. Returns what was put back.
+    """
+    state = read_state(framework.project_dir)
+    if state is None:
+        return None
+    manager = manager or get_plugin_manager()
+    database = framework.database if state.database else None
+    if state.database and database is None:
+        raise ConfigError("the last install replaced a database, but the local project has none configured now")
+    for folder in state.folders:
+        folder.check()
+    if database is not None:
+        check_target(framework, force_remote_target)
+    targets = ([f"database {database.url(mask_password=True)}"] if database is not None else []) + [
+        f"folder {folder.path}" for folder in state.folders
+    ]
+    if not targets:
+        raise SyncoError(f"nothing to roll back: the last install in {framework.project_dir} replaced nothing")
+    if not yes:
+        question = "\n".join(["Put back what the last install replaced:", *("  " + t for t in targets),
+                              "Roll back?"])
+        if confirm is None or not confirm(question):
+            raise SyncoError("rollback not confirmed (nothing was changed); pass --yes to roll back without asking")
+    options = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
+    if database is not None:
+        rollback_with_engine(database, options, manager)
+    swapped: list[ReplacedFolder] = []
+    try:
+        for folder in state.folders:
+            swapped.append(swap_folder(folder))
+    except (OSError, ConfigError) as exc:
+        for done in reversed(swapped):
+            try:
+                swap_folder(done)
+            except (OSError, ConfigError) as again:
+                log.error("could not swap %s back: %s", done.path, again)
+        if database is not None:
+            rollback_with_engine(database, options, manager)
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
+                         "the database and folders are as they were") from exc
+    # Swapped again, the record now undoes this rollback, as the database's kept copy does.
+    state.folders = swapped
+    write_state(state)
+    return [f"Put back {t}" for t in targets]
 
 
 def roll_back_database(framework: Framework, manager: SyncoPluginManager) -> None:
@@ -335,13 +416,6 @@ def roll_back_database(framework: Framework, manager: SyncoPluginManager) -> Non
                              manager)
     except SyncoError as exc:
         log.error("could not roll the database back after a failed install: %s", exc)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 def run_post_install(framework: Framework) -> None:
@@ -386,9 +460,11 @@ def install_received(
     if report.database is not None:
         db = report.database
         echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
-             + (f" (previous content kept as {db.backup}; synco db rollback puts it back)" if db.backup else ""))
+             + (f" (previous content kept as {db.backup})" if db.backup else ""))
     for files in report.files:
         echo(f"Installed {files.files} files into {files.destination}")
+    if report.database is not None or report.files:
+        echo("synco db rollback, run in the project, puts back what this install replaced")
     if framework.post_install and not report.post_install_run:
         echo("Next, run in the project (or pass --post-install):")
         for argv in framework.post_install:

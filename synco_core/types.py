@@ -302,6 +302,9 @@ class FilesInstallResult:
     files: int = 0
     #: Where the previous content was moved, for rollback, if anything was replaced.
     backup: Path | None = None
+    #: Folders (relative to ``destination``) carried over from the previous content (``install_tree``'s
+    #: ``keep``): a rollback carries them back, or they would vanish with the replaced folder.
+    kept: tuple[str, ...] = ()
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from click.testing import CliRunner
 from synco_core import Framework, ReceivedFileSet, hookimpl
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
-from synco_core.errors import ConfigError, SyncoError
-from synco_core.install import install_received, load_received, plan_install
+from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.install import check_target, install_received, load_received, plan_install
+from synco_core.sizes import human_size
 
 
 def _make_db(path: Path, rows: int) -> None:
@@ -154,6 +156,22 @@ def test_install_refuses_a_remote_database(plugin_manager: Any, register_plugin:
         install_received(received, project, framework_name="remoteapp", yes=True, echo=lambda _: None)
     assert "secret" not in str(info.value)
 
+    # With the flag, the remote target gets through the check and on to the question.
+    from synco_core.detection import detect
+
+    check_target(detect(project, "remoteapp"), force_remote_target=True)
+    questions: list[str] = []
+    with pytest.raises(SyncoError, match="install not confirmed"):
+        install_received(received, project, framework_name="remoteapp", force_remote_target=True,
+                         confirm=_declining(questions), echo=lambda _: None)
+    assert "mysql://app:***@db.example.com" in questions[0]
+    runner = CliRunner()
+    base = ["install", str(received), "--project", str(project), "--framework", "remoteapp"]
+    refused = runner.invoke(cli, base)
+    assert refused.exit_code == 1 and "refusing to replace" in refused.output
+    asked = runner.invoke(cli, [*base, "--force-remote-target"])
+    assert asked.exit_code == 1 and "install not confirmed" in asked.output and "refusing" not in asked.output
+
 
 def test_plan_lists_steps_and_missing_data_is_an_error(plugin_manager: Any, register_plugin: Any, project: Path,
                                                        received: Path) -> None:
@@ -182,3 +200,157 @@ def test_install_cli(plugin_manager: Any, register_plugin: Any, project: Path, r
     result = runner.invoke(cli, ["install", str(project / "nothing"), "--project", str(project), "--yes"])
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error:") and len(result.output.strip().splitlines()) == 1
+
+
+def _declining(questions: list[str]) -> Any:
+    """A confirm callback that records the question and says no."""
+
+    def no(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    return no
+
+
+def _rollback(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """``synco db rollback ARGS`` run in ``project`` (no URL: the project's last install)."""
+    monkeypatch.chdir(project)
+    return CliRunner().invoke(cli, ["db", "rollback", *args])
+
+
+def test_rollback_puts_back_the_database_and_the_folders(plugin_manager: Any, register_plugin: Any, project: Path,
+                                                         received: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(LocalApp(), "localapp")
+    record = json.loads((received / ".synco-received.json").read_text())
+    # A set into a folder the project does not have yet: rolling back removes it again.
+    record["fileSets"].append({"name": "Extra", "kind": "public", "path": "Uploads", "relativeBasePath": "extra"})
+    (received / ".synco-received.json").write_text(json.dumps(record))
+    lines: list[str] = []
+    install_received(received, project, yes=True, echo=lines.append)
+    assert any("synco db rollback" in line for line in lines)
+    state = json.loads((project / ".synco-install.json").read_text())
+    assert [f["path"] for f in state["folders"]] == ["files/public", "private", "extra"]
+    assert (project / "extra" / "new.txt").exists()
+
+    refused = _rollback(project, monkeypatch)
+    assert refused.exit_code == 1 and "not confirmed" in refused.output
+    assert _count(project / "app.db") == 5 and (project / "files" / "public" / "new.txt").exists()
+
+    result = _rollback(project, monkeypatch, "--yes")
+    assert result.exit_code == 0, result.output
+    assert _count(project / "app.db") == 3
+    assert (project / "files" / "public" / "old.txt").read_text() == "old public"
+    assert not (project / "files" / "public" / "new.txt").exists()
+    assert (project / "private" / "old-secret.txt").exists() and not (project / "private" / "new-secret.txt").exists()
+    assert not (project / "extra").exists()
+    assert "files/public" in result.output
+
+    # The install is now the kept copy: a second rollback undoes the first, database and folders alike.
+    result = _rollback(project, monkeypatch, "--yes")
+    assert result.exit_code == 0, result.output
+    assert _count(project / "app.db") == 5
+    assert (project / "files" / "public" / "new.txt").exists()
+    assert not (project / "files" / "public" / "old.txt").exists()
+    assert (project / "extra" / "new.txt").exists()
+
+
+def test_rollback_with_a_kept_copy_gone_changes_nothing(plugin_manager: Any, register_plugin: Any, project: Path,
+                                                         received: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(LocalApp(), "localapp")
+    install_received(received, project, yes=True, echo=lambda _: None)
+    import shutil
+
+    shutil.rmtree(project / "private" / ".." / ".private.synco-previous")
+    result = _rollback(project, monkeypatch, "--yes")
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: cannot put back") and len(result.output.strip().splitlines()) == 1
+    assert _count(project / "app.db") == 5, "the database was not rolled back either"
+    assert (project / "files" / "public" / "new.txt").exists()
+
+
+def test_failed_install_leaves_no_stale_record(plugin_manager: Any, register_plugin: Any, project: Path,
+                                               received: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(LocalApp(fail_on="Private"), "localapp")
+    (project / ".synco-install.json").write_text(json.dumps({"version": 1, "database": "x", "folders": []}))
+    with pytest.raises(SyncoError, match="disk full"):
+        install_received(received, project, yes=True, echo=lambda _: None)
+    # The install replaced the kept copies the old record named, so the record is gone with them.
+    assert not (project / ".synco-install.json").exists()
+    assert not (project / "files" / ".public.synco-previous").exists(), "the failed install's files are dropped"
+
+
+def test_swapping_a_folder_carries_kept_folders_back(tmp_path: Path) -> None:
+    from synco_core.engines.default_files import install_tree
+    from synco_core.install_state import ReplacedFolder, restore_folder, swap_folder
+
+    destination = tmp_path / "storage" / "app"
+    (destination / "public").mkdir(parents=True)
+    (destination / "public" / "avatar.png").write_text("other set")
+    (destination / "old.txt").write_text("old")
+    source = tmp_path / "received"
+    source.mkdir()
+    (source / "new.txt").write_text("new")
+    result = install_tree(source, destination, keep=["public"])
+    assert result.kept == ("public",) and result.backup is not None
+    folder = ReplacedFolder(destination, result.backup, previous=True, kept=result.kept)
+    swapped = swap_folder(folder)
+    assert (destination / "old.txt").exists() and (destination / "public" / "avatar.png").exists()
+    assert swapped.previous and (swapped.backup / "new.txt").exists()
+    swap_folder(swapped)
+    assert (destination / "new.txt").exists() and (destination / "public" / "avatar.png").exists()
+    # The failed-install undo: the previous content back, the new one gone, the kept folder still there.
+    restore_folder(swapped)
+    assert sorted(p.name for p in destination.iterdir()) == ["old.txt", "public"]
+    assert not result.backup.exists()
+
+
+def test_install_checks_the_received_manifest(plugin_manager: Any, register_plugin: Any, project: Path,
+                                              received: Path) -> None:
+    """The row counts receive recorded reach the installer: a dump that disagrees is not installed."""
+    register_plugin(LocalApp(), "localapp")
+    record_file = received / ".synco-received.json"
+    record = json.loads(record_file.read_text())
+    record["fileSets"][0]["tables"] = {"items": {"rows": 4}}  # the dump holds 5
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(DatabaseError, match="items"):
+        install_received(received, project, yes=True, echo=lambda _: None)
+    assert _count(project / "app.db") == 3
+    assert (project / "files" / "public" / "old.txt").exists()
+    assert not (project / "files" / "public" / "new.txt").exists()
+    assert (project / "private" / "old-secret.txt").exists()
+
+
+@pytest.mark.mysql
+def test_mysql_target_question_and_force_remote_target(plugin_manager: Any, register_plugin: Any, tmp_path: Path,
+                                                       mysql_database_factory: Any) -> None:
+    from test_receive_support import LOCAL_MARKER, LocalProject
+
+    register_plugin(LocalProject(), "localproject")
+    target_db = mysql_database_factory()
+    project = tmp_path / "mysql-project"
+    project.mkdir()
+    (project / LOCAL_MARKER).write_text(f"mysql://root@127.0.0.1:3306/{target_db}")
+    folder = tmp_path / "mysql-dump"
+    folder.mkdir()
+    dump = "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20));\nINSERT INTO items VALUES (1, 'a'), (2, 'b');\n"
+    (folder / "dbDump.sql").write_text(dump)
+    (folder / ".synco-received.json").write_text(json.dumps({"version": 1, "session": "s", "fileSets": [
+        {"name": "dbDump", "kind": "database", "path": "dbDump.sql", "engine": "mysql", "format": "sql",
+         "tables": {"items": {"rows": 2}}}]}))
+
+    questions: list[str] = []
+    with pytest.raises(SyncoError, match="not confirmed"):
+        install_received(folder, project, confirm=_declining(questions), echo=lambda _: None)
+    assert f"replace database  mysql://root@127.0.0.1:3306/{target_db}" in questions[0]
+    assert f"({human_size(len(dump))})" in questions[0]
+
+    # A host name this machine resolves to itself, but that synco cannot know is local: a stand-in for a
+    # remote server that the test can still reach.
+    host = socket.gethostname()
+    if not socket.gethostbyname(host).startswith("127."):
+        pytest.skip(f"{host} does not resolve to a loopback address here")
+    (project / LOCAL_MARKER).write_text(f"mysql://root@{host}:3306/{target_db}")
+    with pytest.raises(ConfigError, match="force-remote-target"):
+        install_received(folder, project, yes=True, echo=lambda _: None)
+    report = install_received(folder, project, yes=True, force_remote_target=True, echo=lambda _: None)
+    assert report.database is not None and report.database.rows == 2

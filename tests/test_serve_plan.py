@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,11 @@ from click.testing import CliRunner
 from test_serve_sanitize import PROFILE, app_factory_fixture  # noqa: F401
 
 from synco_core.cli.main import cli
+from synco_core.sizes import human_size
 from synco_core.types import DumpOptions
+
+#: The profile plus a "newest N" filter, so the plan has one table of each kind.
+PLAN_PROFILE = DumpOptions(**{**PROFILE.__dict__, "keep_newest": {"posts": ("id", 1)}})
 
 
 def snapshot(root: Path) -> list[str]:
@@ -20,8 +26,11 @@ def snapshot(root: Path) -> list[str]:
 
 def test_plan_json_lists_tables_rules_and_sets_and_writes_nothing(app_factory: Callable[[DumpOptions], Path],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    app = app_factory(PROFILE)
+    app = app_factory(PLAN_PROFILE)
     monkeypatch.chdir(app)
+    with sqlite3.connect(app / "app.sqlite") as conn:
+        conn.execute("ANALYZE")  # SQLite's row estimates (sqlite_stat1)
+        sizes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
     before = snapshot(app)
     result = CliRunner().invoke(cli, ["serve", "--plan", "--json"])
     assert result.exit_code == 0, result.output
@@ -29,6 +38,10 @@ def test_plan_json_lists_tables_rules_and_sets_and_writes_nothing(app_factory: C
     plan = json.loads(result.stdout)
     tables = {t["name"]: t for t in plan["tables"]}
     assert set(tables) == {"users", "posts", "sessions", "thumbs", "events", "user_names"}
+    assert {name: t["rows_estimate"] for name, t in tables.items()} == {
+        "users": 2, "posts": 2, "sessions": 1, "thumbs": 2, "events": 3, "user_names": 0}
+    assert all(tables[name]["size_bytes"] == sizes[name] > 0 for name in ("users", "posts", "events"))
+    assert tables["posts"]["rows"] == "filtered" and tables["posts"]["keep_newest"] == "newest 1 by id"
     assert tables["users"]["rows"] == "all"
     assert tables["users"]["sanitized"] == {"email": "email", "password": "null"}
     assert tables["sessions"]["rows"] == "none" and tables["thumbs"]["rows"] == "none"
@@ -49,12 +62,17 @@ def test_plan_json_lists_tables_rules_and_sets_and_writes_nothing(app_factory: C
 
 def test_plan_text_and_strict_refusal(app_factory: Callable[[DumpOptions], Path],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    app = app_factory(DumpOptions(**{**PROFILE.__dict__, "strict": True, "keep": ("posts", "events", "thumbs")}))
+    app = app_factory(DumpOptions(**{**PLAN_PROFILE.__dict__, "strict": True,
+                                     "keep": ("posts", "events", "thumbs")}))
     monkeypatch.chdir(app)
+    with sqlite3.connect(app / "app.sqlite") as conn:
+        conn.execute("ANALYZE")
     result = CliRunner().invoke(cli, ["serve", "--plan"])
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert "nothing is written" in text
+    assert re.search(r"posts +~ +2 rows +\d+(\.\d+)? \S+ +filtered; newest 1 by id", text), text
+    assert re.search(r"events +~ +3 rows .*filtered; where kind = 'keep'", text), text
     assert "sessions" in text and "NO ROWS" in text
     assert "sanitised: email -> email, password -> null" in text
     assert "strict mode: 2 table(s)/column(s) neither masked nor kept: users.id, users.name" in text
@@ -83,3 +101,34 @@ def test_json_needs_plan(app_factory: Callable[[DumpOptions], Path], monkeypatch
     monkeypatch.chdir(app_factory(PROFILE))
     result = CliRunner().invoke(cli, ["serve", "--json"])
     assert result.exit_code == 2 and "--json goes with --plan" in result.output
+
+
+@pytest.mark.mysql
+def test_plan_on_mariadb_estimates_rows_and_sizes_and_reads_the_rules(
+        tmp_path: Path, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a real server the estimates come from its statistics; the rules from the framework's profile and
+    ``.synco.yml`` (``sanitize.where`` and ``sanitize.keep_newest`` included)."""
+    from test_e2e_sanitize import create_laravel_source, laravel_project, mysql_rows
+
+    database = mysql_database_factory()
+    create_laravel_source(database)
+    mysql_rows(database, "ANALYZE TABLE users, posts, sessions")
+    sizes = dict(mysql_rows(database, "SELECT table_name, data_length + index_length FROM information_schema.tables"
+                                      f" WHERE table_schema = '{database}'"))
+    yml = ("sanitize:\n  columns:\n    posts.editor_email: hash\n  where:\n    users: \"id < 5\"\n"
+           "  keep_newest:\n    posts: \"id:1\"\n")
+    project = laravel_project(tmp_path / "app", database, yml)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "dbDump"])
+    assert result.exit_code == 0, result.output
+    tables = {t["name"]: t for t in json.loads(result.stdout)["tables"]}
+    assert {name: t["rows_estimate"] for name, t in tables.items()} == {"users": 2, "posts": 2, "sessions": 1}
+    assert {name: t["size_bytes"] for name, t in tables.items()} == sizes and all(sizes.values())
+    assert tables["users"]["rows"] == "filtered" and tables["users"]["where"] == "id < 5"
+    assert tables["posts"]["keep_newest"] == "newest 1 by id"
+    assert tables["posts"]["sanitized"] == {"editor_email": "hash"}
+    assert tables["users"]["sanitized"]["email"] == "email", "the Laravel profile"
+    assert tables["sessions"]["rows"] == "none"
+    text = CliRunner().invoke(cli, ["serve", "--plan", "--only", "dbDump"]).stdout
+    size = human_size(sizes["posts"])
+    assert re.search(rf"posts +~ +2 rows +{re.escape(size)} +filtered; newest 1 by id; sanitised: editor_email", text)

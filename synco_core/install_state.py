@@ -1,0 +1,159 @@
+"""What the last install replaced, kept in the project so ``synco db rollback`` can put all of it back.
+
+The database engines keep the previous content themselves (``__synco_prev``, ``<file>.synco-previous``);
+the folders replaced by ``install_files`` are kept beside them (``.<dir>.synco-previous``), but only the
+install knows which ones it replaced. It records them in ``<project>/.synco-install.json``; a rollback
+swaps each folder with its kept copy (as the engines swap the database), so a second rollback undoes
+the first, and the failed-install undo uses the same swap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
+from synco_core.errors import ConfigError
+from synco_core.fsutil import safe_relative_path
+
+STATE_FILE = ".synco-install.json"
+
+
+@dataclass(frozen=True)
+class ReplacedFolder:
+    """A folder an install replaced (or created), and where the content to put back lies."""
+
+    path: Path
+    backup: Path
+    #: True while ``backup`` holds the content to put back; False when the install created ``path``
+    #: (putting back then means: no folder there).
+    previous: bool
+    #: Nested folders of other sets carried from the old content into the new (``install_tree``'s keep).
+    kept: tuple[str, ...] = ()
+
+    @staticmethod
+    def created(path: Path) -> ReplacedFolder:
+        return ReplacedFolder(path, path.with_name("." + path.name + BACKUP_SUFFIX), previous=False)
+
+    def check(self) -> None:
+        """A one-line ConfigError when the kept copy is gone (before anything is swapped)."""
+        if self.previous and not (self.backup.exists() or self.backup.is_symlink()):
+            raise ConfigError(f"cannot put back {self.path}: its previous content {self.backup} is gone")
+
+
+@dataclass
+class InstallState:
+    """``.synco-install.json``: the database (masked URL) and folders the last install replaced."""
+
+    project_dir: Path
+    session: str = ""
+    #: The database the install replaced (masked URL), or "" when it installed files only.
+    database: str = ""
+    folders: list[ReplacedFolder] = field(default_factory=list)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif _exists(path):
+        path.unlink()
+
+
+def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:
+    """Put ``folder.backup`` in place of ``folder.path`` and keep what was there as the backup.
+
+    Returns the folder as it is afterwards, so swapping that again restores the install. Folders carried
+    over at install time move back into whichever content is in place.
+    """
+    folder.check()
+    side = folder.path.with_name(folder.path.name + ".synco-swap")
+    _remove(side)
+    had_current = _exists(folder.path)
+    if had_current:
+        os.replace(folder.path, side)
+    if folder.previous:
+        os.replace(folder.backup, folder.path)
+    else:
+        _remove(folder.backup)  # A backup from an older install, not the content this one replaced.
+    if had_current:
+        os.replace(side, folder.backup)
+        if folder.previous:
+            for relative in folder.kept:
+                carry_over(folder.backup, folder.path, PurePosixPath(relative))
+    return replace(folder, previous=had_current)
+
+
+def restore_folder(folder: ReplacedFolder) -> None:
+    """Undo a failed install's folder step: put the previous content back and drop the new one."""
+    swapped = swap_folder(folder)
+    if swapped.previous:
+        _remove(swapped.backup)
+
+
+def _relative(path: Path, project_dir: Path) -> str:
+    try:
+        return path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return str(path)  # Installed outside the project by a plugin: kept absolute.
+
+
+def _resolve(value: object, project_dir: Path, state_file: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{state_file} is not a synco install record")
+    if Path(value).is_absolute():
+        return Path(value)
+    return project_dir.joinpath(*safe_relative_path(value).parts)
+
+
+def write_state(state: InstallState) -> None:
+    data: dict[str, Any] = {
+        "version": 1,
+        "session": state.session,
+        "database": state.database,
+        "folders": [
+            {"path": _relative(f.path, state.project_dir), "backup": _relative(f.backup, state.project_dir),
+             "previous": f.previous, "kept": list(f.kept)}
+            for f in state.folders
+        ],
+    }
+    target = state.project_dir / STATE_FILE
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, target)
+
+
+def read_state(project_dir: Path) -> InstallState | None:
+    """The last install's record, or None when the project has none."""
+    state_file = project_dir / STATE_FILE
+    try:
+        data = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("folders"), list):
+        raise ConfigError(f"{state_file} is not a synco install record")
+    folders = []
+    for entry in data["folders"]:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{state_file} is not a synco install record")
+        folders.append(ReplacedFolder(
+            path=_resolve(entry.get("path"), project_dir, state_file),
+            backup=_resolve(entry.get("backup"), project_dir, state_file),
+            previous=bool(entry.get("previous")),
+            kept=tuple(str(k) for k in entry.get("kept") or ()),
+        ))
+    return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders)
+
+
+def forget_state(project_dir: Path) -> None:
+    """An install is starting: the kept copies the record names are about to be replaced."""
+    (project_dir / STATE_FILE).unlink(missing_ok=True)
