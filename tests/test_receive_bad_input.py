@@ -53,23 +53,83 @@ def test_wrong_key(fixture_app: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "t" / "dbDump.sqlite").exists()
 
 
-@pytest.mark.parametrize("damage", ["tampered", "truncated"])
-def test_damaged_dump_artifact(fixture_app: Path, tmp_path: Path, damage: str) -> None:
+def _flip_mac_character(data: bytes) -> bytes:
+    """The header MAC with its first base64 character changed to another valid one (still canonical)."""
+    start = data.index(b"\n--- ") + len(b"\n--- ")
+    changed = b"B" if data[start:start + 1] != b"B" else b"C"
+    return data[:start] + changed + data[start + 1:]
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("mac", "damaged header: the header MAC does not match"),
+    ("payload", "damaged or truncated payload"),
+])
+def test_damaged_meta_is_reported_as_damage_not_as_a_wrong_key(fixture_app: Path, tmp_path: Path, damage: str,
+                                                               reason: str) -> None:
     key = build(fixture_app, only=("dbDump",))
-    artifact = next((fixture_app / "web" / SESSION).glob("dump.*.enc"))
+    meta = fixture_app / "web" / SESSION / META_FILE
+    data = meta.read_bytes()
+    # The MAC ends the header; the last byte belongs to the final chunk's authentication tag.
+    data = _flip_mac_character(data) if damage == "mac" else data[:-1] + bytes([data[-1] ^ 0x01])
+    meta.write_bytes(data)
+    with static_server(fixture_app / "web") as (url, _):
+        result = receive(url, key.secret, tmp_path / "t")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert f"{SESSION}/{META_FILE}: {reason}" in lines[0]
+    assert "does not open" not in result.output
+    assert key.secret not in result.output
+
+
+def _damage(artifact: Path, damage: str) -> int:
+    """Flip a byte in the middle of ``artifact`` or cut it in half; returns its new size."""
     data = bytearray(artifact.read_bytes())
     if damage == "tampered":
         data[len(data) // 2] ^= 0x01
     else:
         del data[len(data) // 2:]
     artifact.write_bytes(bytes(data))
+    return len(data)
+
+
+def failed_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.lstrip().startswith("failed ")]
+
+
+@pytest.mark.parametrize("damage", ["tampered", "truncated"])
+def test_damaged_dump_artifact(fixture_app: Path, tmp_path: Path, damage: str) -> None:
+    key = build(fixture_app, only=("dbDump",))
+    artifact = next((fixture_app / "web" / SESSION).glob("dump.*.enc"))
+    original = artifact.stat().st_size
+    size = _damage(artifact, damage)
     target = tmp_path / "t"
     with static_server(fixture_app / "web") as (url, _):
         result = receive(url, key.secret, target)
     assert result.exit_code == 1, result.output
-    assert "failed" in result.output and "dbDump" in result.output
+    [line] = failed_lines(result.output)
+    assert "dbDump (SqliteDump) - " in line
+    if damage == "tampered":
+        assert "damaged or truncated payload: chunk 2 failed authentication" in line
+    else:
+        assert f"truncated artifact: the server sent {size} of the {original} encrypted bytes" in line
     assert "dbDump.sqlite" not in final_names(target)
     assert not list(target.glob("*.part")), "a damaged download is not kept for resuming"
+
+
+def test_tampered_private_tar(fixture_app: Path, tmp_path: Path) -> None:
+    key = build(fixture_app, only=("private",))
+    _damage(fixture_app / "web" / SESSION / "encrypted-resources-private", "tampered")
+    target = tmp_path / "t"
+    with static_server(fixture_app / "web") as (url, _):
+        result = receive(url, key.secret, target)
+    assert result.exit_code == 1, result.output
+    [line] = failed_lines(result.output)
+    assert "private (PrivateEncryptedFiles) - damaged or truncated payload:" in line
+    assert "failed authentication" in line
+    names = final_names(target)
+    assert "private" not in names
+    assert not any(name.endswith(("synco-part", ".part")) for name in names), names
 
 
 def test_html_page_at_meta_url_means_no_session_and_404_then_right_candidate(fixture_app: Path,

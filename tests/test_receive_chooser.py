@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import ipaddress
 import os
+import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, 
 
 from synco_core.cli.main import cli
 from synco_core.session import SessionKey
+from synco_core.sizes import human_size
 from synco_core.transfer import chooser
 
 SESSION = "synco-choosertest0123456789"
@@ -113,6 +115,8 @@ def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], tmp_path: Pa
     assert code == 0, process.output
     assert received(target) == expected
     assert "[x] dbDump" in process.output and "PublicFiles" in process.output
+    # Each set with its size: the dump is the fixture's 300,000-byte database file.
+    assert re.search(r"\[.\] dbDump +SqliteDump +" + re.escape(human_size(300_000)), process.output), process.output
     assert ("no file set was chosen" in process.output) == (not expected)
 
 

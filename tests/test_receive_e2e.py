@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from collections import Counter
 from pathlib import Path
@@ -11,7 +13,9 @@ from click.testing import CliRunner
 from test_transfer_support import FixturePlugin, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
+from synco_core.detection import detect
 from synco_core.session import SessionKey
+from synco_core.session.runner import PublishedSession, ServeOptions, serve
 from synco_core.session.server import start_server
 from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
 from synco_core.wire import META_FILE
@@ -75,6 +79,52 @@ def test_serve_receive_built_in_server_and_rereceive_asks_only_meta_and_indexes(
         transport.close()
     finally:
         server.stop()
+
+
+def test_serve_listen_then_receive_every_byte_and_rereceive_asks_only_meta_and_indexes(fixture_app: Path,
+                                                                                       tmp_path: Path) -> None:
+    # serve() itself with --listen: the allow list, the printed base URL and the signal handling are the real
+    # ones. The receive runs in on_ready (serve's main thread waits there), then SIGTERM ends the serve.
+    requests: Counter[tuple[str, int]] = Counter()
+    lock = threading.Lock()
+
+    def count(method: str, path: str, status: int) -> None:
+        with lock:
+            requests[(path, status)] += 1
+
+    target = tmp_path / "dump"
+    checked: list[str] = []
+
+    def ready(published: PublishedSession) -> None:
+        assert published.base_url is not None
+        argv = ["receive", published.session, published.key.secret, "--base-url", published.base_url,
+                "--target", str(target), "--all", "--jobs", "4"]
+        first = CliRunner().invoke(cli, argv)
+        assert first.exit_code == 0, first.output
+        assert (target / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+        assert tree_digest(target / "private") == tree_digest(fixture_app / "private")
+        assert (target / "private" / "empty-dir").is_dir()
+        assert not list(target.rglob("*part")), "nothing half-done is left"
+        fetched = {path for path, _status in requests}
+        assert {f"/{published.session}/{META_FILE}", "/uploads/dir0/file%200.bin"} <= fetched
+        assert all(status in (200, 206) for _path, status in requests), requests
+        with lock:
+            requests.clear()
+        again = CliRunner().invoke(cli, argv)
+        assert again.exit_code == 0, again.output
+        assert "all done" in again.output
+        assert sorted(path for path, _status in requests) == sorted([
+            f"/{published.session}/{META_FILE}", f"/{published.session}/Resources-uploads.index.json.enc"])
+        checked.append(published.session)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    lines: list[str] = []
+    published = serve(detect(fixture_app), ServeOptions(listen="127.0.0.1:0", on_request=count),
+                      echo=lines.append, on_ready=ready)
+    assert checked == [published.session]
+    assert any("Stopped by SIGTERM" in line for line in lines)
+    assert not published.folder.exists()
 
 
 def test_cli_receive_from_plain_static_server_with_password(fixture_app: Path, tmp_path: Path) -> None:

@@ -7,7 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
+from test_transfer_support import fixture_app_fixture, publish, static_server  # noqa: F401
 
+from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.session import SessionFolder, SessionKey
 from synco_core.transfer import DirectoryTransport, ReceiveOptions, receive_session
@@ -57,3 +61,22 @@ def test_receive_waits_until_ready_and_times_out(tmp_path: Path) -> None:
     summary = receive_session(transport, "waiting", key.secret, options)
     thread.join()
     assert summary.ok and summary.meta.framework_name == "Slow"
+
+
+def test_cli_receive_finds_the_server_in_synco_yml(fixture_app: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    key = publish(fixture_app, "synco-fromconfig0123456789", only=("dbDump",))
+    project = tmp_path / "laptop"
+    project.mkdir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with static_server(empty) as (missing_url, missing), static_server(fixture_app / "web") as (good_url, good):
+        # A host of the list that does not have the session is skipped; nothing is asked (no terminal anyway).
+        (project / ".synco.yml").write_text(yaml.safe_dump({"hosts": [missing_url, good_url]}))
+        monkeypatch.chdir(project)
+        result = CliRunner().invoke(cli, ["receive", "fromconfig0123456789", key.secret, "--all"])
+    assert result.exit_code == 0, result.output
+    assert missing.requests["/synco-fromconfig0123456789/meta.json.enc"] == 1
+    assert good.requests["/synco-fromconfig0123456789/meta.json.enc"] >= 1
+    assert (project / "dump" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+    assert "--base-url" not in result.output

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 from click.testing import CliRunner
+from test_age_interop import run_with_terminal
 from test_serve_sanitize import PROFILE, app_factory_fixture, read_artifact, read_meta  # noqa: F401
+from test_transfer_support import fixture_app_fixture  # noqa: F401
 
 from synco_core import age, hookimpl
 from synco_core.cli.main import cli
@@ -116,7 +121,9 @@ def test_compat_refuses_other_engines(app_factory: Callable[[DumpOptions], Path]
 def test_zstd_level_option(app_factory: Callable[[DumpOptions], Path], monkeypatch: pytest.MonkeyPatch) -> None:
     app = app_factory(PROFILE)
     monkeypatch.chdir(app)
-    sizes = {}
+    # A compressible private file, so the level makes a difference to the packed folder too.
+    (app / "private/log.txt").write_text("".join(f"{i * 7919 % 1000:04d} request served\n" for i in range(20000)))
+    sizes, tar_sizes = {}, {}
     for level in (1, 19):
         result = CliRunner().invoke(cli, ["serve", "--keep", "--zstd-level", str(level),
                                           "--id", f"zstd{level:02d}0123456789ab"])
@@ -129,7 +136,14 @@ def test_zstd_level_option(app_factory: Callable[[DumpOptions], Path], monkeypat
         assert dump is not None and dump.dump is not None and dump.dump.compression == "zstd"
         assert read_artifact(folder / dump.dump.file_name, secret.group(1))[:16] == b"SQLite format 3\x00"
         sizes[level] = dump.dump.encrypted_size_bytes
+        private = meta.file_set("private")
+        assert private is not None and private.private is not None and private.private.compression == "zstd"
+        packed = read_artifact(folder / private.private.tar_uri, secret.group(1))
+        assert b"request served" in packed and len(packed) == private.private.size_bytes, "a plain tar inside"
+        tar_sizes[level] = private.private.encrypted_size_bytes
+        assert tar_sizes[level] is not None and tar_sizes[level] < private.private.size_bytes / 4, "compressed"
     assert sizes[1] != sizes[19], "the level reaches the compressor"
+    assert tar_sizes[1] != tar_sizes[19], "the level reaches the packed private folders"
     bad = CliRunner().invoke(cli, ["serve", "--zstd-level", "0"])
     assert bad.exit_code == 2 and "--zstd-level" in bad.output
 
@@ -158,3 +172,33 @@ except ImportError:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "compress needs zstandard"
+
+
+def test_password_alone_is_an_scrypt_key_age_opens_and_keeps_zstd(fixture_app: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # --password changes the key type only; what Go synco v2 reads (no compression) takes --compat.
+    if shutil.which("age") is None:
+        pytest.skip("the age command is not installed (apt-get install age)")
+    monkeypatch.chdir(fixture_app)
+    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    password = "scrypt & spaces 42"
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--id", "pwonly", "--only", "dbDump", "--password", password])
+    assert result.exit_code == 0, result.output
+    folder = fixture_app / "web/synco-pwonly"
+    encrypted_meta = (folder / "meta.json.enc").read_bytes()
+    assert b"\n-> scrypt " in encrypted_meta and b"X25519" not in encrypted_meta
+    # The age command opens it with the passphrase typed at its prompt.
+    status = run_with_terminal(["age", "-d", "-o", str(tmp_path / "meta.json"), str(folder / "meta.json.enc")],
+                               password)
+    assert status == 0
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    [dump] = [s for s in meta["fileSets"] if s["name"] == "dbDump"]
+    detail = next(value for value in dump.values() if isinstance(value, dict) and "fileName" in value)
+    assert detail["compression"] == "zstd"
+    # So does synco decrypt; the plaintext is zstd, not what Go synco v2 could load.
+    out = tmp_path / "dump.zst"
+    decrypted = CliRunner().invoke(cli, ["decrypt", "--key", password, str(folder / detail["fileName"]),
+                                         "-o", str(out)])
+    assert decrypted.exit_code == 0, decrypted.output
+    plain = zstandard.ZstdDecompressor().decompressobj().decompress(out.read_bytes())
+    assert plain == (fixture_app / "data.db").read_bytes()

@@ -5,21 +5,27 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_transfer_support import fixture_app_fixture, make_app, serve_argv, tree_digest  # noqa: F401
+from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, serve_argv, tree_digest  # noqa: F401
 
+from synco_core import hookimpl
 from synco_core.cli.main import cli
 from synco_core.detection import detect
-from synco_core.session.runner import PublishedSession, ServeOptions, serve
-from synco_core.session.ttl import MARKER_FILE, TtlMarker, cleanup_expired, write_marker
+from synco_core.session import ttl
+from synco_core.session.build import BuildOptions
+from synco_core.session.runner import PublishedSession, ServeOptions, new_session_id, serve
+from synco_core.session.ttl import MARKER_FILE, TtlMarker, cleanup_expired, create_session_folder, write_marker
+from synco_core.types import Framework
 from synco_core.wire import META_FILE
 
 
@@ -40,6 +46,48 @@ def test_ttl_expiry_removes_the_session(fixture_app: Path) -> None:
     assert any("time to live" in line for line in lines)
     command = next(line for line in lines if "synco receive" in line)
     assert published.key.secret.startswith("AGE-SECRET-KEY-1") and published.key.secret in command
+    # The variant for a server without synco: the same command through uvx.
+    assert f"    uvx --from synco {command.strip()}" in lines
+
+
+def test_default_session_id_is_random_and_at_least_64_bits(fixture_app: Path) -> None:
+    ids = {new_session_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{24}", session_id) for session_id in ids), "96 bits in hex"
+    # Every hex digit turns up in every position: not a counter, a clock or a fixed prefix (by chance a digit
+    # is missing somewhere with a probability of about 1e-25).
+    assert all(len({session_id[position] for session_id in ids}) == 16 for position in range(24))
+    published = serve(detect(fixture_app), ServeOptions(keep=True, build=BuildOptions(only=("private",))),
+                      echo=lambda _line: None)
+    assert re.fullmatch(r"synco-[0-9a-f]{24}", published.session)
+    assert published.folder == fixture_app / "web" / published.session and published.folder.is_dir()
+
+
+class OtherFramework:
+    """Recognises the fixture app just as well as the fixture plugin does: only --framework can choose."""
+
+    @hookimpl
+    def detect_framework(self, project_dir: Path) -> Framework | None:
+        if not (project_dir / "fixture-app.txt").exists():
+            return None
+        return Framework(name="Other", plugin="other", project_dir=project_dir, web_root=project_dir / "web",
+                         reason="fixture-app.txt found too")
+
+
+def test_serve_framework_option_chooses_between_equal_candidates(fixture_app: Path, register_plugin: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(OtherFramework(), "other")
+    monkeypatch.chdir(fixture_app)
+    ambiguous = CliRunner().invoke(cli, ["serve", "--keep", "--id", "ambiguous"])
+    assert ambiguous.exit_code == 1
+    assert "several frameworks match" in ambiguous.output and "--framework" in ambiguous.output
+    unknown = CliRunner().invoke(cli, ["serve", "--keep", "--id", "unknown", "--framework", "nope"])
+    assert unknown.exit_code == 1 and "framework 'nope' not detected" in unknown.output
+    chosen = CliRunner().invoke(cli, ["serve", "--keep", "--id", "chosen", "--framework", "fixture",
+                                      "--only", "private"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "Serving Fixture from" in chosen.output
+    assert sorted(p.name for p in (fixture_app / "web").glob("synco-*")) == ["synco-chosen"]
 
 
 def test_sigterm_cleans_up_and_the_printed_command_receives(tmp_path: Path) -> None:
@@ -84,6 +132,109 @@ def test_sigterm_cleans_up_and_the_printed_command_receives(tmp_path: Path) -> N
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _start_serve(app: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """A real ``synco serve`` of ``app``, read up to its READY block; returns (process, lines so far)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(serve_argv(*args), cwd=app, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any("synco receive" in line for line in lines):
+        line = process.stdout.readline()
+        if not line:
+            process.wait(timeout=20)
+            raise AssertionError(f"serve ended ({process.returncode}) before READY: {lines}")
+        lines.append(line.rstrip("\n"))
+    return process, lines
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
+def test_sigint_and_sighup_clean_up_too(tmp_path: Path, signum: signal.Signals) -> None:
+    app = make_app(tmp_path / "app")
+    process, _lines = _start_serve(app, "--listen", "127.0.0.1:0", "--id", "signal", "--only", "private")
+    try:
+        folder = app / "web" / "synco-signal"
+        assert (folder / META_FILE).exists()
+        process.send_signal(signum)
+        rest, _ = process.communicate(timeout=20)
+        assert process.returncode == 0, rest
+        assert f"Stopped by {signum.name}; cleaning up." in rest
+        assert not folder.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_killed_serve_leaves_a_marked_folder_the_next_serve_honours(tmp_path: Path, register_plugin: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(tmp_path / "app")
+    process, _lines = _start_serve(app, "--listen", "127.0.0.1:0", "--id", "crash", "--only", "private",
+                                   "--ttl", "30")
+    process.kill()  # SIGKILL: no handler runs, nothing is cleaned up.
+    process.communicate(timeout=20)
+    crashed = app / "web" / "synco-crash"
+    marker = TtlMarker.read(crashed)
+    assert marker is not None and marker.pid == process.pid and not marker.keep
+    assert 29 * 60 < marker.expires_at - time.time() <= 30 * 60
+    assert (crashed / META_FILE).exists()
+    assert not list((app / "web").glob(".synco-creating-*"))
+    as_killed = tmp_path / "as-killed"
+    shutil.copytree(crashed, as_killed, symlinks=True)
+
+    register_plugin(FixturePlugin(), "fixture")
+    monkeypatch.chdir(app)
+
+    def serve_again(session_id: str) -> str:
+        result = CliRunner().invoke(cli, ["serve", "--keep", "--id", session_id, "--only", "private"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    # As SIGKILL left it (its process gone): the next serve removes it without waiting for the TTL.
+    assert "Removed the expired session synco-crash" in serve_again("second")
+    assert not crashed.exists()
+    # Had the dead serve's pid been reused by a live process, the folder would live until its TTL ran out.
+    shutil.copytree(as_killed, crashed, symlinks=True)
+    (crashed / MARKER_FILE).write_bytes(TtlMarker(marker.expires_at, os.getpid(), marker.host).to_bytes())
+    assert "synco-crash" not in serve_again("third")
+    assert crashed.is_dir(), "an unexpired session whose process may be alive is kept"
+    (crashed / MARKER_FILE).write_bytes(TtlMarker(time.time() - 1, os.getpid(), marker.host).to_bytes())
+    assert "Removed the expired session synco-crash" in serve_again("fourth")
+    assert not crashed.exists()
+
+
+def test_session_folder_appears_with_its_marker_and_leftovers_go(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    path = web / "synco-atomic"
+    written_in: list[Path] = []
+    real_write_marker = ttl.write_marker
+
+    def spy(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
+        # When the marker is written, the final name must not exist yet: no moment without a marker.
+        assert not path.exists()
+        written_in.append(folder)
+        return real_write_marker(folder, ttl_seconds, keep)
+
+    monkeypatch.setattr(ttl, "write_marker", spy)
+    marker = create_session_folder(path, ttl_seconds=60)
+    assert written_in and written_in[0] != path and written_in[0].name.startswith(".synco-creating-")
+    assert TtlMarker.read(path) == marker
+    assert [p.name for p in web.iterdir()] == ["synco-atomic"]
+    with pytest.raises(FileExistsError):
+        create_session_folder(path, ttl_seconds=60)
+    assert TtlMarker.read(path) == marker and [p.name for p in web.iterdir()] == ["synco-atomic"]
+    # A serve killed between mkdir and rename leaves a hidden folder: removed once older than a minute.
+    old = web / ".synco-creating-synco-dead-12345"
+    old.mkdir()
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    fresh = web / ".synco-creating-synco-busy-12346"
+    fresh.mkdir()
+    assert cleanup_expired(web) == [old]
+    assert fresh.is_dir() and path.is_dir()
 
 
 def test_stale_and_expired_sessions_are_removed_by_the_next_serve(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ and responses cut into tiny pieces. The server side is checked with raw pipeline
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import threading
@@ -17,12 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish, static_server  # noqa: F401
 
+from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.session.server import start_server
 from synco_core.transfer.public import PART_SUFFIX, PIPELINE_DEPTH, batch_size, receive_public_files
 from synco_core.transfer.transport import HttpTransport
 from synco_core.wire import PublicIndexEntry
+
+SESSION = "synco-pipeline0123456789"
 
 
 @contextlib.contextmanager
@@ -261,3 +267,62 @@ def test_batch_size_fills_every_connection_in_one_round_trip() -> None:
     assert batch_size(10_000, 8) == PIPELINE_DEPTH
     assert batch_size(3, 8) == 1
     assert batch_size(0, 8) == 1
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def test_sha1_in_the_index_decides_what_is_current_and_checks_downloads(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "files").mkdir(parents=True)
+    served = {name: name.encode() * 500 for name in ("same", "stale", "corrupt", "nohash")}
+    for name, data in served.items():
+        (root / "files" / name).write_bytes(data)
+    target = tmp_path / "target"
+    target.mkdir()
+    index: dict[str, PublicIndexEntry] = {}
+    for name, data in served.items():
+        local = {"same": data, "stale": bytes(len(data)), "nohash": bytes(len(data))}.get(name)
+        if local is not None:
+            # Size and mtime as the index says: only a hash can tell "stale" and "nohash" apart from the server's.
+            (target / name).write_bytes(local)
+            os.utime(target / name, (1_700_000_000, 1_700_000_000))
+        sha1 = {"same": _sha1(data), "stale": _sha1(data), "corrupt": _sha1(b"what the index promised")}.get(name)
+        index[name] = PublicIndexEntry(size_bytes=len(data), mtime=1_700_000_000, public_uri=f"files/{name}",
+                                       sha1=sha1)
+    asked: list[str] = []
+    server = start_server(root, "127.0.0.1:0", on_request=lambda _method, path, _status: asked.append(path))
+    try:
+        transport = HttpTransport(server.url)
+        result = receive_public_files(transport, index, target)
+        transport.close()
+    finally:
+        server.stop()
+    assert sorted(asked) == ["/files/corrupt", "/files/stale"]
+    assert (result.skipped, result.downloaded) == (2, 1)
+    assert result.failed == [("corrupt", "SHA-1 does not match the index")]
+    assert (target / "stale").read_bytes() == served["stale"]
+    assert (target / "same").read_bytes() == served["same"]
+    assert (target / "nohash").read_bytes() == bytes(len(served["nohash"])), "without a hash, size and mtime decide"
+    assert not (target / "corrupt").exists()
+    assert not list(target.glob("*" + PART_SUFFIX))
+
+
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_jobs_gives_that_many_parallel_keep_alive_connections(fixture_app: Path, tmp_path: Path, jobs: int) -> None:
+    key = publish(fixture_app, SESSION, only=("uploads",))
+    # Every download connection waits until `jobs` of them are open: fewer (no parallelism) or more (no cap)
+    # break the barrier, and the count below tells which.
+    behaviour = StaticBehaviour(keep_alive=True, gate=("/uploads/", threading.Barrier(jobs, timeout=20)))
+    target = tmp_path / "t"
+    with static_server(fixture_app / "web", behaviour) as (url, _):
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
+                                          str(target), "--all", "--jobs", str(jobs)])
+    assert result.exit_code == 0, result.output
+    downloads = {port: paths for port, paths in behaviour.connections.items()
+                 if any(path.startswith("/uploads/") for path in paths)}
+    assert len(downloads) == jobs, downloads
+    files = sum(len(paths) for paths in downloads.values())
+    assert files == 13 and files > jobs, "connections are kept alive for several files"
+    assert not behaviour.gate[1].broken  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 from rich.console import Console
@@ -16,7 +17,7 @@ def test_disabled_reporter_prints_nothing(capsys: object) -> None:
         advance(10)
     with reporter.files_task("files", 2, 20) as (on_bytes, on_file):
         on_bytes(20)
-        on_file()
+        on_file(0)
     assert capsys.readouterr().err == ""  # type: ignore[attr-defined]
 
 
@@ -31,7 +32,7 @@ def test_enabled_reporter_draws_bars_from_threads() -> None:
         def work() -> None:
             for _ in range(10):
                 on_bytes(100)
-                on_file()
+                on_file(0)
 
         threads = [threading.Thread(target=work) for _ in range(4)]
         for thread in threads:
@@ -52,11 +53,30 @@ def test_bars_run_at_once_in_one_display() -> None:
             pass
         with reporter.files_task("uploads", 2, 20) as (on_bytes, on_file):
             on_bytes(20)
-            on_file()
-            on_file()
+            on_file(0)
+            on_file(0)
         advance(2_000_000)
     output = buffer.getvalue()
     assert "uploads (files)" in output and "2/2" in output
     # The bar of unknown size ends full, with what arrived.
     assert "5.0 MB / 5.0 MB" in output
     assert reporter._display is None, "the display stops with its last bar"
+
+
+def test_public_files_bar_shows_bytes_rate_and_time_left() -> None:
+    buffer = io.StringIO()
+    reporter = Reporter(console=Console(file=buffer, force_terminal=True, width=120))
+    with reporter.files_task("uploads", 4, 4_000_000) as (on_bytes, on_file):
+        on_file(1_000_000)  # current already: skipped
+        on_bytes(1_500_000)
+        on_file(0)
+        assert reporter._display is not None
+        reporter._display.refresh()
+        # Half way: files done / total, the bytes received and their rate, and an estimate of the time left.
+        line = buffer.getvalue().rsplit("uploads (files)", 1)[1].splitlines()[0]
+        on_bytes(1_500_000)
+        for _ in range(2):
+            on_file(0)
+    assert "2/4" in line and "1.5 MB" in line
+    assert re.search(r"1\.5 MB  \d+(\.\d+)? [kMG]?B/s", line), line
+    assert re.search(r"\d+:\d\d:\d\d", line), line

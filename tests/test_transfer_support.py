@@ -154,6 +154,14 @@ class StaticBehaviour:
     cut_after: dict[str, int] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     ranges: list[tuple[str, str]] = field(default_factory=list)
+    #: HTTP/1.1 with keep-alive (``http.server`` speaks HTTP/1.0, one request per connection, by default).
+    keep_alive: bool = False
+    #: client port -> the paths asked for on that connection, in order.
+    connections: dict[int, list[str]] = field(default_factory=dict)
+    #: (path prefix, barrier): a connection whose first request starts with the prefix waits at the barrier
+    #: before it is answered, so a test can prove that N connections are open at once.
+    gate: tuple[str, threading.Barrier] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _StaticHandler(SimpleHTTPRequestHandler):
@@ -164,7 +172,16 @@ class _StaticHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
-        self.behaviour.requests[path] += 1
+        with self.behaviour.lock:
+            self.behaviour.requests[path] += 1
+            seen = self.behaviour.connections.setdefault(self.client_address[1], [])
+            seen.append(path)
+            first = len(seen) == 1
+        gate = self.behaviour.gate
+        if first and gate is not None and path.startswith(gate[0]):
+            # A broken barrier (too few or too many connections) is the test's to report, not the server's.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                gate[1].wait()
         if "Range" in self.headers:
             self.behaviour.ranges.append((path, self.headers["Range"]))
         local = Path(self.translate_path(self.path))
@@ -195,7 +212,8 @@ class _StaticHandler(SimpleHTTPRequestHandler):
 def static_server(root: Path, behaviour: StaticBehaviour | None = None) -> Iterator[tuple[str, StaticBehaviour]]:
     """Python's ``http.server`` for ``root`` on a free port of 127.0.0.1: yields (base URL, behaviour)."""
     behaviour = behaviour or StaticBehaviour()
-    handler = type("Handler", (_StaticHandler,), {"behaviour": behaviour})
+    handler = type("Handler", (_StaticHandler,), {
+        "behaviour": behaviour, "protocol_version": "HTTP/1.1" if behaviour.keep_alive else "HTTP/1.0"})
 
     def factory(*args: Any, **kwargs: Any) -> _StaticHandler:
         return handler(*args, directory=str(root), **kwargs)  # type: ignore[no-any-return]

@@ -247,7 +247,7 @@ class _Source:
         from synco_core.session.keys import SessionKey
         from synco_core.session.runner import new_session_id
         from synco_core.session.server import start_server
-        from synco_core.session.ttl import cleanup_expired, write_marker
+        from synco_core.session.ttl import cleanup_expired, create_session_folder
         from synco_core.wire import session_folder_name
 
         if not fallback.available("cryptography"):
@@ -263,10 +263,10 @@ class _Source:
         path = web_root / session
         key = SessionKey.generate()
         folder = SessionFolder(path, key.recipients)
-        folder.create()
+        # The folder appears with its marker already inside: a SIGKILL at any moment leaves either nothing or
+        # a folder the next serve removes once it has expired.
+        create_session_folder(path, ttl_seconds)
         self.published = path
-        # The marker first: a SIGKILL from here on still leaves a folder the next serve removes when expired.
-        write_marker(path, ttl_seconds)
         base_url = None
         listen = options.get("listen")
         if isinstance(listen, str) and listen:

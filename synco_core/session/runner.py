@@ -26,7 +26,7 @@ from synco_core.session.folder import SessionFolder
 from synco_core.session.keys import SessionKey, generate_passphrase
 from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
-from synco_core.session.ttl import cleanup_expired, remove_session, write_marker
+from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
 from synco_core.types import Framework
 from synco_core.wire import Meta, session_folder_name
 
@@ -173,17 +173,23 @@ def serve(
     prepare(framework, options, warn or (lambda line: log.warning("%s", line)), manager)
     session = session_folder_name(options.session_id or new_session_id())
     path = web_root / session
+    exists = f"a session folder {session} exists already in {web_root}; choose another --id"
     if path.exists():
-        raise ConfigError(f"a session folder {session} exists already in {web_root}; choose another --id")
+        raise ConfigError(exists)
     key = SessionKey.generate(options.password)
     folder = SessionFolder(path, key.recipients)
     server: WebRootServer | None = None
     published: PublishedSession | None = None
+    created = False
     with termination_signals():
         try:
-            folder.create()
-            # The marker comes first: whatever happens from here on, the folder can be found and removed.
-            write_marker(path, ttl_seconds, keep=options.keep)
+            # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
+            # next serve can find it and remove it once it has expired.
+            try:
+                create_session_folder(path, ttl_seconds, keep=options.keep)
+            except FileExistsError:
+                raise ConfigError(exists) from None
+            created = True
             base_url = None
             if options.listen:
                 allow = AllowList()
@@ -211,7 +217,7 @@ def serve(
         finally:
             if server is not None:
                 server.stop()
-            if not (options.keep and published is not None):
+            if created and not (options.keep and published is not None):
                 remove_session(path)
                 echo(f"Removed {path}")
     if published is None:

@@ -1,14 +1,15 @@
 """The TTL marker of a session folder, and removing sessions: expired ones, or all of them.
 
-The marker is the first file written into a new session folder, before any artifact, so a ``serve`` that
-crashes (or is killed with SIGKILL, which cannot be caught) still leaves a folder the next ``serve``
-recognises and removes once its time is up. Its name starts with a dot, so the built-in server never
+The marker is in a new session folder before the folder has its final name (:func:`create_session_folder`),
+so a ``serve`` that crashes (or is killed with SIGKILL, which cannot be caught) still leaves a folder the
+next ``serve`` recognises and removes once its time is up. Its name starts with a dot, so the built-in server never
 serves it; it holds nothing secret anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -55,6 +56,45 @@ def write_marker(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMar
     temp.write_bytes(marker.to_bytes())
     os.replace(temp, folder / MARKER_FILE)
     return marker
+
+
+#: A session folder is made under this hidden name with its marker inside, then renamed into place.
+CREATING_PREFIX = ".synco-creating-"
+#: Making a folder takes a mkdir, one small file and a rename; one older than this is left from a crash.
+CREATING_GRACE_SECONDS = 60.0
+
+
+def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
+    """Create the session folder ``path`` with its TTL marker already in it; returns the marker.
+
+    The folder is made under a hidden name, gets its marker, and is then renamed to ``path``: a ``serve``
+    killed at any moment leaves either no session folder or one with a marker, never one without (which
+    the next ``serve`` would have to leave alone, as it might be a running Go synco's). A hidden leftover
+    is removed by :func:`cleanup_expired`.
+    """
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(errno.EEXIST, "the session folder exists already", str(path))
+    temp = path.parent / f"{CREATING_PREFIX}{path.name}-{os.getpid()}"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
+    try:
+        marker = write_marker(temp, ttl_seconds, keep=keep)
+        # rename() fails on a non-empty folder at ``path``; the check above covers the rest.
+        os.rename(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return marker
+
+
+def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
+    """Hidden folders of a ``serve`` that died while creating its session folder."""
+    found = []
+    for child in web_root.glob(CREATING_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if child.is_dir() and not child.is_symlink() and now - child.lstat().st_mtime > CREATING_GRACE_SECONDS:
+                found.append(child)
+    return found
 
 
 def _process_alive(pid: int) -> bool:
@@ -109,6 +149,10 @@ def cleanup_expired(web_root: Path) -> list[Path]:
             log.info("removing expired session %s", folder)
             remove_session(folder)
             removed.append(folder)
+    for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
+        log.info("removing %s, left by a serve that stopped while creating it", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+        removed.append(leftover)
     return removed
 
 

@@ -66,6 +66,8 @@ class _ResumingSource(io.RawIOBase):
         self._pending = memoryview(b"")
         self._on_bytes = on_bytes
         self.received = 0
+        #: True once the server's body has ended (as opposed to the consumer stopping early).
+        self.exhausted = chunks is None
 
     def readable(self) -> bool:
         return True
@@ -84,6 +86,7 @@ class _ResumingSource(io.RawIOBase):
                 return 0
             chunk = next(self._chunks, b"")
             if not chunk:
+                self.exhausted = True
                 return 0
             self._append.write(chunk)
             self.received += len(chunk)
@@ -184,11 +187,18 @@ def receive_artifact(
             hashing = HashingReader(plain)
             result = consume(cast(BinaryIO, io.BufferedReader(hashing, CHUNK_SIZE)))
             hashing.drain()
-        except (CryptoError, UnsafePathError):
+        except (CryptoError, UnsafePathError) as exc:
             # A damaged or foreign part file, or an archive with unsafe paths, would fail the same way on
             # every rerun: drop it.
             source.close()
+            short = spec.part_path.stat().st_size if spec.part_path.exists() else 0
             spec.part_path.unlink(missing_ok=True)
+            if isinstance(exc, CryptoError) and source.exhausted and spec.encrypted_size and \
+                    short < spec.encrypted_size:
+                # The body ended early without a broken connection: the file on the server is cut short,
+                # which says more than the last chunk's failed authentication.
+                raise TransferError(f"{spec.label}: truncated artifact: the server sent {short} of the "
+                                    f"{spec.encrypted_size} encrypted bytes the meta records ({exc})") from None
             raise
         except zstandard.ZstdError as exc:
             source.close()

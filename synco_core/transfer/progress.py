@@ -88,21 +88,31 @@ class Reporter:
 
     @contextlib.contextmanager
     def files_task(self, label: str, files: int,
-                   total_bytes: int | None) -> Iterator[tuple[Callable[[int], None], Callable[[], None]]]:
-        """A bar for a public set; yields ``(on_bytes(n), on_file())``, both safe to call from threads."""
+                   total_bytes: int | None) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+        """A bar for a public set; yields ``(on_bytes(n), on_file(skipped_bytes))``, both safe from threads.
+
+        ``on_file`` is called once per file, with the file's size when it was skipped as current (0 when it
+        was downloaded or failed): the time left is the bytes still to come at the rate they arrive.
+        """
         if not self.enabled:
-            yield (lambda _n: None), (lambda: None)
+            yield (lambda _n: None), (lambda _skipped: None)
             return
-        with self._task(f"{label} (files)", files, kind="files", received="") as (display, task):
-            counted = [0]
+        with self._task(f"{label} (files)", files, kind="files", received=0, skipped=0,
+                        total_bytes=total_bytes or 0) as (display, task):
+            counted = [0, 0]
 
             def on_bytes(n: int) -> None:
                 with self._lock:
                     counted[0] += n
                     received = counted[0]
-                display.update(task, received=human_size(received))
+                display.update(task, received=received)
 
-            def on_file() -> None:
+            def on_file(skipped_bytes: int) -> None:
+                if skipped_bytes:
+                    with self._lock:
+                        counted[1] += skipped_bytes
+                        skipped = counted[1]
+                    display.update(task, skipped=skipped)
                 display.advance(task, 1)
 
             yield on_bytes, on_file
@@ -113,16 +123,37 @@ def _display(console: Console) -> Progress:
     from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
     from rich.text import Text
 
+    def files_rate(task: Task) -> float:
+        """Bytes per second a public set has been arriving at since it started (0 before the first byte)."""
+        received = int(task.fields.get("received") or 0)
+        elapsed = task.elapsed or 0.0
+        return received / elapsed if received and elapsed > 0 else 0.0
+
+    class TimeLeft(TimeRemainingColumn):
+        def render(self, task: Task) -> Text:
+            total = int(task.fields.get("total_bytes") or 0)
+            rate = files_rate(task)
+            if task.fields.get("kind") != "files" or not total or not rate or task.finished:
+                return super().render(task)
+            # By bytes, not files: one large file takes longer than many small ones.
+            left = max(0, total - int(task.fields.get("received") or 0) - int(task.fields.get("skipped") or 0))
+            minutes, seconds = divmod(int(left / rate), 60)
+            hours, minutes = divmod(minutes, 60)
+            return Text(f"{hours}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
     class Detail(ProgressColumn):
         def render(self, task: Task) -> Text:
             kind = task.fields.get("kind")
             if kind == "files":
-                return Text(f"{int(task.completed)}/{int(task.total or 0)}  {task.fields.get('received', '')}")
+                # The bar counts files; bytes and their rate (since the set started) are what a user waits on.
+                received = int(task.fields.get("received") or 0)
+                rate = f"  {human_size(int(files_rate(task)))}/s" if files_rate(task) else ""
+                return Text(f"{int(task.completed)}/{int(task.total or 0)}  {human_size(received)}{rate}")
             if kind == "bytes":
                 total = f" / {human_size(int(task.total))}" if task.total else ""
                 speed = f"  {human_size(int(task.speed))}/s" if task.speed else ""
                 return Text(f"{human_size(int(task.completed))}{total}{speed}")
             return Text("")
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), Detail(), TimeRemainingColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), Detail(), TimeLeft(),
                     console=console, transient=False)

@@ -205,8 +205,10 @@ class PublicPlan:
 
 
 def plan_public_files(index: dict[str, PublicIndexEntry], set_dir: Path,
-                      on_current: Callable[[], None] | None = None) -> PublicPlan:
+                      on_current: Callable[[int], None] | None = None) -> PublicPlan:
     """Sort ``index`` into files to download and files already current in ``set_dir``; writes nothing.
+
+    ``on_current`` is told the size of every file found current.
 
     Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
     """
@@ -222,7 +224,7 @@ def plan_public_files(index: dict[str, PublicIndexEntry], set_dir: Path,
             plan.skipped += 1
             plan.skipped_bytes += entry.size_bytes
             if on_current is not None:
-                on_current()
+                on_current(entry.size_bytes)
         else:
             plan.todo.append((relative, destination, entry))
     return plan
@@ -235,9 +237,13 @@ def receive_public_files(
     jobs: int = 8,
     delete: bool = False,
     on_bytes: Callable[[int], None] | None = None,
-    on_file: Callable[[], None] | None = None,
+    on_file: Callable[[int], None] | None = None,
 ) -> PublicResult:
-    """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised."""
+    """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
+
+    ``on_file`` is called once per file of the index: with its size when it was current (skipped), with 0
+    when it was downloaded or failed.
+    """
     set_dir.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
     folders = _Folders()
@@ -260,7 +266,7 @@ def receive_public_files(
                 result.downloaded += 1
                 result.bytes += size
         if on_file is not None:
-            on_file()
+            on_file(0)
 
     def work(item: tuple[str, Path, PublicIndexEntry]) -> None:
         relative, destination, entry = item

@@ -115,12 +115,18 @@ def identities_for(key: str) -> list[Any]:
 
 
 def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) -> Meta:
-    """Read and decrypt the meta file of ``session``."""
+    """Read and decrypt the meta file of ``session``.
+
+    Only "no identity matches" means a wrong key; a damaged header or payload is reported as damage, so
+    the user asks for a new session (or checks the server) instead of doubting a correct key.
+    """
     folder = session_folder_name(session)
     try:
         raw = fetch_small(transport, f"{folder}/{META_FILE}", identities, limit=16 * 1024 * 1024)
+    except age.NoIdentityMatchError:
+        raise CryptoError(f"this key does not open session {folder}") from None
     except CryptoError as exc:
-        raise CryptoError(f"this key does not open session {folder} ({exc})") from None
+        raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
     return Meta.from_bytes(raw)
 
 
