@@ -15,6 +15,9 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
+# Pinned to a minor release: a new ruff or mypy must not turn CI red without a change here.
+RUFF = "ruff==0.17.*"
+MYPY = "mypy==2.4.*"
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
 PYTHON = os.environ.get("SYNCO_NOX_PYTHON") or None
 
@@ -41,7 +44,7 @@ def plugin(session: nox.Session, plugin: str) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over everything."""
-    session.install("ruff")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
 
 
@@ -49,14 +52,14 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on synco_core."""
     install_all(session)
-    session.install("mypy", "types-PyYAML")
+    session.install(MYPY, "types-PyYAML")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site, failing on any warning."""
-    session.install("mkdocs")
+    session.install("mkdocs>=1.5")  # the same as the docs extra, without installing synco itself
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".nox" / "site"))
 
 

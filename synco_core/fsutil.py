@@ -3,13 +3,79 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from synco_core.errors import UnsafePathError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+
+#: Bytes written between two requests to start write-back (see :class:`_EarlyWriteback`).
+WRITEBACK_EVERY = 64 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` from the C library, or None where there is none (it is not in ``os``)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast("Callable[[int, int, int, int], int]", function)
+
+
+def start_writeback(fd: int, offset: int, length: int) -> bool:
+    """Ask the kernel to start writing ``length`` dirty bytes at ``offset`` to disk, without waiting.
+
+    False where that is not possible (not Linux) or the request failed; the final fsync still writes
+    everything, so this only ever changes when the work is done, never whether.
+    """
+    function = _sync_file_range()
+    return function is not None and function(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0
+
+
+class _EarlyWriteback(io.BufferedWriter):
+    """A file whose dirty pages start going to disk every :data:`WRITEBACK_EVERY` bytes.
+
+    Left alone, the kernel holds gigabytes of a large output in memory until the closing fsync, which then
+    waits for all of it: ``synco decrypt`` took a third longer than ``age -d`` (which does not sync) for
+    that wait alone. Started early, the write-back runs while the rest is produced and the fsync finds
+    little left. A background thread calling fdatasync was tried too; it stalled the writer instead.
+    """
+
+    def __init__(self, raw: io.FileIO) -> None:
+        super().__init__(raw)
+        self._unsynced = 0
+        self._mark = 0
+
+    def write(self, buffer: ReadableBuffer, /) -> int:
+        count = super().write(buffer)
+        self._unsynced += count
+        if self._unsynced >= WRITEBACK_EVERY:
+            self._unsynced = 0
+            self.flush()
+            # Ranges, not the whole file, so pages already on their way are not asked for again; a writer
+            # that seeks back only leaves its rewritten pages for the final fsync.
+            end = self.tell()
+            if end > self._mark:
+                start_writeback(self.fileno(), self._mark, end - self._mark)
+            self._mark = end
+        return count
 
 
 @contextlib.contextmanager
@@ -17,12 +83,14 @@ def atomic_output(path: Path, suffix: str = ".part") -> Iterator[BinaryIO]:
     """Write to ``path + suffix`` and rename to ``path`` only when the block ends without error.
 
     On any exception the partial file is removed, so nothing half-written ever sits under the final name.
+    The data is fsynced before the rename (a crash leaves the old file or the whole new one); write-back
+    starts every :data:`WRITEBACK_EVERY` bytes on the way, so that fsync has little left to wait for.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + suffix)
     try:
-        with temp.open("wb") as out:
-            yield out
+        with _EarlyWriteback(io.FileIO(temp, "wb")) as out:
+            yield cast(BinaryIO, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)

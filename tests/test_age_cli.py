@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ def test_decrypt_to_stdout_with_key_from_environment(artifact: Path) -> None:
     assert result.stdout == DATA
 
 
+def test_write_error_on_stdout_is_one_line(artifact: Path) -> None:
+    # A failing write (disk full) ends the command with one line, like any other error.
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-c", "from synco_core.cli.main import main; main()", "decrypt",
+             "--key", IDENTITY.to_string(), str(artifact)],
+            stdout=full, stderr=subprocess.PIPE, check=False, timeout=60,
+        )
+    assert_one_line_error(result, "No space left on device")
+
+
 def test_decrypt_from_stdin_with_passphrase(tmp_path: Path) -> None:
     encrypted = age.encrypt_bytes(b"hello", [age.ScryptRecipient("a long passphrase", work_factor=4)])
     result = subprocess.run(
@@ -88,6 +100,48 @@ def test_truncated_file_leaves_no_output(artifact: Path, tmp_path: Path, cut: in
     result = run("decrypt", "--key", IDENTITY.to_string(), str(artifact), "-o", str(output))
     assert_one_line_error(result, "damaged or truncated payload")
     assert sorted(p.name for p in tmp_path.iterdir()) == [artifact.name]
+
+
+def flip_payload_byte(encrypted: bytes) -> bytes:
+    """A bit flipped in the third chunk, so two good chunks reach the output before the damage shows."""
+    position = len(encrypted) - 99 - 16 - 5
+    return encrypted[:position] + bytes([encrypted[position] ^ 0x01]) + encrypted[position + 1 :]
+
+
+def flip_mac_character(encrypted: bytes) -> bytes:
+    """The first base64 character of the header MAC replaced by another one (still canonical base64)."""
+    position = encrypted.index(b"\n--- ") + 5
+    other = b"B" if encrypted[position : position + 1] == b"A" else b"A"
+    return encrypted[:position] + other + encrypted[position + 1 :]
+
+
+@pytest.mark.parametrize(("damage", "fragments"), [
+    (flip_payload_byte, ("damaged or truncated payload",)),
+    (flip_mac_character, ("damaged header", "MAC")),
+])
+def test_damaged_artifact_is_reported_and_leaves_no_output(
+    artifact: Path, tmp_path: Path, damage: Callable[[bytes], bytes], fragments: tuple[str, ...]
+) -> None:
+    artifact.write_bytes(damage(artifact.read_bytes()))
+    output = tmp_path / "dump.sql"
+    result = run("decrypt", "--key", IDENTITY.to_string(), str(artifact), "-o", str(output))
+    message = assert_one_line_error(result, *fragments)
+    assert "does not open" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [artifact.name]
+
+
+def test_scrypt_work_factor_above_limit_is_refused_quickly(tmp_path: Path) -> None:
+    # Written at factor 4, then the stanza claims 23: reading must refuse before deriving (2^23 would take
+    # gigabytes and minutes), so this returns at once with a header error, not a wrong-key error.
+    encrypted = age.encrypt_bytes(b"x", [age.ScryptRecipient("a long passphrase", work_factor=4)])
+    stanza_end = encrypted.index(b"\n", encrypted.index(b"-> scrypt "))
+    assert encrypted[stanza_end - 2 : stanza_end] == b" 4"
+    path = tmp_path / "meta.json.enc"
+    path.write_bytes(encrypted[: stanza_end - 1] + b"23" + encrypted[stanza_end:])
+    result = run("decrypt", str(path), "-o", str(tmp_path / "meta.json"), env={"SYNCO_KEY": "a long passphrase"})
+    message = assert_one_line_error(result, "damaged header", "work factor 23", "above the limit")
+    assert "a long passphrase" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
 def test_damaged_header_is_reported(tmp_path: Path) -> None:

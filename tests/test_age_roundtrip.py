@@ -7,11 +7,15 @@ always tried besides random lengths.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from synco_core import age
@@ -26,7 +30,7 @@ from synco_core.age import (
     X25519Identity,
     X25519Recipient,
 )
-from synco_core.age.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE
+from synco_core.age.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 
 IDENTITY = age.generate_identity()
 RECIPIENT = IDENTITY.recipient()
@@ -95,24 +99,59 @@ def test_readinto_and_read1(length: int, size: int) -> None:
     assert bytes(received) == data
 
 
+# Where the flip/cut lands is drawn as an offset and taken modulo the file length (negative counts from
+# the end), so explicit examples can name the spots that matter at each boundary length: the first payload
+# byte, the last byte, and the start of the final chunk (a cut there leaves only authentic, non-final chunks).
+offsets = st.integers(-5 * ENCRYPTED_CHUNK_SIZE, 5 * ENCRYPTED_CHUNK_SIZE)
+BOUNDARY_LENGTHS = [0, 1, 65535, 65536, 65537, 2 * CHUNK_SIZE]
+HEADER_LENGTH = header_length(age.encrypt_bytes(b"", [RECIPIENT]))
+
+
+def final_chunk_size(length: int) -> int:
+    """Bytes of the sealed final chunk for a plaintext of ``length`` (an empty payload has one empty chunk)."""
+    return (length - CHUNK_SIZE * max(0, -(-length // CHUNK_SIZE) - 1)) + TAG_SIZE
+
+
+def boundary_examples(*offsets_for: Callable[[int], int]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """An ``@example`` for every boundary length and every offset computed from it."""
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        for length in BOUNDARY_LENGTHS:
+            for offset_for in offsets_for:
+                test = example(length=length, offset=offset_for(length), bit=0)(test)
+        return test
+
+    return decorate
+
+
 @FAST
-@given(length=lengths, data=st.data())
-def test_any_flipped_byte_is_detected(length: int, data: st.DataObject) -> None:
+@boundary_examples(lambda n: HEADER_LENGTH, lambda n: -1, lambda n: -final_chunk_size(n))
+@given(length=lengths, offset=offsets, bit=st.integers(0, 7))
+def test_any_flipped_byte_is_detected(length: int, offset: int, bit: int) -> None:
     encrypted = bytearray(age.encrypt_bytes(payload(length), [RECIPIENT]))
-    position = data.draw(st.integers(0, len(encrypted) - 1), label="position")
-    bit = data.draw(st.integers(0, 7), label="bit")
-    encrypted[position] ^= 1 << bit
+    encrypted[offset % len(encrypted)] ^= 1 << bit
     with pytest.raises(AgeError):
         age.decrypt_bytes(bytes(encrypted), [IDENTITY])
 
 
 @FAST
-@given(length=lengths, data=st.data())
-def test_any_truncation_is_detected(length: int, data: st.DataObject) -> None:
+@boundary_examples(lambda n: -1, lambda n: -TAG_SIZE, lambda n: -final_chunk_size(n), lambda n: HEADER_LENGTH)
+@given(length=lengths, offset=offsets, bit=st.just(0))
+def test_any_truncation_is_detected(length: int, offset: int, bit: int) -> None:
     encrypted = age.encrypt_bytes(payload(length), [RECIPIENT])
-    cut = data.draw(st.integers(0, len(encrypted) - 1), label="cut")
+    cut = offset % len(encrypted)
     with pytest.raises(AgeError):
         age.decrypt_bytes(encrypted[:cut], [IDENTITY])
+
+
+def test_boundary_examples_hit_the_chunk_boundaries() -> None:
+    # Guards the examples above: the final-chunk offset must land exactly on a chunk start.
+    for length in BOUNDARY_LENGTHS:
+        size = len(age.encrypt_bytes(payload(length), [RECIPIENT]))
+        start_of_final = size - final_chunk_size(length)
+        assert (start_of_final - HEADER_LENGTH) % ENCRYPTED_CHUNK_SIZE == 0
+    assert final_chunk_size(0) == TAG_SIZE and final_chunk_size(65537) == 1 + TAG_SIZE
+    assert final_chunk_size(2 * CHUNK_SIZE) == ENCRYPTED_CHUNK_SIZE
 
 
 @FAST
@@ -288,3 +327,78 @@ def test_reader_does_not_close_input_and_reads_from_pipe_like_streams() -> None:
         assert reader.readable()
         assert reader.read() == data
     assert not source.closed
+
+
+class GeneratedSource(io.RawIOBase):
+    """``size`` bytes produced on the fly from a counter, so the plaintext never exists in memory whole."""
+
+    def __init__(self, size: int) -> None:
+        self._left = size
+        self._block = bytes(range(256)) * 256
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = min(len(buffer), self._left, len(self._block))
+        buffer[:count] = self._block[:count]
+        self._left -= count
+        return count
+
+
+class HashingSink(io.RawIOBase):
+    """Counts and hashes what is written and keeps none of it."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, buffer: memoryview) -> int:  # type: ignore[override]
+        self.size += len(buffer)
+        self.digest.update(buffer)
+        return len(buffer)
+
+
+def copy(source: io.RawIOBase | io.BufferedIOBase, sink: io.RawIOBase | io.BufferedIOBase) -> None:
+    buffer = bytearray(256 * 1024)
+    view = memoryview(buffer)
+    while count := source.readinto(view):
+        sink.write(view[:count])
+
+
+def expected_digest(size: int) -> str:
+    sink = HashingSink()
+    copy(GeneratedSource(size), sink)
+    return sink.digest.hexdigest()
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def test_streaming_memory_is_flat(tmp_path: Path, traced: None) -> None:
+    # 32 MiB through encrypt and back through decrypt, with the ciphertext on disk and the plaintext made
+    # and checked on the fly: whatever age holds beyond a few chunk buffers shows up in the traced peak.
+    size = 32 * 1024 * 1024
+    encrypted = tmp_path / "big.enc"
+    tracemalloc.reset_peak()
+    with encrypted.open("wb", buffering=0) as raw, age.encrypt_writer(raw, [RECIPIENT]) as writer:
+        copy(GeneratedSource(size), writer)
+    encrypt_peak = tracemalloc.get_traced_memory()[1]
+    sink = HashingSink()
+    tracemalloc.reset_peak()
+    with encrypted.open("rb", buffering=0) as raw, age.decrypt_reader(raw, [IDENTITY]) as reader:
+        copy(reader, sink)
+    decrypt_peak = tracemalloc.get_traced_memory()[1]
+    assert encrypted.stat().st_size > size
+    assert sink.size == size and sink.digest.hexdigest() == expected_digest(size)
+    assert encrypt_peak < 2 * 1024 * 1024, encrypt_peak
+    assert decrypt_peak < 2 * 1024 * 1024, decrypt_peak

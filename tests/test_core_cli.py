@@ -79,6 +79,25 @@ def test_debug_shows_traceback_with_secret_masked(plugin_manager: SyncoPluginMan
     assert SECRET not in result.stderr and SECRET not in result.stdout
 
 
+REFUSED_URL = f"mysql://root:{SECRET}@127.0.0.1:1/nothing"  # port 1: a real, immediate connection refusal
+
+
+@pytest.mark.parametrize("args", [
+    ["--debug", "db", "dump", REFUSED_URL],
+    ["db", "--debug", "dump", REFUSED_URL],
+    ["db", "dump", REFUSED_URL, "--debug"],
+], ids=["before-group", "on-db-group", "after-command"])
+def test_debug_anywhere_around_the_db_group(args: list[str]) -> None:
+    register_secret(SECRET)
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("Error: cannot connect to 127.0.0.1:1")
+    assert SECRET not in result.stderr
+    plain = run("db", "dump", REFUSED_URL)
+    assert plain.exit_code == 1 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+
+
 def test_unexpected_error_is_one_line(boom_command: Callable[[BaseException], None]) -> None:
     register_secret(SECRET)
     boom_command(RuntimeError(f"something odd with {SECRET}"))

@@ -135,6 +135,85 @@ def test_entry_point_name_clash_is_reported(fake_site: Path) -> None:
     assert "already used by synco" in failure.reason
 
 
+MISSPELT_MODULE = '''
+from synco_core import hookimpl
+
+@hookimpl
+def detect_framwork(project_dir):
+    raise AssertionError("a hook that matches no spec must never be called")
+'''
+
+
+def test_misspelt_hook_in_an_entry_point_plugin_is_listed_and_warned_once(fake_site: Path, tmp_path: Path) -> None:
+    """Loaded through its entry point like a real plugin: failed with its distribution, the rest works."""
+    write_distribution(fake_site, "synco-typo", {"typo": "synco_typo_plugin"}, {"synco_typo_plugin": MISSPELT_MODULE})
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    listing = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert listing.exit_code == 0, listing.output
+    data = json.loads(listing.stdout)
+    [failure] = [f for f in data["failed"] if f["name"] == "typo"]
+    assert failure["distribution"] == "synco-typo"
+    assert "unknown hook(s): detect_framwork" in failure["error"]
+    assert "typo" not in {p["name"] for p in data["plugins"]} and "good" in {p["name"] for p in data["plugins"]}
+    assert "detect_framwork" not in listing.stderr
+
+    set_plugin_manager(None)
+    (tmp_path / "good.marker").touch()
+    detected = CliRunner().invoke(cli, ["detect", "--json", str(tmp_path)])
+    assert detected.exit_code == 0, detected.output
+    assert json.loads(detected.stdout)["plugin"] == "good"
+    assert detected.stderr.count("detect_framwork") == 1 and "synco-typo" in detected.stderr
+
+
+PLUGIN_DISTRIBUTIONS = ("generic", "laravel", "neos", "symfony")
+
+
+def test_installed_console_script_lists_every_plugin(tmp_path: Path) -> None:
+    """The issue's "done when": the installed ``synco`` script, with every real entry point, no fixture."""
+    from importlib.metadata import PackageNotFoundError, distribution, entry_points
+
+    from synco_core.testing import unavailable
+
+    [script_entry] = entry_points(group="console_scripts", name="synco")
+    assert script_entry.value == "synco_core.cli.main:main"
+    missing = []
+    for name in PLUGIN_DISTRIBUTIONS:
+        try:
+            distribution(f"synco-{name}")
+        except PackageNotFoundError:
+            missing.append(f"synco-{name}")
+    if missing:
+        unavailable(f"needs every plugin installed (nox -s tests); missing: {', '.join(missing)}")
+    script = Path(sys.executable).with_name("synco")
+    assert script.exists(), f"the console script is not installed beside {sys.executable}"
+
+    def synco(*args: str) -> subprocess.CompletedProcess[str]:
+        # Run from an empty directory so nothing of the checkout's tree shadows what is installed.
+        return subprocess.run([str(script), *args], capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    version = synco("--version")
+    assert (version.returncode, version.stdout.strip()) == (0, "synco, version 0.1.0")
+    listing = synco("plugins", "--json")
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)
+    assert data["failed"] == [] and listing.stderr == ""
+    plugins = {p["name"]: p for p in data["plugins"]}
+    for name in PLUGIN_DISTRIBUTIONS:
+        assert plugins[name]["distribution"] == f"synco-{name}" and not plugins[name]["builtin"]
+        assert {"detect_framework", "list_file_sets"} <= set(plugins[name]["hooks"]), plugins[name]
+    for engine in ("mysql", "postgresql", "sqlite"):
+        assert plugins[engine]["builtin"] and plugins[engine]["distribution"] == "synco"
+        assert {"dump_database", "install_database"} <= set(plugins[engine]["hooks"]), plugins[engine]
+
+    # With every plugin loaded, the example app must still be unambiguously Laravel on SQLite.
+    example = Path(__file__).resolve().parent.parent / "examples" / "laravel-app"
+    detected = synco("detect", "--json", str(example))
+    assert detected.returncode == 0, detected.stderr
+    found = json.loads(detected.stdout)
+    assert (found["plugin"], found["database"]["engine"]) == ("laravel", "sqlite")
+    assert {s["name"] for s in found["fileSets"]} >= {"public"}
+
+
 def _plugin(**hooks: Callable[..., Any]) -> object:
     return types.SimpleNamespace(**{name: hookimpl(function) for name, function in hooks.items()})
 
@@ -192,8 +271,9 @@ def test_plugin_raising_in_detect_framework_does_not_stop_detection(
     assert warnings == ["plugin exploding failed in detect_framework: RuntimeError: kaboom in detection"]
 
 
-def test_register_plugin_fixture_unregisters(plugin_manager: SyncoPluginManager,
-                                             register_plugin: Callable[[object, str], None]) -> None:
+def test_manager_unregister_removes_the_plugin(plugin_manager: SyncoPluginManager,
+                                              register_plugin: Callable[[object, str], None]) -> None:
+    # The fixture's own teardown is tested in test_core_testing.py::test_plugin_author_fixtures_clean_up.
     def fine(project_dir: Path) -> None:
         return None
 

@@ -41,6 +41,9 @@ pytestmark = [pytest.mark.hook("detect_framework"), pytest.mark.hook("list_file_
               pytest.mark.hook("inspect_database")]
 
 
+pytest_plugins = ["pytester"]
+
+
 class ToyFramework:
     """A framework plugin recognising a ``toy.ini`` file, with one public and one private file set."""
 
@@ -258,3 +261,58 @@ def test_engine_contract_fails_when_engine_answers_for_everything(plugin_manager
     contract = TestToyEngineContract()
     with pytest.raises(AssertionError, match="None for another engine"):
         contract.test_dump_ignores_other_engine(plugin_manager)
+
+
+# --- the fixtures for plugin authors clean up after themselves ----------------------------------------------------
+
+FIXTURE_USER = '''
+import types
+
+from synco_core import hookimpl
+from synco_core.plugins import get_plugin_manager
+
+
+def detect_framework(project_dir):
+    return None
+
+
+PLUGIN = types.SimpleNamespace(detect_framework=hookimpl(detect_framework))
+SEEN = []
+
+
+def test_1_registers(plugin_manager, register_plugin):
+    # The fixture's manager is the one synco uses during the test, and it has no entry-point plugins.
+    assert get_plugin_manager() is plugin_manager
+    assert "installed" not in plugin_manager.infos
+    assert "sqlite" in plugin_manager.infos
+    register_plugin(PLUGIN, "x")
+    assert plugin_manager.infos["x"].hooks == ["detect_framework"]
+    SEEN.append(plugin_manager)
+
+
+def test_2_registration_was_undone():
+    [manager] = SEEN
+    assert "x" not in manager.infos and not manager.pm.is_registered(PLUGIN)
+
+
+def test_3_process_manager_is_rebuilt_with_entry_points():
+    manager = get_plugin_manager()
+    assert manager is not SEEN[0]
+    assert "installed" in manager.infos
+'''
+
+
+def test_plugin_author_fixtures_clean_up(pytester: pytest.Pytester) -> None:
+    """``plugin_manager`` leaves entry points out and resets synco's manager; ``register_plugin`` unregisters.
+
+    Run as a plugin author's suite would be, in its own process with ``-p synco_core.testing``, beside an
+    installed distribution whose entry point must appear only outside the fixtures.
+    """
+    from test_core_plugins import GOOD_MODULE, write_distribution
+
+    # runpytest_subprocess puts the pytester directory on PYTHONPATH, so the distribution counts as installed.
+    write_distribution(pytester.path, "synco-installed", {"installed": "synco_installed_plugin"},
+                       {"synco_installed_plugin": GOOD_MODULE})
+    pytester.makepyfile(test_fixture_user=FIXTURE_USER)
+    result = pytester.runpytest_subprocess("-p", "synco_core.testing", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +75,20 @@ def test_hookspec_docstring_has_params(hook: str) -> None:
     for argument in hook_specs()[hook].parameters:
         assert f":param {argument}:" in doc, f"hookspec {hook}: no ':param {argument}:' in its docstring"
     assert ":return:" in doc, f"hookspec {hook}: no ':return:' in its docstring"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hookspec_docstring_says_how_results_combine(hook: str) -> None:
+    """A plugin author must learn from the docstring whether the first answer wins or every plugin's counts."""
+    spec = getattr(hookspecs, hook)
+    doc = " ".join((inspect.getdoc(spec) or "").split())
+    if getattr(spec, f"{hookspecs.hookspec.project_name}_spec")["firstresult"]:
+        assert "first non-None" in doc, f"hookspec {hook} is firstresult but does not say 'first non-None'"
+    else:
+        assert "first non-None" not in doc, f"hookspec {hook} is not firstresult but says 'first non-None'"
+        assert any(words in doc.lower() for words in ("every plugin", "joined", "ignored")), (
+            f"hookspec {hook}: say how the results of several plugins combine (every plugin / joined / ignored)"
+        )
 
 
 def _test_sources() -> Iterator[Path]:
@@ -160,6 +176,13 @@ def test_documented_options_exist(name: str) -> None:
             assert option in actual, f"{name}: the docs list {option}, which the command does not have"
 
 
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_takes_debug(name: str) -> None:
+    """``--debug`` everywhere: on every command and every group (``synco db --debug dump`` included)."""
+    options = {opt for param in COMMANDS[name].params if isinstance(param, click.Option) for opt in param.opts}
+    assert "--debug" in options, f"{name} has no --debug option (add @debug_option)"
+
+
 EXAMPLE = DOCS / "examples" / "synco-hugo"
 
 
@@ -203,3 +226,25 @@ def test_synco_yml_example_is_valid(tmp_path: Path) -> None:
     assert {name: remote_from_config(name, entry, set).kind for name, entry in remotes.items()} == {
         "production": "ssh", "staging": "kubectl"}
     assert configured_hosts(tmp_path) == ["https://shop.example.com"]
+
+
+def test_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """What ``nox -s docs`` runs: a broken link, a missing anchor or a page left out of the nav fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "site" / "writing-a-plugin" / "index.html").exists()
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """The README promises CI runs exactly its test command; ``.ci/run`` must contain it (``-q`` aside)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^Run the whole test suite.*?^```sh\n(?P<command>.+?)\n```", readme, re.M | re.S)
+    assert match, "README.md has no test command block after 'Run the whole test suite'"
+    command = match["command"].strip()
+    assert "nox -s tests" in command
+    ci_lines = [" ".join(line.replace(" -q ", " ").split()) for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if not line.lstrip().startswith("#")]
+    assert " ".join(command.split()) in ci_lines, f".ci/run does not run the README's test command: {command}"

@@ -76,6 +76,11 @@ def test_find_php_order(tmp_path: Path) -> None:
     versioned.write_text("#!/bin/sh\n")
     versioned.chmod(versioned.stat().st_mode | stat.S_IXUSR)
     assert find_php({"PATH": str(bin_dir)}) == str(versioned)
+    # The newest version wins, whichever way it is spelt (Debian's php8.1 against Alpine's php83).
+    undotted = bin_dir / "php83"
+    undotted.write_text("#!/bin/sh\n")
+    undotted.chmod(undotted.stat().st_mode | stat.S_IXUSR)
+    assert find_php({"PATH": str(bin_dir)}) == str(undotted)
     plain = bin_dir / "php"
     plain.write_text("#!/bin/sh\n")
     plain.chmod(plain.stat().st_mode | stat.S_IXUSR)

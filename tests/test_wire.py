@@ -113,6 +113,20 @@ def test_public_index_round_trip_and_go_entries() -> None:
     assert go["Resources/x"].absolute and not go["Resources/x"].is_absolute_url
 
 
+def test_public_index_ignores_unknown_entry_fields() -> None:
+    # A newer writer may add fields; both the fast path (plain entry) and the slow path (absolute URL,
+    # float size) must read the entry and drop what they do not know.
+    raw = json.dumps({
+        "a/plain.jpg": {"sizeBytes": 1, "mTime": 2, "publicUri": "u/plain.jpg", "futureField": 1},
+        "b/cdn.jpg": {"sizeBytes": 3.0, "mTime": 4, "publicUri": "https://cdn.example/b.jpg",
+                      "isAbsoluteUrl": True, "futureField": {"nested": [1]}},
+    }).encode()
+    index = public_index_from_bytes(raw)
+    assert index == {"a/plain.jpg": PublicIndexEntry(1, 2, "u/plain.jpg"),
+                     "b/cdn.jpg": PublicIndexEntry(3, 4, "https://cdn.example/b.jpg", True)}
+    assert b"futureField" not in public_index_to_bytes(index)
+
+
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "a\\b", ""])
 def test_public_index_refuses_unsafe_paths(path: str) -> None:
     raw = json.dumps({path: {"sizeBytes": 1, "mTime": 1, "publicUri": "x"}}).encode()

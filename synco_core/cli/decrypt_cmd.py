@@ -29,6 +29,8 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
             # Chunk-sized reads hand over each authenticated chunk without copying it.
             shutil.copyfileobj(reader, sys.stdout.buffer, CHUNK_SIZE)
         else:
+            # atomic_output syncs before the rename but starts write-back on the way, so the durability
+            # costs little over `age -d`, which does not sync (benchmarks/bench_age.py compares both).
             with atomic_output(output) as out:
                 shutil.copyfileobj(reader, out, CHUNK_SIZE)
 

@@ -26,8 +26,10 @@ def php_candidates(environ: Mapping[str, str] | None = None) -> list[str]:
     if explicit:
         names.append(explicit)
     names.append("php")
-    names.extend(f"php{version}" for version in PHP_VERSIONS)
-    names.extend(f"php{version.replace('.', '')}" for version in PHP_VERSIONS)
+    # Newest version first whichever way the distribution spells it (php8.3 or php83), so a host with both
+    # php8.1 and php83 gets 8.3.
+    for version in PHP_VERSIONS:
+        names.extend((f"php{version}", f"php{version.replace('.', '')}"))
     return names
 
 
