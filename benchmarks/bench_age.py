@@ -1,12 +1,13 @@
 """Benchmark: age encryption and decryption, synco against the ``age`` binary (X25519), side by side.
 
-    python3 benchmarks/bench_age.py [--size MB] [--repeat N]
+    python3 benchmarks/bench_age.py [--size MB|full] [--repeat N] [--dir DIR]
 
-Generates a file of ``--size`` MB (default 200; the issue's target is 1200) in benchmarks/.data/ (or
-``--dir``), then
-times, ``--repeat`` times each, whole processes (interpreter start-up included, as for ``age``):
-encrypting with synco and with ``age -r``, decrypting with synco (a plain process, and ``synco decrypt``,
-which also fsyncs its output) and with ``age -d -i``. It prints medians, synco/age ratios and peak memory,
+Generates a file of ``--size`` MB (default 200; ``full`` is the issue's 1200) in benchmarks/.data/ (or
+``--dir``), then times, ``--repeat`` times each and in turns (see ``common.measure_interleaved``), whole
+processes (interpreter start-up included, as for ``age``): encrypting with synco and with ``age -r``;
+decrypting with synco (a plain process, and ``synco decrypt``, which also fsyncs its output before renaming
+it into place), with ``age -d -i`` (which does not sync) and with ``age -d -i`` followed by ``sync`` of its
+output (the same durability as ``synco decrypt``). It prints medians, synco/age ratios and peak memory,
 then the time to open an X25519 artifact (header parsed, key unwrapped, MAC checked) and one scrypt one.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -23,11 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import DATA_DIR, have, measure, print_table
+from common import DATA_DIR, Case, have, measure_interleaved, print_table
 
 from synco_core import age
 
 COPY_BUFFER = 1024 * 1024
+#: ``--size full``: the issue's 1.2 GB.
+FULL_SIZE_MB = 1200
 
 
 def worker(argv: list[str]) -> int:
@@ -67,11 +71,30 @@ def time_open(path: Path, identity: age.Identity, repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
+def synco_script() -> str:
+    """The ``synco`` console script of this interpreter's environment, even when it is not on PATH."""
+    beside = Path(sys.executable).with_name("synco")
+    return str(beside) if beside.exists() else "synco"
+
+
+def size_mb(text: str) -> int:
+    if text == "full":
+        return FULL_SIZE_MB
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of MB or 'full': {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the size must be at least 1 MB")
+    return value
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=200, help="plaintext size in MB (default 200)")
+    parser.add_argument("--size", type=size_mb, default=200,
+                        help=f"plaintext size in MB, or 'full' for {FULL_SIZE_MB} (default 200)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=DATA_DIR,
                         help="where to put the files (e.g. /dev/shm to take the disk out of the comparison)")
@@ -101,29 +124,35 @@ def main() -> int:
         os.sync()
 
     print(f"age benchmark: {args.size} MB, {args.repeat} runs each", file=sys.stderr)
-    enc_synco = measure("synco encrypt", [*me, "encrypt", recipient, str(plain), str(by_synco)], args.repeat,
-                        setup=lambda: remove(by_synco))
-    enc_age = measure("age -r", ["age", "-r", recipient, "-o", str(by_age), str(plain)], args.repeat,
-                      setup=lambda: remove(by_age))
-    # Each side decrypts its own output, and the other's once below as a correctness check.
-    dec_synco = measure("synco decrypt (process)", [*me, "decrypt", str(key_file), str(by_age), str(decrypted)],
-                        args.repeat, setup=lambda: remove(decrypted))
-    dec_cli = measure("synco decrypt (CLI, fsync)",
-                      ["synco", "decrypt", "--key", identity.to_string(), str(by_age), "-o", str(decrypted)],
-                      args.repeat, setup=lambda: remove(decrypted))
-    dec_age = measure("age -d", ["age", "-d", "-i", str(key_file), "-o", str(decrypted), str(by_synco)],
-                      args.repeat, setup=lambda: remove(decrypted))
+    enc_synco, enc_age = measure_interleaved([
+        Case("synco encrypt", [*me, "encrypt", recipient, str(plain), str(by_synco)], lambda: remove(by_synco)),
+        Case("age -r", ["age", "-r", recipient, "-o", str(by_age), str(plain)], lambda: remove(by_age)),
+    ], args.repeat)
+    # Each side decrypts the other's output, which doubles as a check that the two agree.
+    def clear() -> None:
+        remove(decrypted)
+
+    age_decrypt = ["age", "-d", "-i", str(key_file), "-o", str(decrypted), str(by_synco)]
+    dec_synco, dec_cli, dec_age, dec_age_sync = measure_interleaved([
+        Case("synco decrypt (process)", [*me, "decrypt", str(key_file), str(by_age), str(decrypted)], clear),
+        Case("synco decrypt (CLI, fsync)",
+             [synco_script(), "decrypt", "--key", identity.to_string(), str(by_age), "-o", str(decrypted)], clear),
+        Case("age -d", age_decrypt, clear),
+        # sync FILE fsyncs just that file: the durability `synco decrypt` gives, for an honest comparison.
+        Case("age -d && sync FILE", f"{shlex.join(age_decrypt)} && sync {shlex.quote(str(decrypted))}", clear),
+    ], args.repeat)
     if decrypted.stat().st_size != plain.stat().st_size:
         print("age could not decrypt synco's output correctly", file=sys.stderr)
         return 1
     remove(decrypted)
 
     print_table(
-        f"age v1, X25519, {args.size} MB (medians of {args.repeat})",
+        f"age v1, X25519, {args.size} MB (medians of {args.repeat}, in turns)",
         [
             ("encrypt", enc_synco, enc_age),
-            ("decrypt", dec_synco, dec_age),
-            ("decrypt via `synco decrypt`", dec_cli, dec_age),
+            ("decrypt (process, no sync)", dec_synco, dec_age),
+            ("`synco decrypt` (fsync)", dec_cli, dec_age),
+            ("`synco decrypt` (fsync), same sync", dec_cli, dec_age_sync),
         ],
     )
     opening = time_open(by_synco, identity, 200)

@@ -7,11 +7,15 @@ N files of 20-200 KiB (default 2,000; ``--files 10000`` is the size of issue 4).
   as ``serve`` would be started again; publishing is not timed, its time is printed separately).
 
 References, each doing the same work: ``rsync -a`` over ssh (a private sshd on 127.0.0.1 with throw-away
-keys, as in the issue) and from a local rsync daemon over plain TCP, ``curl`` with one connection, and
-``curl --parallel --parallel-max 16``; the curl runs read from the same built-in server as synco.
+keys, as in the issue) and from a local rsync daemon over plain TCP, ``curl`` with one connection,
+``wget -i`` (one keep-alive connection; left out with a note where wget is not installed) and
+``curl --parallel --parallel-max 16``; curl and wget read from the same built-in server as synco.
 
-The latency variant of the issue (20 ms round trip) runs through a delaying TCP proxy (``--latency-ms``,
-0 skips it): this kernel has no ``tc netem``, so network namespaces could not add the delay.
+The latency variant of the issue (``--latency-ms``, default 20 ms round trip, 0 skips it) runs the clients
+(receive, rsync, curl, wget) in a network namespace of their own, joined to the servers' by a veth pair,
+when ``ip netns`` works (root). The delay comes from ``tc netem`` on the veth where the kernel has it;
+otherwise (as on the machine this was written on: no netem module) a delaying TCP proxy on the servers'
+end of the veth adds it. Without namespaces everything stays on 127.0.0.1, through the same proxy.
 
 ``--serve-helper`` and ``--proxy-helper`` are used internally: the first runs ``synco serve`` with a small
 framework plugin for the generated project, the second is the delaying proxy.
@@ -32,6 +36,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +117,21 @@ class Serve:
     def __init__(self, project: Path) -> None:
         self.project = project
         self.port = free_port()
+        #: The address serve listens on (the veth's, for the netem variant).
+        self.host = "127.0.0.1"
         self.process: subprocess.Popen[str] | None = None
         self.session = self.key = ""
         self.publish_seconds: list[float] = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"http://{self.host}:{self.port}/"
 
     def restart(self) -> None:
         self.stop()
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-helper", "--listen", f"127.0.0.1:{self.port}", "--ttl", "120"],
+            [sys.executable, __file__, "--serve-helper", "--listen", f"{self.host}:{self.port}", "--ttl", "120"],
             cwd=self.project, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -166,7 +173,7 @@ class RsyncDaemon:
 class SshServer:
     """A private sshd on 127.0.0.1 with throw-away keys, so rsync can run over ssh as in the issue."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, extra_address: str | None = None) -> None:
         base = work / "sshd"
         shutil.rmtree(base, ignore_errors=True)
         base.mkdir(parents=True)
@@ -176,7 +183,9 @@ class SshServer:
         self.port = free_port()
         config = base / "sshd_config"
         config.write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {base / 'host'}\nPidFile {base / 'sshd.pid'}\n"
+            f"Port {self.port}\nListenAddress 127.0.0.1\n"
+            + (f"ListenAddress {extra_address}\n" if extra_address else "")
+            + f"HostKey {base / 'host'}\nPidFile {base / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
             "PermitRootLogin yes\nUsePAM no\nLogLevel ERROR\n"
         )
@@ -203,8 +212,75 @@ class SshServer:
             self.process.wait()
 
 
-async def delaying_proxy(listen_port: int, target_port: int, rtt_ms: float) -> None:
-    """Forward 127.0.0.1:listen_port to target_port, delivering every chunk rtt/2 after it arrived.
+class ClientNamespace:
+    """A network namespace for the clients, joined to this one by a veth pair; needs root and ``ip``.
+
+    The servers stay in this namespace; the clients reach them at :attr:`server_ip` over the veth. With
+    ``tc netem`` both ends of the veth delay by half the round trip (:attr:`netem` True); without it the
+    delaying proxy listens on :attr:`server_ip` instead. Raises ``OSError`` or ``CalledProcessError`` when
+    any step fails, after undoing the others.
+    """
+
+    def __init__(self, rtt_ms: float) -> None:
+        tag = os.getpid()
+        self.name = f"synco-bench-{tag}"
+        # Interface names are at most 15 characters.
+        self.outer, self.inner = f"sbA{tag}", f"sbB{tag}"
+        subnet = f"10.213.{tag % 250}"
+        self.server_ip, self.client_ip = f"{subnet}.1", f"{subnet}.2"
+        self.netem = False
+        try:
+            for argv in (["ip", "netns", "add", self.name],
+                         ["ip", "link", "add", self.outer, "type", "veth", "peer", "name", self.inner],
+                         ["ip", "link", "set", self.inner, "netns", self.name],
+                         ["ip", "addr", "add", f"{self.server_ip}/30", "dev", self.outer],
+                         ["ip", "link", "set", self.outer, "up"],
+                         self.wrap(["ip", "addr", "add", f"{self.client_ip}/30", "dev", self.inner]),
+                         self.wrap(["ip", "link", "set", self.inner, "up"]),
+                         self.wrap(["ip", "link", "set", "lo", "up"])):
+                subprocess.run(argv, check=True, capture_output=True)
+            self._check_reachable()
+            delay = f"{rtt_ms / 2:g}ms"
+            self.netem = all(subprocess.run(argv, capture_output=True).returncode == 0 for argv in (
+                ["tc", "qdisc", "add", "dev", self.outer, "root", "netem", "delay", delay],
+                self.wrap(["tc", "qdisc", "add", "dev", self.inner, "root", "netem", "delay", delay]),
+            ))
+        except BaseException:
+            self.close()
+            raise
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """``argv`` run in the clients' namespace (``ip netns exec`` execs it: same process, same memory)."""
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def _check_reachable(self) -> None:
+        with socket.create_server((self.server_ip, 0)) as listener:
+            port = listener.getsockname()[1]
+            probe = f"import socket; socket.create_connection(({self.server_ip!r}, {port}), timeout=5).close()"
+            subprocess.run(self.wrap([sys.executable, "-c", probe]), check=True, capture_output=True, timeout=20)
+
+    def close(self) -> None:
+        # Deleting the namespace deletes its end of the veth, and with it the pair.
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+        subprocess.run(["ip", "link", "delete", self.outer], capture_output=True)
+
+
+def client_namespace(rtt_ms: float) -> ClientNamespace | None:
+    """The clients' namespace where it can be made; None (with a note) where not."""
+    if os.geteuid() != 0 or not have("ip"):
+        print("latency variant on 127.0.0.1: network namespaces need root and iproute2", file=sys.stderr)
+        return None
+    try:
+        return ClientNamespace(rtt_ms)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        print(f"latency variant on 127.0.0.1: no network namespace ({exc} {detail.decode(errors='replace').strip()})",
+              file=sys.stderr)
+        return None
+
+
+async def delaying_proxy(listen_port: int, target_port: int, rtt_ms: float, listen_host: str = "127.0.0.1") -> None:
+    """Forward listen_host:listen_port to 127.0.0.1:target_port, delivering every chunk rtt/2 after it arrived.
 
     Chunks are queued with their due time, so the delay adds latency without capping throughput (data
     in flight keeps flowing), as a long link does. ``tc netem`` would be the real thing; this kernel has
@@ -247,17 +323,18 @@ async def delaying_proxy(listen_port: int, target_port: int, rtt_ms: float) -> N
         await asyncio.gather(pump(client_reader, server_writer), pump(server_reader, client_writer),
                              return_exceptions=True)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", listen_port, backlog=256)
+    server = await asyncio.start_server(handle, listen_host, listen_port, backlog=256)
     async with server:
         await server.serve_forever()
 
 
-def start_proxy(listen_port: int, target_port: int, rtt_ms: float) -> subprocess.Popen[bytes]:
+def start_proxy(listen_port: int, target_port: int, rtt_ms: float,
+                listen_host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
     process = subprocess.Popen([sys.executable, __file__, "--proxy-helper", str(listen_port), str(target_port),
-                                str(rtt_ms)])
+                                str(rtt_ms), listen_host])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", listen_port), timeout=0.5):
+        with contextlib.suppress(OSError), socket.create_connection((listen_host, listen_port), timeout=0.5):
             return process
         time.sleep(0.05)
     process.terminate()
@@ -272,12 +349,17 @@ def curl_config(paths: list[Path], root: Path, base_url: str, out_dir: Path, con
     config.write_text("".join(lines))
 
 
+def wget_list(paths: list[Path], root: Path, base_url: str, urls: Path) -> None:
+    """The URL list of ``wget -i`` (one per line; ``-x -nH`` turn them into ``files/...`` under ``-P``)."""
+    urls.write_text("".join(f"{base_url}files/{path.relative_to(root).as_posix()}\n" for path in paths))
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-helper":
         serve_helper(sys.argv[2:])
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--proxy-helper":
-        asyncio.run(delaying_proxy(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+        asyncio.run(delaying_proxy(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), *sys.argv[5:6]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000, help="number of files (default 2000; issue: 10000)")
@@ -285,7 +367,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=8, help="synco receive --jobs")
     parser.add_argument("--dir", type=Path, default=DATA_DIR / "transfer")
     parser.add_argument("--latency-ms", type=float, default=20.0,
-                        help="round trip of the latency variant, through a delaying proxy (0 skips it)")
+                        help="round trip of the latency variant (0 skips it)")
+    parser.add_argument("--no-netns", action="store_true",
+                        help="latency variant on 127.0.0.1 through the proxy, even where namespaces work")
     args = parser.parse_args()
     for tool in ("rsync", "curl"):
         if not have(tool):
@@ -321,24 +405,37 @@ def main() -> int:
     # The console script may be a version-manager shim (pyenv) that costs more than the work; run the
     # entry point with this interpreter instead, as an installed script does.
     synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    wget = have("wget")
+    if not wget:
+        print("wget is not installed (apt-get install wget): its row is left out", file=sys.stderr)
+    netns = client_namespace(args.latency_ms) if args.latency_ms and not args.no_netns else None
+    if netns is not None:
+        atexit.register(netns.close)
+        print(f"latency variant: clients in namespace {netns.name}, delay by "
+              + ("tc netem on the veth" if netns.netem else "the delaying proxy (no tc netem here)"), file=sys.stderr)
     serve = Serve(project)
     rsync_daemon = RsyncDaemon(root, work)
     rsyncs = [(["rsync", "-a", rsync_daemon.url], "rsync -a (daemon, TCP)")]
     sshd: SshServer | None = None
     if have("ssh") and (shutil.which("sshd") or Path("/usr/sbin/sshd").exists()):
         try:
-            sshd = SshServer(work)
+            sshd = SshServer(work, netns.server_ip if netns is not None and netns.netem else None)
             rsyncs.insert(0, (["rsync", "-a", "-e", sshd.ssh, f"{sshd.user}@127.0.0.1:{root}/"], "rsync -a (ssh)"))
         except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
             print(f"rsync over ssh left out: {exc}", file=sys.stderr)
     curl = ["curl", "--silent", "--no-progress-meter", "--fail", "--create-dirs"]
 
     def run_suite(title: str, base_url: str, rsync_variants: list[tuple[list[str], str]],
-                  curl_single: bool) -> list[tuple[str, Measurement, Measurement]]:
-        """First sync and re-sync of synco against each reference; every tool keeps its own destination."""
+                  curl_single: bool, client: Callable[[list[str]], list[str]] = list,
+                  ) -> list[tuple[str, Measurement, Measurement]]:
+        """First sync and re-sync of synco against each reference; every tool keeps its own destination.
+
+        ``client`` wraps every client command line (into the clients' network namespace).
+        """
         tag = title.replace(" ", "-")
         dst_synco, dst_rsync, dst_curl = work / f"dst-synco-{tag}", work / f"dst-rsync-{tag}", work / f"dst-curl-{tag}"
-        config = work / f"curl-{tag}.cfg"
+        dst_wget = work / f"dst-wget-{tag}"
+        config, urls = work / f"curl-{tag}.cfg", work / f"wget-{tag}.txt"
 
         def clean(path: Path) -> None:
             discard(path)
@@ -347,25 +444,35 @@ def main() -> int:
             os.sync()
 
         def receive_argv() -> list[str]:
-            return [*synco, "receive", serve.session, serve.key, "--base-url", base_url, "--target", str(dst_synco),
-                    "--all", "--jobs", str(args.jobs)]
+            return client([*synco, "receive", serve.session, serve.key, "--base-url", base_url, "--target",
+                           str(dst_synco), "--all", "--jobs", str(args.jobs)])
 
         rows: list[tuple[str, Measurement, Measurement]] = []
         serve.restart()
         # Run as a subprocess so the peak memory is that of receive alone.
         first_synco = measure(f"synco receive (first, {title})", receive_argv(), args.repeat,
                               setup=lambda: clean(dst_synco))
-        first_rsyncs = [measure(f"{label} (first, {title})", [*argv, f"{dst_rsync}/"], args.repeat,
+        first_rsyncs = [measure(f"{label} (first, {title})", client([*argv, f"{dst_rsync}/"]), args.repeat,
                                 setup=lambda: clean(dst_rsync)) for argv, label in rsync_variants]
         curl_config(paths, root, base_url, dst_curl, config)
         rows += [(f"first sync, {title}", first_synco, reference) for reference in first_rsyncs]
         if curl_single:
-            first_curl = measure(f"curl, 1 connection (first, {title})", [*curl, "-K", str(config)], args.repeat,
-                                 setup=lambda: clean(dst_curl))
+            first_curl = measure(f"curl, 1 connection (first, {title})", client([*curl, "-K", str(config)]),
+                                 args.repeat, setup=lambda: clean(dst_curl))
             rows.append((f"first sync, {title}", first_synco, first_curl))
+            if wget:
+                wget_list(paths, root, base_url, urls)
+                first_wget = measure(f"wget -i, 1 connection (first, {title})",
+                                     client(["wget", "-q", "-x", "-nH", "-P", str(dst_wget), "-i", str(urls)]),
+                                     args.repeat, setup=lambda: clean(dst_wget))
+                rows.append((f"first sync, {title}", first_synco, first_wget))
+                same = subprocess.run(["diff", "-r", "-q", str(root), str(dst_wget / "files")], capture_output=True)
+                if same.returncode != 0:
+                    print("WARNING: wget's copy differs from the source:\n" + same.stdout.decode()[:500],
+                          file=sys.stderr)
         first_parallel = measure(f"curl --parallel 16 (first, {title})",
-                                 [*curl, "--parallel", "--parallel-max", "16", "-K", str(config)], args.repeat,
-                                 setup=lambda: clean(dst_curl))
+                                 client([*curl, "--parallel", "--parallel-max", "16", "-K", str(config)]),
+                                 args.repeat, setup=lambda: clean(dst_curl))
         rows.append((f"first sync, {title}", first_synco, first_parallel))
 
         rng = random.Random(11)
@@ -382,7 +489,7 @@ def main() -> int:
             serve.restart()
             parts = [(resync_synco, measure(resync_synco.label, receive_argv(), 1))]
             for (argv, _label), dst, total in zip(rsync_variants, rsync_dsts, resync_rsyncs, strict=True):
-                parts.append((total, measure(total.label, [*argv, f"{dst}/"], 1)))
+                parts.append((total, measure(total.label, client([*argv, f"{dst}/"]), 1)))
             for total, part in parts:
                 total.seconds += part.seconds
                 total.peak_rss_mb = max(total.peak_rss_mb, part.peak_rss_mb)
@@ -390,7 +497,7 @@ def main() -> int:
         same = subprocess.run(["diff", "-r", "-q", str(root), str(dst_synco / "files")], capture_output=True)
         if same.returncode != 0:
             print("WARNING: synco's copy differs from the source:\n" + same.stdout.decode()[:2000], file=sys.stderr)
-        for path in (dst_synco, dst_rsync, dst_curl, *rsync_dsts):
+        for path in (dst_synco, dst_rsync, dst_curl, dst_wget, *rsync_dsts):
             discard(path)
         return rows
 
@@ -399,17 +506,30 @@ def main() -> int:
     try:
         rows += run_suite("loopback", serve.url, rsyncs, curl_single=True)
         if args.latency_ms:
-            # The same over a proxy that holds every chunk back by half the round trip in each direction.
-            http_proxy = free_port()
-            proxies.append(start_proxy(http_proxy, serve.port, args.latency_ms))
+            title = f"{args.latency_ms:g} ms RTT"
+            client: Callable[[list[str]], list[str]] = list
+            host = "127.0.0.1"
+            if netns is not None:
+                client, host = netns.wrap, netns.server_ip
+                title += ", netns"
             latency_rsyncs = []
+            if netns is not None and netns.netem:
+                # The veth delays every packet: the clients talk to serve and sshd directly.
+                serve.host = netns.server_ip
+                http_port = serve.port
+                ssh_port = sshd.port if sshd is not None else 0
+            else:
+                # A proxy that holds every chunk back by half the round trip in each direction.
+                http_port = free_port()
+                proxies.append(start_proxy(http_port, serve.port, args.latency_ms, host))
+                if sshd is not None:
+                    ssh_port = free_port()
+                    proxies.append(start_proxy(ssh_port, sshd.port, args.latency_ms, host))
             if sshd is not None:
-                ssh_proxy = free_port()
-                proxies.append(start_proxy(ssh_proxy, sshd.port, args.latency_ms))
-                ssh = sshd.ssh.replace(f"-p {sshd.port}", f"-p {ssh_proxy}")
-                latency_rsyncs.append((["rsync", "-a", "-e", ssh, f"{sshd.user}@127.0.0.1:{root}/"], "rsync -a (ssh)"))
-            rows += run_suite(f"{args.latency_ms:g} ms RTT", f"http://127.0.0.1:{http_proxy}/", latency_rsyncs,
-                              curl_single=args.files <= 2000)
+                ssh = sshd.ssh.replace(f"-p {sshd.port}", f"-p {ssh_port}")
+                latency_rsyncs.append((["rsync", "-a", "-e", ssh, f"{sshd.user}@{host}:{root}/"], "rsync -a (ssh)"))
+            rows += run_suite(title, f"http://{host}:{http_port}/", latency_rsyncs,
+                              curl_single=args.files <= 2000, client=client)
     finally:
         serve.stop()
         rsync_daemon.stop()
@@ -418,6 +538,8 @@ def main() -> int:
         for proxy in proxies:
             proxy.terminate()
             proxy.wait()
+        if netns is not None:
+            netns.close()
         # Deleted at exit: after the table is printed (deleting tens of thousands of files takes a while),
         # and after a failed run too.
         atexit.register(shutil.rmtree, trash, ignore_errors=True)
@@ -427,7 +549,9 @@ def main() -> int:
     if not args.latency_ms:
         print("latency variant skipped (--latency-ms 0)")
     elif args.files > 2000:
-        print("curl with one connection left out under latency: it costs a round trip per file")
+        print("curl and wget with one connection left out under latency: they cost a round trip per file")
+    if not wget:
+        print("wget -i left out: wget is not installed (apt-get install wget)")
     return 0
 
 

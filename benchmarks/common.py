@@ -184,3 +184,10 @@ def have(tool: str) -> bool:
     from shutil import which
 
     return which(tool) is not None
+
+
+def plain_size(artifact: Path, key_file: Path) -> int:
+    """Bytes of plain text inside a ``zstd | age`` artifact of the reference pipelines (decrypted by the
+    ``age`` CLI, counted without writing it anywhere)."""
+    pipeline = f"age -d -i {key_file} {artifact} | zstd -d -q -c | wc -c"
+    return int(subprocess.run(pipeline, shell=True, check=True, capture_output=True, text=True).stdout)

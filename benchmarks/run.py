@@ -1,4 +1,11 @@
-"""Run every benchmark (or the ones named) and print their tables: ``python benchmarks/run.py [age mysql ...]``."""
+"""Run every benchmark (or the ones named) and print their tables.
+
+    python benchmarks/run.py [NAME ...] [OPTION ...]
+
+``NAME`` is a script's name without ``bench_`` (``age``, ``pull`` ...). Everything from the first argument
+that starts with ``-`` on is passed to each script, so ``run.py pull --size full`` runs
+``bench_pull.py --size full``; a ``--`` before the options is dropped.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,29 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(benchmark names, the options for each script)."""
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option], argv[first_option:]
+    if options[:1] == ["--"]:
+        options = options[1:]
+    return names, options
+
+
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    names, options = split_arguments(argv)
+    names = names or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    # All names are checked first, so a typo does not show up only after the long ones before it have run.
+    unknown = [name for name in names if not (HERE / f"bench_{name}.py").exists()]
+    if unknown:
+        print(f"no benchmark named {', '.join(map(repr, unknown))}", file=sys.stderr)
+        return 1
     failed = []
     for name in names:
         script = HERE / f"bench_{name}.py"
-        if not script.exists():
-            print(f"no benchmark named {name!r}", file=sys.stderr)
-            return 1
         print(f"\n=== {name} ===", flush=True)
         saved = sys.argv
-        sys.argv = [str(script)]
+        sys.argv = [str(script), *options]
         try:
             runpy.run_path(str(script), run_name="__main__")
         except SystemExit as exc:
