@@ -100,3 +100,17 @@ def drain_results(conn: pq.abc.PGconn) -> pq.abc.PGresult | None:
             return failed
         if failed is None and result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE):
             failed = result
+
+
+def finish_copy(conn: pq.abc.PGconn) -> tuple[pq.abc.PGresult | None, int]:
+    """Collect the results after ``PQputCopyEnd``: the failed one if any, and how many rows the server stored."""
+    failed: pq.abc.PGresult | None = None
+    stored = 0
+    while True:
+        result = conn.get_result()
+        if result is None:
+            return failed, stored
+        if result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE):
+            failed = failed or result
+        elif result.status == pq.ExecStatus.COMMAND_OK and result.command_tuples:
+            stored += result.command_tuples

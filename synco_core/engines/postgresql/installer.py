@@ -29,6 +29,7 @@ from psycopg.rows import dict_row
 from synco_core.engines.guard import check_target
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
+from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
@@ -185,9 +186,10 @@ def _table_key(schema: str, name: str) -> str:
 def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest], stats: LoadStats) -> None:
     """Compare the loaded scratch database with the source's manifest; raise DatabaseError on a difference.
 
-    Row counts are counted in the database itself. The checksum is the SHA-256 of the COPY text each table
-    was loaded from, computed while it streamed in (the dumper hashed the very same text on the source),
-    so a damaged or tampered block is caught without reading every table back.
+    Row counts are what the server reported storing for each table's COPY (counted in the database with
+    ``count(*)`` for a table the script filled some other way). The checksum is the SHA-256 of the COPY text
+    each table was loaded from, computed while it streamed in (the dumper hashed the very same text on the
+    source), so a damaged or tampered block is caught without reading every table back.
     """
     if not manifest:
         return
@@ -202,9 +204,12 @@ def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest],
         if key not in tables:
             raise DatabaseError(f"verification failed: table {key!r} of the dump is missing after loading")
         schema, name = tables[key]
-        row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}.{}").format(sql.Identifier(schema),
-                                                                             sql.Identifier(name))).fetchone()
-        count = int(row[0]) if row else 0
+        if key in stats.stored:
+            count = stats.stored[key]
+        else:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}.{}").format(sql.Identifier(schema),
+                                                                                 sql.Identifier(name))).fetchone()
+            count = int(row[0]) if row else 0
         if count != expected.rows:
             raise DatabaseError(f"verification failed: table {key!r} has {count} rows after loading, "
                                 f"the dump had {expected.rows}")
@@ -249,6 +254,13 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
                          backup=previous if target_exists else None)
 
 
+def _loading_connection(database: DatabaseConfig, scratch: str) -> psycopg.Connection[Any]:
+    """The second connection big COPY blocks are shared with, set up like the first."""
+    conn = connect(database, scratch)
+    conn.execute("SET synchronous_commit = off")
+    return conn
+
+
 def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: InstallOptions) -> LoadStats:
     if options.format not in ("sql", "native", ""):
         raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
@@ -260,7 +272,11 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
             # script buys nothing. More maintenance memory makes the index builds after the data faster.
             conn.execute("SET synchronous_commit = off")
             conn.execute("SET maintenance_work_mem = '256MB'")
-            stats = load_script(conn.pgconn, dump)
+            second = SecondConnection(lambda: _loading_connection(database, scratch))
+            try:
+                stats = load_script(conn.pgconn, dump, second)
+            finally:
+                second.close()
             verify(conn, options.manifest, stats)
         except psycopg.Error as exc:
             raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc

@@ -22,7 +22,8 @@ from typing import BinaryIO
 
 from psycopg import pq
 
-from synco_core.engines.postgresql.connection import drain_results, result_error
+from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
+from synco_core.engines.postgresql.sharedcopy import SHARE_AFTER, SecondConnection, SharedCopy, shareable
 from synco_core.errors import DatabaseError
 
 #: How much of the dump is read at a time.
@@ -59,6 +60,8 @@ class LoadStats:
     #: Per table loaded with COPY (``table`` in ``public``, else ``schema.table``): rows sent and the SHA-256
     #: of the COPY text sent, the same checksum the dumper records in the manifest.
     copied: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Per table loaded with COPY: the rows the server reported storing (over every connection it used).
+    stored: dict[str, int] = field(default_factory=dict)
 
 
 def _unquote(identifier: bytes) -> str:
@@ -95,6 +98,8 @@ class ScriptReader:
         self.line = 1  # line number at self.pos
         self.head = b""
         self.tail = b""
+        #: Newlines in the piece of COPY data :meth:`copy_data` yielded last (its rows, counted only once).
+        self.piece_rows = 0
 
     def _fill(self, keep_from: int) -> bool:
         """Drop consumed bytes before ``keep_from`` and read more; False at the end of the stream."""
@@ -108,7 +113,7 @@ class ScriptReader:
             _check_not_binary(chunk)
         if len(self.head) < 512:
             self.head = (self.head + chunk)[:512]
-        self.tail = (self.tail + chunk)[-512:]
+        self.tail = (self.tail + chunk[-512:])[-512:]
         self.buf = self.buf[keep_from:] + chunk
         self.pos -= keep_from
         return True
@@ -291,7 +296,7 @@ class ScriptReader:
                 if after >= len(buf) and not self.eof:
                     break  # cannot tell yet whether the line ends here
                 if index + 1 > self.pos:
-                    yield buf[self.pos:index + 1]
+                    yield self._piece(index + 1)
                 line_end = buf.find(b"\n", after)
                 self._advance(len(buf) if line_end == -1 else line_end + 1)
                 return
@@ -300,14 +305,22 @@ class ScriptReader:
             if index != -1:
                 safe = min(safe, index)
             if safe > self.pos:
-                yield buf[self.pos:safe]
-                self._advance(safe)
+                yield self._piece(safe)
             # Keep the byte before the position: when it is a newline, a "\\." right after it ends the block.
             if not self._fill(self.pos - 1):
                 if at_end:
                     raise TruncatedDump(f"the dump is truncated: a COPY block has no end (line {self.line})")
                 # One more pass with eof set accepts a "\\." on the very last line, without a newline.
                 at_end = True
+
+    def _piece(self, end: int) -> bytes:
+        """The COPY data up to ``end``, consumed: its newlines are counted here once, for the line numbers
+        and for the caller's row count (``piece_rows``)."""
+        piece = self.buf[self.pos:end]
+        self.piece_rows = piece.count(b"\n")
+        self.line += self.piece_rows
+        self.pos = end
+        return piece
 
     def complete(self) -> bool:
         """Whether the dump ended with the completion line its header promises (True when unknown)."""
@@ -339,20 +352,24 @@ def _strip_comments(statement: bytes) -> bytes:
     return re.sub(rb"--[^\n]*", b"", text).strip().rstrip(b";").strip()
 
 
-def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO) -> LoadStats:
-    """Run every statement of the script on ``pgconn``; raise a one-line DatabaseError on the first failure."""
+def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None) -> LoadStats:
+    """Run every statement of the script on ``pgconn``; raise a one-line DatabaseError on the first failure.
+
+    With ``second``, big COPY blocks are shared with a second connection to the same database (see
+    :mod:`~synco_core.engines.postgresql.sharedcopy`); the caller closes it.
+    """
     # psycopg keeps its connections in libpq's nonblocking mode, where PQputCopyData grows the output
     # buffer without limit whenever the server reads slower than the dump arrives. In blocking mode it
     # waits for the socket instead, which keeps the loader's memory flat.
     saved = pgconn.nonblocking
     pgconn.nonblocking = 0
     try:
-        return _load_script(pgconn, stream)
+        return _load_script(pgconn, stream, second)
     finally:
         pgconn.nonblocking = saved
 
 
-def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO) -> LoadStats:
+def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None) -> LoadStats:
     reader = ScriptReader(stream)
     stats = LoadStats()
     while True:
@@ -373,9 +390,11 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO) -> LoadStats:
         if _COPY_FROM_STDIN.match(_strip_comments(text)):
             stats.copy_blocks += 1
             hasher = hashlib.sha256()
-            rows = _copy_in(pgconn, reader, text, line, hasher)
+            rows, stored = _copy_in(pgconn, reader, text, line, hasher, second)
             stats.rows += rows
-            stats.copied[copy_target(_strip_comments(text))] = (rows, hasher.hexdigest())
+            target = copy_target(_strip_comments(text))
+            stats.copied[target] = (rows, hasher.hexdigest())
+            stats.stored[target] = stats.stored.get(target, 0) + stored
             continue
         result = pgconn.exec_(text)
         if result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE) or (
@@ -384,30 +403,80 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO) -> LoadStats:
                 pgconn.put_copy_end(b"unexpected COPY")
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
+        if second is not None:
+            second.remember(text)
     if not reader.complete():
         raise TruncatedDump("the dump is truncated: its last line is missing")
     return stats
 
 
 def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line: int,
-             hasher: hashlib._Hash) -> int:
+             hasher: hashlib._Hash, second: SecondConnection | None) -> tuple[int, int]:
+    """Stream one COPY block; return the rows sent and the rows the server says it stored."""
     result = pgconn.exec_(statement)
     if result.status != pq.ExecStatus.COPY_IN:
         raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(result, pgconn)}")
     rows = 0
+    sent = 0
+    can_share = second is not None and shareable(_strip_comments(statement))
+    shared: SharedCopy | None = None
+    # While sharing: the bytes after the last newline seen, which belong to the row the next piece ends.
+    tail: bytes | memoryview = b""
+    turn = 0
     try:
         for block in reader.copy_data():
-            if pgconn.put_copy_data(block) != 1:
-                raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(None, pgconn)}")
-            # Counting and hashing after sending overlaps with the server parsing the block.
-            rows += block.count(b"\n")
+            if shared is None:
+                if can_share and sent >= SHARE_AFTER and second is not None:
+                    # The first connection's stream may stop inside a row: it gets the rest of that row first.
+                    newline = block.find(b"\n")
+                    if newline != -1:
+                        _put(pgconn, block[:newline + 1], line)
+                        shared = SharedCopy(second.pgconn(), statement, line)
+                        tail = memoryview(block)[newline + 1:]
+                        hasher.update(block)
+                        rows += reader.piece_rows
+                        continue
+                _put(pgconn, block, line)
+                sent += len(block)
+            else:
+                # Runs of whole rows go to the two connections in turn.
+                cut = block.rfind(b"\n") + 1
+                if cut:
+                    view = memoryview(block)
+                    if turn == 0:
+                        _put(pgconn, tail, line)
+                        _put(pgconn, view[:cut], line)
+                    else:
+                        shared.put(tail)
+                        shared.put(view[:cut])
+                    turn ^= 1
+                    tail = view[cut:]
+                else:
+                    tail = bytes(tail) + block
+            # Hashing after sending overlaps with the server parsing the block.
+            rows += reader.piece_rows
             hasher.update(block)
+        if tail:
+            _put(pgconn, tail, line)
     except BaseException:
         pgconn.put_copy_end(b"load aborted")
         drain_results(pgconn)
+        if shared is not None:
+            shared.abort()
         raise
     pgconn.put_copy_end(None)
-    failed = drain_results(pgconn)
+    failed, stored = finish_copy(pgconn)
+    if shared is not None:
+        if failed is not None:
+            shared.abort()
+        else:
+            shared.finish()
+            stored += shared.stored
     if failed is not None:
         raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(failed, pgconn)}")
-    return rows
+    return rows, stored
+
+
+def _put(pgconn: pq.abc.PGconn, data: bytes | memoryview, line: int) -> None:
+    if data and pgconn.put_copy_data(data) != 1:
+        raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(None, pgconn)}")
