@@ -102,6 +102,27 @@ def rollback_in(project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 # ------------------------------------------------------------------------------------------- MariaDB
 
 
+def install_broken_after_the_swap(manager: SyncoPluginManager, received: tuple[str, str, str, Path, Path],
+                                  set_name: str, swapped_table: str, target_db: str,
+                                  snapshot: Callable[[str], Snapshot], databases: Callable[[str], set[str]]
+                                  ) -> tuple[Snapshot, dict[str, str]]:
+    """``receive --install`` that fails on ``set_name`` after the database went in: everything as before.
+    Returns the target's database and files as they were (and are again)."""
+    session, key, base_url, folder, target = received
+    before_db, before_files = snapshot(target_db), tree(target)
+    breaker = BreakAfterDatabaseSwap(set_name, lambda: swapped_table in snapshot(target_db))
+    manager.register(breaker, "breaker")
+    broken = receive_install(session, key, base_url, folder, target)
+    manager.unregister("breaker")
+    assert broken.exit_code == 1, broken.output
+    assert breaker.saw_swapped_database, "the failure came after the database swap"
+    assert f"Error: disk full while installing {set_name}" in broken.output
+    assert snapshot(target_db) == before_db
+    assert tree(target) == before_files
+    assert databases(target_db) <= {target_db, target_db + "__synco_prev"}, "no scratch database is left"
+    return before_db, before_files
+
+
 def mysql_snapshot(database: str) -> Snapshot:
     tables = [row[0] for row in mysql_rows(database, "SHOW TABLES")]
     return {table: sorted(mysql_rows(database, f"SELECT * FROM `{table}`"), key=repr) for table in tables}
@@ -137,17 +158,9 @@ def test_laravel_mariadb_receive_install_break_and_rollback(
     session, key, _ = serve_keep(source, monkeypatch)
     monkeypatch.chdir(tmp_path)
 
-    before_db, before_files = mysql_snapshot(target_db), tree(target)
-    breaker = BreakAfterDatabaseSwap("public", lambda: "posts" in mysql_snapshot(target_db))
-    manager.register(breaker, "breaker")
-    broken = receive_install(session, key, base_url, tmp_path / "received", target)
-    manager.unregister("breaker")
-    assert broken.exit_code == 1, broken.output
-    assert breaker.saw_swapped_database, "the failure came after the database swap"
-    assert "Error: disk full while installing public" in broken.output
-    assert mysql_snapshot(target_db) == before_db
-    assert tree(target) == before_files
-    assert mysql_databases(target_db) <= {target_db, target_db + "__synco_prev"}, "no scratch database is left"
+    before_db, before_files = install_broken_after_the_swap(
+        manager, (session, key, base_url, tmp_path / "received", target), "public",
+        "posts", target_db, mysql_snapshot, mysql_databases)
 
     done = receive_install(session, key, base_url, tmp_path / "received", target)
     assert done.exit_code == 0, done.output
@@ -231,17 +244,9 @@ def test_symfony_postgres_receive_install_break_and_rollback(
     session, key, _ = serve_keep(source, monkeypatch)
     monkeypatch.chdir(tmp_path)
 
-    before_db, before_files = postgres_snapshot(target_db), tree(target)
-    breaker = BreakAfterDatabaseSwap("invoices", lambda: "product" in postgres_snapshot(target_db))
-    manager.register(breaker, "breaker")
-    broken = receive_install(session, key, base_url, tmp_path / "received", target)
-    manager.unregister("breaker")
-    assert broken.exit_code == 1, broken.output
-    assert breaker.saw_swapped_database, "the failure came after the database swap"
-    assert "Error: disk full while installing invoices" in broken.output
-    assert postgres_snapshot(target_db) == before_db
-    assert tree(target) == before_files
-    assert postgres_databases(target_db) <= {target_db, target_db + "__synco_prev"}, "no scratch database is left"
+    before_db, before_files = install_broken_after_the_swap(
+        manager, (session, key, base_url, tmp_path / "received", target), "invoices",
+        "product", target_db, postgres_snapshot, postgres_databases)
 
     done = receive_install(session, key, base_url, tmp_path / "received", target)
     assert done.exit_code == 0, done.output
