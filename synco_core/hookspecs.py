@@ -166,7 +166,10 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     Called by ``synco db rollback``. Stops at the first non-None result.
 
     :param database: the local database an install replaced.
-    :param options: confirmation settings (``yes``, ``confirm``) and the local-target guard.
+    :param options: confirmation settings (``yes``, ``confirm``) and the local-target guard. Normally what
+        the rollback replaces becomes the kept copy, so a second rollback undoes the first; with
+        ``options.discard_replaced`` (the undo of an install that failed after its database went in) it is
+        dropped instead, and nothing is left to roll back.
     :return: an :class:`~synco_core.InstallResult` describing the restored state, or None when not this
         engine. Raise :class:`~synco_core.SyncoError` when there is nothing to roll back.
     """

@@ -407,15 +407,25 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
 
 
 def roll_back_database(framework: Framework, manager: SyncoPluginManager) -> None:
-    """Undo an install's database step after a later failure; reports (never raises) what went wrong."""
+    """Undo an install's database step after a later failure; reports (never raises) what went wrong.
+
+    The failed install's database is dropped rather than kept, and the project's install record is
+    forgotten: the engine gave up the copy the record's rollback would have put back when the failed install
+    swapped its database in, so afterwards there is honestly nothing to roll back.
+    """
     if framework.database is None:
         return
+    forget_state(framework.project_dir)
     try:
         rollback_with_engine(framework.database,
-                             InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework)),
+                             InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
+                                            discard_replaced=True),
                              manager)
     except SyncoError as exc:
         log.error("could not roll the database back after a failed install: %s", exc)
+    else:
+        log.info("put the previous content of %s back after the failed install",
+                 framework.database.url(mask_password=True))
 
 
 def run_post_install(framework: Framework) -> None:

@@ -190,6 +190,10 @@ class InstallOptions:
     local_hosts: tuple[str, ...] = ()
     #: Asks the user; returns True to go on. None means "no terminal": refuse unless ``yes``.
     confirm: Callable[[str], bool] | None = None
+    #: ``rollback_database`` only: drop what the rollback replaces instead of keeping it for another
+    #: rollback. The undo of a failed install sets it: the content it takes out was never wanted, and kept
+    #: it would be what the next ``synco db rollback`` puts in.
+    discard_replaced: bool = False
 
 
 @dataclass

@@ -279,6 +279,34 @@ def test_failed_install_leaves_no_stale_record(plugin_manager: Any, register_plu
     assert not (project / "files" / ".public.synco-previous").exists(), "the failed install's files are dropped"
 
 
+def test_rollback_after_a_failed_install_never_puts_in_the_failed_content(
+        plugin_manager: Any, register_plugin: Any, project: Path, received: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = LocalApp()
+    register_plugin(app, "localapp")
+    install_received(received, project, yes=True, echo=lambda _: None)
+    assert _count(project / "app.db") == 5
+    # A second install of other content fails after its database went in, and is undone.
+    (received / "dbDump.sqlite").unlink()
+    _make_db(received / "dbDump.sqlite", 7)
+    record = json.loads((received / ".synco-received.json").read_text())
+    record["fileSets"][0]["tables"] = {"items": {"rows": 7}}
+    (received / ".synco-received.json").write_text(json.dumps(record))
+    app.fail_on = "Private"
+    with pytest.raises(SyncoError, match="disk full"):
+        install_received(received, project, yes=True, echo=lambda _: None)
+    assert _count(project / "app.db") == 5, "the failed install was undone"
+
+    # Its 7 rows were dropped, not kept: a rollback has nothing to put in (the first install's kept copy
+    # was given up when the failed one swapped its database in) and says so, changing nothing.
+    assert not (project / "app.db.synco-previous").exists()
+    result = _rollback(project, monkeypatch, "--yes")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: nothing to roll back") and len(result.output.strip().splitlines()) == 1
+    assert _count(project / "app.db") == 5
+    assert (project / "files" / "public" / "new.txt").read_text() == "new public"
+
+
 def test_swapping_a_folder_carries_kept_folders_back(tmp_path: Path) -> None:
     from synco_core.engines.default_files import install_tree
     from synco_core.install_state import ReplacedFolder, restore_folder, swap_folder

@@ -362,7 +362,10 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     os.replace(previous, target)
     _remove_sidecars(target)
     if side.exists():
-        os.replace(side, previous)
+        if options.discard_replaced:
+            side.unlink()
+        else:
+            os.replace(side, previous)
     with contextlib.closing(sqlite3.connect(target)) as conn:
         tables = len(_tables(conn))
     return InstallResult(engine=ENGINE, database=str(target), tables=tables,

@@ -385,6 +385,10 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                              f"({backup!r} does not exist)")
         _create_like(admin, temporary, target)
         tables = exchange(admin, target, backup, temporary)
+        if options.discard_replaced:
+            for name in (temporary, backup):
+                _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(name)}")
+            return InstallResult(engine="mysql", database=target, tables=tables, backup=None)
         # What the rollback replaced becomes the kept copy, so a second rollback undoes the first.
         exchange(admin, backup, temporary, temporary)
         _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(temporary)}")

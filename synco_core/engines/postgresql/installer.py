@@ -299,6 +299,8 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             else:
                 renames = [(previous, database.name)]
             _rename_chain(admin, renames, [database.name, previous])
+            if options.discard_replaced:
+                _drop(admin, previous)
             conn = connect(database, settings=False)
             try:
                 row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
@@ -311,5 +313,6 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             raise DatabaseError(f"rollback of {database.name!r} failed: {one_line(exc)}") from exc
     finally:
         admin.close()
+    kept = renames[-1][1] == previous and not options.discard_replaced
     return InstallResult(engine="postgresql", database=database.name, tables=int(row[0]) if row else 0,
-                         backup=previous if renames[-1][1] == previous else None)
+                         backup=previous if kept else None)
