@@ -138,7 +138,7 @@ def worker(argv: list[str]) -> int:
     if action == "dump":
         with sealed(path, key) as out:
             # The same chain as synco's artifact writer (synco_core/session/folder.py), with its settings:
-            # zstd level 3 in one worker thread of zstd's own (1 MiB jobs) into age. The dumper also writes
+            # zstd level 3 in zstd's own worker threads (ZSTD_THREADS, 1 MiB jobs) into age. The dumper also writes
             # from a thread of its own, so compression and encryption overlap with the server formatting
             # rows, as the separate processes of the reference do.
             params = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,

@@ -4,6 +4,7 @@ target exactly as it was (real MariaDB on 127.0.0.1)."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -148,6 +149,29 @@ def test_manifest_mismatch_leaves_target_untouched(old_and_new: tuple[str, bytes
     with pytest.raises(DatabaseError, match="'missing' is missing"):
         install_bytes(target, data, manifest={"missing": TableManifest(rows=0)})
     assert_untouched(target, before)
+
+
+def test_the_dumps_own_manifest_is_verified(old_and_new: tuple[str, bytes]) -> None:
+    """``synco db load FILE`` has no session meta: the manifest lines at the end of the dump are checked."""
+    target, data = old_and_new
+    before = snapshot(target)
+    assert b"-- synco-manifest: " in data
+    # One value changed, same length (the statement's size hint still fits): only the checksum can tell.
+    start = data.index(b"INSERT INTO `strings`")
+    at = data.index(b"semi;colon", start)
+    changed = data[:at] + b"SEMI;colon" + data[at + len(b"semi;colon"):]
+    with pytest.raises(DatabaseError, match="checksum of table 'strings'") as excinfo:
+        install_bytes(target, changed)
+    assert "\n" not in str(excinfo.value)
+    # The manifest line itself says one row more than the dump holds.
+    line = re.search(rb'-- synco-manifest: \{"table": "numbers", "rows": (\d+)', data)
+    assert line is not None
+    more = data[:line.start(1)] + str(int(line.group(1)) + 1).encode() + data[line.end(1):]
+    with pytest.raises(DatabaseError, match=r"'numbers' has \d+ rows after loading, the source dumped \d+"):
+        install_bytes(target, more)
+    assert_untouched(target, before)
+    # Unchanged, the same dump installs (the manifest agrees with it).
+    install_bytes(target, data)
 
 
 def test_views_calling_stored_functions_install(old_and_new: tuple[str, bytes]) -> None:

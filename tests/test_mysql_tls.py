@@ -207,6 +207,21 @@ def test_verification_passes_with_the_right_ca(tls_server: FakeServer, certifica
     assert tls_server.events == ["tls:alice"]
 
 
+def test_a_ca_verifies_unless_the_configuration_says_not_to(tls_server: FakeServer, tmp_path: Path) -> None:
+    # The fake server's certificate is self-signed; a CA that is not it fails verification...
+    other_ca = str(tmp_path / "other-ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+                    "-keyout", str(tmp_path / "other-key.pem"), "-out", other_ca], check=True, capture_output=True)
+    with pytest.raises(DatabaseError, match="failed verification"):
+        mysql_connect.connect(config(tls_server, ssl_ca=other_ca))
+    # ... unless verification is turned off outright (PDO's MYSQL_ATTR_SSL_VERIFY_SERVER_CERT => false): then
+    # the session is still TLS, unverified, as PHP would connect.
+    with pytest.raises(DatabaseError, match="access denied"):
+        mysql_connect.connect(config(tls_server, ssl_ca=other_ca, ssl_verify_cert="false"))
+    tls_server.settle()
+    assert tls_server.events == ["tls-failed", "tls:alice"]
+
+
 @pytest.mark.parametrize("options", [{"sslmode": "require"}, {"sslmode": "verify-ca"}, {"ssl": "true"}])
 def test_required_tls_refuses_a_server_without_it_before_logging_in(plain_server: FakeServer,
                                                                     options: dict[str, str]) -> None:

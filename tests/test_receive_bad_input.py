@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
@@ -130,6 +131,55 @@ def test_tampered_private_tar(fixture_app: Path, tmp_path: Path) -> None:
     names = final_names(target)
     assert "private" not in names
     assert not any(name.endswith(("synco-part", ".part")) for name in names), names
+
+
+def _rewrite_meta(web: Path, key: SessionKey, set_name: str, **changes: Any) -> None:
+    """Re-encrypt the session's meta with the same key, with ``changes`` applied to one set's artifact details.
+
+    The artifact itself is untouched and decrypts fine, so only the checks against the meta can refuse it.
+    """
+    folder = SessionFolder(web / SESSION, key.recipients)
+    meta = Meta.from_bytes(age.decrypt_bytes((folder.path / META_FILE).read_bytes(), identities_for(key.secret)))
+    file_set = meta.file_set(set_name)
+    assert file_set is not None
+    detail: Any = file_set.dump or file_set.private
+    changed = {name: change(getattr(detail, name)) for name, change in changes.items()}
+    if file_set.dump is not None:
+        file_set.dump = dataclasses.replace(file_set.dump, **changed)
+    else:
+        assert file_set.private is not None
+        file_set.private = dataclasses.replace(file_set.private, **changed)
+    folder.write_meta(meta)
+
+
+@pytest.mark.parametrize("set_name, field, change, reason", [
+    ("dbDump", "sha256", lambda _old: "0" * 64, "SHA-256 of the content does not match the meta"),
+    ("dbDump", "size_bytes", lambda old: old + 1, "{old} bytes after decryption, the meta says {new}"),
+    ("dbDump", "encrypted_size_bytes", lambda old: old + 1,
+     "{old} encrypted bytes received, the meta says {new}"),
+    ("private", "sha256", lambda old: old[::-1], "SHA-256 of the content does not match the meta"),
+], ids=["dump-sha256", "dump-size", "dump-encrypted-size", "private-sha256"])
+def test_artifact_that_does_not_match_the_meta(fixture_app: Path, tmp_path: Path, set_name: str, field: str,
+                                               change: Any, reason: str) -> None:
+    key = build(fixture_app, only=(set_name,))
+    web = fixture_app / "web"
+    before = Meta.from_bytes(age.decrypt_bytes((web / SESSION / META_FILE).read_bytes(), identities_for(key.secret)))
+    before_set = before.file_set(set_name)
+    assert before_set is not None
+    old = getattr(before_set.dump or before_set.private, field)
+    assert old, f"serve records {field} for {set_name}"
+    _rewrite_meta(web, key, set_name, **{field: change})
+    target = tmp_path / "t"
+    with static_server(web) as (url, _):
+        result = receive(url, key.secret, target)
+    assert result.exit_code == 1, result.output
+    [line] = failed_lines(result.output)
+    assert f"{set_name} (" in line
+    assert reason.format(old=old, new=change(old)) in line, line
+    names = final_names(target)
+    assert "dbDump.sqlite" not in names and "private" not in names, names
+    assert not any(name.endswith((".part", ".synco-part")) for name in names), names
+    assert not list(target.rglob("*.part")) and not list(target.rglob("*.synco-part"))
 
 
 def test_html_page_at_meta_url_means_no_session_and_404_then_right_candidate(fixture_app: Path,

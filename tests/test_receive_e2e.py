@@ -158,6 +158,52 @@ def test_cli_receive_from_plain_static_server_with_password(fixture_app: Path, t
         assert "1 local file(s) removed" in result.output
 
 
+def test_vanished_files_are_listed_and_kept_then_removed_with_delete(fixture_app: Path, tmp_path: Path) -> None:
+    key = build(fixture_app, only=("uploads",))
+    target = tmp_path / "out"
+    argv = ["receive", SESSION, key.secret, "--target", str(target), "--only", "uploads"]
+    with static_server(fixture_app / "web") as (url, behaviour):
+        first = CliRunner().invoke(cli, [*argv, "--base-url", url])
+        assert first.exit_code == 0, first.output
+        assert "no longer on the server" not in first.output
+        # Files the server does not list (any more): one at the top, one in a subfolder.
+        local_only = [target / "uploads" / "gone.txt", target / "uploads" / "dir2" / "old.bin"]
+        for path in local_only:
+            path.write_text("only here\n")
+
+        behaviour.requests.clear()
+        kept = CliRunner().invoke(cli, [*argv, "--base-url", url])
+        assert kept.exit_code == 0, kept.output
+        assert "2 local file(s) no longer on the server (remove with --delete): dir2/old.bin, gone.txt" \
+            in kept.output
+        assert all(path.read_text() == "only here\n" for path in local_only), "kept without --delete"
+        assert not [path for path in behaviour.requests if path.startswith("/uploads/")], "nothing to download"
+
+        removed = CliRunner().invoke(cli, [*argv, "--base-url", url, "--delete"])
+        assert removed.exit_code == 0, removed.output
+        assert "2 local file(s) removed: dir2/old.bin, gone.txt" in removed.output
+        assert not any(path.exists() for path in local_only)
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+
+        again = CliRunner().invoke(cli, [*argv, "--base-url", url])
+        assert again.exit_code == 0, again.output
+        assert "local file(s)" not in again.output
+
+
+def test_jobs_and_ttl_defaults() -> None:
+    """The issue's defaults: receive --jobs 8, serve --ttl 60 minutes."""
+    import click
+
+    from synco_core.cli import receive_cmd, serve_cmd
+
+    def default(command: click.Command, option: str) -> object:
+        [param] = [p for p in command.params if option in p.opts]
+        return param.default
+
+    assert default(receive_cmd.command, "--jobs") == 8
+    assert default(serve_cmd.command, "--ttl") == 60
+
+
 def test_real_sqlite_engine_round_trip(tmp_path: Path, register_plugin: object) -> None:
     import sqlite3
 

@@ -29,6 +29,24 @@ def test_candidate_urls() -> None:
     assert candidate_urls("user:pw@staging.example.com")[:2] == ["https://user:pw@staging.example.com/",
                                                                 "http://user:pw@staging.example.com/"]
     assert candidate_urls("  ") == []
+    # A typed www. also tries the bare domain; port, path and credentials stay as typed.
+    assert candidate_urls("www.example.com", ["/_Resources"]) == [
+        "https://www.example.com/", "https://www.example.com/_Resources/", "http://www.example.com/",
+        "http://www.example.com/_Resources/", "https://example.com/", "https://example.com/_Resources/",
+        "http://example.com/", "http://example.com/_Resources/",
+    ]
+    assert candidate_urls("www.shop.example.co.uk:8443/app") == [
+        "https://www.shop.example.co.uk:8443/app/", "http://www.shop.example.co.uk:8443/app/",
+        "https://shop.example.co.uk:8443/app/", "http://shop.example.co.uk:8443/app/",
+    ]
+    assert candidate_urls("www.user:pw@WWW.Example.com") == [
+        "https://www.user:pw@WWW.Example.com/", "http://www.user:pw@WWW.Example.com/",
+        "https://www.user:pw@example.com/", "http://www.user:pw@example.com/",
+    ]
+    assert candidate_urls("example.com/a@example.com")[2:] == ["https://www.example.com/a@example.com/",
+                                                                "http://www.example.com/a@example.com/"]
+    # www.localhost is a name of its own, not a www. in front of a domain.
+    assert candidate_urls("www.localhost") == ["https://www.localhost/", "http://www.localhost/"]
 
 
 def test_configured_and_remembered_hosts(tmp_path: Path) -> None:

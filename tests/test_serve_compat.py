@@ -102,6 +102,7 @@ def test_compat_keeps_a_given_password(mysql_app: Path) -> None:
     assert result.exit_code == 0, result.output
     meta = read_meta(mysql_app / "web/synco-compat1123456789abcd", "correct horse battery")
     assert meta.state == "Ready"
+    assert "Go synco v2 receive also needs --compat" not in result.output
 
 
 def test_compat_refuses_other_engines(app_factory: Callable[[DumpOptions], Path],
@@ -202,3 +203,24 @@ def test_password_alone_is_an_scrypt_key_age_opens_and_keeps_zstd(fixture_app: P
     assert decrypted.exit_code == 0, decrypted.output
     plain = zstandard.ZstdDecompressor().decompressobj().decompress(out.read_bytes())
     assert plain == (fixture_app / "data.db").read_bytes()
+
+
+@pytest.mark.parametrize("args, noted", [
+    (["--password", "correct horse battery"], True),
+    ([], False),
+    (["--password", "correct horse battery", "--compat"], False),
+], ids=["password", "x25519", "password-compat"])
+def test_password_without_compat_prints_one_note(fixture_app: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 args: list[str], noted: bool) -> None:
+    monkeypatch.chdir(fixture_app)
+    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    # --only uploads: --compat refuses the fixture's non-MySQL dump, and the note does not depend on the sets.
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--id", "note0123456789abcdef", "--only", "uploads", *args])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "also needs --compat" in line]
+    if noted:
+        assert notes == ["Note: --password only changes the key type; the session stays zstd-compressed, so a "
+                         "Go synco v2 receive also needs --compat (uncompressed)."]
+    else:
+        assert notes == [], result.stderr
+    assert "Go synco v2 receive also needs --compat" not in result.stdout

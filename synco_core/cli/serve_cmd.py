@@ -15,6 +15,10 @@ from synco_core.session.plan import build_plan, plan_lines
 from synco_core.session.runner import ServeOptions, serve
 from synco_core.session.ttl import cleanup_all
 
+#: Printed when --password comes without --compat: a passphrase alone does not make a Go-readable session.
+PASSWORD_NOTE = ("Note: --password only changes the key type; the session stays zstd-compressed, so a Go synco v2 "
+                 "receive also needs --compat (uncompressed).")
+
 
 def _echo(line: str) -> None:
     click.echo(line)
@@ -81,4 +85,6 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
         listen=listen, session_id=session_id, password=password, keep=keep, ttl_minutes=ttl_minutes, build=build,
     )
     click.echo(f"Serving {framework.name} from {framework.project_dir}", err=True)
+    if password is not None and not compat:
+        click.echo(PASSWORD_NOTE, err=True)
     serve(framework, options, echo=_echo, on_step=_step, warn=_warn)

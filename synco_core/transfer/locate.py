@@ -37,8 +37,11 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
         parts = urlsplit("//" + host)
         hostname = parts.hostname or ""
         names = [host]
-        if hostname and not hostname.startswith("www.") and hostname.count(".") == 1:
-            names.append(host.replace(hostname, "www." + hostname, 1))
+        if hostname.startswith("www.") and "." in hostname[4:]:
+            # People type the www. they see in the browser even where only the bare domain serves.
+            names.append(_swap_hostname(host, hostname, hostname[4:]))
+        elif hostname and not hostname.startswith("www.") and hostname.count(".") == 1:
+            names.append(_swap_hostname(host, hostname, "www." + hostname))
         for name in names:
             bases.extend([f"https://{name}", f"http://{name}"])
     result: list[str] = []
@@ -48,6 +51,19 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
             if candidate not in result:
                 result.append(candidate)
     return result
+
+
+def _swap_hostname(host: str, hostname: str, new: str) -> str:
+    """``host`` (``[user:pw@]name[:port][/path]``) with its host name replaced, credentials and path left alone.
+
+    ``hostname`` is the lower-cased name urlsplit found; the typed one may differ in case.
+    """
+    netloc = urlsplit("//" + host).netloc
+    userinfo, at, name_port = netloc.rpartition("@")
+    start = name_port.lower().find(hostname)
+    if start < 0:
+        return host
+    return userinfo + at + name_port[:start] + new + name_port[start + len(hostname):] + host[len(netloc):]
 
 
 def configured_hosts(project_dir: Path) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.pdo import tls_options
 from synco_core.secrets import register_secret
 from synco_core.types import DatabaseConfig
 
@@ -59,6 +60,10 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
     charset = _text(options.get("charset"))
     if charset:
         extra["charset"] = charset
+    if engine == "mysql":
+        # Flow hands driverOptions to PDO as they are: TLS settings (PDO::MYSQL_ATTR_SSL_CA => ..., or its number
+        # as the key in YAML) decide whether the dump verifies the server's certificate, as the site does.
+        extra.update(tls_options(options.get("driverOptions")))
     return DatabaseConfig(
         engine=engine,
         name=dbname,

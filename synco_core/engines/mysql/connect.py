@@ -58,7 +58,11 @@ def tls_settings(database: DatabaseConfig) -> dict[str, Any]:
     ca = _option(database, "ssl_ca", "sslrootcert", "sslca")
     cert = _option(database, "ssl_cert", "sslcert")
     key = _option(database, "ssl_key", "sslkey")
-    verify_flag = (_option(database, "ssl_verify_cert", "ssl_verify_server_cert") or "").lower() in _TRUE
+    verify_option = (_option(database, "ssl_verify_cert", "ssl_verify_server_cert") or "").lower()
+    verify_flag = verify_option in _TRUE
+    # A CA alone means "verify with it", except where the configuration says outright not to verify (PDO's
+    # MYSQL_ATTR_SSL_VERIFY_SERVER_CERT => false beside a CA): TLS is still required then, as in PHP.
+    verify_refused = verify_option in ("0", "false", "no", "off")
     if mode in ("disable", "disabled") or (_option(database, "ssl") or "").lower() in ("0", "false", "no", "off"):
         return {"ssl_disabled": True}
     if not _asked(database):
@@ -72,7 +76,7 @@ def tls_settings(database: DatabaseConfig) -> dict[str, Any]:
         preferred.verify_mode = ssl.CERT_NONE
         return {"ssl": preferred}
     verify_identity = mode in ("verify_full", "verify_identity")
-    verify = verify_identity or verify_flag or mode == "verify_ca" or bool(ca)
+    verify = verify_identity or verify_flag or mode == "verify_ca" or (bool(ca) and not verify_refused)
     context = ssl.create_default_context(cafile=ca)
     context.check_hostname = verify_identity
     context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
