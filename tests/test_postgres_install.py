@@ -245,6 +245,26 @@ def test_rules_on_an_inheritance_parent_copy_its_rows_once_and_reach_its_childre
     assert b"child row" not in out.getvalue() and b"parent row" not in out.getvalue()
 
 
+def test_keep_newest_on_a_parent_keeps_that_many_rows_in_all(postgres_database_factory: Callable[[], str],
+                                                             plugin_manager: object) -> None:
+    """N rows of the parent table (as MySQL and the docs have it), not N in each partition or child."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    load_fixture(postgres_url_for(source), FIDELITY)
+    options = DumpOptions(keep_newest={"archive.events": ("id", 10), "archive.base": ("id", 1)})
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(postgres_url_for(source)), out, options)
+    # archive.events has 2000 rows over 4 leaf partitions; the newest 10 fall in 3 of them.
+    leaves = {name: m.rows for name, m in result.tables.items() if name.startswith("archive.events_")}
+    assert sum(leaves.values()) == 10 and len(leaves) == 4, leaves
+    # Plain inheritance: the newest row of base-with-derived is the child's (id 2), the parent's own is left out.
+    assert (result.tables["archive.base"].rows, result.tables["archive.derived"].rows) == (0, 1)
+    install_with_engine(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(yes=True, manifest=result.tables))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert [row[0] for row in conn.execute("SELECT id FROM archive.events ORDER BY id")] == list(range(1991, 2001))
+        assert conn.execute("SELECT id FROM archive.base").fetchall() == [(2,)]
+
+
 def _without_foreign_keys(data: bytes, path: Path) -> Path:
     head, _, tail = data.partition(b"\n--\n-- Foreign keys\n--\n")
     rest = tail.split(b"\n--\n", 1)
@@ -258,18 +278,27 @@ def test_owners_and_grants_are_kept_on_request(postgres_database_factory: Callab
     load_fixture(postgres_url_for(source), FIDELITY)
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
         conn.execute("GRANT SELECT ON public.scalars TO PUBLIC")
+        conn.execute('GRANT SELECT (id, note), UPDATE (note) ON public.serials TO PUBLIC')
     plain, with_owners = io.BytesIO(), io.BytesIO()
     dump_with_engine(parse_database_url(postgres_url_for(source)), plain, DumpOptions())
     dump_with_engine(parse_database_url(postgres_url_for(source)), with_owners, DumpOptions(owners=True))
     assert b"OWNER TO" not in plain.getvalue() and b"GRANT" not in plain.getvalue()
     assert b"ALTER TABLE public.scalars OWNER TO postgres;" in with_owners.getvalue()
     assert b"GRANT SELECT ON TABLE public.scalars TO PUBLIC;" in with_owners.getvalue()
+    assert b"GRANT UPDATE (note) ON TABLE public.serials TO PUBLIC;" in with_owners.getvalue()
     dump = tmp_path / "owners.sql"
     dump.write_bytes(with_owners.getvalue())
     loaded = psql_load(target, dump)
     assert loaded.returncode == 0, loaded.stderr
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT has_table_privilege('public', 'public.scalars', 'SELECT')").fetchone() == (True,)
+        # Column privileges come back as column privileges, not as privileges on the whole table.
+        assert conn.execute("""
+            SELECT array_agg(column_name::text || ':' || privilege_type ORDER BY column_name, privilege_type)
+            FROM information_schema.column_privileges
+            WHERE table_name = 'serials' AND grantee = 'PUBLIC'""").fetchone() == (
+            ["id:SELECT", "note:SELECT", "note:UPDATE"],)
+        assert conn.execute("SELECT has_table_privilege('public', 'public.serials', 'SELECT')").fetchone() == (False,)
 
     # The same through the CLI flag.
     for flags, kept in (([], False), (["--owners"], True)):
@@ -417,12 +446,21 @@ def test_objects_the_dump_leaves_out_are_listed_in_a_warning(postgres_database_f
         conn.execute("CREATE AGGREGATE public.text_concat(text) (SFUNC = textcat, STYPE = text, INITCOND = '')")
         conn.execute("CREATE RULE no_delete AS ON DELETE TO public.bytes DO INSTEAD NOTHING")
         conn.execute("SELECT lo_from_bytea(0, 'blob')")
+        conn.execute("CREATE FUNCTION public.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$")
+        conn.execute("CREATE EVENT TRIGGER on_ddl ON ddl_command_start EXECUTE FUNCTION public.on_ddl()")
+        conn.execute("CREATE CONVERSION \"Sales\".latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8")
+        conn.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA archive GRANT SELECT ON TABLES TO PUBLIC")
+        conn.execute("ALTER TABLE public.bytes ALTER COLUMN v SET (n_distinct = 100)")
     caplog.clear()
     with caplog.at_level("WARNING", logger="synco_core.engines.postgresql.dumper"):
-        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions())
+        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions(owners=True))
     lines = [r.getMessage() for r in caplog.records if "leaves out" in r.getMessage()]
-    assert len(lines) == 3, lines
+    assert len(lines) == 7, lines
     assert all(f"/{source} leaves out " in line and line.endswith("(not supported yet)") for line in lines)
     assert "1 aggregates: public.text_concat(text)" in lines[0]
     assert "1 rules: no_delete on public.bytes" in lines[1]
     assert "1 large objects: " in lines[2]
+    assert "1 event triggers: on_ddl " in lines[3]
+    assert '1 encoding conversions: "Sales".latin_in ' in lines[4]
+    assert "1 default privileges (ALTER DEFAULT PRIVILEGES): for role postgres in schema archive on tables " in lines[5]
+    assert "1 column options (n_distinct): public.bytes.v " in lines[6]

@@ -17,6 +17,10 @@ SCRIPT = (
     b"CREATE TABLE \"semi;colon\" (\"a\"\"b\" text DEFAULT 'it''s; fine', c text DEFAULT E'esc\\'aped; \\\\');\n"
     b"CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $body$\nBEGIN\n"
     b"  RETURN $$x;y$$; -- ; inside\nEND;\n$body$;\n"
+    b"CREATE OR REPLACE FUNCTION public.g(x integer)\n RETURNS integer\n LANGUAGE sql\nBEGIN ATOMIC\n"
+    b" SELECT CASE WHEN (x > 0) THEN 1 ELSE 0 END AS s;\n SELECT 'end; begin' AS \"END\"; -- end;\nEND;\n"
+    b"CREATE PROCEDURE p(\"begin\" int, begin int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;\n"
+    b"SELECT 1 AS begin;\n"
     b"SELECT $1, a$b FROM t WHERE x = 'a--b' -- trailing ; comment\n  AND y = '/*';\n"
     b"COPY public.t (a, b) FROM stdin;\n"
     b"1\tx\\.y\n2\t\\\\.\n3\tlast\n"
@@ -36,6 +40,11 @@ EXPECTED = [
             b"c text DEFAULT E'esc\\'aped; \\\\');"),
     ("sql", b"CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $body$\nBEGIN\n  RETURN $$x;y$$; -- ; inside\n"
             b"END;\n$body$;"),
+    # SQL-standard bodies: the ";" inside BEGIN ATOMIC ... END do not end the statement.
+    ("sql", b"CREATE OR REPLACE FUNCTION public.g(x integer)\n RETURNS integer\n LANGUAGE sql\nBEGIN ATOMIC\n"
+            b" SELECT CASE WHEN (x > 0) THEN 1 ELSE 0 END AS s;\n SELECT 'end; begin' AS \"END\"; -- end;\nEND;"),
+    ("sql", b"CREATE PROCEDURE p(\"begin\" int, begin int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;"),
+    ("sql", b"SELECT 1 AS begin;"),
     ("sql", b"SELECT $1, a$b FROM t WHERE x = 'a--b' -- trailing ; comment\n  AND y = '/*';"),
     ("sql", b"COPY public.t (a, b) FROM stdin;"),
     ("copy", b"1\tx\\.y\n2\t\\\\.\n3\tlast\n"),
@@ -68,7 +77,8 @@ def test_statements_and_copy_blocks_survive_any_read_size(read_size: int, monkey
     assert reader.complete()
 
 
-@pytest.mark.parametrize("cut", [b"3\tlast\n", b"RETURN $$x;y", b"c text DEFAULT E'esc", b"/* a block comment /*"])
+@pytest.mark.parametrize("cut", [b"3\tlast\n", b"RETURN $$x;y", b"ELSE 0 END AS s;", b"c text DEFAULT E'esc",
+                                 b"/* a block comment /*"])
 def test_truncation_inside_anything_is_reported(cut: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "READ_SIZE", 5)
     with pytest.raises(TruncatedDump, match="truncated"):

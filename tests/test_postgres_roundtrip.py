@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from test_postgres_support import (
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
-from synco_core.testing import postgres_url_for
+from synco_core.testing import postgres_url_for, unavailable
 from synco_core.types import DumpOptions, DumpResult, InstallOptions
 
 pytestmark = pytest.mark.postgres
@@ -104,6 +107,32 @@ def test_pg_dump_output_loads_with_our_loader(postgres_database_factory: Callabl
     assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
     assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
     assert schema_dump(target) == schema_dump(source)
+
+
+def test_dump_and_load_run_without_postgresql_client_tools(postgres_database_factory: Callable[[], str],
+                                                           tmp_path: Path) -> None:
+    """The source host has no pg_dump: the installed ``synco`` dumps and loads with no PATH to any client."""
+    synco = Path(sys.executable).parent / "synco"
+    if not synco.exists():
+        unavailable(f"no installed synco script next to {sys.executable}")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty)}
+    assert shutil.which("pg_dump", path=env["PATH"]) is None and shutil.which("psql", path=env["PATH"]) is None
+    source, target = postgres_database_factory(), postgres_database_factory()
+    load_fixture(postgres_url_for(source), FIDELITY)
+    dump = tmp_path / "dump.sql"
+
+    def synco_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(synco), *args], env=env, capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL, cwd=tmp_path)
+
+    dumped = synco_run("db", "dump", postgres_url_for(source), "-o", str(dump))
+    assert dumped.returncode == 0, dumped.stderr
+    loaded = synco_run("db", "load", postgres_url_for(target), str(dump), "--yes")
+    assert loaded.returncode == 0, loaded.stderr
+    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
+    assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
 
 
 def _pg_dump_version() -> tuple[int, int]:

@@ -65,6 +65,13 @@ class Column:
     generated: str  # '' or 's' (STORED)
     collation: str | None
     is_local: bool
+    #: Settings of the column itself (``ALTER COLUMN ... SET``), None where the default applies:
+    #: ``SET STATISTICS``, ``SET STORAGE`` (a word such as EXTERNAL), ``SET COMPRESSION``.
+    statistics: int | None = None
+    storage: str | None = None
+    compression: str | None = None
+    #: Column-level privileges (``GRANT SELECT (col)``), as ``aclitem`` texts.
+    acl: list[str] | None = None
 
 
 @dataclass
@@ -106,6 +113,8 @@ class Table:
     acl: list[str] | None
     row_security: bool
     force_row_security: bool
+    #: ``relreplident``: d (default), n (nothing), f (full) or i (index).
+    replica_identity: str = "d"
     columns: list[Column] = field(default_factory=list)
     #: Parents of a table that uses plain inheritance (``INHERITS``), in declaration order.
     inherits: list[int] = field(default_factory=list)
@@ -145,11 +154,14 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
                CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
                (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition),
                c.reloptions::text[], pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[],
-               c.relrowsecurity, c.relforcerowsecurity
+               c.relrowsecurity, c.relforcerowsecurity, c.relreplident
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}
         ORDER BY n.nspname, c.relname""")
     tables = {row[0]: Table(*row) for row in rows}
+    # Column compression exists from PostgreSQL 14 on; "" is the server's default.
+    compression = ("a.attcompression" if int(fetch(conn, "SHOW server_version_num")[0][0]) >= 140000
+                   else "''::\"char\"")
     for row in fetch(conn, f"""
             SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                    pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
@@ -157,7 +169,10 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
                      (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                       FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
                       WHERE co.oid = a.attcollation) END,
-                   a.attislocal
+                   a.attislocal,
+                   CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
+                   CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
+                   {compression}, a.attacl::text[]
             FROM pg_catalog.pg_attribute a
             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -167,7 +182,10 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
             ORDER BY a.attrelid, a.attnum"""):
         table = tables.get(row[0])
         if table is not None:
-            table.columns.append(Column(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8]))
+            storage = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}.get(row[10] or "")
+            compression_name = {"p": "pglz", "l": "lz4"}.get(row[11] or "")
+            table.columns.append(Column(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                                        row[9], storage, compression_name, row[12]))
 
     for child, parent in fetch(conn, """
             SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
@@ -291,6 +309,26 @@ _UNSUPPORTED: tuple[tuple[str, str], ...] = (
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'f' AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}"""),
     ("large objects", "SELECT oid::text FROM pg_catalog.pg_largeobject_metadata"),
+    ("event triggers", f"""
+        SELECT format('%I', e.evtname) FROM pg_catalog.pg_event_trigger e
+        WHERE {not_extension_member('pg_event_trigger', 'e.oid')}"""),
+    ("encoding conversions", f"""
+        SELECT format('%I.%I', n.nspname, c.conname)
+        FROM pg_catalog.pg_conversion c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
+        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_conversion', 'c.oid')}"""),
+    ("default privileges (ALTER DEFAULT PRIVILEGES)", """
+        SELECT format('for role %I%s on %s', pg_catalog.pg_get_userbyid(d.defaclrole),
+                      CASE WHEN d.defaclnamespace <> 0 THEN
+                        ' in schema ' || d.defaclnamespace::pg_catalog.regnamespace::text END,
+                      CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
+                                           WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' END)
+        FROM pg_catalog.pg_default_acl d"""),
+    ("column options (n_distinct)", f"""
+        SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname)
+        FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA.format('n')} AND NOT a.attisdropped
+          AND EXISTS (SELECT 1 FROM pg_catalog.unnest(a.attoptions) o WHERE o LIKE 'n\\_distinct%')"""),
 )
 
 

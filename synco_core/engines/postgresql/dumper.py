@@ -3,24 +3,29 @@
 The whole dump reads one snapshot (``REPEATABLE READ, READ ONLY, DEFERRABLE``). The script is written in
 an order where every statement only needs what came before it:
 
-1. extensions (a schema an extension lives in is created right before it), then the other schemas;
-2. enum, range, composite and domain types, in creation (OID) order;
-3. sequences, then tables with their columns, identity and generated columns, parent tables before
-   their partitions and inheriting children;
-4. functions and procedures (after the tables, so a signature that names a table's row type resolves;
-   ``check_function_bodies`` is off, so their bodies are not checked yet), then column defaults and
-   sequence ownership (a default may call one of those functions);
-5. the rows, one ``COPY ... FROM stdin`` block per table streamed from ``COPY ... TO STDOUT``, and the
+1. extensions (a schema an extension lives in is created right before it), then the other schemas, then
+   the sequences;
+2. enum, range, composite and domain types, functions and procedures, and tables with their columns,
+   identity and generated columns, per-column settings (statistics target, storage, compression) and
+   replica identity (one using an index comes with the indexes), sorted by the dependencies
+   ``pg_depend`` records (see :mod:`ordering`): a function before the generated column, domain CHECK or
+   other function signature that needs it, a table before the columns and functions that use its row
+   type, parents before their partitions and inheriting children. Where nothing forces otherwise: types,
+   functions, tables. ``check_function_bodies`` is off, so bodies other than SQL-standard ones are not
+   checked yet. Then column defaults and sequence ownership (a default may call any function);
+3. the rows, one ``COPY ... FROM stdin`` block per table streamed from ``COPY ... TO STDOUT``, and the
    sequence positions (``setval``);
-6. primary key, unique, check and exclusion constraints and indexes, after the data because building an
+4. primary key, unique, check and exclusion constraints and indexes, after the data because building an
    index once is much faster than maintaining it row by row; foreign keys last;
-7. views and materialized views in dependency order (a materialized view is filled from the loaded rows);
-8. triggers (after the data, so none fires while loading), row security and its policies, comments, and
-   owners and grants only when asked (``DumpOptions.owners``).
+5. views and materialized views in dependency order (a materialized view is filled from the loaded rows),
+   and in the same order the functions that need a view (a SQL-standard body reading one);
+6. triggers (after the data, so none fires while loading), row security and its policies, comments, and
+   owners and grants, column grants included, only when asked (``DumpOptions.owners``).
 
 Not carried (yet): aggregates, operators, casts, collations and text search configurations of one's own,
-rules other than views', statistics objects, publications, foreign tables and large objects. Any that
-exist are listed in a warning (one line per kind, with their names) when the dump starts.
+rules other than views', statistics objects, publications, foreign tables, large objects, event triggers,
+encoding conversions, default privileges and column options (n_distinct). Any that exist are listed in a
+warning (one line per kind, with their names) when the dump starts.
 
 Filters and sanitising rules become part of the ``COPY (SELECT ...) TO STDOUT`` the server runs: a value
 that is masked never leaves the server. The manifest of each table is the number of rows and the SHA-256 of
@@ -40,7 +45,7 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import pq
 
-from synco_core.engines.postgresql import catalog
+from synco_core.engines.postgresql import catalog, ordering
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, drain_results, one_line, result_error, where
 from synco_core.errors import ConfigError, DatabaseError
@@ -120,6 +125,8 @@ class PostgresDumper:
         self.quote = Quoter(())
         #: Indexes of materialized views, by view OID: (index OID, name, CREATE INDEX statement).
         self.view_indexes: dict[int, list[tuple[int, str, str]]] = {}
+        #: Column-level privileges: (table, column, ACL), granted with the owners and grants.
+        self.column_acls: list[tuple[str, str, list[str]]] = []
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -164,7 +171,6 @@ class PostgresDumper:
         owners: Owners = []
 
         self._extensions_and_schemas(w, objects, owners)
-        self._types(w, objects, owners)
 
         w.section("Sequences")
         for seq in sequences:
@@ -174,15 +180,7 @@ class PostgresDumper:
             if not seq.identity:
                 w.sql(f"CREATE SEQUENCE {name} AS {seq.type} {seq.options()};\n")
 
-        identity = {s.owned_by: s for s in sequences if s.identity and s.owned_by}
-        w.section("Tables")
-        for table in tables:
-            self._create_table(w, table, by_oid, identity)
-            name = q.qualified(table.schema, table.name)
-            objects[("pg_class", table.oid)] = ("TABLE", name)
-            owners.append((f"TABLE {name}", table.owner, table.acl))
-
-        self._functions(w, objects, owners)
+        graph, late = self._definitions(w, tables, relations, sequences, objects, owners)
 
         w.section("Column defaults and sequence ownership")
         for table in tables:
@@ -218,7 +216,7 @@ class PostgresDumper:
                   f"{'true' if is_called else 'false'});\n")
 
         self._constraints_and_indexes(w, conn, tables, objects)
-        self._views(w, conn, relations, objects, owners)
+        self._views(w, relations, graph, late, objects, owners)
         self._triggers(w, conn, objects)
         self._row_security(w, conn, tables)
         self._comments(w, conn, objects)
@@ -259,14 +257,13 @@ class PostgresDumper:
                 w.sql(f"CREATE SCHEMA {q(name)};\n")
                 created.add(name)
 
-    def _types(self, w: _Writer, objects: Objects,
-               owners: Owners) -> None:
+    def _read_types(self) -> list[tuple[Any, ...]]:
+        """Enum, range, composite and domain types, in creation (OID) order."""
         assert self.conn is not None
-        conn, q = self.conn, self.quote
-        w.section("Types")
-        rows = fetch(conn, f"""
+        return fetch(self.conn, f"""
             SELECT t.oid, n.nspname, t.typname, t.typtype, pg_catalog.pg_get_userbyid(t.typowner), t.typacl::text[],
-                   pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
+                   pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+                   COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 0), t.typdefault),
                    CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN
                      (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                       FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
@@ -279,41 +276,117 @@ class PostgresDumper:
               AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
               AND {not_extension_member('pg_type', 't.oid')}
             ORDER BY t.oid""")
-        for oid, schema, name, kind, owner, acl, base, not_null, default, collation, relid in rows:
-            qualified = q.qualified(schema, name)
-            keyword = "DOMAIN" if kind == "d" else "TYPE"
-            objects[("pg_type", oid)] = (keyword, qualified)
-            owners.append((f"{keyword} {qualified}", owner, acl))
-            if kind == "e":
-                labels = [row[0] for row in fetch(conn, "SELECT enumlabel FROM pg_catalog.pg_enum "
-                                                        "WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
-                w.sql(f"CREATE TYPE {qualified} AS ENUM (\n    " + ",\n    ".join(map(literal, labels)) + "\n);\n")
-            elif kind == "r":
-                subtype, subdiff = fetch(conn, "SELECT pg_catalog.format_type(rngsubtype, NULL), "
-                                               "CASE WHEN rngsubdiff <> 0 THEN rngsubdiff::regproc::text END "
-                                               "FROM pg_catalog.pg_range WHERE rngtypid = %s", (oid,))[0]
-                extra = f", SUBTYPE_DIFF = {subdiff}" if subdiff else ""
-                w.sql(f"CREATE TYPE {qualified} AS RANGE (SUBTYPE = {subtype}{extra});\n")
-            elif kind == "c":
-                attributes = fetch(conn, """
-                    SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
-                    WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (relid,))
-                body = ",\n    ".join(f"{q(att)} {typ}" for att, typ in attributes)
-                w.sql(f"CREATE TYPE {qualified} AS (\n    {body}\n);\n")
-            else:
-                parts = [f"CREATE DOMAIN {qualified} AS {base}"]
-                if collation:
-                    parts.append(f"COLLATE {collation}")
-                if default is not None:
-                    parts.append(f"DEFAULT {default}")
-                if not_null:
-                    parts.append("NOT NULL")
-                for conname, definition, con_oid in fetch(conn, """
-                        SELECT conname, pg_catalog.pg_get_constraintdef(oid), oid FROM pg_catalog.pg_constraint
-                        WHERE contypid = %s ORDER BY conname""", (oid,)):
+
+    def _read_domain_checks(self, types: list[tuple[Any, ...]],
+                            functions: set[int]) -> dict[int, list[tuple[str, str, int, bool]]]:
+        """Per domain: its constraints (name, definition, OID, whether it calls a function of the dump)."""
+        assert self.conn is not None
+        domains = [row[0] for row in types if row[3] == "d"]
+        result: dict[int, list[tuple[str, str, int, bool]]] = {}
+        for typid, conname, definition, oid, procs in fetch(self.conn, """
+                SELECT c.contypid, c.conname, pg_catalog.pg_get_constraintdef(c.oid), c.oid,
+                       ARRAY(SELECT d.refobjid FROM pg_catalog.pg_depend d
+                             WHERE d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
+                               AND d.refclassid = 'pg_catalog.pg_proc'::regclass)
+                FROM pg_catalog.pg_constraint c WHERE c.contypid = ANY(%s) ORDER BY c.conname""", (domains,)):
+            result.setdefault(typid, []).append((conname, definition, oid, bool(functions.intersection(procs))))
+        return result
+
+    def _create_type(self, w: _Writer, row: tuple[Any, ...], checks: list[tuple[str, str, int, bool]],
+                     objects: Objects, owners: Owners) -> None:
+        assert self.conn is not None
+        conn, q = self.conn, self.quote
+        oid, schema, name, kind, owner, acl, base, not_null, default, collation, relid = row
+        qualified = q.qualified(schema, name)
+        keyword = "DOMAIN" if kind == "d" else "TYPE"
+        objects[("pg_type", oid)] = (keyword, qualified)
+        owners.append((f"{keyword} {qualified}", owner, acl))
+        if kind == "e":
+            labels = [row[0] for row in fetch(conn, "SELECT enumlabel FROM pg_catalog.pg_enum "
+                                                    "WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
+            w.sql(f"CREATE TYPE {qualified} AS ENUM (\n    " + ",\n    ".join(map(literal, labels)) + "\n);\n")
+        elif kind == "r":
+            subtype, subdiff = fetch(conn, "SELECT pg_catalog.format_type(rngsubtype, NULL), "
+                                           "CASE WHEN rngsubdiff <> 0 THEN rngsubdiff::regproc::text END "
+                                           "FROM pg_catalog.pg_range WHERE rngtypid = %s", (oid,))[0]
+            extra = f", SUBTYPE_DIFF = {subdiff}" if subdiff else ""
+            w.sql(f"CREATE TYPE {qualified} AS RANGE (SUBTYPE = {subtype}{extra});\n")
+        elif kind == "c":
+            attributes = fetch(conn, """
+                SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (relid,))
+            body = ",\n    ".join(f"{q(att)} {typ}" for att, typ in attributes)
+            w.sql(f"CREATE TYPE {qualified} AS (\n    {body}\n);\n")
+        else:
+            parts = [f"CREATE DOMAIN {qualified} AS {base}"]
+            if collation:
+                parts.append(f"COLLATE {collation}")
+            if default is not None:
+                parts.append(f"DEFAULT {default}")
+            if not_null:
+                parts.append("NOT NULL")
+            for conname, definition, con_oid, calls_function in checks:
+                objects[("pg_constraint", con_oid)] = ("CONSTRAINT", f"{q(conname)} ON DOMAIN {qualified}")
+                # A CHECK calling one of the dump's functions is added once that function exists (see
+                # _domain_check): the function's own signature may use this domain.
+                if not calls_function:
                     parts.append(f"CONSTRAINT {q(conname)} {definition}")
-                    objects[("pg_constraint", con_oid)] = ("CONSTRAINT", f"{q(conname)} ON DOMAIN {qualified}")
-                w.sql("\n    ".join(parts) + ";\n")
+            w.sql("\n    ".join(parts) + ";\n")
+
+    def _domain_check(self, w: _Writer, domain: str, conname: str, definition: str) -> None:
+        w.sql(f"ALTER DOMAIN {domain} ADD CONSTRAINT {self.quote(conname)} {definition};\n")
+
+    def _definitions(self, w: _Writer, tables: list[Table], relations: list[catalog.Relation],
+                     sequences: list[catalog.Sequence], objects: Objects,
+                     owners: Owners) -> tuple[ordering.Graph, dict[int, tuple[Any, ...]]]:
+        """Create types, functions and tables in dependency order (see :mod:`ordering`).
+
+        Returns the dependency graph and the functions that must wait for the views, by OID.
+        """
+        assert self.conn is not None
+        q = self.quote
+        types = self._read_types()
+        functions = {row[0]: row for row in self._read_functions()}
+        checks = self._read_domain_checks(types, set(functions))
+        separate = {oid: (typid, conname, definition) for typid, found in checks.items()
+                    for conname, definition, oid, calls_function in found if calls_function}
+        graph = ordering.read_graph(self.conn, {row[0]: row[10] for row in types}, set(separate), set(functions),
+                                    {t.oid for t in tables}, {r.oid for r in relations})
+        late_oids = graph.late(functions)
+        # The list order is kept where the dependencies allow: functions that use a table's row type (or
+        # read a table in a SQL-standard body) after the tables, the others before them.
+        early = [oid for oid in functions if oid not in late_oids]
+        after_tables = {oid for oid in early if any(need[0] == "table" for need in graph.needs.get(("proc", oid), ()))}
+        nodes: list[ordering.Node] = [("type", row[0]) for row in types]
+        nodes += [("proc", oid) for oid in early if oid not in after_tables]
+        nodes += [("domcheck", oid) for oid in separate]
+        nodes += [("table", t.oid) for t in tables]
+        nodes += [("proc", oid) for oid in early if oid in after_tables]
+        type_rows = {row[0]: row for row in types}
+        by_oid = {t.oid: t for t in tables}
+        identity = {s.owned_by: s for s in sequences if s.identity and s.owned_by}
+        titles = {"type": "Types", "proc": "Functions and procedures", "domcheck": "Domain constraints",
+                  "table": "Tables"}
+        current = ""
+        for kind, oid in ordering.order(nodes, graph):
+            if titles[kind] != current:
+                current = titles[kind]
+                w.section(current)
+            if kind == "type":
+                self._create_type(w, type_rows[oid], checks.get(oid, []), objects, owners)
+            elif kind == "proc":
+                self._create_function(w, functions[oid], objects, owners)
+            elif kind == "domcheck":
+                typid, conname, definition = separate[oid]
+                self._domain_check(w, objects[("pg_type", typid)][1], conname, definition)
+            else:
+                table = by_oid[oid]
+                self._create_table(w, table, by_oid, identity)
+                name = q.qualified(table.schema, table.name)
+                objects[("pg_class", table.oid)] = ("TABLE", name)
+                owners.append((f"TABLE {name}", table.owner, table.acl))
+                self.column_acls.extend((name, c.name, c.acl) for c in table.columns if c.acl)
+        return graph, {oid: functions[oid] for oid in late_oids}
 
     def _create_table(self, w: _Writer, table: Table, by_oid: dict[int, Table],
                       identity: dict[tuple[int, int], catalog.Sequence]) -> None:
@@ -333,6 +406,7 @@ class PostgresDumper:
             for column in table.columns:
                 if column.not_null and column.name not in parent_not_null:
                     w.sql(f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column.name)} SET NOT NULL;\n")
+            self._table_settings(w, table, name)
             return
         lines = []
         inherited_not_null = []
@@ -366,17 +440,32 @@ class PostgresDumper:
         w.sql(statement + options + ";\n")
         for column_name in inherited_not_null:
             w.sql(f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column_name)} SET NOT NULL;\n")
+        self._table_settings(w, table, name)
+
+    def _table_settings(self, w: _Writer, table: Table, name: str) -> None:
+        """Per-column statistics targets, storage and compression, and the replica identity (not USING INDEX)."""
+        q = self.quote
+        for column in table.columns:
+            settings = []
+            if column.statistics is not None:
+                settings.append(f"SET STATISTICS {column.statistics}")
+            if column.storage is not None:
+                settings.append(f"SET STORAGE {column.storage}")
+            if column.compression is not None:
+                settings.append(f"SET COMPRESSION {column.compression}")
+            for setting in settings:
+                w.sql(f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column.name)} {setting};\n")
+        identity = {"f": "FULL", "n": "NOTHING"}.get(table.replica_identity)
+        if identity is not None:
+            w.sql(f"ALTER TABLE ONLY {name} REPLICA IDENTITY {identity};\n")
 
     def _column_name(self, conn: psycopg.Connection[Any], owned_by: tuple[int, int]) -> str:
         return str(fetch(conn, "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s AND attnum = %s",
                          owned_by)[0][0])
 
-    def _functions(self, w: _Writer, objects: Objects,
-                   owners: Owners) -> None:
+    def _read_functions(self) -> list[tuple[Any, ...]]:
         assert self.conn is not None
-        q = self.quote
-        w.section("Functions and procedures")
-        for oid, definition, schema, name, arguments, kind, owner, acl in fetch(self.conn, f"""
+        return fetch(self.conn, f"""
                 SELECT p.oid, pg_catalog.pg_get_functiondef(p.oid), n.nspname, p.proname,
                        pg_catalog.pg_get_function_identity_arguments(p.oid), p.prokind,
                        pg_catalog.pg_get_userbyid(p.proowner), p.proacl::text[]
@@ -387,12 +476,16 @@ class PostgresDumper:
                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
                                   WHERE dep.classid = 'pg_catalog.pg_proc'::regclass
                                     AND dep.objid = p.oid AND dep.deptype = 'i')
-                ORDER BY p.oid"""):
-            keyword = "PROCEDURE" if kind == "p" else "FUNCTION"
-            signature = f"{q.qualified(schema, name)}({arguments})"
-            objects[("pg_proc", oid)] = (keyword, signature)
-            owners.append((f"{keyword} {signature}", owner, acl))
-            w.sql(definition.rstrip() + ";\n\n")
+                ORDER BY p.oid""")
+
+    def _create_function(self, w: _Writer, row: tuple[Any, ...], objects: Objects, owners: Owners) -> None:
+        q = self.quote
+        oid, definition, schema, name, arguments, kind, owner, acl = row
+        keyword = "PROCEDURE" if kind == "p" else "FUNCTION"
+        signature = f"{q.qualified(schema, name)}({arguments})"
+        objects[("pg_proc", oid)] = (keyword, signature)
+        owners.append((f"{keyword} {signature}", owner, acl))
+        w.sql(definition.rstrip() + ";\n\n")
 
     def _constraints_and_indexes(self, w: _Writer, conn: psycopg.Connection[Any], tables: list[Table],
                                  objects: Objects) -> None:
@@ -431,14 +524,21 @@ class PostgresDumper:
                          f"    ADD CONSTRAINT {q(conname)} {definition};\n")
             (foreign if contype == "f" else keys).append((order[relid], statement))
         indexes = fetch(conn, """
-            SELECT i.indexrelid, i.indrelid, ic.relname, pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered
+            SELECT i.indexrelid, i.indrelid, ic.relname, pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
+                   i.indisreplident, EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con
+                                             WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-            WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con
-                              WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
-              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
+            WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
             ORDER BY ic.relname""")
         index_rows = []
-        for index_oid, relid, index_name, definition, clustered in indexes:
+        replica_identity = []
+        for index_oid, relid, index_name, definition, clustered, replica, constraint_index in indexes:
+            if replica and relid in by_oid:
+                table = by_oid[relid]
+                replica_identity.append(f"ALTER TABLE ONLY {q.qualified(table.schema, table.name)} REPLICA IDENTITY "
+                                        f"USING INDEX {q(index_name)};\n")
+            if constraint_index:
+                continue  # created by its constraint
             if relid in by_oid:
                 table = by_oid[relid]
                 objects[("pg_class", index_oid)] = ("INDEX", q.qualified(table.schema, index_name))
@@ -454,15 +554,28 @@ class PostgresDumper:
         w.section("Constraints and indexes")
         for _, statement in sorted(keys + index_rows, key=lambda item: item[0]):
             w.sql(statement)
+        for statement in replica_identity:
+            w.sql(statement)
         w.section("Foreign keys")
         for _, statement in sorted(foreign, key=lambda item: item[0]):
             w.sql(statement)
 
-    def _views(self, w: _Writer, conn: psycopg.Connection[Any], relations: list[catalog.Relation],
-               objects: Objects, owners: Owners) -> None:
+    def _views(self, w: _Writer, relations: list[catalog.Relation], graph: ordering.Graph,
+               late: dict[int, tuple[Any, ...]], objects: Objects, owners: Owners) -> None:
+        """Views and materialized views, and in one order with them the functions that need a view."""
         q = self.quote
-        w.section("Views and materialized views")
-        for relation in relations:
+        by_oid = {r.oid: r for r in relations}
+        nodes: list[ordering.Node] = [("view", r.oid) for r in relations] + [("proc", oid) for oid in late]
+        current = ""
+        for kind, oid in ordering.order(nodes, graph):
+            title = "Views and materialized views" if kind == "view" else "Functions that read views"
+            if title != current:
+                current = title
+                w.section(title)
+            if kind == "proc":
+                self._create_function(w, late[oid], objects, owners)
+                continue
+            relation = by_oid[oid]
             name = q.qualified(relation.schema, relation.name)
             keyword = "MATERIALIZED VIEW" if relation.kind == "m" else "VIEW"
             objects[("pg_class", relation.oid)] = (keyword, name)
@@ -569,16 +682,22 @@ class PostgresDumper:
             grant_kind = {"DOMAIN": "DOMAIN", "TYPE": "TYPE", "PROCEDURE": "PROCEDURE"}.get(object_kind, object_kind)
             w.sql(f"REVOKE ALL ON {grant_kind} {object_name} FROM PUBLIC;\n")
             w.sql(f"REVOKE ALL ON {grant_kind} {object_name} FROM {q(owner)};\n")
-            for item in acl:
-                grantee, _, rest = item.partition("=")
-                privileges = rest.split("/", 1)[0]
-                words = _acl_privileges(privileges)
-                if not words:
-                    continue
-                who = q(grantee.strip('"')) if grantee else "PUBLIC"
-                for privilege, grantable in words:
-                    option = " WITH GRANT OPTION" if grantable else ""
-                    w.sql(f"GRANT {privilege} ON {grant_kind} {object_name} TO {who}{option};\n")
+            for privilege, who, option in self._grants(acl):
+                w.sql(f"GRANT {privilege} ON {grant_kind} {object_name} TO {who}{option};\n")
+        # Column privileges last: revoking a table's privileges above also revokes those of its columns.
+        for table_name, column_name, acl in self.column_acls:
+            for privilege, who, option in self._grants(acl):
+                w.sql(f"GRANT {privilege} ({q(column_name)}) ON TABLE {table_name} TO {who}{option};\n")
+
+    def _grants(self, acl: list[str]) -> list[tuple[str, str, str]]:
+        """``aclitem`` texts -> (privilege, grantee, " WITH GRANT OPTION" or "")."""
+        grants = []
+        for item in acl:
+            grantee, _, rest = item.partition("=")
+            who = self.quote(grantee.strip('"').replace('""', '"')) if grantee else "PUBLIC"
+            for privilege, grantable in _acl_privileges(rest.split("/", 1)[0]):
+                grants.append((privilege, who, " WITH GRANT OPTION" if grantable else ""))
+        return grants
 
     # -- data ----------------------------------------------------------------------------------------
 
@@ -633,6 +752,8 @@ class PostgresDumper:
                 raise ConfigError(f"unknown column {rule.column!r} of table {rule.table!r} in the sanitize rules")
             rules.setdefault(table.oid, {})[rule.column] = rule
 
+        # Tables whose rows are read together with other tables' rows (partitioned and INHERITS parents).
+        ancestors = {oid for table in tables for oid in lineage(table)[1:]}
         plans: dict[int, _DataPlan] = {}
         for table in tables:
             if table.kind != "r":
@@ -648,8 +769,10 @@ class PostgresDumper:
             table_rules: dict[str, SanitizeRule] = {}
             for oid in reversed(chain):
                 table_rules.update(rules.get(oid, {}))
-            condition = next((where[oid] for oid in chain if oid in where), None)
-            keep = next((newest[oid] for oid in chain if oid in newest), None)
+            condition_of = next((oid for oid in chain if oid in where), None)
+            condition = where[condition_of] if condition_of is not None else None
+            keep_of = next((oid for oid in chain if oid in newest), None)
+            keep = newest[keep_of] if keep_of is not None else None
             if not table_rules and condition is None and keep is None:
                 plans[table.oid] = _DataPlan(columns, f"COPY {name} ({plain}) TO STDOUT", [], False)
                 continue
@@ -670,7 +793,19 @@ class PostgresDumper:
             if condition is not None:
                 query += f" WHERE ({condition})"
                 applied.append(f"{table.display}: only rows where {condition}")
-            if keep is not None:
+            if keep is not None and keep_of is not None and keep_of in ancestors:
+                # The newest N of the parent's rows, wherever they live: each table keeps its share of them.
+                # The tie-break makes every table's subquery pick the same N rows.
+                source = by_oid[keep_of]
+                inner = f"SELECT tableoid, ctid FROM {q.qualified(source.schema, source.name)}"
+                if condition is not None and condition_of == keep_of:
+                    inner += f" WHERE ({condition})"
+                inner += f" ORDER BY {q(keep[0])} DESC, tableoid, ctid LIMIT {keep[1]}"
+                mine = f"SELECT k.ctid FROM ({inner}) k WHERE k.tableoid = {table.oid}::pg_catalog.oid"
+                query += (" WHERE" if condition is None else " AND") + f" ctid = ANY (ARRAY({mine}))"
+                applied.append(f"{table.display}: only its rows among the newest {keep[1]} rows of {source.display} "
+                               f"by {keep[0]}")
+            elif keep is not None:
                 query += f" ORDER BY {q(keep[0])} DESC LIMIT {keep[1]}"
                 applied.append(f"{table.display}: only the newest {keep[1]} rows by {keep[0]}")
             plans[table.oid] = _DataPlan(columns, f"COPY ({query}) TO STDOUT", applied, False)

@@ -51,6 +51,38 @@ _COMPLETE_MARKERS = {
 _IDENTIFIER = rb'(?:"(?:[^"]|"")*"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)'
 _COPY_TARGET = re.compile(rb"\s*COPY\s+(" + _IDENTIFIER + rb")(?:\s*\.\s*(" + _IDENTIFIER + rb"))?", re.IGNORECASE)
 
+# A SQL-standard routine body (BEGIN ATOMIC ... END) holds statements ended by ";". Like psql, the loader
+# counts BEGIN / CASE / END words outside parentheses, quotes and comments in CREATE FUNCTION and CREATE
+# PROCEDURE statements, and ends the statement only at a ";" where they balance.
+_CREATE_ROUTINE = re.compile(rb"CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.IGNORECASE)
+_ROUTINE_TOKEN = re.compile(rb"""
+    (?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'
+      | '(?:[^']|'')*'
+      | "(?:[^"]|"")*"
+      | --[^\n]*
+      | /\*.*?\*/
+      | \$(?P<tag>(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?)\$.*?\$(?P=tag)\$)
+    | (?P<word>[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)
+    | (?P<paren>[()])""", re.DOTALL | re.VERBOSE)
+
+
+def _inside_atomic_body(text: bytes) -> bool:
+    """Whether a ``CREATE FUNCTION`` text that reaches a ``;`` is still inside ``BEGIN ATOMIC ... END``."""
+    depth = parens = 0
+    for match in _ROUTINE_TOKEN.finditer(text):
+        word = match.group("word")
+        if word is not None:
+            if parens:
+                continue
+            word = word.lower()
+            if word == b"begin" or (word == b"case" and depth):
+                depth += 1
+            elif word == b"end" and depth:
+                depth -= 1
+        elif match.group("paren") is not None:
+            parens = parens + 1 if match.group("paren") == b"(" else max(parens - 1, 0)
+    return depth > 0
+
 
 @dataclass
 class LoadStats:
@@ -184,6 +216,10 @@ class ScriptReader:
             token = match.group()
             at = match.start()
             if token == b";":
+                if _CREATE_ROUTINE.match(self.buf, start) and _inside_atomic_body(self.buf[start:at]):
+                    # A ";" inside BEGIN ATOMIC ... END does not end the statement.
+                    scan, only_comments = at + 1, False
+                    continue
                 statement = self.buf[start:at + 1]
                 self.pos = start
                 self._advance(at + 1)

@@ -216,3 +216,45 @@ CREATE TABLE archive.derived (extra integer, note text DEFAULT 'merged') INHERIT
 ALTER TABLE ONLY archive.derived ALTER COLUMN note SET NOT NULL;
 INSERT INTO archive.base VALUES (1, 'parent row');
 INSERT INTO archive.derived (id, note, extra) VALUES (2, 'child row', 20);
+
+-- Dependency order: objects the dump must not create by kind alone (types, tables, functions, views).
+-- A generated column, a domain CHECK and a domain DEFAULT (written unqualified) that call functions of the
+-- database.
+CREATE FUNCTION public.twice(x integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$;
+CREATE FUNCTION public.is_even(x integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT x % 2 = 0 $$;
+CREATE DOMAIN public.even_int AS integer DEFAULT twice(1) CONSTRAINT even_int_check CHECK (public.is_even(VALUE));
+-- A function whose signature uses that domain: it comes after the domain and before the domain's CHECK.
+CREATE FUNCTION public.half(x public.even_int) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT x / 2 $$;
+-- Columns of another table's row type (and an array of it), that table's name sorting later.
+CREATE TABLE public.z_point (x integer, y integer);
+CREATE TABLE public.a_path (
+    id integer PRIMARY KEY,
+    start public.z_point,
+    steps public.z_point[],
+    n integer,
+    doubled integer GENERATED ALWAYS AS (public.twice(n)) STORED,
+    even public.even_int
+);
+INSERT INTO public.z_point VALUES (1, 2);
+INSERT INTO public.a_path (id, start, steps, n, even)
+VALUES (1, ROW(1, 2), ARRAY[ROW(3, 4)::public.z_point, NULL], 21, 4), (2, NULL, NULL, NULL, NULL);
+-- A function taking a table's row type.
+CREATE FUNCTION public.path_steps(p public.a_path) RETURNS integer LANGUAGE sql STABLE
+    AS $$ SELECT cardinality(p.steps) $$;
+-- SQL-standard bodies are bound to what they read when created: one reads a table and is read by a view,
+-- one reads a view and is read by another view.
+CREATE FUNCTION public.scalar_count() RETURNS bigint LANGUAGE sql STABLE
+    BEGIN ATOMIC SELECT count(*) FROM public.scalars; END;
+CREATE VIEW public.counts AS SELECT public.scalar_count() AS scalars;
+CREATE FUNCTION public.big_order_count() RETURNS bigint LANGUAGE sql STABLE
+    BEGIN ATOMIC SELECT count(*) FROM public.big_orders; END;
+CREATE VIEW public.more_counts AS SELECT public.big_order_count() AS big_orders;
+
+-- Column settings and replica identities (one ALTER each in the dump, after the table or its index).
+ALTER TABLE public.bytes ALTER COLUMN c SET STATISTICS 500;
+ALTER TABLE public.bytes ALTER COLUMN c SET STORAGE EXTERNAL;
+ALTER TABLE public.bytes ALTER COLUMN c SET COMPRESSION pglz;
+ALTER TABLE public.bytes REPLICA IDENTITY FULL;
+ALTER TABLE archive.events ALTER COLUMN payload SET STORAGE MAIN;
+ALTER TABLE archive.bookings REPLICA IDENTITY NOTHING;
+ALTER TABLE "Sales".line REPLICA IDENTITY USING INDEX "Line_Order_Id";
