@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 
 from synco_core.detection import detect
-from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
+from synco_core.engines.dispatch import inspect_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install_state import (
@@ -152,23 +152,67 @@ class InstallPlan:
     received: Received
     steps: list[InstallStep]
 
-    def describe(self) -> list[str]:
+    def describe(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> list[str]:
+        """The install question's lines: each target with the incoming size and what is there now.
+
+        ``remote_ok``: measure the local database even when it is not on this machine (the user passed
+        ``--force-remote-target``); otherwise such a database is not even connected to for its size.
+        """
         lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
         for step in self.steps:
             lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({human_size(step.size_bytes)})")
+            lines.append(f"      current: {current_content(self.framework, step, remote_ok, manager)[1]}")
             for rule in step.source.sanitize_rules:
                 lines.append(f"      sanitised at the source: {rule}")
         return lines
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> dict[str, Any]:
+        steps = []
+        for s in self.steps:
+            current_bytes, current = current_content(self.framework, s, remote_ok, manager)
+            steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
+                          "currentSizeBytes": current_bytes, "current": current})
         return {
             "framework": self.framework.name,
             "projectDir": str(self.framework.project_dir),
-            "steps": [
-                {"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes} for s in self.steps
-            ],
+            "steps": steps,
             "postInstall": [" ".join(cmd) for cmd in self.framework.post_install],
         }
+
+
+def current_content(framework: Framework, step: InstallStep, remote_ok: bool = False,
+                    manager: SyncoPluginManager | None = None) -> tuple[int | None, str]:
+    """What ``step`` would replace as it is now: (bytes or None when not known, a short description).
+
+    Measured only when the question is asked (an install with ``--yes`` skips it): a folder's files are
+    summed, a database's size comes from its engine's ``inspect_database`` statistics (no table is read).
+    """
+    if step.kind == "files":
+        folder = Path(step.target)
+        if not os.path.lexists(folder):
+            return 0, "nothing (the folder does not exist yet)"
+        try:
+            size = folder.stat().st_size if folder.is_file() else _tree_size(str(folder))
+        except OSError as exc:
+            return None, f"not measured ({exc.strerror or exc})"
+        return size, human_size(size)
+    database = framework.database
+    if database is None:
+        return None, "no database"
+    if not remote_ok and not database.is_local(local_hosts_of(framework)):
+        return None, "not measured (the database is not on this machine)"
+    try:
+        inventory = inspect_with_engine(database, manager)
+    except SyncoError as exc:
+        return None, f"not measured ({exc})"
+    tables = [t for t in inventory.tables if t.kind == "table"]
+    if not tables:
+        return 0, "an empty database"
+    count = f"{len(tables)} table{'s' if len(tables) != 1 else ''}"
+    size = sum(t.size_bytes for t in tables)
+    if size <= 0:
+        return None, f"{count}, size not known"
+    return size, f"{human_size(size)} in {count}"
 
 
 def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = ()) -> InstallPlan:
@@ -257,7 +301,8 @@ def run_install(
     if any(s.kind == "database" for s in plan.steps):
         check_target(framework, force_remote_target, local_hosts)
     if not yes:
-        question = "\n".join([*plan.describe(), "Replace this local content?"])
+        question = "\n".join([*plan.describe(remote_ok=force_remote_target, manager=manager),
+                              "Replace this local content?"])
         if confirm is None or not confirm(question):
             raise SyncoError("install not confirmed (nothing was changed); pass --yes to install without asking")
 

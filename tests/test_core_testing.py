@@ -316,3 +316,81 @@ def test_plugin_author_fixtures_clean_up(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_fixture_user=FIXTURE_USER)
     result = pytester.runpytest_subprocess("-p", "synco_core.testing", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+# --- a plugin that does not match the hook specifications fails registration, and so the test -------------------
+
+
+def test_register_plugin_fixture_fails_on_a_misspelt_hook(register_plugin: Callable[[object, str], None],
+                                                          plugin_manager: SyncoPluginManager) -> None:
+    def detect_framwork(project_dir: Path) -> None:
+        return None
+
+    with pytest.raises(AssertionError,
+                       match=r"plugin typo did not register: implements unknown hook\(s\): detect_framwork"):
+        register_plugin(_plugin(detect_framwork=detect_framwork), "typo")
+    assert "typo" not in plugin_manager.infos and plugin_manager.pm.get_plugin("typo") is None
+
+
+def test_register_plugin_fixture_fails_on_a_wrong_argument_name(register_plugin: Callable[[object, str], None],
+                                                                plugin_manager: SyncoPluginManager) -> None:
+    def list_file_sets(framework: Framework, opts: FileSetOptions) -> None:
+        return None
+
+    with pytest.raises(AssertionError, match=r"plugin typo did not register: .*list_file_sets.*opts"):
+        register_plugin(_plugin(list_file_sets=list_file_sets), "typo")
+    assert "typo" not in plugin_manager.infos and plugin_manager.pm.get_plugin("typo") is None
+
+
+BROKEN_CONTRACT_USER = '''
+import types
+
+import pytest
+
+from synco_core import Framework, hookimpl
+from synco_core.testing import FrameworkPluginContract
+
+
+def detect_framework(project_dir):
+    if (project_dir / "toy.ini").exists():
+        return Framework(name="Toy", plugin="toy", project_dir=project_dir, reason="toy.ini found")
+    return None
+
+
+def {name}({arguments}):
+    return None
+
+
+class TestBrokenContract(FrameworkPluginContract):
+    plugin = types.SimpleNamespace(detect_framework=hookimpl(detect_framework), {name}=hookimpl({name}))
+    plugin_name = "toy"
+
+    @pytest.fixture
+    def project_dir(self, tmp_path):
+        (tmp_path / "toy.ini").write_text("[toy]\\n")
+        return tmp_path
+'''
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "reason"),
+    [
+        ("list_file_sets", "framework, opts", "*plugin toy did not register*list_file_sets*opts*"),
+        ("list_files_sets", "framework, options", "*plugin toy did not register: implements unknown hook(s): "
+                                                  "list_files_sets*"),
+    ],
+    ids=["wrong-argument", "misspelt-hook"],
+)
+def test_contract_subclass_fails_for_a_plugin_not_matching_the_specs(pytester: pytest.Pytester, name: str,
+                                                                      arguments: str, reason: str) -> None:
+    """A plugin author's contract subclass errors in ``contract_manager`` for every contract test: none passes.
+
+    Without the check, the misnamed implementation would simply never be called and the suite would go green.
+    """
+    pytester.makepyfile(test_broken_contract=BROKEN_CONTRACT_USER.format(name=name, arguments=arguments))
+    result = pytester.runpytest_subprocess("-p", "synco_core.testing", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    contract_tests = [n for n in dir(FrameworkPluginContract) if n.startswith("test_")]
+    assert outcomes.get("passed", 0) == 0 and outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
+    assert outcomes.get("errors") == len(contract_tests), result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines([reason])

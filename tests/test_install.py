@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sqlite3
 from pathlib import Path
@@ -17,6 +18,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.install import check_target, install_received, load_received, plan_install
 from synco_core.sizes import human_size
+from synco_core.testing import mysql_admin_connection
 
 
 def _make_db(path: Path, rows: int) -> None:
@@ -140,6 +142,44 @@ def test_install_asks_and_refuses_without_confirmation(plugin_manager: Any, regi
     assert _count(project / "app.db") == 3
     with pytest.raises(SyncoError, match="--yes"):
         install_received(received, project, confirm=None, echo=lambda _: None)
+
+
+def test_install_question_shows_what_is_there_now(plugin_manager: Any, register_plugin: Any, project: Path,
+                                                  received: Path) -> None:
+    """Beside each incoming size, the size of the local folder or database it replaces (issue 8)."""
+    register_plugin(LocalApp(), "localapp")
+    (project / "files" / "public" / "sub").mkdir()
+    (project / "files" / "public" / "sub" / "more.bin").write_bytes(b"x" * 3000)
+    shutil.rmtree(project / "private")
+    conn = sqlite3.connect(project / "app.db")
+    try:
+        db_bytes = sum(size for (size,) in conn.execute("SELECT pgsize FROM dbstat WHERE name = 'items'"))
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no dbstat table, so the engine reports no table sizes")
+    finally:
+        conn.close()
+    questions: list[str] = []
+    with pytest.raises(SyncoError, match="not confirmed"):
+        install_received(received, project, confirm=_declining(questions), echo=lambda _: None)
+    lines = questions[0].splitlines()
+
+    def current_of(target: str) -> str:
+        [index] = [i for i, line in enumerate(lines) if line.startswith("  replace ") and f" {target}  <- " in line]
+        assert lines[index + 1].startswith("      current: "), lines
+        return lines[index + 1].removeprefix("      current: ")
+
+    assert current_of(str(project / "files" / "public")) == human_size(len("old public") + 3000)
+    assert current_of(str(project / "private")) == "nothing (the folder does not exist yet)"
+    assert current_of(f"sqlite:///{project / 'app.db'}") == f"{human_size(db_bytes)} in 1 table"
+
+    # The same numbers in `synco install --plan --json`, which changes nothing.
+    result = CliRunner().invoke(cli, ["install", str(received), "--project", str(project), "--plan", "--json"])
+    assert result.exit_code == 0, result.output
+    steps = {s["name"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps["Uploads"]["currentSizeBytes"] == len("old public") + 3000
+    assert steps["Private"]["currentSizeBytes"] == 0
+    assert steps["dbDump"]["currentSizeBytes"] == db_bytes
+    assert _count(project / "app.db") == 3 and not (project / "private").exists()
 
 
 def test_install_refuses_a_remote_database(plugin_manager: Any, register_plugin: Any, project: Path,
@@ -371,6 +411,23 @@ def test_mysql_target_question_and_force_remote_target(plugin_manager: Any, regi
         install_received(folder, project, confirm=_declining(questions), echo=lambda _: None)
     assert f"replace database  mysql://root@127.0.0.1:3306/{target_db}" in questions[0]
     assert f"({human_size(len(dump))})" in questions[0]
+    assert "      current: an empty database" in questions[0].splitlines()
+
+    # What the local database holds now, as information_schema measures it, is shown beside the incoming size.
+    conn = mysql_admin_connection(target_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE old_items (id INT PRIMARY KEY, note TEXT)")
+        cur.execute("CREATE TABLE old_tags (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO old_items VALUES (1, REPEAT('x', 40000))")
+        cur.execute("ANALYZE TABLE old_items, old_tags")
+        cur.execute("SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s",
+                    (target_db,))
+        current_bytes = int(cur.fetchone()[0])
+    conn.close()
+    questions.clear()
+    with pytest.raises(SyncoError, match="not confirmed"):
+        install_received(folder, project, confirm=_declining(questions), echo=lambda _: None)
+    assert f"      current: {human_size(current_bytes)} in 2 tables" in questions[0].splitlines()
 
     # A host name this machine resolves to itself, but that synco cannot know is local: a stand-in for a
     # remote server that the test can still reach.

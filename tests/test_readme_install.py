@@ -116,7 +116,8 @@ def test_readme_install_command_in_a_fresh_venv(tmp_path: Path) -> None:
         assert {"dump_database", "install_database"} <= set(info["hooks"]), info
 
     # The other half of the "done when": detect on the example application, with that venv's script.
-    detected = subprocess.run([str(venv / "bin" / "synco"), "detect", "--json", str(checkout / "examples" / "laravel-app")],
+    example = checkout / "examples" / "laravel-app"
+    detected = subprocess.run([str(venv / "bin" / "synco"), "detect", "--json", str(example)],
                               cwd=tmp_path, capture_output=True, text=True, check=False)
     assert detected.returncode == 0, detected.stderr
     found = json.loads(detected.stdout)

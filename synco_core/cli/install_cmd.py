@@ -30,9 +30,9 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
     if plan_only:
         plan = plan_install(load_received(folder), detect(project_dir, framework_name), split_names(only))
         if as_json:
-            click.echo(json.dumps(plan.to_json(), indent=2))
+            click.echo(json.dumps(plan.to_json(remote_ok=force_remote_target), indent=2))
         else:
-            for line in plan.describe():
+            for line in plan.describe(remote_ok=force_remote_target):
                 click.echo(line)
         return
     install_received(

@@ -221,3 +221,17 @@ def test_tls_settings_of_other_forms(tmp_path: Path) -> None:
     pgsql = connection_config("pgsql", {"driver": "pgsql", "database": "app", "sslmode": "verify-full",
                                         "sslrootcert": "/root.crt", "sslcert": "", "sslkey": None}, tmp_path, "test")
     assert pgsql.options == {"sslmode": "verify-full", "sslrootcert": "/root.crt"}
+
+
+def test_readme_names_the_php_interpreters_find_php_tries() -> None:
+    """The README's list of PHP names (newest first, dotted and undotted) follows ``php_candidates``."""
+    import re
+
+    from synco_core.frameworkutil.php import php_candidates
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"when a PHP interpreter is found \((?P<list>.*?)\)\.", readme, re.S)
+    assert match, "the README no longer says which PHP interpreters are tried"
+    names = re.findall(r"`(\$PHP|php[\d.]*)`", match["list"])
+    tried = ["$PHP", *php_candidates({})]
+    assert names[:6] == tried[:6] and names[-2:] == tried[-2:], (names, tried)

@@ -3,15 +3,21 @@
 The source project's web root is served by a real HTTP server on 127.0.0.1, as the web server of a
 production host would; ``serve --keep`` publishes the session into it and exits, then ``receive`` and
 ``install`` run against a second copy of the project with its own, empty database.
+It runs twice (``php_mode``): with the real ``php`` CLI running the fixture's ``artisan``, and with no PHP
+on PATH, where the plugin reads ``.env`` itself, as on a production host without the PHP CLI.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import mysql_admin_connection, serve_receive_install
 
@@ -22,7 +28,7 @@ Make = Callable[..., Path]
 @pytest.mark.slow
 def test_serve_receive_install_mysql(make_project: Make, laravel_manager: SyncoPluginManager, tmp_path: Path,
                                      mysql_database_factory: Callable[[], str],
-                                     web_server: Callable[[Path], str]) -> None:
+                                     web_server: Callable[[Path], str], php_mode: str) -> None:
     source_db, target_db = mysql_database_factory(), mysql_database_factory()
     conn = mysql_admin_connection(source_db)
     with conn.cursor() as cur:
@@ -42,6 +48,13 @@ def test_serve_receive_install_mysql(make_project: Make, laravel_manager: SyncoP
     (target / "storage/app/public/avatars/1.txt").unlink()
     (target / "storage/app/private/invoice-2024-001.txt").unlink()
     base_url = web_server(source / "public")
+    # The way serve is about to read the settings is the one this run is about.
+    assert (shutil.which("php") is None) == (php_mode == "files")
+    detected = CliRunner().invoke(cli, ["detect", "--json", str(source)])
+    assert detected.exit_code == 0, detected.output
+    found = json.loads(detected.stdout)
+    assert found["configSource"] == php_mode
+    assert (found["database"]["engine"], found["database"]["name"]) == ("mysql", source_db)
 
     received = tmp_path / "received"
     serve_receive_install(source, base_url, received, target)

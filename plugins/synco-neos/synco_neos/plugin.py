@@ -53,6 +53,7 @@ from synco_neos.resources import (
 )
 from synco_neos.sanitize import sanitize_profile, table_columns
 from synco_neos.settings import FlowSettingsReader
+from synco_neos.versions import has_neos_media, neos_major_version
 
 log = logging.getLogger(__name__)
 
@@ -74,36 +75,6 @@ def post_install_commands(php: str | None) -> list[list[str]]:
 def is_flow_project(project_dir: Path) -> bool:
     """A Flow distribution has the ``flow`` entry script and the ``Web`` document root."""
     return (project_dir / "flow").is_file() and (project_dir / "Web").is_dir()
-
-
-def _composer_text(project_dir: Path) -> str:
-    """composer.lock (or composer.json) as text, for cheap package checks; empty when absent."""
-    for name in ("composer.lock", "composer.json"):
-        try:
-            return (project_dir / name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-    return ""
-
-
-def neos_major_version(project_dir: Path) -> int | None:
-    """9 for a Neos 9 distribution (the event-sourced content repository), 8 for older Neos, None for Flow."""
-    composer = _composer_text(project_dir)
-    packages = project_dir / "Packages"
-    if '"neos/contentrepository-core"' in composer or (packages / "Neos/Neos.ContentRepository.Core").is_dir() \
-            or (packages / "Application/Neos.ContentRepository.Core").is_dir():
-        return 9
-    if '"neos/neos"' in composer or (packages / "Application/Neos.Neos").is_dir():
-        return 8
-    return None
-
-
-def has_neos_media(project_dir: Path) -> bool:
-    """Whether Neos.Media (thumbnails and assets tables) is part of the project."""
-    composer = _composer_text(project_dir)
-    if '"neos/media"' in composer or '"neos/neos"' in composer:
-        return True
-    return (project_dir / "Packages/Application/Neos.Media").is_dir()
 
 
 def _register_credentials(settings: Any) -> None:
