@@ -7,6 +7,7 @@ the install cleanly, target untouched.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from test_postgres_support import (
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.postgresql import loader, sharedcopy
+from synco_core.engines.postgresql.connection import connect
 from synco_core.errors import DatabaseError
 from synco_core.testing import postgres_url_for
 from synco_core.types import DumpOptions, DumpResult, InstallOptions
@@ -169,3 +171,22 @@ def test_session_settings_are_remembered_for_the_second_connection() -> None:
         second.remember(statement)
     assert second.settings == [b"SET client_encoding = 'UTF8';",
                                b"SELECT pg_catalog.set_config('search_path', '', false);"]
+
+
+@pytest.mark.parametrize("options", ["", " WITH (FORMAT csv)"], ids=["text", "csv"])
+def test_line_numbers_after_a_copy_block_stay_right(options: str, postgres_database_factory: Callable[[], str]
+                                                    ) -> None:
+    """A text COPY's lines are counted from the rows the server stored, a CSV one's from the data itself:
+    either way the statement after the block is named by its real line."""
+    rows = b"1\ta\n2\tb\n3\tc\n" if not options else b'1,"two\nlines"\n2,b\n'
+    script = (b"CREATE TABLE t (n integer, v text);\n"
+              b"COPY t (n, v) FROM stdin" + options.encode() + b";\n" + rows + b"\\.\n"
+              b"SELECT 1;\n"
+              b"SELECT no_such_column FROM t;\n")
+    failing_line = script[:script.index(b"SELECT no_such_column")].count(b"\n") + 1
+    conn = connect(parse_database_url(postgres_url_for(postgres_database_factory())))
+    try:
+        with pytest.raises(DatabaseError, match=rf"statement at line {failing_line} of the dump failed"):
+            loader.load_script(conn.pgconn, io.BytesIO(script))
+    finally:
+        conn.close()

@@ -132,6 +132,7 @@ class ScriptReader:
         self.tail = b""
         #: Newlines in the piece of COPY data :meth:`copy_data` yielded last (its rows, counted only once).
         self.piece_rows = 0
+        self._count_pieces = True
 
     def _fill(self, keep_from: int) -> bool:
         """Drop consumed bytes before ``keep_from`` and read more; False at the end of the stream."""
@@ -310,8 +311,14 @@ class ScriptReader:
         # meta-command, but dumps never contain one there; keep it as part of the statement.
         return at + 1
 
-    def copy_data(self) -> Iterator[bytes]:
-        """The data of the COPY block that starts on the line after the current position, in large pieces."""
+    def copy_data(self, count_lines: bool = True) -> Iterator[bytes]:
+        """The data of the COPY block that starts on the line after the current position, in large pieces.
+
+        Without ``count_lines`` the newlines of the data are not counted (``piece_rows`` stays 0): for a
+        text-format block, where each row is one line, the caller adds the rows the server stored instead,
+        which spares a pass over every byte.
+        """
+        self._count_pieces = count_lines
         newline = self.buf.find(b"\n", self.pos)
         while newline == -1:
             if not self._fill(self.pos):
@@ -353,7 +360,7 @@ class ScriptReader:
         """The COPY data up to ``end``, consumed: its newlines are counted here once, for the line numbers
         and for the caller's row count (``piece_rows``)."""
         piece = self.buf[self.pos:end]
-        self.piece_rows = piece.count(b"\n")
+        self.piece_rows = piece.count(b"\n") if self._count_pieces else 0
         self.line += self.piece_rows
         self.pos = end
         return piece
@@ -454,13 +461,15 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
         raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(result, pgconn)}")
     rows = 0
     sent = 0
-    can_share = second is not None and shareable(_strip_comments(statement))
+    # Text format: one row per line, so the rows the server stored also tell how many lines went by.
+    text_rows = shareable(_strip_comments(statement))
+    can_share = second is not None and text_rows
     shared: SharedCopy | None = None
     # While sharing: the bytes after the last newline seen, which belong to the row the next piece ends.
     tail: bytes | memoryview = b""
     turn = 0
     try:
-        for block in reader.copy_data():
+        for block in reader.copy_data(count_lines=not text_rows):
             if shared is None:
                 if can_share and sent >= SHARE_AFTER and second is not None:
                     # The first connection's stream may stop inside a row: it gets the rest of that row first.
@@ -510,6 +519,9 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
             stored += shared.stored
     if failed is not None:
         raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(failed, pgconn)}")
+    if text_rows:
+        rows = stored
+        reader.line += stored
     return rows, stored
 
 
