@@ -18,7 +18,7 @@ from typing import Any
 
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
-from synco_core.fsutil import safe_relative_path
+from synco_core.fsutil import atomic_output, safe_relative_path
 
 STATE_FILE = ".synco-install.json"
 
@@ -41,7 +41,7 @@ class ReplacedFolder:
 
     def check(self) -> None:
         """A one-line ConfigError when the kept copy is gone (before anything is swapped)."""
-        if self.previous and not (self.backup.exists() or self.backup.is_symlink()):
+        if self.previous and not os.path.lexists(self.backup):
             raise ConfigError(f"cannot put back {self.path}: its previous content {self.backup} is gone")
 
 
@@ -56,14 +56,10 @@ class InstallState:
     folders: list[ReplacedFolder] = field(default_factory=list)
 
 
-def _exists(path: Path) -> bool:
-    return path.exists() or path.is_symlink()
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
-    elif _exists(path):
+    elif os.path.lexists(path):
         path.unlink()
 
 
@@ -76,7 +72,7 @@ def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:
     folder.check()
     side = folder.path.with_name(folder.path.name + ".synco-swap")
     _remove(side)
-    had_current = _exists(folder.path)
+    had_current = os.path.lexists(folder.path)
     if had_current:
         os.replace(folder.path, side)
     if folder.previous:
@@ -124,10 +120,8 @@ def write_state(state: InstallState) -> None:
             for f in state.folders
         ],
     }
-    target = state.project_dir / STATE_FILE
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(temporary, target)
+    with atomic_output(state.project_dir / STATE_FILE, ".tmp") as out:
+        out.write((json.dumps(data, indent=2) + "\n").encode())
 
 
 def read_state(project_dir: Path) -> InstallState | None:

@@ -10,8 +10,8 @@ from test_transfer_support import fixture_app_fixture  # noqa: F401
 from synco_core import age
 from synco_core.detection import detect
 from synco_core.errors import ConfigError
+from synco_core.globs import ExcludeMatcher
 from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
-from synco_core.session.build import _exclusion_matcher
 from synco_core.wire import META_FILE, Meta
 
 
@@ -60,7 +60,7 @@ def test_all_includes_smart_skipped_sets_and_only_limits(fixture_app: Path) -> N
 
 
 def test_exclusion_globs() -> None:
-    excluded = _exclusion_matcher(("**/*.tmp", "cache", "a/*/b"))
+    excluded = ExcludeMatcher(("**/*.tmp", "cache", "a/*/b"))
     assert excluded("x.tmp") and excluded("d/e/x.tmp")
     assert excluded("cache") and excluded("cache/deep/file")
     assert excluded("a/x/b") and not excluded("a/x/y/b")

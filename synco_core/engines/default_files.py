@@ -64,11 +64,11 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     try:
         shutil.copytree(source_dir, staging, symlinks=True, copy_function=_LinkOrCopy())
         files = sum(len(names) for _, _, names in os.walk(staging))
-        if destination.exists() or destination.is_symlink():
+        if os.path.lexists(destination):
             # Only the newest previous state is kept; an older backup would restore the wrong content.
             if backup.is_dir() and not backup.is_symlink():
                 shutil.rmtree(backup)
-            elif backup.exists() or backup.is_symlink():
+            elif os.path.lexists(backup):
                 backup.unlink()
             os.replace(destination, backup)
             replaced = True
@@ -89,12 +89,12 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
     """Move ``source/relative`` to ``destination/relative`` unless the latter holds something; True if moved."""
     old = source.joinpath(*relative.parts)
     new = destination.joinpath(*relative.parts)
-    if not (old.exists() or old.is_symlink()):
+    if not os.path.lexists(old):
         return False
     if new.is_dir() and not new.is_symlink() and not any(new.iterdir()):
         # The source packs an excluded folder as an empty directory entry; it stands for "not sent".
         new.rmdir()
-    if new.exists() or new.is_symlink():
+    if os.path.lexists(new):
         return False
     new.parent.mkdir(parents=True, exist_ok=True)
     os.replace(old, new)

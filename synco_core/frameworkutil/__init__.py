@@ -9,6 +9,8 @@ files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the
   ``php84`` ... ``php74``).
 - :mod:`synco_core.frameworkutil.commands`: ``run_command`` with a timeout, captured output and a
   one-line :class:`~synco_core.errors.ConfigError` on failure (secrets redacted).
+- :mod:`synco_core.frameworkutil.pdo`: PDO MySQL TLS driver options as synco's database options.
+- :mod:`synco_core.frameworkutil.passwords`: the bcrypt hash of "password" that sanitising profiles use.
 """
 
 from __future__ import annotations

@@ -211,11 +211,6 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
 
 
-def _exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """The predicate of a set's exclude patterns (see :mod:`synco_core.globs` for their semantics)."""
-    return ExcludeMatcher(patterns)
-
-
 def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(relative posix path, directory entry) of everything below ``root``, sorted, exclusions applied.
 
@@ -224,7 +219,7 @@ def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEnt
     paths: a public set can hold hundreds of thousands of files, and building a ``Path`` for each cost
     more than the walk itself.
     """
-    excluded = _exclusion_matcher(exclude)
+    excluded = ExcludeMatcher(exclude)
 
     def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         try:

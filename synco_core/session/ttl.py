@@ -72,7 +72,7 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
     the next ``serve`` would have to leave alone, as it might be a running Go synco's). A hidden leftover
     is removed by :func:`cleanup_expired`.
     """
-    if path.exists() or path.is_symlink():
+    if os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "the session folder exists already", str(path))
     temp = path.parent / f"{CREATING_PREFIX}{path.name}-{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)

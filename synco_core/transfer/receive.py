@@ -319,7 +319,7 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     try:
         with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
             receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging), advance)
-        if final.exists() or final.is_symlink():
+        if os.path.lexists(final):
             old = target / f"{local}.synco-old"
             if old.exists():
                 _remove_tree_or_file(old)

@@ -10,14 +10,15 @@ from typing import Any
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
 from synco_core.frameworkutil.pdo import tls_options
 from synco_core.secrets import register_secret
 from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
 
 log = logging.getLogger(__name__)
 
-#: bcrypt of "password" (cost 10): every sanitised user can log in locally with the password "password".
-PASSWORD_HASH = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
+#: Every sanitised user can log in locally with the password "password".
+PASSWORD_HASH = BCRYPT_PASSWORD
 
 #: Tables whose rows are never worth shipping: sessions, tokens, queues and caches of the source.
 NO_ROWS_TABLES = (

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 
 from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
 from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
 
 log = logging.getLogger(__name__)
 
-#: bcrypt of the word "password": Symfony's ``auto`` hasher verifies it (password_verify), so every
-#: account of the copy can log in with "password".
-PASSWORD_HASH = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
+#: Symfony's ``auto`` hasher verifies it (password_verify), so every account of the copy can log in with
+#: "password".
+PASSWORD_HASH = BCRYPT_PASSWORD
 
 #: ``make:user`` (Doctrine): the table of the User entity, with the columns that identify it.
 USER_TABLES = ("user", "users")

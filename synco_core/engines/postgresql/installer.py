@@ -213,7 +213,7 @@ def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest],
         if count != expected.rows:
             raise DatabaseError(f"verification failed: table {key!r} has {count} rows after loading, "
                                 f"the dump had {expected.rows}")
-        loaded = stats.copied.get(key, (0, empty))[1]
+        loaded = stats.checksums.get(key, empty)
         if expected.checksum is not None and loaded != expected.checksum:
             raise DatabaseError(f"verification failed: the rows of table {key!r} differ from the dump (checksum)")
 
@@ -255,33 +255,38 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
 
 
 def _loading_connection(database: DatabaseConfig, scratch: str) -> psycopg.Connection[Any]:
-    """The second connection big COPY blocks are shared with, set up like the first."""
+    """A connection to the scratch database set up for loading (the loader's first, and its second for
+    big COPY blocks)."""
     conn = connect(database, scratch)
-    conn.execute("SET synchronous_commit = off")
+    try:
+        # Nothing in the scratch database counts until the swap, whose own commit is synchronous and
+        # flushes the whole write-ahead log before it: waiting for a flush at every statement of the
+        # script buys nothing. More maintenance memory makes the index builds after the data faster.
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '256MB'")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
 def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: InstallOptions) -> LoadStats:
     if options.format not in ("sql", "native", ""):
         raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
-    conn = connect(database, scratch)
+    conn: psycopg.Connection[Any] | None = None
     try:
+        conn = _loading_connection(database, scratch)
+        second = SecondConnection(lambda: _loading_connection(database, scratch))
         try:
-            # Nothing in the scratch database counts until the swap, whose own commit is synchronous and
-            # flushes the whole write-ahead log before it: waiting for a flush at every statement of the
-            # script buys nothing. More maintenance memory makes the index builds after the data faster.
-            conn.execute("SET synchronous_commit = off")
-            conn.execute("SET maintenance_work_mem = '256MB'")
-            second = SecondConnection(lambda: _loading_connection(database, scratch))
-            try:
-                stats = load_script(conn.pgconn, dump, second)
-            finally:
-                second.close()
-            verify(conn, options.manifest, stats)
-        except psycopg.Error as exc:
-            raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc
+            stats = load_script(conn.pgconn, dump, second)
+        finally:
+            second.close()
+        verify(conn, options.manifest, stats)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
     return stats
 
 

@@ -89,9 +89,9 @@ class LoadStats:
     statements: int = 0
     copy_blocks: int = 0
     rows: int = 0
-    #: Per table loaded with COPY (``table`` in ``public``, else ``schema.table``): rows sent and the SHA-256
-    #: of the COPY text sent, the same checksum the dumper records in the manifest.
-    copied: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Per table loaded with COPY (``table`` in ``public``, else ``schema.table``): the SHA-256 of the COPY
+    #: text sent, the same checksum the dumper records in the manifest.
+    checksums: dict[str, str] = field(default_factory=dict)
     #: Per table loaded with COPY: the rows the server reported storing (over every connection it used).
     stored: dict[str, int] = field(default_factory=dict)
 
@@ -436,7 +436,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             rows, stored = _copy_in(pgconn, reader, text, line, hasher, second)
             stats.rows += rows
             target = copy_target(_strip_comments(text))
-            stats.copied[target] = (rows, hasher.hexdigest())
+            stats.checksums[target] = hasher.hexdigest()
             stats.stored[target] = stats.stored.get(target, 0) + stored
             continue
         result = pgconn.exec_(text)
@@ -470,17 +470,13 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
     turn = 0
     try:
         for block in reader.copy_data(count_lines=not text_rows):
-            if shared is None:
-                if can_share and sent >= SHARE_AFTER and second is not None:
-                    # The first connection's stream may stop inside a row: it gets the rest of that row first.
-                    newline = block.find(b"\n")
-                    if newline != -1:
-                        _put(pgconn, block[:newline + 1], line)
-                        shared = SharedCopy(second.pgconn(), statement, line)
-                        tail = memoryview(block)[newline + 1:]
-                        hasher.update(block)
-                        rows += reader.piece_rows
-                        continue
+            newline = block.find(b"\n") if shared is None and can_share and sent >= SHARE_AFTER else -1
+            if newline != -1 and second is not None:
+                # The first connection's stream may stop inside a row: it gets the rest of that row first.
+                _put(pgconn, block[:newline + 1], line)
+                shared = SharedCopy(second.pgconn(), statement, line)
+                tail = memoryview(block)[newline + 1:]
+            elif shared is None:
                 _put(pgconn, block, line)
                 sent += len(block)
             else:
