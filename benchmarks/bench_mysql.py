@@ -43,7 +43,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
 from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
-from synco_core.types import DumpOptions, InstallOptions, TableManifest
+from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"

@@ -35,7 +35,7 @@ from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database, install_database
 from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
-from synco_core.types import DumpOptions, InstallOptions
+from synco_core.values import DumpOptions, InstallOptions
 
 HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
 SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
@@ -121,7 +121,7 @@ def worker(argv: list[str]) -> int:
     if manifest_path.exists():
         import json
 
-        from synco_core.types import TableManifest
+        from synco_core.values import TableManifest
 
         manifest = {k: TableManifest(**v) for k, v in json.loads(manifest_path.read_text()).items()}
     with open(path, "rb") as raw, age.decrypt_reader(raw, [identity]) as decrypted:

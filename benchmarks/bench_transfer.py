@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import DATA_DIR, Measurement, have, measure, print_table
 
 from synco_core import hookimpl
-from synco_core.types import FileSet, Framework
+from synco_core.values import FileSet, Framework
 
 MARKER = "bench-app.txt"
 

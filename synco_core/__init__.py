@@ -11,7 +11,7 @@ from __future__ import annotations
 import pluggy
 
 from synco_core.errors import ConfigError, CryptoError, DatabaseError, SyncoError, TransferError, UnsafePathError
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from synco_core.errors import ConfigError
-from synco_core.secrets import register_secret
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import register_secret
+from synco_core.values import DatabaseConfig
 
 #: Scheme aliases, mapped to the engine names the built-in engines answer to.
 ENGINE_ALIASES = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
-from synco_core.types import FileSet, FileSetOptions, Framework
+from synco_core.values import FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 import pluggy
 
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

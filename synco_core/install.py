@@ -37,7 +37,7 @@ from synco_core.install_state import (
 )
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.sizes import human_size
-from synco_core.types import (
+from synco_core.values import (
     FilesInstallResult,
     Framework,
     InstallOptions,

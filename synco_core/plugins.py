@@ -20,6 +20,7 @@ import pluggy
 
 from synco_core import hookspecs
 from synco_core.errors import SyncoError
+from synco_core.redaction import error_line
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class SyncoPluginManager:
                 # pluggy validates hook by hook and leaves the plugin, and the hooks it had already added,
                 # registered when a later one fails; a failed plugin must not be called at all.
                 self.pm.unregister(plugin)
-            self.failures.append(PluginFailure(name, distribution or name, _one_line(exc)))
+            self.failures.append(PluginFailure(name, distribution or name, error_line(exc)))
             return False
         unknown = [
             hook_name
@@ -125,16 +126,11 @@ class SyncoPluginManager:
             except SyncoError:
                 raise
             except Exception as exc:
-                log.warning("plugin %s failed in %s: %s", impl.plugin_name, hook_name, _one_line(exc))
+                log.warning("plugin %s failed in %s: %s", impl.plugin_name, hook_name, error_line(exc))
                 log.debug("plugin failure", exc_info=True)
                 continue
             if result is not None:
                 yield impl.plugin_name, result
-
-
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return " ".join(text.split())
 
 
 def _distribution_version(distribution: str) -> str:
@@ -153,7 +149,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
             try:
                 module = importlib.import_module(module_name)
             except Exception as exc:
-                manager.failures.append(PluginFailure(name, "synco", _one_line(exc)))
+                manager.failures.append(PluginFailure(name, "synco", error_line(exc)))
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
     if load_entrypoints:
@@ -172,7 +168,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
             try:
                 plugin = ep.load()
             except Exception as exc:
-                manager.failures.append(PluginFailure(ep.name, dist, _one_line(exc)))
+                manager.failures.append(PluginFailure(ep.name, dist, error_line(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)
     return manager

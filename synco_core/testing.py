@@ -40,7 +40,7 @@ import pytest
 
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from synco_core.errors import TransferError
 from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
-from synco_core.types import TableManifest
+from synco_core.values import TableManifest
 
 #: The name of the encrypted meta file inside a session folder.
 META_FILE = "meta.json.enc"

@@ -17,7 +17,7 @@ from synco_core import Framework, hookimpl
 from synco_core.cli.main import cli
 from synco_core.errors import DatabaseError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 
 SECRET = "pw-Kq81-zzTop-secret"
 

@@ -8,7 +8,7 @@ import pytest
 
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.errors import ConfigError
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from synco_core.secrets import RedactingFilter, redact, register_secret
+from synco_core.redaction import RedactingFilter, redact, register_secret
 
 
 def test_redact_plain_and_encoded() -> None:

@@ -111,7 +111,7 @@ def test_the_reader_gets_the_dump_while_it_arrives(artifact: Artifact, target: P
 
 
 def test_the_manifest_is_filled_before_the_end_is_reported(artifact: Artifact, target: Path) -> None:
-    from synco_core.types import TableManifest
+    from synco_core.values import TableManifest
 
     assert artifact.file_set.dump is not None
     artifact.file_set.dump.tables = {"t": TableManifest(rows=12000, checksum="crc32sum:1")}

@@ -11,8 +11,8 @@ import pytest
 
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import FrameworkCommandError, find_php, load_dotenv_files, parse_dotenv, run_command
-from synco_core.secrets import register_secret
-from synco_core.types import DumpOptions
+from synco_core.redaction import register_secret
+from synco_core.values import DumpOptions
 
 
 def test_dotenv_syntax() -> None:

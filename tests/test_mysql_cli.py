@@ -30,7 +30,7 @@ from synco_core.errors import ConfigError
 from synco_core.install import check_target
 from synco_core.plugins import build_plugin_manager
 from synco_core.testing import MYSQL_HOST, mysql_url_for, unavailable
-from synco_core.types import DatabaseConfig, DumpOptions, InstallOptions
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
 
 SOURCE = b"""
 CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100), note TEXT);

@@ -114,7 +114,7 @@ def test_dump_is_deterministic_and_leaves_generated_columns_out(fidelity_db: str
 
 
 def test_routines_and_events_are_dumped_on_request(fidelity_db: str, mysql_database_factory: Callable[[], str]) -> None:
-    from synco_core.types import DumpOptions
+    from synco_core.values import DumpOptions
 
     load_with_client(fidelity_db, b"""
 DELIMITER ;;

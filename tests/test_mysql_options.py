@@ -10,7 +10,7 @@ import pytest
 from test_mysql_support import dump_bytes, install_bytes, load_with_client, query
 
 from synco_core.errors import ConfigError
-from synco_core.types import DumpOptions, SanitizeRule
+from synco_core.values import DumpOptions, SanitizeRule
 
 pytestmark = pytest.mark.mysql
 

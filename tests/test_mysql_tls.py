@@ -21,7 +21,7 @@ import pytest
 
 from synco_core.engines.mysql import connect as mysql_connect
 from synco_core.errors import DatabaseError
-from synco_core.types import DatabaseConfig
+from synco_core.values import DatabaseConfig
 
 CLIENT_SSL = 0x800
 # LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH: what PyMySQL needs to log in.

@@ -22,7 +22,7 @@ from synco_core.engines.mysql.load import _COLLATION, map_collation
 from synco_core.engines.mysql.sanitize import transform_sql
 from synco_core.engines.mysql.schema import strip_definer
 from synco_core.errors import ConfigError
-from synco_core.types import DatabaseConfig, SanitizeRule
+from synco_core.values import DatabaseConfig, SanitizeRule
 
 
 def db(host: str | None = "db.example.com", **options: str) -> DatabaseConfig:

@@ -25,7 +25,7 @@ from synco_core.engines.dispatch import (
 )
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.testing import POSTGRES_HOST, postgres_url_for, unavailable
-from synco_core.types import DumpOptions, InstallOptions, SanitizeRule, TableManifest
+from synco_core.values import DumpOptions, InstallOptions, SanitizeRule, TableManifest
 
 pytestmark = pytest.mark.postgres
 

@@ -24,7 +24,7 @@ from test_transfer_support import FixturePlugin  # noqa: F401 - re-exported for 
 from synco_core import hookimpl
 from synco_core.dburl import parse_database_url
 from synco_core.errors import SyncoError
-from synco_core.types import (
+from synco_core.values import (
     DumpOptions,
     FileSet,
     FileSetOptions,

@@ -25,7 +25,7 @@ from synco_core.session import ttl
 from synco_core.session.build import BuildOptions
 from synco_core.session.runner import PublishedSession, ServeOptions, new_session_id, serve
 from synco_core.session.ttl import MARKER_FILE, TtlMarker, cleanup_expired, create_session_folder, write_marker
-from synco_core.types import Framework
+from synco_core.values import Framework
 from synco_core.wire import META_FILE
 
 

@@ -14,7 +14,7 @@ from test_serve_sanitize import PROFILE, app_factory_fixture  # noqa: F401
 
 from synco_core.cli.main import cli
 from synco_core.sizes import human_size
-from synco_core.types import DumpOptions
+from synco_core.values import DumpOptions
 
 #: The profile plus a "newest N" filter, so the plan has one table of each kind.
 PLAN_PROFILE = DumpOptions(**{**PROFILE.__dict__, "keep_newest": {"posts": ("id", 1)}})

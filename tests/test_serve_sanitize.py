@@ -23,7 +23,7 @@ from synco_core.errors import ConfigError
 from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.session.runner import no_sanitize_warning
 from synco_core.session.sanitize import check_strict, resolve_dump_options, strict_violations
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

@@ -18,7 +18,7 @@ from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.types import DumpOptions, InstallOptions, SanitizeRule
+from synco_core.values import DumpOptions, InstallOptions, SanitizeRule
 
 CHINOOK = Path(__file__).parent / "data" / "chinook" / "Chinook_Sqlite.sql"
 

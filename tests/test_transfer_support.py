@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from synco_core import hookimpl
-from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, FileSet, FileSetOptions, Framework, TableManifest
+from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, FileSet, FileSetOptions, Framework, TableManifest
 
 MARKER = "fixture-app.txt"
 

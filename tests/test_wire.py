@@ -7,7 +7,7 @@ import json
 import pytest
 
 from synco_core.errors import UnsafePathError
-from synco_core.types import TableManifest
+from synco_core.values import TableManifest
 from synco_core.wire import (
     DumpInfo,
     Meta,

@@ -53,7 +53,7 @@ from synco_core.pull.framing import (
     FolderSpace,
     PublicSpace,
 )
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import atomic_output
-from synco_core.types import DatabaseConfig, DumpOptions, Framework, InstallOptions, SanitizeRule
+from synco_core.values import DatabaseConfig, DumpOptions, Framework, InstallOptions, SanitizeRule
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from synco_core.age.stream import CHUNK_SIZE
 from synco_core.cli.options import debug_option
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import atomic_output
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 
 
 def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:

@@ -10,7 +10,7 @@ import click
 
 from synco_core.cli.options import debug_option
 from synco_core.detection import detect, list_file_sets
-from synco_core.types import FileSet, FileSetOptions, Framework
+from synco_core.values import FileSet, FileSetOptions, Framework
 
 #: ``Framework.settings`` key under which a plugin lists the databases it does not dump (name -> masked
 #: URL or why it is unusable), so ``detect`` can show them.

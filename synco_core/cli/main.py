@@ -2,7 +2,7 @@
 
 Every :class:`~synco_core.SyncoError` ends the command with ``Error: <message>`` on stderr and exit
 status 1; any other exception does too, with the traceback only under ``--debug``. Every line passes
-through :func:`synco_core.secrets.redact`.
+through :func:`synco_core.redaction.redact`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import click
 
 from synco_core import __version__
 from synco_core.errors import SyncoError
-from synco_core.secrets import RedactingFilter, redact
+from synco_core.redaction import RedactingFilter, one_line
 
 log = logging.getLogger("synco_core")
 
@@ -119,17 +119,13 @@ class SyncoGroup(click.Group):
         except SyncoError as exc:
             if is_debug(ctx):
                 log.debug("traceback", exc_info=True)
-            click.echo(redact(f"Error: {_one_line(str(exc))}"), err=True)
+            click.echo(f"Error: {one_line(str(exc)) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
         except Exception as exc:
             if is_debug(ctx):
                 log.error("unexpected error", exc_info=True)
-            click.echo(redact(f"Error: {type(exc).__name__}: {_one_line(str(exc))}"), err=True)
+            click.echo(f"Error: {type(exc).__name__}: {one_line(str(exc)) or 'unknown error'}", err=True)
             ctx.exit(1)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "unknown error"
 
 
 @click.group(cls=SyncoGroup, context_settings={"help_option_names": ["-h", "--help"]})

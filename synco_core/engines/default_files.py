@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from synco_core import hookimpl
 from synco_core.errors import ConfigError
 from synco_core.fsutil import safe_relative_path
-from synco_core.types import FilesInstallResult, Framework, ReceivedFileSet
+from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 BACKUP_SUFFIX = ".synco-previous"
 

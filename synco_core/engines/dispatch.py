@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
-from synco_core.types import DatabaseConfig, DatabaseInventory, DumpOptions, DumpResult, InstallOptions, InstallResult
+from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, DumpResult, InstallOptions, InstallResult
 
 
 def _no_engine(database: DatabaseConfig, manager: SyncoPluginManager) -> ConfigError:

@@ -7,7 +7,7 @@ same whatever the engine.
 from __future__ import annotations
 
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.types import DatabaseConfig, InstallOptions
+from synco_core.values import DatabaseConfig, InstallOptions
 
 
 def check_target(database: DatabaseConfig, options: InstallOptions, action: str, engine_label: str,

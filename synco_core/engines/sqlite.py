@@ -31,7 +31,7 @@ from typing import BinaryIO
 from synco_core import hookimpl
 from synco_core.engines.guard import check_target
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

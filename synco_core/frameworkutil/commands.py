@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synco_core.errors import ConfigError
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-#: PDO attribute -> the :class:`~synco_core.types.DatabaseConfig` option the MySQL engine reads.
+#: PDO attribute -> the :class:`~synco_core.values.DatabaseConfig` option the MySQL engine reads.
 TLS_OPTIONS = {
     "MYSQL_ATTR_SSL_CA": "ssl_ca",
     "MYSQL_ATTR_SSL_CERT": "ssl_cert",

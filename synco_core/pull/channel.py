@@ -27,7 +27,7 @@ from typing import IO
 
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.remote import Remote
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 log = logging.getLogger(__name__)
 

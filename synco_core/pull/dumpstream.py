@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from synco_core.errors import SyncoError, TransferError
-from synco_core.secrets import register_secret
-from synco_core.types import TableManifest
+from synco_core.redaction import register_secret
+from synco_core.values import TableManifest
 from synco_core.wire import WireFileSet, WireFormatError
 
 if TYPE_CHECKING:

@@ -753,10 +753,6 @@ class _RealParents:
         return candidate
 
 
-def _inside(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
-
-
 @dataclass
 class FolderSpace:
     """Files inside one folder (the session folder): plain relative paths, no dotfiles, no temp files."""
@@ -774,7 +770,7 @@ class FolderSpace:
         if any(part.startswith(".") for part in relative.parts) or path.endswith(self.hidden_suffixes):
             raise UnsafePathError(f"refused {path!r}: hidden or temporary file")
         real = self._parents.real_file(self.root.joinpath(*relative.parts), path)
-        if not _inside(real, [self._real_root]):
+        if not real.is_relative_to(self._real_root):
             raise UnsafePathError(f"refused {path!r}: leads out of the session folder")
         return real
 
@@ -809,7 +805,7 @@ class PublicSpace:
         if any(part.startswith(".") for part in relative.parts):
             raise UnsafePathError(f"refused {path!r}: hidden file")
         real = self._parents.real_file(self.web_root.joinpath(*relative.parts), path)
-        if not _inside(real, self._real_roots):
+        if not any(real.is_relative_to(root) for root in self._real_roots):
             raise UnsafePathError(f"refused {path!r}: leads out of the application")
         return real
 
@@ -824,7 +820,7 @@ class PublicSpace:
         real_folder = self._plain_folders.get(folder)
         if real_folder is None:
             real = Path(os.path.realpath(os.path.join(self.web_root, folder)))
-            if not _inside(real, self._real_roots):
+            if not any(real.is_relative_to(root) for root in self._real_roots):
                 return None
             if len(self._plain_folders) >= _RealParents.LIMIT:
                 self._plain_folders.clear()

@@ -24,7 +24,7 @@ from synco_core.pull.channel import ChannelProcess, channel_argv
 from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.framing import ChannelClient, ChannelClosed, ChannelTransport, FramingError, ProtocolMismatch
 from synco_core.pull.remote import Remote
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 
 log = logging.getLogger(__name__)
 

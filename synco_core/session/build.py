@@ -29,7 +29,7 @@ from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.session.sanitize import check_strict, describe_rules, resolve_dump_options
-from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
+from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
     PRIVATE_FILES,

@@ -15,7 +15,7 @@ from typing import Any
 
 from synco_core import age
 from synco_core.errors import ConfigError
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 
 #: The work factor of the scrypt recipient; 18 is what age and Go synco use.
 SCRYPT_WORK_FACTOR = 18

@@ -33,7 +33,7 @@ from synco_core.session.sanitize import (
     table_key,
 )
 from synco_core.sizes import human_size
-from synco_core.types import DumpOptions, FileSet, FileSetOptions, Framework
+from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from synco_core.session.keys import SessionKey, generate_passphrase
 from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
 from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
-from synco_core.types import Framework
+from synco_core.values import Framework
 from synco_core.wire import Meta, session_folder_name
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import dataclasses
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.types import DatabaseConfig, DatabaseInventory, DumpOptions, Framework
+from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework
 
 #: How many unclassified names the strict-mode error lists before it only counts the rest.
 STRICT_LIST_LIMIT = 10

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError
 from synco_core.fsutil import safe_relative_path
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 from synco_core.transfer.artifact import ArtifactSpec, fetch_small, receive_artifact
 from synco_core.transfer.progress import Reporter
 from synco_core.transfer.public import plan_public_files, receive_public_files, vanished_files

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from synco_core.errors import TransferError
 from synco_core.fsutil import resolve_inside
-from synco_core.secrets import register_secret
+from synco_core.redaction import register_secret
 
 log = logging.getLogger(__name__)
 

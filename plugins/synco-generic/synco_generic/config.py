@@ -26,7 +26,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.frameworkutil import expand_variables
 from synco_core.fsutil import safe_relative_path
-from synco_core.types import DatabaseConfig, SanitizeRule
+from synco_core.values import DatabaseConfig, SanitizeRule
 
 CONFIG_NAME = ".synco.yml"
 #: Also accepted, as many tools accept both extensions.

@@ -26,7 +26,7 @@ from synco_core import hookimpl
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError
 from synco_core.globs import walk_files
-from synco_core.types import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile, SanitizeRule
+from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile, SanitizeRule
 from synco_generic.config import FileSetConfig, SyncoConfig, load_config, relative_path
 
 log = logging.getLogger(__name__)

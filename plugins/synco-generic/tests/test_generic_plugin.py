@@ -15,7 +15,7 @@ from synco_core.detection import detect, list_file_sets
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import FrameworkPluginContract
-from synco_core.types import DumpOptions, FileSetOptions, Framework, SanitizeRule
+from synco_core.values import DumpOptions, FileSetOptions, Framework, SanitizeRule
 
 
 class Guesser:

@@ -12,8 +12,8 @@ from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
 from synco_core.frameworkutil.pdo import tls_options
-from synco_core.secrets import register_secret
-from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
+from synco_core.redaction import register_secret
+from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
 log = logging.getLogger(__name__)
 

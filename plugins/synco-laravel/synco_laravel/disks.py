@@ -19,7 +19,7 @@ from typing import Any
 
 from synco_core.engines.default_files import install_tree
 from synco_core.globs import escape
-from synco_core.types import FileSet, FileSetOptions, FilesInstallResult
+from synco_core.values import FileSet, FileSetOptions, FilesInstallResult
 from synco_laravel.s3 import S3Location, s3_public_entries
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,6 @@ def _resolve(project_dir: Path, value: Any) -> Path:
     return path if path.is_absolute() else project_dir / path
 
 
-def _inside(path: Path, base: Path) -> bool:
-    return path == base or base in path.parents
-
-
 def local_disks(filesystems: Mapping[str, Any], project_dir: Path, web_root: Path) -> list[LocalDisk]:
     """Every ``local`` disk with its root and, when the web server serves it, its URL prefix."""
     links = {
@@ -66,12 +62,12 @@ def local_disks(filesystems: Mapping[str, Any], project_dir: Path, web_root: Pat
 def _served_prefix(root: Path, links: Mapping[Path, Path], web_root: Path) -> str | None:
     """The URL prefix (relative to the web root, with a trailing slash) that serves ``root``, if any."""
     for link, target in links.items():
-        if _inside(root, target) and _inside(link, web_root):
+        if root.is_relative_to(target) and link.is_relative_to(web_root):
             below_target = root.relative_to(target).as_posix()
             below_web = link.relative_to(web_root).as_posix()
             prefix = below_web if below_target == "." else f"{below_web}/{below_target}"
             return prefix.strip("/") + "/"
-    if _inside(root, web_root) and root != web_root:
+    if root.is_relative_to(web_root) and root != web_root:
         return root.relative_to(web_root).as_posix().strip("/") + "/"
     return None
 
@@ -106,7 +102,7 @@ def disk_file_sets(filesystems: Mapping[str, Any], project_dir: Path, web_root: 
         nested = [
             "/" + escape(other.root.relative_to(disk.root).as_posix())
             for other in disks
-            if other is not disk and other.root != disk.root and _inside(other.root, disk.root)
+            if other is not disk and other.root != disk.root and other.root.is_relative_to(disk.root)
         ]
         excludes = tuple(nested) + (() if options.all else SMART_EXCLUDES)
         sets.append(FileSet(

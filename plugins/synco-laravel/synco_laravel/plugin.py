@@ -9,8 +9,8 @@ from typing import Any
 from synco_core import hookimpl
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php
-from synco_core.secrets import register_secret
-from synco_core.types import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
+from synco_core.redaction import register_secret
+from synco_core.values import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
 from synco_laravel.config import read_config
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
 from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import safe_relative_path
-from synco_core.types import PublicFile
+from synco_core.values import PublicFile
 
 if TYPE_CHECKING:
     import httpx

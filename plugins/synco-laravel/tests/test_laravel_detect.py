@@ -9,7 +9,7 @@ import pytest
 from synco_laravel.config import detect_major_version
 from synco_laravel.plugin import detect_framework
 
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 Make = Callable[..., Path]
 

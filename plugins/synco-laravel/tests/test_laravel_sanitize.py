@@ -16,7 +16,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import needs_php
-from synco_core.types import SanitizeRule
+from synco_core.values import SanitizeRule
 
 Make = Callable[..., Path]
 

@@ -14,8 +14,8 @@ from typing import Any
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.pdo import tls_options
-from synco_core.secrets import register_secret
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import register_secret
+from synco_core.values import DatabaseConfig
 
 #: The DBAL drivers synco's engines handle.
 SUPPORTED_DRIVERS = ("pdo_mysql", "mysqli", "pdo_pgsql", "pdo_sqlite")

@@ -27,8 +27,8 @@ from synco_core import hookimpl
 from synco_core.engines.default_files import install_tree
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php
-from synco_core.secrets import register_secret
-from synco_core.types import (
+from synco_core.redaction import register_secret
+from synco_core.values import (
     DatabaseConfig,
     DumpOptions,
     FileSet,

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from synco_core.secrets import redact
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import redact
+from synco_core.values import DatabaseConfig
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 
 from synco_core.engines.dispatch import inspect_with_engine
-from synco_core.types import DatabaseConfig, SanitizeRule
+from synco_core.values import DatabaseConfig, SanitizeRule
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from synco_neos.settings import context_chain, merge_overrule, parse_configurati
 from synco_core.cli.main import cli
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 from synco_core.testing import needs_php
 
 

@@ -27,7 +27,7 @@ from synco_core.errors import ConfigError
 from synco_core.install import run_post_install
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import FrameworkPluginContract, needs_php, postgres_admin_connection
-from synco_core.types import DumpOptions, FileSetOptions, Framework, PublicFile, ReceivedFileSet
+from synco_core.values import DumpOptions, FileSetOptions, Framework, PublicFile, ReceivedFileSet
 
 SHA = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 

@@ -33,7 +33,7 @@ from synco_core.testing import (
     needs_php,
     postgres_admin_connection,
 )
-from synco_core.types import Framework
+from synco_core.values import Framework
 
 #: Flow's two BCryptHashingStrategy::validatePassword variants: Flow <= 7 (crypt with the ``$2a$`` salt
 #: taken from the hash) and Flow >= 8 (password_verify), after HashService split off "bcrypt=>".

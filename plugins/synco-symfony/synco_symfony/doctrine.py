@@ -21,8 +21,8 @@ import yaml
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.pdo import tls_options
-from synco_core.secrets import register_secret
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import register_secret
+from synco_core.values import DatabaseConfig
 
 log = logging.getLogger(__name__)
 

@@ -17,17 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.globs import escape
-from synco_core.types import FileSet
+from synco_core.values import FileSet
 from synco_symfony.doctrine import merged_package_config
 
 log = logging.getLogger(__name__)
 
 #: LiipImagine's default web-path cache prefix, relative to the web root.
 LIIP_DEFAULT_CACHE = "media/cache"
-
-
-def _inside(path: Path, base: Path) -> bool:
-    return path == base or base in path.parents
 
 
 def liip_cache_dirs(project_dir: Path, web_root: Path, app_env: str) -> list[Path]:
@@ -58,7 +54,7 @@ def _relative(project_dir: Path, path: Path) -> str:
 def _excludes_for(root: Path, never: list[Path]) -> tuple[str, ...]:
     """Patterns for the never-transferred folders inside ``root``, anchored there by the leading ``/`` (a
     ``cache`` folder deeper down is an upload, not LiipImagine's); a folder excludes its content."""
-    inside = [path for path in never if path != root and _inside(path, root)]
+    inside = [path for path in never if path != root and path.is_relative_to(root)]
     return tuple("/" + escape(path.relative_to(root).as_posix()) for path in inside)
 
 
@@ -88,13 +84,13 @@ def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Cal
             continue
         root = Path(str(destination))
         root = root if root.is_absolute() else project_dir / root
-        if any(_inside(root, other) for other in roots):
+        if any(root.is_relative_to(other) for other in roots):
             log.debug("VichUploader mapping %s lies inside another mapping's folder; listed once", name)
             continue
         roots.append(root)
         skipped = None if root.is_dir() else f"folder {root} does not exist"
         base = _relative(project_dir, root)
-        if _inside(root, web_root) and root != web_root:
+        if root.is_relative_to(web_root) and root != web_root:
             uri_prefix = str(resolve(mapping.get("uri_prefix")) or "/" + root.relative_to(web_root).as_posix())
             sets.append(FileSet(
                 name=name, kind="public", root=root, relative_base_path=base,

@@ -11,8 +11,8 @@ from typing import Any
 from synco_core import hookimpl
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php
-from synco_core.secrets import register_secret
-from synco_core.types import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
+from synco_core.redaction import register_secret
+from synco_core.values import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
 from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
 from synco_symfony.env import SymfonyEnv, confirm_with_php, resolve_env
 from synco_symfony.files import default_upload_set, liip_cache_dirs, vich_file_sets

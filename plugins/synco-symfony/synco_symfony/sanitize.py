@@ -12,7 +12,7 @@ import logging
 
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
-from synco_core.types import DatabaseConfig, DumpOptions, SanitizeRule
+from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from synco_symfony.phparray import parse_php_return
 from synco_symfony.plugin import detect_framework
 
 from synco_core.errors import ConfigError
-from synco_core.secrets import redact
+from synco_core.redaction import redact
 
 Make = Callable[..., Path]
 

@@ -17,7 +17,7 @@ from synco_symfony.plugin import detect_framework, install_files, list_file_sets
 from synco_core.cli.main import cli
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import FrameworkPluginContract, needs_php
-from synco_core.types import FileSet, FileSetOptions, Framework, ReceivedFileSet
+from synco_core.values import FileSet, FileSetOptions, Framework, ReceivedFileSet
 
 Make = Callable[..., Path]
 

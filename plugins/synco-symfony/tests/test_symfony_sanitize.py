@@ -16,7 +16,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import needs_php, postgres_admin_connection, postgres_url_for
-from synco_core.types import DumpOptions, SanitizeRule
+from synco_core.values import DumpOptions, SanitizeRule
 
 Make = Callable[..., Path]
 

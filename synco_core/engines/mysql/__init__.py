@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from synco_core import hookimpl
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

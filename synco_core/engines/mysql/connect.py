@@ -22,11 +22,13 @@ import pymysql
 import pymysql.cursors
 
 from synco_core.errors import ConfigError, DatabaseError
-from synco_core.secrets import redact, register_secret
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import error_line, one_line, register_secret
+from synco_core.values import DatabaseConfig
 
 _TRUE = {"1", "true", "yes", "on"}
 _LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
+#: Driver messages in errors are cut to this many characters (a TLS failure can quote a whole certificate).
+MESSAGE_LIMIT = 300
 
 
 def _option(database: DatabaseConfig, *names: str) -> str | None:
@@ -161,15 +163,16 @@ def _open(database: DatabaseConfig, kwargs: dict[str, Any], required: bool) -> A
         original = getattr(exc, "original_exception", None)
         if isinstance(original, ssl.SSLCertVerificationError):
             raise DatabaseError(f"TLS certificate of {where(database)} failed verification:"
-                                f" {one_line(original.verify_message or str(original))}") from exc
+                                f" {one_line(original.verify_message or str(original), MESSAGE_LIMIT)}") from exc
         if isinstance(original, ssl.SSLError):
-            raise DatabaseError(f"TLS handshake with {where(database)} failed: {one_line(str(original))}") from exc
+            raise DatabaseError(f"TLS handshake with {where(database)} failed: "
+                                f"{one_line(str(original), MESSAGE_LIMIT)}") from exc
         if code == 1045:
             raise DatabaseError(f"access denied to {where(database)} for user {database.user or 'root'!r}"
                                 " (wrong user or password)") from exc
         if code == 1049:
             raise DatabaseError(f"unknown database {database.name!r} on {where(database)}") from exc
-        raise DatabaseError(f"cannot connect to {where(database)}: {one_line(message)}") from exc
+        raise DatabaseError(f"cannot connect to {where(database)}: {one_line(message, MESSAGE_LIMIT)}") from exc
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to {where(database)}: {describe(exc)}") from exc
 
@@ -181,17 +184,11 @@ def where(database: DatabaseConfig) -> str:
     return f"{database.host or '127.0.0.1'}:{database.port or 3306}"
 
 
-def one_line(text: str) -> str:
-    """``text`` on one line, secrets removed, cut to a readable length."""
-    flat = " ".join(redact(str(text)).split())
-    return flat if len(flat) <= 300 else flat[:297] + "..."
-
-
 def describe(exc: BaseException) -> str:
     """A driver exception as one line: ``(code) message`` for server errors."""
     if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
-        return one_line(f"({exc.args[0]}) {exc.args[1]}")
-    return one_line(f"{type(exc).__name__}: {exc}")
+        return one_line(f"({exc.args[0]}) {exc.args[1]}", MESSAGE_LIMIT)
+    return error_line(exc, MESSAGE_LIMIT)
 
 
 def quote_name(name: str) -> str:

@@ -26,7 +26,7 @@ from synco_core.engines.mysql.connect import connect, describe, quote_name, quot
 from synco_core.engines.mysql.sanitize import transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
-from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, TableManifest
+from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from synco_core.engines.mysql import literals, schema
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.load import Loader
 from synco_core.errors import DatabaseError, SyncoError
-from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
+from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import pymysql
 from synco_core.engines.mysql.connect import connect, describe, where
 from synco_core.engines.mysql.schema import query, text
 from synco_core.errors import DatabaseError
-from synco_core.types import DatabaseConfig, DatabaseInventory, TableInfo
+from synco_core.values import DatabaseConfig, DatabaseInventory, TableInfo
 
 
 def inspect(database: DatabaseConfig) -> DatabaseInventory:

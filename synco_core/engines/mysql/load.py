@@ -39,7 +39,7 @@ from synco_core.engines.mysql.dump import COMPLETE_MARKER, HEADER_MARKER, MANIFE
 from synco_core.engines.mysql.schema import strip_definer
 from synco_core.engines.mysql.splitter import StatementSplitter
 from synco_core.errors import DatabaseError
-from synco_core.types import TableManifest
+from synco_core.values import TableManifest
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.errors import ConfigError
-from synco_core.types import SanitizeRule
+from synco_core.values import SanitizeRule
 
 
 def transform_sql(rule: SanitizeRule, primary_key: Sequence[str]) -> str:

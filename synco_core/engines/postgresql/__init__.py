@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.errors import DatabaseError
-from synco_core.types import (
+from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DumpOptions,

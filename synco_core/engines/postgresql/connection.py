@@ -12,8 +12,8 @@ import psycopg
 from psycopg import pq
 
 from synco_core.errors import DatabaseError
-from synco_core.secrets import redact
-from synco_core.types import DatabaseConfig
+from synco_core.redaction import redact
+from synco_core.values import DatabaseConfig
 
 #: Session settings of the dumper. Fixed date, interval, float and bytea output styles and UTC make the
 #: COPY text of a table depend only on its content, never on the server's or the user's defaults.

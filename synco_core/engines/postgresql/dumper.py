@@ -49,7 +49,7 @@ from synco_core.engines.postgresql import catalog, ordering
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, drain_results, one_line, result_error, where
 from synco_core.errors import ConfigError, DatabaseError
-from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, SanitizeRule, TableManifest
+from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, SanitizeRule, TableManifest
 
 log = logging.getLogger(__name__)
 

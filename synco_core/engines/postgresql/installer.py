@@ -31,7 +31,7 @@ from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
+from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 Whoever reads a password or a key registers it here; :func:`redact` replaces every registered secret
 (and its URL-encoded form) with ``***``. The CLI passes every error and log line through it, so a
-driver error message that quotes a DSN cannot leak the password.
+driver error message that quotes a DSN cannot leak the password. :func:`one_line` and :func:`error_line`
+turn a message or an exception into the one redacted line an error report or a failure record shows.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line (whitespace runs joined), registered secrets removed, cut at ``limit`` characters."""
+    # Redacted before and after joining: a secret may hold whitespace, or be split across lines.
+    flat = redact(" ".join(redact(str(text)).split()))
+    if limit is not None and len(flat) > limit:
+        return flat[: limit - 3] + "..."
+    return flat
+
+
+def error_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception as ``Type: message`` on one line, as :func:`one_line` makes it."""
+    return one_line(f"{type(exc).__name__}: {exc}", limit)
 
 
 class RedactingFilter(logging.Filter):
