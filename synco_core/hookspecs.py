@@ -2,6 +2,11 @@
 
 Plugins implement them with :data:`synco_core.hookimpl`. A plugin only implements the hooks it needs;
 every hook receives only the arguments its implementation names.
+
+Hooks whose answers are combined (every plugin is asked: :func:`detect_framework`, :func:`amend_framework`,
+:func:`default_dump_options`, :func:`list_file_sets`) are called plugin by plugin, so one plugin that raises
+cannot stop the others; an implementation of these as a wrapper (``wrapper=True`` or ``hookwrapper=True``)
+is refused when the plugin registers. The firstresult hooks accept wrappers as pluggy defines them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import pluggy
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     FileSet,
@@ -69,6 +75,46 @@ def amend_framework(framework: Framework) -> None:
         @hookimpl
         def amend_framework(framework):
             framework.dump_options.exclude_tables += ("cache",)
+    """
+
+
+@hookspec
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    """The framework's default dump options for this database: its sanitising profile, tables without rows.
+
+    Called on the source once per plugin, after :func:`amend_framework`, whenever the dump options of a
+    session are resolved (``serve``, ``serve --plan``, ``pull``, ``detect``): once per run, with the
+    inventory the core read once. Every plugin is asked and the answers are joined in pluggy's order (a later
+    rule for the same column replaces an earlier one); the framework's own ``dump_options`` (and with them
+    ``.synco.yml``) are applied on top, so explicit configuration wins.
+
+    The core filters the answers against the inventory: a table without rows, a row filter or a column rewrite
+    naming a table (or column) the database does not have is dropped. So declare rules for tables that only
+    some installations have (WooCommerce's, an optional module's) without checking; engines refuse rules for
+    unknown tables, and the core keeps those away from them. Rules in ``Framework.dump_options``, by contrast,
+    are applied as they are (a misspelt table there is an error the user sees).
+
+    Never connect to the database here: what the database holds is in ``inventory``.
+
+    :param framework: the detected and amended framework (check ``framework.plugin`` before answering).
+    :param inventory: the tables and columns of ``framework.database`` as ``inspect_database`` describes them,
+        or None when there is no database or it could not be inspected from here (then nothing is filtered,
+        and the dump itself reports an unreachable database).
+    :return: a :class:`~synco_core.DumpOptions` with the defaults (``exclude_tables``, ``where``,
+        ``keep_newest``, ``sanitize``, ``smart_exclude_tables``, ``smart_where``), or None when the plugin has
+        none for this framework.
+
+    Example::
+
+        @hookimpl
+        def default_dump_options(framework, inventory):
+            if framework.plugin != "wordpress":
+                return None
+            prefix = framework.settings["table_prefix"]
+            return DumpOptions(
+                exclude_tables=(prefix + "woocommerce_sessions",),
+                sanitize=(SanitizeRule(prefix + "users", "user_email", transform="email"),),
+            )
     """
 
 
@@ -156,6 +202,30 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
 
     :param database: the connection settings.
     :return: a :class:`~synco_core.DatabaseInventory`, or None when not this engine.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
+    """Open a connection to ``database`` for a plugin that reads rows of its own tables.
+
+    Called on the source when a plugin asks for one through :func:`synco_core.connect_with_engine` (Neos reads
+    Flow's resource table while listing its public files). Stops at the first non-None result; an engine
+    returns None for an engine it does not handle. The built-in engines answer with their driver's connection
+    (and the same TLS policy as their dumps), read-only where the engine allows it, streaming query results
+    (a server-side cursor) so memory stays flat.
+
+    :param database: the connection settings; ``database.engine`` says which engine is asked for.
+    :return: a :class:`~synco_core.DatabaseReader` (the caller closes it), or None when not this engine.
+        Raise :class:`~synco_core.DatabaseError` with a one-line reason when the server refuses.
+
+    Example::
+
+        @hookimpl(trylast=True)
+        def connect_database(database):
+            if database.engine != "duckdb":
+                return None
+            return DuckdbReader(duckdb.connect(database.name, read_only=True))
     """
 
 

@@ -5,12 +5,20 @@ modules listed in :data:`DEFAULT_PLUGINS`. Third-party plugins are found through
 entry-point group. Each is loaded on its own: one that fails to import, or whose hook implementations
 do not match the specifications, is recorded in :attr:`SyncoPluginManager.failures` and left out, so a
 broken plugin never takes synco down.
+
+Which entry points are loaded can be chosen, as datasette's ``DATASETTE_LOAD_PLUGINS`` and llm's
+``LLM_LOAD_PLUGINS`` do: ``SYNCO_LOAD_PLUGINS`` names the only ones to load (empty: none), and
+``SYNCO_DISABLE_PLUGINS`` names ones to leave out. Both take plugin names (``neos``) or distribution names
+(``synco-neos``), comma-separated; the built-ins are always loaded. Under ``--debug`` every hook call is
+traced (pluggy's tracing) through the logger ``synco_core.hooks``, whose records are redacted like all others.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points, version
@@ -23,9 +31,15 @@ from synco_core.errors import SyncoError
 from synco_core.redaction import error_line
 
 log = logging.getLogger(__name__)
+#: Hook calls are traced here under ``--debug``.
+hook_log = logging.getLogger("synco_core.hooks")
 
 #: The entry-point group and pluggy project name.
 PROJECT = "synco"
+#: Only these entry-point plugins are loaded (comma-separated names; empty: none).
+LOAD_PLUGINS_ENV = "SYNCO_LOAD_PLUGINS"
+#: These entry-point plugins are not loaded (comma-separated names).
+DISABLE_PLUGINS_ENV = "SYNCO_DISABLE_PLUGINS"
 
 #: Built-in plugins: (name, module). Registered exactly as an entry point would be.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -39,6 +53,15 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 @dataclass
 class PluginFailure:
     """A plugin that could not be loaded, and why."""
+
+    name: str
+    distribution: str
+    reason: str
+
+
+@dataclass
+class SkippedPlugin:
+    """An installed plugin left out on purpose (``SYNCO_LOAD_PLUGINS`` / ``SYNCO_DISABLE_PLUGINS``)."""
 
     name: str
     distribution: str
@@ -64,6 +87,8 @@ class SyncoPluginManager:
     pm: pluggy.PluginManager
     failures: list[PluginFailure] = field(default_factory=list)
     infos: dict[str, PluginInfo] = field(default_factory=dict)
+    skipped: list[SkippedPlugin] = field(default_factory=list)
+    _tracing: bool = field(default=False, repr=False)
 
     @property
     def hook(self) -> Any:
@@ -94,6 +119,20 @@ class SyncoPluginManager:
             reason = "implements unknown hook(s): " + ", ".join(sorted(unknown))
             self.failures.append(PluginFailure(name, distribution or name, reason))
             return False
+        wrapped = sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if not _is_firstresult(caller)
+            and any(impl.plugin is plugin and (impl.wrapper or impl.hookwrapper) for impl in caller.get_hookimpls())
+        )
+        if wrapped:
+            # Their answers are collected plugin by plugin (see call_each), so a wrapper would have nothing to wrap
+            # and its generator would be taken for an answer; refusing it is clearer than half working.
+            self.pm.unregister(plugin)
+            reason = (f"implements {', '.join(wrapped)} as a wrapper; synco asks every plugin for these on its own "
+                      "and joins the answers, so wrappers are only supported on the firstresult hooks")
+            self.failures.append(PluginFailure(name, distribution or name, reason))
+            return False
         hooks = sorted(impl_caller.name for impl_caller in self.pm.get_hookcallers(plugin) or [])
         dist_version = _distribution_version(distribution) if distribution else ""
         self.infos[name] = PluginInfo(
@@ -113,24 +152,50 @@ class SyncoPluginManager:
         self.infos.pop(name, None)
 
     def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-        """Call every implementation of a collecting hook on its own, yielding (plugin name, result).
+        """Call every plugin's implementation of a collecting hook on its own, yielding (plugin name, result).
 
-        A plugin that raises is reported once as a warning and skipped, so one broken plugin cannot
-        stop detection or file listing for the others.
+        Each plugin is called through pluggy's hook execution (the one ``manager.hook.<name>(...)`` uses, with
+        that plugin's implementations only), so ``--debug`` traces it like any hook call. A plugin that raises
+        is reported once as a warning and skipped, so one broken plugin cannot stop detection or file listing
+        for the others; a :class:`SyncoError` is the user's answer and is raised.
         """
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
-            args = {name: kwargs[name] for name in impl.argnames}
+        if _is_firstresult(caller):
+            raise ValueError(f"{hook_name} is a firstresult hook; call it through manager.hook")
+        impls = caller.get_hookimpls()
+        # pluggy calls the last implementation of its list first (tryfirst ones are at the end). Plugins are
+        # told apart by name: a plugin object need not be hashable.
+        for plugin_name in dict.fromkeys(impl.plugin_name for impl in reversed(impls)):
+            own = [impl for impl in impls if impl.plugin_name == plugin_name]
             try:
-                result = impl.function(**args)
+                # pluggy has no public call for one plugin's implementations (subset_hook_caller needs hashable
+                # plugins); _hookexec is what every HookCaller calls, tracing included.
+                results = self.pm._hookexec(hook_name, own, kwargs, False)
             except SyncoError:
                 raise
             except Exception as exc:
-                log.warning("plugin %s failed in %s: %s", impl.plugin_name, hook_name, error_line(exc))
+                log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, error_line(exc))
                 log.debug("plugin failure", exc_info=True)
                 continue
-            if result is not None:
-                yield impl.plugin_name, result
+            assert isinstance(results, list)
+            for result in results:
+                yield plugin_name, result
+
+    def trace_hooks(self) -> None:
+        """Log every hook call, its arguments and its result at DEBUG level to ``synco_core.hooks``."""
+        if self._tracing:
+            return
+        self._tracing = True
+        self.pm.trace.root.setwriter(_write_trace)
+        self.pm.enable_tracing()
+
+
+def _write_trace(text: str) -> None:
+    hook_log.debug("%s", text.rstrip("\n"))
+
+
+def _is_firstresult(caller: pluggy.HookCaller) -> bool:
+    return bool(caller.spec is not None and caller.spec.opts.get("firstresult"))
 
 
 def _distribution_version(distribution: str) -> str:
@@ -153,9 +218,20 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
     if load_entrypoints:
+        chosen = _names_from_env(LOAD_PLUGINS_ENV)
+        disabled = _names_from_env(DISABLE_PLUGINS_ENV) or set()
+        found: set[str] = set()
         for ep in entry_points(group=PROJECT):
             dist = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
             if manager.pm.is_blocked(ep.name):
+                continue
+            names = {_normalise(ep.name), _normalise(dist)}
+            found |= names
+            if chosen is not None and not names & chosen:
+                manager.skipped.append(SkippedPlugin(ep.name, dist, f"not named in {LOAD_PLUGINS_ENV}"))
+                continue
+            if names & disabled:
+                manager.skipped.append(SkippedPlugin(ep.name, dist, f"named in {DISABLE_PLUGINS_ENV}"))
                 continue
             if manager.pm.get_plugin(ep.name) is not None:
                 # Another distribution already answers to this name; say so instead of dropping it silently.
@@ -171,7 +247,25 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 manager.failures.append(PluginFailure(ep.name, dist, error_line(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)
+        # A name that matches nothing is most likely a typo: say so, as for a plugin that failed to load.
+        for name in sorted((chosen or set()) - found):
+            manager.failures.append(PluginFailure(name, name, f"named in {LOAD_PLUGINS_ENV} but not installed"))
+    if hook_log.isEnabledFor(logging.DEBUG):
+        manager.trace_hooks()
     return manager
+
+
+def _normalise(name: str) -> str:
+    """A plugin or distribution name as compared: case and the ``-``/``_``/``.`` spelling do not matter."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def _names_from_env(variable: str) -> set[str] | None:
+    """The comma-separated names in ``variable``, normalised; None when it is not set at all."""
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {_normalise(name) for name in value.split(",") if name.strip()}
 
 
 _manager: SyncoPluginManager | None = None
@@ -189,6 +283,9 @@ def get_plugin_manager(*, report_failures: bool = True) -> SyncoPluginManager:
         if report_failures:
             for failure in _manager.failures:
                 log.warning("plugin %s (%s) failed to load: %s", failure.name, failure.distribution, failure.reason)
+    if hook_log.isEnabledFor(logging.DEBUG):
+        # --debug may come after the manager was built (it is an option of every subcommand).
+        _manager.trace_hooks()
     return _manager
 
 

@@ -7,10 +7,12 @@ service running.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -331,3 +333,37 @@ class DatabaseInventory:
     engine: str
     server_version: str
     tables: list[TableInfo] = field(default_factory=list)
+
+
+class DatabaseReader(abc.ABC):
+    """A connection an engine opened for a plugin reading rows of its own tables (``connect_database``).
+
+    Use it as a context manager, or call :meth:`close`. Write queries with :attr:`placeholder` for the
+    parameters, since drivers differ (``%s`` for MySQL and PostgreSQL, ``?`` for SQLite)::
+
+        with connect_with_engine(database) as reader:
+            sql = f"SELECT sha1, filename FROM resources WHERE collection = {reader.placeholder}"
+            for sha1, filename in reader.rows(sql, ("persistent",)):
+                ...
+    """
+
+    #: The parameter placeholder of the engine's driver.
+    placeholder: str = "%s"
+
+    @abc.abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of one query as tuples, fetched in batches as they are read (never all at once).
+
+        Raises :class:`~synco_core.DatabaseError` with a one-line reason when the query fails.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection (a second call does nothing)."""
+
+    def __enter__(self) -> DatabaseReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()

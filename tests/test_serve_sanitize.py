@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from synco_core import age, hookimpl
 from synco_core.cli.main import cli
 from synco_core.detection import detect
+from synco_core.dumpoptions import check_strict, resolve_session_dump, strict_violations
 from synco_core.errors import ConfigError
 from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.session.runner import no_sanitize_warning
-from synco_core.session.sanitize import check_strict, resolve_dump_options, strict_violations
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
@@ -203,7 +203,7 @@ def test_no_sanitize_ships_raw_data_and_says_so(app_factory: Callable[[DumpOptio
 
 def test_no_sanitize_warning_without_rules() -> None:
     framework = Framework(name="X", plugin="x", project_dir=Path("."))
-    assert "no column rewrites were configured" in no_sanitize_warning(framework, BuildOptions(sanitize=False))
+    assert "no column rewrites were configured" in no_sanitize_warning(resolve_session_dump(framework, sanitize=False))
 
 
 def inventory(*tables: TableInfo) -> DatabaseInventory:
@@ -231,7 +231,7 @@ def test_check_strict_refuses_in_one_line_and_truncates(app_factory: Callable[[D
     app = app_factory(PROFILE)
     framework = detect(app)
     assert framework.database is not None
-    options = resolve_dump_options(framework)
+    options = resolve_session_dump(framework).options
     check_strict(framework.database, options)  # not strict: nothing is checked
     strict = DumpOptions(**{**options.__dict__, "strict": True})
     with pytest.raises(ConfigError) as refused:
@@ -278,7 +278,7 @@ def test_serve_refuses_unclassified_column_before_writing(app_factory: Callable[
 def test_engine_without_rule_report_still_records_rules(app_factory: Callable[[DumpOptions], Path]) -> None:
     # build_session falls back to describing the options when an engine reports nothing; the SQLite
     # engine reports its own, so check the fallback's words match the engines' for the same options.
-    from synco_core.session.sanitize import describe_rules
+    from synco_core.dumpoptions import describe_rules
 
     words = describe_rules(PROFILE.effective())
     assert words == ["sessions: rows left out (structure only)", "thumbs: rows left out (structure only)",

@@ -10,7 +10,8 @@ import click
 
 from synco_core.cli.options import debug_option
 from synco_core.detection import detect, list_file_sets
-from synco_core.values import FileSet, FileSetOptions, Framework
+from synco_core.dumpoptions import resolve_session_dump
+from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework
 
 #: ``Framework.settings`` key under which a plugin lists the databases it does not dump (name -> masked
 #: URL or why it is unusable), so ``detect`` can show them.
@@ -25,9 +26,8 @@ def other_connections(framework: Framework) -> dict[str, str]:
     return {str(name): str(value) for name, value in listed.items()}
 
 
-def describe(framework: Framework, file_sets: list[FileSet]) -> dict[str, Any]:
-    """A JSON-ready description of a detected project (no secrets)."""
-    options = framework.dump_options
+def describe(framework: Framework, file_sets: list[FileSet], options: DumpOptions) -> dict[str, Any]:
+    """A JSON-ready description of a detected project (no secrets); ``options`` are its dump options."""
     return {
         "framework": framework.name,
         "plugin": framework.plugin,
@@ -78,7 +78,9 @@ def command(path: Path, framework_name: str | None, all_files: bool, as_json: bo
     """Show what serve would use in PATH: framework, database (password masked), web root, file sets."""
     framework = detect(path, framework_name)
     file_sets = list_file_sets(framework, FileSetOptions(all=all_files))
-    info = describe(framework, file_sets)
+    # As serve resolves them (plugin defaults for the tables there are, .synco.yml on top), before --all.
+    options = resolve_session_dump(framework, check=False).configured
+    info = describe(framework, file_sets, options)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return

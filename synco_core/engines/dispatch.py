@@ -1,4 +1,7 @@
-"""Calling the firstresult database hooks, with a clear error when no engine answers."""
+"""Calling the firstresult database hooks, with a clear error when no engine answers.
+
+These are also what plugins use (through :mod:`synco_core`) to reach a database without knowing its engine.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ from typing import BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
-from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, DumpResult, InstallOptions, InstallResult
+from synco_core.values import (
+    DatabaseConfig,
+    DatabaseInventory,
+    DatabaseReader,
+    DumpOptions,
+    DumpResult,
+    InstallOptions,
+    InstallResult,
+)
 
 
 def _no_engine(database: DatabaseConfig, manager: SyncoPluginManager) -> ConfigError:
@@ -17,6 +28,7 @@ def _no_engine(database: DatabaseConfig, manager: SyncoPluginManager) -> ConfigE
 
 def dump_with_engine(database: DatabaseConfig, out: BinaryIO, options: DumpOptions,
                      manager: SyncoPluginManager | None = None) -> DumpResult:
+    """Dump ``database`` to ``out`` with whichever engine handles it (``dump_database``)."""
     manager = manager or get_plugin_manager()
     result: DumpResult | None = manager.hook.dump_database(database=database, out=out, options=options)
     if result is None:
@@ -26,6 +38,7 @@ def dump_with_engine(database: DatabaseConfig, out: BinaryIO, options: DumpOptio
 
 def install_with_engine(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
                         manager: SyncoPluginManager | None = None) -> InstallResult:
+    """Load ``dump`` into ``database`` with whichever engine handles it (``install_database``)."""
     manager = manager or get_plugin_manager()
     result: InstallResult | None = manager.hook.install_database(database=database, dump=dump, options=options)
     if result is None:
@@ -35,6 +48,7 @@ def install_with_engine(database: DatabaseConfig, dump: BinaryIO, options: Insta
 
 def rollback_with_engine(database: DatabaseConfig, options: InstallOptions,
                          manager: SyncoPluginManager | None = None) -> InstallResult:
+    """Put back what the last install replaced in ``database`` (``rollback_database``)."""
     manager = manager or get_plugin_manager()
     result: InstallResult | None = manager.hook.rollback_database(database=database, options=options)
     if result is None:
@@ -43,8 +57,21 @@ def rollback_with_engine(database: DatabaseConfig, options: InstallOptions,
 
 
 def inspect_with_engine(database: DatabaseConfig, manager: SyncoPluginManager | None = None) -> DatabaseInventory:
+    """The tables and columns of ``database``, from its engine's statistics (``inspect_database``)."""
     manager = manager or get_plugin_manager()
     result: DatabaseInventory | None = manager.hook.inspect_database(database=database)
+    if result is None:
+        raise _no_engine(database, manager)
+    return result
+
+
+def connect_with_engine(database: DatabaseConfig, manager: SyncoPluginManager | None = None) -> DatabaseReader:
+    """A connection for reading rows of ``database``, from whichever engine handles it (``connect_database``).
+
+    The caller closes it (``with connect_with_engine(database) as reader: ...``).
+    """
+    manager = manager or get_plugin_manager()
+    result: DatabaseReader | None = manager.hook.connect_database(database=database)
     if result is None:
         raise _no_engine(database, manager)
     return result

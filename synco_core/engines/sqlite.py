@@ -34,6 +34,7 @@ from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     InstallOptions,
@@ -396,3 +397,19 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")]
             infos.append(TableInfo(name=name, columns=columns, kind="view"))
     return DatabaseInventory(engine=ENGINE, server_version=sqlite3.sqlite_version, tables=infos)
+
+
+@hookimpl(trylast=True)
+def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.reader import DbApiReader
+
+    path = _path(database)
+    if not path.is_file():
+        raise ConfigError(f"SQLite database not found: {path}")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open the SQLite database {path}: {exc}") from exc
+    return DbApiReader(conn, placeholder="?", where=str(path))

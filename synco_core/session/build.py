@@ -16,7 +16,7 @@ import re
 import stat
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import quote
@@ -28,8 +28,8 @@ from synco_core.errors import ConfigError
 from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
-from synco_core.session.sanitize import check_strict, describe_rules, resolve_dump_options
-from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
+from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump
+from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
     PRIVATE_FILES,
@@ -69,17 +69,15 @@ class BuildOptions:
     sanitize: bool = True
     #: ``--compat``: refuse what a Go synco v2 receiver cannot read (engines other than MySQL).
     compat: bool = False
-    #: The strict-mode check already ran (``serve`` runs it before creating the session folder).
-    strict_checked: bool = False
-    #: Dump settings; None uses the framework's ``dump_options``.
-    dump_options: DumpOptions | None = None
+    #: The dump options, resolved once (``serve`` resolves and checks them before creating the session
+    #: folder); None: the build resolves them itself, once, when it dumps.
+    dump: SessionDump | None = None
     #: Leave the database out entirely.
     skip_database: bool = False
     #: Unix time after which the session is removed (recorded in meta for the receiver).
     expires_at: int | None = None
     #: Told every public index written (set name, index); ``serve`` allows exactly these files.
     on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 #: ``on_step(message)`` is told what is being done, for progress output.
@@ -148,12 +146,11 @@ def dump_set(framework: Framework, folder: SessionFolder, options: BuildOptions,
     thread of its own, beside the rest of :func:`build_session`)."""
     assert framework.database is not None
     check_compat(framework, options)
-    if not options.strict_checked:
-        dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
-                                            sanitize=options.sanitize)
-        check_strict(framework.database, dump_options, sanitize=options.sanitize, manager=manager)
+    # Resolving checks strict mode too; serve has done both before the session folder existed.
+    dump = options.dump or resolve_session_dump(framework, all=options.all, sanitize=options.sanitize,
+                                                manager=manager)
     step(f"dumping the {framework.database.engine} database")
-    return write_dump(framework, folder, options, manager)
+    return write_dump(framework, folder, options, dump, manager)
 
 
 def includes_database(framework: Framework, options: BuildOptions) -> bool:
@@ -171,13 +168,12 @@ def check_compat(framework: Framework, options: BuildOptions) -> None:
                               f"leave the database out with --only or drop --compat")
 
 
-def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions,
+def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions, dump: SessionDump,
                manager: SyncoPluginManager | None = None) -> WireFileSet:
     """Dump the framework's database through the engines: dump -> zstd -> age -> ``dump.*.enc``."""
     database = framework.database
     assert database is not None
-    # The framework's smart transfer (thumbnail tables, event logs) applies unless --all turns it off.
-    dump_options = resolve_dump_options(framework, options.dump_options, all=options.all, sanitize=options.sanitize)
+    dump_options = dump.options
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"

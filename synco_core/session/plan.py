@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from synco_core.detection import list_file_sets
+from synco_core.dumpoptions import check_strict, describe_rules, resolve_session_dump, strict_violations, table_key
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.plugins import SyncoPluginManager
@@ -25,15 +26,8 @@ from synco_core.session.build import (
     includes_database,
     public_entries,
 )
-from synco_core.session.sanitize import (
-    check_strict,
-    describe_rules,
-    resolve_dump_options,
-    strict_violations,
-    table_key,
-)
 from synco_core.sizes import human_size
-from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework
+from synco_core.values import DatabaseInventory, DumpOptions, FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
 
@@ -141,18 +135,21 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
     if includes_database(framework, options):
         database = framework.database
         assert database is not None
-        dump_options = resolve_dump_options(framework, options.dump_options, all=options.all,
-                                            sanitize=options.sanitize)
-        plan.strict = dump_options.strict
-        plan.rules = describe_rules(dump_options)
         plan.database = {"engine": database.engine, "url": database.url(mask_password=True)}
         if options.compat and database.engine != GO_ENGINE:
             plan.refusal = f"--compat: Go synco v2 can only load MySQL dumps, not {database.engine}"
+        inventory: DatabaseInventory | None = None
         try:
             inventory = inspect_with_engine(database, manager)
         except SyncoError as exc:
             plan.database["error"] = str(exc)
-        else:
+        # The plan reports what strict mode would refuse instead of refusing, so the check runs below.
+        dump = resolve_session_dump(framework, all=options.all, sanitize=options.sanitize, manager=manager,
+                                    inventory=inventory, check=False)
+        dump_options = dump.options
+        plan.strict = dump_options.strict
+        plan.rules = describe_rules(dump_options)
+        if inventory is not None:
             plan.database["server_version"] = inventory.server_version
             plan.tables = [_table_plan(t.name, t.kind, t.rows_estimate, t.size_bytes, dump_options)
                            for t in inventory.tables]
@@ -163,9 +160,8 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
                 except ConfigError as exc:
                     plan.refusal = plan.refusal or str(exc)
         if not options.sanitize:
-            dropped = len(resolve_dump_options(framework, options.dump_options, all=options.all).sanitize)
-            plan.notes.append(f"--no-sanitize: {dropped} column rewrite(s) of the sanitising rules are not applied; "
-                              "raw values would be shipped")
+            plan.notes.append(f"--no-sanitize: {len(dump.dropped_rewrites)} column rewrite(s) of the sanitising "
+                              "rules are not applied; raw values would be shipped")
     if options.compat:
         # Imported here: the runner imports the builder, and the plan is only ever built from the CLI.
         from synco_core.session.runner import COMPAT_NOTES

@@ -19,12 +19,12 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import unquote
 
+from synco_core.dumpoptions import SessionDump, format_names, resolve_session_dump
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.build import BuildOptions, build_session, check_compat, includes_database
 from synco_core.session.folder import SessionFolder
 from synco_core.session.keys import SessionKey, generate_passphrase
-from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
 from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
 from synco_core.values import Framework
@@ -113,9 +113,9 @@ COMPAT_NOTES = (
 )
 
 
-def no_sanitize_warning(framework: Framework, build: BuildOptions) -> str:
+def no_sanitize_warning(dump: SessionDump) -> str:
     """The loud line ``--no-sanitize`` prints: which column rewrites are not applied."""
-    rules = resolve_dump_options(framework, build.dump_options, all=build.all).sanitize
+    rules = dump.dropped_rewrites
     dropped = format_names([f"{rule.table}.{rule.column}" for rule in rules])
     what = f"{len(rules)} column rewrite(s) NOT applied: {dropped}" if rules else "no column rewrites were configured"
     return f"WARNING: --no-sanitize: the database is shipped with RAW personal data ({what})"
@@ -136,12 +136,10 @@ def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], N
         for note in COMPAT_NOTES:
             warn(note)
     if includes_database(framework, build):
-        assert framework.database is not None
-        dump_options = resolve_dump_options(framework, build.dump_options, all=build.all, sanitize=build.sanitize)
-        check_strict(framework.database, dump_options, sanitize=build.sanitize, manager=manager)
-        build.strict_checked = True
+        # Resolved once for the whole session (strict mode checked with it), and handed to the build.
+        build.dump = resolve_session_dump(framework, all=build.all, sanitize=build.sanitize, manager=manager)
         if not build.sanitize:
-            warn(no_sanitize_warning(framework, build))
+            warn(no_sanitize_warning(build.dump))
 
 
 def serve(

@@ -19,6 +19,7 @@ from synco_core import hookimpl
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     InstallOptions,
@@ -62,3 +63,19 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
     from synco_core.engines.mysql.inventory import inspect
 
     return inspect(database)
+
+
+@hookimpl(trylast=True)
+def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
+    if database.engine != ENGINE:
+        return None
+    import pymysql.cursors
+
+    from synco_core.engines.mysql.connect import connect, where
+    from synco_core.engines.reader import DbApiReader
+
+    # The engine's own connection: reading follows the same TLS policy as the dump.
+    connection = connect(database)
+    connection.cursor().execute("SET SESSION TRANSACTION READ ONLY")
+    return DbApiReader(connection, placeholder="%s", where=where(database),
+                       cursor=lambda: connection.cursor(pymysql.cursors.SSCursor))

@@ -21,6 +21,7 @@ from synco_core.errors import DatabaseError
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     InstallOptions,
@@ -95,3 +96,20 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         for schema, name, kind, estimate, size, columns in rows
     ]
     return DatabaseInventory(engine=ENGINE, server_version=version, tables=tables)
+
+
+@hookimpl(trylast=True)
+def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
+    if database.engine != ENGINE:
+        return None
+    import itertools
+
+    from synco_core.engines.postgresql.connection import connect, where
+    from synco_core.engines.reader import DbApiReader
+
+    # Server-side (named) cursors live in a transaction, so this connection is not in autocommit mode.
+    conn = connect(database, autocommit=False, settings=False)
+    conn.read_only = True
+    names = itertools.count()
+    return DbApiReader(conn, placeholder="%s", where=where(database),
+                       cursor=lambda: conn.cursor(name=f"synco_reader_{next(names)}"))

@@ -1,0 +1,262 @@
+"""The dump options of a session, resolved once into one value, and the strict-mode check of them.
+
+``serve``, ``serve --plan``, ``synco pull`` and ``synco detect`` all go through :func:`resolve_session_dump`,
+so what the plan shows is exactly what the dump applies:
+
+1. the database's inventory is read once (``inspect_database``), when a plugin declares default options or
+   strict mode needs it;
+2. every plugin's ``default_dump_options`` for that inventory are joined, and the rules naming tables or
+   columns the database does not have are dropped (a plugin may declare rules for optional tables);
+3. the framework's own ``dump_options`` (with ``.synco.yml`` applied by ``amend_framework``) go on top;
+4. the smart transfer is applied (unless ``--all``) and the column rewrites dropped under ``--no-sanitize``;
+5. strict mode refuses a table or column that is neither masked nor kept.
+
+``--no-sanitize`` drops the column rewrites only. Tables without rows, row filters and "newest N rows"
+stay: they mostly leave out what is useless on a laptop (sessions, caches, queues, password reset tokens)
+and a user who wants those rows too has ``--all`` for the smart part; the loud warning and the meta say
+what was shipped raw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.errors import ConfigError
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
+
+log = logging.getLogger(__name__)
+
+#: How many unclassified names the strict-mode error lists before it only counts the rest.
+STRICT_LIST_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class SessionDump:
+    """The dump options of one session, resolved once, with what the checks and the reports need."""
+
+    #: What the engine applies: the smart transfer and ``--no-sanitize`` taken into account.
+    options: DumpOptions
+    #: The framework's options before ``--all`` and ``--no-sanitize`` (what ``detect`` shows).
+    configured: DumpOptions
+    #: The database's tables as they were inspected for this session (None: not inspected or not reachable).
+    inventory: DatabaseInventory | None
+    #: The column rewrites are applied (``--no-sanitize`` turns them off).
+    sanitize: bool = True
+
+    @property
+    def dropped_rewrites(self) -> tuple[SanitizeRule, ...]:
+        """The column rewrites ``--no-sanitize`` leaves out (empty when sanitising)."""
+        return () if self.sanitize else self.configured.sanitize
+
+
+#: Passed as ``inventory`` to have :func:`resolve_session_dump` inspect the database itself.
+INSPECT: DatabaseInventory = DatabaseInventory(engine="", server_version="")
+
+
+def resolve_session_dump(framework: Framework, *, all: bool = False, sanitize: bool = True,
+                         manager: SyncoPluginManager | None = None, inventory: DatabaseInventory | None = INSPECT,
+                         check: bool = True) -> SessionDump:
+    """The dump options a session of ``framework`` uses, and the inventory they were resolved against.
+
+    ``inventory`` is the database's when the caller has read it already (``serve --plan``), None when it
+    could not be read; by default it is read here when needed. ``check`` runs the strict-mode check (a
+    :class:`ConfigError` when it refuses); ``serve --plan`` reports instead of refusing.
+    """
+    manager = manager or get_plugin_manager()
+    if check and framework.dump_options.strict and not sanitize:
+        # Refused before the database is even asked: no flag can take strict mode back.
+        raise _raw_strict_refusal()
+    if inventory is INSPECT:
+        inventory = inspect_for_options(framework, manager)
+    configured = framework_dump_options(framework, inventory, manager)
+    options = configured.effective(all=all)
+    if not sanitize:
+        options = dataclasses.replace(options, sanitize=())
+    dump = SessionDump(options=options, configured=configured, inventory=inventory, sanitize=sanitize)
+    if check and framework.database is not None:
+        check_strict(framework.database, options, sanitize=sanitize, manager=manager, inventory=inventory)
+    return dump
+
+
+def inspect_for_options(framework: Framework, manager: SyncoPluginManager) -> DatabaseInventory | None:
+    """The inventory the options are resolved against, read once; None when not needed or not readable.
+
+    It is needed when a plugin declares default dump options (they are filtered against it) or strict mode
+    is on. Strict mode cannot do without it, so there an unreachable database is an error; otherwise it only
+    means the defaults stay unfiltered, and the dump reports the real problem.
+    """
+    database = framework.database
+    strict = framework.dump_options.strict
+    if database is None or not (strict or manager.pm.hook.default_dump_options.get_hookimpls()):
+        return None
+    if strict:
+        return inspect_with_engine(database, manager)
+    try:
+        return inspect_with_engine(database, manager)
+    except Exception as exc:  # Any failure only means "unknown" here, never a failed detect or plan.
+        log.debug("could not inspect %s for the default dump options: %s", database.url(mask_password=True), exc)
+        return None
+
+
+def framework_dump_options(framework: Framework, inventory: DatabaseInventory | None,
+                           manager: SyncoPluginManager | None = None) -> DumpOptions:
+    """Every plugin's ``default_dump_options`` (filtered against ``inventory``) with the framework's own on top."""
+    manager = manager or get_plugin_manager()
+    defaults = DumpOptions()
+    for plugin, answer in manager.call_each("default_dump_options", framework=framework, inventory=inventory):
+        if not isinstance(answer, DumpOptions):
+            raise ConfigError(f"plugin {plugin} answered default_dump_options with a {type(answer).__name__}, "
+                              "not DumpOptions")
+        defaults = merge_dump_options(defaults, answer)
+    if inventory is not None:
+        defaults = present_in(defaults, inventory)
+    return merge_dump_options(defaults, framework.dump_options)
+
+
+def merge_dump_options(base: DumpOptions, top: DumpOptions) -> DumpOptions:
+    """``top`` applied over ``base``: lists joined, a filter or a column rewrite of ``top`` replaces ``base``'s.
+
+    The settings that are not lists of rules (``format``, ``routines``, ``owners``, ...) are ``top``'s;
+    strict mode is on when either asks for it.
+    """
+    rules = {(rule.table, rule.column): rule for rule in base.sanitize}
+    for rule in top.sanitize:
+        rules[(rule.table, rule.column)] = rule
+    return dataclasses.replace(
+        top,
+        exclude_tables=tuple(dict.fromkeys((*base.exclude_tables, *top.exclude_tables))),
+        where={**dict(base.where), **dict(top.where)},
+        keep_newest={**dict(base.keep_newest), **dict(top.keep_newest)},
+        sanitize=tuple(rules.values()),
+        smart_exclude_tables=tuple(dict.fromkeys((*base.smart_exclude_tables, *top.smart_exclude_tables))),
+        smart_where={**dict(base.smart_where), **dict(top.smart_where)},
+        strict=base.strict or top.strict,
+        keep=tuple(dict.fromkeys((*base.keep, *top.keep))),
+    )
+
+
+def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOptions:
+    """``options`` without the rules naming a table (or column) ``inventory`` does not have.
+
+    Names match without regard to case, PostgreSQL's ``public.`` is implied, and a name without a schema
+    also matches the table of that name in another schema (the engines resolve such names the same way).
+    Views are not tables: rules naming one are dropped, as it has no rows of its own.
+    """
+    columns: dict[str, set[str]] = {}
+    for table in inventory.tables:
+        if table.kind != "table":
+            continue
+        names = {c.lower() for c in table.columns}
+        key = table_key(table.name).lower()
+        columns.setdefault(key, set()).update(names)
+        columns.setdefault(key.rsplit(".", 1)[-1], set()).update(names)
+
+    def has(table: str, column: str | None = None) -> bool:
+        found = columns.get(table_key(table).lower())
+        return found is not None and (column is None or column.lower() in found)
+
+    dropped = [t for t in (*options.exclude_tables, *options.smart_exclude_tables, *options.where,
+                           *options.keep_newest, *options.smart_where) if not has(t)]
+    dropped += [f"{rule.table}.{rule.column}" for rule in options.sanitize if not has(rule.table, rule.column)]
+    if dropped:
+        log.debug("default dump options for tables or columns the database lacks, left out: %s",
+                  ", ".join(dict.fromkeys(dropped)))
+    return dataclasses.replace(
+        options,
+        exclude_tables=tuple(t for t in options.exclude_tables if has(t)),
+        smart_exclude_tables=tuple(t for t in options.smart_exclude_tables if has(t)),
+        where=_present(options.where, has),
+        keep_newest=_present(options.keep_newest, has),
+        smart_where=_present(options.smart_where, has),
+        sanitize=tuple(rule for rule in options.sanitize if has(rule.table, rule.column)),
+    )
+
+
+_V = TypeVar("_V")
+
+
+def _present(by_table: Mapping[str, _V], has: Callable[[str], bool]) -> dict[str, _V]:
+    return {table: value for table, value in by_table.items() if has(table)}
+
+
+def describe_rules(options: DumpOptions) -> list[str]:
+    """The rules of ``options`` in words, as the engines report them (used when an engine reports none)."""
+    rules = [f"{t}: rows left out (structure only)" for t in options.exclude_tables]
+    rules += [f"{t}: only rows where {cond}" for t, cond in options.where.items()]
+    rules += [f"{t}: only the newest {n} rows by {col}" for t, (col, n) in options.keep_newest.items()]
+    rules += [rule.describe() for rule in options.sanitize]
+    return rules
+
+
+def table_key(name: str) -> str:
+    """The name a table is matched by: PostgreSQL's default schema ``public.`` is implied, as in inventories."""
+    return name[len("public."):] if name.startswith("public.") else name
+
+
+def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> list[str]:
+    """Tables and ``table.column`` names that ``options`` neither keep nor mask, in inventory order.
+
+    A table none of whose columns is classified is listed by its name alone.
+
+    A table counts as covered when its rows are left out or it is declared safe in ``keep``; otherwise
+    each column must have a sanitising rule or be declared safe as ``table.column``. Views are skipped:
+    they hold no rows of their own, and the tables they read from are checked themselves.
+    """
+    no_rows = {table_key(t) for t in options.exclude_tables}
+    kept = {table_key(k) for k in options.keep}
+    masked = {(table_key(rule.table), rule.column) for rule in options.sanitize}
+    missing: list[str] = []
+    for table in inventory.tables:
+        if table.kind != "table":
+            continue
+        name = table_key(table.name)
+        if name in no_rows or name in kept:
+            continue
+        columns = [c for c in table.columns if (name, c) not in masked and f"{name}.{c}" not in kept]
+        # A table none of whose columns is classified (typically a new table) is named once, not per column.
+        if columns and len(columns) == len(table.columns):
+            missing.append(name)
+        else:
+            missing.extend(f"{name}.{column}" for column in columns)
+    return missing
+
+
+def format_names(names: list[str], limit: int = STRICT_LIST_LIMIT) -> str:
+    """``a, b, c`` or ``a, b, ... (and 12 more)``, so a long list still fits on one line."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
+
+
+def check_strict(database: DatabaseConfig, options: DumpOptions, *, sanitize: bool = True,
+                 manager: SyncoPluginManager | None = None,
+                 inventory: DatabaseInventory | None = None) -> DatabaseInventory | None:
+    """Refuse (:class:`ConfigError`) a strict-mode dump that would ship an unclassified column.
+
+    ``options`` are the resolved options (:attr:`SessionDump.options`). Under ``--no-sanitize`` strict
+    mode refuses outright: the project declared that nothing unmasked may leave the server, and only
+    editing ``.synco.yml`` (not a command-line flag) can take that back. Returns the inventory it
+    inspected (None when not strict), so a caller can reuse it.
+    """
+    if not options.strict:
+        return None
+    if not sanitize:
+        raise _raw_strict_refusal()
+    inventory = inventory or inspect_with_engine(database, manager)
+    missing = strict_violations(options, inventory)
+    if missing:
+        raise ConfigError(
+            f"strict sanitising: {len(missing)} table(s)/column(s) neither masked nor kept: {format_names(missing)}; "
+            "mask them (sanitize.columns), declare them safe (sanitize.keep) or leave the table's rows out "
+            "(sanitize.no_rows) in .synco.yml")
+    return inventory
+
+
+def _raw_strict_refusal() -> ConfigError:
+    return ConfigError("--no-sanitize is refused in strict mode (.synco.yml sanitize: strict: true); "
+                       "remove strict: true to ship raw data")
