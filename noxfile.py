@@ -50,7 +50,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on synco_core."""
+    """mypy --strict on synco_core, the plugins and the example plugin (pyproject.toml lists them)."""
     install_all(session)
     session.install(MYPY, "types-PyYAML")
     session.run("mypy")

@@ -1,12 +1,21 @@
 """synco: production content onto a laptop, for any framework, encrypted end to end.
 
 This package is the core: the hook specifications, the plugin manager, the wire format, encryption,
-transfer and the built-in database engines. Plugin authors need only what is exported here::
+transfer and the built-in database engines. For plugins it is also the one public API, as ``pytest``
+fronts ``_pytest``: a plugin imports from ``synco_core`` and from nothing below it (tests add
+:mod:`synco_core.testing`). What is exported here is documented on the "Plugin utilities" page and kept
+stable; every other module is internal and may change in any release::
 
-    from synco_core import hookimpl, Framework, FileSet
+    from synco_core import hookimpl, Framework, FileSet, parse_database_url, register_secret
+
+The hook marker, the value types and the errors are imported with the package. The utilities load on
+first use (PEP 562), so ``import synco_core`` stays cheap for the commands that never need them.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -14,6 +23,7 @@ from synco_core.errors import ConfigError, CryptoError, DatabaseError, SyncoErro
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     FileSet,
@@ -29,23 +39,93 @@ from synco_core.values import (
     TableManifest,
 )
 
+if TYPE_CHECKING:
+    from synco_core.dburl import normalise_engine, parse_database_url
+    from synco_core.engines.default_files import install_tree
+    from synco_core.engines.dispatch import connect_with_engine, dump_with_engine, inspect_with_engine
+    from synco_core.frameworkutil.commands import CommandResult, FrameworkCommandError, run_command
+    from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
+    from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
+    from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
+    from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
+    from synco_core.frameworkutil.php import find_php, php_candidates
+    from synco_core.fsutil import resolve_inside, safe_relative_path
+    from synco_core.globs import ExcludeMatcher, walk_files
+    from synco_core.globs import escape as glob_escape
+    from synco_core.redaction import error_line, one_line, redact, register_secret
+
 __version__ = "0.1.0"
 
 #: The marker every plugin uses for its hook implementations; plugins never build their own.
 hookimpl = pluggy.HookimplMarker("synco")
 
+#: The utilities, loaded on first use: public name -> (module, name there).
+_UTILITIES: dict[str, tuple[str, str]] = {
+    # Database URLs and engine-neutral access to a plugin's own database.
+    "parse_database_url": ("synco_core.dburl", "parse_database_url"),
+    "normalise_engine": ("synco_core.dburl", "normalise_engine"),
+    "inspect_with_engine": ("synco_core.engines.dispatch", "inspect_with_engine"),
+    "connect_with_engine": ("synco_core.engines.dispatch", "connect_with_engine"),
+    "dump_with_engine": ("synco_core.engines.dispatch", "dump_with_engine"),
+    # Configuration files and framework commands.
+    "parse_dotenv": ("synco_core.frameworkutil.dotenv", "parse_dotenv"),
+    "load_dotenv_files": ("synco_core.frameworkutil.dotenv", "load_dotenv_files"),
+    "expand_variables": ("synco_core.frameworkutil.dotenv", "expand_variables"),
+    "find_php": ("synco_core.frameworkutil.php", "find_php"),
+    "php_candidates": ("synco_core.frameworkutil.php", "php_candidates"),
+    "run_command": ("synco_core.frameworkutil.commands", "run_command"),
+    "CommandResult": ("synco_core.frameworkutil.commands", "CommandResult"),
+    "FrameworkCommandError": ("synco_core.frameworkutil.commands", "FrameworkCommandError"),
+    "pdo_tls_options": ("synco_core.frameworkutil.pdo", "tls_options"),
+    "pdo_attribute_name": ("synco_core.frameworkutil.pdo", "attribute_name"),
+    "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
+    # Paths and file sets.
+    "safe_relative_path": ("synco_core.fsutil", "safe_relative_path"),
+    "resolve_inside": ("synco_core.fsutil", "resolve_inside"),
+    "ExcludeMatcher": ("synco_core.globs", "ExcludeMatcher"),
+    "walk_files": ("synco_core.globs", "walk_files"),
+    "glob_escape": ("synco_core.globs", "escape"),
+    "install_tree": ("synco_core.engines.default_files", "install_tree"),
+    # Secrets and messages.
+    "register_secret": ("synco_core.redaction", "register_secret"),
+    "redact": ("synco_core.redaction", "redact"),
+    "one_line": ("synco_core.redaction", "one_line"),
+    "error_line": ("synco_core.redaction", "error_line"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a utility the first time it is asked for, then keep it in the module like any other name."""
+    try:
+        module, attribute = _UTILITIES[name]
+    except KeyError:
+        raise AttributeError(f"module 'synco_core' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_UTILITIES})
+
+
 __all__ = [
+    "BCRYPT_PASSWORD",
+    "CommandResult",
     "ConfigError",
     "CryptoError",
     "DatabaseConfig",
     "DatabaseError",
     "DatabaseInventory",
+    "DatabaseReader",
     "DumpOptions",
     "DumpResult",
+    "ExcludeMatcher",
     "FileSet",
     "FileSetOptions",
     "FilesInstallResult",
     "Framework",
+    "FrameworkCommandError",
     "InstallOptions",
     "InstallResult",
     "PublicFile",
@@ -57,5 +137,27 @@ __all__ = [
     "TransferError",
     "UnsafePathError",
     "__version__",
+    "connect_with_engine",
+    "dump_with_engine",
+    "error_line",
+    "expand_variables",
+    "find_php",
+    "glob_escape",
     "hookimpl",
+    "inspect_with_engine",
+    "install_tree",
+    "load_dotenv_files",
+    "normalise_engine",
+    "one_line",
+    "parse_database_url",
+    "parse_dotenv",
+    "pdo_attribute_name",
+    "pdo_tls_options",
+    "php_candidates",
+    "redact",
+    "register_secret",
+    "resolve_inside",
+    "run_command",
+    "safe_relative_path",
+    "walk_files",
 ]

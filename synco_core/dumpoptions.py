@@ -73,7 +73,7 @@ def resolve_session_dump(framework: Framework, *, all: bool = False, sanitize: b
         # Refused before the database is even asked: no flag can take strict mode back.
         raise _raw_strict_refusal()
     if inventory is INSPECT:
-        inventory = inspect_for_options(framework, manager)
+        inventory = inspect_for_options(framework, manager, required=check)
     configured = framework_dump_options(framework, inventory, manager)
     options = configured.effective(all=all)
     if not sanitize:
@@ -84,18 +84,20 @@ def resolve_session_dump(framework: Framework, *, all: bool = False, sanitize: b
     return dump
 
 
-def inspect_for_options(framework: Framework, manager: SyncoPluginManager) -> DatabaseInventory | None:
+def inspect_for_options(framework: Framework, manager: SyncoPluginManager, *,
+                        required: bool = True) -> DatabaseInventory | None:
     """The inventory the options are resolved against, read once; None when not needed or not readable.
 
     It is needed when a plugin declares default dump options (they are filtered against it) or strict mode
-    is on. Strict mode cannot do without it, so there an unreachable database is an error; otherwise it only
-    means the defaults stay unfiltered, and the dump reports the real problem.
+    is on. Strict mode cannot do without it, so there an unreachable database is an error (unless not
+    ``required``: ``detect`` only shows the options); otherwise it only means the defaults stay
+    unfiltered, and the dump reports the real problem.
     """
     database = framework.database
     strict = framework.dump_options.strict
     if database is None or not (strict or manager.pm.hook.default_dump_options.get_hookimpls()):
         return None
-    if strict:
+    if strict and required:
         return inspect_with_engine(database, manager)
     try:
         return inspect_with_engine(database, manager)
@@ -144,22 +146,21 @@ def merge_dump_options(base: DumpOptions, top: DumpOptions) -> DumpOptions:
 def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOptions:
     """``options`` without the rules naming a table (or column) ``inventory`` does not have.
 
-    Names match without regard to case, PostgreSQL's ``public.`` is implied, and a name without a schema
-    also matches the table of that name in another schema (the engines resolve such names the same way).
-    Views are not tables: rules naming one are dropped, as it has no rows of its own.
+    Names match as the engines match them: exactly (case included), PostgreSQL's ``public.`` implied, and a
+    name without a schema also finding the table of that name in another schema. Views are not tables:
+    rules naming one are dropped, as it has no rows of its own.
     """
     columns: dict[str, set[str]] = {}
     for table in inventory.tables:
         if table.kind != "table":
             continue
-        names = {c.lower() for c in table.columns}
-        key = table_key(table.name).lower()
-        columns.setdefault(key, set()).update(names)
-        columns.setdefault(key.rsplit(".", 1)[-1], set()).update(names)
+        key = table_key(table.name)
+        columns.setdefault(key, set()).update(table.columns)
+        columns.setdefault(key.rsplit(".", 1)[-1], set()).update(table.columns)
 
     def has(table: str, column: str | None = None) -> bool:
-        found = columns.get(table_key(table).lower())
-        return found is not None and (column is None or column.lower() in found)
+        found = columns.get(table_key(table))
+        return found is not None and (column is None or column in found)
 
     dropped = [t for t in (*options.exclude_tables, *options.smart_exclude_tables, *options.where,
                            *options.keep_newest, *options.smart_where) if not has(t)]

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from synco_core.testing import unavailable
+from synco_core.testing.services import unavailable
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from synco_core.testing import EngineContract, mysql_url_for, postgres_url_for
+from synco_core.testing import EngineContract
+from synco_core.testing.services import mysql_url_for, postgres_url_for
 
 
 class TestSqliteEngineContract(EngineContract):

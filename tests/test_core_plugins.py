@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import types
@@ -172,7 +174,7 @@ def test_installed_console_script_lists_every_plugin(tmp_path: Path) -> None:
     """The issue's "done when": the installed ``synco`` script, with every real entry point, no fixture."""
     from importlib.metadata import PackageNotFoundError, distribution, entry_points
 
-    from synco_core.testing import unavailable
+    from synco_core.testing.services import unavailable
 
     [script_entry] = entry_points(group="console_scripts", name="synco")
     assert script_entry.value == "synco_core.cli.main:main"
@@ -312,3 +314,224 @@ def test_optional_unknown_hook_is_accepted(plugin_manager: SyncoPluginManager) -
     plugin = types.SimpleNamespace(future_hook=hookimpl(optionalhook=True)(future_hook))
     assert plugin_manager.register(plugin, "forward-looking")
     assert not [f for f in plugin_manager.failures if f.name == "forward-looking"]
+
+
+# --- wrappers: refused where answers are collected plugin by plugin, working on the firstresult hooks ----------
+
+
+@pytest.mark.hook("list_file_sets")
+@pytest.mark.parametrize("hook", ["detect_framework", "amend_framework", "default_dump_options", "list_file_sets"])
+@pytest.mark.parametrize("style", ["wrapper", "hookwrapper"])
+def test_wrapper_on_a_collecting_hook_fails_registration_clearly(plugin_manager: SyncoPluginManager, hook: str,
+                                                                 style: str) -> None:
+    """A wrapper around a hook synco calls plugin by plugin would see no other plugin's answer, and its generator
+    would be taken for an answer: the plugin is refused, with the reason, and never called."""
+    from synco_core import hookspecs
+
+    argnames = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    calls: list[str] = []
+
+    def wrapping(**kwargs: Any) -> Iterator[None]:
+        calls.append(hook)
+        return (yield)
+
+    wrapping.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in argnames])
+    plugin = types.SimpleNamespace(**{hook: hookimpl(**{style: True})(wrapping)})
+    assert not plugin_manager.register(plugin, "wrapping", distribution="synco-wrapping")
+    [failure] = [f for f in plugin_manager.failures if f.name == "wrapping"]
+    assert f"implements {hook} as a wrapper" in failure.reason and failure.distribution == "synco-wrapping"
+    assert plugin_manager.pm.get_plugin("wrapping") is None and "wrapping" not in plugin_manager.infos
+
+
+def test_wrapped_list_file_sets_is_listed_as_failed(fake_site: Path) -> None:
+    """Through an entry point, as a user meets it: ``synco plugins`` names the plugin and the reason."""
+    module = '''
+from synco_core import hookimpl
+
+@hookimpl(wrapper=True)
+def list_file_sets(framework, options):
+    sets = yield
+    return sets
+'''
+    write_distribution(fake_site, "synco-wrapping", {"wrapping": "synco_wrapping_plugin"},
+                       {"synco_wrapping_plugin": module})
+    listing = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert listing.exit_code == 0, listing.output
+    [failure] = [f for f in json.loads(listing.stdout)["failed"] if f["name"] == "wrapping"]
+    assert "list_file_sets as a wrapper" in failure["error"] and failure["distribution"] == "synco-wrapping"
+
+
+@pytest.mark.hook("inspect_database")
+def test_wrapper_on_a_firstresult_hook_wraps_every_call(plugin_manager: SyncoPluginManager,
+                                                        register_plugin: Callable[[object, str], None],
+                                                        tmp_path: Path) -> None:
+    """On the firstresult hooks pluggy's own call runs, wrappers included: one sees the engine's answer."""
+    import sqlite3
+
+    from synco_core.engines.dispatch import inspect_with_engine
+    from synco_core.values import DatabaseConfig, DatabaseInventory
+
+    seen: list[str] = []
+
+    class Watch:
+        @hookimpl(wrapper=True)
+        def inspect_database(self, database: DatabaseConfig) -> Iterator[None]:
+            inventory = yield
+            assert isinstance(inventory, DatabaseInventory)
+            seen.append(",".join(t.name for t in inventory.tables))
+            return inventory
+
+    register_plugin(Watch(), "watch")
+    path = tmp_path / "app.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY)")
+    conn.close()
+    inventory = inspect_with_engine(DatabaseConfig(engine="sqlite", name=str(path)), plugin_manager)
+    assert [t.name for t in inventory.tables] == ["things"] and seen == ["things"]
+
+
+@pytest.mark.hook("detect_framework")
+def test_each_plugin_is_called_through_pluggy(plugin_manager: SyncoPluginManager,
+                                              register_plugin: Callable[[object, str], None], tmp_path: Path) -> None:
+    """Collecting hooks go through pluggy's hook execution (hook-call monitoring sees one call per plugin), in
+    pluggy's order (tryfirst first), each plugin called once."""
+    order: list[str] = []
+
+    def answer(name: str) -> Callable[[Path], Framework]:
+        def detect_framework(project_dir: Path) -> Framework:
+            order.append(name)
+            return Framework(name=name, plugin=name, project_dir=project_dir, reason="always")
+        return detect_framework
+
+    register_plugin(types.SimpleNamespace(detect_framework=hookimpl(answer("plain"))), "plain")
+    register_plugin(types.SimpleNamespace(detect_framework=hookimpl(tryfirst=True)(answer("first"))), "first")
+    register_plugin(types.SimpleNamespace(detect_framework=hookimpl(trylast=True)(answer("last"))), "last")
+    monitored: list[list[str]] = []
+    undo = plugin_manager.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: monitored.append([impl.plugin_name for impl in impls]) if name ==
+        "detect_framework" else None,
+        lambda outcome, name, impls, kwargs: None)
+    try:
+        found = detect_candidates(tmp_path, plugin_manager)
+    finally:
+        undo()
+    assert order == ["first", "plain", "last"]
+    assert monitored == [["first"], ["plain"], ["last"]]
+    assert [f.plugin for f in found] == ["first", "plain", "last"]
+
+
+# --- SYNCO_LOAD_PLUGINS / SYNCO_DISABLE_PLUGINS ---------------------------------------------------------------
+
+
+OTHER_MODULE = GOOD_MODULE.replace("good.marker", "other.marker").replace('"Good"', '"Other"').replace(
+    'plugin="good"', 'plugin="other"')
+
+
+@pytest.fixture
+def two_plugins(fake_site: Path) -> Path:
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    write_distribution(fake_site, "synco-other", {"other": "synco_other_plugin"},
+                       {"synco_other_plugin": OTHER_MODULE})
+    return fake_site
+
+
+@pytest.mark.parametrize(("variable", "value", "loaded", "left_out"), [
+    ("SYNCO_LOAD_PLUGINS", "good", {"good"}, {"other"}),
+    ("SYNCO_LOAD_PLUGINS", "synco-other", {"other"}, {"good"}),
+    ("SYNCO_LOAD_PLUGINS", " Synco_Good , other ", {"good", "other"}, set()),
+    ("SYNCO_LOAD_PLUGINS", "", set(), {"good", "other"}),
+    ("SYNCO_DISABLE_PLUGINS", "good", {"other"}, {"good"}),
+    ("SYNCO_DISABLE_PLUGINS", "synco-good,synco-other", set(), {"good", "other"}),
+    ("SYNCO_DISABLE_PLUGINS", "", {"good", "other"}, set()),
+])
+def test_choosing_plugins_by_environment(two_plugins: Path, monkeypatch: pytest.MonkeyPatch, variable: str,
+                                         value: str, loaded: set[str], left_out: set[str]) -> None:
+    monkeypatch.setenv(variable, value)
+    manager = build_plugin_manager()
+    names = {"good", "other"}
+    assert set(manager.infos) & names == loaded
+    assert {s.name for s in manager.skipped} & names == left_out
+    assert all(variable in s.reason for s in manager.skipped)
+    assert not manager.failures
+    # The built-ins are never left out.
+    assert {name for name, _ in DEFAULT_PLUGINS} <= set(manager.infos)
+
+
+def test_disable_wins_over_load(two_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCO_LOAD_PLUGINS", "good,other")
+    monkeypatch.setenv("SYNCO_DISABLE_PLUGINS", "other")
+    manager = build_plugin_manager()
+    assert "good" in manager.infos and "other" not in manager.infos
+
+
+def test_unknown_name_to_load_is_reported(two_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCO_LOAD_PLUGINS", "good,godo")
+    listing = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert listing.exit_code == 0, listing.output
+    data = json.loads(listing.stdout)
+    [failure] = data["failed"]
+    assert failure["name"] == "godo" and "SYNCO_LOAD_PLUGINS" in failure["error"]
+    assert {d["name"] for d in data["disabled"]} & {"good", "other"} == {"other"}
+
+
+def test_disabled_plugin_is_listed_and_never_used(two_plugins: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """A broken or unwanted plugin set aside without uninstalling it: listed as DISABLED, never asked."""
+    write_distribution(two_plugins, "synco-broken", {"broken": "synco_broken_plugin"},
+                       {"synco_broken_plugin": BROKEN_MODULE})
+    monkeypatch.setenv("SYNCO_DISABLE_PLUGINS", "broken,good")
+    listing = CliRunner().invoke(cli, ["plugins"])
+    assert listing.exit_code == 0
+    assert "frobnicate" not in listing.output and "FAILED" not in listing.output
+    assert re.search(r"^broken\s+DISABLED\s+synco-broken\s+named in SYNCO_DISABLE_PLUGINS$", listing.stdout, re.M)
+    set_plugin_manager(None)
+    (tmp_path / "good.marker").touch()
+    detected = CliRunner().invoke(cli, ["detect", "--json", str(tmp_path)])
+    assert detected.exit_code == 1 and "no framework detected" in detected.stderr
+    assert "frobnicate" not in detected.stderr
+
+
+def test_environment_chooses_plugins_in_a_real_process(two_plugins: Path) -> None:
+    env = {**os.environ, "SYNCO_LOAD_PLUGINS": "other",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(two_plugins), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    listing = subprocess.run([sys.executable, "-c", code, "plugins", "--json"], capture_output=True, text=True,
+                             env=env, check=False)
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)
+    names = {p["name"] for p in data["plugins"]}
+    assert "other" in names and "good" not in names and "mysql" in names
+
+
+# --- hook calls traced under --debug, secrets masked -----------------------------------------------------------
+
+
+TRACED_SECRET = "trace-Secret-7781-q"
+
+
+@pytest.mark.hook("amend_framework")
+def test_debug_traces_hook_calls_with_secrets_masked(plugin_manager: SyncoPluginManager,
+                                                     register_plugin: Callable[[object, str], None],
+                                                     tmp_path: Path) -> None:
+    from synco_core.redaction import register_secret
+
+    def detect_framework(project_dir: Path) -> Framework:
+        register_secret(TRACED_SECRET)
+        return Framework(name="Traced", plugin="traced", project_dir=project_dir, reason="always",
+                         settings={"s3": {"secret": TRACED_SECRET}})
+
+    def amend_framework(framework: Framework) -> None:
+        framework.settings["amended"] = True
+
+    register_plugin(types.SimpleNamespace(detect_framework=hookimpl(detect_framework),
+                                          amend_framework=hookimpl(amend_framework)), "traced")
+    result = CliRunner().invoke(cli, ["detect", str(tmp_path), "--json", "--debug"])
+    assert result.exit_code == 0, result.output
+    trace = [line for line in result.stderr.splitlines() if "synco_core.hooks" in line]
+    assert any("detect_framework [hook]" in line for line in trace), result.stderr
+    assert any("amend_framework [hook]" in line for line in trace)
+    assert any("finish detect_framework -->" in line for line in trace)
+    assert "***" in result.stderr and TRACED_SECRET not in result.stderr
+    plain = CliRunner().invoke(cli, ["detect", str(tmp_path), "--json"])
+    assert plain.exit_code == 0 and "synco_core.hooks" not in plain.stderr

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sqlite3
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -20,6 +20,7 @@ import pytest
 from synco_core import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     FileSet,
@@ -129,6 +130,12 @@ class ToyEngine:
         return InstallResult(engine="toysql", database=str(target), tables=len(options.manifest))
 
     @hookimpl
+    def connect_database(self, database: DatabaseConfig) -> DatabaseReader | None:
+        if database.engine != "toysql":
+            return None
+        return ToyReader(sqlite3.connect(_toy_path(database)))
+
+    @hookimpl
     def inspect_database(self, database: DatabaseConfig) -> DatabaseInventory | None:
         if database.engine != "toysql":
             return None
@@ -137,6 +144,23 @@ class ToyEngine:
             tables = [TableInfo(name=n, columns=[c[1] for c in conn.execute(f'PRAGMA table_info("{n}")')])
                       for n in names]
         return DatabaseInventory(engine="toysql", server_version=sqlite3.sqlite_version, tables=tables)
+
+
+class ToyReader(DatabaseReader):
+    """A third-party engine's reader, written against the public :class:`DatabaseReader` alone."""
+
+    placeholder = "?"
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        cursor = self.connection.execute(sql, tuple(params))
+        while batch := cursor.fetchmany(2):
+            yield from (tuple(row) for row in batch)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def _toy_url(path: Path) -> str:

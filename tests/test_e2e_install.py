@@ -34,7 +34,7 @@ from synco_core import hookimpl
 from synco_core.cli.main import cli
 from synco_core.errors import SyncoError
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
-from synco_core.testing import mysql_admin_connection, postgres_admin_connection
+from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 Snapshot = dict[str, Any]

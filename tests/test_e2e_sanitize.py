@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from synco_core.cli.main import cli
 from synco_core.install import install_received
-from synco_core.testing import (
+from synco_core.testing.services import (
     POSTGRES_HOST,
     POSTGRES_PORT,
     POSTGRES_USER,

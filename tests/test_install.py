@@ -18,7 +18,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.install import check_target, install_received, load_received, plan_install
 from synco_core.sizes import human_size
-from synco_core.testing import mysql_admin_connection
+from synco_core.testing.services import mysql_admin_connection
 
 
 def _make_db(path: Path, rows: int) -> None:

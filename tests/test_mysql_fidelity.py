@@ -276,7 +276,7 @@ def test_every_utf8mb4_character_survives_our_loader_and_the_mariadb_client(
         keyed: bool, mysql_database_factory: Callable[[], str]) -> None:
     """All 1,112,064 code points (U+0000..U+10FFFF without the surrogates), 4096 per row, in a paged (keyed)
     table and a streamed (keyless) one."""
-    from synco_core.testing import mysql_admin_connection
+    from synco_core.testing.services import mysql_admin_connection
 
     characters = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     chunks = [characters[i:i + 4096] for i in range(0, len(characters), 4096)]

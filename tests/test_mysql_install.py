@@ -26,7 +26,7 @@ from test_mysql_support import (
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name, install, rollback
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.testing import mysql_admin_connection
+from synco_core.testing.services import mysql_admin_connection
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions, TableManifest
 
 pytestmark = pytest.mark.mysql

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_mysql_support import dump_bytes, install_bytes, query
 
-from synco_core.testing import mysql_admin_connection
+from synco_core.testing.services import mysql_admin_connection
 
 pytestmark = pytest.mark.mysql
 

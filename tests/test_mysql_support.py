@@ -14,7 +14,14 @@ import pytest
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
-from synco_core.testing import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import (
+    MYSQL_HOST,
+    MYSQL_PASSWORD,
+    MYSQL_PORT,
+    MYSQL_USER,
+    mysql_admin_connection,
+    mysql_url_for,
+)
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
 DATA = Path(__file__).parent / "data"

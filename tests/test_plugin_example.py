@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from synco_core.testing import unavailable
+from synco_core.testing.services import unavailable
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "synco-hugo"
 SYNCO = "from synco_core.cli.main import main; main()"

@@ -17,14 +17,9 @@ from test_postgres_support import CHINOOK, FIDELITY, databases_like, db_name, fi
 
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import (
-    dump_with_engine,
-    inspect_with_engine,
-    install_with_engine,
-    rollback_with_engine,
-)
+from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.testing import POSTGRES_HOST, postgres_url_for, unavailable
+from synco_core.testing.services import POSTGRES_HOST, postgres_url_for, unavailable
 from synco_core.values import DumpOptions, InstallOptions, SanitizeRule, TableManifest
 
 pytestmark = pytest.mark.postgres

@@ -27,7 +27,7 @@ from test_postgres_support import (
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
-from synco_core.testing import postgres_url_for, unavailable
+from synco_core.testing.services import postgres_url_for, unavailable
 from synco_core.values import DumpOptions, DumpResult, InstallOptions
 
 pytestmark = pytest.mark.postgres

@@ -28,7 +28,7 @@ from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.postgresql import loader, sharedcopy
 from synco_core.engines.postgresql.connection import connect
 from synco_core.errors import DatabaseError
-from synco_core.testing import postgres_url_for
+from synco_core.testing.services import postgres_url_for
 from synco_core.values import DumpOptions, DumpResult, InstallOptions
 
 pytestmark = pytest.mark.postgres

@@ -12,7 +12,7 @@ import psycopg
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql.connection import connect
 from synco_core.engines.postgresql.loader import load_script
-from synco_core.testing import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, unavailable
+from synco_core.testing.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, unavailable
 
 DATA = Path(__file__).parent / "data"
 FIDELITY = DATA / "postgres" / "fidelity.sql"

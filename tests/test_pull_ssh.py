@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 from pull_support import Project, Sshd, make_project, row_count, run_sshd, run_synco, sshd_binary, write_plugin
 
-from synco_core.testing import mysql_admin_connection, mysql_url_for, postgres_admin_connection, postgres_url_for
+from synco_core.testing.services import (
+    mysql_admin_connection,
+    mysql_url_for,
+    postgres_admin_connection,
+    postgres_url_for,
+)
 
 pytestmark = pytest.mark.skipif(sshd_binary() is None, reason="openssh-server is not installed")
 

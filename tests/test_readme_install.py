@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from synco_core.testing import unavailable
+from synco_core.testing.services import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

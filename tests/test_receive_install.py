@@ -21,7 +21,7 @@ from test_transfer_support import FixturePlugin, make_app, publish, static_serve
 
 from synco_core.cli.main import cli
 from synco_core.session import SessionKey
-from synco_core.testing import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for
 
 SESSION = "synco-installtest0123456789"
 

@@ -20,7 +20,7 @@ from test_transfer_support import fixture_app_fixture  # noqa: F401
 from synco_core import age, hookimpl
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
-from synco_core.testing import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for
 from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework, SanitizeRule
 
 MARKER = "mysql-app.txt"

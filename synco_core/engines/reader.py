@@ -37,6 +37,9 @@ class DbApiReader(DatabaseReader):
             try:
                 cursor.execute(sql, tuple(params))
             except Exception as exc:
+                # A failed statement aborts PostgreSQL's transaction; rolling back keeps the connection usable.
+                with contextlib.suppress(Exception):
+                    self.connection.rollback()
                 raise DatabaseError(f"query on {self.where} failed: {error_line(exc)}") from exc
             while True:
                 try:

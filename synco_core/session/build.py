@@ -23,12 +23,12 @@ from urllib.parse import quote
 
 from synco_core import __version__
 from synco_core.detection import list_file_sets
+from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.errors import ConfigError
 from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
-from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump
 from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,

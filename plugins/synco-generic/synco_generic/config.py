@@ -22,11 +22,15 @@ from typing import Any
 
 import yaml
 
-from synco_core.dburl import parse_database_url
-from synco_core.errors import ConfigError, UnsafePathError
-from synco_core.frameworkutil import expand_variables
-from synco_core.fsutil import safe_relative_path
-from synco_core.values import DatabaseConfig, SanitizeRule
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    SanitizeRule,
+    UnsafePathError,
+    expand_variables,
+    parse_database_url,
+    safe_relative_path,
+)
 
 CONFIG_NAME = ".synco.yml"
 #: Also accepted, as many tools accept both extensions.

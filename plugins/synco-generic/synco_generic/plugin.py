@@ -22,11 +22,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from synco_core import hookimpl
-from synco_core.dburl import parse_database_url
-from synco_core.errors import ConfigError
-from synco_core.globs import walk_files
-from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile, SanitizeRule
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    FileSet,
+    FileSetOptions,
+    Framework,
+    PublicFile,
+    SanitizeRule,
+    hookimpl,
+    parse_database_url,
+    walk_files,
+)
 from synco_generic.config import FileSetConfig, SyncoConfig, load_config, relative_path
 
 log = logging.getLogger(__name__)

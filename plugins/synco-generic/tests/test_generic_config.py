@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 from synco_generic.config import load_config
 
-from synco_core.errors import ConfigError
-from synco_core.globs import ExcludeMatcher, walk_files
-from synco_core.redaction import redact
-from synco_core.values import SanitizeRule
+from synco_core import ConfigError, ExcludeMatcher, SanitizeRule, redact, walk_files
 
 
 def test_full_fixture(plain_app: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from synco_core.testing import mysql_admin_connection, mysql_url_for, serve_receive_install
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for, serve_receive_install
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plain-app"
 LONG_BIO = "b" * 300

@@ -10,12 +10,8 @@ import pytest
 from click.testing import CliRunner
 from synco_generic import plugin
 
-from synco_core.cli.main import cli
-from synco_core.detection import detect, list_file_sets
-from synco_core.errors import ConfigError
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract
-from synco_core.values import DumpOptions, FileSetOptions, Framework, SanitizeRule
+from synco_core import ConfigError, DumpOptions, FileSetOptions, Framework, SanitizeRule
+from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, cli, detect, list_file_sets
 
 
 class Guesser:

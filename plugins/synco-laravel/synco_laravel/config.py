@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php, load_dotenv_files, run_command
-from synco_core.frameworkutil.pdo import attribute_name
+from synco_core import ConfigError, find_php, load_dotenv_files, pdo_attribute_name, run_command
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +197,7 @@ def name_pdo_options(database: dict[str, Any], pdo_mysql: Any) -> None:
 
 def _option_name(key: Any, numbers: dict[int, str]) -> str:
     """The constant's name for a numeric key; another number is marked so no other table reads it as TLS."""
-    name = attribute_name(key, numbers or None)
+    name = pdo_attribute_name(key, numbers or None)
     if name:
         return name
     return f"PDO_{key}" if str(key).isdigit() else str(key)

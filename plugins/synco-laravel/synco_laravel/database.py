@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from synco_core.dburl import normalise_engine, parse_database_url
-from synco_core.engines.dispatch import inspect_with_engine
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
-from synco_core.frameworkutil.pdo import tls_options
-from synco_core.redaction import register_secret
-from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
-
-log = logging.getLogger(__name__)
+from synco_core import (
+    BCRYPT_PASSWORD,
+    ConfigError,
+    DatabaseConfig,
+    DumpOptions,
+    SanitizeRule,
+    normalise_engine,
+    parse_database_url,
+    pdo_tls_options,
+    register_secret,
+)
 
 #: Every sanitised user can log in locally with the password "password".
 PASSWORD_HASH = BCRYPT_PASSWORD
@@ -112,7 +113,7 @@ def _tls_options(driver: str, connection: Mapping[str, Any]) -> dict[str, str]:
     """TLS settings of a connection: PDO's ``MYSQL_ATTR_SSL_*`` options for MySQL/MariaDB, the libpq
     files (``sslrootcert``, ``sslcert``, ``sslkey``) Laravel's PostgreSQL connector passes on."""
     if driver in ("mysql", "mariadb"):
-        return tls_options(connection.get("options"))
+        return pdo_tls_options(connection.get("options"))
     if driver == "pgsql":
         return {key: value for key in ("sslrootcert", "sslcert", "sslkey") if (value := _text(connection.get(key)))}
     return {}
@@ -152,35 +153,13 @@ def other_connections(database: Mapping[str, Any], project_dir: Path, source: st
     return listed
 
 
-def sanitize_profile(database: DatabaseConfig | None, prefix: str = "") -> DumpOptions:
+def sanitize_profile(prefix: str = "") -> DumpOptions:
     """Laravel's default dump options: users anonymised, sessions/tokens/queues/caches without rows.
 
-    Only tables (and columns) that exist are named, because engines refuse rules for unknown tables.
-    When the database cannot be inspected (unreachable here, or no engine for it) the whole profile is
-    returned: the dump itself will then report the real problem.
+    Every table and column of the profile is named; the core leaves out those the database does not have
+    (engines refuse rules for unknown tables), and names them all when the database cannot be inspected,
+    so the dump itself reports the real problem.
     """
-    tables: dict[str, set[str]] | None = None
-    if database is not None:
-        try:
-            inventory = inspect_with_engine(database)
-        except Exception as exc:  # Any failure only means "unknown", never a crash of detect
-            log.debug("could not inspect %s to tailor the sanitising profile: %s", database.url(mask_password=True),
-                      exc)
-        else:
-            tables = {t.name.rsplit(".", 1)[-1]: set(t.columns) for t in inventory.tables if t.kind == "table"}
-
-    def exists(table: str, column: str | None = None) -> bool:
-        if tables is None:
-            return True
-        if table not in tables:
-            return False
-        return column is None or column in tables[table]
-
     users = prefix + "users"
-    rules = tuple(
-        SanitizeRule(table=users, column=column, transform=transform)
-        for column, transform in USER_RULES
-        if exists(users, column)
-    )
-    excluded = tuple(prefix + t for t in NO_ROWS_TABLES if exists(prefix + t))
-    return DumpOptions(exclude_tables=excluded, sanitize=rules)
+    rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
+    return DumpOptions(exclude_tables=tuple(prefix + t for t in NO_ROWS_TABLES), sanitize=rules)

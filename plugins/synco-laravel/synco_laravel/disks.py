@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synco_core.engines.default_files import install_tree
-from synco_core.globs import escape
-from synco_core.values import FileSet, FileSetOptions, FilesInstallResult
+from synco_core import FileSet, FileSetOptions, FilesInstallResult, glob_escape, install_tree
 from synco_laravel.s3 import S3Location, s3_public_entries
 
 log = logging.getLogger(__name__)
@@ -100,7 +98,7 @@ def disk_file_sets(filesystems: Mapping[str, Any], project_dir: Path, web_root: 
             ))
             continue
         nested = [
-            "/" + escape(other.root.relative_to(disk.root).as_posix())
+            "/" + glob_escape(other.root.relative_to(disk.root).as_posix())
             for other in disks
             if other is not disk and other.root != disk.root and other.root.is_relative_to(disk.root)
         ]

@@ -6,11 +6,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from synco_core import hookimpl
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php
-from synco_core.redaction import register_secret
-from synco_core.values import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
+from synco_core import (
+    ConfigError,
+    DatabaseInventory,
+    DumpOptions,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    ReceivedFileSet,
+    find_php,
+    hookimpl,
+    register_secret,
+)
 from synco_laravel.config import read_config
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
 from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks
@@ -71,11 +79,18 @@ def detect_framework(project_dir: Path) -> Framework | None:
         web_root=web_root,
         public_prefixes=("/storage",),
         reason=f"artisan and bootstrap/app.php found (Laravel {config.version})",
-        dump_options=sanitize_profile(database, prefix),
         post_install=[[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]],
         settings=settings,
         config_source=config.source,
     )
+
+
+@hookimpl
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    """The sanitising profile, for the connection's table prefix (the core keeps the tables that exist)."""
+    if framework.plugin != PLUGIN:
+        return None
+    return sanitize_profile(str(framework.settings.get("table_prefix") or ""))
 
 
 @hookimpl

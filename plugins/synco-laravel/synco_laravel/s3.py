@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from synco_core.errors import TransferError, UnsafePathError
-from synco_core.fsutil import safe_relative_path
-from synco_core.values import PublicFile
+from synco_core import PublicFile, TransferError, UnsafePathError, safe_relative_path
 
 if TYPE_CHECKING:
     import httpx

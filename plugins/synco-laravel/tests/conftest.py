@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import synco_laravel.plugin
 
-from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import SyncoPluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "laravel-app"

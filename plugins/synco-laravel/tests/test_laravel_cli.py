@@ -12,9 +12,7 @@ import pytest
 import synco_laravel.plugin
 from click.testing import CliRunner
 
-from synco_core.cli.main import cli
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract
+from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, cli
 
 Make = Callable[..., Path]
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "laravel-app"

@@ -9,7 +9,7 @@ import pytest
 from synco_laravel.config import detect_major_version
 from synco_laravel.plugin import detect_framework
 
-from synco_core.redaction import redact
+from synco_core import redact
 
 Make = Callable[..., Path]
 
@@ -164,7 +164,6 @@ def test_major_version_sources(make_project: Make, tmp_path: Path) -> None:
 
 
 def test_broken_artisan_falls_back_to_files(make_project: Make, caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("synco_core.frameworkutil")
     project = make_project("laravel11")
     (project / "vendor" / "autoload.php").write_text("<?php throw new RuntimeException('vendor is broken');\n")
     caplog.set_level("DEBUG", logger="synco_laravel")
@@ -227,7 +226,7 @@ def test_readme_names_the_php_interpreters_find_php_tries() -> None:
     """The README's list of PHP names (newest first, dotted and undotted) follows ``php_candidates``."""
     import re
 
-    from synco_core.frameworkutil.php import php_candidates
+    from synco_core import php_candidates
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     match = re.search(r"when a PHP interpreter is found \((?P<list>.*?)\)\.", readme, re.S)

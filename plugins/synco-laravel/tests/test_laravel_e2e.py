@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from synco_core.cli.main import cli
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import mysql_admin_connection, serve_receive_install
+from synco_core.testing import SyncoPluginManager, cli
+from synco_core.testing.services import mysql_admin_connection, serve_receive_install
 
 Make = Callable[..., Path]
 

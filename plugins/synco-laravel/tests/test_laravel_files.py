@@ -15,10 +15,8 @@ import pytest
 from synco_laravel.plugin import detect_framework, install_files, list_file_sets
 from synco_laravel.s3 import S3Location, s3_public_entries
 
-from synco_core.errors import TransferError
-from synco_core.redaction import redact
-from synco_core.testing import needs_php
-from synco_core.values import FileSet, FileSetOptions, Framework, ReceivedFileSet
+from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, TransferError, redact
+from synco_core.testing.services import needs_php
 
 Make = Callable[..., Path]
 

@@ -9,14 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from synco_laravel.database import NO_ROWS_TABLES, PASSWORD_HASH, sanitize_profile
+from synco_laravel.database import NO_ROWS_TABLES, PASSWORD_HASH
 from synco_laravel.plugin import detect_framework
 
-from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import dump_with_engine
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import needs_php
-from synco_core.values import SanitizeRule
+from synco_core import Framework, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core.testing import SyncoPluginManager, configured_dump_options
+from synco_core.testing.services import needs_php
 
 Make = Callable[..., Path]
 
@@ -34,9 +32,11 @@ def test_fixed_hash_is_bcrypt_of_password() -> None:
     assert check.returncode == 0, "PASSWORD_HASH must be a bcrypt hash of the word 'password'"
 
 
-def test_full_profile_when_database_unreachable(plugin_manager: SyncoPluginManager) -> None:
+def test_full_profile_when_database_unreachable(laravel_manager: SyncoPluginManager, tmp_path: Path) -> None:
     unreachable = parse_database_url("mysql://root@127.0.0.1:1/nothing")
-    options = sanitize_profile(unreachable)
+    framework = Framework(name="Laravel", plugin="laravel", project_dir=tmp_path, database=unreachable,
+                          settings={"table_prefix": ""})
+    options = configured_dump_options(framework)
     assert options.sanitize == FULL_RULES
     assert options.exclude_tables == NO_ROWS_TABLES
 
@@ -55,18 +55,18 @@ def make_sqlite(path: Path) -> None:
 
 
 def test_profile_follows_existing_sqlite_tables(make_project: Make, php_mode: str,
-                                                plugin_manager: SyncoPluginManager) -> None:
+                                                laravel_manager: SyncoPluginManager) -> None:
     project = make_project("laravel11")
     make_sqlite(project / "database/database.sqlite")
     framework = detect_framework(project)
     assert framework is not None
-    options = framework.dump_options
+    options = configured_dump_options(framework)
     assert options.sanitize == FULL_RULES[:2], "users has no remember_token column here"
     assert options.exclude_tables == ("sessions", "cache")
 
 
 @needs_php
-def test_table_prefix(make_project: Make, plugin_manager: SyncoPluginManager) -> None:
+def test_table_prefix(make_project: Make, laravel_manager: SyncoPluginManager) -> None:
     project = make_project("laravel11")
     config = project / "config/database.php"
     config.write_text(config.read_text().replace("'prefix' => '',", "'prefix' => 'app_',", 1))
@@ -75,14 +75,14 @@ def test_table_prefix(make_project: Make, plugin_manager: SyncoPluginManager) ->
                            " remember_token TEXT); CREATE TABLE app_jobs (id INTEGER PRIMARY KEY);")
     framework = detect_framework(project)
     assert framework is not None
-    assert [r.table for r in framework.dump_options.sanitize] == ["app_users"] * 3
-    assert framework.dump_options.exclude_tables == ("app_jobs",)
+    assert [r.table for r in configured_dump_options(framework).sanitize] == ["app_users"] * 3
+    assert configured_dump_options(framework).exclude_tables == ("app_jobs",)
 
 
 @pytest.mark.mysql
-def test_profile_follows_existing_mysql_tables(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
+def test_profile_follows_existing_mysql_tables(make_project: Make, php_mode: str, laravel_manager: SyncoPluginManager,
                                                mysql_database_factory: Callable[[], str]) -> None:
-    from synco_core.testing import mysql_admin_connection
+    from synco_core.testing.services import mysql_admin_connection
 
     name = mysql_database_factory()
     conn = mysql_admin_connection(name)
@@ -96,14 +96,15 @@ def test_profile_follows_existing_mysql_tables(make_project: Make, php_mode: str
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert (framework.database.engine, framework.database.name) == ("mysql", name)
-    assert framework.dump_options.sanitize == FULL_RULES
-    assert framework.dump_options.exclude_tables == ("personal_access_tokens", "failed_jobs")
+    assert configured_dump_options(framework).sanitize == FULL_RULES
+    assert configured_dump_options(framework).exclude_tables == ("personal_access_tokens", "failed_jobs")
 
 
 @pytest.mark.postgres
-def test_profile_follows_existing_postgres_tables(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
+def test_profile_follows_existing_postgres_tables(make_project: Make, php_mode: str,
+                                                  laravel_manager: SyncoPluginManager,
                                                   postgres_database_factory: Callable[[], str]) -> None:
-    from synco_core.testing import postgres_admin_connection
+    from synco_core.testing.services import postgres_admin_connection
 
     name = postgres_database_factory()
     conn = postgres_admin_connection(name)
@@ -116,11 +117,11 @@ def test_profile_follows_existing_postgres_tables(make_project: Make, php_mode: 
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert (framework.database.engine, framework.database.port) == ("postgresql", 5432)
-    assert framework.dump_options.sanitize == FULL_RULES
-    assert framework.dump_options.exclude_tables == ("sessions", "cache_locks")
+    assert configured_dump_options(framework).sanitize == FULL_RULES
+    assert configured_dump_options(framework).exclude_tables == ("sessions", "cache_locks")
 
 
-def test_dump_of_example_is_sanitised(plugin_manager: SyncoPluginManager, no_php: None, tmp_path: Path) -> None:
+def test_dump_of_example_is_sanitised(laravel_manager: SyncoPluginManager, no_php: None, tmp_path: Path) -> None:
     """The profile, applied by the real SQLite engine to the example app's database."""
 
     example = tmp_path / "app"
@@ -129,7 +130,7 @@ def test_dump_of_example_is_sanitised(plugin_manager: SyncoPluginManager, no_php
     assert framework is not None and framework.database is not None
     dump = tmp_path / "dump.sqlite"
     with dump.open("wb") as out:
-        result = dump_with_engine(framework.database, out, framework.dump_options)
+        result = dump_with_engine(framework.database, out, configured_dump_options(framework))
     assert result.format == "sqlite"
     with sqlite3.connect(dump) as conn:
         users = conn.execute("SELECT id, email, password, remember_token FROM users ORDER BY id").fetchall()

@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from synco_core.dburl import normalise_engine, parse_database_url
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil.pdo import tls_options
-from synco_core.redaction import register_secret
-from synco_core.values import DatabaseConfig
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    normalise_engine,
+    parse_database_url,
+    pdo_tls_options,
+    register_secret,
+)
 
 #: The DBAL drivers synco's engines handle.
 SUPPORTED_DRIVERS = ("pdo_mysql", "mysqli", "pdo_pgsql", "pdo_sqlite")
@@ -63,7 +66,7 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
     if engine == "mysql":
         # Flow hands driverOptions to PDO as they are: TLS settings (PDO::MYSQL_ATTR_SSL_CA => ..., or its number
         # as the key in YAML) decide whether the dump verifies the server's certificate, as the site does.
-        extra.update(tls_options(options.get("driverOptions")))
+        extra.update(pdo_tls_options(options.get("driverOptions")))
     return DatabaseConfig(
         engine=engine,
         name=dbname,

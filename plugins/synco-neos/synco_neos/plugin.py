@@ -3,10 +3,11 @@
 - ``detect_framework``: a ``flow`` script and a ``Web/`` folder; the database from
   ``Neos.Flow.persistence.backendOptions`` and the resource settings from ``Neos.Flow.resource``, read
   through ``./flow`` when PHP is found and from ``Configuration/`` otherwise (``config_source`` says
-  which). Smart transfer: no rows from the thumbnail table and the Neos 8 event log, and no resources
-  that only thumbnails use (both dropped by ``serve --all``). Neos 9 content-repository event tables are
-  never touched: they are the content. The sanitising profile (:mod:`synco_neos.sanitize`) masks the
-  personal data of Neos.Party and Flow's accounts.
+  which). It never connects to the database.
+- ``default_dump_options``: the smart transfer (no rows from the thumbnail table and the Neos 8 event log,
+  and no resources that only thumbnails use; both dropped by ``serve --all``; Neos 9 content-repository
+  event tables are never touched: they are the content) and the sanitising profile
+  (:mod:`synco_neos.sanitize`), which masks the personal data of Neos.Party and Flow's accounts.
 - ``list_file_sets``: the ``persistent`` collection as the public set ``Resources``, keyed by Flow's
   storage layout ``Resources/<a>/<b>/<c>/<d>/<sha1>`` below ``Data/Persistent`` (as Go synco v2 does).
 - ``install_files``: received resources into the local storage folder, from that layout or the
@@ -23,13 +24,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from synco_core import hookimpl
-from synco_core.engines.default_files import install_tree
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php
-from synco_core.redaction import register_secret
-from synco_core.values import (
+from synco_core import (
+    ConfigError,
     DatabaseConfig,
+    DatabaseInventory,
     DumpOptions,
     FileSet,
     FileSetOptions,
@@ -37,6 +35,10 @@ from synco_core.values import (
     Framework,
     PublicFile,
     ReceivedFileSet,
+    find_php,
+    hookimpl,
+    install_tree,
+    register_secret,
 )
 from synco_neos import resourcedb
 from synco_neos.database import database_from_backend_options
@@ -121,12 +123,6 @@ def detect_framework(project_dir: Path) -> Framework | None:
     storage = resolve_storage(resource_settings, project_dir)
 
     major = neos_major_version(project_dir)
-    # What the database really has (None: not known here), so no rule names a table the engine lacks.
-    columns = table_columns(database)
-
-    def exists(*tables: str) -> bool:
-        return columns is None or all(table in columns for table in tables)
-
     framework = Framework(
         name=FRAMEWORK_NAME,
         plugin=PLUGIN,
@@ -137,31 +133,45 @@ def detect_framework(project_dir: Path) -> Framework | None:
         reason="flow script and Web/ found" + (f" (Neos {major})" if major else ""),
         post_install=post_install_commands(reader.php or find_php(reader.environ)),
         config_source=reader.source,
-        dump_options=DumpOptions(sanitize=sanitize_profile(columns)),
         settings={
             "context": reader.context,
             "neos_version": major,
+            "neos_media": has_neos_media(project_dir),
             "resource": resource_settings,
             "target": target,
             "storage": storage,
             "database_problem": database_problem,
         },
     )
-    smart_tables = []
-    if has_neos_media(project_dir):
-        if exists(resourcedb.THUMBNAIL_TABLE):
-            smart_tables.append(resourcedb.THUMBNAIL_TABLE)
-        if exists(resourcedb.RESOURCE_TABLE, resourcedb.THUMBNAIL_TABLE, resourcedb.ASSET_TABLE):
-            # Only tables PostgreSQL's inventory names without a schema count as existing: they are in public.
-            schema = "public" if database is not None and database.engine == "postgresql" else ""
-            framework.dump_options.smart_where = {resourcedb.RESOURCE_TABLE: resourcedb.not_thumbnail_only(schema)}
-    if major is not None and major < 9 and exists(resourcedb.EVENTLOG_TABLE):
-        # Neos 9 dropped this table; its content-repository event tables hold the content and stay.
-        smart_tables.append(resourcedb.EVENTLOG_TABLE)
-    framework.dump_options.smart_exclude_tables = tuple(smart_tables)
     log.debug("Neos/Flow settings read via %s (%s)%s", reader.source, source_label,
               f"; fallback reason: {reader.fallback_reason}" if reader.fallback_reason else "")
     return framework
+
+
+@hookimpl
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    """The sanitising profile and the smart transfer: no rows from the thumbnail table and the Neos 8 event
+    log, and no resources that only thumbnails use (``serve --all`` dumps them all)."""
+    if framework.plugin != PLUGIN:
+        return None
+    # The core drops the rules for tables the database lacks; the resource filter reads three tables in
+    # one condition, so it is named only when all three are there (or nothing is known).
+    columns = table_columns(inventory)
+    smart_tables: list[str] = []
+    smart_where: dict[str, str] = {}
+    if framework.settings.get("neos_media"):
+        smart_tables.append(resourcedb.THUMBNAIL_TABLE)
+        tables = (resourcedb.RESOURCE_TABLE, resourcedb.THUMBNAIL_TABLE, resourcedb.ASSET_TABLE)
+        if columns is None or all(table in columns for table in tables):
+            # Only tables PostgreSQL's inventory names without a schema count as existing: they are in public.
+            database = framework.database
+            schema = "public" if database is not None and database.engine == "postgresql" else ""
+            smart_where[resourcedb.RESOURCE_TABLE] = resourcedb.not_thumbnail_only(schema)
+    major = framework.settings.get("neos_version")
+    if isinstance(major, int) and major < 9:
+        # Neos 9 dropped this table; its content-repository event tables hold the content and stay.
+        smart_tables.append(resourcedb.EVENTLOG_TABLE)
+    return DumpOptions(sanitize=sanitize_profile(), smart_exclude_tables=tuple(smart_tables), smart_where=smart_where)
 
 
 def _target(framework: Framework) -> PersistentTarget:

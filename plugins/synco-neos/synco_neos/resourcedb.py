@@ -2,22 +2,19 @@
 
 The index needs what only the database knows: each persistent resource's file name (for its public URI)
 and which resources only thumbnails use (smart transfer leaves those out). This module reads
-``neos_flow_resourcemanagement_persistentresource`` with a server-side cursor (PyMySQL ``SSCursor``,
-a named psycopg cursor), so memory stays flat whatever the number of resources. When the database cannot
-be reached, :class:`ResourceDatabaseUnavailable` carries a one-line reason and the caller falls back.
+``neos_flow_resourcemanagement_persistentresource`` through the engine's own connection
+(:func:`synco_core.connect_with_engine`, whichever engine the database is on), whose rows stream from the
+server, so memory stays flat whatever the number of resources. When the database cannot be reached,
+:class:`ResourceDatabaseUnavailable` carries a one-line reason and the caller falls back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from synco_core.redaction import redact
-from synco_core.values import DatabaseConfig
+from synco_core import DatabaseConfig, DatabaseReader, SyncoError, connect_with_engine, inspect_with_engine, one_line
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +22,8 @@ RESOURCE_TABLE = "neos_flow_resourcemanagement_persistentresource"
 THUMBNAIL_TABLE = "neos_media_domain_model_thumbnail"
 ASSET_TABLE = "neos_media_domain_model_asset"
 EVENTLOG_TABLE = "neos_neos_eventlog_domain_model_event"
-
+#: Reasons are cut to this many characters: one line in a warning, not a driver's whole story.
+LIMIT = 300
 
 
 def not_thumbnail_only(schema: str = "") -> str:
@@ -76,64 +74,23 @@ class ResourceTables:
         return self.resources and self.thumbnails and self.assets
 
 
-def _connect(database: DatabaseConfig) -> Any:
-    """A DB-API connection to ``database`` (PyMySQL, psycopg or sqlite3)."""
+def _connect(database: DatabaseConfig) -> DatabaseReader:
+    """A reading connection to ``database`` from its engine (the same TLS policy as the dump)."""
     try:
-        if database.engine == "mysql":
-            # The MySQL engine's own connection, so reading resources follows the same TLS policy as the dump
-            # (TLS whenever the server offers it, verified when the configuration asks).
-            from synco_core.engines.mysql.connect import connect
-
-            return connect(database)
-        if database.engine == "postgresql":
-            import psycopg
-
-            return psycopg.connect(
-                host=database.socket or database.host or "127.0.0.1",
-                port=database.port or 5432,
-                user=database.user,
-                password=database.password,
-                dbname=database.name,
-                connect_timeout=5,
-            )
-        if database.engine == "sqlite":
-            return sqlite3.connect(f"file:{database.name}?mode=ro", uri=True)
-    except Exception as exc:
+        return connect_with_engine(database)
+    except SyncoError as exc:
         raise ResourceDatabaseUnavailable(
-            f"cannot connect to {database.url(mask_password=True)}: {redact(_one_line(exc))}"
-        ) from None
-    raise ResourceDatabaseUnavailable(f"engine {database.engine!r} is not supported for reading Flow resources")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-
-
-def _existing_tables(connection: Any, database: DatabaseConfig) -> set[str]:
-    wanted = (RESOURCE_TABLE, THUMBNAIL_TABLE, ASSET_TABLE)
-    cursor = connection.cursor()
-    try:
-        if database.engine == "sqlite":
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        elif database.engine == "postgresql":
-            cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
-        else:
-            cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
-        return {str(row[0]).lower() for row in cursor.fetchall()} & set(wanted)
-    finally:
-        cursor.close()
+            f"cannot connect to {database.url(mask_password=True)}: {one_line(str(exc), LIMIT)}") from None
 
 
 def probe(database: DatabaseConfig) -> ResourceTables:
     """Which resource tables exist; :class:`ResourceDatabaseUnavailable` when the server refuses."""
-    connection = _connect(database)
     try:
-        tables = _existing_tables(connection, database)
-    except Exception as exc:
-        raise ResourceDatabaseUnavailable(f"cannot list tables: {redact(_one_line(exc))}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            connection.close()
+        inventory = inspect_with_engine(database)
+    except SyncoError as exc:
+        raise ResourceDatabaseUnavailable(f"cannot list tables: {one_line(str(exc), LIMIT)}") from None
+    # Tables of the default schema are named without one, and Flow's unqualified queries find only those.
+    tables = {t.name.lower() for t in inventory.tables if t.kind == "table"}
     return ResourceTables(RESOURCE_TABLE in tables, THUMBNAIL_TABLE in tables, ASSET_TABLE in tables)
 
 
@@ -145,39 +102,19 @@ def iter_resources(
     Ordering by SHA-1 lets the caller drop duplicate content (two uploads of the same file) without
     remembering every hash it has seen.
     """
-    connection = _connect(database)
-    placeholder = "?" if database.engine == "sqlite" else "%s"
     condition = f" AND {NOT_THUMBNAIL_ONLY}" if skip_thumbnail_only else ""
-    sql = (
-        f"SELECT sha1, filename, filesize, relativepublicationpath FROM {RESOURCE_TABLE} "
-        f"WHERE collectionname = {placeholder}{condition} ORDER BY sha1"
-    )
-    try:
-        if database.engine == "mysql":
-            import pymysql.cursors
-
-            cursor = connection.cursor(pymysql.cursors.SSCursor)
-        elif database.engine == "postgresql":
-            cursor = connection.cursor(name="synco_neos_resources")
-            cursor.itersize = 2000
-        else:
-            cursor = connection.cursor()
-        try:
-            cursor.execute(sql, (collection,))
-        except Exception as exc:
-            raise ResourceDatabaseUnavailable(f"cannot read {RESOURCE_TABLE}: {redact(_one_line(exc))}") from None
+    with _connect(database) as reader:
+        sql = (
+            f"SELECT sha1, filename, filesize, relativepublicationpath FROM {RESOURCE_TABLE} "
+            f"WHERE collectionname = {reader.placeholder}{condition} ORDER BY sha1"
+        )
         previous = ""
-        while True:
-            rows = cursor.fetchmany(2000)
-            if not rows:
-                break
-            for sha1, filename, size, relative in rows:
+        try:
+            for sha1, filename, size, relative in reader.rows(sql, (collection,)):
                 sha1 = str(sha1).lower()
                 if sha1 == previous:
                     continue
                 previous = sha1
                 yield ResourceRow(sha1, str(filename), int(size or 0), str(relative or ""))
-        cursor.close()
-    finally:
-        with contextlib.suppress(Exception):
-            connection.close()
+        except SyncoError as exc:
+            raise ResourceDatabaseUnavailable(f"cannot read {RESOURCE_TABLE}: {one_line(str(exc), LIMIT)}") from None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from synco_core.values import DatabaseConfig, PublicFile
+from synco_core import DatabaseConfig, PublicFile
 from synco_neos import resourcedb
 
 log = logging.getLogger(__name__)

@@ -14,13 +14,7 @@ The Neos 8 event log, which also names accounts, is left out by the smart transf
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-
-from synco_core.engines.dispatch import inspect_with_engine
-from synco_core.values import DatabaseConfig, SanitizeRule
-
-log = logging.getLogger(__name__)
+from synco_core import DatabaseInventory, SanitizeRule
 
 #: Flow's HashService format ``<strategy>=><hash>`` with the default ``bcrypt`` strategy: crypt() of
 #: "password" with a ``$2a$`` salt at Flow's default cost 14, which every Flow version's
@@ -46,32 +40,18 @@ PROFILE: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def table_columns(database: DatabaseConfig | None) -> dict[str, set[str]] | None:
-    """Lower-case column names per table of ``database``; None when it cannot be inspected.
+def table_columns(inventory: DatabaseInventory | None) -> dict[str, set[str]] | None:
+    """Lower-case column names per table of the inventory; None when the database was not inspected.
 
     Tables are named as the engine's inventory names them: plain for MySQL, SQLite and PostgreSQL's
     ``public`` schema, ``schema.table`` elsewhere (where Flow's tables are not looked for).
     """
-    if database is None:
-        return None
-    try:
-        inventory = inspect_with_engine(database)
-    except Exception as exc:  # Any failure only means "unknown", never a crash of detect
-        log.debug("could not inspect %s to tailor the dump options: %s", database.url(mask_password=True), exc)
+    if inventory is None:
         return None
     return {t.name.lower(): {c.lower() for c in t.columns} for t in inventory.tables if t.kind == "table"}
 
 
-def sanitize_profile(columns: Mapping[str, set[str]] | None) -> tuple[SanitizeRule, ...]:
-    """The profile's rules for the columns that exist (``columns`` from :func:`table_columns`).
-
-    Engines refuse rules for unknown tables, and a Flow application without Neos.Party has none of its
-    tables, so only existing columns are named. When the database could not be inspected (``None``:
-    unreachable from here, no engine for it) the whole profile is returned: the dump will then report
-    the real problem.
-    """
-    return tuple(
-        SanitizeRule(table=table, column=column, transform=transform)
-        for table, column, transform in PROFILE
-        if columns is None or column in columns.get(table, set())
-    )
+def sanitize_profile() -> tuple[SanitizeRule, ...]:
+    """The whole profile. A Flow application without Neos.Party has none of its tables: the core drops the
+    rules for tables and columns the database lacks (engines refuse rules for unknown tables)."""
+    return tuple(SanitizeRule(table=table, column=column, transform=transform) for table, column, transform in PROFILE)

@@ -26,8 +26,7 @@ from typing import Any
 
 import yaml
 
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php, run_command
+from synco_core import ConfigError, find_php, run_command
 
 log = logging.getLogger(__name__)
 

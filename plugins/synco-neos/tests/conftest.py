@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from synco_neos import plugin
+
+from synco_core.testing import SyncoPluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,3 +37,11 @@ def make_project(tmp_path: Path) -> Callable[[str], Path]:
         return (target / name).resolve()
 
     return make
+
+
+@pytest.fixture
+def neos_manager(plugin_manager: SyncoPluginManager,
+                 register_plugin: Callable[[object, str], None]) -> SyncoPluginManager:
+    """The per-test plugin manager (built-ins only) with synco-neos registered."""
+    register_plugin(plugin, "neos")
+    return plugin_manager

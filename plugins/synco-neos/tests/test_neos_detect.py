@@ -13,11 +13,9 @@ from synco_neos.database import database_from_backend_options
 from synco_neos.resourcedb import EVENTLOG_TABLE, RESOURCE_TABLE, THUMBNAIL_TABLE
 from synco_neos.settings import context_chain, merge_overrule, parse_configuration_show, resolve_placeholders
 
-from synco_core.cli.main import cli
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php
-from synco_core.redaction import redact
-from synco_core.testing import needs_php
+from synco_core import ConfigError, find_php, redact
+from synco_core.testing import cli, configured_dump_options
+from synco_core.testing.services import needs_php
 
 
 def test_not_a_flow_project(tmp_path: Path) -> None:
@@ -54,10 +52,10 @@ def test_neos8_development(make_project: Callable[[str], Path], php_mode: str, m
     assert framework.post_install == [[*flow, "resource:publish", "--collection", "persistent"],
                                       [*flow, "flow:cache:flush"]]
     # Smart transfer: Neos 8 has the event log table; both go in the smart (--all removable) excludes.
-    assert set(framework.dump_options.smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
-    assert RESOURCE_TABLE in framework.dump_options.smart_where
-    assert framework.dump_options.exclude_tables == ()
-    assert framework.dump_options.effective(all=True).exclude_tables == ()
+    assert set(configured_dump_options(framework).smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
+    assert RESOURCE_TABLE in configured_dump_options(framework).smart_where
+    assert configured_dump_options(framework).exclude_tables == ()
+    assert configured_dump_options(framework).effective(all=True).exclude_tables == ()
 
 
 @pytest.mark.parametrize(
@@ -102,8 +100,9 @@ def test_neos9_postgresql(make_project: Callable[[str], Path], php_mode: str, mo
     assert framework.config_source == php_mode
     assert framework.settings["neos_version"] == 9
     # Neos 9 has no event log table, and its content-repository event tables are never skipped.
-    assert framework.dump_options.smart_exclude_tables == (THUMBNAIL_TABLE,)
-    assert not any("events" in t or t.startswith("cr_") for t in framework.dump_options.smart_exclude_tables)
+    smart_tables = configured_dump_options(framework).smart_exclude_tables
+    assert smart_tables == (THUMBNAIL_TABLE,)
+    assert not any("events" in t or t.startswith("cr_") for t in smart_tables)
 
 
 def test_missing_dbname_still_detects(make_project: Callable[[str], Path], php_mode: str) -> None:

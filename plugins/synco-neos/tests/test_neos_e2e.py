@@ -20,7 +20,7 @@ from synco_neos import plugin
 from synco_neos.resources import storage_key
 from synco_neos.sanitize import PASSWORD_HASH
 
-from synco_core.testing import (
+from synco_core.testing.services import (
     MYSQL_HOST,
     MYSQL_PASSWORD,
     MYSQL_PORT,

@@ -20,14 +20,24 @@ from synco_neos import plugin
 from synco_neos.resourcedb import NOT_THUMBNAIL_ONLY, ResourceRow
 from synco_neos.resources import PersistentTarget, index_key, public_uri, storage_key
 
-from synco_core.cli.main import cli
-from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import dump_with_engine
-from synco_core.errors import ConfigError
-from synco_core.install import run_post_install
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract, needs_php, postgres_admin_connection
-from synco_core.values import DumpOptions, FileSetOptions, Framework, PublicFile, ReceivedFileSet
+from synco_core import (
+    ConfigError,
+    DumpOptions,
+    FileSetOptions,
+    Framework,
+    PublicFile,
+    ReceivedFileSet,
+    dump_with_engine,
+    parse_database_url,
+)
+from synco_core.testing import (
+    FrameworkPluginContract,
+    SyncoPluginManager,
+    cli,
+    configured_dump_options,
+    run_post_install,
+)
+from synco_core.testing.services import needs_php, postgres_admin_connection
 
 SHA = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 
@@ -118,6 +128,7 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
         framework = plugin.detect_framework(project)
         assert framework is not None and framework.database is not None
         assert framework.database.name == db.name
+        options = configured_dump_options(framework)
 
         smart = _entries(framework, all_files=False)
         names = {e.uri.rsplit("/", 1)[-1] for e in smart}
@@ -138,15 +149,15 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
         # The dump filter agrees with the index: the same condition, run by MariaDB itself.
         cursor = connection.cursor()
         cursor.execute(f"SELECT persistence_object_identifier FROM neos_flow_resourcemanagement_persistentresource "
-                       f"WHERE {framework.dump_options.smart_where['neos_flow_resourcemanagement_persistentresource']}"
+                       f"WHERE {options.smart_where['neos_flow_resourcemanagement_persistentresource']}"
                        " ORDER BY 1")
         assert [row[0] for row in cursor.fetchall()] == ["r-doc", "r-photo", "r-photo-copy", "r-shared", "r-static"]
-        assert framework.dump_options.smart_where["neos_flow_resourcemanagement_persistentresource"] == \
+        assert options.smart_where["neos_flow_resourcemanagement_persistentresource"] == \
             NOT_THUMBNAIL_ONLY
-        effective = framework.dump_options.effective()
+        effective = options.effective()
         assert "neos_media_domain_model_thumbnail" in effective.exclude_tables
         assert "neos_neos_eventlog_domain_model_event" in effective.exclude_tables
-        assert framework.dump_options.effective(all=True).where == {}
+        assert options.effective(all=True).where == {}
 
         # End to end with the built-in MySQL engine: what serve dumps by default and under --all.
         def dumped_rows(options: DumpOptions) -> dict[str, int]:
@@ -154,12 +165,12 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
             result = dump_with_engine(framework.database, io.BytesIO(), options)
             return {name.rsplit(".", 1)[-1]: manifest.rows for name, manifest in result.tables.items()}
 
-        smart_rows = dumped_rows(framework.dump_options.effective())
+        smart_rows = dumped_rows(options.effective())
         assert smart_rows["neos_flow_resourcemanagement_persistentresource"] == 5  # all but the thumbnail's
         assert smart_rows["neos_media_domain_model_thumbnail"] == 0
         assert smart_rows["neos_neos_eventlog_domain_model_event"] == 0
         assert smart_rows["neos_media_domain_model_asset"] == 3
-        all_rows = dumped_rows(framework.dump_options.effective(all=True))
+        all_rows = dumped_rows(options.effective(all=True))
         assert all_rows["neos_flow_resourcemanagement_persistentresource"] == 6
         assert all_rows["neos_media_domain_model_thumbnail"] == 3
         assert all_rows["neos_neos_eventlog_domain_model_event"] == 1

@@ -1,7 +1,7 @@
 """The Neos sanitising profile: Flow's password format, tailoring to the tables there, and real dumps.
 
 The dumps run through the built-in MySQL and PostgreSQL engines against the real servers with the dump
-options ``serve`` computes (``resolve_dump_options``), so "sanitising on" and ``--no-sanitize`` are the
+options ``serve`` computes (``serve_dump_options``), so "sanitising on" and ``--no-sanitize`` are the
 same code paths serve takes.
 """
 
@@ -18,13 +18,11 @@ import pytest
 from neos_support import PERSONAL_DDL, PERSONAL_VALUES, neos8_copy, seed, seed_personal
 from synco_neos import plugin
 from synco_neos.resourcedb import EVENTLOG_TABLE, RESOURCE_TABLE, THUMBNAIL_TABLE
-from synco_neos.sanitize import ACCOUNT_TABLE, PASSWORD_HASH, PROFILE, sanitize_profile, table_columns
+from synco_neos.sanitize import ACCOUNT_TABLE, PASSWORD_HASH, PROFILE
 
-from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import dump_with_engine
-from synco_core.plugins import SyncoPluginManager
-from synco_core.session.sanitize import resolve_dump_options
-from synco_core.testing import (
+from synco_core import Framework, dump_with_engine, parse_database_url
+from synco_core.testing import SyncoPluginManager, configured_dump_options, serve_dump_options
+from synco_core.testing.services import (
     MYSQL_HOST,
     MYSQL_PASSWORD,
     MYSQL_PORT,
@@ -33,7 +31,6 @@ from synco_core.testing import (
     needs_php,
     postgres_admin_connection,
 )
-from synco_core.values import Framework
 
 #: Flow's two BCryptHashingStrategy::validatePassword variants: Flow <= 7 (crypt with the ``$2a$`` salt
 #: taken from the hash) and Flow >= 8 (password_verify), after HashService split off "bcrypt=>".
@@ -51,8 +48,10 @@ def test_fixed_hash_is_flows_bcrypt_of_password() -> None:
     assert check.returncode == 0, "PASSWORD_HASH must be Flow's 'bcrypt=>' hash of the word 'password'"
 
 
-def test_whole_profile_when_database_unreachable(plugin_manager: SyncoPluginManager) -> None:
-    rules = sanitize_profile(table_columns(parse_database_url("mysql://root@127.0.0.1:1/nothing")))
+def test_whole_profile_when_database_unreachable(neos_manager: SyncoPluginManager, tmp_path: Path) -> None:
+    unreachable = parse_database_url("mysql://root@127.0.0.1:1/nothing")
+    framework = Framework(name="Neos/Flow", plugin="neos", project_dir=tmp_path, database=unreachable)
+    rules = configured_dump_options(framework).sanitize
     assert [(r.table, r.column, r.transform) for r in rules] == list(PROFILE)
     assert ("neos_party_domain_model_electronicaddress", "identifier", "email") in PROFILE
 
@@ -66,7 +65,7 @@ def _mysql_project(tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.mysql
 def test_profile_follows_existing_tables(tmp_path: Path, php_mode: str, monkeypatch: pytest.MonkeyPatch,
-                                         plugin_manager: SyncoPluginManager,
+                                         neos_manager: SyncoPluginManager,
                                          mysql_database_factory: Callable[[], str]) -> None:
     database = mysql_database_factory()
     conn = mysql_admin_connection(database)
@@ -75,17 +74,17 @@ def test_profile_follows_existing_tables(tmp_path: Path, php_mode: str, monkeypa
     conn.close()
     framework = plugin.detect_framework(_mysql_project(tmp_path, database, monkeypatch))
     assert framework is not None
-    assert [(r.table, r.column) for r in framework.dump_options.sanitize] == [
+    assert [(r.table, r.column) for r in configured_dump_options(framework).sanitize] == [
         (ACCOUNT_TABLE, "accountidentifier"), (ACCOUNT_TABLE, "credentialssource")]
     # The smart transfer names no table the database lacks either (engines refuse unknown tables).
-    assert framework.dump_options.smart_exclude_tables == ()
-    assert framework.dump_options.smart_where == {}
+    assert configured_dump_options(framework).smart_exclude_tables == ()
+    assert configured_dump_options(framework).smart_where == {}
 
 
 def _dump(framework: Framework, *, sanitize: bool) -> bytes:
     assert framework.database is not None
     out = io.BytesIO()
-    dump_with_engine(framework.database, out, resolve_dump_options(framework, sanitize=sanitize))
+    dump_with_engine(framework.database, out, serve_dump_options(framework, sanitize=sanitize))
     return out.getvalue()
 
 
@@ -99,7 +98,7 @@ def _assert_masked(dump: bytes) -> None:
 
 @pytest.mark.mysql
 def test_mysql_dump_is_sanitised_unless_no_sanitize(tmp_path: Path, php_mode: str, monkeypatch: pytest.MonkeyPatch,
-                                                    plugin_manager: SyncoPluginManager,
+                                                    neos_manager: SyncoPluginManager,
                                                     mysql_database_factory: Callable[[], str]) -> None:
     database = mysql_database_factory()
     project = _mysql_project(tmp_path, database, monkeypatch)
@@ -110,7 +109,7 @@ def test_mysql_dump_is_sanitised_unless_no_sanitize(tmp_path: Path, php_mode: st
         conn.close()
     framework = plugin.detect_framework(project)
     assert framework is not None
-    assert len(framework.dump_options.sanitize) == len(PROFILE)
+    assert len(configured_dump_options(framework).sanitize) == len(PROFILE)
     _assert_masked(_dump(framework, sanitize=True))
     raw = _dump(framework, sanitize=False)
     # --no-sanitize: the column rewrites are off (the PHP-escaped values appear as MySQL quotes them).
@@ -122,7 +121,7 @@ def test_mysql_dump_is_sanitised_unless_no_sanitize(tmp_path: Path, php_mode: st
 @pytest.mark.postgres
 def test_postgres_dump_is_sanitised_unless_no_sanitize(make_project: Callable[[str], Path], postgres_url: str,
                                                        monkeypatch: pytest.MonkeyPatch, no_php: None,
-                                                       plugin_manager: SyncoPluginManager) -> None:
+                                                       neos_manager: SyncoPluginManager) -> None:
     db = parse_database_url(postgres_url)
     connection = postgres_admin_connection(db.name)
 
@@ -146,9 +145,9 @@ def test_postgres_dump_is_sanitised_unless_no_sanitize(make_project: Callable[[s
     assert framework is not None and framework.database is not None
     assert framework.database.engine == "postgresql"
     # Only the event log exists of the smart tables: it alone is named, so PostgreSQL accepts the dump.
-    assert framework.dump_options.smart_exclude_tables == (EVENTLOG_TABLE,)
-    assert RESOURCE_TABLE not in framework.dump_options.smart_where
-    assert THUMBNAIL_TABLE not in framework.dump_options.effective().exclude_tables
+    assert configured_dump_options(framework).smart_exclude_tables == (EVENTLOG_TABLE,)
+    assert RESOURCE_TABLE not in configured_dump_options(framework).smart_where
+    assert THUMBNAIL_TABLE not in configured_dump_options(framework).effective().exclude_tables
     _assert_masked(_dump(framework, sanitize=True))
     raw = _dump(framework, sanitize=False)
     for value in PERSONAL_VALUES:

@@ -16,6 +16,8 @@ from synco_neos import plugin
 from synco_neos.resourcedb import EVENTLOG_TABLE, THUMBNAIL_TABLE
 from synco_neos.versions import has_neos_media, neos_major_version
 
+from synco_core.testing import configured_dump_options
+
 GROUPS = ("Application", "Neos", "Framework")
 
 
@@ -112,7 +114,7 @@ def test_detect_framework_packages_only_neos8(tmp_path: Path, no_php: None, grou
     framework = plugin.detect_framework(project)
     assert framework is not None
     assert framework.settings["neos_version"] == 8 and "(Neos 8)" in framework.reason
-    assert set(framework.dump_options.smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
+    assert set(configured_dump_options(framework).smart_exclude_tables) == {THUMBNAIL_TABLE, EVENTLOG_TABLE}
 
 
 def test_detect_framework_packages_only_neos9(tmp_path: Path, no_php: None) -> None:
@@ -122,11 +124,11 @@ def test_detect_framework_packages_only_neos9(tmp_path: Path, no_php: None) -> N
     framework = plugin.detect_framework(project)
     assert framework is not None
     assert framework.settings["neos_version"] == 9 and "(Neos 9)" in framework.reason
-    assert framework.dump_options.smart_exclude_tables == (THUMBNAIL_TABLE,)
+    assert configured_dump_options(framework).smart_exclude_tables == (THUMBNAIL_TABLE,)
 
 
 def test_fixture_without_any_record_is_plain_flow(make_project: Callable[[str], Path], no_php: None) -> None:
     framework = plugin.detect_framework(packages_only(make_project("neos8")))
     assert framework is not None
     assert framework.settings["neos_version"] is None and "(Neos" not in framework.reason
-    assert framework.dump_options.smart_exclude_tables == ()
+    assert configured_dump_options(framework).smart_exclude_tables == ()

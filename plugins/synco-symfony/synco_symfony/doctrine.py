@@ -18,11 +18,7 @@ from typing import Any
 
 import yaml
 
-from synco_core.dburl import parse_database_url
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil.pdo import tls_options
-from synco_core.redaction import register_secret
-from synco_core.values import DatabaseConfig
+from synco_core import ConfigError, DatabaseConfig, parse_database_url, pdo_tls_options, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +228,7 @@ def _tls_settings(settings: Mapping[str, Any], resolver: Resolver) -> dict[str, 
     for key in ("options", "driver_options"):
         raw = settings.get(key)
         if isinstance(raw, Mapping):
-            found.update(tls_options({name: resolver(value) for name, value in raw.items()}))
+            found.update(pdo_tls_options({name: resolver(value) for name, value in raw.items()}))
     for key in PGSQL_TLS_SETTINGS:
         value = resolver(settings.get(key))
         if value not in (None, ""):

@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import load_dotenv_files, run_command
+from synco_core import ConfigError, load_dotenv_files, run_command
 from synco_symfony.phparray import read_php_array
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synco_core.globs import escape
-from synco_core.values import FileSet
+from synco_core import FileSet, glob_escape
 from synco_symfony.doctrine import merged_package_config
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def _excludes_for(root: Path, never: list[Path]) -> tuple[str, ...]:
     """Patterns for the never-transferred folders inside ``root``, anchored there by the leading ``/`` (a
     ``cache`` folder deeper down is an upload, not LiipImagine's); a folder excludes its content."""
     inside = [path for path in never if path != root and path.is_relative_to(root)]
-    return tuple("/" + escape(path.relative_to(root).as_posix()) for path in inside)
+    return tuple("/" + glob_escape(path.relative_to(root).as_posix()) for path in inside)
 
 
 def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Callable[[Any], Any],

@@ -4,7 +4,7 @@
 code, so it can be read without a PHP interpreter. This parser accepts exactly that subset: ``array(...)``
 and ``[...]`` literals with optional keys, single- and double-quoted strings, numbers, ``true``/``false``/
 ``null``, and comments; anything else (a function call, a constant, a concatenation) is a
-:class:`~synco_core.errors.ConfigError`, so a file that really needs PHP is never misread.
+:class:`~synco_core.ConfigError`, so a file that really needs PHP is never misread.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from synco_core.errors import ConfigError
+from synco_core import ConfigError
 
 _TOKEN = re.compile(
     r"""

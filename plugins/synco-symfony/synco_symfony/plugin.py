@@ -8,11 +8,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from synco_core import hookimpl
-from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php
-from synco_core.redaction import register_secret
-from synco_core.values import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
+from synco_core import (
+    ConfigError,
+    DatabaseInventory,
+    DumpOptions,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    ReceivedFileSet,
+    find_php,
+    hookimpl,
+    install_tree,
+    register_secret,
+)
 from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
 from synco_symfony.env import SymfonyEnv, confirm_with_php, resolve_env
 from synco_symfony.files import default_upload_set, liip_cache_dirs, vich_file_sets
@@ -105,7 +114,6 @@ def detect_framework(project_dir: Path) -> Framework | None:
         web_root=project_dir / "public",
         reason=f"bin/console and config/bundles.php found (Symfony {version or 'unknown version'})",
         post_install=[[php_command, "bin/console", "cache:clear"]],
-        dump_options=sanitize_profile(database),
         settings={"app_env": env.app_env, "env_files": env.files, "connection": default, "connections": others,
                   "version": version},
         config_source=source,
@@ -115,6 +123,14 @@ def detect_framework(project_dir: Path) -> Framework | None:
         "/" + s.url_prefix.strip("/") for s in _file_sets(framework) if s.kind == "public" and s.url_prefix
     )
     return framework
+
+
+@hookimpl
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    """The tables Symfony's makers and bundles create, when the database has them (see :mod:`.sanitize`)."""
+    if framework.plugin != PLUGIN:
+        return None
+    return sanitize_profile(inventory)
 
 
 def _file_sets(framework: Framework) -> list[FileSet]:
@@ -140,8 +156,6 @@ def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: P
     """Put a received set where the local project keeps it (the same mapping may point elsewhere here)."""
     if framework.plugin != PLUGIN:
         return None
-    from synco_core.engines.default_files import install_tree
-
     local: dict[str, Any] = {s.name: s for s in _file_sets(framework) if s.root is not None}
     target = local.get(file_set.name)
     if target is None or target.root is None:

@@ -2,17 +2,16 @@
 
 A Symfony application's schema is its own, so nothing is assumed from a table name alone: a table is
 named only when it exists with the columns that make it the well-known one (``sessions`` may be a
-business table; ``sessions`` with ``sess_id``/``sess_data`` is PdoSessionHandler's). When the database
-cannot be inspected the profile is empty: rules for a table that does not exist would make the dump fail.
+business table; ``sessions`` with ``sess_id``/``sess_data`` is PdoSessionHandler's), which takes the
+database's inventory: when the database cannot be inspected the profile is empty, since rules for a table
+that does not exist would make the dump fail.
 """
 
 from __future__ import annotations
 
 import logging
 
-from synco_core.engines.dispatch import inspect_with_engine
-from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
-from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
+from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +34,9 @@ NO_ROWS = (
 )
 
 
-def sanitize_profile(database: DatabaseConfig | None) -> DumpOptions:
-    """The profile for the tables of ``database`` that match; empty when it cannot be inspected."""
-    if database is None:
-        return DumpOptions()
-    try:
-        inventory = inspect_with_engine(database)
-    except Exception as exc:  # "unknown" only means no profile, never a failed detect
-        log.debug("could not inspect %s for the sanitising profile: %s", database.url(mask_password=True), exc)
+def sanitize_profile(inventory: DatabaseInventory | None) -> DumpOptions:
+    """The profile for the tables of ``inventory`` that match; empty when the database was not inspected."""
+    if inventory is None:
         return DumpOptions()
     # Bare names, as the Laravel profile uses: PostgreSQL's schema search path finds them.
     tables = {t.name.rsplit(".", 1)[-1]: set(t.columns) for t in inventory.tables if t.kind == "table"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import synco_symfony.plugin
 
-from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import SyncoPluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

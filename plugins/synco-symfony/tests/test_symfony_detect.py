@@ -10,8 +10,7 @@ from synco_symfony.env import confirm_with_php, resolve_env
 from synco_symfony.phparray import parse_php_return
 from synco_symfony.plugin import detect_framework
 
-from synco_core.errors import ConfigError
-from synco_core.redaction import redact
+from synco_core import ConfigError, redact
 
 Make = Callable[..., Path]
 

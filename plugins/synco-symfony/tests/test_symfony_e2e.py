@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from synco_core.cli.main import cli
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import (
+from synco_core.testing import SyncoPluginManager, cli
+from synco_core.testing.services import (
     POSTGRES_HOST,
     POSTGRES_PORT,
     POSTGRES_USER,

@@ -14,10 +14,9 @@ import synco_symfony.plugin
 from click.testing import CliRunner
 from synco_symfony.plugin import detect_framework, install_files, list_file_sets
 
-from synco_core.cli.main import cli
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import FrameworkPluginContract, needs_php
-from synco_core.values import FileSet, FileSetOptions, Framework, ReceivedFileSet
+from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet
+from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, cli
+from synco_core.testing.services import needs_php
 
 Make = Callable[..., Path]
 

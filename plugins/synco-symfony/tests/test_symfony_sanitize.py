@@ -12,11 +12,9 @@ import pytest
 from synco_symfony.plugin import detect_framework
 from synco_symfony.sanitize import PASSWORD_HASH, sanitize_profile
 
-from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import dump_with_engine
-from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import needs_php, postgres_admin_connection, postgres_url_for
-from synco_core.values import DumpOptions, SanitizeRule
+from synco_core import DumpOptions, Framework, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core.testing import SyncoPluginManager, configured_dump_options
+from synco_core.testing.services import needs_php, postgres_admin_connection, postgres_url_for
 
 Make = Callable[..., Path]
 
@@ -52,13 +50,15 @@ def test_fixed_hash_is_bcrypt_of_password() -> None:
     assert check.returncode == 0
 
 
-def test_no_profile_without_an_inspectable_database(plugin_manager: SyncoPluginManager) -> None:
+def test_no_profile_without_an_inspectable_database(symfony_manager: SyncoPluginManager, tmp_path: Path) -> None:
     # Unlike Laravel's, this profile is never guessed: unknown tables get no rules.
-    assert sanitize_profile(parse_database_url("mysql://root@127.0.0.1:1/nothing")) == DumpOptions()
+    unreachable = parse_database_url("mysql://root@127.0.0.1:1/nothing")
+    framework = Framework(name="Symfony", plugin="symfony", project_dir=tmp_path, database=unreachable)
+    assert configured_dump_options(framework) == DumpOptions()
     assert sanitize_profile(None) == DumpOptions()
 
 
-def test_profile_and_dump_on_sqlite(make_project: Make, php_mode: str, plugin_manager: SyncoPluginManager,
+def test_profile_and_dump_on_sqlite(make_project: Make, php_mode: str, symfony_manager: SyncoPluginManager,
                                     tmp_path: Path) -> None:
     project = make_project("symfony7", dict([SQLITE_URL]))
     (project / "var").mkdir(exist_ok=True)
@@ -66,7 +66,7 @@ def test_profile_and_dump_on_sqlite(make_project: Make, php_mode: str, plugin_ma
         conn.executescript(SCHEMA)
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
-    options = framework.dump_options
+    options = configured_dump_options(framework)
     assert options.sanitize == USER_RULES
     assert options.exclude_tables == ("sessions", "messenger_messages")
 
@@ -82,16 +82,16 @@ def test_profile_and_dump_on_sqlite(make_project: Make, php_mode: str, plugin_ma
         assert conn.execute("SELECT email, password FROM users").fetchall() == [("kept@real.example", "kept-hash")]
 
 
-def test_empty_database_gets_no_rules(make_project: Make, no_php: None, plugin_manager: SyncoPluginManager) -> None:
+def test_empty_database_gets_no_rules(make_project: Make, no_php: None, symfony_manager: SyncoPluginManager) -> None:
     project = make_project("symfony7", dict([SQLITE_URL]))
     (project / "var").mkdir(exist_ok=True)
     sqlite3.connect(project / "var/data.db").close()
     framework = detect_framework(project)
-    assert framework is not None and framework.dump_options == DumpOptions()
+    assert framework is not None and configured_dump_options(framework) == DumpOptions()
 
 
 @pytest.mark.postgres
-def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, plugin_manager: SyncoPluginManager,
+def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, symfony_manager: SyncoPluginManager,
                                       postgres_database_factory: Callable[[], str]) -> None:
     name = postgres_database_factory()
     conn = postgres_admin_connection(name)
@@ -105,10 +105,10 @@ def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, plugin_m
     project = make_project("symfony7", {".env.local": f'DATABASE_URL="{postgres_url_for(name)}"\n'})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
-    assert framework.dump_options.sanitize == USER_RULES
-    assert framework.dump_options.exclude_tables == ("reset_password_request",)
+    assert configured_dump_options(framework).sanitize == USER_RULES
+    assert configured_dump_options(framework).exclude_tables == ("reset_password_request",)
     out = io.BytesIO()
-    dump_with_engine(framework.database, out, framework.dump_options)
+    dump_with_engine(framework.database, out, configured_dump_options(framework))
     text = out.getvalue()
     assert b"user7@example.invalid" in text and PASSWORD_HASH.encode() in text
     assert b"ann@real.example" not in text and b"secret-token-hash" not in text

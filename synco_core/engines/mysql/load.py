@@ -11,9 +11,9 @@ Data statements (INSERT, REPLACE) are sent untouched: rewriting values would cor
 
 Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
 statements go to worker connections, each committed on its own, while DDL runs on the main connection.
-(One transaction per table would let MariaDB's bulk insert into an empty table apply: on 200,000 rows
-it was no faster and cost the server twice the CPU, which a laptop running the pull, the database and
-the browser at once does not have to spare.) A table's INSERTs are spread over all workers once its
+(One transaction per table would let MariaDB's bulk insert into an empty table apply: it was no faster
+and cost the server more CPU, which a laptop running the pull, the database and the browser at once does
+not have to spare; docs/performance.md has the measurement.) A table's INSERTs are spread over all workers once its
 first one is done (into an empty table MariaDB still inserts in bulk mode, locking the table);
 ``INSERT IGNORE`` keeps the first of two duplicates, so a table that has one loads on one worker, in
 dump order. Anything that may read rows or change how they are written (INSERT ... SELECT, triggers,

@@ -8,8 +8,8 @@ are asked in turn. Its hooks are ``trylast``: a framework plugin can take over i
 - :mod:`.loader`: runs such a script, or ``pg_dump`` plain output, without psql.
 - :mod:`.installer`: scratch database, verification against the manifest, swap by renaming, rollback.
 
-The modules (and psycopg, a tenth of a second to import) load when a PostgreSQL database is actually
-used: every synco command registers this plugin, most never touch PostgreSQL.
+The modules (and psycopg, slow to import; see docs/performance.md) load when a PostgreSQL database is
+actually used: every synco command registers this plugin, most never touch PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,48 +1,37 @@
-"""Test helpers for synco and its plugins, loaded as a pytest plugin (``-p synco_core.testing``).
+"""The contract test classes: what every framework plugin and every database engine promises the core.
 
-Fixtures:
-
-- ``plugin_manager``: a fresh manager with the built-ins but no entry points, installed as the process
-  manager for the test; ``register_plugin(obj, name)`` adds a plugin object for one test only.
-- ``mysql_url`` / ``postgres_url``: a uniquely named throw-away database on the local server, dropped
-  afterwards. When the server is unreachable the test is skipped, except under ``CI=true``, where that
-  is a failure: CI must never pass with the database tests skipped.
-- ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
-- For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
-  where there is not: ``php_mode`` runs a test twice (``"php"``, skipped without the CLI, and
-  ``"files"`` with PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` skips a test without it.
-
-Contract test classes, subclassed by each plugin's own tests:
-
-- :class:`FrameworkPluginContract` for framework plugins (``detect_framework``, ``list_file_sets``).
-- :class:`EngineContract` for database engines (``dump_database``, ``install_database``,
-  ``inspect_database``).
+A plugin's own test suite subclasses them, so every plugin is held to the same promises; the subclass
+provides a few class attributes and fixtures, and the test methods come from here. They need the fixtures
+of :mod:`synco_core.testing` (``-p synco_core.testing``), which exports both classes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import io
 import json
-import os
-import re
-import shutil
 import sqlite3
-import threading
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import pytest
 
+from synco_core import hookimpl
+from synco_core.dburl import parse_database_url
+from synco_core.detection import detect
+from synco_core.engines.dispatch import (
+    connect_with_engine,
+    dump_with_engine,
+    inspect_with_engine,
+    install_with_engine,
+)
 from synco_core.fsutil import safe_relative_path
-from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
+from synco_core.plugins import SyncoPluginManager
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DatabaseReader,
     DumpOptions,
     DumpResult,
     FileSet,
@@ -52,153 +41,34 @@ from synco_core.values import (
     InstallResult,
 )
 
-MYSQL_HOST = os.environ.get("SYNCO_TEST_MYSQL_HOST", "127.0.0.1")
-MYSQL_PORT = int(os.environ.get("SYNCO_TEST_MYSQL_PORT", "3306"))
-MYSQL_USER = os.environ.get("SYNCO_TEST_MYSQL_USER", "root")
-MYSQL_PASSWORD = os.environ.get("SYNCO_TEST_MYSQL_PASSWORD", "")
-POSTGRES_HOST = os.environ.get("SYNCO_TEST_POSTGRES_HOST", "127.0.0.1")
-POSTGRES_PORT = int(os.environ.get("SYNCO_TEST_POSTGRES_PORT", "5432"))
-POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
-
-
-def unavailable(reason: str) -> None:
-    """Skip the test with ``reason``, or fail it under CI."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI=true: database tests must not be skipped)")
-    pytest.skip(reason)
-
-
-def unique_name(prefix: str = "synco_test") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-def mysql_admin_connection(database: str | None = None):  # type: ignore[no-untyped-def]
-    import pymysql
-
-    try:
-        return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD,
-                               database=database, autocommit=True, charset="utf8mb4")
-    except pymysql.err.OperationalError as exc:
-        unavailable(f"MariaDB/MySQL not reachable at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
-        raise
-
-
-def mysql_url_for(name: str) -> str:
-    auth = MYSQL_USER + (f":{MYSQL_PASSWORD}" if MYSQL_PASSWORD else "")
-    return f"mysql://{auth}@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
-
-
-def postgres_admin_connection(database: str = "postgres"):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    try:
-        return psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=database,
-                               autocommit=True)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {exc}")
-        raise
-
-
-def postgres_url_for(name: str) -> str:
-    return f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-
-
-@pytest.fixture
-def mysql_database_factory() -> Iterator[Callable[[], str]]:
-    """Creates throw-away MySQL databases (returns their names); all are dropped afterwards."""
-    created: list[str] = []
-
-    def create() -> str:
-        name = unique_name()
-        conn = mysql_admin_connection()
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        conn.close()
-        created.append(name)
-        return name
-
-    yield create
-    if created:
-        conn = mysql_admin_connection()
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES")
-            existing = [row[0] for row in cur.fetchall()]
-            for name in created:
-                # Installers create scratch and backup databases named after the target; drop those too.
-                for db in existing:
-                    if db.startswith(name):
-                        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        conn.close()
-
-
-@pytest.fixture
-def mysql_url(mysql_database_factory: Callable[[], str]) -> str:
-    """URL of a fresh, empty MySQL database, dropped after the test."""
-    return mysql_url_for(mysql_database_factory())
-
-
-@pytest.fixture
-def postgres_database_factory() -> Iterator[Callable[[], str]]:
-    """Creates throw-away PostgreSQL databases (returns their names); all are dropped afterwards."""
-    created: list[str] = []
-
-    def create() -> str:
-        name = unique_name()
-        conn = postgres_admin_connection()
-        conn.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        created.append(name)
-        return name
-
-    yield create
-    if created:
-        conn = postgres_admin_connection()
-        existing = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
-        for name in created:
-            for db in existing:
-                if db.startswith(name):
-                    conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.close()
-
-
-@pytest.fixture
-def postgres_url(postgres_database_factory: Callable[[], str]) -> str:
-    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
-    return postgres_url_for(postgres_database_factory())
-
-
-@pytest.fixture
-def plugin_manager() -> Iterator[SyncoPluginManager]:
-    """A manager with the built-in plugins but no entry points, used by synco for this test only."""
-    manager = build_plugin_manager(load_entrypoints=False)
-    set_plugin_manager(manager)
-    yield manager
-    set_plugin_manager(None)
-
-
-@pytest.fixture
-def register_plugin(plugin_manager: SyncoPluginManager) -> Iterator[Callable[[object, str], None]]:
-    """``register_plugin(obj, name)`` registers a plugin object for the rest of this test."""
-    names: list[str] = []
-
-    def register(plugin: object, name: str) -> None:
-        if not plugin_manager.register(plugin, name):
-            failure = plugin_manager.failures[-1]
-            raise AssertionError(f"plugin {name} did not register: {failure.reason}")
-        names.append(name)
-
-    yield register
-    for name in names:
-        plugin_manager.unregister(name)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Contract test classes. A plugin's own test suite subclasses these, so every plugin is held to the same promises
-# the core relies on. Subclasses provide a few class attributes and fixtures; the test methods come from here.
-# ---------------------------------------------------------------------------------------------------------------
-
 #: The file-set kinds the wire format knows.
 FILE_SET_KINDS = ("public", "private")
+
+
+class DatabaseWatch:
+    """A plugin of wrappers around the database hooks that records every call (and lets it go through).
+
+    Registered beside a framework plugin, it shows whether detection reached the database: through
+    ``inspect_with_engine``, ``connect_with_engine`` or ``dump_with_engine``, every path a plugin has to it.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def inspect_database(self, database: DatabaseConfig) -> Iterator[None]:
+        self.calls.append(f"inspect_database({database.url(mask_password=True)})")
+        return (yield)
+
+    @hookimpl(wrapper=True)
+    def connect_database(self, database: DatabaseConfig) -> Iterator[None]:
+        self.calls.append(f"connect_database({database.url(mask_password=True)})")
+        return (yield)
+
+    @hookimpl(wrapper=True)
+    def dump_database(self, database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> Iterator[None]:
+        self.calls.append(f"dump_database({database.url(mask_password=True)})")
+        return (yield)
 
 
 def _impls_of(manager: SyncoPluginManager, hook_name: str, plugin_name: str) -> list[Any]:
@@ -262,6 +132,14 @@ class FrameworkPluginContract:
         assert len(answers) <= 1, f"plugin {self.plugin_name} answered detect_framework {len(answers)} times"
         return answers[0] if answers else None
 
+    @pytest.fixture
+    def database_watch(self, contract_manager: SyncoPluginManager) -> Iterator[DatabaseWatch]:
+        """Every call of a database hook while the test runs (see :class:`DatabaseWatch`)."""
+        watch = DatabaseWatch()
+        assert contract_manager.register(watch, "contract-database-watch")
+        yield watch
+        contract_manager.unregister("contract-database-watch")
+
     def test_implements_detect_framework(self, contract_manager: SyncoPluginManager) -> None:
         info = contract_manager.infos[self.plugin_name]
         assert "detect_framework" in info.hooks, f"plugin {self.plugin_name} does not implement detect_framework"
@@ -277,14 +155,37 @@ class FrameworkPluginContract:
         if framework.web_root is not None:
             assert isinstance(framework.web_root, Path)
 
+    def test_detect_framework_leaves_the_database_alone(self, contract_manager: SyncoPluginManager,
+                                                        database_watch: DatabaseWatch, project_dir: Path) -> None:
+        """Detection reads files: what a profile needs from the database comes to ``default_dump_options``."""
+        self.detect_own(contract_manager, project_dir)
+        assert database_watch.calls == [], (
+            f"plugin {self.plugin_name} reached the database while detecting: {database_watch.calls}; "
+            "implement default_dump_options, which receives the database's inventory")
+
+    def test_default_dump_options_well_formed(self, contract_manager: SyncoPluginManager, project_dir: Path) -> None:
+        """DumpOptions (or None) for its own framework, whether the database could be inspected or not;
+        None for another plugin's framework."""
+        framework = self.detect_own(contract_manager, project_dir)
+        assert framework is not None
+        engine = framework.database.engine if framework.database is not None else "sqlite"
+        for inventory in (None, DatabaseInventory(engine=engine, server_version="")):
+            for answer in _call_plugin(contract_manager, "default_dump_options", self.plugin_name,
+                                       framework=framework, inventory=inventory):
+                assert answer is None or isinstance(answer, DumpOptions), (
+                    f"default_dump_options returned {type(answer).__name__}, not DumpOptions")
+        other = Framework(name="Some Other Framework", plugin=f"not-{self.plugin_name}",
+                          project_dir=project_dir, reason="contract test")
+        for answer in _call_plugin(contract_manager, "default_dump_options", self.plugin_name,
+                                   framework=other, inventory=None):
+            assert answer is None, f"plugin {self.plugin_name} answered default_dump_options for another framework"
+
     def test_ignores_empty_directory(self, contract_manager: SyncoPluginManager, tmp_path: Path) -> None:
         empty = tmp_path / "empty-project"
         empty.mkdir()
         assert self.detect_own(contract_manager, empty) is None
 
     def test_core_detection_picks_plugin(self, contract_manager: SyncoPluginManager, project_dir: Path) -> None:
-        from synco_core.detection import detect
-
         framework = detect(project_dir, self.plugin_name, manager=contract_manager)
         assert framework.plugin == self.plugin_name
 
@@ -419,9 +320,6 @@ class EngineContract:
 
     def test_round_trip(self, engine_manager: SyncoPluginManager, database_url: str,
                         target_database_url: str, tmp_path: Path) -> None:
-        from synco_core.dburl import parse_database_url
-        from synco_core.engines.dispatch import dump_with_engine, install_with_engine
-
         self.execute(database_url, self.create_statements)
         source = parse_database_url(database_url)
         assert source.engine == self.engine
@@ -446,10 +344,21 @@ class EngineContract:
         rows = self.fetch(target_database_url, f"SELECT id, name FROM {self.table} ORDER BY id")
         assert rows == self.expected_rows
 
-    def test_inspect_lists_table(self, engine_manager: SyncoPluginManager, database_url: str) -> None:
-        from synco_core.dburl import parse_database_url
-        from synco_core.engines.dispatch import inspect_with_engine
+    def test_connect_database_reads_rows(self, engine_manager: SyncoPluginManager, database_url: str) -> None:
+        """``connect_database`` (optional for an engine: plugins reading their own rows need it) streams the
+        rows of a query with the engine's placeholder, and answers None for another engine."""
+        if not _impls_of(engine_manager, "connect_database", self.name):
+            pytest.skip(f"{self.name} implements no connect_database")
+        other = DatabaseConfig(engine=f"not-{self.engine}", name="nothing")
+        assert all(r is None for r in _call_plugin(engine_manager, "connect_database", self.name, database=other))
+        self.execute(database_url, self.create_statements)
+        with connect_with_engine(parse_database_url(database_url), manager=engine_manager) as reader:
+            assert isinstance(reader, DatabaseReader)
+            sql = f"SELECT id, name FROM {self.table} WHERE id >= {reader.placeholder} ORDER BY id"
+            assert list(reader.rows(sql, (1,))) == self.expected_rows
+            assert list(reader.rows(sql, (3,))) == self.expected_rows[2:]
 
+    def test_inspect_lists_table(self, engine_manager: SyncoPluginManager, database_url: str) -> None:
         self.execute(database_url, self.create_statements)
         inventory = inspect_with_engine(parse_database_url(database_url), manager=engine_manager)
         assert isinstance(inventory, DatabaseInventory)
@@ -461,8 +370,6 @@ class EngineContract:
 
 def _connect(database_url: str) -> Any:
     """A DB-API connection for a built-in engine's URL (the contract's default ``execute``/``fetch``)."""
-    from synco_core.dburl import parse_database_url
-
     config = parse_database_url(database_url)
     if config.engine == "sqlite":
         return sqlite3.connect(config.name)
@@ -478,88 +385,3 @@ def _connect(database_url: str) -> Any:
         return psycopg.connect(host=config.socket or config.host or "127.0.0.1", port=config.port or 5432,
                                user=config.user or "postgres", password=config.password, dbname=config.name)
     raise NotImplementedError(f"no default connection for engine {config.engine!r}: override execute and fetch")
-
-
-class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def web_server() -> Iterator[Callable[[Path], str]]:
-    """``web_server(root)``: a plain static HTTP server for ``root`` on 127.0.0.1 and a free port, as a
-    production web server would serve a web root; returns its base URL. Stopped after the test."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(root: Path) -> str:
-        handler = functools.partial(_QuietStaticHandler, directory=str(root))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def serve_receive_install(source: Path, base_url: str, received: Path, project: Path,
-                          serve_args: Sequence[str] = ()) -> None:
-    """The whole round trip through the CLI, as a user runs it: ``synco serve --keep`` in ``source``,
-    ``synco receive`` from ``base_url`` into ``received``, then ``synco install`` into ``project``.
-
-    Each step must exit 0; a failure shows that step's output. The session folder is left in the web
-    root (``--keep``), which the test's temporary directory removes.
-    """
-    from click.testing import CliRunner
-
-    from synco_core.cli.main import cli
-
-    runner = CliRunner()
-    previous = Path.cwd()
-    os.chdir(source)
-    try:
-        served = runner.invoke(cli, ["serve", "--keep", *serve_args])
-    finally:
-        os.chdir(previous)
-    assert served.exit_code == 0, served.output
-    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
-    assert match, served.output
-    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
-                              "--target", str(received), "--timeout", "30"])
-    assert got.exit_code == 0, got.output
-    installed = runner.invoke(cli, ["install", str(received), "--project", str(project), "--yes"])
-    assert installed.exit_code == 0, installed.output
-
-
-# ------------------------------------------------------------------------------------------------ PHP
-
-NO_PHP_REASON = "the php CLI is not installed (apt-get install php-cli)"
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason=NO_PHP_REASON)
-
-
-def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Point PATH at an empty folder and unset ``$PHP``, so no PHP interpreter can be found."""
-    empty = tmp_path / "no-php-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("PHP", raising=False)
-
-
-@pytest.fixture
-def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """PHP hidden from PATH for this test: the plugin has to read the configuration files itself."""
-    hide_php(monkeypatch, tmp_path)
-
-
-@pytest.fixture(params=["php", "files"])
-def php_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Runs a test twice: with the real ``php`` CLI (skipped without one), and with PHP hidden."""
-    monkeypatch.delenv("PHP", raising=False)
-    if request.param == "php":
-        if shutil.which("php") is None:
-            pytest.skip(NO_PHP_REASON)
-    else:
-        hide_php(monkeypatch, tmp_path)
-    return str(request.param)

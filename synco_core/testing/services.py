@@ -1,0 +1,233 @@
+"""Integration fixtures: throw-away databases on the local servers, a static web server, PHP on and off.
+
+These are the fixtures synco's own suite runs on, and its plugins' integration tests; a third-party plugin
+that runs the same kind of tests (a real database, the real ``php``, serve -> receive -> install) uses them
+too. They are a pytest plugin of their own, apart from the plugin-author API of :mod:`synco_core.testing`:
+enable them with ``-p synco_core.testing.services``.
+
+- ``mysql_url`` / ``postgres_url``: a uniquely named throw-away database on the local server, dropped
+  afterwards (``mysql_database_factory`` / ``postgres_database_factory`` for as many as needed). The servers
+  are found through ``SYNCO_TEST_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD`` and
+  ``SYNCO_TEST_POSTGRES_HOST``/``_PORT``/``_USER`` (default: 127.0.0.1, root / postgres, no password). When a
+  server is unreachable the test is skipped, except under ``CI=true``, where that is a failure: CI must
+  never pass with the database tests skipped.
+- ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
+- For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
+  where there is not: ``php_mode`` runs a test twice (``"php"``, skipped without the CLI, and
+  ``"files"`` with PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` skips a test without it.
+- :func:`serve_receive_install`: the whole round trip through the command line, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MYSQL_HOST = os.environ.get("SYNCO_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("SYNCO_TEST_MYSQL_PORT", "3306"))
+MYSQL_USER = os.environ.get("SYNCO_TEST_MYSQL_USER", "root")
+MYSQL_PASSWORD = os.environ.get("SYNCO_TEST_MYSQL_PASSWORD", "")
+POSTGRES_HOST = os.environ.get("SYNCO_TEST_POSTGRES_HOST", "127.0.0.1")
+POSTGRES_PORT = int(os.environ.get("SYNCO_TEST_POSTGRES_PORT", "5432"))
+POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test with ``reason``, or fail it under CI."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI=true: database tests must not be skipped)")
+    pytest.skip(reason)
+
+
+def unique_name(prefix: str = "synco_test") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def mysql_admin_connection(database: str | None = None):  # type: ignore[no-untyped-def]
+    import pymysql
+
+    try:
+        return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD,
+                               database=database, autocommit=True, charset="utf8mb4")
+    except pymysql.err.OperationalError as exc:
+        unavailable(f"MariaDB/MySQL not reachable at {MYSQL_HOST}:{MYSQL_PORT}: {exc}")
+        raise
+
+
+def mysql_url_for(name: str) -> str:
+    auth = MYSQL_USER + (f":{MYSQL_PASSWORD}" if MYSQL_PASSWORD else "")
+    return f"mysql://{auth}@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+
+
+def postgres_admin_connection(database: str = "postgres"):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    try:
+        return psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=database,
+                               autocommit=True)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {exc}")
+        raise
+
+
+def postgres_url_for(name: str) -> str:
+    return f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+
+
+@pytest.fixture
+def mysql_database_factory() -> Iterator[Callable[[], str]]:
+    """Creates throw-away MySQL databases (returns their names); all are dropped afterwards."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = unique_name()
+        conn = mysql_admin_connection()
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        conn.close()
+        created.append(name)
+        return name
+
+    yield create
+    if created:
+        conn = mysql_admin_connection()
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            existing = [row[0] for row in cur.fetchall()]
+            for name in created:
+                # Installers create scratch and backup databases named after the target; drop those too.
+                for db in existing:
+                    if db.startswith(name):
+                        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+        conn.close()
+
+
+@pytest.fixture
+def mysql_url(mysql_database_factory: Callable[[], str]) -> str:
+    """URL of a fresh, empty MySQL database, dropped after the test."""
+    return mysql_url_for(mysql_database_factory())
+
+
+@pytest.fixture
+def postgres_database_factory() -> Iterator[Callable[[], str]]:
+    """Creates throw-away PostgreSQL databases (returns their names); all are dropped afterwards."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = unique_name()
+        conn = postgres_admin_connection()
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        created.append(name)
+        return name
+
+    yield create
+    if created:
+        conn = postgres_admin_connection()
+        existing = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
+        for name in created:
+            for db in existing:
+                if db.startswith(name):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_database_factory: Callable[[], str]) -> str:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    return postgres_url_for(postgres_database_factory())
+
+
+class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[[Path], str]]:
+    """``web_server(root)``: a plain static HTTP server for ``root`` on 127.0.0.1 and a free port, as a
+    production web server would serve a web root; returns its base URL. Stopped after the test."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(root: Path) -> str:
+        handler = functools.partial(_QuietStaticHandler, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def serve_receive_install(source: Path, base_url: str, received: Path, project: Path,
+                          serve_args: Sequence[str] = ()) -> None:
+    """The whole round trip through the CLI, as a user runs it: ``synco serve --keep`` in ``source``,
+    ``synco receive`` from ``base_url`` into ``received``, then ``synco install`` into ``project``.
+
+    Each step must exit 0; a failure shows that step's output. The session folder is left in the web
+    root (``--keep``), which the test's temporary directory removes.
+    """
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+
+    runner = CliRunner()
+    previous = Path.cwd()
+    os.chdir(source)
+    try:
+        served = runner.invoke(cli, ["serve", "--keep", *serve_args])
+    finally:
+        os.chdir(previous)
+    assert served.exit_code == 0, served.output
+    match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
+    assert match, served.output
+    got = runner.invoke(cli, ["receive", match.group(1), match.group(2), "--base-url", base_url, "--all",
+                              "--target", str(received), "--timeout", "30"])
+    assert got.exit_code == 0, got.output
+    installed = runner.invoke(cli, ["install", str(received), "--project", str(project), "--yes"])
+    assert installed.exit_code == 0, installed.output
+
+
+# ------------------------------------------------------------------------------------------------ PHP
+
+NO_PHP_REASON = "the php CLI is not installed (apt-get install php-cli)"
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason=NO_PHP_REASON)
+
+
+def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point PATH at an empty folder and unset ``$PHP``, so no PHP interpreter can be found."""
+    empty = tmp_path / "no-php-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("PHP", raising=False)
+
+
+@pytest.fixture
+def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PHP hidden from PATH for this test: the plugin has to read the configuration files itself."""
+    hide_php(monkeypatch, tmp_path)
+
+
+@pytest.fixture(params=["php", "files"])
+def php_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs a test twice: with the real ``php`` CLI (skipped without one), and with PHP hidden."""
+    monkeypatch.delenv("PHP", raising=False)
+    if request.param == "php":
+        if shutil.which("php") is None:
+            pytest.skip(NO_PHP_REASON)
+    else:
+        hide_php(monkeypatch, tmp_path)
+    return str(request.param)

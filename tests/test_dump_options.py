@@ -1,0 +1,287 @@
+"""A session's dump options: plugin defaults filtered against the real database by the core, explicit options on
+top, resolved once per session from one inventory, and detection that never reaches the database.
+
+The app is the SQLite app of ``test_serve_sanitize`` (users, posts, sessions, thumbs, events, a view); a second
+in-test plugin answers ``default_dump_options`` with rules for tables some installations lack, as a WordPress
+plugin would for WooCommerce's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_serve_sanitize import EMAILS, SqliteAppPlugin, dumped_database, make_sqlite_app, read_meta
+
+from synco_core import hookimpl
+from synco_core.cli.main import cli
+from synco_core.detection import detect
+from synco_core.dumpoptions import merge_dump_options, present_in, resolve_session_dump
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.errors import SyncoError
+from synco_core.plugins import SyncoPluginManager
+from synco_core.testing import configured_dump_options
+from synco_core.values import (
+    DatabaseConfig,
+    DatabaseInventory,
+    DumpOptions,
+    Framework,
+    SanitizeRule,
+    TableInfo,
+)
+
+#: Defaults naming tables and columns the app has, and some it has not (an optional shop module's).
+DEFAULTS = DumpOptions(
+    exclude_tables=("sessions", "shop_sessions"),
+    where={"events": "kind = 'keep'", "shop_orders": "1 = 1"},
+    keep_newest={"posts": ("id", 1), "shop_log": ("id", 5)},
+    sanitize=(
+        SanitizeRule("users", "email", transform="email"),
+        SanitizeRule("users", "phone", transform="null"),
+        SanitizeRule("shop_customers", "email", transform="email"),
+        # The engines match names exactly: another spelling is another (absent) table or column.
+        SanitizeRule("USERS", "email", transform="null"),
+        SanitizeRule("users", "Password", transform="null"),
+        SanitizeRule("users", "password", transform="null"),
+    ),
+    smart_exclude_tables=("thumbs", "shop_thumbs"),
+    smart_where={"shop_products": "1 = 1"},
+)
+#: What of :data:`DEFAULTS` the app's database has, in the order the defaults named it.
+PRESENT = DumpOptions(
+    exclude_tables=("sessions",),
+    where={"events": "kind = 'keep'"},
+    keep_newest={"posts": ("id", 1)},
+    sanitize=(SanitizeRule("users", "email", transform="email"), SanitizeRule("users", "password", transform="null")),
+    smart_exclude_tables=("thumbs",),
+)
+
+
+class Defaults:
+    """Answers ``default_dump_options`` for the SQLite app, recording the inventories it was given."""
+
+    def __init__(self, options: DumpOptions = DEFAULTS) -> None:
+        self.options = options
+        self.inventories: list[DatabaseInventory | None] = []
+
+    @hookimpl
+    def default_dump_options(self, framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+        if framework.plugin != "sqliteapp":
+            return None
+        self.inventories.append(inventory)
+        return self.options
+
+
+class DatabaseCalls:
+    """Wrappers counting every call of the database hooks (they let each call through)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def inspect_database(self, database: DatabaseConfig) -> Iterator[None]:
+        self.calls.append("inspect_database")
+        return (yield)
+
+    @hookimpl(wrapper=True)
+    def connect_database(self, database: DatabaseConfig) -> Iterator[None]:
+        self.calls.append("connect_database")
+        return (yield)
+
+
+@pytest.fixture
+def app(tmp_path: Path, register_plugin: Callable[[object, str], None]) -> Path:
+    register_plugin(SqliteAppPlugin(DumpOptions()), "sqliteapp")
+    return make_sqlite_app(tmp_path / "app")
+
+
+@pytest.fixture
+def defaults(register_plugin: Callable[[object, str], None]) -> Defaults:
+    plugin = Defaults()
+    register_plugin(plugin, "defaults")
+    return plugin
+
+
+@pytest.fixture
+def database_calls(register_plugin: Callable[[object, str], None]) -> DatabaseCalls:
+    watch = DatabaseCalls()
+    register_plugin(watch, "database-calls")
+    return watch
+
+
+def test_default_dump_options_are_filtered_against_the_database(app: Path, defaults: Defaults,
+                                                                plugin_manager: SyncoPluginManager) -> None:
+    framework = detect(app)
+    configured = configured_dump_options(framework)
+    assert configured == PRESENT
+    [inventory] = defaults.inventories
+    assert inventory is not None and {"users", "posts", "sessions"} <= {t.name for t in inventory.tables}
+
+
+def test_unfiltered_defaults_would_fail_the_dump(app: Path, plugin_manager: SyncoPluginManager,
+                                                 tmp_path: Path) -> None:
+    """Why the core filters: the engines refuse a rule for a table they do not have."""
+    framework = detect(app)
+    assert framework.database is not None
+    with pytest.raises(SyncoError, match="shop_"):
+        dump_with_engine(framework.database, io.BytesIO(), DEFAULTS.effective())
+    dump_with_engine(framework.database, io.BytesIO(), PRESENT.effective())
+
+
+def test_serve_applies_the_filtered_defaults(app: Path, defaults: Defaults, database_calls: DatabaseCalls,
+                                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The whole serve: the dump succeeds with the rules that apply, and the inventory is read once."""
+    monkeypatch.chdir(app)
+    served = CliRunner().invoke(cli, ["serve", "--keep", "--id", "defaults0123456789abcd"])
+    assert served.exit_code == 0, served.output
+    assert database_calls.calls == ["inspect_database"], "one inventory per session"
+    assert len(defaults.inventories) == 1, "the defaults are asked once per session"
+    secret = served.stdout.split("synco receive synco-defaults0123456789abcd ", 1)[1].split()[0]
+    folder = app / "web/synco-defaults0123456789abcd"
+    meta = read_meta(folder, secret)
+    db = dumped_database(folder, meta, secret, tmp_path)
+    assert {row[0] for row in db.execute("SELECT email FROM users")} == {"user1@example.invalid",
+                                                                        "user2@example.invalid"}
+    assert db.execute("SELECT COUNT(*) FROM users WHERE password IS NOT NULL").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM thumbs").fetchone() == (0,), "smart transfer"
+    assert [row[0] for row in db.execute("SELECT kind FROM events")] == ["keep", "keep"]
+    assert db.execute("SELECT COUNT(*) FROM posts").fetchone() == (1,), "newest 1 by id"
+    assert not set(EMAILS) & {row[0] for row in db.execute("SELECT email FROM users")}
+
+
+def test_plan_strict_mode_and_serve_share_one_inventory(tmp_path: Path, register_plugin: Callable[[object, str], None],
+                                                        database_calls: DatabaseCalls,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict mode, the defaults and the dump use the same inventory: one inspection per run."""
+    strict = DumpOptions(strict=True, keep=("users", "posts", "events", "thumbs"))
+    register_plugin(SqliteAppPlugin(strict), "sqliteapp")
+    register_plugin(Defaults(), "defaults")
+    app = make_sqlite_app(tmp_path / "app")
+    monkeypatch.chdir(app)
+    planned = CliRunner().invoke(cli, ["serve", "--plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["refusal"] is None
+    assert database_calls.calls == ["inspect_database"]
+    database_calls.calls.clear()
+    served = CliRunner().invoke(cli, ["serve", "--keep", "--id", "strictonce0123456789ab"])
+    assert served.exit_code == 0, served.output
+    assert database_calls.calls == ["inspect_database"]
+
+
+def test_framework_dump_options_win_and_are_not_filtered(app: Path, register_plugin: Callable[[object, str], None],
+                                                         plugin_manager: SyncoPluginManager,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the framework (or .synco.yml) states is applied as it is: it replaces a default for the same column,
+    and a misspelt table there is an error the user sees, not a rule quietly dropped."""
+    register_plugin(Defaults(), "defaults")
+    explicit = DumpOptions(sanitize=(SanitizeRule("users", "email", transform="fixed:nobody"),
+                                     SanitizeRule("userz", "email", transform="null")))
+    plugin_manager.unregister("sqliteapp")
+    register_plugin(SqliteAppPlugin(explicit), "sqliteapp")
+    framework = detect(app)
+    rules = configured_dump_options(framework).sanitize
+    assert SanitizeRule("users", "email", transform="fixed:nobody") in rules
+    assert SanitizeRule("users", "email", transform="email") not in rules
+    assert SanitizeRule("userz", "email", transform="null") in rules
+    monkeypatch.chdir(app)
+    served = CliRunner().invoke(cli, ["serve", "--keep", "--id", "misspelt0123456789abcd"])
+    assert served.exit_code == 1 and "userz" in served.stderr
+
+
+def test_defaults_stay_whole_when_the_database_cannot_be_inspected(app: Path, defaults: Defaults,
+                                                                   plugin_manager: SyncoPluginManager) -> None:
+    """Unknown is not "absent": every default is kept, and the dump then reports the real problem."""
+    (app / "app.sqlite").unlink()
+    framework = detect(app)
+    assert configured_dump_options(framework) == merge_dump_options(DEFAULTS, DumpOptions())
+    assert defaults.inventories == [None]
+
+
+def test_detection_never_reaches_the_database(app: Path, defaults: Defaults, database_calls: DatabaseCalls,
+                                              plugin_manager: SyncoPluginManager) -> None:
+    """Hooks stay value-in, value-out: ``detect`` asks no engine; resolving the options inspects once."""
+    framework = detect(app)
+    assert database_calls.calls == [] and defaults.inventories == []
+    dump = resolve_session_dump(framework)
+    assert database_calls.calls == ["inspect_database"]
+    assert dump.inventory is not None and dump.options == PRESENT.effective()
+
+
+def test_detect_shows_the_resolved_options(app: Path, defaults: Defaults, plugin_manager: SyncoPluginManager) -> None:
+    result = CliRunner().invoke(cli, ["detect", str(app), "--json"])
+    assert result.exit_code == 0, result.output
+    dump = json.loads(result.stdout)["dump"]
+    assert dump["excludeTables"] == ["sessions"] and dump["smartExcludeTables"] == ["thumbs"]
+    assert dump["sanitize"] == ["users.email=email", "users.password=null"]
+
+
+def test_no_inspection_without_defaults_or_strict_mode(app: Path, database_calls: DatabaseCalls,
+                                                       plugin_manager: SyncoPluginManager) -> None:
+    resolve_session_dump(detect(app))
+    assert database_calls.calls == []
+
+
+def test_a_wrong_answer_is_named(app: Path, register_plugin: Callable[[object, str], None],
+                                 plugin_manager: SyncoPluginManager) -> None:
+    class Wrong:
+        @hookimpl
+        def default_dump_options(self, framework: Framework) -> object:
+            return ["sessions"]
+
+    register_plugin(Wrong(), "wrong")
+    with pytest.raises(SyncoError, match="plugin wrong answered default_dump_options with a list"):
+        configured_dump_options(detect(app))
+
+
+# --- the filter, as a property: any inventory, any rules ------------------------------------------------------
+
+NAMES = st.sampled_from(["users", "Users", "posts", "public.posts", "app.orders", "orders", "gone", "v"])
+COLUMNS = st.sampled_from(["id", "email", "Email", "missing"])
+
+
+@st.composite
+def inventories(draw: st.DrawFn) -> DatabaseInventory:
+    tables = []
+    for name in draw(st.lists(st.sampled_from(["users", "posts", "app.orders", "v"]), unique=True)):
+        columns = draw(st.lists(st.sampled_from(["id", "email"]), unique=True, min_size=1))
+        tables.append(TableInfo(name=name, columns=columns, kind="view" if name == "v" else "table"))
+    return DatabaseInventory(engine="test", server_version="1", tables=tables)
+
+
+@st.composite
+def options(draw: st.DrawFn) -> DumpOptions:
+    rules = tuple(SanitizeRule(t, c, transform="null")
+                  for t, c in draw(st.lists(st.tuples(NAMES, COLUMNS), unique=True)))
+    return DumpOptions(exclude_tables=tuple(draw(st.lists(NAMES, unique=True))),
+                       where={t: "1 = 1" for t in draw(st.lists(NAMES, unique=True))},
+                       smart_exclude_tables=tuple(draw(st.lists(NAMES, unique=True))), sanitize=rules)
+
+
+def _has(inventory: DatabaseInventory, table: str, column: str | None = None) -> bool:
+    """The rule of the filter, written out plainly: names as the engines match them (exactly, ``public.``
+    implied, a bare name also finding the table in another schema); views hold no rows and never count."""
+    wanted = table.removeprefix("public.")
+    for info in inventory.tables:
+        if info.kind == "table" and wanted in (info.name, info.name.rsplit(".", 1)[-1]) and (
+                column is None or column in info.columns):
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(inventory=inventories(), declared=options())
+def test_filter_keeps_exactly_the_rules_the_database_can_take(inventory: DatabaseInventory,
+                                                              declared: DumpOptions) -> None:
+    kept = present_in(declared, inventory)
+    assert kept.exclude_tables == tuple(t for t in declared.exclude_tables if _has(inventory, t))
+    assert kept.smart_exclude_tables == tuple(t for t in declared.smart_exclude_tables if _has(inventory, t))
+    assert kept.where == {t: c for t, c in declared.where.items() if _has(inventory, t)}
+    assert kept.sanitize == tuple(r for r in declared.sanitize if _has(inventory, r.table, r.column))
+    assert present_in(kept, inventory) == kept, "filtering twice changes nothing"
