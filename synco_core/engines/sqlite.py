@@ -377,10 +377,7 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
 def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
     if database.engine != ENGINE:
         return None
-    path = _path(database)
-    if not path.is_file():
-        raise ConfigError(f"SQLite database not found: {path}")
-    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(_read_only(database)) as conn:
         estimates: dict[str, int] = {}
         with contextlib.suppress(sqlite3.Error):
             # sqlite_stat1 exists once ANALYZE ran; its first number is the table's row count.
@@ -405,11 +402,15 @@ def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
         return None
     from synco_core.engines.reader import DbApiReader
 
+    return DbApiReader(_read_only(database), placeholder="?", where=str(_path(database)))
+
+
+def _read_only(database: DatabaseConfig) -> sqlite3.Connection:
+    """A connection that cannot write to the database file (``mode=ro``), which must exist."""
     path = _path(database)
     if not path.is_file():
         raise ConfigError(f"SQLite database not found: {path}")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open the SQLite database {path}: {exc}") from exc
-    return DbApiReader(conn, placeholder="?", where=str(path))

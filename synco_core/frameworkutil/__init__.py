@@ -1,7 +1,8 @@
 """Helpers framework plugins share: dotenv parsing, finding a PHP interpreter, running framework commands.
 
 These live in the core so every framework plugin (Neos, Laravel, Symfony, third parties) reads ``.env``
-files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the same way:
+files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the same way. Plugins import
+them from :mod:`synco_core` (the public API); the modules here are internal:
 
 - :mod:`synco_core.frameworkutil.dotenv`: ``parse_dotenv`` / ``load_dotenv_files`` (comments, quotes,
   ``export``, ``${VAR}`` expansion with ``:-`` defaults, multi-line quoted values).
@@ -9,7 +10,8 @@ files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the
   ``php84`` ... ``php74``).
 - :mod:`synco_core.frameworkutil.commands`: ``run_command`` with a timeout, captured output and a
   one-line :class:`~synco_core.errors.ConfigError` on failure (secrets redacted).
-- :mod:`synco_core.frameworkutil.pdo`: PDO MySQL TLS driver options as synco's database options.
+- :mod:`synco_core.frameworkutil.pdo`: PDO MySQL TLS driver options as synco's database options
+  (``synco_core.pdo_tls_options``, ``synco_core.pdo_attribute_name``).
 - :mod:`synco_core.frameworkutil.passwords`: the bcrypt hash of "password" that sanitising profiles use.
 """
 
