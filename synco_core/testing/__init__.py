@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from synco_core.detection import detect, list_file_sets
+from synco_core.dumpoptions import resolve_session_dump
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
 from synco_core.testing.contracts import EngineContract, FrameworkPluginContract
 from synco_core.values import DumpOptions, Framework
@@ -62,8 +63,6 @@ def configured_dump_options(framework: Framework, manager: SyncoPluginManager | 
     """The dump options ``serve`` starts from for ``framework``: every plugin's ``default_dump_options``,
     filtered against the database's inventory, with ``framework.dump_options`` on top (what ``synco detect``
     shows; the smart transfer is not applied yet, see :meth:`DumpOptions.effective`)."""
-    from synco_core.dumpoptions import resolve_session_dump
-
     return resolve_session_dump(framework, manager=manager, check=False).configured
 
 
@@ -71,8 +70,6 @@ def serve_dump_options(framework: Framework, *, all: bool = False, sanitize: boo
                        manager: SyncoPluginManager | None = None) -> DumpOptions:
     """The dump options ``serve`` hands the engine for ``framework`` (``all``: ``--all``; ``sanitize=False``:
     ``--no-sanitize``), strict mode checked as serve checks it."""
-    from synco_core.dumpoptions import resolve_session_dump
-
     return resolve_session_dump(framework, all=all, sanitize=sanitize, manager=manager).options
 
 
