@@ -103,8 +103,8 @@ def published(fixture_app: Path) -> Iterator[tuple[str, str]]:
     # Nothing ticked: nothing downloaded, and said so.
     (["a", "\n"], set()),
 ])
-def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], tmp_path: Path, keys: list[str],
-                                        expected: set[str]) -> None:
+def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], fixture_app: Path, tmp_path: Path,
+                                        keys: list[str], expected: set[str]) -> None:
     url, key = published
     target = tmp_path / "dump"
     process = PtyProcess(synco_argv("receive", SESSION, key, "--base-url", url, "--target", str(target)), tmp_path)
@@ -115,8 +115,11 @@ def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], tmp_path: Pa
     assert code == 0, process.output
     assert received(target) == expected
     assert "[x] dbDump" in process.output and "PublicFiles" in process.output
-    # Each set with its size: the dump is the fixture's 300,000-byte database file.
-    assert re.search(r"\[.\] dbDump +SqliteDump +" + re.escape(human_size(300_000)), process.output), process.output
+    # Each set with the size it takes to download: the dump's artifact as published (compressed and
+    # encrypted), not the 300,000 bytes of the database file it holds.
+    [artifact] = (fixture_app / "web" / SESSION).glob("dump.*.enc")
+    download = human_size(artifact.stat().st_size)
+    assert re.search(r"\[.\] dbDump +SqliteDump +" + re.escape(download), process.output), process.output
     assert ("no file set was chosen" in process.output) == (not expected)
 
 

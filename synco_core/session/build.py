@@ -239,10 +239,24 @@ def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEnt
     yield from walk(str(root), "")
 
 
+#: What a public set leaves out unless it asks for dotfiles (:attr:`FileSet.dotfiles`): every name that
+#: starts with a dot, at any depth (a dot-folder is not entered).
+DOTFILES = ".*"
+
+
+def _is_dotfile(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
+
+
 def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
-    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``."""
+    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``.
+
+    Dotfiles are left out unless the set asks for them.
+    """
     if file_set.entries is not None:
-        yield from file_set.entries()
+        for listed in file_set.entries():
+            if file_set.dotfiles or not _is_dotfile(listed.path):
+                yield listed
         return
     if file_set.root is None:
         raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
@@ -251,7 +265,8 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
     prefix = file_set.url_prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    for relative, entry in _walk(file_set.root, file_set.exclude):
+    exclude = file_set.exclude if file_set.dotfiles else (*file_set.exclude, DOTFILES)
+    for relative, entry in _walk(file_set.root, exclude):
         try:
             # stat() follows links: the web server serves the link target, so its size is what arrives.
             info = entry.stat()

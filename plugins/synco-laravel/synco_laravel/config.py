@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.errors import ConfigError
-from synco_core.frameworkutil import find_php, load_dotenv_files, run_command
+from synco_core.frameworkutil import FrameworkCommandError, find_php, load_dotenv_files, run_command
 from synco_core.frameworkutil.pdo import attribute_name
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ TINKER_CODE = (
     "'filesystems' => config('filesystems'), "
     "'public_path' => public_path(), "
     "'base_path' => base_path(), "
+    "'app_url' => config('app.url'), "
     "'pdo_mysql' => $synco_pdo"
     "], JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR) . PHP_EOL;"
 )
@@ -78,6 +79,8 @@ class LaravelConfig:
     source: str
     #: The interpreter used (None on the file fallback).
     php: str | None = None
+    #: ``config('app.url')``: where the site is served (``APP_URL``), or None when not set.
+    app_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -129,8 +132,10 @@ def read_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
             config = read_config_with_php(project_dir, php, env)
         except ConfigError as exc:
             # The files are a reasonable second opinion: a broken vendor/ or a missing tinker package must
-            # not stop a transfer the .env file describes well enough.
-            log.warning("php artisan could not report the configuration (%s); reading .env instead", exc)
+            # not stop a transfer the .env file describes well enough. One short line: this runs on every
+            # command, and the whole tinker command is in the --debug log.
+            reason = f"php artisan tinker {exc.reason}" if isinstance(exc, FrameworkCommandError) else str(exc)
+            log.warning("%s; read .env instead", reason)
         else:
             log.debug("Laravel configuration read with %s artisan tinker (config_source=php)", php)
             return config
@@ -165,6 +170,7 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
     major = int(version.split(".")[0]) if version[:1].isdigit() else None
     public_path = Path(str(payload.get("public_path") or project_dir / "public"))
     name_pdo_options(database, payload.get("pdo_mysql"))
+    app_url = payload.get("app_url")
     return LaravelConfig(
         database=database,
         filesystems=filesystems if isinstance(filesystems, dict) else {},
@@ -173,6 +179,7 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
         version=version or "unknown",
         source="php",
         php=php,
+        app_url=str(app_url) if isinstance(app_url, str) and app_url.strip() else None,
     )
 
 
@@ -256,6 +263,8 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         version=version,
         source="files",
         notes=notes,
+        # config/app.php: 'url' => env('APP_URL', 'http://localhost').
+        app_url=str(env("APP_URL") or "") or "http://localhost",
     )
 
 

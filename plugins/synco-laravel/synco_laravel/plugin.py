@@ -75,6 +75,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         post_install=[[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]],
         settings=settings,
         config_source=config.source,
+        base_url=config.app_url,
+        base_url_source="APP_URL" + (" (config('app.url'))" if config.source == "php" else " in .env"),
     )
 
 

@@ -120,6 +120,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
         target = resolve_target(resource_settings, project_dir, s3_profile)
     storage = resolve_storage(resource_settings, project_dir)
 
+    base_uri = reader.get("Neos.Flow.http.baseUri")
     major = neos_major_version(project_dir)
     # What the database really has (None: not known here), so no rule names a table the engine lacks.
     columns = table_columns(database)
@@ -137,6 +138,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         reason="flow script and Web/ found" + (f" (Neos {major})" if major else ""),
         post_install=post_install_commands(reader.php or find_php(reader.environ)),
         config_source=reader.source,
+        base_url=base_uri.strip() if isinstance(base_uri, str) and base_uri.strip() else None,
+        base_url_source="Neos.Flow.http.baseUri",
         dump_options=DumpOptions(sanitize=sanitize_profile(columns)),
         settings={
             "context": reader.context,
