@@ -65,6 +65,8 @@ class ReceivedSet:
     format: str = "sql"
     manifest: dict[str, TableManifest] = field(default_factory=dict)
     sanitize_rules: list[str] = field(default_factory=list)
+    #: What the set took to download (a dump's compressed, encrypted artifact), when the record says.
+    download_bytes: int | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -130,7 +132,20 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         format=str(entry.get("format") or "sql"),
         manifest=manifest,
         sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+        download_bytes=_download_bytes(entry.get("wire")),
     )
+
+
+def _download_bytes(wire: object) -> int | None:
+    """The size a set took to download, from the meta entry receive recorded (``wire``), when it is there."""
+    if not isinstance(wire, dict):
+        return None
+    for key in ("mysqlDump", "postgresDump", "sqliteDump", "privateEncryptedFiles", "publicFiles"):
+        detail = wire.get(key)
+        if isinstance(detail, dict):
+            size = detail.get("encryptedSizeBytes") if key != "publicFiles" else detail.get("sizeBytes")
+            return size if isinstance(size, int) else None
+    return None
 
 
 @dataclass
@@ -142,6 +157,14 @@ class InstallStep:
     source: ReceivedSet
     target: str
     size_bytes: int
+
+    def sizes(self) -> str:
+        """The size the set took to download (what receive showed and counted), and what it unpacked to."""
+        downloaded = self.source.download_bytes
+        if downloaded is None or downloaded == self.size_bytes:
+            return human_size(self.size_bytes)
+        unpacked = "of SQL" if self.kind == "database" and self.source.format == "sql" else "unpacked"
+        return f"{human_size(downloaded)} downloaded, {human_size(self.size_bytes)} {unpacked}"
 
 
 @dataclass
@@ -158,10 +181,11 @@ class InstallPlan:
         """
         lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
         for step in self.steps:
-            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({human_size(step.size_bytes)})")
+            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({step.sizes()})")
             lines.append(f"      current: {current_content(self.framework, step, remote_ok, manager)[1]}")
             for rule in step.source.sanitize_rules:
-                lines.append(f"      sanitised at the source: {rule}")
+                # Sessions of earlier versions recorded MySQL's rules as "sanitised <rule>": said once here.
+                lines.append(f"      sanitised at the source: {rule.removeprefix('sanitised ')}")
         return lines
 
     def to_json(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> dict[str, Any]:
@@ -169,6 +193,7 @@ class InstallPlan:
         for s in self.steps:
             current_bytes, current = current_content(self.framework, s, remote_ok, manager)
             steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
+                          "downloadBytes": s.source.download_bytes,
                           "currentSizeBytes": current_bytes, "current": current})
         return {
             "framework": self.framework.name,

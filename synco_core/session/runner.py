@@ -27,6 +27,7 @@ from synco_core.session.keys import SessionKey, generate_passphrase
 from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
 from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
+from synco_core.transfer.progress import Reporter
 from synco_core.types import Framework
 from synco_core.wire import Meta, session_folder_name
 
@@ -172,11 +173,13 @@ def serve(
     on_ready: Callable[[PublishedSession], None] | None = None,
     manager: SyncoPluginManager | None = None,
     warn: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> PublishedSession:
     """Run ``serve`` for ``framework`` until a signal, the TTL, or (with ``keep``) right after Ready.
 
     ``echo`` prints user-facing lines (the receive command); ``warn`` prints warnings (``--no-sanitize``,
-    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received.
+    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received;
+    ``reporter`` shows the progress of the dump and the packing (in a terminal).
     Returns the published session (already removed unless ``keep``).
     """
     web_root = framework.web_root
@@ -221,7 +224,7 @@ def serve(
                 host, port = server.server_address[:2]
                 base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
             options.build.expires_at = int(time.time() + ttl_seconds)
-            meta = build_session(framework, folder, options.build, on_step, manager)
+            meta = build_session(framework, folder, options.build, on_step, manager, reporter)
             published = PublishedSession(path, session, key, meta, base_url, server, base_url_source)
             print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes)
             if on_ready is not None:

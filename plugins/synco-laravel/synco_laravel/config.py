@@ -268,6 +268,15 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
     )
 
 
+def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The connections the skeleton's ``config/database.php`` gives with this ``.env``: the boilerplate
+    every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
+    major, _version = detect_major_version(project_dir)
+    env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ), environ)
+    connections: dict[str, Any] = _default_database_config(project_dir, env, major is None or major >= 11)["connections"]
+    return connections
+
+
 def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:
     """``config('database')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton."""
     # Laravel 11 renamed DATABASE_URL to DB_URL; projects upgraded in place often keep the old name, so

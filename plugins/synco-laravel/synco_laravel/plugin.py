@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from synco_core.errors import ConfigError
 from synco_core.frameworkutil import find_php
 from synco_core.secrets import register_secret
 from synco_core.types import FileSet, FileSetOptions, FilesInstallResult, Framework, ReceivedFileSet
-from synco_laravel.config import read_config
+from synco_laravel.config import read_config, skeleton_connections
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
 from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks
 
@@ -56,7 +57,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         "version": config.version,
         "connection": name,
         "table_prefix": prefix,
-        "connections": other_connections(config.database, project_dir, source),
+        "connections": other_connections(config.database, project_dir, source,
+                                         skeleton_connections(project_dir, os.environ)),
         "filesystems": config.filesystems,
         "disk_roots": {disk.name: str(disk.root) for disk in disks},
         "notes": config.notes,
