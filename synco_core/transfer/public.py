@@ -20,7 +20,6 @@ import logging
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +248,7 @@ def _keep_part(part: Path, entry: PublicIndexEntry) -> None:
         size = part.lstat().st_size
         if 0 < size < entry.size_bytes:
             os.utime(part, (entry.mtime, entry.mtime), follow_symlinks=False)
+            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, part.name)
             return
     except OSError:
         pass
@@ -286,34 +286,42 @@ def run_stoppable(tasks: Sequence[T], work: Callable[[T], None], workers: int, s
     pending = iter(tasks)
     lock = threading.Lock()
     errors: list[BaseException] = []
+    count = max(1, min(workers, len(tasks)))
+    running = [count]
+    # The waiting thread waits on this event, never in Thread.join: a Ctrl-C that lands inside join()
+    # can leave the thread marked as ended while it runs on (CPython's bpo-45274 handling), and the
+    # grace period below would then not wait for it.
+    finished = threading.Event()
 
     def loop() -> None:
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                with lock:
+                    task = next(pending, None)
+                if task is None:
+                    return
+                try:
+                    work(task)
+                except BaseException as exc:  # Raised in the waiting thread below.
+                    errors.append(exc)
+                    stop.set()
+                    return
+        finally:
             with lock:
-                task = next(pending, None)
-            if task is None:
-                return
-            try:
-                work(task)
-            except BaseException as exc:  # Raised in the waiting thread below.
-                errors.append(exc)
-                stop.set()
-                return
+                running[0] -= 1
+                if not running[0]:
+                    finished.set()
 
-    threads = [threading.Thread(target=loop, name=f"synco-get-{number}", daemon=True)
-               for number in range(max(1, min(workers, len(tasks))))]
-    for thread in threads:
-        thread.start()
+    for number in range(count):
+        threading.Thread(target=loop, name=f"synco-get-{number}", daemon=True).start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.25)
+        while not finished.wait(0.25):
+            pass
     except BaseException:
+        log.debug("stopping the downloads")
         stop.set()
         on_stop()
-        deadline = time.monotonic() + STOP_GRACE
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        finished.wait(STOP_GRACE)
         raise
     if errors:
         raise errors[0]

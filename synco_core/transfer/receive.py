@@ -457,6 +457,9 @@ def receive_session(
         except OSError as exc:
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        except KeyboardInterrupt:
+            outcome.status = "interrupted"
+            raise
         finally:
             log.debug("%s: %s %s", file_set.name, outcome.status, outcome.detail)
     if not chosen:
