@@ -265,9 +265,10 @@ def print_receive_command(published: PublishedSession, echo: Callable[[str], Non
         echo("The site's URL is not known here: add --base-url https://<the site> to the command (or list the "
              "site under hosts: in .synco.yml, where receive looks for it).")
     elif published.base_url_source != "--listen":
-        echo(f"The site's URL is from {published.base_url_source}"
-             + ("; it names this machine itself, so replace it with the address the destination reaches this "
-                "site at." if _names_this_machine(published.base_url) else "."))
+        echo(f"The site's URL is from {published.base_url_source}.")
+        if _names_this_machine(published.base_url):
+            echo(f"Note: {published.base_url} names this machine itself; where the destination is another "
+                 "machine, replace it with the address that machine reaches this site at.")
     if keep:
         echo(f"The session stays in {published.folder} (--keep); remove it with: synco serve --cleanup")
     else:

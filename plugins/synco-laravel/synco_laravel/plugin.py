@@ -78,7 +78,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
         settings=settings,
         config_source=config.source,
         base_url=config.app_url,
-        base_url_source="APP_URL" + (" (config('app.url'))" if config.source == "php" else " in .env"),
+        base_url_source="APP_URL",
     )
 
 
