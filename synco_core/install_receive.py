@@ -308,4 +308,5 @@ def pull_and_install(run: Callable[[Installing], ReceiveSummary], install: Insta
 def missing_files_line(missing: list[str], shown: int = 5) -> str:
     """The files the server would not give, counted and the first few named."""
     names = ", ".join(missing[:shown]) + (f" and {len(missing) - shown} more" if len(missing) > shown else "")
-    return f"{len(missing)} public file(s) could not be fetched (the server refused them or no longer has them): {names}"
+    return (f"{len(missing)} public file(s) could not be fetched (the server refused them or no longer has them): "
+            f"{names}")

@@ -201,7 +201,7 @@ def test_install_refuses_a_remote_database(plugin_manager: Any, register_plugin:
 
     check_target(detect(project, "remoteapp"), force_remote_target=True)
     questions: list[str] = []
-    with pytest.raises(SyncoError, match="not confirmed.*--yes to install"):
+    with pytest.raises(SyncoError, match=r"not confirmed.*--yes to install"):
         install_received(received, project, framework_name="remoteapp", force_remote_target=True,
                          confirm=_declining(questions), echo=lambda _: None)
     assert "mysql://app:***@db.example.com" in questions[0]

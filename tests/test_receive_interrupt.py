@@ -107,7 +107,7 @@ def test_ctrl_c_stops_receive_at_once_and_the_next_run_resumes(tmp_path: Path) -
         elapsed, output = interrupt(process)
         assert elapsed < STOP_WITHIN, f"{elapsed:.2f} s to stop during the dump: {output}"
         held_dump = largest(dump, "dbDump.sqlite.*.enc.part")
-        assert 0 < held_dump and not (dump / "dbDump.sqlite").exists()
+        assert held_dump > 0 and not (dump / "dbDump.sqlite").exists()
         assert "Traceback" not in output
 
         # 2. Ctrl-C while the large public file downloads (in the download threads).

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from synco_core.cli.options import TerminalInteraction, debug_option, split_names, yes_option
-from synco_core.install_receive import InstallRequest, Installing, pull_and_install
+from synco_core.install_receive import Installing, InstallRequest, pull_and_install
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
 from synco_core.transfer.receive import ReceiveSummary
@@ -91,7 +91,8 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
         if not result.encrypted and not via_http:
             ui.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
                     "layer (the channel itself is the encryption).")
-        return result.summary
+        summary: ReceiveSummary = result.summary
+        return summary
 
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing) if install else None

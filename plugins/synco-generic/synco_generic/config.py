@@ -298,7 +298,8 @@ def _parse_file_set(reader: _Reader, data: Any, key: str) -> FileSetConfig:
     description = reader.string(item.get("description", ""), f"{key}.description", allow_empty=True)
     dotfiles = reader.boolean(item.get("dotfiles", False), f"{key}.dotfiles")
     if dotfiles and not public:
-        raise reader.fail(f"{key}.dotfiles", "private file sets always include dotfiles; only public sets leave them out")
+        raise reader.fail(f"{key}.dotfiles",
+                          "private file sets always include dotfiles; only public sets leave them out")
     return FileSetConfig(name=name, path=path, public=public, url=url, exclude=exclude, description=description,
                          dotfiles=dotfiles)
 

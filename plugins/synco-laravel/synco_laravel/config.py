@@ -273,7 +273,8 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
     major, _version = detect_major_version(project_dir)
     env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ), environ)
-    connections: dict[str, Any] = _default_database_config(project_dir, env, major is None or major >= 11)["connections"]
+    modern = major is None or major >= 11
+    connections: dict[str, Any] = _default_database_config(project_dir, env, modern)["connections"]
     return connections
 
 
