@@ -217,12 +217,14 @@ class Installing:
         if not names:
             self.ui.echo("No file set was received, so there is nothing to install.")
             return True
-        installer.finish(summary.target, only=names, yes=request.yes, confirm=self._confirm,
+        # No terminal: no question (None), so the install refuses with the words that name --yes.
+        confirm = self._confirm if self.ui.interactive else None
+        installer.finish(summary.target, only=names, yes=request.yes, confirm=confirm,
                          post_install=request.post_install, echo=self.ui.echo)
         return True
 
     def _confirm(self, question: str) -> bool:
-        return self.ui.interactive and self.ui.confirm(question, default=False)
+        return self.ui.confirm(question, default=False)
 
     def _install_anyway(self, summary: ReceiveSummary) -> bool:
         assert self.request is not None

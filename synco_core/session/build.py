@@ -10,6 +10,7 @@ so a receiver polling it sees progress and never an artifact that is not complet
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import quote
 
 from synco_core import __version__, dumpprogress
@@ -29,7 +30,6 @@ from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.session.sanitize import check_strict, describe_rules, resolve_dump_options, table_key
-from synco_core.transfer.progress import Reporter
 from synco_core.types import DatabaseConfig, DumpOptions, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
@@ -43,6 +43,11 @@ from synco_core.wire import (
     WireFileSet,
     public_index_to_bytes,
 )
+
+if TYPE_CHECKING:
+    # Only for the annotations: the remote side of ``synco pull`` builds sessions on hosts where the
+    # receive side (and zstandard, which it needs) may be missing.
+    from synco_core.transfer.progress import DumpBar, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +190,11 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"
     with folder.artifact(neutral, compress=options.compress) as (plain, stats):
-        tables, rows = _dump_estimate(database, dump_options, manager) if reporter and reporter.enabled else (0, 0)
-        with (reporter or Reporter(enabled=False)).dump_task(
-                f"dumping {database.engine}", tables, rows, lambda: plain.size) as bar, \
-                dumpprogress.listening(bar if reporter and reporter.enabled else None):
+        bar: contextlib.AbstractContextManager[DumpBar | None] = contextlib.nullcontext()
+        if reporter is not None and reporter.enabled:
+            tables, rows = _dump_estimate(database, dump_options, manager)
+            bar = reporter.dump_task(f"dumping {database.engine}", tables, rows, lambda: plain.size)
+        with bar as listener, dumpprogress.listening(listener):
             result = dump_with_engine(database, cast(BinaryIO, plain), dump_options, manager)
     extension = "sqlite" if result.format == "sqlite" else ("sql" if result.format == "sql" else result.format)
     file_name = f"dump.{_safe_artifact_part(extension)}{'.zst' if options.compress else ''}.enc"
@@ -329,8 +335,10 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
     name = f"encrypted-resources-{_safe_artifact_part(file_set.name)}"
     count = 0
     # Stream mode ("w|") never seeks, so the tar can go straight into the compressor.
-    with folder.artifact(name, compress=options.compress) as (plain, stats), \
-            (reporter or Reporter(enabled=False)).bytes_task(f"packing {file_set.name}", None) as advance, \
+    packing: contextlib.AbstractContextManager[Callable[[int], None]] = (
+        reporter.bytes_task(f"packing {file_set.name}", None) if reporter is not None
+        else contextlib.nullcontext(lambda _n: None))
+    with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for relative, entry in _walk(file_set.root, file_set.exclude):
             path = Path(entry.path)

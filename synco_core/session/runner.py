@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from synco_core.errors import ConfigError
@@ -27,9 +28,11 @@ from synco_core.session.keys import SessionKey, generate_passphrase
 from synco_core.session.sanitize import check_strict, format_names, resolve_dump_options
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
 from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
-from synco_core.transfer.progress import Reporter
 from synco_core.types import Framework
 from synco_core.wire import Meta, session_folder_name
+
+if TYPE_CHECKING:
+    from synco_core.transfer.progress import Reporter
 
 log = logging.getLogger(__name__)
 

@@ -452,8 +452,13 @@ def receive_public_files(
     if todo:
         # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host, and a
         # file with a part to continue is asked for with a Range of its own.
-        whole = [item for item in todo if not item[2].absolute and not resumable_bytes(item[1], item[2])]
-        alone = [[item] for item in todo if item[2].absolute or resumable_bytes(item[1], item[2])]
+        whole: list[tuple[str, Path, PublicIndexEntry]] = []
+        alone: list[list[tuple[str, Path, PublicIndexEntry]]] = []
+        for item in todo:
+            if item[2].absolute or resumable_bytes(item[1], item[2]):
+                alone.append([item])
+            else:
+                whole.append(item)
         # A transport may know better (a channel is one stream: few readers, long batches).
         size = getattr(transport, "pipeline_files", None) or batch_size(len(whole), jobs)
         readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
