@@ -205,7 +205,8 @@ class Installing:
 
         Sets an earlier receive left in the target are not installed. A public set that lacks only files
         the server would not give (403, 404) is installed when the user says so: ``--allow-missing``, or
-        yes to the question in a terminal; the install itself stays all or nothing.
+        yes to the question in a terminal (not asked with ``--yes``); the install itself stays all or
+        nothing.
         """
         request, installer = self.request, self.installer
         if request is None or installer is None:
@@ -238,7 +239,9 @@ class Installing:
         if self.request.allow_missing:
             self.ui.echo(f"Installing without {what} (--allow-missing).")
             return True
-        if self.ui.interactive and self.ui.confirm(f"Install anyway, without {what}?", default=False):
+        # --yes means no questions: leaving files out takes its own explicit --allow-missing then.
+        if self.ui.interactive and not self.request.yes and self.ui.confirm(f"Install anyway, without {what}?",
+                                                                            default=False):
             return True
         self.ui.echo(f"Not installing: {what} (listed above); running again will not fetch them. The local "
                      "project is unchanged; pass --allow-missing to install without them.")

@@ -256,3 +256,36 @@ def test_self_signed_certificate_needs_insecure_or_a_yes_in_a_terminal(fixture_a
         process.send("y\r")
         assert process.wait() == 0, process.output
     assert received(target) == {"dbDump.sqlite"}
+
+
+def test_missing_public_files_are_a_question_in_a_terminal(tmp_path: Path,
+                                                          register_plugin: Callable[[object, str], None]) -> None:
+    """A public file the server no longer has: in a terminal, receive --install asks whether to install
+    without it (no means nothing changes); through a pipe it needs --allow-missing."""
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    app = make_app(tmp_path / "app")
+    key = build(app)
+    (app / "web" / "uploads" / "dir0" / "file 0.bin").unlink()
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
+    (local / "local.sqlite").write_bytes(b"")
+    argv = ["receive", SESSION, key.secret, "--all", "--install", "--target", str(tmp_path / "dump")]
+    with static_server(app / "web") as (url, _):
+        process = PtyProcess(synco_argv(*argv, "--base-url", url), local)
+        process.expect("Install anyway, without 1 public file(s) the server would not give?")
+        assert "1 public file(s) could not be fetched" in process.output and "dir0/file 0.bin" in process.output
+        process.send("n\r")
+        assert process.wait() == 1
+        assert "pass --allow-missing" in process.output
+        assert (local / "local.sqlite").read_bytes() == b"" and not (local / "web").exists()
+
+        process = PtyProcess(synco_argv(*argv, "--base-url", url), local)
+        process.expect("Install anyway, without 1 public file(s) the server would not give?")
+        process.send("y\r")
+        process.expect("Replace this local content?")
+        process.send("y\r")
+        assert process.wait() == 0, process.output
+    assert (local / "local.sqlite").stat().st_size > 0
+    assert (local / "web" / "uploads" / "dir1" / "file 1.bin").exists()
+    assert not (local / "web" / "uploads" / "dir0" / "file 0.bin").exists()
