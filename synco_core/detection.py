@@ -40,9 +40,11 @@ def detect(
         framework = chosen[0]
     else:
         if not candidates:
-            plugins = ", ".join(sorted(manager.infos)) or "none"
+            # Only the plugins that recognise frameworks were asked; the database engines were not.
+            asked = sorted(name for name, info in manager.infos.items() if "detect_framework" in info.hooks)
+            plugins = ", ".join(asked) or "none installed"
             raise ConfigError(
-                f"no framework detected in {project_dir.resolve()} (plugins asked: {plugins}); "
+                f"no framework detected in {project_dir.resolve()} (framework plugins asked: {plugins}); "
                 "add a .synco.yml (synco-generic) or pass --framework"
             )
         best = [f for f in candidates if f.priority == candidates[0].priority]

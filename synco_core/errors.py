@@ -32,3 +32,20 @@ class TransferError(SyncoError):
 
 class UnsafePathError(SyncoError):
     """A path from the other side would escape its target (``..``, absolute, links out, devices)."""
+
+
+class NotConfirmedError(SyncoError):
+    """A change that needs the user's yes did not get it: the answer was no, or there was no terminal to ask on.
+
+    Every command that asks first (install, ``receive --install``, rollback, ``db load``) refuses with
+    these same words, so a script learns the same fix (``--yes``) from each.
+    """
+
+    def __init__(self, verb: str, *, asked: bool) -> None:
+        """``verb``: what would have happened (``install``, ``roll back``); ``asked``: the user answered no."""
+        if asked:
+            message = f"not confirmed, so nothing was changed (pass --yes to {verb} without asking)"
+        else:
+            message = (f"not confirmed: there is no terminal to ask on; pass --yes to {verb} without asking "
+                       "(nothing was changed)")
+        super().__init__(message)

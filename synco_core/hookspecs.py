@@ -230,6 +230,24 @@ def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
 
 
 @hookspec(firstresult=True)
+def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    """Check, before anything is downloaded, that :func:`install_database` could replace ``database``.
+
+    Called on the destination by ``receive --install`` and ``pull --install`` before the transfer starts,
+    so a wrong port or a user without the needed rights is found in a second, not after the whole
+    download. Stops at the first non-None result; an engine returns None for an engine it does not
+    handle (the check is then skipped). Connect with the configured credentials and check what the
+    install will do (create the scratch database, replace the target); change nothing that stays.
+
+    :param database: the local target (its locality is checked by the core before this is called).
+    :param options: the install settings (``local_hosts``, ``force_remote_target``).
+    :return: True when the install could go ahead, or None when not this engine. Raise
+        :class:`~synco_core.DatabaseError` naming what is wrong (unreachable, refused, no right to create
+        or replace the database).
+    """
+
+
+@hookspec(firstresult=True)
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     """Put back what the last :func:`install_database` replaced in ``database``.
 

@@ -20,11 +20,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from synco_core.detection import detect
+from synco_core.engines.default_files import carry_dotfiles
 from synco_core.engines.dispatch import inspect_with_engine, install_with_engine, rollback_with_engine
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install_state import (
     InstallState,
@@ -46,9 +47,6 @@ from synco_core.values import (
     TableManifest,
 )
 
-if TYPE_CHECKING:
-    from synco_core.transfer.receive import ReceiveSummary
-
 log = logging.getLogger(__name__)
 
 RECEIVED_FILE = ".synco-received.json"
@@ -67,6 +65,8 @@ class ReceivedSet:
     format: str = "sql"
     manifest: dict[str, TableManifest] = field(default_factory=dict)
     sanitize_rules: list[str] = field(default_factory=list)
+    #: What the set took to download (a dump's compressed, encrypted artifact), when the record says.
+    download_bytes: int | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -132,7 +132,20 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         format=str(entry.get("format") or "sql"),
         manifest=manifest,
         sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+        download_bytes=_download_bytes(entry.get("wire")),
     )
+
+
+def _download_bytes(wire: object) -> int | None:
+    """The size a set took to download, from the meta entry receive recorded (``wire``), when it is there."""
+    if not isinstance(wire, dict):
+        return None
+    for key in ("mysqlDump", "postgresDump", "sqliteDump", "privateEncryptedFiles", "publicFiles"):
+        detail = wire.get(key)
+        if isinstance(detail, dict):
+            size = detail.get("encryptedSizeBytes") if key != "publicFiles" else detail.get("sizeBytes")
+            return size if isinstance(size, int) else None
+    return None
 
 
 @dataclass
@@ -144,6 +157,14 @@ class InstallStep:
     source: ReceivedSet
     target: str
     size_bytes: int
+
+    def sizes(self) -> str:
+        """The size the set took to download (what receive showed and counted), and what it unpacked to."""
+        downloaded = self.source.download_bytes
+        if downloaded is None or downloaded == self.size_bytes:
+            return human_size(self.size_bytes)
+        unpacked = "of SQL" if self.kind == "database" and self.source.format == "sql" else "unpacked"
+        return f"{human_size(downloaded)} downloaded, {human_size(self.size_bytes)} {unpacked}"
 
 
 @dataclass
@@ -160,10 +181,11 @@ class InstallPlan:
         """
         lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
         for step in self.steps:
-            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({human_size(step.size_bytes)})")
+            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({step.sizes()})")
             lines.append(f"      current: {current_content(self.framework, step, remote_ok, manager)[1]}")
             for rule in step.source.sanitize_rules:
-                lines.append(f"      sanitised at the source: {rule}")
+                # Sessions of earlier versions recorded MySQL's rules as "sanitised <rule>": said once here.
+                lines.append(f"      sanitised at the source: {rule.removeprefix('sanitised ')}")
         return lines
 
     def to_json(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> dict[str, Any]:
@@ -171,6 +193,7 @@ class InstallPlan:
         for s in self.steps:
             current_bytes, current = current_content(self.framework, s, remote_ok, manager)
             steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
+                          "downloadBytes": s.source.download_bytes,
                           "currentSizeBytes": current_bytes, "current": current})
         return {
             "framework": self.framework.name,
@@ -264,6 +287,20 @@ def check_target(framework: Framework, force_remote_target: bool = False,
         )
 
 
+def check_install_target(framework: Framework, force_remote_target: bool = False,
+                         manager: SyncoPluginManager | None = None) -> None:
+    """Ask the engine whether an install could replace the local database (reachable, rights to create and
+    replace it): a :class:`~synco_core.DatabaseError` now rather than after the download. An engine that
+    does not implement the check is trusted."""
+    database = framework.database
+    if database is None:
+        return
+    manager = manager or get_plugin_manager()
+    options = InstallOptions(force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
+    if manager.hook.check_install_target(database=database, options=options) is None:
+        log.debug("no engine checks %s databases before an install", database.engine)
+
+
 @dataclass
 class InstallReport:
     database: InstallResult | None = None
@@ -301,10 +338,12 @@ def run_install(
     if any(s.kind == "database" for s in plan.steps):
         check_target(framework, force_remote_target, local_hosts)
     if not yes:
+        if confirm is None:
+            raise NotConfirmedError("install", asked=False)
         question = "\n".join([*plan.describe(remote_ok=force_remote_target, manager=manager),
                               "Replace this local content?"])
-        if confirm is None or not confirm(question):
-            raise SyncoError("install not confirmed (nothing was changed); pass --yes to install without asking")
+        if not confirm(question):
+            raise NotConfirmedError("install", asked=True)
 
     report = InstallReport()
     undo = _Undo()
@@ -364,6 +403,9 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     )
     if result is None:
         raise ConfigError(f"no plugin installed file set {item.name!r}")
+    if kind == "public" and result.backup is not None and result.backup.is_dir():
+        # Public sets leave dotfiles out (.gitignore, .htaccess): the project's own stay where they are.
+        result.kept = (*result.kept, *carry_dotfiles(result.backup, result.destination))
     if result.backup is not None:
         undo.folders.append(ReplacedFolder(result.destination, result.backup, previous=True, kept=result.kept))
     elif not existed and result.destination == destination:
@@ -423,10 +465,12 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
     if not targets:
         raise SyncoError(f"nothing to roll back: the last install in {framework.project_dir} replaced nothing")
     if not yes:
+        if confirm is None:
+            raise NotConfirmedError("roll back", asked=False)
         question = "\n".join(["Put back what the last install replaced:", *("  " + t for t in targets),
                               "Roll back?"])
-        if confirm is None or not confirm(question):
-            raise SyncoError("rollback not confirmed (nothing was changed); pass --yes to roll back without asking")
+        if not confirm(question):
+            raise NotConfirmedError("roll back", asked=True)
     options = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
     if database is not None:
         rollback_with_engine(database, options, manager)
@@ -603,19 +647,23 @@ class EarlyDatabaseInstall:
 class ReceiveInstall:
     """``--install`` of receive and pull: checks before the download, the database while files arrive.
 
-    Created before the transfer: it detects the local project and refuses a non-local database target
-    then, so nothing is downloaded for an install that cannot happen. Receive calls :meth:`set_arrived`
-    for each set it completes; with ``yes`` the database set starts installing right away
-    (:class:`EarlyDatabaseInstall`). :meth:`finish` installs the rest; :meth:`abandon` undoes the
-    early database install when the transfer failed.
+    Created before the transfer: it detects the local project, refuses a non-local database target and
+    asks the engine whether an install could run (:func:`check_install_target`), so nothing is
+    downloaded for an install that cannot happen. Receive calls :meth:`set_arrived` for each set it
+    completes; with ``yes`` the database set starts installing right away (:class:`EarlyDatabaseInstall`).
+    :meth:`finish` installs the rest; :meth:`abandon` undoes the early database install when the transfer
+    failed. :mod:`synco_core.install_receive` drives it for ``receive --install`` and ``pull --install``.
     """
 
     def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
-                 framework_name: str | None = None) -> None:
+                 framework_name: str | None = None, check_database: bool = True,
+                 manager: SyncoPluginManager | None = None) -> None:
         self.project_dir = project_dir
-        self.framework = detect(project_dir, framework_name)
+        self.framework = detect(project_dir, framework_name, manager)
         self.force_remote_target = force_remote_target
         check_target(self.framework, force_remote_target)
+        if check_database:
+            check_install_target(self.framework, force_remote_target, manager)
         self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
 
@@ -657,23 +705,6 @@ class ReceiveInstall:
         except BaseException:
             self.abandon()
             raise
-
-    def conclude(self, summary: ReceiveSummary, *, yes: bool = False, confirm: Callable[[str], bool] | None = None,
-                 post_install: bool = False, echo: Callable[[str], None] = print) -> bool:
-        """After the transfer: install the sets this receive brought (not others an earlier one left in the
-        target), or, when a set did not arrive complete, undo the early database and say so (False)."""
-        if not summary.ok:
-            self.abandon()
-            failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
-            echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is unchanged. "
-                 "Run the same command again to continue.")
-            return False
-        names = tuple(outcome.name for outcome in summary.sets)
-        if not names:
-            echo("No file set was received, so there is nothing to install.")
-            return True
-        self.finish(summary.target, only=names, yes=yes, confirm=confirm, post_install=post_install, echo=echo)
-        return True
 
     def abandon(self) -> None:
         """The transfer (or the install) failed: roll back a database installed early."""

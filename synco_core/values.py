@@ -245,6 +245,10 @@ class FileSet:
     entries: Callable[[], Iterator[PublicFile]] | None = None
     #: Glob patterns (relative to ``root``, ``**`` allowed) of files never transferred.
     exclude: tuple[str, ...] = ()
+    #: Public sets: also list files and folders whose name starts with a dot. Left out by default: they
+    #: are not uploaded content (``.gitignore``, ``.htaccess``), and web servers refuse to serve them
+    #: (Laravel's recommended nginx rule answers 403), which would leave the set incomplete.
+    dotfiles: bool = False
     #: Excluded by the framework's smart defaults; ``serve --all`` includes it again.
     smart_skip: bool = False
     #: Why the set cannot be transferred (shown by ``detect``); a skipped set is never published.
@@ -278,6 +282,12 @@ class Framework:
     settings: dict[str, Any] = field(default_factory=dict)
     #: Where the settings were read from (``php``, ``files``), shown under ``--debug`` and by ``detect``.
     config_source: str = ""
+    #: The site's public URL, at which ``web_root`` is served (Laravel's ``APP_URL``, Flow's ``baseUri``,
+    #: Symfony's router context, ``hosts:`` in ``.synco.yml``): ``serve`` puts it into the receive command
+    #: it prints as ``--base-url``. None when the application does not say.
+    base_url: str | None = None
+    #: Where ``base_url`` was read from (``APP_URL in .env``), for the message that shows it.
+    base_url_source: str = ""
 
 
 @dataclass(frozen=True)

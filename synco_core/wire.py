@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from synco_core.errors import TransferError
 from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.goindex import rebase_absolute_keys
 from synco_core.values import TableManifest
 
 #: The name of the encrypted meta file inside a session folder.
@@ -371,10 +372,17 @@ def public_index_to_bytes(index: Mapping[str, PublicIndexEntry]) -> bytes:
 
 
 def public_index_from_bytes(raw: bytes) -> dict[str, PublicIndexEntry]:
-    """Parse an index; every path is checked (no ``..``, not absolute) before anything uses it."""
+    """Parse an index; every path is checked (no ``..``, not absolute) before anything uses it.
+
+    Absolute keys under one root (Go synco v2's Laravel sessions) are first made relative to it
+    (:mod:`synco_core.goindex`); any other absolute key makes the whole index refused.
+    """
     data = _loads(raw, "public files index")
     if not isinstance(data, dict):
         raise WireFormatError("malformed public files index: not a JSON object")
+    if any(key.startswith("/") for key in data):
+        # Go synco v2's Laravel serve keys files by their absolute path on the server.
+        data = rebase_absolute_keys(data)
     index: dict[str, PublicIndexEntry] = {}
     for path, entry in data.items():
         # Raises UnsafePathError, which names the path: an index that tries to escape is refused whole.

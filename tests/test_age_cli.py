@@ -165,5 +165,5 @@ def test_missing_key_and_missing_file(tmp_path: Path) -> None:
 
 def test_malformed_identity_is_one_line_without_the_key(artifact: Path) -> None:
     broken = IDENTITY.to_string()[:-3] + "QQQ"
-    message = assert_one_line_error(run("decrypt", "--key", broken, str(artifact)), "malformed age identity")
+    message = assert_one_line_error(run("decrypt", "--key", broken, str(artifact)), "the key is mistyped")
     assert broken not in message

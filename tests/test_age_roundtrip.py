@@ -248,7 +248,7 @@ def test_key_strings_round_trip_and_parse() -> None:
     assert isinstance(age.recipient_for_key("a passphrase", work_factor=5), ScryptRecipient)
     assert text not in repr(IDENTITY)
     broken = text[:-1] + ("Q" if text[-1] != "Q" else "P")
-    with pytest.raises(AgeError, match="malformed age identity") as caught:
+    with pytest.raises(AgeError, match="the key is mistyped") as caught:
         age.parse_identity(broken)
     assert broken not in str(caught.value)
     with pytest.raises(AgeError, match="post-quantum"):
@@ -402,3 +402,29 @@ def test_streaming_memory_is_flat(tmp_path: Path, traced: None) -> None:
     assert sink.size == size and sink.digest.hexdigest() == expected_digest(size)
     assert encrypt_peak < 2 * 1024 * 1024, encrypt_peak
     assert decrypt_peak < 2 * 1024 * 1024, decrypt_peak
+
+
+BECH32_CHARSET = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.integers(min_value=len("AGE-SECRET-KEY-1"), max_value=73), edit=st.sampled_from("cdi"),
+       char=st.sampled_from(BECH32_CHARSET))
+def test_any_typo_in_a_key_is_called_mistyped(position: int, edit: str, char: str) -> None:
+    """A changed, dropped or added character anywhere in the key part says "mistyped", in words, never
+    "bech32" or "checksum" jargon alone, and never repeats the key."""
+    text = IDENTITY.to_string()
+    position = min(position, len(text) - 1)
+    if edit == "c":
+        if text[position] == char:
+            return
+        typo = text[:position] + char + text[position + 1:]
+    elif edit == "d":
+        typo = text[:position] + text[position + 1:]
+    else:
+        typo = text[:position] + char + text[position:]
+    with pytest.raises(AgeError) as caught:
+        age.parse_identity(typo)
+    message = str(caught.value)
+    assert message.startswith("the key is mistyped:") and "bech32" not in message
+    assert typo not in message and text not in message

@@ -48,6 +48,9 @@ def test_nothing_matched_is_one_line_error(plugin_manager: SyncoPluginManager, r
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: no framework detected in ")
     assert "alpha" in lines[0] and "--framework" in lines[0] and "Traceback" not in result.stderr
+    # The plugins asked are the framework plugins; the built-in database engines recognise no framework.
+    asked = lines[0].split("framework plugins asked: ", 1)[1].split(")", 1)[0]
+    assert asked == "alpha", lines[0]
 
 
 def test_several_matches_name_candidates(plugin_manager: SyncoPluginManager, register_plugin: Register,

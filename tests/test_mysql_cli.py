@@ -133,7 +133,8 @@ def test_local_hosts_from_synco_yml_and_force_remote_target(mysql_database_facto
     # A host named in .synco.yml counts as this machine: rollback and load go ahead without the flag.
     (project / ".synco.yml").write_text(f"local_hosts: [{REMOTE_LOOKING_HOST}]\n")
     asked = error_line(synco_process("db", "rollback", url, cwd=project))
-    assert f"not confirmed: roll back of MySQL database {target!r} on {REMOTE_LOOKING_HOST}:" in asked
+    assert f"not confirmed: there is no terminal to ask on; pass --yes to roll back MySQL database {target!r} on " \
+           f"{REMOTE_LOOKING_HOST}:" in asked
     rolled = synco_process("db", "rollback", url, "--yes", cwd=project)
     assert rolled.returncode == 0, rolled.stderr
     assert snapshot(target) == before

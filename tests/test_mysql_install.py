@@ -231,7 +231,7 @@ def test_unconfirmed_install_changes_nothing(old_and_new: tuple[str, bytes], ans
         return bool(answer)
 
     options = InstallOptions(confirm=None if answer is None else confirm)
-    with pytest.raises(SyncoError, match=r"not confirmed: replace of MySQL database .*pass --yes") as excinfo:
+    with pytest.raises(SyncoError, match=r"not confirmed.*pass --yes to replace MySQL database ") as excinfo:
         install(config(target), io.BytesIO(data), options)
     assert target in str(excinfo.value) and "127.0.0.1" in str(excinfo.value)
     if answer is False:

@@ -87,7 +87,7 @@ def test_expression_rule(source: str, mysql_database_factory: Callable[[], str])
     target = mysql_database_factory()
     rule = SanitizeRule("users", "email", expression="CONCAT('user', id, '@example.invalid')")
     data, result = dump_bytes(source, DumpOptions(sanitize=(rule,)))
-    assert result.applied_rules == ["sanitised users.email -> CONCAT('user', id, '@example.invalid')"]
+    assert result.applied_rules == ["users.email -> CONCAT('user', id, '@example.invalid')"]
     install_bytes(target, data, manifest=result.tables)
     assert query(target, "SELECT email FROM users ORDER BY id") == [
         ("user1@example.invalid",), ("user2@example.invalid",), ("user3@example.invalid",)]

@@ -122,3 +122,33 @@ def test_readme_install_command_in_a_fresh_venv(tmp_path: Path) -> None:
     assert detected.returncode == 0, detected.stderr
     found = json.loads(detected.stdout)
     assert (found["plugin"], found["database"]["engine"]) == ("laravel", "sqlite")
+
+    # The plugin guide's "Trying it": the example plugin goes into this same venv, and its synco sees it.
+    site = tmp_path / "hugo-site"
+    (site / "content").mkdir(parents=True)
+    (site / "hugo.toml").write_text('baseURL = "https://example.org/"\n')
+    (site / "static").mkdir()
+    trying = plugin_guide_block("## Trying it").replace("path/to/a/hugo/site", str(site))
+    tried = subprocess.run(["bash", "-ec", trying], cwd=checkout, env=env, capture_output=True, text=True,
+                           check=False, timeout=280)
+    assert tried.returncode == 0, tried.stdout[-3000:] + tried.stderr[-3000:]
+    assert re.search(r"^hugo\s+0\.1\.0\s+synco-hugo\s+detect_framework, list_file_sets$", tried.stdout, re.M), \
+        tried.stdout
+    assert "Framework:  Hugo (plugin hugo: hugo.toml and content/ found)" in tried.stdout
+
+
+def plugin_guide_block(heading: str) -> str:
+    """The first ``sh`` block after ``heading`` in docs/writing-a-plugin.md."""
+    text = (ROOT / "docs" / "writing-a-plugin.md").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(heading)}$.*?^```sh\n(?P<block>.+?)\n```", text, re.M | re.S)
+    assert match, f"no sh block after {heading!r} in docs/writing-a-plugin.md"
+    return match["block"]
+
+
+def test_plugin_guide_installs_into_the_quickstart_venv() -> None:
+    """The guide installs the example with the Quickstart's pip and runs the Quickstart's synco."""
+    block = plugin_guide_block("## Trying it")
+    venv = re.search(r"python3 -m venv (\S+)", readme_install_command())
+    assert venv, readme_install_command()
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands and all(command.startswith(f"{venv[1]}/bin/") for command in commands), commands

@@ -103,8 +103,8 @@ def published(fixture_app: Path) -> Iterator[tuple[str, str]]:
     # Nothing ticked: nothing downloaded, and said so.
     (["a", "\n"], set()),
 ])
-def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], tmp_path: Path, keys: list[str],
-                                        expected: set[str]) -> None:
+def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], fixture_app: Path, tmp_path: Path,
+                                        keys: list[str], expected: set[str]) -> None:
     url, key = published
     target = tmp_path / "dump"
     process = PtyProcess(synco_argv("receive", SESSION, key, "--base-url", url, "--target", str(target)), tmp_path)
@@ -115,8 +115,11 @@ def test_checkbox_chooser_in_a_terminal(published: tuple[str, str], tmp_path: Pa
     assert code == 0, process.output
     assert received(target) == expected
     assert "[x] dbDump" in process.output and "PublicFiles" in process.output
-    # Each set with its size: the dump is the fixture's 300,000-byte database file.
-    assert re.search(r"\[.\] dbDump +SqliteDump +" + re.escape(human_size(300_000)), process.output), process.output
+    # Each set with the size it takes to download: the dump's artifact as published (compressed and
+    # encrypted), not the 300,000 bytes of the database file it holds.
+    [artifact] = (fixture_app / "web" / SESSION).glob("dump.*.enc")
+    download = human_size(artifact.stat().st_size)
+    assert re.search(r"\[.\] dbDump +SqliteDump +" + re.escape(download), process.output), process.output
     assert ("no file set was chosen" in process.output) == (not expected)
 
 
@@ -253,3 +256,36 @@ def test_self_signed_certificate_needs_insecure_or_a_yes_in_a_terminal(fixture_a
         process.send("y\r")
         assert process.wait() == 0, process.output
     assert received(target) == {"dbDump.sqlite"}
+
+
+def test_missing_public_files_are_a_question_in_a_terminal(tmp_path: Path,
+                                                          register_plugin: Callable[[object, str], None]) -> None:
+    """A public file the server no longer has: in a terminal, receive --install asks whether to install
+    without it (no means nothing changes); through a pipe it needs --allow-missing."""
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    app = make_app(tmp_path / "app")
+    key = build(app)
+    (app / "web" / "uploads" / "dir0" / "file 0.bin").unlink()
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
+    (local / "local.sqlite").write_bytes(b"")
+    argv = ["receive", SESSION, key.secret, "--all", "--install", "--target", str(tmp_path / "dump")]
+    with static_server(app / "web") as (url, _):
+        process = PtyProcess(synco_argv(*argv, "--base-url", url), local)
+        process.expect("Install anyway, without 1 public file(s) the server would not give?")
+        assert "1 public file(s) could not be fetched" in process.output and "dir0/file 0.bin" in process.output
+        process.send("n\r")
+        assert process.wait() == 1
+        assert "pass --allow-missing" in process.output
+        assert (local / "local.sqlite").read_bytes() == b"" and not (local / "web").exists()
+
+        process = PtyProcess(synco_argv(*argv, "--base-url", url), local)
+        process.expect("Install anyway, without 1 public file(s) the server would not give?")
+        process.send("y\r")
+        process.expect("Replace this local content?")
+        process.send("y\r")
+        assert process.wait() == 0, process.output
+    assert (local / "local.sqlite").stat().st_size > 0
+    assert (local / "web" / "uploads" / "dir1" / "file 1.bin").exists()
+    assert not (local / "web" / "uploads" / "dir0" / "file 0.bin").exists()

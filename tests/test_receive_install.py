@@ -9,6 +9,7 @@ breaks in the middle, and a remote local database is refused before anything is 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -285,3 +286,56 @@ def test_a_streamed_install_whose_stream_breaks_installs_the_downloaded_dump(
     assert result.rows == 2000
     assert _mysql(local_db, "SELECT COUNT(*), MAX(name) FROM items") == [(2000, "item 999")]
     stream.discard()
+
+
+def test_install_words_without_a_terminal_and_sizes_as_downloaded(
+        tmp_path: Path, mysql_database_factory: Callable[[], str],
+        register_plugin: Callable[[object, str], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``install --plan`` shows the size the dump took to download (compressed, as receive counted it) beside
+    what it unpacked to, names each sanitising rule with "sanitised" once, and install and rollback refuse
+    with the same words when there is no terminal to ask on."""
+    source_db, local_db = mysql_database_factory(), mysql_database_factory()
+    _mysql(source_db, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), email VARCHAR(100), bio TEXT)",
+           "INSERT INTO users VALUES " + ", ".join(f"({n}, 'user {n}', 'p{n}@real.example', '{'lorem ' * 40}')"
+                                                   for n in range(1, 400)))
+    _mysql(local_db, "CREATE TABLE stale (id INT)")
+    register_plugin(MysqlSource(), "mysqlsource")
+    register_plugin(LocalProject(), "localproject")
+    app = tmp_path / "app"
+    (app / "web" / "uploads").mkdir(parents=True)
+    (app / MYSQL_MARKER).write_text(mysql_url_for(source_db))
+    key = build(app)
+    local = make_local(tmp_path / "local", url=mysql_url_for(local_db))
+    target = tmp_path / "dump"
+    with static_server(app / "web") as (url, _):
+        result = receive(url, key.secret, target, local, "--all")
+    assert result.exit_code == 0, result.output
+    [artifact] = (app / "web" / SESSION).glob("dump.sql*.enc")
+    downloaded, plain = artifact.stat().st_size, (target / "dbDump.sql").stat().st_size
+    assert downloaded < plain / 2, "zstd makes the dump much smaller than its SQL"
+    from synco_core.sizes import human_size
+
+    assert f"dbDump (MysqlDump), {human_size(downloaded)}" in result.output
+    monkeypatch.chdir(local)
+    runner = CliRunner()
+    plan = runner.invoke(cli, ["install", str(target), "--plan"])
+    assert plan.exit_code == 0, plan.output
+    assert f"<- dbDump ({human_size(downloaded)} downloaded, {human_size(plain)} of SQL)" in plan.output
+    assert "      sanitised at the source: users.email -> email" in plan.output
+    assert "sanitised at the source: sanitised" not in plan.output
+    planned = runner.invoke(cli, ["install", str(target), "--plan", "--json"])
+    database_step = next(step for step in json.loads(planned.stdout)["steps"] if step["kind"] == "database")
+    assert (database_step["downloadBytes"], database_step["sizeBytes"]) == (downloaded, plain)
+
+    # No terminal: install, receive --install and rollback all refuse in the same words, naming --yes.
+    refused_install = runner.invoke(cli, ["install", str(target)])
+    with static_server(app / "web") as (url, _):
+        refused_receive = receive(url, key.secret, target, local, "--all", "--install")
+    assert runner.invoke(cli, ["install", str(target), "--yes"]).exit_code == 0
+    refused_rollback = runner.invoke(cli, ["db", "rollback"])
+    expected = "Error: not confirmed: there is no terminal to ask on; pass --yes to {} without asking " \
+               "(nothing was changed)"
+    assert refused_install.output.strip() == expected.format("install"), refused_install.output
+    assert refused_receive.output.strip() == expected.format("install"), refused_receive.output
+    assert refused_rollback.output.strip() == expected.format("roll back"), refused_rollback.output
+    assert _mysql(local_db, "SELECT COUNT(*) FROM users") == [(399,)], "the install went in, the rollback did not"

@@ -98,3 +98,38 @@ def test_cli_receive_finds_the_server_in_synco_yml(fixture_app: Path, tmp_path: 
     assert good.requests["/synco-fromconfig0123456789/meta.json.enc"] >= 1
     assert (project / "dump" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
     assert "--base-url" not in result.output
+
+
+def test_resources_prefix_is_tried_for_every_session(fixture_app: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session under ``/_Resources`` of the site is found from the host alone, whatever the local project
+    is (here none at all), as Go synco finds it; Go's ``hosts: [{baseUrl: ...}]`` form is read too."""
+    key = publish(fixture_app, "synco-underresources01234", only=("dbDump",))
+    site = tmp_path / "site"
+    (site / "_Resources").mkdir(parents=True)
+    (fixture_app / "web" / "synco-underresources01234").rename(site / "_Resources" / "synco-underresources01234")
+    project = tmp_path / "laptop"
+    project.mkdir()
+    with static_server(site) as (url, behaviour):
+        (project / ".synco.yml").write_text(yaml.safe_dump({"hosts": [{"baseUrl": url}]}))
+        monkeypatch.chdir(project)
+        result = CliRunner().invoke(cli, ["receive", "underresources01234", key.secret, "--all"])
+    assert result.exit_code == 0, result.output
+    assert behaviour.requests["/_Resources/synco-underresources01234/meta.json.enc"] >= 1
+    assert (project / "dump" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+
+
+def test_a_server_that_refuses_connections_is_not_a_missing_session(tmp_path: Path) -> None:
+    """Nothing listening at the address is said as such, not as "session ... not found"."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    key = SessionKey.generate()
+    result = CliRunner().invoke(cli, ["receive", "synco-nobodyhome0123456789", key.secret, "--base-url",
+                                      f"http://127.0.0.1:{port}/", "--all", "--target", str(tmp_path / "t")])
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert line.startswith("Error: no server answered (cannot reach http://127.0.0.1:"), line
+    assert "Connection refused" in line and "not found" not in line and len(line.splitlines()) == 1

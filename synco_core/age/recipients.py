@@ -121,6 +121,11 @@ class X25519Recipient:
         return [Stanza("X25519", (b64encode(share),), body)]
 
 
+#: What a key that fails its checksum (or is cut short) is told, in words; the key itself is never repeated.
+MISTYPED_KEY = ("the key is mistyped: an AGE-SECRET-KEY-1... key carries a checksum, and this one does not match "
+                "it (a character changed, missing or added); copy the whole key as it was printed")
+
+
 class X25519Identity:
     """An ``AGE-SECRET-KEY-1...`` private key."""
 
@@ -136,10 +141,10 @@ class X25519Identity:
         """Parse an ``AGE-SECRET-KEY-1...`` identity (the message never quotes it)."""
         try:
             hrp, data = bech32.decode(text.strip())
-        except bech32.Bech32Error as exc:
-            raise AgeError(f"malformed age identity: {exc}") from None
+        except bech32.Bech32Error:
+            raise AgeError(MISTYPED_KEY) from None
         if hrp.upper() != IDENTITY_HRP or len(data) != 32:
-            raise AgeError("malformed age identity: not an AGE-SECRET-KEY-1... X25519 key")
+            raise AgeError(MISTYPED_KEY)
         return cls(data)
 
     @classmethod

@@ -245,7 +245,7 @@ class _Source:
         from synco_core.session.build import build_session
         from synco_core.session.folder import SessionFolder
         from synco_core.session.keys import SessionKey
-        from synco_core.session.runner import new_session_id
+        from synco_core.session.runner import new_session_id, site_base_url
         from synco_core.session.server import start_server
         from synco_core.session.ttl import cleanup_expired, create_session_folder
         from synco_core.wire import session_folder_name
@@ -267,7 +267,8 @@ class _Source:
         # a folder the next serve removes once it has expired.
         create_session_folder(path, ttl_seconds)
         self.published = path
-        base_url = None
+        # The site's URL as the application knows it (APP_URL ...), as serve prints it; --remote-listen wins.
+        base_url, _source = site_base_url(framework)
         listen = options.get("listen")
         if isinstance(listen, str) and listen:
             self.http_server = start_server(web_root, listen)

@@ -10,7 +10,7 @@ from typing import BinaryIO, cast
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, yes_option
+from synco_core.cli.options import asker, debug_option, yes_option
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
@@ -145,7 +145,7 @@ def load(database_url: str, file: Path, yes: bool, force_remote_target: bool) ->
     if str(file) != "-" and not file.is_file():
         raise ConfigError(f"dump file not found: {file}")
     options = InstallOptions(format=_sniff_format(file), yes=yes, force_remote_target=force_remote_target,
-                             confirm=confirm, local_hosts=_local_hosts(database, force_remote_target))
+                             confirm=asker(), local_hosts=_local_hosts(database, force_remote_target))
     with _open_dump(file) as dump_stream:
         result = install_with_engine(database, dump_stream, options)
     click.echo(f"Loaded {result.tables} tables, {result.rows} rows into {database.url(mask_password=True)}"
@@ -171,7 +171,7 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
         from synco_core.install import local_hosts_of, rollback_install
 
         framework = detect(Path.cwd())
-        done = rollback_install(framework, yes=yes, confirm=confirm, force_remote_target=force_remote_target)
+        done = rollback_install(framework, yes=yes, confirm=asker(), force_remote_target=force_remote_target)
         if done is not None:
             for line in done:
                 click.echo(line, err=True)
@@ -180,7 +180,7 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
             raise ConfigError("the local project has no database configured; pass DATABASE_URL")
         database = framework.database
         local_hosts = local_hosts_of(framework)
-    options = InstallOptions(yes=yes, force_remote_target=force_remote_target, confirm=confirm,
+    options = InstallOptions(yes=yes, force_remote_target=force_remote_target, confirm=asker(),
                              local_hosts=local_hosts)
     try:
         result = rollback_with_engine(database, options)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, split_names, yes_option
+from synco_core.cli.options import asker, debug_option, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.install import install_received, load_received, plan_install
 
@@ -41,7 +41,7 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         framework_name=framework_name,
         only=split_names(only),
         yes=yes,
-        confirm=confirm,
+        confirm=asker(),
         force_remote_target=force_remote_target,
         post_install=post_install,
         echo=lambda line: click.echo(line, err=True),

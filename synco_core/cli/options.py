@@ -49,3 +49,26 @@ def confirm(question: str) -> bool:
     if not interactive():
         return False
     return click.confirm(question, default=False, err=True)
+
+
+def asker() -> Callable[[str], bool] | None:
+    """What to ask before a change: :func:`confirm` in a terminal, None without one (the change is then
+    refused with the one message that names ``--yes``, whichever command it is)."""
+    return confirm if interactive() else None
+
+
+class TerminalInteraction:
+    """:class:`synco_core.install_receive.Interaction` on stderr and the terminal (no questions without one)."""
+
+    @property
+    def interactive(self) -> bool:
+        return interactive()
+
+    def echo(self, line: str) -> None:
+        click.echo(line, err=True)
+
+    def ask(self, question: str) -> str:
+        return str(click.prompt(question, err=True))
+
+    def confirm(self, question: str, default: bool = False) -> bool:
+        return interactive() and click.confirm(question, default=default, err=True)

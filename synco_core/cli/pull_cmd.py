@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, split_names, yes_option
+from synco_core.cli.options import TerminalInteraction, debug_option, split_names, yes_option
+from synco_core.install_receive import Installing, InstallRequest, pull_and_install
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
-
-if TYPE_CHECKING:
-    from synco_core.install import ReceiveInstall
+from synco_core.transfer.receive import ReceiveSummary
 
 HELP = """Pull the database and files of REMOTE into --target (and install them with --install).
 
@@ -45,6 +43,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--post-install", is_flag=True, help="With --install: run the framework's post-install steps.")
 @click.option("--force-remote-target", is_flag=True,
               help="With --install: allow a local configuration whose database is not on this machine.")
+@click.option("--allow-missing", is_flag=True,
+              help="With --install: install although some public files could not be read on the remote side.")
 @click.option("--via-http", is_flag=True,
               help="Publish the session over HTTP on the remote side (as serve does) and download it from there.")
 @click.option("--base-url", metavar="URL", help="With --via-http: the application's public URL.")
@@ -60,51 +60,41 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
 @debug_option
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
-            force_remote_target: bool, via_http: bool, base_url: str | None, remote_listen: str | None, target: Path,
-            framework_name: str | None, jobs: int, delete: bool, zstd_level: int) -> None:
+            force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
+            remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
+            zstd_level: int) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.transfer.progress import Reporter
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")
-    if not install and (post_install or force_remote_target):
-        raise click.UsageError("--post-install and --force-remote-target go with --install")
+    if not install and (post_install or force_remote_target or allow_missing):
+        raise click.UsageError("--post-install, --force-remote-target and --allow-missing go with --install")
     resolved = resolve_remote(remote, Path.cwd())
-    installers: list[ReceiveInstall] = []
-
-    def prepare() -> None:
-        from synco_core.install import ReceiveInstall
-
-        # The local project is the current directory, detected by the local plugins (as synco install does),
-        # and checked before anything is transferred (while ssh connects).
-        installers.append(ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target))
-
+    ui = TerminalInteraction()
+    wanted = split_names(only)
     options = PullOptions(
-        target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,
+        target=target, only=wanted, all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
         zstd_level=zstd_level,
     )
-    if install:
-        options.prepare = prepare
-        options.on_set_arrived = lambda folder, entry: installers[0].set_arrived(folder, entry)
-        options.on_dump_stream = lambda stream: installers[0].start_streamed(stream)
 
-    def echo(line: str) -> None:
-        click.echo(line, err=True)
-
-    try:
-        result = pull(resolved, options, echo=echo, reporter=Reporter())
+    def run(installing: Installing) -> ReceiveSummary:
+        if install:
+            # The local project is the current directory, detected by the local plugins (as synco install
+            # does), and checked before anything is transferred (while ssh connects).
+            options.prepare = installing.prepare
+            options.on_set_arrived = installing.set_arrived
+            options.on_dump_stream = installing.start_streamed
+        result = pull(resolved, options, echo=ui.echo, reporter=Reporter())
         if not result.encrypted and not via_http:
-            echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
-                 "layer (the channel itself is the encryption).")
-        print_summary(result.summary)
-    except BaseException:
-        for installer in installers:
-            installer.abandon()
-        raise
-    if installers and not installers[0].conclude(result.summary, yes=yes, confirm=confirm,
-                                                        post_install=post_install, echo=echo):
-        raise click.exceptions.Exit(1)
-    if not result.summary.ok:
+            ui.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
+                    "layer (the channel itself is the encryption).")
+        summary: ReceiveSummary = result.summary
+        return summary
+
+    request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
+                             allow_missing=allow_missing) if install else None
+    if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

@@ -2,47 +2,41 @@
 
 With ``--plan`` it only reads the meta and the indexes and says what a receive would download, skip and
 delete; with ``--install`` it installs what arrived into the local project (as ``synco install`` does).
+Finding the session, the install's checks and its lifecycle are :mod:`synco_core.install_receive`'s; this
+module reads the options, asks the terminal and prints.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, interactive, split_names, yes_option
-from synco_core.detection import detect
-from synco_core.errors import ConfigError, SyncoError, TransferError
+from synco_core.cli.options import TerminalInteraction, debug_option, split_names, yes_option
+from synco_core.errors import ConfigError
+from synco_core.install_receive import (
+    InstallRequest,
+    SessionAddress,
+    missing_files_line,
+    plan_receive,
+    receive_and_install,
+)
 from synco_core.sizes import human_size
 from synco_core.transfer.chooser import checkbox
-from synco_core.transfer.locate import candidate_urls, configured_hosts, find_session, remember_host
 from synco_core.transfer.progress import Reporter
-from synco_core.transfer.receive import (
-    ReceiveOptions,
-    ReceivePlan,
-    ReceiveSummary,
-    identities_for,
-    plan_session,
-    receive_session,
-    sanitized_flag,
-)
-from synco_core.transfer.transport import HttpTransport, Transport
+from synco_core.transfer.receive import ReceiveOptions, ReceivePlan, ReceiveSummary, download_bytes, sanitized_flag
 from synco_core.wire import Meta, WireFileSet
-
-if TYPE_CHECKING:
-    pass
 
 
 def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
-    """A checkbox list with sizes; the numbered prompt where single keys cannot be read."""
+    """A checkbox list with the size each set takes to download; the numbered prompt where keys cannot be read."""
     if not sets:
         return []
     width = max(len(s.name) for s in sets)
-    labels = [f"{s.name:<{width}}  {s.type:<22} {human_size(s.size_bytes):>10}" for s in sets]
+    labels = [f"{s.name:<{width}}  {s.type:<22} {human_size(download_bytes(s)):>10}" for s in sets]
     try:
-        picked = checkbox("File sets to receive:", labels)
+        picked = checkbox("File sets to receive (download size):", labels)
     except KeyboardInterrupt:
         # Cancelled in the list (q, Escape, Ctrl-C): the same as Ctrl-C at a click prompt.
         raise click.Abort() from None
@@ -52,10 +46,11 @@ def _choose_interactively(sets: list[WireFileSet]) -> list[str]:
 
 
 def _choose_by_number(sets: list[WireFileSet]) -> list[str]:
-    """A numbered list with sizes; the answer is numbers or names, comma separated (Enter: all)."""
+    """A numbered list with download sizes; the answer is numbers or names, comma separated (Enter: all)."""
     click.echo("File sets in this session:", err=True)
     for number, file_set in enumerate(sets, 1):
-        click.echo(f"  {number}. {file_set.name} ({file_set.type}, {human_size(file_set.size_bytes)})", err=True)
+        click.echo(f"  {number}. {file_set.name} ({file_set.type}, {human_size(download_bytes(file_set))} to "
+                   "download)", err=True)
     answer = click.prompt("Which sets? (numbers or names, comma separated; Enter for all)", default="",
                           show_default=False, err=True)
     picked = split_names(answer)
@@ -70,14 +65,6 @@ def _choose_by_number(sets: list[WireFileSet]) -> list[str]:
         else:
             raise ConfigError(f"no file set {item!r} in this session")
     return names
-
-
-def _local_public_prefixes(project_dir: Path) -> tuple[str, ...]:
-    """The public prefixes (``/_Resources``) of the local project's framework, when one is detected there."""
-    try:
-        return detect(project_dir).public_prefixes
-    except SyncoError:
-        return ()
 
 
 def sanitizing_lines(meta: Meta, names: list[str]) -> tuple[list[str], list[str]]:
@@ -153,15 +140,25 @@ def print_summary(summary: ReceiveSummary) -> None:
         if outcome.detail:
             line += f" - {outcome.detail}"
         click.echo(line)
-        for path, reason in outcome.files_failed[:20]:
+        missing = set(outcome.files_missing)
+        failed = [(path, reason) for path, reason in outcome.files_failed if path not in missing]
+        for path, reason in failed[:20]:
             click.echo(f"      failed: {path}: {reason}")
-        if len(outcome.files_failed) > 20:
-            click.echo(f"      ... and {len(outcome.files_failed) - 20} more")
+        if len(failed) > 20:
+            click.echo(f"      ... and {len(failed) - 20} more")
+        if outcome.files_missing:
+            click.echo("      " + missing_files_line(outcome.files_missing))
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
                        else "no longer on the server (remove with --delete)")
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
-    click.echo(f"{human_size(summary.bytes)} in {summary.seconds:.1f} s; "
-               + ("all done." if summary.ok else "some sets failed; run the same command again to continue."))
+    if summary.ok:
+        verdict = "all done."
+    elif summary.complete_but_missing:
+        verdict = (f"complete but for {len(summary.missing)} public file(s) the server would not give; running "
+                   "again will not fetch them.")
+    else:
+        verdict = "some sets failed; run the same command again to continue."
+    click.echo(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {verdict}")
 
 
 @click.command("receive")
@@ -186,12 +183,15 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.option("--post-install", is_flag=True, help="With --install: run the framework's post-install steps.")
 @click.option("--force-remote-target", is_flag=True,
               help="With --install: allow a local configuration whose database is not on this machine.")
+@click.option("--allow-missing", is_flag=True,
+              help="With --install: install although some public files could not be fetched (HTTP 403/404).")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               help="With --install: the local project (default: the current directory).")
 @debug_option
 def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
             target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
-            install: bool, yes: bool, post_install: bool, force_remote_target: bool, project_dir: Path) -> None:
+            install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
+            project_dir: Path) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
     if not key:
         raise click.UsageError("missing KEY (give it as the second argument or in SYNCO_KEY)")
@@ -202,75 +202,26 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         raise click.UsageError("--json goes with --plan")
     if plan_only and install:
         raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
-    if not install and (post_install or force_remote_target):
-        raise click.UsageError("--post-install and --force-remote-target go with --install")
-    identities = identities_for(key)
-    tty = interactive()
-    installer = None
-    if install:
-        # Everything that would stop the install is checked before a byte is downloaded.
-        if not yes and not tty:
-            raise ConfigError("--install asks before replacing the local database and files, and there is no "
-                              "terminal to ask on: pass --yes to install without asking (nothing was changed)")
-        from synco_core.install import ReceiveInstall
-
-        installer = ReceiveInstall(project_dir, yes=yes, force_remote_target=force_remote_target)
-    asked = False
-    if base_url:
-        candidates = candidate_urls(base_url)
-    else:
-        prefixes = _local_public_prefixes(project_dir)
-        candidates = [url for host in configured_hosts(project_dir) for url in candidate_urls(host, prefixes)]
-        if not candidates:
-            if not tty:
-                raise ConfigError("where is the session? give --base-url URL (or hosts in .synco.yml)")
-            asked = True
-            candidates = candidate_urls(click.prompt("Host or URL of the server", err=True), prefixes)
-    verify = not insecure
-
-    def make_transport(url: str) -> Transport:
-        return HttpTransport(url, verify=verify, max_connections=jobs, timeout=30.0)
-
-    try:
-        transport, meta, url = find_session(candidates, session, identities, make_transport)
-    except TransferError as exc:
-        if verify and tty and "CERTIFICATE_VERIFY_FAILED" in str(exc) and click.confirm(
-            "The server's TLS certificate is not trusted. Connect anyway?", default=False, err=True
-        ):
-            verify = False
-            transport, meta, url = find_session(candidates, session, identities, make_transport)
-        else:
-            raise
+    if not install and (post_install or force_remote_target or allow_missing):
+        raise click.UsageError("--post-install, --force-remote-target and --allow-missing go with --install")
+    ui = TerminalInteraction()
+    address = SessionAddress(session, key, base_url=base_url, insecure=insecure, jobs=jobs, project_dir=project_dir)
     choose = None
     if not all_sets and not wanted and not plan_only:
-        if tty:
+        if ui.interactive:
             choose = _choose_interactively
         else:
-            click.echo("Not a terminal and neither --all nor --only given: receiving every file set.", err=True)
+            ui.echo("Not a terminal and neither --all nor --only given: receiving every file set.")
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
-                             choose=choose, on_set_arrived=installer.set_arrived if installer else None)
-    try:
-        if plan_only:
-            plan = plan_session(transport, session, key, options, Reporter(), meta=meta)
-        else:
-            summary = receive_session(transport, session, key, options, Reporter(), meta=meta)
-    except BaseException:
-        if installer is not None:
-            installer.abandon()
-        raise
-    finally:
-        transport.close()
+                             choose=choose)
     if plan_only:
+        plan = plan_receive(address, options, ui, Reporter())
         if as_json:
             click.echo(json.dumps(plan.to_json(), indent=2))
         else:
             print_plan(plan)
         return
-    print_summary(summary)
-    if asked and tty and click.confirm(f"Remember {url} in .synco.yml?", default=True, err=True):
-        remember_host(project_dir, url)
-    if installer is not None and not installer.conclude(summary, yes=yes, confirm=confirm, post_install=post_install,
-                                                        echo=lambda line: click.echo(line, err=True)):
-        raise click.exceptions.Exit(1)
-    if not summary.ok:
+    request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
+                             allow_missing=allow_missing) if install else None
+    if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

@@ -14,6 +14,7 @@ from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
 from synco_core.session.plan import build_plan, plan_lines
 from synco_core.session.runner import ServeOptions, serve
 from synco_core.session.ttl import cleanup_all
+from synco_core.transfer.progress import Reporter
 
 #: Printed when --password comes without --compat: a passphrase alone does not make a Go-readable session.
 PASSWORD_NOTE = ("Note: --password only changes the key type; the session stays zstd-compressed, so a Go synco v2 "
@@ -87,4 +88,4 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
     click.echo(f"Serving {framework.name} from {framework.project_dir}", err=True)
     if password is not None and not compat:
         click.echo(PASSWORD_NOTE, err=True)
-    serve(framework, options, echo=_echo, on_step=_step, warn=_warn)
+    serve(framework, options, echo=_echo, on_step=_step, warn=_warn, reporter=Reporter())

@@ -101,6 +101,32 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
     return True
 
 
+def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
+    """Move the dotfiles of ``previous`` the new ``destination`` lacks into it; returns their relative paths.
+
+    A public set leaves names starting with a dot out (the project's ``.gitignore`` in Laravel's
+    ``storage/app/public``): installing it must not make them vanish from the project. Folders are
+    looked into only where the new content has them too; a dot-folder moves as a whole.
+    """
+    moved: list[str] = []
+
+    def walk(relative: PurePosixPath) -> None:
+        try:
+            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            path = relative / entry.name
+            if entry.name.startswith("."):
+                if carry_over(previous, destination, path):
+                    moved.append(path.as_posix())
+            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
+                walk(path)
+
+    walk(PurePosixPath())
+    return moved
+
+
 @hookimpl(trylast=True)
 def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
     if not file_set.relative_base_path:

@@ -6,7 +6,7 @@ same whatever the engine.
 
 from __future__ import annotations
 
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.errors import ConfigError, NotConfirmedError
 from synco_core.values import DatabaseConfig, InstallOptions
 
 
@@ -24,9 +24,11 @@ def check_target(database: DatabaseConfig, options: InstallOptions, action: str,
                           "this machine (pass --force-remote-target, or name the host as local in .synco.yml)")
     if options.yes:
         return
+    verb = f"{action} {engine_label} database {database.name!r} on {where}"
+    if options.confirm is None:
+        raise NotConfirmedError(verb, asked=False)
     question = f"{action.capitalize()} {engine_label} database {database.name!r} on {where}?"
     if note:
         question += " " + note
-    if options.confirm is None or not options.confirm(question):
-        raise SyncoError(f"not confirmed: {action} of {engine_label} database {database.name!r} on {where} "
-                         "(pass --yes to go ahead without asking)")
+    if not options.confirm(question):
+        raise NotConfirmedError(verb, asked=True)

@@ -344,6 +344,22 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
 
 
 @hookimpl(trylast=True)
+def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    """The install writes ``.<name>.synco-new`` beside the file and renames it over: the folder must take it."""
+    if database.engine != ENGINE:
+        return None
+    target = _path(database)
+    if os.path.lexists(target) and not target.is_file():
+        raise DatabaseError(f"cannot install into {target}: it is not a file")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseError(f"cannot install into {target}: {folder} is not a folder this user may write to")
+    return True
+
+
+@hookimpl(trylast=True)
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None

@@ -25,7 +25,17 @@ DEFAULT_TIMEOUT = 120.0
 
 
 class FrameworkCommandError(ConfigError):
-    """A framework command could not be run, failed or timed out."""
+    """A framework command could not be run, failed or timed out.
+
+    The message names the command shortly (``php artisan tinker --execute ...``: a PHP snippet passed as
+    an argument can be a kilobyte long) and the reason; ``command`` holds the whole command line, which
+    ``--debug`` shows.
+    """
+
+    def __init__(self, command: str, short: str, reason: str) -> None:
+        super().__init__(f"{short} {reason}")
+        self.command = command
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,21 @@ class CommandResult:
     stderr: str
 
 
+#: Arguments longer than this (inline PHP code) are shown as ``...`` in messages; ``--debug`` shows them.
+SHORT_ARGUMENT = 40
+#: The longest first line of a failed command's output quoted in its one-line error.
+SHORT_DETAIL = 160
+
+
 def _display(argv: Sequence[str]) -> str:
     return redact(" ".join(argv))
+
+
+def _short(argv: Sequence[str]) -> str:
+    """The command as a message names it: the program's name, long arguments left out."""
+    parts = [os.path.basename(argv[0]) if argv else ""]
+    parts += ["..." if len(argument) > SHORT_ARGUMENT else argument for argument in argv[1:]]
+    return redact(" ".join(parts))
 
 
 def _first_line(text: str) -> str:
@@ -47,8 +70,14 @@ def _first_line(text: str) -> str:
     for line in text.splitlines():
         line = line.strip()
         if line:
-            return redact(line[:300])
+            return redact(line if len(line) <= SHORT_DETAIL else line[:SHORT_DETAIL - 3] + "...")
     return ""
+
+
+def _failure(argv: Sequence[str], reason: str) -> FrameworkCommandError:
+    command = _display(argv)
+    log.debug("%s: the whole command was: %s", reason, command)
+    return FrameworkCommandError(command, _short(argv), reason)
 
 
 def run_command(
@@ -87,13 +116,13 @@ def run_command(
             check=False,
         )
     except FileNotFoundError as exc:
-        raise FrameworkCommandError(f"cannot run {_display(argv)}: {exc.strerror or 'not found'}") from None
+        raise _failure(argv, f"cannot run: {exc.strerror or 'not found'}") from None
     except PermissionError:
-        raise FrameworkCommandError(f"cannot run {_display(argv)}: permission denied") from None
+        raise _failure(argv, "cannot run: permission denied") from None
     except subprocess.TimeoutExpired:
-        raise FrameworkCommandError(f"{_display(argv)} did not finish within {timeout:g} s") from None
+        raise _failure(argv, f"did not finish within {timeout:g} s") from None
     result = CommandResult(tuple(argv), completed.returncode, completed.stdout, completed.stderr)
     if check and completed.returncode != 0:
         detail = _first_line(completed.stderr) or _first_line(completed.stdout) or "no output"
-        raise FrameworkCommandError(f"{_display(argv)} failed with exit status {completed.returncode}: {detail}")
+        raise _failure(argv, f"failed with exit status {completed.returncode}: {detail}")
     return result

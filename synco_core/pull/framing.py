@@ -1145,7 +1145,7 @@ class ChannelTransport:
 
     @contextlib.contextmanager
     def open(self, path: str, offset: int = 0) -> Iterator[ChannelResponse]:
-        from synco_core.transfer.transport import NotFoundError, RangeNotSatisfiableError
+        from synco_core.transfer.transport import ForbiddenError, NotFoundError, RangeNotSatisfiableError
 
         if path.startswith(("http://", "https://")):
             with self._http_transport(path).open(path, offset) as response:
@@ -1162,6 +1162,9 @@ class ChannelTransport:
                 raise NotFoundError(f"not found on the remote side: {path}")
             if response.status == "range":
                 raise RangeNotSatisfiableError(f"range not satisfiable: {path}")
+            if response.status == "refused":
+                # As a web server's 403: asking again will not get it.
+                raise ForbiddenError(f"the remote side refused {path}: {response.message or response.status}")
             if not response.ok:
                 raise TransferError(f"the remote side refused {path}: {response.message or response.status}")
             if not rewrap:

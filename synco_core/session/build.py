@@ -10,6 +10,7 @@ so a receiver polling it sees progress and never an artifact that is not complet
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -18,18 +19,18 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import quote
 
-from synco_core import __version__
+from synco_core import __version__, dumpprogress
 from synco_core.detection import list_file_sets
-from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump
-from synco_core.engines.dispatch import dump_with_engine
-from synco_core.errors import ConfigError
+from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump, table_key
+from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
+from synco_core.errors import ConfigError, SyncoError
 from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
-from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
+from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
     PRIVATE_FILES,
@@ -42,6 +43,11 @@ from synco_core.wire import (
     WireFileSet,
     public_index_to_bytes,
 )
+
+if TYPE_CHECKING:
+    # Only for the annotations: the remote side of ``synco pull`` builds sessions on hosts where the
+    # receive side (and zstandard, which it needs) may be missing.
+    from synco_core.transfer.progress import DumpBar, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +101,13 @@ def build_session(
     options: BuildOptions,
     on_step: StepCallback | None = None,
     manager: SyncoPluginManager | None = None,
+    reporter: Reporter | None = None,
 ) -> Meta:
     """Create ``folder`` and build the session of ``framework`` in it; returns the final (Ready) meta.
 
     The folder is created when missing (``serve`` creates it first, to put the TTL marker in). On an
-    exception the folder is left as it is: removing it is the caller's decision.
+    exception the folder is left as it is: removing it is the caller's decision. ``reporter`` shows the
+    dump's and the packing's progress (in a terminal).
     """
     step = on_step or (lambda message: log.info("%s", message))
     folder.path.mkdir(parents=True, exist_ok=True)
@@ -112,7 +120,7 @@ def build_session(
 
     wanted = set(options.only)
     if includes_database(framework, options):
-        meta.file_sets.append(dump_set(framework, folder, options, step, manager))
+        meta.file_sets.append(dump_set(framework, folder, options, step, manager, reporter))
         folder.write_meta(meta)
 
     file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
@@ -130,7 +138,7 @@ def build_session(
                 meta.file_sets.append(write_public_index(file_set, folder, options))
             else:
                 step(f"packing private files of {file_set.name}")
-                meta.file_sets.append(write_private_tar(file_set, folder, options))
+                meta.file_sets.append(write_private_tar(file_set, folder, options, reporter))
             folder.write_meta(meta)
     elif DB_SET_NAME in wanted and not framework.database:
         raise ConfigError(f"--only {DB_SET_NAME}: the {framework.name} project has no database configured")
@@ -141,7 +149,7 @@ def build_session(
 
 
 def dump_set(framework: Framework, folder: SessionFolder, options: BuildOptions, step: StepCallback,
-             manager: SyncoPluginManager | None = None) -> WireFileSet:
+             manager: SyncoPluginManager | None = None, reporter: Reporter | None = None) -> WireFileSet:
     """The database file set: the compat and strict checks, then the dump (``synco pull`` runs this in a
     thread of its own, beside the rest of :func:`build_session`)."""
     assert framework.database is not None
@@ -150,7 +158,7 @@ def dump_set(framework: Framework, folder: SessionFolder, options: BuildOptions,
     dump = options.dump or resolve_session_dump(framework, all=options.all, sanitize=options.sanitize,
                                                 manager=manager)
     step(f"dumping the {framework.database.engine} database")
-    return write_dump(framework, folder, options, dump, manager)
+    return write_dump(framework, folder, options, dump, manager, reporter)
 
 
 def includes_database(framework: Framework, options: BuildOptions) -> bool:
@@ -169,7 +177,7 @@ def check_compat(framework: Framework, options: BuildOptions) -> None:
 
 
 def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions, dump: SessionDump,
-               manager: SyncoPluginManager | None = None) -> WireFileSet:
+               manager: SyncoPluginManager | None = None, reporter: Reporter | None = None) -> WireFileSet:
     """Dump the framework's database through the engines: dump -> zstd -> age -> ``dump.*.enc``."""
     database = framework.database
     assert database is not None
@@ -178,7 +186,12 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"
     with folder.artifact(neutral, compress=options.compress) as (plain, stats):
-        result = dump_with_engine(database, cast(BinaryIO, plain), dump_options, manager)
+        bar: contextlib.AbstractContextManager[DumpBar | None] = contextlib.nullcontext()
+        if reporter is not None and reporter.enabled:
+            tables, rows = _dump_estimate(database, dump, manager)
+            bar = reporter.dump_task(f"dumping {database.engine}", tables, rows, lambda: plain.size)
+        with bar as listener, dumpprogress.listening(listener):
+            result = dump_with_engine(database, cast(BinaryIO, plain), dump_options, manager)
     extension = "sqlite" if result.format == "sqlite" else ("sql" if result.format == "sql" else result.format)
     file_name = f"dump.{_safe_artifact_part(extension)}{'.zst' if options.compress else ''}.enc"
     os.replace(folder.path / neutral, folder.path / file_name)
@@ -205,6 +218,22 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         strict=dump_options.strict or None,
     )
     return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
+
+
+def _dump_estimate(database: DatabaseConfig, dump: SessionDump,
+                   manager: SyncoPluginManager | None) -> tuple[int, int]:
+    """(tables with rows to dump, their rows by the server's statistics), for the progress display; (0, 0)
+    when the engine cannot say. Tables dumped without rows do not count."""
+    inventory = dump.inventory
+    if inventory is None:
+        try:
+            inventory = inspect_with_engine(database, manager)
+        except SyncoError as exc:
+            log.debug("no estimate for the dump's progress: %s", exc)
+            return 0, 0
+    excluded = {table_key(name) for name in dump.options.exclude_tables}
+    dumped = [t for t in inventory.tables if t.kind == "table" and table_key(t.name) not in excluded]
+    return len(dumped), sum(max(0, t.rows_estimate) for t in dumped)
 
 
 def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -235,10 +264,24 @@ def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEnt
     yield from walk(str(root), "")
 
 
+#: What a public set leaves out unless it asks for dotfiles (:attr:`FileSet.dotfiles`): every name that
+#: starts with a dot, at any depth (a dot-folder is not entered).
+DOTFILES = ".*"
+
+
+def _is_dotfile(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
+
+
 def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
-    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``."""
+    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``.
+
+    Dotfiles are left out unless the set asks for them.
+    """
     if file_set.entries is not None:
-        yield from file_set.entries()
+        for listed in file_set.entries():
+            if file_set.dotfiles or not _is_dotfile(listed.path):
+                yield listed
         return
     if file_set.root is None:
         raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
@@ -247,7 +290,8 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
     prefix = file_set.url_prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    for relative, entry in _walk(file_set.root, file_set.exclude):
+    exclude = file_set.exclude if file_set.dotfiles else (*file_set.exclude, DOTFILES)
+    for relative, entry in _walk(file_set.root, exclude):
         try:
             # stat() follows links: the web server serves the link target, so its size is what arrives.
             info = entry.stat()
@@ -281,14 +325,18 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     ))
 
 
-def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions) -> WireFileSet:
+def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
+                      reporter: Reporter | None = None) -> WireFileSet:
     """Pack a private folder as a tar streamed through zstd and age; sockets, devices and FIFOs are left out."""
     if file_set.root is None or not file_set.root.is_dir():
         raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
     name = f"encrypted-resources-{_safe_artifact_part(file_set.name)}"
     count = 0
     # Stream mode ("w|") never seeks, so the tar can go straight into the compressor.
-    with folder.artifact(name, compress=options.compress) as (plain, stats), \
+    packing: contextlib.AbstractContextManager[Callable[[int], None]] = (
+        reporter.bytes_task(f"packing {file_set.name}", None) if reporter is not None
+        else contextlib.nullcontext(lambda _n: None))
+    with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for relative, entry in _walk(file_set.root, file_set.exclude):
             path = Path(entry.path)
@@ -307,6 +355,7 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
                 with path.open("rb") as handle:
                     tar.addfile(member, handle)
                 count += 1
+                advance(member.size)
             else:
                 tar.addfile(member)
     return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from synco_core.dumpoptions import SessionDump, format_names, resolve_session_dump
 from synco_core.errors import ConfigError
@@ -29,6 +30,9 @@ from synco_core.session.server import AllowList, RequestHook, WebRootServer, sta
 from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
 from synco_core.values import Framework
 from synco_core.wire import Meta, session_folder_name
+
+if TYPE_CHECKING:
+    from synco_core.transfer.progress import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class PublishedSession:
     meta: Meta
     base_url: str | None
     server: WebRootServer | None
+    #: Where ``base_url`` comes from (``--listen``, ``APP_URL in .env``, ``.synco.yml hosts``), or "" when unknown.
+    base_url_source: str = ""
 
 
 class SessionStopped(BaseException):
@@ -97,6 +103,24 @@ def _url_path(uri: str) -> str:
 
 def new_session_id() -> str:
     return secrets.token_hex(ID_BYTES)
+
+
+def site_base_url(framework: Framework) -> tuple[str | None, str]:
+    """The URL the web root is served at, as the application knows it, and where that was read.
+
+    The framework's own setting first (``APP_URL``, Flow's ``baseUri``, Symfony's router context), then the
+    first of the ``hosts`` in ``.synco.yml`` (where receive looks, too); ``(None, "")`` when nothing says.
+    """
+    if framework.base_url:
+        url = framework.base_url.strip()
+        return (url if url.endswith("/") else url + "/"), framework.base_url_source or f"the {framework.name} settings"
+    from synco_core.transfer.locate import CONFIG_FILE, configured_hosts
+
+    hosts = configured_hosts(framework.project_dir)
+    if hosts:
+        url = hosts[0] if "://" in hosts[0] else f"https://{hosts[0]}"
+        return (url if url.endswith("/") else url + "/"), f"hosts in {CONFIG_FILE}"
+    return None, ""
 
 
 def _public_host(host: str) -> str:
@@ -150,11 +174,13 @@ def serve(
     on_ready: Callable[[PublishedSession], None] | None = None,
     manager: SyncoPluginManager | None = None,
     warn: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> PublishedSession:
     """Run ``serve`` for ``framework`` until a signal, the TTL, or (with ``keep``) right after Ready.
 
     ``echo`` prints user-facing lines (the receive command); ``warn`` prints warnings (``--no-sanitize``,
-    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received.
+    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received;
+    ``reporter`` shows the progress of the dump and the packing (in a terminal).
     Returns the published session (already removed unless ``keep``).
     """
     web_root = framework.web_root
@@ -188,7 +214,7 @@ def serve(
             except FileExistsError:
                 raise ConfigError(exists) from None
             created = True
-            base_url = None
+            base_url, base_url_source = site_base_url(framework)
             if options.listen:
                 allow = AllowList()
                 allow.add_prefix(session)
@@ -197,10 +223,10 @@ def serve(
                 )
                 server = start_server(web_root, options.listen, options.on_request, allow)
                 host, port = server.server_address[:2]
-                base_url = f"http://{_public_host(str(host))}:{port}/"
+                base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
             options.build.expires_at = int(time.time() + ttl_seconds)
-            meta = build_session(framework, folder, options.build, on_step, manager)
-            published = PublishedSession(path, session, key, meta, base_url, server)
+            meta = build_session(framework, folder, options.build, on_step, manager, reporter)
+            published = PublishedSession(path, session, key, meta, base_url, server, base_url_source)
             print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes)
             if on_ready is not None:
                 on_ready(published)
@@ -225,17 +251,32 @@ def serve(
 
 def print_receive_command(published: PublishedSession, echo: Callable[[str], None], keep: bool,
                           ttl_minutes: float) -> None:
-    """Print the one command to run on the destination (the key is in it, on purpose)."""
+    """Print the one command to run on the destination (the key is in it, on purpose).
+
+    The command carries ``--base-url`` whenever the site's URL is known, so it works as printed, in a
+    terminal or not; when it is not known, a line says so and what to add.
+    """
     base = f" --base-url {published.base_url}" if published.base_url else ""
     command = f"synco receive {published.session} {published.key.secret}{base}"
     echo("READY: run this on the destination to download the session:")
     echo("")
     echo(f"    {command}")
     echo("")
-    echo("  or, where synco is not installed:")
-    echo(f"    uvx --from synco {command}")
-    echo("")
+    if published.base_url is None:
+        echo("The site's URL is not known here: add --base-url https://<the site> to the command (or list the "
+             "site under hosts: in .synco.yml, where receive looks for it).")
+    elif published.base_url_source != "--listen":
+        echo(f"The site's URL is from {published.base_url_source}.")
+        if _names_this_machine(published.base_url):
+            echo(f"Note: {published.base_url} names this machine itself; where the destination is another "
+                 "machine, replace it with the address that machine reaches this site at.")
     if keep:
         echo(f"The session stays in {published.folder} (--keep); remove it with: synco serve --cleanup")
     else:
         echo(f"Press Ctrl-C when done; the session is removed then, or after {ttl_minutes:g} minutes.")
+
+
+def _names_this_machine(url: str) -> bool:
+    """True for ``http://localhost/`` and loopback addresses: Laravel's default ``APP_URL`` is one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host.endswith(".localhost") or host.startswith("127.") or host == "::1"

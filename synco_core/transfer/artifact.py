@@ -51,6 +51,9 @@ class ArtifactSpec:
     compression: str | None = None
     #: For messages: the file set's name.
     label: str = ""
+    #: Filled in by :func:`receive_artifact`: the encrypted bytes that came over the network this time
+    #: (less than the artifact when a part file was resumed).
+    received: int = 0
 
 
 class _ResumingSource(io.RawIOBase):
@@ -177,6 +180,7 @@ def receive_artifact(
         elif on_bytes is not None:
             on_bytes(existing)
         source = stack.enter_context(_ResumingSource(spec.part_path, existing, chunks, on_bytes))
+        stack.callback(lambda: setattr(spec, "received", source.received))
         try:
             decrypted: Any = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, CHUNK_SIZE)), identities)
             plain: Any = decrypted

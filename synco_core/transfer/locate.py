@@ -17,12 +17,15 @@ from urllib.parse import urlsplit
 
 from synco_core.errors import CryptoError, TransferError
 from synco_core.transfer.receive import fetch_meta
-from synco_core.transfer.transport import Transport, split_auth
+from synco_core.transfer.transport import Transport, UnreachableError, split_auth
 from synco_core.wire import Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".synco.yml"
+#: Public prefixes tried for every session, whatever the local project: Flow and Neos serve their web root's
+#: resources under ``/_Resources``, and Go synco users give that address as the site.
+DEFAULT_PREFIXES = ("/_Resources",)
 
 
 def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
@@ -67,7 +70,10 @@ def _swap_hostname(host: str, hostname: str, new: str) -> str:
 
 
 def configured_hosts(project_dir: Path) -> list[str]:
-    """Hosts named in ``.synco.yml`` (``hosts: [...]``, ``host:`` or ``baseUrl:``, also under ``receive:``)."""
+    """Hosts named in ``.synco.yml`` (``hosts: [...]``, ``host:`` or ``baseUrl:``, also under ``receive:``).
+
+    ``hosts`` items are URLs or host names, or Go synco's ``{baseUrl: URL}``.
+    """
     import yaml
 
     path = project_dir / CONFIG_FILE
@@ -82,7 +88,12 @@ def configured_hosts(project_dir: Path) -> list[str]:
         assert isinstance(section, dict)
         hosts = section.get("hosts")
         if isinstance(hosts, list):
-            found.extend(str(h) for h in hosts if h)
+            for host in hosts:
+                # Go synco writes hosts as {baseUrl: ...}; this synco writes plain strings.
+                if isinstance(host, dict):
+                    host = host.get("baseUrl") or host.get("base_url")
+                if isinstance(host, str) and host.strip():
+                    found.append(host.strip())
         for key in ("host", "baseUrl", "base_url"):
             if isinstance(section.get(key), str):
                 found.append(section[key])
@@ -119,6 +130,7 @@ def find_session(
     """
     folder = session_folder_name(session)
     reasons: list[str] = []
+    unreachable: list[str] = []
     for url in candidates:
         transport = make_transport(url)
         try:
@@ -130,7 +142,13 @@ def find_session(
             transport.close()
             log.debug("no session at %s: %s", url, exc)
             reasons.append(f"{split_auth(url)[0]}: {exc}")
+            if isinstance(exc, UnreachableError):
+                unreachable.append(str(exc))
             continue
         return transport, meta, url
+    if reasons and len(unreachable) == len(reasons):
+        # Nothing answered at all: that is not the same as a server that has no such session.
+        raise UnreachableError(f"no server answered ({'; '.join(unreachable)}); is the URL right, and is the "
+                               "site reachable from here?")
     tried = "; ".join(reasons) or "no candidates"
     raise TransferError(f"session {folder} not found (tried {tried})")

@@ -1,10 +1,11 @@
-"""Progress output for receive and pull: rich bars on stderr in a terminal, nothing otherwise.
+"""Progress output for serve, receive and pull: rich bars on stderr in a terminal, nothing otherwise.
 
 The transfer code only calls the three context managers of :class:`Reporter`; when output is not a
 terminal (CI, a pipe, tests) they do nothing, so the code paths are the same either way.
 
 All bars live in one display, so several can run at once: ``synco pull`` streams the dump while the
-files arrive, and each has its bar (rich allows one live display at a time).
+files arrive, and each has its bar (rich allows one live display at a time). ``serve`` shows its dump
+(the table, rows and bytes written, and the time left from the server's row estimates) and its packing.
 """
 
 from __future__ import annotations
@@ -117,6 +118,47 @@ class Reporter:
 
             yield on_bytes, on_file
 
+    @contextlib.contextmanager
+    def dump_task(self, label: str, tables: int, rows_estimate: int,
+                  written: Callable[[], int]) -> Iterator[DumpBar]:
+        """A bar for a dump of ``tables`` tables, full at ``rows_estimate`` rows (0: not known, no time left).
+
+        Yields a :class:`DumpBar` for the engines' reports (:mod:`synco_core.dumpprogress`); ``written()``
+        tells the bytes the dump has written so far, read whenever the bar is drawn.
+        """
+        if not self.enabled:
+            yield DumpBar(None, None, tables)
+            return
+        with self._task(label, rows_estimate or None, kind="dump", table="", tables_done=0, tables=tables,
+                        written=written) as (display, task):
+            bar = DumpBar(display, task, tables)
+            yield bar
+            # Done: the estimate was only an estimate, so the bar ends full at what was really dumped.
+            display.update(task, total=max(1, bar.rows_done), completed=max(1, bar.rows_done))
+
+
+class DumpBar:
+    """One dump's bar: told the table, the rows and the bytes by the dumping thread(s)."""
+
+    def __init__(self, display: Progress | None, task: TaskID | None, tables: int) -> None:
+        self._display = display
+        self._task = task
+        self._tables = tables
+        self._started = 0
+        self._lock = threading.Lock()
+        self.rows_done = 0
+
+    def table(self, name: str) -> None:
+        self._started += 1
+        if self._display is not None and self._task is not None:
+            self._display.update(self._task, table=name, tables_done=self._started)
+
+    def rows(self, count: int) -> None:
+        with self._lock:
+            self.rows_done += count
+        if self._display is not None and self._task is not None:
+            self._display.advance(self._task, count)
+
 
 def _display(console: Console) -> Progress:
     """One display for every kind of bar: the detail column shows bytes or files, as the task is."""
@@ -153,6 +195,15 @@ def _display(console: Console) -> Progress:
                 total = f" / {human_size(int(task.total))}" if task.total else ""
                 speed = f"  {human_size(int(task.speed))}/s" if task.speed else ""
                 return Text(f"{human_size(int(task.completed))}{total}{speed}")
+            if kind == "dump":
+                # The bar counts rows against the server's estimate; the table and the bytes are what a user
+                # recognises.
+                table = task.fields.get("table") or ""
+                done, tables = int(task.fields.get("tables_done") or 0), int(task.fields.get("tables") or 0)
+                position = f"table {done}/{tables} {table}  " if table else ""
+                written = task.fields.get("written")
+                size = human_size(int(written())) if callable(written) else ""
+                return Text(f"{position}{int(task.completed):,} rows  {size}")
             return Text("")
 
     return Progress(TextColumn("{task.description}"), BarColumn(), Detail(), TimeLeft(),

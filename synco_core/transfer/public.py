@@ -3,6 +3,14 @@
 A file is skipped when the local copy has the index's size and mtime (and SHA-1 where the index has
 one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size (and
 hash), gets the index's mtime, and is renamed into place; a failure affects only that one file.
+
+A download that breaks off (a dropped connection, Ctrl-C) keeps its part file, stamped with the index's
+mtime so the next run knows which version of the file it holds; that run asks only for the rest
+(``Range: bytes=N-``). Files the server will not give (403, 404: a ``deny`` rule, or removed since
+``serve``) are reported apart from other failures, since running again cannot fetch them.
+
+The downloads run in daemon threads that stop between two chunks when told to: Ctrl-C ends a receive
+within a moment whatever is downloading, and never waits for a large file to finish.
 """
 
 from __future__ import annotations
@@ -12,14 +20,14 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from synco_core.errors import SyncoError, TransferError
 from synco_core.fsutil import resolve_inside
-from synco_core.transfer.transport import Response, Transport
+from synco_core.transfer.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
 from synco_core.wire import PublicIndexEntry
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,11 @@ PIPELINE_DEPTH = 64
 #: A pipelined batch that breaks off (a server ending kept-alive connections after N requests) is sent again
 #: for its remaining files on a fresh connection; after this many attempts without progress, one by one.
 PIPELINE_ATTEMPTS = 3
+#: Seconds the download threads get, once told to stop, to set their part files aside before the receive
+#: ends without them.
+STOP_GRACE = 0.5
+
+T = TypeVar("T")
 
 
 def batch_size(files: int, jobs: int) -> int:
@@ -50,6 +63,8 @@ class PublicResult:
     skipped: int = 0
     bytes: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: The failed files the server will not give (HTTP 403/404/410): running again cannot fetch them.
+    missing: list[str] = field(default_factory=list)
     #: Local files the index no longer lists (removed with ``--delete``).
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
@@ -138,34 +153,76 @@ def _write_all(fd: int, chunk: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+class DownloadStopped(TransferError):
+    """The receive is being stopped (Ctrl-C): the download ends between two chunks, its part file kept."""
+
+
+class _WrongContent(TransferError):
+    """The body arrived whole but is not the file the index describes: its part file is worthless."""
+
+
+def part_path(destination: Path) -> Path:
+    return destination.with_name(destination.name + PART_SUFFIX)
+
+
+def resumable_bytes(destination: Path, entry: PublicIndexEntry) -> int:
+    """Bytes of ``destination``'s part file that a download can continue from (0: start again).
+
+    Only a regular file stamped with the index entry's mtime counts: an interrupted download stamps its
+    part so, and a part of an older version of the file (or one left by a killed process) does not match.
+    """
+    try:
+        info = part_path(destination).lstat()
+    except OSError:
+        return 0
+    if not stat.S_ISREG(info.st_mode) or int(info.st_mtime) != entry.mtime:
+        return 0
+    return info.st_size if 0 < info.st_size < entry.size_bytes else 0
+
+
 def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
-          folders: _Folders | None = None) -> int:
+          folders: _Folders | None = None, stop: threading.Event | None = None, resume_from: int = 0) -> int:
     """Write a response body to ``<file>.synco-part``, check it against the index, and rename it into place.
+
+    Returns the bytes that came over the network. With ``resume_from`` the part file already holds that
+    many bytes and the response starts there (a 206 to a Range request); a response from byte 0 rewrites
+    the part file. A body that breaks off, or a ``stop`` set meanwhile, leaves the part file for the next
+    run (stamped with the entry's mtime); a body that is complete but wrong removes it.
 
     This runs once per file, thousands of times per set, so it keeps to the fewest system calls: a plain
     file descriptor (no buffered writer on top of chunks that are already large), the mtime set on that
     descriptor, and no separate check for a folder in the way (the rename reports it).
     """
-    part = destination.with_name(destination.name + PART_SUFFIX)
+    part = part_path(destination)
     if folders is not None:
         folders.ensure(destination.parent)
     else:
         destination.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
+    appending = bool(resume_from) and response.offset == resume_from
+    size = resume_from if appending else 0
+    received = 0
     digest = hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
-    fd = os.open(part, _PART_FLAGS, 0o666)
+    if digest is not None and appending:
+        with part.open("rb") as held:
+            while chunk := held.read(1024 * 1024):
+                digest.update(chunk)
+    flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
+    fd = os.open(part, flags, 0o666)
     try:
         try:
             for chunk in response.iter_bytes():
+                if stop is not None and stop.is_set():
+                    raise DownloadStopped("stopped")
                 _write_all(fd, chunk)
                 size += len(chunk)
+                received += len(chunk)
                 if digest is not None:
                     digest.update(chunk)
                 on_bytes(len(chunk))
             if size != entry.size_bytes:
-                raise TransferError(f"{size} bytes received, the index says {entry.size_bytes}")
+                raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
             if digest is not None and entry.sha1 and digest.hexdigest() != entry.sha1.lower():
-                raise TransferError("SHA-1 does not match the index")
+                raise _WrongContent("SHA-1 does not match the index")
             if _UTIME_ON_FD:
                 os.utime(fd, (entry.mtime, entry.mtime))
         finally:
@@ -176,16 +233,98 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
             os.replace(part, destination)
         except IsADirectoryError:
             raise TransferError("a folder is in the way") from None
-    except BaseException:
+    except _WrongContent:
         part.unlink(missing_ok=True)
         raise
-    return size
+    except BaseException:
+        _keep_part(part, entry)
+        raise
+    return received
+
+
+def _keep_part(part: Path, entry: PublicIndexEntry) -> None:
+    """Keep what a broken-off download wrote, stamped with the entry's mtime so the next run resumes it."""
+    try:
+        size = part.lstat().st_size
+        if 0 < size < entry.size_bytes:
+            os.utime(part, (entry.mtime, entry.mtime), follow_symlinks=False)
+            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, part.name)
+            return
+    except OSError:
+        pass
+    part.unlink(missing_ok=True)
 
 
 def _download_one(transport: Transport, destination: Path, entry: PublicIndexEntry,
-                  on_bytes: Callable[[int], None], folders: _Folders | None = None) -> int:
+                  on_bytes: Callable[[int], None], folders: _Folders | None = None,
+                  stop: threading.Event | None = None) -> int:
+    """Download one file, continuing its part file where one is left (``Range``); returns bytes received."""
+    offset = resumable_bytes(destination, entry)
+    if offset:
+        try:
+            with transport.open(remote_path_for(entry), offset=offset) as response:
+                if response.offset == offset:
+                    log.debug("resuming %s at byte %d", destination.name, offset)
+                return _save(response, destination, entry, on_bytes, folders, stop, offset)
+        except RangeNotSatisfiableError:
+            # The file on the server is not longer than the part: it changed; start again.
+            log.debug("cannot resume %s; downloading it again", destination.name)
     with transport.open(remote_path_for(entry)) as response:
-        return _save(response, destination, entry, on_bytes, folders)
+        return _save(response, destination, entry, on_bytes, folders, stop)
+
+
+def run_stoppable(tasks: Sequence[T], work: Callable[[T], None], workers: int, stop: threading.Event,
+                  on_stop: Callable[[], None] = lambda: None) -> None:
+    """Run ``work`` on every task in ``workers`` daemon threads, in the order given; stoppable at any moment.
+
+    The calling thread only waits. When it is interrupted (Ctrl-C raises ``KeyboardInterrupt`` there),
+    ``stop`` is set and ``on_stop`` called (which breaks the open connections), the threads get
+    :data:`STOP_GRACE` seconds to set their part files aside, and the interruption goes on: nothing
+    waits for a download to finish, and the threads, being daemons, never hold up the exit. An
+    exception raised by ``work`` (a bug: expected failures are recorded, not raised) is raised here.
+    """
+    pending = iter(tasks)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    count = max(1, min(workers, len(tasks)))
+    running = [count]
+    # The waiting thread waits on this event, never in Thread.join: a Ctrl-C that lands inside join()
+    # can leave the thread marked as ended while it runs on (CPython's bpo-45274 handling), and the
+    # grace period below would then not wait for it.
+    finished = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    task = next(pending, None)
+                if task is None:
+                    return
+                try:
+                    work(task)
+                except BaseException as exc:  # Raised in the waiting thread below.
+                    errors.append(exc)
+                    stop.set()
+                    return
+        finally:
+            with lock:
+                running[0] -= 1
+                if not running[0]:
+                    finished.set()
+
+    for number in range(count):
+        threading.Thread(target=loop, name=f"synco-get-{number}", daemon=True).start()
+    try:
+        while not finished.wait(0.25):
+            pass
+    except BaseException:
+        log.debug("stopping the downloads")
+        stop.set()
+        on_stop()
+        finished.wait(STOP_GRACE)
+        raise
+    if errors:
+        raise errors[0]
 
 
 @dataclass
@@ -238,13 +377,16 @@ def receive_public_files(
     delete: bool = False,
     on_bytes: Callable[[int], None] | None = None,
     on_file: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
     ``on_file`` is called once per file of the index: with its size when it was current (skipped), with 0
-    when it was downloaded or failed.
+    when it was downloaded or failed. ``stop`` (set by the caller, or here on Ctrl-C) ends the downloads
+    between two chunks; the part files of unfinished ones are kept for the next run.
     """
     set_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop or threading.Event()
     lock = threading.Lock()
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
@@ -258,6 +400,8 @@ def receive_public_files(
         except SyncoError as exc:
             with lock:
                 result.failed.append((relative, str(exc)))
+                if isinstance(exc, UnavailableError):
+                    result.missing.append(relative)
         except OSError as exc:
             with lock:
                 result.failed.append((relative, exc.strerror or str(exc)))
@@ -270,7 +414,7 @@ def receive_public_files(
 
     def work(item: tuple[str, Path, PublicIndexEntry]) -> None:
         relative, destination, entry = item
-        record(relative, lambda: _download_one(transport, destination, entry, report_bytes, folders))
+        record(relative, lambda: _download_one(transport, destination, entry, report_bytes, folders, stop))
 
     open_many = getattr(transport, "open_many", None)
 
@@ -278,7 +422,7 @@ def receive_public_files(
         """Pipelined round trips for the batch where the transport can; one request per file otherwise."""
         pending = list(range(len(batch)))
         attempts = 0
-        while open_many is not None and len(pending) > 1 and attempts < PIPELINE_ATTEMPTS:
+        while open_many is not None and len(pending) > 1 and attempts < PIPELINE_ATTEMPTS and not stop.is_set():
             attempts += 1
             done: set[int] = set()
             try:
@@ -287,9 +431,10 @@ def receive_public_files(
                     if response is None:
                         continue
                     relative, destination, entry = batch[pending[position]]
-                    # A body that breaks off fails its file (the next run fetches it) and then ends the batch;
+                    # A body that breaks off fails its file (the next run resumes it) and then ends the batch;
                     # a wrong size or hash, or a local write error, only fails the file.
-                    record(relative, lambda: _save(response, destination, entry, report_bytes, folders))  # noqa: B023
+                    record(relative, lambda: _save(response, destination, entry, report_bytes,  # noqa: B023
+                                                   folders, stop))
                     done.add(position)
                 # Answered, but not with a plain 200 (a redirect, a 404): open() below deals with those.
                 pending = [index for position, index in enumerate(pending) if position not in done]
@@ -300,20 +445,26 @@ def receive_public_files(
                     attempts = 0
                 pending = [index for position, index in enumerate(pending) if position not in done]
         for index in pending:
+            if stop.is_set():
+                return
             work(batch[index])
 
     if todo:
-        # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host.
-        local = [item for item in todo if not item[2].absolute]
+        # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host, and a
+        # file with a part to continue is asked for with a Range of its own.
+        whole: list[tuple[str, Path, PublicIndexEntry]] = []
+        alone: list[list[tuple[str, Path, PublicIndexEntry]]] = []
+        for item in todo:
+            if item[2].absolute or resumable_bytes(item[1], item[2]):
+                alone.append([item])
+            else:
+                whole.append(item)
         # A transport may know better (a channel is one stream: few readers, long batches).
-        size = getattr(transport, "pipeline_files", None) or batch_size(len(local), jobs)
+        size = getattr(transport, "pipeline_files", None) or batch_size(len(whole), jobs)
         readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
-        batches = [local[start:start + size] for start in range(0, len(local), size)]
-        remote = [[item] for item in todo if item[2].absolute]
-        with ThreadPoolExecutor(max_workers=max(1, readers if not remote else jobs),
-                                thread_name_prefix="synco-get") as pool:
-            # list() makes unexpected exceptions (bugs) surface here instead of vanishing in the pool.
-            list(pool.map(work_batch, batches + remote))
+        batches = [whole[start:start + size] for start in range(0, len(whole), size)]
+        run_stoppable(batches + alone, work_batch, readers if not alone else jobs, stop,
+                      getattr(transport, "abort", lambda: None))
     result.vanished = vanished_files(set_dir, index.keys())
     if delete:
         for relative in result.vanished:

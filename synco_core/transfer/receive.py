@@ -83,8 +83,15 @@ class SetOutcome:
     files_downloaded: int = 0
     files_skipped: int = 0
     files_failed: list[tuple[str, str]] = field(default_factory=list)
+    #: The failed files the server will not give (HTTP 403/404: denied, or removed since serve).
+    files_missing: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+
+    @property
+    def only_missing(self) -> bool:
+        """True for a public set that is complete but for files the server will not give."""
+        return self.status == "partial" and len(self.files_missing) == len(self.files_failed) > 0
 
 
 @dataclass
@@ -103,7 +110,19 @@ class ReceiveSummary:
 
     @property
     def bytes(self) -> int:
+        """The bytes that came over the network (not what resumed downloads already held)."""
         return sum(outcome.bytes for outcome in self.sets)
+
+    @property
+    def missing(self) -> list[str]:
+        """``set/path`` of every file the server would not give."""
+        return [f"{outcome.name}/{path}" for outcome in self.sets for path in outcome.files_missing]
+
+    @property
+    def complete_but_missing(self) -> bool:
+        """True when everything arrived except files the server will not give (installable on request)."""
+        failed = [outcome for outcome in self.sets if outcome.status not in ("downloaded", "skipped")]
+        return bool(failed) and all(outcome.only_missing for outcome in failed)
 
 
 def identities_for(key: str) -> list[Any]:
@@ -278,8 +297,20 @@ def _artifact_spec(target: Path, folder: str, file_set: WireFileSet, stem: str, 
 
 
 def _transferred(detail: DumpInfo | PrivateFilesInfo) -> int:
-    """The bytes an artifact took to arrive (the plaintext size when the encrypted one is not recorded)."""
+    """The bytes an artifact takes to arrive (the plaintext size when the encrypted one is not recorded)."""
     return detail.encrypted_size_bytes or detail.size_bytes
+
+
+def download_bytes(file_set: WireFileSet) -> int:
+    """What receiving ``file_set`` downloads: the compressed, encrypted artifact, or a public set's files.
+
+    This is the size the chooser and the plans show, so it matches what the summary counts afterwards
+    (a dump's plain size, often three times larger, is not what crosses the network).
+    """
+    detail = file_set.dump or file_set.private
+    if detail is not None:
+        return _transferred(detail)
+    return file_set.public.size_bytes if file_set.public is not None else 0
 
 
 def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
@@ -303,7 +334,7 @@ def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, targ
         os.replace(plain_part, final)
     finally:
         plain_part.unlink(missing_ok=True)
-    return _transferred(dump)
+    return spec.received
 
 
 def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
@@ -329,7 +360,7 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return _transferred(private)
+    return spec.received
 
 
 def receive_session(
@@ -388,11 +419,14 @@ def receive_session(
                 outcome.files_downloaded = result.downloaded
                 outcome.files_skipped = result.skipped
                 outcome.files_failed = result.failed
+                outcome.files_missing = result.missing
                 outcome.vanished = result.vanished
                 outcome.removed = result.removed
                 if result.failed:
                     outcome.status = "partial"
                     outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
+                    if result.missing:
+                        outcome.detail += f" ({len(result.missing)} not given by the server)"
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
@@ -423,6 +457,9 @@ def receive_session(
         except OSError as exc:
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        except KeyboardInterrupt:
+            outcome.status = "interrupted"
+            raise
         finally:
             log.debug("%s: %s %s", file_set.name, outcome.status, outcome.detail)
     if not chosen:

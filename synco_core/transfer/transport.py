@@ -14,6 +14,7 @@ import base64
 import contextlib
 import http.client
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Iterator, Sequence
@@ -34,8 +35,24 @@ CHUNK_SIZE = 64 * 1024
 MAX_REDIRECTS = 5
 
 
-class NotFoundError(TransferError):
+class UnavailableError(TransferError):
+    """The other end answered, but will not give this path (it is missing or refused): asking again will not help.
+
+    Public files turn out so when they vanished since ``serve`` indexed them, or when the web server
+    refuses them (a ``deny`` rule answering 403).
+    """
+
+
+class NotFoundError(UnavailableError):
     """The path does not exist at the other end (HTTP 404/410, missing file)."""
+
+
+class ForbiddenError(UnavailableError):
+    """The other end refuses the path (HTTP 403), as web servers do for dotfiles and denied folders."""
+
+
+class UnreachableError(TransferError):
+    """Nothing answered: the connection was refused, timed out, or the name does not resolve."""
 
 
 class RangeNotSatisfiableError(TransferError):
@@ -336,7 +353,7 @@ class HttpTransport:
                     exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
                 ):
                     continue
-                raise TransferError(f"cannot reach {split_auth(url)[0]}: {_describe(exc)}") from None
+                raise UnreachableError(f"cannot reach {split_auth(url)[0]}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
@@ -374,6 +391,8 @@ class HttpTransport:
                 response.read()
                 if status in (404, 410):
                     raise NotFoundError(f"not found: {current} (HTTP {status})")
+                if status == 403:
+                    raise ForbiddenError(f"refused by the server: {current} (HTTP 403)")
                 if status == 416:
                     raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
                 if status == 401:
@@ -463,6 +482,20 @@ class HttpTransport:
             connections, self._all = self._all, []
         for conn in connections:
             conn.close()
+
+    def abort(self) -> None:
+        """Break every open connection at once, so threads blocked reading a body stop now (Ctrl-C).
+
+        ``close()`` from another thread does not wake a thread waiting in ``recv``; shutting the socket
+        down does: the read returns at once and the download fails like a dropped connection.
+        """
+        with self._lock:
+            connections = list(self._all)
+        for conn in connections:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 # ------------------------------------------------------------------------------------------ folders

@@ -41,7 +41,7 @@ SERVE_KEYS = frozenset(
      "sanitize"}
 )
 DATABASE_KEYS = frozenset({"url"})
-FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "description"})
+FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "description", "dotfiles"})
 SANITIZE_KEYS = frozenset({"strict", "columns", "no_rows", "where", "keep_newest", "keep"})
 
 #: Named transforms; the engines turn them into SQL of their dialect.
@@ -65,6 +65,8 @@ class FileSetConfig:
     url: str | None = None
     exclude: tuple[str, ...] = ()
     description: str = ""
+    #: Public sets: also transfer files whose name starts with a dot (left out by default).
+    dotfiles: bool = False
 
 
 @dataclass
@@ -298,7 +300,12 @@ def _parse_file_set(reader: _Reader, data: Any, key: str) -> FileSetConfig:
         url = reader.expand(reader.string(item["url"], f"{key}.url"), f"{key}.url").strip()
     exclude = tuple(reader.string_list(item.get("exclude"), f"{key}.exclude"))
     description = reader.string(item.get("description", ""), f"{key}.description", allow_empty=True)
-    return FileSetConfig(name=name, path=path, public=public, url=url, exclude=exclude, description=description)
+    dotfiles = reader.boolean(item.get("dotfiles", False), f"{key}.dotfiles")
+    if dotfiles and not public:
+        raise reader.fail(f"{key}.dotfiles",
+                          "private file sets always include dotfiles; only public sets leave them out")
+    return FileSetConfig(name=name, path=path, public=public, url=url, exclude=exclude, description=description,
+                         dotfiles=dotfiles)
 
 
 def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> SyncoConfig | None:

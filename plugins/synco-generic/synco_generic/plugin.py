@@ -179,6 +179,7 @@ def build_file_set(framework: Framework, config: SyncoConfig, item: FileSetConfi
         relative_base_path=relative.as_posix(),
         exclude=item.exclude,
         description=item.description or f"from {config.path.name}",
+        dotfiles=item.dotfiles,
     )
     if not root.is_dir():
         file_set.skipped_reason = f"folder {relative.as_posix()} does not exist"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, find_php, load_dotenv_files, pdo_attribute_name, run_command
+from synco_core import ConfigError, FrameworkCommandError, find_php, load_dotenv_files, pdo_attribute_name, run_command
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ TINKER_CODE = (
     "'filesystems' => config('filesystems'), "
     "'public_path' => public_path(), "
     "'base_path' => base_path(), "
+    "'app_url' => config('app.url'), "
     "'pdo_mysql' => $synco_pdo"
     "], JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR) . PHP_EOL;"
 )
@@ -76,6 +77,8 @@ class LaravelConfig:
     source: str
     #: The interpreter used (None on the file fallback).
     php: str | None = None
+    #: ``config('app.url')``: where the site is served (``APP_URL``), or None when not set.
+    app_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -127,8 +130,10 @@ def read_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
             config = read_config_with_php(project_dir, php, env)
         except ConfigError as exc:
             # The files are a reasonable second opinion: a broken vendor/ or a missing tinker package must
-            # not stop a transfer the .env file describes well enough.
-            log.warning("php artisan could not report the configuration (%s); reading .env instead", exc)
+            # not stop a transfer the .env file describes well enough. One short line: this runs on every
+            # command, and the whole tinker command is in the --debug log.
+            reason = f"php artisan tinker {exc.reason}" if isinstance(exc, FrameworkCommandError) else str(exc)
+            log.warning("%s; read .env instead", reason)
         else:
             log.debug("Laravel configuration read with %s artisan tinker (config_source=php)", php)
             return config
@@ -163,6 +168,7 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
     major = int(version.split(".")[0]) if version[:1].isdigit() else None
     public_path = Path(str(payload.get("public_path") or project_dir / "public"))
     name_pdo_options(database, payload.get("pdo_mysql"))
+    app_url = payload.get("app_url")
     return LaravelConfig(
         database=database,
         filesystems=filesystems if isinstance(filesystems, dict) else {},
@@ -171,6 +177,7 @@ def read_config_with_php(project_dir: Path, php: str, environ: Mapping[str, str]
         version=version or "unknown",
         source="php",
         php=php,
+        app_url=str(app_url) if isinstance(app_url, str) and app_url.strip() else None,
     )
 
 
@@ -254,7 +261,19 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         version=version,
         source="files",
         notes=notes,
+        # config/app.php: 'url' => env('APP_URL', 'http://localhost').
+        app_url=str(env("APP_URL") or "") or "http://localhost",
     )
+
+
+def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The connections the skeleton's ``config/database.php`` gives with this ``.env``: the boilerplate
+    every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
+    major, _version = detect_major_version(project_dir)
+    env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ), environ)
+    modern = major is None or major >= 11
+    connections: dict[str, Any] = _default_database_config(project_dir, env, modern)["connections"]
+    return connections
 
 
 def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:

@@ -139,17 +139,33 @@ def default_connection(database: Mapping[str, Any]) -> tuple[str, Mapping[str, A
     return name, connection
 
 
-def other_connections(database: Mapping[str, Any], project_dir: Path, source: str) -> dict[str, str]:
-    """The connections besides the default one, as masked URLs (they are listed, never dumped)."""
+def other_connections(database: Mapping[str, Any], project_dir: Path, source: str,
+                      skeleton: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The connections the application defines besides the default one, as masked URLs (listed, never dumped).
+
+    Every project's ``config/database.php`` carries the skeleton's five connections, all reading the same
+    ``DB_*`` variables: listing them would name a ``pgsql`` database on the MySQL port. A connection is
+    the application's own when the skeleton has none of that name, or when its settings differ from
+    what the skeleton's would be with this ``.env`` (``skeleton``).
+    """
     listed: dict[str, str] = {}
     default = database.get("default")
     for name, connection in (database.get("connections") or {}).items():
         if name == default or not isinstance(connection, Mapping):
             continue
         try:
-            listed[name] = connection_config(name, connection, project_dir, source).url(mask_password=True)
+            url = connection_config(name, connection, project_dir, source).url()
         except ConfigError as exc:
             listed[name] = f"unusable: {exc}"
+            continue
+        boilerplate = (skeleton or {}).get(name)
+        if isinstance(boilerplate, Mapping):
+            try:
+                if connection_config(name, boilerplate, project_dir, source).url() == url:
+                    continue
+            except ConfigError:
+                pass
+        listed[name] = connection_config(name, connection, project_dir, source).url(mask_password=True)
     return listed
 
 

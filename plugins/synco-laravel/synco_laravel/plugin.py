@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from synco_core import (
     hookimpl,
     register_secret,
 )
-from synco_laravel.config import read_config
+from synco_laravel.config import read_config, skeleton_connections
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
 from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks
 
@@ -64,7 +65,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         "version": config.version,
         "connection": name,
         "table_prefix": prefix,
-        "connections": other_connections(config.database, project_dir, source),
+        "connections": other_connections(config.database, project_dir, source,
+                                         skeleton_connections(project_dir, os.environ)),
         "filesystems": config.filesystems,
         "disk_roots": {disk.name: str(disk.root) for disk in disks},
         "notes": config.notes,
@@ -82,6 +84,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         post_install=[[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]],
         settings=settings,
         config_source=config.source,
+        base_url=config.app_url,
+        base_url_source="APP_URL",
     )
 
 

@@ -37,11 +37,8 @@ def test_detect_json_fixture(make_project: Make, php_mode: str, laravel_manager:
     assert {s["name"]: (s["kind"], s["relativeBasePath"]) for s in data["fileSets"]} == {
         "local": ("private", "storage/app"), "public": ("public", "storage/app/public")}
     assert data["postInstall"][0].endswith("artisan storage:link")
-    # The connections besides the default one are listed (masked), never dumped.
-    others = data["otherConnections"]
-    assert set(others) == {"sqlite", "pgsql", "sqlsrv"}
-    # DB_PORT and DB_PASSWORD in .env apply to every connection that reads them, as in Laravel.
-    assert others["pgsql"].startswith("postgresql://root:***@127.0.0.1:3306/laravel?")
+    # The skeleton's other connections are not the application's: none is listed.
+    assert data["otherConnections"] == {}
 
 
 def test_detect_text_lists_other_connections(make_project: Make, php_mode: str,
@@ -51,8 +48,16 @@ def test_detect_text_lists_other_connections(make_project: Make, php_mode: str,
     assert result.exit_code == 0, result.output
     assert "text-secret-pw" not in result.output
     assert "Database:   mysql://root:***@127.0.0.1:3306/laravel?charset=utf8mb4" in result.output
-    assert "Not dumped: pgsql: postgresql://root:***@127.0.0.1:5432/laravel?" in result.output
-    assert "Not dumped: mysql:" not in result.output, "the default connection is dumped, not listed"
+    # The skeleton's boilerplate connections are not listed; one the application adds is (with PHP, which
+    # reads config/database.php).
+    assert "Not dumped:" not in result.output
+    config = project / "config" / "database.php"
+    config.write_text(config.read_text().replace(
+        "'connections' => [", "'connections' => [ 'legacy' => ['driver' => 'mysql', 'host' => 'old-db', "
+        "'database' => 'old', 'username' => 'old', 'password' => env('DB_PASSWORD')],", 1))
+    listed = CliRunner().invoke(cli, ["detect", str(project)])
+    assert ("Not dumped: legacy: mysql://old:***@old-db/old" in listed.output) == (php_mode == "php"), listed.output
+    assert "Not dumped: mysql:" not in listed.output, "the default connection is dumped, not listed"
 
 
 def test_debug_detect_says_which_way(make_project: Make, php_mode: str,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from synco_laravel.config import detect_major_version
+from synco_laravel.config import MARKER, TINKER_CODE, detect_major_version
 from synco_laravel.plugin import detect_framework
 
 from synco_core import redact
@@ -49,7 +49,8 @@ def test_laravel11_defaults_to_sqlite(make_project: Make, php_mode: str) -> None
     assert framework.database.engine == "sqlite"
     assert framework.database.name == str(project / "database" / "database.sqlite")
     assert framework.settings["connection"] == "sqlite"
-    assert set(framework.settings["connections"]) == {"mysql", "mariadb", "pgsql", "sqlsrv"}
+    # The skeleton's other connections are boilerplate the application does not use: not listed.
+    assert framework.settings["connections"] == {}
 
 
 def test_laravel11_without_db_connection_is_sqlite(make_project: Make, php_mode: str) -> None:
@@ -140,13 +141,38 @@ def test_real_environment_wins(make_project: Make, php_mode: str, monkeypatch: p
     assert framework.database.password == "env-password"
 
 
-def test_other_connections_masked(make_project: Make, php_mode: str) -> None:
-    project = make_project("laravel11", env={"DB_PASSWORD": "topsecret-pw"})
+APP_CONNECTIONS = """
+        'analytics' => [
+            'driver' => 'pgsql',
+            'host' => env('ANALYTICS_HOST', 'analytics.internal'),
+            'database' => 'stats',
+            'username' => 'reader',
+            'password' => env('DB_PASSWORD'),
+        ],
+"""
+
+
+def test_other_connections_are_the_applications_own(make_project: Make, php_mode: str) -> None:
+    """``Not dumped:`` names the connections the application defined or changed, never the skeleton's
+    boilerplate (which, reading the same DB_* variables, would show a pgsql database on the MySQL port)."""
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_PASSWORD": "topsecret-pw"})
+    config = project / "config" / "database.php"
+    text = config.read_text()
+    text = text.replace("'connections' => [", "'connections' => [" + APP_CONNECTIONS, 1)
+    # The application points the skeleton's sqlsrv connection at a server of its own.
+    text = text.replace("'host' => env('DB_HOST', 'localhost'),", "'host' => 'mssql.internal',", 1)
+    config.write_text(text)
     framework = detect_framework(project)
     assert framework is not None
     listed = framework.settings["connections"]
-    assert listed["mysql"] == "mysql://root:***@127.0.0.1:3306/laravel?charset=utf8mb4"
     assert "topsecret-pw" not in repr(listed)
+    if php_mode == "php":
+        assert listed == {"analytics": "postgresql://reader:***@analytics.internal/stats",
+                          "sqlsrv": listed["sqlsrv"]}
+        assert "mssql.internal" in listed["sqlsrv"]
+    else:
+        # Without PHP only the skeleton is known (config/database.php is PHP): nothing of the application's.
+        assert listed == {}
 
 
 def test_major_version_sources(make_project: Make, tmp_path: Path) -> None:
@@ -167,12 +193,21 @@ def test_broken_artisan_falls_back_to_files(make_project: Make, caplog: pytest.L
     project = make_project("laravel11")
     (project / "vendor" / "autoload.php").write_text("<?php throw new RuntimeException('vendor is broken');\n")
     caplog.set_level("DEBUG", logger="synco_laravel")
+    caplog.set_level("DEBUG", logger="synco_core")
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     if framework.config_source == "php":
         pytest.fail("a failing artisan must not be reported as the source")
     assert framework.database.engine == "sqlite"
-    assert "reading .env instead" in caplog.text or "no PHP interpreter" in caplog.text
+    assert "read .env instead" in caplog.text or "no PHP interpreter" in caplog.text
+    # The warning is one short line (it shows on every command); the tinker script is only in the debug log.
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    for message in warnings:
+        assert "\n" not in message and len(message) < 250, message
+        assert MARKER not in message and "json_encode" not in message
+    if warnings:
+        debug = [record.getMessage() for record in caplog.records if record.levelname == "DEBUG"]
+        assert any(TINKER_CODE in message for message in debug), "the whole command is in the --debug log"
 
 
 @pytest.mark.parametrize("fixture", ["laravel11", "laravel10"])

@@ -122,6 +122,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
         target = resolve_target(resource_settings, project_dir, s3_profile)
     storage = resolve_storage(resource_settings, project_dir)
 
+    base_uri = reader.get("Neos.Flow.http.baseUri")
     major = neos_major_version(project_dir)
     framework = Framework(
         name=FRAMEWORK_NAME,
@@ -133,6 +134,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         reason="flow script and Web/ found" + (f" (Neos {major})" if major else ""),
         post_install=post_install_commands(reader.php or find_php(reader.environ)),
         config_source=reader.source,
+        base_url=base_uri.strip() if isinstance(base_uri, str) and base_uri.strip() else None,
+        base_url_source="Neos.Flow.http.baseUri",
         settings={
             "context": reader.context,
             "neos_version": major,

@@ -237,3 +237,21 @@ def test_url_option_from_settings_files(make_project: Callable[[str], Path], no_
     framework = plugin.detect_framework(project)
     assert framework is not None and framework.database is not None
     assert (framework.database.engine, framework.database.name) == ("sqlite", str(project / "Data/neos.sqlite"))
+
+
+def test_base_uri_is_the_sites_url(make_project: Callable[[str], Path], php_mode: str) -> None:
+    """Flow's ``Neos.Flow.http.baseUri`` is where the site is served: serve prints it as ``--base-url``."""
+    project = make_project("neos8")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.base_url is None, "not set in the fixture: not known"
+    (project / "Configuration" / "Settings.BaseUri.yaml").write_text(
+        "Neos:\n  Flow:\n    http:\n      baseUri: 'https://neos.example.com/'\n")
+    # The fixture's ./flow answers from its own layers, kept in step with the files by hand.
+    flow = project / "flow"
+    flow.write_text(flow.read_text().replace(
+        "$backend(['charset' => 'utf8mb4'])",
+        "$backend(['charset' => 'utf8mb4']), ['Neos' => ['Flow' => ['http' => ['baseUri' => 'https://neos.example.com/']]]]",
+        1))
+    framework = plugin.detect_framework(project)
+    assert framework is not None
+    assert (framework.base_url, framework.base_url_source) == ("https://neos.example.com/", "Neos.Flow.http.baseUri")

@@ -26,6 +26,7 @@ from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
 from synco_symfony.env import SymfonyEnv, confirm_with_php, resolve_env
 from synco_symfony.files import default_upload_set, liip_cache_dirs, vich_file_sets
 from synco_symfony.sanitize import sanitize_profile
+from synco_symfony.site import site_url
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
             others[name] = f"unusable: {exc}"
     version = _symfony_version(project_dir)
     php_command = php or "php"
+    site = site_url(project_dir, env.app_env, resolver)
     framework = Framework(
         name="Symfony",
         plugin=PLUGIN,
@@ -117,6 +119,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         settings={"app_env": env.app_env, "env_files": env.files, "connection": default, "connections": others,
                   "version": version},
         config_source=source,
+        base_url=site[0] if site else None,
+        base_url_source=site[1] if site else "",
     )
     # The public upload folders are where the receiver looks for the site when it searches for the host.
     framework.public_prefixes = tuple(

@@ -247,3 +247,23 @@ def test_postgresql_tls_settings(make_project: Make, php_mode: str) -> None:
     })
     assert db_of(separate)[-1] == {"sslmode": "verify-ca", "sslcert": "/etc/app/client.crt",
                                    "sslkey": "/etc/app/client.key"}
+
+
+def test_router_request_context_is_the_sites_url(make_project: Callable[..., Path]) -> None:
+    """Symfony's router context (``default_uri``, or the older ``router.request_context.*`` parameters) is
+    where the site is served: serve prints it as ``--base-url``."""
+    plain = detect_framework(make_project("symfony7"))
+    assert plain is not None and plain.base_url is None
+    routed = make_project("symfony7", files={
+        "config/packages/routing.yaml": "framework:\n  router:\n    default_uri: '%env(DEFAULT_URI)%'\n",
+        ".env.local": "DEFAULT_URI=https://shop.example.com/app\n"})
+    framework = detect_framework(routed)
+    assert framework is not None
+    assert (framework.base_url, framework.base_url_source) == ("https://shop.example.com/app",
+                                                              "framework.router.default_uri")
+    services = (routed / "config" / "services.yaml").read_text()
+    context = ("parameters:\n    router.request_context.host: old.example.com\n"
+               "    router.request_context.scheme: https\n    router.request_context.base_url: /shop\n")
+    older = make_project("symfony7", files={"config/services.yaml": services.replace("parameters:\n", context, 1)})
+    framework = detect_framework(older)
+    assert framework is not None and framework.base_url == "https://old.example.com/shop"

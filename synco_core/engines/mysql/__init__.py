@@ -8,7 +8,7 @@ hook answers only for ``database.engine == "mysql"`` (``mariadb://`` URLs normal
 Modules: :mod:`.connect` (connections, TLS policy), :mod:`.literals` (exact value formatting and the
 manifest checksum), :mod:`.schema` (objects of a database), :mod:`.sanitize` (named transforms),
 :mod:`.dump`, :mod:`.splitter` (streaming statement splitter), :mod:`.load`, :mod:`.install`
-(swap and rollback), :mod:`.inventory`.
+(swap and rollback), :mod:`.preflight` (could an install run here), :mod:`.inventory`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     from synco_core.engines.mysql.install import install
 
     return install(database, dump, options)
+
+
+@hookimpl(trylast=True)
+def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.mysql.preflight import check
+
+    return check(database)
 
 
 @hookimpl(trylast=True)

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import pymysql
 import pymysql.cursors
 
+from synco_core import dumpprogress
 from synco_core.engines.mysql import literals, schema
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.sanitize import transform_sql
@@ -99,7 +100,8 @@ def _applied_rules(options: DumpOptions) -> list[str]:
     rules = [f"{t}: structure only, rows left out" for t in options.exclude_tables]
     rules += [f"{t}: only rows WHERE {cond}" for t, cond in options.where.items()]
     rules += [f"{t}: only the newest {n} rows by {col}" for t, (col, n) in options.keep_newest.items()]
-    rules += [f"sanitised {rule.describe()}" for rule in options.sanitize]
+    # Worded as the other engines word them; the receiver says "sanitised" itself.
+    rules += [rule.describe() for rule in options.sanitize]
     return rules
 
 
@@ -201,6 +203,7 @@ class _TableWriter:
         """Row literals ``(..)`` to write as one INSERT."""
         self.checksum += sum(map(zlib.crc32, rows))
         self.rows += len(rows)
+        dumpprogress.rows_written(len(rows))
         self._statement(literals.escape_carriage_returns(b",".join(rows)))
 
     def page(self, values: bytes) -> None:
@@ -408,6 +411,7 @@ def _dump_into(conn: Any, db: str, writer: _Writer, options: DumpOptions) -> Dum
             writer.call(functools.partial(manifest.__setitem__, table,
                                           TableManifest(rows=0, checksum=literals.format_checksum(0))))
             continue
+        dumpprogress.table_started(table)
         overrides = rules_by_table.get(table, {})
         columns = schema.columns(conn, db, table)
         fmt = literals.row_format(columns, overrides)

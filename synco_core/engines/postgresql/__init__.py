@@ -7,6 +7,7 @@ are asked in turn. Its hooks are ``trylast``: a framework plugin can take over i
 - :mod:`.dumper`: one snapshot, a plain SQL script in dependency-safe order, psycopg only (no pg_dump).
 - :mod:`.loader`: runs such a script, or ``pg_dump`` plain output, without psql.
 - :mod:`.installer`: scratch database, verification against the manifest, swap by renaming, rollback.
+- :mod:`.preflight`: whether an install could run here, asked before a receive downloads anything.
 
 The modules (and psycopg, slow to import; see docs/performance.md) load when a PostgreSQL database is
 actually used: every synco command registers this plugin, most never touch PostgreSQL.
@@ -48,6 +49,15 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     from synco_core.engines.postgresql import installer
 
     return installer.install(database, dump, options)
+
+
+@hookimpl(trylast=True)
+def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.postgresql.preflight import check
+
+    return check(database)
 
 
 @hookimpl(trylast=True)

@@ -45,6 +45,7 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import pq
 
+from synco_core import dumpprogress
 from synco_core.engines.postgresql import catalog, ordering
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, drain_results, one_line, result_error, where
@@ -862,6 +863,7 @@ class PostgresDumper:
         hasher = hashlib.sha256()
         if plan.excluded:
             return 0, hasher.hexdigest()
+        dumpprogress.table_started(table.display)
         w.sql(f"COPY {name} ({', '.join(q(c) for c in plan.columns)}) FROM stdin;\n")
         try:
             rows = copy_out(conn.pgconn, plan.query, [hasher.update, w.out.write])
@@ -896,12 +898,16 @@ def copy_out(pgconn: pq.abc.PGconn, query: str, sinks: Iterable[Any]) -> int:
             raise DatabaseError(f"COPY failed: {result_error(None, pgconn)}")
         block += data
         if len(block) >= BLOCK_SIZE:
-            rows += block.count(b"\n")
+            counted = block.count(b"\n")
+            rows += counted
+            dumpprogress.rows_written(counted)
             for sink in targets:
                 sink(block)
             block = bytearray()
     if block:
-        rows += block.count(b"\n")
+        counted = block.count(b"\n")
+        rows += counted
+        dumpprogress.rows_written(counted)
         for sink in targets:
             sink(block)
     failed = drain_results(pgconn)

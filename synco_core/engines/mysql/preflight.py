@@ -1,0 +1,45 @@
+"""Before a receive downloads anything: could an install replace this MySQL/MariaDB database?
+
+The installer needs a connection with the configured credentials and the right to create (and drop) the
+scratch database ``<db>__synco_new``. Checking exactly that, by creating and dropping it, answers both
+questions in a few milliseconds, where a missing right would otherwise surface after the whole download.
+A scratch database that already exists (left by an install that was killed) is left alone: the next
+install drops it first anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pymysql
+
+from synco_core.engines.mysql.connect import connect, describe, quote_name, where
+from synco_core.engines.mysql.install import SCRATCH_SUFFIX, derived_name
+from synco_core.errors import DatabaseError
+from synco_core.values import DatabaseConfig
+
+
+def _exists(conn: Any, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (name,))
+        return cur.fetchone() is not None
+
+
+def check(database: DatabaseConfig) -> bool:
+    """True when the server answers and the scratch database can be created; else one-line DatabaseError."""
+    scratch = derived_name(database.name, SCRATCH_SUFFIX)
+    conn = connect(database, use_database=False)
+    try:
+        if _exists(conn, scratch):
+            return True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {quote_name(scratch)}")
+                cur.execute(f"DROP DATABASE {quote_name(scratch)}")
+        except pymysql.err.MySQLError as exc:
+            raise DatabaseError(f"user {database.user or 'root'!r} cannot create the database {scratch!r} on "
+                                f"{where(database)} that installing {database.name!r} needs: {describe(exc)}"
+                                ) from exc
+        return True
+    finally:
+        conn.close()

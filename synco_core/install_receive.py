@@ -1,0 +1,317 @@
+"""Receiving a session and installing it, as ``receive [--install]`` and ``pull --install`` do.
+
+The commands only turn their options into a request and print; everything in between lives here:
+
+- :func:`locate`: where the session is (``--base-url``, the ``hosts`` of ``.synco.yml`` under every public
+  prefix, or the host the user types), and the question whether to trust a self-signed certificate;
+- :class:`Installing`: the install half. It checks the local project and its database before a byte is
+  downloaded, starts loading the database while the files still arrive (``--yes``), undoes that when the
+  transfer fails, and afterwards installs what arrived, or says why not;
+- :func:`receive_and_install` (an HTTP session) and :func:`pull_and_install` (``synco pull``): the
+  transfer between those two, with the same lifecycle for both.
+
+Questions go through an :class:`Interaction`, so the same code runs in a terminal, in a pipe (no
+questions: the answers come from the options, or the command stops and says which option gives them)
+and in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from synco_core.errors import ConfigError, NotConfirmedError, SyncoError, TransferError
+
+if TYPE_CHECKING:
+    from synco_core.install import ReceiveInstall, StreamedDump
+    from synco_core.transfer.progress import Reporter
+    from synco_core.transfer.receive import ReceiveOptions, ReceivePlan, ReceiveSummary
+    from synco_core.transfer.transport import Transport
+    from synco_core.wire import Meta
+
+log = logging.getLogger(__name__)
+
+#: The set name of the database in every session (``--only dbDump``).
+DATABASE_SET = "dbDump"
+
+
+class Interaction(Protocol):
+    """How the commands ask: a terminal, or nobody (``interactive`` False: every question has a flag)."""
+
+    @property
+    def interactive(self) -> bool: ...
+
+    def echo(self, line: str) -> None:
+        """Tell the user (stderr)."""
+
+    def ask(self, question: str) -> str:
+        """A free-text answer (only asked when ``interactive``)."""
+
+    def confirm(self, question: str, default: bool = False) -> bool:
+        """A yes/no answer (only asked when ``interactive``)."""
+
+
+@dataclass
+class SessionAddress:
+    """Which session to receive, and where to look for it."""
+
+    session: str
+    key: str
+    #: ``--base-url``; None looks in ``.synco.yml`` of ``project_dir``, then asks.
+    base_url: str | None = None
+    #: ``--insecure``: do not verify TLS certificates.
+    insecure: bool = False
+    jobs: int = 8
+    #: The local project: its ``.synco.yml`` hosts, its framework's public prefixes.
+    project_dir: Path = Path(".")
+
+
+@dataclass
+class InstallRequest:
+    """``--install`` and the options that go with it."""
+
+    project_dir: Path
+    #: ``--yes``: no question before replacing; the database loads while the files still arrive.
+    yes: bool = False
+    post_install: bool = False
+    force_remote_target: bool = False
+    #: ``--allow-missing``: install although some public files could not be fetched (403, 404).
+    allow_missing: bool = False
+
+
+# ------------------------------------------------------------------------------------------ locating
+
+
+@dataclass
+class Located:
+    """Where the session was found."""
+
+    transport: Transport
+    meta: Meta
+    url: str
+    #: The user typed the host (receive then offers to remember it in ``.synco.yml``).
+    asked: bool = False
+
+
+def _public_prefixes(project_dir: Path, known: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Where the site may serve its files besides its root: the local framework's prefixes and ``/_Resources``."""
+    from synco_core.detection import detect
+    from synco_core.transfer.locate import DEFAULT_PREFIXES
+
+    if known is None:
+        try:
+            known = detect(project_dir).public_prefixes
+        except SyncoError:
+            known = ()
+    return tuple(dict.fromkeys((*known, *DEFAULT_PREFIXES)))
+
+
+def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] | None = None) -> Located:
+    """Find the server holding ``address.session`` and read its meta (not waiting for Ready yet).
+
+    ``prefixes``: the local framework's public prefixes when the caller detected it already.
+    """
+    from synco_core.transfer.locate import candidate_urls, configured_hosts, find_session
+    from synco_core.transfer.receive import identities_for
+    from synco_core.transfer.transport import HttpTransport
+
+    identities = identities_for(address.key)
+    asked = False
+    if address.base_url:
+        candidates = candidate_urls(address.base_url)
+    else:
+        known = _public_prefixes(address.project_dir, prefixes)
+        candidates = [url for host in configured_hosts(address.project_dir) for url in candidate_urls(host, known)]
+        if not candidates:
+            if not ui.interactive:
+                raise ConfigError("where is the session? give --base-url URL (the site's address, as serve prints "
+                                  "it), or list the site under hosts: in .synco.yml")
+            asked = True
+            candidates = candidate_urls(ui.ask("Host or URL of the server"), known)
+    verify = not address.insecure
+
+    def make_transport(url: str) -> Transport:
+        return HttpTransport(url, verify=verify, max_connections=address.jobs, timeout=30.0)
+
+    try:
+        transport, meta, url = find_session(candidates, address.session, identities, make_transport)
+    except TransferError as exc:
+        if not (verify and ui.interactive and "CERTIFICATE_VERIFY_FAILED" in str(exc)):
+            raise
+        if not ui.confirm("The server's TLS certificate is not trusted. Connect anyway?", default=False):
+            raise
+        verify = False
+        transport, meta, url = find_session(candidates, address.session, identities, make_transport)
+    return Located(transport, meta, url, asked)
+
+
+# ------------------------------------------------------------------------------------------ installing
+
+
+class Installing:
+    """The install half of ``receive --install`` and ``pull --install``, from the checks to the end.
+
+    :meth:`prepare` detects the local project and checks its database (local, reachable, may be
+    replaced): receive calls it before locating the session, pull while its channel connects. Without a
+    request (no ``--install``) every method does nothing.
+    """
+
+    def __init__(self, request: InstallRequest | None, ui: Interaction, only: tuple[str, ...] = ()) -> None:
+        self.request = request
+        self.ui = ui
+        self.only = only
+        self.installer: ReceiveInstall | None = None
+
+    def prepare(self) -> None:
+        """Everything that would stop the install, checked before anything is transferred."""
+        request = self.request
+        if request is None or self.installer is not None:
+            return
+        if not request.yes and not self.ui.interactive:
+            raise NotConfirmedError("install", asked=False)
+        from synco_core.install import ReceiveInstall
+
+        # A transfer of files alone (--only without the database) does not need the database checked.
+        check_database = not self.only or DATABASE_SET in self.only
+        self.installer = ReceiveInstall(request.project_dir, yes=request.yes,
+                                        force_remote_target=request.force_remote_target,
+                                        check_database=check_database)
+
+    @property
+    def public_prefixes(self) -> tuple[str, ...] | None:
+        return self.installer.framework.public_prefixes if self.installer is not None else None
+
+    def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
+        if self.installer is not None:
+            self.installer.set_arrived(folder, entry)
+
+    def start_streamed(self, stream: StreamedDump) -> None:
+        if self.installer is not None:
+            self.installer.start_streamed(stream)
+
+    def receive_options(self, options: ReceiveOptions) -> ReceiveOptions:
+        """``options`` with the install's hook for sets as they arrive."""
+        return replace(options, on_set_arrived=self.set_arrived) if self.request is not None else options
+
+    def abandon(self) -> None:
+        if self.installer is not None:
+            self.installer.abandon()
+
+    def conclude(self, summary: ReceiveSummary) -> bool:
+        """After the transfer: install the sets it brought, or say why not and undo (False).
+
+        Sets an earlier receive left in the target are not installed. A public set that lacks only files
+        the server would not give (403, 404) is installed when the user says so: ``--allow-missing``, or
+        yes to the question in a terminal (not asked with ``--yes``); the install itself stays all or
+        nothing.
+        """
+        request, installer = self.request, self.installer
+        if request is None or installer is None:
+            return summary.ok
+        if not summary.ok and not self._install_anyway(summary):
+            installer.abandon()
+            return False
+        names = tuple(outcome.name for outcome in summary.sets)
+        if not names:
+            self.ui.echo("No file set was received, so there is nothing to install.")
+            return True
+        # No terminal: no question (None), so the install refuses with the words that name --yes.
+        confirm = self._confirm if self.ui.interactive else None
+        installer.finish(summary.target, only=names, yes=request.yes, confirm=confirm,
+                         post_install=request.post_install, echo=self.ui.echo)
+        return True
+
+    def _confirm(self, question: str) -> bool:
+        return self.ui.confirm(question, default=False)
+
+    def _install_anyway(self, summary: ReceiveSummary) -> bool:
+        assert self.request is not None
+        failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
+        if not summary.complete_but_missing:
+            self.ui.echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is "
+                         "unchanged. Run the same command again to continue.")
+            return False
+        missing = summary.missing
+        what = f"{len(missing)} public file(s) the server would not give"
+        if self.request.allow_missing:
+            self.ui.echo(f"Installing without {what} (--allow-missing).")
+            return True
+        # --yes means no questions: leaving files out takes its own explicit --allow-missing then.
+        if self.ui.interactive and not self.request.yes and self.ui.confirm(f"Install anyway, without {what}?",
+                                                                            default=False):
+            return True
+        self.ui.echo(f"Not installing: {what} (listed above); running again will not fetch them. The local "
+                     "project is unchanged; pass --allow-missing to install without them.")
+        return False
+
+
+def _transfer_and_install(transfer: Callable[[Installing], ReceiveSummary], installing: Installing,
+                          report: Callable[[ReceiveSummary], None]) -> bool:
+    """Run ``transfer``, report it, install: the lifecycle receive and pull share. True when all went well."""
+    try:
+        summary = transfer(installing)
+    except BaseException:
+        installing.abandon()
+        raise
+    report(summary)
+    if installing.request is None:
+        return summary.ok
+    return installing.conclude(summary)
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def receive_and_install(address: SessionAddress, options: ReceiveOptions, install: InstallRequest | None,
+                        ui: Interaction, reporter: Reporter, report: Callable[[ReceiveSummary], None]) -> bool:
+    """``synco receive``: check the install, find the session, receive it, install it. True when all went well.
+
+    ``report`` prints the summary of the transfer before the install starts (or is refused).
+    """
+    from synco_core.transfer.locate import remember_host
+    from synco_core.transfer.receive import receive_session
+
+    installing = Installing(install, ui, options.only)
+    installing.prepare()
+
+    def transfer(installing: Installing) -> ReceiveSummary:
+        located = locate(address, ui, installing.public_prefixes)
+        try:
+            summary = receive_session(located.transport, address.session, address.key,
+                                      installing.receive_options(options), reporter, meta=located.meta)
+        finally:
+            located.transport.close()
+        if located.asked and ui.interactive and ui.confirm(f"Remember {located.url} in .synco.yml?", default=True):
+            remember_host(address.project_dir, located.url)
+        return summary
+
+    return _transfer_and_install(transfer, installing, report)
+
+
+def plan_receive(address: SessionAddress, options: ReceiveOptions, ui: Interaction, reporter: Reporter) -> ReceivePlan:
+    """``synco receive --plan``: find the session and say what a receive would do; changes nothing."""
+    from synco_core.transfer.receive import plan_session
+
+    located = locate(address, ui)
+    try:
+        return plan_session(located.transport, address.session, address.key, options, reporter, meta=located.meta)
+    finally:
+        located.transport.close()
+
+
+def pull_and_install(run: Callable[[Installing], ReceiveSummary], install: InstallRequest | None, ui: Interaction,
+                     report: Callable[[ReceiveSummary], None], only: tuple[str, ...] = ()) -> bool:
+    """``synco pull``: ``run`` starts the remote side and receives; it calls :meth:`Installing.prepare` once
+    the channel is starting (the local checks then overlap the connection) and hands the installer's hooks
+    to the transfer. True when all went well."""
+    return _transfer_and_install(run, Installing(install, ui, only), report)
+
+
+def missing_files_line(missing: list[str], shown: int = 5) -> str:
+    """The files the server would not give, counted and the first few named."""
+    names = ", ".join(missing[:shown]) + (f" and {len(missing) - shown} more" if len(missing) > shown else "")
+    return (f"{len(missing)} public file(s) could not be fetched (the server refused them or no longer has them): "
+            f"{names}")
