@@ -206,6 +206,9 @@ class InstallResult:
     rows: int = 0
     #: Where the previous content was kept for ``synco db rollback`` (a database, schema or file name).
     backup: str | None = None
+    #: A sentence for the user when the engine did something else than asked: a rollback that found an
+    #: install (or rollback) interrupted by a crash undoes that one instead, and says so here.
+    note: str = ""
 
 
 @dataclass(frozen=True)

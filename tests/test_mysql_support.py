@@ -14,6 +14,7 @@ import pytest
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
+from synco_core.engines.mysql.swap import OWN_TABLES
 from synco_core.testing import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, mysql_admin_connection, mysql_url_for
 from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
@@ -90,6 +91,8 @@ def snapshot(database: str) -> dict[str, Any]:
             cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
                         "ORDER BY TABLE_NAME", (database,))
             for name, kind in cur.fetchall():
+                if name in OWN_TABLES:
+                    continue  # The journal of a kept copy, not content.
                 quoted = "`" + name.replace("`", "``") + "`"
                 if kind == "VIEW":
                     cur.execute(f"SHOW CREATE VIEW {quoted}")
