@@ -23,10 +23,9 @@ import pymysql.cursors
 
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.secrets import redact, register_secret
-from synco_core.types import DatabaseConfig
+from synco_core.types import DatabaseConfig, is_loopback_host
 
 _TRUE = {"1", "true", "yes", "on"}
-_LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def _option(database: DatabaseConfig, *names: str) -> str | None:
@@ -39,8 +38,7 @@ def _option(database: DatabaseConfig, *names: str) -> str | None:
 
 
 def _loopback(database: DatabaseConfig) -> bool:
-    host = (database.host or "").lower()
-    return bool(database.socket) or host in _LOOPBACK or host.startswith("127.")
+    return bool(database.socket) or not database.host or is_loopback_host(database.host)
 
 
 def _asked(database: DatabaseConfig) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO
@@ -56,6 +57,11 @@ LOCK_WAIT_SECONDS = 30
 
 def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation every install and rollback goes through."""
+    if not (database.host or database.socket):
+        # Without a host in the URL, libpq connects where PGHOSTADDR or PGHOST say: judge that host.
+        environment = os.environ.get("PGHOSTADDR") or os.environ.get("PGHOST")
+        if environment:
+            database = database.replace(host=environment)
     check_target(database, options, action, "PostgreSQL", database.socket or database.host or "localhost",
                  "The current database is kept for 'synco db rollback'.")
 
