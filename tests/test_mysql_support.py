@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
 from synco_core.engines.mysql.swap import OWN_TABLES
-from synco_core.testing import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, mysql_admin_connection, mysql_url_for
+from synco_core.testing import (
+    MYSQL_HOST,
+    MYSQL_PASSWORD,
+    MYSQL_PORT,
+    MYSQL_USER,
+    mysql_admin_connection,
+    mysql_url_for,
+    require_tool,
+)
 from synco_core.types import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
 DATA = Path(__file__).parent / "data"
@@ -28,9 +33,7 @@ def config(name: str) -> DatabaseConfig:
 
 
 def client_argv(tool: str = "mariadb") -> list[str]:
-    binary = shutil.which(tool) or shutil.which("mysql" if tool == "mariadb" else "mysqldump")
-    if binary is None:
-        pytest.skip(f"{tool} client not installed")
+    binary = require_tool(tool, "mariadb-client", "mysql" if tool == "mariadb" else "mysqldump")
     argv = [binary, f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", f"--user={MYSQL_USER}"]
     if MYSQL_PASSWORD:
         argv.append(f"--password={MYSQL_PASSWORD}")

@@ -164,7 +164,6 @@ def test_major_version_sources(make_project: Make, tmp_path: Path) -> None:
 
 
 def test_broken_artisan_falls_back_to_files(make_project: Make, caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("synco_core.frameworkutil")
     project = make_project("laravel11")
     (project / "vendor" / "autoload.php").write_text("<?php throw new RuntimeException('vendor is broken');\n")
     caplog.set_level("DEBUG", logger="synco_laravel")
