@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_mysql_support import client_argv, dump_bytes, install_bytes
+from test_mysql_support import client_argv, dump_bytes, install_bytes, query, rename_waiting
 from test_postgres_support import fingerprints, schema_dump, sequences
 
 from synco_core.dburl import parse_database_url
@@ -124,35 +124,22 @@ MYSQL_OLDER = ["CREATE TABLE older (id INT PRIMARY KEY)", "INSERT INTO older VAL
 
 
 def mysql_run(database: str, statements: list[str]) -> None:
+    """Run ``statements`` on one connection (some set the session for the next)."""
     conn = mysql_admin_connection(database)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
 
 
 def mysql_databases(prefix: str) -> set[str]:
-    conn = mysql_admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
-                        (prefix.replace("_", "\\_") + "%",))
-            return {row[0] for row in cur.fetchall()}
-    finally:
-        conn.close()
+    return {row[0] for row in query(None, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "  # type: ignore[arg-type]
+                                          "WHERE SCHEMA_NAME LIKE %s", (prefix.replace("_", "\\_") + "%",))}
 
 
 def mysql_tables(database: str) -> set[str]:
-    conn = mysql_admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_TYPE<>'VIEW'",
-                        (database,))
-            return {row[0] for row in cur.fetchall()}
-    finally:
-        conn.close()
+    return {row[0] for row in query(database, "SELECT TABLE_NAME FROM information_schema.TABLES "
+                                              "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE<>'VIEW'", (database,))}
 
 
 def mysql_state(database: str) -> str | None:
@@ -252,15 +239,29 @@ def assert_nothing_left(scene: MysqlScene) -> None:
     assert names <= {scene.target, scene.target + "__synco_prev"}, names
 
 
-def assert_second_rollback_is_whole(scene: MysqlScene, *states: str) -> None:
+def assert_second_rollback_is_whole(url: str, state: Callable[[], object], *states: object) -> None:
     """A second rollback restores another whole state, or refuses and changes nothing."""
-    before = mysql_state(scene.target)
-    again = synco("db", "rollback", scene.url, "--yes")
+    before = state()
+    again = synco("db", "rollback", url, "--yes")
     if again.returncode == 0:
-        assert mysql_state(scene.target) in states
+        assert state() in states
     else:
         refused(again)
-        assert mysql_state(scene.target) == before
+        assert state() == before
+
+
+def assert_fresh_load_killed_leaves_nothing(url: str, dump: Path, point: str, complete: bool,
+                                            state: Callable[[], object], new: object) -> None:
+    """A load into a database that did not exist, killed at ``point``, then a rollback."""
+    killed(synco("db", "load", url, str(dump), "--yes", kill_at=point), point)
+    rolled = synco("db", "rollback", url, "--yes")
+    if complete:
+        # The install was complete: there was nothing before it to go back to.
+        assert "nothing to roll back" in refused(rolled)
+        assert state() == new
+    else:
+        succeeded(rolled)
+        assert state() is None
 
 
 MYSQL_INSTALL_POINTS = [
@@ -289,7 +290,7 @@ def test_mysql_install_killed_then_rolled_back_is_exact(mysql_scene: MysqlScene,
     succeeded(synco("db", "rollback", scene.url, "--yes"))
     assert mysql_state(scene.target) == scene.original
     assert_nothing_left(scene)
-    assert_second_rollback_is_whole(scene, scene.older, scene.new)
+    assert_second_rollback_is_whole(scene.url, lambda: mysql_state(scene.target), scene.older, scene.new)
 
 
 @pytest.mark.mysql
@@ -366,7 +367,7 @@ def test_mysql_install_killed_while_its_rename_waits_for_a_lock(mysql_scene: Mys
                                     "--yes"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while not renames_waiting(scene.target):
+        while not rename_waiting(scene.target):
             assert process.poll() is None, "the install ended without waiting for the lock"
             assert time.monotonic() < deadline, "the install never reached its RENAME TABLE"
             time.sleep(0.05)
@@ -383,17 +384,6 @@ def test_mysql_install_killed_while_its_rename_waits_for_a_lock(mysql_scene: Mys
     assert_nothing_left(scene)
 
 
-def renames_waiting(database: str) -> bool:
-    conn = mysql_admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
-                        "AND STATE LIKE 'Waiting for table metadata lock%%'", (f"RENAME TABLE `{database}`.%",))
-            return bool(cur.fetchone()[0])
-    finally:
-        conn.close()
-
-
 MYSQL_FRESH_POINTS = ["mysql:install:loaded", "mysql:install:journal-saved", "mysql:install:renamed",
                       "mysql:install:definitions-created", "mysql:install:staging-dropped", "mysql:install:committed"]
 
@@ -403,16 +393,8 @@ MYSQL_FRESH_POINTS = ["mysql:install:loaded", "mysql:install:journal-saved", "my
 def test_mysql_load_into_a_missing_database_killed_leaves_no_database(mysql_scene: MysqlScene, point: str) -> None:
     scene = mysql_scene
     target = scene.target + "_fresh"
-    url = mysql_url_for(target)
-    killed(synco("db", "load", url, str(scene.dump), "--yes", kill_at=point), point)
-    rolled = synco("db", "rollback", url, "--yes")
-    if point == "mysql:install:committed":
-        # The install was complete: there was nothing before it to go back to.
-        assert "nothing to roll back" in refused(rolled)
-        assert mysql_state(target) == scene.new
-    else:
-        succeeded(rolled)
-        assert mysql_state(target) is None
+    assert_fresh_load_killed_leaves_nothing(mysql_url_for(target), scene.dump, point, point.endswith(":committed"),
+                                            lambda: mysql_state(target), scene.new)
     assert mysql_databases(target) <= {target}
 
 
@@ -596,13 +578,7 @@ def test_postgres_install_killed_then_rolled_back_is_exact(postgres_scene: Postg
     succeeded(synco("db", "rollback", scene.url, "--yes"))
     assert postgres_state(scene.target) == scene.original
     assert postgres_databases(scene.target) <= {scene.target, scene.target + "__synco_prev"}
-    before = postgres_state(scene.target)
-    again = synco("db", "rollback", scene.url, "--yes")
-    if again.returncode == 0:
-        assert postgres_state(scene.target) in (scene.older, scene.new)
-    else:
-        refused(again)
-        assert postgres_state(scene.target) == before
+    assert_second_rollback_is_whole(scene.url, lambda: postgres_state(scene.target), scene.older, scene.new)
 
 
 @pytest.mark.postgres
@@ -626,15 +602,8 @@ def test_postgres_load_into_a_missing_database_killed_leaves_no_database(postgre
                                                                           point: str) -> None:
     scene = postgres_scene
     target = scene.target + "_fresh"
-    url = postgres_url_for(target)
-    killed(synco("db", "load", url, str(scene.dump), "--yes", kill_at=point), point)
-    rolled = synco("db", "rollback", url, "--yes")
-    if point == "postgresql:install:renamed":
-        assert "nothing to roll back" in refused(rolled)
-        assert postgres_state(target) == scene.new
-    else:
-        succeeded(rolled)
-        assert postgres_state(target) is None
+    assert_fresh_load_killed_leaves_nothing(postgres_url_for(target), scene.dump, point, point.endswith(":renamed"),
+                                            lambda: postgres_state(target), scene.new)
     assert postgres_databases(target) <= {target}
 
 
@@ -711,12 +680,7 @@ def test_sqlite_install_killed_then_rolled_back_is_exact(sqlite_scene: SqliteSce
     succeeded(synco("db", "rollback", scene.url, "--yes"))
     assert sqlite_state(scene.target) == scene.original
     assert sqlite_leftovers(scene) == set()
-    again = synco("db", "rollback", scene.url, "--yes")
-    if again.returncode == 0:
-        assert sqlite_state(scene.target) in (scene.older, scene.new)
-    else:
-        refused(again)
-        assert sqlite_state(scene.target) == scene.original
+    assert_second_rollback_is_whole(scene.url, lambda: sqlite_state(scene.target), scene.older, scene.new)
 
 
 @pytest.mark.parametrize("point", ["sqlite:rollback:linked", "sqlite:rollback:replaced"])

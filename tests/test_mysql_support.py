@@ -144,3 +144,15 @@ def kill_connections(database: str) -> None:
                 cur.execute(f"KILL {int(pid)}")
     finally:
         admin.close()
+
+
+def rename_waiting(database: str) -> bool:
+    """True while a ``RENAME TABLE`` of ``database``'s tables waits for a table another connection holds."""
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
+                        "AND STATE LIKE 'Waiting for table metadata lock%%'", (f"RENAME TABLE `{database}`.%",))
+            return bool(cur.fetchone()[0])
+    finally:
+        admin.close()

@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
-from test_mysql_support import config, dump_bytes
+from test_mysql_support import config, dump_bytes, rename_waiting
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines import crashpoints
@@ -157,17 +157,6 @@ def test_mysql_swap_moves_every_table_in_one_statement(mysql_database_factory: C
             cur.execute(f"SELECT COUNT(*) FROM {table}")
             assert cur.fetchone()[0] == 2
     conn.close()
-
-
-def rename_waiting(database: str) -> bool:
-    conn = mysql_admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
-                        "AND STATE LIKE 'Waiting for table metadata lock%%'", (f"RENAME TABLE `{database}`.%",))
-            return bool(cur.fetchone()[0])
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------------------------------- PostgreSQL
