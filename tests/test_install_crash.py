@@ -1,8 +1,8 @@
 """``kill -9`` at any moment of an install or a rollback loses nothing (MariaDB, PostgreSQL, SQLite).
 
-A real ``synco db load`` / ``synco db rollback`` process is killed with SIGKILL at named steps of its swap
-(``SYNCO_DEBUG_KILL_AT``, see :mod:`synco_core.engines.crashpoints`), so every point is hit exactly, every
-run. Afterwards:
+A real ``synco db load`` / ``synco install`` / ``synco db rollback`` process is killed with SIGKILL at
+named steps of its swap (``SYNCO_DEBUG_KILL_AT``, see :mod:`synco_core.engines.crashpoints`), so every
+point is hit exactly, every run. Afterwards:
 
 - the target never holds half of each side: its tables are the old ones or the new ones;
 - the next ``synco db rollback`` exits 0 and leaves the database exactly as it was before the killed
@@ -20,6 +20,7 @@ finishes on its own.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -54,13 +55,13 @@ KILLED = -signal.SIGKILL
 ENVIRONMENT_VARIABLE = "SYNCO_DEBUG_KILL_AT"
 
 
-def synco(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def synco(*args: str, kill_at: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``synco`` in a process of its own, killed at ``kill_at`` when given."""
     env = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_VARIABLE}
     if kill_at:
         env[ENVIRONMENT_VARIABLE] = kill_at
     return subprocess.run([sys.executable, "-m", "synco_core", *args], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=180, check=False)
+                          stdin=subprocess.DEVNULL, timeout=180, check=False, cwd=cwd)
 
 
 def killed(proc: subprocess.CompletedProcess[str], point: str) -> None:
@@ -304,6 +305,25 @@ def test_mysql_install_killed_then_installed_again(mysql_scene: MysqlScene, poin
     assert mysql_state(scene.target) == scene.new
     succeeded(synco("db", "rollback", scene.url, "--yes"))
     assert mysql_state(scene.target) == scene.original
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("point", ["mysql:install:journal-saved", "mysql:install:renamed", "mysql:install:committed"])
+def test_synco_install_killed_then_rolled_back_in_the_project(mysql_scene: MysqlScene, tmp_path: Path,
+                                                               point: str) -> None:
+    """``synco install`` of a received session, killed; ``synco db rollback`` run in the project."""
+    scene = mysql_scene
+    project, received = tmp_path / "project", tmp_path / "received"
+    project.mkdir()
+    received.mkdir()
+    (project / ".synco.yml").write_text(f"serve:\n  database: {scene.url}\n")
+    (received / "dbDump.sql").write_bytes(scene.dump.read_bytes())
+    (received / ".synco-received.json").write_text(json.dumps({"version": 1, "session": "s", "fileSets": [
+        {"name": "dbDump", "kind": "database", "path": "dbDump.sql", "engine": "mysql", "format": "sql"}]}))
+    killed(synco("install", str(received), "--project", str(project), "--yes", kill_at=point), point)
+    succeeded(synco("db", "rollback", "--yes", cwd=project))
+    assert mysql_state(scene.target) == scene.original
+    assert_nothing_left(scene)
 
 
 MYSQL_ROLLBACK_POINTS = [
