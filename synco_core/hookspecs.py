@@ -177,7 +177,10 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     first non-None result; an engine returns None for an engine it does not handle. An implementation
     must load into scratch space first, verify against ``options.manifest``, and only then swap the
     result in, keeping the previous content for :func:`rollback_database`. On any failure the target is
-    left exactly as it was and a :class:`~synco_core.SyncoError` is raised.
+    left exactly as it was and a :class:`~synco_core.SyncoError` is raised. A process killed at any moment
+    (``kill -9``) must leave the target whole, the old or the new content, and whatever else it leaves is
+    repaired by the next install or rollback (the built-in engines: see *Database engines*, "What a crash
+    leaves"). A database that did not exist is created by the swap, not before.
 
     :param database: the local target; refuse it unless :meth:`DatabaseConfig.is_local` or
         ``options.force_remote_target``.
@@ -259,7 +262,9 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
         ``options.discard_replaced`` (the undo of an install that failed after its database went in) it is
         dropped instead, and nothing is left to roll back.
     :return: an :class:`~synco_core.InstallResult` describing the restored state, or None when not this
-        engine. Raise :class:`~synco_core.SyncoError` when there is nothing to roll back.
+        engine. Raise :class:`~synco_core.SyncoError` when there is nothing to roll back, or when the kept
+        copy is empty or incomplete (never report success for it). When the last install was interrupted
+        (killed), put back what was there before that install instead and say so in ``note``.
     """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,26 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
-#: Hosts that count as "this machine" for the local-target guard of the installers.
-LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+
+def is_loopback_host(host: str) -> bool:
+    """True when ``host`` names this machine by itself, without asking any resolver.
+
+    That is ``localhost`` and the loopback addresses written as addresses: all of 127.0.0.0/8, ``::1`` (with
+    or without brackets or a zone), and IPv4-mapped forms such as ``::ffff:127.0.0.1``. Nothing else, however
+    it starts or resolves: ``127.0.0.1.example.com`` and ``localhost.example.com`` are names in someone's
+    DNS, and the shorthands C's ``inet_aton`` accepts (``127.1``, ``0x7f.1``, ``2130706433``) are refused
+    with them, since what they reach depends on the library that reads them.
+    """
+    if host.lower() == "localhost":
+        return True
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") and ":" in host else host
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 @dataclass(frozen=True)
@@ -42,11 +61,12 @@ class DatabaseConfig:
     source: str = ""
 
     def is_local(self, extra_local_hosts: Iterable[str] = ()) -> bool:
-        """True when the database is on this machine (socket, loopback, or a host named as local)."""
-        if self.engine == "sqlite" or self.socket:
+        """True when the database is on this machine: a file, a socket, no host (the driver's local
+        default), a loopback host (:func:`is_loopback_host`), or exactly one of ``extra_local_hosts`` (the
+        ``local_hosts`` a project's ``.synco.yml`` names, such as a docker-compose service)."""
+        if self.engine == "sqlite" or self.socket or not self.host or self.host.startswith("/"):
             return True
-        host = (self.host or "").lower()
-        return host in LOCAL_HOSTS or host.startswith("127.") or host in {h.lower() for h in extra_local_hosts}
+        return is_loopback_host(self.host) or self.host.lower() in {h.lower() for h in extra_local_hosts}
 
     def url(self, *, mask_password: bool = False) -> str:
         """The ``DATABASE_URL`` form; with ``mask_password`` the password is shown as ``***``."""
@@ -208,6 +228,9 @@ class InstallResult:
     rows: int = 0
     #: Where the previous content was kept for ``synco db rollback`` (a database, schema or file name).
     backup: str | None = None
+    #: A sentence for the user when the engine did something else than asked: a rollback that found an
+    #: install (or rollback) interrupted by a crash undoes that one instead, and says so here.
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -21,6 +20,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from synco_core.testing.services import require_tool
 
 SHIMS = Path(__file__).parent / "shims"
 
@@ -167,16 +168,10 @@ class Sshd:
         return env
 
 
-def sshd_binary() -> str | None:
-    return shutil.which("sshd") or next((p for p in ("/usr/sbin/sshd",) if os.path.exists(p)), None)
-
-
 @contextlib.contextmanager
 def run_sshd(base: Path, plugin_dir: Path) -> Iterator[Sshd]:
     """Start sshd with its own host key, client key and config in ``base``; stop it afterwards."""
-    binary = sshd_binary()
-    if binary is None:
-        raise RuntimeError("sshd not installed (Debian: apt-get install openssh-server)")
+    binary = require_tool("sshd", "openssh-server")
     base.mkdir(parents=True, exist_ok=True)
     host_key = base / "host_ed25519"
     client_key = base / "client_ed25519"

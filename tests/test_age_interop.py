@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,19 +17,15 @@ import pytest
 
 from synco_core import age
 from synco_core.age.stream import CHUNK_SIZE
+from synco_core.testing.services import require_tool
 
 LENGTHS = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 1234]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def age_binary() -> str:
-    path = shutil.which("age")
-    if path is None:
-        message = "the age command is not installed (apt-get install age)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    require_tool("age-keygen", "age")
+    return require_tool("age", "age")
 
 
 def run_with_terminal(argv: list[str], passphrase: str, timeout: float = 60.0) -> int:

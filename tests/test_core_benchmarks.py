@@ -6,7 +6,6 @@ They check the machinery (arguments, tables), never how fast anything is.
 from __future__ import annotations
 
 import importlib
-import shutil
 import statistics
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from synco_core.testing.services import unavailable
+from synco_core.testing.services import require_tool
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -52,8 +51,7 @@ def test_options_are_split_from_names(bench_modules: tuple[ModuleType, ModuleTyp
 
 def test_runner_passes_options_to_the_script(tmp_path: Path) -> None:
     """``run.py age --size 1 ...`` must reach bench_age.py: its table names the size it was given."""
-    if shutil.which("age") is None:
-        unavailable("the age command is not installed (apt-get install age)")
+    require_tool("age", "age")
     result = runner("age", "--size", "1", "--repeat", "1", "--dir", str(tmp_path / "data"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "=== age ===" in result.stdout

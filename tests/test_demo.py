@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from synco_core.testing.services import require_module
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo.py"
 
@@ -32,7 +34,7 @@ FILES = [
 
 @pytest.mark.slow
 def test_demo_round_trip(tmp_path: Path) -> None:
-    pytest.importorskip("synco_laravel", reason="the demo needs synco-laravel installed (nox -s tests)")
+    require_module("synco_laravel", "the demo needs synco-laravel installed: nox -s tests")
     # The demo works in a folder of its own under TMPDIR; pointing TMPDIR here shows it cleans up after itself.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)}
     result = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, env=env, timeout=180,

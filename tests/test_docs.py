@@ -23,6 +23,7 @@ import pytest
 
 from synco_core import hookspecs
 from synco_core.cli.main import cli
+from synco_core.testing.services import require_module
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -211,7 +212,7 @@ def test_guide_code_matches_example(heading: str, language: str, source: str) ->
 
 def test_synco_yml_example_is_valid(tmp_path: Path) -> None:
     """The `.synco.yml` example of the configuration reference is read by the real readers without error."""
-    config_module = pytest.importorskip("synco_generic.config")
+    config_module = require_module("synco_generic.config", "synco-generic is installed with nox -s tests")
     from synco_core.pull.remote import load_remotes, remote_from_config
     from synco_core.transfer.locate import configured_hosts
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil import FrameworkCommandError, find_php, load_dotenv_files, parse_dotenv, run_command
 from synco_core.redaction import register_secret
+from synco_core.testing.services import needs_php
 from synco_core.values import DumpOptions
 
 
@@ -93,7 +93,7 @@ def test_find_php_order(tmp_path: Path) -> None:
     assert find_php({"PATH": str(bin_dir), "PHP": str(tmp_path / "nope/php")}) == str(plain)
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php CLI not installed")
+@needs_php
 def test_run_command_with_real_php(tmp_path: Path) -> None:
     result = run_command(["php", "-r", "echo getenv('FLOW_CONTEXT');"], cwd=tmp_path,
                          extra_env={"FLOW_CONTEXT": "Production"})

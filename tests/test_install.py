@@ -18,7 +18,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.install import check_target, install_received, load_received, plan_install
 from synco_core.sizes import human_size
-from synco_core.testing.services import mysql_admin_connection
+from synco_core.testing.services import mysql_admin_connection, unavailable
 
 
 def _make_db(path: Path, rows: int) -> None:
@@ -155,7 +155,7 @@ def test_install_question_shows_what_is_there_now(plugin_manager: Any, register_
     try:
         db_bytes = sum(size for (size,) in conn.execute("SELECT pgsize FROM dbstat WHERE name = 'items'"))
     except sqlite3.OperationalError:
-        pytest.skip("this SQLite has no dbstat table, so the engine reports no table sizes")
+        unavailable("this SQLite has no dbstat table, so the engine reports no table sizes")
     finally:
         conn.close()
     questions: list[str] = []
@@ -433,7 +433,7 @@ def test_mysql_target_question_and_force_remote_target(plugin_manager: Any, regi
     # remote server that the test can still reach.
     host = socket.gethostname()
     if not socket.gethostbyname(host).startswith("127."):
-        pytest.skip(f"{host} does not resolve to a loopback address here")
+        unavailable(f"{host} does not resolve to a loopback address here")
     (project / LOCAL_MARKER).write_text(f"mysql://root@{host}:3306/{target_db}")
     with pytest.raises(ConfigError, match="force-remote-target"):
         install_received(folder, project, yes=True, echo=lambda _: None)

@@ -193,18 +193,18 @@ CREATE VIEW v AS SELECT a, only_here() AS b FROM t;
 def test_failure_after_the_rename_puts_everything_back(old_and_new: tuple[str, bytes],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """If the new views cannot be created in the target, the swap is reversed."""
-    from synco_core.engines.mysql import install as install_module
+    from synco_core.engines.mysql import swap
 
     target, data = old_and_new
     before = snapshot(target)
-    real = install_module._create_definitions
+    real = swap.create_definitions
 
-    def failing(conn: Any, db: str, objects: Any, **kwargs: Any) -> None:
+    def failing(conn: Any, db: str, objects: Any, *args: Any, **kwargs: Any) -> None:
         if db == target and any(view.name == "parent_names" for view in objects.views):
             raise DatabaseError("cannot create view 'parent_names' (simulated)")
-        real(conn, db, objects, **kwargs)
+        real(conn, db, objects, *args, **kwargs)
 
-    monkeypatch.setattr(install_module, "_create_definitions", failing)
+    monkeypatch.setattr(swap, "create_definitions", failing)
     with pytest.raises(DatabaseError, match="simulated"):
         install_bytes(target, data)
     assert_untouched(target, before)

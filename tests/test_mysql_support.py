@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
+from synco_core.engines.mysql.swap import OWN_TABLES
 from synco_core.testing.services import (
     MYSQL_HOST,
     MYSQL_PASSWORD,
@@ -21,6 +19,7 @@ from synco_core.testing.services import (
     MYSQL_USER,
     mysql_admin_connection,
     mysql_url_for,
+    require_tool,
 )
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
@@ -34,9 +33,7 @@ def config(name: str) -> DatabaseConfig:
 
 
 def client_argv(tool: str = "mariadb") -> list[str]:
-    binary = shutil.which(tool) or shutil.which("mysql" if tool == "mariadb" else "mysqldump")
-    if binary is None:
-        pytest.skip(f"{tool} client not installed")
+    binary = require_tool(tool, "mariadb-client", "mysql" if tool == "mariadb" else "mysqldump")
     argv = [binary, f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", f"--user={MYSQL_USER}"]
     if MYSQL_PASSWORD:
         argv.append(f"--password={MYSQL_PASSWORD}")
@@ -97,6 +94,8 @@ def snapshot(database: str) -> dict[str, Any]:
             cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
                         "ORDER BY TABLE_NAME", (database,))
             for name, kind in cur.fetchall():
+                if name in OWN_TABLES:
+                    continue  # The journal of a kept copy, not content.
                 quoted = "`" + name.replace("`", "``") + "`"
                 if kind == "VIEW":
                     cur.execute(f"SHOW CREATE VIEW {quoted}")
@@ -143,5 +142,17 @@ def kill_connections(database: str) -> None:
                         (database,))
             for (pid,) in cur.fetchall():
                 cur.execute(f"KILL {int(pid)}")
+    finally:
+        admin.close()
+
+
+def rename_waiting(database: str) -> bool:
+    """True while a ``RENAME TABLE`` of ``database``'s tables waits for a table another connection holds."""
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
+                        "AND STATE LIKE 'Waiting for table metadata lock%%'", (f"RENAME TABLE `{database}`.%",))
+            return bool(cur.fetchone()[0])
     finally:
         admin.close()

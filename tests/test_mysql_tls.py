@@ -21,7 +21,14 @@ import pytest
 
 from synco_core.engines.mysql import connect as mysql_connect
 from synco_core.errors import DatabaseError
+from synco_core.testing.services import require_tool
 from synco_core.values import DatabaseConfig
+
+
+def openssl() -> str:
+    """The openssl command, which makes the test certificates."""
+    return require_tool("openssl", "openssl")
+
 
 CLIENT_SSL = 0x800
 # LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH: what PyMySQL needs to log in.
@@ -136,7 +143,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and its key (the "CA" a verifying client would need)."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fake-db",
+    subprocess.run([openssl(), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fake-db",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     return cert, key
 
@@ -210,7 +217,7 @@ def test_verification_passes_with_the_right_ca(tls_server: FakeServer, certifica
 def test_a_ca_verifies_unless_the_configuration_says_not_to(tls_server: FakeServer, tmp_path: Path) -> None:
     # The fake server's certificate is self-signed; a CA that is not it fails verification...
     other_ca = str(tmp_path / "other-ca.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+    subprocess.run([openssl(), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
                     "-keyout", str(tmp_path / "other-key.pem"), "-out", other_ca], check=True, capture_output=True)
     with pytest.raises(DatabaseError, match="failed verification"):
         mysql_connect.connect(config(tls_server, ssl_ca=other_ca))

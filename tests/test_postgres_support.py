@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import psycopg
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql.connection import connect
 from synco_core.engines.postgresql.loader import load_script
-from synco_core.testing.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, unavailable
+from synco_core.testing.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, require_tool
 
 DATA = Path(__file__).parent / "data"
 FIDELITY = DATA / "postgres" / "fidelity.sql"
@@ -75,11 +74,7 @@ def sequences(url: str) -> dict[str, tuple[int, bool]]:
 
 def require(tool: str) -> str:
     """The path of a PostgreSQL client tool; skipped when missing, but a failure under CI=true."""
-    path = shutil.which(tool)
-    if path is None:
-        unavailable(f"{tool} is not installed")
-        raise AssertionError("unreachable")
-    return path
+    return require_tool(tool, "postgresql-client")
 
 
 def schema_dump(name: str) -> str:

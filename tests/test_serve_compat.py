@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from test_transfer_support import fixture_app_fixture  # noqa: F401
 from synco_core import age, hookimpl
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
-from synco_core.testing.services import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for, require_tool
 from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework, SanitizeRule
 
 MARKER = "mysql-app.txt"
@@ -178,8 +177,7 @@ except ImportError:
 def test_password_alone_is_an_scrypt_key_age_opens_and_keeps_zstd(fixture_app: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # --password changes the key type only; what Go synco v2 reads (no compression) takes --compat.
-    if shutil.which("age") is None:
-        pytest.skip("the age command is not installed (apt-get install age)")
+    require_tool("age", "age")
     monkeypatch.chdir(fixture_app)
     monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
     password = "scrypt & spaces 42"

@@ -186,4 +186,8 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
         result = rollback_with_engine(database, options)
     except SyncoError:
         raise
+    if result.note:
+        # The engine found a crashed install or rollback and undid that instead.
+        click.echo(f"{result.note} ({result.tables} tables)", err=True)
+        return
     click.echo(f"Rolled back {database.url(mask_password=True)} ({result.tables} tables)", err=True)

@@ -11,24 +11,32 @@ rules into when the artifact is the database file itself. The rules are therefor
 vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
 pages of the file that is shipped.
 
-Install: the dump is written to a temporary file next to the target, checked with
-``PRAGMA integrity_check`` and against the manifest, and renamed over the target in one atomic step. The
-previous file is kept as ``<file>.synco-previous`` for :func:`rollback_database`.
+Install: the dump is written to a temporary file next to the target (``.<file>.synco-new``), checked
+with ``PRAGMA integrity_check`` and against the manifest, flushed to disk, and renamed over the target in
+one atomic step. The previous file is kept as ``<file>.synco-previous`` for :func:`rollback_database`: a
+hard link made under a temporary name and renamed into place, so that name always holds a whole file.
+A kill at any moment leaves the target whole (the old file or the new one) and at most a temporary file,
+which the next install or rollback removes; a rollback that finds one says the interrupted install had not
+changed the target, and changes nothing else. Installs and rollbacks in one folder wait for each other
+(``flock`` on the folder, released when a killed process's descriptors close).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from synco_core import hookimpl
+from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
@@ -44,8 +52,12 @@ from synco_core.values import (
     TableManifest,
 )
 
+log = logging.getLogger(__name__)
+
 ENGINE = "sqlite"
 PREVIOUS_SUFFIX = ".synco-previous"
+#: How long an install or rollback waits for another one in the same folder before giving up.
+LOCK_WAIT_SECONDS = 30
 CHUNK = 1 << 20
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -272,6 +284,128 @@ def _remove_sidecars(target: Path) -> None:
             Path(str(target) + suffix).unlink()
 
 
+def _side_files(target: Path) -> tuple[Path, Path, Path, Path]:
+    """The new file being written, the kept copy, the kept copy's temporary name, a rollback's side name."""
+    return (target.with_name(f".{target.name}.synco-new"), Path(str(target) + PREVIOUS_SUFFIX),
+            target.with_name(f".{target.name}.synco-keep"), target.with_name(f".{target.name}.synco-swap"))
+
+
+@contextlib.contextmanager
+def _folder_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the target's folder (where there is one: not on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows has no flock; installs there are not serialised.
+        yield
+        return
+    descriptor = os.open(target.parent, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SyncoError(f"another synco command is installing into or rolling back {target}; try again "
+                                     "when it is done") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a rename is in the folder, not in the file)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _recover(target: Path) -> str | None:
+    """Finish or undo what an interrupted install or rollback left next to ``target``.
+
+    Returns a sentence for the user when what it found leaves nothing more to do for a rollback: an
+    install interrupted before it replaced the target (which is as it was), or a rollback interrupted after
+    it did (which is then completed). None when there was nothing to do, or only the side link of a
+    rollback that had not replaced the target yet (a rollback then does it in full).
+    """
+    temp, previous, keeping, side = _side_files(target)
+    with contextlib.suppress(FileNotFoundError):
+        keeping.unlink()
+    note = None
+    if os.path.lexists(side):
+        if os.path.lexists(previous):
+            side.unlink()
+        else:
+            # The rollback had put the kept file in place; the replaced one becomes the kept copy.
+            os.replace(side, previous)
+            _sync_folder(target.parent)
+            note = (f"an interrupted rollback of SQLite database {target} was completed: it holds the content "
+                    "from before the last install")
+    if os.path.lexists(temp):
+        temp.unlink()
+        note = f"an interrupted install had not changed SQLite database {target} yet: it is as it was"
+    return note
+
+
+def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int, int]:
+    """Write the dump to ``temp`` and check it; returns (tables, rows)."""
+    if options.format not in ("sqlite", "sql", "native"):
+        raise ConfigError(f"the SQLite engine loads 'sqlite' or 'sql' dumps, not {options.format!r}")
+    # The content decides, not the recorded format: a compressed database file arrives as a stream
+    # whose name says nothing, and a script never starts with the SQLite file header.
+    first = dump.read(len(SQLITE_MAGIC))
+    if first == SQLITE_MAGIC:
+        with temp.open("wb") as fh:
+            fh.write(first)
+            shutil.copyfileobj(dump, fh, CHUNK)
+    elif options.format == "sqlite":
+        raise DatabaseError("the SQLite dump is not a database file (wrong header)")
+    else:
+        with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
+            _run_script(conn, dump, first)
+    with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
+        try:
+            status = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
+        if status != ["ok"]:
+            raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {status[0]}")
+        tables = _tables(conn)
+        for table, expected in options.manifest.items():
+            if table not in tables:
+                raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
+            found = _fingerprint(conn, table)
+            if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
+                raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
+                                    f"({found.rows} rows, the dump had {expected.rows})")
+        if not options.manifest:
+            rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
+        else:
+            rows = sum(m.rows for m in options.manifest.values())
+        conn.execute("PRAGMA journal_mode = DELETE")
+    with temp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    return len(tables), rows
+
+
+def _keep(target: Path, previous: Path, keeping: Path) -> None:
+    """``previous`` becomes the target's current file, in one rename (it never names a partial file)."""
+    with contextlib.suppress(FileNotFoundError):
+        keeping.unlink()
+    # A hard link keeps the old content under the backup name while the rename of the new file swaps the
+    # target in one atomic step; where links are not possible, a copy does the same job.
+    try:
+        os.link(target, keeping)
+    except OSError:
+        shutil.copy2(target, keeping)
+    os.replace(keeping, previous)
+
+
 @hookimpl(trylast=True)
 def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
@@ -280,67 +414,46 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     if target.exists():
         _confirm(database, target, options, "replace")
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.synco-new")
-    with contextlib.suppress(FileNotFoundError):
-        temp.unlink()
-    try:
-        if options.format not in ("sqlite", "sql", "native"):
-            raise ConfigError(f"the SQLite engine loads 'sqlite' or 'sql' dumps, not {options.format!r}")
-        # The content decides, not the recorded format: a compressed database file arrives as a stream
-        # whose name says nothing, and a script never starts with the SQLite file header.
-        first = dump.read(len(SQLITE_MAGIC))
-        if first == SQLITE_MAGIC:
-            with temp.open("wb") as fh:
-                fh.write(first)
-                shutil.copyfileobj(dump, fh, CHUNK)
-        elif options.format == "sqlite":
-            raise DatabaseError("the SQLite dump is not a database file (wrong header)")
-        else:
-            with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
-                _run_script(conn, dump, first)
-        with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
-            try:
-                status = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            except sqlite3.DatabaseError as exc:
-                raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
-            if status != ["ok"]:
-                raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {status[0]}")
-            tables = _tables(conn)
-            rows = 0
-            for table, expected in options.manifest.items():
-                if table not in tables:
-                    raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
-                found = _fingerprint(conn, table)
-                if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
-                    raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
-                                        f"({found.rows} rows, the dump had {expected.rows})")
-            if not options.manifest:
-                rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
-            else:
-                rows = sum(m.rows for m in options.manifest.values())
-            conn.execute("PRAGMA journal_mode = DELETE")
-        with temp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    previous = Path(str(target) + PREVIOUS_SUFFIX)
-    backup = None
-    if target.exists():
-        _checkpoint(target)
-        with contextlib.suppress(FileNotFoundError):
-            previous.unlink()
-        # A hard link keeps the old content under the backup name while the rename below swaps the
-        # target in one atomic step; where links are not possible, a copy does the same job.
+    temp, previous, keeping, _ = _side_files(target)
+    with _folder_lock(target):
+        recovered = _recover(target)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
         try:
-            os.link(target, previous)
-        except OSError:
-            shutil.copy2(target, previous)
-        backup = str(previous)
-    os.replace(temp, target)
-    _remove_sidecars(target)
-    return InstallResult(engine=ENGINE, database=str(target), tables=len(tables), rows=rows, backup=backup)
+            tables, rows = _write_new(temp, dump, options)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+        crashpoints.reached("sqlite:install:written")
+        backup = None
+        if target.exists():
+            _checkpoint(target)
+            _keep(target, previous, keeping)
+            crashpoints.reached("sqlite:install:kept")
+            backup = str(previous)
+        os.replace(temp, target)
+        _sync_folder(target.parent)
+        crashpoints.reached("sqlite:install:replaced")
+        _remove_sidecars(target)
+    return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup)
+
+
+def _check_kept(target: Path, previous: Path) -> None:
+    """Refuse a kept copy that is not a whole database other than the target itself."""
+    if not previous.is_file():
+        raise SyncoError(f"nothing to roll back: {previous} does not exist")
+    if target.exists() and os.path.samefile(target, previous):
+        raise SyncoError(f"nothing to roll back: {previous} is the current database itself (an install was "
+                         "stopped before it replaced the target)")
+    try:
+        with contextlib.closing(sqlite3.connect(f"{previous.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            status = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        raise SyncoError(f"cannot roll back: the kept copy {previous} is not a whole SQLite database ({exc}); "
+                         "nothing was changed") from exc
+    if status != ["ok"]:
+        raise SyncoError(f"cannot roll back: the kept copy {previous} is damaged ({status[0]}); nothing was changed")
 
 
 @hookimpl(trylast=True)
@@ -364,29 +477,44 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     if database.engine != ENGINE:
         return None
     target = _path(database)
-    previous = Path(str(target) + PREVIOUS_SUFFIX)
-    if not previous.is_file():
-        raise SyncoError(f"nothing to roll back: {previous} does not exist")
-    _confirm(database, target, options, "roll back")
-    side = target.with_name(f".{target.name}.synco-swap")
-    if target.exists():
-        _checkpoint(target)
-        with contextlib.suppress(FileNotFoundError):
-            side.unlink()
-        os.link(target, side)
-    # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
-    # so a second rollback undoes the first.
-    os.replace(previous, target)
-    _remove_sidecars(target)
-    if side.exists():
-        if options.discard_replaced:
-            side.unlink()
-        else:
-            os.replace(side, previous)
-    with contextlib.closing(sqlite3.connect(target)) as conn:
-        tables = len(_tables(conn))
+    _, previous, _, side = _side_files(target)
+    with _folder_lock(target) if target.parent.is_dir() else contextlib.nullcontext():
+        recovered = _recover(target)
+        if recovered is not None:
+            tables = _count_tables(target)
+            return InstallResult(engine=ENGINE, database=str(target), tables=tables,
+                                 backup=str(previous) if previous.exists() else None,
+                                 note=recovered[0].upper() + recovered[1:])
+        _check_kept(target, previous)
+        _confirm(database, target, options, "roll back")
+        if target.exists():
+            _checkpoint(target)
+            with contextlib.suppress(FileNotFoundError):
+                side.unlink()
+            os.link(target, side)
+            crashpoints.reached("sqlite:rollback:linked")
+        # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
+        # so a second rollback undoes the first.
+        os.replace(previous, target)
+        _sync_folder(target.parent)
+        crashpoints.reached("sqlite:rollback:replaced")
+        _remove_sidecars(target)
+        if side.exists():
+            if options.discard_replaced:
+                side.unlink()
+            else:
+                os.replace(side, previous)
+            _sync_folder(target.parent)
+        tables = _count_tables(target)
     return InstallResult(engine=ENGINE, database=str(target), tables=tables,
                          backup=str(previous) if previous.exists() else None)
+
+
+def _count_tables(target: Path) -> int:
+    if not target.is_file():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        return len(_tables(conn))
 
 
 @hookimpl(trylast=True)

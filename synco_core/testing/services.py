@@ -8,13 +8,15 @@ enable them with ``-p synco_core.testing.services``.
 - ``mysql_url`` / ``postgres_url``: a uniquely named throw-away database on the local server, dropped
   afterwards (``mysql_database_factory`` / ``postgres_database_factory`` for as many as needed). The servers
   are found through ``SYNCO_TEST_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD`` and
-  ``SYNCO_TEST_POSTGRES_HOST``/``_PORT``/``_USER`` (default: 127.0.0.1, root / postgres, no password). When a
-  server is unreachable the test is skipped, except under ``CI=true``, where that is a failure: CI must
-  never pass with the database tests skipped.
+  ``SYNCO_TEST_POSTGRES_HOST``/``_PORT``/``_USER`` (default: 127.0.0.1, root / postgres, no password).
+- Whatever a test needs from outside the code goes through :func:`unavailable` when it is missing: a
+  server that does not answer, a command (:func:`require_tool`, or the :func:`needs_tool` mark), a Python
+  module (:func:`require_module`). The test is then skipped, except under ``CI=true``, where it fails: CI
+  must never pass with tests skipped.
 - ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
 - For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
-  where there is not: ``php_mode`` runs a test twice (``"php"``, skipped without the CLI, and
-  ``"files"`` with PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` skips a test without it.
+  where there is not: ``php_mode`` runs a test twice (``"php"``, which needs the CLI, and ``"files"`` with
+  PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` marks a test that needs the CLI.
 - :func:`serve_receive_install`: the whole round trip through the command line, as a user runs it.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib
 import os
 import re
 import shutil
@@ -29,7 +32,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -42,11 +45,60 @@ POSTGRES_PORT = int(os.environ.get("SYNCO_TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
 
 
-def unavailable(reason: str) -> None:
-    """Skip the test with ``reason``, or fail it under CI."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI=true: database tests must not be skipped)")
+def in_ci() -> bool:
+    """True under ``CI=true`` (or ``1``, ``yes``): where a test must never be skipped."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test with ``reason``, or fail it under CI.
+
+    The one way a test gives up for want of something outside the code (a server, a command, a module,
+    a feature of the platform): on a laptop it is skipped and counted in the summary; under ``CI=true``
+    it fails, so that CI can never pass with tests skipped.
+    """
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a test may not be skipped for want of a server or tool)")
     pytest.skip(reason)
+
+
+#: Where Debian keeps daemons (sshd), which an ordinary PATH does not reach.
+_SYSTEM_DIRECTORIES = ("/usr/sbin", "/sbin")
+
+
+def require_tool(name: str, package: str, *alternatives: str) -> str:
+    """The path of command ``name`` (or of the first of ``alternatives`` found); :func:`unavailable` when
+    none is installed, naming the Debian ``package`` that has it."""
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SYSTEM_DIRECTORIES])
+    for candidate in (name, *alternatives):
+        path = shutil.which(candidate, path=search)
+        if path is not None:
+            return path
+    unavailable(f"the {name} command is not installed (apt-get install {package})")
+
+
+def require_module(name: str, hint: str) -> Any:
+    """The module ``name`` imported; :func:`unavailable` when it is not installed (``hint``: how to get it)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"the Python module {name} is not installed ({hint})")
+
+
+def needs_tool(name: str, package: str, *alternatives: str) -> pytest.MarkDecorator:
+    """Mark a test (or, as ``pytestmark``, a module) as needing command ``name``: checked with
+    :func:`require_tool` when the test runs, so it is skipped without it, and fails under CI."""
+    return pytest.mark.needs_tool(name, package, *alternatives)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_tool(name, package, *alternatives): the test runs command NAME "
+                                       "(from Debian PACKAGE); skipped without it, a failure under CI=true")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs_tool"):
+        require_tool(*mark.args)
 
 
 def unique_name(prefix: str = "synco_test") -> str:
@@ -203,8 +255,8 @@ def serve_receive_install(source: Path, base_url: str, received: Path, project: 
 
 # ------------------------------------------------------------------------------------------------ PHP
 
-NO_PHP_REASON = "the php CLI is not installed (apt-get install php-cli)"
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason=NO_PHP_REASON)
+#: The test runs the ``php`` CLI: skipped without it, a failure under CI.
+needs_php = needs_tool("php", "php-cli")
 
 
 def hide_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -223,11 +275,11 @@ def no_php(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(params=["php", "files"])
 def php_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Runs a test twice: with the real ``php`` CLI (skipped without one), and with PHP hidden."""
+    """Runs a test twice: with the real ``php`` CLI (skipped without one, a failure under CI), and with
+    PHP hidden."""
     monkeypatch.delenv("PHP", raising=False)
     if request.param == "php":
-        if shutil.which("php") is None:
-            pytest.skip(NO_PHP_REASON)
+        require_tool("php", "php-cli")
     else:
         hide_php(monkeypatch, tmp_path)
     return str(request.param)

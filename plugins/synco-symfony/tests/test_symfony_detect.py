@@ -11,6 +11,7 @@ from synco_symfony.phparray import parse_php_return
 from synco_symfony.plugin import detect_framework
 
 from synco_core import ConfigError, redact
+from synco_core.testing.services import require_tool
 
 Make = Callable[..., Path]
 
@@ -189,11 +190,7 @@ def test_no_database_configured(make_project: Make, no_php: None) -> None:
 
 
 def test_confirm_with_php(make_project: Make) -> None:
-    import shutil
-
-    php = shutil.which("php")
-    if php is None:
-        pytest.skip("the php CLI is not installed")
+    php = require_tool("php", "php-cli")
     project = make_project("symfony6", {".env.local": "DATABASE_URL=mysql://u:p@console-host:3306/app\n"})
     value = confirm_with_php(project, php, "DATABASE_URL")
     assert value is not None and "@console-host:3306/" in value

@@ -23,10 +23,9 @@ import pymysql.cursors
 
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.redaction import error_line, one_line, register_secret
-from synco_core.values import DatabaseConfig
+from synco_core.values import DatabaseConfig, is_loopback_host
 
 _TRUE = {"1", "true", "yes", "on"}
-_LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
 #: Driver messages in errors are cut to this many characters (a TLS failure can quote a whole certificate).
 MESSAGE_LIMIT = 300
 
@@ -41,8 +40,7 @@ def _option(database: DatabaseConfig, *names: str) -> str | None:
 
 
 def _loopback(database: DatabaseConfig) -> bool:
-    host = (database.host or "").lower()
-    return bool(database.socket) or host in _LOOPBACK or host.startswith("127.")
+    return bool(database.socket) or not database.host or is_loopback_host(database.host)
 
 
 def _asked(database: DatabaseConfig) -> bool:

@@ -1,16 +1,14 @@
 """The atomic installer: load into a scratch database, verify, swap with one ``RENAME TABLE``.
 
-Databases involved, named after the target ``db``: ``db__synco_new`` (scratch: the dump is loaded
-here) and ``db__synco_prev`` (the previous content, kept for ``synco db rollback`` until the next
-install). Tables move between them with a single ``RENAME TABLE`` statement, which the server applies
-atomically. Views, triggers, routines and events cannot move that way (views cannot change database,
-tables with triggers cannot either), so they are read before the swap, dropped, and created again on
-the other side right after it; should that fail, the swap is reversed.
+The dump is loaded into ``db__synco_new`` and its tables are checked against the manifest (row counts
+and checksums, computed by the server). Only then does :mod:`synco_core.engines.mysql.swap` move the
+tables, with their views, triggers, routines and events, into ``db``, keeping what was there as
+``db__synco_prev`` for ``synco db rollback``; that module also makes the swap safe against a kill at
+any moment. A failure before the swap drops the scratch database and leaves the target untouched.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -22,18 +20,16 @@ from typing import Any, BinaryIO
 import pymysql
 import pymysql.cursors
 
-from synco_core.engines import guard
-from synco_core.engines.mysql import literals, schema
-from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
+from synco_core.engines import crashpoints, guard
+from synco_core.engines.mysql import literals, schema, swap
+from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.load import Loader
+from synco_core.engines.mysql.swap import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name  # noqa: F401 (re-exported)
 from synco_core.errors import DatabaseError, SyncoError
 from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
 
-SCRATCH_SUFFIX = "__synco_new"
-BACKUP_SUFFIX = "__synco_prev"
-_MAX_NAME = 64
 #: Connections executing INSERTs in parallel: the server spreads them over its cores, which is what
 #: lets the load beat one ``mariadb`` client feeding one connection.
 LOAD_WORKERS = 2
@@ -41,137 +37,10 @@ LOAD_WORKERS = 2
 VERIFY_SPLIT_BYTES = 8 * 1024 * 1024
 
 
-def derived_name(db: str, suffix: str) -> str:
-    """``db + suffix``, shortened with a hash when that would exceed MySQL's 64-character limit."""
-    name = db + suffix
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha1(db.encode()).hexdigest()[:8]
-    return db[:_MAX_NAME - len(suffix) - 9] + "_" + digest + suffix
-
-
 def check_target(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation, shared by install and rollback."""
     guard.check_target(database, options, action, "MySQL", where(database),
                        "Its current tables are kept for 'synco db rollback'.")
-
-
-def _execute(conn: Any, sql: str | bytes) -> None:
-    with conn.cursor() as cur:
-        cur.execute(sql)
-
-
-def _exists(conn: Any, db: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
-        return cur.fetchone() is not None
-
-
-def _create_like(conn: Any, db: str, model: str) -> None:
-    """Create ``db`` (dropping any leftover) with the character set and collation of ``model``."""
-    _execute(conn, f"DROP DATABASE IF EXISTS {quote_name(db)}")
-    with conn.cursor() as cur:
-        cur.execute("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
-                    "WHERE SCHEMA_NAME=%s", (model,))
-        row = cur.fetchone()
-    charset, collation = (row[0], row[1]) if row else ("utf8mb4", "utf8mb4_unicode_ci")
-    _execute(conn, f"CREATE DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
-
-
-def _drop_definitions(conn: Any, db: str, objects: schema.Objects) -> None:
-    conn.select_db(db)
-    for definition in objects.triggers:
-        _execute(conn, f"DROP TRIGGER IF EXISTS {quote_name(definition.name)}")
-    for definition in objects.views:
-        _execute(conn, f"DROP VIEW IF EXISTS {quote_name(definition.name)}")
-    for definition in [*objects.routines, *objects.events]:
-        _execute(conn, f"DROP {definition.kind} IF EXISTS {quote_name(definition.name)}")
-
-
-def _create_definitions(conn: Any, db: str, objects: schema.Objects, *, disable_events: bool = False) -> None:
-    """Create routines (views may call them), views (in dependency order, by retrying), triggers and
-    events in ``db``."""
-    conn.select_db(db)
-    with conn.cursor() as cur:
-        cur.execute("SET @synco_saved_mode = @@sql_mode")
-    _create_with_mode(conn, db, objects.routines)
-    pending = list(objects.views)
-    while pending:
-        failed: list[tuple[schema.Definition, pymysql.err.MySQLError]] = []
-        for definition in pending:
-            try:
-                _execute(conn, definition.create)
-            except pymysql.err.MySQLError as exc:
-                failed.append((definition, exc))
-        if len(failed) == len(pending):
-            definition, error = failed[0]
-            raise DatabaseError(f"cannot create view {definition.name!r} in {db!r}: {describe(error)}")
-        pending = [definition for definition, _ in failed]
-    _create_with_mode(conn, db, [*objects.triggers, *objects.events], disable_events=disable_events)
-
-
-def _create_with_mode(conn: Any, db: str, definitions: list[schema.Definition], *,
-                      disable_events: bool = False) -> None:
-    """Create triggers, routines or events, each under the sql_mode it was created with."""
-    for definition in definitions:
-        try:
-            _execute(conn, f"SET SESSION sql_mode={quote_string(definition.sql_mode)}")
-            _execute(conn, definition.create)
-            if disable_events and definition.kind == "EVENT":
-                _execute(conn, f"ALTER EVENT {quote_name(definition.name)} DISABLE")
-        except pymysql.err.MySQLError as exc:
-            raise DatabaseError(f"cannot create {definition.kind.lower()} {definition.name!r} in {db!r}: "
-                                f"{describe(exc)}") from exc
-        finally:
-            _execute(conn, "SET SESSION sql_mode=@synco_saved_mode")
-
-
-def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
-    """Move everything in ``target`` to ``outgoing`` and everything in ``incoming`` to ``target``.
-
-    ``outgoing`` must hold no tables of the same names. The tables move in one ``RENAME TABLE``; on a
-    failure everything is put back where it was. Returns the number of tables now in ``target``.
-    """
-    current = schema.capture(conn, target)
-    new = schema.capture(conn, incoming)
-    renames = [f"{quote_name(target)}.{quote_name(t)} TO {quote_name(outgoing)}.{quote_name(t)}"
-               for t in current.tables]
-    renames += [f"{quote_name(incoming)}.{quote_name(t)} TO {quote_name(target)}.{quote_name(t)}"
-                for t in new.tables]
-    _drop_definitions(conn, target, current)
-    _drop_definitions(conn, incoming, new)
-    try:
-        if renames:
-            _execute(conn, "RENAME TABLE " + ", ".join(renames))
-    except pymysql.err.MySQLError as exc:
-        _restore(conn, target, current, incoming, new)
-        raise DatabaseError(f"swapping the tables into {target!r} failed: {describe(exc)}") from exc
-    try:
-        _create_definitions(conn, target, new)
-    except SyncoError:
-        # Put the previous content back exactly: reverse the rename, then the definitions.
-        _drop_definitions(conn, target, new)
-        back = [f"{quote_name(target)}.{quote_name(t)} TO {quote_name(incoming)}.{quote_name(t)}" for t in new.tables]
-        back += [f"{quote_name(outgoing)}.{quote_name(t)} TO {quote_name(target)}.{quote_name(t)}"
-                 for t in current.tables]
-        if back:
-            _execute(conn, "RENAME TABLE " + ", ".join(back))
-        _restore(conn, target, current, incoming, new)
-        raise
-    try:
-        # The kept copy must not act on its own: its events are created disabled.
-        _create_definitions(conn, outgoing, current, disable_events=True)
-    except SyncoError as exc:
-        log.warning("the previous views/triggers could not all be kept for rollback: %s", exc)
-    return len(new.tables)
-
-
-def _restore(conn: Any, target: str, current: schema.Objects, incoming: str, new: schema.Objects) -> None:
-    for db, objects in ((target, current), (incoming, new)):
-        try:
-            _create_definitions(conn, db, objects)
-        except SyncoError as exc:
-            log.warning("could not restore the views/triggers of %s: %s", db, exc)
 
 
 @dataclass
@@ -298,42 +167,44 @@ def _oversize_checksum(conn: Any, table_sql: str, args: tuple[int, ...], columns
 def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             warn: Callable[[str], None] | None = None) -> InstallResult:
     check_target(database, options, "replace")
-    target = database.name
-    scratch = derived_name(target, SCRATCH_SUFFIX)
-    backup = derived_name(target, BACKUP_SUFFIX)
+    names = swap.Names.of(database.name)
     admin = connect(database, use_database=False)
-    created_target = False
     try:
         # The checksums are computed over formatted values: TIMESTAMPs must be formatted in UTC, as dumped.
-        _execute(admin, "SET SESSION time_zone='+00:00'")
-        if not _exists(admin, target):
-            _execute(admin, f"CREATE DATABASE {quote_name(target)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            created_target = True
-        _create_like(admin, scratch, target)
+        swap.execute(admin, "SET SESSION time_zone='+00:00'")
+        swap.lock(admin, names.target)
+        recovered = swap.recover(admin, names)
+        if recovered:
+            (warn or log.warning)(recovered[0].upper() + recovered[1:])
+        swap.create_like(admin, names.scratch, names.target)
         try:
-            rows, tables = _load_and_swap(database, admin, dump, options, scratch, backup, warn)
+            rows = _load_and_verify(database, admin, dump, options, names.scratch, warn)
+            crashpoints.reached("mysql:install:loaded")
+            started = time.monotonic()
+            tables = swap.install(admin, names)
+            log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
         except BaseException:
-            _cleanup(admin, scratch, target if created_target else None)
+            _recover_quietly(admin, names)
             raise
-        _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(scratch)}")
-        return InstallResult(engine="mysql", database=target, tables=tables, rows=rows, backup=backup)
+        backup = names.backup if swap.exists(admin, names.backup) else None
+        return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup)
     except pymysql.err.MySQLError as exc:
-        raise DatabaseError(f"install into {target!r} on {where(database)} failed: {describe(exc)}") from exc
+        raise DatabaseError(f"install into {names.target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         admin.close()
 
 
-def _cleanup(admin: Any, scratch: str, created_target: str | None) -> None:
-    for db in (scratch, created_target):
-        if db:
-            try:
-                _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(db)}")
-            except pymysql.err.MySQLError:
-                log.warning("could not drop %s after a failed install", db, exc_info=True)
+def _recover_quietly(admin: Any, names: swap.Names) -> None:
+    """After a failed install: drop the scratch database (the swap has undone itself, if it had started)."""
+    try:
+        swap.recover(admin, names)
+    except (pymysql.err.MySQLError, SyncoError):
+        log.warning("could not clean up after the failed install into %s (the next install or rollback will)",
+                    names.target, exc_info=True)
 
 
-def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
-                   backup: str, warn: Callable[[str], None] | None) -> tuple[int, int]:
+def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
+                     warn: Callable[[str], None] | None) -> int:
     def session() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -365,35 +236,27 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
     rows = _verify(verifier, admin, scratch, manifest, LOAD_WORKERS)
     log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
               time.monotonic() - started)
-    # The previous backup is replaced only now that the new content is known to be good.
-    started = time.monotonic()
-    _create_like(admin, backup, database.name)
-    tables = exchange(admin, database.name, scratch, backup)
-    log.debug("swapped the new tables into %s in %.2fs", database.name, time.monotonic() - started)
-    return rows, tables
+    return rows
 
 
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
     check_target(database, options, "roll back")
-    target = database.name
-    backup = derived_name(target, BACKUP_SUFFIX)
-    temporary = derived_name(target, SCRATCH_SUFFIX)
+    names = swap.Names.of(database.name)
     admin = connect(database, use_database=False)
     try:
-        if not _exists(admin, backup):
-            raise SyncoError(f"nothing to roll back for mysql database {target!r}: no previous content kept "
-                             f"({backup!r} does not exist)")
-        _create_like(admin, temporary, target)
-        tables = exchange(admin, target, backup, temporary)
-        if options.discard_replaced:
-            for name in (temporary, backup):
-                _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(name)}")
-            return InstallResult(engine="mysql", database=target, tables=tables, backup=None)
-        # What the rollback replaced becomes the kept copy, so a second rollback undoes the first.
-        exchange(admin, backup, temporary, temporary)
-        _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(temporary)}")
-        return InstallResult(engine="mysql", database=target, tables=tables, backup=backup)
+        swap.lock(admin, names.target)
+        recovered = swap.recover(admin, names)
+        if recovered is not None:
+            # The database is as it was before the interrupted command: that is what rolling back means now.
+            tables = len(swap.content(admin, names.target).tables) if swap.exists(admin, names.target) else 0
+            backup = names.backup if swap.exists(admin, names.backup) else None
+            return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
+                                 note=recovered[0].upper() + recovered[1:])
+        kept = swap.check_kept(admin, names)
+        tables = swap.rollback(admin, names, kept, discard=options.discard_replaced)
+        return InstallResult(engine="mysql", database=names.target, tables=tables,
+                             backup=None if options.discard_replaced else names.backup)
     except pymysql.err.MySQLError as exc:
-        raise DatabaseError(f"rollback of {target!r} on {where(database)} failed: {describe(exc)}") from exc
+        raise DatabaseError(f"rollback of {names.target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         admin.close()

@@ -14,7 +14,7 @@ from typing import Any
 import pymysql
 
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
-from synco_core.engines.mysql.install import SCRATCH_SUFFIX, derived_name
+from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, derived_name
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
 

@@ -57,6 +57,11 @@ class Definition:
     name: str
     create: bytes
     sql_mode: str = ""
+    #: The session settings the object was created under, which the server keeps with it (and
+    #: ``mariadb-dump`` restores): character_set_client, collation_connection and, for events, time_zone.
+    client_charset: str = ""
+    connection_collation: str = ""
+    time_zone: str = ""
 
 
 @dataclass
@@ -121,22 +126,30 @@ def show_create_table(conn: Any, table: str) -> bytes:
     return raw(query(conn, f"SHOW CREATE TABLE {quote_name(table)}")[0][1])
 
 
-def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True) -> Objects:
+def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True, keep_definer: bool = False) -> Objects:
     """Read the objects of ``db``. Selects ``db`` on the connection, so that the statements come back
-    with unqualified names and can be replayed in another database."""
+    with unqualified names and can be replayed in another database.
+
+    ``DEFINER=`` clauses are left out (the user loading a dump elsewhere may lack the privilege to name
+    another definer), unless ``keep_definer``: the installer's swap re-creates objects on the server they
+    came from, as they were.
+    """
     conn.select_db(db)
+    clean = (lambda statement: statement) if keep_definer else strip_definer
     objects = Objects()
     for name, kind in list_tables(conn, db):
         if kind == "VIEW":
             row = query(conn, f"SHOW CREATE VIEW {quote_name(name)}")[0]
-            objects.views.append(Definition("VIEW", name, strip_definer(raw(row[1]))))
+            objects.views.append(Definition("VIEW", name, clean(raw(row[1])), "", text(row[2]),
+                                            text(row[3])))
         else:
             objects.tables.append(name)
     trigger_rows = query(conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s "
                                "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER", (db,))
     for (name,) in trigger_rows:
         row = query(conn, f"SHOW CREATE TRIGGER {quote_name(text(name))}")[0]
-        objects.triggers.append(Definition("TRIGGER", text(name), strip_definer(raw(row[2])), text(row[1])))
+        objects.triggers.append(Definition("TRIGGER", text(name), clean(raw(row[2])), text(row[1]),
+                                           text(row[3]), text(row[4])))
     if routines:
         for name, kind in query(conn, "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
                                       "WHERE ROUTINE_SCHEMA=%s ORDER BY ROUTINE_TYPE, ROUTINE_NAME", (db,)):
@@ -146,10 +159,12 @@ def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True) -
             row = query(conn, f"SHOW CREATE {kind_text} {quote_name(text(name))}")[0]
             if row[2] is None:
                 continue  # The body is hidden from users without the privilege to see it.
-            objects.routines.append(Definition(kind_text, text(name), strip_definer(raw(row[2])), text(row[1])))
+            objects.routines.append(Definition(kind_text, text(name), clean(raw(row[2])), text(row[1]),
+                                               text(row[3]), text(row[4])))
     if events:
         for (name,) in query(conn, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA=%s "
                                    "ORDER BY EVENT_NAME", (db,)):
             row = query(conn, f"SHOW CREATE EVENT {quote_name(text(name))}")[0]
-            objects.events.append(Definition("EVENT", text(name), strip_definer(raw(row[3])), text(row[1])))
+            objects.events.append(Definition("EVENT", text(name), clean(raw(row[3])), text(row[1]),
+                                             text(row[4]), text(row[5]), text(row[2])))
     return objects

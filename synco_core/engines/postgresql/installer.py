@@ -11,12 +11,20 @@ first. If anything fails before the swap the scratch database is dropped and the
 What belongs to the target database itself rather than to its content (its owner, ``ALTER DATABASE ...
 SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment) is copied onto the scratch database before
 the swap; database-level grants (``GRANT CONNECT``) are not.
+
+A kill at any moment loses nothing: the renames are one transaction, which the server rolls back when its
+client dies before the commit, so the target is either the previous or the new database, whole. What a
+kill can leave is the scratch database (before the swap), which the next install or rollback drops; a
+rollback that finds one reports that the interrupted install had not changed the target, and changes
+nothing else. Installs and rollbacks of one database wait for each other (a session advisory lock, which
+the server releases when a killed process's connection closes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO
@@ -26,6 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
@@ -42,10 +51,17 @@ SWAP_SUFFIX = "__synco_swap"
 MAX_NAME_BYTES = 63
 #: The database the installer connects to for CREATE / DROP / RENAME.
 MAINTENANCE_DATABASES = ("postgres", "template1")
+#: How long an install or rollback waits for another one on the same database before giving up.
+LOCK_WAIT_SECONDS = 30
 
 
 def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation every install and rollback goes through."""
+    if not (database.host or database.socket):
+        # Without a host in the URL, libpq connects where PGHOSTADDR or PGHOST say: judge that host.
+        environment = os.environ.get("PGHOSTADDR") or os.environ.get("PGHOST")
+        if environment:
+            database = database.replace(host=environment)
     check_target(database, options, action, "PostgreSQL", database.socket or database.host or "localhost",
                  "The current database is kept for 'synco db rollback'.")
 
@@ -162,7 +178,36 @@ def _terminate(admin: psycopg.Connection[Any], name: str) -> None:
                   "WHERE datname = %s AND pid <> pg_catalog.pg_backend_pid()", (name,))
 
 
-def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], busy: list[str]) -> None:
+def _lock(admin: psycopg.Connection[Any], name: str) -> None:
+    """Hold the advisory lock of database ``name`` on ``admin`` until it closes."""
+    digest = hashlib.sha1(f"synco:{name}".encode("utf-8", "surrogateescape")).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        row = admin.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if row and row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise SyncoError(f"another synco command is installing into or rolling back PostgreSQL database {name!r}; "
+                             "try again when it is done")
+        time.sleep(0.2)
+
+
+def _recover(admin: psycopg.Connection[Any], database: DatabaseConfig) -> str | None:
+    """Drop what an interrupted install left (its scratch database); a sentence for the user when it did.
+
+    The swap itself is one transaction, so the target is never half swapped: only a scratch database can
+    be left over, by an install stopped before its swap committed, which had not changed the target.
+    """
+    scratch, _, _ = _names(database)
+    if not _exists(admin, scratch):
+        return None
+    _drop(admin, scratch)
+    return f"an interrupted install had not changed PostgreSQL database {database.name!r} yet: it is as it was"
+
+
+def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], busy: list[str],
+                  step: str) -> None:
     """Rename databases in one transaction after ending the sessions on ``busy``; retry while apps reconnect."""
     for attempt in range(10):
         for name in busy:
@@ -172,6 +217,7 @@ def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]]
                 for old, new in renames:
                     admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
                                                                                    sql.Identifier(new)))
+                    crashpoints.reached(f"{step}:renaming")
             return
         except pg_errors.ObjectInUse:
             # An application reconnected between the termination and the rename; try again shortly.
@@ -223,6 +269,10 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     scratch, previous, _ = _names(database)
     admin = _admin(database)
     try:
+        _lock(admin, database.name)
+        recovered = _recover(admin, database)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
         target_exists = _exists(admin, database.name)
         try:
             _create_scratch(admin, database.name, scratch)
@@ -234,14 +284,18 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
         except BaseException:
             _drop(admin, scratch)
             raise
+        crashpoints.reached("postgresql:install:loaded")
         try:
             renames = []
             if target_exists:
                 _carry_properties(admin, database.name, scratch)
+                # The previous kept copy goes only now that the new content is known to be good.
                 _drop(admin, previous)
+                crashpoints.reached("postgresql:install:previous-dropped")
                 renames.append((database.name, previous))
             renames.append((scratch, database.name))
-            _rename_chain(admin, renames, [database.name, scratch])
+            _rename_chain(admin, renames, [database.name, scratch], "postgresql:install")
+            crashpoints.reached("postgresql:install:renamed")
         except BaseException as exc:
             _drop(admin, scratch)
             if isinstance(exc, psycopg.Error):
@@ -295,29 +349,45 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     _, previous, swap = _names(database)
     admin = _admin(database)
     try:
-        if not _exists(admin, previous):
-            raise SyncoError(f"nothing to roll back: there is no database {previous!r} from an earlier install")
+        _lock(admin, database.name)
         try:
+            recovered = _recover(admin, database)
+            if recovered is not None:
+                # The target is as it was before the interrupted install: that is what rolling back means now.
+                return InstallResult(engine="postgresql", database=database.name, tables=_count_tables(admin, database),
+                                     backup=previous if _exists(admin, previous) else None,
+                                     note=recovered[0].upper() + recovered[1:])
+            if not _exists(admin, previous):
+                raise SyncoError(f"nothing to roll back: there is no database {previous!r} from an earlier install")
             if _exists(admin, database.name):
                 _drop(admin, swap)
                 renames = [(database.name, swap), (previous, database.name), (swap, previous)]
             else:
                 renames = [(previous, database.name)]
-            _rename_chain(admin, renames, [database.name, previous])
+            _rename_chain(admin, renames, [database.name, previous], "postgresql:rollback")
+            crashpoints.reached("postgresql:rollback:renamed")
             if options.discard_replaced:
                 _drop(admin, previous)
-            conn = connect(database, settings=False)
-            try:
-                row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                                   "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                                   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                                   "AND n.nspname NOT LIKE 'pg\\_%'").fetchone()
-            finally:
-                conn.close()
+            tables = _count_tables(admin, database)
         except psycopg.Error as exc:
             raise DatabaseError(f"rollback of {database.name!r} failed: {one_line(exc)}") from exc
     finally:
         admin.close()
     kept = renames[-1][1] == previous and not options.discard_replaced
-    return InstallResult(engine="postgresql", database=database.name, tables=int(row[0]) if row else 0,
+    return InstallResult(engine="postgresql", database=database.name, tables=tables,
                          backup=previous if kept else None)
+
+
+def _count_tables(admin: psycopg.Connection[Any], database: DatabaseConfig) -> int:
+    """The tables of the target database (0 when it does not exist)."""
+    if not _exists(admin, database.name):
+        return 0
+    conn = connect(database, settings=False)
+    try:
+        row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                           "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                           "AND n.nspname NOT LIKE 'pg\\_%'").fetchone()
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0

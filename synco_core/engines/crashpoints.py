@@ -1,0 +1,34 @@
+"""Named moments of the database installs and rollbacks at which a test can have the process killed.
+
+Each engine calls :func:`reached` at the steps of its swap (``mysql:install:renamed``,
+``postgresql:install:previous-dropped``, ``sqlite:install:replaced`` ...). With the environment variable
+``SYNCO_DEBUG_KILL_AT`` naming a step, the process sends itself SIGKILL there: no ``finally`` block, no
+``atexit`` handler and no flush runs, exactly as with ``kill -9`` or a laptop losing power. The crash tests
+run ``synco db load`` and ``synco db rollback`` with it at every step of each engine and check that what
+a kill leaves behind is undone. ``step#3`` names the third time a step is reached (steps that repeat, such
+as dropping one definition after another); several steps can be given, separated by commas.
+
+Without the variable (everywhere but in those tests) a step costs one environment lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENVIRONMENT_VARIABLE = "SYNCO_DEBUG_KILL_AT"
+
+_times_reached: dict[str, int] = {}
+
+
+def reached(step: str) -> None:
+    """The process is at ``step``; dies there if ``SYNCO_DEBUG_KILL_AT`` asks for it."""
+    wanted = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not wanted:
+        return
+    count = _times_reached[step] = _times_reached.get(step, 0) + 1
+    for item in wanted.split(","):
+        name, _, nth = item.strip().partition("#")
+        if name == step and count == (int(nth) if nth.isdigit() else 1):
+            # SIGKILL, not an exception or sys.exit: nothing of the process may clean up after itself.
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

@@ -1,0 +1,509 @@
+"""The MariaDB/MySQL swap of install and rollback, safe against ``kill -9`` at any moment.
+
+Databases named after the target ``db``: ``db__synco_new`` (the scratch database the dump is loaded into),
+``db__synco_prev`` (the kept copy, for ``synco db rollback``) and ``db__synco_swap`` (through which a
+rollback passes the tables it takes out). Tables move between them with one ``RENAME TABLE`` statement,
+which the server applies atomically. Views, triggers, routines and events cannot move that way (a view
+cannot change database, nor can a table with triggers), so they are dropped before the rename and created
+again after it, as they were (definer, sql_mode, character set, an event's time zone). Between the two,
+they exist only in the journal:
+
+- ``db__synco_prev.__synco_journal`` is an InnoDB table holding the swap's state, the tables and the
+  CREATE statement of every view, trigger, routine and event on both sides. It is written and committed
+  before anything is dropped.
+- A marker table ``__synco_moving`` starts in the scratch (or swap) database and moves into the kept copy
+  in the same ``RENAME TABLE`` as the data: where it is tells whether that statement ran, even when the
+  process died waiting for it (the server finishes a statement whose client is gone).
+
+While the journal says ``swapping``, nothing is final: whatever stopped the swap (an error, Ctrl-C, a
+kill), :func:`recover` puts the target back exactly as it was before the interrupted install or rollback.
+Every install and rollback runs it first, under a server lock (``GET_LOCK``) that makes two synco commands
+on one database wait for each other. Once the journal says ``kept``, the kept copy holds the previous
+content, which its ``before`` rows describe; a rollback refuses a kept copy that has no such journal or
+lacks a table the journal lists.
+
+What the next command does after a kill: an interrupted install is undone (a rollback then stops there:
+the target is what it was before that install); an interrupted rollback is undone and, by a rollback,
+done again in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+
+from synco_core.engines import crashpoints
+from synco_core.engines.mysql import schema
+from synco_core.engines.mysql.connect import describe, quote_name, quote_string
+from synco_core.errors import DatabaseError, SyncoError
+
+log = logging.getLogger(__name__)
+
+SCRATCH_SUFFIX = "__synco_new"
+BACKUP_SUFFIX = "__synco_prev"
+TRANSIT_SUFFIX = "__synco_swap"
+JOURNAL = "__synco_journal"
+MARKER = "__synco_moving"
+#: synco's own tables, which never count as content.
+OWN_TABLES = frozenset({JOURNAL, MARKER})
+_MAX_NAME = 64
+#: How long an install or rollback waits for another one on the same database (or for the last statement
+#: of a killed one, which the server finishes first) before giving up.
+LOCK_WAIT_SECONDS = 30
+
+SWAPPING = "swapping"
+KEPT = "kept"
+
+
+def derived_name(db: str, suffix: str) -> str:
+    """``db + suffix``, shortened with a hash when that would exceed MySQL's 64-character limit."""
+    name = db + suffix
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha1(db.encode()).hexdigest()[:8]
+    return db[:_MAX_NAME - len(suffix) - 9] + "_" + digest + suffix
+
+
+@dataclass(frozen=True)
+class Names:
+    """The target and the databases named after it."""
+
+    target: str
+    scratch: str
+    backup: str
+    transit: str
+
+    @staticmethod
+    def of(target: str) -> Names:
+        return Names(target, derived_name(target, SCRATCH_SUFFIX), derived_name(target, BACKUP_SUFFIX),
+                     derived_name(target, TRANSIT_SUFFIX))
+
+    def staging(self, operation: str) -> str:
+        """Where the marker starts: the scratch database of an install, the swap database of a rollback."""
+        return self.scratch if operation == "install" else self.transit
+
+
+@dataclass
+class Journal:
+    """What ``__synco_journal`` says: the operation, its phase, and both sides' objects.
+
+    ``before`` is the target's content when the operation started (once ``kept``: the kept copy's content),
+    ``after`` what the operation puts into the target.
+    """
+
+    operation: str = ""
+    phase: str = ""
+    created_target: bool = False
+    before: schema.Objects = field(default_factory=schema.Objects)
+    after: schema.Objects = field(default_factory=schema.Objects)
+
+
+def execute(conn: Any, sql: str | bytes, args: Any = None) -> None:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+
+
+def exists(conn: Any, db: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
+        return cur.fetchone() is not None
+
+
+def _has_table(conn: Any, db: str, table: str) -> bool:
+    return bool(schema.query(conn, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+                             (db, table)))
+
+
+def create_like(conn: Any, db: str, model: str) -> None:
+    """Create ``db`` (dropping any leftover) with the character set and collation of ``model``."""
+    execute(conn, f"DROP DATABASE IF EXISTS {quote_name(db)}")
+    with conn.cursor() as cur:
+        cur.execute("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                    "WHERE SCHEMA_NAME=%s", (model,))
+        row = cur.fetchone()
+    charset, collation = (row[0], row[1]) if row else ("utf8mb4", "utf8mb4_unicode_ci")
+    execute(conn, f"CREATE DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
+
+
+def lock(conn: Any, target: str) -> None:
+    """Hold the server lock of ``target`` on ``conn`` until it closes (a killed process's closes with it)."""
+    name = "synco:" + hashlib.sha1(target.encode("utf-8", "surrogateescape")).hexdigest()
+    with conn.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, %s)", (name, LOCK_WAIT_SECONDS))
+        got = cur.fetchone()[0]
+    if got != 1:
+        raise SyncoError(f"another synco command is installing into or rolling back MySQL database {target!r} "
+                         "(or the last statement of one that was stopped is still running on the server); "
+                         "try again when it is done")
+
+
+def content(conn: Any, db: str) -> schema.Objects:
+    """The tables and definitions of ``db``, without synco's own tables."""
+    objects = schema.capture(conn, db, keep_definer=True)
+    objects.tables = [t for t in objects.tables if t not in OWN_TABLES]
+    return objects
+
+
+# ----------------------------------------------------------------------------------------------- journal
+
+_JOURNAL_TABLE = f"""CREATE TABLE {{db}}.{quote_name(JOURNAL)} (
+  position INT NOT NULL PRIMARY KEY,
+  side VARCHAR(8) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  sql_mode VARCHAR(1024) NOT NULL,
+  client_charset VARCHAR(64) NOT NULL,
+  connection_collation VARCHAR(64) NOT NULL,
+  time_zone VARCHAR(64) NOT NULL,
+  body LONGBLOB NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+_COLUMNS = "position, side, kind, name, sql_mode, client_charset, connection_collation, time_zone, body"
+
+
+def _rows(journal: Journal) -> list[tuple[Any, ...]]:
+    state = json.dumps({"operation": journal.operation, "phase": journal.phase,
+                        "created_target": journal.created_target}).encode()
+    rows: list[tuple[Any, ...]] = [(0, "state", "STATE", "", "", "", "", "", state)]
+    for side, objects in (("before", journal.before), ("after", journal.after)):
+        for table in objects.tables:
+            rows.append((len(rows), side, "TABLE", table, "", "", "", "", b""))
+        for d in [*objects.routines, *objects.views, *objects.triggers, *objects.events]:
+            rows.append((len(rows), side, d.kind, d.name, d.sql_mode, d.client_charset, d.connection_collation,
+                         d.time_zone, d.create))
+    return rows
+
+
+def write_journal(conn: Any, backup: str, journal: Journal) -> None:
+    """Replace the journal's content in one committed transaction."""
+    table = f"{quote_name(backup)}.{quote_name(JOURNAL)}"
+    execute(conn, "START TRANSACTION")
+    try:
+        execute(conn, f"DELETE FROM {table}")
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            _rows(journal))
+        execute(conn, "COMMIT")
+    except BaseException:
+        execute(conn, "ROLLBACK")
+        raise
+
+
+def read_journal(conn: Any, backup: str) -> Journal | None:
+    """The journal of the kept copy; None when there is none (no kept copy, or one without a journal).
+
+    A journal without its state row (an install stopped while creating it) reads as a Journal whose
+    phase is empty.
+    """
+    if not _has_table(conn, backup, JOURNAL):
+        return None
+    journal = Journal()
+    rows = schema.query(conn, f"SELECT {_COLUMNS} FROM {quote_name(backup)}.{quote_name(JOURNAL)} ORDER BY position")
+    for _, side, kind, name, sql_mode, client_charset, collation, time_zone, body in rows:
+        side, kind, name = schema.text(side), schema.text(kind), schema.text(name)
+        if side == "state":
+            state = json.loads(schema.raw(body))
+            journal.operation, journal.phase = str(state["operation"]), str(state["phase"])
+            journal.created_target = bool(state.get("created_target"))
+            continue
+        objects = journal.before if side == "before" else journal.after
+        if kind == "TABLE":
+            objects.tables.append(name)
+            continue
+        definition = schema.Definition(kind, name, schema.raw(body), schema.text(sql_mode),
+                                       schema.text(client_charset), schema.text(collation), schema.text(time_zone))
+        {"VIEW": objects.views, "TRIGGER": objects.triggers, "EVENT": objects.events}.get(
+            kind, objects.routines).append(definition)
+    return journal
+
+
+def create_journal(conn: Any, names: Names, model: str) -> None:
+    """A new, empty kept copy with an empty journal table (the previous kept copy is dropped)."""
+    create_like(conn, names.backup, model)
+    execute(conn, _JOURNAL_TABLE.format(db=quote_name(names.backup)))
+
+
+# ------------------------------------------------------------------------------------------- definitions
+
+def drop_definitions(conn: Any, db: str, step: str) -> None:
+    """Drop every view, trigger, routine and event of ``db`` (as they are now, whatever they are)."""
+    objects = schema.capture(conn, db)
+    conn.select_db(db)
+    for definition in [*objects.triggers, *objects.views, *objects.routines, *objects.events]:
+        execute(conn, f"DROP {definition.kind} IF EXISTS {quote_name(definition.name)}")
+        crashpoints.reached(f"{step}:definition-dropped")
+
+
+def create_definitions(conn: Any, db: str, objects: schema.Objects, step: str, *,
+                       disable_events: bool = False) -> None:
+    """Create routines (views may call them), views (in dependency order, by retrying), triggers and
+    events in ``db``, each as it was: its definer, sql_mode, client character set and collation, and an
+    event's time zone."""
+    conn.select_db(db)
+    execute(conn, "SET @synco_mode = @@sql_mode, @synco_client = @@character_set_client, "
+                  "@synco_collation = @@collation_connection, @synco_zone = @@time_zone")
+    for definition in objects.routines:
+        _create_one(conn, db, definition, step)
+    pending = list(objects.views)
+    while pending:
+        # A view on a view not created yet fails: retry the failed ones while each round makes progress.
+        failed: list[tuple[schema.Definition, DatabaseError]] = []
+        for definition in pending:
+            try:
+                _create_one(conn, db, definition, step)
+            except DatabaseError as exc:
+                failed.append((definition, exc))
+        if len(failed) == len(pending):
+            raise failed[0][1]
+        pending = [definition for definition, _ in failed]
+    for definition in [*objects.triggers, *objects.events]:
+        _create_one(conn, db, definition, step, disable=disable_events and definition.kind == "EVENT")
+
+
+#: Client character sets in which the statements, read back as UTF-8, can be sent unchanged.
+_UTF8 = {"utf8", "utf8mb3", "utf8mb4"}
+#: "You need the SUPER or SET USER privilege": naming another definer is not allowed to this user.
+_ER_SPECIFIC_ACCESS_DENIED = 1227
+
+
+def _create_one(conn: Any, db: str, definition: schema.Definition, step: str, *, disable: bool = False) -> None:
+    settings = [] if definition.kind == "VIEW" else [f"sql_mode={quote_string(definition.sql_mode)}"]
+    if definition.client_charset and (definition.client_charset.lower() in _UTF8 or definition.create.isascii()):
+        settings.append(f"character_set_client={quote_string(definition.client_charset)}")
+        if definition.connection_collation:
+            settings.append(f"collation_connection={quote_string(definition.connection_collation)}")
+    if definition.time_zone:
+        settings.append(f"time_zone={quote_string(definition.time_zone)}")
+    try:
+        if settings:
+            execute(conn, "SET SESSION " + ", ".join(settings))
+        try:
+            execute(conn, definition.create)
+        except pymysql.err.MySQLError as exc:
+            if not exc.args or exc.args[0] != _ER_SPECIFIC_ACCESS_DENIED:
+                raise
+            # Only a privileged user may name another definer: this one becomes the definer instead.
+            execute(conn, schema.strip_definer(definition.create))
+        if disable:
+            execute(conn, f"ALTER EVENT {quote_name(definition.name)} DISABLE")
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"cannot create {definition.kind.lower()} {definition.name!r} in {db!r}: "
+                            f"{describe(exc)}") from exc
+    finally:
+        execute(conn, "SET SESSION sql_mode = @synco_mode, character_set_client = @synco_client, "
+                      "collation_connection = @synco_collation, time_zone = @synco_zone")
+    crashpoints.reached(f"{step}:definition-created")
+
+
+def _keep_definitions(conn: Any, backup: str, objects: schema.Objects, step: str) -> None:
+    """Create the kept copy's views and triggers too, so it can be looked at; its events stay disabled
+    so that it never acts on its own. Only for looking: a rollback takes the definitions from the journal."""
+    try:
+        create_definitions(conn, backup, objects, step, disable_events=True)
+    except SyncoError as exc:
+        log.warning("the kept copy %s lacks some views or triggers (the rollback has them all): %s", backup, exc)
+
+
+# ------------------------------------------------------------------------------------------------ moving
+
+def _moves(pairs: list[tuple[str, str, list[str]]]) -> str:
+    """One ``RENAME TABLE`` statement moving, in order, each (from, to, tables) group."""
+    return "RENAME TABLE " + ", ".join(
+        f"{quote_name(source)}.{quote_name(t)} TO {quote_name(destination)}.{quote_name(t)}"
+        for source, destination, tables in pairs for t in tables)
+
+
+def _rename(conn: Any, names: Names, journal: Journal, *, back: bool = False) -> None:
+    """The swap itself, in one statement: the outgoing tables leave the target, the incoming ones enter
+    it, and the marker moves from the staging database into the kept copy. ``back`` does the reverse."""
+    outgoing, incoming = journal.before.tables, journal.after.tables
+    if back:
+        outgoing, incoming = incoming, outgoing
+    target, backup, staging = names.target, names.backup, names.staging(journal.operation)
+    if journal.operation == "install":
+        moves = [(target, staging if back else backup, outgoing), (backup if back else staging, target, incoming)]
+    else:
+        # A rollback's incoming tables are in the kept copy, where the outgoing ones go: those pass
+        # through the swap database, in the same statement.
+        moves = [(target, staging, outgoing), (backup, target, incoming), (staging, backup, outgoing)]
+    moves.append((backup, staging, [MARKER]) if back else (staging, backup, [MARKER]))
+    execute(conn, _moves(moves))
+
+
+def _swap(conn: Any, names: Names, journal: Journal) -> None:
+    """Everything of the swap between the committed journal and its completion; undone on any failure."""
+    step = f"mysql:{journal.operation}"
+    try:
+        if journal.created_target:
+            create_like(conn, names.target, names.scratch if journal.operation == "install" else names.backup)
+        drop_definitions(conn, names.target, step)
+        drop_definitions(conn, names.scratch if journal.operation == "install" else names.backup, step)
+        crashpoints.reached(f"{step}:definitions-dropped")
+        _rename(conn, names, journal)
+        crashpoints.reached(f"{step}:renamed")
+        create_definitions(conn, names.target, journal.after, step)
+        crashpoints.reached(f"{step}:definitions-created")
+    except BaseException as exc:
+        try:
+            undo(conn, names, journal)
+        except BaseException as again:  # The error that stopped the swap matters more; recover() retries.
+            log.error("could not undo the interrupted swap of %s (the next synco install or rollback will): %s",
+                      names.target, again)
+        if isinstance(exc, pymysql.err.MySQLError):
+            raise DatabaseError(f"swapping the tables of {names.target!r} failed: {describe(exc)}; it is as it was "
+                                "before") from exc
+        raise
+
+
+def _finish(conn: Any, names: Names, journal: Journal, *, keep: bool) -> None:
+    """Make the swap final: the kept copy's journal says ``kept`` (or, with nothing to keep, the kept
+    copy goes), after the staging database and before the marker."""
+    step = f"mysql:{journal.operation}"
+    if keep:
+        _keep_definitions(conn, names.backup, journal.before, step)
+    execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.staging(journal.operation))}")
+    crashpoints.reached(f"{step}:staging-dropped")
+    if keep:
+        write_journal(conn, names.backup, Journal(journal.operation, KEPT, before=journal.before))
+        crashpoints.reached(f"{step}:committed")
+        execute(conn, f"DROP TABLE IF EXISTS {quote_name(names.backup)}.{quote_name(MARKER)}")
+    else:
+        execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
+        crashpoints.reached(f"{step}:committed")
+
+
+def _prepare(conn: Any, names: Names, journal: Journal) -> None:
+    """The marker into the staging database, then the journal, committed: from here on a kill is undone."""
+    step = f"mysql:{journal.operation}"
+    staging = quote_name(names.staging(journal.operation))
+    execute(conn, f"CREATE TABLE {staging}.{quote_name(MARKER)} (id INT PRIMARY KEY) ENGINE=InnoDB")
+    write_journal(conn, names.backup, journal)
+    crashpoints.reached(f"{step}:journal-saved")
+
+
+def install(conn: Any, names: Names) -> int:
+    """Swap the loaded and verified scratch database into the target; the target's content becomes the
+    kept copy. Returns the number of tables now in the target."""
+    created = not exists(conn, names.target)
+    # The previous kept copy is replaced only now that the new content is known to be good.
+    create_journal(conn, names, names.scratch if created else names.target)
+    crashpoints.reached("mysql:install:backup-replaced")
+    before = schema.Objects() if created else content(conn, names.target)
+    journal = Journal("install", SWAPPING, created, before=before, after=content(conn, names.scratch))
+    _prepare(conn, names, journal)
+    _swap(conn, names, journal)
+    # With nothing before, there is nothing to keep: no empty kept copy is left to roll back to.
+    _finish(conn, names, journal, keep=not created)
+    return len(journal.after.tables)
+
+
+def check_kept(conn: Any, names: Names) -> Journal:
+    """The kept copy's journal, when the kept copy is complete; a one-line SyncoError otherwise."""
+    what = f"MySQL database {names.target!r}"
+    if not exists(conn, names.backup):
+        raise SyncoError(f"nothing to roll back for {what}: no previous content kept ({names.backup!r} does not "
+                         "exist)")
+    journal = read_journal(conn, names.backup)
+    if journal is None or journal.phase != KEPT:
+        raise SyncoError(f"cannot roll back {what}: {names.backup!r} is not a complete kept copy (it has no synco "
+                         "journal saying what it holds); nothing was changed")
+    present = {name for name, kind in schema.list_tables(conn, names.backup) if kind != "VIEW"}
+    missing = [table for table in journal.before.tables if table not in present]
+    if missing:
+        raise SyncoError(f"cannot roll back {what}: the kept copy {names.backup!r} is incomplete (missing "
+                         f"{', '.join(map(repr, missing[:5]))}{' ...' if len(missing) > 5 else ''}); nothing was "
+                         "changed")
+    return journal
+
+
+def rollback(conn: Any, names: Names, kept: Journal, *, discard: bool) -> int:
+    """Swap the kept copy into the target; what it replaces becomes the kept copy (or is dropped with
+    ``discard``). Returns the number of tables now in the target."""
+    created = not exists(conn, names.target)
+    create_like(conn, names.transit, names.backup)
+    before = schema.Objects() if created else content(conn, names.target)
+    journal = Journal("rollback", SWAPPING, created, before=before, after=kept.before)
+    _prepare(conn, names, journal)
+    _swap(conn, names, journal)
+    _finish(conn, names, journal, keep=not discard)
+    return len(journal.after.tables)
+
+
+# ---------------------------------------------------------------------------------------------- recovery
+
+def undo(conn: Any, names: Names, journal: Journal) -> None:
+    """Put the target back exactly as it was before the operation the journal describes.
+
+    Every step can run again: a kill during the undo is undone by the next recovery.
+    """
+    step = f"mysql:undo-{journal.operation}"
+    staging = names.staging(journal.operation)
+    if _has_table(conn, names.backup, MARKER):
+        swapped = True
+    elif _has_table(conn, staging, MARKER):
+        swapped = False
+    else:
+        raise DatabaseError(f"cannot tell whether the interrupted {journal.operation} of {names.target!r} swapped its "
+                            f"tables: the marker table {MARKER} is neither in {staging!r} nor in {names.backup!r}; "
+                            f"the journal {names.backup}.{JOURNAL} lists what belongs where")
+    if swapped:
+        execute(conn, f"CREATE DATABASE IF NOT EXISTS {quote_name(staging)}")
+        drop_definitions(conn, names.target, step)
+        drop_definitions(conn, names.backup, step)
+        _rename(conn, names, journal, back=True)
+        crashpoints.reached(f"{step}:renamed")
+    if journal.created_target:
+        execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")
+    else:
+        drop_definitions(conn, names.target, step)
+        create_definitions(conn, names.target, journal.before, step)
+    crashpoints.reached(f"{step}:restored")
+    if journal.operation == "install":
+        # The kept copy was replaced by this install's, which held nothing else yet.
+        execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
+    else:
+        drop_definitions(conn, names.backup, step)
+        _keep_definitions(conn, names.backup, journal.after, step)
+        write_journal(conn, names.backup, Journal("undo", KEPT, before=journal.after))
+    crashpoints.reached(f"{step}:committed")
+    execute(conn, f"DROP DATABASE IF EXISTS {quote_name(staging)}")
+
+
+def recover(conn: Any, names: Names) -> str | None:
+    """Undo what an interrupted install or rollback of ``names.target`` left, before anything else runs.
+
+    Returns a sentence for the user when the command that was interrupted leaves nothing more to do for a
+    rollback: an install it undid (the target is as it was before it), or a rollback that had completed.
+    None when there was nothing to undo, or when it undid a rollback (which a rollback then does again).
+    """
+    journal = read_journal(conn, names.backup)
+    if journal is not None and journal.phase == SWAPPING:
+        undo(conn, names, journal)
+        if journal.operation == "rollback":
+            log.warning("an interrupted rollback of MySQL database %r was undone first", names.target)
+            return None
+        return (f"an interrupted install into MySQL database {names.target!r} was undone: it is as it was before "
+                "that install")
+    note = None
+    if journal is not None and journal.phase == KEPT and _has_table(conn, names.backup, MARKER):
+        # Only the marker of a finished swap was left behind.
+        execute(conn, f"DROP TABLE IF EXISTS {quote_name(names.backup)}.{quote_name(MARKER)}")
+        if journal.operation == "rollback":
+            note = (f"an interrupted rollback of MySQL database {names.target!r} had completed: it holds the "
+                    "content from before the last install")
+    # A rollback stopped before its journal was saved had changed nothing but this.
+    execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.transit)}")
+    if not exists(conn, names.scratch):
+        return note
+    # A scratch database outside a swap: an install stopped while loading, or before its journal was saved.
+    execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.scratch)}")
+    dropped = ""
+    if (journal is None or not journal.phase) and exists(conn, names.backup) and not content(conn, names.backup).tables:
+        # The install was replacing the kept copy: the previous one was dropped, this one holds nothing yet.
+        execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
+        dropped = " (its previous kept copy was already discarded)"
+    return f"an interrupted install had not changed MySQL database {names.target!r} yet: it is as it was{dropped}"
