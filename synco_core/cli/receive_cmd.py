@@ -160,8 +160,7 @@ def print_summary(summary: ReceiveSummary) -> None:
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
                        else "no longer on the server (remove with --delete)")
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
-    click.echo(f"{human_size(summary.bytes)} in {summary.seconds:.1f} s; "
-               + ("all done." if summary.ok else "some sets failed; run the same command again to continue."))
+    click.echo(f"{human_size(summary.bytes)} in {summary.seconds:.1f} s; {summary.advice()}")
 
 
 @click.command("receive")
@@ -193,8 +192,12 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
             target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, project_dir: Path) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
+    if not key and interactive():
+        # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
+        key = click.prompt("Session key or passphrase", hide_input=True, err=True)
     if not key:
-        raise click.UsageError("missing KEY (give it as the second argument or in SYNCO_KEY)")
+        raise click.UsageError("missing KEY (give it as the second argument, in SYNCO_KEY, or at the prompt in a "
+                               "terminal)")
     wanted = split_names(only)
     if all_sets and wanted:
         raise click.UsageError("--all and --only exclude each other")
@@ -239,6 +242,10 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         ):
             verify = False
             transport, meta, url = find_session(candidates, session, identities, make_transport)
+        elif candidates and all(url.startswith("https://") for url in candidates) and base_url and \
+                "@" in base_url and "://" not in base_url:
+            raise TransferError(f"{exc} (with a password in the address only https is tried; write http:// "
+                                "in front to send it unencrypted)") from None
         else:
             raise
     choose = None

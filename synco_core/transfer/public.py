@@ -2,7 +2,9 @@
 
 A file is skipped when the local copy has the index's size and mtime (and SHA-1 where the index has
 one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size (and
-hash), gets the index's mtime, and is renamed into place; a failure affects only that one file.
+hash), gets the index's mtime, and is renamed into place; a failure affects only that one file. A body
+longer than the index says is cut off as it arrives (:func:`synco_core.transfer.limits.check_declared`),
+and no file is written through a link (:func:`synco_core.beneath.check_no_links`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synco_core.beneath import check_no_links
 from synco_core.errors import SyncoError, TransferError
-from synco_core.fsutil import resolve_inside
+from synco_core.transfer.limits import check_declared
 from synco_core.transfer.transport import Response, Transport
 from synco_core.wire import PublicIndexEntry
 
@@ -78,7 +81,7 @@ def _sha1_of(path: Path) -> str:
 
 
 class _Destinations:
-    """Index paths -> local paths, with the link check of :func:`resolve_inside` done once per folder.
+    """Index paths -> local paths, with the link check of :func:`check_no_links` done once per folder.
 
     A re-sync looks at every file of the index; checking each path's folders again for links would cost
     several system calls per file. Only regular files and folders are ever created here, so a folder
@@ -92,7 +95,7 @@ class _Destinations:
     def path(self, relative: str) -> Path:
         folder, _, _name = relative.rpartition("/")
         if folder not in self._checked:
-            resolve_inside(self.base, relative)
+            check_no_links(self.base, relative.split("/"))
             self._checked.add(folder)
         # The index parser has already normalised the path (no '..', not absolute, no empty parts).
         return self.base.joinpath(*relative.split("/"))
@@ -153,10 +156,15 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
         destination.parent.mkdir(parents=True, exist_ok=True)
     size = 0
     digest = hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
+    if response.offset == 0 and response.total_size is not None:
+        # A Content-Length past the index's size is refused before a byte of the body is read.
+        check_declared(response.total_size, entry.size_bytes, "the server's answer")
     fd = os.open(part, _PART_FLAGS, 0o666)
     try:
         try:
             for chunk in response.iter_bytes():
+                # Cut off at the first chunk past the index's size, before it is written.
+                check_declared(size + len(chunk), entry.size_bytes, "the server sent")
                 _write_all(fd, chunk)
                 size += len(chunk)
                 if digest is not None:

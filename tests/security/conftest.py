@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# The suite's shared helpers (test_transfer_support, test_receive_support) live one folder up; pytest puts
+# that folder on the path only when it collects a test there, so a run of this folder alone adds it here.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from crafted_session import PASSPHRASE, CraftedServer, CraftedSession
 
 

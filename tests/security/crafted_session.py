@@ -434,29 +434,40 @@ class _Handler(BaseHTTPRequestHandler):
         with self.crafted.lock:
             self.crafted.sent[path] = self.crafted.sent.get(path, 0) + count
 
-    def _write(self, path: str, chunks: Iterable[bytes]) -> None:
+    def _write(self, path: str, chunks: Iterable[bytes], length: int | None = None) -> None:
+        written = 0
         try:
             for chunk in chunks:
                 self.wfile.write(chunk)
                 self._count(path, len(chunk))
+                written += len(chunk)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
+            return
+        if length is not None and written < length:
+            # A body cut short of its Content-Length: the connection ends, as when a server dies mid-file.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
 
     def _send_reply(self, path: str, reply: Reply) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         body = reply.body
+        length: int | None = None
         if isinstance(reply.length, bool) and reply.length and isinstance(body, bytes):
-            self.send_header("Content-Length", str(len(body)))
+            length = len(body)
         elif isinstance(reply.length, int) and not isinstance(reply.length, bool):
-            self.send_header("Content-Length", str(reply.length))
+            length = reply.length
+        if length is not None:
+            self.send_header("Content-Length", str(length))
         else:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        self._write(path, [body] if isinstance(body, bytes) else body())
+        self._write(path, [body] if isinstance(body, bytes) else body(), length)
 
     def _send_file(self, path: str) -> None:
         local = self._local(path)
@@ -505,6 +516,34 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ------------------------------------------------------------------------------------------ running
+
+
+def run_receive(session: CraftedSession, base_url: str, target: Path, *extra: str, key: str | None = None) -> Any:
+    """``synco receive`` of ``session`` from ``base_url`` into ``target`` (every set), in this process."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+
+    return CliRunner().invoke(cli, ["receive", session.session_id, key or session.key, "--base-url", base_url,
+                                    "--target", str(target), "--all", *extra])
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+def files_containing(root: Path, needle: bytes, skip: Path | None = None) -> list[Path]:
+    """Every regular file under ``root`` (links not followed, ``skip`` left out) whose content has ``needle``."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        if skip is not None and Path(folder) == skip:
+            dirs.clear()
+            continue
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                found.append(path)
+    return found
 
 
 def receive_argv(session: str, base_url: str, target: Path, *extra: str) -> list[str]:
