@@ -234,9 +234,8 @@ def print_receive_command(published: PublishedSession, echo: Callable[[str], Non
     echo("")
     echo(f"    {command}")
     echo("")
-    echo("  or, where synco is not installed:")
-    echo(f"    uvx --from synco {command}")
-    echo("")
+    # No "uvx --from synco ..." here: the name synco on PyPI belongs to an unrelated project, and that line
+    # would hand the session key to its code. Only commands that run this project are printed.
     if keep:
         echo(f"The session stays in {published.folder} (--keep); remove it with: synco serve --cleanup")
     else:
