@@ -99,10 +99,10 @@ def _create_private(path: Path, extra_flags: int) -> int:
     return fd
 
 
-def open_private(path: Path, append: bool = False) -> BinaryIO:
+def open_private(path: Path, append: bool = False, buffering: int = -1) -> BinaryIO:
     """``path`` opened for writing, truncated (or appended to), readable and writable by the owner only."""
     fd = _create_private(path, os.O_APPEND if append else os.O_TRUNC)
-    return cast(BinaryIO, os.fdopen(fd, "ab" if append else "wb"))
+    return os.fdopen(fd, "ab" if append else "wb", buffering=buffering)
 
 
 @contextlib.contextmanager

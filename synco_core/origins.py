@@ -23,6 +23,11 @@ from urllib.parse import urlsplit
 
 from synco_core.errors import TransferError
 
+
+class RefusedRequestError(TransferError):
+    """A request that was never made: its URL or address is not one receive may fetch from."""
+
+
 #: (scheme, host, port), the host lower-cased: what "the same origin" compares.
 Origin = tuple[str, str, int]
 
@@ -87,7 +92,7 @@ class UrlPolicy:
         """Refuse ``url`` unless it is on the session's own site or on an origin the session declares."""
         if not self.allows(url):
             shown = origin_text(origin_of(url)) if url.startswith(("http://", "https://")) else repr(url)
-            raise TransferError(f"the index names files on {shown}, which the session does not declare "
+            raise RefusedRequestError(f"the index names files on {shown}, which the session does not declare "
                                 "(only its own server and the hosts in its meta are fetched from)")
 
 
@@ -118,5 +123,5 @@ def check_address(address: str, session_scope: str | None, host: str) -> None:
     if not address_allowed(address, session_scope):
         scope = address_scope(address)
         where = f"at a {session_scope} address" if session_scope else "not connected to yet"
-        raise TransferError(f"refusing to fetch from {host}: it is at {address}, a {scope} address, which only "
+        raise RefusedRequestError(f"refusing to fetch from {host}: it is at {address}, a {scope} address, which only "
                             f"a session on such an address may use (the session's server is {where})")

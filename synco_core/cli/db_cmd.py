@@ -97,7 +97,8 @@ def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...]
         result = dump_with_engine(database, sys.stdout.buffer, options)
         sys.stdout.buffer.flush()
     else:
-        with atomic_output(output) as out:
+        # A dump is the database's content: for its owner alone (0600), whatever the umask.
+        with atomic_output(output, private=True) as out:
             result = dump_with_engine(database, out, options)
     total = sum(t.rows for t in result.tables.values())
     click.echo(f"Dumped {len(result.tables)} tables, {total} rows ({result.engine} {result.server_version})".rstrip(),

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synco_core.beneath import check_no_links
-from synco_core.errors import SyncoError, TransferError
-from synco_core.transfer.limits import check_declared
+from synco_core.errors import SyncoError, TransferError, UnsafePathError
+from synco_core.origins import RefusedRequestError
+from synco_core.transfer.limits import SizeExceededError, check_declared
 from synco_core.transfer.transport import Response, Transport
 from synco_core.wire import PublicIndexEntry
 
@@ -33,6 +34,10 @@ PIPELINE_DEPTH = 64
 #: A pipelined batch that breaks off (a server ending kept-alive connections after N requests) is sent again
 #: for its remaining files on a fresh connection; after this many attempts without progress, one by one.
 PIPELINE_ATTEMPTS = 3
+
+
+#: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError)
 
 
 def batch_size(files: int, jobs: int) -> int:
@@ -56,6 +61,9 @@ class PublicResult:
     #: Local files the index no longer lists (removed with ``--delete``).
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+    #: How many of ``failed`` were refused (unsafe, larger than declared, not to be fetched from): a new
+    #: attempt would fail the same way.
+    refused: int = 0
 
 
 def remote_path_for(entry: PublicIndexEntry) -> str:
@@ -257,7 +265,7 @@ def receive_public_files(
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
     plan = plan_public_files(index, set_dir, on_file)
-    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused))
+    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused), refused=len(plan.refused))
     todo = plan.todo
 
     def record(relative: str, save: Callable[[], int]) -> None:
@@ -266,6 +274,8 @@ def receive_public_files(
         except SyncoError as exc:
             with lock:
                 result.failed.append((relative, str(exc)))
+                if isinstance(exc, REFUSALS):
+                    result.refused += 1
         except OSError as exc:
             with lock:
                 result.failed.append((relative, exc.strerror or str(exc)))

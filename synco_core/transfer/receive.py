@@ -26,7 +26,7 @@ from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
-from synco_core.origins import UrlPolicy
+from synco_core.origins import RefusedRequestError, UrlPolicy
 from synco_core.secrets import register_secret
 from synco_core.transfer.artifact import ArtifactSpec, fetch_small, receive_artifact
 from synco_core.transfer.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, SizeExceededError, encrypted_bound
@@ -513,6 +513,8 @@ def receive_session(
                 if result.failed:
                     outcome.status = "partial"
                     outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
+                    if result.refused == len(result.failed):
+                        outcome.cause = "refused"
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
@@ -558,7 +560,8 @@ def failure_cause(exc: BaseException) -> str:
     """``gone``, ``refused`` or "" (running again may help) for the error a set failed with."""
     if isinstance(exc, NotFoundError):
         return "gone"
-    if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, WireFormatError, ConfigError)):
+    if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, WireFormatError, ConfigError,
+                        RefusedRequestError)):
         return "refused"
     return ""
 

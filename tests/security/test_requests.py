@@ -10,7 +10,7 @@ http.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,7 @@ def test_internal_addresses_need_a_session_on_one(crafted: CraftedSession,
     assert result.exit_code == 1, result.output
     assert "failed: x.txt: refusing to fetch from" in result.output, result.output
     assert f"it is at {address}, a {address_scope(address)} address" in result.output, result.output
+    assert "run the same command again" not in result.output, "a refusal is not worth another try"
 
 
 class Names:
@@ -198,3 +199,29 @@ def test_only_public_addresses_or_the_sessions_own_kind(address: str, session: s
     assert allowed == (scope == PUBLIC or (scope != UNUSABLE and scope == session))
     if isinstance(ip, ipaddress.IPv4Address):
         assert address_scope(f"::ffff:{address}") == scope, "an IPv4-mapped address is the IPv4 address"
+
+
+def test_serve_declares_the_origins_of_the_absolute_urls_it_indexes(tmp_path: Path) -> None:
+    """What receive will fetch from is written by serve from the file sets' own URLs (an S3 disk, a CDN)."""
+    import zstandard
+
+    from synco_core import age
+    from synco_core.session import BuildOptions, SessionFolder, SessionKey
+    from synco_core.session.build import write_public_index
+    from synco_core.transfer.receive import identities_for
+    from synco_core.types import FileSet, PublicFile
+
+    def entries() -> Iterator[PublicFile]:
+        yield PublicFile("a.jpg", 1, 1, "https://bucket.s3.eu-west-1.amazonaws.com/a.jpg", True)
+        yield PublicFile("b.jpg", 1, 1, "https://CDN.example.com:8443/b.jpg?v=1", True)
+        yield PublicFile("c.jpg", 1, 1, "uploads/c.jpg")
+
+    key = SessionKey.generate()
+    folder = SessionFolder(tmp_path / "synco-origins0123456789", key.recipients)
+    folder.path.mkdir()
+    file_set = write_public_index(FileSet(name="media", kind="public", entries=entries), folder, BuildOptions())
+    assert file_set.public is not None
+    assert file_set.public.url_origins == ["https://bucket.s3.eu-west-1.amazonaws.com", "https://cdn.example.com:8443"]
+    raw = (folder.path / file_set.public.index_file_name).read_bytes()
+    index = zstandard.ZstdDecompressor().decompressobj().decompress(age.decrypt_bytes(raw, identities_for(key.secret)))
+    assert file_set.public.index_size_bytes == len(index)

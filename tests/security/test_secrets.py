@@ -118,8 +118,10 @@ def test_db_commands_take_the_url_from_the_environment(tmp_path: Path) -> None:
         conn.execute("INSERT INTO t VALUES (1)")
     env = {"SYNCO_DATABASE_URL": f"sqlite:///{database}"}
     dump = tmp_path / "dump.sqlite"
-    result = CliRunner().invoke(cli, ["db", "dump", "-o", str(dump)], env=env)
+    with umask(0):
+        result = CliRunner().invoke(cli, ["db", "dump", "-o", str(dump)], env=env)
     assert result.exit_code == 0, result.output
+    assert _mode(dump) == 0o600, "a dump is the database's content: for its owner alone"
     copy = tmp_path / "copy.sqlite"
     result = CliRunner().invoke(cli, ["db", "load", str(dump), "--yes"], env={"SYNCO_DATABASE_URL": f"sqlite:///{copy}"})
     assert result.exit_code == 0, result.output

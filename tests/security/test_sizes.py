@@ -121,3 +121,4 @@ def test_a_public_file_body_past_its_size_is_cut_off(crafted: CraftedSession,
     assert server.sent.get("/small.txt", 0) < 64 * MiB, "the body was not read to its end"
     assert not (target / "public" / "small.txt").exists()
     assert not list(target.rglob("*.synco-part"))
+    assert "run the same command again" not in result.output
