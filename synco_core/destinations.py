@@ -106,23 +106,27 @@ def check_destination(project: Path, place: Path, name: str) -> str:
     """``place``'s real location relative to ``project``; :class:`ConfigError` when it must not be installed into.
 
     Refused: the project folder itself, anything outside it (as written, or once links are followed), and
-    anything inside a folder of :data:`FORBIDDEN_FOLDERS` (as written or as resolved).
+    anything inside a folder of :data:`FORBIDDEN_FOLDERS` (as written or as resolved). A ``..`` in ``place``
+    is resolved on the file system, after the links before it, as the installer's own path lookups will.
     """
-    lexical = _lexical(project, place)
-    if lexical == ".." or lexical.startswith("../") or os.path.isabs(lexical):
-        raise ConfigError(f"file set {name!r}: refusing to install into {place}: it is outside the project")
+    try:
+        # Path.absolute() keeps "..": folding it first would hide a link before it ("up/.." with up -> ..).
+        parts = Path(place).absolute().relative_to(Path(project).absolute()).parts
+    except ValueError:
+        raise ConfigError(f"file set {name!r}: refusing to install into {place}: it is outside the project") from None
+    written = "/".join(parts) or "."
     root = open_root(Path(os.path.realpath(project)))
     try:
-        real = resolve_beneath(root, [], lexical, f"file set {name!r}: refusing to install into {lexical}")
+        real = resolve_beneath(root, [], written, f"file set {name!r}: refusing to install into {written}")
     except UnsafePathError as exc:
         raise ConfigError(str(exc)) from None
     finally:
         os.close(root)
-    if not real or lexical == ".":
+    if not real:
         raise ConfigError(f"file set {name!r}: refusing to install into the project folder itself")
-    for parts in (PurePosixPath(lexical).parts, real):
-        forbidden = next((part for part in parts if part.lower() in FORBIDDEN_FOLDERS), None)
+    for checked in (parts, real):
+        forbidden = next((part for part in checked if part.lower() in FORBIDDEN_FOLDERS), None)
         if forbidden is not None:
-            raise ConfigError(f"file set {name!r}: refusing to install into {lexical}: nothing is ever installed "
+            raise ConfigError(f"file set {name!r}: refusing to install into {written}: nothing is ever installed "
                               f"into {forbidden}")
     return "/".join(real)

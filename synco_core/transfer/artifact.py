@@ -80,13 +80,15 @@ class _ResumingSource(io.RawIOBase):
     """The encrypted stream: first what the part file already holds, then the network, appended as it comes."""
 
     def __init__(self, part_path: Path, existing: int, chunks: Iterator[bytes] | None,
-                 on_bytes: BytesCallback | None, limit: int | None = None, label: str = "") -> None:
+                 on_bytes: BytesCallback | None, limit: int | None = None, label: str = "",
+                 source: str = "declared") -> None:
         super().__init__()
         self._replay = part_path.open("rb") if existing else None
         self._replay_left = existing
         self._existing = existing
         self._limit = limit
         self._label = label
+        self._source = source
         self._append = open_private(part_path, append=True) if chunks is not None else None
         self._chunks = chunks
         self._pending = memoryview(b"")
@@ -117,7 +119,7 @@ class _ResumingSource(io.RawIOBase):
             if self._limit is not None:
                 # Checked before the chunk is kept: the part file never holds more than the meta allows.
                 check_declared(self._existing + self.received + len(chunk), self._limit,
-                               f"{self._label}: the server sent encrypted bytes")
+                               f"{self._label}: the server sent encrypted bytes", self._source)
             self._append.write(chunk)
             self.received += len(chunk)
             if self._on_bytes is not None:
@@ -207,7 +209,9 @@ def receive_artifact(
                 chunks = response.iter_bytes()
         elif on_bytes is not None:
             on_bytes(existing)
-        source = stack.enter_context(_ResumingSource(spec.part_path, existing, chunks, on_bytes, limit, spec.label))
+        source = stack.enter_context(_ResumingSource(
+            spec.part_path, existing, chunks, on_bytes, limit, spec.label,
+            "declared" if spec.encrypted_size is not None else "allowed for its declared plain size"))
         try:
             decrypted: Any = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, CHUNK_SIZE)), identities)
             plain: Any = decrypted
@@ -252,14 +256,16 @@ def receive_artifact(
 
 
 def fetch_small(transport: Transport, path: str, identities: Sequence[Any], compression: str | None = None,
-                limit: int = META_LIMIT, plain_limit: int | None = None, source: str = UNDECLARED) -> bytes:
+                limit: int = META_LIMIT, plain_limit: int | None = None, source: str = UNDECLARED,
+                plain_source: str | None = None) -> bytes:
     """Download and decrypt a small encrypted document (meta, index) into memory.
 
     The first bytes must be an age header: a web server answering an unknown path with an HTML page and
     status 200 is told apart here. At most ``limit`` bytes are downloaded and at most ``plain_limit`` bytes
     (``limit`` when None) come out of decryption and decompression: both are counted as they flow, so a
     hostile server sending without end, or a small index that decompresses to gigabytes, is stopped at
-    the first byte too many. ``source`` says where the limits come from (for the message).
+    the first byte too many. ``source`` and ``plain_source`` (default: ``source``) say where the limits
+    come from, for the message.
     """
     with transport.open(path) as response:
         buffer = bytearray()
@@ -274,7 +280,8 @@ def fetch_small(transport: Transport, path: str, identities: Sequence[Any], comp
     elif compression:
         raise TransferError(f"{path}: unsupported compression {compression!r}")
     try:
-        return read_capped(plain, limit if plain_limit is None else plain_limit, f"{path}: the content", source)
+        return read_capped(plain, limit if plain_limit is None else plain_limit, f"{path}: the content",
+                           plain_source or source)
     except zstandard.ZstdError as exc:
         raise TransferError(f"{path}: not valid zstd after decryption ({exc})") from None
 

@@ -125,7 +125,7 @@ def find_session(
     """
     folder = session_folder_name(session)
     reasons: list[str] = []
-    unreachable = answered = 0
+    unreachable = missing = 0
     for url in candidates:
         transport = make_transport(url)
         try:
@@ -137,18 +137,18 @@ def find_session(
             transport.close()
             log.debug("no session at %s: %s", url, exc)
             reasons.append(f"{split_auth(url)[0]}: {exc}")
-            if isinstance(exc, (NotFoundError, NotAnAgeFileError)):
-                answered += 1
-            else:
+            if isinstance(exc, NotFoundError):
+                missing += 1
+            elif not isinstance(exc, NotAnAgeFileError):
                 unreachable += 1
             continue
         return transport, meta, url
     tried = "; ".join(reasons) or "no candidates"
-    if reasons and not answered:
+    if reasons and unreachable == len(reasons):
         # Nothing answered at all: that says nothing about the session, everything about the connection.
         raise TransferError(f"cannot reach the server ({tried}); check the address, and that serve (or the web "
                             "server) is running")
-    if answered and not unreachable and all("HTTP 404" in reason or "HTTP 410" in reason for reason in reasons):
+    if reasons and missing == len(reasons):
         raise TransferError(f"session {folder} is not on the server ({tried}): it is gone (serve stopped, or its "
                             "time to live ran out) or the session id or address is wrong")
     raise TransferError(f"session {folder} not found (tried {tried})")

@@ -262,7 +262,8 @@ def fetch_index(transport: Transport, folder: str, file_set: WireFileSet,
     encrypted, plain = index_limits(public)
     raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression,
                       limit=encrypted, plain_limit=plain,
-                      source="declared" if public.index_size_bytes is not None else UNDECLARED)
+                      source="declared" if public.encrypted_size_bytes is not None else UNDECLARED,
+                      plain_source="declared" if public.index_size_bytes is not None else UNDECLARED)
     index = public_index_from_bytes(raw)
     policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
     checked: set[str] = set()

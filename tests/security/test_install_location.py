@@ -16,9 +16,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from crafted_session import CraftedServer, CraftedSession, error_lines, file, tar_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synco_core import FileSet, FileSetOptions, Framework, hookimpl
 from synco_core.cli.main import cli
+from synco_core.destinations import check_destination
+from synco_core.errors import ConfigError
 
 MARKER = "local-site.marker"
 HOOK = b"#!/bin/sh\necho pwned\n"
@@ -159,3 +163,30 @@ def test_the_local_place_is_used_when_the_hint_agrees_or_is_missing(
     assert result.exit_code == 0, result.output
     assert (project / "data" / "files" / "new.txt").read_bytes() == b"new\n"
     assert not (project / "data" / "files" / "old.txt").exists()
+
+
+_SEGMENTS = st.sampled_from(["data", "files", "x", ".git", "vendor", "Bin", "node_modules", "..", ".", "up", "abs",
+                             "in", "loop"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SEGMENTS, min_size=1, max_size=6))
+def test_every_accepted_place_is_really_inside_the_project(tmp_path_factory: Any, segments: list[str]) -> None:
+    """Whatever path a project names, an accepted place resolves inside it and outside the forbidden folders."""
+    base = tmp_path_factory.mktemp("p")
+    project = base / "project"
+    (project / "data" / "files").mkdir(parents=True)
+    (project / "up").symlink_to("..")
+    (project / "abs").symlink_to(str(base))
+    (project / "in").symlink_to("data")
+    (project / "loop").symlink_to("loop")
+    place = project.joinpath(*segments)
+    try:
+        real = check_destination(project, place, "s")
+    except ConfigError:
+        return
+    resolved = Path(os.path.realpath(project / real))
+    assert resolved.is_relative_to(Path(os.path.realpath(project))) and resolved != Path(os.path.realpath(project))
+    relative = resolved.relative_to(os.path.realpath(project))
+    assert not {part.lower() for part in relative.parts} & {".git", "vendor", "node_modules", "bin"}
+    assert Path(os.path.realpath(place)) == resolved, "the place checked is the place the installer reaches"

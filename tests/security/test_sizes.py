@@ -10,6 +10,7 @@ would fail there instead of exhausting the machine.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import tarfile
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 from crafted_session import (
     CraftedServer,
     CraftedSession,
@@ -30,8 +32,18 @@ from crafted_session import (
     tar_header,
     zstd_frame,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from synco_core.transfer.limits import UNDECLARED_INDEX_LIMIT, age_size_bound
+from synco_core import age
+from synco_core.transfer.limits import (
+    UNDECLARED_INDEX_LIMIT,
+    CappedReader,
+    SizeExceededError,
+    age_size_bound,
+    encrypted_bound,
+    zstd_size_bound,
+)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -53,8 +65,9 @@ def test_an_index_bomb_stops_at_the_declared_size(crafted: CraftedSession,
     crafted.ready(crafted.public_set(frame=bomb, indexSizeBytes=declared))
     result = _child_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t", memory=2 * GiB)
     assert result.returncode == 1, result.stdout + result.stderr
-    limit = declared if declared is not None else UNDECLARED_INDEX_LIMIT
-    assert f"more than the {limit} bytes" in result.stdout, result.stdout + result.stderr
+    expected = (f"more than the {declared} bytes declared" if declared is not None
+                else f"more than the {UNDECLARED_INDEX_LIMIT} bytes allowed when the meta declares no size")
+    assert expected in result.stdout, result.stdout + result.stderr
     assert "MemoryError" not in result.stdout + result.stderr
 
 
@@ -91,16 +104,16 @@ def test_an_artifact_longer_than_declared_is_cut_off_as_it_arrives(crafted: Craf
     plain = os.urandom(64 * MiB)
     if declared == "encrypted":
         dump = crafted.dump_set(plain, compress=False, encryptedSizeBytes=4096)
-        limit = 4096
+        expected = "more than the 4096 bytes declared"
     else:
         dump = crafted.dump_set(plain, compress=False, sizeBytes=4096, encryptedSizeBytes=None, sha256=None)
-        limit = age_size_bound(4096)
+        expected = f"more than the {age_size_bound(4096)} bytes allowed for its declared plain size"
     crafted.ready(dump)
     server = crafted_server(crafted.web_root)
     target = tmp_path / "t"
     result = run_receive(crafted, server.url, target)
     assert result.exit_code == 1, result.output
-    assert f"more than the {limit} bytes declared" in result.output, result.output
+    assert expected in result.output, result.output
     assert server.sent[f"/{crafted.session_id}/dump.sql.zst.enc"] < 24 * MiB, "the rest was never read"
     assert not list(target.glob("*.part")), "an artifact larger than declared is not kept to resume"
 
@@ -122,3 +135,31 @@ def test_a_public_file_body_past_its_size_is_cut_off(crafted: CraftedSession,
     assert not (target / "public" / "small.txt").exists()
     assert not list(target.rglob("*.synco-part"))
     assert "run the same command again" not in result.output
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 300_000), st.booleans())
+def test_the_derived_bounds_hold_for_real_artifacts(size: int, compress: bool) -> None:
+    """What a Go session's artifact may take is never less than what a real one of that plain size takes."""
+    plain = os.urandom(size)
+    data = zstandard.ZstdCompressor(level=1).compress(plain) if compress else plain
+    assert len(data) <= zstd_size_bound(size) or not compress
+    encrypted = age.encrypt_bytes(data, [age.ScryptRecipient("p", work_factor=1)])
+    assert len(encrypted) <= encrypted_bound(size, "zstd" if compress else None)
+
+
+@given(st.integers(0, 5000), st.integers(0, 5000), st.integers(1, 3000))
+def test_a_capped_reader_hands_out_no_byte_past_its_limit(size: int, limit: int, read_size: int) -> None:
+    reader = CappedReader(io.BytesIO(b"x" * size), limit, "stream")
+    handed = 0
+    try:
+        while chunk := reader.read(read_size):
+            handed += len(chunk)
+    except SizeExceededError:
+        assert size > limit
+    else:
+        assert size <= limit and handed == size
+    assert handed <= limit
