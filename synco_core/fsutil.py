@@ -1,4 +1,4 @@
-"""File-system helpers: atomic outputs and safe relative paths."""
+"""File-system helpers: atomic outputs and safe relative paths (whose rule lives in :mod:`synco_core.names`)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import contextlib
 import functools
 import io
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from synco_core.errors import UnsafePathError
+from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
+
+__all__ = ["PLAIN_RELATIVE_PATH", "PRIVATE_MODE", "atomic_output", "open_private", "resolve_inside",
+           "safe_relative_path", "start_writeback"]
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -78,18 +81,44 @@ class _EarlyWriteback(io.BufferedWriter):
         return count
 
 
+#: Files holding what synco received or decrypted (dumps, part files, ``synco decrypt`` output): for the
+#: owner alone, whatever the umask, so other users of the machine never read production data.
+PRIVATE_MODE = 0o600
+
+
+def _create_private(path: Path, extra_flags: int) -> int:
+    """A descriptor of ``path`` created (or reused) with mode 0600 whatever the umask; never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | extra_flags
+    fd = os.open(path, flags, PRIVATE_MODE)
+    try:
+        # The mode given to open() is reduced by the umask, and an existing file keeps its own: set it.
+        os.fchmod(fd, PRIVATE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_private(path: Path, append: bool = False, buffering: int = -1) -> BinaryIO:
+    """``path`` opened for writing, truncated (or appended to), readable and writable by the owner only."""
+    fd = _create_private(path, os.O_APPEND if append else os.O_TRUNC)
+    return os.fdopen(fd, "ab" if append else "wb", buffering=buffering)
+
+
 @contextlib.contextmanager
-def atomic_output(path: Path, suffix: str = ".part") -> Iterator[BinaryIO]:
+def atomic_output(path: Path, suffix: str = ".part", private: bool = False) -> Iterator[BinaryIO]:
     """Write to ``path + suffix`` and rename to ``path`` only when the block ends without error.
 
     On any exception the partial file is removed, so nothing half-written ever sits under the final name.
     The data is fsynced before the rename (a crash leaves the old file or the whole new one); write-back
     starts every :data:`WRITEBACK_EVERY` bytes on the way, so that fsync has little left to wait for.
+    ``private`` creates the file with mode 0600 whatever the umask (:data:`PRIVATE_MODE`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + suffix)
     try:
-        with _EarlyWriteback(io.FileIO(temp, "wb")) as out:
+        raw = io.FileIO(_create_private(temp, os.O_TRUNC), "wb") if private else io.FileIO(temp, "wb")
+        with _EarlyWriteback(raw) as out:
             yield cast(BinaryIO, out)
             out.flush()
             os.fsync(out.fileno())
@@ -98,29 +127,6 @@ def atomic_output(path: Path, suffix: str = ".part") -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-
-
-#: A relative path needing no checking or normalising: segments of ordinary characters, none starting with
-#: a dot (so no ``..``, no ``.``, no empty segment, no drive letter, no backslash). What it matches,
-#: :func:`safe_relative_path` would return unchanged; the fast paths of hot loops test this first.
-PLAIN_RELATIVE_PATH = re.compile(r"[\w\-~+@=,][\w.\-~+@=,]*(?:/[\w\-~+@=,][\w.\-~+@=,]*)*", re.ASCII)
-
-
-def safe_relative_path(name: str) -> PurePosixPath:
-    """``name`` as a relative path that cannot leave its base: no absolute paths, no ``..``, no NUL."""
-    if not name or "\x00" in name or "\\" in name:
-        raise UnsafePathError(f"unsafe path {name!r}")
-    path = PurePosixPath(name)
-    if path.is_absolute() or name.startswith("/") or any(part == ".." for part in path.parts):
-        raise UnsafePathError(f"unsafe path {name!r}: absolute or with '..'")
-    first = path.parts[0] if path.parts else ""
-    if len(first) >= 2 and first[1] == ":" and first[0].isascii() and first[0].isalpha():
-        # "C:/x" is absolute on Windows and "C:x" is relative to the drive's current folder: both leave the base.
-        raise UnsafePathError(f"unsafe path {name!r}: drive letter")
-    parts = [part for part in path.parts if part not in ("", ".")]
-    if not parts:
-        raise UnsafePathError(f"unsafe path {name!r}: empty")
-    return PurePosixPath(*parts)
 
 
 def resolve_inside(base: Path, name: str) -> Path:

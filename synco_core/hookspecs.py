@@ -150,7 +150,10 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
     """List the file sets ``serve`` publishes for ``framework``.
 
     Called on the source once per plugin; the results of all plugins are joined (a later set with the
-    same name replaces an earlier one, so ``.synco.yml`` can override a framework's guess).
+    same name replaces an earlier one, so ``.synco.yml`` can override a framework's guess). Also called on
+    the destination before an install, where the answer says where each set lives in the local project:
+    a received set is installed only into the place its local namesake names (``root`` and
+    ``relative_base_path``), never where the session says.
 
     :param framework: what ``detect_framework`` found (check ``framework.plugin`` before answering).
     :param options: ``options.all`` turns off smart filters; ``options.only`` names the wanted sets (the
@@ -278,7 +281,8 @@ def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: P
     when its layout differs (Flow's resource storage).
 
     :param framework: what ``detect_framework`` found in the local project.
-    :param file_set: the set's name, kind and relative base path, as the source published them.
+    :param file_set: the set's name and kind, and the relative base path of the set of that name in the
+        local project (the source's path only had to agree with it).
     :param source_dir: the folder the files were downloaded to (checked: no ``..``, no links out).
     :return: a :class:`~synco_core.FilesInstallResult`, or None to leave the set to other plugins.
     """

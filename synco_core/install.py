@@ -11,6 +11,7 @@ A successful install records what it replaced in the project (:mod:`synco_core.i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
+from synco_core.destinations import check_destination, local_destination, local_file_sets
 from synco_core.detection import detect
 from synco_core.engines.default_files import carry_dotfiles
 from synco_core.engines.dispatch import inspect_with_engine, install_with_engine, rollback_with_engine
@@ -238,12 +240,20 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
     return size, f"{human_size(size)} in {count}"
 
 
-def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = ()) -> InstallPlan:
-    """What installing ``received`` into ``framework``'s project would replace; checks inputs exist."""
+def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = (),
+                 manager: SyncoPluginManager | None = None) -> InstallPlan:
+    """What installing ``received`` into ``framework``'s project would replace; checks inputs exist.
+
+    Where each file set goes is the local project's decision (:mod:`synco_core.destinations`): the
+    session's ``relativeBasePath`` only has to agree with it, and a set the project does not know, or a
+    place outside the project or inside ``.git``, ``vendor``, ``node_modules`` or a ``bin``, is refused
+    before anything is replaced.
+    """
     steps = []
-    for item in received.sets:
-        if only and item.name not in only:
-            continue
+    wanted = [item for item in received.sets if not only or item.name in only]
+    local_sets = local_file_sets(framework, [item.name for item in wanted if item.kind in ("public", "private")],
+                                 manager)
+    for item in wanted:
         if not item.path.exists():
             raise ConfigError(f"received set {item.name!r} is missing its data at {item.path}; run receive again")
         if item.kind == "database":
@@ -252,10 +262,9 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
             target = framework.database.url(mask_password=True)
             steps.append(InstallStep("database", item.name, item, target, item.size_bytes))
         elif item.kind in ("public", "private"):
-            if not item.relative_base_path:
-                raise ConfigError(f"file set {item.name!r} has no destination path (relativeBasePath)")
-            target = str(framework.project_dir / safe_relative_path(item.relative_base_path))
-            steps.append(InstallStep("files", item.name, item, target, item.size_bytes))
+            destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
+            local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path)
+            steps.append(InstallStep("files", item.name, local_item, str(destination.path), item.size_bytes))
         else:
             log.warning("skipping received set %s of unknown kind %r", item.name, item.kind)
     if only:
@@ -397,6 +406,8 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     kind: Literal["public", "private"] = "public" if item.kind == "public" else "private"
     file_set = ReceivedFileSet(name=item.name, kind=kind, relative_base_path=item.relative_base_path)
     destination = Path(step.target)
+    # Checked again now: a set installed before this one may have changed what the path leads to.
+    check_destination(framework.project_dir, destination, item.name)
     existed = destination.exists()
     result: FilesInstallResult | None = manager.hook.install_files(
         framework=framework, file_set=file_set, source_dir=item.path
@@ -413,6 +424,9 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     else:
         log.warning("%s kept no copy of the folder it replaced at %s: a rollback cannot put it back", item.name,
                     result.destination)
+    if result.destination != destination:
+        # A plugin placed the set by its own rules; the same limits hold, or the install is undone.
+        check_destination(framework.project_dir, result.destination, item.name)
     return result
 
 

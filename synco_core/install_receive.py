@@ -139,6 +139,11 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
     try:
         transport, meta, url = find_session(candidates, address.session, identities, make_transport)
     except TransferError as exc:
+        base_url = address.base_url or ""
+        if candidates and all(url.startswith("https://") for url in candidates) and "@" in base_url \
+                and "://" not in base_url:
+            raise TransferError(f"{exc} (with a password in the address only https is tried; write http:// "
+                                "in front to send it unencrypted)") from None
         if not (verify and ui.interactive and "CERTIFICATE_VERIFY_FAILED" in str(exc)):
             raise
         if not ui.confirm("The server's TLS certificate is not trusted. Connect anyway?", default=False):
@@ -231,8 +236,9 @@ class Installing:
         assert self.request is not None
         failed = [o.name for o in summary.sets if o.status not in ("downloaded", "skipped")]
         if not summary.complete_but_missing:
+            advice = summary.advice()
             self.ui.echo(f"Not installing: {', '.join(failed)} did not arrive complete; the local project is "
-                         "unchanged. Run the same command again to continue.")
+                         f"unchanged. {advice[:1].upper()}{advice[1:]}")
             return False
         missing = summary.missing
         what = f"{len(missing)} public file(s) the server would not give"

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from synco_core.errors import TransferError
-from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.errors import TransferError, UnsafePathError
 from synco_core.goindex import rebase_absolute_keys
+from synco_core.names import MAX_SET_NAME, PLAIN_RELATIVE_PATH, safe_name, safe_relative_path
 from synco_core.values import TableManifest
 
 #: The name of the encrypted meta file inside a session folder.
@@ -62,6 +62,14 @@ def _get(data: Mapping[str, Any], key: str, kind: type, where: str, default: Any
     if not isinstance(value, kind):
         raise WireFormatError(f"malformed {where}: {key!r} should be {kind.__name__}, not {type(value).__name__}")
     return value
+
+
+def _strings(data: Mapping[str, Any], key: str, where: str) -> list[str]:
+    """``data[key]`` as a list of strings (empty when absent)."""
+    values = _get(data, key, list, where, [])
+    if not all(isinstance(value, str) for value in values):
+        raise WireFormatError(f"malformed {where}: {key!r} should be a list of strings")
+    return list(values)
 
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +137,10 @@ class DumpInfo:
         rules = _get(data, "sanitizeRules", list, where, [])
         file_name = _get(data, "fileName", str, where, required=True)
         _check_file_name(file_name, where)
+        fmt = _get(data, "format", str, where)
+        if fmt is not None:
+            # The format may become the extension of the local dump (a third-party engine's own format).
+            _checked(fmt, "dump format", where, max_length=32)
         return cls(
             file_name=file_name,
             size_bytes=_get(data, "sizeBytes", int, where, 0),
@@ -137,7 +149,7 @@ class DumpInfo:
             encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
             engine=_get(data, "engine", str, where),
             server_version=_get(data, "serverVersion", str, where),
-            format=_get(data, "format", str, where),
+            format=fmt,
             sanitize_rules=[str(rule) for rule in rules],
             tables=tables,
             sanitized=_get(data, "sanitized", bool, where),
@@ -158,6 +170,11 @@ class PublicFilesInfo:
     file_count: int | None = None
     encrypted_size_bytes: int | None = None
     relative_base_path: str | None = None
+    #: Size of the index itself once decrypted and decompressed (``sizeBytes`` counts the files it lists).
+    index_size_bytes: int | None = None
+    #: Origins (``https://cdn.example.com``) of the absolute URLs the index names: the only hosts besides the
+    #: session's own that receive fetches from.
+    url_origins: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -167,6 +184,8 @@ class PublicFilesInfo:
             "fileCount": self.file_count,
             "encryptedSizeBytes": self.encrypted_size_bytes,
             "relativeBasePath": self.relative_base_path,
+            "indexSizeBytes": self.index_size_bytes,
+            "urlOrigins": list(self.url_origins),
         })
 
     @classmethod
@@ -180,6 +199,8 @@ class PublicFilesInfo:
             file_count=_get(data, "fileCount", int, where),
             encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
             relative_base_path=_get(data, "relativeBasePath", str, where),
+            index_size_bytes=_get(data, "indexSizeBytes", int, where),
+            url_origins=_strings(data, "urlOrigins", where),
         )
 
 
@@ -225,10 +246,17 @@ class PrivateFilesInfo:
         )
 
 
+def _checked(value: str, what: str, where: str, max_length: int = 255) -> str:
+    """``value`` through the one naming rule (:func:`synco_core.names.safe_name`), the error naming ``where``."""
+    try:
+        return safe_name(value, what, max_length)
+    except UnsafePathError as exc:
+        raise WireFormatError(f"malformed {where}: {exc}") from None
+
+
 def _check_file_name(name: str, where: str) -> None:
-    """An artifact name must stay inside the session folder: one plain path segment."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
-        raise WireFormatError(f"malformed {where}: unsafe artifact name {name!r}")
+    """An artifact name must stay inside the session folder: one plain name."""
+    _checked(name, "artifact name", where)
 
 
 @dataclass
@@ -270,6 +298,7 @@ class WireFileSet:
         if not isinstance(data, dict):
             raise WireFormatError("malformed meta: a file set should be an object")
         name = _get(data, "name", str, "meta", required=True)
+        _checked(name, "file set name", "meta", max_length=MAX_SET_NAME)
         type_ = _get(data, "type", str, f"file set {name!r}", required=True)
         where = f"file set {name!r}"
         file_set = cls(name=name, type=type_)
@@ -299,6 +328,10 @@ class Meta:
     generator: str | None = None
     #: Unix time after which the source removes the session (None: unknown or kept).
     expires_at: int | None = None
+    #: The session folder's name (``synco-<id>``) and when the session was made (Unix time): a receiver
+    #: refuses a meta that names another session (a replayed one) or whose time has run out.
+    session_id: str | None = None
+    created_at: int | None = None
 
     def file_set(self, name: str) -> WireFileSet | None:
         return next((s for s in self.file_sets if s.name == name), None)
@@ -309,7 +342,8 @@ class Meta:
             "frameworkName": self.framework_name,
             "fileSets": [s.to_json() for s in self.file_sets],
         }
-        data.update(_compact({"generator": self.generator, "expiresAt": self.expires_at}))
+        data.update(_compact({"generator": self.generator, "sessionId": self.session_id,
+                              "createdAt": self.created_at, "expiresAt": self.expires_at}))
         return data
 
     def to_bytes(self) -> bytes:
@@ -323,12 +357,19 @@ class Meta:
         if state not in STATES:
             raise WireFormatError(f"malformed meta: unknown state {state!r}")
         sets_raw = _get(data, "fileSets", list, "meta", [])
+        file_sets = [WireFileSet.from_json(item) for item in sets_raw]
+        names = [file_set.name for file_set in file_sets]
+        if len(set(names)) != len(names):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            raise WireFormatError(f"malformed meta: more than one file set named {', '.join(twice)}")
         return cls(
             state=state,
             framework_name=_get(data, "frameworkName", str, "meta", ""),
-            file_sets=[WireFileSet.from_json(item) for item in sets_raw],
+            file_sets=file_sets,
             generator=_get(data, "generator", str, "meta"),
             expires_at=_get(data, "expiresAt", int, "meta"),
+            session_id=_get(data, "sessionId", str, "meta"),
+            created_at=_get(data, "createdAt", int, "meta"),
         )
 
     @classmethod
@@ -422,6 +463,8 @@ def _loads(raw: bytes, what: str) -> Any:
 def session_folder_name(session: str) -> str:
     """``abc`` or ``synco-abc`` -> ``synco-abc`` (Go synco prints the full folder name as the session)."""
     session = session.strip().strip("/")
-    if not session or "/" in session or "\\" in session or session in (".", ".."):
-        raise WireFormatError(f"invalid session id {session!r}")
+    try:
+        safe_name(session, "session id")
+    except UnsafePathError as exc:
+        raise WireFormatError(str(exc).replace("unsafe session id", "invalid session id", 1)) from None
     return session if session.startswith(SESSION_PREFIX) else SESSION_PREFIX + session

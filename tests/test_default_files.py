@@ -64,6 +64,9 @@ def test_a_later_receive_never_changes_the_installed_file(tmp_path: Path) -> Non
     install_tree(received, destination)
 
     class Body:
+        offset = 0
+        total_size = None
+
         def iter_bytes(self) -> list[bytes]:
             return [b"version 2!"]
 

@@ -210,6 +210,31 @@ def test_an_unsafe_stream_name_is_refused(artifact: Artifact, target: Path) -> N
     stream.discard()
 
 
+@pytest.mark.parametrize("field, value", [("session", "a\nb"), ("set", ".synco-received"), ("set", "x" * 101),
+                                          ("session", "synco-x.part"), ("set", "a/../b")])
+def test_stream_names_follow_the_one_naming_rule(artifact: Artifact, target: Path, field: str, value: str) -> None:
+    """The remote side's names become a file name: the rule of synco_core.names, as for a meta."""
+    stream = DumpStream(target)
+    stream.open({**artifact.announcement(), field: value})
+    assert stream.failed
+    assert not list(target.iterdir()) if target.exists() else True
+    stream.discard()
+
+
+def test_the_streamed_dump_is_for_its_owner_alone(artifact: Artifact, target: Path) -> None:
+    old = os.umask(0)
+    try:
+        stream = DumpStream(target)
+        stream.open(artifact.announcement())
+    finally:
+        os.umask(old)
+    assert stream.path is not None and stream.path.stat().st_mode & 0o777 == 0o600
+    assert target.stat().st_mode & 0o777 == 0o700
+    feed(stream, artifact.chunks, {"fileSet": artifact.file_set.to_json()}).join(5)
+    assert read_all(stream) == artifact.plain
+    stream.discard()
+
+
 def test_the_end_of_the_dump_waits_for_the_end_of_the_stream(artifact: Artifact, target: Path) -> None:
     # An engine that stops reading after the last statement (never asking for the end) must still only
     # have all of the dump once the stream is complete and checked, with the manifest filled in.

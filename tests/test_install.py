@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from synco_core import Framework, ReceivedFileSet, hookimpl
+from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, hookimpl
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
@@ -50,6 +50,13 @@ class LocalApp:
         database = parse_database_url("sqlite:///app.db", base_dir=project_dir)
         return Framework(name="LocalApp", plugin="localapp", project_dir=project_dir, database=database,
                          reason="localapp.marker", post_install=[["sh", "-c", "echo done > post-install.txt"]])
+
+    @hookimpl
+    def list_file_sets(self, framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        # Where the sets live locally: an install puts a received set there, whatever the session says.
+        return [FileSet(name="Uploads", kind="public", relative_base_path="files/public"),
+                FileSet(name="Private", kind="private", relative_base_path="private"),
+                FileSet(name="Extra", kind="public", relative_base_path="extra")]
 
     @hookimpl(tryfirst=True)
     def install_files(self, framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> None:

@@ -26,8 +26,9 @@ def test_candidate_urls() -> None:
         "http://www.example.com/", "http://www.example.com/_Resources/",
     ]
     assert candidate_urls("https://staging.example.com/app") == ["https://staging.example.com/app/"]
-    assert candidate_urls("user:pw@staging.example.com")[:2] == ["https://user:pw@staging.example.com/",
-                                                                "http://user:pw@staging.example.com/"]
+    # A password goes over https only, unless the user writes http:// (tests/security/test_requests.py).
+    assert candidate_urls("user:pw@staging.example.com") == ["https://user:pw@staging.example.com/"]
+    assert candidate_urls("http://user:pw@staging.example.com") == ["http://user:pw@staging.example.com/"]
     assert candidate_urls("  ") == []
     # A typed www. also tries the bare domain; port, path and credentials stay as typed.
     assert candidate_urls("www.example.com", ["/_Resources"]) == [
@@ -40,8 +41,7 @@ def test_candidate_urls() -> None:
         "https://shop.example.co.uk:8443/app/", "http://shop.example.co.uk:8443/app/",
     ]
     assert candidate_urls("www.user:pw@WWW.Example.com") == [
-        "https://www.user:pw@WWW.Example.com/", "http://www.user:pw@WWW.Example.com/",
-        "https://www.user:pw@example.com/", "http://www.user:pw@example.com/",
+        "https://www.user:pw@WWW.Example.com/", "https://www.user:pw@example.com/",
     ]
     assert candidate_urls("example.com/a@example.com")[2:] == ["https://www.example.com/a@example.com/",
                                                                 "http://www.example.com/a@example.com/"]
@@ -131,5 +131,5 @@ def test_a_server_that_refuses_connections_is_not_a_missing_session(tmp_path: Pa
                                       f"http://127.0.0.1:{port}/", "--all", "--target", str(tmp_path / "t")])
     assert result.exit_code == 1
     line = result.output.strip()
-    assert line.startswith("Error: no server answered (cannot reach http://127.0.0.1:"), line
+    assert line.startswith("Error: cannot reach the server: no server answered (cannot reach http://127.0.0.1:"), line
     assert "Connection refused" in line and "not found" not in line and len(line.splitlines()) == 1

@@ -54,6 +54,17 @@ class LocalProject:
                          reason=f"{LOCAL_MARKER} found",
                          post_install=[[sys.executable, "-c", "open('post-install.txt', 'w').write('done')"]])
 
+    @hookimpl
+    def list_file_sets(self, framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+        # Where this project keeps the sets the test sources send: an install puts them nowhere else.
+        if framework.plugin != "localproject":
+            return None
+        web = framework.project_dir / "web"
+        return [FileSet(name="uploads", kind="public", root=web / "uploads", relative_base_path="web/uploads"),
+                FileSet(name="thumbs", kind="public", root=web / "thumbs", relative_base_path="web/thumbs"),
+                FileSet(name="private", kind="private", root=framework.project_dir / "private",
+                        relative_base_path="private")]
+
     @hookimpl(tryfirst=True)
     def install_files(self, framework: Framework, file_set: ReceivedFileSet,
                       source_dir: Path) -> FilesInstallResult | None:

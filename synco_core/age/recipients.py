@@ -209,11 +209,31 @@ class ScryptRecipient:
 
 
 class ScryptIdentity:
-    """A passphrase, for decrypting; work factors above ``max_work_factor`` are refused (denial of service)."""
+    """A passphrase, for decrypting; work factors above ``max_work_factor`` are refused (denial of service).
 
-    def __init__(self, passphrase: str, max_work_factor: int = MAX_WORK_FACTOR) -> None:
+    ``remember`` keeps that many derived keys (by salt and work factor), so a file read again (a session's
+    meta, polled until it is ready) costs one key derivation, not one per read. The keys are as secret as
+    the passphrase and live as long as this object.
+    """
+
+    def __init__(self, passphrase: str, max_work_factor: int = MAX_WORK_FACTOR, remember: int = 0) -> None:
         self._passphrase = passphrase
         self.max_work_factor = max_work_factor
+        self._remember = remember
+        self._keys: dict[tuple[bytes, int], bytes] = {}
+        #: Key derivations done (each costs 2^work factor memory-hard work).
+        self.derivations = 0
+
+    def _key(self, salt: bytes, work_factor: int) -> bytes:
+        key = self._keys.get((salt, work_factor))
+        if key is None:
+            key = _scrypt_key(self._passphrase, salt, work_factor)
+            self.derivations += 1
+            if self._remember:
+                if len(self._keys) >= self._remember:
+                    self._keys.pop(next(iter(self._keys)))
+                self._keys[(salt, work_factor)] = key
+        return key
 
     def __repr__(self) -> str:
         return f"ScryptIdentity(max_work_factor={self.max_work_factor})"
@@ -238,7 +258,7 @@ class ScryptIdentity:
                 )
             if len(stanza.body) != _WRAPPED_SIZE:
                 raise HeaderError("scrypt stanza body is not a wrapped 16-byte file key")
-            return _open(_scrypt_key(self._passphrase, salt, work_factor), stanza.body)
+            return _open(self._key(salt, work_factor), stanza.body)
         return None
 
 
@@ -251,13 +271,14 @@ def _looks_like_identity(key: str) -> bool:
     return key.strip().upper().startswith(IDENTITY_HRP)
 
 
-def parse_identity(key: str) -> Identity:
-    """``AGE-SECRET-KEY-1...`` -> :class:`X25519Identity`; anything else is a passphrase."""
+def parse_identity(key: str, max_work_factor: int = MAX_WORK_FACTOR, remember: int = 0) -> Identity:
+    """``AGE-SECRET-KEY-1...`` -> :class:`X25519Identity`; anything else is a passphrase (a
+    :class:`ScryptIdentity` with ``max_work_factor`` and ``remember``)."""
     if _looks_like_identity(key):
         if key.strip().upper().startswith(IDENTITY_HRP + "PQ-"):
             raise AgeError("post-quantum age identities are not supported")
         return X25519Identity.from_string(key)
-    return ScryptIdentity(key)
+    return ScryptIdentity(key, max_work_factor, remember)
 
 
 def recipient_for_key(key: str, work_factor: int = DEFAULT_WORK_FACTOR) -> Recipient:

@@ -1,4 +1,9 @@
-"""``synco db``: dump, load and roll back a database directly, through the engine plugins."""
+"""``synco db``: dump, load and roll back a database directly, through the engine plugins.
+
+A database URL holds a password, and a command line is seen by every user of the machine (``ps``) and kept
+in shell history; so wherever a URL is asked for, it may also come from ``SYNCO_DATABASE_URL`` or, in a
+terminal, from a hidden prompt.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import BinaryIO, cast
 
 import click
 
-from synco_core.cli.options import asker, debug_option, yes_option
+from synco_core.cli.options import asker, debug_option, interactive, yes_option
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
@@ -48,6 +53,24 @@ def build_dump_options(exclude: tuple[str, ...], where: tuple[str, ...], sanitiz
     )
 
 
+#: Where a database URL may come from instead of the command line.
+DATABASE_URL_VARIABLE = "SYNCO_DATABASE_URL"
+
+
+def database_url_from(value: str | None) -> str:
+    """``value``, else ``$SYNCO_DATABASE_URL``, else a hidden prompt in a terminal; a usage error otherwise."""
+    import os
+
+    if value:
+        return value
+    if os.environ.get(DATABASE_URL_VARIABLE):
+        return os.environ[DATABASE_URL_VARIABLE]
+    if interactive():
+        return str(click.prompt("Database URL", hide_input=True, err=True))
+    raise click.UsageError(f"missing DATABASE_URL (give it as an argument, in {DATABASE_URL_VARIABLE}, or in a "
+                           "terminal at the prompt)")
+
+
 @click.group("db")
 @debug_option
 def command() -> None:
@@ -55,7 +78,7 @@ def command() -> None:
 
 
 @command.command("dump")
-@click.argument("database_url")
+@click.argument("database_url", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
 @click.option("--exclude-table", "exclude", multiple=True, help="Dump the structure but no rows (repeatable).")
 @click.option("--where", multiple=True, help="TABLE=SQL condition rows must meet (repeatable).")
@@ -65,16 +88,17 @@ def command() -> None:
 @click.option("--sql", is_flag=True, help="SQLite: write an SQL script instead of the database file.")
 @click.option("--owners", is_flag=True, help="PostgreSQL: keep owners and grants (left out by default).")
 @debug_option
-def dump(database_url: str, output: Path | None, exclude: tuple[str, ...], where: tuple[str, ...],
+def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...], where: tuple[str, ...],
          sanitize: tuple[str, ...], routines: bool, events: bool, sql: bool, owners: bool) -> None:
-    """Dump DATABASE_URL with synco's own dumper (no mysqldump or pg_dump needed)."""
-    database = parse_database_url(database_url)
+    """Dump DATABASE_URL (or $SYNCO_DATABASE_URL) with synco's own dumper (no mysqldump or pg_dump needed)."""
+    database = parse_database_url(database_url_from(database_url))
     options = build_dump_options(exclude, where, sanitize, routines, events, sql, owners)
     if output is None:
         result = dump_with_engine(database, sys.stdout.buffer, options)
         sys.stdout.buffer.flush()
     else:
-        with atomic_output(output) as out:
+        # A dump is the database's content: for its owner alone (0600), whatever the umask.
+        with atomic_output(output, private=True) as out:
             result = dump_with_engine(database, out, options)
     total = sum(t.rows for t in result.tables.values())
     click.echo(f"Dumped {len(result.tables)} tables, {total} rows ({result.engine} {result.server_version})".rstrip(),
@@ -134,14 +158,16 @@ def _sniff_format(path: Path) -> str:
 
 
 @command.command("load")
-@click.argument("database_url")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@click.argument("arguments", nargs=-1, metavar="[DATABASE_URL] FILE")
 @yes_option
 @click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
 @debug_option
-def load(database_url: str, file: Path, yes: bool, force_remote_target: bool) -> None:
-    """Load FILE into DATABASE_URL atomically (the previous content is kept for rollback)."""
-    database = parse_database_url(database_url)
+def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> None:
+    """Load FILE into DATABASE_URL (or $SYNCO_DATABASE_URL) atomically; the previous content is kept for rollback."""
+    if len(arguments) not in (1, 2):
+        raise click.UsageError("expected [DATABASE_URL] FILE")
+    database = parse_database_url(database_url_from(arguments[0] if len(arguments) == 2 else None))
+    file = Path(arguments[-1])
     if str(file) != "-" and not file.is_file():
         raise ConfigError(f"dump file not found: {file}")
     options = InstallOptions(format=_sniff_format(file), yes=yes, force_remote_target=force_remote_target,

@@ -16,7 +16,7 @@ import click
 
 from synco_core.age import decrypt_reader, parse_identity
 from synco_core.age.stream import CHUNK_SIZE
-from synco_core.cli.options import debug_option
+from synco_core.cli.options import debug_option, interactive
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import atomic_output
 from synco_core.redaction import register_secret
@@ -30,8 +30,9 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
             shutil.copyfileobj(reader, sys.stdout.buffer, CHUNK_SIZE)
         else:
             # atomic_output syncs before the rename but starts write-back on the way, so the durability
-            # costs little over `age -d`, which does not sync (benchmarks/bench_age.py compares both).
-            with atomic_output(output) as out:
+            # costs little over `age -d`, which does not sync (benchmarks/bench_age.py compares both). The
+            # plaintext is for its owner alone (mode 0600), whatever the umask.
+            with atomic_output(output, private=True) as out:
                 shutil.copyfileobj(reader, out, CHUNK_SIZE)
 
 
@@ -45,8 +46,10 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
 @debug_option
 def command(key: str | None, output: Path | None, source: Path) -> None:
     """Decrypt the age file IN (an artifact of a session) with KEY; '-' reads standard input."""
+    if not key and interactive():
+        key = click.prompt("Key or passphrase", hide_input=True, err=True)
     if not key:
-        raise ConfigError("no key: pass --key or set SYNCO_KEY")
+        raise ConfigError("no key: pass --key, set SYNCO_KEY, or run it in a terminal to be asked")
     register_secret(key)
     if str(source) == "-":
         _decrypt(key, sys.stdin.buffer, output)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import TerminalInteraction, debug_option, split_names, yes_option
+from synco_core.cli.options import TerminalInteraction, debug_option, interactive, split_names, yes_option
 from synco_core.errors import ConfigError
 from synco_core.install_receive import (
     InstallRequest,
@@ -151,14 +151,7 @@ def print_summary(summary: ReceiveSummary) -> None:
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
                        else "no longer on the server (remove with --delete)")
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
-    if summary.ok:
-        verdict = "all done."
-    elif summary.complete_but_missing:
-        verdict = (f"complete but for {len(summary.missing)} public file(s) the server would not give; running "
-                   "again will not fetch them.")
-    else:
-        verdict = "some sets failed; run the same command again to continue."
-    click.echo(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {verdict}")
+    click.echo(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {summary.advice()}")
 
 
 @click.command("receive")
@@ -193,8 +186,12 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
             project_dir: Path) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
+    if not key and interactive():
+        # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
+        key = click.prompt("Session key or passphrase", hide_input=True, err=True)
     if not key:
-        raise click.UsageError("missing KEY (give it as the second argument or in SYNCO_KEY)")
+        raise click.UsageError("missing KEY (give it as the second argument, in SYNCO_KEY, or at the prompt in a "
+                               "terminal)")
     wanted = split_names(only)
     if all_sets and wanted:
         raise click.UsageError("--all and --only exclude each other")

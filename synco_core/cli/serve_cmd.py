@@ -9,12 +9,17 @@ import click
 
 from synco_core.cli.options import debug_option, split_names
 from synco_core.detection import detect
+from synco_core.redaction import register_secret
 from synco_core.session.build import BuildOptions
 from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
 from synco_core.session.plan import build_plan, plan_lines
 from synco_core.session.runner import ServeOptions, serve
 from synco_core.session.ttl import cleanup_all
 from synco_core.transfer.progress import Reporter
+
+#: A passphrase shorter than this gets a warning: whoever downloads the session's files can try passphrases
+#: offline, at the cost of one scrypt derivation each (about a second at work factor 18).
+SHORT_PASSPHRASE = 16
 
 #: Printed when --password comes without --compat: a passphrase alone does not make a Go-readable session.
 PASSWORD_NOTE = ("Note: --password only changes the key type; the session stays zstd-compressed, so a Go synco v2 "
@@ -38,9 +43,11 @@ def _warn(line: str) -> None:
 @click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
 @click.option("--listen", metavar="HOST:PORT", help="Also serve the web root with a built-in HTTP server.")
 @click.option("--id", "session_id", metavar="ID", help="Session id (default: 96 random bits).")
-@click.option("--password", metavar="PW",
+@click.option("--password", metavar="PW", envvar="SYNCO_PASSWORD", show_envvar=True,
               help="Encrypt with this scrypt passphrase instead of a fresh X25519 key. The session stays "
-                   "zstd-compressed: a Go synco v2 receive also needs --compat.")
+                   "zstd-compressed: a Go synco v2 receive also needs --compat. Better from SYNCO_PASSWORD or "
+                   "--ask-password than on the command line, which other users of the machine can see.")
+@click.option("--ask-password", is_flag=True, help="Ask for the scrypt passphrase (hidden, twice).")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters.")
 @click.option("--only", multiple=True, metavar="SET[,SET]", help="Prepare only these sets (dbDump = database).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
@@ -58,9 +65,13 @@ def _warn(line: str) -> None:
               show_default=True, metavar="N", help="zstd compression level of dumps, indexes and tars.")
 @debug_option
 def command(framework_name: str | None, listen: str | None, session_id: str | None, password: str | None,
-            all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool, sanitize: bool,
-            plan: bool, as_json: bool, compat: bool, zstd_level: int) -> None:
+            ask_password: bool, all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool,
+            sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
+    if ask_password:
+        password = click.prompt("Passphrase for the session", hide_input=True, confirmation_prompt=True, err=True)
+    if password is not None:
+        register_secret(password)
     framework = detect(Path.cwd(), framework_name)
     if cleanup:
         if framework.web_root is None:
@@ -88,4 +99,8 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
     click.echo(f"Serving {framework.name} from {framework.project_dir}", err=True)
     if password is not None and not compat:
         click.echo(PASSWORD_NOTE, err=True)
+    if password is not None and len(password) < SHORT_PASSPHRASE:
+        _warn(f"WARNING: the passphrase is short ({len(password)} characters): whoever gets the session's files can "
+              f"try passphrases offline. Use {SHORT_PASSPHRASE} or more random characters, or leave --password out "
+              "for a random X25519 key.")
     serve(framework, options, echo=_echo, on_step=_step, warn=_warn, reporter=Reporter())

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from synco_core.errors import SyncoError, TransferError
+from synco_core.fsutil import open_private
+from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.redaction import register_secret
 from synco_core.values import TableManifest
 from synco_core.wire import WireFileSet, WireFormatError
@@ -149,12 +151,14 @@ class DumpStream:
             register_secret(key)
             if message.get("compression") != "zstd" or not message.get("encrypted", True):
                 raise TransferError(f"unsupported dump stream ({message.get('compression')!r} compression)")
-            if "/" in self.set_name or "/" in self.session or self.set_name.startswith("."):
-                raise TransferError("unsafe dump stream name")
-            self.target.mkdir(parents=True, exist_ok=True)
+            # The names become a file name: the one naming rule for whatever the other side sends.
+            safe_name(self.set_name, "dump stream set name", MAX_SET_NAME)
+            safe_name(self.session, "dump stream session id")
+            self.target.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = self.target / f"{self.set_name}.{self.session}.stream.part"
-            # Created here, not in the decoder thread, so that a reader opened right after this finds it.
-            out = path.open("wb", buffering=0)
+            # Created here, not in the decoder thread, so that a reader opened right after this finds it; the
+            # decrypted dump is for its owner alone, whatever the umask.
+            out = open_private(path, buffering=0)
             self.path = path
         except (SyncoError, OSError) as exc:
             self._fail(f"cannot take the dump stream: {exc}")

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.globs import ExcludeMatcher
+from synco_core.origins import origin_of, origin_text
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
@@ -35,6 +37,7 @@ from synco_core.wire import (
     DUMP_TYPES,
     PRIVATE_FILES,
     PUBLIC_FILES,
+    SESSION_PREFIX,
     DumpInfo,
     Meta,
     PrivateFilesInfo,
@@ -112,8 +115,10 @@ def build_session(
     step = on_step or (lambda message: log.info("%s", message))
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.zstd_level = options.zstd_level
+    # The session's own name and age, so a receiver can refuse the meta of another session (a replay).
+    session_id = folder.path.name if folder.path.name.startswith(SESSION_PREFIX) else None
     meta = Meta(state="Created", framework_name=framework.name, generator=f"synco-py {__version__}",
-                expires_at=options.expires_at)
+                expires_at=options.expires_at, session_id=session_id, created_at=int(time.time()))
     folder.write_meta(meta)
     meta.state = "Initializing"
     folder.write_meta(meta)
@@ -308,12 +313,15 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     """Write the encrypted index of a public set (the files themselves stay where they are)."""
     index: dict[str, PublicIndexEntry] = {}
     total = 0
+    origins: set[str] = set()
     for entry in public_entries(file_set):
-        index[entry.path] = PublicIndexEntry(
+        index[entry.path] = item = PublicIndexEntry(
             size_bytes=entry.size, mtime=entry.mtime, public_uri=entry.uri,
             is_absolute_url=entry.is_absolute_url, sha1=entry.sha1,
         )
         total += entry.size
+        if item.absolute:
+            origins.add(declared_origin(item.public_uri))
     if options.on_public_index is not None:
         options.on_public_index(file_set.name, index)
     name = f"Resources-{_safe_artifact_part(file_set.name)}.index.json.enc"
@@ -322,7 +330,13 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=PublicFilesInfo(
         index_file_name=name, size_bytes=total, compression=stats[0].compression, file_count=len(index),
         encrypted_size_bytes=stats[0].encrypted_size_bytes, relative_base_path=file_set.relative_base_path or None,
+        index_size_bytes=stats[0].size_bytes, url_origins=sorted(origins),
     ))
+
+
+def declared_origin(url: str) -> str:
+    """The origin a receiver must be told about for an absolute URL of an index (``urlOrigins``)."""
+    return origin_text(origin_of(url))
 
 
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,

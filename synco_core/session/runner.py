@@ -262,6 +262,8 @@ def print_receive_command(published: PublishedSession, echo: Callable[[str], Non
     echo("")
     echo(f"    {command}")
     echo("")
+    # No "uvx --from synco ..." here: the name synco on PyPI belongs to an unrelated project, and that line
+    # would hand the session key to its code. Only commands that run this project are printed.
     if published.base_url is None:
         echo("The site's URL is not known here: add --base-url https://<the site> to the command (or list the "
              "site under hosts: in .synco.yml, where receive looks for it).")

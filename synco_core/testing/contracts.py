@@ -26,6 +26,7 @@ from synco_core.engines.dispatch import (
     inspect_with_engine,
     install_with_engine,
 )
+from synco_core.errors import SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager
 from synco_core.values import (
@@ -348,7 +349,10 @@ class EngineContract:
         """``connect_database`` (optional for an engine: plugins reading their own rows need it) streams the
         rows of a query with the engine's placeholder, and answers None for another engine."""
         if not _impls_of(engine_manager, "connect_database", self.name):
-            pytest.skip(f"{self.name} implements no connect_database")
+            # Not implemented: a plugin asking for a connection gets a one-line error naming the engine.
+            with pytest.raises(SyncoError, match=self.engine):
+                connect_with_engine(parse_database_url(database_url), manager=engine_manager)
+            return
         other = DatabaseConfig(engine=f"not-{self.engine}", name="nothing")
         assert all(r is None for r in _call_plugin(engine_manager, "connect_database", self.name, database=other))
         self.execute(database_url, self.create_statements)

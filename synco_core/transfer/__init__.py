@@ -6,6 +6,7 @@
 - :mod:`synco_core.transfer.artifact`  one artifact: ``*.enc.part``, Range resume, decrypt, decompress, verify
 - :mod:`synco_core.transfer.public`    public files in parallel, skipping what is current
 - :mod:`synco_core.transfer.tarsafe`   extracting a private tar with every path checked
+- :mod:`synco_core.transfer.limits`    the sizes a session declares, as limits on every stream
 - :mod:`synco_core.transfer.receive`   :func:`receive_session`, the whole receive for one transport
 - :mod:`synco_core.transfer.progress`  rich progress bars (off when not a terminal)
 """

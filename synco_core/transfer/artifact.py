@@ -2,6 +2,8 @@
 
 The encrypted bytes are appended to ``<name>.enc.part`` as they arrive and, at the same time, fed
 through age and zstd to a consumer (a file writer for dumps, the safe tar extractor for private sets).
+Both streams are counted against what the meta declares (:mod:`synco_core.transfer.limits`): the first
+encrypted byte past the declared size, or the first plaintext byte past it, ends the download there.
 When a download is interrupted, the part file keeps what arrived; the next run replays it through the
 decryptor and asks the server only for the rest (``Range: bytes=N-``). A part file that turns out
 to be damaged (age refuses it) is removed, so the next run starts clean instead of failing forever.
@@ -22,6 +24,16 @@ import zstandard
 
 from synco_core import age
 from synco_core.errors import CryptoError, TransferError, UnsafePathError
+from synco_core.fsutil import open_private
+from synco_core.transfer.limits import (
+    META_LIMIT,
+    UNDECLARED,
+    CappedReader,
+    SizeExceededError,
+    check_declared,
+    encrypted_bound,
+    read_capped,
+)
 from synco_core.transfer.transport import CHUNK_SIZE, RangeNotSatisfiableError, Response, Transport
 
 if TYPE_CHECKING:
@@ -43,9 +55,11 @@ class ArtifactSpec:
     remote_path: str
     #: Where the encrypted bytes collect until the artifact is complete (``*.enc.part``).
     part_path: Path
-    #: Size of the encrypted file, when the meta records it.
+    #: Size of the encrypted file, when the meta records it (Go synco does not: then it is bounded by
+    #: what ``plain_size`` allows, see :func:`~synco_core.transfer.limits.encrypted_bound`).
     encrypted_size: int | None = None
-    #: Plaintext size (Go synco's ``sizeBytes``); 0 or None means unknown.
+    #: Plaintext size (Go synco's ``sizeBytes``): the stream is refused the moment it grows past it, and
+    #: verified to be exactly this long. None (no caller passes it) would leave the plaintext unbounded.
     plain_size: int | None = None
     sha256: str | None = None
     compression: str | None = None
@@ -55,16 +69,30 @@ class ArtifactSpec:
     #: (less than the artifact when a part file was resumed).
     received: int = 0
 
+    @property
+    def encrypted_limit(self) -> int | None:
+        """The most encrypted bytes this artifact may take: declared, or derived from the plain size."""
+        if self.encrypted_size is not None:
+            return self.encrypted_size
+        if self.plain_size is None:
+            return None
+        return encrypted_bound(self.plain_size, self.compression)
+
 
 class _ResumingSource(io.RawIOBase):
     """The encrypted stream: first what the part file already holds, then the network, appended as it comes."""
 
     def __init__(self, part_path: Path, existing: int, chunks: Iterator[bytes] | None,
-                 on_bytes: BytesCallback | None) -> None:
+                 on_bytes: BytesCallback | None, limit: int | None = None, label: str = "",
+                 source: str = "declared") -> None:
         super().__init__()
         self._replay = part_path.open("rb") if existing else None
         self._replay_left = existing
-        self._append = part_path.open("ab") if chunks is not None else None
+        self._existing = existing
+        self._limit = limit
+        self._label = label
+        self._source = source
+        self._append = open_private(part_path, append=True) if chunks is not None else None
         self._chunks = chunks
         self._pending = memoryview(b"")
         self._on_bytes = on_bytes
@@ -91,6 +119,10 @@ class _ResumingSource(io.RawIOBase):
             if not chunk:
                 self.exhausted = True
                 return 0
+            if self._limit is not None:
+                # Checked before the chunk is kept: the part file never holds more than the meta allows.
+                check_declared(self._existing + self.received + len(chunk), self._limit,
+                               f"{self._label}: the server sent encrypted bytes", self._source)
             self._append.write(chunk)
             self.received += len(chunk)
             if self._on_bytes is not None:
@@ -153,10 +185,11 @@ def receive_artifact(
     """
     spec.part_path.parent.mkdir(parents=True, exist_ok=True)
     existing = spec.part_path.stat().st_size if spec.part_path.exists() else 0
-    if spec.encrypted_size is not None and existing > spec.encrypted_size:
+    limit = spec.encrypted_limit
+    if limit is not None and existing > limit:
         log.debug("%s is longer than the artifact; starting over", spec.part_path)
         existing = 0
-        spec.part_path.write_bytes(b"")
+        _truncate(spec.part_path)
     with contextlib.ExitStack() as stack:
         chunks: Iterator[bytes] | None = None
         if spec.encrypted_size is None or existing < spec.encrypted_size:
@@ -170,7 +203,7 @@ def receive_artifact(
                 if response.offset != existing:
                     # The server ignored the Range header: the body starts at 0, so must the part file.
                     log.debug("no range support for %s; downloading from the start", spec.remote_path)
-                    spec.part_path.write_bytes(b"")
+                    _truncate(spec.part_path)
                     existing = 0
                 if existing:
                     log.debug("resuming %s at byte %d", spec.remote_path, existing)
@@ -179,7 +212,9 @@ def receive_artifact(
                 chunks = response.iter_bytes()
         elif on_bytes is not None:
             on_bytes(existing)
-        source = stack.enter_context(_ResumingSource(spec.part_path, existing, chunks, on_bytes))
+        source = stack.enter_context(_ResumingSource(
+            spec.part_path, existing, chunks, on_bytes, limit, spec.label,
+            "declared" if spec.encrypted_size is not None else "allowed for its declared plain size"))
         stack.callback(lambda: setattr(spec, "received", source.received))
         try:
             decrypted: Any = age.decrypt_reader(cast(BinaryIO, io.BufferedReader(source, CHUNK_SIZE)), identities)
@@ -188,12 +223,14 @@ def receive_artifact(
                 plain = zstandard.ZstdDecompressor().stream_reader(decrypted, read_size=CHUNK_SIZE)
             elif spec.compression:
                 raise TransferError(f"{spec.label}: unsupported compression {spec.compression!r}")
+            if spec.plain_size is not None:
+                plain = CappedReader(plain, spec.plain_size, f"{spec.label}: the content after decryption")
             hashing = HashingReader(plain)
             result = consume(cast(BinaryIO, io.BufferedReader(hashing, CHUNK_SIZE)))
             hashing.drain()
-        except (CryptoError, UnsafePathError) as exc:
-            # A damaged or foreign part file, or an archive with unsafe paths, would fail the same way on
-            # every rerun: drop it.
+        except (CryptoError, UnsafePathError, SizeExceededError) as exc:
+            # A damaged or foreign part file, an archive with unsafe paths, or an artifact larger than declared
+            # would fail the same way on every rerun: drop it.
             source.close()
             short = spec.part_path.stat().st_size if spec.part_path.exists() else 0
             spec.part_path.unlink(missing_ok=True)
@@ -212,7 +249,7 @@ def receive_artifact(
     if spec.encrypted_size is not None and downloaded != spec.encrypted_size:
         spec.part_path.unlink(missing_ok=True)
         raise TransferError(f"{spec.label}: {downloaded} encrypted bytes received, the meta says {spec.encrypted_size}")
-    if spec.plain_size and hashing.size != spec.plain_size:
+    if spec.plain_size is not None and hashing.size != spec.plain_size:
         spec.part_path.unlink(missing_ok=True)
         raise TransferError(f"{spec.label}: {hashing.size} bytes after decryption, the meta says {spec.plain_size}")
     if spec.sha256 and hashing.hexdigest() != spec.sha256.lower():
@@ -223,29 +260,40 @@ def receive_artifact(
 
 
 def fetch_small(transport: Transport, path: str, identities: Sequence[Any], compression: str | None = None,
-                limit: int = 512 * 1024 * 1024) -> bytes:
+                limit: int = META_LIMIT, plain_limit: int | None = None, source: str = UNDECLARED,
+                plain_source: str | None = None) -> bytes:
     """Download and decrypt a small encrypted document (meta, index) into memory.
 
     The first bytes must be an age header: a web server answering an unknown path with an HTML page and
-    status 200 is told apart here. ``limit`` guards against a hostile server sending without end.
+    status 200 is told apart here. At most ``limit`` bytes are downloaded and at most ``plain_limit`` bytes
+    (``limit`` when None) come out of decryption and decompression: both are counted as they flow, so a
+    hostile server sending without end, or a small index that decompresses to gigabytes, is stopped at
+    the first byte too many. ``source`` and ``plain_source`` (default: ``source``) say where the limits
+    come from, for the message.
     """
     with transport.open(path) as response:
         buffer = bytearray()
         for chunk in response.iter_bytes():
+            check_declared(len(buffer) + len(chunk), limit, f"{path}: the server sent", source)
             buffer += chunk
-            if len(buffer) > limit:
-                raise TransferError(f"{path} is larger than {limit} bytes; refusing to read it into memory")
     if not age.is_age_header(bytes(buffer[:64])):
         raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {_sniff(bytes(buffer[:64]))})")
-    plain = age.decrypt_bytes(bytes(buffer), identities)
+    plain: Any = age.decrypt_reader(io.BytesIO(buffer), identities)
     if compression == "zstd":
-        try:
-            return zstandard.ZstdDecompressor().decompressobj().decompress(plain)
-        except zstandard.ZstdError as exc:
-            raise TransferError(f"{path}: not valid zstd after decryption ({exc})") from None
-    if compression:
+        plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
+    elif compression:
         raise TransferError(f"{path}: unsupported compression {compression!r}")
-    return plain
+    try:
+        return read_capped(plain, limit if plain_limit is None else plain_limit, f"{path}: the content",
+                           plain_source or source)
+    except zstandard.ZstdError as exc:
+        raise TransferError(f"{path}: not valid zstd after decryption ({exc})") from None
+
+
+def _truncate(path: Path) -> None:
+    """Empty a part file (created private when it is not there)."""
+    with open_private(path):
+        pass
 
 
 class NotAnAgeFileError(TransferError):

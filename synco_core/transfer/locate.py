@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synco_core.errors import CryptoError, TransferError
-from synco_core.transfer.receive import fetch_meta
-from synco_core.transfer.transport import Transport, UnreachableError, split_auth
+from synco_core.transfer.receive import RefusedSessionError, fetch_meta
+from synco_core.transfer.transport import NotFoundError, Transport, UnreachableError, split_auth
 from synco_core.wire import Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,11 @@ DEFAULT_PREFIXES = ("/_Resources",)
 
 
 def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
-    """The base URLs ``host`` may mean, most likely first, without duplicates."""
+    """The base URLs ``host`` may mean, most likely first, without duplicates.
+
+    Without a scheme both https and http are tried, except when ``host`` carries a password
+    (``user:pw@host``): that is only ever sent over https unless the user writes ``http://`` themselves.
+    """
     host = host.strip()
     if not host:
         return []
@@ -45,8 +49,9 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
             names.append(_swap_hostname(host, hostname, hostname[4:]))
         elif hostname and not hostname.startswith("www.") and hostname.count(".") == 1:
             names.append(_swap_hostname(host, hostname, "www." + hostname))
+        schemes = ("https",) if parts.username is not None else ("https", "http")
         for name in names:
-            bases.extend([f"https://{name}", f"http://{name}"])
+            bases.extend(f"{scheme}://{name}" for scheme in schemes)
     result: list[str] = []
     for base in bases:
         base = base if base.endswith("/") else base + "/"
@@ -131,24 +136,30 @@ def find_session(
     folder = session_folder_name(session)
     reasons: list[str] = []
     unreachable: list[str] = []
+    missing = 0
     for url in candidates:
         transport = make_transport(url)
         try:
             meta = fetch_meta(transport, folder, identities)
-        except (CryptoError, WireFormatError):
+        except (CryptoError, WireFormatError, RefusedSessionError):
             transport.close()
             raise
         except TransferError as exc:
             transport.close()
             log.debug("no session at %s: %s", url, exc)
             reasons.append(f"{split_auth(url)[0]}: {exc}")
-            if isinstance(exc, UnreachableError):
+            if isinstance(exc, NotFoundError):
+                missing += 1
+            elif isinstance(exc, UnreachableError):
                 unreachable.append(str(exc))
             continue
         return transport, meta, url
-    if reasons and len(unreachable) == len(reasons):
-        # Nothing answered at all: that is not the same as a server that has no such session.
-        raise UnreachableError(f"no server answered ({'; '.join(unreachable)}); is the URL right, and is the "
-                               "site reachable from here?")
     tried = "; ".join(reasons) or "no candidates"
+    if reasons and len(unreachable) == len(reasons):
+        # Nothing answered at all: that says nothing about the session, everything about the connection.
+        raise UnreachableError(f"cannot reach the server: no server answered ({'; '.join(unreachable)}); check the "
+                               "address, and that serve (or the web server) is running")
+    if reasons and missing == len(reasons):
+        raise TransferError(f"session {folder} is not on the server ({tried}): it is gone (serve stopped, or its "
+                            "time to live ran out) or the session id or address is wrong")
     raise TransferError(f"session {folder} not found (tried {tried})")

@@ -11,6 +11,10 @@ mtime so the next run knows which version of the file it holds; that run asks on
 
 The downloads run in daemon threads that stop between two chunks when told to: Ctrl-C ends a receive
 within a moment whatever is downloading, and never waits for a large file to finish.
+
+A body longer than the index says is cut off as it arrives
+(:func:`synco_core.transfer.limits.check_declared`), and no file is written through a link
+(:func:`synco_core.beneath.check_no_links`).
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from synco_core.errors import SyncoError, TransferError
-from synco_core.fsutil import resolve_inside
+from synco_core.beneath import check_no_links
+from synco_core.errors import SyncoError, TransferError, UnsafePathError
+from synco_core.origins import RefusedRequestError
+from synco_core.transfer.limits import SizeExceededError, check_declared
 from synco_core.transfer.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
 from synco_core.wire import PublicIndexEntry
 
@@ -43,6 +49,10 @@ PIPELINE_ATTEMPTS = 3
 STOP_GRACE = 0.5
 
 T = TypeVar("T")
+
+
+#: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError)
 
 
 def batch_size(files: int, jobs: int) -> int:
@@ -68,6 +78,9 @@ class PublicResult:
     #: Local files the index no longer lists (removed with ``--delete``).
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+    #: How many of ``failed`` were refused (unsafe, larger than declared, not to be fetched from): a new
+    #: attempt would fail the same way.
+    refused: int = 0
 
 
 def remote_path_for(entry: PublicIndexEntry) -> str:
@@ -93,7 +106,7 @@ def _sha1_of(path: Path) -> str:
 
 
 class _Destinations:
-    """Index paths -> local paths, with the link check of :func:`resolve_inside` done once per folder.
+    """Index paths -> local paths, with the link check of :func:`check_no_links` done once per folder.
 
     A re-sync looks at every file of the index; checking each path's folders again for links would cost
     several system calls per file. Only regular files and folders are ever created here, so a folder
@@ -107,7 +120,7 @@ class _Destinations:
     def path(self, relative: str) -> Path:
         folder, _, _name = relative.rpartition("/")
         if folder not in self._checked:
-            resolve_inside(self.base, relative)
+            check_no_links(self.base, relative.split("/"))
             self._checked.add(folder)
         # The index parser has already normalised the path (no '..', not absolute, no empty parts).
         return self.base.joinpath(*relative.split("/"))
@@ -206,6 +219,9 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
         with part.open("rb") as held:
             while chunk := held.read(1024 * 1024):
                 digest.update(chunk)
+    if response.total_size is not None:
+        # A file past the index's size is refused before a byte of the body is read.
+        check_declared(response.total_size, entry.size_bytes, "the server's answer")
     flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
     fd = os.open(part, flags, 0o666)
     try:
@@ -213,6 +229,8 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
             for chunk in response.iter_bytes():
                 if stop is not None and stop.is_set():
                     raise DownloadStopped("stopped")
+                # Cut off at the first chunk past the index's size, before it is written.
+                check_declared(size + len(chunk), entry.size_bytes, "the server sent")
                 _write_all(fd, chunk)
                 size += len(chunk)
                 received += len(chunk)
@@ -391,7 +409,7 @@ def receive_public_files(
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
     plan = plan_public_files(index, set_dir, on_file)
-    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused))
+    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused), refused=len(plan.refused))
     todo = plan.todo
 
     def record(relative: str, save: Callable[[], int]) -> None:
@@ -402,6 +420,8 @@ def receive_public_files(
                 result.failed.append((relative, str(exc)))
                 if isinstance(exc, UnavailableError):
                     result.missing.append(relative)
+                if isinstance(exc, REFUSALS):
+                    result.refused += 1
         except OSError as exc:
             with lock:
                 result.failed.append((relative, exc.strerror or str(exc)))

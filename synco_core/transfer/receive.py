@@ -11,6 +11,7 @@ Layout of the target folder (what ``synco install DIR`` reads):
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -22,20 +23,26 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from synco_core import age
-from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError
-from synco_core.fsutil import safe_relative_path
+from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
+from synco_core.fsutil import open_private
+from synco_core.names import MAX_SET_NAME, safe_name
+from synco_core.origins import RefusedRequestError, UrlPolicy
 from synco_core.redaction import register_secret
 from synco_core.transfer.artifact import ArtifactSpec, fetch_small, receive_artifact
+from synco_core.transfer.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, SizeExceededError, encrypted_bound
 from synco_core.transfer.progress import Reporter
 from synco_core.transfer.public import plan_public_files, receive_public_files, vanished_files
 from synco_core.transfer.tarsafe import extract_stream
-from synco_core.transfer.transport import Transport
+from synco_core.transfer.transport import NotFoundError, Transport
 from synco_core.wire import (
     META_FILE,
     DumpInfo,
     Meta,
     PrivateFilesInfo,
+    PublicFilesInfo,
+    PublicIndexEntry,
     WireFileSet,
+    WireFormatError,
     public_index_from_bytes,
     session_folder_name,
 )
@@ -43,6 +50,11 @@ from synco_core.wire import (
 log = logging.getLogger(__name__)
 
 RECEIVED_FILE = ".synco-received.json"
+#: The highest scrypt work factor a session may ask of the laptop (2^20: about a GiB of memory and a few
+#: seconds per key derivation); ``synco decrypt`` accepts up to age's 2^22 for files made by hand.
+SESSION_MAX_WORK_FACTOR = 20
+#: Seconds a session's clock may be ahead of the laptop's before its ``expiresAt`` is held against it.
+CLOCK_SKEW = 300
 
 
 @dataclass
@@ -87,6 +99,9 @@ class SetOutcome:
     files_missing: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+    #: Why a failed set failed when running again cannot help: ``gone`` (the session is no longer on the
+    #: server) or ``refused`` (what arrived is damaged, unsafe or not what the meta declares); "" otherwise.
+    cause: str = ""
 
     @property
     def only_missing(self) -> bool:
@@ -124,13 +139,53 @@ class ReceiveSummary:
         failed = [outcome for outcome in self.sets if outcome.status not in ("downloaded", "skipped")]
         return bool(failed) and all(outcome.only_missing for outcome in failed)
 
+    @property
+    def retryable(self) -> bool:
+        """True when something failed and running the same command again may finish it."""
+        failed = [outcome for outcome in self.sets if outcome.status not in ("downloaded", "skipped")]
+        return bool(failed) and not self.complete_but_missing and not any(outcome.cause for outcome in failed)
+
+    def advice(self) -> str:
+        """What to do next, in words: never "run it again" when that cannot help."""
+        failed = [outcome for outcome in self.sets if outcome.status not in ("downloaded", "skipped")]
+        if not failed:
+            return "all done."
+        if self.complete_but_missing:
+            return (f"complete but for {len(self.missing)} public file(s) the server would not give; running "
+                    "again will not fetch them.")
+        if any(outcome.cause == "gone" for outcome in failed):
+            return ("the session is gone from the server (serve stopped, or its time to live ran out): start "
+                    "serve again and receive the new session.")
+        if any(outcome.cause == "refused" for outcome in failed):
+            return ("what the server sent was refused (see above); running the same command again would get the "
+                    "same: ask for a new session, or check the server.")
+        return "some sets failed; run the same command again to continue."
+
+
+class RefusedSessionError(TransferError):
+    """The meta decrypted, but it names another session (a replay) or its time has run out."""
+
+
+class SessionGoneError(TransferError):
+    """The session was there and is not any more (the server answers 404 for it)."""
+
 
 def identities_for(key: str) -> list[Any]:
-    """The age identity of a session key (``AGE-SECRET-KEY-1...`` or a passphrase); registered as secret."""
+    """The age identity of a session key (``AGE-SECRET-KEY-1...`` or a passphrase); registered as secret.
+
+    A passphrase's identity refuses work factors above :data:`SESSION_MAX_WORK_FACTOR` and remembers the
+    keys it derived; the same object is returned for the same key during the process, so polling a meta
+    or finding the session and then receiving it costs one key derivation per distinct file, not per read.
+    """
     if not key:
         raise ConfigError("the session key is empty")
     register_secret(key)
-    return [age.parse_identity(key)]
+    return _identities(key)
+
+
+@functools.lru_cache(maxsize=4)
+def _identities(key: str) -> list[Any]:
+    return [age.parse_identity(key, max_work_factor=SESSION_MAX_WORK_FACTOR, remember=32)]
 
 
 def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) -> Meta:
@@ -141,12 +196,31 @@ def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) ->
     """
     folder = session_folder_name(session)
     try:
-        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities, limit=16 * 1024 * 1024)
+        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities)
     except age.NoIdentityMatchError:
         raise CryptoError(f"this key does not open session {folder}") from None
     except CryptoError as exc:
         raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
-    return Meta.from_bytes(raw)
+    meta = Meta.from_bytes(raw)
+    check_fresh(meta, folder)
+    return meta
+
+
+def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
+    """Refuse a meta that names another session than ``folder`` or whose time has run out.
+
+    A passphrase may be used for more than one session; without this, whoever can answer for the server
+    could hand out an old session's meta (and artifacts) as the one asked for. Metas without these fields
+    (Go synco v2, and this implementation before it wrote them) are accepted as they are.
+    """
+    if meta.session_id is not None and meta.session_id != folder:
+        raise RefusedSessionError(f"the meta at {folder} belongs to session {meta.session_id!r}: a replayed or "
+                                  "misplaced meta is refused")
+    now = time.time() if now is None else now
+    if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(meta.expires_at))
+        raise RefusedSessionError(f"session {folder} expired at {when}: its server removes it then, so what answers "
+                                  "for it now is left over or replayed; ask for a new session")
 
 
 def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,
@@ -163,19 +237,66 @@ def wait_ready(transport: Transport, session: str, identities: Sequence[Any], ti
                                 f"(state {meta.state}); try again or raise --timeout")
         # Never sleep past the deadline: a short --timeout ends when it says, not a poll interval later.
         time.sleep(max(0.0, min(poll_interval, deadline - time.monotonic())))
-        meta = fetch_meta(transport, session, identities)
+        try:
+            meta = fetch_meta(transport, session, identities)
+        except NotFoundError:
+            raise SessionGoneError(f"session {session_folder_name(session)} is gone from {transport.description}: "
+                                   "the server answered 404 while it was being prepared (serve stopped?); "
+                                   "start serve again and receive the new session") from None
     return meta
 
 
 def local_name(file_set: WireFileSet) -> str:
-    """Where a set lands in the target: ``<name>.sql`` / ``.sqlite`` for dumps, ``<name>`` for folders."""
-    name = str(safe_relative_path(file_set.name))
-    if "/" in name:
-        raise ConfigError(f"file set name {file_set.name!r} is not a plain name")
+    """Where a set lands in the target: ``<name>.sql`` / ``.sqlite`` for dumps, ``<name>`` for folders.
+
+    Built from the set's name (which passes the naming rule of :mod:`synco_core.names`) and, for a dump,
+    an extension chosen here: ``sql`` or ``sqlite`` for the formats synco knows, the format itself only
+    for an engine's own format, and only when it is a plain name too.
+    """
+    name = safe_name(file_set.name, "file set name", MAX_SET_NAME)
     if file_set.dump is not None:
-        fmt = file_set.dump.format or ("sqlite" if file_set.type == "SqliteDump" else "sql")
-        return f"{name}.{fmt}"
+        return f"{name}.{dump_format(file_set)}"
     return name
+
+
+def dump_format(file_set: WireFileSet) -> str:
+    """The dump's format (``sql``, ``sqlite``, or a third-party engine's own name), checked as a name."""
+    assert file_set.dump is not None
+    fmt = file_set.dump.format or ("sqlite" if file_set.type == "SqliteDump" else "sql")
+    return fmt if fmt in ("sql", "sqlite") else safe_name(fmt, "dump format", 32)
+
+
+def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
+    """(encrypted, plain) bytes an index may take: what the meta declares, else what can be derived."""
+    plain = public.index_size_bytes if public.index_size_bytes is not None else UNDECLARED_INDEX_LIMIT
+    if public.encrypted_size_bytes is not None:
+        return public.encrypted_size_bytes, plain
+    if public.index_size_bytes is not None:
+        return encrypted_bound(plain, public.compression), plain
+    return UNDECLARED_INDEX_LIMIT, plain
+
+
+def fetch_index(transport: Transport, folder: str, file_set: WireFileSet,
+                identities: Sequence[Any]) -> dict[str, PublicIndexEntry]:
+    """A public set's index, within its declared sizes, with every absolute URL checked (:class:`UrlPolicy`)."""
+    public = file_set.public
+    assert public is not None
+    encrypted, plain = index_limits(public)
+    raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression,
+                      limit=encrypted, plain_limit=plain,
+                      source="declared" if public.encrypted_size_bytes is not None else UNDECLARED,
+                      plain_source="declared" if public.index_size_bytes is not None else UNDECLARED)
+    index = public_index_from_bytes(raw)
+    policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
+    checked: set[str] = set()
+    for entry in index.values():
+        if entry.absolute:
+            origin = entry.public_uri.split("/", 3)[:3]
+            key = "/".join(origin)
+            if key not in checked:
+                policy.check(entry.public_uri)
+                checked.add(key)
+    return index
 
 
 def choose_sets(meta: Meta, options: ReceiveOptions) -> list[WireFileSet]:
@@ -230,8 +351,7 @@ class _State:
             "receivedAt": int(time.time()),
         }
         if file_set.dump:
-            entry.update({"engine": file_set.dump.engine, "format": file_set.dump.format or
-                          ("sqlite" if file_set.type == "SqliteDump" else "sql"),
+            entry.update({"engine": file_set.dump.engine, "format": dump_format(file_set),
                           "serverVersion": file_set.dump.server_version,
                           "tables": file_set.dump.to_json().get("tables", {}),
                           "sanitizeRules": list(file_set.dump.sanitize_rules),
@@ -252,7 +372,8 @@ class _State:
             "fileSets": list(self.sets.values()),
         }
         temp = self.path.with_name(self.path.name + ".part")
-        temp.write_text(json.dumps(self.data, indent=2) + "\n")
+        with open_private(temp) as out:
+            out.write((json.dumps(self.data, indent=2) + "\n").encode())
         os.replace(temp, self.path)
 
 
@@ -323,7 +444,8 @@ def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, targ
     spec = _artifact_spec(target, folder, file_set, local, dump.file_name, dump)
 
     def write(stream: BinaryIO) -> None:
-        with plain_part.open("wb") as out:
+        # The decrypted dump is the production database: readable by its owner alone, whatever the umask.
+        with open_private(plain_part) as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
@@ -386,13 +508,16 @@ def receive_session(
     # The summary's time is the transfer's: waiting for Ready and for the user's choice do not count.
     started = time.monotonic()
     target = options.target
-    target.mkdir(parents=True, exist_ok=True)
+    check_local_names(chosen)
+    # A receive folder made here is for its owner alone: other users of the machine never see the data.
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
     state = _State(target)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
             summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
-                                           f"file set type {unsupported.type!r} is not supported by this synco"))
+                                           f"file set type {unsupported.type!r} is not supported by this synco",
+                                           cause="refused"))
     arrived = options.on_set_arrived or (lambda _target, _entry: None)
 
     def ordered() -> Iterator[WireFileSet]:
@@ -410,8 +535,7 @@ def receive_session(
             local = local_name(file_set)
             if file_set.public is not None:
                 public = file_set.public
-                raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression)
-                index = public_index_from_bytes(raw)
+                index = fetch_index(transport, folder, file_set, identities)
                 with reporter.files_task(file_set.name, len(index), public.size_bytes) as (on_bytes, on_file):
                     result = receive_public_files(transport, index, target / local, jobs=options.jobs,
                                                   delete=options.delete, on_bytes=on_bytes, on_file=on_file)
@@ -427,6 +551,8 @@ def receive_session(
                     outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
                     if result.missing:
                         outcome.detail += f" ({len(result.missing)} not given by the server)"
+                    if result.refused == len(result.failed):
+                        outcome.cause = "refused"
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
@@ -454,6 +580,9 @@ def receive_session(
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
+            outcome.cause = failure_cause(exc)
+            if outcome.cause == "gone":
+                outcome.detail += " (the session is gone from the server)"
         except OSError as exc:
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
@@ -466,6 +595,30 @@ def receive_session(
         state.save(folder, meta)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def failure_cause(exc: BaseException) -> str:
+    """``gone``, ``refused`` or "" (running again may help) for the error a set failed with."""
+    if isinstance(exc, NotFoundError):
+        return "gone"
+    if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, WireFormatError, ConfigError,
+                        RefusedRequestError)):
+        return "refused"
+    return ""
+
+
+def check_local_names(file_sets: Sequence[WireFileSet]) -> None:
+    """Refuse sets that would be saved under the same local name (``a`` as a dump and ``a.sql`` as a folder)."""
+    seen: dict[str, str] = {}
+    for file_set in file_sets:
+        try:
+            local = local_name(file_set)
+        except UnsafePathError:
+            continue  # Reported as that set's failure.
+        if local in seen:
+            raise WireFormatError(f"malformed meta: file sets {seen[local]!r} and {file_set.name!r} would both be "
+                                  f"saved as {local!r}")
+        seen[local] = file_set.name
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -572,9 +725,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
         if file_set.public is not None:
-            public = file_set.public
-            raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression)
-            index = public_index_from_bytes(raw)
+            index = fetch_index(transport, folder, file_set, identities)
             set_dir = target / local
             sorted_files = plan_public_files(index, set_dir)
             item.files = len(index)

@@ -17,7 +17,7 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from synco_core.errors import TransferError
 from synco_core.fsutil import resolve_inside
+from synco_core.origins import Origin, address_scope, check_address, origin_of, same_site
 from synco_core.redaction import register_secret
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class Transport(Protocol):
 # thousands of small requests from several threads, and per request httpx costs about four times the
 # CPU of http.client (measured: 2,000 files of 20-200 KiB, 8 threads, 0.86 s against 0.19 s of CPU).
 # Everything else httpx would give is done here explicitly: keep-alive connections (one per thread and
-# origin), TLS verification, basic auth only towards the session's host, and the redirect policy.
+# origin), TLS verification, basic auth only towards the session's exact origin, the redirect policy, and
+# the address check of every connection to another host (synco_core.origins).
 
 
 def _describe(exc: BaseException) -> str:
@@ -117,28 +119,27 @@ def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), (user, password)
 
 
-Origin = tuple[str, str, int]
-
-
 def _origin(url: str) -> Origin:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise TransferError(f"refusing URL {url!r}: only http(s) URLs are fetched")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError:
-        raise TransferError(f"bad port in URL {url!r}") from None
-    return scheme, (parts.hostname or "").lower(), port
+    return origin_of(url)
 
 
 def _redirect_allowed(origin: Origin, target: Origin) -> bool:
     """Only to the same host, keeping or upgrading the scheme (http -> https, never https -> http)."""
-    if target[1] != origin[1]:
-        return False
-    if origin[0] == target[0]:
-        return target[2] == origin[2]
-    return origin[0] == "http" and target[0] == "https"
+    return same_site(origin, target)
+
+
+#: ``resolve(host, port)``: the addresses to try for a host, in order.
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver (``getaddrinfo``), without duplicates."""
+    found: list[str] = []
+    for _family, _type, _proto, _name, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = str(sockaddr[0])
+        if address not in found:
+            found.append(address)
+    return found
 
 
 class _HttpResponse:
@@ -283,7 +284,7 @@ class HttpTransport:
     """A :class:`Transport` over HTTP(S): keep-alive connections per thread, Range reads, careful redirects."""
 
     def __init__(self, base_url: str, *, verify: bool = True, timeout: float = 30.0, max_connections: int = 8,
-                 auth: tuple[str, str] | None = None) -> None:
+                 auth: tuple[str, str] | None = None, resolve: Resolver | None = None) -> None:
         base_url, url_auth = split_auth(base_url)
         if not base_url.endswith("/"):
             base_url += "/"
@@ -304,6 +305,10 @@ class HttpTransport:
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._resolve = resolve or system_resolve
+        #: The kind of address the session's own server answered at (``loopback``, ``private`` ...), known
+        #: after the first connection to it; other hosts must be public or of the same kind.
+        self.session_scope: str | None = None
 
     def url_for(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -325,10 +330,46 @@ class HttpTransport:
                 conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._ssl)
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+            # http.client opens its socket through this attribute (TLS is wrapped around it afterwards), so
+            # every connection, pipelined or not, goes through the address check.
+            conn._create_connection = lambda _address, timeout=None, _source=None, origin=origin: (  # type: ignore[attr-defined]
+                self._connect(origin, timeout))
             pool[origin] = conn
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _connect(self, origin: Origin, timeout: object) -> socket.socket:
+        """A socket connected to ``origin``: any address for the session's own host (the user named it),
+        only allowed addresses (:func:`~synco_core.origins.check_address`) for any other."""
+        _scheme, host, port = origin
+        own = host == self._origin[1]
+        addresses = self._resolve(host, port)
+        if not own:
+            # Every address the name has is checked, not only the one that answers first.
+            for address in addresses:
+                check_address(address, self.session_scope, host)
+        error: OSError | None = None
+        for address in addresses:
+            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                if isinstance(timeout, (int, float)):
+                    sock.settimeout(timeout)
+                sock.connect((address, port))
+                peer = str(sock.getpeername()[0])
+                if own:
+                    self.session_scope = self.session_scope or address_scope(peer)
+                else:
+                    check_address(peer, self.session_scope, host)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        raise error or OSError(f"{host} has no address")
 
     def _drop(self, origin: Origin) -> None:
         pool = getattr(self._local, "pool", {})
@@ -370,8 +411,9 @@ class HttpTransport:
             for _ in range(MAX_REDIRECTS + 1):
                 origin = _origin(current)
                 headers = dict(base_headers)
-                # Credentials go only to the session's own host, never to a CDN named in an index.
-                if self._authorization and origin[1] == self._origin[1]:
+                # Credentials go only to the exact origin they were given for (scheme, host and port), never
+                # to a CDN named in an index, another port of the same host, or along a redirect.
+                if self._authorization and origin == self._origin:
                     headers["Authorization"] = self._authorization
                 response = self._request(current, headers)
                 if response.status in (301, 302, 303, 307, 308):

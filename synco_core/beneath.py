@@ -1,0 +1,136 @@
+"""Paths resolved on the real file system beneath a root, the way ``openat2(RESOLVE_BENEATH)`` resolves them.
+
+Extraction of a received tar and installation into a project must never reach outside their root, and a
+check on the text of a path cannot promise that: a chain of links that each look harmless (``s0 -> .``,
+``s1 -> s0/..``) leaves the root although no link's target starts with ``..``. So paths are resolved here
+one segment at a time against what is really on disk, relative to an open directory of the root:
+
+- :func:`resolve_beneath` follows links only as long as every step stays below the root (as Linux's
+  ``RESOLVE_BENEATH`` and Go's ``os.Root`` do): a ``..`` that would climb above the root, an absolute
+  link, or more than :data:`MAX_LINK_HOPS` links refuse the path. A ``..`` after a segment that does not
+  exist yet is refused too, since what is created there later (a link) decides where it leads.
+- :func:`open_folder` walks down to a folder without following any link at all (``O_NOFOLLOW`` on every
+  segment), creating folders on the way; what is written there cannot land anywhere else.
+- :func:`check_no_links` refuses a relative path whose existing folders include a link (for folders that
+  synco itself fills with nothing but regular files and folders).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from synco_core.errors import UnsafePathError
+from synco_core.names import safe_segment
+
+#: The number of links Linux follows in one path lookup before it gives up with ELOOP.
+MAX_LINK_HOPS = 40
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+
+
+def open_root(path: Path) -> int:
+    """A descriptor of the folder ``path`` (itself not a link); the caller closes it."""
+    try:
+        return os.open(path, _DIRECTORY_FLAGS)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePathError(f"{path} is not a folder (a link or a file is in the way)") from None
+        raise
+
+
+def resolve_beneath(root_fd: int, start: Sequence[str], target: str, what: str) -> list[str]:
+    """The real location, as folder names below the root, that ``target`` names when seen from ``start``.
+
+    ``start`` is a folder below the root given as real (link-free) names; ``target`` is a relative path
+    such as a link's content. Existing links on the way are followed within the root; segments that do not
+    exist are taken as they are. Raises :class:`UnsafePathError` (naming ``what``) when the path leaves
+    the root, is absolute, loops, or climbs with ``..`` out of a segment that does not exist.
+    """
+    if target.startswith("/"):
+        raise UnsafePathError(f"{what}: an absolute path leads out of its folder")
+    resolved = list(start)
+    pending = list(reversed(target.split("/")))
+    hops = 0
+    missing = False
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if missing:
+                raise UnsafePathError(f"{what}: '..' after {'/'.join(resolved)!r}, which does not exist, "
+                                      "could lead anywhere")
+            if not resolved:
+                raise UnsafePathError(f"{what}: leads out of its folder")
+            resolved.pop()
+            continue
+        safe_segment(part, what)
+        resolved.append(part)
+        if missing:
+            continue
+        joined = "/".join(resolved)
+        try:
+            info = os.lstat(joined, dir_fd=root_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            missing = True
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise UnsafePathError(f"{what}: more than {MAX_LINK_HOPS} links on the way")
+            link = os.readlink(joined, dir_fd=root_fd)
+            resolved.pop()
+            if link.startswith("/"):
+                raise UnsafePathError(f"{what}: passes through {joined!r}, a link to the absolute path {link!r}")
+            pending.extend(reversed(link.split("/")))
+    return resolved
+
+
+def open_folder(root_fd: int, parts: Sequence[str], create: bool = False, mode: int = 0o777) -> int:
+    """A descriptor of the folder ``parts`` below the root, reached without following any link.
+
+    Missing folders are created with ``mode`` (less the umask) when ``create``. A link or a file where a
+    folder should be refuses the path. The caller closes the descriptor.
+    """
+    fd = os.dup(root_fd)
+    try:
+        for number, part in enumerate(parts):
+            try:
+                try:
+                    child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    # Made meanwhile by another thread: opened (and so checked) below all the same.
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, mode, dir_fd=fd)
+                    child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    where = "/".join(parts[:number + 1])
+                    raise UnsafePathError(f"unsafe path {'/'.join(parts)!r}: {where!r} is a link or a file, not a "
+                                          "folder; nothing is written through it") from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_no_links(base: Path, parts: Sequence[str]) -> None:
+    """Refuse ``base/parts...`` when one of its existing folders is a link (the missing rest is fine)."""
+    current = base
+    for part in parts:
+        current = current / part
+        try:
+            info = current.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePathError(f"unsafe path {'/'.join(parts)!r}: {current.relative_to(base)} is a link")

@@ -1,0 +1,73 @@
+"""Issue 14, item 7: no replay.
+
+The meta names its session (``sessionId``), when it was made (``createdAt``) and when it ends
+(``expiresAt``); receive refuses a meta that names another session than the one asked for, or whose time
+ran out (beyond a few minutes of clock difference). Go synco v2 metas carry none of this and are accepted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from crafted_session import PASSPHRASE, CraftedServer, CraftedSession, error_lines, run_receive
+from test_transfer_support import fixture_app_fixture, publish  # noqa: F401
+
+from synco_core import age
+from synco_core.transfer.receive import CLOCK_SKEW, identities_for
+from synco_core.wire import META_FILE, Meta
+
+
+def test_the_meta_of_another_session_is_refused(crafted_server: Callable[..., CraftedServer], tmp_path: Path) -> None:
+    """Two sessions with the same passphrase: the old one's files served as the new one's are refused."""
+    web = tmp_path / "web"
+    old = CraftedSession(web, session_id="synco-0000000000000000000000a1", passphrase=PASSPHRASE)
+    new = CraftedSession(web, session_id="synco-0000000000000000000000b2", passphrase=PASSPHRASE)
+    old.ready(old.dump_set(b"-- last month's database\n"))
+    for artifact in old.folder.iterdir():
+        shutil.copy(artifact, new.folder / artifact.name)
+    result = run_receive(new, crafted_server(web).url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    assert f"the meta at {new.session_id} belongs to session {old.session_id!r}" in line
+    assert not (tmp_path / "t" / "dbDump.sql").exists()
+
+
+def test_an_expired_session_is_refused(crafted: CraftedSession, crafted_server: Callable[..., CraftedServer],
+                                       tmp_path: Path) -> None:
+    now = int(time.time())
+    crafted.ready(crafted.dump_set(), createdAt=now - 7200, expiresAt=now - CLOCK_SKEW - 60)
+    result = run_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    assert f"session {crafted.session_id} expired at" in line and "ask for a new session" in line
+
+
+def test_a_few_minutes_of_clock_difference_are_allowed(crafted: CraftedSession,
+                                                       crafted_server: Callable[..., CraftedServer],
+                                                       tmp_path: Path) -> None:
+    crafted.ready(crafted.dump_set(), expiresAt=int(time.time()) - CLOCK_SKEW // 2)
+    result = run_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_meta_without_these_fields_is_accepted(crafted: CraftedSession,
+                                                 crafted_server: Callable[..., CraftedServer],
+                                                 tmp_path: Path) -> None:
+    """Go synco v2 writes no session id and no times."""
+    crafted.ready(crafted.dump_set(), generator=None, sessionId=None, createdAt=None, expiresAt=None)
+    result = run_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t")
+    assert result.exit_code == 0, result.output
+
+
+def test_serve_writes_the_session_id_and_times(fixture_app: Path, tmp_path: Path) -> None:
+    session = "synco-replaytest0123456789"
+    key = publish(fixture_app, session, only=("dbDump",), expires_at=int(time.time()) + 600)
+    raw = (fixture_app / "web" / session / META_FILE).read_bytes()
+    meta: Any = Meta.from_bytes(age.decrypt_bytes(raw, identities_for(key.secret)))
+    assert meta.session_id == session
+    assert abs(meta.created_at - time.time()) < 60
+    assert meta.expires_at > meta.created_at

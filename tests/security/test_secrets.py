@@ -1,0 +1,153 @@
+"""Issue 14, item 12: secrets stay secret.
+
+What receive writes (dumps, part files, its record) and what ``synco decrypt`` writes is for its owner
+alone (mode 0600, the receive folder 0700) whatever the umask; passphrases, keys and database URLs can come
+from the environment or a hidden prompt instead of the command line; serve warns about a short passphrase
+and prints only commands that run this project (PyPI's ``synco`` is somebody else's).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from crafted_session import CraftedServer, CraftedSession, Reply, run_receive, umask
+from test_receive_support import PtyProcess, synco_argv
+from test_transfer_support import fixture_app_fixture  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.session import keys
+
+SECRET_SQL = b"INSERT INTO users VALUES ('alice@example.com');\n"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_received_files_are_for_their_owner_alone(crafted: CraftedSession,
+                                                  crafted_server: Callable[..., CraftedServer],
+                                                  tmp_path: Path) -> None:
+    crafted.ready(crafted.dump_set(SECRET_SQL))
+    target = tmp_path / "t"
+    with umask(0):
+        result = run_receive(crafted, crafted_server(crafted.web_root).url, target)
+    assert result.exit_code == 0, result.output
+    assert _mode(target) == 0o700
+    assert _mode(target / "dbDump.sql") == 0o600
+    assert _mode(target / ".synco-received.json") == 0o600
+
+
+def test_a_part_file_left_by_an_interrupted_download_is_private(crafted: CraftedSession,
+                                                               crafted_server: Callable[..., CraftedServer],
+                                                               tmp_path: Path) -> None:
+    dump = crafted.dump_set(os.urandom(300_000), compress=False)
+    crafted.ready(dump)
+    server = crafted_server(crafted.web_root)
+    artifact = crafted.folder / "dump.sql.zst.enc"
+    data = artifact.read_bytes()
+    server.reply(f"/{crafted.session_id}/{artifact.name}", Reply(body=data[: len(data) // 2], length=len(data),
+                                                                 times=1))
+    target = tmp_path / "t"
+    target.mkdir(mode=0o755)
+    with umask(0):
+        result = run_receive(crafted, server.url, target)
+    assert result.exit_code == 1, result.output
+    [part] = target.glob("*.enc.part")
+    assert _mode(part) == 0o600
+
+
+def test_synco_decrypt_writes_the_plaintext_for_its_owner_alone(crafted: CraftedSession, tmp_path: Path) -> None:
+    crafted.artifact("secret.enc", SECRET_SQL)
+    out = tmp_path / "plain.sql"
+    with umask(0):
+        result = CliRunner().invoke(cli, ["decrypt", "--key", crafted.key, "-o", str(out),
+                                          str(crafted.folder / "secret.enc")])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == SECRET_SQL
+    assert _mode(out) == 0o600
+
+
+def test_serve_takes_the_passphrase_from_the_environment(fixture_app: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.chdir(fixture_app)
+    passphrase = "env-passphrase-0123456789abcdef"
+    served = CliRunner().invoke(cli, ["serve", "--keep", "--only", "dbDump", "--id", "synco-fromenv01234567"],
+                                env={"SYNCO_PASSWORD": passphrase})
+    assert served.exit_code == 0, served.output
+    assert "AGE-SECRET-KEY" not in served.output, "the passphrase was used, not a new key"
+    with CraftedServer(fixture_app / "web") as server:
+        session = CraftedSession.__new__(CraftedSession)
+        session.session_id, session.key = "synco-fromenv01234567", passphrase
+        result = run_receive(session, server.url, tmp_path / "t")
+    assert result.exit_code == 0, result.output
+
+
+def test_serve_asks_for_the_passphrase_and_warns_when_it_is_short(fixture_app: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.chdir(fixture_app)
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--only", "dbDump", "--ask-password"], input="short\nshort\n")
+    assert result.exit_code == 0, result.output
+    assert "the passphrase is short (5 characters)" in result.output
+    assert "synco receive synco-" in result.output
+
+
+def test_serve_prints_only_commands_that_run_this_project(fixture_app: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``uvx --from synco`` would run PyPI's unrelated ``synco`` with the session key."""
+    monkeypatch.chdir(fixture_app)
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--only", "dbDump"])
+    assert result.exit_code == 0, result.output
+    assert "uvx" not in result.output and "pip install" not in result.output
+    commands = [line.strip() for line in result.output.splitlines() if line.startswith("    ")]
+    assert commands and all(command.startswith("synco receive ") for command in commands), commands
+
+
+def test_db_commands_take_the_url_from_the_environment(tmp_path: Path) -> None:
+    database = tmp_path / "app.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    env = {"SYNCO_DATABASE_URL": f"sqlite:///{database}"}
+    dump = tmp_path / "dump.sqlite"
+    with umask(0):
+        result = CliRunner().invoke(cli, ["db", "dump", "-o", str(dump)], env=env)
+    assert result.exit_code == 0, result.output
+    assert _mode(dump) == 0o600, "a dump is the database's content: for its owner alone"
+    copy = tmp_path / "copy.sqlite"
+    result = CliRunner().invoke(cli, ["db", "load", str(dump), "--yes"], env={"SYNCO_DATABASE_URL": f"sqlite:///{copy}"})
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+def test_receive_asks_for_the_key_in_a_terminal(crafted: CraftedSession,
+                                                crafted_server: Callable[..., CraftedServer],
+                                                tmp_path: Path) -> None:
+    crafted.ready(crafted.dump_set(SECRET_SQL))
+    server = crafted_server(crafted.web_root)
+    env_key = os.environ.pop("SYNCO_KEY", None)
+    try:
+        process = PtyProcess(synco_argv("receive", crafted.session_id, "--base-url", server.url, "--target",
+                                        str(tmp_path / "t"), "--all"), tmp_path)
+        process.expect("Session key or passphrase")
+        process.send(crafted.key + "\r")
+        code = process.wait()
+    finally:
+        if env_key is not None:
+            os.environ["SYNCO_KEY"] = env_key
+    assert code == 0, process.output
+    assert crafted.key not in process.output, "the key is not echoed"
+    assert (tmp_path / "t" / "dbDump.sql").read_bytes() == SECRET_SQL
+
+
+def _unused(*_args: Any) -> None:
+    """Keeps the fixture import (``fixture_app``) visibly used for linters that do not know pytest."""
