@@ -62,16 +62,45 @@ def _tree_rss_kb(root_pid: int) -> int:
 def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
                 cwd: Path | None = None) -> tuple[float, float]:
     """Run a command to completion; return (seconds, peak RSS MB of its process tree)."""
+    seconds, peak, _output = run_capture(argv, shell=shell, env=env, cwd=cwd, capture=False)
+    return seconds, peak
+
+
+def run_capture(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
+                cwd: Path | None = None, capture: bool = True) -> tuple[float, float, str]:
+    """Run a command to completion; return (seconds, peak RSS MB of its process tree, its standard output).
+
+    The peak is the larger of the sampled tree (children included) and the kernel's own high-water mark of
+    the command's process (``wait4``), which a short command can reach between two samples.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, shell=shell, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, shell=shell, env=env, cwd=cwd,
+                            stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
+    chunks: list[bytes] = []
+    reader = None
+    if capture:
+        assert proc.stdout is not None
+        stream = proc.stdout
+        reader = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
+        reader.start()
     peak = 0
-    while proc.poll() is None:
+    status = None
+    while status is None:
         peak = max(peak, _tree_rss_kb(proc.pid))
+        pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            status = os.waitstatus_to_exitcode(code)
+            # ru_maxrss is in KiB on Linux.
+            peak = max(peak, usage.ru_maxrss)
+            break
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark command failed ({proc.returncode}): {argv}")
-    return elapsed, peak / 1024
+    proc.returncode = status
+    if reader is not None:
+        reader.join()
+    if status != 0:
+        raise RuntimeError(f"benchmark command failed ({status}): {argv}")
+    return elapsed, peak / 1024, b"".join(chunks).decode(errors="replace")
 
 
 def run_callable(fn: Callable[[], object]) -> tuple[float, float]:
@@ -141,12 +170,13 @@ def measure_interleaved(cases: Sequence[Case], repeat: int = 3) -> list[Measurem
 def print_table(title: str, rows: Sequence[tuple[str, Measurement, Measurement]]) -> None:
     """Print (case, synco, reference) rows as medians with the synco / reference ratio."""
     print(f"\n{title}")
-    header = f"{'case':<34} {'synco s':>9} {'ref s':>9} {'ratio':>7} {'synco MB':>9} {'ref MB':>8}  reference"
+    width = max([34, *(len(case) for case, _synco, _reference in rows)])
+    header = f"{'case':<{width}} {'synco s':>9} {'ref s':>9} {'ratio':>7} {'synco MB':>9} {'ref MB':>8}  reference"
     print(header)
     print("-" * len(header))
     for case, synco, reference in rows:
         ratio = synco.median / reference.median if reference.median else float("nan")
-        print(f"{case:<34} {synco.median:>9.2f} {reference.median:>9.2f} {ratio:>7.2f} "
+        print(f"{case:<{width}} {synco.median:>9.2f} {reference.median:>9.2f} {ratio:>7.2f} "
               f"{synco.peak_rss_mb:>9.0f} {reference.peak_rss_mb:>8.0f}  {reference.label}")
 
 
