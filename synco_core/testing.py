@@ -8,6 +8,8 @@ Fixtures:
   afterwards. When the server is unreachable the test is skipped, except under ``CI=true``, where that
   is a failure: CI must never pass with the database tests skipped.
 - ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
+- Every test gets a cache folder of its own (``$SYNCO_CACHE_DIR``), so serve's hash cache never lands in
+  the user's real cache and no test sees another's.
 - For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
   where there is not: ``php_mode`` runs a test twice (``"php"``, skipped without the CLI, and
   ``"files"`` with PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` skips a test without it.
@@ -59,6 +61,11 @@ MYSQL_PASSWORD = os.environ.get("SYNCO_TEST_MYSQL_PASSWORD", "")
 POSTGRES_HOST = os.environ.get("SYNCO_TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("SYNCO_TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
+
+
+@pytest.fixture(autouse=True)
+def _private_synco_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(tmp_path_factory.mktemp("synco-cache")))
 
 
 def unavailable(reason: str) -> None:

@@ -85,6 +85,8 @@ class SetOutcome:
     files_failed: list[tuple[str, str]] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+    #: Public files that arrived without a content hash in the index (Go synco v2): checked by size only.
+    size_checked: int = 0
 
 
 @dataclass
@@ -390,6 +392,7 @@ def receive_session(
                 outcome.files_failed = result.failed
                 outcome.vanished = result.vanished
                 outcome.removed = result.removed
+                outcome.size_checked = result.size_checked
                 if result.failed:
                     outcome.status = "partial"
                     outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
