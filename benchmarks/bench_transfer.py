@@ -54,9 +54,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import DATA_DIR, Measurement, have, measure, print_table, run_capture, run_command
-from nginx import Nginx, nginx_binary
 
 from synco_core import hookimpl
+from synco_core.testing import Nginx, nginx_binary
 from synco_core.types import FileSet, Framework
 
 MARKER = "bench-app.txt"

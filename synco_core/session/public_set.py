@@ -262,12 +262,12 @@ def _read_ahead(candidates: Iterator[Candidate], pool: ThreadPoolExecutor,
             batch = []
             if len(in_flight) > READ_AHEAD_BATCHES:
                 done, future = in_flight.popleft()
-                yield from zip(done, future.result())
+                yield from zip(done, future.result(), strict=True)
     if batch:
         in_flight.append((batch, pool.submit(_read_batch, batch)))
     while in_flight:
         done, future = in_flight.popleft()
-        yield from zip(done, future.result())
+        yield from zip(done, future.result(), strict=True)
 
 
 def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: PackWriter | None,
@@ -321,6 +321,9 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 cached = cache.lookup(item.path, info) if cache is not None and info is not None else None
                 if cached is not None:
                     counts.cache_hits += 1
+                    # Written again into the new cache, which holds exactly the files of this serve.
+                    assert cache is not None and info is not None
+                    cache.record(item.path, info, cached)
                     row = _row(item, info, cached)
                 elif not hash_large or info is None:
                     row = _row(item, info, None)
