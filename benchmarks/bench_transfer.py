@@ -25,6 +25,9 @@ that indexes the set plus the receive for a first sync and for a re-sync after 1
 reference is ``rsync -a`` over ssh, which scans the source itself each time. Both copies are compared
 with the source after every round. Loopback and the latency variant, as above.
 
+``--case serve-hash`` measures what content hashes cost serve on the ``--files`` set (issue 14: a re-serve
+of unchanged files, with the hash cache, at most 1.2 times a serve that hashes nothing).
+
 ``--case memory`` generates ``--size`` many small files (``small`` 50,000, ``full`` 1,000,000) and reports
 the peak memory of ``synco serve`` and of a first ``synco receive`` through nginx (issue 16's goal at a
 million files: serve under 100 MB, receive under 150 MB).
@@ -53,7 +56,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, Measurement, have, measure, print_table, run_capture, run_command
+from common import (
+    DATA_DIR,
+    Case,
+    Measurement,
+    have,
+    measure,
+    measure_interleaved,
+    print_table,
+    run_capture,
+    run_command,
+)
 
 from synco_core import hookimpl
 from synco_core.testing import Nginx, nginx_binary
@@ -79,6 +92,11 @@ class BenchPlugin:
                         url_prefix="files/", relative_base_path="web/files")]
 
 
+#: Set (to anything) in the environment of a ``--serve-helper``: serve lists files above the pack threshold
+#: without hashing them, the reference of ``--case serve-hash``.
+NO_HASH_ENV = "SYNCO_BENCH_NO_HASH"
+
+
 def serve_helper(argv: list[str]) -> None:
     from synco_core.cli.main import cli
     from synco_core.plugins import build_plugin_manager, set_plugin_manager
@@ -86,6 +104,16 @@ def serve_helper(argv: list[str]) -> None:
     manager = build_plugin_manager(load_entrypoints=False)
     manager.register(BenchPlugin(), "bench")
     set_plugin_manager(manager)
+    if os.environ.get(NO_HASH_ENV):
+        from synco_core.session import runner
+
+        build = runner.build_session
+
+        def without_hashes(framework: Any, folder: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            options.hash_large = False
+            return build(framework, folder, options, *args, **kwargs)
+
+        runner.build_session = without_hashes  # type: ignore[assignment]
     cli(["serve", *argv], prog_name="synco")
 
 
@@ -603,6 +631,54 @@ def memory_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], 
     return 0
 
 
+def serve_hash_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], None]) -> int:
+    """``--case serve-hash``: what content hashes cost serve, on the ``--files`` set of 20-200 KiB files.
+
+    Three serves of the same set (``serve --keep``, whole processes, in turns): without hashing the files
+    above the pack threshold (the reference), a first serve hashing every file (an empty hash cache), and a
+    re-serve of the unchanged set (the cache of the previous run). Issue 14's goal: the re-serve costs at
+    most 1.2 times the serve without hashes.
+    """
+    project = work / "hash-project"
+    print(f"generating {args.files} files ...", file=sys.stderr)
+    discard(project)
+    generate(project, args.files)
+    # Old enough that the cache trusts them (files changed within two seconds of a serve are re-hashed).
+    time.sleep(2.5)
+    os.sync()
+    web = project / "web"
+    caches = work / "hash-caches"
+    warm = caches / "warm"
+    counter = iter(range(1_000_000))
+
+    def remove_sessions() -> None:
+        for folder in web.glob("synco-*"):
+            shutil.rmtree(folder)
+
+    def cold_setup() -> None:
+        remove_sessions()
+        cold_env["SYNCO_CACHE_DIR"] = str(caches / f"cold-{next(counter)}")
+
+    argv = [sys.executable, __file__, "--serve-helper", "--keep", "--ttl", "60"]
+    base_env = dict(os.environ)
+    cold_env = dict(base_env)
+    no_hash = Case("serve, no content hashes", argv, setup=remove_sessions, env={**base_env, NO_HASH_ENV: "1"},
+                   cwd=project)
+    first = Case("serve, hashing every file (empty cache)", argv, setup=cold_setup, env=cold_env, cwd=project)
+    again = Case("re-serve, unchanged files (warm cache)", argv, setup=remove_sessions,
+                 env={**base_env, "SYNCO_CACHE_DIR": str(warm)}, cwd=project)
+    # The warm cache is filled once, untimed.
+    again.run_once(Measurement("filling the cache"))
+    results = measure_interleaved([no_hash, first, again], args.repeat)
+    remove_sessions()
+    shutil.rmtree(caches, ignore_errors=True)
+    total_mb = sum(path.stat().st_size for path in (web / "files").rglob("*") if path.is_file()) / 1e6
+    print_table(f"serve-hash: {args.files} files, {total_mb:.0f} MB (serve --keep, whole processes, in turns)",
+                [("first serve (hashes everything)", results[1], results[0]),
+                 ("re-serve, unchanged (goal: ratio <= 1.2)", results[2], results[0])])
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-helper":
         serve_helper(sys.argv[2:])
@@ -619,18 +695,19 @@ def main() -> int:
                         help="round trip of the latency variant (0 skips it)")
     parser.add_argument("--no-netns", action="store_true",
                         help="latency variant on 127.0.0.1 through the proxy, even where namespaces work")
-    parser.add_argument("--case", choices=("files", "small-files", "memory"), default="files",
+    parser.add_argument("--case", choices=("files", "small-files", "memory", "serve-hash"), default="files",
                         help="files: --files files of 20-200 KiB (default); small-files: many files of "
-                             "200-500 bytes through nginx; memory: peak memory of serve and receive")
+                             "200-500 bytes through nginx; memory: peak memory of serve and receive; "
+                             "serve-hash: what content hashes cost serve, with and without the hash cache")
     parser.add_argument("--size", choices=("small", "medium", "full"), default="small",
                         help="number of files of the small-files and memory cases (full: the issue's)")
     args = parser.parse_args()
-    needed = ("rsync", "curl") if args.case == "files" else ("rsync", "ssh") if args.case == "small-files" else ()
+    needed = {"files": ("rsync", "curl"), "small-files": ("rsync", "ssh")}.get(args.case, ())
     for tool in needed:
         if not have(tool):
             print(f"{tool} is not installed", file=sys.stderr)
             return 1
-    if args.case != "files" and nginx_binary() is None:
+    if args.case in ("small-files", "memory") and nginx_binary() is None:
         print("nginx is not installed (apt-get install nginx)", file=sys.stderr)
         return 1
     work = args.dir.resolve()
@@ -653,8 +730,9 @@ def main() -> int:
             path.rename(trash / str(next(discarded)))
 
     if args.case != "files":
+        cases = {"small-files": small_files_main, "memory": memory_main, "serve-hash": serve_hash_main}
         try:
-            return (small_files_main if args.case == "small-files" else memory_main)(args, work, discard)
+            return cases[args.case](args, work, discard)
         finally:
             atexit.register(shutil.rmtree, trash, ignore_errors=True)
     project = work / "project"
