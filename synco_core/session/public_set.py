@@ -58,7 +58,11 @@ _PACK_OPEN_FLAGS = _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_N
 
 @dataclass(slots=True)
 class Candidate:
-    """A file on its way into the index."""
+    """A file on its way into the index: a plugin's :class:`PublicFile`, or a file the walk found.
+
+    Not a :class:`PublicFile` itself: that one is frozen, and a frozen dataclass costs some 4 µs to make,
+    a second for a million files; this one costs a tenth of that.
+    """
 
     path: str
     #: Size and mtime as the plugin gave them; the walk leaves them at -1 and 0 (the file's stat decides).
