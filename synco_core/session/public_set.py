@@ -6,7 +6,7 @@ The pipeline, one file at a time, with memory that does not grow with the number
    :func:`~synco_core.index.order.sorted_walk`, already in order; a plugin's own entries (Flow resources,
    a bucket) go through an external sort first. synco's own folders (session folders, their leftovers)
    are never part of a set, whatever its root.
-2. **Content hash.** A small file is read whole (it is packed anyway) and hashed from that read; a larger
+2. **Content hash.** A small file (up to 16 KiB) is read whole (it is packed anyway) and hashed from that read; a larger
    one is looked up in the hash cache of the last serve (:mod:`synco_core.index.hashcache`) and hashed
    only when it changed, in worker threads (hashlib and reads release the GIL), while the walk goes on.
 3. **Packs.** Small files that serve can read directly (not through a link) go into packs
@@ -240,7 +240,7 @@ def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack:
 
 
 #: Files per batch the read-ahead thread opens, and batches it may be ahead of the pipeline: at most
-#: (2 + 1) * 64 small files (64 KiB each at worst) are held at once.
+#: (2 + 1) * 64 small files (16 KiB each at worst) are held at once.
 READ_AHEAD_BATCH = 64
 READ_AHEAD_BATCHES = 2
 
