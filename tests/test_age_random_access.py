@@ -9,6 +9,7 @@ flag) must fail authentication instead of returning plaintext.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 import subprocess
@@ -19,7 +20,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synco_core import age
-from synco_core.age.random_access import ChunkDecryptor, chunk_count, chunk_span, encrypted_size, encrypted_span
+from synco_core.age.random_access import (
+    ChunkDecryptor,
+    chunk_count,
+    chunk_span,
+    encrypted_size,
+    encrypted_span,
+    merge_spans,
+)
 from synco_core.age.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE
 from synco_core.testing import unavailable
 
@@ -174,3 +182,16 @@ def test_any_range_reads_back(size: int, data: st.DataObject) -> None:
     assert decryptor.read(offset, length, lambda a, b: encrypted[a:b]) == plain[offset : offset + length]
     with pytest.raises(ValueError):
         decryptor.read(offset, size - offset + 1, lambda a, b: encrypted[a:b])
+
+
+@settings(max_examples=100, deadline=None)
+@given(spans=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5)).map(lambda p: (p[0], p[0] + p[1]))),
+       gap=st.integers(0, 3))
+def test_merged_spans_cover_exactly_what_was_asked_plus_small_gaps(spans: list[tuple[int, int]], gap: int) -> None:
+    merged = merge_spans(spans, gap)
+    wanted = {chunk for first, last in spans for chunk in range(first, last + 1)}
+    covered = {chunk for first, last in merged for chunk in range(first, last + 1)}
+    assert wanted <= covered
+    # Sorted, apart by more than the gap, and nothing fetched that is not within a gap of a wanted chunk.
+    assert all(later[0] > earlier[1] + 1 + gap for earlier, later in itertools.pairwise(merged))
+    assert all(min(abs(chunk - other) for other in wanted) <= gap for chunk in covered)

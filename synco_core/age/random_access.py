@@ -20,7 +20,7 @@ encrypted session), which spares one request and one key derivation per file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -38,6 +38,7 @@ __all__ = [
     "chunk_span",
     "encrypted_size",
     "encrypted_span",
+    "merge_spans",
     "open_payload",
 ]
 
@@ -78,6 +79,21 @@ def encrypted_span(first_chunk: int, last_chunk: int, payload_offset: int, plain
     start = payload_offset + first_chunk * ENCRYPTED_CHUNK_SIZE
     stop = min(payload_offset + (last_chunk + 1) * ENCRYPTED_CHUNK_SIZE, encrypted_size(plain_size, payload_offset))
     return start, stop
+
+
+def merge_spans(spans: Iterable[tuple[int, int]], gap: int = 0) -> list[tuple[int, int]]:
+    """Chunk spans (first, last) merged where they overlap, touch, or lie at most ``gap`` chunks apart.
+
+    A receiver asks for the merged spans instead of one range per file: fewer requests, at the price of
+    ``gap`` chunks it did not need between two it did.
+    """
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1 + gap:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def open_payload(inp: BinaryIO, identities: Sequence[Identity]) -> tuple[bytes, int]:
