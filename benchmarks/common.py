@@ -30,6 +30,9 @@ class Measurement:
     label: str
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    #: CPU seconds (user + system) of the command's process, where measured: steadier than the wall time
+    #: on a machine shared with other work.
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -57,6 +60,10 @@ def _tree_rss_kb(root_pid: int) -> int:
         total += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
     return total
+
+
+#: CPU seconds (user + system) of the last command run_capture ran, for callers that want them.
+last_cpu_seconds = 0.0
 
 
 def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
@@ -92,6 +99,8 @@ def run_capture(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str
             status = os.waitstatus_to_exitcode(code)
             # ru_maxrss is in KiB on Linux.
             peak = max(peak, usage.ru_maxrss)
+            global last_cpu_seconds
+            last_cpu_seconds = usage.ru_utime + usage.ru_stime
             break
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
@@ -145,6 +154,7 @@ class Case:
         else:
             use_shell = isinstance(self.work, str) if self.shell is None else self.shell
             seconds, peak = run_command(self.work, shell=use_shell, env=self.env, cwd=self.cwd)
+            result.cpu_seconds.append(last_cpu_seconds)
         result.seconds.append(seconds)
         result.peak_rss_mb = max(result.peak_rss_mb, peak)
         print(f"  {self.label}: {seconds:.2f}s, peak {peak:.0f} MB", file=sys.stderr)
