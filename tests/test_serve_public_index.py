@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,8 @@ def test_hash_cache_spares_unchanged_files_and_sees_every_change(fixture_app: Pa
     def counting(source: str) -> Any:
         if "/large/" in source:
             hashed.append(os.path.basename(source))
+            # Slow hashing: later files' cache hits are looked up while these are still in the workers.
+            time.sleep(0.2)
         return original(source)
 
     monkeypatch.setattr(public_set_module, "_hash_file", counting)
@@ -233,6 +236,11 @@ def test_hash_cache_spares_unchanged_files_and_sees_every_change(fixture_app: Pa
     assert sorted(hashed) == ["1.bin", "2.bin"]
     by_path = dict(session.index("uploads"))
     assert by_path["large/1.bin"].sha256 == hashlib.sha256(big[1].read_bytes()).hexdigest()
+    # The cache written while some files were hashed in threads and others came from the cache is whole
+    # and in order: the next serve hashes nothing again.
+    hashed.clear()
+    build(fixture_app, name="synco-four")
+    assert hashed == []
     # The cache lives in the private cache folder, never under the web root or the set.
     cache_files = list(Path(os.environ["SYNCO_CACHE_DIR"]).rglob("*.zst"))
     assert len(cache_files) == 1 and not list((fixture_app / "web").rglob("*.zst"))

@@ -223,12 +223,15 @@ def _open_small(source: str) -> tuple[bytes | None, os.stat_result | None]:
     return content, info
 
 
-def _stat(source: str) -> os.stat_result | None:
-    """The stat of a regular file through links; None (with a warning) when there is none."""
+def _stat(source: str, walked: bool) -> os.stat_result | None:
+    """The stat of a regular file through links; None (with a warning) when there is none.
+
+    A file the walk found is then left out; a plugin's entry stays listed, without a hash.
+    """
     try:
         info = os.stat(source)
     except OSError as exc:
-        log.warning("skipping %s: %s", source, exc.strerror or exc)
+        log.warning("%s %s: %s", "skipping" if walked else "not hashing", source, exc.strerror or exc)
         return None
     return info if stat.S_ISREG(info.st_mode) else None
 
@@ -283,34 +286,36 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
     ``hash_large`` False lists larger files without a hash (only for measuring what hashing costs). A
     walked file that turns out not to be a regular file (a link to a folder, a FIFO) is left out.
     """
-    pending: deque[tuple[Candidate, Future[_HashResult]] | Row] = deque()
+    # Each row waits here, in order, until it leaves: (candidate, hashing in progress, row when known, the
+    # stat to remember its hash by). The new cache is written as rows leave, so it stays in index order.
+    pending: deque[tuple[Candidate, Future[_HashResult] | None, Row | None, os.stat_result | None]] = deque()
     pack = packs.add if packs is not None else None
 
-    def settle(item: Candidate, result: _HashResult) -> Row:
-        sha256, info = result
-        if sha256 is not None and info is not None:
-            counts.hashed += 1
-            if cache is not None:
-                cache.record(item.path, info, sha256)
-        return _row(item, info, sha256)
-
-    def release(waiting: tuple[Candidate, Future[_HashResult]] | Row) -> Row:
-        if len(waiting) == 2:
-            item, future = waiting
-            assert isinstance(item, Candidate) and isinstance(future, Future)
-            return settle(item, future.result())
-        return waiting
+    def leave(item: Candidate, future: Future[_HashResult] | None, row: Row | None,
+              info: os.stat_result | None) -> Row:
+        if future is not None:
+            sha256, info = future.result()
+            if sha256 is not None:
+                counts.hashed += 1
+            row = _row(item, info, sha256)
+        assert row is not None
+        if cache is not None and info is not None and row[6] is not None:
+            cache.record(row[0], info, row[6])
+        return row
 
     items = _read_ahead(candidates, pool) if pack is not None and pool is not None else \
         ((item, _open_small(item.source) if pack is not None and item.packable and item.source else None)
          for item in candidates)
     for item, opened in items:
         row: Row | None = None
+        future: Future[_HashResult] | None = None
+        # The stat the row's hash is remembered by in the cache (None: not cached, e.g. a packed file).
+        remember: os.stat_result | None = None
         source = item.source
-        info: os.stat_result | None = None
         if source is None:
             row = _row(item, None, None)
         else:
+            info: os.stat_result | None = None
             if pack is not None and opened is not None:
                 content, info = opened
                 if content is not None and info is not None:
@@ -318,7 +323,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                     row = _row(item, info, hashlib.sha256(content).hexdigest() if content else _EMPTY_SHA256,
                                pack(content) if content else None)
             if row is None and info is None:
-                info = _stat(source)
+                info = _stat(source, item.walked)
                 if info is None and item.walked:
                     continue
             if row is None:
@@ -326,25 +331,24 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 if cached is not None:
                     counts.cache_hits += 1
                     # Written again into the new cache, which holds exactly the files of this serve.
-                    assert cache is not None and info is not None
-                    cache.record(item.path, info, cached)
-                    row = _row(item, info, cached)
+                    row, remember = _row(item, info, cached), info
                 elif not hash_large or info is None:
                     row = _row(item, info, None)
                 elif pool is None:
-                    row = settle(item, _hash_file(source))
+                    sha256, remember = _hash_file(source)
+                    counts.hashed += sha256 is not None
+                    row = _row(item, remember, sha256)
                 else:
-                    pending.append((item, pool.submit(_hash_file, source)))
-        if row is not None:
-            if not pending:
-                yield row
-                continue
-            pending.append(row)
+                    future = pool.submit(_hash_file, source)
+        if not pending and future is None:
+            yield leave(item, None, row, remember)
+            continue
+        pending.append((item, future, row, remember))
         # Rows leave in order: the head goes once its hash is in; a full window waits for it.
-        while pending and (len(pending[0]) != 2 or pending[0][1].done() or len(pending) > HASH_WINDOW):
-            yield release(pending.popleft())
+        while pending and (pending[0][1] is None or pending[0][1].done() or len(pending) > HASH_WINDOW):
+            yield leave(*pending.popleft())
     while pending:
-        yield release(pending.popleft())
+        yield leave(*pending.popleft())
 
 
 @dataclass
