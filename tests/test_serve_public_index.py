@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -396,3 +398,21 @@ def test_receive_refuses_a_same_size_swap(fixture_app: Path, tmp_path: Path) -> 
     assert not (target / "uploads" / "dir1" / "file 1.bin").exists()
     assert not list((target / "uploads").rglob("*.synco-part"))
     assert (target / "uploads" / "dir0" / "file 0.bin").exists()
+
+
+def test_ctrl_c_does_not_wait_for_large_files_being_hashed(fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupted serve stops hashing at the next block instead of reading a large file to its end."""
+    monkeypatch.setattr(public_set_module, "HASH_BLOCK", 4096)
+    huge = fixture_app / "web" / "uploads" / "a-huge.bin"
+    with huge.open("wb") as handle:
+        # Sparse: reading it costs no disk, only the per-block work, half a million blocks of it.
+        handle.truncate(2 * 1024 * 1024 * 1024)
+    # A real SIGINT, which the kernel may hand to any thread (a worker, busy hashing, is as likely as any).
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        build(fixture_app, name="synco-interrupted")
+    timer.join()
+    assert time.monotonic() - started < 1.5
+    assert not list((fixture_app / "web" / "synco-interrupted").glob("*.tmp"))

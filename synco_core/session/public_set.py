@@ -6,9 +6,10 @@ The pipeline, one file at a time, with memory that does not grow with the number
    :func:`~synco_core.index.order.sorted_walk`, already in order; a plugin's own entries (Flow resources,
    a bucket) go through an external sort first. synco's own folders (session folders, their leftovers)
    are never part of a set, whatever its root.
-2. **Content hash.** A small file (up to 16 KiB) is read whole (it is packed anyway) and hashed from that read; a larger
-   one is looked up in the hash cache of the last serve (:mod:`synco_core.index.hashcache`) and hashed
-   only when it changed, in worker threads (hashlib and reads release the GIL), while the walk goes on.
+2. **Content hash.** A small file (up to 16 KiB) is read whole (it is packed anyway) and hashed from that
+   read; a larger one is looked up in the hash cache of the last serve (:mod:`synco_core.index.hashcache`)
+   and hashed only when it changed, in worker threads (hashlib and reads release the GIL), while the walk
+   goes on.
 3. **Packs.** Small files that serve can read directly (not through a link) go into packs
    (:mod:`synco_core.index.packs`), in index order.
 4. **Index.** Each entry is written as one line of the index (:class:`~synco_core.index.stream.IndexWriter`),
@@ -23,12 +24,14 @@ import logging
 import os
 import re
 import stat
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 from urllib.parse import quote
 
 from synco_core.errors import ConfigError
@@ -172,10 +175,26 @@ def public_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
 
 
 _HashResult = tuple[str | None, os.stat_result | None]
+T = TypeVar("T")
+#: Seconds between two looks at pending signals while waiting for a worker (see :func:`_result`).
+WAIT_SLICE = 0.2
 
 
-def _hash_file(source: str) -> _HashResult:
-    """(SHA-256, the stat it belongs to) of a file read whole; no hash when it changed while being read."""
+def _result(future: Future[T]) -> T:
+    """``future.result()``, waited for in slices: a signal (Ctrl-C) that the kernel hands to a worker thread
+    does not wake a main thread blocked on a lock, so the main thread looks up now and then."""
+    while True:
+        try:
+            return future.result(timeout=WAIT_SLICE)
+        except FutureTimeout:
+            continue
+
+
+def _hash_file(source: str, stop: threading.Event | None = None) -> _HashResult:
+    """(SHA-256, the stat it belongs to) of a file read whole; no hash when it changed while being read.
+
+    ``stop`` set (the serve is being stopped) ends the read at the next block, without a hash.
+    """
     digest = hashlib.sha256()
     buffer = bytearray(HASH_BLOCK)
     view = memoryview(buffer)
@@ -184,6 +203,8 @@ def _hash_file(source: str) -> _HashResult:
         with open(source, "rb", buffering=0) as handle:
             before = os.fstat(handle.fileno())
             while count := handle.readinto(view):
+                if stop is not None and stop.is_set():
+                    return None, None
                 # hashlib releases the GIL for blocks this large, so two workers hash on two cores.
                 digest.update(view[:count])
                 read += count
@@ -269,16 +290,19 @@ def _read_ahead(candidates: Iterator[Candidate], pool: ThreadPoolExecutor,
             batch = []
             if len(in_flight) > READ_AHEAD_BATCHES:
                 done, future = in_flight.popleft()
-                yield from zip(done, future.result(), strict=True)
+                opened = _result(future)
+                yield from zip(done, opened, strict=True)
     if batch:
         in_flight.append((batch, pool.submit(_read_batch, batch)))
     while in_flight:
         done, future = in_flight.popleft()
-        yield from zip(done, future.result(), strict=True)
+        opened = _result(future)
+        yield from zip(done, opened, strict=True)
 
 
 def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: PackWriter | None,
-                pool: ThreadPoolExecutor | None, counts: SetWriteResult, hash_large: bool = True) -> Iterator[Row]:
+                pool: ThreadPoolExecutor | None, counts: SetWriteResult, hash_large: bool = True,
+                stop: threading.Event | None = None) -> Iterator[Row]:
     """Index rows in the order of ``candidates``, each with its SHA-256 where its file can be read.
 
     Small files are read, hashed and packed here; larger ones are looked up in ``cache`` and otherwise
@@ -294,7 +318,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
     def leave(item: Candidate, future: Future[_HashResult] | None, row: Row | None,
               info: os.stat_result | None) -> Row:
         if future is not None:
-            sha256, info = future.result()
+            sha256, info = _result(future)
             if sha256 is not None:
                 counts.hashed += 1
             row = _row(item, info, sha256)
@@ -339,7 +363,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                     counts.hashed += sha256 is not None
                     row = _row(item, remember, sha256)
                 else:
-                    future = pool.submit(_hash_file, source)
+                    future = pool.submit(_hash_file, source, stop)
         if not pending and future is None:
             yield leave(item, None, row, remember)
             continue
@@ -378,12 +402,13 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
     packs = PackWriter(folder.path, options.prefix, folder.recipients) if options.packs else None
     total = 0
     on_uri = options.on_relative_uri
+    pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash")
+    stop = threading.Event()
     try:
-        with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash") as pool, \
-                folder.artifact(index_name, compress=options.compress) as (plain, stats):
+        with folder.artifact(index_name, compress=options.compress) as (plain, stats):
             writer = IndexWriter(cast(BinaryIO, plain))
             add = writer.add_row
-            for row in hashed_rows(candidates, options.cache, packs, pool, counts, options.hash_large):
+            for row in hashed_rows(candidates, options.cache, packs, pool, counts, options.hash_large, stop):
                 add(row)
                 total += row[1]
                 if on_uri is not None and not (row[4] or row[3].startswith(("http://", "https://"))):
@@ -391,9 +416,13 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
             writer.close()
         table = packs.finish() if packs is not None else []
     except BaseException:
+        # Ctrl-C must not wait for large files still being hashed: their workers stop at the next block.
+        stop.set()
         if packs is not None:
             packs.abort()
         raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     info = counts.info
     info.size_bytes, info.file_count = total, writer.count
     info.compression, info.encrypted_size_bytes = stats[0].compression, stats[0].encrypted_size_bytes
