@@ -17,6 +17,21 @@ when ``ip netns`` works (root). The delay comes from ``tc netem`` on the veth wh
 otherwise (as on the machine this was written on: no netem module) a delaying TCP proxy on the servers'
 end of the veth adds it. Without namespaces everything stays on 127.0.0.1, through the same proxy.
 
+``--case small-files`` is issue 16's case: many files of 200-500 bytes in one public set (``--size small``
+20,000, ``medium`` 100,000, ``full`` 300,000), generated deterministically, served by a real nginx on
+127.0.0.1 (``synco serve --keep`` writes the session into nginx's root). synco's time is that of the serve
+that indexes the set plus the receive for a first sync and for a re-sync after 1 % of the files changed
+(a new session), and the receive alone for a re-sync with nothing changed (the same session); the
+reference is ``rsync -a`` over ssh, which scans the source itself each time. Both copies are compared
+with the source after every round. Loopback and the latency variant, as above.
+
+``--case serve-hash`` measures what content hashes cost serve on the ``--files`` set (issue 14: a re-serve
+of unchanged files, with the hash cache, at most 1.2 times a serve that hashes nothing).
+
+``--case memory`` generates ``--size`` many small files (``small`` 50,000, ``full`` 1,000,000) and reports
+the peak memory of ``synco serve`` and of a first ``synco receive`` through nginx (issue 16's goal at a
+million files: serve under 100 MB, receive under 150 MB).
+
 ``--serve-helper`` and ``--proxy-helper`` are used internally: the first runs ``synco serve`` with a small
 framework plugin for the generated project, the second is the delaying proxy.
 """
@@ -33,6 +48,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -41,9 +57,20 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA_DIR, Measurement, have, measure, print_table
+from common import (
+    DATA_DIR,
+    Case,
+    Measurement,
+    have,
+    measure,
+    measure_interleaved,
+    print_table,
+    run_capture,
+    run_command,
+)
 
 from synco_core import hookimpl
+from synco_core.testing.services import Nginx, nginx_binary
 from synco_core.values import FileSet, Framework
 
 MARKER = "bench-app.txt"
@@ -66,6 +93,11 @@ class BenchPlugin:
                         url_prefix="files/", relative_base_path="web/files")]
 
 
+#: Set (to anything) in the environment of a ``--serve-helper``: serve lists files above the pack threshold
+#: without hashing them, the reference of ``--case serve-hash``.
+NO_HASH_ENV = "SYNCO_BENCH_NO_HASH"
+
+
 def serve_helper(argv: list[str]) -> None:
     from synco_core.cli.main import cli
     from synco_core.plugins import build_plugin_manager, set_plugin_manager
@@ -73,6 +105,16 @@ def serve_helper(argv: list[str]) -> None:
     manager = build_plugin_manager(load_entrypoints=False)
     manager.register(BenchPlugin(), "bench")
     set_plugin_manager(manager)
+    if os.environ.get(NO_HASH_ENV):
+        from synco_core.session import runner
+
+        build = runner.build_session
+
+        def without_hashes(framework: Any, folder: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            options.hash_large = False
+            return build(framework, folder, options, *args, **kwargs)
+
+        runner.build_session = without_hashes  # type: ignore[assignment]
     cli(["serve", *argv], prog_name="synco")
 
 
@@ -354,6 +396,296 @@ def wget_list(paths: list[Path], root: Path, base_url: str, urls: Path) -> None:
     urls.write_text("".join(f"{base_url}files/{path.relative_to(root).as_posix()}\n" for path in paths))
 
 
+#: ``--case small-files``: files per size (the issue's case is ``full``).
+SMALL_FILES = {"small": 20_000, "medium": 100_000, "full": 300_000}
+#: ``--case memory``: files per size (the issue's goal is stated at ``full``).
+MEMORY_FILES = {"small": 50_000, "medium": 200_000, "full": 1_000_000}
+#: Files per folder of the generated small-files tree (uploads are spread over dated folders).
+FILES_PER_FOLDER = 300
+
+
+def small_file_path(root: Path, number: int) -> Path:
+    return root / f"a{number // 30_000:03d}" / f"b{number // FILES_PER_FOLDER % 100:02d}" / f"img-{number:07d}.jpg"
+
+
+def generate_small(project: Path, files: int, seed: int = 5) -> Path:
+    """``files`` files of 200-500 random bytes under ``project/web/files``; kept when already there.
+
+    A stamp names what was generated; a round that changes files removes it, so the next run starts over.
+    Writing a million files takes minutes, so the tree is reused between runs when it is unchanged.
+    """
+    root = project / "web" / "files"
+    stamp = project / "generated.txt"
+    wanted = f"small {files} {seed}\n"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return root
+    if project.exists():
+        shutil.rmtree(project)
+    root.mkdir(parents=True)
+    (project / MARKER).write_text("bench\n")
+    rng = random.Random(seed)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    for number in range(files):
+        path = small_file_path(root, number)
+        if number % FILES_PER_FOLDER == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+        os.write(fd, rng.randbytes(rng.randint(200, 500)))
+        os.close(fd)
+    stamp.write_text(wanted)
+    return root
+
+
+def mutate_small(project: Path, root: Path, files: int, rng: random.Random) -> None:
+    """Give 1 % of the small files new content (and a new size, most of the time)."""
+    (project / "generated.txt").unlink(missing_ok=True)
+    for number in rng.sample(range(files), max(1, files // 100)):
+        small_file_path(root, number).write_bytes(rng.randbytes(rng.randint(200, 500)))
+
+
+def same_tree(source: Path, copy: Path) -> bool:
+    """True when ``copy`` holds exactly the files of ``source`` (``diff -r``: names and contents)."""
+    return subprocess.run(["diff", "-r", "-q", str(source), str(copy)], capture_output=True).returncode == 0
+
+
+class KeptSession:
+    """``synco serve --keep`` runs: each publishes a new session into nginx's root and exits when it is ready."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.session = self.key = ""
+
+    def publish(self) -> tuple[float, float]:
+        """Remove the previous session, publish a new one; (seconds, peak MB) of the serve process."""
+        self.remove()
+        seconds, peak, output = run_capture([sys.executable, __file__, "--serve-helper", "--keep", "--ttl", "600"],
+                                            cwd=self.project)
+        match = re.search(r"synco receive (\S+) (\S+)", output)
+        if match is None:
+            raise RuntimeError(f"serve did not print a receive command:\n{output}")
+        self.session, self.key = match.groups()
+        return seconds, peak
+
+    def remove(self) -> None:
+        web = self.project / "web"
+        for folder in web.glob("synco-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def add(total: Measurement, seconds: float, peak: float) -> None:
+    total.seconds.append(seconds)
+    total.peak_rss_mb = max(total.peak_rss_mb, peak)
+
+
+def small_files_suite(title: str, work: Path, project: Path, root: Path, files: int, repeat: int, jobs: int,
+                      base_url: str, rsync_argv: list[str] | None, client: Callable[[list[str]], list[str]],
+                      discard: Callable[[Path], None], synco: list[str]) -> list[tuple[str, Measurement, Measurement]]:
+    """First sync, re-sync with nothing changed, re-sync after 1 % changed: synco and rsync in turns."""
+    tag = title.replace(" ", "-").replace(",", "")
+    dst_synco, dst_rsync = work / f"small-synco-{tag}", work / f"small-rsync-{tag}"
+    published = KeptSession(project)
+    cases = ("first sync", "re-sync, nothing changed", "re-sync, 1 % changed")
+    totals = {case: Measurement(f"synco serve + receive ({case}, {title})") for case in cases}
+    totals[cases[1]].label = f"synco receive, same session ({cases[1]}, {title})"
+    serves = {case: Measurement(f"serve ({case})") for case in cases}
+    receives = {case: Measurement(f"receive ({case})") for case in cases}
+    references = {case: Measurement(f"rsync -a over ssh ({case}, {title})") for case in cases}
+    rng = random.Random(23)
+
+    def clean(path: Path) -> None:
+        discard(path)
+        path.mkdir(parents=True)
+        os.sync()
+
+    def synco_round(case: str, publish: bool) -> None:
+        serve_seconds, serve_peak = published.publish() if publish else (0.0, 0.0)
+        os.sync()
+        receive_seconds, receive_peak = run_command(client(
+            [*synco, "receive", published.session, published.key, "--base-url", base_url, "--target",
+             str(dst_synco), "--all", "--jobs", str(jobs)]))
+        add(serves[case], serve_seconds, serve_peak)
+        add(receives[case], receive_seconds, receive_peak)
+        add(totals[case], serve_seconds + receive_seconds, max(serve_peak, receive_peak))
+        print(f"  synco {case}, {title}: serve {serve_seconds:.2f} s ({serve_peak:.0f} MB) + receive "
+              f"{receive_seconds:.2f} s ({receive_peak:.0f} MB)", file=sys.stderr)
+
+    def rsync_round(case: str) -> None:
+        if rsync_argv is None:
+            return
+        seconds, peak = run_command(client([*rsync_argv, f"{dst_rsync}/"]))
+        add(references[case], seconds, peak)
+        print(f"  rsync {case}, {title}: {seconds:.2f} s ({peak:.0f} MB)", file=sys.stderr)
+
+    def check(case: str) -> None:
+        for name, dst in (("synco", dst_synco / "files"), ("rsync", dst_rsync)):
+            if (name == "synco" or rsync_argv is not None) and not same_tree(root, dst):
+                print(f"WARNING: {name}'s copy differs from the source after {case}, {title}", file=sys.stderr)
+
+    for _round in range(repeat):
+        clean(dst_synco)
+        synco_round(cases[0], publish=True)
+        clean(dst_rsync)
+        rsync_round(cases[0])
+        check(cases[0])
+        synco_round(cases[1], publish=False)
+        rsync_round(cases[1])
+        mutate_small(project, root, files, rng)
+        os.sync()
+        synco_round(cases[2], publish=True)
+        rsync_round(cases[2])
+        check(cases[2])
+    published.remove()
+    for path in (dst_synco, dst_rsync):
+        discard(path)
+    for case in cases:
+        print(f"  {title}, {case}: serve median {serves[case].median:.2f} s (peak {serves[case].peak_rss_mb:.0f} MB), "
+              f"receive median {receives[case].median:.2f} s (peak {receives[case].peak_rss_mb:.0f} MB)")
+    return [(f"{case}, {title}", totals[case], references[case]) for case in cases]
+
+
+def small_files_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], None]) -> int:
+    """``--case small-files``: many small files through nginx against ``rsync -a`` over ssh."""
+    files = SMALL_FILES[args.size]
+    project = work / "small-project"
+    print(f"generating {files} small files ...", file=sys.stderr)
+    root = generate_small(project, files)
+    os.sync()
+    total_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+    synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    netns = client_namespace(args.latency_ms) if args.latency_ms and not args.no_netns else None
+    if netns is not None:
+        atexit.register(netns.close)
+    nginx = Nginx(project / "web", work, netns.server_ip if netns is not None and netns.netem else None)
+    sshd = SshServer(work, netns.server_ip if netns is not None and netns.netem else None)
+    rows: list[tuple[str, Measurement, Measurement]] = []
+    proxies: list[subprocess.Popen[bytes]] = []
+    try:
+        rsync = ["rsync", "-a", "-e", sshd.ssh, f"{sshd.user}@127.0.0.1:{root}/"]
+        rows += small_files_suite("loopback", work, project, root, files, args.repeat, args.jobs, nginx.url,
+                                  rsync, list, discard, synco)
+        if args.latency_ms:
+            title = f"{args.latency_ms:g} ms RTT"
+            client: Callable[[list[str]], list[str]] = list
+            host = "127.0.0.1"
+            if netns is not None:
+                client, host = netns.wrap, netns.server_ip
+                title += ", netns"
+            if netns is not None and netns.netem:
+                http_port, ssh_port = nginx.port, sshd.port
+            else:
+                http_port, ssh_port = free_port(), free_port()
+                proxies.append(start_proxy(http_port, nginx.port, args.latency_ms, host))
+                proxies.append(start_proxy(ssh_port, sshd.port, args.latency_ms, host))
+            ssh = sshd.ssh.replace(f"-p {sshd.port}", f"-p {ssh_port}")
+            rsync = ["rsync", "-a", "-e", ssh, f"{sshd.user}@{host}:{root}/"]
+            rows += small_files_suite(title, work, project, root, files, args.repeat, args.jobs,
+                                      f"http://{host}:{http_port}/", rsync, client, discard, synco)
+    finally:
+        nginx.stop()
+        sshd.stop()
+        for proxy in proxies:
+            proxy.terminate()
+            proxy.wait()
+        if netns is not None:
+            netns.close()
+    print_table(f"small files: {files} files of 200-500 bytes, {total_mb:.0f} MB, nginx (receive --jobs {args.jobs}); "
+                "synco = serve + receive, except the re-sync with nothing changed (receive alone)", rows)
+    return 0
+
+
+def memory_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], None]) -> int:
+    """``--case memory``: peak memory of serve and of a first receive at many files (nginx on loopback)."""
+    files = MEMORY_FILES[args.size]
+    project = work / "memory-project"
+    print(f"generating {files} small files (reused by later runs) ...", file=sys.stderr)
+    root = generate_small(project, files)
+    os.sync()
+    synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    nginx = Nginx(project / "web", work)
+    published = KeptSession(project)
+    serve = Measurement("synco serve --keep")
+    receive = Measurement("synco receive (first sync)")
+    resync = Measurement("synco receive (re-sync, nothing changed)")
+    dst = work / "memory-dst"
+    try:
+        for _round in range(args.repeat):
+            add(serve, *published.publish())
+            discard(dst)
+            os.sync()
+            argv = [*synco, "receive", published.session, published.key, "--base-url", nginx.url, "--target",
+                    str(dst), "--all", "--jobs", str(args.jobs)]
+            add(receive, *run_command(argv))
+            add(resync, *run_command(argv))
+            print(f"  serve {serve.seconds[-1]:.1f} s, receive {receive.seconds[-1]:.1f} s, "
+                  f"re-sync {resync.seconds[-1]:.1f} s", file=sys.stderr)
+        if not same_tree(root, dst / "files"):
+            print("WARNING: synco's copy differs from the source", file=sys.stderr)
+    finally:
+        published.remove()
+        nginx.stop()
+        discard(dst)
+    print(f"\nmemory: {files} files of 200-500 bytes (nginx on loopback, receive --jobs {args.jobs})")
+    print(f"{'process':<44} {'median s':>9} {'peak MB':>8}  goal")
+    for measurement, goal in ((serve, "< 100 MB at 1,000,000 files"), (receive, "< 150 MB at 1,000,000 files"),
+                              (resync, "< 150 MB at 1,000,000 files")):
+        print(f"{measurement.label:<44} {measurement.median:>9.2f} {measurement.peak_rss_mb:>8.0f}  {goal}")
+    return 0
+
+
+def serve_hash_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], None]) -> int:
+    """``--case serve-hash``: what content hashes cost serve, on the ``--files`` set of 20-200 KiB files.
+
+    Three serves of the same set (``serve --keep``, whole processes, in turns): without hashing the files
+    above the pack threshold (the reference), a first serve hashing every file (an empty hash cache), and a
+    re-serve of the unchanged set (the cache of the previous run). Issue 14's goal: the re-serve costs at
+    most 1.2 times the serve without hashes.
+    """
+    project = work / "hash-project"
+    print(f"generating {args.files} files ...", file=sys.stderr)
+    discard(project)
+    generate(project, args.files)
+    # Old enough that the cache trusts them (files changed within two seconds of a serve are re-hashed).
+    time.sleep(2.5)
+    os.sync()
+    web = project / "web"
+    caches = work / "hash-caches"
+    warm = caches / "warm"
+    counter = iter(range(1_000_000))
+
+    def remove_sessions() -> None:
+        for folder in web.glob("synco-*"):
+            shutil.rmtree(folder)
+
+    def cold_setup() -> None:
+        remove_sessions()
+        cold_env["SYNCO_CACHE_DIR"] = str(caches / f"cold-{next(counter)}")
+
+    argv = [sys.executable, __file__, "--serve-helper", "--keep", "--ttl", "60"]
+    base_env = dict(os.environ)
+    cold_env = dict(base_env)
+    no_hash = Case("serve, no content hashes", argv, setup=remove_sessions, env={**base_env, NO_HASH_ENV: "1"},
+                   cwd=project)
+    first = Case("serve, hashing every file (empty cache)", argv, setup=cold_setup, env=cold_env, cwd=project)
+    again = Case("re-serve, unchanged files (warm cache)", argv, setup=remove_sessions,
+                 env={**base_env, "SYNCO_CACHE_DIR": str(warm)}, cwd=project)
+    # The warm cache is filled once, untimed.
+    again.run_once(Measurement("filling the cache"))
+    results = measure_interleaved([no_hash, first, again], args.repeat)
+    remove_sessions()
+    shutil.rmtree(caches, ignore_errors=True)
+    total_mb = sum(path.stat().st_size for path in (web / "files").rglob("*") if path.is_file()) / 1e6
+    print_table(f"serve-hash: {args.files} files, {total_mb:.0f} MB (serve --keep, whole processes, in turns)",
+                [("first serve (hashes everything)", results[1], results[0]),
+                 ("re-serve, unchanged (goal: ratio <= 1.2)", results[2], results[0])])
+    # CPU time does not wait for the disk or other work on the machine: the steadier comparison here.
+    reference_cpu = statistics.median(results[0].cpu_seconds)
+    for label, result in (("first serve", results[1]), ("re-serve", results[2])):
+        cpu = statistics.median(result.cpu_seconds)
+        print(f"CPU (user + system), median: {label} {cpu:.2f} s, without hashes {reference_cpu:.2f} s, "
+              f"ratio {cpu / reference_cpu:.2f}")
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-helper":
         serve_helper(sys.argv[2:])
@@ -370,11 +702,21 @@ def main() -> int:
                         help="round trip of the latency variant (0 skips it)")
     parser.add_argument("--no-netns", action="store_true",
                         help="latency variant on 127.0.0.1 through the proxy, even where namespaces work")
+    parser.add_argument("--case", choices=("files", "small-files", "memory", "serve-hash"), default="files",
+                        help="files: --files files of 20-200 KiB (default); small-files: many files of "
+                             "200-500 bytes through nginx; memory: peak memory of serve and receive; "
+                             "serve-hash: what content hashes cost serve, with and without the hash cache")
+    parser.add_argument("--size", choices=("small", "medium", "full"), default="small",
+                        help="number of files of the small-files and memory cases (full: the issue's)")
     args = parser.parse_args()
-    for tool in ("rsync", "curl"):
+    needed = {"files": ("rsync", "curl"), "small-files": ("rsync", "ssh")}.get(args.case, ())
+    for tool in needed:
         if not have(tool):
             print(f"{tool} is not installed", file=sys.stderr)
             return 1
+    if args.case in ("small-files", "memory") and nginx_binary() is None:
+        print("nginx is not installed (apt-get install nginx)", file=sys.stderr)
+        return 1
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     trash = work / "trash"
@@ -394,6 +736,12 @@ def main() -> int:
         if path.exists():
             path.rename(trash / str(next(discarded)))
 
+    if args.case != "files":
+        cases = {"small-files": small_files_main, "memory": memory_main, "serve-hash": serve_hash_main}
+        try:
+            return cases[args.case](args, work, discard)
+        finally:
+            atexit.register(shutil.rmtree, trash, ignore_errors=True)
     project = work / "project"
     print(f"generating {args.files} files ...", file=sys.stderr)
     discard(project)

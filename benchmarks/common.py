@@ -30,6 +30,9 @@ class Measurement:
     label: str
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    #: CPU seconds (user + system) of the command's process, where measured: steadier than the wall time
+    #: on a machine shared with other work.
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -59,19 +62,54 @@ def _tree_rss_kb(root_pid: int) -> int:
     return total
 
 
+#: CPU seconds (user + system) of the last command run_capture ran, for callers that want them.
+last_cpu_seconds = 0.0
+
+
 def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
                 cwd: Path | None = None) -> tuple[float, float]:
     """Run a command to completion; return (seconds, peak RSS MB of its process tree)."""
+    seconds, peak, _output = run_capture(argv, shell=shell, env=env, cwd=cwd, capture=False)
+    return seconds, peak
+
+
+def run_capture(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
+                cwd: Path | None = None, capture: bool = True) -> tuple[float, float, str]:
+    """Run a command to completion; return (seconds, peak RSS MB of its process tree, its standard output).
+
+    The peak is the larger of the sampled tree (children included) and the kernel's own high-water mark of
+    the command's process (``wait4``), which a short command can reach between two samples.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, shell=shell, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, shell=shell, env=env, cwd=cwd,
+                            stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
+    chunks: list[bytes] = []
+    reader = None
+    if capture:
+        assert proc.stdout is not None
+        stream = proc.stdout
+        reader = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
+        reader.start()
     peak = 0
-    while proc.poll() is None:
+    status = None
+    while status is None:
         peak = max(peak, _tree_rss_kb(proc.pid))
+        pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            status = os.waitstatus_to_exitcode(code)
+            # ru_maxrss is in KiB on Linux.
+            peak = max(peak, usage.ru_maxrss)
+            global last_cpu_seconds
+            last_cpu_seconds = usage.ru_utime + usage.ru_stime
+            break
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark command failed ({proc.returncode}): {argv}")
-    return elapsed, peak / 1024
+    proc.returncode = status
+    if reader is not None:
+        reader.join()
+    if status != 0:
+        raise RuntimeError(f"benchmark command failed ({status}): {argv}")
+    return elapsed, peak / 1024, b"".join(chunks).decode(errors="replace")
 
 
 def run_callable(fn: Callable[[], object]) -> tuple[float, float]:
@@ -116,6 +154,7 @@ class Case:
         else:
             use_shell = isinstance(self.work, str) if self.shell is None else self.shell
             seconds, peak = run_command(self.work, shell=use_shell, env=self.env, cwd=self.cwd)
+            result.cpu_seconds.append(last_cpu_seconds)
         result.seconds.append(seconds)
         result.peak_rss_mb = max(result.peak_rss_mb, peak)
         print(f"  {self.label}: {seconds:.2f}s, peak {peak:.0f} MB", file=sys.stderr)
@@ -141,12 +180,13 @@ def measure_interleaved(cases: Sequence[Case], repeat: int = 3) -> list[Measurem
 def print_table(title: str, rows: Sequence[tuple[str, Measurement, Measurement]]) -> None:
     """Print (case, synco, reference) rows as medians with the synco / reference ratio."""
     print(f"\n{title}")
-    header = f"{'case':<34} {'synco s':>9} {'ref s':>9} {'ratio':>7} {'synco MB':>9} {'ref MB':>8}  reference"
+    width = max([34, *(len(case) for case, _synco, _reference in rows)])
+    header = f"{'case':<{width}} {'synco s':>9} {'ref s':>9} {'ratio':>7} {'synco MB':>9} {'ref MB':>8}  reference"
     print(header)
     print("-" * len(header))
     for case, synco, reference in rows:
         ratio = synco.median / reference.median if reference.median else float("nan")
-        print(f"{case:<34} {synco.median:>9.2f} {reference.median:>9.2f} {ratio:>7.2f} "
+        print(f"{case:<{width}} {synco.median:>9.2f} {reference.median:>9.2f} {ratio:>7.2f} "
               f"{synco.peak_rss_mb:>9.0f} {reference.peak_rss_mb:>8.0f}  {reference.label}")
 
 

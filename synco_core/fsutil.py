@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 
+def user_cache_dir() -> Path:
+    """synco's folder in the user's cache (``$XDG_CACHE_HOME/synco``, else ``~/.cache/synco``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "synco"
+
+
 #: Bytes written between two requests to start write-back (see :class:`_EarlyWriteback`).
 WRITEBACK_EVERY = 64 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2

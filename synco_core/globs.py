@@ -12,7 +12,6 @@ Patterns are relative to the file set's root and use forward slashes:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -99,20 +98,16 @@ class ExcludeMatcher:
 
 
 def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
-    """Every regular file below ``root`` as (relative posix path, path), excluded ones left out, sorted.
+    """Every regular file below ``root`` as (relative posix path, path), excluded ones left out, in index order.
 
     Excluded folders are pruned before the walk enters them; symbolic links to folders are not followed
-    (a link could lead anywhere on the server).
+    (a link could lead anywhere on the server); synco's own folders (sessions, its cache) are left out.
     """
-    matcher = ExcludeMatcher(exclude)
-    for directory, folders, files in os.walk(root, followlinks=False):
-        base = Path(directory)
-        relative_dir = base.relative_to(root).as_posix()
-        prefix = "" if relative_dir == "." else relative_dir + "/"
-        folders[:] = sorted(name for name in folders if not matcher(prefix + name))
-        for name in sorted(files):
-            relative = prefix + name
-            path = base / name
-            if matcher(relative) or not path.is_file():
-                continue
+    # Imported here: the walk's module uses this one's matcher.
+    from synco_core.index.order import sorted_walk
+    from synco_core.session.ttl import is_synco_folder
+
+    for relative, entry in sorted_walk(root, ExcludeMatcher(exclude), skip_folder=is_synco_folder):
+        path = Path(entry.path)
+        if not entry.is_dir(follow_symlinks=False) and path.is_file():
             yield relative, path

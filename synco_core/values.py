@@ -246,6 +246,10 @@ class PublicFile:
     is_absolute_url: bool = False
     #: Content hash where the storage layout gives one for free (Flow resources carry their SHA-1).
     sha1: str | None = None
+    #: The file on the source's disk that the URI serves, when the plugin knows it: serve then hashes it
+    #: (SHA-256, for the receiver to check) and may pack it with other small files. None: served by URI only
+    #: (a bucket, a CDN without a local copy); the receiver can then only check the size.
+    source: str | None = None
 
 
 @dataclass

@@ -157,6 +157,10 @@ class DumpInfo:
         )
 
 
+#: ``indexFormat`` of an index written one entry per line, in index order (see docs/wire-format.md).
+INDEX_FORMAT_LINES = 2
+
+
 @dataclass
 class PublicFilesInfo:
     """A public file set: an encrypted index of files fetched from their public URLs."""
@@ -170,8 +174,18 @@ class PublicFilesInfo:
     file_count: int | None = None
     encrypted_size_bytes: int | None = None
     relative_base_path: str | None = None
-    #: Size of the index itself once decrypted and decompressed (``sizeBytes`` counts the files it lists).
+    #: 2: one entry per line, in index order, streamable; None: a JSON object of any layout (Go synco v2).
+    index_format: int | None = None
+    #: Size of the index's plaintext (after decompression).
     index_size_bytes: int | None = None
+    #: The pack table artifact (``Resources-<set>.packs.json.enc``) when small files were packed.
+    packs_file_name: str | None = None
+    packs_size_bytes: int | None = None
+    packs_encrypted_size_bytes: int | None = None
+    pack_count: int | None = None
+    #: Files in packs, and their total size (they are also in ``fileCount`` and ``sizeBytes``).
+    packed_file_count: int | None = None
+    packed_size_bytes: int | None = None
     #: Origins (``https://cdn.example.com``) of the absolute URLs the index names: the only hosts besides the
     #: session's own that receive fetches from.
     url_origins: list[str] = field(default_factory=list)
@@ -184,7 +198,14 @@ class PublicFilesInfo:
             "fileCount": self.file_count,
             "encryptedSizeBytes": self.encrypted_size_bytes,
             "relativeBasePath": self.relative_base_path,
+            "indexFormat": self.index_format,
             "indexSizeBytes": self.index_size_bytes,
+            "packsFileName": self.packs_file_name,
+            "packsSizeBytes": self.packs_size_bytes,
+            "packsEncryptedSizeBytes": self.packs_encrypted_size_bytes,
+            "packCount": self.pack_count,
+            "packedFileCount": self.packed_file_count,
+            "packedSizeBytes": self.packed_size_bytes,
             "urlOrigins": list(self.url_origins),
         })
 
@@ -192,6 +213,9 @@ class PublicFilesInfo:
     def from_json(cls, data: Mapping[str, Any], where: str) -> PublicFilesInfo:
         name = _get(data, "indexFileName", str, where, required=True)
         _check_file_name(name, where)
+        packs = _get(data, "packsFileName", str, where)
+        if packs is not None:
+            _check_file_name(packs, where)
         return cls(
             index_file_name=name,
             size_bytes=_get(data, "sizeBytes", int, where, 0),
@@ -199,7 +223,14 @@ class PublicFilesInfo:
             file_count=_get(data, "fileCount", int, where),
             encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
             relative_base_path=_get(data, "relativeBasePath", str, where),
+            index_format=_get(data, "indexFormat", int, where),
             index_size_bytes=_get(data, "indexSizeBytes", int, where),
+            packs_file_name=packs,
+            packs_size_bytes=_get(data, "packsSizeBytes", int, where),
+            packs_encrypted_size_bytes=_get(data, "packsEncryptedSizeBytes", int, where),
+            pack_count=_get(data, "packCount", int, where),
+            packed_file_count=_get(data, "packedFileCount", int, where),
+            packed_size_bytes=_get(data, "packedSizeBytes", int, where),
             url_origins=_strings(data, "urlOrigins", where),
         )
 
@@ -377,6 +408,19 @@ class Meta:
         return cls.from_json(_loads(raw, "meta"))
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _hex_digest(value: str | None, length: int, what: str, where: str) -> str | None:
+    """A hex digest in lower case, or None; anything else is a malformed index."""
+    if value is None:
+        return None
+    lowered = value.lower()
+    if len(lowered) != length or not _HEX.issuperset(lowered):
+        raise WireFormatError(f"malformed {where}: {what} is not a {length}-digit hex digest")
+    return lowered
+
+
 @dataclass(frozen=True)
 class PublicIndexEntry:
     """One file of a public files index; the map key is its destination path relative to the set."""
@@ -387,6 +431,12 @@ class PublicIndexEntry:
     is_absolute_url: bool = False
     #: Additions: content hashes where the source knows them for free.
     sha1: str | None = None
+    #: Addition: SHA-256 (hex) of the content, checked by the receiver before the file gets its name.
+    sha256: str | None = None
+    #: Addition: the pack holding the file (its position in the pack table) and where in the pack's
+    #: plaintext the file starts; the file is ``size_bytes`` long there.
+    pack: int | None = None
+    pack_offset: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -397,12 +447,61 @@ class PublicIndexEntry:
         }
         if self.sha1:
             data["sha1"] = self.sha1
+        if self.sha256:
+            data["sha256"] = self.sha256
+        if self.pack is not None:
+            data["pack"] = self.pack
+            data["packOffset"] = self.pack_offset
         return data
 
     @property
     def absolute(self) -> bool:
         """True when ``public_uri`` is a full URL (Go synco only tells by the scheme)."""
         return self.is_absolute_url or self.public_uri.startswith(("http://", "https://"))
+
+    @classmethod
+    def from_json(cls, path: str, entry: Any) -> PublicIndexEntry:
+        """The entry of ``path`` in an index, every field checked (a wrong type is a one-line error)."""
+        if type(entry) is dict:
+            # Indexes hold hundreds of thousands of entries: the common, well-formed one is taken directly.
+            size, mtime, uri = entry.get("sizeBytes"), entry.get("mTime"), entry.get("publicUri")
+            absolute, sha1, sha256 = entry.get("isAbsoluteUrl", False), entry.get("sha1"), entry.get("sha256")
+            pack, offset = entry.get("pack"), entry.get("packOffset")
+            if (type(size) is int and type(mtime) is int and type(uri) is str and absolute is False
+                    and size >= 0 and sha1 is None
+                    and (sha256 is None or (type(sha256) is str and len(sha256) == 64 and _HEX.issuperset(sha256)))
+                    and ((pack is None and offset is None)
+                         or (type(pack) is int and type(offset) is int and pack >= 0 and offset >= 0))):
+                return cls(size, mtime, uri, False, None, sha256, pack, offset)
+        if not isinstance(entry, dict):
+            raise WireFormatError(f"malformed public files index: entry {path!r} should be an object")
+        where = f"public files index entry {path!r}"
+        uri = _get(entry, "publicUri", str, where, required=True)
+        is_absolute = _get(entry, "isAbsoluteUrl", bool, where, False)
+        if is_absolute and not uri.startswith(("http://", "https://")):
+            raise WireFormatError(f"malformed {where}: absolute URL {uri!r} is not http(s)")
+        size = _get(entry, "sizeBytes", int, where, 0)
+        pack = _get(entry, "pack", int, where)
+        offset = _get(entry, "packOffset", int, where)
+        if size < 0 or (pack is not None and pack < 0) or (offset is not None and offset < 0):
+            raise WireFormatError(f"malformed {where}: a size or offset is negative")
+        if (pack is None) != (offset is None):
+            raise WireFormatError(f"malformed {where}: 'pack' and 'packOffset' go together")
+        return cls(
+            size_bytes=size,
+            mtime=_get(entry, "mTime", int, where, 0),
+            public_uri=uri,
+            is_absolute_url=is_absolute,
+            sha1=_hex_digest(_get(entry, "sha1", str, where), 40, "sha1", where),
+            sha256=_hex_digest(_get(entry, "sha256", str, where), 64, "sha256", where),
+            pack=pack,
+            pack_offset=offset,
+        )
+
+
+def index_path(path: str) -> str:
+    """An index key as a normalised relative path; raises UnsafePathError (naming it) for an unsafe one."""
+    return path if PLAIN_RELATIVE_PATH.fullmatch(path) else str(safe_relative_path(path))
 
 
 def public_index_to_bytes(index: Mapping[str, PublicIndexEntry]) -> bytes:
@@ -424,33 +523,60 @@ def public_index_from_bytes(raw: bytes) -> dict[str, PublicIndexEntry]:
     if any(key.startswith("/") for key in data):
         # Go synco v2's Laravel serve keys files by their absolute path on the server.
         data = rebase_absolute_keys(data)
-    index: dict[str, PublicIndexEntry] = {}
-    for path, entry in data.items():
-        # Raises UnsafePathError, which names the path: an index that tries to escape is refused whole.
-        normalised = path if PLAIN_RELATIVE_PATH.fullmatch(path) else str(safe_relative_path(path))
-        if isinstance(entry, dict):
-            # Indexes hold hundreds of thousands of entries: the common, well-formed one is taken directly.
-            size, mtime, uri = entry.get("sizeBytes"), entry.get("mTime"), entry.get("publicUri")
-            absolute, sha1 = entry.get("isAbsoluteUrl", False), entry.get("sha1")
-            if (type(size) is int and type(mtime) is int and type(uri) is str and absolute is False
-                    and (sha1 is None or type(sha1) is str)):
-                index[normalised] = PublicIndexEntry(size, mtime, uri, False, sha1)
-                continue
-        if not isinstance(entry, dict):
-            raise WireFormatError(f"malformed public files index: entry {path!r} should be an object")
-        where = f"public files index entry {path!r}"
-        uri = _get(entry, "publicUri", str, where, required=True)
-        is_absolute = _get(entry, "isAbsoluteUrl", bool, where, False)
-        if is_absolute and not uri.startswith(("http://", "https://")):
-            raise WireFormatError(f"malformed {where}: absolute URL {uri!r} is not http(s)")
-        index[normalised] = PublicIndexEntry(
-            size_bytes=_get(entry, "sizeBytes", int, where, 0),
-            mtime=_get(entry, "mTime", int, where, 0),
-            public_uri=uri,
-            is_absolute_url=is_absolute,
-            sha1=_get(entry, "sha1", str, where),
-        )
-    return index
+    # Raises UnsafePathError, which names the path: an index that tries to escape is refused whole.
+    return {index_path(path): PublicIndexEntry.from_json(path, entry) for path, entry in data.items()}
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """One pack of small files: an age file whose payload is the files' contents, back to back.
+
+    The payload key and offset let a receiver open chunks of the pack without its header (see
+    ``synco_core.age.random_access``); they are as secret as the index that lists them.
+    """
+
+    file_name: str
+    #: Plaintext size (the files' sizes added up).
+    size_bytes: int
+    encrypted_size_bytes: int
+    #: Where the payload starts in the file: the age header plus the 16-byte nonce.
+    payload_offset: int
+    #: The payload key, 32 bytes.
+    payload_key: bytes
+    file_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fileName": self.file_name, "sizeBytes": self.size_bytes,
+                "encryptedSizeBytes": self.encrypted_size_bytes, "payloadOffset": self.payload_offset,
+                "payloadKey": self.payload_key.hex(), "fileCount": self.file_count}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> PackInfo:
+        if not isinstance(data, dict):
+            raise WireFormatError(f"malformed {where}: a pack should be an object")
+        name = _get(data, "fileName", str, where, required=True)
+        _check_file_name(name, where)
+        key_hex = _hex_digest(_get(data, "payloadKey", str, where, required=True), 64, "payloadKey", where)
+        numbers = {field: _get(data, field, int, where, required=True)
+                   for field in ("sizeBytes", "encryptedSizeBytes", "payloadOffset", "fileCount")}
+        if any(value < 0 for value in numbers.values()):
+            raise WireFormatError(f"malformed {where}: a size is negative")
+        assert key_hex is not None
+        return cls(file_name=name, size_bytes=numbers["sizeBytes"], encrypted_size_bytes=numbers["encryptedSizeBytes"],
+                   payload_offset=numbers["payloadOffset"], payload_key=bytes.fromhex(key_hex),
+                   file_count=numbers["fileCount"])
+
+
+def pack_table_to_bytes(packs: list[PackInfo]) -> bytes:
+    """The pack table artifact's plaintext: ``{"packs": [...]}``, in pack order."""
+    return json.dumps({"packs": [pack.to_json() for pack in packs]}, separators=(",", ":")).encode()
+
+
+def pack_table_from_bytes(raw: bytes) -> list[PackInfo]:
+    data = _loads(raw, "pack table")
+    if not isinstance(data, dict) or not isinstance(data.get("packs"), list):
+        raise WireFormatError("malformed pack table: not an object with a 'packs' list")
+    return [PackInfo.from_json(item, f"pack table entry {number}") for number, item in enumerate(data["packs"])]
 
 
 def _loads(raw: bytes, what: str) -> Any:

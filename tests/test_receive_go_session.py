@@ -84,6 +84,9 @@ def test_go_v2_session_receives(tmp_path: Path) -> None:
                                           "--all"])
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
+    # Go synco v2 lists no content hashes: the files are received and said to be checked by size only.
+    assert "2 downloaded, 0 up to date, 0 failed, 5.0 KB, size-checked (the session lists no content hashes)" \
+        in result.output
     assert (target / "dbDump.sql").read_bytes() == SQL
     assert (target / "Resources" / "Resources" / "c.txt").read_bytes() == b"hello go\n"
     assert (target / "Resources" / "Resources" / "a/b/logo.png").stat().st_mtime == 1600000000

@@ -29,9 +29,8 @@ from synco_core.age.header import (
     VERSION_LINE,
     Stanza,
     encode_header,
-    parse_header,
-    verify_mac,
 )
+from synco_core.age.random_access import ChunkDecryptor, chunk_span, encrypted_span, open_payload
 from synco_core.age.recipients import (
     Identity,
     Recipient,
@@ -43,11 +42,12 @@ from synco_core.age.recipients import (
     parse_identity,
     recipient_for_key,
 )
-from synco_core.age.stream import NONCE_SIZE, DecryptReader, EncryptWriter, payload_key, random_nonce, read_full
+from synco_core.age.stream import DecryptReader, EncryptWriter, payload_key, random_nonce
 
 __all__ = [
     "AGE_MAGIC",
     "AgeError",
+    "ChunkDecryptor",
     "DecryptReader",
     "EncryptWriter",
     "HMACError",
@@ -61,12 +61,15 @@ __all__ = [
     "Stanza",
     "X25519Identity",
     "X25519Recipient",
+    "chunk_span",
     "decrypt_bytes",
     "decrypt_reader",
     "encrypt_bytes",
     "encrypt_writer",
+    "encrypted_span",
     "generate_identity",
     "is_age_header",
+    "open_payload",
     "parse_identity",
     "recipient_for_key",
 ]
@@ -97,25 +100,8 @@ def decrypt_reader(inp: BinaryIO, identities: Sequence[Identity]) -> DecryptRead
     subclass :class:`HMACError`) for a damaged header; the reader raises :class:`PayloadError` for a damaged
     or truncated payload when it reaches it. ``inp`` is never closed here.
     """
-    header = parse_header(inp)
-    # The spec makes a passphrase stanza exclusive whatever identities are offered, so an X25519 key must
-    # not open a file that also carries an scrypt stanza.
-    if len(header.stanzas) > 1 and any(s.type == "scrypt" for s in header.stanzas):
-        raise HeaderError("an scrypt stanza must be the only stanza")
-    file_key = None
-    for identity in identities:
-        file_key = identity.unwrap(header.stanzas)
-        if file_key is not None:
-            break
-    if file_key is None:
-        raise NoIdentityMatchError()
-    if len(file_key) != FILE_KEY_SIZE:
-        raise HeaderError("the file key is not 16 bytes")
-    verify_mac(header, file_key)
-    nonce = bytearray(NONCE_SIZE)
-    if read_full(inp, memoryview(nonce)) != NONCE_SIZE:
-        raise HeaderError("the payload nonce is missing or short")
-    return DecryptReader(inp, payload_key(file_key, bytes(nonce)))
+    key, _offset = open_payload(inp, identities)
+    return DecryptReader(inp, key)
 
 
 def encrypt_bytes(data: bytes, recipients: Sequence[Recipient]) -> bytes:

@@ -78,6 +78,9 @@ class EncryptWriter(io.BufferedIOBase):
     def __init__(self, out: BinaryIO, key: bytes) -> None:
         super().__init__()
         self._out = out
+        #: The payload key, for a writer that lists it in an encrypted document of its own (a pack table),
+        #: so readers can open chunks of this file without its header (see ``age.random_access``).
+        self.payload_key = key
         self._aead = ChaCha20Poly1305(key)
         self._pending = bytearray(CHUNK_SIZE)
         self._pending_view = memoryview(self._pending)

@@ -177,6 +177,9 @@ class _Source:
         folder.create()
         progress(f"building the {framework.name} session on the remote host")
         build_options = self._build_options(options, compress)
+        # The channel sends public files in batches of its own (get_batch): packs would only cost the
+        # production host a second read of every small file.
+        build_options.packs = False
         server = self._server_ref[0]
         database = framework.database
         streaming = bool(options.get("stream_database") and encrypt and compress and database is not None

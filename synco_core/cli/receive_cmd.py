@@ -137,6 +137,9 @@ def print_summary(summary: ReceiveSummary) -> None:
                      f"{len(outcome.files_failed)} failed")
         if outcome.bytes:
             line += f", {human_size(outcome.bytes)}"
+        if outcome.size_checked:
+            every = "" if outcome.size_checked == outcome.files_downloaded else f"{outcome.size_checked} "
+            line += f", {every}size-checked (the session lists no content hashes)"
         if outcome.detail:
             line += f" - {outcome.detail}"
         click.echo(line)

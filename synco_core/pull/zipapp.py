@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synco_core.errors import ConfigError
+from synco_core.fsutil import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -220,15 +221,10 @@ def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
     return target
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "synco"
-
-
 def build_zipapp(cache: Path | None = None) -> Path:
     """The archive for the current installation, built once per change and cached."""
     plan = plan_zipapp()
-    folder = cache or cache_dir()
+    folder = cache or user_cache_dir()
     target = folder / f"synco-{plan.fingerprint()}.pyz"
     if target.is_file():
         return target

@@ -21,17 +21,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
-from urllib.parse import quote
 
 from synco_core import __version__, dumpprogress
 from synco_core.detection import list_file_sets
 from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump, table_key
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.globs import ExcludeMatcher
-from synco_core.origins import origin_of, origin_text
+from synco_core.index.hashcache import HashCache, cache_file, cache_folder
+from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
+from synco_core.session.public_set import PublicSetOptions, public_candidates, write_public_set
+from synco_core.session.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
@@ -41,10 +42,7 @@ from synco_core.wire import (
     DumpInfo,
     Meta,
     PrivateFilesInfo,
-    PublicFilesInfo,
-    PublicIndexEntry,
     WireFileSet,
-    public_index_to_bytes,
 )
 
 if TYPE_CHECKING:
@@ -85,8 +83,17 @@ class BuildOptions:
     skip_database: bool = False
     #: Unix time after which the session is removed (recorded in meta for the receiver).
     expires_at: int | None = None
-    #: Told every public index written (set name, index); ``serve`` allows exactly these files.
-    on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
+    #: Told (set name, URI) for every index entry relative to the session's base URL, then (set name, None)
+    #: when the set is written; ``serve --listen`` allows exactly these files.
+    on_public_uri: Callable[[str, str | None], None] | None = None
+    #: Keep a cache of content hashes outside the web root, so unchanged files are not hashed again.
+    hash_cache: bool = True
+    #: Hash public files larger than the pack threshold (off only to measure what hashing costs).
+    hash_large: bool = True
+    #: Pack small public files (off under ``--compat``: Go synco v2 fetches every file by its URL).
+    packs: bool = True
+    #: Where temporary files of the build go (sorting a plugin's entries); None: the system's.
+    work_dir: Path | None = None
 
 
 #: ``on_step(message)`` is told what is being done, for progress output.
@@ -140,7 +147,7 @@ def build_session(
                 continue
             if file_set.kind == "public":
                 step(f"indexing public files of {file_set.name}")
-                meta.file_sets.append(write_public_index(file_set, folder, options))
+                meta.file_sets.append(write_public_index(file_set, folder, options, framework))
             else:
                 step(f"packing private files of {file_set.name}")
                 meta.file_sets.append(write_private_tar(file_set, folder, options, reporter))
@@ -242,101 +249,69 @@ def _dump_estimate(database: DatabaseConfig, dump: SessionDump,
 
 
 def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """(relative posix path, directory entry) of everything below ``root``, sorted, exclusions applied.
+    """(relative posix path, directory entry) of everything below ``root``, in index order, exclusions applied.
 
     Directories are yielded too (before their content), so a tar keeps empty folders; an excluded folder
-    is neither yielded nor entered. Links to folders are yielded but not followed. Directory entries, not
-    paths: a public set can hold hundreds of thousands of files, and building a ``Path`` for each cost
-    more than the walk itself.
+    is neither yielded nor entered, nor is a synco session folder (a set whose root holds the web root
+    must not carry the sessions published there). Links to folders are yielded but not followed.
     """
-    excluded = ExcludeMatcher(exclude)
-
-    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
-        try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda item: item.name)
-        except OSError as exc:
-            log.warning("skipping %s: %s", folder, exc.strerror)
-            return
-        for entry in entries:
-            relative = prefix + entry.name
-            if excluded(relative):
-                continue
-            yield relative, entry
-            if entry.is_dir() and not entry.is_symlink():
-                yield from walk(entry.path, relative + "/")
-
-    yield from walk(str(root), "")
-
-
-#: What a public set leaves out unless it asks for dotfiles (:attr:`FileSet.dotfiles`): every name that
-#: starts with a dot, at any depth (a dot-folder is not entered).
-DOTFILES = ".*"
-
-
-def _is_dotfile(path: str) -> bool:
-    return any(part.startswith(".") for part in path.split("/"))
+    return sorted_walk(root, exclude, skip_folder=is_synco_folder)
 
 
 def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
-    """The index entries of a public set: the plugin's own, or a walk of ``root`` under ``url_prefix``.
-
-    Dotfiles are left out unless the set asks for them.
-    """
-    if file_set.entries is not None:
-        for listed in file_set.entries():
-            if file_set.dotfiles or not _is_dotfile(listed.path):
-                yield listed
-        return
-    if file_set.root is None:
-        raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
-    if not file_set.root.is_dir():
-        raise ConfigError(f"public file set {file_set.name!r}: folder {file_set.root} does not exist")
-    prefix = file_set.url_prefix
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    exclude = file_set.exclude if file_set.dotfiles else (*file_set.exclude, DOTFILES)
-    for relative, entry in _walk(file_set.root, exclude):
-        try:
-            # stat() follows links: the web server serves the link target, so its size is what arrives.
-            info = entry.stat()
-        except OSError as exc:
-            log.warning("skipping %s: %s", entry.path, exc.strerror)
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            continue
-        yield PublicFile(path=relative, size=info.st_size, mtime=int(info.st_mtime),
-                         uri=prefix + quote(relative))
+    """The files of a public set in index order (the plugin's own entries, or a walk of ``root``), with their
+    sizes, without reading any content (``serve --plan``)."""
+    for item in public_candidates(file_set, is_synco_folder):
+        size, mtime = item.size, item.mtime
+        if item.walked:
+            try:
+                # Through links, as the web server sends them.
+                info = os.stat(item.source or "")
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            size, mtime = info.st_size, int(info.st_mtime)
+        yield PublicFile(path=item.path, size=size, mtime=mtime, uri=item.uri, is_absolute_url=item.is_absolute_url,
+                         sha1=item.sha1, source=item.source)
 
 
-def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions) -> WireFileSet:
-    """Write the encrypted index of a public set (the files themselves stay where they are)."""
-    index: dict[str, PublicIndexEntry] = {}
-    total = 0
-    origins: set[str] = set()
-    for entry in public_entries(file_set):
-        index[entry.path] = item = PublicIndexEntry(
-            size_bytes=entry.size, mtime=entry.mtime, public_uri=entry.uri,
-            is_absolute_url=entry.is_absolute_url, sha1=entry.sha1,
-        )
-        total += entry.size
-        if item.absolute:
-            origins.add(declared_origin(item.public_uri))
-    if options.on_public_index is not None:
-        options.on_public_index(file_set.name, index)
-    name = f"Resources-{_safe_artifact_part(file_set.name)}.index.json.enc"
-    with folder.artifact(name, compress=options.compress) as (plain, stats):
-        plain.write(public_index_to_bytes(index))
-    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=PublicFilesInfo(
-        index_file_name=name, size_bytes=total, compression=stats[0].compression, file_count=len(index),
-        encrypted_size_bytes=stats[0].encrypted_size_bytes, relative_base_path=file_set.relative_base_path or None,
-        index_size_bytes=stats[0].size_bytes, url_origins=sorted(origins),
-    ))
+def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) -> HashCache | None:
+    """The hash cache of ``file_set``, in a private folder outside the web root and the set; None without."""
+    if not options.hash_cache or not options.hash_large:
+        return None
+    avoid = [root for root in (framework.web_root, file_set.root) if root is not None]
+    folder = cache_folder(avoid)
+    if folder is None:
+        log.debug("no folder for the hash cache; every file of %s is hashed", file_set.name)
+        return None
+    return HashCache(cache_file(folder, framework.project_dir, file_set.name))
 
 
-def declared_origin(url: str) -> str:
-    """The origin a receiver must be told about for an absolute URL of an index (``urlOrigins``)."""
-    return origin_text(origin_of(url))
+def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
+                       framework: Framework | None = None) -> WireFileSet:
+    """Write the encrypted index of a public set, and its packs of small files (the rest stay where they are)."""
+    cache = _hash_cache(framework, file_set, options) if framework is not None else None
+    notify = options.on_public_uri
+    try:
+        result = write_public_set(file_set, folder, PublicSetOptions(
+            prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
+            # Packs are age files: a session written without encryption (a bare pull host) has none.
+            hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
+            skip_folder=is_synco_folder,
+            spill_dir=options.work_dir,
+            on_relative_uri=(lambda uri: notify(file_set.name, uri)) if notify is not None else None,
+        ))
+    except BaseException:
+        if cache is not None:
+            cache.discard()
+        raise
+    if cache is not None:
+        cache.commit()
+        log.debug("%s: %d files hashed, %d hashes from the cache", file_set.name, result.hashed, cache.hits)
+    if notify is not None:
+        notify(file_set.name, None)
+    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)
 
 
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -155,6 +157,8 @@ def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], N
     if build.compat:
         check_compat(framework, build)
         build.compress = False
+        # Go synco v2 fetches every public file by its URL; packs would only cost the serve time.
+        build.packs = False
         if options.password is None:
             options.password = generate_passphrase()
         for note in COMPAT_NOTES:
@@ -203,8 +207,12 @@ def serve(
     key = SessionKey.generate(options.password)
     folder = SessionFolder(path, key.recipients)
     server: WebRootServer | None = None
+    allow: AllowList | None = None
     published: PublishedSession | None = None
     created = False
+    # Private (0700) scratch space of this serve: sorted runs of a plugin's entries, --listen's allow list.
+    work_dir = Path(tempfile.mkdtemp(prefix="synco-serve-"))
+    options.build.work_dir = work_dir
     with termination_signals():
         try:
             # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
@@ -216,11 +224,16 @@ def serve(
             created = True
             base_url, base_url_source = site_base_url(framework)
             if options.listen:
-                allow = AllowList()
-                allow.add_prefix(session)
-                options.build.on_public_index = lambda _name, index: allow.add_paths(
-                    _url_path(entry.public_uri) for entry in index.values() if not entry.absolute
-                )
+                allow = listed = AllowList(work_dir)
+                listed.add_prefix(session)
+
+                def note(name: str, uri: str | None) -> None:
+                    if uri is None:
+                        listed.seal_set(name)
+                    else:
+                        listed.add_set_path(name, _url_path(uri))
+
+                options.build.on_public_uri = note
                 server = start_server(web_root, options.listen, options.on_request, allow)
                 host, port = server.server_address[:2]
                 base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
@@ -241,6 +254,9 @@ def serve(
         finally:
             if server is not None:
                 server.stop()
+            if allow is not None:
+                allow.close()
+            shutil.rmtree(work_dir, ignore_errors=True)
             if created and not (options.keep and published is not None):
                 remove_session(path)
                 echo(f"Removed {path}")

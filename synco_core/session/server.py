@@ -13,6 +13,7 @@ are not limited by the server.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import select
 import socket
 import stat
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,10 +29,11 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from synco_core.errors import ConfigError
+from synco_core.index.extsort import DigestSet
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,19 @@ REFUSED_SUFFIXES = (".php", ".phtml", ".phar", ".inc", ".cgi", ".pl", ".py", ".r
 
 
 class AllowList:
-    """The paths (relative to the web root, decoded) the server may send; thread-safe to extend."""
+    """The paths (relative to the web root, decoded) the server may send; thread-safe to extend.
 
-    def __init__(self) -> None:
+    The paths of a public set are collected on disk (:meth:`add_set_path`) and, once the set is written
+    (:meth:`seal_set`), kept as a sorted file of digests searched per request, so a set of a million
+    files costs no memory here. :meth:`add_paths` keeps a few paths in memory instead.
+    """
+
+    def __init__(self, work_dir: Path | None = None) -> None:
+        self.work_dir = work_dir
         self._prefixes: set[str] = set()
         self._paths: set[str] = set()
+        self._sets: list[DigestSet] = []
+        self._collecting: dict[str, tuple[Path, IO[bytes]]] = {}
         self._lock = threading.Lock()
 
     def add_prefix(self, folder: str) -> None:
@@ -61,10 +72,42 @@ class AllowList:
         with self._lock:
             self._paths.update(path.lstrip("/") for path in paths)
 
+    def add_set_path(self, set_name: str, path: str) -> None:
+        """Note one path of the set being written; it is allowed once the set is sealed."""
+        collecting = self._collecting.get(set_name)
+        if collecting is None:
+            folder = self.work_dir or Path(tempfile.gettempdir())
+            fd, name = tempfile.mkstemp(prefix="synco-allow-", dir=folder)
+            collecting = self._collecting[set_name] = (Path(name), os.fdopen(fd, "wb"))
+        collecting[1].write(json.dumps(path.lstrip("/")).encode() + b"\n")
+
+    def seal_set(self, set_name: str) -> None:
+        """Allow every path noted for ``set_name``."""
+        collecting = self._collecting.pop(set_name, None)
+        if collecting is None:
+            return
+        path, handle = collecting
+        handle.close()
+        with path.open("rb") as lines:
+            digests = DigestSet.build((json.loads(line) for line in lines), path.with_suffix(".digests"),
+                                      spill_dir=self.work_dir)
+        path.unlink()
+        with self._lock:
+            self._sets.append(digests)
+
     def allows(self, path: str) -> bool:
-        if path in self._paths:
+        if path in self._paths or any(path in digests for digests in self._sets):
             return True
         return any(path.startswith(prefix) for prefix in self._prefixes)
+
+    def close(self) -> None:
+        for _name, (path, handle) in self._collecting.items():
+            handle.close()
+            path.unlink(missing_ok=True)
+        self._collecting.clear()
+        for digests in self._sets:
+            digests.close()
+            digests.path.unlink(missing_ok=True)
 
 
 #: Longest request line or header line read; longer ones end the connection (as http.server does).

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from synco_core.index.hashcache import CACHE_TAG
 from synco_core.wire import META_FILE, SESSION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,27 @@ def is_stale(folder: Path, now: float | None = None) -> bool:
     if (now or time.time()) >= marker.expires_at:
         return True
     return not marker.keep and marker.host == socket.gethostname() and not _process_alive(marker.pid)
+
+
+def is_synco_folder(entry: os.DirEntry[str], _relative: str = "") -> bool:
+    """True for a folder synco itself made: a session folder (Go synco's too), the hidden folder of a
+    session being created, or synco's cache folder. File sets never include these, wherever their root is.
+
+    Only folders whose names could be synco's are looked into, so a walk pays nothing for the others.
+    """
+    name = entry.name
+    if name.startswith(CREATING_PREFIX):
+        return True
+    if name.startswith(SESSION_PREFIX):
+        folder = entry.path
+        return os.path.lexists(os.path.join(folder, MARKER_FILE)) or os.path.lexists(os.path.join(folder, META_FILE))
+    if name == "synco" or name.startswith("synco-cache-"):
+        try:
+            with open(os.path.join(entry.path, CACHE_TAG), "rb") as tag:
+                return b"synco" in tag.read(4096)
+        except OSError:
+            return False
+    return False
 
 
 def session_folders(web_root: Path) -> list[Path]:

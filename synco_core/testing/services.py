@@ -13,7 +13,10 @@ enable them with ``-p synco_core.testing.services``.
   server that does not answer, a command (:func:`require_tool`, or the :func:`needs_tool` mark), a Python
   module (:func:`require_module`). The test is then skipped, except under ``CI=true``, where it fails: CI
   must never pass with tests skipped.
-- ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1.
+- ``web_server``: ``web_server(root)`` serves a web root with a plain static HTTP server on 127.0.0.1;
+  ``nginx_server(root)`` does the same with a real nginx (:class:`Nginx`).
+- Every test gets a cache folder of its own (``$SYNCO_CACHE_DIR``), so serve's hash cache never lands in
+  the user's real cache and no test sees another's.
 - For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
   where there is not: ``php_mode`` runs a test twice (``"php"``, which needs the CLI, and ``"files"`` with
   PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` marks a test that needs the CLI.
@@ -28,7 +31,11 @@ import importlib
 import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -43,6 +50,11 @@ MYSQL_PASSWORD = os.environ.get("SYNCO_TEST_MYSQL_PASSWORD", "")
 POSTGRES_HOST = os.environ.get("SYNCO_TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("SYNCO_TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
+
+
+@pytest.fixture(autouse=True)
+def _private_synco_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(tmp_path_factory.mktemp("synco-cache")))
 
 
 def in_ci() -> bool:
@@ -222,6 +234,96 @@ def web_server() -> Iterator[Callable[[Path], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def nginx_binary() -> str | None:
+    """The nginx executable (Debian package ``nginx``), or None."""
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+
+
+class Nginx:
+    """A throw-away nginx serving ``root`` on a free port of 127.0.0.1: the plain static configuration a site
+    uses for uploads (``sendfile``, kept-alive connections, ``Range`` requests, no access log).
+
+    Everything nginx writes (pid, error log, temporary folders) stays in ``work``; ``extra_address`` makes it
+    listen on that address too (the benchmarks' network namespace). :meth:`stop` ends it.
+    """
+
+    def __init__(self, root: Path, work: Path, extra_address: str | None = None) -> None:
+        binary = nginx_binary()
+        if binary is None:
+            raise RuntimeError("nginx is not installed (apt-get install nginx)")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        base = work / "nginx"
+        shutil.rmtree(base, ignore_errors=True)
+        (base / "tmp").mkdir(parents=True)
+        listens = f"    listen 127.0.0.1:{self.port};\n"
+        if extra_address:
+            listens += f"    listen {extra_address}:{self.port};\n"
+        # Workers run as the invoking user: as root, nginx would otherwise switch to "nobody", who may not
+        # read a folder under /root.
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        temp_paths = "".join(f"  {name}_temp_path {base / 'tmp' / name};\n"
+                             for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        config = base / "nginx.conf"
+        config.write_text(
+            f"{user}worker_processes 2;\npid {base / 'nginx.pid'};\nerror_log {base / 'error.log'} warn;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n"
+            "  keepalive_requests 100000;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n"
+            f"{temp_paths}"
+            f"  server {{\n{listens}    root {root};\n    location / {{ }}\n  }}\n}}\n"
+        )
+        self.process = subprocess.Popen([binary, "-c", str(config), "-p", str(base), "-g", "daemon off;"],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                raise RuntimeError(f"nginx did not start: {error.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nginx did not start listening")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGQUIT is nginx's graceful stop: the workers finish what they send, then all exit.
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+@pytest.fixture
+def nginx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], str]]:
+    """``nginx_server(root)``: a real nginx serving ``root`` on 127.0.0.1 (see :class:`Nginx`); returns its
+    base URL. Missing nginx skips the test, or fails it under ``CI=true``. Stopped after the test."""
+    if nginx_binary() is None:
+        unavailable("nginx is not installed (apt-get install nginx)")
+    servers: list[Nginx] = []
+
+    def start(root: Path) -> str:
+        server = Nginx(root, tmp_path_factory.mktemp("nginx"))
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 def serve_receive_install(source: Path, base_url: str, received: Path, project: Path,

@@ -1,8 +1,10 @@
 """Downloading a public file set: many files in parallel over keep-alive connections, skipping what is current.
 
 A file is skipped when the local copy has the index's size and mtime (and SHA-1 where the index has
-one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size (and
-hash), gets the index's mtime, and is renamed into place; a failure affects only that one file.
+one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size and content
+hash (SHA-256 in sessions of this synco, SHA-1 where Flow gave one; Go synco v2 sessions have none, and
+their files are checked by size only), gets the index's mtime, and is renamed into place; a failure
+affects only that one file.
 
 A download that breaks off (a dropped connection, Ctrl-C) keeps its part file, stamped with the index's
 mtime so the next run knows which version of the file it holds; that run asks only for the rest
@@ -51,9 +53,6 @@ STOP_GRACE = 0.5
 T = TypeVar("T")
 
 
-#: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
-REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError)
-
 
 def batch_size(files: int, jobs: int) -> int:
     """Files per pipelined batch: every connection gets work in the first round trip, at most PIPELINE_DEPTH.
@@ -72,6 +71,8 @@ class PublicResult:
     downloaded: int = 0
     skipped: int = 0
     bytes: int = 0
+    #: Downloaded files the index gave no content hash for (checked by their size only).
+    size_checked: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     #: The failed files the server will not give (HTTP 403/404/410): running again cannot fetch them.
     missing: list[str] = field(default_factory=list)
@@ -174,6 +175,10 @@ class _WrongContent(TransferError):
     """The body arrived whole but is not the file the index describes: its part file is worthless."""
 
 
+#: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent)
+
+
 def part_path(destination: Path) -> Path:
     return destination.with_name(destination.name + PART_SUFFIX)
 
@@ -214,7 +219,9 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     appending = bool(resume_from) and response.offset == resume_from
     size = resume_from if appending else 0
     received = 0
-    digest = hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
+    # SHA-256 where the index has it (sessions of this synco), else SHA-1 where Flow gave it for free; the
+    # file gets its final name only when the content is the one the index lists.
+    digest = hashlib.sha256() if entry.sha256 else hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
     if digest is not None and appending:
         with part.open("rb") as held:
             while chunk := held.read(1024 * 1024):
@@ -239,8 +246,8 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
                 on_bytes(len(chunk))
             if size != entry.size_bytes:
                 raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
-            if digest is not None and entry.sha1 and digest.hexdigest() != entry.sha1.lower():
-                raise _WrongContent("SHA-1 does not match the index")
+            if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
+                raise _WrongContent(f"{'SHA-256' if entry.sha256 else 'SHA-1'} does not match the index")
             if _UTIME_ON_FD:
                 os.utime(fd, (entry.mtime, entry.mtime))
         finally:
@@ -432,9 +439,16 @@ def receive_public_files(
         if on_file is not None:
             on_file(0)
 
+    def record_entry(relative: str, entry: PublicIndexEntry, save: Callable[[], int]) -> None:
+        if not (entry.sha256 or entry.sha1):
+            with lock:
+                result.size_checked += 1
+        record(relative, save)
+
     def work(item: tuple[str, Path, PublicIndexEntry]) -> None:
         relative, destination, entry = item
-        record(relative, lambda: _download_one(transport, destination, entry, report_bytes, folders, stop))
+        record_entry(relative, entry,
+                     lambda: _download_one(transport, destination, entry, report_bytes, folders, stop))
 
     open_many = getattr(transport, "open_many", None)
 
@@ -453,8 +467,8 @@ def receive_public_files(
                     relative, destination, entry = batch[pending[position]]
                     # A body that breaks off fails its file (the next run resumes it) and then ends the batch;
                     # a wrong size or hash, or a local write error, only fails the file.
-                    record(relative, lambda: _save(response, destination, entry, report_bytes,  # noqa: B023
-                                                   folders, stop))
+                    record_entry(relative, entry, lambda: _save(response, destination, entry,  # noqa: B023
+                                                                report_bytes, folders, stop))
                     done.add(position)
                 # Answered, but not with a plain 200 (a redirect, a 404): open() below deals with those.
                 pending = [index for position, index in enumerate(pending) if position not in done]

@@ -102,6 +102,8 @@ class SetOutcome:
     #: Why a failed set failed when running again cannot help: ``gone`` (the session is no longer on the
     #: server) or ``refused`` (what arrived is damaged, unsafe or not what the meta declares); "" otherwise.
     cause: str = ""
+    #: Public files that arrived without a content hash in the index (Go synco v2): checked by size only.
+    size_checked: int = 0
 
     @property
     def only_missing(self) -> bool:
@@ -546,6 +548,7 @@ def receive_session(
                 outcome.files_missing = result.missing
                 outcome.vanished = result.vanished
                 outcome.removed = result.removed
+                outcome.size_checked = result.size_checked
                 if result.failed:
                     outcome.status = "partial"
                     outcome.detail = f"{len(result.failed)} of {len(index)} files failed"

@@ -163,7 +163,9 @@ def _absolute_entries(root: Path, base_url: str, exclude: tuple[str, ...]) -> It
     for relative, path in walk_files(root, exclude):
         stat = path.stat()
         uri = base + "/".join(quote(part, safe="") for part in relative.split("/"))
-        yield PublicFile(path=relative, size=stat.st_size, mtime=int(stat.st_mtime), uri=uri, is_absolute_url=True)
+        # The local copy is what the CDN serves: serve hashes it and may pack it with other small files.
+        yield PublicFile(path=relative, size=stat.st_size, mtime=int(stat.st_mtime), uri=uri, is_absolute_url=True,
+                         source=str(path))
 
 
 def build_file_set(framework: Framework, config: SyncoConfig, item: FileSetConfig, index: int) -> FileSet:

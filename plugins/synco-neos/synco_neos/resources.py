@@ -224,16 +224,19 @@ def entries_from_database(
             log.debug("skipping resource with malformed sha1 %r", row.sha1)
             continue
         size, mtime = row.size, 0
+        source = None
         if storage.path is not None:
+            stored = storage.path / storage_key(row.sha1)
             try:
-                stat = (storage.path / storage_key(row.sha1)).stat()
+                stat = stored.stat()
             except FileNotFoundError:
                 missing += 1
                 continue
-            size, mtime = stat.st_size, int(stat.st_mtime)
+            size, mtime, source = stat.st_size, int(stat.st_mtime), str(stored)
         uri, absolute = public_uri(target, row)
+        # The stored file is what the published URL serves: serve hashes it (SHA-256) and packs it when small.
         yield PublicFile(path=index_key(row.sha1), size=size, mtime=mtime, uri=uri, is_absolute_url=absolute,
-                         sha1=row.sha1)
+                         sha1=row.sha1, source=source)
     if missing:
         log.warning("%d persistent resource(s) listed in the database have no file in %s", missing, storage.path)
 
@@ -270,4 +273,4 @@ def entries_from_published_folder(target: PersistentTarget) -> Iterator[PublicFi
         base = base if absolute else base.lstrip("/")
         uri = (base if base.endswith("/") or not base else base + "/") + _encode(relative)
         yield PublicFile(path=index_key(name), size=stat.st_size, mtime=int(stat.st_mtime), uri=uri,
-                         is_absolute_url=absolute, sha1=name)
+                         is_absolute_url=absolute, sha1=name, source=str(file_path))

@@ -1,0 +1,483 @@
+"""Writing a public file set: its files in index order, hashed and the small ones packed, into a streamed index.
+
+The pipeline, one file at a time, with memory that does not grow with the number of files:
+
+1. **Entries in index order.** A set the core walks (``root`` and ``url_prefix``) comes from
+   :func:`~synco_core.index.order.sorted_walk`, already in order; a plugin's own entries (Flow resources,
+   a bucket) go through an external sort first. synco's own folders (session folders, their leftovers)
+   are never part of a set, whatever its root.
+2. **Content hash.** A small file (up to 16 KiB) is read whole (it is packed anyway) and hashed from that
+   read; a larger one is looked up in the hash cache of the last serve (:mod:`synco_core.index.hashcache`)
+   and hashed only when it changed, in worker threads (hashlib and reads release the GIL), while the walk
+   goes on.
+3. **Packs.** Small files that serve can read directly (not through a link) go into packs
+   (:mod:`synco_core.index.packs`), in index order.
+4. **Index.** Each entry is written as one line of the index (:class:`~synco_core.index.stream.IndexWriter`),
+   through zstd and age.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar, cast
+from urllib.parse import quote
+
+from synco_core.errors import ConfigError, UnsafePathError
+from synco_core.index.extsort import ExternalSorter
+from synco_core.index.hashcache import HashCache
+from synco_core.index.order import SkipFolder, sorted_walk
+from synco_core.index.packs import SMALL_FILE_MAX, PackWriter
+from synco_core.index.stream import IndexWriter
+from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.origins import origin_of, origin_text
+from synco_core.session.folder import SessionFolder
+from synco_core.values import FileSet, PublicFile
+from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, pack_table_to_bytes
+
+log = logging.getLogger(__name__)
+
+#: Files whose hashing may be under way at once (each holds one read buffer in a worker thread).
+HASH_WINDOW = 64
+#: Bytes read per call while hashing a larger file.
+HASH_BLOCK = 1024 * 1024
+#: Worker threads hashing files larger than :data:`SMALL_FILE_MAX` (the walk itself is the third).
+HASH_WORKERS = 2
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+# Packed files are read without following a link: a link may point anywhere on the server, and a pack is
+# published content. Linked files are hashed through the link (what the web server sends) but not packed.
+_PACK_OPEN_FLAGS = _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A file on its way into the index: a plugin's :class:`PublicFile`, or a file the walk found.
+
+    Not a :class:`PublicFile` itself: that one is frozen, and a frozen dataclass costs some 4 µs to make,
+    a second for a million files; this one costs a tenth of that.
+    """
+
+    path: str
+    #: Size and mtime as the plugin gave them; the walk leaves them at -1 and 0 (the file's stat decides).
+    size: int
+    mtime: int
+    uri: str
+    is_absolute_url: bool = False
+    sha1: str | None = None
+    #: The file on disk behind the URI, when known.
+    source: str | None = None
+    #: False for a file reached through a link (hashed, but never packed).
+    packable: bool = True
+    #: True when the walk found it (a file that turns out not to be a regular file is then left out).
+    walked: bool = False
+
+
+#: An index entry on its way out: path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset.
+Row = tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None]
+
+
+@dataclass
+class SetWriteResult:
+    """What writing one public set produced, for its meta entry."""
+
+    info: PublicFilesInfo
+    hashed: int = 0
+    cache_hits: int = 0
+
+
+def _utf8(relative: str) -> bool:
+    if relative.isascii():
+        return True
+    try:
+        relative.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+#: Paths whose URL is the path itself (quote() would change nothing), checked at C speed.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.\-~/]*")
+
+
+def _receivable(relative: str) -> bool:
+    """True when a receiver will accept ``relative`` (:mod:`synco_core.names`); a name it would refuse (a
+    control character, a backslash, a drive letter) would make it refuse the whole index, so serve leaves
+    that one file out and says so."""
+    if PLAIN_RELATIVE_PATH.fullmatch(relative):
+        return True
+    try:
+        safe_relative_path(relative)
+    except UnsafePathError as exc:
+        log.warning("skipping %r: %s", relative, exc)
+        return False
+    return True
+
+
+def _url(prefix: str, relative: str) -> str:
+    return prefix + (relative if _URL_SAFE.fullmatch(relative) else quote(relative))
+
+
+def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None) -> Iterator[Candidate]:
+    """The files below the set's root (regular files and links), in index order, with URIs under ``url_prefix``.
+
+    Nothing is stat'ed here: the pipeline opens each file anyway, and its ``fstat`` there is the one that
+    counts (a link's target is looked at by following it, as the web server does).
+    """
+    assert file_set.root is not None
+    prefix = file_set.url_prefix
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    for relative, entry in sorted_walk(file_set.root, file_set.exclude, skip_folder):
+        regular = entry.is_file(follow_symlinks=False)
+        if not regular and not entry.is_symlink():
+            continue
+        if not _utf8(relative):
+            log.warning("skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
+            continue
+        if not _receivable(relative):
+            continue
+        yield Candidate(relative, -1, 0, _url(prefix, relative), source=entry.path, packable=regular, walked=True)
+
+
+def _encode_file(item: PublicFile) -> bytes:
+    return json.dumps([item.path, item.size, item.mtime, item.uri, item.is_absolute_url, item.sha1, item.source],
+                      separators=(",", ":")).encode()
+
+
+def _decode_file(line: bytes) -> PublicFile:
+    path, size, mtime, uri, absolute, sha1, source = json.loads(line)
+    return PublicFile(path=path, size=size, mtime=mtime, uri=uri, is_absolute_url=absolute, sha1=sha1, source=source)
+
+
+def plugin_candidates(entries: Iterator[PublicFile], spill_dir: Path | None = None) -> Iterator[Candidate]:
+    """A plugin's entries in index order (sorted with bounded memory); a path listed twice keeps its last."""
+    sorter: ExternalSorter[PublicFile] = ExternalSorter(lambda item: item.path, _encode_file, _decode_file,
+                                                        spill_dir=spill_dir)
+    for item in entries:
+        if _receivable(item.path):
+            sorter.add(item)
+    previous: PublicFile | None = None
+    for item in sorter.sorted():
+        if previous is not None and previous.path != item.path:
+            yield _candidate(previous)
+        previous = item
+    if previous is not None:
+        yield _candidate(previous)
+
+
+def _candidate(item: PublicFile) -> Candidate:
+    return Candidate(item.path, item.size, item.mtime, item.uri, item.is_absolute_url, item.sha1, item.source)
+
+
+#: What a public set leaves out unless it asks for dotfiles (:attr:`FileSet.dotfiles`): every name that
+#: starts with a dot, at any depth (a dot-folder is not entered). They are not uploaded content, and web
+#: servers deny them (Laravel's recommended nginx configuration answers 403 for ``.gitignore``).
+DOTFILES = ".*"
+
+
+def is_dotfile(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
+
+
+def public_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
+                      spill_dir: Path | None = None) -> Iterator[Candidate]:
+    """The files of a public set in index order: the plugin's own entries, or a walk of its root.
+
+    Dotfiles are left out unless the set asks for them.
+    """
+    if file_set.entries is not None:
+        entries = file_set.entries()
+        if not file_set.dotfiles:
+            entries = (entry for entry in entries if not is_dotfile(entry.path))
+        return plugin_candidates(entries, spill_dir)
+    if file_set.root is None:
+        raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
+    if not file_set.root.is_dir():
+        raise ConfigError(f"public file set {file_set.name!r}: folder {file_set.root} does not exist")
+    if not file_set.dotfiles:
+        file_set = dataclasses.replace(file_set, exclude=(*file_set.exclude, DOTFILES))
+    return walked_candidates(file_set, skip_folder)
+
+
+_HashResult = tuple[str | None, os.stat_result | None]
+T = TypeVar("T")
+#: Seconds between two looks at pending signals while waiting for a worker (see :func:`_result`).
+WAIT_SLICE = 0.2
+
+
+def _result(future: Future[T]) -> T:
+    """``future.result()``, waited for in slices: a signal (Ctrl-C) that the kernel hands to a worker thread
+    does not wake a main thread blocked on a lock, so the main thread looks up now and then."""
+    while True:
+        try:
+            return future.result(timeout=WAIT_SLICE)
+        except FutureTimeout:
+            continue
+
+
+def _hash_file(source: str, stop: threading.Event | None = None) -> _HashResult:
+    """(SHA-256, the stat it belongs to) of a file read whole; no hash when it changed while being read.
+
+    ``stop`` set (the serve is being stopped) ends the read at the next block, without a hash.
+    """
+    digest = hashlib.sha256()
+    buffer = bytearray(HASH_BLOCK)
+    view = memoryview(buffer)
+    read = 0
+    try:
+        with open(source, "rb", buffering=0) as handle:
+            before = os.fstat(handle.fileno())
+            while count := handle.readinto(view):
+                if stop is not None and stop.is_set():
+                    return None, None
+                # hashlib releases the GIL for blocks this large, so two workers hash on two cores.
+                digest.update(view[:count])
+                read += count
+            after = os.fstat(handle.fileno())
+    except OSError as exc:
+        log.warning("not hashing %s: %s", source, exc.strerror or exc)
+        return None, None
+    if read != before.st_size or after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
+        log.warning("%s changed while it was read; it is listed without a content hash", source)
+        return None, before
+    return digest.hexdigest(), before
+
+
+def _open_small(source: str) -> tuple[bytes | None, os.stat_result | None]:
+    """(content, stat) of a small regular file read without following a link; (None, stat) for a larger
+    regular file; (None, None) for anything else (a link, a FIFO, gone).
+
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open; it changes nothing for regular files.
+    """
+    try:
+        fd = os.open(source, _PACK_OPEN_FLAGS)
+    except OSError:
+        # A link (ELOOP), a file gone or unreadable: the caller looks again through the link, and says why.
+        return None, None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, None
+        if info.st_size > SMALL_FILE_MAX:
+            return None, info
+        content = os.read(fd, info.st_size + 1)
+    finally:
+        os.close(fd)
+    if len(content) != info.st_size:
+        log.warning("%s changed while it was read; it is listed without a content hash", source)
+        return None, info
+    return content, info
+
+
+def _stat(source: str, walked: bool) -> os.stat_result | None:
+    """The stat of a regular file through links; None (with a warning) when there is none.
+
+    A file the walk found is then left out; a plugin's entry stays listed, without a hash.
+    """
+    try:
+        info = os.stat(source)
+    except OSError as exc:
+        log.warning("%s %s: %s", "skipping" if walked else "not hashing", source, exc.strerror or exc)
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
+def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack: tuple[int, int] | None = None) -> Row:
+    size, mtime = (info.st_size, int(info.st_mtime)) if info is not None else (item.size, item.mtime)
+    return (item.path, size, mtime, item.uri, item.is_absolute_url, item.sha1, sha256,
+            pack[0] if pack else None, pack[1] if pack else None)
+
+
+#: Files per batch the read-ahead thread opens, and batches it may be ahead of the pipeline: at most
+#: (2 + 1) * 64 small files (16 KiB each at worst) are held at once.
+READ_AHEAD_BATCH = 64
+READ_AHEAD_BATCHES = 2
+
+
+def _read_batch(batch: list[Candidate]) -> list[tuple[bytes | None, os.stat_result | None] | None]:
+    return [_open_small(item.source) if item.packable and item.source else None for item in batch]
+
+
+def _read_ahead(candidates: Iterator[Candidate], pool: ThreadPoolExecutor,
+                ) -> Iterator[tuple[Candidate, tuple[bytes | None, os.stat_result | None] | None]]:
+    """``candidates`` with the small files already opened and read, in order, by a worker thread.
+
+    Opening, reading and closing a small file are three system calls that release the GIL; done a few
+    hundred files ahead in a worker, they overlap with the pipeline's own work on the next core. At most
+    :data:`READ_AHEAD_BATCHES` batches are in flight, so memory stays bounded.
+    """
+    in_flight: deque[tuple[list[Candidate], Future[list[tuple[bytes | None, os.stat_result | None] | None]]]] = deque()
+    batch: list[Candidate] = []
+    for item in candidates:
+        batch.append(item)
+        if len(batch) >= READ_AHEAD_BATCH:
+            in_flight.append((batch, pool.submit(_read_batch, batch)))
+            batch = []
+            if len(in_flight) > READ_AHEAD_BATCHES:
+                done, future = in_flight.popleft()
+                opened = _result(future)
+                yield from zip(done, opened, strict=True)
+    if batch:
+        in_flight.append((batch, pool.submit(_read_batch, batch)))
+    while in_flight:
+        done, future = in_flight.popleft()
+        opened = _result(future)
+        yield from zip(done, opened, strict=True)
+
+
+def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: PackWriter | None,
+                pool: ThreadPoolExecutor | None, counts: SetWriteResult, hash_large: bool = True,
+                stop: threading.Event | None = None) -> Iterator[Row]:
+    """Index rows in the order of ``candidates``, each with its SHA-256 where its file can be read.
+
+    Small files are read, hashed and packed here; larger ones are looked up in ``cache`` and otherwise
+    hashed in ``pool``, at most :data:`HASH_WINDOW` at a time, their rows held back until their turn.
+    ``hash_large`` False lists larger files without a hash (only for measuring what hashing costs). A
+    walked file that turns out not to be a regular file (a link to a folder, a FIFO) is left out.
+    """
+    # Each row waits here, in order, until it leaves: (candidate, hashing in progress, row when known, the
+    # stat to remember its hash by). The new cache is written as rows leave, so it stays in index order.
+    pending: deque[tuple[Candidate, Future[_HashResult] | None, Row | None, os.stat_result | None]] = deque()
+    pack = packs.add if packs is not None else None
+
+    def leave(item: Candidate, future: Future[_HashResult] | None, row: Row | None,
+              info: os.stat_result | None) -> Row:
+        if future is not None:
+            sha256, info = _result(future)
+            if sha256 is not None:
+                counts.hashed += 1
+            row = _row(item, info, sha256)
+        assert row is not None
+        if cache is not None and info is not None and row[6] is not None:
+            cache.record(row[0], info, row[6])
+        return row
+
+    items = _read_ahead(candidates, pool) if pack is not None and pool is not None else \
+        ((item, _open_small(item.source) if pack is not None and item.packable and item.source else None)
+         for item in candidates)
+    for item, opened in items:
+        row: Row | None = None
+        future: Future[_HashResult] | None = None
+        # The stat the row's hash is remembered by in the cache (None: not cached, e.g. a packed file).
+        remember: os.stat_result | None = None
+        source = item.source
+        if source is None:
+            row = _row(item, None, None)
+        else:
+            info: os.stat_result | None = None
+            if pack is not None and opened is not None:
+                content, info = opened
+                if content is not None and info is not None:
+                    counts.hashed += 1
+                    row = _row(item, info, hashlib.sha256(content).hexdigest() if content else _EMPTY_SHA256,
+                               pack(content) if content else None)
+            if row is None and info is None:
+                info = _stat(source, item.walked)
+                if info is None and item.walked:
+                    continue
+            if row is None:
+                cached = cache.lookup(item.path, info) if cache is not None and info is not None else None
+                if cached is not None:
+                    counts.cache_hits += 1
+                    # Written again into the new cache, which holds exactly the files of this serve.
+                    row, remember = _row(item, info, cached), info
+                elif not hash_large or info is None:
+                    row = _row(item, info, None)
+                elif pool is None:
+                    sha256, remember = _hash_file(source)
+                    counts.hashed += sha256 is not None
+                    row = _row(item, remember, sha256)
+                else:
+                    future = pool.submit(_hash_file, source, stop)
+        if not pending and future is None:
+            yield leave(item, None, row, remember)
+            continue
+        pending.append((item, future, row, remember))
+        # Rows leave in order: the head goes once its hash is in; a full window waits for it.
+        while pending and (pending[0][1] is None or pending[0][1].done() or len(pending) > HASH_WINDOW):
+            yield leave(*pending.popleft())
+    while pending:
+        yield leave(*pending.popleft())
+
+
+@dataclass
+class PublicSetOptions:
+    """How :func:`write_public_set` writes one set."""
+
+    #: Index artifact name, and the prefix of the pack names (``Resources-<set>``).
+    prefix: str
+    compress: bool = True
+    #: Hash the files larger than SMALL_FILE_MAX (SHA-256 in the index); small ones are read for their
+    #: pack anyway, and always hashed. Off only to measure what hashing costs.
+    hash_large: bool = True
+    #: Pack small files (off for a session a Go synco v2 receiver reads: it would fetch every file anyway).
+    packs: bool = True
+    cache: HashCache | None = None
+    skip_folder: SkipFolder | None = None
+    spill_dir: Path | None = None
+    #: Told the URI of every entry that is relative to the session's base URL (``serve --listen``).
+    on_relative_uri: Callable[[str], None] | None = None
+
+
+def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSetOptions) -> SetWriteResult:
+    """Write the index (and the packs and pack table) of ``file_set`` into ``folder``."""
+    index_name = f"{options.prefix}.index.json.enc"
+    counts = SetWriteResult(PublicFilesInfo(index_file_name=index_name, size_bytes=0))
+    candidates = public_candidates(file_set, options.skip_folder, options.spill_dir)
+    packs = PackWriter(folder.path, options.prefix, folder.recipients) if options.packs else None
+    total = 0
+    origins: set[str] = set()
+    on_uri = options.on_relative_uri
+    pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash")
+    stop = threading.Event()
+    try:
+        with folder.artifact(index_name, compress=options.compress) as (plain, stats):
+            writer = IndexWriter(cast(BinaryIO, plain))
+            add = writer.add_row
+            for row in hashed_rows(candidates, options.cache, packs, pool, counts, options.hash_large, stop):
+                add(row)
+                total += row[1]
+                if row[4] or row[3].startswith(("http://", "https://")):
+                    # Receive fetches absolute URLs only from origins the encrypted meta declares.
+                    origins.add(origin_text(origin_of(row[3])))
+                elif on_uri is not None:
+                    on_uri(row[3])
+            writer.close()
+        table = packs.finish() if packs is not None else []
+    except BaseException:
+        # Ctrl-C must not wait for large files still being hashed: their workers stop at the next block.
+        stop.set()
+        if packs is not None:
+            packs.abort()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    info = counts.info
+    info.size_bytes, info.file_count = total, writer.count
+    info.compression, info.encrypted_size_bytes = stats[0].compression, stats[0].encrypted_size_bytes
+    info.relative_base_path = file_set.relative_base_path or None
+    info.index_format, info.index_size_bytes = INDEX_FORMAT_LINES, writer.size
+    info.url_origins = sorted(origins)
+    if table:
+        packs_name = f"{options.prefix}.packs.json.enc"
+        raw = pack_table_to_bytes(table)
+        info.packs_file_name, info.packs_size_bytes = packs_name, len(raw)
+        info.packs_encrypted_size_bytes = folder.write_small(packs_name, raw)
+        info.pack_count = len(table)
+        assert packs is not None
+        info.packed_file_count, info.packed_size_bytes = packs.files, packs.bytes
+    return counts
+
