@@ -1,0 +1,84 @@
+"""The objects a PostgreSQL dump creates, and the names other statements give them.
+
+Every schema object the dumper writes is a :class:`SchemaObject`: the statements that create it, the node
+it is ordered by (see :mod:`.ordering`), and how ``COMMENT ON``, ``SECURITY LABEL ON``, ``ALTER ... OWNER
+TO`` and ``GRANT`` name it. The readers of the object kinds (:mod:`.datatypes`, :mod:`.routines`,
+:mod:`.operators`, ...) return them; the dumper keeps them by their catalog key, the ``(catalog, OID)``
+pair under which ``pg_depend``, ``pg_description`` and ``pg_seclabel`` record an object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from synco_core.engines.postgresql.catalog import literal
+
+#: ``(catalog, OID)``, the catalog without its ``pg_catalog.`` prefix: ``("pg_operator", 16392)``.
+Key = tuple[str, int]
+#: An object in the creation order: ``(kind, OID)``, as :mod:`.ordering` sorts them.
+Node = tuple[str, int]
+
+
+@dataclass
+class SchemaObject:
+    """One object of the dump.
+
+    ``keyword`` and ``name`` together are what ``COMMENT ON`` and ``ALTER ... OWNER TO`` take
+    (``OPERATOR CLASS`` + ``public.int_ops USING btree``). ``grant`` is what ``GRANT ... ON`` takes, None
+    for objects without privileges. ``owner`` is None for objects that have no owner of their own (casts,
+    access methods) or whose owner follows another object's (a sequence owned by a column).
+    """
+
+    key: Key
+    kind: str
+    keyword: str
+    name: str
+    create: str = ""
+    owner: str | None = None
+    acl: list[str] | None = None
+    grant: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.keyword} {self.name}"
+
+    @property
+    def node(self) -> Node:
+        return (self.kind, self.key[1])
+
+    def describe(self) -> str:
+        """The object in messages: ``operator class public.int_ops USING btree``."""
+        return f"{self.keyword.lower()} {self.name}"
+
+
+def options_clause(options: list[str] | None, quote: Callable[[str], str]) -> str:
+    """`` OPTIONS (a 'x', b 'y')`` from a catalog's ``name=value`` option list ("" when there are none).
+
+    Option names are identifiers, their values string literals.
+    """
+    if not options:
+        return ""
+    items = []
+    for option in options:
+        name, _, value = option.partition("=")
+        items.append(f"{quote(name)} {literal(value)}")
+    return " OPTIONS (" + ", ".join(items) + ")"
+
+
+class Registry:
+    """The objects a dump creates, by catalog key, and the ones it leaves out (``--skip-unsupported``)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[Key, SchemaObject] = {}
+        self.skipped: set[Key] = set()
+
+    def kept(self, key: Key) -> bool:
+        return key not in self.skipped
+
+    def register(self, objects: list[SchemaObject]) -> list[SchemaObject]:
+        """The objects that are not left out, remembered for comments, labels and owners."""
+        kept = [obj for obj in objects if obj.key not in self.skipped]
+        for obj in kept:
+            self.objects[obj.key] = obj
+        return kept
