@@ -312,7 +312,9 @@ def test_owners_and_grants_are_kept_on_request(postgres_database_factory: Callab
 def test_inspect_uses_statistics(postgres_url: str, plugin_manager: object) -> None:
     load_fixture(postgres_url, FIDELITY)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        # Not the whole database: a partitioned table of the fixture has a foreign partition whose wrapper
+        # has no handler, which ANALYZE cannot sample.
+        conn.execute("ANALYZE public.bytes")
     inventory = inspect_with_engine(parse_database_url(postgres_url))
     tables = {t.name: t for t in inventory.tables}
     assert tables["bytes"].rows_estimate == 256 and tables["bytes"].size_bytes > 0

@@ -34,7 +34,9 @@ def load_fixture(url: str, path: Path) -> None:
 
 
 def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
-    """Per table (partitions included): row count and md5 over the rows sorted by their text form.
+    """Per table (partitions included): row count and md5 over the rows sorted by their text form; and
+    under ``<large objects>`` their number and an md5 over each one's OID, data, owner, privileges and
+    comment (``pg_dump --schema-only`` shows none of these).
 
     Sorting by the row text makes the fingerprint independent of physical order, and of synco's own
     checksum scheme, so it checks the round trip from the outside.
@@ -52,6 +54,13 @@ def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
                                ).fetchone()
             assert row is not None
             result[name] = (int(row[0]), row[1])
+        row = conn.execute("""
+            SELECT count(*), md5(string_agg(concat_ws(':', m.oid, md5(lo_get(m.oid)), pg_get_userbyid(m.lomowner),
+                                                      m.lomacl, obj_description(m.oid, 'pg_largeobject')),
+                                            E'\n' ORDER BY m.oid))
+            FROM pg_largeobject_metadata m""").fetchone()
+        assert row is not None
+        result["<large objects>"] = (int(row[0]), row[1])
     return result
 
 

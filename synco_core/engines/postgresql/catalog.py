@@ -48,11 +48,10 @@ def literal(value: str) -> str:
 def manifest_key(schema: str, name: str) -> str:
     """The name of a table in manifests and options: ``table`` in ``public``, ``schema.table`` elsewhere.
 
-    A part that holds a dot or a double quote is double-quoted (quotes doubled), so that ``"a.b"`` in
-    ``public`` and ``b`` in schema ``a`` get different keys.
+    A part that holds a dot is double-quoted (quotes in it doubled), so that table ``a.b`` in ``public``
+    and table ``b`` in schema ``a`` get different keys.
     """
-    parts = [part if "." not in part and '"' not in part else '"' + part.replace('"', '""') + '"'
-             for part in (schema, name)]
+    parts = [part if "." not in part else '"' + part.replace('"', '""') + '"' for part in (schema, name)]
     return parts[1] if schema == "public" else f"{parts[0]}.{parts[1]}"
 
 

@@ -55,7 +55,7 @@ class DataPlanner:
             lookup.setdefault(f"{table.schema}.{table.name}", []).append(table)
             lookup.setdefault(table.name, []).append(table)
             if table.display not in (table.name, f"{table.schema}.{table.name}"):
-                # A name holding a dot or a quote is also found by its manifest key ("a.b" quoted).
+                # A name holding a dot is also found by its manifest key ("a.b" quoted).
                 lookup.setdefault(table.display, []).append(table)
 
         def resolve(name: str, what: str) -> Table:

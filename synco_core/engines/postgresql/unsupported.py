@@ -123,5 +123,6 @@ def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str
     oids = [key[1] for key in found]
     names = fetch(conn, """
         SELECT k.catalog, k.oid, pg_catalog.pg_describe_object(k.catalog::pg_catalog.regclass, k.oid, 0)
-        FROM pg_catalog.unnest(%s::text[], %s::pg_catalog.oid[]) AS k(catalog, oid)""", (catalogs, oids))
+        FROM ROWS FROM (pg_catalog.unnest(%s::text[]), pg_catalog.unnest(%s::pg_catalog.oid[])) AS k(catalog, oid)""",
+                  (catalogs, oids))
     return {(str(catalog), int(oid)): str(name) for catalog, oid, name in names}
