@@ -32,7 +32,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -151,13 +151,22 @@ def postgres_database_factory() -> Iterator[Callable[[], str]]:
         return name
 
     yield create
-    if created:
-        conn = postgres_admin_connection()
+    drop_postgres_databases(created)
+
+
+def drop_postgres_databases(names: Iterable[str]) -> None:
+    """Drop these databases, and the scratch and backup databases installers named after them."""
+    names = list(names)
+    if not names:
+        return
+    conn = postgres_admin_connection()
+    try:
         existing = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
-        for name in created:
+        for name in names:
             for db in existing:
                 if db.startswith(name):
                     conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    finally:
         conn.close()
 
 

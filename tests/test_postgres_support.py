@@ -101,6 +101,21 @@ def schema_dump(name: str) -> str:
                      if not re.match(r"^\\(un)?restrict ", line) and not line.startswith("-- Dumped "))
 
 
+def cli_round_trip(source: str, target: str, dump: Path) -> str:
+    """``synco db dump`` of ``source`` into ``dump``, then ``synco db load`` into ``target``; the dump's output."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+    from synco_core.testing import postgres_url_for
+
+    runner = CliRunner()
+    dumped = runner.invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(dump)])
+    assert dumped.exit_code == 0, dumped.output
+    loaded = runner.invoke(cli, ["db", "load", postgres_url_for(target), str(dump), "--yes"])
+    assert loaded.exit_code == 0, loaded.output
+    return dumped.output
+
+
 def psql_load(name: str, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [require("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", POSTGRES_HOST, "-p", str(POSTGRES_PORT),

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, literal, not_extension_member
-from synco_core.engines.postgresql.objects import SchemaObject
+from synco_core.engines.postgresql.objects import SchemaObject, definition_options
 
 
 @dataclass
@@ -152,16 +152,10 @@ def _range(conn: psycopg.Connection[Any], oid: int, qualified: str) -> str:
         JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc
         JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace
         WHERE r.rngtypid = %s""", (oid,))[0]
-    options = [f"SUBTYPE = {subtype}", f"MULTIRANGE_TYPE_NAME = {multirange}"]
-    if opclass:
-        options.append(f"SUBTYPE_OPCLASS = {opclass}")
-    if collation:
-        options.append(f"COLLATION = {collation}")
-    if canonical:
-        options.append(f"CANONICAL = {canonical}")
-    if subdiff:
-        options.append(f"SUBTYPE_DIFF = {subdiff}")
-    return f"CREATE TYPE {qualified} AS RANGE (\n    " + ",\n    ".join(options) + "\n);\n"
+    options = definition_options(("SUBTYPE", subtype), ("MULTIRANGE_TYPE_NAME", multirange),
+                                 ("SUBTYPE_OPCLASS", opclass), ("COLLATION", collation), ("CANONICAL", canonical),
+                                 ("SUBTYPE_DIFF", subdiff))
+    return f"CREATE TYPE {qualified} AS RANGE {options};\n"
 
 
 def _composite(conn: psycopg.Connection[Any], q: Quoter, relid: int, qualified: str) -> str:
@@ -188,27 +182,14 @@ def _base(conn: psycopg.Connection[Any], oid: int, qualified: str) -> str:
                t.typmodin::pg_catalog.regproc::text, t.typmodout::pg_catalog.regproc::text,
                t.typanalyze::pg_catalog.regproc::text, t.typsubscript::pg_catalog.regproc::text
         FROM pg_catalog.pg_type t WHERE t.oid = %s""", (oid,))[0]
-    options = [f"INTERNALLENGTH = {'VARIABLE' if length == -1 else length}"]
-    for option, function in zip(("INPUT", "OUTPUT", "RECEIVE", "SEND", "TYPMOD_IN", "TYPMOD_OUT", "ANALYZE",
-                                 "SUBSCRIPT"), functions, strict=True):
-        if function != "-":
-            options.append(f"{option} = {function}")
-    if default is not None:
-        options.append(f"DEFAULT = {literal(default)}")
-    if element:
-        options.append(f"ELEMENT = {element}")
-    options.append(f"CATEGORY = {literal(category)}")
-    if preferred:
-        options.append("PREFERRED = true")
-    if delimiter != ",":
-        options.append(f"DELIMITER = {literal(delimiter)}")
-    options.append(f"ALIGNMENT = {_ALIGNMENT[align]}")
-    options.append(f"STORAGE = {_STORAGE[storage]}")
-    if collatable:
-        options.append("COLLATABLE = true")
-    if by_value:
-        options.append("PASSEDBYVALUE")
-    return f"CREATE TYPE {qualified} (\n    " + ",\n    ".join(options) + "\n);\n"
+    names = ("INPUT", "OUTPUT", "RECEIVE", "SEND", "TYPMOD_IN", "TYPMOD_OUT", "ANALYZE", "SUBSCRIPT")
+    options = definition_options(
+        ("INTERNALLENGTH", "VARIABLE" if length == -1 else str(length)), *zip(names, functions, strict=True),
+        ("DEFAULT", literal(default) if default is not None else None), ("ELEMENT", element),
+        ("CATEGORY", literal(category)), ("PREFERRED", "true" if preferred else None),
+        ("DELIMITER", literal(delimiter) if delimiter != "," else None), ("ALIGNMENT", _ALIGNMENT[align]),
+        ("STORAGE", _STORAGE[storage]), ("COLLATABLE", "true" if collatable else None), ("PASSEDBYVALUE", by_value))
+    return f"CREATE TYPE {qualified} {options};\n"
 
 
 def read_collations(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:

@@ -63,7 +63,8 @@ def read_config_relations(conn: psycopg.Connection[Any]) -> list[ConfigRelation]
                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                          ORDER BY a.attnum)
             FROM pg_catalog.pg_extension e
-            CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition)) AS x(relid, condition)
+            CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))
+                 AS x(relid, condition)
             JOIN pg_catalog.pg_class c ON c.oid = x.relid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'S') ORDER BY n.nspname, c.relname"""):

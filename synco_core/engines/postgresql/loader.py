@@ -417,7 +417,7 @@ def _strip_comments(statement: bytes, mask: bool = False) -> bytes:
         if token in (b"--", b"/*"):
             out += statement[kept_from:at] + b" "
             kept_from = end
-        elif mask and token in (b"'", b'"') or (mask and token == b"$" and end - at > 2):
+        elif mask and (token in (b"'", b'"') or (token == b"$" and end - at > 2)):
             out += statement[kept_from:at] + token + token
             kept_from = end
         scan = end

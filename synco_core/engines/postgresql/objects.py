@@ -82,3 +82,18 @@ class Registry:
         for obj in kept:
             self.objects[obj.key] = obj
         return kept
+
+
+def definition_options(*pairs: tuple[str, object]) -> str:
+    """The option list of a ``CREATE TYPE / OPERATOR / AGGREGATE ... (...)`` statement, one per line.
+
+    A pair with a value gives ``NAME = value``; None, "", ``-`` (an unset ``regproc``), False and 0 mean
+    "not set" and give nothing; True gives the bare ``NAME`` (a flag such as ``HASHES``).
+    """
+    items = []
+    for name, value in pairs:
+        if value is True:
+            items.append(name)
+        elif value is not None and value is not False and value not in ("", "-", 0):
+            items.append(f"{name} = {value}")
+    return "(\n    " + ",\n    ".join(items) + "\n)"

@@ -6,8 +6,10 @@ selectivity estimators and the HASHES / MERGES flags.
 
 Operator classes are written as ``pg_dump`` writes them: the family first (``CREATE OPERATOR FAMILY``),
 then the family's members that belong to no class (``ALTER OPERATOR FAMILY ... ADD``), then each class
-with ``FAMILY`` and its own members. :func:`member_parts` says which class or family each member belongs
-to, so the members' operators and functions are created before it.
+with ``FAMILY`` and its own members. :class:`OperatorClasses` also says which class or family each member
+belongs to, so the members' operators and functions are created before it. Members added to a built-in
+family (``ALTER OPERATOR FAMILY integer_ops USING btree ADD ...``), which ``pg_dump`` leaves out, are
+added to it again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, not_extension_member
-from synco_core.engines.postgresql.objects import Key, Node, SchemaObject
+from synco_core.engines.postgresql.objects import Key, Node, SchemaObject, definition_options
 
 
 def read_operators(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:
@@ -42,26 +44,14 @@ def read_operators(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObjec
             ORDER BY o.oid"""):
         (oid, schema, name, owner, left, right, function, commutator, negator, restrict, join, hashes,
          merges) = row
-        options = [f"FUNCTION = {function}"]
-        if left:
-            options.append(f"LEFTARG = {left}")
-        if right:
-            options.append(f"RIGHTARG = {right}")
-        if commutator:
-            options.append(f"COMMUTATOR = OPERATOR({commutator})")
-        if negator:
-            options.append(f"NEGATOR = OPERATOR({negator})")
-        if restrict:
-            options.append(f"RESTRICT = {restrict}")
-        if join:
-            options.append(f"JOIN = {join}")
-        if hashes:
-            options.append("HASHES")
-        if merges:
-            options.append("MERGES")
+        options = definition_options(
+            ("FUNCTION", function), ("LEFTARG", left), ("RIGHTARG", right),
+            ("COMMUTATOR", f"OPERATOR({commutator})" if commutator else None),
+            ("NEGATOR", f"OPERATOR({negator})" if negator else None), ("RESTRICT", restrict), ("JOIN", join),
+            ("HASHES", hashes), ("MERGES", merges))
         # Operator names are not identifiers: they are never quoted.
         qualified = f"{q(schema)}.{name}"
-        create = f"CREATE OPERATOR {qualified} (\n    " + ",\n    ".join(options) + "\n);\n"
+        create = f"CREATE OPERATOR {qualified} {options};\n"
         objects.append(SchemaObject(("pg_operator", oid), "operator", "OPERATOR",
                                     f"{qualified} ({left or 'NONE'}, {right or 'NONE'})", create, owner))
     return objects
@@ -85,34 +75,45 @@ class _Member:
     key: Key
     owner: Key  # ("pg_opclass", oid) or ("pg_opfamily", oid)
     text: str
+    #: Its operator or function belongs to an extension (which adds the member itself).
+    of_extension: bool
 
 
 def _members(conn: psycopg.Connection[Any]) -> list[_Member]:
     members = []
-    for catalog, oid, owner_catalog, owner_oid, _, text in fetch(conn, """
-            SELECT 'pg_amop', ao.oid, d.refclassid::pg_catalog.regclass::text, d.refobjid, ao.amopstrategy,
+    for catalog, oid, owner_catalog, owner_oid, _, text, of_extension in fetch(conn, """
+            SELECT 'pg_amop', ao.oid,
+                   COALESCE(d.refclassid, 'pg_catalog.pg_opfamily'::regclass)::pg_catalog.regclass::text,
+                   COALESCE(d.refobjid, ao.amopfamily), ao.amopstrategy,
                    'OPERATOR ' || ao.amopstrategy || ' ' || ao.amopopr::pg_catalog.regoperator::text ||
                    CASE WHEN ao.amoppurpose = 'o' THEN
                      (SELECT ' FOR ORDER BY ' || pg_catalog.quote_ident(sn.nspname) || '.'
                              || pg_catalog.quote_ident(sf.opfname)
                       FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace
                       WHERE sf.oid = ao.amopsortfamily)
-                   ELSE '' END
-            FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend d
+                   ELSE '' END,
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_operator'::regclass
+                           AND e.objid = ao.amopopr AND e.deptype = 'e')
+            -- A member of a built-in family has no dependency on it (built-in objects are pinned).
+            FROM pg_catalog.pg_amop ao LEFT JOIN pg_catalog.pg_depend d
                  ON d.classid = 'pg_catalog.pg_amop'::regclass AND d.objid = ao.oid
                     AND d.refclassid IN ('pg_catalog.pg_opclass'::regclass, 'pg_catalog.pg_opfamily'::regclass)
             WHERE ao.oid >= 16384
             UNION ALL
-            SELECT 'pg_amproc', ap.oid, d.refclassid::pg_catalog.regclass::text, d.refobjid, ap.amprocnum,
+            SELECT 'pg_amproc', ap.oid,
+                   COALESCE(d.refclassid, 'pg_catalog.pg_opfamily'::regclass)::pg_catalog.regclass::text,
+                   COALESCE(d.refobjid, ap.amprocfamily), ap.amprocnum,
                    'FUNCTION ' || ap.amprocnum || ' (' || pg_catalog.format_type(ap.amproclefttype, NULL) || ', '
                    || pg_catalog.format_type(ap.amprocrighttype, NULL) || ') '
-                   || ap.amproc::pg_catalog.regprocedure::text
-            FROM pg_catalog.pg_amproc ap JOIN pg_catalog.pg_depend d
+                   || ap.amproc::pg_catalog.regprocedure::text,
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_proc'::regclass
+                           AND e.objid = ap.amproc AND e.deptype = 'e')
+            FROM pg_catalog.pg_amproc ap LEFT JOIN pg_catalog.pg_depend d
                  ON d.classid = 'pg_catalog.pg_amproc'::regclass AND d.objid = ap.oid
                     AND d.refclassid IN ('pg_catalog.pg_opclass'::regclass, 'pg_catalog.pg_opfamily'::regclass)
             WHERE ap.oid >= 16384
             ORDER BY 1, 5, 6"""):
-        members.append(_Member((catalog, oid), (owner_catalog, owner_oid), text))
+        members.append(_Member((catalog, oid), (owner_catalog, owner_oid), text, of_extension))
     return members
 
 
@@ -161,6 +162,21 @@ def read_operator_classes(conn: psycopg.Connection[Any], q: Quoter) -> OperatorC
         create = (f"CREATE OPERATOR CLASS {q.qualified(schema, name)}\n    {'DEFAULT ' if default else ''}FOR TYPE "
                   f"{input_type} USING {q(method)} FAMILY {family} AS\n    " + ",\n    ".join(items) + ";\n")
         result.objects.append(SchemaObject(("pg_opclass", oid), "opclass", "OPERATOR CLASS", label, create, owner))
+    # Operators and functions added to a built-in family (ALTER OPERATOR FAMILY integer_ops ... ADD), which
+    # pg_dump leaves out: added back to the same family. Those of an extension come with it.
+    added: dict[int, list[str]] = {}
+    for member in members:
+        if member.owner[0] == "pg_opfamily" and member.owner[1] < 16384 and not member.of_extension:
+            added.setdefault(member.owner[1], []).append(member.text)
+    for oid, schema, name, method in fetch(conn, """
+            SELECT f.oid, n.nspname, f.opfname, a.amname
+            FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace
+            JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod
+            WHERE f.oid = ANY(%s) ORDER BY f.oid""", (list(added),)):
+        label = f"{q.qualified(schema, name)} USING {q(method)}"
+        create = f"ALTER OPERATOR FAMILY {label} ADD\n    " + ",\n    ".join(added[oid]) + ";\n"
+        # Not the family's own key: the built-in family's comment and owner are not the dump's to write.
+        result.objects.append(SchemaObject(("built-in family", oid), "opfamily", "OPERATOR FAMILY", label, create))
     kinds = {"pg_opclass": "opclass", "pg_opfamily": "opfamily"}
     for member in members:
         result.parts[member.key] = (kinds[member.owner[0]], member.owner[1])

@@ -18,37 +18,35 @@ from synco_core.engines.postgresql.objects import SchemaObject
 _ENABLED = {"D": "DISABLE {}", "R": "ENABLE REPLICA {}", "A": "ENABLE ALWAYS {}"}
 
 
-def read_rules(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:
-    """Rules other than views' own (``_RETURN``), INSTEAD and ALSO, with their enabled state."""
+def _on_relations(q: Quoter, relations: Mapping[int, str], rows: list[tuple[Any, ...]], catalog: str,
+                  keyword: str) -> list[SchemaObject]:
+    """Rules or triggers: ``(oid, relation, name, definition, enabled state)`` rows of the dumped relations."""
     objects = []
-    for oid, relid, name, definition, enabled in fetch(conn, """
-            SELECT r.oid, r.ev_class, r.rulename, pg_catalog.pg_get_ruledef(r.oid), r.ev_enabled
-            FROM pg_catalog.pg_rewrite r WHERE r.rulename <> '_RETURN' ORDER BY r.ev_class, r.rulename"""):
+    for oid, relid, name, definition, enabled in rows:
         table = relations.get(relid)
         if table is None:
             continue
         create = definition.strip().rstrip(";") + ";\n"
         if enabled in _ENABLED:
-            create += f"ALTER TABLE {table} {_ENABLED[enabled].format('RULE ' + q(name))};\n"
-        objects.append(SchemaObject(("pg_rewrite", oid), "rule", "RULE", f"{q(name)} ON {table}", create))
+            create += f"ALTER TABLE {table} {_ENABLED[enabled].format(keyword + ' ' + q(name))};\n"
+        objects.append(SchemaObject((catalog, oid), keyword.lower(), keyword, f"{q(name)} ON {table}", create))
     return objects
+
+
+def read_rules(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:
+    """Rules other than views' own (``_RETURN``), INSTEAD and ALSO, with their enabled state."""
+    return _on_relations(q, relations, fetch(conn, """
+        SELECT r.oid, r.ev_class, r.rulename, pg_catalog.pg_get_ruledef(r.oid), r.ev_enabled
+        FROM pg_catalog.pg_rewrite r WHERE r.rulename <> '_RETURN' ORDER BY r.ev_class, r.rulename"""),
+                         "pg_rewrite", "RULE")
 
 
 def read_triggers(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:
     """Triggers (partitions' clones of their parent's come with it), with their enabled state."""
-    objects = []
-    for oid, relid, name, definition, enabled in fetch(conn, """
-            SELECT t.oid, t.tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid, false), t.tgenabled
-            FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal AND t.tgparentid = 0
-            ORDER BY t.tgname"""):
-        table = relations.get(relid)
-        if table is None:
-            continue
-        create = definition + ";\n"
-        if enabled in _ENABLED:
-            create += f"ALTER TABLE {table} {_ENABLED[enabled].format('TRIGGER ' + q(name))};\n"
-        objects.append(SchemaObject(("pg_trigger", oid), "trigger", "TRIGGER", f"{q(name)} ON {table}", create))
-    return objects
+    return _on_relations(q, relations, fetch(conn, """
+        SELECT t.oid, t.tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid, false), t.tgenabled
+        FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal AND t.tgparentid = 0 ORDER BY t.tgname"""),
+                         "pg_trigger", "TRIGGER")
 
 
 def read_policies(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, literal, not_extension_member
-from synco_core.engines.postgresql.objects import SchemaObject
+from synco_core.engines.postgresql.objects import SchemaObject, definition_options
 
 
 def read_functions(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:
@@ -77,41 +77,23 @@ def read_aggregates(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObje
         # The final function's default access to the state: read-only for plain aggregates, read-write
         # for ordered-set and hypothetical-set ones.
         default_modify = "r" if kind == "n" else "w"
-        options = [f"SFUNC = {transfn}", f"STYPE = {transtype}"]
-        if transspace:
-            options.append(f"SSPACE = {transspace}")
-        if initval is not None:
-            options.append(f"INITCOND = {literal(initval)}")
-        if finalfn != "-":
-            options.append(f"FINALFUNC = {finalfn}")
-            if finalextra:
-                options.append("FINALFUNC_EXTRA")
-            if finalmodify != default_modify:
-                options.append(f"FINALFUNC_MODIFY = {_modify(finalmodify)}")
-        for option, function in (("COMBINEFUNC", combinefn), ("SERIALFUNC", serialfn),
-                                 ("DESERIALFUNC", deserialfn), ("MSFUNC", mtransfn), ("MINVFUNC", minvtransfn)):
-            if function != "-":
-                options.append(f"{option} = {function}")
-        if mtranstype:
-            options.append(f"MSTYPE = {mtranstype}")
-            if mtransspace:
-                options.append(f"MSSPACE = {mtransspace}")
-            if minitval is not None:
-                options.append(f"MINITCOND = {literal(minitval)}")
-            if mfinalfn != "-":
-                options.append(f"MFINALFUNC = {mfinalfn}")
-                if mfinalextra:
-                    options.append("MFINALFUNC_EXTRA")
-                if mfinalmodify != default_modify:
-                    options.append(f"MFINALFUNC_MODIFY = {_modify(mfinalmodify)}")
-        if sortop:
-            options.append(f"SORTOP = {sortop}")
-        if parallel in ("s", "r"):
-            options.append(f"PARALLEL = {'SAFE' if parallel == 's' else 'RESTRICTED'}")
-        if kind == "h":
-            options.append("HYPOTHETICAL")
+        has_final, has_moving_final = finalfn != "-", mfinalfn != "-"
+        options = definition_options(
+            ("SFUNC", transfn), ("STYPE", transtype), ("SSPACE", transspace),
+            ("INITCOND", literal(initval) if initval is not None else None), ("FINALFUNC", finalfn),
+            ("FINALFUNC_EXTRA", has_final and finalextra),
+            ("FINALFUNC_MODIFY", _modify(finalmodify) if has_final and finalmodify != default_modify else None),
+            ("COMBINEFUNC", combinefn), ("SERIALFUNC", serialfn), ("DESERIALFUNC", deserialfn),
+            ("MSFUNC", mtransfn), ("MINVFUNC", minvtransfn), ("MSTYPE", mtranstype),
+            ("MSSPACE", mtransspace if mtranstype else None),
+            ("MINITCOND", literal(minitval) if mtranstype and minitval is not None else None),
+            ("MFINALFUNC", mfinalfn), ("MFINALFUNC_EXTRA", has_moving_final and mfinalextra),
+            ("MFINALFUNC_MODIFY",
+             _modify(mfinalmodify) if has_moving_final and mfinalmodify != default_modify else None),
+            ("SORTOP", sortop), ("PARALLEL", {"s": "SAFE", "r": "RESTRICTED"}.get(parallel)),
+            ("HYPOTHETICAL", kind == "h"))
         qualified = q.qualified(schema, name)
-        create = f"CREATE AGGREGATE {qualified}({arguments}) (\n    " + ",\n    ".join(options) + "\n);\n\n"
+        create = f"CREATE AGGREGATE {qualified}({arguments}) {options};\n\n"
         # GRANT names an aggregate like a function, with its arguments in one list (no ORDER BY); with an
         # empty search path regprocedure prints it schema-qualified.
         objects.append(SchemaObject(("pg_proc", oid), "proc", "AGGREGATE", f"{qualified}({identity})", create,

@@ -211,6 +211,8 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                          WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum)
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
+              -- An index whose CREATE INDEX CONCURRENTLY failed is not used, and pg_dump leaves it out too.
+              AND (i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p')
             ORDER BY ic.relname"""):
         if ("pg_class", index_oid) in skipped:
             continue

@@ -12,12 +12,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, not_extension_member
-from synco_core.engines.postgresql.objects import SchemaObject
-
-
-def _functions(names: tuple[str, ...], values: tuple[str | None, ...]) -> str:
-    pairs = zip(names, values, strict=True)
-    return ",\n    ".join(f"{name} = {value}" for name, value in pairs if value and value != "-")
+from synco_core.engines.postgresql.objects import SchemaObject, definition_options
 
 
 def read_text_search(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:
@@ -30,9 +25,9 @@ def read_text_search(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObj
             FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
             WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_parser', 'p.oid')} ORDER BY p.oid"""):
         qualified = q.qualified(schema, name)
-        body = _functions(("START", "GETTOKEN", "END", "LEXTYPES", "HEADLINE"), tuple(functions))
+        body = definition_options(*zip(("START", "GETTOKEN", "END", "LEXTYPES", "HEADLINE"), functions, strict=True))
         objects.append(SchemaObject(("pg_ts_parser", oid), "tsparser", "TEXT SEARCH PARSER", qualified,
-                                    f"CREATE TEXT SEARCH PARSER {qualified} (\n    {body}\n);\n"))
+                                    f"CREATE TEXT SEARCH PARSER {qualified} {body};\n"))
     for oid, schema, name, *functions in fetch(conn, f"""
             SELECT t.oid, n.nspname, t.tmplname, t.tmplinit::pg_catalog.regproc::text,
                    t.tmpllexize::pg_catalog.regproc::text
@@ -40,9 +35,9 @@ def read_text_search(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObj
             WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_template', 't.oid')}
             ORDER BY t.oid"""):
         qualified = q.qualified(schema, name)
-        body = _functions(("INIT", "LEXIZE"), tuple(functions))
+        body = definition_options(*zip(("INIT", "LEXIZE"), functions, strict=True))
         objects.append(SchemaObject(("pg_ts_template", oid), "tstemplate", "TEXT SEARCH TEMPLATE", qualified,
-                                    f"CREATE TEXT SEARCH TEMPLATE {qualified} (\n    {body}\n);\n"))
+                                    f"CREATE TEXT SEARCH TEMPLATE {qualified} {body};\n"))
     for oid, schema, name, owner, template, options in fetch(conn, f"""
             SELECT d.oid, n.nspname, d.dictname, pg_catalog.pg_get_userbyid(d.dictowner),
                    pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.tmplname), d.dictinitoption

@@ -9,9 +9,7 @@ Refused today:
 
 - subscriptions: a database with one cannot be dropped (``DROP DATABASE`` refuses), which would stop
   every later install and rollback of the copy, and dropping the subscription on the copy would drop the
-  replication slot on the publisher, i.e. on production;
-- operators and functions added to a built-in operator family (``ALTER OPERATOR FAMILY integer_ops USING
-  btree ADD ...``): ``pg_dump`` leaves them out silently. Members an extension adds come with it.
+  replication slot on the publisher, i.e. on production.
 """
 
 from __future__ import annotations
@@ -38,19 +36,6 @@ REFUSED: list[Refusal] = [
     Refusal("subscriptions", "a copy could not be dropped, and dropping its subscription drops the publisher's slot",
             """SELECT 'pg_subscription', s.oid, pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
                WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-               ORDER BY 3"""),
-    Refusal("operators and functions added to built-in operator families", "pg_dump leaves them out too",
-            """SELECT 'pg_amop', o.oid, pg_catalog.pg_describe_object('pg_catalog.pg_amop'::regclass, o.oid, 0)
-               FROM pg_catalog.pg_amop o
-               WHERE o.oid >= 16384 AND o.amopfamily < 16384 AND NOT EXISTS (
-                   SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_operator'::regclass
-                   AND e.objid = o.amopopr AND e.deptype = 'e')
-               UNION ALL
-               SELECT 'pg_amproc', p.oid, pg_catalog.pg_describe_object('pg_catalog.pg_amproc'::regclass, p.oid, 0)
-               FROM pg_catalog.pg_amproc p
-               WHERE p.oid >= 16384 AND p.amprocfamily < 16384 AND NOT EXISTS (
-                   SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_proc'::regclass
-                   AND e.objid = p.amproc AND e.deptype = 'e')
                ORDER BY 3"""),
 ]
 

@@ -443,6 +443,11 @@ CREATE TYPE public.int_like (INPUT = public.int_like_in, OUTPUT = public.int_lik
 CREATE TABLE public.base_values (v public.int_like, vs public.int_like[]);
 INSERT INTO public.base_values VALUES ('1', '{2,3}'), (DEFAULT, NULL);
 CREATE CAST (public.int_like AS integer) WITHOUT FUNCTION AS IMPLICIT;
+-- Hashing for it, added to a built-in operator family (pg_dump leaves such members out).
+CREATE FUNCTION public.int_like_hash(public.int_like) RETURNS integer LANGUAGE internal IMMUTABLE STRICT
+    AS 'hashint4';
+ALTER OPERATOR FAMILY integer_ops USING hash ADD
+    FUNCTION 1 (public.int_like, public.int_like) public.int_like_hash(public.int_like);
 CREATE FUNCTION public.float_diff(double precision, double precision) RETURNS double precision LANGUAGE sql
     IMMUTABLE STRICT AS $$ SELECT $1 - $2 $$;
 CREATE TYPE public.text_range AS RANGE (SUBTYPE = text, COLLATION = "C", SUBTYPE_OPCLASS = text_pattern_ops,
