@@ -97,3 +97,35 @@ def definition_options(*pairs: tuple[str, object]) -> str:
         elif value is not None and value is not False and value not in ("", "-", 0):
             items.append(f"{name} = {value}")
     return "(\n    " + ",\n    ".join(items) + "\n)"
+
+
+def do_block(body: str) -> str:
+    """``body`` as an anonymous PL/pgSQL block, dollar-quoted with a tag the body does not hold."""
+    number = 0
+    while f"$synco{number}$" in body:
+        number += 1
+    tag = f"$synco{number}$"
+    return f"DO {tag}\nBEGIN\n{body}\nEND\n{tag};\n"
+
+
+def if_roles_exist(statement: str, roles: list[str], what: str) -> str:
+    """``statement`` run only where every role in ``roles`` exists; elsewhere a warning naming ``what``.
+
+    Without ``--owners`` a dump does not expect production's roles where it is loaded, and a statement
+    naming a missing one would stop the load.
+    """
+    names = ", ".join(literal(role) for role in sorted(set(roles)))
+    return do_block(
+        f"    IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN ({names})) = {len(set(roles))} THEN\n"
+        f"        EXECUTE {literal(statement.strip().rstrip(';'))};\n"
+        "    ELSE\n"
+        f"        RAISE WARNING '%', {literal(what + ' is not created: a role it names does not exist here')};\n"
+        "    END IF;")
+
+
+def unless_error(statement: str, condition: str, what: str) -> str:
+    """``statement`` run where it can be; where it fails with ``condition`` (an error name), a warning."""
+    return do_block(
+        f"    EXECUTE {literal(statement.strip().rstrip(';'))};\n"
+        f"EXCEPTION WHEN {condition} THEN\n"
+        f"    RAISE WARNING '%', {literal(what + ': ')} || SQLERRM;")

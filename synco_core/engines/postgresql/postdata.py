@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, literal, not_extension_member
-from synco_core.engines.postgresql.objects import SchemaObject
+from synco_core.engines.postgresql.objects import SchemaObject, if_roles_exist
 
 _ENABLED = {"D": "DISABLE {}", "R": "ENABLE REPLICA {}", "A": "ENABLE ALWAYS {}"}
 
@@ -49,28 +49,34 @@ def read_triggers(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[i
                          "pg_trigger", "TRIGGER")
 
 
-def read_policies(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:
-    """Row security policies (whether a table enforces them is part of the table)."""
+def read_policies(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str], *,
+                  owners: bool) -> list[SchemaObject]:
+    """Row security policies (whether a table enforces them is part of the table).
+
+    A policy names roles. Without the owners (``owners``) the roles of the source are not expected where
+    the dump loads: a policy naming any but ``PUBLIC`` is created only where they all exist.
+    """
     objects = []
     commands = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
     for oid, relid, policy, permissive, command, roles, using, check in fetch(conn, """
             SELECT p.oid, p.polrelid, p.polname, p.polpermissive, p.polcmd,
-                   ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC'
-                                     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END
-                         FROM unnest(p.polroles) r),
+                   ARRAY(SELECT pg_catalog.pg_get_userbyid(r) FROM unnest(p.polroles) r WHERE r <> 0),
                    pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
             FROM pg_catalog.pg_policy p ORDER BY p.polname"""):
         table = relations.get(relid)
         if table is None:
             continue
+        grantees = [q(role) for role in roles] or ["PUBLIC"]
         statement = (f"CREATE POLICY {q(policy)} ON {table} AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} "
-                     f"FOR {commands[command]} TO {', '.join(roles)}")
+                     f"FOR {commands[command]} TO {', '.join(grantees)}")
         if using is not None:
             statement += f" USING ({using})"
         if check is not None:
             statement += f" WITH CHECK ({check})"
-        objects.append(SchemaObject(("pg_policy", oid), "policy", "POLICY", f"{q(policy)} ON {table}",
-                                    statement + ";\n"))
+        create = statement + ";\n"
+        if roles and not owners:
+            create = if_roles_exist(create, list(roles), f"policy {q(policy)} on {table}")
+        objects.append(SchemaObject(("pg_policy", oid), "policy", "POLICY", f"{q(policy)} ON {table}", create))
     return objects
 
 

@@ -105,7 +105,7 @@ class Schema:
         self.views = register([self._view(r) for r in relations])
         self.statistics = register(postdata.read_statistics(conn, q, names))
         self.triggers = register(postdata.read_triggers(conn, q, names))
-        self.policies = register(postdata.read_policies(conn, q, names))
+        self.policies = register(postdata.read_policies(conn, q, names, owners=options.owners))
         self.publications = register(postdata.read_publications(conn, q, names, registry.skipped))
 
         parts: dict[Key, Node] = {obj.key: obj.node for obj in self.by_node.values()}
