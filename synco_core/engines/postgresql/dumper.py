@@ -110,8 +110,6 @@ class PostgresDumper:
         self.registry = Registry()
         #: Column privileges: (table, column, owner, ACL), granted with the owners and grants.
         self.column_acls: list[tuple[str, str, str, list[str]]] = []
-        #: Sequences whose owner follows their table's (serial and identity sequences).
-        self.owned_sequences: set[int] = set()
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -217,12 +215,12 @@ class PostgresDumper:
             ORDER BY n.nspname""")
         created = {"public"}
         w.section("Extensions")
-        for extension in self.registry.register(extensions.read_extensions(conn, q)):
-            schema = extension.grant or ""
+        for extension, schema in extensions.read_extensions(conn, q):
+            if not self.registry.register([extension]):
+                continue
             if schema not in created and schema != "pg_catalog":
                 w.sql(f"CREATE SCHEMA {q(schema)};\n")
                 created.add(schema)
-            extension.grant = None
             w.sql(extension.create)
         w.section("Schemas")
         for oid, name, owner, acl in schemas:
@@ -237,11 +235,11 @@ class PostgresDumper:
         w.section("Sequences")
         for seq in sequences:
             name = q.qualified(seq.schema, seq.name)
-            owned = seq.owned_by is not None
-            if owned:
-                self.owned_sequences.add(seq.oid)
-            self.registry.register([SchemaObject(("pg_class", seq.oid), "sequence", "SEQUENCE", name, "",
-                                        None if owned else seq.owner, seq.acl, f"SEQUENCE {name}")])
+            # The owner of a serial or identity column's sequence follows its table's: ALTER SEQUENCE ... OWNER
+            # TO is refused while it is linked to the table, and ALTER TABLE ... OWNER TO moves it along.
+            owner = None if seq.owned_by is not None else seq.owner
+            self.registry.register([SchemaObject(("pg_class", seq.oid), "sequence", "SEQUENCE", name, "", owner,
+                                                 seq.acl, f"SEQUENCE {name}")])
             if not seq.identity:
                 unlogged = "UNLOGGED " if seq.persistence == "u" else ""
                 w.sql(f"CREATE {unlogged}SEQUENCE {name} AS {seq.type} {seq.options()};\n")

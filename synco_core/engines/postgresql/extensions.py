@@ -22,14 +22,14 @@ from synco_core.engines.postgresql.catalog import Quoter, fetch, manifest_key
 from synco_core.engines.postgresql.objects import SchemaObject
 
 
-def read_extensions(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:
-    """Extensions other than the built-in ones (plpgsql), with the schema each one lives in.
+def read_extensions(conn: psycopg.Connection[Any], q: Quoter) -> list[tuple[SchemaObject, str]]:
+    """Extensions other than the built-in ones (plpgsql), each with the schema it lives in.
 
-    The statement creates the schema too when no other part of the dump does (an extension's own
-    schema); the caller decides, so ``create`` holds only ``CREATE EXTENSION``.
+    ``create`` holds only ``CREATE EXTENSION``: the caller creates the schema first when no other part of
+    the dump does (an extension's own schema).
     """
-    return [SchemaObject(("pg_extension", oid), "extension", "EXTENSION", q(name),
-                         f"CREATE EXTENSION IF NOT EXISTS {q(name)} WITH SCHEMA {q(schema)};\n", None, None, schema)
+    return [(SchemaObject(("pg_extension", oid), "extension", "EXTENSION", q(name),
+                          f"CREATE EXTENSION IF NOT EXISTS {q(name)} WITH SCHEMA {q(schema)};\n"), schema)
             # Built-in extensions (plpgsql) have OIDs below FirstNormalObjectId and exist in every database.
             for oid, name, schema in fetch(conn, """
                 SELECT e.oid, e.extname, n.nspname FROM pg_catalog.pg_extension e

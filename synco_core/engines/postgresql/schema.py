@@ -135,7 +135,7 @@ class Schema:
                 continue
             nodes += [obj.node for obj in group if obj.node not in self.late and obj.node not in after_tables]
         nodes += [obj.node for obj in table_objects]
-        nodes += [node for node in after_tables if node not in self.late]
+        nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
 
     def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
