@@ -96,6 +96,12 @@ def test_every_object_kind_round_trips(fidelity_copy: tuple[str, str, bytes]) ->
     assert data.startswith(b"--\n-- synco PostgreSQL dump\n")
 
 
+def test_the_same_database_gives_the_same_dump(fidelity_copy: tuple[str, str, bytes]) -> None:
+    """The order is decided by the catalog alone, never by the iteration order of a set."""
+    source, _, data = fidelity_copy
+    assert dump(source, DumpOptions(secrets=True))[0] == data
+
+
 def test_views_and_bodies_that_use_aggregates_load_and_answer_alike(fidelity_copy: tuple[str, str, bytes]) -> None:
     source, target, data = fidelity_copy
     # Plain, moving, with combine/serial/deserial functions, ordered-set and hypothetical-set aggregates.
@@ -366,6 +372,10 @@ SELECT pg_catalog.pg_extension_config_dump('journal', '');
 CREATE SEQUENCE settings_seq;
 SELECT pg_catalog.pg_extension_config_dump('settings_seq', '');
 """,
+    # An extension that requires the other one, and whose name sorts before it.
+    "synco_test_addon.control": "comment = 'synco tests: requires synco_test_settings'\n"
+                                "default_version = '1.0'\nrelocatable = true\nrequires = 'synco_test_settings'\n",
+    "synco_test_addon--1.0.sql": "CREATE VIEW setting_keys AS SELECT key FROM settings;\n",
 }
 
 
@@ -391,16 +401,18 @@ def test_rows_of_extension_configuration_tables(postgres_database_factory: Calla
     install_test_extension()
     source, target = postgres_database_factory(), postgres_database_factory()
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
-        conn.execute(f"CREATE EXTENSION {_EXTENSION}")
+        conn.execute("CREATE EXTENSION synco_test_addon CASCADE")
         conn.execute("INSERT INTO public.settings VALUES ('theme', 'dark', false)")
         conn.execute("INSERT INTO public.journal VALUES ('first'), ('second')")
         conn.execute("SELECT nextval('public.settings_seq') FROM generate_series(1, 3)")
     data, result = dump(source)
     # Only the rows the extension's condition selects: its own row comes with CREATE EXTENSION.
     assert result.tables["settings"].rows == 1 and result.tables["journal"].rows == 2
+    assert data.index(b"CREATE EXTENSION IF NOT EXISTS synco_test_settings") < data.index(
+        b"CREATE EXTENSION IF NOT EXISTS synco_test_addon")
     install(target, data, result)
     assert_same(source, target)
-    assert rows(target, "SELECT key FROM public.settings ORDER BY key") == [("schema_version",), ("theme",)]
+    assert rows(target, "SELECT key FROM public.setting_keys ORDER BY key") == [("schema_version",), ("theme",)]
 
 
 # -- what cannot be carried --------------------------------------------------------------------------

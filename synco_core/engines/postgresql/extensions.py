@@ -20,21 +20,30 @@ import psycopg
 
 from synco_core.engines.postgresql.catalog import Quoter, fetch, manifest_key
 from synco_core.engines.postgresql.objects import SchemaObject
+from synco_core.engines.postgresql.ordering import Graph, order
 
 
 def read_extensions(conn: psycopg.Connection[Any], q: Quoter) -> list[tuple[SchemaObject, str]]:
-    """Extensions other than the built-in ones (plpgsql), each with the schema it lives in.
+    """Extensions other than the built-in ones (plpgsql), each with the schema it lives in, an extension
+    after those it requires (``requires`` in its control file), otherwise by name.
 
     ``create`` holds only ``CREATE EXTENSION``: the caller creates the schema first when no other part of
     the dump does (an extension's own schema).
     """
-    return [(SchemaObject(("pg_extension", oid), "extension", "EXTENSION", q(name),
-                          f"CREATE EXTENSION IF NOT EXISTS {q(name)} WITH SCHEMA {q(schema)};\n"), schema)
-            # Built-in extensions (plpgsql) have OIDs below FirstNormalObjectId and exist in every database.
-            for oid, name, schema in fetch(conn, """
+    found = {oid: (SchemaObject(("pg_extension", oid), "extension", "EXTENSION", q(name),
+                                f"CREATE EXTENSION IF NOT EXISTS {q(name)} WITH SCHEMA {q(schema)};\n"), schema)
+             # Built-in extensions (plpgsql) have OIDs below FirstNormalObjectId and exist in every database.
+             for oid, name, schema in fetch(conn, """
                 SELECT e.oid, e.extname, n.nspname FROM pg_catalog.pg_extension e
                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-                WHERE e.oid >= 16384 ORDER BY e.extname""")]
+                WHERE e.oid >= 16384 ORDER BY e.extname""")}
+    graph = Graph()
+    for oid, required in fetch(conn, """
+            SELECT d.objid, d.refobjid FROM pg_catalog.pg_depend d
+            WHERE d.classid = 'pg_catalog.pg_extension'::regclass
+              AND d.refclassid = 'pg_catalog.pg_extension'::regclass"""):
+        graph.needs.setdefault(("extension", oid), set()).add(("extension", required))
+    return [found[oid] for _, oid in order([("extension", oid) for oid in found], graph)]
 
 
 @dataclass
