@@ -42,17 +42,21 @@ def sqlite_condition() -> str:
 MASK = "'masked %s {} $1 ? '' \\ ' || id -- trailing ) comment"
 
 
+#: The column keep_newest orders by: its name is as hostile as the conditions.
+AT = "at %s {}"
+
+
 def masked(identifier: int) -> str:
     return f"masked %s {{}} $1 ? ' \\ {identifier}"
 
 
 POSTGRES_TABLES = """
-CREATE TABLE keyed (id integer PRIMARY KEY, note text, at integer);
-CREATE TABLE unkeyed (id integer, note text, at integer);
-CREATE TABLE parted (id integer, note text, at integer) PARTITION BY RANGE (id);
+CREATE TABLE keyed (id integer PRIMARY KEY, note text, "at %s {}" integer);
+CREATE TABLE unkeyed (id integer, note text, "at %s {}" integer);
+CREATE TABLE parted (id integer, note text, "at %s {}" integer) PARTITION BY RANGE (id);
 CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (4);
 CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (4) TO (MAXVALUE);
-CREATE TABLE parent (id integer, note text, at integer);
+CREATE TABLE parent (id integer, note text, "at %s {}" integer);
 CREATE TABLE child (extra integer) INHERITS (parent);
 """
 
@@ -65,12 +69,12 @@ def test_postgres_filters_and_expressions_reach_the_server_verbatim(postgres_dat
         conn.execute(POSTGRES_TABLES)
         for table in ("keyed", "unkeyed", "parted", "parent", "child"):
             for number, note in enumerate(NOTES, start=1):
-                conn.execute(f"INSERT INTO {table} (id, note, at) VALUES (%s, %s, %s)", (number, note, number))
+                conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s)", (number, note, number))
     condition = postgres_condition()
     options = DumpOptions(
         where={table: condition for table in ("keyed", "unkeyed", "parted", "parent")},
         # keep_newest on a partitioned and an inheritance parent also filters through the condition.
-        keep_newest={"parted": ("at", 3), "parent": ("at", 5)},
+        keep_newest={"parted": (AT, 3), "parent": (AT, 5)},
         sanitize=tuple(SanitizeRule(table, "note", expression=MASK) for table in ("unkeyed", "parent")),
     )
     out = io.BytesIO()
@@ -92,9 +96,9 @@ def test_postgres_filters_and_expressions_reach_the_server_verbatim(postgres_dat
 
 
 SQLITE_TABLES = """
-CREATE TABLE keyed (id INTEGER PRIMARY KEY, note TEXT, at INTEGER);
-CREATE TABLE unkeyed (id INTEGER, note TEXT, at INTEGER);
-CREATE TABLE no_rowid (id INTEGER, part TEXT, note TEXT, at INTEGER, PRIMARY KEY (part, id)) WITHOUT ROWID;
+CREATE TABLE keyed (id INTEGER PRIMARY KEY, note TEXT, "at %s {}" INTEGER);
+CREATE TABLE unkeyed (id INTEGER, note TEXT, "at %s {}" INTEGER);
+CREATE TABLE no_rowid (id INTEGER, part TEXT, note TEXT, "at %s {}" INTEGER, PRIMARY KEY (part, id)) WITHOUT ROWID;
 """
 
 
@@ -109,11 +113,11 @@ def test_sqlite_filters_and_expressions_reach_sqlite_verbatim(tmp_path: Path, sq
                 if table == "no_rowid":
                     conn.execute("INSERT INTO no_rowid VALUES (?, ?, ?, ?)", (number, f"p{number % 2}", note, number))
                 else:
-                    conn.execute(f"INSERT INTO {table} (id, note, at) VALUES (?, ?, ?)", (number, note, number))
+                    conn.execute(f"INSERT INTO {table} VALUES (?, ?, ?)", (number, note, number))
     condition = sqlite_condition()
     options = DumpOptions(
         where={table: condition for table in ("keyed", "unkeyed", "no_rowid")},
-        keep_newest={"no_rowid": ("at", 2), "keyed": ("at", 3)},
+        keep_newest={"no_rowid": (AT, 2), "keyed": (AT, 3)},
         sanitize=(SanitizeRule("unkeyed", "note", expression=MASK),
                   SanitizeRule("no_rowid", "part", transform="email")),
         format="sql" if sql else "native",
