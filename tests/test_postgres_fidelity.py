@@ -205,6 +205,31 @@ def test_pagila_round_trips_through_the_cli(postgres_database_factory: Callable[
     assert rows(target, "SELECT count(*) FROM public.film_list") == [(997,)]
 
 
+def test_children_keep_a_column_order_of_their_own(postgres_database_factory: Callable[[], str]) -> None:
+    """A partition or inheriting table created on its own and attached keeps its column order (pg_dump
+    writes INHERITS, which puts the parent's columns first)."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("""
+            CREATE TABLE base (id integer NOT NULL, note text, CONSTRAINT base_id_positive CHECK (id > 0));
+            CREATE TABLE derived (extra integer) INHERITS (base);
+            CREATE TABLE adopted (extra text, note text, id integer NOT NULL, CONSTRAINT base_id_positive CHECK (id > 0));
+            ALTER TABLE adopted INHERIT base;
+            INSERT INTO adopted VALUES ('x', 'adopted row', 3);
+            CREATE TABLE events (id bigint NOT NULL, kind text NOT NULL, payload jsonb) PARTITION BY LIST (kind);
+            CREATE TABLE events_click PARTITION OF events FOR VALUES IN ('click');
+            CREATE TABLE events_late (payload jsonb, kind text NOT NULL, id bigint NOT NULL);
+            ALTER TABLE events ATTACH PARTITION events_late FOR VALUES IN ('late');
+            INSERT INTO events VALUES (1, 'click', NULL), (2, 'late', '{"late": true}');""")
+    data, result = dump(source)
+    install(target, data, result)
+    assert_same(source, target)
+    query = "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum"
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert [r[0] for r in conn.execute(query, ("adopted",))] == ["extra", "note", "id"]
+        assert [r[0] for r in conn.execute(query, ("events_late",))] == ["payload", "kind", "id"]
+
+
 def test_a_language_of_its_own_and_a_transform(postgres_database_factory: Callable[[], str]) -> None:
     """pg_dump writes a bare CREATE LANGUAGE that fails for a language no extension provides; synco writes
     its handler functions."""

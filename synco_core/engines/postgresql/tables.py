@@ -7,7 +7,8 @@ access method, typed-table type and storage options, then :func:`table_settings`
 
 A partition is created with ``PARTITION OF`` when its columns are in its parent's order; one whose
 columns are in another order (it was created on its own and attached) is created with its own column
-list and attached, so it keeps that order.
+list and attached, so it keeps that order. The same goes for a table that inherits (``INHERITS`` puts the
+parents' columns first): in another order, it is created on its own and made to inherit.
 
 An object in a tablespace other than the database's default goes there when the loading server has a
 tablespace of that name, and to the default tablespace otherwise (:func:`in_tablespace`): a laptop
@@ -87,13 +88,20 @@ def create_table(q: Quoter, table: Table, by_oid: Mapping[int, Table],
     lines = []
     inherited_not_null = []
     parents = [by_oid[p] for p in table.inherits if p in by_oid]
+    # INHERITS puts the parents' columns first; a child whose columns are in another order (it was created
+    # on its own, then made to inherit) is created with its own column list and made to inherit afterwards.
+    inherited = list(dict.fromkeys(c.name for p in parents for c in p.columns))
+    in_order = [c.name for c in table.columns][:len(inherited)] == inherited
+    later_parents = [] if in_order else parents
+    if later_parents:
+        parents = []
     for number, column in enumerate(table.columns, start=1):
         if table.of_type:
             # A typed table's columns come from its type; only their constraints are its own.
             if column.not_null:
                 lines.append(f"    {q(column.name)} WITH OPTIONS NOT NULL")
             continue
-        if parent is None and not column.is_local:
+        if parent is None and not column.is_local and not later_parents:
             # A column that only comes from an inherited parent is created by INHERITS; a NOT NULL of its
             # own is added.
             if column.not_null and not any(c.name == column.name and c.not_null for p in parents for c in p.columns):
@@ -116,6 +124,8 @@ def create_table(q: Quoter, table: Table, by_oid: Mapping[int, Table],
         # Created with its own column order: attached to its parent afterwards.
         statements += (f"ALTER TABLE ONLY {q.qualified(parent.schema, parent.name)} ATTACH PARTITION {name}\n"
                        f"    {table.partition_bound};\n")
+    for later in later_parents:
+        statements += f"ALTER TABLE ONLY {name} INHERIT {q.qualified(later.schema, later.name)};\n"
     return statements + table_settings(q, table, name)
 
 
