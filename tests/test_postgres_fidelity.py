@@ -213,7 +213,8 @@ def test_children_keep_a_column_order_of_their_own(postgres_database_factory: Ca
         conn.execute("""
             CREATE TABLE base (id integer NOT NULL, note text, CONSTRAINT base_id_positive CHECK (id > 0));
             CREATE TABLE derived (extra integer) INHERITS (base);
-            CREATE TABLE adopted (extra text, note text, id integer NOT NULL, CONSTRAINT base_id_positive CHECK (id > 0));
+            CREATE TABLE adopted (extra text, note text, id integer NOT NULL,
+                                  CONSTRAINT base_id_positive CHECK (id > 0));
             ALTER TABLE adopted INHERIT base;
             INSERT INTO adopted VALUES ('x', 'adopted row', 3);
             CREATE TABLE events (id bigint NOT NULL, kind text NOT NULL, payload jsonb) PARTITION BY LIST (kind);
