@@ -14,30 +14,28 @@ import psycopg
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, not_extension_member
 from synco_core.engines.postgresql.objects import SchemaObject, definition_options
 
+#: Parsers and templates, which are made of functions only: (catalog, kind, keyword, column prefix, function
+#: columns, CREATE options).
+_MADE_OF_FUNCTIONS = (
+    ("pg_ts_parser", "tsparser", "TEXT SEARCH PARSER", "prs", ("start", "token", "end", "lextype", "headline"),
+     ("START", "GETTOKEN", "END", "LEXTYPES", "HEADLINE")),
+    ("pg_ts_template", "tstemplate", "TEXT SEARCH TEMPLATE", "tmpl", ("init", "lexize"), ("INIT", "LEXIZE")),
+)
+
 
 def read_text_search(conn: psycopg.Connection[Any], q: Quoter) -> list[SchemaObject]:
     """Parsers, templates, dictionaries and configurations, each kind in creation (OID) order."""
     objects = []
-    for oid, schema, name, *functions in fetch(conn, f"""
-            SELECT p.oid, n.nspname, p.prsname, p.prsstart::pg_catalog.regproc::text,
-                   p.prstoken::pg_catalog.regproc::text, p.prsend::pg_catalog.regproc::text,
-                   p.prslextype::pg_catalog.regproc::text, p.prsheadline::pg_catalog.regproc::text
-            FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
-            WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_parser', 'p.oid')} ORDER BY p.oid"""):
-        qualified = q.qualified(schema, name)
-        body = definition_options(*zip(("START", "GETTOKEN", "END", "LEXTYPES", "HEADLINE"), functions, strict=True))
-        objects.append(SchemaObject(("pg_ts_parser", oid), "tsparser", "TEXT SEARCH PARSER", qualified,
-                                    f"CREATE TEXT SEARCH PARSER {qualified} {body};\n"))
-    for oid, schema, name, *functions in fetch(conn, f"""
-            SELECT t.oid, n.nspname, t.tmplname, t.tmplinit::pg_catalog.regproc::text,
-                   t.tmpllexize::pg_catalog.regproc::text
-            FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
-            WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_template', 't.oid')}
-            ORDER BY t.oid"""):
-        qualified = q.qualified(schema, name)
-        body = definition_options(*zip(("INIT", "LEXIZE"), functions, strict=True))
-        objects.append(SchemaObject(("pg_ts_template", oid), "tstemplate", "TEXT SEARCH TEMPLATE", qualified,
-                                    f"CREATE TEXT SEARCH TEMPLATE {qualified} {body};\n"))
+    for catalog_name, kind, keyword, prefix, columns, options in _MADE_OF_FUNCTIONS:
+        functions = ", ".join(f"x.{prefix}{column}::pg_catalog.regproc::text" for column in columns)
+        for oid, schema, name, *values in fetch(conn, f"""
+                SELECT x.oid, n.nspname, x.{prefix}name, {functions}
+                FROM pg_catalog.{catalog_name} x JOIN pg_catalog.pg_namespace n ON n.oid = x.{prefix}namespace
+                WHERE {USER_SCHEMA.format('n')} AND {not_extension_member(catalog_name, 'x.oid')} ORDER BY x.oid"""):
+            qualified = q.qualified(schema, name)
+            body = definition_options(*zip(options, values, strict=True))
+            objects.append(SchemaObject((catalog_name, oid), kind, keyword, qualified,
+                                        f"CREATE {keyword} {qualified} {body};\n"))
     for oid, schema, name, owner, template, options in fetch(conn, f"""
             SELECT d.oid, n.nspname, d.dictname, pg_catalog.pg_get_userbyid(d.dictowner),
                    pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.tmplname), d.dictinitoption
