@@ -140,6 +140,12 @@ class DumpOptions:
     format: Literal["native", "sql"] = "native"
     #: Keep owners and grants (PostgreSQL).
     owners: bool = False
+    #: Leave out objects of kinds the engine cannot carry, and everything that depends on them, instead of
+    #: refusing to dump (``--skip-unsupported``); the engine names what it left out.
+    skip_unsupported: bool = False
+    #: Keep credentials stored in the database's schema (PostgreSQL user mapping passwords), left out by
+    #: default (``--secrets``).
+    secrets: bool = False
     #: Free-form settings for third-party engines.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Tables whose rows the framework's smart transfer leaves out (Neos thumbnails, event log), dumped

@@ -308,7 +308,9 @@ def test_owners_and_grants_are_kept_on_request(postgres_database_factory: Callab
 def test_inspect_uses_statistics(postgres_url: str, plugin_manager: object) -> None:
     load_fixture(postgres_url, FIDELITY)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        # Not the whole database: a partitioned table of the fixture has a foreign partition whose wrapper
+        # has no handler, which ANALYZE cannot sample.
+        conn.execute("ANALYZE public.bytes")
     inventory = inspect_with_engine(parse_database_url(postgres_url))
     tables = {t.name: t for t in inventory.tables}
     assert tables["bytes"].rows_estimate == 256 and tables["bytes"].size_bytes > 0
@@ -429,38 +431,3 @@ def test_dump_is_one_snapshot(postgres_database_factory: Callable[[], str], plug
     install_with_engine(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
                         InstallOptions(yes=True, manifest=result.tables))
     assert fingerprints(postgres_url_for(target)) == before
-
-
-def test_objects_the_dump_leaves_out_are_listed_in_a_warning(postgres_database_factory: Callable[[], str],
-                                                             plugin_manager: object,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
-    source = postgres_database_factory()
-    url = postgres_url_for(source)
-    load_fixture(url, FIDELITY)
-    with caplog.at_level("WARNING", logger="synco_core.engines.postgresql.dumper"):
-        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions())
-    # The fixture has only objects the dump carries (extension members included): no warning.
-    assert [r for r in caplog.records if "leaves out" in r.getMessage()] == []
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE AGGREGATE public.text_concat(text) (SFUNC = textcat, STYPE = text, INITCOND = '')")
-        conn.execute("CREATE RULE no_delete AS ON DELETE TO public.bytes DO INSTEAD NOTHING")
-        conn.execute("SELECT lo_from_bytea(0, 'blob')")
-        conn.execute("CREATE FUNCTION public.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$")
-        conn.execute("CREATE EVENT TRIGGER on_ddl ON ddl_command_start EXECUTE FUNCTION public.on_ddl()")
-        conn.execute("CREATE CONVERSION \"Sales\".latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8")
-        conn.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA archive GRANT SELECT ON TABLES TO PUBLIC")
-        conn.execute("ALTER TABLE public.bytes ALTER COLUMN v SET (n_distinct = 100)")
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="synco_core.engines.postgresql.dumper"):
-        dump_with_engine(parse_database_url(url), io.BytesIO(), DumpOptions(owners=True))
-    lines = [r.getMessage() for r in caplog.records if "leaves out" in r.getMessage()]
-    assert len(lines) == 7, lines
-    assert all(f"/{source} leaves out " in line and line.endswith("(not supported yet)") for line in lines)
-    assert "1 aggregates: public.text_concat(text)" in lines[0]
-    assert "1 rules: no_delete on public.bytes" in lines[1]
-    assert "1 large objects: " in lines[2]
-    assert "1 event triggers: on_ddl " in lines[3]
-    assert '1 encoding conversions: "Sales".latin_in ' in lines[4]
-    assert "1 default privileges (ALTER DEFAULT PRIVILEGES): for role postgres in schema archive on tables " in lines[5]
-    assert "1 column options (n_distinct): public.bytes.v " in lines[6]

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from test_postgres_support import (
     CHINOOK,
     FIDELITY,
+    cli_round_trip,
     fingerprints,
     load_fixture,
     pg_dump_plain,
@@ -24,7 +24,6 @@ from test_postgres_support import (
     sequences,
 )
 
-from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.testing.services import postgres_url_for, unavailable
@@ -44,37 +43,12 @@ def install_from(url: str, path: Path, result: DumpResult | None = None) -> None
         install_with_engine(parse_database_url(url), dump, options)
 
 
-
-
-def test_fidelity_round_trip(postgres_database_factory: Callable[[], str], tmp_path: Path,
-                             plugin_manager: object) -> None:
-    source, target = postgres_database_factory(), postgres_database_factory()
-    load_fixture(postgres_url_for(source), FIDELITY)
-    dump = tmp_path / "dump.sql"
-    result = dump_to(postgres_url_for(source), dump)
-    assert result.wire_type == "PostgresDump" and result.format == "sql"
-    assert result.tables["scalars"].rows == 5
-    assert result.tables["Sales.Order"].rows == 3
-    assert result.tables["archive.events_view_high"].rows > 0
-    install_from(postgres_url_for(target), dump, result)
-
-    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
-    assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
-    assert schema_dump(target) == schema_dump(source)
-
-
 def test_chinook_round_trip_through_the_cli(postgres_database_factory: Callable[[], str], tmp_path: Path,
                                             plugin_manager: object) -> None:
     source, target = postgres_database_factory(), postgres_database_factory()
     load_fixture(postgres_url_for(source), CHINOOK)
-    dump = tmp_path / "chinook.sql"
-    runner = CliRunner()
-    outcome = runner.invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(dump)])
-    assert outcome.exit_code == 0, outcome.output
-    assert "Dumped 11 tables, 15607 rows" in outcome.output
-    outcome = runner.invoke(cli, ["db", "load", postgres_url_for(target), str(dump), "--yes"])
-    assert outcome.exit_code == 0, outcome.output
-
+    assert "Dumped 11 tables, 15607 rows" in cli_round_trip(source, target, tmp_path / "chinook.sql")
+    assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
     assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
     assert schema_dump(target) == schema_dump(source)
 
@@ -84,7 +58,7 @@ def test_our_dump_loads_with_psql(postgres_database_factory: Callable[[], str], 
     source, target = postgres_database_factory(), postgres_database_factory()
     load_fixture(postgres_url_for(source), FIDELITY)
     dump = tmp_path / "dump.sql"
-    dump_to(postgres_url_for(source), dump)
+    dump_to(postgres_url_for(source), dump, DumpOptions(secrets=True))
     loaded = psql_load(target, dump)
     assert loaded.returncode == 0, loaded.stderr
 

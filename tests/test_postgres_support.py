@@ -33,7 +33,9 @@ def load_fixture(url: str, path: Path) -> None:
 
 
 def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
-    """Per table (partitions included): row count and md5 over the rows sorted by their text form.
+    """Per table (partitions included): row count and md5 over the rows sorted by their text form; and
+    under ``<large objects>`` their number and an md5 over each one's OID, data, owner, privileges and
+    comment (``pg_dump --schema-only`` shows none of these).
 
     Sorting by the row text makes the fingerprint independent of physical order, and of synco's own
     checksum scheme, so it checks the round trip from the outside.
@@ -51,6 +53,13 @@ def fingerprints(url: str) -> dict[str, tuple[int, str | None]]:
                                ).fetchone()
             assert row is not None
             result[name] = (int(row[0]), row[1])
+        row = conn.execute("""
+            SELECT count(*), md5(string_agg(concat_ws(':', m.oid, md5(lo_get(m.oid)), pg_get_userbyid(m.lomowner),
+                                                      m.lomacl, obj_description(m.oid, 'pg_largeobject')),
+                                            E'\n' ORDER BY m.oid))
+            FROM pg_largeobject_metadata m""").fetchone()
+        assert row is not None
+        result["<large objects>"] = (int(row[0]), row[1])
     return result
 
 
@@ -85,6 +94,21 @@ def schema_dump(name: str) -> str:
     # \restrict carries a random key per run; the header names the versions. Nothing else is normalised.
     return "\n".join(line for line in output.splitlines()
                      if not re.match(r"^\\(un)?restrict ", line) and not line.startswith("-- Dumped "))
+
+
+def cli_round_trip(source: str, target: str, dump: Path) -> str:
+    """``synco db dump`` of ``source`` into ``dump``, then ``synco db load`` into ``target``; the dump's output."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+    from synco_core.testing.services import postgres_url_for
+
+    runner = CliRunner()
+    dumped = runner.invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(dump)])
+    assert dumped.exit_code == 0, dumped.output
+    loaded = runner.invoke(cli, ["db", "load", postgres_url_for(target), str(dump), "--yes"])
+    assert loaded.exit_code == 0, loaded.output
+    return dumped.output
 
 
 def psql_load(name: str, path: Path) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from typing import BinaryIO, cast
 
 import click
 
-from synco_core.cli.options import asker, debug_option, interactive, yes_option
+from synco_core.cli.options import asker, debug_option, interactive, skip_unsupported_option, yes_option
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
@@ -35,7 +35,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 def build_dump_options(exclude: tuple[str, ...], where: tuple[str, ...], sanitize: tuple[str, ...],
                        routines: bool = False, events: bool = False, sql: bool = False,
-                       owners: bool = False) -> DumpOptions:
+                       owners: bool = False, skip_unsupported: bool = False, secrets: bool = False) -> DumpOptions:
     rules = []
     for target, expression in _pairs(sanitize, "--sanitize").items():
         table, dot, column = target.rpartition(".")
@@ -50,6 +50,8 @@ def build_dump_options(exclude: tuple[str, ...], where: tuple[str, ...], sanitiz
         events=events,
         format="sql" if sql else "native",
         owners=owners,
+        skip_unsupported=skip_unsupported,
+        secrets=secrets,
     )
 
 
@@ -87,12 +89,16 @@ def command() -> None:
 @click.option("--events", is_flag=True, help="Also dump events (MySQL).")
 @click.option("--sql", is_flag=True, help="SQLite: write an SQL script instead of the database file.")
 @click.option("--owners", is_flag=True, help="PostgreSQL: keep owners and grants (left out by default).")
+@skip_unsupported_option
+@click.option("--secrets", is_flag=True,
+              help="PostgreSQL: keep passwords and keys stored in user mappings (left out by default).")
 @debug_option
 def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...], where: tuple[str, ...],
-         sanitize: tuple[str, ...], routines: bool, events: bool, sql: bool, owners: bool) -> None:
+         sanitize: tuple[str, ...], routines: bool, events: bool, sql: bool, owners: bool, skip_unsupported: bool,
+         secrets: bool) -> None:
     """Dump DATABASE_URL (or $SYNCO_DATABASE_URL) with synco's own dumper (no mysqldump or pg_dump needed)."""
     database = parse_database_url(database_url_from(database_url))
-    options = build_dump_options(exclude, where, sanitize, routines, events, sql, owners)
+    options = build_dump_options(exclude, where, sanitize, routines, events, sql, owners, skip_unsupported, secrets)
     if output is None:
         result = dump_with_engine(database, sys.stdout.buffer, options)
         sys.stdout.buffer.flush()

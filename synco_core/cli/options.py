@@ -30,6 +30,14 @@ def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 
 
+def skip_unsupported_option(func: F) -> F:
+    return click.option(
+        "--skip-unsupported", is_flag=True,
+        help="Dump without the database objects synco cannot carry (and what depends on them) instead of "
+             "refusing; they are named in a warning.",
+    )(func)
+
+
 def split_names(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
     """``--only a,b --only c`` -> ("a", "b", "c")."""
     if not values:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
-from synco_core.cli.options import debug_option, split_names
+from synco_core.cli.options import debug_option, skip_unsupported_option, split_names
 from synco_core.detection import detect
 from synco_core.redaction import register_secret
 from synco_core.session.build import BuildOptions
@@ -63,10 +64,11 @@ def _warn(line: str) -> None:
                    "no compression, MySQL only.")
 @click.option("--zstd-level", type=click.IntRange(ZSTD_LEVELS.start, ZSTD_LEVELS.stop - 1), default=ZSTD_LEVEL,
               show_default=True, metavar="N", help="zstd compression level of dumps, indexes and tars.")
+@skip_unsupported_option
 @debug_option
 def command(framework_name: str | None, listen: str | None, session_id: str | None, password: str | None,
             ask_password: bool, all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool,
-            sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int) -> None:
+            sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int, skip_unsupported: bool) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
     if ask_password:
         password = click.prompt("Passphrase for the session", hide_input=True, confirmation_prompt=True, err=True)
@@ -83,6 +85,8 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
         return
     if as_json and not plan:
         raise click.UsageError("--json goes with --plan")
+    if skip_unsupported:
+        framework.dump_options = dataclasses.replace(framework.dump_options, skip_unsupported=True)
     build = BuildOptions(all=all_sets, only=split_names(only), sanitize=sanitize, compat=compat,
                          compress=not compat, zstd_level=zstd_level)
     if plan:

@@ -9,7 +9,9 @@ Filters and sanitising: unlike the server engines, SQLite has no server-side ``S
 rules into when the artifact is the database file itself. The rules are therefore applied with
 ``UPDATE`` / ``DELETE`` statements to the temporary copy, never to the original, and the copy is then
 vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
-pages of the file that is shipped.
+pages of the file that is shipped. A condition or expression goes into those statements exactly as
+written, in parentheses and followed by a line break (so a trailing ``--`` comment ends there), and the
+statements run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL meaning.
 
 Install: the dump is written to a temporary file next to the target (``.<file>.synco-new``), checked
 with ``PRAGMA integrity_check`` and against the manifest, flushed to disk, and renamed over the target in
@@ -108,7 +110,18 @@ def _hash(value: object) -> str | None:
     return hashlib.sha256(data).hexdigest()
 
 
-def _rule_expression(rule: SanitizeRule) -> str:
+def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
+    """What tells the rows of ``table`` apart: its rowid, or a ``WITHOUT ROWID`` table's primary key columns."""
+    try:
+        conn.execute(f"SELECT rowid FROM {_quote(table)} LIMIT 0")
+        return ["rowid"]
+    except sqlite3.OperationalError:
+        columns = sorted((int(row[5]), str(row[1])) for row in conn.execute(f"PRAGMA table_info({_quote(table)})")
+                         if int(row[5]) > 0)
+        return [_quote(name) for _, name in columns]
+
+
+def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
     if rule.transform is None:
         if not rule.expression.strip():
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
@@ -129,8 +142,9 @@ def _rule_expression(rule: SanitizeRule) -> str:
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
                               f"got {argument!r}") from exc
     if transform == "email":
-        # The rowid is unique per row (the INTEGER PRIMARY KEY when the table has one).
-        return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || rowid || '@example.invalid' END"
+        # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
+        unique = " || '-' || ".join(key)
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"
     raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
 
 
@@ -152,16 +166,18 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         applied.append(f"{table}: rows left out (structure only)")
     for table, condition in options.where.items():
         check(table, "--where")
-        statements.append(f"DELETE FROM {_quote(table)} WHERE NOT coalesce(({condition}), 0)")
+        statements.append(f"DELETE FROM {_quote(table)} WHERE NOT coalesce(({condition}\n), 0)")
         applied.append(f"{table}: only rows where {condition}")
     for table, (column, count) in options.keep_newest.items():
         check(table, "keep_newest", column)
-        statements.append(f"DELETE FROM {_quote(table)} WHERE rowid NOT IN (SELECT rowid FROM {_quote(table)} "
+        key = ", ".join(_row_key(conn, table))
+        statements.append(f"DELETE FROM {_quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {_quote(table)} "
                           f"ORDER BY {_quote(column)} DESC LIMIT {int(count)})")
         applied.append(f"{table}: only the newest {int(count)} rows by {column}")
     for rule in options.sanitize:
         check(rule.table, "the sanitize rules", rule.column)
-        statements.append(f"UPDATE {_quote(rule.table)} SET {_quote(rule.column)} = ({_rule_expression(rule)})")
+        expression = _rule_expression(rule, _row_key(conn, rule.table))
+        statements.append(f"UPDATE {_quote(rule.table)} SET {_quote(rule.column)} = ({expression}\n)")
         applied.append(rule.describe())
     if not statements:
         return applied

@@ -37,7 +37,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -196,13 +196,22 @@ def postgres_database_factory() -> Iterator[Callable[[], str]]:
         return name
 
     yield create
-    if created:
-        conn = postgres_admin_connection()
+    drop_postgres_databases(created)
+
+
+def drop_postgres_databases(names: Iterable[str]) -> None:
+    """Drop these databases, and the scratch and backup databases installers named after them."""
+    names = list(names)
+    if not names:
+        return
+    conn = postgres_admin_connection()
+    try:
         existing = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
-        for name in created:
+        for name in names:
             for db in existing:
                 if db.startswith(name):
                     conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    finally:
         conn.close()
 
 

@@ -75,7 +75,7 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         return None
     import psycopg
 
-    from synco_core.engines.postgresql.catalog import USER_SCHEMA, not_extension_member
+    from synco_core.engines.postgresql.catalog import USER_SCHEMA, manifest_key, not_extension_member
     from synco_core.engines.postgresql.connection import connect, one_line, where
 
     conn = connect(database, settings=False)
@@ -96,7 +96,7 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         conn.close()
     tables = [
         TableInfo(
-            name=name if schema == "public" else f"{schema}.{name}",
+            name=manifest_key(schema, name),
             columns=list(columns),
             # reltuples is -1 for a table never vacuumed or analysed: no estimate, not "minus one row".
             rows_estimate=max(int(estimate), 0),

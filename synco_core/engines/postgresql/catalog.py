@@ -45,6 +45,25 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def manifest_key(schema: str, name: str) -> str:
+    """The name of a table in manifests and options: ``table`` in ``public``, ``schema.table`` elsewhere.
+
+    A part that holds a dot is double-quoted (quotes in it doubled), so that table ``a.b`` in ``public``
+    and table ``b`` in schema ``a`` get different keys.
+    """
+    parts = [part if "." not in part else '"' + part.replace('"', '""') + '"' for part in (schema, name)]
+    return parts[1] if schema == "public" else f"{parts[0]}.{parts[1]}"
+
+
+def server_version_num(conn: psycopg.Connection[Any]) -> int:
+    return int(fetch(conn, "SHOW server_version_num")[0][0])
+
+
+#: Column options (``ALTER TABLE ... ALTER COLUMN ... SET (...)``) PostgreSQL defines. Only these are
+#: carried: some servers keep entries of their own among a column's options (``pg_attver``) that no
+#: ``ALTER TABLE`` sets, and that a server without them would refuse.
+COLUMN_OPTIONS = ("n_distinct", "n_distinct_inherited")
+
 #: A namespace condition that keeps user schemas only.
 USER_SCHEMA = "({0}.nspname NOT IN ('pg_catalog', 'information_schema') AND {0}.nspname NOT LIKE 'pg\\_%')"
 
@@ -72,6 +91,12 @@ class Column:
     compression: str | None = None
     #: Column-level privileges (``GRANT SELECT (col)``), as ``aclitem`` texts.
     acl: list[str] | None = None
+    #: Options set on the column (``n_distinct=100``), of :data:`COLUMN_OPTIONS` only.
+    options: list[str] = field(default_factory=list)
+    #: A foreign table's column options (``column_name=x``).
+    fdw_options: list[str] | None = None
+    #: The OID of the column's default (``pg_attrdef``), when it has one.
+    default_oid: int | None = None
 
 
 @dataclass
@@ -91,6 +116,8 @@ class Sequence:
     #: ``(table oid, column number)`` of an owning column (serial) or identity column.
     owned_by: tuple[int, int] | None = None
     identity: bool = False
+    #: ``relpersistence``: p (permanent) or u (unlogged).
+    persistence: str = "p"
 
     def options(self) -> str:
         cycle = "CYCLE" if self.cycle else "NO CYCLE"
@@ -103,7 +130,7 @@ class Table:
     oid: int
     schema: str
     name: str
-    kind: str  # 'r' or 'p'
+    kind: str  # 'r', 'p' or 'f' (foreign)
     persistence: str
     partition_key: str | None
     partition_bound: str | None
@@ -118,11 +145,22 @@ class Table:
     columns: list[Column] = field(default_factory=list)
     #: Parents of a table that uses plain inheritance (``INHERITS``), in declaration order.
     inherits: list[int] = field(default_factory=list)
+    #: A table access method other than ``heap`` (``USING``).
+    access_method: str | None = None
+    #: The composite type of a typed table (``OF type``).
+    of_type: str | None = None
+    #: Options of the table's TOAST table, as ``WITH (toast.x = ...)`` sets them.
+    toast_options: list[str] | None = None
+    #: The tablespace, when it is not the database's default.
+    tablespace: str | None = None
+    #: A foreign table's server and options.
+    server: str | None = None
+    foreign_options: list[str] | None = None
 
     @property
     def display(self) -> str:
-        """The name used in manifests and options: ``table`` in ``public``, ``schema.table`` elsewhere."""
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+        """The name used in manifests and options (see :func:`manifest_key`)."""
+        return manifest_key(self.schema, self.name)
 
 
 @dataclass
@@ -138,6 +176,9 @@ class Relation:
     owner: str
     acl: list[str] | None
     populated: bool
+    #: A materialized view's access method other than ``heap``, and its tablespace.
+    access_method: str | None = None
+    tablespace: str | None = None
     depends_on: set[int] = field(default_factory=set)
 
 
@@ -154,14 +195,26 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
                CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
                (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition),
                c.reloptions::text[], pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[],
-               c.relrowsecurity, c.relforcerowsecurity, c.relreplident
+               c.relrowsecurity, c.relforcerowsecurity, c.relreplident,
+               (SELECT a.amname FROM pg_catalog.pg_am a WHERE a.oid = c.relam AND a.amname <> 'heap'),
+               CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END,
+               (SELECT tc.reloptions::text[] FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
+               (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = c.reltablespace),
+               (SELECT s.srvname FROM pg_catalog.pg_foreign_table ft
+                JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = c.oid),
+               (SELECT ft.ftoptions FROM pg_catalog.pg_foreign_table ft WHERE ft.ftrelid = c.oid)
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}
+        WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA.format('n')}
+          AND {not_extension_member('pg_class', 'c.oid')}
         ORDER BY n.nspname, c.relname""")
-    tables = {row[0]: Table(*row) for row in rows}
+    tables = {}
+    for row in rows:
+        read = Table(*row[:14])
+        (read.access_method, read.of_type, read.toast_options, read.tablespace, read.server,
+         read.foreign_options) = row[14:]
+        tables[read.oid] = read
     # Column compression exists from PostgreSQL 14 on; "" is the server's default.
-    compression = ("a.attcompression" if int(fetch(conn, "SHOW server_version_num")[0][0]) >= 140000
-                   else "''::\"char\"")
+    compression = "a.attcompression" if server_version_num(conn) >= 140000 else "''::\"char\""
     for row in fetch(conn, f"""
             SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                    pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
@@ -172,20 +225,22 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
                    a.attislocal,
                    CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
                    CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
-                   {compression}, a.attacl::text[]
+                   {compression}, a.attacl::text[], a.attoptions::text[], a.attfdwoptions::text[], d.oid
             FROM pg_catalog.pg_attribute a
             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA.format('n')} AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA.format('n')} AND a.attnum > 0
+              AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum"""):
         table = tables.get(row[0])
         if table is not None:
             storage = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}.get(row[10] or "")
             compression_name = {"p": "pglz", "l": "lz4"}.get(row[11] or "")
+            options = [o for o in row[13] or [] if o.partition("=")[0] in COLUMN_OPTIONS]
             table.columns.append(Column(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                                        row[9], storage, compression_name, row[12]))
+                                        row[9], storage, compression_name, row[12], options, row[14], row[15]))
 
     for child, parent in fetch(conn, """
             SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
@@ -207,7 +262,7 @@ def read_sequences(conn: psycopg.Connection[Any]) -> list[Sequence]:
     rows = fetch(conn, f"""
         SELECT c.oid, n.nspname, c.relname, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
                s.seqmin, s.seqmax, s.seqcache, s.seqcycle, pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[],
-               d.refobjid, d.refobjsubid, d.deptype
+               d.refobjid, d.refobjsubid, d.deptype, c.relpersistence
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
@@ -218,6 +273,7 @@ def read_sequences(conn: psycopg.Connection[Any]) -> list[Sequence]:
     sequences = []
     for row in rows:
         sequence = Sequence(*row[:12])
+        sequence.persistence = row[15]
         if row[12] is not None:
             sequence.owned_by = (row[12], row[13])
             sequence.identity = row[14] == "i"
@@ -229,7 +285,9 @@ def read_relations(conn: psycopg.Connection[Any]) -> list[Relation]:
     """Views and materialized views, in an order where each comes after the ones it reads."""
     rows = fetch(conn, f"""
         SELECT c.oid, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_viewdef(c.oid), c.reloptions::text[],
-               pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[], c.relispopulated
+               pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[], c.relispopulated,
+               (SELECT a.amname FROM pg_catalog.pg_am a WHERE a.oid = c.relam AND a.amname <> 'heap'),
+               (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = c.reltablespace)
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}
         ORDER BY n.nspname, c.relname""")
@@ -260,84 +318,3 @@ def read_relations(conn: psycopg.Connection[Any]) -> list[Relation]:
     for relation in relations.values():
         place(relation)
     return ordered
-
-
-#: Objects the dumper does not carry yet, per kind: a query for their names (user schemas, not extension
-#: members). Listed at dump time so a database that has them never loses them silently.
-_UNSUPPORTED: tuple[tuple[str, str], ...] = (
-    ("aggregates", f"""
-        SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
-        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prokind IN ('a', 'w') AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_proc', 'p.oid')}"""),
-    ("operators", f"""
-        SELECT format('%I.%s(%s, %s)', n.nspname, o.oprname, pg_catalog.format_type(o.oprleft, NULL),
-                      pg_catalog.format_type(o.oprright, NULL))
-        FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_operator', 'o.oid')}"""),
-    ("casts", """
-        SELECT format('(%s AS %s)', pg_catalog.format_type(c.castsource, NULL),
-                      pg_catalog.format_type(c.casttarget, NULL))
-        FROM pg_catalog.pg_cast c
-        WHERE c.oid >= 16384 AND NOT EXISTS (
-            -- extension members, and the casts a range type makes for its multirange (internal)
-            SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_cast'::regclass
-            AND d.objid = c.oid AND d.deptype IN ('e', 'i'))"""),
-    ("collations", f"""
-        SELECT format('%I.%I', n.nspname, c.collname)
-        FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace
-        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_collation', 'c.oid')}"""),
-    ("text search configurations", f"""
-        SELECT format('%I.%I', n.nspname, c.cfgname)
-        FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace
-        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_config', 'c.oid')}"""),
-    ("text search dictionaries", f"""
-        SELECT format('%I.%I', n.nspname, d.dictname)
-        FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace
-        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_ts_dict', 'd.oid')}"""),
-    ("rules", f"""
-        SELECT format('%I on %I.%I', r.rulename, n.nspname, c.relname)
-        FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE r.rulename <> '_RETURN' AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}"""),
-    ("statistics objects", f"""
-        SELECT format('%I.%I', n.nspname, s.stxname)
-        FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-        WHERE {USER_SCHEMA.format('n')}"""),
-    ("publications", "SELECT format('%I', pubname) FROM pg_catalog.pg_publication"),
-    ("foreign tables", f"""
-        SELECT format('%I.%I', n.nspname, c.relname)
-        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'f' AND {USER_SCHEMA.format('n')} AND {not_extension_member('pg_class', 'c.oid')}"""),
-    ("large objects", "SELECT oid::text FROM pg_catalog.pg_largeobject_metadata"),
-    ("event triggers", f"""
-        SELECT format('%I', e.evtname) FROM pg_catalog.pg_event_trigger e
-        WHERE {not_extension_member('pg_event_trigger', 'e.oid')}"""),
-    ("encoding conversions", f"""
-        SELECT format('%I.%I', n.nspname, c.conname)
-        FROM pg_catalog.pg_conversion c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
-        WHERE {USER_SCHEMA.format('n')} AND {not_extension_member('pg_conversion', 'c.oid')}"""),
-    ("default privileges (ALTER DEFAULT PRIVILEGES)", """
-        SELECT format('for role %I%s on %s', pg_catalog.pg_get_userbyid(d.defaclrole),
-                      CASE WHEN d.defaclnamespace <> 0 THEN
-                        ' in schema ' || d.defaclnamespace::pg_catalog.regnamespace::text END,
-                      CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
-                                           WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' END)
-        FROM pg_catalog.pg_default_acl d"""),
-    ("column options (n_distinct)", f"""
-        SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname)
-        FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA.format('n')} AND NOT a.attisdropped
-          AND EXISTS (SELECT 1 FROM pg_catalog.unnest(a.attoptions) o WHERE o LIKE 'n\\_distinct%')"""),
-)
-
-
-def read_unsupported(conn: psycopg.Connection[Any], limit: int = 10) -> list[str]:
-    """One line per kind of object present that the dump leaves out: ``3 rules: a on public.t, ...``."""
-    lines = []
-    for kind, query in _UNSUPPORTED:
-        names = sorted(str(row[0]) for row in fetch(conn, query))
-        if names:
-            shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-            lines.append(f"{len(names)} {kind}: {shown}")
-    return lines

@@ -36,6 +36,7 @@ from psycopg.rows import dict_row
 
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
+from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
@@ -225,10 +226,6 @@ def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]]
     raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it")
 
 
-def _table_key(schema: str, name: str) -> str:
-    return name if schema == "public" else f"{schema}.{name}"
-
-
 def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest], stats: LoadStats) -> None:
     """Compare the loaded scratch database with the source's manifest; raise DatabaseError on a difference.
 
@@ -244,7 +241,7 @@ def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest],
             SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')""").fetchall():
-        tables[_table_key(schema, name)] = (schema, name)
+        tables[manifest_key(schema, name)] = (schema, name)
     empty = hashlib.sha256().hexdigest()
     for key, expected in manifest.items():
         if key not in tables:

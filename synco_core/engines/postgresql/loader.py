@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from psycopg import pq
 
+from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.engines.postgresql.sharedcopy import SHARE_AFTER, SecondConnection, SharedCopy, shareable
 from synco_core.errors import DatabaseError
@@ -112,7 +113,70 @@ def copy_target(statement: bytes) -> str:
         schema, name = "public", _unquote(match.group(1))
     else:
         schema, name = _unquote(match.group(1)), _unquote(match.group(2))
-    return name if schema == "public" else f"{schema}.{name}"
+    return manifest_key(schema, name)
+
+
+def _skip(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
+    """The position after the quoted part or comment starting at ``at`` in ``buf``; None when more input is
+    needed (``eof``: there is none)."""
+    if token == b"--":
+        end = buf.find(b"\n", at)
+        return None if end == -1 and not eof else (len(buf) if end == -1 else end + 1)
+    if token == b"/*":
+        depth, scan = 0, at
+        while True:
+            match = _COMMENT_EDGE.search(buf, scan)
+            if match is None:
+                return None
+            depth += 1 if match.group() == b"/*" else -1
+            scan = match.end()
+            if depth == 0:
+                return scan
+    if token == b'"':
+        scan = at + 1
+        while True:
+            end = buf.find(b'"', scan)
+            if end == -1 or (end + 1 >= len(buf) and not eof):
+                return None
+            if buf.startswith(b'""', end):
+                scan = end + 2
+                continue
+            return end + 1
+    if token == b"'":
+        escaped = at > 0 and buf[at - 1:at] in (b"E", b"e") and (
+            at < 2 or not _IDENTIFIER_CHAR.match(buf, at - 2))
+        scan = at + 1
+        while True:
+            match = (_ESCAPE_STRING_EDGE if escaped else _STRING_EDGE).search(buf, scan)
+            if match is None:
+                return None
+            if match.group() != b"'":
+                scan = match.end()
+                continue
+            end = match.start()
+            if end + 1 >= len(buf) and not eof:
+                return None
+            if buf.startswith(b"''", end):
+                scan = end + 2
+                continue
+            return end + 1
+    if token == b"$":
+        if at > 0 and _IDENTIFIER_CHAR.match(buf, at - 1):
+            return at + 1  # part of an identifier such as a$b
+        match = _DOLLAR_TAG.match(buf, at)
+        if match is None:
+            # Either a positional parameter ($1) or a tag cut off at the end of the buffer.
+            if len(buf) - at < 64 and not eof and not re.match(rb"\$[0-9]", buf[at:at + 2]):
+                return None
+            return at + 1
+        tag = match.group()
+        end = buf.find(tag, match.end())
+        if end == -1:
+            return None
+        return end + len(tag)
+    # A backslash outside quotes in the middle of a statement: psql would treat it as a
+    # meta-command, but dumps never contain one there; keep it as part of the statement.
+    return at + 1
 
 
 class TruncatedDump(DatabaseError):
@@ -251,65 +315,7 @@ class ScriptReader:
 
     def _skip(self, token: bytes, at: int) -> int | None:
         """The position after the quoted part or comment starting at ``at``; None when more input is needed."""
-        buf = self.buf
-        if token == b"--":
-            end = buf.find(b"\n", at)
-            return None if end == -1 and not self.eof else (len(buf) if end == -1 else end + 1)
-        if token == b"/*":
-            depth, scan = 0, at
-            while True:
-                match = _COMMENT_EDGE.search(buf, scan)
-                if match is None:
-                    return None
-                depth += 1 if match.group() == b"/*" else -1
-                scan = match.end()
-                if depth == 0:
-                    return scan
-        if token == b'"':
-            scan = at + 1
-            while True:
-                end = buf.find(b'"', scan)
-                if end == -1 or (end + 1 >= len(buf) and not self.eof):
-                    return None
-                if buf.startswith(b'""', end):
-                    scan = end + 2
-                    continue
-                return end + 1
-        if token == b"'":
-            escaped = at > 0 and buf[at - 1:at] in (b"E", b"e") and (
-                at < 2 or not _IDENTIFIER_CHAR.match(buf, at - 2))
-            scan = at + 1
-            while True:
-                match = (_ESCAPE_STRING_EDGE if escaped else _STRING_EDGE).search(buf, scan)
-                if match is None:
-                    return None
-                if match.group() != b"'":
-                    scan = match.end()
-                    continue
-                end = match.start()
-                if end + 1 >= len(buf) and not self.eof:
-                    return None
-                if buf.startswith(b"''", end):
-                    scan = end + 2
-                    continue
-                return end + 1
-        if token == b"$":
-            if at > 0 and _IDENTIFIER_CHAR.match(buf, at - 1):
-                return at + 1  # part of an identifier such as a$b
-            match = _DOLLAR_TAG.match(buf, at)
-            if match is None:
-                # Either a positional parameter ($1) or a tag cut off at the end of the buffer.
-                if len(buf) - at < 64 and not self.eof and not re.match(rb"\$[0-9]", buf[at:at + 2]):
-                    return None
-                return at + 1
-            tag = match.group()
-            end = buf.find(tag, match.end())
-            if end == -1:
-                return None
-            return end + len(tag)
-        # A backslash outside quotes in the middle of a statement: psql would treat it as a
-        # meta-command, but dumps never contain one there; keep it as part of the statement.
-        return at + 1
+        return _skip(self.buf, token, at, self.eof)
 
     def copy_data(self, count_lines: bool = True) -> Iterator[bytes]:
         """The data of the COPY block that starts on the line after the current position, in large pieces.
@@ -389,10 +395,34 @@ def _check_not_binary(first: bytes) -> None:
             raise DatabaseError(f"the dump is {what}")
 
 
-def _strip_comments(statement: bytes) -> bytes:
-    """The statement without leading comment lines and block comments (to spot comment-only text)."""
-    text = re.sub(rb"/\*.*?\*/", b"", statement, flags=re.DOTALL)
-    return re.sub(rb"--[^\n]*", b"", text).strip().rstrip(b";").strip()
+def _strip_comments(statement: bytes, mask: bool = False) -> bytes:
+    """The statement without its comments, space around it and a final ``;``.
+
+    Comments are found the way the statement was split (:func:`_skip`), so ``--`` or ``/*`` inside a quoted
+    identifier, a string or a dollar-quoted body stay. With ``mask`` the quoted parts are emptied as well
+    (``"a--b"`` becomes ``""``), for telling what kind of statement it is by its keywords alone.
+    """
+    out = bytearray()
+    kept_from = scan = 0
+    while True:
+        match = _SPECIAL.search(statement, scan)
+        if match is None:
+            break
+        token, at = match.group(), match.start()
+        if token in (b";", b"\\"):
+            scan = at + 1
+            continue
+        end = _skip(statement, token, at, True)
+        end = len(statement) if end is None else end
+        if token in (b"--", b"/*"):
+            out += statement[kept_from:at] + b" "
+            kept_from = end
+        elif mask and (token in (b"'", b'"') or (token == b"$" and end - at > 2)):
+            out += statement[kept_from:at] + token + token
+            kept_from = end
+        scan = end
+    out += statement[kept_from:]
+    return bytes(out).strip().rstrip(b";").strip()
 
 
 def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None) -> LoadStats:
@@ -426,11 +456,12 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 raise DatabaseError(f"the dump uses the psql meta-command \\{name} (line {line}), "
                                     "which synco's loader does not support")
             continue
-        if _DATABASE_LEVEL.match(_strip_comments(text)):
+        keywords = _strip_comments(text, mask=True)
+        if _DATABASE_LEVEL.match(keywords):
             # pg_dump --create writes CREATE DATABASE / \connect; the loader stays in its scratch database.
             continue
         stats.statements += 1
-        if _COPY_FROM_STDIN.match(_strip_comments(text)):
+        if _COPY_FROM_STDIN.match(keywords):
             stats.copy_blocks += 1
             hasher = hashlib.sha256()
             rows, stored = _copy_in(pgconn, reader, text, line, hasher, second)
@@ -462,7 +493,7 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
     rows = 0
     sent = 0
     # Text format: one row per line, so the rows the server stored also tell how many lines went by.
-    text_rows = shareable(_strip_comments(statement))
+    text_rows = shareable(_strip_comments(statement, mask=True))
     can_share = second is not None and text_rows
     shared: SharedCopy | None = None
     # While sharing: the bytes after the last newline seen, which belong to the row the next piece ends.

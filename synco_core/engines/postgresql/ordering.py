@@ -1,36 +1,41 @@
-"""The order in which the dump creates types, functions, tables and views, from ``pg_depend``.
+"""The order in which the dump creates its schema objects, from ``pg_depend``.
 
 A fixed order of kinds (types, then tables, then functions) fails for ordinary schemas: a generated
-column or a domain CHECK may call a user function, a column may have another table's row type, and a
-SQL-standard function body (``BEGIN ATOMIC``) is bound to the views it reads when it is created. So the
-dump, like ``pg_dump``, sorts these objects by the dependencies the server records:
+column or a domain CHECK may call a user function, a column may have another table's row type, an
+operator class needs its operators and they their functions, an aggregate needs its transition function,
+and a SQL-standard function body (``BEGIN ATOMIC``) is bound to the tables, views, operators and
+aggregates it reads when it is created. So the dump, like ``pg_dump``, sorts the objects by the
+dependencies the server records:
 
-- a type, function or table waits for the objects its definition names (a function's argument and
-  result types, a column's type, a generated column's expression, a domain's base type and default);
-- a domain CHECK that calls a user function becomes its own ``ALTER DOMAIN ... ADD CONSTRAINT`` step, so
-  the domain itself can be created before that function (whose signature may use the domain);
-- functions that need a view (or an index-backed constraint) to exist are created after the views, in one
-  order with them; bodies in other languages are not checked while loading, so they never wait.
+- every object waits for the objects its definition names, as ``pg_depend`` records them. The dumper
+  says which catalog entries belong to which object it creates (:func:`read_graph`'s ``parts``): an
+  operator class's member operators, a generated column's expression, a view's rewrite rule, a domain's
+  constraints;
+- a type made by another object (an array type, a table's row type, a multirange) stands for that object;
+- a function that a type needs for its definition (a base type's input and output functions, a range's
+  canonical function) while its own signature names that type is created against a shell type
+  (``CREATE TYPE name;``) first, as ``pg_dump`` does (:meth:`Graph.use_shells`);
+- objects that need a view or an index-backed constraint to exist are created after the views, in one
+  order with them (:meth:`Graph.late`); bodies in other languages are not checked while loading, so they
+  never wait.
 
-Within what the dependencies allow, the usual order is kept: types, functions, tables.
+Within what the dependencies allow, the order the dumper lists the objects in is kept.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from synco_core.engines.postgresql.catalog import fetch
+from synco_core.engines.postgresql.objects import Key, Node
 
-#: An object to create: ("type" | "domcheck" | "proc" | "table" | "view" | "constraint", OID).
-Node = tuple[str, int]
-
-#: Objects of these kinds exist only after the data: a function that needs one waits for the views.
-_AFTER_DATA = ("view", "constraint")
+#: Kinds of objects that exist only after the data: an object of another kind that needs one waits for them.
+AFTER_DATA = frozenset({"view", "constraint", "rule"})
 
 
 @dataclass
@@ -39,99 +44,81 @@ class Graph:
 
     needs: dict[Node, set[Node]] = field(default_factory=dict)
 
-    def late(self, functions: Iterable[int]) -> set[int]:
-        """The functions that must wait for the views: they need a view or a constraint, or such a function."""
+    def late(self, candidates: Iterable[Node]) -> set[Node]:
+        """The candidates that must wait for the views: they need one, an index-backed constraint, or such a
+        candidate (an aggregate whose transition function reads a view in a SQL-standard body)."""
         late: set[Node] = set()
-        candidates = [("proc", oid) for oid in functions]
+        pending = list(candidates)
         changed = True
         while changed:
             changed = False
-            for node in candidates:
+            for node in pending:
                 if node in late:
                     continue
-                if any(need[0] in _AFTER_DATA or need in late for need in self.needs.get(node, ())):
+                if any(need[0] in AFTER_DATA or need in late for need in self.needs.get(node, ())):
                     late.add(node)
                     changed = True
-        return {oid for _, oid in late}
+        return late
+
+    def use_shells(self, types: Iterable[int]) -> set[int]:
+        """Break the cycle between a type and the functions its definition needs; return the types that
+        get a shell.
+
+        A base type needs its input and output functions, whose signatures name the type: such a function
+        needs the type's shell (``("shell", oid)``) instead, and the type itself is created after it.
+        """
+        shelled: set[int] = set()
+        for oid in types:
+            node: Node = ("type", oid)
+            for need in list(self.needs.get(node, ())):
+                needs_back = self.needs.get(need)
+                if need[0] == "proc" and needs_back is not None and node in needs_back:
+                    needs_back.discard(node)
+                    needs_back.add(("shell", oid))
+                    shelled.add(oid)
+        return shelled
 
 
-def read_graph(conn: psycopg.Connection[Any], types: dict[int, int], domain_checks: set[int],
-               functions: set[int], tables: set[int], views: set[int]) -> Graph:
-    """Read ``pg_depend`` for the dumped objects.
+def read_graph(conn: psycopg.Connection[Any], parts: Mapping[Key, Node]) -> Graph:
+    """Read ``pg_depend`` for the objects of the dump.
 
-    ``types`` maps each dumped type's OID to its ``typrelid`` (a composite type's attributes are
-    recorded on that relation), ``domain_checks`` are the domain constraints created on their own.
+    ``parts`` maps the catalog key of every object the dump creates, and of every catalog entry that is
+    created as part of one, to that object's node: a table's generated-column default (``pg_attrdef``)
+    to the table, a view's ``_RETURN`` rule (``pg_rewrite``) to the view, an operator class's members
+    (``pg_amop``, ``pg_amproc``) to the class. Entries not in ``parts`` impose no order, except types made
+    by another object (an array type, a table's row type, a multirange), which stand for that object.
     """
-    composite = {relid: oid for oid, relid in types.items() if relid}
     rows = fetch(conn, """
-        SELECT d.classid::regclass::text, d.objid, d.objsubid, d.refclassid::regclass::text, d.refobjid, d.deptype,
-               CASE WHEN d.classid = 'pg_catalog.pg_attrdef'::regclass THEN
-                 (SELECT ad.adrelid FROM pg_catalog.pg_attrdef ad
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-                  WHERE ad.oid = d.objid AND a.attgenerated <> '') END,
-               CASE WHEN d.classid = 'pg_catalog.pg_constraint'::regclass THEN
-                 (SELECT c.contypid FROM pg_catalog.pg_constraint c WHERE c.oid = d.objid) END,
-               CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::regclass THEN
-                 (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid) END
+        SELECT d.classid::pg_catalog.regclass::text, d.objid, d.refclassid::pg_catalog.regclass::text, d.refobjid,
+               d.deptype
         FROM pg_catalog.pg_depend d
-        -- Every user object has an OID from FirstNormalObjectId on; built-in types and functions need no order.
-        WHERE d.objid >= 16384 AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a', 'i')
-          AND d.classid IN ('pg_catalog.pg_type'::regclass, 'pg_catalog.pg_class'::regclass,
-                            'pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_attrdef'::regclass,
-                            'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_rewrite'::regclass)
-          AND d.refclassid IN ('pg_catalog.pg_type'::regclass, 'pg_catalog.pg_class'::regclass,
-                               'pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_constraint'::regclass)""")
+        -- Every user object has an OID from FirstNormalObjectId on; built-in objects need no order.
+        WHERE d.objid >= 16384 AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a', 'i')""")
 
-    # A type the dump does not create itself (an array, a table's row type, a multirange) is made by the
-    # object it has an internal dependency on: a column of type "t[]" needs table t.
-    made_by: dict[int, tuple[str, int]] = {}
-    for classid, objid, _, refclassid, refobjid, deptype, *_ in rows:
+    # A type the dump does not create itself is made by the object it has an internal dependency on.
+    made_by: dict[int, Key] = {}
+    for classid, objid, refclassid, refobjid, deptype in rows:
         if classid == "pg_type" and deptype == "i" and refclassid in ("pg_type", "pg_class"):
             made_by[objid] = (refclassid, refobjid)
 
-    def relation(oid: int) -> Node | None:
-        if oid in tables:
-            return ("table", oid)
-        if oid in views:
-            return ("view", oid)
-        if oid in composite:
-            return ("type", composite[oid])
-        return None
-
-    def referenced(catalog: str, oid: int, seen: frozenset[int] = frozenset()) -> Node | None:
-        if catalog == "pg_proc":
-            return ("proc", oid) if oid in functions else None
-        if catalog == "pg_class":
-            return relation(oid)
-        if catalog == "pg_constraint":
-            return ("constraint", oid)
-        if oid in types:
-            return ("type", oid)
-        owner = made_by.get(oid)
-        if owner is None or oid in seen:
+    def referenced(key: Key, seen: frozenset[int] = frozenset()) -> Node | None:
+        node = parts.get(key)
+        if node is not None:
+            return node
+        owner = made_by.get(key[1]) if key[0] == "pg_type" else None
+        if owner is None or key[1] in seen:
             return None
-        return referenced(owner[0], owner[1], seen | {oid})
+        return referenced(owner, seen | {key[1]})
 
     graph = Graph()
-    for classid, objid, _, refclassid, refobjid, deptype, generated_of, domain_of, view_of in rows:
-        depender: Node | None = None
-        if classid == "pg_type" and objid in types and deptype != "i":
-            depender = ("type", objid)
-        elif classid == "pg_class" and deptype != "i":
-            depender = relation(objid)
-        elif classid == "pg_proc" and objid in functions:
-            depender = ("proc", objid)
-        elif classid == "pg_attrdef" and generated_of is not None and generated_of in tables:
-            # Only generated columns: other defaults are set after all functions exist.
-            depender = ("table", generated_of)
-        elif classid == "pg_constraint" and domain_of:
-            depender = ("domcheck", objid) if objid in domain_checks else (
-                ("type", domain_of) if domain_of in types else None)
-        elif classid == "pg_rewrite" and view_of in views:
-            depender = ("view", view_of)
+    for classid, objid, refclassid, refobjid, deptype in rows:
+        # An internal dependency says "is part of", not "needs": the part comes with its owner.
+        if deptype == "i":
+            continue
+        depender = parts.get((classid, objid))
         if depender is None:
             continue
-        need = referenced(refclassid, refobjid)
+        need = referenced((refclassid, refobjid))
         if need is not None and need != depender:
             graph.needs.setdefault(depender, set()).add(need)
     return graph

@@ -258,3 +258,269 @@ ALTER TABLE public.bytes REPLICA IDENTITY FULL;
 ALTER TABLE archive.events ALTER COLUMN payload SET STORAGE MAIN;
 ALTER TABLE archive.bookings REPLICA IDENTITY NOTHING;
 ALTER TABLE "Sales".line REPLICA IDENTITY USING INDEX "Line_Order_Id";
+
+-- Every other object kind pg_dump carries: each must come back exactly (pg_dump --schema-only cannot tell the
+-- copy from the source), and a view or function body that uses one must load after it.
+
+-- Aggregates: plain (with initcond, sort operator), moving, with combine/serial/deserial, ordered-set and
+-- hypothetical-set; a view and a SQL-standard function body use them.
+CREATE FUNCTION public._group_concat(text, text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS $$ SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2 ELSE $1 || ', ' || $2 END $$;
+CREATE AGGREGATE public.group_concat(text) (SFUNC = public._group_concat, STYPE = text);
+CREATE AGGREGATE public.max_int(integer) (SFUNC = int4larger, STYPE = integer, COMBINEFUNC = int4larger,
+    SORTOP = >, PARALLEL = SAFE);
+CREATE AGGREGATE public.moving_sum(integer) (SFUNC = int4_sum, STYPE = bigint, COMBINEFUNC = int8pl,
+    MSFUNC = int4_avg_accum, MINVFUNC = int4_avg_accum_inv, MSTYPE = bigint[], MFINALFUNC = int2int4_sum,
+    MINITCOND = '{0,0}', INITCOND = '0');
+CREATE AGGREGATE public.big_sum(bigint) (SFUNC = int8_avg_accum, STYPE = internal, SSPACE = 48,
+    FINALFUNC = numeric_poly_sum, COMBINEFUNC = int8_avg_combine, SERIALFUNC = int8_avg_serialize,
+    DESERIALFUNC = int8_avg_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE public.pct_disc(double precision ORDER BY anyelement) (SFUNC = ordered_set_transition,
+    STYPE = internal, FINALFUNC = percentile_disc_final, FINALFUNC_EXTRA, FINALFUNC_MODIFY = SHAREABLE);
+CREATE AGGREGATE public.my_rank(VARIADIC "any" ORDER BY VARIADIC "any") (SFUNC = ordered_set_transition_multi,
+    STYPE = internal, FINALFUNC = rank_final, FINALFUNC_EXTRA, HYPOTHETICAL);
+CREATE AGGREGATE "Sales"."Mood Count"(public.mood) (SFUNC = int8inc_any, STYPE = bigint, INITCOND = '0');
+COMMENT ON AGGREGATE public.group_concat(text) IS 'joins texts';
+COMMENT ON AGGREGATE public.pct_disc(double precision ORDER BY anyelement) IS 'ordered-set';
+CREATE VIEW public.aggregated AS
+    SELECT public.group_concat(t ORDER BY t) AS texts, public.max_int(normal) AS biggest,
+           public.moving_sum(normal) AS total, public.big_sum(big) AS big_total,
+           public.pct_disc(0.5) WITHIN GROUP (ORDER BY normal) AS median,
+           public.my_rank(3) WITHIN GROUP (ORDER BY normal) AS rank_of_3,
+           "Sales"."Mood Count"(m) AS moods
+    FROM public.scalars;
+CREATE FUNCTION public.text_list() RETURNS text LANGUAGE sql STABLE
+    BEGIN ATOMIC SELECT public.group_concat(vc) FROM public.scalars; END;
+-- A window function of one's own (not an aggregate).
+CREATE FUNCTION public.numbered() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
+
+-- Rules: INSTEAD and ALSO, on a table and on a view, one conditional, one disabled.
+CREATE TABLE public.audit_log (id serial PRIMARY KEY, what text NOT NULL, at integer);
+CREATE TABLE public.payments (id integer PRIMARY KEY, amount numeric NOT NULL, paid date NOT NULL);
+CREATE TABLE public.payments_2024 (CHECK (paid >= '2024-01-01' AND paid < '2025-01-01'), PRIMARY KEY (id))
+    INHERITS (public.payments);
+CREATE RULE payments_2024_insert AS ON INSERT TO public.payments
+    WHERE (new.paid >= '2024-01-01' AND new.paid < '2025-01-01')
+    DO INSTEAD INSERT INTO public.payments_2024 VALUES (new.id, new.amount, new.paid);
+CREATE RULE payments_log AS ON UPDATE TO public.payments DO ALSO INSERT INTO public.audit_log (what, at)
+    VALUES ('payment ' || new.id, new.id);
+CREATE RULE "no delete; ever" AS ON DELETE TO public.payments DO INSTEAD NOTHING;
+ALTER TABLE public.payments DISABLE RULE "no delete; ever";
+CREATE VIEW public.payments_view AS SELECT id, amount FROM public.payments;
+CREATE RULE payments_view_insert AS ON INSERT TO public.payments_view
+    DO INSTEAD INSERT INTO public.payments VALUES (new.id, new.amount, DATE '2024-06-01');
+CREATE RULE payments_view_log AS ON INSERT TO public.payments_view DO ALSO
+    INSERT INTO public.audit_log (what) VALUES ('view insert');
+COMMENT ON RULE payments_log ON public.payments IS 'every update is logged';
+INSERT INTO public.payments VALUES (1, 10, '2023-05-01'), (2, 20, '2024-05-01');
+INSERT INTO public.payments_view VALUES (3, 30);
+
+-- NOT VALID constraints over rows that break them: a domain CHECK, a table CHECK and a foreign key.
+CREATE DOMAIN public.short_text AS text;
+CREATE TABLE public.loose (id integer PRIMARY KEY, label public.short_text, qty integer, payment integer);
+INSERT INTO public.loose VALUES (1, 'a rather long label', -1, 99), (2, 'ok', 1, 1);
+ALTER DOMAIN public.short_text ADD CONSTRAINT short_text_length CHECK (length(VALUE) < 10) NOT VALID;
+ALTER TABLE public.loose ADD CONSTRAINT loose_qty_positive CHECK (qty > 0) NOT VALID;
+ALTER TABLE public.loose ADD CONSTRAINT loose_payment_fk FOREIGN KEY (payment) REFERENCES public.payments (id) NOT VALID;
+COMMENT ON CONSTRAINT short_text_length ON DOMAIN public.short_text IS 'not checked for old rows';
+
+-- The public schema's comment.
+COMMENT ON SCHEMA public IS 'the application''s schema';
+
+-- Operators, operator classes and families, and an index and an exclusion constraint using them.
+CREATE FUNCTION public.int_rev_cmp(integer, integer) RETURNS integer LANGUAGE sql IMMUTABLE STRICT
+    AS $$ SELECT btint4cmp($2, $1) $$;
+CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4eq, COMMUTATOR = OPERATOR(public.===),
+    NEGATOR = OPERATOR(public.!==), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR public.!== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4ne, COMMUTATOR = OPERATOR(public.!==),
+    NEGATOR = OPERATOR(public.===), RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR public.<<< (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4gt);
+CREATE OPERATOR public.<<= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4ge);
+CREATE OPERATOR public.>>> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4lt);
+CREATE OPERATOR public.>>= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4le);
+CREATE OPERATOR public.~~~ (RIGHTARG = text, FUNCTION = upper);
+CREATE FUNCTION "Sales".same_mood(public.mood, public.mood) RETURNS boolean LANGUAGE sql IMMUTABLE
+    AS $$ SELECT $1 = $2 $$;
+CREATE OPERATOR "Sales".@@ (LEFTARG = public.mood, RIGHTARG = public.mood, FUNCTION = "Sales".same_mood);
+CREATE OPERATOR CLASS public.int_rev_ops FOR TYPE integer USING btree AS
+    OPERATOR 1 public.<<<, OPERATOR 2 public.<<=, OPERATOR 3 public.===, OPERATOR 4 public.>>=,
+    OPERATOR 5 public.>>>, FUNCTION 1 public.int_rev_cmp(integer, integer);
+CREATE OPERATOR FAMILY public.int_eq_fam USING hash;
+CREATE OPERATOR CLASS public.int_eq_ops FOR TYPE integer USING hash FAMILY public.int_eq_fam AS
+    OPERATOR 1 public.===, FUNCTION 1 hashint4(integer);
+ALTER OPERATOR FAMILY public.int_eq_fam USING hash ADD FUNCTION 2 (integer, integer) hashint4extended(integer, bigint);
+CREATE OPERATOR FAMILY public.empty_fam USING gist;
+CREATE OPERATOR CLASS public.int_default_ops DEFAULT FOR TYPE public.positive_int USING hash AS
+    OPERATOR 1 =(integer, integer), FUNCTION 1 hashint4(integer);
+CREATE INDEX scalars_normal_rev ON public.scalars (normal public.int_rev_ops);
+CREATE TABLE public.slots (n integer, EXCLUDE USING hash (n public.int_eq_ops WITH OPERATOR(public.===)));
+INSERT INTO public.slots VALUES (1), (2);
+COMMENT ON OPERATOR public.===(integer, integer) IS 'equal, again';
+COMMENT ON OPERATOR CLASS public.int_rev_ops USING btree IS 'descending';
+COMMENT ON OPERATOR FAMILY public.int_eq_fam USING hash IS 'equality';
+CREATE VIEW public.rev_equal AS SELECT normal === 0 AS zero, ~~~ t AS shout FROM public.scalars;
+
+-- Casts: with a function, binary-coercible, I/O; implicit and assignment.
+CREATE FUNCTION public.mood_score(public.mood) RETURNS integer LANGUAGE sql IMMUTABLE
+    AS $$ SELECT array_position(enum_range(NULL::public.mood), $1) $$;
+CREATE CAST (public.mood AS integer) WITH FUNCTION public.mood_score(public.mood) AS ASSIGNMENT;
+CREATE CAST (public.address AS text) WITH INOUT;
+COMMENT ON CAST (public.mood AS integer) IS 'position in the enum';
+
+-- Collations (libc, ICU, nondeterministic) used by a column, a domain and an index.
+CREATE COLLATION public.c_copy FROM "C";
+CREATE COLLATION public.posix_like (LC_COLLATE = 'C', LC_CTYPE = 'C');
+CREATE COLLATION "Sales"."Case Blind" (PROVIDER = icu, LOCALE = 'und-u-ks-level2', DETERMINISTIC = false);
+CREATE COLLATION public.german_phone (PROVIDER = icu, LOCALE = 'de-u-co-phonebk');
+CREATE DOMAIN public.code AS text COLLATE public.c_copy;
+CREATE TABLE public.named (
+    id integer PRIMARY KEY,
+    name text COLLATE "Sales"."Case Blind" NOT NULL,
+    code public.code,
+    sorted text COLLATE public.german_phone
+);
+CREATE INDEX named_sorted ON public.named (sorted COLLATE public.posix_like);
+INSERT INTO public.named VALUES (1, 'Abc', 'x', 'Müller'), (2, 'abd', 'y', 'Mueller');
+COMMENT ON COLLATION "Sales"."Case Blind" IS 'ignores case';
+
+-- An encoding conversion.
+CREATE CONVERSION "Sales".latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+CREATE DEFAULT CONVERSION public.latin2_in FOR 'LATIN2' TO 'UTF8' FROM iso8859_to_utf8;
+COMMENT ON CONVERSION "Sales".latin_in IS 'latin1 in';
+
+-- Text search: a parser, a template, dictionaries and configurations, used by a generated column.
+CREATE TEXT SEARCH PARSER public.plain_parser (START = prsd_start, GETTOKEN = prsd_nexttoken, END = prsd_end,
+    LEXTYPES = prsd_lextype, HEADLINE = prsd_headline);
+CREATE TEXT SEARCH TEMPLATE public.plain_template (INIT = dsimple_init, LEXIZE = dsimple_lexize);
+CREATE TEXT SEARCH TEMPLATE public.lexize_only (LEXIZE = dsimple_lexize);
+CREATE TEXT SEARCH DICTIONARY public.plain_dict (TEMPLATE = public.plain_template, STOPWORDS = 'english',
+    ACCEPT = false);
+CREATE TEXT SEARCH DICTIONARY public.english_stem (TEMPLATE = snowball, LANGUAGE = 'english');
+CREATE TEXT SEARCH CONFIGURATION public.plain_cfg (PARSER = public.plain_parser);
+ALTER TEXT SEARCH CONFIGURATION public.plain_cfg ADD MAPPING FOR asciiword, word WITH public.plain_dict, simple;
+ALTER TEXT SEARCH CONFIGURATION public.plain_cfg ADD MAPPING FOR numword WITH simple;
+CREATE TEXT SEARCH CONFIGURATION "Sales"."Stemmed" (COPY = english);
+ALTER TEXT SEARCH CONFIGURATION "Sales"."Stemmed" ALTER MAPPING FOR asciiword WITH public.english_stem;
+ALTER TEXT SEARCH CONFIGURATION "Sales"."Stemmed" DROP MAPPING FOR email;
+CREATE TABLE public.documents (
+    id integer PRIMARY KEY,
+    body text NOT NULL,
+    words tsvector GENERATED ALWAYS AS (to_tsvector('public.plain_cfg', body)) STORED
+);
+CREATE INDEX documents_stemmed ON public.documents USING gin (to_tsvector('"Sales"."Stemmed"'::regconfig, body));
+INSERT INTO public.documents (id, body) VALUES (1, 'The quick brown foxes jumped'), (2, 'over 2 lazy dogs');
+COMMENT ON TEXT SEARCH CONFIGURATION public.plain_cfg IS 'plain words';
+COMMENT ON TEXT SEARCH DICTIONARY public.plain_dict IS 'no stop words';
+COMMENT ON TEXT SEARCH PARSER public.plain_parser IS 'the default parser, again';
+COMMENT ON TEXT SEARCH TEMPLATE public.plain_template IS 'simple';
+
+-- Extended statistics, with options.
+CREATE STATISTICS public.scalars_dependencies (dependencies, ndistinct) ON small, normal FROM public.scalars;
+CREATE STATISTICS "Sales"."order stats" ON lower("user"), "group" FROM "Sales"."Order";
+ALTER STATISTICS public.scalars_dependencies SET STATISTICS 500;
+COMMENT ON STATISTICS public.scalars_dependencies IS 'small and normal go together';
+
+-- Column options.
+ALTER TABLE public.scalars ALTER COLUMN normal SET (n_distinct = 100);
+ALTER TABLE archive.events ALTER COLUMN kind SET (n_distinct = 4, n_distinct_inherited = -0.5);
+
+-- Access methods of the database's own, a table using one and an operator class for the other.
+CREATE ACCESS METHOD heap_again TYPE TABLE HANDLER heap_tableam_handler;
+CREATE ACCESS METHOD hash_again TYPE INDEX HANDLER hashhandler;
+CREATE OPERATOR CLASS public.int_again_ops DEFAULT FOR TYPE integer USING hash_again AS
+    OPERATOR 1 =(integer, integer), FUNCTION 1 hashint4(integer);
+CREATE TABLE public.other_storage (id integer, note text) USING heap_again;
+CREATE INDEX other_storage_id ON public.other_storage USING hash_again (id);
+INSERT INTO public.other_storage VALUES (1, 'stored by heap_again');
+COMMENT ON ACCESS METHOD heap_again IS 'heap by another name';
+
+-- A base type with its shell, I/O functions, an array, and a range over it with all its options.
+CREATE TYPE public.int_like;
+CREATE FUNCTION public.int_like_in(cstring) RETURNS public.int_like LANGUAGE internal IMMUTABLE STRICT AS 'int4in';
+CREATE FUNCTION public.int_like_out(public.int_like) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int4out';
+CREATE TYPE public.int_like (INPUT = public.int_like_in, OUTPUT = public.int_like_out, LIKE = integer,
+    CATEGORY = 'N', DEFAULT = '7');
+CREATE TABLE public.base_values (v public.int_like, vs public.int_like[]);
+INSERT INTO public.base_values VALUES ('1', '{2,3}'), (DEFAULT, NULL);
+CREATE CAST (public.int_like AS integer) WITHOUT FUNCTION AS IMPLICIT;
+-- Hashing for it, added to a built-in operator family (pg_dump leaves such members out).
+CREATE FUNCTION public.int_like_hash(public.int_like) RETURNS integer LANGUAGE internal IMMUTABLE STRICT
+    AS 'hashint4';
+ALTER OPERATOR FAMILY integer_ops USING hash ADD
+    FUNCTION 1 (public.int_like, public.int_like) public.int_like_hash(public.int_like);
+CREATE FUNCTION public.float_diff(double precision, double precision) RETURNS double precision LANGUAGE sql
+    IMMUTABLE STRICT AS $$ SELECT $1 - $2 $$;
+CREATE TYPE public.text_range AS RANGE (SUBTYPE = text, COLLATION = "C", SUBTYPE_OPCLASS = text_pattern_ops,
+    MULTIRANGE_TYPE_NAME = public.text_ranges);
+CREATE TYPE public.float_range2 AS RANGE (SUBTYPE = double precision, SUBTYPE_DIFF = public.float_diff);
+CREATE TYPE public.collated AS (name text COLLATE "C", note text);
+CREATE TABLE public.ranges (r public.text_range, rs public.text_ranges, c public.collated, f public.float_range2);
+INSERT INTO public.ranges VALUES ('[a,m)', '{[a,b),[x,z)}', ROW('x', 'y'), '[1.5,2.5)');
+COMMENT ON COLUMN public.collated.name IS 'byte order';
+COMMENT ON TYPE public.int_like IS 'an integer by another name';
+
+-- A typed table, an unlogged sequence, toast options.
+CREATE TYPE public.person AS (name text, born date);
+CREATE TABLE public.people OF public.person (PRIMARY KEY (name), born WITH OPTIONS DEFAULT '2000-01-01');
+INSERT INTO public.people VALUES ('Ada', '1815-12-10');
+CREATE UNLOGGED SEQUENCE public.scratch_seq;
+ALTER TABLE public.documents SET (toast.autovacuum_enabled = false, fillfactor = 90);
+
+-- Foreign-data wrappers, servers, user mappings and foreign tables.
+CREATE FUNCTION public.fdw_validator(text[], oid) RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE FOREIGN DATA WRAPPER dummy_fdw VALIDATOR public.fdw_validator OPTIONS (debug 'true');
+CREATE FOREIGN DATA WRAPPER "plain wrapper";
+CREATE SERVER films_server TYPE 'films' VERSION '1.0' FOREIGN DATA WRAPPER dummy_fdw OPTIONS (host 'films.example');
+CREATE SERVER "bare server" FOREIGN DATA WRAPPER "plain wrapper";
+CREATE USER MAPPING FOR PUBLIC SERVER films_server OPTIONS (user 'reader', password 'secret-pw');
+CREATE USER MAPPING FOR CURRENT_USER SERVER "bare server";
+CREATE FOREIGN TABLE public.films (
+    code text OPTIONS (column_name 'film_code') NOT NULL,
+    title text COLLATE "C" DEFAULT 'untitled',
+    len interval CHECK (len > '0')
+) SERVER films_server OPTIONS (table_name 'films', schema_name 'remote');
+ALTER FOREIGN TABLE public.films ALTER COLUMN title SET STATISTICS 10;
+CREATE TABLE archive.remote_events (id integer, at date) PARTITION BY RANGE (at);
+CREATE FOREIGN TABLE archive.remote_events_old PARTITION OF archive.remote_events
+    FOR VALUES FROM ('2000-01-01') TO ('2010-01-01') SERVER films_server;
+CREATE TABLE archive.remote_events_new PARTITION OF archive.remote_events
+    FOR VALUES FROM ('2010-01-01') TO (MAXVALUE);
+INSERT INTO archive.remote_events_new VALUES (1, '2020-01-01');
+CREATE VIEW public.film_titles AS SELECT title FROM public.films;
+COMMENT ON FOREIGN DATA WRAPPER dummy_fdw IS 'does nothing';
+COMMENT ON SERVER films_server IS 'where films live';
+COMMENT ON FOREIGN TABLE public.films IS 'films elsewhere';
+COMMENT ON COLUMN public.films.code IS 'the code';
+
+-- Publications: all tables; tables with a column list and a row filter; a schema.
+CREATE PUBLICATION everything FOR ALL TABLES WITH (publish = 'insert, update');
+CREATE PUBLICATION "some things" FOR TABLE public.payments (id, amount) WHERE (id > 0), TABLE public.named
+    WITH (publish_via_partition_root = true);
+CREATE PUBLICATION archived FOR TABLES IN SCHEMA archive, TABLE public.slots;
+CREATE PUBLICATION nothing_yet;
+COMMENT ON PUBLICATION everything IS 'for the reporting replica';
+
+-- Large objects with their data and comments (fixed OIDs: a dump keeps them).
+SELECT lo_create(4242001);
+SELECT lo_put(4242001, 0, convert_to('a small large object', 'UTF8'));
+SELECT lo_create(4242002);
+SELECT lo_put(4242002, 0, (SELECT string_agg(sha256(int4send(i)), ''::bytea ORDER BY i) FROM generate_series(1, 60000) i));
+SELECT lo_create(4242003);
+COMMENT ON LARGE OBJECT 4242001 IS 'small';
+
+-- Policies and comments on them; comments on columns of views and composite types.
+COMMENT ON POLICY "line owner" ON "Sales".line IS 'everyone sees positive lines';
+COMMENT ON COLUMN public.aggregated.texts IS 'all texts';
+COMMENT ON EXTENSION citext IS 'case-insensitive text (our words)';
+
+-- Event triggers come last: they would fire for the rest of this script.
+CREATE TABLE public.ddl_log (tag text, at timestamp with time zone DEFAULT now());
+CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql
+    AS $$ BEGIN INSERT INTO public.ddl_log (tag) VALUES (tg_tag); END $$;
+CREATE EVENT TRIGGER log_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'DROP TABLE')
+    EXECUTE FUNCTION public.log_ddl();
+CREATE EVENT TRIGGER "quiet one" ON sql_drop EXECUTE FUNCTION public.log_ddl();
+ALTER EVENT TRIGGER "quiet one" DISABLE;
+CREATE EVENT TRIGGER replica_only ON ddl_command_start EXECUTE FUNCTION public.log_ddl();
+ALTER EVENT TRIGGER replica_only ENABLE REPLICA;
+COMMENT ON EVENT TRIGGER log_ddl IS 'logs table DDL';

@@ -1,0 +1,244 @@
+"""How the rows of each table are read: the ``COPY`` source with the dump's filters and sanitising rules.
+
+Filters and sanitising rules become part of the ``COPY (SELECT ...) TO STDOUT`` the server runs: a value
+that is masked never leaves the server. Conditions and expressions a user or plugin writes reach the
+server exactly as written, inside parentheses and followed by a line break (a trailing ``--`` comment
+ends there); the query goes out with the simple query protocol, never through a formatting step, so
+``%``, ``{}``, ``$1``, ``?``, quotes and backslashes keep their SQL meaning.
+
+:func:`copy_out` streams the rows of one such source in large blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+from synco_core import dumpprogress
+from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
+from synco_core.engines.postgresql.connection import drain_results, result_error
+from synco_core.errors import ConfigError, DatabaseError
+from synco_core.values import DumpOptions, SanitizeRule
+
+#: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
+#: a few bytes appended to a buffer and all the hashing and writing happens in large C-level calls.
+BLOCK_SIZE = 1 << 20
+
+
+@dataclass
+class DataPlan:
+    """How the rows of one table are read: the COPY source and the rules that shaped it."""
+
+    columns: list[str]
+    query: str
+    rules: list[str]
+    excluded: bool
+
+
+class DataPlanner:
+    """Checks every table and column an option names, and builds the COPY source of each table."""
+
+    def __init__(self, conn: psycopg.Connection[Any], quote: Quoter, options: DumpOptions) -> None:
+        self.conn = conn
+        self.quote = quote
+        self.options = options
+
+    def plan(self, tables: list[Table]) -> dict[int, DataPlan]:
+        """Check every table and column an option names, and build the COPY source of each table."""
+        options = self.options
+        q = self.quote
+        lookup: dict[str, list[Table]] = {}
+        for table in tables:
+            lookup.setdefault(f"{table.schema}.{table.name}", []).append(table)
+            lookup.setdefault(table.name, []).append(table)
+            if table.display not in (table.name, f"{table.schema}.{table.name}"):
+                # A name holding a dot is also found by its manifest key ("a.b" quoted).
+                lookup.setdefault(table.display, []).append(table)
+
+        def resolve(name: str, what: str) -> Table:
+            found = lookup.get(name) or lookup.get(name.strip('"'))
+            if not found:
+                raise ConfigError(f"unknown table {name!r} in {what}")
+            if len(found) > 1:
+                schemas = ", ".join(sorted(f"{t.schema}.{t.name}" for t in found))
+                raise ConfigError(f"table name {name!r} in {what} is ambiguous ({schemas}); qualify it with its schema")
+            return found[0]
+
+        by_oid = {t.oid: t for t in tables}
+
+        def lineage(table: Table) -> list[int]:
+            # Options given for a table also apply to its partitions and to the tables that INHERIT from
+            # it, because reading the parent in PostgreSQL reads their rows too: sanitising users.email
+            # must mask the e-mails of every table users' rows live in. Nearest first: the table's own
+            # option wins over a parent's.
+            chain: list[int] = []
+            queue = [table.oid]
+            while queue:
+                oid = queue.pop(0)
+                if oid in chain or oid not in by_oid:
+                    continue
+                chain.append(oid)
+                current = by_oid[oid]
+                queue.extend(([current.parent] if current.parent is not None else []) + current.inherits)
+            return chain
+
+        excluded = {resolve(name, "the excluded tables").oid for name in options.exclude_tables}
+        where = {resolve(name, "--where").oid: condition for name, condition in options.where.items()}
+        newest: dict[int, tuple[str, int]] = {}
+        for name, (column, count) in options.keep_newest.items():
+            table = resolve(name, "keep_newest")
+            if column not in {c.name for c in table.columns}:
+                raise ConfigError(f"unknown column {column!r} of table {name!r} in keep_newest")
+            newest[table.oid] = (column, int(count))
+        rules: dict[int, dict[str, SanitizeRule]] = {}
+        for rule in options.sanitize:
+            table = resolve(rule.table, "the sanitize rules")
+            if rule.column not in {c.name for c in table.columns}:
+                raise ConfigError(f"unknown column {rule.column!r} of table {rule.table!r} in the sanitize rules")
+            rules.setdefault(table.oid, {})[rule.column] = rule
+
+        # Tables whose rows are read together with other tables' rows (partitioned and INHERITS parents).
+        ancestors = {oid for table in tables for oid in lineage(table)[1:]}
+        plans: dict[int, DataPlan] = {}
+        for table in tables:
+            if table.kind != "r":
+                continue
+            chain = lineage(table)
+            columns = [c.name for c in table.columns if not c.generated]
+            name = q.qualified(table.schema, table.name)
+            plain = ", ".join(q(c) for c in columns)
+            applied: list[str] = []
+            if any(oid in excluded for oid in chain):
+                plans[table.oid] = DataPlan(columns, "", [f"{table.display}: rows left out (structure only)"], True)
+                continue
+            table_rules: dict[str, SanitizeRule] = {}
+            for oid in reversed(chain):
+                table_rules.update(rules.get(oid, {}))
+            condition_of = next((oid for oid in chain if oid in where), None)
+            condition = where[condition_of] if condition_of is not None else None
+            keep_of = next((oid for oid in chain if oid in newest), None)
+            keep = newest[keep_of] if keep_of is not None else None
+            if not table_rules and condition is None and keep is None:
+                plans[table.oid] = DataPlan(columns, f"COPY {name} ({plain}) TO STDOUT", [], False)
+                continue
+            select = []
+            for column in columns:
+                found = table_rules.get(column)
+                if found is None:
+                    select.append(q(column))
+                else:
+                    # The cast makes the rewritten value fit the column (a hash into varchar(20) is cut
+                    # to 20 characters) and fails here, on the source, when it cannot fit at all.
+                    column_type = next(c.type for c in table.columns if c.name == column)
+                    select.append(f"CAST(({self.rule_expression(table, found)}\n) AS {column_type}) AS {q(column)}")
+                    applied.append(f"{table.display}.{column} -> {found.transform or found.expression}")
+            # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
+            # already carries in the children's own COPY blocks (they would be loaded twice).
+            query = f"SELECT {', '.join(select)} FROM ONLY {name}"
+            if condition is not None:
+                query += f" WHERE ({condition}\n)"
+                applied.append(f"{table.display}: only rows where {condition}")
+            if keep is not None and keep_of is not None and keep_of in ancestors:
+                # The newest N of the parent's rows, wherever they live: each table keeps its share of them.
+                # The tie-break makes every table's subquery pick the same N rows.
+                source = by_oid[keep_of]
+                inner = f"SELECT tableoid, ctid FROM {q.qualified(source.schema, source.name)}"
+                if condition is not None and condition_of == keep_of:
+                    inner += f" WHERE ({condition}\n)"
+                inner += f" ORDER BY {q(keep[0])} DESC, tableoid, ctid LIMIT {keep[1]}"
+                mine = f"SELECT k.ctid FROM ({inner}) k WHERE k.tableoid = {table.oid}::pg_catalog.oid"
+                query += (" WHERE" if condition is None else " AND") + f" ctid = ANY (ARRAY({mine}))"
+                applied.append(f"{table.display}: only its rows among the newest {keep[1]} rows of {source.display} "
+                               f"by {keep[0]}")
+            elif keep is not None:
+                query += f" ORDER BY {q(keep[0])} DESC LIMIT {keep[1]}"
+                applied.append(f"{table.display}: only the newest {keep[1]} rows by {keep[0]}")
+            plans[table.oid] = DataPlan(columns, f"COPY ({query}) TO STDOUT", applied, False)
+        return plans
+
+    def rule_expression(self, table: Table, rule: SanitizeRule) -> str:
+        q = self.quote
+        if rule.transform is None:
+            if not rule.expression.strip():
+                raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a "
+                                  "transform")
+            return rule.expression
+        transform, _, argument = rule.transform.partition(":")
+        column = q(rule.column)
+        if transform == "null":
+            return "NULL"
+        if transform == "fixed":
+            # NULL stays NULL, as in the MySQL and SQLite engines: it holds nothing to hide.
+            return f"CASE WHEN {column} IS NULL THEN NULL ELSE {literal(argument)} END"
+        if transform == "hash":
+            # SHA-256 hex like the MySQL and SQLite engines (sha256() is built in since PostgreSQL 11: no
+            # pgcrypto); bytea is hashed as its bytes, anything else as its UTF-8 text.
+            column_type = next((c.type for c in table.columns if c.name == rule.column), "")
+            data = column if column_type == "bytea" else f"pg_catalog.convert_to(({column})::text, 'UTF8')"
+            return f"pg_catalog.encode(pg_catalog.sha256({data}), 'hex')"
+        if transform == "truncate":
+            try:
+                length = int(argument)
+            except ValueError as exc:
+                raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
+                                  f"got {argument!r}") from exc
+            return f"pg_catalog.left(({column})::text, {length})"
+        if transform == "email":
+            key = self._primary_key(table)
+            if key:
+                unique = " || '-' || ".join(f"({q(c)})::text" for c in key)
+            else:
+                unique = "(pg_catalog.row_number() OVER ())::text"
+            return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"
+        raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
+
+    def _primary_key(self, table: Table) -> list[str]:
+        rows = fetch(self.conn, """
+            SELECT a.attname FROM pg_catalog.pg_index i
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = %s AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)""", (table.oid,))
+        return [row[0] for row in rows]
+
+
+def copy_out(pgconn: pq.abc.PGconn, query: str, sinks: Iterable[Any]) -> int:
+    """Run ``COPY ... TO STDOUT`` at the libpq level and feed the text to ``sinks`` in large blocks.
+
+    psycopg's ``Copy`` object costs a Python generator round trip per row; libpq's blocking
+    ``get_copy_data`` loop is several times faster, and the rows are joined into blocks of
+    :data:`BLOCK_SIZE` before any sink sees them. Returns the number of rows (one newline each: COPY
+    escapes the newlines inside values).
+    """
+    targets = list(sinks)
+    result = pgconn.exec_(query.encode("utf-8"))
+    if result.status != pq.ExecStatus.COPY_OUT:
+        raise DatabaseError(f"COPY failed: {result_error(result, pgconn)}")
+    rows = 0
+    block = bytearray()
+    while True:
+        size, data = pgconn.get_copy_data(0)
+        if size == -1:
+            break
+        if size < 0:
+            raise DatabaseError(f"COPY failed: {result_error(None, pgconn)}")
+        block += data
+        if len(block) >= BLOCK_SIZE:
+            counted = block.count(b"\n")
+            rows += counted
+            dumpprogress.rows_written(counted)
+            for sink in targets:
+                sink(block)
+            block = bytearray()
+    if block:
+        counted = block.count(b"\n")
+        rows += counted
+        dumpprogress.rows_written(counted)
+        for sink in targets:
+            sink(block)
+    failed = drain_results(pgconn)
+    if failed is not None:
+        raise DatabaseError(f"COPY failed: {result_error(failed, pgconn)}")
+    return rows

@@ -1,0 +1,222 @@
+"""The schema part of a PostgreSQL dump: every object, read once, written before and after the data.
+
+Before the data come the objects the rows need or that are cheap to create empty, in one order sorted by
+their dependencies (:mod:`.ordering`). After the data come constraints and indexes (built once over the
+loaded rows), views, rules and the objects that need a view, statistics objects, triggers, policies and
+publications. The module docstring of :mod:`.dumper` lists the sections in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import psycopg
+
+from synco_core.engines.postgresql import (
+    datatypes,
+    foreign,
+    operators,
+    ordering,
+    postdata,
+    routines,
+    tables,
+    textsearch,
+)
+from synco_core.engines.postgresql.catalog import Quoter, Relation, Sequence, Table, fetch
+from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject
+from synco_core.values import DumpOptions
+
+#: Section headings of the objects created before the data, by ordering kind.
+_TITLES = {
+    "language": "Procedural languages", "am": "Access methods", "collation": "Collations", "shell": "Types",
+    "type": "Types", "proc": "Functions, procedures and aggregates", "operator": "Operators",
+    "opfamily": "Operator families and classes", "opclass": "Operator families and classes", "cast": "Casts",
+    "conversion": "Encoding conversions", "transform": "Transforms", "tsparser": "Text search",
+    "tstemplate": "Text search", "tsdict": "Text search", "tsconfig": "Text search",
+    "fdw": "Foreign-data wrappers and servers", "server": "Foreign-data wrappers and servers",
+    "usermapping": "User mappings", "domcheck": "Domain constraints", "table": "Tables",
+}
+
+
+class Output(Protocol):
+    """Where the script goes (the dumper's writer)."""
+
+    def sql(self, text: str) -> None: ...
+
+    def section(self, title: str) -> None: ...
+
+
+class Schema:
+    """The schema objects of one dump."""
+
+    def __init__(self, conn: psycopg.Connection[Any], q: Quoter, options: DumpOptions, registry: Registry,
+                 all_tables: list[Table], relations: list[Relation], sequences: list[Sequence]) -> None:
+        self.conn = conn
+        self.q = q
+        self.registry = registry
+        self.tables = all_tables
+        self.relations = relations
+        self.warnings: list[str] = []
+        register = registry.register
+
+        types = datatypes.read_types(conn, q)
+        type_objects = register(types.objects)
+        by_oid = {t.oid: t for t in all_tables}
+        identity = {s.owned_by: s for s in sequences if s.identity and s.owned_by}
+        table_objects = register([self._table(t, by_oid, identity) for t in all_tables])
+        domain_checks = [SchemaObject(("pg_constraint", oid), "domcheck", "CONSTRAINT",
+                                      f"{q(check.name)} ON DOMAIN {check.domain}", check.statement(q))
+                         for oid, check in types.checks.items()]
+        early_checks = register([obj for obj in domain_checks if not types.checks[obj.key[1]].after_data])
+        self.late_checks = register([obj for obj in domain_checks if types.checks[obj.key[1]].after_data])
+        # Constraints written inside CREATE DOMAIN are still named by their comments.
+        register([SchemaObject(("pg_constraint", oid), "domcheck", "CONSTRAINT",
+                               f"{q(name)} ON DOMAIN {registry.objects[('pg_type', domain)].name}")
+                  for oid, (domain, name) in types.inline_checks.items() if ("pg_type", domain) in registry.objects])
+        # COMMENT ON COLUMN names a composite type's attribute through the type.
+        register([SchemaObject(("pg_class", relid), "type", "TYPE", registry.objects[("pg_type", oid)].name)
+                  for oid, relid in types.relids.items() if ("pg_type", oid) in registry.objects])
+        classes = operators.read_operator_classes(conn, q)
+        mappings = foreign.read_user_mappings(conn, q, secrets=options.secrets, owners=options.owners)
+        if mappings.secrets_left_out:
+            self.warnings.append("user mapping options that hold secrets (pass --secrets to keep them): "
+                                 + ", ".join(mappings.secrets_left_out))
+        if mappings.roles_left_out:
+            self.warnings.append("user mappings of other roles (pass --owners to keep them): "
+                                 + ", ".join(mappings.roles_left_out))
+        functions = register(routines.read_functions(conn, q) + routines.read_aggregates(conn, q))
+        groups = [
+            register(routines.read_languages(conn, q)), register(operators.read_access_methods(conn, q)),
+            register(datatypes.read_collations(conn, q)), type_objects, functions,
+            register(operators.read_operators(conn, q)), register(classes.objects),
+            register(datatypes.read_casts(conn)), register(datatypes.read_conversions(conn, q)),
+            register(routines.read_transforms(conn, q)), register(textsearch.read_text_search(conn, q)),
+            register(foreign.read_wrappers_and_servers(conn, q)), register(mappings.objects), early_checks,
+            table_objects,
+        ]
+        self.by_node: dict[Node, SchemaObject] = {obj.node: obj for group in groups for obj in group}
+
+        # After the data.
+        names = {t.oid: q.qualified(t.schema, t.name) for t in all_tables}
+        names.update((r.oid, q.qualified(r.schema, r.name)) for r in relations)
+        self.keys = tables.read_keys(conn, q, all_tables, registry.skipped)
+        register(self.keys.objects)
+        self.rules = register(postdata.read_rules(conn, q, names))
+        self.views = register([self._view(r) for r in relations])
+        self.statistics = register(postdata.read_statistics(conn, q, names))
+        self.triggers = register(postdata.read_triggers(conn, q, names))
+        self.policies = register(postdata.read_policies(conn, q, names, owners=options.owners))
+        self.publications = register(postdata.read_publications(conn, q, names, registry.skipped))
+
+        parts: dict[Key, Node] = {obj.key: obj.node for obj in self.by_node.values()}
+        parts.update(classes.parts)
+        parts.update(self.keys.parts)
+        parts.update((("pg_class", relid), ("type", oid)) for oid, relid in types.relids.items())
+        parts.update((("pg_constraint", oid), ("type", domain)) for oid, (domain, _) in types.inline_checks.items())
+        parts.update((("pg_attrdef", c.default_oid), ("table", t.oid))
+                     for t in all_tables for c in t.columns if c.generated and c.default_oid is not None)
+        parts.update((obj.key, obj.node) for obj in self.views + self.rules)
+        view_oids = {r.oid for r in relations}
+        parts.update((("pg_rewrite", oid), ("view", relid)) for oid, relid in fetch(conn, """
+            SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'""")
+                     if relid in view_oids)
+        self.graph = ordering.read_graph(conn, parts)
+        self.shells = self.graph.use_shells(obj.key[1] for obj in type_objects
+                                            if obj.key[1] in types.shell_candidates)
+        movable = [obj.node for group in groups for obj in group if obj.kind not in ("type", "table")]
+        self.late = self.graph.late(movable)
+        # The given order, where the dependencies allow: functions that use a table's row type (or read a
+        # table in a SQL-standard body) after the tables, the others before them.
+        after_tables = {obj.node for obj in functions
+                        if any(need[0] == "table" for need in self.graph.needs.get(obj.node, ()))}
+        nodes: list[Node] = [("shell", oid) for oid in sorted(self.shells)]
+        for group in groups:
+            if group is table_objects:
+                continue
+            nodes += [obj.node for obj in group if obj.node not in self.late and obj.node not in after_tables]
+        nodes += [obj.node for obj in table_objects]
+        nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
+        self.before = ordering.order(nodes, self.graph)
+
+    def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
+        name = self.q.qualified(table.schema, table.name)
+        keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
+        create = tables.in_tablespace(table.tablespace, tables.create_table(self.q, table, by_oid, identity))
+        return SchemaObject(("pg_class", table.oid), "table", keyword, name, create, table.owner, table.acl,
+                            f"TABLE {name}")
+
+    def _view(self, relation: Relation) -> SchemaObject:
+        name = self.q.qualified(relation.schema, relation.name)
+        options = f" WITH ({', '.join(relation.reloptions)})" if relation.reloptions else ""
+        body = relation.definition.strip().rstrip(";")
+        if relation.kind == "m":
+            using = f" USING {self.q(relation.access_method)}" if relation.access_method else ""
+            data = "WITH DATA" if relation.populated else "WITH NO DATA"
+            create = tables.in_tablespace(relation.tablespace,
+                                          f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n")
+            keyword = "MATERIALIZED VIEW"
+        else:
+            create = f"CREATE VIEW {name}{options} AS\n{body};\n"
+            keyword = "VIEW"
+        return SchemaObject(("pg_class", relation.oid), "view", keyword, name, create, relation.owner, relation.acl,
+                            f"TABLE {name}")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def write_before_data(self, w: Output) -> None:
+        current = ""
+        for node in self.before:
+            if _TITLES[node[0]] != current:
+                current = _TITLES[node[0]]
+                w.section(current)
+            if node[0] == "shell":
+                w.sql(f"CREATE TYPE {self.by_node[('type', node[1])].name};\n")
+            else:
+                w.sql(self.by_node[node].create)
+
+    def write_after_data(self, w: Output) -> None:
+        w.section("Constraints and indexes")
+        for statement in self.keys.keys + self.keys.replica_identity:
+            w.sql(statement)
+        w.section("Foreign keys")
+        for statement in self.keys.foreign:
+            w.sql(statement)
+        w.section("Constraints not valid for every row")
+        for check in self.late_checks:
+            w.sql(check.create)
+        self._views_and_rules(w)
+        for title, objects in (("Statistics objects", self.statistics), ("Triggers", self.triggers)):
+            w.section(title)
+            for obj in objects:
+                w.sql(obj.create)
+        w.section("Row security")
+        for table in self.tables:
+            name = self.q.qualified(table.schema, table.name)
+            if table.row_security:
+                w.sql(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;\n")
+            if table.force_row_security:
+                w.sql(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY;\n")
+        for obj in self.policies:
+            w.sql(obj.create)
+        w.section("Publications")
+        for obj in self.publications:
+            w.sql(obj.create)
+
+    def _views_and_rules(self, w: Output) -> None:
+        """Views and materialized views, rules, and in one order with them the objects that need a view."""
+        late = [node for node in self.by_node if node in self.late]
+        by_node = {obj.node: obj for obj in self.views + self.rules}
+        nodes = [obj.node for obj in self.views] + late + [obj.node for obj in self.rules]
+        titles = {"view": "Views and materialized views", "rule": "Rules"}
+        current = ""
+        for node in ordering.order(nodes, self.graph):
+            title = titles.get(node[0], "Objects that need a view")
+            if title != current:
+                current = title
+                w.section(title)
+            obj = by_node.get(node) or self.by_node[node]
+            w.sql(obj.create)
+            for index in self.keys.view_indexes.get(node[1], []) if node[0] == "view" else []:
+                if self.registry.kept(index.key):
+                    self.registry.register([index])
+                    w.sql(index.create)

@@ -1,0 +1,113 @@
+"""Objects the dump cannot carry, and everything that depends on them.
+
+A dump that does not load is worse than no dump, so when a database holds an object of a kind listed in
+:data:`REFUSED` the dump stops before writing anything, naming them (one line). With
+``--skip-unsupported`` it goes on without them, and without every object that depends on one of them
+(found through ``pg_depend``, transitively), so that what is written still loads; both lists are logged.
+
+Refused today:
+
+- subscriptions: a database with one cannot be dropped (``DROP DATABASE`` refuses), which would stop
+  every later install and rollback of the copy, and dropping the subscription on the copy would drop the
+  replication slot on the publisher, i.e. on production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from synco_core.engines.postgresql.catalog import fetch
+from synco_core.engines.postgresql.objects import Key
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A kind of object the dump cannot carry: how to find them (catalog, OID, name) and why."""
+
+    kind: str
+    reason: str
+    query: str
+
+
+REFUSED: list[Refusal] = [
+    Refusal("subscriptions", "a copy could not be dropped, and dropping its subscription drops the publisher's slot",
+            """SELECT 'pg_subscription', s.oid, pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
+               WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+               ORDER BY 3"""),
+]
+
+
+@dataclass
+class Unsupported:
+    """What the dump leaves out (with ``--skip-unsupported``) or refuses."""
+
+    #: Per refused kind present: (kind, reason, names).
+    found: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    #: Catalog keys of every object left out: the refused ones and all that depend on them.
+    skipped: set[Key] = field(default_factory=set)
+    #: Names of the objects left out only because they depend on a refused one.
+    dependents: list[str] = field(default_factory=list)
+
+    def summary(self, limit: int = 10) -> str:
+        """``2 subscriptions (why): a, b; ...`` on one line."""
+        return "; ".join(f"{len(items)} {kind} ({reason}): {names(items, limit)}" for kind, reason, items in self.found)
+
+
+def names(items: list[str], limit: int) -> str:
+    """``a, b, c and 4 more``."""
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def find(conn: psycopg.Connection[Any]) -> Unsupported:
+    """The refused objects of the database and, transitively, every object that depends on one."""
+    result = Unsupported()
+    for refusal in REFUSED:
+        rows = fetch(conn, refusal.query)
+        if rows:
+            result.found.append((refusal.kind, refusal.reason, [str(row[2]) for row in rows]))
+            result.skipped.update((str(row[0]).removeprefix("pg_catalog."), int(row[1])) for row in rows)
+    if result.skipped:
+        dependents = _dependents(conn, set(result.skipped))
+        result.dependents = [name for key, name in sorted(dependents.items(), key=lambda item: item[1])
+                             if key not in result.skipped]
+        result.skipped.update(dependents)
+    return result
+
+
+def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str]:
+    """Every object that depends on one of ``roots``, directly or through others, with its description.
+
+    An object another one is an internal part of (an identity column's sequence, an array type) goes
+    with it both ways: leaving out the part leaves out the whole too.
+    """
+    rows = fetch(conn, """
+        SELECT d.classid::pg_catalog.regclass::text, d.objid, d.refclassid::pg_catalog.regclass::text, d.refobjid,
+               d.deptype
+        FROM pg_catalog.pg_depend d WHERE d.objid >= 16384 AND d.deptype IN ('n', 'a', 'i')""")
+    dependers: dict[Key, list[Key]] = {}
+    wholes: dict[Key, list[Key]] = {}
+    for classid, objid, refclassid, refobjid, deptype in rows:
+        part, whole = (classid, objid), (refclassid, refobjid)
+        dependers.setdefault(whole, []).append(part)
+        if deptype == "i":
+            wholes.setdefault(part, []).append(whole)
+    found: set[Key] = set()
+    pending = list(roots)
+    while pending:
+        key = pending.pop()
+        for other in dependers.get(key, []) + wholes.get(key, []):
+            if other not in found and other not in roots:
+                found.add(other)
+                pending.append(other)
+    if not found:
+        return {}
+    catalogs = [key[0] for key in found]
+    oids = [key[1] for key in found]
+    names = fetch(conn, """
+        SELECT k.catalog, k.oid, pg_catalog.pg_describe_object(k.catalog::pg_catalog.regclass, k.oid, 0)
+        FROM ROWS FROM (pg_catalog.unnest(%s::text[]), pg_catalog.unnest(%s::pg_catalog.oid[])) AS k(catalog, oid)""",
+                  (catalogs, oids))
+    return {(str(catalog), int(oid)): str(name) for catalog, oid, name in names}
