@@ -111,8 +111,11 @@ class DumpOptions:
     keep_newest: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     #: Column rewrites; see :class:`SanitizeRule`.
     sanitize: tuple[SanitizeRule, ...] = ()
-    #: Also dump stored routines and events (MySQL) where the engine supports them.
-    routines: bool = False
+    #: Stored routines (MySQL): dumped unless turned off; without them, the views and triggers that call
+    #: them are left out too (and named), so that the dump loads.
+    routines: bool = True
+    #: Events (MySQL): scheduled jobs, dumped only on request (a copy would run them); left out with a
+    #: warning naming them otherwise.
     events: bool = False
     #: ``native`` lets an engine ship its own format (SQLite: the database file); ``sql`` asks for a script.
     format: Literal["native", "sql"] = "native"
@@ -130,6 +133,9 @@ class DumpOptions:
     strict: bool = False
     #: Strict mode: ``table`` or ``table.column`` names the user declared safe to ship unchanged.
     keep: tuple[str, ...] = ()
+    #: Leave out (and name) the objects the engine cannot carry, and everything that depends on them,
+    #: instead of refusing to dump (``--skip-unsupported``): a dump never fails to load.
+    skip_unsupported: bool = False
 
     def effective(self, *, all: bool = False) -> DumpOptions:
         """These options with the smart transfer applied (default) or dropped (``all``, i.e. ``--all``).

@@ -24,7 +24,7 @@ import pymysql.cursors
 
 from synco_core.engines import guard
 from synco_core.engines.mysql import literals, schema
-from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
+from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.load import Loader
 from synco_core.errors import DatabaseError, SyncoError
 from synco_core.types import DatabaseConfig, InstallOptions, InstallResult, TableManifest
@@ -90,40 +90,33 @@ def _drop_definitions(conn: Any, db: str, objects: schema.Objects) -> None:
 
 def _create_definitions(conn: Any, db: str, objects: schema.Objects, *, disable_events: bool = False) -> None:
     """Create routines (views may call them), views (in dependency order, by retrying), triggers and
-    events in ``db``."""
+    events in ``db``, each under the session settings it was created with."""
     conn.select_db(db)
-    with conn.cursor() as cur:
-        cur.execute("SET @synco_saved_mode = @@sql_mode")
-    _create_with_mode(conn, db, objects.routines)
+    _create_each(conn, db, objects.routines)
     pending = list(objects.views)
     while pending:
         failed: list[tuple[schema.Definition, pymysql.err.MySQLError]] = []
         for definition in pending:
             try:
-                _execute(conn, definition.create)
+                schema.create_definition(conn, db, definition)
             except pymysql.err.MySQLError as exc:
                 failed.append((definition, exc))
         if len(failed) == len(pending):
             definition, error = failed[0]
             raise DatabaseError(f"cannot create view {definition.name!r} in {db!r}: {describe(error)}")
         pending = [definition for definition, _ in failed]
-    _create_with_mode(conn, db, [*objects.triggers, *objects.events], disable_events=disable_events)
+    _create_each(conn, db, [*objects.triggers, *objects.events], disable_events=disable_events)
 
 
-def _create_with_mode(conn: Any, db: str, definitions: list[schema.Definition], *,
-                      disable_events: bool = False) -> None:
-    """Create triggers, routines or events, each under the sql_mode it was created with."""
+def _create_each(conn: Any, db: str, definitions: list[schema.Definition], *, disable_events: bool = False) -> None:
     for definition in definitions:
         try:
-            _execute(conn, f"SET SESSION sql_mode={quote_string(definition.sql_mode)}")
-            _execute(conn, definition.create)
+            schema.create_definition(conn, db, definition)
             if disable_events and definition.kind == "EVENT":
                 _execute(conn, f"ALTER EVENT {quote_name(definition.name)} DISABLE")
         except pymysql.err.MySQLError as exc:
             raise DatabaseError(f"cannot create {definition.kind.lower()} {definition.name!r} in {db!r}: "
                                 f"{describe(exc)}") from exc
-        finally:
-            _execute(conn, "SET SESSION sql_mode=@synco_saved_mode")
 
 
 def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
@@ -132,8 +125,9 @@ def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
     ``outgoing`` must hold no tables of the same names. The tables move in one ``RENAME TABLE``; on a
     failure everything is put back where it was. Returns the number of tables now in ``target``.
     """
-    current = schema.capture(conn, target)
-    new = schema.capture(conn, incoming)
+    # Objects whose text the user may not read are left where they are, as they cannot be created again.
+    current = schema.capture(conn, target, hidden=[])
+    new = schema.capture(conn, incoming, hidden=[])
     renames = [f"{quote_name(target)}.{quote_name(t)} TO {quote_name(outgoing)}.{quote_name(t)}"
                for t in current.tables]
     renames += [f"{quote_name(incoming)}.{quote_name(t)} TO {quote_name(target)}.{quote_name(t)}"
@@ -143,11 +137,14 @@ def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
     try:
         if renames:
             _execute(conn, "RENAME TABLE " + ", ".join(renames))
+            # Defaults that name the database the tables came from point at the one they are in now.
+            schema.move_defaults(conn, target, new.tables, incoming)
+            schema.move_defaults(conn, outgoing, current.tables, target)
     except pymysql.err.MySQLError as exc:
         _restore(conn, target, current, incoming, new)
         raise DatabaseError(f"swapping the tables into {target!r} failed: {describe(exc)}") from exc
     try:
-        _create_definitions(conn, target, new)
+        _create_definitions(conn, target, schema.moved(new, incoming, target))
     except SyncoError:
         # Put the previous content back exactly: reverse the rename, then the definitions.
         _drop_definitions(conn, target, new)
@@ -156,11 +153,13 @@ def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
                  for t in current.tables]
         if back:
             _execute(conn, "RENAME TABLE " + ", ".join(back))
+            schema.move_defaults(conn, incoming, new.tables, target)
+            schema.move_defaults(conn, target, current.tables, outgoing)
         _restore(conn, target, current, incoming, new)
         raise
     try:
         # The kept copy must not act on its own: its events are created disabled.
-        _create_definitions(conn, outgoing, current, disable_events=True)
+        _create_definitions(conn, outgoing, schema.moved(current, target, outgoing), disable_events=True)
     except SyncoError as exc:
         log.warning("the previous views/triggers could not all be kept for rollback: %s", exc)
     return len(new.tables)
@@ -179,8 +178,8 @@ class _Part:
     """One query of the verification: a table, or a range of its integer primary key."""
 
     table: str
+    #: A condition on the key (numbers written in: nothing goes through the driver's % formatting).
     where: str = ""
-    args: tuple[int, ...] = ()
     rows: int = 0
     checksum: int = 0
 
@@ -209,25 +208,26 @@ def _verification_parts(conn: Any, db: str, manifest: dict[str, TableManifest], 
         step = (int(high) - int(low)) // ways + 1
         for index in range(ways):
             start = int(low) + index * step
-            parts.append(_Part(table, f" WHERE {quote_name(key)} >= %s AND {quote_name(key)} < %s",
-                               (start, start + step)))
+            parts.append(_Part(table, f"{quote_name(key)} >= {start} AND {quote_name(key)} < {start + step}"))
     return parts
 
 
 def _run_part(conn: Any, db: str, part: _Part, want_checksum: bool) -> None:
-    table_sql = f"{quote_name(db)}.{quote_name(part.table)}"
+    columns = schema.columns(conn, db, part.table)
+    # With the history rows of a system-versioned table: the dump carries them.
+    source = schema.row_source(part.table, columns, db)
+    where = f" WHERE {part.where}" if part.where else ""
     if not want_checksum:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM {table_sql}{part.where}", part.args)
+            cur.execute(f"SELECT COUNT(*) FROM {source}{where}")
             part.rows = int(cur.fetchone()[0])
         return
-    columns = schema.columns(conn, db, part.table)
     with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*), {literals.checksum_sql(columns)} FROM {table_sql}{part.where}", part.args)
+        cur.execute(f"SELECT COUNT(*), {literals.checksum_sql(columns)} FROM {source}{where}")
         count, raw_sum = cur.fetchone()
     oversize, checksum = divmod(int(raw_sum), literals.OVERSIZE_MARK)
     if oversize:
-        checksum += _oversize_checksum(conn, table_sql + part.where, part.args, columns)
+        checksum += _oversize_checksum(conn, source, part.where, columns)
     part.rows, part.checksum = int(count), checksum
 
 
@@ -282,12 +282,12 @@ def _verify(connect_verifier: Callable[[], Any], conn: Any, db: str, manifest: d
     return total
 
 
-def _oversize_checksum(conn: Any, table_sql: str, args: tuple[int, ...], columns: list[literals.Column]) -> int:
+def _oversize_checksum(conn: Any, source: str, condition: str, columns: list[literals.Column]) -> int:
     """The checksum share of rows too big for the server to format, formatted in Python as dumped."""
-    sql, fmt = literals.oversize_rows_sql(table_sql, columns)
+    sql, fmt = literals.oversize_rows_sql(source, columns, condition)
     total = 0
     with conn.cursor(pymysql.cursors.SSCursor) as cur:
-        cur.execute(sql, args)
+        cur.execute(sql)
         for row in cur.fetchall_unbuffered():
             encoded = [value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value for value in row]
             literal = literals.assemble(encoded, fmt)
@@ -311,7 +311,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             created_target = True
         _create_like(admin, scratch, target)
         try:
-            rows, tables = _load_and_swap(database, admin, dump, options, scratch, backup, warn)
+            rows, tables = _load_and_swap(database, admin, dump, options, scratch, backup, warn, created_target)
         except BaseException:
             _cleanup(admin, scratch, target if created_target else None)
             raise
@@ -333,7 +333,7 @@ def _cleanup(admin: Any, scratch: str, created_target: str | None) -> None:
 
 
 def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
-                   backup: str, warn: Callable[[str], None] | None) -> tuple[int, int]:
+                   backup: str, warn: Callable[[str], None] | None, created_target: bool) -> tuple[int, int]:
     def session() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -346,10 +346,14 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
     conn = session()
     started = time.monotonic()
     try:
-        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS).run(dump)
+        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, database=scratch).run(dump)
     finally:
         conn.close()
     log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)
+    if created_target and report.database_defaults:
+        # A database this install created takes the source's defaults (those of an existing one stay).
+        charset, collation = report.database_defaults
+        _execute(admin, f"ALTER DATABASE {quote_name(database.name)} CHARACTER SET {charset} COLLATE {collation}")
     manifest = dict(options.manifest) or report.manifest
     if not manifest:
         # A foreign dump (mysqldump) carries no manifest: count the rows, for the report only.

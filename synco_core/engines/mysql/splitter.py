@@ -26,6 +26,7 @@ SIZE_HINT = b"-- synco-size: "
 _WHITESPACE = re.compile(rb"[ \t\r\n\f\v]*")
 _DELIMITER_COMMAND = re.compile(rb"delimiter[ \t]+(\S+)[^\n]*(?:\n|\Z)", re.IGNORECASE)
 _COMMENT_SPACE = b" \t\r\n\f\v"
+_NEVER_VERSION = re.compile(rb"/\*M?!999999")
 _STRINGS = (
     rb"'[^'\\]*(?:\\[\s\S][^'\\]*)*'",
     rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"',
@@ -119,7 +120,8 @@ class StatementSplitter:
                     self.on_comment(self.buf[self.pos:end].rstrip(b"\r"))
                 self.pos = end
                 continue
-            if head[:2] == b"/*" and head[2:3] != b"!" and not self.buf.startswith(b"/*M!", self.pos):
+            if head[:2] == b"/*" and ((head[2:3] != b"!" and not self.buf.startswith(b"/*M!", self.pos))
+                                      or self._never_executed()):
                 end = self.buf.find(b"*/", self.pos + 2)
                 if end < 0:
                     if self._fill(self.pos):
@@ -128,6 +130,13 @@ class StatementSplitter:
                 self.pos = end + 2
                 continue
             return True
+
+    def _never_executed(self) -> bool:
+        """True at an executable comment for a version no server reaches (mariadb-dump starts its output
+        with ``/*M!999999\\- enable the sandbox mode */`` and no delimiter): it is only a comment."""
+        while len(self.buf) - self.pos < 10 and self._fill(self.pos):
+            pass
+        return _NEVER_VERSION.match(self.buf, self.pos) is not None
 
     def _delimiter_command(self) -> bool:
         if self.buf[self.pos:self.pos + 9].lower() != b"delimiter":
