@@ -14,11 +14,12 @@ carried (and is refused or, on request, left out) is :mod:`.unsupported`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 import pymysql
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Target size of one INSERT statement. Small enough for any server's max_allowed_packet (the smallest
 #: default is 1 MiB on old servers; we stay below it) and big enough that per-statement overhead is noise.
 STATEMENT_BYTES = 1000 * 1000
+#: The smallest statement, whatever the server's packet limit.
+MIN_STATEMENT_BYTES = 16 * 1024
 #: Tables whose rows average at least this many bytes and that hold a binary column are streamed row by
 #: row with their binary values fetched raw (escaped in Python), instead of paged through the server's
 #: formatting: per row, the streaming overhead is then small next to the server's escaping that it saves.
@@ -47,6 +50,8 @@ HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
 DATABASE_PREFIX = b"-- Database: "
 #: The source database's default character set and collation, for a database the load creates.
 DEFAULTS_PREFIX = b"-- synco-database-defaults: "
+#: Tables that show the rows of other tables (MERGE): their structure is dumped, and no rows of their own.
+MERGE_ENGINES = frozenset({"MRG_MYISAM", "MRG_ISAM"})
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
@@ -178,25 +183,48 @@ def _view_placeholder(name: str, column_names: Iterable[str]) -> bytes:
     return f"CREATE VIEW {quote_name(name)} AS SELECT {select}".encode("utf-8", "surrogateescape")
 
 
+class _Outside:
+    """A second connection, opened when first needed, for the metadata the server will not show inside
+    the dump's read-only transaction (a view that calls NEXTVAL())."""
+
+    def __init__(self, database: DatabaseConfig) -> None:
+        self.database = database
+        self.conn: Any = None
+
+    def __call__(self) -> Any:
+        if self.conn is None:
+            self.conn = connect(self.database, raw=True)
+            with self.conn.cursor() as cur:
+                cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode=''")
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # Only metadata was read through it.
+                self.conn.close()
+
+
 def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult:
     """Dump ``database`` to ``out`` (see the module docstring)."""
     conn = connect(database, raw=True)
+    outside = _Outside(database)
     db = database.name
     try:
-        return _dump(conn, db, out, options)
+        return _dump(conn, db, out, options, outside)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
+        outside.close()
         try:
             conn.close()
         except Exception:  # The connection may already be gone (server restarted mid-dump).
             log.debug("closing the dump connection failed", exc_info=True)
 
 
-def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions) -> DumpResult:
+def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
     writer = Writer(out)
     try:
-        result = _dump_into(conn, db, writer, options)
+        result = _dump_into(conn, db, writer, options, outside)
     except BaseException:
         writer.close(raise_error=False)
         raise
@@ -211,7 +239,7 @@ def _strip_database(create: bytes, db: str) -> bytes:
     return stripped
 
 
-def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions) -> DumpResult:
+def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
     with conn.cursor() as cur:
         # UTC, so TIMESTAMP values are written as stored; standard quoting for SHOW CREATE; a long write
         # timeout because the reader (a compressor, the network) may be slower than the server.
@@ -222,7 +250,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions) -> Dump
         cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version_raw, max_packet = cur.fetchone()
     version = schema.text(version_raw)
-    statement_bytes = max(16 * 1024, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
+    statement_bytes = max(MIN_STATEMENT_BYTES, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
     # A page of the chunked dump may grow to this before it counts as too big (and is fetched again).
     group_limit = max(statement_bytes, min(4 * statement_bytes, int(max_packet) - 1024))
     with conn.cursor() as cur:
@@ -242,7 +270,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions) -> Dump
     all_tables = dict(schema.list_tables(conn, db))
     _validate(options, all_tables, conn, db)
     hidden: list[schema.HiddenDefinition] = []
-    objects = schema.capture(conn, db, hidden=hidden)
+    objects = schema.capture(conn, db, hidden=hidden, outside=outside)
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
                                 routines=options.routines, events=options.events)
     rules_by_table: dict[str, dict[str, str]] = {}
@@ -274,6 +302,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions) -> Dump
                         "server keeps its tables", table)
         writer.statement(_strip_database(create, db))
         writer.write(b"/*!40101 SET character_set_client = @saved_cs_client */;\n\n")
+        if engines.get(table, "").upper() in MERGE_ENGINES:
+            continue  # Its rows are those of the tables it merges, dumped with them (as mariadb-dump does).
         if table in options.exclude_tables:
             writer.call(functools.partial(manifest.__setitem__, table,
                                           TableManifest(rows=0, checksum=literals.format_checksum(0))))
@@ -313,7 +343,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions) -> Dump
         for view in views:
             name = quote_name(view).encode("utf-8", "surrogateescape")
             writer.write(b"DROP TABLE IF EXISTS " + name + b";\n/*!50001 DROP VIEW IF EXISTS " + name + b" */;\n")
-            writer.statement(_view_placeholder(view, (c.name for c in schema.columns(conn, db, view))))
+            # Inside the read-only transaction the server lists no columns for some views (see _Outside).
+            columns = schema.columns(conn, db, view) or schema.columns(outside(), db, view)
+            writer.statement(_view_placeholder(view, (c.name for c in columns)))
         writer.write(b"\n")
         for definition in objects.views:
             if definition.name in skipped.views:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import pymysql
 
 from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.connect import quote_name, quote_string
@@ -271,15 +274,21 @@ def _comment_without_escapes(conn: Any, kind: str, name: str, statement: bytes) 
     return statement.replace(b"COMMENT '" + escaped + b"'", b"COMMENT '" + comment.replace(b"'", b"''") + b"'", 1)
 
 
+#: The server refuses to open some views inside a READ ONLY transaction (one that calls NEXTVAL()).
+_READ_ONLY_TRANSACTION = 1792
+
+
 def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True,
-            hidden: list[HiddenDefinition] | None = None) -> Objects:
+            hidden: list[HiddenDefinition] | None = None, outside: Callable[[], Any] | None = None) -> Objects:
     """Read the objects of ``db``. Selects ``db`` on the connection, so that the statements come back
     with unqualified names where the server writes them itself (views) and can be replayed in another
     database. Texts are read as the server keeps them (``character_set_results`` binary, for the time of
     the reading), in the character set each was created in.
 
     A routine or event whose text the user may not see raises :class:`HiddenDefinition`, unless
-    ``hidden`` is given: then it is added there and left out.
+    ``hidden`` is given: then it is added there and left out. A view the server will not show inside the
+    dumper's read-only transaction is read through ``outside``, a connection outside it (the text of a
+    view is not part of the snapshot anyway).
     """
     conn.select_db(db)
     (results,) = query(conn, "SELECT @@character_set_results")[0]
@@ -287,10 +296,18 @@ def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True,
     try:
         query(conn, "SET SESSION character_set_results = binary")
         for name, kind in list_tables(conn, db):
-            if kind == "VIEW":
-                objects.views.append(show_definition(conn, "VIEW", name))
-            else:
+            if kind != "VIEW":
                 objects.tables.append(name)
+                continue
+            try:
+                objects.views.append(show_definition(conn, "VIEW", name))
+            except pymysql.err.OperationalError as exc:
+                if outside is None or exc.args[0] != _READ_ONLY_TRANSACTION:
+                    raise
+                other = outside()
+                other.select_db(db)
+                query(other, "SET SESSION character_set_results = binary")
+                objects.views.append(show_definition(other, "VIEW", name))
         tables = {}
         found: list[tuple[str, str]] = []
         for name, table in query(conn, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
