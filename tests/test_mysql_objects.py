@@ -356,24 +356,25 @@ def test_hidden_routine_bodies_are_refused_or_left_out(mysql_database_factory: C
     """A user who may see a routine's name but not its text: the dump says so instead of leaving it out
     silently; with --skip-unsupported the routine and the view calling it are left out, named."""
     source = mysql_database_factory()
-    load_with_client(source, b"CREATE TABLE t (a INT); CREATE FUNCTION secret() RETURNS INT RETURN 42;"
-                             b"CREATE VIEW uses_secret AS SELECT secret() AS s; CREATE VIEW plain AS SELECT a FROM t;")
-    user = unique_name("synco_u")
+    load_with_client(source, b"CREATE TABLE t (a INT); CREATE FUNCTION veiled() RETURNS INT RETURN 42;"
+                             b"CREATE VIEW uses_veiled AS SELECT veiled() AS s; CREATE VIEW plain AS SELECT a FROM t;")
+    # Names no other test registers as a secret (the log masks those), and a password of this test only.
+    user, password = unique_name("synco_u"), unique_name("pw")
     admin = mysql_admin_connection()
     try:
         with admin.cursor() as cur:
-            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
             cur.execute(f"GRANT SELECT, SHOW VIEW, EXECUTE ON `{source}`.* TO '{user}'@'%'")
-        limited = config(source).replace(user=user, password="pw")
+        limited = config(source).replace(user=user, password=password)
         from synco_core.engines.mysql.dump import dump
 
-        with pytest.raises(DatabaseError, match=r"function secret \(its text is hidden from this user"):
+        with pytest.raises(DatabaseError, match=r"function veiled \(its text is hidden from this user"):
             dump(limited, io.BytesIO(), DumpOptions())
         out = io.BytesIO()
         with caplog.at_level("WARNING"):
             dump(limited, out, DumpOptions(skip_unsupported=True))
-        assert "view uses_secret (reads what is left out)" in caplog.text
-        assert b"secret" not in out.getvalue() and b"`plain`" in out.getvalue()
+        assert "view uses_veiled (reads what is left out)" in caplog.text
+        assert b"veiled" not in out.getvalue() and b"`plain`" in out.getvalue()
         target = mysql_database_factory()
         install(config(target), io.BytesIO(out.getvalue()), InstallOptions(yes=True))
         assert query(target, "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s",

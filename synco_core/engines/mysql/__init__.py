@@ -6,9 +6,12 @@ hook answers only for ``database.engine == "mysql"`` (``mariadb://`` URLs normal
 ``trylast``, so a framework or third-party plugin can take over.
 
 Modules: :mod:`.connect` (connections, TLS policy), :mod:`.literals` (exact value formatting and the
-manifest checksum), :mod:`.schema` (objects of a database), :mod:`.sanitize` (named transforms),
-:mod:`.dump`, :mod:`.splitter` (streaming statement splitter), :mod:`.load`, :mod:`.install`
-(swap and rollback), :mod:`.inventory`.
+manifest checksum), :mod:`.schema` (objects of a database and the session each was made in),
+:mod:`.qualify` (names qualified with a database, pointed at another), :mod:`.sanitize` (named
+transforms), :mod:`.dump`, :mod:`.dumpwriter` (the writer thread and INSERT statements),
+:mod:`.tablerows` (a table's rows in pages or streamed), :mod:`.rowstream` (rows straight off the
+socket), :mod:`.unsupported` (what a dump refuses or leaves out), :mod:`.splitter` (streaming statement
+splitter), :mod:`.load`, :mod:`.install` (swap and rollback), :mod:`.inventory`.
 """
 
 from __future__ import annotations

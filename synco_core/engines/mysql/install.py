@@ -137,15 +137,15 @@ def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
     try:
         if renames:
             _execute(conn, "RENAME TABLE " + ", ".join(renames))
-            # Defaults that name the database the tables came from point at the one they are in now.
-            schema.move_defaults(conn, target, new.tables, incoming)
-            schema.move_defaults(conn, outgoing, current.tables, target)
     except pymysql.err.MySQLError as exc:
         _restore(conn, target, current, incoming, new)
         raise DatabaseError(f"swapping the tables into {target!r} failed: {describe(exc)}") from exc
     try:
+        # Defaults that name the database the tables came from point at the one they are in now.
+        schema.move_defaults(conn, target, new.tables, incoming)
+        schema.move_defaults(conn, outgoing, current.tables, target)
         _create_definitions(conn, target, schema.moved(new, incoming, target))
-    except SyncoError:
+    except (SyncoError, pymysql.err.MySQLError) as exc:
         # Put the previous content back exactly: reverse the rename, then the definitions.
         _drop_definitions(conn, target, new)
         back = [f"{quote_name(target)}.{quote_name(t)} TO {quote_name(incoming)}.{quote_name(t)}" for t in new.tables]
@@ -156,6 +156,8 @@ def exchange(conn: Any, target: str, incoming: str, outgoing: str) -> int:
             schema.move_defaults(conn, incoming, new.tables, target)
             schema.move_defaults(conn, target, current.tables, outgoing)
         _restore(conn, target, current, incoming, new)
+        if isinstance(exc, pymysql.err.MySQLError):
+            raise DatabaseError(f"swapping the tables into {target!r} failed: {describe(exc)}") from exc
         raise
     try:
         # The kept copy must not act on its own: its events are created disabled.

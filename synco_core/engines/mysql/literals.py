@@ -263,7 +263,7 @@ def row_literal_sql(columns: Sequence[Column], overrides: dict[str, str] | None 
     fewer rows (or falls back to fetching raw values) when the result would exceed the server's limits.
     """
     overrides = overrides or {}
-    parts = []
+    parts: list[str] = []
     for column in columns:
         if column.generated:
             continue
