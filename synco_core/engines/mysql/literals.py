@@ -276,28 +276,3 @@ def row_literal_sql(columns: Sequence[Column], overrides: dict[str, str] | None 
 
 def format_checksum(total: int) -> str:
     return f"crc32sum:{total}"
-
-
-#: Key columns the dump can page through in key order: their values come back as literals that compare,
-#: in the column's own collation, exactly as the stored values do.
-_TEXT_KEY_TYPES = frozenset({"char", "varchar"})
-
-
-def key_literal_sql(column: Column) -> str | None:
-    """The SQL expression giving a key value as a literal for the next page's ``WHERE``, or None when the
-    column's type cannot be paged through that way (FLOAT, ENUM, BIT ...: their text does not compare as
-    they sort).
-
-    Strings are written as hex with their character set (``_latin1 X'E9'``): the bytes stay exact, and a
-    literal compares in the column's collation, as the index sorts.
-    """
-    value = quote_name(column.name)
-    if column.data_type in INTEGER_TYPES or column.data_type in ("decimal", "numeric"):
-        return f"CAST({value} AS CHAR)"
-    if column.data_type in _TEMPORAL_TYPES:
-        return f"QUOTE({value})"
-    if column.is_binary and column.data_type in ("binary", "varbinary", "char", "varchar"):
-        return f"CONCAT('X''',HEX({value}),'''')"
-    if column.data_type in _TEXT_KEY_TYPES and column.charset:
-        return f"CONCAT('_{column.charset} X''',HEX({value}),'''')"
-    return None

@@ -5,19 +5,17 @@
 - **Ranges of an integer** (the first column of the table's key is an integer, whatever follows it): for
   each range ``k >= lo AND k < hi`` the server returns *one* value holding every row of the range, already
   formatted (``GROUP_CONCAT``), and its row count. Python handles a few values per megabyte instead of one
-  per row. A range is a plain range scan of the index the rows are stored in; its width adapts to what the
-  last page weighed, and an empty range jumps to the next existing key. One value of ``k`` with more rows
-  than fit a page is read in key order within that value.
-- **Key order** (any other key the rows are stored by: strings, dates, composite keys): the same pages,
-  bounded by key values. The n-th key after the last page is looked up in the index (``ORDER BY key LIMIT 1
-  OFFSET n-1``, an index scan of n entries), and the page is every row after the last page up to and
-  including that key. Values come back as literals that compare in the column's collation
-  (:func:`~synco_core.engines.mysql.literals.key_literal_sql`), so pages neither skip nor repeat rows;
-  comparisons are spelt out (``a > x OR (a = x AND b > y)``) because MariaDB reads a row comparison
-  ``(a, b) > (x, y)`` with a full index scan.
-- **Streaming**: one unbuffered ``SELECT``, read straight from the socket (:mod:`.rowstream`), for tables
-  without such a key, ``keep_newest`` (which needs an order and a limit), and tables of wide rows with
-  binary columns, whose bytes Python escapes more cheaply than the server does.
+  per row. A range is a plain range scan of the index the rows are stored in; its width starts from how
+  densely the key's values hold rows and adapts to what the last page weighed, and an empty range jumps
+  to the next existing key. One value of ``k`` with more rows than fit a page is read the same way by the
+  key's next column when that is an integer too (a tenant's rows by their id), else streamed.
+- **Streaming**: one unbuffered ``SELECT``, read straight from the socket (:mod:`.rowstream`), for every
+  other table: other keys (strings, dates first), no key, ``keep_newest`` (which needs an order and a
+  limit), and tables of wide rows with binary columns, whose bytes Python escapes more cheaply than the
+  server does. Pages bounded by key values would work for any key, but finding each page's last key costs
+  the server another pass over the index, and comparing strings in their collation twice per row: on the
+  2.8 million rows of ``bench_mysql.py --only keys`` that made the server's thread, the dump's critical
+  path, 70 % busier than streaming does (whose extra work is Python's, in a thread of its own).
 
 A page that reaches the ``GROUP_CONCAT`` limit is read again smaller; rows too big for any page are
 streamed with their large values fetched raw. Every statement is sent as it is: user conditions and
@@ -29,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +36,6 @@ import pymysql.cursors
 from synco_core.engines.mysql import literals, rowstream
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.schema import text
 from synco_core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -89,16 +85,14 @@ def read_rows(conn: Any, writer: Writer, out: TableWriter, read: TableRead, key:
         # Fewer rows per fetch for wide rows, so that a fetch stays around a megabyte.
         stream(conn, writer, out, read, wide_fmt,
                fetch_rows=max(16, min(FETCH_ROWS, out.statement_bytes // max(1, read.average_row))))
-    elif key and key[0].data_type in literals.INTEGER_TYPES - {"year"}:
+    elif key and _integer(key[0]):
         _range_pages(conn, writer, out, read, key, fmt)
-    elif key and _orderable(key):
-        _key_pages(conn, writer, out, read, key, fmt)
     else:
         stream(conn, writer, out, read, fmt)
 
 
-def _orderable(key: Sequence[literals.Column]) -> bool:
-    return all(literals.key_literal_sql(column) is not None for column in key)
+def _integer(column: literals.Column) -> bool:
+    return column.data_type in literals.INTEGER_TYPES - {"year"}
 
 
 def _page_sql(read: TableRead) -> str:
@@ -112,12 +106,15 @@ def _next_span(span: int, out: TableWriter, values: bytes) -> int:
 
 
 def _range_pages(conn: Any, writer: Writer, out: TableWriter, read: TableRead, key: list[literals.Column],
-                 fmt: literals.RowFormat) -> None:
+                 fmt: literals.RowFormat, within: str = "") -> None:
+    """Pages by ranges of ``key[0]`` (among the rows meeting ``within``, a value of the columns before)."""
     k = quote_name(key[0].name)
     page = _page_sql(read)
+    also = f" AND {within}" if within else ""
     with conn.cursor() as cur:
         # Numbers come back as text: with values left undecoded, PyMySQL cannot convert every type.
-        cur.execute(f"SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {read.source}")
+        cur.execute(f"SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {read.source}"
+                    + (f" WHERE {within}" if within else ""))
         lowest, highest = cur.fetchone()
         if lowest is None:
             return
@@ -129,10 +126,10 @@ def _range_pages(conn: Any, writer: Writer, out: TableWriter, read: TableRead, k
         span = max(1, int(out.statement_bytes / row_bytes / per_value))
         while low <= high:
             upper = low + span
-            cur.execute(page + read.where(f"{k} >= {low} AND {k} < {upper}"))
+            cur.execute(page + read.where(within, f"{k} >= {low} AND {k} < {upper}"))
             values, count = cur.fetchone()
             if int(count) == 0:
-                cur.execute(f"SELECT CAST(MIN({k}) AS CHAR) FROM {read.source} WHERE {k} >= {upper}")
+                cur.execute(f"SELECT CAST(MIN({k}) AS CHAR) FROM {read.source} WHERE {k} >= {upper}{also}")
                 (found,) = cur.fetchone()
                 if found is None:
                     return
@@ -143,55 +140,17 @@ def _range_pages(conn: Any, writer: Writer, out: TableWriter, read: TableRead, k
                     # Narrow the range to what the rows counted in it should weigh.
                     span = max(1, min(span // 2, int(span * out.statement_bytes / row_bytes / int(count))))
                     continue
-                # One value of the key holds more than a page: its rows in key order, or streamed.
-                if len(key) > 1 and _orderable(key[1:]):
-                    _key_pages(conn, writer, out, read, key[1:], fmt, within=f"{k} = {low}")
+                # One value of the key holds more than a page: its rows by the next column, or streamed.
+                value = f"{within} AND {k} = {low}" if within else f"{k} = {low}"
+                if len(key) > 1 and _integer(key[1]):
+                    _range_pages(conn, writer, out, read, key[1:], fmt, value)
                 else:
-                    stream(conn, writer, out, read, fmt, f"{k} = {low}")
+                    stream(conn, writer, out, read, fmt, value)
             else:
                 writer.call(functools.partial(out.page, values))
                 span = _next_span(span, out, values)
                 row_bytes = max(1, len(values) // int(count))
             low = upper
-
-
-def _beyond(names: Sequence[str], values: Sequence[str], last: str) -> str:
-    """``names`` compared with ``values`` in key order: ``a > x OR (a = x AND b > y)`` for ``last`` '>'."""
-    first = ">" if last in (">", ">=") else "<"
-    condition = f"{names[-1]} {last} {values[-1]}"
-    for name, value in zip(reversed(names[:-1]), reversed(values[:-1]), strict=True):
-        condition = f"{name} {first} {value} OR ({name} = {value} AND ({condition}))"
-    return condition
-
-
-def _key_pages(conn: Any, writer: Writer, out: TableWriter, read: TableRead, key: Sequence[literals.Column],
-               fmt: literals.RowFormat, within: str = "") -> None:
-    names = [quote_name(c.name) for c in key]
-    boundary_sql = (f"SELECT {', '.join(str(literals.key_literal_sql(c)) for c in key)} FROM {read.source}")
-    order = " ORDER BY " + ", ".join(names)
-    page = _page_sql(read)
-    rows = max(1, out.statement_bytes // read.literal_estimate)
-    after = ""
-    with conn.cursor() as cur:
-        while True:
-            cur.execute(f"{boundary_sql}{read.where(within, after)}{order} LIMIT 1 OFFSET {rows - 1}")
-            found = cur.fetchone()
-            boundary = [text(value) for value in found] if found else None
-            up_to = _beyond(names, boundary, "<=") if boundary else ""
-            cur.execute(page + read.where(within, after, up_to))
-            values, count = cur.fetchone()
-            if values is None or len(values) >= read.limit:
-                if rows > 1:
-                    rows = max(1, rows // 4)
-                    continue
-                # The rows of one key value do not fit a page (its big values, or history rows sharing it).
-                stream(conn, writer, out, read, fmt, within, after, up_to)
-            elif int(count):
-                writer.call(functools.partial(out.page, values))
-                rows = _next_span(rows, out, values)
-            if boundary is None:
-                return
-            after = _beyond(names, boundary, ">")
 
 
 def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: literals.RowFormat,
