@@ -1,6 +1,6 @@
-"""How the MySQL dumper reads a table's rows, whatever its key: pages by integer ranges or in key order,
-or streamed straight from the socket, and user conditions and expressions sent to the server as written
-(real MariaDB on 127.0.0.1)."""
+"""How the MySQL dumper reads a table's rows, whatever its key: pages by integer ranges, or streamed straight
+from the socket, and user conditions and expressions sent to the server as written (real MariaDB on
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from synco_core.types import DumpOptions, SanitizeRule
 pytestmark = pytest.mark.mysql
 
 #: Every shape of table the dumper reads differently: an integer key (ranges), a composite key starting
-#: with an integer (ranges, then key order within one value), a string key and a date-first composite
-#: key (key order), no key (streamed), wide rows with binary values (streamed, escaped in Python).
+#: with an integer (ranges of it), a string key, a date-first composite key, a unique index instead of a
+#: primary key and no key (streamed), wide rows with binary values (streamed, escaped in Python).
 SHAPES = {
     "int_key": "id INT NOT NULL PRIMARY KEY, note VARCHAR(40), n INT",
     "int_date_key": "id INT NOT NULL, day DATE NOT NULL, note VARCHAR(40), n INT, PRIMARY KEY (id, day)",
@@ -105,9 +105,9 @@ def test_pages_neither_skip_nor_repeat_rows(shape: str, statement_bytes: int, mo
 @pytest.mark.parametrize("statement_bytes", [300, 1_000_000])
 def test_composite_keys_with_big_groups_strings_and_ties(statement_bytes: int, monkeypatch: pytest.MonkeyPatch,
                                                         mysql_database_factory: Callable[[], str]) -> None:
-    """One value of a key's integer first column holds more rows than a page (read in key order within
-    it); string keys that differ only in case, accents or trailing spaces under their collations; a
-    descending key part; history rows sharing their key (ties in key order); large values."""
+    """One value of a key's integer first column holds more rows than a page (read by ranges of the next
+    integer column within it); string keys that differ only in case, accents or trailing spaces under
+    their collations; a descending key part; history rows sharing their key; large values."""
     from synco_core.engines.mysql import dump
 
     monkeypatch.setattr(dump, "STATEMENT_BYTES", statement_bytes)
