@@ -412,3 +412,20 @@ def test_the_dumps_header_names_the_source_and_its_defaults(mysql_database_facto
     assert re.search(rb"^-- Database: " + source.encode() + rb"\n-- synco-database-defaults: "
                      rb'\{"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"\}\n', data, re.MULTILINE)
     assert replace_under_its_name  # the helper other tests use to load under the source's own name
+
+
+def test_views_reading_other_databases_are_named(mysql_database_factory: Callable[[], str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Dumped as they are (the other database may be where the copy goes, as it is here), with a warning:
+    the server checks a view's tables when it creates one."""
+    other, source = mysql_database_factory(), mysql_database_factory()
+    load_with_client(other, b"CREATE TABLE shared (a INT); INSERT INTO shared VALUES (7);")
+    load_with_client(source, f"CREATE VIEW reads_other AS SELECT a FROM `{other}`.shared;"
+                             "CREATE VIEW reads_here AS SELECT 1 AS one;".encode())
+    with caplog.at_level("WARNING"):
+        data, _ = dump_bytes(source)
+    assert f"views that read other databases, which a copy needs too: reads_other ({other})" in caplog.text
+    assert "reads_here" not in caplog.text
+    target = mysql_database_factory()
+    install_bytes(target, data)
+    assert query(target, "SELECT a FROM reads_other") == [(7,)]

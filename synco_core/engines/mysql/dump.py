@@ -273,6 +273,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     objects = schema.capture(conn, db, hidden=hidden, outside=outside)
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
                                 routines=options.routines, events=options.events)
+    databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
+    unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     rules_by_table: dict[str, dict[str, str]] = {}
     for rule in options.sanitize:
         pk = schema.primary_key(conn, db, rule.table)

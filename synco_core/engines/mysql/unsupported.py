@@ -13,6 +13,10 @@ skip_unsupported``) leaves it out and names it in a warning:
 Routines left out on request (``--no-routines``) and events not asked for (``--events``) are named too.
 Whatever is left out takes with it the views that read it (creating them would fail) and the triggers on
 its tables or calling it, transitively; they are named as well.
+
+Views that read other databases of the source server are dumped as they are (as mariadb-dump does: the
+other database may well be there too), with a warning naming them and those databases, since the server
+checks a view's tables when it creates it.
 """
 
 from __future__ import annotations
@@ -84,6 +88,25 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
     if left.reasons:
         log.warning("left out of the dump: %s", "; ".join(left.reasons))
     return left
+
+
+_QUALIFIED = re.compile(rb"`((?:[^`]|``)+)`\.`")
+
+
+def warn_other_databases(views: list[schema.Definition], databases: set[str], db: str) -> None:
+    """Name the views that qualify a name with another database of the server (see the module docstring).
+
+    The server writes a view's text with every name quoted and another database's tables qualified, so
+    a quoted name before a dot that is another database's is one (or an alias of the same name)."""
+    others: dict[str, set[str]] = {}
+    for view in views:
+        for match in _QUALIFIED.finditer(view.create):
+            name = match.group(1).replace(b"``", b"`").decode("utf-8", "surrogateescape")
+            if name != db and name in databases:
+                others.setdefault(view.name, set()).add(name)
+    if others:
+        log.warning("views that read other databases, which a copy needs too: %s", "; ".join(
+            f"{view} ({', '.join(sorted(names))})" for view, names in sorted(others.items())))
 
 
 def _dependents(left: LeftOut, objects: schema.Objects) -> None:
