@@ -287,9 +287,7 @@ def measure_keys(args: argparse.Namespace, work: Path, recipient: str, seal: str
     print(f"\nMySQL/MariaDB, --size {args.size}: {rows} rows (account, day, visits, revenue, note) keyed four "
           f"ways, one table each ({note})")
     print_table("MySQL/MariaDB dump by key (ratio = synco / reference, lower is better)", results)
-    for shape in KEY_SHAPES:
-        for path in work.glob(f"*-{shape}{suffix}*"):
-            path.unlink()
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
