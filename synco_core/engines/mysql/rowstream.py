@@ -79,32 +79,34 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
         head = read(5)
         if len(head) < 5:
             raise _lost(conn)
-        length = head[0] | head[1] << 8 | head[2] << 16
         if head[3] != sequence:
             raise _lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
         first = head[4]
-        if length == _MAX_PACKET:
-            payload, sequence = _long_payload(conn, head[4:], sequence)
-            value = _decode_single(conn, payload)
-        elif first < _NULL:
-            value = read(length - 1)
-            if len(value) != length - 1:
+        if first < _NULL:
+            # The common row: a value shorter than 251 bytes, its length in that first byte.
+            value = read(first)
+            if len(value) != first:
                 raise _lost(conn)
-        elif first == _NULL:
-            raise NullValue("a NULL value in the result")
-        elif first == _EOF and length < 9:
-            _read_exact(conn, length - 1)
-            conn._next_seq_id = sequence
-            if batch:
-                yield batch
-            return
-        elif first == _ERROR:
-            conn._next_seq_id = sequence
-            _raise_error(conn, head[4:] + _read_exact(conn, length - 1))
         else:
-            value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
-        if batch and size + len(value) > batch_bytes:
+            length = head[0] | head[1] << 8 | head[2] << 16
+            if length == _MAX_PACKET:
+                payload, sequence = _long_payload(conn, head[4:], sequence)
+                value = _decode_single(conn, payload)
+            elif first == _NULL:
+                raise NullValue("a NULL value in the result")
+            elif first == _EOF and length < 9:
+                _read_exact(conn, length - 1)
+                conn._next_seq_id = sequence
+                if batch:
+                    yield batch
+                return
+            elif first == _ERROR:
+                conn._next_seq_id = sequence
+                _raise_error(conn, head[4:] + _read_exact(conn, length - 1))
+            else:
+                value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
+        if size + len(value) > batch_bytes and batch:
             yield batch
             batch, size = [], 0
         batch.append(value)
