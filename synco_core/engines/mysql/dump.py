@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import pymysql
 
-from synco_core.engines.mysql import literals, qualify, schema, tablerows, unsupported
+from synco_core.engines.mysql import literals, qualify, rowstream, schema, tablerows, unsupported
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.engines.mysql.sanitize import transform_sql
@@ -207,6 +207,7 @@ class _Outside:
 def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult:
     """Dump ``database`` to ``out`` (see the module docstring)."""
     conn = connect(database, raw=True)
+    rowstream.widen_read_buffer(conn)
     outside = _Outside(database)
     db = database.name
     try:
