@@ -1,6 +1,6 @@
 """Benchmark: the MySQL/MariaDB engine against mariadb-dump / mariadb, compression and encryption in both.
 
-    python3 benchmarks/bench_mysql.py [--size small|medium|full] [--repeat N]
+    python3 benchmarks/bench_mysql.py [--size small|medium|full] [--repeat N] [--only dump|load|keys]
 
 The dataset is generated on the local server (127.0.0.1:3306, root) into ``synco_bench_src``: an ``orders``
 table of mixed columns (bigint, int, varchar, decimal, datetime(6), tinyint, nullable text, JSON, two
@@ -15,6 +15,13 @@ Measured, each ``--repeat`` times as whole processes (interpreter start-up inclu
 - load: decryption -> zstandard -> synco's installer (scratch database, row counts and checksums verified
   against the manifest, swap with RENAME TABLE), against ``age -d | zstd -d | mariadb`` into an empty
   database.
+
+``--only keys`` measures instead how the dump's speed depends on a table's key (issue 15): the same rows
+(an account number, a day, visits, revenue, a nullable note; 2.8 million at ``--size full``, the issue's
+example, a fifth and a twentieth of it at ``medium`` and ``small``) in four tables, each in a database of its
+own, keyed by one INT, by (INT, DATE), by a VARCHAR, and by nothing. Both sides dump each table through the
+same pipeline as above (synco -> zstandard level 3 -> age; ``mariadb-dump --single-transaction --quick |
+zstd -3 | age -r``), all eight cases in turns.
 
 It prints medians, the synco / reference ratios and peak memory of each process tree.
 """
@@ -47,6 +54,15 @@ from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
+#: Rows of the key-shape tables per size: full is the issue's example, 2.8 million (2,000 accounts x 1,400 days).
+KEY_ROWS = {"small": 140_000, "medium": 560_000, "full": 2_800_000}
+#: The key shapes: (label, the key's columns in CREATE TABLE, the columns the rows add for it).
+KEY_SHAPES = {
+    "int": ("one INT", "id INT NOT NULL PRIMARY KEY, ", "account * 10000 + DATEDIFF(day, '2020-01-01'), "),
+    "int_date": ("(INT, DATE)", "", ""),
+    "varchar": ("VARCHAR", "code VARCHAR(24) NOT NULL PRIMARY KEY, ", "CONCAT('a', account, '-', day), "),
+    "none": ("no key", "", ""),
+}
 
 
 def url(name: str) -> str:
@@ -118,6 +134,40 @@ def generate(rows: int, blobs: int) -> None:
     conn.close()
 
 
+def key_database(shape: str) -> str:
+    return f"synco_bench_key_{shape}"
+
+
+def generate_keyed(rows: int) -> None:
+    """One table per key shape, the same rows in each, unless they already hold ``rows`` rows."""
+    conn = admin()
+    for shape, (_, key_columns, key_values) in KEY_SHAPES.items():
+        name = key_database(shape)
+        with conn.cursor() as cur:
+            try:
+                cur.execute(f"SELECT COUNT(*) FROM `{name}`.daily")
+                if cur.fetchone() == (rows,):
+                    continue
+            except pymysql.err.MySQLError:
+                pass
+        print(f"generating {rows} rows keyed by {KEY_SHAPES[shape][0]} ...", file=sys.stderr)
+        recreate(name)
+        primary = ", PRIMARY KEY (account, day)" if shape == "int_date" else ""
+        days = 1400
+        conn.select_db(name)  # the seq_0_to_N tables of the SEQUENCE engine are found in the current database
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{name}`.daily ({key_columns}account INT NOT NULL, day DATE NOT NULL, "
+                        f"visits INT NOT NULL, revenue DECIMAL(12,2) NOT NULL, note VARCHAR(40){primary}) "
+                        "ENGINE=InnoDB")
+            # The same rows in every table: the note and numbers come from the row's position, not RAND().
+            cur.execute(f"INSERT INTO `{name}`.daily SELECT {key_values}account, day, visits, revenue, note FROM ("
+                        f"SELECT 1 + seq DIV {days} AS account, '2020-01-01' + INTERVAL seq % {days} DAY AS day, "
+                        f"CRC32(seq) % 1000 AS visits, (CRC32(seq * 7) % 1000000) / 100 AS revenue, "
+                        f"IF(seq % 2 = 0, MD5(seq), NULL) AS note FROM seq_0_to_{rows - 1}) generated")
+            cur.execute(f"ANALYZE TABLE `{name}`.daily")
+    conn.close()
+
+
 @contextlib.contextmanager
 def sealed(path: str, recipient: str) -> Iterator[BinaryIO]:
     with open(path, "wb") as raw, age.encrypt_writer(raw, [age.X25519Recipient.from_string(recipient)]) as sealed_out:
@@ -133,8 +183,9 @@ def opened(path: str, key_file: str) -> Iterator[BinaryIO]:
 
 
 def worker(argv: list[str]) -> int:
-    """The synco side, run as its own process: ``dump RECIPIENT OUT`` or ``load KEYFILE IN``."""
-    action, key, path = argv
+    """The synco side, run as its own process: ``dump RECIPIENT OUT [DATABASE]`` or ``load KEYFILE IN``."""
+    action, key, path = argv[:3]
+    source = argv[3] if len(argv) > 3 else SOURCE
     if action == "dump":
         with sealed(path, key) as out:
             # The same chain as synco's artifact writer (synco_core/session/folder.py), with its settings:
@@ -144,7 +195,7 @@ def worker(argv: list[str]) -> int:
             params = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,
                                                                     job_size=ZSTD_JOB_SIZE)
             compressor = zstandard.ZstdCompressor(compression_params=params).stream_writer(out, closefd=False)
-            result = dump(parse_database_url(url(SOURCE)), compressor, DumpOptions())
+            result = dump(parse_database_url(url(source)), compressor, DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))
         return 0
@@ -161,14 +212,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(DATASET_SIZES), default="small")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["dump", "load"], help="Measure one direction only.")
+    parser.add_argument("--only", choices=["dump", "load", "keys"],
+                        help="Measure one direction only, or the dump of tables with different keys.")
     args = parser.parse_args()
     for tool in ("mariadb-dump", "mariadb", "zstd", "age"):
         if not have(tool):
             print(f"{tool} is not installed; cannot run the reference pipeline", file=sys.stderr)
             return 1
-    rows, blobs = DATASET_SIZES[args.size]
-    generate(rows, blobs)
     work = DATA_DIR / "mysql"
     work.mkdir(parents=True, exist_ok=True)
     key_file = work / "key.txt"
@@ -178,9 +228,13 @@ def main() -> int:
     recipient = identity.recipient().to_string()
     seal, unseal, note = f" | age -r {recipient}", f"age -d -i {key_file} {{}} | ", "zstd -3 + age X25519 in both"
     suffix = ".sql.zst.age"
-    ours, theirs = work / ("synco" + suffix), work / ("mariadb-dump" + suffix)
     client = f"--host={HOST} --port={PORT} --user={USER}"
     me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    if args.only == "keys":
+        return measure_keys(args, work, recipient, seal, client, me, suffix, note)
+    rows, blobs = DATASET_SIZES[args.size]
+    generate(rows, blobs)
+    ours, theirs = work / ("synco" + suffix), work / ("mariadb-dump" + suffix)
     results = []
     if args.only in (None, "dump"):
         # Each pair runs in turns (synco, reference, synco, ...) so that drift of a shared host weighs on both.
@@ -211,6 +265,28 @@ def main() -> int:
             for db_suffix in ("", "__synco_new", "__synco_prev"):
                 cur.execute(f"DROP DATABASE IF EXISTS `{name}{db_suffix}`")
         conn.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def measure_keys(args: argparse.Namespace, work: Path, recipient: str, seal: str, client: str, me: list[str],
+                 suffix: str, note: str) -> int:
+    """The dump of the same rows keyed four ways, synco and mariadb-dump, all cases in turns."""
+    rows = KEY_ROWS[args.size]
+    generate_keyed(rows)
+    cases = []
+    for shape in KEY_SHAPES:
+        database = key_database(shape)
+        ours, theirs = work / f"synco-{shape}{suffix}", work / f"mariadb-dump-{shape}{suffix}"
+        cases.append(Case(f"synco, {shape}", [*me, "dump", recipient, str(ours), database]))
+        cases.append(Case(f"mariadb-dump, {shape}", f"mariadb-dump {client} --single-transaction --quick "
+                                                   f"{database} | zstd -3 -q{seal} > {theirs}"))
+    measured = measure_interleaved(cases, args.repeat)
+    results = [(f"dump, key {KEY_SHAPES[shape][0]}", measured[2 * index], measured[2 * index + 1])
+               for index, shape in enumerate(KEY_SHAPES)]
+    print(f"\nMySQL/MariaDB, --size {args.size}: {rows} rows (account, day, visits, revenue, note) keyed four "
+          f"ways, one table each ({note})")
+    print_table("MySQL/MariaDB dump by key (ratio = synco / reference, lower is better)", results)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

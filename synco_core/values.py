@@ -133,15 +133,19 @@ class DumpOptions:
     keep_newest: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     #: Column rewrites; see :class:`SanitizeRule`.
     sanitize: tuple[SanitizeRule, ...] = ()
-    #: Also dump stored routines and events (MySQL) where the engine supports them.
-    routines: bool = False
+    #: Stored routines (MySQL): dumped unless turned off; without them, the views and triggers that call
+    #: them are left out too (and named), so that the dump loads.
+    routines: bool = True
+    #: Events (MySQL): scheduled jobs, dumped only on request (a copy would run them); left out with a
+    #: warning naming them otherwise.
     events: bool = False
     #: ``native`` lets an engine ship its own format (SQLite: the database file); ``sql`` asks for a script.
     format: Literal["native", "sql"] = "native"
     #: Keep owners and grants (PostgreSQL).
     owners: bool = False
     #: Leave out objects of kinds the engine cannot carry, and everything that depends on them, instead of
-    #: refusing to dump (``--skip-unsupported``); the engine names what it left out.
+    #: refusing to dump (``--skip-unsupported``); the engine names what it left out, so a dump never fails
+    #: to load.
     skip_unsupported: bool = False
     #: Keep credentials stored in the database's schema (PostgreSQL user mapping passwords), left out by
     #: default (``--secrets``).

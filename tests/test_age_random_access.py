@@ -184,6 +184,24 @@ def test_any_range_reads_back(size: int, data: st.DataObject) -> None:
         decryptor.read(offset, size - offset + 1, lambda a, b: encrypted[a:b])
 
 
+@pytest.mark.parametrize("size", [0, CHUNK_SIZE, 2 * CHUNK_SIZE])
+def test_an_empty_read_at_the_end_reads_nothing(size: int) -> None:
+    """At the end of a payload of whole chunks, an empty range falls in no chunk (found by the property above)."""
+    encrypted, decryptor, _ = _sealed(size)
+    calls: list[tuple[int, int]] = []
+
+    def fetch(start: int, stop: int) -> bytes:
+        calls.append((start, stop))
+        return encrypted[start:stop]
+
+    assert decryptor.read(size, 0, fetch) == b""
+    # One fetch of the last chunk, which is authenticated like any other.
+    last = max(0, size - 1) // CHUNK_SIZE
+    assert calls == [encrypted_span(last, last, len(encrypted) - encrypted_size(size, 0), size)]
+    with pytest.raises(ValueError):
+        decryptor.read(size, 1, lambda a, b: encrypted[a:b])
+
+
 @settings(max_examples=100, deadline=None)
 @given(spans=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5)).map(lambda p: (p[0], p[0] + p[1]))),
        gap=st.integers(0, 3))

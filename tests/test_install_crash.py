@@ -456,6 +456,113 @@ def test_mysql_rollback_refuses_an_empty_or_incomplete_kept_copy(mysql_scene: My
     assert mysql_state(scene.target) == scene.original
 
 
+#: Objects that name their own database (``DB``): a column default drawing from a sequence, a trigger, a
+#: routine, a view and an event qualified with it, and a routine made while the database's default
+#: collation was another one (which the swap switches to for the moment of creating it).
+MYSQL_SELF_NAMED = [
+    "CREATE SEQUENCE seq START WITH 100 NOCACHE",
+    "CREATE TABLE t (id INT PRIMARY KEY DEFAULT nextval(DB.seq), v VARCHAR(20))",
+    "CREATE TABLE log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(60))",
+    "CREATE TRIGGER DB.trg AFTER INSERT ON DB.t FOR EACH ROW INSERT INTO DB.log (what) VALUES (CONCAT('got ', NEW.id))",
+    "CREATE FUNCTION DB.total() RETURNS INT DETERMINISTIC RETURN (SELECT COUNT(*) FROM DB.t)",
+    "CREATE VIEW v AS SELECT DB.total() AS n, (SELECT COUNT(*) FROM DB.log) AS logged",
+    "CREATE EVENT DB.e ON SCHEDULE EVERY 1 DAY STARTS '2031-01-01 00:00:00' DISABLE DO INSERT INTO DB.log (what) "
+    "VALUES ('e')",
+    "ALTER DATABASE DB COLLATE utf8mb4_bin",
+    "CREATE PROCEDURE DB.binary_collated() INSERT INTO DB.log (what) VALUES ('p')",
+    "ALTER DATABASE DB COLLATE utf8mb4_unicode_ci",
+    "INSERT INTO t (v) VALUES ('first')",
+]
+
+
+def mysql_self_named(database: str, extra: list[str]) -> None:
+    mysql_run(database, [statement.replace("DB", f"`{database}`") for statement in MYSQL_SELF_NAMED + extra])
+
+
+def mysql_full_state(database: str) -> tuple[object, ...]:
+    """What mariadb-dump writes, with the database's own default character set and collation."""
+    return mysql_state(database), query(database, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+                                                  "information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (database,))
+
+
+def assert_acts_on_itself(database: str) -> None:
+    """Its default draws from its own sequence, its trigger writes its own log, its view and routines read it."""
+    ((number,),) = query(database, "SELECT next_not_cached_value FROM seq")
+    query(database, "INSERT INTO t (v) VALUES ('again')")
+    assert query(database, "SELECT what FROM log ORDER BY id")[-1] == (f"got {number}",)
+    assert query(database, "SELECT n FROM v") == query(database, "SELECT COUNT(*) FROM t")
+    assert f"nextval(`{database}`.`seq`)" in query(database, "SHOW CREATE TABLE t")[0][1]
+
+
+@pytest.fixture
+def mysql_self_named_scene(mysql_database_factory: Callable[[], str], tmp_path: Path) -> tuple[str, Path]:
+    """A target whose objects name it, and a dump of another database whose objects name that one."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    mysql_self_named(source, ["CREATE TABLE fresh (id INT PRIMARY KEY)", "INSERT INTO fresh VALUES (1)"])
+    mysql_self_named(target, ["INSERT INTO t (v) VALUES ('second')"])
+    dump = tmp_path / "self-named.sql"
+    dump.write_bytes(dump_bytes(source, DumpOptions(events=True))[0])
+    return target, dump
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("point", [
+    "mysql:install:renamed",
+    "mysql:install:defaults-moved#1",
+    "mysql:install:defaults-moved#2",
+    "mysql:install:collation-switched#1",  # creating the incoming routine in the target
+    "mysql:install:collation-switched#2",  # creating the outgoing one in the kept copy
+    "mysql:install:definitions-created",
+])
+def test_mysql_install_killed_puts_back_defaults_names_and_collations(mysql_self_named_scene: tuple[str, Path],
+                                                                      point: str) -> None:
+    """The swap of objects that name their database (sequence defaults, qualified triggers, routines,
+    views and events) and of a routine made under another database collation, killed at each step that
+    changes one of those: the rollback gives back the exact previous content (the database's default
+    collation included), and an install run to its end acts on the target only."""
+    target, dump = mysql_self_named_scene
+    url = mysql_url_for(target)
+    original = mysql_full_state(target)
+    killed(synco("db", "load", url, str(dump), "--yes", kill_at=point), point)
+    succeeded(synco("db", "rollback", url, "--yes"))
+    assert mysql_full_state(target) == original
+    assert mysql_databases(target) <= {target}
+    succeeded(synco("db", "load", url, str(dump), "--yes"))
+    assert mysql_tables(target) == {"seq", "t", "log", "fresh"}
+    new = mysql_full_state(target)
+    assert new[1] == original[1]
+    assert_acts_on_itself(target)
+    succeeded(synco("db", "rollback", url, "--yes"))
+    assert mysql_full_state(target) == original
+    assert_acts_on_itself(target)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("point", [
+    "mysql:rollback:defaults-moved#1",
+    "mysql:rollback:defaults-moved#2",
+    "mysql:rollback:collation-switched#1",
+    "mysql:rollback:collation-switched#2",
+    "mysql:undo-install:defaults-moved#1",
+    "mysql:undo-install:collation-switched#1",
+])
+def test_mysql_rollback_or_undo_killed_puts_back_defaults_names_and_collations(
+        mysql_self_named_scene: tuple[str, Path], point: str) -> None:
+    """A rollback of that swap, or the undo of an install killed after its rename, killed in turn: the next
+    rollback still ends on the exact previous content."""
+    target, dump = mysql_self_named_scene
+    url = mysql_url_for(target)
+    original = mysql_full_state(target)
+    if point.startswith("mysql:undo-install"):
+        killed(synco("db", "load", url, str(dump), "--yes", kill_at="mysql:install:collation-switched#1"), "install")
+    else:
+        succeeded(synco("db", "load", url, str(dump), "--yes"))
+    killed(synco("db", "rollback", url, "--yes", kill_at=point), point)
+    succeeded(synco("db", "rollback", url, "--yes"))
+    assert mysql_full_state(target) == original
+    assert_acts_on_itself(target)
+
+
 # --------------------------------------------------------------------------------------------- PostgreSQL
 
 POSTGRES_ORIGINAL = """

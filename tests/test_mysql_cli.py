@@ -161,12 +161,15 @@ CREATE FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
 CREATE EVENT `nightly` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM t;
 """)
     runner = CliRunner()
-    plain, full = tmp_path / "plain.sql", tmp_path / "full.sql"
+    plain, full, bare = tmp_path / "plain.sql", tmp_path / "full.sql", tmp_path / "bare.sql"
     assert runner.invoke(cli, ["db", "dump", mysql_url, "-o", str(plain)]).exit_code == 0
     result = runner.invoke(cli, ["db", "dump", mysql_url, "-o", str(full), "--routines", "--events"])
     assert result.exit_code == 0, result.output
-    assert b"twice" not in plain.read_bytes() and b"nightly" not in plain.read_bytes()
+    assert runner.invoke(cli, ["db", "dump", mysql_url, "-o", str(bare), "--no-routines"]).exit_code == 0
+    # Routines by default, events on request (a copy would run them), neither with --no-routines.
+    assert b"CREATE FUNCTION `twice`" in plain.read_bytes() and b"nightly" not in plain.read_bytes()
     assert b"CREATE FUNCTION `twice`" in full.read_bytes() and b"CREATE EVENT `nightly`" in full.read_bytes()
+    assert b"twice" not in bare.read_bytes() and b"nightly" not in bare.read_bytes()
 
 
 @pytest.mark.mysql

@@ -13,11 +13,11 @@ import pymysql
 import pytest
 from test_mysql_support import (
     DATA,
-    FIDELITY,
     config,
     dump_bytes,
     install_bytes,
     kill_connections,
+    load_fidelity,
     load_with_client,
     query,
     snapshot,
@@ -50,7 +50,7 @@ def old_and_new(mysql_database_factory: Callable[[], str]) -> tuple[str, bytes]:
     target = mysql_database_factory()
     load_with_client(target, SMALL)
     source = mysql_database_factory()
-    load_with_client(source, FIDELITY)
+    load_fidelity(source)
     data, _ = dump_bytes(source)
     return target, data
 
@@ -374,8 +374,8 @@ def test_any_number_of_load_workers_gives_the_same_result(workers: int, monkeypa
     from synco_core.engines.mysql import install as install_module
 
     source = mysql_database_factory()
-    load_with_client(source, FIDELITY)
-    data, result = dump_bytes(source)
+    load_fidelity(source)
+    data, result = dump_bytes(source, DumpOptions(events=True))
     monkeypatch.setattr(install_module, "LOAD_WORKERS", workers)
     # Every table with an integer key is verified in key ranges, by several connections.
     monkeypatch.setattr(install_module, "VERIFY_SPLIT_BYTES", 0)

@@ -30,7 +30,8 @@ select `a;b` from t;
 """
 
 EXPECTED = [
-    b"/*M!999999\\- enable the sandbox mode */\n \n/*!40101 SET NAMES utf8mb4 */",
+    # A comment for a version no server reaches is only a comment: the header after it is seen as one.
+    b"/*!40101 SET NAMES utf8mb4 */",
     b"INSERT INTO `t` VALUES (1,'a;b\\'c',\"x;y\",-1, 2/3, 'it''s', 0x3B3B),(2,'--',NULL)",
     b"SELECT 1",
     b"SELECT 5--3",
@@ -54,6 +55,17 @@ def test_comments_are_reported() -> None:
     comments: list[bytes] = []
     list(StatementSplitter(io.BytesIO(b"-- one\nSELECT 1;\n-- two\n"), on_comment=comments.append))
     assert comments == [b"-- one", b"-- two"]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 1 << 20])
+def test_mariadb_dump_header_comments_are_reported_after_the_sandbox_line(chunk_size: int) -> None:
+    """mariadb-dump starts with ``/*M!999999\\- enable the sandbox mode */`` and no delimiter; the comment
+    lines after it (``-- Host: ... Database: shop``) name the source database, so they must be seen."""
+    comments: list[bytes] = []
+    data = b"/*M!999999\\- enable the sandbox mode */ \n-- Host: x    Database: shop\n--\nSELECT 1;\n"
+    statements = list(StatementSplitter(io.BytesIO(data), on_comment=comments.append, chunk_size=chunk_size))
+    assert statements == [b"SELECT 1"]
+    assert comments == [b"-- Host: x    Database: shop", b"--"]
 
 
 @pytest.mark.parametrize(("data", "what"), [
@@ -122,3 +134,23 @@ def test_a_hinted_statement_cut_short_is_truncated() -> None:
 
 def test_a_right_size_hint_is_followed() -> None:
     assert split(b"-- synco-size: 22\nINSERT INTO t VALUES 1;\nSELECT 1;\n") == [b"INSERT INTO t VALUES 1", b"SELECT 1"]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 1 << 20])
+def test_no_backslash_escapes_is_followed_as_the_client_follows_it(chunk_size: int) -> None:
+    """Under NO_BACKSLASH_ESCAPES ``'a\\'`` is a whole string (the client learns the mode from the server;
+    the splitter from the script's SET statements, including dumps' saving and restoring)."""
+    script = (b"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n"
+              b"SELECT 'a\\';', 1;\n"
+              b"/*!50003 SET @saved_sql_mode = @@sql_mode */;\n"
+              b"/*!50003 SET sql_mode = 'ANSI,NO_BACKSLASH_ESCAPES' */;\n"
+              b"DELIMITER ;;\nCREATE PROCEDURE p() SELECT 'a\\';;\nDELIMITER ;\n"
+              b"SELECT \"b\\\";\n"
+              b"/*!50003 SET sql_mode = @saved_sql_mode */;\n"
+              b"SELECT 'c\\';', 2;\n"
+              b"SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\nSELECT 'd\\';\n"
+              b"SET @@session.sql_mode = DEFAULT;\nSELECT 'e\\';', 3;\n")
+    statements = split(script, chunk_size)
+    assert [s for s in statements if not s.startswith((b"/*!", b"SET"))] == [
+        b"SELECT 'a\\';', 1", b"CREATE PROCEDURE p() SELECT 'a\\'", b"SELECT \"b\\\"", b"SELECT 'c\\';', 2",
+        b"SELECT 'd\\'", b"SELECT 'e\\';', 3"]

@@ -48,12 +48,36 @@ def load_with_client(database: str, script: Path | bytes) -> None:
     assert result.returncode == 0, result.stderr.decode(errors="replace")
 
 
+#: How the fidelity fixture names its own database in qualified names (replaced by the real name).
+FIXTURE_DATABASE = b"fidelity_src"
+
+
+def load_fidelity(database: str) -> None:
+    """Load the fidelity fixture into ``database``, its self-qualified names pointing at it."""
+    load_with_client(database, FIDELITY.read_bytes().replace(FIXTURE_DATABASE, database.encode()))
+
+
 def load_chinook(database: str) -> None:
     """Chinook's script creates and selects its own database; point it at ``database`` instead."""
     text = CHINOOK.read_text(encoding="utf-8-sig")
     lines = [line for line in text.splitlines()
              if not line.upper().startswith(("CREATE DATABASE", "USE ", "DROP DATABASE"))]
     load_with_client(database, "\n".join(lines).encode())
+
+
+def replace_under_its_name(database: str, script: bytes) -> None:
+    """Drop ``database`` and load ``script`` with the mariadb client into a new database of the same name.
+
+    The client cannot load a dump of a database whose objects name it (a trigger ``db.trg``) into any
+    other database, as the issue shows; under its own name it can, and then it is the reference."""
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE `{database}`")
+            cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        conn.close()
+    load_with_client(database, script)
 
 
 def mariadb_dump(database: str, *extra: str) -> bytes:
@@ -84,32 +108,65 @@ def query(database: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def snapshot(database: str) -> dict[str, Any]:
-    """Everything the fidelity tests compare: per table CHECKSUM TABLE, row count and SHOW CREATE TABLE;
-    per view its definition; the triggers."""
+def snapshot(database: str, *, history: bool = True) -> dict[str, Any]:
+    """Everything the fidelity tests compare, with the database's own name written ``DB`` (a copy names
+    itself): per table and sequence CHECKSUM TABLE, row count and SHOW CREATE TABLE; per view its
+    definition and character set; the triggers, routines and events as SHOW CREATE gives them (text,
+    sql_mode, character sets, database collation, an event's time zone), without their creation time.
+
+    Without ``history``, a system-versioned table counts by its current rows without their periods:
+    loaded without its history (mariadb-dump's way), a row's period starts when it was loaded."""
     conn = mysql_admin_connection(database)
     result: dict[str, Any] = {}
+    own = database.encode()
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(database, "DB")
+        if isinstance(value, bytes):
+            return value.replace(own, b"DB")
+        return value
+
     try:
         with conn.cursor() as cur:
+            cur.execute("SET SESSION character_set_results = binary")
             cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
                         "ORDER BY TABLE_NAME", (database,))
-            for name, kind in cur.fetchall():
+            for raw_name, raw_kind in cur.fetchall():
+                name, kind = raw_name.decode(), raw_kind.decode()
                 if name in OWN_TABLES:
                     continue  # The journal of a kept copy, not content.
                 quoted = "`" + name.replace("`", "``") + "`"
                 if kind == "VIEW":
                     cur.execute(f"SHOW CREATE VIEW {quoted}")
-                    result[name] = ("view", cur.fetchone()[1])
+                    result[name] = ("view", *map(normal, cur.fetchone()[1:]))
                     continue
-                cur.execute(f"CHECKSUM TABLE {quoted} EXTENDED")
-                checksum = cur.fetchone()[1]
+                if kind == "SYSTEM VERSIONED" and not history:
+                    cur.execute(f"SELECT * FROM {quoted}")
+                    checksum = sorted(cur.fetchall())
+                else:
+                    cur.execute(f"CHECKSUM TABLE {quoted} EXTENDED")
+                    checksum = cur.fetchone()[1]
                 cur.execute(f"SELECT COUNT(*) FROM {quoted}")
                 rows = cur.fetchone()[0]
                 cur.execute(f"SHOW CREATE TABLE {quoted}")
-                result[name] = (checksum, rows, cur.fetchone()[1])
-            cur.execute("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS "
-                        "WHERE TRIGGER_SCHEMA=%s ORDER BY TRIGGER_NAME", (database,))
-            result["(triggers)"] = cur.fetchall()
+                result[name] = (checksum, rows, normal(cur.fetchone()[1]))
+            for section, sql in (
+                    ("(triggers)", "SELECT TRIGGER_NAME, 'TRIGGER' FROM information_schema.TRIGGERS "
+                                   "WHERE TRIGGER_SCHEMA=%s ORDER BY 1"),
+                    ("(routines)", "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
+                                   "WHERE ROUTINE_SCHEMA=%s ORDER BY 2, 1"),
+                    ("(events)", "SELECT EVENT_NAME, 'EVENT' FROM information_schema.EVENTS "
+                                 "WHERE EVENT_SCHEMA=%s ORDER BY 1")):
+                cur.execute(sql, (database,))
+                entries = []
+                for raw_name, raw_kind in cur.fetchall():
+                    name, kind = raw_name.decode(), raw_kind.decode()
+                    cur.execute(f"SHOW CREATE {kind} `{name}`")
+                    row = cur.fetchone()
+                    # A trigger's last column is the time it was created.
+                    entries.append(tuple(map(normal, row[:-1] if kind == "TRIGGER" else row)))
+                result[section] = tuple(entries)
     finally:
         conn.close()
     return result

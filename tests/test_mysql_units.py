@@ -93,7 +93,8 @@ def test_literal_sql_per_type() -> None:
     assert "CONCAT('_binary',QUOTE(`g`))" in literal_sql(Column("g", "point"))
     assert literal_sql(Column("s", "varchar", "utf8mb4")) == "QUOTE(CAST(`s` AS BINARY))"
     assert literal_sql(Column("l", "varchar", "latin1")) == "QUOTE(CAST(CONVERT(`l` USING utf8mb4) AS BINARY))"
-    assert literal_sql(Column("d", "datetime")) == "QUOTE(`d`)"
+    assert literal_sql(Column("d", "datetime")) == "IFNULL(CONCAT('''',`d`,''''),'NULL')"
+    assert literal_sql(Column("d", "date", nullable=False)) == "CONCAT('''',`d`,'''')"
     # NOT NULL columns need no NULL test, unless an expression (sanitising) replaces their value.
     assert literal_sql(Column("n", "bigint", nullable=False)) == "`n`"
     assert literal_sql(Column("n", "bigint", nullable=False), "(NULL)") == "IFNULL((NULL),'NULL')"

@@ -189,6 +189,10 @@ class ChunkDecryptor:
         if plain_offset + length > self.plain_size:
             raise ValueError(f"bytes {plain_offset}..{plain_offset + length} are past the payload's end")
         first, last = chunk_span(plain_offset, length)
+        if not length:
+            # At the end of a payload of whole chunks, the chunk an empty range's offset falls in does not
+            # exist: the last one is read (and authenticated) instead, as for any other empty range.
+            first = last = min(first, chunk_count(self.plain_size) - 1)
         start, stop = encrypted_span(first, last, self.payload_offset, self.plain_size)
         plain = self.decrypt(first, fetch(start, stop))
         skip = plain_offset - first * CHUNK_SIZE

@@ -34,7 +34,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 def build_dump_options(exclude: tuple[str, ...], where: tuple[str, ...], sanitize: tuple[str, ...],
-                       routines: bool = False, events: bool = False, sql: bool = False,
+                       routines: bool = True, events: bool = False, sql: bool = False,
                        owners: bool = False, skip_unsupported: bool = False, secrets: bool = False) -> DumpOptions:
     rules = []
     for target, expression in _pairs(sanitize, "--sanitize").items():
@@ -85,7 +85,8 @@ def command() -> None:
 @click.option("--exclude-table", "exclude", multiple=True, help="Dump the structure but no rows (repeatable).")
 @click.option("--where", multiple=True, help="TABLE=SQL condition rows must meet (repeatable).")
 @click.option("--sanitize", multiple=True, help="TABLE.COLUMN=SQL expression replacing the value (repeatable).")
-@click.option("--routines", is_flag=True, help="Also dump stored routines (MySQL).")
+@click.option("--routines/--no-routines", default=True, show_default=True,
+              help="Dump stored routines (MySQL); without them, views and triggers calling them are left out.")
 @click.option("--events", is_flag=True, help="Also dump events (MySQL).")
 @click.option("--sql", is_flag=True, help="SQLite: write an SQL script instead of the database file.")
 @click.option("--owners", is_flag=True, help="PostgreSQL: keep owners and grants (left out by default).")

@@ -6,9 +6,13 @@ hook answers only for ``database.engine == "mysql"`` (``mariadb://`` URLs normal
 ``trylast``, so a framework or third-party plugin can take over.
 
 Modules: :mod:`.connect` (connections, TLS policy), :mod:`.literals` (exact value formatting and the
-manifest checksum), :mod:`.schema` (objects of a database), :mod:`.sanitize` (named transforms),
-:mod:`.dump`, :mod:`.splitter` (streaming statement splitter), :mod:`.load`, :mod:`.install`
-(swap and rollback), :mod:`.preflight` (could an install run here), :mod:`.inventory`.
+manifest checksum), :mod:`.schema` (objects of a database and the session each was made in),
+:mod:`.qualify` (names qualified with a database, pointed at another), :mod:`.sanitize` (named
+transforms), :mod:`.dump`, :mod:`.dumpwriter` (the writer thread and INSERT statements),
+:mod:`.tablerows` (a table's rows in pages or streamed), :mod:`.rowstream` (rows straight off the
+socket), :mod:`.unsupported` (what a dump refuses or leaves out), :mod:`.splitter` (streaming statement
+splitter), :mod:`.load`, :mod:`.install` (load and verify), :mod:`.swap` (the journaled swap and
+rollback), :mod:`.preflight` (could an install run here), :mod:`.inventory`.
 """
 
 from __future__ import annotations

@@ -1,29 +1,33 @@
 """The dumper: one consistent snapshot written as a plain SQL script the ``mariadb`` client loads as is.
 
-Layout, as mysqldump's: header settings; per table ``DROP TABLE IF EXISTS`` + ``SHOW CREATE TABLE`` and
-multi-row INSERTs; views after all tables (placeholder views first, so views on views load in any
-order); triggers after the data (so they do not fire while loading); routines and events on request;
-footer settings; then synco's manifest as comments and a completion marker, so a truncated file is
-recognised by the installer.
+Layout, as mariadb-dump's: header settings; sequences (``CREATE SEQUENCE`` and ``SETVAL`` to their exact
+state); per table ``DROP TABLE IF EXISTS`` + ``SHOW CREATE TABLE`` and multi-row INSERTs (with the history
+rows of system-versioned tables); routines, then views (placeholder views first, so views on views load in
+any order), triggers after the data (so they do not fire while loading), events; each view, trigger,
+routine and event under the character set, collation, sql_mode (and time zone) it was created with, as
+mariadb-dump writes them. Footer settings; then synco's manifest as comments and a completion marker, so a
+truncated file is recognised by the installer.
+
+How each table's rows are read (pages the server formats, or streamed) is :mod:`.tablerows`; what cannot be
+carried (and is refused or, on request, left out) is :mod:`.unsupported`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-import queue
-import threading
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 import pymysql
-import pymysql.cursors
 
 from synco_core import dumpprogress
-from synco_core.engines.mysql import literals, schema
+from synco_core.engines.mysql import literals, qualify, rowstream, schema, tablerows, unsupported
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
+from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.engines.mysql.sanitize import transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
@@ -34,20 +38,26 @@ log = logging.getLogger(__name__)
 #: Target size of one INSERT statement. Small enough for any server's max_allowed_packet (the smallest
 #: default is 1 MiB on old servers; we stay below it) and big enough that per-statement overhead is noise.
 STATEMENT_BYTES = 1000 * 1000
-#: Rows are committed in transactions of about this many bytes when loading: much faster than one
-#: commit per statement, without the huge undo log of one transaction per big table.
-COMMIT_BYTES = 64 * 1000 * 1000
-FETCH_ROWS = 2000
+#: The smallest statement, whatever the server's packet limit.
+MIN_STATEMENT_BYTES = 16 * 1024
 #: Tables whose rows average at least this many bytes and that hold a binary column are streamed row by
 #: row with their binary values fetched raw (escaped in Python), instead of paged through the server's
-#: formatting: per row, PyMySQL's overhead is then small next to the server's escaping that it saves.
+#: formatting: per row, the streaming overhead is then small next to the server's escaping that it saves.
 WIDE_ROW_BYTES = 1024
 MANIFEST_PREFIX = b"-- synco-manifest: "
 COMPLETE_MARKER = b"-- synco-dump-complete"
 HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
+#: The header line naming the source database: the loader points names qualified with it at its target.
+DATABASE_PREFIX = b"-- Database: "
+#: The source database's default character set and collation, for a database the load creates.
+DEFAULTS_PREFIX = b"-- synco-database-defaults: "
+#: Tables that show the rows of other tables (MERGE): their structure is dumped, and no rows of their own.
+MERGE_ENGINES = frozenset({"MRG_MYISAM", "MRG_ISAM"})
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
+# NO_DIR_IN_CREATE: a table's DATA/INDEX DIRECTORY names a path of the source machine; the copy is stored
+# in the loading server's own data directory instead (the server ignores the clause, with a warning).
 HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
 /*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;
@@ -56,7 +66,7 @@ HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40103 SET TIME_ZONE='+00:00' */;
 /*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
 /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
-/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 /*!40101 SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT */;
 
@@ -74,6 +84,12 @@ FOOTER = b"""/*!40101 SET AUTOCOMMIT=@OLD_AUTOCOMMIT */;
 
 """
 
+#: Loading history rows needs this session setting (MariaDB 10.11+). Written plainly rather than as a
+#: versioned comment: an older server must fail on it rather than load history rows as current ones.
+_HISTORY_ON = (b"SET @saved_insert_history = @@session.system_versioning_insert_history, "
+               b"@@session.system_versioning_insert_history = 1;\n")
+_HISTORY_OFF = b"SET @@session.system_versioning_insert_history = @saved_insert_history;\n"
+
 
 def _validate(options: DumpOptions, tables: dict[str, str], conn: Any, db: str) -> None:
     """Every table and column named by an option must exist: a typo must not publish raw data."""
@@ -86,6 +102,8 @@ def _validate(options: DumpOptions, tables: dict[str, str], conn: Any, db: str) 
             raise ConfigError(f"{option} names table {table!r}, which does not exist in database {db!r}")
         if tables[table] == "VIEW" and option != "--exclude-table":
             raise ConfigError(f"{option} names {table!r}, which is a view (views hold no rows)")
+        if tables[table] == "SEQUENCE" and option != "--exclude-table":
+            raise ConfigError(f"{option} names {table!r}, which is a sequence (it holds no rows to filter)")
     for table, (column, count) in options.keep_newest.items():
         if column not in {c.name for c in schema.columns(conn, db, table)}:
             raise ConfigError(f"keep_newest names column {table}.{column}, which does not exist")
@@ -105,216 +123,6 @@ def _applied_rules(options: DumpOptions) -> list[str]:
     return rules
 
 
-class _Writer:
-    """Hands what the dump writes to a background thread that writes it to ``out``.
-
-    ``out`` is usually a compressor and an encryptor; in a thread of their own (both release the GIL)
-    they run while the server formats the next page, instead of after it. Work on the rows themselves
-    (splitting a page, the checksum, joining, escaping carriage returns) is handed over as callables and
-    runs there too. Small writes are gathered into blocks and the queue is bounded, so memory stays flat:
-    at most ``QUEUE_BLOCKS`` blocks (or pages) wait.
-    An error in the thread (disk full, broken pipe) is raised by the next write or by :meth:`close`.
-    """
-
-    BLOCK = 256 * 1024
-    QUEUE_BLOCKS = 4
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.pending: list[bytes] = []
-        self.pending_size = 0
-        self.error: BaseException | None = None
-        self.queue: queue.Queue[bytes | Callable[[], None] | None] = queue.Queue(maxsize=self.QUEUE_BLOCKS)
-        self.thread = threading.Thread(target=self._run, name="synco-dump-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            block = self.queue.get()
-            if block is None:
-                return
-            if self.error is None:
-                try:
-                    if callable(block):
-                        block()
-                    else:
-                        self.out.write(block)
-                except BaseException as exc:  # Kept and raised in the dumping thread.
-                    self.error = exc
-
-    def write(self, data: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self.pending.append(data)
-        self.pending_size += len(data)
-        if self.pending_size >= self.BLOCK:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        if self.pending:
-            self.queue.put(b"".join(self.pending))
-            self.pending, self.pending_size = [], 0
-
-    def call(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in the writer thread, after everything written so far (it may write to ``out``)."""
-        if self.error is not None:
-            raise self.error
-        self._hand_over()
-        self.queue.put(work)
-
-    def statement(self, sql: bytes) -> None:
-        self.write(sql + b";\n")
-
-    def close(self, *, raise_error: bool = True) -> None:
-        """Write what is left and wait for the thread; re-raise its error unless already failing."""
-        if self.error is None:
-            self._hand_over()
-        self.queue.put(None)
-        self.thread.join()
-        if raise_error and self.error is not None:
-            raise self.error
-
-
-def _select_sql(table: str, fmt: literals.RowFormat, options: DumpOptions) -> str:
-    sql = f"SELECT {', '.join(fmt.select_list)} FROM {quote_name(table)}"
-    condition = options.where.get(table)
-    if condition:
-        sql += f" WHERE ({condition})"
-    if table in options.keep_newest:
-        column, count = options.keep_newest[table]
-        sql += f" ORDER BY {quote_name(column)} DESC LIMIT {int(count)}"
-    return sql
-
-
-class _TableWriter:
-    """Writes one table's rows as multi-row INSERTs, with a COMMIT every ``COMMIT_BYTES``, and adds up
-    the manifest entry. Its methods run in the writer thread (handed over with :meth:`_Writer.call`)."""
-
-    def __init__(self, writer: _Writer, table: str, fmt: literals.RowFormat, statement_bytes: int) -> None:
-        self.out = writer.out
-        self.insert = (f"INSERT INTO {quote_name(table)} ({','.join(quote_name(c.name) for c in fmt.columns)}) "
-                       "VALUES ").encode("utf-8", "surrogateescape")
-        self.statement_bytes = statement_bytes
-        self.rows = 0
-        self.checksum = 0
-        self.since_commit = 0
-
-    def rows_list(self, rows: list[bytes]) -> None:
-        """Row literals ``(..)`` to write as one INSERT."""
-        self.checksum += sum(map(zlib.crc32, rows))
-        self.rows += len(rows)
-        dumpprogress.rows_written(len(rows))
-        self._statement(literals.escape_carriage_returns(b",".join(rows)))
-
-    def page(self, values: bytes) -> None:
-        """A page of the chunked dump: row literals separated by NUL, a byte no literal contains
-        (QUOTE() escapes it), so that rows are told apart without parsing."""
-        self.rows_list(values.split(b"\0"))
-
-    def _statement(self, values: bytes) -> None:
-        # The size hint lets synco's loader take the statement without scanning its values for the end.
-        size = len(self.insert) + len(values)
-        self.out.write(SIZE_HINT + str(size).encode() + b"\n" + self.insert + values + b";\n")
-        self.since_commit += len(values)
-        if self.since_commit > COMMIT_BYTES:
-            self.out.write(b"COMMIT;\n")
-            self.since_commit = 0
-
-    def manifest(self) -> TableManifest:
-        return TableManifest(rows=self.rows, checksum=literals.format_checksum(self.checksum))
-
-
-def _close_streaming(conn: Any, cursor: Any) -> None:
-    try:
-        cursor.close()
-    except Exception:  # After a lost connection PyMySQL fails while draining; the first error counts.
-        log.debug("closing the row cursor failed", exc_info=True)
-        # Otherwise the result object tries to drain the dead connection again when collected.
-        result = getattr(conn, "_result", None)
-        if result is not None:
-            result.unbuffered_active = False
-
-
-def _stream_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, fmt: literals.RowFormat, sql: str,
-                 args: Any = None, fetch_rows: int = FETCH_ROWS) -> None:
-    """Stream rows one by one from an unbuffered cursor (any table, any filter), ``fetch_rows`` at a time."""
-    single = len(fmt.select_list) == 1
-    batch: list[bytes] = []
-    batch_size = 0
-    cursor = conn.cursor(pymysql.cursors.SSCursor)
-    try:
-        cursor.execute(sql, args)
-        while True:
-            fetched = cursor.fetchmany(fetch_rows)
-            if not fetched:
-                break
-            for row in fetched:
-                value: bytes | None = row[0] if single else literals.assemble(row, fmt)
-                if value is None:
-                    raise DatabaseError(f"table {table}: a row could not be formatted by the server "
-                                        "(larger than its max_allowed_packet?)")
-                if batch and batch_size + len(value) > out.statement_bytes:
-                    writer.call(functools.partial(out.rows_list, batch))
-                    batch, batch_size = [], 0
-                batch.append(value)
-                batch_size += len(value) + 1
-        if batch:
-            writer.call(functools.partial(out.rows_list, batch))
-    finally:
-        _close_streaming(conn, cursor)
-
-
-def _chunked_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, columns: list[literals.Column],
-                  fmt: literals.RowFormat, overrides: dict[str, str], key: str, options: DumpOptions,
-                  limit: int, average_row: int) -> None:
-    """Page through the table by ranges of its integer primary key; per page the server returns ONE
-    value holding every row of the range, fully formatted (GROUP_CONCAT), and its row count. Python
-    handles a few values per megabyte instead of one per row, and hands them to the writer thread.
-
-    Ranges (``k >= lo AND k < hi``) rather than ``LIMIT`` keep each page a plain index range scan with
-    no temporary table. The range adapts to what the last page weighed; an empty range jumps to the
-    next existing key. A page that reaches ``limit`` (GROUP_CONCAT truncates there) is fetched again
-    over a smaller range; a single row too big for that is streamed with its large values fetched raw.
-    """
-    name, k = quote_name(table), quote_name(key)
-    condition = options.where.get(table)
-    extra = f" AND ({condition})" if condition else ""
-    page = (f"SELECT GROUP_CONCAT({literals.row_literal_sql(columns, overrides)} SEPARATOR '\\0'), COUNT(*) "
-            f"FROM {name} WHERE {k} >= %s AND {k} < %s{extra}")
-    # Numbers come back as text: with values left undecoded, PyMySQL cannot convert every type.
-    next_key = f"SELECT CAST(MIN({k}) AS CHAR) FROM {name} WHERE {k} >= %s"
-    span = max(1, out.statement_bytes // max(16, 2 * average_row + 16))
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {name}")
-        lowest, highest = cur.fetchone()
-        if lowest is None:
-            return
-        low, high = int(lowest), int(highest)
-        while low <= high:
-            upper = low + span
-            cur.execute(page, (low, upper))
-            values, count = cur.fetchone()
-            if int(count) == 0:
-                cur.execute(next_key, (upper,))
-                (found,) = cur.fetchone()
-                if found is None:
-                    return
-                low = int(found)
-                continue
-            if values is None or len(values) >= limit:
-                if span > 1:
-                    span = max(1, span // 4)
-                    continue
-                # One row the server cannot format within its limits: fetch its big values raw.
-                _stream_rows(conn, writer, out, table, fmt, f"SELECT {', '.join(fmt.select_list)} FROM {name} "
-                                                            f"WHERE {k} = %s{extra}", (low,))
-            else:
-                writer.call(functools.partial(out.page, values))
-                # Aim the next range at the statement size, from what this one weighed.
-                span = max(1, min(4 * span, int(span * out.statement_bytes / max(1, len(values)))))
-            low = upper
-
-
 def _write_trailer(out: BinaryIO, manifest: dict[str, TableManifest]) -> None:
     for table, entry in sorted(manifest.items()):
         line = json.dumps({"table": table, "rows": entry.rows, "checksum": entry.checksum}, ensure_ascii=True)
@@ -322,17 +130,54 @@ def _write_trailer(out: BinaryIO, manifest: dict[str, TableManifest]) -> None:
     out.write(COMPLETE_MARKER + b"\n")
 
 
-def _record(manifest: dict[str, TableManifest], table: str, out: _TableWriter) -> None:
+def _record(manifest: dict[str, TableManifest], table: str, out: TableWriter) -> None:
     manifest[table] = out.manifest()
 
 
-def _write_definition(writer: _Writer, definition: schema.Definition, drop: bytes) -> None:
-    """A trigger, routine or event: its body may contain ';', hence the DELIMITER switch."""
+def _delimiter(body: bytes) -> bytes:
+    """A client delimiter that does not occur in ``body`` (``;;``, else ``;;;`` ...), as mariadb-dump picks."""
+    delimiter = b";;"
+    while delimiter in body:
+        delimiter += b";"
+    return delimiter
+
+
+def _write_definition(writer: Writer, definition: schema.Definition, drop: bytes, collation: str) -> None:
+    """A view, trigger, routine or event under the session it was created in, as mariadb-dump writes it:
+    the client character set and collation, the sql_mode and an event's time zone are set around it (and
+    put back after it), and the database's default collation when the object kept another one. The text is
+    in the bytes of that client character set; a body may contain ';', hence the DELIMITER switch."""
+    comment = b"/*!50001 " if definition.kind == "VIEW" else b"/*!50003 "
+    before = [b"SET @saved_cs_client = @@character_set_client", b"SET @saved_cs_results = @@character_set_results",
+              b"SET @saved_col_connection = @@collation_connection"]
+    after = [b"SET character_set_client = @saved_cs_client", b"SET character_set_results = @saved_cs_results",
+             b"SET collation_connection = @saved_col_connection"]
+    client = (definition.charset_client or "utf8mb4").encode()
+    before += [b"SET character_set_client = " + client, b"SET character_set_results = " + client]
+    if definition.collation_connection:
+        before.append(b"SET collation_connection = " + definition.collation_connection.encode())
+    if definition.kind != "VIEW":
+        before += [b"SET @saved_sql_mode = @@sql_mode",
+                   b"SET sql_mode = " + quote_string(definition.sql_mode).encode()]
+        after.insert(0, b"SET sql_mode = @saved_sql_mode")
+    if definition.time_zone:
+        before += [b"SET @saved_time_zone = @@time_zone",
+                   b"SET time_zone = " + quote_string(definition.time_zone).encode()]
+        after.insert(0, b"SET time_zone = @saved_time_zone")
+    if definition.database_collation and definition.database_collation != collation:
+        before.append(b"ALTER DATABASE COLLATE " + definition.database_collation.encode())
+        after.append(b"ALTER DATABASE COLLATE " + collation.encode())
+    for statement in before:
+        writer.write(comment + statement + b" */;\n")
     writer.write(drop + b";\n")
-    writer.write(b"/*!50003 SET @saved_sql_mode = @@sql_mode */;\n")
-    writer.write(b"/*!50003 SET sql_mode = " + quote_string(definition.sql_mode).encode() + b" */;\n")
-    writer.write(b"DELIMITER ;;\n" + definition.create + b" ;;\nDELIMITER ;\n")
-    writer.write(b"/*!50003 SET sql_mode = @saved_sql_mode */;\n\n")
+    if definition.kind == "VIEW":
+        writer.statement(definition.create)
+    else:
+        delimiter = _delimiter(definition.create)
+        writer.write(b"DELIMITER " + delimiter + b"\n" + definition.create + b" " + delimiter + b"\nDELIMITER ;\n")
+    for statement in after:
+        writer.write(comment + statement + b" */;\n")
+    writer.write(b"\n")
 
 
 def _view_placeholder(name: str, column_names: Iterable[str]) -> bytes:
@@ -340,25 +185,49 @@ def _view_placeholder(name: str, column_names: Iterable[str]) -> bytes:
     return f"CREATE VIEW {quote_name(name)} AS SELECT {select}".encode("utf-8", "surrogateescape")
 
 
+class _Outside:
+    """A second connection, opened when first needed, for the metadata the server will not show inside
+    the dump's read-only transaction (a view that calls NEXTVAL())."""
+
+    def __init__(self, database: DatabaseConfig) -> None:
+        self.database = database
+        self.conn: Any = None
+
+    def __call__(self) -> Any:
+        if self.conn is None:
+            self.conn = connect(self.database, raw=True)
+            with self.conn.cursor() as cur:
+                cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode=''")
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # Only metadata was read through it.
+                self.conn.close()
+
+
 def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult:
     """Dump ``database`` to ``out`` (see the module docstring)."""
     conn = connect(database, raw=True)
+    rowstream.widen_read_buffer(conn)
+    outside = _Outside(database)
     db = database.name
     try:
-        return _dump(conn, db, out, options)
+        return _dump(conn, db, out, options, outside)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
+        outside.close()
         try:
             conn.close()
         except Exception:  # The connection may already be gone (server restarted mid-dump).
             log.debug("closing the dump connection failed", exc_info=True)
 
 
-def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions) -> DumpResult:
-    writer = _Writer(out)
+def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
+    writer = Writer(out)
     try:
-        result = _dump_into(conn, db, writer, options)
+        result = _dump_into(conn, db, writer, options, outside)
     except BaseException:
         writer.close(raise_error=False)
         raise
@@ -366,7 +235,14 @@ def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions) -> DumpResult
     return result
 
 
-def _dump_into(conn: Any, db: str, writer: _Writer, options: DumpOptions) -> DumpResult:
+def _strip_database(create: bytes, db: str) -> bytes:
+    """A table's CREATE statement without its own database qualifying names in it (a column default
+    ``nextval(`db`.`seq`)``): the server qualifies them again with the database it is loaded into."""
+    stripped, _ = qualify.requalify(create, db, None)
+    return stripped
+
+
+def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
     with conn.cursor() as cur:
         # UTC, so TIMESTAMP values are written as stored; standard quoting for SHOW CREATE; a long write
         # timeout because the reader (a compressor, the network) may be slower than the server.
@@ -377,84 +253,121 @@ def _dump_into(conn: Any, db: str, writer: _Writer, options: DumpOptions) -> Dum
         cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version_raw, max_packet = cur.fetchone()
     version = schema.text(version_raw)
-    statement_bytes = max(16 * 1024, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
+    statement_bytes = max(MIN_STATEMENT_BYTES, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
     # A page of the chunked dump may grow to this before it counts as too big (and is fetched again).
     group_limit = max(statement_bytes, min(4 * statement_bytes, int(max_packet) - 1024))
     with conn.cursor() as cur:
         cur.execute(f"SET SESSION group_concat_max_len = {group_limit}")
-    average_rows = {schema.text(name): int(length or 0) for name, length in schema.query(
-        conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s", (db,))}
+    charset, collation = (schema.text(v) for v in schema.query(
+        conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+              "WHERE SCHEMA_NAME=%s", (db,))[0])
+    average_rows: dict[str, int] = {}
+    row_counts: dict[str, int] = {}
+    engines: dict[str, str] = {}
+    for name, length, count, engine in schema.query(
+            conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE FROM information_schema.TABLES "
+                  "WHERE TABLE_SCHEMA=%s", (db,)):
+        average_rows[schema.text(name)] = int(length or 0)
+        row_counts[schema.text(name)] = int(count or 0)
+        engines[schema.text(name)] = schema.text(engine)
     all_tables = dict(schema.list_tables(conn, db))
     _validate(options, all_tables, conn, db)
+    hidden: list[schema.HiddenDefinition] = []
+    objects = schema.capture(conn, db, hidden=hidden, outside=outside)
+    skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
+                                routines=options.routines, events=options.events)
+    databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
+    unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     rules_by_table: dict[str, dict[str, str]] = {}
     for rule in options.sanitize:
         pk = schema.primary_key(conn, db, rule.table)
         rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
-                 + version.encode() + b"\n-- Database: " + db.encode("utf-8", "surrogateescape") + b"\n\n")
+                 + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"
+                 + DEFAULTS_PREFIX + json.dumps({"charset": charset, "collation": collation}).encode() + b"\n\n")
     writer.write(HEADER)
     manifest: dict[str, TableManifest] = {}
-    tables = [name for name, kind in all_tables.items() if kind != "VIEW"]
-    views = [name for name, kind in all_tables.items() if kind == "VIEW"]
+    sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE"]
+    tables = [name for name, kind in all_tables.items()
+              if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
+    views = [name for name, kind in all_tables.items() if kind == "VIEW" and name not in skipped.views]
+    # Sequences first: a column's default may draw from one, and CREATE TABLE checks that it exists.
+    for sequence in sequences:
+        manifest[sequence] = _dump_sequence(conn, db, writer, sequence)
     for table in tables:
         name = quote_name(table).encode("utf-8", "surrogateescape")
         writer.write(b"--\n-- Table structure for " + name + b"\n--\n\n")
         writer.write(b"DROP TABLE IF EXISTS " + name + b";\n")
         writer.write(b"/*!40101 SET @saved_cs_client = @@character_set_client */;\n"
                      b"/*!40101 SET character_set_client = utf8mb4 */;\n")
-        writer.statement(schema.show_create_table(conn, table))
+        create = schema.show_create_table(conn, table)
+        if b"DIRECTORY=" in create.upper():
+            log.warning("table %s: its DATA/INDEX DIRECTORY is left out; the copy is stored where the loading "
+                        "server keeps its tables", table)
+        writer.statement(_strip_database(create, db))
         writer.write(b"/*!40101 SET character_set_client = @saved_cs_client */;\n\n")
-        if all_tables[table] == "SEQUENCE":
-            continue  # A sequence's state is part of its CREATE statement.
+        if engines.get(table, "").upper() in MERGE_ENGINES:
+            continue  # Its rows are those of the tables it merges, dumped with them (as mariadb-dump does).
         if table in options.exclude_tables:
             writer.call(functools.partial(manifest.__setitem__, table,
                                           TableManifest(rows=0, checksum=literals.format_checksum(0))))
             continue
         dumpprogress.table_started(table)
-        overrides = rules_by_table.get(table, {})
         columns = schema.columns(conn, db, table)
-        fmt = literals.row_format(columns, overrides)
+        if table in skipped.history:
+            columns = [c for c in columns if not c.period]
+        history = any(c.period for c in columns)
+        read = tablerows.TableRead(
+            table=table, source=schema.row_source(table, columns), columns=columns,
+            overrides=rules_by_table.get(table, {}), condition=options.where.get(table) or None,
+            newest=options.keep_newest.get(table), limit=group_limit, average_row=average_rows.get(table, 100) or 100,
+            rows_estimate=row_counts.get(table, 0))
+        fmt_columns = [c for c in columns if not c.generated]
         writer.write(b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\nSET autocommit=0;\n")
-        out_table = _TableWriter(writer, table, fmt, statement_bytes)
-        key = schema.integer_key(conn, db, table, columns) if table not in options.keep_newest else None
-        if average_rows.get(table, 0) >= WIDE_ROW_BYTES and any(c.is_binary for c in fmt.columns):
-            wide = literals.row_format(columns, overrides, raw_binary=True)
-            # Fewer rows per fetch for wide rows, so that a fetch stays around a megabyte.
-            _stream_rows(conn, writer, out_table, table, wide, _select_sql(table, wide, options),
-                         fetch_rows=max(16, min(FETCH_ROWS, statement_bytes // average_rows[table])))
-        elif key is not None:
-            _chunked_rows(conn, writer, out_table, table, columns, fmt, overrides, key, options, group_limit,
-                          average_rows.get(table, 100))
-        else:
-            _stream_rows(conn, writer, out_table, table, fmt, _select_sql(table, fmt, options))
+        if history:
+            writer.write(_HISTORY_ON)
+        out_table = TableWriter(writer, table, fmt_columns, statement_bytes)
+        wide = average_rows.get(table, 0) >= WIDE_ROW_BYTES and any(c.is_binary for c in fmt_columns)
+        key = schema.paging_key(conn, db, table, columns) if read.newest is None else []
+        tablerows.read_rows(conn, writer, out_table, read, key, wide=wide)
         # Read in the writer thread, once it has counted every row of the table.
         writer.call(functools.partial(_record, manifest, table, out_table))
-        writer.write(b"COMMIT;\n/*!40000 ALTER TABLE " + name + b" ENABLE KEYS */;\nSET autocommit=1;\n\n")
+        writer.write(b"COMMIT;\n")
+        if history:
+            writer.write(_HISTORY_OFF)
+        writer.write(b"/*!40000 ALTER TABLE " + name + b" ENABLE KEYS */;\nSET autocommit=1;\n\n")
 
-    objects = schema.capture(conn, db, routines=options.routines, events=options.events)
     # Routines before views: a view that calls a stored function cannot be created before it.
     for definition in objects.routines:
+        if definition.name in skipped.routines:
+            continue
         name = quote_name(definition.name).encode("utf-8", "surrogateescape")
-        _write_definition(writer, definition, b"DROP " + definition.kind.encode() + b" IF EXISTS " + name)
+        _write_definition(writer, definition, b"DROP " + definition.kind.encode() + b" IF EXISTS " + name, collation)
     if views:
         writer.write(b"--\n-- Placeholder views, so that views on views load in any order\n--\n\n")
         for view in views:
             name = quote_name(view).encode("utf-8", "surrogateescape")
             writer.write(b"DROP TABLE IF EXISTS " + name + b";\n/*!50001 DROP VIEW IF EXISTS " + name + b" */;\n")
-            writer.statement(_view_placeholder(view, (c.name for c in schema.columns(conn, db, view))))
+            # Inside the read-only transaction the server lists no columns for some views (see _Outside).
+            columns = schema.columns(conn, db, view) or schema.columns(outside(), db, view)
+            writer.statement(_view_placeholder(view, (c.name for c in columns)))
         writer.write(b"\n")
         for definition in objects.views:
+            if definition.name in skipped.views:
+                continue
             name = quote_name(definition.name).encode("utf-8", "surrogateescape")
-            writer.write(b"/*!50001 DROP VIEW IF EXISTS " + name + b" */;\n")
-            writer.statement(definition.create)
-        writer.write(b"\n")
+            _write_definition(writer, definition, b"/*!50001 DROP VIEW IF EXISTS " + name + b" */", collation)
     for definition in objects.triggers:
+        if definition.name in skipped.triggers:
+            continue
         name = quote_name(definition.name).encode("utf-8", "surrogateescape")
-        _write_definition(writer, definition, b"DROP TRIGGER IF EXISTS " + name)
+        _write_definition(writer, definition, b"DROP TRIGGER IF EXISTS " + name, collation)
     for definition in objects.events:
+        if definition.name in skipped.events:
+            continue
         name = quote_name(definition.name).encode("utf-8", "surrogateescape")
-        _write_definition(writer, definition, b"DROP EVENT IF EXISTS " + name)
+        _write_definition(writer, definition, b"DROP EVENT IF EXISTS " + name, collation)
     writer.write(FOOTER)
     with conn.cursor() as cur:
         cur.execute("COMMIT")
@@ -462,6 +375,25 @@ def _dump_into(conn: Any, db: str, writer: _Writer, options: DumpOptions) -> Dum
     writer.call(functools.partial(_write_trailer, writer.out, manifest))
     return DumpResult(engine="mysql", wire_type="MysqlDump", format="sql", server_version=version,
                       tables=manifest, applied_rules=_applied_rules(options))
+
+
+def _dump_sequence(conn: Any, db: str, writer: Writer, sequence: str) -> TableManifest:
+    """A sequence as its CREATE statement and a ``SETVAL`` to its exact state: the next value a restart
+    of the server would give (values a session has cached are not stored anywhere) and the number of
+    cycles done, which mariadb-dump leaves out. Its manifest entry is the checksum of its one row, so the
+    installer verifies the state it loaded."""
+    name = quote_name(sequence)
+    (create,) = [schema.raw(row[1]) for row in schema.query(conn, f"SHOW CREATE SEQUENCE {name}")]
+    columns = schema.columns(conn, db, sequence)
+    next_value, rounds, literal = schema.query(
+        conn, f"SELECT CAST(next_not_cached_value AS CHAR), CAST(cycle_count AS CHAR), "
+              f"{literals.row_literal_sql(columns)} FROM {name}")[0]
+    quoted = name.encode("utf-8", "surrogateescape")
+    writer.write(b"--\n-- Sequence " + quoted + b"\n--\n\nDROP TABLE IF EXISTS " + quoted + b";\n")
+    writer.statement(create)
+    writer.statement(b"DO SETVAL(" + quoted + b", " + schema.raw(next_value) + b", 0, " + schema.raw(rounds) + b")")
+    writer.write(b"\n")
+    return TableManifest(rows=1, checksum=literals.format_checksum(zlib.crc32(schema.raw(literal))))
 
 
 def _version() -> str:

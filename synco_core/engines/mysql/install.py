@@ -48,8 +48,8 @@ class _Part:
     """One query of the verification: a table, or a range of its integer primary key."""
 
     table: str
+    #: A condition on the key (numbers written in: nothing goes through the driver's % formatting).
     where: str = ""
-    args: tuple[int, ...] = ()
     rows: int = 0
     checksum: int = 0
 
@@ -78,25 +78,26 @@ def _verification_parts(conn: Any, db: str, manifest: dict[str, TableManifest], 
         step = (int(high) - int(low)) // ways + 1
         for index in range(ways):
             start = int(low) + index * step
-            parts.append(_Part(table, f" WHERE {quote_name(key)} >= %s AND {quote_name(key)} < %s",
-                               (start, start + step)))
+            parts.append(_Part(table, f"{quote_name(key)} >= {start} AND {quote_name(key)} < {start + step}"))
     return parts
 
 
 def _run_part(conn: Any, db: str, part: _Part, want_checksum: bool) -> None:
-    table_sql = f"{quote_name(db)}.{quote_name(part.table)}"
+    columns = schema.columns(conn, db, part.table)
+    # With the history rows of a system-versioned table: the dump carries them.
+    source = schema.row_source(part.table, columns, db)
+    where = f" WHERE {part.where}" if part.where else ""
     if not want_checksum:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM {table_sql}{part.where}", part.args)
+            cur.execute(f"SELECT COUNT(*) FROM {source}{where}")
             part.rows = int(cur.fetchone()[0])
         return
-    columns = schema.columns(conn, db, part.table)
     with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*), {literals.checksum_sql(columns)} FROM {table_sql}{part.where}", part.args)
+        cur.execute(f"SELECT COUNT(*), {literals.checksum_sql(columns)} FROM {source}{where}")
         count, raw_sum = cur.fetchone()
     oversize, checksum = divmod(int(raw_sum), literals.OVERSIZE_MARK)
     if oversize:
-        checksum += _oversize_checksum(conn, table_sql + part.where, part.args, columns)
+        checksum += _oversize_checksum(conn, source, part.where, columns)
     part.rows, part.checksum = int(count), checksum
 
 
@@ -151,12 +152,12 @@ def _verify(connect_verifier: Callable[[], Any], conn: Any, db: str, manifest: d
     return total
 
 
-def _oversize_checksum(conn: Any, table_sql: str, args: tuple[int, ...], columns: list[literals.Column]) -> int:
+def _oversize_checksum(conn: Any, source: str, condition: str, columns: list[literals.Column]) -> int:
     """The checksum share of rows too big for the server to format, formatted in Python as dumped."""
-    sql, fmt = literals.oversize_rows_sql(table_sql, columns)
+    sql, fmt = literals.oversize_rows_sql(source, columns, condition)
     total = 0
     with conn.cursor(pymysql.cursors.SSCursor) as cur:
-        cur.execute(sql, args)
+        cur.execute(sql)
         for row in cur.fetchall_unbuffered():
             encoded = [value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value for value in row]
             literal = literals.assemble(encoded, fmt)
@@ -217,7 +218,7 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     conn = session()
     started = time.monotonic()
     try:
-        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS).run(dump)
+        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, database=scratch).run(dump)
     finally:
         conn.close()
     log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)

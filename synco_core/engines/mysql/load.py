@@ -1,7 +1,15 @@
 """Executing a dump's statements on a connection, with the rewrites a local load needs.
 
 - ``USE``, ``CREATE DATABASE`` and ``DROP DATABASE`` are skipped: everything goes into the scratch
-  database the installer chose, whatever database the dump was made from.
+  database the installer chose, whatever database the dump was made from. The source database's default
+  character set and collation (synco's header, or mariadb-dump's ``CREATE DATABASE``) become the scratch
+  database's, and are reported for a target the install creates; ``ALTER DATABASE`` (mariadb-dump sets the
+  database collation a routine was made under around it) applies to the scratch database.
+- Names qualified with the source database (a trigger ``src.trg ON src.t``, a routine reading ``src.t``, a
+  view calling ``src.f()``, a default ``nextval(src.seq)``) are pointed at the database loaded into
+  (:mod:`.qualify`). The source's name comes from the dump's header (synco's and mariadb-dump's) or its
+  ``USE``/``CREATE DATABASE``; each statement is read in the character set and sql_mode the session has
+  when it runs (the dump's per-object ``SET`` statements are honoured as they come).
 - ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER).
 - On MariaDB, MySQL 8 collations it does not know (``utf8mb4_0900_ai_ci`` ...) are mapped to the nearest
   one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
@@ -34,8 +42,15 @@ from typing import Any, BinaryIO
 
 import pymysql
 
+from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.connect import describe
-from synco_core.engines.mysql.dump import COMPLETE_MARKER, HEADER_MARKER, MANIFEST_PREFIX
+from synco_core.engines.mysql.dump import (
+    COMPLETE_MARKER,
+    DATABASE_PREFIX,
+    DEFAULTS_PREFIX,
+    HEADER_MARKER,
+    MANIFEST_PREFIX,
+)
 from synco_core.engines.mysql.schema import strip_definer
 from synco_core.engines.mysql.splitter import StatementSplitter
 from synco_core.errors import DatabaseError
@@ -45,6 +60,16 @@ log = logging.getLogger(__name__)
 
 _SKIPPED = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:USE\b|(?:CREATE|DROP)\s+(?:/\*!\d+\s*)?(?:DATABASE|SCHEMA)\b)", re.IGNORECASE)
+_IDENTIFIER = rb"(?:`((?:[^`]|``)+)`|([\w$]+))"
+_USE = re.compile(rb"^(?:/\*!\d*\s*)?USE\s+" + _IDENTIFIER, re.IGNORECASE)
+_CREATE_DATABASE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:/\*!\d+\s*)?(?:DATABASE|SCHEMA)\s+"
+                              rb"(?:/\*!\d+\s*)?(?:IF\s+NOT\s+EXISTS\s*)?(?:\*/\s*)?" + _IDENTIFIER, re.IGNORECASE)
+_CHARSET = re.compile(rb"\bCHARACTER\s+SET\s*=?\s*(\w+)|\bCHARSET\s*=?\s*(\w+)", re.IGNORECASE)
+_COLLATE = re.compile(rb"\bCOLLATE\s*=?\s*(\w+)", re.IGNORECASE)
+_ALTER_DATABASE = re.compile(rb"^((?:/\*!\d*\s*)?ALTER\s+(?:DATABASE|SCHEMA)\s+)" + _IDENTIFIER
+                             + rb"(?=\s+(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE)\b)", re.IGNORECASE)
+#: mariadb-dump's header: ``-- Host: localhost    Database: shop``.
+_CLIENT_HEADER = re.compile(rb"^-- Host: .*?\sDatabase: (.+?)\s*$")
 _NEVER = re.compile(rb"^/\*M?!999999[\s\S]*?\*/\s*")
 _DATA = re.compile(rb"^(?:INSERT|REPLACE)\b", re.IGNORECASE)
 _MYSQL8_COMMENT = re.compile(rb"/\*!80\d{3}[\s\S]*?\*/")
@@ -62,6 +87,10 @@ class LoadReport:
     synco_dump: bool = False
     complete: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: The database the dump was made from, when it says.
+    source_database: str | None = None
+    #: The source database's default character set and collation, when the dump says.
+    database_defaults: tuple[str, str] | None = None
 
 
 def map_collation(match: re.Match[bytes], known: set[str], warned: set[str],
@@ -81,12 +110,20 @@ def map_collation(match: re.Match[bytes], known: set[str], warned: set[str],
     return target.encode()
 
 
+def _name(match: re.Match[bytes]) -> str:
+    quoted, bare = match.group(1), match.group(2)
+    name = quoted.replace(b"``", b"`") if quoted is not None else bare
+    return name.decode("utf-8", "surrogateescape")
+
+
 class Loader:
-    """Runs the statements of one dump on ``conn`` (already connected to the scratch database)."""
+    """Runs the statements of one dump on ``conn``, connected to ``database`` (the scratch database)."""
 
     def __init__(self, conn: Any, *, warn: Callable[[str], None] | None = None,
-                 connect: Callable[[], Any] | None = None, workers: int = 1) -> None:
+                 connect: Callable[[], Any] | None = None, workers: int = 1, database: str | None = None) -> None:
         self.conn = conn
+        #: The database loaded into: names qualified with the source database are pointed at it.
+        self.database = database
         #: Opens another connection to the same database, for the parallel INSERT workers.
         self.connect = connect
         self.workers = workers
@@ -99,17 +136,33 @@ class Loader:
             self.max_packet = int(cur.fetchone()[0])
             cur.execute("SHOW COLLATION")
             self.known_collations = {str(row[0]).lower() for row in cur.fetchall()}
+            cur.execute("SELECT @@lower_case_table_names")
+            self.case_insensitive = int(cur.fetchone()[0]) != 0
         self.is_mariadb = "mariadb" in version.lower()
         self._warned: set[str] = set()
+        #: Database defaults read from a comment, to apply before the next statement.
+        self._defaults_pending = False
 
     def _comment(self, line: bytes) -> None:
         if line.startswith(HEADER_MARKER):
             self.report.synco_dump = True
+        elif line.startswith(DATABASE_PREFIX):
+            self._source(line[len(DATABASE_PREFIX):].strip().decode("utf-8", "surrogateescape"))
+        elif line.startswith(DEFAULTS_PREFIX):
+            entry = json.loads(line[len(DEFAULTS_PREFIX):])
+            self.report.database_defaults = (str(entry["charset"]), str(entry["collation"]))
+            self._defaults_pending = True
+        elif (header := _CLIENT_HEADER.match(line)) is not None:
+            self._source(header.group(1).decode("utf-8", "surrogateescape"))
         elif line.startswith(MANIFEST_PREFIX):
             entry = json.loads(line[len(MANIFEST_PREFIX):])
             self.report.manifest[str(entry["table"])] = TableManifest(int(entry["rows"]), entry.get("checksum"))
         elif line.startswith(COMPLETE_MARKER):
             self.report.complete = True
+
+    def _source(self, name: str) -> None:
+        if self.report.source_database is None and name:
+            self.report.source_database = name
 
     def rewrite(self, statement: bytes) -> bytes | None:
         """The statement to send, or None to skip it."""
@@ -120,14 +173,63 @@ class Loader:
             # version 999999 never executes, so it is only noise that would hide what follows.
             statement = _NEVER.sub(b"", statement, count=1)
         if _SKIPPED.match(statement):
-            return None
-        statement = strip_definer(statement)
+            database = self._database_statement(statement)
+            return None if database is None else self._for_this_server(database)
+        statement = self._for_this_server(strip_definer(statement))
+        # mariadb-dump names the source database in ALTER DATABASE: the one meant is the one loaded into.
+        statement = _ALTER_DATABASE.sub(lambda m: m.group(1).rstrip(), statement, count=1)
+        return self._requalify(statement)
+
+    def _for_this_server(self, statement: bytes) -> bytes:
+        """MySQL 8 only syntax and collations made MariaDB's (see the module docstring)."""
         if self.is_mariadb:
             statement = _MYSQL8_COMMENT.sub(b"", statement)
             if b"0900_" in statement:
                 statement = _COLLATION.sub(
                     lambda m: map_collation(m, self.known_collations, self._warned, self._warn), statement)
         return statement
+
+    def _database_statement(self, statement: bytes) -> bytes | None:
+        """``USE`` and ``CREATE DATABASE`` tell which database the dump came from (and its defaults):
+        they are not run, but the defaults apply to the database loaded into."""
+        use = _USE.match(statement)
+        if use is not None:
+            self._source(_name(use))
+            return None
+        create = _CREATE_DATABASE.match(statement)
+        if create is None:
+            return None
+        self._source(_name(create))
+        charset, collation = _CHARSET.search(statement), _COLLATE.search(statement)
+        if charset is None and collation is None:
+            return None
+        parts = []
+        if charset is not None:
+            parts.append(b"CHARACTER SET " + (charset.group(1) or charset.group(2)))
+        if collation is not None:
+            parts.append(b"COLLATE " + collation.group(1))
+        if charset is not None and collation is not None:
+            mapped = self._for_this_server(collation.group(1))
+            self.report.database_defaults = ((charset.group(1) or charset.group(2)).decode(), mapped.decode())
+        return b"ALTER DATABASE " + b" ".join(parts)
+
+    def _requalify(self, statement: bytes) -> bytes:
+        source, target = self.report.source_database, self.database
+        if not source or not target or source == target:
+            return statement
+        needle = source.encode("utf-8", "surrogateescape")
+        if needle not in statement and not (self.case_insensitive and needle.lower() in statement.lower()):
+            return statement
+        with self.conn.cursor() as cur:
+            # The session's settings at this point of the dump decide how the statement is read.
+            cur.execute("SELECT @@character_set_client, @@sql_mode")
+            charset, mode = (str(value) for value in cur.fetchone())
+        rewritten, ambiguous = qualify.requalify(statement, source, target, qualify.Mode.of(charset, mode),
+                                                 self.case_insensitive)
+        if ambiguous:
+            self._warn(f"{source!r} also names a table, column or alias in: {_preview(statement)}; only the "
+                       f"names that must be the database {source!r} were pointed at {target!r}")
+        return rewritten
 
     def _warn(self, message: str) -> None:
         self.report.warnings.append(message)
@@ -166,8 +268,18 @@ class Loader:
         spreading: set[bytes] = set()
         spread = 0
         for number, statement in reader:
+            if self._defaults_pending and self.report.database_defaults:
+                self._defaults_pending = False
+                charset, collation = self.report.database_defaults
+                collation = self._for_this_server(collation.encode()).decode()
+                self.report.database_defaults = (charset, collation)
+                _barrier(workers)
+                self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
             sql = self.rewrite(statement)
-            if sql is None or not sql.strip(b" \t\r\n;"):
+            if sql is None or not sql.strip(b" \t\r\n;") or _LOCKS.match(sql):
+                # LOCK TABLES only speeds up MyISAM on a busy server, and the scratch database has no other
+                # users; it would stop an INSERT into a table whose default draws from a sequence, which
+                # must be locked too (mariadb-dump's script cannot load such a table back).
                 self.report.skipped += 1
                 continue
             self.report.statements += 1
@@ -258,6 +370,7 @@ _INDEPENDENT_DDL = re.compile(
     re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
 _SESSION = re.compile(rb"^(?:/\*!\d*\s*)?SET\b", re.IGNORECASE)
+_LOCKS = re.compile(rb"^(?:/\*!\d*\s*)?(?:UN)?LOCK\s+TABLES?\b", re.IGNORECASE)
 _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)

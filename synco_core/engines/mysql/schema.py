@@ -8,12 +8,20 @@ statements see the same moment as the rows.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from synco_core.engines.mysql.connect import quote_name
+import pymysql
+
+from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.engines.mysql.literals import INTEGER_TYPES, Column
+
+log = logging.getLogger(__name__)
 
 _DEFINER = re.compile(
     rb"DEFINER\s*=\s*(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s@*]+)(?:\s*@\s*(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s*]+))?\s*",
@@ -51,17 +59,29 @@ def raw(value: Any) -> bytes:
 
 @dataclass
 class Definition:
-    """A view, trigger, routine or event: its kind, name, CREATE statement and sql_mode."""
+    """A view, trigger, routine (procedure, function, package) or event, and the session it was made in.
+
+    ``create`` is the statement as the server keeps it, in the bytes of ``charset_client`` (the client's
+    character set when it was created, which the server reads it in again), without its DEFINER clause
+    (except for the installer's swap, which creates it again on the same server as it was).
+    mariadb-dump writes the same settings around each object; synco's dump does too, and the installer
+    creates each object again under them (``character_set_client`` and ``collation_connection`` decide
+    how its text and string literals are read, ``sql_mode`` how its body is parsed and runs, an event's
+    ``time_zone`` when it fires).
+    """
 
     kind: str
     name: str
     create: bytes
     sql_mode: str = ""
-    #: The session settings the object was created under, which the server keeps with it (and
-    #: ``mariadb-dump`` restores): character_set_client, collation_connection and, for events, time_zone.
-    client_charset: str = ""
-    connection_collation: str = ""
+    charset_client: str = ""
+    collation_connection: str = ""
+    #: The database's default collation when the object was created (triggers, routines, events keep it).
+    database_collation: str = ""
+    #: Events only.
     time_zone: str = ""
+    #: Triggers only: the table they belong to.
+    table: str = ""
 
 
 @dataclass
@@ -93,18 +113,60 @@ def list_tables(conn: Any, db: str) -> list[tuple[str, str]]:
 
 
 def columns(conn: Any, db: str, table: str) -> list[Column]:
-    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, EXTRA, IS_NULLABLE "
-                       "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
-                       "ORDER BY ORDINAL_POSITION", (db, table))
+    """The table's columns as the dump writes them and the checksum covers them.
+
+    Generated columns are marked (the dump leaves them out). The period columns of a system-versioned table
+    whose periods are timestamps are dumpable, so that its history rows can be carried: named ones as
+    declared, the hidden ``row_start``/``row_end`` of ``WITH SYSTEM VERSIONING`` alone added at the end.
+    Periods kept as transaction ids (``BIGINT``) stay generated: their values mean nothing on another server.
+    """
+    rows = query(conn, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_SET_NAME, c.EXTRA, c.IS_NULLABLE, "
+                       "c.GENERATION_EXPRESSION, t.TABLE_TYPE FROM information_schema.COLUMNS c "
+                       "JOIN information_schema.TABLES t "
+                       "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+                       "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION", (db, table))
     result = []
-    for name, data_type, charset, extra, nullable in rows:
+    versioned = False
+    periods = 0
+    for name, data_type, charset, extra, nullable, expression, table_type in rows:
         extra_text = text(extra).upper()
+        versioned = text(table_type).upper() == "SYSTEM VERSIONED"
+        kind = text(data_type).lower()
         # MySQL 8 marks expression defaults DEFAULT_GENERATED: those are ordinary, dumped columns.
         generated = any(tag in extra_text for tag in ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED"))
         generated = generated or extra_text in ("VIRTUAL", "PERSISTENT")
-        result.append(Column(text(name), text(data_type).lower(), text(charset).lower() or None, generated,
-                             nullable=text(nullable).upper() != "NO"))
+        period = _PERIODS.get(text(expression).upper()) if versioned else None
+        if period is not None:
+            periods += 1
+            if kind == "timestamp":
+                generated = False
+            else:
+                period = None
+        result.append(Column(text(name), kind, text(charset).lower() or None, generated,
+                             nullable=text(nullable).upper() != "NO", period=period))
+    if versioned and not periods:
+        result += [Column(name, "timestamp", None, nullable=False, period=period)
+                   for name, period in (("row_start", "start"), ("row_end", "end"))]
     return result
+
+
+_PERIODS = {"ROW START": "start", "ROW END": "end"}
+
+
+def transaction_versioned(conn: Any, db: str, table: str) -> bool:
+    """True for a system-versioned table whose periods are transaction ids: its history cannot be carried."""
+    rows = query(conn, "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
+                       "AND GENERATION_EXPRESSION IN ('ROW START', 'ROW END') AND DATA_TYPE <> 'timestamp'",
+                 (db, table))
+    return bool(rows)
+
+
+def row_source(table: str, table_columns: list[Column], db: str | None = None) -> str:
+    """What to read a table's rows from: with the history of a system-versioned table, if it is carried."""
+    name = quote_name(table) if db is None else f"{quote_name(db)}.{quote_name(table)}"
+    if any(column.period for column in table_columns):
+        return name + " FOR SYSTEM_TIME ALL"
+    return name
 
 
 def primary_key(conn: Any, db: str, table: str) -> list[str]:
@@ -122,49 +184,236 @@ def integer_key(conn: Any, db: str, table: str, table_columns: list[Column]) -> 
     return key[0] if kinds.get(key[0]) in INTEGER_TYPES - {"year"} else None
 
 
+def paging_key(conn: Any, db: str, table: str, table_columns: list[Column]) -> list[Column]:
+    """The columns of the index the table's rows are stored in order of, when pages can be read through it.
+
+    That is the primary key, or without one the first unique index of NOT NULL columns (which InnoDB then
+    stores the rows in). Only a B-tree index of whole columns will do: a HASH index (MEMORY tables) cannot
+    read a range, and a prefix index does not order the values. Any other index would make every page a
+    lookup per row, so the table is streamed instead (an empty list).
+    """
+    with conn.cursor() as cur:
+        cur.execute(f"SHOW INDEX FROM {quote_name(table)} IN {quote_name(db)}")
+        names = [text(d[0]).lower() for d in cur.description]
+        rows = list(cur.fetchall())
+    indexes: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        entry = {name: text(value) for name, value in zip(names, row, strict=True)}
+        indexes.setdefault(entry["key_name"], []).append(entry)
+    by_name = {c.name: c for c in table_columns}
+    candidates = [indexes["PRIMARY"]] if "PRIMARY" in indexes else [
+        parts for parts in indexes.values() if parts[0]["non_unique"] == "0" and all(not p["null"] for p in parts)]
+    if not candidates:
+        return []
+    parts = sorted(candidates[0], key=lambda p: int(p["seq_in_index"]))
+    usable = all(p["index_type"].upper() == "BTREE" and not p["sub_part"] and p["column_name"] in by_name
+                 and p.get("ignored", "NO").upper() != "YES" and p.get("visible", "YES").upper() != "NO"
+                 and not p.get("expression") for p in parts)
+    return [by_name[p["column_name"]] for p in parts] if usable else []
+
+
 def show_create_table(conn: Any, table: str) -> bytes:
     return raw(query(conn, f"SHOW CREATE TABLE {quote_name(table)}")[0][1])
 
 
-def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True, keep_definer: bool = False) -> Objects:
+#: SHOW CREATE ... of each kind: where the statement, sql_mode, time zone, character sets and database
+#: collation are in its row (None: not there).
+_SHOW = {
+    "VIEW": (1, None, None, 2, 3, None),
+    "TRIGGER": (2, 1, None, 3, 4, 5),
+    "FUNCTION": (2, 1, None, 3, 4, 5),
+    "PROCEDURE": (2, 1, None, 3, 4, 5),
+    "PACKAGE": (2, 1, None, 3, 4, 5),
+    "PACKAGE BODY": (2, 1, None, 3, 4, 5),
+    "EVENT": (3, 1, 2, 4, 5, 6),
+}
+ROUTINE_KINDS = ("FUNCTION", "PROCEDURE", "PACKAGE", "PACKAGE BODY")
+
+
+class HiddenDefinition(Exception):
+    """The server shows the object's name but not its text (the user lacks the privilege to see it)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind.lower()} {name}")
+        self.kind, self.name = kind, name
+
+
+def show_definition(conn: Any, kind: str, name: str, *, keep_definer: bool = False) -> Definition:
+    """The definition of one object of the current database, its text as stored (see :class:`Definition`),
+    without its DEFINER clause unless ``keep_definer``."""
+    row = query(conn, f"SHOW CREATE {kind} {quote_name(name)}")[0]
+    create, mode, zone, client, connection, database = _SHOW[kind]
+    if row[create] is None or not raw(row[create]).strip():
+        raise HiddenDefinition(kind, name)
+    statement = raw(row[create]) if keep_definer else strip_definer(raw(row[create]))
+    if mode is not None and "NO_BACKSLASH_ESCAPES" in text(row[mode]).upper() and kind != "TRIGGER":
+        statement = _comment_without_escapes(conn, kind, name, statement)
+    return Definition(kind, name, statement,
+                      sql_mode=text(row[mode]) if mode is not None else "",
+                      charset_client=text(row[client]), collation_connection=text(row[connection]),
+                      database_collation=text(row[database]) if database is not None else "",
+                      time_zone=text(row[zone]) if zone is not None else "")
+
+
+def _comment_without_escapes(conn: Any, kind: str, name: str, statement: bytes) -> bytes:
+    """The statement with its COMMENT written for ``NO_BACKSLASH_ESCAPES``, the mode it is created in.
+
+    SHOW CREATE writes a routine's or event's comment with backslash escapes whatever its sql_mode, so
+    created again under that mode (as mariadb-dump's script does too) the comment would gain a backslash
+    before every backslash, newline and NUL, on every copy.
+    """
+    if kind == "EVENT":
+        rows = query(conn, "SELECT EVENT_COMMENT FROM information_schema.EVENTS WHERE EVENT_SCHEMA=DATABASE() "
+                           "AND EVENT_NAME=%s", (name,))
+    else:
+        rows = query(conn, "SELECT ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=DATABASE() "
+                           "AND ROUTINE_NAME=%s AND ROUTINE_TYPE=%s", (name, kind))
+    comment = raw(rows[0][0]) if rows and rows[0][0] else b""
+    escaped = (comment.replace(b"\\", b"\\\\").replace(b"\0", b"\\0").replace(b"\n", b"\\n")
+               .replace(b"\r", b"\\r").replace(b"'", b"''"))
+    if escaped == comment.replace(b"'", b"''"):
+        return statement
+    return statement.replace(b"COMMENT '" + escaped + b"'", b"COMMENT '" + comment.replace(b"'", b"''") + b"'", 1)
+
+
+#: The server refuses to open some views inside a READ ONLY transaction (one that calls NEXTVAL()).
+_READ_ONLY_TRANSACTION = 1792
+
+
+def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True,
+            hidden: list[HiddenDefinition] | None = None, outside: Callable[[], Any] | None = None,
+            keep_definer: bool = False) -> Objects:
     """Read the objects of ``db``. Selects ``db`` on the connection, so that the statements come back
-    with unqualified names and can be replayed in another database.
+    with unqualified names where the server writes them itself (views) and can be replayed in another
+    database. Texts are read as the server keeps them (``character_set_results`` binary, for the time of
+    the reading), in the character set each was created in.
+
+    A routine or event whose text the user may not see raises :class:`HiddenDefinition`, unless
+    ``hidden`` is given: then it is added there and left out. A view the server will not show inside the
+    dumper's read-only transaction is read through ``outside``, a connection outside it (the text of a
+    view is not part of the snapshot anyway).
 
     ``DEFINER=`` clauses are left out (the user loading a dump elsewhere may lack the privilege to name
     another definer), unless ``keep_definer``: the installer's swap re-creates objects on the server they
     came from, as they were.
     """
     conn.select_db(db)
-    clean = (lambda statement: statement) if keep_definer else strip_definer
+    (results,) = query(conn, "SELECT @@character_set_results")[0]
     objects = Objects()
-    for name, kind in list_tables(conn, db):
-        if kind == "VIEW":
-            row = query(conn, f"SHOW CREATE VIEW {quote_name(name)}")[0]
-            objects.views.append(Definition("VIEW", name, clean(raw(row[1])), "", text(row[2]),
-                                            text(row[3])))
-        else:
-            objects.tables.append(name)
-    trigger_rows = query(conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s "
-                               "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER", (db,))
-    for (name,) in trigger_rows:
-        row = query(conn, f"SHOW CREATE TRIGGER {quote_name(text(name))}")[0]
-        objects.triggers.append(Definition("TRIGGER", text(name), clean(raw(row[2])), text(row[1]),
-                                           text(row[3]), text(row[4])))
-    if routines:
-        for name, kind in query(conn, "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
-                                      "WHERE ROUTINE_SCHEMA=%s ORDER BY ROUTINE_TYPE, ROUTINE_NAME", (db,)):
-            kind_text = text(kind).upper()
-            if kind_text not in ("PROCEDURE", "FUNCTION"):
-                continue  # MariaDB packages need Oracle mode; they are left alone.
-            row = query(conn, f"SHOW CREATE {kind_text} {quote_name(text(name))}")[0]
-            if row[2] is None:
-                continue  # The body is hidden from users without the privilege to see it.
-            objects.routines.append(Definition(kind_text, text(name), clean(raw(row[2])), text(row[1]),
-                                               text(row[3]), text(row[4])))
-    if events:
-        for (name,) in query(conn, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA=%s "
-                                   "ORDER BY EVENT_NAME", (db,)):
-            row = query(conn, f"SHOW CREATE EVENT {quote_name(text(name))}")[0]
-            objects.events.append(Definition("EVENT", text(name), clean(raw(row[3])), text(row[1]),
-                                             text(row[4]), text(row[5]), text(row[2])))
+    try:
+        query(conn, "SET SESSION character_set_results = binary")
+        for name, kind in list_tables(conn, db):
+            if kind != "VIEW":
+                objects.tables.append(name)
+                continue
+            try:
+                objects.views.append(show_definition(conn, "VIEW", name, keep_definer=keep_definer))
+            except pymysql.err.OperationalError as exc:
+                if outside is None or exc.args[0] != _READ_ONLY_TRANSACTION:
+                    raise
+                other = outside()
+                other.select_db(db)
+                query(other, "SET SESSION character_set_results = binary")
+                objects.views.append(show_definition(other, "VIEW", name, keep_definer=keep_definer))
+        tables = {}
+        found: list[tuple[str, str]] = []
+        for name, table in query(conn, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+                                       "WHERE TRIGGER_SCHEMA=%s ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, "
+                                       "EVENT_MANIPULATION, ACTION_ORDER", (db,)):
+            found.append(("TRIGGER", text(name)))
+            tables[text(name)] = text(table)
+        if routines:
+            found += [(text(kind).upper(), text(name)) for name, kind in query(
+                conn, "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s "
+                      "ORDER BY ROUTINE_TYPE, ROUTINE_NAME", (db,)) if text(kind).upper() in ROUTINE_KINDS]
+        if events:
+            found += [("EVENT", text(name)) for (name,) in query(
+                conn, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA=%s ORDER BY EVENT_NAME",
+                (db,))]
+        for kind, name in found:
+            try:
+                definition = show_definition(conn, kind, name, keep_definer=keep_definer)
+            except HiddenDefinition as exc:
+                if hidden is None:
+                    raise
+                hidden.append(exc)
+                continue
+            if kind == "TRIGGER":
+                definition.table = tables[name]
+            {"TRIGGER": objects.triggers, "EVENT": objects.events}.get(kind, objects.routines).append(definition)
+    finally:
+        query(conn, f"SET SESSION character_set_results = {text(results) or 'NULL'}")
     return objects
+
+
+def create_definition(conn: Any, db: str, definition: Definition, *,
+                      switched: Callable[[], None] | None = None) -> None:
+    """Create ``definition`` in ``db`` (selected on ``conn``) under the session settings it was made in.
+
+    The database's default collation is switched to the object's own for the moment of its creation
+    when they differ, as mariadb-dump's script does, since triggers, routines and events keep it. The
+    session's settings and the database's default are put back afterwards, whatever happens (short of a
+    kill: the installer's swap calls ``switched`` while the default is another, and puts a killed swap's
+    databases' defaults back itself).
+    """
+    (mode, client, connection, zone, current) = query(
+        conn, "SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone, "
+              "@@collation_database")[0]
+    switch = bool(definition.database_collation) and definition.database_collation != text(current)
+    settings = [f"sql_mode = {quote_string(definition.sql_mode)}"]
+    if definition.charset_client:
+        settings.append(f"character_set_client = {definition.charset_client}")
+    if definition.collation_connection:
+        settings.append(f"collation_connection = {definition.collation_connection}")
+    if definition.time_zone:
+        settings.append(f"time_zone = {quote_string(definition.time_zone)}")
+    try:
+        if switch:
+            query(conn, f"ALTER DATABASE {quote_name(db)} COLLATE {definition.database_collation}")
+            if switched is not None:
+                switched()
+        query(conn, "SET SESSION " + ", ".join(settings))
+        with conn.cursor() as cur:
+            cur.execute(definition.create)
+    finally:
+        query(conn, f"SET SESSION sql_mode = {quote_string(text(mode))}, character_set_client = {text(client)}, "
+                    f"collation_connection = {text(connection)}, time_zone = {quote_string(text(zone))}")
+        if switch:
+            query(conn, f"ALTER DATABASE {quote_name(db)} COLLATE {text(current)}")
+
+
+def moved(objects: Objects, old: str, new: str) -> Objects:
+    """``objects`` as they must be created in database ``new`` when they come from ``old``: names they
+    qualify with ``old`` point at ``new`` (see :mod:`.qualify`)."""
+    def move(definition: Definition) -> Definition:
+        mode = qualify.Mode.of(definition.charset_client, definition.sql_mode, definition.kind)
+        create, ambiguous = qualify.requalify(definition.create, old, new, mode)
+        if ambiguous:
+            log.warning("%s %s: %r also names a table, column or alias in it; only the names that must be the "
+                        "database were pointed at %r", definition.kind.lower(), definition.name, old, new)
+        return dataclasses.replace(definition, create=create)
+
+    return Objects(tables=list(objects.tables), views=[move(d) for d in objects.views],
+                   triggers=[move(d) for d in objects.triggers], routines=[move(d) for d in objects.routines],
+                   events=[move(d) for d in objects.events])
+
+
+def move_defaults(conn: Any, db: str, tables: list[str], old: str) -> None:
+    """Point the column defaults of ``tables`` (now in ``db``) that name database ``old`` at ``db``.
+
+    ``RENAME TABLE`` moves a table to another database with its defaults as written, and the server
+    writes a default that draws from a sequence with the sequence's database (``nextval(`old`.`seq`)``).
+    """
+    if not tables or old == db:
+        return
+    moving = set(tables)
+    rows = query(conn, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+                       "WHERE TABLE_SCHEMA=%s AND LOCATE(%s, COLUMN_DEFAULT) > 0", (db, old))
+    for table, column, default in rows:
+        if text(table) not in moving:
+            continue
+        expression, _ = qualify.requalify(raw(default), old, db)
+        if expression != raw(default):
+            with conn.cursor() as cur:
+                cur.execute(f"ALTER TABLE {quote_name(db)}.{quote_name(text(table))} ALTER COLUMN "
+                            f"{quote_name(text(column))} SET DEFAULT (".encode() + expression + b")")

@@ -3,7 +3,10 @@
 It understands what the ``mysql`` client understands in dumps: ``--``/``#``/``/* */`` comments (dropped),
 ``/*! ... */`` and ``/*M! ... */`` executable comments (kept: the server decides), quoted strings and
 identifiers with backslash escapes and doubled quotes (a ``;`` inside does not end a statement), and the
-client's ``DELIMITER`` command. Speed comes from one regular expression that swallows runs of ordinary
+client's ``DELIMITER`` command. Like the client, which learns it from the server, it knows when the script
+has turned on ``NO_BACKSLASH_ESCAPES`` (mariadb-dump and synco write routines made under it that way): it
+follows the script's ``SET sql_mode`` statements, including the saving and restoring through user variables
+that dumps do. Speed comes from one regular expression that swallows runs of ordinary
 text and whole quoted strings in C; Python only looks at the few places where something happens.
 Memory is bounded by the largest statement (plus one read chunk).
 
@@ -26,20 +29,73 @@ SIZE_HINT = b"-- synco-size: "
 _WHITESPACE = re.compile(rb"[ \t\r\n\f\v]*")
 _DELIMITER_COMMAND = re.compile(rb"delimiter[ \t]+(\S+)[^\n]*(?:\n|\Z)", re.IGNORECASE)
 _COMMENT_SPACE = b" \t\r\n\f\v"
+_NEVER_VERSION = re.compile(rb"/\*M?!999999")
 _STRINGS = (
     rb"'[^'\\]*(?:\\[\s\S][^'\\]*)*'",
     rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"',
     rb"`[^`]*`",
 )
+#: Under NO_BACKSLASH_ESCAPES a backslash is an ordinary character (a doubled quote is two strings here).
+_RAW_STRINGS = (rb"'[^']*'", rb'"[^"]*"', rb"`[^`]*`")
 
 
-def _bulk_pattern(delimiter: bytes) -> re.Pattern[bytes]:
+def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True) -> re.Pattern[bytes]:
     """Ordinary text and complete quoted strings; stops at anything that needs a closer look."""
     first = re.escape(delimiter[:1])
     plain = rb"[^'\"`#/\-" + first + rb"]+"
+    strings = _STRINGS if backslash_escapes else _RAW_STRINGS
     # A lone '-' or '/' is plain text only when the next byte is known and does not start a comment;
     # at the end of the buffer the lookahead fails, so the splitter reads more before deciding.
-    return re.compile(rb"(?:" + plain + rb"|" + rb"|".join(_STRINGS) + rb"|-(?=[^-])|/(?=[^*]))*")
+    return re.compile(rb"(?:" + plain + rb"|" + rb"|".join(strings) + rb"|-(?=[^-])|/(?=[^*]))*")
+
+
+_SET = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\s", re.IGNORECASE)
+_VERSION_MARKS = re.compile(rb"/\*M?!\d*|\*/")
+_ASSIGNMENT = re.compile(
+    rb"\s*((?:@@)?(?:(?:SESSION|LOCAL)[\s.])?\s*@?[\w.$]+)\s*:?=\s*"
+    rb"('(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|[^,]+?)\s*(?:,|$)", re.IGNORECASE | re.DOTALL)
+
+
+class SqlModes:
+    """Follows the ``sql_mode`` a script sets, as far as splitting needs it: do backslashes escape?
+
+    Understands ``SET sql_mode = '...'`` in its spellings (``SESSION``, ``@@``, inside executable
+    comments), saving it in a user variable (``SET @saved = @@sql_mode``) and setting it back from one;
+    anything else (an expression) leaves the mode as it was.
+    """
+
+    def __init__(self) -> None:
+        self.mode = b""
+        self.saved: dict[bytes, bytes] = {}
+
+    @property
+    def backslash_escapes(self) -> bool:
+        return b"NO_BACKSLASH_ESCAPES" not in self.mode.upper()
+
+    def follow(self, statement: bytes) -> None:
+        if not _SET.match(statement) or b"MODE" not in statement.upper():
+            return
+        body = _VERSION_MARKS.sub(b" ", statement).strip()[3:]
+        for target, value in _ASSIGNMENT.findall(body):
+            name = re.sub(rb"^(?:@@)?(?:(?:SESSION|LOCAL)[\s.]\s*)?", b"", target.strip(), flags=re.IGNORECASE)
+            known = self._value(value.strip())
+            if name.lower() == b"sql_mode":
+                if known is not None:
+                    self.mode = known
+            elif name.startswith(b"@") and known is not None:
+                self.saved[name.lower()] = known
+
+    def _value(self, value: bytes) -> bytes | None:
+        if value[:1] in (b"'", b'"'):
+            return value[1:-1]
+        lowered = value.lower()
+        if lowered in (b"@@sql_mode", b"@@session.sql_mode", b"@@local.sql_mode"):
+            return self.mode
+        if lowered.startswith(b"@"):
+            return self.saved.get(lowered)
+        if lowered == b"default":
+            return b""
+        return None
 
 
 def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
@@ -64,6 +120,8 @@ class StatementSplitter:
         self.pos = 0
         self.eof = False
         self.delimiter = b";"
+        #: The script's sql_mode, as far as it decides how strings end.
+        self.modes = SqlModes()
         self._bulk = _bulk_pattern(self.delimiter)
         #: Bytes read so far, for error messages.
         self.consumed = 0
@@ -87,16 +145,22 @@ class StatementSplitter:
 
     def _set_delimiter(self, delimiter: bytes) -> None:
         self.delimiter = delimiter
-        self._bulk = _bulk_pattern(delimiter)
+        self._bulk = _bulk_pattern(delimiter, self.modes.backslash_escapes)
 
     def __iter__(self) -> Iterator[bytes]:
         while self._skip_space_and_comments():
             if self._delimiter_command():
                 continue
-            statement = self._statement() if self._sized is None else self._sized_statement()
+            sized = self._sized is not None
+            statement = self._statement() if not sized else self._sized_statement()
             if statement:
                 self.statements += 1
                 yield statement
+                if not sized:
+                    escapes = self.modes.backslash_escapes
+                    self.modes.follow(statement)
+                    if escapes != self.modes.backslash_escapes:
+                        self._set_delimiter(self.delimiter)
 
     def _skip_space_and_comments(self) -> bool:
         """Move to the start of the next statement; False at a clean end of the stream."""
@@ -119,7 +183,8 @@ class StatementSplitter:
                     self.on_comment(self.buf[self.pos:end].rstrip(b"\r"))
                 self.pos = end
                 continue
-            if head[:2] == b"/*" and head[2:3] != b"!" and not self.buf.startswith(b"/*M!", self.pos):
+            if head[:2] == b"/*" and ((head[2:3] != b"!" and not self.buf.startswith(b"/*M!", self.pos))
+                                      or self._never_executed()):
                 end = self.buf.find(b"*/", self.pos + 2)
                 if end < 0:
                     if self._fill(self.pos):
@@ -128,6 +193,13 @@ class StatementSplitter:
                 self.pos = end + 2
                 continue
             return True
+
+    def _never_executed(self) -> bool:
+        """True at an executable comment for a version no server reaches (mariadb-dump starts its output
+        with ``/*M!999999\\- enable the sandbox mode */`` and no delimiter): it is only a comment."""
+        while len(self.buf) - self.pos < 10 and self._fill(self.pos):
+            pass
+        return _NEVER_VERSION.match(self.buf, self.pos) is not None
 
     def _delimiter_command(self) -> bool:
         if self.buf[self.pos:self.pos + 9].lower() != b"delimiter":

@@ -5,11 +5,17 @@ Databases named after the target ``db``: ``db__synco_new`` (the scratch database
 rollback passes the tables it takes out). Tables move between them with one ``RENAME TABLE`` statement,
 which the server applies atomically. Views, triggers, routines and events cannot move that way (a view
 cannot change database, nor can a table with triggers), so they are dropped before the rename and created
-again after it, as they were (definer, sql_mode, character set, an event's time zone). Between the two,
-they exist only in the journal:
+again after it, as they were: their definer and the session each was made in (sql_mode, client character
+set and collation, the database's default collation, an event's time zone; see
+:func:`~synco_core.engines.mysql.schema.create_definition`), with the names they qualify with the database
+they came from pointed at the one they are created in (:mod:`.qualify`). Column defaults that draw from a
+sequence name its database too: after the rename they are pointed at the database their table is in now.
+Between the drop and the creation, the definitions exist only in the journal:
 
-- ``db__synco_prev.__synco_journal`` is an InnoDB table holding the swap's state, the tables and the
-  CREATE statement of every view, trigger, routine and event on both sides. It is written and committed
+- ``db__synco_prev.__synco_journal`` is an InnoDB table holding the swap's state (with the default
+  character set and collation of the target and the kept copy, which creating an object switches for a
+  moment), the tables and the CREATE statement of every view, trigger, routine and event on both sides,
+  each with its session settings, as it is to be created in the target. It is written and committed
   before anything is dropped.
 - A marker table ``__synco_moving`` starts in the scratch (or swap) database and moves into the kept copy
   in the same ``RENAME TABLE`` as the data: where it is tells whether that statement ran, even when the
@@ -29,6 +35,7 @@ done again in full.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -39,7 +46,7 @@ import pymysql
 
 from synco_core.engines import crashpoints
 from synco_core.engines.mysql import schema
-from synco_core.engines.mysql.connect import describe, quote_name, quote_string
+from synco_core.engines.mysql.connect import describe, quote_name
 from synco_core.errors import DatabaseError, SyncoError
 
 log = logging.getLogger(__name__)
@@ -101,6 +108,8 @@ class Journal:
     created_target: bool = False
     before: schema.Objects = field(default_factory=schema.Objects)
     after: schema.Objects = field(default_factory=schema.Objects)
+    #: Database name -> (default character set, collation) before the swap, to be put back by an undo.
+    defaults: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def execute(conn: Any, sql: str | bytes, args: Any = None) -> None:
@@ -119,14 +128,17 @@ def _has_table(conn: Any, db: str, table: str) -> bool:
                              (db, table)))
 
 
+def database_defaults(conn: Any, db: str) -> tuple[str, str] | None:
+    """The default character set and collation of ``db``; None when there is no such database."""
+    rows = schema.query(conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+                              "information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
+    return (schema.text(rows[0][0]), schema.text(rows[0][1])) if rows else None
+
+
 def create_like(conn: Any, db: str, model: str) -> None:
     """Create ``db`` (dropping any leftover) with the character set and collation of ``model``."""
     execute(conn, f"DROP DATABASE IF EXISTS {quote_name(db)}")
-    with conn.cursor() as cur:
-        cur.execute("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
-                    "WHERE SCHEMA_NAME=%s", (model,))
-        row = cur.fetchone()
-    charset, collation = (row[0], row[1]) if row else ("utf8mb4", "utf8mb4_unicode_ci")
+    charset, collation = database_defaults(conn, model) or ("utf8mb4", "utf8mb4_unicode_ci")
     execute(conn, f"CREATE DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
 
 
@@ -143,8 +155,12 @@ def lock(conn: Any, target: str) -> None:
 
 
 def content(conn: Any, db: str) -> schema.Objects:
-    """The tables and definitions of ``db``, without synco's own tables."""
-    objects = schema.capture(conn, db, keep_definer=True)
+    """The tables and definitions of ``db``, without synco's own tables.
+
+    Definitions whose text this user may not read are left out: they cannot be created again, so the swap
+    leaves them where they are.
+    """
+    objects = schema.capture(conn, db, keep_definer=True, hidden=[])
     objects.tables = [t for t in objects.tables if t not in OWN_TABLES]
     return objects
 
@@ -157,24 +173,28 @@ _JOURNAL_TABLE = f"""CREATE TABLE {{db}}.{quote_name(JOURNAL)} (
   kind VARCHAR(16) NOT NULL,
   name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   sql_mode VARCHAR(1024) NOT NULL,
-  client_charset VARCHAR(64) NOT NULL,
-  connection_collation VARCHAR(64) NOT NULL,
+  charset_client VARCHAR(64) NOT NULL,
+  collation_connection VARCHAR(64) NOT NULL,
+  database_collation VARCHAR(64) NOT NULL,
   time_zone VARCHAR(64) NOT NULL,
+  trigger_table VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   body LONGBLOB NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
-_COLUMNS = "position, side, kind, name, sql_mode, client_charset, connection_collation, time_zone, body"
+_COLUMNS = ("position, side, kind, name, sql_mode, charset_client, collation_connection, database_collation, "
+            "time_zone, trigger_table, body")
 
 
 def _rows(journal: Journal) -> list[tuple[Any, ...]]:
     state = json.dumps({"operation": journal.operation, "phase": journal.phase,
-                        "created_target": journal.created_target}).encode()
-    rows: list[tuple[Any, ...]] = [(0, "state", "STATE", "", "", "", "", "", state)]
+                        "created_target": journal.created_target,
+                        "defaults": {db: list(pair) for db, pair in journal.defaults.items()}}).encode()
+    rows: list[tuple[Any, ...]] = [(0, "state", "STATE", "", "", "", "", "", "", "", state)]
     for side, objects in (("before", journal.before), ("after", journal.after)):
         for table in objects.tables:
-            rows.append((len(rows), side, "TABLE", table, "", "", "", "", b""))
+            rows.append((len(rows), side, "TABLE", table, "", "", "", "", "", "", b""))
         for d in [*objects.routines, *objects.views, *objects.triggers, *objects.events]:
-            rows.append((len(rows), side, d.kind, d.name, d.sql_mode, d.client_charset, d.connection_collation,
-                         d.time_zone, d.create))
+            rows.append((len(rows), side, d.kind, d.name, d.sql_mode, d.charset_client, d.collation_connection,
+                         d.database_collation, d.time_zone, d.table, d.create))
     return rows
 
 
@@ -185,7 +205,7 @@ def write_journal(conn: Any, backup: str, journal: Journal) -> None:
     try:
         execute(conn, f"DELETE FROM {table}")
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
                             _rows(journal))
         execute(conn, "COMMIT")
     except BaseException:
@@ -203,19 +223,23 @@ def read_journal(conn: Any, backup: str) -> Journal | None:
         return None
     journal = Journal()
     rows = schema.query(conn, f"SELECT {_COLUMNS} FROM {quote_name(backup)}.{quote_name(JOURNAL)} ORDER BY position")
-    for _, side, kind, name, sql_mode, client_charset, collation, time_zone, body in rows:
+    for _, side, kind, name, sql_mode, client, connection, database, time_zone, table, body in rows:
         side, kind, name = schema.text(side), schema.text(kind), schema.text(name)
         if side == "state":
             state = json.loads(schema.raw(body))
             journal.operation, journal.phase = str(state["operation"]), str(state["phase"])
             journal.created_target = bool(state.get("created_target"))
+            journal.defaults = {str(db): (str(pair[0]), str(pair[1]))
+                                for db, pair in state.get("defaults", {}).items()}
             continue
         objects = journal.before if side == "before" else journal.after
         if kind == "TABLE":
             objects.tables.append(name)
             continue
-        definition = schema.Definition(kind, name, schema.raw(body), schema.text(sql_mode),
-                                       schema.text(client_charset), schema.text(collation), schema.text(time_zone))
+        definition = schema.Definition(kind, name, schema.raw(body), sql_mode=schema.text(sql_mode),
+                                       charset_client=schema.text(client), collation_connection=schema.text(connection),
+                                       database_collation=schema.text(database), time_zone=schema.text(time_zone),
+                                       table=schema.text(table))
         {"VIEW": objects.views, "TRIGGER": objects.triggers, "EVENT": objects.events}.get(
             kind, objects.routines).append(definition)
     return journal
@@ -230,8 +254,9 @@ def create_journal(conn: Any, names: Names, model: str) -> None:
 # ------------------------------------------------------------------------------------------- definitions
 
 def drop_definitions(conn: Any, db: str, step: str) -> None:
-    """Drop every view, trigger, routine and event of ``db`` (as they are now, whatever they are)."""
-    objects = schema.capture(conn, db)
+    """Drop every view, trigger, routine and event of ``db`` (as they are now, whatever they are), but
+    those this user may not read (which could not be created again)."""
+    objects = schema.capture(conn, db, hidden=[])
     conn.select_db(db)
     for definition in [*objects.triggers, *objects.views, *objects.routines, *objects.events]:
         execute(conn, f"DROP {definition.kind} IF EXISTS {quote_name(definition.name)}")
@@ -241,11 +266,8 @@ def drop_definitions(conn: Any, db: str, step: str) -> None:
 def create_definitions(conn: Any, db: str, objects: schema.Objects, step: str, *,
                        disable_events: bool = False) -> None:
     """Create routines (views may call them), views (in dependency order, by retrying), triggers and
-    events in ``db``, each as it was: its definer, sql_mode, client character set and collation, and an
-    event's time zone."""
+    events in ``db``, each as it was: its definer and the session it was made in."""
     conn.select_db(db)
-    execute(conn, "SET @synco_mode = @@sql_mode, @synco_client = @@character_set_client, "
-                  "@synco_collation = @@collation_connection, @synco_zone = @@time_zone")
     for definition in objects.routines:
         _create_one(conn, db, definition, step)
     pending = list(objects.views)
@@ -264,46 +286,38 @@ def create_definitions(conn: Any, db: str, objects: schema.Objects, step: str, *
         _create_one(conn, db, definition, step, disable=disable_events and definition.kind == "EVENT")
 
 
-#: Client character sets in which the statements, read back as UTF-8, can be sent unchanged.
-_UTF8 = {"utf8", "utf8mb3", "utf8mb4"}
 #: "You need the SUPER or SET USER privilege": naming another definer is not allowed to this user.
 _ER_SPECIFIC_ACCESS_DENIED = 1227
 
 
 def _create_one(conn: Any, db: str, definition: schema.Definition, step: str, *, disable: bool = False) -> None:
-    settings = [] if definition.kind == "VIEW" else [f"sql_mode={quote_string(definition.sql_mode)}"]
-    if definition.client_charset and (definition.client_charset.lower() in _UTF8 or definition.create.isascii()):
-        settings.append(f"character_set_client={quote_string(definition.client_charset)}")
-        if definition.connection_collation:
-            settings.append(f"collation_connection={quote_string(definition.connection_collation)}")
-    if definition.time_zone:
-        settings.append(f"time_zone={quote_string(definition.time_zone)}")
+    def switched() -> None:
+        crashpoints.reached(f"{step}:collation-switched")
+
     try:
-        if settings:
-            execute(conn, "SET SESSION " + ", ".join(settings))
         try:
-            execute(conn, definition.create)
+            schema.create_definition(conn, db, definition, switched=switched)
         except pymysql.err.MySQLError as exc:
             if not exc.args or exc.args[0] != _ER_SPECIFIC_ACCESS_DENIED:
                 raise
             # Only a privileged user may name another definer: this one becomes the definer instead.
-            execute(conn, schema.strip_definer(definition.create))
+            schema.create_definition(conn, db, dataclasses.replace(definition,
+                                                                   create=schema.strip_definer(definition.create)))
         if disable:
             execute(conn, f"ALTER EVENT {quote_name(definition.name)} DISABLE")
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot create {definition.kind.lower()} {definition.name!r} in {db!r}: "
                             f"{describe(exc)}") from exc
-    finally:
-        execute(conn, "SET SESSION sql_mode = @synco_mode, character_set_client = @synco_client, "
-                      "collation_connection = @synco_collation, time_zone = @synco_zone")
     crashpoints.reached(f"{step}:definition-created")
 
 
-def _keep_definitions(conn: Any, backup: str, objects: schema.Objects, step: str) -> None:
-    """Create the kept copy's views and triggers too, so it can be looked at; its events stay disabled
-    so that it never acts on its own. Only for looking: a rollback takes the definitions from the journal."""
+def _keep_definitions(conn: Any, names: Names, objects: schema.Objects, step: str) -> None:
+    """Create the kept copy's views and triggers too (pointed at the kept copy where they name the
+    target), so it can be looked at; its events stay disabled so that it never acts on its own. Only for
+    looking: a rollback takes the definitions from the journal."""
+    backup = names.backup
     try:
-        create_definitions(conn, backup, objects, step, disable_events=True)
+        create_definitions(conn, backup, schema.moved(objects, names.target, backup), step, disable_events=True)
     except SyncoError as exc:
         log.warning("the kept copy %s lacks some views or triggers (the rollback has them all): %s", backup, exc)
 
@@ -334,6 +348,31 @@ def _rename(conn: Any, names: Names, journal: Journal, *, back: bool = False) ->
     execute(conn, _moves(moves))
 
 
+def _move_defaults(conn: Any, names: Names, journal: Journal, step: str, *, back: bool = False) -> None:
+    """After :func:`_rename`: the column defaults that name the database a table was in (a sequence's
+    ``nextval``) name the database it is in now. Each default is rewritten only while it names the old
+    database, so this can run again after a kill (and runs, reversed, after a rename back)."""
+    arrived = names.staging(journal.operation) if journal.operation == "install" else names.backup
+    if back:
+        schema.move_defaults(conn, names.target, journal.before.tables, names.backup)
+        crashpoints.reached(f"{step}:defaults-moved")
+        schema.move_defaults(conn, arrived, journal.after.tables, names.target)
+    else:
+        schema.move_defaults(conn, names.target, journal.after.tables, arrived)
+        crashpoints.reached(f"{step}:defaults-moved")
+        schema.move_defaults(conn, names.backup, journal.before.tables, names.target)
+    crashpoints.reached(f"{step}:defaults-moved")
+
+
+def _restore_defaults(conn: Any, journal: Journal) -> None:
+    """Put back the default character set and collation of the databases the journal names (creating a
+    definition switches them for a moment, which a kill can leave switched)."""
+    for db, (charset, collation) in journal.defaults.items():
+        current = database_defaults(conn, db)
+        if current is not None and current != (charset, collation):
+            execute(conn, f"ALTER DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
+
+
 def _swap(conn: Any, names: Names, journal: Journal) -> None:
     """Everything of the swap between the committed journal and its completion; undone on any failure."""
     step = f"mysql:{journal.operation}"
@@ -345,6 +384,7 @@ def _swap(conn: Any, names: Names, journal: Journal) -> None:
         crashpoints.reached(f"{step}:definitions-dropped")
         _rename(conn, names, journal)
         crashpoints.reached(f"{step}:renamed")
+        _move_defaults(conn, names, journal, step)
         create_definitions(conn, names.target, journal.after, step)
         crashpoints.reached(f"{step}:definitions-created")
     except BaseException as exc:
@@ -364,7 +404,7 @@ def _finish(conn: Any, names: Names, journal: Journal, *, keep: bool) -> None:
     copy goes), after the staging database and before the marker."""
     step = f"mysql:{journal.operation}"
     if keep:
-        _keep_definitions(conn, names.backup, journal.before, step)
+        _keep_definitions(conn, names, journal.before, step)
     execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.staging(journal.operation))}")
     crashpoints.reached(f"{step}:staging-dropped")
     if keep:
@@ -381,6 +421,10 @@ def _prepare(conn: Any, names: Names, journal: Journal) -> None:
     step = f"mysql:{journal.operation}"
     staging = quote_name(names.staging(journal.operation))
     execute(conn, f"CREATE TABLE {staging}.{quote_name(MARKER)} (id INT PRIMARY KEY) ENGINE=InnoDB")
+    for db in (names.target, names.backup):
+        defaults = database_defaults(conn, db)
+        if defaults is not None:
+            journal.defaults[db] = defaults
     write_journal(conn, names.backup, journal)
     crashpoints.reached(f"{step}:journal-saved")
 
@@ -393,7 +437,10 @@ def install(conn: Any, names: Names) -> int:
     create_journal(conn, names, names.scratch if created else names.target)
     crashpoints.reached("mysql:install:backup-replaced")
     before = schema.Objects() if created else content(conn, names.target)
-    journal = Journal("install", SWAPPING, created, before=before, after=content(conn, names.scratch))
+    # The journal holds the definitions as they are to be in the target: names the loaded ones qualify
+    # with the scratch database point at the target.
+    after = schema.moved(content(conn, names.scratch), names.scratch, names.target)
+    journal = Journal("install", SWAPPING, created, before=before, after=after)
     _prepare(conn, names, journal)
     _swap(conn, names, journal)
     # With nothing before, there is nothing to keep: no empty kept copy is left to roll back to.
@@ -456,18 +503,23 @@ def undo(conn: Any, names: Names, journal: Journal) -> None:
         drop_definitions(conn, names.backup, step)
         _rename(conn, names, journal, back=True)
         crashpoints.reached(f"{step}:renamed")
+    # Runs whether or not the rename happened: a kill can come between the rename and the moving of the
+    # defaults, and only defaults that name the other database are rewritten.
+    _move_defaults(conn, names, journal, step, back=True)
     if journal.created_target:
         execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")
     else:
         drop_definitions(conn, names.target, step)
         create_definitions(conn, names.target, journal.before, step)
+    _restore_defaults(conn, journal)
     crashpoints.reached(f"{step}:restored")
     if journal.operation == "install":
         # The kept copy was replaced by this install's, which held nothing else yet.
         execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
     else:
         drop_definitions(conn, names.backup, step)
-        _keep_definitions(conn, names.backup, journal.after, step)
+        _keep_definitions(conn, names, journal.after, step)
+        _restore_defaults(conn, journal)
         write_journal(conn, names.backup, Journal("undo", KEPT, before=journal.after))
     crashpoints.reached(f"{step}:committed")
     execute(conn, f"DROP DATABASE IF EXISTS {quote_name(staging)}")

@@ -1,6 +1,9 @@
 -- Fidelity fixture for the MySQL engine: every type at its limits, awkward identifiers, foreign keys in
--- both directions, an empty table, a view on a view, a trigger, a generated column. Loaded with the
--- session settings of a dump (zero dates allowed, UTC).
+-- both directions, an empty table, a view on a view, a trigger, a generated column; MariaDB sequences,
+-- system-versioned tables with history, application-time periods, invisible columns, CHECK constraints,
+-- comments, partitions; latin1 objects made under non-default sql_modes and a time zone; names qualified
+-- with the database itself (written `fidelity_src`, which the tests replace with the database's name).
+-- Loaded with the session settings of a dump (zero dates allowed, UTC).
 SET NAMES utf8mb4;
 SET time_zone = '+00:00';
 SET sql_mode = 'NO_AUTO_VALUE_ON_ZERO';
@@ -125,5 +128,82 @@ DELIMITER ;
 
 CREATE VIEW `parent_names` AS SELECT `id`, `name` FROM `parent`;
 CREATE VIEW `a_view_on_view` AS SELECT `name` FROM `parent_names` WHERE `id` > 0;
+
+-- Sequences in every state: cycled (with a comment), descending and used, run out; one feeds a default.
+CREATE SEQUENCE `seq_cycle` START WITH 100 MINVALUE 10 MAXVALUE 1000 INCREMENT BY 7 CACHE 5 CYCLE COMMENT 'cycles';
+DO SETVAL(`seq_cycle`, 45, 0, 4);
+CREATE SEQUENCE `seq_down` START WITH -1 MINVALUE -100 MAXVALUE -1 INCREMENT BY -3 NOCACHE;
+DO NEXTVAL(`seq_down`), NEXTVAL(`seq_down`);
+CREATE SEQUENCE `seq_done` START WITH 5 MINVALUE 1 MAXVALUE 6 NOCACHE NOCYCLE;
+DO NEXTVAL(`seq_done`), NEXTVAL(`seq_done`);
+CREATE TABLE `ticket` (
+  `id` INT NOT NULL DEFAULT nextval(`fidelity_src`.`seq_cycle`) PRIMARY KEY,
+  `note` VARCHAR(20) INVISIBLE DEFAULT 'hidden',
+  `qty` INT NOT NULL DEFAULT 1 CHECK (`qty` > 0),
+  CONSTRAINT `ticket_note` CHECK (`note` <> 'forbidden')
+) ENGINE=InnoDB COMMENT='tickets; numbered by a sequence' ROW_FORMAT=DYNAMIC;
+INSERT INTO `ticket` (`id`, `note`, `qty`) VALUES (1, 'first', 2), (2, DEFAULT, 1);
+
+-- System versioning with its history: implicit periods, named invisible periods, history partitions.
+SET time_zone = '+00:00';
+CREATE TABLE `prices` (`id` INT NOT NULL PRIMARY KEY, `price` DECIMAL(8,2)) WITH SYSTEM VERSIONING;
+INSERT INTO `prices` VALUES (1, 1.50), (2, 2.50), (3, 3.50);
+UPDATE `prices` SET `price` = `price` * 2 WHERE `id` < 3;
+UPDATE `prices` SET `price` = `price` + 1 WHERE `id` = 1;
+DELETE FROM `prices` WHERE `id` = 3;
+CREATE TABLE `prices_named` (
+  `sku` VARCHAR(10) NOT NULL,
+  `price` INT,
+  `valid_from` TIMESTAMP(6) GENERATED ALWAYS AS ROW START INVISIBLE,
+  `valid_to` TIMESTAMP(6) GENERATED ALWAYS AS ROW END INVISIBLE,
+  PERIOD FOR SYSTEM_TIME (`valid_from`, `valid_to`),
+  PRIMARY KEY (`sku`)
+) WITH SYSTEM VERSIONING;
+INSERT INTO `prices_named` (`sku`, `price`) VALUES ('a', 1), ('b', 2);
+UPDATE `prices_named` SET `price` = `price` + 10;
+CREATE TABLE `prices_parted` (`id` INT, `v` VARCHAR(5)) WITH SYSTEM VERSIONING
+  PARTITION BY SYSTEM_TIME (PARTITION `p_history` HISTORY, PARTITION `p_current` CURRENT);
+INSERT INTO `prices_parted` VALUES (1, 'a'), (1, 'a');
+UPDATE `prices_parted` SET `v` = 'b';
+
+-- An application-time period with a key WITHOUT OVERLAPS; a composite key of an integer and a date.
+CREATE TABLE `bookings` (
+  `room` INT NOT NULL, `guest` VARCHAR(20), `from` DATE NOT NULL, `to` DATE NOT NULL,
+  PERIOD FOR `stay` (`from`, `to`),
+  UNIQUE KEY `no_double_booking` (`room`, `stay` WITHOUT OVERLAPS)
+);
+INSERT INTO `bookings` VALUES (1, 'ann', '2024-01-01', '2024-01-05'), (1, 'bob', '2024-01-05', '2024-01-09');
+CREATE TABLE `daily` (`account` INT NOT NULL, `day` DATE NOT NULL, `visits` INT, PRIMARY KEY (`account`, `day`))
+  PARTITION BY HASH (`account`) PARTITIONS 3;
+INSERT INTO `daily` SELECT 1 + seq DIV 10, '2024-01-01' + INTERVAL seq % 10 DAY, seq FROM seq_0_to_99;
+CREATE TABLE `by_name` (`code` VARCHAR(20) COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, `uuid` UUID,
+  `ip` INET6, `at` DATETIME(3) NOT NULL, KEY `by_time` (`at`) COMMENT 'index comment')
+  DEFAULT CHARSET=utf8mb4 COMMENT='keyed by a string';
+INSERT INTO `by_name` VALUES ('a', '123e4567-e89b-12d3-a456-426614174000', '::1', '2024-01-01 00:00:00.5'),
+  ('B', NULL, '192.0.2.1', '2024-01-01 00:00:01'), ('c ', UUID(), NULL, '2024-01-01 00:00:02');
+
+-- Objects made by a latin1 client, under non-default sql_modes and a time zone, naming their own database.
+SET NAMES latin1;
+SET time_zone = '+05:00';
+CREATE TABLE `latin_notes` (`id` INT PRIMARY KEY, `note` VARCHAR(20)) DEFAULT CHARSET=latin1;
+SET sql_mode = 'NO_BACKSLASH_ESCAPES';
+DELIMITER ;;
+CREATE FUNCTION fidelity_src.`double_it`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2 ;;
+CREATE PROCEDURE `count_notes`(OUT n INT) COMMENT 'counts \ notes'
+BEGIN
+  SELECT COUNT(*) INTO n FROM fidelity_src.latin_notes WHERE note <> 'a\b;;' AND fidelity_src.double_it(id) > 0;
+END ;;
+DELIMITER ;
+SET sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT';
+CREATE VIEW "latin_view" AS SELECT 'Über' || "note" AS "shout", fidelity_src.double_it("id") AS "doubled"
+  FROM fidelity_src."latin_notes";
+CREATE TRIGGER fidelity_src.latin_stamp BEFORE INSERT ON fidelity_src.latin_notes FOR EACH ROW
+  SET NEW."note" = 'é' || NEW."note";
+CREATE EVENT "latin_event" ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE
+  COMMENT 'runs at 00:00 in +05:00' DO INSERT INTO fidelity_src."latin_notes" VALUES (99, 'Ä' || 'event');
+SET NAMES utf8mb4;
+SET sql_mode = 'NO_AUTO_VALUE_ON_ZERO';
+SET time_zone = '+00:00';
+INSERT INTO `latin_notes` VALUES (1, 'caf');
 
 SET foreign_key_checks = 1;

@@ -1,0 +1,203 @@
+"""Reading a result set of one text column straight off the connection, for tables streamed row by row.
+
+A table that cannot be read in pages (no usable key, or a filter that needs an order) is read with one
+unbuffered ``SELECT`` whose single column is the row's literal, formatted by the server. Through PyMySQL's
+cursors every row costs a packet object, a tuple and a round of converters: a few microseconds, which for
+millions of short rows is more than the server needs to produce them. Here PyMySQL sends the query and
+reads the column definitions; the rows are then read as packets from the connection's buffered socket
+file: a 4-byte header (3-byte length, sequence number), then the column as a length-encoded string (or
+0xFB for NULL), until the EOF packet. Values of 16 MB and more span several packets, as the protocol says.
+
+The reader keeps the connection in the state PyMySQL expects once a result is read to its end (sequence
+number, the result marked as finished), so the connection goes on to the next query as usual. It relies
+on three attributes of PyMySQL's connection (``_rfile``, ``_next_seq_id``, ``_result``); when they are not
+there (another PyMySQL), :func:`stream_column` reads through an unbuffered cursor instead, with the same
+result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import pymysql
+import pymysql.cursors
+from pymysql.constants import CR
+
+_MAX_PACKET = 0xFFFFFF
+_NULL = 0xFB
+_EOF = 0xFE
+_ERROR = 0xFF
+
+
+#: The socket read buffer for streaming: PyMySQL's 8 KiB default means a system call (and a turn of the
+#: GIL) every hundred short rows.
+READ_BUFFER = 256 * 1024
+
+
+def widen_read_buffer(conn: Any) -> None:
+    """Give a fresh connection (nothing unread on it) a larger socket read buffer (:data:`READ_BUFFER`)."""
+    if fast_path_available(conn) and getattr(conn, "_sock", None) is not None:
+        conn._rfile = conn._sock.makefile("rb", buffering=READ_BUFFER)
+
+
+def fast_path_available(conn: Any) -> bool:
+    """True when ``conn`` is a PyMySQL connection this module can read rows from directly."""
+    return all(hasattr(conn, name) for name in ("_rfile", "_next_seq_id", "_result", "query"))
+
+
+class NullValue(ValueError):
+    """The result held a NULL, which the caller does not expect (a row the server could not format)."""
+
+
+def stream_column(conn: Any, sql: str, batch_bytes: int) -> Iterator[list[bytes]]:
+    """Run ``sql`` (one column of text or bytes) and yield its values in lists of at most ``batch_bytes``
+    (counting one byte between values), or of one value when that alone is bigger.
+
+    A NULL value raises :class:`NullValue`. The result is read to its end unless the caller stops early or
+    something fails; then the connection is closed, since the rest of the result would still be on its way.
+    """
+    if not fast_path_available(conn):
+        yield from _through_cursor(conn, sql, batch_bytes)
+        return
+    conn.query(sql.encode("utf-8", "surrogateescape"), unbuffered=True)
+    result = conn._result
+    finished = False
+    try:
+        yield from _read_rows(conn, batch_bytes)
+        finished = True
+    finally:
+        result.unbuffered_active = False
+        if not finished:
+            # The server is still sending the rest of the result: the connection cannot be used again.
+            _close(conn)
+
+
+def _close(conn: Any) -> None:
+    # Already closed, when the error that got us here did it: nothing is left to do then.
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
+    read = conn._rfile.read
+    sequence = conn._next_seq_id
+    batch: list[bytes] = []
+    size = 0
+    while True:
+        # The packet header and the first byte of the payload (every packet has at least one).
+        head = read(5)
+        if len(head) < 5:
+            raise _lost(conn)
+        if head[3] != sequence:
+            raise _lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
+        sequence = (sequence + 1) & 0xFF
+        first = head[4]
+        if first < _NULL:
+            # The common row: a value shorter than 251 bytes, its length in that first byte.
+            value = read(first)
+            if len(value) != first:
+                raise _lost(conn)
+        else:
+            length = head[0] | head[1] << 8 | head[2] << 16
+            if length == _MAX_PACKET:
+                payload, sequence = _long_payload(conn, head[4:], sequence)
+                value = _decode_single(conn, payload)
+            elif first == _NULL:
+                raise NullValue("a NULL value in the result")
+            elif first == _EOF and length < 9:
+                _read_exact(conn, length - 1)
+                conn._next_seq_id = sequence
+                if batch:
+                    yield batch
+                return
+            elif first == _ERROR:
+                conn._next_seq_id = sequence
+                _raise_error(conn, head[4:] + _read_exact(conn, length - 1))
+            else:
+                value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
+        if size + len(value) > batch_bytes and batch:
+            yield batch
+            batch, size = [], 0
+        batch.append(value)
+        size += len(value) + 1
+
+
+def _read_exact(conn: Any, count: int) -> bytes:
+    data: bytes = conn._rfile.read(count)
+    if len(data) != count:
+        raise _lost(conn)
+    return data
+
+
+def _long_payload(conn: Any, start: bytes, sequence: int) -> tuple[bytes, int]:
+    """A payload of 16 MB or more: the protocol continues it in packets until one is shorter."""
+    parts = [start, _read_exact(conn, _MAX_PACKET - 1)]
+    while True:
+        header = _read_exact(conn, 4)
+        if header[3] != sequence:
+            raise _lost(conn, f"packet sequence number wrong: got {header[3]}, expected {sequence}")
+        sequence = (sequence + 1) & 0xFF
+        length = header[0] | header[1] << 8 | header[2] << 16
+        parts.append(_read_exact(conn, length))
+        if length < _MAX_PACKET:
+            return b"".join(parts), sequence
+
+
+def _decode_single(conn: Any, payload: bytes) -> bytes:
+    """The one length-encoded string of a row packet."""
+    first = payload[0]
+    if first < _NULL:
+        start, length = 1, first
+    elif first == _NULL:
+        raise NullValue("a NULL value in the result")
+    elif first == 0xFC:
+        start, length = 3, int.from_bytes(payload[1:3], "little")
+    elif first == 0xFD:
+        start, length = 4, int.from_bytes(payload[1:4], "little")
+    elif first == _EOF:
+        start, length = 9, int.from_bytes(payload[1:9], "little")
+    else:
+        raise _lost(conn, f"unexpected row packet (first byte {first:#x})")
+    if start + length != len(payload):
+        raise _lost(conn, "a row packet holds more than one column")
+    return payload[start:]
+
+
+def _raise_error(conn: Any, payload: bytes) -> NoReturn:
+    """Raise the server's error packet as PyMySQL would (the query was killed, the server is going away)."""
+    from pymysql.protocol import MysqlPacket
+
+    MysqlPacket(payload, conn.encoding).raise_for_error()
+    raise _lost(conn, "the server sent a malformed error packet")
+
+
+def _lost(conn: Any, why: str = "Lost connection to MySQL server during query") -> pymysql.err.OperationalError:
+    _close(conn)
+    return pymysql.err.OperationalError(CR.CR_SERVER_LOST, why)
+
+
+def _through_cursor(conn: Any, sql: str, batch_bytes: int) -> Iterator[list[bytes]]:
+    cursor = conn.cursor(pymysql.cursors.SSCursor)
+    finished = False
+    try:
+        cursor.execute(sql)
+        batch: list[bytes] = []
+        size = 0
+        for (value,) in cursor.fetchall_unbuffered():
+            if value is None:
+                raise NullValue("a NULL value in the result")
+            if batch and size + len(value) > batch_bytes:
+                yield batch
+                batch, size = [], 0
+            batch.append(value)
+            size += len(value) + 1
+        if batch:
+            yield batch
+        finished = True
+    finally:
+        if finished:
+            cursor.close()
+        else:
+            _close(conn)

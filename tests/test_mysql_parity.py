@@ -1,0 +1,63 @@
+"""mariadb-dump cannot tell synco's copy from the source: Chinook (a public sample database no one here
+wrote) and the project's fidelity fixture (sequences, system versioning with history, events, latin1
+objects under other sql_modes, names qualified with the database itself) round-trip through ``synco db
+dump`` and ``synco db load`` into a database the load creates, with an empty ``mariadb-dump --no-data
+--routines --triggers --events`` diff (the database's own name is the only thing normalised) and equal
+``CHECKSUM TABLE`` for every table and sequence (real MariaDB on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_mysql_support import client_argv, load_chinook, load_fidelity, query
+
+from synco_core.cli.main import cli
+from synco_core.testing.services import mysql_url_for
+
+pytestmark = pytest.mark.mysql
+
+
+def structure(database: str) -> list[str]:
+    """mariadb-dump's view of everything but the rows, with the database's own name written ``DB``."""
+    result = subprocess.run([*client_argv("mariadb-dump"), "--no-data", "--routines", "--triggers", "--events",
+                             "--skip-dump-date", database], capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.replace(database.encode(), b"DB").decode("utf-8", "replace").splitlines()
+
+
+def checksums(database: str) -> dict[str, object]:
+    tables = [name for (name,) in query(database, "SELECT TABLE_NAME FROM information_schema.TABLES "
+                                                  "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE <> 'VIEW'", (database,))]
+    result = {}
+    for table in tables:
+        quoted = "`" + table.replace("`", "``") + "`"
+        result[table] = query(database, f"CHECKSUM TABLE {quoted} EXTENDED")[0][1]
+        history = query(database, "SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                                  "AND TABLE_NAME=%s", (database, table))[0][0] == "SYSTEM VERSIONED"
+        if history:
+            result[table + " (rows with history)"] = query(database, f"SELECT COUNT(*) FROM {quoted} "
+                                                                     "FOR SYSTEM_TIME ALL")
+    return result
+
+
+@pytest.mark.parametrize("fixture", ["fidelity", "chinook"])
+def test_mariadb_dump_cannot_tell_the_copy_from_the_source(fixture: str, tmp_path: Path,
+                                                           mysql_database_factory: Callable[[], str]) -> None:
+    source = mysql_database_factory()
+    (load_fidelity if fixture == "fidelity" else load_chinook)(source)
+    target = mysql_database_factory()
+    query(target, f"DROP DATABASE `{target}`")  # the load creates it, with the source's defaults
+    dump_file = tmp_path / "dump.sql"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["db", "dump", mysql_url_for(source), "-o", str(dump_file), "--events"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["db", "load", mysql_url_for(target), str(dump_file), "--yes"])
+    assert result.exit_code == 0, result.output
+    before, after = structure(source), structure(target)
+    assert before == after, "\n".join(difflib.unified_diff(before, after, "source", "copy", lineterm=""))
+    assert checksums(target) == checksums(source)

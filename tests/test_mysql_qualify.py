@@ -1,0 +1,114 @@
+"""Pointing names qualified with one database at another inside SQL text, as the server tokenises it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synco_core.engines.mysql.qualify import Mode, requalify
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    (b"CREATE TRIGGER shop.trg BEFORE INSERT ON shop.t FOR EACH ROW SET NEW.a = shop.f(1)",
+     b"CREATE TRIGGER dev.trg BEFORE INSERT ON dev.t FOR EACH ROW SET NEW.a = dev.f(1)"),
+    (b"SELECT `shop`.`t`.`c`, shop . t, `shop`.f() FROM `shop`.`t`",
+     b"SELECT `dev`.`t`.`c`, dev . t, `dev`.f() FROM `dev`.`t`"),
+    (b"SELECT 'shop.t', \"shop.t\", @shop.t, @@shop.t, shopx.t, xshop.t /* shop.t */ -- shop.t\n",
+     b"SELECT 'shop.t', \"shop.t\", @shop.t, @@shop.t, shopx.t, xshop.t /* shop.t */ -- shop.t\n"),
+    (b"/*!50003 CREATE*/ /*!50003 TRIGGER shop.trg AFTER INSERT ON shop.t FOR EACH ROW DELETE FROM shop.u */",
+     b"/*!50003 CREATE*/ /*!50003 TRIGGER dev.trg AFTER INSERT ON dev.t FOR EACH ROW DELETE FROM dev.u */"),
+    (b"SELECT 'it\\'s shop.t', shop.t", b"SELECT 'it\\'s shop.t', dev.t"),
+    (b"DEFAULT nextval(`shop`.`seq`)", b"DEFAULT nextval(`dev`.`seq`)"),
+    (b"SET NEW.x = 1.5, NEW.shop = 2", b"SET NEW.x = 1.5, NEW.shop = 2"),
+])
+def test_only_qualifiers_change(sql: bytes, expected: bytes) -> None:
+    assert requalify(sql, "shop", "dev", Mode.of("utf8mb4", "", "TRIGGER"))[0] == expected
+
+
+def test_sql_modes_decide_what_is_a_string() -> None:
+    ansi = Mode.of("utf8mb4", "ANSI_QUOTES")
+    assert requalify(b'SELECT "shop".t, \'shop.t\'', "shop", "dev", ansi)[0] == b'SELECT "dev".t, \'shop.t\''
+    raw = Mode.of("utf8mb4", "NO_BACKSLASH_ESCAPES")
+    # Without backslash escapes 'a\' is a whole string, and what follows it is code again.
+    sql = b"SET x = 'a\\', y = shop.t -- '"
+    assert requalify(sql, "shop", "dev", raw)[0] == b"SET x = 'a\\', y = dev.t -- '"
+    assert requalify(sql, "shop", "dev", Mode())[0] == sql
+
+
+def test_removing_the_qualifier_and_quoting_new_names() -> None:
+    assert requalify(b"nextval(`shop`.`seq`), shop . t", "shop", None)[0] == b"nextval(`seq`), t"
+    assert requalify(b"shop.t, `shop`.t", "shop", "my-db")[0] == b"`my-db`.t, `my-db`.t"
+    assert requalify(b'"shop".t', "shop", 'a"b', Mode.of("utf8mb4", "ANSI_QUOTES"))[0] == b'"a""b".t'
+
+
+def test_character_sets() -> None:
+    # latin1 text: only the name changes, every other byte stays; a name written in latin1 is found.
+    sql = b"INSERT INTO shop.t VALUES ('\xe9', 'shop.t')"
+    assert requalify(sql, "shop", "dev", Mode.of("latin1", ""))[0] == b"INSERT INTO dev.t VALUES ('\xe9', 'shop.t')"
+    assert requalify("SELECT caf\xe9.t".encode("latin1"), "caf\xe9", "dev", Mode.of("latin1", ""))[0] == b"SELECT dev.t"
+    # sjis: the second byte of a character may be a backslash; decoded first, it is not taken for one.
+    sjis = "SELECT '\u8868', shop.t".encode("shift_jis")
+    assert b"\\" in sjis
+    assert requalify(sjis, "shop", "dev", Mode.of("sjis", ""))[0] == "SELECT '\u8868', dev.t".encode("shift_jis")
+
+
+def test_a_word_used_otherwise_too_leaves_what_may_be_a_column() -> None:
+    sql = b"SELECT shop.x, shop.f(), shop.t.c, nextval(shop.s) FROM (SELECT 1 AS x) shop"
+    rewritten, ambiguous = requalify(sql, "shop", "dev")
+    assert ambiguous
+    assert rewritten == b"SELECT shop.x, dev.f(), dev.t.c, nextval(dev.s) FROM (SELECT 1 AS x) shop"
+
+
+_NAMES = st.sampled_from(["t", "orders", "f", "x_1", "shop", "shopx"])
+
+
+def _piece(kind: str, name: str, quote: bool, spaced: bool) -> tuple[str, str]:
+    """One piece of a statement: (as written with database ``shop``, as expected with ``dev``)."""
+    dot = " . " if spaced else "."
+    db = "`shop`" if quote else "shop"
+    new = "`dev`" if quote else "dev"
+    target = f"`{name}`" if quote else name
+    if kind == "qualified":
+        return f"{db}{dot}{target}", f"{new}{dot}{target}"
+    if kind == "call":
+        return f"{db}{dot}{target}(1)", f"{new}{dot}{target}(1)"
+    if kind == "string":
+        text = f"'shop.{name} it''s \\' shop.t'"
+        return text, text
+    if kind == "comment":
+        text = f"/* shop.{name} */"
+        return text, text
+    if kind == "line":
+        text = f"-- shop.{name}\n"
+        return text, text
+    if kind == "variable":
+        text = f"@shop.{name}"
+        return text, text
+    if kind == "prefix":
+        text = f"shopping.{name}"
+        return text, text
+    text = f"{name} + 1"
+    return text, text
+
+
+_PIECES = st.lists(st.tuples(st.sampled_from(["qualified", "call", "string", "comment", "line", "variable",
+                                               "prefix", "other"]), _NAMES, st.booleans(), st.booleans()),
+                   max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PIECES)
+def test_property_qualifiers_change_and_nothing_else(pieces: list[tuple[str, str, bool, bool]]) -> None:
+    written, expected = zip(*(_piece(*p) for p in pieces), strict=True) if pieces else ((), ())
+    sql = ("SELECT " + " , ".join(written)).encode()
+    rewritten, ambiguous = requalify(sql, "shop", "dev")
+    # The word "shop" as a table or column name ("x.shop", or alone) makes "shop.x" a possible column.
+    used_otherwise = any(name == "shop" and kind in ("qualified", "call", "prefix", "other")
+                         for kind, name, _, _ in pieces)
+    qualifies = any(kind in ("qualified", "call") for kind, _, _, _ in pieces)
+    assert ambiguous == (used_otherwise and qualifies and any(kind == "qualified" for kind, *_ in pieces))
+    if not used_otherwise:
+        assert rewritten == ("SELECT " + " , ".join(expected)).encode()
+        # And back again.
+        assert requalify(rewritten, "dev", "shop")[0] == sql
