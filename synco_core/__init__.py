@@ -37,6 +37,7 @@ from synco_core.values import (
     SanitizeRule,
     TableInfo,
     TableManifest,
+    ValueRewriter,
 )
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ __all__ = [
     "TableManifest",
     "TransferError",
     "UnsafePathError",
+    "ValueRewriter",
     "__version__",
     "connect_with_engine",
     "dump_with_engine",

@@ -177,6 +177,28 @@ class DumpResult:
 
 
 @dataclass
+class ValueRewriter:
+    """A rewrite of the string values of a dump that the engines apply while loading it (``value_rewriter``).
+
+    WordPress stores its own URL in the database, PHP-serialized strings and JSON included; a copy loaded as it
+    is sends the browser back to production. A plugin returns one of these from ``value_rewriter`` and the
+    engine applies it to every string value it loads, inside the atomic install: no second pass over the
+    database, nothing changed if the load fails.
+
+    Only a value that contains one of ``needles`` is passed to ``rewrite``, and the engines search a whole
+    statement (MySQL) or block of rows (PostgreSQL's COPY) for them before looking at its values, so a load
+    without a match costs one byte search per statement.
+    """
+
+    #: A value is rewritten only when it contains one of these (bytes, as the dump holds them: UTF-8 text).
+    needles: tuple[bytes, ...]
+    #: The new value for one string value that contains a needle (return it unchanged when nothing applies).
+    rewrite: Callable[[bytes], bytes]
+    #: What it does, in words, for the install's report (``https://example.com -> http://localhost:8080``).
+    description: str = ""
+
+
+@dataclass
 class InstallOptions:
     """How to load a dump into the local database."""
 
@@ -196,6 +218,9 @@ class InstallOptions:
     #: rollback. The undo of a failed install sets it: the content it takes out was never wanted, and kept
     #: it would be what the next ``synco db rollback`` puts in.
     discard_replaced: bool = False
+    #: ``install_database`` only: rewrite string values while loading (the plugins' ``value_rewriter``
+    #: answers, joined); an engine that cannot apply it must refuse before changing anything.
+    rewriter: ValueRewriter | None = None
 
 
 @dataclass
@@ -208,6 +233,8 @@ class InstallResult:
     rows: int = 0
     #: Where the previous content was kept for ``synco db rollback`` (a database, schema or file name).
     backup: str | None = None
+    #: How many string values ``InstallOptions.rewriter`` changed; None when the engine did not apply one.
+    rewritten_values: int | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +305,9 @@ class Framework:
     settings: dict[str, Any] = field(default_factory=dict)
     #: Where the settings were read from (``php``, ``files``), shown under ``--debug`` and by ``detect``.
     config_source: str = ""
+    #: The URL the site is reached at, when known: what the plugin read (WordPress's ``WP_HOME``) or, on the
+    #: destination, ``--site-url``, which wins. Plugins that rewrite the source's URLs on install use it.
+    site_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,14 @@ def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 
 
+def site_url_option(func: F) -> F:
+    """``--site-url``: the local site's URL, for plugins that rewrite the source's URLs while installing."""
+    return click.option(
+        "--site-url", metavar="URL",
+        help="The local site's URL; plugins that rewrite the source's URLs on install (WordPress) use it.",
+    )(func)
+
+
 def split_names(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
     """``--only a,b --only c`` -> ("a", "b", "c")."""
     if not values:

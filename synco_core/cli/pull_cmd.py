@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, split_names, yes_option
+from synco_core.cli.options import confirm, debug_option, site_url_option, split_names, yes_option
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
 
@@ -58,18 +58,19 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
+@site_url_option
 @debug_option
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, via_http: bool, base_url: str | None, remote_listen: str | None, target: Path,
-            framework_name: str | None, jobs: int, delete: bool, zstd_level: int) -> None:
+            framework_name: str | None, jobs: int, delete: bool, zstd_level: int, site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.transfer.progress import Reporter
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")
-    if not install and (post_install or force_remote_target):
-        raise click.UsageError("--post-install and --force-remote-target go with --install")
+    if not install and (post_install or force_remote_target or site_url):
+        raise click.UsageError("--post-install, --force-remote-target and --site-url go with --install")
     resolved = resolve_remote(remote, Path.cwd())
     installers: list[ReceiveInstall] = []
 
@@ -78,7 +79,8 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
 
         # The local project is the current directory, detected by the local plugins (as synco install does),
         # and checked before anything is transferred (while ssh connects).
-        installers.append(ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target))
+        installers.append(ReceiveInstall(Path.cwd(), yes=yes, force_remote_target=force_remote_target,
+                                         site_url=site_url))
 
     options = PullOptions(
         target=target, only=split_names(only), all=all_sets, framework=framework_name, via_http=via_http,

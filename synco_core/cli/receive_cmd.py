@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from synco_core.cli.options import confirm, debug_option, interactive, split_names, yes_option
+from synco_core.cli.options import confirm, debug_option, interactive, site_url_option, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError, TransferError
 from synco_core.sizes import human_size
@@ -188,10 +188,12 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="With --install: allow a local configuration whose database is not on this machine.")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               help="With --install: the local project (default: the current directory).")
+@site_url_option
 @debug_option
 def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
             target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
-            install: bool, yes: bool, post_install: bool, force_remote_target: bool, project_dir: Path) -> None:
+            install: bool, yes: bool, post_install: bool, force_remote_target: bool, project_dir: Path,
+            site_url: str | None) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
     if not key:
         raise click.UsageError("missing KEY (give it as the second argument or in SYNCO_KEY)")
@@ -202,8 +204,8 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         raise click.UsageError("--json goes with --plan")
     if plan_only and install:
         raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
-    if not install and (post_install or force_remote_target):
-        raise click.UsageError("--post-install and --force-remote-target go with --install")
+    if not install and (post_install or force_remote_target or site_url):
+        raise click.UsageError("--post-install, --force-remote-target and --site-url go with --install")
     identities = identities_for(key)
     tty = interactive()
     installer = None
@@ -214,7 +216,7 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
                               "terminal to ask on: pass --yes to install without asking (nothing was changed)")
         from synco_core.install import ReceiveInstall
 
-        installer = ReceiveInstall(project_dir, yes=yes, force_remote_target=force_remote_target)
+        installer = ReceiveInstall(project_dir, yes=yes, force_remote_target=force_remote_target, site_url=site_url)
     asked = False
     if base_url:
         candidates = candidate_urls(base_url)

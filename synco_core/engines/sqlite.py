@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.engines.guard import check_target
+from synco_core.engines.rewrite.sqlite import rewrite_database
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
     DatabaseConfig,
@@ -318,6 +319,10 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
                 rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
             else:
                 rows = sum(m.rows for m in options.manifest.values())
+            rewritten = None
+            if options.rewriter is not None:
+                # Verified as it arrived; rewritten before anything is swapped in.
+                rewritten = rewrite_database(conn, tables, options.rewriter)
             conn.execute("PRAGMA journal_mode = DELETE")
         with temp.open("rb+") as fh:
             os.fsync(fh.fileno())
@@ -340,7 +345,8 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
         backup = str(previous)
     os.replace(temp, target)
     _remove_sidecars(target)
-    return InstallResult(engine=ENGINE, database=str(target), tables=len(tables), rows=rows, backup=backup)
+    return InstallResult(engine=ENGINE, database=str(target), tables=len(tables), rows=rows, backup=backup,
+                         rewritten_values=rewritten)
 
 
 @hookimpl(trylast=True)

@@ -28,6 +28,7 @@ from synco_core.engines.dispatch import dump_with_engine
 from synco_core.errors import ConfigError
 from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager
+from synco_core.rewriting import collect_source_settings
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
@@ -78,6 +79,9 @@ class BuildOptions:
     expires_at: int | None = None
     #: Told every public index written (set name, index); ``serve`` allows exactly these files.
     on_public_index: Callable[[str, dict[str, PublicIndexEntry]], None] | None = None
+    #: The plugins' ``source_settings``, when the caller asked them already (a streamed pull announces them
+    #: before the dump starts); None: asked right before the dump.
+    source_settings: dict[str, dict[str, str]] | None = None
 
 
 #: ``on_step(message)`` is told what is being done, for progress output.
@@ -174,6 +178,9 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     database = framework.database
     assert database is not None
     dump_options = dump.options
+    source_settings = options.source_settings
+    if source_settings is None:
+        source_settings = collect_source_settings(framework, manager)
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"
@@ -203,6 +210,7 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         tables=dict(result.tables),
         sanitized=options.sanitize,
         strict=dump_options.strict or None,
+        source_settings=source_settings,
     )
     return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
 

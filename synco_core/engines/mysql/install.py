@@ -311,12 +311,13 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             created_target = True
         _create_like(admin, scratch, target)
         try:
-            rows, tables = _load_and_swap(database, admin, dump, options, scratch, backup, warn)
+            rows, tables, rewritten = _load_and_swap(database, admin, dump, options, scratch, backup, warn)
         except BaseException:
             _cleanup(admin, scratch, target if created_target else None)
             raise
         _execute(admin, f"DROP DATABASE IF EXISTS {quote_name(scratch)}")
-        return InstallResult(engine="mysql", database=target, tables=tables, rows=rows, backup=backup)
+        return InstallResult(engine="mysql", database=target, tables=tables, rows=rows, backup=backup,
+                             rewritten_values=rewritten)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"install into {target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
@@ -333,7 +334,7 @@ def _cleanup(admin: Any, scratch: str, created_target: str | None) -> None:
 
 
 def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
-                   backup: str, warn: Callable[[str], None] | None) -> tuple[int, int]:
+                   backup: str, warn: Callable[[str], None] | None) -> tuple[int, int, int | None]:
     def session() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -345,8 +346,9 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
 
     conn = session()
     started = time.monotonic()
+    loader = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, rewriter=options.rewriter)
     try:
-        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS).run(dump)
+        report = loader.run(dump)
     finally:
         conn.close()
     log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)
@@ -354,6 +356,9 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
     if not manifest:
         # A foreign dump (mysqldump) carries no manifest: count the rows, for the report only.
         manifest = {name: TableManifest(rows=-1) for name, kind in schema.list_tables(admin, scratch) if kind != "VIEW"}
+    if loader.values is not None:
+        # Rewritten rows are verified against what they were rewritten to.
+        manifest = loader.values.adjusted(manifest)
     def verifier() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -370,7 +375,7 @@ def _load_and_swap(database: DatabaseConfig, admin: Any, dump: BinaryIO, options
     _create_like(admin, backup, database.name)
     tables = exchange(admin, database.name, scratch, backup)
     log.debug("swapped the new tables into %s in %.2fs", database.name, time.monotonic() - started)
-    return rows, tables
+    return rows, tables, loader.values.changed if loader.values is not None else None
 
 
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
