@@ -276,10 +276,12 @@ def _chunked_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, col
     name, k = quote_name(table), quote_name(key)
     condition = options.where.get(table)
     extra = f" AND ({condition})" if condition else ""
+    # The bounds are integers written into the text, not driver parameters: a row filter or a sanitising
+    # expression may hold a '%' (LIKE 'x%'), which PyMySQL's parameter formatting would take for its own.
     page = (f"SELECT GROUP_CONCAT({literals.row_literal_sql(columns, overrides)} SEPARATOR '\\0'), COUNT(*) "
-            f"FROM {name} WHERE {k} >= %s AND {k} < %s{extra}")
+            f"FROM {name} WHERE {k} >= ", f" AND {k} < ", extra)
     # Numbers come back as text: with values left undecoded, PyMySQL cannot convert every type.
-    next_key = f"SELECT CAST(MIN({k}) AS CHAR) FROM {name} WHERE {k} >= %s"
+    next_key = f"SELECT CAST(MIN({k}) AS CHAR) FROM {name} WHERE {k} >= "
     span = max(1, out.statement_bytes // max(16, 2 * average_row + 16))
     with conn.cursor() as cur:
         cur.execute(f"SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {name}")
@@ -289,10 +291,10 @@ def _chunked_rows(conn: Any, writer: _Writer, out: _TableWriter, table: str, col
         low, high = int(lowest), int(highest)
         while low <= high:
             upper = low + span
-            cur.execute(page, (low, upper))
+            cur.execute(f"{page[0]}{low}{page[1]}{upper}{page[2]}")
             values, count = cur.fetchone()
             if int(count) == 0:
-                cur.execute(next_key, (upper,))
+                cur.execute(f"{next_key}{upper}")
                 (found,) = cur.fetchone()
                 if found is None:
                     return
