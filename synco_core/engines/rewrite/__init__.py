@@ -22,6 +22,9 @@ class Applier:
 
     def hit(self, data: bytes) -> bool:
         """True when ``data`` (a statement, a block, a value) holds one of the needles."""
+        if len(self.needles) == 1:
+            # The usual case (one host), called for every statement and row: no generator.
+            return self.needles[0] in data
         return any(needle in data for needle in self.needles)
 
     def value(self, value: bytes) -> bytes:
