@@ -286,3 +286,44 @@ def test_source_settings_travel_to_value_rewriter_through_serve_and_install(
         cur.execute("SELECT v FROM t ORDER BY id")
         assert [row[0] for row in cur.fetchall()] == ["http://local.test:8080/page", "other"]
     conn.close()
+
+
+# -- the settings on the wire: meta, the streamed pull's announcement, the install of a streamed dump
+
+
+def test_source_settings_in_the_meta_round_trip_and_are_checked() -> None:
+    from synco_core.wire import DumpInfo, WireFormatError
+
+    info = DumpInfo(file_name="dump.sql.enc", size_bytes=1, source_settings={"wordpress": {"home": "https://a.b"}})
+    assert DumpInfo.from_json(info.to_json(), "meta").source_settings == {"wordpress": {"home": "https://a.b"}}
+    assert "sourceSettings" not in DumpInfo(file_name="d.enc", size_bytes=1).to_json(), "absent when empty"
+    with pytest.raises(WireFormatError, match="sourceSettings"):
+        DumpInfo.from_json({"fileName": "d.enc", "sourceSettings": {"wordpress": {"home": 1}}}, "meta")
+
+
+def test_streamed_dump_carries_source_settings_to_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               plugin_manager: SyncoPluginManager,
+                                                               register_plugin: Callable[[object, str], None]) -> None:
+    """``pull --install --yes`` starts loading when the stream opens: the settings come with the announcement."""
+    import synco_core.install as install_module
+    from test_dumpstream import Artifact
+
+    from synco_core.pull.dumpstream import DumpStream
+
+    artifact = Artifact(tmp_path / "session", b"-- a dump\n")
+    stream = DumpStream(tmp_path / "received")
+    stream.open({**artifact.announcement(), "sourceSettings": {"publisher": {"url": "https://prod.example"}}})
+    assert stream.source_settings == {"publisher": {"url": "https://prod.example"}}
+    stream.abort()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "fake.txt").write_text(f"sqlite:///{tmp_path / 'local.db'}")
+    register_plugin(Framer("", project), "framer")
+    started: list[Any] = []
+    monkeypatch.setattr(install_module, "EarlyDatabaseInstall",
+                        lambda framework, item, **kwargs: started.append(item) or item)
+    installer = install_module.ReceiveInstall(project, yes=True, site_url="http://local.test:8080")
+    assert installer.framework.site_url == "http://local.test:8080"
+    stream.engine = "sqlite"
+    installer.start_streamed(stream)
+    assert started and started[0].source_settings == {"publisher": {"url": "https://prod.example"}}

@@ -137,6 +137,10 @@ class _Evaluator:
         program = parse(text, str(path))
         self.config.files.append(path)
         self.included.add(path.resolve())
+        return self.run_program(program, path)
+
+    def run_program(self, program: Program, path: Path) -> Any:
+        """Evaluate a parsed file as ``path``; its top-level ``return`` value, or :data:`_NO_RETURN`."""
         self.file_stack.append(path)
         try:
             self.run_block(program.statements)
@@ -145,16 +149,6 @@ class _Evaluator:
         finally:
             self.file_stack.pop()
         return _NO_RETURN
-
-    def run_program(self, program: Program, path: Path) -> Any:
-        self.file_stack.append(path)
-        try:
-            self.run_block(program.statements)
-        except _Return as done:
-            return done.value
-        finally:
-            self.file_stack.pop()
-        return None
 
     # -- statements
 
@@ -609,7 +603,8 @@ def parse_php_config(text: str, *, source: str = "PHP file", path: Path | None =
     program = parse(text, source)
     where = path or Path(source)
     try:
-        config.returned = evaluator.run_program(program, where)
+        returned = evaluator.run_program(program, where)
+        config.returned = None if returned is _NO_RETURN else returned
     except _Stop:
         config.notes.append(f"{source}: exit() stops the configuration")
     except RecursionError:
