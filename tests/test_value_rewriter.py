@@ -305,9 +305,9 @@ def test_streamed_dump_carries_source_settings_to_the_install(tmp_path: Path, mo
                                                                plugin_manager: SyncoPluginManager,
                                                                register_plugin: Callable[[object, str], None]) -> None:
     """``pull --install --yes`` starts loading when the stream opens: the settings come with the announcement."""
-    import synco_core.install as install_module
     from test_dumpstream import Artifact
 
+    import synco_core.install as install_module
     from synco_core.pull.dumpstream import DumpStream
 
     artifact = Artifact(tmp_path / "session", b"-- a dump\n")
