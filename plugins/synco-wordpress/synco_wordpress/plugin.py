@@ -31,6 +31,9 @@ from synco_wordpress.profile import dump_options
 log = logging.getLogger(__name__)
 
 PLUGIN = urls.PLUGIN
+#: The constants the file sets depend on, kept in ``Framework.settings`` so listing and installing files need
+#: not read the configuration (or ask WP-CLI) again.
+FILE_CONSTANTS = ("WP_CONTENT_DIR", "WP_CONTENT_URL", "UPLOADS", "WP_SITEURL", "MULTISITE")
 
 
 def database_config(config: WordPressConfig) -> DatabaseConfig:
@@ -80,6 +83,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         "multisite": config.multisite,
         "version": config.version,
         "urls": site,
+        "constants": {name: config.constants[name] for name in FILE_CONSTANTS
+                      if isinstance(config.constants.get(name), (str, int, float, bool))},
         "wp": config.wp,
         "notes": config.notes,
     }
@@ -109,10 +114,12 @@ def detect_framework(project_dir: Path) -> Framework | None:
 
 
 def _config_of(framework: Framework) -> WordPressConfig:
-    config = read_config(framework.project_dir)
-    if config is None:
-        raise ConfigError(f"{framework.project_dir} is no longer a WordPress installation")
-    return config
+    """The part of the configuration the file sets need, as detection read it."""
+    settings = framework.settings
+    config_file = settings.get("config_file")
+    return WordPressConfig(root=Path(settings["root"]), config_file=Path(config_file) if config_file else None,
+                           constants=dict(settings.get("constants") or {}),
+                           table_prefix=str(settings.get("table_prefix") or "wp_"))
 
 
 def _file_sets(framework: Framework, config: WordPressConfig) -> list[FileSet]:
