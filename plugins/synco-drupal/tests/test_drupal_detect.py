@@ -185,3 +185,19 @@ echo substr($setting . enc($hash, strlen($hash), $itoa), 0, 55) === $stored ? 'm
     assert result.stdout == "match"
     assert drupal_sha512_hash("password", salt="abcdefgh", count_log2=7).startswith("$S$5abcdefgh")
     assert len(SHA512_PASSWORD) == 55
+
+
+def test_listed_by_synco_plugins() -> None:
+    """Installed (nox installs every plugin), the entry point is found and its hooks are listed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from synco_core.testing import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
+    assert plugins["drupal"]["distribution"] == "synco-drupal"
+    assert {"detect_framework", "list_file_sets", "default_dump_options", "install_files"} <= set(
+        plugins["drupal"]["hooks"])

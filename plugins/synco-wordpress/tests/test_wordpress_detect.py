@@ -183,3 +183,19 @@ def test_wp_cli_failure_falls_back_to_the_file(tmp_path: Path, wordpress_manager
     assert framework.config_source == "files"
     assert framework.database is not None and framework.database.name == "from_file"
     assert "WP-CLI could not report the configuration" in caplog.text
+
+
+def test_listed_by_synco_plugins() -> None:
+    """Installed (nox installs every plugin), the entry point is found and its hooks are listed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from synco_core.testing import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
+    assert plugins["wordpress"]["distribution"] == "synco-wordpress"
+    assert {"detect_framework", "list_file_sets", "default_dump_options", "source_settings",
+            "value_rewriter", "install_files"} <= set(plugins["wordpress"]["hooks"])
