@@ -32,22 +32,23 @@ _HEAD = re.compile(
     rb"(?:\((?:[^()`]|`[^`]*(?:``[^`]*)*`)*\))?\s*VALUES?(?=[\s(])", re.IGNORECASE)
 _ESCAPES = {b"0": b"\0", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"Z": b"\x1a",
             b"%": b"\\%", b"_": b"\\_"}
-_ESCAPE = re.compile(rb"\\([\s\S])|''|\"\"")
+#: A backslash escape, or the doubled quote of the literal's own kind (the other kind doubled is two quotes).
+_ESCAPES_IN = {b"'": re.compile(rb"\\([\s\S])|''"), b'"': re.compile(rb'\\([\s\S])|""')}
 _CARRIAGE_RETURN = re.compile(rb"\\[\s\S]")
 
 
-def unescape(body: bytes) -> bytes:
-    """The value of a quoted literal's body (between the quotes), as MySQL reads it."""
-    if b"\\" not in body and b"''" not in body and b'""' not in body:
+def unescape(body: bytes, quote_char: bytes = b"'") -> bytes:
+    """The value of a literal's body (between its ``quote_char`` quotes), as MySQL reads it."""
+    if b"\\" not in body and quote_char * 2 not in body:
         return body
 
     def replace(match: re.Match[bytes]) -> bytes:
         escaped = match.group(1)
         if escaped is None:
-            return match.group(0)[:1]
+            return quote_char
         return _ESCAPES.get(escaped, escaped)
 
-    return _ESCAPE.sub(replace, body)
+    return _ESCAPES_IN[quote_char].sub(replace, body)
 
 
 def quote(value: bytes) -> bytes:
@@ -120,7 +121,7 @@ class InsertRewriter:
             return text
         if intro is not None and intro.strip().lower() == b"_binary":
             return text
-        value = unescape(body_quote[1:-1])
+        value = unescape(body_quote[1:-1], body_quote[:1])
         new = self.applier.value(value)
         if new == value:
             return text
