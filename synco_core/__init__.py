@@ -37,6 +37,7 @@ from synco_core.values import (
     SanitizeRule,
     TableInfo,
     TableManifest,
+    ValueRewriter,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
+    from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
+    from synco_core.frameworkutil.phpvalues import PhpUnknown
     from synco_core.fsutil import resolve_inside, safe_relative_path
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
@@ -79,6 +82,10 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "pdo_tls_options": ("synco_core.frameworkutil.pdo", "tls_options"),
     "pdo_attribute_name": ("synco_core.frameworkutil.pdo", "attribute_name"),
     "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
+    "read_php_config": ("synco_core.frameworkutil.phpconfig", "read_php_config"),
+    "parse_php_config": ("synco_core.frameworkutil.phpconfig", "parse_php_config"),
+    "PhpConfig": ("synco_core.frameworkutil.phpconfig", "PhpConfig"),
+    "PhpUnknown": ("synco_core.frameworkutil.phpvalues", "PhpUnknown"),
     # Paths and file sets.
     "safe_relative_path": ("synco_core.fsutil", "safe_relative_path"),
     "resolve_inside": ("synco_core.fsutil", "resolve_inside"),
@@ -128,6 +135,8 @@ __all__ = [
     "FrameworkCommandError",
     "InstallOptions",
     "InstallResult",
+    "PhpConfig",
+    "PhpUnknown",
     "PublicFile",
     "ReceivedFileSet",
     "SanitizeRule",
@@ -136,6 +145,7 @@ __all__ = [
     "TableManifest",
     "TransferError",
     "UnsafePathError",
+    "ValueRewriter",
     "__version__",
     "connect_with_engine",
     "dump_with_engine",
@@ -151,9 +161,11 @@ __all__ = [
     "one_line",
     "parse_database_url",
     "parse_dotenv",
+    "parse_php_config",
     "pdo_attribute_name",
     "pdo_tls_options",
     "php_candidates",
+    "read_php_config",
     "redact",
     "register_secret",
     "resolve_inside",

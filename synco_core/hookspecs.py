@@ -4,13 +4,15 @@ Plugins implement them with :data:`synco_core.hookimpl`. A plugin only implement
 every hook receives only the arguments its implementation names.
 
 Hooks whose answers are combined (every plugin is asked: :func:`detect_framework`, :func:`amend_framework`,
-:func:`default_dump_options`, :func:`list_file_sets`) are called plugin by plugin, so one plugin that raises
-cannot stop the others; an implementation of these as a wrapper (``wrapper=True`` or ``hookwrapper=True``)
-is refused when the plugin registers. The firstresult hooks accept wrappers as pluggy defines them.
+:func:`default_dump_options`, :func:`list_file_sets`, :func:`source_settings`, :func:`value_rewriter`) are called
+plugin by plugin, so one plugin that raises cannot stop the others; an implementation of these as a wrapper
+(``wrapper=True`` or ``hookwrapper=True``) is refused when the plugin registers. The firstresult hooks accept
+wrappers as pluggy defines them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +31,7 @@ from synco_core.values import (
     InstallOptions,
     InstallResult,
     ReceivedFileSet,
+    ValueRewriter,
 )
 
 hookspec = pluggy.HookspecMarker("synco")
@@ -172,6 +175,66 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
     """
 
 
+@hookspec
+def source_settings(framework: Framework) -> dict[str, str] | None:
+    """Settings of the source site that the destination needs to install its database, published with the dump.
+
+    Called on the source once per plugin, right before the database is dumped (``serve``, ``pull``). Every
+    plugin is asked; each answer is kept under the name of the plugin that gave it and published, encrypted,
+    with the dump set in the session's meta (``sourceSettings``). On the destination, :func:`value_rewriter`
+    receives them. WordPress publishes its ``home`` and ``siteurl`` here, so the destination can replace them
+    with the local site's URL while loading. The plugin may read its own database here
+    (:func:`synco_core.connect_with_engine`) or ask the framework's console; keep it quick, it runs before the
+    dump. Never put a secret here.
+
+    :param framework: the detected and amended framework (check ``framework.plugin`` before answering).
+    :return: a mapping of short strings, or None when the plugin has nothing to publish.
+
+    Example::
+
+        @hookimpl
+        def source_settings(framework):
+            if framework.plugin != "wordpress":
+                return None
+            return {"home": "https://www.example.com", "siteurl": "https://www.example.com/wp"}
+    """
+
+
+@hookspec
+def value_rewriter(framework: Framework, source_settings: Mapping[str, Mapping[str, str]]) -> ValueRewriter | None:
+    """A rewrite of string values the engine applies while it loads the dump into the local database.
+
+    Called on the destination once per plugin, right before ``install_database`` (``install``,
+    ``receive --install``, ``pull --install``), while the local database still holds its previous content
+    (the plugin may read it, with :func:`synco_core.connect_with_engine`, to learn the local site's URL).
+    Every plugin is asked; the answers are joined in pluggy's order (a value that contains needles of several
+    rewriters goes through each of them in turn) and handed to the engine as ``InstallOptions.rewriter``. The
+    engine rewrites each string value that contains one of the rewriter's needles, in the same pass that
+    loads it, inside the atomic install: nothing is rewritten in the local database if the load fails, and
+    nothing is read twice. The built-in engines support it (MySQL in INSERT statements, PostgreSQL in COPY
+    data, SQLite in the loaded copy before it is swapped in); their verification accounts for the changes.
+
+    :param framework: the local framework the dump is installed into (check ``framework.plugin``);
+        ``framework.site_url`` holds ``--site-url`` when the user gave one.
+    :param source_settings: what the source's plugins published with the dump (:func:`source_settings`), by
+        plugin name; empty for a dump without them (an older synco, ``synco db load``).
+    :return: a :class:`~synco_core.ValueRewriter`, or None when nothing needs rewriting. Raise a
+        :class:`~synco_core.ConfigError` when a rewrite is needed but cannot be worked out (the local URL is not
+        known): nothing has been changed yet.
+
+    Example::
+
+        @hookimpl
+        def value_rewriter(framework, source_settings):
+            source = source_settings.get("wordpress", {}).get("home")
+            if framework.plugin != "wordpress" or not source or source == framework.site_url:
+                return None
+            old, new = source.encode(), framework.site_url.encode()
+            return ValueRewriter(needles=(old,), rewrite=lambda value: value.replace(old, new),
+                                 description=f"{source} -> {framework.site_url}")
+    """
+
+
 @hookspec(firstresult=True)
 def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
     """Load ``dump`` into the local ``database``, replacing its content atomically.
@@ -190,9 +253,11 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     :param dump: the decrypted, decompressed dump as a binary stream (read it once, in order). It may
         still be arriving (``synco pull --install --yes`` loads it while the source dumps it): reads
         then wait for more, and fail when the transfer breaks off, before the end is reported.
-    :param options: the dump format, the manifest to verify, and how to confirm with the user. Read
-        ``options.manifest`` after the dump has been read to its end: a streamed dump's manifest is
-        filled in only then.
+    :param options: the dump format, the manifest to verify, how to confirm with the user, and the
+        ``rewriter`` to apply to string values while loading (:func:`value_rewriter`; report how many values
+        it changed as ``InstallResult.rewritten_values``, or refuse before changing anything when the engine
+        cannot apply it). Read ``options.manifest`` after the dump has been read to its end: a streamed
+        dump's manifest is filled in only then.
     :return: an :class:`~synco_core.InstallResult`, or None when not this engine.
     """
 

@@ -39,6 +39,7 @@ from synco_core.install_state import (
     write_state,
 )
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.rewriting import install_rewriter, read_source_settings
 from synco_core.sizes import human_size
 from synco_core.values import (
     FilesInstallResult,
@@ -69,6 +70,8 @@ class ReceivedSet:
     sanitize_rules: list[str] = field(default_factory=list)
     #: What the set took to download (a dump's compressed, encrypted artifact), when the record says.
     download_bytes: int | None = None
+    #: What the source's plugins published with the dump (``source_settings``), by plugin name.
+    source_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def size_bytes(self) -> int:
@@ -135,6 +138,7 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         manifest=manifest,
         sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
         download_bytes=_download_bytes(entry.get("wire")),
+        source_settings=read_source_settings(entry.get("sourceSettings")),
     )
 
 
@@ -389,15 +393,25 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
                       stream: BinaryIO | None = None) -> InstallResult:
     """Install ``item`` (read from ``stream`` instead of its file when given)."""
     assert framework.database is not None
+    # Asked while the local database still holds its previous content (a plugin may read its URL there).
+    rewriter = install_rewriter(framework, item.source_settings, manager)
     options = InstallOptions(
         format=item.format,
         manifest=item.manifest,
         yes=True,  # The whole plan was confirmed once already.
         force_remote_target=force_remote_target,
         local_hosts=local_hosts,
+        rewriter=rewriter,
     )
     with item.path.open("rb") if stream is None else stream as dump:
-        return install_with_engine(framework.database, dump, options, manager)
+        result = install_with_engine(framework.database, dump, options, manager)
+    if rewriter is not None:
+        if result.rewritten_values is None:
+            log.warning("the %s engine did not apply the value rewriter (%s): values were loaded unchanged",
+                        result.engine, rewriter.description or "no description")
+        else:
+            log.info("rewrote %d values while loading (%s)", result.rewritten_values, rewriter.description)
+    return result
 
 
 def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
@@ -556,14 +570,17 @@ def install_received(
     echo: Callable[[str], None] = print,
     framework: Framework | None = None,
     installed_database: EarlyDatabaseInstall | None = None,
+    site_url: str | None = None,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
     ``framework``: the local project when the caller detected it already; ``installed_database``: see
-    :func:`run_install`.
+    :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name)
+    if site_url:
+        framework.site_url = site_url
     plan = plan_install(received, framework, only)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
@@ -574,6 +591,8 @@ def install_received(
         db = report.database
         echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
              + (f" (previous content kept as {db.backup})" if db.backup else ""))
+        if db.rewritten_values:
+            echo(f"Rewrote {db.rewritten_values} values while loading, for the local site")
     for files in report.files:
         echo(f"Installed {files.files} files into {files.destination}")
     if report.database is not None or report.files:
@@ -593,6 +612,8 @@ class StreamedDump(Protocol):
     format: str
     #: Filled in when the whole dump has arrived, before :meth:`reader` reports its end.
     manifest: dict[str, TableManifest]
+    #: What the source's plugins published with the dump (announced when the stream starts).
+    source_settings: dict[str, dict[str, str]]
 
     @property
     def failed(self) -> bool: ...
@@ -671,9 +692,11 @@ class ReceiveInstall:
 
     def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
                  framework_name: str | None = None, check_database: bool = True,
-                 manager: SyncoPluginManager | None = None) -> None:
+                 manager: SyncoPluginManager | None = None, site_url: str | None = None) -> None:
         self.project_dir = project_dir
         self.framework = detect(project_dir, framework_name, manager)
+        if site_url:
+            self.framework.site_url = site_url
         self.force_remote_target = force_remote_target
         check_target(self.framework, force_remote_target)
         if check_database:
@@ -690,7 +713,7 @@ class ReceiveInstall:
                 or not stream.format):
             return
         item = ReceivedSet(name=stream.set_name, kind="database", path=Path(stream.set_name), engine=stream.engine,
-                           format=stream.format, manifest=stream.manifest)
+                           format=stream.format, manifest=stream.manifest, source_settings=stream.source_settings)
         log.debug("installing %s while it streams in", item.name)
         self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
                                              stream=stream)

@@ -80,6 +80,8 @@ class InstallRequest:
     force_remote_target: bool = False
     #: ``--allow-missing``: install although some public files could not be fetched (403, 404).
     allow_missing: bool = False
+    #: ``--site-url``: the local site's URL, for plugins that rewrite the source's URLs while installing.
+    site_url: str | None = None
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -183,7 +185,7 @@ class Installing:
         check_database = not self.only or DATABASE_SET in self.only
         self.installer = ReceiveInstall(request.project_dir, yes=request.yes,
                                         force_remote_target=request.force_remote_target,
-                                        check_database=check_database)
+                                        check_database=check_database, site_url=request.site_url)
 
     @property
     def public_prefixes(self) -> tuple[str, ...] | None:

@@ -207,6 +207,28 @@ class DumpResult:
 
 
 @dataclass
+class ValueRewriter:
+    """A rewrite of the string values of a dump that the engines apply while loading it (``value_rewriter``).
+
+    WordPress stores its own URL in the database, PHP-serialized strings and JSON included; a copy loaded as it
+    is sends the browser back to production. A plugin returns one of these from ``value_rewriter`` and the
+    engine applies it to every string value it loads, inside the atomic install: no second pass over the
+    database, nothing changed if the load fails.
+
+    Only a value that contains one of ``needles`` is passed to ``rewrite``, and the engines search a whole
+    statement (MySQL) or block of rows (PostgreSQL's COPY) for them before looking at its values, so a load
+    without a match costs one byte search per statement.
+    """
+
+    #: A value is rewritten only when it contains one of these (bytes, as the dump holds them: UTF-8 text).
+    needles: tuple[bytes, ...]
+    #: The new value for one string value that contains a needle (return it unchanged when nothing applies).
+    rewrite: Callable[[bytes], bytes]
+    #: What it does, in words, for the install's report (``https://example.com -> http://localhost:8080``).
+    description: str = ""
+
+
+@dataclass
 class InstallOptions:
     """How to load a dump into the local database."""
 
@@ -226,6 +248,9 @@ class InstallOptions:
     #: rollback. The undo of a failed install sets it: the content it takes out was never wanted, and kept
     #: it would be what the next ``synco db rollback`` puts in.
     discard_replaced: bool = False
+    #: ``install_database`` only: rewrite string values while loading (the plugins' ``value_rewriter``
+    #: answers, joined); an engine that cannot apply it must refuse before changing anything.
+    rewriter: ValueRewriter | None = None
 
 
 @dataclass
@@ -241,6 +266,8 @@ class InstallResult:
     #: A sentence for the user when the engine did something else than asked: a rollback that found an
     #: install (or rollback) interrupted by a crash undoes that one instead, and says so here.
     note: str = ""
+    #: How many string values ``InstallOptions.rewriter`` changed; None when the engine did not apply one.
+    rewritten_values: int | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +352,9 @@ class Framework:
     base_url: str | None = None
     #: Where ``base_url`` was read from (``APP_URL in .env``), for the message that shows it.
     base_url_source: str = ""
+    #: The URL the site is reached at, when known: what the plugin read (WordPress's ``WP_HOME``) or, on the
+    #: destination, ``--site-url``, which wins. Plugins that rewrite the source's URLs on install use it.
+    site_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,8 @@ class DumpInfo:
     sanitized: bool | None = None
     #: True when the source checked the schema in strict mode (every column masked or declared safe).
     strict: bool | None = None
+    #: What the source's plugins published for the destination's (``source_settings``), by plugin name.
+    source_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -122,6 +124,7 @@ class DumpInfo:
             "tables": {name: _compact({"rows": t.rows, "checksum": t.checksum}) for name, t in self.tables.items()},
             "sanitized": self.sanitized,
             "strict": self.strict,
+            "sourceSettings": {name: dict(values) for name, values in self.source_settings.items()},
         })
 
     @classmethod
@@ -154,7 +157,18 @@ class DumpInfo:
             tables=tables,
             sanitized=_get(data, "sanitized", bool, where),
             strict=_get(data, "strict", bool, where),
+            source_settings=_source_settings(_get(data, "sourceSettings", dict, where, {}), where),
         )
+
+
+def _source_settings(raw: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:
+    """``sourceSettings``: plugin name -> {name: text}."""
+    settings: dict[str, dict[str, str]] = {}
+    for plugin, values in raw.items():
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise WireFormatError(f"malformed {where}: sourceSettings of {plugin!r} should map names to strings")
+        settings[str(plugin)] = {str(k): v for k, v in values.items()}
+    return settings
 
 
 #: ``indexFormat`` of an index written one entry per line, in index order (see docs/wire-format.md).

@@ -1,7 +1,7 @@
 """The README's install command, run as written in a fresh virtual environment, gives a synco with every plugin.
 
 Issue 2's "done when": on a fresh virtual environment, the README's install command then ``synco plugins --json``
-lists the four plugins and the built-in engines. The command is taken from README.md (so editing it there is
+lists every plugin and the built-in engines. The command is taken from README.md (so editing it there is
 what gets tested) and run by ``bash`` in a copy of the checkout: pip builds in the source tree, and the real
 checkout must stay free of ``build/`` and ``*.egg-info``. The venv it makes has no access to this test
 environment's packages, so the dependencies come from the package index pip is configured with; without one
@@ -24,7 +24,7 @@ from synco_core.testing.services import unavailable
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 GETTING_STARTED = ROOT / "docs" / "getting-started.md"
-PLUGINS = ("generic", "laravel", "neos", "symfony")
+PLUGINS = ("drupal", "generic", "laravel", "neos", "symfony", "wordpress")
 ENGINES = ("mysql", "postgresql", "sqlite")
 # What pip prints when it cannot reach an index, as opposed to a broken distribution of ours.
 OFFLINE = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
@@ -37,9 +37,9 @@ SKIP = {".git", ".nox", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", 
 def readme_install_command(text: str | None = None) -> str:
     """The shell command of the README Quickstart's install block (backslash continuations kept)."""
     text = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(r"^Install synco and its four plugins from this checkout.*?^```sh\n(?P<command>.+?)\n```",
+    match = re.search(r"^Install synco and its plugins from this checkout.*?^```sh\n(?P<command>.+?)\n```",
                       text, re.M | re.S)
-    assert match, "README.md has no install command block after 'Install synco and its four plugins from this checkout'"
+    assert match, "README.md has no install command block after 'Install synco and its plugins from this checkout'"
     return match["command"].strip()
 
 
@@ -94,8 +94,9 @@ def test_readme_install_command_in_a_fresh_venv(tmp_path: Path) -> None:
     # Installed into the venv (not editable, not picked up from the checkout or the test environment).
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "import synco_core, synco_generic, synco_laravel, synco_neos, synco_symfony as s\n"
-         "for m in (synco_core, synco_generic, synco_laravel, synco_neos, s): print(m.__file__)"],
+         "import synco_core, synco_drupal, synco_generic, synco_laravel, synco_neos, synco_symfony, synco_wordpress\n"
+         "for m in (synco_core, synco_drupal, synco_generic, synco_laravel, synco_neos, synco_symfony,"
+         " synco_wordpress): print(m.__file__)"],
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )
     assert where.returncode == 0, where.stderr

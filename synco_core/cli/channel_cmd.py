@@ -186,9 +186,15 @@ class _Source:
                          and database.engine in STREAMED_DUMP_FORMATS and includes_database(framework, build_options))
         if streaming:
             assert database is not None
+            from synco_core.rewriting import collect_source_settings
+
+            # Announced with the stream: the client's install asks for its value rewriter before loading.
+            settings = collect_source_settings(framework)
+            build_options = dataclasses.replace(build_options, source_settings=settings)
             self._start_streamed_dump(server, framework, folder, build_options, {
                 "session": session, "key": secret, "encrypted": encrypt, "compression": "zstd",
                 "engine": database.engine, "format": STREAMED_DUMP_FORMATS[database.engine],
+                "sourceSettings": settings,
             })
             # The rest of the session is built meanwhile, and the client fetches it while the dump goes on.
             build_options = dataclasses.replace(build_options, skip_database=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import asker, debug_option, split_names, yes_option
+from synco_core.cli.options import asker, debug_option, site_url_option, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.install import install_received, load_received, plan_install
 
@@ -23,9 +23,11 @@ from synco_core.install import install_received, load_received, plan_install
 @click.option("--post-install", is_flag=True, help="Run the framework's post-install steps afterwards.")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
+@site_url_option
 @debug_option
 def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
-            force_remote_target: bool, post_install: bool, plan_only: bool, as_json: bool) -> None:
+            force_remote_target: bool, post_install: bool, plan_only: bool, as_json: bool,
+            site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
         plan = plan_install(load_received(folder), detect(project_dir, framework_name), split_names(only))
@@ -45,4 +47,5 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         force_remote_target=force_remote_target,
         post_install=post_install,
         echo=lambda line: click.echo(line, err=True),
+        site_url=site_url,
     )

@@ -38,6 +38,14 @@ def skip_unsupported_option(func: F) -> F:
     )(func)
 
 
+def site_url_option(func: F) -> F:
+    """``--site-url``: the local site's URL, for plugins that rewrite the source's URLs while installing."""
+    return click.option(
+        "--site-url", metavar="URL",
+        help="The local site's URL; plugins that rewrite the source's URLs on install (WordPress) use it.",
+    )(func)
+
+
 def split_names(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
     """``--only a,b --only c`` -> ("a", "b", "c")."""
     if not values:

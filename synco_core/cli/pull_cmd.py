@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import TerminalInteraction, debug_option, split_names, yes_option
+from synco_core.cli.options import TerminalInteraction, debug_option, site_url_option, split_names, yes_option
 from synco_core.install_receive import Installing, InstallRequest, pull_and_install
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
@@ -58,19 +58,21 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
+@site_url_option
 @debug_option
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            zstd_level: int) -> None:
+            zstd_level: int, site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.transfer.progress import Reporter
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")
-    if not install and (post_install or force_remote_target or allow_missing):
-        raise click.UsageError("--post-install, --force-remote-target and --allow-missing go with --install")
+    if not install and (post_install or force_remote_target or allow_missing or site_url):
+        raise click.UsageError("--post-install, --force-remote-target, --allow-missing and --site-url go with "
+                               "--install")
     resolved = resolve_remote(remote, Path.cwd())
     ui = TerminalInteraction()
     wanted = split_names(only)
@@ -95,6 +97,6 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
         return summary
 
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
-                             allow_missing=allow_missing) if install else None
+                             allow_missing=allow_missing, site_url=site_url) if install else None
     if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import TerminalInteraction, debug_option, interactive, split_names, yes_option
+from synco_core.cli.options import (
+    TerminalInteraction,
+    debug_option,
+    interactive,
+    site_url_option,
+    split_names,
+    yes_option,
+)
 from synco_core.errors import ConfigError
 from synco_core.install_receive import (
     InstallRequest,
@@ -183,11 +190,12 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="With --install: install although some public files could not be fetched (HTTP 403/404).")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               help="With --install: the local project (default: the current directory).")
+@site_url_option
 @debug_option
 def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
             target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
-            project_dir: Path) -> None:
+            project_dir: Path, site_url: str | None) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
     if not key and interactive():
         # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
@@ -202,8 +210,9 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         raise click.UsageError("--json goes with --plan")
     if plan_only and install:
         raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
-    if not install and (post_install or force_remote_target or allow_missing):
-        raise click.UsageError("--post-install, --force-remote-target and --allow-missing go with --install")
+    if not install and (post_install or force_remote_target or allow_missing or site_url):
+        raise click.UsageError("--post-install, --force-remote-target, --allow-missing and --site-url go with "
+                               "--install")
     ui = TerminalInteraction()
     address = SessionAddress(session, key, base_url=base_url, insecure=insecure, jobs=jobs, project_dir=project_dir)
     choose = None
@@ -222,6 +231,6 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
             print_plan(plan)
         return
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
-                             allow_missing=allow_missing) if install else None
+                             allow_missing=allow_missing, site_url=site_url) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

@@ -40,6 +40,7 @@ from typing import BinaryIO
 from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
+from synco_core.engines.rewrite.sqlite import rewrite_database
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
     DatabaseConfig,
@@ -368,8 +369,9 @@ def _recover(target: Path) -> str | None:
     return note
 
 
-def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int, int]:
-    """Write the dump to ``temp`` and check it; returns (tables, rows)."""
+def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int, int, int | None]:
+    """Write the dump to ``temp``, check it and apply the install's value rewriter; returns (tables, rows,
+    values rewritten: None without a rewriter)."""
     if options.format not in ("sqlite", "sql", "native"):
         raise ConfigError(f"the SQLite engine loads 'sqlite' or 'sql' dumps, not {options.format!r}")
     # The content decides, not the recorded format: a compressed database file arrives as a stream
@@ -403,10 +405,14 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
             rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
         else:
             rows = sum(m.rows for m in options.manifest.values())
+        rewritten = None
+        if options.rewriter is not None:
+            # Verified as it arrived; rewritten before anything is swapped in.
+            rewritten = rewrite_database(conn, tables, options.rewriter)
         conn.execute("PRAGMA journal_mode = DELETE")
     with temp.open("rb+") as fh:
         os.fsync(fh.fileno())
-    return len(tables), rows
+    return len(tables), rows, rewritten
 
 
 def _keep(target: Path, previous: Path, keeping: Path) -> None:
@@ -436,7 +442,7 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
         if recovered:
             log.warning("%s", recovered[0].upper() + recovered[1:])
         try:
-            tables, rows = _write_new(temp, dump, options)
+            tables, rows, rewritten = _write_new(temp, dump, options)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
@@ -452,7 +458,8 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
         _sync_folder(target.parent)
         crashpoints.reached("sqlite:install:replaced")
         _remove_sidecars(target)
-    return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup)
+    return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup,
+                         rewritten_values=rewritten)
 
 
 def _check_kept(target: Path, previous: Path) -> None:

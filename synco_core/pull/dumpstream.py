@@ -40,6 +40,7 @@ from synco_core.errors import SyncoError, TransferError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.redaction import register_secret
+from synco_core.rewriting import read_source_settings
 from synco_core.values import TableManifest
 from synco_core.wire import WireFileSet, WireFormatError
 
@@ -119,6 +120,8 @@ class DumpStream:
         self.path: Path | None = None
         #: The source's manifest, filled from the ``C`` frame before :meth:`reader` reports the end.
         self.manifest: dict[str, TableManifest] = {}
+        #: What the source's plugins published with the dump, announced in the ``O`` frame.
+        self.source_settings: dict[str, dict[str, str]] = {}
         self.size = 0
         self.sha256 = ""
         self.error: SyncoError | None = None
@@ -147,6 +150,7 @@ class DumpStream:
             self.session = _text(message, "session")
             self.engine = str(message.get("engine") or "")
             self.format = str(message.get("format") or "")
+            self.source_settings = read_source_settings(message.get("sourceSettings"))
             key = _text(message, "key")
             register_secret(key)
             if message.get("compression") != "zstd" or not message.get("encrypted", True):

@@ -29,7 +29,7 @@ type   direction   payload
                    UTF-8 message; the client drops that file and goes on with the next
 ``O``  S -> C      when the build asked for ``stream_database``: the database artifact is being written:
                    ``{"set": "dbDump", "session": ..., "key": ..., "engine": ..., "format": "sql",
-                   "compression": "zstd"}``
+                   "compression": "zstd", "sourceSettings": {...}}`` (the plugins' ``source_settings``)
 ``T``  S -> C      the next encrypted bytes of that artifact, exactly as written to the file
 ``C``  S -> C      the artifact is complete: ``{"fileSet": {...}}``, its meta entry (sizes, SHA-256,
                    manifest); or the dump failed: ``{"error": ...}``

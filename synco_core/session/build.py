@@ -30,6 +30,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.index.hashcache import HashCache, cache_file, cache_folder
 from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
+from synco_core.rewriting import collect_source_settings
 from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.session.public_set import PublicSetOptions, public_candidates, write_public_set
 from synco_core.session.ttl import is_synco_folder
@@ -94,6 +95,9 @@ class BuildOptions:
     packs: bool = True
     #: Where temporary files of the build go (sorting a plugin's entries); None: the system's.
     work_dir: Path | None = None
+    #: The plugins' ``source_settings``, when the caller asked them already (a streamed pull announces them
+    #: before the dump starts); None: asked right before the dump.
+    source_settings: dict[str, dict[str, str]] | None = None
 
 
 #: ``on_step(message)`` is told what is being done, for progress output.
@@ -194,6 +198,9 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     database = framework.database
     assert database is not None
     dump_options = dump.options
+    source_settings = options.source_settings
+    if source_settings is None:
+        source_settings = collect_source_settings(framework, manager)
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = "dump.enc"
@@ -228,6 +235,7 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         tables=dict(result.tables),
         sanitized=options.sanitize,
         strict=dump_options.strict or None,
+        source_settings=source_settings,
     )
     return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
 

@@ -357,6 +357,7 @@ class _State:
                           "serverVersion": file_set.dump.server_version,
                           "tables": file_set.dump.to_json().get("tables", {}),
                           "sanitizeRules": list(file_set.dump.sanitize_rules),
+                          "sourceSettings": file_set.dump.source_settings,
                           "sha256": file_set.dump.sha256, "sizeBytes": file_set.dump.size_bytes})
         if file_set.private:
             entry.update({"sha256": file_set.private.sha256, "sizeBytes": file_set.private.size_bytes})

@@ -20,9 +20,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from synco_core import ConfigError, load_dotenv_files, run_command
-from synco_symfony.phparray import read_php_array
+from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_php_config, run_command
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,26 @@ class SymfonyEnv:
         return self.values.get(name)
 
 
+def read_dumped_env(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The array ``.env.local.php`` returns (``composer dump-env`` writes it with ``var_export()``), read with
+    synco's PHP configuration reader; a ConfigError when it returns anything else or a value that only PHP
+    could compute, so a file that really needs PHP is never misread."""
+    value = read_php_config(path, environ=environ).returned
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path} does not return an array")
+    for key, item in value.items():
+        if isinstance(item, (PhpUnknown, dict)):
+            reason = item.reason if isinstance(item, PhpUnknown) else "a nested array"
+            raise ConfigError(f"{path}: {key} is not a plain value ({reason}): not a plain PHP array")
+    return {str(k): v for k, v in value.items()}
+
+
 def resolve_env(project_dir: Path, environ: Mapping[str, str] | None = None) -> SymfonyEnv:
     """Every variable the application sees (real environment plus the dotenv files)."""
     env = dict(os.environ if environ is None else environ)
     dumped_file = project_dir / ".env.local.php"
     if dumped_file.is_file():
-        dumped = read_php_array(dumped_file)
+        dumped = read_dumped_env(dumped_file, env)
         dumped_env = dumped.get("APP_ENV")
         if "APP_ENV" not in env or dumped_env is None or env["APP_ENV"] == dumped_env:
             values = {str(k): "" if v is None else str(v) for k, v in dumped.items()}

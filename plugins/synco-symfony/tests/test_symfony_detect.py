@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from synco_symfony.env import confirm_with_php, resolve_env
-from synco_symfony.phparray import parse_php_return
 from synco_symfony.plugin import detect_framework
 
 from synco_core import ConfigError, redact
@@ -199,12 +198,17 @@ def test_confirm_with_php(make_project: Make) -> None:
     assert confirm_with_php(project, php, "DATABASE_URL") is None, "a broken console is no answer"
 
 
-def test_php_array_parser() -> None:
-    assert parse_php_return(DUMPED_ENV)["APP_SECRET"] == "dumped-secret"
-    assert parse_php_return("<?php return ['a' => [1, 2.5, true, null], 'b' => \"x\\ty\"];") == {
-        "a": {0: 1, 1: 2.5, 2: True, 3: None}, "b": "x\ty"}
+def test_dumped_env_reader(tmp_path: Path) -> None:
+    from synco_symfony.env import read_dumped_env
+
+    dumped = tmp_path / ".env.local.php"
+    dumped.write_text(DUMPED_ENV)
+    assert read_dumped_env(dumped)["APP_SECRET"] == "dumped-secret"
+    dumped.write_text("<?php return ['a' => 2.5, 'b' => \"x\\ty\", 'c' => true, 'd' => null];")
+    assert read_dumped_env(dumped) == {"a": 2.5, "b": "x\ty", "c": True, "d": None}
+    dumped.write_text("<?php return ['a' => some_function('X')];")
     with pytest.raises(ConfigError, match="not a plain PHP array"):
-        parse_php_return("<?php return ['a' => getenv('X')];")
+        read_dumped_env(dumped)
 
 
 def test_mysql_tls_driver_options(make_project: Make, php_mode: str) -> None:

@@ -179,7 +179,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             (warn or log.warning)(recovered[0].upper() + recovered[1:])
         swap.create_like(admin, names.scratch, names.target)
         try:
-            rows = _load_and_verify(database, admin, dump, options, names.scratch, warn)
+            rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
             crashpoints.reached("mysql:install:loaded")
             started = time.monotonic()
             tables = swap.install(admin, names)
@@ -188,7 +188,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             _recover_quietly(admin, names)
             raise
         backup = names.backup if swap.exists(admin, names.backup) else None
-        return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup)
+        return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup,
+                             rewritten_values=rewritten)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"install into {names.target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
@@ -205,7 +206,9 @@ def _recover_quietly(admin: Any, names: swap.Names) -> None:
 
 
 def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
-                     warn: Callable[[str], None] | None) -> int:
+                     warn: Callable[[str], None] | None) -> tuple[int, int | None]:
+    """Load into ``scratch`` and verify it; returns the rows and the number of values the install's
+    rewriter changed (None without one)."""
     def session() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -217,8 +220,10 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
 
     conn = session()
     started = time.monotonic()
+    loader = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, database=scratch,
+                    rewriter=options.rewriter)
     try:
-        report = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, database=scratch).run(dump)
+        report = loader.run(dump)
     finally:
         conn.close()
     log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)
@@ -226,6 +231,9 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     if not manifest:
         # A foreign dump (mysqldump) carries no manifest: count the rows, for the report only.
         manifest = {name: TableManifest(rows=-1) for name, kind in schema.list_tables(admin, scratch) if kind != "VIEW"}
+    if loader.values is not None:
+        # Rewritten rows are verified against what they were rewritten to.
+        manifest = loader.values.adjusted(manifest)
     def verifier() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -237,7 +245,7 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     rows = _verify(verifier, admin, scratch, manifest, LOAD_WORKERS)
     log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
               time.monotonic() - started)
-    return rows
+    return rows, loader.values.changed if loader.values is not None else None
 
 
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:

@@ -15,7 +15,8 @@
   one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
   dropped, since MariaDB would execute them (its version number is higher) and fail.
 
-Data statements (INSERT, REPLACE) are sent untouched: rewriting values would corrupt them.
+Data statements (INSERT, REPLACE) are sent untouched, unless the install has a value rewriter (a plugin's
+``value_rewriter``): then the ones holding its needles go through :mod:`synco_core.engines.rewrite.mysql`.
 
 Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
 statements go to worker connections, each committed on its own, while DDL runs on the main connection.
@@ -53,8 +54,9 @@ from synco_core.engines.mysql.dump import (
 )
 from synco_core.engines.mysql.schema import strip_definer
 from synco_core.engines.mysql.splitter import StatementSplitter
+from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
-from synco_core.values import TableManifest
+from synco_core.values import TableManifest, ValueRewriter
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +122,13 @@ class Loader:
     """Runs the statements of one dump on ``conn``, connected to ``database`` (the scratch database)."""
 
     def __init__(self, conn: Any, *, warn: Callable[[str], None] | None = None,
-                 connect: Callable[[], Any] | None = None, workers: int = 1, database: str | None = None) -> None:
+                 connect: Callable[[], Any] | None = None, workers: int = 1, database: str | None = None,
+                 rewriter: ValueRewriter | None = None) -> None:
         self.conn = conn
         #: The database loaded into: names qualified with the source database are pointed at it.
         self.database = database
+        #: Rewrites string values of data statements (``InstallOptions.rewriter``), see engines/rewrite/mysql.
+        self.values = InsertRewriter(rewriter) if rewriter is not None else None
         #: Opens another connection to the same database, for the parallel INSERT workers.
         self.connect = connect
         self.workers = workers
@@ -167,7 +172,7 @@ class Loader:
     def rewrite(self, statement: bytes) -> bytes | None:
         """The statement to send, or None to skip it."""
         if _DATA.match(statement):
-            return statement
+            return statement if self.values is None else self.values(statement)
         if statement.startswith(b"/*M!999999"):
             # mariadb-dump's "sandbox mode" line has no delimiter and sticks to the next statement;
             # version 999999 never executes, so it is only noise that would hide what follows.

@@ -302,7 +302,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
         admin.close()
     log.info("installed %s (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
     return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
-                         backup=previous if target_exists else None)
+                         backup=previous if target_exists else None, rewritten_values=stats.rewritten_values)
 
 
 def _loading_connection(database: DatabaseConfig, scratch: str) -> psycopg.Connection[Any]:
@@ -329,7 +329,7 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
         conn = _loading_connection(database, scratch)
         second = SecondConnection(lambda: _loading_connection(database, scratch))
         try:
-            stats = load_script(conn.pgconn, dump, second)
+            stats = load_script(conn.pgconn, dump, second, options.rewriter)
         finally:
             second.close()
         verify(conn, options.manifest, stats)

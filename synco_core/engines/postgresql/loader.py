@@ -25,7 +25,9 @@ from psycopg import pq
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.engines.postgresql.sharedcopy import SHARE_AFTER, SecondConnection, SharedCopy, shareable
+from synco_core.engines.rewrite.copytext import CopyRewriter
 from synco_core.errors import DatabaseError
+from synco_core.values import ValueRewriter
 
 #: How much of the dump is read at a time.
 READ_SIZE = 1 << 20
@@ -95,6 +97,8 @@ class LoadStats:
     checksums: dict[str, str] = field(default_factory=dict)
     #: Per table loaded with COPY: the rows the server reported storing (over every connection it used).
     stored: dict[str, int] = field(default_factory=dict)
+    #: String values the ``InstallOptions.rewriter`` changed (None: no rewriter).
+    rewritten_values: int | None = None
 
 
 def _unquote(identifier: bytes) -> str:
@@ -425,7 +429,8 @@ def _strip_comments(statement: bytes, mask: bool = False) -> bytes:
     return bytes(out).strip().rstrip(b";").strip()
 
 
-def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None) -> LoadStats:
+def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None,
+                rewriter: ValueRewriter | None = None) -> LoadStats:
     """Run every statement of the script on ``pgconn``; raise a one-line DatabaseError on the first failure.
 
     With ``second``, big COPY blocks are shared with a second connection to the same database (see
@@ -437,14 +442,15 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
     saved = pgconn.nonblocking
     pgconn.nonblocking = 0
     try:
-        return _load_script(pgconn, stream, second)
+        return _load_script(pgconn, stream, second, CopyRewriter(rewriter) if rewriter else None)
     finally:
         pgconn.nonblocking = saved
 
 
-def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None) -> LoadStats:
+def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None,
+                 rewriter: CopyRewriter | None) -> LoadStats:
     reader = ScriptReader(stream)
-    stats = LoadStats()
+    stats = LoadStats(rewritten_values=0 if rewriter else None)
     while True:
         item = reader.next_item()
         if item is None:
@@ -464,7 +470,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
         if _COPY_FROM_STDIN.match(keywords):
             stats.copy_blocks += 1
             hasher = hashlib.sha256()
-            rows, stored = _copy_in(pgconn, reader, text, line, hasher, second)
+            rows, stored = _copy_in(pgconn, reader, text, line, hasher, second, rewriter)
             stats.rows += rows
             target = copy_target(_strip_comments(text))
             stats.checksums[target] = hasher.hexdigest()
@@ -481,11 +487,14 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             second.remember(text)
     if not reader.complete():
         raise TruncatedDump("the dump is truncated: its last line is missing")
+    if rewriter is not None:
+        stats.rewritten_values = rewriter.changed
     return stats
 
 
 def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line: int,
-             hasher: hashlib._Hash, second: SecondConnection | None) -> tuple[int, int]:
+             hasher: hashlib._Hash, second: SecondConnection | None,
+             rewriter: CopyRewriter | None = None) -> tuple[int, int]:
     """Stream one COPY block; return the rows sent and the rows the server says it stored."""
     result = pgconn.exec_(statement)
     if result.status != pq.ExecStatus.COPY_IN:
@@ -500,7 +509,10 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
     tail: bytes | memoryview = b""
     turn = 0
     try:
-        for block in reader.copy_data(count_lines=not text_rows):
+        pieces = reader.copy_data(count_lines=not text_rows)
+        # A rewriter gets whole rows and may change them; the hash stays the one of the rows as dumped.
+        pairs = rewriter.pieces(pieces) if rewriter is not None and text_rows else ((p, p) for p in pieces)
+        for original, block in pairs:
             newline = block.find(b"\n") if shared is None and can_share and sent >= SHARE_AFTER else -1
             if newline != -1 and second is not None:
                 # The first connection's stream may stop inside a row: it gets the rest of that row first.
@@ -527,7 +539,7 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
                     tail = bytes(tail) + block
             # Hashing after sending overlaps with the server parsing the block.
             rows += reader.piece_rows
-            hasher.update(block)
+            hasher.update(original)
         if tail:
             _put(pgconn, tail, line)
     except BaseException:

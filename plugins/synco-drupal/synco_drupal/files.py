@@ -1,0 +1,65 @@
+"""A Drupal site's files as synco file sets.
+
+- The public files folder (``$settings['file_public_path']``, by default ``sites/<site>/files``) is public:
+  the web server serves it below the Drupal root. Image style derivatives (``styles/``), aggregated CSS and
+  JavaScript (``css/``, ``js/``) and compiled Twig templates (``php/``) are left out: Drupal regenerates them.
+- The private files folder (``$settings['file_private_path']``), when configured, is private: packed and
+  encrypted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from synco_core import FileSet, glob_escape
+
+#: What Drupal regenerates in the public files folder: never transferred.
+REGENERATED = ("styles", "css", "js", "php")
+
+
+def _resolve(root: Path, value: str) -> Path:
+    # "../private" is usual (outside the web root): the folder is named without the "..".
+    return Path(os.path.normpath(root / value))
+
+
+def _relative(base: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
+def public_path(root: Path, site_path: str, configured: str | None) -> Path:
+    return _resolve(root, configured or f"{site_path}/files")
+
+
+def private_path(root: Path, configured: str | None) -> Path | None:
+    return _resolve(root, configured) if configured else None
+
+
+def file_sets(project_dir: Path, root: Path, site_path: str, public: str | None, private: str | None) -> list[FileSet]:
+    """The public set and, when configured, the private one."""
+    sets: list[FileSet] = []
+    folder = public_path(root, site_path, public)
+    url = _relative(root, folder)
+    base = _relative(project_dir, folder) or url
+    exclude = tuple("/" + glob_escape(name) for name in REGENERATED)
+    if not folder.is_dir():
+        sets.append(FileSet(name="public", kind="public", root=folder, relative_base_path=base,
+                            description="Drupal public files", skipped_reason=f"folder {folder} does not exist"))
+    elif not url:
+        sets.append(FileSet(name="public", kind="public", root=folder, relative_base_path=base,
+                            description="Drupal public files",
+                            skipped_reason=f"{folder} is outside the Drupal root, so its URL is not known"))
+    else:
+        sets.append(FileSet(name="public", kind="public", root=folder, relative_base_path=base, url_prefix=url + "/",
+                            exclude=exclude, description=f"Drupal public files, served at /{url}/ "
+                                                         "(image styles, css, js and php left out)"))
+    secret = private_path(root, private)
+    if secret is not None:
+        relative = _relative(project_dir, secret) or secret.name
+        sets.append(FileSet(name="private", kind="private", root=secret, relative_base_path=relative,
+                            description="Drupal private files (packed and encrypted)",
+                            skipped_reason=None if secret.is_dir() else f"folder {secret} does not exist"))
+    return sets

@@ -1,0 +1,171 @@
+"""Reading a Drupal site's ``settings.php``: its ``$databases`` and ``$settings``.
+
+Without Drush (or when it fails) synco's PHP configuration reader evaluates ``settings.php`` without running
+PHP (:func:`synco_core.read_php_config`), with Drupal's ``$app_root`` and ``$site_path`` set as Drupal sets
+them, following the includes a site's settings use (``settings.local.php``, a hosting platform's
+``settings.*.php``) inside the Drupal root's ``sites/`` folder and the project, never Drupal's own code.
+
+With Drush on ``PATH`` or in ``vendor/bin`` (Composer's), the site's own tool answers first: ``drush status
+--format=json`` gives the database connection and the file paths as Drupal resolved them, ``drush
+sql:connect`` the password (its command line carries it for MySQL); what Drush does not say (the table
+prefix, a Unix socket, a PostgreSQL password) is taken from the file reading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core import ConfigError, PhpUnknown, read_php_config, run_command
+from synco_drupal.site import DrupalSite
+
+log = logging.getLogger(__name__)
+
+#: Drush bootstraps Drupal for ``status``; a cold cache takes a while.
+DRUSH_TIMEOUT = 90.0
+#: Folders whose PHP files are Drupal or its dependencies: never read as configuration.
+CODE_FOLDERS = frozenset({"core", "vendor", "modules", "themes", "profiles", "libraries"})
+
+
+@dataclass
+class DrupalSettings:
+    """What ``settings.php`` (or Drush) says about the site."""
+
+    #: ``$databases``: key -> target -> connection settings.
+    databases: dict[Any, Any] = field(default_factory=dict)
+    #: ``$settings``.
+    settings: dict[Any, Any] = field(default_factory=dict)
+    #: ``drush`` when Drush answered, ``files`` when the reader evaluated settings.php.
+    source: str = "files"
+    #: The ``drush`` command, when there is one.
+    drush: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def setting(self, name: str) -> str | None:
+        value = self.settings.get(name)
+        return value if isinstance(value, str) and value else None
+
+
+def find_drush(project_dir: Path, root: Path, environ: Mapping[str, str]) -> str | None:
+    """``drush`` on PATH, else the project's Composer-installed ``vendor/bin/drush``."""
+    found = shutil.which("drush", path=environ.get("PATH"))
+    if found:
+        return found
+    for base in (project_dir, root.parent):
+        local = base / "vendor" / "bin" / "drush"
+        if local.is_file() and os.access(local, os.X_OK):
+            return str(local)
+    return None
+
+
+def drush_command(drush: str, site: DrupalSite, *arguments: str) -> list[str]:
+    folder = site.site_path.split("/", 1)[1]
+    return [drush, f"--root={site.root}", f"--uri={folder}", *arguments]
+
+
+def read_settings(site: DrupalSite, project_dir: Path, environ: Mapping[str, str] | None = None) -> DrupalSettings:
+    """The site's settings: from the file (always, when it exists), with Drush's answer on top."""
+    env = dict(os.environ if environ is None else environ)
+    result = DrupalSettings()
+    if site.settings_file.is_file():
+        _read_file(site, project_dir, env, result)
+    else:
+        result.notes.append(f"{site.settings_file} is missing (the site is not installed here yet)")
+    result.drush = find_drush(project_dir, site.root, env)
+    if result.drush is not None:
+        try:
+            _read_with_drush(site, env, result)
+        except ConfigError as exc:
+            log.warning("drush could not report the site's settings (%s); using settings.php as read", exc)
+    return result
+
+
+def _read_file(site: DrupalSite, project_dir: Path, environ: Mapping[str, str], result: DrupalSettings) -> None:
+    boundaries = [site.root.resolve(), project_dir.resolve()]
+
+    def follow(path: Path) -> bool:
+        resolved = path.resolve()
+        for boundary in boundaries:
+            if resolved.is_relative_to(boundary):
+                parts = resolved.relative_to(boundary).parts
+                return not (set(parts[:-1]) & CODE_FOLDERS) and path.suffix == ".php"
+        return False
+
+    php = read_php_config(site.settings_file, environ=environ,
+                          variables={"app_root": str(site.root), "site_path": site.site_path, "databases": {},
+                                     "settings": {}, "config": {}},
+                          constants={"DRUPAL_ROOT": str(site.root)}, follow=follow, cwd=site.root)
+    databases = php.variables.get("databases")
+    settings = php.variables.get("settings")
+    result.databases = databases if isinstance(databases, dict) else {}
+    result.settings = settings if isinstance(settings, dict) else {}
+    result.notes.extend(php.notes)
+    log.debug("Drupal settings read from %s (config_source=files)", ", ".join(str(f) for f in php.files))
+
+
+def _read_with_drush(site: DrupalSite, environ: Mapping[str, str], result: DrupalSettings) -> None:
+    assert result.drush is not None
+    status_run = run_command(drush_command(result.drush, site, "status", "--format=json"), cwd=site.root,
+                             timeout=DRUSH_TIMEOUT, env=dict(environ))
+    try:
+        status = json.loads(status_run.stdout)
+    except ValueError:
+        raise ConfigError("drush status printed no JSON") from None
+    if not isinstance(status, dict) or not status.get("db-driver"):
+        raise ConfigError("drush status reports no database (is the site installed?)")
+    connection = dict(_default_connection(result.databases))
+    for key, name in (("db-driver", "driver"), ("db-hostname", "host"), ("db-port", "port"),
+                      ("db-username", "username"), ("db-name", "database")):
+        if status.get(key) not in (None, ""):
+            connection[name] = str(status[key])
+    password = _password_from_sql_connect(result.drush, site, environ)
+    if password is not None:
+        connection["password"] = password
+    result.databases.setdefault("default", {})["default"] = connection
+    for key, name in (("files", "file_public_path"), ("private", "file_private_path")):
+        if isinstance(status.get(key), str) and status[key]:
+            result.settings[name] = status[key]
+    result.source = "drush"
+    log.debug("Drupal settings read with %s status (config_source=drush)", result.drush)
+
+
+def _password_from_sql_connect(drush: str, site: DrupalSite, environ: Mapping[str, str]) -> str | None:
+    """The password ``drush sql:connect`` puts on the client's command line (MySQL's ``--password=``)."""
+    try:
+        connect = run_command(drush_command(drush, site, "sql:connect"), cwd=site.root, timeout=DRUSH_TIMEOUT,
+                              env=dict(environ))
+    except ConfigError as exc:
+        log.debug("drush sql:connect failed: %s", exc)
+        return None
+    try:
+        words = shlex.split(connect.stdout.strip())
+    except ValueError:
+        return None
+    for word in words:
+        if word.startswith("--password="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def _default_connection(databases: Mapping[Any, Any]) -> Mapping[str, Any]:
+    default = databases.get("default")
+    target = default.get("default") if isinstance(default, dict) else None
+    return target if isinstance(target, dict) else {}
+
+
+def default_connection(settings: DrupalSettings) -> dict[str, Any]:
+    """``$databases['default']['default']``, checked to be readable."""
+    connection = dict(_default_connection(settings.databases))
+    unknown = {key: value.reason for key, value in connection.items() if isinstance(value, PhpUnknown)}
+    if unknown:
+        key, reason = next(iter(unknown.items()))
+        raise ConfigError(f"settings.php: the database {key} cannot be read without PHP ({reason}); install drush, "
+                          "or give the database in .synco.yml")
+    return connection

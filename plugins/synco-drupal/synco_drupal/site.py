@@ -1,0 +1,112 @@
+"""Finding a Drupal installation: its root (the web root), its version and the site to transfer.
+
+The Drupal root holds ``core/lib/Drupal.php`` and ``sites/``; it is the project directory, or its ``web/`` or
+``docroot/`` folder in the Composer layouts (``drupal/recommended-project``). Each site is a folder of
+``sites/`` with a ``settings.php``. With one site that is ``sites/default``; a multisite maps host names to
+site folders in ``sites/sites.php`` (read without PHP). ``SYNCO_DRUPAL_SITE`` (a folder name or a host name
+``sites.php`` maps) picks one; otherwise ``default``, or the only configured site.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synco_core import ConfigError, read_php_config
+
+#: The environment variable that picks the site of a multisite.
+SITE_VARIABLE = "SYNCO_DRUPAL_SITE"
+_VERSION = re.compile(r"const\s+VERSION\s*=\s*'([^']+)'")
+
+
+@dataclass
+class DrupalSite:
+    """One site of a Drupal installation."""
+
+    #: The Drupal root (``DRUPAL_ROOT``, the web root).
+    root: Path
+    #: The site folder relative to the root (``sites/default``): Drupal's ``$site_path``.
+    site_path: str
+    version: str = ""
+    #: Every configured site folder (multisite), by folder name.
+    sites: list[str] = field(default_factory=list)
+    #: ``sites/sites.php``: host name -> site folder.
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def site_dir(self) -> Path:
+        return self.root / self.site_path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.site_dir / "settings.php"
+
+    @property
+    def major(self) -> int | None:
+        head = self.version.split(".")[0]
+        return int(head) if head.isdigit() else None
+
+    def at_least(self, major: int, minor: int) -> bool:
+        """True when the version is known to be ``major.minor`` or newer (unknown counts as newest)."""
+        parts = [int(p) for p in re.findall(r"\d+", self.version)[:2]]
+        if len(parts) < 2:
+            return True
+        return (parts[0], parts[1]) >= (major, minor)
+
+
+def is_drupal(folder: Path) -> bool:
+    return (folder / "core" / "lib" / "Drupal.php").is_file() and (folder / "sites").is_dir()
+
+
+def find_root(project_dir: Path) -> Path | None:
+    for candidate in (project_dir, project_dir / "web", project_dir / "docroot"):
+        if is_drupal(candidate):
+            return candidate
+    return None
+
+
+def drupal_version(root: Path) -> str:
+    try:
+        found = _VERSION.search((root / "core" / "lib" / "Drupal.php").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+    return found.group(1) if found else ""
+
+
+def _aliases(root: Path) -> dict[str, str]:
+    sites_php = root / "sites" / "sites.php"
+    if not sites_php.is_file():
+        return {}
+    sites = read_php_config(sites_php, environ={}).variables.get("sites")
+    if not isinstance(sites, dict):
+        return {}
+    return {str(host): str(folder) for host, folder in sites.items() if isinstance(folder, str)}
+
+
+def find_site(project_dir: Path, environ: Mapping[str, str] | None = None) -> DrupalSite | None:
+    """The Drupal site ``synco`` works on in ``project_dir``, or None when it is not a Drupal project."""
+    root = find_root(project_dir)
+    if root is None:
+        return None
+    env = os.environ if environ is None else environ
+    aliases = _aliases(root)
+    sites = sorted(child.name for child in (root / "sites").iterdir()
+                   if child.is_dir() and (child / "settings.php").is_file())
+    wanted = env.get(SITE_VARIABLE, "").strip()
+    if wanted:
+        folder = aliases.get(wanted, wanted)
+        if folder not in sites:
+            raise ConfigError(f"{SITE_VARIABLE}={wanted}: no site folder sites/{folder} with a settings.php "
+                              f"(sites: {', '.join(sites) or 'none'})")
+    elif "default" in sites or not sites:
+        folder = "default"
+    elif len(sites) == 1:
+        folder = sites[0]
+    else:
+        raise ConfigError(f"this Drupal multisite has several sites ({', '.join(sites)}) and no sites/default: "
+                          f"choose one with {SITE_VARIABLE}=<site folder or host name>")
+    return DrupalSite(root=root, site_path=f"sites/{folder}", version=drupal_version(root), sites=sites,
+                      aliases=aliases)

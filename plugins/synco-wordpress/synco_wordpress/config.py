@@ -1,0 +1,203 @@
+"""Finding a WordPress installation and reading its ``wp-config.php``.
+
+Where things are: WordPress itself (``ABSPATH``: the folder with ``wp-settings.php`` and ``wp-includes/``) is
+the project directory, or a folder one level below it when WordPress has its own directory and the
+project directory holds ``wp-config.php``. ``wp-config.php`` sits in ``ABSPATH`` or, as ``wp-load.php``
+allows, in the folder above it (when that folder is not itself a WordPress).
+
+How it is read: with WP-CLI on ``PATH`` (and PHP to run it), ``wp config get --format=json`` answers first:
+WordPress's own tool evaluates the file. Otherwise (or when WP-CLI fails) synco's PHP configuration reader
+evaluates it without running PHP (:func:`synco_core.read_php_config`): ``define()`` calls, ``$table_prefix``,
+``getenv()`` / ``$_ENV`` / the Docker image's ``getenv_docker()``, ``if`` blocks and included local
+configuration files, never ``wp-settings.php``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core import ConfigError, PhpUnknown, read_php_config, run_command
+
+log = logging.getLogger(__name__)
+
+#: Seconds WP-CLI may take (it starts PHP; ``config get`` does not load WordPress).
+WP_CLI_TIMEOUT = 60.0
+#: Files WordPress itself loads: never read as configuration (running them is running WordPress).
+BOOTSTRAP_FILES = frozenset({"wp-settings.php", "wp-load.php", "wp-blog-header.php", "index.php"})
+_VERSION = re.compile(r"\$wp_version\s*=\s*'([^']+)'")
+
+
+@dataclass
+class WordPressConfig:
+    """What the plugin needs of one WordPress installation."""
+
+    #: ``ABSPATH``: WordPress's own folder.
+    root: Path
+    #: ``wp-config.php``, or None when the installation has none yet.
+    config_file: Path | None
+    #: The constants ``wp-config.php`` defines (values may be :class:`~synco_core.PhpUnknown`).
+    constants: dict[str, Any] = field(default_factory=dict)
+    table_prefix: str = "wp_"
+    #: ``wp-cli`` when WP-CLI answered, ``files`` when the reader evaluated the file.
+    source: str = "files"
+    #: The ``wp`` command, when WP-CLI is on PATH.
+    wp: str | None = None
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def text(self, name: str) -> str | None:
+        """A constant as text: None when it is not defined or not known without PHP."""
+        value = self.constants.get(name)
+        if value is None or isinstance(value, (PhpUnknown, dict)) or value is False:
+            return None
+        if value is True:
+            return "1"
+        return str(value)
+
+    def flag(self, name: str) -> bool:
+        value = self.constants.get(name)
+        if isinstance(value, str):
+            return value.lower() not in ("", "0", "false")
+        return value is True or (isinstance(value, int) and value != 0)
+
+    @property
+    def multisite(self) -> bool:
+        return self.flag("MULTISITE")
+
+
+def is_wordpress(folder: Path) -> bool:
+    """WordPress's own folder: ``wp-settings.php`` beside ``wp-includes/``."""
+    return (folder / "wp-settings.php").is_file() and (folder / "wp-includes").is_dir()
+
+
+def find_installation(project_dir: Path) -> tuple[Path, Path | None] | None:
+    """(ABSPATH, wp-config.php or None) for ``project_dir``, or None when it is not a WordPress project."""
+    if is_wordpress(project_dir):
+        root = project_dir
+    elif (project_dir / "wp-config.php").is_file():
+        # WordPress in its own directory: the project holds wp-config.php (and index.php), the core a level down.
+        inner = sorted(child for child in project_dir.iterdir() if child.is_dir() and is_wordpress(child))
+        if not inner:
+            return None
+        root = inner[0]
+    else:
+        return None
+    for candidate in (root / "wp-config.php", root.parent / "wp-config.php"):
+        if candidate.is_file() and (candidate.parent == root or not is_wordpress(candidate.parent)):
+            return root, candidate
+    return root, None
+
+
+def wordpress_version(root: Path) -> str:
+    """``$wp_version`` from ``wp-includes/version.php`` (read as text: it is one assignment)."""
+    try:
+        found = _VERSION.search((root / "wp-includes" / "version.php").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+    return found.group(1) if found else ""
+
+
+def find_wp_cli(environ: Mapping[str, str] | None = None) -> str | None:
+    """The ``wp`` command on PATH (``$WP_CLI`` names another), or None."""
+    env = os.environ if environ is None else environ
+    return shutil.which(env.get("WP_CLI") or "wp", path=env.get("PATH"))
+
+
+def wp_command(wp: str, root: Path, *arguments: str) -> list[str]:
+    """A WP-CLI command line for the installation at ``root`` (``--allow-root`` when synco runs as root, which
+    WP-CLI otherwise refuses)."""
+    command = [wp, *arguments, f"--path={root}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def read_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> WordPressConfig | None:
+    """The installation in ``project_dir`` and its configuration, or None when it is not WordPress."""
+    found = find_installation(project_dir)
+    if found is None:
+        return None
+    root, config_file = found
+    config = WordPressConfig(root=root, config_file=config_file, version=wordpress_version(root))
+    if config_file is None:
+        config.notes.append("wp-config.php is missing (WordPress is not configured here yet)")
+        return config
+    env = dict(os.environ if environ is None else environ)
+    config.wp = find_wp_cli(env)
+    if config.wp is not None:
+        try:
+            _read_with_wp_cli(config, env)
+            return config
+        except ConfigError as exc:
+            log.warning("WP-CLI could not report the configuration (%s); reading wp-config.php instead", exc)
+    _read_file(config, env)
+    return config
+
+
+def _read_with_wp_cli(config: WordPressConfig, environ: Mapping[str, str]) -> None:
+    """``wp config get --format=json``: every constant and variable of wp-config.php, as WordPress sees them."""
+    assert config.wp is not None
+    result = run_command(wp_command(config.wp, config.root, "config", "get", "--format=json"), cwd=config.root,
+                         timeout=WP_CLI_TIMEOUT, env=dict(environ))
+    try:
+        entries = json.loads(result.stdout)
+    except ValueError:
+        raise ConfigError("wp config get printed no JSON") from None
+    if not isinstance(entries, list):
+        raise ConfigError("wp config get printed something other than a list")
+    for entry in entries:
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        name, value = str(entry["name"]), entry.get("value")
+        if entry.get("type") == "variable":
+            if name == "table_prefix" and isinstance(value, str):
+                config.table_prefix = value
+        elif entry.get("type", "constant") == "constant":
+            config.constants[name] = value
+    config.source = "wp-cli"
+    log.debug("WordPress configuration read with %s config get (config_source=wp-cli)", config.wp)
+
+
+def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
+    """Evaluate wp-config.php with synco's PHP reader (no PHP run, WordPress never loaded)."""
+    assert config.config_file is not None
+    boundary = config.config_file.parent.resolve()
+
+    def follow(path: Path) -> bool:
+        # Local configuration files beside wp-config.php (wp-config-local.php, a secrets file) are read;
+        # WordPress itself and Composer's autoloader never are.
+        resolved = path.resolve()
+        return (resolved.is_relative_to(boundary) and path.name not in BOOTSTRAP_FILES
+                and not {"wp-includes", "wp-admin", "vendor"} & set(resolved.relative_to(boundary).parts))
+
+    php = read_php_config(config.config_file, environ=environ, constants={"ABSPATH": f"{config.root}/"},
+                          follow=follow)
+    config.constants = dict(php.constants)
+    prefix = php.variables.get("table_prefix")
+    if isinstance(prefix, str):
+        config.table_prefix = prefix
+    elif isinstance(prefix, PhpUnknown):
+        raise ConfigError(f"{config.config_file}: $table_prefix cannot be read without PHP ({prefix.reason})")
+    config.notes.extend(php.notes)
+    config.source = "files"
+    log.debug("WordPress configuration read from %s (config_source=files)%s", config.config_file,
+              "; " + "; ".join(php.notes) if php.notes else "")
+
+
+def required(config: WordPressConfig, name: str) -> str:
+    """A database constant that must be readable: a one-line ConfigError saying why it is not."""
+    value = config.constants.get(name)
+    if isinstance(value, PhpUnknown):
+        raise ConfigError(f"{config.config_file}: {name} cannot be read without PHP ({value.reason}); install "
+                          "WP-CLI, or give the database in .synco.yml")
+    if value is None:
+        raise ConfigError(f"{config.config_file}: {name} is not defined")
+    return str(value)

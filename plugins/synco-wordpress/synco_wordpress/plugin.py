@@ -1,0 +1,171 @@
+"""The hook implementations of synco-wordpress (entry point ``wordpress`` in the ``synco`` group)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    DatabaseInventory,
+    DumpOptions,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    ReceivedFileSet,
+    ValueRewriter,
+    hookimpl,
+    install_tree,
+    register_secret,
+)
+from synco_wordpress import urls
+from synco_wordpress.config import WordPressConfig, read_config, required, wp_command
+from synco_wordpress.dbhost import parse_db_host
+from synco_wordpress.files import upload_sets
+from synco_wordpress.profile import dump_options
+
+log = logging.getLogger(__name__)
+
+PLUGIN = urls.PLUGIN
+#: The constants the file sets depend on, kept in ``Framework.settings`` so listing and installing files need
+#: not read the configuration (or ask WP-CLI) again.
+FILE_CONSTANTS = ("WP_CONTENT_DIR", "WP_CONTENT_URL", "UPLOADS", "WP_SITEURL", "MULTISITE")
+
+
+def database_config(config: WordPressConfig) -> DatabaseConfig:
+    """The database wp-config.php names (WordPress runs on MySQL or MariaDB)."""
+    name = required(config, "DB_NAME")
+    user = required(config, "DB_USER")
+    password = required(config, "DB_PASSWORD")
+    register_secret(password)
+    host = parse_db_host(config.text("DB_HOST") or "localhost")
+    options: dict[str, str] = {}
+    charset = config.text("DB_CHARSET")
+    if charset:
+        options["charset"] = charset
+    source = f"{config.config_file} ({'wp config get' if config.source == 'wp-cli' else 'read without PHP'})"
+    return DatabaseConfig(engine="mysql", name=name, host=host.host if host.host or not host.socket else None,
+                          port=host.port, user=user, password=password or None, socket=host.socket,
+                          options=options, source=source)
+
+
+def _register_secrets(config: WordPressConfig) -> None:
+    """The keys and salts of wp-config.php: never in a log line."""
+    for name, value in config.constants.items():
+        if isinstance(value, str) and (name.endswith(("_KEY", "_SALT")) or "PASSWORD" in name or "SECRET" in name):
+            register_secret(value)
+
+
+@hookimpl
+def detect_framework(project_dir: Path) -> Framework | None:
+    config = read_config(project_dir)
+    if config is None:
+        return None
+    _register_secrets(config)
+    database: DatabaseConfig | None = None
+    if config.config_file is not None:
+        try:
+            database = database_config(config)
+        except ConfigError as exc:
+            # The uploads are still worth transferring; the dump reports the database problem.
+            log.warning("WordPress database settings are unusable: %s", exc)
+    web_root = project_dir
+    site = {key: value for key, value in (("home", config.text("WP_HOME")), ("siteurl", config.text("WP_SITEURL")))
+            if value}
+    settings: dict[str, Any] = {
+        "root": str(config.root),
+        "config_file": str(config.config_file) if config.config_file else None,
+        "table_prefix": config.table_prefix,
+        "multisite": config.multisite,
+        "version": config.version,
+        "urls": site,
+        "constants": {name: config.constants[name] for name in FILE_CONSTANTS
+                      if isinstance(config.constants.get(name), (str, int, float, bool))},
+        "wp": config.wp,
+        "notes": config.notes,
+    }
+    post_install = []
+    if config.wp:
+        post_install = [wp_command(config.wp, config.root, "cache", "flush"),
+                        wp_command(config.wp, config.root, "rewrite", "flush")]
+    version = config.version or "unknown version"
+    where = "wp-config.php" if config.config_file and config.config_file.parent == config.root else (
+        "wp-config.php above ABSPATH" if config.config_file else "no wp-config.php")
+    framework = Framework(
+        name="WordPress",
+        plugin=PLUGIN,
+        project_dir=project_dir,
+        database=database,
+        web_root=web_root,
+        reason=f"wp-settings.php and {where} found (WordPress {version}"
+               + (", multisite" if config.multisite else "") + ")",
+        post_install=post_install,
+        settings=settings,
+        config_source=config.source,
+        site_url=site.get("home") or site.get("siteurl"),
+        # ABSPATH, the web root, is served at the site URL (below home when WordPress has its own directory):
+        # serve prints it as the receive command's --base-url.
+        base_url=site.get("siteurl") or site.get("home"),
+        base_url_source="WP_SITEURL" if "siteurl" in site else "WP_HOME" if "home" in site else "",
+    )
+    framework.public_prefixes = tuple(
+        "/" + s.url_prefix.strip("/") for s in _file_sets(framework, config) if s.kind == "public" and s.url_prefix)
+    return framework
+
+
+def _config_of(framework: Framework) -> WordPressConfig:
+    """The part of the configuration the file sets need, as detection read it."""
+    settings = framework.settings
+    config_file = settings.get("config_file")
+    return WordPressConfig(root=Path(settings["root"]), config_file=Path(config_file) if config_file else None,
+                           constants=dict(settings.get("constants") or {}),
+                           table_prefix=str(settings.get("table_prefix") or "wp_"))
+
+
+def _file_sets(framework: Framework, config: WordPressConfig) -> list[FileSet]:
+    return upload_sets(config, framework.project_dir, framework.web_root or framework.project_dir)
+
+
+@hookimpl
+def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return _file_sets(framework, _config_of(framework))
+
+
+@hookimpl
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return dump_options(str(framework.settings.get("table_prefix") or "wp_"), inventory)
+
+
+@hookimpl
+def source_settings(framework: Framework) -> dict[str, str] | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return urls.source_settings(framework) or None
+
+
+@hookimpl
+def value_rewriter(framework: Framework, source_settings: Mapping[str, Mapping[str, str]]) -> ValueRewriter | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return urls.value_rewriter(framework, source_settings)
+
+
+@hookimpl
+def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
+    """Put the uploads where the local installation keeps them (its UPLOADS / WP_CONTENT_DIR may differ)."""
+    if framework.plugin != PLUGIN:
+        return None
+    local = {s.name: s for s in _file_sets(framework, _config_of(framework)) if s.root is not None}
+    target = local.get(file_set.name)
+    if target is None or target.root is None:
+        return None
+    log.debug("installing file set %s into %s", file_set.name, target.root)
+    return install_tree(source_dir, target.root)

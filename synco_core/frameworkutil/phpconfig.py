@@ -1,0 +1,641 @@
+"""Reading PHP configuration files without running PHP: ``wp-config.php``, Drupal's ``settings.php``, and
+files that ``return [...]`` (Symfony's ``.env.local.php``).
+
+PHP applications keep their database settings in PHP code. Running that code needs a PHP interpreter on the
+host and would run whatever else the file does (WordPress's ``wp-config.php`` ends by loading the whole CMS),
+so synco evaluates the part of PHP configuration files are written in, and nothing else: assignments to
+variables and array elements, ``define()`` and ``const``, ``if`` / ``elseif`` / ``else``, ``include`` and
+``require`` of other configuration files (only those the caller allows), ``return``, and expressions built
+from literals, constants, variables, ``getenv()``, ``$_ENV`` / ``$_SERVER``, ``__DIR__`` and a fixed set of pure
+functions (``dirname``, ``parse_url``, ``json_decode``, ``str_replace`` ...). Anything else (a function it does
+not know, a method call, ``file_get_contents``) evaluates to a :class:`PhpUnknown` that says why, instead of
+being guessed; loops, function and class definitions are stepped over. No code is executed and no file is
+read that the caller did not allow; the work is bounded (file size, nesting, includes, the size of values),
+so a hostile file costs at most a :class:`~synco_core.ConfigError`.
+
+PHP values map to Python as: strings to ``str``, integers and floats to ``int`` / ``float``, booleans to
+``bool``, ``null`` to None, arrays to ``dict`` (in PHP's order, integer keys as ``int``). A class constant
+(``PDO::MYSQL_ATTR_SSL_CA``) is its name as a string, which :func:`~synco_core.pdo_tls_options` understands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core.errors import ConfigError
+from synco_core.frameworkutil.phpbuiltins import BUILTINS, MAX_STRING
+from synco_core.frameworkutil.phpparse import Node, Program, Statement, parse
+from synco_core.frameworkutil.phpvalues import (
+    PREDEFINED,
+    PhpUnknown,
+    array_key,
+    compare,
+    first_unknown,
+    loose_equal,
+    next_index,
+    to_bool,
+    to_number,
+    to_str,
+)
+
+#: Largest file read (configuration files are a few kilobytes).
+MAX_FILE_BYTES = 1 << 20
+#: Most files one read may include, and how deep includes may nest.
+MAX_FILES = 32
+MAX_INCLUDE_DEPTH = 8
+#: Most array elements and string characters the evaluation may produce in all (copies included).
+MAX_WORK = 500_000
+
+
+@dataclass
+class PhpConfig:
+    """What :func:`read_php_config` found: the constants defined, the variables at the end, the value of a
+    top-level ``return``, the files read (the first one first) and notes on what was not evaluated."""
+
+    constants: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    returned: Any = None
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def constant(self, name: str, default: Any = None) -> Any:
+        """The constant ``name`` (PHP constants are case-sensitive), or ``default`` when it was not defined."""
+        return self.constants.get(name, default)
+
+
+#: What a file without a top-level ``return`` gives back (an ``include`` of it evaluates to 1).
+_NO_RETURN = object()
+
+
+class _Stop(Exception):
+    """``exit`` / ``die``: nothing after it runs."""
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+#: ``follow(path)`` decides whether an ``include`` / ``require`` of ``path`` is read.
+FollowRule = Callable[[Path], bool]
+
+
+class _Evaluator:
+    def __init__(self, environ: Mapping[str, str], cwd: Path | None, follow: FollowRule | None,
+                 functions: Mapping[str, Callable[..., Any]], config: PhpConfig) -> None:
+        self.environ = environ
+        self.cwd = cwd
+        self.follow = follow
+        self.functions = {name.lower(): function for name, function in functions.items()}
+        self.config = config
+        self.work = 0
+        self.file_stack: list[Path] = []
+        self.included: set[Path] = set()
+
+    # -- bookkeeping
+
+    def spend(self, amount: int) -> None:
+        self.work += amount
+        if self.work > MAX_WORK:
+            raise ConfigError(f"{self.here()}: the configuration builds values too large to read")
+
+    def here(self) -> str:
+        return str(self.file_stack[-1]) if self.file_stack else "PHP file"
+
+    def is_defined(self, name: str) -> bool:
+        return name in self.config.constants
+
+    def note(self, text: str) -> None:
+        if len(self.config.notes) < 200:
+            self.config.notes.append(text)
+
+    def copy(self, value: Any) -> Any:
+        """PHP arrays are values: a stored array is a copy (bounded by the work budget)."""
+        if isinstance(value, dict):
+            self.spend(len(value))
+            return {k: self.copy(v) for k, v in value.items()}
+        return value
+
+    # -- files
+
+    def run_file(self, path: Path) -> Any:
+        """Evaluate ``path``; its top-level ``return`` value, or :data:`_NO_RETURN`."""
+        if len(self.config.files) >= MAX_FILES or len(self.file_stack) >= MAX_INCLUDE_DEPTH:
+            raise ConfigError(f"{path}: too many nested includes")
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ConfigError(f"{path} is too large to be a configuration file ({size} bytes)")
+            text = path.read_bytes().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+        program = parse(text, str(path))
+        self.config.files.append(path)
+        self.included.add(path.resolve())
+        return self.run_program(program, path)
+
+    def run_program(self, program: Program, path: Path) -> Any:
+        """Evaluate a parsed file as ``path``; its top-level ``return`` value, or :data:`_NO_RETURN`."""
+        self.file_stack.append(path)
+        try:
+            self.run_block(program.statements)
+        except _Return as done:
+            return done.value
+        finally:
+            self.file_stack.pop()
+        return _NO_RETURN
+
+    # -- statements
+
+    def run_block(self, statements: list[Statement]) -> None:
+        for statement in statements:
+            self.run(statement)
+
+    def run(self, statement: Statement) -> None:
+        kind = statement.kind
+        if kind == "expr":
+            node = statement.parts[0]
+            if node[0] == "exit":
+                raise _Stop()
+            self.evaluate(node)
+        elif kind == "block":
+            self.run_block(statement.parts[0])
+        elif kind == "if":
+            branches, otherwise = statement.parts
+            for condition, body in branches:
+                value = self.evaluate(condition)
+                if isinstance(value, PhpUnknown):
+                    self.note(f"{self.here()}:{statement.line}: an if whose condition is not known "
+                              f"({value.reason}) was not evaluated")
+                    return
+                if to_bool(value):
+                    self.run_block(body)
+                    return
+            self.run_block(otherwise)
+        elif kind == "const":
+            for name, node in statement.parts:
+                self.define(name, self.evaluate(node))
+        elif kind == "return":
+            raise _Return(self.evaluate(statement.parts[0]))
+        elif kind == "exit":
+            raise _Stop()
+        elif kind == "unset":
+            for target in statement.parts:
+                self.unset(target)
+        elif kind == "skip":
+            self.note(f"{self.here()}: {statement.parts[0]}")
+
+    def define(self, name: Any, value: Any) -> bool:
+        if not isinstance(name, str):
+            self.note(f"{self.here()}: a constant whose name is not known was not defined")
+            return False
+        if name in self.config.constants:
+            # PHP keeps the first definition (and warns about the second).
+            return False
+        self.config.constants[name] = self.copy(value)
+        return True
+
+    def unset(self, target: Node) -> None:
+        if target[0] == "var":
+            self.config.variables.pop(target[1], None)
+            return
+        if target[0] == "index" and target[2] is not None:
+            path = self.lvalue_path(target)
+            if path is None:
+                return
+            name, keys = path
+            container = self.config.variables.get(name)
+            for key in keys[:-1]:
+                if not isinstance(container, dict):
+                    return
+                container = container.get(key)
+            if isinstance(container, dict):
+                container.pop(keys[-1], None)
+
+    # -- expressions
+
+    def evaluate(self, node: Node) -> Any:
+        kind = node[0]
+        handler = getattr(self, "eval_" + kind, None)
+        if handler is None:
+            return PhpUnknown(f"{kind} is not evaluated")
+        return handler(node)
+
+    def eval_lit(self, node: Node) -> Any:
+        return node[1]
+
+    def eval_unknown(self, node: Node) -> Any:
+        return PhpUnknown(node[1])
+
+    def eval_exit(self, node: Node) -> Any:
+        raise _Stop()
+
+    def eval_interp(self, node: Node) -> Any:
+        pieces = []
+        for part in node[1]:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = self.evaluate(part)
+            if isinstance(value, PhpUnknown):
+                return value
+            pieces.append(to_str(value))
+        return self.string("".join(pieces))
+
+    def string(self, text: str) -> Any:
+        if len(text) > MAX_STRING:
+            return PhpUnknown("a string longer than the reader's limit")
+        self.spend(len(text) // 64 + 1)
+        return text
+
+    def eval_var(self, node: Node) -> Any:
+        name = node[1]
+        if name in ("_ENV", "_SERVER"):
+            return dict(self.environ)
+        if name == "GLOBALS":
+            return PhpUnknown("$GLOBALS is not evaluated")
+        if name == "this":
+            return PhpUnknown("$this is not evaluated")
+        return self.config.variables.get(name)
+
+    def eval_magic(self, node: Node) -> Any:
+        name = node[1]
+        current = self.file_stack[-1] if self.file_stack else None
+        if name == "__DIR__" and current is not None:
+            return str(current.parent)
+        if name == "__FILE__" and current is not None:
+            return str(current)
+        return PhpUnknown(f"{name} is not evaluated")
+
+    def eval_const(self, node: Node) -> Any:
+        name = node[1]
+        if name in self.config.constants:
+            return self.config.constants[name]
+        if name in PREDEFINED:
+            return PREDEFINED[name]
+        upper = name.upper()
+        if upper in ("TRUE", "FALSE", "NULL"):
+            return {"TRUE": True, "FALSE": False, "NULL": None}[upper]
+        return PhpUnknown(f"the constant {name} is not defined")
+
+    def eval_classconst(self, node: Node) -> Any:
+        cls, member = node[1], node[2]
+        if member.lower() == "class":
+            return cls
+        return f"{cls}::{member}"
+
+    def eval_array(self, node: Node) -> Any:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node[1]:
+            if value_node[0] == "spread":
+                spread = self.evaluate(value_node[1])
+                if not isinstance(spread, dict):
+                    return PhpUnknown("a spread of a value that is not an array")
+                for key, value in spread.items():
+                    result[next_index(result) if isinstance(key, int) else key] = self.copy(value)
+                continue
+            value = self.copy(self.evaluate(value_node))
+            self.spend(1)
+            if key_node is None:
+                result[next_index(result)] = value
+                continue
+            key = self.evaluate(key_node)
+            if isinstance(key, PhpUnknown):
+                return PhpUnknown(f"an array key is not known ({key.reason})")
+            result[array_key(key)] = value
+        return result
+
+    def eval_index(self, node: Node) -> Any:
+        if node[2] is None:
+            return PhpUnknown("[] cannot be read")
+        base = self.evaluate(node[1])
+        key = self.evaluate(node[2])
+        for value in (base, key):
+            if isinstance(value, PhpUnknown):
+                return value
+        if isinstance(base, dict):
+            return base.get(array_key(key))
+        if isinstance(base, str):
+            index = to_number(key)
+            if isinstance(index, int) and -len(base) <= index < len(base):
+                return base[index]
+            return ""
+        return None
+
+    def eval_cast(self, node: Node) -> Any:
+        value = self.evaluate(node[2])
+        if isinstance(value, PhpUnknown):
+            return value
+        kind = node[1]
+        if kind in ("int", "integer"):
+            return int(to_number(value))
+        if kind in ("float", "double", "real"):
+            return float(to_number(value))
+        if kind in ("bool", "boolean"):
+            return to_bool(value)
+        if kind in ("string", "binary"):
+            return to_str(value)
+        if kind == "array":
+            return value if isinstance(value, dict) else ({} if value is None else {0: value})
+        if kind == "unset":
+            return None
+        return PhpUnknown(f"({kind}) casts are not evaluated")
+
+    def eval_unary(self, node: Node) -> Any:
+        value = self.evaluate(node[2])
+        if isinstance(value, PhpUnknown):
+            return value
+        op = node[1]
+        if op == "!":
+            return not to_bool(value)
+        if op == "-":
+            return -to_number(value)
+        if op == "+":
+            return to_number(value)
+        return ~int(to_number(value))
+
+    def eval_ternary(self, node: Node) -> Any:
+        condition = self.evaluate(node[1])
+        if isinstance(condition, PhpUnknown):
+            return condition
+        if to_bool(condition):
+            return condition if node[2] is None else self.evaluate(node[2])
+        return self.evaluate(node[3])
+
+    def eval_binary(self, node: Node) -> Any:
+        op = node[1]
+        left = self.evaluate(node[2])
+        if op == "??":
+            if isinstance(left, PhpUnknown):
+                return left
+            return left if left is not None else self.evaluate(node[3])
+        if op in ("&&", "and", "||", "or"):
+            if isinstance(left, PhpUnknown):
+                return left
+            truth = to_bool(left)
+            if op in ("&&", "and") and not truth:
+                return False
+            if op in ("||", "or") and truth:
+                return True
+            right = self.evaluate(node[3])
+            return right if isinstance(right, PhpUnknown) else to_bool(right)
+        right = self.evaluate(node[3])
+        unknown = first_unknown((left, right))
+        if unknown is not None:
+            return unknown
+        if op == ".":
+            return self.string(to_str(left) + to_str(right))
+        if op == "===":
+            return type(left) is type(right) and left == right
+        if op == "!==":
+            return not (type(left) is type(right) and left == right)
+        if op == "==":
+            return loose_equal(left, right)
+        if op in ("!=", "<>"):
+            return not loose_equal(left, right)
+        if op == "xor":
+            return to_bool(left) != to_bool(right)
+        if op == "+" and isinstance(left, dict) and isinstance(right, dict):
+            result = self.copy(left)
+            for key, value in right.items():
+                result.setdefault(key, self.copy(value))
+            return result
+        if op in ("<", "<=", ">", ">=", "<=>"):
+            order = compare(left, right)
+            if order is None:
+                return PhpUnknown("comparisons of arrays are not evaluated")
+            return {"<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0, "<=>": order}[op]
+        a, b = to_number(left), to_number(right)
+        try:
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            if op == "/":
+                return a / b if b else PhpUnknown("division by zero")
+            if op == "%":
+                return int(a) % int(b) if int(b) else PhpUnknown("modulo by zero")
+            if op == "**":
+                if abs(b) > 64:
+                    return PhpUnknown("a power too large to compute")
+                return a**b
+            if op in ("|", "&", "^", "<<", ">>"):
+                x, y = int(a), int(b)
+                if op in ("<<", ">>") and not 0 <= y < 64:
+                    return PhpUnknown("a shift out of range")
+                return {"|": x | y, "&": x & y, "^": x ^ y, "<<": (x << y) & (2**64 - 1), ">>": x >> y}[op]
+        except (OverflowError, ValueError, ZeroDivisionError):
+            return PhpUnknown(f"the {op} operation is out of range")
+        return PhpUnknown(f"the {op} operator is not evaluated")
+
+    def eval_isset(self, node: Node) -> Any:
+        for argument in node[1]:
+            value = self.evaluate(argument)
+            if isinstance(value, PhpUnknown):
+                return value
+            if value is None:
+                return False
+        return True
+
+    def eval_empty(self, node: Node) -> Any:
+        value = self.evaluate(node[1][0]) if node[1] else None
+        if isinstance(value, PhpUnknown):
+            return value
+        return not to_bool(value)
+
+    def eval_assign(self, node: Node) -> Any:
+        op, target, value_node = node[1], node[2], node[3]
+        path = self.lvalue_path(target)
+        if path is None:
+            self.note(f"{self.here()}: an assignment to a target whose key is not known was not evaluated")
+            return PhpUnknown("an assignment target is not known")
+        name, keys = path
+        if op == "??=":
+            current = self.read_path(name, keys)
+            if isinstance(current, PhpUnknown) or current is not None:
+                return current
+            op = "="
+        value = self.evaluate(value_node)
+        if op != "=":
+            current = self.read_path(name, keys)
+            value = self.eval_binary(("binary", op[:-1], ("lit", current), ("lit", value)))
+        value = self.copy(value)
+        self.write_path(name, keys, value)
+        return value
+
+    def lvalue_path(self, target: Node) -> tuple[str, list[Any]] | None:
+        """A variable and the keys below it (``None`` in ``keys`` appends), or None when a key is not known."""
+        keys: list[Any] = []
+        node = target
+        while node[0] == "index":
+            if node[2] is None:
+                keys.append(None)
+            else:
+                key = self.evaluate(node[2])
+                if isinstance(key, PhpUnknown):
+                    return None
+                keys.append(array_key(key))
+            node = node[1]
+        if node[0] != "var" or node[1] in ("_ENV", "_SERVER", "GLOBALS", "this"):
+            return None
+        keys.reverse()
+        return node[1], keys
+
+    def read_path(self, name: str, keys: list[Any]) -> Any:
+        value = self.config.variables.get(name)
+        for key in keys:
+            if key is None or not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    def write_path(self, name: str, keys: list[Any], value: Any) -> None:
+        if not keys:
+            self.config.variables[name] = value
+            return
+        root = self.config.variables.get(name)
+        if not isinstance(root, dict):
+            if isinstance(root, str) and root != "":
+                self.note(f"{self.here()}: string offsets are not written")
+                return
+            root = {}
+            self.config.variables[name] = root
+        container = root
+        for position, key in enumerate(keys):
+            last = position == len(keys) - 1
+            if key is None:
+                key = next_index(container)
+            if last:
+                self.spend(1)
+                container[key] = value
+                return
+            child = container.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                container[key] = child
+            container = child
+
+    def eval_include(self, node: Node) -> Any:
+        kind = node[1]
+        target = self.evaluate(node[2])
+        if isinstance(target, PhpUnknown):
+            self.note(f"{self.here()}: {kind} of a path that is not known ({target.reason}) was not read")
+            return PhpUnknown(f"{kind} of a path that is not known")
+        path = self.resolve_path(to_str(target))
+        if path is None or not path.is_file():
+            self.note(f"{self.here()}: {kind} {to_str(target)!r}: no such file")
+            return False
+        if kind.endswith("_once") and path.resolve() in self.included:
+            return True
+        if self.follow is None or not self.follow(path):
+            self.note(f"{self.here()}: {kind} {path} was not read")
+            return PhpUnknown(f"{kind} {path.name} was not read")
+        value = self.run_file(path)
+        # An included file without a return statement gives 1, as PHP's include does.
+        return 1 if value is _NO_RETURN else value
+
+    def resolve_path(self, text: str) -> Path | None:
+        if not text or "\x00" in text:
+            return None
+        path = Path(text)
+        if path.is_absolute():
+            return path
+        base = self.cwd or (self.file_stack[-1].parent if self.file_stack else None)
+        if base is None:
+            return None
+        # PHP tries the include_path (".") against the working directory, then the including file's folder.
+        candidate = base / path
+        if not candidate.exists() and self.file_stack:
+            candidate = self.file_stack[-1].parent / path
+        return candidate
+
+    def eval_static(self, node: Node) -> Any:
+        cls, method, arguments = node[1], node[2], node[3]
+        function = self.functions.get(f"{cls}::{method}".lower())
+        if function is None:
+            return PhpUnknown(f"{cls}::{method}() is not evaluated")
+        return self.call_user(function, arguments, f"{cls}::{method}")
+
+    def call_user(self, function: Callable[..., Any], arguments: tuple[Any, ...], name: str) -> Any:
+        values = [self.evaluate(node) for _, node in arguments]
+        try:
+            return function(*values)
+        except (TypeError, ValueError) as exc:
+            return PhpUnknown(f"{name}() failed: {exc}")
+
+    def eval_call(self, node: Node) -> Any:
+        name, arguments = node[1], node[2]
+        lowered = name.lower()
+        if lowered in self.functions:
+            return self.call_user(self.functions[lowered], arguments, name)
+        if lowered == "define":
+            values = [self.evaluate(argument) for _, argument in arguments]
+            if len(values) < 2:
+                return False
+            return self.define(values[0], values[1])
+        builtin = BUILTINS.get(lowered)
+        if builtin is None:
+            return PhpUnknown(f"{name}() is not evaluated")
+        values = [self.evaluate(argument) for _, argument in arguments]
+        unknown = first_unknown(values)
+        if unknown is not None and lowered not in ("defined", "function_exists"):
+            return unknown
+        try:
+            return builtin(self, *values)
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
+            return PhpUnknown(f"{name}() could not be evaluated: {type(exc).__name__}")
+
+
+def parse_php_config(text: str, *, source: str = "PHP file", path: Path | None = None,
+                     environ: Mapping[str, str] | None = None, variables: Mapping[str, Any] | None = None,
+                     constants: Mapping[str, Any] | None = None, follow: FollowRule | None = None,
+                     functions: Mapping[str, Callable[..., Any]] | None = None, cwd: Path | None = None) -> PhpConfig:
+    """Evaluate the PHP configuration ``text`` (see :func:`read_php_config`; ``path`` sets ``__DIR__``)."""
+    config = PhpConfig(constants=dict(constants or {}), variables=dict(variables or {}))
+    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config)
+    program = parse(text, source)
+    where = path or Path(source)
+    try:
+        returned = evaluator.run_program(program, where)
+        config.returned = None if returned is _NO_RETURN else returned
+    except _Stop:
+        config.notes.append(f"{source}: exit() stops the configuration")
+    except RecursionError:
+        raise ConfigError(f"{source}: the configuration is nested too deeply to read") from None
+    return config
+
+
+def read_php_config(path: Path, *, environ: Mapping[str, str] | None = None,
+                    variables: Mapping[str, Any] | None = None, constants: Mapping[str, Any] | None = None,
+                    follow: FollowRule | None = None, functions: Mapping[str, Callable[..., Any]] | None = None,
+                    cwd: Path | None = None) -> PhpConfig:
+    """Read the PHP configuration file ``path`` without running PHP.
+
+    :param environ: what ``getenv()``, ``$_ENV`` and ``$_SERVER`` see (default: this process's environment).
+    :param variables: variables set before the file runs (Drupal's ``$app_root``, ``$site_path``).
+    :param constants: constants defined before the file runs (WordPress's ``ABSPATH``).
+    :param follow: ``follow(path)`` is True for an ``include`` / ``require`` to read (the included file runs in
+        the same scope, as in PHP); default: none is read, each is noted.
+    :param functions: extra functions by name (``"env"``, or ``"Config::define"`` for a static method), called
+        with the evaluated arguments; they replace built-in ones of the same name.
+    :param cwd: the directory relative paths resolve against (default: the directory of the file being read).
+    :return: a :class:`PhpConfig`. A syntax error, an unreadable or oversized file or runaway values raise
+        :class:`~synco_core.ConfigError` naming the file (and line).
+    """
+    config = PhpConfig(constants=dict(constants or {}), variables=dict(variables or {}))
+    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config)
+    try:
+        returned = evaluator.run_file(path)
+        config.returned = None if returned is _NO_RETURN else returned
+    except _Stop:
+        config.notes.append(f"{path}: exit() stops the configuration")
+    except RecursionError:
+        raise ConfigError(f"{path}: the configuration is nested too deeply to read") from None
+    return config
