@@ -505,7 +505,7 @@ def install_received(
     :func:`run_install`.
     """
     received = load_received(folder)
-    framework = framework or detect(project_dir, framework_name)
+    framework = framework or detect(project_dir, framework_name, side="destination")
     plan = plan_install(received, framework, only)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
@@ -613,7 +613,7 @@ class ReceiveInstall:
     def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
                  framework_name: str | None = None) -> None:
         self.project_dir = project_dir
-        self.framework = detect(project_dir, framework_name)
+        self.framework = detect(project_dir, framework_name, side="destination")
         self.force_remote_target = force_remote_target
         check_target(self.framework, force_remote_target)
         self.early_database = yes

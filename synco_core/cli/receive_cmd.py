@@ -75,7 +75,7 @@ def _choose_by_number(sets: list[WireFileSet]) -> list[str]:
 def _local_public_prefixes(project_dir: Path) -> tuple[str, ...]:
     """The public prefixes (``/_Resources``) of the local project's framework, when one is detected there."""
     try:
-        return detect(project_dir).public_prefixes
+        return detect(project_dir, side="destination").public_prefixes
     except SyncoError:
         return ()
 

@@ -27,6 +27,7 @@ from synco_core.engines.dispatch import (
     install_with_engine,
 )
 from synco_core.fsutil import safe_relative_path
+from synco_core.hookspecs import Side
 from synco_core.plugins import SyncoPluginManager
 from synco_core.values import (
     DatabaseConfig,
@@ -125,10 +126,10 @@ class FrameworkPluginContract:
         yield plugin_manager
         plugin_manager.unregister(self.plugin_name)
 
-    def detect_own(self, manager: SyncoPluginManager, project_dir: Path) -> Framework | None:
+    def detect_own(self, manager: SyncoPluginManager, project_dir: Path, side: Side = "source") -> Framework | None:
         """The plugin's own ``detect_framework`` answer for ``project_dir`` (at most one is allowed)."""
         answers = [a for a in _call_plugin(manager, "detect_framework", self.plugin_name,
-                                           project_dir=project_dir.resolve()) if a is not None]
+                                           project_dir=project_dir.resolve(), side=side) if a is not None]
         assert len(answers) <= 1, f"plugin {self.plugin_name} answered detect_framework {len(answers)} times"
         return answers[0] if answers else None
 
