@@ -278,6 +278,11 @@ class Framework:
     settings: dict[str, Any] = field(default_factory=dict)
     #: Where the settings were read from (``php``, ``files``), shown under ``--debug`` and by ``detect``.
     config_source: str = ""
+    #: The project's other databases by name, besides ``database`` (Django's aliases besides ``default``,
+    #: Rails' databases besides ``primary``): listed by ``detect``, dumped only when ``serve --only
+    #: dbDump-<name>`` asks for one, and installed into the local project's database of the same name.
+    #: Names hold letters, digits, ``_``, ``.`` and inner ``-``; list others in ``settings["connections"]``.
+    databases: dict[str, DatabaseConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ def _warn(line: str) -> None:
               help="Encrypt with this scrypt passphrase instead of a fresh X25519 key. The session stays "
                    "zstd-compressed: a Go synco v2 receive also needs --compat.")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters.")
-@click.option("--only", multiple=True, metavar="SET[,SET]", help="Prepare only these sets (dbDump = database).")
+@click.option("--only", multiple=True, metavar="SET[,SET]",
+              help="Prepare only these sets (dbDump = the database, dbDump-NAME = the named database NAME).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
 @click.option("--ttl", "ttl_minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               metavar="MINUTES", help="Remove the session after this many minutes.")
