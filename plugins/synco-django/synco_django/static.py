@@ -201,16 +201,16 @@ class Reader:
                 ns[name] = UNKNOWN
 
     def _augment(self, node: ast.AugAssign, ns: dict[str, Any]) -> None:
-        if not isinstance(node.target, ast.Name):
-            return
+        """``X += ...`` and ``DATABASES["default"]["NAME"] += ...``: worked out for ``+`` of strings and
+        lists, unknown otherwise (never left at the value before the change)."""
         try:
             current: Any = self._eval(node.target, ns)
             added: Any = self._eval(node.value, ns)
+            known = isinstance(current, list | tuple | str | int) and type(current) is type(added)
+            value = current + added if isinstance(node.op, ast.Add) and known else UNKNOWN
         except _CannotEvaluate:
-            ns[node.target.id] = UNKNOWN
-            return
-        known = isinstance(current, list | tuple | str) and type(current) is type(added)
-        ns[node.target.id] = current + added if isinstance(node.op, ast.Add) and known else UNKNOWN
+            value = UNKNOWN
+        self._assign(node.target, value, ns)
 
     # ---------------------------------------------------------------------------------------- expressions
 
@@ -261,8 +261,13 @@ class Reader:
                 if isinstance(node.op, ast.And) and not last:
                     return last
             return last
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return not self._eval(node.operand, ns)
+        if isinstance(node, ast.UnaryOp):
+            operand = self._eval(node.operand, ns)
+            if isinstance(node.op, ast.Not):
+                return not operand
+            if isinstance(node.op, ast.USub | ast.UAdd) and type(operand) in (int, float):
+                return -operand if isinstance(node.op, ast.USub) else operand
+            raise _CannotEvaluate
         if isinstance(node, ast.IfExp):
             return self._eval(node.body if self._eval(node.test, ns) else node.orelse, ns)
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
