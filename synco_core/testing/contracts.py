@@ -221,20 +221,21 @@ class FrameworkPluginContract:
             assert not answer, f"plugin {self.plugin_name} listed file sets for another plugin's framework"
 
     def test_database_password_masked(self, contract_manager: SyncoPluginManager, project_dir: Path) -> None:
+        """The database and every named one (``Framework.databases``) hide their passwords."""
         framework = self.detect_own(contract_manager, project_dir)
         assert framework is not None
-        database = framework.database
-        if database is None:
-            return
-        assert isinstance(database, DatabaseConfig)
-        masked = database.masked()
-        text = json.dumps(masked)
-        if database.password:
-            assert masked["password"] == "***"
-            assert database.password not in text, "the password shows in DatabaseConfig.masked()"
-            assert database.password not in repr(database)
-        else:
-            assert masked["password"] is None
+        assert isinstance(framework.databases, dict), "Framework.databases is not a dict of name -> DatabaseConfig"
+        databases = [framework.database, *framework.databases.values()]
+        for database in (d for d in databases if d is not None):
+            assert isinstance(database, DatabaseConfig)
+            masked = database.masked()
+            text = json.dumps(masked)
+            if database.password:
+                assert masked["password"] == "***"
+                assert database.password not in text, "the password shows in DatabaseConfig.masked()"
+                assert database.password not in repr(database)
+            else:
+                assert masked["password"] is None
 
 
 class EngineContract:
