@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
+    from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
     from synco_core.fsutil import resolve_inside, safe_relative_path
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
@@ -86,6 +87,8 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "walk_files": ("synco_core.globs", "walk_files"),
     "glob_escape": ("synco_core.globs", "escape"),
     "install_tree": ("synco_core.engines.default_files", "install_tree"),
+    "S3Location": ("synco_core.frameworkutil.s3", "S3Location"),
+    "s3_public_entries": ("synco_core.frameworkutil.s3", "s3_public_entries"),
     # Secrets and messages.
     "register_secret": ("synco_core.redaction", "register_secret"),
     "redact": ("synco_core.redaction", "redact"),
@@ -130,6 +133,7 @@ __all__ = [
     "InstallResult",
     "PublicFile",
     "ReceivedFileSet",
+    "S3Location",
     "SanitizeRule",
     "SyncoError",
     "TableInfo",
@@ -158,6 +162,7 @@ __all__ = [
     "register_secret",
     "resolve_inside",
     "run_command",
+    "s3_public_entries",
     "safe_relative_path",
     "walk_files",
 ]

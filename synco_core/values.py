@@ -321,6 +321,11 @@ class Framework:
     base_url: str | None = None
     #: Where ``base_url`` was read from (``APP_URL in .env``), for the message that shows it.
     base_url_source: str = ""
+    #: The project's other databases by name, besides ``database`` (Django's aliases besides ``default``,
+    #: Rails' databases besides ``primary``): listed by ``detect``, dumped only when ``serve --only
+    #: dbDump-<name>`` asks for one, and installed into the local project's database of the same name.
+    #: Names hold letters, digits, ``_``, ``.`` and inner ``-``; list others in ``settings["connections"]``.
+    databases: dict[str, DatabaseConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The README's install command, run as written in a fresh virtual environment, gives a synco with every plugin.
 
 Issue 2's "done when": on a fresh virtual environment, the README's install command then ``synco plugins --json``
-lists the four plugins and the built-in engines. The command is taken from README.md (so editing it there is
+lists the plugins and the built-in engines. The command is taken from README.md (so editing it there is
 what gets tested) and run by ``bash`` in a copy of the checkout: pip builds in the source tree, and the real
 checkout must stay free of ``build/`` and ``*.egg-info``. The venv it makes has no access to this test
 environment's packages, so the dependencies come from the package index pip is configured with; without one
@@ -24,7 +24,7 @@ from synco_core.testing.services import unavailable
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 GETTING_STARTED = ROOT / "docs" / "getting-started.md"
-PLUGINS = ("generic", "laravel", "neos", "symfony")
+PLUGINS = ("django", "generic", "laravel", "neos", "rails", "symfony")
 ENGINES = ("mysql", "postgresql", "sqlite")
 # What pip prints when it cannot reach an index, as opposed to a broken distribution of ours.
 OFFLINE = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
@@ -37,9 +37,9 @@ SKIP = {".git", ".nox", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", 
 def readme_install_command(text: str | None = None) -> str:
     """The shell command of the README Quickstart's install block (backslash continuations kept)."""
     text = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(r"^Install synco and its four plugins from this checkout.*?^```sh\n(?P<command>.+?)\n```",
+    match = re.search(r"^Install synco and its \w+ plugins from this checkout.*?^```sh\n(?P<command>.+?)\n```",
                       text, re.M | re.S)
-    assert match, "README.md has no install command block after 'Install synco and its four plugins from this checkout'"
+    assert match, "README.md has no install command block after 'Install synco and its N plugins from this checkout'"
     return match["command"].strip()
 
 
