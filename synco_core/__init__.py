@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.php import find_php, php_candidates
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
     from synco_core.frameworkutil.phpvalues import PhpUnknown
+    from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
     from synco_core.fsutil import resolve_inside, safe_relative_path
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
@@ -93,6 +94,8 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "walk_files": ("synco_core.globs", "walk_files"),
     "glob_escape": ("synco_core.globs", "escape"),
     "install_tree": ("synco_core.engines.default_files", "install_tree"),
+    "S3Location": ("synco_core.frameworkutil.s3", "S3Location"),
+    "s3_public_entries": ("synco_core.frameworkutil.s3", "s3_public_entries"),
     # Secrets and messages.
     "register_secret": ("synco_core.redaction", "register_secret"),
     "redact": ("synco_core.redaction", "redact"),
@@ -139,6 +142,7 @@ __all__ = [
     "PhpUnknown",
     "PublicFile",
     "ReceivedFileSet",
+    "S3Location",
     "SanitizeRule",
     "SyncoError",
     "TableInfo",
@@ -170,6 +174,7 @@ __all__ = [
     "register_secret",
     "resolve_inside",
     "run_command",
+    "s3_public_entries",
     "safe_relative_path",
     "walk_files",
 ]

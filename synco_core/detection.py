@@ -6,31 +6,38 @@ import logging
 from pathlib import Path
 
 from synco_core.errors import ConfigError
+from synco_core.hookspecs import Side
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.values import FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
 
 
-def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = None) -> list[Framework]:
-    """Every framework some plugin recognises in ``project_dir``, best first."""
+def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = None,
+                      side: Side = "source") -> list[Framework]:
+    """Every framework some plugin recognises in ``project_dir``, best first (``side``: see
+    :func:`synco_core.hookspecs.detect_framework`)."""
     manager = manager or get_plugin_manager()
     project_dir = project_dir.resolve()
     if not project_dir.is_dir():
         raise ConfigError(f"project directory does not exist: {project_dir}")
-    found = [framework for _, framework in manager.call_each("detect_framework", project_dir=project_dir)]
+    found = [framework for _, framework in manager.call_each("detect_framework", project_dir=project_dir,
+                                                             side=side)]
     return sorted(found, key=lambda f: -f.priority)
 
 
 def detect(
-    project_dir: Path, framework_name: str | None = None, manager: SyncoPluginManager | None = None
+    project_dir: Path, framework_name: str | None = None, manager: SyncoPluginManager | None = None,
+    side: Side = "source",
 ) -> Framework:
     """The one framework of ``project_dir``, amended by every plugin.
 
+    ``side`` is ``"destination"`` where received content is installed into the project (the plugins may
+    then read another environment's settings, see :func:`synco_core.hookspecs.detect_framework`).
     Raises :class:`ConfigError` naming the candidates when none or several match equally well.
     """
     manager = manager or get_plugin_manager()
-    candidates = detect_candidates(project_dir, manager)
+    candidates = detect_candidates(project_dir, manager, side)
     if framework_name:
         wanted = framework_name.lower()
         chosen = [f for f in candidates if wanted in (f.plugin.lower(), f.name.lower())]

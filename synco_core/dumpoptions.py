@@ -25,8 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from synco_core.databases import DB_SET_NAME, for_database_set
 from synco_core.engines.dispatch import inspect_with_engine
-from synco_core.errors import ConfigError
+from synco_core.errors import ConfigError, SyncoError
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
@@ -82,6 +83,37 @@ def resolve_session_dump(framework: Framework, *, all: bool = False, sanitize: b
     if check and framework.database is not None:
         check_strict(framework.database, options, sanitize=sanitize, manager=manager, inventory=inventory)
     return dump
+
+
+def resolve_database_dump(framework: Framework, set_name: str, *, all: bool = False, sanitize: bool = True,
+                          manager: SyncoPluginManager | None = None, inventory: DatabaseInventory | None = INSPECT,
+                          check: bool = True) -> SessionDump:
+    """The dump options of the database set ``set_name`` (``dbDump`` or a named ``dbDump-<name>``).
+
+    A named database gets the plugins' defaults as the default one does (filtered against its own
+    inventory). The framework's explicit options (``.synco.yml``) were written for the default database:
+    for a named one, the rules naming tables or columns it lacks are left out, as the plugins' are, while
+    strict mode (a promise about every database the project ships) stays. ``inventory`` and ``check`` are
+    :func:`resolve_session_dump`'s.
+    """
+    if set_name == DB_SET_NAME:
+        return resolve_session_dump(framework, all=all, sanitize=sanitize, manager=manager, inventory=inventory,
+                                    check=check)
+    manager = manager or get_plugin_manager()
+    target = for_database_set(framework, set_name)
+    assert target.database is not None
+    if inventory is INSPECT:
+        inventory = None
+        try:
+            inventory = inspect_with_engine(target.database, manager)
+        except SyncoError:
+            if check and target.dump_options.strict:
+                raise
+            log.debug("could not inspect %s for its dump options", target.database.url(mask_password=True))
+    if inventory is not None:
+        target = dataclasses.replace(target, dump_options=present_in(target.dump_options, inventory))
+    return resolve_session_dump(target, all=all, sanitize=sanitize, manager=manager, inventory=inventory,
+                                check=check)
 
 
 def inspect_for_options(framework: Framework, manager: SyncoPluginManager, *,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import pluggy
 
@@ -36,9 +36,12 @@ from synco_core.values import (
 
 hookspec = pluggy.HookspecMarker("synco")
 
+#: Which end of a transfer a detection is for (see :func:`detect_framework`).
+Side = Literal["source", "destination"]
+
 
 @hookspec
-def detect_framework(project_dir: Path) -> Framework | None:
+def detect_framework(project_dir: Path, side: Side) -> Framework | None:
     """Recognise the application in ``project_dir``.
 
     Called by ``serve``, ``detect`` and ``install`` (on the source and on the destination), once per
@@ -47,6 +50,12 @@ def detect_framework(project_dir: Path) -> Framework | None:
     for ``--framework``.
 
     :param project_dir: the application's directory (absolute).
+    :param side: ``"source"`` when the answer describes what to send (``serve``, ``detect``, the remote
+        side of ``pull``), ``"destination"`` when it describes where received content goes (``install``,
+        ``receive --install``, ``pull --install``, ``db rollback``). Most frameworks read the same files
+        on both sides and ignore it; one whose configuration holds several environments picks by it
+        (synco-rails: ``production`` on the source, ``development`` on the destination, unless
+        ``RAILS_ENV`` says otherwise).
     :return: a :class:`~synco_core.Framework` with the database configuration, the web root and the
         plugin's defaults, or None when this is not the plugin's framework.
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
+from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set, for_database_set
 from synco_core.destinations import check_destination, local_destination, local_file_sets
 from synco_core.detection import detect
 from synco_core.engines.default_files import carry_dotfiles
@@ -42,6 +43,7 @@ from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.rewriting import install_rewriter, read_source_settings
 from synco_core.sizes import human_size
 from synco_core.values import (
+    DatabaseConfig,
     FilesInstallResult,
     Framework,
     InstallOptions,
@@ -225,7 +227,7 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
         except OSError as exc:
             return None, f"not measured ({exc.strerror or exc})"
         return size, human_size(size)
-    database = framework.database
+    database = database_of_set(framework, step.name)
     if database is None:
         return None, "no database"
     if not remote_ok and not database.is_local(local_hosts_of(framework)):
@@ -261,10 +263,14 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
         if not item.path.exists():
             raise ConfigError(f"received set {item.name!r} is missing its data at {item.path}; run receive again")
         if item.kind == "database":
-            if framework.database is None:
+            database = database_of_set(framework, item.name)
+            if database is None and item.name.startswith(NAMED_SET_PREFIX):
+                name = item.name.removeprefix(NAMED_SET_PREFIX)
+                raise ConfigError(f"the local {framework.name} project has no database {name!r} to install "
+                                  f"{item.name} into (leave it out with --only)")
+            if database is None:
                 raise ConfigError(f"the local {framework.name} project has no database configured to install into")
-            target = framework.database.url(mask_password=True)
-            steps.append(InstallStep("database", item.name, item, target, item.size_bytes))
+            steps.append(InstallStep("database", item.name, item, database.url(mask_password=True), item.size_bytes))
         elif item.kind in ("public", "private"):
             destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
             local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path)
@@ -317,6 +323,8 @@ def check_install_target(framework: Framework, force_remote_target: bool = False
 @dataclass
 class InstallReport:
     database: InstallResult | None = None
+    #: The named databases installed, by set name (``dbDump-<name>``).
+    named_databases: dict[str, InstallResult] = field(default_factory=dict)
     files: list[FilesInstallResult] = field(default_factory=list)
     post_install_run: bool = False
 
@@ -328,6 +336,8 @@ class _Undo:
     folders: list[ReplacedFolder] = field(default_factory=list)
     #: Puts the previous database back, once the database step has run (here or in the background).
     database_rollback: Callable[[], None] | None = None
+    #: The same for each named database installed (``dbDump-<name>``).
+    named_database_rollbacks: list[Callable[[], None]] = field(default_factory=list)
 
 
 def run_install(
@@ -348,8 +358,8 @@ def run_install(
     """
     manager = manager or get_plugin_manager()
     framework = plan.framework
-    if any(s.kind == "database" for s in plan.steps):
-        check_target(framework, force_remote_target, local_hosts)
+    for database_step in (s for s in plan.steps if s.kind == "database"):
+        check_target(for_database_set(framework, database_step.name), force_remote_target, local_hosts)
     if not yes:
         if confirm is None:
             raise NotConfirmedError("install", asked=False)
@@ -366,12 +376,31 @@ def run_install(
         def loading(step: InstallStep) -> bool:
             return step.kind == "database" and installed_database is not None and installed_database.name == step.name
 
+        # A SQLite file inside a folder a files step replaces (Rails keeps its databases in storage/, which is
+        # also Active Storage's root) must be in place before that folder is swapped.
+        database = framework.database
+        loading_file = (Path(database.name) if installed_database is not None and database is not None
+                        and database.engine == "sqlite" else None)
+
+        def order(step: InstallStep) -> int:
+            if loading(step):
+                return 1
+            if step.kind == "files" and loading_file is not None and loading_file.is_relative_to(step.target):
+                return 2
+            return 0
+
         # A database still loading in the background is waited for last: the files go in meanwhile.
-        for step in sorted(plan.steps, key=loading):
+        for step in sorted(plan.steps, key=order):
             if loading(step):
                 assert installed_database is not None
                 undo.database_rollback = installed_database.rollback
                 report.database = installed_database.wait()
+            elif step.kind == "database" and step.name.startswith(NAMED_SET_PREFIX):
+                # Another of the project's databases, installed as the default one is, into its own target.
+                named = for_database_set(framework, step.name)
+                report.named_databases[step.name] = _install_database(step.source, named, force_remote_target,
+                                                                      local_hosts, manager)
+                undo.named_database_rollbacks.append(functools.partial(roll_back_database, named, manager))
             elif step.kind == "database":
                 report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
                                                     manager)
@@ -451,6 +480,8 @@ def _undo(undo: _Undo) -> None:
             restore_folder(folder)
         except (OSError, ConfigError) as exc:
             log.error("could not restore %s after a failed install: %s", folder.path, exc)
+    for rollback in reversed(undo.named_database_rollbacks):
+        rollback()
     if undo.database_rollback is not None:
         undo.database_rollback()
 
@@ -459,7 +490,8 @@ def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
     """Write what this install replaced into the project, for :func:`rollback_install`."""
     framework = plan.framework
     database = framework.database.url(mask_password=True) if report.database and framework.database else ""
-    state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders))
+    state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders),
+                         named_databases=list(report.named_databases))
     try:
         write_state(state)
     except OSError as exc:
@@ -480,14 +512,21 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
     if state is None:
         return None
     manager = manager or get_plugin_manager()
-    database = framework.database if state.database else None
-    if state.database and database is None:
+    if state.database and framework.database is None:
         raise ConfigError("the last install replaced a database, but the local project has none configured now")
+    # The default database first, then the named ones the install replaced (``dbDump-<name>``).
+    set_names = [DB_SET_NAME] * bool(state.database) + state.named_databases
+    databases = []
+    for set_name in set_names:
+        database = database_of_set(framework, set_name)
+        if database is None:
+            raise ConfigError(f"the last install replaced the database of {set_name}, but the local project has "
+                              f"no database {set_name.removeprefix(NAMED_SET_PREFIX)!r} now")
+        check_target(for_database_set(framework, set_name), force_remote_target)
+        databases.append(database)
     for folder in state.folders:
         folder.check()
-    if database is not None:
-        check_target(framework, force_remote_target)
-    targets = ([f"database {database.url(mask_password=True)}"] if database is not None else []) + [
+    targets = [f"database {database.url(mask_password=True)}" for database in databases] + [
         f"folder {folder.path}" for folder in state.folders
     ]
     if not targets:
@@ -500,8 +539,16 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
         if not confirm(question):
             raise NotConfirmedError("roll back", asked=True)
     options = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
-    if database is not None:
-        rollback_with_engine(database, options, manager)
+    rolled_back: list[DatabaseConfig] = []
+    try:
+        for database in databases:
+            rollback_with_engine(database, options, manager)
+            rolled_back.append(database)
+    except SyncoError:
+        # A rollback swaps: swapping the ones done again puts them back as they were.
+        for database in reversed(rolled_back):
+            rollback_with_engine(database, options, manager)
+        raise
     swapped: list[ReplacedFolder] = []
     try:
         for folder in state.folders:
@@ -512,7 +559,7 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
                 swap_folder(done)
             except (OSError, ConfigError) as again:
                 log.error("could not swap %s back: %s", done.path, again)
-        if database is not None:
+        for database in reversed(databases):
             rollback_with_engine(database, options, manager)
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
@@ -578,7 +625,7 @@ def install_received(
     :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
     """
     received = load_received(folder)
-    framework = framework or detect(project_dir, framework_name)
+    framework = framework or detect(project_dir, framework_name, side="destination")
     if site_url:
         framework.site_url = site_url
     plan = plan_install(received, framework, only)
@@ -593,9 +640,12 @@ def install_received(
              + (f" (previous content kept as {db.backup})" if db.backup else ""))
         if db.rewritten_values:
             echo(f"Rewrote {db.rewritten_values} values while loading, for the local site")
+    for set_name, named in report.named_databases.items():
+        echo(f"Installed database {named.database} ({set_name}): {named.tables} tables, {named.rows} rows"
+             + (f" (previous content kept as {named.backup})" if named.backup else ""))
     for files in report.files:
         echo(f"Installed {files.files} files into {files.destination}")
-    if report.database is not None or report.files:
+    if report.database is not None or report.named_databases or report.files:
         echo("synco db rollback, run in the project, puts back what this install replaced")
     if framework.post_install and not report.post_install_run:
         echo("Next, run in the project (or pass --post-install):")
@@ -694,7 +744,7 @@ class ReceiveInstall:
                  framework_name: str | None = None, check_database: bool = True,
                  manager: SyncoPluginManager | None = None, site_url: str | None = None) -> None:
         self.project_dir = project_dir
-        self.framework = detect(project_dir, framework_name, manager)
+        self.framework = detect(project_dir, framework_name, manager, side="destination")
         if site_url:
             self.framework.site_url = site_url
         self.force_remote_target = force_remote_target
@@ -724,6 +774,8 @@ class ReceiveInstall:
             self.database = None
         if not self.early_database or self.database is not None or entry.get("kind") != "database":
             return
+        if str(entry.get("name") or "").startswith(NAMED_SET_PREFIX):
+            return  # A named database is installed with the rest, into its own target, at the end.
         if self.framework.database is None:
             return  # plan_install reports this, with the rest, at the end
         item = received_set(folder, entry)

@@ -105,7 +105,7 @@ def _public_prefixes(project_dir: Path, known: tuple[str, ...] | None) -> tuple[
 
     if known is None:
         try:
-            known = detect(project_dir).public_prefixes
+            known = detect(project_dir, side="destination").public_prefixes
         except SyncoError:
             known = ()
     return tuple(dict.fromkeys((*known, *DEFAULT_PREFIXES)))

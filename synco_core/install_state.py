@@ -54,6 +54,8 @@ class InstallState:
     #: The database the install replaced (masked URL), or "" when it installed files only.
     database: str = ""
     folders: list[ReplacedFolder] = field(default_factory=list)
+    #: The named databases it replaced too, by file set (``dbDump-<name>``).
+    named_databases: list[str] = field(default_factory=list)
 
 
 def _remove(path: Path) -> None:
@@ -114,6 +116,7 @@ def write_state(state: InstallState) -> None:
         "version": 1,
         "session": state.session,
         "database": state.database,
+        "namedDatabases": state.named_databases,
         "folders": [
             {"path": _relative(f.path, state.project_dir), "backup": _relative(f.backup, state.project_dir),
              "previous": f.previous, "kept": list(f.kept)}
@@ -145,7 +148,11 @@ def read_state(project_dir: Path) -> InstallState | None:
             previous=bool(entry.get("previous")),
             kept=tuple(str(k) for k in entry.get("kept") or ()),
         ))
-    return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders)
+    named = data.get("namedDatabases") or []
+    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+        raise ConfigError(f"{state_file} is not a synco install record")
+    return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders,
+                        named_databases=named)
 
 
 def forget_state(project_dir: Path) -> None:

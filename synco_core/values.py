@@ -355,6 +355,11 @@ class Framework:
     #: The URL the site is reached at, when known: what the plugin read (WordPress's ``WP_HOME``) or, on the
     #: destination, ``--site-url``, which wins. Plugins that rewrite the source's URLs on install use it.
     site_url: str | None = None
+    #: The project's other databases by name, besides ``database`` (Django's aliases besides ``default``,
+    #: Rails' databases besides ``primary``): listed by ``detect``, dumped only when ``serve --only
+    #: dbDump-<name>`` asks for one, and installed into the local project's database of the same name.
+    #: Names hold letters, digits, ``_``, ``.`` and inner ``-``; list others in ``settings["connections"]``.
+    databases: dict[str, DatabaseConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

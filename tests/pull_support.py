@@ -3,8 +3,8 @@
 The remote side of a pull is another process (started through ssh, or a docker/kubectl shim), so the test
 framework plugin cannot be registered in-process: it is written as a tiny distribution (a module plus a
 ``.dist-info`` with an entry point in the ``synco`` group) into a folder that goes on the remote side's
-``PYTHONPATH``. Its project is marked by ``synco-pulltest.json`` and has a SQLite database, public files
-under ``public/uploads`` and private files under ``storage``.
+``PYTHONPATH``. Its project is marked by ``synco-pulltest.json`` and has a SQLite database (and the named
+ones its ``named`` lists), public files under ``public/uploads`` and private files under ``storage``.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def detect_framework(project_dir):
         database = DatabaseConfig(engine="sqlite", name=str(project_dir / config["sqlite"]))
     else:
         database = parse_database_url(config["database_url"])
+    named = {name: DatabaseConfig(engine="sqlite", name=str(project_dir / path))
+             for name, path in config.get("named", {}).items()}
     return Framework(name="PullTest", plugin="pulltest", project_dir=project_dir, database=database,
-                     web_root=project_dir / "public", priority=5, reason=MARKER)
+                     databases=named, web_root=project_dir / "public", priority=5, reason=MARKER)
 
 
 @hookimpl

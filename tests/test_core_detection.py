@@ -150,3 +150,47 @@ def test_list_file_sets_joins_plugins_and_filters(plugin_manager: SyncoPluginMan
     assert [s.name for s in only] == ["private"]
     with pytest.raises(ConfigError, match="unknown file set\\(s\\): nope; available: uploads, private"):
         list_file_sets(framework, FileSetOptions(only=("nope",)), plugin_manager)
+
+
+class SideRecorder:
+    """A framework plugin that records the ``side`` of every detection it is asked for."""
+
+    def __init__(self) -> None:
+        self.sides: list[str] = []
+
+    @hookimpl
+    def detect_framework(self, project_dir: Path, side: str) -> Framework | None:
+        self.sides.append(side)
+        return Framework(name="Sided", plugin="sided", project_dir=project_dir, reason=f"asked for the {side}")
+
+
+@pytest.mark.hook("detect_framework")
+def test_detection_tells_the_side(plugin_manager: SyncoPluginManager, register_plugin: Register,
+                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is sent is detected for the source; where received content goes, for the destination."""
+    recorder = SideRecorder()
+    register_plugin(recorder, "sided")
+    assert detect(tmp_path).reason == "asked for the source"
+    assert detect(tmp_path, side="destination").reason == "asked for the destination"
+    received = tmp_path / "received"
+    received.mkdir()
+    (received / ".synco-received.json").write_text('{"version": 1, "session": "s", "fileSets": []}')
+    recorder.sides.clear()
+    assert run("detect", str(tmp_path)).exit_code == 0
+    assert recorder.sides == ["source"]
+    recorder.sides.clear()
+    result = run("install", str(received), "--project", str(tmp_path), "--plan")
+    assert result.exit_code == 0, result.output
+    assert recorder.sides == ["destination"]
+    recorder.sides.clear()
+    monkeypatch.chdir(tmp_path)
+    run("db", "rollback", "--yes")
+    assert recorder.sides == ["destination"], "rollback puts back the local (destination) project's content"
+
+
+def test_a_plugin_without_side_still_detects(plugin_manager: SyncoPluginManager, register_plugin: Register,
+                                             tmp_path: Path) -> None:
+    """``side`` is an addition: implementations that do not name it keep working on both sides."""
+    register_plugin(marker_plugin("alpha", "alpha.txt"), "alpha")
+    (tmp_path / "alpha.txt").touch()
+    assert detect(tmp_path, side="destination").plugin == "alpha"

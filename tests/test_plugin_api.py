@@ -64,7 +64,8 @@ def core_references(path: Path) -> Iterator[tuple[int, str, str | None]]:
 def test_plugins_exist() -> None:
     # Guards the walk itself: with no files found, the edge test below would pass vacuously.
     names = {p.name for p in PLUGIN_ROOTS}
-    assert {"synco-generic", "synco-laravel", "synco-neos", "synco-symfony", "synco-hugo"} <= names
+    assert {"synco-generic", "synco-laravel", "synco-neos", "synco-symfony", "synco-django", "synco-rails",
+            "synco-hugo"} <= names
     assert sum(1 for _ in plugin_files()) > 20
 
 

@@ -8,8 +8,10 @@ the argv synco built.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import stat
 import sys
 from pathlib import Path
@@ -59,6 +61,25 @@ def test_pull_docker_shim(shim_env: dict[str, str], project: Project, tmp_path: 
     calls = _calls(shim_env)
     assert calls and all(call[:4] == ["docker", "exec", "-i", "web-1"] for call in calls)
     assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
+
+
+def test_pull_named_database_only_when_asked(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    """A framework's named database comes with ``--only dbDump-<name>``, beside the streamed default one."""
+    connection = sqlite3.connect(project.root / "logs.sqlite")
+    with connection:
+        connection.execute("CREATE TABLE hits (id INTEGER PRIMARY KEY, path TEXT)")
+        connection.executemany("INSERT INTO hits (path) VALUES (?)", [(f"/page/{i}",) for i in range(7)])
+    connection.close()
+    (project.root / "synco-pulltest.json").write_text('{"sqlite": "db.sqlite", "named": {"logs": "logs.sqlite"}}')
+    result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "plain"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "plain" / "dbDump-logs.sqlite").exists(), "not asked for: not dumped"
+    result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out", "--only", "dbDump,dbDump-logs"],
+                       shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
+    with contextlib.closing(sqlite3.connect(tmp_path / "out" / "dbDump-logs.sqlite")) as logs:
+        assert logs.execute("SELECT COUNT(*) FROM hits").fetchone() == (7,)
 
 
 def test_pull_docker_compose_shim_with_zipapp(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:

@@ -220,7 +220,8 @@ class _Source:
         the stream, the same way it reads a finished artifact. The thread is one of the server's
         background jobs, which ``wait_stream`` and ``bye`` wait for.
         """
-        from synco_core.session.build import DB_SET_NAME, dump_set
+        from synco_core.databases import DB_SET_NAME
+        from synco_core.session.build import dump_set
 
         def tee(name: str) -> Callable[[bytes], object] | None:
             if not name.startswith("dump."):

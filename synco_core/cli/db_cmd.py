@@ -203,7 +203,7 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
         from synco_core.detection import detect
         from synco_core.install import local_hosts_of, rollback_install
 
-        framework = detect(Path.cwd())
+        framework = detect(Path.cwd(), side="destination")
         done = rollback_install(framework, yes=yes, confirm=asker(), force_remote_target=force_remote_target)
         if done is not None:
             for line in done:

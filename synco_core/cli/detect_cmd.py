@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from synco_core.cli.options import debug_option
+from synco_core.databases import named_sets
 from synco_core.detection import detect, list_file_sets
 from synco_core.dumpoptions import resolve_session_dump
 from synco_core.values import DumpOptions, FileSet, FileSetOptions, Framework
@@ -36,6 +37,8 @@ def describe(framework: Framework, file_sets: list[FileSet], options: DumpOption
         "configSource": framework.config_source,
         "database": framework.database.masked() if framework.database else None,
         "otherConnections": other_connections(framework),
+        # The named databases serve dumps when --only names their set (dbDump-<name>).
+        "namedDatabases": {set_name: database.masked() for set_name, database in named_sets(framework).items()},
         "webRoot": str(framework.web_root) if framework.web_root else None,
         "publicPrefixes": list(framework.public_prefixes),
         "dump": {
@@ -88,6 +91,8 @@ def command(path: Path, framework_name: str | None, all_files: bool, as_json: bo
     db = info["database"]
     source = f"  [from {db['source']}]" if db and db["source"] else ""
     click.echo(f"Database:   {db['url'] if db else 'none'}{source}")
+    for set_name, named in info["namedDatabases"].items():
+        click.echo(f"Not dumped: {named['url']}  [serve --only {set_name}]")
     for name, url in info["otherConnections"].items():
         click.echo(f"Not dumped: {name}: {url}")
     click.echo(f"Web root:   {info['webRoot'] or 'none'}")

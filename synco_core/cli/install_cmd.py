@@ -30,7 +30,8 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
             site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
-        plan = plan_install(load_received(folder), detect(project_dir, framework_name), split_names(only))
+        local = detect(project_dir, framework_name, side="destination")
+        plan = plan_install(load_received(folder), local, split_names(only))
         if as_json:
             click.echo(json.dumps(plan.to_json(remote_ok=force_remote_target), indent=2))
         else:

@@ -50,7 +50,8 @@ def _warn(line: str) -> None:
                    "--ask-password than on the command line, which other users of the machine can see.")
 @click.option("--ask-password", is_flag=True, help="Ask for the scrypt passphrase (hidden, twice).")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters.")
-@click.option("--only", multiple=True, metavar="SET[,SET]", help="Prepare only these sets (dbDump = database).")
+@click.option("--only", multiple=True, metavar="SET[,SET]",
+              help="Prepare only these sets (dbDump = the database, dbDump-NAME = the named database NAME).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
 @click.option("--ttl", "ttl_minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               metavar="MINUTES", help="Remove the session after this many minutes.")

@@ -117,7 +117,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             if not force_upload:
                 echo(f"Starting synco on {remote.describe()}")
             from synco_core import age
-            from synco_core.session.build import DB_SET_NAME
+            from synco_core.databases import DB_SET_NAME
             from synco_core.transfer.receive import ReceiveOptions, receive_session
             from synco_core.transfer.transport import HttpTransport
 

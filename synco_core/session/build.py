@@ -18,13 +18,20 @@ import stat
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from synco_core import __version__, dumpprogress
+from synco_core.databases import (
+    DB_SET_NAME,
+    NAMED_SET_PREFIX,
+    database_of_set,
+    is_database_set,
+    requested_named_sets,
+)
 from synco_core.detection import list_file_sets
-from synco_core.dumpoptions import SessionDump, describe_rules, resolve_session_dump, table_key
+from synco_core.dumpoptions import SessionDump, describe_rules, resolve_database_dump, resolve_session_dump, table_key
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.index.hashcache import HashCache, cache_file, cache_folder
@@ -53,8 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The name of the database file set, as Go synco calls it; ``--only dbDump`` selects it.
-DB_SET_NAME = "dbDump"
 #: The wire types a Go synco v2 ``receive`` understands; ``--compat`` sessions hold nothing else.
 GO_TYPES = frozenset({"MysqlDump", PUBLIC_FILES, PRIVATE_FILES})
 #: The only engine whose dumps Go synco v2 can load.
@@ -67,7 +72,8 @@ class BuildOptions:
 
     #: ``--all``: include the sets the framework skips by default (thumbnails, caches).
     all: bool = False
-    #: ``--only``: names of the sets wanted (``dbDump`` for the database); empty means everything.
+    #: ``--only``: names of the sets wanted (``dbDump`` for the database, ``dbDump-<name>`` for another of the
+    #: project's named databases, which only this brings in); empty means everything else.
     only: tuple[str, ...] = ()
     #: Compress dumps, tars and indexes with zstd. Off for a session a Go synco v2 receiver must read.
     compress: bool = True
@@ -80,7 +86,10 @@ class BuildOptions:
     #: The dump options, resolved once (``serve`` resolves and checks them before creating the session
     #: folder); None: the build resolves them itself, once, when it dumps.
     dump: SessionDump | None = None
-    #: Leave the database out entirely.
+    #: The dump options of the named databases ``only`` asks for, by set name, resolved and checked before
+    #: the session folder exists (``serve``); a set missing here is resolved when it is dumped.
+    named_dumps: dict[str, SessionDump] = field(default_factory=dict)
+    #: Leave the default database out (``pull`` streams it on its own); named databases still come.
     skip_database: bool = False
     #: Unix time after which the session is removed (recorded in meta for the receiver).
     expires_at: int | None = None
@@ -135,11 +144,15 @@ def build_session(
     folder.write_meta(meta)
 
     wanted = set(options.only)
+    named = requested_named_sets(framework, options.only)
     if includes_database(framework, options):
-        meta.file_sets.append(dump_set(framework, folder, options, step, manager, reporter))
+        meta.file_sets.append(dump_set(framework, folder, options, step, manager, reporter=reporter))
+        folder.write_meta(meta)
+    for set_name in named:
+        meta.file_sets.append(dump_set(framework, folder, options, step, manager, set_name))
         folder.write_meta(meta)
 
-    file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
+    file_set_names = tuple(name for name in options.only if not is_database_set(name))
     if not options.only or file_set_names:
         sets = list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager)
         for file_set in sets:
@@ -165,16 +178,24 @@ def build_session(
 
 
 def dump_set(framework: Framework, folder: SessionFolder, options: BuildOptions, step: StepCallback,
-             manager: SyncoPluginManager | None = None, reporter: Reporter | None = None) -> WireFileSet:
-    """The database file set: the compat and strict checks, then the dump (``synco pull`` runs this in a
-    thread of its own, beside the rest of :func:`build_session`)."""
-    assert framework.database is not None
+             manager: SyncoPluginManager | None = None, set_name: str = DB_SET_NAME,
+             reporter: Reporter | None = None) -> WireFileSet:
+    """A database file set (the default database unless ``set_name`` names another): the compat and
+    strict checks, then the dump (``synco pull`` runs the default one in a thread of its own, beside the
+    rest of :func:`build_session`)."""
+    database = database_of_set(framework, set_name)
+    assert database is not None
     check_compat(framework, options)
     # Resolving checks strict mode too; serve has done both before the session folder existed.
-    dump = options.dump or resolve_session_dump(framework, all=options.all, sanitize=options.sanitize,
-                                                manager=manager)
-    step(f"dumping the {framework.database.engine} database")
-    return write_dump(framework, folder, options, dump, manager, reporter)
+    if set_name == DB_SET_NAME:
+        dump = options.dump or resolve_session_dump(framework, all=options.all, sanitize=options.sanitize,
+                                                    manager=manager)
+    else:
+        dump = options.named_dumps.get(set_name) or resolve_database_dump(
+            framework, set_name, all=options.all, sanitize=options.sanitize, manager=manager)
+    which = "" if set_name == DB_SET_NAME else f" {set_name.removeprefix(NAMED_SET_PREFIX)!r}"
+    step(f"dumping the {database.engine} database{which}")
+    return write_dump(framework, folder, options, dump, manager, set_name, reporter)
 
 
 def includes_database(framework: Framework, options: BuildOptions) -> bool:
@@ -184,26 +205,36 @@ def includes_database(framework: Framework, options: BuildOptions) -> bool:
 
 
 def check_compat(framework: Framework, options: BuildOptions) -> None:
-    """Under ``--compat``, refuse a database Go synco v2 cannot load (it only knows MySQL dumps)."""
-    if options.compat and includes_database(framework, options):
+    """Under ``--compat``, refuse a database Go synco v2 cannot load (it only knows MySQL dumps, and one
+    database per session)."""
+    if not options.compat:
+        return
+    if includes_database(framework, options):
         assert framework.database is not None
         if framework.database.engine != GO_ENGINE:
             raise ConfigError(f"--compat: Go synco v2 can only load MySQL dumps, not {framework.database.engine}; "
                               f"leave the database out with --only or drop --compat")
+    named = requested_named_sets(framework, options.only)
+    if named:
+        raise ConfigError(f"--compat: Go synco v2 knows one database per session ({DB_SET_NAME}); "
+                          f"leave {', '.join(named)} out or drop --compat")
 
 
 def write_dump(framework: Framework, folder: SessionFolder, options: BuildOptions, dump: SessionDump,
-               manager: SyncoPluginManager | None = None, reporter: Reporter | None = None) -> WireFileSet:
-    """Dump the framework's database through the engines: dump -> zstd -> age -> ``dump.*.enc``."""
-    database = framework.database
+               manager: SyncoPluginManager | None = None, set_name: str = DB_SET_NAME,
+               reporter: Reporter | None = None) -> WireFileSet:
+    """Dump a database of the framework through the engines: dump -> zstd -> age -> ``dump.*.enc`` (the
+    default database) or ``dump-<name>.*.enc`` (the named database of the set ``dbDump-<name>``)."""
+    database = database_of_set(framework, set_name)
     assert database is not None
     dump_options = dump.options
     source_settings = options.source_settings
     if source_settings is None:
         source_settings = collect_source_settings(framework, manager)
+    stem = "dump" if set_name == DB_SET_NAME else f"dump-{_safe_artifact_part(set_name.removeprefix(NAMED_SET_PREFIX))}"
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
-    neutral = "dump.enc"
+    neutral = f"{stem}.enc"
     with folder.artifact(neutral, compress=options.compress) as (plain, stats):
         bar: contextlib.AbstractContextManager[DumpBar | None] = contextlib.nullcontext()
         if reporter is not None and reporter.enabled:
@@ -212,7 +243,7 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         with bar as listener, dumpprogress.listening(listener):
             result = dump_with_engine(database, cast(BinaryIO, plain), dump_options, manager)
     extension = "sqlite" if result.format == "sqlite" else ("sql" if result.format == "sql" else result.format)
-    file_name = f"dump.{_safe_artifact_part(extension)}{'.zst' if options.compress else ''}.enc"
+    file_name = f"{stem}.{_safe_artifact_part(extension)}{'.zst' if options.compress else ''}.enc"
     os.replace(folder.path / neutral, folder.path / file_name)
     written = stats[0]
     wire_type = result.wire_type if result.wire_type else "MysqlDump"
@@ -237,7 +268,7 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         strict=dump_options.strict or None,
         source_settings=source_settings,
     )
-    return WireFileSet(name=DB_SET_NAME, type=wire_type, dump=info)
+    return WireFileSet(name=set_name, type=wire_type, dump=info)
 
 
 def _dump_estimate(database: DatabaseConfig, dump: SessionDump,

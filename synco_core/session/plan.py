@@ -13,13 +13,13 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from synco_core.databases import DB_SET_NAME, database_of_set, is_database_set, requested_named_sets
 from synco_core.detection import list_file_sets
-from synco_core.dumpoptions import check_strict, describe_rules, resolve_session_dump, strict_violations, table_key
+from synco_core.dumpoptions import check_strict, describe_rules, resolve_database_dump, strict_violations, table_key
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.build import (
-    DB_SET_NAME,
     GO_ENGINE,
     BuildOptions,
     _walk,
@@ -65,6 +65,22 @@ class FileSetPlan:
 
 
 @dataclass
+class DatabasePlan:
+    """One database of the plan (the default one's fields are :class:`SessionPlan`'s own, for the JSON
+    readers that know one database; the named databases ``--only`` adds are listed as these)."""
+
+    #: The file set: ``dbDump``, or ``dbDump-<name>`` for a named database.
+    name: str
+    database: dict[str, Any]
+    tables: list[TablePlan] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    strict: bool = False
+    strict_violations: list[str] = field(default_factory=list)
+    refusal: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class SessionPlan:
     """Everything ``serve --plan`` reports."""
 
@@ -81,6 +97,8 @@ class SessionPlan:
     refusal: str | None = None
     file_sets: list[FileSetPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The project's named databases ``--only dbDump-<name>`` adds.
+    named_databases: list[DatabasePlan] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,46 +147,64 @@ def _measure(file_set: FileSet, result: FileSetPlan) -> None:
     result.file_count, result.size_bytes = count, size
 
 
+def _plan_database(framework: Framework, options: BuildOptions, set_name: str,
+                   manager: SyncoPluginManager | None = None) -> DatabasePlan:
+    """The plan of one database set: its tables as the engine's statistics see them, and the rules."""
+    database = database_of_set(framework, set_name)
+    assert database is not None
+    part = DatabasePlan(name=set_name, database={"engine": database.engine, "url": database.url(mask_password=True)})
+    if options.compat:
+        if set_name != DB_SET_NAME:
+            part.refusal = f"--compat: Go synco v2 knows one database per session ({DB_SET_NAME}), not {set_name}"
+        elif database.engine != GO_ENGINE:
+            part.refusal = f"--compat: Go synco v2 can only load MySQL dumps, not {database.engine}"
+    inventory: DatabaseInventory | None = None
+    try:
+        inventory = inspect_with_engine(database, manager)
+    except SyncoError as exc:
+        part.database["error"] = str(exc)
+    # The plan reports what strict mode would refuse instead of refusing, so the check runs below.
+    dump = resolve_database_dump(framework, set_name, all=options.all, sanitize=options.sanitize, manager=manager,
+                                 inventory=inventory, check=False)
+    dump_options = dump.options
+    part.strict = dump_options.strict
+    part.rules = describe_rules(dump_options)
+    if inventory is not None:
+        part.database["server_version"] = inventory.server_version
+        part.tables = [_table_plan(t.name, t.kind, t.rows_estimate, t.size_bytes, dump_options)
+                       for t in inventory.tables]
+        if dump_options.strict:
+            part.strict_violations = strict_violations(dump_options, inventory)
+            try:
+                check_strict(database, dump_options, sanitize=options.sanitize, inventory=inventory)
+            except ConfigError as exc:
+                part.refusal = part.refusal or str(exc)
+    if not options.sanitize:
+        part.notes.append(f"--no-sanitize: {len(dump.dropped_rewrites)} column rewrite(s) of the sanitising "
+                          "rules are not applied; raw values would be shipped")
+    return part
+
+
 def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPluginManager | None = None) -> SessionPlan:
     """Work out the plan of a session of ``framework`` with ``options``; nothing is written."""
     plan = SessionPlan(framework=framework.name, project_dir=str(framework.project_dir), sanitize=options.sanitize)
     if includes_database(framework, options):
-        database = framework.database
-        assert database is not None
-        plan.database = {"engine": database.engine, "url": database.url(mask_password=True)}
-        if options.compat and database.engine != GO_ENGINE:
-            plan.refusal = f"--compat: Go synco v2 can only load MySQL dumps, not {database.engine}"
-        inventory: DatabaseInventory | None = None
-        try:
-            inventory = inspect_with_engine(database, manager)
-        except SyncoError as exc:
-            plan.database["error"] = str(exc)
-        # The plan reports what strict mode would refuse instead of refusing, so the check runs below.
-        dump = resolve_session_dump(framework, all=options.all, sanitize=options.sanitize, manager=manager,
-                                    inventory=inventory, check=False)
-        dump_options = dump.options
-        plan.strict = dump_options.strict
-        plan.rules = describe_rules(dump_options)
-        if inventory is not None:
-            plan.database["server_version"] = inventory.server_version
-            plan.tables = [_table_plan(t.name, t.kind, t.rows_estimate, t.size_bytes, dump_options)
-                           for t in inventory.tables]
-            if dump_options.strict:
-                plan.strict_violations = strict_violations(dump_options, inventory)
-                try:
-                    check_strict(database, dump_options, sanitize=options.sanitize, inventory=inventory)
-                except ConfigError as exc:
-                    plan.refusal = plan.refusal or str(exc)
-        if not options.sanitize:
-            plan.notes.append(f"--no-sanitize: {len(dump.dropped_rewrites)} column rewrite(s) of the sanitising "
-                              "rules are not applied; raw values would be shipped")
+        main = _plan_database(framework, options, DB_SET_NAME, manager)
+        plan.database, plan.tables, plan.rules = main.database, main.tables, main.rules
+        plan.strict, plan.strict_violations, plan.refusal = main.strict, main.strict_violations, main.refusal
+        plan.notes.extend(main.notes)
+    for set_name in requested_named_sets(framework, options.only):
+        named = _plan_database(framework, options, set_name, manager)
+        plan.named_databases.append(named)
+        plan.refusal = plan.refusal or named.refusal
+        plan.notes.extend(f"{set_name}: {note}" for note in named.notes)
     if options.compat:
         # Imported here: the runner imports the builder, and the plan is only ever built from the CLI.
         from synco_core.session.runner import COMPAT_NOTES
 
         plan.notes.extend(COMPAT_NOTES)
     wanted = set(options.only)
-    file_set_names = tuple(name for name in options.only if name != DB_SET_NAME)
+    file_set_names = tuple(name for name in options.only if not is_database_set(name))
     if not options.only or file_set_names:
         for file_set in list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager):
             result = FileSetPlan(name=file_set.name, kind=file_set.kind, status="included")
@@ -186,37 +222,48 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
     return plan
 
 
+def _database_lines(part: DatabasePlan, sanitize: bool, label: str = "Database") -> list[str]:
+    """One database of the plan as text: the server, each table and what the dump does to it."""
+    lines = []
+    version = part.database.get("server_version")
+    engine = f" ({part.database['engine']} {version})" if version else ""
+    lines.append(f"{label}: {part.database['url']}{engine}")
+    if "error" in part.database:
+        lines.append(f"  cannot inspect: {part.database['error']}")
+    for table in part.tables:
+        what = {"all": "all rows", "none": "NO ROWS (structure only)", "view": "view",
+                "filtered": "filtered"}[table.rows]
+        details = []
+        if table.where:
+            details.append(f"where {table.where}")
+        if table.keep_newest:
+            details.append(table.keep_newest)
+        if table.sanitized:
+            details.append("sanitised: " + ", ".join(f"{c} -> {r}" for c, r in table.sanitized.items()))
+        suffix = f"; {'; '.join(details)}" if details else ""
+        size = human_size(table.size_bytes)
+        lines.append(f"  {table.name:<32} ~{table.rows_estimate:>9} rows {size:>10}  {what}{suffix}")
+    if not sanitize:
+        lines.append("  SANITISING OFF (--no-sanitize): column rewrites are not applied")
+    if part.strict:
+        if part.strict_violations:
+            count = len(part.strict_violations)
+            lines.append(f"  strict mode: {count} table(s)/column(s) neither masked nor kept: "
+                         + ", ".join(part.strict_violations))
+        else:
+            lines.append("  strict mode: every table and column is masked, kept or without rows")
+    return lines
+
+
 def plan_lines(plan: SessionPlan) -> list[str]:
     """The plan as text for a terminal."""
     lines = [f"Plan for {plan.framework} in {plan.project_dir} (nothing is written)"]
     if plan.database is not None:
-        version = plan.database.get("server_version")
-        engine = f" ({plan.database['engine']} {version})" if version else ""
-        lines.append(f"Database: {plan.database['url']}{engine}")
-        if "error" in plan.database:
-            lines.append(f"  cannot inspect: {plan.database['error']}")
-        for table in plan.tables:
-            what = {"all": "all rows", "none": "NO ROWS (structure only)", "view": "view",
-                    "filtered": "filtered"}[table.rows]
-            details = []
-            if table.where:
-                details.append(f"where {table.where}")
-            if table.keep_newest:
-                details.append(table.keep_newest)
-            if table.sanitized:
-                details.append("sanitised: " + ", ".join(f"{c} -> {r}" for c, r in table.sanitized.items()))
-            suffix = f"; {'; '.join(details)}" if details else ""
-            size = human_size(table.size_bytes)
-            lines.append(f"  {table.name:<32} ~{table.rows_estimate:>9} rows {size:>10}  {what}{suffix}")
-        if not plan.sanitize:
-            lines.append("  SANITISING OFF (--no-sanitize): column rewrites are not applied")
-        if plan.strict:
-            if plan.strict_violations:
-                count = len(plan.strict_violations)
-                lines.append(f"  strict mode: {count} table(s)/column(s) neither masked nor kept: "
-                             + ", ".join(plan.strict_violations))
-            else:
-                lines.append("  strict mode: every table and column is masked, kept or without rows")
+        main = DatabasePlan(name=DB_SET_NAME, database=plan.database, tables=plan.tables, rules=plan.rules,
+                            strict=plan.strict, strict_violations=plan.strict_violations)
+        lines.extend(_database_lines(main, plan.sanitize))
+    for named in plan.named_databases:
+        lines.extend(_database_lines(named, plan.sanitize, f"Database {named.name}"))
     if plan.file_sets:
         lines.append("File sets:")
         for fs in plan.file_sets:

@@ -22,7 +22,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from synco_core.dumpoptions import SessionDump, format_names, resolve_session_dump
+from synco_core.databases import requested_named_sets
+from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
 from synco_core.session.build import BuildOptions, build_session, check_compat, includes_database
@@ -149,7 +150,8 @@ def no_sanitize_warning(dump: SessionDump) -> str:
 
 def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], None],
             manager: SyncoPluginManager | None = None) -> None:
-    """The checks that must pass before anything is written: ``--compat``, strict mode, ``--no-sanitize``.
+    """The checks that must pass before anything is written: ``--compat``, strict mode, ``--no-sanitize``,
+    ``--only`` naming a database the project does not have.
 
     ``--compat`` also turns compression off and makes sure a passphrase is set.
     """
@@ -168,6 +170,11 @@ def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], N
         build.dump = resolve_session_dump(framework, all=build.all, sanitize=build.sanitize, manager=manager)
         if not build.sanitize:
             warn(no_sanitize_warning(build.dump))
+    for set_name in requested_named_sets(framework, build.only):
+        build.named_dumps[set_name] = dump = resolve_database_dump(framework, set_name, all=build.all,
+                                                                   sanitize=build.sanitize, manager=manager)
+        if not build.sanitize:
+            warn(f"{set_name}: {no_sanitize_warning(dump)}")
 
 
 def serve(

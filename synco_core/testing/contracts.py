@@ -28,6 +28,7 @@ from synco_core.engines.dispatch import (
 )
 from synco_core.errors import SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.hookspecs import Side
 from synco_core.plugins import SyncoPluginManager
 from synco_core.values import (
     DatabaseConfig,
@@ -126,10 +127,10 @@ class FrameworkPluginContract:
         yield plugin_manager
         plugin_manager.unregister(self.plugin_name)
 
-    def detect_own(self, manager: SyncoPluginManager, project_dir: Path) -> Framework | None:
+    def detect_own(self, manager: SyncoPluginManager, project_dir: Path, side: Side = "source") -> Framework | None:
         """The plugin's own ``detect_framework`` answer for ``project_dir`` (at most one is allowed)."""
         answers = [a for a in _call_plugin(manager, "detect_framework", self.plugin_name,
-                                           project_dir=project_dir.resolve()) if a is not None]
+                                           project_dir=project_dir.resolve(), side=side) if a is not None]
         assert len(answers) <= 1, f"plugin {self.plugin_name} answered detect_framework {len(answers)} times"
         return answers[0] if answers else None
 
@@ -221,20 +222,21 @@ class FrameworkPluginContract:
             assert not answer, f"plugin {self.plugin_name} listed file sets for another plugin's framework"
 
     def test_database_password_masked(self, contract_manager: SyncoPluginManager, project_dir: Path) -> None:
+        """The database and every named one (``Framework.databases``) hide their passwords."""
         framework = self.detect_own(contract_manager, project_dir)
         assert framework is not None
-        database = framework.database
-        if database is None:
-            return
-        assert isinstance(database, DatabaseConfig)
-        masked = database.masked()
-        text = json.dumps(masked)
-        if database.password:
-            assert masked["password"] == "***"
-            assert database.password not in text, "the password shows in DatabaseConfig.masked()"
-            assert database.password not in repr(database)
-        else:
-            assert masked["password"] is None
+        assert isinstance(framework.databases, dict), "Framework.databases is not a dict of name -> DatabaseConfig"
+        databases = [framework.database, *framework.databases.values()]
+        for database in (d for d in databases if d is not None):
+            assert isinstance(database, DatabaseConfig)
+            masked = database.masked()
+            text = json.dumps(masked)
+            if database.password:
+                assert masked["password"] == "***"
+                assert database.password not in text, "the password shows in DatabaseConfig.masked()"
+                assert database.password not in repr(database)
+            else:
+                assert masked["password"] is None
 
 
 class EngineContract:

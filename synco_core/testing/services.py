@@ -20,6 +20,8 @@ enable them with ``-p synco_core.testing.services``.
 - For PHP frameworks, which plugins read through the ``php`` CLI where there is one and from the files
   where there is not: ``php_mode`` runs a test twice (``"php"``, which needs the CLI, and ``"files"`` with
   PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` marks a test that needs the CLI.
+- ``s3_bucket``: a stand-in S3 bucket on 127.0.0.1 answering ``ListObjectsV2`` (signed requests only), for
+  plugins that list a bucket with :func:`synco_core.s3_public_entries`.
 - :func:`serve_receive_install`: the whole round trip through the command line, as a user runs it.
 """
 
@@ -38,8 +40,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
 import pytest
 
@@ -333,6 +338,72 @@ def nginx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     yield start
     for server in servers:
         server.stop()
+
+
+@dataclass
+class FakeBucket:
+    """What the ``s3_bucket`` fixture serves and saw: change ``objects`` before listing."""
+
+    #: The server's URL, for ``S3Location(endpoint=..., path_style=True)``.
+    endpoint: str
+    #: ``(key, size)`` of every object, in the order S3 lists them (by key).
+    objects: list[tuple[str, int]] = field(default_factory=list)
+    #: Keys per page, so a small bucket already needs continuation tokens.
+    page_size: int = 2
+    #: The access key a request must be signed with; None answers anonymous requests too.
+    access_key: str | None = "AKIDEXAMPLE"
+    #: The query of every listing request received.
+    requests: list[dict[str, list[str]]] = field(default_factory=list)
+
+
+class _BucketHandler(http.server.BaseHTTPRequestHandler):
+    bucket: FakeBucket
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        bucket = self.bucket
+        bucket.requests.append(query)
+        auth = self.headers.get("authorization", "")
+        signed = auth.startswith(f"AWS4-HMAC-SHA256 Credential={bucket.access_key}/") and "x-amz-date" in self.headers
+        if bucket.access_key is not None and not signed:
+            self._answer(403, "<Error><Code>AccessDenied</Code></Error>")
+            return
+        prefix = query.get("prefix", [""])[0]
+        matching = [(key, size) for key, size in bucket.objects if key.startswith(prefix)]
+        start = int(query.get("continuation-token", ["0"])[0])
+        page = matching[start:start + bucket.page_size]
+        more = start + bucket.page_size < len(matching)
+        items = "".join(f"<Contents><Key>{escape(key)}</Key><Size>{size}</Size>"
+                        "<LastModified>2024-03-01T12:00:00.000Z</LastModified></Contents>" for key, size in page)
+        token = f"<NextContinuationToken>{start + bucket.page_size}</NextContinuationToken>" if more else ""
+        self._answer(200, '<?xml version="1.0" encoding="UTF-8"?>'
+                          '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                          f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>{items}{token}</ListBucketResult>")
+
+    def _answer(self, status: int, body: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/xml")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def s3_bucket() -> Iterator[FakeBucket]:
+    """A stand-in S3 bucket on 127.0.0.1 (path-style, any bucket name) answering ``ListObjectsV2``: pages of
+    ``page_size`` keys with continuation tokens, requests not signed with ``access_key`` refused with 403
+    ``AccessDenied``, as S3 does. Stopped after the test."""
+    bucket = FakeBucket(endpoint="")
+    # A handler class of its own per bucket: the server builds a handler per request and knows no state.
+    handler = type("BucketHandler", (_BucketHandler,), {"bucket": bucket})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    bucket.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield bucket
+    server.shutdown()
+    server.server_close()
 
 
 def serve_receive_install(source: Path, base_url: str, received: Path, project: Path,

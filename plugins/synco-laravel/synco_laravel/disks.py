@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synco_core import FileSet, FileSetOptions, FilesInstallResult, glob_escape, install_tree
-from synco_laravel.s3 import S3Location, s3_public_entries
+from synco_core import (
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    S3Location,
+    glob_escape,
+    install_tree,
+    s3_public_entries,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,22 +1,17 @@
-"""File sets of synco-laravel's disks, the S3 listing, and installing received sets into the disks."""
+"""File sets of synco-laravel's disks (local and S3) and installing received sets into the disks."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from synco_laravel.plugin import detect_framework, install_files, list_file_sets
-from synco_laravel.s3 import S3Location, s3_public_entries
 
-from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, TransferError, redact
-from synco_core.testing.services import needs_php
+from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, redact
+from synco_core.testing.services import FakeBucket, needs_php
 
 Make = Callable[..., Path]
 
@@ -83,90 +78,16 @@ def test_other_drivers_are_skipped(make_project: Make) -> None:
     assert (uploads.kind, uploads.url_prefix, uploads.relative_base_path) == ("public", "uploads/", "public/uploads")
 
 
-class FakeS3(BaseHTTPRequestHandler):
-    """A bucket of three objects served two per page, refusing unsigned requests like S3 does."""
-
-    objects = [("media/a.png", 10), ("media/sub dir/b.png", 20), ("media/c.txt", 30), ("media/folder/", 0)]
-    requests: list[dict[str, list[str]]] = []
-
-    def do_GET(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)
-        FakeS3.requests.append(query)
-        auth = self.headers.get("authorization", "")
-        if not auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") or "x-amz-date" not in self.headers:
-            self.send_response(403)
-            self.end_headers()
-            self.wfile.write(b"<Error><Code>AccessDenied</Code></Error>")
-            return
-        start = int(query.get("continuation-token", ["0"])[0])
-        page = self.objects[start:start + 2]
-        more = start + 2 < len(self.objects)
-        items = "".join(
-            f"<Contents><Key>{key}</Key><Size>{size}</Size><LastModified>2024-03-01T12:00:00.000Z</LastModified>"
-            "</Contents>" for key, size in page
-        )
-        token = f"<NextContinuationToken>{start + 2}</NextContinuationToken>" if more else ""
-        body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>{items}{token}</ListBucketResult>")
-        self.send_response(200)
-        self.send_header("content-type", "application/xml")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_s3() -> Iterator[str]:
-    FakeS3.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeS3)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_s3_listing_pages_and_urls(fake_s3: str) -> None:
-    location = S3Location(bucket="shop", region="eu-central-1", endpoint=fake_s3, path_style=True,
-                          access_key="AKIDEXAMPLE", secret_key="wJalrXUtnFEMI", prefix="media",
-                          public_url="https://cdn.example.com/")
-    entries = list(s3_public_entries(location))
-    assert [(e.path, e.size, e.uri) for e in entries] == [
-        ("a.png", 10, "https://cdn.example.com/media/a.png"),
-        ("sub dir/b.png", 20, "https://cdn.example.com/media/sub%20dir/b.png"),
-        ("c.txt", 30, "https://cdn.example.com/media/c.txt"),
-    ]
-    assert all(e.is_absolute_url and e.mtime == 1709294400 for e in entries)
-    assert len(FakeS3.requests) == 2
-    assert FakeS3.requests[0]["prefix"] == ["media/"]
-
-
-def test_s3_listing_refused(fake_s3: str) -> None:
-    location = S3Location(bucket="shop", region="us-east-1", endpoint=fake_s3, path_style=True,
-                          public_url="https://cdn.example.com")
-    with pytest.raises(TransferError, match="HTTP 403 AccessDenied"):
-        list(s3_public_entries(location))
-
-
-def test_s3_disk_with_public_url_lists_bucket(make_project: Make, php_mode: str, fake_s3: str) -> None:
+def test_s3_disk_with_public_url_lists_bucket(make_project: Make, php_mode: str, s3_bucket: FakeBucket) -> None:
+    s3_bucket.objects = [("media/a.png", 10), ("media/b.png", 20)]
     project = make_project("laravel11", env={
-        "AWS_BUCKET": "shop", "AWS_URL": "https://cdn.example.com", "AWS_ENDPOINT": fake_s3,
+        "AWS_BUCKET": "shop", "AWS_URL": "https://cdn.example.com", "AWS_ENDPOINT": s3_bucket.endpoint,
         "AWS_USE_PATH_STYLE_ENDPOINT": "true", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
         "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
     })
     s3 = sets_of(project)["s3"]
     assert s3.kind == "public" and s3.skipped_reason is None and s3.entries is not None
     assert next(e.uri for e in s3.entries()) == "https://cdn.example.com/media/a.png"
-
-
-def test_s3_endpoint_styles() -> None:
-    assert S3Location(bucket="b", region="eu-west-1").list_url() == "https://b.s3.eu-west-1.amazonaws.com/"
-    assert S3Location(bucket="b", region="eu-west-1", path_style=True).list_url() == (
-        "https://s3.eu-west-1.amazonaws.com/b/")
-    assert S3Location(bucket="b", region="x", endpoint="https://minio.local:9000").list_url() == (
-        "https://b.minio.local:9000/")
 
 
 def received(tmp_path: Path, files: dict[str, str]) -> Path:

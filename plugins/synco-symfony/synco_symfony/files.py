@@ -105,12 +105,15 @@ def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Cal
 
 
 def default_upload_set(project_dir: Path, web_root: Path, never: list[Path]) -> list[FileSet]:
-    """``public/uploads`` as a public set, when it exists (the convention of Symfony's upload docs)."""
+    """``public/uploads`` as a public set (the convention of Symfony's upload docs).
+
+    Listed even where the folder does not exist (yet): serve skips it then, and on the laptop the set still
+    names the place a received one is installed to.
+    """
     uploads = web_root / "uploads"
-    if not uploads.is_dir():
-        return []
     return [FileSet(
         name="uploads", kind="public", root=uploads, relative_base_path=_relative(project_dir, uploads),
         url_prefix="uploads/", exclude=_excludes_for(uploads, never),
+        skipped_reason=None if uploads.is_dir() else f"folder {uploads} does not exist",
         description="public/uploads (no upload bundle configured)",
     )]

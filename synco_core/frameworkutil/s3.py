@@ -1,9 +1,10 @@
-"""Listing an S3 (or S3-compatible) bucket, for disks whose files are served from a public URL.
+"""Listing an S3 (or S3-compatible) bucket whose files are served from a public URL, as public-file entries.
 
-Only ``ListObjectsV2`` is needed: the files themselves are fetched by the receiver straight from the
-disk's public URL, so no object is ever read here. Requests are signed with AWS Signature Version 4
-when the disk has credentials (anonymous otherwise), pages are streamed one at a time (1000 keys each),
-so memory stays flat for buckets of any size.
+Frameworks keep uploads in buckets (Laravel's ``s3`` disks, django-storages' ``S3Storage``) and serve them
+from the bucket's URL or a CDN in front of it. Only ``ListObjectsV2`` is needed: the files themselves are
+fetched by the receiver straight from that public URL, so no object is ever read here. Requests are
+signed with AWS Signature Version 4 when there are credentials (anonymous otherwise), and pages are
+streamed one at a time (1000 keys each), so memory stays flat for buckets of any size.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from synco_core import PublicFile, TransferError, UnsafePathError, safe_relative_path
+from synco_core.errors import TransferError, UnsafePathError
+from synco_core.fsutil import safe_relative_path
+from synco_core.values import PublicFile
 
 if TYPE_CHECKING:
     import httpx
@@ -33,7 +36,7 @@ _UNRESERVED = "-_.~"
 
 @dataclass(frozen=True)
 class S3Location:
-    """A bucket (and key prefix) as a Laravel ``s3`` disk describes it."""
+    """A bucket, the key prefix of the files in it, and where they are served publicly."""
 
     bucket: str
     region: str
@@ -43,9 +46,9 @@ class S3Location:
     access_key: str = ""
     secret_key: str = field(default="", repr=False)
     session_token: str = field(default="", repr=False)
-    #: The disk's ``root``: the key prefix of its files, without slashes around it.
+    #: The key prefix of the files (Laravel's ``root``, django-storages' ``location``), without slashes around it.
     prefix: str = ""
-    #: The disk's ``url``: where the files are served publicly.
+    #: Where the bucket's keys are served publicly: an object's URL is this, a slash, and its whole key.
     public_url: str = ""
 
     def list_url(self) -> str:
@@ -111,12 +114,14 @@ def _mtime(text: str) -> int:
 
 
 def s3_public_entries(location: S3Location, client: httpx.Client | None = None) -> Iterator[PublicFile]:
-    """Every object under the disk's prefix as a public-file entry with its absolute public URL.
+    """Every object under the location's prefix as a public-file entry with its absolute public URL.
+
+    Paths are relative to the prefix; pages are fetched one at a time as the entries are consumed.
 
     :raises TransferError: the bucket refused the listing (wrong credentials, no such bucket ...).
     """
     own_client = client is None
-    # Imported here: every synco command loads the plugin, few list a bucket.
+    # Imported here: every synco command loads the plugins, few list a bucket.
     import httpx
 
     http = client or httpx.Client(timeout=60.0)

@@ -1,0 +1,206 @@
+"""Django's ``DATABASES`` as synco's :class:`~synco_core.DatabaseConfig`, and Django's sanitising profile.
+
+Every alias is read: ``default`` is the database a session dumps, the other usable ones become the
+framework's named databases (``serve --only dbDump-<alias>``), and those synco cannot dump (Oracle, SQL
+Server, an in-memory SQLite) are listed with the reason. The engines are recognised by the backend's
+module path, so GeoDjango's (``django.contrib.gis.db.backends.postgis``), django-prometheus' and other
+wrappers of the three built-in backends count too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    DumpOptions,
+    SanitizeRule,
+    parse_database_url,
+    register_secret,
+)
+from synco_django.static import UNKNOWN, DatabaseUrl
+
+log = logging.getLogger(__name__)
+
+#: The hash every sanitised account gets: Django's PBKDF2-SHA256 hash of the word ``password`` (600,000
+#: iterations, the salt ``syncosanitised``), so every account of the copy logs in locally with "password".
+#: Django verifies it whatever its own default iteration count, and rehashes it on the first login when
+#: that count differs.
+PASSWORD_HASH = "pbkdf2_sha256$600000$syncosanitised$KqXA/Gm1/KL5lLVdhQ8/0ABfB9kfw3MeX+r9JzcfxgQ="
+
+#: Tables whose rows never travel: sessions (logged-in users' keys) and the admin's change log (who
+#: changed what, with the objects' text representations).
+NO_ROWS_TABLES = ("django_session", "django_admin_log")
+
+#: Column rewrites of a user table (``auth_user`` or the custom ``AUTH_USER_MODEL``'s).
+USER_RULES = (
+    ("email", "email"),
+    ("password", f"fixed:{PASSWORD_HASH}"),
+    ("first_name", "fixed:Firstname"),
+    ("last_name", "fixed:Lastname"),
+)
+
+#: dj-database-url's schemes that are spelt differently from synco's engine names.
+URL_SCHEMES = {
+    "postgis": "postgresql",
+    "pgsql": "postgresql",
+    "postgres": "postgresql",
+    "mysqlgis": "mysql",
+    "mysql-connector": "mysql",
+    "mysql2": "mysql",
+    "spatialite": "sqlite",
+}
+
+
+def engine_of(backend: str) -> str | None:
+    """synco's engine for a Django backend's module path, or None when synco has no engine for it."""
+    lowered = backend.lower()
+    if "postgis" in lowered or "postgres" in lowered or "psycopg" in lowered:
+        return "postgresql"
+    if "mysql" in lowered or "mariadb" in lowered:
+        return "mysql"
+    if "sqlite" in lowered or "spatialite" in lowered:
+        return "sqlite"
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is UNKNOWN or value == "":
+        return None
+    return str(value)
+
+
+def _port(alias: str, value: Any) -> int | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"Django database {alias!r}: PORT is not a number: {text!r}") from None
+
+
+def url_config(url: str, project_dir: Path, source: str) -> DatabaseConfig:
+    """A dj-database-url URL (``postgres://``, ``pgsql://``, ``postgis://``, ``mysql://``, ``sqlite:////abs``)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in URL_SCHEMES:
+        url = f"{URL_SCHEMES[scheme.lower()]}://{rest}"
+    return parse_database_url(url, base_dir=project_dir, source=source)
+
+
+def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> DatabaseConfig:
+    """The :class:`DatabaseConfig` of one ``DATABASES`` entry; a one-line ConfigError when synco cannot use it."""
+    label = f"{source} (DATABASES[{alias!r}])"
+    if isinstance(entry, DatabaseUrl):
+        config = url_config(entry.url, project_dir, label)
+        if config.engine not in ("postgresql", "mysql", "sqlite"):
+            raise ConfigError(f"Django database {alias!r}: {config.engine} databases are not supported")
+        return config
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"Django database {alias!r} is not a dict of settings")
+    password = _text(entry.get("PASSWORD"))
+    register_secret(password)
+    backend = _text(entry.get("ENGINE")) or ""
+    engine = engine_of(backend)
+    if engine is None:
+        raise ConfigError(f"Django database {alias!r}: the backend {backend or '(none)'} is not supported "
+                          "(PostgreSQL, MySQL/MariaDB and SQLite are)")
+    name = _text(entry.get("NAME"))
+    if engine == "sqlite":
+        if name is None or name == ":memory:" or name.startswith("file::memory:"):
+            raise ConfigError(f"Django database {alias!r} is an in-memory SQLite database")
+        path = Path(name)
+        # Django opens a relative SQLite path from the working directory, which manage.py and the
+        # application servers keep at the project.
+        return DatabaseConfig(engine="sqlite", name=str(path if path.is_absolute() else project_dir / path),
+                              source=label)
+    if name is None:
+        raise ConfigError(f"Django database {alias!r} names no database (NAME)")
+    options = entry.get("OPTIONS")
+    options = options if isinstance(options, Mapping) else {}
+    host = _text(entry.get("HOST"))
+    socket = None
+    if host is not None and host.startswith("/"):
+        # A path as HOST is the server's socket (MySQL) or its folder (PostgreSQL), as Django passes it on.
+        socket, host = host, None
+    if engine == "mysql" and _text(options.get("unix_socket")):
+        socket = _text(options.get("unix_socket"))
+    return DatabaseConfig(
+        engine=engine,
+        name=name,
+        host=host,
+        port=_port(alias, entry.get("PORT")),
+        user=_text(entry.get("USER")),
+        password=password,
+        socket=socket,
+        options=_driver_options(alias, engine, options),
+        source=label,
+    )
+
+
+def _driver_options(alias: str, engine: str, options: Mapping[str, Any]) -> dict[str, str]:
+    """The ``OPTIONS`` synco's engines understand: TLS files and modes, the character set."""
+    result: dict[str, str] = {}
+    if engine == "postgresql":
+        for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options"):
+            if _text(options.get(key)):
+                result[key] = str(options[key])
+    else:
+        ssl = options.get("ssl")
+        if isinstance(ssl, Mapping):
+            for key in ("ca", "cert", "key"):
+                if _text(ssl.get(key)):
+                    result[f"ssl_{key}"] = str(ssl[key])
+        mode = _text(options.get("ssl_mode"))
+        if mode:
+            result["sslmode"] = mode.lower()
+        if _text(options.get("charset")):
+            result["charset"] = str(options["charset"])
+    for key in ("read_default_file", "service", "passfile"):
+        if _text(options.get(key)):
+            # Credentials in a client option file (my.cnf, pg_service.conf, .pgpass) are the driver's to read.
+            log.warning("Django database %r: OPTIONS[%r] is not read by synco; put the settings in DATABASES",
+                        alias, key)
+    return result
+
+
+def split_databases(databases: Mapping[str, Any], project_dir: Path, source: str) -> tuple[
+        DatabaseConfig | None, dict[str, DatabaseConfig], dict[str, str]]:
+    """``(default, the other usable aliases, the unusable ones with why)`` of ``DATABASES``."""
+    default: DatabaseConfig | None = None
+    named: dict[str, DatabaseConfig] = {}
+    unusable: dict[str, str] = {}
+    for alias in sorted(databases, key=lambda a: a != "default"):
+        try:
+            config = database_config(str(alias), databases[alias], project_dir, source)
+        except ConfigError as exc:
+            unusable[str(alias)] = f"unusable: {exc}"
+            continue
+        if alias == "default":
+            default = config
+        else:
+            named[str(alias)] = config
+    return default, named, unusable
+
+
+def user_table(auth_user_model: Any) -> str:
+    """The table of ``AUTH_USER_MODEL`` (``accounts.User`` -> ``accounts_user``), as Django names it unless
+    the model sets ``db_table``."""
+    text = _text(auth_user_model) or "auth.User"
+    app_label, _, model = text.partition(".")
+    return f"{app_label}_{model}".lower() if model else "auth_user"
+
+
+def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",)) -> DumpOptions:
+    """Django's default dump options: sessions and the admin log without rows, users anonymised.
+
+    Every table of the profile is named (a custom user model's besides ``auth_user``); the core leaves
+    out the ones the database does not have.
+    """
+    rules = tuple(SanitizeRule(table=table, column=column, transform=transform)
+                  for table in dict.fromkeys(user_tables) for column, transform in USER_RULES)
+    return DumpOptions(exclude_tables=NO_ROWS_TABLES, sanitize=rules)

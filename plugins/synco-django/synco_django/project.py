@@ -1,0 +1,101 @@
+"""Recognising a Django project: ``manage.py`` beside a settings module, and which module that is.
+
+The settings module is what ``DJANGO_SETTINGS_MODULE`` names when it is set (production hosts usually set
+it in the service's environment); otherwise it is the default the project's own entry points give it
+(``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``), then what ``pyproject.toml`` tells
+pytest-django or django-stubs. Which entry point counts first depends on the side: on the source it is
+``wsgi.py`` / ``asgi.py``, what the production server runs (cookiecutter-django's point at
+``config.settings.production`` while ``manage.py`` says ``config.settings.local``); on the destination it
+is ``manage.py``, what the developer runs. A module counts only when
+its file is there (``mysite/settings.py`` or the package ``mysite/settings/``), in the project directory
+or its ``src/`` folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The folders a settings module is looked for in, below the project directory (``src/`` layouts).
+SOURCE_ROOTS = ("", "src")
+
+_MODULE = r"([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)"
+#: ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`` and the assignment form.
+_SETDEFAULT = re.compile(
+    r"""environ(?:\.setdefault\(\s*|\[\s*)["']DJANGO_SETTINGS_MODULE["']\s*(?:,|\]\s*=)\s*["']""" + _MODULE + "[\"']")
+#: pytest-django's ``DJANGO_SETTINGS_MODULE = "..."`` and django-stubs' ``django_settings_module = "..."``.
+_PYPROJECT = re.compile(r"""^\s*(?:DJANGO_SETTINGS_MODULE|django_settings_module)\s*=\s*["']""" + _MODULE + "[\"']",
+                        re.M)
+#: Bigger files than this are not read for the module name (a manage.py is a few hundred bytes).
+_READ_LIMIT = 256 * 1024
+
+
+@dataclass(frozen=True)
+class SettingsModule:
+    """The project's settings module, where its file is, and where its name came from."""
+
+    name: str
+    path: Path
+    #: Where the name came from: ``$DJANGO_SETTINGS_MODULE``, ``manage.py``, ``mysite/wsgi.py`` ...
+    source: str
+    #: The folder on ``sys.path`` for it (the project directory, or its ``src/``).
+    root: Path
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.read(_READ_LIMIT)
+    except OSError:
+        return ""
+
+
+def module_file(project_dir: Path, name: str) -> tuple[Path, Path] | None:
+    """``(file, root)`` of the module ``name`` below the project (a ``.py`` file or a package), or None."""
+    parts = name.split(".")
+    for folder in SOURCE_ROOTS:
+        root = project_dir / folder if folder else project_dir
+        base = root.joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate, root
+    return None
+
+
+def _entry_points(project_dir: Path, side: str) -> list[Path]:
+    """The server's ``wsgi.py`` / ``asgi.py`` (sorted, so the answer is stable) and ``manage.py``, in the
+    order that counts on ``side``."""
+    servers = [path for folder in SOURCE_ROOTS for name in ("wsgi.py", "asgi.py")
+               for path in sorted((project_dir / folder if folder else project_dir).glob(f"*/{name}"))]
+    manage = [project_dir / "manage.py"]
+    return servers + manage if side == "source" else manage + servers
+
+
+def named_modules(project_dir: Path, environ: Mapping[str, str], side: str = "source") -> Iterator[tuple[str, str]]:
+    """Every ``(module name, where it was named)`` in order of precedence."""
+    from_env = environ.get("DJANGO_SETTINGS_MODULE", "").strip()
+    if from_env:
+        yield from_env, "$DJANGO_SETTINGS_MODULE"
+    for path in _entry_points(project_dir, side):
+        match = _SETDEFAULT.search(_read(path))
+        if match:
+            yield match.group(1), path.relative_to(project_dir).as_posix()
+    match = _PYPROJECT.search(_read(project_dir / "pyproject.toml"))
+    if match:
+        yield match.group(1), "pyproject.toml"
+
+
+def find_settings_module(project_dir: Path, environ: Mapping[str, str], side: str = "source") -> SettingsModule | None:
+    """The first named settings module whose file exists, or None (then this is not a Django project)."""
+    for name, source in named_modules(project_dir, environ, side):
+        found = module_file(project_dir, name)
+        if found is not None:
+            return SettingsModule(name=name, path=found[0], source=source, root=found[1])
+    return None
+
+
+def is_django(project_dir: Path) -> bool:
+    """Django's landmark: the ``manage.py`` script ``startproject`` writes."""
+    return (project_dir / "manage.py").is_file()

@@ -1,0 +1,592 @@
+"""Reading a Django settings module without running it, for hosts where no interpreter can import it.
+
+The module is parsed with :mod:`ast` and only a small, safe part of Python is evaluated: literals, names
+assigned earlier, string and path arithmetic (``BASE_DIR / "media"``, ``os.path.join(...)``,
+``Path(__file__).resolve().parent.parent``), f-strings, ``or`` / ``and`` / conditional expressions, and the
+environment as settings read it: ``os.environ.get``, ``os.environ[...]``, ``os.getenv``,
+django-environ's ``env(...)`` / ``env.str`` / ``env.int`` / ``env.bool`` / ``env.path`` / ``env.db()``,
+python-decouple's ``config(...)`` and dj-database-url's ``config()`` / ``parse()``. ``from .base import *``
+(split settings) reads the other module first. ``if`` blocks whose test can be evaluated run the branch
+taken; names assigned under any other statement (a loop, a ``try`` handler, an ``if`` that cannot be
+decided) become unknown. Nothing is imported or executed, so a settings file can do no harm here.
+
+Values that cannot be worked out are :data:`UNKNOWN`; the caller decides what an unknown setting means.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+#: Settings files bigger than this are not parsed (a settings module is a few kilobytes).
+SIZE_LIMIT = 1024 * 1024
+#: How deep ``from .x import *`` may chain.
+DEPTH_LIMIT = 8
+
+
+class _Unknown:
+    """A value the reader could not work out."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: What :func:`read_settings` gives for a setting it cannot work out.
+UNKNOWN: Any = _Unknown()
+
+
+class _CannotEvaluate(Exception):
+    """Raised inside the evaluator: the expression is outside what it understands."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """``dj_database_url.config()`` / ``env.db()``: a database named by a URL, converted by the caller."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A module, class or function the settings imported, by its dotted name (``os.path.join``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A method of a known value (``BASE_DIR.joinpath``), called later."""
+
+    value: Any
+    name: str
+
+
+class Reader:
+    """Evaluates settings modules below ``project_dir`` with ``environ`` as the environment."""
+
+    def __init__(self, project_dir: Path, roots: list[Path], environ: Mapping[str, str]) -> None:
+        self.project_dir = project_dir
+        self.roots = roots
+        self.environ = environ
+        self._reading: list[Path] = []
+
+    # -------------------------------------------------------------------------------------------- modules
+
+    def module_path(self, name: str, package: str = "", level: int = 0) -> Path | None:
+        """The file of module ``name`` (relative to ``package`` when ``level``), if it is in the project."""
+        if level:
+            parts = package.split(".")
+            if level > 1:
+                parts = parts[:-(level - 1)] if level - 1 < len(parts) else []
+            name = ".".join(p for p in [*parts, name] if p)
+        for root in self.roots:
+            base = root.joinpath(*name.split("."))
+            for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def read_module(self, path: Path, module: str) -> dict[str, Any]:
+        """The names the module at ``path`` defines, with what could be worked out of their values."""
+        namespace: dict[str, Any] = {"__file__": str(path), "__name__": module}
+        self._run_file(path, module, namespace)
+        return namespace
+
+    def _run_file(self, path: Path, module: str, namespace: dict[str, Any]) -> None:
+        if path in self._reading or len(self._reading) >= DEPTH_LIMIT:
+            log.debug("not reading %s again (import cycle or too deep)", path)
+            return
+        try:
+            if path.stat().st_size > SIZE_LIMIT:
+                log.debug("%s is too big to be a settings module; not read", path)
+                return
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        except (OSError, SyntaxError, ValueError) as exc:
+            log.debug("cannot parse %s: %s", path, exc)
+            return
+        self._reading.append(path)
+        try:
+            package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            self._run(tree.body, namespace, package)
+        finally:
+            self._reading.pop()
+
+    # ----------------------------------------------------------------------------------------- statements
+
+    def _run(self, body: list[ast.stmt], ns: dict[str, Any], package: str) -> None:
+        for statement in body:
+            self._statement(statement, ns, package)
+
+    def _statement(self, node: ast.stmt, ns: dict[str, Any], package: str) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    ns[alias.asname] = _Ref(alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    ns[top] = _Ref(top)
+        elif isinstance(node, ast.ImportFrom):
+            self._import_from(node, ns, package)
+        elif isinstance(node, ast.Assign):
+            value = self._value(node.value, ns)
+            for target in node.targets:
+                self._assign(target, value, ns)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            self._assign(node.target, self._value(node.value, ns), ns)
+        elif isinstance(node, ast.AugAssign):
+            self._augment(node, ns)
+        elif isinstance(node, ast.If):
+            try:
+                taken = bool(self._eval(node.test, ns))
+            except _CannotEvaluate:
+                for name in _assigned(node):
+                    ns[name] = UNKNOWN
+            else:
+                self._run(node.body if taken else node.orelse, ns, package)
+        elif isinstance(node, ast.Try):
+            # The body is what normally happens (an optional local settings import); handlers are not run.
+            self._run(node.body, ns, package)
+            for handler in node.handlers:
+                for name in _assigned(handler):
+                    ns[name] = UNKNOWN
+            self._run(node.orelse, ns, package)
+            self._run(node.finalbody, ns, package)
+        elif isinstance(node, ast.Expr | ast.Pass | ast.Assert):
+            return
+        else:
+            for name in _assigned(node):
+                ns[name] = UNKNOWN
+
+    def _import_from(self, node: ast.ImportFrom, ns: dict[str, Any], package: str) -> None:
+        module = node.module or ""
+        if any(alias.name == "*" for alias in node.names):
+            path = self.module_path(module, package, node.level)
+            if path is None:
+                log.debug("from %s%s import *: not a module of the project, not read", "." * node.level, module)
+                return
+            dotted = module if not node.level else f"{package}.{module}".strip(".")
+            other: dict[str, Any] = {"__file__": str(path), "__name__": dotted}
+            self._run_file(path, dotted, other)
+            ns.update({k: v for k, v in other.items() if not k.startswith("_")})
+            return
+        for alias in node.names:
+            ns[alias.asname or alias.name] = _Ref(f"{module}.{alias.name}") if not node.level else UNKNOWN
+
+    def _assign(self, target: ast.expr, value: Any, ns: dict[str, Any]) -> None:
+        if isinstance(target, ast.Name):
+            ns[target.id] = value
+        elif isinstance(target, ast.Subscript):
+            # DATABASES["default"] = ... and DATABASES["default"]["HOST"] = ...: set in the dict when known.
+            try:
+                container = self._eval(target.value, ns)
+                key = self._eval(target.slice, ns)
+            except _CannotEvaluate:
+                container = None
+                key = None
+            if isinstance(container, dict) and isinstance(key, str | int):
+                container[key] = value
+            else:
+                for name in _names_in(target):
+                    ns[name] = UNKNOWN
+        else:
+            for name in _names_in(target):
+                ns[name] = UNKNOWN
+
+    def _augment(self, node: ast.AugAssign, ns: dict[str, Any]) -> None:
+        """``X += ...`` and ``DATABASES["default"]["NAME"] += ...``: worked out for ``+`` of strings and
+        lists, unknown otherwise (never left at the value before the change)."""
+        try:
+            current: Any = self._eval(node.target, ns)
+            added: Any = self._eval(node.value, ns)
+            known = isinstance(current, list | tuple | str | int) and type(current) is type(added)
+            value = current + added if isinstance(node.op, ast.Add) and known else UNKNOWN
+        except _CannotEvaluate:
+            value = UNKNOWN
+        self._assign(node.target, value, ns)
+
+    # ---------------------------------------------------------------------------------------- expressions
+
+    def _value(self, node: ast.expr, ns: dict[str, Any]) -> Any:
+        try:
+            return self._eval(node, ns)
+        except _CannotEvaluate:
+            return UNKNOWN
+
+    def _eval(self, node: ast.expr, ns: dict[str, Any]) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in ns:
+                value = ns[node.id]
+                if value is UNKNOWN:
+                    raise _CannotEvaluate
+                return value
+            if node.id in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.id]
+            if node.id in ("str", "int", "bool", "dict", "list", "tuple", "float"):
+                return _Ref(f"builtins.{node.id}")
+            raise _CannotEvaluate
+        if isinstance(node, ast.JoinedStr):
+            return "".join(self._format(part, ns) for part in node.values)
+        if isinstance(node, ast.Dict):
+            result: dict[Any, Any] = {}
+            for key, value in zip(node.keys, node.values, strict=True):
+                if key is None:
+                    merged = self._eval(value, ns)
+                    if not isinstance(merged, dict):
+                        raise _CannotEvaluate
+                    result.update(merged)
+                else:
+                    result[self._eval(key, ns)] = self._value(value, ns)
+            return result
+        if isinstance(node, ast.List | ast.Tuple):
+            items = [self._eval(item, ns) for item in node.elts]
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.BinOp):
+            return self._binary(node, ns)
+        if isinstance(node, ast.BoolOp):
+            last: Any = None
+            for value_node in node.values:
+                last = self._eval(value_node, ns)
+                if isinstance(node.op, ast.Or) and last:
+                    return last
+                if isinstance(node.op, ast.And) and not last:
+                    return last
+            return last
+        if isinstance(node, ast.UnaryOp):
+            operand = self._eval(node.operand, ns)
+            if isinstance(node.op, ast.Not):
+                return not operand
+            if isinstance(node.op, ast.USub | ast.UAdd) and type(operand) in (int, float):
+                return -operand if isinstance(node.op, ast.USub) else operand
+            raise _CannotEvaluate
+        if isinstance(node, ast.IfExp):
+            return self._eval(node.body if self._eval(node.test, ns) else node.orelse, ns)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self._compare(node, ns)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(self._eval(node.value, ns), node.attr)
+        if isinstance(node, ast.Subscript):
+            return self._subscript(self._eval(node.value, ns), self._eval(node.slice, ns))
+        if isinstance(node, ast.Call):
+            return self._call(node, ns)
+        raise _CannotEvaluate
+
+    def _format(self, part: ast.expr, ns: dict[str, Any]) -> str:
+        if isinstance(part, ast.Constant):
+            return str(part.value)
+        if isinstance(part, ast.FormattedValue) and part.format_spec is None:
+            value = self._eval(part.value, ns)
+            if isinstance(value, str | int | float | Path) and not isinstance(value, bool):
+                return str(value)
+        raise _CannotEvaluate
+
+    def _binary(self, node: ast.BinOp, ns: dict[str, Any]) -> Any:
+        left, right = self._eval(node.left, ns), self._eval(node.right, ns)
+        if isinstance(node.op, ast.Div) and isinstance(left, Path) and isinstance(right, str | Path):
+            return left / right
+        if isinstance(node.op, ast.Add) and type(left) is type(right) and isinstance(left, str | list | tuple | int):
+            return left + right
+        raise _CannotEvaluate
+
+    def _compare(self, node: ast.Compare, ns: dict[str, Any]) -> bool:
+        left, right = self._eval(node.left, ns), self._eval(node.comparators[0], ns)
+        op = node.ops[0]
+        simple = (str, int, bool, type(None))
+        if not isinstance(left, simple) or not isinstance(right, (*simple, list, tuple)):
+            raise _CannotEvaluate
+        if isinstance(op, ast.Eq):
+            return bool(left == right)
+        if isinstance(op, ast.NotEq):
+            return bool(left != right)
+        if isinstance(op, ast.In) and isinstance(right, list | tuple | str):
+            return left in right
+        if isinstance(op, ast.NotIn) and isinstance(right, list | tuple | str):
+            return left not in right
+        raise _CannotEvaluate
+
+    @staticmethod
+    def _attribute(value: Any, name: str) -> Any:
+        if isinstance(value, _Ref):
+            return _Ref(f"{value.name}.{name}")
+        if isinstance(value, Path):
+            if name == "parent":
+                return value.parent
+            if name == "parents":
+                return value.parents
+            if name == "name":
+                return value.name
+            if name in ("resolve", "absolute", "joinpath", "expanduser"):
+                return _Bound(value, name)
+        if isinstance(value, _Env) and not name.startswith("_"):
+            return _Bound(value, name)
+        raise _CannotEvaluate
+
+    def _subscript(self, value: Any, key: Any) -> Any:
+        if isinstance(value, _Ref) and value.name == "os.environ" and isinstance(key, str):
+            if key not in self.environ:
+                raise _CannotEvaluate
+            return self.environ[key]
+        if isinstance(value, dict | list | tuple):
+            try:
+                return value[key]
+            except (KeyError, IndexError, TypeError):
+                raise _CannotEvaluate from None
+        if type(value).__name__ == "_PathParents" and isinstance(key, int):
+            try:
+                return value[key]
+            except IndexError:
+                raise _CannotEvaluate from None
+        raise _CannotEvaluate
+
+    # ---------------------------------------------------------------------------------------------- calls
+
+    def _call(self, node: ast.Call, ns: dict[str, Any]) -> Any:
+        function = self._eval(node.func, ns)
+        args = [self._eval(arg, ns) for arg in node.args if not isinstance(arg, ast.Starred)]
+        if len(args) != len(node.args):
+            raise _CannotEvaluate
+        kwargs = {kw.arg: self._eval(kw.value, ns) for kw in node.keywords if kw.arg is not None}
+        if isinstance(function, _Bound):
+            return self._method(function, args, kwargs)
+        if isinstance(function, _Env):
+            return function.get(*args, **kwargs)
+        if not isinstance(function, _Ref):
+            raise _CannotEvaluate
+        handler = self._functions.get(function.name)
+        if handler is None:
+            raise _CannotEvaluate
+        return handler(self, args, kwargs)
+
+    def _method(self, bound: _Bound, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if isinstance(bound.value, Path):
+            if bound.name in ("resolve", "absolute"):
+                return Path(os.path.abspath(bound.value))
+            if bound.name == "expanduser":
+                return bound.value.expanduser()
+            if bound.name == "joinpath" and all(isinstance(a, str | Path) for a in args):
+                return bound.value.joinpath(*args)
+        if isinstance(bound.value, _Env):
+            return bound.value.method(bound.name, args, kwargs)
+        raise _CannotEvaluate
+
+    def _env_lookup(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """``os.environ.get(name, default)`` / ``os.getenv(name, default)``."""
+        if not args or not isinstance(args[0], str):
+            raise _CannotEvaluate
+        default = args[1] if len(args) > 1 else kwargs.get("default")
+        return self.environ.get(args[0], default)
+
+    def _database_url(self, args: list[Any], kwargs: dict[str, Any]) -> DatabaseUrl:
+        """``dj_database_url.config(default=..., env="DATABASE_URL")``."""
+        variable = kwargs.get("env", "DATABASE_URL")
+        url = self.environ.get(str(variable)) or kwargs.get("default")
+        if not isinstance(url, str) or not url:
+            raise _CannotEvaluate
+        return DatabaseUrl(url)
+
+    def _parse_url(self, args: list[Any], kwargs: dict[str, Any]) -> DatabaseUrl:
+        """``dj_database_url.parse(url)``."""
+        url = args[0] if args else kwargs.get("url")
+        if not isinstance(url, str):
+            raise _CannotEvaluate
+        return DatabaseUrl(url)
+
+    def _decouple(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """python-decouple's ``config(name, default=..., cast=...)`` (casts to int and bool understood)."""
+        if not args or not isinstance(args[0], str):
+            raise _CannotEvaluate
+        if args[0] in self.environ:
+            raw: Any = self.environ[args[0]]
+        elif "default" in kwargs:
+            return kwargs["default"]
+        else:
+            raise _CannotEvaluate
+        return _cast(raw, kwargs.get("cast"))
+
+    def _make_env(self, args: list[Any], kwargs: dict[str, Any]) -> _Env:
+        return _Env(self.environ, {k: v for k, v in kwargs.items() if isinstance(v, tuple)})
+
+    #: The functions the evaluator understands, by dotted name (filled in below the class).
+    _functions: ClassVar[dict[str, Callable[[Reader, list[Any], dict[str, Any]], Any]]] = {}
+
+
+_Function = Callable[[Reader, list[Any], dict[str, Any]], Any]
+#: ``os.path`` functions of one argument the reader evaluates.
+_OS_PATH_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "dirname": posixpath.dirname, "abspath": os.path.abspath, "realpath": os.path.abspath,
+    "normpath": posixpath.normpath, "basename": posixpath.basename, "expanduser": os.path.expanduser,
+}
+
+
+def _os_path(name: str) -> _Function:
+    """``os.path.join`` and the one-argument ``os.path`` functions, on strings and paths."""
+
+    def call(reader: Reader, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if kwargs or not args or not all(isinstance(a, str | Path) for a in args):
+            raise _CannotEvaluate
+        texts = [str(a) for a in args]
+        if name == "join":
+            return posixpath.join(*texts)
+        if len(texts) != 1:
+            raise _CannotEvaluate
+        return _OS_PATH_FUNCTIONS[name](texts[0])
+
+    return call
+
+
+def _builtin(kind: type) -> _Function:
+    """``str(x)``, ``int(x)``, ``bool(x)`` of a known value (a string from the environment, mostly)."""
+
+    def call(reader: Reader, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if kwargs or len(args) != 1:
+            raise _CannotEvaluate
+        if kind is str and isinstance(args[0], str | int | float | Path):
+            return str(args[0])
+        return _cast(args[0], kind)
+
+    return call
+
+
+def _path(reader: Reader, args: list[Any], kwargs: dict[str, Any]) -> Path:
+    if kwargs or not args or not all(isinstance(a, str | Path) for a in args):
+        raise _CannotEvaluate
+    return Path(*args)
+
+
+Reader._functions = {
+    "pathlib.Path": _path,
+    "os.environ.get": Reader._env_lookup,
+    "os.getenv": Reader._env_lookup,
+    "os.environ.setdefault": Reader._env_lookup,
+    "dj_database_url.config": Reader._database_url,
+    "dj_database_url.parse": Reader._parse_url,
+    "decouple.config": Reader._decouple,
+    "environ.Env": Reader._make_env,
+    "environ.FileAwareEnv": Reader._make_env,
+    **{f"os.path.{name}": _os_path(name) for name in ("join", *_OS_PATH_FUNCTIONS)},
+    "builtins.str": _builtin(str),
+    "builtins.int": _builtin(int),
+    "builtins.bool": _builtin(bool),
+}
+
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _cast(raw: Any, kind: Any) -> Any:
+    """``raw`` (a string from the environment) as django-environ and decouple cast it."""
+    if kind in (None, str) or (isinstance(kind, _Ref) and kind.name == "builtins.str"):
+        return raw
+    if kind is bool or (isinstance(kind, _Ref) and kind.name == "builtins.bool"):
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _CannotEvaluate
+    if kind is int or (isinstance(kind, _Ref) and kind.name == "builtins.int"):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise _CannotEvaluate from None
+    raise _CannotEvaluate
+
+
+_MISSING: Any = object()
+
+
+class _Env:
+    """django-environ's ``environ.Env(...)`` object: ``env("X", default=...)``, ``env.str(...)`` ..."""
+
+    def __init__(self, environ: Mapping[str, str], schemes: dict[str, tuple[Any, ...]]) -> None:
+        self.environ = environ
+        #: ``Env(DEBUG=(bool, False))``: a cast and a default per variable.
+        self.schemes = schemes
+
+    def get(self, name: Any = None, cast: Any = None, default: Any = _MISSING, **_: Any) -> Any:
+        if not isinstance(name, str):
+            raise _CannotEvaluate
+        scheme = self.schemes.get(name, ())
+        if cast is None and scheme:
+            cast = scheme[0]
+        if default is _MISSING and len(scheme) > 1:
+            default = scheme[1]
+        if name in self.environ:
+            return _cast(self.environ[name], cast)
+        if default is _MISSING:
+            raise _CannotEvaluate
+        return default
+
+    def method(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if name in ("str", "int", "bool"):
+            kwargs = {**kwargs, "cast": {"str": str, "int": int, "bool": bool}[name]}
+            return self.get(*args, **kwargs)
+        if name == "path":
+            value = self.get(*args, **kwargs)
+            if not isinstance(value, str | Path):
+                raise _CannotEvaluate
+            return Path(value)
+        if name in ("db", "db_url", "database_url"):
+            variable = args[0] if args else kwargs.get("var", "DATABASE_URL")
+            url = self.environ.get(str(variable)) or kwargs.get("default")
+            if not isinstance(url, str) or not url:
+                raise _CannotEvaluate
+            return DatabaseUrl(url)
+        if name in ("read_env",):
+            return None
+        raise _CannotEvaluate
+
+
+def _assigned(node: ast.AST) -> set[str]:
+    """Every top-level name a statement (and what it contains) may assign."""
+    names: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(child.name)
+        elif isinstance(child, ast.Subscript) and isinstance(child.ctx, ast.Store):
+            names.update(_names_in(child))
+    return names
+
+
+def _names_in(target: ast.expr) -> set[str]:
+    """The base names an assignment target changes (``DATABASES`` of ``DATABASES["default"]["HOST"]``)."""
+    while isinstance(target, ast.Subscript | ast.Attribute):
+        target = target.value
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, ast.Tuple | ast.List):
+        return {name for element in target.elts for name in _names_in(element)}
+    return set()
+
+
+def read_settings(project_dir: Path, module: str, path: Path, root: Path,
+                  environ: Mapping[str, str]) -> dict[str, Any]:
+    """The names the settings module ``module`` (at ``path``, importable from ``root``) defines.
+
+    ``environ`` is what the settings would see in ``os.environ`` (the real environment over ``.env``).
+    """
+    roots = list(dict.fromkeys([root, project_dir]))
+    return Reader(project_dir, roots, environ).read_module(path, module)
+
+
+def is_known(value: Any) -> bool:
+    """True when ``value`` and everything inside it could be worked out."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, dict):
+        return all(is_known(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(is_known(v) for v in value)
+    return True

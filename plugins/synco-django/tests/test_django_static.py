@@ -1,0 +1,241 @@
+"""Reading settings modules without running them: the forms settings use, what stays unknown, and the
+property that whatever the reader works out equals what Python computes when it runs the module."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from synco_django.static import UNKNOWN, DatabaseUrl, is_known, read_settings
+
+
+def read(tmp_path: Path, text: str, environ: dict[str, str] | None = None, module: str = "site.settings",
+         files: dict[str, str] | None = None) -> dict[str, Any]:
+    root = tmp_path / "project"
+    for name, content in {module.replace(".", "/") + ".py": text, **(files or {})}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    for package in {p for name in (files or {}) | {module.replace(".", "/") + ".py": ""}
+                    for p in Path(name).parents if p != Path(".")}:
+        (root / package / "__init__.py").touch()
+    path = root / (module.replace(".", "/") + ".py")
+    return read_settings(root, module, path, root, environ or {})
+
+
+def test_startproject_forms(tmp_path: Path) -> None:
+    names = read(tmp_path, """
+import os
+from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent.parent
+OLD_BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+MEDIA_ROOT = os.path.join(OLD_BASE, "media")
+STATIC_ROOT = f"{BASE_DIR}/static"
+STATIC_URL = "static/"
+""")
+    root = tmp_path / "project"
+    assert names["BASE_DIR"] == root
+    assert names["DATABASES"]["default"]["NAME"] == root / "db.sqlite3"
+    assert names["MEDIA_ROOT"] == f"{root}/media"
+    assert names["STATIC_ROOT"] == f"{root}/static"
+
+
+def test_environment_forms(tmp_path: Path) -> None:
+    env = {"DB_NAME": "shop", "DB_PORT": "6432", "DEBUG": "off", "DATABASE_URL": "postgres://u:p@h/d",
+           "MEDIA": "/srv/media"}
+    names = read(tmp_path, """
+import os
+import environ
+import dj_database_url
+from decouple import config
+from os import getenv
+env = environ.Env(DEBUG=(bool, True), CACHE=(str, "locmem"))
+DEBUG = env("DEBUG")
+CACHE = env("CACHE")
+NAME = os.environ.get("DB_NAME", "fallback")
+MISSING = os.environ.get("NOPE", "fallback")
+REQUIRED = os.environ["DB_NAME"]
+PORT = int(os.getenv("DB_PORT", "5432"))
+TIMEOUT = config("TIMEOUT", default=30, cast=int)
+OVERRIDE = getenv("NOPE") or "from or"
+URL_DB = dj_database_url.config(conn_max_age=600)
+ENV_DB = env.db()
+ENV_DB_DEFAULT = env.db("OTHER_URL", default="sqlite:////tmp/x.db")
+MEDIA_ROOT = env.path("MEDIA")
+CHOICE = "a" if DEBUG else "b"
+""", env)
+    assert (names["DEBUG"], names["CACHE"], names["NAME"], names["MISSING"], names["REQUIRED"]) == (
+        False, "locmem", "shop", "fallback", "shop")
+    assert (names["PORT"], names["TIMEOUT"], names["OVERRIDE"], names["CHOICE"]) == (6432, 30, "from or", "b")
+    assert names["URL_DB"] == DatabaseUrl("postgres://u:p@h/d") == names["ENV_DB"]
+    assert names["ENV_DB_DEFAULT"] == DatabaseUrl("sqlite:////tmp/x.db")
+    assert names["MEDIA_ROOT"] == Path("/srv/media")
+
+
+def test_split_settings_and_later_changes(tmp_path: Path) -> None:
+    names = read(tmp_path, """
+from .base import *
+DATABASES["default"]["HOST"] = "db.production"
+DATABASES["default"]["NAME"] += "_prod"
+MEDIA_ROOT = BASE_DIR / "prod-media"
+try:
+    from .local import *
+except ImportError:
+    LOCAL = False
+""", module="site.settings.production", files={
+        "site/settings/base.py": 'from pathlib import Path\nBASE_DIR = Path("/srv/app")\n'
+                                 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "app"}}\n'
+                                 'MEDIA_ROOT = BASE_DIR / "media"\n',
+        "site/settings/local.py": 'MEDIA_URL = "/m/"\n'})
+    assert names["DATABASES"]["default"]["HOST"] == "db.production"
+    assert names["DATABASES"]["default"]["NAME"] == "app_prod"
+    assert names["MEDIA_ROOT"] == Path("/srv/app/prod-media")
+    assert names["MEDIA_URL"] == "/m/"
+    assert names["LOCAL"] is UNKNOWN
+
+
+def test_what_stays_unknown(tmp_path: Path) -> None:
+    names = read(tmp_path, """
+import os
+from somewhere import helper
+A = helper()
+B = os.environ["NOT_SET"]
+for name in ["x"]:
+    C = name
+if os.environ.get("NOT_SET"):
+    D = 1
+else:
+    D = 2
+if helper():
+    E = 1
+DATABASES = {"default": {"NAME": A, "ENGINE": "django.db.backends.mysql"}}
+def F():
+    return 1
+""")
+    assert names["A"] is UNKNOWN and names["B"] is UNKNOWN and names["C"] is UNKNOWN
+    assert names["D"] == 2, "an if whose test is known runs its branch"
+    assert names["E"] is UNKNOWN and names["F"] is UNKNOWN
+    assert not is_known(names["DATABASES"]) and names["DATABASES"]["default"]["ENGINE"] == "django.db.backends.mysql"
+
+
+def test_hostile_files_do_no_harm(tmp_path: Path) -> None:
+    """Nothing is run: a settings module that would write a file, loop forever or import itself is only read."""
+    marker = tmp_path / "ran"
+    names = read(tmp_path, f"""
+open({str(marker)!r}, "w").write("ran")
+__import__("os").system("touch {marker}")
+from site.settings import *
+while True:
+    pass
+X = 1
+""")
+    assert not marker.exists()
+    assert names["X"] == 1
+    syntax = read(tmp_path / "other", "X = (\n")
+    assert "X" not in syntax
+
+
+def test_a_huge_file_is_not_parsed(tmp_path: Path) -> None:
+    assert "X" not in read(tmp_path, "X = 1\n" + "#" * (2 * 1024 * 1024))
+
+
+# ----------------------------------------------------------------------------------------------- property
+
+NAMES = [f"V{i}" for i in range(6)]
+ENV_KEYS = ["K1", "K2", "K3"]
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+
+
+@st.composite
+def expression(draw: st.DrawFn, defined: list[tuple[str, str]], depth: int = 0) -> tuple[str, str]:
+    """``(Python source, kind)`` of an expression of a kind the reader understands, using earlier names."""
+    choices = ["str", "int", "env", "name", "fstring", "join", "path", "list", "dict", "or", "ifexp", "add"]
+    if depth > 2:
+        choices = ["str", "int", "env", "name"]
+    choice = draw(st.sampled_from(choices))
+    strings = [name for name, kind in defined if kind == "str"]
+    if choice == "str" or (choice in ("name", "fstring", "join", "add") and not strings):
+        return repr(draw(_text)), "str"
+    if choice == "int":
+        return repr(draw(st.integers(-10**6, 10**6))), "int"
+    if choice == "env":
+        key = draw(st.sampled_from(ENV_KEYS))
+        default = draw(_text)
+        form = draw(st.sampled_from(["os.environ.get({k!r}, {d!r})", "os.getenv({k!r}, {d!r})"]))
+        return form.format(k=key, d=default), "str"
+    if choice == "name":
+        name, kind = draw(st.sampled_from(defined)) if defined else (repr(""), "str")
+        return name, kind
+    if choice == "fstring":
+        return f"f'<{{{draw(st.sampled_from(strings))}}}>'", "str"
+    if choice == "join":
+        return f"os.path.join({draw(st.sampled_from(strings))}, {draw(_text)!r})", "str"
+    if choice == "add":
+        return f"{draw(st.sampled_from(strings))} + {draw(_text)!r}", "str"
+    if choice == "path":
+        return f"Path('/srv') / {draw(_text.filter(lambda t: '/' not in t and t not in ('', '.')))!r}", "path"
+    if choice == "list":
+        items = draw(st.lists(expression(defined, depth + 1), max_size=3))
+        return "[" + ", ".join(code for code, _ in items) + "]", "list"
+    if choice == "dict":
+        items = draw(st.lists(expression(defined, depth + 1), max_size=3))
+        return "{" + ", ".join(f"{i!r}: {code}" for i, (code, _) in enumerate(items)) + "}", "dict"
+    if choice == "or":
+        first, second = draw(expression(defined, depth + 1)), draw(expression(defined, depth + 1))
+        return f"({first[0]}) or ({second[0]})", "any"
+    first, second = draw(expression(defined, depth + 1)), draw(expression(defined, depth + 1))
+    test = draw(st.sampled_from(ENV_KEYS))
+    return f"({first[0]}) if os.environ.get({test!r}) else ({second[0]})", "any"
+
+
+@st.composite
+def module(draw: st.DrawFn) -> str:
+    """Assignments, augmented assignments of strings, and changes of dict items, in any order."""
+    defined: list[tuple[str, str]] = []
+    lines = ["import os", "from pathlib import Path"]
+    for _ in range(draw(st.integers(1, 8))):
+        strings = [n for n, k in defined if k == "str"]
+        dicts = [n for n, k in defined if k == "dict"]
+        statement = draw(st.sampled_from(["assign", "assign", "augment", "item"]))
+        if statement == "augment" and strings:
+            lines.append(f"{draw(st.sampled_from(strings))} += {draw(_text)!r}")
+            continue
+        if statement == "item" and dicts:
+            target = draw(st.sampled_from(dicts))
+            # Not the dict itself (or what may hold it): a dict holding itself compares by recursion.
+            code, _ = draw(expression([(n, k) for n, k in defined if k in ("str", "int", "path")]))
+            lines.append(f"{target}[{draw(_text)!r}] = {code}")
+            continue
+        name = draw(st.sampled_from(NAMES))
+        code, kind = draw(expression(defined))
+        lines.append(f"{name} = {code}")
+        defined = [(n, k) for n, k in defined if n != name] + ([(name, kind)] if kind != "any" else [])
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=module(), environ=st.dictionaries(st.sampled_from(ENV_KEYS), _text.filter(lambda t: "\x00" not in t),
+                                              max_size=3))
+def test_what_the_reader_works_out_is_what_python_computes(tmp_path: Path, text: str, environ: dict[str, str]) -> None:
+    names = read(tmp_path, text, environ)
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(environ)
+        executed: dict[str, Any] = {"__file__": "x", "__name__": "site.settings"}
+        exec(compile(text, "settings.py", "exec"), executed)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    for name in NAMES:
+        if name in executed:
+            assert names[name] == executed[name], (name, text, environ)
+
+
+@pytest.mark.parametrize("source", ["X = 1 +", "X = ((1)", "\x00"])
+def test_unparsable_module(tmp_path: Path, source: str) -> None:
+    assert "X" not in read(tmp_path, source)

@@ -1,0 +1,228 @@
+"""Reading a Rails application's database and Active Storage configuration for one environment.
+
+Two ways, tried in this order:
+
+- ``bin/rails runner`` printing ``ActiveRecord::Base.configurations`` (the environment's database
+  configurations, URLs already merged) and the Active Storage settings as JSON, when Ruby is found
+  (``$RUBY``, then ``ruby`` on ``PATH``) and the application boots with it (its bundle installed);
+- otherwise ``config/database.yml`` and ``config/storage.yml`` with their ERB rendered by
+  :mod:`synco_rails.erb`, YAML anchors and ``<<:`` merges resolved, and ``DATABASE_URL`` /
+  ``<NAME>_DATABASE_URL`` merged as Rails merges them (see :func:`environment_configs`).
+
+The environment is ``RAILS_ENV`` (or ``RACK_ENV``); unset, it is ``production`` on the source (the server)
+and ``development`` on the destination (the laptop), as ``rails server`` there would run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core import ConfigError, error_line, run_command
+from synco_rails.erb import Context, render
+
+log = logging.getLogger(__name__)
+
+#: Seconds ``bin/rails runner`` may take: it boots the whole application.
+RUNNER_TIMEOUT = 120.0
+#: Printed before the JSON, so whatever the application prints while booting cannot confuse the parser.
+MARKER = "SYNCO-RAILS-CONFIG:"
+
+#: What ``bin/rails runner`` runs. Rails 6.1+ has ``configs_for(env_name:)`` with ``name`` and
+#: ``configuration_hash``; 6.0 has ``spec_name`` and ``config``; older ones a plain hash per environment.
+#: Replicas and configurations hidden from database tasks are left out, as ``configs_for`` does.
+RUNNER_CODE = (
+    'require "json"; c = ActiveRecord::Base.configurations; '
+    "dbs = if c.respond_to?(:configs_for) then c.configs_for(env_name: Rails.env).map { |d| "
+    "{ name: (d.respond_to?(:name) ? d.name : d.spec_name), "
+    "config: (d.respond_to?(:configuration_hash) ? d.configuration_hash : d.config) } } "
+    'else [{ name: "primary", config: c[Rails.env] }] end; '
+    "service = (Rails.application.config.active_storage.service rescue nil); "
+    'storage = (ActiveSupport::ConfigurationFile.parse(Rails.root.join("config", "storage.yml")) rescue '
+    '(YAML.load(ERB.new(File.read(Rails.root.join("config", "storage.yml"))).result, aliases: true) rescue nil)); '
+    f'puts; puts "{MARKER}" + JSON.generate({{ env: Rails.env, root: Rails.root.to_s, databases: dbs, '
+    "storage_service: service, storage: storage }})"
+)
+
+#: ``config.active_storage.service = :local`` (or a string) in ``config/environments/<env>.rb``.
+_SERVICE = re.compile(r"""^\s*config\.active_storage\.service\s*=\s*(?::(\w+)|["'](\w+)["'])""", re.M)
+
+
+@dataclass
+class RailsConfig:
+    """What synco needs of an application's configuration, however it was read."""
+
+    rails_env: str
+    #: The environment's database configurations in order (name, settings), replicas left out; each
+    #: settings dict may hold a ``url``, merged over the rest by :func:`synco_rails.databases.database_config`.
+    databases: list[tuple[str, dict[str, Any]]]
+    #: The Active Storage service of this environment, and ``config/storage.yml``'s services.
+    storage_service: str | None
+    storage: dict[str, Any]
+    #: ``runner`` when ``bin/rails runner`` answered, ``files`` when the files were read.
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def rails_environment(environ: Mapping[str, str], side: str) -> str:
+    """``RAILS_ENV`` or ``RACK_ENV``; else ``production`` on the source and ``development`` on the destination."""
+    return environ.get("RAILS_ENV") or environ.get("RACK_ENV") or ("production" if side == "source" else "development")
+
+
+def find_ruby(environ: Mapping[str, str]) -> str | None:
+    """``$RUBY`` (a path or a command name), then ``ruby`` on ``PATH``; nothing is executed."""
+    for name in (environ.get("RUBY"), "ruby"):
+        if name:
+            found = shutil.which(name, path=environ.get("PATH"))
+            if found:
+                return found
+    return None
+
+
+def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None = None) -> RailsConfig:
+    """The application's configuration: from ``bin/rails runner`` when Ruby works, else from the files."""
+    env = dict(os.environ if environ is None else environ)
+    rails_env = rails_environment(env, side)
+    ruby = find_ruby(env)
+    if ruby is not None:
+        try:
+            config = read_with_runner(project_dir, ruby, rails_env, env)
+        except ConfigError as exc:
+            # A host where the bundle is not installed for this user still has its configuration files.
+            log.warning("bin/rails runner could not report the configuration (%s); reading config/database.yml "
+                        "instead", exc)
+        else:
+            log.debug("Rails configuration (%s) read with %s bin/rails runner (config_source=runner)", rails_env, ruby)
+            return config
+    else:
+        log.debug("no Ruby found; reading the Rails configuration (%s) from config/database.yml", rails_env)
+    return read_from_files(project_dir, rails_env, env)
+
+
+def read_with_runner(project_dir: Path, ruby: str, rails_env: str, environ: Mapping[str, str]) -> RailsConfig:
+    """Ask the application itself: ``ruby bin/rails runner <code>`` in ``rails_env``."""
+    result = run_command([ruby, "bin/rails", "runner", RUNNER_CODE], cwd=project_dir, timeout=RUNNER_TIMEOUT,
+                         env=environ, extra_env={"RAILS_ENV": rails_env})
+    payload: Any = None
+    for line in result.stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                payload = json.loads(line[len(MARKER):])
+            except ValueError:
+                payload = None
+            break
+    if not isinstance(payload, dict) or not isinstance(payload.get("databases"), list):
+        raise ConfigError("bin/rails runner printed no configuration")
+    databases = [(str(entry.get("name") or "primary"), dict(entry["config"]))
+                 for entry in payload["databases"] if isinstance(entry, dict) and isinstance(entry.get("config"), dict)]
+    storage = payload.get("storage")
+    return RailsConfig(
+        rails_env=str(payload.get("env") or rails_env),
+        databases=databases,
+        storage_service=str(payload["storage_service"]) if payload.get("storage_service") else None,
+        storage=storage if isinstance(storage, dict) else {},
+        source="runner",
+    )
+
+
+def load_yaml_erb(path: Path, context: Context, project_dir: Path) -> Any:
+    """A Rails YAML configuration file with its ERB rendered; None when the file does not exist."""
+    import yaml
+
+    source = path.relative_to(project_dir).as_posix() if path.is_relative_to(project_dir) else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{source} is unreadable: {exc.strerror}") from None
+    rendered = render(text, context, source)
+    try:
+        return yaml.safe_load(rendered)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        # The rendered text holds passwords: name the place, never quote it.
+        raise ConfigError(f"{source}{where}: not valid YAML after its ERB was rendered "
+                          f"({getattr(exc, 'problem', None) or type(exc).__name__})") from None
+
+
+def environment_configs(data: Any, rails_env: str, environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """The database configurations of ``rails_env`` as Rails builds them from ``database.yml`` and the
+    environment.
+
+    - An environment whose value is a mapping of mappings holds several databases by name (three-level
+      configuration); otherwise it is the one database named ``primary``. A string is its URL.
+    - A configuration with ``url`` keeps it: the URL's settings win over the others (merged later).
+    - A configuration without one takes ``<NAME>_DATABASE_URL`` from the environment, and ``primary`` also
+      ``DATABASE_URL``, which win over what the file says.
+    - An environment the file does not have is ``DATABASE_URL`` alone, when it is set.
+    - Replicas (``replica: true``) and configurations hidden from database tasks are left out.
+    """
+    section = data.get(rails_env) if isinstance(data, dict) else None
+    configs: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(section, str):
+        configs.append(("primary", {"url": section}))
+    elif isinstance(section, dict) and section and all(isinstance(v, dict) for v in section.values()):
+        configs.extend((str(name), dict(value)) for name, value in section.items())
+    elif isinstance(section, dict):
+        configs.append(("primary", dict(section)))
+    if not configs and environ.get("DATABASE_URL"):
+        configs.append(("primary", {"url": environ["DATABASE_URL"]}))
+    merged = []
+    for name, config in configs:
+        if config.get("replica") is True or config.get("database_tasks") is False:
+            continue
+        if "url" not in config:
+            url = environ.get(f"{name.upper()}_DATABASE_URL") or (environ.get("DATABASE_URL") if name == "primary"
+                                                                    else None)
+            if url:
+                config = {**config, "url": url}
+        merged.append((name, config))
+    return merged
+
+
+def storage_service(project_dir: Path, rails_env: str) -> str | None:
+    """The Active Storage service ``config/environments/<env>.rb`` sets, if it sets one literally."""
+    try:
+        text = (project_dir / "config" / "environments" / f"{rails_env}.rb").read_text(encoding="utf-8",
+                                                                                       errors="replace")
+    except OSError:
+        return None
+    match = _SERVICE.search(text)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str]) -> RailsConfig:
+    """``config/database.yml`` and ``config/storage.yml`` rendered and merged as Rails would, without Ruby."""
+    context = Context(environ=environ, root=project_dir, rails_env=rails_env)
+    database_yml = project_dir / "config" / "database.yml"
+    data = load_yaml_erb(database_yml, context, project_dir)
+    notes: list[str] = []
+    if data is None:
+        notes.append("config/database.yml does not exist")
+    databases = environment_configs(data or {}, rails_env, environ)
+    if not databases:
+        notes.append(f"config/database.yml has no {rails_env} database and DATABASE_URL is not set")
+    try:
+        storage = load_yaml_erb(project_dir / "config" / "storage.yml", context, project_dir)
+    except ConfigError as exc:
+        # The files are worth transferring even when the storage configuration cannot be read.
+        log.warning("%s; Active Storage files are left out", error_line(exc))
+        notes.append(str(exc))
+        storage = None
+    return RailsConfig(
+        rails_env=rails_env,
+        databases=databases,
+        storage_service=storage_service(project_dir, rails_env),
+        storage=storage if isinstance(storage, dict) else {},
+        source="files",
+        notes=notes,
+    )

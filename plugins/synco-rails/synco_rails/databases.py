@@ -1,0 +1,191 @@
+"""Rails database configurations as synco's :class:`~synco_core.DatabaseConfig`, and Rails' sanitising profile.
+
+A configuration's ``url`` (its own, or ``DATABASE_URL`` / ``<NAME>_DATABASE_URL`` merged in by
+:func:`synco_rails.config.environment_configs`) wins over its other settings, which fill in what the URL
+leaves out, as Active Record's ``UrlConfig`` merges them. ``primary`` (or, without one, the first
+configuration) is the database a session dumps; the others of a multi-database application are the
+framework's named databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synco_core import (
+    BCRYPT_PASSWORD,
+    ConfigError,
+    DatabaseConfig,
+    DumpOptions,
+    SanitizeRule,
+    parse_database_url,
+    register_secret,
+)
+
+#: The bcrypt hash of the word "password" as Ruby's bcrypt gem writes it (``$2a$``; Devise's
+#: ``encrypted_password`` and ``has_secure_password``'s ``password_digest`` hold this form): every account
+#: of a sanitised copy logs in locally with "password". It is the core's PHP hash with Ruby's prefix; for
+#: an ASCII password the two prefixes compute the same digest.
+PASSWORD_HASH = "$2a$" + BCRYPT_PASSWORD[4:]
+
+#: Active Record adapters, by synco engine.
+ADAPTERS = {
+    "postgresql": "postgresql", "postgis": "postgresql", "postgres": "postgresql",
+    "mysql2": "mysql", "trilogy": "mysql", "mysql": "mysql", "jdbcmysql": "mysql",
+    "sqlite3": "sqlite", "sqlite": "sqlite",
+}
+
+#: Tables whose rows never travel: sessions (activerecord-session_store's, and Rails 8 authentication's).
+NO_ROWS_TABLES = ("sessions",)
+
+#: Queues and caches of the source (Solid Queue, Solid Cache, Solid Cable, Delayed Job): left out unless
+#: ``--all``, when they live in the primary database.
+SMART_NO_ROWS_TABLES = (
+    "solid_queue_blocked_executions", "solid_queue_claimed_executions", "solid_queue_failed_executions",
+    "solid_queue_jobs", "solid_queue_pauses", "solid_queue_processes", "solid_queue_ready_executions",
+    "solid_queue_recurring_executions", "solid_queue_recurring_tasks", "solid_queue_scheduled_executions",
+    "solid_queue_semaphores", "solid_cache_entries", "solid_cable_messages", "delayed_jobs",
+)
+
+#: Column rewrites of ``users``: Devise's columns, and those of Rails 8's authentication generator.
+USER_RULES = (
+    ("email", "email"),
+    ("email_address", "email"),
+    ("encrypted_password", f"fixed:{PASSWORD_HASH}"),
+    ("password_digest", f"fixed:{PASSWORD_HASH}"),
+    ("reset_password_token", "null"),
+    ("confirmation_token", "null"),
+    ("unconfirmed_email", "null"),
+    ("unlock_token", "null"),
+    ("current_sign_in_ip", "null"),
+    ("last_sign_in_ip", "null"),
+)
+
+#: libpq's TLS settings, which Rails' PostgreSQL adapter passes on as they are.
+_PG_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout")
+#: mysql2's (and trilogy's) TLS settings, as synco's MySQL engine names them.
+_MYSQL_OPTIONS = {"sslca": "ssl_ca", "sslcert": "ssl_cert", "sslkey": "ssl_key", "ssl_mode": "sslmode",
+                  "encoding": "charset"}
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _port(name: str, value: Any) -> int | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"Rails database {name!r}: port is not a number: {text!r}") from None
+
+
+def _sqlite_path(database: str, project_dir: Path, name: str) -> str:
+    if database == ":memory:" or database.startswith("file::memory:"):
+        raise ConfigError(f"Rails database {name!r} is an in-memory SQLite database")
+    path = Path(database.removeprefix("file:"))
+    # Active Record resolves a relative SQLite path against Rails.root.
+    return str(path if path.is_absolute() else project_dir / path)
+
+
+def _from_url(name: str, url: str, project_dir: Path, source: str) -> DatabaseConfig:
+    """A database URL in Active Record's forms, also ``sqlite3:db/production.sqlite3`` (an opaque path)."""
+    scheme, colon, rest = url.partition(":")
+    if colon and scheme.lower() in ("sqlite3", "sqlite") and not rest.startswith("//"):
+        return DatabaseConfig(engine="sqlite", name=_sqlite_path(rest.split("?")[0], project_dir, name),
+                              source=source)
+    if colon and scheme.lower() in ADAPTERS:
+        url = f"{ADAPTERS[scheme.lower()]}:{rest}"
+    return parse_database_url(url, base_dir=project_dir, source=source)
+
+
+def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
+    """The :class:`DatabaseConfig` of one database configuration; a one-line ConfigError when synco cannot use it."""
+    label = f"{source} (database {name})"
+    password = _text(settings.get("password"))
+    register_secret(password)
+    url = _text(settings.get("url"))
+    from_url = _from_url(name, url, project_dir, label) if url else None
+    adapter = (_text(settings.get("adapter")) or "").lower()
+    engine = from_url.engine if from_url is not None else ADAPTERS.get(adapter)
+    if engine not in ("postgresql", "mysql", "sqlite"):
+        raise ConfigError(f"Rails database {name!r}: the adapter {adapter or engine or '(none)'} is not supported "
+                          "(postgresql, mysql2, trilogy and sqlite3 are)")
+    if engine == "sqlite":
+        if from_url is not None:
+            return from_url
+        database = _text(settings.get("database"))
+        if database is None:
+            raise ConfigError(f"Rails database {name!r} names no database file")
+        return DatabaseConfig(engine="sqlite", name=_sqlite_path(database, project_dir, name), source=label)
+    host = _text(settings.get("host"))
+    socket = _text(settings.get("socket"))
+    if host is not None and host.startswith("/"):
+        # PostgreSQL's socket folder given as the host, as libpq takes it.
+        socket, host = socket or host, None
+    keys = _PG_OPTIONS if engine == "postgresql" else _MYSQL_OPTIONS
+    options = {(keys[key] if isinstance(keys, dict) else key): str(settings[key])
+               for key in keys if _text(settings.get(key))}
+    config = DatabaseConfig(
+        engine=engine,
+        name=_text(settings.get("database")) or "",
+        host=host,
+        port=_port(name, settings.get("port")),
+        user=_text(settings.get("username")),
+        password=password,
+        socket=socket,
+        options=options,
+        source=label,
+    )
+    if from_url is not None:
+        # What the URL says wins; the other settings fill in what it leaves out.
+        config = from_url.replace(
+            host=from_url.host or (None if from_url.socket else config.host),
+            port=from_url.port or config.port,
+            user=from_url.user if from_url.user is not None else config.user,
+            password=from_url.password if from_url.password is not None else config.password,
+            socket=from_url.socket or config.socket,
+            options={**config.options, **from_url.options},
+        )
+    if not config.name:
+        raise ConfigError(f"Rails database {name!r} names no database")
+    return config
+
+
+def split_databases(configs: list[tuple[str, dict[str, Any]]], project_dir: Path, source: str) -> tuple[
+        str | None, DatabaseConfig | None, dict[str, DatabaseConfig], dict[str, str]]:
+    """``(primary's name, primary, the other usable databases, the unusable ones with why)``.
+
+    The primary database is the one named ``primary``, else the first, as Active Record decides.
+    """
+    names = [name for name, _ in configs]
+    primary_name = "primary" if "primary" in names else (names[0] if names else None)
+    primary: DatabaseConfig | None = None
+    named: dict[str, DatabaseConfig] = {}
+    unusable: dict[str, str] = {}
+    for name, settings in configs:
+        try:
+            config = database_config(name, settings, project_dir, source)
+        except ConfigError as exc:
+            unusable[name] = f"unusable: {exc}"
+            continue
+        if name == primary_name:
+            primary = config
+        else:
+            named[name] = config
+    return primary_name, primary, named, unusable
+
+
+def sanitize_profile() -> DumpOptions:
+    """Rails' default dump options: sessions without rows, users anonymised, queues and caches smart-skipped.
+
+    ``schema_migrations`` and ``ar_internal_metadata`` keep their rows (the copy's schema version and
+    environment). Every table and column is named; the core leaves out those the database does not have.
+    """
+    rules = tuple(SanitizeRule(table="users", column=column, transform=transform) for column, transform in USER_RULES)
+    return DumpOptions(exclude_tables=NO_ROWS_TABLES, smart_exclude_tables=SMART_NO_ROWS_TABLES, sanitize=rules)
