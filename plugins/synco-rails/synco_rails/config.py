@@ -20,12 +20,11 @@ import logging
 import os
 import re
 import shutil
-from importlib import resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
-
 from urllib.parse import unquote, urlsplit
 
 from synco_core import ConfigError, error_line, redact, register_secret, run_command

@@ -46,12 +46,8 @@ if len(args) != 3 or args[:2] != ["bin/rails", "runner"] or "ActiveRecord::Base.
         or "SYNCO-RAILS-CONFIG:" not in args[2]:
     sys.stderr.write("ruby shim: unexpected command " + " ".join(args[:2]) + "\\n")
     sys.exit(2)
-try:
-    with open("tmp/synco-runner.json") as handle:
-        answers = json.load(handle)
-except FileNotFoundError:
-    sys.stderr.write("Could not find gem 'pg (~> 1.5)' in locally installed gems. (Bundler::GemNotFound)\\n")
-    sys.exit(7)
+with open("tmp/synco-runner.json") as handle:
+    answers = json.load(handle)
 env = os.environ.get("RAILS_ENV", "development")
 if env not in answers:
     sys.stderr.write(env + " database is not configured (ActiveRecord::AdapterNotSpecified)\\n")

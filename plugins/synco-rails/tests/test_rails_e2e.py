@@ -17,7 +17,6 @@ side ``development``. The source's ``public/`` is served by a real HTTP server o
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -91,7 +90,8 @@ def run(*args: str) -> Result:
 
 
 def transfer(source: Path, target: Path, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             server_env: dict[str, str], serve_args: tuple[str, ...] = (), install_args: tuple[str, ...] = ()) -> Result:
+             server_env: dict[str, str], serve_args: tuple[str, ...] = (),
+             install_args: tuple[str, ...] = ()) -> Result:
     """serve in ``source`` with ``server_env`` set (as on the server), then receive and install without it."""
     for name, value in server_env.items():
         monkeypatch.setenv(name, value)
@@ -237,14 +237,16 @@ MIGRATIONS = {
         "      t.string :last_sign_in_ip\n      t.string :avatar\n    end"),
     "db/migrate/20240101000001_create_sessions.rb": (
         "CreateSessions", "create_table :sessions do |t|\n      t.string :session_id\n      t.text :data\n    end"),
-    "db/migrate/20240502120000_create_posts.rb": ("CreatePosts", "create_table :posts do |t|\n      t.string :title\n    end"),
+    "db/migrate/20240502120000_create_posts.rb": (
+        "CreatePosts", "create_table :posts do |t|\n      t.string :title\n    end"),
 }
 ANALYTICS_MIGRATIONS = {
     "db/analytics_migrate/20240301000000_create_page_views.rb": (
         "CreatePageViews", "create_table :page_views do |t|\n      t.string :path\n    end"),
 }
 #: Only the laptop's code has it: the copy's status must show it pending.
-LAPTOP_MIGRATION = {"db/migrate/20240601000000_add_bio_to_users.rb": ("AddBioToUsers", "add_column :users, :bio, :string")}
+LAPTOP_MIGRATION = {
+    "db/migrate/20240601000000_add_bio_to_users.rb": ("AddBioToUsers", "add_column :users, :bio, :string")}
 SOURCE_VERSIONS = ["20240101000000", "20240101000001", "20240502120000"]
 #: What the application's users and posts hold on each side (the tables come from the migrations).
 REAL_ROWS = (

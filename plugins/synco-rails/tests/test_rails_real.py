@@ -84,6 +84,24 @@ def test_multi_database_config_read_through_the_real_runner(rails_app: Make, mon
     assert local.databases["analytics"].name == "shop_analytics_development"
 
 
+def test_erb_only_ruby_evaluates_is_read_through_the_runner(rails_app: Make, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """ERB synco's own renderer refuses (any Ruby) is evaluated by the application itself when Ruby works;
+    without Ruby the same file is a one-line error naming the line."""
+    app = rails_app("app", database_yml=(
+        "production:\n  adapter: postgresql\n"
+        "  database: <%= Rails.application.class.module_parent_name.underscore %>_<%= Rails.env %>\n"
+        "  port: <%= 5400 + 32 %>\n"))
+    framework = detected(app)
+    assert framework.config_source == "runner" and framework.database is not None
+    assert (framework.database.name, framework.database.port) == ("shop_production", 5432)
+    hide = tmp_path / "no-ruby"
+    hide.mkdir()
+    monkeypatch.setenv("PATH", str(hide))
+    with pytest.raises(ConfigError, match=r"^config/database.yml line 3: unsupported ERB"):
+        detected(app)
+
+
 #: database.yml forms and environments whose reading without Ruby must equal Rails' own.
 AGREEMENT_CASES = {
     "three-level with anchors, ERB and both URLs": (SHOP_YML, {
