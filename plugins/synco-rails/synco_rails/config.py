@@ -121,9 +121,13 @@ def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None 
 
 
 def read_with_runner(project_dir: Path, ruby: str, rails_env: str, environ: Mapping[str, str]) -> RailsConfig:
-    """Ask the application itself: ``ruby bin/rails runner <code>`` in ``rails_env``."""
+    """Ask the application itself: ``ruby bin/rails runner <code>`` in ``rails_env``.
+
+    Spring is disabled: an application that has it would otherwise leave a preloader running in the
+    background after synco has finished, and answer from it.
+    """
     result = run_command([ruby, "bin/rails", "runner", RUNNER_CODE], cwd=project_dir, timeout=RUNNER_TIMEOUT,
-                         env=environ, extra_env={"RAILS_ENV": rails_env})
+                         env=environ, extra_env={"RAILS_ENV": rails_env, "DISABLE_SPRING": "1"})
     payload: Any = None
     for line in result.stdout.splitlines():
         if line.startswith(MARKER):

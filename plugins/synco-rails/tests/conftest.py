@@ -40,7 +40,8 @@ args = sys.argv[1:]
 log = os.environ.get("SYNCO_RUBY_SHIM_LOG")
 if log:
     with open(log, "a") as handle:
-        handle.write(json.dumps({{"argv": args[:2], "rails_env": os.environ.get("RAILS_ENV"), "cwd": os.getcwd()}})
+        handle.write(json.dumps({{"argv": args[:2], "rails_env": os.environ.get("RAILS_ENV"), "cwd": os.getcwd(),
+                                 "spring": os.environ.get("DISABLE_SPRING")}})
                      + "\\n")
 if len(args) != 3 or args[:2] != ["bin/rails", "runner"] or "ActiveRecord::Base.configurations" not in args[2] \\
         or "SYNCO-RAILS-CONFIG:" not in args[2]:

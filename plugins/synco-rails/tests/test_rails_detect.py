@@ -194,8 +194,8 @@ def test_shim_runner_answer_of_a_newer_rails(make_app: Make, ruby_shim: Path) ->
     local = detected(app, "destination")
     assert local.database is not None and local.database.name == str(app / "storage/development.sqlite3")
     calls = [json.loads(line) for line in ruby_shim.read_text().splitlines()]
-    assert [(c["argv"], c["rails_env"], c["cwd"]) for c in calls] == [
-        (["bin/rails", "runner"], "production", str(app)), (["bin/rails", "runner"], "development", str(app))]
+    assert [(c["argv"], c["rails_env"], c["cwd"], c["spring"]) for c in calls] == [
+        (["bin/rails", "runner"], "production", str(app), "1"), (["bin/rails", "runner"], "development", str(app), "1")]
 
 
 def test_active_storage_and_public_uploads(make_app: Make, no_ruby: None, monkeypatch: pytest.MonkeyPatch) -> None:
