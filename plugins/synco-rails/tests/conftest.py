@@ -74,11 +74,13 @@ DATABASE_GEMS = ("pg", "mysql2", "sqlite3")
 _KEPT_GEMFILE_LINE = re.compile(r"^(source |ruby |gem ['\"]rails['\"])")
 
 
-def _checked(argv: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+def _checked(argv: list[str], cwd: Path, env: dict[str, str], what: str) -> str | None:
+    """None when ``argv`` succeeded, else why it failed (its last line of output)."""
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
-        unavailable(f"{what} failed with Debian's Ruby and Rails: {lines[-1]}")
+    if result.returncode == 0:
+        return None
+    lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
+    return f"{what} failed with Debian's Ruby and Rails: {lines[-1]}"
 
 
 def ruby_environment(home: Path) -> dict[str, str]:
@@ -94,23 +96,31 @@ def rails_templates(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
     """``template(database)``: a real application named ``shop`` from ``rails new -d <database>``, made once
     per session and database (``postgresql`` or ``mysql``); copy it, never change it."""
     made: dict[str, Path] = {}
+    failed: dict[str, str] = {}
     root = tmp_path_factory.mktemp("rails-apps")
 
     def template(database: str) -> Path:
         if database in made:
             return made[database]
+        if database in failed:
+            unavailable(failed[database])
         require_tool("ruby", "ruby")
         rails = require_tool("rails", "ruby-rails")
         bundle = require_tool("bundle", "bundler")
         folder = root / database
         folder.mkdir()
         env = ruby_environment(root)
-        _checked([rails, "new", "shop", "-d", database, *RAILS_NEW_FLAGS], folder, env, "rails new")
         app = folder / "shop"
-        gemfile = app / "Gemfile"
-        kept = [line for line in gemfile.read_text().splitlines() if _KEPT_GEMFILE_LINE.match(line)]
-        gemfile.write_text("\n".join([*kept, *(f"gem '{gem}'" for gem in DATABASE_GEMS)]) + "\n")
-        _checked([bundle, "install", "--local", "--quiet"], app, env, "bundle install --local")
+        failure = _checked([rails, "new", "shop", "-d", database, *RAILS_NEW_FLAGS], folder, env, "rails new")
+        if failure is None:
+            gemfile = app / "Gemfile"
+            kept = [line for line in gemfile.read_text().splitlines() if _KEPT_GEMFILE_LINE.match(line)]
+            gemfile.write_text("\n".join([*kept, *(f"gem '{gem}'" for gem in DATABASE_GEMS)]) + "\n")
+            failure = _checked([bundle, "install", "--local", "--quiet"], app, env, "bundle install --local")
+        if failure is not None:
+            # Once per session: the next test needing this application is told the same, without retrying.
+            failed[database] = failure
+            unavailable(failure)
         made[database] = app.resolve()
         return made[database]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -136,11 +137,12 @@ AGREEMENT_CASES = {
 def test_reading_without_ruby_agrees_with_rails(rails_app: Make, case: str) -> None:
     yml, environ = AGREEMENT_CASES[case]
     app = rails_app("app", database_yml=yml)
-    env = {**dict(__import__("os").environ), **environ}
+    env = {**os.environ, **environ}
     ruby = require_tool("ruby", "ruby")
     by_rails = read_with_runner(app, ruby, "production", env)
     by_synco = read_from_files(app, "production", env)
     assert comparable(by_synco.databases, app) == comparable(by_rails.databases, app)
+    assert (by_synco.storage_service, by_synco.storage) == (by_rails.storage_service, by_rails.storage)
     assert by_rails.source == "runner" and by_synco.source == "files"
 
 
