@@ -22,10 +22,12 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from synco_core import ConfigError, error_line, run_command
+from synco_core import ConfigError, error_line, redact, register_secret, run_command
 from synco_rails.erb import Context, render
 
 log = logging.getLogger(__name__)
@@ -35,21 +37,13 @@ RUNNER_TIMEOUT = 120.0
 #: Printed before the JSON, so whatever the application prints while booting cannot confuse the parser.
 MARKER = "SYNCO-RAILS-CONFIG:"
 
-#: What ``bin/rails runner`` runs. Rails 6.1+ has ``configs_for(env_name:)`` with ``name`` and
-#: ``configuration_hash``; 6.0 has ``spec_name`` and ``config``; older ones a plain hash per environment.
-#: Replicas and configurations hidden from database tasks are left out, as ``configs_for`` does.
-RUNNER_CODE = (
-    'require "json"; c = ActiveRecord::Base.configurations; '
-    "dbs = if c.respond_to?(:configs_for) then c.configs_for(env_name: Rails.env).map { |d| "
-    "{ name: (d.respond_to?(:name) ? d.name : d.spec_name), "
-    "config: (d.respond_to?(:configuration_hash) ? d.configuration_hash : d.config) } } "
-    'else [{ name: "primary", config: c[Rails.env] }] end; '
-    "service = (Rails.application.config.active_storage.service rescue nil); "
-    'storage = (ActiveSupport::ConfigurationFile.parse(Rails.root.join("config", "storage.yml")) rescue '
-    '(YAML.load(ERB.new(File.read(Rails.root.join("config", "storage.yml"))).result, aliases: true) rescue nil)); '
-    f'puts; puts "{MARKER}" + JSON.generate({{ env: Rails.env, root: Rails.root.to_s, databases: dbs, '
-    "storage_service: service, storage: storage }})"
-)
+#: What ``bin/rails runner`` runs (``runner.rb`` beside this module, passed as the code argument so that
+#: nothing is written into the application). Replicas and configurations hidden from database tasks are
+#: left out, as ``configs_for`` does; the file says which Rails versions each branch serves.
+RUNNER_CODE = (resources.files("synco_rails") / "runner.rb").read_text(encoding="utf-8")
+
+#: A URL's password where a message quotes the URL (``scheme://user:password@``): Ruby's URI errors do.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
 
 #: ``config.active_storage.service = :local`` (or a string) in ``config/environments/<env>.rb``.
 _SERVICE = re.compile(r"""^\s*config\.active_storage\.service\s*=\s*(?::(\w+)|["'](\w+)["'])""", re.M)
@@ -86,18 +80,38 @@ def find_ruby(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def register_url_passwords(environ: Mapping[str, str]) -> None:
+    """Hide the passwords of ``DATABASE_URL`` and ``<NAME>_DATABASE_URL`` before Ruby sees them: Rails
+    quotes a URL it cannot parse in its error, and that error is logged."""
+    for name, value in environ.items():
+        if name == "DATABASE_URL" or name.endswith("_DATABASE_URL"):
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                register_secret(password)
+                register_secret(unquote(password))
+
+
+def without_url_passwords(text: str) -> str:
+    """``text`` with registered secrets and the passwords of the URLs it quotes replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", redact(text))
+
+
 def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None = None) -> RailsConfig:
     """The application's configuration: from ``bin/rails runner`` when Ruby works, else from the files."""
     env = dict(os.environ if environ is None else environ)
     rails_env = rails_environment(env, side)
     ruby = find_ruby(env)
     if ruby is not None:
+        register_url_passwords(env)
         try:
             config = read_with_runner(project_dir, ruby, rails_env, env)
         except ConfigError as exc:
             # A host where the bundle is not installed for this user still has its configuration files.
             log.warning("bin/rails runner could not report the configuration (%s); reading config/database.yml "
-                        "instead", exc)
+                        "instead", without_url_passwords(str(exc)))
         else:
             log.debug("Rails configuration (%s) read with %s bin/rails runner (config_source=runner)", rails_env, ruby)
             return config
@@ -107,9 +121,13 @@ def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None 
 
 
 def read_with_runner(project_dir: Path, ruby: str, rails_env: str, environ: Mapping[str, str]) -> RailsConfig:
-    """Ask the application itself: ``ruby bin/rails runner <code>`` in ``rails_env``."""
+    """Ask the application itself: ``ruby bin/rails runner <code>`` in ``rails_env``.
+
+    Spring is disabled: an application that has it would otherwise leave a preloader running in the
+    background after synco has finished, and answer from it.
+    """
     result = run_command([ruby, "bin/rails", "runner", RUNNER_CODE], cwd=project_dir, timeout=RUNNER_TIMEOUT,
-                         env=environ, extra_env={"RAILS_ENV": rails_env})
+                         env=environ, extra_env={"RAILS_ENV": rails_env, "DISABLE_SPRING": "1"})
     payload: Any = None
     for line in result.stdout.splitlines():
         if line.startswith(MARKER):
@@ -123,12 +141,17 @@ def read_with_runner(project_dir: Path, ruby: str, rails_env: str, environ: Mapp
     databases = [(str(entry.get("name") or "primary"), dict(entry["config"]))
                  for entry in payload["databases"] if isinstance(entry, dict) and isinstance(entry.get("config"), dict)]
     storage = payload.get("storage")
+    notes: list[str] = []
+    if payload.get("storage_error"):
+        log.warning("%s; Active Storage files are left out", payload["storage_error"])
+        notes.append(str(payload["storage_error"]))
     return RailsConfig(
         rails_env=str(payload.get("env") or rails_env),
         databases=databases,
         storage_service=str(payload["storage_service"]) if payload.get("storage_service") else None,
         storage=storage if isinstance(storage, dict) else {},
         source="runner",
+        notes=notes,
     )
 
 

@@ -12,6 +12,10 @@ Ruby, synco evaluates the tags itself, but only the expressions these files real
   ``#{...}`` inside double quotes;
 - ``<%# comments %>``, ``<%%`` (a literal ``<%``), and the ``<%-`` / ``-%>`` trim markers.
 
+An output tag this evaluator does not understand on a YAML comment line (``#   key: <%= ... %>``) renders
+as nothing: whatever Ruby would print there lands in the comment. ``rails new`` writes such lines into
+every ``config/storage.yml`` (``Rails.application.credentials.dig(...)`` for the cloud services).
+
 Anything else (``<% if ... %>``, a method of the application) is refused with a one-line
 :class:`~synco_core.ConfigError` naming the file and the line, instead of a guess.
 """
@@ -277,6 +281,12 @@ def evaluate(expression: str, context: Context) -> str:
     return _Parser.to_s(_Parser(expression, context).parse())
 
 
+def _on_comment_line(text: str, position: int) -> bool:
+    """Whether the line holding ``position`` is a YAML comment up to there (only blanks before its ``#``)."""
+    start = text.rfind("\n", 0, position) + 1
+    return text[start:position].lstrip(" \t").startswith("#")
+
+
 def render(text: str, context: Context, source: str) -> str:
     """``text`` with its ERB tags rendered; ``source`` names the file in errors.
 
@@ -306,12 +316,14 @@ def render(text: str, context: Context, source: str) -> str:
             continue
         try:
             out.append(evaluate(body, context))
+        except (UnsupportedErb, RecursionError):
+            if not _on_comment_line(text, match.start()):
+                raise ConfigError(f"{source} line {line}: unsupported ERB {tag} (without Ruby synco evaluates "
+                                  "ENV[\"X\"], ENV.fetch(\"X\", \"default\"), ENV.fetch(\"X\") { \"default\" }, "
+                                  "|| and Rails.root.join)") from None
         except Missing as missing:
+            # Ruby raises there too, comment or not: the application would not boot.
             raise ConfigError(f"{source} line {line}: {tag} needs the environment variable {missing} "
                               "(ENV.fetch without a default)") from None
-        except (UnsupportedErb, RecursionError):
-            raise ConfigError(f"{source} line {line}: unsupported ERB {tag} (without Ruby synco evaluates "
-                              "ENV[\"X\"], ENV.fetch(\"X\", \"default\"), ENV.fetch(\"X\") { \"default\" }, "
-                              "|| and Rails.root.join)") from None
     out.append(text[position:].replace("<%%", "<%"))
     return "".join(out)

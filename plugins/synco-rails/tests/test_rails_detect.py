@@ -1,11 +1,12 @@
-"""Detecting Rails applications: the environment by side, database.yml as Rails merges it with
-DATABASE_URL, multi-database configurations, ``bin/rails runner`` through a Ruby shim, Active Storage and
-public upload folders, the sanitising profile, and the plugin contract."""
+"""Detecting Rails applications without Ruby (the Rails-shaped fixture tree): the environment by side,
+database.yml as Rails merges it with DATABASE_URL, multi-database configurations, Active Storage and public
+upload folders, the sanitising profile, and the plugin contract; and, through the Ruby shim, a
+``bin/rails runner`` answer of a Rails newer than the one installed here. ``test_rails_real.py`` has the
+same reading through a real ``bin/rails runner``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import subprocess
 import sys
@@ -175,9 +176,10 @@ def test_yaml_errors_never_quote_the_rendered_values(make_app: Make, no_ruby: No
     assert "yaml-Secret" not in str(error.value)
 
 
-def test_bin_rails_runner_with_ruby_shim(make_app: Make, ruby_shim: Path) -> None:
-    """With Ruby, the application answers through ``bin/rails runner`` in the environment of the side; its
-    answer is used as it is (the files are not read: here they hold ERB that only Ruby can evaluate)."""
+def test_shim_runner_answer_of_a_newer_rails(make_app: Make, ruby_shim: Path) -> None:
+    """An answer as Rails 7.1+ gives it (this machine's Rails is 6.1): SQLite databases under ``storage/``,
+    Solid Queue's ``queue`` database; ``bin/rails runner`` is run in the side's environment from the
+    application's folder, and its answer used as it is (the files hold ERB only Ruby evaluates)."""
     app = make_app("app", database_yml="production:\n  database: <%= Rails.application.credentials.db %>\n")
     runner_answer(app, "production", [
         ("primary", {"adapter": "postgresql", "database": "from_runner", "host": "db", "username": "app",
@@ -192,19 +194,8 @@ def test_bin_rails_runner_with_ruby_shim(make_app: Make, ruby_shim: Path) -> Non
     local = detected(app, "destination")
     assert local.database is not None and local.database.name == str(app / "storage/development.sqlite3")
     calls = [json.loads(line) for line in ruby_shim.read_text().splitlines()]
-    assert [(c["argv"], c["rails_env"], c["cwd"]) for c in calls] == [
-        (["bin/rails", "runner"], "production", str(app)), (["bin/rails", "runner"], "development", str(app))]
-
-
-def test_runner_failure_falls_back_to_the_files(make_app: Make, ruby_shim: Path, caplog: pytest.LogCaptureFixture,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ruby is there but the bundle is not installed (the shim answers as Bundler does): the files are read."""
-    monkeypatch.setenv("SHOP_DATABASE_PASSWORD", "x")
-    with caplog.at_level(logging.WARNING):
-        framework = detected(make_app("app"))
-    assert framework.config_source == "files"
-    assert framework.database is not None and framework.database.name == "shop_production"
-    assert "Bundler::GemNotFound" in caplog.text and "reading config/database.yml instead" in caplog.text
+    assert [(c["argv"], c["rails_env"], c["cwd"], c["spring"]) for c in calls] == [
+        (["bin/rails", "runner"], "production", str(app), "1"), (["bin/rails", "runner"], "development", str(app), "1")]
 
 
 def test_active_storage_and_public_uploads(make_app: Make, no_ruby: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,25 +1,30 @@
-"""End to end on a Rails-shaped application: serve -> receive -> install on PostgreSQL and on MariaDB.
+"""End to end on Rails applications: serve -> receive -> install on PostgreSQL and on MariaDB.
 
-The application is the fixture under ``fixtures/shop`` (Rails 7's layout: ``bin/rails``,
-``config/database.yml`` with ERB and anchors, ``config/storage.yml``, Active Storage blobs in
-``storage/``, CarrierWave uploads in ``public/uploads``); its tables are Devise's ``users``,
-activerecord-session_store's ``sessions`` and Rails' own. The server side reads ``production`` (its
-databases from ``DATABASE_URL`` / ``ANALYTICS_DATABASE_URL``, as a deployment sets them), the laptop
+Twice over:
+
+- with Ruby: real applications made by ``rails new`` (Debian's Rails 6.1, see ``rails_app`` in conftest),
+  their schema made by their own migrations (``bin/rails db:migrate``, multi-database on PostgreSQL), synco
+  reading the configuration through ``bin/rails runner``, and ``install --post-install`` running
+  ``bin/rails db:migrate:status`` in the laptop's copy, whose output is checked;
+- without Ruby: the Rails 7-shaped tree under ``fixtures/shop`` (``config/database.yml`` with ERB and
+  anchors, ``config/storage.yml``), its tables made with SQL, synco reading the files.
+
+Either way the tables are Devise's ``users``, a ``sessions`` table and Rails' own; Active Storage blobs
+live in ``storage/`` and CarrierWave uploads in ``public/uploads``. The server side reads ``production``
+(its databases from ``DATABASE_URL`` / ``ANALYTICS_DATABASE_URL``, as a deployment sets them), the laptop
 side ``development``. The source's ``public/`` is served by a real HTTP server on 127.0.0.1.
-
-Ruby is not installed here: each test runs once with a Ruby shim answering ``bin/rails runner`` (the
-path synco takes when Ruby and the bundle work) and once with no Ruby, reading the files.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import runner_answer
+from conftest import ruby_environment
 from synco_rails.databases import PASSWORD_HASH
 
 from synco_core.testing import SyncoPluginManager, cli
@@ -32,9 +37,12 @@ from synco_core.testing.services import (
     POSTGRES_USER,
     mysql_admin_connection,
     postgres_admin_connection,
+    require_tool,
 )
 
 Make = Callable[..., Path]
+#: The fixture's multi-database configuration: ERB, anchors, a replica, the analytics database.
+SHOP_YML = (Path(__file__).parent / "fixtures/shop/config/database.yml").read_text()
 Serve = Callable[[Path], str]
 PG_PASSWORD = "rails-Secret-4711"
 
@@ -82,7 +90,8 @@ def run(*args: str) -> Result:
 
 
 def transfer(source: Path, target: Path, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             server_env: dict[str, str], serve_args: tuple[str, ...] = ()) -> Result:
+             server_env: dict[str, str], serve_args: tuple[str, ...] = (),
+             install_args: tuple[str, ...] = ()) -> Result:
     """serve in ``source`` with ``server_env`` set (as on the server), then receive and install without it."""
     for name, value in server_env.items():
         monkeypatch.setenv(name, value)
@@ -96,7 +105,7 @@ def transfer(source: Path, target: Path, base_url: str, tmp_path: Path, monkeypa
     received = tmp_path / "received"
     got = run("receive", match.group(1), match.group(2), "--base-url", base_url, "--all", "--target", str(received))
     assert got.exit_code == 0, got.output
-    installed = run("install", str(received), "--project", str(target), "--yes")
+    installed = run("install", str(received), "--project", str(target), "--yes", *install_args)
     assert installed.exit_code == 0, installed.output
     return installed
 
@@ -111,10 +120,9 @@ def check_files(target: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_serve_receive_install_postgresql_multi_database(make_app: Make, rails_manager: SyncoPluginManager,
-                                                         postgres_database_factory: Callable[[], str],
-                                                         web_server: Serve, ruby_mode: str, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_ruby_serve_receive_install_postgresql_multi_database(
+        make_app: Make, rails_manager: SyncoPluginManager, postgres_database_factory: Callable[[], str],
+        web_server: Serve, no_ruby: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     names = {side: (postgres_database_factory(), postgres_database_factory()) for side in ("source", "target")}
     for side, (primary, analytics) in names.items():
         conn = postgres_admin_connection(primary)
@@ -133,24 +141,12 @@ def test_serve_receive_install_postgresql_multi_database(make_app: Make, rails_m
     local_content(target)
     url = f"postgres://{POSTGRES_USER}:{PG_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/"
     server_env = {"DATABASE_URL": url + names["source"][0], "ANALYTICS_DATABASE_URL": url + names["source"][1]}
-    if ruby_mode == "runner-shim":
-        # What Rails reports: the URLs merged over database.yml's settings, the replica left out.
-        runner_answer(source, "production", [
-            ("primary", {"adapter": "postgresql", "database": names["source"][0], "host": POSTGRES_HOST,
-                         "port": POSTGRES_PORT, "username": POSTGRES_USER, "password": PG_PASSWORD}),
-            ("analytics", {"adapter": "postgresql", "database": names["source"][1], "host": POSTGRES_HOST,
-                           "port": POSTGRES_PORT, "username": POSTGRES_USER})])
-        runner_answer(target, "development", [
-            ("primary", {"adapter": "postgresql", "database": names["target"][0], "host": POSTGRES_HOST,
-                         "username": POSTGRES_USER}),
-            ("analytics", {"adapter": "postgresql", "database": names["target"][1], "host": POSTGRES_HOST,
-                           "username": POSTGRES_USER})])
     monkeypatch.setenv("SHOP_DATABASE_PASSWORD", PG_PASSWORD)
     for name, value in server_env.items():
         monkeypatch.setenv(name, value)
     detected = run("detect", "--json", str(source))
     assert detected.exit_code == 0, detected.output
-    assert f'"configSource": "{"runner" if ruby_mode == "runner-shim" else "files"}"' in detected.stdout
+    assert '"configSource": "files"' in detected.stdout
     assert '"dbDump-analytics"' in detected.stdout and PG_PASSWORD not in detected.output
 
     installed = transfer(source, target, web_server(source / "public"), tmp_path, monkeypatch, server_env,
@@ -179,9 +175,10 @@ def test_serve_receive_install_postgresql_multi_database(make_app: Make, rails_m
 
 @pytest.mark.mysql
 @pytest.mark.slow
-def test_serve_receive_install_mariadb(make_app: Make, rails_manager: SyncoPluginManager,
-                                       mysql_database_factory: Callable[[], str], web_server: Serve, ruby_mode: str,
-                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_ruby_serve_receive_install_mariadb(make_app: Make, rails_manager: SyncoPluginManager,
+                                                    mysql_database_factory: Callable[[], str], web_server: Serve,
+                                                    no_ruby: None, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     databases = {"source": mysql_database_factory(), "target": mysql_database_factory()}
     for side, name in databases.items():
         conn = mysql_admin_connection(name)
@@ -210,13 +207,6 @@ production:
     source, target = make_app("source", database_yml=yml), make_app("target", database_yml=yml)
     add_content(source)
     local_content(target)
-    if ruby_mode == "runner-shim":
-        runner_answer(source, "production", [("primary", {"adapter": "mysql2", "database": databases["source"],
-                                                          "host": MYSQL_HOST, "port": MYSQL_PORT,
-                                                          "username": MYSQL_USER, "password": ""})])
-        runner_answer(target, "development", [("primary", {"adapter": "mysql2", "database": databases["target"],
-                                                           "host": MYSQL_HOST, "port": MYSQL_PORT,
-                                                           "username": MYSQL_USER, "password": ""})])
     transfer(source, target, web_server(source / "public"), tmp_path, monkeypatch,
              {"SHOP_DB_NAME": databases["source"]})
 
@@ -235,3 +225,185 @@ production:
                                          (2, "user2@example.invalid", PASSWORD_HASH, None)]
     assert sessions == (0,) and versions == (2,) and posts == (("Hello from source",),)
     check_files(target)
+
+
+# ------------------------------------------------------------------------------------ with real Ruby
+
+#: The application's migrations, as files under db/ (``ActiveRecord::Migration[x]`` of the Rails that runs them).
+MIGRATIONS = {
+    "db/migrate/20240101000000_devise_create_users.rb": (
+        "DeviseCreateUsers", "create_table :users do |t|\n      t.string :email, null: false\n"
+        "      t.string :encrypted_password, null: false\n      t.string :reset_password_token\n"
+        "      t.string :last_sign_in_ip\n      t.string :avatar\n    end"),
+    "db/migrate/20240101000001_create_sessions.rb": (
+        "CreateSessions", "create_table :sessions do |t|\n      t.string :session_id\n      t.text :data\n    end"),
+    "db/migrate/20240502120000_create_posts.rb": (
+        "CreatePosts", "create_table :posts do |t|\n      t.string :title\n    end"),
+}
+ANALYTICS_MIGRATIONS = {
+    "db/analytics_migrate/20240301000000_create_page_views.rb": (
+        "CreatePageViews", "create_table :page_views do |t|\n      t.string :path\n    end"),
+}
+#: Only the laptop's code has it: the copy's status must show it pending.
+LAPTOP_MIGRATION = {
+    "db/migrate/20240601000000_add_bio_to_users.rb": ("AddBioToUsers", "add_column :users, :bio, :string")}
+SOURCE_VERSIONS = ["20240101000000", "20240101000001", "20240502120000"]
+#: What the application's users and posts hold on each side (the tables come from the migrations).
+REAL_ROWS = (
+    "INSERT INTO users (id, email, encrypted_password, reset_password_token, last_sign_in_ip, avatar) VALUES "
+    "(1, 'ann@real.example', '$2a$12$realhashofann', 'reset-token-1', '198.51.100.7', 'ann.png'), "
+    "(2, 'bob@real.example', '$2a$12$realhashofbob', NULL, '203.0.113.9', NULL)",
+    "INSERT INTO sessions (id, session_id, data) VALUES (1, 'abc', 'secret session data')",
+    "INSERT INTO posts (id, title) VALUES (1, 'Hello from SIDE')",
+)
+
+
+def write_migrations(app: Path, migrations: dict[str, tuple[str, str]]) -> None:
+    for path, (name, body) in migrations.items():
+        (app / path).parent.mkdir(parents=True, exist_ok=True)
+        (app / path).write_text(f"class {name} < ActiveRecord::Migration[ActiveRecord::Migration.current_version]\n"
+                                f"  def change\n    {body}\n  end\nend\n")
+
+
+def bin_rails(app: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """``bin/rails ARGS`` in ``app`` with the system's Ruby (setting up a side, outside synco); its output."""
+    ruby = require_tool("ruby", "ruby")
+    environ = {**ruby_environment(app.parent / "ruby-home"), **(env or {})}
+    result = subprocess.run([ruby, "bin/rails", *args], cwd=app, env=environ, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, f"bin/rails {' '.join(args)}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def migration_status(output: str) -> dict[str, str]:
+    """``bin/rails db:migrate:status`` output as {version: up/down}."""
+    return {version: state for state, version in re.findall(r"^\s*(up|down)\s+(\d{14})\s", output, re.M)}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_real_rails_serve_receive_install_postgresql_multi_database(
+        rails_app: Make, rails_manager: SyncoPluginManager, postgres_database_factory: Callable[[], str],
+        web_server: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """The application's own Ruby reads its configuration on both sides; its own migrations made the
+    schema; after the install its own ``db:migrate:status`` reports the copy's migrations."""
+    names = {side: (postgres_database_factory(), postgres_database_factory()) for side in ("source", "target")}
+    source = rails_app("source", database_yml=SHOP_YML)
+    target_yml = SHOP_YML.replace("shop_analytics_development", names["target"][1]).replace(
+        "shop_development", names["target"][0])
+    target = rails_app("target", database_yml=target_yml)
+    for app in (source, target):
+        write_migrations(app, {**MIGRATIONS, **ANALYTICS_MIGRATIONS})
+    write_migrations(target, LAPTOP_MIGRATION)
+    url = f"postgres://{POSTGRES_USER}:{PG_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/"
+    server_env = {"DATABASE_URL": url + names["source"][0], "ANALYTICS_DATABASE_URL": url + names["source"][1],
+                  "SHOP_DATABASE_PASSWORD": PG_PASSWORD}
+    bin_rails(source, "db:migrate", env={**server_env, "RAILS_ENV": "production"})
+    bin_rails(target, "db:migrate", env={"RAILS_ENV": "development"})
+    for side, (primary, analytics) in names.items():
+        conn = postgres_admin_connection(primary)
+        for statement in REAL_ROWS:
+            conn.execute(statement.replace("SIDE", side))
+        conn.close()
+        stats = postgres_admin_connection(analytics)
+        stats.execute("INSERT INTO page_views (id, path) VALUES (1, %s)", (f"/{side}",))
+        stats.close()
+    add_content(source)
+    local_content(target)
+    for name, value in server_env.items():
+        monkeypatch.setenv(name, value)
+    detected = run("detect", "--json", str(source))
+    assert detected.exit_code == 0, detected.output
+    assert '"configSource": "runner"' in detected.stdout
+    assert '"dbDump-analytics"' in detected.stdout and PG_PASSWORD not in detected.output
+    capfd.readouterr()
+
+    installed = transfer(source, target, web_server(source / "public"), tmp_path, monkeypatch, server_env,
+                         ("--only", "dbDump,dbDump-analytics,local,uploads"), ("--post-install",))
+    status = capfd.readouterr().out
+    assert PG_PASSWORD not in installed.output + status
+    # Rails' own report on the copy, per database: the source's migrations applied, the laptop's new one
+    # pending.
+    assert migration_status(status) == {**dict.fromkeys(SOURCE_VERSIONS, "up"), "20240601000000": "down",
+                                        "20240301000000": "up"}, status
+    assert status.count("database: ") == 2, "multi-database: one status per database"
+
+    conn = postgres_admin_connection(names["target"][0])
+    users = conn.execute("SELECT id, email, encrypted_password, reset_password_token, last_sign_in_ip, avatar "
+                         "FROM users ORDER BY id").fetchall()
+    sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+    versions = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    metadata = conn.execute("SELECT value FROM ar_internal_metadata WHERE key = 'environment'").fetchall()
+    posts = conn.execute("SELECT title FROM posts").fetchall()
+    conn.close()
+    assert users == [(1, "user1@example.invalid", PASSWORD_HASH, None, None, "ann.png"),
+                     (2, "user2@example.invalid", PASSWORD_HASH, None, None, None)]
+    assert sessions == (0,)
+    assert [v for (v,) in versions] == SOURCE_VERSIONS and metadata == [("production",)]
+    assert posts == [("Hello from source",)]
+    stats = postgres_admin_connection(names["target"][1])
+    assert stats.execute("SELECT path FROM page_views").fetchall() == [("/source",)]
+    stats.close()
+    check_files(target)
+
+
+@pytest.mark.mysql
+@pytest.mark.slow
+def test_real_rails_serve_receive_install_mariadb(rails_app: Make, rails_manager: SyncoPluginManager,
+                                                  mysql_database_factory: Callable[[], str], web_server: Serve,
+                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """The application ``rails new -d mysql`` makes, its database.yml as generated but for where the
+    server is; the server's database from DATABASE_URL (mysql2://), merged by Rails over the file."""
+    databases = {"source": mysql_database_factory(), "target": mysql_database_factory()}
+    apps = {}
+    for side in databases:
+        app = rails_app(side, database="mysql")
+        yml = (app / "config/database.yml").read_text()
+        assert "socket: /var/run/mysqld/mysqld.sock" in yml and "database: shop_development" in yml, yml
+        (app / "config/database.yml").write_text(
+            yml.replace("socket: /var/run/mysqld/mysqld.sock",
+                        f'host: <%= ENV.fetch("DB_HOST") {{ "{MYSQL_HOST}" }} %>\n  port: {MYSQL_PORT}')
+            .replace("database: shop_development", f"database: {databases['target']}"))
+        write_migrations(app, MIGRATIONS)
+        apps[side] = app
+    write_migrations(apps["target"], LAPTOP_MIGRATION)
+    server_env = {"DATABASE_URL": f"mysql2://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{databases['source']}"}
+    bin_rails(apps["source"], "db:migrate", env={**server_env, "RAILS_ENV": "production"})
+    bin_rails(apps["target"], "db:migrate", env={"RAILS_ENV": "development"})
+    for side, name in databases.items():
+        conn = mysql_admin_connection(name)
+        with conn.cursor() as cur:
+            for statement in REAL_ROWS:
+                cur.execute(statement.replace("SIDE", side))
+        conn.close()
+    add_content(apps["source"])
+    local_content(apps["target"])
+    for name, value in server_env.items():
+        monkeypatch.setenv(name, value)
+    detected = run("detect", "--json", str(apps["source"]))
+    assert detected.exit_code == 0 and '"configSource": "runner"' in detected.stdout, detected.output
+    for name in server_env:
+        monkeypatch.delenv(name)
+    capfd.readouterr()
+
+    transfer(apps["source"], apps["target"], web_server(apps["source"] / "public"), tmp_path, monkeypatch,
+             server_env, install_args=("--post-install",))
+    status = capfd.readouterr().out
+    assert migration_status(status) == {**dict.fromkeys(SOURCE_VERSIONS, "up"), "20240601000000": "down"}, status
+
+    conn = mysql_admin_connection(databases["target"])
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, email, encrypted_password, reset_password_token FROM users ORDER BY id")
+        users = cur.fetchall()
+        cur.execute("SELECT COUNT(*) FROM sessions")
+        sessions = cur.fetchone()
+        cur.execute("SELECT version FROM schema_migrations ORDER BY version")
+        versions = cur.fetchall()
+        cur.execute("SELECT title FROM posts")
+        posts = cur.fetchall()
+    conn.close()
+    assert [tuple(u) for u in users] == [(1, "user1@example.invalid", PASSWORD_HASH, None),
+                                         (2, "user2@example.invalid", PASSWORD_HASH, None)]
+    assert sessions == (0,) and [v for (v,) in versions] == SOURCE_VERSIONS and posts == (("Hello from source",),)
+    check_files(apps["target"])

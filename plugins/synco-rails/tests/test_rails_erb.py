@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from synco_rails.erb import Context, render
 
@@ -89,6 +89,8 @@ def _ruby_double_quoted(text: str) -> str:
                max_size=30))
 def test_string_literals_round_trip(text: str) -> None:
     """Whatever a string literal holds (quotes, backslashes, ``#{`` escaped) renders as Ruby would."""
+    # ERB ends a tag at the first "%>", inside a string literal too (Ruby's as well): no literal holds one.
+    assume("%>" not in text)
     assert r(f"<%= {_ruby_double_quoted(text)} %>") == text
     single = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
     assert r(f"<%= {single} %>") == text
@@ -104,3 +106,31 @@ def test_env_semantics(environ: dict[str, str], name: str, default: str) -> None
     assert r(f'<%= ENV.fetch("{name}", "{default}") %>', context) == environ.get(name, default)
     assert r(f'<%= ENV.fetch("{name}") {{ "{default}" }} %>', context) == environ.get(name, default)
     assert r(f'<%= ENV["{name}"] || "{default}" %>', context) == environ.get(name, default)
+
+
+#: Ruby expressions synco does not evaluate, as ``rails new`` and applications put them in comments.
+RUBY_ONLY = ("Rails.application.credentials.dig(:aws, :access_key_id)", "Rails.application.credentials.db",
+             "SecretStore.fetch('x')", "[1, 2].sum")
+
+
+@pytest.mark.parametrize("expression", RUBY_ONLY)
+@pytest.mark.parametrize("prefix", ["#", "# ", "  #   access_key_id: ", "\t# url: x-"])
+def test_ruby_only_output_on_a_comment_line_renders_as_nothing(expression: str, prefix: str) -> None:
+    """Ruby would print into the comment: the YAML is the same whatever it printed."""
+    text = f"local:\n  service: Disk\n{prefix}<%= {expression} %> tail\n  root: <%= Rails.root.join('s') %>\n"
+    assert r(text) == f"local:\n  service: Disk\n{prefix} tail\n  root: /srv/shop/s\n"
+
+
+@pytest.mark.parametrize("expression", RUBY_ONLY)
+@pytest.mark.parametrize("line", ["  key: {tag}", "  key: '#' {tag}", "key: \"a # b\" {tag}", "{tag} # comment after"])
+def test_ruby_only_output_outside_a_comment_line_is_still_refused(expression: str, line: str) -> None:
+    text = "production:\n" + line.format(tag=f"<%= {expression} %>") + "\n"
+    with pytest.raises(ConfigError, match=r"^config/database.yml line 2: unsupported ERB"):
+        r(text)
+
+
+@pytest.mark.parametrize("tag", ["<% if Rails.env.production? %>", '<%= ENV.fetch("UNSET") %>'])
+def test_code_tags_and_missing_variables_on_comment_lines_still_stop(tag: str) -> None:
+    """Ruby runs a code tag and raises for ENV.fetch of an unset variable, comment or not."""
+    with pytest.raises(ConfigError, match=r"^config/database.yml line 2: "):
+        r(f"production:\n# {tag}\n")
