@@ -364,6 +364,8 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
                 log.debug("%s: %s", step.name, exc)
                 return
             raise
+        log.info("put the previous content of %s back after the failed install",
+                 target.database.url(mask_password=True))
         if result.note:
             log.info("%s", result.note)
     return undo
@@ -465,7 +467,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
     step = journal.begin(JournalStep("database", item.name))
     try:
         result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
-    except Exception:
+    except BaseException:
         # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
         # undo would put an older install's kept copy in).
         journal.mark(step, "undone")
