@@ -65,6 +65,8 @@ class JournalStep:
     existed: bool = False
     #: Files: entries carried from the previous content into the new one (moved back on undo).
     kept: tuple[str, ...] = ()
+    #: Files: the outermost folder above ``path`` that the step creates (None when the parent exists).
+    created_from: Path | None = None
 
 
 @dataclass
@@ -144,7 +146,8 @@ def _relative(path: Path | None, project_dir: Path) -> str:
 
 def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
     return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
-            "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept)}
+            "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
+            "createdFrom": _relative(step.created_from, project_dir)}
 
 
 def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
@@ -178,7 +181,8 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  path=_path(entry.get("path", ""), project_dir, file),
                                  backup=_path(entry.get("backup", ""), project_dir, file),
                                  existed=bool(entry.get("existed")),
-                                 kept=tuple(str(k) for k in entry.get("kept") or ())))
+                                 kept=tuple(str(k) for k in entry.get("kept") or ()),
+                                 created_from=_path(entry.get("createdFrom", ""), project_dir, file)))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)
 
 
@@ -196,6 +200,10 @@ def prepare_folder(step: JournalStep) -> None:
     without it, a kept copy found during recovery is certainly the content this install replaced.
     """
     assert step.path is not None and step.backup is not None
+    missing = step.path.parent
+    while not os.path.lexists(missing) and missing != missing.parent:
+        step.created_from = missing
+        missing = missing.parent
     for leftover in (step.backup, _discard(step.path), step.path.with_name(step.path.name + STAGING_SUFFIX)):
         _remove(leftover)
     _sync_folder(step.path.parent)
@@ -250,6 +258,17 @@ def undo_folder(step: JournalStep) -> None:
         os.replace(path, discard)
         _sync_folder(path.parent)
     _remove(discard)
+    if step.created_from is not None and not os.path.lexists(path):
+        # Folders the step created above its own go too, as long as nothing else was put in them.
+        folder = path.parent
+        while folder.is_relative_to(step.created_from):
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None],
