@@ -827,11 +827,32 @@ class ReceiveInstall:
         check_target(self.framework, force_remote_target)
         if check_database:
             check_install_target(self.framework, force_remote_target, manager)
+        self._manager = manager
+        #: The named databases' sets checked already (``dbDump-<name>``), so each is checked once.
+        self.checked: set[str] = set()
         recovered = recover_interrupted(self.framework, manager)
         if recovered is not None:
             log.warning("%s", recovered)
         self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
+
+    def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
+        """Check every named database among ``set_names`` as the default one is checked: on this machine,
+        reachable, replaceable by this user. Before anything is downloaded; the one-line error names it."""
+        for set_name in set_names:
+            if not set_name.startswith(NAMED_SET_PREFIX) or set_name in self.checked:
+                continue
+            name = set_name.removeprefix(NAMED_SET_PREFIX)
+            if database_of_set(self.framework, set_name) is None:
+                raise ConfigError(f"the local {self.framework.name} project has no database {name!r} to install "
+                                  f"{set_name} into (leave it out with --only)")
+            named = for_database_set(self.framework, set_name)
+            check_target(named, self.force_remote_target, local_hosts_of(self.framework))
+            try:
+                check_install_target(named, self.force_remote_target, self._manager)
+            except SyncoError as exc:
+                raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
+            self.checked.add(set_name)
 
     def start_streamed(self, stream: StreamedDump) -> None:
         """``synco pull``: start loading the dump while it is still arriving, as ``ssh host mysqldump | mysql``
