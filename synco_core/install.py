@@ -355,8 +355,10 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
         target = for_database_set(framework, step.name)
         if target.database is None:
             raise ConfigError(f"cannot put back the database of {step.name}: the local project has none now")
+        # A database the install created is dropped: there was none before (known only once the step is
+        # done: a step killed before its swap may have left the previous database without a kept copy).
         options = InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
-                                 discard_replaced=True)
+                                 discard_replaced=True, drop_created=step.created)
         try:
             result = rollback_with_engine(target.database, options, manager)
         except SyncoError as exc:
@@ -472,6 +474,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
         # undo would put an older install's kept copy in).
         journal.mark(step, "undone")
         raise
+    step.created = result.backup is None
     journal.mark(step, "done")
     return result
 
@@ -564,8 +567,9 @@ def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
     """Write what this install replaced into the project, for :func:`rollback_install`."""
     framework = plan.framework
     database = framework.database.url(mask_password=True) if report.database and framework.database else ""
+    created = [s.name for s in undo.journal.steps if s.kind == "database" and s.created] if undo.journal else []
     state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders),
-                         named_databases=list(report.named_databases))
+                         named_databases=list(report.named_databases), created_databases=created)
     try:
         write_state(state)
     except OSError as exc:
@@ -594,19 +598,23 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
         raise ConfigError("the last install replaced a database, but the local project has none configured now")
     # The default database first, then the named ones the install replaced (``dbDump-<name>``).
     set_names = [DB_SET_NAME] * bool(state.database) + state.named_databases
-    databases = []
+    databases: list[DatabaseConfig] = []
+    created: list[DatabaseConfig] = []
     for set_name in set_names:
         database = database_of_set(framework, set_name)
         if database is None:
             raise ConfigError(f"the last install replaced the database of {set_name}, but the local project has "
                               f"no database {set_name.removeprefix(NAMED_SET_PREFIX)!r} now")
         check_target(for_database_set(framework, set_name), force_remote_target)
-        databases.append(database)
+        (created if set_name in state.created_databases else databases).append(database)
     for folder in state.folders:
         folder.check()
     targets = [f"database {database.url(mask_password=True)}" for database in databases] + [
         f"folder {folder.path}" for folder in state.folders
     ]
+    dropped = [f"database {database.url(mask_password=True)} (the install created it)" for database in created]
+    if dropped:
+        targets += [f"drop {line}" for line in dropped]
     if not targets:
         raise SyncoError(f"nothing to roll back: the last install in {framework.project_dir} replaced nothing")
     if not yes:
@@ -642,10 +650,20 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
                          "the database and folders are as they were") from exc
+    # Dropped last: the one step a failure could not swap back.
+    drop = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework),
+                          drop_created=True)
+    for database in created:
+        rollback_with_engine(database, drop, manager)
+    lines = [f"Put back {t}" for t in targets if not t.startswith("drop ")] + [f"Dropped {t}" for t in dropped]
+    if created:
+        # A dropped database cannot be brought back by another rollback: the record has done its job.
+        forget_state(framework.project_dir)
+        return lines
     # Swapped again, the record now undoes this rollback, as the database's kept copy does.
     state.folders = swapped
     write_state(state)
-    return [f"Put back {t}" for t in targets]
+    return lines
 
 
 def run_post_install(framework: Framework) -> None:

@@ -67,6 +67,8 @@ class JournalStep:
     kept: tuple[str, ...] = ()
     #: Files: the outermost folder above ``path`` that the step creates (None when the parent exists).
     created_from: Path | None = None
+    #: Database, once done: the install created the database (the engine kept no previous content).
+    created: bool = False
 
 
 @dataclass
@@ -147,7 +149,7 @@ def _relative(path: Path | None, project_dir: Path) -> str:
 def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
     return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
             "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
-            "createdFrom": _relative(step.created_from, project_dir)}
+            "createdFrom": _relative(step.created_from, project_dir), "created": step.created}
 
 
 def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
@@ -182,7 +184,8 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  backup=_path(entry.get("backup", ""), project_dir, file),
                                  existed=bool(entry.get("existed")),
                                  kept=tuple(str(k) for k in entry.get("kept") or ()),
-                                 created_from=_path(entry.get("createdFrom", ""), project_dir, file)))
+                                 created_from=_path(entry.get("createdFrom", ""), project_dir, file),
+                                 created=entry.get("created") is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)
 
 

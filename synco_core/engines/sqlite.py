@@ -508,6 +508,14 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
             return InstallResult(engine=ENGINE, database=str(target), tables=tables,
                                  backup=str(previous) if previous.exists() else None,
                                  note=recovered[0].upper() + recovered[1:])
+        if options.drop_created and not os.path.lexists(previous):
+            # The install created the file: nothing was there before it.
+            _confirm(database, target, options, "roll back")
+            target.unlink(missing_ok=True)
+            _remove_sidecars(target)
+            _sync_folder(target.parent)
+            return InstallResult(engine=ENGINE, database=str(target), tables=0, backup=None,
+                                 note=f"Removed SQLite database {target}: the install had created it")
         _check_kept(target, previous)
         _confirm(database, target, options, "roll back")
         if target.exists():

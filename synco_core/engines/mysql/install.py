@@ -261,6 +261,11 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             backup = names.backup if swap.exists(admin, names.backup) else None
             return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
                                  note=recovered[0].upper() + recovered[1:])
+        if options.drop_created and not swap.exists(admin, names.backup):
+            # The install created the database: nothing was there before it.
+            swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")
+            return InstallResult(engine="mysql", database=names.target, tables=0, backup=None,
+                                 note=f"Dropped database {names.target!r}: the install had created it")
         kept = swap.check_kept(admin, names)
         tables = swap.rollback(admin, names, kept, discard=options.discard_replaced)
         return InstallResult(engine="mysql", database=names.target, tables=tables,

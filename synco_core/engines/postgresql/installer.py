@@ -354,6 +354,11 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                 return InstallResult(engine="postgresql", database=database.name, tables=_count_tables(admin, database),
                                      backup=previous if _exists(admin, previous) else None,
                                      note=recovered[0].upper() + recovered[1:])
+            if not _exists(admin, previous) and options.drop_created:
+                # The install created the database: nothing was there before it.
+                _drop(admin, database.name)
+                return InstallResult(engine="postgresql", database=database.name, tables=0, backup=None,
+                                     note=f"Dropped database {database.name!r}: the install had created it")
             if not _exists(admin, previous):
                 raise SyncoError(f"nothing to roll back: there is no database {previous!r} from an earlier install")
             if _exists(admin, database.name):
