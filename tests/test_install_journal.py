@@ -159,22 +159,22 @@ def install(scene: Scene, kill_at: str | None = None) -> subprocess.CompletedPro
     return synco("install", str(scene.received), "--project", str(scene.project), "--yes", kill_at=kill_at)
 
 
-def leftovers(scene: Scene) -> list[str]:
+def leftovers(project: Path) -> list[str]:
     """Anything an install or its undo leaves when it is over: journals, records, staging and swap folders."""
     names = []
-    for folder, dirs, files in os.walk(scene.project):
+    for folder, dirs, files in os.walk(project):
         for name in dirs + files:
             if any(mark in name for mark in (".synco-new", ".synco-discard", ".synco-swap", ".synco-install",
                                              ".tmp")) or (name.endswith(".synco-previous") and name != "app.db"
                                                           ".synco-previous"):
-                names.append(str(Path(folder, name).relative_to(scene.project)))
+                names.append(str(Path(folder, name).relative_to(project)))
     return names
 
 
 def assert_as_before(scene: Scene) -> None:
     assert scene.tree() == scene.before
     assert sqlite_state(scene.database) == scene.original
-    assert leftovers(scene) == []
+    assert leftovers(scene.project) == []
 
 
 def test_the_points_are_all_reached_by_a_whole_install(scene: Scene) -> None:
