@@ -466,6 +466,12 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
     assert framework.database is not None
     if journal is None:
         return _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+    # The older kept copy goes first (the project's record of it is given up already): a kept copy found
+    # after a kill is then this install's, and the recovery knows to put it back.
+    forget_state(framework.project_dir)
+    discard = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts)
+    if manager.hook.discard_kept_database(database=framework.database, options=discard) is None:
+        log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
     step = journal.begin(JournalStep("database", item.name))
     try:
         result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream)

@@ -239,3 +239,27 @@ def test_a_failed_install_is_undone_through_the_journal(scene: Scene) -> None:
     failed = install(scene)
     assert failed.returncode == 1
     assert_as_before(scene)
+
+
+def project_files(scene: Scene) -> dict[str, str]:
+    """The tree without synco's kept copies and record (what an earlier install and rollback leave)."""
+    return {name: kind for name, kind in scene.tree().items()
+            if ".synco-previous" not in name and name not in (".synco-install.json", "var")}
+
+
+@pytest.mark.parametrize("point", INSTALL_POINTS)
+def test_install_killed_after_an_earlier_one_never_brings_back_older_content(scene: Scene, point: str) -> None:
+    """An earlier install and its rollback left kept copies (of other content) behind: whatever point the
+    next install is killed at, the recovery puts back the content from just before it, never those."""
+    assert install(scene).returncode == 0
+    assert synco("db", "rollback", "--yes", cwd=scene.project).returncode == 0
+    assert os.path.exists(f"{scene.database}.synco-previous"), "the scene has an older kept copy"
+    before = project_files(scene)
+    assert before == scene.before and sqlite_state(scene.database) == scene.original
+    assert install(scene, kill_at=point).returncode == KILLED
+    rolled = synco("db", "rollback", "--yes", cwd=scene.project)
+    assert rolled.returncode == 0, rolled.stderr
+    assert sqlite_state(scene.database) == scene.original
+    assert project_files(scene) == before
+    # Older kept copies the killed install had not reached yet may stay; nothing else may.
+    assert [name for name in leftovers(scene.project) if not name.endswith(".synco-previous")] == []

@@ -341,6 +341,23 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
     return stats
 
 
+def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
+    """Drop the kept copy of an earlier install (after finishing what an interrupted command left)."""
+    guard(database, options, "replace")
+    _, previous, _ = _names(database)
+    admin = _admin(database)
+    try:
+        _lock(admin, database.name)
+        recovered = _recover(admin, database)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
+        _drop(admin, previous)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot drop the kept copy {previous!r}: {one_line(exc)}") from exc
+    finally:
+        admin.close()
+
+
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
     guard(database, options, "roll back")
     _, previous, swap = _names(database)
