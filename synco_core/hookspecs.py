@@ -354,6 +354,7 @@ def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> 
     copy left, a kept copy found after the install was killed is certainly the content this install
     replaced, so the recovery knows whether to swap it back. First finish or undo what an interrupted
     install or rollback left (as ``rollback_database`` does), then drop the kept copy; change nothing else.
+    Stops at the first non-None result.
 
     :param database: the local database about to be installed into.
     :param options: the local-target guard settings (``local_hosts``, ``force_remote_target``).

@@ -255,3 +255,27 @@ def test_a_killed_install_that_created_the_database_leaves_none(make_scene: Call
     assert rolled.returncode == 0, rolled.stderr
     assert scene.server.content(scene.target) is None
     assert scene.tree() == scene.before
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_discard_kept_database_drops_only_the_kept_copy(make_scene: Callable[[str, bool], Scene], engine: str,
+                                                         plugin_manager: Any) -> None:
+    """The hook drops what an earlier install kept and nothing else: the target keeps its content, and a
+    rollback then has nothing to go back to."""
+    from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
+    from synco_core.errors import SyncoError
+    from synco_core.values import InstallOptions
+
+    scene = make_scene(engine, True)
+    database = parse_database_url(scene.server.url(scene.target))
+    with (scene.received / "dbDump.sql").open("rb") as dump:
+        install_with_engine(database, dump, InstallOptions(format="sql", yes=True), plugin_manager)
+    installed = scene.server.content(scene.target)
+    assert installed == {"fresh": [(1,), (2,), (3,)]}
+    assert plugin_manager.hook.discard_kept_database(database=database, options=InstallOptions(yes=True)) is True
+    assert scene.server.content(scene.target) == installed
+    with pytest.raises(SyncoError, match="nothing to roll back"):
+        rollback_with_engine(database, InstallOptions(yes=True), plugin_manager)
+    assert scene.server.content(scene.target) == installed
+    # Nothing kept: doing it again is harmless.
+    assert plugin_manager.hook.discard_kept_database(database=database, options=InstallOptions(yes=True)) is True
