@@ -346,6 +346,25 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
 
 
 @hookspec(firstresult=True)
+def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    """Drop the previous content an earlier install kept in ``database``'s engine for a rollback.
+
+    Called by ``synco install`` (and ``receive`` / ``pull --install``) just before it installs into
+    ``database``, once the project's record of the earlier install has been given up. With no older kept
+    copy left, a kept copy found after the install was killed is certainly the content this install
+    replaced, so the recovery knows whether to swap it back. First finish or undo what an interrupted
+    install or rollback left (as ``rollback_database`` does), then drop the kept copy; change nothing else.
+    Stops at the first non-None result.
+
+    :param database: the local database about to be installed into.
+    :param options: the local-target guard settings (``local_hosts``, ``force_remote_target``).
+    :return: True when done (also when there was nothing kept), or None when not this engine. An engine
+        without it still works: only an install killed before its engine began could then be rolled back
+        to the older kept copy.
+    """
+
+
+@hookspec(firstresult=True)
 def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
     """Move a received file set to where the local instance expects it.
 

@@ -12,7 +12,6 @@ A successful install records what it replaced in the project (:mod:`synco_core.i
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -26,16 +25,25 @@ from typing import Any, BinaryIO, Literal, Protocol
 from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set, for_database_set
 from synco_core.destinations import check_destination, local_destination, local_file_sets
 from synco_core.detection import detect
+from synco_core.engines import crashpoints
 from synco_core.engines.default_files import carry_dotfiles
 from synco_core.engines.dispatch import inspect_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.install_journal import (
+    InstallJournal,
+    JournalStep,
+    default_backup,
+    dotfile_candidates,
+    prepare_folder,
+    recover,
+    undo_steps,
+)
 from synco_core.install_state import (
     InstallState,
     ReplacedFolder,
     forget_state,
     read_state,
-    restore_folder,
     swap_folder,
     write_state,
 )
@@ -331,13 +339,44 @@ class InstallReport:
 
 @dataclass
 class _Undo:
-    """What to undo when a later step fails."""
+    """What the install replaced, for its record; the journal says how to undo it."""
 
     folders: list[ReplacedFolder] = field(default_factory=list)
-    #: Puts the previous database back, once the database step has run (here or in the background).
-    database_rollback: Callable[[], None] | None = None
-    #: The same for each named database installed (``dbDump-<name>``).
-    named_database_rollbacks: list[Callable[[], None]] = field(default_factory=list)
+    journal: InstallJournal | None = None
+
+
+def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callable[[JournalStep, bool], None]:
+    """How a journaled database step is undone: the engine's rollback, dropping the install's content.
+
+    ``nothing_ok``: the step may have been killed before the engine swapped anything (or after its undo
+    already ran), so an engine with nothing to roll back means the database is as it was.
+    """
+    def undo(step: JournalStep, nothing_ok: bool) -> None:
+        target = for_database_set(framework, step.name)
+        if target.database is None:
+            raise ConfigError(f"cannot put back the database of {step.name}: the local project has none now")
+        # A database the install created is dropped: there was none before (known only once the step is
+        # done: a step killed before its swap may have left the previous database without a kept copy).
+        options = InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
+                                 discard_replaced=True, drop_created=step.created)
+        try:
+            result = rollback_with_engine(target.database, options, manager)
+        except SyncoError as exc:
+            if nothing_ok and "nothing to roll back" in str(exc):
+                log.debug("%s: %s", step.name, exc)
+                return
+            raise
+        log.info("put the previous content of %s back after the failed install",
+                 target.database.url(mask_password=True))
+        if result.note:
+            log.info("%s", result.note)
+    return undo
+
+
+def recover_interrupted(framework: Framework, manager: SyncoPluginManager | None = None) -> str | None:
+    """Put the project back as it was before an install that was killed; the one line saying so, or None."""
+    manager = manager or get_plugin_manager()
+    return recover(framework.project_dir, database_undoer(framework, manager), forget_state)
 
 
 def run_install(
@@ -369,7 +408,8 @@ def run_install(
             raise NotConfirmedError("install", asked=True)
 
     report = InstallReport()
-    undo = _Undo()
+    journal = installed_database.journal if installed_database is not None else None
+    undo = _Undo(journal=journal or InstallJournal(framework.project_dir, plan.received.session))
     # The kept copies the last record names are about to be replaced by this install's.
     forget_state(framework.project_dir)
     try:
@@ -393,24 +433,26 @@ def run_install(
         for step in sorted(plan.steps, key=order):
             if loading(step):
                 assert installed_database is not None
-                undo.database_rollback = installed_database.rollback
                 report.database = installed_database.wait()
             elif step.kind == "database" and step.name.startswith(NAMED_SET_PREFIX):
                 # Another of the project's databases, installed as the default one is, into its own target.
                 named = for_database_set(framework, step.name)
                 report.named_databases[step.name] = _install_database(step.source, named, force_remote_target,
-                                                                      local_hosts, manager)
-                undo.named_database_rollbacks.append(functools.partial(roll_back_database, named, manager))
+                                                                      local_hosts, manager, journal=undo.journal)
             elif step.kind == "database":
                 report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
-                                                    manager)
-                undo.database_rollback = functools.partial(roll_back_database, framework, manager)
+                                                    manager, journal=undo.journal)
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
     except BaseException:
-        _undo(undo)
+        _undo(undo, framework, manager)
+        if installed_database is not None:
+            installed_database.undone()
         raise
     _record(plan, report, undo)
+    crashpoints.reached("install:journal:recorded")
+    assert undo.journal is not None
+    undo.journal.close()
     if framework.post_install and post_install:
         run_post_install(framework)
         report.post_install_run = True
@@ -419,8 +461,33 @@ def run_install(
 
 def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                       local_hosts: tuple[str, ...], manager: SyncoPluginManager,
-                      stream: BinaryIO | None = None) -> InstallResult:
-    """Install ``item`` (read from ``stream`` instead of its file when given)."""
+                      stream: BinaryIO | None = None, journal: InstallJournal | None = None) -> InstallResult:
+    """Install ``item`` (read from ``stream`` instead of its file when given), journaled in ``journal``."""
+    assert framework.database is not None
+    if journal is None:
+        return _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+    # The older kept copy goes first (the project's record of it is given up already): a kept copy found
+    # after a kill is then this install's, and the recovery knows to put it back.
+    forget_state(framework.project_dir)
+    discard = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts)
+    if manager.hook.discard_kept_database(database=framework.database, options=discard) is None:
+        log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
+    step = journal.begin(JournalStep("database", item.name))
+    try:
+        result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+    except BaseException:
+        # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
+        # undo would put an older install's kept copy in).
+        journal.mark(step, "undone")
+        raise
+    step.created = result.backup is None
+    journal.mark(step, "done")
+    return result
+
+
+def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
+                   local_hosts: tuple[str, ...], manager: SyncoPluginManager,
+                   stream: BinaryIO | None = None) -> InstallResult:
     assert framework.database is not None
     # Asked while the local database still holds its previous content (a plugin may read its URL there).
     rewriter = install_rewriter(framework, item.source_settings, manager)
@@ -451,15 +518,28 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     destination = Path(step.target)
     # Checked again now: a set installed before this one may have changed what the path leads to.
     check_destination(framework.project_dir, destination, item.name)
-    existed = destination.exists()
+    existed = os.path.lexists(destination)
+    journal = undo.journal
+    assert journal is not None
+    entry = JournalStep("files", item.name, path=destination, backup=default_backup(destination), existed=existed)
+    prepare_folder(entry)
+    journal.begin(entry)
     result: FilesInstallResult | None = manager.hook.install_files(
         framework=framework, file_set=file_set, source_dir=item.path
     )
     if result is None:
         raise ConfigError(f"no plugin installed file set {item.name!r}")
+    entry.path = result.destination
+    entry.backup = result.backup or entry.backup
+    entry.kept = result.kept
     if kind == "public" and result.backup is not None and result.backup.is_dir():
         # Public sets leave dotfiles out (.gitignore, .htaccess): the project's own stay where they are.
+        # Journaled before they move, so an undo killed halfway through knows to move them back.
+        entry.kept = (*result.kept, *dotfile_candidates(result.backup, result.destination))
+        journal.update()
         result.kept = (*result.kept, *carry_dotfiles(result.backup, result.destination))
+        entry.kept = result.kept
+    journal.mark(entry, "done")
     if result.backup is not None:
         undo.folders.append(ReplacedFolder(result.destination, result.backup, previous=True, kept=result.kept))
     elif not existed and result.destination == destination:
@@ -473,25 +553,29 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     return result
 
 
-def _undo(undo: _Undo) -> None:
-    """Put back what the steps done so far replaced; report (not raise) what could not be put back."""
-    for folder in reversed(undo.folders):
-        try:
-            restore_folder(folder)
-        except (OSError, ConfigError) as exc:
-            log.error("could not restore %s after a failed install: %s", folder.path, exc)
-    for rollback in reversed(undo.named_database_rollbacks):
-        rollback()
-    if undo.database_rollback is not None:
-        undo.database_rollback()
+def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> None:
+    """Put back what the steps done so far replaced; report (not raise) what could not be put back.
+
+    The journal drives the undo, as it drives the recovery after a kill: a kill during this undo is
+    finished by the next install or rollback in the project.
+    """
+    assert undo.journal is not None
+    forget_state(framework.project_dir)
+    try:
+        undo_steps(undo.journal, database_undoer(framework, manager))
+    except SyncoError as exc:
+        log.error("could not put everything back after a failed install: %s", exc)
+        return
+    undo.journal.close()
 
 
 def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
     """Write what this install replaced into the project, for :func:`rollback_install`."""
     framework = plan.framework
     database = framework.database.url(mask_password=True) if report.database and framework.database else ""
+    created = [s.name for s in undo.journal.steps if s.kind == "database" and s.created] if undo.journal else []
     state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders),
-                         named_databases=list(report.named_databases))
+                         named_databases=list(report.named_databases), created_databases=created)
     try:
         write_state(state)
     except OSError as exc:
@@ -508,27 +592,35 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
     engine swaps it atomically), then the folders; if a folder cannot be swapped, the ones already swapped
     and the database are swapped again, so a failed rollback changes nothing. Returns what was put back.
     """
+    manager = manager or get_plugin_manager()
+    recovered = recover_interrupted(framework, manager)
+    if recovered is not None:
+        # An install killed before it finished is undone: the project is back where the rollback would lead.
+        return [recovered]
     state = read_state(framework.project_dir)
     if state is None:
         return None
-    manager = manager or get_plugin_manager()
     if state.database and framework.database is None:
         raise ConfigError("the last install replaced a database, but the local project has none configured now")
     # The default database first, then the named ones the install replaced (``dbDump-<name>``).
     set_names = [DB_SET_NAME] * bool(state.database) + state.named_databases
-    databases = []
+    databases: list[DatabaseConfig] = []
+    created: list[DatabaseConfig] = []
     for set_name in set_names:
         database = database_of_set(framework, set_name)
         if database is None:
             raise ConfigError(f"the last install replaced the database of {set_name}, but the local project has "
                               f"no database {set_name.removeprefix(NAMED_SET_PREFIX)!r} now")
         check_target(for_database_set(framework, set_name), force_remote_target)
-        databases.append(database)
+        (created if set_name in state.created_databases else databases).append(database)
     for folder in state.folders:
         folder.check()
     targets = [f"database {database.url(mask_password=True)}" for database in databases] + [
         f"folder {folder.path}" for folder in state.folders
     ]
+    dropped = [f"database {database.url(mask_password=True)} (the install created it)" for database in created]
+    if dropped:
+        targets += [f"drop {line}" for line in dropped]
     if not targets:
         raise SyncoError(f"nothing to roll back: the last install in {framework.project_dir} replaced nothing")
     if not yes:
@@ -564,32 +656,20 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
                          "the database and folders are as they were") from exc
+    # Dropped last: the one step a failure could not swap back.
+    drop = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework),
+                          drop_created=True)
+    for database in created:
+        rollback_with_engine(database, drop, manager)
+    lines = [f"Put back {t}" for t in targets if not t.startswith("drop ")] + [f"Dropped {t}" for t in dropped]
+    if created:
+        # A dropped database cannot be brought back by another rollback: the record has done its job.
+        forget_state(framework.project_dir)
+        return lines
     # Swapped again, the record now undoes this rollback, as the database's kept copy does.
     state.folders = swapped
     write_state(state)
-    return [f"Put back {t}" for t in targets]
-
-
-def roll_back_database(framework: Framework, manager: SyncoPluginManager) -> None:
-    """Undo an install's database step after a later failure; reports (never raises) what went wrong.
-
-    The failed install's database is dropped rather than kept, and the project's install record is
-    forgotten: the engine gave up the copy the record's rollback would have put back when the failed install
-    swapped its database in, so afterwards there is honestly nothing to roll back.
-    """
-    if framework.database is None:
-        return
-    forget_state(framework.project_dir)
-    try:
-        rollback_with_engine(framework.database,
-                             InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
-                                            discard_replaced=True),
-                             manager)
-    except SyncoError as exc:
-        log.error("could not roll the database back after a failed install: %s", exc)
-    else:
-        log.info("put the previous content of %s back after the failed install",
-                 framework.database.url(mask_password=True))
+    return lines
 
 
 def run_post_install(framework: Framework) -> None:
@@ -626,6 +706,10 @@ def install_received(
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
+    if installed_database is None:
+        recovered = recover_interrupted(framework)
+        if recovered is not None:
+            echo(recovered)
     if site_url:
         framework.site_url = site_url
     plan = plan_install(received, framework, only)
@@ -682,8 +766,11 @@ class EarlyDatabaseInstall:
     """
 
     def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
-                 manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None) -> None:
+                 manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None,
+                 journal: InstallJournal | None = None) -> None:
         self.name = item.name
+        #: The install's journal, begun here: the rest of the install's steps are added to it.
+        self.journal = journal or InstallJournal(framework.project_dir)
         self._framework = framework
         self._manager = manager or get_plugin_manager()
         self._result: InstallResult | None = None
@@ -699,7 +786,7 @@ class EarlyDatabaseInstall:
         try:
             dump = self.stream.reader() if self.stream is not None else None
             self._result = _install_database(item, self._framework, force_remote_target,
-                                             local_hosts_of(self._framework), self._manager, dump)
+                                             local_hosts_of(self._framework), self._manager, dump, self.journal)
         except BaseException as exc:  # Raised in the waiting thread by wait().
             self._error = exc
 
@@ -723,10 +810,23 @@ class EarlyDatabaseInstall:
         if self._thread.is_alive():
             log.warning("waiting for the database load to end, to leave the local database as it was")
         self._thread.join()
-        if self._result is None or self._rolled_back:
+        if self._rolled_back:
             return
         self._rolled_back = True
-        roll_back_database(self._framework, self._manager)
+        if not self.journal.steps:
+            return
+        # Undone through the journal (a load that failed has its step "started": the engine undid it already).
+        forget_state(self._framework.project_dir)
+        try:
+            undo_steps(self.journal, database_undoer(self._framework, self._manager))
+        except SyncoError as exc:
+            log.error("could not roll the database back after a failed install: %s", exc)
+            return
+        self.journal.close()
+
+    def undone(self) -> None:
+        """The install's own undo put this database back (with the rest of its journal)."""
+        self._rolled_back = True
 
 
 class ReceiveInstall:
@@ -751,8 +851,32 @@ class ReceiveInstall:
         check_target(self.framework, force_remote_target)
         if check_database:
             check_install_target(self.framework, force_remote_target, manager)
+        self._manager = manager
+        #: The named databases' sets checked already (``dbDump-<name>``), so each is checked once.
+        self.checked: set[str] = set()
+        recovered = recover_interrupted(self.framework, manager)
+        if recovered is not None:
+            log.warning("%s", recovered)
         self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
+
+    def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
+        """Check every named database among ``set_names`` as the default one is checked: on this machine,
+        reachable, replaceable by this user. Before anything is downloaded; the one-line error names it."""
+        for set_name in set_names:
+            if not set_name.startswith(NAMED_SET_PREFIX) or set_name in self.checked:
+                continue
+            name = set_name.removeprefix(NAMED_SET_PREFIX)
+            if database_of_set(self.framework, set_name) is None:
+                raise ConfigError(f"the local {self.framework.name} project has no database {name!r} to install "
+                                  f"{set_name} into (leave it out with --only)")
+            named = for_database_set(self.framework, set_name)
+            check_target(named, self.force_remote_target, local_hosts_of(self.framework))
+            try:
+                check_install_target(named, self.force_remote_target, self._manager)
+            except SyncoError as exc:
+                raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
+            self.checked.add(set_name)
 
     def start_streamed(self, stream: StreamedDump) -> None:
         """``synco pull``: start loading the dump while it is still arriving, as ``ssh host mysqldump | mysql``

@@ -186,6 +186,13 @@ class Installing:
         self.installer = ReceiveInstall(request.project_dir, yes=request.yes,
                                         force_remote_target=request.force_remote_target,
                                         check_database=check_database, site_url=request.site_url)
+        # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
+        self.installer.check_databases(self.only)
+
+    def check_session(self, meta: Meta) -> None:
+        """The session is found, nothing is downloaded yet: check every database it would install."""
+        if self.installer is not None:
+            self.installer.check_databases([s.name for s in meta.file_sets if not self.only or s.name in self.only])
 
     @property
     def public_prefixes(self) -> tuple[str, ...] | None:
@@ -288,6 +295,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
     def transfer(installing: Installing) -> ReceiveSummary:
         located = locate(address, ui, installing.public_prefixes)
         try:
+            installing.check_session(located.meta)
             summary = receive_session(located.transport, address.session, address.key,
                                       installing.receive_options(options), reporter, meta=located.meta)
         finally:

@@ -56,6 +56,8 @@ class InstallState:
     folders: list[ReplacedFolder] = field(default_factory=list)
     #: The named databases it replaced too, by file set (``dbDump-<name>``).
     named_databases: list[str] = field(default_factory=list)
+    #: The databases (by file set) that did not exist before the install: a rollback drops them.
+    created_databases: list[str] = field(default_factory=list)
 
 
 def _remove(path: Path) -> None:
@@ -117,6 +119,7 @@ def write_state(state: InstallState) -> None:
         "session": state.session,
         "database": state.database,
         "namedDatabases": state.named_databases,
+        "createdDatabases": state.created_databases,
         "folders": [
             {"path": _relative(f.path, state.project_dir), "backup": _relative(f.backup, state.project_dir),
              "previous": f.previous, "kept": list(f.kept)}
@@ -149,10 +152,12 @@ def read_state(project_dir: Path) -> InstallState | None:
             kept=tuple(str(k) for k in entry.get("kept") or ()),
         ))
     named = data.get("namedDatabases") or []
-    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
-        raise ConfigError(f"{state_file} is not a synco install record")
+    created = data.get("createdDatabases") or []
+    for names in (named, created):
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ConfigError(f"{state_file} is not a synco install record")
     return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders,
-                        named_databases=named)
+                        named_databases=named, created_databases=created)
 
 
 def forget_state(project_dir: Path) -> None:

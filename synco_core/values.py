@@ -248,6 +248,10 @@ class InstallOptions:
     #: rollback. The undo of a failed install sets it: the content it takes out was never wanted, and kept
     #: it would be what the next ``synco db rollback`` puts in.
     discard_replaced: bool = False
+    #: ``rollback_database`` only: the install being undone created the target (there was no database of
+    #: that name before it). With no kept copy, putting back then means dropping the target, instead of
+    #: refusing with "nothing to roll back" and leaving a database nobody had.
+    drop_created: bool = False
     #: ``install_database`` only: rewrite string values while loading (the plugins' ``value_rewriter``
     #: answers, joined); an engine that cannot apply it must refuse before changing anything.
     rewriter: ValueRewriter | None = None

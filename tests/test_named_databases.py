@@ -268,3 +268,31 @@ def test_mariadb_default_and_postgresql_named(twodb: SyncoPluginManager, tmp_pat
     assert pg.execute("SELECT kind FROM events").fetchall() == [("source event",)]
     assert pg.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,), "the profile applies to every database"
     pg.close()
+
+
+@pytest.mark.parametrize("logs_url, words", [
+    ("mysql://root@db.example.com:3306/logs", "not on this machine"),
+    ("mysql://root@127.0.0.1:1/logs", "'logs'"),
+    ("sqlite:///twodb.json/logs.db", "'logs'"),  # its folder would be a file: not writable
+])
+@pytest.mark.parametrize("only", [(), ("--only", "dbDump,dbDump-logs")])
+def test_every_database_of_the_install_is_checked_before_downloading(
+        twodb: SyncoPluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, web_server: Serve,
+        logs_url: str, words: str, only: tuple[str, ...]) -> None:
+    """The second database is remote, unreachable or not writable: refused in one line naming it, before the
+    first byte of any set is downloaded (with --only it is known at once; without, from the session's meta)."""
+    source = sqlite_pair(tmp_path, "source", "prod")
+    local = sqlite_pair(tmp_path, "local", "laptop")
+    (local / "twodb.json").write_text(json.dumps({"default": f"sqlite:///{local}/var/main.db",
+                                                  "databases": {"logs": logs_url}}))
+    served, session, key = serve(source, monkeypatch, "--only", "dbDump,dbDump-logs")
+    assert served.exit_code == 0, served.output
+    target = tmp_path / "received"
+    got = run("receive", session, key, "--base-url", web_server(source / "public"), *(only or ("--all",)),
+              "--target", str(target), "--install", "--yes", cwd=local, monkeypatch=monkeypatch)
+    assert got.exit_code == 1, got.output
+    errors = [line for line in got.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "logs" in errors[0] and words in errors[0], got.stderr
+    assert "Traceback" not in got.stderr
+    assert not target.exists() or not any(p for p in target.rglob("*") if p.is_file()), "nothing was downloaded"
+    assert sqlite_rows(local / "var/main.db", "SELECT title FROM posts") == [("post on laptop",)]

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
+from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError
 from synco_core.fsutil import safe_relative_path
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
@@ -64,6 +65,7 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     try:
         shutil.copytree(source_dir, staging, symlinks=True, copy_function=_LinkOrCopy())
         files = sum(len(names) for _, _, names in os.walk(staging))
+        crashpoints.reached("files:install:staged")
         if os.path.lexists(destination):
             # Only the newest previous state is kept; an older backup would restore the wrong content.
             if backup.is_dir() and not backup.is_symlink():
@@ -72,7 +74,9 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
                 backup.unlink()
             os.replace(destination, backup)
             replaced = True
+            crashpoints.reached("files:install:kept")
         os.replace(staging, destination)
+        crashpoints.reached("files:install:replaced")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -120,6 +124,7 @@ def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
             if entry.name.startswith("."):
                 if carry_over(previous, destination, path):
                     moved.append(path.as_posix())
+                    crashpoints.reached("files:install:dotfile-carried")
             elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
                 walk(path)
 

@@ -496,6 +496,24 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
 
 
 @hookimpl(trylast=True)
+def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    if database.engine != ENGINE:
+        return None
+    target = _path(database)
+    _, previous, _, _ = _side_files(target)
+    if not target.parent.is_dir():
+        return True
+    with _folder_lock(target):
+        recovered = _recover(target)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
+        if os.path.lexists(previous):
+            previous.unlink()
+            _sync_folder(target.parent)
+    return True
+
+
+@hookimpl(trylast=True)
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
@@ -508,6 +526,14 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
             return InstallResult(engine=ENGINE, database=str(target), tables=tables,
                                  backup=str(previous) if previous.exists() else None,
                                  note=recovered[0].upper() + recovered[1:])
+        if options.drop_created and not os.path.lexists(previous):
+            # The install created the file: nothing was there before it.
+            _confirm(database, target, options, "roll back")
+            target.unlink(missing_ok=True)
+            _remove_sidecars(target)
+            _sync_folder(target.parent)
+            return InstallResult(engine=ENGINE, database=str(target), tables=0, backup=None,
+                                 note=f"Removed SQLite database {target}: the install had created it")
         _check_kept(target, previous)
         _confirm(database, target, options, "roll back")
         if target.exists():

@@ -248,6 +248,24 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     return rows, loader.values.changed if loader.values is not None else None
 
 
+def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
+    """Drop the kept copy of an earlier install (after finishing what an interrupted command left)."""
+    check_target(database, options, "replace")
+    names = swap.Names.of(database.name)
+    admin = connect(database, use_database=False)
+    try:
+        swap.lock(admin, names.target)
+        recovered = swap.recover(admin, names)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
+        swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"cannot drop the kept copy {names.backup!r} on {where(database)}: "
+                            f"{describe(exc)}") from exc
+    finally:
+        admin.close()
+
+
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
     check_target(database, options, "roll back")
     names = swap.Names.of(database.name)
@@ -261,6 +279,11 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             backup = names.backup if swap.exists(admin, names.backup) else None
             return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
                                  note=recovered[0].upper() + recovered[1:])
+        if options.drop_created and not swap.exists(admin, names.backup):
+            # The install created the database: nothing was there before it.
+            swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")
+            return InstallResult(engine="mysql", database=names.target, tables=0, backup=None,
+                                 note=f"Dropped database {names.target!r}: the install had created it")
         kept = swap.check_kept(admin, names)
         tables = swap.rollback(admin, names, kept, discard=options.discard_replaced)
         return InstallResult(engine="mysql", database=names.target, tables=tables,

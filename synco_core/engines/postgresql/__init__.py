@@ -70,6 +70,16 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
 
 
 @hookimpl(trylast=True)
+def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.postgresql import installer
+
+    installer.discard_kept(database, options)
+    return True
+
+
+@hookimpl(trylast=True)
 def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
     if database.engine != ENGINE:
         return None

@@ -341,6 +341,23 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
     return stats
 
 
+def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
+    """Drop the kept copy of an earlier install (after finishing what an interrupted command left)."""
+    guard(database, options, "replace")
+    _, previous, _ = _names(database)
+    admin = _admin(database)
+    try:
+        _lock(admin, database.name)
+        recovered = _recover(admin, database)
+        if recovered:
+            log.warning("%s", recovered[0].upper() + recovered[1:])
+        _drop(admin, previous)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot drop the kept copy {previous!r}: {one_line(exc)}") from exc
+    finally:
+        admin.close()
+
+
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
     guard(database, options, "roll back")
     _, previous, swap = _names(database)
@@ -354,6 +371,11 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                 return InstallResult(engine="postgresql", database=database.name, tables=_count_tables(admin, database),
                                      backup=previous if _exists(admin, previous) else None,
                                      note=recovered[0].upper() + recovered[1:])
+            if not _exists(admin, previous) and options.drop_created:
+                # The install created the database: nothing was there before it.
+                _drop(admin, database.name)
+                return InstallResult(engine="postgresql", database=database.name, tables=0, backup=None,
+                                     note=f"Dropped database {database.name!r}: the install had created it")
             if not _exists(admin, previous):
                 raise SyncoError(f"nothing to roll back: there is no database {previous!r} from an earlier install")
             if _exists(admin, database.name):

@@ -1,0 +1,315 @@
+"""The install journal: what a running install is about to replace, on disk before it replaces it.
+
+An install replaces a project's databases and folders one after another. Each engine's swap is crash-safe
+on its own, and :mod:`synco_core.install_state` records what the install replaced, but only once it has
+succeeded. Killed in between (``kill -9``, power loss), the project would be left half old and half new.
+So before each step the install writes ``<project>/.synco-install-journal.json`` (fsynced, renamed into
+place, folder fsynced) naming what it is about to replace and where the previous content is kept, and
+marks the step done once it is. The journal is removed only after the install record is written, or after
+a failed install has been undone.
+
+Finding a journal means an install, or the undo of a failed one, never finished: :func:`recover` puts
+every step back, newest first (the previous database through the engine's rollback, each folder from its
+kept copy), and forgets the record. Every undo step is safe to repeat, so a kill during recovery is
+recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
+:mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
+``install:journal:database-done``, ``install:journal:files-started``, ``install:journal:files-done``,
+``install:journal:recorded`` and, during an undo, ``install:journal:database-undone`` and
+``install:journal:files-undone``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from synco_core.engines import crashpoints
+from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.fsutil import safe_relative_path
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILE = ".synco-install-journal.json"
+#: Where a folder's new content goes while it is being thrown away (beside the folder, as the kept copy).
+DISCARD_SUFFIX = ".synco-discard"
+#: Where the default file installer builds a folder's new content (``install_tree``).
+STAGING_SUFFIX = ".synco-new"
+
+State = Literal["started", "done", "undoing", "undone"]
+
+
+def default_backup(path: Path) -> Path:
+    """Where the default file installer keeps a replaced folder (``.<name>.synco-previous``)."""
+    return path.with_name("." + path.name + BACKUP_SUFFIX)
+
+
+@dataclass
+class JournalStep:
+    """One step of an install as the journal names it."""
+
+    kind: Literal["database", "files"]
+    #: The file set (``dbDump``, ``dbDump-<name>``, a files set's name).
+    name: str
+    state: State = "started"
+    #: Files: the folder replaced, where its previous content is kept, whether there was one.
+    path: Path | None = None
+    backup: Path | None = None
+    existed: bool = False
+    #: Files: entries carried from the previous content into the new one (moved back on undo).
+    kept: tuple[str, ...] = ()
+    #: Files: the outermost folder above ``path`` that the step creates (None when the parent exists).
+    created_from: Path | None = None
+    #: Database, once done: the install created the database (the engine kept no previous content).
+    created: bool = False
+
+
+@dataclass
+class InstallJournal:
+    """The journal of one install in ``project_dir``; each change is on disk before the call returns."""
+
+    project_dir: Path
+    session: str = ""
+    steps: list[JournalStep] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def file(self) -> Path:
+        return self.project_dir / JOURNAL_FILE
+
+    def begin(self, step: JournalStep) -> JournalStep:
+        """Write ``step`` as started, before anything of it happens."""
+        with self._lock:
+            self.steps.append(step)
+            self._write()
+        crashpoints.reached(f"install:journal:{step.kind}-started")
+        return step
+
+    def mark(self, step: JournalStep, state: State) -> None:
+        with self._lock:
+            step.state = state
+            self._write()
+        if state in ("done", "undone"):
+            crashpoints.reached(f"install:journal:{step.kind}-{state}")
+
+    def update(self) -> None:
+        """Write the steps again after one of them learnt more (where its content went)."""
+        with self._lock:
+            self._write()
+
+    def close(self) -> None:
+        """The install is recorded (or wholly undone): nothing is left to recover."""
+        with self._lock:
+            self.file.unlink(missing_ok=True)
+            _sync_folder(self.project_dir)
+
+    def _write(self) -> None:
+        data = {"version": 1, "session": self.session, "steps": [_step_json(s, self.project_dir) for s in self.steps]}
+        temp = self.file.with_name(self.file.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, self.file)
+        _sync_folder(self.project_dir)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename or removal in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _relative(path: Path | None, project_dir: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
+    return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
+            "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
+            "createdFrom": _relative(step.created_from, project_dir), "created": step.created}
+
+
+def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
+    if value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{journal} is not a synco install journal")
+    if Path(value).is_absolute():
+        return Path(value)
+    return project_dir.joinpath(*safe_relative_path(value).parts)
+
+
+def read_journal(project_dir: Path) -> InstallJournal | None:
+    """The journal of an install that never finished in ``project_dir``; None when there is none."""
+    file = project_dir / JOURNAL_FILE
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{file} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        raise ConfigError(f"{file} is not a synco install journal")
+    steps = []
+    for entry in data["steps"]:
+        if (not isinstance(entry, dict) or entry.get("kind") not in ("database", "files")
+                or entry.get("state") not in ("started", "done", "undoing", "undone")
+                or not isinstance(entry.get("name"), str)):
+            raise ConfigError(f"{file} is not a synco install journal")
+        steps.append(JournalStep(kind=entry["kind"], name=entry["name"], state=entry["state"],
+                                 path=_path(entry.get("path", ""), project_dir, file),
+                                 backup=_path(entry.get("backup", ""), project_dir, file),
+                                 existed=bool(entry.get("existed")),
+                                 kept=tuple(str(k) for k in entry.get("kept") or ()),
+                                 created_from=_path(entry.get("createdFrom", ""), project_dir, file),
+                                 created=entry.get("created") is True))
+    return InstallJournal(project_dir, str(data.get("session") or ""), steps)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def prepare_folder(step: JournalStep) -> None:
+    """Before a folder step is journaled: drop an older install's kept copy and leftovers.
+
+    The last install's record is forgotten when an install starts, so that copy can no longer be put back;
+    without it, a kept copy found during recovery is certainly the content this install replaced.
+    """
+    assert step.path is not None and step.backup is not None
+    missing = step.path.parent
+    while not os.path.lexists(missing) and missing != missing.parent:
+        step.created_from = missing
+        missing = missing.parent
+    for leftover in (step.backup, _discard(step.path), step.path.with_name(step.path.name + STAGING_SUFFIX)):
+        _remove(leftover)
+    _sync_folder(step.path.parent)
+
+
+def _discard(path: Path) -> Path:
+    return path.with_name("." + path.name + DISCARD_SUFFIX)
+
+
+def dotfile_candidates(previous: Path, destination: Path) -> list[str]:
+    """Every entry ``carry_dotfiles(previous, destination)`` could move, found without moving anything."""
+    found: list[str] = []
+
+    def walk(relative: PurePosixPath) -> None:
+        try:
+            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            path = relative / entry.name
+            if entry.name.startswith("."):
+                found.append(path.as_posix())
+            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
+                walk(path)
+
+    walk(PurePosixPath())
+    return found
+
+
+def undo_folder(step: JournalStep) -> None:
+    """Put back what a folder step replaced, whatever point it reached; safe to run again after a kill.
+
+    The new content is renamed aside before the kept copy is renamed in, so the folder is always either
+    whole old or whole new content, never missing while there is something to put there.
+    """
+    assert step.path is not None and step.backup is not None
+    path, backup, discard = step.path, step.backup, _discard(step.path)
+    _remove(path.with_name(path.name + STAGING_SUFFIX))
+    if os.path.lexists(backup):
+        # The previous content is kept: whatever lies at the path now is (part of) the new content.
+        for relative in step.kept:
+            for holder in (path, discard):
+                if os.path.lexists(holder):
+                    carry_over(holder, backup, PurePosixPath(relative))
+        if os.path.lexists(path):
+            _remove(discard)
+            os.replace(path, discard)
+        os.replace(backup, path)
+        _sync_folder(path.parent)
+    elif not step.existed and os.path.lexists(path) and step.state != "undone":
+        # The install created the folder: putting back means no folder there.
+        os.replace(path, discard)
+        _sync_folder(path.parent)
+    _remove(discard)
+    if step.created_from is not None and not os.path.lexists(path):
+        # Folders the step created above its own go too, as long as nothing else was put in them.
+        folder = path.parent
+        while folder.is_relative_to(step.created_from):
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None],
+            forget: Callable[[Path], None]) -> str | None:
+    """Put back what an unfinished install in ``project_dir`` replaced; one line saying so, None without one.
+
+    ``undo_database(step, tolerate_nothing)`` rolls a database step back through its engine
+    (``tolerate_nothing``: the engine may have nothing to roll back, the step having been killed before its
+    swap); ``forget`` drops the install record. Raises a :class:`SyncoError` naming what could not be put
+    back, leaving the journal for the next run.
+    """
+    journal = read_journal(project_dir)
+    if journal is None:
+        return None
+    undo_steps(journal, undo_database)
+    forget(project_dir)
+    journal.close()
+    replaced = [s.name for s in journal.steps]
+    return (f"An install in {project_dir} was interrupted before it finished: put back what it had replaced "
+            f"({', '.join(replaced) or 'nothing yet'})")
+
+
+def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bool], None]) -> None:
+    """Undo every step of ``journal`` not undone yet, newest first, marking each as it is undone."""
+    for step in reversed(journal.steps):
+        if step.state == "undone" and step.kind == "database":
+            continue
+        try:
+            if step.kind == "files":
+                undo_folder(step)
+            else:
+                # Killed after the engine's rollback but before "undone" was written, the engine has nothing
+                # left to roll back: that is the state "undoing" stands for.
+                nothing_ok = step.state in ("started", "undoing")
+                if step.state == "done":
+                    journal.mark(step, "undoing")
+                undo_database(step, nothing_ok)
+        except OSError as exc:
+            raise SyncoError(f"could not put back {step.path or step.name} after an interrupted install: "
+                             f"{exc.strerror or exc}; run the command again") from exc
+        journal.mark(step, "undone")
