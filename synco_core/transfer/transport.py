@@ -81,8 +81,13 @@ class Transport(Protocol):
     #: Shown to the user ("http://host/", "ssh host"); never contains a password.
     description: str
 
-    def open(self, path: str, offset: int = 0) -> AbstractContextManager[Response]:
-        """Open ``path`` from byte ``offset``; raises :class:`NotFoundError` or :class:`TransferError`."""
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> AbstractContextManager[Response]:
+        """Open ``path`` from byte ``offset`` (at most ``length`` bytes of it when given); raises
+        :class:`NotFoundError` or :class:`TransferError`.
+
+        An implementation may ignore the range: the response's ``offset`` says where its body starts, and
+        a caller that asked for ``length`` bytes reads no more than those.
+        """
         ...
 
     def close(self) -> None:
@@ -398,11 +403,15 @@ class HttpTransport:
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0) -> Iterator[_HttpResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_HttpResponse]:
         url = self.url_for(path)
         current = url
         base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
-        if offset:
+        if length is not None:
+            if length <= 0:
+                raise ValueError("a range must hold at least one byte")
+            base_headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
             base_headers["Range"] = f"bytes={offset}-"
         response: http.client.HTTPResponse | None = None
         wrapped: _HttpResponse | None = None
@@ -549,11 +558,18 @@ class _FileResponse:
     offset: int
     total_size: int | None
     _path: Path
+    _length: int | None = None
 
     def iter_bytes(self) -> Iterator[bytes]:
+        remaining = self._length
         with self._path.open("rb") as handle:
             handle.seek(self.offset)
-            while chunk := handle.read(CHUNK_SIZE):
+            while remaining is None or remaining > 0:
+                chunk = handle.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
                 yield chunk
 
 
@@ -565,7 +581,7 @@ class DirectoryTransport:
         self.description = str(root)
 
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0) -> Iterator[_FileResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_FileResponse]:
         if path.startswith(("http://", "https://")):
             raise NotFoundError(f"{path}: absolute URLs cannot be read from {self.root}")
         target = resolve_inside(self.root, unquote(path))
@@ -577,7 +593,9 @@ class DirectoryTransport:
             raise NotFoundError(f"not found: {path}")
         if offset and offset >= size:
             raise RangeNotSatisfiableError(f"range not satisfiable: {path}")
-        yield _FileResponse(status=206 if offset else 200, offset=offset, total_size=size, _path=target)
+        ranged = bool(offset) or length is not None
+        yield _FileResponse(status=206 if ranged else 200, offset=offset, total_size=size, _path=target,
+                            _length=length)
 
     def close(self) -> None:
         pass
