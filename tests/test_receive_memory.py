@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_serve_memory import FILES, PART, SLACK_MB, make_tree
 
 RECEIVE = """
