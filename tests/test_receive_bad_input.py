@@ -348,7 +348,7 @@ def test_public_file_cut_off_inside_a_pipelined_batch(fixture_app: Path, tmp_pat
         assert result.exit_code == 0, result.output
         assert behaviour.requests[cut] == 2
         # The rest was asked for; this server ignores Range and sends the whole file, which is taken instead.
-        assert behaviour.ranges == [(cut, "bytes=100-")]
+        assert [asked for asked in behaviour.ranges if ".pack-" not in asked[0]] == [(cut, "bytes=100-")]
         assert not list(target.rglob("*.synco-part"))
     expected = tree_digest(fixture_app / "web" / "uploads")
     del expected["skip.tmp"]

@@ -706,7 +706,7 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
         record_entry(relative, entry,
                      lambda: _download_one(transport, destination, entry, report_bytes, folders, stop))
 
-    open_many = getattr(transport, "open_many", None)
+    open_many = getattr(transport, "open_many", None) if getattr(transport, "pipelining", True) else None
 
     def work_batch(batch: list[Item]) -> None:
         """Pipelined round trips for the batch where the transport can; one request per file otherwise."""
