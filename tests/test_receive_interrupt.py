@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from nginx_support import nginx
 
 from synco_core.sizes import human_size
+from synco_core.testing.services import nginx
 
 SYNCO = [sys.executable, "-m", "synco_core"]
 BIG = 16 * 1024 * 1024

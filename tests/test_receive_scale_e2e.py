@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from nginx_support import nginx
+
+from synco_core.testing.services import nginx
 
 SYNCO = [sys.executable, "-m", "synco_core"]
 FILES = 20_000
