@@ -533,7 +533,8 @@ def test_channel_transport_rewraps_plaintext_sessions(tmp_path: Path) -> None:
 
 
 
-@pytest.mark.parametrize(("offset", "length"), [(0, 1), (0, 100), (5, 65_552), (1000, 10**9), (len(BINARY * 50) - 1, 5)])
+@pytest.mark.parametrize(("offset", "length"),
+                         [(0, 1), (0, 100), (5, 65_552), (1000, 10**9), (len(BINARY * 50) - 1, 5)])
 def test_ranged_reads_with_a_length_send_only_those_bytes(pair: Pair, app: Path, offset: int, length: int) -> None:
     """Pack chunks are read as (offset, length) ranges: the channel sends those bytes and no more (a length
     past the end stops at the end), and the next request on the channel is answered as usual."""
