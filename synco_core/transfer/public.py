@@ -440,6 +440,9 @@ def run_stoppable(tasks: Iterable[T], work: Callable[[T], None], workers: int, s
 WHOLE, ALONE, PACKED = 0, 1, 2
 #: Files to fetch kept in memory before the list goes to a spool file (a re-sync's few hundred never do).
 SPOOL_AFTER = 4096
+#: Most files of one pack per task: a pack of thousands of small files is read as a few ranged requests in
+#: parallel (each costs at most one chunk read twice where two tasks meet), never more than a pack's worth.
+PACK_TASK_FILES = min(1024, PACK_MAX_FILES)
 
 IndexItems = Iterable[tuple[str, PublicIndexEntry]]
 
@@ -598,7 +601,8 @@ def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, i
     """The spool as (kind, pack, files) tasks: pipelined batches, single files, and runs of one pack.
 
     A pack's files come together in index order (serve fills packs in that order); a run ends at another
-    pack or at :data:`~synco_core.index.packs.PACK_MAX_FILES` files, which bounds what a task holds.
+    pack or at :data:`PACK_TASK_FILES` files, so the threads share a pack's files (writing files is most of
+    a first sync's time, and the file system takes them in parallel) and a task holds a bounded number.
     """
     whole: list[Item] = []
     packed: list[Item] = []
@@ -606,7 +610,7 @@ def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, i
     for kind, relative, entry in spool:
         item = (relative, set_dir.joinpath(*relative.split("/")), entry)
         if kind == PACKED:
-            if packed and (entry.pack != pack or len(packed) >= PACK_MAX_FILES):
+            if packed and (entry.pack != pack or len(packed) >= PACK_TASK_FILES):
                 yield PACKED, pack, packed
                 packed = []
             pack = entry.pack if entry.pack is not None else -1
