@@ -557,22 +557,25 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             plan.vanished.append(relative)
             continue
         plan.listed += 1
-        try:
-            destination = destinations.path(relative)
-        except SyncoError as exc:
-            plan.refused.append((relative, str(exc)))
-            continue
-        info: os.stat_result | None = None
         if found is not None:
+            # The walk enters real folders only, so a file it found has no link on its way: the current
+            # ones, most of a re-sync, cost one lstat and no path object.
             try:
                 info = found.stat(follow_symlinks=False)
             except OSError:
                 info = None
-        if info is not None and is_current(destination, entry, info):
-            plan.skipped += 1
-            plan.skipped_bytes += entry.size_bytes
-            if on_current is not None:
-                on_current(entry.size_bytes)
+            if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
+                    and int(info.st_mtime) == entry.mtime
+                    and (not entry.sha1 or _sha1_of(Path(found.path)) == entry.sha1.lower())):
+                plan.skipped += 1
+                plan.skipped_bytes += entry.size_bytes
+                if on_current is not None:
+                    on_current(entry.size_bytes)
+                continue
+        try:
+            destination = destinations.path(relative)
+        except SyncoError as exc:
+            plan.refused.append((relative, str(exc)))
             continue
         if packs is not None and packs.may_hold(entry):
             kind = PACKED
