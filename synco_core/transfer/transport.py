@@ -99,11 +99,12 @@ class Transport(Protocol):
 # --------------------------------------------------------------------------------------------- HTTP
 #
 # The HTTP transport is built on the standard library's http.client rather than httpx: a public set is
-# thousands of small requests from several threads, and per request httpx costs about four times the
-# CPU of http.client (measured: 2,000 files of 20-200 KiB, 8 threads, 0.86 s against 0.19 s of CPU).
-# Everything else httpx would give is done here explicitly: keep-alive connections (one per thread and
-# origin), TLS verification, basic auth only towards the session's exact origin, the redirect policy, and
-# the address check of every connection to another host (synco_core.origins).
+# thousands of small requests from several threads, and per request httpx costs 10-14 times the CPU of
+# pipelined http.client, with HTTP/2 no better (benchmarks/bench_http_client.py; the numbers and the
+# decision are in docs/dependencies.md). Everything else httpx would give is done here explicitly:
+# keep-alive connections (one per thread and origin), TLS verification, proxies from the environment
+# (CONNECT tunnels for https), basic auth only towards the session's exact origin, the redirect policy,
+# and the address check of every connection to another host (synco_core.origins).
 
 
 def _describe(exc: BaseException) -> str:
