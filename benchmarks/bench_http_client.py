@@ -24,6 +24,7 @@ is what the receiver pays per file), best of ``--repeat``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import shutil
@@ -174,13 +175,14 @@ def main() -> int:
         paths = generate(root, files, low, high)
         process, h1, h2_port = start_nginx(root, args.dir / f"{case}-work")
         try:
+            h1_url, h2_url = f"http://127.0.0.1:{h1}/", f"http://127.0.0.1:{h2_port}/"
             clients: dict[str, Callable[[], None]] = {
-                "synco pipelined": lambda: synco_pipelined(f"http://127.0.0.1:{h1}/", paths),
-                "synco one by one": lambda: synco_single(f"http://127.0.0.1:{h1}/", paths),
-                "httpx HTTP/1.1": lambda: httpx_client(f"http://127.0.0.1:{h1}/", paths, False),
+                "synco pipelined": functools.partial(synco_pipelined, h1_url, paths),
+                "synco one by one": functools.partial(synco_single, h1_url, paths),
+                "httpx HTTP/1.1": functools.partial(httpx_client, h1_url, paths, False),
             }
             if have_h2:
-                clients["httpx HTTP/2"] = lambda: httpx_client(f"http://127.0.0.1:{h2_port}/", paths, True)
+                clients["httpx HTTP/2"] = functools.partial(httpx_client, h2_url, paths, True)
             for name, run in clients.items():
                 wall, cpu = measure(run, args.repeat)
                 rows.append((case, files, name, wall, cpu))
