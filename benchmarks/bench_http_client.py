@@ -162,7 +162,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/synco-bench-http"))
-    args = parser.parse_args()
+    # run.py hands every script the same options: those meant for others (--size ...) are not an error.
+    args, _others = parser.parse_known_args()
     try:
         import h2  # noqa: F401
         have_h2 = True
