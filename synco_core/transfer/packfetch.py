@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from synco_core.age.errors import PayloadError
 from synco_core.age.random_access import ChunkDecryptor, chunk_count, chunk_span, encrypted_span
@@ -37,7 +36,7 @@ SPAN_GAP = 4
 PACKED_FILE_MAX = 1024 * 1024
 
 #: (index path, local destination, entry) of one file to fetch.
-Item = tuple[str, Path, PublicIndexEntry]
+Item = tuple[str, str, PublicIndexEntry]
 
 
 class PackSource:

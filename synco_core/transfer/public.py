@@ -21,6 +21,7 @@ A body longer than the index says is cut off as it arrives
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import marshal
@@ -108,9 +109,19 @@ def remote_path_for(entry: PublicIndexEntry) -> str:
     return uri
 
 
-def _sha1_of(path: Path) -> str:
+#: A local path. Per-file paths are plain strings: pathlib (3.11) interns every name it parses, so a Path per
+#: received file made the interpreter's table of interned strings grow with the set.
+StrPath = str | Path
+
+
+def _unlink(path: StrPath) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _sha1_of(path: StrPath) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
@@ -126,25 +137,26 @@ class _Destinations:
 
     def __init__(self, base: Path) -> None:
         self.base = base
+        self._root = os.fspath(base)
         self._checked: set[str] = set()
 
-    def path(self, relative: str) -> Path:
+    def path(self, relative: str) -> str:
         folder, _, _name = relative.rpartition("/")
         if folder not in self._checked:
             check_no_links(self.base, relative.split("/"))
             self._checked.add(folder)
         # The index parser has already normalised the path (no '..', not absolute, no empty parts).
-        return self.base.joinpath(*relative.split("/"))
+        return os.path.join(self._root, *relative.split("/"))
 
 
-def is_current(path: Path, entry: PublicIndexEntry, info: os.stat_result | None = None) -> bool:
+def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None) -> bool:
     """True when ``path`` already is the file the entry describes (a regular file, not a link).
 
     ``info`` is the file's ``lstat`` when the caller has it already (a folder walk does).
     """
     if info is None:
         try:
-            info = path.lstat()
+            info = os.lstat(path)
         except OSError:
             return False
     if not stat.S_ISREG(info.st_mode):
@@ -167,11 +179,11 @@ class _Folders:
     """
 
     def __init__(self) -> None:
-        self._made: set[Path] = set()
+        self._made: set[str] = set()
 
-    def ensure(self, folder: Path) -> None:
+    def ensure(self, folder: str) -> None:
         if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
 
 
@@ -207,16 +219,21 @@ def part_tag(entry: PublicIndexEntry) -> str:
     return hashlib.sha256(f"{entry.size_bytes} {identity}".encode()).hexdigest()[:12]
 
 
-def part_path(destination: Path, entry: PublicIndexEntry) -> Path:
+def part_path(destination: StrPath, entry: PublicIndexEntry) -> Path:
     """``<file>.<tag>.synco-part`` beside ``destination`` (a hashed name where that one would be too long)."""
-    name = f"{destination.name}.{part_tag(entry)}{PART_SUFFIX}"
+    return Path(_part_name(destination, entry))
+
+
+def _part_name(destination: StrPath, entry: PublicIndexEntry) -> str:
+    folder, base = os.path.split(os.fspath(destination))
+    name = f"{base}.{part_tag(entry)}{PART_SUFFIX}"
     if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        hashed = hashlib.sha256(destination.name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        hashed = hashlib.sha256(base.encode("utf-8", "surrogateescape")).hexdigest()[:24]
         name = f".synco-{hashed}.{part_tag(entry)}{PART_SUFFIX}"
-    return destination.with_name(name)
+    return os.path.join(folder, name)
 
 
-def resumable_bytes(destination: Path, entry: PublicIndexEntry) -> int:
+def resumable_bytes(destination: StrPath, entry: PublicIndexEntry) -> int:
     """Bytes of ``destination``'s part file that a download can continue from (0: start again).
 
     The part's name carries the entry's size and hash (:func:`part_tag`): a part of another version of
@@ -224,7 +241,7 @@ def resumable_bytes(destination: Path, entry: PublicIndexEntry) -> int:
     check once complete (and removed).
     """
     try:
-        info = part_path(destination, entry).lstat()
+        info = os.lstat(_part_name(destination, entry))
     except OSError:
         return 0
     if not stat.S_ISREG(info.st_mode):
@@ -232,7 +249,7 @@ def resumable_bytes(destination: Path, entry: PublicIndexEntry) -> int:
     return info.st_size if 0 < info.st_size < entry.size_bytes else 0
 
 
-def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
+def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
           folders: _Folders | None = None, stop: threading.Event | None = None, resume_from: int = 0) -> int:
     """Write a response body to ``<file>.synco-part``, check it against the index, and rename it into place.
 
@@ -245,11 +262,12 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     file descriptor (no buffered writer on top of chunks that are already large), the mtime set on that
     descriptor, and no separate check for a folder in the way (the rename reports it).
     """
-    part = part_path(destination, entry)
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
     if folders is not None:
-        folders.ensure(destination.parent)
+        folders.ensure(folder)
     else:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     appending = bool(resume_from) and response.offset == resume_from
     size = resume_from if appending else 0
     received = 0
@@ -257,7 +275,7 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     # file gets its final name only when the content is the one the index lists.
     digest = hashlib.sha256() if entry.sha256 else hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
     if digest is not None and appending:
-        with part.open("rb") as held:
+        with open(part, "rb") as held:
             while chunk := held.read(1024 * 1024):
                 digest.update(chunk)
     if response.total_size is not None:
@@ -293,7 +311,7 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
         except IsADirectoryError:
             raise TransferError("a folder is in the way") from None
     except _WrongContent:
-        part.unlink(missing_ok=True)
+        _unlink(part)
         raise
     except BaseException:
         _keep_part(part, entry)
@@ -301,16 +319,16 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     return received
 
 
-def _keep_part(part: Path, entry: PublicIndexEntry) -> None:
+def _keep_part(part: str, entry: PublicIndexEntry) -> None:
     """Keep what a broken-off download wrote for the next run to resume; remove a part that is useless."""
     try:
-        size = part.lstat().st_size
+        size = os.lstat(part).st_size
         if 0 < size < entry.size_bytes:
-            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, part.name)
+            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, os.path.basename(part))
             return
     except OSError:
         pass
-    part.unlink(missing_ok=True)
+    _unlink(part)
 
 
 def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
@@ -324,16 +342,17 @@ def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
     return True
 
 
-def save_content(destination: Path, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None) -> int:
+def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None) -> int:
     """Write a whole file that arrived in memory (out of a pack) through its part file to its final name.
 
     The caller has checked it (:func:`content_matches`); returns its size.
     """
-    part = part_path(destination, entry)
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
     if folders is not None:
-        folders.ensure(destination.parent)
+        folders.ensure(folder)
     else:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     try:
         fd = os.open(part, _PART_FLAGS, 0o666)
         try:
@@ -349,12 +368,12 @@ def save_content(destination: Path, entry: PublicIndexEntry, data: bytes, folder
         except IsADirectoryError:
             raise TransferError("a folder is in the way") from None
     except BaseException:
-        part.unlink(missing_ok=True)
+        _unlink(part)
         raise
     return len(data)
 
 
-def _download_one(transport: Transport, destination: Path, entry: PublicIndexEntry,
+def _download_one(transport: Transport, destination: StrPath, entry: PublicIndexEntry,
                   on_bytes: Callable[[int], None], folders: _Folders | None = None,
                   stop: threading.Event | None = None) -> int:
     """Download one file, continuing its part file where one is left (``Range``); returns bytes received."""
@@ -363,11 +382,11 @@ def _download_one(transport: Transport, destination: Path, entry: PublicIndexEnt
         try:
             with transport.open(remote_path_for(entry), offset=offset) as response:
                 if response.offset == offset:
-                    log.debug("resuming %s at byte %d", destination.name, offset)
+                    log.debug("resuming %s at byte %d", os.path.basename(destination), offset)
                 return _save(response, destination, entry, on_bytes, folders, stop, offset)
         except RangeNotSatisfiableError:
             # The file on the server is not longer than the part: it changed; start again.
-            log.debug("cannot resume %s; downloading it again", destination.name)
+            log.debug("cannot resume %s; downloading it again", os.path.basename(destination))
     with transport.open(remote_path_for(entry)) as response:
         return _save(response, destination, entry, on_bytes, folders, stop)
 
@@ -566,7 +585,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
                 info = None
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and int(info.st_mtime) == entry.mtime
-                    and (not entry.sha1 or _sha1_of(Path(found.path)) == entry.sha1.lower())):
+                    and (not entry.sha1 or _sha1_of(found.path) == entry.sha1.lower())):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:
@@ -610,8 +629,9 @@ def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, i
     whole: list[Item] = []
     packed: list[Item] = []
     pack = -1
+    root = os.fspath(set_dir)
     for kind, relative, entry in spool:
-        item = (relative, set_dir.joinpath(*relative.split("/")), entry)
+        item = (relative, os.path.join(root, *relative.split("/")), entry)
         if kind == PACKED:
             if packed and (entry.pack != pack or len(packed) >= PACK_TASK_FILES):
                 yield PACKED, pack, packed
@@ -671,7 +691,7 @@ def receive_public_files(
     result.vanished = plan.vanished
     if delete:
         for relative in result.vanished:
-            (set_dir / relative).unlink(missing_ok=True)
+            _unlink(os.path.join(set_dir, *relative.split("/")))
             result.removed += 1
     return result
 
