@@ -24,18 +24,6 @@ def _uri_segments(entry: Any) -> list[str]:
     return [unquote(part) for part in path.split("/") if part]
 
 
-def _common_prefix(keys: list[list[str]]) -> list[str]:
-    first = keys[0]
-    length = len(first)
-    for other in keys[1:]:
-        length = min(length, len(other))
-        for index in range(length):
-            if other[index] != first[index]:
-                length = index
-                break
-    return first[:length]
-
-
 def set_root(data: Mapping[str, Any]) -> str | None:
     """The folder on the source that the absolute keys of ``data`` are files of, or None when none fits.
 
@@ -43,21 +31,57 @@ def set_root(data: Mapping[str, Any]) -> str | None:
     entry's relative path is also the end of its URL (the file's path is part of both), so a set whose
     files all sit in one subfolder keeps that subfolder in their paths.
     """
-    absolute = [key.split("/")[1:] for key in data if key.startswith("/")]
-    if not absolute:
-        return None
-    # A file's own name is never part of the root: at most the folder all keys share.
-    common = _common_prefix([parts[:-1] for parts in absolute])
-    uris = {key: _uri_segments(entry) for key, entry in data.items() if key.startswith("/")}
-    best: int | None = None
-    for depth in range(len(common), -1, -1):
-        if all(_ends_with(uris[key], key.split("/")[1:][depth:]) for key in uris):
-            best = depth
+    finder = RootFinder()
+    for key, entry in data.items():
+        finder.add(key, entry)
+    return finder.root()
+
+
+class RootFinder:
+    """:func:`set_root` one entry at a time, so an index read as a stream needs no second pass.
+
+    For each absolute key, the deepest root it allows is where its path stops being the end of its URL;
+    the root is the deepest of those over all keys, provided it lies within the folder every key shares.
+    Memory holds that shared folder and two numbers.
+    """
+
+    def __init__(self) -> None:
+        self._common: list[str] | None = None
+        self._deepest = 0
+        self._fits = True
+        #: Keys seen that are absolute, and that are not.
+        self.absolute = 0
+        self.relative = 0
+
+    def add(self, key: str, entry: Any) -> None:
+        if not key.startswith("/"):
+            self.relative += 1
+            return
+        self.absolute += 1
+        parts = key.split("/")[1:]
+        folder = parts[:-1]
+        if self._common is None:
+            self._common = folder
         else:
-            break
-    if best is None:
-        return None
-    return "/" + "/".join(common[:best])
+            length = min(len(self._common), len(folder))
+            for index in range(length):
+                if folder[index] != self._common[index]:
+                    length = index
+                    break
+            del self._common[length:]
+        segments = _uri_segments(entry)
+        shared = 0
+        while (shared < len(parts) and shared < len(segments)
+               and parts[len(parts) - 1 - shared] == segments[len(segments) - 1 - shared]):
+            shared += 1
+        if not shared:
+            self._fits = False
+        self._deepest = max(self._deepest, len(parts) - shared)
+
+    def root(self) -> str | None:
+        if self._common is None or not self._fits or self._deepest > len(self._common):
+            return None
+        return "/" + "/".join(self._common[:self._deepest])
 
 
 def _ends_with(segments: list[str], tail: list[str]) -> bool:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nginx_support import nginx
+from synco_core.testing.services import nginx
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "getting-started.md"

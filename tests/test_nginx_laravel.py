@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nginx_support import Nginx, nginx
 
-from synco_core.testing.services import mysql_admin_connection
+from synco_core.index.packs import SMALL_FILE_MAX
+from synco_core.testing.services import Nginx, mysql_admin_connection, nginx
 
 ROOT = Path(__file__).resolve().parent.parent
 LARAVEL_FIXTURES = ROOT / "plugins" / "synco-laravel" / "tests" / "fixtures"
@@ -160,6 +160,12 @@ def test_files_nginx_will_not_give_are_named_and_installing_is_a_choice(site: Si
     # The project asks for dotfiles in its public set; nginx refuses them (403). One upload is also
     # removed after serve indexed it (404).
     (site.source / ".synco.yml").write_text(DOTFILES_SET)
+    # Both are made larger than a pack takes (SMALL_FILE_MAX): a packed copy would arrive out of the
+    # session's pack whatever nginx says of the file itself.
+    public = site.source / "storage/app/public"
+    with (public / ".gitignore").open("a") as ignore:
+        ignore.write("#" * (SMALL_FILE_MAX + 1) + "\n")
+    (public / "avatars/2.jpg").write_bytes(b"\xff\xd8" + b"\0" * SMALL_FILE_MAX)
     served = synco("serve", "--keep", cwd=site.source, check=True)
     (site.source / "storage/app/public/avatars/2.jpg").unlink()
     command = printed_command(served.stdout)

@@ -46,7 +46,7 @@ from synco_core.pull.framing import (
     read_frame,
     skip_to_magic,
 )
-from synco_core.transfer.transport import NotFoundError, RangeNotSatisfiableError
+from synco_core.transfer.transport import DirectoryTransport, NotFoundError, RangeNotSatisfiableError
 from synco_core.wire import DumpInfo, Meta, WireFileSet
 
 BINARY = bytes(range(256)) * 7 + MAGIC + HEADER.pack(b"E", 0) + b"\x00" * 100
@@ -531,3 +531,28 @@ def test_channel_transport_rewraps_plaintext_sessions(tmp_path: Path) -> None:
     finally:
         connected.close()
 
+
+
+@pytest.mark.parametrize(("offset", "length"),
+                         [(0, 1), (0, 100), (5, 65_552), (1000, 10**9), (len(BINARY * 50) - 1, 5)])
+def test_ranged_reads_with_a_length_send_only_those_bytes(pair: Pair, app: Path, offset: int, length: int) -> None:
+    """Pack chunks are read as (offset, length) ranges: the channel sends those bytes and no more (a length
+    past the end stops at the end), and the next request on the channel is answered as usual."""
+    whole = BINARY * 50
+    transport = ChannelTransport(pair.client, "synco-abc", description="test")
+    with transport.open("synco-abc/dump.sql.enc", offset=offset, length=length) as response:
+        assert response.offset == offset and response.total_size == len(whole)
+        assert b"".join(response.iter_bytes()) == whole[offset:offset + length]
+    with transport.open("synco-abc/dump.sql.enc", offset=3) as response:
+        assert b"".join(response.iter_bytes()) == whole[3:]
+    # The same ranges from a folder laid out as a web root.
+    folder = DirectoryTransport(app.parent)
+    with folder.open("session/dump.sql.enc", offset=offset, length=length) as response:
+        assert b"".join(response.iter_bytes()) == whole[offset:offset + length]
+
+
+def test_a_length_that_is_not_a_positive_number_is_refused(pair: Pair) -> None:
+    for length in (0, -1, "10"):
+        with pair.client.get("session", "dump.sql.enc", 0, None, length) as response:  # type: ignore[arg-type]
+            assert not response.ok
+    assert _read(pair.client, "session", "dump.sql.enc") == BINARY * 50

@@ -339,17 +339,16 @@ def test_public_file_cut_off_inside_a_pipelined_batch(fixture_app: Path, tmp_pat
         assert result.exit_code == 1, result.output
         assert "failed: dir1/file 1.bin" in result.output
         assert not (target / "uploads/dir1/file 1.bin").exists()
-        # What arrived is kept for the next run, stamped with the version (mtime) of the file it belongs to.
+        # What arrived is kept for the next run, named for the version (size and hash) of the file it belongs to.
         [part] = target.rglob("*.synco-part")
-        assert part.name == "file 1.bin.synco-part" and part.stat().st_size == 100
-        assert int(part.stat().st_mtime) == int((fixture_app / "web/uploads/dir1/file 1.bin").stat().st_mtime)
+        assert part.name.startswith("file 1.bin.") and part.stat().st_size == 100
         others = tree_digest(target / "uploads")
         assert len(others) == 13, "every other file still arrived, and the part file waits"
         result = receive(url, key.secret, target)
         assert result.exit_code == 0, result.output
         assert behaviour.requests[cut] == 2
         # The rest was asked for; this server ignores Range and sends the whole file, which is taken instead.
-        assert behaviour.ranges == [(cut, "bytes=100-")]
+        assert [asked for asked in behaviour.ranges if ".pack-" not in asked[0]] == [(cut, "bytes=100-")]
         assert not list(target.rglob("*.synco-part"))
     expected = tree_digest(fixture_app / "web" / "uploads")
     del expected["skip.tmp"]

@@ -24,7 +24,7 @@ from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish,
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.session.server import start_server
-from synco_core.transfer.public import PART_SUFFIX, PIPELINE_DEPTH, batch_size, receive_public_files
+from synco_core.transfer.public import PART_SUFFIX, PIPELINE_DEPTH, batch_size, part_path, receive_public_files
 from synco_core.transfer.transport import HttpTransport
 from synco_core.wire import PublicIndexEntry
 
@@ -199,9 +199,11 @@ def test_receive_never_writes_through_a_planted_part_link(web_root: tuple[Path, 
     (target / "sub").mkdir(parents=True)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    os.symlink(victim, target / "sub" / ("f9.bin" + PART_SUFFIX))
+    index = _index(root)
+    # The part name a receive of this version of the file uses (it carries the file's size and hash).
+    os.symlink(victim, part_path(target / "sub" / "f9.bin", index["sub/f9.bin"]))
     transport = HttpTransport(f"http://127.0.0.1:{port}/")
-    result = receive_public_files(transport, _index(root), target)
+    result = receive_public_files(transport, index, target)
     transport.close()
     assert victim.read_text() == "keep me"
     assert [relative for relative, _reason in result.failed] == ["sub/f9.bin"]
@@ -311,7 +313,8 @@ def test_sha1_in_the_index_decides_what_is_current_and_checks_downloads(tmp_path
 
 @pytest.mark.parametrize("jobs", [1, 4])
 def test_jobs_gives_that_many_parallel_keep_alive_connections(fixture_app: Path, tmp_path: Path, jobs: int) -> None:
-    key = publish(fixture_app, SESSION, only=("uploads",))
+    # Without packs, so that every file is a request of its own on the pooled connections.
+    key = publish(fixture_app, SESSION, only=("uploads",), packs=False)
     # Every download connection waits until `jobs` of them are open: fewer (no parallelism) or more (no cap)
     # break the barrier, and the count below tells which.
     behaviour = StaticBehaviour(keep_alive=True, gate=("/uploads/", threading.Barrier(jobs, timeout=20)))

@@ -20,6 +20,7 @@ order through :func:`~synco_core.index.extsort.external_sort`. Either way the ca
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from synco_core.errors import ConfigError
+from synco_core.goindex import RootFinder
 from synco_core.index.extsort import external_sort
 from synco_core.wire import INDEX_FORMAT_LINES, PublicIndexEntry, WireFormatError, index_path
 
@@ -191,17 +193,51 @@ def _sorted_legacy(plain: BinaryIO, spill_dir: Path | None) -> Iterator[IndexIte
         number, path, entry = json.loads(line)
         return number, path, PublicIndexEntry.from_json(path, entry)
 
-    numbered = ((number, index_path(path), PublicIndexEntry.from_json(path, value))
-                for number, (path, value) in enumerate(iter_object_members(plain)))
+    # Go synco v2's Laravel sessions key files by their absolute path on the server; the root those keys
+    # share is only known once all are read, so raw keys are sorted and made relative afterwards.
+    finder = RootFinder()
+
+    def numbered() -> Iterator[tuple[int, str, PublicIndexEntry]]:
+        for number, (path, value) in enumerate(iter_object_members(plain)):
+            if not isinstance(path, str):
+                raise WireFormatError("malformed public files index: a path is not a string")
+            finder.add(path, value)
+            yield number, path if path.startswith("/") else index_path(path), PublicIndexEntry.from_json(path, value)
+
+    def by_path(item: tuple[int, str, PublicIndexEntry]) -> str:
+        return item[1]
+
+    items = external_sort(numbered(), key=by_path, encode=encode, decode=decode, spill_dir=spill_dir)
+    first = next(items, None)
+    if first is not None and finder.absolute:
+        # Sorted by key in the order they were listed; rebased keys keep their order among themselves, but
+        # may fall among relative ones: sorted again then (a mixed index is rare, and only costs time).
+        items = _rebased(itertools.chain([first], items), finder.root())
+        if finder.relative:
+            items = external_sort(items, key=by_path, encode=encode, decode=decode, spill_dir=spill_dir)
+        first = next(items, None)
     previous: tuple[str, PublicIndexEntry] | None = None
-    for _number, path, entry in external_sort(numbered, key=lambda item: item[1], encode=encode, decode=decode,
-                                              spill_dir=spill_dir):
+    if first is None:
+        return
+    for _number, path, entry in itertools.chain([first], items):
         # Equal paths come out in input order, so the last one listed wins, as in a JSON object.
         if previous is not None and previous[0] != path:
             yield previous
         previous = (path, entry)
     if previous is not None:
         yield previous
+
+
+def _rebased(items: Iterator[tuple[int, str, PublicIndexEntry]], root: str | None,
+             ) -> Iterator[tuple[int, str, PublicIndexEntry]]:
+    """Absolute keys under ``root`` made relative to it and checked; any other absolute key is refused."""
+    prefix = root.rstrip("/") + "/" if root is not None else None
+    for number, path, entry in items:
+        if path.startswith("/"):
+            if prefix is not None and path.startswith(prefix) and len(path) > len(prefix):
+                path = path[len(prefix):]
+            path = index_path(path)
+        yield number, path, entry
 
 
 def iter_object_members(plain: BinaryIO, read_size: int = 64 * 1024) -> Iterator[tuple[str, Any]]:

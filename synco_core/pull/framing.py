@@ -264,6 +264,8 @@ class Response(_Answer):
         self.message = str(header.get("message", ""))
         self.size = int(header.get("size", 0) or 0)
         self.offset = int(header.get("offset", 0) or 0)
+        #: Bytes the response carries when the request asked for a range with an end (else to the end).
+        self.length: int | None = header.get("length") if isinstance(header.get("length"), int) else None
         self._decompressor = zlib.decompressobj() if compressed and self.ok else None
         self.done = not self.ok
         self.received = 0
@@ -284,7 +286,7 @@ class Response(_Answer):
                         self.received += len(tail)
                         yield tail
                 self.done = True
-                expected = self.size - self.offset
+                expected = self.length if self.length is not None else self.size - self.offset
                 if self.received != expected:
                     raise FramingError(f"response ended after {self.received} of {expected} bytes")
             elif kind == FATAL:
@@ -517,9 +519,13 @@ class ChannelClient:
         return Response(self, decode_json(kind, payload), compressed)
 
     @contextlib.contextmanager
-    def get(self, space: str, path: str, offset: int = 0, compress: str | None = None) -> Iterator[Response]:
-        """One file from ``offset``; whatever the caller leaves unread is drained when the block ends."""
-        request = {"op": "get", "space": space, "path": path, "offset": offset, "compress": compress}
+    def get(self, space: str, path: str, offset: int = 0, compress: str | None = None,
+            length: int | None = None) -> Iterator[Response]:
+        """One file from ``offset`` (``length`` bytes of it when given); whatever the caller leaves unread is
+        drained when the block ends. A remote side that predates ``length`` sends the rest of the file."""
+        request: dict[str, Any] = {"op": "get", "space": space, "path": path, "offset": offset, "compress": compress}
+        if length is not None:
+            request["length"] = length
         with self._exchange(request):
             response = self._read_response(compress is not None)
             try:
@@ -993,9 +999,11 @@ class ChannelServer:
         space_name = request.get("space")
         path = request.get("path")
         offset = request.get("offset", 0)
+        length = request.get("length")
         compress = request.get("compress")
         space = self.spaces.get(space_name) if isinstance(space_name, str) else None
-        if space is None or not isinstance(path, str) or not isinstance(offset, int) or offset < 0:
+        if space is None or not isinstance(path, str) or not isinstance(offset, int) or offset < 0 or (
+                length is not None and (not isinstance(length, int) or length < 1)):
             self._error("malformed get request")
             return
         if compress not in (None, "zlib"):
@@ -1015,9 +1023,12 @@ class ChannelServer:
                 self._flush_if_idle()
                 return
             handle.seek(offset)
-            self.send_json(RESPONSE, {"status": "ok", "size": size, "offset": offset}, flush=False)
+            remaining = size - offset if length is None else min(size - offset, length)
+            header: dict[str, Any] = {"status": "ok", "size": size, "offset": offset}
+            if length is not None:
+                header["length"] = remaining
+            self.send_json(RESPONSE, header, flush=False)
             compressor = zlib.compressobj(3) if compress == "zlib" else None
-            remaining = size - offset
             # A file that grows while served is cut at the announced size; one that shrinks ends early,
             # which the client notices from the byte count (the END frame comes too soon).
             while remaining > 0:
@@ -1144,11 +1155,11 @@ class ChannelTransport:
         self._http_lock = threading.Lock()
 
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0) -> Iterator[ChannelResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[ChannelResponse]:
         from synco_core.transfer.transport import ForbiddenError, NotFoundError, RangeNotSatisfiableError
 
         if path.startswith(("http://", "https://")):
-            with self._http_transport(path).open(path, offset) as response:
+            with self._http_transport(path).open(path, offset, length) as response:
                 yield response
             return
         prefix = self.session_folder + "/"
@@ -1157,7 +1168,8 @@ class ChannelTransport:
         else:
             space, name, compress = "public", path, None
         rewrap = self.rewrap is not None and space == "session"
-        with self.client.get(space, name, 0 if rewrap else offset, compress) as response:
+        with self.client.get(space, name, 0 if rewrap else offset, compress,
+                             None if rewrap else length) as response:
             if response.status == "missing":
                 raise NotFoundError(f"not found on the remote side: {path}")
             if response.status == "range":

@@ -27,6 +27,7 @@ enable them with ``-p synco_core.testing.services``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import importlib
@@ -255,59 +256,108 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
 
 
-class Nginx:
-    """A throw-away nginx serving ``root`` on a free port of 127.0.0.1: the plain static configuration a site
-    uses for uploads (``sendfile``, kept-alive connections, ``Range`` requests, no access log).
+#: The server block Laravel's deployment guide recommends (``try_files`` to ``index.php``, dotfiles denied with
+#: 403), minus PHP-FPM: a request that would reach ``index.php`` gets the 404 an application answers for an
+#: unknown path.
+_LARAVEL_LOCATIONS = """\
+    add_header X-Frame-Options "SAMEORIGIN";
+    add_header X-Content-Type-Options "nosniff";
+    index index.php;
+    charset utf-8;
+    location / { try_files $uri $uri/ /index.php?$query_string; }
+    location = /favicon.ico { access_log off; log_not_found off; }
+    location = /robots.txt { access_log off; log_not_found off; }
+    error_page 404 /index.php;
+    location ~ ^/index\\.php(/|$) { return 404; }
+    location ~ /\\.(?!well-known).* { deny all; }
+"""
 
-    Everything nginx writes (pid, error log, temporary folders) stays in ``work``; ``extra_address`` makes it
-    listen on that address too (the benchmarks' network namespace). :meth:`stop` ends it.
+
+class Nginx:
+    """A throw-away nginx serving ``root`` on a free port of 127.0.0.1, stopped by :meth:`stop`.
+
+    By default the plain static configuration a site uses for uploads (``sendfile``, kept-alive
+    connections, ``Range`` requests, no access log). ``laravel`` gives Laravel's recommended server block
+    instead (dotfiles answer 403, unknown paths 404); ``limit_rate`` (``4m``: 4 MB/s per connection) slows
+    downloads down for tests that interrupt them; ``log_requests`` keeps an access log that
+    :meth:`requests` reads (method, path, status, bytes, ``Range``). Everything nginx writes stays in
+    ``work``; ``extra_address`` makes it listen on that address too (the benchmarks' network namespace).
     """
 
-    def __init__(self, root: Path, work: Path, extra_address: str | None = None) -> None:
+    def __init__(self, root: Path, work: Path, extra_address: str | None = None, *, laravel: bool = False,
+                 limit_rate: str | None = None, log_requests: bool = False) -> None:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
         base = work / "nginx"
+        self.state = base
         shutil.rmtree(base, ignore_errors=True)
         (base / "tmp").mkdir(parents=True)
-        listens = f"    listen 127.0.0.1:{self.port};\n"
-        if extra_address:
-            listens += f"    listen {extra_address}:{self.port};\n"
         # Workers run as the invoking user: as root, nginx would otherwise switch to "nobody", who may not
         # read a folder under /root.
         user = "user root root;\n" if os.geteuid() == 0 else ""
         temp_paths = "".join(f"  {name}_temp_path {base / 'tmp' / name};\n"
                              for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        config = base / "nginx.conf"
-        config.write_text(
-            f"{user}worker_processes 2;\npid {base / 'nginx.pid'};\nerror_log {base / 'error.log'} warn;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n"
-            "  keepalive_requests 100000;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n"
-            f"{temp_paths}"
-            f"  server {{\n{listens}    root {root};\n    location / {{ }}\n  }}\n}}\n"
-        )
-        self.process = subprocess.Popen([binary, "-c", str(config), "-p", str(base), "-g", "daemon off;"],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        logging = (f"  log_format synco '$request_method|$request_uri|$status|$body_bytes_sent|$http_range';\n"
+                   f"  access_log {base / 'access.log'} synco;\n") if log_requests else "  access_log off;\n"
+        locations = _LARAVEL_LOCATIONS if laravel else "    location / { }\n"
+        rate = f"    limit_rate {limit_rate};\n" if limit_rate else ""
+        error = ""
+        # A free port found here may be taken by another process before nginx binds it: a few attempts.
+        for _attempt in range(5):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                self.port = int(sock.getsockname()[1])
+            listens = f"    listen 127.0.0.1:{self.port};\n"
+            if extra_address:
+                listens += f"    listen {extra_address}:{self.port};\n"
+            config = base / "nginx.conf"
+            config.write_text(
+                f"{user}worker_processes 2;\npid {base / 'nginx.pid'};\nerror_log {base / 'error.log'} warn;\n"
+                "events { worker_connections 1024; }\n"
+                f"http {{\n{logging}  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n"
+                "  keepalive_requests 100000;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n"
+                f"{temp_paths}"
+                f"  server {{\n{listens}    server_name _;\n    root {root};\n{rate}{locations}  }}\n}}\n"
+            )
+            self.process = subprocess.Popen([binary, "-c", str(config), "-p", str(base), "-g", "daemon off;"],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
+            error = self._wait_listening()
+            if not error:
+                return
+            if "Address already in use" not in error:
+                break
+        raise RuntimeError(f"nginx did not start: {error.strip()}")
+
+    def _wait_listening(self) -> str:
+        """"" once nginx accepts connections, else what it said before it ended."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                raise RuntimeError(f"nginx did not start: {error.strip()}")
+                said = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                log = self.state / "error.log"
+                return said + (log.read_text(errors="replace") if log.exists() else "") or "it ended"
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                    return ""
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError("nginx did not start listening")
+        return "it did not start listening"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
+
+    def requests(self) -> list[tuple[str, str, int, int, str]]:
+        """The access log so far (``log_requests``): (method, path as requested, status, body bytes, Range or "")."""
+        entries = []
+        log = self.state / "access.log"
+        for line in log.read_text().splitlines() if log.exists() else []:
+            method, path, status, size, asked = line.split("|", 4)
+            entries.append((method, path, int(status), int(size), "" if asked == "-" else asked))
+        return entries
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -320,6 +370,20 @@ class Nginx:
                 self.process.wait()
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+@contextlib.contextmanager
+def nginx(root: Path, work: Path, *, laravel: bool = True, limit_rate: str | None = None,
+          log_requests: bool = True) -> Iterator[Nginx]:
+    """:class:`Nginx` for the length of a ``with`` block: Laravel's server block and an access log unless
+    told otherwise. Missing nginx skips the test, or fails it under ``CI=true``."""
+    if nginx_binary() is None:
+        unavailable("nginx is not installed (apt-get install nginx)")
+    server = Nginx(root, work, laravel=laravel, limit_rate=limit_rate, log_requests=log_requests)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -21,20 +21,26 @@ A body longer than the index says is cut off as it arrives
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import marshal
 import os
 import stat
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from synco_core.beneath import check_no_links
 from synco_core.errors import SyncoError, TransferError, UnsafePathError
+from synco_core.index.order import merge_sorted, sorted_walk
+from synco_core.index.packs import PACK_MAX_FILES
 from synco_core.origins import RefusedRequestError
 from synco_core.transfer.limits import SizeExceededError, check_declared
+from synco_core.transfer.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.transfer.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
 from synco_core.wire import PublicIndexEntry
 
@@ -68,6 +74,8 @@ def batch_size(files: int, jobs: int) -> int:
 class PublicResult:
     """What happened to one public set."""
 
+    #: Files in the index.
+    listed: int = 0
     downloaded: int = 0
     skipped: int = 0
     bytes: int = 0
@@ -82,6 +90,9 @@ class PublicResult:
     #: How many of ``failed`` were refused (unsafe, larger than declared, not to be fetched from): a new
     #: attempt would fail the same way.
     refused: int = 0
+    #: Files that came out of packs, and the ranged requests that fetched them.
+    packed: int = 0
+    pack_requests: int = 0
 
 
 def remote_path_for(entry: PublicIndexEntry) -> str:
@@ -98,9 +109,19 @@ def remote_path_for(entry: PublicIndexEntry) -> str:
     return uri
 
 
-def _sha1_of(path: Path) -> str:
+#: A local path. Per-file paths are plain strings: pathlib (3.11) interns every name it parses, so a Path per
+#: received file made the interpreter's table of interned strings grow with the set.
+StrPath = str | Path
+
+
+def _unlink(path: StrPath) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _sha1_of(path: StrPath) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
@@ -116,23 +137,28 @@ class _Destinations:
 
     def __init__(self, base: Path) -> None:
         self.base = base
+        self._root = os.fspath(base)
         self._checked: set[str] = set()
 
-    def path(self, relative: str) -> Path:
+    def path(self, relative: str) -> str:
         folder, _, _name = relative.rpartition("/")
         if folder not in self._checked:
             check_no_links(self.base, relative.split("/"))
             self._checked.add(folder)
         # The index parser has already normalised the path (no '..', not absolute, no empty parts).
-        return self.base.joinpath(*relative.split("/"))
+        return os.path.join(self._root, *relative.split("/"))
 
 
-def is_current(path: Path, entry: PublicIndexEntry) -> bool:
-    """True when ``path`` already is the file the entry describes (a regular file, not a link)."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
+def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None) -> bool:
+    """True when ``path`` already is the file the entry describes (a regular file, not a link).
+
+    ``info`` is the file's ``lstat`` when the caller has it already (a folder walk does).
+    """
+    if info is None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
     if not stat.S_ISREG(info.st_mode):
         return False
     if info.st_size != entry.size_bytes or int(info.st_mtime) != entry.mtime:
@@ -153,11 +179,11 @@ class _Folders:
     """
 
     def __init__(self) -> None:
-        self._made: set[Path] = set()
+        self._made: set[str] = set()
 
-    def ensure(self, folder: Path) -> None:
+    def ensure(self, folder: str) -> None:
         if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
 
 
@@ -179,43 +205,69 @@ class _WrongContent(TransferError):
 REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent)
 
 
-def part_path(destination: Path) -> Path:
-    return destination.with_name(destination.name + PART_SUFFIX)
+#: Longest file name the common file systems take (bytes).
+NAME_MAX = 255
 
 
-def resumable_bytes(destination: Path, entry: PublicIndexEntry) -> int:
+def part_tag(entry: PublicIndexEntry) -> str:
+    """What a part file holds the beginning of: the entry's size and content hash (its mtime without one).
+
+    Part of the part file's name, so a part is resumed only for the very version of the file it started
+    as, whatever happened to its mtime (an interrupted process does not get to stamp anything).
+    """
+    identity = entry.sha256 or entry.sha1 or f"mtime {entry.mtime}"
+    return hashlib.sha256(f"{entry.size_bytes} {identity}".encode()).hexdigest()[:12]
+
+
+def part_path(destination: StrPath, entry: PublicIndexEntry) -> Path:
+    """``<file>.<tag>.synco-part`` beside ``destination`` (a hashed name where that one would be too long)."""
+    return Path(_part_name(destination, entry))
+
+
+def _part_name(destination: StrPath, entry: PublicIndexEntry) -> str:
+    folder, base = os.path.split(os.fspath(destination))
+    name = f"{base}.{part_tag(entry)}{PART_SUFFIX}"
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        hashed = hashlib.sha256(base.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        name = f".synco-{hashed}.{part_tag(entry)}{PART_SUFFIX}"
+    return os.path.join(folder, name)
+
+
+def resumable_bytes(destination: StrPath, entry: PublicIndexEntry) -> int:
     """Bytes of ``destination``'s part file that a download can continue from (0: start again).
 
-    Only a regular file stamped with the index entry's mtime counts: an interrupted download stamps its
-    part so, and a part of an older version of the file (or one left by a killed process) does not match.
+    The part's name carries the entry's size and hash (:func:`part_tag`): a part of another version of
+    the file has another name, and a part that holds wrong bytes all the same is found out by the hash
+    check once complete (and removed).
     """
     try:
-        info = part_path(destination).lstat()
+        info = os.lstat(_part_name(destination, entry))
     except OSError:
         return 0
-    if not stat.S_ISREG(info.st_mode) or int(info.st_mtime) != entry.mtime:
+    if not stat.S_ISREG(info.st_mode):
         return 0
     return info.st_size if 0 < info.st_size < entry.size_bytes else 0
 
 
-def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
+def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
           folders: _Folders | None = None, stop: threading.Event | None = None, resume_from: int = 0) -> int:
     """Write a response body to ``<file>.synco-part``, check it against the index, and rename it into place.
 
     Returns the bytes that came over the network. With ``resume_from`` the part file already holds that
     many bytes and the response starts there (a 206 to a Range request); a response from byte 0 rewrites
     the part file. A body that breaks off, or a ``stop`` set meanwhile, leaves the part file for the next
-    run (stamped with the entry's mtime); a body that is complete but wrong removes it.
+    run (its name says which version of the file it holds); a body that is complete but wrong removes it.
 
     This runs once per file, thousands of times per set, so it keeps to the fewest system calls: a plain
     file descriptor (no buffered writer on top of chunks that are already large), the mtime set on that
     descriptor, and no separate check for a folder in the way (the rename reports it).
     """
-    part = part_path(destination)
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
     if folders is not None:
-        folders.ensure(destination.parent)
+        folders.ensure(folder)
     else:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     appending = bool(resume_from) and response.offset == resume_from
     size = resume_from if appending else 0
     received = 0
@@ -223,7 +275,7 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     # file gets its final name only when the content is the one the index lists.
     digest = hashlib.sha256() if entry.sha256 else hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
     if digest is not None and appending:
-        with part.open("rb") as held:
+        with open(part, "rb") as held:
             while chunk := held.read(1024 * 1024):
                 digest.update(chunk)
     if response.total_size is not None:
@@ -259,7 +311,7 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
         except IsADirectoryError:
             raise TransferError("a folder is in the way") from None
     except _WrongContent:
-        part.unlink(missing_ok=True)
+        _unlink(part)
         raise
     except BaseException:
         _keep_part(part, entry)
@@ -267,20 +319,61 @@ def _save(response: Response, destination: Path, entry: PublicIndexEntry, on_byt
     return received
 
 
-def _keep_part(part: Path, entry: PublicIndexEntry) -> None:
-    """Keep what a broken-off download wrote, stamped with the entry's mtime so the next run resumes it."""
+def _keep_part(part: str, entry: PublicIndexEntry) -> None:
+    """Keep what a broken-off download wrote for the next run to resume; remove a part that is useless."""
     try:
-        size = part.lstat().st_size
+        size = os.lstat(part).st_size
         if 0 < size < entry.size_bytes:
-            os.utime(part, (entry.mtime, entry.mtime), follow_symlinks=False)
-            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, part.name)
+            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, os.path.basename(part))
             return
     except OSError:
         pass
-    part.unlink(missing_ok=True)
+    _unlink(part)
 
 
-def _download_one(transport: Transport, destination: Path, entry: PublicIndexEntry,
+def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
+    """True when ``data`` is the file the entry describes: its size, and its hash where the index has one."""
+    if len(data) != entry.size_bytes:
+        return False
+    if entry.sha256:
+        return hashlib.sha256(data).hexdigest() == entry.sha256.lower()
+    if entry.sha1:
+        return hashlib.sha1(data, usedforsecurity=False).hexdigest() == entry.sha1.lower()
+    return True
+
+
+def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None) -> int:
+    """Write a whole file that arrived in memory (out of a pack) through its part file to its final name.
+
+    The caller has checked it (:func:`content_matches`); returns its size.
+    """
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
+    if folders is not None:
+        folders.ensure(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+    try:
+        fd = os.open(part, _PART_FLAGS, 0o666)
+        try:
+            _write_all(fd, data)
+            if _UTIME_ON_FD:
+                os.utime(fd, (entry.mtime, entry.mtime))
+        finally:
+            os.close(fd)
+        if not _UTIME_ON_FD:
+            os.utime(part, (entry.mtime, entry.mtime))
+        try:
+            os.replace(part, destination)
+        except IsADirectoryError:
+            raise TransferError("a folder is in the way") from None
+    except BaseException:
+        _unlink(part)
+        raise
+    return len(data)
+
+
+def _download_one(transport: Transport, destination: StrPath, entry: PublicIndexEntry,
                   on_bytes: Callable[[int], None], folders: _Folders | None = None,
                   stop: threading.Event | None = None) -> int:
     """Download one file, continuing its part file where one is left (``Range``); returns bytes received."""
@@ -289,29 +382,31 @@ def _download_one(transport: Transport, destination: Path, entry: PublicIndexEnt
         try:
             with transport.open(remote_path_for(entry), offset=offset) as response:
                 if response.offset == offset:
-                    log.debug("resuming %s at byte %d", destination.name, offset)
+                    log.debug("resuming %s at byte %d", os.path.basename(destination), offset)
                 return _save(response, destination, entry, on_bytes, folders, stop, offset)
         except RangeNotSatisfiableError:
             # The file on the server is not longer than the part: it changed; start again.
-            log.debug("cannot resume %s; downloading it again", destination.name)
+            log.debug("cannot resume %s; downloading it again", os.path.basename(destination))
     with transport.open(remote_path_for(entry)) as response:
         return _save(response, destination, entry, on_bytes, folders, stop)
 
 
-def run_stoppable(tasks: Sequence[T], work: Callable[[T], None], workers: int, stop: threading.Event,
+def run_stoppable(tasks: Iterable[T], work: Callable[[T], None], workers: int, stop: threading.Event,
                   on_stop: Callable[[], None] = lambda: None) -> None:
     """Run ``work`` on every task in ``workers`` daemon threads, in the order given; stoppable at any moment.
 
-    The calling thread only waits. When it is interrupted (Ctrl-C raises ``KeyboardInterrupt`` there),
+    ``tasks`` may be a lazy iterator (a spool read as the threads ask): it is advanced under a lock. The
+    calling thread only waits. When it is interrupted (Ctrl-C raises ``KeyboardInterrupt`` there),
     ``stop`` is set and ``on_stop`` called (which breaks the open connections), the threads get
     :data:`STOP_GRACE` seconds to set their part files aside, and the interruption goes on: nothing
     waits for a download to finish, and the threads, being daemons, never hold up the exit. An
-    exception raised by ``work`` (a bug: expected failures are recorded, not raised) is raised here.
+    exception raised by ``work`` or by ``tasks`` (a bug: expected failures are recorded, not raised) is
+    raised here.
     """
     pending = iter(tasks)
     lock = threading.Lock()
     errors: list[BaseException] = []
-    count = max(1, min(workers, len(tasks)))
+    count = max(1, min(workers, len(tasks))) if isinstance(tasks, Sized) else max(1, workers)
     running = [count]
     # The waiting thread waits on this event, never in Thread.join: a Ctrl-C that lands inside join()
     # can leave the thread marked as ended while it runs on (CPython's bpo-45274 handling), and the
@@ -321,8 +416,13 @@ def run_stoppable(tasks: Sequence[T], work: Callable[[T], None], workers: int, s
     def loop() -> None:
         try:
             while not stop.is_set():
-                with lock:
-                    task = next(pending, None)
+                try:
+                    with lock:
+                        task = next(pending, None)
+                except BaseException as exc:
+                    errors.append(exc)
+                    stop.set()
+                    return
                 if task is None:
                     return
                 try:
@@ -352,72 +452,255 @@ def run_stoppable(tasks: Sequence[T], work: Callable[[T], None], workers: int, s
         raise errors[0]
 
 
+# ------------------------------------------------------------------------------------ comparing
+
+#: How a file to fetch is fetched: pipelined with others from the session's host, alone (another host,
+#: or a part file to continue with a Range), or out of its pack.
+WHOLE, ALONE, PACKED = 0, 1, 2
+#: Files to fetch kept in memory before the list goes to a spool file (a re-sync's few hundred never do).
+SPOOL_AFTER = 4096
+#: Most files of one pack per task: a pack of thousands of small files is read as a few ranged requests in
+#: parallel (each costs at most one chunk read twice where two tasks meet), never more than a pack's worth.
+PACK_TASK_FILES = min(1024, PACK_MAX_FILES)
+
+IndexItems = Iterable[tuple[str, PublicIndexEntry]]
+
+
 @dataclass
 class PublicPlan:
-    """How a public set compares with the local folder, before anything is downloaded."""
+    """How a public set compares with the local folder, before anything is downloaded.
 
-    #: (index path, local path, entry) of every file that is missing or differs locally.
-    todo: list[tuple[str, Path, PublicIndexEntry]] = field(default_factory=list)
+    Counts only: the files to fetch themselves go to a :class:`TodoSpool`, never into a list that grows
+    with the set.
+    """
+
+    #: Files in the index.
+    listed: int = 0
+    todo_files: int = 0
+    todo_bytes: int = 0
     skipped: int = 0
     skipped_bytes: int = 0
     #: Index paths refused before any request (unsafe, or leading out of the folder through a link).
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Local files the index does not list (leftover part files included), in index order.
+    vanished: list[str] = field(default_factory=list)
+    #: Files to fetch by kind (:data:`WHOLE`, :data:`ALONE`, :data:`PACKED`).
+    kinds: list[int] = field(default_factory=lambda: [0, 0, 0])
 
-    @property
-    def todo_bytes(self) -> int:
-        return sum(entry.size_bytes for _relative, _path, entry in self.todo)
 
+class TodoSpool:
+    """The files a receive will fetch, in index order: in memory up to :data:`SPOOL_AFTER`, then in a file.
 
-def plan_public_files(index: dict[str, PublicIndexEntry], set_dir: Path,
-                      on_current: Callable[[int], None] | None = None) -> PublicPlan:
-    """Sort ``index`` into files to download and files already current in ``set_dir``; writes nothing.
-
-    ``on_current`` is told the size of every file found current.
-
-    Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
+    Records are marshalled tuples (plain str/int/bool/None, written and read by this process only) in
+    blocks, so a first sync of a million files costs a file of a few dozen MB instead of the memory.
     """
+
+    def __init__(self, folder: Path | None) -> None:
+        self._folder = folder
+        self._memory: list[tuple[Any, ...]] = []
+        self._file: BinaryIO | None = None
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self.count = 0
+
+    def add(self, kind: int, relative: str, entry: PublicIndexEntry) -> None:
+        self._memory.append((kind, relative, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url,
+                             entry.sha1, entry.sha256, entry.pack, entry.pack_offset))
+        self.count += 1
+        if len(self._memory) >= SPOOL_AFTER:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._file is None:
+            folder = self._folder
+            if folder is None:
+                self._temp = tempfile.TemporaryDirectory(prefix="synco-todo-")
+                folder = Path(self._temp.name)
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed in close())
+        marshal.dump(self._memory, self._file)
+        self._memory = []
+
+    def __iter__(self) -> Iterator[tuple[int, str, PublicIndexEntry]]:
+        blocks: Iterator[list[tuple[Any, ...]]]
+        if self._file is None:
+            blocks = iter([self._memory])
+        else:
+            if self._memory:
+                self._spill()
+            self._file.seek(0)
+            blocks = self._blocks(self._file)
+        for block in blocks:
+            for kind, relative, *fields in block:
+                yield kind, relative, PublicIndexEntry(*fields)
+
+    @staticmethod
+    def _blocks(handle: BinaryIO) -> Iterator[list[tuple[Any, ...]]]:
+        while True:
+            try:
+                yield marshal.load(handle)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
+
+
+def _local_files(set_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """The files (anything but folders) below ``set_dir``, in index order."""
+    if not set_dir.is_dir():
+        return
+    for relative, entry in sorted_walk(set_dir):
+        if not entry.is_dir(follow_symlinks=False):
+            yield relative, entry
+
+
+def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
+                         on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
+                         packs: PackSource | None = None) -> PublicPlan:
+    """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
+
+    Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
+    files to fetch go to ``spool`` (when given). ``on_current`` is told the size of every current file.
+    Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
+    A mapping (tests, callers with a small index) is sorted first.
+    """
+    items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
     destinations = _Destinations(set_dir)
-    for relative, entry in index.items():
+    for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
+        if entry is None:
+            plan.vanished.append(relative)
+            continue
+        plan.listed += 1
+        if found is not None:
+            # The walk enters real folders only, so a file it found has no link on its way: the current
+            # ones, most of a re-sync, cost one lstat and no path object.
+            try:
+                info = found.stat(follow_symlinks=False)
+            except OSError:
+                info = None
+            if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
+                    and int(info.st_mtime) == entry.mtime
+                    and (not entry.sha1 or _sha1_of(found.path) == entry.sha1.lower())):
+                plan.skipped += 1
+                plan.skipped_bytes += entry.size_bytes
+                if on_current is not None:
+                    on_current(entry.size_bytes)
+                continue
         try:
             destination = destinations.path(relative)
         except SyncoError as exc:
             plan.refused.append((relative, str(exc)))
             continue
-        if is_current(destination, entry):
-            plan.skipped += 1
-            plan.skipped_bytes += entry.size_bytes
-            if on_current is not None:
-                on_current(entry.size_bytes)
+        if packs is not None and packs.may_hold(entry):
+            kind = PACKED
+        elif entry.absolute or resumable_bytes(destination, entry):
+            kind = ALONE
         else:
-            plan.todo.append((relative, destination, entry))
+            kind = WHOLE
+        plan.kinds[kind] += 1
+        plan.todo_files += 1
+        plan.todo_bytes += entry.size_bytes
+        if spool is not None:
+            spool.add(kind, relative, entry)
     return plan
+
+
+def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
+                      on_current: Callable[[int], None] | None = None, packs: PackSource | None = None) -> PublicPlan:
+    """:func:`compare_public_files` without keeping the files to fetch; writes nothing."""
+    return compare_public_files(index, set_dir, on_current, None, packs)
+
+
+# ------------------------------------------------------------------------------------- fetching
+
+
+def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, int, list[Item]]]:
+    """The spool as (kind, pack, files) tasks: pipelined batches, single files, and runs of one pack.
+
+    A pack's files come together in index order (serve fills packs in that order); a run ends at another
+    pack or at :data:`PACK_TASK_FILES` files, so the threads share a pack's files (writing files is most of
+    a first sync's time, and the file system takes them in parallel) and a task holds a bounded number.
+    """
+    whole: list[Item] = []
+    packed: list[Item] = []
+    pack = -1
+    root = os.fspath(set_dir)
+    for kind, relative, entry in spool:
+        item = (relative, os.path.join(root, *relative.split("/")), entry)
+        if kind == PACKED:
+            if packed and (entry.pack != pack or len(packed) >= PACK_TASK_FILES):
+                yield PACKED, pack, packed
+                packed = []
+            pack = entry.pack if entry.pack is not None else -1
+            packed.append(item)
+        elif kind == ALONE:
+            yield ALONE, -1, [item]
+        else:
+            whole.append(item)
+            if len(whole) >= batch:
+                yield WHOLE, -1, whole
+                whole = []
+    if packed:
+        yield PACKED, pack, packed
+    if whole:
+        yield WHOLE, -1, whole
 
 
 def receive_public_files(
     transport: Transport,
-    index: dict[str, PublicIndexEntry],
+    index: IndexItems | Mapping[str, PublicIndexEntry],
     set_dir: Path,
     jobs: int = 8,
     delete: bool = False,
     on_bytes: Callable[[int], None] | None = None,
     on_file: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    packs: PackSource | None = None,
+    scratch: Path | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
+    Two passes: the index is merged with the folder (:func:`compare_public_files`) to the end first, so
+    a malformed index is refused before anything is fetched and the walk never sees this run's own
+    files; the files to fetch, spooled in ``scratch``, are then fetched by ``jobs`` threads. Files in
+    ``packs`` come out of their packs (a file whose pack cannot give it comes from its URL).
+
     ``on_file`` is called once per file of the index: with its size when it was current (skipped), with 0
     when it was downloaded or failed. ``stop`` (set by the caller, or here on Ctrl-C) ends the downloads
-    between two chunks; the part files of unfinished ones are kept for the next run.
+    between two chunks; the part files of unfinished ones are kept for the next run. Local files the index
+    does not list are removed only with ``delete``, and only once the whole index has been read.
     """
     set_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or threading.Event()
     lock = threading.Lock()
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
-    plan = plan_public_files(index, set_dir, on_file)
-    result = PublicResult(skipped=plan.skipped, failed=list(plan.refused), refused=len(plan.refused))
-    todo = plan.todo
+    spool = TodoSpool(scratch)
+    try:
+        plan = compare_public_files(index, set_dir, on_file, spool, packs)
+        result = PublicResult(listed=plan.listed, skipped=plan.skipped, failed=list(plan.refused),
+                              refused=len(plan.refused))
+        _fetch(transport, spool, plan, set_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs)
+    finally:
+        spool.close()
+    result.vanished = plan.vanished
+    if delete:
+        for relative in result.vanished:
+            _unlink(os.path.join(set_dir, *relative.split("/")))
+            result.removed += 1
+    return result
+
+
+def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Path, jobs: int,
+           result: PublicResult, lock: threading.Lock, folders: _Folders, report_bytes: Callable[[int], None],
+           on_file: Callable[[int], None] | None, stop: threading.Event, packs: PackSource | None) -> None:
+    if not spool.count:
+        return
 
     def record(relative: str, save: Callable[[], int]) -> None:
         try:
@@ -445,14 +728,14 @@ def receive_public_files(
                 result.size_checked += 1
         record(relative, save)
 
-    def work(item: tuple[str, Path, PublicIndexEntry]) -> None:
+    def work(item: Item) -> None:
         relative, destination, entry = item
         record_entry(relative, entry,
                      lambda: _download_one(transport, destination, entry, report_bytes, folders, stop))
 
-    open_many = getattr(transport, "open_many", None)
+    open_many = getattr(transport, "open_many", None) if getattr(transport, "pipelining", True) else None
 
-    def work_batch(batch: list[tuple[str, Path, PublicIndexEntry]]) -> None:
+    def work_batch(batch: list[Item]) -> None:
         """Pipelined round trips for the batch where the transport can; one request per file otherwise."""
         pending = list(range(len(batch)))
         attempts = 0
@@ -483,44 +766,46 @@ def receive_public_files(
                 return
             work(batch[index])
 
-    if todo:
-        # Files on other hosts (a CDN) cannot share a pipelined connection with the session's host, and a
-        # file with a part to continue is asked for with a Range of its own.
-        whole: list[tuple[str, Path, PublicIndexEntry]] = []
-        alone: list[list[tuple[str, Path, PublicIndexEntry]]] = []
-        for item in todo:
-            if item[2].absolute or resumable_bytes(item[1], item[2]):
-                alone.append([item])
-            else:
-                whole.append(item)
-        # A transport may know better (a channel is one stream: few readers, long batches).
-        size = getattr(transport, "pipeline_files", None) or batch_size(len(whole), jobs)
-        readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
-        batches = [whole[start:start + size] for start in range(0, len(whole), size)]
-        run_stoppable(batches + alone, work_batch, readers if not alone else jobs, stop,
-                      getattr(transport, "abort", lambda: None))
-    result.vanished = vanished_files(set_dir, index.keys())
-    if delete:
-        for relative in result.vanished:
-            (set_dir / relative).unlink(missing_ok=True)
-            result.removed += 1
-    return result
+    def deliver(item: Item, data: bytes) -> bool:
+        relative, destination, entry = item
+        if not content_matches(entry, data):
+            return False
+
+        def save() -> int:
+            size = save_content(destination, entry, data, folders)
+            report_bytes(size)
+            return size
+
+        record_entry(relative, entry, save)
+        with lock:
+            result.packed += 1
+        return True
+
+    def count_request() -> None:
+        with lock:
+            result.pack_requests += 1
+
+    def work_task(task: tuple[int, int, list[Item]]) -> None:
+        kind, pack, items = task
+        if kind == PACKED and packs is not None:
+            left = fetch_from_pack(transport, packs, pack, items, deliver, stop, count_request)
+            if left and not stop.is_set():
+                log.debug("%d file(s) of pack %d from their URL", len(left), pack)
+                work_batch(left)
+        elif kind == ALONE:
+            work(items[0])
+        else:
+            work_batch(items)
+
+    # A transport may know better (a channel is one stream: few readers, long batches).
+    size = getattr(transport, "pipeline_files", None) or batch_size(plan.kinds[WHOLE], jobs)
+    readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
+    # Files on other hosts (a CDN), part files to continue and packs want their own requests, in parallel.
+    workers = readers if not (plan.kinds[ALONE] or plan.kinds[PACKED]) else jobs
+    run_stoppable(_tasks(spool, set_dir, size), work_task, workers, stop, getattr(transport, "abort", lambda: None))
 
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
-    """Local files of ``set_dir`` that the index does not list (leftover ``.synco-part`` files included), sorted."""
-    wanted = set(listed)
-    found: list[str] = []
-
-    def walk(folder: str, prefix: str) -> None:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, name + "/")
-                elif name not in wanted:
-                    found.append(name)
-
-    if set_dir.is_dir():
-        walk(str(set_dir), "")
-    return sorted(found)
+    """Local files of ``set_dir`` that ``listed`` (index paths, in index order) does not hold, in index order."""
+    return [relative for relative, entry, _found in merge_sorted(((path, True) for path in listed),
+                                                                _local_files(set_dir)) if entry is None]

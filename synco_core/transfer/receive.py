@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,24 +27,25 @@ from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
-from synco_core.origins import RefusedRequestError, UrlPolicy
+from synco_core.origins import RefusedRequestError
 from synco_core.redaction import register_secret
 from synco_core.transfer.artifact import ArtifactSpec, fetch_small, receive_artifact
-from synco_core.transfer.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, SizeExceededError, encrypted_bound
+from synco_core.transfer.limits import SizeExceededError
+from synco_core.transfer.packfetch import PackSource
 from synco_core.transfer.progress import Reporter
-from synco_core.transfer.public import plan_public_files, receive_public_files, vanished_files
+from synco_core.transfer.public import plan_public_files, receive_public_files
+from synco_core.transfer.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.transfer.tarsafe import extract_stream
 from synco_core.transfer.transport import NotFoundError, Transport
 from synco_core.wire import (
     META_FILE,
     DumpInfo,
     Meta,
+    PackInfo,
     PrivateFilesInfo,
     PublicFilesInfo,
-    PublicIndexEntry,
     WireFileSet,
     WireFormatError,
-    public_index_from_bytes,
     session_folder_name,
 )
 
@@ -268,37 +270,20 @@ def dump_format(file_set: WireFileSet) -> str:
     return fmt if fmt in ("sql", "sqlite") else safe_name(fmt, "dump format", 32)
 
 
-def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
-    """(encrypted, plain) bytes an index may take: what the meta declares, else what can be derived."""
-    plain = public.index_size_bytes if public.index_size_bytes is not None else UNDECLARED_INDEX_LIMIT
-    if public.encrypted_size_bytes is not None:
-        return public.encrypted_size_bytes, plain
-    if public.index_size_bytes is not None:
-        return encrypted_bound(plain, public.compression), plain
-    return UNDECLARED_INDEX_LIMIT, plain
+def _pack_source(transport: Transport, folder: str, public: PublicFilesInfo,
+                 identities: Sequence[Any]) -> PackSource | None:
+    """The set's packs (their table fetched when first needed), or None when it has none."""
+    if not public.packs_file_name:
+        return None
 
+    def load() -> list[PackInfo]:
+        try:
+            return fetch_pack_table(transport, folder, public, identities)
+        except (TransferError, CryptoError) as exc:
+            log.warning("the pack table of %s cannot be read (%s); fetching its files one by one", folder, exc)
+            return []
 
-def fetch_index(transport: Transport, folder: str, file_set: WireFileSet,
-                identities: Sequence[Any]) -> dict[str, PublicIndexEntry]:
-    """A public set's index, within its declared sizes, with every absolute URL checked (:class:`UrlPolicy`)."""
-    public = file_set.public
-    assert public is not None
-    encrypted, plain = index_limits(public)
-    raw = fetch_small(transport, f"{folder}/{public.index_file_name}", identities, public.compression,
-                      limit=encrypted, plain_limit=plain,
-                      source="declared" if public.encrypted_size_bytes is not None else UNDECLARED,
-                      plain_source="declared" if public.index_size_bytes is not None else UNDECLARED)
-    index = public_index_from_bytes(raw)
-    policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
-    checked: set[str] = set()
-    for entry in index.values():
-        if entry.absolute:
-            origin = entry.public_uri.split("/", 3)[:3]
-            key = "/".join(origin)
-            if key not in checked:
-                policy.check(entry.public_uri)
-                checked.add(key)
-    return index
+    return PackSource(folder, load)
 
 
 def choose_sets(meta: Meta, options: ReceiveOptions) -> list[WireFileSet]:
@@ -538,10 +523,14 @@ def receive_session(
             local = local_name(file_set)
             if file_set.public is not None:
                 public = file_set.public
-                index = fetch_index(transport, folder, file_set, identities)
-                with reporter.files_task(file_set.name, len(index), public.size_bytes) as (on_bytes, on_file):
-                    result = receive_public_files(transport, index, target / local, jobs=options.jobs,
-                                                  delete=options.delete, on_bytes=on_bytes, on_file=on_file)
+                with scratch_folder(target) as scratch, \
+                        open_index(transport, folder, file_set, identities, scratch) as entries:
+                    packs = _pack_source(transport, folder, public, identities)
+                    with reporter.files_task(file_set.name, public.file_count or 0,
+                                             public.size_bytes) as (on_bytes, on_file):
+                        result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
+                                                      delete=options.delete, on_bytes=on_bytes, on_file=on_file,
+                                                      packs=packs, scratch=scratch)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
                 outcome.files_skipped = result.skipped
@@ -552,7 +541,7 @@ def receive_session(
                 outcome.size_checked = result.size_checked
                 if result.failed:
                     outcome.status = "partial"
-                    outcome.detail = f"{len(result.failed)} of {len(index)} files failed"
+                    outcome.detail = f"{len(result.failed)} of {result.listed} files failed"
                     if result.missing:
                         outcome.detail += f" ({len(result.missing)} not given by the server)"
                     if result.refused == len(result.failed):
@@ -560,7 +549,7 @@ def receive_session(
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
-                entry = state.record(folder, meta, file_set, local, fileCount=len(index))
+                entry = state.record(folder, meta, file_set, local, fileCount=result.listed)
                 if not result.failed:
                     arrived(target, entry)
                 continue
@@ -704,7 +693,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
     """What :func:`receive_session` would download, skip and delete; reads meta and indexes, writes nothing.
 
     The decisions are the receive's own (:func:`_already_there` for artifacts, :func:`plan_public_files`
-    for public files), so the plan and the real run cannot disagree. Indexes are held in memory.
+    for public files), so the plan and the real run cannot disagree. Indexes are streamed, never held.
     """
     reporter = reporter or Reporter(enabled=False)
     folder = session_folder_name(session)
@@ -729,17 +718,19 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
         if file_set.public is not None:
-            index = fetch_index(transport, folder, file_set, identities)
             set_dir = target / local
-            sorted_files = plan_public_files(index, set_dir)
-            item.files = len(index)
-            item.download_files = len(sorted_files.todo)
+            # The plan writes nothing into the target: its spool goes to the system's temporary folder.
+            with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
+                    open_index(transport, folder, file_set, identities, scratch) as entries:
+                sorted_files = plan_public_files(entries, set_dir)
+            item.files = sorted_files.listed
+            item.download_files = sorted_files.todo_files
             item.download_bytes = sorted_files.todo_bytes
             item.skipped_files = sorted_files.skipped
             item.skipped_bytes = sorted_files.skipped_bytes
             item.refused = sorted_files.refused
-            item.vanished = vanished_files(set_dir, index.keys()) if set_dir.is_dir() else []
-            if not sorted_files.todo:
+            item.vanished = sorted_files.vanished if set_dir.is_dir() else []
+            if not sorted_files.todo_files:
                 item.action = "skip"
                 item.detail = "all files up to date"
             elif sorted_files.skipped:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import ipaddress
 import logging
 import socket
 import ssl
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.request import getproxies_environment
 
 from synco_core.errors import TransferError
 from synco_core.fsutil import resolve_inside
@@ -81,8 +83,13 @@ class Transport(Protocol):
     #: Shown to the user ("http://host/", "ssh host"); never contains a password.
     description: str
 
-    def open(self, path: str, offset: int = 0) -> AbstractContextManager[Response]:
-        """Open ``path`` from byte ``offset``; raises :class:`NotFoundError` or :class:`TransferError`."""
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> AbstractContextManager[Response]:
+        """Open ``path`` from byte ``offset`` (at most ``length`` bytes of it when given); raises
+        :class:`NotFoundError` or :class:`TransferError`.
+
+        An implementation may ignore the range: the response's ``offset`` says where its body starts, and
+        a caller that asked for ``length`` bytes reads no more than those.
+        """
         ...
 
     def close(self) -> None:
@@ -92,11 +99,12 @@ class Transport(Protocol):
 # --------------------------------------------------------------------------------------------- HTTP
 #
 # The HTTP transport is built on the standard library's http.client rather than httpx: a public set is
-# thousands of small requests from several threads, and per request httpx costs about four times the
-# CPU of http.client (measured: 2,000 files of 20-200 KiB, 8 threads, 0.86 s against 0.19 s of CPU).
-# Everything else httpx would give is done here explicitly: keep-alive connections (one per thread and
-# origin), TLS verification, basic auth only towards the session's exact origin, the redirect policy, and
-# the address check of every connection to another host (synco_core.origins).
+# thousands of small requests from several threads, and per request httpx costs 10-14 times the CPU of
+# pipelined http.client, with HTTP/2 no better (benchmarks/bench_http_client.py; the numbers and the
+# decision are in docs/dependencies.md). Everything else httpx would give is done here explicitly:
+# keep-alive connections (one per thread and origin), TLS verification, proxies from the environment
+# (CONNECT tunnels for https), basic auth only towards the session's exact origin, the redirect policy,
+# and the address check of every connection to another host (synco_core.origins).
 
 
 def _describe(exc: BaseException) -> str:
@@ -126,6 +134,80 @@ def _origin(url: str) -> Origin:
 def _redirect_allowed(origin: Origin, target: Origin) -> bool:
     """Only to the same host, keeping or upgrading the scheme (http -> https, never https -> http)."""
     return same_site(origin, target)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy from the environment (``http://[user:password@]host:port``)."""
+
+    host: str
+    port: int
+    #: ``Basic ...`` for the proxy's own login, or None.
+    authorization: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"proxy {self.host}:{self.port}"
+
+
+def parse_proxy(url: str) -> Proxy:
+    """The proxy a ``*_PROXY`` variable names; its password is registered as secret."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise TransferError(f"unsupported proxy {split_auth(url)[0]!r}: only http:// proxies (with CONNECT for "
+                            "https) are supported")
+    authorization = None
+    if parts.username is not None:
+        password = unquote(parts.password or "")
+        register_secret(password)
+        token = base64.b64encode(f"{unquote(parts.username)}:{password}".encode()).decode()
+        register_secret(token)
+        authorization = f"Basic {token}"
+    return Proxy(parts.hostname, parts.port or 80, authorization)
+
+
+def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` (or their lower-case forms) name for ``origin``, unless
+    ``NO_PROXY`` exempts its host; ``proxies`` is :func:`urllib.request.getproxies_environment`'s answer."""
+    scheme, host, port = origin
+    url = proxies.get(scheme)
+    if not url:
+        return None
+    if bypassed(host, port, proxies.get("no", "")):
+        return None
+    return parse_proxy(url)
+
+
+def bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """True when ``NO_PROXY`` exempts ``host``: ``*``, the host itself or a domain above it (``example.com``,
+    ``.example.com``), optionally with ``:port``, or an address range (``10.0.0.0/8``)."""
+    host = host.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for item in (part.strip().lower() for part in no_proxy.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            return True
+        name, _, wanted_port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        if wanted_port and wanted_port != str(port):
+            continue
+        name = name.strip("[]")
+        if address is not None and "/" in name:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
 
 
 #: ``resolve(host, port)``: the addresses to try for a host, in order.
@@ -309,6 +391,22 @@ class HttpTransport:
         #: The kind of address the session's own server answered at (``loopback``, ``private`` ...), known
         #: after the first connection to it; other hosts must be public or of the same kind.
         self.session_scope: str | None = None
+        # Read once: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, lower-case forms first (as curl and urllib do).
+        self._proxies = getproxies_environment()
+        self._proxy_of: dict[Origin, Proxy | None] = {}
+        # A bad proxy variable is reported before anything is fetched.
+        self._proxy(self._origin)
+
+    def _proxy(self, origin: Origin) -> Proxy | None:
+        if origin not in self._proxy_of:
+            self._proxy_of[origin] = proxy_for(origin, self._proxies)
+        return self._proxy_of[origin]
+
+    @property
+    def pipelining(self) -> bool:
+        """False when the session's host is reached through a plain HTTP proxy (which sees each request
+        on its own; through a CONNECT tunnel, pipelining works as directly)."""
+        return self._origin[0] == "https" or self._proxy(self._origin) is None
 
     def url_for(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -326,10 +424,17 @@ class HttpTransport:
         conn = pool.get(origin)
         if conn is None:
             scheme, host, port = origin
+            proxy = self._proxy(origin)
+            connect_host, connect_port = (proxy.host, proxy.port) if proxy is not None else (host, port)
             if scheme == "https":
-                conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(connect_host, connect_port, timeout=self._timeout, context=self._ssl)
+                if proxy is not None:
+                    # CONNECT host:port, then TLS with the origin inside the tunnel: the proxy sees the host
+                    # name, never a request, a header or a byte of what comes back.
+                    tunnel_headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+                    conn.set_tunnel(host, port, headers=tunnel_headers)
             else:
-                conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+                conn = http.client.HTTPConnection(connect_host, connect_port, timeout=self._timeout)
             # http.client opens its socket through this attribute (TLS is wrapped around it afterwards), so
             # every connection, pipelined or not, goes through the address check.
             conn._create_connection = lambda _address, timeout=None, _source=None, origin=origin: (  # type: ignore[attr-defined]
@@ -344,6 +449,9 @@ class HttpTransport:
         only allowed addresses (:func:`~synco_core.origins.check_address`) for any other."""
         _scheme, host, port = origin
         own = host == self._origin[1]
+        proxy = self._proxy(origin)
+        if proxy is not None:
+            return self._connect_proxy(proxy, host, port, own, timeout)
         addresses = self._resolve(host, port)
         if not own:
             # Every address the name has is checked, not only the one that answers first.
@@ -371,6 +479,26 @@ class HttpTransport:
             return sock
         raise error or OSError(f"{host} has no address")
 
+    def _connect_proxy(self, proxy: Proxy, host: str, port: int, own: bool, timeout: object) -> socket.socket:
+        """A socket connected to the proxy (the user named it, as the session's host).
+
+        Another host than the session's is still checked where this machine can resolve its name; the
+        proxy resolves it otherwise, and what it then reaches is the proxy's rule.
+        """
+        if not own:
+            try:
+                addresses = self._resolve(host, port)
+            except OSError:
+                addresses = []
+            for address in addresses:
+                check_address(address, self.session_scope, host)
+        sock = socket.create_connection((proxy.host, proxy.port),
+                                        timeout=timeout if isinstance(timeout, (int, float)) else None)
+        if own and self.session_scope is None:
+            # Through a proxy the session's own address is unknown here: other hosts must be public.
+            self.session_scope = "public"
+        return sock
+
     def _drop(self, origin: Origin) -> None:
         pool = getattr(self._local, "pool", {})
         conn = pool.pop(origin, None)
@@ -381,6 +509,12 @@ class HttpTransport:
         origin = _origin(url)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxy = self._proxy(origin)
+        if proxy is not None and origin[0] == "http":
+            # A plain HTTP proxy is asked for the absolute URL (http.client takes the Host header from it).
+            target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
         # A kept-alive connection may have been closed by the server while idle: one retry on a fresh one.
         for attempt in (1, 2):
             conn = self._connection(origin)
@@ -394,15 +528,20 @@ class HttpTransport:
                     exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
                 ):
                     continue
-                raise UnreachableError(f"cannot reach {split_auth(url)[0]}: {_describe(exc)}") from None
+                via = f" through {proxy.description}" if proxy is not None else ""
+                raise UnreachableError(f"cannot reach {split_auth(url)[0]}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0) -> Iterator[_HttpResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_HttpResponse]:
         url = self.url_for(path)
         current = url
         base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
-        if offset:
+        if length is not None:
+            if length <= 0:
+                raise ValueError("a range must hold at least one byte")
+            base_headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
             base_headers["Range"] = f"bytes={offset}-"
         response: http.client.HTTPResponse | None = None
         wrapped: _HttpResponse | None = None
@@ -470,6 +609,8 @@ class HttpTransport:
         :class:`TransferError` ends the batch; the caller falls back to :meth:`open` for the rest.
         """
         origin = self._origin
+        if not self.pipelining:
+            raise TransferError("no pipelining through a plain HTTP proxy")
         scheme, host, port = origin
         default_port = 443 if scheme == "https" else 80
         host_header = (f"[{host}]" if ":" in host else host) + ("" if port == default_port else f":{port}")
@@ -549,11 +690,18 @@ class _FileResponse:
     offset: int
     total_size: int | None
     _path: Path
+    _length: int | None = None
 
     def iter_bytes(self) -> Iterator[bytes]:
+        remaining = self._length
         with self._path.open("rb") as handle:
             handle.seek(self.offset)
-            while chunk := handle.read(CHUNK_SIZE):
+            while remaining is None or remaining > 0:
+                chunk = handle.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
                 yield chunk
 
 
@@ -565,7 +713,7 @@ class DirectoryTransport:
         self.description = str(root)
 
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0) -> Iterator[_FileResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_FileResponse]:
         if path.startswith(("http://", "https://")):
             raise NotFoundError(f"{path}: absolute URLs cannot be read from {self.root}")
         target = resolve_inside(self.root, unquote(path))
@@ -577,7 +725,9 @@ class DirectoryTransport:
             raise NotFoundError(f"not found: {path}")
         if offset and offset >= size:
             raise RangeNotSatisfiableError(f"range not satisfiable: {path}")
-        yield _FileResponse(status=206 if offset else 200, offset=offset, total_size=size, _path=target)
+        ranged = bool(offset) or length is not None
+        yield _FileResponse(status=206 if ranged else 200, offset=offset, total_size=size, _path=target,
+                            _length=length)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,134 @@
+"""A public set's index and pack table as the receiver reads them: streamed from a private spool, never whole.
+
+The encrypted index is downloaded into a private temporary folder (counted against its declared size as it
+arrives), then decrypted, decompressed and parsed as it is read (:func:`synco_core.index.stream.read_index`),
+so a set of a million files costs the receiver a file on disk instead of a dictionary in memory. Indexes of
+older writers and Go synco v2 (one JSON object in any order) are put into index order through the bounded
+external sort, with its runs in the same private folder.
+
+Every absolute URL an entry names is checked against the meta's origins (:class:`UrlPolicy`) as the entry
+passes, before anything is fetched from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tempfile
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from synco_core import age
+from synco_core.errors import TransferError
+from synco_core.index.stream import IndexItem, read_index
+from synco_core.origins import UrlPolicy
+from synco_core.transfer.artifact import NotAnAgeFileError, fetch_small
+from synco_core.transfer.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
+from synco_core.transfer.transport import CHUNK_SIZE, Transport
+from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
+
+#: Bytes handed to the parser per read of the decrypted index.
+READ_SIZE = 256 * 1024
+
+
+def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
+    """(encrypted, plain) bytes an index may take: what the meta declares, else what can be derived."""
+    plain = public.index_size_bytes if public.index_size_bytes is not None else UNDECLARED_INDEX_LIMIT
+    if public.encrypted_size_bytes is not None:
+        return public.encrypted_size_bytes, plain
+    if public.index_size_bytes is not None:
+        return encrypted_bound(plain, public.compression), plain
+    return UNDECLARED_INDEX_LIMIT, plain
+
+
+@contextlib.contextmanager
+def scratch_folder(near: Path) -> Iterator[Path]:
+    """A private (0700) temporary folder beside ``near`` (same file system, and the user's own space)."""
+    near.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".synco-index-", dir=near))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _spool(transport: Transport, path: str, out: BinaryIO, limit: int, source: str) -> None:
+    with transport.open(path) as response:
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            check_declared(size, limit, f"{path}: the server sent", source)
+            out.write(chunk)
+
+
+@contextlib.contextmanager
+def open_index(transport: Transport, folder: str, file_set: WireFileSet, identities: Sequence[Any],
+               scratch: Path) -> Iterator[Iterator[IndexItem]]:
+    """The entries of ``file_set``'s index in index order, read from a spool in ``scratch``.
+
+    The whole encrypted index is downloaded before the first entry comes out, so a receive never acts on
+    an index it could not fetch; entries are decrypted (each 64 KiB chunk authenticated) as they are read.
+    Raises :class:`~synco_core.wire.WireFormatError` or UnsafePathError when it reaches a bad entry, and
+    :class:`~synco_core.transfer.limits.SizeExceededError` past a declared size.
+    """
+    public = file_set.public
+    assert public is not None
+    encrypted, plain_limit = index_limits(public)
+    path = f"{folder}/{public.index_file_name}"
+    spool = scratch / "index.enc"
+    with open(spool, "w+b") as handle:
+        declared = public.encrypted_size_bytes is not None
+        _spool(transport, path, handle, encrypted, "declared" if declared else UNDECLARED)
+        handle.seek(0)
+        if not age.is_age_header(handle.read(64)):
+            raise NotAnAgeFileError(f"{path} is not an encrypted synco file")
+        handle.seek(0)
+        plain: Any = age.decrypt_reader(handle, identities)
+        if public.compression == "zstd":
+            plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
+        elif public.compression:
+            raise TransferError(f"{path}: unsupported compression {public.compression!r}")
+        capped = CappedReader(plain, plain_limit, f"{path}: the content",
+                              "declared" if public.index_size_bytes is not None else UNDECLARED)
+        reader = io.BufferedReader(capped, READ_SIZE)
+        policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
+        entries = _checked(read_index(reader, public.index_format, spill_dir=scratch), policy)
+        try:
+            yield entries
+        finally:
+            entries.close()
+
+
+def _checked(entries: Iterator[IndexItem], policy: UrlPolicy) -> Generator[IndexItem, None, None]:
+    checked: set[str] = set()
+    try:
+        for path, entry in entries:
+            if entry.absolute:
+                origin = "/".join(entry.public_uri.split("/", 3)[:3])
+                if origin not in checked:
+                    policy.check(entry.public_uri)
+                    checked.add(origin)
+            yield path, entry
+    except zstandard.ZstdError as exc:
+        raise TransferError(f"the index is not valid zstd after decryption ({exc})") from None
+    finally:
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
+
+
+def fetch_pack_table(transport: Transport, folder: str, public: PublicFilesInfo,
+                     identities: Sequence[Any]) -> list[PackInfo]:
+    """The set's pack table (payload keys and places of its packs); [] when the set has no packs."""
+    if not public.packs_file_name:
+        return []
+    plain = public.packs_size_bytes if public.packs_size_bytes is not None else UNDECLARED_INDEX_LIMIT
+    encrypted = (public.packs_encrypted_size_bytes if public.packs_encrypted_size_bytes is not None
+                 else encrypted_bound(plain, None))
+    raw = fetch_small(transport, f"{folder}/{public.packs_file_name}", identities, limit=encrypted, plain_limit=plain,
+                      source="declared" if public.packs_encrypted_size_bytes is not None else UNDECLARED)
+    return pack_table_from_bytes(raw)

@@ -1,0 +1,218 @@
+"""receive through a corporate proxy: HTTP_PROXY / HTTPS_PROXY / NO_PROXY (and lower case), via a real tinyproxy.
+
+A tinyproxy on a free port of 127.0.0.1 is the proxy; between receive and it sits a relay that records
+every byte receive sends, which is what the proxy (or anyone on its path) sees. For https the proxy must
+see one ``CONNECT host:port`` and then only TLS: no path, no header, no login. For http the requests go
+to the proxy with absolute URLs (that is what a plain HTTP proxy is). ``NO_PROXY`` sends a host around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_receive_chooser import https_server
+from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.testing.services import unavailable
+from synco_core.transfer.transport import HttpTransport, bypassed
+
+SESSION = "synco-proxytest0123456789"
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",
+                   "all_proxy")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def tinyproxy(work: Path) -> Iterator[tuple[int, Path]]:
+    """A tinyproxy on 127.0.0.1; (its port, its log file). Stopped when the block ends."""
+    binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+    if not os.access(binary, os.X_OK):
+        unavailable("tinyproxy is not installed (Debian package tinyproxy)")
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "tinyproxy.log"
+    for _attempt in range(5):
+        port = _free_port()
+        config = work / "tinyproxy.conf"
+        # No ConnectPort line: CONNECT to any port (the test servers' ports are random).
+        user = "User root\nGroup root\n" if os.geteuid() == 0 else ""
+        config.write_text(f"{user}Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{log}\"\nLogLevel Info\n"
+                          "MaxClients 50\nAllow 127.0.0.1\nDisableViaHeader Yes\n")
+        process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        up = False
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                up = True
+                break
+            time.sleep(0.05)
+        if up:
+            break
+        process.kill()
+        process.wait()
+    else:
+        raise RuntimeError("tinyproxy did not start")
+    try:
+        yield port, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+class Relay:
+    """A TCP relay in front of the proxy that keeps every byte the client sends (what the proxy sees)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.sent = bytearray()
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if record:
+                    with self._lock:
+                        self.sent += data
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REQUEST_METHOD", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
+def test_receive_over_http_goes_through_the_proxy(fixture_app: Path, tmp_path: Path,
+                                                  clean_environment: pytest.MonkeyPatch, variable: str) -> None:
+    key = publish(fixture_app, SESSION, only=("uploads",))
+    with tinyproxy(tmp_path / "proxy") as (port, log), \
+            static_server(fixture_app / "web", None) as (url, _behaviour):
+        relay = Relay(port)
+        clean_environment.setenv(variable, f"http://127.0.0.1:{relay.port}")
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
+                                          str(tmp_path / "t"), "--all"])
+        relay.close()
+    assert result.exit_code == 0, result.output
+    expected = tree_digest(fixture_app / "web" / "uploads")
+    del expected["skip.tmp"]
+    assert tree_digest(tmp_path / "t" / "uploads") == expected
+    sent = bytes(relay.sent)
+    # Everything went to the proxy, asked for by absolute URL: meta, index, packs (ranged), files.
+    assert f"GET {url}{SESSION}/meta.json.enc HTTP/1.1".encode() in sent
+    assert b"Range: bytes=" in sent and f"GET {url}uploads/".encode() in sent
+    assert "GET" in log.read_text()
+
+
+def test_https_through_the_proxy_is_a_tunnel_it_cannot_read(tmp_path: Path,
+                                                            clean_environment: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "web"
+    (root / "files").mkdir(parents=True)
+    (root / "files" / "secret-name.bin").write_bytes(b"x" * 100_000)
+    (tmp_path / "certs").mkdir()
+    with tinyproxy(tmp_path / "proxy") as (port, log), https_server(root, tmp_path / "certs") as url:
+        relay = Relay(port)
+        clean_environment.setenv("https_proxy", f"http://127.0.0.1:{relay.port}")
+        # The proxy variable for http must not be taken for https.
+        clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        transport = HttpTransport(url, verify=False, auth=("user", "pass-word-123"))
+        with transport.open("files/secret-name.bin", offset=10, length=1000) as response:
+            body = b"".join(response.iter_bytes())
+        transport.close()
+        relay.close()
+    # (This server ignores Range and sends the whole file; the Range header still went, inside the tunnel.)
+    assert body[:1000] == b"x" * 1000
+    sent = bytes(relay.sent)
+    host_port = url.removeprefix("https://").rstrip("/")
+    assert sent.startswith(f"CONNECT {host_port} HTTP/1.".encode())
+    head, _, tunnel = sent.partition(b"\r\n\r\n")
+    for plaintext in (b"secret-name", b"Authorization", b"cGFzcy13b3JkLTEyMw", b"pass-word-123", b"Range"):
+        assert plaintext not in tunnel and plaintext not in head
+    assert "CONNECT" in log.read_text()
+
+
+def test_no_proxy_sends_a_host_around_the_proxy(fixture_app: Path, tmp_path: Path,
+                                                clean_environment: pytest.MonkeyPatch) -> None:
+    key = publish(fixture_app, SESSION, only=("uploads",))
+    with tinyproxy(tmp_path / "proxy") as (port, _log), \
+            static_server(fixture_app / "web", None) as (url, _behaviour):
+        relay = Relay(port)
+        clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{relay.port}")
+        clean_environment.setenv("no_proxy", "example.com,127.0.0.0/8")
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
+                                          str(tmp_path / "t"), "--all"])
+        relay.close()
+    assert result.exit_code == 0, result.output
+    assert relay.sent == b"", "nothing went through the proxy"
+
+
+def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_path: Path,
+                                                       clean_environment: pytest.MonkeyPatch) -> None:
+    key = publish(fixture_app, SESSION, only=("uploads",))
+    with static_server(fixture_app / "web", None) as (url, _behaviour):
+        clean_environment.setenv("HTTP_PROXY", f"http://user:proxy-pw-456@127.0.0.1:{_free_port()}")
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
+                                          str(tmp_path / "t"), "--all"])
+    assert result.exit_code == 1
+    assert "through proxy 127.0.0.1:" in result.output
+    assert "proxy-pw-456" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("host", "port", "no_proxy", "expected"), [
+    ("example.com", 80, "*", True),
+    ("example.com", 80, "example.com", True),
+    ("cdn.example.com", 443, ".example.com", True),
+    ("cdn.example.com", 443, "example.com", True),
+    ("badexample.com", 443, "example.com", False),
+    ("example.com", 443, "example.com:80", False),
+    ("example.com", 80, "example.com:80", True),
+    ("10.1.2.3", 80, "10.0.0.0/8", True),
+    ("11.1.2.3", 80, "10.0.0.0/8", False),
+    ("::1", 80, "::1/128", True),
+    ("Example.COM", 80, " other.org , EXAMPLE.com ", True),
+    ("example.com", 80, "", False),
+])
+def test_no_proxy_rules(host: str, port: int, no_proxy: str, expected: bool) -> None:
+    assert bypassed(host, port, no_proxy) is expected
