@@ -1,6 +1,6 @@
 """``synco _channel``: the remote half of ``synco pull`` (hidden; started by pull through ssh/docker/kubectl).
 
-It speaks the framed protocol of :mod:`synco_core.pull.framing` on its stdin/stdout. On request it
+It speaks the framed protocol of :mod:`synco_core.pull.frames` (docs/wire-format.md) on its stdin/stdout. On request it
 detects the application in the current directory and builds a session with the same code as ``serve``
 (:func:`synco_core.session.build.build_session`), then either
 
@@ -43,16 +43,9 @@ from synco_core import __version__
 from synco_core.cli.options import debug_option
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.pull import fallback
-from synco_core.pull.framing import (
-    PROTOCOL_VERSION,
-    STREAM_CLOSE,
-    STREAM_DATA,
-    STREAM_OPEN,
-    ChannelClosed,
-    ChannelServer,
-    FolderSpace,
-    PublicSpace,
-)
+from synco_core.pull.frames import PROTOCOL_VERSION, STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
+from synco_core.pull.server import ChannelServer
+from synco_core.pull.spaces import FolderSpace, PublicSpace
 from synco_core.redaction import redact
 
 log = logging.getLogger(__name__)
