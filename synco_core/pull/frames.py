@@ -11,13 +11,11 @@ crash or a hang.
 from __future__ import annotations
 
 import json
-import logging
 import struct
 from typing import Any, Protocol
 
 from synco_core.errors import TransferError
 
-log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 #: Written by the server before the first frame; the client skips whatever comes before it.
