@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from synco_core.errors import TransferError
 
-
 PROTOCOL_VERSION = 1
 #: Written by the server before the first frame; the client skips whatever comes before it.
 MAGIC = b"\x00\x00SYNCO-CHANNEL-1\n"
