@@ -4,65 +4,29 @@
   database file or as an SQL script.
 - :mod:`.install`: an atomic replace of the database file, the previous one kept for rollback.
 
-Inspecting and reading the database (for plugins) are here: both open it read-only.
+Their hooks are registered with this package (they are imported here); inspecting and reading the
+database (for plugins) are here too: both open it read-only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.engines.sqlite.common import ENGINE, database_path, quote, user_tables
+from synco_core.engines.sqlite.dump import dump_database
+from synco_core.engines.sqlite.install import check_install_target, install_database, rollback_database
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
     DatabaseReader,
-    DumpOptions,
-    DumpResult,
-    InstallOptions,
-    InstallResult,
     TableInfo,
 )
 
-
-@hookimpl(trylast=True)
-def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
-    if database.engine != ENGINE:
-        return None
-    from synco_core.engines.sqlite.dump import dump
-
-    return dump(database, out, options)
-
-
-@hookimpl(trylast=True)
-def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
-    if database.engine != ENGINE:
-        return None
-    from synco_core.engines.sqlite.install import install
-
-    return install(database, dump, options)
-
-
-@hookimpl(trylast=True)
-def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
-    """The install writes ``.<name>.synco-new`` beside the file and renames it over: the folder must take it."""
-    if database.engine != ENGINE:
-        return None
-    from synco_core.engines.sqlite.install import check_install_target as check
-
-    return check(database, options)
-
-
-@hookimpl(trylast=True)
-def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
-    if database.engine != ENGINE:
-        return None
-    from synco_core.engines.sqlite.install import rollback
-
-    return rollback(database, options)
+__all__ = ["check_install_target", "connect_database", "dump_database", "inspect_database", "install_database",
+           "rollback_database"]
 
 
 @hookimpl(trylast=True)

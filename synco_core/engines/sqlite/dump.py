@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from synco_core import hookimpl
 from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
@@ -162,7 +163,10 @@ def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
             temp.unlink()
 
 
-def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult:
+@hookimpl(trylast=True)
+def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
+    if database.engine != ENGINE:
+        return None
     source = database_path(database)
     with _snapshot(source) as (copy, temp):
         applied = _apply_rules(copy, options)

@@ -2,7 +2,7 @@
 
 The dump is written to a temporary file next to the target (``.<file>.synco-new``), checked
 with ``PRAGMA integrity_check`` and against the manifest, flushed to disk, and renamed over the target in
-one atomic step. The previous file is kept as ``<file>.synco-previous`` for :func:`rollback`: a
+one atomic step. The previous file is kept as ``<file>.synco-previous`` for :func:`rollback_database`: a
 hard link made under a temporary name and renamed into place, so that name always holds a whole file.
 A kill at any moment leaves the target whole (the old file or the new one) and at most a temporary file,
 which the next install or rollback removes; a rollback that finds one says the interrupted install had not
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.rewrite.sqlite import rewrite_database
@@ -222,7 +223,10 @@ def _keep(target: Path, previous: Path, keeping: Path) -> None:
     os.replace(keeping, previous)
 
 
-def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult:
+@hookimpl(trylast=True)
+def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
+    if database.engine != ENGINE:
+        return None
     target = database_path(database)
     if target.exists():
         _confirm(database, target, options, "replace")
@@ -270,8 +274,11 @@ def _check_kept(target: Path, previous: Path) -> None:
         raise SyncoError(f"cannot roll back: the kept copy {previous} is damaged ({status[0]}); nothing was changed")
 
 
-def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool:
+@hookimpl(trylast=True)
+def check_install_target(database: DatabaseConfig, options: InstallOptions) -> bool | None:
     """The install writes ``.<name>.synco-new`` beside the file and renames it over: the folder must take it."""
+    if database.engine != ENGINE:
+        return None
     target = database_path(database)
     if os.path.lexists(target) and not target.is_file():
         raise DatabaseError(f"cannot install into {target}: it is not a file")
@@ -283,7 +290,10 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     return True
 
 
-def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
+@hookimpl(trylast=True)
+def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
+    if database.engine != ENGINE:
+        return None
     target = database_path(database)
     _, previous, _, side = _side_files(target)
     with _folder_lock(target) if target.parent.is_dir() else contextlib.nullcontext():
