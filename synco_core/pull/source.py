@@ -34,7 +34,7 @@ from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
 from synco_core.pull.server import ChannelServer
 from synco_core.pull.spaces import FolderSpace, PublicSpace
-from synco_core.redaction import redact
+from synco_core.redaction import error_line, one_line
 from synco_core.values import Framework
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class PullSource:
                 message: dict[str, Any] = {"fileSet": file_set.to_json()}
             except BaseException as exc:  # Reported to the client, which ends the pull with it.
                 log.debug("the streamed dump failed", exc_info=True)
-                message = {"error": redact(" ".join(str(exc).split())) or type(exc).__name__}
+                message = {"error": one_line(str(exc)) or type(exc).__name__}
             with contextlib.suppress(OSError, ValueError):
                 server.send_json(STREAM_CLOSE, message)
 
@@ -285,14 +285,14 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
         log.debug("stopped: %s", exc or "client went away")
         status = 1
     except SyncoError as exc:
-        server.fatal(redact(" ".join(str(exc).split())))
+        server.fatal(one_line(str(exc)))
         status = 1
     except BrokenPipeError:
         log.debug("the client went away while data was being sent")
         status = 1
     except Exception as exc:
         log.debug("channel failure", exc_info=True)
-        server.fatal(redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
+        server.fatal(error_line(exc))
         status = 1
     finally:
         # Signals during cleanup must not cut it short.

@@ -1,15 +1,12 @@
 """Executing a dump's statements on a connection, with the rewrites a local load needs.
 
 - ``USE``, ``CREATE DATABASE`` and ``DROP DATABASE`` are skipped: everything goes into the scratch
-  database the installer chose, whatever database the dump was made from. The source database's default
-  character set and collation (synco's header, or mariadb-dump's ``CREATE DATABASE``) become the scratch
-  database's, and are reported for a target the install creates; ``ALTER DATABASE`` (mariadb-dump sets the
-  database collation a routine was made under around it) applies to the scratch database.
-- Names qualified with the source database (a trigger ``src.trg ON src.t``, a routine reading ``src.t``, a
-  view calling ``src.f()``, a default ``nextval(src.seq)``) are pointed at the database loaded into
-  (:mod:`.qualify`). The source's name comes from the dump's header (synco's and mariadb-dump's) or its
-  ``USE``/``CREATE DATABASE``; each statement is read in the character set and sql_mode the session has
-  when it runs (the dump's per-object ``SET`` statements are honoured as they come).
+  database the installer chose. The source database's default character set and collation become the
+  scratch database's (and are reported for a target the install creates); ``ALTER DATABASE`` applies to
+  the scratch database.
+- Names qualified with the source database (``src.trg ON src.t``, ``nextval(src.seq)`` ...) are pointed at
+  the database loaded into (:mod:`.qualify`), each statement read in the character set and sql_mode the
+  session has when it runs.
 - ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER).
 - On MariaDB, MySQL 8 collations it does not know (``utf8mb4_0900_ai_ci`` ...) are mapped to the nearest
   one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
@@ -18,16 +15,13 @@
 Data statements (INSERT, REPLACE) are sent untouched, unless the install has a value rewriter (a plugin's
 ``value_rewriter``): then the ones holding its needles go through :mod:`synco_core.engines.rewrite.mysql`.
 
-Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
-statements go to worker connections, each committed on its own, while DDL runs on the main connection.
-(One transaction per table would let MariaDB's bulk insert into an empty table apply: it was no faster
-and cost the server more CPU, which a laptop running the pull, the database and the browser at once does
-not have to spare; docs/performance.md has the measurement.) A table's INSERTs are spread over all workers once its
-first one is done (into an empty table MariaDB still inserts in bulk mode, locking the table);
-``INSERT IGNORE`` keeps the first of two duplicates, so a table that has one loads on one worker, in
-dump order. Anything that may read rows or change how they are written (INSERT ... SELECT, triggers,
-unknown statements) waits for every row before it (a barrier); after a trigger is created, everything
-runs in order on the main connection.
+Speed: the dump is read and split in a thread of its own; ``INSERT ... VALUES`` statements go to worker
+connections (:mod:`.loadthreads`), each committed on its own, while DDL runs on the main connection (one
+transaction per table was no faster and cost the server more CPU: docs/performance.md). A table's INSERTs
+are spread over all workers once its first one is done; ``INSERT IGNORE`` keeps the first of two
+duplicates, so a table that has one loads on one worker, in dump order. Anything that may read rows or
+change how they are written (INSERT ... SELECT, triggers, unknown statements) waits for every row before
+it (a barrier); after a trigger is created, everything runs in order on the main connection.
 """
 
 from __future__ import annotations
