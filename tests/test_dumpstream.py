@@ -33,10 +33,9 @@ class Artifact:
 
     def __init__(self, folder: Path, plain: bytes) -> None:
         key = SessionKey.generate()
-        session = SessionFolder(folder, key.recipients)
-        session.create()
         self.chunks: list[bytes] = []
-        session.artifact_tee = lambda name: self.chunks.append
+        session = SessionFolder(folder, key.recipients, artifact_tee=lambda name: self.chunks.append)
+        session.create()
         with session.artifact("dump.enc") as (out, stats):
             # Written in pieces, as a dumper does.
             for start in range(0, len(plain), 100_000):

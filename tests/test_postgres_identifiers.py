@@ -20,7 +20,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import installer
 from synco_core.engines.postgresql.catalog import Quoter, literal, manifest_key
 from synco_core.engines.postgresql.dumper import PostgresDumper
-from synco_core.engines.postgresql.loader import ScriptReader, _strip_comments, copy_target
+from synco_core.engines.postgresql.script import ScriptReader, copy_target, strip_comments
 from synco_core.testing.services import postgres_url_for
 from synco_core.values import DumpOptions, InstallOptions
 
@@ -38,7 +38,7 @@ def split(script: bytes) -> list[tuple[str, bytes]]:
     while (item := reader.next_item()) is not None:
         kind, text, _ = item
         items.append((kind, text.strip()))
-        if kind == "sql" and _strip_comments(text, mask=True).upper().startswith(b"COPY"):
+        if kind == "sql" and strip_comments(text, mask=True).upper().startswith(b"COPY"):
             items.append(("copy", b"".join(reader.copy_data())))
     return items
 
@@ -62,7 +62,7 @@ def test_the_splitter_keeps_hostile_names_and_comments_whole(schema: str, table:
     assert items == [("sql", s.encode()) for s in statements] + [("sql", copy.encode()), ("copy", data),
                                                                   ("sql", b"SELECT 1;")]
     # The manifest key the loader reads off the COPY statement is the one the dumper wrote.
-    assert copy_target(_strip_comments(copy.encode())) == manifest_key(schema, table)
+    assert copy_target(strip_comments(copy.encode())) == manifest_key(schema, table)
 
 
 @given(name=names)
@@ -70,8 +70,8 @@ def test_the_splitter_keeps_hostile_names_and_comments_whole(schema: str, table:
 def test_only_real_copy_statements_are_taken_for_copy(name: str) -> None:
     """A name that holds ``COPY ... FROM stdin`` does not make a statement a COPY."""
     statement = f"CREATE TABLE {quote(name)} ({quote('x FROM stdin')} text);".encode()
-    assert not _strip_comments(statement, mask=True).upper().startswith(b"COPY")
-    assert b"FROM STDIN" not in _strip_comments(statement, mask=True).upper()
+    assert not strip_comments(statement, mask=True).upper().startswith(b"COPY")
+    assert b"FROM STDIN" not in strip_comments(statement, mask=True).upper()
 
 
 FIXED = ["a--b", "a/*b", "semi;colon", "it's", 'say "hi"', "new\nline", "dollar$$sign", "back\\slash", "$1",

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from synco_core.engines.postgresql import loader
-from synco_core.engines.postgresql.loader import ScriptReader, TruncatedDump, copy_target
+from synco_core.engines.postgresql import script
+from synco_core.engines.postgresql.script import ScriptReader, TruncatedDump, copy_target
 
 SCRIPT = (
     b"--\n-- PostgreSQL database dump\n--\n\n"
@@ -71,7 +71,7 @@ def read_all(data: bytes) -> tuple[list[tuple[str, bytes]], ScriptReader]:
 
 @pytest.mark.parametrize("read_size", [1, 2, 3, 5, 7, 64, 1 << 20])
 def test_statements_and_copy_blocks_survive_any_read_size(read_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "READ_SIZE", read_size)
+    monkeypatch.setattr(script, "READ_SIZE", read_size)
     items, reader = read_all(SCRIPT)
     assert items == EXPECTED
     assert reader.complete()
@@ -80,7 +80,7 @@ def test_statements_and_copy_blocks_survive_any_read_size(read_size: int, monkey
 @pytest.mark.parametrize("cut", [b"3\tlast\n", b"RETURN $$x;y", b"ELSE 0 END AS s;", b"c text DEFAULT E'esc",
                                  b"/* a block comment /*"])
 def test_truncation_inside_anything_is_reported(cut: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "READ_SIZE", 5)
+    monkeypatch.setattr(script, "READ_SIZE", 5)
     with pytest.raises(TruncatedDump, match="truncated"):
         read_all(SCRIPT[: SCRIPT.index(cut) + len(cut)])
 

@@ -26,6 +26,7 @@ from test_postgres_support import (
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.postgresql import loader, sharedcopy
+from synco_core.engines.postgresql import script as script_reader
 from synco_core.engines.postgresql.connection import connect
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import postgres_url_for
@@ -45,7 +46,7 @@ def shared_copies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[sharedcopy.S
             started.append(self)
 
     monkeypatch.setattr(loader, "SHARE_AFTER", 0)
-    monkeypatch.setattr(loader, "READ_SIZE", 4096)
+    monkeypatch.setattr(script_reader, "READ_SIZE", 4096)
     monkeypatch.setattr(loader, "SharedCopy", Recorded)
     yield started
 

@@ -14,8 +14,10 @@ import pytest
 
 from synco_core import age
 from synco_core.errors import TransferError, UnsafePathError
-from synco_core.pull import framing
-from synco_core.pull.framing import (
+from synco_core.pull import client as channel_client
+from synco_core.pull import server as channel_server
+from synco_core.pull.client import ChannelClient
+from synco_core.pull.frames import (
     ABORT,
     DATA,
     DATA_CHUNK,
@@ -32,13 +34,8 @@ from synco_core.pull.framing import (
     STREAM_CLOSE,
     STREAM_DATA,
     STREAM_OPEN,
-    ChannelClient,
     ChannelClosed,
-    ChannelServer,
-    ChannelTransport,
-    FolderSpace,
     FramingError,
-    PublicSpace,
     RemoteError,
     decode_json,
     encode_frame,
@@ -46,6 +43,9 @@ from synco_core.pull.framing import (
     read_frame,
     skip_to_magic,
 )
+from synco_core.pull.server import ChannelServer
+from synco_core.pull.spaces import FolderSpace, PublicSpace
+from synco_core.pull.transport import ChannelTransport
 from synco_core.transfer.transport import DirectoryTransport, NotFoundError, RangeNotSatisfiableError
 from synco_core.wire import DumpInfo, Meta, WireFileSet
 
@@ -273,7 +273,7 @@ def test_get_batch_files_in_order_with_errors_inline(pair: Pair, app: Path,
     (app / "public" / "big.bin").write_bytes(big)
     (app / "public" / "empty.txt").write_bytes(b"")
     # Small requests, so the batch spans several of them (the window keeps two in flight).
-    monkeypatch.setattr(framing, "BATCH_PATHS", 2)
+    monkeypatch.setattr(channel_client, "BATCH_PATHS", 2)
     paths = ["img/a%20b.png", "missing.png", "big.bin", ".env", "empty.txt", "storage/avatar.jpg", "leak"]
     seen = [(position, item.status, b"".join(item.iter_chunks())) for position, item
             in pair.client.get_batch("public", paths)]
@@ -284,7 +284,7 @@ def test_get_batch_files_in_order_with_errors_inline(pair: Pair, app: Path,
 
 def test_get_batch_unread_files_and_early_exit_keep_the_stream_in_step(pair: Pair,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(framing, "BATCH_PATHS", 3)
+    monkeypatch.setattr(channel_client, "BATCH_PATHS", 3)
     paths = ["img/a b.png", "storage/avatar.jpg"] * 10
     for position, item in pair.client.get_batch("public", paths):
         if position == 0:
@@ -315,7 +315,7 @@ def test_get_batch_file_that_shrinks_is_aborted_alone(pair: Pair, monkeypatch: p
             return os.stat_result(values)
         return info
 
-    monkeypatch.setattr(framing.os, "fstat", grown)
+    monkeypatch.setattr(channel_server.os, "fstat", grown)
     results = []
     for _position, item in pair.client.get_batch("public", ["storage/avatar.jpg", "img/a b.png"]):
         try:

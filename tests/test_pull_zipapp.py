@@ -25,7 +25,7 @@ def test_archive_holds_pure_python_only(archive: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
     assert "__main__.py" in names
-    assert "synco_core/pull/framing.py" in names
+    assert "synco_core/pull/frames.py" in names
     assert "pluggy/__init__.py" in names and "click/__init__.py" in names and "pymysql/__init__.py" in names
     assert "yaml/__init__.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]

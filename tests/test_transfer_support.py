@@ -79,18 +79,20 @@ class FixturePlugin:
 
 
 def publish(app: Path, session: str, password: str | None = None, work_factor: int = 10,
-            **options: Any) -> Any:
+            expires_at: int | None = None, **options: Any) -> Any:
     """Build session ``session`` of ``app`` in its web root, as serve would; returns its SessionKey.
 
     A password key gets a low scrypt work factor, which keeps the tests fast (receive accepts up to 2^22).
     """
     from synco_core.detection import detect
     from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+    from synco_core.session.build import BuildContext
 
     framework = detect(app)
     key = SessionKey.generate(password, work_factor=work_factor)
     assert framework.web_root is not None
-    build_session(framework, SessionFolder(framework.web_root / session, key.recipients), BuildOptions(**options))
+    build_session(framework, SessionFolder(framework.web_root / session, key.recipients), BuildOptions(**options),
+                  context=BuildContext(expires_at=expires_at))
     return key
 
 

@@ -5,7 +5,7 @@ These are also what plugins use (through :mod:`synco_core`) to reach a database 
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
@@ -19,11 +19,16 @@ from synco_core.values import (
     InstallResult,
 )
 
+T = TypeVar("T")
 
-def _no_engine(database: DatabaseConfig, manager: SyncoPluginManager) -> ConfigError:
+
+def _answered(result: T | None, database: DatabaseConfig, manager: SyncoPluginManager) -> T:
+    """A firstresult hook's answer, or the error that says no engine took ``database``."""
+    if result is not None:
+        return result
     failed = [f"{f.name} ({f.reason})" for f in manager.failures]
     hint = f"; plugins that failed to load: {', '.join(failed)}" if failed else ""
-    return ConfigError(f"no installed engine handles {database.engine!r} databases{hint}")
+    raise ConfigError(f"no installed engine handles {database.engine!r} databases{hint}")
 
 
 def dump_with_engine(database: DatabaseConfig, out: BinaryIO, options: DumpOptions,
@@ -31,9 +36,7 @@ def dump_with_engine(database: DatabaseConfig, out: BinaryIO, options: DumpOptio
     """Dump ``database`` to ``out`` with whichever engine handles it (``dump_database``)."""
     manager = manager or get_plugin_manager()
     result: DumpResult | None = manager.hook.dump_database(database=database, out=out, options=options)
-    if result is None:
-        raise _no_engine(database, manager)
-    return result
+    return _answered(result, database, manager)
 
 
 def install_with_engine(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
@@ -41,9 +44,7 @@ def install_with_engine(database: DatabaseConfig, dump: BinaryIO, options: Insta
     """Load ``dump`` into ``database`` with whichever engine handles it (``install_database``)."""
     manager = manager or get_plugin_manager()
     result: InstallResult | None = manager.hook.install_database(database=database, dump=dump, options=options)
-    if result is None:
-        raise _no_engine(database, manager)
-    return result
+    return _answered(result, database, manager)
 
 
 def rollback_with_engine(database: DatabaseConfig, options: InstallOptions,
@@ -51,18 +52,14 @@ def rollback_with_engine(database: DatabaseConfig, options: InstallOptions,
     """Put back what the last install replaced in ``database`` (``rollback_database``)."""
     manager = manager or get_plugin_manager()
     result: InstallResult | None = manager.hook.rollback_database(database=database, options=options)
-    if result is None:
-        raise _no_engine(database, manager)
-    return result
+    return _answered(result, database, manager)
 
 
 def inspect_with_engine(database: DatabaseConfig, manager: SyncoPluginManager | None = None) -> DatabaseInventory:
     """The tables and columns of ``database``, from its engine's statistics (``inspect_database``)."""
     manager = manager or get_plugin_manager()
     result: DatabaseInventory | None = manager.hook.inspect_database(database=database)
-    if result is None:
-        raise _no_engine(database, manager)
-    return result
+    return _answered(result, database, manager)
 
 
 def connect_with_engine(database: DatabaseConfig, manager: SyncoPluginManager | None = None) -> DatabaseReader:
@@ -72,6 +69,4 @@ def connect_with_engine(database: DatabaseConfig, manager: SyncoPluginManager | 
     """
     manager = manager or get_plugin_manager()
     result: DatabaseReader | None = manager.hook.connect_database(database=database)
-    if result is None:
-        raise _no_engine(database, manager)
-    return result
+    return _answered(result, database, manager)

@@ -6,8 +6,10 @@ The pieces, each usable on its own:
   :class:`~synco_core.pull.remote.Remote`.
 - :mod:`~synco_core.pull.channel` builds the argv of each channel and runs it as a subprocess that is
   always cleaned up.
-- :mod:`~synco_core.pull.framing` is the length-prefixed request/response protocol spoken over the
-  channel's stdin/stdout, with the client transport and the read-only server loop.
+- :mod:`~synco_core.pull.frames` is the length-prefixed protocol spoken over the channel's stdin/stdout
+  (its frames are listed in docs/wire-format.md); :mod:`~synco_core.pull.client` is its client end,
+  :mod:`~synco_core.pull.server` its server end, serving the read-only :mod:`~synco_core.pull.spaces`,
+  and :mod:`~synco_core.pull.transport` reads a session through a client, as receive's transport.
 - :mod:`~synco_core.pull.zipapp` builds a self-contained zipapp of the local synco for hosts without it,
   and :mod:`~synco_core.pull.bootstrap` decides whether to use the remote synco or upload that zipapp.
 

@@ -34,7 +34,7 @@ from typing import IO
 
 from synco_core.errors import ConfigError
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
-from synco_core.pull.framing import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
+from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.remote import Remote
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
 
@@ -122,7 +122,7 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         synco = " ".join(shlex.quote(word) for word in synco_words)
         lines.append(f'if command -v {first} >/dev/null 2>&1; then launch installed "$(command -v {first})"; '
                      f"exec {synco}{debug_flag} _channel; fi")
-        check = shlex.quote("import synco_core.pull.framing")
+        check = shlex.quote("import synco_core.pull.frames")
         lines.append(f"if {python} -c {check} >/dev/null 2>&1; then launch module; "
                      f"exec {python} -c {shlex.quote(MODULE_MAIN)}{debug_flag} _channel; fi")
     version = shlex.quote("import sys; print('%d.%d' % sys.version_info[:2])")

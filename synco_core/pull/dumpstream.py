@@ -1,7 +1,7 @@
 """The database dump as it arrives during a pull: decrypted, checked, written and readable at once.
 
 ``synco pull`` asks the remote side to send the dump artifact while the dumper writes it (the ``O``,
-``T``, ``C`` frames of :mod:`synco_core.pull.framing`, which come between the answers to the file
+``T``, ``C`` frames of :mod:`synco_core.pull.frames`, which come between the answers to the file
 requests), so that the transfer overlaps the dump and the files, and with ``--install --yes`` the local
 load overlaps all of it, the way ``ssh host mysqldump | mysql`` does, instead of dump, then download,
 then load.
@@ -101,7 +101,7 @@ class _QueueSource(io.RawIOBase):
 
 
 class DumpStream:
-    """Receives the streamed dump (a :class:`~synco_core.pull.framing.StreamHandler`); see the module docs.
+    """Receives the streamed dump (a :class:`~synco_core.pull.frames.StreamHandler`); see the module docs.
 
     ``on_open(stream)`` is called when the stream starts (``--install --yes`` starts loading from
     :meth:`reader` there); its failures are logged, never raised into the channel.

@@ -27,12 +27,15 @@ import importlib.util
 import os
 import sys
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output
+
+if TYPE_CHECKING:
+    from synco_core.session.folder import SessionFolder
 
 #: Compiled packages the zipapp cannot carry, and what synco uses them for.
 COMPILED: dict[str, str] = {
@@ -114,7 +117,7 @@ def install_standins() -> list[str]:
     return missing
 
 
-def plain_session_folder_class() -> type[Any]:
+def plain_session_folder_class() -> Callable[[Path], SessionFolder]:
     """A :class:`~synco_core.session.folder.SessionFolder` that writes artifacts without age or zstd.
 
     Built on first use because the base class's module needs the stand-ins installed first on a bare host.

@@ -1,6 +1,6 @@
 """Parse the ``REMOTE`` argument of ``synco pull``: a URL, or a name from ``.synco.yml``'s ``remotes:``.
 
-Accepted URLs::
+Accepted URLs (docs/configuration.md, "synco pull", has them with every option)::
 
     ssh://[user@]host[:port]/path/to/app        (``/~/app`` is relative to the home directory)
     docker://container/path
@@ -8,32 +8,10 @@ Accepted URLs::
     kubectl://[context/]namespace/pod[/container]/path
 
 The kubectl form is ambiguous as written (a container name and the first folder of the path look
-alike), so it is read with these rules, all documented in ``synco pull --help``:
-
-- a ``//`` ends the names: ``kubectl://ns/pod/php//var/www`` has the container ``php``;
-  with four names before ``//`` they are context, namespace, pod, container; with three, the first is a
-  context when ``kubectl config get-contexts`` knows it, else they are namespace, pod, container;
-- without ``//`` the first name is a context only when kubectl knows it, the next two are namespace and
-  pod, and everything after them is the path;
-- ``?context=...&container=...`` may always be given explicitly.
-
-A named remote in ``.synco.yml`` is either the URL string or a mapping::
-
-    remotes:
-      production: ssh://deploy@example.com/var/www/app
-      staging:
-        url: ssh://deploy@staging.example.com:2222/srv/app
-        ssh_options: ["-i", "~/.ssh/staging"]     # or one string, split like a shell would
-        python: /usr/bin/python3                   # the remote interpreter for the uploaded zipapp
-        synco: /opt/venv/bin/synco                 # the remote synco command, or "upload" to always upload
-        base_url: https://staging.example.com      # for --via-http
-      k8s:
-        type: kubectl
-        context: prod
-        namespace: web
-        pod: app-0
-        container: php
-        path: /var/www/app
+alike): a ``//`` ends the names; without it the first name is a context only when ``kubectl config
+get-contexts`` knows it; ``?context=...&container=...`` may always be given. A named remote in
+``.synco.yml`` is either the URL string or a mapping (``type``, ``url``, ``ssh_options``, ``python``,
+``synco``, ``base_url`` ...), as docs/configuration.md shows.
 """
 
 from __future__ import annotations

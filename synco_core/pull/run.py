@@ -1,7 +1,7 @@
 """The whole of ``synco pull``: start the remote side, build, receive, say bye, clean up.
 
 The receive half is receive's own :func:`~synco_core.transfer.receive.receive_session`, fed by a
-:class:`~synco_core.pull.framing.ChannelTransport` (default) or, with ``--via-http``, by receive's
+:class:`~synco_core.pull.transport.ChannelTransport` (default) or, with ``--via-http``, by receive's
 :class:`~synco_core.transfer.transport.HttpTransport` pointed at the session the remote side published.
 So verification, resume (``*.part`` files, skipping what is already there) and progress output are the
 same as for ``synco receive``.
@@ -21,9 +21,11 @@ from typing import Any, cast
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import explain_exit, launch_script, negotiate, remove_upload
 from synco_core.pull.channel import ChannelProcess, channel_argv
+from synco_core.pull.client import ChannelClient
 from synco_core.pull.dumpstream import DumpStream
-from synco_core.pull.framing import ChannelClient, ChannelClosed, ChannelTransport, FramingError, ProtocolMismatch
+from synco_core.pull.frames import ChannelClosed, FramingError, ProtocolMismatch
 from synco_core.pull.remote import Remote
+from synco_core.pull.transport import ChannelTransport
 from synco_core.redaction import register_secret
 
 log = logging.getLogger(__name__)

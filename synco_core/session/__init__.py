@@ -7,7 +7,8 @@ The pieces are kept apart on purpose so ``synco pull`` can reuse them without HT
 - :mod:`synco_core.session.build`     :func:`build_session`: dump, public index, private tars, states
 - :mod:`synco_core.session.ttl`       the TTL marker, cleanup of expired and of all sessions
 - :mod:`synco_core.session.server`    the ``--listen`` HTTP server (GET, HEAD, Range; no listings)
-- :mod:`synco_core.session.runner`    the ``serve`` lifecycle: signals, TTL wait, cleanup
+- :mod:`synco_core.session.runner`    publishing (:func:`~synco_core.session.runner.publish_session`, shared with
+                                      ``pull --via-http``) and the ``serve`` lifecycle: signals, TTL wait, cleanup
 """
 
 from __future__ import annotations

@@ -91,22 +91,27 @@ class BuildOptions:
     named_dumps: dict[str, SessionDump] = field(default_factory=dict)
     #: Leave the default database out (``pull`` streams it on its own); named databases still come.
     skip_database: bool = False
+    #: Hash public files larger than the pack threshold (off only to measure what hashing costs; without
+    #: it no hash cache is kept either).
+    hash_large: bool = True
+    #: Pack small public files (off under ``--compat``: Go synco v2 fetches every file by its URL).
+    packs: bool = True
+    #: The plugins' ``source_settings``, when the caller asked them already (a streamed pull announces them
+    #: before the dump starts); None: asked right before the dump.
+    source_settings: dict[str, dict[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What one build needs from the run it is part of, beside the options that say what goes in."""
+
     #: Unix time after which the session is removed (recorded in meta for the receiver).
     expires_at: int | None = None
     #: Told (set name, URI) for every index entry relative to the session's base URL, then (set name, None)
     #: when the set is written; ``serve --listen`` allows exactly these files.
     on_public_uri: Callable[[str, str | None], None] | None = None
-    #: Keep a cache of content hashes outside the web root, so unchanged files are not hashed again.
-    hash_cache: bool = True
-    #: Hash public files larger than the pack threshold (off only to measure what hashing costs).
-    hash_large: bool = True
-    #: Pack small public files (off under ``--compat``: Go synco v2 fetches every file by its URL).
-    packs: bool = True
     #: Where temporary files of the build go (sorting a plugin's entries); None: the system's.
     work_dir: Path | None = None
-    #: The plugins' ``source_settings``, when the caller asked them already (a streamed pull announces them
-    #: before the dump starts); None: asked right before the dump.
-    source_settings: dict[str, dict[str, str]] | None = None
 
 
 #: ``on_step(message)`` is told what is being done, for progress output.
@@ -125,20 +130,23 @@ def build_session(
     on_step: StepCallback | None = None,
     manager: SyncoPluginManager | None = None,
     reporter: Reporter | None = None,
+    context: BuildContext | None = None,
 ) -> Meta:
     """Create ``folder`` and build the session of ``framework`` in it; returns the final (Ready) meta.
 
     The folder is created when missing (``serve`` creates it first, to put the TTL marker in). On an
     exception the folder is left as it is: removing it is the caller's decision. ``reporter`` shows the
-    dump's and the packing's progress (in a terminal).
+    dump's and the packing's progress (in a terminal); ``context`` is what the run adds (expiry, scratch
+    folder, who is told of the public URIs).
     """
+    context = context or BuildContext()
     step = on_step or (lambda message: log.info("%s", message))
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.zstd_level = options.zstd_level
     # The session's own name and age, so a receiver can refuse the meta of another session (a replay).
     session_id = folder.path.name if folder.path.name.startswith(SESSION_PREFIX) else None
     meta = Meta(state="Created", framework_name=framework.name, generator=f"synco-py {__version__}",
-                expires_at=options.expires_at, session_id=session_id, created_at=int(time.time()))
+                expires_at=context.expires_at, session_id=session_id, created_at=int(time.time()))
     folder.write_meta(meta)
     meta.state = "Initializing"
     folder.write_meta(meta)
@@ -164,7 +172,7 @@ def build_session(
                 continue
             if file_set.kind == "public":
                 step(f"indexing public files of {file_set.name}")
-                meta.file_sets.append(write_public_index(file_set, folder, options, framework))
+                meta.file_sets.append(write_public_index(file_set, folder, options, framework, context))
             else:
                 step(f"packing private files of {file_set.name}")
                 meta.file_sets.append(write_private_tar(file_set, folder, options, reporter))
@@ -317,7 +325,7 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
 
 def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) -> HashCache | None:
     """The hash cache of ``file_set``, in a private folder outside the web root and the set; None without."""
-    if not options.hash_cache or not options.hash_large:
+    if not options.hash_large:
         return None
     avoid = [root for root in (framework.web_root, file_set.root) if root is not None]
     folder = cache_folder(avoid)
@@ -328,17 +336,18 @@ def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) 
 
 
 def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
-                       framework: Framework | None = None) -> WireFileSet:
+                       framework: Framework | None = None, context: BuildContext | None = None) -> WireFileSet:
     """Write the encrypted index of a public set, and its packs of small files (the rest stay where they are)."""
+    context = context or BuildContext()
     cache = _hash_cache(framework, file_set, options) if framework is not None else None
-    notify = options.on_public_uri
+    notify = context.on_public_uri
     try:
         result = write_public_set(file_set, folder, PublicSetOptions(
             prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
             # Packs are age files: a session written without encryption (a bare pull host) has none.
             hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
             skip_folder=is_synco_folder,
-            spill_dir=options.work_dir,
+            spill_dir=context.work_dir,
             on_relative_uri=(lambda uri: notify(file_set.name, uri)) if notify is not None else None,
         ))
     except BaseException:

@@ -82,19 +82,23 @@ class PlaintextWriter(io.BufferedIOBase):
         return self._hash.hexdigest()
 
 
+#: ``artifact_tee(name)`` may return a callable that gets a copy of every encrypted byte written to that
+#: artifact, as it is written: ``synco pull`` sends the dump down the channel while it is being made,
+#: instead of after it.
+ArtifactTee = Callable[[str], Callable[[bytes], object] | None]
+
+
 class SessionFolder:
     """A folder holding one session's encrypted files, encrypted to ``recipients``."""
 
-    def __init__(self, path: Path, recipients: Sequence[Any], zstd_level: int = ZSTD_LEVEL) -> None:
+    def __init__(self, path: Path, recipients: Sequence[Any], zstd_level: int = ZSTD_LEVEL,
+                 artifact_tee: ArtifactTee | None = None) -> None:
         self.path = path
         self.recipients = list(recipients)
         #: The zstd level of compressed artifacts (an attribute, not an ``artifact`` argument, so the
         #: subclasses of ``synco pull`` keep the ``artifact(name, compress)`` signature).
         self.zstd_level = zstd_level
-        #: ``artifact_tee(name)`` may return a callable that gets a copy of every encrypted byte written
-        #: to that artifact, as it is written: ``synco pull`` sends the dump down the channel while it is
-        #: being made, instead of after it.
-        self.artifact_tee: Callable[[str], Callable[[bytes], object] | None] | None = None
+        self.artifact_tee = artifact_tee
 
     def create(self) -> None:
         """Create the folder; it must not exist yet (an id collision would mix two sessions)."""

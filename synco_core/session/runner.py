@@ -1,5 +1,8 @@
 """The ``serve`` lifecycle: prepare a session in the web root, publish it, wait, and clean up.
 
+:func:`publish_session` is the publishing part, shared with the remote side of ``pull --via-http``;
+:func:`serve` adds the signals, the receive command it prints and the wait for the TTL.
+
 Clean-up runs on Ctrl-C, SIGTERM and SIGHUP, when the time to live runs out, and when building fails;
 ``--keep`` is the only way a session outlives its ``serve``, and even then the TTL marker lets the next
 ``serve`` remove it once expired.
@@ -26,7 +29,7 @@ from synco_core.databases import requested_named_sets
 from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.session.build import BuildOptions, build_session, check_compat, includes_database
+from synco_core.session.build import BuildContext, BuildOptions, build_session, check_compat, includes_database
 from synco_core.session.folder import SessionFolder
 from synco_core.session.keys import SessionKey, generate_passphrase
 from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
@@ -177,22 +180,24 @@ def prepare(framework: Framework, options: ServeOptions, warn: Callable[[str], N
             warn(f"{set_name}: {no_sanitize_warning(dump)}")
 
 
-def serve(
+@contextmanager
+def publish_session(
     framework: Framework,
     options: ServeOptions,
     echo: Callable[[str], None],
     on_step: Callable[[str], None] | None = None,
-    on_ready: Callable[[PublishedSession], None] | None = None,
     manager: SyncoPluginManager | None = None,
     warn: Callable[[str], None] | None = None,
     reporter: Reporter | None = None,
-) -> PublishedSession:
-    """Run ``serve`` for ``framework`` until a signal, the TTL, or (with ``keep``) right after Ready.
+) -> Iterator[PublishedSession]:
+    """Build the session of ``framework`` in its web root and publish it for the duration of the block.
 
-    ``echo`` prints user-facing lines (the receive command); ``warn`` prints warnings (``--no-sanitize``,
-    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received;
-    ``reporter`` shows the progress of the dump and the packing (in a terminal).
-    Returns the published session (already removed unless ``keep``).
+    The whole publishing lifecycle, shared by ``serve`` and the remote side of ``pull --via-http``: expired
+    sessions removed, the checks that must pass before anything is written, the key, the folder with its
+    TTL marker, the ``--listen`` server (serving the session and the indexed public files only), the
+    site's base URL, the build. When the block ends, however it ends, the server stops and the session is
+    removed, unless ``options.keep`` and the session got ready. ``echo`` prints user-facing lines, ``warn``
+    warnings (default: the log).
     """
     web_root = framework.web_root
     if web_root is None:
@@ -215,58 +220,82 @@ def serve(
     folder = SessionFolder(path, key.recipients)
     server: WebRootServer | None = None
     allow: AllowList | None = None
-    published: PublishedSession | None = None
+    ready = False
     created = False
-    # Private (0700) scratch space of this serve: sorted runs of a plugin's entries, --listen's allow list.
+    # Private (0700) scratch space of this publication: sorted runs of a plugin's entries, --listen's allow list.
     work_dir = Path(tempfile.mkdtemp(prefix="synco-serve-"))
-    options.build.work_dir = work_dir
+    try:
+        # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
+        # next serve can find it and remove it once it has expired.
+        try:
+            create_session_folder(path, ttl_seconds, keep=options.keep)
+        except FileExistsError:
+            raise ConfigError(exists) from None
+        created = True
+        base_url, base_url_source = site_base_url(framework)
+        on_public_uri: Callable[[str, str | None], None] | None = None
+        if options.listen:
+            allow = listed = AllowList(work_dir)
+            listed.add_prefix(session)
+
+            def note(name: str, uri: str | None) -> None:
+                if uri is None:
+                    listed.seal_set(name)
+                else:
+                    listed.add_set_path(name, _url_path(uri))
+
+            on_public_uri = note
+            server = start_server(web_root, options.listen, options.on_request, allow)
+            host, port = server.server_address[:2]
+            base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
+        context = BuildContext(expires_at=int(time.time() + ttl_seconds), on_public_uri=on_public_uri,
+                               work_dir=work_dir)
+        meta = build_session(framework, folder, options.build, on_step, manager, reporter, context)
+        ready = True
+        yield PublishedSession(path, session, key, meta, base_url, server, base_url_source)
+    finally:
+        if server is not None:
+            server.stop()
+        if allow is not None:
+            allow.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if created and not (options.keep and ready):
+            remove_session(path)
+            echo(f"Removed {path}")
+
+
+def serve(
+    framework: Framework,
+    options: ServeOptions,
+    echo: Callable[[str], None],
+    on_step: Callable[[str], None] | None = None,
+    on_ready: Callable[[PublishedSession], None] | None = None,
+    manager: SyncoPluginManager | None = None,
+    warn: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
+) -> PublishedSession:
+    """Run ``serve`` for ``framework`` until a signal, the TTL, or (with ``keep``) right after Ready.
+
+    ``echo`` prints user-facing lines (the receive command); ``warn`` prints warnings (``--no-sanitize``,
+    what ``--compat`` gives up; default: the log); ``on_ready`` is told when the session can be received;
+    ``reporter`` shows the progress of the dump and the packing (in a terminal).
+    Returns the published session (already removed unless ``keep``).
+    """
+    published: PublishedSession | None = None
     with termination_signals():
         try:
-            # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
-            # next serve can find it and remove it once it has expired.
-            try:
-                create_session_folder(path, ttl_seconds, keep=options.keep)
-            except FileExistsError:
-                raise ConfigError(exists) from None
-            created = True
-            base_url, base_url_source = site_base_url(framework)
-            if options.listen:
-                allow = listed = AllowList(work_dir)
-                listed.add_prefix(session)
-
-                def note(name: str, uri: str | None) -> None:
-                    if uri is None:
-                        listed.seal_set(name)
-                    else:
-                        listed.add_set_path(name, _url_path(uri))
-
-                options.build.on_public_uri = note
-                server = start_server(web_root, options.listen, options.on_request, allow)
-                host, port = server.server_address[:2]
-                base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
-            options.build.expires_at = int(time.time() + ttl_seconds)
-            meta = build_session(framework, folder, options.build, on_step, manager, reporter)
-            published = PublishedSession(path, session, key, meta, base_url, server, base_url_source)
-            print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes)
-            if on_ready is not None:
-                on_ready(published)
-            if options.keep:
-                return published
-            deadline = time.monotonic() + ttl_seconds
-            while (left := deadline - time.monotonic()) > 0:
-                time.sleep(min(left, 1.0))
-            echo(f"The session's time to live ({options.ttl_minutes:g} min) ran out; cleaning up.")
+            with publish_session(framework, options, echo, on_step, manager, warn, reporter) as published:
+                print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes)
+                if on_ready is not None:
+                    on_ready(published)
+                if options.keep:
+                    return published
+                deadline = time.monotonic() + options.ttl_minutes * 60
+                while (left := deadline - time.monotonic()) > 0:
+                    time.sleep(min(left, 1.0))
+                echo(f"The session's time to live ({options.ttl_minutes:g} min) ran out; cleaning up.")
         except SessionStopped as stopped:
             echo(f"Stopped by {stopped}; cleaning up.")
-        finally:
-            if server is not None:
-                server.stop()
-            if allow is not None:
-                allow.close()
-            shutil.rmtree(work_dir, ignore_errors=True)
-            if created and not (options.keep and published is not None):
-                remove_session(path)
-                echo(f"Removed {path}")
     if published is None:
         raise ConfigError("serve was stopped before the session was ready")
     return published

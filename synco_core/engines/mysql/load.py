@@ -1,15 +1,12 @@
 """Executing a dump's statements on a connection, with the rewrites a local load needs.
 
 - ``USE``, ``CREATE DATABASE`` and ``DROP DATABASE`` are skipped: everything goes into the scratch
-  database the installer chose, whatever database the dump was made from. The source database's default
-  character set and collation (synco's header, or mariadb-dump's ``CREATE DATABASE``) become the scratch
-  database's, and are reported for a target the install creates; ``ALTER DATABASE`` (mariadb-dump sets the
-  database collation a routine was made under around it) applies to the scratch database.
-- Names qualified with the source database (a trigger ``src.trg ON src.t``, a routine reading ``src.t``, a
-  view calling ``src.f()``, a default ``nextval(src.seq)``) are pointed at the database loaded into
-  (:mod:`.qualify`). The source's name comes from the dump's header (synco's and mariadb-dump's) or its
-  ``USE``/``CREATE DATABASE``; each statement is read in the character set and sql_mode the session has
-  when it runs (the dump's per-object ``SET`` statements are honoured as they come).
+  database the installer chose. The source database's default character set and collation become the
+  scratch database's (and are reported for a target the install creates); ``ALTER DATABASE`` applies to
+  the scratch database.
+- Names qualified with the source database (``src.trg ON src.t``, ``nextval(src.seq)`` ...) are pointed at
+  the database loaded into (:mod:`.qualify`), each statement read in the character set and sql_mode the
+  session has when it runs.
 - ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER).
 - On MariaDB, MySQL 8 collations it does not know (``utf8mb4_0900_ai_ci`` ...) are mapped to the nearest
   one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
@@ -18,39 +15,41 @@
 Data statements (INSERT, REPLACE) are sent untouched, unless the install has a value rewriter (a plugin's
 ``value_rewriter``): then the ones holding its needles go through :mod:`synco_core.engines.rewrite.mysql`.
 
-Speed: the dump is read, decrypted, decompressed and split in a thread of its own; ``INSERT ... VALUES``
-statements go to worker connections, each committed on its own, while DDL runs on the main connection.
-(One transaction per table would let MariaDB's bulk insert into an empty table apply: it was no faster
-and cost the server more CPU, which a laptop running the pull, the database and the browser at once does
-not have to spare; docs/performance.md has the measurement.) A table's INSERTs are spread over all workers once its
-first one is done (into an empty table MariaDB still inserts in bulk mode, locking the table);
-``INSERT IGNORE`` keeps the first of two duplicates, so a table that has one loads on one worker, in
-dump order. Anything that may read rows or change how they are written (INSERT ... SELECT, triggers,
-unknown statements) waits for every row before it (a barrier); after a trigger is created, everything
-runs in order on the main connection.
+Speed: the dump is read and split in a thread of its own; ``INSERT ... VALUES`` statements go to worker
+connections (:mod:`.loadthreads`), each committed on its own, while DDL runs on the main connection (one
+transaction per table was no faster and cost the server more CPU: docs/performance.md). A table's INSERTs
+are spread over all workers once its first one is done; ``INSERT IGNORE`` keeps the first of two
+duplicates, so a table that has one loads on one worker, in dump order. Anything that may read rows or
+change how they are written (INSERT ... SELECT, triggers, unknown statements) waits for every row before
+it (a barrier); after a trigger is created, everything runs in order on the main connection.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import pymysql
 
 from synco_core.engines.mysql import qualify
-from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
     DATABASE_PREFIX,
     DEFAULTS_PREFIX,
     HEADER_MARKER,
     MANIFEST_PREFIX,
+)
+from synco_core.engines.mysql.loadthreads import (
+    InsertWorker,
+    StatementReader,
+    barrier,
+    preview,
+    raise_worker_error,
+    statement_error,
 )
 from synco_core.engines.mysql.schema import strip_definer
 from synco_core.engines.mysql.splitter import StatementSplitter
@@ -232,7 +231,7 @@ class Loader:
         rewritten, ambiguous = qualify.requalify(statement, source, target, qualify.Mode.of(charset, mode),
                                                  self.case_insensitive)
         if ambiguous:
-            self._warn(f"{source!r} also names a table, column or alias in: {_preview(statement)}; only the "
+            self._warn(f"{source!r} also names a table, column or alias in: {preview(statement)}; only the "
                        f"names that must be the database {source!r} were pointed at {target!r}")
         return rewritten
 
@@ -243,13 +242,14 @@ class Loader:
     def run(self, dump: BinaryIO) -> LoadReport:
         """Load ``dump``: reading and splitting in one thread, executing in this one (and in the
         workers, when the loader has a ``connect`` factory and ``workers`` > 1)."""
-        reader = _Reader(StatementSplitter(dump, on_comment=self._comment))
-        workers = [_Worker(self.connect()) for _ in range(self.workers)] if self.connect and self.workers > 1 else []
+        reader = StatementReader(StatementSplitter(dump, on_comment=self._comment))
+        connect = self.connect if self.workers > 1 else None
+        workers = [InsertWorker(connect()) for _ in range(self.workers)] if connect is not None else []
         try:
             for worker in workers:
                 worker.start()
             active = self._execute_all(reader, workers)
-            _barrier(active)
+            barrier(active)
         finally:
             reader.stop()
             for worker in workers:
@@ -258,7 +258,7 @@ class Loader:
             raise DatabaseError("the dump has no completion marker: it is truncated")
         return self.report
 
-    def _execute_all(self, reader: _Reader, workers: list[_Worker]) -> list[_Worker]:
+    def _execute_all(self, reader: StatementReader, workers: list[InsertWorker]) -> list[InsertWorker]:
         """Execute every statement; returns the workers still in use (none after a trigger)."""
         query = self.conn.query
         if workers:
@@ -266,7 +266,7 @@ class Loader:
             # after a barrier, instead of waiting for a commit that only the barrier would bring.
             query(b"SET SESSION lock_wait_timeout=2")
         #: Tables with rows handed to workers (DDL naming them waits for those rows first).
-        owner: dict[bytes, _Worker] = {}
+        owner: dict[bytes, InsertWorker] = {}
         #: Tables whose INSERTs must run in dump order, on their one owner.
         ordered: set[bytes] = set()
         #: Tables whose first INSERT is done: their next ones go to any worker.
@@ -278,7 +278,7 @@ class Loader:
                 charset, collation = self.report.database_defaults
                 collation = self._for_this_server(collation.encode()).decode()
                 self.report.database_defaults = (charset, collation)
-                _barrier(workers)
+                barrier(workers)
                 self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
             sql = self.rewrite(statement)
             if sql is None or not sql.strip(b" \t\r\n;") or _LOCKS.match(sql):
@@ -293,16 +293,16 @@ class Loader:
                 raise DatabaseError(
                     f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
                     f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
-                    f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {_preview(sql)}")
+                    f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
             if not workers:
                 self._query(number, sql)
                 continue
-            _raise_worker_error(workers)
+            raise_worker_error(workers)
             if _TRIGGER.match(sql):
                 # From here on an INSERT may write other tables through the trigger, which could collide
                 # with a worker's bulk insert there: everything after it runs here, in order. (Dumps put
                 # triggers after the data, synco's after all of it, so this rarely costs anything.)
-                _barrier(workers)
+                barrier(workers)
                 self._query(number, sql)
                 workers = []
                 continue
@@ -330,7 +330,7 @@ class Loader:
                 if table not in ordered:
                     # INSERT IGNORE keeps the first of two duplicate rows: from here on, one worker, in order.
                     if table in owner:
-                        _barrier(workers)
+                        barrier(workers)
                     ordered.add(table)
                     owner[table] = workers[len(ordered) % len(workers)]
                 owner[table].submit("insert", sql, number)
@@ -344,15 +344,15 @@ class Loader:
             if not independent or (independent.group(1) or b"") in owner:
                 # Anything that may read rows or change how they are inserted (triggers) waits for
                 # every row before it.
-                _barrier(workers)
+                barrier(workers)
                 self._query(number, sql)
                 continue
             try:
                 query(sql)
             except pymysql.err.OperationalError as exc:
                 if exc.args[0] not in _RETRYABLE:
-                    raise _statement_error(number, sql, exc) from exc
-                _barrier(workers)
+                    raise statement_error(number, sql, exc) from exc
+                barrier(workers)
                 self._query(number, sql)
         return workers
 
@@ -360,7 +360,7 @@ class Loader:
         try:
             self.conn.query(sql)
         except pymysql.err.MySQLError as exc:
-            raise _statement_error(number, sql, exc) from exc
+            raise statement_error(number, sql, exc) from exc
 
 
 _NAME = rb"(`(?:[^`]|``)+`|\w+)"
@@ -380,150 +380,3 @@ _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
-_DEADLOCK = 1213
-_DEADLOCK_RETRIES = 5
-
-
-def _statement_error(number: int, sql: bytes, exc: BaseException) -> DatabaseError:
-    return DatabaseError(f"statement {number} of the dump failed: {describe(exc)}; statement: {_preview(sql)}")
-
-
-class _Reader:
-    """Reads and splits the dump in a thread of its own (decryption and decompression happen there
-    too, inside the stream's ``read``), so that they overlap with the server executing statements."""
-
-    QUEUE = 8
-
-    def __init__(self, splitter: StatementSplitter) -> None:
-        self.splitter = splitter
-        self.queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=self.QUEUE)
-        self.error: BaseException | None = None
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="synco-load-reader", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            for statement in self.splitter:
-                if not self._put((self.splitter.statements, statement)):
-                    return
-        except BaseException as exc:  # Raised in the executing thread.
-            self.error = exc
-        self._put(None)
-
-    def _put(self, item: tuple[int, bytes] | None) -> bool:
-        while not self.stopped.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                if self.error is not None:
-                    raise self.error
-                return
-            yield item
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-
-class _Worker(threading.Thread):
-    """Executes the INSERTs handed to it on its own connection, each committed on its own.
-
-    ``commit`` items come from barriers (they wait for everything before them; with autocommit there is
-    nothing left to commit), ``set`` items repeat the dump's session settings (character set, sql_mode).
-    """
-
-    def __init__(self, conn: Any) -> None:
-        super().__init__(name="synco-load-worker", daemon=True)
-        self.conn = conn
-        self.inbox: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue(maxsize=2)
-        self.error: tuple[int, bytes, BaseException] | None = None
-        self.finished = False
-        # See the module docs: statement by statement costs the server half the CPU of one bulk transaction.
-        conn.query("SET autocommit=1")
-
-    def submit(self, kind: str, sql: bytes, number: int) -> None:
-        self.inbox.put((kind, sql, number))
-
-    def run(self) -> None:
-        while True:
-            item = self.inbox.get()
-            try:
-                if item is None:
-                    return
-                kind, sql, number = item
-                if self.error is not None:
-                    continue
-                try:
-                    if kind == "insert":
-                        self._insert(sql)
-                    elif kind == "commit":
-                        self._commit()
-                    else:
-                        self.conn.query(sql)
-                except BaseException as exc:  # Raised in the executing thread.
-                    self.error = (number, sql, exc)
-            finally:
-                self.inbox.task_done()
-
-    def _insert(self, sql: bytes) -> None:
-        for attempt in range(_DEADLOCK_RETRIES):
-            try:
-                self.conn.query(sql)
-                return
-            except pymysql.err.OperationalError as exc:
-                # Two workers on one table may still deadlock on an index page; the statement committed on
-                # its own was rolled back whole, so running it again is exact.
-                if exc.args[0] != _DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
-                    raise
-                log.debug("deadlock between load workers; running the statement again")
-
-    def _commit(self) -> None:
-        self.conn.commit()
-
-    def finish(self) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        self.inbox.put(None)
-        self.join()
-        try:
-            self.conn.close()
-        except Exception:
-            log.debug("closing a load worker's connection failed", exc_info=True)
-
-
-def _barrier(workers: list[_Worker]) -> None:
-    """Wait until every worker has executed and committed everything handed to it."""
-    for worker in workers:
-        worker.submit("commit", b"", 0)
-    for worker in workers:
-        worker.inbox.join()
-    _raise_worker_error(workers)
-
-
-def _raise_worker_error(workers: list[_Worker]) -> None:
-    for worker in workers:
-        if worker.error is not None:
-            number, sql, exc = worker.error
-            if isinstance(exc, pymysql.err.MySQLError):
-                raise _statement_error(number, sql, exc) from exc
-            raise exc
-
-
-def _preview(statement: bytes) -> str:
-    """The start of a statement for an error message, never the values of an INSERT."""
-    head = statement[:120]
-    cut = head.upper().find(b" VALUES")
-    if cut >= 0:
-        head = head[:cut] + b" VALUES ..."
-    text = " ".join(head.decode("utf-8", "replace").split())
-    return text if len(statement) <= 120 or cut >= 0 else text + " ..."

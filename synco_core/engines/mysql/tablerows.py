@@ -13,9 +13,9 @@
   other table: other keys (strings, dates first), no key, ``keep_newest`` (which needs an order and a
   limit), and tables of wide rows with binary columns, whose bytes Python escapes more cheaply than the
   server does. Pages bounded by key values would work for any key, but finding each page's last key costs
-  the server another pass over the index, and comparing strings in their collation twice per row: on the
-  2.8 million rows of ``bench_mysql.py --only keys`` that made the server's thread, the dump's critical
-  path, 70 % busier than streaming does (whose extra work is Python's, in a thread of its own).
+  the server another pass over the index, and comparing strings in their collation twice per row: the
+  server's thread, the dump's critical path, got busier than streaming makes it (whose extra work is
+  Python's, in a thread of its own); docs/performance.md, "MySQL dump by key", has the measurement.
 
 A page that reaches the ``GROUP_CONCAT`` limit is read again smaller; rows too big for any page are
 streamed with their large values fetched raw. Every statement is sent as it is: user conditions and

@@ -1,38 +1,20 @@
 """A pure-Python PostgreSQL dumper: a plain SQL script that ``psql`` and synco's loader both accept.
 
 The whole dump reads one snapshot (``REPEATABLE READ, READ ONLY, DEFERRABLE``). The script is written in
-an order where every statement only needs what came before it:
-
-1. extensions (a schema an extension lives in is created right before it), then the other schemas, then
-   the sequences;
-2. every schema object that exists before the data, sorted by the dependencies ``pg_depend`` records (see
-   :mod:`.ordering`): procedural languages, access methods, collations, types (a shell first for a base
-   type), functions, procedures and aggregates, operators, operator families and classes, casts,
-   encoding conversions, transforms, text search parsers, templates, dictionaries and configurations,
-   foreign-data wrappers, servers and user mappings, domain constraints that call functions, and tables
-   (ordinary, partitioned and foreign) with their column settings. ``check_function_bodies`` is off, so
-   bodies other than SQL-standard ones are not checked yet. Then column defaults and sequence ownership
-   (a default may call any function);
-3. the rows, one ``COPY ... FROM stdin`` block per table streamed from ``COPY ... TO STDOUT`` (see
-   :mod:`.dataplan` for filters and sanitising), the rows of extensions' configuration tables, the
-   sequence positions (``setval``), and large objects with their data;
-4. primary key, unique, check and exclusion constraints and indexes, after the data because building an
-   index once is much faster than maintaining it row by row; foreign keys; ``NOT VALID`` domain
-   constraints (still ``NOT VALID``);
-5. views and materialized views in dependency order (a materialized view is filled from the loaded rows),
-   rules, and in the same order the objects that need a view (a function whose SQL-standard body reads
-   one, and what needs that function);
-6. statistics objects, triggers (after the data, so none fires while loading), row security and its
-   policies, publications, comments and security labels on every object the dump creates, owners and
-   privileges (column privileges, those changed on extension members, default privileges) only when
-   asked (``DumpOptions.owners``), and event triggers last, so that none fires while the dump loads.
+an order where every statement only needs what came before it (docs/engines.md lists it): extensions,
+schemas and sequences; every object that exists before the data, sorted by ``pg_depend`` (:mod:`.ordering`)
+with ``check_function_bodies`` off, then column defaults and sequence ownership; the rows as ``COPY``
+blocks (:mod:`.dataplan` for filters and sanitising), sequence positions and large objects; constraints
+and indexes after the data (building an index once beats maintaining it row by row), foreign keys; views,
+materialized views and rules, and what needs a view; statistics objects, triggers (none fires while
+loading), row security, publications, comments, owners and privileges when asked, event triggers last.
 
 Objects of a kind the dump cannot carry make it stop before it writes anything, unless it is asked to
 leave them out (``DumpOptions.skip_unsupported``): see :mod:`.unsupported`.
 
-The manifest of each table is the number of rows and the SHA-256 of the exact COPY text (SHA-256 runs at
-hardware speed where the CPU has SHA extensions), which the installer recomputes from the COPY text it
-loads and checks, with row counts from the loaded database, before swapping it in.
+The manifest of each table is the number of rows and the SHA-256 of the exact COPY text, which the
+installer recomputes from the COPY text it loads and checks, with row counts from the loaded database,
+before swapping it in.
 """
 
 from __future__ import annotations

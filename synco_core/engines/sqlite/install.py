@@ -1,19 +1,6 @@
-"""The built-in SQLite engine, registered as the plugin ``sqlite``.
+"""Installing a SQLite dump by replacing the database file atomically, and rolling it back.
 
-Dump: SQLite's online backup API copies the database into a temporary file. The copy is one consistent
-snapshot even while the application keeps writing (the backup runs in a single step under a read
-transaction). The dump is shipped either as that database file (format ``sqlite``, the default) or as an
-SQL script (format ``sql``, ``synco db dump --sql``) written from the copy.
-
-Filters and sanitising: unlike the server engines, SQLite has no server-side ``SELECT`` stream to put the
-rules into when the artifact is the database file itself. The rules are therefore applied with
-``UPDATE`` / ``DELETE`` statements to the temporary copy, never to the original, and the copy is then
-vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
-pages of the file that is shipped. A condition or expression goes into those statements exactly as
-written, in parentheses and followed by a line break (so a trailing ``--`` comment ends there), and the
-statements run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL meaning.
-
-Install: the dump is written to a temporary file next to the target (``.<file>.synco-new``), checked
+The dump is written to a temporary file next to the target (``.<file>.synco-new``), checked
 with ``PRAGMA integrity_check`` and against the manifest, flushed to disk, and renamed over the target in
 one atomic step. The previous file is kept as ``<file>.synco-previous`` for :func:`rollback_database`: a
 hard link made under a temporary name and renamed into place, so that name always holds a whole file.
@@ -26,12 +13,10 @@ changed the target, and changes nothing else. Installs and rollbacks in one fold
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,215 +26,25 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.rewrite.sqlite import rewrite_database
+from synco_core.engines.sqlite.common import (
+    CHUNK,
+    ENGINE,
+    LOCK_WAIT_SECONDS,
+    PREVIOUS_SUFFIX,
+    SQLITE_MAGIC,
+    database_path,
+    fingerprint,
+    quote,
+    user_tables,
+)
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
     DatabaseConfig,
-    DatabaseInventory,
-    DatabaseReader,
-    DumpOptions,
-    DumpResult,
     InstallOptions,
     InstallResult,
-    SanitizeRule,
-    TableInfo,
-    TableManifest,
 )
 
 log = logging.getLogger(__name__)
-
-ENGINE = "sqlite"
-PREVIOUS_SUFFIX = ".synco-previous"
-#: How long an install or rollback waits for another one in the same folder before giving up.
-LOCK_WAIT_SECONDS = 30
-CHUNK = 1 << 20
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _path(database: DatabaseConfig) -> Path:
-    if database.name in ("", ":memory:"):
-        raise ConfigError("an in-memory SQLite database cannot be dumped or installed; name a file")
-    return Path(database.name)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """User tables (no ``sqlite_*`` internals) and their columns, in name order."""
-    names = [row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
-    return {name: [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")] for name in names}
-
-
-def _fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
-    """Row count and SHA-256 over the rows in scan order, computed the same way on both sides.
-
-    The scan order of a table is its rowid (or primary key) order, which both the shipped file and a
-    database rebuilt from the SQL script keep.
-    """
-    hasher = hashlib.sha256()
-    rows = 0
-    cursor = conn.execute(f"SELECT * FROM {_quote(table)}")
-    while True:
-        batch = cursor.fetchmany(2000)
-        if not batch:
-            break
-        rows += len(batch)
-        hasher.update("\n".join(repr(row) for row in batch).encode("utf-8", "surrogatepass") + b"\n")
-    return TableManifest(rows=rows, checksum=hasher.hexdigest())
-
-
-def _hash(value: object) -> str | None:
-    if value is None:
-        return None
-    data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()
-
-
-def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
-    """What tells the rows of ``table`` apart: its rowid, or a ``WITHOUT ROWID`` table's primary key columns."""
-    try:
-        conn.execute(f"SELECT rowid FROM {_quote(table)} LIMIT 0")
-        return ["rowid"]
-    except sqlite3.OperationalError:
-        columns = sorted((int(row[5]), str(row[1])) for row in conn.execute(f"PRAGMA table_info({_quote(table)})")
-                         if int(row[5]) > 0)
-        return [_quote(name) for _, name in columns]
-
-
-def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
-    if rule.transform is None:
-        if not rule.expression.strip():
-            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
-        return rule.expression
-    transform, _, argument = rule.transform.partition(":")
-    column = _quote(rule.column)
-    if transform == "null":
-        return "NULL"
-    if transform == "fixed":
-        # NULL stays NULL, as in the MySQL and PostgreSQL engines: it holds nothing to hide.
-        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_literal(argument)} END"
-    if transform == "hash":
-        return f"synco_hash({column})"
-    if transform == "truncate":
-        try:
-            return f"substr({column}, 1, {int(argument)})"
-        except ValueError as exc:
-            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
-                              f"got {argument!r}") from exc
-    if transform == "email":
-        # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
-        unique = " || '-' || ".join(key)
-        return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"
-    raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
-
-
-def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
-    """Apply filters and sanitising to the temporary copy; every table and column named must exist."""
-    tables = _tables(conn)
-
-    def check(table: str, what: str, column: str | None = None) -> None:
-        if table not in tables:
-            raise ConfigError(f"unknown table {table!r} in {what}")
-        if column is not None and column not in tables[table]:
-            raise ConfigError(f"unknown column {column!r} of table {table!r} in {what}")
-
-    applied: list[str] = []
-    statements: list[str] = []
-    for table in options.exclude_tables:
-        check(table, "the excluded tables")
-        statements.append(f"DELETE FROM {_quote(table)}")
-        applied.append(f"{table}: rows left out (structure only)")
-    for table, condition in options.where.items():
-        check(table, "--where")
-        statements.append(f"DELETE FROM {_quote(table)} WHERE NOT coalesce(({condition}\n), 0)")
-        applied.append(f"{table}: only rows where {condition}")
-    for table, (column, count) in options.keep_newest.items():
-        check(table, "keep_newest", column)
-        key = ", ".join(_row_key(conn, table))
-        statements.append(f"DELETE FROM {_quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {_quote(table)} "
-                          f"ORDER BY {_quote(column)} DESC LIMIT {int(count)})")
-        applied.append(f"{table}: only the newest {int(count)} rows by {column}")
-    for rule in options.sanitize:
-        check(rule.table, "the sanitize rules", rule.column)
-        expression = _rule_expression(rule, _row_key(conn, rule.table))
-        statements.append(f"UPDATE {_quote(rule.table)} SET {_quote(rule.column)} = ({expression}\n)")
-        applied.append(rule.describe())
-    if not statements:
-        return applied
-    conn.create_function("synco_hash", 1, _hash, deterministic=True)
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("PRAGMA secure_delete = ON")
-    try:
-        conn.execute("BEGIN")
-        for statement in statements:
-            conn.execute(statement)
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
-        raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
-    # Rebuild the file so no page still holds a removed row or an original value.
-    conn.execute("VACUUM")
-    return applied
-
-
-@contextlib.contextmanager
-def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
-    """A consistent private copy of ``source`` made with the online backup API, removed afterwards."""
-    if not source.is_file():
-        raise ConfigError(f"SQLite database not found: {source}")
-    handle, name = tempfile.mkstemp(prefix="synco-sqlite-", suffix=".db")
-    os.close(handle)
-    temp = Path(name)
-    copy: sqlite3.Connection | None = None
-    try:
-        try:
-            src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
-        try:
-            copy = sqlite3.connect(temp, isolation_level=None)
-            # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
-            src.backup(copy, pages=-1)
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
-        finally:
-            src.close()
-        # The copy is shipped as one file: no write-ahead log beside it.
-        copy.execute("PRAGMA journal_mode = DELETE")
-        yield copy, temp
-    finally:
-        if copy is not None:
-            copy.close()
-        with contextlib.suppress(OSError):
-            temp.unlink()
-
-
-@hookimpl(trylast=True)
-def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
-    if database.engine != ENGINE:
-        return None
-    source = _path(database)
-    with _snapshot(source) as (copy, temp):
-        applied = _apply_rules(copy, options)
-        manifest = {table: _fingerprint(copy, table) for table in _tables(copy)}
-        version = sqlite3.sqlite_version
-        if options.format == "sql":
-            for line in copy.iterdump():
-                out.write(line.encode("utf-8", "surrogatepass") + b"\n")
-            fmt = "sql"
-        else:
-            copy.close()
-            with temp.open("rb") as fh:
-                shutil.copyfileobj(fh, out, CHUNK)
-            fmt = "sqlite"
-    return DumpResult(engine=ENGINE, wire_type="SqliteDump", format=fmt, server_version=version,
-                      tables=manifest, applied_rules=applied)
 
 
 def _confirm(database: DatabaseConfig, target: Path, options: InstallOptions, action: str) -> None:
@@ -393,16 +188,16 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
             raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
         if status != ["ok"]:
             raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {status[0]}")
-        tables = _tables(conn)
+        tables = user_tables(conn)
         for table, expected in options.manifest.items():
             if table not in tables:
                 raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
-            found = _fingerprint(conn, table)
+            found = fingerprint(conn, table)
             if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
                 raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
                                     f"({found.rows} rows, the dump had {expected.rows})")
         if not options.manifest:
-            rows = sum(int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]) for t in tables)
+            rows = sum(int(conn.execute(f"SELECT count(*) FROM {quote(t)}").fetchone()[0]) for t in tables)
         else:
             rows = sum(m.rows for m in options.manifest.values())
         rewritten = None
@@ -432,7 +227,7 @@ def _keep(target: Path, previous: Path, keeping: Path) -> None:
 def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
-    target = _path(database)
+    target = database_path(database)
     if target.exists():
         _confirm(database, target, options, "replace")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -484,7 +279,7 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     """The install writes ``.<name>.synco-new`` beside the file and renames it over: the folder must take it."""
     if database.engine != ENGINE:
         return None
-    target = _path(database)
+    target = database_path(database)
     if os.path.lexists(target) and not target.is_file():
         raise DatabaseError(f"cannot install into {target}: it is not a file")
     folder = target.parent
@@ -499,7 +294,7 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
 def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
     if database.engine != ENGINE:
         return None
-    target = _path(database)
+    target = database_path(database)
     _, previous, _, _ = _side_files(target)
     if not target.parent.is_dir():
         return True
@@ -517,7 +312,7 @@ def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> 
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
-    target = _path(database)
+    target = database_path(database)
     _, previous, _, side = _side_files(target)
     with _folder_lock(target) if target.parent.is_dir() else contextlib.nullcontext():
         recovered = _recover(target)
@@ -563,47 +358,4 @@ def _count_tables(target: Path) -> int:
     if not target.is_file():
         return 0
     with contextlib.closing(sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-        return len(_tables(conn))
-
-
-@hookimpl(trylast=True)
-def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
-    if database.engine != ENGINE:
-        return None
-    with contextlib.closing(_read_only(database)) as conn:
-        estimates: dict[str, int] = {}
-        with contextlib.suppress(sqlite3.Error):
-            # sqlite_stat1 exists once ANALYZE ran; its first number is the table's row count.
-            for table, stat in conn.execute("SELECT tbl, stat FROM sqlite_stat1"):
-                estimates[table] = int(str(stat).split()[0])
-        sizes: dict[str, int] = {}
-        with contextlib.suppress(sqlite3.Error):
-            for table, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
-                sizes[table] = int(size)
-        infos = [TableInfo(name=name, columns=columns, rows_estimate=estimates.get(name, 0),
-                           size_bytes=sizes.get(name, 0), kind="table")
-                 for name, columns in _tables(conn).items()]
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"):
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})")]
-            infos.append(TableInfo(name=name, columns=columns, kind="view"))
-    return DatabaseInventory(engine=ENGINE, server_version=sqlite3.sqlite_version, tables=infos)
-
-
-@hookimpl(trylast=True)
-def connect_database(database: DatabaseConfig) -> DatabaseReader | None:
-    if database.engine != ENGINE:
-        return None
-    from synco_core.engines.reader import DbApiReader
-
-    return DbApiReader(_read_only(database), placeholder="?", where=str(_path(database)))
-
-
-def _read_only(database: DatabaseConfig) -> sqlite3.Connection:
-    """A connection that cannot write to the database file (``mode=ro``), which must exist."""
-    path = _path(database)
-    if not path.is_file():
-        raise ConfigError(f"SQLite database not found: {path}")
-    try:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot open the SQLite database {path}: {exc}") from exc
+        return len(user_tables(conn))

@@ -1,0 +1,171 @@
+"""The threads of a parallel MySQL load: the dump read and split beside the execution, and INSERT workers.
+
+:class:`~synco_core.engines.mysql.load.Loader` decides what runs where; a :func:`barrier` waits for every
+worker to finish what it was given (and raises the first failure), before a statement that depends on
+the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+
+from synco_core.engines.mysql.connect import describe
+from synco_core.engines.mysql.splitter import StatementSplitter
+from synco_core.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+
+_DEADLOCK = 1213
+_DEADLOCK_RETRIES = 5
+
+
+def statement_error(number: int, sql: bytes, exc: BaseException) -> DatabaseError:
+    return DatabaseError(f"statement {number} of the dump failed: {describe(exc)}; statement: {preview(sql)}")
+
+
+class StatementReader:
+    """Reads and splits the dump in a thread of its own (decryption and decompression happen there
+    too, inside the stream's ``read``), so that they overlap with the server executing statements."""
+
+    QUEUE = 8
+
+    def __init__(self, splitter: StatementSplitter) -> None:
+        self.splitter = splitter
+        self.queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=self.QUEUE)
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="synco-load-reader", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for statement in self.splitter:
+                if not self._put((self.splitter.statements, statement)):
+                    return
+        except BaseException as exc:  # Raised in the executing thread.
+            self.error = exc
+        self._put(None)
+
+    def _put(self, item: tuple[int, bytes] | None) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+class InsertWorker(threading.Thread):
+    """Executes the INSERTs handed to it on its own connection, each committed on its own.
+
+    ``commit`` items come from barriers (they wait for everything before them; with autocommit there is
+    nothing left to commit), ``set`` items repeat the dump's session settings (character set, sql_mode).
+    """
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(name="synco-load-worker", daemon=True)
+        self.conn = conn
+        self.inbox: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue(maxsize=2)
+        self.error: tuple[int, bytes, BaseException] | None = None
+        self.finished = False
+        # See the module docs: statement by statement costs the server half the CPU of one bulk transaction.
+        conn.query("SET autocommit=1")
+
+    def submit(self, kind: str, sql: bytes, number: int) -> None:
+        self.inbox.put((kind, sql, number))
+
+    def run(self) -> None:
+        while True:
+            item = self.inbox.get()
+            try:
+                if item is None:
+                    return
+                kind, sql, number = item
+                if self.error is not None:
+                    continue
+                try:
+                    if kind == "insert":
+                        self._insert(sql)
+                    elif kind == "commit":
+                        self._commit()
+                    else:
+                        self.conn.query(sql)
+                except BaseException as exc:  # Raised in the executing thread.
+                    self.error = (number, sql, exc)
+            finally:
+                self.inbox.task_done()
+
+    def _insert(self, sql: bytes) -> None:
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                self.conn.query(sql)
+                return
+            except pymysql.err.OperationalError as exc:
+                # Two workers on one table may still deadlock on an index page; the statement committed on
+                # its own was rolled back whole, so running it again is exact.
+                if exc.args[0] != _DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
+                    raise
+                log.debug("deadlock between load workers; running the statement again")
+
+    def _commit(self) -> None:
+        self.conn.commit()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.inbox.put(None)
+        self.join()
+        try:
+            self.conn.close()
+        except Exception:
+            log.debug("closing a load worker's connection failed", exc_info=True)
+
+
+def barrier(workers: list[InsertWorker]) -> None:
+    """Wait until every worker has executed and committed everything handed to it."""
+    for worker in workers:
+        worker.submit("commit", b"", 0)
+    for worker in workers:
+        worker.inbox.join()
+    raise_worker_error(workers)
+
+
+def raise_worker_error(workers: list[InsertWorker]) -> None:
+    for worker in workers:
+        if worker.error is not None:
+            number, sql, exc = worker.error
+            if isinstance(exc, pymysql.err.MySQLError):
+                raise statement_error(number, sql, exc) from exc
+            raise exc
+
+
+def preview(statement: bytes) -> str:
+    """The start of a statement for an error message, never the values of an INSERT."""
+    head = statement[:120]
+    cut = head.upper().find(b" VALUES")
+    if cut >= 0:
+        head = head[:cut] + b" VALUES ..."
+    text = " ".join(head.decode("utf-8", "replace").split())
+    return text if len(statement) <= 120 or cut >= 0 else text + " ..."

@@ -1,0 +1,185 @@
+"""Dumping SQLite: a snapshot copy, the rules applied to it, shipped as the file or as SQL.
+
+SQLite's online backup API copies the database into a temporary file. The copy is one consistent
+snapshot even while the application keeps writing (the backup runs in a single step under a read
+transaction). The dump is shipped either as that database file (format ``sqlite``, the default) or as an
+SQL script (format ``sql``, ``synco db dump --sql``) written from the copy.
+
+Filters and sanitising: unlike the server engines, SQLite has no server-side ``SELECT`` stream to put the
+rules into when the artifact is the database file itself. The rules are therefore applied with
+``UPDATE`` / ``DELETE`` statements to the temporary copy, never to the original, and the copy is then
+vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
+pages of the file that is shipped. A condition or expression goes into those statements exactly as
+written, in parentheses and followed by a line break (so a trailing ``--`` comment ends there), and the
+statements run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL meaning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from synco_core import hookimpl
+from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
+from synco_core.errors import ConfigError, DatabaseError
+from synco_core.values import (
+    DatabaseConfig,
+    DumpOptions,
+    DumpResult,
+    SanitizeRule,
+)
+
+
+def _hash(value: object) -> str | None:
+    if value is None:
+        return None
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
+
+
+def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
+    """What tells the rows of ``table`` apart: its rowid, or a ``WITHOUT ROWID`` table's primary key columns."""
+    try:
+        conn.execute(f"SELECT rowid FROM {quote(table)} LIMIT 0")
+        return ["rowid"]
+    except sqlite3.OperationalError:
+        columns = sorted((int(row[5]), str(row[1])) for row in conn.execute(f"PRAGMA table_info({quote(table)})")
+                         if int(row[5]) > 0)
+        return [quote(name) for _, name in columns]
+
+
+def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
+    if rule.transform is None:
+        if not rule.expression.strip():
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
+        return rule.expression
+    transform, _, argument = rule.transform.partition(":")
+    column = quote(rule.column)
+    if transform == "null":
+        return "NULL"
+    if transform == "fixed":
+        # NULL stays NULL, as in the MySQL and PostgreSQL engines: it holds nothing to hide.
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {literal(argument)} END"
+    if transform == "hash":
+        return f"synco_hash({column})"
+    if transform == "truncate":
+        try:
+            return f"substr({column}, 1, {int(argument)})"
+        except ValueError as exc:
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
+                              f"got {argument!r}") from exc
+    if transform == "email":
+        # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
+        unique = " || '-' || ".join(key)
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"
+    raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
+
+
+def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
+    """Apply filters and sanitising to the temporary copy; every table and column named must exist."""
+    tables = user_tables(conn)
+
+    def check(table: str, what: str, column: str | None = None) -> None:
+        if table not in tables:
+            raise ConfigError(f"unknown table {table!r} in {what}")
+        if column is not None and column not in tables[table]:
+            raise ConfigError(f"unknown column {column!r} of table {table!r} in {what}")
+
+    applied: list[str] = []
+    statements: list[str] = []
+    for table in options.exclude_tables:
+        check(table, "the excluded tables")
+        statements.append(f"DELETE FROM {quote(table)}")
+        applied.append(f"{table}: rows left out (structure only)")
+    for table, condition in options.where.items():
+        check(table, "--where")
+        statements.append(f"DELETE FROM {quote(table)} WHERE NOT coalesce(({condition}\n), 0)")
+        applied.append(f"{table}: only rows where {condition}")
+    for table, (column, count) in options.keep_newest.items():
+        check(table, "keep_newest", column)
+        key = ", ".join(_row_key(conn, table))
+        statements.append(f"DELETE FROM {quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {quote(table)} "
+                          f"ORDER BY {quote(column)} DESC LIMIT {int(count)})")
+        applied.append(f"{table}: only the newest {int(count)} rows by {column}")
+    for rule in options.sanitize:
+        check(rule.table, "the sanitize rules", rule.column)
+        expression = _rule_expression(rule, _row_key(conn, rule.table))
+        statements.append(f"UPDATE {quote(rule.table)} SET {quote(rule.column)} = ({expression}\n)")
+        applied.append(rule.describe())
+    if not statements:
+        return applied
+    conn.create_function("synco_hash", 1, _hash, deterministic=True)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        conn.execute("BEGIN")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
+    # Rebuild the file so no page still holds a removed row or an original value.
+    conn.execute("VACUUM")
+    return applied
+
+
+@contextlib.contextmanager
+def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
+    """A consistent private copy of ``source`` made with the online backup API, removed afterwards."""
+    if not source.is_file():
+        raise ConfigError(f"SQLite database not found: {source}")
+    handle, name = tempfile.mkstemp(prefix="synco-sqlite-", suffix=".db")
+    os.close(handle)
+    temp = Path(name)
+    copy: sqlite3.Connection | None = None
+    try:
+        try:
+            src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
+        try:
+            copy = sqlite3.connect(temp, isolation_level=None)
+            # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
+            src.backup(copy, pages=-1)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
+        finally:
+            src.close()
+        # The copy is shipped as one file: no write-ahead log beside it.
+        copy.execute("PRAGMA journal_mode = DELETE")
+        yield copy, temp
+    finally:
+        if copy is not None:
+            copy.close()
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
+@hookimpl(trylast=True)
+def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
+    if database.engine != ENGINE:
+        return None
+    source = database_path(database)
+    with _snapshot(source) as (copy, temp):
+        applied = _apply_rules(copy, options)
+        manifest = {table: fingerprint(copy, table) for table in user_tables(copy)}
+        version = sqlite3.sqlite_version
+        if options.format == "sql":
+            for line in copy.iterdump():
+                out.write(line.encode("utf-8", "surrogatepass") + b"\n")
+            fmt = "sql"
+        else:
+            copy.close()
+            with temp.open("rb") as fh:
+                shutil.copyfileobj(fh, out, CHUNK)
+            fmt = "sqlite"
+    return DumpResult(engine=ENGINE, wire_type="SqliteDump", format=fmt, server_version=version,
+                      tables=manifest, applied_rules=applied)
