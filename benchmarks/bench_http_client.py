@@ -35,8 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from synco_core.receive.transport import HttpTransport
 from synco_core.testing.services import nginx_binary
-from synco_core.transfer.transport import HttpTransport
 
 JOBS = 8
 BATCH = 64

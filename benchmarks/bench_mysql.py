@@ -49,7 +49,7 @@ from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
-from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
+from synco_core.serve.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
 from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
@@ -188,7 +188,7 @@ def worker(argv: list[str]) -> int:
     source = argv[3] if len(argv) > 3 else SOURCE
     if action == "dump":
         with sealed(path, key) as out:
-            # The same chain as synco's artifact writer (synco_core/session/folder.py), with its settings:
+            # The same chain as synco's artifact writer (synco_core/serve/folder.py), with its settings:
             # zstd level 3 in zstd's own worker threads (ZSTD_THREADS, 1 MiB jobs) into age. The dumper also writes
             # from a thread of its own, so compression and encryption overlap with the server formatting
             # rows, as the separate processes of the reference do.

@@ -34,7 +34,7 @@ from common import BLOB_SIZE, DATA_DIR, DATASET_SIZES, Case, have, measure_inter
 from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database, install_database
-from synco_core.session.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
+from synco_core.serve.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
 from synco_core.values import DumpOptions, InstallOptions
 
 HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
@@ -106,7 +106,7 @@ def worker(argv: list[str]) -> int:
     if action == "dump":
         recipient = age.X25519Recipient.from_string(key)
         with open(path, "wb") as raw, age.encrypt_writer(raw, [recipient]) as encrypted:
-            # synco's own artifact settings (synco_core/session/folder.py): zstd's worker threads compress
+            # synco's own artifact settings (synco_core/serve/folder.py): zstd's worker threads compress
             # while this thread reads COPY data, as the separate zstd process of the reference pipeline does.
             parameters = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,
                                                                         job_size=ZSTD_JOB_SIZE)

@@ -45,7 +45,7 @@ def generate(path: Path, size_mb: int) -> None:
 def worker(argv: list[str]) -> int:
     """``LEVEL THREADS JOB_SIZE SOURCE``: write SOURCE through one compressed, encrypted artifact."""
     from synco_core import age
-    from synco_core.session import folder as folder_module
+    from synco_core.serve import folder as folder_module
 
     level, threads, job_size, source = int(argv[0]), int(argv[1]), int(argv[2]), Path(argv[3])
     folder_module.ZSTD_THREADS = threads

@@ -106,7 +106,7 @@ def serve_helper(argv: list[str]) -> None:
     manager.register(BenchPlugin(), "bench")
     set_plugin_manager(manager)
     if os.environ.get(NO_HASH_ENV):
-        from synco_core.session import runner
+        from synco_core.serve import runner
 
         build = runner.build_session
 

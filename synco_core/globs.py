@@ -105,7 +105,7 @@ def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, P
     """
     # Imported here: the walk's module uses this one's matcher.
     from synco_core.index.order import sorted_walk
-    from synco_core.session.ttl import is_synco_folder
+    from synco_core.serve.ttl import is_synco_folder
 
     for relative, entry in sorted_walk(root, ExcludeMatcher(exclude), skip_folder=is_synco_folder):
         path = Path(entry.path)

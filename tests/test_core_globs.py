@@ -8,7 +8,7 @@ import pytest
 
 from synco_core.errors import ConfigError
 from synco_core.globs import ExcludeMatcher, escape, walk_files
-from synco_core.session.build import _walk
+from synco_core.serve.build import _walk
 
 
 @pytest.mark.parametrize(

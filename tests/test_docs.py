@@ -214,7 +214,7 @@ def test_synco_yml_example_is_valid(tmp_path: Path) -> None:
     """The `.synco.yml` example of the configuration reference is read by the real readers without error."""
     config_module = require_module("synco_generic.config", "synco-generic is installed with nox -s tests")
     from synco_core.pull.remote import load_remotes, remote_from_config
-    from synco_core.transfer.locate import configured_hosts
+    from synco_core.receive.locate import configured_hosts
 
     text = CONFIGURATION.read_text(encoding="utf-8")
     match = re.search(r"^## `\.synco\.yml`.*?^```yaml\n(?P<yaml>.*?)^```", text, re.M | re.S)
@@ -249,3 +249,24 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci_lines = [" ".join(line.replace(" -q ", " ").split()) for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if not line.lstrip().startswith("#")]
     assert " ".join(command.split()) in ci_lines, f".ci/run does not run the README's test command: {command}"
+
+
+def _architecture_tree() -> str:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    start = text.index("```text\npyproject.toml")
+    return text[start:text.index("```", start + 3)]
+
+
+def test_the_architecture_tree_names_every_module_and_package_of_the_core() -> None:
+    """docs/architecture.md's tree is the map a newcomer reads first: it must name what is there, and only that."""
+    tree = _architecture_tree()
+    core = ROOT / "synco_core"
+    present = {p.name + "/" for p in core.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    present |= {p.name for p in core.glob("*.py") if p.name not in {"__main__.py"}}
+    named = set(re.findall(r"^  ([a-z_]+/)", tree, re.M))
+    named |= set(re.findall(r"\b([a-z_]+\.py)\b", tree.split("plugins/\n")[0]))
+    missing = sorted(p for p in present if p not in named)
+    assert not missing, f"docs/architecture.md's tree does not name {missing}"
+    gone = sorted(n for n in named if n.endswith("/") and n not in present
+                  or n.endswith(".py") and "/" not in n and n not in present and not any(core.rglob(n)))
+    assert not gone, f"docs/architecture.md's tree names {gone}, which synco_core does not have"

@@ -21,8 +21,8 @@ import pytest
 
 from synco_core.errors import TransferError
 from synco_core.pull.dumpstream import QUEUE_CHUNKS, DumpStream
-from synco_core.session.folder import SessionFolder
-from synco_core.session.keys import SessionKey
+from synco_core.serve.folder import SessionFolder
+from synco_core.serve.keys import SessionKey
 from synco_core.wire import DumpInfo, WireFileSet
 
 SESSION = "synco-streamtest"

@@ -19,7 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from synco_core.cli.main import cli
-from synco_core.install import install_received
+from synco_core.install.run import install_received
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive.session import ReceiveSummary
 from synco_core.testing.services import (
     POSTGRES_HOST,
     POSTGRES_PORT,
@@ -27,8 +29,6 @@ from synco_core.testing.services import (
     mysql_admin_connection,
     postgres_admin_connection,
 )
-from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
-from synco_core.transfer.receive import ReceiveSummary
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 LARAVEL = PLUGINS / "synco-laravel/tests/fixtures"

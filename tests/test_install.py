@@ -16,7 +16,8 @@ from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, hook
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
-from synco_core.install import check_target, install_received, load_received, plan_install
+from synco_core.install.plan import check_target, load_received, plan_install
+from synco_core.install.run import install_received
 from synco_core.sizes import human_size
 from synco_core.testing.services import mysql_admin_connection, unavailable
 
@@ -356,7 +357,7 @@ def test_rollback_after_a_failed_install_never_puts_in_the_failed_content(
 
 def test_swapping_a_folder_carries_kept_folders_back(tmp_path: Path) -> None:
     from synco_core.engines.default_files import install_tree
-    from synco_core.install_state import ReplacedFolder, restore_folder, swap_folder
+    from synco_core.install.state import ReplacedFolder, restore_folder, swap_folder
 
     destination = tmp_path / "storage" / "app"
     (destination / "public").mkdir(parents=True)

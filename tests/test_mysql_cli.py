@@ -27,7 +27,7 @@ from test_mysql_support import (
 from synco_core.cli.main import cli
 from synco_core.detection import detect
 from synco_core.errors import ConfigError
-from synco_core.install import check_target
+from synco_core.install.plan import check_target
 from synco_core.plugins import build_plugin_manager
 from synco_core.testing.services import MYSQL_HOST, mysql_url_for, unavailable
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions

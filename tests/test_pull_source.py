@@ -14,7 +14,7 @@ from test_transfer_support import fixture_app_fixture  # noqa: F401
 
 from synco_core.errors import ConfigError
 from synco_core.pull.source import PullSource
-from synco_core.session.ttl import MARKER_FILE, TtlMarker
+from synco_core.serve.ttl import MARKER_FILE, TtlMarker
 from synco_core.wire import META_FILE
 
 

@@ -69,7 +69,7 @@ def test_archive_loads_plugins_from_its_own_metadata(archive: Path) -> None:
 
 def test_missing_compiled_package_is_named_in_one_line(archive: Path) -> None:
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from synco_core.pull.fallback import install_standins; "
-            "print(install_standins()); import synco_core.session.folder; import zstandard; "
+            "print(install_standins()); import synco_core.serve.folder; import zstandard; "
             "zstandard.ZstdCompressor(level=3)")
     result = subprocess.run([sys.executable, "-S", "-c", code, str(archive)], capture_output=True, text=True,
                             timeout=60)

@@ -17,12 +17,12 @@ from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish,
 from synco_core import age
 from synco_core.cli.main import cli
 from synco_core.errors import CryptoError, TransferError
-from synco_core.session import SessionFolder, SessionKey
-from synco_core.session.server import start_server
-from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
-from synco_core.transfer.locate import find_session
-from synco_core.transfer.receive import identities_for
-from synco_core.transfer.transport import Response, Transport
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive.locate import find_session
+from synco_core.receive.session import identities_for
+from synco_core.receive.transport import Response, Transport
+from synco_core.serve import SessionFolder, SessionKey
+from synco_core.serve.server import start_server
 from synco_core.wire import META_FILE, Meta, PrivateFilesInfo, PublicFilesInfo, WireFileSet
 
 SESSION = "synco-badinput0123456789"

@@ -27,10 +27,10 @@ from click.testing import CliRunner
 from test_receive_support import LOCAL_MARKER, PtyProcess, synco_argv
 from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish, static_server  # noqa: F401
 
+from synco_core.cli import chooser
 from synco_core.cli.main import cli
-from synco_core.session import SessionKey
+from synco_core.serve import SessionKey
 from synco_core.sizes import human_size
-from synco_core.transfer import chooser
 
 SESSION = "synco-choosertest0123456789"
 

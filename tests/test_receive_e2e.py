@@ -14,10 +14,10 @@ from test_transfer_support import FixturePlugin, fixture_app_fixture, publish, s
 
 from synco_core.cli.main import cli
 from synco_core.detection import detect
-from synco_core.session import SessionKey
-from synco_core.session.runner import PublishedSession, ServeOptions, serve
-from synco_core.session.server import start_server
-from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.serve import SessionKey
+from synco_core.serve.runner import PublishedSession, ServeOptions, serve
+from synco_core.serve.server import start_server
 from synco_core.wire import META_FILE
 
 SESSION = "synco-e2etest0123456789"

@@ -21,7 +21,7 @@ from test_receive_support import LOCAL_MARKER, MYSQL_MARKER, LocalProject, Mysql
 from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
 
 from synco_core.cli.main import cli
-from synco_core.session import SessionKey
+from synco_core.serve import SessionKey
 from synco_core.testing.services import mysql_admin_connection, mysql_url_for
 
 SESSION = "synco-installtest0123456789"
@@ -257,7 +257,7 @@ def test_a_streamed_install_whose_stream_breaks_installs_the_downloaded_dump(
     from test_dumpstream import Artifact, _flip
     from test_mysql_support import dump_bytes
 
-    from synco_core.install import ReceiveInstall
+    from synco_core.install.streamed import ReceiveInstall
     from synco_core.pull.dumpstream import DumpStream
 
     source_db, local_db = mysql_database_factory(), mysql_database_factory()

@@ -13,9 +13,9 @@ from test_transfer_support import fixture_app_fixture, publish, static_server  #
 
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
-from synco_core.session import SessionFolder, SessionKey
-from synco_core.transfer import DirectoryTransport, ReceiveOptions, receive_session
-from synco_core.transfer.locate import candidate_urls, configured_hosts, remember_host
+from synco_core.receive import DirectoryTransport, ReceiveOptions, receive_session
+from synco_core.receive.locate import candidate_urls, configured_hosts, remember_host
+from synco_core.serve import SessionFolder, SessionKey
 from synco_core.wire import Meta
 
 

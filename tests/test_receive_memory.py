@@ -24,8 +24,8 @@ from test_serve_memory import FILES, PART, SLACK_MB, make_tree
 RECEIVE = """
 import sys
 from pathlib import Path
-from synco_core.transfer.receive import ReceiveOptions, receive_session
-from synco_core.transfer.transport import DirectoryTransport
+from synco_core.receive.session import ReceiveOptions, receive_session
+from synco_core.receive.transport import DirectoryTransport
 
 web, session, key, target, only = sys.argv[1:]
 summary = receive_session(DirectoryTransport(Path(web)), session, key,

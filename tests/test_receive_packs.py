@@ -70,7 +70,7 @@ def test_a_packed_file_whose_bytes_do_not_match_its_hash_comes_from_its_url(
         fixture_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pack decrypts (its chunks are authentic) but hands out other bytes than the index's hash: as a
     pack built from a file that changed between hashing and packing would."""
-    import synco_core.transfer.packfetch as packfetch
+    import synco_core.receive.packfetch as packfetch
 
     key = publish(fixture_app, SESSION, only=("uploads",))
     real = packfetch.ChunkDecryptor.decrypt

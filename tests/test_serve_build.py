@@ -11,7 +11,7 @@ from synco_core import age
 from synco_core.detection import detect
 from synco_core.errors import ConfigError
 from synco_core.globs import ExcludeMatcher
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.wire import META_FILE, Meta
 
 

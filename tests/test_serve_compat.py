@@ -65,7 +65,7 @@ def mysql_app(tmp_path: Path, mysql_database_factory: Callable[[], str],
     (app / "web/uploads/a.txt").write_text("a\n")
     (app / "private/p.txt").write_text("p\n")
     # A low work factor keeps the scrypt sessions fast; the default (18) is what Go synco uses.
-    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
     monkeypatch.chdir(app)
     return app
 
@@ -112,7 +112,7 @@ def test_compat_refuses_other_engines(app_factory: Callable[[DumpOptions], Path]
     assert result.exit_code == 1
     assert "Go synco v2 can only load MySQL dumps, not sqlite" in result.stderr
     assert not (app / "web/synco-compat2123456789abcd").exists()
-    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
     files_only = CliRunner().invoke(cli, ["serve", "--keep", "--compat", "--only", "uploads",
                                           "--id", "compat3123456789abcd"])
     assert files_only.exit_code == 0, files_only.output
@@ -156,7 +156,7 @@ import sys
 sys.modules["zstandard"] = None
 from pathlib import Path
 from synco_core import age
-from synco_core.session.folder import SessionFolder
+from synco_core.serve.folder import SessionFolder
 identity = age.generate_identity()
 folder = SessionFolder(Path({str(tmp_path / "s")!r}), [identity.recipient()])
 folder.create()
@@ -179,7 +179,7 @@ def test_password_alone_is_an_scrypt_key_age_opens_and_keeps_zstd(fixture_app: P
     # --password changes the key type only; what Go synco v2 reads (no compression) takes --compat.
     require_tool("age", "age")
     monkeypatch.chdir(fixture_app)
-    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
     password = "scrypt & spaces 42"
     result = CliRunner().invoke(cli, ["serve", "--keep", "--id", "pwonly", "--only", "dbDump", "--password", password])
     assert result.exit_code == 0, result.output
@@ -211,7 +211,7 @@ def test_password_alone_is_an_scrypt_key_age_opens_and_keeps_zstd(fixture_app: P
 def test_password_without_compat_prints_one_note(fixture_app: Path, monkeypatch: pytest.MonkeyPatch,
                                                  args: list[str], noted: bool) -> None:
     monkeypatch.chdir(fixture_app)
-    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
     # --only uploads: --compat refuses the fixture's non-MySQL dump, and the note does not depend on the sets.
     result = CliRunner().invoke(cli, ["serve", "--keep", "--id", "note0123456789abcdef", "--only", "uploads", *args])
     assert result.exit_code == 0, result.output

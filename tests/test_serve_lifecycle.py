@@ -21,10 +21,10 @@ from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, 
 from synco_core import hookimpl
 from synco_core.cli.main import cli
 from synco_core.detection import detect
-from synco_core.session import ttl
-from synco_core.session.build import BuildOptions
-from synco_core.session.runner import PublishedSession, ServeOptions, new_session_id, serve
-from synco_core.session.ttl import MARKER_FILE, TtlMarker, cleanup_expired, create_session_folder, write_marker
+from synco_core.serve import ttl
+from synco_core.serve.build import BuildOptions
+from synco_core.serve.runner import PublishedSession, ServeOptions, new_session_id, serve
+from synco_core.serve.ttl import MARKER_FILE, TtlMarker, cleanup_expired, create_session_folder, write_marker
 from synco_core.values import Framework
 from synco_core.wire import META_FILE
 
@@ -278,7 +278,7 @@ def test_keep_then_cleanup(fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_password_only_in_the_printed_command(fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(fixture_app)
     # Every artifact of an scrypt session costs one derivation; a low work factor keeps the test fast.
-    monkeypatch.setattr("synco_core.session.keys.SCRYPT_WORK_FACTOR", 10)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
     password = "Pa55-word-for-go"
     result = CliRunner().invoke(
         cli, ["serve", "--keep", "--id", "pw", "--only", "dbDump", "--password", password, "--debug"]

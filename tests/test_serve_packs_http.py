@@ -22,8 +22,8 @@ from synco_core import age
 from synco_core.age.random_access import chunk_span, encrypted_span
 from synco_core.age.stream import CHUNK_SIZE
 from synco_core.detection import detect
-from synco_core.session.runner import PublishedSession, ServeOptions, serve
-from synco_core.session.server import AllowList, start_server
+from synco_core.serve.runner import PublishedSession, ServeOptions, serve
+from synco_core.serve.server import AllowList, start_server
 
 
 def make_many_small_files(uploads: Path, count: int = 600) -> None:

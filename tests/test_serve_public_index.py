@@ -32,8 +32,8 @@ from synco_core.index import hashcache, packs
 from synco_core.index.order import sorted_walk
 from synco_core.index.stream import read_index
 from synco_core.names import safe_relative_path
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
-from synco_core.session import public_set as public_set_module
+from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.serve import public_set as public_set_module
 from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import INDEX_FORMAT_LINES, META_FILE, Meta, PackInfo, PublicIndexEntry, pack_table_from_bytes
 
@@ -386,7 +386,7 @@ def test_a_set_above_the_web_root_never_lists_synco_folders(tmp_path: Path, monk
 
 
 def test_walk_skips_synco_folders_by_content_not_by_name_alone(tmp_path: Path) -> None:
-    from synco_core.session.ttl import is_synco_folder
+    from synco_core.serve.ttl import is_synco_folder
 
     (tmp_path / "synco-photos").mkdir()  # a user's folder that merely starts with "synco-"
     (tmp_path / "synco-photos" / "a.jpg").write_bytes(b"a")

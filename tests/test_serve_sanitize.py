@@ -21,8 +21,8 @@ from synco_core.cli.main import cli
 from synco_core.detection import detect
 from synco_core.dumpoptions import check_strict, resolve_session_dump, strict_violations
 from synco_core.errors import ConfigError
-from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
-from synco_core.session.runner import no_sanitize_warning
+from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.serve.runner import no_sanitize_warning
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 from synco_core.errors import TransferError, UnsafePathError
-from synco_core.session.server import start_server
-from synco_core.transfer.tarsafe import extract_stream
-from synco_core.transfer.transport import (
+from synco_core.receive.tarsafe import extract_stream
+from synco_core.receive.transport import (
     HttpTransport,
     NotFoundError,
     RangeNotSatisfiableError,
     _origin,
     _redirect_allowed,
 )
+from synco_core.serve.server import start_server
 
 
 @pytest.fixture

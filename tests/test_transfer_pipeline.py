@@ -23,9 +23,9 @@ from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish,
 
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
-from synco_core.session.server import start_server
-from synco_core.transfer.public import PART_SUFFIX, PIPELINE_DEPTH, batch_size, part_path, receive_public_files
-from synco_core.transfer.transport import HttpTransport
+from synco_core.receive.public import PART_SUFFIX, PIPELINE_DEPTH, batch_size, part_path, receive_public_files
+from synco_core.receive.transport import HttpTransport
+from synco_core.serve.server import start_server
 from synco_core.wire import PublicIndexEntry
 
 SESSION = "synco-pipeline0123456789"

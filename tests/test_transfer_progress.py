@@ -8,7 +8,7 @@ import threading
 
 from rich.console import Console
 
-from synco_core.transfer.progress import Reporter
+from synco_core.progress import Reporter
 
 
 def test_disabled_reporter_prints_nothing(capsys: object) -> None:

@@ -24,8 +24,8 @@ from test_receive_chooser import https_server
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
+from synco_core.receive.transport import HttpTransport, bypassed
 from synco_core.testing.services import unavailable
-from synco_core.transfer.transport import HttpTransport, bypassed
 
 SESSION = "synco-proxytest0123456789"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",

@@ -85,8 +85,8 @@ def publish(app: Path, session: str, password: str | None = None, work_factor: i
     A password key gets a low scrypt work factor, which keeps the tests fast (receive accepts up to 2^22).
     """
     from synco_core.detection import detect
-    from synco_core.session import BuildOptions, SessionFolder, SessionKey, build_session
-    from synco_core.session.build import BuildContext
+    from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
+    from synco_core.serve.build import BuildContext
 
     framework = detect(app)
     key = SessionKey.generate(password, work_factor=work_factor)

@@ -23,7 +23,8 @@ from synco_core import ConfigError, FileSet, Framework, ValueRewriter, hookimpl,
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.rewrite import copytext
 from synco_core.engines.rewrite import mysql as mysql_rewrite
-from synco_core.install import install_received, load_received
+from synco_core.install.plan import load_received
+from synco_core.install.run import install_received
 from synco_core.plugins import SyncoPluginManager
 from synco_core.rewriting import collect_source_settings, combine, install_rewriter
 from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
@@ -307,7 +308,7 @@ def test_streamed_dump_carries_source_settings_to_the_install(tmp_path: Path, mo
     """``pull --install --yes`` starts loading when the stream opens: the settings come with the announcement."""
     from test_dumpstream import Artifact
 
-    import synco_core.install as install_module
+    import synco_core.install.streamed as install_module
     from synco_core.pull.dumpstream import DumpStream
 
     artifact = Artifact(tmp_path / "session", b"-- a dump\n")

@@ -146,7 +146,7 @@ def _local_hosts(database: DatabaseConfig, force_remote_target: bool) -> tuple[s
     """
     if force_remote_target or database.is_local():
         return ()
-    from synco_core.install import local_hosts_of
+    from synco_core.install.plan import local_hosts_of
     from synco_core.plugins import get_plugin_manager
 
     project = Framework(name="", plugin="", project_dir=Path.cwd())
@@ -201,7 +201,8 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
         local_hosts = _local_hosts(database, force_remote_target)
     else:
         from synco_core.detection import detect
-        from synco_core.install import local_hosts_of, rollback_install
+        from synco_core.install.plan import local_hosts_of
+        from synco_core.install.run import rollback_install
 
         framework = detect(Path.cwd(), side="destination")
         done = rollback_install(framework, yes=yes, confirm=asker(), force_remote_target=force_remote_target)

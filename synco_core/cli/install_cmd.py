@@ -9,7 +9,8 @@ import click
 
 from synco_core.cli.options import asker, debug_option, site_url_option, split_names, yes_option
 from synco_core.detection import detect
-from synco_core.install import install_received, load_received, plan_install
+from synco_core.install.plan import load_received, plan_install
+from synco_core.install.run import install_received
 
 
 @click.command("install")

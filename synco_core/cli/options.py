@@ -74,7 +74,7 @@ def asker() -> Callable[[str], bool] | None:
 
 
 class TerminalInteraction:
-    """:class:`synco_core.install_receive.Interaction` on stderr and the terminal (no questions without one)."""
+    """:class:`synco_core.install.receive.Interaction` on stderr and the terminal (no questions without one)."""
 
     @property
     def interactive(self) -> bool:

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from synco_core.cli.options import TerminalInteraction, debug_option, site_url_option, split_names, yes_option
-from synco_core.install_receive import Installing, InstallRequest, pull_and_install
+from synco_core.install.receive import Installing, InstallRequest, pull_and_install
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
-from synco_core.transfer.receive import ReceiveSummary
+from synco_core.receive.session import ReceiveSummary
 
 HELP = """Pull the database and files of REMOTE into --target (and install them with --install).
 
@@ -66,7 +66,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
             zstd_level: int, site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
-    from synco_core.transfer.progress import Reporter
+    from synco_core.progress import Reporter
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")

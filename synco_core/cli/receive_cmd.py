@@ -2,7 +2,7 @@
 
 With ``--plan`` it only reads the meta and the indexes and says what a receive would download, skip and
 delete; with ``--install`` it installs what arrived into the local project (as ``synco install`` does).
-Finding the session, the install's checks and its lifecycle are :mod:`synco_core.install_receive`'s; this
+Finding the session, the install's checks and its lifecycle are :mod:`synco_core.install.receive`'s; this
 module reads the options, asks the terminal and prints.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from synco_core.cli.chooser import checkbox
 from synco_core.cli.options import (
     TerminalInteraction,
     debug_option,
@@ -22,17 +23,16 @@ from synco_core.cli.options import (
     yes_option,
 )
 from synco_core.errors import ConfigError
-from synco_core.install_receive import (
+from synco_core.install.receive import (
     InstallRequest,
     SessionAddress,
     missing_files_line,
     plan_receive,
     receive_and_install,
 )
+from synco_core.progress import Reporter
+from synco_core.receive.session import ReceiveOptions, ReceivePlan, ReceiveSummary, download_bytes, sanitized_flag
 from synco_core.sizes import human_size
-from synco_core.transfer.chooser import checkbox
-from synco_core.transfer.progress import Reporter
-from synco_core.transfer.receive import ReceiveOptions, ReceivePlan, ReceiveSummary, download_bytes, sanitized_flag
 from synco_core.wire import Meta, WireFileSet
 
 

@@ -10,13 +10,13 @@ import click
 
 from synco_core.cli.options import debug_option, skip_unsupported_option, split_names
 from synco_core.detection import detect
+from synco_core.progress import Reporter
 from synco_core.redaction import register_secret
-from synco_core.session.build import BuildOptions
-from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
-from synco_core.session.plan import build_plan, plan_lines
-from synco_core.session.runner import ServeOptions, serve
-from synco_core.session.ttl import cleanup_all
-from synco_core.transfer.progress import Reporter
+from synco_core.serve.build import BuildOptions
+from synco_core.serve.folder import ZSTD_LEVEL, ZSTD_LEVELS
+from synco_core.serve.plan import build_plan, plan_lines
+from synco_core.serve.runner import ServeOptions, serve
+from synco_core.serve.ttl import cleanup_all
 
 #: A passphrase shorter than this gets a warning: whoever downloads the session's files can try passphrases
 #: offline, at the cost of one scrypt derivation each (about a second at work factor 18).

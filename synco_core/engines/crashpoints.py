@@ -9,7 +9,7 @@ a kill leaves behind is undone. ``step#3`` names the third time a step is reache
 as dropping one definition after another); several steps can be given, separated by commas.
 
 The project-level install names its own steps the same way (``install:journal:database-started``,
-``files:install:kept`` ..., see :mod:`synco_core.install_journal` and docs/engines.md), and its crash tests
+``files:install:kept`` ..., see :mod:`synco_core.install.journal` and docs/engines.md), and its crash tests
 kill ``synco install`` at each of them.
 
 Without the variable (everywhere but in those tests) a step costs one environment lookup.

@@ -3,7 +3,7 @@
 Registered ``trylast`` like any built-in, so a framework plugin with its own layout (Flow's resource
 storage) answers first. The previous folder is moved aside (``.<folder>.synco-previous``) and only removed
 by the next install: the install records it in the project (``.synco-install.json``, see
-:mod:`synco_core.install`), and ``synco db rollback`` run in the project swaps it back with the database.
+:mod:`synco_core.install.run`), and ``synco db rollback`` run in the project swaps it back with the database.
 
 Files are hard-linked from the received folder where it is on the same file system (copied otherwise):
 tens of thousands of uploads then install in a fraction of a second and take no second copy of disk

@@ -12,7 +12,7 @@ each has a fallback or a clear error:
 - ``psycopg`` (PostgreSQL): there is no pure substitute, so a PostgreSQL project gets one line naming
   what to install.
 
-Modules such as :mod:`synco_core.session.folder` import ``zstandard`` and :mod:`synco_core.age` imports
+Modules such as :mod:`synco_core.serve.folder` import ``zstandard`` and :mod:`synco_core.age` imports
 ``cryptography`` at the top. :func:`install_standins` lets those imports succeed with stand-in modules
 whose every use raises a one-line :class:`~synco_core.errors.ConfigError` naming the missing package, so
 the parts that do not need them (the dump, the tar writer, the plain session folder below) still run.
@@ -35,7 +35,7 @@ from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output
 
 if TYPE_CHECKING:
-    from synco_core.session.folder import SessionFolder
+    from synco_core.serve.folder import SessionFolder
 
 #: Compiled packages the zipapp cannot carry, and what synco uses them for.
 COMPILED: dict[str, str] = {
@@ -118,11 +118,11 @@ def install_standins() -> list[str]:
 
 
 def plain_session_folder_class() -> Callable[[Path], SessionFolder]:
-    """A :class:`~synco_core.session.folder.SessionFolder` that writes artifacts without age or zstd.
+    """A :class:`~synco_core.serve.folder.SessionFolder` that writes artifacts without age or zstd.
 
     Built on first use because the base class's module needs the stand-ins installed first on a bare host.
     """
-    from synco_core.session.folder import TEMP_SUFFIX, ArtifactStats, PlaintextWriter, SessionFolder
+    from synco_core.serve.folder import TEMP_SUFFIX, ArtifactStats, PlaintextWriter, SessionFolder
 
     class PlainSessionFolder(SessionFolder):
         """Artifacts written as plaintext (the channel is the trust boundary), atomically as the base does."""

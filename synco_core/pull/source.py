@@ -1,12 +1,12 @@
 """The source host's half of ``synco pull``: answer a channel client until bye, then remove what was made.
 
 On request it detects the application in the current directory and builds a session with the same code as
-``serve`` (:func:`synco_core.session.build.build_session`), then either
+``serve`` (:func:`synco_core.serve.build.build_session`), then either
 
 - channel mode (the default): builds into a private temporary folder and serves that folder, plus the
   application's public files, read-only over the channel; nothing is written to the web root;
 - http mode (``pull --via-http``): publishes the session with ``serve``'s own
-  :func:`~synco_core.session.runner.publish_session` and keeps it until the client says bye.
+  :func:`~synco_core.serve.runner.publish_session` and keeps it until the client says bye.
 
 Whatever ends the run (bye, the client going away, SIGTERM/SIGHUP, an error), the session is removed
 before :func:`run_channel_server` returns; after a bye the client gets an acknowledgement only once that
@@ -40,8 +40,8 @@ from synco_core.values import Framework
 if TYPE_CHECKING:
     # Imported where used: on a host without zstandard or cryptography these modules load only once the
     # stand-ins of synco_core.pull.fallback are in place.
-    from synco_core.session.build import BuildOptions
-    from synco_core.session.folder import ArtifactTee, SessionFolder
+    from synco_core.serve.build import BuildOptions
+    from synco_core.serve.folder import ArtifactTee, SessionFolder
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def _check_engine(framework: Framework) -> None:
 
 def _build_options(options: dict[str, Any], compress: bool) -> BuildOptions:
     """The build options a client's request asks for, checked (they come from the other host)."""
-    from synco_core.session.build import BuildOptions
-    from synco_core.session.folder import ZSTD_LEVEL, ZSTD_LEVELS
+    from synco_core.serve.build import BuildOptions
+    from synco_core.serve.folder import ZSTD_LEVEL, ZSTD_LEVELS
 
     only = options.get("only") or []
     if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
@@ -127,9 +127,9 @@ class PullSource:
             self.building = False
 
     def _build_private(self, framework: Framework, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        from synco_core.session.build import build_session, includes_database
-        from synco_core.session.folder import SessionFolder
-        from synco_core.session.runner import new_session_id
+        from synco_core.serve.build import build_session, includes_database
+        from synco_core.serve.folder import SessionFolder
+        from synco_core.serve.runner import new_session_id
         from synco_core.wire import session_folder_name
 
         can_encrypt = fallback.available("cryptography")
@@ -148,7 +148,7 @@ class PullSource:
         announce: dict[str, Any] = {}
         folder: SessionFolder
         if encrypt:
-            from synco_core.session.keys import SessionKey
+            from synco_core.serve.keys import SessionKey
 
             key = SessionKey.generate()
             secret = key.secret
@@ -215,7 +215,7 @@ class PullSource:
         the stream, the same way it reads a finished artifact. The thread is one of the server's
         background jobs, which ``wait_stream`` and ``bye`` wait for.
         """
-        from synco_core.session.build import dump_set
+        from synco_core.serve.build import dump_set
 
         server = self.server
 
@@ -235,7 +235,7 @@ class PullSource:
 
     def _publish(self, framework: Framework, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """``--via-http``: publish in the web root as ``serve`` does, with serve's own lifecycle, until bye."""
-        from synco_core.session.runner import ServeOptions, publish_session
+        from synco_core.serve.runner import ServeOptions, publish_session
 
         if not fallback.available("cryptography"):
             raise ConfigError("--via-http needs cryptography on the remote host; pull without --via-http instead")

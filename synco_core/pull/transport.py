@@ -14,7 +14,7 @@ from synco_core.pull.client import BatchFile, ChannelClient, Response
 
 @dataclass
 class ChannelResponse:
-    """One open read, in the shape of :class:`synco_core.transfer.transport.Response`."""
+    """One open read, in the shape of :class:`synco_core.receive.transport.Response`."""
 
     status: int
     offset: int
@@ -45,7 +45,7 @@ class _Collect:
 
 
 class ChannelTransport:
-    """A :class:`~synco_core.transfer.transport.Transport` reading a session through a channel.
+    """A :class:`~synco_core.receive.transport.Transport` reading a session through a channel.
 
     Paths under ``<session folder>/`` are the session's artifacts; any other relative path is a public
     file (a URL path under the web root); absolute ``http(s)://`` URLs (files on S3 or a CDN) are fetched
@@ -80,7 +80,7 @@ class ChannelTransport:
 
     @contextlib.contextmanager
     def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[ChannelResponse]:
-        from synco_core.transfer.transport import ForbiddenError, NotFoundError, RangeNotSatisfiableError
+        from synco_core.receive.transport import ForbiddenError, NotFoundError, RangeNotSatisfiableError
 
         if path.startswith(("http://", "https://")):
             with self._http_transport(path).open(path, offset, length) as response:
@@ -181,7 +181,7 @@ class ChannelTransport:
     def _http_transport(self, url: str) -> Any:
         from urllib.parse import urlsplit
 
-        from synco_core.transfer.transport import HttpTransport
+        from synco_core.receive.transport import HttpTransport
 
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}/"

@@ -75,7 +75,7 @@ def serve_dump_options(framework: Framework, *, all: bool = False, sanitize: boo
 
 def run_post_install(framework: Framework) -> None:
     """Run ``framework.post_install`` in the project as ``install --post-install`` does (stops at a failure)."""
-    from synco_core.install import run_post_install as run
+    from synco_core.install.run import run_post_install as run
 
     run(framework)
 

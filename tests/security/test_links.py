@@ -33,7 +33,7 @@ from test_install_location import MARKER, LocalSite
 from synco_core.beneath import open_root, resolve_beneath
 from synco_core.cli.main import cli
 from synco_core.errors import SyncoError, UnsafePathError
-from synco_core.transfer.tarsafe import extract_stream
+from synco_core.receive.tarsafe import extract_stream
 
 Members = list[tuple[tarfile.TarInfo, bytes]]
 

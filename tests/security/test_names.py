@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from synco_core.errors import UnsafePathError
 from synco_core.names import safe_name, safe_relative_path
-from synco_core.transfer.receive import local_name
+from synco_core.receive.session import local_name
 from synco_core.wire import WireFileSet, WireFormatError
 
 MARKER = b"-- content of a hostile session\n"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from synco_core.cli.main import cli
 from synco_core.origins import LINK_LOCAL, LOOPBACK, PRIVATE, PUBLIC, UNUSABLE, address_allowed, address_scope
-from synco_core.transfer import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
 
 BODY = b"public file body\n"
 
@@ -206,9 +206,9 @@ def test_serve_declares_the_origins_of_the_absolute_urls_it_indexes(tmp_path: Pa
     import zstandard
 
     from synco_core import age
-    from synco_core.session import BuildOptions, SessionFolder, SessionKey
-    from synco_core.session.build import write_public_index
-    from synco_core.transfer.receive import identities_for
+    from synco_core.receive.session import identities_for
+    from synco_core.serve import BuildOptions, SessionFolder, SessionKey
+    from synco_core.serve.build import write_public_index
     from synco_core.values import FileSet, PublicFile
 
     def entries() -> Iterator[PublicFile]:

@@ -22,7 +22,7 @@ from test_receive_support import PtyProcess, synco_argv
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
 from synco_core.cli.main import cli
-from synco_core.session import keys
+from synco_core.serve import keys
 
 SECRET_SQL = b"INSERT INTO users VALUES ('alice@example.com');\n"
 

@@ -36,7 +36,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synco_core import age
-from synco_core.transfer.limits import (
+from synco_core.receive.limits import (
     UNDECLARED_INDEX_LIMIT,
     CappedReader,
     SizeExceededError,

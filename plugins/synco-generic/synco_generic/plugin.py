@@ -134,7 +134,7 @@ def apply_config(framework: Framework, config: SyncoConfig, *, override_database
         if command not in framework.post_install:
             framework.post_install.append(list(command))
     if config.local_hosts:
-        # Read by the install guard (synco_core.install.local_hosts_of, synco db load/rollback).
+        # Read by the install guard (synco_core.install.plan.local_hosts_of, synco db load/rollback).
         framework.settings["local_hosts"] = list(dict.fromkeys((*framework.settings.get("local_hosts", ()),
                                                                 *config.local_hosts)))
 

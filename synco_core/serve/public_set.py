@@ -43,7 +43,7 @@ from synco_core.index.packs import SMALL_FILE_MAX, PackWriter
 from synco_core.index.stream import IndexWriter
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 from synco_core.origins import origin_of, origin_text
-from synco_core.session.folder import SessionFolder
+from synco_core.serve.folder import SessionFolder
 from synco_core.values import FileSet, PublicFile
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, pack_table_to_bytes
 

@@ -15,7 +15,7 @@ The downloads run in daemon threads that stop between two chunks when told to: C
 within a moment whatever is downloading, and never waits for a large file to finish.
 
 A body longer than the index says is cut off as it arrives
-(:func:`synco_core.transfer.limits.check_declared`), and no file is written through a link
+(:func:`synco_core.receive.limits.check_declared`), and no file is written through a link
 (:func:`synco_core.beneath.check_no_links`).
 """
 
@@ -39,9 +39,9 @@ from synco_core.errors import SyncoError, TransferError, UnsafePathError
 from synco_core.index.order import merge_sorted, sorted_walk
 from synco_core.index.packs import PACK_MAX_FILES
 from synco_core.origins import RefusedRequestError
-from synco_core.transfer.limits import SizeExceededError, check_declared
-from synco_core.transfer.packfetch import Item, PackSource, fetch_from_pack
-from synco_core.transfer.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
+from synco_core.receive.limits import SizeExceededError, check_declared
+from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
+from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
 from synco_core.wire import PublicIndexEntry
 
 log = logging.getLogger(__name__)

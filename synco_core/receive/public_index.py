@@ -26,9 +26,9 @@ from synco_core import age
 from synco_core.errors import TransferError
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
-from synco_core.transfer.artifact import NotAnAgeFileError, fetch_small
-from synco_core.transfer.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
-from synco_core.transfer.transport import CHUNK_SIZE, Transport
+from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
+from synco_core.receive.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
+from synco_core.receive.transport import CHUNK_SIZE, Transport
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
 #: Bytes handed to the parser per read of the decrypted index.
@@ -73,7 +73,7 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
     The whole encrypted index is downloaded before the first entry comes out, so a receive never acts on
     an index it could not fetch; entries are decrypted (each 64 KiB chunk authenticated) as they are read.
     Raises :class:`~synco_core.wire.WireFormatError` or UnsafePathError when it reaches a bad entry, and
-    :class:`~synco_core.transfer.limits.SizeExceededError` past a declared size.
+    :class:`~synco_core.receive.limits.SizeExceededError` past a declared size.
     """
     public = file_set.public
     assert public is not None

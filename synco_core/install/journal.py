@@ -1,7 +1,7 @@
 """The install journal: what a running install is about to replace, on disk before it replaces it.
 
 An install replaces a project's databases and folders one after another. Each engine's swap is crash-safe
-on its own, and :mod:`synco_core.install_state` records what the install replaced, but only once it has
+on its own, and :mod:`synco_core.install.state` records what the install replaced, but only once it has
 succeeded. Killed in between (``kill -9``, power loss), the project would be left half old and half new.
 So before each step the install writes ``<project>/.synco-install-journal.json`` (fsynced, renamed into
 place, folder fsynced) naming what it is about to replace and where the previous content is kept, and

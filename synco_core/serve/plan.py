@@ -1,6 +1,6 @@
 """``serve --plan``: what a session would hold, worked out without writing anything.
 
-The plan uses the same decisions as :func:`synco_core.session.build.build_session` (the resolved dump
+The plan uses the same decisions as :func:`synco_core.serve.build.build_session` (the resolved dump
 options, the smart-skipped sets, ``--only``), but reads only: the database's statistics through
 ``inspect_database`` (estimates, never a ``COUNT(*)``), and the file trees by walking them or iterating the
 plugin's index entries (sizes of files on S3 or a CDN come from those entries; nothing is downloaded).
@@ -19,7 +19,7 @@ from synco_core.dumpoptions import check_strict, describe_rules, resolve_databas
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.session.build import (
+from synco_core.serve.build import (
     GO_ENGINE,
     BuildOptions,
     _walk,
@@ -200,7 +200,7 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
         plan.notes.extend(f"{set_name}: {note}" for note in named.notes)
     if options.compat:
         # Imported here: the runner imports the builder, and the plan is only ever built from the CLI.
-        from synco_core.session.runner import COMPAT_NOTES
+        from synco_core.serve.runner import COMPAT_NOTES
 
         plan.notes.extend(COMPAT_NOTES)
     wanted = set(options.only)

@@ -23,7 +23,7 @@ from synco_core.age.errors import PayloadError
 from synco_core.age.random_access import ChunkDecryptor, chunk_count, chunk_span, encrypted_span
 from synco_core.age.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from synco_core.errors import TransferError
-from synco_core.transfer.transport import Transport
+from synco_core.receive.transport import Transport
 from synco_core.wire import PackInfo, PublicIndexEntry
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError, TransferError
 
 if TYPE_CHECKING:
-    from synco_core.install import ReceiveInstall, StreamedDump
-    from synco_core.transfer.progress import Reporter
-    from synco_core.transfer.receive import ReceiveOptions, ReceivePlan, ReceiveSummary
-    from synco_core.transfer.transport import Transport
+    from synco_core.install.streamed import ReceiveInstall, StreamedDump
+    from synco_core.progress import Reporter
+    from synco_core.receive.session import ReceiveOptions, ReceivePlan, ReceiveSummary
+    from synco_core.receive.transport import Transport
     from synco_core.wire import Meta
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Located:
 def _public_prefixes(project_dir: Path, known: tuple[str, ...] | None) -> tuple[str, ...]:
     """Where the site may serve its files besides its root: the local framework's prefixes and ``/_Resources``."""
     from synco_core.detection import detect
-    from synco_core.transfer.locate import DEFAULT_PREFIXES
+    from synco_core.receive.locate import DEFAULT_PREFIXES
 
     if known is None:
         try:
@@ -116,9 +116,9 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
 
     ``prefixes``: the local framework's public prefixes when the caller detected it already.
     """
-    from synco_core.transfer.locate import candidate_urls, configured_hosts, find_session
-    from synco_core.transfer.receive import identities_for
-    from synco_core.transfer.transport import HttpTransport
+    from synco_core.receive.locate import candidate_urls, configured_hosts, find_session
+    from synco_core.receive.session import identities_for
+    from synco_core.receive.transport import HttpTransport
 
     identities = identities_for(address.key)
     asked = False
@@ -179,7 +179,7 @@ class Installing:
             return
         if not request.yes and not self.ui.interactive:
             raise NotConfirmedError("install", asked=False)
-        from synco_core.install import ReceiveInstall
+        from synco_core.install.streamed import ReceiveInstall
 
         # A transfer of files alone (--only without the database) does not need the database checked.
         check_database = not self.only or DATABASE_SET in self.only
@@ -286,8 +286,8 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
 
     ``report`` prints the summary of the transfer before the install starts (or is refused).
     """
-    from synco_core.transfer.locate import remember_host
-    from synco_core.transfer.receive import receive_session
+    from synco_core.receive.locate import remember_host
+    from synco_core.receive.session import receive_session
 
     installing = Installing(install, ui, options.only)
     installing.prepare()
@@ -309,7 +309,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
 
 def plan_receive(address: SessionAddress, options: ReceiveOptions, ui: Interaction, reporter: Reporter) -> ReceivePlan:
     """``synco receive --plan``: find the session and say what a receive would do; changes nothing."""
-    from synco_core.transfer.receive import plan_session
+    from synco_core.receive.session import plan_session
 
     located = locate(address, ui)
     try:

@@ -2,7 +2,7 @@
 
 The encrypted bytes are appended to ``<name>.enc.part`` as they arrive and, at the same time, fed
 through age and zstd to a consumer (a file writer for dumps, the safe tar extractor for private sets).
-Both streams are counted against what the meta declares (:mod:`synco_core.transfer.limits`): the first
+Both streams are counted against what the meta declares (:mod:`synco_core.receive.limits`): the first
 encrypted byte past the declared size, or the first plaintext byte past it, ends the download there.
 When a download is interrupted, the part file keeps what arrived; the next run replays it through the
 decryptor and asks the server only for the rest (``Range: bytes=N-``). A part file that turns out
@@ -25,7 +25,7 @@ import zstandard
 from synco_core import age
 from synco_core.errors import CryptoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
-from synco_core.transfer.limits import (
+from synco_core.receive.limits import (
     META_LIMIT,
     UNDECLARED,
     CappedReader,
@@ -34,7 +34,7 @@ from synco_core.transfer.limits import (
     encrypted_bound,
     read_capped,
 )
-from synco_core.transfer.transport import CHUNK_SIZE, RangeNotSatisfiableError, Response, Transport
+from synco_core.receive.transport import CHUNK_SIZE, RangeNotSatisfiableError, Response, Transport
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -56,7 +56,7 @@ class ArtifactSpec:
     #: Where the encrypted bytes collect until the artifact is complete (``*.enc.part``).
     part_path: Path
     #: Size of the encrypted file, when the meta records it (Go synco does not: then it is bounded by
-    #: what ``plain_size`` allows, see :func:`~synco_core.transfer.limits.encrypted_bound`).
+    #: what ``plain_size`` allows, see :func:`~synco_core.receive.limits.encrypted_bound`).
     encrypted_size: int | None = None
     #: Plaintext size (Go synco's ``sizeBytes``): the stream is refused the moment it grows past it, and
     #: verified to be exactly this long. None (no caller passes it) would leave the plaintext unbounded.

@@ -1,6 +1,6 @@
 """How the receive side reads a session: a small :class:`Transport` protocol and its HTTP implementation.
 
-Everything in :mod:`synco_core.transfer` reads through a transport, never through HTTP directly, so
+Everything in :mod:`synco_core.receive` reads through a transport, never through HTTP directly, so
 ``synco pull`` can feed the same receive code from an ssh/docker/kubectl channel (or a local folder,
 :class:`DirectoryTransport`) by implementing :meth:`Transport.open`.
 

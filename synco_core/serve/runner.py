@@ -29,16 +29,16 @@ from synco_core.databases import requested_named_sets
 from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.session.build import BuildContext, BuildOptions, build_session, check_compat, includes_database
-from synco_core.session.folder import SessionFolder
-from synco_core.session.keys import SessionKey, generate_passphrase
-from synco_core.session.server import AllowList, RequestHook, WebRootServer, start_server
-from synco_core.session.ttl import cleanup_expired, create_session_folder, remove_session
+from synco_core.serve.build import BuildContext, BuildOptions, build_session, check_compat, includes_database
+from synco_core.serve.folder import SessionFolder
+from synco_core.serve.keys import SessionKey, generate_passphrase
+from synco_core.serve.server import AllowList, RequestHook, WebRootServer, start_server
+from synco_core.serve.ttl import cleanup_expired, create_session_folder, remove_session
 from synco_core.values import Framework
 from synco_core.wire import Meta, session_folder_name
 
 if TYPE_CHECKING:
-    from synco_core.transfer.progress import Reporter
+    from synco_core.progress import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def site_base_url(framework: Framework) -> tuple[str | None, str]:
     if framework.base_url:
         url = framework.base_url.strip()
         return (url if url.endswith("/") else url + "/"), framework.base_url_source or f"the {framework.name} settings"
-    from synco_core.transfer.locate import CONFIG_FILE, configured_hosts
+    from synco_core.receive.locate import CONFIG_FILE, configured_hosts
 
     hosts = configured_hosts(framework.project_dir)
     if hosts:

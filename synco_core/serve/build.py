@@ -38,9 +38,9 @@ from synco_core.index.hashcache import HashCache, cache_file, cache_folder
 from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
 from synco_core.rewriting import collect_source_settings
-from synco_core.session.folder import ZSTD_LEVEL, SessionFolder
-from synco_core.session.public_set import PublicSetOptions, public_candidates, write_public_set
-from synco_core.session.ttl import is_synco_folder
+from synco_core.serve.folder import ZSTD_LEVEL, SessionFolder
+from synco_core.serve.public_set import PublicSetOptions, public_candidates, write_public_set
+from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
@@ -56,7 +56,7 @@ from synco_core.wire import (
 if TYPE_CHECKING:
     # Only for the annotations: the remote side of ``synco pull`` builds sessions on hosts where the
     # receive side (and zstandard, which it needs) may be missing.
-    from synco_core.transfer.progress import DumpBar, Reporter
+    from synco_core.progress import DumpBar, Reporter
 
 log = logging.getLogger(__name__)
 

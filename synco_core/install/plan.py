@@ -1,0 +1,292 @@
+"""Planning an install: what a received folder holds, what it would replace locally, and whether the target is local."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core.databases import NAMED_SET_PREFIX, database_of_set
+from synco_core.destinations import local_destination, local_file_sets
+from synco_core.engines.dispatch import inspect_with_engine
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.fsutil import safe_relative_path
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.rewriting import read_source_settings
+from synco_core.sizes import human_size
+from synco_core.values import (
+    Framework,
+    InstallOptions,
+    TableManifest,
+)
+
+log = logging.getLogger(__name__)
+
+RECEIVED_FILE = ".synco-received.json"
+
+
+@dataclass
+class ReceivedSet:
+    """One file set of a received session, as it lies in the target folder."""
+
+    name: str
+    #: ``database``, ``public`` or ``private``.
+    kind: str
+    path: Path
+    relative_base_path: str = ""
+    engine: str = ""
+    format: str = "sql"
+    manifest: dict[str, TableManifest] = field(default_factory=dict)
+    sanitize_rules: list[str] = field(default_factory=list)
+    #: What the set took to download (a dump's compressed, encrypted artifact), when the record says.
+    download_bytes: int | None = None
+    #: What the source's plugins published with the dump (``source_settings``), by plugin name.
+    source_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        if self.path.is_file():
+            return self.path.stat().st_size
+        return _tree_size(str(self.path))
+
+
+def _tree_size(folder: str) -> int:
+    """Bytes of the regular files under ``folder`` (links not followed): one stat per file, none per folder."""
+    total = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                total += _tree_size(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+@dataclass
+class Received:
+    """What ``.synco-received.json`` says is in a target folder."""
+
+    folder: Path
+    session: str
+    framework_name: str
+    sets: list[ReceivedSet]
+
+
+def load_received(folder: Path) -> Received:
+    """Read ``folder/.synco-received.json``; a one-line ConfigError when it is missing or malformed."""
+    state_file = folder / RECEIVED_FILE
+    try:
+        data = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{folder} holds no received session (no {RECEIVED_FILE}); run synco receive first") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("fileSets"), list):
+        raise ConfigError(f"{state_file} is not a synco receive record")
+    sets = [received_set(folder, entry, state_file) for entry in data["fileSets"]]
+    return Received(folder, str(data.get("session") or ""), str(data.get("frameworkName") or ""), sets)
+
+
+def received_set(folder: Path, entry: object, state_file: Path | None = None) -> ReceivedSet:
+    """One entry of ``.synco-received.json`` (as receive records it) as a :class:`ReceivedSet`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise ConfigError(f"{state_file or folder / RECEIVED_FILE} has a malformed file set entry")
+    local = safe_relative_path(str(entry.get("path") or entry["name"]))
+    manifest = {}
+    tables = entry.get("tables") or {}
+    if isinstance(tables, dict):
+        for table, info in tables.items():
+            if isinstance(info, dict) and isinstance(info.get("rows"), int):
+                manifest[str(table)] = TableManifest(rows=info["rows"], checksum=info.get("checksum"))
+    return ReceivedSet(
+        name=entry["name"],
+        kind=str(entry.get("kind") or ""),
+        path=folder.joinpath(*local.parts),
+        relative_base_path=str(entry.get("relativeBasePath") or ""),
+        engine=str(entry.get("engine") or ""),
+        format=str(entry.get("format") or "sql"),
+        manifest=manifest,
+        sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+        download_bytes=_download_bytes(entry.get("wire")),
+        source_settings=read_source_settings(entry.get("sourceSettings")),
+    )
+
+
+def _download_bytes(wire: object) -> int | None:
+    """The size a set took to download, from the meta entry receive recorded (``wire``), when it is there."""
+    if not isinstance(wire, dict):
+        return None
+    for key in ("mysqlDump", "postgresDump", "sqliteDump", "privateEncryptedFiles", "publicFiles"):
+        detail = wire.get(key)
+        if isinstance(detail, dict):
+            size = detail.get("encryptedSizeBytes") if key != "publicFiles" else detail.get("sizeBytes")
+            return size if isinstance(size, int) else None
+    return None
+
+
+@dataclass
+class InstallStep:
+    """One thing the install will replace, for the confirmation and ``--plan``."""
+
+    kind: str
+    name: str
+    source: ReceivedSet
+    target: str
+    size_bytes: int
+
+    def sizes(self) -> str:
+        """The size the set took to download (what receive showed and counted), and what it unpacked to."""
+        downloaded = self.source.download_bytes
+        if downloaded is None or downloaded == self.size_bytes:
+            return human_size(self.size_bytes)
+        unpacked = "of SQL" if self.kind == "database" and self.source.format == "sql" else "unpacked"
+        return f"{human_size(downloaded)} downloaded, {human_size(self.size_bytes)} {unpacked}"
+
+
+@dataclass
+class InstallPlan:
+    framework: Framework
+    received: Received
+    steps: list[InstallStep]
+
+    def describe(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> list[str]:
+        """The install question's lines: each target with the incoming size and what is there now.
+
+        ``remote_ok``: measure the local database even when it is not on this machine (the user passed
+        ``--force-remote-target``); otherwise such a database is not even connected to for its size.
+        """
+        lines = [f"Local project: {self.framework.name} in {self.framework.project_dir}"]
+        for step in self.steps:
+            lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({step.sizes()})")
+            lines.append(f"      current: {current_content(self.framework, step, remote_ok, manager)[1]}")
+            for rule in step.source.sanitize_rules:
+                # Sessions of earlier versions recorded MySQL's rules as "sanitised <rule>": said once here.
+                lines.append(f"      sanitised at the source: {rule.removeprefix('sanitised ')}")
+        return lines
+
+    def to_json(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> dict[str, Any]:
+        steps = []
+        for s in self.steps:
+            current_bytes, current = current_content(self.framework, s, remote_ok, manager)
+            steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
+                          "downloadBytes": s.source.download_bytes,
+                          "currentSizeBytes": current_bytes, "current": current})
+        return {
+            "framework": self.framework.name,
+            "projectDir": str(self.framework.project_dir),
+            "steps": steps,
+            "postInstall": [" ".join(cmd) for cmd in self.framework.post_install],
+        }
+
+
+def current_content(framework: Framework, step: InstallStep, remote_ok: bool = False,
+                    manager: SyncoPluginManager | None = None) -> tuple[int | None, str]:
+    """What ``step`` would replace as it is now: (bytes or None when not known, a short description).
+
+    Measured only when the question is asked (an install with ``--yes`` skips it): a folder's files are
+    summed, a database's size comes from its engine's ``inspect_database`` statistics (no table is read).
+    """
+    if step.kind == "files":
+        folder = Path(step.target)
+        if not os.path.lexists(folder):
+            return 0, "nothing (the folder does not exist yet)"
+        try:
+            size = folder.stat().st_size if folder.is_file() else _tree_size(str(folder))
+        except OSError as exc:
+            return None, f"not measured ({exc.strerror or exc})"
+        return size, human_size(size)
+    database = database_of_set(framework, step.name)
+    if database is None:
+        return None, "no database"
+    if not remote_ok and not database.is_local(local_hosts_of(framework)):
+        return None, "not measured (the database is not on this machine)"
+    try:
+        inventory = inspect_with_engine(database, manager)
+    except SyncoError as exc:
+        return None, f"not measured ({exc})"
+    tables = [t for t in inventory.tables if t.kind == "table"]
+    if not tables:
+        return 0, "an empty database"
+    count = f"{len(tables)} table{'s' if len(tables) != 1 else ''}"
+    size = sum(t.size_bytes for t in tables)
+    if size <= 0:
+        return None, f"{count}, size not known"
+    return size, f"{human_size(size)} in {count}"
+
+
+def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = (),
+                 manager: SyncoPluginManager | None = None) -> InstallPlan:
+    """What installing ``received`` into ``framework``'s project would replace; checks inputs exist.
+
+    Where each file set goes is the local project's decision (:mod:`synco_core.destinations`): the
+    session's ``relativeBasePath`` only has to agree with it, and a set the project does not know, or a
+    place outside the project or inside ``.git``, ``vendor``, ``node_modules`` or a ``bin``, is refused
+    before anything is replaced.
+    """
+    steps = []
+    wanted = [item for item in received.sets if not only or item.name in only]
+    local_sets = local_file_sets(framework, [item.name for item in wanted if item.kind in ("public", "private")],
+                                 manager)
+    for item in wanted:
+        if not item.path.exists():
+            raise ConfigError(f"received set {item.name!r} is missing its data at {item.path}; run receive again")
+        if item.kind == "database":
+            database = database_of_set(framework, item.name)
+            if database is None and item.name.startswith(NAMED_SET_PREFIX):
+                name = item.name.removeprefix(NAMED_SET_PREFIX)
+                raise ConfigError(f"the local {framework.name} project has no database {name!r} to install "
+                                  f"{item.name} into (leave it out with --only)")
+            if database is None:
+                raise ConfigError(f"the local {framework.name} project has no database configured to install into")
+            steps.append(InstallStep("database", item.name, item, database.url(mask_password=True), item.size_bytes))
+        elif item.kind in ("public", "private"):
+            destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
+            local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path)
+            steps.append(InstallStep("files", item.name, local_item, str(destination.path), item.size_bytes))
+        else:
+            log.warning("skipping received set %s of unknown kind %r", item.name, item.kind)
+    if only:
+        unknown = set(only) - {s.name for s in received.sets}
+        if unknown:
+            raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
+    return InstallPlan(framework, received, steps)
+
+
+def local_hosts_of(framework: Framework) -> tuple[str, ...]:
+    """Extra host names the project declares local (``local_hosts`` in its settings)."""
+    return tuple(str(h) for h in framework.settings.get("local_hosts", ()))
+
+
+def check_target(framework: Framework, force_remote_target: bool = False,
+                 local_hosts: tuple[str, ...] | None = None) -> None:
+    """Refuse a database that is not on this machine unless forced (a one-line :class:`ConfigError`).
+
+    ``receive --install`` calls this before downloading anything, so a local configuration that points at
+    production is refused before the transfer rather than after it.
+    """
+    database = framework.database
+    if database is None or force_remote_target:
+        return
+    if not database.is_local(local_hosts_of(framework) if local_hosts is None else local_hosts):
+        raise ConfigError(
+            f"refusing to replace {database.engine} database {database.name!r} on {database.host}: it is not "
+            "on this machine (pass --force-remote-target if you really mean it)"
+        )
+
+
+def check_install_target(framework: Framework, force_remote_target: bool = False,
+                         manager: SyncoPluginManager | None = None) -> None:
+    """Ask the engine whether an install could replace the local database (reachable, rights to create and
+    replace it): a :class:`~synco_core.DatabaseError` now rather than after the download. An engine that
+    does not implement the check is trusted."""
+    database = framework.database
+    if database is None:
+        return
+    manager = manager or get_plugin_manager()
+    options = InstallOptions(force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
+    if manager.hook.check_install_target(database=database, options=options) is None:
+        log.debug("no engine checks %s databases before an install", database.engine)

@@ -1,0 +1,478 @@
+"""Installing a received session into the local instance: database and files, all or nothing.
+
+``synco install DIR`` and ``synco receive --install`` read ``DIR/.synco-received.json`` (written by
+receive), detect the local project with the same plugins the source used, show what will be replaced
+and ask, then call ``install_database`` and ``install_files``. The database installers swap atomically
+and keep the previous content; if a later step fails, every step already done is undone (the database
+rolled back, replaced folders moved back), so a failed install leaves the local instance as it was.
+A successful install records what it replaced in the project (:mod:`synco_core.install.state`), and
+:func:`rollback_install` (``synco db rollback`` run in the project) puts database and folders back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set, for_database_set
+from synco_core.destinations import check_destination
+from synco_core.detection import detect
+from synco_core.engines import crashpoints
+from synco_core.engines.default_files import carry_dotfiles
+from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
+from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
+from synco_core.install.journal import (
+    InstallJournal,
+    JournalStep,
+    default_backup,
+    dotfile_candidates,
+    prepare_folder,
+    recover,
+    undo_steps,
+)
+from synco_core.install.plan import (
+    InstallPlan,
+    InstallStep,
+    ReceivedSet,
+    check_target,
+    load_received,
+    local_hosts_of,
+    plan_install,
+)
+from synco_core.install.state import (
+    InstallState,
+    ReplacedFolder,
+    forget_state,
+    read_state,
+    swap_folder,
+    write_state,
+)
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.rewriting import install_rewriter
+from synco_core.values import (
+    DatabaseConfig,
+    FilesInstallResult,
+    Framework,
+    InstallOptions,
+    InstallResult,
+    ReceivedFileSet,
+)
+
+if TYPE_CHECKING:  # streamed.py builds on this module; run_install only takes its result
+    from synco_core.install.streamed import EarlyDatabaseInstall
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class InstallReport:
+    database: InstallResult | None = None
+    #: The named databases installed, by set name (``dbDump-<name>``).
+    named_databases: dict[str, InstallResult] = field(default_factory=dict)
+    files: list[FilesInstallResult] = field(default_factory=list)
+    post_install_run: bool = False
+
+
+@dataclass
+class _Undo:
+    """What the install replaced, for its record; the journal says how to undo it."""
+
+    folders: list[ReplacedFolder] = field(default_factory=list)
+    journal: InstallJournal | None = None
+
+
+def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callable[[JournalStep, bool], None]:
+    """How a journaled database step is undone: the engine's rollback, dropping the install's content.
+
+    ``nothing_ok``: the step may have been killed before the engine swapped anything (or after its undo
+    already ran), so an engine with nothing to roll back means the database is as it was.
+    """
+    def undo(step: JournalStep, nothing_ok: bool) -> None:
+        target = for_database_set(framework, step.name)
+        if target.database is None:
+            raise ConfigError(f"cannot put back the database of {step.name}: the local project has none now")
+        # A database the install created is dropped: there was none before (known only once the step is
+        # done: a step killed before its swap may have left the previous database without a kept copy).
+        options = InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
+                                 discard_replaced=True, drop_created=step.created)
+        try:
+            result = rollback_with_engine(target.database, options, manager)
+        except SyncoError as exc:
+            if nothing_ok and "nothing to roll back" in str(exc):
+                log.debug("%s: %s", step.name, exc)
+                return
+            raise
+        log.info("put the previous content of %s back after the failed install",
+                 target.database.url(mask_password=True))
+        if result.note:
+            log.info("%s", result.note)
+    return undo
+
+
+def recover_interrupted(framework: Framework, manager: SyncoPluginManager | None = None) -> str | None:
+    """Put the project back as it was before an install that was killed; the one line saying so, or None."""
+    manager = manager or get_plugin_manager()
+    return recover(framework.project_dir, database_undoer(framework, manager), forget_state)
+
+
+def run_install(
+    plan: InstallPlan,
+    *,
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    force_remote_target: bool = False,
+    local_hosts: tuple[str, ...] = (),
+    post_install: bool = False,
+    manager: SyncoPluginManager | None = None,
+    installed_database: EarlyDatabaseInstall | None = None,
+) -> InstallReport:
+    """Install every step of ``plan``; on failure undo what was done and re-raise.
+
+    ``installed_database``: the database step already ran while the files were arriving (see
+    :class:`ReceiveInstall`); it counts as done here, and is rolled back like any step if a later one fails.
+    """
+    manager = manager or get_plugin_manager()
+    framework = plan.framework
+    for database_step in (s for s in plan.steps if s.kind == "database"):
+        check_target(for_database_set(framework, database_step.name), force_remote_target, local_hosts)
+    if not yes:
+        if confirm is None:
+            raise NotConfirmedError("install", asked=False)
+        question = "\n".join([*plan.describe(remote_ok=force_remote_target, manager=manager),
+                              "Replace this local content?"])
+        if not confirm(question):
+            raise NotConfirmedError("install", asked=True)
+
+    report = InstallReport()
+    journal = installed_database.journal if installed_database is not None else None
+    undo = _Undo(journal=journal or InstallJournal(framework.project_dir, plan.received.session))
+    # The kept copies the last record names are about to be replaced by this install's.
+    forget_state(framework.project_dir)
+    try:
+        def loading(step: InstallStep) -> bool:
+            return step.kind == "database" and installed_database is not None and installed_database.name == step.name
+
+        # A SQLite file inside a folder a files step replaces (Rails keeps its databases in storage/, which is
+        # also Active Storage's root) must be in place before that folder is swapped.
+        database = framework.database
+        loading_file = (Path(database.name) if installed_database is not None and database is not None
+                        and database.engine == "sqlite" else None)
+
+        def order(step: InstallStep) -> int:
+            if loading(step):
+                return 1
+            if step.kind == "files" and loading_file is not None and loading_file.is_relative_to(step.target):
+                return 2
+            return 0
+
+        # A database still loading in the background is waited for last: the files go in meanwhile.
+        for step in sorted(plan.steps, key=order):
+            if loading(step):
+                assert installed_database is not None
+                report.database = installed_database.wait()
+            elif step.kind == "database" and step.name.startswith(NAMED_SET_PREFIX):
+                # Another of the project's databases, installed as the default one is, into its own target.
+                named = for_database_set(framework, step.name)
+                report.named_databases[step.name] = _install_database(step.source, named, force_remote_target,
+                                                                      local_hosts, manager, journal=undo.journal)
+            elif step.kind == "database":
+                report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
+                                                    manager, journal=undo.journal)
+            else:
+                report.files.append(_install_files(framework, step, undo, manager))
+    except BaseException:
+        _undo(undo, framework, manager)
+        if installed_database is not None:
+            installed_database.undone()
+        raise
+    _record(plan, report, undo)
+    crashpoints.reached("install:journal:recorded")
+    assert undo.journal is not None
+    undo.journal.close()
+    if framework.post_install and post_install:
+        run_post_install(framework)
+        report.post_install_run = True
+    return report
+
+
+def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
+                      local_hosts: tuple[str, ...], manager: SyncoPluginManager,
+                      stream: BinaryIO | None = None, journal: InstallJournal | None = None) -> InstallResult:
+    """Install ``item`` (read from ``stream`` instead of its file when given), journaled in ``journal``."""
+    assert framework.database is not None
+    if journal is None:
+        return _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+    # The older kept copy goes first (the project's record of it is given up already): a kept copy found
+    # after a kill is then this install's, and the recovery knows to put it back.
+    forget_state(framework.project_dir)
+    discard = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts)
+    if manager.hook.discard_kept_database(database=framework.database, options=discard) is None:
+        log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
+    step = journal.begin(JournalStep("database", item.name))
+    try:
+        result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+    except BaseException:
+        # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
+        # undo would put an older install's kept copy in).
+        journal.mark(step, "undone")
+        raise
+    step.created = result.backup is None
+    journal.mark(step, "done")
+    return result
+
+
+def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
+                   local_hosts: tuple[str, ...], manager: SyncoPluginManager,
+                   stream: BinaryIO | None = None) -> InstallResult:
+    assert framework.database is not None
+    # Asked while the local database still holds its previous content (a plugin may read its URL there).
+    rewriter = install_rewriter(framework, item.source_settings, manager)
+    options = InstallOptions(
+        format=item.format,
+        manifest=item.manifest,
+        yes=True,  # The whole plan was confirmed once already.
+        force_remote_target=force_remote_target,
+        local_hosts=local_hosts,
+        rewriter=rewriter,
+    )
+    with item.path.open("rb") if stream is None else stream as dump:
+        result = install_with_engine(framework.database, dump, options, manager)
+    if rewriter is not None:
+        if result.rewritten_values is None:
+            log.warning("the %s engine did not apply the value rewriter (%s): values were loaded unchanged",
+                        result.engine, rewriter.description or "no description")
+        else:
+            log.info("rewrote %d values while loading (%s)", result.rewritten_values, rewriter.description)
+    return result
+
+
+def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
+                   manager: SyncoPluginManager) -> FilesInstallResult:
+    item = step.source
+    kind: Literal["public", "private"] = "public" if item.kind == "public" else "private"
+    file_set = ReceivedFileSet(name=item.name, kind=kind, relative_base_path=item.relative_base_path)
+    destination = Path(step.target)
+    # Checked again now: a set installed before this one may have changed what the path leads to.
+    check_destination(framework.project_dir, destination, item.name)
+    existed = os.path.lexists(destination)
+    journal = undo.journal
+    assert journal is not None
+    entry = JournalStep("files", item.name, path=destination, backup=default_backup(destination), existed=existed)
+    prepare_folder(entry)
+    journal.begin(entry)
+    result: FilesInstallResult | None = manager.hook.install_files(
+        framework=framework, file_set=file_set, source_dir=item.path
+    )
+    if result is None:
+        raise ConfigError(f"no plugin installed file set {item.name!r}")
+    entry.path = result.destination
+    entry.backup = result.backup or entry.backup
+    entry.kept = result.kept
+    if kind == "public" and result.backup is not None and result.backup.is_dir():
+        # Public sets leave dotfiles out (.gitignore, .htaccess): the project's own stay where they are.
+        # Journaled before they move, so an undo killed halfway through knows to move them back.
+        entry.kept = (*result.kept, *dotfile_candidates(result.backup, result.destination))
+        journal.update()
+        result.kept = (*result.kept, *carry_dotfiles(result.backup, result.destination))
+        entry.kept = result.kept
+    journal.mark(entry, "done")
+    if result.backup is not None:
+        undo.folders.append(ReplacedFolder(result.destination, result.backup, previous=True, kept=result.kept))
+    elif not existed and result.destination == destination:
+        undo.folders.append(ReplacedFolder.created(destination))
+    else:
+        log.warning("%s kept no copy of the folder it replaced at %s: a rollback cannot put it back", item.name,
+                    result.destination)
+    if result.destination != destination:
+        # A plugin placed the set by its own rules; the same limits hold, or the install is undone.
+        check_destination(framework.project_dir, result.destination, item.name)
+    return result
+
+
+def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> None:
+    """Put back what the steps done so far replaced; report (not raise) what could not be put back.
+
+    The journal drives the undo, as it drives the recovery after a kill: a kill during this undo is
+    finished by the next install or rollback in the project.
+    """
+    assert undo.journal is not None
+    forget_state(framework.project_dir)
+    try:
+        undo_steps(undo.journal, database_undoer(framework, manager))
+    except SyncoError as exc:
+        log.error("could not put everything back after a failed install: %s", exc)
+        return
+    undo.journal.close()
+
+
+def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
+    """Write what this install replaced into the project, for :func:`rollback_install`."""
+    framework = plan.framework
+    database = framework.database.url(mask_password=True) if report.database and framework.database else ""
+    created = [s.name for s in undo.journal.steps if s.kind == "database" and s.created] if undo.journal else []
+    state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders),
+                         named_databases=list(report.named_databases), created_databases=created)
+    try:
+        write_state(state)
+    except OSError as exc:
+        log.warning("could not record the install for rollback in %s: %s", framework.project_dir, exc.strerror)
+
+
+def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callable[[str], bool] | None = None,
+                     force_remote_target: bool = False,
+                     manager: SyncoPluginManager | None = None) -> list[str] | None:
+    """Put back the database and the folders the project's last install replaced, together.
+
+    None when the project holds no install record (the caller then rolls back the database alone). Every
+    kept copy is checked and the question asked before anything changes; the database goes first (the
+    engine swaps it atomically), then the folders; if a folder cannot be swapped, the ones already swapped
+    and the database are swapped again, so a failed rollback changes nothing. Returns what was put back.
+    """
+    manager = manager or get_plugin_manager()
+    recovered = recover_interrupted(framework, manager)
+    if recovered is not None:
+        # An install killed before it finished is undone: the project is back where the rollback would lead.
+        return [recovered]
+    state = read_state(framework.project_dir)
+    if state is None:
+        return None
+    if state.database and framework.database is None:
+        raise ConfigError("the last install replaced a database, but the local project has none configured now")
+    # The default database first, then the named ones the install replaced (``dbDump-<name>``).
+    set_names = [DB_SET_NAME] * bool(state.database) + state.named_databases
+    databases: list[DatabaseConfig] = []
+    created: list[DatabaseConfig] = []
+    for set_name in set_names:
+        database = database_of_set(framework, set_name)
+        if database is None:
+            raise ConfigError(f"the last install replaced the database of {set_name}, but the local project has "
+                              f"no database {set_name.removeprefix(NAMED_SET_PREFIX)!r} now")
+        check_target(for_database_set(framework, set_name), force_remote_target)
+        (created if set_name in state.created_databases else databases).append(database)
+    for folder in state.folders:
+        folder.check()
+    targets = [f"database {database.url(mask_password=True)}" for database in databases] + [
+        f"folder {folder.path}" for folder in state.folders
+    ]
+    dropped = [f"database {database.url(mask_password=True)} (the install created it)" for database in created]
+    if dropped:
+        targets += [f"drop {line}" for line in dropped]
+    if not targets:
+        raise SyncoError(f"nothing to roll back: the last install in {framework.project_dir} replaced nothing")
+    if not yes:
+        if confirm is None:
+            raise NotConfirmedError("roll back", asked=False)
+        question = "\n".join(["Put back what the last install replaced:", *("  " + t for t in targets),
+                              "Roll back?"])
+        if not confirm(question):
+            raise NotConfirmedError("roll back", asked=True)
+    options = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework))
+    rolled_back: list[DatabaseConfig] = []
+    try:
+        for database in databases:
+            rollback_with_engine(database, options, manager)
+            rolled_back.append(database)
+    except SyncoError:
+        # A rollback swaps: swapping the ones done again puts them back as they were.
+        for database in reversed(rolled_back):
+            rollback_with_engine(database, options, manager)
+        raise
+    swapped: list[ReplacedFolder] = []
+    try:
+        for folder in state.folders:
+            swapped.append(swap_folder(folder))
+    except (OSError, ConfigError) as exc:
+        for done in reversed(swapped):
+            try:
+                swap_folder(done)
+            except (OSError, ConfigError) as again:
+                log.error("could not swap %s back: %s", done.path, again)
+        for database in reversed(databases):
+            rollback_with_engine(database, options, manager)
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
+                         "the database and folders are as they were") from exc
+    # Dropped last: the one step a failure could not swap back.
+    drop = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts_of(framework),
+                          drop_created=True)
+    for database in created:
+        rollback_with_engine(database, drop, manager)
+    lines = [f"Put back {t}" for t in targets if not t.startswith("drop ")] + [f"Dropped {t}" for t in dropped]
+    if created:
+        # A dropped database cannot be brought back by another rollback: the record has done its job.
+        forget_state(framework.project_dir)
+        return lines
+    # Swapped again, the record now undoes this rollback, as the database's kept copy does.
+    state.folders = swapped
+    write_state(state)
+    return lines
+
+
+def run_post_install(framework: Framework) -> None:
+    """Run the framework's post-install commands in the project directory, stopping at the first failure."""
+    for argv in framework.post_install:
+        log.info("running %s", " ".join(argv))
+        try:
+            completed = subprocess.run(argv, cwd=framework.project_dir, check=False)
+        except OSError as exc:
+            raise SyncoError(f"post-install step {' '.join(argv)!r} could not start: {exc.strerror}") from exc
+        if completed.returncode != 0:
+            raise SyncoError(f"post-install step {' '.join(argv)!r} failed with exit status {completed.returncode}")
+
+
+def install_received(
+    folder: Path,
+    project_dir: Path,
+    *,
+    framework_name: str | None = None,
+    only: tuple[str, ...] = (),
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    force_remote_target: bool = False,
+    post_install: bool = False,
+    echo: Callable[[str], None] = print,
+    framework: Framework | None = None,
+    installed_database: EarlyDatabaseInstall | None = None,
+    site_url: str | None = None,
+) -> InstallReport:
+    """The whole install: read the received folder, detect the local project, confirm, install.
+
+    ``framework``: the local project when the caller detected it already; ``installed_database``: see
+    :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
+    """
+    received = load_received(folder)
+    framework = framework or detect(project_dir, framework_name, side="destination")
+    if installed_database is None:
+        recovered = recover_interrupted(framework)
+        if recovered is not None:
+            echo(recovered)
+    if site_url:
+        framework.site_url = site_url
+    plan = plan_install(received, framework, only)
+    if not plan.steps:
+        raise ConfigError(f"nothing to install from {folder}")
+    local_hosts = local_hosts_of(framework)
+    report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
+                         local_hosts=local_hosts, post_install=post_install, installed_database=installed_database)
+    if report.database is not None:
+        db = report.database
+        echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
+             + (f" (previous content kept as {db.backup})" if db.backup else ""))
+        if db.rewritten_values:
+            echo(f"Rewrote {db.rewritten_values} values while loading, for the local site")
+    for set_name, named in report.named_databases.items():
+        echo(f"Installed database {named.database} ({set_name}): {named.tables} tables, {named.rows} rows"
+             + (f" (previous content kept as {named.backup})" if named.backup else ""))
+    for files in report.files:
+        echo(f"Installed {files.files} files into {files.destination}")
+    if report.database is not None or report.named_databases or report.files:
+        echo("synco db rollback, run in the project, puts back what this install replaced")
+    if framework.post_install and not report.post_install_run:
+        echo("Next, run in the project (or pass --post-install):")
+        for argv in framework.post_install:
+            echo("  " + " ".join(argv))
+    return report

@@ -1,0 +1,229 @@
+"""The install that runs while receive downloads: the database loaded from the stream, the rest at the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set
+from synco_core.detection import detect
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.install.journal import (
+    InstallJournal,
+    undo_steps,
+)
+from synco_core.install.plan import (
+    ReceivedSet,
+    check_install_target,
+    check_target,
+    local_hosts_of,
+    received_set,
+)
+from synco_core.install.run import (
+    InstallReport,
+    _install_database,
+    database_undoer,
+    install_received,
+    recover_interrupted,
+)
+from synco_core.install.state import (
+    forget_state,
+)
+from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.values import (
+    Framework,
+    InstallResult,
+    TableManifest,
+)
+
+log = logging.getLogger(__name__)
+
+class StreamedDump(Protocol):
+    """A dump still arriving (:class:`synco_core.pull.dumpstream.DumpStream`), as an install reads it."""
+
+    set_name: str
+    engine: str
+    format: str
+    #: Filled in when the whole dump has arrived, before :meth:`reader` reports its end.
+    manifest: dict[str, TableManifest]
+    #: What the source's plugins published with the dump (announced when the stream starts).
+    source_settings: dict[str, dict[str, str]]
+
+    @property
+    def failed(self) -> bool: ...
+
+    def reader(self) -> BinaryIO: ...
+
+
+class EarlyDatabaseInstall:
+    """The database step of an install, run in a thread as soon as the dump has arrived.
+
+    A pull's database loads while its files are still downloading, instead of after them. Only when no
+    confirmation is pending (``--yes``): nothing may change before the user has said yes. The engine's
+    install is atomic on its own (scratch database, verify, swap), so an install that fails or never
+    starts leaves the local database as it was; one that succeeded is rolled back (:meth:`rollback`)
+    when the receive or a later install step fails.
+    """
+
+    def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
+                 manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None,
+                 journal: InstallJournal | None = None) -> None:
+        self.name = item.name
+        #: The install's journal, begun here: the rest of the install's steps are added to it.
+        self.journal = journal or InstallJournal(framework.project_dir)
+        self._framework = framework
+        self._manager = manager or get_plugin_manager()
+        self._result: InstallResult | None = None
+        self._error: BaseException | None = None
+        self._rolled_back = False
+        #: Loading from a dump that is still arriving (see :meth:`ReceiveInstall.start_streamed`).
+        self.stream = stream
+        self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
+                                        name="synco-install-database", daemon=True)
+        self._thread.start()
+
+    def _run(self, item: ReceivedSet, force_remote_target: bool) -> None:
+        try:
+            dump = self.stream.reader() if self.stream is not None else None
+            self._result = _install_database(item, self._framework, force_remote_target,
+                                             local_hosts_of(self._framework), self._manager, dump, self.journal)
+        except BaseException as exc:  # Raised in the waiting thread by wait().
+            self._error = exc
+
+    def broken_stream(self) -> bool:
+        """True when this install read a dump stream that broke off: it failed, and the target is as it was."""
+        if self.stream is None or not self.stream.failed:
+            return False
+        self._thread.join()
+        return self._result is None
+
+    def wait(self) -> InstallResult:
+        """The install's result once it is done; its error, raised here, if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def rollback(self) -> None:
+        """Put the previous database back if this install replaced it (once; reports, never raises)."""
+        if self._thread.is_alive():
+            log.warning("waiting for the database load to end, to leave the local database as it was")
+        self._thread.join()
+        if self._rolled_back:
+            return
+        self._rolled_back = True
+        if not self.journal.steps:
+            return
+        # Undone through the journal (a load that failed has its step "started": the engine undid it already).
+        forget_state(self._framework.project_dir)
+        try:
+            undo_steps(self.journal, database_undoer(self._framework, self._manager))
+        except SyncoError as exc:
+            log.error("could not roll the database back after a failed install: %s", exc)
+            return
+        self.journal.close()
+
+    def undone(self) -> None:
+        """The install's own undo put this database back (with the rest of its journal)."""
+        self._rolled_back = True
+
+
+class ReceiveInstall:
+    """``--install`` of receive and pull: checks before the download, the database while files arrive.
+
+    Created before the transfer: it detects the local project, refuses a non-local database target and
+    asks the engine whether an install could run (:func:`check_install_target`), so nothing is
+    downloaded for an install that cannot happen. Receive calls :meth:`set_arrived` for each set it
+    completes; with ``yes`` the database set starts installing right away (:class:`EarlyDatabaseInstall`).
+    :meth:`finish` installs the rest; :meth:`abandon` undoes the early database install when the transfer
+    failed. :mod:`synco_core.install.receive` drives it for ``receive --install`` and ``pull --install``.
+    """
+
+    def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
+                 framework_name: str | None = None, check_database: bool = True,
+                 manager: SyncoPluginManager | None = None, site_url: str | None = None) -> None:
+        self.project_dir = project_dir
+        self.framework = detect(project_dir, framework_name, manager, side="destination")
+        if site_url:
+            self.framework.site_url = site_url
+        self.force_remote_target = force_remote_target
+        check_target(self.framework, force_remote_target)
+        if check_database:
+            check_install_target(self.framework, force_remote_target, manager)
+        self._manager = manager
+        #: The named databases' sets checked already (``dbDump-<name>``), so each is checked once.
+        self.checked: set[str] = set()
+        recovered = recover_interrupted(self.framework, manager)
+        if recovered is not None:
+            log.warning("%s", recovered)
+        self.early_database = yes
+        self.database: EarlyDatabaseInstall | None = None
+
+    def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
+        """Check every named database among ``set_names`` as the default one is checked: on this machine,
+        reachable, replaceable by this user. Before anything is downloaded; the one-line error names it."""
+        for set_name in set_names:
+            if not set_name.startswith(NAMED_SET_PREFIX) or set_name in self.checked:
+                continue
+            name = set_name.removeprefix(NAMED_SET_PREFIX)
+            if database_of_set(self.framework, set_name) is None:
+                raise ConfigError(f"the local {self.framework.name} project has no database {name!r} to install "
+                                  f"{set_name} into (leave it out with --only)")
+            named = for_database_set(self.framework, set_name)
+            check_target(named, self.force_remote_target, local_hosts_of(self.framework))
+            try:
+                check_install_target(named, self.force_remote_target, self._manager)
+            except SyncoError as exc:
+                raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
+            self.checked.add(set_name)
+
+    def start_streamed(self, stream: StreamedDump) -> None:
+        """``synco pull``: start loading the dump while it is still arriving, as ``ssh host mysqldump | mysql``
+        would (only with ``--yes``, and only into a database of the same engine; otherwise the dump is
+        installed from its file once it is complete, as usual)."""
+        local = self.framework.database
+        if (not self.early_database or self.database is not None or local is None or local.engine != stream.engine
+                or not stream.format):
+            return
+        item = ReceivedSet(name=stream.set_name, kind="database", path=Path(stream.set_name), engine=stream.engine,
+                           format=stream.format, manifest=stream.manifest, source_settings=stream.source_settings)
+        log.debug("installing %s while it streams in", item.name)
+        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
+                                             stream=stream)
+
+    def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
+        if self.database is not None and self.database.broken_stream():
+            # The stream broke off but the dump then arrived whole by download: install that instead.
+            self.database = None
+        if not self.early_database or self.database is not None or entry.get("kind") != "database":
+            return
+        if str(entry.get("name") or "").startswith(NAMED_SET_PREFIX):
+            return  # A named database is installed with the rest, into its own target, at the end.
+        if self.framework.database is None:
+            return  # plan_install reports this, with the rest, at the end
+        item = received_set(folder, entry)
+        log.debug("installing %s while the rest arrives", item.name)
+        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target)
+
+    def finish(self, folder: Path, *, only: tuple[str, ...] = (), yes: bool = False,
+               confirm: Callable[[str], bool] | None = None, post_install: bool = False,
+               echo: Callable[[str], None] = print) -> InstallReport:
+        if self.database is not None and only and self.database.name not in only:
+            self.abandon()
+        try:
+            return install_received(folder, self.project_dir, only=only, yes=yes, confirm=confirm,
+                                    force_remote_target=self.force_remote_target, post_install=post_install,
+                                    echo=echo, framework=self.framework, installed_database=self.database)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """The transfer (or the install) failed: roll back a database installed early."""
+        if self.database is not None:
+            self.database.rollback()
+            self.database = None

@@ -1,0 +1,19 @@
+"""The receive side: locate a session, download, decrypt, verify and unpack it into a target folder.
+
+- :mod:`synco_core.receive.transport` the :class:`Transport` protocol, :class:`HttpTransport`,
+  :class:`DirectoryTransport`
+- :mod:`synco_core.receive.locate`    finding the server from ``--base-url``, ``.synco.yml`` or a prompt
+- :mod:`synco_core.receive.artifact`  one artifact: ``*.enc.part``, Range resume, decrypt, decompress, verify
+- :mod:`synco_core.receive.public`    public files in parallel, skipping what is current
+- :mod:`synco_core.receive.tarsafe`   extracting a private tar with every path checked
+- :mod:`synco_core.receive.limits`    the sizes a session declares, as limits on every stream
+- :mod:`synco_core.receive.session`   :func:`receive_session`, the whole receive for one transport
+- :mod:`synco_core.progress`  rich progress bars (off when not a terminal)
+"""
+
+from __future__ import annotations
+
+from synco_core.receive.session import ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive.transport import DirectoryTransport, HttpTransport, Transport
+
+__all__ = ["DirectoryTransport", "HttpTransport", "ReceiveOptions", "ReceiveSummary", "Transport", "receive_session"]
