@@ -267,6 +267,6 @@ def test_the_architecture_tree_names_every_module_and_package_of_the_core() -> N
     named |= set(re.findall(r"\b([a-z_]+\.py)\b", tree.split("plugins/\n")[0]))
     missing = sorted(p for p in present if p not in named)
     assert not missing, f"docs/architecture.md's tree does not name {missing}"
-    gone = sorted(n for n in named if n.endswith("/") and n not in present
-                  or n.endswith(".py") and "/" not in n and n not in present and not any(core.rglob(n)))
+    gone = sorted(n for n in named if (n.endswith("/") and n not in present)
+                  or (n.endswith(".py") and "/" not in n and n not in present and not any(core.rglob(n))))
     assert not gone, f"docs/architecture.md's tree names {gone}, which synco_core does not have"
