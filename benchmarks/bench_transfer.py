@@ -39,7 +39,6 @@ framework plugin for the generated project, the second is the delaying proxy.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
 import contextlib
 import os
@@ -54,7 +53,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
@@ -70,8 +69,13 @@ from common import (
 )
 
 from synco_core import hookimpl
-from synco_core.testing.services import Nginx, nginx_binary
 from synco_core.values import FileSet, Framework
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio and synco_core.testing (which imports pytest) are imported where they are used: the serve helper
+# is timed as `synco serve`, and importing them cost it a quarter of a second it does not have.
 
 MARKER = "bench-app.txt"
 
@@ -328,6 +332,8 @@ async def delaying_proxy(listen_port: int, target_port: int, rtt_ms: float, list
     in flight keeps flowing), as a long link does. ``tc netem`` would be the real thing; this kernel has
     no netem module, and changing the shared loopback would slow everyone else's tests down too.
     """
+    import asyncio
+
     delay = rtt_ms / 2000
 
     async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -555,6 +561,8 @@ def small_files_main(args: argparse.Namespace, work: Path, discard: Callable[[Pa
     netns = client_namespace(args.latency_ms) if args.latency_ms and not args.no_netns else None
     if netns is not None:
         atexit.register(netns.close)
+    from synco_core.testing.services import Nginx
+
     nginx = Nginx(project / "web", work, netns.server_ip if netns is not None and netns.netem else None)
     sshd = SshServer(work, netns.server_ip if netns is not None and netns.netem else None)
     rows: list[tuple[str, Measurement, Measurement]] = []
@@ -601,6 +609,8 @@ def memory_main(args: argparse.Namespace, work: Path, discard: Callable[[Path], 
     root = generate_small(project, files)
     os.sync()
     synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    from synco_core.testing.services import Nginx
+
     nginx = Nginx(project / "web", work)
     published = KeptSession(project)
     serve = Measurement("synco serve --keep")
@@ -691,6 +701,8 @@ def main() -> int:
         serve_helper(sys.argv[2:])
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--proxy-helper":
+        import asyncio
+
         asyncio.run(delaying_proxy(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), *sys.argv[5:6]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -714,6 +726,8 @@ def main() -> int:
         if not have(tool):
             print(f"{tool} is not installed", file=sys.stderr)
             return 1
+    from synco_core.testing.services import nginx_binary
+
     if args.case in ("small-files", "memory") and nginx_binary() is None:
         print("nginx is not installed (apt-get install nginx)", file=sys.stderr)
         return 1
