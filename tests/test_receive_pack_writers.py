@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
-import synco_core.transfer.public as public
+import synco_core.receive.public as public
 from synco_core.cli.main import cli
 
 SESSION = "synco-writerstest012345678"
