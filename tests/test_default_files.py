@@ -10,7 +10,7 @@ import pytest
 
 from synco_core.engines import default_files
 from synco_core.engines.default_files import install_tree
-from synco_core.receive.public import _save
+from synco_core.receive.files import _save
 from synco_core.wire import PublicIndexEntry
 
 

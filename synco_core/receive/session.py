@@ -30,9 +30,10 @@ from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, fetch_small, receive_artifact
+from synco_core.receive.compare import plan_public_files
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.public import plan_public_files, receive_public_files
+from synco_core.receive.public import receive_public_files
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport

@@ -1,0 +1,324 @@
+"""Saving one public file: a part file named for the version it holds, resumed with a Range, checked
+against the index's size and content hash before it gets its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from synco_core.beneath import check_no_links
+from synco_core.errors import TransferError, UnsafePathError
+from synco_core.origins import RefusedRequestError
+from synco_core.receive.limits import SizeExceededError, check_declared
+from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
+from synco_core.wire import PublicIndexEntry
+
+log = logging.getLogger(__name__)
+
+
+PART_SUFFIX = ".synco-part"
+
+
+def remote_path_for(entry: PublicIndexEntry) -> str:
+    """The transport path of an index entry: an absolute URL, or a path relative to the base URL.
+
+    Go synco wrote ``<BASE>/path`` and, in some versions, paths relative to the session folder
+    (``../_Resources/...``); both mean "relative to the base URL".
+    """
+    if entry.absolute:
+        return entry.public_uri
+    uri = entry.public_uri.removeprefix("<BASE>")
+    while uri.startswith(("/", "../", "./")):
+        uri = uri.removeprefix("/").removeprefix("../").removeprefix("./")
+    return uri
+
+
+#: A local path. Per-file paths are plain strings: pathlib (3.11) interns every name it parses, so a Path per
+#: received file made the interpreter's table of interned strings grow with the set.
+StrPath = str | Path
+
+
+def _unlink(path: StrPath) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _sha1_of(path: StrPath) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Destinations:
+    """Index paths -> local paths, with the link check of :func:`check_no_links` done once per folder.
+
+    A re-sync looks at every file of the index; checking each path's folders again for links would cost
+    several system calls per file. Only regular files and folders are ever created here, so a folder
+    checked once stays safe for the rest of the run.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._root = os.fspath(base)
+        self._checked: set[str] = set()
+
+    def path(self, relative: str) -> str:
+        folder, _, _name = relative.rpartition("/")
+        if folder not in self._checked:
+            check_no_links(self.base, relative.split("/"))
+            self._checked.add(folder)
+        # The index parser has already normalised the path (no '..', not absolute, no empty parts).
+        return os.path.join(self._root, *relative.split("/"))
+
+
+def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None) -> bool:
+    """True when ``path`` already is the file the entry describes (a regular file, not a link).
+
+    ``info`` is the file's ``lstat`` when the caller has it already (a folder walk does).
+    """
+    if info is None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if info.st_size != entry.size_bytes or int(info.st_mtime) != entry.mtime:
+        return False
+    return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
+
+
+#: Flags of the ``.synco-part`` file: never follow a link planted under that name, never leak the fd to a child.
+_PART_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+#: futimens() sets the mtime on the open file without looking its name up again (where the platform has it).
+_UTIME_ON_FD = os.utime in os.supports_fd
+
+
+class _Folders:
+    """Creates each destination folder once per run instead of asking the file system again for every file.
+
+    Many threads share it; a folder created twice (two threads at once) is harmless with ``exist_ok``.
+    """
+
+    def __init__(self) -> None:
+        self._made: set[str] = set()
+
+    def ensure(self, folder: str) -> None:
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class DownloadStopped(TransferError):
+    """The receive is being stopped (Ctrl-C): the download ends between two chunks, its part file kept."""
+
+
+class _WrongContent(TransferError):
+    """The body arrived whole but is not the file the index describes: its part file is worthless."""
+
+
+#: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent)
+
+
+#: Longest file name the common file systems take (bytes).
+NAME_MAX = 255
+
+
+def part_tag(entry: PublicIndexEntry) -> str:
+    """What a part file holds the beginning of: the entry's size and content hash (its mtime without one).
+
+    Part of the part file's name, so a part is resumed only for the very version of the file it started
+    as, whatever happened to its mtime (an interrupted process does not get to stamp anything).
+    """
+    identity = entry.sha256 or entry.sha1 or f"mtime {entry.mtime}"
+    return hashlib.sha256(f"{entry.size_bytes} {identity}".encode()).hexdigest()[:12]
+
+
+def part_path(destination: StrPath, entry: PublicIndexEntry) -> Path:
+    """``<file>.<tag>.synco-part`` beside ``destination`` (a hashed name where that one would be too long)."""
+    return Path(_part_name(destination, entry))
+
+
+def _part_name(destination: StrPath, entry: PublicIndexEntry) -> str:
+    folder, base = os.path.split(os.fspath(destination))
+    name = f"{base}.{part_tag(entry)}{PART_SUFFIX}"
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        hashed = hashlib.sha256(base.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        name = f".synco-{hashed}.{part_tag(entry)}{PART_SUFFIX}"
+    return os.path.join(folder, name)
+
+
+def resumable_bytes(destination: StrPath, entry: PublicIndexEntry) -> int:
+    """Bytes of ``destination``'s part file that a download can continue from (0: start again).
+
+    The part's name carries the entry's size and hash (:func:`part_tag`): a part of another version of
+    the file has another name, and a part that holds wrong bytes all the same is found out by the hash
+    check once complete (and removed).
+    """
+    try:
+        info = os.lstat(_part_name(destination, entry))
+    except OSError:
+        return 0
+    if not stat.S_ISREG(info.st_mode):
+        return 0
+    return info.st_size if 0 < info.st_size < entry.size_bytes else 0
+
+
+def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
+          folders: _Folders | None = None, stop: threading.Event | None = None, resume_from: int = 0) -> int:
+    """Write a response body to ``<file>.synco-part``, check it against the index, and rename it into place.
+
+    Returns the bytes that came over the network. With ``resume_from`` the part file already holds that
+    many bytes and the response starts there (a 206 to a Range request); a response from byte 0 rewrites
+    the part file. A body that breaks off, or a ``stop`` set meanwhile, leaves the part file for the next
+    run (its name says which version of the file it holds); a body that is complete but wrong removes it.
+
+    This runs once per file, thousands of times per set, so it keeps to the fewest system calls: a plain
+    file descriptor (no buffered writer on top of chunks that are already large), the mtime set on that
+    descriptor, and no separate check for a folder in the way (the rename reports it).
+    """
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
+    if folders is not None:
+        folders.ensure(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+    appending = bool(resume_from) and response.offset == resume_from
+    size = resume_from if appending else 0
+    received = 0
+    # SHA-256 where the index has it (sessions of this synco), else SHA-1 where Flow gave it for free; the
+    # file gets its final name only when the content is the one the index lists.
+    digest = hashlib.sha256() if entry.sha256 else hashlib.sha1(usedforsecurity=False) if entry.sha1 else None
+    if digest is not None and appending:
+        with open(part, "rb") as held:
+            while chunk := held.read(1024 * 1024):
+                digest.update(chunk)
+    if response.total_size is not None:
+        # A file past the index's size is refused before a byte of the body is read.
+        check_declared(response.total_size, entry.size_bytes, "the server's answer")
+    flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
+    fd = os.open(part, flags, 0o666)
+    try:
+        try:
+            for chunk in response.iter_bytes():
+                if stop is not None and stop.is_set():
+                    raise DownloadStopped("stopped")
+                # Cut off at the first chunk past the index's size, before it is written.
+                check_declared(size + len(chunk), entry.size_bytes, "the server sent")
+                _write_all(fd, chunk)
+                size += len(chunk)
+                received += len(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                on_bytes(len(chunk))
+            if size != entry.size_bytes:
+                raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
+            if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
+                raise _WrongContent(f"{'SHA-256' if entry.sha256 else 'SHA-1'} does not match the index")
+            if _UTIME_ON_FD:
+                os.utime(fd, (entry.mtime, entry.mtime))
+        finally:
+            os.close(fd)
+        if not _UTIME_ON_FD:
+            os.utime(part, (entry.mtime, entry.mtime))
+        try:
+            os.replace(part, destination)
+        except IsADirectoryError:
+            raise TransferError("a folder is in the way") from None
+    except _WrongContent:
+        _unlink(part)
+        raise
+    except BaseException:
+        _keep_part(part, entry)
+        raise
+    return received
+
+
+def _keep_part(part: str, entry: PublicIndexEntry) -> None:
+    """Keep what a broken-off download wrote for the next run to resume; remove a part that is useless."""
+    try:
+        size = os.lstat(part).st_size
+        if 0 < size < entry.size_bytes:
+            log.debug("kept %d of %d bytes in %s for the next run", size, entry.size_bytes, os.path.basename(part))
+            return
+    except OSError:
+        pass
+    _unlink(part)
+
+
+def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
+    """True when ``data`` is the file the entry describes: its size, and its hash where the index has one."""
+    if len(data) != entry.size_bytes:
+        return False
+    if entry.sha256:
+        return hashlib.sha256(data).hexdigest() == entry.sha256.lower()
+    if entry.sha1:
+        return hashlib.sha1(data, usedforsecurity=False).hexdigest() == entry.sha1.lower()
+    return True
+
+
+def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None) -> int:
+    """Write a whole file that arrived in memory (out of a pack) through its part file to its final name.
+
+    The caller has checked it (:func:`content_matches`); returns its size.
+    """
+    part = _part_name(destination, entry)
+    folder = os.path.dirname(os.fspath(destination))
+    if folders is not None:
+        folders.ensure(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+    try:
+        fd = os.open(part, _PART_FLAGS, 0o666)
+        try:
+            _write_all(fd, data)
+            if _UTIME_ON_FD:
+                os.utime(fd, (entry.mtime, entry.mtime))
+        finally:
+            os.close(fd)
+        if not _UTIME_ON_FD:
+            os.utime(part, (entry.mtime, entry.mtime))
+        try:
+            os.replace(part, destination)
+        except IsADirectoryError:
+            raise TransferError("a folder is in the way") from None
+    except BaseException:
+        _unlink(part)
+        raise
+    return len(data)
+
+
+def _download_one(transport: Transport, destination: StrPath, entry: PublicIndexEntry,
+                  on_bytes: Callable[[int], None], folders: _Folders | None = None,
+                  stop: threading.Event | None = None) -> int:
+    """Download one file, continuing its part file where one is left (``Range``); returns bytes received."""
+    offset = resumable_bytes(destination, entry)
+    if offset:
+        try:
+            with transport.open(remote_path_for(entry), offset=offset) as response:
+                if response.offset == offset:
+                    log.debug("resuming %s at byte %d", os.path.basename(destination), offset)
+                return _save(response, destination, entry, on_bytes, folders, stop, offset)
+        except RangeNotSatisfiableError:
+            # The file on the server is not longer than the part: it changed; start again.
+            log.debug("cannot resume %s; downloading it again", os.path.basename(destination))
+    with transport.open(remote_path_for(entry)) as response:
+        return _save(response, destination, entry, on_bytes, folders, stop)
