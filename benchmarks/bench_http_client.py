@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from synco_core.receive.transport import HttpTransport
+from synco_core.receive.http_transport import HttpTransport
 from synco_core.testing.services import nginx_binary
 
 JOBS = 8

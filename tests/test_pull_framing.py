@@ -46,7 +46,8 @@ from synco_core.pull.frames import (
 from synco_core.pull.server import ChannelServer
 from synco_core.pull.spaces import FolderSpace, PublicSpace
 from synco_core.pull.transport import ChannelTransport
-from synco_core.receive.transport import DirectoryTransport, NotFoundError, RangeNotSatisfiableError
+from synco_core.receive.directory import DirectoryTransport
+from synco_core.receive.transport import NotFoundError, RangeNotSatisfiableError
 from synco_core.wire import DumpInfo, Meta, WireFileSet
 
 BINARY = bytes(range(256)) * 7 + MAGIC + HEADER.pack(b"E", 0) + b"\x00" * 100

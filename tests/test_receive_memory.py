@@ -25,7 +25,7 @@ RECEIVE = """
 import sys
 from pathlib import Path
 from synco_core.receive.session import ReceiveOptions, receive_session
-from synco_core.receive.transport import DirectoryTransport
+from synco_core.receive.directory import DirectoryTransport
 
 web, session, key, target, only = sys.argv[1:]
 summary = receive_session(DirectoryTransport(Path(web)), session, key,

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from synco_core.receive.directory import DirectoryTransport
 from synco_core.receive.files import part_path, resumable_bytes
 from synco_core.receive.public import receive_public_files
-from synco_core.receive.transport import DirectoryTransport
 from synco_core.wire import PublicIndexEntry
 
 SIZE = 300_000

@@ -16,14 +16,9 @@ from typing import Any
 import pytest
 
 from synco_core.errors import TransferError, UnsafePathError
+from synco_core.receive.http_transport import HttpTransport, _origin, _redirect_allowed
 from synco_core.receive.tarsafe import extract_stream
-from synco_core.receive.transport import (
-    HttpTransport,
-    NotFoundError,
-    RangeNotSatisfiableError,
-    _origin,
-    _redirect_allowed,
-)
+from synco_core.receive.transport import NotFoundError, RangeNotSatisfiableError
 from synco_core.serve.server import start_server
 
 

@@ -24,8 +24,8 @@ from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish,
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.receive.files import PART_SUFFIX, part_path
+from synco_core.receive.http_transport import HttpTransport
 from synco_core.receive.public import PIPELINE_DEPTH, batch_size, receive_public_files
-from synco_core.receive.transport import HttpTransport
 from synco_core.serve.server import start_server
 from synco_core.wire import PublicIndexEntry
 

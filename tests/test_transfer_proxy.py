@@ -24,7 +24,8 @@ from test_receive_chooser import https_server
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
-from synco_core.receive.transport import HttpTransport, bypassed
+from synco_core.receive.http_transport import HttpTransport
+from synco_core.receive.proxy import bypassed
 from synco_core.testing.services import unavailable
 
 SESSION = "synco-proxytest0123456789"

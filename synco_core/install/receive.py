@@ -116,9 +116,9 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
 
     ``prefixes``: the local framework's public prefixes when the caller detected it already.
     """
+    from synco_core.receive.http_transport import HttpTransport
     from synco_core.receive.locate import candidate_urls, configured_hosts, find_session
     from synco_core.receive.session import identities_for
-    from synco_core.receive.transport import HttpTransport
 
     identities = identities_for(address.key)
     asked = False

@@ -2,7 +2,7 @@
 
 The receive half is receive's own :func:`~synco_core.receive.session.receive_session`, fed by a
 :class:`~synco_core.pull.transport.ChannelTransport` (default) or, with ``--via-http``, by receive's
-:class:`~synco_core.receive.transport.HttpTransport` pointed at the session the remote side published.
+:class:`~synco_core.receive.http_transport.HttpTransport` pointed at the session the remote side published.
 So verification, resume (``*.part`` files, skipping what is already there) and progress output are the
 same as for ``synco receive``.
 """
@@ -120,8 +120,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 echo(f"Starting synco on {remote.describe()}")
             from synco_core import age
             from synco_core.databases import DB_SET_NAME
+            from synco_core.receive.http_transport import HttpTransport
             from synco_core.receive.session import ReceiveOptions, receive_session
-            from synco_core.receive.transport import HttpTransport
 
             # Buffered: frame headers are 5 bytes, and the launch messages are read byte by byte.
             reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout), 256 << 10)

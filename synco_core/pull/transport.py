@@ -181,7 +181,7 @@ class ChannelTransport:
     def _http_transport(self, url: str) -> Any:
         from urllib.parse import urlsplit
 
-        from synco_core.receive.transport import HttpTransport
+        from synco_core.receive.http_transport import HttpTransport
 
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}/"

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+from synco_core.receive.directory import DirectoryTransport
+from synco_core.receive.http_transport import HttpTransport
 from synco_core.receive.session import ReceiveOptions, ReceiveSummary, receive_session
-from synco_core.receive.transport import DirectoryTransport, HttpTransport, Transport
+from synco_core.receive.transport import Transport
 
 __all__ = ["DirectoryTransport", "HttpTransport", "ReceiveOptions", "ReceiveSummary", "Transport", "receive_session"]

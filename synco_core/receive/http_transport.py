@@ -1,0 +1,524 @@
+"""The HTTP transport: keep-alive connections, pipelined GETs for many small files, Range reads.
+
+It is built on the standard library's http.client rather than httpx: a public set is thousands of small
+requests from several threads, and per request httpx costs many times the CPU of pipelined http.client,
+with HTTP/2 no better (benchmarks/bench_http_client.py; the numbers and the decision are in
+docs/dependencies.md). Everything else httpx would give is done here explicitly: keep-alive connections
+(one per thread and origin), TLS verification, proxies from the environment (CONNECT tunnels for https,
+:mod:`synco_core.receive.proxy`), basic auth only towards the session's exact origin, the redirect
+policy, and the address check of every connection to another host (:mod:`synco_core.origins`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.request import getproxies_environment
+
+from synco_core.errors import TransferError
+from synco_core.origins import Origin, address_scope, check_address, origin_of, same_site
+from synco_core.receive.proxy import Proxy, proxy_for, split_auth
+from synco_core.receive.transport import (
+    CHUNK_SIZE,
+    MAX_REDIRECTS,
+    ForbiddenError,
+    NotFoundError,
+    RangeNotSatisfiableError,
+    UnreachableError,
+)
+from synco_core.redaction import register_secret
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+
+def _origin(url: str) -> Origin:
+    return origin_of(url)
+
+
+def _redirect_allowed(origin: Origin, target: Origin) -> bool:
+    """Only to the same host, keeping or upgrading the scheme (http -> https, never https -> http)."""
+    return same_site(origin, target)
+
+
+#: ``resolve(host, port)``: the addresses to try for a host, in order.
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver (``getaddrinfo``), without duplicates."""
+    found: list[str] = []
+    for _family, _type, _proto, _name, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = str(sockaddr[0])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+class _HttpResponse:
+    """A response body read in chunks; a connection that ends early is an error, not a short file."""
+
+    def __init__(self, response: http.client.HTTPResponse, url: str, status: int, offset: int,
+                 total_size: int | None, length: int | None) -> None:
+        self._response = response
+        self._url = url
+        self.status = status
+        self.offset = offset
+        self.total_size = total_size
+        self._length = length
+        self.complete = False
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        received = 0
+        try:
+            while True:
+                # read() (unlike read1) releases the connection for the next request once the body is in.
+                chunk = self._response.read(CHUNK_SIZE)
+                if not chunk:
+                    break
+                received += len(chunk)
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransferError(f"download of {self._url} interrupted after {received} bytes: "
+                                f"{_describe(exc)}") from None
+        if self._length is not None and received != self._length:
+            raise TransferError(f"download of {self._url} interrupted after {received} of {self._length} bytes")
+        self.complete = True
+
+
+#: Largest header block accepted from a pipelined response; a server sending more is not one to pipeline with.
+MAX_HEAD_SIZE = 64 * 1024
+
+
+#: Socket read size for pipelined bodies: one read takes whatever the kernel holds, up to this.
+PIPELINE_READ_SIZE = 256 * 1024
+
+
+class _PipelineReader:
+    """Reads consecutive HTTP/1.1 responses off one socket, for :meth:`HttpTransport.open_many`.
+
+    ``http.client`` parses every header block with the e-mail package and reads bodies through a
+    buffered file; for thousands of small files that was the receiver's largest cost after the file
+    system. A pipelined batch only ever needs the status, ``Content-Length`` and ``Connection``, so this
+    reads them directly: one ``recv`` usually brings a whole header block, and body bytes go from the
+    socket to the caller without another copy through a buffer.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        #: Bytes received but not handed out yet (the rest of a header read: body, or the next response).
+        self._pending = b""
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _receive(self, size: int) -> bytes:
+        data: bytes = self._sock.recv(size)
+        if not data:
+            raise TransferError("the server closed the connection")
+        return data
+
+    def head(self) -> tuple[int, int | None, bool]:
+        """The next final response's (status, Content-Length or None, whether the server closes afterwards)."""
+        while True:
+            while (end := self._pending.find(b"\r\n\r\n")) < 0:
+                if len(self._pending) > MAX_HEAD_SIZE:
+                    raise TransferError("response headers too long")
+                self._pending += self._receive(MAX_HEAD_SIZE)
+            block, self._pending = self._pending[:end], self._pending[end + 4:]
+            lines = block.split(b"\r\n")
+            version, _, rest = lines[0].partition(b" ")
+            code = rest[:3]
+            if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+                raise TransferError(f"not an HTTP response: {lines[0][:60]!r}")
+            status = int(code)
+            if 100 <= status < 200:
+                # An interim response (100 Continue, 103 Early Hints): the real one follows.
+                continue
+            length: int | None = None
+            closes = version == b"HTTP/1.0"
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    value = value.strip()
+                    if not value.isdigit():
+                        raise TransferError(f"bad Content-Length {value[:30]!r}")
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    # A chunked body would need its own parser; open() handles such servers one by one.
+                    raise TransferError("the server sent a chunked response")
+                elif name == b"connection":
+                    tokens = value.strip().lower()
+                    if b"close" in tokens:
+                        closes = True
+                    elif b"keep-alive" in tokens:
+                        closes = False
+            return status, length, closes
+
+    def body(self, length: int) -> Iterator[bytes]:
+        """Exactly ``length`` bytes of body, in chunks as they arrive; never reads past the body."""
+        remaining = length
+        if self._pending and remaining:
+            chunk, self._pending = self._pending[:remaining], self._pending[remaining:]
+            remaining -= len(chunk)
+            yield chunk
+        while remaining:
+            chunk = self._receive(min(remaining, PIPELINE_READ_SIZE))
+            remaining -= len(chunk)
+            yield chunk
+
+
+class _PipelinedResponse:
+    """One 200 response of a pipelined batch; its body must be read to the end before the next one."""
+
+    status = 200
+    offset = 0
+
+    def __init__(self, reader: _PipelineReader, url: str, length: int) -> None:
+        self._reader = reader
+        self._url = url
+        self.total_size: int | None = length
+        self._length = length
+        self.complete = length == 0
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        received = 0
+        try:
+            for chunk in self._reader.body(self._length):
+                received += len(chunk)
+                yield chunk
+        except (OSError, TransferError) as exc:
+            raise TransferError(f"download of {self._url} interrupted after {received} of {self._length} bytes: "
+                                f"{_describe(exc)}") from None
+        self.complete = True
+
+
+class HttpTransport:
+    """A :class:`Transport` over HTTP(S): keep-alive connections per thread, Range reads, careful redirects."""
+
+    def __init__(self, base_url: str, *, verify: bool = True, timeout: float = 30.0, max_connections: int = 8,
+                 auth: tuple[str, str] | None = None, resolve: Resolver | None = None) -> None:
+        base_url, url_auth = split_auth(base_url)
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.base_url = base_url
+        self.description = base_url
+        self._origin = _origin(base_url)
+        auth = auth or url_auth
+        self._authorization: str | None = None
+        if auth:
+            register_secret(auth[1])
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            self._authorization = f"Basic {token}"
+            register_secret(token)
+        self._timeout = timeout
+        self._ssl = ssl.create_default_context() if verify else ssl._create_unverified_context()
+        # max_connections is the caller's thread count; connections are per thread, so it needs no pool cap.
+        self.max_connections = max_connections
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._resolve = resolve or system_resolve
+        #: The kind of address the session's own server answered at (``loopback``, ``private`` ...), known
+        #: after the first connection to it; other hosts must be public or of the same kind.
+        self.session_scope: str | None = None
+        # Read once: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, lower-case forms first (as curl and urllib do).
+        self._proxies = getproxies_environment()
+        self._proxy_of: dict[Origin, Proxy | None] = {}
+        # A bad proxy variable is reported before anything is fetched.
+        self._proxy(self._origin)
+
+    def _proxy(self, origin: Origin) -> Proxy | None:
+        if origin not in self._proxy_of:
+            self._proxy_of[origin] = proxy_for(origin, self._proxies)
+        return self._proxy_of[origin]
+
+    @property
+    def pipelining(self) -> bool:
+        """False when the session's host is reached through a plain HTTP proxy (which sees each request
+        on its own; through a CONNECT tunnel, pipelining works as directly)."""
+        return self._origin[0] == "https" or self._proxy(self._origin) is None
+
+    def url_for(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        if urlsplit(path).scheme:
+            raise TransferError(f"refusing URL {path!r}: only http(s) URLs are fetched")
+        # ':' is escaped so a relative path can never be read as a scheme; '%' is kept because index
+        # URIs arrive already percent-encoded.
+        return urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._"))
+
+    def _connection(self, origin: Origin) -> http.client.HTTPConnection:
+        pool: dict[Origin, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        conn = pool.get(origin)
+        if conn is None:
+            scheme, host, port = origin
+            proxy = self._proxy(origin)
+            connect_host, connect_port = (proxy.host, proxy.port) if proxy is not None else (host, port)
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(connect_host, connect_port, timeout=self._timeout, context=self._ssl)
+                if proxy is not None:
+                    # CONNECT host:port, then TLS with the origin inside the tunnel: the proxy sees the host
+                    # name, never a request, a header or a byte of what comes back.
+                    tunnel_headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+                    conn.set_tunnel(host, port, headers=tunnel_headers)
+            else:
+                conn = http.client.HTTPConnection(connect_host, connect_port, timeout=self._timeout)
+            # http.client opens its socket through this attribute (TLS is wrapped around it afterwards), so
+            # every connection, pipelined or not, goes through the address check.
+            conn._create_connection = lambda _address, timeout=None, _source=None, origin=origin: (  # type: ignore[attr-defined]
+                self._connect(origin, timeout))
+            pool[origin] = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _connect(self, origin: Origin, timeout: object) -> socket.socket:
+        """A socket connected to ``origin``: any address for the session's own host (the user named it),
+        only allowed addresses (:func:`~synco_core.origins.check_address`) for any other."""
+        _scheme, host, port = origin
+        own = host == self._origin[1]
+        proxy = self._proxy(origin)
+        if proxy is not None:
+            return self._connect_proxy(proxy, host, port, own, timeout)
+        addresses = self._resolve(host, port)
+        if not own:
+            # Every address the name has is checked, not only the one that answers first.
+            for address in addresses:
+                check_address(address, self.session_scope, host)
+        error: OSError | None = None
+        for address in addresses:
+            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                if isinstance(timeout, (int, float)):
+                    sock.settimeout(timeout)
+                sock.connect((address, port))
+                peer = str(sock.getpeername()[0])
+                if own:
+                    self.session_scope = self.session_scope or address_scope(peer)
+                else:
+                    check_address(peer, self.session_scope, host)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        raise error or OSError(f"{host} has no address")
+
+    def _connect_proxy(self, proxy: Proxy, host: str, port: int, own: bool, timeout: object) -> socket.socket:
+        """A socket connected to the proxy (the user named it, as the session's host).
+
+        Another host than the session's is still checked where this machine can resolve its name; the
+        proxy resolves it otherwise, and what it then reaches is the proxy's rule.
+        """
+        if not own:
+            try:
+                addresses = self._resolve(host, port)
+            except OSError:
+                addresses = []
+            for address in addresses:
+                check_address(address, self.session_scope, host)
+        sock = socket.create_connection((proxy.host, proxy.port),
+                                        timeout=timeout if isinstance(timeout, (int, float)) else None)
+        if own and self.session_scope is None:
+            # Through a proxy the session's own address is unknown here: other hosts must be public.
+            self.session_scope = "public"
+        return sock
+
+    def _drop(self, origin: Origin) -> None:
+        pool = getattr(self._local, "pool", {})
+        conn = pool.pop(origin, None)
+        if conn is not None:
+            conn.close()
+
+    def _request(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        origin = _origin(url)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxy = self._proxy(origin)
+        if proxy is not None and origin[0] == "http":
+            # A plain HTTP proxy is asked for the absolute URL (http.client takes the Host header from it).
+            target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
+        # A kept-alive connection may have been closed by the server while idle: one retry on a fresh one.
+        for attempt in (1, 2):
+            conn = self._connection(origin)
+            reused = conn.sock is not None
+            try:
+                conn.request("GET", target, headers=headers)
+                return conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(origin)
+                if attempt == 1 and reused and isinstance(
+                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                ):
+                    continue
+                via = f" through {proxy.description}" if proxy is not None else ""
+                raise UnreachableError(f"cannot reach {split_auth(url)[0]}{via}: {_describe(exc)}") from None
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_HttpResponse]:
+        url = self.url_for(path)
+        current = url
+        base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
+        if length is not None:
+            if length <= 0:
+                raise ValueError("a range must hold at least one byte")
+            base_headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            base_headers["Range"] = f"bytes={offset}-"
+        response: http.client.HTTPResponse | None = None
+        wrapped: _HttpResponse | None = None
+        origin = _origin(current)
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                origin = _origin(current)
+                headers = dict(base_headers)
+                # Credentials go only to the exact origin they were given for (scheme, host and port), never
+                # to a CDN named in an index, another port of the same host, or along a redirect.
+                if self._authorization and origin == self._origin:
+                    headers["Authorization"] = self._authorization
+                response = self._request(current, headers)
+                if response.status in (301, 302, 303, 307, 308):
+                    location = response.getheader("Location", "")
+                    response.read()
+                    target = urljoin(current, location)
+                    if not location or not _redirect_allowed(origin, _origin(target)):
+                        raise TransferError(f"refusing redirect from {current} to {target} (another host or scheme)")
+                    current = target
+                    continue
+                break
+            else:
+                raise TransferError(f"too many redirects for {url}")
+            assert response is not None
+            status = response.status
+            if status not in (200, 206):
+                response.read()
+                if status in (404, 410):
+                    raise NotFoundError(f"not found: {current} (HTTP {status})")
+                if status == 403:
+                    raise ForbiddenError(f"refused by the server: {current} (HTTP 403)")
+                if status == 416:
+                    raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
+                if status == 401:
+                    raise TransferError(f"{current} needs a login (HTTP 401); give it as https://user:password@host")
+                raise TransferError(f"unexpected HTTP {status} for {current}")
+            length_header = response.getheader("Content-Length")
+            length = int(length_header) if length_header and length_header.isdigit() else None
+            body_offset = 0
+            total: int | None = length
+            if status == 206:
+                content_range = response.getheader("Content-Range", "")
+                try:
+                    span, _, full = content_range.removeprefix("bytes ").partition("/")
+                    body_offset = int(span.split("-")[0])
+                    total = int(full) if full != "*" else None
+                except ValueError:
+                    raise TransferError(f"bad Content-Range {content_range!r} from {current}") from None
+            wrapped = _HttpResponse(response, current, status, body_offset, total, length)
+            yield wrapped
+        finally:
+            # A body left half-read makes the connection unusable for the next request: close it.
+            if response is not None and not response.isclosed():
+                self._drop(origin)
+
+    def open_many(self, paths: Sequence[str]) -> Iterator[tuple[int, _PipelinedResponse | None]]:
+        """Pipelined GETs of several paths of the base URL's host over one kept-alive connection.
+
+        All requests are sent at once and the responses read in order, so a batch costs one round trip
+        instead of one per file: what makes many small files fast over a long link. Yields
+        ``(position, response)``; the caller must read each response's body completely before taking the
+        next. ``None`` stands for a response that is not a plain 200 (a redirect, a 404, a login): the
+        caller asks for that path again with :meth:`open`, which knows how to handle it. A
+        :class:`TransferError` ends the batch; the caller falls back to :meth:`open` for the rest.
+        """
+        origin = self._origin
+        if not self.pipelining:
+            raise TransferError("no pipelining through a plain HTTP proxy")
+        scheme, host, port = origin
+        default_port = 443 if scheme == "https" else 80
+        host_header = (f"[{host}]" if ":" in host else host) + ("" if port == default_port else f":{port}")
+        auth = f"Authorization: {self._authorization}\r\n" if self._authorization else ""
+        requests = []
+        for path in paths:
+            parts = urlsplit(self.url_for(path))
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            requests.append(f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: synco-receive\r\n"
+                            f"Accept-Encoding: identity\r\n{auth}\r\n")
+        conn = self._connection(origin)
+        try:
+            if conn.sock is None:
+                conn.connect()
+            sock = conn.sock
+            sock.sendall("".join(requests).encode("latin-1"))
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(origin)
+            raise TransferError(f"cannot reach {self.base_url}: {_describe(exc)}") from None
+        reader = _PipelineReader(sock)
+        try:
+            for position, path in enumerate(paths):
+                status, length, closes = reader.head()
+                if status != 200:
+                    if length is None:
+                        raise TransferError(f"HTTP {status} without Content-Length for {path}")
+                    for _chunk in reader.body(length):
+                        pass
+                    yield position, None
+                else:
+                    if length is None:
+                        # Without a length the body runs to the end of the connection: no pipelining then.
+                        raise TransferError(f"no Content-Length for {path}")
+                    response = _PipelinedResponse(reader, self.url_for(path), length)
+                    yield position, response
+                    if not response.complete:
+                        raise TransferError(f"the body of {path} was not read to its end")
+                if closes:
+                    raise TransferError("the server closed the kept-alive connection")
+            if reader.pending:
+                raise TransferError("the server sent more responses than were asked for")
+        except (OSError, TransferError) as exc:
+            self._drop(origin)
+            raise TransferError(f"pipelined download from {self.base_url} broke off: {_describe(exc)}") from None
+        except BaseException:
+            # The caller stopped early (GeneratorExit) or failed: the rest of the batch is still on the wire.
+            self._drop(origin)
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            conn.close()
+
+    def abort(self) -> None:
+        """Break every open connection at once, so threads blocked reading a body stop now (Ctrl-C).
+
+        ``close()`` from another thread does not wake a thread waiting in ``recv``; shutting the socket
+        down does: the read returns at once and the download fails like a dropped connection.
+        """
+        with self._lock:
+            connections = list(self._all)
+        for conn in connections:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

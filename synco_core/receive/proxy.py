@@ -1,0 +1,103 @@
+"""Proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``, lower case first), as curl
+reads them, and the credentials a URL carries."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from synco_core.errors import TransferError
+from synco_core.origins import Origin
+from synco_core.redaction import register_secret
+
+
+def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``https://user:pw@host/`` -> (``https://host/``, (user, pw)); the password is registered as secret."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    user = unquote(parts.username)
+    password = unquote(parts.password or "")
+    register_secret(password)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), (user, password)
+
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy from the environment (``http://[user:password@]host:port``)."""
+
+    host: str
+    port: int
+    #: ``Basic ...`` for the proxy's own login, or None.
+    authorization: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"proxy {self.host}:{self.port}"
+
+
+def parse_proxy(url: str) -> Proxy:
+    """The proxy a ``*_PROXY`` variable names; its password is registered as secret."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise TransferError(f"unsupported proxy {split_auth(url)[0]!r}: only http:// proxies (with CONNECT for "
+                            "https) are supported")
+    authorization = None
+    if parts.username is not None:
+        password = unquote(parts.password or "")
+        register_secret(password)
+        token = base64.b64encode(f"{unquote(parts.username)}:{password}".encode()).decode()
+        register_secret(token)
+        authorization = f"Basic {token}"
+    return Proxy(parts.hostname, parts.port or 80, authorization)
+
+
+def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` (or their lower-case forms) name for ``origin``, unless
+    ``NO_PROXY`` exempts its host; ``proxies`` is :func:`urllib.request.getproxies_environment`'s answer."""
+    scheme, host, port = origin
+    url = proxies.get(scheme)
+    if not url:
+        return None
+    if bypassed(host, port, proxies.get("no", "")):
+        return None
+    return parse_proxy(url)
+
+
+def bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """True when ``NO_PROXY`` exempts ``host``: ``*``, the host itself or a domain above it (``example.com``,
+    ``.example.com``), optionally with ``:port``, or an address range (``10.0.0.0/8``)."""
+    host = host.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for item in (part.strip().lower() for part in no_proxy.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            return True
+        name, _, wanted_port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        if wanted_port and wanted_port != str(port):
+            continue
+        name = name.strip("[]")
+        if address is not None and "/" in name:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
