@@ -19,7 +19,7 @@ from synco_core.cli.main import cli
 from synco_core.errors import CryptoError, TransferError
 from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
 from synco_core.receive.locate import find_session
-from synco_core.receive.session import identities_for
+from synco_core.receive.meta import identities_for
 from synco_core.receive.transport import Response, Transport
 from synco_core.serve import SessionFolder, SessionKey
 from synco_core.serve.server import start_server

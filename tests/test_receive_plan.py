@@ -11,7 +11,7 @@ from test_transfer_support import fixture_app_fixture, publish, static_server, t
 
 from synco_core.cli.main import cli
 from synco_core.cli.receive_cmd import sanitizing_lines
-from synco_core.receive.session import sanitized_flag
+from synco_core.receive.plan import sanitized_flag
 from synco_core.serve import SessionFolder, SessionKey
 from synco_core.wire import META_FILE, Meta
 

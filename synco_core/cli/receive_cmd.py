@@ -31,7 +31,8 @@ from synco_core.install.receive import (
     receive_and_install,
 )
 from synco_core.progress import Reporter
-from synco_core.receive.session import ReceiveOptions, ReceivePlan, ReceiveSummary, download_bytes, sanitized_flag
+from synco_core.receive.plan import ReceivePlan, sanitized_flag
+from synco_core.receive.session import ReceiveOptions, ReceiveSummary, download_bytes
 from synco_core.sizes import human_size
 from synco_core.wire import Meta, WireFileSet
 

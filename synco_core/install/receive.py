@@ -28,7 +28,8 @@ from synco_core.errors import ConfigError, NotConfirmedError, SyncoError, Transf
 if TYPE_CHECKING:
     from synco_core.install.streamed import ReceiveInstall, StreamedDump
     from synco_core.progress import Reporter
-    from synco_core.receive.session import ReceiveOptions, ReceivePlan, ReceiveSummary
+    from synco_core.receive.plan import ReceivePlan
+    from synco_core.receive.session import ReceiveOptions, ReceiveSummary
     from synco_core.receive.transport import Transport
     from synco_core.wire import Meta
 
@@ -118,7 +119,7 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
     """
     from synco_core.receive.http_transport import HttpTransport
     from synco_core.receive.locate import candidate_urls, configured_hosts, find_session
-    from synco_core.receive.session import identities_for
+    from synco_core.receive.meta import identities_for
 
     identities = identities_for(address.key)
     asked = False
@@ -309,7 +310,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
 
 def plan_receive(address: SessionAddress, options: ReceiveOptions, ui: Interaction, reporter: Reporter) -> ReceivePlan:
     """``synco receive --plan``: find the session and say what a receive would do; changes nothing."""
-    from synco_core.receive.session import plan_session
+    from synco_core.receive.plan import plan_session
 
     located = locate(address, ui)
     try:

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synco_core.errors import CryptoError, TransferError
+from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
-from synco_core.receive.session import RefusedSessionError, fetch_meta
 from synco_core.receive.transport import NotFoundError, Transport, UnreachableError
 from synco_core.wire import Meta, WireFormatError, session_folder_name
 

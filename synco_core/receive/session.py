@@ -11,35 +11,33 @@ Layout of the target folder (what ``synco install DIR`` reads):
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
-from synco_core.receive.artifact import ArtifactSpec, fetch_small, receive_artifact
-from synco_core.receive.compare import plan_public_files
+from synco_core.receive.artifact import ArtifactSpec, receive_artifact
 from synco_core.receive.limits import SizeExceededError
+from synco_core.receive.meta import (
+    identities_for,
+    wait_ready,
+)
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.public import receive_public_files
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
-from synco_core.redaction import register_secret
 from synco_core.wire import (
-    META_FILE,
     DumpInfo,
     Meta,
     PackInfo,
@@ -52,12 +50,8 @@ from synco_core.wire import (
 
 log = logging.getLogger(__name__)
 
+
 RECEIVED_FILE = ".synco-received.json"
-#: The highest scrypt work factor a session may ask of the laptop (2^20: about a GiB of memory and a few
-#: seconds per key derivation); ``synco decrypt`` accepts up to age's 2^22 for files made by hand.
-SESSION_MAX_WORK_FACTOR = 20
-#: Seconds a session's clock may be ahead of the laptop's before its ``expiresAt`` is held against it.
-CLOCK_SKEW = 300
 
 
 @dataclass
@@ -165,90 +159,6 @@ class ReceiveSummary:
             return ("what the server sent was refused (see above); running the same command again would get the "
                     "same: ask for a new session, or check the server.")
         return "some sets failed; run the same command again to continue."
-
-
-class RefusedSessionError(TransferError):
-    """The meta decrypted, but it names another session (a replay) or its time has run out."""
-
-
-class SessionGoneError(TransferError):
-    """The session was there and is not any more (the server answers 404 for it)."""
-
-
-def identities_for(key: str) -> list[Any]:
-    """The age identity of a session key (``AGE-SECRET-KEY-1...`` or a passphrase); registered as secret.
-
-    A passphrase's identity refuses work factors above :data:`SESSION_MAX_WORK_FACTOR` and remembers the
-    keys it derived; the same object is returned for the same key during the process, so polling a meta
-    or finding the session and then receiving it costs one key derivation per distinct file, not per read.
-    """
-    if not key:
-        raise ConfigError("the session key is empty")
-    register_secret(key)
-    return _identities(key)
-
-
-@functools.lru_cache(maxsize=4)
-def _identities(key: str) -> list[Any]:
-    return [age.parse_identity(key, max_work_factor=SESSION_MAX_WORK_FACTOR, remember=32)]
-
-
-def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) -> Meta:
-    """Read and decrypt the meta file of ``session``.
-
-    Only "no identity matches" means a wrong key; a damaged header or payload is reported as damage, so
-    the user asks for a new session (or checks the server) instead of doubting a correct key.
-    """
-    folder = session_folder_name(session)
-    try:
-        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities)
-    except age.NoIdentityMatchError:
-        raise CryptoError(f"this key does not open session {folder}") from None
-    except CryptoError as exc:
-        raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
-    meta = Meta.from_bytes(raw)
-    check_fresh(meta, folder)
-    return meta
-
-
-def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
-    """Refuse a meta that names another session than ``folder`` or whose time has run out.
-
-    A passphrase may be used for more than one session; without this, whoever can answer for the server
-    could hand out an old session's meta (and artifacts) as the one asked for. Metas without these fields
-    (Go synco v2, and this implementation before it wrote them) are accepted as they are.
-    """
-    if meta.session_id is not None and meta.session_id != folder:
-        raise RefusedSessionError(f"the meta at {folder} belongs to session {meta.session_id!r}: a replayed or "
-                                  "misplaced meta is refused")
-    now = time.time() if now is None else now
-    if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(meta.expires_at))
-        raise RefusedSessionError(f"session {folder} expired at {when}: its server removes it then, so what answers "
-                                  "for it now is left over or replayed; ask for a new session")
-
-
-def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,
-               poll_interval: float = 1.0, on_wait: Callable[[Meta], None] | None = None,
-               first: Meta | None = None) -> Meta:
-    """Poll the meta until the session is Ready; :class:`TransferError` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    meta = first or fetch_meta(transport, session, identities)
-    while meta.state != "Ready":
-        if on_wait is not None:
-            on_wait(meta)
-        if time.monotonic() >= deadline:
-            raise TransferError(f"session {session_folder_name(session)} not ready after {timeout:g} s "
-                                f"(state {meta.state}); try again or raise --timeout")
-        # Never sleep past the deadline: a short --timeout ends when it says, not a poll interval later.
-        time.sleep(max(0.0, min(poll_interval, deadline - time.monotonic())))
-        try:
-            meta = fetch_meta(transport, session, identities)
-        except NotFoundError:
-            raise SessionGoneError(f"session {session_folder_name(session)} is gone from {transport.description}: "
-                                   "the server answered 404 while it was being prepared (serve stopped?); "
-                                   "start serve again and receive the new session") from None
-    return meta
 
 
 def local_name(file_set: WireFileSet) -> str:
@@ -613,139 +523,3 @@ def check_local_names(file_sets: Sequence[WireFileSet]) -> None:
             raise WireFormatError(f"malformed meta: file sets {seen[local]!r} and {file_set.name!r} would both be "
                                   f"saved as {local!r}")
         seen[local] = file_set.name
-
-
-# ------------------------------------------------------------------------------------------------ plan
-
-
-def sanitized_flag(meta: Meta, file_set: WireFileSet | None = None) -> bool | None:
-    """The source's ``sanitized`` flag: False for a ``serve --no-sanitize`` session, None when not recorded.
-
-    Read defensively from the set's dump details and from the meta, because older writers (and Go synco)
-    do not record it at all, and an absent flag must not raise a warning.
-    """
-    for holder in (file_set.dump if file_set is not None else None, meta):
-        value = getattr(holder, "sanitized", None) if holder is not None else None
-        if isinstance(value, bool):
-            return value
-    return None
-
-
-@dataclass
-class SetPlan:
-    """What receiving one set would do."""
-
-    name: str
-    type: str
-    #: ``download``, ``update`` (a public set with some files current), ``skip`` or ``unsupported``.
-    action: str
-    local: str = ""
-    download_bytes: int = 0
-    download_files: int = 0
-    skipped_files: int = 0
-    skipped_bytes: int = 0
-    #: Files in the set (public sets), None for single artifacts.
-    files: int | None = None
-    refused: list[tuple[str, str]] = field(default_factory=list)
-    #: Local files the server no longer lists; removed only with ``--delete``.
-    vanished: list[str] = field(default_factory=list)
-    delete: bool = False
-    sanitize_rules: list[str] = field(default_factory=list)
-    sanitized: bool | None = None
-    detail: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "type": self.type, "action": self.action, "local": self.local,
-            "downloadBytes": self.download_bytes, "downloadFiles": self.download_files,
-            "skippedFiles": self.skipped_files, "skippedBytes": self.skipped_bytes, "files": self.files,
-            "refused": [{"path": path, "reason": reason} for path, reason in self.refused],
-            "deleteFiles": self.vanished if self.delete else [],
-            "vanishedFiles": self.vanished,
-            "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized, "detail": self.detail,
-        }
-
-
-@dataclass
-class ReceivePlan:
-    """What ``receive`` would do, computed from meta and indexes only (``receive --plan``)."""
-
-    session: str
-    target: Path
-    meta: Meta
-    sets: list[SetPlan] = field(default_factory=list)
-
-    @property
-    def download_bytes(self) -> int:
-        return sum(s.download_bytes for s in self.sets)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "session": self.session, "frameworkName": self.meta.framework_name, "target": str(self.target),
-            "downloadBytes": self.download_bytes,
-            "downloadFiles": sum(s.download_files for s in self.sets),
-            "deleteFiles": sum(len(s.vanished) for s in self.sets if s.delete),
-            "sets": [s.to_json() for s in self.sets],
-        }
-
-
-def plan_session(transport: Transport, session: str, key: str, options: ReceiveOptions,
-                 reporter: Reporter | None = None, meta: Meta | None = None) -> ReceivePlan:
-    """What :func:`receive_session` would download, skip and delete; reads meta and indexes, writes nothing.
-
-    The decisions are the receive's own (:func:`_already_there` for artifacts, :func:`plan_public_files`
-    for public files), so the plan and the real run cannot disagree. Indexes are streamed, never held.
-    """
-    reporter = reporter or Reporter(enabled=False)
-    folder = session_folder_name(session)
-    identities = identities_for(key)
-    with reporter.spinner(f"waiting for session {folder} to be ready"):
-        meta = wait_ready(transport, folder, identities, options.timeout, options.poll_interval, first=meta)
-    # The plan previews every set unless --only narrows it; it never asks.
-    chosen = choose_sets(meta, ReceiveOptions(only=options.only, all=True))
-    target = options.target
-    # Reading the record of an earlier receive writes nothing (and finds nothing when the target is new).
-    state = _State(target)
-    plan = ReceivePlan(session=folder, target=target, meta=meta)
-    for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
-        if not options.only or unsupported.name in options.only:
-            plan.sets.append(SetPlan(unsupported.name, unsupported.type, "unsupported",
-                                     detail=f"file set type {unsupported.type!r} is not supported by this synco"))
-    for file_set in chosen:
-        local = local_name(file_set)
-        item = SetPlan(file_set.name, file_set.type, "download", local=local, delete=options.delete,
-                       sanitized=sanitized_flag(meta, file_set))
-        plan.sets.append(item)
-        if file_set.dump is not None:
-            item.sanitize_rules = list(file_set.dump.sanitize_rules)
-        if file_set.public is not None:
-            set_dir = target / local
-            # The plan writes nothing into the target: its spool goes to the system's temporary folder.
-            with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
-                    open_index(transport, folder, file_set, identities, scratch) as entries:
-                sorted_files = plan_public_files(entries, set_dir)
-            item.files = sorted_files.listed
-            item.download_files = sorted_files.todo_files
-            item.download_bytes = sorted_files.todo_bytes
-            item.skipped_files = sorted_files.skipped
-            item.skipped_bytes = sorted_files.skipped_bytes
-            item.refused = sorted_files.refused
-            item.vanished = sorted_files.vanished if set_dir.is_dir() else []
-            if not sorted_files.todo_files:
-                item.action = "skip"
-                item.detail = "all files up to date"
-            elif sorted_files.skipped:
-                item.action = "update"
-            continue
-        detail = file_set.dump or file_set.private
-        assert detail is not None
-        size = detail.encrypted_size_bytes or detail.size_bytes
-        if _already_there(state.previous(file_set.name), folder, file_set, target / local):
-            item.action = "skip"
-            item.skipped_files = 1
-            item.skipped_bytes = size
-            item.detail = "already received"
-        else:
-            item.download_files = 1
-            item.download_bytes = size
-    return plan

@@ -19,7 +19,7 @@ from crafted_session import PASSPHRASE, CraftedServer, CraftedSession, error_lin
 from synco_core import age
 from synco_core.age import recipients
 from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
-from synco_core.receive.session import SESSION_MAX_WORK_FACTOR
+from synco_core.receive.meta import SESSION_MAX_WORK_FACTOR
 
 
 def _with_work_factor(data: bytes, work_factor: int) -> bytes:

@@ -17,7 +17,7 @@ from crafted_session import PASSPHRASE, CraftedServer, CraftedSession, error_lin
 from test_transfer_support import fixture_app_fixture, publish  # noqa: F401
 
 from synco_core import age
-from synco_core.receive.session import CLOCK_SKEW, identities_for
+from synco_core.receive.meta import CLOCK_SKEW, identities_for
 from synco_core.wire import META_FILE, Meta
 
 

@@ -206,7 +206,7 @@ def test_serve_declares_the_origins_of_the_absolute_urls_it_indexes(tmp_path: Pa
     import zstandard
 
     from synco_core import age
-    from synco_core.receive.session import identities_for
+    from synco_core.receive.meta import identities_for
     from synco_core.serve import BuildOptions, SessionFolder, SessionKey
     from synco_core.serve.build import write_public_index
     from synco_core.values import FileSet, PublicFile

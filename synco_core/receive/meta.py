@@ -1,0 +1,111 @@
+"""A session's meta, fetched and trusted: the key's identities, authentication, freshness, waiting until ready."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from synco_core import age
+from synco_core.errors import ConfigError, CryptoError, TransferError
+from synco_core.receive.artifact import fetch_small
+from synco_core.receive.transport import NotFoundError, Transport
+from synco_core.redaction import register_secret
+from synco_core.wire import (
+    META_FILE,
+    Meta,
+    session_folder_name,
+)
+
+#: The highest scrypt work factor a session may ask of the laptop (2^20: about a GiB of memory and a few
+#: seconds per key derivation); ``synco decrypt`` accepts up to age's 2^22 for files made by hand.
+SESSION_MAX_WORK_FACTOR = 20
+
+
+#: Seconds a session's clock may be ahead of the laptop's before its ``expiresAt`` is held against it.
+CLOCK_SKEW = 300
+
+
+class RefusedSessionError(TransferError):
+    """The meta decrypted, but it names another session (a replay) or its time has run out."""
+
+
+class SessionGoneError(TransferError):
+    """The session was there and is not any more (the server answers 404 for it)."""
+
+
+def identities_for(key: str) -> list[Any]:
+    """The age identity of a session key (``AGE-SECRET-KEY-1...`` or a passphrase); registered as secret.
+
+    A passphrase's identity refuses work factors above :data:`SESSION_MAX_WORK_FACTOR` and remembers the
+    keys it derived; the same object is returned for the same key during the process, so polling a meta
+    or finding the session and then receiving it costs one key derivation per distinct file, not per read.
+    """
+    if not key:
+        raise ConfigError("the session key is empty")
+    register_secret(key)
+    return _identities(key)
+
+
+@functools.lru_cache(maxsize=4)
+def _identities(key: str) -> list[Any]:
+    return [age.parse_identity(key, max_work_factor=SESSION_MAX_WORK_FACTOR, remember=32)]
+
+
+def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) -> Meta:
+    """Read and decrypt the meta file of ``session``.
+
+    Only "no identity matches" means a wrong key; a damaged header or payload is reported as damage, so
+    the user asks for a new session (or checks the server) instead of doubting a correct key.
+    """
+    folder = session_folder_name(session)
+    try:
+        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities)
+    except age.NoIdentityMatchError:
+        raise CryptoError(f"this key does not open session {folder}") from None
+    except CryptoError as exc:
+        raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
+    meta = Meta.from_bytes(raw)
+    check_fresh(meta, folder)
+    return meta
+
+
+def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
+    """Refuse a meta that names another session than ``folder`` or whose time has run out.
+
+    A passphrase may be used for more than one session; without this, whoever can answer for the server
+    could hand out an old session's meta (and artifacts) as the one asked for. Metas without these fields
+    (Go synco v2, and this implementation before it wrote them) are accepted as they are.
+    """
+    if meta.session_id is not None and meta.session_id != folder:
+        raise RefusedSessionError(f"the meta at {folder} belongs to session {meta.session_id!r}: a replayed or "
+                                  "misplaced meta is refused")
+    now = time.time() if now is None else now
+    if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(meta.expires_at))
+        raise RefusedSessionError(f"session {folder} expired at {when}: its server removes it then, so what answers "
+                                  "for it now is left over or replayed; ask for a new session")
+
+
+def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,
+               poll_interval: float = 1.0, on_wait: Callable[[Meta], None] | None = None,
+               first: Meta | None = None) -> Meta:
+    """Poll the meta until the session is Ready; :class:`TransferError` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    meta = first or fetch_meta(transport, session, identities)
+    while meta.state != "Ready":
+        if on_wait is not None:
+            on_wait(meta)
+        if time.monotonic() >= deadline:
+            raise TransferError(f"session {session_folder_name(session)} not ready after {timeout:g} s "
+                                f"(state {meta.state}); try again or raise --timeout")
+        # Never sleep past the deadline: a short --timeout ends when it says, not a poll interval later.
+        time.sleep(max(0.0, min(poll_interval, deadline - time.monotonic())))
+        try:
+            meta = fetch_meta(transport, session, identities)
+        except NotFoundError:
+            raise SessionGoneError(f"session {session_folder_name(session)} is gone from {transport.description}: "
+                                   "the server answered 404 while it was being prepared (serve stopped?); "
+                                   "start serve again and receive the new session") from None
+    return meta

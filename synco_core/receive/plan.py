@@ -1,0 +1,162 @@
+"""``receive --plan``: what a receive would download and replace, worked out without writing anything."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synco_core.progress import Reporter
+from synco_core.receive.compare import plan_public_files
+from synco_core.receive.meta import (
+    identities_for,
+    wait_ready,
+)
+from synco_core.receive.public_index import open_index, scratch_folder
+from synco_core.receive.session import (
+    ReceiveOptions,
+    _already_there,
+    _State,
+    choose_sets,
+    local_name,
+)
+from synco_core.receive.transport import Transport
+from synco_core.wire import (
+    Meta,
+    WireFileSet,
+    session_folder_name,
+)
+
+
+def sanitized_flag(meta: Meta, file_set: WireFileSet | None = None) -> bool | None:
+    """The source's ``sanitized`` flag: False for a ``serve --no-sanitize`` session, None when not recorded.
+
+    Read defensively from the set's dump details and from the meta, because older writers (and Go synco)
+    do not record it at all, and an absent flag must not raise a warning.
+    """
+    for holder in (file_set.dump if file_set is not None else None, meta):
+        value = getattr(holder, "sanitized", None) if holder is not None else None
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+@dataclass
+class SetPlan:
+    """What receiving one set would do."""
+
+    name: str
+    type: str
+    #: ``download``, ``update`` (a public set with some files current), ``skip`` or ``unsupported``.
+    action: str
+    local: str = ""
+    download_bytes: int = 0
+    download_files: int = 0
+    skipped_files: int = 0
+    skipped_bytes: int = 0
+    #: Files in the set (public sets), None for single artifacts.
+    files: int | None = None
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Local files the server no longer lists; removed only with ``--delete``.
+    vanished: list[str] = field(default_factory=list)
+    delete: bool = False
+    sanitize_rules: list[str] = field(default_factory=list)
+    sanitized: bool | None = None
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "type": self.type, "action": self.action, "local": self.local,
+            "downloadBytes": self.download_bytes, "downloadFiles": self.download_files,
+            "skippedFiles": self.skipped_files, "skippedBytes": self.skipped_bytes, "files": self.files,
+            "refused": [{"path": path, "reason": reason} for path, reason in self.refused],
+            "deleteFiles": self.vanished if self.delete else [],
+            "vanishedFiles": self.vanished,
+            "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized, "detail": self.detail,
+        }
+
+
+@dataclass
+class ReceivePlan:
+    """What ``receive`` would do, computed from meta and indexes only (``receive --plan``)."""
+
+    session: str
+    target: Path
+    meta: Meta
+    sets: list[SetPlan] = field(default_factory=list)
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(s.download_bytes for s in self.sets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session, "frameworkName": self.meta.framework_name, "target": str(self.target),
+            "downloadBytes": self.download_bytes,
+            "downloadFiles": sum(s.download_files for s in self.sets),
+            "deleteFiles": sum(len(s.vanished) for s in self.sets if s.delete),
+            "sets": [s.to_json() for s in self.sets],
+        }
+
+
+def plan_session(transport: Transport, session: str, key: str, options: ReceiveOptions,
+                 reporter: Reporter | None = None, meta: Meta | None = None) -> ReceivePlan:
+    """What :func:`receive_session` would download, skip and delete; reads meta and indexes, writes nothing.
+
+    The decisions are the receive's own (:func:`_already_there` for artifacts, :func:`plan_public_files`
+    for public files), so the plan and the real run cannot disagree. Indexes are streamed, never held.
+    """
+    reporter = reporter or Reporter(enabled=False)
+    folder = session_folder_name(session)
+    identities = identities_for(key)
+    with reporter.spinner(f"waiting for session {folder} to be ready"):
+        meta = wait_ready(transport, folder, identities, options.timeout, options.poll_interval, first=meta)
+    # The plan previews every set unless --only narrows it; it never asks.
+    chosen = choose_sets(meta, ReceiveOptions(only=options.only, all=True))
+    target = options.target
+    # Reading the record of an earlier receive writes nothing (and finds nothing when the target is new).
+    state = _State(target)
+    plan = ReceivePlan(session=folder, target=target, meta=meta)
+    for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
+        if not options.only or unsupported.name in options.only:
+            plan.sets.append(SetPlan(unsupported.name, unsupported.type, "unsupported",
+                                     detail=f"file set type {unsupported.type!r} is not supported by this synco"))
+    for file_set in chosen:
+        local = local_name(file_set)
+        item = SetPlan(file_set.name, file_set.type, "download", local=local, delete=options.delete,
+                       sanitized=sanitized_flag(meta, file_set))
+        plan.sets.append(item)
+        if file_set.dump is not None:
+            item.sanitize_rules = list(file_set.dump.sanitize_rules)
+        if file_set.public is not None:
+            set_dir = target / local
+            # The plan writes nothing into the target: its spool goes to the system's temporary folder.
+            with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
+                    open_index(transport, folder, file_set, identities, scratch) as entries:
+                sorted_files = plan_public_files(entries, set_dir)
+            item.files = sorted_files.listed
+            item.download_files = sorted_files.todo_files
+            item.download_bytes = sorted_files.todo_bytes
+            item.skipped_files = sorted_files.skipped
+            item.skipped_bytes = sorted_files.skipped_bytes
+            item.refused = sorted_files.refused
+            item.vanished = sorted_files.vanished if set_dir.is_dir() else []
+            if not sorted_files.todo_files:
+                item.action = "skip"
+                item.detail = "all files up to date"
+            elif sorted_files.skipped:
+                item.action = "update"
+            continue
+        detail = file_set.dump or file_set.private
+        assert detail is not None
+        size = detail.encrypted_size_bytes or detail.size_bytes
+        if _already_there(state.previous(file_set.name), folder, file_set, target / local):
+            item.action = "skip"
+            item.skipped_files = 1
+            item.skipped_bytes = size
+            item.detail = "already received"
+        else:
+            item.download_files = 1
+            item.download_bytes = size
+    return plan
