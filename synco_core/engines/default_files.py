@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
@@ -105,6 +105,28 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
     return True
 
 
+def dotfile_candidates(previous: Path, destination: Path) -> Iterator[PurePosixPath]:
+    """The entries of ``previous`` that :func:`carry_dotfiles` looks at, relative, in a stable order.
+
+    Dot-named entries at any depth, looked for only in folders the new content has too; a dot-folder is
+    one entry. Each folder is listed before its entries are yielded, so moving one meanwhile is safe.
+    """
+
+    def walk(relative: PurePosixPath) -> Iterator[PurePosixPath]:
+        try:
+            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            path = relative / entry.name
+            if entry.name.startswith("."):
+                yield path
+            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
+                yield from walk(path)
+
+    return walk(PurePosixPath())
+
+
 def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
     """Move the dotfiles of ``previous`` the new ``destination`` lacks into it; returns their relative paths.
 
@@ -113,22 +135,10 @@ def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
     looked into only where the new content has them too; a dot-folder moves as a whole.
     """
     moved: list[str] = []
-
-    def walk(relative: PurePosixPath) -> None:
-        try:
-            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
-        except OSError:
-            return
-        for entry in entries:
-            path = relative / entry.name
-            if entry.name.startswith("."):
-                if carry_over(previous, destination, path):
-                    moved.append(path.as_posix())
-                    crashpoints.reached("files:install:dotfile-carried")
-            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
-                walk(path)
-
-    walk(PurePosixPath())
+    for path in dotfile_candidates(previous, destination):
+        if carry_over(previous, destination, path):
+            moved.append(path.as_posix())
+            crashpoints.reached("files:install:dotfile-carried")
     return moved
 
 

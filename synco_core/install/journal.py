@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from synco_core.engines import crashpoints
+from synco_core.engines import crashpoints, default_files
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.install.state import read_json_file
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +166,9 @@ def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
 def read_journal(project_dir: Path) -> InstallJournal | None:
     """The journal of an install that never finished in ``project_dir``; None when there is none."""
     file = project_dir / JOURNAL_FILE
-    try:
-        data = json.loads(file.read_text())
-    except FileNotFoundError:
+    data = read_json_file(file)
+    if data is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{file} is unreadable: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ConfigError(f"{file} is not a synco install journal")
     steps = []
@@ -218,22 +216,7 @@ def _discard(path: Path) -> Path:
 
 def dotfile_candidates(previous: Path, destination: Path) -> list[str]:
     """Every entry ``carry_dotfiles(previous, destination)`` could move, found without moving anything."""
-    found: list[str] = []
-
-    def walk(relative: PurePosixPath) -> None:
-        try:
-            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
-        except OSError:
-            return
-        for entry in entries:
-            path = relative / entry.name
-            if entry.name.startswith("."):
-                found.append(path.as_posix())
-            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
-                walk(path)
-
-    walk(PurePosixPath())
-    return found
+    return [path.as_posix() for path in default_files.dotfile_candidates(previous, destination)]
 
 
 def undo_folder(step: JournalStep) -> None:

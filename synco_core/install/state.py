@@ -130,15 +130,22 @@ def write_state(state: InstallState) -> None:
         out.write((json.dumps(data, indent=2) + "\n").encode())
 
 
-def read_state(project_dir: Path) -> InstallState | None:
-    """The last install's record, or None when the project has none."""
-    state_file = project_dir / STATE_FILE
+def read_json_file(file: Path) -> object | None:
+    """A JSON file's content; None when the file does not exist, a one-line error when it is unreadable."""
     try:
-        data = json.loads(state_file.read_text())
+        return json.loads(file.read_text())  # type: ignore[no-any-return]
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
+        raise ConfigError(f"{file} is unreadable: {exc}") from exc
+
+
+def read_state(project_dir: Path) -> InstallState | None:
+    """The last install's record, or None when the project has none."""
+    state_file = project_dir / STATE_FILE
+    data = read_json_file(state_file)
+    if data is None:
+        return None
     if not isinstance(data, dict) or not isinstance(data.get("folders"), list):
         raise ConfigError(f"{state_file} is not a synco install record")
     folders = []

@@ -233,16 +233,10 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
                 raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
             if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
                 raise _WrongContent(f"{'SHA-256' if entry.sha256 else 'SHA-1'} does not match the index")
-            if _UTIME_ON_FD:
-                os.utime(fd, (entry.mtime, entry.mtime))
-        finally:
+        except BaseException:
             os.close(fd)
-        if not _UTIME_ON_FD:
-            os.utime(part, (entry.mtime, entry.mtime))
-        try:
-            os.replace(part, destination)
-        except IsADirectoryError:
-            raise TransferError("a folder is in the way") from None
+            raise
+        _finish_part(fd, part, destination, entry)
     except _WrongContent:
         _unlink(part)
         raise
@@ -250,6 +244,21 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
         _keep_part(part, entry)
         raise
     return received
+
+
+def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry) -> None:
+    """Stamp a complete part file with the index's mtime, close it, and give it its final name."""
+    try:
+        if _UTIME_ON_FD:
+            os.utime(fd, (entry.mtime, entry.mtime))
+    finally:
+        os.close(fd)
+    if not _UTIME_ON_FD:
+        os.utime(part, (entry.mtime, entry.mtime))
+    try:
+        os.replace(part, destination)
+    except IsADirectoryError:
+        raise TransferError("a folder is in the way") from None
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:
@@ -290,16 +299,10 @@ def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
         fd = os.open(part, _PART_FLAGS, 0o666)
         try:
             _write_all(fd, data)
-            if _UTIME_ON_FD:
-                os.utime(fd, (entry.mtime, entry.mtime))
-        finally:
+        except BaseException:
             os.close(fd)
-        if not _UTIME_ON_FD:
-            os.utime(part, (entry.mtime, entry.mtime))
-        try:
-            os.replace(part, destination)
-        except IsADirectoryError:
-            raise TransferError("a folder is in the way") from None
+            raise
+        _finish_part(fd, part, destination, entry)
     except BaseException:
         _unlink(part)
         raise
