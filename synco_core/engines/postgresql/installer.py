@@ -261,15 +261,20 @@ def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest],
             raise DatabaseError(f"verification failed: the rows of table {key!r} differ from the dump (checksum)")
 
 
+def _lock_and_recover(admin: psycopg.Connection[Any], database: DatabaseConfig) -> None:
+    """Take the database's install lock, then finish or undo what an interrupted command left, saying so."""
+    _lock(admin, database.name)
+    recovered = _recover(admin, database)
+    if recovered:
+        log.warning("%s", recovered[0].upper() + recovered[1:])
+
+
 def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult:
     guard(database, options, "replace")
     scratch, previous, _ = _names(database)
     admin = _admin(database)
     try:
-        _lock(admin, database.name)
-        recovered = _recover(admin, database)
-        if recovered:
-            log.warning("%s", recovered[0].upper() + recovered[1:])
+        _lock_and_recover(admin, database)
         target_exists = _exists(admin, database.name)
         try:
             _create_scratch(admin, database.name, scratch)
@@ -347,10 +352,7 @@ def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
     _, previous, _ = _names(database)
     admin = _admin(database)
     try:
-        _lock(admin, database.name)
-        recovered = _recover(admin, database)
-        if recovered:
-            log.warning("%s", recovered[0].upper() + recovered[1:])
+        _lock_and_recover(admin, database)
         _drop(admin, previous)
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot drop the kept copy {previous!r}: {one_line(exc)}") from exc
