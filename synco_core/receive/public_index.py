@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Generator, Iterator, Sequence
@@ -45,11 +46,43 @@ def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
     return UNDECLARED_INDEX_LIMIT, plain
 
 
+SCRATCH_PREFIX = ".synco-index-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_scratch(near: Path) -> None:
+    """Remove scratch folders that a killed receive left in ``near`` (their process is gone).
+
+    A scratch folder's name carries the pid of the receive that made it, so one still in use by another
+    receive into the same target is left alone.
+    """
+    try:
+        entries = list(os.scandir(near))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def scratch_folder(near: Path) -> Iterator[Path]:
     """A private (0700) temporary folder beside ``near`` (same file system, and the user's own space)."""
     near.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".synco-index-", dir=near))
+    remove_stale_scratch(near)
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=near))
     try:
         yield folder
     finally:
