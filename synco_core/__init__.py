@@ -42,7 +42,7 @@ from synco_core.values import (
 
 if TYPE_CHECKING:
     from synco_core.dburl import normalise_engine, parse_database_url
-    from synco_core.engines.default_files import install_tree
+    from synco_core.engines.default_files import install_named_root, install_tree
     from synco_core.engines.dispatch import connect_with_engine, dump_with_engine, inspect_with_engine
     from synco_core.frameworkutil.commands import CommandResult, FrameworkCommandError, run_command
     from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
@@ -94,6 +94,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "walk_files": ("synco_core.globs", "walk_files"),
     "glob_escape": ("synco_core.globs", "escape"),
     "install_tree": ("synco_core.engines.default_files", "install_tree"),
+    "install_named_root": ("synco_core.engines.default_files", "install_named_root"),
     "S3Location": ("synco_core.frameworkutil.s3", "S3Location"),
     "s3_public_entries": ("synco_core.frameworkutil.s3", "s3_public_entries"),
     # Secrets and messages.
@@ -159,6 +160,7 @@ __all__ = [
     "glob_escape",
     "hookimpl",
     "inspect_with_engine",
+    "install_named_root",
     "install_tree",
     "load_dotenv_files",
     "normalise_engine",

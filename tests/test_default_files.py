@@ -109,3 +109,24 @@ def test_failure_in_the_middle_leaves_the_destination_as_it_was(tmp_path: Path,
     assert sorted(p.name for p in destination.iterdir()) == ["old.txt"]
     assert not (tmp_path / "project/uploads.synco-new").exists()
     assert not (tmp_path / "project/.uploads.synco-previous").exists()
+
+
+def test_install_named_root_keeps_the_roots_nested_in_the_one_it_replaces(tmp_path: Path) -> None:
+    from synco_core import install_named_root
+
+    project = tmp_path / "project"
+    local = project / "storage" / "app"
+    (local / "public" / "img").mkdir(parents=True)
+    (local / "public" / "img" / "logo.png").write_bytes(b"public disk")
+    (local / "old.txt").write_text("replaced")
+    (project / "storage" / "sibling").mkdir()
+    received = tmp_path / "received"
+    received.mkdir()
+    (received / "new.txt").write_text("received")
+    roots = {"local": local, "public": local / "public", "sibling": project / "storage" / "sibling"}
+    assert install_named_root(roots, "extra", received) is None
+    result = install_named_root(roots, "local", received)
+    assert result is not None
+    assert sorted(p.relative_to(local).as_posix() for p in local.rglob("*")) == [
+        "new.txt", "public", "public/img", "public/img/logo.png"]
+    assert (project / "storage" / "sibling").is_dir()

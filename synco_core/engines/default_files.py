@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
@@ -103,6 +103,20 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
     new.parent.mkdir(parents=True, exist_ok=True)
     os.replace(old, new)
     return True
+
+
+def install_named_root(roots: Mapping[str, Path], name: str, source_dir: Path) -> FilesInstallResult | None:
+    """Install set ``name`` into ``roots[name]`` with :func:`install_tree`; None when ``roots`` has no ``name``.
+
+    ``roots`` are a project's named file roots (Laravel's disks, Django's storages). A root inside the one
+    being replaced belongs to another set, which the source left out of this one: it is kept.
+    """
+    destination = roots.get(name)
+    if destination is None:
+        return None
+    keep = [root.relative_to(destination).as_posix() for other, root in roots.items()
+            if other != name and root != destination and root.is_relative_to(destination)]
+    return install_tree(source_dir, destination, keep)
 
 
 def dotfile_candidates(previous: Path, destination: Path) -> Iterator[PurePosixPath]:

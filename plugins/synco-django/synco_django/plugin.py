@@ -16,7 +16,7 @@ from synco_core import (
     Framework,
     ReceivedFileSet,
     hookimpl,
-    install_tree,
+    install_named_root,
 )
 from synco_django import interpreter, media
 from synco_django.databases import sanitize_profile, split_databases, user_table
@@ -124,11 +124,7 @@ def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: P
     if framework.plugin != PLUGIN:
         return None
     roots = {name: Path(root) for name, root in (framework.settings.get("storage_roots") or {}).items()}
-    destination = roots.get(file_set.name)
-    if destination is None:
-        # Not a storage of this project (an extra set from .synco.yml): the core's default places it.
-        return None
-    keep = [root.relative_to(destination).as_posix() for name, root in roots.items()
-            if name != file_set.name and root != destination and root.is_relative_to(destination)]
-    log.debug("installing file set %s into %s (keeping %s)", file_set.name, destination, ", ".join(keep) or "nothing")
-    return install_tree(source_dir, destination, keep)
+    # A set that is not a storage of this project (an extra set from .synco.yml) gets None: the core's
+    # default places it.
+    log.debug("installing file set %s into %s", file_set.name, roots.get(file_set.name))
+    return install_named_root(roots, file_set.name, source_dir)

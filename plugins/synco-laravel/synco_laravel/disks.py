@@ -20,10 +20,8 @@ from typing import Any
 from synco_core import (
     FileSet,
     FileSetOptions,
-    FilesInstallResult,
     S3Location,
     glob_escape,
-    install_tree,
     s3_public_entries,
 )
 
@@ -152,13 +150,3 @@ def _remote_disk_set(name: str, disk: Mapping[str, Any]) -> FileSet | None:
     )
     return FileSet(name=name, kind="public", entries=lambda: s3_public_entries(location),
                    description=f"Laravel disk '{name}' (s3 bucket {bucket}, files fetched from {url})")
-
-
-def install_into_disk(source_dir: Path, destination: Path, keep: list[str]) -> FilesInstallResult:
-    """Replace ``destination`` by the received disk, keeping the nested folders named in ``keep``.
-
-    ``keep`` holds paths relative to ``destination`` that belong to other disks (``public`` inside Laravel
-    10's ``storage/app``): they were left out of the set on the source, so replacing the folder must not
-    delete them here. The core's installer does the rest (staging, link-or-copy, previous folder kept).
-    """
-    return install_tree(source_dir, destination, keep)

@@ -18,11 +18,12 @@ from synco_core import (
     ReceivedFileSet,
     find_php,
     hookimpl,
+    install_named_root,
     register_secret,
 )
 from synco_laravel.config import read_config, skeleton_connections
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
-from synco_laravel.disks import disk_file_sets, install_into_disk, local_disks
+from synco_laravel.disks import disk_file_sets, local_disks
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +113,7 @@ def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: P
     if framework.plugin != PLUGIN:
         return None
     roots = {name: Path(root) for name, root in (framework.settings.get("disk_roots") or {}).items()}
-    destination = roots.get(file_set.name)
-    if destination is None:
-        # Not a disk of this project (an extra set from .synco.yml): the core's default copier places it.
-        return None
-    keep = [
-        root.relative_to(destination).as_posix()
-        for name, root in roots.items()
-        if name != file_set.name and root != destination and destination in root.parents
-    ]
-    log.debug("installing file set %s into Laravel disk root %s (keeping %s)", file_set.name, destination,
-              ", ".join(keep) or "nothing")
-    return install_into_disk(source_dir, destination, keep)
+    # A set that is not a disk of this project (an extra set from .synco.yml) gets None: the core's default
+    # copier places it. Disks nested in this one (Laravel 10's public disk in storage/app) are kept.
+    log.debug("installing file set %s into Laravel disk root %s", file_set.name, roots.get(file_set.name))
+    return install_named_root(roots, file_set.name, source_dir)
