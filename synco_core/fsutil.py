@@ -144,3 +144,14 @@ def resolve_inside(base: Path, name: str) -> Path:
     if parent_real != base_real and base_real not in parent_real.parents:
         raise UnsafePathError(f"unsafe path {name!r}: leads out of {base} through a link")
     return target
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this host: a folder named after a dead one is a leftover."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True

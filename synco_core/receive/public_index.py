@@ -25,6 +25,7 @@ import zstandard
 
 from synco_core import age
 from synco_core.errors import TransferError
+from synco_core.fsutil import process_alive
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
 from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
@@ -49,16 +50,6 @@ def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
 SCRATCH_PREFIX = ".synco-index-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_scratch(near: Path) -> None:
     """Remove scratch folders that a killed receive left in ``near`` (their process is gone).
 
@@ -73,7 +64,7 @@ def remove_stale_scratch(near: Path) -> None:
         if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
             continue
         pid = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from synco_core.fsutil import process_alive
 from synco_core.index.hashcache import CACHE_TAG
 from synco_core.wire import META_FILE, SESSION_PREFIX
 
@@ -98,16 +99,6 @@ def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
     return found
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale(folder: Path, now: float | None = None) -> bool:
     """True when ``folder`` holds a synco session that nobody serves any more.
 
@@ -119,7 +110,7 @@ def is_stale(folder: Path, now: float | None = None) -> bool:
         return False
     if (now or time.time()) >= marker.expires_at:
         return True
-    return not marker.keep and marker.host == socket.gethostname() and not _process_alive(marker.pid)
+    return not marker.keep and marker.host == socket.gethostname() and not process_alive(marker.pid)
 
 
 def is_synco_folder(entry: os.DirEntry[str], _relative: str = "") -> bool:
