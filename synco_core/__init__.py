@@ -101,6 +101,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "register_secret": ("synco_core.redaction", "register_secret"),
     "redact": ("synco_core.redaction", "redact"),
     "one_line": ("synco_core.redaction", "one_line"),
+    "mask_url_passwords": ("synco_core.redaction", "mask_url_passwords"),
     "error_line": ("synco_core.redaction", "error_line"),
 }
 
@@ -163,6 +164,7 @@ __all__ = [
     "install_named_root",
     "install_tree",
     "load_dotenv_files",
+    "mask_url_passwords",
     "normalise_engine",
     "one_line",
     "parse_database_url",

@@ -9,6 +9,7 @@ turn a message or an exception into the one redacted line an error report or a f
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import quote
 
 _secrets: set[str] = set()
@@ -32,6 +33,19 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+#: ``scheme://user:password@``: the password part of a URL quoted in a message.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with registered secrets and the password of every URL it quotes replaced by ``***``.
+
+    For another program's messages (a driver, a framework's console) that quote a database URL whose
+    password was never registered.
+    """
+    return _URL_PASSWORD.sub(r"\1***@", redact(text))
 
 
 def one_line(text: str, limit: int | None = None) -> str:

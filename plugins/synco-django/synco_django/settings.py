@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, load_dotenv_files, run_command
+from synco_core import ConfigError, load_dotenv_files, mask_url_passwords, run_command
 from synco_django import interpreter, static
 from synco_django.project import SettingsModule
 
@@ -50,7 +49,6 @@ NAMES = (
 #: The script the project's interpreter runs (a file of this package, run by path, never imported here).
 PROBE = Path(__file__).with_name("probe.py")
 
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 
 @dataclass
@@ -73,10 +71,6 @@ class DjangoSettings:
         value = self.values.get(name, default)
         return default if value is static.UNKNOWN else value
 
-
-def mask_urls(text: str) -> str:
-    """``text`` with the password of any URL in it replaced by ``***`` (driver errors quote URLs)."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def environment(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -131,7 +125,7 @@ def read_with_python(project_dir: Path, module: SettingsModule, python: str,
     if payload is None:
         raise ConfigError(f"printed no settings (exit status {result.returncode})")
     if "error" in payload:
-        detail = mask_urls(" ".join(str(payload.get("detail") or "").split()))
+        detail = mask_url_passwords(" ".join(str(payload.get("detail") or "").split()))
         raise ConfigError(f"importing {module.name} failed: {payload['error']}: {detail}")
     values = payload.get("settings")
     if not isinstance(values, dict):

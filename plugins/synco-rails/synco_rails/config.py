@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from synco_core import ConfigError, error_line, redact, register_secret, run_command
+from synco_core import ConfigError, error_line, mask_url_passwords, register_secret, run_command
 from synco_rails.erb import Context, render
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ MARKER = "SYNCO-RAILS-CONFIG:"
 RUNNER_CODE = (resources.files("synco_rails") / "runner.rb").read_text(encoding="utf-8")
 
 #: A URL's password where a message quotes the URL (``scheme://user:password@``): Ruby's URI errors do.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
 
 #: ``config.active_storage.service = :local`` (or a string) in ``config/environments/<env>.rb``.
 _SERVICE = re.compile(r"""^\s*config\.active_storage\.service\s*=\s*(?::(\w+)|["'](\w+)["'])""", re.M)
@@ -94,10 +93,6 @@ def register_url_passwords(environ: Mapping[str, str]) -> None:
                 register_secret(unquote(password))
 
 
-def without_url_passwords(text: str) -> str:
-    """``text`` with registered secrets and the passwords of the URLs it quotes replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\1***@", redact(text))
-
 
 def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None = None) -> RailsConfig:
     """The application's configuration: from ``bin/rails runner`` when Ruby works, else from the files."""
@@ -111,7 +106,7 @@ def read_config(project_dir: Path, side: str, environ: Mapping[str, str] | None 
         except ConfigError as exc:
             # A host where the bundle is not installed for this user still has its configuration files.
             log.warning("bin/rails runner could not report the configuration (%s); reading config/database.yml "
-                        "instead", without_url_passwords(str(exc)))
+                        "instead", mask_url_passwords(str(exc)))
         else:
             log.debug("Rails configuration (%s) read with %s bin/rails runner (config_source=runner)", rails_env, ruby)
             return config
