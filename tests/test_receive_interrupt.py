@@ -110,17 +110,18 @@ def test_ctrl_c_stops_receive_at_once_and_the_next_run_resumes(tmp_path: Path) -
         assert held_dump > 0 and not (dump / "dbDump.sqlite").exists()
         assert "Traceback" not in output
 
-        # 2. Ctrl-C while the large public file downloads (in the download threads).
+        # 2. Ctrl-C while the large public file downloads (in the download threads). The set arrives for the
+        # first time, so into its staging folder: the set's own folder appears only once it is complete.
         process = start(receive, laptop)
         def part_size() -> int:
-            return largest(dump / "media", "big.bin.*.synco-part")
+            return largest(dump / ".media.synco-new", "big.bin.*.synco-part")
 
         wait_for(lambda: part_size() > 1024 * 1024, process, "public file bytes")
         elapsed, output = interrupt(process)
         assert elapsed < STOP_WITHIN, f"{elapsed:.2f} s to stop during a public file: {output}"
         assert (dump / "dbDump.sqlite").exists(), "the dump completed in the second run"
         held = part_size()
-        assert 0 < held < BIG and not (dump / "media" / "big.bin").exists()
+        assert 0 < held < BIG and not (dump / "media").exists()
         assert "Traceback" not in output
         resumed_dump = [entry for entry in server.requests() if entry[4] and "dump" in entry[1]]
         assert resumed_dump and resumed_dump[0][2] == 206 and resumed_dump[0][4].startswith("bytes=")
@@ -133,6 +134,7 @@ def test_ctrl_c_stops_receive_at_once_and_the_next_run_resumes(tmp_path: Path) -
         assert finished.returncode == 0, finished.stdout + finished.stderr
         assert (dump / "media" / "big.bin").read_bytes() == (site / "public" / "media" / "big.bin").read_bytes()
         assert not list(dump.rglob("*.synco-part")) and not list(dump.glob("*.enc.part"))
+        assert not (dump / ".media.synco-new").exists(), "the staging folder became the set's folder"
         third = server.requests()[logged:]
         big = [entry for entry in third if entry[1] == "/media/big.bin"]
         assert len(big) == 1 and big[0][2] == 206 and big[0][4] == f"bytes={held}-", third

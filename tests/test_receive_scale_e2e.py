@@ -1,7 +1,8 @@
 """A public set of 20,000 small files through a plain nginx: received, changed, received again (issue 16).
 
 serve packs the small files; receive takes them out of the packs with ranged reads. Round one must give
-the exact tree (SHA-256 of every file). Then 1 % of the files change (in runs of neighbours, as edits and
+the exact tree (SHA-256 of every file); it is a first sync of 20,000 packed files, so worker processes
+write them into the set's staging folder (``synco_core.receive.workers``, ``.staging``). Then 1 % of the files change (in runs of neighbours, as edits and
 new uploads cluster in real folders), some are added and some deleted, and a new session is served:
 round two (without ``--delete``) must give the new tree plus the deleted files, asking nginx for no
 unchanged file and reading far fewer pack bytes than round one; round three (``--delete``, same session)
@@ -91,8 +92,11 @@ def test_many_small_files_received_changed_and_received_again(tmp_path: Path) ->
         source = project / "web" / "files"
 
         first = serve(project)
-        receive(first, target)
+        output = receive(first, target, "--debug")
+        assert "worker process(es) take the packed files" in output, \
+            "a first sync of this many packed files takes them out of the packs in worker processes"
         assert tree(target / "files") == tree(source), "round one: the exact tree"
+        assert not (target / ".files.synco-new").exists(), "the staging folder became the set's folder"
         round_one = server.requests()
         assert pack_bytes(round_one) > 0, "small files came out of packs"
         url_files = {path for _m, path, _s, _n, _r in round_one if path.startswith("/files/")}

@@ -61,7 +61,9 @@ class TodoSpool:
     """The files a receive will fetch, in index order: in memory up to :data:`SPOOL_AFTER`, then in a file.
 
     Records are marshalled tuples (plain str/int/bool/None, written and read by this process only) in
-    blocks, so a first sync of a million files costs a file of a few dozen MB instead of the memory.
+    blocks, so a first sync of a million files costs a file of a few dozen MB instead of the memory. Each
+    block is written with its length and read back whole: ``marshal.load`` on a file object asks the file
+    for every object of the block (a method call each), which cost a first sync of 300,000 files 1.5 s.
     """
 
     def __init__(self, folder: Path | None) -> None:
@@ -85,7 +87,8 @@ class TodoSpool:
                 self._temp = tempfile.TemporaryDirectory(prefix="synco-todo-")
                 folder = Path(self._temp.name)
             self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed in close())
-        marshal.dump(self._memory, self._file)
+        block = marshal.dumps(self._memory)
+        self._file.write(len(block).to_bytes(8, "little") + block)
         self._memory = []
 
     def __iter__(self) -> Iterator[tuple[int, str, PublicIndexEntry]]:
@@ -103,11 +106,12 @@ class TodoSpool:
 
     @staticmethod
     def _blocks(handle: BinaryIO) -> Iterator[list[tuple[Any, ...]]]:
-        while True:
-            try:
-                yield marshal.load(handle)
-            except EOFError:
-                return
+        while len(head := handle.read(8)) == 8:
+            size = int.from_bytes(head, "little")
+            block = handle.read(size)
+            if len(block) != size:
+                raise EOFError("the spool of files to fetch is truncated")
+            yield marshal.loads(block)
 
     def close(self) -> None:
         if self._file is not None:

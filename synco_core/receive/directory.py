@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from synco_core.fsutil import resolve_inside
@@ -56,6 +58,10 @@ class DirectoryTransport:
         ranged = bool(offset) or length is not None
         yield _FileResponse(status=206 if ranged else 200, offset=offset, total_size=size, _path=target,
                             _length=length)
+
+    def worker_spec(self) -> dict[str, Any] | None:
+        """What a worker process needs to open the same transport."""
+        return {"kind": "directory", "root": os.fspath(self.root)}
 
     def close(self) -> None:
         pass

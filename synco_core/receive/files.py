@@ -284,11 +284,21 @@ def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
     return True
 
 
-def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None) -> int:
+#: Flags of a file written under its own name in a staging folder (see :mod:`synco_core.receive.staging`).
+_DIRECT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None,
+                 *, staged: bool = False) -> int:
     """Write a whole file that arrived in memory (out of a pack) through its part file to its final name.
 
-    The caller has checked it (:func:`content_matches`); returns its size.
+    The caller has checked it (:func:`content_matches`); returns its size. ``staged``: ``destination``
+    lies in a staging folder that nobody takes for the set yet, so the file is written under its own name
+    and stamped with the index's mtime last (a file cut short keeps the time of its writing, and the next
+    run fetches it again).
     """
+    if staged:
+        return _save_staged(destination, entry, data, folders)
     part = _part_name(destination, entry)
     folder = os.path.dirname(os.fspath(destination))
     if folders is not None:
@@ -305,6 +315,28 @@ def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
         _finish_part(fd, part, destination, entry)
     except BaseException:
         _unlink(part)
+        raise
+    return len(data)
+
+
+def _save_staged(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None) -> int:
+    folder = os.path.dirname(os.fspath(destination))
+    if folders is not None:
+        folders.ensure(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+    fd = os.open(destination, _DIRECT_FLAGS, 0o666)
+    try:
+        try:
+            _write_all(fd, data)
+            if _UTIME_ON_FD:
+                os.utime(fd, (entry.mtime, entry.mtime))
+        finally:
+            os.close(fd)
+        if not _UTIME_ON_FD:
+            os.utime(destination, (entry.mtime, entry.mtime))
+    except BaseException:
+        _unlink(destination)
         raise
     return len(data)
 

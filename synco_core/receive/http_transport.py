@@ -217,6 +217,9 @@ class HttpTransport:
         self.description = base_url
         self._origin = _origin(base_url)
         auth = auth or url_auth
+        self._auth = auth
+        self._verify = verify
+        self._custom_resolver = resolve is not None
         self._authorization: str | None = None
         if auth:
             register_secret(auth[1])
@@ -239,6 +242,14 @@ class HttpTransport:
         self._proxy_of: dict[Origin, Proxy | None] = {}
         # A bad proxy variable is reported before anything is fetched.
         self._proxy(self._origin)
+
+    def worker_spec(self) -> dict[str, Any] | None:
+        """What a worker process needs to open the same transport (secrets included: it goes down a
+        pipe, never onto a command line); None when a test's resolver stands in for the system's."""
+        if self._custom_resolver:
+            return None
+        return {"kind": "http", "base_url": self.base_url, "verify": self._verify, "timeout": self._timeout,
+                "auth": list(self._auth) if self._auth else None}
 
     def _proxy(self, origin: Origin) -> Proxy | None:
         if origin not in self._proxy_of:

@@ -21,6 +21,7 @@ from synco_core.receive.session import (
     choose_sets,
     local_name,
 )
+from synco_core.receive.staging import receiving_folder
 from synco_core.receive.transport import Transport
 from synco_core.wire import (
     Meta,
@@ -130,7 +131,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
         if file_set.public is not None:
-            set_dir = target / local
+            # A first receive that was stopped left its files in the set's staging folder: they count.
+            set_dir, _staged = receiving_folder(target / local)
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:

@@ -4,7 +4,9 @@ A file is skipped when the local copy has the index's size and mtime (and SHA-1 
 one). Everything else downloads to ``<file>.synco-part``, is checked against the index's size and content
 hash (SHA-256 in sessions of this synco, SHA-1 where Flow gave one; Go synco v2 sessions have none, and
 their files are checked by size only), gets the index's mtime, and is renamed into place; a failure
-affects only that one file.
+affects only that one file. A set received for the first time goes into a staging folder, where files out
+of packs are written under their own names (:mod:`.staging`), and many packed files are taken by worker
+processes (:mod:`.workers`).
 
 A download that breaks off (a dropped connection, Ctrl-C) keeps its part file, stamped with the index's
 mtime so the next run knows which version of the file it holds; that run asks only for the rest
@@ -52,7 +54,9 @@ from synco_core.receive.files import (
     save_content,
 )
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
+from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
+from synco_core.receive.workers import Outcome, PackWorkers, worker_count
 from synco_core.wire import PublicIndexEntry
 
 log = logging.getLogger(__name__)
@@ -243,30 +247,35 @@ def receive_public_files(
     between two chunks; the part files of unfinished ones are kept for the next run. Local files the index
     does not list are removed only with ``delete``, and only once the whole index has been read.
     """
-    set_dir.mkdir(parents=True, exist_ok=True)
+    work_dir, staged = receiving_folder(set_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or threading.Event()
     lock = threading.Lock()
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
     spool = TodoSpool(scratch)
     try:
-        plan = compare_public_files(index, set_dir, on_file, spool, packs)
+        plan = compare_public_files(index, work_dir, on_file, spool, packs)
         result = PublicResult(listed=plan.listed, skipped=plan.skipped, failed=list(plan.refused),
                               refused=len(plan.refused))
-        _fetch(transport, spool, plan, set_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs)
+        _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
+               staged)
     finally:
         spool.close()
     result.vanished = plan.vanished
     if delete:
         for relative in result.vanished:
-            _unlink(os.path.join(set_dir, *relative.split("/")))
+            _unlink(os.path.join(work_dir, *relative.split("/")))
             result.removed += 1
+    if staged:
+        put_in_place(work_dir, set_dir)
     return result
 
 
 def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Path, jobs: int,
            result: PublicResult, lock: threading.Lock, folders: _Folders, report_bytes: Callable[[int], None],
-           on_file: Callable[[int], None] | None, stop: threading.Event, packs: PackSource | None) -> None:
+           on_file: Callable[[int], None] | None, stop: threading.Event, packs: PackSource | None,
+           staged: bool = False) -> None:
     if not spool.count:
         return
 
@@ -340,7 +349,7 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
             return False
 
         def save() -> int:
-            size = save_content(destination, entry, data, folders)
+            size = save_content(destination, entry, data, folders, staged=staged)
             report_bytes(size)
             return size
 
@@ -387,4 +396,47 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
     readers = min(jobs, getattr(transport, "pipeline_readers", None) or jobs)
     # Files on other hosts (a CDN), part files to continue and packs want their own requests, in parallel.
     workers = readers if not (plan.kinds[ALONE] or plan.kinds[PACKED]) else jobs
-    run_stoppable(_tasks(spool, set_dir, size), work_task, workers, stop, getattr(transport, "abort", lambda: None))
+    tasks: Iterable[tuple[int, int, list[Item]]] = _tasks(spool, set_dir, size)
+    processes = _pack_workers(transport, packs, plan, jobs, staged, result, lock, report_bytes, on_file, stop)
+    if processes is not None:
+        tasks = processes.route(tasks)
+    try:
+        run_stoppable(tasks, work_task, workers, stop, getattr(transport, "abort", lambda: None))
+        if processes is not None:
+            # The tasks of a worker that died: done here.
+            run_stoppable(processes.finish(), work_task, workers, stop, getattr(transport, "abort", lambda: None))
+    finally:
+        if processes is not None:
+            processes.close(kill=stop.is_set())
+
+
+def _pack_workers(transport: Transport, packs: PackSource | None, plan: PublicPlan, jobs: int, staged: bool,
+                  result: PublicResult, lock: threading.Lock, report_bytes: Callable[[int], None],
+                  on_file: Callable[[int], None] | None, stop: threading.Event) -> PackWorkers | None:
+    """Worker processes for the packed files, where there are enough of them (:mod:`.workers`)."""
+    count = worker_count(transport, packs, plan.kinds[PACKED], jobs)
+    if not count or packs is None:
+        return None
+
+    def apply(outcome: Outcome) -> None:
+        with lock:
+            result.downloaded += outcome.downloaded
+            result.bytes += outcome.bytes
+            result.packed += outcome.packed
+            result.size_checked += outcome.size_checked
+            result.pack_requests += outcome.requests
+            for relative, message, refused, missing in outcome.failures:
+                result.failed.append((relative, message))
+                result.refused += refused
+                if missing:
+                    result.missing.append(relative)
+        report_bytes(outcome.bytes)
+        if on_file is not None:
+            for _ in range(outcome.files):
+                on_file(0)
+
+    try:
+        return PackWorkers(count, transport, packs, staged=staged, jobs=jobs, on_outcome=apply, stop=stop)
+    except OSError as exc:
+        log.debug("no worker processes (%s); the packed files are taken here", exc)
+        return None
