@@ -7,7 +7,8 @@ older writers and Go synco v2 (one JSON object in any order) are put into index 
 external sort, with its runs in the same private folder.
 
 Every absolute URL an entry names is checked against the meta's origins (:class:`UrlPolicy`) as the entry
-passes, before anything is fetched from it.
+passes, before anything is fetched from it. A large index is read by a worker process
+(:mod:`synco_core.receive.indexprocess`) while this one walks the local folder.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from typing import Any, BinaryIO
 import zstandard
 
 from synco_core import age
+from synco_core.age.random_access import open_payload
 from synco_core.errors import TransferError
 from synco_core.fsutil import process_alive
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
 from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
+from synco_core.receive.indexprocess import entries_from_process, use_process
 from synco_core.receive.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
 from synco_core.receive.transport import CHUNK_SIZE, Transport
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
@@ -111,16 +114,21 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
         if not age.is_age_header(handle.read(64)):
             raise NotAnAgeFileError(f"{path} is not an encrypted synco file")
         handle.seek(0)
-        plain: Any = age.decrypt_reader(handle, identities)
-        if public.compression == "zstd":
-            plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
-        elif public.compression:
+        if public.compression not in (None, "", "zstd"):
             raise TransferError(f"{path}: unsupported compression {public.compression!r}")
-        capped = CappedReader(plain, plain_limit, f"{path}: the content",
-                              "declared" if public.index_size_bytes is not None else UNDECLARED)
-        reader = io.BufferedReader(capped, READ_SIZE)
+        what, source = f"{path}: the content", "declared" if public.index_size_bytes is not None else UNDECLARED
         policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
-        entries = _checked(read_index(reader, public.index_format, spill_dir=scratch), policy)
+        raw: Iterator[IndexItem]
+        if use_process(public):
+            key, offset = open_payload(handle, identities)
+            raw = entries_from_process(spool, key, offset, public, plain_limit, what, source, scratch)
+        else:
+            plain: Any = age.decrypt_reader(handle, identities)
+            if public.compression == "zstd":
+                plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
+            reader = io.BufferedReader(CappedReader(plain, plain_limit, what, source), READ_SIZE)
+            raw = read_index(reader, public.index_format, spill_dir=scratch)
+        entries = _checked(raw, policy)
         try:
             yield entries
         finally:

@@ -10,11 +10,12 @@ come out of packs. On the development machine two processes created 300,000 file
 
 Workers are used only where the files to take out of packs number at least :data:`MIN_FILES` (a worker's
 start costs about a tenth of a second) and the transport can be opened again in another process
-(:meth:`worker_spec`). Everything goes through the worker's stdin and stdout, framed by
-:func:`write_frame`: the transport and the pack table (secrets included: a pipe, never the command line
-or the environment), then tasks, each answered by its outcome. The tasks a worker that dies had not
-answered are done again here (writing a file twice is harmless: each is checked against its hash and
-written whole before it is named); a stop (Ctrl-C) ends the workers with the receive.
+(:meth:`worker_spec`). A worker is ``python -m synco_core.receive.worker``; everything goes through its
+stdin and stdout, framed by :func:`write_frame`: the transport and the pack table (secrets included: a
+pipe, never the command line or the environment), then tasks, each answered by its outcome. The tasks
+a worker that dies had not answered are done again here (writing a file twice is harmless: each is
+checked against its hash and written whole before it is named); a stop (Ctrl-C) ends the workers with
+the receive.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def worker_count(transport: Transport, packs: PackSource | None, packed_files: i
 
 def worker_command() -> list[str]:
     """The command line of a worker process: this interpreter running this module (nothing secret)."""
-    return [sys.executable, "-m", "synco_core.receive.packworker"]
+    return [sys.executable, "-m", "synco_core.receive.worker"]
 
 
 class _Worker:
@@ -133,8 +134,9 @@ class PackWorkers:
     def __init__(self, count: int, transport: Transport, packs: PackSource, *, staged: bool, jobs: int,
                  on_outcome: Callable[[Outcome], None], stop: threading.Event) -> None:
         spec = transport.worker_spec()  # type: ignore[attr-defined]
-        header = {"transport": spec, "folder": packs.folder, "packs": [p.to_json() for p in packs.packs],
-                  "staged": staged, "threads": max(2, jobs // count),
+        header = {"role": "packs", "transport": spec, "folder": packs.folder,
+                  "packs": [p.to_json() for p in packs.packs],
+                  "staged": staged, "threads": int(os.environ.get("SYNCO_WT", "0")) or max(2, jobs // count),
                   "debug": logging.getLogger("synco_core").isEnabledFor(logging.DEBUG)}
         self._on_outcome = on_outcome
         self._stop = stop
@@ -306,15 +308,8 @@ def _run_task(transport: Transport, packs: PackSource, pack: int, items: list[It
     return outcome
 
 
-def worker_main() -> int:
-    """A worker: the header, then tasks until the end of stdin, each answered on stdout."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    # stdout carries the frames: anything else printed goes to stderr.
-    sys.stdout = sys.stderr
-    try:
-        header = read_frame(stdin)
-    except EOFError:
-        return 1
+def worker_main(header: dict[str, Any], stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """A worker of packed files: tasks until the end of stdin, each answered on stdout."""
     from synco_core.cli.main import setup_logging
     from synco_core.receive.public import run_stoppable
 
@@ -327,7 +322,7 @@ def worker_main() -> int:
     packs = PackSource(header["folder"], lambda: table)
     staged = bool(header["staged"])
     folders = _Folders()
-    writers = threading.BoundedSemaphore(1)
+    writers = threading.BoundedSemaphore(int(os.environ.get("SYNCO_WW", "1")))
     answer = threading.Lock()
     stop = threading.Event()
 

@@ -1,0 +1,112 @@
+"""Reading a large public index in a process of its own, beside the walk of the folder it is merged with.
+
+Decrypting, decompressing and parsing an index line by line costs about 4 µs an entry in Python; merging
+it with a sorted walk of the local folder (an lstat per file) about as much again, and both ran on one
+core. For an index of at least :data:`MIN_FILES` entries (the meta's ``fileCount``) on a machine of two
+cores or more, a worker process (``python -m synco_core.receive.worker``, role ``index``) reads it with
+the very same reader (:func:`synco_core.index.stream.read_index`: every path checked, the order enforced,
+the size capped) and sends the checked entries down a pipe in marshalled blocks, while this process walks
+and compares. The worker gets the payload key of the spooled index and where its payload starts
+(:func:`synco_core.age.random_access.open_payload`, run here, so a wrong key or a damaged header fails as
+before); an error in the worker is raised here as the same kind of error, with its message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import zstandard
+
+from synco_core.age.errors import HeaderError, PayloadError
+from synco_core.age.stream import DecryptReader
+from synco_core.errors import TransferError, UnsafePathError
+from synco_core.index.stream import IndexItem, read_index
+from synco_core.receive.limits import CappedReader, SizeExceededError
+from synco_core.receive.transport import CHUNK_SIZE
+from synco_core.receive.workers import read_frame, worker_command, write_frame
+from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry, WireFormatError
+
+#: Entries of an index before it is read in a worker process (its start costs about a tenth of a second).
+MIN_FILES = 100_000
+#: Entries per block sent from the worker.
+BLOCK = 2048
+#: Bytes handed to the parser per read of the decrypted index (as in-process).
+READ_SIZE = 256 * 1024
+
+#: The errors a worker may report, by name; anything else arrives as a TransferError.
+_ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
+    WireFormatError, UnsafePathError, SizeExceededError, PayloadError, HeaderError, TransferError)}
+
+
+def use_process(public: PublicFilesInfo) -> bool:
+    """True when ``public``'s index is worth reading in a worker process."""
+    return (public.index_format == INDEX_FORMAT_LINES and (public.file_count or 0) >= MIN_FILES
+            and (os.cpu_count() or 1) >= 2)
+
+
+def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFilesInfo, plain_limit: int,
+                         what: str, source: str, scratch: Path) -> Iterator[IndexItem]:
+    """The entries of the index spooled in ``spool`` (payload key ``key`` at ``offset``), read by a worker."""
+    process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        write_frame(process.stdin, {"role": "index", "path": os.fspath(spool), "key": key, "offset": offset,
+                                    "compression": public.compression, "limit": plain_limit, "what": what,
+                                    "source": source, "format": public.index_format, "scratch": os.fspath(scratch)})
+        process.stdin.close()
+        while True:
+            try:
+                frame = read_frame(process.stdout)
+            except EOFError:
+                raise TransferError("the process reading the public index ended before the index did (exit "
+                                    f"status {process.wait()})") from None
+            if frame[0] == "entries":
+                for raw in frame[1]:
+                    yield raw[0], PublicIndexEntry(*raw[1:])
+            elif frame[0] == "end":
+                return
+            else:
+                raise _ERRORS.get(frame[1], TransferError)(frame[2])
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        if process.poll() is None:
+            process.terminate()
+        process.wait()
+        process.stdout.close()
+
+
+def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
+    """The worker: the index's entries in blocks, then ``("end",)``, or ``("error", kind, message)``."""
+    block: list[tuple[Any, ...]] = []
+    try:
+        with open(header["path"], "rb") as handle:
+            handle.seek(header["offset"])
+            plain: Any = DecryptReader(handle, header["key"])
+            if header["compression"] == "zstd":
+                plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
+            elif header["compression"]:
+                raise TransferError(f"unsupported compression {header['compression']!r}")
+            capped = CappedReader(plain, header["limit"], header["what"], header["source"])
+            reader = io.BufferedReader(capped, READ_SIZE)
+            for path, entry in read_index(reader, header["format"], spill_dir=Path(header["scratch"])):
+                block.append((path, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url,
+                              entry.sha1, entry.sha256, entry.pack, entry.pack_offset))
+                if len(block) >= BLOCK:
+                    write_frame(stdout, ("entries", block))
+                    block = []
+        write_frame(stdout, ("entries", block))
+        write_frame(stdout, ("end",))
+    except BrokenPipeError:
+        return 1
+    except zstandard.ZstdError as exc:
+        write_frame(stdout, ("error", "TransferError", f"the index is not valid zstd after decryption ({exc})"))
+    except Exception as exc:  # Reported to the receive, which raises it as the same kind of error.
+        write_frame(stdout, ("error", type(exc).__name__, str(exc)))
+    return 0

@@ -1,0 +1,169 @@
+"""A large public index read by a worker process (``synco_core.receive.indexprocess``).
+
+The worker must give exactly what the in-process reader gives (the same entries, the same checks), and
+every way an index can be wrong must fail the receive with the same kind of error and message as it does
+in-process: an unsafe path, entries out of order, more plaintext than declared, a damaged payload, bytes
+that are not zstd, and a worker that dies.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from click.testing import CliRunner
+from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
+
+from synco_core import age
+from synco_core.age.random_access import open_payload
+from synco_core.cli.main import cli
+from synco_core.index.stream import IndexWriter, read_index
+from synco_core.receive import indexprocess, workers
+from synco_core.receive.limits import CappedReader
+from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry
+
+ENTRIES = [
+    ("a/b c.jpg", PublicIndexEntry(10, 1_700_000_000, "files/a/b%20c.jpg", sha256="ab" * 32, pack=0, pack_offset=0)),
+    ("a/ünï.txt", PublicIndexEntry(0, -5, "files/a/%C3%BC", sha1="cd" * 20)),
+    ("cdn/x.png", PublicIndexEntry(7, 3, "https://cdn.example/x.png", is_absolute_url=True)),
+] + [(f"d/f{number:05d}", PublicIndexEntry(number, number, f"files/d/f{number:05d}", sha256=f"{number:064x}",
+                                           pack=number // 100, pack_offset=number)) for number in range(5000)]
+
+
+def plaintext(entries: list[tuple[str, PublicIndexEntry]]) -> bytes:
+    out = io.BytesIO()
+    writer = IndexWriter(out)
+    for path, entry in entries:
+        writer.add(path, entry)
+    writer.close()
+    return out.getvalue()
+
+
+def spooled(tmp_path: Path, plain: bytes, compress: bool = True) -> tuple[Path, Any]:
+    identity = age.generate_identity()
+    spool = tmp_path / "index.enc"
+    with open(spool, "wb") as raw, age.encrypt_writer(raw, [identity.recipient()]) as sealed:
+        sealed.write(zstandard.ZstdCompressor().compress(plain) if compress else plain)
+    return spool, identity
+
+
+def through_process(tmp_path: Path, spool: Path, identity: Any, limit: int = 1 << 30,
+                    compression: str | None = "zstd") -> list[tuple[str, PublicIndexEntry]]:
+    with open(spool, "rb") as handle:
+        key, offset = open_payload(handle, [identity])
+    public = PublicFilesInfo(index_file_name="i", size_bytes=0, compression=compression,
+                             index_format=INDEX_FORMAT_LINES)
+    return list(indexprocess.entries_from_process(spool, key, offset, public, limit, "i: the content", "declared",
+                                                  tmp_path))
+
+
+def in_process(spool: Path, identity: Any, limit: int = 1 << 30) -> list[tuple[str, PublicIndexEntry]]:
+    with open(spool, "rb") as handle:
+        plain = zstandard.ZstdDecompressor().stream_reader(age.decrypt_reader(handle, [identity]))
+        reader = io.BufferedReader(CappedReader(plain, limit, "i: the content"))
+        return list(read_index(reader, INDEX_FORMAT_LINES))
+
+
+def test_the_worker_gives_what_the_reader_in_process_gives(tmp_path: Path) -> None:
+    spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)))
+    got = through_process(tmp_path, spool, identity)
+    assert got == in_process(spool, identity) and len(got) == len(ENTRIES)
+
+
+def bad_index(kind: str) -> tuple[bytes, int]:
+    """(plaintext, plain limit) of an index that is wrong in the way ``kind`` says."""
+    good = plaintext(sorted(ENTRIES))
+    if kind == "unsafe path":
+        return good.replace(b'"a/b c.jpg"', b'"../b c.jpg"'), 1 << 30
+    if kind == "out of order":
+        lines = good.split(b",\n")
+        lines[10], lines[11] = lines[11], lines[10]
+        return b",\n".join(lines), 1 << 30
+    if kind == "too long":
+        return good, len(good) - 100
+    return good[:-2], 1 << 30
+
+
+@pytest.mark.parametrize("kind", ["unsafe path", "out of order", "too long", "truncated"])
+def test_a_bad_index_fails_as_it_does_in_process(tmp_path: Path, kind: str) -> None:
+    plain, limit = bad_index(kind)
+    spool, identity = spooled(tmp_path, plain)
+    with pytest.raises(Exception) as expected:
+        in_process(spool, identity, limit)
+    with pytest.raises(Exception) as got:
+        through_process(tmp_path, spool, identity, limit)
+    assert type(got.value) is type(expected.value) and str(got.value) == str(expected.value)
+
+
+def test_a_damaged_payload_and_bytes_that_are_not_zstd_fail(tmp_path: Path) -> None:
+    spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)))
+    data = bytearray(spool.read_bytes())
+    data[-40] ^= 1
+    spool.write_bytes(bytes(data))
+    with pytest.raises(age.PayloadError):
+        through_process(tmp_path, spool, identity)
+    spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)), compress=False)
+    with pytest.raises(Exception, match="not valid zstd after decryption"):
+        through_process(tmp_path, spool, identity)
+
+
+def test_a_worker_that_dies_fails_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)))
+    monkeypatch.setattr(indexprocess, "worker_command", lambda: [sys.executable, "-c", "import sys; sys.exit(7)"])
+    with pytest.raises(Exception, match=r"ended before the index did \(exit status 7\)"):
+        through_process(tmp_path, spool, identity)
+
+
+def test_the_key_goes_down_the_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)))
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    def recording(args: list[str], **kwargs: Any) -> Any:
+        assert "env" not in kwargs
+        started.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(indexprocess.subprocess, "Popen", recording)
+    with open(spool, "rb") as handle:
+        key, _offset = open_payload(handle, [identity])
+    through_process(tmp_path, spool, identity)
+    assert started == [workers.worker_command()]
+    assert key.hex() not in " ".join(started[0]) and key.hex() not in " ".join(os.environ.values())
+
+
+def test_a_receive_and_a_plan_read_a_large_index_in_a_worker(tmp_path: Path, register_plugin: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(FixturePlugin(), "fixture")
+    app = make_app(tmp_path / "app", files=40)
+    key = publish(app, "synco-indexprocess012345", only=("uploads",))
+    used: list[int] = []
+    real = indexprocess.entries_from_process
+
+    def counting(*args: Any) -> Any:
+        used.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(indexprocess, "MIN_FILES", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    import synco_core.receive.public_index as public_index
+
+    monkeypatch.setattr(public_index, "entries_from_process", counting)
+    target = tmp_path / "t"
+    with static_server(app / "web") as (url, _behaviour):
+        args = ["receive", "synco-indexprocess012345", key.secret, "--base-url", url, "--target", str(target),
+                "--all"]
+        planned = CliRunner().invoke(cli, [*args, "--plan"])
+        assert planned.exit_code == 0, planned.output
+        done = CliRunner().invoke(cli, args)
+        assert done.exit_code == 0, done.output
+    assert len(used) == 2
+    expected = tree_digest(app / "web" / "uploads")
+    del expected["skip.tmp"]
+    assert tree_digest(target / "uploads") == expected
