@@ -6,7 +6,9 @@ Each is then received by a process of its own reading the session folder as a we
 mark of that process (``ru_maxrss`` from ``wait4``: not sampled, so a loaded machine cannot hide a peak)
 is compared. An index held in memory costs about 1 KB per file, so holding the set would show as 150 MB
 more for the larger one; allocator noise is a few MB. The larger set is received a second time (nothing
-changed): the re-sync's merge of index and folder must be flat as well.
+changed): the re-sync's merge of index and folder must be flat as well. Both sets are large enough for
+worker processes (packed files, and the larger one's index): the highest peak among them
+(``RUSAGE_CHILDREN``, reported by the receive process) must be flat too.
 """
 
 from __future__ import annotations
@@ -31,20 +33,25 @@ web, session, key, target, only = sys.argv[1:]
 summary = receive_session(DirectoryTransport(Path(web)), session, key,
                           ReceiveOptions(target=Path(target), only=(only,), jobs=4))
 outcome = summary.sets[0]
+import resource
+print("workers", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(outcome.status, outcome.files_downloaded, outcome.files_skipped, len(outcome.files_failed))
 sys.exit(0 if summary.ok else 1)
 """
 
 
-def received(project: Path, session: str, key: str, target: Path, only: str) -> tuple[float, str]:
-    """Receive set ``only`` in a process of its own; (its peak resident memory in MB, its one-line report)."""
+def received(project: Path, session: str, key: str, target: Path, only: str) -> tuple[float, float, str]:
+    """Receive set ``only`` in a process of its own; (its peak resident memory in MB, the highest peak of
+    its worker processes in MB, its one-line report)."""
     process = subprocess.Popen([sys.executable, "-c", RECEIVE, str(project / "web"), session, key, str(target), only],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     output = process.stdout.read().decode(errors="replace")
     _pid, status, usage = os.wait4(process.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, output
-    return usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
+    lines = output.strip().splitlines()
+    workers = next(int(line.split()[1]) for line in lines if line.startswith("workers "))
+    return usage.ru_maxrss / 1024, workers / 1024, lines[-1]
 
 
 @pytest.mark.timeout(1500)
@@ -57,12 +64,16 @@ def test_receive_memory_is_flat_in_the_number_of_files(tmp_path: Path) -> None:
     match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.stdout)
     assert match, served.stdout
     session, key = match.groups()
-    small, report = received(project, session, key, tmp_path / "small", "part")
+    small, small_workers, report = received(project, session, key, tmp_path / "small", "part")
     assert report == f"downloaded {PART} 0 0", report
-    large, report = received(project, session, key, tmp_path / "large", "all")
+    large, large_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"downloaded {FILES} 0 0", report
-    again, report = received(project, session, key, tmp_path / "large", "all")
+    again, again_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"skipped 0 {FILES} 0", report
+    assert small_workers > 0 and large_workers > 0 and again_workers > 0, "worker processes took part"
+    assert max(large_workers, again_workers) - small_workers < SLACK_MB, \
+        f"the workers' peak grew from {small_workers:.0f} MB at {PART} files to {large_workers:.0f} MB / " \
+        f"{again_workers:.0f} MB at {FILES}"
     assert large - small < SLACK_MB, \
         f"receive's peak grew from {small:.0f} MB at {PART} files to {large:.0f} MB at {FILES}"
     assert again - small < SLACK_MB, \
