@@ -161,3 +161,78 @@ def test_frames_round_trip_and_a_frame_cut_short_ends_the_stream() -> None:
     workers.read_frame(cut)
     with pytest.raises(EOFError):
         workers.read_frame(cut)
+
+
+RECEIVE_WITH_WORKERS = """
+import sys
+from synco_core.receive import workers
+workers.MIN_FILES = 1
+from synco_core.cli.main import main
+sys.argv = ["synco", *sys.argv[1:]]
+main()
+"""
+
+
+def _worker_processes(group: int) -> list[int]:
+    """Processes of process group ``group`` running a synco worker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[2]) == group and b"synco_core.receive.worker" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_receive_and_its_workers_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a terminal, Ctrl-C reaches the whole process group: the receive and its workers end within a
+    second, the set's folder does not exist yet, and the next receive completes the tree."""
+    import signal
+    import time
+
+    from synco_core.testing.services import nginx
+
+    site = tmp_path / "site"
+    files = site / "public" / "files"
+    for number in range(400):
+        path = files / f"d{number // 100}" / f"f{number:04d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(3000 + number))
+    with nginx(site / "public", tmp_path / "nginx", limit_rate="100k") as server:
+        (site / ".synco.yml").write_text(
+            "serve:\n  web_root: public\n  file_sets:\n    - name: files\n      path: public/files\n"
+            f"      public: true\nhosts: [{server.url}]\n")
+        served = subprocess.run([sys.executable, "-m", "synco_core", "serve", "--keep", "--all"], cwd=site,
+                                capture_output=True, text=True, timeout=120)
+        assert served.returncode == 0, served.stdout + served.stderr
+        line = next(line.split() for line in served.stdout.splitlines() if line.strip().startswith("synco receive"))
+        target = tmp_path / "dump"
+        argv = [*line[1:], "--target", str(target), "--all"]
+        process = subprocess.Popen([sys.executable, "-c", RECEIVE_WITH_WORKERS, *argv], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        staging = target / ".files.synco-new"
+        deadline = time.monotonic() + 60
+        while not (staging.is_dir() and any(path.is_file() for path in staging.rglob("*"))):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no file arrived within a minute"
+            time.sleep(0.02)
+        assert _worker_processes(process.pid), "worker processes take the packed files"
+        sent = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        assert time.monotonic() - sent < 1.5, output
+        assert process.returncode == 130 and "Traceback" not in output, output
+        assert not _worker_processes(process.pid), "no worker outlives the receive"
+        assert not (target / "files").exists(), "the set's folder appears only once complete"
+
+        finished = subprocess.run([sys.executable, "-m", "synco_core", *argv], stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert tree_digest(target / "files") == tree_digest(files)

@@ -405,6 +405,10 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
         if processes is not None:
             # The tasks of a worker that died: done here.
             run_stoppable(processes.finish(), work_task, workers, stop, getattr(transport, "abort", lambda: None))
+    except BaseException:
+        # Ctrl-C while the workers finish: they are ended at once, not waited for.
+        stop.set()
+        raise
     finally:
         if processes is not None:
             processes.close(kill=stop.is_set())
