@@ -246,15 +246,21 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
     return received
 
 
-def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry) -> None:
-    """Stamp a complete part file with the index's mtime, close it, and give it its final name."""
+def _stamp_and_close(fd: int, path: StrPath, entry: PublicIndexEntry) -> None:
+    """Give the file written through ``fd`` the index's mtime (on the descriptor where the platform can) and
+    close it."""
     try:
         if _UTIME_ON_FD:
             os.utime(fd, (entry.mtime, entry.mtime))
     finally:
         os.close(fd)
     if not _UTIME_ON_FD:
-        os.utime(part, (entry.mtime, entry.mtime))
+        os.utime(path, (entry.mtime, entry.mtime))
+
+
+def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry) -> None:
+    """Stamp a complete part file with the index's mtime, close it, and give it its final name."""
+    _stamp_and_close(fd, part, entry)
     try:
         os.replace(part, destination)
     except IsADirectoryError:
@@ -329,12 +335,10 @@ def _save_staged(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
     try:
         try:
             _write_all(fd, data)
-            if _UTIME_ON_FD:
-                os.utime(fd, (entry.mtime, entry.mtime))
-        finally:
+        except BaseException:
             os.close(fd)
-        if not _UTIME_ON_FD:
-            os.utime(destination, (entry.mtime, entry.mtime))
+            raise
+        _stamp_and_close(fd, destination, entry)
     except BaseException:
         _unlink(destination)
         raise
