@@ -2,8 +2,9 @@
 
 serve packs the small files; receive takes them out of the packs with ranged reads. Round one must give
 the exact tree (SHA-256 of every file); it is a first sync of 20,000 packed files, so worker processes
-write them into the set's staging folder (``synco_core.receive.workers``, ``.staging``). Then 1 % of the files change (in runs of neighbours, as edits and
-new uploads cluster in real folders), some are added and some deleted, and a new session is served:
+write them into the set's staging folder (``synco_core.receive.workers``, ``.staging``). Then 1 % of the
+files change (in runs of neighbours, as edits and new uploads cluster in real folders), some are added and
+some deleted, and a new session is served:
 round two (without ``--delete``) must give the new tree plus the deleted files, asking nginx for no
 unchanged file and reading far fewer pack bytes than round one; round three (``--delete``, same session)
 fetches nothing and removes the deleted files. nginx's access log is the witness of what was asked.
