@@ -440,7 +440,9 @@ class PublicIndexEntry(NamedTuple):
 
     A named tuple rather than a frozen dataclass: a receive makes one per file of the index (and again
     per file it fetches), and a frozen dataclass's ``__init__`` sets each field through
-    ``object.__setattr__``, about three times the cost (0.3 s of a re-sync of 300,000 files).
+    ``object.__setattr__``, about three times the cost (0.3 s of a re-sync of 300,000 files). The fields'
+    order is the row of :class:`synco_core.index.stream.IndexWriter` and of the records receive passes
+    between its processes (``(path, *entry)``): append new fields at the end.
     """
 
     size_bytes: int

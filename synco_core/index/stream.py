@@ -71,8 +71,7 @@ class IndexWriter:
         self._pending = 0
 
     def add(self, path: str, entry: PublicIndexEntry) -> None:
-        self.add_row((path, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url, entry.sha1,
-                      entry.sha256, entry.pack, entry.pack_offset))
+        self.add_row((path, *entry))
 
     def add_row(self, row: tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None]) -> None:
         """(path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset) of one entry."""

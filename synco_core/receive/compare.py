@@ -74,8 +74,8 @@ class TodoSpool:
         self.count = 0
 
     def add(self, kind: int, relative: str, entry: PublicIndexEntry) -> None:
-        self._memory.append((kind, relative, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url,
-                             entry.sha1, entry.sha256, entry.pack, entry.pack_offset))
+        # A plain tuple of the entry's fields: marshal takes no named tuple.
+        self._memory.append((kind, relative, *entry))
         self.count += 1
         if len(self._memory) >= SPOOL_AFTER:
             self._spill()

@@ -97,7 +97,8 @@ def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | No
     return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
 
 
-#: Flags of the ``.synco-part`` file: never follow a link planted under that name, never leak the fd to a child.
+#: Flags of a file receive writes (a ``.synco-part`` file, or a file in a staging folder): never follow a link
+#: planted under that name, never leak the fd to a child.
 _PART_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -118,6 +119,25 @@ class _Folders:
         if folder not in self._made:
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
+
+
+def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
+    folder = os.path.dirname(os.fspath(destination))
+    if folders is not None:
+        folders.ensure(folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+
+
+def _written(path: StrPath, data: bytes) -> int:
+    """A new (or truncated) file at ``path`` holding ``data``, still open: its descriptor (closed on failure)."""
+    fd = os.open(path, _PART_FLAGS, 0o666)
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_all(fd: int, chunk: bytes) -> None:
@@ -196,11 +216,7 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
     descriptor, and no separate check for a folder in the way (the rename reports it).
     """
     part = _part_name(destination, entry)
-    folder = os.path.dirname(os.fspath(destination))
-    if folders is not None:
-        folders.ensure(folder)
-    else:
-        os.makedirs(folder, exist_ok=True)
+    _ensure_folder(destination, folders)
     appending = bool(resume_from) and response.offset == resume_from
     size = resume_from if appending else 0
     received = 0
@@ -290,10 +306,6 @@ def content_matches(entry: PublicIndexEntry, data: bytes) -> bool:
     return True
 
 
-#: Flags of a file written under its own name in a staging folder (see :mod:`synco_core.receive.staging`).
-_DIRECT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-
-
 def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None = None,
                  *, staged: bool = False) -> int:
     """Write a whole file that arrived in memory (out of a pack) through its part file to its final name.
@@ -306,19 +318,9 @@ def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
     if staged:
         return _save_staged(destination, entry, data, folders)
     part = _part_name(destination, entry)
-    folder = os.path.dirname(os.fspath(destination))
-    if folders is not None:
-        folders.ensure(folder)
-    else:
-        os.makedirs(folder, exist_ok=True)
+    _ensure_folder(destination, folders)
     try:
-        fd = os.open(part, _PART_FLAGS, 0o666)
-        try:
-            _write_all(fd, data)
-        except BaseException:
-            os.close(fd)
-            raise
-        _finish_part(fd, part, destination, entry)
+        _finish_part(_written(part, data), part, destination, entry)
     except BaseException:
         _unlink(part)
         raise
@@ -326,19 +328,9 @@ def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
 
 
 def _save_staged(destination: StrPath, entry: PublicIndexEntry, data: bytes, folders: _Folders | None) -> int:
-    folder = os.path.dirname(os.fspath(destination))
-    if folders is not None:
-        folders.ensure(folder)
-    else:
-        os.makedirs(folder, exist_ok=True)
-    fd = os.open(destination, _DIRECT_FLAGS, 0o666)
+    _ensure_folder(destination, folders)
     try:
-        try:
-            _write_all(fd, data)
-        except BaseException:
-            os.close(fd)
-            raise
-        _stamp_and_close(fd, destination, entry)
+        _stamp_and_close(_written(destination, data), destination, entry)
     except BaseException:
         _unlink(destination)
         raise

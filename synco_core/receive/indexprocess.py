@@ -96,8 +96,7 @@ def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
             capped = CappedReader(plain, header["limit"], header["what"], header["source"])
             reader = io.BufferedReader(capped, READ_SIZE)
             for path, entry in read_index(reader, header["format"], spill_dir=Path(header["scratch"])):
-                block.append((path, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url,
-                              entry.sha1, entry.sha256, entry.pack, entry.pack_offset))
+                block.append((path, *entry))
                 if len(block) >= BLOCK:
                     write_frame(stdout, ("entries", block))
                     block = []

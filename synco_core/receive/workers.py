@@ -79,8 +79,7 @@ def read_frame(source: IO[bytes]) -> Any:
 
 def _wire_item(item: Item) -> tuple[Any, ...]:
     relative, destination, entry = item
-    return (relative, destination, entry.size_bytes, entry.mtime, entry.public_uri, entry.is_absolute_url,
-            entry.sha1, entry.sha256, entry.pack, entry.pack_offset)
+    return (relative, destination, *entry)
 
 
 def _item(raw: tuple[Any, ...]) -> Item:
