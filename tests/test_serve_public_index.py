@@ -261,8 +261,8 @@ def test_hash_cache_spares_unchanged_files_and_sees_every_change(fixture_app: Pa
     build(fixture_app, name="synco-four")
     assert hashed == []
     # The cache lives in the private cache folder, never under the web root or the set.
-    cache_files = list(Path(os.environ["SYNCO_CACHE_DIR"]).rglob("*.zst"))
-    assert len(cache_files) == 1 and not list((fixture_app / "web").rglob("*.zst"))
+    cache_files = list(Path(os.environ["SYNCO_CACHE_DIR"]).rglob("hashes/*.bin"))
+    assert len(cache_files) == 1 and not list((fixture_app / "web").rglob("hashes"))
 
 
 def test_recently_changed_files_are_not_trusted_from_the_cache(fixture_app: Path,
@@ -283,12 +283,16 @@ def test_damaged_cache_is_ignored(fixture_app: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(hashcache, "RACY_SECONDS", 0.0)
     (fixture_app / "web" / "uploads" / "big.bin").write_bytes(os.urandom(packs.SMALL_FILE_MAX + 1))
     build(fixture_app, name="synco-one")
-    (cache,) = Path(os.environ["SYNCO_CACHE_DIR"]).rglob("*.zst")
-    cache.write_bytes(zstandard.ZstdCompressor().compress(hashcache.HEADER + b"garbage\tline\n"))
+    (cache,) = Path(os.environ["SYNCO_CACHE_DIR"]).rglob("*.bin")
+    cache.write_bytes(hashcache.HEADER + b"garbage\tline\n" * 20)
     session = build(fixture_app, name="synco-two")
     assert dict(session.index("uploads"))["big.bin"].sha256 is not None
-    cache.write_bytes(b"not zstd at all")
+    cache.write_bytes(b"not a cache at all")
     build(fixture_app, name="synco-three")
+    # The old format (zstd-compressed text lines) is not read: the cache starts over.
+    cache.write_bytes(zstandard.ZstdCompressor().compress(b"synco-hash-cache 1\n"))
+    build(fixture_app, name="synco-four")
+    assert cache.read_bytes().startswith(hashcache.HEADER)
 
 
 def test_cache_folder_is_private_and_never_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

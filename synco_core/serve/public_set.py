@@ -6,10 +6,11 @@ The pipeline, one file at a time, with memory that does not grow with the number
    :func:`~synco_core.index.order.sorted_walk`, already in order; a plugin's own entries (Flow resources,
    a bucket) go through an external sort first. synco's own folders (session folders, their leftovers)
    are never part of a set, whatever its root.
-2. **Content hash.** A small file (up to 16 KiB) is read whole (it is packed anyway) and hashed from that
-   read; a larger one is looked up in the hash cache of the last serve (:mod:`synco_core.index.hashcache`)
-   and hashed only when it changed, in worker threads (hashlib and reads release the GIL), while the walk
-   goes on.
+2. **Content hash.** A small file (up to 16 KiB) that did not change since the last serve comes out of
+   the cache (:mod:`synco_core.index.hashcache`) with its hash and content, after one ``lstat``; otherwise
+   it is read whole (it is packed anyway) and hashed from that read. A larger one is looked up in the
+   same cache and hashed only when it changed, in worker threads (hashlib and reads release the GIL),
+   while the walk goes on.
 3. **Packs.** Small files that serve can read directly (not through a link) go into packs
    (:mod:`synco_core.index.packs`), in index order.
 4. **Index.** Each entry is written as one line of the index (:class:`~synco_core.index.stream.IndexWriter`),
@@ -130,6 +131,11 @@ def _url(prefix: str, relative: str) -> str:
     return prefix + (relative if _URL_SAFE.fullmatch(relative) else quote(relative))
 
 
+#: Paths that are ASCII, receivable (:data:`~synco_core.names.PLAIN_RELATIVE_PATH`) and their own URL
+#: (:data:`_URL_SAFE`) at once: one match instead of three checks, for the names most uploads have.
+PLAIN_URL_PATH = re.compile(r"[A-Za-z0-9_\-~][A-Za-z0-9_.\-~]{0,254}(?:/[A-Za-z0-9_\-~][A-Za-z0-9_.\-~]{0,254})*")
+
+
 def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None) -> Iterator[Candidate]:
     """The files below the set's root (regular files and links), in index order, with URIs under ``url_prefix``.
 
@@ -143,6 +149,9 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None) 
     for relative, entry in sorted_walk(file_set.root, file_set.exclude, skip_folder):
         regular = entry.is_file(follow_symlinks=False)
         if not regular and not entry.is_symlink():
+            continue
+        if PLAIN_URL_PATH.fullmatch(relative):
+            yield Candidate(relative, -1, 0, prefix + relative, source=entry.path, packable=regular, walked=True)
             continue
         if not _utf8(relative):
             log.warning("skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
@@ -301,60 +310,26 @@ def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack:
             pack[0] if pack else None, pack[1] if pack else None)
 
 
-#: Files per batch the read-ahead thread opens, and batches it may be ahead of the pipeline: at most
-#: (2 + 1) * 64 small files (16 KiB each at worst) are held at once.
-READ_AHEAD_BATCH = 64
-READ_AHEAD_BATCHES = 2
-
-
-def _read_batch(batch: list[Candidate]) -> list[tuple[bytes | None, os.stat_result | None] | None]:
-    return [_open_small(item.source) if item.packable and item.source else None for item in batch]
-
-
-def _read_ahead(candidates: Iterator[Candidate], pool: ThreadPoolExecutor,
-                ) -> Iterator[tuple[Candidate, tuple[bytes | None, os.stat_result | None] | None]]:
-    """``candidates`` with the small files already opened and read, in order, by a worker thread.
-
-    Opening, reading and closing a small file are three system calls that release the GIL; done a few
-    hundred files ahead in a worker, they overlap with the pipeline's own work on the next core. At most
-    :data:`READ_AHEAD_BATCHES` batches are in flight, so memory stays bounded.
-    """
-    in_flight: deque[tuple[list[Candidate], Future[list[tuple[bytes | None, os.stat_result | None] | None]]]] = deque()
-    batch: list[Candidate] = []
-    for item in candidates:
-        batch.append(item)
-        if len(batch) >= READ_AHEAD_BATCH:
-            in_flight.append((batch, pool.submit(_read_batch, batch)))
-            batch = []
-            if len(in_flight) > READ_AHEAD_BATCHES:
-                done, future = in_flight.popleft()
-                opened = _result(future)
-                yield from zip(done, opened, strict=True)
-    if batch:
-        in_flight.append((batch, pool.submit(_read_batch, batch)))
-    while in_flight:
-        done, future = in_flight.popleft()
-        opened = _result(future)
-        yield from zip(done, opened, strict=True)
-
-
 def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: PackWriter | None,
                 pool: ThreadPoolExecutor | None, counts: SetWriteResult, hash_large: bool = True,
                 stop: threading.Event | None = None) -> Iterator[Row]:
     """Index rows in the order of ``candidates``, each with its SHA-256 where its file can be read.
 
-    Small files are read, hashed and packed here; larger ones are looked up in ``cache`` and otherwise
-    hashed in ``pool``, at most :data:`HASH_WINDOW` at a time, their rows held back until their turn.
+    Small files are taken from ``cache`` when unchanged, else read and hashed, and packed; larger ones are
+    looked up in ``cache`` and otherwise hashed in ``pool``, at most :data:`HASH_WINDOW` at a time, their
+    rows held back until their turn.
     ``hash_large`` False lists larger files without a hash (only for measuring what hashing costs). A
     walked file that turns out not to be a regular file (a link to a folder, a FIFO) is left out.
     """
     # Each row waits here, in order, until it leaves: (candidate, hashing in progress, row when known, the
-    # stat to remember its hash by). The new cache is written as rows leave, so it stays in index order.
-    pending: deque[tuple[Candidate, Future[_HashResult] | None, Row | None, os.stat_result | None]] = deque()
+    # stat to remember its hash by, the content to keep with it). The new cache is written as rows leave, so
+    # it stays in index order.
+    pending: deque[tuple[Candidate, Future[_HashResult] | None, Row | None, os.stat_result | None,
+                         bytes | None]] = deque()
     pack = packs.add if packs is not None else None
 
     def leave(item: Candidate, future: Future[_HashResult] | None, row: Row | None,
-              info: os.stat_result | None) -> Row:
+              info: os.stat_result | None, content: bytes | None) -> Row:
         if future is not None:
             sha256, info = _result(future)
             if sha256 is not None:
@@ -362,28 +337,41 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
             row = _row(item, info, sha256)
         assert row is not None
         if cache is not None and info is not None and row[6] is not None:
-            cache.record(row[0], info, row[6])
+            cache.record(row[0], info, row[6], content)
         return row
 
-    items = _read_ahead(candidates, pool) if pack is not None and pool is not None else \
-        ((item, _open_small(item.source) if pack is not None and item.packable and item.source else None)
-         for item in candidates)
-    for item, opened in items:
+    # With small files' contents in the cache, a small file is stat'ed and its content taken from the cache
+    # when it is unchanged. Small files are opened here, not read ahead by a thread: a thread whose every
+    # system call gives up the GIL and waits to get it back from this busy loop made the serve a third
+    # slower, with the page cache full or dropped alike.
+    from_cache = cache is not None and cache.has_contents and pack is not None
+    for item in candidates:
         row: Row | None = None
         future: Future[_HashResult] | None = None
-        # The stat the row's hash is remembered by in the cache (None: not cached, e.g. a packed file).
+        # The stat the row's hash is remembered by in the cache (None: not cached), and the content kept.
         remember: os.stat_result | None = None
+        kept: bytes | None = None
         source = item.source
         if source is None:
             row = _row(item, None, None)
         else:
             info: os.stat_result | None = None
-            if pack is not None and opened is not None:
-                content, info = opened
+            if from_cache and item.packable:
+                assert cache is not None and pack is not None
+                info, hit = _cached_small(cache, item)
+                if hit is not None and info is not None:
+                    cached_sha256, kept = hit
+                    row, remember = _row(item, info, cached_sha256, pack(kept)), info
+                    counts.cache_hits += 1
+            # A larger regular file seen by that lstat goes straight to its hash.
+            if row is None and pack is not None and item.packable and (info is None or info.st_size <= SMALL_FILE_MAX):
+                content, info = _open_small(source)
                 if content is not None and info is not None:
                     counts.hashed += 1
                     row = _row(item, info, hashlib.sha256(content).hexdigest() if content else _EMPTY_SHA256,
                                pack(content) if content else None)
+                    # Kept for the next serve: a packed file is read again at every serve otherwise.
+                    remember, kept = (info, content) if content else (None, None)
             if row is None and info is None:
                 info = _stat(source, item.walked)
                 if info is None and item.walked:
@@ -403,14 +391,32 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 else:
                     future = pool.submit(_hash_file, source, stop)
         if not pending and future is None:
-            yield leave(item, None, row, remember)
+            yield leave(item, None, row, remember, kept)
             continue
-        pending.append((item, future, row, remember))
+        pending.append((item, future, row, remember, kept))
         # Rows leave in order: the head goes once its hash is in; a full window waits for it.
         while pending and (pending[0][1] is None or pending[0][1].done() or len(pending) > HASH_WINDOW):
             yield leave(*pending.popleft())
     while pending:
         yield leave(*pending.popleft())
+
+
+def _cached_small(cache: HashCache, item: Candidate) -> tuple[os.stat_result | None, tuple[str, bytes] | None]:
+    """(lstat, (SHA-256, content)) of a small regular file unchanged since the cache kept its content.
+
+    The lstat alone when the file is a regular one without usable content (changed, new, larger, not
+    kept); (None, None) for anything else (a link, gone): :func:`_open_small` then decides.
+    """
+    assert item.source is not None
+    try:
+        info = os.lstat(item.source)
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(info.st_mode):
+        return None, None
+    if not 0 < info.st_size <= SMALL_FILE_MAX:
+        return info, None
+    return info, cache.lookup_content(item.path, info)
 
 
 @dataclass

@@ -1,0 +1,198 @@
+"""serve's cache of small files' contents: an unchanged packed file comes out of the cache after one lstat
+instead of an open and a read, and the cache never puts stale or damaged bytes into a pack.
+
+Every test reads each packed file back out of its pack, the way a receiver does, and compares it with the
+file on disk: a cache that served the old bytes of a file would show there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_serve_public_index import Session, build
+from test_transfer_support import fixture_app_fixture  # noqa: F401
+
+from synco_core.index import hashcache, packs
+from synco_core.serve import public_set as public_set_module
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The small files serve opens (the relative names under the uploads folder), in order."""
+    seen: list[str] = []
+    original = public_set_module._open_small
+
+    def counting(source: str) -> Any:
+        seen.append(source.split("/uploads/", 1)[-1])
+        return original(source)
+
+    monkeypatch.setattr(public_set_module, "_open_small", counting)
+    # Files written by the test a moment ago count as settled.
+    monkeypatch.setattr(hashcache, "RACY_SECONDS", 0.0)
+    return seen
+
+
+def packed_files(session: Session, name: str = "uploads") -> dict[str, bytes]:
+    """Every packed file of the set, read back out of its pack."""
+    table = session.packs(name)
+    found = {}
+    for path, entry in session.index(name):
+        if entry.pack is not None and entry.pack_offset is not None:
+            content = session.packed_content(table[entry.pack], entry.pack_offset, entry.size_bytes)
+            assert hashlib.sha256(content).hexdigest() == entry.sha256, path
+            found[path] = content
+    return found
+
+
+def on_disk(uploads: Path) -> dict[str, bytes]:
+    """The files of the set that belong in packs (the fixture's set leaves ``*.tmp`` out)."""
+    return {path.relative_to(uploads).as_posix(): path.read_bytes() for path in uploads.rglob("*")
+            if path.is_file() and not path.is_symlink() and 0 < path.stat().st_size <= packs.SMALL_FILE_MAX
+            and path.suffix != ".tmp"}
+
+
+def cache_file() -> Path:
+    (found,) = Path(os.environ["SYNCO_CACHE_DIR"]).rglob("*.bin")
+    return found
+
+
+def small_files(uploads: Path, count: int) -> list[Path]:
+    paths = [uploads / "small" / f"{number:03d}.txt" for number in range(count)]
+    paths[0].parent.mkdir(exist_ok=True)
+    for number, path in enumerate(paths):
+        path.write_bytes(os.urandom(50 + number))
+    return paths
+
+
+def test_unchanged_small_files_are_not_opened_again(fixture_app: Path, opened: list[str]) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    small_files(uploads, 30)
+    first = build(fixture_app, name="synco-one")
+    assert packed_files(first) == on_disk(uploads)
+    assert len(opened) >= 30
+    opened.clear()
+    second = build(fixture_app, name="synco-two")
+    assert opened == [], "a re-serve of unchanged small files opens none of them"
+    assert packed_files(second) == on_disk(uploads)
+    # The cache is private, and holds the set's contents once, not once per serve.
+    assert (cache_file().stat().st_mode & 0o777) == 0o600
+    assert not list(cache_file().parent.glob("*.tmp"))
+
+
+def test_every_kind_of_change_is_seen(fixture_app: Path, opened: list[str]) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    paths = small_files(uploads, 12)
+    build(fixture_app, name="synco-one")
+    # Same size and same mtime, other bytes: only the change time tells.
+    info = paths[1].stat()
+    with paths[1].open("r+b") as handle:
+        handle.write(b"X")
+    os.utime(paths[1], ns=(info.st_atime_ns, info.st_mtime_ns))
+    # Replaced by another file of the same size and mtime: a new inode.
+    replacement = paths[2].with_name("replacement")
+    replacement.write_bytes(os.urandom(info.st_size + 1)[: paths[2].stat().st_size])
+    os.utime(replacement, ns=(paths[2].stat().st_atime_ns, paths[2].stat().st_mtime_ns))
+    os.replace(replacement, paths[2])
+    paths[3].write_bytes(b"grown " * 100)
+    paths[4].unlink()
+    # A link where a packed file was: never packed (a link may point anywhere on the server).
+    paths[5].unlink()
+    paths[5].symlink_to(paths[6])
+    # Grown past the pack threshold: no longer packed, and not kept with its content.
+    paths[7].write_bytes(os.urandom(packs.SMALL_FILE_MAX + 1))
+    paths[8].write_bytes(b"")
+    (uploads / "small" / "new.txt").write_bytes(b"new file")
+    opened.clear()
+    session = build(fixture_app, name="synco-two")
+    assert packed_files(session) == on_disk(uploads)
+    by_path = dict(session.index("uploads"))
+    assert by_path["small/005.txt"].pack is None and by_path["small/007.txt"].pack is None
+    assert by_path["small/008.txt"].pack is None and "small/004.txt" not in by_path
+    # Opened again: the changed, the empty and the new files; the grown file goes straight to its hash, the
+    # link to the hash of what it points to.
+    changed = {f"small/{number:03d}.txt" for number in (1, 2, 3, 8)} | {"small/new.txt"}
+    assert set(opened) == changed
+
+
+def test_random_changes_never_leave_stale_bytes_in_a_pack(fixture_app: Path, opened: list[str]) -> None:
+    """Rounds of random edits, each followed by a serve: every pack always holds the files as they are."""
+    uploads = fixture_app / "web" / "uploads"
+    paths = small_files(uploads, 40)
+    rng = random.Random(11)
+    for round_number in range(6):
+        for path in rng.sample(paths, 8):
+            action = rng.choice(("rewrite", "same-size", "delete", "touch", "grow"))
+            if action == "delete":
+                path.unlink(missing_ok=True)
+            elif action == "same-size" and path.exists():
+                info = path.stat()
+                path.write_bytes(os.urandom(info.st_size))
+                os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+            elif action == "touch" and path.exists():
+                os.utime(path)
+            elif action == "grow":
+                path.write_bytes(os.urandom(rng.randint(1, 3000)))
+            else:
+                path.write_bytes(os.urandom(rng.randint(1, 200)))
+        session = build(fixture_app, name=f"synco-{round_number}")
+        assert packed_files(session) == on_disk(uploads), f"round {round_number}"
+
+
+def test_a_damaged_record_is_never_used(fixture_app: Path, opened: list[str]) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    small_files(uploads, 20)
+    build(fixture_app, name="synco-one")
+    data = bytearray(cache_file().read_bytes())
+    # One bit of one file's content in the middle of the cache: its record, and those after it, are not
+    # trusted (the cache ends there); the files are read again.
+    spot = data.index(Path(uploads / "small" / "010.txt").read_bytes()[:16])
+    data[spot + 3] ^= 0x01
+    cache_file().write_bytes(bytes(data))
+    opened.clear()
+    session = build(fixture_app, name="synco-two")
+    assert packed_files(session) == on_disk(uploads)
+    assert "small/010.txt" in opened and "small/000.txt" not in opened
+    # Cut short in the middle of a record: the same.
+    cache_file().write_bytes(cache_file().read_bytes()[:-7])
+    session = build(fixture_app, name="synco-three")
+    assert packed_files(session) == on_disk(uploads)
+
+
+def test_contents_kept_within_the_budget(fixture_app: Path, opened: list[str],
+                                         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    paths = small_files(uploads, 20)
+    budget = sum(path.stat().st_size for path in paths[:5])
+    monkeypatch.setenv(hashcache.CONTENT_BUDGET_ENV, str(budget / 1024 / 1024))
+    build(fixture_app, name="synco-one")
+    opened.clear()
+    session = build(fixture_app, name="synco-two")
+    assert packed_files(session) == on_disk(uploads)
+    # The first files in index order fit; the others are read at every serve, and hashed by the cache only.
+    assert "small/000.txt" not in opened and "small/019.txt" in opened
+    assert cache_file().stat().st_size < budget + 40_000
+    monkeypatch.setenv(hashcache.CONTENT_BUDGET_ENV, "0")
+    build(fixture_app, name="synco-three")
+    assert not any(path.read_bytes() in cache_file().read_bytes() for path in paths)
+    monkeypatch.setenv(hashcache.CONTENT_BUDGET_ENV, "lots")
+    assert hashcache.content_budget() == hashcache.CONTENT_BUDGET_BYTES
+    assert f"{hashcache.CONTENT_BUDGET_ENV}='lots' is not a number" in caplog.text
+
+
+def test_a_killed_serve_leaves_no_lasting_copy(fixture_app: Path, opened: list[str]) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    small_files(uploads, 5)
+    build(fixture_app, name="synco-one")
+    cache = cache_file()
+    # A serve killed before it could rename its new cache (its process is gone), and the first format's file.
+    gone = cache.with_name(f"{cache.name}.{2 ** 22 + 12345}.tmp")
+    gone.write_bytes(b"x" * 1000)
+    legacy = cache.with_suffix(".zst")
+    legacy.write_bytes(b"old")
+    build(fixture_app, name="synco-two")
+    assert not gone.exists() and not legacy.exists()
