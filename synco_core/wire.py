@@ -203,6 +203,10 @@ class PublicFilesInfo:
     #: Origins (``https://cdn.example.com``) of the absolute URLs the index names: the only hosts besides the
     #: session's own that receive fetches from.
     url_origins: list[str] = field(default_factory=list)
+    #: SHA-256 of the index's plaintext (after decompression): a receiver checks the index against it, and
+    #: one that received this very index before (the same session, or a new one of an unchanged set) only
+    #: has to check its own files.
+    index_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -221,6 +225,7 @@ class PublicFilesInfo:
             "packedFileCount": self.packed_file_count,
             "packedSizeBytes": self.packed_size_bytes,
             "urlOrigins": list(self.url_origins),
+            "indexSha256": self.index_sha256,
         })
 
     @classmethod
@@ -246,6 +251,7 @@ class PublicFilesInfo:
             packed_file_count=_get(data, "packedFileCount", int, where),
             packed_size_bytes=_get(data, "packedSizeBytes", int, where),
             url_origins=_strings(data, "urlOrigins", where),
+            index_sha256=_hex_digest(_get(data, "indexSha256", str, where), 64, "indexSha256", where),
         )
 
 

@@ -34,7 +34,7 @@ def expected_uploads(app: Path) -> dict[str, str]:
     return digest
 
 
-def test_serve_receive_built_in_server_and_rereceive_asks_only_meta_and_indexes(fixture_app: Path,
+def test_serve_receive_built_in_server_and_rereceive_asks_only_the_meta(fixture_app: Path,
                                                                                  tmp_path: Path) -> None:
     key = build(fixture_app)
     requests: Counter[str] = Counter()
@@ -74,14 +74,15 @@ def test_serve_receive_built_in_server_and_rereceive_asks_only_meta_and_indexes(
         assert again.ok
         assert {o.name: o.status for o in again.sets} == {"dbDump": "skipped", "uploads": "skipped",
                                                          "private": "skipped"}
-        assert sorted(requests) == sorted([f"/{SESSION}/{META_FILE}",
-                                           f"/{SESSION}/Resources-uploads.index.json.enc"])
+        # The index is the one received before (the meta says so) and the folder holds what that receive
+        # left: nothing but the meta is asked for.
+        assert sorted(requests) == [f"/{SESSION}/{META_FILE}"]
         transport.close()
     finally:
         server.stop()
 
 
-def test_serve_listen_then_receive_every_byte_and_rereceive_asks_only_meta_and_indexes(fixture_app: Path,
+def test_serve_listen_then_receive_every_byte_and_rereceive_asks_only_the_meta(fixture_app: Path,
                                                                                        tmp_path: Path) -> None:
     # serve() itself with --listen: the allow list, the printed base URL and the signal handling are the real
     # ones. The receive runs in on_ready (serve's main thread waits there), then SIGTERM ends the serve.
@@ -116,8 +117,7 @@ def test_serve_listen_then_receive_every_byte_and_rereceive_asks_only_meta_and_i
         again = CliRunner().invoke(cli, argv)
         assert again.exit_code == 0, again.output
         assert "all done" in again.output
-        assert sorted(path for path, _status in requests) == sorted([
-            f"/{published.session}/{META_FILE}", f"/{published.session}/Resources-uploads.index.json.enc"])
+        assert sorted(path for path, _status in requests) == [f"/{published.session}/{META_FILE}"]
         checked.append(published.session)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -6,7 +6,8 @@ Each is then received by a process of its own reading the session folder as a we
 mark of that process (``ru_maxrss`` from ``wait4``: not sampled, so a loaded machine cannot hide a peak)
 is compared. An index held in memory costs about 1 KB per file, so holding the set would show as 150 MB
 more for the larger one; allocator noise is a few MB. The larger set is received a second time (nothing
-changed): the re-sync's merge of index and folder must be flat as well. Both sets are large enough for
+changed but one file touched locally): the re-sync's merge of index and folder must be flat as well, and so
+must the re-sync after it (nothing changed at all), which only walks the folder. Both sets are large enough for
 worker processes (packed files, and the larger one's index): the highest peak among them
 (``RUSAGE_CHILDREN``, reported by the receive process) must be flat too.
 """
@@ -68,8 +69,17 @@ def test_receive_memory_is_flat_in_the_number_of_files(tmp_path: Path) -> None:
     assert report == f"downloaded {PART} 0 0", report
     large, large_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"downloaded {FILES} 0 0", report
+    # One file touched locally: the re-sync merges the whole index with the folder again (without it, the
+    # receive would only walk the folder, see test_receive_tree_digest.py), which must stay flat too.
+    touched = tmp_path / "large" / "all" / "a0" / "b0000" / "f000000.jpg"
+    os.utime(touched, (1_000_000_000, 1_000_000_000))
     again, again_workers, report = received(project, session, key, tmp_path / "large", "all")
+    assert report == f"downloaded 1 {FILES - 1} 0", report
+    # Nothing changed since: the folder's walk alone, flat as well.
+    quick, _quick_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"skipped 0 {FILES} 0", report
+    assert quick - small < SLACK_MB, \
+        f"a re-sync's walk grew from {small:.0f} MB at {PART} files to {quick:.0f} MB at {FILES}"
     assert small_workers > 0 and large_workers > 0 and again_workers > 0, "worker processes took part"
     assert max(large_workers, again_workers) - small_workers < SLACK_MB, \
         f"the workers' peak grew from {small_workers:.0f} MB at {PART} files to {large_workers:.0f} MB / " \

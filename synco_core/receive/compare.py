@@ -21,6 +21,7 @@ from synco_core.receive.files import (
     resumable_bytes,
 )
 from synco_core.receive.packfetch import PackSource
+from synco_core.receive.treedigest import TreeDigest
 from synco_core.wire import PublicIndexEntry
 
 #: How a file to fetch is fetched: pipelined with others from the session's host, alone (another host,
@@ -55,6 +56,9 @@ class PublicPlan:
     vanished: list[str] = field(default_factory=list)
     #: Files to fetch by kind (:data:`WHOLE`, :data:`ALONE`, :data:`PACKED`).
     kinds: list[int] = field(default_factory=lambda: [0, 0, 0])
+    #: The digest of the index's paths, sizes and mtimes (:mod:`synco_core.receive.treedigest`): what the
+    #: folder holds once every file is current. None when the index has SHA-1 entries.
+    tree: TreeDigest | None = None
 
 
 class TodoSpool:
@@ -144,11 +148,16 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
     destinations = _Destinations(set_dir)
+    tree = TreeDigest()
+    add_to_tree = tree.add
+    with_sha1 = False
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
         if entry is None:
             plan.vanished.append(relative)
             continue
         plan.listed += 1
+        add_to_tree(relative, entry.size_bytes, entry.mtime)
+        with_sha1 = with_sha1 or entry.sha1 is not None
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost one lstat and no path object.
@@ -180,6 +189,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.todo_bytes += entry.size_bytes
         if spool is not None:
             spool.add(kind, relative, entry)
+    plan.tree = None if with_sha1 else tree
     return plan
 
 

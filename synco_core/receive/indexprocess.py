@@ -58,7 +58,8 @@ def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFil
     try:
         write_frame(process.stdin, {"role": "index", "path": os.fspath(spool), "key": key, "offset": offset,
                                     "compression": public.compression, "limit": plain_limit, "what": what,
-                                    "source": source, "format": public.index_format, "scratch": os.fspath(scratch)})
+                                    "source": source, "format": public.index_format, "scratch": os.fspath(scratch),
+                                    "sha256": public.index_sha256})
         process.stdin.close()
         while True:
             try:
@@ -93,13 +94,14 @@ def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
                 plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
             elif header["compression"]:
                 raise TransferError(f"unsupported compression {header['compression']!r}")
-            capped = CappedReader(plain, header["limit"], header["what"], header["source"])
+            capped = CappedReader(plain, header["limit"], header["what"], header["source"], header.get("sha256"))
             reader = io.BufferedReader(capped, READ_SIZE)
             for path, entry in read_index(reader, header["format"], spill_dir=Path(header["scratch"])):
                 block.append((path, *entry))
                 if len(block) >= BLOCK:
                     write_frame(stdout, ("entries", block))
                     block = []
+            capped.verify()
         write_frame(stdout, ("entries", block))
         write_frame(stdout, ("end",))
     except BrokenPipeError:

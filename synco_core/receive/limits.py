@@ -19,6 +19,7 @@ nothing declares (Go indexes, and this implementation's before it wrote ``indexS
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -78,16 +79,26 @@ class CappedReader(io.RawIOBase):
     """Reads ``inner`` and fails as soon as more than ``limit`` bytes come out of it.
 
     Wrapped around a decompressor, it stops a bomb after ``limit`` bytes instead of after the whole frame:
-    each read asks the decompressor for at most one buffer's worth.
+    each read asks the decompressor for at most one buffer's worth. Given the ``sha256`` the content must
+    have, it hashes what passes, and :meth:`verify` (once everything was read) refuses other content.
     """
 
-    def __init__(self, inner: Any, limit: int, what: str, source: str = "declared") -> None:
+    def __init__(self, inner: Any, limit: int, what: str, source: str = "declared", sha256: str | None = None) -> None:
         super().__init__()
         self._inner = inner
         self.limit = limit
         self.what = what
         self.source = source
         self.size = 0
+        self.sha256 = sha256
+        self._hash = hashlib.sha256() if sha256 else None
+
+    def verify(self) -> None:
+        """Read what is left, and refuse content that is not the ``sha256`` it was given (when it was)."""
+        while self.read(1024 * 1024):
+            pass
+        if self._hash is not None and self._hash.hexdigest() != self.sha256:
+            raise TransferError(f"{self.what}: does not match the SHA-256 the meta gives")
 
     def readable(self) -> bool:
         return True
@@ -101,6 +112,8 @@ class CappedReader(io.RawIOBase):
         check_declared(self.size + count, self.limit, self.what, self.source)
         view[:count] = data
         self.size += count
+        if self._hash is not None:
+            self._hash.update(data)
         return count
 
 

@@ -112,6 +112,10 @@ class PublicResult:
     #: Files that came out of packs, and the ranged requests that fetched them.
     packed: int = 0
     pack_requests: int = 0
+    #: The digest of the index's paths, sizes and mtimes (:mod:`synco_core.receive.treedigest`), and the
+    #: bytes it covers; None without one.
+    tree: str | None = None
+    tree_bytes: int = 0
 
 
 def run_stoppable(tasks: Iterable[T], work: Callable[[T], None], workers: int, stop: threading.Event,
@@ -269,6 +273,10 @@ def receive_public_files(
             result.removed += 1
     if staged:
         put_in_place(work_dir, set_dir)
+    # The folder now holds exactly the index (every file current, nothing else) only when nothing failed
+    # and nothing the index does not list is left.
+    if plan.tree is not None and not result.failed and (delete or not result.vanished):
+        result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
     return result
 
 

@@ -126,13 +126,20 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
             plain: Any = age.decrypt_reader(handle, identities)
             if public.compression == "zstd":
                 plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
-            reader = io.BufferedReader(CappedReader(plain, plain_limit, what, source), READ_SIZE)
-            raw = read_index(reader, public.index_format, spill_dir=scratch)
+            capped = CappedReader(plain, plain_limit, what, source, public.index_sha256)
+            reader = io.BufferedReader(capped, READ_SIZE)
+            raw = _verified(read_index(reader, public.index_format, spill_dir=scratch), capped)
         entries = _checked(raw, policy)
         try:
             yield entries
         finally:
             entries.close()
+
+
+def _verified(entries: Iterator[IndexItem], capped: CappedReader) -> Iterator[IndexItem]:
+    """``entries``, then the index's content checked against the meta's SHA-256 (when it gives one)."""
+    yield from entries
+    capped.verify()
 
 
 def _checked(entries: Iterator[IndexItem], policy: UrlPolicy) -> Generator[IndexItem, None, None]:

@@ -37,6 +37,7 @@ from synco_core.receive.public import receive_public_files
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
+from synco_core.receive.treedigest import tree_record, unchanged_tree
 from synco_core.wire import (
     DumpInfo,
     Meta,
@@ -434,6 +435,13 @@ def receive_session(
             local = local_name(file_set)
             if file_set.public is not None:
                 public = file_set.public
+                tree = unchanged_tree(state.previous(file_set.name), public, local, target / local)
+                if tree is not None:
+                    # The very index received before, and the folder holds exactly what that receive left.
+                    outcome.status, outcome.detail = "skipped", "all files up to date"
+                    outcome.files_skipped = tree["files"]
+                    arrived(target, state.record(folder, meta, file_set, local, fileCount=tree["files"], tree=tree))
+                    continue
                 with scratch_folder(target) as scratch, \
                         open_index(transport, folder, file_set, identities, scratch) as entries:
                     packs = _pack_source(transport, folder, public, identities)
@@ -460,7 +468,8 @@ def receive_session(
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
-                entry = state.record(folder, meta, file_set, local, fileCount=result.listed)
+                entry = state.record(folder, meta, file_set, local, fileCount=result.listed,
+                                     tree=tree_record(public, result.tree, result.listed, result.tree_bytes))
                 if not result.failed:
                     arrived(target, entry)
                 continue

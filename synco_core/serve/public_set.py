@@ -476,6 +476,7 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
     info.compression, info.encrypted_size_bytes = stats[0].compression, stats[0].encrypted_size_bytes
     info.relative_base_path = file_set.relative_base_path or None
     info.index_format, info.index_size_bytes = INDEX_FORMAT_LINES, writer.size
+    info.index_sha256 = stats[0].sha256
     info.url_origins = sorted(origins)
     if table:
         packs_name = f"{options.prefix}.packs.json.enc"

@@ -1,0 +1,198 @@
+"""A re-receive of an index received before checks only the local files (the tree digest), and whatever
+changed locally, in any way, sends it back to the full comparison, which then puts it right.
+
+The meta's ``indexSha256`` is what ties a session's index to the one received before, so the index is
+checked against it whenever it is read: an index that is not the one the meta names is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
+
+from synco_core import age
+from synco_core.cli.main import cli
+from synco_core.receive import indexprocess
+from synco_core.receive.compare import compare_public_files
+from synco_core.receive.treedigest import local_tree_digest
+from synco_core.wire import META_FILE, PublicIndexEntry
+
+INDEX = "Resources-uploads.index.json.enc"
+
+
+def expected_uploads(app: Path) -> dict[str, str]:
+    digest = tree_digest(app / "web" / "uploads")
+    del digest["skip.tmp"]
+    return digest
+
+
+class Site:
+    """The fixture app published under a session name, received with the CLI into ``target``."""
+
+    def __init__(self, app: Path, target: Path, url: str, behaviour: Any) -> None:
+        self.app, self.target, self.url, self.behaviour = app, target, url, behaviour
+        self.session = ""
+        self.key: Any = None
+
+    def publish(self, session: str) -> None:
+        self.session, self.key = session, publish(self.app, session, only=("uploads",))
+
+    def receive(self, *extra: str, status: int = 0) -> Any:
+        self.behaviour.requests.clear()
+        result = CliRunner().invoke(cli, ["receive", self.session, self.key.secret, "--base-url", self.url,
+                                          "--target", str(self.target), "--only", "uploads", *extra])
+        assert result.exit_code == status, result.output
+        return result
+
+    @property
+    def index_read(self) -> bool:
+        return f"/{self.session}/{INDEX}" in self.behaviour.requests
+
+    def tree(self) -> dict[str, Any]:
+        state = json.loads((self.target / ".synco-received.json").read_text())
+        (entry,) = [item for item in state["fileSets"] if item["name"] == "uploads"]
+        return entry.get("tree") or {}
+
+
+@pytest.fixture
+def site(fixture_app: Path, tmp_path: Path) -> Any:
+    with static_server(fixture_app / "web") as (url, behaviour):
+        site = Site(fixture_app, tmp_path / "out", url, behaviour)
+        site.publish("synco-treetest0000000001")
+        yield site
+
+
+def test_the_same_index_again_reads_only_the_meta(site: Site) -> None:
+    site.receive()
+    tree = site.tree()
+    assert tree["files"] == len(expected_uploads(site.app)) and len(tree["sha256"]) == 64
+    again = site.receive()
+    assert "all files up to date" in again.output
+    assert sorted(site.behaviour.requests) == [f"/{site.session}/{META_FILE}"]
+    # A new session of the unchanged set declares the same index: the same.
+    site.publish("synco-treetest0000000002")
+    site.receive()
+    assert not site.index_read and site.tree() == tree
+    assert tree_digest(site.target / "uploads") == expected_uploads(site.app)
+
+
+def _change(kind: str, uploads: Path) -> None:
+    victim = uploads / "dir1" / "file 1.bin"
+    if kind == "content and size":
+        victim.write_bytes(b"changed here")
+    elif kind == "mtime":
+        os.utime(victim, (1_000_000_000, 1_000_000_000))
+    elif kind == "deleted":
+        victim.unlink()
+    elif kind == "link instead of the file":
+        victim.unlink()
+        victim.symlink_to(uploads / "dir0" / "file 0.bin")
+    elif kind == "folder instead of the file":
+        victim.unlink()
+        victim.mkdir()
+        (victim / "inside").write_bytes(b"x")
+    elif kind == "fifo instead of the file":
+        victim.unlink()
+        os.mkfifo(victim)
+    elif kind == "set folder gone":
+        for path in sorted(uploads.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        uploads.rmdir()
+
+
+@pytest.mark.parametrize("kind", ["content and size", "mtime", "deleted", "link instead of the file",
+                                  "folder instead of the file", "fifo instead of the file", "set folder gone"])
+def test_any_local_change_gets_the_full_comparison(site: Site, kind: str) -> None:
+    site.receive()
+    _change(kind, site.target / "uploads")
+    # A link or a folder in the way is refused by the full comparison, as always (never followed, never
+    # removed): the receive says so and keeps no digest.
+    refused = kind in ("link instead of the file", "folder instead of the file")
+    result = site.receive(status=1 if refused else 0)
+    assert site.index_read, f"{kind}: the index must be compared in full"
+    if refused:
+        assert "dir1/file 1.bin" in result.output and site.tree() == {}
+        return
+    assert tree_digest(site.target / "uploads") == expected_uploads(site.app)
+    # Put right, the folder is again what the index says: the next receive needs the meta only.
+    site.receive()
+    assert not site.index_read
+
+
+def test_a_local_extra_file_is_reported_each_time_until_deleted(site: Site) -> None:
+    site.receive()
+    extra = site.target / "uploads" / "dir2" / "mine.txt"
+    extra.write_text("only here\n")
+    for _ in range(2):
+        kept = site.receive()
+        assert site.index_read and "1 local file(s) no longer on the server" in kept.output
+        assert extra.exists() and site.tree() == {}
+    removed = site.receive("--delete")
+    assert "1 local file(s) removed: dir2/mine.txt" in removed.output and not extra.exists()
+    assert site.tree()
+    site.receive()
+    assert not site.index_read
+
+
+def test_a_changed_source_gets_the_full_comparison(site: Site) -> None:
+    site.receive()
+    (site.app / "web" / "uploads" / "dir0" / "file 3.bin").write_bytes(b"new on the server")
+    site.publish("synco-treetest0000000003")
+    site.receive()
+    assert site.index_read and tree_digest(site.target / "uploads") == expected_uploads(site.app)
+
+
+def _rewrite_meta(app: Path, session: str, key: Any, change: Any) -> None:
+    path = app / "web" / session / META_FILE
+    identities = [age.parse_identity(key.secret)]
+    meta = json.loads(age.decrypt_bytes(path.read_bytes(), identities))
+    change(next(item for item in meta["fileSets"] if item["name"] == "uploads")["publicFiles"])
+    path.write_bytes(age.encrypt_bytes(json.dumps(meta).encode(), key.recipients))
+
+
+@pytest.mark.parametrize("reader", ["in this process", "in the index worker"])
+def test_an_index_that_is_not_the_one_the_meta_names_is_refused(site: Site, reader: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if reader == "in the index worker":
+        monkeypatch.setattr(indexprocess, "MIN_FILES", 1)
+        monkeypatch.setattr(indexprocess.os, "cpu_count", lambda: 2)
+    _rewrite_meta(site.app, site.session, site.key, lambda public: public.update(indexSha256="0" * 64))
+    result = CliRunner().invoke(cli, ["receive", site.session, site.key.secret, "--base-url", site.url,
+                                      "--target", str(site.target), "--only", "uploads"])
+    assert result.exit_code == 1
+    assert "does not match the SHA-256 the meta gives" in result.output
+
+
+def test_a_session_without_index_sha256_is_compared_in_full(site: Site) -> None:
+    _rewrite_meta(site.app, site.session, site.key, lambda public: public.pop("indexSha256"))
+    site.receive()
+    assert site.tree() == {}
+    site.receive()
+    assert site.index_read
+    assert tree_digest(site.target / "uploads") == expected_uploads(site.app)
+
+
+def test_the_index_digest_is_the_digest_of_the_folder_it_describes(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    index: dict[str, PublicIndexEntry] = {}
+    for number, name in enumerate(["a", "a-b", "b/c", "b/d/e", "z", "ü/é", "sp ace"]):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * number)
+        os.utime(path, (1_600_000_000 + number, 1_600_000_000 + number))
+        index[name] = PublicIndexEntry(number, 1_600_000_000 + number, f"files/{name}", False, None, None)
+    plan = compare_public_files(index, folder)
+    local = local_tree_digest(folder)
+    assert plan.tree is not None and local is not None and plan.skipped == len(index)
+    assert local.hexdigest() == plan.tree.hexdigest() and local.files == plan.tree.files == len(index)
+    # An index with SHA-1 entries (its files are hashed by the comparison) gets no digest.
+    index["z"] = index["z"]._replace(sha1="0" * 40)
+    assert compare_public_files(index, folder).tree is None
+    (folder / "link").symlink_to(folder / "z")
+    assert local_tree_digest(folder) is None
