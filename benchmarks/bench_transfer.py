@@ -442,11 +442,26 @@ def generate_small(project: Path, files: int, seed: int = 5) -> Path:
     return root
 
 
-def mutate_small(project: Path, root: Path, files: int, rng: random.Random) -> None:
-    """Give 1 % of the small files new content (and a new size, most of the time)."""
-    (project / "generated.txt").unlink(missing_ok=True)
+def mutate_small(project: Path, root: Path, files: int, rng: random.Random) -> dict[Path, bytes]:
+    """Give 1 % of the small files new content (and a new size, most of the time); returns their old
+    contents, for :func:`restore_small`.
+
+    The tree is put back after the round instead of generated again at the next run: generating deletes
+    and creates hundreds of thousands of files, and a first sync right after that measured the file
+    system's slow minutes (see ``discard``), not the tools.
+    """
+    originals: dict[Path, bytes] = {}
     for number in rng.sample(range(files), max(1, files // 100)):
-        small_file_path(root, number).write_bytes(rng.randbytes(rng.randint(200, 500)))
+        path = small_file_path(root, number)
+        originals[path] = path.read_bytes()
+        path.write_bytes(rng.randbytes(rng.randint(200, 500)))
+    return originals
+
+
+def restore_small(originals: dict[Path, bytes]) -> None:
+    """Put back what :func:`mutate_small` changed (the contents; mtimes are new, as after any edit)."""
+    for path, content in originals.items():
+        path.write_bytes(content)
 
 
 def same_tree(source: Path, copy: Path) -> bool:
@@ -535,11 +550,14 @@ def small_files_suite(title: str, work: Path, project: Path, root: Path, files: 
         check(cases[0])
         synco_round(cases[1], publish=False)
         rsync_round(cases[1])
-        mutate_small(project, root, files, rng)
-        os.sync()
-        synco_round(cases[2], publish=True)
-        rsync_round(cases[2])
-        check(cases[2])
+        originals = mutate_small(project, root, files, rng)
+        try:
+            os.sync()
+            synco_round(cases[2], publish=True)
+            rsync_round(cases[2])
+            check(cases[2])
+        finally:
+            restore_small(originals)
     published.remove()
     for path in (dst_synco, dst_rsync):
         discard(path)

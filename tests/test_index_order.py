@@ -9,6 +9,7 @@ lines up with it.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synco_core.index.order import OrderError, merge_sorted, sorted_walk
+from synco_core.index import order
+from synco_core.index.order import OrderError, merge_sorted, sorted_walk, sorted_walk_lstat
 
 # Names built from characters around '/' in code point order, plus a non-ASCII one.
 NAME = st.text(alphabet="a-.0_~é", min_size=1, max_size=4).filter(lambda name: name not in (".", ".."))
@@ -67,6 +69,51 @@ def test_walk_yields_files_in_string_order(tmp_path_factory: pytest.TempPathFact
         parent = relative.rpartition("/")[0]
         assert not parent or parent in seen
         seen.add(relative)
+
+
+@settings(max_examples=30, deadline=None)
+@given(tree=trees())
+def test_the_lstat_walk_is_the_same_walk_with_each_files_lstat(tmp_path_factory: pytest.TempPathFactory,
+                                                                tree: list[tuple[str, bool]]) -> None:
+    root = tmp_path_factory.mktemp("tree")
+    build(root, tree)
+    if tree:
+        os.symlink(root / tree[0][0], root / "zz-link")
+    plain = [(relative, entry.path) for relative, entry in sorted_walk(root, ("*.skip",))]
+    with_lstat = list(sorted_walk_lstat(root, ("*.skip",)))
+    assert [(relative, entry.path) for relative, entry, _info in with_lstat] == plain
+    for _relative, entry, info in with_lstat:
+        if entry.is_dir(follow_symlinks=False):
+            assert info is None
+        else:
+            # The folder-relative lstat is the entry's own, links not followed.
+            assert info is not None and (info.st_ino, info.st_mode) == (os.lstat(entry.path).st_ino,
+                                                                        os.lstat(entry.path).st_mode)
+
+
+def test_the_lstat_walk_of_a_file_gone_meanwhile_or_of_too_deep_a_tree(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    build(tmp_path, [("a", False), ("b", False)])
+    walk = sorted_walk_lstat(tmp_path)
+    assert next(walk)[0] == "a"
+    (tmp_path / "b").unlink()
+    assert next(walk)[2] is None, "gone since the folder was listed: no stat"
+    # A tree deeper than the descriptors a process has: the walk keeps few of them open (deeper folders'
+    # files are stat'ed by full path), so its listings never run out.
+    folder = tmp_path / "deep"
+    for _ in range(60):
+        folder = folder / "d"
+    folder.mkdir(parents=True)
+    (folder / "f").write_bytes(b"x")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    monkeypatch.setattr(order, "MAX_FOLDER_FDS", 8)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (40, hard))
+    try:
+        found = [(relative, info) for relative, entry, info in sorted_walk_lstat(tmp_path / "deep")
+                 if not entry.is_dir()]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [relative for relative, _info in found] == ["d/" * 60 + "f"] and found[0][1] is not None
 
 
 def test_the_cases_that_break_a_plain_sorted_walk(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from synco_core.errors import SyncoError
-from synco_core.index.order import merge_sorted, sorted_walk
+from synco_core.index.order import merge_sorted, sorted_walk_lstat
 from synco_core.receive.files import (
     _Destinations,
     _sha1_of,
@@ -126,13 +126,14 @@ class TodoSpool:
             self._temp = None
 
 
-def _local_files(set_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """The files (anything but folders) below ``set_dir``, in index order."""
+def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result | None]]]:
+    """The files (anything but folders) below ``set_dir``, in index order, each with its path and its
+    ``lstat`` (None when it went away meanwhile)."""
     if not set_dir.is_dir():
         return
-    for relative, entry in sorted_walk(set_dir):
+    for relative, entry, info in sorted_walk_lstat(set_dir):
         if not entry.is_dir(follow_symlinks=False):
-            yield relative, entry
+            yield relative, (entry.path, info)
 
 
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
@@ -160,14 +161,11 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         with_sha1 = with_sha1 or entry.sha1 is not None
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
-            # ones, most of a re-sync, cost one lstat and no path object.
-            try:
-                info = found.stat(follow_symlinks=False)
-            except OSError:
-                info = None
+            # ones, most of a re-sync, cost the walk's one lstat and no path object.
+            found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and int(info.st_mtime) == entry.mtime
-                    and (not entry.sha1 or _sha1_of(found.path) == entry.sha1.lower())):
+                    and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:

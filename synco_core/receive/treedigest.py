@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from synco_core.index.order import sorted_walk_lstat
 from synco_core.wire import PublicFilesInfo
 
 #: Lines gathered before they are hashed (one call per block instead of one per file).
@@ -53,54 +54,25 @@ class TreeDigest:
         return self._hash.hexdigest()
 
 
-#: How the walk opens folders: never through a link (the full comparison never enters one either).
-_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-
-
-def _listing(folder_fd: int) -> list[tuple[str, os.DirEntry[str]]]:
-    """A folder's entries in index order (``name/`` for folders, as :func:`~synco_core.index.order.sorted_walk`
-    sorts them)."""
-    with os.scandir(folder_fd) as scan:
-        keyed = [(entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry) for entry in scan]
-    keyed.sort(key=lambda item: item[0])
-    return keyed
-
-
 def local_tree_digest(set_dir: Path) -> TreeDigest | None:
     """The digest of what ``set_dir`` holds; None as soon as something in it is neither a folder nor a
-    regular file (the full comparison would not count it as current either), or cannot be read.
+    regular file (the full comparison would not count it as current either).
 
-    The files come in index order, as the full comparison's walk gives them; folders are opened and
-    listed by descriptor, so each ``lstat`` is relative to its folder (a third faster than by full path,
-    and the walk is what this costs).
+    The files come in index order, from the full comparison's own walk, each ``lstat`` relative to its
+    folder: the walk is all this costs.
     """
     digest = TreeDigest()
     if not set_dir.is_dir():
         return digest
     add = digest.add
-    opened: list[int] = []
-    try:
-        opened.append(os.open(set_dir, _FOLDER_FLAGS))
-        stack = [(iter(_listing(opened[-1])), "")]
-        while stack:
-            entries, prefix = stack[-1]
-            for key, entry in entries:
-                if key[-1] == "/":
-                    opened.append(os.open(entry.name, _FOLDER_FLAGS, dir_fd=opened[-1]))
-                    stack.append((iter(_listing(opened[-1])), f"{prefix}{key}"))
-                    break
-                info = entry.stat(follow_symlinks=False)
-                if not stat.S_ISREG(info.st_mode):
-                    return None
-                add(prefix + key, info.st_size, int(info.st_mtime))
-            else:
-                stack.pop()
-                os.close(opened.pop())
-    except OSError:
-        return None
-    finally:
-        for fd in opened:
-            os.close(fd)
+    for relative, entry, info in sorted_walk_lstat(set_dir):
+        if info is None:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        add(relative, info.st_size, int(info.st_mtime))
     return digest
 
 
