@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import zstandard
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_transfer_support import FixturePlugin, fixture_app_fixture, publish, static_server  # noqa: F401
 
 from synco_core import age, hookimpl
@@ -438,3 +440,13 @@ def test_ctrl_c_does_not_wait_for_large_files_being_hashed(fixture_app: Path, mo
     timer.join()
     assert time.monotonic() - started < 1.5
     assert not list((fixture_app / "web" / "synco-interrupted").glob("*.tmp"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aZ09_.-~/+@=, %\\:é\n\x00", min_size=1, max_size=12))
+def test_the_plain_url_fast_path_is_a_subset_of_the_full_checks(relative: str) -> None:
+    """What the walk's one-regex fast path accepts is ASCII, receivable, and its own URL: exactly what the
+    three checks it stands for would have said."""
+    if public_set_module.PLAIN_URL_PATH.fullmatch(relative):
+        assert relative.isascii() and public_set_module._receivable(relative)
+        assert public_set_module._url("files/", relative) == "files/" + relative

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from synco_core.fsutil import user_cache_dir
+from synco_core.fsutil import process_alive, user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,9 @@ def _remove_stale_temps(path: Path) -> None:
     process is gone): with contents in them, each can be as large as the set's small files."""
     for temp in path.parent.glob(f"{path.name}.*.tmp"):
         pid = temp.name[len(path.name) + 1:-len(".tmp")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if pid.isdigit() and not process_alive(int(pid)):
             with contextlib.suppress(OSError):
                 temp.unlink()
-        except OSError:
-            continue
 
 
 def _fingerprint(info: os.stat_result) -> bytes:
@@ -325,19 +319,21 @@ class HashCache:
         racy = self._racy_ns
         if info.st_mtime_ns >= racy or info.st_ctime_ns >= racy:
             return
-        block = self._block
         last = self._last_hit
-        if last is not None and last[0] is info and last[1] is sha256:
+        old = last[2][3] if last is not None else None
+        if last is not None and last[0] is info and last[1] is sha256 and (content is None) is (old is None) \
+                and (old is None or len(old) <= self.budget):
             # Unchanged since the old cache: its record is copied as it is.
-            old = last[2][3]
-            if (content is None) is (old is None) and (old is None or len(old) <= self.budget):
-                if old is not None:
-                    self.budget -= len(old)
-                block += last[2][4]
-                if len(block) >= BLOCK:
-                    self._new.write(block)
-                    block.clear()
-                return
+            if old is not None:
+                self.budget -= len(old)
+            self._block += last[2][4]
+        else:
+            self._add_record(path, info, sha256, content)
+        if len(self._block) >= BLOCK:
+            self._new.write(self._block)
+            self._block.clear()
+
+    def _add_record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None) -> None:
         if content is not None and (len(content) > self.budget or len(content) != info.st_size or not content):
             content = None
         # The fingerprint of a file just looked up is not made twice.
@@ -349,11 +345,8 @@ class HashCache:
                            name, content or b""))
         if content:
             self.budget -= len(content)
-        block += _CRC.pack(zlib.crc32(record))
-        block += record
-        if len(block) >= BLOCK:
-            self._new.write(block)
-            block.clear()
+        self._block += _CRC.pack(zlib.crc32(record))
+        self._block += record
 
     def _close_old(self) -> None:
         self._pending = None

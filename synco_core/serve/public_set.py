@@ -368,8 +368,9 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                     cached_sha256, kept = hit
                     row, remember = _row(item, info, cached_sha256, pack(kept)), info
                     counts.cache_hits += 1
-            # A larger regular file seen by that lstat goes straight to its hash.
-            if row is None and pack is not None and item.packable and (info is None or info.st_size <= SMALL_FILE_MAX):
+            # A larger regular file seen by an lstat (the cache's, or the walk's) goes straight to its hash.
+            seen = info or item.lstat
+            if row is None and pack is not None and item.packable and (seen is None or seen.st_size <= SMALL_FILE_MAX):
                 content, info = _open_small(source)
                 if content is not None and info is not None:
                     counts.hashed += 1
