@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core import dumpprogress
-from synco_core.engines.mysql import literals, qualify, rowstream, schema, tablerows, unsupported
+from synco_core.engines.mysql import literals, qualify, rowstream, schema, snapshot, tablerows, unsupported
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.engines.mysql.sanitize import transform_sql
@@ -44,6 +44,9 @@ MIN_STATEMENT_BYTES = 16 * 1024
 #: row with their binary values fetched raw (escaped in Python), instead of paged through the server's
 #: formatting: per row, the streaming overhead is then small next to the server's escaping that it saves.
 WIDE_ROW_BYTES = 1024
+#: Tables the server estimates to hold fewer rows are read through the dump's one connection (see
+#: :mod:`.snapshot`): for them a second connection costs more than it gives.
+SHARED_ROWS = 20_000
 MANIFEST_PREFIX = b"-- synco-manifest: "
 COMPLETE_MARKER = b"-- synco-dump-complete"
 HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
@@ -208,26 +211,37 @@ class _Outside:
 
 def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult:
     """Dump ``database`` to ``out`` (see the module docstring)."""
+    readers = snapshot.wanted_connections()
     conn = connect(database, raw=True)
     rowstream.widen_read_buffer(conn)
     outside = _Outside(database)
     db = database.name
+    helpers: list[Any] = []
+
+    def begin(session: list[str], tables: list[str]) -> list[Any]:
+        helpers.extend(snapshot.begin(database, conn, session, readers - 1, tables))
+        for helper in helpers:
+            rowstream.widen_read_buffer(helper)
+        return helpers
+
     try:
-        return _dump(conn, db, out, options, outside)
+        return _dump(conn, db, out, options, outside, begin)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         outside.close()
+        snapshot.close(helpers)
         try:
             conn.close()
         except Exception:  # The connection may already be gone (server restarted mid-dump).
             log.debug("closing the dump connection failed", exc_info=True)
 
 
-def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
+def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Callable[[], Any],
+          begin: Callable[[list[str], list[str]], list[Any]]) -> DumpResult:
     writer = Writer(out)
     try:
-        result = _dump_into(conn, db, writer, options, outside)
+        result = _dump_into(conn, db, writer, options, outside, begin)
     except BaseException:
         writer.close(raise_error=False)
         raise
@@ -242,22 +256,31 @@ def _strip_database(create: bytes, db: str) -> bytes:
     return stripped
 
 
-def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any]) -> DumpResult:
+def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any],
+               begin: Callable[[list[str], list[str]], list[Any]]) -> DumpResult:
     with conn.cursor() as cur:
-        # UTC, so TIMESTAMP values are written as stored; standard quoting for SHOW CREATE; a long write
-        # timeout because the reader (a compressor, the network) may be slower than the server.
-        cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode='', SESSION net_write_timeout=3600, "
-                    "SESSION net_read_timeout=3600")
-        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version_raw, max_packet = cur.fetchone()
     version = schema.text(version_raw)
     statement_bytes = max(MIN_STATEMENT_BYTES, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
     # A page of the chunked dump may grow to this before it counts as too big (and is fetched again).
     group_limit = max(statement_bytes, min(4 * statement_bytes, int(max_packet) - 1024))
+    # UTC, so TIMESTAMP values are written as stored; standard quoting for SHOW CREATE; a long write
+    # timeout because the reader (a compressor, the network) may be slower than the server.
+    session = ["SET SESSION time_zone='+00:00', SESSION sql_mode='', SESSION net_write_timeout=3600, "
+               "SESSION net_read_timeout=3600",
+               f"SET SESSION group_concat_max_len = {group_limit}",
+               "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"]
     with conn.cursor() as cur:
-        cur.execute(f"SET SESSION group_concat_max_len = {group_limit}")
+        for statement in session:
+            cur.execute(statement)
+    # The tables whose rows helpers may read: those their read lock covers (see .snapshot), InnoDB tables
+    # big enough for a second connection to pay for its thread.
+    transactional = [schema.text(name) for (name,) in schema.query(
+        conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+              "AND TABLE_TYPE='BASE TABLE' AND ENGINE='InnoDB' AND TABLE_ROWS >= %s", (db, SHARED_ROWS))]
+    helpers = begin(session, transactional)
+    shared_tables = set(transactional) if helpers else set()
     charset, collation = (schema.text(v) for v in schema.query(
         conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
               "WHERE SCHEMA_NAME=%s", (db,))[0])
@@ -330,7 +353,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         out_table = TableWriter(writer, table, fmt_columns, statement_bytes)
         wide = average_rows.get(table, 0) >= WIDE_ROW_BYTES and any(c.is_binary for c in fmt_columns)
         key = schema.paging_key(conn, db, table, columns) if read.newest is None else []
-        tablerows.read_rows(conn, writer, out_table, read, key, wide=wide)
+        # Helpers share the snapshot of the InnoDB tables it was taken for only: another engine's rows are
+        # read when each statement runs, and one connection keeps that as close to one moment as it can.
+        shared = helpers if table in shared_tables else []
+        tablerows.read_rows(conn, writer, out_table, read, key, wide=wide, helpers=shared)
         # Read in the writer thread, once it has counted every row of the table.
         writer.call(functools.partial(_record, manifest, table, out_table))
         writer.write(b"COMMIT;\n")

@@ -44,6 +44,7 @@ class Writer:
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.error: BaseException | None = None
+        self.calling = threading.Lock()
         self.queue: queue.Queue[bytes | Callable[[], None] | None] = queue.Queue(maxsize=self.QUEUE_BLOCKS)
         self.thread = threading.Thread(target=self._run, name="synco-dump-writer", daemon=True)
         self.thread.start()
@@ -76,11 +77,15 @@ class Writer:
             self.pending, self.pending_size = [], 0
 
     def call(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in the writer thread, after everything written so far (it may write to ``out``)."""
+        """Run ``work`` in the writer thread, after everything written so far (it may write to ``out``).
+
+        Safe to call from several threads at once (the readers of one table's rows); :meth:`write` is not.
+        """
         if self.error is not None:
             raise self.error
-        self._hand_over()
-        self.queue.put(work)
+        with self.calling:
+            self._hand_over()
+            self.queue.put(work)
 
     def statement(self, sql: bytes) -> None:
         self.write(sql + b";\n")
