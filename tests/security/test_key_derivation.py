@@ -65,9 +65,14 @@ def test_polling_an_unchanged_meta_derives_no_key_again(crafted_server: Callable
 
     monkeypatch.setattr(recipients, "_scrypt_key", counting)
     server = crafted_server(session.web_root)
+    meta = f"/{session.session_id}/meta.json.enc"
 
     def finish() -> None:
-        time.sleep(1.0)
+        # After a number of polls, not a time: a derivation slowed by a loaded machine must not make the
+        # session ready before it has been polled enough to show anything.
+        deadline = time.monotonic() + 60
+        while len(server.requests_for(meta)) < 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.replace(session.folder / "ready.tmp", session.folder / "meta.json.enc")
 
     threading.Thread(target=finish, daemon=True).start()
@@ -77,7 +82,7 @@ def test_polling_an_unchanged_meta_derives_no_key_again(crafted_server: Callable
                                   ReceiveOptions(target=tmp_path / "t", all=True, poll_interval=0.02, timeout=30))
     finally:
         transport.close()
-    polls = len(server.requests_for(f"/{session.session_id}/meta.json.enc"))
+    polls = len(server.requests_for(meta))
     assert polls > 10, "the meta was polled"
     assert summary.meta.state == "Ready"
     assert len(derivations) <= 2, f"{len(derivations)} key derivations for {polls} polls of two meta versions"
