@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 import zstandard
@@ -478,7 +478,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self._write(path, [body])
             return
-        size = local.stat().st_size
+        # Opened first and measured through the handle, as a web server does: a file replaced meanwhile
+        # (a session becoming ready) is sent whole in its one version, never one's length with the other's bytes.
+        try:
+            handle = local.open("rb")
+        except OSError:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        try:
+            self._send_open_file(path, handle)
+        finally:
+            handle.close()
+
+    def _send_open_file(self, path: str, handle: BinaryIO) -> None:
+        size = os.fstat(handle.fileno()).st_size
         offset = 0
         ranged = self.headers.get("Range", "")
         if ranged.startswith("bytes=") and ranged.endswith("-") and ranged[6:-1].isdigit():
@@ -497,10 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         def chunks() -> Iterator[bytes]:
-            with local.open("rb") as handle:
-                handle.seek(offset)
-                while chunk := handle.read(65536):
-                    yield chunk
+            handle.seek(offset)
+            while chunk := handle.read(65536):
+                yield chunk
 
         self._write(path, chunks())
 
