@@ -97,6 +97,24 @@ def test_legacy_layouts_read_in_index_order(entries: dict[str, PublicIndexEntry]
     assert list(read_index(io.BytesIO(raw), None)) == sorted(entries.items())
 
 
+@settings(max_examples=60, deadline=None)
+@given(entries=st.dictionaries(PATH, ENTRY, min_size=1, max_size=8),
+       spaces=st.lists(st.text(" \t\r\n", max_size=300), min_size=1), read_size=st.integers(1, 64))
+def test_any_whitespace_between_tokens_is_skipped_exactly(entries: dict[str, PublicIndexEntry], spaces: list[str],
+                                                          read_size: int) -> None:
+    """Runs of JSON whitespace of any length and mix around every member, cut anywhere by the reads, parse
+    as ``json.loads`` does; whitespace JSON does not allow (a vertical tab, a no-break space) is refused."""
+    runs = iter(spaces * (4 * len(entries) + 2))
+    members = [f"{next(runs)}{json.dumps(key)}{next(runs)}:{next(runs)}{json.dumps(value.to_json())}{next(runs)}"
+               for key, value in entries.items()]
+    raw = ("{" + ",".join(members) + "}" + next(runs)).encode()
+    raw = next(runs).encode() + raw
+    assert dict(iter_object_members(io.BytesIO(raw), read_size=read_size)) == json.loads(raw)
+    for stray in ("\x0b", "\u00a0"):
+        with pytest.raises(WireFormatError):
+            list(iter_object_members(io.BytesIO(raw.replace(b"{", ("{" + stray).encode(), 1)), read_size=read_size))
+
+
 def test_go_session_index_and_a_path_listed_twice() -> None:
     go = b'{"Resources/b": {"sizeBytes": 2, "mTime": 3, "publicUri": "<BASE>/b"},' \
          b' "Resources/a": {"sizeBytes": 1, "mTime": 3, "publicUri": "a"}, "Resources/a": ' \
