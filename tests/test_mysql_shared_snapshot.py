@@ -134,6 +134,28 @@ def test_every_shape_read_by_both_connections_exactly_once(shape: str, readers: 
     assert snapshot(target) == snapshot(source)
 
 
+def test_awkward_table_names_are_locked_and_read_by_both(readers: list[int],
+                                                         mysql_database_factory: Callable[[], str]) -> None:
+    """The read lock names every table quoted (a backtick, a space, non-ASCII, a reserved word): were one
+    named wrongly, the lock would fail and the dump fall back to one connection."""
+    source = mysql_database_factory()
+    load_with_client(source, """
+CREATE TABLE `we``ird name` (id INT NOT NULL PRIMARY KEY, v VARCHAR(30));
+CREATE TABLE `ünï` (id INT NOT NULL PRIMARY KEY, v VARCHAR(30));
+CREATE TABLE `select` (id INT NOT NULL PRIMARY KEY, v VARCHAR(30));
+INSERT INTO `we``ird name` SELECT seq, REPEAT('w', seq % 30) FROM seq_1_to_1500;
+INSERT INTO `ünï` SELECT seq, REPEAT('u', seq % 30) FROM seq_1_to_1500;
+INSERT INTO `select` SELECT seq, REPEAT('s', seq % 30) FROM seq_1_to_1500;
+CREATE VIEW v AS SELECT id FROM `select`;
+""".encode())
+    data, result = dump_bytes(source)
+    assert [result.tables[name].rows for name in ("we`ird name", "ünï", "select")] == [1500] * 3
+    assert readers[0] > 0 and readers[1] > 0 and sum(readers) == 4500, readers
+    target = mysql_database_factory()
+    install_bytes(target, data, manifest=result.tables)
+    assert snapshot(target) == snapshot(source)
+
+
 def test_sparse_integer_keys_skip_their_gaps(readers: list[int], mysql_database_factory: Callable[[], str]) -> None:
     """Keys from -2^63 to 2^63-1 in three clusters: the connections take ranges past the gaps at once
     instead of walking them (this would run for ever otherwise), and read every row once."""
