@@ -82,6 +82,24 @@ def test_the_same_index_again_reads_only_the_meta(site: Site) -> None:
     assert tree_digest(site.target / "uploads") == expected_uploads(site.app)
 
 
+def test_the_plan_takes_the_same_quick_path(site: Site) -> None:
+    """``--plan`` after a receive reads only the meta and says what the receive would: nothing to fetch.
+    After a local change it reads the index and shows the file to fetch, as the receive would."""
+    site.receive()
+    tree = site.tree()
+    planned = site.receive("--plan", "--json")
+    assert sorted(site.behaviour.requests) == [f"/{site.session}/{META_FILE}"]
+    (uploads,) = [item for item in json.loads(planned.output)["sets"] if item["name"] == "uploads"]
+    assert (uploads["action"], uploads["files"], uploads["skippedFiles"], uploads["downloadFiles"]) == (
+        "skip", tree["files"], tree["files"], 0)
+    assert uploads["skippedBytes"] == tree["bytes"] > 0
+    _change("mtime", site.target / "uploads")
+    changed = site.receive("--plan", "--json")
+    assert site.index_read
+    (uploads,) = [item for item in json.loads(changed.output)["sets"] if item["name"] == "uploads"]
+    assert (uploads["action"], uploads["downloadFiles"]) == ("update", 1)
+
+
 def _change(kind: str, uploads: Path) -> None:
     victim = uploads / "dir1" / "file 1.bin"
     if kind == "content and size":

@@ -23,6 +23,7 @@ from synco_core.receive.session import (
 )
 from synco_core.receive.staging import receiving_folder
 from synco_core.receive.transport import Transport
+from synco_core.receive.treedigest import unchanged_tree
 from synco_core.wire import (
     Meta,
     WireFileSet,
@@ -131,6 +132,13 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
         if file_set.public is not None:
+            tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local)
+            if tree is not None:
+                # The receive's own quick path: the index received before, the folder as that receive left it.
+                item.files = item.skipped_files = tree["files"]
+                item.skipped_bytes = tree["bytes"] if isinstance(tree.get("bytes"), int) else 0
+                item.action, item.detail = "skip", "all files up to date"
+                continue
             # A first receive that was stopped left its files in the set's staging folder: they count.
             set_dir, _staged = receiving_folder(target / local)
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
