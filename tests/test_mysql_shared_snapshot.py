@@ -226,6 +226,31 @@ def test_without_the_lock_privilege_the_dump_reads_through_one_connection(
         admin.close()
 
 
+def test_a_user_allowed_one_connection_is_dumped_through_it(readers: list[int],
+                                                           mysql_database_factory: Callable[[], str]) -> None:
+    """``MAX_USER_CONNECTIONS 1`` (a shared hosting account): the helper cannot connect, so the dump reads
+    through its own connection, with the same copy and no error."""
+    source = mysql_database_factory()
+    fill(source, "int_key")
+    user = f"single_{source[-12:]}"
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}' WITH MAX_USER_CONNECTIONS 1")
+            cur.execute(f"GRANT ALL ON `{source}`.* TO '{user}'@'%'")
+        restricted = dataclasses.replace(config(source), user=user, password=f"pw-{user}")
+        out = io.BytesIO()
+        result = dump(restricted, out, DumpOptions())
+        assert result.tables["t"].rows == 3000 and readers == [0, 0]
+        target = mysql_database_factory()
+        install_bytes(target, out.getvalue(), manifest=result.tables)
+        assert snapshot(target) == snapshot(source)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+
+
 def test_an_open_writing_transaction_is_not_waited_for_long(readers: list[int],
                                                             mysql_database_factory: Callable[[], str]) -> None:
     """A transaction that wrote to the table and stays open: the lock is not granted within its timeout, so
