@@ -4,12 +4,13 @@ snapshot cannot be shared the dump reads through one connection as before."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from synco_core.engines.mysql import tablerows
 from synco_core.engines.mysql.dump import dump
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.testing.services import mysql_admin_connection
-from synco_core.values import DumpOptions
+from synco_core.values import DatabaseConfig, DumpOptions
 
 pytestmark = pytest.mark.mysql
 
@@ -198,32 +199,43 @@ def test_a_bad_connection_count_is_a_one_line_error(value: str, monkeypatch: pyt
         dump_bytes(mysql_database_factory())
 
 
+@contextlib.contextmanager
+def _user(source: str, prefix: str, grant: str, limits: str = "") -> Iterator[DatabaseConfig]:
+    """A throw-away MariaDB user on ``source`` with ``grant`` (and account ``limits``), as a configuration."""
+    user = f"{prefix}_{source[-12:]}"
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}' {limits}")
+            cur.execute(f"GRANT {grant} ON `{source}`.* TO '{user}'@'%'")
+        yield dataclasses.replace(config(source), user=user, password=f"pw-{user}")
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+
+
+def _dump_as(database: DatabaseConfig, source: str, mysql_database_factory: Callable[[], str]) -> None:
+    """Dump ``source`` as ``database`` says; the copy must be identical."""
+    out = io.BytesIO()
+    result = dump(database, out, DumpOptions())
+    assert result.tables["t"].rows == 3000
+    target = mysql_database_factory()
+    install_bytes(target, out.getvalue(), manifest=result.tables)
+    assert snapshot(target) == snapshot(source)
+
+
 def test_without_the_lock_privilege_the_dump_reads_through_one_connection(
         readers: list[int], caplog: pytest.LogCaptureFixture, mysql_database_factory: Callable[[], str]) -> None:
     """A user who may read but not LOCK TABLES (many hosting accounts): the same copy, one connection."""
     source = mysql_database_factory()
     fill(source, "int_key")
-    user = f"nolock_{source[-12:]}"
-    admin = mysql_admin_connection()
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'")
-            cur.execute(f"GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON `{source}`.* TO '{user}'@'%'")
-        restricted = dataclasses.replace(config(source), user=user, password=f"pw-{user}")
-        out = io.BytesIO()
-        with caplog.at_level(logging.DEBUG, logger=shared.__name__):
-            result = dump(restricted, out, DumpOptions())
-        assert result.tables["t"].rows == 3000
-        assert readers == [0, 0]
-        assert "the snapshot cannot be shared" in caplog.text
-        assert f"pw-{user}" not in caplog.text
-        target = mysql_database_factory()
-        install_bytes(target, out.getvalue(), manifest=result.tables)
-        assert snapshot(target) == snapshot(source)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
-        admin.close()
+    with _user(source, "nolock", "SELECT, SHOW VIEW, TRIGGER, EVENT") as restricted, \
+            caplog.at_level(logging.DEBUG, logger=shared.__name__):
+        _dump_as(restricted, source, mysql_database_factory)
+    assert readers == [0, 0]
+    assert "the snapshot cannot be shared" in caplog.text
+    assert restricted.password is not None and restricted.password not in caplog.text
 
 
 def test_a_user_allowed_one_connection_is_dumped_through_it(readers: list[int],
@@ -232,23 +244,9 @@ def test_a_user_allowed_one_connection_is_dumped_through_it(readers: list[int],
     through its own connection, with the same copy and no error."""
     source = mysql_database_factory()
     fill(source, "int_key")
-    user = f"single_{source[-12:]}"
-    admin = mysql_admin_connection()
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}' WITH MAX_USER_CONNECTIONS 1")
-            cur.execute(f"GRANT ALL ON `{source}`.* TO '{user}'@'%'")
-        restricted = dataclasses.replace(config(source), user=user, password=f"pw-{user}")
-        out = io.BytesIO()
-        result = dump(restricted, out, DumpOptions())
-        assert result.tables["t"].rows == 3000 and readers == [0, 0]
-        target = mysql_database_factory()
-        install_bytes(target, out.getvalue(), manifest=result.tables)
-        assert snapshot(target) == snapshot(source)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
-        admin.close()
+    with _user(source, "single", "ALL", "WITH MAX_USER_CONNECTIONS 1") as restricted:
+        _dump_as(restricted, source, mysql_database_factory)
+    assert readers == [0, 0]
 
 
 def test_an_open_writing_transaction_is_not_waited_for_long(readers: list[int],
