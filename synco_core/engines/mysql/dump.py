@@ -220,8 +220,6 @@ def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpR
 
     def begin(session: list[str], tables: list[str]) -> list[Any]:
         helpers.extend(snapshot.begin(database, conn, session, readers - 1, tables))
-        for helper in helpers:
-            rowstream.widen_read_buffer(helper)
         return helpers
 
     try:
@@ -274,25 +272,28 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     with conn.cursor() as cur:
         for statement in session:
             cur.execute(statement)
-    # The tables whose rows helpers may read: those their read lock covers (see .snapshot), InnoDB tables
-    # big enough for a second connection to pay for its thread.
-    transactional = [schema.text(name) for (name,) in schema.query(
-        conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
-              "AND TABLE_TYPE='BASE TABLE' AND ENGINE='InnoDB' AND TABLE_ROWS >= %s", (db, SHARED_ROWS))]
+    # The server's estimates (information_schema.TABLES is outside any snapshot): read once, before the
+    # snapshot, because they also pick the tables a helper may read.
+    average_rows: dict[str, int] = {}
+    row_counts: dict[str, int] = {}
+    engines: dict[str, str] = {}
+    transactional: list[str] = []
+    for name, length, count, engine, kind in schema.query(
+            conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE, TABLE_TYPE FROM information_schema.TABLES "
+                  "WHERE TABLE_SCHEMA=%s", (db,)):
+        table = schema.text(name)
+        average_rows[table] = int(length or 0)
+        row_counts[table] = int(count or 0)
+        engines[table] = schema.text(engine)
+        # Helpers read the rows of the InnoDB tables big enough for a second connection to pay for its
+        # thread: those their read lock covers (see .snapshot).
+        if schema.text(kind) == "BASE TABLE" and engines[table] == "InnoDB" and row_counts[table] >= SHARED_ROWS:
+            transactional.append(table)
     helpers = begin(session, transactional)
     shared_tables = set(transactional) if helpers else set()
     charset, collation = (schema.text(v) for v in schema.query(
         conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
               "WHERE SCHEMA_NAME=%s", (db,))[0])
-    average_rows: dict[str, int] = {}
-    row_counts: dict[str, int] = {}
-    engines: dict[str, str] = {}
-    for name, length, count, engine in schema.query(
-            conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE FROM information_schema.TABLES "
-                  "WHERE TABLE_SCHEMA=%s", (db,)):
-        average_rows[schema.text(name)] = int(length or 0)
-        row_counts[schema.text(name)] = int(count or 0)
-        engines[schema.text(name)] = schema.text(engine)
     all_tables = dict(schema.list_tables(conn, db))
     _validate(options, all_tables, conn, db)
     hidden: list[schema.HiddenDefinition] = []

@@ -27,6 +27,7 @@ from typing import Any
 
 import pymysql
 
+from synco_core.engines.mysql import rowstream
 from synco_core.engines.mysql.connect import connect, describe, quote_name
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import DatabaseConfig
@@ -60,31 +61,36 @@ def begin(database: DatabaseConfig, conn: Any, session: list[str], extra: int, t
     holds the snapshot then, as it would have without this.
     """
     helpers = _open_helpers(database, session, extra) if extra > 0 and tables else []
-    if helpers:
-        coordinator = _hold_writes(database, tables)
-        if coordinator is not None:
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(START)
-                _between_starts()
-                try:
-                    for reader in helpers:
-                        with reader.cursor() as cur:
-                            cur.execute(START)
-                except (pymysql.err.MySQLError, OSError) as exc:
-                    log.debug("a helper's snapshot failed (%s): reading through one connection", describe(exc))
-                    close(helpers)
-                    helpers = []
-            except BaseException:
-                close(helpers)
-                raise
-            finally:
-                _release(coordinator)
-            return helpers
+    coordinator = _hold_writes(database, tables) if helpers else None
+    if coordinator is None:
         close(helpers)
-    with conn.cursor() as cur:
+        _start(conn)
+        return []
+    started = False
+    try:
+        _start(conn)
+        started = True
+        _between_starts()
+        for reader in helpers:
+            _start(reader)
+    except (pymysql.err.MySQLError, OSError) as exc:
+        close(helpers)
+        if not started:
+            raise
+        # The dump's own snapshot is taken: a helper that failed only leaves it reading alone.
+        log.debug("a helper's snapshot failed (%s): reading through one connection", describe(exc))
+        return []
+    except BaseException:
+        close(helpers)
+        raise
+    finally:
+        _release(coordinator)
+    return helpers
+
+
+def _start(reader: Any) -> None:
+    with reader.cursor() as cur:
         cur.execute(START)
-    return []
 
 
 def _between_starts() -> None:
@@ -103,6 +109,7 @@ def _open_helpers(database: DatabaseConfig, session: list[str], count: int) -> l
         for _ in range(count):
             reader = connect(database, raw=True)
             helpers.append(reader)
+            rowstream.widen_read_buffer(reader)
             with reader.cursor() as cur:
                 for statement in session:
                     cur.execute(statement)
