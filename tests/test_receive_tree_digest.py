@@ -100,6 +100,21 @@ def test_the_plan_takes_the_same_quick_path(site: Site) -> None:
     assert (uploads["action"], uploads["downloadFiles"]) == ("update", 1)
 
 
+def test_a_tree_record_edited_by_hand_is_not_trusted(site: Site) -> None:
+    """A record without a whole number of bytes (as synco never writes one) sends plan and receive to the
+    full comparison, instead of a plan built on it."""
+    site.receive()
+    state_file = site.target / ".synco-received.json"
+    state = json.loads(state_file.read_text())
+    (entry,) = [item for item in state["fileSets"] if item["name"] == "uploads"]
+    entry["tree"]["bytes"] = "many"
+    state_file.write_text(json.dumps(state))
+    site.receive("--plan")
+    assert site.index_read
+    site.receive()
+    assert site.index_read and site.tree()["bytes"] > 0
+
+
 def _change(kind: str, uploads: Path) -> None:
     victim = uploads / "dir1" / "file 1.bin"
     if kind == "content and size":

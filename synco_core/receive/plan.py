@@ -136,7 +136,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             if tree is not None:
                 # The receive's own quick path: the index received before, the folder as that receive left it.
                 item.files = item.skipped_files = tree["files"]
-                item.skipped_bytes = tree["bytes"] if isinstance(tree.get("bytes"), int) else 0
+                item.skipped_bytes = tree["bytes"]
                 item.action, item.detail = "skip", "all files up to date"
                 continue
             # A first receive that was stopped left its files in the set's staging folder: they count.

@@ -90,7 +90,10 @@ def unchanged_tree(previous: dict[str, Any] | None, public: PublicFilesInfo, loc
     if previous is None or public.index_sha256 is None or previous.get("path") != local:
         return None
     tree = previous.get("tree")
-    if not isinstance(tree, dict) or tree.get("indexSha256") != public.index_sha256:
+    # A record this module wrote has every field; one edited by hand is not trusted, and callers may rely
+    # on what is returned.
+    if not isinstance(tree, dict) or tree.get("indexSha256") != public.index_sha256 \
+            or not isinstance(tree.get("bytes"), int):
         return None
     if os.path.islink(set_dir):
         return None

@@ -470,22 +470,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(path, [body] if isinstance(body, bytes) else body(), length)
 
     def _send_file(self, path: str) -> None:
+        # Opened first and measured through the handle, as a web server does: a file replaced meanwhile
+        # (a session becoming ready) is sent whole in its one version, never one's length with the other's bytes.
         local = self._local(path)
-        if local is None:
+        try:
+            handle = local.open("rb") if local is not None else None
+        except OSError:
+            handle = None
+        if handle is None:
             body = b"not found\n"
             self.send_response(404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self._write(path, [body])
-            return
-        # Opened first and measured through the handle, as a web server does: a file replaced meanwhile
-        # (a session becoming ready) is sent whole in its one version, never one's length with the other's bytes.
-        try:
-            handle = local.open("rb")
-        except OSError:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
             return
         try:
             self._send_open_file(path, handle)
