@@ -119,11 +119,15 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
     whose periods are timestamps are dumpable, so that its history rows can be carried: named ones as
     declared, the hidden ``row_start``/``row_end`` of ``WITH SYSTEM VERSIONING`` alone added at the end.
     Periods kept as transaction ids (``BIGINT``) stay generated: their values mean nothing on another server.
+
+    information_schema compares names in a case-insensitive collation, while table names are case-sensitive
+    (``Foo`` and ``foo`` are two tables on Linux): the join is on the names' bytes, or each table would get
+    the other's columns too.
     """
     rows = query(conn, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_SET_NAME, c.EXTRA, c.IS_NULLABLE, "
                        "c.GENERATION_EXPRESSION, t.TABLE_TYPE FROM information_schema.COLUMNS c "
                        "JOIN information_schema.TABLES t "
-                       "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+                       "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND BINARY t.TABLE_NAME = BINARY c.TABLE_NAME "
                        "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION", (db, table))
     result = []
     versioned = False
