@@ -128,6 +128,19 @@ def test_truncated_dump_leaves_target_untouched(old_and_new: tuple[str, bytes], 
     assert_untouched(target, before)
 
 
+@pytest.mark.parametrize("script", [b"", b"\n\n", b"-- a comment\n/* another */\n# and a third\n"],
+                         ids=["empty", "blank", "comments"])
+def test_a_dump_without_statements_leaves_target_untouched(old_and_new: tuple[str, bytes], script: bytes) -> None:
+    """An empty file is a dump that failed to be written (a full disk, a transfer cut at its start), not a
+    database with nothing in it: loading it would swap the target for an empty database."""
+    target, _ = old_and_new
+    before = snapshot(target)
+    with pytest.raises(DatabaseError, match="no SQL statement: it is empty") as excinfo:
+        install_bytes(target, script)
+    assert "\n" not in str(excinfo.value)
+    assert_untouched(target, before)
+
+
 def test_failing_statement_mid_load_leaves_target_untouched(old_and_new: tuple[str, bytes]) -> None:
     target, data = old_and_new
     before = snapshot(target)

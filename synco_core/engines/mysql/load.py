@@ -256,6 +256,10 @@ class Loader:
                 worker.finish()
         if self.report.synco_dump and not self.report.complete:
             raise DatabaseError("the dump has no completion marker: it is truncated")
+        if not self.report.statements and not self.report.synco_dump:
+            # Any dump sets up its session at least; nothing at all is a dump that failed to be written, and
+            # loading it would swap the target for an empty database.
+            raise DatabaseError("the dump holds no SQL statement: it is empty")
         return self.report
 
     def _execute_all(self, reader: StatementReader, workers: list[InsertWorker]) -> list[InsertWorker]:
