@@ -226,6 +226,61 @@ def test_objects_keep_the_session_they_were_made_in(dumper: str, mysql_database_
     assert behaviour(target) == behaviour(source)
 
 
+ORACLE_PACKAGES = b"""
+CREATE TABLE acct (id INT PRIMARY KEY, bal DECIMAL(10,2));
+INSERT INTO acct VALUES (1, 10.50), (2, -3);
+SET sql_mode=ORACLE;
+DELIMITER $$
+CREATE PACKAGE pkg AS
+  FUNCTION twice(a INT) RETURN INT;
+  PROCEDURE bump(x IN OUT INT);
+END;
+$$
+CREATE PACKAGE BODY pkg AS
+  calls INT := 0;
+  FUNCTION twice(a INT) RETURN INT AS BEGIN RETURN a * 2; END;
+  PROCEDURE bump(x IN OUT INT) AS
+    note VARCHAR2(20) := 'it''s; ok';
+  BEGIN
+    x := x + twice(x);
+    calls := calls + 1;
+  END;
+END;
+$$
+CREATE PACKAGE spec_only AS FUNCTION one RETURN INT; END;
+$$
+CREATE PROCEDURE credit(a IN NUMBER) AS
+  CURSOR c IS SELECT id FROM acct;
+BEGIN
+  FOR r IN c LOOP UPDATE acct SET bal = bal + a WHERE id = r.id; END LOOP;
+END;
+$$
+DELIMITER ;
+SET sql_mode=DEFAULT;
+"""
+
+
+def test_oracle_mode_packages_are_carried_replaced_and_rolled_back(mysql_database_factory: Callable[[], str]) -> None:
+    """Packages, with their bodies or without, and an Oracle-mode procedure: loaded into a new database,
+    over a target holding packages (their DROP only parses under sql_mode ORACLE), and rolled back."""
+    source = mysql_database_factory()
+    load_with_client(source, ORACLE_PACKAGES)
+    expected = snapshot(source)
+    assert {name for name, *_ in expected["(routines)"]} == {b"pkg", b"spec_only", b"credit"}
+    data, result = dump_bytes(source)
+    target = mysql_database_factory()
+    install_bytes(target, data, manifest=result.tables)
+    assert snapshot(target) == expected
+    query(source, "UPDATE acct SET bal = 0")
+    newer, newer_result = dump_bytes(source)
+    install_bytes(target, newer, manifest=newer_result.tables)
+    assert query(target, "SELECT bal FROM acct") == [(0,), (0,)]
+    query(target, "CALL credit(1)")
+    assert query(target, "SELECT bal FROM acct") == [(1,), (1,)]
+    rollback(config(target), InstallOptions(yes=True))
+    assert snapshot(target) == expected
+
+
 def test_a_database_the_load_creates_gets_the_source_defaults(mysql_database_factory: Callable[[], str]) -> None:
     """From synco's dump (its header) and from mariadb-dump --databases (its CREATE DATABASE); an existing
     database keeps its own."""

@@ -259,8 +259,25 @@ def drop_definitions(conn: Any, db: str, step: str) -> None:
     objects = schema.capture(conn, db, hidden=[])
     conn.select_db(db)
     for definition in [*objects.triggers, *objects.views, *objects.routines, *objects.events]:
-        execute(conn, f"DROP {definition.kind} IF EXISTS {quote_name(definition.name)}")
+        _drop_one(conn, definition)
         crashpoints.reached(f"{step}:definition-dropped")
+
+
+def _drop_one(conn: Any, definition: schema.Definition) -> None:
+    statement = f"DROP {definition.kind} IF EXISTS {quote_name(definition.name)}"
+    if not definition.kind.startswith("PACKAGE"):
+        execute(conn, statement)
+        return
+    # DROP PACKAGE exists only in the grammar of sql_mode ORACLE (SET STATEMENT comes too late: the
+    # statement is parsed before it applies).
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@SESSION.sql_mode")
+        (mode,) = cur.fetchone()
+    execute(conn, "SET SESSION sql_mode = 'ORACLE'")
+    try:
+        execute(conn, statement)
+    finally:
+        execute(conn, "SET SESSION sql_mode = %s", (schema.text(mode),))
 
 
 def create_definitions(conn: Any, db: str, objects: schema.Objects, step: str, *,
