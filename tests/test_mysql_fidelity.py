@@ -325,3 +325,51 @@ def test_every_utf8mb4_character_survives_our_loader_and_the_mariadb_client(
     load_with_client(client, data)
     for database in (source, ours, client):
         assert "".join(row[0] for row in query(database, "SELECT t FROM u ORDER BY id")) == characters, database
+
+
+def _lost_in_utf8mb4(database: str, charset: str) -> bytes | None:
+    """The first value of one or two bytes that ``charset`` stores as it is but that does not come back
+    from utf8mb4 (a byte it does not define, or a sequence sharing its character with another)."""
+    rows = query(database, f"""
+        SELECT b FROM (SELECT UNHEX(LPAD(HEX(seq), IF(seq < 256, 2, 4), '0')) AS b FROM seq_0_to_65535) s
+        WHERE CAST(CONVERT(b USING {charset}) AS BINARY) = b
+          AND CAST(CONVERT(CONVERT(CONVERT(b USING {charset}) USING utf8mb4) USING {charset}) AS BINARY) <> b
+        LIMIT 1""")
+    return bytes(rows[0][0]) if rows else None
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_text_the_utf8mb4_trip_would_change_is_carried_as_its_bytes(
+        keyed: bool, mysql_database_factory: Callable[[], str]) -> None:
+    """For every character set of the server, a value it holds that utf8mb4 cannot give back (stored under a
+    permissive sql_mode, as old applications did): in a short column (formatted by the server, in pages or
+    streamed) and a long one (fetched raw), through our loader and the mariadb client. mariadb-dump writes
+    such values through utf8mb4, so its copy changes them. The character sets said to need no check hold no
+    such value."""
+    from synco_core.engines.mysql.literals import LOSSLESS_CHARSETS
+
+    source = mysql_database_factory()
+    charsets = [name for (name,) in query(source, "SELECT CHARACTER_SET_NAME FROM information_schema.CHARACTER_SETS "
+                                                  "WHERE MAXLEN <= 2 AND CHARACTER_SET_NAME NOT IN "
+                                                  "('binary', 'ucs2', 'utf16', 'utf16le') ORDER BY 1")]
+    lost = {charset: _lost_in_utf8mb4(source, charset) for charset in charsets}
+    assert [charset for charset in LOSSLESS_CHARSETS if lost.get(charset)] == []
+    lost = {charset: value for charset, value in lost.items() if value is not None}
+    assert {"ascii", "cp1250", "sjis", "cp932", "big5", "gbk"} <= set(lost)
+    columns = ", ".join(f"s_{cs} VARCHAR(8) CHARACTER SET {cs}, l_{cs} LONGTEXT CHARACTER SET {cs}" for cs in lost)
+    values = ", ".join(f"_binary 0x{value.hex()}, CONCAT(_binary 'a\\\\', _binary 0x{value.hex()}, _binary '''z')"
+                       for value in lost.values())
+    load_with_client(source, f"""
+        SET SESSION sql_mode = '';
+        CREATE TABLE t (id INT {"PRIMARY KEY" if keyed else ""}, {columns});
+        INSERT INTO t VALUES (1, {values}), (2, {", ".join("NULL, 'plain'" for _ in lost)});
+    """.encode())
+    hexed = "SELECT id, " + ", ".join(f"HEX(s_{cs}), HEX(l_{cs})" for cs in lost) + " FROM t ORDER BY id"
+    expected = query(source, hexed)
+    assert all(value is not None for value in expected[0])
+    data, result = dump_bytes(source)
+    ours, client = mysql_database_factory(), mysql_database_factory()
+    install_bytes(ours, data, manifest=result.tables)
+    load_with_client(client, data)
+    for database in (ours, client):
+        assert query(database, hexed) == expected, database

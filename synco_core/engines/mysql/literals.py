@@ -39,7 +39,14 @@ SPATIAL_TYPES = frozenset({
 })
 _TEMPORAL_TYPES = frozenset({"date", "datetime", "timestamp", "time"})
 #: Character sets whose bytes are already valid utf8mb4, so no CONVERT() is needed.
-UTF8_COMPATIBLE = frozenset({None, "utf8mb4", "utf8mb3", "utf8", "ascii"})
+UTF8_COMPATIBLE = frozenset({None, "utf8mb4", "utf8mb3", "utf8"})
+#: Character sets whose every stored value survives the dump's trip through utf8mb4: the UTF-8 ones refuse
+#: invalid bytes when storing, and latin1 defines all 256 bytes, one character each. Any other character set
+#: may hold a value that does not come back: under a permissive sql_mode bytes it does not define are
+#: stored as they are (ascii 0x80, cp1250 0x81), and some map two byte sequences to one character (sjis
+#: 0x5C and 0x815F are both a backslash; cp932's NEC and IBM duplicates). Their values are checked one by
+#: one, and one that would change is written as its bytes (:func:`text_or_bytes_sql`).
+LOSSLESS_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "latin1"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,12 @@ class Column:
         if self.data_type in SPATIAL_TYPES or self.data_type in LARGE_BINARY_TYPES:
             return True
         return self.data_type in LARGE_TEXT_TYPES
+
+    @property
+    def checked_text(self) -> bool:
+        """A text column whose values may not survive conversion to utf8mb4 (see LOSSLESS_CHARSETS)."""
+        return (self.charset is not None and self.charset != "binary" and self.charset not in LOSSLESS_CHARSETS
+                and not self.is_binary and self.data_type not in SPATIAL_TYPES)
 
     @property
     def large_is_binary(self) -> bool:
@@ -117,6 +130,10 @@ def literal_parts(column: Column, value_sql: str | None = None) -> list[str]:
         if never_null:
             return ["'_binary'", quoted_sql(value)]
         return [f"IF({value} IS NULL,'NULL',CONCAT('_binary',{quoted_sql(value)}))"]
+    if column.checked_text:
+        return [f"IF({value} IS NULL,'NULL',IF({survives_sql(column, value)},"
+                f"{quoted_sql(f'CAST({text_source(column, value)} AS BINARY)')},"
+                f"CONCAT('_binary',{quoted_sql(f'CAST({value} AS BINARY)')})))"]
     if column.charset is not None:
         # Escaped as bytes: QUOTE() on a multi-byte character set steps through it character by character,
         # on bytes it does not (about 8% of the server's time for a table of short strings). The result is
@@ -124,6 +141,12 @@ def literal_parts(column: Column, value_sql: str | None = None) -> list[str]:
         # inside a multi-byte character.
         return [quoted_sql(f"CAST({text_source(column, value)} AS BINARY)")]
     return [quoted_sql(text_source(column, value))]
+
+
+def survives_sql(column: Column, value_sql: str) -> str:
+    """True where ``value_sql`` comes back byte for byte from utf8mb4 into the column's character set."""
+    return (f"CAST(CONVERT({text_source(column, value_sql)} USING {column.charset}) AS BINARY)="
+            f"CAST({value_sql} AS BINARY)")
 
 
 #: The SQL literal of a single quote.
@@ -172,6 +195,9 @@ class RowFormat:
     columns: list[Column]
     select_list: list[str] = field(default_factory=list)
     raw: list[Column | None] = field(default_factory=list)
+    #: Positions in ``raw`` of a checked text column's bytes, given only where its text would not survive
+    #: (:attr:`Column.checked_text`); the next position holds its text otherwise.
+    bytes_unless_text: set[int] = field(default_factory=set)
 
 
 def row_format(columns: Sequence[Column], overrides: dict[str, str] | None = None, *,
@@ -195,7 +221,13 @@ def row_format(columns: Sequence[Column], overrides: dict[str, str] | None = Non
         if column.is_large or (raw_binary and column.is_binary):
             fmt.select_list.append(_concat(pending))
             fmt.raw.append(None)
-            fmt.select_list.append(expr or quote_name(column.name))
+            value = expr or quote_name(column.name)
+            if column.checked_text:
+                fmt.bytes_unless_text.add(len(fmt.raw))
+                fmt.select_list.append(f"IF({survives_sql(column, value)},NULL,CAST({value} AS BINARY))")
+                fmt.raw.append(column)
+                value = f"IF({survives_sql(column, value)},{value},NULL)"
+            fmt.select_list.append(value)
             fmt.raw.append(column)
             pending = ["_binary''"]
         else:
@@ -245,9 +277,30 @@ def oversize_rows_sql(source: str, columns: Sequence[Column], condition: str = "
 
 def assemble(row: Sequence[bytes | None], fmt: RowFormat) -> bytes | None:
     """The row literal from a fetched row of :func:`row_format` (None when the server gave up on a part)."""
+    if fmt.bytes_unless_text:
+        return _assemble_checked(row, fmt)
     parts: list[bytes] = []
     for value, raw in zip(row, fmt.raw, strict=True):
         if raw is not None:
+            parts.append(format_raw(raw, value))
+        elif value is None:
+            return None
+        else:
+            parts.append(value)
+    return b"".join(parts)
+
+
+def _assemble_checked(row: Sequence[bytes | None], fmt: RowFormat) -> bytes | None:
+    """:func:`assemble` for a row holding checked text columns (a loop of its own keeps the common one lean)."""
+    parts: list[bytes] = []
+    held: bytes | None = None
+    for index, (value, raw) in enumerate(zip(row, fmt.raw, strict=True)):
+        if index in fmt.bytes_unless_text:
+            held = value
+        elif held is not None:
+            parts.append(b"_binary" + escape_text(held))
+            held = None
+        elif raw is not None:
             parts.append(format_raw(raw, value))
         elif value is None:
             return None
