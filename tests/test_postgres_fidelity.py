@@ -530,3 +530,37 @@ def test_what_depends_on_a_skipped_object_is_left_out_too(postgres_database_fact
     install(target, data, result)
     assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
     assert rows(target, "SELECT count(*) FROM pg_views WHERE schemaname = 'public'") == [(4,)]
+
+
+# -- shapes real databases have ----------------------------------------------------------------------
+
+
+def round_trip(source_sql: str, postgres_database_factory: Callable[[], str],
+               options: DumpOptions | None = None) -> tuple[str, str, bytes]:
+    """(source, target, dump): ``source_sql`` run in a new database, dumped and installed into another."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(source_sql)
+    data, result = dump(source, options)
+    install(target, data, result)
+    return source, target, data
+
+
+def test_tables_with_no_column_to_copy(postgres_database_factory: Callable[[], str]) -> None:
+    """Rows of a table with no columns (or only generated or dropped ones) are still rows; ``COPY t ()``
+    is a syntax error, with or without a filter."""
+    fixture = """
+        CREATE TABLE zero_cols ();
+        INSERT INTO zero_cols DEFAULT VALUES; INSERT INTO zero_cols DEFAULT VALUES;
+        CREATE TABLE only_generated (g integer GENERATED ALWAYS AS (42) STORED);
+        INSERT INTO only_generated DEFAULT VALUES;
+        CREATE TABLE dropped_all (a integer); INSERT INTO dropped_all VALUES (1); ALTER TABLE dropped_all DROP a;
+        CREATE TABLE zero_parent (); CREATE TABLE zero_child () INHERITS (zero_parent);
+        INSERT INTO zero_child DEFAULT VALUES;"""
+    source, target, data = round_trip(fixture, postgres_database_factory)
+    assert b"COPY public.zero_cols FROM stdin;\n\n\n\\.\n" in data
+    assert_same(source, target)
+    filtered = round_trip(fixture, postgres_database_factory,
+                          DumpOptions(where={"zero_cols": "false", "only_generated": "true"}))[1]
+    assert rows(filtered, "SELECT (SELECT count(*) FROM zero_cols), (SELECT count(*) FROM only_generated)") == [(0, 1)]
+

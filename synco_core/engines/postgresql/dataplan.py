@@ -38,6 +38,11 @@ class DataPlan:
     rules: list[str]
     excluded: bool
 
+    def column_list(self, q: Quoter) -> str:
+        """The parenthesised column list of a COPY, or nothing: a table with no columns (or only generated
+        ones) has rows all the same, and ``COPY t ()`` is a syntax error."""
+        return f" ({', '.join(q(c) for c in self.columns)})" if self.columns else ""
+
 
 class DataPlanner:
     """Checks every table and column an option names, and builds the COPY source of each table."""
@@ -110,7 +115,6 @@ class DataPlanner:
             chain = lineage(table)
             columns = [c.name for c in table.columns if not c.generated]
             name = q.qualified(table.schema, table.name)
-            plain = ", ".join(q(c) for c in columns)
             applied: list[str] = []
             if any(oid in excluded for oid in chain):
                 plans[table.oid] = DataPlan(columns, "", [f"{table.display}: rows left out (structure only)"], True)
@@ -123,7 +127,9 @@ class DataPlanner:
             keep_of = next((oid for oid in chain if oid in newest), None)
             keep = newest[keep_of] if keep_of is not None else None
             if not table_rules and condition is None and keep is None:
-                plans[table.oid] = DataPlan(columns, f"COPY {name} ({plain}) TO STDOUT", [], False)
+                plan = DataPlan(columns, "", [], False)
+                plan.query = f"COPY {name}{plan.column_list(q)} TO STDOUT"
+                plans[table.oid] = plan
                 continue
             select = []
             for column in columns:

@@ -259,7 +259,7 @@ class PostgresDumper:
         if plan.excluded:
             return 0, hasher.hexdigest()
         dumpprogress.table_started(display)
-        w.sql(f"COPY {name} ({', '.join(q(c) for c in plan.columns)}) FROM stdin;\n")
+        w.sql(f"COPY {name}{plan.column_list(q)} FROM stdin;\n")
         try:
             rows = copy_out(conn.pgconn, plan.query, [hasher.update, w.out.write])
         except DatabaseError as exc:
