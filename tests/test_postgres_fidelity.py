@@ -564,3 +564,54 @@ def test_tables_with_no_column_to_copy(postgres_database_factory: Callable[[], s
                           DumpOptions(where={"zero_cols": "false", "only_generated": "true"}))[1]
     assert rows(filtered, "SELECT (SELECT count(*) FROM zero_cols), (SELECT count(*) FROM only_generated)") == [(0, 1)]
 
+
+def test_partition_indexes_keep_their_names_and_attachments(postgres_database_factory: Callable[[], str]) -> None:
+    """A partition's index or key made before it was attached keeps its own name, a parent index that only
+    some partitions have stays so (and invalid), at every level of sub-partitioning."""
+    source, target, _ = round_trip("""
+        CREATE TABLE ev (id integer NOT NULL, kind text NOT NULL, at date, PRIMARY KEY (id, kind))
+            PARTITION BY LIST (kind);
+        CREATE TABLE ev_a (id integer NOT NULL, kind text NOT NULL, at date,
+                           CONSTRAINT ev_a_own_pk PRIMARY KEY (id, kind));
+        CREATE INDEX ev_a_at_own ON ev_a (at);
+        ALTER TABLE ev ATTACH PARTITION ev_a FOR VALUES IN ('a');
+        CREATE TABLE ev_b PARTITION OF ev FOR VALUES IN ('b', 'c') PARTITION BY LIST (kind);
+        CREATE TABLE ev_b1 PARTITION OF ev_b FOR VALUES IN ('b');
+        CREATE TABLE ev_b2 PARTITION OF ev_b FOR VALUES IN ('c');
+        CREATE INDEX ev_at ON ev (at);
+        CREATE INDEX ev_id_only ON ONLY ev (id);
+        CREATE INDEX ev_a_id_own ON ev_a (id);
+        ALTER INDEX ev_id_only ATTACH PARTITION ev_a_id_own;
+        CREATE INDEX ev_b_id_own ON ONLY ev_b (id);
+        ALTER INDEX ev_id_only ATTACH PARTITION ev_b_id_own;
+        CREATE INDEX ev_b1_id_own ON ev_b1 (id);
+        ALTER INDEX ev_b_id_own ATTACH PARTITION ev_b1_id_own;
+        CREATE UNIQUE INDEX ev_uq ON ev (id, kind, at);
+        COMMENT ON INDEX ev_a_at_own IS 'a partition''s own index';
+        COMMENT ON CONSTRAINT ev_a_own_pk ON ev_a IS 'a partition''s own key';
+        INSERT INTO ev VALUES (1, 'a', '2020-01-01'), (2, 'b', NULL), (3, 'c', '2021-01-01');""",
+                                   postgres_database_factory)
+    assert_same(source, target)
+    validity = "SELECT relname, indisvalid FROM pg_index JOIN pg_class ON oid = indexrelid WHERE relname LIKE 'ev%' " \
+               "ORDER BY 1"
+    assert rows(target, validity) == rows(source, validity)
+    assert ("ev_id_only", False) in rows(target, validity)
+    assert rows(target, "SELECT obj_description('ev_a_at_own'::regclass)") == [("a partition's own index",)]
+
+
+def test_clustered_on_a_key_or_a_materialized_view_index(postgres_database_factory: Callable[[], str]) -> None:
+    """CLUSTER ON is kept for the index of a primary key or unique constraint and for a materialized view's."""
+    source, target, _ = round_trip("""
+        CREATE TABLE by_key (id integer PRIMARY KEY);
+        CLUSTER by_key USING by_key_pkey;
+        CREATE TABLE by_unique (id integer, code text UNIQUE);
+        ALTER TABLE by_unique CLUSTER ON by_unique_code_key;
+        CREATE TABLE by_index (id integer);
+        CREATE INDEX by_index_id ON by_index (id);
+        ALTER TABLE by_index CLUSTER ON by_index_id;
+        CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a;
+        CREATE INDEX mv_a ON mv (a);
+        ALTER MATERIALIZED VIEW mv CLUSTER ON mv_a;""", postgres_database_factory)
+    assert_same(source, target)
+    assert rows(target, "SELECT relname FROM pg_index JOIN pg_class ON oid = indexrelid WHERE indisclustered "
+                        "ORDER BY 1") == [("by_index_id",), ("by_key_pkey",), ("by_unique_code_key",), ("mv_a",)]

@@ -176,7 +176,7 @@ class Schema:
 
     def write_after_data(self, w: Output) -> None:
         w.section("Constraints and indexes")
-        for statement in self.keys.keys + self.keys.replica_identity:
+        for statement in self.keys.keys + self.keys.attach + self.keys.replica_identity:
             w.sql(statement)
         w.section("Foreign keys")
         for statement in self.keys.foreign:

@@ -157,6 +157,9 @@ class Keys:
 
     #: Primary key, unique, check and exclusion constraints and indexes, leaf tables first.
     keys: list[str] = field(default_factory=list)
+    #: ``ALTER INDEX ... ATTACH PARTITION``: a partition's index joins its parent's, once both exist.
+    attach: list[str] = field(default_factory=list)
+    #: Replica identities and ``CLUSTER ON``, which name an index that must exist first.
     replica_identity: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     #: Indexes of materialized views, by view OID (created right after the view).
@@ -170,8 +173,9 @@ class Keys:
 def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], skipped: set[Key]) -> Keys:
     by_oid = {t.oid: t for t in tables}
 
-    # Leaf tables first: a constraint or index added to a partitioned table afterwards cascades to its
-    # partitions and adopts matching indexes that already exist there.
+    # A partitioned table's constraints and indexes are created on it alone (ONLY), each partition's with
+    # its own name, and then attached, as pg_dump does: a cascade from the parent would name the
+    # partitions' indexes itself, and would complete a parent index that only some partitions have.
     def depth(table: Table) -> int:
         level = 0
         while table.parent is not None and table.parent in by_oid:
@@ -199,18 +203,21 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                                            f"{q(conname)} ON {table_name}"))
         if contype in ("p", "u", "x"):
             result.parts[("pg_constraint", oid)] = ("constraint", oid)
-        # A partition's copy of its parent's constraint is created by the parent's statement.
-        if not is_local or has_parent:
+        # A partition's copy of its parent's check or foreign key is created by the parent's statement;
+        # its index-backed constraints are its own, attached to the parent's below.
+        if contype in ("c", "f") and (not is_local or has_parent):
             continue
         # A check constraint of a table with inheritance children must reach them too (PostgreSQL
-        # refuses ONLY there); on partitioned tables every constraint cascades to the partitions.
-        only = "" if table.kind == "p" or (contype == "c" and relid in inherited) else "ONLY "
+        # refuses ONLY there); on partitioned tables checks and foreign keys cascade to the partitions.
+        only = "" if (table.kind == "p" and contype in ("c", "f")) or (contype == "c" and relid in inherited) \
+            else "ONLY "
         keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
         statement = f"ALTER {keyword} {only}{table_name}\n    ADD CONSTRAINT {q(conname)} {definition};\n"
         (foreign if contype == "f" else keys).append((order[relid], in_tablespace(tablespace, statement)))
     index_rows = []
+    attach: list[tuple[Any, str]] = []
     for (index_oid, relid, schema, index_name, definition, clustered, replica, constraint_index, tablespace,
-         statistics) in fetch(conn, """
+         statistics, parent_index, relation) in fetch(conn, """
             SELECT i.indexrelid, i.indrelid,
                    (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = ic.relnamespace), ic.relname,
                    pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
@@ -218,37 +225,45 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                                              WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')),
                    (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),
                    ARRAY(SELECT a.attnum || ' ' || a.attstattarget FROM pg_catalog.pg_attribute a
-                         WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum)
+                         WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum),
+                   (SELECT pg_catalog.format('%I.%I', pn.nspname, pc.relname)
+                    FROM pg_catalog.pg_inherits inh JOIN pg_catalog.pg_class pc ON pc.oid = inh.inhparent
+                    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE inh.inhrelid = i.indexrelid),
+                   i.indrelid::pg_catalog.regclass::text
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-            WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
-              -- An index whose CREATE INDEX CONCURRENTLY failed is not used, and pg_dump leaves it out too.
-              AND (i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p')
+            -- An index whose CREATE INDEX CONCURRENTLY failed is not used, and pg_dump leaves it out too.
+            WHERE i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p'
             ORDER BY ic.relname"""):
         if ("pg_class", index_oid) in skipped:
             continue
         owner = by_oid.get(relid)
-        if replica and owner is not None:
-            result.replica_identity.append(f"ALTER TABLE ONLY {q.qualified(owner.schema, owner.name)} REPLICA "
-                                           f"IDENTITY USING INDEX {q(index_name)};\n")
+        qualified_index = q.qualified(schema, index_name)
+        if parent_index is not None and owner is not None:
+            attach.append((order[relid], f"ALTER INDEX {parent_index} ATTACH PARTITION {qualified_index};\n"))
+        if owner is not None:
+            owner_name = q.qualified(owner.schema, owner.name)
+            if replica:
+                result.replica_identity.append(f"ALTER TABLE ONLY {owner_name} REPLICA IDENTITY USING INDEX "
+                                               f"{q(index_name)};\n")
+            if clustered:
+                result.replica_identity.append(f"ALTER TABLE {owner_name} CLUSTER ON {q(index_name)};\n")
         if constraint_index:
             continue  # created by its constraint
-        # "ON ONLY" would create an invalid index on the parent alone; without ONLY it cascades.
-        statement = definition.replace(" ON ONLY ", " ON ", 1) + ";\n"
-        qualified_index = q.qualified(schema, index_name)
+        statement = definition + ";\n"
         for setting in statistics:
             number, target = setting.split(" ")
             statement += f"ALTER INDEX {qualified_index} ALTER COLUMN {number} SET STATISTICS {target};\n"
         statement = in_tablespace(tablespace, statement)
         if owner is not None:
-            if clustered:
-                statement += (f"ALTER TABLE {q.qualified(owner.schema, owner.name)} CLUSTER ON "
-                              f"{q(index_name)};\n")
             result.objects.append(SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index))
             index_rows.append((order[relid], statement))
         else:
             # Indexes on materialized views are created right after the view.
+            if clustered:
+                statement += f"ALTER MATERIALIZED VIEW {relation} CLUSTER ON {q(index_name)};\n"
             result.view_indexes.setdefault(relid, []).append(
                 SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index, statement))
     result.keys = [statement for _, statement in sorted(keys + index_rows, key=lambda item: item[0])]
+    result.attach = [statement for _, statement in sorted(attach, key=lambda item: item[0])]
     result.foreign = [statement for _, statement in sorted(foreign, key=lambda item: item[0])]
     return result
