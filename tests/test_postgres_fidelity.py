@@ -615,3 +615,28 @@ def test_clustered_on_a_key_or_a_materialized_view_index(postgres_database_facto
     assert_same(source, target)
     assert rows(target, "SELECT relname FROM pg_index JOIN pg_class ON oid = indexrelid WHERE indisclustered "
                         "ORDER BY 1") == [("by_index_id",), ("by_key_pkey",), ("by_unique_code_key",), ("mv_a",)]
+
+
+def test_partitions_keep_the_enabled_state_of_their_trigger_clones(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """A partition's clone of its parent's trigger may be disabled, enabled where the parent's is disabled,
+    or fire on replicas only, at any level of sub-partitioning."""
+    source, target, _ = round_trip("""
+        CREATE TABLE p (id integer, k text) PARTITION BY LIST (k);
+        CREATE TABLE p_a PARTITION OF p FOR VALUES IN ('a');
+        CREATE TABLE p_b PARTITION OF p FOR VALUES IN ('b') PARTITION BY RANGE (id);
+        CREATE TABLE p_b1 PARTITION OF p_b FOR VALUES FROM (0) TO (100);
+        CREATE TABLE p_b2 PARTITION OF p_b FOR VALUES FROM (100) TO (200);
+        CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        CREATE TRIGGER on_insert BEFORE INSERT ON p FOR EACH ROW EXECUTE FUNCTION trg();
+        CREATE TRIGGER on_update BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION trg();
+        CREATE TRIGGER on_delete AFTER DELETE ON p FOR EACH ROW EXECUTE FUNCTION trg();
+        ALTER TABLE ONLY p_a DISABLE TRIGGER on_insert;
+        ALTER TABLE ONLY p_b1 ENABLE REPLICA TRIGGER on_insert;
+        ALTER TABLE p DISABLE TRIGGER on_update;
+        ALTER TABLE ONLY p_b2 ENABLE TRIGGER on_update;
+        ALTER TABLE ONLY p_b ENABLE ALWAYS TRIGGER on_delete;
+        INSERT INTO p VALUES (1, 'a'), (2, 'b'), (150, 'b');""", postgres_database_factory)
+    assert_same(source, target)
+    states = "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
+    assert rows(target, states) == rows(source, states)

@@ -42,11 +42,36 @@ def read_rules(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int,
 
 
 def read_triggers(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str]) -> list[SchemaObject]:
-    """Triggers (partitions' clones of their parent's come with it), with their enabled state."""
-    return _on_relations(q, relations, fetch(conn, """
+    """Triggers (partitions' clones of their parent's come with it), with their enabled state, and the
+    state of each clone that has one of its own."""
+    objects = _on_relations(q, relations, fetch(conn, """
         SELECT t.oid, t.tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid, false), t.tgenabled
         FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal AND t.tgparentid = 0 ORDER BY t.tgname"""),
-                         "pg_trigger", "TRIGGER")
+                           "pg_trigger", "TRIGGER")
+    by_oid = {obj.key[1]: obj for obj in objects}
+    triggers = {oid: (parent, relid, name, enabled) for oid, parent, relid, name, enabled in fetch(conn, """
+        SELECT t.oid, t.tgparentid, t.tgrelid, t.tgname, t.tgenabled FROM pg_catalog.pg_trigger t
+        WHERE NOT t.tgisinternal""")}
+
+    def lineage(oid: int) -> list[int]:
+        chain = [oid]
+        while triggers[chain[-1]][0] in triggers:
+            chain.append(triggers[chain[-1]][0])
+        return chain
+
+    # Whether ALTER TABLE on a partitioned table passes the state on to the partitions' clones depends on
+    # the server's minor version: every clone that differs from its parent, or is not plainly enabled,
+    # is set on its own (ONLY), shallowest first, after its root trigger.
+    clones = sorted((len(lineage(oid)), oid) for oid, (parent, *_) in triggers.items() if parent != 0)
+    for _, oid in clones:
+        parent, relid, name, enabled = triggers[oid]
+        root = by_oid.get(lineage(oid)[-1])
+        table = relations.get(relid)
+        if root is None or table is None or (enabled == "O" and triggers[parent][3] == "O"):
+            continue
+        state = _ENABLED.get(enabled, "ENABLE {}").format(f"TRIGGER {q(name)}")
+        root.create += f"ALTER TABLE ONLY {table} {state};\n"
+    return objects
 
 
 def read_policies(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str], *,
