@@ -640,3 +640,26 @@ def test_partitions_keep_the_enabled_state_of_their_trigger_clones(
     assert_same(source, target)
     states = "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
     assert rows(target, states) == rows(source, states)
+
+
+def test_views_keep_column_defaults_and_types_of_their_row_type(postgres_database_factory: Callable[[], str]) -> None:
+    """An updatable view's column defaults (what an INSERT through it fills in) are kept; a composite type
+    or domain built on a view's row type, and the functions that use them, are created after the view."""
+    source, target, _ = round_trip("""
+        CREATE SEQUENCE ticket_seq;
+        CREATE TABLE ticket (id integer PRIMARY KEY, state text NOT NULL, opened timestamptz NOT NULL);
+        CREATE FUNCTION default_state() RETURNS text LANGUAGE sql IMMUTABLE RETURN 'new';
+        CREATE VIEW open_ticket AS SELECT id, state, opened FROM ticket WHERE state <> 'closed';
+        ALTER VIEW open_ticket ALTER COLUMN id SET DEFAULT nextval('ticket_seq');
+        ALTER VIEW open_ticket ALTER COLUMN state SET DEFAULT default_state();
+        ALTER VIEW open_ticket ALTER COLUMN opened SET DEFAULT now();
+        CREATE TYPE ticket_note AS (ticket open_ticket, note text);
+        CREATE DOMAIN checked_ticket AS open_ticket CHECK ((VALUE).id > 0);
+        CREATE FUNCTION first_note() RETURNS ticket_note LANGUAGE sql
+            AS $$ SELECT ROW(t, 'first')::ticket_note FROM open_ticket t LIMIT 1 $$;
+        INSERT INTO open_ticket DEFAULT VALUES;""", postgres_database_factory)
+    assert_same(source, target)
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        conn.execute("INSERT INTO open_ticket DEFAULT VALUES")
+        assert conn.execute("SELECT id, state FROM ticket ORDER BY id").fetchall() == [(1, "new"), (2, "new")]
+        assert conn.execute("SELECT (first_note()).note").fetchall() == [("first",)]

@@ -180,6 +180,8 @@ class Relation:
     access_method: str | None = None
     tablespace: str | None = None
     depends_on: set[int] = field(default_factory=set)
+    #: A view's column defaults (what an INSERT through it fills in): (column, expression, pg_attrdef OID).
+    defaults: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def fetch(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
@@ -300,6 +302,13 @@ def read_relations(conn: psycopg.Connection[Any]) -> list[Relation]:
             WHERE d.refobjid <> r.ev_class"""):
         if view in relations and referenced in relations:
             relations[view].depends_on.add(referenced)
+    for relid, column, expression, default_oid in fetch(conn, """
+            SELECT ad.adrelid, a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ad.oid
+            FROM pg_catalog.pg_attrdef ad
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+            ORDER BY ad.adrelid, a.attnum"""):
+        if relid in relations:
+            relations[relid].defaults.append((column, expression, default_oid))
     ordered: list[Relation] = []
     placed: set[int] = set()
     visiting: set[int] = set()

@@ -123,7 +123,9 @@ class Schema:
         self.graph = ordering.read_graph(conn, parts)
         self.shells = self.graph.use_shells(obj.key[1] for obj in type_objects
                                             if obj.key[1] in types.shell_candidates)
-        movable = [obj.node for group in groups for obj in group if obj.kind not in ("type", "table")]
+        # A type may wait for the views too (a composite type with an attribute of a view's row type); a
+        # table may not, since the rows need it.
+        movable = [obj.node for group in groups for obj in group if obj.kind != "table"]
         self.late = self.graph.late(movable)
         # The given order, where the dependencies allow: functions that use a table's row type (or read a
         # table in a SQL-standard body) after the tables, the others before them.
@@ -157,6 +159,9 @@ class Schema:
             keyword = "MATERIALIZED VIEW"
         else:
             create = f"CREATE VIEW {name}{options} AS\n{body};\n"
+            create += "".join(f"ALTER VIEW {name} ALTER COLUMN {self.q(column)} SET DEFAULT {expression};\n"
+                              for column, expression, oid in relation.defaults
+                              if self.registry.kept(("pg_attrdef", oid)))
             keyword = "VIEW"
         return SchemaObject(("pg_class", relation.oid), "view", keyword, name, create, relation.owner, relation.acl,
                             f"TABLE {name}")
