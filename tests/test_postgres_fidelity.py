@@ -599,6 +599,30 @@ def test_partition_indexes_keep_their_names_and_attachments(postgres_database_fa
     assert rows(target, "SELECT obj_description('ev_a_at_own'::regclass)") == [("a partition's own index",)]
 
 
+def test_partition_indexes_with_foreign_partitions_stay_valid(postgres_database_factory: Callable[[], str]) -> None:
+    """A foreign partition has no index: a parent index made ONLY and attached would stay invalid, so it
+    is made for every partition at once and still adopts the partitions' own indexes by name."""
+    source, target, _ = round_trip("""
+        CREATE EXTENSION postgres_fdw;
+        CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere');
+        CREATE TABLE n (id integer, k integer, j integer) PARTITION BY LIST (k);
+        CREATE TABLE n1 PARTITION OF n FOR VALUES IN (1) PARTITION BY LIST (j);
+        CREATE TABLE n11 PARTITION OF n1 FOR VALUES IN (1);
+        CREATE FOREIGN TABLE n12 PARTITION OF n1 FOR VALUES IN (2) SERVER remote;
+        CREATE TABLE n2 (j integer, k integer, id integer);
+        CREATE INDEX n2_own ON n2 (id);
+        ALTER TABLE n ATTACH PARTITION n2 FOR VALUES IN (2);
+        CREATE INDEX n11_own ON n11 (id);
+        CREATE INDEX n_id ON n (id);
+        CREATE FOREIGN TABLE n3 PARTITION OF n FOR VALUES IN (3) SERVER remote;
+        CREATE INDEX n_k ON n (k);
+        INSERT INTO n VALUES (1, 1, 1), (2, 2, 2);""", postgres_database_factory)
+    assert_same(source, target)
+    validity = "SELECT relname, indisvalid FROM pg_index JOIN pg_class ON oid = indexrelid ORDER BY 1"
+    assert rows(target, validity) == rows(source, validity)
+    assert all(valid for _, valid in rows(target, validity))
+
+
 def test_clustered_on_a_key_or_a_materialized_view_index(postgres_database_factory: Callable[[], str]) -> None:
     """CLUSTER ON is kept for the index of a primary key or unique constraint and for a materialized view's."""
     source, target, _ = round_trip("""

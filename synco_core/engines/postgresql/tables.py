@@ -215,9 +215,11 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
         statement = f"ALTER {keyword} {only}{table_name}\n    ADD CONSTRAINT {q(conname)} {definition};\n"
         (foreign if contype == "f" else keys).append((order[relid], in_tablespace(tablespace, statement)))
     index_rows = []
-    attach: list[tuple[Any, str]] = []
+    attach: list[tuple[Any, int, str]] = []
+    names: dict[int, str] = {}
+    cascaded: set[int] = set()
     for (index_oid, relid, schema, index_name, definition, clustered, replica, constraint_index, tablespace,
-         statistics, parent_index, relation) in fetch(conn, """
+         statistics, parent_index, relation, cascades) in fetch(conn, """
             SELECT i.indexrelid, i.indrelid,
                    (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = ic.relnamespace), ic.relname,
                    pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
@@ -226,10 +228,11 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                    (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),
                    ARRAY(SELECT a.attnum || ' ' || a.attstattarget FROM pg_catalog.pg_attribute a
                          WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum),
-                   (SELECT pg_catalog.format('%I.%I', pn.nspname, pc.relname)
-                    FROM pg_catalog.pg_inherits inh JOIN pg_catalog.pg_class pc ON pc.oid = inh.inhparent
-                    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE inh.inhrelid = i.indexrelid),
-                   i.indrelid::pg_catalog.regclass::text
+                   (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid),
+                   i.indrelid::pg_catalog.regclass::text,
+                   i.indisvalid AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh
+                                            JOIN pg_catalog.pg_class part ON part.oid = inh.inhrelid
+                                            WHERE inh.inhparent = i.indrelid AND part.relkind = 'f')
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
             -- An index whose CREATE INDEX CONCURRENTLY failed is not used, and pg_dump leaves it out too.
             WHERE i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p'
@@ -238,8 +241,9 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
             continue
         owner = by_oid.get(relid)
         qualified_index = q.qualified(schema, index_name)
+        names[index_oid] = qualified_index
         if parent_index is not None and owner is not None:
-            attach.append((order[relid], f"ALTER INDEX {parent_index} ATTACH PARTITION {qualified_index};\n"))
+            attach.append((order[relid], parent_index, qualified_index))
         if owner is not None:
             owner_name = q.qualified(owner.schema, owner.name)
             if replica:
@@ -250,6 +254,12 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
         if constraint_index:
             continue  # created by its constraint
         statement = definition + ";\n"
+        if cascades:
+            # An index on a partitioned table with a foreign partition (which has no index) would stay
+            # invalid when made with ONLY and attached: it is made for all partitions at once, adopting
+            # the partitions' indexes created before it.
+            statement = definition.replace(" ON ONLY ", " ON ", 1) + ";\n"
+            cascaded.add(index_oid)
         for setting in statistics:
             number, target = setting.split(" ")
             statement += f"ALTER INDEX {qualified_index} ALTER COLUMN {number} SET STATISTICS {target};\n"
@@ -264,6 +274,8 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
             result.view_indexes.setdefault(relid, []).append(
                 SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index, statement))
     result.keys = [statement for _, statement in sorted(keys + index_rows, key=lambda item: item[0])]
-    result.attach = [statement for _, statement in sorted(attach, key=lambda item: item[0])]
+    result.attach = [f"ALTER INDEX {names[parent]} ATTACH PARTITION {child};\n"
+                     for _, parent, child in sorted(attach, key=lambda item: item[0])
+                     if parent in names and parent not in cascaded]
     result.foreign = [statement for _, statement in sorted(foreign, key=lambda item: item[0])]
     return result
