@@ -687,3 +687,22 @@ def test_views_keep_column_defaults_and_types_of_their_row_type(postgres_databas
         conn.execute("INSERT INTO open_ticket DEFAULT VALUES")
         assert conn.execute("SELECT id, state FROM ticket ORDER BY id").fetchall() == [(1, "new"), (2, "new")]
         assert conn.execute("SELECT (first_note()).note").fetchall() == [("first",)]
+
+
+def test_comments_on_the_indexes_of_keys(postgres_database_factory: Callable[[], str]) -> None:
+    """The index of a primary key, unique or exclusion constraint has a comment of its own, on plain tables
+    and at every level of a partitioned one."""
+    source, target, _ = round_trip("""
+        CREATE TABLE plain (id integer PRIMARY KEY, code text UNIQUE, during tstzrange,
+                            EXCLUDE USING gist (during WITH &&));
+        COMMENT ON INDEX plain_pkey IS 'the key''s index';
+        COMMENT ON INDEX plain_code_key IS 'unique';
+        COMMENT ON INDEX plain_during_excl IS 'exclusion';
+        CREATE TABLE acc (id integer, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+        CREATE TABLE acc_us PARTITION OF acc FOR VALUES IN ('us') PARTITION BY HASH (id);
+        CREATE TABLE acc_us0 PARTITION OF acc_us FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+        COMMENT ON INDEX acc_pkey IS 'top';
+        COMMENT ON INDEX acc_us_pkey IS 'middle';
+        COMMENT ON INDEX acc_us0_pkey IS 'leaf';""", postgres_database_factory)
+    assert_same(source, target)
+    assert rows(target, "SELECT obj_description('acc_us_pkey'::regclass)") == [("middle",)]

@@ -252,7 +252,9 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
             if clustered:
                 result.replica_identity.append(f"ALTER TABLE {owner_name} CLUSTER ON {q(index_name)};\n")
         if constraint_index:
-            continue  # created by its constraint
+            # Created by its constraint, but named by a comment of its own (COMMENT ON INDEX).
+            result.objects.append(SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index))
+            continue
         statement = definition + ";\n"
         if cascades:
             # An index on a partitioned table with a foreign partition (which has no index) would stay
