@@ -62,9 +62,13 @@ def make_project(project: Path, url: str) -> None:
 
 
 def serve(project: Path) -> list[str]:
-    """``synco serve --keep``; the receive command it prints (without the leading ``synco``)."""
+    """``synco serve --keep``; the receive command it prints (without the leading ``synco``).
+
+    The walk hands the set to serve's worker process after a quarter of it (``synco_core.serve.walkprocess``),
+    so both rounds check a session made by two processes, the second with the cache handed over.
+    """
     served = subprocess.run([*SYNCO, "serve", "--keep", "--all"], cwd=project, capture_output=True, text=True,
-                            timeout=600)
+                            timeout=600, env={**os.environ, "SYNCO_SERVE_WORKER_FILES": str(FILES // 4)})
     assert served.returncode == 0, served.stdout + served.stderr
     match = re.search(r"synco (receive \S+ AGE-SECRET-KEY-\S+.*)$", served.stdout, re.MULTILINE)
     assert match, served.stdout

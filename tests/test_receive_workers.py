@@ -74,7 +74,7 @@ def test_workers_take_the_packed_files_of_a_first_sync_and_of_an_update(app: Pat
 FAKE_WORKER = """
 import sys
 sys.path.insert(0, {src!r})
-from synco_core.receive.workers import read_frame
+from synco_core.workerframes import read_frame
 stdin = sys.stdin.buffer
 read_frame(stdin)  # the header
 read_frame(stdin)  # one task, never answered

@@ -189,6 +189,8 @@ class HashCache:
         self.content_hits = 0
         #: True when the old cache holds contents (worth a stat before opening a small file).
         self.has_contents = False
+        #: True once :meth:`hand_over` gave the rest of the new cache to another process.
+        self._handed_over = False
         if path is None:
             return
         old = self._open_old(path)
@@ -356,9 +358,67 @@ class HashCache:
                 self._old_file.close()
             self._old_file = None
 
+    def hand_over(self) -> dict[str, str | int] | None:
+        """Write out what this process recorded and stop here: another process (:meth:`appending`) looks
+        up and records the rest of the set, after the last path recorded here. None without a cache; a
+        ``temp`` of "" when only the old cache can be read (the new one is not being written)."""
+        self._close_old()
+        if self.path is None:
+            return None
+        if self._new is not None:
+            new, self._new = self._new, None
+            try:
+                with new:
+                    new.write(self._block)
+                self._handed_over = self._temp is not None
+            except OSError as exc:
+                log.debug("hash cache %s not written: %s", self.path, exc)
+                self.discard()
+            self._block.clear()
+        return {"path": os.fspath(self.path), "temp": os.fspath(self._temp) if self._handed_over and self._temp else "",
+                "budget": self.budget, "racy_ns": self._racy_ns}
+
+    @classmethod
+    def appending(cls, state: dict[str, str | int]) -> HashCache:
+        """The cache :meth:`hand_over` gave away, in the process that takes it: the old cache read from its
+        start (lookups skip what comes before their path), new records appended to the same temporary file.
+        :meth:`close_appended` ends it; the process that handed it over commits or discards it."""
+        cache = cls(None, int(state["budget"]))
+        path = Path(str(state["path"]))
+        cache.path = path
+        # The serve's own start decides which files changed too recently to be kept, not the worker's.
+        cache._racy_ns = int(state["racy_ns"])
+        old = cls._open_old(path)
+        if old is not None:
+            cache._old, cache._old_file = cls._entries(path, old), old
+            cache.has_contents = cache.budget > 0
+        if state["temp"]:
+            try:
+                fd = os.open(str(state["temp"]), os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
+                cache._new = os.fdopen(fd, "wb")
+            except OSError as exc:
+                log.debug("hash cache %s not written: %s", path, exc)
+        return cache
+
+    def close_appended(self) -> None:
+        """Write out what :meth:`appending`'s process recorded (it neither commits nor discards)."""
+        self._close_old()
+        if self._new is not None:
+            new, self._new = self._new, None
+            with new:
+                new.write(self._block)
+            self._block.clear()
+
     def commit(self) -> None:
         """Replace the old cache with the one just written."""
         self._close_old()
+        if self._handed_over and self._temp is not None and self.path is not None:
+            try:
+                os.replace(self._temp, self.path)
+            except OSError as exc:
+                log.debug("hash cache %s not saved: %s", self.path, exc)
+                self.discard()
+            return
         if self._new is None or self._temp is None or self.path is None:
             return
         try:

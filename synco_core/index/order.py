@@ -64,21 +64,25 @@ def sorted_walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher = (),
 
 
 def sorted_walk_lstat(root: Path | str, exclude: Iterable[str] | ExcludeMatcher = (),
-                      skip_folder: SkipFolder | None = None,
+                      skip_folder: SkipFolder | None = None, after: str | None = None,
                       ) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
     """:func:`sorted_walk` with the ``lstat`` of everything that is not a folder (None for a folder, or for
     an entry gone meanwhile).
+
+    ``after`` resumes a walk: only paths after it are yielded, and a folder whose whole content comes
+    before it is neither listed nor stat'ed (a walk handed over to another process part way, see
+    :mod:`synco_core.serve.walkprocess`).
 
     Each ``lstat`` is made relative to a descriptor of its folder instead of by the entry's full path: the
     kernel then resolves one name instead of the whole path, which on a few hundred thousand files is a
     third of the walk. Both ends need the stat of every file (serve its fingerprint, receive its size and
     mtime).
     """
-    return _walk(root, exclude, skip_folder, True)
+    return _walk(root, exclude, skip_folder, True, after)
 
 
 def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder: SkipFolder | None,
-          with_lstat: bool) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
+          with_lstat: bool, after: str | None = None) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
     excluded = exclude if isinstance(exclude, ExcludeMatcher) else ExcludeMatcher(exclude)
     # Per level: its entries, its prefix, and (with_lstat) a descriptor of the folder, or -1.
     stack: list[tuple[Iterator[tuple[str, os.DirEntry[str]]], str, int]] = []
@@ -89,6 +93,14 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
             entries, prefix, folder_fd = stack[-1]
             for key, entry in entries:
                 relative = prefix + entry.name
+                if after is not None:
+                    # Entries come in index order: the first one past ``after`` ends the skipping for good.
+                    if key[-1] == "/" and after.startswith(relative + "/"):
+                        pass
+                    elif prefix + key <= after:
+                        continue
+                    else:
+                        after = None
                 if excluded and excluded(relative):
                     continue
                 if key[-1] == "/":

@@ -29,8 +29,9 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.receive.limits import CappedReader, SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
-from synco_core.receive.workers import read_frame, worker_command, write_frame
+from synco_core.receive.workers import worker_command
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry, WireFormatError
+from synco_core.workerframes import read_frame, write_frame
 
 #: Entries of an index before it is read in a worker process (its start costs about a tenth of a second).
 MIN_FILES = 100_000

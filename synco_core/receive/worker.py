@@ -16,7 +16,7 @@ def main() -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # stdout carries the frames: anything else printed goes to stderr.
     sys.stdout = sys.stderr
-    from synco_core.receive.workers import read_frame
+    from synco_core.workerframes import read_frame
 
     try:
         header = read_frame(stdin)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import marshal
 import os
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.transport import Transport, UnavailableError
 from synco_core.redaction import register_secret
 from synco_core.wire import PackInfo, PublicIndexEntry
+from synco_core.workerframes import read_frame, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +56,6 @@ POLL = 0.25
 
 #: A task as :func:`synco_core.receive.public._tasks` makes it: (kind, pack, files).
 Task = tuple[int, int, list[Item]]
-
-
-def write_frame(out: IO[bytes], value: Any) -> None:
-    """``value`` (plain str/bytes/int/bool/None, lists, tuples, dicts of them) marshalled with its length."""
-    block = marshal.dumps(value)
-    out.write(len(block).to_bytes(8, "little") + block)
-    out.flush()
-
-
-def read_frame(source: IO[bytes]) -> Any:
-    """The next frame; EOFError at the end of the stream or in a frame cut short."""
-    head = source.read(8)
-    if len(head) != 8:
-        raise EOFError("end of the worker stream")
-    size = int.from_bytes(head, "little")
-    block = source.read(size)
-    if len(block) != size:
-        raise EOFError("a worker frame is cut short")
-    return marshal.loads(block)
 
 
 def _wire_item(item: Item) -> tuple[Any, ...]:

@@ -356,8 +356,7 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
         raise
     if cache is not None:
         cache.commit()
-        log.debug("%s: %d files hashed, %d hashes from the cache (%d small files with their content)", file_set.name,
-                  result.hashed, cache.hits, cache.content_hits)
+        log.debug("%s: %d files hashed, %d hashes from the cache", file_set.name, result.hashed, result.cache_hits)
     if notify is not None:
         notify(file_set.name, None)
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)

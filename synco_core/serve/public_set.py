@@ -19,6 +19,7 @@ The pipeline, one file at a time, with memory that does not grow with the number
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,12 +29,12 @@ import re
 import stat
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar, cast
+from typing import BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from synco_core.errors import ConfigError, UnsafePathError
@@ -44,7 +45,10 @@ from synco_core.index.packs import SMALL_FILE_MAX, PackWriter
 from synco_core.index.stream import IndexWriter
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 from synco_core.origins import origin_of, origin_text
+from synco_core.pull import fallback
+from synco_core.serve import walkprocess
 from synco_core.serve.folder import SessionFolder
+from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import FileSet, PublicFile
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, pack_table_to_bytes
 
@@ -138,18 +142,20 @@ def _url(prefix: str, relative: str) -> str:
 PLAIN_URL_PATH = re.compile(r"[A-Za-z0-9_\-~][A-Za-z0-9_.\-~]{0,254}(?:/[A-Za-z0-9_\-~][A-Za-z0-9_.\-~]{0,254})*")
 
 
-def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None) -> Iterator[Candidate]:
+def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
+                      after: str | None = None) -> Iterator[Candidate]:
     """The files below the set's root (regular files and links), in index order, with URIs under ``url_prefix``.
 
     Each comes with the walk's ``lstat`` (relative to its folder, the cheapest stat there is): an unchanged
     small file is then taken from the cache without another system call. A file the pipeline opens is
     judged by its ``fstat`` there (a link's target is looked at by following it, as the web server does).
+    ``after`` starts the walk past a path (the rest of a set handed to a worker process).
     """
     assert file_set.root is not None
     prefix = file_set.url_prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.exclude, skip_folder):
+    for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.exclude, skip_folder, after):
         regular = entry.is_file(follow_symlinks=False)
         if not regular and not entry.is_symlink():
             continue
@@ -315,7 +321,13 @@ def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack:
             pack[0] if pack else None, pack[1] if pack else None)
 
 
-def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: PackWriter | None,
+class Packer(Protocol):
+    """What takes small files' contents: the :class:`PackWriter`, or a worker process's stand-in."""
+
+    def add(self, content: bytes) -> tuple[int, int]: ...
+
+
+def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs: Packer | None,
                 pool: ThreadPoolExecutor | None, counts: SetWriteResult, hash_large: bool = True,
                 stop: threading.Event | None = None) -> Iterator[Row]:
     """Index rows in the order of ``candidates``, each with its SHA-256 where its file can be read.
@@ -446,11 +458,80 @@ class PublicSetOptions:
     on_relative_uri: Callable[[str], None] | None = None
 
 
+def _worker_allowed(file_set: FileSet, options: PublicSetOptions) -> bool:
+    """True when the rest of a large set may go to a worker process (:mod:`~synco_core.serve.walkprocess`):
+    a set serve walks itself, with nothing the worker could not be told (a plugin's skip function), on a
+    machine of two cores or more, with the compiled packages the pipeline imports (a zipapp without them
+    runs every set here)."""
+    return (file_set.entries is None and options.skip_folder in (None, is_synco_folder)
+            and (os.cpu_count() or 1) >= 2 and fallback.available("cryptography") and fallback.available("zstandard"))
+
+
+class _Head:
+    """The first ``limit`` candidates of a walked set; the worker is started half way through them, and once
+    it is, the walk here stops at ``limit`` (``last`` then names where the worker goes on)."""
+
+    def __init__(self, candidates: Iterator[Candidate], limit: int, worker: walkprocess.WalkWorker) -> None:
+        self.candidates = candidates
+        self.limit = limit
+        self.worker = worker
+        self.last: str | None = None
+
+    def __iter__(self) -> Iterator[Candidate]:
+        started = False
+        start_at = max(1, self.limit // 2)
+        for number, item in enumerate(self.candidates, 1):
+            yield item
+            if number == start_at:
+                started = self.worker.start()
+            if started and number >= self.limit:
+                self.last = item.path
+                return
+
+
+def set_rows(file_set: FileSet, options: PublicSetOptions, packs: PackWriter | None, pool: ThreadPoolExecutor,
+             counts: SetWriteResult, stop: threading.Event) -> Generator[Row, None, None]:
+    """The rows of a set in index order: all made here, or, for a large walked set, the first
+    :func:`walkprocess.min_files` here and the rest by a worker process (their contents packed here)."""
+    candidates = public_candidates(file_set, options.skip_folder, options.spill_dir)
+    limit = walkprocess.min_files() if _worker_allowed(file_set, options) else 0
+    if not limit:
+        yield from hashed_rows(candidates, options.cache, packs, pool, counts, options.hash_large, stop)
+        return
+    worker = walkprocess.WalkWorker()
+    head = _Head(candidates, limit, worker)
+    try:
+        yield from hashed_rows(iter(head), options.cache, packs, pool, counts, options.hash_large, stop)
+        if head.last is None:
+            return
+        # The walk here holds a descriptor per folder level: closed before the worker walks on.
+        close = getattr(candidates, "close", None)
+        if close is not None:
+            close()
+        assert file_set.root is not None
+        header = {"root": os.fspath(file_set.root), "url_prefix": file_set.url_prefix,
+                  "exclude": [*file_set.exclude, *(() if file_set.dotfiles else (DOTFILES,))],
+                  "skip_synco_folders": options.skip_folder is not None, "after": head.last,
+                  "cache": options.cache.hand_over() if options.cache is not None else None,
+                  "packs": packs is not None, "hash_large": options.hash_large,
+                  "debug": logging.getLogger("synco_core").isEnabledFor(logging.DEBUG)}
+        add = packs.add if packs is not None else None
+        for path, size, mtime, uri, absolute, sha1, sha256, content in worker.rows(header):
+            if content is not None and add is not None:
+                pack, offset = add(content)
+                yield path, size, mtime, uri, absolute, sha1, sha256, pack, offset
+            else:
+                yield path, size, mtime, uri, absolute, sha1, sha256, None, None
+        counts.hashed += worker.counts[0]
+        counts.cache_hits += worker.counts[1]
+    finally:
+        worker.close()
+
+
 def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSetOptions) -> SetWriteResult:
     """Write the index (and the packs and pack table) of ``file_set`` into ``folder``."""
     index_name = f"{options.prefix}.index.json.enc"
     counts = SetWriteResult(PublicFilesInfo(index_file_name=index_name, size_bytes=0))
-    candidates = public_candidates(file_set, options.skip_folder, options.spill_dir)
     packs = PackWriter(folder.path, options.prefix, folder.recipients) if options.packs else None
     total = 0
     origins: set[str] = set()
@@ -458,10 +539,11 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
     pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash")
     stop = threading.Event()
     try:
-        with folder.artifact(index_name, compress=options.compress) as (plain, stats):
+        with folder.artifact(index_name, compress=options.compress) as (plain, stats), \
+                contextlib.closing(set_rows(file_set, options, packs, pool, counts, stop)) as rows:
             writer = IndexWriter(cast(BinaryIO, plain))
             add = writer.add_row
-            for row in hashed_rows(candidates, options.cache, packs, pool, counts, options.hash_large, stop):
+            for row in rows:
                 add(row)
                 total += row[1]
                 if row[4] or row[3].startswith(("http://", "https://")):

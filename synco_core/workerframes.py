@@ -1,0 +1,31 @@
+"""The framing of synco's worker processes: each value marshalled, after its length.
+
+Workers (receive's pack and index workers, serve's walker) talk to the process that started them over
+their stdin and stdout. marshal is the standard library's fastest serialisation of plain values (str,
+bytes, int, bool, None, and lists, tuples and dicts of them), and only ever reads what another process of
+the same synco on the same interpreter wrote.
+"""
+
+from __future__ import annotations
+
+import marshal
+from typing import IO, Any
+
+
+def write_frame(out: IO[bytes], value: Any) -> None:
+    """``value`` (plain str/bytes/int/bool/None, lists, tuples, dicts of them) marshalled with its length."""
+    block = marshal.dumps(value)
+    out.write(len(block).to_bytes(8, "little") + block)
+    out.flush()
+
+
+def read_frame(source: IO[bytes]) -> Any:
+    """The next frame; EOFError at the end of the stream or in a frame cut short."""
+    head = source.read(8)
+    if len(head) != 8:
+        raise EOFError("end of the worker stream")
+    size = int.from_bytes(head, "little")
+    block = source.read(size)
+    if len(block) != size:
+        raise EOFError("a worker frame is cut short")
+    return marshal.loads(block)
