@@ -272,3 +272,20 @@ def test_a_serve_from_a_zipapp_starts_its_worker(tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2.txt,3.txt,4.txt"
+
+
+@pytest.mark.parametrize("wait", [0.0, 1.0])
+def test_ctrl_c_ends_the_worker_without_a_traceback(wait: float) -> None:
+    """Ctrl-C reaches the whole process group: the serve reports it; its worker ends quietly, whether it is
+    still starting or waiting for its header."""
+    import signal
+    import time
+
+    command, env = walkprocess._command()
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env)
+    time.sleep(wait)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+    # A signal before the interpreter set up its handler ends the process the default way, silently too.
+    assert process.returncode in ((130,) if wait else (130, -2)) and b"Traceback" not in err, err.decode()

@@ -464,7 +464,13 @@ def _worker_allowed(file_set: FileSet, options: PublicSetOptions) -> bool:
     machine of two cores or more, with the compiled packages the pipeline imports (a zipapp without them
     runs every set here)."""
     return (file_set.entries is None and options.skip_folder in (None, is_synco_folder)
-            and (os.cpu_count() or 1) >= 2 and fallback.available("cryptography") and fallback.available("zstandard"))
+            and _usable_cores() >= 2 and fallback.available("cryptography") and fallback.available("zstandard"))
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's cpuset, not the host's count, where the system says)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 class _Head:

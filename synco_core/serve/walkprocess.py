@@ -208,6 +208,9 @@ def walk_main(header: dict[str, Any], out: IO[bytes]) -> int:
         if block:
             write_frame(out, ("rows", block, warnings.take()))
         write_frame(out, ("end", counts.hashed, counts.cache_hits, warnings.take()))
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group: the serve reports it, the worker just ends.
+        return 130
     except BrokenPipeError:
         # The serve ended (failed, or was stopped): nobody reads any more.
         return 1

@@ -14,14 +14,17 @@ def main() -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # stdout carries the frames: anything else printed goes to stderr.
     sys.stdout = sys.stderr
-    # The worker is started before the serve knows where it hands over: its imports overlap that wait.
-    from synco_core.serve.walkprocess import walk_main
-    from synco_core.workerframes import read_frame
-
     try:
+        # The worker is started before the serve knows where it hands over: its imports overlap that wait.
+        from synco_core.serve.walkprocess import walk_main
+        from synco_core.workerframes import read_frame
+
         header = read_frame(stdin)
     except EOFError:
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group: the serve reports it, not a traceback from here.
+        return 130
     return walk_main(header, stdout)
 
 
