@@ -8,6 +8,7 @@ lines up with it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import sys
@@ -169,3 +170,22 @@ def test_merge_refuses_unsorted_input() -> None:
         list(merge_sorted([("b", 1), ("a", 2)], []))
     with pytest.raises(OrderError, match="not in index order"):
         list(merge_sorted([], [("a", 1), ("a", 2)]))
+
+
+def _increasing(items: list[tuple[str, int]]) -> bool:
+    return all(a[0] < b[0] for a, b in itertools.pairwise(items))
+
+
+@settings(max_examples=300, deadline=None)
+@given(left=st.lists(st.tuples(st.sampled_from("abcde"), st.integers()), max_size=6),
+       right=st.lists(st.tuples(st.sampled_from("abcde"), st.integers()), max_size=6))
+def test_merge_refuses_any_stream_out_of_order_wherever_it_is(left: list[tuple[str, int]],
+                                                              right: list[tuple[str, int]]) -> None:
+    """Out of order anywhere, on either side, at the start or after the other side ended: refused, never
+    paired wrongly."""
+    if _increasing(left) and _increasing(right):
+        merged = list(merge_sorted(left, right))
+        assert [path for path, _a, _b in merged] == sorted({p for p, _ in left} | {p for p, _ in right})
+        return
+    with pytest.raises(OrderError, match="not in index order"):
+        list(merge_sorted(left, right))

@@ -9,6 +9,7 @@ that are not zstd, and a worker that dies.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from synco_core.cli.main import cli
 from synco_core.index.stream import IndexWriter, read_index
 from synco_core.receive import indexprocess, workers
 from synco_core.receive.limits import CappedReader
+from synco_core.receive.treedigest import IndexSummary, TreeDigest, local_tree_digest
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry
 
 ENTRIES = [
@@ -74,6 +76,32 @@ def test_the_worker_gives_what_the_reader_in_process_gives(tmp_path: Path) -> No
     spool, identity = spooled(tmp_path, plaintext(sorted(ENTRIES)))
     got = through_process(tmp_path, spool, identity)
     assert got == in_process(spool, identity) and len(got) == len(ENTRIES)
+
+
+def test_the_worker_makes_the_tree_digest_the_merge_would_make(tmp_path: Path) -> None:
+    """The digest of every entry (path, size, mtime) comes from the worker with the entries; none when an
+    entry has a SHA-1, as in-process (``treedigest.py``)."""
+    with_sha1 = sorted(ENTRIES)
+    without = [(path, entry._replace(sha1=None)) for path, entry in with_sha1]
+    for entries, digest_expected in ((with_sha1, False), (without, True)):
+        spool, identity = spooled(tmp_path, plaintext(entries))
+        summary = IndexSummary()
+        with open(spool, "rb") as handle:
+            key, offset = open_payload(handle, [identity])
+        public = PublicFilesInfo(index_file_name="i", size_bytes=0, compression="zstd",
+                                 index_format=INDEX_FORMAT_LINES)
+        got = list(indexprocess.entries_from_process(spool, key, offset, public, 1 << 30, "i: the content",
+                                                     "declared", tmp_path, summary))
+        assert got == entries and summary.complete
+        if not digest_expected:
+            assert summary.tree is None
+            continue
+        local = TreeDigest()
+        for path, entry in entries:
+            local.add(path, entry.size_bytes, entry.mtime)
+        assert summary.tree is not None
+        assert (summary.tree.hexdigest(), summary.tree.files, summary.tree.bytes) == \
+            (local.hexdigest(), local.files, local.bytes)
 
 
 def bad_index(kind: str) -> tuple[bytes, int]:
@@ -167,3 +195,10 @@ def test_a_receive_and_a_plan_read_a_large_index_in_a_worker(tmp_path: Path, reg
     expected = tree_digest(app / "web" / "uploads")
     del expected["skip.tmp"]
     assert tree_digest(target / "uploads") == expected
+    # The receive kept the worker's digest of the index, which is the folder's own: the next receive of the
+    # same index takes the quick path.
+    record = json.loads((target / ".synco-received.json").read_text())
+    (uploads,) = [entry for entry in record["fileSets"] if entry["name"] == "uploads"]
+    local = local_tree_digest(target / "uploads")
+    assert local is not None and uploads["tree"]["sha256"] == local.hexdigest()
+    assert uploads["tree"]["files"] == local.files

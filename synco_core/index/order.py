@@ -165,16 +165,30 @@ def merge_sorted(left: Iterable[tuple[str, A]], right: Iterable[tuple[str, B]],
     A receiver merges the index (left) with a walk of its folder (right): only left means missing locally,
     only right means gone from the source, both means compare the two. Each stream must be strictly
     increasing; :class:`OrderError` otherwise, since a merge of unsorted input would pair the wrong files.
+    (The order is checked here, in the merge's own loop, rather than by :func:`in_order` around each
+    stream: a generator layer per entry costs a receive of 300,000 files a few tenths of a second.)
     """
-    lefts, rights = in_order(left), in_order(right)
+    lefts, rights = iter(left), iter(right)
     a, b = next(lefts, None), next(rights, None)
+    last_a = last_b = None
     while a is not None or b is not None:
         if a is not None and (b is None or a[0] < b[0]):
             yield a[0], a[1], None
+            last_a = a[0]
             a = next(lefts, None)
+            if a is not None and a[0] <= last_a:
+                raise OrderError(f"{a[0]!r} comes after {last_a!r}: not in index order")
         elif b is not None and (a is None or b[0] < a[0]):
             yield b[0], None, b[1]
+            last_b = b[0]
             b = next(rights, None)
+            if b is not None and b[0] <= last_b:
+                raise OrderError(f"{b[0]!r} comes after {last_b!r}: not in index order")
         elif a is not None and b is not None:
             yield a[0], a[1], b[1]
+            last_a, last_b = a[0], b[0]
             a, b = next(lefts, None), next(rights, None)
+            if a is not None and a[0] <= last_a:
+                raise OrderError(f"{a[0]!r} comes after {last_a!r}: not in index order")
+            if b is not None and b[0] <= last_b:
+                raise OrderError(f"{b[0]!r} comes after {last_b!r}: not in index order")

@@ -21,7 +21,7 @@ from synco_core.receive.files import (
     resumable_bytes,
 )
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.treedigest import TreeDigest
+from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
 from synco_core.wire import PublicIndexEntry
 
 #: How a file to fetch is fetched: pipelined with others from the session's host, alone (another host,
@@ -149,16 +149,19 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
     destinations = _Destinations(set_dir)
+    # The index worker makes the tree digest of the entries it reads; otherwise it is made here.
+    summary = items.summary if isinstance(items, SummarisedEntries) else None
     tree = TreeDigest()
-    add_to_tree = tree.add
+    add_to_tree = tree.add if summary is None else None
     with_sha1 = False
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
         if entry is None:
             plan.vanished.append(relative)
             continue
         plan.listed += 1
-        add_to_tree(relative, entry.size_bytes, entry.mtime)
-        with_sha1 = with_sha1 or entry.sha1 is not None
+        if add_to_tree is not None:
+            add_to_tree(relative, entry.size_bytes, entry.mtime)
+            with_sha1 = with_sha1 or entry.sha1 is not None
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
@@ -187,7 +190,10 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.todo_bytes += entry.size_bytes
         if spool is not None:
             spool.add(kind, relative, entry)
-    plan.tree = None if with_sha1 else tree
+    if summary is not None:
+        plan.tree = summary.tree if summary.complete else None
+    else:
+        plan.tree = None if with_sha1 else tree
     return plan
 
 

@@ -29,6 +29,7 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.receive.limits import CappedReader, SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
+from synco_core.receive.treedigest import IndexSummary, TreeDigest
 from synco_core.receive.workers import worker_command
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry, WireFormatError
 from synco_core.workerframes import read_frame, write_frame
@@ -52,8 +53,10 @@ def use_process(public: PublicFilesInfo) -> bool:
 
 
 def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFilesInfo, plain_limit: int,
-                         what: str, source: str, scratch: Path) -> Iterator[IndexItem]:
-    """The entries of the index spooled in ``spool`` (payload key ``key`` at ``offset``), read by a worker."""
+                         what: str, source: str, scratch: Path, summary: IndexSummary | None = None,
+                         ) -> Iterator[IndexItem]:
+    """The entries of the index spooled in ``spool`` (payload key ``key`` at ``offset``), read by a worker;
+    ``summary`` is filled in at the end."""
     process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -72,6 +75,10 @@ def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFil
                 for raw in frame[1]:
                     yield raw[0], PublicIndexEntry(*raw[1:])
             elif frame[0] == "end":
+                if summary is not None:
+                    hexdigest, files, size = frame[1:]
+                    summary.tree = TreeDigest.made_elsewhere(hexdigest, files, size) if hexdigest else None
+                    summary.complete = True
                 return
             else:
                 raise _ERRORS.get(frame[1], TransferError)(frame[2])
@@ -97,14 +104,20 @@ def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
                 raise TransferError(f"unsupported compression {header['compression']!r}")
             capped = CappedReader(plain, header["limit"], header["what"], header["source"], header.get("sha256"))
             reader = io.BufferedReader(capped, READ_SIZE)
+            # The tree digest of the entries is made here, off the receive's busy merge (treedigest.py).
+            tree = TreeDigest()
+            add_to_tree = tree.add
+            with_sha1 = False
             for path, entry in read_index(reader, header["format"], spill_dir=Path(header["scratch"])):
                 block.append((path, *entry))
+                add_to_tree(path, entry.size_bytes, entry.mtime)
+                with_sha1 = with_sha1 or entry.sha1 is not None
                 if len(block) >= BLOCK:
                     write_frame(stdout, ("entries", block))
                     block = []
             capped.verify()
         write_frame(stdout, ("entries", block))
-        write_frame(stdout, ("end",))
+        write_frame(stdout, ("end", None if with_sha1 else tree.hexdigest(), tree.files, tree.bytes))
     except BrokenPipeError:
         return 1
     except zstandard.ZstdError as exc:

@@ -34,6 +34,7 @@ from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
 from synco_core.receive.indexprocess import entries_from_process, use_process
 from synco_core.receive.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
 from synco_core.receive.transport import CHUNK_SIZE, Transport
+from synco_core.receive.treedigest import IndexSummary, SummarisedEntries
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
 #: Bytes handed to the parser per read of the decrypted index.
@@ -119,9 +120,11 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
         what, source = f"{path}: the content", "declared" if public.index_size_bytes is not None else UNDECLARED
         policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
         raw: Iterator[IndexItem]
+        summary: IndexSummary | None = None
         if use_process(public):
             key, offset = open_payload(handle, identities)
-            raw = entries_from_process(spool, key, offset, public, plain_limit, what, source, scratch)
+            summary = IndexSummary()
+            raw = entries_from_process(spool, key, offset, public, plain_limit, what, source, scratch, summary)
         else:
             plain: Any = age.decrypt_reader(handle, identities)
             if public.compression == "zstd":
@@ -129,11 +132,12 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
             capped = CappedReader(plain, plain_limit, what, source, public.index_sha256)
             reader = io.BufferedReader(capped, READ_SIZE)
             raw = _verified(read_index(reader, public.index_format, spill_dir=scratch), capped)
-        entries = _checked(raw, policy)
+        checked = _checked(raw, policy)
+        entries: Iterator[IndexItem] = checked if summary is None else SummarisedEntries(checked, summary)
         try:
             yield entries
         finally:
-            entries.close()
+            checked.close()
 
 
 def _verified(entries: Iterator[IndexItem], capped: CappedReader) -> Iterator[IndexItem]:

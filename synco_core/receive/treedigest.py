@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ class TreeDigest:
         self._lines: list[str] = []
         self.files = 0
         self.bytes = 0
+        #: The digest when another process made it (:meth:`made_elsewhere`).
+        self._made: str | None = None
+
+    @classmethod
+    def made_elsewhere(cls, hexdigest: str, files: int, size: int) -> TreeDigest:
+        """The digest a worker process made of the entries it read (the index worker, beside the merge)."""
+        digest = cls()
+        digest._made, digest.files, digest.bytes = hexdigest, files, size
+        return digest
 
     def add(self, path: str, size: int, mtime: int) -> None:
         self._lines.append(f"{path}\0{size}\0{mtime}\n")
@@ -50,8 +60,36 @@ class TreeDigest:
         self._lines.clear()
 
     def hexdigest(self) -> str:
+        if self._made is not None:
+            return self._made
         self._flush()
         return self._hash.hexdigest()
+
+
+class IndexSummary:
+    """What the process that read an index tells at its end besides the entries: the tree digest of all of
+    them (None when an entry has a SHA-1), once :attr:`complete`."""
+
+    def __init__(self) -> None:
+        self.complete = False
+        self.tree: TreeDigest | None = None
+
+
+class SummarisedEntries(Iterator[tuple[str, Any]]):
+    """An index's entries together with the :class:`IndexSummary` their reader fills in at the end: the
+    merge then leaves the digest to that reader (the index worker) instead of making it itself."""
+
+    def __init__(self, entries: Iterator[tuple[str, Any]], summary: IndexSummary) -> None:
+        self._entries = entries
+        self.summary = summary
+
+    def __next__(self) -> tuple[str, Any]:
+        return next(self._entries)
+
+    def close(self) -> None:
+        close = getattr(self._entries, "close", None)
+        if close is not None:
+            close()
 
 
 def local_tree_digest(set_dir: Path) -> TreeDigest | None:
