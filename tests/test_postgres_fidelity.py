@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -706,3 +707,81 @@ def test_comments_on_the_indexes_of_keys(postgres_database_factory: Callable[[],
         COMMENT ON INDEX acc_us0_pkey IS 'leaf';""", postgres_database_factory)
     assert_same(source, target)
     assert rows(target, "SELECT obj_description('acc_us_pkey'::regclass)") == [("middle",)]
+
+
+def test_columns_typed_as_a_views_row_type(postgres_database_factory: Callable[[], str]) -> None:
+    """A table column (or a composite type, domain, function or column default the tables need) may use a
+    view's row type, and views come after the data: such a view is created first as a placeholder with its
+    columns' exact types and collations and replaced by its definition after the data, even when that
+    needs a primary key (GROUP BY over it), another view, or the very table that uses it."""
+    source, target, data = round_trip("""
+        CREATE SCHEMA rpt;
+        CREATE COLLATION rpt.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+        CREATE TABLE customer (id integer PRIMARY KEY, name text COLLATE rpt.ci, region varchar(10));
+        CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer REFERENCES customer, amount numeric(10,2));
+        CREATE VIEW rpt.by_customer WITH (security_barrier) AS
+            SELECT c.id, c.name, c.region, sum(o.amount) AS total
+            FROM customer c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
+        ALTER VIEW rpt.by_customer ALTER COLUMN region SET DEFAULT 'eu';
+        CREATE VIEW rpt.wrapped AS SELECT b AS inner_row, b.total * 2 AS doubled FROM rpt.by_customer b;
+        CREATE VIEW rpt.no_columns AS SELECT;
+        CREATE TYPE rpt.note AS (c rpt.by_customer, txt text);
+        CREATE DOMAIN rpt.known_customer AS rpt.by_customer CHECK ((VALUE).id > 0);
+        CREATE FUNCTION rpt.score(b rpt.by_customer) RETURNS numeric LANGUAGE sql IMMUTABLE
+            RETURN coalesce((b).total, 0) + 1;
+        CREATE FUNCTION rpt.customers() RETURNS bigint LANGUAGE sql STABLE
+            BEGIN ATOMIC SELECT count(*) FROM rpt.by_customer; END;
+        CREATE TABLE snapshot (x rpt.by_customer, xs rpt.by_customer[], w rpt.wrapped, nt rpt.note,
+                               kc rpt.known_customer, e rpt.no_columns,
+                               score numeric GENERATED ALWAYS AS (rpt.score(x)) STORED,
+                               n bigint DEFAULT rpt.customers());
+        CREATE TABLE looped (id integer PRIMARY KEY, label text);
+        CREATE VIEW looped_view AS SELECT id, label FROM looped GROUP BY id;
+        ALTER TABLE looped ADD COLUMN previous looped_view;
+        CREATE TABLE by_range (k integer, r looped_view) PARTITION BY RANGE (k);
+        CREATE TABLE by_range_1 PARTITION OF by_range FOR VALUES FROM (0) TO (10);
+        INSERT INTO customer VALUES (1, 'a', 'eu'), (2, 'b', 'us');
+        INSERT INTO orders VALUES (1, 1, 10.5), (2, 1, 2), (3, 2, 7);
+        INSERT INTO snapshot (x, xs, w, nt, kc)
+            SELECT v, ARRAY[v, v], w, ROW(v, 'n'::text)::rpt.note, v
+            FROM rpt.by_customer v JOIN rpt.wrapped w ON (w.inner_row).id = v.id;
+        INSERT INTO looped VALUES (1, 'one', NULL), (2, 'two', ROW(1, 'one'));
+        INSERT INTO by_range VALUES (1, ROW(2, 'two'));
+        COMMENT ON COLUMN rpt.by_customer.total IS 'sum';""", postgres_database_factory)
+    assert b"CREATE OR REPLACE VIEW rpt.by_customer WITH (security_barrier=true) AS" in data
+    assert_same(source, target)
+    for name in (source, target):
+        assert rows(name, "SELECT total FROM rpt.by_customer ORDER BY id") == [(12.5,), (7,)]
+        assert rows(name, "SELECT rpt.customers(), count(*) FILTER (WHERE n = 2) FROM snapshot") == [(2, 2)]
+
+
+def test_columns_typed_as_a_materialized_views_row_type(postgres_database_factory: Callable[[], str],
+                                                        tmp_path: Path) -> None:
+    """A materialized view whose row type a column uses is created before the tables without its rows
+    (reading views as placeholders) and refreshed after the data; an unpopulated one stays so. One whose
+    own definition needs a key cannot be created before the rows: the dump refuses, naming both."""
+    source, target, data = round_trip("""
+        CREATE TABLE customer (id integer PRIMARY KEY, name text);
+        CREATE VIEW grouped AS SELECT id, name FROM customer GROUP BY id;
+        CREATE MATERIALIZED VIEW shouting AS SELECT g.id, upper(g.name) AS loud, g AS whole FROM grouped g;
+        CREATE UNIQUE INDEX shouting_id ON shouting (id);
+        CREATE MATERIALIZED VIEW not_yet AS SELECT id FROM customer WITH NO DATA;
+        CREATE TABLE kept (s shouting, n not_yet, ss shouting[]);
+        INSERT INTO customer VALUES (1, 'a'), (2, 'b');
+        REFRESH MATERIALIZED VIEW shouting;
+        INSERT INTO kept SELECT s, NULL, ARRAY[s] FROM shouting s;""", postgres_database_factory)
+    assert b"REFRESH MATERIALIZED VIEW public.shouting;" in data
+    assert_same(source, target)
+    assert rows(target, "SELECT loud, (whole).name FROM shouting ORDER BY id") == [("A", "a"), ("B", "b")]
+    assert rows(target, "SELECT relname, relispopulated FROM pg_class WHERE relkind = 'm' ORDER BY 1") == \
+        [("not_yet", False), ("shouting", True)]
+
+    refused = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(refused), autocommit=True) as conn:
+        conn.execute("""
+            CREATE TABLE customer (id integer PRIMARY KEY, name text);
+            CREATE MATERIALIZED VIEW by_key AS SELECT id, name FROM customer GROUP BY id;
+            CREATE TABLE uses (b by_key);""")
+    with pytest.raises(DatabaseError, match=re.escape("materialized view public.by_key is needed before the rows, "
+                                                      "but needs constraint customer_pkey ON public.customer")):
+        dump(refused)

@@ -6,7 +6,8 @@ schemas and sequences; every object that exists before the data, sorted by ``pg_
 with ``check_function_bodies`` off, then column defaults and sequence ownership; the rows as ``COPY``
 blocks (:mod:`.dataplan` for filters and sanitising), sequence positions and large objects; constraints
 and indexes after the data (building an index once beats maintaining it row by row), foreign keys; views,
-materialized views and rules, and what needs a view; statistics objects, triggers (none fires while
+materialized views and rules, and what needs a view (a view whose row type the rows need is created
+before them as a placeholder, :mod:`.earlyviews`); statistics objects, triggers (none fires while
 loading), row security, publications, comments, owners and privileges when asked, event triggers last.
 
 Objects of a kind the dump cannot carry make it stop before it writes anything, unless it is asked to
@@ -26,7 +27,15 @@ from typing import Any, BinaryIO
 import psycopg
 
 from synco_core import dumpprogress
-from synco_core.engines.postgresql import catalog, extensions, largeobjects, postdata, privileges, unsupported
+from synco_core.engines.postgresql import (
+    catalog,
+    earlyviews,
+    extensions,
+    largeobjects,
+    postdata,
+    privileges,
+    unsupported,
+)
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out
@@ -133,7 +142,11 @@ class PostgresDumper:
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}"))
         self._extensions_and_schemas(w, conn)
         self._sequences(w, sequences)
-        schema = Schema(conn, q, self.options, self.registry, all_tables, relations, sequences)
+        try:
+            schema = Schema(conn, q, self.options, self.registry, all_tables, relations, sequences)
+        except earlyviews.Unsatisfiable as exc:
+            raise DatabaseError(f"PostgreSQL database {where(self.database)} has objects a dump cannot carry: "
+                                f"{exc}") from exc
         for warning in schema.warnings:
             log.warning("the dump of PostgreSQL database %s leaves out %s", where(self.database), warning)
         self.column_acls = [(q.qualified(t.schema, t.name), c.name, t.owner, c.acl)

@@ -16,8 +16,9 @@ dependencies the server records:
   canonical function) while its own signature names that type is created against a shell type
   (``CREATE TYPE name;``) first, as ``pg_dump`` does (:meth:`Graph.use_shells`);
 - objects that need a view or an index-backed constraint to exist are created after the views, in one
-  order with them (:meth:`Graph.late`); bodies in other languages are not checked while loading, so they
-  never wait.
+  order with them (:meth:`Graph.late`), unless what is created before the data needs them: then the
+  views they need are created early (:mod:`.earlyviews`); bodies in other languages are not checked
+  while loading, so they never wait.
 
 Within what the dependencies allow, the order the dumper lists the objects in is kept.
 """
@@ -43,6 +44,22 @@ class Graph:
     """What each object needs, among the objects the dump creates."""
 
     needs: dict[Node, set[Node]] = field(default_factory=dict)
+    #: The node of every catalog entry the dump creates (see :func:`read_graph`).
+    parts: Mapping[Key, Node] = field(default_factory=dict)
+    #: Types made by another object (an array type, a row type): the catalog key of their maker.
+    made_by: dict[int, Key] = field(default_factory=dict)
+
+    def resolve(self, key: Key, seen: frozenset[int] = frozenset()) -> Node | None:
+        """The node that creates the catalog entry ``key``: a type made by another object (an array type, a
+        table's or a view's row type, a multirange) stands for that object; None for what the dump does
+        not create."""
+        node = self.parts.get(key)
+        if node is not None:
+            return node
+        owner = self.made_by.get(key[1]) if key[0] == "pg_type" else None
+        if owner is None or key[1] in seen:
+            return None
+        return self.resolve(owner, seen | {key[1]})
 
     def late(self, candidates: Iterable[Node]) -> set[Node]:
         """The candidates that must wait for the views: they need one, an index-backed constraint, or such a
@@ -95,22 +112,11 @@ def read_graph(conn: psycopg.Connection[Any], parts: Mapping[Key, Node]) -> Grap
         -- Every user object has an OID from FirstNormalObjectId on; built-in objects need no order.
         WHERE d.objid >= 16384 AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a', 'i')""")
 
+    graph = Graph(parts=parts)
     # A type the dump does not create itself is made by the object it has an internal dependency on.
-    made_by: dict[int, Key] = {}
     for classid, objid, refclassid, refobjid, deptype in rows:
         if classid == "pg_type" and deptype == "i" and refclassid in ("pg_type", "pg_class"):
-            made_by[objid] = (refclassid, refobjid)
-
-    def referenced(key: Key, seen: frozenset[int] = frozenset()) -> Node | None:
-        node = parts.get(key)
-        if node is not None:
-            return node
-        owner = made_by.get(key[1]) if key[0] == "pg_type" else None
-        if owner is None or key[1] in seen:
-            return None
-        return referenced(owner, seen | {key[1]})
-
-    graph = Graph()
+            graph.made_by[objid] = (refclassid, refobjid)
     for classid, objid, refclassid, refobjid, deptype in rows:
         # An internal dependency says "is part of", not "needs": the part comes with its owner.
         if deptype == "i":
@@ -118,7 +124,7 @@ def read_graph(conn: psycopg.Connection[Any], parts: Mapping[Key, Node]) -> Grap
         depender = parts.get((classid, objid))
         if depender is None:
             continue
-        need = referenced((refclassid, refobjid))
+        need = graph.resolve((refclassid, refobjid))
         if need is not None and need != depender:
             graph.needs.setdefault(depender, set()).add(need)
     return graph

@@ -14,6 +14,7 @@ import psycopg
 
 from synco_core.engines.postgresql import (
     datatypes,
+    earlyviews,
     foreign,
     operators,
     ordering,
@@ -35,6 +36,8 @@ _TITLES = {
     "tstemplate": "Text search", "tsdict": "Text search", "tsconfig": "Text search",
     "fdw": "Foreign-data wrappers and servers", "server": "Foreign-data wrappers and servers",
     "usermapping": "User mappings", "domcheck": "Domain constraints", "table": "Tables",
+    earlyviews.PLACEHOLDER: "Placeholders of views whose row type the tables need",
+    earlyviews.EMPTY_MATVIEW: "Materialized views whose row type the tables need (filled after the data)",
 }
 
 
@@ -120,23 +123,41 @@ class Schema:
         parts.update((("pg_rewrite", oid), ("view", relid)) for oid, relid in fetch(conn, """
             SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'""")
                      if relid in view_oids)
+        # Column defaults are set before the data too: what they call must exist by then.
+        defaults = [("default", c.default_oid) for t in all_tables for c in t.columns
+                    if c.default_oid is not None and not c.generated and registry.kept(("pg_attrdef", c.default_oid))]
+        parts.update((("pg_attrdef", node[1]), node) for node in defaults)
         self.graph = ordering.read_graph(conn, parts)
         self.shells = self.graph.use_shells(obj.key[1] for obj in type_objects
                                             if obj.key[1] in types.shell_candidates)
-        # A type may wait for the views too (a composite type with an attribute of a view's row type); a
-        # table may not, since the rows need it.
+        # A type may wait for the views too (a composite type with an attribute of a view's row type), unless
+        # what is created before the data needs it; a table may not, since the rows need it.
         movable = [obj.node for group in groups for obj in group if obj.kind != "table"]
         self.late = self.graph.late(movable)
+        placeholders = earlyviews.read_placeholders(conn, q)
+        roots = [node for node in movable if node not in self.late]
+        self.early = earlyviews.plan(self.graph, roots + [obj.node for obj in table_objects] + defaults, self.late,
+                                     {r.oid for r in relations if r.kind == "m"},
+                                     {oid: needs for oid, (_, needs) in placeholders.items()})
+        if self.early.unsatisfiable:
+            raise earlyviews.Unsatisfiable("; ".join(
+                f"{self._describe(node)} is needed before the rows, but needs {self._describe(need)}, which "
+                "exists only after them" for node, need in self.early.unsatisfiable))
+        self.late -= self.early.early
+        self._early_views(relations, {oid: select for oid, (select, _) in placeholders.items()})
         # The given order, where the dependencies allow: functions that use a table's row type (or read a
-        # table in a SQL-standard body) after the tables, the others before them.
+        # table in a SQL-standard body) after the tables, the others before them; views' placeholders before
+        # the tables, materialized views created empty after them.
         after_tables = {obj.node for obj in functions
                         if any(need[0] == "table" for need in self.graph.needs.get(obj.node, ()))}
         nodes: list[Node] = [("shell", oid) for oid in sorted(self.shells)]
         for group in groups:
             if group is table_objects:
+                nodes += [(earlyviews.PLACEHOLDER, r.oid) for r in relations if r.oid in self.early.placeholders]
                 continue
             nodes += [obj.node for obj in group if obj.node not in self.late and obj.node not in after_tables]
         nodes += [obj.node for obj in table_objects]
+        nodes += [(earlyviews.EMPTY_MATVIEW, r.oid) for r in relations if r.oid in self.early.matviews]
         nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
 
@@ -152,10 +173,7 @@ class Schema:
         options = f" WITH ({', '.join(relation.reloptions)})" if relation.reloptions else ""
         body = relation.definition.strip().rstrip(";")
         if relation.kind == "m":
-            using = f" USING {self.q(relation.access_method)}" if relation.access_method else ""
-            data = "WITH DATA" if relation.populated else "WITH NO DATA"
-            create = tables.in_tablespace(relation.tablespace,
-                                          f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n")
+            create = self._matview(relation, relation.populated)
             keyword = "MATERIALIZED VIEW"
         else:
             create = f"CREATE VIEW {name}{options} AS\n{body};\n"
@@ -165,6 +183,40 @@ class Schema:
             keyword = "VIEW"
         return SchemaObject(("pg_class", relation.oid), "view", keyword, name, create, relation.owner, relation.acl,
                             f"TABLE {name}")
+
+    def _matview(self, relation: Relation, populated: bool) -> str:
+        name = self.q.qualified(relation.schema, relation.name)
+        options = f" WITH ({', '.join(relation.reloptions)})" if relation.reloptions else ""
+        using = f" USING {self.q(relation.access_method)}" if relation.access_method else ""
+        body = relation.definition.strip().rstrip(";")
+        data = "WITH DATA" if populated else "WITH NO DATA"
+        return tables.in_tablespace(relation.tablespace,
+                                    f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n")
+
+    def _early_views(self, relations: list[Relation], selects: dict[int, str]) -> None:
+        """The early parts of the views the rows need (:mod:`.earlyviews`), and what replaces them after the
+        data: the view's definition, or the materialized view's rows."""
+        for relation in relations:
+            view = self.registry.objects.get(("pg_class", relation.oid))
+            if view is None or relation.oid not in self.early.placeholders | self.early.matviews:
+                continue
+            name = view.name
+            if relation.kind == "m":
+                part = SchemaObject(view.key, earlyviews.EMPTY_MATVIEW, view.keyword, name,
+                                    self._matview(relation, populated=False))
+                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" if relation.populated else ""
+            else:
+                part = SchemaObject(view.key, earlyviews.PLACEHOLDER, view.keyword, name,
+                                    f"CREATE VIEW {name} AS\n{selects.get(relation.oid, 'SELECT')};\n")
+                view.create = "CREATE OR REPLACE VIEW " + view.create.removeprefix("CREATE VIEW ")
+            self.by_node[part.node] = part
+
+    def _describe(self, node: Node) -> str:
+        """An object in messages; a view's early part is named as the view."""
+        if node[0] in (earlyviews.PLACEHOLDER, earlyviews.EMPTY_MATVIEW):
+            node = ("view", node[1])
+        obj = next((o for o in self.registry.objects.values() if o.node == node), None)
+        return obj.describe() if obj is not None else f"{node[0]} {node[1]}"
 
     # -- writing -------------------------------------------------------------------------------------
 
