@@ -785,3 +785,27 @@ def test_columns_typed_as_a_materialized_views_row_type(postgres_database_factor
     with pytest.raises(DatabaseError, match=re.escape("materialized view public.by_key is needed before the rows, "
                                                       "but needs constraint customer_pkey ON public.customer")):
         dump(refused)
+
+
+def test_checks_and_indexes_calling_a_function_that_reads_a_view(postgres_database_factory: Callable[[], str]) -> None:
+    """A check constraint, partial or expression index calling a SQL-standard function that reads a view is
+    created after the view (checked earlier, every row would fail or the function would not exist yet),
+    also when a column default makes the function itself come before the data."""
+    source, target, data = round_trip("""
+        CREATE TABLE codes (code text PRIMARY KEY);
+        INSERT INTO codes VALUES ('a'), ('b');
+        CREATE VIEW active_codes AS SELECT code FROM codes GROUP BY code;
+        CREATE FUNCTION is_code(c text) RETURNS boolean LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT EXISTS (SELECT 1 FROM active_codes WHERE code = c); END;
+        CREATE TABLE uses (d text CHECK (is_code(d)), e text);
+        CREATE INDEX uses_e ON uses ((is_code(e)));
+        CREATE UNIQUE INDEX uses_d ON uses (d) WHERE is_code(d);
+        ALTER TABLE uses ADD CONSTRAINT no_twice EXCLUDE USING btree (e WITH =) WHERE (is_code(e));
+        INSERT INTO uses VALUES ('a', 'b'), ('b', 'x');
+        CREATE TABLE both_ways (c text DEFAULT CASE WHEN is_code('a') THEN 'a' END CHECK (is_code(c)));
+        INSERT INTO both_ways DEFAULT VALUES;
+        COMMENT ON CONSTRAINT both_ways_c_check ON both_ways IS 'checked against the view';""",
+                                      postgres_database_factory)
+    assert data.index(b"ADD CONSTRAINT both_ways_c_check") > data.index(b"CREATE OR REPLACE VIEW public.active_codes")
+    assert_same(source, target)
+    assert rows(target, "SELECT count(*) FROM uses WHERE is_code(e)") == [(1,)]

@@ -134,6 +134,13 @@ class Schema:
         # what is created before the data needs it; a table may not, since the rows need it.
         movable = [obj.node for group in groups for obj in group if obj.kind != "table"]
         self.late = self.graph.late(movable)
+        # A check constraint or index that calls a function reading a view (a SQL-standard body) is created
+        # in one order with the views, after the view: checked against a placeholder (when the function is
+        # created early for a column default), every row would fail. Read before the plan below rewrites
+        # the early objects' needs to name the placeholders.
+        key_nodes = [node for node, _ in self.keys.keys]
+        waiting = self.graph.late(movable + key_nodes)
+        self.late_keys = {node: statement for node, statement in self.keys.keys if node in waiting}
         placeholders = earlyviews.read_placeholders(conn, q)
         roots = [node for node in movable if node not in self.late]
         self.early = earlyviews.plan(self.graph, roots + [obj.node for obj in table_objects] + defaults, self.late,
@@ -233,7 +240,10 @@ class Schema:
 
     def write_after_data(self, w: Output) -> None:
         w.section("Constraints and indexes")
-        for statement in self.keys.keys + self.keys.attach + self.keys.replica_identity:
+        for node, statement in self.keys.keys:
+            if node not in self.late_keys:
+                w.sql(statement)
+        for statement in self.keys.attach + self.keys.replica_identity:
             w.sql(statement)
         w.section("Foreign keys")
         for statement in self.keys.foreign:
@@ -263,14 +273,19 @@ class Schema:
         """Views and materialized views, rules, and in one order with them the objects that need a view."""
         late = [node for node in self.by_node if node in self.late]
         by_node = {obj.node: obj for obj in self.views + self.rules}
-        nodes = [obj.node for obj in self.views] + late + [obj.node for obj in self.rules]
-        titles = {"view": "Views and materialized views", "rule": "Rules"}
+        nodes = [obj.node for obj in self.views] + late + list(self.late_keys) + [obj.node for obj in self.rules]
+        titles = {"view": "Views and materialized views", "rule": "Rules", "check": "Constraints and indexes that "
+                  "need a view", "constraint": "Constraints and indexes that need a view",
+                  "index": "Constraints and indexes that need a view"}
         current = ""
         for node in ordering.order(nodes, self.graph):
             title = titles.get(node[0], "Objects that need a view")
             if title != current:
                 current = title
                 w.section(title)
+            if node in self.late_keys:
+                w.sql(self.late_keys[node])
+                continue
             obj = by_node.get(node) or self.by_node[node]
             w.sql(obj.create)
             for index in self.keys.view_indexes.get(node[1], []) if node[0] == "view" else []:

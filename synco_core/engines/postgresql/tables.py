@@ -155,8 +155,9 @@ def table_settings(q: Quoter, table: Table, name: str) -> str:
 class Keys:
     """Constraints and indexes of the dumped tables, as statements in the order they are run."""
 
-    #: Primary key, unique, check and exclusion constraints and indexes, leaf tables first.
-    keys: list[str] = field(default_factory=list)
+    #: Primary key, unique, check and exclusion constraints and indexes, leaf tables first, with their
+    #: ordering nodes (one that calls a function reading a view waits for the views).
+    keys: list[tuple[Node, str]] = field(default_factory=list)
     #: ``ALTER INDEX ... ATTACH PARTITION``: a partition's index joins its parent's, once both exist.
     attach: list[str] = field(default_factory=list)
     #: Replica identities and ``CLUSTER ON``, which name an index that must exist first.
@@ -166,7 +167,8 @@ class Keys:
     view_indexes: dict[int, list[SchemaObject]] = field(default_factory=dict)
     #: Constraints and indexes for comments, by catalog key.
     objects: list[SchemaObject] = field(default_factory=list)
-    #: Index-backed constraints (a SQL-standard function body may need one): their ordering nodes.
+    #: Index-backed constraints (a SQL-standard function body may need one), check constraints and indexes
+    #: (which may call a function): their ordering nodes.
     parts: dict[Key, Node] = field(default_factory=dict)
 
 
@@ -185,7 +187,7 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
     order = {t.oid: (0 if t.kind != "p" else 1, -depth(t), t.schema, t.name) for t in tables}
     result = Keys()
     inherited = {parent for t in tables for parent in t.inherits}
-    keys: list[tuple[Any, str]] = []
+    keys: list[tuple[Any, Node, str]] = []
     foreign: list[tuple[Any, str]] = []
     for oid, relid, conname, contype, definition, is_local, has_parent, tablespace in fetch(conn, """
             SELECT con.oid, con.conrelid, con.conname, con.contype, pg_catalog.pg_get_constraintdef(con.oid),
@@ -213,8 +215,14 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
             else "ONLY "
         keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
         statement = f"ALTER {keyword} {only}{table_name}\n    ADD CONSTRAINT {q(conname)} {definition};\n"
-        (foreign if contype == "f" else keys).append((order[relid], in_tablespace(tablespace, statement)))
-    index_rows = []
+        statement = in_tablespace(tablespace, statement)
+        if contype == "f":
+            foreign.append((order[relid], statement))
+        else:
+            node = ("constraint", oid) if contype != "c" else ("check", oid)
+            result.parts[("pg_constraint", oid)] = node
+            keys.append((order[relid], node, statement))
+    index_rows: list[tuple[Any, Node, str]] = []
     attach: list[tuple[Any, int, str]] = []
     names: dict[int, str] = {}
     cascaded: set[int] = set()
@@ -268,14 +276,15 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
         statement = in_tablespace(tablespace, statement)
         if owner is not None:
             result.objects.append(SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index))
-            index_rows.append((order[relid], statement))
+            result.parts[("pg_class", index_oid)] = ("index", index_oid)
+            index_rows.append((order[relid], ("index", index_oid), statement))
         else:
             # Indexes on materialized views are created right after the view.
             if clustered:
                 statement += f"ALTER MATERIALIZED VIEW {relation} CLUSTER ON {q(index_name)};\n"
             result.view_indexes.setdefault(relid, []).append(
                 SchemaObject(("pg_class", index_oid), "index", "INDEX", qualified_index, statement))
-    result.keys = [statement for _, statement in sorted(keys + index_rows, key=lambda item: item[0])]
+    result.keys = [(node, statement) for _, node, statement in sorted(keys + index_rows, key=lambda item: item[0])]
     result.attach = [f"ALTER INDEX {names[parent]} ATTACH PARTITION {child};\n"
                      for _, parent, child in sorted(attach, key=lambda item: item[0])
                      if parent in names and parent not in cascaded]
