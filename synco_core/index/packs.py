@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from synco_core import age
 from synco_core.fsutil import atomic_output
 from synco_core.wire import PackInfo
+
+if TYPE_CHECKING:
+    from synco_core import age
 
 #: Files up to this size are packed. A request costs a receiver some 100-200 µs whatever the size, while a
 #: pack costs serve a read, an encryption and a write of every byte (about 10 ms per MB here, and again at
@@ -84,7 +86,11 @@ class PackWriter:
         self._stack = contextlib.ExitStack()
         self._out = self._stack.enter_context(atomic_output(self.folder / pack_file_name(self.prefix, len(self.packs)),
                                                             TEMP_SUFFIX))
-        self._writer = age.encrypt_writer(self._out, self.recipients)
+        # Imported here: serve's worker process imports this module for SMALL_FILE_MAX alone, and encryption
+        # (cryptography) would cost it a third of its memory.
+        from synco_core.age import encrypt_writer
+
+        self._writer = encrypt_writer(self._out, self.recipients)
         self._offset = self._out.tell()
         self._size = self._count = 0
 

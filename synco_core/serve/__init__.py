@@ -13,8 +13,27 @@ The pieces are kept apart on purpose so ``synco pull`` can reuse them without HT
 
 from __future__ import annotations
 
-from synco_core.serve.build import BuildOptions, build_session
-from synco_core.serve.folder import SessionFolder
-from synco_core.serve.keys import SessionKey
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synco_core.serve.build import BuildOptions, build_session
+    from synco_core.serve.folder import SessionFolder
+    from synco_core.serve.keys import SessionKey
 
 __all__ = ["BuildOptions", "SessionFolder", "SessionKey", "build_session"]
+
+#: Loaded on first use (PEP 562), as in :mod:`synco_core`: serve's worker process imports modules of this
+#: package, and the whole serve (engines, plugins, encryption) would cost it 15 MB and a tenth of a second.
+_LAZY = {"BuildOptions": "synco_core.serve.build", "build_session": "synco_core.serve.build",
+         "SessionFolder": "synco_core.serve.folder", "SessionKey": "synco_core.serve.keys"}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'synco_core.serve' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

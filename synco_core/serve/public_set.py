@@ -34,7 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from synco_core.errors import ConfigError, UnsafePathError
@@ -47,10 +47,13 @@ from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 from synco_core.origins import origin_of, origin_text
 from synco_core.pull import fallback
 from synco_core.serve import walkprocess
-from synco_core.serve.folder import SessionFolder
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import FileSet, PublicFile
 from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, pack_table_to_bytes
+
+if TYPE_CHECKING:
+    # Only the process that writes the session needs it; serve's worker process imports this module too.
+    from synco_core.serve.folder import SessionFolder
 
 log = logging.getLogger(__name__)
 
