@@ -373,3 +373,35 @@ def test_text_the_utf8mb4_trip_would_change_is_carried_as_its_bytes(
     load_with_client(client, data)
     for database in (ours, client):
         assert query(database, hexed) == expected, database
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_enum_and_set_with_an_empty_member_keep_their_numbers(
+        keyed: bool, mysql_database_factory: Callable[[], str]) -> None:
+    """An ENUM's invalid value (index 0, stored under a permissive sql_mode) and its real ``''`` member both
+    read as ``''``; a SET drops an empty member from its text. Each value keeps its number through our
+    loader and the mariadb client, in a paged (keyed) table and a streamed one holding a raw long column,
+    NULL and NOT NULL, whatever the character set; the manifest tells them apart too."""
+    source = mysql_database_factory()
+    load_with_client(source, f"""
+        SET SESSION sql_mode = '';
+        CREATE TABLE t (id INT {"PRIMARY KEY" if keyed else ""}, e ENUM('a','','b'), en ENUM('','z') NOT NULL,
+          el ENUM('é','') CHARACTER SET latin1, eb ENUM('x','') CHARACTER SET binary, ez ENUM('0','','1'),
+          plain ENUM('x','y'), s SET('','a'), sn SET(' ','q') NOT NULL, long_text LONGTEXT);
+        INSERT INTO t VALUES (1, 'bad', 'bad', 'bad', 'bad', 'bad', 'bad', 3, 3, 'x'),
+          (2, '', '', '', '', '', 'x', '', 0, NULL), (3, NULL, 'z', 'é', NULL, '0', NULL, 'a', 1, ''),
+          (4, 'a', 0, 0, 'x', 0, 0, 1, 2, 'y'), (5, 2, 2, 2, 2, '1', 2, 2, 3, 'z');
+    """.encode())
+    numbers = "SELECT id, e+0, en+0, el+0, eb+0, ez+0, plain+0, s+0, sn+0, long_text FROM t ORDER BY id"
+    expected = query(source, numbers)
+    assert expected[0][1:9] == (0, 0, 0, 0, 0, 0, 3, 3) and expected[1][1:6] == (2, 1, 2, 2, 2)
+    data, result = dump_bytes(source)
+    ours, client = mysql_database_factory(), mysql_database_factory()
+    install_bytes(ours, data, manifest=result.tables)
+    load_with_client(client, data)
+    for database in (ours, client):
+        assert query(database, numbers) == expected, database
+        assert query(database, "CHECKSUM TABLE t")[0][1] == query(source, "CHECKSUM TABLE t")[0][1]
+    load_with_client(ours, b"UPDATE t SET e = '' WHERE id = 1")
+    _, changed = dump_bytes(ours)
+    assert changed.tables["t"].checksum != result.tables["t"].checksum

@@ -125,14 +125,14 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
     the other's columns too.
     """
     rows = query(conn, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_SET_NAME, c.EXTRA, c.IS_NULLABLE, "
-                       "c.GENERATION_EXPRESSION, t.TABLE_TYPE FROM information_schema.COLUMNS c "
+                       "c.GENERATION_EXPRESSION, t.TABLE_TYPE, c.COLUMN_TYPE FROM information_schema.COLUMNS c "
                        "JOIN information_schema.TABLES t "
                        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND BINARY t.TABLE_NAME = BINARY c.TABLE_NAME "
                        "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION", (db, table))
     result = []
     versioned = False
     periods = 0
-    for name, data_type, charset, extra, nullable, expression, table_type in rows:
+    for name, data_type, charset, extra, nullable, expression, table_type, column_type in rows:
         extra_text = text(extra).upper()
         versioned = text(table_type).upper() == "SYSTEM VERSIONED"
         kind = text(data_type).lower()
@@ -147,7 +147,8 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
             else:
                 period = None
         result.append(Column(text(name), kind, text(charset).lower() or None, generated,
-                             nullable=text(nullable).upper() != "NO", period=period))
+                             nullable=text(nullable).upper() != "NO", period=period,
+                             empty_member=kind in ("enum", "set") and has_empty_member(text(column_type))))
     if versioned and not periods:
         result += [Column(name, "timestamp", None, nullable=False, period=period)
                    for name, period in (("row_start", "start"), ("row_end", "end"))]
@@ -155,6 +156,13 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
 
 
 _PERIODS = {"ROW START": "start", "ROW END": "end"}
+#: One quoted member of an ENUM or SET's COLUMN_TYPE, which doubles quotes and backslashes.
+_MEMBER = re.compile(r"'((?:[^'\\]|''|\\.)*)'")
+
+
+def has_empty_member(column_type: str) -> bool:
+    """True when ``enum(...)``/``set(...)`` declares the empty string as a member."""
+    return any(member == "" for member in _MEMBER.findall(column_type))
 
 
 def transaction_versioned(conn: Any, db: str, table: str) -> bool:
