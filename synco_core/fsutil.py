@@ -6,16 +6,17 @@ import contextlib
 import functools
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from synco_core.errors import UnsafePathError
+from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 
 __all__ = ["PLAIN_RELATIVE_PATH", "PRIVATE_MODE", "atomic_output", "open_private", "resolve_inside",
-           "safe_relative_path", "start_writeback"]
+           "safe_relative_path", "special_kind", "start_writeback", "user_output"]
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -133,6 +134,61 @@ def atomic_output(path: Path, suffix: str = ".part", private: bool = False) -> I
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+
+
+#: What :func:`special_kind` calls the kinds of file a command writes into in place.
+FIFO = "a FIFO (named pipe)"
+CHARACTER_DEVICE = "a character device"
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, FIFO), (stat.S_ISCHR, CHARACTER_DEVICE),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is (``"a folder"``, :data:`FIFO`, ...) when it exists but is not a regular file, links
+    followed; None for a regular file or for nothing at all (whatever else is wrong is left to the open)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else None
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+@contextlib.contextmanager
+def user_output(path: Path, private: bool = False) -> Iterator[BinaryIO]:
+    """:func:`atomic_output` for a path the user named (``-o``), each wrong path refused in one line.
+
+    A FIFO or character device (``-o /dev/null``, ``-o >(age ...)``) is written into in place: the rename
+    would replace it with a regular file (as root, ``/dev/null`` itself), and chmod it to 0600; it holds
+    nothing that a half-written output could spoil. A folder, block device or socket is refused, and so
+    is a path under a file; missing folders are created, as :func:`atomic_output` does.
+    """
+    kind = special_kind(path)
+    if kind in (FIFO, CHARACTER_DEVICE):
+        try:
+            device = path.open("wb")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        with device:
+            yield device
+        return
+    if kind is not None:
+        raise ConfigError(f"cannot write {path}: it is {kind}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"cannot write {path}: {ancestor} is not a folder")
+    with contextlib.ExitStack() as stack:
+        try:
+            out = stack.enter_context(atomic_output(path, private=private))
+        except OSError as exc:
+            # Only creating the file is worded here: errors of the writing itself belong to the writer.
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        yield out
 
 
 def resolve_inside(base: Path, name: str) -> Path:

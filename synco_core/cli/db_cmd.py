@@ -19,7 +19,7 @@ from synco_core.cli.options import asker, debug_option, interactive, skip_unsupp
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.fsutil import atomic_output
+from synco_core.fsutil import FIFO, special_kind, user_output
 from synco_core.values import DatabaseConfig, DumpOptions, Framework, InstallOptions, SanitizeRule
 
 
@@ -81,7 +81,7 @@ def command() -> None:
 
 @command.command("dump")
 @click.argument("database_url", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here (default: stdout).")
 @click.option("--exclude-table", "exclude", multiple=True, help="Dump the structure but no rows (repeatable).")
 @click.option("--where", multiple=True, help="TABLE=SQL condition rows must meet (repeatable).")
 @click.option("--sanitize", multiple=True, help="TABLE.COLUMN=SQL expression replacing the value (repeatable).")
@@ -105,7 +105,7 @@ def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...]
         sys.stdout.buffer.flush()
     else:
         # A dump is the database's content: for its owner alone (0600), whatever the umask.
-        with atomic_output(output, private=True) as out:
+        with user_output(output, private=True) as out:
             result = dump_with_engine(database, out, options)
     total = sum(t.rows for t in result.tables.values())
     click.echo(f"Dumped {len(result.tables)} tables, {total} rows ({result.engine} {result.server_version})".rstrip(),
@@ -164,6 +164,18 @@ def _sniff_format(path: Path) -> str:
     return "sql"
 
 
+def _check_dump_file(file: Path) -> None:
+    """Refuse, in one line that says why, a FILE that is missing or not a regular file."""
+    kind = special_kind(file)
+    if kind == FIFO:
+        # Its first bytes would be spent telling SQL from SQLite: a pipe is read from standard input.
+        raise ConfigError(f"cannot load {file}: it is {kind}; give - to read the dump from standard input")
+    if kind is not None:
+        raise ConfigError(f"cannot load {file}: it is {kind}, not a dump file")
+    if not file.is_file():
+        raise ConfigError(f"dump file not found: {file}")
+
+
 @command.command("load")
 @click.argument("arguments", nargs=-1, metavar="[DATABASE_URL] FILE")
 @yes_option
@@ -175,8 +187,8 @@ def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> No
         raise click.UsageError("expected [DATABASE_URL] FILE")
     database = parse_database_url(database_url_from(arguments[0] if len(arguments) == 2 else None))
     file = Path(arguments[-1])
-    if str(file) != "-" and not file.is_file():
-        raise ConfigError(f"dump file not found: {file}")
+    if str(file) != "-":
+        _check_dump_file(file)
     options = InstallOptions(format=_sniff_format(file), yes=yes, force_remote_target=force_remote_target,
                              confirm=asker(), local_hosts=_local_hosts(database, force_remote_target))
     with _open_dump(file) as dump_stream:

@@ -1,7 +1,7 @@
 """``synco decrypt``: open one age artifact by hand with a session key or passphrase.
 
 The key may come from ``SYNCO_KEY`` instead of ``--key`` so it need not sit in the shell history. The
-output is written through :func:`synco_core.fsutil.atomic_output`, so a wrong key, a damaged header or a
+output is written through :func:`synco_core.fsutil.user_output`, so a wrong key, a damaged header or a
 truncated payload leaves no output file behind (a damaged header is found before the output is opened).
 """
 
@@ -18,7 +18,7 @@ from synco_core.age import decrypt_reader, parse_identity
 from synco_core.age.stream import CHUNK_SIZE
 from synco_core.cli.options import debug_option, interactive
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.fsutil import atomic_output
+from synco_core.fsutil import user_output
 from synco_core.redaction import register_secret
 
 
@@ -29,10 +29,10 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
             # Chunk-sized reads hand over each authenticated chunk without copying it.
             shutil.copyfileobj(reader, sys.stdout.buffer, CHUNK_SIZE)
         else:
-            # atomic_output syncs before the rename but starts write-back on the way, so the durability
+            # user_output (atomic_output) syncs before the rename but starts write-back on the way, so the durability
             # costs little over `age -d`, which does not sync (benchmarks/bench_age.py compares both). The
             # plaintext is for its owner alone (mode 0600), whatever the umask.
-            with atomic_output(output, private=True) as out:
+            with user_output(output, private=True) as out:
                 shutil.copyfileobj(reader, out, CHUNK_SIZE)
 
 
@@ -41,7 +41,7 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
     "--key", envvar="SYNCO_KEY", show_envvar=True,
     help="The session key (AGE-SECRET-KEY-1...) or passphrase.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
 @click.argument("source", metavar="IN", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @debug_option
 def command(key: str | None, output: Path | None, source: Path) -> None:
