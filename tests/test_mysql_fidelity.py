@@ -7,10 +7,12 @@ definitions and the triggers.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 
 import pytest
 from test_mysql_support import (
+    client_argv,
     dump_bytes,
     install_bytes,
     load_chinook,
@@ -405,3 +407,42 @@ def test_enum_and_set_with_an_empty_member_keep_their_numbers(
     load_with_client(ours, b"UPDATE t SET e = '' WHERE id = 1")
     _, changed = dump_bytes(ours)
     assert changed.tables["t"].checksum != result.tables["t"].checksum
+
+
+def test_timestamp_columns_keep_their_defaults_where_the_target_has_implicit_ones(
+        mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TIMESTAMP column as SHOW CREATE TABLE writes it (``timestamp NOT NULL``, no default) is read literally
+    by a server whose explicit_defaults_for_timestamp is off (the default before MariaDB 10.10), which would
+    give the first one DEFAULT current_timestamp() ON UPDATE current_timestamp() (later updates rewrite it)
+    and the next ones a zero default; and tables made under the old rules keep their explicit ones."""
+    from synco_core.engines.mysql import install
+
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        SET SESSION explicit_defaults_for_timestamp = 0, SESSION sql_mode = '';
+        CREATE TABLE old_rules (id INT PRIMARY KEY, a TIMESTAMP, b TIMESTAMP, c TIMESTAMP NULL);
+        INSERT INTO old_rules (id) VALUES (1);
+        SET SESSION explicit_defaults_for_timestamp = 1;
+        CREATE TABLE new_rules (id INT PRIMARY KEY, a TIMESTAMP NOT NULL, b TIMESTAMP, c TIMESTAMP NOT NULL);
+        INSERT INTO new_rules VALUES (1, '2001-01-01 00:00:00', NULL, '2002-02-02 00:00:00');
+    """)
+    data, result = dump_bytes(source)
+    real_connect = install.connect
+
+    def implicit_defaults(*args: object, **kwargs: object) -> object:
+        conn = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION explicit_defaults_for_timestamp = 0")
+        return conn
+
+    monkeypatch.setattr(install, "connect", implicit_defaults)
+    ours, client = mysql_database_factory(), mysql_database_factory()
+    install_bytes(ours, data, manifest=result.tables)
+    loaded = subprocess.run([*client_argv(), "--init-command=SET SESSION explicit_defaults_for_timestamp = 0",
+                             client], input=data, capture_output=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    for table in ("old_rules", "new_rules"):
+        expected = query(source, f"SHOW CREATE TABLE {table}")[0][1]
+        assert "current_timestamp" in expected or table == "new_rules"
+        for database in (ours, client):
+            assert query(database, f"SHOW CREATE TABLE {table}")[0][1] == expected, database

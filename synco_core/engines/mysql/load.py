@@ -378,7 +378,8 @@ _INDEPENDENT_DDL = re.compile(
     + rb"|(?:CREATE|DROP)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?VIEW\b)",
     re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
-_SESSION = re.compile(rb"^(?:/\*!\d*\s*)?SET\b", re.IGNORECASE)
+#: Session settings, repeated on every worker (``/*M!`` ones too: the dump's header has MariaDB-only settings).
+_SESSION = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\b", re.IGNORECASE)
 _LOCKS = re.compile(rb"^(?:/\*!\d*\s*)?(?:UN)?LOCK\s+TABLES?\b", re.IGNORECASE)
 _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
