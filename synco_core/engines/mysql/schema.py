@@ -122,13 +122,16 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
 
     information_schema compares names in a case-insensitive collation, while table names are case-sensitive
     (``Foo`` and ``foo`` are two tables on Linux): the join is on the names' bytes, or each table would get
-    the other's columns too.
+    the other's columns too. TABLES is filtered by the name as well: a join condition alone does not let the
+    server look the table up, so it opened every table of the database for each call (150 ms a table with
+    2,000 tables, most of a dump's time; 1 ms with the filter).
     """
     rows = query(conn, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_SET_NAME, c.EXTRA, c.IS_NULLABLE, "
                        "c.GENERATION_EXPRESSION, t.TABLE_TYPE, c.COLUMN_TYPE FROM information_schema.COLUMNS c "
                        "JOIN information_schema.TABLES t "
                        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND BINARY t.TABLE_NAME = BINARY c.TABLE_NAME "
-                       "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION", (db, table))
+                       "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s AND t.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION",
+                 (db, table, table))
     result = []
     versioned = False
     periods = 0
