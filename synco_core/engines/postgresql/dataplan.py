@@ -12,7 +12,7 @@ ends there); the query goes out with the simple query protocol, never through a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -37,6 +37,16 @@ class DataPlan:
     query: str
     rules: list[str]
     excluded: bool
+    #: The SELECT list of the rows (one item per column) and the ``FROM ...`` rest of the query, which
+    #: :mod:`.widerows` reuses to find and read rows too wide for one COPY message; empty for a custom query.
+    select: list[str] = field(default_factory=list)
+    rest: str = ""
+    #: Columns a sanitising rule rewrites: their values are not the table's own.
+    rewritten: frozenset[str] = frozenset()
+
+    def source(self, row_id: str) -> str:
+        """The SELECT the rows come from, with the row's ``ctid`` as an extra last column named ``row_id``."""
+        return f"SELECT {', '.join([*self.select, f'ctid AS {row_id}'])} {self.rest}"
 
     def column_list(self, q: Quoter) -> str:
         """The parenthesised column list of a COPY, or nothing: a table with no columns (or only generated
@@ -127,7 +137,7 @@ class DataPlanner:
             keep_of = next((oid for oid in chain if oid in newest), None)
             keep = newest[keep_of] if keep_of is not None else None
             if not table_rules and condition is None and keep is None:
-                plan = DataPlan(columns, "", [], False)
+                plan = DataPlan(columns, "", [], False, [q(c) for c in columns], f"FROM ONLY {name}")
                 plan.query = f"COPY {name}{plan.column_list(q)} TO STDOUT"
                 plans[table.oid] = plan
                 continue
@@ -144,7 +154,7 @@ class DataPlanner:
                     applied.append(f"{table.display}.{column} -> {found.transform or found.expression}")
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
             # already carries in the children's own COPY blocks (they would be loaded twice).
-            query = f"SELECT {', '.join(select)} FROM ONLY {name}"
+            query = f"FROM ONLY {name}"
             if condition is not None:
                 query += f" WHERE ({condition}\n)"
                 applied.append(f"{table.display}: only rows where {condition}")
@@ -161,9 +171,12 @@ class DataPlanner:
                 applied.append(f"{table.display}: only its rows among the newest {keep[1]} rows of {source.display} "
                                f"by {keep[0]}")
             elif keep is not None:
-                query += f" ORDER BY {q(keep[0])} DESC LIMIT {keep[1]}"
+                # ctid breaks ties, so that every query reading this source (widerows reads it more than
+                # once) picks the same rows.
+                query += f" ORDER BY {q(keep[0])} DESC, ctid LIMIT {keep[1]}"
                 applied.append(f"{table.display}: only the newest {keep[1]} rows by {keep[0]}")
-            plans[table.oid] = DataPlan(columns, f"COPY ({query}) TO STDOUT", applied, False)
+            plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
+                                        False, select, query, frozenset(table_rules) & set(columns))
         return plans
 
     def rule_expression(self, table: Table, rule: SanitizeRule) -> str:

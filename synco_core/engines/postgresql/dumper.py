@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import psycopg
@@ -35,6 +36,7 @@ from synco_core.engines.postgresql import (
     postdata,
     privileges,
     unsupported,
+    widerows,
 )
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, one_line, where
@@ -162,7 +164,8 @@ class PostgresDumper:
             if plan is None:
                 continue
             applied.extend(plan.rules)
-            rows, checksum = self._copy_table(conn, w, q.qualified(table.schema, table.name), table.display, plan)
+            rows, checksum = self._copy_table(conn, w, q.qualified(table.schema, table.name), table.display, plan,
+                                              table.oid)
             manifest[table.display] = TableManifest(rows=rows, checksum=checksum)
         self._extension_data(w, conn, manifest)
         w.section("Sequence positions")
@@ -265,20 +268,31 @@ class PostgresDumper:
     # -- data ----------------------------------------------------------------------------------------
 
     def _copy_table(self, conn: psycopg.Connection[Any], w: _Writer, name: str, display: str,
-                    plan: DataPlan) -> tuple[int, str]:
+                    plan: DataPlan, oid: int | None = None) -> tuple[int, str]:
         """Stream one table's rows into the script; return the row count and SHA-256 of the COPY text."""
         q = self.quote
         hasher = hashlib.sha256()
         if plan.excluded:
             return 0, hasher.hexdigest()
         dumpprogress.table_started(display)
-        w.sql(f"COPY {name}{plan.column_list(q)} FROM stdin;\n")
+        sinks: list[Callable[[bytes], Any]] = [hasher.update, w.out.write]
         try:
-            rows = copy_out(conn.pgconn, plan.query, [hasher.update, w.out.write])
-        except DatabaseError as exc:
+            # Rows too wide for one COPY message are left out of the COPY and written after it, in pieces.
+            wide: list[widerows.WideRow] = []
+            columns: list[widerows.Column] = []
+            if oid is not None and widerows.may_have_wide_rows(conn, oid, plan):
+                columns = widerows.read_columns(conn, oid, plan.columns)
+                wide = widerows.find_wide_rows(conn, q, plan, columns)
+            w.sql(f"COPY {name}{plan.column_list(q)} FROM stdin;\n")
+            rows = copy_out(conn.pgconn, widerows.narrow_query(plan, q, wide) if wide else plan.query, sinks)
+            for row in wide:
+                widerows.write_wide_row(conn, q, name, plan, columns, row, sinks)
+            rows += len(wide)
+        except (DatabaseError, psycopg.Error) as exc:
             # libpq's text alone ("server closed the connection") does not say which dump broke.
+            text = str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed while copying "
-                                f"{display}: {exc}") from exc
+                                f"{display}: {text}") from exc
         # The block has been written straight to the output; a pending heading was flushed by w.sql above.
         w.sql("\\.\n\n")
         return rows, hasher.hexdigest()

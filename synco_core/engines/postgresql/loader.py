@@ -125,8 +125,8 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
     text_rows = shareable(strip_comments(statement, mask=True))
     can_share = second is not None and text_rows
     shared: SharedCopy | None = None
-    # While sharing: the bytes after the last newline seen, which belong to the row the next piece ends.
-    tail: bytes | memoryview = b""
+    # While sharing: which connection gets the next bytes (0: the first). A row in progress goes on to the
+    # connection that got its start, so nothing is held back, however long a row is.
     turn = 0
     try:
         pieces = reader.copy_data(count_lines=not text_rows)
@@ -138,30 +138,22 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
                 # The first connection's stream may stop inside a row: it gets the rest of that row first.
                 _put(pgconn, block[:newline + 1], line)
                 shared = SharedCopy(second.pgconn(), statement, line)
-                tail = memoryview(block)[newline + 1:]
+                _put(pgconn, memoryview(block)[newline + 1:], line)
             elif shared is None:
                 _put(pgconn, block, line)
                 sent += len(block)
             else:
-                # Runs of whole rows go to the two connections in turn.
+                # Runs of whole rows go to the two connections in turn: the end of the row in progress
+                # and the whole rows after it to one, the start of the next row to the other.
                 cut = block.rfind(b"\n") + 1
+                view = memoryview(block)
                 if cut:
-                    view = memoryview(block)
-                    if turn == 0:
-                        _put(pgconn, tail, line)
-                        _put(pgconn, view[:cut], line)
-                    else:
-                        shared.put(tail)
-                        shared.put(view[:cut])
+                    _send(pgconn, shared, turn, view[:cut], line)
                     turn ^= 1
-                    tail = view[cut:]
-                else:
-                    tail = bytes(tail) + block
+                _send(pgconn, shared, turn, view[cut:], line)
             # Hashing after sending overlaps with the server parsing the block.
             rows += reader.piece_rows
             hasher.update(original)
-        if tail:
-            _put(pgconn, tail, line)
     except BaseException:
         pgconn.put_copy_end(b"load aborted")
         drain_results(pgconn)
@@ -182,6 +174,13 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
         rows = stored
         reader.line += stored
     return rows, stored
+
+
+def _send(pgconn: pq.abc.PGconn, shared: SharedCopy, turn: int, data: memoryview, line: int) -> None:
+    if turn == 0:
+        _put(pgconn, data, line)
+    elif data:
+        shared.put(data)
 
 
 def _put(pgconn: pq.abc.PGconn, data: bytes | memoryview, line: int) -> None:
