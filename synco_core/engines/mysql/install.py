@@ -221,7 +221,7 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     conn = session()
     started = time.monotonic()
     loader = Loader(conn, warn=warn, connect=session, workers=LOAD_WORKERS, database=scratch,
-                    rewriter=options.rewriter)
+                    rewriter=options.rewriter, target=database.name)
     try:
         report = loader.run(dump)
     finally:

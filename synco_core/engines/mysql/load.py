@@ -43,6 +43,7 @@ from synco_core.engines.mysql.dump import (
     HEADER_MARKER,
     MANIFEST_PREFIX,
 )
+from synco_core.engines.mysql.gate import StatementGate
 from synco_core.engines.mysql.loadthreads import (
     InsertWorker,
     StatementReader,
@@ -122,7 +123,7 @@ class Loader:
 
     def __init__(self, conn: Any, *, warn: Callable[[str], None] | None = None,
                  connect: Callable[[], Any] | None = None, workers: int = 1, database: str | None = None,
-                 rewriter: ValueRewriter | None = None) -> None:
+                 rewriter: ValueRewriter | None = None, target: str | None = None) -> None:
         self.conn = conn
         #: The database loaded into: names qualified with the source database are pointed at it.
         self.database = database
@@ -142,6 +143,11 @@ class Loader:
             self.known_collations = {str(row[0]).lower() for row in cur.fetchall()}
             cur.execute("SELECT @@lower_case_table_names")
             self.case_insensitive = int(cur.fetchone()[0]) != 0
+            cur.execute("SHOW DATABASES")
+            databases = [str(row[0]) for row in cur.fetchall()]
+        # The dump comes from the session, which may be hostile: it may create and fill the database it is
+        # loaded into, and reach nothing else of the local server (see gate.py).
+        self.gate = StatementGate([name for name in (database, target) if name], databases)
         self.is_mariadb = "mariadb" in version.lower()
         self._warned: set[str] = set()
         #: Database defaults read from a comment, to apply before the next statement.
@@ -292,6 +298,7 @@ class Loader:
                 self.report.skipped += 1
                 continue
             self.report.statements += 1
+            self.gate.check(sql, number)
             if len(sql) >= self.max_packet:
                 # The server would drop the connection half-way through receiving it; say why instead.
                 raise DatabaseError(

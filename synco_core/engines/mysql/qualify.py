@@ -87,6 +87,14 @@ def _tokens(sql: str, mode: Mode) -> list[_Token]:
 
 
 _SKIPPED = frozenset({"space", "comment", "open", "close"})
+#: Token kinds that carry no meaning (space, comments, the edges of executable comments), for other readers.
+SKIPPED = _SKIPPED
+Token = _Token
+
+
+def tokens(sql: str, mode: Mode) -> list[Token]:
+    """``sql`` (bytes taken one to one, as latin-1) as the server's tokens under ``mode``."""
+    return _tokens(sql, mode)
 
 
 def _next(tokens: list[_Token], index: int) -> int:

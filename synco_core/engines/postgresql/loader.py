@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from psycopg import pq
 
+from synco_core.engines.postgresql import gate
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.engines.postgresql.script import (
     COPY_FROM_STDIN,
@@ -70,6 +71,8 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
 def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None,
                  rewriter: CopyRewriter | None) -> LoadStats:
     reader = ScriptReader(stream)
+    #: Languages the dump created (with a safe handler): routines in them are allowed.
+    languages: set[bytes] = set()
     stats = LoadStats(rewritten_values=0 if rewriter else None)
     while True:
         item = reader.next_item()
@@ -83,10 +86,17 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                                     "which synco's loader does not support")
             continue
         keywords = strip_comments(text, mask=True)
-        if DATABASE_LEVEL.match(keywords):
-            # pg_dump --create writes CREATE DATABASE / \connect; the loader stays in its scratch database.
+        if DATABASE_LEVEL.match(keywords) or gate.skipped(keywords):
+            # pg_dump --create writes CREATE DATABASE / \connect, and COMMENT, GRANT ... ON DATABASE; the
+            # loader stays in its scratch database.
             continue
         stats.statements += 1
+        # The dump comes from the session, which may be hostile: it may create and fill the database it is
+        # loaded into, and reach nothing else of the server or the machine (see gate.py).
+        if COPY_FROM_STDIN.match(keywords):
+            gate.check_copy(keywords, line)
+        else:
+            gate.check(text, keywords, line, languages)
         if COPY_FROM_STDIN.match(keywords):
             stats.copy_blocks += 1
             hasher = hashlib.sha256()
@@ -96,7 +106,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             stats.checksums[target] = hasher.hexdigest()
             stats.stored[target] = stats.stored.get(target, 0) + stored
             continue
-        result = pgconn.exec_(text)
+        # The extended protocol runs one statement only, whatever the server makes of the text.
+        result = pgconn.exec_params(text, [])
         if result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE) or (
                 result.status == pq.ExecStatus.COPY_IN):
             if result.status == pq.ExecStatus.COPY_IN:
@@ -116,7 +127,7 @@ def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line
              hasher: hashlib._Hash, second: SecondConnection | None,
              rewriter: CopyRewriter | None = None) -> tuple[int, int]:
     """Stream one COPY block; return the rows sent and the rows the server says it stored."""
-    result = pgconn.exec_(statement)
+    result = pgconn.exec_params(statement, [])
     if result.status != pq.ExecStatus.COPY_IN:
         raise DatabaseError(f"the COPY at line {line} of the dump failed: {result_error(result, pgconn)}")
     rows = 0

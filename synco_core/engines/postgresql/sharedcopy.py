@@ -65,7 +65,7 @@ class SecondConnection:
             connection = self._opener()
             try:
                 for statement in self.settings:
-                    result = connection.pgconn.exec_(statement)
+                    result = connection.pgconn.exec_params(statement, [])
                     if result.status != pq.ExecStatus.COMMAND_OK and result.status != pq.ExecStatus.TUPLES_OK:
                         raise DatabaseError(f"the second loading connection refused {statement[:60]!r}: "
                                             f"{result_error(result, connection.pgconn)}")
@@ -89,7 +89,7 @@ class SharedCopy:
     def __init__(self, pgconn: pq.abc.PGconn, statement: bytes, line: int) -> None:
         self._pgconn = pgconn
         self._line = line
-        result = pgconn.exec_(statement)
+        result = pgconn.exec_params(statement, [])
         if result.status != pq.ExecStatus.COPY_IN:
             raise DatabaseError(f"the COPY at line {line} of the dump failed on the second connection: "
                                 f"{result_error(result, pgconn)}")

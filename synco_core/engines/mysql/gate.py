@@ -1,0 +1,198 @@
+"""What a dump may ask of the local MySQL/MariaDB server: its own database's objects and rows, nothing else.
+
+A dump comes from the session, and the session from a server that may be hostile (or compromised). The
+install runs its statements on the user's local server, usually as ``root``: a statement the loader sent
+as it came could drop another database's tables, create users and grants, change the server's global
+settings, write files with ``SELECT ... INTO OUTFILE`` or install a plugin from a shared library. So
+before a statement is sent, this gate refuses (the install fails, nothing is swapped in):
+
+- names qualified with another database of the server (``other.t``, ``mysql.user``), anywhere in the
+  statement, routine and trigger bodies included; the scratch database and the target are allowed. Views
+  may read other databases (dumps carry such views, see :mod:`.unsupported`), but such a view cannot be
+  written through: any later statement naming it, other than another view's definition, is refused;
+- the file system and other servers: ``INTO OUTFILE``/``DUMPFILE``, ``LOAD DATA``/``XML``, ``LOAD_FILE()``,
+  ``DATA``/``INDEX DIRECTORY``, tablespaces, ``CREATE SERVER``, tables of engines whose rows live
+  elsewhere (FEDERATED, CONNECT, ...), plugins and ``SONAME`` functions, ``sys_exec``/``sys_eval``;
+- the server as a whole: global and persisted variables, users, roles, passwords and grants, ``KILL``,
+  ``SHUTDOWN``, ``FLUSH``, ``RESET``, ``PURGE``, replication and binary log statements;
+- dynamic SQL (``PREPARE``, ``EXECUTE``), whose text this gate cannot see;
+- switching the connection to a character set in which a quote byte can be part of a letter (``SET NAMES
+  sjis``), which would make the server read a statement otherwise than this gate did.
+
+The statement is tokenised as the server reads it (:mod:`.qualify`); executable comments ``/*!...*/``
+count as code. Since the gate does not follow the session's ``sql_mode``, it reads every statement both
+with and without ``ANSI_QUOTES`` and backslash escapes, and refuses when any reading breaks a rule.
+
+INSERT and REPLACE of rows, the bulk of a dump, are checked by their head only (the table written), with a
+regular expression; the values are not tokenised, for speed. What values can do at most is read (another
+database's rows, ``LOAD_FILE`` is refused anyway only in other statements) into the local copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES
+from synco_core.errors import DatabaseError
+
+#: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier).
+_WORDS = frozenset({
+    "GRANT", "REVOKE", "SONAME", "OUTFILE", "DUMPFILE", "SHUTDOWN", "BINLOG", "PREPARE", "EXECUTE", "LOAD_FILE",
+    "SYS_EXEC", "SYS_EVAL", "DATAFILE",
+})
+#: Two-word sequences refused wherever they appear (first word -> second words; ``*`` any word or number).
+_PAIRS: dict[str, frozenset[str]] = {
+    "LOAD": frozenset({"DATA", "XML"}),
+    "SET": frozenset({"GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "ROLE"}),
+    "CREATE": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
+    "ALTER": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "INSTANCE"}),
+    "DROP": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
+    "RENAME": frozenset({"USER"}),
+    "INSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
+    "UNINSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
+    "KILL": frozenset({"*"}),
+    "FLUSH": frozenset({"*"}),
+    "RESET": frozenset({"MASTER", "SLAVE", "REPLICA", "QUERY", "PERSIST", "BINARY"}),
+    "PURGE": frozenset({"BINARY", "MASTER"}),
+    "CHANGE": frozenset({"MASTER", "REPLICATION"}),
+    "START": frozenset({"SLAVE", "REPLICA", "ALL", "GROUP_REPLICATION"}),
+    "STOP": frozenset({"SLAVE", "REPLICA", "ALL", "GROUP_REPLICATION"}),
+    "DATA": frozenset({"DIRECTORY"}),
+    "INDEX": frozenset({"DIRECTORY"}),
+    "DEFAULT": frozenset({"ROLE"}),
+    "CLONE": frozenset({"*"}),
+}
+#: Character sets in which a multi-byte letter may contain the byte of a quote or a backslash.
+_UNSAFE_CHARSETS = frozenset({"BIG5", "CP932", "GBK", "SJIS", "GB18030"})
+#: Words after which a character set name switches the connection's (``SET NAMES x``, ``SET CHARSET x``).
+_CONNECTION_CHARSET = frozenset({"NAMES", "CHARSET", "CHARACTER_SET_CLIENT", "CHARACTER_SET_CONNECTION",
+                                 "CHARACTER_SET_RESULTS"})
+_MODES = tuple(qualify.Mode(ansi_quotes=ansi, backslash_escapes=escapes)
+               for ansi in (False, True) for escapes in (True, False))
+#: Databases every statement may read: the server's catalog (writing there is refused by the server).
+_CATALOG = frozenset({"information_schema"})
+
+_NAME = rb"(?:`(?:[^`]|``)+`|[0-9A-Za-z_$]+)"
+#: The head of a plain data statement: ``INSERT [modifiers] [INTO] [db.]table [(...)] VALUES|VALUE|SET``.
+_DATA_HEAD = re.compile(
+    rb"^(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
+    rb"(?:(" + _NAME + rb")\s*\.\s*)?(" + _NAME + rb")\s*"
+    rb"(?:\((?:[^()`'\"]|`(?:[^`]|``)*`)*\)\s*)?(?:VALUES?\b|\()", re.IGNORECASE)
+_VIEW = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\s+(?:/\*!\d*\s*)?(?:OR\s+REPLACE\s+)?"
+                   rb"(?:ALGORITHM\s*=\s*\w+\s+)?(?:/\*!\d*\s*)?(?:DEFINER\s*=\s*\S+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?"
+                   rb"(?:\*/\s*)?(?:/\*!\d*\s*)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(" + _NAME + rb")", re.IGNORECASE)
+
+
+def _unquote(name: bytes) -> str:
+    if name.startswith(b"`"):
+        name = name[1:-1].replace(b"``", b"`")
+    return name.decode("utf-8", "surrogateescape")
+
+
+class StatementGate:
+    """Refuses the statements of a dump that reach beyond the database it is loaded into (module docstring).
+
+    :param allowed: the databases the dump may name (the scratch database, the target).
+    :param databases: every database of the server the connection can see: a name qualified with one of
+        them that is not allowed is refused.
+    :param case_insensitive: the server compares database names without case (``lower_case_table_names``);
+        the gate always compares without case, which can only refuse more.
+    """
+
+    def __init__(self, allowed: Iterable[str], databases: Iterable[str]) -> None:
+        self.allowed = {name.lower() for name in allowed} | _CATALOG
+        self.others = {name.lower() for name in databases} - self.allowed
+        #: Views that read another database: writing through them would write there.
+        self.foreign_views: set[str] = set()
+
+    def check(self, statement: bytes, number: int) -> None:
+        """Raise a one-line :class:`DatabaseError` when ``statement`` (number ``number``) must not run."""
+        head = _DATA_HEAD.match(statement)
+        if head is not None and self._plain_values(statement, head):
+            database, table = head.group(1), _unquote(head.group(2)).lower()
+            if database is not None and _unquote(database).lower() not in self.allowed:
+                self._refuse(number, f"it writes into database {_unquote(database)!r}")
+            if table in self.foreign_views:
+                self._refuse(number, f"it writes through view {table!r}, which reads another database")
+            return
+        view = _VIEW.match(statement)
+        reasons: list[str] = []
+        names: set[str] = set()
+        for mode in _MODES:
+            tokens = qualify.tokens(statement.decode("latin-1"), mode)
+            reason = self._forbidden(tokens)
+            if reason is not None:
+                reasons.append(reason)
+            names |= self._names(tokens)
+        foreign = sorted(names & self.others)
+        views = sorted(names & self.foreign_views)
+        if reasons:
+            self._refuse(number, reasons[0])
+        if view is not None:
+            if foreign or views:
+                # Reading another database is what some views do; writing through them is refused later.
+                self.foreign_views.add(_unquote(view.group(1)).lower())
+            return
+        if foreign:
+            self._refuse(number, f"it names database {foreign[0]!r}, not the one installed")
+        if views:
+            self._refuse(number, f"it names view {views[0]!r}, which reads another database")
+
+    @staticmethod
+    def _plain_values(statement: bytes, head: re.Match[bytes]) -> bool:
+        """True when nothing but the rows follow the head: no ``SELECT`` that could read through it."""
+        rest = statement[head.end() - 1:head.end() + 64].upper()
+        return not rest.lstrip(b"( \t\r\n").startswith((b"SELECT", b"WITH", b"TABLE"))
+
+    def _names(self, tokens: list[qualify.Token]) -> set[str]:
+        """Every name that qualifies another (``x.y``), and every name a foreign view might be, lowered."""
+        found: set[str] = set()
+        significant = [token for token in tokens if token.kind not in qualify.SKIPPED]
+        for index, token in enumerate(significant):
+            if not token.name:
+                continue
+            name = token.name.lower()
+            if name in self.foreign_views:
+                found.add(name)
+            follows = significant[index + 1] if index + 1 < len(significant) else None
+            before = significant[index - 1] if index else None
+            if follows is not None and follows.kind == "dot" and (before is None or before.kind != "dot"):
+                found.add(name)
+        return found
+
+    def _forbidden(self, tokens: list[qualify.Token]) -> str | None:
+        words = [token for token in tokens if token.kind not in qualify.SKIPPED]
+        for index, token in enumerate(words):
+            if token.kind == "variable" and token.text.lower().startswith(("@@global.", "@@persist")):
+                return f"it changes the server's variable {token.text}"
+            if token.kind != "word":
+                continue
+            word = token.text.upper()
+            following = words[index + 1] if index + 1 < len(words) else None
+            after = following.text.upper().strip("'\"") if following is not None else ""
+            if word in ("USE", "DATABASE", "SCHEMA") and following is not None and following.name and (
+                    following.name.lower() in self.others):
+                # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
+                return f"it names database {following.name!r} with {word}"
+            if word in _WORDS:
+                return f"it uses {word}, which acts beyond the database installed"
+            second = _PAIRS.get(word)
+            if second is not None and following is not None and following.kind == "word" and (
+                    "*" in second or after in second):
+                return f"it uses {word} {after}, which acts beyond the database installed"
+            if word == "ENGINE":
+                engine = words[index + 2] if after == "=" and index + 2 < len(words) else following
+                if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
+                    return f"it creates a table of engine {engine.text}, whose rows live outside the database"
+            if word in _CONNECTION_CHARSET or (word == "SET" and after == "CHARACTER"):
+                for later in words[index + 1:index + 5]:
+                    if later.text.upper().strip("'\"`") in _UNSAFE_CHARSETS:
+                        return f"it switches the connection to character set {later.text}"
+        return None
+
+    @staticmethod
+    def _refuse(number: int, reason: str) -> None:
+        raise DatabaseError(f"refusing statement {number} of the dump: {reason} (a dump may only create and "
+                            "fill the database it is installed into)")

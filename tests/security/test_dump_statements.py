@@ -1,0 +1,196 @@
+"""A hostile dump acts on the database it is installed into, and on nothing else of the local server.
+
+The dump comes from the session. Before the statement gates (engines/mysql/gate.py, engines/postgresql/
+gate.py) the loaders sent every statement as it came, as the local user (root, postgres): a dump could
+drop another database's tables, create a superuser, write files with INTO OUTFILE or run a shell command
+with ``COPY ... FROM PROGRAM``. Each test loads a dump whose first part is harmless and whose last
+statement attacks, and checks that the install failed and the attack left no trace.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.mysql.gate import StatementGate
+from synco_core.engines.mysql.install import install as mysql_install
+from synco_core.engines.postgresql.installer import install as postgres_install
+from synco_core.errors import DatabaseError, SyncoError
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for, postgres_url_for
+from synco_core.values import InstallOptions
+
+MYSQL_PREFIX = b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
+
+
+@pytest.fixture
+def victim(mysql_database_factory: Callable[[], str]) -> Iterator[str]:
+    """Another database of the local server, with a table the user cares about."""
+    name = mysql_database_factory()
+    with mysql_admin_connection(name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE precious (x int)")
+        cur.execute("INSERT INTO precious VALUES (42)")
+    yield name
+
+
+def _precious(victim: str) -> list[int]:
+    with mysql_admin_connection(victim) as conn, conn.cursor() as cur:
+        cur.execute("SELECT x FROM precious")
+        return [int(row[0]) for row in cur.fetchall()]
+
+
+def _user_exists(name: str) -> bool:
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM mysql.user WHERE user=%s", (name,))
+        return bool(cur.fetchone()[0])
+
+
+MYSQL_ATTACKS = [
+    "DROP TABLE {victim}.precious",
+    "DELETE FROM `{victim}`.precious",
+    "INSERT INTO {victim}.precious VALUES (1)",
+    "INSERT INTO t SELECT x FROM {victim}.precious",
+    "RENAME TABLE t TO {victim}.t",
+    "/*!50000 */ USE {victim}",
+    "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW DELETE FROM {victim}.precious",
+    "CREATE PROCEDURE p() BEGIN DROP TABLE {victim} . precious; END",
+    "CREATE EVENT e ON SCHEDULE AT CURRENT_TIMESTAMP DO DELETE FROM {victim}.precious",
+    "CREATE VIEW v AS SELECT * FROM {victim}.precious;\nDELETE FROM v",
+    "CREATE VIEW v AS SELECT * FROM {victim}.precious;\nINSERT INTO v VALUES (7)",
+    "UPDATE mysql.user SET plugin='' WHERE 0",
+    "CREATE USER '{user}'@'localhost'",
+    "GRANT ALL ON *.* TO '{user}'@'%' IDENTIFIED BY 'x'",
+    "SET GLOBAL max_connections=@@max_connections",
+    "SET @@global.max_connections=@@max_connections",
+    "SELECT 'x' INTO OUTFILE '{outfile}'",
+    "SELECT 'x' INTO DUMPFILE '{outfile}'",
+    "/*!50000 SELECT 'x' INTO OUTFILE '{outfile}' */",
+    "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE t",
+    "INSERT INTO t SELECT LENGTH(LOAD_FILE('/etc/hostname'))",
+    "CREATE TABLE f (x int) ENGINE=CONNECT TABLE_TYPE=CSV FILE_NAME='{outfile}'",
+    "CREATE TABLE d (x int) DATA DIRECTORY='/tmp'",
+    "INSTALL SONAME 'ha_connect'",
+    "CREATE FUNCTION sys_exec RETURNS int SONAME 'lib_mysqludf_sys.so'",
+    "PREPARE s FROM 'DROP TABLE {victim}.precious'",
+    "SET NAMES sjis",
+    "KILL CONNECTION 999999999",
+    "FLUSH PRIVILEGES",
+]
+#: Checked on the gate alone: run on the test server without the gate, they would harm it.
+MYSQL_DESTRUCTIVE = [
+    "SHUTDOWN",
+    "SET PASSWORD FOR root@localhost = PASSWORD('x')",
+    "ALTER USER root@localhost IDENTIFIED BY 'x'",
+    "/*!50000 SHUTDOWN */",
+    "CREATE PROCEDURE p() SHUTDOWN",
+    "RESET MASTER",
+    "CHANGE MASTER TO MASTER_HOST='evil.example'",
+]
+
+
+@pytest.mark.parametrize("attack", MYSQL_DESTRUCTIVE)
+def test_mysql_gate_refuses_what_would_harm_the_server(attack: str) -> None:
+    gate = StatementGate(["shop__synco_new", "shop"], ["shop", "shop__synco_new", "mysql", "other"])
+    with pytest.raises(DatabaseError, match="refusing statement 3"):
+        gate.check(attack.encode(), 3)
+
+
+@pytest.mark.parametrize("attack", ['SET sql_mode = ANSI_QUOTES', 'SELECT 1 FROM "other"."t"',
+                                    "SELECT 'a\\'; DROP TABLE other.t; -- '"])
+def test_mysql_gate_reads_statements_every_way_the_server_may(attack: str) -> None:
+    """ANSI_QUOTES and NO_BACKSLASH_ESCAPES change what is a string; the gate refuses under any reading."""
+    gate = StatementGate(["shop"], ["shop", "other"])
+    if attack.startswith("SET"):
+        gate.check(attack.encode(), 1)
+        return
+    with pytest.raises(DatabaseError, match="database 'other'"):
+        gate.check(attack.encode(), 1)
+
+
+@pytest.mark.parametrize("attack", MYSQL_ATTACKS)
+def test_mysql_dump_reaches_nothing_beyond_its_database(attack: str, victim: str, mysql_database_factory:
+                                                        Callable[[], str], tmp_path: Path) -> None:
+    target = mysql_database_factory()
+    user = "evil_" + uuid.uuid4().hex[:8]
+    outfile = f"/tmp/synco-gate-{uuid.uuid4().hex}"
+    statement = attack.format(victim=victim, user=user, outfile=outfile)
+    dump = MYSQL_PREFIX + statement.encode() + b";\n"
+    with pytest.raises(SyncoError, match="refusing statement"):
+        mysql_install(parse_database_url(mysql_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    assert _precious(victim) == [42]
+    assert not _user_exists(user)
+    assert not Path(outfile).exists()
+
+
+@pytest.mark.parametrize("dump", [
+    # What real dumps hold: index hints with USE, a view reading another database (left as it is).
+    b"CREATE TABLE t (id int, KEY k (id));\nINSERT INTO t VALUES (1);\nSELECT * FROM t USE INDEX (k);\n",
+    b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
+    b"CREATE VIEW v AS SELECT p.x FROM {victim}.precious p;\n",
+    b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nSET @@session.sql_mode='';\n"
+    b"CREATE TABLE u (`user` varchar(10), `grant` int) ENGINE=InnoDB;\n",
+])
+def test_mysql_ordinary_dumps_still_load(dump: bytes, victim: str, mysql_database_factory: Callable[[], str]) -> None:
+    target = mysql_database_factory()
+    script = dump.replace(b"{victim}", victim.encode())
+    mysql_install(parse_database_url(mysql_url_for(target)), io.BytesIO(script), InstallOptions(yes=True))
+    assert _precious(victim) == [42]
+
+
+POSTGRES_PREFIX = b"CREATE TABLE t (id int);\nCOPY t (id) FROM stdin;\n1\n\\.\n"
+POSTGRES_ATTACKS = [
+    "COPY t FROM PROGRAM 'touch {outfile}'",
+    "COPY (SELECT 1) TO '{outfile}'",
+    "COPY t FROM '/etc/hostname'",
+    "CREATE ROLE {user} LOGIN SUPERUSER",
+    "ALTER ROLE postgres RENAME TO {user}",
+    "ALTER SYSTEM SET work_mem = '4MB'",
+    "GRANT pg_execute_server_program TO PUBLIC",
+    "SELECT pg_read_file('/etc/hostname')",
+    "SELECT lo_export(lo_from_bytea(0, 'x'), '{outfile}')",
+    "CREATE EXTENSION dblink",
+    "CREATE EXTENSION file_fdw",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE c AS '/lib/x.so', 'f'",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE internal AS 'pg_read_file_off_len'",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE "
+    "'COPY t FROM PROGRAM ''touch {outfile}'''; END $$;\nSELECT f()",
+    "DO $body$ BEGIN PERFORM pg_terminate_backend(1); END $body$",
+    "CREATE TABLESPACE ts LOCATION '/tmp'",
+    "REASSIGN OWNED BY postgres TO postgres",
+    "LOAD 'auto_explain'",
+    "SET standard_conforming_strings = off",
+    "SELECT set_config('standard_conforming_strings', 'off', false)",
+    "CREATE LANGUAGE py HANDLER plpython3_call_handler",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'import os'",
+    "COPY t (id) FROM PROGRAM 'touch {outfile}' WITH (FORMAT text) -- FROM stdin\n",
+]
+
+
+@pytest.mark.parametrize("attack", POSTGRES_ATTACKS)
+def test_postgres_dump_reaches_nothing_beyond_its_database(attack: str, postgres_database_factory:
+                                                           Callable[[], str]) -> None:
+    target = postgres_database_factory()
+    user = "evil_" + uuid.uuid4().hex[:8]
+    outfile = f"/tmp/synco-gate-{uuid.uuid4().hex}"
+    dump = POSTGRES_PREFIX + attack.format(user=user, outfile=outfile).encode() + b";\n"
+    with pytest.raises(SyncoError, match="refusing the statement"):
+        postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    assert not Path(outfile).exists()
+    with psycopg.connect(postgres_url_for("postgres")) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (user,)).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'").fetchone() == (1,)
+
+
+def test_postgres_database_level_statements_are_skipped(postgres_database_factory: Callable[[], str]) -> None:
+    target = postgres_database_factory()
+    dump = POSTGRES_PREFIX + b"COMMENT ON DATABASE postgres IS 'changed by a dump';\n"
+    postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for("postgres")) as conn:
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                           "WHERE datname = 'postgres'").fetchone()
+    assert row is not None and row[0] != "changed by a dump"
