@@ -168,6 +168,11 @@ POSTGRES_ATTACKS = [
     "CREATE LANGUAGE py HANDLER plpython3_call_handler",
     "CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'import os'",
     "COPY t (id) FROM PROGRAM 'touch {outfile}' WITH (FORMAT text) -- FROM stdin\n",
+    # A comment marker inside a string of a body hides nothing after it; a comment hides no code.
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE x text := '--'; BEGIN "
+    "EXECUTE 'ALTER SYSTEM SET work_mem = ''4MB'''; END $$",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN /* nothing */ EXECUTE "
+    "'CREATE ROLE {user}'; END $$",
 ]
 
 
@@ -194,3 +199,23 @@ def test_postgres_database_level_statements_are_skipped(postgres_database_factor
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                            "WHERE datname = 'postgres'").fetchone()
     assert row is not None and row[0] != "changed by a dump"
+
+
+def test_postgres_routines_whose_comments_name_dangerous_words_still_load(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """What a routine's comments say is never run: an application's "-- create user rows" or a note on
+    ALTER SYSTEM must not make its install fail (the body's strings are still searched, above)."""
+    target = postgres_database_factory()
+    dump = POSTGRES_PREFIX + (
+        b"CREATE FUNCTION signup(name text) RETURNS int LANGUAGE plpgsql AS $$\n"
+        b"BEGIN\n"
+        b"  -- Create user rows here; never CREATE ROLE or DROP USER from the app.\n"
+        b"  /* ALTER SYSTEM is the DBA's job; COPY FROM PROGRAM is not used; see the dblink docs */\n"
+        b"  INSERT INTO t VALUES (length(name));\n"
+        b"  RETURN 1;\n"
+        b"END $$;\n"
+        b"CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2 -- drop user? no';\n"
+        b"COMMENT ON FUNCTION signup(text) IS 'Create user accounts; DROP USER is done elsewhere';\n")
+    postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert conn.execute("SELECT signup('abc'), twice(4)").fetchone() == (1, 8)

@@ -126,12 +126,15 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     # with their strings. Elsewhere strings are data (comments, rows of pg_dump --inserts) that may say
     # anything, and only the keywords are.
     routine = _ROUTINE.match(keywords) is not None
-    whole = text if routine or _SET_CONFIG.search(keywords) else keywords
+    # A routine's comments are never run, and say what they like ("-- create user rows"): its bodies are
+    # searched without them, their strings kept (EXECUTE 'ALTER SYSTEM ...' is code).
+    bodies = [_uncommented(body) for body in _bodies(text)] if routine else []
+    whole = b"\n".join([keywords, *bodies]) if routine else text if _SET_CONFIG.search(keywords) else keywords
     for pattern, reason in _TEXT_RULES:
         if pattern.search(whole):
             _refuse(line, reason)
     # In routines the strings are the body; names (quoted identifiers) may say anything, "COPY x" too.
-    for part in (_bodies(text) if routine else ()):
+    for part in bodies:
         for pattern, reason in _CODE_RULES:
             if pattern.search(part):
                 _refuse(line, reason)
@@ -158,6 +161,12 @@ def _bodies(text: bytes) -> list[bytes]:
     return [next(group for group in (match.group(1), match.group(2), match.group(4)) if group is not None)
             for match in _PARTS.finditer(text)
             if match.group(1) is not None or match.group(2) is not None or match.group(4) is not None]
+
+
+def _uncommented(code: bytes) -> bytes:
+    """``code`` (a routine's body) with its comments blanked out and its strings kept, read as the server
+    reads SQL and PL/pgSQL: a ``--`` inside a string is not a comment, so nothing after it is hidden."""
+    return _PARTS.sub(lambda match: b" " if match.group(0)[:2] in (b"--", b"/*") else match.group(0), code)
 
 
 def _refuse(line: int, reason: str) -> None:
