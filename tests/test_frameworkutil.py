@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -55,6 +56,30 @@ def test_dotenv_environment_wins_in_references_and_values(tmp_path: Path) -> Non
     assert values == {"DB_PASSWORD": "env", "URL": "mysql://u:env@h/db", "OTHER": "2"}
     mutable = load_dotenv_files([tmp_path / ".env"], environ={"DB_PASSWORD": "env"}, override_environment=True)
     assert mutable["DB_PASSWORD"] == "file" and mutable["URL"] == "mysql://u:file@h/db"
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        # Symfony Dotenv: "$NAME" is a reference too, an undefined one is empty.
+        ("symfony", {"A": "abc", "B": "pa 1", "C": "", "D": "d", "E": "p$1"}),
+        # vlucas/phpdotenv 5 (Laravel): only "${NAME}"; the rest, and an undefined "${NAME}", stay as written.
+        ("phpdotenv", {"A": "abc$xyz", "B": "pa$word 1", "C": "${NOPE}", "D": "${NOPE:-d}", "E": "p$1"}),
+        # python-dotenv (Django): "${NAME}" and "${NAME:-default}"; "$NAME" stays as written.
+        ("python-dotenv", {"A": "abc$xyz", "B": "pa$word 1", "C": "", "D": "d", "E": "p$1"}),
+    ],
+)
+def test_dotenv_dollar_references_follow_the_library(style: Literal["symfony", "phpdotenv", "python-dotenv"],
+                                                     expected: dict[str, str]) -> None:
+    """A password with a "$" in it is read as the framework's own library reads it."""
+    text = 'PART=1\nA=abc$xyz\nB="pa$word ${PART}"\nC=${NOPE}\nD=${NOPE:-d}\nE="p\\$1"\n'
+    values = parse_dotenv(text, environ={}, style=style)
+    assert {name: values[name] for name in expected} == expected
+
+
+def test_dotenv_escaped_dollar_before_anything_is_a_dollar() -> None:
+    """"\\$" is a literal "$" whatever follows it, not only before a name."""
+    assert parse_dotenv('A="p\\$1\\$"\nB="x\\$y"\n', environ={}) == {"A": "p$1$", "B": "x$y"}
 
 
 @pytest.mark.parametrize(

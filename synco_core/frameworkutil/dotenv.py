@@ -9,6 +9,15 @@ Supported syntax, the common ground of both libraries:
 - variable references ``${NAME}``, ``$NAME``, ``${NAME:-default}`` and ``${NAME:=default}`` in unquoted and
   double-quoted values; ``\\$`` keeps a literal dollar sign.
 
+Which references a ``$`` starts differs between the libraries, and a password with a ``$`` in it is common,
+so ``style`` says whose rules apply (:data:`DotenvStyle`):
+
+- ``symfony`` (the default): all four forms; an undefined variable is empty;
+- ``phpdotenv`` (vlucas/phpdotenv 5, Laravel 8 and later): only ``${NAME}``; ``$NAME`` and the
+  ``${NAME:-default}`` forms stay as written, and so does ``${NAME}`` when NAME is undefined;
+- ``python-dotenv`` (Django projects): ``${NAME}`` and ``${NAME:-default}``; ``$NAME`` and the other forms
+  stay as written; an undefined variable is empty.
+
 Like both libraries (in their default, immutable mode), a variable already set in the real environment
 wins over the file, and references resolve against the real environment first, then against what the
 files defined so far. Malformed lines raise a one-line :class:`~synco_core.errors.ConfigError` naming the
@@ -21,32 +30,50 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
 from synco_core.errors import ConfigError
+
+#: Whose rules decide which ``$`` references are expanded (see the module's documentation).
+DotenvStyle = Literal["symfony", "phpdotenv", "python-dotenv"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _REFERENCE = re.compile(
     r"(?P<escape>\\?)\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|:=|-)(?P<default>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))?"
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "\\$"}
 
 
 def expand_variables(
-    value: str, lookup: Callable[[str], str | None], assign: Callable[[str, str], None] | None = None
+    value: str,
+    lookup: Callable[[str], str | None],
+    assign: Callable[[str, str], None] | None = None,
+    *,
+    style: DotenvStyle = "symfony",
 ) -> str:
     """Replace ``${NAME}``-style references in ``value`` using ``lookup`` (None means undefined: empty).
 
     ``${NAME:-default}`` uses ``default`` when NAME is undefined or empty; ``${NAME:=default}`` does the
-    same and also defines NAME through ``assign``. An escaped ``\\$`` stays a literal ``$``.
+    same and also defines NAME through ``assign``. An escaped ``\\$`` stays a literal ``$``. ``style``
+    leaves the forms another library does not expand as written (``$NAME`` for phpdotenv and python-dotenv).
     """
 
     def replace(match: re.Match[str]) -> str:
         if match.group("escape"):
+            # "\\$" is a literal dollar sign, whatever follows it ("p\\$1" is "p$1").
             return match.group(0)[1:]
         name = match.group("braced") or match.group("bare")
-        current = lookup(name)
+        if not name:
+            return match.group(0)
         op = match.group("op")
+        if style != "symfony" and (match.group("bare") or (op and (style == "phpdotenv" or op != ":-"))):
+            # Neither phpdotenv nor python-dotenv reads "$NAME" as a reference: "pa$word" is a password.
+            return match.group(0)
+        current = lookup(name)
+        if style == "phpdotenv" and current is None:
+            # phpdotenv's Resolver keeps "${NAME}" as written when NAME is not defined.
+            return match.group(0)
         if op in (":-", ":=") and not current:
             default = expand_variables(match.group("default") or "", lookup, assign)
             if op == ":=" and assign is not None:
@@ -94,6 +121,7 @@ def parse_dotenv(
     environ: Mapping[str, str] | None = None,
     defined: Mapping[str, str] | None = None,
     source: str = ".env",
+    style: DotenvStyle = "symfony",
 ) -> dict[str, str]:
     """The variables ``text`` defines, in file order, with references expanded.
 
@@ -101,6 +129,7 @@ def parse_dotenv(
     :param environ: the real environment; references resolve against it first (default: ``os.environ``).
     :param defined: variables earlier files defined, for references to them.
     :param source: the file name used in error messages.
+    :param style: whose rules decide which ``$`` references expand (:data:`DotenvStyle`).
     :raises ConfigError: a line that is not ``NAME=value``, or a quote that is never closed.
     """
     env = os.environ if environ is None else environ
@@ -156,14 +185,14 @@ def parse_dotenv(
             if trailing and not trailing.startswith("#"):
                 raise ConfigError(f"{source}, line {line_number}: unexpected text after the quoted value of {name}")
             # Single quotes are literal in both libraries; only double quotes expand and unescape.
-            value = raw if quote == "'" else expand_variables(_unescape_double(raw), lookup, assign)
+            value = raw if quote == "'" else expand_variables(_unescape_double(raw), lookup, assign, style=style)
             position = after_end + 1
         else:
             comment = re.search(r"\s#", rest)
             raw = (rest[: comment.start()] if comment else rest).strip()
             if raw.startswith("#"):
                 raw = ""
-            value = expand_variables(raw, lookup, assign)
+            value = expand_variables(raw, lookup, assign, style=style)
             position = line_end + 1
         values[name] = value
     return values
@@ -174,6 +203,7 @@ def load_dotenv_files(
     *,
     environ: Mapping[str, str] | None = None,
     override_environment: bool = False,
+    style: DotenvStyle = "symfony",
 ) -> dict[str, str]:
     """Parse ``paths`` in order (missing files are skipped); later files override earlier ones.
 
@@ -181,6 +211,7 @@ def load_dotenv_files(
     :param environ: the real environment (default: ``os.environ``).
     :param override_environment: let the files win over the real environment (phpdotenv's mutable
         mode); by default a variable set in the environment keeps its value, as both libraries do.
+    :param style: whose rules decide which ``$`` references expand (:data:`DotenvStyle`).
     :return: every variable the files define, with the environment's value where it wins.
     """
     env = dict(os.environ if environ is None else environ)
@@ -193,7 +224,7 @@ def load_dotenv_files(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
         lookup_env = {} if override_environment else env
-        merged.update(parse_dotenv(text, environ=lookup_env, defined=merged, source=str(path)))
+        merged.update(parse_dotenv(text, environ=lookup_env, defined=merged, source=str(path), style=style))
     if not override_environment:
         for name in merged:
             if name in env:

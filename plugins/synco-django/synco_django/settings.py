@@ -77,7 +77,8 @@ def environment(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]
     """The environment the settings see without their interpreter: ``.env`` under the real environment
     (python-dotenv and django-environ never override a variable that is set)."""
     try:
-        values = load_dotenv_files([project_dir / ".env"], environ=environ)
+        # python-dotenv's rules: "pa$word" stays as written, only "${NAME}" (and ":-") are references.
+        values = load_dotenv_files([project_dir / ".env"], environ=environ, style="python-dotenv")
     except ConfigError as exc:
         log.warning("%s; reading the settings without it", exc)
         values = {}

@@ -206,6 +206,17 @@ def test_database_url_from_dotenv_when_settings_cannot_be_read(tmp_path: Path, n
     assert redact("dotenv-secret-9") == "***"
 
 
+def test_dollar_signs_in_dotenv_read_as_python_dotenv_does(tmp_path: Path, no_python: None) -> None:
+    """python-dotenv expands "${NAME}" and "${NAME:-default}" only: "pa$word" is a password, not "pa"."""
+    root = project(tmp_path / "p", "from .secrets import load_database\nDATABASES = load_database()\n")
+    (root / ".env").write_text("DB_HOST=10.0.0.5\n"
+                               "DATABASE_URL=postgres://app:pa$word@${DB_HOST}:${DB_PORT:-5433}/shop\n")
+    framework = detected(root)
+    assert framework.database is not None
+    assert (framework.database.password, framework.database.host, framework.database.port) == ("pa$word", "10.0.0.5",
+                                                                                                5433)
+
+
 def test_without_anything_there_is_no_database(tmp_path: Path, no_python: None) -> None:
     root = project(tmp_path / "p", "DATABASES = make_them()\n")
     framework = detected(root)

@@ -243,7 +243,8 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
     connections) is only read correctly with PHP; this fallback covers the overwhelmingly common case.
     """
     major, version = detect_major_version(project_dir)
-    values = load_dotenv_files([project_dir / ".env"], environ=environ)
+    # phpdotenv's rules: "$word" in a password is not a reference, only "${NAME}" is.
+    values = load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv")
     env = _Env(values, environ)
     modern = major is None or major >= 11
     notes: list[str] = []
@@ -270,7 +271,7 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     """The connections the skeleton's ``config/database.php`` gives with this ``.env``: the boilerplate
     every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
     major, _version = detect_major_version(project_dir)
-    env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ), environ)
+    env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv"), environ)
     modern = major is None or major >= 11
     connections: dict[str, Any] = _default_database_config(project_dir, env, modern)["connections"]
     return connections

@@ -85,6 +85,21 @@ def test_mysql_credentials(make_project: Make, php_mode: str) -> None:
     assert "p#ss" not in db.url(mask_password=True)
 
 
+@pytest.mark.parametrize(("written", "password"), [
+    ("abc$xyz", "abc$xyz"),                       # unquoted: "$xyz" is no reference for phpdotenv
+    ('"pa$word ${DB_SECRET_PART}"', "pa$word s3cr3t"),  # double quotes: only "${NAME}" expands
+    ('"p\\$1"', "p$1"),                            # an escaped dollar
+    ("x${DB_UNDEFINED}", "x${DB_UNDEFINED}"),     # phpdotenv keeps an undefined reference as written
+])
+def test_password_with_dollar_signs_as_phpdotenv_reads_it(make_project: Make, php_mode: str, written: str,
+                                                        password: str) -> None:
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_SECRET_PART": "s3cr3t",
+                                             "DB_PASSWORD": written})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.password == password
+
+
 def test_mariadb_connection_is_mysql_engine(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel11", env={"DB_CONNECTION": "mariadb", "DB_DATABASE": "app"})
     framework = detect_framework(project)
