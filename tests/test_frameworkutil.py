@@ -82,6 +82,19 @@ def test_dotenv_escaped_dollar_before_anything_is_a_dollar() -> None:
     assert parse_dotenv('A="p\\$1\\$"\nB="x\\$y"\n', environ={}) == {"A": "p$1$", "B": "x$y"}
 
 
+def test_dotenv_too_large_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    """A huge .env, or one linked to an endless device, is a one-line error, not a full memory."""
+    (tmp_path / ".env").write_text("A=" + "x" * (1 << 20) + "\n")
+    with pytest.raises(ConfigError, match=r"\.env is too large to be a \.env file") as info:
+        load_dotenv_files([tmp_path / ".env"], environ={})
+    assert "\n" not in str(info.value)
+    endless = tmp_path / "endless"
+    endless.mkdir()
+    (endless / ".env").symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="too large"):
+        load_dotenv_files([endless / ".env"], environ={})
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [("X='a\nY=1\n", "unterminated"), ("not a line\n", "expected NAME=value"), ('X="a" b\n', "unexpected text")],

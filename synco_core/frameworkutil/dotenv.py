@@ -34,6 +34,10 @@ from typing import Literal
 
 from synco_core.errors import ConfigError
 
+#: The most a ``.env`` file may hold: a file past it (or ``.env`` linked to ``/dev/zero``) is refused with a
+#: one-line error instead of filling the memory. Same bound as the PHP configuration reader's.
+MAX_DOTENV_BYTES = 1 << 20
+
 #: Whose rules decide which ``$`` references are expanded (see the module's documentation).
 DotenvStyle = Literal["symfony", "phpdotenv", "python-dotenv"]
 
@@ -218,7 +222,12 @@ def load_dotenv_files(
     merged: dict[str, str] = {}
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as stream:
+                # Read one byte past the bound, so a file too large is told apart without reading all of it.
+                data = stream.read(MAX_DOTENV_BYTES + 1)
+            if len(data) > MAX_DOTENV_BYTES:
+                raise ConfigError(f"{path} is too large to be a .env file (over {MAX_DOTENV_BYTES} bytes)")
+            text = data.decode("utf-8")
         except FileNotFoundError:
             continue
         except (OSError, UnicodeDecodeError) as exc:
