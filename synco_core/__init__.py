@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     from synco_core.engines.default_files import install_named_root, install_tree
     from synco_core.engines.dispatch import connect_with_engine, dump_with_engine, inspect_with_engine
     from synco_core.frameworkutil.commands import CommandResult, FrameworkCommandError, run_command
+    from synco_core.frameworkutil.configfile import (
+        MAX_CONFIG_BYTES,
+        MAX_LOCK_FILE_BYTES,
+        read_config_file,
+        read_config_text,
+    )
     from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
     from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
@@ -72,6 +78,10 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "connect_with_engine": ("synco_core.engines.dispatch", "connect_with_engine"),
     "dump_with_engine": ("synco_core.engines.dispatch", "dump_with_engine"),
     # Configuration files and framework commands.
+    "read_config_file": ("synco_core.frameworkutil.configfile", "read_config_file"),
+    "read_config_text": ("synco_core.frameworkutil.configfile", "read_config_text"),
+    "MAX_CONFIG_BYTES": ("synco_core.frameworkutil.configfile", "MAX_CONFIG_BYTES"),
+    "MAX_LOCK_FILE_BYTES": ("synco_core.frameworkutil.configfile", "MAX_LOCK_FILE_BYTES"),
     "parse_dotenv": ("synco_core.frameworkutil.dotenv", "parse_dotenv"),
     "load_dotenv_files": ("synco_core.frameworkutil.dotenv", "load_dotenv_files"),
     "expand_variables": ("synco_core.frameworkutil.dotenv", "expand_variables"),
@@ -123,6 +133,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BCRYPT_PASSWORD",
+    "MAX_CONFIG_BYTES",
+    "MAX_LOCK_FILE_BYTES",
     "CommandResult",
     "ConfigError",
     "CryptoError",
@@ -173,6 +185,8 @@ __all__ = [
     "pdo_attribute_name",
     "pdo_tls_options",
     "php_candidates",
+    "read_config_file",
+    "read_config_text",
     "read_php_config",
     "redact",
     "register_secret",

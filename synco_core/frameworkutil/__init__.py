@@ -4,6 +4,8 @@ These live in the core so every framework plugin (Neos, Laravel, Symfony, third 
 files, looks for ``php`` and runs ``./flow`` / ``artisan`` / ``bin/console`` the same way. Plugins import
 them from :mod:`synco_core` (the public API); the modules here are internal:
 
+- :mod:`synco_core.frameworkutil.configfile`: ``read_config_file`` / ``read_config_text``, how every
+  configuration file is read from a project (bounded, devices refused, named pipes read with a timeout).
 - :mod:`synco_core.frameworkutil.dotenv`: ``parse_dotenv`` / ``load_dotenv_files`` (comments, quotes,
   ``export``, ``${VAR}`` expansion with ``:-`` defaults, multi-line quoted values).
 - :mod:`synco_core.frameworkutil.php`: ``find_php`` (``$PHP``, ``php``, then ``php8.4`` ... ``php7.4`` and

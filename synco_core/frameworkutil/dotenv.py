@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Literal
 
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.configfile import MAX_CONFIG_BYTES, read_config_text
 
-#: The most a ``.env`` file may hold: a file past it (or ``.env`` linked to ``/dev/zero``) is refused with a
-#: one-line error instead of filling the memory. Same bound as the PHP configuration reader's.
-MAX_DOTENV_BYTES = 1 << 20
+#: The most a ``.env`` file may hold: a file past it is refused with a one-line error instead of filling the
+#: memory (the bound every configuration file shares, see :mod:`.configfile`).
+MAX_DOTENV_BYTES = MAX_CONFIG_BYTES
 
 #: Whose rules decide which ``$`` references are expanded (see the module's documentation).
 DotenvStyle = Literal["symfony", "phpdotenv", "python-dotenv"]
@@ -222,15 +223,11 @@ def load_dotenv_files(
     merged: dict[str, str] = {}
     for path in paths:
         try:
-            with path.open("rb") as stream:
-                # Read one byte past the bound, so a file too large is told apart without reading all of it.
-                data = stream.read(MAX_DOTENV_BYTES + 1)
-            if len(data) > MAX_DOTENV_BYTES:
-                raise ConfigError(f"{path} is too large to be a .env file (over {MAX_DOTENV_BYTES} bytes)")
-            text = data.decode("utf-8")
+            # Bounded, and a named pipe (a password manager's .env) is read with a timeout, never waited on.
+            text = read_config_text(path, kind=".env file", limit=MAX_DOTENV_BYTES)
         except FileNotFoundError:
             continue
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
         lookup_env = {} if override_environment else env
         merged.update(parse_dotenv(text, environ=lookup_env, defined=merged, source=str(path), style=style))

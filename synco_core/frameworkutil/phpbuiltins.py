@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+from synco_core.frameworkutil.configfile import read_config_text
 from synco_core.frameworkutil.phpvalues import (
     NUMERIC,
     PREDEFINED,
@@ -66,9 +67,12 @@ def _getenv_docker(ev: Evaluator, name: Any, default: Any = None) -> Any:
     secret_file = ev.environ.get(key + "_FILE")
     if secret_file:
         try:
-            return Path(secret_file).read_text(encoding="utf-8", errors="replace")[:MAX_STRING].rstrip("\r\n")
+            # A Docker secret is a small file; bounded like any configuration file, and a pipe (a secrets
+            # manager's) is read with a timeout instead of hanging the read.
+            text = read_config_text(Path(secret_file), kind="secret file", errors="replace")
         except OSError:
             return PhpUnknown(f"the secret file named by {key}_FILE cannot be read")
+        return text[:MAX_STRING].rstrip("\r\n")
     return ev.environ.get(key, default)
 
 

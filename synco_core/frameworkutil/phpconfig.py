@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.configfile import MAX_CONFIG_BYTES, read_config_file
 from synco_core.frameworkutil.phpbuiltins import BUILTINS, MAX_STRING
 from synco_core.frameworkutil.phpparse import Node, Program, Statement, parse
 from synco_core.frameworkutil.phpvalues import (
@@ -42,8 +43,8 @@ from synco_core.frameworkutil.phpvalues import (
     to_str,
 )
 
-#: Largest file read (configuration files are a few kilobytes).
-MAX_FILE_BYTES = 1 << 20
+#: Largest file read (configuration files are a few kilobytes): the bound every configuration file shares.
+MAX_FILE_BYTES = MAX_CONFIG_BYTES
 #: Most files one read may include, and how deep includes may nest.
 MAX_FILES = 32
 MAX_INCLUDE_DEPTH = 8
@@ -128,10 +129,9 @@ class _Evaluator:
         if len(self.config.files) >= MAX_FILES or len(self.file_stack) >= MAX_INCLUDE_DEPTH:
             raise ConfigError(f"{path}: too many nested includes")
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ConfigError(f"{path} is too large to be a configuration file ({size} bytes)")
-            text = path.read_bytes().decode("utf-8", "surrogateescape")
+            # Not stat() then read: /dev/zero or a pipe has no size, so the bound is on what is read.
+            data = read_config_file(path, kind="PHP configuration file", limit=MAX_FILE_BYTES)
+            text = data.decode("utf-8", "surrogateescape")
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
         program = parse(text, str(path))

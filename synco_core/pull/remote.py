@@ -249,7 +249,9 @@ def find_config(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         for config_name in CONFIG_NAMES:
             candidate = folder / config_name
-            if candidate.is_file():
+            # Not is_file(): a pipe or a device is read (and timed out or refused) by load_remotes, with an
+            # error naming it, instead of being passed over as if there were no .synco.yml.
+            if candidate.exists() and not candidate.is_dir():
                 return candidate
     return None
 
@@ -258,9 +260,12 @@ def load_remotes(config_file: Path) -> dict[str, Any]:
     """The raw ``remotes:`` mapping of a config file (empty when it has none)."""
     import yaml
 
+    from synco_core.frameworkutil.configfile import read_config_text
+
     try:
-        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        # Bounded, and never waiting on a pipe: a .synco.yml linked to /dev/zero is a one-line error.
+        data = yaml.safe_load(read_config_text(config_file, kind="synco configuration file"))
+    except OSError as exc:
         raise ConfigError(f"cannot read {config_file}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

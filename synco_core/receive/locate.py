@@ -82,9 +82,12 @@ def configured_hosts(project_dir: Path) -> list[str]:
     """
     import yaml
 
+    from synco_core.frameworkutil.configfile import read_config_text
+
     path = project_dir / CONFIG_FILE
     try:
-        data = yaml.safe_load(path.read_text())
+        # Read bounded and never waiting on a pipe; a file refused that way is an error, not "no hosts".
+        data = yaml.safe_load(read_config_text(path, kind="synco configuration file"))
     except (OSError, yaml.YAMLError):
         return []
     if not isinstance(data, dict):
@@ -110,11 +113,13 @@ def remember_host(project_dir: Path, url: str) -> None:
     """Add ``url`` (without credentials) to ``hosts`` in ``.synco.yml``, keeping everything else."""
     import yaml
 
+    from synco_core.frameworkutil.configfile import read_config_text
+
     clean, _auth = split_auth(url)
     path = project_dir / CONFIG_FILE
     data: Any = {}
     if path.exists():
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_config_text(path, kind="synco configuration file")) or {}
     if not isinstance(data, dict):
         raise TransferError(f"{path} is not a YAML mapping; add the host by hand")
     hosts = data.setdefault("hosts", [])

@@ -11,7 +11,10 @@ in "Writing a plugin" and kept stable. It holds:
 - what a plugin's tests ask the core: which framework it detects (:func:`detect`), the file sets it joins
   (:func:`list_file_sets`), the dump options it resolves (:func:`configured_dump_options`,
   :func:`serve_dump_options`), the post-install commands (:func:`run_post_install`), and the command line
-  itself (:data:`cli`, for click's ``CliRunner``).
+  itself (:data:`cli`, for click's ``CliRunner``);
+- for the rule that every configuration file is read bounded and never hangs: :func:`hostile_file` (a
+  huge file, a link to ``/dev/zero``, a silent named pipe), :func:`run_cli` (synco in a child process,
+  with a time and a memory limit) and :func:`assert_refused` (the one-line error it must give).
 
 Integration fixtures (throw-away databases, a static web server, PHP on and off, the serve -> receive ->
 install round trip) are a plugin of their own: :mod:`synco_core.testing.services`.
@@ -19,7 +22,11 @@ install round trip) are a plugin of their own: :mod:`synco_core.testing.services
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -80,6 +87,72 @@ def run_post_install(framework: Framework) -> None:
     run(framework)
 
 
+#: The ways :func:`hostile_file` spoils a configuration file, each of which synco must refuse with one line,
+#: and what that line says (after the file's path).
+HOSTILE_CASES = {
+    "huge": "is too large to be a",
+    "dev-zero": "is a character device, not a",
+    "fifo": "is a named pipe that delivered nothing",
+}
+
+
+def hostile_file(path: Path, case: str, *, limit: int | None = None) -> None:
+    """Replace ``path`` by a configuration file synco must refuse quickly, with a one-line error:
+
+    - ``huge``: a regular file one line past ``limit`` (default ``MAX_CONFIG_BYTES``; ``MAX_LOCK_FILE_BYTES``
+      for a Composer lock file), of comment lines in ``.env``, YAML, Python and Ruby, and PHP's inline HTML,
+      so a reader without the bound would accept it;
+    - ``dev-zero``: a symbolic link to ``/dev/zero``, endless;
+    - ``fifo``: a named pipe nobody writes to.
+    """
+    from synco_core.frameworkutil.configfile import MAX_CONFIG_BYTES
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    if case == "huge":
+        line = b"#" + b"-" * 62 + b"\n"
+        path.write_bytes(line * ((limit or MAX_CONFIG_BYTES) // len(line) + 2))
+    elif case == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif case == "fifo":
+        os.mkfifo(path)
+    else:
+        raise ValueError(f"unknown case {case!r}: one of {', '.join(HOSTILE_CASES)}")
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], path: str | Path, case: str) -> None:
+    """``result`` (of :func:`run_cli`) is synco refusing the file ``path`` spoilt as ``case``: exit status 1,
+    no traceback, and the error on one last line, ``Error: ...<path> <what HOSTILE_CASES says>...`` (warnings
+    logged before it are allowed). ``path`` may be relative: the line must contain it."""
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and lines, f"exit status {result.returncode}: {result.stderr}"
+    assert "Traceback" not in result.stderr and [line for line in lines if line.startswith("Error:")] == lines[-1:], \
+        result.stderr
+    assert f"{Path(path)} {HOSTILE_CASES[case]}" in lines[-1], lines[-1]
+
+
+def run_cli(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    """Run ``synco ARGS`` in a child process and return what it did (``returncode``, ``stdout``, ``stderr``).
+
+    For tests of what must never hang or fill the memory: the child is killed after ``timeout`` seconds
+    (``subprocess.TimeoutExpired`` fails the test) and may use 1 GiB of address space at most, so a reader
+    that runs away fails with a ``MemoryError`` instead of taking the machine with it. ``env`` defaults to
+    this process's environment, with ``SYNCO_PIPE_TIMEOUT=1`` so a named pipe's wait is short.
+    """
+    environ = {**os.environ, "SYNCO_PIPE_TIMEOUT": "1"} if env is None else dict(env)
+
+    def limit_memory() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "synco_core", *args], cwd=cwd, env=environ, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          preexec_fn=limit_memory if sys.platform != "win32" else None)
+
+
 def __getattr__(name: str) -> Any:
     # The command line is imported on first use: most plugin tests never need click's machinery.
     if name == "cli":
@@ -90,15 +163,19 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "HOSTILE_CASES",
     "EngineContract",
     "FrameworkPluginContract",
     "SyncoPluginManager",
+    "assert_refused",
     "cli",
     "configured_dump_options",
     "detect",
+    "hostile_file",
     "list_file_sets",
     "plugin_manager",
     "register_plugin",
+    "run_cli",
     "run_post_install",
     "serve_dump_options",
 ]

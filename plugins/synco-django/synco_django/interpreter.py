@@ -22,6 +22,8 @@ import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from synco_core import ConfigError, read_config_text
+
 #: Folder names of in-project virtual environments, most common first.
 VENV_FOLDERS = (".venv", "venv", "env", ".virtualenv")
 
@@ -51,7 +53,7 @@ def poetry_env_name(name: str, project_dir: Path) -> str:
 
 def _poetry_envs(project_dir: Path, environ: Mapping[str, str]) -> Iterator[Path]:
     try:
-        pyproject = (project_dir / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+        pyproject = read_config_text(project_dir / "pyproject.toml", kind="pyproject.toml file", errors="replace")
     except OSError:
         return
     match = _POETRY_NAME.search(pyproject) or _PROJECT_NAME.search(pyproject)
@@ -79,8 +81,10 @@ def _pipenv_envs(project_dir: Path, environ: Mapping[str, str]) -> Iterator[Path
         return
     for venv in entries:
         try:
-            named = (venv / ".project").read_text(encoding="utf-8").strip()
-        except OSError:
+            named = read_config_text(venv / ".project", kind="Pipenv project file", errors="replace").strip()
+        except (OSError, ConfigError):
+            # Another project's environment, outside this one: whatever is wrong with it is not this
+            # project's error, so it is passed over.
             continue
         if os.path.realpath(named) == real:
             yield venv

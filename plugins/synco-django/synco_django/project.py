@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from synco_core import read_config_text
+
 #: The folders a settings module is looked for in, below the project directory (``src/`` layouts).
 SOURCE_ROOTS = ("", "src")
 
@@ -28,8 +30,6 @@ _SETDEFAULT = re.compile(
 #: pytest-django's ``DJANGO_SETTINGS_MODULE = "..."`` and django-stubs' ``django_settings_module = "..."``.
 _PYPROJECT = re.compile(r"""^\s*(?:DJANGO_SETTINGS_MODULE|django_settings_module)\s*=\s*["']""" + _MODULE + "[\"']",
                         re.M)
-#: Bigger files than this are not read for the module name (a manage.py is a few hundred bytes).
-_READ_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class SettingsModule:
 
 
 def _read(path: Path) -> str:
+    """``path`` as text, or "" when it cannot be read; one too large, a device or a silent pipe is an error."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return handle.read(_READ_LIMIT)
+        return read_config_text(path, kind="Python file", errors="replace")
     except OSError:
         return ""
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from synco_core import read_config_text
+
 log = logging.getLogger(__name__)
 
-#: Settings files bigger than this are not parsed (a settings module is a few kilobytes).
-SIZE_LIMIT = 1024 * 1024
 #: How deep ``from .x import *`` may chain.
 DEPTH_LIMIT = 8
 
@@ -105,10 +105,10 @@ class Reader:
             log.debug("not reading %s again (import cycle or too deep)", path)
             return
         try:
-            if path.stat().st_size > SIZE_LIMIT:
-                log.debug("%s is too big to be a settings module; not read", path)
-                return
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+            # Bounded (1 MiB: a settings module is a few kilobytes) and never waiting on a pipe; a file refused
+            # that way is a one-line error rather than a module silently left out of the settings.
+            text = read_config_text(path, kind="Django settings module", errors="replace")
+            tree = ast.parse(text, str(path))
         except (OSError, SyntaxError, ValueError) as exc:
             log.debug("cannot parse %s: %s", path, exc)
             return

@@ -74,7 +74,9 @@ def read_settings(site: DrupalSite, project_dir: Path, environ: Mapping[str, str
     """The site's settings: from the file (always, when it exists), with Drush's answer on top."""
     env = dict(os.environ if environ is None else environ)
     result = DrupalSettings()
-    if site.settings_file.is_file():
+    # Anything but a folder: a named pipe (a secrets manager's) is read, a device refused with an error
+    # by read_config_text, rather than either being silently taken for no configuration.
+    if site.settings_file.exists() and not site.settings_file.is_dir():
         _read_file(site, project_dir, env, result)
     else:
         result.notes.append(f"{site.settings_file} is missing (the site is not installed here yet)")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synco_core import ConfigError, read_php_config
+from synco_core import ConfigError, read_config_text, read_php_config
 
 #: The environment variable that picks the site of a multisite.
 SITE_VARIABLE = "SYNCO_DRUPAL_SITE"
@@ -70,7 +70,8 @@ def find_root(project_dir: Path) -> Path | None:
 
 def drupal_version(root: Path) -> str:
     try:
-        found = _VERSION.search((root / "core" / "lib" / "Drupal.php").read_text(encoding="utf-8", errors="replace"))
+        found = _VERSION.search(read_config_text(root / "core" / "lib" / "Drupal.php", kind="Drupal source file",
+                                                 errors="replace"))
     except OSError:
         return ""
     return found.group(1) if found else ""
@@ -78,7 +79,8 @@ def drupal_version(root: Path) -> str:
 
 def _aliases(root: Path) -> dict[str, str]:
     sites_php = root / "sites" / "sites.php"
-    if not sites_php.is_file():
+    # Not is_file(): a device or a pipe is read (and refused or timed out) by read_php_config, not ignored.
+    if not sites_php.exists() or sites_php.is_dir():
         return {}
     sites = read_php_config(sites_php, environ={}).variables.get("sites")
     if not isinstance(sites, dict):

@@ -29,6 +29,7 @@ from synco_core import (
     UnsafePathError,
     expand_variables,
     parse_database_url,
+    read_config_text,
     safe_relative_path,
 )
 
@@ -104,7 +105,9 @@ def find_config(project_dir: Path) -> Path | None:
     """The project's ``.synco.yml`` (or ``.synco.yaml``), or None."""
     for name in (CONFIG_NAME, *ALTERNATIVE_NAMES):
         candidate = project_dir / name
-        if candidate.is_file():
+        # Anything but a folder: a named pipe (a secrets manager's) is read, a device refused with an error
+        # by read_config_text, rather than either being silently taken for no configuration.
+        if candidate.exists() and not candidate.is_dir():
             return candidate
     return None
 
@@ -241,13 +244,14 @@ class _Reader:
 
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Bounded and never waiting on a pipe: a .synco.yml linked to /dev/zero is a one-line error.
+        return yaml.safe_load(read_config_text(path, kind="synco configuration file"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: {where}{problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from None
 
 

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, FrameworkCommandError, find_php, load_dotenv_files, pdo_attribute_name, run_command
+from synco_core import (
+    MAX_LOCK_FILE_BYTES,
+    ConfigError,
+    FrameworkCommandError,
+    find_php,
+    load_dotenv_files,
+    pdo_attribute_name,
+    read_config_text,
+    run_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +98,15 @@ def detect_major_version(project_dir: Path) -> tuple[int | None, str]:
     """
     application = project_dir / "vendor/laravel/framework/src/Illuminate/Foundation/Application.php"
     try:
-        match = _VERSION_CONST.search(application.read_text(encoding="utf-8", errors="replace"))
+        match = _VERSION_CONST.search(read_config_text(application, kind="Laravel source file", errors="replace"))
     except OSError:
         match = None
     if match:
         return int(match.group(1)), f"{match.group(1)}.{match.group(2)}"
     try:
-        lock = json.loads((project_dir / "composer.lock").read_text(encoding="utf-8"))
+        # A lock file lists every package: bigger than a configuration file, so its own documented bound.
+        lock = json.loads(read_config_text(project_dir / "composer.lock", kind="Composer lock file",
+                                           limit=MAX_LOCK_FILE_BYTES, errors="replace"))
         for package in lock.get("packages", []):
             if package.get("name") == "laravel/framework":
                 version = str(package.get("version", "")).lstrip("v")
@@ -104,7 +115,8 @@ def detect_major_version(project_dir: Path) -> tuple[int | None, str]:
     except (OSError, ValueError, AttributeError):
         pass
     try:
-        composer = json.loads((project_dir / "composer.json").read_text(encoding="utf-8"))
+        composer = json.loads(read_config_text(project_dir / "composer.json", kind="composer.json file",
+                                               errors="replace"))
         constraint = str(composer.get("require", {}).get("laravel/framework", ""))
         found = re.search(r"(\d+)", constraint)
         if found:
@@ -113,7 +125,7 @@ def detect_major_version(project_dir: Path) -> tuple[int | None, str]:
         pass
     # Laravel 11 replaced the kernels with Application::configure() in bootstrap/app.php.
     try:
-        bootstrap = (project_dir / "bootstrap/app.php").read_text(encoding="utf-8", errors="replace")
+        bootstrap = read_config_text(project_dir / "bootstrap/app.php", kind="PHP configuration file", errors="replace")
     except OSError:
         return None, "unknown"
     if "Application::configure(" in bootstrap:

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from synco_core import ConfigError, find_php, run_command
+from synco_core import ConfigError, find_php, read_config_text, run_command
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,13 @@ def merge_overrule(base: dict[str, Any], override: Mapping[str, Any]) -> dict[st
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Bounded and never waiting on a pipe: a Settings.yaml linked to /dev/zero is a one-line error.
+        data = yaml.safe_load(read_config_text(path, kind="YAML configuration file"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{where} is not valid YAML") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
     if data is None:
         return {}
@@ -129,11 +130,13 @@ def settings_files(project_dir: Path, context: str) -> list[Path]:
     folders += [project_dir / "Configuration" / name for name in context_chain(context)]
     files: list[Path] = []
     for folder in folders:
+        # Anything but a folder is read: a named pipe (a secrets manager's) is a settings file too, and a
+        # device is refused with an error when read rather than silently left out.
         main = folder / "Settings.yaml"
-        if main.is_file():
+        if main.exists() and not main.is_dir():
             files.append(main)
         # Flow sorts the split sources by full path name, after the main file.
-        files.extend(sorted(p for p in folder.glob("Settings.*.yaml") if p.is_file()))
+        files.extend(sorted(p for p in folder.glob("Settings.*.yaml") if p.exists() and not p.is_dir()))
     return files
 
 

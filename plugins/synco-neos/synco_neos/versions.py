@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from synco_core import MAX_LOCK_FILE_BYTES, read_config_text
+
 #: Package names (Composer) that make a project Neos, and the one only Neos 9 has.
 NEOS_PACKAGES = ("neos/neos", "neos/neos-development-collection")
 CR_CORE_PACKAGE = "neos/contentrepository-core"
@@ -30,7 +32,8 @@ _MAJOR = re.compile(r"^\s*[v^~=>]*\s*(\d+)")
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        # composer.lock and installed.json list every package: their own, larger documented bound.
+        return json.loads(read_config_text(path, kind="Composer file", limit=MAX_LOCK_FILE_BYTES, errors="replace"))
     except (OSError, ValueError):
         return None
 

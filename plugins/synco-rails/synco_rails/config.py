@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from synco_core import ConfigError, error_line, mask_url_passwords, register_secret, run_command
+from synco_core import ConfigError, error_line, mask_url_passwords, read_config_text, register_secret, run_command
 from synco_rails.erb import Context, render
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ def load_yaml_erb(path: Path, context: Context, project_dir: Path) -> Any:
 
     source = path.relative_to(project_dir).as_posix() if path.is_relative_to(project_dir) else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded and never waiting on a pipe: a database.yml linked to /dev/zero is a one-line error.
+        text = read_config_text(path, kind="YAML configuration file")
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -210,8 +211,8 @@ def environment_configs(data: Any, rails_env: str, environ: Mapping[str, str]) -
 def storage_service(project_dir: Path, rails_env: str) -> str | None:
     """The Active Storage service ``config/environments/<env>.rb`` sets, if it sets one literally."""
     try:
-        text = (project_dir / "config" / "environments" / f"{rails_env}.rb").read_text(encoding="utf-8",
-                                                                                       errors="replace")
+        text = read_config_text(project_dir / "config" / "environments" / f"{rails_env}.rb",
+                                kind="Rails environment file", errors="replace")
     except OSError:
         return None
     match = _SERVICE.search(text)

@@ -18,7 +18,14 @@ from typing import Any
 
 import yaml
 
-from synco_core import ConfigError, DatabaseConfig, parse_database_url, pdo_tls_options, register_secret
+from synco_core import (
+    ConfigError,
+    DatabaseConfig,
+    parse_database_url,
+    pdo_tls_options,
+    read_config_text,
+    register_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +56,11 @@ def load_yaml(path: Path) -> dict[str, Any]:
     other Symfony tags (``!tagged_iterator`` ...) become None.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded and never waiting on a pipe: a doctrine.yaml linked to /dev/zero is a one-line error.
+        text = read_config_text(path, kind="YAML configuration file")
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read {path}: {type(exc).__name__}") from None
 
     class _Loader(yaml.SafeLoader):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synco_core import FileSet, glob_escape
+from synco_core import FileSet, glob_escape, read_config_text
 from synco_symfony.doctrine import merged_package_config
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ def liip_cache_dirs(project_dir: Path, web_root: Path, app_env: str) -> list[Pat
     """Folders LiipImagine writes generated images to (always left out), when the bundle is in use."""
     config = merged_package_config(project_dir, "liip_imagine.yaml", "liip_imagine", app_env)
     bundles = (project_dir / "config" / "bundles.php")
-    enabled = bool(config) or "LiipImagineBundle" in (bundles.read_text(encoding="utf-8", errors="replace")
-                                                       if bundles.is_file() else "")
+    enabled = bool(config) or "LiipImagineBundle" in (read_config_text(bundles, kind="PHP configuration file",
+                                                                        errors="replace")
+                                                       if bundles.exists() else "")
     if not enabled:
         return []
     prefixes = []

@@ -20,6 +20,7 @@ from synco_core import (
     find_php,
     hookimpl,
     install_tree,
+    read_config_text,
     register_secret,
 )
 from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
@@ -51,7 +52,8 @@ def _resolver(project_dir: Path, env: SymfonyEnv) -> Resolver:
 def _symfony_version(project_dir: Path) -> str:
     """The major.minor the project requires (``7.1``), from composer.json, or '' when unknown."""
     try:
-        composer = json.loads((project_dir / "composer.json").read_text(encoding="utf-8"))
+        composer = json.loads(read_config_text(project_dir / "composer.json", kind="composer.json file",
+                                               errors="replace"))
     except (OSError, ValueError):
         return ""
     require = composer.get("require") or {}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, read_php_config, run_command
+from synco_core import ConfigError, PhpUnknown, read_config_text, read_php_config, run_command
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ def find_installation(project_dir: Path) -> tuple[Path, Path | None] | None:
     else:
         return None
     for candidate in (root / "wp-config.php", root.parent / "wp-config.php"):
-        if candidate.is_file() and (candidate.parent == root or not is_wordpress(candidate.parent)):
+        # Not is_file(): a device or a pipe is read (and refused or timed out) by read_php_config, not ignored.
+        readable = candidate.exists() and not candidate.is_dir()
+        if readable and (candidate.parent == root or not is_wordpress(candidate.parent)):
             return root, candidate
     return root, None
 
@@ -99,7 +101,8 @@ def find_installation(project_dir: Path) -> tuple[Path, Path | None] | None:
 def wordpress_version(root: Path) -> str:
     """``$wp_version`` from ``wp-includes/version.php`` (read as text: it is one assignment)."""
     try:
-        found = _VERSION.search((root / "wp-includes" / "version.php").read_text(encoding="utf-8", errors="replace"))
+        found = _VERSION.search(read_config_text(root / "wp-includes" / "version.php", kind="WordPress version file",
+                                                 errors="replace"))
     except OSError:
         return ""
     return found.group(1) if found else ""

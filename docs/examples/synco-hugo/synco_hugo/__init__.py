@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from synco_core import FileSet, FileSetOptions, Framework, hookimpl
+from synco_core import FileSet, FileSetOptions, Framework, hookimpl, read_config_text
 
 #: The plugin's short name: the entry-point name, and what Framework.plugin says.
 PLUGIN = "hugo"
@@ -31,7 +31,8 @@ _KEY = re.compile(r'^\s*(?P<key>publishDir|staticDir)\s*=\s*["\'](?P<value>[^"\'
 def read_settings(config: Path) -> dict[str, str]:
     """The top-level ``publishDir`` and ``staticDir`` of a Hugo TOML config (Hugo's defaults otherwise)."""
     settings = {"publishDir": "public", "staticDir": "static"}
-    for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+    # Never Path.read_text(): read_config_text bounds the read and never waits on a named pipe.
+    for line in read_config_text(config, kind="Hugo configuration file", errors="replace").splitlines():
         if line.lstrip().startswith("["):
             # Keys after the first table header belong to that table, not to the site.
             break
