@@ -45,7 +45,7 @@ PIPE_TIMEOUT_VARIABLE = "SYNCO_PIPE_TIMEOUT"
 _CHUNK = 64 * 1024
 # O_NONBLOCK: opening a FIFO for reading otherwise waits until a writer opens it, which may be never.
 # O_NOCTTY: a terminal device named as a configuration file must not become the controlling terminal.
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 def _what(mode: int) -> str | None:
