@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -30,9 +31,49 @@ def test_ssh_argv_quotes_the_script_once_more_for_the_login_shell() -> None:
     assert argv[:4] == ["ssh", "-T", "-o", "BatchMode=yes"]
     assert argv[4:6] == ["-p", "2222"]
     assert argv[6:8] == ["--", "deploy@example.com"]
-    # The remote login shell sees one "sh -c <script>" command; running it through sh gives back the script.
-    assert shlex.split(argv[8]) == ["sh", "-c", script]
+    # The remote login shell sees one command that has sh run the script (see the login shell tests below).
+    assert shlex.split(argv[8])[:2] == ["sh", "-c"]
     assert script == "cd '/srv/my app' && exec synco _channel"
+
+
+#: A script with everything login shells treat differently: newlines, backslashes (two, and one before a
+#: quote), quotes, "!", "$", and a multi-line Python program in single quotes, as the launch script has.
+_AWKWARD_SCRIPT = """\
+printf '%s\\n' 'back\\\\slash\\' "dq \\"x\\"" 'bang!' '$HOME' "it's"
+python3 -c 'import sys
+for word in sys.argv[1:]:
+    print(word)' 'two
+lines' 'trailing\\'
+"""
+
+
+@pytest.mark.parametrize("shell", ["sh", "dash", "bash", "zsh", "fish", "tcsh", "csh"])
+def test_ssh_command_runs_the_script_unchanged_under_any_login_shell(shell: str) -> None:
+    # ssh hands its command to the user's login shell with "-c". csh/tcsh used to fail on the script's
+    # newlines ("Unmatched '"), and fish read backslashes inside single quotes as escapes.
+    binary = shutil.which(shell)
+    if binary is None:
+        pytest.skip(f"{shell} is not installed")
+    remote = _remote("ssh://deploy@example.com/srv/app")
+    command = channel_argv(remote, _AWKWARD_SCRIPT, env={})[-1]
+    expected = subprocess.run(["sh", "-c", _AWKWARD_SCRIPT], capture_output=True, text=True, check=True).stdout
+    result = subprocess.run([binary, "-c", command], capture_output=True, text=True, env={**os.environ, "HOME": "/h"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+    assert "back\\\\slash\\" in expected and "trailing\\" in expected and "bang!" in expected
+
+
+def test_ssh_command_with_an_odd_application_path_under_fish_and_tcsh(tmp_path: Path) -> None:
+    # The family of paths: a trailing backslash, two backslashes, a quote, "!", "$", spaces, unicode.
+    shells = [path for path in (shutil.which("fish"), shutil.which("tcsh"), shutil.which("sh")) if path]
+    for name in ("back\\\\sl\\", "tr\\", "q'uo\"te", "ex!cl", "dol$HOME`x`", "sp ace ü"):
+        folder = tmp_path / name
+        folder.mkdir()
+        command = channel_argv(Remote(kind="ssh", host="h", path=str(folder)), remote_script(str(folder), ["pwd"]),
+                               env={})[-1]
+        for shell in shells:
+            result = subprocess.run([shell, "-c", command], capture_output=True, text=True)
+            assert (result.returncode, result.stdout) == (0, f"{folder}\n"), (shell, name, result.stderr)
 
 
 def test_ssh_command_and_options_from_env_and_config() -> None:

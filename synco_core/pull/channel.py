@@ -67,6 +67,25 @@ def remote_script(path: str, command: Sequence[str]) -> str:
     return f"{cd} && exec {words}" if cd else f"exec {words}"
 
 
+#: Runs its first argument, decoded by ``printf %b``, as a POSIX shell script (see :func:`login_shell_command`).
+_DECODE_AND_RUN = 'eval "$(printf %b "$1")"'
+#: What :func:`login_shell_command` spells with ``printf %b`` escapes instead of the character itself.
+_LOGIN_SHELL_ESCAPES = {"\\": "\\0134", "\n": "\\n", "!": "\\0041"}
+
+
+def login_shell_command(script: str) -> str:
+    """The one command line that makes any remote login shell run ``script`` with ``sh``.
+
+    ``ssh host CMD`` hands CMD to the user's login shell, and login shells disagree about quotes: csh and
+    tcsh refuse a newline inside single quotes ("Unmatched '"), fish reads ``\\`` and ``\'`` inside them
+    as escapes, csh may expand ``!``. So the script travels as one single-quoted word with none of these:
+    backslashes, newlines and ``!`` are written as ``printf %b`` escapes (a backslash followed by ``0`` or
+    ``n`` only, which no shell changes inside single quotes), and ``sh`` turns them back and runs the result.
+    """
+    encoded = "".join(_LOGIN_SHELL_ESCAPES.get(char, char) for char in script)
+    return shlex.join(["sh", "-c", _DECODE_AND_RUN, "sh", encoded])
+
+
 def ssh_base(remote: Remote, env: Mapping[str, str] | None = None) -> list[str]:
     """The ssh command with its options, before the destination."""
     env = os.environ if env is None else env
@@ -81,9 +100,10 @@ def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = No
     """The argv that runs ``script`` (a POSIX shell script) on ``remote`` with stdin/stdout attached."""
     if remote.kind == "ssh":
         destination = f"{remote.user}@{remote.host}" if remote.user else remote.host
-        # ssh joins the remaining words with spaces and hands them to the remote login shell, so the script
-        # is quoted once more as the argument of "sh -c": that works whatever the login shell is.
-        return [*ssh_base(remote, env), "--", destination, "sh -c " + shlex.quote(script)]
+        # ssh joins the remaining words with spaces and hands them to the remote login shell, whichever it
+        # is (bash, dash, zsh, fish, tcsh): login_shell_command spells the script so that all of them pass it
+        # to sh unchanged.
+        return [*ssh_base(remote, env), "--", destination, login_shell_command(script)]
     if remote.kind == "docker":
         return ["docker", "exec", "-i", remote.host, "sh", "-c", script]
     if remote.kind == "docker-compose":
