@@ -181,3 +181,29 @@ def test_pull_shim_remote_failure_is_one_line_and_cleaned_up(shim_env: dict[str,
     assert last.startswith("Error: ") and "Traceback" not in result.stderr
     assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
     assert not (tmp_path / "out" / "dbDump.sqlite").exists()
+
+
+@pytest.mark.parametrize(("package", "version"), [("cryptography", "38.0.4"), ("zstandard", "0.19.0")])
+def test_pull_docker_shim_zipapp_hides_a_too_old_host_package(shim_env: dict[str, str], project: Project,
+                                                             tmp_path: Path, package: str, version: str) -> None:
+    # Debian 12's system python3 has python3-cryptography 38, whose AEAD refuses memoryviews: the uploaded
+    # zipapp used it and failed in the middle of the build with "TypeError: data must be bytes". An old host
+    # copy must count as missing (the fallbacks take over), never be imported.
+    host_packages = tmp_path / "dist-packages"
+    (host_packages / package).mkdir(parents=True)
+    # It imports fine, as the real old one does; anything taken from it fails.
+    (host_packages / package / "__init__.py").write_text(
+        f"def __getattr__(name):\n    raise RuntimeError('the host {package} {version} was used')\n")
+    info = host_packages / f"{package}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
+    # Only the remote interpreter sees the host's old package, ahead of this interpreter's site-packages
+    # (so the other compiled package is there and new enough); the local synco keeps its own.
+    remote_path = f"{shim_env['PYTHONPATH']}{os.pathsep}{host_packages}"
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO="upload",
+               SYNCO_REMOTE_PYTHON=f"env PYTHONPATH={remote_path} {sys.executable}")
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "uploaded zipapp" in result.stderr and "was used" not in result.stderr
+    _check(tmp_path / "out", project)
+    assert list(Path(env["TMPDIR"]).iterdir()) == []

@@ -9,6 +9,9 @@ each has a fallback or a clear error:
   the trust boundary: ssh encrypts and authenticates, and the container runtimes' exec streams stay on
   the operator's authenticated API connection. The artifacts are then written without the age layer,
   into a private temporary folder (mode 0700) that is removed afterwards; nothing is published.
+- a host's own copy of one of these that is older than synco needs (Debian 12's python3-cryptography is
+  38, whose AEAD refuses the memoryviews synco encrypts from) counts as missing: it is hidden behind the
+  same stand-in instead of failing in the middle of the build with a TypeError.
 - ``psycopg`` (PostgreSQL): there is no pure substitute, so a PostgreSQL project gets one line naming
   what to install.
 
@@ -23,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -44,8 +49,34 @@ COMPILED: dict[str, str] = {
 }
 
 
+#: The oldest release of each that synco works with (the dependencies in pyproject.toml).
+MINIMUM_VERSIONS: dict[str, tuple[int, ...]] = {
+    "cryptography": (41,),
+    "zstandard": (0, 22),
+}
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+
+
+def too_old(package: str) -> str | None:
+    """The version of ``package`` installed here when it is older than :data:`MINIMUM_VERSIONS` allows."""
+    minimum = MINIMUM_VERSIONS.get(package)
+    if minimum is None:
+        return None
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        # Importable without metadata (vendored, copied by hand): nothing to compare, so it is trusted.
+        return None
+    return version if _version_tuple(version) < minimum else None
+
+
 def available(module: str) -> bool:
-    """True when ``module`` can really be imported here (a stand-in does not count)."""
+    """True when ``module`` can really be imported here (a stand-in or a too old copy does not count)."""
+    if too_old(module):
+        return False
     existing = sys.modules.get(module)
     if isinstance(existing, _StandInModule):
         return False
@@ -60,6 +91,11 @@ def available(module: str) -> bool:
 
 def _missing(package: str) -> NoReturn:
     purpose = COMPILED.get(package, "this feature")
+    old = too_old(package)
+    if old:
+        needed = ".".join(str(part) for part in MINIMUM_VERSIONS[package])
+        raise ConfigError(f"{package} {old} on this host is older than synco needs ({needed} or newer, for "
+                          f"{purpose}); install synco here with pip")
     raise ConfigError(f"{package} is not installed on this host (needed for {purpose}); install synco here with pip")
 
 
@@ -97,7 +133,8 @@ class _StandInLoader(importlib.abc.Loader):
 
 
 class _StandInFinder(importlib.abc.MetaPathFinder):
-    """Last on ``sys.meta_path``: answers only for the missing packages, after every real finder failed."""
+    """First on ``sys.meta_path``, answering only for the missing packages: first, so that a host's copy that
+    is too old (which a real finder would import) stays hidden."""
 
     def __init__(self, packages: Sequence[str]) -> None:
         self.packages = frozenset(packages)
@@ -113,7 +150,7 @@ def install_standins() -> list[str]:
     """Put stand-ins in place for the compiled packages missing here; returns their names."""
     missing = [name for name in COMPILED if not available(name)]
     if missing and not any(isinstance(f, _StandInFinder) for f in sys.meta_path):
-        sys.meta_path.append(_StandInFinder(missing))
+        sys.meta_path.insert(0, _StandInFinder(missing))
     return missing
 
 
