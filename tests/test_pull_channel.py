@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import cast
@@ -18,6 +19,7 @@ from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script, negotiate
 from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel
 from synco_core.pull.remote import Remote, parse_remote_url
+from synco_core.pull.tempdir import NO_TEMP_FOLDER, remote_temp_root
 
 
 def _remote(url: str) -> Remote:
@@ -227,6 +229,54 @@ def test_loader_cut_short(tmp_path: Path) -> None:
                             capture_output=True, env={**os.environ, "TMPDIR": str(remote_tmp)})
     assert result.returncode == 4
     assert b"cut short" in result.stderr
+    assert list(remote_tmp.iterdir()) == []
+
+
+def _run_loader_where_only_cwd_is_writable(app: Path, tmpdir: str | None) -> subprocess.CompletedProcess[bytes]:
+    """The loader as it runs when $TMPDIR, /tmp, /var/tmp and /usr/tmp are all unwritable: tempfile's last
+    resort is the current directory (set here directly, since root may write anywhere)."""
+    env = {k: v for k, v in os.environ.items() if k != "TMPDIR"} | ({"TMPDIR": tmpdir} if tmpdir else {})
+    program = "import os, sys, tempfile; tempfile.tempdir = os.getcwd(); exec(sys.argv.pop(1))"
+    return subprocess.run([sys.executable, "-c", program, LOADER, "1000", "synco-pull-test.pyz"], input=b"x" * 1000,
+                          capture_output=True, cwd=app, env=env)
+
+
+def test_loader_never_writes_into_the_application_directory(tmp_path: Path) -> None:
+    # tempfile.gettempdir() falls back to the current directory, the application's (often the web root):
+    # the loader wrote the zipapp there.
+    app = tmp_path / "app"
+    app.mkdir()
+    for tmpdir in (None, str(tmp_path / "read-only-or-missing")):
+        result = _run_loader_where_only_cwd_is_writable(app, tmpdir)
+        assert result.returncode == 4
+        assert result.stderr.decode().splitlines() == [f"Error: {NO_TEMP_FOLDER}"]
+        assert list(app.iterdir()) == []
+    # Named on purpose by $TMPDIR, the current directory is a temporary folder like any other.
+    result = _run_loader_where_only_cwd_is_writable(app, str(app))
+    assert b"NO_TEMP" not in result.stderr and b"no writable temporary folder" not in result.stderr
+
+
+def test_remote_temp_root_refuses_the_application_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("TMPDIR", raising=False)
+    with pytest.raises(ConfigError, match="no writable temporary folder on the remote host"):
+        remote_temp_root()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert remote_temp_root() == str(tmp_path)
+
+
+def test_loader_with_a_full_temporary_folder_is_one_line(tmp_path: Path) -> None:
+    # A full disk, as RLIMIT_FSIZE makes it (EFBIG; ENOSPC goes the same way): one line, nothing left behind.
+    remote_tmp = tmp_path / "rtmp"
+    remote_tmp.mkdir()
+    program = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)); "
+               "exec(sys.argv.pop(1))")
+    result = subprocess.run([sys.executable, "-c", program, LOADER, "300000", "synco-pull-test.pyz"],
+                            input=b"x" * 300_000, capture_output=True, env={**os.environ, "TMPDIR": str(remote_tmp)})
+    assert result.returncode == 4
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot write the synco zipapp (292 KiB) to {remote_tmp}")
     assert list(remote_tmp.iterdir()) == []
 
 

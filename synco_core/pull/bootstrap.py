@@ -36,6 +36,7 @@ from synco_core.errors import ConfigError
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.remote import Remote
+from synco_core.pull.tempdir import NO_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
 
 log = logging.getLogger(__name__)
@@ -48,19 +49,34 @@ _SHARED_PREFIX = b"\x00\x00SYNCO-"
 
 #: Reads the archive (size in argv[1]) from stdin into argv[2], runs it with the remaining arguments, and
 #: removes it whatever happens. os.read on fd 0 takes exactly the archive's bytes, no buffering ahead, so
-#: the framed stream that follows is left for the channel server.
+#: the framed stream that follows is left for the channel server. A temporary folder that is full or
+#: unwritable is one "Error: ..." line (the client shows the remote's last stderr line), never a traceback,
+#: and the current directory (the application's) is refused as temporary folder, as
+#: synco_core.pull.tempdir explains.
 LOADER = """\
 import os, sys, tempfile
-size = int(sys.argv[1]); path = os.path.join(tempfile.gettempdir(), sys.argv[2])
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def fail(message):
+    sys.stderr.write("Error: " + message + "\\n"); sys.exit(4)
+size = int(sys.argv[1]); folder = tempfile.gettempdir(); path = os.path.join(folder, sys.argv[2])
+here = os.path.realpath(os.getcwd())
+if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
+    fail(NO_TEMP_FOLDER)
+try:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+except OSError as exc:
+    fail("cannot write the synco zipapp to %s on the remote host: %s" % (folder, exc.strerror))
 try:
     while size > 0:
         chunk = os.read(0, min(size, 1 << 20))
         if not chunk:
-            sys.stderr.write("Error: the upload of the synco zipapp was cut short\\n"); sys.exit(4)
+            fail("the upload of the synco zipapp was cut short")
         size -= len(chunk)
         while chunk:
-            chunk = chunk[os.write(fd, chunk):]
+            try:
+                chunk = chunk[os.write(fd, chunk):]
+            except OSError as exc:
+                fail("cannot write the synco zipapp (%d KiB) to %s on the remote host: %s; make room there or "
+                     "set TMPDIR" % (int(sys.argv[1]) // 1024, folder, exc.strerror))
     os.close(fd); fd = -1
     import runpy
     sys.argv = [path] + sys.argv[3:]; sys.path.insert(0, path)
@@ -69,7 +85,7 @@ finally:
     if fd >= 0:
         os.close(fd)
     os.unlink(path)
-"""
+""".replace("NO_TEMP_FOLDER", repr(NO_TEMP_FOLDER))
 
 
 
@@ -235,7 +251,10 @@ def remove_upload(remote: Remote, launch: Launch, env: Mapping[str, str] | None 
     """Best effort: delete an uploaded archive that the remote process could not remove itself."""
     if not launch.uploaded:
         return
-    script = f'rm -f "${{TMPDIR:-/tmp}}"/{shlex.quote(launch.upload_name)}'
+    # Every folder the loader's tempfile.gettempdir() may have chosen (an unwritable $TMPDIR falls back to
+    # /tmp): the name is random, so removing it wherever it is found can only remove the upload.
+    name = shlex.quote(launch.upload_name)
+    script = f'for d in "$TMPDIR" /tmp /var/tmp /usr/tmp; do [ -n "$d" ] && rm -f "$d"/{name}; done; exit 0'
     argv = channel_argv(remote, remote_script("", ["sh", "-c", script]), env)
     try:
         run_channel(argv, label="cleanup", timeout=30)

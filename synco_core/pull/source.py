@@ -34,6 +34,7 @@ from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
 from synco_core.pull.server import ChannelServer
 from synco_core.pull.spaces import FolderSpace, PublicSpace
+from synco_core.pull.tempdir import remote_temp_root
 from synco_core.redaction import error_line, one_line
 from synco_core.values import Framework
 
@@ -141,7 +142,7 @@ class PullSource:
         database = framework.database
         streaming = bool(options.get("stream_database") and encrypt and compress and database is not None
                          and database.engine in STREAMED_DUMP_FORMATS and includes_database(framework, build_options))
-        self._temp_root = Path(tempfile.mkdtemp(prefix="synco-channel-"))
+        self._temp_root = Path(tempfile.mkdtemp(prefix="synco-channel-", dir=remote_temp_root()))
         session = session_folder_name(new_session_id())
         path = self._temp_root / session
         secret: str | None = None
