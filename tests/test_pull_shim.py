@@ -207,3 +207,50 @@ def test_pull_docker_shim_zipapp_hides_a_too_old_host_package(shim_env: dict[str
     assert "uploaded zipapp" in result.stderr and "was used" not in result.stderr
     _check(tmp_path / "out", project)
     assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+#: Runs the real remote side, forwards its first CUT_AFTER bytes of output, then kills it: as a connection
+#: that drops or an OOM killer would. CUT_MODE "exit": the remote shell reports it (status 137); "signal":
+#: this process, which the docker shim exec'd into (so it is the local "docker" process), dies of SIGKILL.
+_CUTTING_SYNCO = '''\
+import os, signal, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "from synco_core.cli.main import main; main()", *sys.argv[1:]],
+                         stdout=subprocess.PIPE)
+left = int(os.environ["CUT_AFTER"])
+while left > 0:
+    chunk = child.stdout.read1(min(left, 65536))
+    if not chunk:
+        break
+    os.write(1, chunk)
+    left -= len(chunk)
+child.kill()
+child.wait()
+if os.environ["CUT_MODE"] == "signal":
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.exit(137)
+'''
+
+
+@pytest.mark.parametrize(("mode", "cause"), [("exit", "docker exited with status 137"),
+                                             ("signal", "the local docker process got signal 9")])
+def test_pull_docker_shim_connection_cut_mid_transfer_is_one_line(shim_env: dict[str, str], tmp_path: Path,
+                                                                  mode: str, cause: str) -> None:
+    # The dump's frames stop halfway: the pull printed one "failed ... the channel closed in the middle of a
+    # frame" per file set on stdout, and nothing at all on stderr.
+    project = make_project(tmp_path / "big", public_files=4, rows=16, blob_bytes=64 * 1024)
+    cutter = tmp_path / "cutting-synco"
+    cutter.write_text(f"#!{sys.executable}\n{_CUTTING_SYNCO}")
+    cutter.chmod(0o755)
+    env = dict(shim_env, SYNCO_REMOTE_SYNCO=str(cutter), CUT_AFTER="400000", CUT_MODE=mode)
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (f"Error: the connection to docker://web{project.root} broke during the transfer ({cause}); "
+                         "what arrived is kept: run the same command again to continue")
+    assert "Error" not in "\n".join(lines[:-1]) and "failed" not in result.stdout
+    assert not (tmp_path / "out" / "dbDump.sqlite").exists()
+    # The next run takes it from there.
+    again = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], shim_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    _check(tmp_path / "out", project)
+    assert not list((tmp_path / "out").glob("*.part"))

@@ -237,6 +237,10 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
 def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
     """A one-line reason for a remote side that ended without speaking the protocol."""
     reason = stderr_tail.removeprefix("Error: ")
+    if code < 0:
+        # The local ssh/docker/kubectl process itself died of a signal (Popen's negative status): its last
+        # stderr line, if any, is the remote side's and says nothing about that.
+        return f"the {remote.kind} connection to {remote.describe()} was cut (its process got signal {-code})"
     if code == EXIT_OLD_PYTHON:
         return reason or f"the python on {remote.describe()} is too old"
     if code == 127:

@@ -85,6 +85,25 @@ def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException) -> Tra
     return TransferError(f"{remote.describe()}: {exc}")
 
 
+def _broken(channel: ChannelProcess, remote: Remote, exc: BaseException) -> TransferError:
+    """One line for a channel that broke after the transfer started: the cause, and that a rerun resumes.
+
+    Unlike :func:`_failure`, an ssh status 255 here is not "cannot reach": the connection was up.
+    """
+    code = channel.close(grace=5)
+    tail = channel.stderr_tail().removeprefix("Error: ")
+    if code < 0:
+        cause = f"the local {remote.kind} process got signal {-code}"
+    elif tail:
+        cause = tail
+    elif code:
+        cause = f"{remote.kind} exited with status {code}"
+    else:
+        cause = str(exc)
+    return TransferError(f"the connection to {remote.describe()} broke during the transfer ({cause}); "
+                         "what arrived is kept: run the same command again to continue")
+
+
 def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
          reporter: Any = None, env: Mapping[str, str] | None = None) -> PullResult:
     """Run the pull; returns receive's summary. Remote files and processes are gone when this returns."""
@@ -192,9 +211,11 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             try:
                 client.bye()
             except (ChannelClosed, FramingError) as exc:
-                if summary.ok:
-                    raise _failure(channel, remote, exc) from None
+                # The channel broke (the connection dropped, ssh or the remote side was killed). Receive kept
+                # what arrived for the next run; the user needs the cause in one line, not one "channel closed
+                # in the middle of a frame" per file set on stdout and nothing on stderr.
                 log.debug("the channel broke during the transfer: %s", exc)
+                raise _broken(channel, remote, exc) from None
             code = channel.close()
             finished = code == 0
             if code and summary.ok:
