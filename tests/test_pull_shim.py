@@ -254,3 +254,35 @@ def test_pull_docker_shim_connection_cut_mid_transfer_is_one_line(shim_env: dict
     assert again.returncode == 0, again.stderr
     _check(tmp_path / "out", project)
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+def _container_bin(folder: Path, python_names: tuple[str, ...]) -> str:
+    """A container PATH with sh and the interpreter under the given names only."""
+    folder.mkdir()
+    (folder / "sh").symlink_to("/bin/sh")
+    for name in python_names:
+        (folder / name).symlink_to(sys.executable)
+    return str(folder)
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubectl"])
+def test_pull_docker_and_kubectl_shim_image_with_python_but_no_python3(shim_env: dict[str, str], project: Project,
+                                                                       tmp_path: Path, kind: str) -> None:
+    # An image whose interpreter is called "python" only: pull said "neither synco nor python3 found".
+    env = {k: v for k, v in shim_env.items() if k != "SYNCO_REMOTE_PYTHON"}
+    env["SYNCO_SHIM_CONTAINER_PATH"] = _container_bin(tmp_path / "bin", ("python",))
+    url = f"docker://web{project.root}" if kind == "docker" else f"kubectl://shop/web-0{project.root}"
+    result = run_synco(["pull", url, "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "run by python (" in result.stderr
+    _check(tmp_path / "out", project)
+
+
+def test_pull_docker_shim_image_without_any_python_names_both(shim_env: dict[str, str], project: Project,
+                                                             tmp_path: Path) -> None:
+    env = {k: v for k, v in shim_env.items() if k != "SYNCO_REMOTE_PYTHON"}
+    env["SYNCO_SHIM_CONTAINER_PATH"] = _container_bin(tmp_path / "bin", ())
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "Error: neither synco nor python3 (nor python) found on docker://web")

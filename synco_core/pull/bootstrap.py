@@ -5,7 +5,8 @@ The channel runs :func:`launch_script`, a short POSIX shell script that
 1. changes to the application directory (or reports that it is missing);
 2. execs the remote ``synco _channel`` when there is one (``synco`` on PATH, or the remote python can
    ``import synco_core``);
-3. otherwise checks the remote python (present, 3.10 or newer) and asks for the zipapp: the client sends
+3. otherwise checks the remote python (``python3``, or ``python`` where there is no ``python3``, unless one
+   is configured; present, 3.10 or newer) and asks for the zipapp: the client sends
    its size on one line, then the archive; a few lines of Python (:data:`LOADER`) read exactly that many
    bytes from stdin into ``$TMPDIR/synco-pull-<random>.pyz`` (mode 0600), run it, and remove it in a
    ``finally``. The rest of stdin is then the framed protocol.
@@ -124,11 +125,18 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     env = os.environ if env is None else env
     python_words = remote_python(remote, env)
     python = " ".join(shlex.quote(word) for word in python_words)
+    python_command = shlex.quote(python_words[0])
+    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }"]
+    if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
+        # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
+        # one instead, and the version check below still applies to it.
+        lines.append("if command -v python3 >/dev/null 2>&1 || ! command -v python >/dev/null 2>&1; "
+                     "then py=python3; else py=python; fi")
+        python = python_command = '"$py"'
     configured = remote_synco(remote, env)
     upload_only = force_upload or configured == "upload"
     debug_flag = " --debug" if debug else ""
     name = f"synco-pull-{secrets.token_hex(8)}.pyz"
-    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }"]
     cd = cd_command(remote.path)
     if cd:
         lines.append(f"{cd} 2>/dev/null || {{ launch dir-missing; exit 0; }}")
@@ -139,14 +147,14 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         lines.append(f'if command -v {first} >/dev/null 2>&1; then launch installed "$(command -v {first})"; '
                      f"exec {synco}{debug_flag} _channel; fi")
         check = shlex.quote("import synco_core.pull.frames")
-        lines.append(f"if {python} -c {check} >/dev/null 2>&1; then launch module; "
+        lines.append(f"if {python} -c {check} >/dev/null 2>&1; then launch module {python}; "
                      f"exec {python} -c {shlex.quote(MODULE_MAIN)}{debug_flag} _channel; fi")
     version = shlex.quote("import sys; print('%d.%d' % sys.version_info[:2])")
     new_enough = shlex.quote(f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})")
     lines += [
-        f"command -v {shlex.quote(python_words[0])} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
+        f"command -v {python_command} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
         f"{python} -c {new_enough} 2>/dev/null || {{ launch old-python \"$({python} -c {version} 2>&1)\"; exit 0; }}",
-        "launch upload",
+        f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
         "IFS= read -r size || exit 0",
         f'exec {python} -c {shlex.quote(LOADER)} "$size" {name}{debug_flag} _channel',
@@ -194,7 +202,9 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         message = _read_line(reader).decode("utf-8", "replace")
         del seen[-len(LAUNCH_MARK):]
         word, _, argument = message.partition(" ")
-        python = " ".join(remote_python(remote, env))
+        # "module" and "upload" name the interpreter the script chose (python3, or python on a host without it).
+        python = argument.strip() if word in ("module", "upload") and argument.strip() else " ".join(
+            remote_python(remote, env))
         if word == "installed":
             launch.how = f"synco installed at {argument}"
         elif word == "module":
@@ -202,6 +212,8 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         elif word == "dir-missing":
             raise ConfigError(f"the directory {remote.path or '~'} does not exist on {remote.describe()}")
         elif word == "no-python":
+            if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
+                python = "python3 (nor python)"
             raise ConfigError(
                 f"neither synco nor {python} found on {remote.describe()}; install python3 >= "
                 f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} there (or set python: in the remote's .synco.yml)"
