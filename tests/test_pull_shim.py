@@ -286,3 +286,29 @@ def test_pull_docker_shim_image_without_any_python_names_both(shim_env: dict[str
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
         "Error: neither synco nor python3 (nor python) found on docker://web")
+
+
+def test_pull_docker_shim_uploads_linked_from_a_shared_folder(shim_env: dict[str, str], tmp_path: Path) -> None:
+    # Capistrano/Deployer layout: current -> releases/1, whose public/uploads links to shared/uploads, outside
+    # the project. The web server follows the link and the index listed the files, but the channel refused
+    # every one of them ("5 not given by the server").
+    base = tmp_path / "deploy"
+    project = make_project(base / "releases" / "1", public_files=5)
+    shared = base / "shared"
+    shared.mkdir()
+    (project.root / "public" / "uploads").rename(shared / "uploads")
+    (project.root / "public" / "uploads").symlink_to(shared / "uploads")
+    (base / "current").symlink_to(project.root)
+    result = run_synco(["pull", f"docker://web{base / 'current'}", "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert tree_digest(tmp_path / "out" / "uploads") == tree_digest(shared / "uploads")
+    assert len(tree_digest(tmp_path / "out" / "uploads")) == 5
+
+    # Only the set's own root is allowed: a link inside it to a file anywhere else is still refused.
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not public")
+    (shared / "uploads" / "leak.txt").symlink_to(outside)
+    again = run_synco(["pull", f"docker://web{base / 'current'}", "--target", "out2"], shim_env, tmp_path)
+    assert again.returncode == 1
+    assert "1 failed" in again.stdout
+    assert not (tmp_path / "out2" / "uploads" / "leak.txt").exists()

@@ -97,6 +97,21 @@ def _build_options(options: dict[str, Any], compress: bool) -> BuildOptions:
     return BuildOptions(all=bool(options.get("all")), only=tuple(only), compress=compress, zstd_level=level)
 
 
+def _public_set_roots(framework: Framework) -> list[Path]:
+    """The roots of the public file sets, links and all, as the index was written from them.
+
+    Deploy tools (Capistrano, Deployer) keep uploads in ``shared/`` and link them into each release's web
+    root, outside the project directory; the web server follows that link, and the index lists what is
+    behind it, so the channel must serve it too (it refused every such file as "leads out of the
+    application"). Only these roots are added: anything else behind a link stays refused.
+    """
+    from synco_core.detection import list_file_sets
+    from synco_core.values import FileSetOptions
+
+    return [file_set.root for file_set in list_file_sets(framework, FileSetOptions(all=True))
+            if file_set.kind == "public" and file_set.root is not None and file_set.root.is_dir()]
+
+
 class PullSource:
     """The channel server of one pull, its build handler, and what must be removed afterwards."""
 
@@ -179,7 +194,8 @@ class PullSource:
         build_session(framework, folder, build_options, progress)
         self.server.spaces["session"] = FolderSpace(path)
         if framework.web_root is not None:
-            self.server.spaces["public"] = PublicSpace(Path(framework.web_root), (Path(framework.project_dir),))
+            self.server.spaces["public"] = PublicSpace(
+                Path(framework.web_root), (Path(framework.project_dir), *_public_set_roots(framework)))
         return {
             "session": session, "key": secret, "encrypted": encrypt, "framework": framework.name,
             "compression": "zstd" if compress else None,

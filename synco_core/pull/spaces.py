@@ -98,8 +98,9 @@ class PublicSpace:
     """The public files of the application: URL paths relative to the web root, as the web server sees them.
 
     The web server follows links (Laravel's ``public/storage`` points to ``storage/app/public``), so
-    links are followed here too, but the real target must stay inside one of ``allowed_roots`` (the web
-    root and the project directory). Dotfiles are refused at every level, as web servers are told to.
+    links are followed here too, but the real target must stay inside the web root or one of
+    ``allowed_roots`` (the project directory and the public file sets' roots, such as a ``shared/uploads``
+    that a deploy tool links into the release). Dotfiles are refused at every level, as web servers are told to.
     """
 
     web_root: Path
