@@ -1,0 +1,110 @@
+"""The SQLite engine's manifest over values nobody plans for: long ones, bytes that are not UTF-8 in TEXT."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.engines.sqlite import fingerprint as fingerprint_module
+from synco_core.engines.sqlite.common import fingerprint, user_tables
+from synco_core.values import DumpOptions, InstallOptions
+
+
+def url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def reference_checksum(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
+    """The manifest's definition, written plainly: SHA-256 over repr(row) + newline, in scan order."""
+    hasher = hashlib.sha256()
+    rows = 0
+    for row in conn.execute(f'SELECT * FROM "{table}"'):
+        rows += 1
+        hasher.update(repr(row).encode("utf-8", "surrogatepass") + b"\n")
+    return rows, hasher.hexdigest()
+
+
+QUOTED = ["", "plain", "it's", 'say "hi"', "both ' and \"", "'", '"', "back\\slash\n\t\x00\x7f é 日本 \U0001F600"]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 1 << 20])
+def test_checksum_of_values_hashed_in_pieces_is_the_checksum_of_their_repr(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int) -> None:
+    # Every quote combination, as text and as bytes, in a rowid table (read through BLOB I/O), a
+    # WITHOUT ROWID table (fetched, then hashed in pieces), a one-column table and a generated column.
+    monkeypatch.setattr(fingerprint_module, "PIECE", piece)
+    with contextlib.closing(sqlite3.connect(tmp_path / "q.db")) as conn:
+        conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, t TEXT, b BLOB, n, g TEXT AS (t || 'x'))")
+        conn.execute("CREATE TABLE w (k TEXT PRIMARY KEY, b) WITHOUT ROWID")
+        conn.execute("CREATE TABLE one (v)")
+        for number, text in enumerate(QUOTED):
+            raw = text.encode("utf-8")
+            conn.execute("INSERT INTO r (t, b, n) VALUES (?, ?, ?)", (text, raw, number * 1.5))
+            conn.execute("INSERT INTO w VALUES (?, ?)", (text + str(number), raw))
+            conn.execute("INSERT INTO one VALUES (?)", (raw,))
+        conn.commit()
+        for table in ("r", "w", "one"):
+            found = fingerprint(conn, table)
+            assert (found.rows, found.checksum) == reference_checksum(conn, table), table
+
+
+BIG = 96 << 20
+DUMP_AND_LOAD = """
+import io, sys
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.values import DumpOptions, InstallOptions
+source, dump, target = sys.argv[1:4]
+with open(dump, "wb") as out:
+    result = dump_with_engine(parse_database_url("sqlite:///" + source), out, DumpOptions())
+with open(dump, "rb") as stream:
+    install_with_engine(parse_database_url("sqlite:///" + target), stream,
+                        InstallOptions(format="sqlite", yes=True, manifest=result.tables))
+# VmHWM: the peak of this program alone (ru_maxrss would carry the parent's across fork and exec).
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")][0])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="measures the peak with /proc (Linux)")
+def test_dump_and_verified_install_of_a_long_blob_take_far_less_memory_than_the_blob(tmp_path: Path) -> None:
+    # repr() of the whole value made a 200 MB BLOB cost 1.4 GB on each side.
+    source = tmp_path / "big.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("CREATE TABLE files (id INTEGER PRIMARY KEY, name TEXT, data BLOB)")
+        conn.execute("INSERT INTO files (name, data) VALUES ('big', randomblob(?))", (BIG,))
+        conn.execute("INSERT INTO files (name, data) VALUES ('small', x'00ff')")
+        conn.commit()
+    done = subprocess.run([sys.executable, "-c", DUMP_AND_LOAD, str(source), str(tmp_path / "dump"),
+                           str(tmp_path / "target.db")], capture_output=True, text=True, check=True)
+    peak_kib = int(done.stdout.split()[-1])
+    assert peak_kib < (BIG >> 10) // 2, f"peak RSS {peak_kib} KiB for a {BIG >> 20} MiB value"
+
+
+def test_text_holding_bytes_that_are_not_utf8_is_dumped_and_verified(tmp_path: Path, plugin_manager: object) -> None:
+    # SQLite keeps whatever bytes an application writes as TEXT (Latin-1 from an old PHP app, say);
+    # Python's strict decoding made such a database impossible to dump at all.
+    source = tmp_path / "latin1.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w)")
+        conn.execute("CREATE TABLE k (name TEXT PRIMARY KEY, v) WITHOUT ROWID")
+        conn.execute("INSERT INTO t (v, w) VALUES (CAST(x'43616661e9' AS TEXT), CAST(x'ff00c0' AS TEXT))")
+        conn.execute("INSERT INTO k VALUES (CAST(x'e9' AS TEXT), CAST(x'80' AS TEXT))")
+        conn.commit()
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(url(source)), out, DumpOptions())
+    assert result.tables["t"].rows == 1 and result.tables["k"].rows == 1
+    target = tmp_path / "target.db"
+    install_with_engine(parse_database_url(url(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(format="sqlite", yes=True, manifest=result.tables))
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT typeof(v), hex(v), hex(w) FROM t").fetchone() == ("text", "43616661E9", "FF00C0")
+        assert set(user_tables(conn)) == {"t", "k"}
