@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
+from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
     DatabaseConfig,
@@ -173,8 +174,7 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
         manifest = {table: fingerprint(copy, table) for table in user_tables(copy)}
         version = sqlite3.sqlite_version
         if options.format == "sql":
-            for line in copy.iterdump():
-                out.write(line.encode("utf-8", "surrogatepass") + b"\n")
+            write_script(copy, out)
             fmt = "sql"
         else:
             copy.close()

@@ -1,0 +1,132 @@
+"""The SQL form of a SQLite dump (``--sql``) rebuilds databases nobody here designed, exactly.
+
+Each database is dumped as a script, loaded by the install (which verifies the manifest) and by Python's
+``executescript``; both must give the same schema, the same rows with the same storage classes and rowids,
+and the same ``user_version``, ``application_id`` and encoding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.values import DumpOptions, InstallOptions
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def snapshot(path: Path) -> dict[str, object]:
+    """Schema, pragmas, and per table every row with each value's typeof() and bytes (hex), rowid first."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        conn.text_factory = bytes
+        found: dict[str, object] = {
+            "schema": conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 1, 2").fetchall(),
+            "pragmas": [conn.execute(f"PRAGMA {p}").fetchone()[0]
+                        for p in ("user_version", "application_id", "encoding")],
+        }
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
+            name = table.decode()
+            columns = [row[1].decode() for row in conn.execute(f"PRAGMA table_xinfo({_quote(name)})")]
+            values = ", ".join(f"typeof({_quote(c)}), hex({_quote(c)})" for c in columns)
+            try:
+                rows = conn.execute(f"SELECT rowid, {values} FROM {_quote(name)} ORDER BY rowid").fetchall()
+            except sqlite3.OperationalError:
+                rows = conn.execute(f"SELECT {values} FROM {_quote(name)}").fetchall()
+            found[name] = rows
+    return found
+
+
+def virtual_tables(conn: sqlite3.Connection) -> None:
+    conn.executescript(r'''
+        CREATE VIRTUAL TABLE docs USING fts5(title, body);
+        INSERT INTO docs VALUES ('hello', 'world wide'), ('foo', 'bar baz');
+        CREATE VIRTUAL TABLE docs4 USING fts4(content);
+        INSERT INTO docs4 VALUES ('alpha beta'), ('gamma');
+        CREATE TABLE art (body TEXT);
+        INSERT INTO art (rowid, body) VALUES (10, 'one two'), (20, 'three');
+        CREATE VIRTUAL TABLE art_fts USING fts5(body, content='art');
+        INSERT INTO art_fts(art_fts) VALUES ('rebuild');
+        CREATE TRIGGER art_ai AFTER INSERT ON art BEGIN
+            INSERT INTO art_fts (rowid, body) VALUES (new.rowid, new.body);
+        END;
+        CREATE VIEW three AS SELECT rowid FROM art_fts WHERE art_fts MATCH 'three';
+        CREATE VIRTUAL TABLE bare USING fts5(x, content='');
+        INSERT INTO bare (rowid, x) VALUES (1, 'contentless one');
+        CREATE VIRTUAL TABLE boxes USING rtree(id, minX, maxX, minY, maxY);
+        INSERT INTO boxes VALUES (1, 0, 10, 0, 10), (2, -5.5, 5.5, 1, 2);
+    ''')
+
+
+def odd_names(conn: sqlite3.Connection) -> None:
+    conn.executescript(r'''
+        CREATE TABLE "it's ""quoted""" ("col ""q""" INTEGER PRIMARY KEY AUTOINCREMENT, "sp ace" TEXT);
+        INSERT INTO "it's ""quoted""" VALUES (41, 'a');
+        CREATE TABLE "表 'x'" (id INTEGER PRIMARY KEY AUTOINCREMENT, "🙂" TEXT);
+        INSERT INTO "表 'x'" VALUES (3, 'smile');
+        CREATE TABLE "select" ("from", "order" STRING, "group" "FLOATING POINT", x INTEGERX);
+        INSERT INTO "select" VALUES (1, '012', '1.50', '12');
+    ''')
+
+
+def odd_values(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE m (v)")
+    conn.execute("CREATE TABLE r (v REAL)")
+    for value in (float("inf"), float("-inf"), -0.0, 5e-324, 1.7976931348623157e308, 2**63 - 1, -2**63,
+                  "a\x00b", "\x00", "x\x00", "crlf\r\n", "\r", "it's", "", b"", bytes(range(256))):
+        conn.execute("INSERT INTO m VALUES (?)", (value,))
+    for value in (float("inf"), float("-inf"), 1e-310):
+        conn.execute("INSERT INTO r VALUES (?)", (value,))
+
+
+def header_fields(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA user_version = 75")
+    conn.execute("PRAGMA application_id = -123456")
+    conn.execute("CREATE TABLE t (a)")
+
+
+def utf16(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE t (a TEXT)")
+    conn.execute("INSERT INTO t VALUES ('héllo'), ('日本')")
+
+
+def rowids(conn: sqlite3.Connection) -> None:
+    # Without an INTEGER PRIMARY KEY the rowid is the table's own, and may be referred to (FTS content).
+    conn.executescript(r'''
+        CREATE TABLE t (a); INSERT INTO t (rowid, a) VALUES (5, 'x'), (17, 'y'), (-3, 'z');
+        CREATE TABLE keyed (a TEXT PRIMARY KEY, b); INSERT INTO keyed (rowid, a, b) VALUES (40, 'k', 'v');
+        CREATE TABLE shadowed (rowid TEXT, b); INSERT INTO shadowed (_rowid_, rowid, b) VALUES (9, 'r', 'b');
+    ''')
+
+
+@pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, header_fields, utf16, rowids],
+                         ids=lambda build: build.__name__)
+def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object,
+                                          build: Callable[[sqlite3.Connection], None]) -> None:
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        build(conn)
+        conn.commit()
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(f"sqlite:///{source}"), out, DumpOptions(format="sql"))
+    script = out.getvalue()
+    assert not script.startswith(b"SQLite format 3")
+    target = tmp_path / "target.db"
+    install_with_engine(parse_database_url(f"sqlite:///{target}"), io.BytesIO(script),
+                        InstallOptions(format="sql", yes=True, manifest=result.tables))
+    expected = snapshot(source)
+    assert snapshot(target) == expected
+    # The script is plain SQL for any client, read as text (universal newlines) too.
+    other = tmp_path / "executescript.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.executescript(script.decode("utf-8").replace("\r\n", "\n"))
+    assert snapshot(other) == expected
