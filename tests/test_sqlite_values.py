@@ -108,3 +108,87 @@ def test_text_holding_bytes_that_are_not_utf8_is_dumped_and_verified(tmp_path: P
     with contextlib.closing(sqlite3.connect(target)) as conn:
         assert conn.execute("SELECT typeof(v), hex(v), hex(w) FROM t").fetchone() == ("text", "43616661E9", "FF00C0")
         assert set(user_tables(conn)) == {"t", "k"}
+
+
+def _good_target(path: Path) -> bytes:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE keep (v)")
+        conn.execute("INSERT INTO keep VALUES ('local data')")
+        conn.commit()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "no SQL statement"),
+    (b"\n\n   \n", "no SQL statement"),
+    (b"CREATE TABLE t (a);\n\xff\xfe\x00garbage;\n", "not UTF-8"),
+    (b"CREATE TABLE t (a);\nINSERT INTO t VALUES (1", "truncated"),
+], ids=["empty", "blank", "binary", "truncated"])
+def test_a_script_that_is_no_dump_leaves_the_target_as_it_was(tmp_path: Path, plugin_manager: object,
+                                                              content: bytes, message: str) -> None:
+    # An empty file loaded "0 tables" and swapped the user's database for an empty one.
+    from synco_core.errors import DatabaseError
+
+    target = tmp_path / "app.db"
+    before = _good_target(target)
+    with pytest.raises(DatabaseError, match=message):
+        install_with_engine(parse_database_url(url(target)), io.BytesIO(content),
+                            InstallOptions(format="sql", yes=True))
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_lines_longer_than_a_block_are_gathered_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      plugin_manager: object, chunk: int) -> None:
+    # Long lines are gathered in a list and joined once (adding each block to the line made a 200 MB
+    # value's hex take minutes to load); every split of lines across blocks must still give them whole.
+    from synco_core.engines.sqlite import install as install_module
+
+    monkeypatch.setattr(install_module, "CHUNK", chunk)
+    value = bytes(range(256)) * 3
+    script = (b"CREATE TABLE b (v, w);\n\nINSERT INTO b VALUES (X'" + value.hex().encode() + b"',\n'two\nlines');\n"
+              b"INSERT INTO b VALUES (1, 'x');")
+    lines = list(install_module._lines(io.BytesIO(script[16:]), script[:16]))
+    assert b"".join(lines) == script and len(lines) == 6
+    target = tmp_path / "b.db"
+    install_with_engine(parse_database_url(url(target)), io.BytesIO(script), InstallOptions(format="sql", yes=True))
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT v, w FROM b ORDER BY rowid").fetchall() == [(value, "two\nlines"), (1, "x")]
+
+
+def test_install_through_a_symlink_replaces_the_file_it_points_to(tmp_path: Path, plugin_manager: object) -> None:
+    # Renaming over the link replaced the link with a plain file: the database it pointed to kept its old
+    # content, and the project's link was gone.
+    from synco_core.engines.dispatch import rollback_with_engine
+
+    real = tmp_path / "data" / "app.db"
+    real.parent.mkdir()
+    before = _good_target(real)
+    link = tmp_path / "project" / "db.sqlite3"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("CREATE TABLE fresh (v)")
+        conn.commit()
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(url(source)), out, DumpOptions())
+    install_with_engine(parse_database_url(url(link)), io.BytesIO(out.getvalue()),
+                        InstallOptions(format="sqlite", yes=True, manifest=result.tables))
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    with contextlib.closing(sqlite3.connect(real)) as conn:
+        assert user_tables(conn) == {"fresh": ["v"]}
+    assert (real.parent / "app.db.synco-previous").read_bytes() == before
+    assert sorted(p.name for p in link.parent.iterdir()) == ["db.sqlite3"]
+    rollback_with_engine(parse_database_url(url(link)), InstallOptions(yes=True))
+    assert link.is_symlink() and real.read_bytes() == before
+
+
+def test_install_into_a_folder_is_refused_in_one_line(tmp_path: Path, plugin_manager: object) -> None:
+    from synco_core.errors import DatabaseError
+
+    (tmp_path / "app.db").mkdir()
+    with pytest.raises(DatabaseError, match="not a file"):
+        install_with_engine(parse_database_url(url(tmp_path / "app.db")), io.BytesIO(b"CREATE TABLE t (a);\n"),
+                            InstallOptions(format="sql", yes=True))

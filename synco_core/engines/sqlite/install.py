@@ -53,34 +53,61 @@ def _confirm(database: DatabaseConfig, target: Path, options: InstallOptions, ac
 
 
 def _lines(dump: BinaryIO, first: bytes) -> Iterator[bytes]:
-    """The lines of the stream, read in large blocks (decompressing readers need not support readline)."""
-    pending = first
-    while True:
+    """The lines of the stream, read in large blocks (decompressing readers need not support readline).
+
+    A line longer than a block (a long BLOB's hex literal) is gathered in a list and joined once: adding
+    each block to it made loading a 200 MB value take minutes.
+    """
+    partial: list[bytes] = []
+    block = first
+    while block:
+        lines = block.split(b"\n")
+        if len(lines) > 1:
+            partial.append(lines[0])
+            yield b"".join(partial) + b"\n"
+            for line in lines[1:-1]:
+                yield line + b"\n"
+            partial = []
+        partial.append(lines[-1])
         block = dump.read(CHUNK)
-        if not block:
-            break
-        pending += block
-        lines = pending.split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            yield line + b"\n"
-    if pending:
-        yield pending
+    last = b"".join(partial)
+    if last:
+        yield last
 
 
 def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
-    """Run an SQL script statement by statement, reading it line by line (never whole into memory)."""
-    pending = ""
+    """Run an SQL script statement by statement, reading it line by line (never whole into memory).
+
+    A script without a single statement (an empty file, one cut before its first line ended, or only
+    comments) is refused: it is a dump that failed to be written, and loading it would swap the target for
+    an empty database.
+    """
+    pending: list[str] = []
+    statements = 0
     for number, raw in enumerate(_lines(dump, first), start=1):
-        pending += raw.decode("utf-8", "surrogatepass")
-        if sqlite3.complete_statement(pending):
+        try:
+            line = raw.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            raise DatabaseError(f"the SQLite dump is neither a database file nor an SQL script: line {number} "
+                                "is not UTF-8 text") from None
+        pending.append(line)
+        # A statement ends at a semicolon: only then is the whole of it looked at again.
+        if ";" not in line:
+            continue
+        statement = "".join(pending)
+        if sqlite3.complete_statement(statement):
             try:
-                conn.execute(pending)
+                conn.execute(statement)
             except sqlite3.Error as exc:
                 raise DatabaseError(f"the statement ending at line {number} of the SQLite dump failed: {exc}") from exc
-            pending = ""
-    if pending.strip():
+            statements += 1
+            pending = []
+        else:
+            pending = [statement]
+    if "".join(pending).strip():
         raise DatabaseError("the SQLite dump is truncated: its last statement has no end")
+    if not statements:
+        raise DatabaseError("the SQLite dump holds no SQL statement (an empty or unfinished file); nothing was changed")
 
 
 def _checkpoint(target: Path) -> None:
@@ -94,6 +121,19 @@ def _remove_sidecars(target: Path) -> None:
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(str(target) + suffix).unlink()
+
+
+def _target(database: DatabaseConfig) -> Path:
+    """The file the database is in: a symbolic link's destination, not the link.
+
+    The new file is renamed over this path, in its own folder, so that the file every user of the database
+    opens (through the link or by its own name) is the one replaced, and the link stays a link. Renaming
+    over the link itself replaced the link with a plain file and left the database it pointed to as it was.
+    """
+    path = database_path(database)
+    if path.is_symlink():
+        return Path(os.path.realpath(path))
+    return path
 
 
 def _side_files(target: Path) -> tuple[Path, Path, Path, Path]:
@@ -227,7 +267,9 @@ def _keep(target: Path, previous: Path, keeping: Path) -> None:
 def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
-    target = database_path(database)
+    target = _target(database)
+    if os.path.lexists(target) and not target.is_file():
+        raise DatabaseError(f"cannot install into {target}: it is not a file")
     if target.exists():
         _confirm(database, target, options, "replace")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -279,7 +321,7 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     """The install writes ``.<name>.synco-new`` beside the file and renames it over: the folder must take it."""
     if database.engine != ENGINE:
         return None
-    target = database_path(database)
+    target = _target(database)
     if os.path.lexists(target) and not target.is_file():
         raise DatabaseError(f"cannot install into {target}: it is not a file")
     folder = target.parent
@@ -294,7 +336,7 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
 def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
     if database.engine != ENGINE:
         return None
-    target = database_path(database)
+    target = _target(database)
     _, previous, _, _ = _side_files(target)
     if not target.parent.is_dir():
         return True
@@ -312,7 +354,7 @@ def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> 
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
-    target = database_path(database)
+    target = _target(database)
     _, previous, _, side = _side_files(target)
     with _folder_lock(target) if target.parent.is_dir() else contextlib.nullcontext():
         recovered = _recover(target)
