@@ -192,3 +192,49 @@ def test_install_into_a_folder_is_refused_in_one_line(tmp_path: Path, plugin_man
     with pytest.raises(DatabaseError, match="not a file"):
         install_with_engine(parse_database_url(url(tmp_path / "app.db")), io.BytesIO(b"CREATE TABLE t (a);\n"),
                             InstallOptions(format="sql", yes=True))
+
+
+def test_install_that_cannot_write_its_folder_fails_in_one_line(tmp_path: Path, plugin_manager: object) -> None:
+    # A read-only folder, a full disk, a path through a file: one line naming the target, not an OSError.
+    from synco_core.errors import DatabaseError
+
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(DatabaseError, match=r"cannot install into .*app\.db"):
+        install_with_engine(parse_database_url(url(tmp_path / "notes.txt" / "app.db")),
+                            io.BytesIO(b"CREATE TABLE t (a);\n"), InstallOptions(format="sql", yes=True))
+
+
+def _lose_an_index_entry(path: Path) -> None:
+    """Damage ``path`` as a bad sector or a writable_schema mistake does: an index misses a row."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT)")
+        conn.executemany("INSERT INTO t (a) VALUES (?)", [(f"v{i:05}",) for i in range(500)])
+        conn.execute("CREATE INDEX t_a ON t (a)")
+        conn.commit()
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    for page in range(1, len(data) // page_size):
+        start = page * page_size
+        if data[start] == 0x0A:  # an index leaf: change one key, so its row is missing from the index
+            at = data.find(b"v0", start, start + page_size)
+            data[at + 1:at + 2] = b"9"
+            break
+    path.write_bytes(bytes(data))
+
+
+def test_a_database_file_that_would_not_load_is_not_dumped(tmp_path: Path, plugin_manager: object) -> None:
+    # The dump went through and the install refused it (integrity_check): a dump that never loads.
+    from synco_core.errors import DatabaseError
+
+    source = tmp_path / "damaged.db"
+    _lose_an_index_entry(source)
+    with pytest.raises(DatabaseError, match=r"integrity_check .*missing from index t_a.*--sql"):
+        dump_with_engine(parse_database_url(url(source)), io.BytesIO(), DumpOptions())
+    # The SQL form rebuilds the index from the rows, and loads.
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(url(source)), out, DumpOptions(format="sql"))
+    target = tmp_path / "target.db"
+    install_with_engine(parse_database_url(url(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(format="sql", yes=True, manifest=result.tables))
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 500

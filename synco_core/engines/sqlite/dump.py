@@ -164,14 +164,33 @@ def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
             temp.unlink()
 
 
+def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
+    """Refuse to ship a database file that the install's ``PRAGMA integrity_check`` would refuse.
+
+    An index that lost a row (a damaged file, or one written with ``PRAGMA writable_schema``) reads back
+    as well as ever, so the dump went through and only the install found it: a dump that never loads.
+    The SQL form rebuilds every index from the rows, so it is not refused.
+    """
+    status = [str(row[0]) for row in copy.execute("PRAGMA integrity_check(1)")]
+    if status != ["ok"]:
+        raise DatabaseError(f"SQLite database {source} fails PRAGMA integrity_check ({status[0]}), so its copy "
+                            "would not load; repair it (REINDEX, or the sqlite3 shell's .recover) or dump it with "
+                            "--sql, which rebuilds the indexes")
+
+
 @hookimpl(trylast=True)
 def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
     if database.engine != ENGINE:
         return None
     source = database_path(database)
     with _snapshot(source) as (copy, temp):
-        applied = _apply_rules(copy, options)
-        manifest = {table: fingerprint(copy, table) for table in user_tables(copy)}
+        try:
+            if options.format != "sql":
+                _check_whole(copy, source)
+            applied = _apply_rules(copy, options)
+            manifest = {table: fingerprint(copy, table) for table in user_tables(copy)}
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot read SQLite database {source}: {exc}") from exc
         version = sqlite3.sqlite_version
         if options.format == "sql":
             write_script(copy, out)

@@ -272,6 +272,14 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
         raise DatabaseError(f"cannot install into {target}: it is not a file")
     if target.exists():
         _confirm(database, target, options, "replace")
+    try:
+        return _install(target, dump, options)
+    except OSError as exc:
+        # A read-only folder or file system, a full disk: one line naming the file, the target untouched.
+        raise DatabaseError(f"cannot install into {target}: {exc.strerror or exc} ({exc.filename or target})") from exc
+
+
+def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallResult:
     target.parent.mkdir(parents=True, exist_ok=True)
     temp, previous, keeping, _ = _side_files(target)
     with _folder_lock(target):
