@@ -108,6 +108,27 @@ def rowids(conn: sqlite3.Connection) -> None:
     ''')
 
 
+def long_values(conn: sqlite3.Connection) -> None:
+    # Over the piece size (made tiny below): read and written through BLOB I/O, in every kind of table.
+    conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, t TEXT, b BLOB, g AS (length(b)))")
+    conn.execute("CREATE TABLE n (t, b)")
+    conn.execute("CREATE TABLE w (k PRIMARY KEY, b) WITHOUT ROWID")
+    for text in ("it's a \"long\" one\r\n", "nul\x00inside", "日本語のテキスト"):
+        raw = bytes(range(256)) + text.encode()
+        conn.execute("INSERT INTO r (t, b) VALUES (?, ?)", (text, raw))
+        conn.execute("INSERT INTO n (rowid, t, b) VALUES (?, ?, ?)", (len(text) * 7, text, raw))
+        conn.execute("INSERT INTO w VALUES (?, ?)", (text, raw))
+
+
+@pytest.mark.parametrize("piece", [3, 1 << 20])
+def test_sql_script_of_long_values(tmp_path: Path, plugin_manager: object, monkeypatch: pytest.MonkeyPatch,
+                                   piece: int) -> None:
+    from synco_core.engines.sqlite import fingerprint as fingerprint_module
+
+    monkeypatch.setattr(fingerprint_module, "PIECE", piece)
+    test_sql_script_rebuilds_the_database(tmp_path, plugin_manager, long_values)
+
+
 @pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, header_fields, utf16, rowids],
                          ids=lambda build: build.__name__)
 def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object,

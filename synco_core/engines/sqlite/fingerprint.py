@@ -90,7 +90,7 @@ def _blob_pieces(conn: sqlite3.Connection, table: str, column: str, rowid: int, 
     return pieces
 
 
-def _rowid_name(conn: sqlite3.Connection, table: str, columns: list[str]) -> str | None:
+def rowid_name(conn: sqlite3.Connection, table: str, columns: list[str]) -> str | None:
     """A name that reaches the rowid of ``table`` (not shadowed by a column), or None (no rowid, a view or a
     virtual table, whose values the BLOB I/O cannot read)."""
     kind = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
@@ -106,6 +106,27 @@ def _rowid_name(conn: sqlite3.Connection, table: str, columns: list[str]) -> str
     return None
 
 
+def _measure() -> str:
+    # octet_length() (SQLite 3.43) reads a TEXT value's size from the record, as length() does for a BLOB;
+    # length() of text counts its characters, which loads the whole value into SQLite's memory once.
+    return "octet_length" if sqlite3.sqlite_version_info >= (3, 43) else "length"
+
+
+def long_values_query(table: str, columns: list[str], rowid: str) -> str:
+    """``SELECT rowid, <flag per column>, <value per column>``: a TEXT or BLOB over :data:`PIECE` is flagged
+    (``'text'`` or ``'blob'``) and left out of the row (NULL), to be read through :func:`read_long`."""
+    size = _measure()
+    flags = [f"CASE WHEN typeof({quote(c)}) = 'blob' AND length({quote(c)}) > {PIECE} THEN 'blob' "
+             f"WHEN typeof({quote(c)}) = 'text' AND {size}({quote(c)}) > {PIECE} THEN 'text' END" for c in columns]
+    values = [f"CASE WHEN ({flag}) IS NULL THEN {quote(c)} END" for flag, c in zip(flags, columns, strict=True)]
+    return f"SELECT {rowid}, {', '.join(flags)}, {', '.join(values)} FROM {quote(table)}"
+
+
+def encoding_of(conn: sqlite3.Connection) -> str:
+    """The Python codec of the database's text encoding."""
+    return _ENCODINGS.get(str(conn.execute("PRAGMA encoding").fetchone()[0]), "utf-8")
+
+
 def fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
     """Row count and SHA-256 over the rows in scan order, computed the same way on both sides.
 
@@ -116,17 +137,9 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
     update = hasher.update
     # SELECT * returns every column but a virtual table's hidden ones (generated columns included).
     columns = [str(row[1]) for row in conn.execute(f"PRAGMA table_xinfo({quote(table)})") if int(row[6]) != 1]
-    rowid = _rowid_name(conn, table, columns)
-    encoding = _ENCODINGS.get(str(conn.execute("PRAGMA encoding").fetchone()[0]), "utf-8")
-    if rowid is None:
-        query = f"SELECT * FROM {quote(table)}"
-    else:
-        # A long TEXT or BLOB is left out of the row (NULL) and flagged, to be read through BLOB I/O. Its
-        # length is known without reading a BLOB; text is measured in characters, a bound on its bytes.
-        flags = [f"CASE WHEN typeof({quote(c)}) = 'blob' AND length({quote(c)}) > {PIECE} THEN 'blob' "
-                 f"WHEN typeof({quote(c)}) = 'text' AND length({quote(c)}) > {PIECE} THEN 'text' END" for c in columns]
-        values = [f"CASE WHEN ({flag}) IS NULL THEN {quote(c)} END" for flag, c in zip(flags, columns, strict=True)]
-        query = f"SELECT {rowid}, {', '.join(flags)}, {', '.join(values)} FROM {quote(table)}"
+    rowid = rowid_name(conn, table, columns)
+    encoding = encoding_of(conn)
+    query = long_values_query(table, columns, rowid) if rowid else f"SELECT * FROM {quote(table)}"
     previous = conn.text_factory
     conn.text_factory = decode_text
     rows = 0
@@ -149,8 +162,7 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
                     update(b", ")
                 kind = flagged[index]
                 if kind is not None:
-                    pieces = _read_or_slices(conn, table, (columns[index], str(kind)), (rowid or "rowid", key),
-                                             encoding)
+                    pieces = read_long(conn, table, (columns[index], str(kind)), (rowid or "rowid", key), encoding)
                     _feed_long(update, pieces, kind == "blob")
                 elif isinstance(value, (bytes, str)) and len(value) > PIECE:
                     _feed_long(update, _slices(value), isinstance(value, bytes))
@@ -162,7 +174,7 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
     return TableManifest(rows=rows, checksum=hasher.hexdigest())
 
 
-def _read_or_slices(conn: sqlite3.Connection, table: str, column_kind: tuple[str, str], row: tuple[str, int],
+def read_long(conn: sqlite3.Connection, table: str, column_kind: tuple[str, str], row: tuple[str, int],
                     encoding: str) -> Callable[[], Iterator[str | bytes]]:
     """BLOB I/O where SQLite allows it; a generated column (which it refuses) is fetched whole instead, as is
     any value before Python 3.11 (which has no ``blobopen``)."""

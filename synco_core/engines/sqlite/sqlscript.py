@@ -26,7 +26,14 @@ import re
 import sqlite3
 from typing import BinaryIO
 
-from synco_core.engines.sqlite.fingerprint import PIECE, decode_text
+from synco_core.engines.sqlite.fingerprint import (
+    PIECE,
+    decode_text,
+    encoding_of,
+    long_values_query,
+    read_long,
+    rowid_name,
+)
 
 _SPECIAL = re.compile("([\x00\r])")
 
@@ -90,15 +97,41 @@ def _write_rows(conn: sqlite3.Connection, out: BinaryIO, table: str) -> None:
     columns = [str(row[1]) for row in conn.execute(f"PRAGMA table_xinfo({quote(table)})") if int(row[6]) == 0]
     if not columns:
         return
-    rowid = _rowid(conn, table, columns)
-    names = ([rowid] if rowid else []) + [quote(c) for c in columns]
+    kept = _rowid(conn, table, columns)
+    names = ([kept] if kept else []) + [quote(c) for c in columns]
     head = f"INSERT INTO {quote(table)}({','.join(names)}) VALUES(".encode()
-    for row in conn.execute(f"SELECT {', '.join(names)} FROM {quote(table)}"):
+    # Where there is a rowid, a long BLOB is read and written in pieces (BLOB I/O), never whole in memory.
+    reach = rowid_name(conn, table, columns)
+    encoding = encoding_of(conn)
+    if reach is None:
+        rows = conn.execute(f"SELECT {', '.join(names)} FROM {quote(table)}")
+    else:
+        rows = conn.execute(long_values_query(table, columns, reach))
+    width = len(columns)
+    for row in rows:
         out.write(head)
-        for index, value in enumerate(row):
+        if reach is None:
+            values, flags = list(row), [None] * len(row)
+        else:
+            values = ([row[0]] if kept else []) + list(row[1 + width:])
+            flags = ([None] if kept else []) + list(row[1:1 + width])
+        for index, (value, flag) in enumerate(zip(values, flags, strict=True)):
             if index:
                 out.write(b",")
-            _write_value(out, value)
+            if flag is None:
+                _write_value(out, value)
+                continue
+            pieces = read_long(conn, table, (columns[index - (1 if kept else 0)], str(flag)), (reach or "rowid",
+                               int(row[0])), encoding)
+            if flag == "blob":
+                out.write(b"X'")
+                for piece in pieces():
+                    if isinstance(piece, bytes):  # always, for a BLOB
+                        out.write(piece.hex().upper().encode())
+                out.write(b"'")
+            else:
+                # Long text is gathered whole: char() and CAST() cannot be cut into pieces cheaply.
+                _write_value(out, "".join(str(piece) for piece in pieces()))
         out.write(b");\n")
 
 
