@@ -241,3 +241,40 @@ def test_a_database_file_that_would_not_load_is_not_dumped(tmp_path: Path, plugi
                         InstallOptions(format="sql", yes=True, manifest=result.tables))
     with contextlib.closing(sqlite3.connect(target)) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 500
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16le"])
+def test_sanitize_hash_and_value_rewriter_take_text_that_is_not_utf8(tmp_path: Path, plugin_manager: object,
+                                                                    encoding: str) -> None:
+    # Python hands a function no text that is not UTF-8: both failed with "user-defined function raised
+    # exception" on a Latin-1 value. The digest stays the SHA-256 of the UTF-8 bytes in either encoding.
+    from synco_core.values import SanitizeRule, ValueRewriter
+
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute(f"PRAGMA encoding = '{encoding}'")
+        conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, site TEXT)")
+        latin1 = "CAST(x'4d6172e9' AS TEXT)" if encoding == "UTF-8" else "'Maré'"
+        conn.execute(f"INSERT INTO people VALUES (1, {latin1}, 'https://prod.example/caf' || {latin1})")
+        conn.execute("INSERT INTO people VALUES (2, 'Zoë', 'https://prod.example/zoë'), (3, NULL, 7)")
+        conn.commit()
+        names = [row[0] for row in conn.execute("SELECT CAST(name AS BLOB) FROM people ORDER BY id")]
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(url(source)), out,
+                              DumpOptions(sanitize=[SanitizeRule(table="people", column="name", transform="hash")]))
+    target = tmp_path / "target.db"
+    rewriter = ValueRewriter(needles=(b"https://prod.example",),
+                             rewrite=lambda value: value.replace(b"https://prod.example", b"http://localhost"))
+    install_with_engine(parse_database_url(url(target)), io.BytesIO(out.getvalue()),
+                        InstallOptions(format="sqlite", yes=True, manifest=result.tables, rewriter=rewriter))
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        conn.text_factory = bytes
+        rows = conn.execute("SELECT name, CAST(site AS BLOB), typeof(site) FROM people ORDER BY id").fetchall()
+    utf8 = [raw.decode("utf-16-le").encode() if encoding != "UTF-8" and raw else raw for raw in names]
+    assert [row[0] for row in rows] == [hashlib.sha256(utf8[0]).hexdigest().encode(),
+                                        hashlib.sha256("Zoë".encode()).hexdigest().encode(), None]
+    expected_site = b"http://localhost/caf" + utf8[0]
+    if encoding != "UTF-8":
+        expected_site = expected_site.decode().encode("utf-16-le")
+    assert rows[0][1:] == (expected_site, b"text")
+    assert rows[2][1:] == ("7".encode("utf-8" if encoding == "UTF-8" else "utf-16-le"), b"text")

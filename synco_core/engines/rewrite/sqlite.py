@@ -24,12 +24,19 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
     if not applier.needles:
         return 0
 
-    def rewrite(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
-        if not isinstance(value, str):
-            return value
-        raw = value.encode("utf-8", "surrogatepass")
+    codec = {"UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}.get(str(conn.execute("PRAGMA encoding").fetchone()[0]))
+
+    def rewrite(value: bytes | None) -> bytes | None:
+        # The text arrives as its bytes (CAST .. AS BLOB) and leaves as bytes cast back to TEXT: SQLite keeps
+        # whatever bytes an application wrote as TEXT, and Python refuses to pass a function text that is not
+        # UTF-8 (the install failed on a Latin-1 value holding a needle). Needles are UTF-8.
+        if value is None:
+            return None
+        raw = value if codec is None else value.decode(codec, "surrogatepass").encode("utf-8", "surrogatepass")
         new = applier.value(raw)
-        return value if new == raw else new.decode("utf-8", "surrogatepass")
+        if new == raw:
+            return value
+        return new if codec is None else new.decode("utf-8", "surrogatepass").encode(codec, "surrogatepass")
 
     conn.create_function("synco_rewrite", 1, rewrite, deterministic=True)
     needles = [needle.decode("utf-8", "surrogatepass") for needle in applier.needles]
@@ -39,7 +46,8 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
         for table, columns in tables.items():
             for column in columns:
                 where = condition.format(column=_quote(column))
-                conn.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = synco_rewrite({_quote(column)}) "
+                conn.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = "
+                             f"CAST(synco_rewrite(CAST({_quote(column)} AS BLOB)) AS TEXT) "
                              f"WHERE typeof({_quote(column)}) = 'text' AND ({where})", needles)
         conn.execute("COMMIT")
     except BaseException:

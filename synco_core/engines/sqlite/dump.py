@@ -22,12 +22,13 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
+from synco_core.engines.sqlite.fingerprint import encoding_of
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
@@ -38,11 +39,23 @@ from synco_core.values import (
 )
 
 
-def _hash(value: object) -> str | None:
-    if value is None:
-        return None
-    data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()
+def _hasher(encoding: str) -> Callable[[object, bytes | None], str | None]:
+    """``synco_hash(value, text)``: the SHA-256 of a value, given text as its bytes (``CAST(.. AS BLOB)``).
+
+    Text reaches the function as bytes: SQLite keeps whatever bytes an application wrote as TEXT, and Python
+    refuses to hand a function text that is not UTF-8 (the rule failed on a Latin-1 value). The digest is
+    over the UTF-8 bytes, as before and whatever the database's encoding.
+    """
+    def digest(value: object, text: bytes | None) -> str | None:
+        if text is not None:
+            if encoding != "utf-8":
+                text = text.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+            return hashlib.sha256(text).hexdigest()
+        if value is None:
+            return None
+        data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+        return hashlib.sha256(data).hexdigest()
+    return digest
 
 
 def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -69,7 +82,9 @@ def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
         # NULL stays NULL, as in the MySQL and PostgreSQL engines: it holds nothing to hide.
         return f"CASE WHEN {column} IS NULL THEN NULL ELSE {literal(argument)} END"
     if transform == "hash":
-        return f"synco_hash({column})"
+        text = f"typeof({column}) = 'text'"
+        return (f"synco_hash(CASE WHEN {text} THEN NULL ELSE {column} END, "
+                f"CASE WHEN {text} THEN CAST({column} AS BLOB) END)")
     if transform == "truncate":
         try:
             return f"substr({column}, 1, {int(argument)})"
@@ -116,7 +131,7 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         applied.append(rule.describe())
     if not statements:
         return applied
-    conn.create_function("synco_hash", 1, _hash, deterministic=True)
+    conn.create_function("synco_hash", 2, _hasher(encoding_of(conn)), deterministic=True)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA secure_delete = ON")
     try:
