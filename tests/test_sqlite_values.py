@@ -278,3 +278,29 @@ def test_sanitize_hash_and_value_rewriter_take_text_that_is_not_utf8(tmp_path: P
         expected_site = expected_site.decode().encode("utf-16-le")
     assert rows[0][1:] == (expected_site, b"text")
     assert rows[2][1:] == ("7".encode("utf-8" if encoding == "UTF-8" else "utf-16-le"), b"text")
+
+
+@pytest.mark.parametrize("content", [b"my notes\n", b"SQLite format 3\x00" + b"\xff" * 200],
+                         ids=["not-sqlite", "damaged-header"])
+def test_a_target_that_is_no_database_is_left_alone(tmp_path: Path, plugin_manager: object, content: bytes) -> None:
+    # A URL naming the wrong file: refused before anything is written, in one line, nothing left beside it.
+    from synco_core.engines.sqlite import check_install_target
+    from synco_core.errors import DatabaseError
+
+    target = tmp_path / "app.db"
+    target.write_bytes(content)
+    source = tmp_path / "src" / "source.db"
+    source.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("CREATE TABLE t (a)")
+        conn.commit()
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(url(source)), out, DumpOptions())
+    with pytest.raises(DatabaseError, match=r"cannot install into .*app\.db"):
+        install_with_engine(parse_database_url(url(target)), io.BytesIO(out.getvalue()),
+                            InstallOptions(format="sqlite", yes=True, manifest=result.tables))
+    assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "src"]
+    if not content.startswith(b"SQLite"):
+        with pytest.raises(DatabaseError, match="not an SQLite database"):
+            check_install_target(parse_database_url(url(target)), InstallOptions(yes=True))

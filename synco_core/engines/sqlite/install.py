@@ -136,6 +136,27 @@ def _target(database: DatabaseConfig) -> Path:
     return path
 
 
+def _check_replaceable(target: Path) -> None:
+    """Refuse a target that is not an SQLite database file (an empty file is one, to SQLite).
+
+    A database URL naming the wrong file (a folder, notes, a config file) must not have it swapped out for
+    a database. Checked before anything is written: the refusal used to come only after the whole dump was
+    loaded beside it, as a bare "file is not a database", leaving the loaded copy behind.
+    """
+    if not os.path.lexists(target):
+        return
+    if not target.is_file():
+        raise DatabaseError(f"cannot install into {target}: it is not a file")
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise DatabaseError(f"cannot install into {target}: {exc.strerror}") from exc
+    if head and head != SQLITE_MAGIC:
+        raise DatabaseError(f"cannot install into {target}: it is not an SQLite database (no SQLite header); "
+                            "nothing was changed: move it away or name another file")
+
+
 def _side_files(target: Path) -> tuple[Path, Path, Path, Path]:
     """The new file being written, the kept copy, the kept copy's temporary name, a rollback's side name."""
     return (target.with_name(f".{target.name}.synco-new"), Path(str(target) + PREVIOUS_SUFFIX),
@@ -268,8 +289,7 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     if database.engine != ENGINE:
         return None
     target = _target(database)
-    if os.path.lexists(target) and not target.is_file():
-        raise DatabaseError(f"cannot install into {target}: it is not a file")
+    _check_replaceable(target)
     if target.exists():
         _confirm(database, target, options, "replace")
     try:
@@ -295,7 +315,13 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
         crashpoints.reached("sqlite:install:written")
         backup = None
         if target.exists():
-            _checkpoint(target)
+            try:
+                _checkpoint(target)
+            except sqlite3.DatabaseError as exc:
+                # Damaged beyond reading its write-ahead log: nothing is replaced, the loaded copy goes.
+                temp.unlink()
+                raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
+                                    "nothing was changed") from exc
             _keep(target, previous, keeping)
             crashpoints.reached("sqlite:install:kept")
             backup = str(previous)
@@ -330,8 +356,7 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     if database.engine != ENGINE:
         return None
     target = _target(database)
-    if os.path.lexists(target) and not target.is_file():
-        raise DatabaseError(f"cannot install into {target}: it is not a file")
+    _check_replaceable(target)
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
