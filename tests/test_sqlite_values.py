@@ -304,3 +304,36 @@ def test_a_target_that_is_no_database_is_left_alone(tmp_path: Path, plugin_manag
     if not content.startswith(b"SQLite"):
         with pytest.raises(DatabaseError, match="not an SQLite database"):
             check_install_target(parse_database_url(url(target)), InstallOptions(yes=True))
+
+
+def test_sanitized_dump_keeps_the_rowids_of_tables_without_a_key(tmp_path: Path, plugin_manager: object) -> None:
+    # The VACUUM after the rules renumbered the rows of a table with no INTEGER PRIMARY KEY and no index
+    # (5, 17, 1000 became 1, 2, 3), and an FTS index over that table then found other rows.
+    from synco_core.values import SanitizeRule
+
+    source = tmp_path / "notes.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.executescript("""
+            CREATE TABLE notes (body TEXT, author TEXT);
+            INSERT INTO notes (rowid, body, author) VALUES (5, 'alpha', 'ann'), (17, 'beta', 'bob'),
+                                                           (1000, 'gamma', 'cy'), (-3, 'delta', 'dee');
+            CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes');
+            INSERT INTO notes_fts(notes_fts) VALUES ('rebuild');
+            CREATE TABLE keyed (k TEXT PRIMARY KEY, v);
+            INSERT INTO keyed (rowid, k, v) VALUES (40, 'a', 1), (2, 'b', 2);
+        """)
+        before = {t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall() for t in ("notes", "keyed")}
+    out = io.BytesIO()
+    dump_with_engine(parse_database_url(url(source)), out,
+                     DumpOptions(sanitize=[SanitizeRule(table="notes", column="author", expression="'someone'")]))
+    dump = tmp_path / "dump.db"
+    dump.write_bytes(out.getvalue())
+    with contextlib.closing(sqlite3.connect(dump)) as conn:
+        assert conn.execute("SELECT rowid, body FROM notes ORDER BY rowid").fetchall() == [
+            (row[0], row[1]) for row in before["notes"]]
+        assert conn.execute("SELECT rowid, * FROM keyed ORDER BY rowid").fetchall() == before["keyed"]
+        assert conn.execute("SELECT rowid, body FROM notes_fts WHERE notes_fts MATCH 'gamma'").fetchall() == [
+            (1000, "gamma")]
+        assert {row[0] for row in conn.execute("SELECT author FROM notes")} == {"someone"}
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'synco%'").fetchone()[0] == 0
+    assert b"bob" not in out.getvalue()

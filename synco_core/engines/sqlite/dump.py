@@ -143,8 +143,39 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         conn.execute("ROLLBACK")
         raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
     # Rebuild the file so no page still holds a removed row or an original value.
-    conn.execute("VACUUM")
+    _vacuum_keeping_rowids(conn)
     return applied
+
+
+def _vacuum_keeping_rowids(conn: sqlite3.Connection) -> None:
+    """``VACUUM``, without renumbering the rows of a table that has neither an INTEGER PRIMARY KEY nor an index.
+
+    VACUUM copies such a table with new rowids (1, 2, 3...), which changed data: an FTS index over the table
+    (``content=``), or anything else holding its rowids, then pointed at other rows. It keeps the rowids of a
+    table with an index, so each such table gets an empty one (``WHERE 0``: no entries) for the VACUUM, which
+    is dropped again (its one empty page stays free, zeroed by ``secure_delete``).
+    """
+    added: list[str] = []
+    taken = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND rootpage > 0 "
+                          "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").fetchall()
+    for number, (table,) in enumerate(tables):
+        info = list(conn.execute(f"PRAGMA table_info({quote(table)})"))
+        keys = [row for row in info if int(row[5]) > 0]
+        if len(keys) == 1 and str(keys[0][2]).upper() == "INTEGER":
+            continue  # the rowid is a column: kept
+        try:
+            conn.execute(f"SELECT rowid FROM {quote(table)} LIMIT 0")
+        except sqlite3.OperationalError:
+            continue  # WITHOUT ROWID (or every rowid name is a column: VACUUM keeps the key then)
+        name = f"synco_keep_rowid_{number}"
+        while name in taken:
+            name += "_"
+        conn.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} ({quote(str(info[0][1]))}) WHERE 0")
+        added.append(name)
+    conn.execute("VACUUM")
+    for name in added:
+        conn.execute(f"DROP INDEX {quote(name)}")
 
 
 @contextlib.contextmanager
