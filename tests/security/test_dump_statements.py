@@ -9,6 +9,7 @@ statement attacks, and checks that the install failed and the attack left no tra
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
 from collections.abc import Callable, Iterator
@@ -219,3 +220,81 @@ def test_postgres_routines_whose_comments_name_dangerous_words_still_load(
     postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT signup('abc'), twice(4)").fetchone() == (1, 8)
+
+
+SQLITE_PREFIX = b"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\nINSERT INTO t VALUES (1, 'kept');\n"
+SQLITE_ATTACKS = [
+    "ATTACH DATABASE '{outfile}' AS x;\nCREATE TABLE x.keys (line TEXT);\n"
+    "INSERT INTO x.keys VALUES (char(10) || 'ssh-ed25519 AAAA attacker' || char(10));",
+    "ATTACH '{outfile}' AS \"x\"",
+    "VACUUM INTO '{outfile}'",
+    "VACUUM main INTO '{outfile}'",
+    "SELECT load_extension('{outfile}')",
+    "SELECT fts3_tokenizer('simple', x'0000000000000000')",
+    "PRAGMA temp_store_directory = '/tmp'",
+    "PRAGMA main.journal_mode = OFF;\nPRAGMA mmap_size = 1",
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT load_extension('x'); END;\nINSERT INTO t VALUES (2, 'x')",
+    "DETACH DATABASE temp",
+]
+
+
+@pytest.mark.parametrize("attack", SQLITE_ATTACKS)
+def test_sqlite_script_reaches_nothing_beyond_its_database(attack: str, tmp_path: Path) -> None:
+    """An SQL script from a session may write nothing beyond the database it is loaded into: no ATTACH (a
+    file at any path, with text the attacker chose), no VACUUM INTO, no extensions or pointers, no pragma
+    a dump does not need. The target is left as it was."""
+    from synco_core.engines.sqlite.install import install_database
+    from synco_core.values import DatabaseConfig
+
+    target = tmp_path / "app.sqlite"
+    sqlite3_connect(target, "CREATE TABLE precious (v); INSERT INTO precious VALUES (42);")
+    outfile = tmp_path / f"planted-{uuid.uuid4().hex}"
+    script = SQLITE_PREFIX + attack.format(outfile=outfile).encode() + b";\n"
+    with pytest.raises(SyncoError, match="refusing the statement ending at line"):
+        install_database(DatabaseConfig(engine="sqlite", name=str(target)), io.BytesIO(script),
+                         InstallOptions(format="sql", yes=True))
+    assert not outfile.exists()
+    assert sqlite3_connect(target, "SELECT v FROM precious") == [(42,)]
+
+
+def test_sqlite_dumps_with_virtual_tables_and_pragmas_still_load(tmp_path: Path) -> None:
+    """What dumps write (synco's own, the sqlite3 shell's .dump, Python's iterdump) passes the gate."""
+    from synco_core.engines.sqlite.install import install_database
+    from synco_core.values import DatabaseConfig
+
+    source = tmp_path / "source.sqlite"
+    sqlite3_connect(source, "PRAGMA user_version = 7; CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT, v); "
+                            "INSERT INTO a (v) VALUES ('x'), ('y'); CREATE VIRTUAL TABLE f USING fts5(body); "
+                            "INSERT INTO f VALUES ('hello world'); CREATE INDEX a_v ON a (v); ANALYZE;")
+    import sqlite3 as sqlite
+
+    from synco_core.engines.sqlite.sqlscript import write_script
+
+    own = io.BytesIO()
+    with contextlib.closing(sqlite.connect(source)) as conn:
+        write_script(conn, own)
+        # Python's iterdump, without its virtual table (which it cannot dump so that it loads).
+        conn.execute("DROP TABLE f")
+        shell_like = "PRAGMA foreign_keys=OFF;\n" + "\n".join(conn.iterdump()) + "\n"
+    for number, script in enumerate((own.getvalue(), shell_like.encode())):
+        target = tmp_path / f"copy{number}.sqlite"
+        install_database(DatabaseConfig(engine="sqlite", name=str(target)), io.BytesIO(script),
+                         InstallOptions(format="sql", yes=True))
+        assert sqlite3_connect(target, "SELECT v FROM a ORDER BY id") == [("x",), ("y",)]
+    assert sqlite3_connect(tmp_path / "copy0.sqlite", "SELECT body FROM f WHERE f MATCH 'hello'") == \
+        [("hello world",)]
+
+
+def sqlite3_connect(path: Path, script: str) -> list[tuple[object, ...]]:
+    """Run ``script`` on the SQLite database ``path``; the rows of its last statement when it reads."""
+    import sqlite3 as sqlite
+
+    conn = sqlite.connect(path)
+    try:
+        if script.lstrip().upper().startswith("SELECT"):
+            return list(conn.execute(script))
+        conn.executescript(script)
+        conn.commit()
+        return []
+    finally:
+        conn.close()

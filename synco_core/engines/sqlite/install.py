@@ -37,6 +37,7 @@ from synco_core.engines.sqlite.common import (
     quote,
     user_tables,
 )
+from synco_core.engines.sqlite.gate import ScriptGate
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import (
     DatabaseConfig,
@@ -84,6 +85,9 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
     """
     pending: list[str] = []
     statements = 0
+    # The script comes from the session: it may fill this database and reach nothing else (gate.py).
+    gate = ScriptGate()
+    conn.set_authorizer(gate)
     for number, raw in enumerate(_lines(dump, first), start=1):
         try:
             line = raw.decode("utf-8", "surrogatepass")
@@ -99,11 +103,16 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
             try:
                 conn.execute(statement)
             except sqlite3.Error as exc:
+                if gate.refused is not None:
+                    raise DatabaseError(f"refusing the statement ending at line {number} of the SQLite dump: "
+                                        f"{gate.refused} (a dump may only create and fill the database it is "
+                                        "installed into)") from None
                 raise DatabaseError(f"the statement ending at line {number} of the SQLite dump failed: {exc}") from exc
             statements += 1
             pending = []
         else:
             pending = [statement]
+    conn.set_authorizer(None)
     if "".join(pending).strip():
         raise DatabaseError("the SQLite dump is truncated: its last statement has no end")
     if not statements:
