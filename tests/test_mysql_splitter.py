@@ -154,3 +154,26 @@ def test_no_backslash_escapes_is_followed_as_the_client_follows_it(chunk_size: i
     assert [s for s in statements if not s.startswith((b"/*!", b"SET"))] == [
         b"SELECT 'a\\';', 1", b"CREATE PROCEDURE p() SELECT 'a\\'", b"SELECT \"b\\\"", b"SELECT 'c\\';', 2",
         b"SELECT 'd\\'", b"SELECT 'e\\';', 3"]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 16, 1 << 20])
+def test_big_hinted_statements_are_read_into_one_buffer(chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hinted statement of BIG_STATEMENT bytes or more, not yet in the read buffer, is read straight into
+    a buffer of its size (a bytearray), with what follows it split as usual; a wrong hint or a cut still
+    say so."""
+    from synco_core.engines.mysql import splitter
+
+    monkeypatch.setattr(splitter, "BIG_STATEMENT", 40)
+    big = b"INSERT INTO `t` VALUES ('" + bytes(range(256)).replace(b"'", b"\\'").replace(b"\\", b"\\\\") + b"')"
+    small = b"INSERT INTO `t` VALUES (1)"
+    script = _hinted(big) + _hinted(small) + b"SELECT 1;\n" + _hinted(big) + _hinted(big)
+    statements = split(script, chunk_size)
+    assert statements == [big, small, b"SELECT 1", big, big]
+    if chunk_size < len(big):  # Not read whole with what came before it: the big path is taken.
+        assert [type(s) for s in statements] == [bytearray, bytes, bytes, bytearray, bytearray]
+    with pytest.raises(DatabaseError, match="ends inside a statement"):
+        split(_hinted(big)[:-10], chunk_size)
+    with pytest.raises(DatabaseError, match="ends inside a statement"):
+        split(_hinted(big)[:-2], chunk_size)
+    with pytest.raises(DatabaseError, match="does not end where its size hint says"):
+        split(_hinted(big).replace(b";\n", b" \n"), chunk_size)

@@ -153,3 +153,40 @@ def test_other_hosts_are_local_only_when_declared() -> None:
     assert not database.is_local()
     assert database.is_local(("db",)) and database.is_local(("DB",))
     assert not parse_database_url("mysql://u@2130706433/app").is_local()  # 127.0.0.1 in disguise stays remote
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 1 << 20])
+def test_literal_pieces_join_to_the_literal_and_its_checksum(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Huge rows are written and checksummed from pieces (escaped slice by slice): joined, they are the
+    row literal the ordinary way builds, and their running crc32 is its crc32."""
+    import zlib
+
+    from synco_core.engines.mysql import literals
+
+    monkeypatch.setattr(literals, "PIECE_BYTES", piece)
+    columns = [Column("id", "int"), Column("b", "longblob"), Column("t", "longtext", charset="utf8mb4"),
+               Column("c", "mediumtext", charset="cp1250"), Column("v", "varbinary")]
+    fmt = row_format(columns, raw_binary=True)
+    every_byte = bytes(range(256)) * 3
+    text = "é€😀'\\\0\x1a\r\n".encode() * 3
+    rows: list[list[bytes | None]] = []
+    for b, t, c_bytes, c_text, v in [(every_byte, text, None, b"plain", b"\x00'\\"),
+                                     (None, None, b"\x81\\'", None, None), (b"", b"", None, b"", b"")]:
+        row: list[bytes | None] = []
+        for index, raw in enumerate(fmt.raw):
+            if raw is None:
+                row.append(b"(1," if index == 0 else b",")
+            elif index in fmt.bytes_unless_text:
+                row.append(c_bytes)
+            else:
+                row.append({"b": b, "t": t, "c": c_text, "v": v}[raw.name])
+        row[-1] = b")"
+        rows.append(row)
+    for row in rows:
+        whole = literals.assemble(row, fmt)
+        pieces = literals.literal_pieces(row, fmt)
+        assert whole is not None and pieces is not None
+        assert b"".join(pieces) == whole
+        assert literals.pieces_checksum(literals.literal_pieces(row, fmt) or iter(())) == zlib.crc32(whole)
+    unformatted = [*rows[0][:-1], None]
+    assert literals.literal_pieces(unformatted, fmt) is None and literals.assemble(unformatted, fmt) is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from synco_core import dumpprogress
@@ -125,11 +125,34 @@ class TableWriter:
         (QUOTE() escapes it), so that rows are told apart without parsing."""
         self.rows_list(values.split(b"\0"))
 
-    def _statement(self, values: bytes) -> None:
+    def pieces_row(self, pieces: Callable[[], Iterator[bytes] | None]) -> None:
+        """One row as one INSERT, from its literal in pieces (:mod:`.widerows`): ``pieces()`` gives them
+        anew for each pass, one to add up the size for the hint, one to checksum and write them."""
+        size = sum(len(piece) + piece.count(b"\r") for piece in pieces() or ())
+        self._head(len(self.insert) + size)
+        crc = 0
+        for piece in pieces() or ():
+            crc = zlib.crc32(piece, crc)
+            self.out.write(literals.escape_carriage_returns(piece))
+        self.out.write(b";\n")
+        self.checksum += crc
+        self.rows += 1
+        dumpprogress.rows_written(1)
+        self._count(size)
+
+    def _head(self, size: int) -> None:
         # The size hint lets synco's loader take the statement without scanning its values for the end.
-        size = len(self.insert) + len(values)
-        self.out.write(SIZE_HINT + str(size).encode() + b"\n" + self.insert + values + b";\n")
-        self.since_commit += len(values)
+        self.out.write(SIZE_HINT + str(size).encode() + b"\n" + self.insert)
+
+    def _statement(self, values: bytes) -> None:
+        # Written in three parts: joining them would copy the values once more (a huge row's too).
+        self._head(len(self.insert) + len(values))
+        self.out.write(values)
+        self.out.write(b";\n")
+        self._count(len(values))
+
+    def _count(self, size: int) -> None:
+        self.since_commit += size
         if self.since_commit > COMMIT_BYTES:
             self.out.write(b"COMMIT;\n")
             self.since_commit = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -160,8 +159,9 @@ def _oversize_checksum(conn: Any, source: str, condition: str, columns: list[lit
         cur.execute(sql)
         for row in cur.fetchall_unbuffered():
             encoded = [value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value for value in row]
-            literal = literals.assemble(encoded, fmt)
-            total += zlib.crc32(literal or b"")
+            # In pieces: these rows are the huge ones, whose literal is not built whole (see .widerows).
+            pieces = literals.literal_pieces(encoded, fmt)
+            total += literals.pieces_checksum(pieces) if pieces is not None else 0
     return total
 
 

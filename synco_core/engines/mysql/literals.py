@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql.connect import quote_name
@@ -329,6 +330,55 @@ def _assemble_checked(row: Sequence[bytes | None], fmt: RowFormat) -> bytes | No
         else:
             parts.append(value)
     return b"".join(parts)
+
+
+#: Raw values are escaped in slices of this size by :func:`literal_pieces`, so that a huge value is never
+#: copied whole again (escaping is byte by byte: the escaped slices joined are the escaped value).
+PIECE_BYTES = 1 << 20
+
+
+def literal_pieces(row: Sequence[bytes | None], fmt: RowFormat) -> Iterator[bytes] | None:
+    """:func:`assemble`'s literal as pieces whose concatenation is it, for rows holding a huge value:
+    each raw value escaped slice by slice (:data:`PIECE_BYTES`). None when the server gave up on a part.
+    Can be iterated once; call again for another pass."""
+    if any(value is None and raw is None for value, raw in zip(row, fmt.raw, strict=True)):
+        return None
+    return _pieces(row, fmt)
+
+
+def _pieces(row: Sequence[bytes | None], fmt: RowFormat) -> Iterator[bytes]:
+    held: bytes | None = None
+    for index, (value, raw) in enumerate(zip(row, fmt.raw, strict=True)):
+        if index in fmt.bytes_unless_text:
+            held = value
+        elif held is not None:
+            yield from _escaped_pieces(b"_binary'", held)
+            held = None
+        elif raw is None:
+            assert value is not None  # literal_pieces checked.
+            yield value
+        elif value is None:
+            yield b"NULL"
+        else:
+            yield from _escaped_pieces(b"_binary'" if raw.large_is_binary or raw.is_binary else b"'", value)
+
+
+def _escaped_pieces(opening: bytes, value: bytes) -> Iterator[bytes]:
+    """:func:`escape_text` (after ``opening``'s introducer) of ``value``, slice by slice."""
+    yield opening
+    view = memoryview(value)
+    for start in range(0, len(value), PIECE_BYTES):
+        yield (bytes(view[start:start + PIECE_BYTES]).replace(b"\\", b"\\\\").replace(b"'", b"\\'")
+               .replace(b"\0", b"\\0").replace(b"\x1a", b"\\Z"))
+    yield b"'"
+
+
+def pieces_checksum(pieces: Iterator[bytes]) -> int:
+    """``crc32`` of the literal the pieces make up, without joining them."""
+    crc = 0
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
+    return crc
 
 
 def row_literal_sql(columns: Sequence[Column], overrides: dict[str, str] | None = None) -> str:

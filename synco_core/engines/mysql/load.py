@@ -50,10 +50,11 @@ from synco_core.engines.mysql.loadthreads import (
     barrier,
     preview,
     raise_worker_error,
+    send,
     statement_error,
 )
 from synco_core.engines.mysql.schema import strip_definer
-from synco_core.engines.mysql.splitter import StatementSplitter
+from synco_core.engines.mysql.splitter import Statement, StatementSplitter
 from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
 from synco_core.values import TableManifest, ValueRewriter
@@ -174,10 +175,12 @@ class Loader:
         if self.report.source_database is None and name:
             self.report.source_database = name
 
-    def rewrite(self, statement: bytes) -> bytes | None:
+    def rewrite(self, statement: Statement) -> Statement | None:
         """The statement to send, or None to skip it."""
         if _DATA.match(statement):
-            return statement if self.values is None else self.values(statement)
+            # A huge INSERT comes as a bytearray (see the splitter), which is sent as it is.
+            return statement if self.values is None else self.values(bytes(statement))
+        statement = bytes(statement)
         if statement.startswith(b"/*M!999999"):
             # mariadb-dump's "sandbox mode" line has no delimiter and sticks to the next statement;
             # version 999999 never executes, so it is only noise that would hide what follows.
@@ -291,7 +294,7 @@ class Loader:
                 barrier(workers)
                 self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
             sql = self.rewrite(statement)
-            if sql is None or not sql.strip(b" \t\r\n;") or _LOCKS.match(sql):
+            if sql is None or _BLANK.match(sql) or _LOCKS.match(sql):
                 # LOCK TABLES only speeds up MyISAM on a busy server, and the scratch database has no other
                 # users; it would stop an INSERT into a table whose default draws from a sequence, which
                 # must be locked too (mariadb-dump's script cannot load such a table back).
@@ -367,9 +370,9 @@ class Loader:
                 self._query(number, sql)
         return workers
 
-    def _query(self, number: int, sql: bytes) -> None:
+    def _query(self, number: int, sql: Statement) -> None:
         try:
-            self.conn.query(sql)
+            send(self.conn, sql)
         except pymysql.err.MySQLError as exc:
             raise statement_error(number, sql, exc) from exc
 
@@ -392,3 +395,5 @@ _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
+#: Nothing to run (stripping a huge statement to find out would copy it).
+_BLANK = re.compile(rb"[ \t\r\n;]*\Z")

@@ -24,6 +24,11 @@ from typing import BinaryIO
 from synco_core.errors import DatabaseError
 
 CHUNK = 1 << 20
+#: A hinted statement at least this long is read straight into a buffer of its size (:meth:`_big_statement`).
+BIG_STATEMENT = 4 * CHUNK
+#: What the splitter yields: bytes, or a bytearray for a statement of :data:`BIG_STATEMENT` bytes or more
+#: (readable alike: ``re``, slicing and PyMySQL take either).
+Statement = bytes | bytearray
 #: ``-- synco-size: N``: the next statement is N bytes long, its delimiter follows directly.
 SIZE_HINT = b"-- synco-size: "
 _WHITESPACE = re.compile(rb"[ \t\r\n\f\v]*")
@@ -147,7 +152,7 @@ class StatementSplitter:
         self.delimiter = delimiter
         self._bulk = _bulk_pattern(delimiter, self.modes.backslash_escapes)
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Statement]:
         while self._skip_space_and_comments():
             if self._delimiter_command():
                 continue
@@ -156,7 +161,7 @@ class StatementSplitter:
             if statement:
                 self.statements += 1
                 yield statement
-                if not sized:
+                if isinstance(statement, bytes) and not sized:
                     escapes = self.modes.backslash_escapes
                     self.modes.follow(statement)
                     if escapes != self.modes.backslash_escapes:
@@ -231,10 +236,12 @@ class StatementSplitter:
                                 f"(byte {self.consumed + self.pos})")
         return size
 
-    def _sized_statement(self) -> bytes:
+    def _sized_statement(self) -> Statement:
         """The statement a size hint announced: exactly that many bytes, then the delimiter."""
         assert self._sized is not None
         size, self._sized = self._sized, None
+        if size >= BIG_STATEMENT and len(self.buf) - self.pos < size:
+            return self._big_statement(size)
         while len(self.buf) < self.pos + size + len(self.delimiter):
             if not self._fill(self.pos):
                 raise self._truncated("a statement")
@@ -244,6 +251,32 @@ class StatementSplitter:
                                 f"{self.consumed + self.pos}) does not end where its size hint says")
         statement = self.buf[self.pos:end]
         self.pos = end + len(self.delimiter)
+        return statement
+
+    def _big_statement(self, size: int) -> bytearray:
+        """A hinted statement of many megabytes (a huge value), read into one buffer of its size: growing
+        the read buffer to hold it and cutting it out of there would hold it two or three times over."""
+        statement = bytearray(size)
+        with memoryview(statement) as view:
+            have = len(self.buf) - self.pos
+            view[:have] = self.buf[self.pos:]
+            self.consumed += len(self.buf)
+            self.buf, self.pos = b"", 0
+            while have < size:
+                data = self.stream.read(min(self.chunk_size, size - have))
+                if not data:
+                    self.eof = True
+                    raise self._truncated("a statement")
+                view[have:have + len(data)] = data
+                have += len(data)
+                self.consumed += len(data)
+        while len(self.buf) < len(self.delimiter):
+            if not self._fill(0):
+                raise self._truncated("a statement")
+        if not self.buf.startswith(self.delimiter):
+            raise DatabaseError(f"the dump is damaged: statement {self.statements + 1} (byte "
+                                f"{self.consumed - size}) does not end where its size hint says")
+        self.pos = len(self.delimiter)
         return statement
 
     def _statement(self) -> bytes:

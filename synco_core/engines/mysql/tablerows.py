@@ -39,7 +39,7 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from synco_core.engines.mysql import literals, rowstream
+from synco_core.engines.mysql import literals, rowstream, widerows
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.errors import DatabaseError
@@ -292,6 +292,8 @@ def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: li
         return
     batch: list[bytes] = []
     batch_size = 0
+    # Rows with a huge value go their own way (widerows); only tables with large columns look for them.
+    huge = widerows.huge_positions(fmt)
     cursor = conn.cursor(pymysql.cursors.SSCursor)
     try:
         cursor.execute(sql)
@@ -300,6 +302,13 @@ def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: li
             if not fetched:
                 break
             for row in fetched:
+                if huge and widerows.is_huge(row, huge):
+                    if batch:
+                        writer.call(functools.partial(out.rows_list, batch))
+                        batch, batch_size = [], 0
+                    if not widerows.write(writer, out, row, fmt):
+                        raise _unformatted(read.table)
+                    continue
                 value = literals.assemble(row, fmt)
                 if value is None:
                     raise _unformatted(read.table)
@@ -308,6 +317,9 @@ def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: li
                     batch, batch_size = [], 0
                 batch.append(value)
                 batch_size += len(value) + 1
+            # Let go of the rows before fetching more, or a huge one would be held beside the next.
+            fetched.clear()
+            del row
         if batch:
             writer.call(functools.partial(out.rows_list, batch))
     finally:
