@@ -20,7 +20,7 @@ from test_postgres_support import fingerprints, psql_load
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.postgresql import widerows
-from synco_core.testing.services import postgres_url_for
+from synco_core.testing.services import postgres_url_for, require_tool
 from synco_core.values import DumpOptions, DumpResult, InstallOptions, SanitizeRule
 
 pytestmark = pytest.mark.postgres
@@ -161,8 +161,7 @@ def _peak_kb(args: list[str], tmp_path: Path) -> int:
 @pytest.mark.slow
 def test_a_120_mb_value_is_dumped_and_loaded_in_little_memory(postgres_database_factory: Callable[[], str],
                                                                tmp_path: Path) -> None:
-    if not Path("/usr/bin/time").exists() and shutil.which("time") is None:
-        pytest.skip("needs GNU time")
+    require_tool("time", "time")
     source, target = postgres_url_for(postgres_database_factory()), postgres_url_for(postgres_database_factory())
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute("CREATE TABLE blob (id int PRIMARY KEY, b bytea, t text)")

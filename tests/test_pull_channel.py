@@ -20,6 +20,7 @@ from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script
 from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel
 from synco_core.pull.remote import Remote, parse_remote_url
 from synco_core.pull.tempdir import NO_TEMP_FOLDER, remote_temp_root
+from synco_core.testing.services import require_tool
 
 
 def _remote(url: str) -> Remote:
@@ -53,9 +54,7 @@ lines' 'trailing\\'
 def test_ssh_command_runs_the_script_unchanged_under_any_login_shell(shell: str) -> None:
     # ssh hands its command to the user's login shell with "-c". csh/tcsh used to fail on the script's
     # newlines ("Unmatched '"), and fish read backslashes inside single quotes as escapes.
-    binary = shutil.which(shell)
-    if binary is None:
-        pytest.skip(f"{shell} is not installed")
+    binary = require_tool(shell, {"dash": "dash", "csh": "tcsh"}.get(shell, shell))
     remote = _remote("ssh://deploy@example.com/srv/app")
     command = channel_argv(remote, _AWKWARD_SCRIPT, env={})[-1]
     expected = subprocess.run(["sh", "-c", _AWKWARD_SCRIPT], capture_output=True, text=True, check=True).stdout

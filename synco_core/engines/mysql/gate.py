@@ -107,7 +107,7 @@ class StatementGate:
         #: Views that read another database: writing through them would write there.
         self.foreign_views: set[str] = set()
 
-    def check(self, statement: bytes, number: int) -> None:
+    def check(self, statement: bytes | bytearray, number: int) -> None:
         """Raise a one-line :class:`DatabaseError` when ``statement`` (number ``number``) must not run."""
         head = _DATA_HEAD.match(statement)
         if head is not None and self._plain_values(statement, head):
@@ -141,7 +141,7 @@ class StatementGate:
             self._refuse(number, f"it names view {views[0]!r}, which reads another database")
 
     @staticmethod
-    def _plain_values(statement: bytes, head: re.Match[bytes]) -> bool:
+    def _plain_values(statement: bytes | bytearray, head: re.Match[bytes]) -> bool:
         """True when nothing but the rows follow the head: no ``SELECT`` that could read through it."""
         rest = statement[head.end() - 1:head.end() + 64].upper()
         return not rest.lstrip(b"( \t\r\n").startswith((b"SELECT", b"WITH", b"TABLE"))
