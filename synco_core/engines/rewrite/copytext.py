@@ -52,15 +52,24 @@ class CopyRewriter:
         return self.applier.changed
 
     def pieces(self, pieces: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
-        """(the original piece, what to send instead) for each piece of one block's data."""
-        carry = b""
+        """(the original piece, what to send instead) for each piece of one block's data.
+
+        The part of a line that has not ended yet waits as a list of pieces, joined once when the line ends:
+        a row of a few hundred MB arrives in hundreds of pieces, and adding each to what waited before
+        copied the row again at every piece (quadratic in its size).
+        """
+        carry: list[bytes] = []
         for piece in pieces:
-            data = carry + piece if carry else piece
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            yield piece, self.rows(data[:cut])
+            cut = piece.rfind(b"\n") + 1
+            if not cut:
+                carry.append(piece)
+                yield piece, b""
+                continue
+            lines = b"".join((*carry, piece[:cut])) if carry else piece[:cut]
+            carry = [piece[cut:]] if cut < len(piece) else []
+            yield piece, self.rows(lines)
         if carry:
-            yield b"", self.rows(carry)
+            yield b"", self.rows(b"".join(carry))
 
     def rows(self, data: bytes) -> bytes:
         """Whole lines of COPY data, rewritten where they hold a needle."""
