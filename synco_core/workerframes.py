@@ -1,4 +1,5 @@
-"""The framing of synco's worker processes: each value marshalled, after its length.
+"""synco's worker processes: whether they are worth starting (:func:`usable_cores`), and the framing of
+their pipes: each value marshalled, after its length.
 
 Workers (receive's pack and index workers, serve's walker) talk to the process that started them over
 their stdin and stdout. marshal is the standard library's fastest serialisation of plain values (str,
@@ -9,7 +10,15 @@ the same synco on the same interpreter wrote.
 from __future__ import annotations
 
 import marshal
+import os
 from typing import IO, Any
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: a container's cpuset where the system says (``sched_getaffinity``),
+    not the host's count; a worker beside this process only pays off with two or more."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def write_frame(out: IO[bytes], value: Any) -> None:

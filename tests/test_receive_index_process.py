@@ -21,7 +21,7 @@ import zstandard
 from click.testing import CliRunner
 from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
 
-from synco_core import age
+from synco_core import age, workerframes
 from synco_core.age.random_access import open_payload
 from synco_core.cli.main import cli
 from synco_core.index.stream import IndexWriter, read_index
@@ -179,7 +179,7 @@ def test_a_receive_and_a_plan_read_a_large_index_in_a_worker(tmp_path: Path, reg
         return real(*args)
 
     monkeypatch.setattr(indexprocess, "MIN_FILES", 1)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workerframes, "usable_cores", lambda: 2)
     import synco_core.receive.public_index as public_index
 
     monkeypatch.setattr(public_index, "entries_from_process", counting)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
-from synco_core import age
+from synco_core import age, workerframes
 from synco_core.cli.main import cli
 from synco_core.receive import indexprocess
 from synco_core.receive.compare import compare_public_files
@@ -194,7 +194,7 @@ def test_an_index_that_is_not_the_one_the_meta_names_is_refused(site: Site, read
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     if reader == "in the index worker":
         monkeypatch.setattr(indexprocess, "MIN_FILES", 1)
-        monkeypatch.setattr(indexprocess.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(workerframes, "usable_cores", lambda: 2)
     _rewrite_meta(site.app, site.session, site.key, lambda public: public.update(indexSha256="0" * 64))
     result = CliRunner().invoke(cli, ["receive", site.session, site.key.secret, "--base-url", site.url,
                                       "--target", str(site.target), "--only", "uploads"])

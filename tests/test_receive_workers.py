@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
 
+from synco_core import workerframes
 from synco_core.cli.main import cli
 from synco_core.receive import public, workers
 
@@ -41,7 +42,7 @@ def app(tmp_path: Path, register_plugin: Any, monkeypatch: pytest.MonkeyPatch) -
         path.write_bytes(os.urandom(50 + number % 700))
     monkeypatch.setattr(workers, "MIN_FILES", 1)
     monkeypatch.setattr(public, "PACK_TASK_FILES", 25)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workerframes, "usable_cores", lambda: 2)
     return root
 
 

@@ -82,14 +82,16 @@ def test_the_cache_handed_over_is_kept_whole(fixture_app: Path, monkeypatch: pyt
     monkeypatch.setenv(WORKER_ENV, "0")
     build(fixture_app, name="synco-one")
     alone = cache_file().read_bytes()
+    # Only the lines of the builds counted (another test may have left the logger at DEBUG).
+    caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="synco_core.serve.build"):
         build(fixture_app, name="synco-again")
     counted = re.findall(r"uploads: \d+ files hashed, \d+ hashes from the cache", caplog.text)
-    caplog.clear()
     cache_file().unlink()
     monkeypatch.setenv(WORKER_ENV, "9")
     first = build(fixture_app, name="synco-two")
     assert cache_file().read_bytes() == alone, "the two processes wrote the cache one process writes"
+    caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="synco_core.serve.build"):
         second = build(fixture_app, name="synco-three")
     assert session_contents(second) == session_contents(first)

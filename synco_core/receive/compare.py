@@ -152,16 +152,14 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     # The index worker makes the tree digest of the entries it reads; otherwise it is made here.
     summary = items.summary if isinstance(items, SummarisedEntries) else None
     tree = TreeDigest()
-    add_to_tree = tree.add if summary is None else None
-    with_sha1 = False
+    add_to_tree = tree.add_entry if summary is None else None
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
         if entry is None:
             plan.vanished.append(relative)
             continue
         plan.listed += 1
         if add_to_tree is not None:
-            add_to_tree(relative, entry.size_bytes, entry.mtime)
-            with_sha1 = with_sha1 or entry.sha1 is not None
+            add_to_tree(relative, entry)
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
@@ -193,7 +191,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     if summary is not None:
         plan.tree = summary.tree if summary.complete else None
     else:
-        plan.tree = None if with_sha1 else tree
+        plan.tree = tree.of_index()
     return plan
 
 

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import zstandard
 
+from synco_core import workerframes
 from synco_core.age.errors import HeaderError, PayloadError
 from synco_core.age.stream import DecryptReader
 from synco_core.errors import TransferError, UnsafePathError
@@ -49,7 +50,7 @@ _ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
 def use_process(public: PublicFilesInfo) -> bool:
     """True when ``public``'s index is worth reading in a worker process."""
     return (public.index_format == INDEX_FORMAT_LINES and (public.file_count or 0) >= MIN_FILES
-            and (os.cpu_count() or 1) >= 2)
+            and workerframes.usable_cores() >= 2)
 
 
 def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFilesInfo, plain_limit: int,
@@ -106,18 +107,17 @@ def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
             reader = io.BufferedReader(capped, READ_SIZE)
             # The tree digest of the entries is made here, off the receive's busy merge (treedigest.py).
             tree = TreeDigest()
-            add_to_tree = tree.add
-            with_sha1 = False
+            add_to_tree = tree.add_entry
             for path, entry in read_index(reader, header["format"], spill_dir=Path(header["scratch"])):
                 block.append((path, *entry))
-                add_to_tree(path, entry.size_bytes, entry.mtime)
-                with_sha1 = with_sha1 or entry.sha1 is not None
+                add_to_tree(path, entry)
                 if len(block) >= BLOCK:
                     write_frame(stdout, ("entries", block))
                     block = []
             capped.verify()
         write_frame(stdout, ("entries", block))
-        write_frame(stdout, ("end", None if with_sha1 else tree.hexdigest(), tree.files, tree.bytes))
+        digest = tree.of_index()
+        write_frame(stdout, ("end", digest.hexdigest() if digest is not None else None, tree.files, tree.bytes))
     except BrokenPipeError:
         return 1
     except zstandard.ZstdError as exc:

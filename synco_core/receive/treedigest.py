@@ -38,6 +38,8 @@ class TreeDigest:
         self._lines: list[str] = []
         self.files = 0
         self.bytes = 0
+        #: True once an entry with a SHA-1 was added (:meth:`add_entry`).
+        self.with_sha1 = False
         #: The digest when another process made it (:meth:`made_elsewhere`).
         self._made: str | None = None
 
@@ -54,6 +56,17 @@ class TreeDigest:
         self.bytes += size
         if len(self._lines) >= BLOCK:
             self._flush()
+
+    def add_entry(self, path: str, entry: Any) -> None:
+        """Add an index entry (a :class:`~synco_core.wire.PublicIndexEntry`), noting whether it has a SHA-1."""
+        self.add(path, entry.size_bytes, entry.mtime)
+        if entry.sha1 is not None:
+            self.with_sha1 = True
+
+    def of_index(self) -> TreeDigest | None:
+        """This digest of index entries; None when an entry had a SHA-1 (its local files are judged by their
+        content, which the digest does not cover)."""
+        return None if self.with_sha1 else self
 
     def _flush(self) -> None:
         self._hash.update("".join(self._lines).encode(errors="surrogateescape"))
@@ -82,6 +95,10 @@ class SummarisedEntries(Iterator[tuple[str, Any]]):
     def __init__(self, entries: Iterator[tuple[str, Any]], summary: IndexSummary) -> None:
         self._entries = entries
         self.summary = summary
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        # The merge iterates the entries themselves: no call of this wrapper per entry.
+        return self._entries
 
     def __next__(self) -> tuple[str, Any]:
         return next(self._entries)

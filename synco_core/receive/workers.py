@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from synco_core import workerframes
 from synco_core.errors import SyncoError
 from synco_core.receive.compare import PACKED
 from synco_core.receive.files import REFUSALS, _download_one, _Folders, content_matches, save_content
@@ -89,7 +89,7 @@ class Outcome:
 
 def worker_count(transport: Transport, packs: PackSource | None, packed_files: int, jobs: int) -> int:
     """How many worker processes to start for ``packed_files`` files to take out of ``packs`` (0: none)."""
-    cores = os.cpu_count() or 1
+    cores = workerframes.usable_cores()
     if packs is None or packed_files < MIN_FILES or jobs < 2 or cores < 2:
         return 0
     spec = getattr(transport, "worker_spec", None)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import quote
 
+from synco_core import workerframes
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
@@ -467,13 +468,8 @@ def _worker_allowed(file_set: FileSet, options: PublicSetOptions) -> bool:
     machine of two cores or more, with the compiled packages the pipeline imports (a zipapp without them
     runs every set here)."""
     return (file_set.entries is None and options.skip_folder in (None, is_synco_folder)
-            and _usable_cores() >= 2 and fallback.available("cryptography") and fallback.available("zstandard"))
-
-
-def _usable_cores() -> int:
-    """Cores this process may run on (a container's cpuset, not the host's count, where the system says)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+            and workerframes.usable_cores() >= 2 and fallback.available("cryptography")
+            and fallback.available("zstandard"))
 
 
 class _Head:

@@ -60,7 +60,7 @@ def min_files() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{MIN_FILES_ENV}={raw!r} is not a whole number of files (0 turns the worker off)") from None
+        value = -1
     if value < 0:
         raise ConfigError(f"{MIN_FILES_ENV}={raw!r} is not a whole number of files (0 turns the worker off)")
     return value
