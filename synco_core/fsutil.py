@@ -16,7 +16,7 @@ from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 
 __all__ = ["PLAIN_RELATIVE_PATH", "PRIVATE_MODE", "atomic_output", "open_private", "resolve_inside",
-           "safe_relative_path", "special_kind", "start_writeback", "user_output"]
+           "mode_kind", "safe_relative_path", "special_kind", "start_writeback", "user_output"]
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -143,6 +143,13 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, FIFO), (stat.S_ISCHR, CHAR
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def mode_kind(mode: int) -> str | None:
+    """What a file of ``mode`` is (``"a folder"``, :data:`FIFO`, ...), for an error; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
 def special_kind(path: Path) -> str | None:
     """What ``path`` is (``"a folder"``, :data:`FIFO`, ...) when it exists but is not a regular file, links
     followed; None for a regular file or for nothing at all (whatever else is wrong is left to the open)."""
@@ -152,9 +159,7 @@ def special_kind(path: Path) -> str | None:
         return "a broken symbolic link" if path.is_symlink() else None
     except OSError:
         return None
-    if stat.S_ISREG(mode):
-        return None
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return mode_kind(mode)
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ def test_devices_and_folders_are_refused_by_type(tmp_path: Path) -> None:
     (tmp_path / "zero").symlink_to("/dev/zero")
     with pytest.raises(ConfigError, match=r"zero is a character device, not a \.env file$"):
         read_config_file(tmp_path / "zero", kind=".env file")
-    with pytest.raises(ConfigError, match=r"is a directory, not a configuration file$"):
+    with pytest.raises(ConfigError, match=r"is a folder, not a configuration file$"):
         read_config_file(tmp_path)
 
 

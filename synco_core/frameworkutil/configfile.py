@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from synco_core.errors import ConfigError
+from synco_core.fsutil import mode_kind
 
 #: The most a configuration file may hold, for every reader that names no other bound. Real ``.env``,
 #: PHP, YAML and Python configuration files are a few kilobytes; this leaves them a thousand times that.
@@ -48,23 +49,9 @@ _CHUNK = 64 * 1024
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 
 
-def _what(mode: int) -> str | None:
-    """What a file of ``mode`` is, for the error, or None when it may be read (a regular file or a pipe)."""
-    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
-
-
 def _refuse_special(path: Path, mode: int, kind: str) -> None:
-    what = _what(mode)
+    # A pipe is read (with a timeout), as a regular file is; anything else is named and refused.
+    what = None if stat.S_ISFIFO(mode) else mode_kind(mode)
     if what is not None:
         raise ConfigError(f"{path} is {what}, not a {kind}")
 
