@@ -15,8 +15,18 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 
-__all__ = ["PLAIN_RELATIVE_PATH", "PRIVATE_MODE", "atomic_output", "open_private", "resolve_inside",
-           "mode_kind", "safe_relative_path", "special_kind", "start_writeback", "user_output"]
+__all__ = [
+    "PLAIN_RELATIVE_PATH",
+    "PRIVATE_MODE",
+    "atomic_output",
+    "mode_kind",
+    "open_private",
+    "resolve_inside",
+    "safe_relative_path",
+    "special_kind",
+    "start_writeback",
+    "user_output",
+]
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
