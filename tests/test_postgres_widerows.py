@@ -20,6 +20,7 @@ from test_postgres_support import fingerprints, psql_load
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.postgresql import widerows
+from synco_core.engines.rewrite import copytext
 from synco_core.testing.services import postgres_url_for, require_tool
 from synco_core.values import DumpOptions, DumpResult, InstallOptions, SanitizeRule
 
@@ -144,7 +145,7 @@ def test_keep_newest_and_custom_copy_sources(source: str, tmp_path: Path, monkey
 
 
 def test_escape_matches_copy() -> None:
-    assert widerows.escape(b"a\\b\tc\nd\re\x08f\x0cg\x0bh\x01\xc3\xbc") == (
+    assert copytext.escape(b"a\\b\tc\nd\re\x08f\x0cg\x0bh\x01\xc3\xbc") == (
         b"a\\\\b\\tc\\nd\\re\\bf\\fg\\vh\x01\xc3\xbc")
 
 

@@ -27,6 +27,7 @@ from synco_core import dumpprogress
 from synco_core.engines.postgresql.catalog import Quoter, fetch, literal
 from synco_core.engines.postgresql.connection import result_error
 from synco_core.engines.postgresql.dataplan import DataPlan, copy_out
+from synco_core.engines.rewrite.copytext import escape
 from synco_core.errors import DatabaseError
 
 #: A row whose COPY text would be longer than this (estimated from its values' sizes) is written in pieces.
@@ -39,21 +40,6 @@ CHUNK = 4 << 20
 STORED_GUARD = 4096
 #: The name of the extra ``ctid`` column of the sources queried here.
 ROW_ID = '"synco:row"'
-
-#: COPY text escapes of the bytes that have one (PostgreSQL's CopyAttributeOutText): the backslash first,
-#: so the backslashes the others add are not doubled.
-_ESCAPES = ((b"\\", b"\\\\"), (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\t", b"\\t"), (b"\x08", b"\\b"),
-            (b"\x0c", b"\\f"), (b"\x0b", b"\\v"))
-
-
-def escape(data: bytes) -> bytes:
-    """``data`` (text in the client encoding) as a COPY text field; a piece escapes alike on its own, since
-    every escaped byte is ASCII and no UTF-8 sequence contains an ASCII byte."""
-    for byte, escaped in _ESCAPES:
-        if byte in data:
-            data = data.replace(byte, escaped)
-    return data
-
 
 @dataclass(frozen=True)
 class Column:
