@@ -61,6 +61,7 @@ from common import (
     Case,
     Measurement,
     have,
+    machine_cpu_seconds,
     measure,
     measure_interleaved,
     print_table,
@@ -519,6 +520,7 @@ def small_files_suite(title: str, work: Path, project: Path, root: Path, files: 
         os.sync()
 
     def synco_round(case: str, publish: bool) -> None:
+        cpu = machine_cpu_seconds()
         serve_seconds, serve_peak = published.publish() if publish else (0.0, 0.0)
         os.sync()
         receive_seconds, receive_peak = run_command(client(
@@ -527,15 +529,21 @@ def small_files_suite(title: str, work: Path, project: Path, root: Path, files: 
         add(serves[case], serve_seconds, serve_peak)
         add(receives[case], receive_seconds, receive_peak)
         add(totals[case], serve_seconds + receive_seconds, max(serve_peak, receive_peak))
+        cpu = machine_cpu_seconds() - cpu
+        totals[case].cpu_seconds.append(cpu)
         print(f"  synco {case}, {title}: serve {serve_seconds:.2f} s ({serve_peak:.0f} MB) + receive "
-              f"{receive_seconds:.2f} s ({receive_peak:.0f} MB)", file=sys.stderr)
+              f"{receive_seconds:.2f} s ({receive_peak:.0f} MB); machine CPU {cpu:.2f} s", file=sys.stderr)
 
     def rsync_round(case: str) -> None:
         if rsync_argv is None:
             return
+        cpu = machine_cpu_seconds()
         seconds, peak = run_command(client([*rsync_argv, f"{dst_rsync}/"]))
+        cpu = machine_cpu_seconds() - cpu
         add(references[case], seconds, peak)
-        print(f"  rsync {case}, {title}: {seconds:.2f} s ({peak:.0f} MB)", file=sys.stderr)
+        references[case].cpu_seconds.append(cpu)
+        print(f"  rsync {case}, {title}: {seconds:.2f} s ({peak:.0f} MB); machine CPU {cpu:.2f} s",
+              file=sys.stderr)
 
     def check(case: str) -> None:
         for name, dst in (("synco", dst_synco / "files"), ("rsync", dst_rsync)):
@@ -563,7 +571,9 @@ def small_files_suite(title: str, work: Path, project: Path, root: Path, files: 
         discard(path)
     for case in cases:
         print(f"  {title}, {case}: serve median {serves[case].median:.2f} s (peak {serves[case].peak_rss_mb:.0f} MB), "
-              f"receive median {receives[case].median:.2f} s (peak {receives[case].peak_rss_mb:.0f} MB)")
+              f"receive median {receives[case].median:.2f} s (peak {receives[case].peak_rss_mb:.0f} MB); "
+              f"machine CPU median: synco {statistics.median(totals[case].cpu_seconds):.2f} s, "
+              f"rsync {statistics.median(references[case].cpu_seconds or [float('nan')]):.2f} s")
     return [(f"{case}, {title}", totals[case], references[case]) for case in cases]
 
 

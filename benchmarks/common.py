@@ -63,6 +63,18 @@ def _tree_rss_kb(root_pid: int) -> int:
     return total
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds (user, nice, system, irq, softirq) every core of the machine has spent since boot.
+
+    The difference around a run counts both ends of a transfer, the web server or sshd included, which a
+    command's own ``rusage`` never sees; it only means something on a machine doing nothing else.
+    """
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 #: CPU seconds (user + system) of the last command run_capture ran, for callers that want them.
 last_cpu_seconds = 0.0
 
