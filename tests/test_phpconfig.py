@@ -388,3 +388,31 @@ def test_reader_agrees_with_php(expressions: list[str]) -> None:
         if not _known(ours):
             continue
         assert _plain(ours) == json.loads(line), expression
+
+
+def test_properties_of_objects_cast_from_arrays() -> None:
+    # Bedrock's config/application.php reads DATABASE_URL through (object) parse_url(...).
+    config = parse_php_config("""<?php
+$dsn = (object) parse_url('mysql://user:pw@db.internal:3307/shop');
+$name = substr($dsn->path, 1);
+$pass = isset($dsn->pass) ? $dsn->pass : null;
+$host = isset($dsn->port) ? "{$dsn->host}:{$dsn->port}" : $dsn->host;
+$plain = "$dsn->user@$dsn->host";
+$none = (object) parse_url('mysql://db.internal/shop');
+$nopass = isset($none->pass) ? $none->pass : 'no password';
+$empty = (object) null;
+$missing = $empty?->anything;
+$nothing = null;
+$safe = $nothing?->host;
+""")
+    variables = config.variables
+    assert (variables["name"], variables["pass"], variables["host"], variables["plain"]) == (
+        "shop", "pw", "db.internal:3307", "user@db.internal")
+    assert (variables["nopass"], variables["missing"], variables["safe"]) == ("no password", None, None)
+
+
+def test_properties_of_other_objects_are_unknown() -> None:
+    config = parse_php_config("<?php\n$a = $undefined->host;\n$b = (new Foo())->bar;\n$c = $x->method();\n"
+                              "$d = ['k' => 1];\n$e = $d->k;\n")
+    for name in "abce":
+        assert isinstance(config.variables[name], PhpUnknown), name

@@ -7,7 +7,8 @@ so synco evaluates the part of PHP configuration files are written in, and nothi
 variables and array elements, ``define()`` and ``const``, ``if`` / ``elseif`` / ``else``, ``include`` and
 ``require`` of other configuration files (only those the caller allows), ``return``, and expressions built
 from literals, constants, variables, ``getenv()``, ``$_ENV`` / ``$_SERVER``, ``__DIR__`` and a fixed set of pure
-functions (``dirname``, ``parse_url``, ``json_decode``, ``str_replace`` ...). Anything else (a function it does
+functions (``dirname``, ``parse_url``, ``json_decode``, ``str_replace`` ...), and the properties of an object an
+``(object)`` cast made of an array (Bedrock's ``$dsn->host``). Anything else (a function it does
 not know, a method call, ``file_get_contents``) evaluates to a :class:`PhpUnknown` that says why, instead of
 being guessed; loops, function and class definitions are stepped over. No code is executed and no file is
 read that the caller did not allow; the work is bounded (file size, nesting, includes, the size of values),
@@ -32,6 +33,7 @@ from synco_core.frameworkutil.phpbuiltins import BUILTINS, MAX_STRING
 from synco_core.frameworkutil.phpparse import Node, Program, Statement, parse
 from synco_core.frameworkutil.phpvalues import (
     PREDEFINED,
+    PhpObject,
     PhpUnknown,
     array_key,
     compare,
@@ -344,7 +346,21 @@ class _Evaluator:
             return value if isinstance(value, dict) else ({} if value is None else {0: value})
         if kind == "unset":
             return None
+        if kind == "object":
+            if isinstance(value, PhpObject):
+                return value
+            return PhpObject(value if isinstance(value, dict) else ({} if value is None else {"scalar": value}))
         return PhpUnknown(f"({kind}) casts are not evaluated")
+
+    def eval_prop(self, node: Node) -> Any:
+        base = self.evaluate(node[1])
+        if isinstance(base, PhpUnknown):
+            return base
+        if isinstance(base, PhpObject):
+            return base.properties.get(node[2])
+        if base is None and node[3]:
+            return None  # ?-> on null
+        return PhpUnknown("properties of objects other than (object) casts of arrays are not evaluated")
 
     def eval_unary(self, node: Node) -> Any:
         value = self.evaluate(node[2])

@@ -504,13 +504,18 @@ class Parser:
                 self.skip_balanced("{", "}")
                 node = ("unknown", "string offsets with {} are not evaluated")
             elif self.at("->") or self.at("?->"):
-                self.next()
+                nullsafe = self.next().value == "?->"
                 member = self.next()
                 if member.kind == "op" and member.value == "{":
                     self.skip_balanced("{", "}")
                 if self.accept("("):
                     self.skip_balanced("(", ")")
-                node = ("unknown", "object properties and methods are not evaluated")
+                    node = ("unknown", "object methods are not evaluated")
+                elif member.kind == "name" and node[0] != "unknown":
+                    # A property of an object built from an array ((object) parse_url(...), Bedrock's $dsn->host).
+                    node = ("prop", node, str(member.value), nullsafe)
+                else:
+                    node = ("unknown", "object properties and methods are not evaluated")
             elif self.at("::") and node[0] != "unknown":
                 self.next()
                 member = self.next()
@@ -586,7 +591,8 @@ class Parser:
         node: Node = ("var", name)
         for key in keys:
             if isinstance(key, tuple):
-                return ("unknown", "object properties are not evaluated")
+                node = ("prop", node, str(key[1]), False)
+                continue
             node = ("index", node, ("lit", key))
         return node
 

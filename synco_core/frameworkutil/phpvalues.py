@@ -46,12 +46,34 @@ class PhpUnknown:
         raise TypeError(f"the PHP value is not known ({self.reason}); check for PhpUnknown first")
 
 
+class PhpObject:
+    """A ``stdClass`` made by an ``(object)`` cast of an array: its properties are the array's entries.
+
+    Not a ``dict``, so it never passes for an array (``$object['key']`` is an error in PHP, not a lookup).
+    """
+
+    __slots__ = ("properties",)
+
+    def __init__(self, properties: dict[Any, Any]) -> None:
+        self.properties = {str(key): value for key, value in properties.items()}
+
+    def __repr__(self) -> str:
+        return f"PhpObject({list(self.properties)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhpObject) and other.properties == self.properties
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def is_known(value: Any) -> bool:
     """True when ``value`` holds no :class:`PhpUnknown` anywhere (inside arrays too)."""
     if isinstance(value, PhpUnknown):
         return False
     if isinstance(value, dict):
         return all(is_known(item) for item in value.values())
+    if isinstance(value, PhpObject):
+        return all(is_known(item) for item in value.properties.values())
     return True
 
 

@@ -3,13 +3,22 @@
 Where things are: WordPress itself (``ABSPATH``: the folder with ``wp-settings.php`` and ``wp-includes/``) is
 the project directory, or a folder one level below it when WordPress has its own directory and the
 project directory holds ``wp-config.php``. ``wp-config.php`` sits in ``ABSPATH`` or, as ``wp-load.php``
-allows, in the folder above it (when that folder is not itself a WordPress).
+allows, in the folder above it (when that folder is not itself a WordPress). A Bedrock project (roots.io)
+keeps its configuration in ``config/application.php`` (and ``config/environments/<WP_ENV>.php``), its
+settings in ``.env``, and serves ``web/``: ``web/wp-config.php`` only loads ``config/application.php``,
+WordPress is ``web/wp/`` and the content folder ``web/app/``.
+
+The web root (where the uploads' URLs start) is ``ABSPATH``, or the project directory when that is where
+WordPress in its own directory is served from (it holds the ``index.php`` that loads WordPress), or
+Bedrock's ``web/``.
 
 How it is read: with WP-CLI on ``PATH`` (and PHP to run it), ``wp config get --format=json`` answers first:
 WordPress's own tool evaluates the file. Otherwise (or when WP-CLI fails) synco's PHP configuration reader
 evaluates it without running PHP (:func:`synco_core.read_php_config`): ``define()`` calls, ``$table_prefix``,
 ``getenv()`` / ``$_ENV`` / the Docker image's ``getenv_docker()``, ``if`` blocks and included local
-configuration files, never ``wp-settings.php``.
+configuration files, never ``wp-settings.php``. For Bedrock the reader sees the environment as Bedrock's
+``application.php`` does (``.env``, and ``.env.local`` over it, beneath the real environment) and follows
+``application.php``'s ``Config::define()`` / ``Config::get()`` (roots/wp-config), which become constants.
 """
 
 from __future__ import annotations
@@ -19,12 +28,19 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, read_config_text, read_php_config, run_command
+from synco_core import (
+    ConfigError,
+    PhpUnknown,
+    load_dotenv_files,
+    read_config_text,
+    read_php_config,
+    run_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +49,20 @@ WP_CLI_TIMEOUT = 60.0
 #: Files WordPress itself loads: never read as configuration (running them is running WordPress).
 BOOTSTRAP_FILES = frozenset({"wp-settings.php", "wp-load.php", "wp-blog-header.php", "index.php"})
 _VERSION = re.compile(r"\$wp_version\s*=\s*'([^']+)'")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of one WordPress installation are."""
+
+    #: ``ABSPATH``: WordPress's own folder.
+    root: Path
+    #: ``wp-config.php``, or None when the installation has none yet.
+    config_file: Path | None
+    #: The folder the web server serves at the site's home URL.
+    web_root: Path
+    #: A Bedrock project's folder (``config/application.php``, ``.env``), or None.
+    bedrock: Path | None = None
 
 
 @dataclass
@@ -52,6 +82,10 @@ class WordPressConfig:
     wp: str | None = None
     version: str = ""
     notes: list[str] = field(default_factory=list)
+    #: The folder served at the home URL (see :class:`Layout`).
+    web_root: Path | None = None
+    #: A Bedrock project's folder, or None.
+    bedrock: Path | None = None
 
     def text(self, name: str) -> str | None:
         """A constant as text: None when it is not defined or not known without PHP."""
@@ -78,8 +112,28 @@ def is_wordpress(folder: Path) -> bool:
     return (folder / "wp-settings.php").is_file() and (folder / "wp-includes").is_dir()
 
 
-def find_installation(project_dir: Path) -> tuple[Path, Path | None] | None:
-    """(ABSPATH, wp-config.php or None) for ``project_dir``, or None when it is not a WordPress project."""
+def _bedrock_layout(project_dir: Path) -> Layout | None:
+    """A Bedrock project, with ``project_dir`` its folder or its web root (``web/``)."""
+    for base in (project_dir, project_dir.parent):
+        if not (base / "config" / "application.php").is_file():
+            continue
+        web_roots = [project_dir] if base != project_dir else sorted(
+            child for child in base.iterdir() if child.is_dir() and (child / "wp-config.php").is_file())
+        for web in web_roots:
+            if web.parent != base or not (web / "wp-config.php").is_file():
+                continue
+            # Bedrock installs WordPress into web/wp; composer.json's wordpress-install-dir may name another.
+            cores = sorted(child for child in web.iterdir() if child.is_dir() and is_wordpress(child))
+            if cores:
+                return Layout(root=cores[0], config_file=web / "wp-config.php", web_root=web, bedrock=base)
+    return None
+
+
+def find_installation(project_dir: Path) -> Layout | None:
+    """Where the installation in ``project_dir`` is, or None when it is not a WordPress project."""
+    bedrock = _bedrock_layout(project_dir)
+    if bedrock is not None:
+        return bedrock
     if is_wordpress(project_dir):
         root = project_dir
     elif (project_dir / "wp-config.php").is_file():
@@ -90,12 +144,15 @@ def find_installation(project_dir: Path) -> tuple[Path, Path | None] | None:
         root = inner[0]
     else:
         return None
+    # Served from the project directory when it holds the index.php that loads WordPress (its own directory);
+    # a folder that only keeps wp-config.php out of the web root (public_html's parent) is not served.
+    web_root = project_dir if root == project_dir or (project_dir / "index.php").is_file() else root
     for candidate in (root / "wp-config.php", root.parent / "wp-config.php"):
         # Not is_file(): a device or a pipe is read (and refused or timed out) by read_php_config, not ignored.
         readable = candidate.exists() and not candidate.is_dir()
         if readable and (candidate.parent == root or not is_wordpress(candidate.parent)):
-            return root, candidate
-    return root, None
+            return Layout(root=root, config_file=candidate, web_root=web_root)
+    return Layout(root=root, config_file=None, web_root=web_root)
 
 
 def wordpress_version(root: Path) -> str:
@@ -128,8 +185,9 @@ def read_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
     found = find_installation(project_dir)
     if found is None:
         return None
-    root, config_file = found
-    config = WordPressConfig(root=root, config_file=config_file, version=wordpress_version(root))
+    root, config_file = found.root, found.config_file
+    config = WordPressConfig(root=root, config_file=config_file, version=wordpress_version(root),
+                             web_root=found.web_root, bedrock=found.bedrock)
     if config_file is None:
         config.notes.append("wp-config.php is missing (WordPress is not configured here yet)")
         return config
@@ -172,7 +230,13 @@ def _read_with_wp_cli(config: WordPressConfig, environ: Mapping[str, str]) -> No
 def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
     """Evaluate wp-config.php with synco's PHP reader (no PHP run, WordPress never loaded)."""
     assert config.config_file is not None
-    boundary = config.config_file.parent.resolve()
+    # Bedrock's web/wp-config.php loads ../config/application.php: the whole project is read (vendor/ never).
+    boundary = (config.bedrock or config.config_file.parent).resolve()
+    functions: dict[str, Callable[..., Any]] = {}
+    config_map: dict[str, Any] = {}
+    if config.bedrock is not None:
+        environ = bedrock_environment(config.bedrock, environ)
+        functions = bedrock_functions(config_map)
 
     def follow(path: Path) -> bool:
         # Local configuration files beside wp-config.php (wp-config-local.php, a secrets file) are read;
@@ -182,8 +246,9 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
                 and not {"wp-includes", "wp-admin", "vendor"} & set(resolved.relative_to(boundary).parts))
 
     php = read_php_config(config.config_file, environ=environ, constants={"ABSPATH": f"{config.root}/"},
-                          follow=follow)
-    config.constants = dict(php.constants)
+                          follow=follow, functions=functions)
+    # Config::apply() turns the map into constants; one define()d directly stays (PHP keeps the first).
+    config.constants = {**config_map, **php.constants}
     prefix = php.variables.get("table_prefix")
     if isinstance(prefix, str):
         config.table_prefix = prefix
@@ -195,12 +260,50 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
               "; " + "; ".join(php.notes) if php.notes else "")
 
 
-def required(config: WordPressConfig, name: str) -> str:
-    """A database constant that must be readable: a one-line ConfigError saying why it is not."""
+def bedrock_environment(project: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment Bedrock's ``application.php`` sees: ``.env`` and ``.env.local`` (read only when ``.env``
+    exists, as Bedrock does), the real environment winning over both (phpdotenv's immutable repository)."""
+    env = dict(environ)
+    if not (project / ".env").exists():
+        return env
+    env.update(load_dotenv_files([project / ".env", project / ".env.local"], environ=env, style="phpdotenv"))
+    return env
+
+
+def bedrock_functions(config_map: dict[str, Any]) -> dict[str, Callable[..., Any]]:
+    """roots/wp-config's ``Config`` class: ``define()`` fills ``config_map`` (a later call wins, as in Bedrock),
+    ``get()`` reads it back, ``apply()`` is left to the caller (the map becomes constants)."""
+
+    def define(name: Any, value: Any) -> None:
+        if isinstance(name, str):
+            config_map[name] = value
+
+    def get(name: Any) -> Any:
+        if not isinstance(name, str) or name not in config_map:
+            return PhpUnknown(f"Config::get({name!r}) of a key not defined before")
+        return config_map[name]
+
+    def remove(name: Any) -> None:
+        if isinstance(name, str):
+            config_map.pop(name, None)
+
+    return {"Config::define": define, "Config::get": get, "Config::apply": lambda: None, "Config::remove": remove}
+
+
+def required(config: WordPressConfig, name: str, *, null_is_empty: bool = False) -> str:
+    """A database constant that must be readable: a one-line ConfigError saying why it is not.
+
+    ``null_is_empty``: a constant defined as null is the empty string (a password ``DATABASE_URL`` leaves out).
+    """
     value = config.constants.get(name)
+    if value is None and null_is_empty and name in config.constants:
+        return ""
     if isinstance(value, PhpUnknown):
         raise ConfigError(f"{config.config_file}: {name} cannot be read without PHP ({value.reason}); install "
                           "WP-CLI, or give the database in .synco.yml")
     if value is None:
+        if config.bedrock is not None:
+            raise ConfigError(f"{config.bedrock / '.env'}: {name} is not set (Bedrock's config/application.php "
+                              f"reads {name} or DATABASE_URL from .env or the environment)")
         raise ConfigError(f"{config.config_file}: {name} is not defined")
     return str(value)

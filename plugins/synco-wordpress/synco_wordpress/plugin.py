@@ -40,7 +40,7 @@ def database_config(config: WordPressConfig) -> DatabaseConfig:
     """The database wp-config.php names (WordPress runs on MySQL or MariaDB)."""
     name = required(config, "DB_NAME")
     user = required(config, "DB_USER")
-    password = required(config, "DB_PASSWORD")
+    password = required(config, "DB_PASSWORD", null_is_empty=True)
     register_secret(password)
     host = parse_db_host(config.text("DB_HOST") or "localhost")
     options: dict[str, str] = {}
@@ -51,6 +51,39 @@ def database_config(config: WordPressConfig) -> DatabaseConfig:
     return DatabaseConfig(engine="mysql", name=name, host=host.host if host.host or not host.socket else None,
                           port=host.port, user=user, password=password or None, socket=host.socket,
                           options=options, source=source)
+
+
+def _relative_core(config: WordPressConfig) -> str:
+    base = config.bedrock or config.root
+    try:
+        return f"WordPress in {config.root.relative_to(base).as_posix()}/"
+    except ValueError:
+        return f"WordPress in {config.root}"
+
+
+def _web_root_url(config: WordPressConfig, site: Mapping[str, str]) -> tuple[str | None, str]:
+    """The URL the web root is served at, and which constant gave it.
+
+    ABSPATH is served at WP_SITEURL; a web root above it (WordPress in its own directory, Bedrock's web/) at
+    WP_HOME, or at WP_SITEURL less the core folder's path below the web root (``https://x.test/wp`` -> ``/``).
+    """
+    web_root = config.web_root or config.root
+    siteurl, home = site.get("siteurl"), site.get("home")
+    if web_root == config.root:
+        if siteurl:
+            return siteurl, "WP_SITEURL"
+        return (home, "WP_HOME") if home else (None, "")
+    if home:
+        return home, "WP_HOME"
+    if siteurl:
+        try:
+            below = config.root.relative_to(web_root).as_posix()
+        except ValueError:
+            below = ""
+        trimmed = siteurl.rstrip("/")
+        if below and trimmed.endswith("/" + below):
+            return trimmed[: -len(below) - 1] or trimmed, "WP_SITEURL"
+    return None, ""
 
 
 def _register_secrets(config: WordPressConfig) -> None:
@@ -73,12 +106,14 @@ def detect_framework(project_dir: Path) -> Framework | None:
         except ConfigError as exc:
             # The uploads are still worth transferring; the dump reports the database problem.
             log.warning("WordPress database settings are unusable: %s", exc)
-    web_root = project_dir
+    web_root = config.web_root or project_dir
     site = {key: value for key, value in (("home", config.text("WP_HOME")), ("siteurl", config.text("WP_SITEURL")))
             if value}
+    base_url, base_url_source = _web_root_url(config, site)
     settings: dict[str, Any] = {
         "root": str(config.root),
         "config_file": str(config.config_file) if config.config_file else None,
+        "bedrock": str(config.bedrock) if config.bedrock else None,
         "table_prefix": config.table_prefix,
         "multisite": config.multisite,
         "version": config.version,
@@ -93,8 +128,11 @@ def detect_framework(project_dir: Path) -> Framework | None:
         post_install = [wp_command(config.wp, config.root, "cache", "flush"),
                         wp_command(config.wp, config.root, "rewrite", "flush")]
     version = config.version or "unknown version"
-    where = "wp-config.php" if config.config_file and config.config_file.parent == config.root else (
-        "wp-config.php above ABSPATH" if config.config_file else "no wp-config.php")
+    if config.bedrock is not None:
+        where = f"Bedrock's config/application.php ({_relative_core(config)})"
+    else:
+        where = "wp-config.php" if config.config_file and config.config_file.parent == config.root else (
+            "wp-config.php above ABSPATH" if config.config_file else "no wp-config.php")
     framework = Framework(
         name="WordPress",
         plugin=PLUGIN,
@@ -107,10 +145,9 @@ def detect_framework(project_dir: Path) -> Framework | None:
         settings=settings,
         config_source=config.source,
         site_url=site.get("home") or site.get("siteurl"),
-        # ABSPATH, the web root, is served at the site URL (below home when WordPress has its own directory):
-        # serve prints it as the receive command's --base-url.
-        base_url=site.get("siteurl") or site.get("home"),
-        base_url_source="WP_SITEURL" if "siteurl" in site else "WP_HOME" if "home" in site else "",
+        # The URL of the web root, where the uploads' URL paths start: serve prints it as --base-url.
+        base_url=base_url,
+        base_url_source=base_url_source,
     )
     framework.public_prefixes = tuple(
         "/" + s.url_prefix.strip("/") for s in _file_sets(framework, config) if s.kind == "public" and s.url_prefix)
@@ -123,7 +160,9 @@ def _config_of(framework: Framework) -> WordPressConfig:
     config_file = settings.get("config_file")
     return WordPressConfig(root=Path(settings["root"]), config_file=Path(config_file) if config_file else None,
                            constants=dict(settings.get("constants") or {}),
-                           table_prefix=str(settings.get("table_prefix") or "wp_"))
+                           table_prefix=str(settings.get("table_prefix") or "wp_"),
+                           web_root=framework.web_root,
+                           bedrock=Path(settings["bedrock"]) if settings.get("bedrock") else None)
 
 
 def _file_sets(framework: Framework, config: WordPressConfig) -> list[FileSet]:

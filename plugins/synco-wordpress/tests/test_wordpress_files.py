@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from wp_support import configure, copy_site
 
 from synco_core import FileSetOptions
@@ -68,3 +70,60 @@ def test_legacy_multisite_blogs_dir(tmp_path: Path, wordpress_manager: SyncoPlug
     assert set(sets) == {"uploads", "blogs.dir"}
     assert sets["blogs.dir"].url_prefix == "wp-content/blogs.dir/"  # type: ignore[attr-defined]
     assert "multisite" in detect(site).reason
+
+
+HOME = "https://www.layout-example.com"
+
+
+def _above(tmp_path: Path) -> tuple[Path, Path]:
+    """wp-config.php in the folder above the web root (public_html), synco started in either folder."""
+    site = copy_site(tmp_path / "account" / "public_html")
+    configure(site, "db", extra=f"define( 'WP_HOME', '{HOME}' );\ndefine( 'WP_SITEURL', '{HOME}' );")
+    (site / "wp-config.php").rename(tmp_path / "account" / "wp-config.php")
+    return tmp_path / "account", site / "wp-content" / "uploads"
+
+
+def _own_directory(tmp_path: Path) -> tuple[Path, Path]:
+    """WordPress in its own directory (project/wp), served at home by project/index.php, content left in wp/."""
+    project = tmp_path / "project"
+    copy_site(project / "wp")
+    configure(project / "wp", "db", extra=f"define( 'WP_HOME', '{HOME}' );\ndefine( 'WP_SITEURL', '{HOME}/wp' );")
+    (project / "wp" / "wp-config.php").rename(project / "wp-config.php")
+    (project / "index.php").write_text("<?php\nrequire __DIR__ . '/wp/wp-blog-header.php';\n")
+    return project, project / "wp" / "wp-content" / "uploads"
+
+
+def _own_directory_siteurl_only(tmp_path: Path) -> tuple[Path, Path]:
+    project, uploads = _own_directory(tmp_path)
+    config = project / "wp-config.php"
+    config.write_text(config.read_text().replace(f"define( 'WP_HOME', '{HOME}' );", ""))
+    return project, uploads
+
+
+def _renamed_content(tmp_path: Path) -> tuple[Path, Path]:
+    """wp-content renamed (WP_CONTENT_DIR / WP_CONTENT_URL), inside the web root."""
+    site = copy_site(tmp_path / "site")
+    (site / "wp-content").rename(site / "assets")
+    configure(site, "db", extra=f"define( 'WP_SITEURL', '{HOME}' );\n"
+                                "define( 'WP_CONTENT_DIR', __DIR__ . '/assets' );\n"
+                                f"define( 'WP_CONTENT_URL', '{HOME}/assets' );")
+    return site, site / "assets" / "uploads"
+
+
+@pytest.mark.parametrize(("layout", "start", "served_at"), [
+    (_above, ".", "/wp-content/uploads/"),
+    (_above, "public_html", "/wp-content/uploads/"),
+    (_own_directory, ".", "/wp/wp-content/uploads/"),
+    (_own_directory_siteurl_only, ".", "/wp/wp-content/uploads/"),
+    (_renamed_content, ".", "/assets/uploads/"),
+])
+def test_upload_urls_are_where_the_site_serves_them(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                    no_php: None, layout: Any, start: str, served_at: str) -> None:
+    """Whichever folder synco starts in, base URL + URL prefix + path is the URL WordPress gives the upload."""
+    project, uploads_dir = layout(tmp_path)
+    framework = detect(project / start)
+    uploads = {s.name: s for s in list_file_sets(framework, FileSetOptions())}["uploads"]
+    assert uploads.root == uploads_dir and uploads.url_prefix is not None
+    assert framework.base_url is not None
+    assert f"{framework.base_url.rstrip('/')}/{uploads.url_prefix}2024/05/photo.txt" == (
+        f"{HOME}{served_at}2024/05/photo.txt")
