@@ -5,13 +5,14 @@ snapshot even while the application keeps writing (the backup runs in a single s
 transaction). The dump is shipped either as that database file (format ``sqlite``, the default) or as an
 SQL script (format ``sql``, ``synco db dump --sql``) written from the copy.
 
-Filters and sanitising: unlike the server engines, SQLite has no server-side ``SELECT`` stream to put the
-rules into when the artifact is the database file itself. The rules are therefore applied with
-``UPDATE`` / ``DELETE`` statements to the temporary copy, never to the original, and the copy is then
-vacuumed with ``secure_delete`` on, so neither the removed rows nor the replaced values survive in free
-pages of the file that is shipped. A condition or expression goes into those statements exactly as
-written, in parentheses and followed by a line break (so a trailing ``--`` comment ends there), and the
-statements run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL meaning.
+Filters and sanitising: unlike the server engines, SQLite has no server-side ``SELECT`` stream to put the rules
+into when the artifact is the database file itself. The rules are therefore applied with ``UPDATE`` / ``DELETE``
+statements to the temporary copy, never to the original, and the copy is then vacuumed with ``secure_delete`` on,
+so neither the removed rows nor the replaced values survive in free pages of the file that is shipped. Full-text
+indexes the rules reached are rebuilt or emptied first (:mod:`~synco_core.engines.sqlite.ftsindex`), so the words
+of a sanitised value do not survive in them. A condition or expression goes into those statements exactly as
+written, in parentheses and followed by a line break (so a trailing ``--`` comment ends there), and the statements
+run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL meaning.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import BinaryIO
 from synco_core import hookimpl
 from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
 from synco_core.engines.sqlite.fingerprint import encoding_of
+from synco_core.engines.sqlite.ftsindex import purge_fts_indexes
+from synco_core.engines.sqlite.ftsschema import fts_tables
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
@@ -110,9 +113,12 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
 
     applied: list[str] = []
     statements: list[str] = []
+    # A contentless FTS4 table refuses DELETE: left-out FTS tables are emptied with the other indexes below.
+    full_text = {fts.name for fts in fts_tables(conn)}
     for table in options.exclude_tables:
         check(table, "the excluded tables")
-        statements.append(f"DELETE FROM {quote(table)}")
+        if table not in full_text:
+            statements.append(f"DELETE FROM {quote(table)}")
         applied.append(f"{table}: rows left out (structure only)")
     for table, condition in options.where.items():
         check(table, "--where")
@@ -142,6 +148,11 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
         raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
+    # The words of what the rules removed are still in the full-text indexes over it.
+    touched = [*options.exclude_tables, *options.where, *options.keep_newest, *(r.table for r in options.sanitize)]
+    conn.execute("BEGIN")
+    applied.extend(purge_fts_indexes(conn, touched, options.exclude_tables))
+    conn.execute("COMMIT")
     # Rebuild the file so no page still holds a removed row or an original value.
     _vacuum_keeping_rowids(conn)
     return applied

@@ -24,6 +24,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
+from synco_core.engines.sqlite.ftsschema import is_unscannable
 from synco_core.values import TableManifest
 
 #: Values longer than this (bytes, or characters of text) are hashed in pieces of this size.
@@ -135,6 +136,14 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> TableManifest:
     """
     hasher = hashlib.sha256()
     update = hasher.update
+    if is_unscannable(conn, table):
+        # SQLite refuses to scan a contentless FTS4 table; its shadow tables (fingerprinted as tables of their
+        # own) hold its rows, and <name>_docsize has one per document when the table keeps sizes.
+        try:
+            documents = int(conn.execute(f"SELECT count(*) FROM {quote(table + '_docsize')}").fetchone()[0])
+        except sqlite3.OperationalError:
+            documents = 0
+        return TableManifest(rows=documents, checksum=hasher.hexdigest())
     # SELECT * returns every column but a virtual table's hidden ones (generated columns included).
     columns = [str(row[1]) for row in conn.execute(f"PRAGMA table_xinfo({quote(table)})") if int(row[6]) != 1]
     rowid = rowid_name(conn, table, columns)
