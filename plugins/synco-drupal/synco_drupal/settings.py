@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, read_php_config, run_command
+from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_config_text, read_php_config, run_command
 from synco_drupal.site import DrupalSite
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def drush_command(drush: str, site: DrupalSite, *arguments: str) -> list[str]:
 
 def read_settings(site: DrupalSite, project_dir: Path, environ: Mapping[str, str] | None = None) -> DrupalSettings:
     """The site's settings: from the file (always, when it exists), with Drush's answer on top."""
-    env = dict(os.environ if environ is None else environ)
+    env = composer_environment(site, project_dir, dict(os.environ if environ is None else environ))
     result = DrupalSettings()
     # Anything but a folder: a named pipe (a secrets manager's) is read, a device refused with an error
     # by read_config_text, rather than either being silently taken for no configuration.
@@ -87,6 +87,40 @@ def read_settings(site: DrupalSite, project_dir: Path, environ: Mapping[str, str
         except ConfigError as exc:
             log.warning("drush could not report the site's settings (%s); using settings.php as read", exc)
     return result
+
+
+def _composer_root(site: DrupalSite, project_dir: Path) -> Path | None:
+    for folder in (project_dir, site.root.parent, site.root):
+        if (folder / "composer.json").is_file():
+            return folder
+    return None
+
+
+def composer_environment(site: DrupalSite, project_dir: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The environment settings.php's ``getenv()`` sees: with drupal-composer/drupal-project, Composer's
+    autoloader first runs ``load.environment.php``, which loads the project's ``.env`` with phpdotenv
+    (the real environment wins). Any file of ``autoload.files`` that uses Dotenv counts."""
+    root = _composer_root(site, project_dir)
+    if root is None or not (root / ".env").exists():
+        return environ
+    try:
+        manifest = json.loads(read_config_text(root / "composer.json", kind="composer.json"))
+    except (OSError, ValueError):
+        return environ  # Composer itself would refuse it; settings.php is read with the real environment.
+    autoload = manifest.get("autoload") if isinstance(manifest, dict) else None
+    files = autoload.get("files") if isinstance(autoload, dict) else None
+    for name in files if isinstance(files, list) else []:
+        path = root / str(name)
+        try:
+            loads_dotenv = path.is_file() and "Dotenv" in read_config_text(path, kind="autoloaded file",
+                                                                           errors="replace")
+        except OSError:
+            loads_dotenv = False
+        if loads_dotenv:
+            loaded = load_dotenv_files([root / ".env"], environ=environ, style="phpdotenv")
+            log.debug("%s loads %s (Composer's autoload.files)", name, root / ".env")
+            return {**environ, **loaded}
+    return environ
 
 
 def _read_file(site: DrupalSite, project_dir: Path, environ: Mapping[str, str], result: DrupalSettings) -> None:
