@@ -32,6 +32,7 @@ from synco_core import (
     read_config_text,
     run_command,
 )
+from synco_laravel.configfiles import read_config_file
 
 log = logging.getLogger(__name__)
 
@@ -249,11 +250,8 @@ class _Env:
 
 
 def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> LaravelConfig:
-    """``.env`` plus the defaults of the skeleton's config files for the project's Laravel version.
-
-    A project whose ``config/database.php`` departs from the skeleton (renamed variables, extra
-    connections) is only read correctly with PHP; this fallback covers the overwhelmingly common case.
-    """
+    """``.env``, the project's ``config/database.php`` and ``config/filesystems.php`` read without PHP
+    (:mod:`synco_laravel.configfiles`), and the skeleton's defaults for what only PHP could compute."""
     major, version = detect_major_version(project_dir)
     # phpdotenv's rules: "$word" in a password is not a reference, only "${NAME}" is.
     values = load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv")
@@ -264,8 +262,12 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         # Laravel ignores .env while a config cache exists; reading that PHP file needs PHP.
         notes.append("bootstrap/cache/config.php exists; without PHP it is ignored and .env is read instead")
         log.warning("Laravel config cache found but no PHP to read it: using .env, which may be out of date")
-    database = _default_database_config(project_dir, env, modern)
-    filesystems = _default_filesystems_config(project_dir, env, modern)
+    # The project's own config files over the skeleton's: env() there sees the environment, then .env.
+    seen = {**values, **environ}
+    database = read_config_file(project_dir / "config" / "database.php",
+                                _default_database_config(project_dir, env, modern), project_dir, seen, notes)
+    filesystems = read_config_file(project_dir / "config" / "filesystems.php",
+                                   _default_filesystems_config(project_dir, env, modern), project_dir, seen, notes)
     return LaravelConfig(
         database=database,
         filesystems=filesystems,

@@ -74,13 +74,18 @@ def detect_framework(project_dir: Path) -> Framework | None:
     }
     log.debug("Laravel %s: default connection %s, other connections: %s", config.version, name,
               ", ".join(settings["connections"]) or "none")
+    # The URL paths of the public disks (/storage in the skeleton; wherever config/filesystems.php links one).
+    public_prefixes = tuple(dict.fromkeys(
+        "/" + s.url_prefix.strip("/") for s in disk_file_sets(config.filesystems, project_dir, web_root,
+                                                              FileSetOptions())
+        if s.kind == "public" and s.url_prefix))
     return Framework(
         name="Laravel",
         plugin=PLUGIN,
         project_dir=project_dir,
         database=database,
         web_root=web_root,
-        public_prefixes=("/storage",),
+        public_prefixes=public_prefixes,
         reason=f"artisan and bootstrap/app.php found (Laravel {config.version})",
         post_install=[[php, "artisan", "storage:link"], [php, "artisan", "optimize:clear"]],
         settings=settings,

@@ -1,0 +1,95 @@
+"""Laravel projects whose config/database.php and config/filesystems.php depart from the skeleton: the same
+answer with PHP (artisan tinker) and without it (synco's reading of the config files)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_laravel.plugin import detect_framework
+
+from synco_core import FileSetOptions
+from synco_core.testing import list_file_sets
+
+Make = Callable[..., Path]
+
+
+def edit(project: Path, relative: str, old: str, new: str) -> None:
+    path = project / relative
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {relative}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_default_connection_changed_in_config(make_project: Make, php_mode: str) -> None:
+    # The project defaults to pgsql in config/database.php; .env does not set DB_CONNECTION.
+    project = make_project("laravel11", env={"DB_HOST": "pg.internal", "DB_PORT": "5433", "DB_DATABASE": "shop",
+                                             "DB_USERNAME": "shop", "DB_PASSWORD": "pg-pw-31e"},
+                           drop=("DB_CONNECTION",))
+    edit(project, "config/database.php", "'default' => env('DB_CONNECTION', 'sqlite'),",
+         "'default' => env('DB_CONNECTION', 'pgsql'),")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    database = framework.database
+    assert (database.engine, database.host, database.port, database.name, database.user) == (
+        "postgresql", "pg.internal", 5433, "shop", "shop")
+
+
+CUSTOM = """
+        'tenant' => [
+            'driver' => 'mysql',
+            'host' => env('TENANT_DB_HOST', '127.0.0.1'),
+            'port' => env('TENANT_DB_PORT', 3306),
+            'database' => env('TENANT_DB_NAME', 'tenant'),
+            'username' => env('TENANT_DB_USER', 'tenant'),
+            'password' => env('TENANT_DB_PASSWORD', ''),
+            'prefix' => 'tn_',
+            'options' => extension_loaded('pdo_mysql') ? array_filter([
+                PDO::MYSQL_ATTR_SSL_CA => env('MYSQL_ATTR_SSL_CA'),
+            ]) : [],
+        ],
+"""
+
+
+def test_custom_default_connection_with_its_own_variables(make_project: Make, php_mode: str) -> None:
+    project = make_project("laravel11", env={"TENANT_DB_HOST": "tenant-db", "TENANT_DB_PORT": "3310",
+                                             "TENANT_DB_NAME": "acme", "TENANT_DB_USER": "acme",
+                                             "TENANT_DB_PASSWORD": "tenant-pw-8c2"}, drop=("DB_CONNECTION",))
+    edit(project, "config/database.php", "'default' => env('DB_CONNECTION', 'sqlite'),", "'default' => 'tenant',")
+    edit(project, "config/database.php", "'connections' => [", "'connections' => [" + CUSTOM)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    database = framework.database
+    assert (database.engine, database.host, database.port, database.name, database.user, database.password) == (
+        "mysql", "tenant-db", 3310, "acme", "acme", "tenant-pw-8c2")
+    assert framework.settings["table_prefix"] == "tn_"
+
+
+def test_custom_public_disk_root(make_project: Make, php_mode: str) -> None:
+    project = make_project("laravel11")
+    media = project / "storage" / "media"
+    (media / "2024").mkdir(parents=True)
+    (media / "2024" / "a.txt").write_text("a\n")
+    edit(project, "config/filesystems.php", "'root' => storage_path('app/public'),", "'root' => storage_path('media'),")
+    edit(project, "config/filesystems.php", "public_path('storage') => storage_path('app/public'),",
+         "public_path('media') => storage_path('media'),")
+    edit(project, "config/filesystems.php", "'url' => env('APP_URL').'/storage',", "'url' => env('APP_URL').'/media',")
+    framework = detect_framework(project)
+    assert framework is not None
+    public = {s.name: s for s in list_file_sets(framework, FileSetOptions())}["public"]
+    assert public.root == media and public.url_prefix == "media/"
+    assert framework.public_prefixes == ("/media",)
+
+
+def test_config_the_reader_cannot_parse_falls_back_to_the_skeleton(
+        make_project: Make, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("PHP", raising=False)
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_PASSWORD": "skeleton-pw-1"})
+    edit(project, "config/database.php", "'default' => env('DB_CONNECTION', 'sqlite'),", "'default' => (")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.engine == "mysql"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "database.php" in r.getMessage()]
+    assert len(warnings) == 1 and "\n" not in warnings[0] and "skeleton-pw-1" not in warnings[0]
