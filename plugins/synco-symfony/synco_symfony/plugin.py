@@ -18,6 +18,7 @@ from synco_core import (
     Framework,
     ReceivedFileSet,
     find_php,
+    glob_escape,
     hookimpl,
     install_tree,
     read_config_text,
@@ -62,6 +63,23 @@ def _symfony_version(project_dir: Path) -> str:
     return found.group(0).rstrip(".*") if found else ""
 
 
+def _explain_missing_database(project_dir: Path, env: SymfonyEnv, variable: str | None, default: str) -> None:
+    """Say why the default connection has no database, in one line: its variable is kept in Symfony's secrets
+    vault (encrypted: synco does not decrypt it), or is set nowhere although Doctrine is configured."""
+    if variable and not env.get(variable):
+        vault = project_dir / "config" / "secrets" / env.app_env
+        if vault.is_dir() and any(vault.glob(f"{glob_escape(env.app_env)}.{glob_escape(variable)}.*.php")):
+            log.warning("Symfony database connection %s: %s is kept in the secrets vault (%s), which synco does "
+                        "not decrypt; set %s in the environment or .env.local, or give the database in .synco.yml",
+                        default, variable, vault, variable)
+            return
+        if (project_dir / "config" / "packages" / "doctrine.yaml").exists():
+            log.warning("Symfony database connection %s: %s is not set (environment, %s)", default, variable,
+                        ", ".join(env.files) or "no .env file")
+            return
+    log.debug("no database configured for the doctrine connection %s", default)
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     if not is_symfony(project_dir):
@@ -97,7 +115,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
     except ConfigError as exc:
         log.warning("Symfony database connection %s is unusable: %s", default, exc)
     if database is None:
-        log.debug("no database configured for the doctrine connection %s", default)
+        _explain_missing_database(project_dir, env, connection.url_variable, default)
     others: dict[str, str] = {}
     for name, other in connections.items():
         if name == default:

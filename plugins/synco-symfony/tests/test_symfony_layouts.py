@@ -1,0 +1,52 @@
+"""Symfony projects whose database URL is not where the .env files say: kept in the secrets vault, or set
+nowhere although Doctrine is configured. Either way one warning line says so (never a silent 'none')."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from synco_symfony.plugin import detect_framework
+
+Make = Callable[..., Path]
+
+# What `bin/console secrets:set DATABASE_URL --env=prod` leaves in the vault (the value sealed with sodium).
+VAULT = {
+    "config/secrets/prod/prod.encrypt.public.php": '<?php\n\nreturn "\\x8a\\x1f...public key...";\n',
+    "config/secrets/prod/prod.DATABASE_URL.8c6f2a.php": '<?php // prod.DATABASE_URL.8c6f2a\n\nreturn "\\x01sealed";\n',
+    "config/secrets/prod/prod.list.php": "<?php\n\nreturn [\n    'DATABASE_URL' => null,\n];\n",
+}
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_database_url_in_the_secrets_vault(make_project: Make, no_php: None,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    project = make_project("symfony7", {**VAULT, ".env.local": "APP_ENV=prod\n"})
+    env = project / ".env"
+    env.write_text("".join(line for line in env.read_text().splitlines(keepends=True)
+                           if not line.startswith("DATABASE_URL")))
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is None
+    [warning] = warnings_of(caplog)
+    assert "DATABASE_URL is kept in the secrets vault" in warning and str(project / "config/secrets/prod") in warning
+
+
+def test_doctrine_without_its_variable(make_project: Make, no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    project = make_project("symfony7")
+    (project / ".env").write_text("APP_ENV=dev\n")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is None
+    [warning] = warnings_of(caplog)
+    assert "DATABASE_URL is not set" in warning and ".env" in warning and "\n" not in warning
+
+
+def test_no_doctrine_no_warning(make_project: Make, no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    project = make_project("symfony7")
+    (project / ".env").write_text("APP_ENV=dev\n")
+    (project / "config/packages/doctrine.yaml").unlink()
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is None and warnings_of(caplog) == []
