@@ -77,6 +77,8 @@ class Reader:
         self.roots = roots
         self.environ = environ
         self._reading: list[Path] = []
+        #: Settings modules read so far, by dotted name.
+        self._modules: dict[str, dict[str, Any]] = {}
 
     # -------------------------------------------------------------------------------------------- modules
 
@@ -109,7 +111,12 @@ class Reader:
             # that way is a one-line error rather than a module silently left out of the settings.
             text = read_config_text(path, kind="Django settings module", errors="replace")
             tree = ast.parse(text, str(path))
-        except (OSError, SyntaxError, ValueError) as exc:
+        except SyntaxError as exc:
+            # Python would refuse to import it too: said once, in one line, and its settings stay unknown.
+            log.warning("%s is not valid Python (line %s: %s); its settings are read as unknown", path, exc.lineno,
+                        exc.msg)
+            return
+        except (OSError, ValueError) as exc:
             log.debug("cannot parse %s: %s", path, exc)
             return
         self._reading.append(path)
@@ -165,20 +172,36 @@ class Reader:
             for name in _assigned(node):
                 ns[name] = UNKNOWN
 
+    def _module(self, module: str, package: str, level: int) -> dict[str, Any] | None:
+        """The namespace of a settings module of the project, read once per reading (a module is one object
+        in Python too: ``from .base import *`` and ``from .base import DATABASES`` share the same dict)."""
+        path = self.module_path(module, package, level)
+        if path is None:
+            return None
+        dotted = module if not level else f"{package}.{module}".strip(".")
+        if dotted not in self._modules:
+            other: dict[str, Any] = {"__file__": str(path), "__name__": dotted}
+            self._run_file(path, dotted, other)
+            self._modules[dotted] = other
+        return self._modules[dotted]
+
     def _import_from(self, node: ast.ImportFrom, ns: dict[str, Any], package: str) -> None:
         module = node.module or ""
         if any(alias.name == "*" for alias in node.names):
-            path = self.module_path(module, package, node.level)
-            if path is None:
+            other = self._module(module, package, node.level)
+            if other is None:
                 log.debug("from %s%s import *: not a module of the project, not read", "." * node.level, module)
                 return
-            dotted = module if not node.level else f"{package}.{module}".strip(".")
-            other: dict[str, Any] = {"__file__": str(path), "__name__": dotted}
-            self._run_file(path, dotted, other)
             ns.update({k: v for k, v in other.items() if not k.startswith("_")})
             return
+        # from .base import DATABASES, env (cookiecutter-django's split settings): the project's own module's
+        # names; a library's (from pathlib import Path) are references the evaluator knows by name.
+        other = self._module(module, package, node.level) if node.level else None
         for alias in node.names:
-            ns[alias.asname or alias.name] = _Ref(f"{module}.{alias.name}") if not node.level else UNKNOWN
+            if other is not None:
+                ns[alias.asname or alias.name] = other.get(alias.name, UNKNOWN)
+            else:
+                ns[alias.asname or alias.name] = _Ref(f"{module}.{alias.name}") if not node.level else UNKNOWN
 
     def _assign(self, target: ast.expr, value: Any, ns: dict[str, Any]) -> None:
         if isinstance(target, ast.Name):
@@ -355,16 +378,20 @@ class Reader:
         if len(args) != len(node.args):
             raise _CannotEvaluate
         kwargs = {kw.arg: self._eval(kw.value, ns) for kw in node.keywords if kw.arg is not None}
-        if isinstance(function, _Bound):
-            return self._method(function, args, kwargs)
-        if isinstance(function, _Env):
-            return function.get(*args, **kwargs)
-        if not isinstance(function, _Ref):
-            raise _CannotEvaluate
-        handler = self._functions.get(function.name)
-        if handler is None:
-            raise _CannotEvaluate
-        return handler(self, args, kwargs)
+        try:
+            if isinstance(function, _Bound):
+                return self._method(function, args, kwargs)
+            if isinstance(function, _Env):
+                return function.get(*args, **kwargs)
+            if not isinstance(function, _Ref):
+                raise _CannotEvaluate
+            handler = self._functions.get(function.name)
+            if handler is None:
+                raise _CannotEvaluate
+            return handler(self, args, kwargs)
+        except TypeError:
+            # Arguments the real function takes but its stand-in here does not: unknown, never a crash.
+            raise _CannotEvaluate from None
 
     def _method(self, bound: _Bound, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if isinstance(bound.value, Path):
@@ -529,8 +556,17 @@ class _Env:
 
     def method(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if name in ("str", "int", "bool"):
+            # env.bool(var, default=NOTSET): the second argument of the typed methods is the default.
+            if len(args) > 1:
+                kwargs = {**kwargs, "default": args[1]}
             kwargs = {**kwargs, "cast": {"str": str, "int": int, "bool": bool}[name]}
-            return self.get(*args, **kwargs)
+            return self.get(*args[:1], **kwargs)
+        if name == "list":
+            # env.list(var, cast=None, default=NOTSET): comma-separated, items stripped.
+            value = self.get(args[0] if args else kwargs.get("var"), default=kwargs.get("default", _MISSING))
+            if isinstance(value, str):
+                return [item.strip() for item in value.split(",") if item.strip()]
+            return value
         if name == "path":
             value = self.get(*args, **kwargs)
             if not isinstance(value, str | Path):
