@@ -34,6 +34,10 @@ PLUGIN = "drupal"
 def _database(site: DrupalSite, settings: DrupalSettings) -> DatabaseConfig | None:
     connection = default_connection(settings)
     if not connection:
+        if site.settings_file.exists():
+            # Said rather than a silent "Database: none": a truncated settings.php, or a site not installed yet.
+            log.warning("Drupal database settings: %s defines no $databases['default']['default']",
+                        site.settings_file)
         return None
     source = f"{site.settings_file} ({'drush status' if settings.source == 'drush' else 'read without PHP'})"
     return connection_config(connection, site.root, source)

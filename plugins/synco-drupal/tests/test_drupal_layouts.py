@@ -109,3 +109,17 @@ def test_broken_settings_are_one_line(tmp_path: Path, drupal_manager: SyncoPlugi
         assert framework.database is None
         error = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert message in error and "\n" not in error and "pw-9a1f" not in error
+
+
+@pytest.mark.parametrize("text", ["", "<?php\n$settings['hash_salt'] = 'x';\n", "not php at all\n"])
+def test_settings_without_a_database_say_so(tmp_path: Path, drupal_manager: SyncoPluginManager, no_php: None,
+                                            caplog: pytest.LogCaptureFixture, text: str) -> None:
+    """A settings.php that defines no database (truncated, or a site not installed yet): one warning line
+    naming it, never a silent 'Database: none'."""
+    project = copy_project(tmp_path / "site")
+    settings = project / "web/sites/default/settings.php"
+    settings.write_text(text)
+    framework = detect(project)
+    assert framework.database is None
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{settings} defines no $databases['default']['default']" in warning

@@ -65,6 +65,9 @@ def read_config_file(path: Path, skeleton: dict[str, Any], project_dir: Path, en
         notes.append(f"{path}: not read ({exc}); the skeleton's defaults are used")
         return skeleton
     if not isinstance(php.returned, dict):
+        # Laravel would fail on such a file; an empty one is taken for the skeleton's without a word.
+        if path.stat().st_size:
+            log.warning("%s returns no array (read without PHP); using the skeleton's defaults", path)
         notes.append(f"{path}: returns no array without PHP; the skeleton's defaults are used")
         return skeleton
     merged = _overlay(php.returned, skeleton, f"{path.parent.name}/{path.stem}", notes)

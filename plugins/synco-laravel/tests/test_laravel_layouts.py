@@ -93,3 +93,15 @@ def test_config_the_reader_cannot_parse_falls_back_to_the_skeleton(
     assert framework.database.engine == "mysql"
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "database.php" in r.getMessage()]
     assert len(warnings) == 1 and "\n" not in warnings[0] and "skeleton-pw-1" not in warnings[0]
+
+
+def test_config_that_returns_no_array_is_named(make_project: Make, caplog: pytest.LogCaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("PHP", raising=False)
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql"})
+    (project / "config" / "database.php").write_text("default: mysql\n")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None and framework.database.engine == "mysql"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{project / 'config' / 'database.php'} returns no array" in warning

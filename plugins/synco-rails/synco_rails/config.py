@@ -225,11 +225,17 @@ def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str
     database_yml = project_dir / "config" / "database.yml"
     data = load_yaml_erb(database_yml, context, project_dir)
     notes: list[str] = []
-    if data is None:
+    if data is None and not database_yml.exists():
         notes.append("config/database.yml does not exist")
+    elif data is not None and not isinstance(data, dict):
+        # Rails fails on it too ("undefined method ... for String"); said here in one line.
+        raise ConfigError(f"{database_yml}: expected a mapping of environments at the top level, found "
+                          f"{type(data).__name__}")
     databases = environment_configs(data or {}, rails_env, environ)
     if not databases:
         notes.append(f"config/database.yml has no {rails_env} database and DATABASE_URL is not set")
+        if database_yml.exists():
+            log.warning("Rails: config/database.yml has no %s database and DATABASE_URL is not set", rails_env)
     try:
         storage = load_yaml_erb(project_dir / "config" / "storage.yml", context, project_dir)
     except ConfigError as exc:

@@ -277,3 +277,26 @@ def test_the_password_hash_is_what_devise_accepts(bcrypt_python: Path) -> None:
                             check=True, timeout=60)
     assert result.stdout.split() == ["True", "False"]
     assert PASSWORD_HASH.startswith("$2a$10$") and len(PASSWORD_HASH) == 60
+
+
+@pytest.mark.parametrize(("yml", "outcome"), [
+    ("<?php\nthis is not YAML for Rails\n", "expected a mapping of environments at the top level, found str"),
+    ("- production\n- development\n", "expected a mapping of environments at the top level, found list"),
+    ("", "has no production database"),
+    ("development:\n  adapter: sqlite3\n  database: storage/development.sqlite3\n", "has no production database"),
+])
+def test_database_yml_without_a_usable_database_says_why(make_app: Make, no_ruby: None,
+                                                         caplog: pytest.LogCaptureFixture, yml: str,
+                                                         outcome: str) -> None:
+    """Never a silent 'Database: none': a database.yml Rails would refuse is a one-line error naming it, one
+    without the environment's database a one-line warning."""
+    app = make_app("app", database_yml=yml)
+    try:
+        framework = detected(app)
+    except ConfigError as exc:
+        message = str(exc)
+        assert str(app / "config" / "database.yml") in message
+    else:
+        assert framework.database is None
+        message = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert outcome in message and "\n" not in message
