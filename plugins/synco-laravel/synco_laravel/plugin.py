@@ -9,6 +9,7 @@ from typing import Any
 
 from synco_core import (
     ConfigError,
+    DatabaseConfig,
     DatabaseInventory,
     DumpOptions,
     FileSet,
@@ -19,11 +20,13 @@ from synco_core import (
     find_php,
     hookimpl,
     install_named_root,
+    load_dotenv_files,
     register_secret,
 )
 from synco_laravel.config import read_config, skeleton_connections
 from synco_laravel.database import connection_config, default_connection, other_connections, sanitize_profile
 from synco_laravel.disks import disk_file_sets, local_disks
+from synco_laravel.sail import host_reachable
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,19 @@ def _register_disk_secrets(filesystems: dict[str, Any]) -> None:
                     register_secret(str(disk[key]))
 
 
+def _as_this_host_reaches_it(database: DatabaseConfig, project_dir: Path, notes: list[str]) -> DatabaseConfig:
+    """Sail's DB_HOST (a Compose service) as the port it publishes on this host (see :mod:`.sail`)."""
+    try:
+        # Compose interpolates its file with the project's .env under the real environment.
+        environ = {**load_dotenv_files([project_dir / ".env"], style="phpdotenv"), **os.environ}
+    except ConfigError:
+        environ = dict(os.environ)
+    reachable, note = host_reachable(database, project_dir, environ)
+    if note:
+        notes.append(note)
+    return reachable
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     if not is_laravel(project_dir):
@@ -57,6 +73,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         # A project without a usable default connection still has files worth transferring.
         log.warning("Laravel database connection %s is unusable: %s", name, exc)
         database = None
+    if database is not None:
+        database = _as_this_host_reaches_it(database, project_dir, config.notes)
     _register_disk_secrets(config.filesystems)
     prefix = str(connection.get("prefix") or "")
     php = config.php or find_php() or "php"

@@ -105,3 +105,72 @@ def test_config_that_returns_no_array_is_named(make_project: Make, caplog: pytes
     assert framework is not None and framework.database is not None and framework.database.engine == "mysql"
     [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert f"{project / 'config' / 'database.php'} returns no array" in warning
+
+
+# What `php artisan sail:install --with=mysql,pgsql` writes (abridged to the services synco looks at).
+SAIL_COMPOSE = """services:
+    laravel.test:
+        build:
+            context: './vendor/laravel/sail/runtimes/8.3'
+            dockerfile: Dockerfile
+        image: 'sail-8.3/app'
+        ports:
+            - '${APP_PORT:-80}:80'
+            - '${VITE_PORT:-5173}:${VITE_PORT:-5173}'
+        depends_on:
+            - mysql
+            - pgsql
+    mysql:
+        image: 'mysql/mysql-server:8.0'
+        ports:
+            - '${FORWARD_DB_PORT:-3306}:3306'
+    pgsql:
+        image: 'postgres:17'
+        ports:
+            - target: 5432
+              published: '${FORWARD_DB_PORT:-5432}'
+    redis:
+        image: 'redis:alpine'
+networks:
+    sail:
+        driver: bridge
+"""
+
+
+@pytest.mark.parametrize(("connection", "forward", "expected_port"), [
+    ("mysql", None, 3306), ("mysql", "3307", 3307), ("pgsql", None, 5432), ("pgsql", "54320", 54320),
+])
+def test_sail_database_is_reached_through_its_published_port(
+        make_project: Make, php_mode: str, monkeypatch: pytest.MonkeyPatch, connection: str,
+        forward: str | None, expected_port: int) -> None:
+    import synco_laravel.sail
+
+    monkeypatch.setattr(synco_laravel.sail, "CONTAINER_MARKERS", ())
+    env = {"DB_CONNECTION": connection, "DB_HOST": connection, "DB_PORT": "3306" if connection == "mysql" else "5432",
+           "DB_DATABASE": "laravel", "DB_USERNAME": "sail", "DB_PASSWORD": "password"}
+    if forward:
+        env["FORWARD_DB_PORT"] = forward
+    project = make_project("laravel11", env=env)
+    (project / "docker-compose.yml").write_text(SAIL_COMPOSE)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.host, framework.database.port) == ("127.0.0.1", expected_port)
+    assert any("Laravel Sail" in note for note in framework.settings["notes"])
+
+
+def test_inside_a_container_or_without_compose_the_host_stays(make_project: Make, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import synco_laravel.sail
+
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_HOST": "mysql"})
+    assert (detect_framework(project).database.host) == "mysql"  # type: ignore[union-attr]
+    (project / "docker-compose.yml").write_text(SAIL_COMPOSE)
+    marker = tmp_path / ".dockerenv"
+    marker.touch()
+    monkeypatch.setattr(synco_laravel.sail, "CONTAINER_MARKERS", (marker,))
+    assert (detect_framework(project).database.host) == "mysql"  # type: ignore[union-attr]
+    monkeypatch.setattr(synco_laravel.sail, "CONTAINER_MARKERS", ())
+    (project / ".env").write_text((project / ".env").read_text().replace("DB_HOST=mysql", "DB_HOST=redis"))
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.host == "redis", "a service that publishes no database port is left alone"
