@@ -89,4 +89,5 @@ def host_reachable(database: DatabaseConfig, project_dir: Path,
     note = (f"DB_HOST {database.host} is a service of the Compose file (Laravel Sail): reached at "
             f"127.0.0.1:{port}, the port it publishes")
     log.info("%s", note)
-    return database.replace(host="127.0.0.1", port=port), note
+    source = f"{database.source}; {database.host} is a Compose service, published at 127.0.0.1:{port}"
+    return database.replace(host="127.0.0.1", port=port, source=source), note

@@ -156,6 +156,7 @@ def test_sail_database_is_reached_through_its_published_port(
     assert framework is not None and framework.database is not None
     assert (framework.database.host, framework.database.port) == ("127.0.0.1", expected_port)
     assert any("Laravel Sail" in note for note in framework.settings["notes"])
+    assert f"{connection} is a Compose service, published at 127.0.0.1:{expected_port}" in framework.database.source
 
 
 def test_inside_a_container_or_without_compose_the_host_stays(make_project: Make, tmp_path: Path,
