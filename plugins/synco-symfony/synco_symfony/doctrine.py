@@ -95,6 +95,21 @@ def merged_package_config(project_dir: Path, package_file: str, root_key: str, a
     return merged
 
 
+def container_parameters(project_dir: Path, app_env: str) -> dict[str, Any]:
+    """The ``parameters:`` a database setting may name (``%app.db_name%``, and ``env(DATABASE_URL)``: the
+    default of an environment variable): from ``config/services.yaml``, ``config/services_<env>.yaml`` and
+    doctrine's package files, ``when@<env>`` included, later files winning."""
+    parameters: dict[str, Any] = {}
+    for path in (project_dir / "config" / "services.yaml", project_dir / "config" / f"services_{app_env}.yaml",
+                 project_dir / "config/packages/doctrine.yaml", project_dir / "config/packages" / app_env /
+                 "doctrine.yaml"):
+        data = load_yaml(path)
+        for section in (data.get("parameters"), (data.get(f"when@{app_env}") or {}).get("parameters")):
+            if isinstance(section, dict):
+                parameters.update({str(key): value for key, value in section.items()})
+    return parameters
+
+
 def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
@@ -106,14 +121,32 @@ def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
 class Resolver:
     """Resolves ``%env(...)%`` and ``%parameter%`` references against the environment and known parameters."""
 
-    def __init__(self, lookup: Callable[[str], str | None], parameters: Mapping[str, str]) -> None:
+    def __init__(self, lookup: Callable[[str], str | None], parameters: Mapping[str, Any]) -> None:
         self.lookup = lookup
         self.parameters = parameters
+        self._depth = 0
+
+    def parameter(self, name: str) -> str | None:
+        """A parameter's value as text, its own ``%...%`` references resolved (a bounded depth: a cycle is
+        an error in Symfony, here it stops resolving)."""
+        value = self.parameters.get(name)
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        if not isinstance(value, str):
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        if self._depth > 8:
+            return value
+        self._depth += 1
+        try:
+            resolved = self(value)
+        finally:
+            self._depth -= 1
+        return None if resolved is None else str(resolved)
 
     def parameters_in(self, value: str) -> str:
         def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            return self.parameters.get(name, match.group(0))
+            found = self.parameter(match.group(1))
+            return match.group(0) if found is None else found
 
         return _PARAMETER.sub(replace, value.replace("%%", "\x00")).replace("\x00", "%")
 
@@ -123,11 +156,14 @@ class Resolver:
         name = parts[-1]
         processors = parts[:-1]
         value = self.lookup(name)
+        if value is None:
+            # parameters: env(NAME): the variable's default when it is set nowhere.
+            value = self.parameter(f"env({name})")
         if "default" in processors:
             index = processors.index("default")
             fallback = processors[index + 1] if index + 1 < len(processors) else ""
             if not value:
-                value = self.parameters.get(fallback) if fallback else None
+                value = self.parameter(fallback) if fallback else None
         if value is not None and "resolve" in processors:
             value = self.parameters_in(value)
         return value

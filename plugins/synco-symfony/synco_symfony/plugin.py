@@ -24,7 +24,7 @@ from synco_core import (
     read_config_text,
     register_secret,
 )
-from synco_symfony.doctrine import Resolver, connection_config, dbal_connections
+from synco_symfony.doctrine import Resolver, connection_config, container_parameters, dbal_connections
 from synco_symfony.env import SymfonyEnv, confirm_with_php, resolve_env
 from synco_symfony.files import default_upload_set, liip_cache_dirs, vich_file_sets
 from synco_symfony.sanitize import sanitize_profile
@@ -41,7 +41,8 @@ def is_symfony(project_dir: Path) -> bool:
 
 
 def _resolver(project_dir: Path, env: SymfonyEnv) -> Resolver:
-    parameters = {
+    parameters: dict[str, Any] = {
+        **container_parameters(project_dir, env.app_env),
         "kernel.project_dir": str(project_dir),
         "kernel.environment": env.app_env,
         "kernel.cache_dir": str(project_dir / "var" / "cache" / env.app_env),
