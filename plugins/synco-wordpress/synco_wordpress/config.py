@@ -113,7 +113,9 @@ def is_wordpress(folder: Path) -> bool:
 
 
 def _bedrock_layout(project_dir: Path) -> Layout | None:
-    """A Bedrock project, with ``project_dir`` its folder or its web root (``web/``)."""
+    """A Bedrock project, with ``project_dir`` its folder, its web root (``web/``) or WordPress (``web/wp``)."""
+    if is_wordpress(project_dir) and (project_dir.parent.parent / "config" / "application.php").is_file():
+        project_dir = project_dir.parent
     for base in (project_dir, project_dir.parent):
         if not (base / "config" / "application.php").is_file():
             continue

@@ -47,7 +47,7 @@ NONCE_SALT='bedrock-nonce-salt-88aa'
 """
 
 
-@pytest.mark.parametrize("where", [".", "web"])
+@pytest.mark.parametrize("where", [".", "web", "web/wp"])
 def test_bedrock_is_detected_from_its_env(tmp_path: Path, wordpress_manager: SyncoPluginManager, no_php: None,
                                           where: str) -> None:
     project = bedrock_site(tmp_path / "site", ENV)
