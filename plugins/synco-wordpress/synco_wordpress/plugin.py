@@ -47,7 +47,9 @@ def database_config(config: WordPressConfig) -> DatabaseConfig:
     charset = config.text("DB_CHARSET")
     if charset:
         options["charset"] = charset
-    source = f"{config.config_file} ({'wp config get' if config.source == 'wp-cli' else 'read without PHP'})"
+    how = "wp config get" if config.source == "wp-cli" else "read without PHP"
+    source = (f"{config.bedrock / '.env'} and config/application.php ({how})" if config.bedrock is not None
+              else f"{config.config_file} ({how})")
     return DatabaseConfig(engine="mysql", name=name, host=host.host if host.host or not host.socket else None,
                           port=host.port, user=user, password=password or None, socket=host.socket,
                           options=options, source=source)

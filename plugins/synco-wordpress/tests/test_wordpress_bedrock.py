@@ -58,6 +58,7 @@ def test_bedrock_is_detected_from_its_env(tmp_path: Path, wordpress_manager: Syn
     assert (database.engine, database.name, database.user, database.host, database.port) == (
         "mysql", "bedrock_shop", "shop", "db.internal", 3307)
     assert database.password == "s3cr3t-bedrock-pw" and database.options == {"charset": "utf8mb4"}
+    assert database.source == f"{project / '.env'} and config/application.php (read without PHP)"
     assert framework.settings["table_prefix"] == "bsx_"
     assert framework.settings["root"] == str(project / "web" / "wp")
     assert framework.web_root == project / "web"
