@@ -92,11 +92,22 @@ def _register_credentials(settings: Any) -> None:
             _register_credentials(item)
 
 
+def _warn_default_context(project_dir: Path, context: str) -> None:
+    """A shell without FLOW_CONTEXT reads Flow's default Development context; on a server whose web server
+    sets Production, that is not the site's database. Said when the project has Production settings only."""
+    configuration = project_dir / "Configuration"
+    if ("FLOW_CONTEXT" not in os.environ and context == "Development"
+            and (configuration / "Production").is_dir() and not (configuration / "Development").is_dir()):
+        log.warning("FLOW_CONTEXT is not set, so Flow's default Development context is read, but Configuration/ "
+                    "has Production settings only; set FLOW_CONTEXT as the web server does (FLOW_CONTEXT=Production)")
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     if not is_flow_project(project_dir):
         return None
     reader = FlowSettingsReader(project_dir)
+    _warn_default_context(project_dir, reader.context)
     backend_options = reader.get("Neos.Flow.persistence.backendOptions") or {}
     resource_settings = reader.get("Neos.Flow.resource") or {}
     source_label = (

@@ -255,3 +255,24 @@ def test_base_uri_is_the_sites_url(make_project: Callable[[str], Path], php_mode
     framework = plugin.detect_framework(project)
     assert framework is not None
     assert (framework.base_url, framework.base_url_source) == ("https://neos.example.com/", "Neos.Flow.http.baseUri")
+
+
+def test_unset_flow_context_with_production_settings_only_is_warned(
+        make_project: Callable[[str], Path], no_php: None, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A shell on the server without the web server's FLOW_CONTEXT reads Development: said in one line when
+    the project only has Production settings; not when FLOW_CONTEXT is set, or Development settings exist."""
+    import shutil
+
+    project = make_project("neos8")
+    monkeypatch.delenv("FLOW_CONTEXT", raising=False)
+    plugin.detect_framework(project)
+    assert not [r for r in caplog.records if "FLOW_CONTEXT is not set" in r.getMessage()]
+    shutil.rmtree(project / "Configuration" / "Development")
+    plugin.detect_framework(project)
+    [warning] = [r.getMessage() for r in caplog.records if "FLOW_CONTEXT is not set" in r.getMessage()]
+    assert "Production settings only" in warning and "\n" not in warning
+    caplog.clear()
+    monkeypatch.setenv("FLOW_CONTEXT", "Production")
+    plugin.detect_framework(project)
+    assert not [r for r in caplog.records if "FLOW_CONTEXT is not set" in r.getMessage()]
