@@ -14,6 +14,7 @@ import pytest
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.errors import DatabaseError
 from synco_core.values import DumpOptions, InstallOptions, SanitizeRule
 
 SECRET = "xyzzyplugh"
@@ -149,3 +150,23 @@ def test_every_fts_kind_dumps_and_installs_verified(tmp_path: Path, plugin_manag
     with contextlib.closing(sqlite3.connect(target)) as conn:
         for table in ("ext5", "own5", "less5", "direct5", "ext4", "own3", "appless4"):
             assert conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (SECRET,)).fetchone()[0] == 100
+
+
+def test_index_its_content_table_cannot_rebuild_stops_the_dump(tmp_path: Path, plugin_manager: object) -> None:
+    """An external-content index whose columns the content table lacks cannot be rebuilt, nor read at all:
+    the dump stops with one line naming the database and SQLite's reason, shipping nothing."""
+    source = tmp_path / "site.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.executescript("CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT);"
+                           "CREATE VIRTUAL TABLE search USING fts5(summary, content='posts', content_rowid='id');")
+        conn.execute("INSERT INTO posts VALUES (1, ?)", (f"{SECRET} body",))
+        conn.execute("INSERT INTO search (rowid, summary) VALUES (1, ?)", (f"{SECRET} summary",))
+        conn.commit()
+    out = io.BytesIO()
+    with pytest.raises(DatabaseError) as caught:
+        dump_with_engine(parse_database_url(f"sqlite:///{source}"), out,
+                         DumpOptions(sanitize=(SanitizeRule("posts", "body", transform="fixed:redacted"),)))
+    message = str(caught.value)
+    assert message.startswith(f"cannot read SQLite database {source}: ") and "\n" not in message
+    assert SECRET not in message
+    assert out.getvalue() == b""
