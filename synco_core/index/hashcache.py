@@ -151,7 +151,12 @@ def _remove_stale_temps(path: Path) -> None:
 
 
 def _fingerprint(info: os.stat_result) -> bytes:
-    return _FINGERPRINT.pack(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+    """The record's fingerprint of a file; b"" (never equal to a record's, never recorded) for a time in
+    nanoseconds beyond what 64 bits hold: after 2262 or before 1677, which ext4 allows (up to 2446)."""
+    try:
+        return _FINGERPRINT.pack(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+    except struct.error:
+        return b""
 
 
 #: One entry of the old cache: path, fingerprint, SHA-256, the content when it was kept, and the record as
@@ -342,6 +347,8 @@ class HashCache:
         looked_up, fingerprint = self._fingerprinted
         if looked_up is not info:
             fingerprint = _fingerprint(info)
+        if not fingerprint:
+            return
         name = path.encode(errors="surrogateescape")
         record = b"".join((fingerprint, _DIGEST.pack(bytes.fromhex(sha256), len(name), len(content) if content else 0),
                            name, content or b""))

@@ -39,6 +39,7 @@ from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
 from synco_core.rewriting import collect_source_settings
 from synco_core.serve.folder import ZSTD_LEVEL, SessionFolder
+from synco_core.serve.private_tar import add_members
 from synco_core.serve.public_set import PublicSetOptions, public_candidates, write_public_set
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
@@ -364,37 +365,18 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
 
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
                       reporter: Reporter | None = None) -> WireFileSet:
-    """Pack a private folder as a tar streamed through zstd and age; sockets, devices and FIFOs are left out."""
+    """Pack a private folder as a tar streamed through zstd and age; sockets, devices and FIFOs are left out,
+    and so is what a receiver would refuse (see :mod:`synco_core.serve.private_tar`)."""
     if file_set.root is None or not file_set.root.is_dir():
         raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
     name = f"encrypted-resources-{_safe_artifact_part(file_set.name)}"
-    count = 0
     # Stream mode ("w|") never seeks, so the tar can go straight into the compressor.
     packing: contextlib.AbstractContextManager[Callable[[int], None]] = (
         reporter.bytes_task(f"packing {file_set.name}", None) if reporter is not None
         else contextlib.nullcontext(lambda _n: None))
     with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for relative, entry in _walk(file_set.root, file_set.exclude):
-            path = Path(entry.path)
-            try:
-                info = path.lstat()
-            except OSError as exc:
-                log.warning("skipping %s: %s", path, exc.strerror)
-                continue
-            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
-                log.debug("skipping special file %s", path)
-                continue
-            member = tar.gettarinfo(str(path), arcname=relative)
-            # Owner names of the server mean nothing on the laptop; numeric ids are kept as tar does.
-            member.uname = member.gname = ""
-            if member.isreg():
-                with path.open("rb") as handle:
-                    tar.addfile(member, handle)
-                count += 1
-                advance(member.size)
-            else:
-                tar.addfile(member)
+        count = add_members(tar, file_set.root, _walk(file_set.root, file_set.exclude), advance)
     return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(
         tar_uri=name, size_bytes=stats[0].size_bytes, relative_base_path=file_set.relative_base_path,
         compression=stats[0].compression, sha256=stats[0].sha256,

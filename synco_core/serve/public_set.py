@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -252,28 +253,42 @@ def _result(future: Future[T]) -> T:
             continue
 
 
-def _hash_file(source: str, stop: threading.Event | None = None) -> _HashResult:
+def _hash_file(source: str, stop: threading.Event | None = None,
+               known: os.stat_result | None = None) -> _HashResult:
     """(SHA-256, the stat it belongs to) of a file read whole; no hash when it changed while being read.
 
-    ``stop`` set (the serve is being stopped) ends the read at the next block, without a hash.
+    A file that cannot be read (no permission, an I/O error) keeps ``known``, the stat it was listed by:
+    it is listed without a hash, as the web server may well read it. One that is gone, or is no longer a
+    regular file, gets no stat at all and is left out. ``stop`` set (the serve is being stopped) ends the
+    read at the next block, without a hash.
     """
     digest = hashlib.sha256()
     buffer = bytearray(HASH_BLOCK)
     view = memoryview(buffer)
     read = 0
     try:
-        with open(source, "rb", buffering=0) as handle:
-            before = os.fstat(handle.fileno())
+        # Non-blocking: a file replaced by a FIFO since it was stat'ed must not hang this thread in open().
+        fd = os.open(source, _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        gone = exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+        log.warning("%s %s: %s", "skipping" if gone else "not hashing", source, exc.strerror or exc)
+        return None, None if gone else known
+    try:
+        with open(fd, "rb", buffering=0) as handle:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                log.warning("skipping %s: it is no longer a regular file", source)
+                return None, None
             while count := handle.readinto(view):
                 if stop is not None and stop.is_set():
                     return None, None
                 # hashlib releases the GIL for blocks this large, so two workers hash on two cores.
                 digest.update(view[:count])
                 read += count
-            after = os.fstat(handle.fileno())
+            after = os.fstat(fd)
     except OSError as exc:
         log.warning("not hashing %s: %s", source, exc.strerror or exc)
-        return None, None
+        return None, known
     if read != before.st_size or after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
         log.warning("%s changed while it was read; it is listed without a content hash", source)
         return None, before
@@ -350,11 +365,14 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
     pack = packs.add if packs is not None else None
 
     def leave(item: Candidate, future: Future[_HashResult] | None, row: Row | None,
-              info: os.stat_result | None, content: bytes | None) -> Row:
+              info: os.stat_result | None, content: bytes | None) -> Row | None:
         if future is not None:
             sha256, info = _result(future)
             if sha256 is not None:
                 counts.hashed += 1
+            elif info is None and item.walked:
+                # Gone, or no longer a regular file, since the walk: not listed (see _hash_file).
+                return None
             row = _row(item, info, sha256)
         assert row is not None
         if cache is not None and info is not None and row[6] is not None:
@@ -407,20 +425,26 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 elif not hash_large or info is None:
                     row = _row(item, info, None)
                 elif pool is None:
-                    sha256, remember = _hash_file(source)
+                    sha256, remember = _hash_file(source, None, info)
+                    if remember is None and item.walked:
+                        continue
                     counts.hashed += sha256 is not None
                     row = _row(item, remember, sha256)
                 else:
-                    future = pool.submit(_hash_file, source, stop)
+                    # The stat goes along: a file that cannot be read is still listed by it.
+                    future, remember = pool.submit(_hash_file, source, stop, info), info
         if not pending and future is None:
-            yield leave(item, None, row, remember, kept)
+            if (left := leave(item, None, row, remember, kept)) is not None:
+                yield left
             continue
         pending.append((item, future, row, remember, kept))
         # Rows leave in order: the head goes once its hash is in; a full window waits for it.
         while pending and (pending[0][1] is None or pending[0][1].done() or len(pending) > HASH_WINDOW):
-            yield leave(*pending.popleft())
+            if (left := leave(*pending.popleft())) is not None:
+                yield left
     while pending:
-        yield leave(*pending.popleft())
+        if (left := leave(*pending.popleft())) is not None:
+            yield left
 
 
 def _cached_small(cache: HashCache, item: Candidate) -> tuple[os.stat_result | None, tuple[str, bytes] | None]:
