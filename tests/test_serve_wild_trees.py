@@ -1,0 +1,272 @@
+"""serve on trees as they are on real servers: files serve may not read, names and links a receiver refuses,
+files replaced or cut short between the walk and the read, times beyond 64-bit nanoseconds.
+
+Whatever the tree, the session serve publishes is one that receive accepts whole, and every entry of it
+says what the file holds; or serve refuses with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import signal
+import stat
+import tarfile
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_serve_public_index import Session
+from test_transfer_support import FixturePlugin, fixture_app_fixture  # noqa: F401
+
+from synco_core.detection import detect
+from synco_core.errors import SyncoError
+from synco_core.index import hashcache
+from synco_core.receive.tarsafe import extract_stream
+from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
+from synco_core.serve import build as build_module
+from synco_core.serve import public_set as public_set_module
+
+#: Whom the tests that need files serve cannot read run as, when the tests run as root (root reads anything).
+NOBODY = 65534
+
+
+def build(app: Path, key: SessionKey, name: str = "synco-wild") -> None:
+    framework = detect(app)
+    assert framework.web_root is not None
+    build_session(framework, SessionFolder(framework.web_root / name, key.recipients), BuildOptions())
+
+
+def as_unprivileged(tree: Path, action: Callable[[], object]) -> object:
+    """``action()`` run by a user who is denied what mode 000 denies: this process when it is not root, else
+    a forked child that became ``nobody`` (``tree`` is given to that user first)."""
+    if os.geteuid() != 0:
+        return action()
+    for folder in tree.parents:
+        # The child must reach the tree: the test's own temporary folders get o+x (search only).
+        info = folder.stat()
+        if info.st_uid != 0 or info.st_mode & stat.S_IXOTH:
+            break
+        folder.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+    for current, folders, files in os.walk(tree):
+        for name in [current, *(os.path.join(current, n) for n in folders + files)]:
+            os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        status = 0
+        try:
+            os.close(reading)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            outcome: object = ("ok", action())
+        except BaseException as exc:  # everything goes back to the test
+            outcome, status = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"), 1
+        with os.fdopen(writing, "wb") as out:
+            out.write(pickle.dumps(outcome))
+        os._exit(status)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as source:
+        kind, value = pickle.loads(source.read())
+    os.waitpid(pid, 0)
+    assert kind == "ok", value
+    return value
+
+
+def received_private(session: Session, name: str, into: Path) -> dict[str, str]:
+    """Extract private set ``name`` as receive does (refusing it whole for one bad member); path -> content."""
+    file_set = session.meta.file_set(name)
+    assert file_set is not None and file_set.private is not None
+    tar = session.plain(file_set.private.tar_uri, file_set.private.compression == "zstd")
+    extract_stream(io.BytesIO(tar), into)
+    found = {}
+    for current, _folders, files in os.walk(into):
+        for leaf in files:
+            path = Path(current) / leaf
+            relative = path.relative_to(into).as_posix()
+            found[relative] = ("link:" + os.readlink(path) if path.is_symlink()
+                               else path.read_bytes().decode(errors="replace"))
+    return found
+
+
+def test_files_serve_cannot_read_never_break_the_session(fixture_app: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A public file serve may not read is listed by its real size without a hash (the web server may read
+    it); a private one is left out. Before, the public entry said size -1 and receive refused the whole
+    index, and the private one ended the serve."""
+    uploads, private = fixture_app / "web" / "uploads", fixture_app / "private"
+    big = os.urandom(public_set_module.SMALL_FILE_MAX + 10)
+    for folder in (uploads, private):
+        (folder / "denied-small.txt").write_bytes(b"small and closed")
+        (folder / "denied-big.bin").write_bytes(big)
+    # The cache folder must belong to whoever serves: it is in the tree handed over.
+    monkeypatch.setenv(hashcache.CACHE_ENV, str(fixture_app / "cache"))
+    key = SessionKey.generate()
+
+    def serve_it() -> None:
+        for folder in (uploads, private):
+            (folder / "denied-small.txt").chmod(0)
+            (folder / "denied-big.bin").chmod(0)
+        build(fixture_app, key)
+
+    as_unprivileged(fixture_app, serve_it)
+    session = Session(fixture_app / "web" / "synco-wild", key)
+    entries = dict(session.index("uploads"))
+    for name, content in (("denied-small.txt", b"small and closed"), ("denied-big.bin", big)):
+        assert entries[name].size_bytes == len(content)
+        assert entries[name].sha256 is None and entries[name].pack is None
+    for path, entry in entries.items():
+        assert entry.size_bytes == (uploads / path).stat().st_size >= 0, path
+    received = received_private(session, "private", tmp_path / "private")
+    assert "a.txt" in received and not any(name.startswith("denied") for name in received)
+
+
+def test_names_and_links_a_receiver_refuses_are_left_out_of_a_private_set(fixture_app: Path, tmp_path: Path) -> None:
+    """Receive refuses a private tar whole for one member it would not write; serve leaves that member out."""
+    private = fixture_app / "private"
+    for odd in (b"back\\slash", b"new\nline", b"tab\tname", b"C:drive", b"caf\xe9", b"folder\xff"):
+        with open(os.path.join(os.fsencode(private), odd), "wb") as handle:
+            handle.write(b"odd")
+    os.mkdir(os.path.join(os.fsencode(private), b"dir\xff"))
+    (private / "abs-link").symlink_to("/etc/hostname")
+    (private / "out-link").symlink_to("../web/index.php")
+    (private / "nested" / "climb").symlink_to("../../..")
+    (private / "loop-a").symlink_to("loop-b")
+    (private / "loop-b").symlink_to("loop-a")
+    (private / "up-link").symlink_to("nested/../a.txt")
+    (private / "dangling").symlink_to("not-there")
+    key = SessionKey.generate()
+    build(fixture_app, key)
+    received = received_private(Session(fixture_app / "web" / "synco-wild", key), "private", tmp_path / "got")
+    assert received["a.txt"] == "private a\n"
+    assert received["up-link"] == "link:nested/../a.txt" and received["dangling"] == "link:not-there"
+    assert received["link-inside"] == "link:a.txt"
+    leftover = {"back\\slash", "new\nline", "tab\tname", "C:drive", "abs-link", "out-link", "nested/climb"}
+    assert not leftover & set(received)
+
+
+#: What happens to a file between the walk and the read, by its name's prefix.
+def _replace_with_fifo(path: Path, _outside: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _replace_with_link(path: Path, outside: Path) -> None:
+    path.unlink()
+    path.symlink_to(outside)
+
+
+def _remove(path: Path, _outside: Path) -> None:
+    path.unlink()
+
+
+def _grow(path: Path, _outside: Path) -> None:
+    with path.open("ab") as handle:
+        handle.write(b"+" * 50_000)
+
+
+CHANGES: dict[str, Callable[[Path, Path], None]] = {
+    "tofifo": _replace_with_fifo, "tolink": _replace_with_link, "gone": _remove, "grow": _grow,
+}
+
+
+def _changing(walk: Callable[..., Iterator[Any]], outside: Path) -> Callable[..., Iterator[Any]]:
+    """``walk`` whose files named ``<change>-...`` are changed right after the walk saw them."""
+
+    def changed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for item in walk(*args, **kwargs):
+            entry = item[1]
+            change = CHANGES.get(entry.name.split("-")[0])
+            if change is not None and not entry.is_dir(follow_symlinks=False):
+                change(Path(entry.path), outside)
+            yield item
+
+    return changed
+
+
+def _plant(folder: Path) -> None:
+    for change in CHANGES:
+        (folder / f"{change}-small.txt").write_bytes(b"s" * 100)
+        (folder / f"{change}-large.bin").write_bytes(b"L" * (public_set_module.SMALL_FILE_MAX + 100))
+
+
+def test_files_changed_between_walk_and_read(fixture_app: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file replaced by a FIFO or a link, removed, or grown after the walk saw it: serve neither hangs nor
+    packs what a link points to, and every public entry says what the file now holds."""
+    outside = tmp_path / "outside-secret.txt"
+    outside.write_text("not part of any set")
+    uploads, private = fixture_app / "web" / "uploads", fixture_app / "private"
+    _plant(uploads)
+    _plant(private)
+    monkeypatch.setattr(public_set_module, "sorted_walk_lstat", _changing(public_set_module.sorted_walk_lstat, outside))
+    monkeypatch.setattr(build_module, "_walk", _changing(build_module._walk, outside))
+    # A FIFO opened for reading without O_NONBLOCK waits for a writer for ever: the alarm ends such a test.
+    signal.alarm(60)
+    try:
+        key = SessionKey.generate()
+        build(fixture_app, key)
+    finally:
+        signal.alarm(0)
+    session = Session(fixture_app / "web" / "synco-wild", key)
+    table = session.packs("uploads")
+    entries = dict(session.index("uploads"))
+    assert not any(path.startswith(("tofifo-", "gone-")) for path in entries)
+    for path, entry in entries.items():
+        content = (uploads / path).read_bytes()
+        assert entry.size_bytes == len(content), path
+        assert entry.sha256 in (None, hashlib.sha256(content).hexdigest()), path
+        if entry.pack is not None:
+            assert entry.pack_offset is not None and not (uploads / path).is_symlink()
+            assert session.packed_content(table[entry.pack], entry.pack_offset, entry.size_bytes) == content
+    received = received_private(session, "private", tmp_path / "got")
+    assert not any(path.startswith(("tofifo-", "gone-")) for path in received)
+    assert "not part of any set" not in received.values()
+    assert received["grow-small.txt"].startswith("s" * 100)
+
+
+def test_a_private_file_cut_short_while_packed_is_named(fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that shrinks between its stat and the end of its copy cannot be a tar member (the header says
+    more); serve stops with one line naming it, and nothing is left under a final name."""
+    victim = fixture_app / "private" / "nested" / "b.bin"
+    real_addfile = tarfile.TarFile.addfile
+
+    def shrinking(self: tarfile.TarFile, member: tarfile.TarInfo, fileobj: Any = None) -> None:
+        if member.name == "nested/b.bin":
+            os.truncate(victim, 1000)
+        real_addfile(self, member, fileobj)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", shrinking)
+    key = SessionKey.generate()
+    with pytest.raises(SyncoError, match=r"'.*nested/b\.bin' got shorter while it was packed") as caught:
+        build(fixture_app, key)
+    assert "\n" not in str(caught.value)
+    assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-*"))
+
+
+def test_times_beyond_64_bit_nanoseconds_keep_the_hash_cache_working(fixture_app: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """ext4 keeps times up to 2446 (and before 1677), beyond what a 64-bit count of nanoseconds holds: such a
+    file is hashed every time instead of breaking every serve after the first that wrote a cache."""
+    monkeypatch.setenv(hashcache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(hashcache, "RACY_SECONDS", 0.0)
+    uploads = fixture_app / "web" / "uploads"
+    for name, seconds in (("far-future.txt", 2**34), ("far-past.txt", -(2**34))):
+        (uploads / name).write_text(name)
+        try:
+            os.utime(uploads / name, (seconds, seconds))
+        except OSError:
+            pytest.fail("this file system does not take times beyond 64-bit nanoseconds")
+    if (uploads / "far-future.txt").stat().st_mtime_ns < 2**63:
+        pytest.fail("the file system clamped the time: nothing is tested")
+    for number in range(2):
+        key = SessionKey.generate()
+        build(fixture_app, key, f"synco-wild{number}")
+        entries = dict(Session(fixture_app / "web" / f"synco-wild{number}", key).index("uploads"))
+        assert entries["far-future.txt"].sha256 == hashlib.sha256(b"far-future.txt").hexdigest()
+        assert entries["far-past.txt"].sha256 == hashlib.sha256(b"far-past.txt").hexdigest()
