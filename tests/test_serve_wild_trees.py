@@ -17,7 +17,7 @@ import tarfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from test_serve_public_index import Session
@@ -30,6 +30,9 @@ from synco_core.receive.tarsafe import extract_stream
 from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.serve import build as build_module
 from synco_core.serve import public_set as public_set_module
+from synco_core.serve.ttl import cleanup_all, cleanup_expired, write_marker
+from synco_core.testing.services import unavailable
+from synco_core.wire import META_FILE
 
 #: Whom the tests that need files serve cannot read run as, when the tests run as root (root reads anything).
 NOBODY = 65534
@@ -41,9 +44,9 @@ def build(app: Path, key: SessionKey, name: str = "synco-wild") -> None:
     build_session(framework, SessionFolder(framework.web_root / name, key.recipients), BuildOptions())
 
 
-def as_unprivileged(tree: Path, action: Callable[[], object]) -> object:
+def as_unprivileged(tree: Path, action: Callable[[], object], give: bool = True) -> object:
     """``action()`` run by a user who is denied what mode 000 denies: this process when it is not root, else
-    a forked child that became ``nobody`` (``tree`` is given to that user first)."""
+    a forked child that became ``nobody`` (``tree`` is given to that user first, unless not ``give``)."""
     if os.geteuid() != 0:
         return action()
     for folder in tree.parents:
@@ -52,7 +55,7 @@ def as_unprivileged(tree: Path, action: Callable[[], object]) -> object:
         if info.st_uid != 0 or info.st_mode & stat.S_IXOTH:
             break
         folder.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
-    for current, folders, files in os.walk(tree):
+    for current, folders, files in os.walk(tree) if give else ():
         for name in [current, *(os.path.join(current, n) for n in folders + files)]:
             os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
     reading, writing = os.pipe()
@@ -270,3 +273,44 @@ def test_times_beyond_64_bit_nanoseconds_keep_the_hash_cache_working(fixture_app
         entries = dict(Session(fixture_app / "web" / f"synco-wild{number}", key).index("uploads"))
         assert entries["far-future.txt"].sha256 == hashlib.sha256(b"far-future.txt").hexdigest()
         assert entries["far-past.txt"].sha256 == hashlib.sha256(b"far-past.txt").hexdigest()
+
+
+def test_sessions_of_another_user_neither_stop_a_cleanup_nor_pass_for_removed(tmp_path: Path) -> None:
+    """A shared web root holds a session this user cannot remove (root's, Go synco's run by another user):
+    ``serve --cleanup`` removes the others and names it; the expired-session sweep at every serve's start
+    warns and goes on. Before, both ended at it with a PermissionError."""
+    web = tmp_path / "web"
+    mine_expired, mine = web / "synco-mine-old", web / "synco-mine"
+    for folder in (mine_expired, mine):
+        folder.mkdir(parents=True)
+        (folder / META_FILE).write_bytes(b"x")
+    write_marker(mine_expired, -10)
+    write_marker(mine, 3600)
+
+    def cleanups() -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+        expired = cleanup_expired(web)
+        removed, failed = cleanup_all(web)
+        return expired, removed, failed
+
+    def foreign_sessions() -> None:
+        for name, closed in (("synco-theirs-old", False), ("synco-theirs", True)):
+            folder = web / name
+            folder.mkdir()
+            (folder / META_FILE).write_bytes(b"x")
+            write_marker(folder, -10)
+            os.chown(folder, 0, 0)
+            for inside in folder.iterdir():
+                os.chown(inside, 0, 0)
+            if closed:
+                folder.chmod(0o700)
+
+    if os.geteuid() != 0:
+        unavailable("a session of another user needs root to make")
+    as_unprivileged(web, lambda: None)
+    foreign_sessions()
+    expired, removed, failed = cast(tuple[list[Path], list[Path], list[tuple[Path, str]]],
+                                    as_unprivileged(web, cleanups, give=False))
+    assert expired == [mine_expired] and removed == [mine]
+    assert [folder.name for folder, _reason in failed] == ["synco-theirs", "synco-theirs-old"]
+    assert all("Permission denied" in reason and "\n" not in reason for _folder, reason in failed)
+    assert (web / "synco-theirs" / META_FILE).exists() and (web / "synco-theirs-old" / META_FILE).exists()

@@ -10,6 +10,7 @@ import click
 
 from synco_core.cli.options import debug_option, skip_unsupported_option, split_names
 from synco_core.detection import detect
+from synco_core.errors import SyncoError
 from synco_core.progress import Reporter
 from synco_core.redaction import register_secret
 from synco_core.serve.build import BuildOptions
@@ -79,10 +80,15 @@ def command(framework_name: str | None, listen: str | None, session_id: str | No
     if cleanup:
         if framework.web_root is None:
             raise click.UsageError(f"the {framework.name} project has no web root")
-        removed = cleanup_all(framework.web_root)
+        removed, failed = cleanup_all(framework.web_root)
         for folder in removed:
             click.echo(f"Removed {folder}")
         click.echo(f"{len(removed)} session folder(s) removed from {framework.web_root}")
+        for folder, reason in failed:
+            click.echo(f"Could not remove {folder}: {reason}", err=True)
+        if failed:
+            raise SyncoError(f"{len(failed)} session folder(s) could not be removed (another user's, or no "
+                             "permission): see above")
         return
     if as_json and not plan:
         raise click.UsageError("--json goes with --plan")

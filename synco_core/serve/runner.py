@@ -260,8 +260,8 @@ def publish_session(
             allow.close()
         shutil.rmtree(work_dir, ignore_errors=True)
         if created and not (options.keep and ready):
-            remove_session(path)
-            echo(f"Removed {path}")
+            reason = remove_session(path)
+            echo(f"Removed {path}" if reason is None else f"Could not remove {path} ({reason})")
 
 
 def serve(

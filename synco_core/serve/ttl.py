@@ -140,38 +140,74 @@ def session_folders(web_root: Path) -> list[Path]:
         return []
     found = []
     for child in sorted(web_root.iterdir()):
-        if child.name.startswith(SESSION_PREFIX) and child.is_dir() and not child.is_symlink() and (
-            (child / META_FILE).exists() or (child / MARKER_FILE).exists()
-        ):
+        if not child.name.startswith(SESSION_PREFIX) or child.is_symlink() or not child.is_dir():
+            continue
+        try:
+            # A folder this user may not look into (another user's session) is listed too: removing it
+            # fails, and says so, rather than a cleanup ending at it or passing it over in silence.
+            if (child / META_FILE).exists() or (child / MARKER_FILE).exists():
+                found.append(child)
+        except PermissionError:
             found.append(child)
     return found
 
 
-def remove_session(folder: Path) -> None:
-    """Remove a session folder; the meta file goes first, so a receiver stops seeing the session at once."""
-    with contextlib.suppress(FileNotFoundError):
+def remove_session(folder: Path) -> str | None:
+    """Remove a session folder; the meta file goes first, so a receiver stops seeing the session at once.
+
+    None once the folder is gone; else why (part of) it stays, naming the file: a session of another user
+    in a shared web root cannot be removed, and that must neither stop the removal of the others nor pass
+    for done.
+    """
+    reason: str | None = None
+    try:
         (folder / META_FILE).unlink()
-    shutil.rmtree(folder, ignore_errors=True)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        reason = f"{exc.strerror or exc}: {META_FILE}"
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        name = str(exc.filename or folder)
+        reason = reason or f"{exc.strerror or exc}: {os.path.relpath(name, folder) if os.path.isabs(name) else name}"
+        # Whatever can go still goes.
+        shutil.rmtree(folder, ignore_errors=True)
+    if not os.path.lexists(folder):
+        return None
+    return reason or f"{folder}: still there"
 
 
 def cleanup_expired(web_root: Path) -> list[Path]:
-    """Remove the stale sessions of ``web_root``; returns what was removed."""
+    """Remove the stale sessions of ``web_root``; returns what was removed (what cannot be is warned about)."""
     removed = []
     for folder in session_folders(web_root):
         if is_stale(folder):
             log.info("removing expired session %s", folder)
-            remove_session(folder)
-            removed.append(folder)
+            reason = remove_session(folder)
+            if reason is None:
+                removed.append(folder)
+            else:
+                log.warning("cannot remove the expired session %s (%s)", folder, reason)
     for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
         log.info("removing %s, left by a serve that stopped while creating it", leftover)
         shutil.rmtree(leftover, ignore_errors=True)
-        removed.append(leftover)
+        if not os.path.lexists(leftover):
+            removed.append(leftover)
     return removed
 
 
-def cleanup_all(web_root: Path) -> list[Path]:
-    """Remove every synco session folder of ``web_root`` (``serve --cleanup``); returns what was removed."""
-    removed = session_folders(web_root)
-    for folder in removed:
-        remove_session(folder)
-    return removed
+def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Remove every synco session folder of ``web_root`` (``serve --cleanup``): (what was removed, (what
+    could not be, why))."""
+    removed: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    for folder in session_folders(web_root):
+        reason = remove_session(folder)
+        if reason is None:
+            removed.append(folder)
+        else:
+            failed.append((folder, reason))
+    return removed, failed
