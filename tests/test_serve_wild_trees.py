@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import pickle
-import signal
 import stat
 import tarfile
 import traceback
@@ -198,6 +197,7 @@ def _plant(folder: Path) -> None:
         (folder / f"{change}-large.bin").write_bytes(b"L" * (public_set_module.SMALL_FILE_MAX + 100))
 
 
+@pytest.mark.timeout(60)
 def test_files_changed_between_walk_and_read(fixture_app: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A file replaced by a FIFO or a link, removed, or grown after the walk saw it: serve neither hangs nor
@@ -209,13 +209,9 @@ def test_files_changed_between_walk_and_read(fixture_app: Path, tmp_path: Path,
     _plant(private)
     monkeypatch.setattr(public_set_module, "sorted_walk_lstat", _changing(public_set_module.sorted_walk_lstat, outside))
     monkeypatch.setattr(build_module, "_walk", _changing(build_module._walk, outside))
-    # A FIFO opened for reading without O_NONBLOCK waits for a writer for ever: the alarm ends such a test.
-    signal.alarm(60)
-    try:
-        key = SessionKey.generate()
-        build(fixture_app, key)
-    finally:
-        signal.alarm(0)
+    # A FIFO opened for reading without O_NONBLOCK waits for a writer for ever (the timeout ends the test).
+    key = SessionKey.generate()
+    build(fixture_app, key)
     session = Session(fixture_app / "web" / "synco-wild", key)
     table = session.packs("uploads")
     entries = dict(session.index("uploads"))
@@ -314,3 +310,36 @@ def test_sessions_of_another_user_neither_stop_a_cleanup_nor_pass_for_removed(tm
     assert [folder.name for folder, _reason in failed] == ["synco-theirs", "synco-theirs-old"]
     assert all("Permission denied" in reason and "\n" not in reason for _folder, reason in failed)
     assert (web / "synco-theirs" / META_FILE).exists() and (web / "synco-theirs-old" / META_FILE).exists()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("replacement", ["fifo", "link", "folder"])
+def test_a_cache_file_that_is_not_a_regular_file_is_not_read(fixture_app: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, replacement: str) -> None:
+    """The hash cache replaced by a FIFO (open() would wait for a writer for ever), a link (to a cache made
+    for other files) or a folder: the serve hashes every file and writes a new cache."""
+    monkeypatch.setenv(hashcache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(hashcache, "RACY_SECONDS", 0.0)
+    build(fixture_app, SessionKey.generate(), "synco-first")
+    (cache,) = (tmp_path / "cache" / "hashes").glob("*.bin")
+    kept = tmp_path / "elsewhere.bin"
+    cache.rename(kept)
+    if replacement == "fifo":
+        os.mkfifo(cache)
+    elif replacement == "link":
+        cache.symlink_to(kept)
+    else:
+        cache.mkdir()
+    hashed: list[str] = []
+    original = public_set_module._hash_file
+    monkeypatch.setattr(public_set_module, "_hash_file",
+                        lambda source, stop=None, known=None: hashed.append(source) or original(source, stop, known))
+    key = SessionKey.generate()
+    build(fixture_app, key, "synco-second")
+    entries = dict(Session(fixture_app / "web" / "synco-second", key).index("uploads"))
+    uploads = fixture_app / "web" / "uploads"
+    assert all(entry.sha256 == hashlib.sha256((uploads / path).read_bytes()).hexdigest()
+               for path, entry in entries.items())
+    # Nothing came from the planted file: every file larger than a pack's was hashed again.
+    assert sorted(hashed) == sorted(str(uploads / path) for path, entry in entries.items()
+                                    if entry.size_bytes > public_set_module.SMALL_FILE_MAX)

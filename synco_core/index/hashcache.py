@@ -162,6 +162,8 @@ def _fingerprint(info: os.stat_result) -> bytes:
 #: One entry of the old cache: path, fingerprint, SHA-256, the content when it was kept, and the record as
 #: it is in the file (an unchanged file's record is copied into the new cache as it is).
 _Entry = tuple[str, bytes, bytes, bytes | None, bytes]
+#: Opening the old cache: never through a link, never waiting on a FIFO.
+_OLD_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 #: Largest content a record may carry (a packed file is at most 16 KiB; this only bounds a damaged cache).
 MAX_CONTENT_BYTES = 1024 * 1024
 
@@ -206,7 +208,8 @@ class HashCache:
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._temp = temp
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         0o600)
             self._new = os.fdopen(fd, "wb")
             self._new.write(HEADER)
         except OSError as exc:
@@ -227,11 +230,19 @@ class HashCache:
 
     @staticmethod
     def _open_old(path: Path) -> BinaryIO | None:
-        """The old cache, past its header; None when there is none, or it is in another format."""
+        """The old cache, past its header; None when there is none, it is in another format, or it is not a
+        regular file of this user (a FIFO there would hang the serve in open(), a link could lead anywhere).
+        """
         try:
-            handle = path.open("rb", buffering=0)
+            fd = os.open(path, _OLD_FLAGS)
         except OSError:
             return None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            log.debug("hash cache %s not read: not a regular file of this user", path)
+            os.close(fd)
+            return None
+        handle = open(fd, "rb", buffering=0)  # noqa: SIM115 (handed to the caller, closed by _entries)
         try:
             if handle.read(len(HEADER)) == HEADER:
                 return cast(BinaryIO, handle)
