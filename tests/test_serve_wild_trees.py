@@ -7,11 +7,14 @@ says what the file holds; or serve refuses with one line naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import pickle
+import shutil
 import stat
+import subprocess
 import tarfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ from synco_core.receive.tarsafe import extract_stream
 from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.serve import build as build_module
 from synco_core.serve import public_set as public_set_module
+from synco_core.serve.runner import ServeOptions, serve
 from synco_core.serve.ttl import cleanup_all, cleanup_expired, write_marker
 from synco_core.testing.services import unavailable
 from synco_core.wire import META_FILE
@@ -343,3 +347,57 @@ def test_a_cache_file_that_is_not_a_regular_file_is_not_read(fixture_app: Path, 
     # Nothing came from the planted file: every file larger than a pack's was hashed again.
     assert sorted(hashed) == sorted(str(uploads / path) for path, entry in entries.items()
                                     if entry.size_bytes > public_set_module.SMALL_FILE_MAX)
+
+
+@contextlib.contextmanager
+def small_file_system(folder: Path, size: str) -> Iterator[None]:
+    """``folder`` (its content kept) on a tmpfs of ``size`` for the length of the block; root only."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        unavailable("a full file system is made with mount -t tmpfs, which needs root")
+    aside = folder.with_name(folder.name + "-aside")
+    folder.rename(aside)
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        folder.rmdir()
+        aside.rename(folder)
+        unavailable(f"mount -t tmpfs failed here: {mounted.stderr.strip()}")
+    try:
+        for child in aside.iterdir():
+            shutil.move(child, folder / child.name)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+        folder.rmdir()
+        aside.rename(folder)
+
+
+def test_a_full_disk_is_named_and_leaves_no_session(fixture_app: Path) -> None:
+    """The web root's file system fills up while the private tar is written: one line naming the file that
+    could not be written (not a bare ``OSError: [Errno 28]``), and the session folder is gone."""
+    (fixture_app / "private" / "large.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    lines: list[str] = []
+    with small_file_system(fixture_app / "web", "1m"), \
+            pytest.raises(SyncoError, match=r"cannot write .*/synco-full/encrypted-resources-private: No space left") \
+            as caught:
+        serve(detect(fixture_app), ServeOptions(keep=True, session_id="full"), echo=lines.append)
+    assert "\n" not in str(caught.value)
+    assert not (fixture_app / "web" / "synco-full").exists()
+
+
+def test_a_web_root_serve_may_not_write_is_named(fixture_app: Path) -> None:
+    web = fixture_app / "web"
+
+    def serve_it() -> str:
+        web.chmod(0o555)
+        try:
+            serve(detect(fixture_app), ServeOptions(keep=True, session_id="ro"), echo=lambda _line: None)
+        except SyncoError as exc:
+            return str(exc)
+        finally:
+            web.chmod(0o755)
+        return "served"
+
+    said = as_unprivileged(fixture_app, serve_it)
+    assert said == f"cannot create the session folder in the web root {web}: Permission denied"

@@ -8,6 +8,7 @@ is published. Every file appears under its final name only when complete: the re
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from synco_core import age
-from synco_core.errors import ConfigError
+from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import atomic_output
 from synco_core.wire import META_FILE, Meta
 
@@ -110,7 +111,7 @@ class SessionFolder:
 
     def write_small(self, name: str, plaintext: bytes) -> int:
         """Encrypt a small in-memory document (meta, an index) atomically; returns the encrypted size."""
-        with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+        with _writing(self.path / name), atomic_output(self.path / name, TEMP_SUFFIX) as out:
             writer = age.encrypt_writer(out, self.recipients)
             writer.write(plaintext)
             writer.close()
@@ -124,7 +125,7 @@ class SessionFolder:
         when the block ends without error; on error the temporary file is removed.
         """
         stats: list[ArtifactStats] = []
-        with atomic_output(self.path / name, TEMP_SUFFIX) as out:
+        with _writing(self.path / name), atomic_output(self.path / name, TEMP_SUFFIX) as out:
             tee = self.artifact_tee(name) if self.artifact_tee is not None else None
             sink: BinaryIO = out if tee is None else cast(BinaryIO, _TeeWriter(out, tee))
             encrypted = age.encrypt_writer(sink, self.recipients)
@@ -144,6 +145,21 @@ class SessionFolder:
             file_name=name, size_bytes=plain.size, sha256=plain.hexdigest(),
             encrypted_size_bytes=encrypted_size, compression="zstd" if compress else None,
         ))
+
+
+#: errno values only a write gives: the session folder's file system is full, over quota or read-only.
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A full (or read-only) file system while ``path`` is written: one line naming it, not a bare errno."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        raise SyncoError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class _TeeWriter(io.RawIOBase):

@@ -231,6 +231,9 @@ def publish_session(
             create_session_folder(path, ttl_seconds, keep=options.keep)
         except FileExistsError:
             raise ConfigError(exists) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot create the session folder in the web root {web_root}: "
+                              f"{exc.strerror or exc}") from None
         created = True
         base_url, base_url_source = site_base_url(framework)
         on_public_uri: Callable[[str, str | None], None] | None = None
