@@ -448,5 +448,5 @@ def test_the_plain_url_fast_path_is_a_subset_of_the_full_checks(relative: str) -
     """What the walk's one-regex fast path accepts is ASCII, receivable, and its own URL: exactly what the
     three checks it stands for would have said."""
     if public_set_module.PLAIN_URL_PATH.fullmatch(relative):
-        assert relative.isascii() and public_set_module._receivable(relative)
+        assert relative.isascii() and public_set_module.receivable(relative)
         assert public_set_module._url("files/", relative) == "files/" + relative

@@ -26,7 +26,8 @@ from typing import BinaryIO, cast
 
 from synco_core.beneath import resolve_beneath
 from synco_core.errors import SyncoError, UnsafePathError
-from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.names import PLAIN_RELATIVE_PATH
+from synco_core.serve.public_set import is_utf8, receivable
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +39,6 @@ _CHANGED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 class FileShrankError(SyncoError):
     """A private file got shorter while it was being packed."""
-
-
-def receivable(relative: str) -> bool:
-    """True when a receiver will accept ``relative`` as a member name; otherwise False, with a warning."""
-    if PLAIN_RELATIVE_PATH.fullmatch(relative):
-        return True
-    try:
-        relative.encode()
-    except UnicodeEncodeError:
-        log.warning("skipping %r: its name is not valid UTF-8, so a receiver could not write it", relative)
-        return False
-    try:
-        safe_relative_path(relative)
-    except UnsafePathError as exc:
-        log.warning("skipping %r: %s", relative, exc)
-        return False
-    return True
 
 
 class _ExactReader:
@@ -117,8 +101,12 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
     try:
         for relative, entry in entries:
             path = entry.path
-            if not receivable(relative):
-                continue
+            if not PLAIN_RELATIVE_PATH.fullmatch(relative):
+                if not is_utf8(relative):
+                    log.warning("skipping %r: its name is not valid UTF-8, so a receiver could not write it", path)
+                    continue
+                if not receivable(relative):
+                    continue
             try:
                 info = os.lstat(path)
             except OSError as exc:

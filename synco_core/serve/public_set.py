@@ -110,7 +110,8 @@ class SetWriteResult:
     cache_hits: int = 0
 
 
-def _utf8(relative: str) -> bool:
+def is_utf8(relative: str) -> bool:
+    """True unless the name had bytes that are not UTF-8 (the walk carries them as surrogate escapes)."""
     if relative.isascii():
         return True
     try:
@@ -124,7 +125,7 @@ def _utf8(relative: str) -> bool:
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.\-~/]*")
 
 
-def _receivable(relative: str) -> bool:
+def receivable(relative: str) -> bool:
     """True when a receiver will accept ``relative`` (:mod:`synco_core.names`); a name it would refuse (a
     control character, a backslash, a drive letter) would make it refuse the whole index, so serve leaves
     that one file out and says so."""
@@ -168,10 +169,10 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
             yield Candidate(relative, -1, 0, prefix + relative, source=entry.path, packable=regular, walked=True,
                             lstat=info)
             continue
-        if not _utf8(relative):
+        if not is_utf8(relative):
             log.warning("skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
             continue
-        if not _receivable(relative):
+        if not receivable(relative):
             continue
         yield Candidate(relative, -1, 0, _url(prefix, relative), source=entry.path, packable=regular, walked=True,
                         lstat=info)
@@ -192,7 +193,7 @@ def plugin_candidates(entries: Iterator[PublicFile], spill_dir: Path | None = No
     sorter: ExternalSorter[PublicFile] = ExternalSorter(lambda item: item.path, _encode_file, _decode_file,
                                                         spill_dir=spill_dir)
     for item in entries:
-        if _receivable(item.path):
+        if receivable(item.path):
             sorter.add(item)
     previous: PublicFile | None = None
     for item in sorter.sorted():
