@@ -32,6 +32,7 @@ from synco_core.receive.tarsafe import extract_stream
 from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.serve import build as build_module
 from synco_core.serve import public_set as public_set_module
+from synco_core.serve.plan import build_plan
 from synco_core.serve.runner import ServeOptions, serve
 from synco_core.serve.ttl import cleanup_all, cleanup_expired, write_marker
 from synco_core.testing.services import unavailable
@@ -148,12 +149,19 @@ def test_names_and_links_a_receiver_refuses_are_left_out_of_a_private_set(fixtur
     (private / "dangling").symlink_to("not-there")
     key = SessionKey.generate()
     build(fixture_app, key)
-    received = received_private(Session(fixture_app / "web" / "synco-wild", key), "private", tmp_path / "got")
+    session = Session(fixture_app / "web" / "synco-wild", key)
+    received = received_private(session, "private", tmp_path / "got")
     assert received["a.txt"] == "private a\n"
     assert received["up-link"] == "link:nested/../a.txt" and received["dangling"] == "link:not-there"
     assert received["link-inside"] == "link:a.txt"
     leftover = {"back\\slash", "new\nline", "tab\tname", "C:drive", "abs-link", "out-link", "nested/climb"}
     assert not leftover & set(received)
+    # serve --plan counts the files serve packs, not those it leaves out.
+    planned = {part.name: part for part in build_plan(detect(fixture_app), BuildOptions()).file_sets}
+    private_set = session.meta.file_set("private")
+    assert private_set is not None and private_set.private is not None
+    assert planned["private"].file_count == private_set.private.file_count == sum(
+        not content.startswith("link:") for content in received.values())
 
 
 #: What happens to a file between the walk and the read, by its name's prefix.

@@ -9,6 +9,7 @@ plugin's index entries (sizes of files on S3 or a CDN come from those entries; n
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from synco_core.serve.build import (
     includes_database,
     public_entries,
 )
+from synco_core.serve.private_tar import admitted
 from synco_core.sizes import human_size
 from synco_core.values import DatabaseInventory, DumpOptions, FileSet, FileSetOptions, Framework
 
@@ -136,12 +138,15 @@ def _measure(file_set: FileSet, result: FileSetPlan) -> None:
     else:
         if file_set.root is None or not file_set.root.is_dir():
             raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
-        for _relative, found in _walk(file_set.root, file_set.exclude):
+        for relative, found in _walk(file_set.root, file_set.exclude):
+            # What serve would leave out is not counted: a name no receiver writes, a file it cannot read.
+            if not admitted(relative, found.path):
+                continue
             try:
                 info = found.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISREG(info.st_mode):
+            if stat.S_ISREG(info.st_mode) and os.access(found.path, os.R_OK):
                 count += 1
                 size += info.st_size
     result.file_count, result.size_bytes = count, size

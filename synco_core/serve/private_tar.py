@@ -41,6 +41,16 @@ class FileShrankError(SyncoError):
     """A private file got shorter while it was being packed."""
 
 
+def admitted(relative: str, path: str) -> bool:
+    """True when a receiver will write a member named ``relative``; False, with a warning, otherwise."""
+    if PLAIN_RELATIVE_PATH.fullmatch(relative):
+        return True
+    if not is_utf8(relative):
+        log.warning("skipping %r: its name is not valid UTF-8, so a receiver could not write it", path)
+        return False
+    return receivable(relative)
+
+
 class _ExactReader:
     """``handle`` read for a tar member of ``size`` bytes: a short read is the file shrinking, said as such."""
 
@@ -101,12 +111,8 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
     try:
         for relative, entry in entries:
             path = entry.path
-            if not PLAIN_RELATIVE_PATH.fullmatch(relative):
-                if not is_utf8(relative):
-                    log.warning("skipping %r: its name is not valid UTF-8, so a receiver could not write it", path)
-                    continue
-                if not receivable(relative):
-                    continue
+            if not admitted(relative, path):
+                continue
             try:
                 info = os.lstat(path)
             except OSError as exc:
