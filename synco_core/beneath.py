@@ -21,7 +21,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from synco_core.errors import UnsafePathError
@@ -42,13 +42,17 @@ def open_root(path: Path) -> int:
         raise
 
 
-def resolve_beneath(root_fd: int, start: Sequence[str], target: str, what: str) -> list[str]:
+def resolve_beneath(root_fd: int, start: Sequence[str], target: str, what: str,
+                    visible: Callable[[str, os.stat_result], bool] | None = None) -> list[str]:
     """The real location, as folder names below the root, that ``target`` names when seen from ``start``.
 
     ``start`` is a folder below the root given as real (link-free) names; ``target`` is a relative path
     such as a link's content. Existing links on the way are followed within the root; segments that do not
     exist are taken as they are. Raises :class:`UnsafePathError` (naming ``what``) when the path leaves
     the root, is absolute, loops, or climbs with ``..`` out of a segment that does not exist.
+
+    ``visible(path, lstat)`` False takes an existing segment as one that does not exist: serve judges a
+    link as a receiver will, which has extracted only the members before it.
     """
     if target.startswith("/"):
         raise UnsafePathError(f"{what}: an absolute path leads out of its folder")
@@ -76,6 +80,9 @@ def resolve_beneath(root_fd: int, start: Sequence[str], target: str, what: str) 
         try:
             info = os.lstat(joined, dir_fd=root_fd)
         except (FileNotFoundError, NotADirectoryError):
+            missing = True
+            continue
+        if visible is not None and not visible(joined, info):
             missing = True
             continue
         if stat.S_ISLNK(info.st_mode):

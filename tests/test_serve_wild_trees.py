@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_serve_public_index import Session
 from test_transfer_support import FixturePlugin, fixture_app_fixture  # noqa: F401
 
+from synco_core import age
 from synco_core.detection import detect
 from synco_core.errors import SyncoError
 from synco_core.index import hashcache
+from synco_core.index.order import sorted_walk
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.serve import BuildOptions, SessionFolder, SessionKey, build_session
 from synco_core.serve import build as build_module
@@ -36,6 +41,7 @@ from synco_core.serve.plan import build_plan
 from synco_core.serve.runner import ServeOptions, serve
 from synco_core.serve.ttl import cleanup_all, cleanup_expired, write_marker
 from synco_core.testing.services import unavailable
+from synco_core.values import FileSet
 from synco_core.wire import META_FILE
 
 #: Whom the tests that need files serve cannot read run as, when the tests run as root (root reads anything).
@@ -409,3 +415,64 @@ def test_a_web_root_serve_may_not_write_is_named(fixture_app: Path) -> None:
 
     said = as_unprivileged(fixture_app, serve_it)
     assert said == f"cannot create the session folder in the web root {web}: Permission denied"
+
+
+def test_links_are_judged_as_the_receiver_sees_them_while_extracting(fixture_app: Path, tmp_path: Path) -> None:
+    """A receiver resolves a link against what it extracted so far (the tar is in index order): a name that
+    comes later in the tar does not exist yet, and ``..`` after it is refused. serve judges each link the
+    same way, so a link that is fine on the server but not at that point of the extraction is left out
+    instead of making the receiver refuse the whole set; the same link through names already there stays."""
+    private = fixture_app / "private"
+    (private / "zz-folder").mkdir()
+    (private / "aa-later").symlink_to("zz-folder/../a.txt")  # zz-folder comes after it in the tar
+    (private / "zz-sooner").symlink_to("nested/../a.txt")  # nested/ comes before it
+    (private / "zz-folder" / "in-link").symlink_to("../nested/deeper/../b.bin")
+    key = SessionKey.generate()
+    build(fixture_app, key)
+    received = received_private(Session(fixture_app / "web" / "synco-wild", key), "private", tmp_path / "got")
+    assert "aa-later" not in received
+    assert received["zz-sooner"] == "link:nested/../a.txt"
+    assert received["zz-folder/in-link"] == "link:../nested/deeper/../b.bin"
+
+
+_NAMES = ("a", "b", "a-b", "b0")
+_TREE_ENTRIES = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3).map("/".join),
+        st.one_of(st.just("folder"), st.just("file"),
+                  st.lists(st.sampled_from((*_NAMES, "..", ".")), min_size=1, max_size=4).map("/".join)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=_TREE_ENTRIES)
+def test_any_tree_of_links_makes_a_tar_the_receiver_extracts_whole(tmp_path_factory: pytest.TempPathFactory,
+                                                                   entries: list[tuple[str, str]]) -> None:
+    """Folders, files and links with any mix of names, ``.`` and ``..`` (chains, loops, links through links):
+    whatever serve packs, the receiver extracts without refusing, and every link that stays inside the set
+    on the server and already inside it at its turn in the tar arrives."""
+    base = tmp_path_factory.mktemp("tree")
+    root = base / "set"
+    root.mkdir()
+    for relative, kind in entries:
+        path = root / relative
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "folder":
+                path.mkdir()
+            elif kind == "file":
+                path.write_text(relative)
+            else:
+                path.symlink_to(kind)
+    key = SessionKey.generate()
+    folder = SessionFolder(base / "session", key.recipients)
+    folder.path.mkdir()
+    written = build_module.write_private_tar(FileSet(name="p", kind="private", root=root), folder, BuildOptions())
+    assert written.private is not None
+    tar = age.decrypt_bytes((folder.path / written.private.tar_uri).read_bytes(), [age.parse_identity(key.secret)])
+    plain = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(tar)).read()
+    extract_stream(io.BytesIO(plain), base / "got")
+    files = [relative for relative, entry in sorted_walk(root) if entry.is_file(follow_symlinks=False)]
+    assert all((base / "got" / relative).read_text() == relative for relative in files)

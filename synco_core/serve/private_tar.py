@@ -79,8 +79,17 @@ def _bare_member(relative: str, info: os.stat_result, kind: bytes) -> tarfile.Ta
     return member
 
 
+def _extracted_before(path: str, info: os.stat_result, member: str) -> bool:
+    """True when a receiver has ``path`` by the time it extracts ``member``: it comes earlier in the tar
+    (index order, a folder where ``path/`` sorts) and is of a kind a tar carries (no FIFO, no device)."""
+    if stat.S_ISDIR(info.st_mode):
+        return path + "/" < member
+    return (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) and path < member
+
+
 def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -> tarfile.TarInfo | None:
-    """The member of a symbolic link whose target stays inside the set (as the receiver resolves it)."""
+    """The member of a symbolic link whose target stays inside the set as the receiver resolves it: through
+    the members extracted before it, the later ones not there yet (:func:`_extracted_before`)."""
     try:
         target = os.readlink(path)
     except OSError as exc:
@@ -90,7 +99,8 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
     try:
         if not target:
             raise UnsafePathError(f"{what}: empty target")
-        resolve_beneath(root_fd, relative.split("/")[:-1], target, what)
+        resolve_beneath(root_fd, relative.split("/")[:-1], target, what,
+                        visible=lambda path, seen: _extracted_before(path, seen, relative))
     except UnsafePathError as exc:
         log.warning("skipping %s: %s; a receiver would refuse it", path, str(exc).removeprefix("unsafe "))
         return None
