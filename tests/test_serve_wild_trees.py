@@ -475,3 +475,22 @@ def test_any_tree_of_links_makes_a_tar_the_receiver_extracts_whole(tmp_path_fact
     extract_stream(io.BytesIO(plain), base / "got")
     files = [relative for relative, entry in sorted_walk(root) if entry.is_file(follow_symlinks=False)]
     assert all((base / "got" / relative).read_bytes() == (root / relative).read_bytes() for relative in files)
+
+
+def test_a_private_folder_serve_cannot_read_is_refused_in_one_line(fixture_app: Path) -> None:
+    """Not packed as an empty set (which would replace the receiver's folder with an empty one)."""
+    private = fixture_app / "private"
+
+    def serve_it() -> str:
+        private.chmod(0)
+        try:
+            build(fixture_app, SessionKey.generate())
+        except SyncoError as exc:
+            return str(exc)
+        finally:
+            private.chmod(0o755)
+        return "served"
+
+    said = as_unprivileged(fixture_app, serve_it)
+    assert said == f"cannot read the private files folder {private}: Permission denied"
+    assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-*"))

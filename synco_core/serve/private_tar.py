@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from synco_core.beneath import resolve_beneath
-from synco_core.errors import SyncoError, UnsafePathError
+from synco_core.errors import ConfigError, SyncoError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH
 from synco_core.serve.public_set import is_utf8, receivable
 
@@ -117,7 +117,11 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
     """Add the entries of a walk of ``root`` to ``tar``; returns the number of files (regular and hard links)."""
     count = 0
     # The set's root may itself be a link (to a shared folder of a deployment); what is below it may not.
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        # Not an empty set: receive would put an empty folder in place of the one it has.
+        raise ConfigError(f"cannot read the private files folder {root}: {exc.strerror or exc}") from None
     try:
         for relative, entry in entries:
             path = entry.path
