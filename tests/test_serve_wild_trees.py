@@ -185,6 +185,12 @@ def _remove(path: Path, _outside: Path) -> None:
     path.unlink()
 
 
+def _replace_with_folder(path: Path, _outside: Path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "inside.txt").write_text("in a folder that was a file")
+
+
 def _grow(path: Path, _outside: Path) -> None:
     with path.open("ab") as handle:
         handle.write(b"+" * 50_000)
@@ -192,6 +198,7 @@ def _grow(path: Path, _outside: Path) -> None:
 
 CHANGES: dict[str, Callable[[Path, Path], None]] = {
     "tofifo": _replace_with_fifo, "tolink": _replace_with_link, "gone": _remove, "grow": _grow,
+    "todir": _replace_with_folder,
 }
 
 
@@ -233,7 +240,7 @@ def test_files_changed_between_walk_and_read(fixture_app: Path, tmp_path: Path,
     session = Session(fixture_app / "web" / "synco-wild", key)
     table = session.packs("uploads")
     entries = dict(session.index("uploads"))
-    assert not any(path.startswith(("tofifo-", "gone-")) for path in entries)
+    assert not any(path.startswith(("tofifo-", "gone-", "todir-")) for path in entries)
     for path, entry in entries.items():
         content = (uploads / path).read_bytes()
         assert entry.size_bytes == len(content), path
@@ -242,7 +249,7 @@ def test_files_changed_between_walk_and_read(fixture_app: Path, tmp_path: Path,
             assert entry.pack_offset is not None and not (uploads / path).is_symlink()
             assert session.packed_content(table[entry.pack], entry.pack_offset, entry.size_bytes) == content
     received = received_private(session, "private", tmp_path / "got")
-    assert not any(path.startswith(("tofifo-", "gone-")) for path in received)
+    assert not any(path.startswith(("tofifo-", "gone-", "todir-")) for path in received)
     assert "not part of any set" not in received.values()
     assert received["grow-small.txt"].startswith("s" * 100)
 
