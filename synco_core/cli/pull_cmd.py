@@ -8,6 +8,7 @@ import click
 
 from synco_core.cli.options import TerminalInteraction, debug_option, site_url_option, split_names, yes_option
 from synco_core.install.receive import Installing, InstallRequest, pull_and_install
+from synco_core.pull.greeting import CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
 from synco_core.receive.session import ReceiveSummary
@@ -58,12 +59,16 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
+@click.option("--connect-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help=f"How long the remote side may stay silent before synco greets there (default: "
+                   f"${CONNECT_TIMEOUT_VARIABLE}, else {DEFAULT_CONNECT_TIMEOUT:g}; 0: no limit). In a terminal, "
+                   "a login that may be waiting for you (a prompt, a security key) is only pointed out.")
 @site_url_option
 @debug_option
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            zstd_level: int, site_url: str | None) -> None:
+            zstd_level: int, connect_timeout: float | None, site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.progress import Reporter
@@ -79,7 +84,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     options = PullOptions(
         target=target, only=wanted, all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
-        zstd_level=zstd_level,
+        zstd_level=zstd_level, connect_timeout=connect_timeout, person_can_answer=ui.interactive,
     )
 
     def run(installing: Installing) -> ReceiveSummary:

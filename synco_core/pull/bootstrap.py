@@ -36,6 +36,7 @@ from typing import IO
 from synco_core.errors import ConfigError
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
+from synco_core.pull.greeting import GreetingWatch
 from synco_core.pull.remote import Remote
 from synco_core.pull.tempdir import NO_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
@@ -126,7 +127,9 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     python_words = remote_python(remote, env)
     python = " ".join(shlex.quote(word) for word in python_words)
     python_command = shlex.quote(python_words[0])
-    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }"]
+    # "started" first: the client's greeting timer tells a login still in progress (perhaps waiting for a
+    # person) from a remote command that runs but does not greet (synco_core.pull.greeting).
+    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }", "launch started"]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.
@@ -175,11 +178,12 @@ def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
 
 
 def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
-              env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None) -> None:
+              env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None,
+              watch: GreetingWatch | None = None) -> None:
     """Follow the launch script until the channel greeting: answer an upload request, turn problems into errors.
 
     Returns with ``reader`` positioned right after :data:`MAGIC`, as :meth:`ChannelClient.handshake` expects
-    when called with ``skip_magic=False``.
+    when called with ``skip_magic=False``. ``watch`` hears of every step, so silence is timed.
     """
     env = os.environ if env is None else env
     seen = bytearray()
@@ -189,6 +193,9 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         if not byte:
             tail = bytes(seen[-300:]).decode("utf-8", "replace").strip()
             raise ChannelClosed("the remote side ended before synco started" + (f": {tail}" if tail else ""))
+        if not noise and watch is not None:
+            # Output on the channel comes from the remote command (ssh's prompts never go there): logged in.
+            watch.command_running()
         seen += byte
         noise += 1
         if noise > MAX_PREAMBLE:
@@ -201,10 +208,14 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             continue
         message = _read_line(reader).decode("utf-8", "replace")
         del seen[-len(LAUNCH_MARK):]
+        if watch is not None:
+            watch.progress()
         word, _, argument = message.partition(" ")
         # "module" and "upload" name the interpreter the script chose (python3, or python on a host without it).
         python = argument.strip() if word in ("module", "upload") and argument.strip() else " ".join(
             remote_python(remote, env))
+        if word == "started":
+            continue
         if word == "installed":
             launch.how = f"synco installed at {argument}"
         elif word == "module":
@@ -225,6 +236,10 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
                 "install synco or a newer python there"
             )
         elif word == "upload":
+            if watch is not None:
+                # The remote side reads now, and building the zipapp or a slow link may take long: only
+                # silence after the upload counts.
+                watch.pause()
             if zipapp is None:
                 from synco_core.pull.zipapp import build_zipapp
 
@@ -242,6 +257,9 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             except (BrokenPipeError, ConnectionResetError):
                 # The remote side stopped reading; its exit status and stderr say why.
                 log.debug("the remote side stopped reading the upload")
+            finally:
+                if watch is not None:
+                    watch.resume()
         else:
             log.debug("unknown launch message %r", message)
 

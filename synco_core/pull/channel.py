@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import os
 import shlex
 import signal
@@ -96,14 +97,20 @@ def ssh_base(remote: Remote, env: Mapping[str, str] | None = None) -> list[str]:
     return argv
 
 
-def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = None) -> list[str]:
-    """The argv that runs ``script`` (a POSIX shell script) on ``remote`` with stdin/stdout attached."""
+def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = None,
+                 connect_timeout: float = 0) -> list[str]:
+    """The argv that runs ``script`` (a POSIX shell script) on ``remote`` with stdin/stdout attached.
+
+    ``connect_timeout`` (seconds, 0 for none) becomes ssh's ``ConnectTimeout``; it comes after the user's
+    own options, and ssh keeps the first value it reads, so a ``ConnectTimeout`` of theirs wins.
+    """
     if remote.kind == "ssh":
         destination = f"{remote.user}@{remote.host}" if remote.user else remote.host
+        limit = ["-o", f"ConnectTimeout={math.ceil(connect_timeout)}"] if connect_timeout > 0 else []
         # ssh joins the remaining words with spaces and hands them to the remote login shell, whichever it
         # is (bash, dash, zsh, fish, tcsh): login_shell_command spells the script so that all of them pass it
         # to sh unchanged.
-        return [*ssh_base(remote, env), "--", destination, login_shell_command(script)]
+        return [*ssh_base(remote, env), *limit, "--", destination, login_shell_command(script)]
     if remote.kind == "docker":
         return ["docker", "exec", "-i", remote.host, "sh", "-c", script]
     if remote.kind == "docker-compose":
@@ -223,6 +230,11 @@ class ChannelProcess:
         with contextlib.suppress(OSError, ValueError):
             while self.stdout.read(65536):
                 pass
+
+    def kill(self) -> None:
+        """End the channel at once (from another thread: a read blocked on it then sees the end)."""
+        if self._proc is not None:
+            self._signal(signal.SIGKILL)
 
     def _signal(self, signum: int) -> None:
         # The channel runs in its own process group (start_new_session), so the whole group is signalled:

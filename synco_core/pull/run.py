@@ -24,6 +24,7 @@ from synco_core.pull.channel import ChannelProcess, channel_argv
 from synco_core.pull.client import ChannelClient
 from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.frames import ChannelClosed, FramingError, ProtocolMismatch
+from synco_core.pull.greeting import GreetingWatch, connect_timeout
 from synco_core.pull.remote import Remote
 from synco_core.pull.transport import ChannelTransport
 from synco_core.redaction import register_secret
@@ -64,6 +65,12 @@ class PullOptions:
     on_dump_stream: Callable[[DumpStream], None] | None = None
     #: The zstd level of the remote side's artifacts (see :data:`PULL_ZSTD_LEVEL`).
     zstd_level: int = PULL_ZSTD_LEVEL
+    #: Seconds the remote side may stay silent before its greeting (``--connect-timeout``); None reads
+    #: ``SYNCO_CONNECT_TIMEOUT``, 0 is no limit (see synco_core.pull.greeting).
+    connect_timeout: float | None = None
+    #: Whether a person may be answering a login prompt meanwhile (synco runs in a terminal): the login
+    #: phase then gets a note instead of a limit.
+    person_can_answer: bool = False
 
 
 @dataclass
@@ -119,8 +126,9 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
 def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
                env: Mapping[str, str], force_upload: bool) -> PullResult:
     launch = launch_script(remote, env, debug=options.debug, force_upload=force_upload)
+    limit = connect_timeout(options.connect_timeout, env)
     # The launch script changes to the application directory itself (and reports when it is missing).
-    argv = channel_argv(remote, launch.script, env)
+    argv = channel_argv(remote, launch.script, env, connect_timeout=limit)
     channel = ChannelProcess(argv, label=remote.kind)
     finished = False
     stream: DumpStream | None = None
@@ -145,10 +153,17 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             # Buffered: frame headers are 5 bytes, and the launch messages are read byte by byte.
             reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout), 256 << 10)
             client = ChannelClient(reader, channel.stdin)
+            watch = GreetingWatch(limit, remote, channel.kill, person_can_answer=options.person_can_answer, note=echo)
             try:
-                negotiate(reader, channel.stdin, remote, launch, env, zipapp)
-                hello = client.handshake(skip_magic=False)
-            except ChannelClosed as exc:
+                with watch:
+                    negotiate(reader, channel.stdin, remote, launch, env, zipapp, watch)
+                    hello = client.handshake(skip_magic=False)
+            except (ChannelClosed, FramingError) as exc:
+                if watch.expired_message is not None:
+                    channel.close(grace=1)
+                    raise TransferError(watch.expired_message) from None
+                if not isinstance(exc, ChannelClosed):
+                    raise
                 raise _failure(channel, remote, exc) from None
             echo(f"  remote side: {launch.how or 'synco'} (synco {hello.version}, python {hello.python})")
             build_options: dict[str, Any] = {

@@ -1,0 +1,178 @@
+"""``synco pull``'s limit on a remote side that never greets (``--connect-timeout``, ``SYNCO_CONNECT_TIMEOUT``).
+
+A channel that connects but never speaks hung pull forever. ``tests/shims/stalling-ssh`` behaves like an
+ssh that is still connecting or logging in (silent, stdin and stdout open) for as long as asked, then runs
+the command as sshd would; a fake remote synco that waits on its input stands for a remote command that
+runs but never greets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pull_support import SHIMS, Project, make_project, row_count, run_synco, write_plugin
+
+from synco_core.errors import ConfigError, TransferError
+from synco_core.pull.greeting import GreetingWatch, connect_timeout
+from synco_core.pull.remote import Remote
+from synco_core.pull.run import PullOptions, pull
+
+STALLING_SSH = str(SHIMS / "stalling-ssh")
+
+
+@pytest.fixture
+def remote_env(tmp_path: Path) -> dict[str, str]:
+    plugin_dir = write_plugin(tmp_path / "plugin")
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    return {
+        **os.environ,
+        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(plugin_dir),
+        "TMPDIR": str(remote_tmp),
+        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
+        "SYNCO_REMOTE_PYTHON": sys.executable,
+        "SYNCO_SSH_COMMAND": STALLING_SSH,
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "app", public_files=3, rows=20)
+
+
+def _silent_synco(tmp_path: Path) -> str:
+    """A remote "synco" that runs but waits on its input instead of greeting (a login script reading stdin)."""
+    fake = tmp_path / "silent-synco"
+    fake.write_text("#!/bin/sh\nread anything\n")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def _last_error(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_an_ssh_that_never_logs_in_is_one_line_after_the_limit(remote_env: dict[str, str], project: Project,
+                                                              tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_synco(["pull", f"ssh://deploy@prod.example:2222{project.root}", "--connect-timeout", "1",
+                        "--target", "out"], remote_env, tmp_path, timeout=60)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1
+    assert _last_error(result.stderr) == (
+        f"Error: no answer from ssh://deploy@prod.example:2222{project.root} within 1s (ssh is still connecting "
+        "or logging in); check that `ssh -p 2222 deploy@prod.example true` returns without a prompt, or raise "
+        "--connect-timeout or SYNCO_CONNECT_TIMEOUT if it is just slow")
+    assert "Traceback" not in result.stderr
+    # ssh itself also gets the limit for the network part.
+    calls = [json.loads(line) for line in Path(remote_env["SYNCO_SHIM_LOG"]).read_text().splitlines()]
+    assert "ConnectTimeout=1" in calls[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_users_own_connect_timeout_wins_for_ssh(remote_env: dict[str, str], project: Project,
+                                                    tmp_path: Path) -> None:
+    env = dict(remote_env, SYNCO_SSH_OPTIONS="-o ConnectTimeout=7", SYNCO_CONNECT_TIMEOUT="1")
+    result = run_synco(["pull", f"ssh://prod{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 1 and "within 1s" in result.stderr
+    argv = json.loads(Path(remote_env["SYNCO_SHIM_LOG"]).read_text().splitlines()[0])
+    # ssh keeps the first value it reads: the user's comes first.
+    assert argv.index("ConnectTimeout=7") < argv.index("ConnectTimeout=1")
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubectl", "ssh"])
+def test_a_remote_command_that_runs_but_never_greets_is_one_line(remote_env: dict[str, str], project: Project,
+                                                                 tmp_path: Path, kind: str) -> None:
+    url = {"docker": f"docker://web{project.root}", "kubectl": f"kubectl://ns/pod-1{project.root}",
+           "ssh": f"ssh://prod{project.root}"}[kind]
+    env = dict(remote_env, SYNCO_REMOTE_SYNCO=_silent_synco(tmp_path), SYNCO_CONNECT_TIMEOUT="1",
+               SYNCO_SHIM_SSH_STALL="0")
+    started = time.monotonic()
+    result = run_synco(["pull", url, "--target", "out"], env, tmp_path)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1
+    where = {"kubectl": f"kubectl://ns/pod-1{project.root}"}.get(kind, url)
+    assert _last_error(result.stderr) == (
+        f"Error: the remote command on {where} started but did not greet within 1s (a login script waiting on "
+        "input, a hung python or synco there?); run the pull with --debug to see its output, or raise "
+        "--connect-timeout or SYNCO_CONNECT_TIMEOUT if it is just slow")
+
+
+def test_a_slow_login_is_waited_for_when_a_person_may_be_answering(remote_env: dict[str, str], project: Project,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt or a security key is on the terminal, not the channel: in a terminal the limit only adds a note."""
+    for name in ("PATH", "PYTHONPATH", "TMPDIR", "SYNCO_SHIM_LOG"):
+        monkeypatch.setenv(name, remote_env[name])
+    monkeypatch.setenv("SYNCO_SHIM_SSH_STALL", "2.5")
+    remote = Remote(kind="ssh", host="prod", path=str(project.root))
+    said: list[str] = []
+    options = PullOptions(target=tmp_path / "out", connect_timeout=1, person_can_answer=True)
+    result = pull(remote, options, echo=said.append, env=remote_env)
+    assert result.summary.ok
+    assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
+    assert [line for line in said if "still waiting for ssh to log in" in line] == [
+        f"  still waiting for ssh to log in to ssh://prod{project.root} after 1s (a prompt or a security key "
+        "waiting for you? Ctrl-C stops)"]
+    # Without anyone to answer, the same login is cut at the limit.
+    with pytest.raises(TransferError, match=r"no answer from ssh://prod.* within 1s"):
+        pull(remote, PullOptions(target=tmp_path / "out2", connect_timeout=1), echo=said.append, env=remote_env)
+
+
+def test_building_and_sending_the_zipapp_does_not_count(remote_env: dict[str, str], project: Project,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from synco_core.pull.zipapp import build_zipapp
+
+    for name in ("PATH", "PYTHONPATH", "TMPDIR"):
+        monkeypatch.setenv(name, remote_env[name])
+    archive = build_zipapp()
+
+    def slow_zipapp() -> Path:
+        time.sleep(2.5)
+        return archive
+
+    monkeypatch.setattr("synco_core.pull.zipapp.build_zipapp", slow_zipapp)
+    env = dict(remote_env, SYNCO_REMOTE_SYNCO="upload")
+    result = pull(Remote(kind="docker", host="web", path=str(project.root)),
+                  PullOptions(target=tmp_path / "out", connect_timeout=1), echo=lambda _line: None, env=env)
+    assert result.summary.ok and result.how.startswith("uploaded zipapp")
+
+
+def test_no_limit_with_zero(remote_env: dict[str, str], project: Project, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PATH", "PYTHONPATH", "TMPDIR", "SYNCO_SHIM_LOG"):
+        monkeypatch.setenv(name, remote_env[name])
+    monkeypatch.setenv("SYNCO_SHIM_SSH_STALL", "1.5")
+    env = dict(remote_env, SYNCO_CONNECT_TIMEOUT="0")
+    result = pull(Remote(kind="ssh", host="prod", path=str(project.root)), PullOptions(target=tmp_path / "out"),
+                  echo=lambda _line: None, env=env)
+    assert result.summary.ok
+    assert not any("ConnectTimeout" in word for word in json.loads(
+        Path(remote_env["SYNCO_SHIM_LOG"]).read_text().splitlines()[0]))
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "inf", "nan"])
+def test_a_bad_setting_is_one_line(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^SYNCO_CONNECT_TIMEOUT should be a number of seconds \(0: no limit\), "
+                                          rf"not '{raw}'$"):
+        connect_timeout(None, {"SYNCO_CONNECT_TIMEOUT": raw})
+    assert connect_timeout(5, {"SYNCO_CONNECT_TIMEOUT": raw}) == 5
+
+
+def test_the_watch_never_fires_while_paused_and_restarts_after() -> None:
+    fired = threading.Event()
+    with GreetingWatch(0.3, Remote(kind="docker", host="web"), fired.set, person_can_answer=False) as watch:
+        watch.command_running()
+        watch.pause()
+        assert not fired.wait(0.8)
+        watch.resume()
+        assert not fired.wait(0.15)
+        assert fired.wait(2)
+    assert watch.expired_message is not None and "started but did not greet within 0.3s" in watch.expired_message
