@@ -19,9 +19,7 @@ import _thread
 import contextlib
 import dataclasses
 import logging
-import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +30,7 @@ from synco_core import __version__
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
+from synco_core.pull.scratch import ScratchFolder, make_scratch_folder, remove_dead_scratch
 from synco_core.pull.server import ChannelServer
 from synco_core.pull.spaces import FolderSpace, PublicSpace
 from synco_core.pull.tempdir import remote_temp_root
@@ -120,7 +119,7 @@ class PullSource:
                                     capabilities=dict(capabilities()), version=__version__)
         self.building = False
         #: channel mode: the private folder the session is built in.
-        self._temp_root: Path | None = None
+        self._scratch: ScratchFolder | None = None
         #: http mode: the published session, removed when this stack is closed.
         self._published = contextlib.ExitStack()
 
@@ -157,9 +156,13 @@ class PullSource:
         database = framework.database
         streaming = bool(options.get("stream_database") and encrypt and compress and database is not None
                          and database.engine in STREAMED_DUMP_FORMATS and includes_database(framework, build_options))
-        self._temp_root = Path(tempfile.mkdtemp(prefix="synco-channel-", dir=remote_temp_root()))
+        temp_root = remote_temp_root()
+        leftovers = remove_dead_scratch(temp_root)
+        if leftovers:
+            progress(f"removed {len(leftovers)} folder(s) left in {temp_root} by earlier runs that were killed")
+        self._scratch = make_scratch_folder(temp_root)
         session = session_folder_name(new_session_id())
-        path = self._temp_root / session
+        path = self._scratch.path / session
         secret: str | None = None
         announce: dict[str, Any] = {}
         folder: SessionFolder
@@ -280,9 +283,9 @@ class PullSource:
         # gone (its frames cannot be sent), and a stuck one is not waited for.
         self.server.wait_background(timeout=30)
         self._published.close()
-        if self._temp_root is not None:
-            shutil.rmtree(self._temp_root, ignore_errors=True)
-            self._temp_root = None
+        if self._scratch is not None:
+            self._scratch.remove()
+            self._scratch = None
 
 
 def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:

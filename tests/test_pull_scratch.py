@@ -1,0 +1,166 @@
+"""What a remote side killed with SIGKILL leaves behind (its ``synco-channel-*`` folder) and who removes it.
+
+The next run on the host removes such a folder only when its owner is provably dead: its owner lock can be
+taken. Live owners (in this process, in another, across "containers" whose pids mean nothing here), other
+users' folders, links and look-alike names are left alone, also when several runs clean at once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import cast
+
+from pull_support import SHIMS, make_project, row_count, run_synco, write_plugin
+
+from synco_core.pull.client import ChannelClient
+from synco_core.pull.scratch import OWNER_LOCK, PREFIX, make_scratch_folder, remove_dead_scratch
+from synco_core.testing.services import unavailable
+
+_HOLDER = """
+import sys, time
+from synco_core.pull.scratch import make_scratch_folder
+folder = make_scratch_folder(sys.argv[1])
+print(folder.path, flush=True)
+time.sleep(3600)
+"""
+
+
+def _dead_folder(root: Path) -> Path:
+    """A scratch folder exactly as a killed owner leaves it: lock file in place, nobody holding it."""
+    folder = make_scratch_folder(str(root))
+    (folder.path / "synco-0123456789abcdef01234567").mkdir()
+    (folder.path / "synco-0123456789abcdef01234567" / "dump.sql.zst").write_bytes(b"plaintext dump")
+    os.close(folder._lock_fd)
+    return folder.path
+
+
+def _holder(root: Path) -> tuple[subprocess.Popen[str], Path]:
+    """Another process that owns a scratch folder until it is killed."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, Path(proc.stdout.readline().strip())
+
+
+def test_only_folders_whose_owner_died_are_removed(tmp_path: Path) -> None:
+    dead = _dead_folder(tmp_path)
+    live_here = make_scratch_folder(str(tmp_path))
+    proc, live_elsewhere = _holder(tmp_path)
+    try:
+        assert remove_dead_scratch(str(tmp_path)) == [dead]
+        assert not dead.exists() and live_here.path.is_dir() and live_elsewhere.is_dir()
+        # SIGKILL: no cleanup of its own ran, and the kernel let go of its lock.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert live_elsewhere.is_dir()
+        assert remove_dead_scratch(str(tmp_path)) == [live_elsewhere]
+        assert live_here.path.is_dir()
+    finally:
+        proc.kill()
+        proc.wait()
+        live_here.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_that_inherited_the_lock_keeps_the_folder(tmp_path: Path) -> None:
+    """A dumper the owner forked may still write into the folder after the owner itself was killed."""
+    folder = make_scratch_folder(str(tmp_path))
+    pid = os.fork()
+    if pid == 0:  # the child keeps the lock's descriptor, as a forked worker does
+        time.sleep(1.5)
+        os._exit(0)
+    try:
+        os.close(folder._lock_fd)  # the owner is gone
+        assert remove_dead_scratch(str(tmp_path)) == []
+    finally:
+        os.waitpid(pid, 0)
+    assert remove_dead_scratch(str(tmp_path)) == [folder.path]
+
+
+def test_what_is_not_provably_a_dead_scratch_folder_is_left_alone(tmp_path: Path) -> None:
+    root = tmp_path / "tmp"
+    root.mkdir()
+    outside = _dead_folder(tmp_path)  # a dead folder elsewhere, reachable only through a link
+    (root / f"{PREFIX}linkedto").symlink_to(outside)
+    no_lock = root / f"{PREFIX}nolock01"  # an older synco's (or one a moment old): nothing proves it dead
+    no_lock.mkdir()
+    look_alikes = []
+    for name in (f"{PREFIX}short", f"{PREFIX}abcdefgh.bak", "synco-channelx-abcdefgh", f"x{PREFIX}abcdefgh"):
+        (root / name).mkdir()
+        (root / name / OWNER_LOCK).write_bytes(b"")
+        look_alikes.append(root / name)
+    linked_lock = _dead_folder(root)  # its lock file replaced by a link to a lock nobody holds
+    (linked_lock / OWNER_LOCK).unlink()
+    (linked_lock / OWNER_LOCK).symlink_to(outside / OWNER_LOCK)
+    assert remove_dead_scratch(str(root)) == []
+    assert outside.is_dir() and (outside / "synco-0123456789abcdef01234567" / "dump.sql.zst").exists()
+    assert no_lock.is_dir() and linked_lock.is_dir() and all(path.is_dir() for path in look_alikes)
+
+
+def test_another_users_folder_is_left_alone(tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        unavailable("making a folder another user owns needs root")
+    tmp_path.chmod(0o755)
+    other = _dead_folder(tmp_path)
+    for path in (other, other / OWNER_LOCK):
+        os.chown(path, 65534, 65534)
+    assert remove_dead_scratch(str(tmp_path)) == []
+    assert other.is_dir()
+
+
+def test_runs_cleaning_at_once_never_remove_a_live_folder(tmp_path: Path) -> None:
+    dead = [_dead_folder(tmp_path) for _ in range(20)]
+    live = [make_scratch_folder(str(tmp_path)) for _ in range(5)]
+    results: list[list[Path]] = []
+    barrier = threading.Barrier(6)
+
+    def clean() -> None:
+        barrier.wait()
+        results.append(remove_dead_scratch(str(tmp_path)))
+
+    threads = [threading.Thread(target=clean) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(path for result in results for path in result) == sorted(dead)
+    assert all(folder.path.is_dir() for folder in live) and not any(path.exists() for path in dead)
+    for folder in live:
+        folder.remove()
+
+
+def test_the_next_pull_removes_what_a_killed_remote_side_left(tmp_path: Path) -> None:
+    """The remote side is killed with SIGKILL in the middle of a pull: its folder (the whole session) stays;
+    the next pull on that host removes it, and still works."""
+    project = make_project(tmp_path / "app", public_files=3, rows=30)
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(write_plugin(tmp_path / "plugin")), "TMPDIR": str(remote_tmp),
+           "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "SYNCO_REMOTE_PYTHON": sys.executable}
+    remote = subprocess.Popen([sys.executable, "-c", "from synco_core.cli.main import main; main()", "_channel"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=project.root, env=env, bufsize=0)
+    assert remote.stdin is not None and remote.stdout is not None
+    try:
+        client = ChannelClient(io.BufferedReader(cast(io.RawIOBase, remote.stdout)), remote.stdin)
+        client.handshake()
+        client.build({"only": [], "all": False, "mode": "channel"})
+        left = [path for path in remote_tmp.iterdir() if path.name.startswith(PREFIX)]
+        assert len(left) == 1
+        remote.send_signal(signal.SIGKILL)
+        remote.wait()
+    finally:
+        remote.kill()
+        remote.wait()
+    assert left[0].is_dir() and any(left[0].rglob("*.enc")), "SIGKILL leaves the session behind"
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
+    assert f"removed 1 folder(s) left in {remote_tmp} by earlier runs that were killed" in result.stderr
+    assert list(remote_tmp.iterdir()) == []
