@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO
 
 from synco_core.errors import ConfigError, TransferError
+from synco_core.pull.frames import remote_text
 from synco_core.pull.remote import Remote
 from synco_core.redaction import redact
 
@@ -187,7 +188,8 @@ class ChannelProcess:
             self._stderr_thread.join(timeout=2)
         for line in reversed(self._tail):
             if not line.startswith("Warning: Permanently added"):
-                return redact(line)
+                # The remote side's own stderr comes through here: no escape sequences onto the terminal.
+                return remote_text(redact(line))
         return ""
 
     def close(self, grace: float = CLOSE_GRACE_SECONDS) -> int:

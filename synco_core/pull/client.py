@@ -47,11 +47,23 @@ from synco_core.pull.frames import (
     StreamHandler,
     decode_json,
     encode_json,
+    int_field,
     read_frame,
+    remote_text,
     skip_to_magic,
 )
 
 log = logging.getLogger(__name__)
+
+#: The most a compressed ``D`` frame may expand to in one step: a 4 MiB frame of zlib can hold 4 GiB.
+MAX_EXPANDED_CHUNK = 1 << 20
+#: What a response header's status may say (anything else is a framing error).
+RESPONSE_STATUSES = frozenset({"ok", "missing", "range", "refused", "error"})
+
+
+def remote_error(kind: bytes, payload: bytes) -> RemoteError:
+    """The remote side's fatal error, its message fit for the terminal."""
+    return RemoteError(remote_text(decode_json(kind, payload).get("message", "remote error")))
 
 @dataclass
 class Hello:
@@ -86,40 +98,68 @@ class Response(_Answer):
 
     def __init__(self, client: ChannelClient, header: dict[str, Any], compressed: bool) -> None:
         self._client = client
-        self.status = str(header.get("status", "error"))
-        self.message = str(header.get("message", ""))
-        self.size = int(header.get("size", 0) or 0)
-        self.offset = int(header.get("offset", 0) or 0)
+        status = header.get("status", "error")
+        if not isinstance(status, str) or status not in RESPONSE_STATUSES:
+            raise FramingError(f"malformed R frame: unknown status {remote_text(repr(status), 40)}")
+        self.status = str(status)
+        self.message = remote_text(header.get("message", ""))
+        self.size = int_field(header, "size", RESPONSE, 0) or 0
+        self.offset = int_field(header, "offset", RESPONSE, 0) or 0
         #: Bytes the response carries when the request asked for a range with an end (else to the end).
-        self.length: int | None = header.get("length") if isinstance(header.get("length"), int) else None
+        self.length: int | None = int_field(header, "length", RESPONSE)
+        self.expected = self.length if self.length is not None else self.size - self.offset
+        if self.ok and self.expected < 0:
+            raise FramingError(f"malformed R frame: offset {self.offset} past the size {self.size}")
         self._decompressor = zlib.decompressobj() if compressed and self.ok else None
         self.done = not self.ok
         self.received = 0
 
     def iter_chunks(self) -> Iterator[bytes]:
-        """The data, chunk by chunk (decompressed); the channel is free again once this is exhausted."""
+        """The data, chunk by chunk (decompressed); the channel is free again once this is exhausted.
+
+        Never more than announced: a response that goes past its size is a framing error at the first
+        byte too many, and a compressed frame is expanded in steps of :data:`MAX_EXPANDED_CHUNK`, so a
+        decompression bomb costs neither memory nor time beyond the announced size.
+        """
         while not self.done:
             kind, payload = self._client._read_frame()
             if kind == DATA:
-                chunk = self._decompressor.decompress(payload) if self._decompressor else payload
-                if chunk:
-                    self.received += len(chunk)
-                    yield chunk
+                yield from self._expand(payload)
             elif kind == END:
                 if self._decompressor is not None:
-                    tail = self._decompressor.flush()
+                    yield from self._expand(b"")
+                    tail = self._decompressor.flush(MAX_EXPANDED_CHUNK)
                     if tail:
-                        self.received += len(tail)
-                        yield tail
+                        yield self._count(tail)
                 self.done = True
-                expected = self.length if self.length is not None else self.size - self.offset
-                if self.received != expected:
-                    raise FramingError(f"response ended after {self.received} of {expected} bytes")
+                if self.received != self.expected:
+                    raise FramingError(f"response ended after {self.received} of {self.expected} bytes")
             elif kind == FATAL:
                 self.done = True
-                raise RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                raise remote_error(kind, payload)
             else:
                 raise FramingError(f"unexpected {kind.decode('ascii', 'replace')} frame inside a response")
+
+    def _expand(self, payload: bytes) -> Iterator[bytes]:
+        if self._decompressor is None:
+            if payload:
+                yield self._count(payload)
+            return
+        data = payload
+        while True:
+            chunk = self._decompressor.decompress(data, MAX_EXPANDED_CHUNK)
+            if chunk:
+                yield self._count(chunk)
+            data = self._decompressor.unconsumed_tail
+            if not data:
+                return
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.received += len(chunk)
+        if self.received > self.expected:
+            self._client._broken = FramingError(f"a response sent more than the {self.expected} bytes it announced")
+            raise self._client._broken
+        return chunk
 
 
 class BatchFile(_Answer):
@@ -146,10 +186,11 @@ class BatchFile(_Answer):
                 yield payload
             elif kind == ABORT:
                 self.done = True
-                raise TransferError(f"the remote side could not send the file: {payload.decode('utf-8', 'replace')}")
+                raise TransferError("the remote side could not send the file: "
+                                    + remote_text(payload.decode("utf-8", "replace")))
             elif kind == FATAL:
                 self.done = True
-                self._client._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                self._client._broken = remote_error(kind, payload)
                 raise self._client._broken
             else:
                 self._client._broken = FramingError(
@@ -196,7 +237,7 @@ class ChannelClient:
                 raise error from None
             if kind == LOG:
                 if self._on_log is not None:
-                    self._on_log(str(decode_json(kind, payload).get("message", "")))
+                    self._on_log(remote_text(decode_json(kind, payload).get("message", "")))
                 continue
             if kind not in (STREAM_OPEN, STREAM_DATA, STREAM_CLOSE):
                 return kind, payload
@@ -292,13 +333,16 @@ class ChannelClient:
                 log.debug("remote output before synco started: %r", self.preamble[-500:])
         kind, payload = self._read_frame()
         if kind == FATAL:
-            raise RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+            raise remote_error(kind, payload)
         if kind != HELLO:
             raise FramingError(f"expected a hello frame, got {kind!r}")
         message = decode_json(kind, payload)
+        capabilities = message.get("capabilities") or {}
+        if not isinstance(capabilities, dict):
+            raise FramingError("malformed H frame: 'capabilities' should be an object")
         hello = Hello(
-            protocol=int(message.get("protocol", 0)), version=str(message.get("version", "")),
-            python=str(message.get("python", "")), capabilities=dict(message.get("capabilities") or {}),
+            protocol=int_field(message, "protocol", HELLO, 0) or 0, version=remote_text(message.get("version", ""), 80),
+            python=remote_text(message.get("python", ""), 80), capabilities=capabilities,
         )
         if hello.protocol != PROTOCOL_VERSION:
             raise ProtocolMismatch(
@@ -330,19 +374,23 @@ class ChannelClient:
                 if kind == READY:
                     return message
                 elif kind == FATAL:
-                    raise RemoteError(str(message.get("message", "remote error")))
+                    raise RemoteError(remote_text(message.get("message", "remote error")))
                 else:
                     raise FramingError(f"unexpected {kind.decode('ascii', 'replace')} frame while building")
 
     def _read_response(self, compressed: bool) -> Response:
         kind, payload = self._read_frame()
         if kind == FATAL:
-            self._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+            self._broken = remote_error(kind, payload)
             raise self._broken
         if kind != RESPONSE:
             self._broken = FramingError(f"expected a response header, got {kind.decode('ascii', 'replace')!r}")
             raise self._broken
-        return Response(self, decode_json(kind, payload), compressed)
+        try:
+            return Response(self, decode_json(kind, payload), compressed)
+        except FramingError as exc:
+            self._broken = exc
+            raise
 
     @contextlib.contextmanager
     def get(self, space: str, path: str, offset: int = 0, compress: str | None = None,
@@ -487,18 +535,18 @@ class ChannelClient:
     def _read_batch_file(self) -> BatchFile:
         kind, payload = self._read_frame()
         if kind == FATAL:
-            self._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+            self._broken = remote_error(kind, payload)
             raise self._broken
         if kind == RESPONSE:
             # The whole request was refused (malformed): no files follow.
-            self._broken = FramingError(str(decode_json(kind, payload).get("message", "get_batch refused")))
+            self._broken = FramingError(remote_text(decode_json(kind, payload).get("message", "get_batch refused")))
             raise self._broken
         if kind != FILE or len(payload) < FILE_HEADER.size:
             self._broken = FramingError(f"expected a file header, got {kind.decode('ascii', 'replace')!r}")
             raise self._broken
         code, size = FILE_HEADER.unpack_from(payload)
         status = FILE_STATUSES[code] if code < len(FILE_STATUSES) else "error"
-        message = payload[FILE_HEADER.size:].decode("utf-8", "replace")
+        message = remote_text(payload[FILE_HEADER.size:].decode("utf-8", "replace"))
         return BatchFile(self, status, size, message)
 
     def _finish_batch_file(self, item: BatchFile) -> None:
@@ -511,7 +559,7 @@ class ChannelClient:
         with self._exchange({"op": "wait_stream"}):
             kind, payload = self._read_frame()
             if kind == FATAL:
-                self._broken = RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                self._broken = remote_error(kind, payload)
                 raise self._broken
             if kind != RESPONSE:
                 self._broken = FramingError(f"expected the end of the dump stream, got {kind!r}")
@@ -525,5 +573,5 @@ class ChannelClient:
                 if kind == BYE:
                     return
                 if kind == FATAL:
-                    raise RemoteError(str(decode_json(kind, payload).get("message", "remote error")))
+                    raise remote_error(kind, payload)
             raise FramingError("no acknowledgement of bye from the remote side")

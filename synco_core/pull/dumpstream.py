@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from synco_core.errors import SyncoError, TransferError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
+from synco_core.pull.frames import remote_text
 from synco_core.redaction import register_secret
 from synco_core.rewriting import read_source_settings
 from synco_core.values import TableManifest
@@ -183,7 +184,7 @@ class DumpStream:
 
     def close(self, message: dict[str, Any]) -> None:
         if "error" in message:
-            self.remote_error = str(message.get("error") or "the dump failed")
+            self.remote_error = remote_text(message.get("error") or "the dump failed")
             self._end(_End(None, self.remote_error))
             return
         try:

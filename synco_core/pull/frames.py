@@ -142,6 +142,39 @@ def decode_json(kind: bytes, payload: bytes) -> dict[str, Any]:
     return message
 
 
+def int_field(message: dict[str, Any], key: str, kind: bytes, default: int | None = None) -> int | None:
+    """``message[key]`` as a non-negative integer (``default`` when absent); anything else is a framing error.
+
+    The other side may be hostile or broken: a string, a float, infinity or a list where a size belongs
+    must end the pull with one line naming the frame, not with whatever ``int()`` makes of it.
+    """
+    value = message.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FramingError(f"malformed {kind.decode('ascii', 'replace')} frame: {key!r} should be a "
+                           f"non-negative integer, not {remote_text(repr(value), 40)}")
+    return value
+
+
+#: Unicode categories never shown as they are: controls (ESC starts terminal sequences), format
+#: characters (bidirectional overrides reorder what the user reads), line and paragraph separators.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def remote_text(value: object, limit: int = 500) -> str:
+    """Text the other side sent, fit for the terminal: one line, control characters escaped, at most
+    ``limit`` characters. A hostile remote must not move the cursor, clear the screen, set the window
+    title or the clipboard (escape sequences), or forge lines of output of its own (newlines)."""
+    import unicodedata
+
+    text = " ".join(str(value).split())
+    if not text.isprintable() or not text.isascii():
+        text = "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDDEN_CATEGORIES else char
+                       for char in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def skip_to_magic(stream: _Reader, limit: int = MAX_PREAMBLE) -> bytes:
     """Read up to and including :data:`MAGIC`; returns the noise before it (for the debug log)."""
     seen = bytearray()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from synco_core.errors import ConfigError, TransferError
+from synco_core.names import safe_name
 from synco_core.pull.bootstrap import explain_exit, launch_script, negotiate, remove_upload
 from synco_core.pull.channel import ChannelProcess, channel_argv
 from synco_core.pull.client import ChannelClient
@@ -181,7 +182,11 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"), on_stream=stream)
             except ChannelClosed as exc:
                 raise _failure(channel, remote, exc) from None
-            session = str(ready.get("session", ""))
+            session = ready.get("session")
+            if not isinstance(session, str):
+                raise FramingError("malformed S frame: 'session' should be a session id")
+            # It becomes the prefix of every path asked for, and is shown: one plain name.
+            safe_name(session, "session id")
             key = ready.get("key")
             encrypted = bool(ready.get("encrypted"))
             transport: Any

@@ -1,0 +1,222 @@
+"""A hostile or broken remote side of ``synco pull``: whatever it sends, pull ends with one line, in bounded
+memory, and nothing it says reaches the terminal as escape sequences.
+
+The unit tests feed crafted frame streams to :class:`ChannelClient`; the end-to-end ones run ``synco pull``
+through the docker shim against a fake remote ``synco`` that writes the frames a test chose.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tracemalloc
+import unicodedata
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pull_support import SHIMS, run_synco
+
+from synco_core.errors import TransferError
+from synco_core.pull.client import MAX_EXPANDED_CHUNK, ChannelClient
+from synco_core.pull.frames import (
+    ABORT,
+    DATA,
+    END,
+    FATAL,
+    FILE,
+    FILE_HEADER,
+    HEADER,
+    HELLO,
+    LOG,
+    MAGIC,
+    READY,
+    RESPONSE,
+    FramingError,
+    encode_frame,
+    encode_json,
+    remote_text,
+)
+
+ESCAPE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\nError: forged line\u202e"
+
+
+def _client(raw: bytes, hello: dict[str, Any] | None = None) -> ChannelClient:
+    stream = io.BytesIO(MAGIC + encode_json(HELLO, hello or {"protocol": 1}) + raw)
+    client = ChannelClient(stream, io.BytesIO())  # type: ignore[arg-type]
+    client.handshake()
+    return client
+
+
+def _read(client: ChannelClient, compress: str | None = None) -> list[bytes]:
+    with client.get("session", "x", compress=compress) as response:
+        return list(response.iter_chunks())
+
+
+def _shown_safely(text: str) -> bool:
+    return "\n" not in text and not any(unicodedata.category(char) in ("Cc", "Cf") for char in text)
+
+
+@pytest.mark.parametrize("hello", [
+    {"protocol": "1"}, {"protocol": 1.0}, {"protocol": 1e400}, {"protocol": [1]}, {"protocol": True},
+    {"protocol": -1}, {"protocol": 1, "capabilities": "get_batch"}, {"protocol": 1, "capabilities": [1]},
+])
+def test_a_hello_with_fields_of_the_wrong_type_is_a_framing_error(hello: dict[str, Any]) -> None:
+    with pytest.raises(FramingError, match=r"^malformed H frame: '(protocol|capabilities)' should be"):
+        _client(b"", hello)
+
+
+@pytest.mark.parametrize("header", [
+    {"status": "ok", "size": "10"}, {"status": "ok", "size": 1e400}, {"status": "ok", "size": -10},
+    {"status": "ok", "size": 10, "offset": [0]}, {"status": "ok", "size": 10, "length": -1},
+    {"status": "ok", "size": 10, "offset": 11}, {"status": ["ok"], "size": 10}, {"status": "fine", "size": 10},
+    {"status": None, "size": 10},
+])
+def test_a_response_header_that_lies_about_its_type_breaks_the_client_with_one_line(header: dict[str, Any]) -> None:
+    client = _client(encode_json(RESPONSE, header) + encode_frame(DATA, b"0123456789") + encode_json(END, {}))
+    with pytest.raises(FramingError, match=r"^malformed R frame: "):
+        _read(client)
+    with pytest.raises(FramingError, match="no longer usable"):
+        _read(client)
+
+
+@pytest.mark.parametrize("compress", [None, "zlib"])
+def test_a_response_longer_than_announced_stops_at_the_first_byte_too_many(compress: str | None) -> None:
+    body = b"x" * (3 << 20)
+    payload = zlib.compress(body) if compress else body[: 1 << 20]
+    frames = encode_frame(DATA, payload) * (1 if compress else 3)
+    client = _client(encode_json(RESPONSE, {"status": "ok", "size": 10, "offset": 0}) + frames + encode_json(END, {}))
+    received = 0
+    with pytest.raises(FramingError, match="more than the 10 bytes it announced"), \
+            client.get("session", "x", compress=compress) as response:
+        for chunk in response.iter_chunks():
+            received += len(chunk)
+    assert received == 0, "nothing past the announced size is handed out"
+
+
+def test_a_zlib_bomb_in_one_frame_is_never_expanded_at_once() -> None:
+    """One 4 MiB ``D`` frame of zlib can hold 4 GiB: it expanded in one call (here 256 MiB from 256 KiB)."""
+    size = 256 << 20
+    bomb = zlib.compress(b"\0" * size, 9)
+    assert len(bomb) < (1 << 20)
+    client = _client(encode_json(RESPONSE, {"status": "ok", "size": size, "offset": 0}) + encode_frame(DATA, bomb)
+                     + encode_json(END, {}))
+    tracemalloc.start()
+    try:
+        total = 0
+        biggest = 0
+        with client.get("session", "x", compress="zlib") as response:
+            for chunk in response.iter_chunks():
+                total += len(chunk)
+                biggest = max(biggest, len(chunk))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == size and biggest <= MAX_EXPANDED_CHUNK
+    assert peak < 16 << 20, f"peak {peak >> 20} MiB while reading a {size >> 20} MiB response"
+
+
+@pytest.mark.parametrize("raw", [
+    encode_json(FATAL, {"message": ESCAPE}),
+    encode_json(RESPONSE, {"status": "ok", "size": 5, "offset": 0}) + encode_frame(DATA, b"12")
+    + encode_json(FATAL, {"message": ESCAPE}),
+])
+def test_the_remote_sides_errors_reach_the_terminal_without_escape_sequences(raw: bytes) -> None:
+    with pytest.raises(TransferError) as caught:
+        _read(_client(raw))
+    assert _shown_safely(str(caught.value)) and "\\u001b]52" in str(caught.value)
+
+
+def test_progress_lines_batch_messages_and_versions_are_escaped_too() -> None:
+    frames = (encode_json(LOG, {"message": ESCAPE}) + encode_json(READY, {})
+              + encode_frame(FILE, FILE_HEADER.pack(1, 0) + ESCAPE.encode())
+              + encode_frame(FILE, FILE_HEADER.pack(0, 4)) + encode_frame(DATA, b"ab")
+              + encode_frame(ABORT, ESCAPE.encode()))
+    client = _client(frames, {"protocol": 1, "version": ESCAPE, "python": ESCAPE, "capabilities": {"get_batch": True}})
+    assert client.hello is not None and _shown_safely(client.hello.version) and _shown_safely(client.hello.python)
+    lines: list[str] = []
+    client.build({}, on_log=lines.append)
+    assert lines and all(_shown_safely(line) for line in lines)
+    answers = client.get_batch("public", ["a", "b"])
+    _position, missing = next(answers)
+    assert missing.status == "missing" and _shown_safely(missing.message)
+    _position, aborted = next(answers)
+    with pytest.raises(TransferError) as caught:
+        aborted.drain()
+    assert _shown_safely(str(caught.value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=700))
+def test_remote_text_is_always_one_short_line_without_controls(text: str) -> None:
+    shown = remote_text(text, 200)
+    assert len(shown) <= 200 and _shown_safely(shown)
+    assert not any(unicodedata.category(char) in ("Zl", "Zp", "Cs", "Co", "Cn") for char in shown)
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+_FAKE_SYNCO = r'''
+import os, sys
+out = os.fdopen(1, "wb", buffering=0)
+out.write(open(os.environ["HOSTILE_FRAMES"], "rb").read())
+if os.environ.get("HOSTILE_THEN") == "exit":
+    sys.exit(0)
+# Read the client's requests until it goes away, as a remote side that stopped answering would.
+while os.read(0, 65536):
+    pass
+'''
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Any:
+    fake = tmp_path / "hostile-synco"
+    fake.write_text(f"#!{sys.executable}\n{_FAKE_SYNCO}")
+    fake.chmod(0o755)
+    (tmp_path / "app").mkdir()
+
+    def run(frames: bytes, then: str = "read") -> Any:
+        (tmp_path / "frames").write_bytes(frames)
+        env = {**os.environ, "PATH": f"{SHIMS}{os.pathsep}{os.environ.get('PATH', '')}",
+               "SYNCO_REMOTE_SYNCO": str(fake), "HOSTILE_FRAMES": str(tmp_path / "frames"),
+               "SYNCO_CONNECT_TIMEOUT": "20", "HOSTILE_THEN": then}
+        return run_synco(["pull", f"docker://web{tmp_path / 'app'}", "--target", "out"], env, tmp_path)
+
+    return run
+
+
+HELLO_FRAME = MAGIC + encode_json(HELLO, {"protocol": 1, "version": "9", "python": "3.12", "capabilities": {}})
+
+
+@pytest.mark.parametrize(("frames", "expected"), [
+    (HELLO_FRAME + encode_json(READY, {"session": "../../../home", "key": "AGE-SECRET-KEY-1X"}),
+     "unsafe session id"),
+    (HELLO_FRAME + encode_json(READY, {"session": ["x"], "key": "AGE-SECRET-KEY-1X"}),
+     "malformed S frame: 'session' should be a session id"),
+    (MAGIC + encode_json(HELLO, {"protocol": "one"}), "malformed H frame: 'protocol' should be"),
+    (HELLO_FRAME + HEADER.pack(b"L", 100) + b"short", "the channel closed in the middle of a frame (5 of 100 bytes)"),
+    (HELLO_FRAME + HEADER.pack(b"L", 1 << 31), "length 2147483648 exceeds the limit"),
+    (HELLO_FRAME + HEADER.pack(b"Z", 2) + b"{}", "unknown type b'Z'"),
+    (HELLO_FRAME + encode_json(FATAL, {"message": ESCAPE}), "\\u001b]52;c;ZXZpbA==\\u0007\\u001b[2J Error: forged"),
+])
+def test_a_hostile_remote_side_ends_the_pull_with_one_clean_line(hostile: Any, tmp_path: Path, frames: bytes,
+                                                                 expected: str) -> None:
+    # A stream that stops in the middle of a frame: the remote side is gone (its output closed).
+    result = hostile(frames, "exit" if b"short" in frames else "read")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr + result.stdout and "forged line\n" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.sql*"))
+
+
+def test_progress_lines_of_a_hostile_remote_are_escaped(hostile: Any) -> None:
+    result = hostile(HELLO_FRAME + encode_json(LOG, {"message": ESCAPE}) + encode_json(FATAL, {"message": "stop"}))
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\\u001b]52" in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == ["Error: stop"]
