@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from urllib.parse import quote
 
 _secrets: set[str] = set()
@@ -48,10 +49,30 @@ def mask_url_passwords(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", redact(text))
 
 
+#: Unicode categories never shown as they are: controls (ESC starts terminal sequences: moving the cursor,
+#: clearing the screen, setting the window title or the clipboard), format characters (bidirectional
+#: overrides reorder what the user reads), separators, surrogates, private and unassigned code points.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (see :data:`_HIDDEN_CATEGORIES`, newlines
+    included) written as ``\\uXXXX``; spaces and indentation stay as they are."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDDEN_CATEGORIES else char
+                   for char in text)
+
+
 def one_line(text: str, limit: int | None = None) -> str:
-    """``text`` on one line (whitespace runs joined), registered secrets removed, cut at ``limit`` characters."""
+    """``text`` on one line (whitespace runs joined), registered secrets removed, characters that a terminal
+    would act on written as ``\\uXXXX``, cut at ``limit`` characters.
+
+    What a session or a remote side says (a framework name, a redirect's target, an error message) reaches
+    the terminal through here: a hostile server must not forge lines or send escape sequences.
+    """
     # Redacted before and after joining: a secret may hold whitespace, or be split across lines.
-    flat = redact(" ".join(redact(str(text)).split()))
+    flat = printable(redact(" ".join(redact(str(text)).split())))
     if limit is not None and len(flat) > limit:
         return flat[: limit - 3] + "..."
     return flat

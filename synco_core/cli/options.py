@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from synco_core.redaction import printable
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -81,7 +83,8 @@ class TerminalInteraction:
         return interactive()
 
     def echo(self, line: str) -> None:
-        click.echo(line, err=True)
+        # Lines of pull carry what the remote side said (progress, versions): never escape sequences.
+        click.echo(printable(line), err=True)
 
     def ask(self, question: str) -> str:
         return str(click.prompt(question, err=True))

@@ -33,6 +33,7 @@ from synco_core.install.receive import (
 from synco_core.progress import Reporter
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
 from synco_core.receive.session import ReceiveOptions, ReceiveSummary, download_bytes
+from synco_core.redaction import printable
 from synco_core.sizes import human_size
 from synco_core.wire import Meta, WireFileSet
 
@@ -91,53 +92,59 @@ def sanitizing_lines(meta: Meta, names: list[str]) -> tuple[list[str], list[str]
     return notes, warnings
 
 
+def _say(line: str) -> None:
+    # Names and texts in these lines come from the session (a framework name, a redirect's target): a
+    # hostile server must not reach the terminal with escape sequences or forged lines.
+    click.echo(printable(line))
+
+
 def _echo_sanitizing(meta: Meta, names: list[str]) -> None:
     notes, warnings = sanitizing_lines(meta, names)
     for line in notes:
-        click.echo(line)
+        _say(line)
     for line in warnings:
-        click.echo(click.style(line, fg="red", bold=True), err=True)
+        click.echo(click.style(printable(line), fg="red", bold=True), err=True)
 
 
 def print_plan(plan: ReceivePlan) -> None:
     """The plan in words: per set what would be downloaded, skipped and deleted, then the total."""
-    click.echo(f"Plan for session {plan.session} ({plan.meta.framework_name or 'unknown framework'}) "
+    _say(f"Plan for session {plan.session} ({plan.meta.framework_name or 'unknown framework'}) "
                f"-> {plan.target} (nothing is downloaded or written)")
     for item in plan.sets:
         head = f"  {item.name} ({item.type}): "
         if item.action == "unsupported":
-            click.echo(head + item.detail)
+            _say(head + item.detail)
             continue
         if item.files is None:
             if item.action == "skip":
-                click.echo(head + f"skip, {item.detail} ({human_size(item.skipped_bytes)})")
+                _say(head + f"skip, {item.detail} ({human_size(item.skipped_bytes)})")
             else:
-                click.echo(head + f"download {human_size(item.download_bytes)} into {item.local}")
+                _say(head + f"download {human_size(item.download_bytes)} into {item.local}")
         else:
-            click.echo(head + f"{item.files} files: {item.download_files} to download "
+            _say(head + f"{item.files} files: {item.download_files} to download "
                        f"({human_size(item.download_bytes)}), {item.skipped_files} up to date "
                        f"({human_size(item.skipped_bytes)})")
             for path, reason in item.refused[:5]:
-                click.echo(f"      refused: {path}: {reason}")
+                _say(f"      refused: {path}: {reason}")
             _echo_vanished(item.vanished, "to delete" if item.delete
                            else "no longer on the server (deleted with --delete)")
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
-    click.echo(f"Would download {human_size(plan.download_bytes)} in {files} file(s).")
+    _say(f"Would download {human_size(plan.download_bytes)} in {files} file(s).")
 
 
 def _echo_vanished(vanished: list[str], verb: str) -> None:
     """One line for the local files the server no longer has (the first five named)."""
     if vanished:
-        click.echo(f"      {len(vanished)} local file(s) {verb}: {', '.join(vanished[:5])}"
+        _say(f"      {len(vanished)} local file(s) {verb}: {', '.join(vanished[:5])}"
                    + (" ..." if len(vanished) > 5 else ""))
 
 
 def print_summary(summary: ReceiveSummary) -> None:
-    click.echo(f"Session {summary.session} ({summary.meta.framework_name or 'unknown framework'}) "
+    _say(f"Session {summary.session} ({summary.meta.framework_name or 'unknown framework'}) "
                f"-> {summary.target}")
     if not summary.sets:
-        click.echo("  no file set was chosen, so nothing was downloaded")
+        _say("  no file set was chosen, so nothing was downloaded")
     for outcome in summary.sets:
         line = f"  {outcome.status:<10} {outcome.name} ({outcome.type})"
         if outcome.files_downloaded or outcome.files_skipped or outcome.files_failed:
@@ -150,19 +157,19 @@ def print_summary(summary: ReceiveSummary) -> None:
             line += f", {every}size-checked (the session lists no content hashes)"
         if outcome.detail:
             line += f" - {outcome.detail}"
-        click.echo(line)
+        _say(line)
         missing = set(outcome.files_missing)
         failed = [(path, reason) for path, reason in outcome.files_failed if path not in missing]
         for path, reason in failed[:20]:
-            click.echo(f"      failed: {path}: {reason}")
+            _say(f"      failed: {path}: {reason}")
         if len(failed) > 20:
-            click.echo(f"      ... and {len(failed) - 20} more")
+            _say(f"      ... and {len(failed) - 20} more")
         if outcome.files_missing:
-            click.echo("      " + missing_files_line(outcome.files_missing))
+            _say("      " + missing_files_line(outcome.files_missing))
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
                        else "no longer on the server (remove with --delete)")
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
-    click.echo(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {summary.advice()}")
+    _say(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {summary.advice()}")
 
 
 @click.command("receive")

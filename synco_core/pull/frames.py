@@ -15,6 +15,7 @@ import struct
 from typing import Any, Protocol
 
 from synco_core.errors import TransferError
+from synco_core.redaction import one_line
 
 PROTOCOL_VERSION = 1
 #: Written by the server before the first frame; the client skips whatever comes before it.
@@ -157,22 +158,10 @@ def int_field(message: dict[str, Any], key: str, kind: bytes, default: int | Non
     return value
 
 
-#: Unicode categories never shown as they are: controls (ESC starts terminal sequences), format
-#: characters (bidirectional overrides reorder what the user reads), line and paragraph separators.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-
-
 def remote_text(value: object, limit: int = 500) -> str:
-    """Text the other side sent, fit for the terminal: one line, control characters escaped, at most
-    ``limit`` characters. A hostile remote must not move the cursor, clear the screen, set the window
-    title or the clipboard (escape sequences), or forge lines of output of its own (newlines)."""
-    import unicodedata
-
-    text = " ".join(str(value).split())
-    if not text.isprintable() or not text.isascii():
-        text = "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDDEN_CATEGORIES else char
-                       for char in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """Text the other side sent, fit for the terminal: :func:`~synco_core.redaction.one_line`, at most ``limit``
+    characters (a hostile remote must not move the cursor, set the clipboard or forge lines of output)."""
+    return one_line(str(value), limit)
 
 
 def skip_to_magic(stream: _Reader, limit: int = MAX_PREAMBLE) -> bytes:
