@@ -24,6 +24,7 @@ from urllib.request import getproxies_environment
 
 from synco_core.errors import TransferError
 from synco_core.origins import Origin, address_scope, check_address, origin_of, same_site
+from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.transport import (
     CHUNK_SIZE,
@@ -227,7 +228,8 @@ class HttpTransport:
             self._authorization = f"Basic {token}"
             register_secret(token)
         self._timeout = timeout
-        self._ssl = ssl.create_default_context() if verify else ssl._create_unverified_context()
+        # Every socket is paced: a server trickling a byte now and then is cut off (synco_core.receive.pace).
+        self._ssl = pace_tls(ssl.create_default_context() if verify else ssl._create_unverified_context())
         # max_connections is the caller's thread count; connections are per thread, so it needs no pool cap.
         self.max_connections = max_connections
         self._local = threading.local()
@@ -313,7 +315,7 @@ class HttpTransport:
                 check_address(address, self.session_scope, host)
         error: OSError | None = None
         for address in addresses:
-            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+            sock = PacedSocket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
             try:
                 if isinstance(timeout, (int, float)):
                     sock.settimeout(timeout)
@@ -346,8 +348,8 @@ class HttpTransport:
                 addresses = []
             for address in addresses:
                 check_address(address, self.session_scope, host)
-        sock = socket.create_connection((proxy.host, proxy.port),
-                                        timeout=timeout if isinstance(timeout, (int, float)) else None)
+        sock = paced(socket.create_connection((proxy.host, proxy.port),
+                                              timeout=timeout if isinstance(timeout, (int, float)) else None))
         if own and self.session_scope is None:
             # Through a proxy the session's own address is unknown here: other hosts must be public.
             self.session_scope = "public"
