@@ -123,10 +123,15 @@ class _Folders:
 
 def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
     folder = os.path.dirname(os.fspath(destination))
-    if folders is not None:
-        folders.ensure(folder)
-    else:
-        os.makedirs(folder, exist_ok=True)
+    try:
+        if folders is not None:
+            folders.ensure(folder)
+        else:
+            os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # An index listing both "a" and "a/b" (or a local file where the index now has a folder): running
+        # again meets the same file, so this is a refusal, not an interruption.
+        raise InTheWay("a file is in the way of its folder") from None
 
 
 def _written(path: StrPath, data: bytes) -> int:
@@ -154,8 +159,12 @@ class _WrongContent(TransferError):
     """The body arrived whole but is not the file the index describes: its part file is worthless."""
 
 
+class InTheWay(TransferError):
+    """A file where the index needs a folder, or a folder where it needs a file."""
+
+
 #: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
-REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent)
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent, InTheWay)
 
 
 #: Longest file name the common file systems take (bytes).
@@ -280,7 +289,7 @@ def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEnt
     try:
         os.replace(part, destination)
     except IsADirectoryError:
-        raise TransferError("a folder is in the way") from None
+        raise InTheWay("a folder is in the way") from None
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:
