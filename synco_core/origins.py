@@ -44,7 +44,7 @@ def origin_of(url: str) -> Origin:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise TransferError(f"refusing URL {url!r}: only http(s) URLs are fetched")
+        raise RefusedRequestError(f"refusing URL {url!r}: only http(s) URLs are fetched")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:

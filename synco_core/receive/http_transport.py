@@ -23,7 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from urllib.request import getproxies_environment
 
 from synco_core.errors import TransferError
-from synco_core.origins import Origin, address_scope, check_address, origin_of, same_site
+from synco_core.origins import Origin, RefusedRequestError, address_scope, check_address, origin_of, same_site
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.transport import (
@@ -268,7 +268,7 @@ class HttpTransport:
         if path.startswith(("http://", "https://")):
             return path
         if urlsplit(path).scheme:
-            raise TransferError(f"refusing URL {path!r}: only http(s) URLs are fetched")
+            raise RefusedRequestError(f"refusing URL {path!r}: only http(s) URLs are fetched")
         # ':' is escaped so a relative path can never be read as a scheme; '%' is kept because index
         # URIs arrive already percent-encoded.
         return urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._"))
@@ -416,7 +416,9 @@ class HttpTransport:
                     response.read()
                     target = urljoin(current, location)
                     if not location or not _redirect_allowed(origin, _origin(target)):
-                        raise TransferError(f"refusing redirect from {current} to {target} (another host or scheme)")
+                        # Refused, not failed: asking again meets the same redirect.
+                        raise RefusedRequestError(
+                            f"refusing redirect from {current} to {target} (another host or scheme)")
                     current = target
                     continue
                 break

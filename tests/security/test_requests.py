@@ -166,6 +166,34 @@ def test_redirects_to_another_origin_are_refused(crafted: CraftedSession,
     assert cdn.requests == []
 
 
+@pytest.mark.parametrize("location", ["http://elsewhere.invalid/x.txt", "file:///etc/passwd", "ftp://127.0.0.1/x",
+                                      "gopher://127.0.0.1:70/x", "//elsewhere.invalid/x.txt"])
+def test_a_refused_redirect_is_a_refusal_not_a_reason_to_retry(crafted: CraftedSession,
+                                                              crafted_server: Callable[..., CraftedServer],
+                                                              tmp_path: Path, location: str) -> None:
+    """Any other host or scheme; receive said "run the same command again to continue", which meets it again."""
+    crafted.ready(crafted.public_set({"own.txt": _entry("own.txt")}))
+    server = crafted_server(crafted.web_root)
+    server.redirect("/own.txt", location)
+    result = run_receive(crafted, server.url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    assert "refusing redirect" in result.output or "only http(s) URLs are fetched" in result.output
+    assert "running the same command again would get the same" in result.output, result.output
+    assert not (tmp_path / "t" / "public" / "own.txt").exists()
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/passwd", "ftp://127.0.0.1/x", "javascript:alert(1)", "data:,x"])
+def test_a_public_uri_of_another_scheme_is_a_refusal(crafted: CraftedSession,
+                                                     crafted_server: Callable[..., CraftedServer],
+                                                     tmp_path: Path, uri: str) -> None:
+    crafted.ready(crafted.public_set({"own.txt": _entry(uri)}))
+    server = crafted_server(crafted.web_root)
+    result = run_receive(crafted, server.url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    assert "only http(s) URLs are fetched" in result.output
+    assert "running the same command again would get the same" in result.output, result.output
+
+
 def test_with_a_password_https_never_falls_back_to_http(crafted: CraftedSession,
                                                         crafted_server: Callable[..., CraftedServer],
                                                         tmp_path: Path) -> None:
