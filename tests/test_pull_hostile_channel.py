@@ -7,12 +7,16 @@ through the docker shim against a fake remote ``synco`` that writes the frames a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
+import threading
+import time
 import tracemalloc
 import unicodedata
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,9 @@ from synco_core.pull.frames import (
     encode_json,
     remote_text,
 )
+from synco_core.pull.remote import Remote
+from synco_core.pull.run import PullOptions, pull
+from synco_core.pull.stall import StallGuard
 
 ESCAPE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\nError: forged line\u202e"
 
@@ -189,6 +196,25 @@ def hostile(tmp_path: Path) -> Any:
     return run
 
 
+@pytest.fixture
+def hostile_pull(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], Any]:
+    """The same fake remote side, for ``pull`` run in this process (so a test can shorten its limits)."""
+    fake = tmp_path / "hostile-synco"
+    fake.write_text(f"#!{sys.executable}\n{_FAKE_SYNCO}")
+    fake.chmod(0o755)
+    (tmp_path / "app").mkdir()
+    monkeypatch.setenv("PATH", f"{SHIMS}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("HOSTILE_FRAMES", str(tmp_path / "frames"))
+
+    def run(frames: bytes) -> Any:
+        (tmp_path / "frames").write_bytes(frames)
+        remote = Remote(kind="docker", host="web", path=str(tmp_path / "app"))
+        return pull(remote, PullOptions(target=tmp_path / "out", connect_timeout=20), echo=lambda _line: None,
+                    env={**os.environ, "SYNCO_REMOTE_SYNCO": str(fake)})
+
+    return run
+
+
 HELLO_FRAME = MAGIC + encode_json(HELLO, {"protocol": 1, "version": "9", "python": "3.12", "capabilities": {}})
 
 
@@ -220,3 +246,76 @@ def test_progress_lines_of_a_hostile_remote_are_escaped(hostile: Any) -> None:
     assert result.returncode == 1
     assert "\x1b" not in result.stderr and "\\u001b]52" in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == ["Error: stop"]
+
+
+# ------------------------------------------------------------------------------------------- stalls
+
+
+def _piped_client(write: Callable[[int], None], limit: float) -> tuple[ChannelClient, StallGuard]:
+    """A client reading a real pipe that ``write`` fills from a thread; the guard "kills" by closing it."""
+    read_fd, write_fd = os.pipe()
+    reader = os.fdopen(read_fd, "rb", buffering=65536)
+    closed = threading.Event()
+
+    def kill() -> None:
+        if not closed.is_set():
+            closed.set()
+            with contextlib.suppress(OSError):
+                os.close(write_fd)
+
+    def feed() -> None:
+        with contextlib.suppress(OSError):
+            os.write(write_fd, MAGIC + encode_json(HELLO, {"protocol": 1}))
+            write(write_fd)
+        kill()
+
+    threading.Thread(target=feed, daemon=True).start()
+    client = ChannelClient(reader, io.BytesIO())  # type: ignore[arg-type]
+    client.handshake()
+    guard = client.stall_guard = StallGuard(kill, limit)
+    return client, guard
+
+
+def test_a_stream_that_stops_inside_a_frame_ends_with_one_line() -> None:
+    def write(fd: int) -> None:
+        os.write(fd, encode_json(RESPONSE, {"status": "ok", "size": 10, "offset": 0}) + HEADER.pack(b"D", 10) + b"12")
+        time.sleep(30)  # then nothing, with the stream open
+
+    client, guard = _piped_client(write, 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FramingError, match=r"stopped in the middle of a frame and sent nothing for 0\.5s"):
+            _read(client)
+    finally:
+        guard.close()
+    assert time.monotonic() - started < 10
+
+
+def test_silence_between_frames_and_a_slow_steady_frame_are_fine() -> None:
+    body = os.urandom(64 * 1024)
+
+    def write(fd: int) -> None:
+        time.sleep(1.5)  # the remote side at work between two frames: allowed
+        os.write(fd, encode_json(RESPONSE, {"status": "ok", "size": len(body), "offset": 0})
+                 + HEADER.pack(b"D", len(body)))
+        for start in range(0, len(body), 8192):  # a slow link: a piece every 0.3 s
+            time.sleep(0.3)
+            os.write(fd, body[start:start + 8192])
+        os.write(fd, encode_json(END, {}))
+
+    client, guard = _piped_client(write, 1.0)
+    try:
+        assert b"".join(_read(client)) == body
+    finally:
+        guard.close()
+    assert guard.message is None
+
+
+def test_a_pull_whose_remote_side_stalls_mid_frame_ends(hostile_pull: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("synco_core.pull.stall.MID_FRAME_SILENCE", 1.0)
+    frames = HELLO_FRAME + HEADER.pack(b"L", 100) + b'{"message": "half'
+    started = time.monotonic()
+    with pytest.raises(TransferError, match=r"^the remote side stopped in the middle of a frame and sent nothing "
+                                            "for 1s"):
+        hostile_pull(frames)
+    assert time.monotonic() - started < 20

@@ -52,6 +52,7 @@ from synco_core.pull.frames import (
     remote_text,
     skip_to_magic,
 )
+from synco_core.pull.stall import StallGuard
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,8 @@ class ChannelClient:
         #: dump, and progress lines of the dump that goes on after the session is ready).
         self._stream: StreamHandler | None = None
         self._on_log: Callable[[str], None] | None = None
+        #: Ends a stream that stops inside a frame (set by ``pull``, which can kill the channel).
+        self.stall_guard: StallGuard | None = None
 
     # -- low level
 
@@ -230,9 +233,12 @@ class ChannelClient:
         """The next frame for the current reader; stream and progress frames go to their handlers."""
         while True:
             try:
-                kind, payload = read_frame(self._reader)
+                kind, payload = read_frame(self._reader, self.stall_guard)
             except (FramingError, OSError, ValueError) as exc:
                 error = exc if isinstance(exc, FramingError) else ChannelClosed(f"the channel broke: {exc}")
+                if self.stall_guard is not None and self.stall_guard.message is not None:
+                    # The guard ended the stream: say why, not what the cut-off read saw.
+                    error = FramingError(self.stall_guard.message)
                 self._broken = error
                 raise error from None
             if kind == LOG:

@@ -114,9 +114,45 @@ def read_exact(stream: _Reader, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(stream: _Reader) -> tuple[bytes, bytes]:
-    """The next (type, payload); :class:`ChannelClosed` at a clean end, :class:`FramingError` otherwise."""
-    head = read_exact(stream, HEADER.size)
+class _Guard(Protocol):
+    def arm(self) -> None: ...
+
+    def disarm(self) -> None: ...
+
+
+def _read_guarded(stream: _Reader, size: int, guard: _Guard) -> bytes:
+    """:func:`read_exact` inside a frame: every piece that arrives re-arms ``guard`` (a stalled stream ends).
+
+    ``read1`` where the stream has it: a buffered ``read(n)`` returns only once all ``n`` bytes are in, and
+    the guard would not see a slow but steady stream make progress.
+    """
+    read = getattr(stream, "read1", stream.read)
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        guard.arm()
+        chunk = read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: _Reader, guard: _Guard | None = None) -> tuple[bytes, bytes]:
+    """The next (type, payload); :class:`ChannelClosed` at a clean end, :class:`FramingError` otherwise.
+
+    ``guard`` (a :class:`~synco_core.pull.stall.StallGuard`) is armed from a frame's first byte to its last:
+    silence between frames is the remote side at work, silence inside one is a stalled stream.
+    """
+    if guard is None:
+        head = read_exact(stream, HEADER.size)
+    else:
+        head = stream.read(1)
+        try:
+            head += _read_guarded(stream, HEADER.size - 1, guard) if head else b""
+        finally:
+            guard.disarm()
     if not head:
         raise ChannelClosed("the channel closed")
     if len(head) < HEADER.size:
@@ -126,7 +162,13 @@ def read_frame(stream: _Reader) -> tuple[bytes, bytes]:
         raise FramingError(f"malformed frame: unknown type {kind!r}")
     if length > MAX_FRAME:
         raise FramingError(f"malformed frame: length {length} exceeds the limit of {MAX_FRAME}")
-    payload = read_exact(stream, length)
+    if guard is None:
+        payload = read_exact(stream, length)
+    else:
+        try:
+            payload = _read_guarded(stream, length, guard)
+        finally:
+            guard.disarm()
     if len(payload) < length:
         raise FramingError(f"the channel closed in the middle of a frame ({len(payload)} of {length} bytes)")
     return kind, payload

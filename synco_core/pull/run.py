@@ -27,6 +27,7 @@ from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.frames import ChannelClosed, FramingError, ProtocolMismatch
 from synco_core.pull.greeting import GreetingWatch, connect_timeout
 from synco_core.pull.remote import Remote
+from synco_core.pull.stall import StallGuard
 from synco_core.pull.transport import ChannelTransport
 from synco_core.redaction import register_secret
 
@@ -133,6 +134,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     channel = ChannelProcess(argv, label=remote.kind)
     finished = False
     stream: DumpStream | None = None
+    guard: StallGuard | None = None
     #: The streamed dump's progress bar, open from the start of the build to the end of the stream.
     bars = contextlib.ExitStack()
     prepared = options.zipapp
@@ -167,6 +169,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                     raise
                 raise _failure(channel, remote, exc) from None
             echo(f"  remote side: {launch.how or 'synco'} (synco {hello.version}, python {hello.python})")
+            guard = client.stall_guard = StallGuard(channel.kill)
             build_options: dict[str, Any] = {
                 "only": list(options.only), "all": options.all, "framework": options.framework,
                 "mode": "http" if options.via_http else "channel", "listen": options.remote_listen,
@@ -235,6 +238,10 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 # what arrived for the next run; the user needs the cause in one line, not one "channel closed
                 # in the middle of a frame" per file set on stdout and nothing on stderr.
                 log.debug("the channel broke during the transfer: %s", exc)
+                if guard.message is not None:
+                    # Killed here because it stalled: its exit status says nothing.
+                    channel.close(grace=1)
+                    raise TransferError(guard.message) from None
                 raise _broken(channel, remote, exc) from None
             code = channel.close()
             finished = code == 0
@@ -242,6 +249,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                 raise TransferError(explain_exit(code, channel.stderr_tail(), remote))
             return PullResult(summary=summary, how=launch.how, encrypted=encrypted, remote_version=hello.version)
     finally:
+        if guard is not None:
+            guard.close()
         bars.close()
         if stream is not None:
             stream.discard()
