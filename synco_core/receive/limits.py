@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 #: The meta file is a few kilobytes; a server sending more than this is not sending a meta.
 META_LIMIT = 16 * 1024 * 1024
+#: A pack table lists about 200 bytes per pack of up to 8,192 files: 16 MiB covers 80,000 packs (over 600
+#: million small files). It is read whole, so a meta declaring more (or nothing) must not decide how much
+#: memory it takes.
+PACK_TABLE_LIMIT = 16 * 1024 * 1024
 #: What the message says when a limit is not a declared size but this module's bound for an undeclared one.
 UNDECLARED = "allowed when the meta declares no size"
 #: An index whose size nothing declares: Go synco's indexes list about 200 bytes per file, so this holds

@@ -32,9 +32,18 @@ from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
 from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
 from synco_core.receive.indexprocess import entries_from_process, use_process
-from synco_core.receive.limits import UNDECLARED, UNDECLARED_INDEX_LIMIT, CappedReader, check_declared, encrypted_bound
+from synco_core.receive.limits import (
+    PACK_TABLE_LIMIT,
+    UNDECLARED,
+    UNDECLARED_INDEX_LIMIT,
+    CappedReader,
+    SizeExceededError,
+    check_declared,
+    encrypted_bound,
+)
 from synco_core.receive.transport import CHUNK_SIZE, Transport
 from synco_core.receive.treedigest import IndexSummary, SummarisedEntries
+from synco_core.sizes import human_size
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
 #: Bytes handed to the parser per read of the decrypted index.
@@ -169,9 +178,14 @@ def fetch_pack_table(transport: Transport, folder: str, public: PublicFilesInfo,
     """The set's pack table (payload keys and places of its packs); [] when the set has no packs."""
     if not public.packs_file_name:
         return []
-    plain = public.packs_size_bytes if public.packs_size_bytes is not None else UNDECLARED_INDEX_LIMIT
-    encrypted = (public.packs_encrypted_size_bytes if public.packs_encrypted_size_bytes is not None
-                 else encrypted_bound(plain, None))
+    declared = public.packs_size_bytes
+    if declared is not None and declared > PACK_TABLE_LIMIT:
+        raise SizeExceededError(f"the pack table declares {human_size(declared)}, more than the "
+                                f"{human_size(PACK_TABLE_LIMIT)} any pack table needs")
+    plain = PACK_TABLE_LIMIT if declared is None else declared
+    bound = encrypted_bound(plain, None)
+    declared_encrypted = public.packs_encrypted_size_bytes
+    encrypted = bound if declared_encrypted is None else min(declared_encrypted, bound)
     raw = fetch_small(transport, f"{folder}/{public.packs_file_name}", identities, limit=encrypted, plain_limit=plain,
-                      source="declared" if public.packs_encrypted_size_bytes is not None else UNDECLARED)
+                      source="declared" if declared_encrypted is not None else UNDECLARED)
     return pack_table_from_bytes(raw)
