@@ -19,8 +19,16 @@ from typing import cast
 
 from pull_support import SHIMS, make_project, row_count, run_synco, write_plugin
 
+from synco_core.pull.bootstrap import LOADER
 from synco_core.pull.client import ChannelClient
-from synco_core.pull.scratch import OWNER_LOCK, PREFIX, make_scratch_folder, remove_dead_scratch
+from synco_core.pull.scratch import (
+    OWNER_LOCK,
+    PREFIX,
+    UPLOAD_GRACE,
+    UPLOAD_PREFIX,
+    make_scratch_folder,
+    remove_dead_scratch,
+)
 from synco_core.testing.services import unavailable
 
 _HOLDER = """
@@ -162,5 +170,70 @@ def test_the_next_pull_removes_what_a_killed_remote_side_left(tmp_path: Path) ->
     result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
-    assert f"removed 1 folder(s) left in {remote_tmp} by earlier runs that were killed" in result.stderr
+    assert f"removed 1 leftover(s) in {remote_tmp} of earlier runs that were killed" in result.stderr
     assert list(remote_tmp.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------- the upload
+
+
+def _sleeping_archive() -> bytes:
+    """A zipapp whose main only waits, as a remote side busy with a long dump would."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__main__.py", "import time\ntime.sleep(3600)\n")
+    return buffer.getvalue()
+
+
+def _loader(root: Path, name: str, data: bytes) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", LOADER, str(len(data)), name], stdin=subprocess.PIPE,
+                            env={**os.environ, "TMPDIR": str(root)}, cwd=root.parent)
+    assert proc.stdin is not None
+    proc.stdin.write(data)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 10
+    while not (root / name).exists() or (root / name).stat().st_size < len(data):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return proc
+
+
+def _age(path: Path, seconds: float = UPLOAD_GRACE + 60) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_an_upload_whose_loader_was_killed_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    root = tmp_path / "tmp"
+    root.mkdir()
+    data = _sleeping_archive()
+    killed = _loader(root, f"{UPLOAD_PREFIX}{'a' * 16}.pyz", data)
+    running = _loader(root, f"{UPLOAD_PREFIX}{'b' * 16}.pyz", data)
+    try:
+        for path in root.iterdir():
+            _age(path)
+        assert remove_dead_scratch(str(root)) == [], "both loaders hold their archive"
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        left = root / f"{UPLOAD_PREFIX}{'a' * 16}.pyz"
+        assert left.exists(), "SIGKILL skips the loader's own removal"
+        assert remove_dead_scratch(str(root)) == [left]
+        assert sorted(path.name for path in root.iterdir()) == [f"{UPLOAD_PREFIX}{'b' * 16}.pyz"]
+    finally:
+        for proc in (killed, running):
+            proc.kill()
+            proc.wait()
+
+
+def test_young_uploads_and_older_synco_uploads_are_left_alone(tmp_path: Path) -> None:
+    young = tmp_path / f"{UPLOAD_PREFIX}{'c' * 16}.pyz"  # unlocked, but perhaps locked a moment from now
+    young.write_bytes(b"zip")
+    older = tmp_path / f"synco-pull-{'d' * 16}.pyz"  # an older synco's loader locks nothing
+    older.write_bytes(b"zip")
+    _age(older)
+    foreign = tmp_path / f"{UPLOAD_PREFIX}{'e' * 16}.pyz"  # a link, however old and unlocked
+    foreign.symlink_to(older)
+    assert remove_dead_scratch(str(tmp_path)) == []
+    assert young.exists() and older.exists() and foreign.is_symlink()

@@ -8,8 +8,9 @@ The channel runs :func:`launch_script`, a short POSIX shell script that
 3. otherwise checks the remote python (``python3``, or ``python`` where there is no ``python3``, unless one
    is configured; present, 3.10 or newer) and asks for the zipapp: the client sends
    its size on one line, then the archive; a few lines of Python (:data:`LOADER`) read exactly that many
-   bytes from stdin into ``$TMPDIR/synco-pull-<random>.pyz`` (mode 0600), run it, and remove it in a
-   ``finally``. The rest of stdin is then the framed protocol.
+   bytes from stdin into ``$TMPDIR/synco-upload-<random>.pyz`` (mode 0600), run it, and remove it in a
+   ``finally``; it holds a ``flock`` on the archive while it runs, so that what SIGKILL leaves is known
+   dead and removed by a later run (:mod:`synco_core.pull.scratch`). The rest of stdin is then the framed protocol.
 
 The script talks to the client with lines starting with :data:`LAUNCH_MARK` (NUL bytes first, so no
 login-script output is mistaken for one) until the channel's own greeting appears. Everything happens in
@@ -38,6 +39,7 @@ from synco_core.pull.channel import cd_command, channel_argv, remote_script, run
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch
 from synco_core.pull.remote import Remote
+from synco_core.pull.scratch import UPLOAD_PREFIX
 from synco_core.pull.tempdir import NO_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
 
@@ -56,7 +58,7 @@ _SHARED_PREFIX = b"\x00\x00SYNCO-"
 #: and the current directory (the application's) is refused as temporary folder, as
 #: synco_core.pull.tempdir explains.
 LOADER = """\
-import os, sys, tempfile
+import fcntl, os, sys, tempfile
 def fail(message):
     sys.stderr.write("Error: " + message + "\\n"); sys.exit(4)
 size = int(sys.argv[1]); folder = tempfile.gettempdir(); path = os.path.join(folder, sys.argv[2])
@@ -64,9 +66,13 @@ here = os.path.realpath(os.getcwd())
 if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
     fail(NO_TEMP_FOLDER)
 try:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 except OSError as exc:
     fail("cannot write the synco zipapp to %s on the remote host: %s" % (folder, exc.strerror))
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    pass
 try:
     while size > 0:
         chunk = os.read(0, min(size, 1 << 20))
@@ -79,14 +85,12 @@ try:
             except OSError as exc:
                 fail("cannot write the synco zipapp (%d KiB) to %s on the remote host: %s; make room there or "
                      "set TMPDIR" % (int(sys.argv[1]) // 1024, folder, exc.strerror))
-    os.close(fd); fd = -1
     import runpy
     sys.argv = [path] + sys.argv[3:]; sys.path.insert(0, path)
     runpy.run_path(path, run_name="__main__")
 finally:
-    if fd >= 0:
-        os.close(fd)
     os.unlink(path)
+    os.close(fd)
 """.replace("NO_TEMP_FOLDER", repr(NO_TEMP_FOLDER))
 
 
@@ -139,7 +143,9 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     configured = remote_synco(remote, env)
     upload_only = force_upload or configured == "upload"
     debug_flag = " --debug" if debug else ""
-    name = f"synco-pull-{secrets.token_hex(8)}.pyz"
+    # synco-upload-*: what a later run may remove once its loader is dead (older synco-pull-* loaders lock
+    # nothing, and are left alone).
+    name = f"{UPLOAD_PREFIX}{secrets.token_hex(8)}.pyz"
     cd = cd_command(remote.path)
     if cd:
         lines.append(f"{cd} 2>/dev/null || {{ launch dir-missing; exit 0; }}")

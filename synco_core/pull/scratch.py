@@ -1,4 +1,5 @@
-"""The remote side's scratch: its ``synco-channel-*`` folder, and removing the ones a killed run left behind.
+"""The remote side's scratch: its ``synco-channel-*`` folder and uploaded ``synco-upload-*.pyz``, and removing
+what a killed run left behind.
 
 The remote side removes its folder whatever ends it, except what cannot be caught: SIGKILL (the OOM killer,
 ``kill -9``). Such a folder may hold a whole session, with a plaintext dump on a host without
@@ -16,6 +17,12 @@ The remote side removes its folder whatever ends it, except what cannot be caugh
   several runs cleaning at once then remove each folder once, and never a live one. ``shutil.rmtree``
   follows no link inside.
 
+The uploaded zipapp (:data:`synco_core.pull.bootstrap.LOADER`) is its own lock: the loader holds a
+``flock`` on the archive while it runs. Its client removes it when the remote side was killed, but not when
+the client died too (a laptop lid closed during an OOM kill); such an archive is removed under the same
+rules, and only when it was last written more than :data:`UPLOAD_GRACE` seconds ago (the loader creates
+the file, then locks it: an unlocked archive that young may be one being born).
+
 On a filesystem without ``flock`` (some network mounts) no lock can be taken by anyone: nothing is removed.
 """
 
@@ -30,6 +37,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,9 @@ PREFIX = "synco-channel-"
 #: What tempfile.mkdtemp appends to the prefix: 8 characters of its own alphabet.
 _NAME = re.compile(re.escape(PREFIX) + r"[a-z0-9_]{8}")
 OWNER_LOCK = ".synco-owner.lock"
+UPLOAD_PREFIX = "synco-upload-"
+_UPLOAD = re.compile(re.escape(UPLOAD_PREFIX) + r"[0-9a-f]{16}\.pyz")
+UPLOAD_GRACE = 60.0
 
 
 class ScratchFolder:
@@ -77,12 +88,43 @@ def remove_dead_scratch(root: str) -> list[Path]:
         return removed
     uid = os.getuid()
     for entry in entries:
-        if not _NAME.fullmatch(entry.name):
+        remove = _remove_if_dead if _NAME.fullmatch(entry.name) else (
+            _remove_upload_if_dead if _UPLOAD.fullmatch(entry.name) else None)
+        if remove is None:
             continue
         with contextlib.suppress(OSError):
-            if _remove_if_dead(Path(entry.path), uid):
+            if remove(Path(entry.path), uid):
                 removed.append(Path(entry.path))
     return removed
+
+
+def _take_lock(fd: int, what: Path) -> bool:
+    """True when the exclusive lock could be taken: whoever held it is gone."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            log.debug("cannot test the lock of %s: %s", what, exc.strerror)
+        return False
+    return True
+
+
+def _remove_upload_if_dead(path: Path, uid: int) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or time.time() - info.st_mtime < UPLOAD_GRACE:
+            return False
+        if not _take_lock(fd, path):
+            return False
+        again = os.stat(path, follow_symlinks=False)
+        if (again.st_dev, again.st_ino) != (info.st_dev, info.st_ino):
+            return False
+        log.debug("removing %s, left by a run that was killed", path)
+        os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _remove_if_dead(path: Path, uid: int) -> bool:
@@ -101,11 +143,7 @@ def _remove_if_dead(path: Path, uid: int) -> bool:
             lock = os.fstat(lock_fd)
             if not stat.S_ISREG(lock.st_mode) or lock.st_uid != uid:
                 return False
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    log.debug("cannot test the lock of %s: %s", path, exc.strerror)
+            if not _take_lock(lock_fd, path):
                 return False
             # Still the same folder and lock file under these names (not removed and made anew meanwhile).
             again = os.stat(path, follow_symlinks=False)

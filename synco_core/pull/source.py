@@ -159,7 +159,7 @@ class PullSource:
         temp_root = remote_temp_root()
         leftovers = remove_dead_scratch(temp_root)
         if leftovers:
-            progress(f"removed {len(leftovers)} folder(s) left in {temp_root} by earlier runs that were killed")
+            progress(f"removed {len(leftovers)} leftover(s) in {temp_root} of earlier runs that were killed")
         self._scratch = make_scratch_folder(temp_root)
         session = session_folder_name(new_session_id())
         path = self._scratch.path / session
