@@ -30,30 +30,32 @@ database's rows, ``LOAD_FILE`` is refused anyway only in other statements) into 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES
 from synco_core.errors import DatabaseError
 
-#: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier).
+#: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier). ``KILL``
+#: and ``FLUSH`` take expressions (``KILL (1)``, ``KILL @id``) and ``GLOBAL`` may follow a comma of a ``SET``
+#: (``SET @a = 1, GLOBAL x = 2``): they are refused whatever surrounds them.
 _WORDS = frozenset({
     "GRANT", "REVOKE", "SONAME", "OUTFILE", "DUMPFILE", "SHUTDOWN", "BINLOG", "PREPARE", "EXECUTE", "LOAD_FILE",
-    "SYS_EXEC", "SYS_EVAL", "DATAFILE",
+    "SYS_EXEC", "SYS_EVAL", "DATAFILE", "KILL", "FLUSH", "CLONE", "GLOBAL", "PERSIST", "PERSIST_ONLY",
 })
-#: Two-word sequences refused wherever they appear (first word -> second words; ``*`` any word or number).
+#: Two-word sequences refused wherever they appear (first word -> second words).
 _PAIRS: dict[str, frozenset[str]] = {
     "LOAD": frozenset({"DATA", "XML"}),
-    "SET": frozenset({"GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "ROLE"}),
+    "SET": frozenset({"PASSWORD", "ROLE"}),
     "CREATE": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
     "ALTER": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "INSTANCE"}),
     "DROP": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
     "RENAME": frozenset({"USER"}),
     "INSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
     "UNINSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
-    "KILL": frozenset({"*"}),
-    "FLUSH": frozenset({"*"}),
     "RESET": frozenset({"MASTER", "SLAVE", "REPLICA", "QUERY", "PERSIST", "BINARY"}),
     "PURGE": frozenset({"BINARY", "MASTER"}),
     "CHANGE": frozenset({"MASTER", "REPLICATION"}),
@@ -62,15 +64,20 @@ _PAIRS: dict[str, frozenset[str]] = {
     "DATA": frozenset({"DIRECTORY"}),
     "INDEX": frozenset({"DIRECTORY"}),
     "DEFAULT": frozenset({"ROLE"}),
-    "CLONE": frozenset({"*"}),
+    # BACKUP STAGE BLOCK_COMMIT stops every commit of the server until the connection ends.
+    "BACKUP": frozenset({"STAGE", "LOCK"}),
 }
+#: ``@@global.x``, ``@@global .x`` (the server allows space before the dot), ``@@persist.x``.
+_SERVER_SCOPES = frozenset({"global", "persist", "persist_only"})
+#: Words between ``DATABASE`` and its name: ``DROP DATABASE IF EXISTS other``.
+_DATABASE_CLAUSE = frozenset({"IF", "NOT", "EXISTS"})
 #: Character sets in which a multi-byte letter may contain the byte of a quote or a backslash.
 _UNSAFE_CHARSETS = frozenset({"BIG5", "CP932", "GBK", "SJIS", "GB18030"})
 #: Words after which a character set name switches the connection's (``SET NAMES x``, ``SET CHARSET x``).
 _CONNECTION_CHARSET = frozenset({"NAMES", "CHARSET", "CHARACTER_SET_CLIENT", "CHARACTER_SET_CONNECTION",
                                  "CHARACTER_SET_RESULTS"})
-_MODES = tuple(qualify.Mode(ansi_quotes=ansi, backslash_escapes=escapes)
-               for ansi in (False, True) for escapes in (True, False))
+_MODES = tuple(qualify.Mode(ansi_quotes=ansi, backslash_escapes=escapes, brackets=brackets)
+               for ansi in (False, True) for escapes in (True, False) for brackets in (False, True))
 #: Databases every statement may read: the server's catalog (writing there is refused by the server).
 _CATALOG = frozenset({"information_schema"})
 
@@ -91,6 +98,24 @@ def _unquote(name: bytes) -> str:
     return name.decode("utf-8", "surrogateescape")
 
 
+def _spellings(name: str) -> set[str]:
+    """``name`` (a token's text: bytes taken as latin-1) as the server may read it, lowered: as it is (a
+    latin1 connection) and as UTF-8 (the loader's connection), so that ``café.t`` is found either way."""
+    found = {name.lower()}
+    with contextlib.suppress(UnicodeError):
+        found.add(name.encode("latin-1").decode("utf-8").lower())
+    return found
+
+
+#: What may stand between a database's name and the dot or parenthesis after it: space, comments, the
+#: edges of executable comments, the closing quote of the name.
+_QUALIFIER_TAIL = re.compile(rb"[`\"\]]?(?:\s|/\*[\s\S]*?\*/|/\*M?!\d*|\*/|#[^\n]*|--[^\n]*)*[.(]")
+#: How much of a statement's values :meth:`StatementGate._values_reach` lowers at a time.
+_WINDOW = 1 << 20
+#: Functions that reach beyond the database, named in INSERT values (refused there as everywhere else).
+_VALUE_FUNCTIONS = (b"load_file", b"sys_exec", b"sys_eval")
+
+
 class StatementGate:
     """Refuses the statements of a dump that reach beyond the database it is loaded into (module docstring).
 
@@ -106,6 +131,18 @@ class StatementGate:
         self.others = {name.lower() for name in databases} - self.allowed
         #: Views that read another database: writing through them would write there.
         self.foreign_views: set[str] = set()
+        #: How the loading session reads statements now (:meth:`observe`): INSERT values are read this way.
+        self.session = qualify.Mode()
+        names = {form for name in self.others for form in (name, name.upper())}
+        #: What INSERT values may not name (lowered bytes, as the server may receive them): every other
+        #: database, in UTF-8 and latin-1, and the functions that reach beyond the database.
+        self._needles = sorted({spelling for name in names for codec in ("utf-8", "latin-1")
+                                for spelling in [name.encode(codec, "ignore").lower()] if spelling}
+                               | set(_VALUE_FUNCTIONS))
+
+    def observe(self, charset: str, sql_mode: str) -> None:
+        """The loading session's character set and sql_mode, as the server reported them."""
+        self.session = qualify.Mode.of(charset, sql_mode)
 
     def check(self, statement: bytes | bytearray, number: int) -> None:
         """Raise a one-line :class:`DatabaseError` when ``statement`` (number ``number``) must not run."""
@@ -116,11 +153,18 @@ class StatementGate:
                 self._refuse(number, f"it writes into database {_unquote(database)!r}")
             if table in self.foreign_views:
                 self._refuse(number, f"it writes through view {table!r}, which reads another database")
+            if self._values_reach(statement, head.end()):
+                # Values are expressions: NEXTVAL(other.seq), other.f() would act there. Read as the session
+                # reads them (the other readings of a dump's strings would turn its text into "code").
+                self._check_code(statement, number, (self.session,), None)
             return
-        view = _VIEW.match(statement)
+        self._check_code(statement, number, _MODES, _VIEW.match(statement))
+
+    def _check_code(self, statement: bytes | bytearray, number: int, modes: Iterable[qualify.Mode],
+                    view: re.Match[bytes] | None) -> None:
         reasons: list[str] = []
         names: set[str] = set()
-        for mode in _MODES:
+        for mode in modes:
             tokens = qualify.tokens(statement.decode("latin-1"), mode)
             reason = self._forbidden(tokens)
             if reason is not None:
@@ -140,6 +184,21 @@ class StatementGate:
         if views:
             self._refuse(number, f"it names view {views[0]!r}, which reads another database")
 
+    def _values_reach(self, statement: bytes | bytearray, start: int) -> bool:
+        """True when the values might name another database (``other.f()``, ``NEXTVAL(other.seq)``) or call
+        a function such as LOAD_FILE: a first look at C speed, a megabyte at a time (a huge statement is
+        never copied whole), that only says where the statement must be read token by token."""
+        overlap = max(len(needle) for needle in self._needles) - 1
+        for offset in range(start, len(statement), _WINDOW):
+            window = statement[offset:offset + _WINDOW + overlap].lower()
+            for needle in self._needles:
+                found = window.find(needle)
+                while found >= 0:
+                    if _QUALIFIER_TAIL.match(statement, offset + found + len(needle)) is not None:
+                        return True
+                    found = window.find(needle, found + 1)
+        return False
+
     @staticmethod
     def _plain_values(statement: bytes | bytearray, head: re.Match[bytes]) -> bool:
         """True when nothing but the rows follow the head: no ``SELECT`` that could read through it."""
@@ -149,38 +208,49 @@ class StatementGate:
     def _names(self, tokens: list[qualify.Token]) -> set[str]:
         """Every name that qualifies another (``x.y``), and every name a foreign view might be, lowered."""
         found: set[str] = set()
-        significant = [token for token in tokens if token.kind not in qualify.SKIPPED]
-        for index, token in enumerate(significant):
+        significant = [(index, token) for index, token in enumerate(tokens) if token.kind not in qualify.SKIPPED]
+        for position, (index, token) in enumerate(significant):
             if not token.name:
                 continue
-            name = token.name.lower()
-            if name in self.foreign_views:
-                found.add(name)
-            follows = significant[index + 1] if index + 1 < len(significant) else None
-            before = significant[index - 1] if index else None
-            if follows is not None and follows.kind == "dot" and (before is None or before.kind != "dot"):
-                found.add(name)
+            follows = significant[position + 1][1] if position + 1 < len(significant) else None
+            before = significant[position - 1][1] if position else None
+            qualifier = follows is not None and follows.kind == "dot" and (before is None or before.kind != "dot")
+            if not qualifier and not self.foreign_views:
+                continue
+            spellings = _spellings(token.name)
+            if token.kind == "word" and index and tokens[index - 1].kind == "open":
+                # ``/*!2024shop*/``: the gate took the digits for the comment's version, a server may not
+                # (MariaDB reads five or six, MySQL five): then the name is ``2024shop``, or ``4shop``.
+                digits = tokens[index - 1].text.partition("!")[2]
+                spellings |= {digits[cut:] + name for cut in range(len(digits)) for name in list(spellings)}
+            found |= spellings & self.foreign_views
+            if qualifier:
+                found |= spellings
         return found
 
     def _forbidden(self, tokens: list[qualify.Token]) -> str | None:
         words = [token for token in tokens if token.kind not in qualify.SKIPPED]
         for index, token in enumerate(words):
-            if token.kind == "variable" and token.text.lower().startswith(("@@global.", "@@persist")):
+            if token.kind == "variable" and token.text.startswith("@@") and (
+                    token.text[2:].partition(".")[0].strip("`").lower() in _SERVER_SCOPES):
                 return f"it changes the server's variable {token.text}"
             if token.kind != "word":
                 continue
             word = token.text.upper()
             following = words[index + 1] if index + 1 < len(words) else None
             after = following.text.upper().strip("'\"") if following is not None else ""
-            if word in ("USE", "DATABASE", "SCHEMA") and following is not None and following.name and (
-                    following.name.lower() in self.others):
-                # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
-                return f"it names database {following.name!r} with {word}"
+            if word in ("USE", "DATABASE", "SCHEMA"):
+                named = index + 1
+                while named < len(words) and words[named].kind == "word" and (
+                        words[named].text.upper() in _DATABASE_CLAUSE):
+                    named += 1
+                if named < len(words) and words[named].name and _spellings(words[named].name) & self.others:
+                    # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
+                    return f"it names database {words[named].name!r} with {word}"
             if word in _WORDS:
                 return f"it uses {word}, which acts beyond the database installed"
             second = _PAIRS.get(word)
-            if second is not None and following is not None and following.kind == "word" and (
-                    "*" in second or after in second):
+            if second is not None and following is not None and following.kind == "word" and after in second:
                 return f"it uses {word} {after}, which acts beyond the database installed"
             if word == "ENGINE":
                 engine = words[index + 2] if after == "=" and index + 2 < len(words) else following
@@ -196,3 +266,28 @@ class StatementGate:
     def _refuse(number: int, reason: str) -> None:
         raise DatabaseError(f"refusing statement {number} of the dump: {reason} (a dump may only create and "
                             "fill the database it is installed into)")
+
+
+#: What the session must not be left with after a statement (:func:`check_session`).
+_SESSION_STATE = "SELECT @@character_set_client, @@sql_mode, @@default_storage_engine, @@default_tmp_storage_engine"
+
+
+def check_session(conn: Any, number: int) -> tuple[str, str]:
+    """The character set and sql_mode of ``conn``'s session after statement ``number`` of the dump.
+
+    Refuses (one-line :class:`DatabaseError`) a character set in which a quote byte can be part of a
+    letter, however the statement reached it (``SET character_set_client = @saved``, a number, an
+    expression: the gate cannot read those), and a default storage engine whose rows live elsewhere (a
+    ``CREATE TABLE`` without ``ENGINE=`` would create such a table).
+    """
+    with conn.cursor() as cur:
+        cur.execute(_SESSION_STATE)
+        row = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
+    charset, sql_mode = row[0], row[1]
+    if charset.upper() in _UNSAFE_CHARSETS:
+        StatementGate._refuse(number, f"it switches the connection to character set {charset}")
+    for engine in row[2:]:
+        if engine.upper() in EXTERNAL_ENGINES:
+            StatementGate._refuse(number, f"it makes {engine} the default engine, whose rows live outside the "
+                                          "database")
+    return charset, sql_mode

@@ -43,7 +43,7 @@ from synco_core.engines.mysql.dump import (
     HEADER_MARKER,
     MANIFEST_PREFIX,
 )
-from synco_core.engines.mysql.gate import StatementGate
+from synco_core.engines.mysql.gate import StatementGate, check_session
 from synco_core.engines.mysql.loadthreads import (
     InsertWorker,
     StatementReader,
@@ -51,6 +51,7 @@ from synco_core.engines.mysql.loadthreads import (
     preview,
     raise_worker_error,
     send,
+    session_key,
     statement_error,
 )
 from synco_core.engines.mysql.schema import strip_definer
@@ -149,6 +150,7 @@ class Loader:
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
         # loaded into, and reach nothing else of the local server (see gate.py).
         self.gate = StatementGate([name for name in (database, target) if name], databases)
+        self.gate.observe(*check_session(conn, 0))
         self.is_mariadb = "mariadb" in version.lower()
         self._warned: set[str] = set()
         #: Database defaults read from a comment, to apply before the next statement.
@@ -309,7 +311,7 @@ class Loader:
                     f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
                     f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
             if not workers:
-                self._query(number, sql)
+                self._run(number, sql)
                 continue
             raise_worker_error(workers)
             if _TRIGGER.match(sql):
@@ -317,7 +319,7 @@ class Loader:
                 # with a worker's bulk insert there: everything after it runs here, in order. (Dumps put
                 # triggers after the data, synco's after all of it, so this rarely costs anything.)
                 barrier(workers)
-                self._query(number, sql)
+                self._run(number, sql)
                 workers = []
                 continue
             if _TRANSACTION.match(sql) or _KEYS.match(sql):
@@ -352,14 +354,18 @@ class Loader:
             if _SESSION.match(sql):
                 for worker in workers:
                     worker.submit("set", sql, number)
-                self._query(number, sql)
+                state = self._run(number, sql)
+                for worker in workers:
+                    # A setting may come out otherwise on a worker (``SET sql_mode = COALESCE(@m, ...)`` with
+                    # ``@m`` set on this connection only): the worker's must be what the gate reads with.
+                    worker.submit("verify", state, number)
                 continue
             independent = _INDEPENDENT_DDL.match(sql)
             if not independent or (independent.group(1) or b"") in owner:
                 # Anything that may read rows or change how they are inserted (triggers) waits for
                 # every row before it.
                 barrier(workers)
-                self._query(number, sql)
+                self._run(number, sql)
                 continue
             try:
                 query(sql)
@@ -368,7 +374,21 @@ class Loader:
                     raise statement_error(number, sql, exc) from exc
                 barrier(workers)
                 self._query(number, sql)
+            self._observe(number)
         return workers
+
+    def _run(self, number: int, sql: Statement) -> bytes:
+        """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
+        self._query(number, sql)
+        return b"" if _DATA.match(sql) else self._observe(number)
+
+    def _observe(self, number: int) -> bytes:
+        """Refuse a session the gate could not read statements in (a character set like sjis, set in a way
+        the gate cannot see), and tell the gate the sql_mode it reads INSERT values with; returns that
+        state as a worker's ``verify`` item carries it."""
+        charset, mode = check_session(self.conn, number)
+        self.gate.observe(charset, mode)
+        return session_key(charset, mode)
 
     def _query(self, number: int, sql: Statement) -> None:
         try:

@@ -16,6 +16,7 @@ from typing import Any
 import pymysql
 
 from synco_core.engines.mysql.connect import describe
+from synco_core.engines.mysql.gate import check_session
 from synco_core.engines.mysql.splitter import Statement, StatementSplitter
 from synco_core.errors import DatabaseError
 
@@ -80,7 +81,8 @@ class InsertWorker(threading.Thread):
     """Executes the INSERTs handed to it on its own connection, each committed on its own.
 
     ``commit`` items come from barriers (they wait for everything before them; with autocommit there is
-    nothing left to commit), ``set`` items repeat the dump's session settings (character set, sql_mode).
+    nothing left to commit), ``set`` items repeat the dump's session settings (character set, sql_mode),
+    ``verify`` items check that the session came out as the main connection's did.
     """
 
     def __init__(self, conn: Any) -> None:
@@ -109,6 +111,8 @@ class InsertWorker(threading.Thread):
                         self._insert(sql)
                     elif kind == "commit":
                         self._commit()
+                    elif kind == "verify":
+                        self._verify(sql, number)
                     else:
                         send(self.conn, sql)
                 except BaseException as exc:  # Raised in the executing thread.
@@ -128,6 +132,12 @@ class InsertWorker(threading.Thread):
                     raise
                 log.debug("deadlock between load workers; running the statement again")
 
+    def _verify(self, expected: Statement, number: int) -> None:
+        """This connection's session must be the main one's after the same statement (``expected``)."""
+        if session_key(*check_session(self.conn, number)) != expected:
+            raise DatabaseError(f"refusing statement {number} of the dump: it leaves the load's connections "
+                                "with different character sets or sql_modes")
+
     def _commit(self) -> None:
         self.conn.commit()
 
@@ -141,6 +151,11 @@ class InsertWorker(threading.Thread):
             self.conn.close()
         except Exception:
             log.debug("closing a load worker's connection failed", exc_info=True)
+
+
+def session_key(charset: str, sql_mode: str) -> bytes:
+    """A session's character set and sql_mode, as a ``verify`` item of a worker's inbox carries them."""
+    return f"{charset}\n{sql_mode}".encode()
 
 
 def barrier(workers: list[InsertWorker]) -> None:

@@ -42,12 +42,15 @@ class Mode:
     backslash_escapes: bool = True
     #: Trigger bodies use ``NEW.col`` and ``OLD.col``: those words never name a database there.
     trigger: bool = False
+    #: MariaDB's ``MSSQL`` mode: ``[name]`` is a quoted identifier (``]]`` stands for ``]``).
+    brackets: bool = False
 
     @classmethod
     def of(cls, charset: str, sql_mode: str, kind: str = "") -> Mode:
         modes = {m.strip().upper() for m in sql_mode.split(",")}
         return cls(charset=(charset or "utf8mb4").lower(), ansi_quotes="ANSI_QUOTES" in modes or "ANSI" in modes,
-                   backslash_escapes="NO_BACKSLASH_ESCAPES" not in modes, trigger=kind.upper() == "TRIGGER")
+                   backslash_escapes="NO_BACKSLASH_ESCAPES" not in modes, trigger=kind.upper() == "TRIGGER",
+                   brackets="MSSQL" in modes)
 
 
 def _pattern(mode: Mode) -> re.Pattern[str]:
@@ -58,7 +61,8 @@ def _pattern(mode: Mode) -> re.Pattern[str]:
         r"|(?P<comment>--(?=[ \t\r\n]|$)[^\n]*|#[^\n]*|/\*(?!!|M!)[\s\S]*?\*/)"
         r"|(?P<open>/\*M?!\d*)|(?P<close>\*/)"
         rf"|(?P<string>{single}{'' if mode.ansi_quotes else '|' + double})"
-        r"|(?P<quoted>`(?:[^`]|``)*`" + (f"|{double}" if mode.ansi_quotes else "") + ")"
+        r"|(?P<quoted>`(?:[^`]|``)*`" + (f"|{double}" if mode.ansi_quotes else "")
+        + (r"|\[(?:[^\]]|\]\])*\]" if mode.brackets else "") + ")"
         rf"|(?P<variable>@@?(?:(?:{_WORD}|\.)+|`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S])*'))"
         rf"|(?P<word>{_WORD}+)"
         r"|(?P<dot>\.)|(?P<paren>\()|(?P<other>[\s\S])")
@@ -81,7 +85,8 @@ def _tokens(sql: str, mode: Mode) -> list[_Token]:
         if kind == "word" and not text.isdigit():
             name = text
         elif kind == "quoted":
-            name = text[1:-1].replace(text[0] * 2, text[0])
+            close = "]" if text[0] == "[" else text[0]
+            name = text[1:-1].replace(close * 2, close)
         tokens.append(_Token(kind, text, name))
     return tokens
 
@@ -195,4 +200,5 @@ def _quoted(token: _Token, name: str, mode: Mode) -> str:
     if token.kind == "word" and _PLAIN.match(name) and not name.isdigit():
         return name
     quote = token.text[0] if token.kind == "quoted" else "`"
-    return quote + name.replace(quote, quote * 2) + quote
+    close = "]" if quote == "[" else quote
+    return quote + name.replace(close, close * 2) + close

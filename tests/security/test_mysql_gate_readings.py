@@ -1,0 +1,175 @@
+"""The MySQL statement gate reads a hostile dump as the server does, whatever the syntax chosen to hide in.
+
+Each attack here got through the gate (engines/mysql/gate.py) once: the server accepts spellings the gate
+did not know (``[db].[t]`` under sql_mode MSSQL, ``@@global .x``, ``KILL (1)``, ``/*!100000`` before a name
+that starts with digits, ``DROP DATABASE IF EXISTS``), a session the gate cannot read in (a character set
+like gbk reached through a variable), INSERT values, which the gate did not look into, calling functions
+of other databases, and worker connections left in another sql_mode than the one the gate reads with.
+The end-to-end tests install a dump whose last statements attack another database of the local server
+and check that the install failed and the other database is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.mysql.gate import StatementGate, check_session
+from synco_core.engines.mysql.install import install as mysql_install
+from synco_core.errors import DatabaseError, SyncoError
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for
+from synco_core.values import InstallOptions
+
+pytestmark = pytest.mark.mysql
+
+PREFIX = b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
+
+
+@contextlib.contextmanager
+def _victim(name: str) -> Iterator[str]:
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+        cur.execute(f"CREATE TABLE `{name}`.precious (x int)")
+        cur.execute(f"INSERT INTO `{name}`.precious VALUES (42)")
+        cur.execute(f"CREATE SEQUENCE `{name}`.s")
+    try:
+        yield name
+    finally:
+        with mysql_admin_connection() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(params=["plain", "digits", "unicode"])
+def victim(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Another database of the local server: named plainly, with leading digits, and not in ASCII."""
+    suffix = uuid.uuid4().hex[:10]
+    with _victim({"plain": f"myvictim_{suffix}", "digits": f"2024v{suffix}",
+                  "unicode": f"café_{suffix}"}[request.param]) as name:
+        yield name
+
+
+def _intact(victim: str) -> None:
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT x FROM `{victim}`.precious")
+        assert [row[0] for row in cur.fetchall()] == [42]
+        cur.execute(f"SELECT next_not_cached_value FROM `{victim}`.s")
+        assert cur.fetchone()[0] == 1
+
+
+def _install(target: str, dump: bytes) -> None:
+    mysql_install(parse_database_url(mysql_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+
+
+GBK_PROCEDURE = (
+    # Read as gbk, 0xbf 0x5c is one letter and the quote after it ends the string: the DELETE is code. Read
+    # byte by byte (the gate), with backslash escapes or without, the DELETE is inside a string.
+    b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SELECT '\xbf\x5c', \"\\\"\"; DELETE FROM {victim}.precious; "
+    b"-- \"'\nEND;;\nDELIMITER ;\nCALL p();\n")
+ATTACKS = [
+    b"/*!50000 */ DROP DATABASE IF EXISTS `{victim}`;\n",
+    b"/*!*/ DROP SCHEMA /*!32312 IF EXISTS*/ `{victim}`;\n",
+    b"SET sql_mode = 'MSSQL';\nDELETE FROM [{victim}].[precious];\n",
+    b"SET sql_mode = 'MSSQL';\nUPDATE [{victim}] . precious SET x = 0;\n",
+    b"INSERT INTO t VALUES (SETVAL(`{victim}`.s, 1000));\n",
+    b"INSERT INTO t VALUES (1), ((SELECT NEXTVAL({victim} . s)));\n",
+    b"INSERT INTO t VALUES (NEXT VALUE FOR {victim}/**/.s);\n",
+    b"SET @cs = 'gbk';\nSET character_set_client = @cs;\n" + GBK_PROCEDURE,
+    b"SET character_set_client = 28;\n" + GBK_PROCEDURE,
+    b"SET @@session.character_set_client = 'gbk';\n" + GBK_PROCEDURE,
+]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_dump_reaches_no_other_database_however_written(attack: bytes, victim: str,
+                                                        mysql_database_factory: Callable[[], str]) -> None:
+    if victim[0].isdigit() or not victim.isascii():
+        # Such names are written bare: the server reads them so, the gate must too.
+        attack = attack.replace(b"`{victim}`", b"{victim}")
+    dump = PREFIX + attack.replace(b"{victim}", victim.encode())
+    with pytest.raises(SyncoError, match="refusing statement"):
+        _install(mysql_database_factory(), dump)
+    _intact(victim)
+
+
+@pytest.mark.parametrize("version", [b"/*!", b"/*!100000", b"/*M!10000"])
+def test_digits_of_an_executable_comment_are_read_as_the_server_may(
+        version: bytes, mysql_database_factory: Callable[[], str]) -> None:
+    """MariaDB takes five or six digits for the version, fewer are the code's: the name after them may
+    begin with the digits the gate took for the version."""
+    with _victim(f"2024v{uuid.uuid4().hex[:10]}") as victim:
+        dump = PREFIX + b"DELETE FROM " + version + victim.encode() + b"*/.precious;\n"
+        with pytest.raises(SyncoError, match="refusing statement"):
+            _install(mysql_database_factory(), dump)
+        _intact(victim)
+
+
+def test_workers_in_another_sql_mode_than_the_gate_reads_with_are_refused(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """``@m`` is set on the main connection only (a statement that is not a plain SET runs there alone):
+    the workers, which insert the rows, would read INSERT values without backslash escapes, the gate with."""
+    dump = (PREFIX + b"/*!*/ SET @m = 1;\nSET sql_mode = IF(@m IS NULL, 'NO_BACKSLASH_ESCAPES', @@sql_mode);\n"
+            b"INSERT INTO t VALUES (2);\n")
+    with pytest.raises(SyncoError, match=r"refusing statement 4 .*different character sets or sql_modes"):
+        _install(mysql_database_factory(), dump)
+
+
+DESTRUCTIVE = [
+    "KILL (999999999)",
+    "KILL @id",
+    "KILL QUERY ID 999999999",
+    "SET @@global .max_connections = 1",
+    "SET @@GLOBAL/**/.max_connections = 1",
+    "SET @a = 1, GLOBAL max_connections = 1",
+    "SET SESSION wait_timeout = 1, PERSIST max_connections = 1",
+    "CREATE PROCEDURE p() SET @a = 1, GLOBAL max_connections = 1",
+    "BACKUP STAGE BLOCK_COMMIT",
+    "DROP DATABASE IF EXISTS other",
+    "/*!50000 */ DROP DATABASE IF EXISTS /*!100000other*/",
+]
+
+
+@pytest.mark.parametrize("attack", DESTRUCTIVE)
+def test_gate_refuses_what_acts_on_the_server_however_written(attack: str) -> None:
+    """Checked on the gate alone: sent to the test server, they would harm it."""
+    gate = StatementGate(["shop__synco_new", "shop"], ["shop", "shop__synco_new", "mysql", "other", "100000other"])
+    with pytest.raises(DatabaseError, match="refusing statement 7"):
+        gate.check(attack.encode(), 7)
+
+
+class _Session:
+    """A connection whose session reports ``state``: no server here has an engine whose rows live
+    elsewhere (FEDERATED, CONNECT) loaded, and installing one would change the shared server."""
+
+    def __init__(self, state: tuple[str, ...]) -> None:
+        self.state = state
+
+    def cursor(self) -> _Session:
+        return self
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str) -> None:
+        assert "@@default_storage_engine" in sql
+
+    def fetchone(self) -> tuple[Any, ...]:
+        return self.state
+
+
+@pytest.mark.parametrize("state", [("utf8mb4", "", "CONNECT", "InnoDB"), ("utf8mb4", "", "InnoDB", "FEDERATED"),
+                                   (b"sjis", b"", b"InnoDB", b"InnoDB")])
+def test_a_session_left_with_an_external_default_engine_or_unsafe_charset_is_refused(state: tuple[Any, ...]) -> None:
+    """``SET default_storage_engine = CONNECT``, then ``CREATE TABLE f (...) FILE_NAME='/etc/passwd'``
+    without ``ENGINE=``: the gate sees no engine, the session's state says it."""
+    with pytest.raises(DatabaseError, match="refusing statement 5"):
+        check_session(_Session(state), 5)
+    assert check_session(_Session(("utf8mb4", "ANSI_QUOTES", "InnoDB", "Aria")), 5) == ("utf8mb4", "ANSI_QUOTES")
