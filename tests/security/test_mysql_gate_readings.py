@@ -22,6 +22,7 @@ import pytest
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.gate import StatementGate, check_session
 from synco_core.engines.mysql.install import install as mysql_install
+from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, derived_name
 from synco_core.errors import DatabaseError, SyncoError
 from synco_core.testing.services import mysql_admin_connection, mysql_url_for
 from synco_core.values import InstallOptions
@@ -119,6 +120,50 @@ def test_workers_in_another_sql_mode_than_the_gate_reads_with_are_refused(
         _install(mysql_database_factory(), dump)
 
 
+def test_a_view_named_with_its_database_is_still_known_to_read_another(
+        victim: str, mysql_database_factory: Callable[[], str]) -> None:
+    """``CREATE VIEW scratch.v``: the gate took ``scratch`` for the view's name, and let ``DELETE FROM v``
+    delete the other database's rows through it."""
+    target = mysql_database_factory()
+    scratch = derived_name(target, SCRATCH_SUFFIX)
+    dump = PREFIX + (f"CREATE VIEW `{scratch}` . v AS SELECT x FROM `{victim}`.precious;\n"
+                     "DELETE FROM v;\n").encode()
+    with pytest.raises(SyncoError, match=r"refusing statement 4 .*view 'v'"):
+        _install(target, dump)
+    _intact(victim)
+
+
+@pytest.mark.parametrize("attack", ["CREATE OR REPLACE USER '{user}'@'localhost'",
+                                    "CREATE /*!*/ OR REPLACE ROLE '{user}'",
+                                    "/*!*/ CREATE DATABASE `{user}`",
+                                    "CREATE OR REPLACE DATABASE `{user}`"])
+def test_users_roles_and_databases_are_not_created_however_written(
+        attack: str, mysql_database_factory: Callable[[], str]) -> None:
+    user = "evil_" + uuid.uuid4().hex[:8]
+    try:
+        with pytest.raises(SyncoError, match="refusing statement 3"):
+            _install(mysql_database_factory(), PREFIX + attack.format(user=user).encode() + b";\n")
+    finally:
+        with mysql_admin_connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM mysql.user WHERE user = %s", (user,))
+            created = cur.fetchone()[0]
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'localhost'")
+            cur.execute(f"DROP ROLE IF EXISTS '{user}'")
+            cur.execute("SHOW DATABASES LIKE %s", (user,))
+            database = cur.fetchall()
+            cur.execute(f"DROP DATABASE IF EXISTS `{user}`")
+    assert not created
+    assert not database
+
+
+def test_words_of_the_gate_inside_strings_do_not_refuse_a_dump(mysql_database_factory: Callable[[], str]) -> None:
+    """Read without backslash escapes, ``'it\\'s'`` ends early and the rest of the text looks like code:
+    words refused only in their place (GLOBAL after SET or a comma, RESTART first) do not refuse it there."""
+    dump = PREFIX + (b"CREATE PROCEDURE p() SELECT 'it\\'s a global setting, restart nothing';\n"
+                     b"CREATE SEQUENCE s;\nALTER SEQUENCE s RESTART;\n")
+    _install(mysql_database_factory(), dump)
+
+
 DESTRUCTIVE = [
     "KILL (999999999)",
     "KILL @id",
@@ -131,6 +176,13 @@ DESTRUCTIVE = [
     "BACKUP STAGE BLOCK_COMMIT",
     "DROP DATABASE IF EXISTS other",
     "/*!50000 */ DROP DATABASE IF EXISTS /*!100000other*/",
+    "/*!*/ DROP DATABASE shop",
+    "CREATE OR REPLACE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'evil.example')",
+    "RESTART",
+    "CREATE PROCEDURE p() BEGIN SELECT 1; RESTART; END",
+    "CREATE EVENT e ON SCHEDULE AT CURRENT_TIMESTAMP DO RESTART",
+    "CREATE OR REPLACE SPATIAL REFERENCE SYSTEM 4326 NAME 'x' DEFINITION 'y'",
+    "SET RESOURCE GROUP rg FOR 1",
 ]
 
 

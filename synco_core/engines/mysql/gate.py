@@ -40,19 +40,22 @@ from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES
 from synco_core.errors import DatabaseError
 
 #: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier). ``KILL``
-#: and ``FLUSH`` take expressions (``KILL (1)``, ``KILL @id``) and ``GLOBAL`` may follow a comma of a ``SET``
-#: (``SET @a = 1, GLOBAL x = 2``): they are refused whatever surrounds them.
+#: and ``FLUSH`` take expressions (``KILL (1)``, ``KILL @id``): they are refused whatever follows them.
 _WORDS = frozenset({
     "GRANT", "REVOKE", "SONAME", "OUTFILE", "DUMPFILE", "SHUTDOWN", "BINLOG", "PREPARE", "EXECUTE", "LOAD_FILE",
-    "SYS_EXEC", "SYS_EVAL", "DATAFILE", "KILL", "FLUSH", "CLONE", "GLOBAL", "PERSIST", "PERSIST_ONLY",
+    "SYS_EXEC", "SYS_EVAL", "DATAFILE", "KILL", "FLUSH", "CLONE",
 })
+#: Scopes of a ``SET`` that reach the whole server, refused after ``SET`` and after any comma (``SET @a = 1,
+#: GLOBAL x = 2`` sets a global variable too); elsewhere the word is harmless (``SHOW GLOBAL STATUS``).
+_SCOPES = frozenset({"GLOBAL", "PERSIST", "PERSIST_ONLY"})
 #: Two-word sequences refused wherever they appear (first word -> second words).
 _PAIRS: dict[str, frozenset[str]] = {
     "LOAD": frozenset({"DATA", "XML"}),
     "SET": frozenset({"PASSWORD", "ROLE"}),
-    "CREATE": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
+    # CREATE and DROP DATABASE of the dump's own database are skipped by the loader before they get here.
+    "CREATE": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "DATABASE", "SCHEMA"}),
     "ALTER": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "INSTANCE"}),
-    "DROP": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE"}),
+    "DROP": frozenset({"USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "DATABASE", "SCHEMA"}),
     "RENAME": frozenset({"USER"}),
     "INSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
     "UNINSTALL": frozenset({"PLUGIN", "SONAME", "COMPONENT"}),
@@ -66,7 +69,14 @@ _PAIRS: dict[str, frozenset[str]] = {
     "DEFAULT": frozenset({"ROLE"}),
     # BACKUP STAGE BLOCK_COMMIT stops every commit of the server until the connection ends.
     "BACKUP": frozenset({"STAGE", "LOCK"}),
+    # MySQL 8: spatial reference systems and resource groups belong to the whole server.
+    "SPATIAL": frozenset({"REFERENCE"}),
+    "RESOURCE": frozenset({"GROUP"}),
 }
+#: Words that may stand between the two of a pair: ``CREATE OR REPLACE USER``, ``CREATE UNDO TABLESPACE``.
+_BETWEEN = frozenset({"OR", "REPLACE", "UNDO", "IF", "NOT", "EXISTS"})
+#: Where a statement begins, in a script or a routine body: a word there is the statement's first.
+_STATEMENT_START = frozenset({";", ")", ":", "BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"})
 #: ``@@global.x``, ``@@global .x`` (the server allows space before the dot), ``@@persist.x``.
 _SERVER_SCOPES = frozenset({"global", "persist", "persist_only"})
 #: Words between ``DATABASE`` and its name: ``DROP DATABASE IF EXISTS other``.
@@ -89,7 +99,8 @@ _DATA_HEAD = re.compile(
     rb"(?:\((?:[^()`'\"]|`(?:[^`]|``)*`)*\)\s*)?(?:VALUES?\b|\()", re.IGNORECASE)
 _VIEW = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\s+(?:/\*!\d*\s*)?(?:OR\s+REPLACE\s+)?"
                    rb"(?:ALGORITHM\s*=\s*\w+\s+)?(?:/\*!\d*\s*)?(?:DEFINER\s*=\s*\S+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?"
-                   rb"(?:\*/\s*)?(?:/\*!\d*\s*)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(" + _NAME + rb")", re.IGNORECASE)
+                   rb"(?:\*/\s*)?(?:/\*!\d*\s*)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                   rb"(?:" + _NAME + rb"\s*\.\s*)?(" + _NAME + rb")", re.IGNORECASE)
 
 
 def _unquote(name: bytes) -> str:
@@ -247,11 +258,18 @@ class StatementGate:
                 if named < len(words) and words[named].name and _spellings(words[named].name) & self.others:
                     # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
                     return f"it names database {words[named].name!r} with {word}"
-            if word in _WORDS:
+            if word in _WORDS or (word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET")):
                 return f"it uses {word}, which acts beyond the database installed"
             second = _PAIRS.get(word)
-            if second is not None and following is not None and following.kind == "word" and after in second:
-                return f"it uses {word} {after}, which acts beyond the database installed"
+            if second is not None:
+                later = index + 1
+                while later < len(words) - 1 and words[later].text.upper() in _BETWEEN:
+                    later += 1
+                if later < len(words) and words[later].kind == "word" and words[later].text.upper() in second:
+                    return f"it uses {word} {words[later].text.upper()}, which acts beyond the database installed"
+            if word == "RESTART" and (not index or words[index - 1].text.upper() in _STATEMENT_START):
+                # MySQL 8's RESTART statement restarts the server (ALTER SEQUENCE s RESTART is harmless).
+                return "it uses RESTART, which acts beyond the database installed"
             if word == "ENGINE":
                 engine = words[index + 2] if after == "=" and index + 2 < len(words) else following
                 if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
