@@ -262,11 +262,11 @@ class StatementGate:
                 return f"it uses {word}, which acts beyond the database installed"
             second = _PAIRS.get(word)
             if second is not None:
-                later = index + 1
-                while later < len(words) - 1 and words[later].text.upper() in _BETWEEN:
-                    later += 1
-                if later < len(words) and words[later].kind == "word" and words[later].text.upper() in second:
-                    return f"it uses {word} {words[later].text.upper()}, which acts beyond the database installed"
+                paired = index + 1
+                while paired < len(words) - 1 and words[paired].text.upper() in _BETWEEN:
+                    paired += 1
+                if paired < len(words) and words[paired].kind == "word" and words[paired].text.upper() in second:
+                    return f"it uses {word} {words[paired].text.upper()}, which acts beyond the database installed"
             if word == "RESTART" and (not index or words[index - 1].text.upper() in _STATEMENT_START):
                 # MySQL 8's RESTART statement restarts the server (ALTER SEQUENCE s RESTART is harmless).
                 return "it uses RESTART, which acts beyond the database installed"
@@ -275,9 +275,9 @@ class StatementGate:
                 if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
                     return f"it creates a table of engine {engine.text}, whose rows live outside the database"
             if word in _CONNECTION_CHARSET or (word == "SET" and after == "CHARACTER"):
-                for later in words[index + 1:index + 5]:
-                    if later.text.upper().strip("'\"`") in _UNSAFE_CHARSETS:
-                        return f"it switches the connection to character set {later.text}"
+                for value in words[index + 1:index + 5]:
+                    if value.text.upper().strip("'\"`") in _UNSAFE_CHARSETS:
+                        return f"it switches the connection to character set {value.text}"
         return None
 
     @staticmethod
