@@ -13,19 +13,24 @@ before a statement is sent, this gate refuses (the install fails, nothing is swa
 - the file system and other servers: ``INTO OUTFILE``/``DUMPFILE``, ``LOAD DATA``/``XML``, ``LOAD_FILE()``,
   ``DATA``/``INDEX DIRECTORY``, tablespaces, ``CREATE SERVER``, tables of engines whose rows live
   elsewhere (FEDERATED, CONNECT, ...), plugins and ``SONAME`` functions, ``sys_exec``/``sys_eval``;
-- the server as a whole: global and persisted variables, users, roles, passwords and grants, ``KILL``,
-  ``SHUTDOWN``, ``FLUSH``, ``RESET``, ``PURGE``, replication and binary log statements;
+- the server as a whole: global and persisted variables, users, roles, passwords and grants, databases
+  other than the one loaded into (``CREATE``/``DROP DATABASE``), ``KILL``, ``SHUTDOWN``, ``RESTART``,
+  ``FLUSH``, ``RESET``, ``PURGE``, ``BACKUP STAGE``, replication and binary log statements;
 - dynamic SQL (``PREPARE``, ``EXECUTE``), whose text this gate cannot see;
 - switching the connection to a character set in which a quote byte can be part of a letter (``SET NAMES
-  sjis``), which would make the server read a statement otherwise than this gate did.
+  sjis``), which would make the server read a statement otherwise than this gate did. Written otherwise
+  (``SET character_set_client = @v``), the switch is caught by :func:`check_session`, which the loader
+  runs after every statement that is not a row insert.
 
 The statement is tokenised as the server reads it (:mod:`.qualify`); executable comments ``/*!...*/``
-count as code. Since the gate does not follow the session's ``sql_mode``, it reads every statement both
-with and without ``ANSI_QUOTES`` and backslash escapes, and refuses when any reading breaks a rule.
+count as code. A routine is stored with the ``sql_mode`` it was created under (``SET STATEMENT sql_mode=...
+FOR CREATE PROCEDURE``), so the gate reads every statement with and without ``ANSI_QUOTES``, backslash
+escapes and MSSQL's ``[name]`` identifiers, and refuses when any reading breaks a rule.
 
-INSERT and REPLACE of rows, the bulk of a dump, are checked by their head only (the table written), with a
-regular expression; the values are not tokenised, for speed. What values can do at most is read (another
-database's rows, ``LOAD_FILE`` is refused anyway only in other statements) into the local copy.
+INSERT and REPLACE of rows, the bulk of a dump, are checked by their head (the table written) with a
+regular expression, and their values by a search at C speed for another database's name or ``LOAD_FILE``/
+``sys_exec`` before a dot or a parenthesis; only then are they tokenised, in the one reading the session
+has (:meth:`StatementGate.observe`): values are expressions, and ``SETVAL(other.seq, 1)`` writes there.
 """
 
 from __future__ import annotations
