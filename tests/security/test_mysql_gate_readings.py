@@ -110,13 +110,17 @@ def test_digits_of_an_executable_comment_are_read_as_the_server_may(
         _intact(victim)
 
 
+@pytest.mark.parametrize(("settings", "culprit"), [
+    # @m is set on the main connection only (a statement that is not a plain SET runs there alone): the
+    # workers, which insert the rows, would read values without backslash escapes, the gate with them.
+    (b"/*!*/ SET @m = 1;\nSET sql_mode = IF(@m IS NULL, 'NO_BACKSLASH_ESCAPES', @@sql_mode);\n", 4),
+    # The other way round: the gate reads without escapes, the workers with them.
+    (b"/*!*/ SET sql_mode = 'NO_BACKSLASH_ESCAPES';\n", 3),
+])
 def test_workers_in_another_sql_mode_than_the_gate_reads_with_are_refused(
-        mysql_database_factory: Callable[[], str]) -> None:
-    """``@m`` is set on the main connection only (a statement that is not a plain SET runs there alone):
-    the workers, which insert the rows, would read INSERT values without backslash escapes, the gate with."""
-    dump = (PREFIX + b"/*!*/ SET @m = 1;\nSET sql_mode = IF(@m IS NULL, 'NO_BACKSLASH_ESCAPES', @@sql_mode);\n"
-            b"INSERT INTO t VALUES (2);\n")
-    with pytest.raises(SyncoError, match=r"refusing statement 4 .*different character sets or sql_modes"):
+        settings: bytes, culprit: int, mysql_database_factory: Callable[[], str]) -> None:
+    dump = PREFIX + settings + b"INSERT INTO t VALUES (2);\n"
+    with pytest.raises(SyncoError, match=rf"refusing statement {culprit} .*different character sets or sql_modes"):
         _install(mysql_database_factory(), dump)
 
 

@@ -174,7 +174,10 @@ class StatementGate:
                 # reads them (the other readings of a dump's strings would turn its text into "code").
                 self._check_code(statement, number, (self.session,), None)
             return
-        self._check_code(statement, number, _MODES, _VIEW.match(statement))
+        # A reading differs from another only where the statement holds the byte it reads otherwise.
+        modes = [mode for mode in _MODES if (not mode.ansi_quotes or b'"' in statement)
+                 and (mode.backslash_escapes or b"\\" in statement) and (not mode.brackets or b"[" in statement)]
+        self._check_code(statement, number, modes, _VIEW.match(statement))
 
     def _check_code(self, statement: bytes | bytearray, number: int, modes: Iterable[qualify.Mode],
                     view: re.Match[bytes] | None) -> None:

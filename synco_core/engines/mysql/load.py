@@ -150,7 +150,13 @@ class Loader:
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
         # loaded into, and reach nothing else of the local server (see gate.py).
         self.gate = StatementGate([name for name in (database, target) if name], databases)
-        self.gate.observe(*check_session(conn, 0))
+        charset, mode = check_session(conn, 0)
+        self.gate.observe(charset, mode)
+        #: The session's character set and sql_mode as the server last reported them (:meth:`_observe`).
+        self._state = session_key(charset, mode)
+        #: The first statement since the workers were last verified that may have set their sessions otherwise
+        #: than this one's (0: none); they are verified before their next row.
+        self._unverified = 0
         self.is_mariadb = "mariadb" in version.lower()
         self._warned: set[str] = set()
         #: Database defaults read from a comment, to apply before the next statement.
@@ -327,6 +333,13 @@ class Loader:
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
                 continue
             insert = _VALUES_INSERT.match(sql)
+            if insert and self._unverified:
+                # A setting may come out otherwise on a worker (``SET sql_mode = COALESCE(@m, ...)`` with ``@m``
+                # set on this connection only, or a SET run here alone): before a worker inserts rows, its
+                # session must be the one the gate read them with.
+                for worker in workers:
+                    worker.submit("verify", self._state, self._unverified)
+                self._unverified = 0
             if insert:
                 table = insert.group(2)
                 if insert.group("ignore") is None and table not in ordered:
@@ -354,11 +367,8 @@ class Loader:
             if _SESSION.match(sql):
                 for worker in workers:
                     worker.submit("set", sql, number)
-                state = self._run(number, sql)
-                for worker in workers:
-                    # A setting may come out otherwise on a worker (``SET sql_mode = COALESCE(@m, ...)`` with
-                    # ``@m`` set on this connection only): the worker's must be what the gate reads with.
-                    worker.submit("verify", state, number)
+                self._run(number, sql)
+                self._unverified = self._unverified or number
                 continue
             independent = _INDEPENDENT_DDL.match(sql)
             if not independent or (independent.group(1) or b"") in owner:
@@ -374,21 +384,25 @@ class Loader:
                     raise statement_error(number, sql, exc) from exc
                 barrier(workers)
                 self._query(number, sql)
-            self._observe(number)
+            if _SESSION_CHANGE.search(sql):
+                self._observe(number)
         return workers
 
-    def _run(self, number: int, sql: Statement) -> bytes:
+    def _run(self, number: int, sql: Statement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
         self._query(number, sql)
-        return b"" if _DATA.match(sql) else self._observe(number)
+        if not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
+            self._observe(number)
 
-    def _observe(self, number: int) -> bytes:
+    def _observe(self, number: int) -> None:
         """Refuse a session the gate could not read statements in (a character set like sjis, set in a way
-        the gate cannot see), and tell the gate the sql_mode it reads INSERT values with; returns that
-        state as a worker's ``verify`` item carries it."""
+        the gate cannot see), and tell the gate the sql_mode it reads INSERT values with."""
         charset, mode = check_session(self.conn, number)
         self.gate.observe(charset, mode)
-        return session_key(charset, mode)
+        state = session_key(charset, mode)
+        if state != self._state:
+            self._state = state
+            self._unverified = self._unverified or number
 
     def _query(self, number: int, sql: Statement) -> None:
         try:
@@ -415,5 +429,9 @@ _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
+#: Statements that may leave the session otherwise: only SET changes a session variable (``/*!40101SET``,
+#: ``SET STATEMENT``), and CALL runs SETs (the character set and sql_mode come back after a routine, other
+#: variables do not). ``CHARSET=`` does not count, ``CHARACTER SET`` does, needlessly.
+_SESSION_CHANGE = re.compile(rb"(?<![A-Za-z_$\x80-\xff])(?:SET|CALL)(?![0-9A-Za-z_$\x80-\xff])", re.IGNORECASE)
 #: Nothing to run (stripping a huge statement to find out would copy it).
 _BLANK = re.compile(rb"[ \t\r\n;]*\Z")
