@@ -20,7 +20,7 @@ before a statement is sent, this gate refuses (the install fails, nothing is swa
 - switching the connection to a character set in which a quote byte can be part of a letter (``SET NAMES
   sjis``), which would make the server read a statement otherwise than this gate did. Written otherwise
   (``SET character_set_client = @v``), the switch is caught by :func:`check_session`, which the loader
-  runs after every statement that is not a row insert.
+  runs after every statement that may change the session (``SET``, ``CALL``).
 
 The statement is tokenised as the server reads it (:mod:`.qualify`); executable comments ``/*!...*/``
 count as code. A routine is stored with the ``sql_mode`` it was created under (``SET STATEMENT sql_mode=...
