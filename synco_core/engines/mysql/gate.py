@@ -15,7 +15,8 @@ before a statement is sent, this gate refuses (the install fails, nothing is swa
   elsewhere (FEDERATED, CONNECT, ...), plugins and ``SONAME`` functions, ``sys_exec``/``sys_eval``;
 - the server as a whole: global and persisted variables, users, roles, passwords and grants, databases
   other than the one loaded into (``CREATE``/``DROP DATABASE``), ``KILL``, ``SHUTDOWN``, ``RESTART``,
-  ``FLUSH``, ``RESET``, ``PURGE``, ``BACKUP STAGE``, replication and binary log statements;
+  ``FLUSH``, ``RESET``, ``PURGE``, ``BACKUP STAGE``, ``XA`` (which ends other sessions' prepared
+  transactions), replication and binary log statements;
 - dynamic SQL (``PREPARE``, ``EXECUTE``), whose text this gate cannot see;
 - switching the connection to a character set in which a quote byte can be part of a letter (``SET NAMES
   sjis``), which would make the server read a statement otherwise than this gate did. Written otherwise
@@ -80,6 +81,9 @@ _PAIRS: dict[str, frozenset[str]] = {
 }
 #: Words that may stand between the two of a pair: ``CREATE OR REPLACE USER``, ``CREATE UNDO TABLESPACE``.
 _BETWEEN = frozenset({"OR", "REPLACE", "UNDO", "IF", "NOT", "EXISTS"})
+#: Statements refused where a statement begins (elsewhere the words are harmless: ALTER SEQUENCE s RESTART):
+#: MySQL 8's RESTART restarts the server; XA COMMIT/ROLLBACK end transactions other sessions prepared.
+_STATEMENTS = frozenset({"RESTART", "XA"})
 #: Where a statement begins, in a script or a routine body: a word there is the statement's first.
 _STATEMENT_START = frozenset({";", ")", ":", "BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"})
 #: ``@@global.x``, ``@@global .x`` (the server allows space before the dot), ``@@persist.x``.
@@ -275,9 +279,8 @@ class StatementGate:
                     paired += 1
                 if paired < len(words) and words[paired].kind == "word" and words[paired].text.upper() in second:
                     return f"it uses {word} {words[paired].text.upper()}, which acts beyond the database installed"
-            if word == "RESTART" and (not index or words[index - 1].text.upper() in _STATEMENT_START):
-                # MySQL 8's RESTART statement restarts the server (ALTER SEQUENCE s RESTART is harmless).
-                return "it uses RESTART, which acts beyond the database installed"
+            if word in _STATEMENTS and (not index or words[index - 1].text.upper() in _STATEMENT_START):
+                return f"it uses {word}, which acts beyond the database installed"
             if word == "ENGINE":
                 engine = words[index + 2] if after == "=" and index + 2 < len(words) else following
                 if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
