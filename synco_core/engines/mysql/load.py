@@ -379,11 +379,14 @@ class Loader:
                 continue
             try:
                 query(sql)
-            except pymysql.err.OperationalError as exc:
-                if exc.args[0] not in _RETRYABLE:
+            except pymysql.err.MySQLError as exc:
+                if exc.args[0] == _ROW_SIZE_TOO_LARGE and _CREATE_TABLE.match(sql):
+                    self._create_wide(number, sql)
+                elif isinstance(exc, pymysql.err.OperationalError) and exc.args[0] in _RETRYABLE:
+                    barrier(workers)
+                    self._query(number, sql)
+                else:
                     raise statement_error(number, sql, exc) from exc
-                barrier(workers)
-                self._query(number, sql)
             if _SESSION_CHANGE.search(sql):
                 self._observe(number)
         return workers
@@ -408,7 +411,28 @@ class Loader:
         try:
             send(self.conn, sql)
         except pymysql.err.MySQLError as exc:
+            if exc.args[0] == _ROW_SIZE_TOO_LARGE and _CREATE_TABLE.match(sql):
+                self._create_wide(number, sql)
+                return
             raise statement_error(number, sql, exc) from exc
+
+    def _create_wide(self, number: int, sql: Statement) -> None:
+        """Create a table wider than InnoDB allows a new one to be: columns added with ``ALGORITHM=INSTANT``
+        are not held to the row size limit that ``CREATE TABLE`` checks under ``innodb_strict_mode``, so
+        production tables grow past it and their ``CREATE TABLE`` fails everywhere else (mariadb-dump's
+        too). Strict mode is off for this statement only; the rows fit, since the source holds them."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT @@SESSION.innodb_strict_mode")
+            strict = int(cur.fetchone()[0])
+        self.conn.query(b"SET SESSION innodb_strict_mode = 0")
+        try:
+            send(self.conn, sql)
+        except pymysql.err.MySQLError as exc:
+            raise statement_error(number, sql, exc) from exc
+        finally:
+            self.conn.query(f"SET SESSION innodb_strict_mode = {strict}".encode())
+        self._warn(f"statement {number}: the table is wider than InnoDB's row size limit for a new table "
+                   f"(it grew with instant ALTERs): created as the source has it; {preview(sql)}")
 
 
 _NAME = rb"(`(?:[^`]|``)+`|\w+)"
@@ -429,6 +453,8 @@ _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
+_ROW_SIZE_TOO_LARGE = 1118
+_CREATE_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\b", re.IGNORECASE)
 #: Statements that may leave the session otherwise: only SET changes a session variable (``/*!40101SET``,
 #: ``SET STATEMENT``), and CALL runs SETs (the character set and sql_mode come back after a routine, other
 #: variables do not). ``CHARSET=`` does not count, ``CHARACTER SET`` does, needlessly.
