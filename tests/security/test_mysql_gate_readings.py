@@ -231,3 +231,16 @@ def test_a_session_left_with_an_external_default_engine_or_unsafe_charset_is_ref
     with pytest.raises(DatabaseError, match="refusing statement 5"):
         check_session(_Session(state), 5)
     assert check_session(_Session(("utf8mb4", "ANSI_QUOTES", "InnoDB", "Aria")), 5) == ("utf8mb4", "ANSI_QUOTES")
+
+
+def test_the_database_defaults_comment_cannot_carry_sql(mysql_database_factory: Callable[[], str]) -> None:
+    """The loader writes the header's defaults into an ALTER DATABASE of its own, which no gate reads."""
+    target = mysql_database_factory()
+    header = (b'-- synco-database-defaults: {"charset": "utf8mb4 COMMENT \'set by the dump\'", '
+              b'"collation": "utf8mb4_bin"}\n')
+    with pytest.raises(SyncoError, match="database defaults are not a character set and a collation name"):
+        _install(target, header + PREFIX)
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                    (target + "%",))
+        assert all(not comment for (comment,) in cur.fetchall())

@@ -169,7 +169,12 @@ class Loader:
             self._source(line[len(DATABASE_PREFIX):].strip().decode("utf-8", "surrogateescape"))
         elif line.startswith(DEFAULTS_PREFIX):
             entry = json.loads(line[len(DEFAULTS_PREFIX):])
-            self.report.database_defaults = (str(entry["charset"]), str(entry["collation"]))
+            defaults = (str(entry["charset"]), str(entry["collation"]))
+            if not all(_CHARSET_NAME.fullmatch(name) for name in defaults):
+                # They are written into an ALTER DATABASE the loader sends itself, past the gate.
+                raise DatabaseError("the dump is damaged: its database defaults are not a character set and a "
+                                    "collation name")
+            self.report.database_defaults = defaults
             self._defaults_pending = True
         elif (header := _CLIENT_HEADER.match(line)) is not None:
             self._source(header.group(1).decode("utf-8", "surrogateescape"))
@@ -454,6 +459,7 @@ _TRANSACTION = re.compile(
     re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
+_CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
 _CREATE_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\b", re.IGNORECASE)
 #: Statements that may leave the session otherwise: only SET changes a session variable (``/*!40101SET``,
 #: ``SET STATEMENT``), and CALL runs SETs (the character set and sql_mode come back after a routine, other
