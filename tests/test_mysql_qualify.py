@@ -112,3 +112,11 @@ def test_property_qualifiers_change_and_nothing_else(pieces: list[tuple[str, str
         assert rewritten == ("SELECT " + " , ".join(expected)).encode()
         # And back again.
         assert requalify(rewritten, "dev", "shop")[0] == sql
+
+
+def test_bracket_identifiers_of_mssql_mode_are_qualifiers_too() -> None:
+    """MariaDB's sql_mode MSSQL reads ``[shop].[t]`` as a qualified name (``]]`` is a ``]``)."""
+    mode = Mode.of("utf8mb4", "PIPES_AS_CONCAT,ANSI_QUOTES,MSSQL")
+    rewritten, _ = requalify(b"SELECT [x]]y] FROM [shop].[t]", "shop", "new]db", mode)
+    assert rewritten == b"SELECT [x]]y] FROM [new]]db].[t]"
+    assert requalify(b"SELECT [shop].[t]", "shop", "new", Mode())[0] == b"SELECT [shop].[t]"
