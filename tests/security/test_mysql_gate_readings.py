@@ -244,3 +244,39 @@ def test_the_database_defaults_comment_cannot_carry_sql(mysql_database_factory: 
         cur.execute("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
                     (target + "%",))
         assert all(not comment for (comment,) in cur.fetchall())
+
+
+BENIGN_VALUES = [
+    b"INSERT INTO t VALUES (1,'Proudly powered by WordPress. See wordpress.org','x'),(2,'wordpress (the blog)',NULL)",
+    b"INSERT INTO `t` VALUES (1,'it\\'s wordpress.f()','a\\\\'),(2,\"WordPress. \\\"q\\\"\",'-- wordpress.x')",
+]
+HOSTILE_VALUES = [
+    b"INSERT INTO t VALUES (1,'Powered by WordPress.',wordpress.f())",
+    b"INSERT INTO t VALUES (1,'x',`wordpress`.f())",
+    b"INSERT INTO t VALUES (1,'it''s',wordpress . f())",
+    b"INSERT INTO t VALUES (1,'a\\\\', NEXTVAL(wordpress/**/.s))",
+    b"INSERT INTO t VALUES (1 /*!, wordpress.f() */)",
+]
+
+
+@pytest.mark.parametrize("statement", BENIGN_VALUES)
+def test_a_database_name_in_the_text_of_values_costs_no_tokenising(statement: bytes,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop with a database `wordpress` and a site whose posts say "WordPress.": every INSERT of the
+    posts was read token by token (about a second a megabyte). Only the code between the strings counts."""
+    gate = StatementGate(["shop__synco_new", "shop"], ["shop", "shop__synco_new", "wordpress"])
+
+    def tokenised(*args: object) -> None:
+        raise AssertionError("read token by token")
+
+    monkeypatch.setattr("synco_core.engines.mysql.qualify.tokens", tokenised)
+    gate.check(statement, 3)
+
+
+@pytest.mark.parametrize("statement", HOSTILE_VALUES)
+@pytest.mark.parametrize("sql_mode", ["", "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES"])
+def test_a_database_name_in_the_code_of_values_is_still_refused(statement: bytes, sql_mode: str) -> None:
+    gate = StatementGate(["shop__synco_new", "shop"], ["shop", "shop__synco_new", "wordpress"])
+    gate.observe("utf8mb4", sql_mode)
+    with pytest.raises(DatabaseError, match="refusing statement 3"):
+        gate.check(statement, 3)

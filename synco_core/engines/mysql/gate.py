@@ -209,8 +209,17 @@ class StatementGate:
 
     def _values_reach(self, statement: bytes | bytearray, start: int) -> bool:
         """True when the values might name another database (``other.f()``, ``NEXTVAL(other.seq)``) or call
-        a function such as LOAD_FILE: a first look at C speed, a megabyte at a time (a huge statement is
-        never copied whole), that only says where the statement must be read token by token."""
+        a function such as LOAD_FILE: a first look at C speed that only says where the statement must be read
+        token by token."""
+        if not self._mentions(statement, start):
+            return False
+        # Mostly the name is a word of a string's text ("Powered by WordPress." with a database `wordpress`
+        # on the laptop): the code between the strings, found as the session reads them, decides.
+        return self._mentions(qualify.code_text(memoryview(statement)[start:], self.session), 0)
+
+    def _mentions(self, statement: bytes | bytearray, start: int) -> bool:
+        """True when a name of :attr:`_needles` is followed by what would make it qualify something (a dot,
+        a parenthesis), looked at a megabyte at a time (a huge statement is never copied whole)."""
         overlap = max(len(needle) for needle in self._needles) - 1
         for offset in range(start, len(statement), _WINDOW):
             window = statement[offset:offset + _WINDOW + overlap].lower()
