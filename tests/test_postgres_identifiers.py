@@ -124,3 +124,29 @@ def test_generated_hostile_identifiers_round_trip(postgres_database_factory: Cal
                                                   table: str, column: str, comment: str) -> None:
     # Distinct names for the objects that share a namespace (the server folds nothing inside quotes).
     _round_trip(postgres_database_factory, [(schema, "t" + table, "c" + column, comment)])
+
+
+@pytest.mark.postgres
+@settings(max_examples=300, deadline=None)
+@given(name=names | st.sampled_from(["t\n", "users\n", "a_1\n", "x\r\n", "é\n"]))
+def test_the_server_reads_every_quoted_name_back_as_it_was(name: str) -> None:
+    """A name ending in a line break was written bare (``^...$`` matches before a final newline), so
+    ``"users\\n"`` loaded as ``users``: another table, or a clash with the real one."""
+    with psycopg.connect(postgres_url_for("postgres")) as conn:
+        cursor = conn.execute(f"SELECT 1 AS {quote(name)}, 2 AS {quote.qualified('public', name)[7:]}")
+        assert cursor.description is not None
+        assert [column.name for column in cursor.description] == [name, name]
+
+
+@pytest.mark.postgres
+def test_names_ending_in_a_line_break_round_trip(postgres_database_factory: Callable[[], str]) -> None:
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute('CREATE TABLE "t\n" (id int); CREATE TABLE t (id int); INSERT INTO "t\n" VALUES (1);'
+                     'INSERT INTO t VALUES (2); CREATE SCHEMA "s\n"; CREATE TABLE "s\n"."c\n" ("x\n" int)')
+    out = io.BytesIO()
+    result = PostgresDumper(parse_database_url(postgres_url_for(source)), DumpOptions()).dump(out)
+    installer.install(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                      InstallOptions(yes=True, manifest=result.tables))
+    assert schema_dump(target) == schema_dump(source)
+    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))

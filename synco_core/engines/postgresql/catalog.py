@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-_SIMPLE_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_SIMPLE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")  # \Z: "$" would let a final newline through
 
 
 class Quoter:
