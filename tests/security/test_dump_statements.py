@@ -21,7 +21,9 @@ import pytest
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.gate import StatementGate
 from synco_core.engines.mysql.install import install as mysql_install
+from synco_core.engines.postgresql import gate as postgres_gate
 from synco_core.engines.postgresql.installer import install as postgres_install
+from synco_core.engines.postgresql.script import strip_comments
 from synco_core.errors import DatabaseError, SyncoError
 from synco_core.testing.services import mysql_admin_connection, mysql_url_for, postgres_url_for
 from synco_core.values import InstallOptions
@@ -174,7 +176,58 @@ POSTGRES_ATTACKS = [
     "EXECUTE 'ALTER SYSTEM SET work_mem = ''4MB'''; END $$",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN /* nothing */ EXECUTE "
     "'CREATE ROLE {user}'; END $$",
+    # A name is what it names however it is spelt: quoted, with Unicode escapes (and another escape).
+    "SELECT lo_from_bytea(4242, 'x');\nSELECT \"lo_export\"(4242, '{outfile}')",
+    "SELECT lo_from_bytea(4242, 'x');\nSELECT pg_catalog.U&\"\\006Co_export\"(4242, '{outfile}')",
+    "SELECT lo_from_bytea(4242, 'x');\nSELECT U&\"!006Co_export\" UESCAPE '!' (4242, '{outfile}')",
+    "CREATE TABLE leak AS SELECT \"pg_read_file\"('/etc/hostname')",
+    "CREATE EXTENSION \"dblink\"",
+    "CREATE EXTENSION IF NOT EXISTS \"adminpack\"",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE \"c\" AS '/lib/x.so', 'f'",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE 'c' AS '/lib/x.so', 'f'",
+    # A string is its value: escapes, and constants the server joins across a line break.
+    "CREATE FUNCTION f(oid, text) RETURNS int LANGUAGE internal AS E'be\\x5flo_export';\n"
+    "SELECT lo_from_bytea(4242, 'x');\nSELECT f(4242, '{outfile}')",
+    "CREATE FUNCTION f(oid, text) RETURNS int LANGUAGE internal AS U&'be\\005Flo_export'",
+    "CREATE FUNCTION f(oid, text) RETURNS int LANGUAGE internal AS 'be_lo_' -- joined\n 'export'",
+    "DO $$ BEGIN EXECUTE E'ALTER\\x20SYSTEM SET work_mem = ''4MB'''; END $$",
+    # Perl's $i-- is no comment: what follows it is code.
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plperl AS $$ $i--; spi_exec_query('ALTER SYSTEM SET work_mem = 1') $$",
+    # x$$q$ is one name to the server; a splitter that reads a dollar quote in it hides code.
+    "SELECT lo_from_bytea(4242, 'x');\nSELECT 1 AS x$$q$, lo_export(4242, '{outfile}') AS y$q$",
+    # A session the splitter would read otherwise than the server, however it was set.
+    "SET standard_conforming_strings = 'off'",
+    "SET standard_conforming_strings TO f",
+    "SELECT set_config('standard_conforming_strings'::text, 'of', false)",
+    "CREATE FUNCTION cfg(text, text, bool) RETURNS text LANGUAGE internal AS 'set_config_by_name';\n"
+    "SELECT cfg('standard_conforming_strings', 'off', false)",
+    "SELECT lo_from_bytea(4242, 'x');\nSET client_encoding = 'SJIS';\n"
+    "SELECT E'\x81\\' || lo_export(4242, '{outfile}') --'",
+    "SET NAMES 's-j-i-s'",
+    # A superuser may write the catalogs, which makes a C function or a role out of any row.
+    "UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = '{user}'",
+    "INSERT INTO \"pg_catalog\".\"pg_description\" VALUES (1, 1259, 0, 'x')",
+    "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+    "UPDATE pg_proc SET prosrc = 'SELECT 2' WHERE proname = 'g'",
+    "COPY pg_catalog.pg_description (objoid, classoid, objsubid, description) FROM stdin;\n"
+    "1\t1259\t0\tx\n\\.\nSELECT 1",
+    "SELECT pg_drop_replication_slot('{user}')",
 ]
+#: Checked on the gate alone: run on the test server without the gate, they would harm it.
+POSTGRES_DESTRUCTIVE = [
+    "CREATE SUBSCRIPTION s CONNECTION 'dbname=postgres' PUBLICATION p WITH (connect = false)",
+    "SELECT pg_create_physical_replication_slot('s', true)",
+    "SELECT pg_catalog.\"pg_terminate_backend\"(pid) FROM pg_stat_activity",
+    "DELETE FROM pg_database WHERE datname = 'postgres'",
+    "MERGE INTO pg_catalog.pg_authid a USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE",
+]
+
+
+@pytest.mark.parametrize("attack", POSTGRES_DESTRUCTIVE)
+def test_postgres_gate_refuses_what_would_harm_the_server(attack: str) -> None:
+    text = attack.encode() + b";"
+    with pytest.raises(DatabaseError, match="refusing the statement at line 3"):
+        postgres_gate.check(text, strip_comments(text, mask=True), 3, set())
 
 
 @pytest.mark.parametrize("attack", POSTGRES_ATTACKS)
@@ -220,6 +273,28 @@ def test_postgres_routines_whose_comments_name_dangerous_words_still_load(
     postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT signup('abc'), twice(4)").fetchone() == (1, 8)
+
+
+def test_postgres_names_strings_and_settings_of_real_dumps_still_load(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """The gate reads names and strings by their values, and the session as the server reports it: what
+    dumps and applications write with them still loads (pg_dump's encoding header, names with dollars,
+    a column called language, a string constant over two lines, temporary tables in a body)."""
+    target = postgres_database_factory()
+    dump = POSTGRES_PREFIX + (
+        b"SET client_encoding = 'LATIN1';\n" + "CREATE TABLE café (x$$y int, \"language\" text);\n"
+        "COMMENT ON TABLE café IS 'naïve';\n".encode("latin-1") + b"SET client_encoding = 'UTF8';\n"
+        b"SET standard_conforming_strings = on;\n"
+        b"CREATE FUNCTION langs() RETURNS TABLE (id int, language text) LANGUAGE 'sql' AS 'SELECT 1, ''en''';\n"
+        b"CREATE FUNCTION scratch() RETURNS int LANGUAGE plpgsql AS $$\n"
+        b"BEGIN CREATE TEMP TABLE IF NOT EXISTS tmp (a int); UPDATE pg_temp.tmp SET a = 1;\n"
+        b"  RETURN length('joined ' -- across lines\n 'constant'); END $$;\n"
+        b"INSERT INTO \"caf\xc3\xa9\" VALUES (1, U&'\\0065n');\n")
+    postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert conn.execute("SELECT x$$y, language, obj_description('café'::regclass) FROM café").fetchone() == (
+            1, "en", "naïve")
+        assert conn.execute("SELECT (langs()).language, scratch()").fetchone() == ("en", 15)
 
 
 SQLITE_PREFIX = b"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\nINSERT INTO t VALUES (1, 'kept');\n"

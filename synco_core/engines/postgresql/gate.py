@@ -40,9 +40,17 @@ from __future__ import annotations
 
 import re
 
+from synco_core.engines.postgresql import reading
 from synco_core.errors import DatabaseError
 
 _FLAGS = re.IGNORECASE
+#: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
+#: a superuser may do and which makes anything of anything: a C function, a role, another database's row.
+#: Unqualified, a ``pg_`` name is the catalog's (``pg_catalog`` comes first unless the path names it);
+#: ``pg_temp.t`` is a temporary table.
+_CATALOG_WRITE = re.compile(rb"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?|COPY)"
+                            rb"\s+(?:ONLY\s+)?(?:pg_catalog\s*\.|pg_\w+\b(?!\s*\.))", _FLAGS)
+_CATALOG_REASON = "it writes into the server's system catalogs"
 #: On a statement's keywords (strings and comments masked).
 _KEYWORD_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"^COPY\b", _FLAGS), "COPY other than FROM stdin reads or writes the server's files"),
@@ -63,11 +71,24 @@ _TEXT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
                 rb"|pg_file_|pg_logdir_ls|pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile"
                 rb"|pg_promote|pg_signal_backend|dblink|pg_execute_server_program)\w*", _FLAGS),
      "it calls a function that reaches the server's files, processes or other databases"),
-    (re.compile(rb"\bCREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(?:dblink|file_fdw|adminpack"
+    # Replication slots and origins belong to the cluster: a slot keeps WAL for ever, and reading or
+    # dropping one takes changes away from whatever replicates from this server.
+    (re.compile(rb"\bpg_(?:create_\w*replication_slot|drop_replication_slot|copy_\w*replication_slot"
+                rb"|replication_slot_advance|logical_slot_|replication_origin_)\w*", _FLAGS),
+     "it changes the server's replication slots or origins"),
+    (re.compile(rb"\b(?:CREATE|ALTER)\s+SUBSCRIPTION\b", _FLAGS),
+     "a subscription connects to another server, and the database could not be dropped again"),
+    (re.compile(rb"\bCREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:dblink|file_fdw|adminpack"
                 rb"|pl\w+u)\b", _FLAGS),
      "the extension reaches the server's files, programs or other databases"),
     (re.compile(rb"\bstandard_conforming_strings\b\s*(?:=|\bTO\b|',)\s*'?(?:off|false|0|no)\b", _FLAGS),
      "standard_conforming_strings off would change how strings are read"),
+    # SET as pg_dump writes it, and nothing else: 'off', f, of, n ... all turn it off.
+    (re.compile(rb"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\b"
+                rb"(?!\s*(?:=|\bTO\b)\s*(?:on|true)\s*;?\s*$)",
+                _FLAGS),
+     "standard_conforming_strings off would change how strings are read"),
+    (_CATALOG_WRITE, _CATALOG_REASON),
 )
 #: On the whole text of routines and DO blocks only (elsewhere the words are ordinary: ``(COPY = english)``
 #: of a text search configuration).
@@ -78,12 +99,16 @@ _CODE_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
 #: ``LANGUAGE x`` of a routine or DO block: only these languages cannot reach beyond the database.
 #: ``internal`` calls a function built into the server by its symbol (types' input and output functions);
 #: the symbols that reach files or processes are refused by name above.
-_LANGUAGE = re.compile(rb"\bLANGUAGE\s+(?:'|\")?([A-Za-z_][A-Za-z0-9_]*)", _FLAGS)
+_LANGUAGE = re.compile(rb"\bLANGUAGE\s+(''|[^\s(),;]+)", _FLAGS)
 _SAFE_LANGUAGES = frozenset({b"sql", b"plpgsql", b"plperl", b"pltcl", b"internal"})
+#: Languages whose comments are SQL's (an internal function's body is the name of its symbol).
+_SQL_COMMENT_LANGUAGES = frozenset({b"sql", b"plpgsql", b"internal"})
 #: ``CREATE LANGUAGE x HANDLER h``: a language of the database's own, safe when its handler is a safe one's.
 _CREATE_LANGUAGE = re.compile(rb"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRUSTED\s+)?(?:PROCEDURAL\s+)?LANGUAGE\s+"
                               rb"\"?([A-Za-z_][A-Za-z0-9_]*)\"?(?:\s+HANDLER\s+(?:\w+\.)?(\w+))?", _FLAGS)
 _SAFE_HANDLERS = frozenset({b"plpgsql_call_handler", b"plperl_call_handler", b"pltcl_call_handler"})
+#: Client encodings (as the server reports them, without ``_``) whose characters may end in a byte below 0x80.
+_SPLIT_ENCODINGS = frozenset({b"SJIS", b"SHIFTJIS2004", b"BIG5", b"GBK", b"UHC", b"GB18030", b"JOHAB"})
 #: Statements on a database as a whole, which the loader skips.
 _ON_DATABASE = re.compile(rb"^(?:COMMENT|SECURITY\s+LABEL|GRANT|REVOKE)\b[\s\S]*\bON\s+DATABASE\b", _FLAGS)
 #: Statements whose strings hold code: routine bodies, DO blocks, and calls of set_config.
@@ -100,10 +125,28 @@ def skipped(keywords: bytes) -> bool:
     return _ON_DATABASE.match(keywords) is not None
 
 
-def check_copy(keywords: bytes, line: int) -> None:
-    """Refuse a ``COPY ... FROM stdin`` that is not plainly one (a table, its columns, options)."""
+def check_copy(text: bytes, keywords: bytes, line: int) -> None:
+    """Refuse a ``COPY ... FROM stdin`` that is not plainly one (a table, its columns, options), or that
+    writes into the system catalogs."""
     if _COPY_FROM_STDIN.match(keywords) is None:
         _refuse(line, "a COPY other than 'COPY table (columns) FROM stdin' may reach the server's files")
+    if _CATALOG_WRITE.search(reading.read(text).names):
+        _refuse(line, _CATALOG_REASON)
+
+
+def check_session(standard_strings: bytes | None, encoding: bytes | None, line: int) -> None:
+    """Refuse to go on once the statement at ``line`` made the server read the next ones otherwise than the
+    splitter: with ``standard_conforming_strings`` off (``'a\\'`` would go on past its quote), or in a client
+    encoding where a byte below 0x80 can be the second half of a character (in SJIS ``0x81 0x5C`` is one
+    letter, not a backslash), so that what the gate took for a string would be code to the server.
+
+    The server reports both whenever they change (libpq's parameter status), however they were changed.
+    """
+    if standard_strings is not None and standard_strings.lower() != b"on":
+        _refuse(line, "it turned standard_conforming_strings off, which would change how strings are read")
+    if encoding is not None and encoding.upper().replace(b"_", b"") in _SPLIT_ENCODINGS:
+        _refuse(line, f"it set the client encoding {encoding.decode('ascii', 'replace')}, in which a quote or "
+                      "backslash byte can be part of a letter")
 
 
 def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> None:
@@ -113,7 +156,10 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     :param keywords: the same with strings and comments masked (``script.strip_comments(mask=True)``).
     :param languages: the languages the dump created so far, with a safe handler (added to here).
     """
-    created = _CREATE_LANGUAGE.match(keywords)
+    read = reading.read(text)
+    # Names are searched by what they name: "lo_export", U&"\006Co_export" and lo_export are one function.
+    names = read.names
+    created = _CREATE_LANGUAGE.match(names)
     if created is not None:
         if (created.group(2) or b"").lower() not in _SAFE_HANDLERS:
             _refuse(line, "a language with this handler can reach beyond the database")
@@ -123,13 +169,23 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
         if pattern.search(keywords):
             _refuse(line, reason)
     # Routine bodies, DO blocks and set_config's arguments are strings that are code: they are searched
-    # with their strings. Elsewhere strings are data (comments, rows of pg_dump --inserts) that may say
-    # anything, and only the keywords are.
+    # by their values. Elsewhere strings are data (comments, rows of pg_dump --inserts) that may say
+    # anything, and only the names are.
     routine = _ROUTINE.match(keywords) is not None
-    # A routine's comments are never run, and say what they like ("-- create user rows"): its bodies are
-    # searched without them, their strings kept (EXECUTE 'ALTER SYSTEM ...' is code).
-    bodies = [_uncommented(body) for body in _bodies(text)] if routine else []
-    whole = b"\n".join([keywords, *bodies]) if routine else text if _SET_CONFIG.search(keywords) else keywords
+    used = _languages(read) if routine else []
+    if routine and keywords[:2].upper() == b"DO" and not used:
+        used = [b"plpgsql"]
+    # A comment of SQL or PL/pgSQL is never run, and says what it likes ("-- create user rows"): such
+    # bodies are searched without their comments, their strings kept (EXECUTE 'ALTER SYSTEM ...' is
+    # code). Another language's comments are not SQL's (Perl's $i-- is no comment): searched whole.
+    sql_comments = all(language in _SQL_COMMENT_LANGUAGES for language in used)
+    bodies = [code for value in read.strings for code in _code(value, sql_comments)] if routine else []
+    if routine:
+        whole = b"\n".join([names, *bodies])
+    elif _SET_CONFIG.search(names):
+        whole = b"\n".join([names, text, *read.strings])
+    else:
+        whole = names
     for pattern, reason in _TEXT_RULES:
         if pattern.search(whole):
             _refuse(line, reason)
@@ -138,12 +194,35 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
         for pattern, reason in _CODE_RULES:
             if pattern.search(part):
                 _refuse(line, reason)
-    if not routine:
-        return
-    for match in _LANGUAGE.finditer(keywords):
-        if match.group(1).lower() not in _SAFE_LANGUAGES | languages:
-            _refuse(line, f"routines in language {match.group(1).decode('ascii', 'replace')} can reach beyond "
+    for language in used:
+        if language not in _SAFE_LANGUAGES | languages:
+            _refuse(line, f"routines in language {language.decode('utf-8', 'replace')} can reach beyond "
                           "the database")
+
+
+def _languages(read: reading.Reading) -> list[bytes]:
+    """The languages a routine statement names (``LANGUAGE plpgsql``, ``LANGUAGE "c"``, ``LANGUAGE 'c'``)."""
+    found = []
+    for match in _LANGUAGE.finditer(read.names):
+        before = read.names[:match.start()]
+        if before.count(b"(") != before.count(b")"):
+            continue  # a parameter or column named language: RETURNS TABLE (language text)
+        name = read.string_at.get(match.start(1), b"") if match.group(1) == b"''" else match.group(1)
+        found.append(name.lower())
+    return found
+
+
+def _code(value: bytes, sql_comments: bool, depth: int = 0) -> list[bytes]:
+    """The texts of a body (or of a string in one) to search: as written, and the values of its own
+    strings (``EXECUTE E'ALTER\\x20SYSTEM ...'``), a few levels down."""
+    code = _uncommented(value) if sql_comments else value
+    texts = [code]
+    if depth < 3:
+        inner = reading.read(value)
+        texts.append(inner.names)
+        for string in inner.strings:
+            texts.extend(_code(string, sql_comments, depth + 1))
+    return texts
 
 
 #: The parts of a statement as the splitter reads them: strings (and dollar-quoted bodies) are group 1.
@@ -154,13 +233,6 @@ _PARTS = re.compile(rb"""
     | --[^\n]*
     | /\*.*?\*/
     | \$(?P<tag>(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?)\$(.*?)\$(?P=tag)\$""", re.DOTALL | re.VERBOSE)
-
-
-def _bodies(text: bytes) -> list[bytes]:
-    """The contents of the statement's strings and dollar-quoted bodies, without its quoted identifiers."""
-    return [next(group for group in (match.group(1), match.group(2), match.group(4)) if group is not None)
-            for match in _PARTS.finditer(text)
-            if match.group(1) is not None or match.group(2) is not None or match.group(4) is not None]
 
 
 def _uncommented(code: bytes) -> bytes:

@@ -94,7 +94,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
         # loaded into, and reach nothing else of the server or the machine (see gate.py).
         if COPY_FROM_STDIN.match(keywords):
-            gate.check_copy(keywords, line)
+            gate.check_copy(text, keywords, line)
         else:
             gate.check(text, keywords, line, languages)
         if COPY_FROM_STDIN.match(keywords):
@@ -105,6 +105,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             target = copy_target(strip_comments(text))
             stats.checksums[target] = hasher.hexdigest()
             stats.stored[target] = stats.stored.get(target, 0) + stored
+            _check_session(pgconn, line)
             continue
         # The extended protocol runs one statement only, whatever the server makes of the text.
         result = pgconn.exec_params(text, [])
@@ -114,6 +115,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 pgconn.put_copy_end(b"unexpected COPY")
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
+        _check_session(pgconn, line)
         if second is not None:
             second.remember(text)
     if not reader.complete():
@@ -121,6 +123,13 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
     if rewriter is not None:
         stats.rewritten_values = rewriter.changed
     return stats
+
+
+def _check_session(pgconn: pq.abc.PGconn, line: int) -> None:
+    """Whatever changed them (SET, set_config under another name, a function the statement called), the
+    splitter and the gate read the next statement as the server will only with these settings."""
+    gate.check_session(pgconn.parameter_status(b"standard_conforming_strings"),
+                       pgconn.parameter_status(b"client_encoding"), line)
 
 
 def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line: int,

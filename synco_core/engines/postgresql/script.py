@@ -18,12 +18,13 @@ from synco_core.errors import DatabaseError
 READ_SIZE = 1 << 20
 
 # The characters where the statement scanner has something to decide; everything else is skipped in C.
-_SPECIAL = re.compile(rb"[;'\"$\\]|--|/\*")
+SPECIAL = re.compile(rb"[;'\"$\\]|--|/\*")
 _DOLLAR_TAG = re.compile(rb"\$([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
 COPY_FROM_STDIN = re.compile(rb"^\s*COPY\s.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 DATABASE_LEVEL = re.compile(rb"^\s*(CREATE|DROP|ALTER)\s+DATABASE\b", re.IGNORECASE)
 IGNORED_META = {"connect", "c", "restrict", "unrestrict", "set", "encoding", "unset"}
 _IDENTIFIER_CHAR = re.compile(rb"[A-Za-z0-9_\x80-\xff]")
+_IDENTIFIER_END = re.compile(rb"[^A-Za-z0-9_$\x80-\xff]")
 _NON_SPACE = re.compile(rb"\S")
 _COMMENT_EDGE = re.compile(rb"/\*|\*/")
 _STRING_EDGE = re.compile(rb"'")
@@ -92,7 +93,7 @@ def copy_target(statement: bytes) -> str:
     return manifest_key(schema, name)
 
 
-def _skip(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
+def skip_part(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
     """The position after the quoted part or comment starting at ``at`` in ``buf``; None when more input is
     needed (``eof``: there is none)."""
     if token == b"--":
@@ -138,7 +139,10 @@ def _skip(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
             return end + 1
     if token == b"$":
         if at > 0 and _IDENTIFIER_CHAR.match(buf, at - 1):
-            return at + 1  # part of an identifier such as a$b
+            # Part of a name such as a$b, which the server reads to its end, dollars included: in x$$q$ no
+            # dollar quote starts, and reading one there would take code for a string.
+            after = _IDENTIFIER_END.search(buf, at)
+            return after.start() if after is not None else len(buf) if eof else None
         match = _DOLLAR_TAG.match(buf, at)
         if match is None:
             # Either a positional parameter ($1) or a tag cut off at the end of the buffer.
@@ -245,7 +249,7 @@ class ScriptReader:
         scan = self.pos
         only_comments = True
         while True:
-            match = _SPECIAL.search(self.buf, scan)
+            match = SPECIAL.search(self.buf, scan)
             if match is None:
                 # Rescan the last byte after reading more: it may be the first half of "--" or "/*".
                 offset = max(scan, len(self.buf) - 1) - start
@@ -291,7 +295,7 @@ class ScriptReader:
 
     def _skip(self, token: bytes, at: int) -> int | None:
         """The position after the quoted part or comment starting at ``at``; None when more input is needed."""
-        return _skip(self.buf, token, at, self.eof)
+        return skip_part(self.buf, token, at, self.eof)
 
     def copy_data(self, count_lines: bool = True) -> Iterator[bytes]:
         """The data of the COPY block that starts on the line after the current position, in large pieces.
@@ -374,21 +378,21 @@ def check_not_binary(first: bytes) -> None:
 def strip_comments(statement: bytes, mask: bool = False) -> bytes:
     """The statement without its comments, space around it and a final ``;``.
 
-    Comments are found the way the statement was split (:func:`_skip`), so ``--`` or ``/*`` inside a quoted
+    Comments are found the way the statement was split (:func:`skip_part`), so ``--`` or ``/*`` inside a quoted
     identifier, a string or a dollar-quoted body stay. With ``mask`` the quoted parts are emptied as well
     (``"a--b"`` becomes ``""``), for telling what kind of statement it is by its keywords alone.
     """
     out = bytearray()
     kept_from = scan = 0
     while True:
-        match = _SPECIAL.search(statement, scan)
+        match = SPECIAL.search(statement, scan)
         if match is None:
             break
         token, at = match.group(), match.start()
         if token in (b";", b"\\"):
             scan = at + 1
             continue
-        end = _skip(statement, token, at, True)
+        end = skip_part(statement, token, at, True)
         end = len(statement) if end is None else end
         if token in (b"--", b"/*"):
             out += statement[kept_from:at] + b" "
