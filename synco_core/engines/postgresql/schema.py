@@ -167,6 +167,42 @@ class Schema:
         nodes += [(earlyviews.EMPTY_MATVIEW, r.oid) for r in relations if r.oid in self.early.matviews]
         nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
+        self._find_operators(conn, parts)
+
+    def _find_operators(self, conn: psycopg.Connection[Any], parts: dict[Key, Node]) -> None:
+        """Create each object whose expressions use an operator from outside ``pg_catalog`` with that
+        operator's schema in the path, after ``pg_catalog``.
+
+        Some constructs name no operator the server could print qualified (``a IS DISTINCT FROM b``,
+        ``NULLIF(a, b)``, ``CASE a WHEN b``): under the dump's empty path, ``citext`` columns compared so
+        fall back to ``text``'s operator through the cast, and a trigger's case-insensitive ``WHEN`` turns
+        case-sensitive (``pg_dump`` has the same fault). ``pg_catalog`` first keeps every other operator
+        the one the definition names.
+        """
+        writers: dict[Node, SchemaObject] = dict(self.by_node)
+        writers.update((obj.node, obj) for group in (self.views, self.rules, self.triggers, self.policies,
+                                                     self.statistics, self.late_checks) for obj in group)
+        paths: dict[Node, set[str]] = {}
+        for catalog, oid, schemas in fetch(conn, """
+                SELECT c.relname, d.objid, array_agg(DISTINCT n.nspname)
+                FROM pg_catalog.pg_depend d
+                JOIN pg_catalog.pg_class c ON c.oid = d.classid
+                JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
+                JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+                WHERE d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND n.nspname <> 'pg_catalog'
+                GROUP BY c.relname, d.objid"""):
+            obj = self.registry.objects.get((catalog, oid))
+            node = obj.node if obj is not None and obj.node in writers else parts.get((catalog, oid))
+            if node is not None:
+                paths.setdefault(node, set()).update(schemas)
+        for node, schemas in paths.items():
+            path = ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
+            if node in writers and writers[node].kind != "operator" and writers[node].create:
+                writers[node].create = _under_path(writers[node].create, path)
+            if node in self.late_keys:
+                self.late_keys[node] = _under_path(self.late_keys[node], path)
+        self.keys.keys = [(node, _under_path(statement, ", ".join(["pg_catalog", *(self.q(s) for s in sorted(
+            paths[node]))])) if node in paths else statement) for node, statement in self.keys.keys]
 
     def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
         name = self.q.qualified(table.schema, table.name)
@@ -292,3 +328,8 @@ class Schema:
                 if self.registry.kept(index.key):
                     self.registry.register([index])
                     w.sql(index.create)
+
+
+def _under_path(statement: str, path: str) -> str:
+    """``statement`` run with ``search_path`` set to ``path``, and the dump's empty path set again after it."""
+    return f"SET search_path = {path};\n{statement}SELECT pg_catalog.set_config('search_path', '', false);\n"
