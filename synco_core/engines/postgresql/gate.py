@@ -9,7 +9,8 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
 
 - is a ``COPY`` other than ``COPY ... FROM stdin`` (a dump's data), or names ``PROGRAM``;
 - changes the cluster: ``ALTER SYSTEM``, roles (``CREATE``/``ALTER``/``DROP ROLE``/``USER``/``GROUP``,
-  ``GRANT role TO``), tablespaces, ``REASSIGN``/``DROP OWNED``, ``LOAD``. (``SET ROLE`` and ``SET SESSION
+  ``GRANT role TO``), tablespaces, ``REASSIGN``/``DROP OWNED``, ``LOAD``, replication slots and origins,
+  subscriptions (``CREATE``/``ALTER SUBSCRIPTION``). (``SET ROLE`` and ``SET SESSION
   AUTHORIZATION``, which synco's dumps with owners write, only ever take the rights of a role the loading
   one may already act as);
 - calls the functions that reach files, programs, other backends or other databases (``pg_read_file``,
@@ -21,12 +22,20 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
 - creates a routine in a language other than ``sql``, ``plpgsql``, ``plperl``, ``pltcl``, ``internal``
   (whose symbols that reach files or processes are refused by name) and languages the dump created with
   one of their handlers (``c`` names any function of any library; ``plpython3u`` and the like run anything);
-- turns ``standard_conforming_strings`` off, which would make the server read strings otherwise than
-  the loader's splitter does.
+- writes into the system catalogs (``UPDATE pg_proc``, ``INSERT INTO pg_authid``, ``COPY
+  pg_catalog.x FROM stdin``), which a superuser may do and which makes a C function or a role of any row;
+- turns ``standard_conforming_strings`` off, or sets a client encoding in which a quote or backslash byte
+  can be the second half of a letter (SJIS, BIG5, GBK, UHC, GB18030, JOHAB): the server would then read
+  strings otherwise than the loader's splitter does. Checked by what the server reports after every
+  statement (:func:`check_session`), so a ``set_config`` under another name or a function that sets
+  either is caught too.
 
-Routine bodies and ``DO`` blocks are strings: they are searched too (the text of any statement but data,
-with its strings). A body that builds such a statement from pieces at run time (``EXECUTE 'CO' || 'PY'``)
-is beyond what a text check can see; see docs/security.md.
+Names and strings are read as the server reads them (:mod:`.reading`): ``"lo_export"`` and
+``U&"\\006Co_export"`` are ``lo_export``; ``E'be\\x5flo_export'`` and two constants joined across a line
+break are the one string they make. Routine bodies and ``DO`` blocks are strings: they are searched too
+(the text of any statement but data, with its strings, and the strings inside those). A body that builds
+such a statement from pieces at run time (``EXECUTE 'CO' || 'PY'``) is beyond what a text check can see,
+and so is a view or rule that writes into a catalog for a later statement; see docs/security.md.
 
 Statements about a database as a whole (``COMMENT ON DATABASE``, ``GRANT ... ON DATABASE``), which
 ``pg_dump --create`` writes for the source database, are skipped like ``CREATE DATABASE``: they would act
