@@ -212,6 +212,9 @@ POSTGRES_ATTACKS = [
     "COPY pg_catalog.pg_description (objoid, classoid, objsubid, description) FROM stdin;\n"
     "1\t1259\t0\tx\n\\.\nSELECT 1",
     "SELECT pg_drop_replication_slot('{user}')",
+    # A language is known by its name: C must not take a safe one's.
+    "ALTER LANGUAGE plpgsql RENAME TO old_plpgsql;\nALTER LANGUAGE \"c\" RENAME TO plpgsql;\n"
+    "CREATE FUNCTION f(text, text, bool) RETURNS bigint LANGUAGE plpgsql AS '$libdir/adminpack', 'write'",
 ]
 #: Checked on the gate alone: run on the test server without the gate, they would harm it.
 POSTGRES_DESTRUCTIVE = [

@@ -85,6 +85,9 @@ _TEXT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"\bpg_(?:create_\w*replication_slot|drop_replication_slot|copy_\w*replication_slot"
                 rb"|replication_slot_advance|logical_slot_|replication_origin_)\w*", _FLAGS),
      "it changes the server's replication slots or origins"),
+    # ALTER LANGUAGE c RENAME TO plpgsql (the real one renamed first): a C routine would pass as a safe one.
+    (re.compile(rb"\bALTER\s+(?:PROCEDURAL\s+)?LANGUAGE\s+\S+\s+RENAME\b", _FLAGS),
+     "a renamed language would let a routine in another pass for one in a safe language"),
     (re.compile(rb"\b(?:CREATE|ALTER)\s+SUBSCRIPTION\b", _FLAGS),
      "a subscription connects to another server, and the database could not be dropped again"),
     (re.compile(rb"\bCREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:dblink|file_fdw|adminpack"
