@@ -212,6 +212,11 @@ POSTGRES_ATTACKS = [
     "COPY pg_catalog.pg_description (objoid, classoid, objsubid, description) FROM stdin;\n"
     "1\t1259\t0\tx\n\\.\nSELECT 1",
     "SELECT pg_drop_replication_slot('{user}')",
+    # Functions that run a string as a query are code, like EXECUTE in a body.
+    "SELECT lo_from_bytea(4242, 'x');\n"
+    "SELECT query_to_xml('SELECT lo_export(4242, ''{outfile}'')', true, true, '')",
+    "SELECT lo_from_bytea(4242, 'x');\n"
+    "SELECT ts_stat('SELECT to_tsvector(lo_export(4242, ''{outfile}'')::text)')",
     # A language is known by its name: C must not take a safe one's.
     "ALTER LANGUAGE plpgsql RENAME TO old_plpgsql;\nALTER LANGUAGE \"c\" RENAME TO plpgsql;\n"
     "CREATE FUNCTION f(text, text, bool) RETURNS bigint LANGUAGE plpgsql AS '$libdir/adminpack', 'write'",
@@ -292,7 +297,8 @@ def test_postgres_names_strings_and_settings_of_real_dumps_still_load(
         b"CREATE FUNCTION scratch() RETURNS int LANGUAGE plpgsql AS $$\n"
         b"BEGIN CREATE TEMP TABLE IF NOT EXISTS tmp (a int); UPDATE pg_temp.tmp SET a = 1;\n"
         b"  RETURN length('joined ' -- across lines\n 'constant'); END $$;\n"
-        b"INSERT INTO \"caf\xc3\xa9\" VALUES (1, U&'\\0065n');\n")
+        b"INSERT INTO \"caf\xc3\xa9\" VALUES (1, U&'\\0065n');\n"
+        b"CREATE TABLE crosstab_results (x int);\nCOMMENT ON TABLE crosstab_results IS 'read by pg_read_file? no';\n")
     postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT x$$y, language, obj_description('café'::regclass) FROM café").fetchone() == (

@@ -32,10 +32,12 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
 
 Names and strings are read as the server reads them (:mod:`.reading`): ``"lo_export"`` and
 ``U&"\\006Co_export"`` are ``lo_export``; ``E'be\\x5flo_export'`` and two constants joined across a line
-break are the one string they make. Routine bodies and ``DO`` blocks are strings: they are searched too
-(the text of any statement but data, with its strings, and the strings inside those). A body that builds
-such a statement from pieces at run time (``EXECUTE 'CO' || 'PY'``) is beyond what a text check can see,
-and so is a view or rule that writes into a catalog for a later statement; see docs/security.md.
+break are the one string they make. Routine bodies, ``DO`` blocks and the strings of functions that run
+a string as a query (``query_to_xml``, ``ts_stat``, ``ts_rewrite``, ``crosstab``) are code: they are
+searched too (the text of any statement but data, with its strings, and the strings inside those). A body
+that builds such a statement from pieces at run time (``EXECUTE 'CO' || 'PY'``) is beyond what a text
+check can see, and so is a view or rule that writes into a catalog for a later statement; see
+docs/security.md.
 
 Statements about a database as a whole (``COMMENT ON DATABASE``, ``GRANT ... ON DATABASE``), which
 ``pg_dump --create`` writes for the source database, are skipped like ``CREATE DATABASE``: they would act
@@ -126,6 +128,8 @@ _ON_DATABASE = re.compile(rb"^(?:COMMENT|SECURITY\s+LABEL|GRANT|REVOKE)\b[\s\S]*
 #: Statements whose strings hold code: routine bodies, DO blocks, and calls of set_config.
 _ROUTINE = re.compile(rb"^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b|DO\b)", _FLAGS)
 _SET_CONFIG = re.compile(rb"\bset_config\b", _FLAGS)  # its arguments, strings, may turn strings off
+#: Functions that run a string as a query: their strings are code, like a routine's body.
+_RUNS_QUERY_TEXT = re.compile(rb"\b(?:query_to_xml\w*|query_to_xmlschema|ts_stat|ts_rewrite|crosstab\d*)\s*\(", _FLAGS)
 #: The one form of COPY a dump needs: ``COPY [schema.]table [(columns)] FROM stdin [options]``.
 _IDENTIFIER = rb'(?:"(?:[^"]|"")*"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)'
 _COPY_FROM_STDIN = re.compile(rb"^COPY\s+" + _IDENTIFIER + rb"(?:\s*\.\s*" + _IDENTIFIER + rb")?\s*"
@@ -194,6 +198,9 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     bodies = [code for value in read.strings for code in _code(value, sql_comments)] if routine else []
     if routine:
         whole = b"\n".join([names, *bodies])
+    elif _RUNS_QUERY_TEXT.search(names):
+        # query_to_xml('SELECT lo_export(...)') runs its string as a query, as EXECUTE would.
+        whole = b"\n".join([names, *(code for value in read.strings for code in _code(value, True))])
     elif _SET_CONFIG.search(names):
         whole = b"\n".join([names, text, *read.strings])
     else:
