@@ -815,8 +815,8 @@ def test_operators_no_definition_can_name_come_from_their_own_schema(
         postgres_database_factory: Callable[[], str]) -> None:
     """``IS DISTINCT FROM`` and ``NULLIF`` print no operator, and under the dump's empty search_path the
     server took ``text``'s for ``citext`` values (through the cast): a trigger's case-insensitive WHEN, a
-    unique index, a policy, a view, a rule, a generated column and a domain CHECK all turned case-sensitive
-    (pg_dump has the same fault). Each object is created with the operators' schema in the path."""
+    unique index, a policy, a view, a rule, a generated column, a column default, a SQL-standard body and a
+    domain CHECK all turned case-sensitive (pg_dump has the same fault). Each object is created with the operators' schema in the path."""
     if not _has_extension("citext"):
         unavailable("the citext extension is not installed (apt-get install postgresql-contrib)")
     source, target, _ = round_trip("""
@@ -834,9 +834,15 @@ def test_operators_no_definition_can_name_come_from_their_own_schema(
         CREATE RULE r AS ON DELETE TO acc WHERE OLD.email IS DISTINCT FROM 'keep@x.org' DO ALSO
           DELETE FROM acc WHERE false;
         CREATE DOMAIN mail AS citext CHECK (NULLIF(VALUE, '') IS NOT NULL);
+        CREATE TABLE defaults (id int, d citext DEFAULT NULLIF('A'::citext, 'a'),
+          CONSTRAINT c CHECK (d IS DISTINCT FROM 'NOPE'));
+        CREATE VIEW joined AS SELECT a.id FROM acc a JOIN acc b USING (email) WHERE a.email IN (SELECT alias FROM acc);
+        CREATE FUNCTION same(a citext, b citext) RETURNS boolean LANGUAGE sql BEGIN ATOMIC
+          SELECT a IS NOT DISTINCT FROM b; END;
         INSERT INTO acc (id, email, alias) VALUES (1, 'A@x.org', 'a@X.org'), (2, 'C@x.org', 'D@x.org');
     """, postgres_database_factory)
     assert_same(source, target)
+    assert rows(target, "INSERT INTO defaults (id) VALUES (1) RETURNING d, same('X', 'x')") == [(None, True)]
     assert rows(target, "SELECT id, same, e, d FROM acc_v JOIN acc USING (id) ORDER BY id") == [
         (1, True, None, False), (2, False, "C@x.org", True)]
     with psycopg.connect(postgres_url_for(target)) as conn, pytest.raises(psycopg.errors.UniqueViolation):

@@ -41,8 +41,8 @@ from synco_core.engines.postgresql import (
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out
-from synco_core.engines.postgresql.objects import Key, Registry, SchemaObject, unless_error
-from synco_core.engines.postgresql.schema import Schema
+from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject, unless_error
+from synco_core.engines.postgresql.schema import Schema, under_path
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
@@ -154,7 +154,7 @@ class PostgresDumper:
         self.column_acls = [(q.qualified(t.schema, t.name), c.name, t.owner, c.acl)
                             for t in all_tables for c in t.columns if c.acl]
         schema.write_before_data(w)
-        self._defaults_and_ownership(w, conn, all_tables, sequences)
+        self._defaults_and_ownership(w, conn, all_tables, sequences, schema.operator_paths)
 
         manifest: dict[str, TableManifest] = {}
         applied: list[str] = []
@@ -244,7 +244,7 @@ class PostgresDumper:
                 w.sql(f"CREATE {unlogged}SEQUENCE {name} AS {seq.type} {seq.options()};\n")
 
     def _defaults_and_ownership(self, w: _Writer, conn: psycopg.Connection[Any], all_tables: list[Table],
-                                sequences: list[catalog.Sequence]) -> None:
+                                sequences: list[catalog.Sequence], paths: dict[Node, str]) -> None:
         q = self.quote
         by_oid = {t.oid: t for t in all_tables}
         w.section("Column defaults and sequence ownership")
@@ -255,8 +255,9 @@ class PostgresDumper:
                 if column.default is not None and not column.generated and (
                         column.default_oid is None or self._kept(("pg_attrdef", column.default_oid))):
                     keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
-                    w.sql(f"ALTER {keyword} ONLY {q.qualified(table.schema, table.name)} ALTER COLUMN "
-                          f"{q(column.name)} SET DEFAULT {column.default};\n")
+                    w.sql(under_path(f"ALTER {keyword} ONLY {q.qualified(table.schema, table.name)} ALTER COLUMN "
+                                     f"{q(column.name)} SET DEFAULT {column.default};\n",
+                                     paths.get(("default", column.default_oid or 0))))
         for seq in sequences:
             if seq.owned_by and not seq.identity and seq.owned_by[0] in by_oid:
                 owner_table = by_oid[seq.owned_by[0]]

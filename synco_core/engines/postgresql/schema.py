@@ -195,14 +195,16 @@ class Schema:
             node = obj.node if obj is not None and obj.node in writers else parts.get((catalog, oid))
             if node is not None:
                 paths.setdefault(node, set()).update(schemas)
-        for node, schemas in paths.items():
-            path = ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
+        #: Per object (a column default's node too, which the dumper writes itself): the path to create it in.
+        self.operator_paths = {node: ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
+                               for node, schemas in paths.items()}
+        for node, path in self.operator_paths.items():
             if node in writers and writers[node].kind != "operator" and writers[node].create:
-                writers[node].create = _under_path(writers[node].create, path)
+                writers[node].create = under_path(writers[node].create, path)
             if node in self.late_keys:
-                self.late_keys[node] = _under_path(self.late_keys[node], path)
-        self.keys.keys = [(node, _under_path(statement, ", ".join(["pg_catalog", *(self.q(s) for s in sorted(
-            paths[node]))])) if node in paths else statement) for node, statement in self.keys.keys]
+                self.late_keys[node] = under_path(self.late_keys[node], path)
+        self.keys.keys = [(node, under_path(statement, self.operator_paths[node]) if node in self.operator_paths
+                           else statement) for node, statement in self.keys.keys]
 
     def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
         name = self.q.qualified(table.schema, table.name)
@@ -330,6 +332,9 @@ class Schema:
                     w.sql(index.create)
 
 
-def _under_path(statement: str, path: str) -> str:
-    """``statement`` run with ``search_path`` set to ``path``, and the dump's empty path set again after it."""
+def under_path(statement: str, path: str | None) -> str:
+    """``statement`` run with ``search_path`` set to ``path``, and the dump's empty path set again after it
+    (``statement`` as it is without a path)."""
+    if path is None:
+        return statement
     return f"SET search_path = {path};\n{statement}SELECT pg_catalog.set_config('search_path', '', false);\n"
