@@ -815,8 +815,9 @@ def test_operators_no_definition_can_name_come_from_their_own_schema(
         postgres_database_factory: Callable[[], str]) -> None:
     """``IS DISTINCT FROM`` and ``NULLIF`` print no operator, and under the dump's empty search_path the
     server took ``text``'s for ``citext`` values (through the cast): a trigger's case-insensitive WHEN, a
-    unique index, a policy, a view, a rule, a generated column, a column default, a SQL-standard body and a
-    domain CHECK all turned case-sensitive (pg_dump has the same fault). Each object is created with the operators' schema in the path."""
+    unique index, a policy, a view, a rule, a generated column, a column default, a SQL-standard body and
+    a domain CHECK all turned case-sensitive (pg_dump has the same fault). Each object is created with the
+    operators' schema in the path."""
     if not _has_extension("citext"):
         unavailable("the citext extension is not installed (apt-get install postgresql-contrib)")
     source, target, _ = round_trip("""

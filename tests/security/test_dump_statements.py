@@ -195,6 +195,9 @@ POSTGRES_ATTACKS = [
     "CREATE FUNCTION f() RETURNS int LANGUAGE plperl AS $$ $i--; spi_exec_query('ALTER SYSTEM SET work_mem = 1') $$",
     # x$$q$ is one name to the server; a splitter that reads a dollar quote in it hides code.
     "SELECT lo_from_bytea(4242, 'x');\nSELECT 1 AS x$$q$, lo_export(4242, '{outfile}') AS y$q$",
+    # So is x$e: the string after it is a plain one, not an E'' string whose \' hides what follows.
+    "CREATE TYPE x$e AS ENUM ('\\');\nSELECT lo_from_bytea(4242, 'x');\n"
+    "SELECT x$e'\\', lo_export(4242, '{outfile}') --'\n",
     # A session the splitter would read otherwise than the server, however it was set.
     "SET standard_conforming_strings = 'off'",
     "SET standard_conforming_strings TO f",

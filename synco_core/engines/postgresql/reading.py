@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from synco_core.engines.postgresql.script import SPECIAL, skip_part
 
 _IDENTIFIER_CHAR = re.compile(rb"[A-Za-z0-9_$\x80-\xff]")
-#: A ``$`` after one of these continues a name (:func:`.script.skip_part` decides the same).
+#: After one of these a ``$`` continues a name, and an ``E`` before a quote is no prefix (as in
+#: :func:`.script.skip_part`).
 _NAME_BEFORE_DOLLAR = re.compile(rb"[A-Za-z0-9_\x80-\xff]")
 #: What may stand between two string constants that the server joins into one: space holding a line break.
 _CONTINUATION = re.compile(rb"(?:[ \t\f\r\v]|--[^\n]*)*\n(?:\s|--[^\n]*)*")
@@ -106,7 +107,7 @@ def _string_value(statement: bytes, token: bytes, at: int, end: int) -> tuple[by
         tag = statement[at:statement.index(b"$", at + 1) + 1]
         return statement[at + len(tag):end - len(tag)], end
     body = statement[at + 1:end - 1]
-    if at > 0 and statement[at - 1:at] in (b"E", b"e") and (at < 2 or not _IDENTIFIER_CHAR.match(statement, at - 2)):
+    if at > 0 and statement[at - 1:at] in (b"E", b"e") and (at < 2 or not _NAME_BEFORE_DOLLAR.match(statement, at - 2)):
         return _E_ESCAPE.sub(_e_escape, body.replace(b"''", b"'")), end
     if _unicode_prefix(statement, at):
         escape, end = _uescape(statement, end)

@@ -122,27 +122,18 @@ def skip_part(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
     if token == b"'":
         escaped = at > 0 and buf[at - 1:at] in (b"E", b"e") and (
             at < 2 or not _IDENTIFIER_CHAR.match(buf, at - 2))
-        scan = at + 1
-        while True:
-            match = (_ESCAPE_STRING_EDGE if escaped else _STRING_EDGE).search(buf, scan)
-            if match is None:
-                return None
-            if match.group() != b"'":
-                scan = match.end()
-                continue
-            end = match.start()
-            if end + 1 >= len(buf) and not eof:
-                return None
-            if buf.startswith(b"''", end):
-                scan = end + 2
-                continue
-            return end + 1
+        return _string_end(buf, at, eof, escaped)
     if token == b"$":
         if at > 0 and _IDENTIFIER_CHAR.match(buf, at - 1):
             # Part of a name such as a$b, which the server reads to its end, dollars included: in x$$q$ no
             # dollar quote starts, and reading one there would take code for a string.
             after = _IDENTIFIER_END.search(buf, at)
-            return after.start() if after is not None else len(buf) if eof else None
+            if after is None:
+                return len(buf) if eof else None
+            if buf.startswith(b"'", after.start()):
+                # x$E'\' is the name x$E and a plain string, not an E'' string: the E is the name's.
+                return _string_end(buf, after.start(), eof, False)
+            return after.start()
         match = _DOLLAR_TAG.match(buf, at)
         if match is None:
             # Either a positional parameter ($1) or a tag cut off at the end of the buffer.
@@ -157,6 +148,25 @@ def skip_part(buf: bytes, token: bytes, at: int, eof: bool) -> int | None:
     # A backslash outside quotes in the middle of a statement: psql would treat it as a
     # meta-command, but dumps never contain one there; keep it as part of the statement.
     return at + 1
+
+
+def _string_end(buf: bytes, at: int, eof: bool, escaped: bool) -> int | None:
+    """The position after the string starting at ``at`` (backslash escapes in an ``E''`` string)."""
+    scan = at + 1
+    while True:
+        match = (_ESCAPE_STRING_EDGE if escaped else _STRING_EDGE).search(buf, scan)
+        if match is None:
+            return None
+        if match.group() != b"'":
+            scan = match.end()
+            continue
+        end = match.start()
+        if end + 1 >= len(buf) and not eof:
+            return None
+        if buf.startswith(b"''", end):
+            scan = end + 2
+            continue
+        return end + 1
 
 
 class TruncatedDump(DatabaseError):
