@@ -215,6 +215,9 @@ POSTGRES_ATTACKS = [
     "COPY pg_catalog.pg_description (objoid, classoid, objsubid, description) FROM stdin;\n"
     "1\t1259\t0\tx\n\\.\nSELECT 1",
     "SELECT pg_drop_replication_slot('{user}')",
+    # A COPY's own clauses are code like any statement's: its WHERE runs for every row.
+    "SELECT lo_from_bytea(4242, 'x');\nCOPY t (id) FROM stdin WHERE lo_export(4242, '{outfile}') > 0;\n5\n\\.\n"
+    "SELECT 1",
     # Functions that run a string as a query are code, like EXECUTE in a body.
     "SELECT lo_from_bytea(4242, 'x');\n"
     "SELECT query_to_xml('SELECT lo_export(4242, ''{outfile}'')', true, true, '')",

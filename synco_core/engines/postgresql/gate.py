@@ -142,12 +142,15 @@ def skipped(keywords: bytes) -> bool:
 
 
 def check_copy(text: bytes, keywords: bytes, line: int) -> None:
-    """Refuse a ``COPY ... FROM stdin`` that is not plainly one (a table, its columns, options), or that
-    writes into the system catalogs."""
+    """Refuse a ``COPY ... FROM stdin`` that is not plainly one (a table, its columns, options), or whose
+    names do what no statement may (writing into a catalog, a ``WHERE`` clause calling ``lo_export`` for
+    every row)."""
     if _COPY_FROM_STDIN.match(keywords) is None:
         _refuse(line, "a COPY other than 'COPY table (columns) FROM stdin' may reach the server's files")
-    if _CATALOG_WRITE.search(reading.read(text).names):
-        _refuse(line, _CATALOG_REASON)
+    names = reading.read(text).names
+    for pattern, reason in _TEXT_RULES:
+        if pattern.search(names):
+            _refuse(line, reason)
 
 
 def check_session(standard_strings: bytes | None, encoding: bytes | None, line: int) -> None:
