@@ -234,6 +234,11 @@ POSTGRES_DESTRUCTIVE = [
     "SELECT pg_catalog.\"pg_terminate_backend\"(pid) FROM pg_stat_activity",
     "DELETE FROM pg_database WHERE datname = 'postgres'",
     "MERGE INTO pg_catalog.pg_authid a USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE",
+    "GRANT SET ON PARAMETER work_mem TO PUBLIC",
+    "GRANT CREATE ON TABLESPACE pg_default TO PUBLIC",
+    "REVOKE ALL ON TABLESPACE pg_default FROM PUBLIC",
+    "COMMENT ON ROLE postgres IS 'changed by a dump'",
+    "SECURITY LABEL FOR selinux ON TABLESPACE pg_default IS 'x'",
 ]
 
 

@@ -9,7 +9,8 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
 
 - is a ``COPY`` other than ``COPY ... FROM stdin`` (a dump's data), or names ``PROGRAM``;
 - changes the cluster: ``ALTER SYSTEM``, roles (``CREATE``/``ALTER``/``DROP ROLE``/``USER``/``GROUP``,
-  ``GRANT role TO``), tablespaces, ``REASSIGN``/``DROP OWNED``, ``LOAD``, replication slots and origins,
+  ``GRANT role TO``, comments and labels on roles), tablespaces (and privileges on them and on
+  parameters), ``REASSIGN``/``DROP OWNED``, ``LOAD``, replication slots and origins,
   subscriptions (``CREATE``/``ALTER SUBSCRIPTION``). (``SET ROLE`` and ``SET SESSION
   AUTHORIZATION``, which synco's dumps with owners write, only ever take the rights of a role the loading
   one may already act as);
@@ -67,6 +68,11 @@ _KEYWORD_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"^COPY\b", _FLAGS), "COPY other than FROM stdin reads or writes the server's files"),
     (re.compile(rb"^GRANT\b(?![\s\S]*\bON\b)", _FLAGS), "GRANT of a role changes the cluster's roles"),
     (re.compile(rb"^REVOKE\b(?![\s\S]*\bON\b)", _FLAGS), "REVOKE of a role changes the cluster's roles"),
+    # Tablespaces, parameters and roles are the cluster's, and so are their privileges and comments.
+    (re.compile(rb"^(?:GRANT|REVOKE)\b[\s\S]*?\bON\s+(?:TABLESPACE|PARAMETER)\b", _FLAGS),
+     "privileges on tablespaces and parameters are the whole server's"),
+    (re.compile(rb"^(?:COMMENT|SECURITY\s+LABEL)\b[\s\S]*?\bON\s+(?:ROLE|TABLESPACE)\b", _FLAGS),
+     "roles and tablespaces are the whole server's"),
 )
 #: On a statement's whole text, strings and routine bodies included.
 _TEXT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
