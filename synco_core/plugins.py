@@ -28,6 +28,8 @@ import pluggy
 
 from synco_core import hookspecs
 from synco_core.errors import SyncoError
+from synco_core.pluginanswers import CHECKS, WrongAnswer
+from synco_core.pluginoutput import plugin_output_to_stderr
 from synco_core.redaction import error_line
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,15 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("sqlite", "synco_core.engines.sqlite"),
     ("default-files", "synco_core.engines.default_files"),
 )
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, running every hook implementation with its prints sent to stderr."""
+
+    def _hookexec(self, hook_name: str, methods: Any, kwargs: Any, firstresult: bool) -> Any:
+        # Every HookCaller (and call_each) executes through here, so no hook call escapes the redirection.
+        with plugin_output_to_stderr():
+            return super()._hookexec(hook_name, methods, kwargs, firstresult)
 
 
 @dataclass
@@ -157,8 +168,10 @@ class SyncoPluginManager:
         Each plugin is called through pluggy's hook execution (the one ``manager.hook.<name>(...)`` uses, with
         that plugin's implementations only), so ``--debug`` traces it like any hook call. A plugin that raises
         is reported once as a warning and skipped, so one broken plugin cannot stop detection or file listing
-        for the others; a :class:`SyncoError` is the user's answer and is raised.
+        for the others; a :class:`SyncoError` is the user's answer and is raised. An answer of the wrong type
+        (:data:`synco_core.pluginanswers.CHECKS`) is refused the same way, whole, naming the plugin and the hook.
         """
+        check = CHECKS.get(hook_name)
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
         if _is_firstresult(caller):
             raise ValueError(f"{hook_name} is a firstresult hook; call it through manager.hook")
@@ -171,13 +184,19 @@ class SyncoPluginManager:
                 # pluggy has no public call for one plugin's implementations (subset_hook_caller needs hashable
                 # plugins); _hookexec is what every HookCaller calls, tracing included.
                 results = self.pm._hookexec(hook_name, own, kwargs, False)
+                assert isinstance(results, list)
+                if check is not None:
+                    # Inside the try: a generator answer runs (and may fail) while it is checked.
+                    results = [check(result) for result in results]
             except SyncoError:
                 raise
+            except WrongAnswer as exc:
+                log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
+                continue
             except Exception as exc:
                 log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, error_line(exc))
                 log.debug("plugin failure", exc_info=True)
                 continue
-            assert isinstance(results, list)
             for result in results:
                 yield plugin_name, result
 
@@ -207,12 +226,13 @@ def _distribution_version(distribution: str) -> str:
 
 def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True) -> SyncoPluginManager:
     """A fresh manager with the hook specs, the built-ins and (optionally) every entry point."""
-    manager = SyncoPluginManager(pluggy.PluginManager(PROJECT))
+    manager = SyncoPluginManager(_PluginManager(PROJECT))
     manager.pm.add_hookspecs(hookspecs)
     if builtins:
         for name, module_name in DEFAULT_PLUGINS:
             try:
-                module = importlib.import_module(module_name)
+                with plugin_output_to_stderr():
+                    module = importlib.import_module(module_name)
             except Exception as exc:
                 manager.failures.append(PluginFailure(name, "synco", error_line(exc)))
                 continue
@@ -242,7 +262,8 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                     )
                 continue
             try:
-                plugin = ep.load()
+                with plugin_output_to_stderr():
+                    plugin = ep.load()
             except Exception as exc:
                 manager.failures.append(PluginFailure(ep.name, dist, error_line(exc)))
                 continue

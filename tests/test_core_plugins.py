@@ -535,3 +535,45 @@ def test_debug_traces_hook_calls_with_secrets_masked(plugin_manager: SyncoPlugin
     assert "***" in result.stderr and TRACED_SECRET not in result.stderr
     plain = CliRunner().invoke(cli, ["detect", str(tmp_path), "--json"])
     assert plain.exit_code == 0 and "synco_core.hooks" not in plain.stderr
+
+
+PRINTING_MODULE = '''
+import subprocess, sys
+from synco_core import hookimpl, Framework
+
+print("printed at import")
+
+@hookimpl
+def detect_framework(project_dir):
+    print("printed in detect_framework")
+    sys.stdout.write("written in detect_framework\\n")
+    sys.stdout.flush()
+    if (project_dir / "noisy.marker").exists():
+        return Framework(name="Noisy", plugin="noisy", project_dir=project_dir, reason="noisy.marker found")
+    return None
+
+@hookimpl
+def list_file_sets(framework, options):
+    print("printed in list_file_sets")
+    return None
+'''
+
+
+def test_plugin_output_never_reaches_json_on_stdout(fake_site: Path, tmp_path: Path) -> None:
+    """``--json`` output stays parseable when a plugin prints at import and in its hooks (it goes to stderr)."""
+    write_distribution(fake_site, "synco-noisy", {"noisy": "synco_noisy_plugin"},
+                       {"synco_noisy_plugin": PRINTING_MODULE})
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "noisy.marker").write_text("")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    for args in (["plugins", "--json"], ["detect", "--json", "--framework", "noisy", str(project)]):
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                             check=False, timeout=120)
+        assert run.returncode == 0, run.stderr
+        json.loads(run.stdout)
+        assert "printed at import" in run.stderr
+        if args[0] == "detect":
+            assert "printed in detect_framework" in run.stderr and "written in detect_framework" in run.stderr
+            assert "printed in list_file_sets" in run.stderr

@@ -1,0 +1,47 @@
+"""What a plugin's answer to a collecting hook must be, checked before the core uses any of it.
+
+A plugin built against another synco (a value type of another version), or one with a plain bug (a string
+where a list is expected, a generator that fails half-way), must be refused in one line naming it and the
+hook, not crash the command far from the plugin with an AttributeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from synco_core.values import FileSet, Framework
+
+
+class WrongAnswer(Exception):
+    """A plugin answered a hook with something of the wrong type (the message says what it was)."""
+
+
+def _kind(value: object) -> str:
+    return f"a {type(value).__module__}.{type(value).__qualname__}" if type(value).__module__ != "builtins" \
+        else f"a {type(value).__name__}"
+
+
+def one_framework(answer: object) -> Framework:
+    if not isinstance(answer, Framework):
+        raise WrongAnswer(f"{_kind(answer)}, not a Framework")
+    return answer
+
+
+def file_sets(answer: object) -> list[FileSet]:
+    # A str, bytes or mapping is iterable but never a list of sets; a lone FileSet is a forgotten [...].
+    if isinstance(answer, (str, bytes, Mapping, FileSet)) or not isinstance(answer, Iterable):
+        raise WrongAnswer(f"{_kind(answer)}, not a list of FileSet")
+    # Read a generator to its end here, where its failure is still this plugin's.
+    sets = list(answer)
+    wrong = [item for item in sets if not isinstance(item, FileSet)]
+    if wrong:
+        raise WrongAnswer(f"a list holding {_kind(wrong[0])}, not only FileSet")
+    return sets
+
+
+#: The check of each collecting hook's answers; hooks not named here are checked where they are used.
+CHECKS: dict[str, Callable[[object], Any]] = {
+    "detect_framework": one_framework,
+    "list_file_sets": file_sets,
+}

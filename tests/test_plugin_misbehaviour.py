@@ -1,0 +1,115 @@
+"""Plugins that misbehave at run time: wrong answers, answers that fail half-way, output on stdout.
+
+A broken plugin is named in one warning and left out; the other plugins and the command's own output
+(``--json`` on stdout) are unaffected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synco_core import FileSet, FileSetOptions, Framework, hookimpl
+from synco_core.detection import detect_candidates, list_file_sets
+from synco_core.plugins import SyncoPluginManager
+
+
+def _plugin(**hooks: Callable[..., Any]) -> object:
+    return types.SimpleNamespace(**{name: hookimpl(function) for name, function in hooks.items()})
+
+
+@dataclasses.dataclass
+class LookAlikeFramework:
+    """A Framework of another version: the same fields, another class."""
+
+    name: str
+    plugin: str
+    project_dir: Path
+    reason: str = ""
+    priority: int = 0
+
+
+def _half_then_raise(project_dir: Path) -> Iterator[FileSet]:
+    yield FileSet(name="half", kind="private", root=project_dir, relative_base_path="half")
+    raise RuntimeError("generator broke half-way")
+
+
+WRONG_FRAMEWORKS: dict[str, Callable[[Path], object]] = {
+    "a string": lambda project_dir: "Hugo",
+    "a list": lambda project_dir: [Framework(name="X", plugin="bad", project_dir=project_dir, reason="x")],
+    "a dict": lambda project_dir: {"name": "X", "plugin": "bad"},
+    "another version's Framework": lambda project_dir: LookAlikeFramework("X", "bad", project_dir, "x", 5),
+}
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("answer", WRONG_FRAMEWORKS, ids=list(WRONG_FRAMEWORKS))
+def test_wrong_detect_framework_answer_is_refused_and_named(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, answer: str,
+) -> None:
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=WRONG_FRAMEWORKS[answer]), "bad")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("plugin bad answered detect_framework with ") and warning.endswith(
+        "not a Framework; ignored"), warning
+    assert "\n" not in warning
+
+
+WRONG_FILE_SETS: dict[str, Callable[[Path], object]] = {
+    "a string": lambda project_dir: "static",
+    "a FileSet, not a list": lambda project_dir: FileSet(name="one", kind="private", root=project_dir,
+                                                         relative_base_path="one"),
+    "a list holding a string": lambda project_dir: [
+        FileSet(name="ok", kind="private", root=project_dir, relative_base_path="ok"), "static"],
+    "a mapping": lambda project_dir: {"static": project_dir},
+    "a generator raising half-way": _half_then_raise,
+}
+
+
+@pytest.mark.hook("list_file_sets")
+@pytest.mark.parametrize("answer", WRONG_FILE_SETS, ids=list(WRONG_FILE_SETS))
+def test_wrong_list_file_sets_answer_is_refused_whole_and_named(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, answer: str,
+) -> None:
+    def bad(framework: Framework, options: FileSetOptions) -> object:
+        return WRONG_FILE_SETS[answer](framework.project_dir)
+
+    def fine(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        return [FileSet(name="fine", kind="private", root=framework.project_dir, relative_base_path="fine")]
+
+    register_plugin(_plugin(list_file_sets=bad), "bad")
+    register_plugin(_plugin(list_file_sets=fine), "fine")
+    framework = Framework(name="Fine", plugin="fine", project_dir=tmp_path, reason="test")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        sets = list_file_sets(framework, FileSetOptions())
+    # Nothing of a broken answer is used, not even the sets it gave before it failed.
+    assert [s.name for s in sets] == ["fine"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("plugin bad ") and "list_file_sets" in warning and "\n" not in warning, warning
+
+
+@pytest.mark.hook("list_file_sets")
+def test_generator_answer_is_accepted(plugin_manager: SyncoPluginManager,
+                                      register_plugin: Callable[[object, str], None], tmp_path: Path) -> None:
+    """Any iterable of FileSet is an answer (the hook says list, a generator or tuple is as good)."""
+    def sets(framework: Framework, options: FileSetOptions) -> Iterator[FileSet]:
+        yield FileSet(name="a", kind="private", root=framework.project_dir, relative_base_path="a")
+        yield FileSet(name="b", kind="private", root=framework.project_dir, relative_base_path="b")
+
+    register_plugin(_plugin(list_file_sets=sets), "gen")
+    framework = Framework(name="Gen", plugin="gen", project_dir=tmp_path, reason="test")
+    assert [s.name for s in list_file_sets(framework, FileSetOptions())] == ["a", "b"]
