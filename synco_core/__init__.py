@@ -42,6 +42,7 @@ from synco_core.values import (
 
 if TYPE_CHECKING:
     from synco_core.dburl import normalise_engine, parse_database_url
+    from synco_core.dumpprogress import rows_written, table_started
     from synco_core.engines.default_files import install_named_root, install_tree
     from synco_core.engines.dispatch import connect_with_engine, dump_with_engine, inspect_with_engine
     from synco_core.frameworkutil.commands import CommandResult, FrameworkCommandError, run_command
@@ -77,6 +78,9 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "inspect_with_engine": ("synco_core.engines.dispatch", "inspect_with_engine"),
     "connect_with_engine": ("synco_core.engines.dispatch", "connect_with_engine"),
     "dump_with_engine": ("synco_core.engines.dispatch", "dump_with_engine"),
+    # A third-party engine's progress reports (serve's progress bar).
+    "table_started": ("synco_core.dumpprogress", "table_started"),
+    "rows_written": ("synco_core.dumpprogress", "rows_written"),
     # Configuration files and framework commands.
     "read_config_file": ("synco_core.frameworkutil.configfile", "read_config_file"),
     "read_config_text": ("synco_core.frameworkutil.configfile", "read_config_text"),
@@ -191,8 +195,10 @@ __all__ = [
     "redact",
     "register_secret",
     "resolve_inside",
+    "rows_written",
     "run_command",
     "s3_public_entries",
     "safe_relative_path",
+    "table_started",
     "walk_files",
 ]

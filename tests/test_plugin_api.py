@@ -150,3 +150,25 @@ def test_mypy_checks_every_plugin() -> None:
     )
     assert packages and set(packages) <= set(files), f"not type-checked: {sorted(set(packages) - set(files))}"
     assert "synco_core" in files
+
+
+#: Modules below synco_core that plugins are told to import: the test API only.
+PUBLIC_SUBMODULES = {"synco_core.testing", "synco_core.testing.services"}
+
+
+@pytest.mark.parametrize("page", ["docs/writing-a-plugin.md", "synco_core/hookspecs.py"])
+def test_what_plugin_authors_are_told_to_call_is_public(page: str) -> None:
+    """The guide and the hook reference send a plugin only to ``synco_core``'s public names, never to a module
+    behind it (those "may change in any release"), so following them never makes a plugin depend on internals."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    if page.endswith(".py"):
+        # What the module says to plugin authors: its docstrings, not its own imports.
+        tree = ast.parse(text)
+        nodes = [tree, *(node for node in tree.body if isinstance(node, ast.FunctionDef))]
+        text = "\n".join(ast.get_docstring(node) or "" for node in nodes)
+    private = sorted({
+        dotted for dotted in re.findall(r"synco_core(?:\.[A-Za-z_]+)+", text)
+        if dotted not in PUBLIC_SUBMODULES and dotted.split(".")[1] not in synco_core.__all__
+        and not dotted.startswith("synco_core.testing.")
+    })
+    assert not private, f"{page} sends plugins to internal names: {', '.join(private)}"
