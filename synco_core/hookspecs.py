@@ -238,6 +238,8 @@ def value_rewriter(framework: Framework, source_settings: Mapping[str, Mapping[s
             source = source_settings.get("wordpress", {}).get("home")
             if framework.plugin != "wordpress" or not source or source == framework.site_url:
                 return None
+            if framework.site_url is None:
+                raise ConfigError(f"the local site's URL is not known; pass --site-url to replace {source}")
             old, new = source.encode(), framework.site_url.encode()
             return ValueRewriter(needles=(old,), rewrite=lambda value: value.replace(old, new),
                                  description=f"{source} -> {framework.site_url}")
