@@ -29,7 +29,7 @@ import pluggy
 from synco_core import hookspecs
 from synco_core.errors import SyncoError
 from synco_core.pluginanswers import CHECKS, WrongAnswer
-from synco_core.pluginoutput import plugin_output_to_stderr
+from synco_core.pluginguard import plugin_code
 from synco_core.redaction import error_line
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,34 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 )
 
 
+class PluginError(SyncoError):
+    """A third-party plugin's hook raised something other than a :class:`SyncoError` (the cause is chained)."""
+
+
 class _PluginManager(pluggy.PluginManager):
-    """pluggy's manager, running every hook implementation with its prints sent to stderr."""
+    """pluggy's manager, running every hook implementation with its prints sent to stderr, and naming the
+    third-party plugin whose firstresult hook failed unexpectedly."""
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        #: Names of the built-in plugins: their exceptions are the core's own and pass unchanged.
+        self.builtin_names: set[str] = set()
 
     def _hookexec(self, hook_name: str, methods: Any, kwargs: Any, firstresult: bool) -> Any:
         # Every HookCaller (and call_each) executes through here, so no hook call escapes the redirection.
-        with plugin_output_to_stderr():
-            return super()._hookexec(hook_name, methods, kwargs, firstresult)
+        plugins = list(dict.fromkeys(impl.plugin_name for impl in methods))
+        with plugin_code(plugins, f"in {hook_name}"):
+            try:
+                return super()._hookexec(hook_name, methods, kwargs, firstresult)
+            except SyncoError:
+                raise
+            except Exception as exc:
+                culprit = _raised_by(exc, methods) if firstresult else None
+                if culprit is None or culprit in self.builtin_names:
+                    raise
+                # A KeyError from deep inside a plugin otherwise reaches the user as "Error: KeyError: 'x'",
+                # with nothing saying which of the installed plugins to blame.
+                raise PluginError(f"plugin {culprit} failed in {hook_name}: {error_line(exc)}") from exc
 
 
 @dataclass
@@ -144,6 +165,8 @@ class SyncoPluginManager:
                       "and joins the answers, so wrappers are only supported on the firstresult hooks")
             self.failures.append(PluginFailure(name, distribution or name, reason))
             return False
+        if builtin and isinstance(self.pm, _PluginManager):
+            self.pm.builtin_names.add(name)
         hooks = sorted(impl_caller.name for impl_caller in self.pm.get_hookcallers(plugin) or [])
         dist_version = _distribution_version(distribution) if distribution else ""
         self.infos[name] = PluginInfo(
@@ -209,6 +232,18 @@ class SyncoPluginManager:
         self.pm.enable_tracing()
 
 
+def _raised_by(exc: BaseException, methods: list[pluggy.HookImpl]) -> str | None:
+    """The plugin whose hook implementation ``exc`` came out of (the outermost one on its traceback)."""
+    owners: dict[object, str] = {getattr(impl.function, "__code__", None): impl.plugin_name for impl in methods}
+    tb = exc.__traceback__
+    while tb is not None:
+        name = owners.get(tb.tb_frame.f_code)
+        if name is not None:
+            return name
+        tb = tb.tb_next
+    return None
+
+
 def _write_trace(text: str) -> None:
     hook_log.debug("%s", text.rstrip("\n"))
 
@@ -231,7 +266,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
     if builtins:
         for name, module_name in DEFAULT_PLUGINS:
             try:
-                with plugin_output_to_stderr():
+                with plugin_code([name], "while loading"):
                     module = importlib.import_module(module_name)
             except Exception as exc:
                 manager.failures.append(PluginFailure(name, "synco", error_line(exc)))
@@ -262,7 +297,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                     )
                 continue
             try:
-                with plugin_output_to_stderr():
+                with plugin_code([ep.name], "while loading"):
                     plugin = ep.load()
             except Exception as exc:
                 manager.failures.append(PluginFailure(ep.name, dist, error_line(exc)))

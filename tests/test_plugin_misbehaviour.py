@@ -113,3 +113,98 @@ def test_generator_answer_is_accepted(plugin_manager: SyncoPluginManager,
     register_plugin(_plugin(list_file_sets=sets), "gen")
     framework = Framework(name="Gen", plugin="gen", project_dir=tmp_path, reason="test")
     assert [s.name for s in list_file_sets(framework, FileSetOptions())] == ["a", "b"]
+
+
+def _raising(exc: Exception) -> Callable[..., object]:
+    def hook(**kwargs: object) -> object:
+        raise exc
+    return hook
+
+
+@pytest.mark.hook("install_files")
+@pytest.mark.parametrize("hook", ["install_files", "dump_database", "check_install_target", "inspect_database"])
+def test_third_party_firstresult_hook_that_raises_is_named(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path, hook: str,
+) -> None:
+    """An unexpected exception in a third-party firstresult hook becomes one line naming the plugin and the hook
+    (the original stays chained for --debug); the built-in engines' own exceptions are left as they are."""
+    import inspect
+
+    from synco_core import SyncoError, hookspecs
+
+    names = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    original = KeyError("no_such_key")
+
+    def failing(*args: object) -> object:
+        raise original
+
+    # The implementation must name the hook's arguments (pluggy passes them by name).
+    namespace: dict[str, Any] = {"failing": failing}
+    exec(f"def {hook}({', '.join(names)}):\n    return failing()\n", namespace)
+    register_plugin(types.SimpleNamespace(**{hook: hookimpl(tryfirst=True)(namespace[hook])}), "bad")
+    kwargs = {name: object() for name in names}
+    with pytest.raises(SyncoError) as caught:
+        getattr(plugin_manager.hook, hook)(**kwargs)
+    assert str(caught.value) == f"plugin bad failed in {hook}: KeyError: 'no_such_key'"
+    assert caught.value.__cause__ is original
+
+
+@pytest.mark.hook("install_files")
+def test_syncoerror_from_a_firstresult_hook_is_the_users_answer(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+) -> None:
+    from synco_core import ConfigError
+
+    refusal = ConfigError("content/files is a link out of the project")
+
+    def install_files(framework: object, file_set: object, source_dir: object) -> object:
+        raise refusal
+
+    register_plugin(types.SimpleNamespace(install_files=hookimpl(tryfirst=True)(install_files)), "strict")
+    with pytest.raises(ConfigError) as caught:
+        plugin_manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+    assert caught.value is refusal
+
+
+@pytest.mark.hook("detect_framework")
+def test_plugin_cannot_change_cwd_environment_or_signal_handlers(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hook that chdirs (receive would then write its download elsewhere), edits os.environ or installs a
+    signal handler (Ctrl-C would no longer clean up) has it undone, with a warning naming the plugin."""
+    import os
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCO_TEST_KEPT", "kept")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before_int = signal.getsignal(signal.SIGINT)
+    before_term = signal.getsignal(signal.SIGTERM)
+
+    def meddling(project_dir: Path) -> None:
+        os.chdir(elsewhere)
+        os.environ["SYNCO_TEST_ADDED"] = "secret-value-7"
+        os.environ["SYNCO_TEST_KEPT"] = "changed"
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *a: None)
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=meddling), "meddler")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    assert Path.cwd() == tmp_path
+    assert "SYNCO_TEST_ADDED" not in os.environ and os.environ["SYNCO_TEST_KEPT"] == "kept"
+    assert signal.getsignal(signal.SIGINT) is before_int and signal.getsignal(signal.SIGTERM) is before_term
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3, warnings
+    assert all(w.startswith("plugin meddler changed ") and "detect_framework" in w for w in warnings), warnings
+    # Names of variables, never their values (a plugin may have put a password there).
+    assert "plugin meddler changed the environment in detect_framework (SYNCO_TEST_ADDED, SYNCO_TEST_KEPT); put back" \
+        in warnings
+    assert not any("secret-value-7" in w for w in warnings), warnings
