@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points, version
@@ -42,6 +43,12 @@ PROJECT = "synco"
 LOAD_PLUGINS_ENV = "SYNCO_LOAD_PLUGINS"
 #: These entry-point plugins are not loaded (comma-separated names).
 DISABLE_PLUGINS_ENV = "SYNCO_DISABLE_PLUGINS"
+
+#: A hook that should answer quickly (QUICK_HOOKS) and has not after this long is named in a warning.
+SLOW_HOOK_SECONDS = 15.0
+#: Hooks documented to read a few files or settings: blocking in one is a hang, not work.
+QUICK_HOOKS = frozenset({"detect_framework", "amend_framework", "default_dump_options", "source_settings",
+                         "value_rewriter"})
 
 #: Built-in plugins: (name, module). Registered exactly as an entry point would be.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -203,6 +210,7 @@ class SyncoPluginManager:
         # told apart by name: a plugin object need not be hashable.
         for plugin_name in dict.fromkeys(impl.plugin_name for impl in reversed(impls)):
             own = [impl for impl in impls if impl.plugin_name == plugin_name]
+            watchdog = _slow_hook_warning(plugin_name, hook_name) if hook_name in QUICK_HOOKS else None
             try:
                 # pluggy has no public call for one plugin's implementations (subset_hook_caller needs hashable
                 # plugins); _hookexec is what every HookCaller calls, tracing included.
@@ -220,6 +228,9 @@ class SyncoPluginManager:
                 log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, error_line(exc))
                 log.debug("plugin failure", exc_info=True)
                 continue
+            finally:
+                if watchdog is not None:
+                    watchdog.cancel()
             for result in results:
                 yield plugin_name, result
 
@@ -230,6 +241,21 @@ class SyncoPluginManager:
         self._tracing = True
         self.pm.trace.root.setwriter(_write_trace)
         self.pm.enable_tracing()
+
+
+def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:
+    """A started timer that names the plugin if its hook is still running after SLOW_HOOK_SECONDS.
+
+    A thread blocked in a plugin cannot be stopped safely, so there is no timeout; but the user waiting on a
+    silent ``synco detect`` learns which plugin holds it up and how to leave that plugin out.
+    """
+    seconds = SLOW_HOOK_SECONDS
+    timer = threading.Timer(seconds, log.warning, args=(
+        "plugin %s is still in %s after %s s (%s=%s leaves it out)", plugin_name, hook_name, f"{seconds:g}",
+        DISABLE_PLUGINS_ENV, plugin_name))
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _raised_by(exc: BaseException, methods: list[pluggy.HookImpl]) -> str | None:

@@ -208,3 +208,45 @@ def test_plugin_cannot_change_cwd_environment_or_signal_handlers(
     assert "plugin meddler changed the environment in detect_framework (SYNCO_TEST_ADDED, SYNCO_TEST_KEPT); put back" \
         in warnings
     assert not any("secret-value-7" in w for w in warnings), warnings
+
+
+@pytest.mark.hook("detect_framework")
+def test_plugin_stuck_in_detect_is_named_while_it_blocks(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hook that should take a moment but blocks (a network mount, a console waiting for input) cannot be
+    interrupted safely, but the user is told which plugin is holding synco up, while it does."""
+    import threading
+
+    import synco_core.plugins
+
+    monkeypatch.setattr(synco_core.plugins, "SLOW_HOOK_SECONDS", 0.2)
+    warned = threading.Event()
+
+    class Flag(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "still" in record.getMessage():
+                warned.set()
+
+    handler = Flag()
+    logging.getLogger("synco_core.plugins").addHandler(handler)
+
+    def stuck(project_dir: Path) -> None:
+        # Blocks until the warning has been given (or 10 s pass): the warning comes while the hook runs.
+        warned.wait(10)
+
+    def quick(project_dir: Path) -> None:
+        return None
+
+    register_plugin(_plugin(detect_framework=stuck), "stuck")
+    register_plugin(_plugin(detect_framework=quick), "quick")
+    try:
+        with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+            detect_candidates(tmp_path, plugin_manager)
+    finally:
+        logging.getLogger("synco_core.plugins").removeHandler(handler)
+    assert warned.is_set()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["plugin stuck is still in detect_framework after 0.2 s "
+                        "(SYNCO_DISABLE_PLUGINS=stuck leaves it out)"], warnings
