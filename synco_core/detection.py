@@ -12,6 +12,10 @@ from synco_core.values import FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
 
+#: Framework.priority: -1 a fallback (DATABASE_URL in the environment), 0 a framework's guess, 1 explicit
+#: configuration (a .synco.yml naming a database).
+MIN_PRIORITY, MAX_PRIORITY = -1, 1
+
 
 def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = None,
                       side: Side = "source") -> list[Framework]:
@@ -21,8 +25,16 @@ def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = No
     project_dir = project_dir.resolve()
     if not project_dir.is_dir():
         raise ConfigError(f"project directory does not exist: {project_dir}")
-    found = [framework for _, framework in manager.call_each("detect_framework", project_dir=project_dir,
-                                                             side=side)]
+    found = []
+    for plugin, framework in manager.call_each("detect_framework", project_dir=project_dir, side=side):
+        if not MIN_PRIORITY <= framework.priority <= MAX_PRIORITY:
+            # A plugin must not outrank explicit configuration (or sink below the fallbacks) by a big number:
+            # at the end of the scale it ties with it, and the tie error names both.
+            counted = min(max(framework.priority, MIN_PRIORITY), MAX_PRIORITY)
+            log.warning("plugin %s answered detect_framework with priority %s; counted as %d (the scale is %d to %d)",
+                        plugin, framework.priority, counted, MIN_PRIORITY, MAX_PRIORITY)
+            framework.priority = counted
+        found.append(framework)
     return sorted(found, key=lambda f: -f.priority)
 
 
@@ -59,6 +71,8 @@ def detect(
             names = "; ".join(f"{f.plugin}: {f.reason}" for f in best)
             raise ConfigError(f"several frameworks match ({names}); choose one with --framework NAME")
         framework = best[0]
+        for other in candidates[len(best):]:
+            log.debug("also matched, with a lower priority: %s (%s)", other.plugin, other.reason)
     log.debug("framework %s detected by %s (%s), settings from %s", framework.name, framework.plugin,
               framework.reason, framework.config_source or "files")
     for _ in manager.call_each("amend_framework", framework=framework):

@@ -344,7 +344,8 @@ class Framework:
     dump_options: DumpOptions = field(default_factory=DumpOptions)
     #: Commands to run in the project after an install (``./flow resource:publish``).
     post_install: list[list[str]] = field(default_factory=list)
-    #: 1 = explicit configuration, 0 = guessed. Higher wins when several plugins match.
+    #: 1 = explicit configuration, 0 = guessed, -1 = a fallback. Higher wins when several plugins match; a value
+    #: outside -1..1 is counted as the nearest end (see :func:`synco_core.detection.detect_candidates`).
     priority: int = 0
     #: Plugin-specific data passed back to its own ``list_file_sets`` / ``install_files``.
     settings: dict[str, Any] = field(default_factory=dict)

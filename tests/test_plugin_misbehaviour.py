@@ -213,7 +213,7 @@ def test_plugin_cannot_change_cwd_environment_or_signal_handlers(
 @pytest.mark.hook("detect_framework")
 def test_plugin_stuck_in_detect_is_named_while_it_blocks(
     plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A hook that should take a moment but blocks (a network mount, a console waiting for input) cannot be
     interrupted safely, but the user is told which plugin is holding synco up, while it does."""
@@ -223,10 +223,13 @@ def test_plugin_stuck_in_detect_is_named_while_it_blocks(
 
     monkeypatch.setattr(synco_core.plugins, "SLOW_HOOK_SECONDS", 0.2)
     warned = threading.Event()
+    warnings: list[str] = []
 
     class Flag(logging.Handler):
+        # Its own handler, not caplog: the record comes from the timer's thread, and is complete once here.
         def emit(self, record: logging.LogRecord) -> None:
-            if "still" in record.getMessage():
+            if record.levelno == logging.WARNING:
+                warnings.append(record.getMessage())
                 warned.set()
 
     handler = Flag()
@@ -242,11 +245,39 @@ def test_plugin_stuck_in_detect_is_named_while_it_blocks(
     register_plugin(_plugin(detect_framework=stuck), "stuck")
     register_plugin(_plugin(detect_framework=quick), "quick")
     try:
-        with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
-            detect_candidates(tmp_path, plugin_manager)
+        detect_candidates(tmp_path, plugin_manager)
     finally:
         logging.getLogger("synco_core.plugins").removeHandler(handler)
     assert warned.is_set()
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["plugin stuck is still in detect_framework after 0.2 s "
                         "(SYNCO_DISABLE_PLUGINS=stuck leaves it out)"], warnings
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("claimed", [2, 100, 10**9, -50])
+def test_priority_outside_the_scale_cannot_outrank_explicit_configuration(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, claimed: int,
+) -> None:
+    """The scale is -1 (fallback), 0 (a framework's guess), 1 (explicit configuration). A plugin claiming every
+    project with priority 100 would silently beat a .synco.yml; it is counted at the nearest end of the scale,
+    so against explicit configuration it ties, and the tie error names both."""
+    from synco_core import ConfigError
+    from synco_core.detection import detect
+
+    def greedy(project_dir: Path) -> Framework:
+        return Framework(name="Greedy", plugin="greedy", project_dir=project_dir, reason="always mine",
+                         priority=claimed)
+
+    def configured(project_dir: Path) -> Framework:
+        return Framework(name="Configured", plugin="configured", project_dir=project_dir, reason=".synco.yml",
+                         priority=1 if claimed > 0 else -1)
+
+    register_plugin(_plugin(detect_framework=greedy), "greedy")
+    register_plugin(_plugin(detect_framework=configured), "configured")
+    with caplog.at_level(logging.WARNING, logger="synco_core"), pytest.raises(ConfigError) as refused:
+        detect(tmp_path, manager=plugin_manager)
+    assert "several frameworks match" in str(refused.value) and "greedy" in str(refused.value)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"plugin greedy answered detect_framework with priority {claimed}; counted as "
+                        f"{1 if claimed > 0 else -1} (the scale is -1 to 1)"], warnings
