@@ -31,7 +31,7 @@ from synco_core import hookspecs
 from synco_core.errors import SyncoError
 from synco_core.pluginanswers import CHECKS, WrongAnswer
 from synco_core.pluginguard import plugin_code
-from synco_core.redaction import error_line
+from synco_core.redaction import error_line, mask_url_passwords
 
 log = logging.getLogger(__name__)
 #: Hook calls are traced here under ``--debug``.
@@ -86,7 +86,7 @@ class _PluginManager(pluggy.PluginManager):
                     raise
                 # A KeyError from deep inside a plugin otherwise reaches the user as "Error: KeyError: 'x'",
                 # with nothing saying which of the installed plugins to blame.
-                raise PluginError(f"plugin {culprit} failed in {hook_name}: {error_line(exc)}") from exc
+                raise PluginError(f"plugin {culprit} failed in {hook_name}: {_reason(exc)}") from exc
 
 
 @dataclass
@@ -142,7 +142,7 @@ class SyncoPluginManager:
                 # pluggy validates hook by hook and leaves the plugin, and the hooks it had already added,
                 # registered when a later one fails; a failed plugin must not be called at all.
                 self.pm.unregister(plugin)
-            self.failures.append(PluginFailure(name, distribution or name, error_line(exc)))
+            self.failures.append(PluginFailure(name, distribution or name, _reason(exc)))
             return False
         unknown = [
             hook_name
@@ -225,7 +225,7 @@ class SyncoPluginManager:
                 log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
                 continue
             except Exception as exc:
-                log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, error_line(exc))
+                log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
                 log.debug("plugin failure", exc_info=True)
                 continue
             finally:
@@ -256,6 +256,12 @@ def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+def _reason(exc: BaseException) -> str:
+    """A plugin's exception as one line, URL passwords masked: a plugin's message may quote its own database's
+    URL, whose password synco never saw to register."""
+    return mask_url_passwords(error_line(exc))
 
 
 def _raised_by(exc: BaseException, methods: list[pluggy.HookImpl]) -> str | None:
@@ -295,7 +301,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([name], "while loading"):
                     module = importlib.import_module(module_name)
             except Exception as exc:
-                manager.failures.append(PluginFailure(name, "synco", error_line(exc)))
+                manager.failures.append(PluginFailure(name, "synco", _reason(exc)))
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
     if load_entrypoints:
@@ -326,7 +332,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([ep.name], "while loading"):
                     plugin = ep.load()
             except Exception as exc:
-                manager.failures.append(PluginFailure(ep.name, dist, error_line(exc)))
+                manager.failures.append(PluginFailure(ep.name, dist, _reason(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)
         # A name that matches nothing is most likely a typo: say so, as for a plugin that failed to load.

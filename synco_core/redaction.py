@@ -84,22 +84,23 @@ def error_line(exc: BaseException, limit: int | None = None) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts registered secrets from every record."""
+    """A logging filter that redacts registered secrets and URL passwords from every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = redact(message)
+        # URL passwords too: a plugin's or a driver's message may quote a URL whose password was never registered.
+        redacted = mask_url_passwords(message)
         if redacted != message:
             record.msg = redacted
             record.args = None
         # A traceback repeats the exception message (a driver error quoting a DSN, say), so it is formatted
         # here and redacted too; handlers use ``exc_text`` as it is once it is set.
         if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
+            record.exc_text = mask_url_passwords(_FORMATTER.formatException(record.exc_info))
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = mask_url_passwords(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = mask_url_passwords(record.stack_info)
         return True
 
 

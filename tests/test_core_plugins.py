@@ -577,3 +577,36 @@ def test_plugin_output_never_reaches_json_on_stdout(fake_site: Path, tmp_path: P
         if args[0] == "detect":
             assert "printed in detect_framework" in run.stderr and "written in detect_framework" in run.stderr
             assert "printed in list_file_sets" in run.stderr
+
+
+LEAKY_IMPORT = 'raise RuntimeError("cannot reach mysql://app:hunter2-import@db/app")\n'
+LEAKY_HOOK = '''
+from synco_core import hookimpl
+
+@hookimpl
+def detect_framework(project_dir):
+    raise RuntimeError("cannot reach postgres://app:hunter2-detect@db/app")
+
+@hookimpl
+def install_files(framework, file_set, source_dir):
+    raise RuntimeError("cannot reach postgres://app:hunter2-install@db/app")
+'''
+
+
+def test_plugin_failures_never_show_a_url_password(fake_site: Path, tmp_path: Path) -> None:
+    """A plugin's exception quoting a database URL (its password never registered) is reported without the
+    password: in the failure listing, the JSON, the warnings, and the --debug traceback."""
+    write_distribution(fake_site, "synco-leaky-import", {"leakyimport": "synco_leaky_import"},
+                       {"synco_leaky_import": LEAKY_IMPORT})
+    write_distribution(fake_site, "synco-leaky-hook", {"leakyhook": "synco_leaky_hook"},
+                       {"synco_leaky_hook": LEAKY_HOOK})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                           check=False, timeout=120, cwd=tmp_path)
+            for args in (["plugins"], ["plugins", "--json"], ["detect"], ["--debug", "detect"])]
+    for run in runs:
+        assert "hunter2" not in run.stdout + run.stderr, run.stdout + run.stderr
+    assert "mysql://app:***@db/app" in runs[0].stdout
+    assert "plugin leakyhook failed in detect_framework: RuntimeError: cannot reach postgres://app:***@db/app" \
+        in runs[2].stderr
