@@ -10,33 +10,41 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from synco_core.values import FileSet, Framework
+from synco_core.values import (
+    DatabaseInventory,
+    DatabaseReader,
+    DumpResult,
+    FileSet,
+    FilesInstallResult,
+    Framework,
+    InstallResult,
+)
 
 
 class WrongAnswer(Exception):
     """A plugin answered a hook with something of the wrong type (the message says what it was)."""
 
 
-def _kind(value: object) -> str:
+def kind(value: object) -> str:
     return f"a {type(value).__module__}.{type(value).__qualname__}" if type(value).__module__ != "builtins" \
         else f"a {type(value).__name__}"
 
 
 def one_framework(answer: object) -> Framework:
     if not isinstance(answer, Framework):
-        raise WrongAnswer(f"{_kind(answer)}, not a Framework")
+        raise WrongAnswer(f"{kind(answer)}, not a Framework")
     return answer
 
 
 def file_sets(answer: object) -> list[FileSet]:
     # A str, bytes or mapping is iterable but never a list of sets; a lone FileSet is a forgotten [...].
     if isinstance(answer, (str, bytes, Mapping, FileSet)) or not isinstance(answer, Iterable):
-        raise WrongAnswer(f"{_kind(answer)}, not a list of FileSet")
+        raise WrongAnswer(f"{kind(answer)}, not a list of FileSet")
     # Read a generator to its end here, where its failure is still this plugin's.
     sets = list(answer)
     wrong = [item for item in sets if not isinstance(item, FileSet)]
     if wrong:
-        raise WrongAnswer(f"a list holding {_kind(wrong[0])}, not only FileSet")
+        raise WrongAnswer(f"a list holding {kind(wrong[0])}, not only FileSet")
     return sets
 
 
@@ -44,4 +52,17 @@ def file_sets(answer: object) -> list[FileSet]:
 CHECKS: dict[str, Callable[[object], Any]] = {
     "detect_framework": one_framework,
     "list_file_sets": file_sets,
+}
+
+
+#: What each firstresult hook must answer when it answers at all (None passes the call on).
+FIRSTRESULT_TYPES: dict[str, type] = {
+    "dump_database": DumpResult,
+    "install_database": InstallResult,
+    "rollback_database": InstallResult,
+    "inspect_database": DatabaseInventory,
+    "connect_database": DatabaseReader,
+    "check_install_target": bool,
+    "discard_kept_database": bool,
+    "install_files": FilesInstallResult,
 }

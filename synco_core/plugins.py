@@ -29,7 +29,7 @@ import pluggy
 
 from synco_core import hookspecs
 from synco_core.errors import SyncoError
-from synco_core.pluginanswers import CHECKS, WrongAnswer
+from synco_core.pluginanswers import CHECKS, FIRSTRESULT_TYPES, WrongAnswer, kind
 from synco_core.pluginguard import plugin_code
 from synco_core.redaction import error_line, mask_url_passwords
 
@@ -77,7 +77,7 @@ class _PluginManager(pluggy.PluginManager):
         plugins = list(dict.fromkeys(impl.plugin_name for impl in methods))
         with plugin_code(plugins, f"in {hook_name}"):
             try:
-                return super()._hookexec(hook_name, methods, kwargs, firstresult)
+                result = super()._hookexec(hook_name, methods, kwargs, firstresult)
             except SyncoError:
                 raise
             except Exception as exc:
@@ -87,6 +87,13 @@ class _PluginManager(pluggy.PluginManager):
                 # A KeyError from deep inside a plugin otherwise reaches the user as "Error: KeyError: 'x'",
                 # with nothing saying which of the installed plugins to blame.
                 raise PluginError(f"plugin {culprit} failed in {hook_name}: {_reason(exc)}") from exc
+        expected = FIRSTRESULT_TYPES.get(hook_name) if firstresult else None
+        if expected is not None and result is not None and not isinstance(result, expected):
+            # pluggy does not say which implementation answered; the built-in ones answer with the right type.
+            suspects = [name for name in plugins if name not in self.builtin_names] or plugins
+            who = f"plugin {suspects[0]}" if len(suspects) == 1 else f"one of the plugins {', '.join(suspects)}"
+            raise PluginError(f"{who} answered {hook_name} with {kind(result)}, not a {expected.__name__}")
+        return result
 
 
 @dataclass

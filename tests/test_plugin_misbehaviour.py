@@ -281,3 +281,38 @@ def test_priority_outside_the_scale_cannot_outrank_explicit_configuration(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"plugin greedy answered detect_framework with priority {claimed}; counted as "
                         f"{1 if claimed > 0 else -1} (the scale is -1 to 1)"], warnings
+
+
+FIRSTRESULT_WRONG: dict[str, tuple[str, object]] = {
+    "install_files": ("FilesInstallResult", {"destination": "content/files"}),
+    "dump_database": ("DumpResult", "done"),
+    "install_database": ("InstallResult", ["ok"]),
+    "rollback_database": ("InstallResult", 1),
+    "inspect_database": ("DatabaseInventory", {"tables": []}),
+    "connect_database": ("DatabaseReader", object()),
+    "check_install_target": ("bool", "yes"),
+    "discard_kept_database": ("bool", 1),
+}
+
+
+@pytest.mark.hook("install_files")
+@pytest.mark.parametrize("hook", sorted(FIRSTRESULT_WRONG))
+def test_wrong_firstresult_answer_is_refused_naming_the_plugin(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], hook: str,
+) -> None:
+    """A third-party engine or file installer answering with the wrong type stops the command in one line
+    naming it and the hook, instead of an AttributeError somewhere in the core afterwards."""
+    import inspect
+
+    from synco_core import SyncoError, hookspecs
+
+    expected, answer = FIRSTRESULT_WRONG[hook]
+    names = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    namespace: dict[str, Any] = {"answer": answer}
+    exec(f"def {hook}({', '.join(names)}):\n    return answer\n", namespace)
+    register_plugin(types.SimpleNamespace(**{hook: hookimpl(tryfirst=True)(namespace[hook])}), "wrongtype")
+    with pytest.raises(SyncoError) as caught:
+        getattr(plugin_manager.hook, hook)(**{name: object() for name in names})
+    message = str(caught.value)
+    assert message.startswith(f"plugin wrongtype answered {hook} with a ") and message.endswith(
+        f"not a {expected}"), message
