@@ -7,7 +7,8 @@ from pathlib import Path
 
 from synco_core.errors import ConfigError
 from synco_core.hookspecs import Side
-from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.pluginanswers import framework_problem
+from synco_core.plugins import PluginError, SyncoPluginManager, get_plugin_manager
 from synco_core.values import FileSet, FileSetOptions, Framework
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,15 @@ def detect(
             log.debug("also matched, with a lower priority: %s (%s)", other.plugin, other.reason)
     log.debug("framework %s detected by %s (%s), settings from %s", framework.name, framework.plugin,
               framework.reason, framework.config_source or "files")
-    for _ in manager.call_each("amend_framework", framework=framework):
+    def amended(plugin: str) -> None:
+        # Checked after each plugin (also one that raised half-way): the core reads these fields next, and an
+        # AttributeError there would name neither the plugin nor the hook.
+        problem = framework_problem(framework)
+        if problem is not None:
+            raise PluginError(f"plugin {plugin} left Framework.{problem.replace(' is ', ' holding ', 1)} "
+                              "after amend_framework")
+
+    for _ in manager.call_each("amend_framework", framework=framework, after_each=amended):
         pass
     return framework
 

@@ -8,11 +8,14 @@ hook, not crash the command far from the plugin with an AttributeError.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from synco_core.values import (
+    DatabaseConfig,
     DatabaseInventory,
     DatabaseReader,
+    DumpOptions,
     DumpResult,
     FileSet,
     FilesInstallResult,
@@ -30,9 +33,42 @@ def kind(value: object) -> str:
         else f"a {type(value).__name__}"
 
 
+#: The Framework fields the core reads, with what they must hold (None allowed where the type says so).
+_FRAMEWORK_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "plugin": (str,),
+    "project_dir": (Path,),
+    "database": (DatabaseConfig, type(None)),
+    "web_root": (Path, type(None)),
+    "public_prefixes": (tuple, list),
+    "reason": (str,),
+    "dump_options": (DumpOptions,),
+    "post_install": (list, tuple),
+    "priority": (int,),
+    "settings": (dict,),
+    "config_source": (str,),
+    "base_url": (str, type(None)),
+    "base_url_source": (str,),
+    "site_url": (str, type(None)),
+    "databases": (dict,),
+}
+
+
+def framework_problem(framework: Framework) -> str | None:
+    """The first field of ``framework`` holding something of the wrong type, as ``NAME is a TYPE``; None if none."""
+    for name, allowed in _FRAMEWORK_FIELDS.items():
+        value = getattr(framework, name, None)
+        if not isinstance(value, allowed) or (name == "priority" and isinstance(value, bool)):
+            return f"{name} is {kind(value)}"
+    return None
+
+
 def one_framework(answer: object) -> Framework:
     if not isinstance(answer, Framework):
         raise WrongAnswer(f"{kind(answer)}, not a Framework")
+    problem = framework_problem(answer)
+    if problem is not None:
+        raise WrongAnswer(f"a Framework whose {problem}")
     return answer
 
 

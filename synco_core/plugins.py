@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points, version
 from typing import Any
@@ -199,7 +199,8 @@ class SyncoPluginManager:
             self.pm.unregister(plugin)
         self.infos.pop(name, None)
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    def call_each(self, hook_name: str, after_each: Callable[[str], None] | None = None,
+                  **kwargs: Any) -> Iterator[tuple[str, Any]]:
         """Call every plugin's implementation of a collecting hook on its own, yielding (plugin name, result).
 
         Each plugin is called through pluggy's hook execution (the one ``manager.hook.<name>(...)`` uses, with
@@ -207,6 +208,7 @@ class SyncoPluginManager:
         is reported once as a warning and skipped, so one broken plugin cannot stop detection or file listing
         for the others; a :class:`SyncoError` is the user's answer and is raised. An answer of the wrong type
         (:data:`synco_core.pluginanswers.CHECKS`) is refused the same way, whole, naming the plugin and the hook.
+        ``after_each(plugin name)`` runs after each plugin's call, whether it answered, failed or was refused.
         """
         check = CHECKS.get(hook_name)
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
@@ -217,29 +219,37 @@ class SyncoPluginManager:
         # told apart by name: a plugin object need not be hashable.
         for plugin_name in dict.fromkeys(impl.plugin_name for impl in reversed(impls)):
             own = [impl for impl in impls if impl.plugin_name == plugin_name]
-            watchdog = _slow_hook_warning(plugin_name, hook_name) if hook_name in QUICK_HOOKS else None
-            try:
-                # pluggy has no public call for one plugin's implementations (subset_hook_caller needs hashable
-                # plugins); _hookexec is what every HookCaller calls, tracing included.
-                results = self.pm._hookexec(hook_name, own, kwargs, False)
-                assert isinstance(results, list)
-                if check is not None:
-                    # Inside the try: a generator answer runs (and may fail) while it is checked.
-                    results = [check(result) for result in results]
-            except SyncoError:
-                raise
-            except WrongAnswer as exc:
-                log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
-                continue
-            except Exception as exc:
-                log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
-                log.debug("plugin failure", exc_info=True)
-                continue
-            finally:
-                if watchdog is not None:
-                    watchdog.cancel()
+            results = self._call_one(hook_name, plugin_name, own, kwargs, check)
+            if after_each is not None:
+                after_each(plugin_name)
             for result in results:
                 yield plugin_name, result
+
+    def _call_one(self, hook_name: str, plugin_name: str, own: list[pluggy.HookImpl], kwargs: dict[str, Any],
+                  check: Callable[[Any], Any] | None) -> list[Any]:
+        """One plugin's answers to a collecting hook, checked; [] when it failed or answered wrongly (warned)."""
+        watchdog = _slow_hook_warning(plugin_name, hook_name) if hook_name in QUICK_HOOKS else None
+        try:
+            # pluggy has no public call for one plugin's implementations (subset_hook_caller needs hashable
+            # plugins); _hookexec is what every HookCaller calls, tracing included.
+            results = self.pm._hookexec(hook_name, own, kwargs, False)
+            assert isinstance(results, list)
+            if check is not None:
+                # Inside the try: a generator answer runs (and may fail) while it is checked.
+                results = [check(result) for result in results]
+            return results
+        except SyncoError:
+            raise
+        except WrongAnswer as exc:
+            log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
+            return []
+        except Exception as exc:
+            log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
+            log.debug("plugin failure", exc_info=True)
+            return []
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     def trace_hooks(self) -> None:
         """Log every hook call, its arguments and its result at DEBUG level to ``synco_core.hooks``."""

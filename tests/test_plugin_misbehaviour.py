@@ -316,3 +316,63 @@ def test_wrong_firstresult_answer_is_refused_naming_the_plugin(
     message = str(caught.value)
     assert message.startswith(f"plugin wrongtype answered {hook} with a ") and message.endswith(
         f"not a {expected}"), message
+
+
+BAD_FIELDS: dict[str, tuple[str, object]] = {
+    "web_root a str": ("web_root", "public"),
+    "project_dir a str": ("project_dir", "/srv/app"),
+    "database a URL": ("database", "mysql://u@h/db"),
+    "dump_options a dict": ("dump_options", {"exclude_tables": ["cache"]}),
+    "priority a str": ("priority", "high"),
+    "settings a list": ("settings", ["a"]),
+    "name None": ("name", None),
+}
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("bad", BAD_FIELDS, ids=list(BAD_FIELDS))
+def test_framework_with_a_field_of_the_wrong_type_is_refused(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, bad: str,
+) -> None:
+    field_name, value = BAD_FIELDS[bad]
+
+    def sloppy(project_dir: Path) -> Framework:
+        framework = Framework(name="Sloppy", plugin="sloppy", project_dir=project_dir, reason="x", priority=1)
+        setattr(framework, field_name, value)
+        return framework
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=sloppy), "sloppy")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith(f"plugin sloppy answered detect_framework with a Framework whose {field_name} is "), \
+        warning
+
+
+@pytest.mark.hook("amend_framework")
+@pytest.mark.parametrize("bad", BAD_FIELDS, ids=list(BAD_FIELDS))
+def test_amend_leaving_a_field_of_the_wrong_type_is_named(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path, bad: str,
+) -> None:
+    from synco_core import SyncoError
+    from synco_core.detection import detect
+
+    field_name, value = BAD_FIELDS[bad]
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    def amend_framework(framework: Framework) -> None:
+        setattr(framework, field_name, value)
+
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    register_plugin(_plugin(amend_framework=amend_framework), "amender")
+    with pytest.raises(SyncoError) as refused:
+        detect(tmp_path, manager=plugin_manager)
+    assert str(refused.value).startswith(f"plugin amender left Framework.{field_name} ")
