@@ -189,9 +189,48 @@ def _vacuum_keeping_rowids(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP INDEX {quote(name)}")
 
 
+#: SQLITE_READONLY_ROLLBACK: a read-only connection found a hot journal it may not roll back.
+_READONLY_ROLLBACK = 776
+
+
+def _hot_journal(source: Path, exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return bool(code == _READONLY_ROLLBACK)
+    return "readonly" in str(exc) and os.path.exists(f"{source}-journal")
+
+
+def _back_up(source: Path, copy: sqlite3.Connection) -> bool:
+    """Copy ``source`` into ``copy``; True when the source is in write-ahead-log mode.
+
+    The source is opened read-only, but a writer that crashed mid-transaction leaves a hot journal that
+    only a connection allowed to write may roll back (and must, before anything is read): the dump failed
+    with "attempt to write a readonly database" until the application touched the database again. Then
+    the source is opened as the application opens it, and SQLite rolls the journal back, as the
+    application's next connection would have.
+    """
+    for read_only in (True, False):
+        try:
+            src = sqlite3.connect(f"{source.resolve().as_uri()}{'?mode=ro' if read_only else ''}", uri=True,
+                                  timeout=30)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
+        try:
+            # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
+            src.backup(copy, pages=-1)
+            return str(src.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+        except sqlite3.Error as exc:
+            if not (read_only and _hot_journal(source, exc)):
+                raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
+        finally:
+            src.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 @contextlib.contextmanager
-def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
-    """A consistent private copy of ``source`` made with the online backup API, removed afterwards."""
+def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path, bool]]:
+    """A consistent private copy of ``source`` made with the online backup API, removed afterwards, and
+    whether the source is in write-ahead-log mode."""
     if not source.is_file():
         raise ConfigError(f"SQLite database not found: {source}")
     handle, name = tempfile.mkstemp(prefix="synco-sqlite-", suffix=".db")
@@ -199,21 +238,11 @@ def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
     temp = Path(name)
     copy: sqlite3.Connection | None = None
     try:
-        try:
-            src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
-        try:
-            copy = sqlite3.connect(temp, isolation_level=None)
-            # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
-            src.backup(copy, pages=-1)
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
-        finally:
-            src.close()
-        # The copy is shipped as one file: no write-ahead log beside it.
+        copy = sqlite3.connect(temp, isolation_level=None)
+        wal = _back_up(source, copy)
+        # Worked on as one file: no write-ahead log beside it until it is shipped.
         copy.execute("PRAGMA journal_mode = DELETE")
-        yield copy, temp
+        yield copy, temp, wal
     finally:
         if copy is not None:
             copy.close()
@@ -240,7 +269,7 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
     if database.engine != ENGINE:
         return None
     source = database_path(database)
-    with _snapshot(source) as (copy, temp):
+    with _snapshot(source) as (copy, temp, wal):
         try:
             if options.format != "sql":
                 _check_whole(copy, source)
@@ -250,9 +279,13 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
             raise DatabaseError(f"cannot read SQLite database {source}: {exc}") from exc
         version = sqlite3.sqlite_version
         if options.format == "sql":
-            write_script(copy, out)
+            write_script(copy, out, wal)
             fmt = "sql"
         else:
+            if wal:
+                # The mode is kept in the header (an application may have set it once, and relies on it);
+                # closing the only connection folds the log back in and removes it: the file is whole.
+                copy.execute("PRAGMA journal_mode = WAL")
             copy.close()
             with temp.open("rb") as fh:
                 shutil.copyfileobj(fh, out, CHUNK)

@@ -10,7 +10,8 @@ and some functions load code or hand out pointers (``load_extension``, ``fts3_to
 So the script runs under an authorizer (``sqlite3.Connection.set_authorizer``, which SQLite consults for
 every statement it prepares, as it parsed it: no text check to fool): ``ATTACH`` (which ``VACUUM INTO``
 asks for too) and ``DETACH`` are denied, so are those functions, and pragmas other than the ones dumps
-write. The first denial is kept and reported as the reason the load stopped.
+write (``journal_mode`` only to ``WAL`` or ``DELETE``: ``OFF`` or ``MEMORY`` would risk the file). The first
+denial is kept and reported as the reason the load stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ _PRAGMAS = frozenset({"foreign_keys", "defer_foreign_keys", "writable_schema", "
                       "table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"})
 
 
+def _journal_mode(name: str | None, value: str | None) -> bool:
+    """``journal_mode = WAL`` (a dump keeps the mode) or a reading of it; never one that risks the file."""
+    return (name or "").lower() == "journal_mode" and (value or "wal").lower() in ("wal", "delete")
+
+
 class ScriptGate:
     """The authorizer of a script load; :attr:`refused` says why the last statement was denied."""
 
@@ -40,7 +46,7 @@ class ScriptGate:
             reason = "ATTACH, DETACH and VACUUM INTO reach database files beyond the one installed"
         elif action == _FUNCTION and (second or "").lower() in _FUNCTIONS:
             reason = f"{second}() loads code or reaches files beyond the database"
-        elif action == _PRAGMA and (first or "").lower() not in _PRAGMAS:
+        elif action == _PRAGMA and (first or "").lower() not in _PRAGMAS and not _journal_mode(first, second):
             reason = f"PRAGMA {first} is not one a dump needs"
         if reason is None:
             return sqlite3.SQLITE_OK

@@ -274,7 +274,13 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
         if options.rewriter is not None:
             # Verified as it arrived; rewritten before anything is swapped in.
             rewritten = rewrite_database(conn, tables, options.rewriter)
-        conn.execute("PRAGMA journal_mode = DELETE")
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = DELETE")
+        # A database in write-ahead-log mode stays in it (the application may rely on it): closing the only
+        # connection folds the log into the file and removes it, so the file renamed into place is whole.
+    if os.path.lexists(f"{temp}-wal"):
+        raise DatabaseError(f"cannot install into {temp.parent}: the loaded copy's write-ahead log was not folded "
+                            "back into it")
     with temp.open("rb+") as fh:
         os.fsync(fh.fileno())
     return len(tables), rows, rewritten

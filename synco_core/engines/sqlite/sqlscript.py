@@ -11,9 +11,10 @@ Python's ``Connection.iterdump()`` was used before, and its scripts did not load
   ``'`` broke the script;
 - values went through SQLite's ``quote()``, which writes infinity as ``Inf`` (not SQL) and cuts text at
   its first NUL character;
-- ``PRAGMA user_version`` and ``application_id`` (which applications use for their schema version) and
-  the text encoding were left out, and the rowids of tables without an ``INTEGER PRIMARY KEY`` were not
-  kept (an FTS index of external content points at them).
+- ``PRAGMA user_version`` and ``application_id`` (which applications use for their schema version), the
+  text encoding, the page size, the auto-vacuum mode and the write-ahead-log mode were left out, and the
+  rowids of tables without an ``INTEGER PRIMARY KEY`` were not kept (an FTS index of external content
+  points at them).
 
 Values are formatted here from what Python reads: text holding NUL is joined with ``char(0)``, text whose
 bytes are not UTF-8 is written as ``CAST(X'..' AS TEXT)``, and long BLOBs are written in pieces.
@@ -147,17 +148,18 @@ def _write_table_rows(conn: sqlite3.Connection, out: BinaryIO, name: str) -> Non
         out.write(b");\n")
 
 
-def write_script(conn: sqlite3.Connection, out: BinaryIO) -> None:
-    """Write the whole database behind ``conn`` as an SQL script (one transaction) to ``out``."""
+def write_script(conn: sqlite3.Connection, out: BinaryIO, wal: bool = False) -> None:
+    """Write the whole database behind ``conn`` as an SQL script (one transaction) to ``out``; ``wal``: the
+    database is in write-ahead-log mode (the copy a dump writes from never is)."""
     previous = conn.text_factory
     conn.text_factory = decode_text
     try:
-        _write_script(conn, out)
+        _write_script(conn, out, wal)
     finally:
         conn.text_factory = previous
 
 
-def _write_script(conn: sqlite3.Connection, out: BinaryIO) -> None:
+def _write_script(conn: sqlite3.Connection, out: BinaryIO, wal: bool) -> None:
     def line(text: str) -> None:
         out.write(text.encode("utf-8") + b"\n")
 
@@ -165,6 +167,10 @@ def _write_script(conn: sqlite3.Connection, out: BinaryIO) -> None:
     if encoding != "UTF-8":
         # Only takes effect in an empty database, which is what the install loads into.
         line(f"PRAGMA encoding = '{encoding}';")
+    # The page size and the auto-vacuum mode are fixed when the first table is created, so they come first;
+    # written always, as the loading SQLite's defaults (compile options) need not be the source's.
+    for pragma in ("page_size", "auto_vacuum"):
+        line(f"PRAGMA {pragma} = {int(conn.execute(f'PRAGMA {pragma}').fetchone()[0])};")
     line("PRAGMA foreign_keys = OFF;")
     line("BEGIN TRANSACTION;")
     for pragma in ("user_version", "application_id"):
@@ -204,3 +210,6 @@ def _write_script(conn: sqlite3.Connection, out: BinaryIO) -> None:
         # Last, as an AUTOINCREMENT table's inserts above moved its counter.
         _write_table_rows(conn, out, "sqlite_sequence")
     line("COMMIT;")
+    if wal:
+        # Kept in the file's header (an application may have set it once); it cannot change in a transaction.
+        line("PRAGMA journal_mode = WAL;")

@@ -1,0 +1,106 @@
+"""What a SQLite database keeps beside its rows survives a dump in either form, and so does the file's state.
+
+The file header holds settings an application may have made once and never again (page size, auto-vacuum,
+write-ahead-log mode, ``user_version``, ``application_id``, encoding); each must read back the same after
+``db dump`` and ``db load``, and the installed file must be whole on its own (no write-ahead log beside it
+that it needs). A writer that crashed mid-transaction leaves a hot journal, which the next connection rolls
+back: the dump sees the committed rows only, as the application will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.values import DumpOptions, InstallOptions
+
+HEADER_FIELDS = ("page_size", "auto_vacuum", "journal_mode", "user_version", "application_id", "encoding")
+
+SETTINGS = {
+    "small pages": ["PRAGMA page_size = 1024"],
+    "largest pages": ["PRAGMA page_size = 65536"],
+    "full auto-vacuum": ["PRAGMA auto_vacuum = FULL"],
+    "incremental auto-vacuum": ["PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA page_size = 8192"],
+    "write-ahead log": ["PRAGMA journal_mode = WAL"],
+    "everything": ["PRAGMA encoding = 'UTF-16be'", "PRAGMA page_size = 2048", "PRAGMA auto_vacuum = INCREMENTAL",
+                   "PRAGMA journal_mode = WAL", "PRAGMA user_version = 9", "PRAGMA application_id = 1179597",
+                   "PRAGMA page_size = 2048"],
+}
+
+
+def header(path: Path) -> dict[str, object]:
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        return {field: conn.execute(f"PRAGMA {field}").fetchone()[0] for field in HEADER_FIELDS}
+
+
+def rows(path: Path) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT rowid, * FROM t ORDER BY rowid").fetchall()
+
+
+def load(source: Path, target: Path, form: str) -> None:
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(f"sqlite:///{source}"), out,
+                              DumpOptions(format="sql" if form == "sql" else "native"))
+    install_with_engine(parse_database_url(f"sqlite:///{target}"), io.BytesIO(out.getvalue()),
+                        InstallOptions(format=result.format, yes=True, manifest=result.tables))
+
+
+@pytest.mark.parametrize("form", ["file", "sql"])
+@pytest.mark.parametrize("settings", list(SETTINGS), ids=list(SETTINGS))
+def test_header_fields_survive_the_dump(tmp_path: Path, plugin_manager: object, form: str, settings: str) -> None:
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source, isolation_level=None)) as conn:
+        for statement in SETTINGS[settings]:
+            conn.execute(statement)
+        conn.execute("CREATE TABLE t (v)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 3000,), (b"\x00" * 5000,), (7,)])
+    expected = header(source)
+    target = tmp_path / "app" / "target.db"
+    load(source, target, form)
+    # Whole on its own: nothing beside the installed file, and a copy of it alone holds every row.
+    assert not [p.name for p in target.parent.iterdir() if p.name != target.name]
+    alone = tmp_path / "alone" / "copy.db"
+    alone.parent.mkdir()
+    shutil.copyfile(target, alone)
+    assert rows(alone) == rows(source)
+    assert header(target) == expected
+
+
+CRASHING_WRITER = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 1")  # spills the change into the database file before the commit
+conn.execute("BEGIN IMMEDIATE")
+for number in range(300):
+    conn.execute("INSERT INTO t VALUES (?)", (os.urandom(3000),))
+conn.execute("UPDATE t SET v = 'uncommitted' WHERE rowid = 1")
+os._exit(9)
+"""
+
+
+@pytest.mark.parametrize("form", ["file", "sql"])
+def test_a_hot_journal_left_by_a_crashed_writer_is_rolled_back_for_the_dump(tmp_path: Path, plugin_manager: object,
+                                                                            form: str) -> None:
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE t (v)")
+        conn.execute("INSERT INTO t VALUES ('committed')")
+    subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(source)], check=False)
+    journal = Path(f"{source}-journal")
+    assert journal.stat().st_size > 0 and os.path.getsize(source) > 100_000  # the crash left a hot journal
+    target = tmp_path / "target.db"
+    load(source, target, form)
+    assert rows(target) == [(1, "committed")]
+    # As the application's next connection would have: the source is rolled back to what was committed.
+    assert rows(source) == [(1, "committed")]
