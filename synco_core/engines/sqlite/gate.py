@@ -17,6 +17,7 @@ denial is kept and reported as the reason the load stopped.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 #: SQLite's authorizer action codes (sqlite3.h), which the module does not name on every Python.
 _ATTACH, _DETACH, _PRAGMA, _FUNCTION = 24, 25, 19, 31
@@ -36,8 +37,10 @@ def _journal_mode(name: str | None, value: str | None) -> bool:
 class ScriptGate:
     """The authorizer of a script load; :attr:`refused` says why the last statement was denied."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Callable[[int], None] | None = None) -> None:
         self.refused: str | None = None
+        #: Told every action let through (the load's budget counts the tables and indexes created).
+        self._observer = observer
 
     def __call__(self, action: int, first: str | None, second: str | None, _database: str | None,
                  _trigger: str | None) -> int:
@@ -49,6 +52,8 @@ class ScriptGate:
         elif action == _PRAGMA and (first or "").lower() not in _PRAGMAS and not _journal_mode(first, second):
             reason = f"PRAGMA {first} is not one a dump needs"
         if reason is None:
+            if self._observer is not None:
+                self._observer(action)
             return sqlite3.SQLITE_OK
         self.refused = reason
         return sqlite3.SQLITE_DENY

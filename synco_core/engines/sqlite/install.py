@@ -26,6 +26,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.rewrite.sqlite import rewrite_database
+from synco_core.engines.sqlite.budget import LoadBudget
 from synco_core.engines.sqlite.common import (
     CHUNK,
     ENGINE,
@@ -85,10 +86,23 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
     """
     pending: list[str] = []
     statements = 0
-    # The script comes from the session: it may fill this database and reach nothing else (gate.py).
-    gate = ScriptGate()
+    read = 0
+    # The script comes from the session: it may fill this database and reach nothing else (gate.py), and
+    # make it no bigger, nor work longer, than its own size accounts for (budget.py).
+    budget: LoadBudget | None = None
+    gate = ScriptGate(lambda action: budget.saw(action) if budget is not None else None)
+
+    def installer_pragma(statement: str) -> None:
+        conn.set_authorizer(None)
+        try:
+            conn.execute(statement)
+        finally:
+            conn.set_authorizer(gate)
+
     conn.set_authorizer(gate)
+    budget = LoadBudget(conn, installer_pragma)
     for number, raw in enumerate(_lines(dump, first), start=1):
+        read += len(raw)
         try:
             line = raw.decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
@@ -100,18 +114,21 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
             continue
         statement = "".join(pending)
         if sqlite3.complete_statement(statement):
+            budget.allow(read)
             try:
                 conn.execute(statement)
             except sqlite3.Error as exc:
-                if gate.refused is not None:
+                refused = gate.refused or budget.explain(exc)
+                if refused is not None:
                     raise DatabaseError(f"refusing the statement ending at line {number} of the SQLite dump: "
-                                        f"{gate.refused} (a dump may only create and fill the database it is "
+                                        f"{refused} (a dump may only create and fill the database it is "
                                         "installed into)") from None
                 raise DatabaseError(f"the statement ending at line {number} of the SQLite dump failed: {exc}") from exc
             statements += 1
             pending = []
         else:
             pending = [statement]
+    budget.close()
     conn.set_authorizer(None)
     if "".join(pending).strip():
         raise DatabaseError("the SQLite dump is truncated: its last statement has no end")

@@ -1,0 +1,94 @@
+"""How far a loading SQL script may make SQLite go: as far as the script itself carries it, not further.
+
+A dump's statements carry their own data: an ``INSERT`` holds its values, a ``CREATE INDEX`` sorts rows
+inserted before it. A hostile script can instead make a few bytes expand without end (a recursive CTE
+inserting rows, ``zeroblob(1000000000)`` in a loop), filling the laptop's disk from an artifact of a few
+hundred bytes that passed every declared-size check, or run a query that never ends (a recursive CTE
+without a limit). So, while a script loads:
+
+- the database may grow to :data:`GROWTH` times the script read so far, plus :data:`SLACK` bytes, plus two
+  of the largest pages (64 KiB) per table, index or virtual table created (an empty one takes a page of
+  its own whatever its size): ``PRAGMA max_page_count``, set by the installer (the gate refuses it to the
+  script) and computed again after each of the script's pragmas, which may have changed the page size;
+- a statement may run :data:`STEPS_PER_BYTE` virtual machine instructions per byte of the script read so far,
+  plus :data:`BASE_STEPS` (a progress handler interrupts it).
+
+A real dump stays far inside both: a 62 MB script of 300,000 rows with five indexes, an FTS table and
+``ANALYZE`` loads into 1.1 times its size, and its heaviest statement (a ``CREATE INDEX``) runs 0.05
+instructions per byte read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+#: How many times the script read so far the database may grow to.
+GROWTH = 32
+#: Bytes the database may take beyond that (a short script of many empty tables and indexes).
+SLACK = 64 << 20
+#: Virtual machine instructions a statement may run per byte of the script read so far, and beyond that.
+STEPS_PER_BYTE = 100
+BASE_STEPS = 200_000_000
+#: How often (in instructions) the progress handler counts.
+_EVERY = 10_000
+#: The allowed size is raised in steps of this many bytes (each raise is a PRAGMA of its own).
+_RAISE_STEP = 1 << 20
+#: SQLite's authorizer action codes for what creates a b-tree of its own.
+_CREATES = frozenset({1, 2, 3, 4, 29})  # CREATE INDEX, TABLE, TEMP INDEX, TEMP TABLE, CREATE VTABLE
+_PRAGMA = 19
+_LARGEST_PAGE = 65536
+
+
+class LoadBudget:
+    """Bounds the database size and the work of each statement while a script loads into ``conn``."""
+
+    def __init__(self, conn: sqlite3.Connection, set_pragma: Callable[[str], None]) -> None:
+        self._conn = conn
+        self._set_pragma = set_pragma
+        self._limit = -1
+        self._created = 0
+        self._ticks = 0
+        self._allowed_ticks = 0
+        #: Why the last statement was stopped (None: it was not).
+        self.exceeded: str | None = None
+        conn.set_progress_handler(self._tick, _EVERY)
+
+    def saw(self, action: int) -> None:
+        """Called by the gate for each action it authorizes: counts what creates a b-tree, and notes a
+        pragma (the page size may have changed: the page count allowed is computed again)."""
+        if action in _CREATES:
+            self._created += 1
+        elif action == _PRAGMA:
+            self._limit = -1
+
+    def allow(self, read: int) -> None:
+        """Before a statement: what it may do, the script having been read up to ``read`` bytes."""
+        self.exceeded = None
+        self._ticks = 0
+        self._allowed_ticks = (STEPS_PER_BYTE * read + BASE_STEPS) // _EVERY
+        limit = GROWTH * read + SLACK + 2 * _LARGEST_PAGE * self._created
+        if self._limit < 0 or limit >= self._limit + _RAISE_STEP:
+            page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+            self._set_pragma(f"PRAGMA max_page_count = {limit // page_size}")
+            self._limit = limit
+
+    def explain(self, exc: sqlite3.Error) -> str | None:
+        """Why ``exc`` happened when it was this budget that stopped the statement, else None."""
+        if self.exceeded is not None:
+            return self.exceeded
+        if "full" in str(exc).lower():
+            return (f"it would grow the database past {self._limit} bytes ({GROWTH} times the script up to it, "
+                    "and a little more), or the disk is full")
+        return None
+
+    def close(self) -> None:
+        self._conn.set_progress_handler(None, 0)
+
+    def _tick(self) -> int:
+        self._ticks += 1
+        if self._ticks <= self._allowed_ticks:
+            return 0
+        self.exceeded = (f"it ran past {self._allowed_ticks * _EVERY} steps, {STEPS_PER_BYTE} per byte of the "
+                         "script up to it, and a dump's statements need far fewer")
+        return 1
