@@ -3,7 +3,8 @@
 An SQLite dump is the database file itself, so there are no statements to rewrite on the way in. The
 installer calls :func:`rewrite_database` on the new file after it passed its verification and before it is
 renamed over the target: every text value holding a needle is rewritten by one ``UPDATE`` per column,
-``WHERE instr(...)`` choosing the rows in SQLite itself. The target is untouched if anything fails.
+``WHERE instr(...)`` choosing the rows in SQLite itself, with the database's triggers taken out meanwhile (a
+rewrite changes the values holding a needle and nothing else). The target is untouched if anything fails.
 """
 
 from __future__ import annotations
@@ -43,12 +44,21 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
     condition = " OR ".join("instr({column}, ?) > 0" for _ in needles)
     conn.execute("BEGIN")
     try:
+        # The dump's UPDATE triggers would run for the rewrite: an application's audit rows or timestamps
+        # added, and a hostile file's code run although a database file is data. They are taken out for
+        # it and put back as they were (the server engines rewrite rows before their triggers exist).
+        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql NOT NULL "
+                                "ORDER BY rowid").fetchall()
+        for name, _ in triggers:
+            conn.execute(f"DROP TRIGGER {_quote(str(name))}")
         for table, columns in tables.items():
             for column in columns:
                 where = condition.format(column=_quote(column))
                 conn.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = "
                              f"CAST(synco_rewrite(CAST({_quote(column)} AS BLOB)) AS TEXT) "
                              f"WHERE typeof({_quote(column)}) = 'text' AND ({where})", needles)
+        for _, sql in triggers:
+            conn.execute(str(sql))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
