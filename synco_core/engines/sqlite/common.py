@@ -35,7 +35,34 @@ def literal(value: str) -> str:
 
 
 def user_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """User tables (no ``sqlite_*`` internals) and their columns, in name order."""
+    """User tables (no ``sqlite_*`` internals) and their columns, in name order.
+
+    A virtual table whose module (or tokenizer) only the application has shows no columns: SQLite cannot
+    even list them without it, and everything it holds is in its own ordinary tables.
+    """
     names = [row[0] for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
-    return {name: [row[1] for row in conn.execute(f"PRAGMA table_info({quote(name)})")] for name in names}
+    virtual = virtual_tables(conn)
+    tables: dict[str, list[str]] = {}
+    for name in names:
+        try:
+            tables[name] = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(name)})")]
+        except sqlite3.OperationalError:
+            if name not in virtual:
+                raise
+            tables[name] = []
+    return tables
+
+
+def virtual_tables(conn: sqlite3.Connection) -> set[str]:
+    """The virtual tables (FTS, R*Tree, an extension's): what they hold is in ordinary tables of their own
+    (shadow tables), which the manifest covers; read through the module, they need what the application
+    registered (a module, a tokenizer, FTS4's ``compress`` functions), which synco does not have."""
+    return {str(row[0]) for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")}
+
+
+def manifest_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables whose rows the manifest checks: the user tables but the virtual ones."""
+    virtual = virtual_tables(conn)
+    return [name for name in user_tables(conn) if name not in virtual]

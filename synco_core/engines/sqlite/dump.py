@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from synco_core import hookimpl
-from synco_core.engines.sqlite.common import CHUNK, ENGINE, database_path, fingerprint, literal, quote, user_tables
+from synco_core.engines.sqlite.common import (
+    CHUNK,
+    ENGINE,
+    database_path,
+    fingerprint,
+    literal,
+    manifest_tables,
+    quote,
+    user_tables,
+)
 from synco_core.engines.sqlite.fingerprint import encoding_of
 from synco_core.engines.sqlite.ftsindex import purge_fts_indexes
 from synco_core.engines.sqlite.ftsschema import fts_tables
@@ -274,7 +283,12 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
             if options.format != "sql":
                 _check_whole(copy, source)
             applied = _apply_rules(copy, options)
-            manifest = {table: fingerprint(copy, table) for table in user_tables(copy)}
+            manifest = {}
+            for table in manifest_tables(copy):
+                try:
+                    manifest[table] = fingerprint(copy, table)
+                except sqlite3.DatabaseError as exc:
+                    raise DatabaseError(f"cannot read table {table!r} of SQLite database {source}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot read SQLite database {source}: {exc}") from exc
         version = sqlite3.sqlite_version

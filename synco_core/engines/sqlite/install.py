@@ -35,6 +35,7 @@ from synco_core.engines.sqlite.common import (
     SQLITE_MAGIC,
     database_path,
     fingerprint,
+    manifest_tables,
     quote,
     user_tables,
 )
@@ -279,12 +280,17 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
         for table, expected in options.manifest.items():
             if table not in tables:
                 raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
-            found = fingerprint(conn, table)
+            try:
+                found = fingerprint(conn, table)
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"verification failed: table {table!r} of the dump cannot be read after "
+                                    f"loading: {exc}") from exc
             if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
                 raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
                                     f"({found.rows} rows, the dump had {expected.rows})")
         if not options.manifest:
-            rows = sum(int(conn.execute(f"SELECT count(*) FROM {quote(t)}").fetchone()[0]) for t in tables)
+            rows = sum(int(conn.execute(f"SELECT count(*) FROM {quote(t)}").fetchone()[0])
+                       for t in manifest_tables(conn))
         else:
             rows = sum(m.rows for m in options.manifest.values())
         rewritten = None
