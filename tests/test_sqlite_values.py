@@ -245,6 +245,42 @@ def test_a_database_file_that_would_not_load_is_not_dumped(tmp_path: Path, plugi
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 500
 
 
+def _break_the_freelist(path: Path) -> None:
+    """Damage ``path`` so that integrity_check answers in several lines (a b-tree problem, not an index's)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (a)")
+        conn.execute("INSERT INTO t VALUES ('kept')")
+        conn.commit()
+    data = bytearray(path.read_bytes())
+    data[32:40] = (2).to_bytes(4, "big") + (0x7FFFFFFF).to_bytes(4, "big")  # a freelist that cannot be
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("step", ["dump", "install", "rollback"])
+def test_a_damaged_file_is_refused_in_one_line(tmp_path: Path, plugin_manager: object, step: str) -> None:
+    # integrity_check's first answer was put in the error as it is: "*** in database main ***", a line
+    # break, and the problems, one per line.
+    from synco_core.engines.dispatch import rollback_with_engine
+    from synco_core.errors import SyncoError
+
+    damaged = tmp_path / "damaged.db"
+    _break_the_freelist(damaged)
+    target = tmp_path / "target.db"
+    with pytest.raises(SyncoError) as caught:
+        if step == "dump":
+            dump_with_engine(parse_database_url(url(damaged)), io.BytesIO(), DumpOptions())
+        elif step == "install":
+            install_with_engine(parse_database_url(url(target)), io.BytesIO(damaged.read_bytes()),
+                                InstallOptions(format="sqlite", yes=True))
+        else:
+            with contextlib.closing(sqlite3.connect(target)) as conn:
+                conn.execute("CREATE TABLE now (a)")
+            Path(f"{target}.synco-previous").write_bytes(damaged.read_bytes())
+            rollback_with_engine(parse_database_url(url(target)), InstallOptions(yes=True))
+    message = str(caught.value)
+    assert "\n" not in message and "freelist" in message.lower(), message
+
+
 @pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16le"])
 def test_sanitize_hash_and_value_rewriter_take_text_that_is_not_utf8(tmp_path: Path, plugin_manager: object,
                                                                     encoding: str) -> None:

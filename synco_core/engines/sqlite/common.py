@@ -66,3 +66,15 @@ def manifest_tables(conn: sqlite3.Connection) -> list[str]:
     """The tables whose rows the manifest checks: the user tables but the virtual ones."""
     virtual = virtual_tables(conn)
     return [name for name in user_tables(conn) if name not in virtual]
+
+
+def first_problems(status: list[str]) -> str:
+    """What ``PRAGMA integrity_check`` or ``quick_check`` found, on one line for an error message.
+
+    Its answer to a damaged b-tree is one row of several lines (``*** in database main ***`` and then a
+    problem per line), which went into errors as it was.
+    """
+    problems = [line.strip() for row in status for line in str(row).splitlines()
+                if line.strip() and not line.startswith("***")]
+    shown = "; ".join(problems[:3])
+    return shown + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")

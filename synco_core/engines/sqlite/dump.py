@@ -33,6 +33,7 @@ from synco_core.engines.sqlite.common import (
     ENGINE,
     database_path,
     fingerprint,
+    first_problems,
     literal,
     manifest_tables,
     quote,
@@ -268,9 +269,9 @@ def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
     """
     status = [str(row[0]) for row in copy.execute("PRAGMA integrity_check(1)")]
     if status != ["ok"]:
-        raise DatabaseError(f"SQLite database {source} fails PRAGMA integrity_check ({status[0]}), so its copy "
-                            "would not load; repair it (REINDEX, or the sqlite3 shell's .recover) or dump it with "
-                            "--sql, which rebuilds the indexes")
+        raise DatabaseError(f"SQLite database {source} fails PRAGMA integrity_check ({first_problems(status)}), so "
+                            "its copy would not load; repair it (REINDEX, or the sqlite3 shell's .recover) or dump it "
+                            "with --sql, which rebuilds the indexes")
 
 
 @hookimpl(trylast=True)

@@ -35,6 +35,7 @@ from synco_core.engines.sqlite.common import (
     SQLITE_MAGIC,
     database_path,
     fingerprint,
+    first_problems,
     manifest_tables,
     quote,
     user_tables,
@@ -275,7 +276,7 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
         if status != ["ok"]:
-            raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {status[0]}")
+            raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {first_problems(status)}")
         tables = user_tables(conn)
         for table, expected in options.manifest.items():
             if table not in tables:
@@ -385,7 +386,8 @@ def _check_kept(target: Path, previous: Path) -> None:
         raise SyncoError(f"cannot roll back: the kept copy {previous} is not a whole SQLite database ({exc}); "
                          "nothing was changed") from exc
     if status != ["ok"]:
-        raise SyncoError(f"cannot roll back: the kept copy {previous} is damaged ({status[0]}); nothing was changed")
+        raise SyncoError(f"cannot roll back: the kept copy {previous} is damaged ({first_problems(status)}); "
+                          "nothing was changed")
 
 
 @hookimpl(trylast=True)
