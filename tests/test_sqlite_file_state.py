@@ -154,3 +154,47 @@ def test_a_virtual_table_synco_cannot_read_is_carried_in_its_own_tables(tmp_path
     target = tmp_path / "target.db"
     load(source, target, form)
     assert _everything(target) == _everything(source)
+
+
+APPLICATION_DEFINED = {
+    # name: (schema using what only the application registers, the object to name)
+    "collated column": ("CREATE TABLE t (a TEXT COLLATE app_order); INSERT INTO t VALUES ('b'), ('a');", "t"),
+    "collated column, indexed": ("CREATE TABLE t (a TEXT COLLATE app_order); CREATE INDEX t_a ON t (a);"
+                                 "INSERT INTO t VALUES ('b'), ('a');", "t"),
+    "collated index": ("CREATE TABLE t (a TEXT); CREATE INDEX t_a ON t (a COLLATE app_order);"
+                       "INSERT INTO t VALUES ('b'), ('a');", "t_a"),
+    "function index": ("CREATE TABLE t (a); CREATE INDEX t_f ON t (app_key(a)); INSERT INTO t VALUES (1);", "t_f"),
+    "function check": ("CREATE TABLE t (a CHECK (app_key(a) > 0)); INSERT INTO t VALUES (1);", "t"),
+    "stored generated column": ("CREATE TABLE t (a, b AS (app_key(a)) STORED); INSERT INTO t (a) VALUES (1);",
+                                "t"),
+    "virtual generated column": ("CREATE TABLE t (a, b AS (app_key(a))); INSERT INTO t (a) VALUES (1);", "t"),
+}
+
+
+@pytest.mark.parametrize("form", ["file", "sql"])
+@pytest.mark.parametrize("case", list(APPLICATION_DEFINED), ids=list(APPLICATION_DEFINED))
+def test_what_only_the_application_registers_loads_or_is_refused_by_the_dump(tmp_path: Path, plugin_manager: object,
+                                                                            form: str, case: str) -> None:
+    """A collation or function the application registers: the dump either loads exactly, or is refused by
+    ``db dump`` in one line naming the object. Never a dump that then fails to load (the SQL form of a
+    table with ``COLLATE app_order`` did), nor a refusal that names nothing but the collation."""
+    from synco_core.errors import DatabaseError
+
+    schema, culprit = APPLICATION_DEFINED[case]
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source, isolation_level=None)) as conn:
+        conn.create_collation("app_order", lambda a, b: (a < b) - (a > b))
+        conn.create_function("app_key", 1, lambda value: value, deterministic=True)
+        conn.executescript(schema)
+    out = io.BytesIO()
+    try:
+        result = dump_with_engine(parse_database_url(f"sqlite:///{source}"), out,
+                                  DumpOptions(format="sql" if form == "sql" else "native"))
+    except DatabaseError as exc:
+        message = str(exc)
+        assert "\n" not in message and repr(culprit) in message and "app_" in message, message
+        return
+    target = tmp_path / "target.db"
+    install_with_engine(parse_database_url(f"sqlite:///{target}"), io.BytesIO(out.getvalue()),
+                        InstallOptions(format=result.format, yes=True, manifest=result.tables))
+    assert _everything(target) == _everything(source)

@@ -42,6 +42,7 @@ from synco_core.engines.sqlite.common import (
 from synco_core.engines.sqlite.fingerprint import encoding_of
 from synco_core.engines.sqlite.ftsindex import purge_fts_indexes
 from synco_core.engines.sqlite.ftsschema import fts_tables
+from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import (
@@ -274,24 +275,47 @@ def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
                             "with --sql, which rebuilds the indexes")
 
 
+def _check_loads_as_sql(copy: sqlite3.Connection, source: Path) -> None:
+    """Refuse an SQL dump whose schema would not load without the application's collations or functions
+    (the dump went through, and the load failed on the first such table)."""
+    found = first_unloadable(copy)
+    if found is not None:
+        kind, name, error = found
+        raise DatabaseError(f"cannot dump SQLite database {source} as SQL: the {kind} {name!r} would not load "
+                            f"({error}; only the application registers it); the database file (without --sql) "
+                            "carries it unless an index or a CHECK needs it")
+
+
+def _unreadable(copy: sqlite3.Connection, source: Path, exc: sqlite3.Error, table: str | None) -> DatabaseError:
+    """The error for a copy SQLite could not check or read: naming the object that needs what only the
+    application registers, where that is the reason (SQLite names only the collation or function)."""
+    found = first_unloadable(copy) if needs_the_application(exc) else None
+    if found is not None:
+        kind, name, error = found
+        return DatabaseError(f"cannot dump SQLite database {source}: the {kind} {name!r} needs what only the "
+                             f"application registers ({error}), without which SQLite can neither check nor read it")
+    where = f"table {table!r} of " if table is not None else ""
+    return DatabaseError(f"cannot read {where}SQLite database {source}: {exc}")
+
+
 @hookimpl(trylast=True)
 def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpResult | None:
     if database.engine != ENGINE:
         return None
     source = database_path(database)
     with _snapshot(source) as (copy, temp, wal):
+        table = None
         try:
-            if options.format != "sql":
+            if options.format == "sql":
+                _check_loads_as_sql(copy, source)
+            else:
                 _check_whole(copy, source)
             applied = _apply_rules(copy, options)
             manifest = {}
             for table in manifest_tables(copy):
-                try:
-                    manifest[table] = fingerprint(copy, table)
-                except sqlite3.DatabaseError as exc:
-                    raise DatabaseError(f"cannot read table {table!r} of SQLite database {source}: {exc}") from exc
+                manifest[table] = fingerprint(copy, table)
         except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"cannot read SQLite database {source}: {exc}") from exc
+            raise _unreadable(copy, source, exc, table) from exc
         version = sqlite3.sqlite_version
         if options.format == "sql":
             write_script(copy, out, wal)
