@@ -110,3 +110,61 @@ def test_dumps_that_fill_large_pages_with_many_indexes_still_load(tmp_path: Path
     with contextlib.closing(sqlite3.connect(target)) as conn:
         assert conn.execute("SELECT count(*) FROM rows").fetchone() == (20000,)
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'").fetchone()[0] == 1205
+
+
+VERIFY = """
+import io, sys
+from synco_core.engines.sqlite.install import install_database
+from synco_core.errors import SyncoError
+from synco_core.values import DatabaseConfig, InstallOptions, TableManifest
+data = sys.stdin.buffer.read()
+try:
+    install_database(DatabaseConfig(engine="sqlite", name=sys.argv[1]), io.BytesIO(data),
+                     InstallOptions(format="sqlite" if data.startswith(b"SQLite format 3") else "sql", yes=True,
+                                    manifest={"t": TableManifest(rows=50, checksum="")}))
+except SyncoError as exc:
+    print(exc)
+    sys.exit(1)
+print("loaded")
+"""
+EXPANDING = {
+    "zeroblob": "CREATE TABLE t (id INTEGER PRIMARY KEY, g AS (zeroblob(200000000)));",
+    "printf": "CREATE TABLE t (id INTEGER PRIMARY KEY, g AS (printf('%.*c', 200000000, 'x')));",
+    # Each value under the limit of one, all of them far over what the file accounts for.
+    "many zeroblobs": "CREATE TABLE t (id INTEGER PRIMARY KEY, g AS (zeroblob(40000000)));",
+}
+
+
+@pytest.mark.parametrize("form", ["file", "sql"])
+@pytest.mark.parametrize("expression", list(EXPANDING), ids=list(EXPANDING))
+def test_verifying_a_database_reads_no_more_than_its_size_accounts_for(tmp_path: Path, form: str,
+                                                                       expression: str) -> None:
+    """A virtual generated column is computed when it is read, and the manifest check reads every row: a
+    database file of 8 KiB whose fifty rows each compute 200 MB kept a core busy for minutes and held
+    hundreds of MB. Reading stops at a multiple of the database's own size, and no value may be larger than
+    twice the file and a little more (``printf()`` then gives NULL, ``zeroblob()`` an error): the install
+    refuses in one line or goes through, soon and in little memory, either way."""
+    schema = EXPANDING[expression] + ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50) "
+                                      "INSERT INTO t (id) SELECT x FROM c;")
+    if form == "file":
+        hostile = tmp_path / "hostile.sqlite"
+        with contextlib.closing(sqlite3.connect(hostile)) as conn:
+            conn.executescript(schema)
+        payload = hostile.read_bytes()
+    else:
+        payload = schema.replace(";", ";\n").encode()
+    target = tmp_path / "app" / "app.sqlite"
+    target.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        conn.executescript("CREATE TABLE precious (v); INSERT INTO precious VALUES (42);")
+    before = target.read_bytes()
+    outcome = subprocess.run([sys.executable, "-c", VERIFY, str(target)], input=payload, capture_output=True,
+                             timeout=120, env=child_env(), preexec_fn=limited(memory=1 << 30), check=False)
+    message = outcome.stdout.decode().strip()
+    if outcome.returncode == 0:
+        assert message == "loaded"
+        return
+    assert outcome.returncode == 1 and "\n" not in message and "times the database" in message, \
+        message + outcome.stderr.decode()
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["app.sqlite"]

@@ -13,15 +13,24 @@ without a limit). So, while a script loads:
 - a statement may run :data:`STEPS_PER_BYTE` virtual machine instructions per byte of the script read so far,
   plus :data:`BASE_STEPS` (a progress handler interrupts it).
 
-A real dump stays far inside both: a 62 MB script of 300,000 rows with five indexes, an FTS table and
+Verifying a loaded database reads every row of it, and a virtual generated column is computed as it is
+read: an 8 KiB file whose rows each computed ``zeroblob(200000000)`` kept a core busy for minutes. So
+:class:`ReadBudget` stops the manifest check once it has read :data:`READ_GROWTH` times the database
+file plus :data:`READ_SLACK`, and (Python 3.11+) no value read may be larger than twice the file plus
+:data:`VALUE_SLACK` (``SQLITE_LIMIT_LENGTH``): a stored value is never larger than the file holding it.
+
+A real dump stays far inside all of these: a 62 MB script of 300,000 rows with five indexes, an FTS table and
 ``ANALYZE`` loads into 1.1 times its size, and its heaviest statement (a ``CREATE INDEX``) runs 0.05
 instructions per byte read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+from synco_core.errors import DatabaseError
 
 #: How many times the script read so far the database may grow to.
 GROWTH = 32
@@ -30,6 +39,13 @@ SLACK = 64 << 20
 #: Virtual machine instructions a statement may run per byte of the script read so far, and beyond that.
 STEPS_PER_BYTE = 100
 BASE_STEPS = 200_000_000
+#: How many times the database file's size the manifest check may read, and how much beyond that.
+READ_GROWTH = 16
+READ_SLACK = 256 << 20
+#: How much larger than twice the database file a single value read may be.
+VALUE_SLACK = 64 << 20
+#: SQLITE_LIMIT_LENGTH (sqlite3.h), which the module names only from Python 3.11.
+_LIMIT_LENGTH = 0
 #: How often (in instructions) the progress handler counts.
 _EVERY = 10_000
 #: The allowed size is raised in steps of this many bytes (each raise is a PRAGMA of its own).
@@ -92,3 +108,38 @@ class LoadBudget:
         self.exceeded = (f"it ran past {self._allowed_ticks * _EVERY} steps, {STEPS_PER_BYTE} per byte of the "
                          "script up to it, and a dump's statements need far fewer")
         return 1
+
+
+class ReadBudget:
+    """Bounds what verifying the database file ``size`` bytes long reads (:func:`fingerprint`'s ``budget``)."""
+
+    def __init__(self, size: int) -> None:
+        self._left = READ_GROWTH * size + READ_SLACK
+        self.value_limit = 2 * size + VALUE_SLACK
+        self._message = (f"tables read as more than {self._left} bytes, {READ_GROWTH} times the database file "
+                         "and more (a virtual generated column computing far more than the file holds)")
+
+    def spend(self, size: int) -> None:
+        self._left -= size
+        if self._left < 0:
+            raise DatabaseError(f"verification stopped: the dump's {self._message}")
+
+    def explain(self, exc: sqlite3.Error) -> str:
+        """The reason to give for ``exc``, raised while reading under :meth:`limiting_values`."""
+        if "too big" in str(exc):
+            return (f"a value of it is larger than {self.value_limit} bytes, 2 times the database file and more "
+                    "(a virtual generated column computing far more than the file holds)")
+        return str(exc)
+
+    @contextlib.contextmanager
+    def limiting_values(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """No value larger than :attr:`value_limit` while reading (where Python can set SQLite's limits)."""
+        setlimit = getattr(conn, "setlimit", None)  # Python 3.11+
+        if setlimit is None:
+            yield
+            return
+        previous = setlimit(_LIMIT_LENGTH, self.value_limit)
+        try:
+            yield
+        finally:
+            setlimit(_LIMIT_LENGTH, previous)

@@ -26,7 +26,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.rewrite.sqlite import rewrite_database
-from synco_core.engines.sqlite.budget import LoadBudget
+from synco_core.engines.sqlite.budget import LoadBudget, ReadBudget
 from synco_core.engines.sqlite.common import (
     CHUNK,
     ENGINE,
@@ -278,14 +278,17 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
         if status != ["ok"]:
             raise DatabaseError(f"the SQLite dump failed PRAGMA integrity_check: {first_problems(status)}")
         tables = user_tables(conn)
+        # The dump may come from a hostile server: reading it may take no more than its size accounts for.
+        reading = ReadBudget(temp.stat().st_size)
         for table, expected in options.manifest.items():
             if table not in tables:
                 raise DatabaseError(f"verification failed: table {table!r} of the dump is missing after loading")
             try:
-                found = fingerprint(conn, table)
+                with reading.limiting_values(conn):
+                    found = fingerprint(conn, table, reading.spend)
             except sqlite3.DatabaseError as exc:
                 raise DatabaseError(f"verification failed: table {table!r} of the dump cannot be read after "
-                                    f"loading: {exc}") from exc
+                                    f"loading: {reading.explain(exc)}") from exc
             if found.rows != expected.rows or (expected.checksum and found.checksum != expected.checksum):
                 raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
                                     f"({found.rows} rows, the dump had {expected.rows})")
