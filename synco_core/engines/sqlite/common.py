@@ -57,15 +57,9 @@ def user_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
 def virtual_tables(conn: sqlite3.Connection) -> set[str]:
     """The virtual tables (FTS, R*Tree, an extension's): what they hold is in ordinary tables of their own
     (shadow tables), which the manifest covers; read through the module, they need what the application
-    registered (a module, a tokenizer, FTS4's ``compress`` functions), which synco does not have."""
+    registered (a module, a tokenizer, FTS4's ``compress`` functions), which synco may not have."""
     return {str(row[0]) for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")}
-
-
-def manifest_tables(conn: sqlite3.Connection) -> list[str]:
-    """The tables whose rows the manifest checks: the user tables but the virtual ones."""
-    virtual = virtual_tables(conn)
-    return [name for name in user_tables(conn) if name not in virtual]
 
 
 def first_problems(status: list[str]) -> str:

@@ -35,9 +35,9 @@ from synco_core.engines.sqlite.common import (
     fingerprint,
     first_problems,
     literal,
-    manifest_tables,
     quote,
     user_tables,
+    virtual_tables,
 )
 from synco_core.engines.sqlite.fingerprint import encoding_of
 from synco_core.engines.sqlite.ftsindex import purge_fts_indexes
@@ -312,8 +312,15 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
                 _check_whole(copy, source)
             applied = _apply_rules(copy, options)
             manifest = {}
-            for table in manifest_tables(copy):
-                manifest[table] = fingerprint(copy, table)
+            virtual = virtual_tables(copy)
+            for table in user_tables(copy):
+                try:
+                    manifest[table] = fingerprint(copy, table)
+                except sqlite3.OperationalError:
+                    if table not in virtual:
+                        raise
+                    # Its module, tokenizer or FTS4 compress functions are the application's: the virtual
+                    # table is left out of the manifest, its shadow tables (in it) hold all it has.
         except sqlite3.DatabaseError as exc:
             raise _unreadable(copy, source, exc, table) from exc
         version = sqlite3.sqlite_version

@@ -36,9 +36,9 @@ from synco_core.engines.sqlite.common import (
     database_path,
     fingerprint,
     first_problems,
-    manifest_tables,
     quote,
     user_tables,
+    virtual_tables,
 )
 from synco_core.engines.sqlite.gate import ScriptGate
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
@@ -293,8 +293,7 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
                 raise DatabaseError(f"verification failed: table {table!r} differs from the dump "
                                     f"({found.rows} rows, the dump had {expected.rows})")
         if not options.manifest:
-            rows = sum(int(conn.execute(f"SELECT count(*) FROM {quote(t)}").fetchone()[0])
-                       for t in manifest_tables(conn))
+            rows = sum(_count_rows(conn, table) for table in tables)
         else:
             rows = sum(m.rows for m in options.manifest.values())
         rewritten = None
@@ -311,6 +310,16 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
     with temp.open("rb+") as fh:
         os.fsync(fh.fileno())
     return len(tables), rows, rewritten
+
+
+def _count_rows(conn: sqlite3.Connection, table: str) -> int:
+    """The rows of ``table``; 0 for a virtual table whose module only the application has."""
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0])
+    except sqlite3.OperationalError:
+        if table not in virtual_tables(conn):
+            raise
+        return 0
 
 
 def _keep(target: Path, previous: Path, keeping: Path) -> None:
