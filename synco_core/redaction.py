@@ -8,9 +8,11 @@ turn a message or an exception into the one redacted line an error report or a f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
 from urllib.parse import quote
 
 _secrets: set[str] = set()
@@ -26,6 +28,22 @@ def register_secret(value: str | None) -> None:
         encoded = quote(value, safe="")
         if encoded != value:
             _secrets.add(encoded)
+
+
+@contextlib.contextmanager
+def secrets_isolated() -> Iterator[None]:
+    """Within the block only the secrets registered inside it are known; those known before are back after.
+
+    For tests: the registry lives as long as the process, and a password one test registered (``secret``)
+    would mask the same word in every later test's messages (``the ***s vault``).
+    """
+    saved = set(_secrets)
+    _secrets.clear()
+    try:
+        yield
+    finally:
+        _secrets.clear()
+        _secrets.update(saved)
 
 
 def redact(text: str) -> str:

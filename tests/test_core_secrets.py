@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from synco_core import redaction
 from synco_core.redaction import RedactingFilter, redact, register_secret
 
 
@@ -70,3 +71,15 @@ def test_filter_redacts_traceback() -> None:
 def test_unicode_and_special_characters(value: str) -> None:
     register_secret(value)
     assert value not in redact(f"x{value}y")
+
+
+def test_secrets_isolated_keeps_one_tests_passwords_out_of_the_next() -> None:
+    """The registry lives as long as the process: a test's password "secret" masked "the secrets vault"
+    in a later test of the same worker."""
+    with redaction.secrets_isolated():
+        redaction.register_secret("outer-pw")
+        with redaction.secrets_isolated():
+            assert redaction.redact("outer-pw") == "outer-pw"
+            redaction.register_secret("secret")
+            assert redaction.redact("the secrets vault") == "the ***s vault"
+        assert redaction.redact("the secrets vault, outer-pw") == "the secrets vault, ***"

@@ -49,6 +49,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from synco_core import redaction
+
 MYSQL_HOST = os.environ.get("SYNCO_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("SYNCO_TEST_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("SYNCO_TEST_MYSQL_USER", "root")
@@ -61,6 +63,12 @@ POSTGRES_USER = os.environ.get("SYNCO_TEST_POSTGRES_USER", "postgres")
 @pytest.fixture(autouse=True)
 def _private_synco_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setenv("SYNCO_CACHE_DIR", str(tmp_path_factory.mktemp("synco-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    with redaction.secrets_isolated():
+        yield
 
 
 def in_ci() -> bool:
