@@ -18,6 +18,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: How long the remote side gets to clean up after its stdin closed, before it is terminated.
 CLOSE_GRACE_SECONDS = 10.0
+#: A log record of the remote synco below ERROR, in the CLI's format ("WARNING synco_core.x +218ms: ...").
+_REMOTE_NOTICE = re.compile(r"(?:DEBUG|INFO|WARNING) [\w.]+ \+\d+ms: ")
 
 
 def _env_words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -183,11 +186,13 @@ class ChannelProcess:
                 log.debug("%s: %s", self.label, redact(line))
 
     def stderr_tail(self) -> str:
-        """The last stderr line worth showing (ssh's own warnings about known hosts are skipped)."""
+        """The last stderr line worth showing: ssh's own warnings about known hosts and the remote synco's
+        debug, info and warning records are skipped (a warning printed before the remote side was killed is
+        not why the connection broke)."""
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         for line in reversed(self._tail):
-            if not line.startswith("Warning: Permanently added"):
+            if not line.startswith("Warning: Permanently added") and not _REMOTE_NOTICE.match(line):
                 # The remote side's own stderr comes through here: no escape sequences onto the terminal.
                 return remote_text(redact(line))
         return ""
