@@ -140,6 +140,18 @@ class TableWriter:
         dumpprogress.rows_written(1)
         self._count(size)
 
+    def spooled_row(self, size: int, crc: int, blocks: Callable[[], Iterator[bytes]]) -> None:
+        """One row as one INSERT from its literal as written (carriage returns escaped) in ``blocks()``,
+        ``size`` bytes, and the checksum of the literal (:func:`.widerows.write_streamed`)."""
+        self._head(len(self.insert) + size)
+        for block in blocks():
+            self.out.write(block)
+        self.out.write(b";\n")
+        self.checksum += crc
+        self.rows += 1
+        dumpprogress.rows_written(1)
+        self._count(size)
+
     def _head(self, size: int) -> None:
         # The size hint lets synco's loader take the statement without scanning its values for the end.
         self.out.write(SIZE_HINT + str(size).encode() + b"\n" + self.insert)

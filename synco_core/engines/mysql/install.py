@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import pymysql
-import pymysql.cursors
 
 from synco_core.engines import crashpoints, guard
-from synco_core.engines.mysql import literals, schema, swap
+from synco_core.engines.mysql import literals, rowpackets, schema, swap
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.load import Loader
 from synco_core.engines.mysql.swap import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name  # noqa: F401 (re-exported)
@@ -152,16 +151,18 @@ def _verify(connect_verifier: Callable[[], Any], conn: Any, db: str, manifest: d
 
 
 def _oversize_checksum(conn: Any, source: str, condition: str, columns: list[literals.Column]) -> int:
-    """The checksum share of rows too big for the server to format, formatted in Python as dumped."""
+    """The checksum share of rows too big for the server to format, formatted in Python as dumped: from
+    pieces, a huge value as it comes off the connection (see .widerows), so that none is held whole."""
     sql, fmt = literals.oversize_rows_sql(source, columns, condition)
     total = 0
-    with conn.cursor(pymysql.cursors.SSCursor) as cur:
-        cur.execute(sql)
-        for row in cur.fetchall_unbuffered():
-            encoded = [value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value for value in row]
-            # In pieces: these rows are the huge ones, whose literal is not built whole (see .widerows).
-            pieces = literals.literal_pieces(encoded, fmt)
-            total += literals.pieces_checksum(pieces) if pieces is not None else 0
+    for row in rowpackets.stream_rows(conn, sql):
+        # PyMySQL's cursor (the fallback) decodes text; the literal is over the bytes.
+        values = row if isinstance(row, rowpackets.HugeRow) else [
+            value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value for value in row]
+        try:
+            total += literals.pieces_checksum(literals.streamed_pieces(values, fmt))
+        except literals.Unformatted:
+            continue
     return total
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql.connect import quote_name
@@ -343,33 +343,48 @@ def literal_pieces(row: Sequence[bytes | None], fmt: RowFormat) -> Iterator[byte
     Can be iterated once; call again for another pass."""
     if any(value is None and raw is None for value, raw in zip(row, fmt.raw, strict=True)):
         return None
-    return _pieces(row, fmt)
+    return streamed_pieces(row, fmt)
 
 
-def _pieces(row: Sequence[bytes | None], fmt: RowFormat) -> Iterator[bytes]:
-    held: bytes | None = None
+class Unformatted(ValueError):
+    """A part of the row the server formats is NULL: it gave up on it (beyond its max_allowed_packet)."""
+
+
+#: A value that comes in pieces (a huge value read off the connection, see :mod:`.rowpackets`).
+Pieces = Iterable[bytes]
+
+
+def streamed_pieces(row: Iterable[bytes | Pieces | None], fmt: RowFormat) -> Iterator[bytes]:
+    """:func:`literal_pieces` of a row whose values are taken in order, each whole or in pieces, as they
+    come off the connection: a NULL part the server should have formatted raises :class:`Unformatted`
+    when it is reached."""
+    written = False
     for index, (value, raw) in enumerate(zip(row, fmt.raw, strict=True)):
         if index in fmt.bytes_unless_text:
-            held = value
-        elif held is not None:
-            yield from _escaped_pieces(b"_binary'", held)
-            held = None
+            # The bytes of a text that would not survive, else NULL and the text is next.
+            if value is not None:
+                yield from _escaped_pieces(b"_binary'", value)
+            written = value is not None
+        elif written:
+            written = False
         elif raw is None:
-            assert value is not None  # literal_pieces checked.
-            yield value
+            if value is None:
+                raise Unformatted("a part of the row the server formats is NULL")
+            yield from (value,) if isinstance(value, bytes) else value
         elif value is None:
             yield b"NULL"
         else:
             yield from _escaped_pieces(b"_binary'" if raw.large_is_binary or raw.is_binary else b"'", value)
 
 
-def _escaped_pieces(opening: bytes, value: bytes) -> Iterator[bytes]:
+def _escaped_pieces(opening: bytes, value: bytes | Pieces) -> Iterator[bytes]:
     """:func:`escape_text` (after ``opening``'s introducer) of ``value``, slice by slice."""
     yield opening
-    view = memoryview(value)
-    for start in range(0, len(value), PIECE_BYTES):
-        yield (bytes(view[start:start + PIECE_BYTES]).replace(b"\\", b"\\\\").replace(b"'", b"\\'")
-               .replace(b"\0", b"\\0").replace(b"\x1a", b"\\Z"))
+    if isinstance(value, bytes):
+        view = memoryview(value)
+        value = (bytes(view[start:start + PIECE_BYTES]) for start in range(0, len(value), PIECE_BYTES))
+    for piece in value:
+        yield piece.replace(b"\\", b"\\\\").replace(b"'", b"\\'").replace(b"\0", b"\\0").replace(b"\x1a", b"\\Z")
     yield b"'"
 
 

@@ -25,7 +25,7 @@ import pymysql
 import pymysql.cursors
 from pymysql.constants import CR
 
-_MAX_PACKET = 0xFFFFFF
+MAX_PACKET = 0xFFFFFF
 _NULL = 0xFB
 _EOF = 0xFE
 _ERROR = 0xFF
@@ -71,10 +71,10 @@ def stream_column(conn: Any, sql: str, batch_bytes: int) -> Iterator[list[bytes]
         result.unbuffered_active = False
         if not finished:
             # The server is still sending the rest of the result: the connection cannot be used again.
-            _close(conn)
+            close_quietly(conn)
 
 
-def _close(conn: Any) -> None:
+def close_quietly(conn: Any) -> None:
     # Already closed, when the error that got us here did it: nothing is left to do then.
     with contextlib.suppress(Exception):
         conn.close()
@@ -89,19 +89,19 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
         # The packet header and the first byte of the payload (every packet has at least one).
         head = read(5)
         if len(head) < 5:
-            raise _lost(conn)
+            raise lost(conn)
         if head[3] != sequence:
-            raise _lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
+            raise lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
         first = head[4]
         if first < _NULL:
             # The common row: a value shorter than 251 bytes, its length in that first byte.
             value = read(first)
             if len(value) != first:
-                raise _lost(conn)
+                raise lost(conn)
         else:
             length = head[0] | head[1] << 8 | head[2] << 16
-            if length == _MAX_PACKET:
+            if length == MAX_PACKET:
                 payload, sequence = _long_payload(conn, head[4:], sequence)
                 value = _decode_single(conn, payload)
             elif first == _NULL:
@@ -114,7 +114,7 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
                 return
             elif first == _ERROR:
                 conn._next_seq_id = sequence
-                _raise_error(conn, head[4:] + _read_exact(conn, length - 1))
+                raise_error(conn, head[4:] + _read_exact(conn, length - 1))
             else:
                 value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
         if size + len(value) > batch_bytes and batch:
@@ -127,21 +127,21 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
 def _read_exact(conn: Any, count: int) -> bytes:
     data: bytes = conn._rfile.read(count)
     if len(data) != count:
-        raise _lost(conn)
+        raise lost(conn)
     return data
 
 
 def _long_payload(conn: Any, start: bytes, sequence: int) -> tuple[bytes, int]:
     """A payload of 16 MB or more: the protocol continues it in packets until one is shorter."""
-    parts = [start, _read_exact(conn, _MAX_PACKET - 1)]
+    parts = [start, _read_exact(conn, MAX_PACKET - 1)]
     while True:
         header = _read_exact(conn, 4)
         if header[3] != sequence:
-            raise _lost(conn, f"packet sequence number wrong: got {header[3]}, expected {sequence}")
+            raise lost(conn, f"packet sequence number wrong: got {header[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
         length = header[0] | header[1] << 8 | header[2] << 16
         parts.append(_read_exact(conn, length))
-        if length < _MAX_PACKET:
+        if length < MAX_PACKET:
             return b"".join(parts), sequence
 
 
@@ -159,22 +159,22 @@ def _decode_single(conn: Any, payload: bytes) -> bytes:
     elif first == _EOF:
         start, length = 9, int.from_bytes(payload[1:9], "little")
     else:
-        raise _lost(conn, f"unexpected row packet (first byte {first:#x})")
+        raise lost(conn, f"unexpected row packet (first byte {first:#x})")
     if start + length != len(payload):
-        raise _lost(conn, "a row packet holds more than one column")
+        raise lost(conn, "a row packet holds more than one column")
     return payload[start:]
 
 
-def _raise_error(conn: Any, payload: bytes) -> NoReturn:
+def raise_error(conn: Any, payload: bytes) -> NoReturn:
     """Raise the server's error packet as PyMySQL would (the query was killed, the server is going away)."""
     from pymysql.protocol import MysqlPacket
 
     MysqlPacket(payload, conn.encoding).raise_for_error()
-    raise _lost(conn, "the server sent a malformed error packet")
+    raise lost(conn, "the server sent a malformed error packet")
 
 
-def _lost(conn: Any, why: str = "Lost connection to MySQL server during query") -> pymysql.err.OperationalError:
-    _close(conn)
+def lost(conn: Any, why: str = "Lost connection to MySQL server during query") -> pymysql.err.OperationalError:
+    close_quietly(conn)
     return pymysql.err.OperationalError(CR.CR_SERVER_LOST, why)
 
 
@@ -200,4 +200,4 @@ def _through_cursor(conn: Any, sql: str, batch_bytes: int) -> Iterator[list[byte
         if finished:
             cursor.close()
         else:
-            _close(conn)
+            close_quietly(conn)

@@ -36,10 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymysql
-import pymysql.cursors
-
-from synco_core.engines.mysql import literals, rowstream, widerows
+from synco_core.engines.mysql import literals, rowpackets, rowstream, widerows
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.errors import DatabaseError
@@ -281,7 +278,7 @@ def _run_together(work: Callable[[Any], None], conns: list[Any], failures: list[
 
 def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: literals.RowFormat,
            *conditions: str, order: str = "", fetch_rows: int = FETCH_ROWS) -> None:
-    """Stream the rows meeting ``conditions`` one by one, ``fetch_rows`` at a time."""
+    """Stream the rows meeting ``conditions`` one by one (``fetch_rows`` at a time where PyMySQL reads them)."""
     sql = f"SELECT {', '.join(fmt.select_list)} FROM {read.source}{read.where(*conditions)}{order}"
     if len(fmt.select_list) == 1:
         try:
@@ -294,49 +291,32 @@ def stream(conn: Any, writer: Writer, out: TableWriter, read: TableRead, fmt: li
     batch_size = 0
     # Rows with a huge value go their own way (widerows); only tables with large columns look for them.
     huge = widerows.huge_positions(fmt)
-    cursor = conn.cursor(pymysql.cursors.SSCursor)
-    try:
-        cursor.execute(sql)
-        while True:
-            fetched = cursor.fetchmany(fetch_rows)
-            if not fetched:
-                break
-            for row in fetched:
-                if huge and widerows.is_huge(row, huge):
-                    if batch:
-                        writer.call(functools.partial(out.rows_list, batch))
-                        batch, batch_size = [], 0
-                    if not widerows.write(writer, out, row, fmt):
-                        raise _unformatted(read.table)
-                    continue
-                value = literals.assemble(row, fmt)
-                if value is None:
-                    raise _unformatted(read.table)
-                if batch and batch_size + len(value) > out.statement_bytes:
-                    writer.call(functools.partial(out.rows_list, batch))
-                    batch, batch_size = [], 0
-                batch.append(value)
-                batch_size += len(value) + 1
-            # Let go of the rows before fetching more, or a huge one would be held beside the next.
-            fetched.clear()
-            del row
-        if batch:
+    for row in rowpackets.stream_rows(conn, sql, fetch_rows):
+        if isinstance(row, rowpackets.HugeRow) or (huge and widerows.is_huge(row, huge)):
+            if batch:
+                writer.call(functools.partial(out.rows_list, batch))
+                batch, batch_size = [], 0
+            if isinstance(row, rowpackets.HugeRow):
+                written = widerows.write_streamed(writer, out, row, fmt)
+            else:
+                written = widerows.write(writer, out, row, fmt)
+            if not written:
+                raise _unformatted(read.table)
+            continue
+        value = literals.assemble(row, fmt)
+        if value is None:
+            raise _unformatted(read.table)
+        if batch and batch_size + len(value) > out.statement_bytes:
             writer.call(functools.partial(out.rows_list, batch))
-    finally:
-        _close_streaming(conn, cursor)
+            batch, batch_size = [], 0
+        batch.append(value)
+        batch_size += len(value) + 1
+        # Let go of the row before the next is read, or a big one would be held beside it.
+        del row
+    if batch:
+        writer.call(functools.partial(out.rows_list, batch))
 
 
 def _unformatted(table: str) -> DatabaseError:
     return DatabaseError(f"table {table}: a row could not be formatted by the server "
                          "(larger than its max_allowed_packet?)")
-
-
-def _close_streaming(conn: Any, cursor: Any) -> None:
-    try:
-        cursor.close()
-    except Exception:  # After a lost connection PyMySQL fails while draining; the first error counts.
-        log.debug("closing the row cursor failed", exc_info=True)
-        # Otherwise the result object tries to drain the dead connection again when collected.
-        result = getattr(conn, "_result", None)
-        if result is not None:
-            result.unbuffered_active = False

@@ -9,17 +9,23 @@ whose large raw value exceeds :data:`HUGE_VALUE_BYTES` is written on its own ins
 checksummed and written one by one, escaped slice by slice. The reading thread waits until the row is
 written, so that it does not fetch the next huge row while this one is still held.
 
-What is left: PyMySQL still reads the whole value (and holds it twice while reading it).
+A row of 16 MB or more is not even read whole (:func:`write_streamed`): :mod:`.rowpackets` hands over its
+values piece by piece as they come off the connection; they are escaped, checksummed and written to a
+:class:`~.sealedspool.SealedSpool` as they come, since the size hint before the INSERT needs the size of
+the escaped literal, and the spool is then copied into the dump. Memory stays at a few pieces of a
+megabyte whatever the size of the value; the disk holds the row's literal (sealed) while it is written.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 
-from synco_core.engines.mysql import literals
+from synco_core.engines.mysql import literals, rowpackets
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
+from synco_core.engines.mysql.sealedspool import SealedSpool
 
 #: A raw value longer than this makes its row go the way of this module. Small enough that a few such
 #: values do not add up to much memory, big enough that the rows taking it are rare and their per-row
@@ -45,18 +51,41 @@ def write(writer: Writer, out: TableWriter, row: Sequence[bytes | None], fmt: li
     False when the server could not format a part of it (the caller says which table)."""
     if literals.literal_pieces(row, fmt) is None:
         return False
+    _write_and_wait(writer, functools.partial(out.pieces_row, functools.partial(literals.literal_pieces, row, fmt)))
+    return True
+
+
+def write_streamed(writer: Writer, out: TableWriter, row: rowpackets.HugeRow, fmt: literals.RowFormat) -> bool:
+    """Write ``row``, read off the connection as this goes, as one INSERT (module docstring), and wait
+    until it is written. False when the server could not format a part of it."""
+    spool = SealedSpool()
+    try:
+        crc = 0
+        try:
+            for piece in literals.streamed_pieces(row, fmt):
+                crc = zlib.crc32(piece, crc)
+                spool.write(literals.escape_carriage_returns(piece))
+        except literals.Unformatted:
+            return False
+        _write_and_wait(writer, functools.partial(out.spooled_row, spool.size, crc, spool.blocks))
+    finally:
+        spool.close()
+    return True
+
+
+def _write_and_wait(writer: Writer, work: Callable[[], None]) -> None:
+    """Run ``work`` in the writer thread and wait until it has run (or the writer failed)."""
     done = threading.Event()
 
-    def work() -> None:
+    def run() -> None:
         try:
-            out.pieces_row(functools.partial(literals.literal_pieces, row, fmt))
+            work()
         finally:
             done.set()
 
-    writer.call(work)
+    writer.call(run)
     while not done.wait(0.1):
         if writer.error is not None or not writer.thread.is_alive():
             break
     if writer.error is not None:
         raise writer.error
-    return True
