@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synco_core.engines.mysql.splitter import SIZE_HINT, StatementSplitter
+from synco_core.engines.mysql.splitter import SIZE_HINT, StatementSplitter, StreamedStatement
 from synco_core.errors import DatabaseError
 
 SCRIPT = b"""/*M!999999\\- enable the sandbox mode */
@@ -42,7 +42,11 @@ EXPECTED = [
 
 
 def split(data: bytes, chunk_size: int = 1 << 20) -> list[bytes]:
-    return list(StatementSplitter(io.BytesIO(data), chunk_size=chunk_size))
+    statements = []
+    for statement in StatementSplitter(io.BytesIO(data), chunk_size=chunk_size):
+        assert not isinstance(statement, StreamedStatement)
+        statements.append(bytes(statement))
+    return statements
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 64, 1 << 20])
@@ -156,24 +160,48 @@ def test_no_backslash_escapes_is_followed_as_the_client_follows_it(chunk_size: i
         b"SELECT 'd\\'", b"SELECT 'e\\';', 3"]
 
 
+def _read_streamed(data: bytes, chunk_size: int, use: str = "pieces") -> list[bytes | str]:
+    """The statements of ``data``; a streamed one read through ``use`` (its pieces no longer than the chunk
+    size), or only looked at (``head``: given as ``head:`` and its head), or left alone (``streamed N``)."""
+    found: list[bytes | str] = []
+    for statement in StatementSplitter(io.BytesIO(data), chunk_size=chunk_size):
+        if not isinstance(statement, StreamedStatement):
+            found.append(bytes(statement))
+        elif use == "pieces":
+            pieces = list(statement.pieces())
+            assert all(len(piece) <= max(chunk_size, len(pieces[0])) for piece in pieces)
+            found.append(b"".join(pieces))
+        elif use == "whole":
+            found.append(bytes(statement.whole()))
+        elif use == "head":
+            found.append(b"head:" + statement.head)
+        else:
+            found.append(f"streamed {len(statement)}")
+    return found
+
+
 @pytest.mark.parametrize("chunk_size", [1, 3, 16, 1 << 20])
-def test_big_hinted_statements_are_read_into_one_buffer(chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A hinted statement of BIG_STATEMENT bytes or more, not yet in the read buffer, is read straight into
-    a buffer of its size (a bytearray), with what follows it split as usual; a wrong hint or a cut still
-    say so."""
+@pytest.mark.parametrize("use", ["pieces", "whole", "head", "none"])
+def test_big_hinted_statements_are_streamed(chunk_size: int, use: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hinted statement of BIG_STATEMENT bytes or more, not yet in the read buffer, is handed over to be read
+    as it is used (in pieces no longer than a read chunk, or whole), with what follows it split as usual
+    whatever its user read of it; a wrong hint or a cut still say so."""
     from synco_core.engines.mysql import splitter
 
     monkeypatch.setattr(splitter, "BIG_STATEMENT", 40)
+    monkeypatch.setattr(splitter, "HEAD_BYTES", 30)
     big = b"INSERT INTO `t` VALUES ('" + bytes(range(256)).replace(b"'", b"\\'").replace(b"\\", b"\\\\") + b"')"
     small = b"INSERT INTO `t` VALUES (1)"
     script = _hinted(big) + _hinted(small) + b"SELECT 1;\n" + _hinted(big) + _hinted(big)
-    statements = split(script, chunk_size)
-    assert statements == [big, small, b"SELECT 1", big, big]
+    statements = _read_streamed(script, chunk_size, use)
     if chunk_size < len(big):  # Not read whole with what came before it: the big path is taken.
-        assert [type(s) for s in statements] == [bytearray, bytes, bytes, bytearray, bytearray]
+        read = {"pieces": big, "whole": big, "head": b"head:" + big[:30], "none": f"streamed {len(big)}"}[use]
+        assert statements == [read, small, b"SELECT 1", read, read]
+    else:
+        assert statements == [big, small, b"SELECT 1", big, big]
     with pytest.raises(DatabaseError, match="ends inside a statement"):
-        split(_hinted(big)[:-10], chunk_size)
+        _read_streamed(_hinted(big)[:-10], chunk_size, use)
     with pytest.raises(DatabaseError, match="ends inside a statement"):
-        split(_hinted(big)[:-2], chunk_size)
+        _read_streamed(_hinted(big)[:-2], chunk_size, use)
     with pytest.raises(DatabaseError, match="does not end where its size hint says"):
-        split(_hinted(big).replace(b";\n", b" \n"), chunk_size)
+        _read_streamed(_hinted(big).replace(b";\n", b" \n"), chunk_size, use)

@@ -231,6 +231,12 @@ class StatementGate:
                     found = window.find(needle, found + 1)
         return False
 
+    def checked_by_head(self, start: bytes | bytearray) -> bool:
+        """True when ``start``, the beginning of a statement, is all :meth:`check` reads of it: the head of
+        a plain data statement and what follows it, a statement that may be sent without being read whole."""
+        head = _DATA_HEAD.match(start)
+        return head is not None and head.end() + 64 <= len(start) and self._plain_values(start, head)
+
     @staticmethod
     def _plain_values(statement: bytes | bytearray, head: re.Match[bytes]) -> bool:
         """True when nothing but the rows follow the head: no ``SELECT`` that could read through it."""

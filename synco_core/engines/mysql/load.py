@@ -45,6 +45,7 @@ from synco_core.engines.mysql.dump import (
 )
 from synco_core.engines.mysql.gate import StatementGate, check_session
 from synco_core.engines.mysql.loadthreads import (
+    AnyStatement,
     InsertWorker,
     StatementReader,
     barrier,
@@ -55,7 +56,7 @@ from synco_core.engines.mysql.loadthreads import (
     statement_error,
 )
 from synco_core.engines.mysql.schema import strip_definer
-from synco_core.engines.mysql.splitter import Statement, StatementSplitter
+from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
 from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
 from synco_core.values import TableManifest, ValueRewriter
@@ -188,8 +189,13 @@ class Loader:
         if self.report.source_database is None and name:
             self.report.source_database = name
 
-    def rewrite(self, statement: Statement) -> Statement | None:
+    def rewrite(self, statement: AnyStatement) -> AnyStatement | None:
         """The statement to send, or None to skip it."""
+        if isinstance(statement, StreamedStatement):
+            if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head):
+                # A row with a huge value, sent as it is read: the gate needs its head only.
+                return statement
+            statement = statement.whole()
         if _DATA.match(statement):
             # A huge INSERT comes as a bytearray (see the splitter), which is sent as it is.
             return statement if self.values is None else self.values(bytes(statement))
@@ -307,14 +313,14 @@ class Loader:
                 barrier(workers)
                 self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
             sql = self.rewrite(statement)
-            if sql is None or _BLANK.match(sql) or _LOCKS.match(sql):
+            if sql is None or _BLANK.match(head_of(sql)) or _LOCKS.match(head_of(sql)):
                 # LOCK TABLES only speeds up MyISAM on a busy server, and the scratch database has no other
                 # users; it would stop an INSERT into a table whose default draws from a sequence, which
                 # must be locked too (mariadb-dump's script cannot load such a table back).
                 self.report.skipped += 1
                 continue
             self.report.statements += 1
-            self.gate.check(sql, number)
+            self.gate.check(head_of(sql), number)
             if len(sql) >= self.max_packet:
                 # The server would drop the connection half-way through receiving it; say why instead.
                 raise DatabaseError(
@@ -323,6 +329,12 @@ class Loader:
                     f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
             if not workers:
                 self._run(number, sql)
+                continue
+            if isinstance(sql, StreamedStatement):
+                # Sent as it is read, it could not be sent again after a deadlock between two workers: it
+                # runs here, alone (a rare statement: a row with a huge value).
+                barrier(workers)
+                self._query(number, sql)
                 continue
             raise_worker_error(workers)
             if _TRIGGER.match(sql):
@@ -396,10 +408,10 @@ class Loader:
                 self._observe(number)
         return workers
 
-    def _run(self, number: int, sql: Statement) -> None:
+    def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
         self._query(number, sql)
-        if not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
+        if not isinstance(sql, StreamedStatement) and not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
             self._observe(number)
 
     def _observe(self, number: int) -> None:
@@ -412,11 +424,12 @@ class Loader:
             self._state = state
             self._unverified = self._unverified or number
 
-    def _query(self, number: int, sql: Statement) -> None:
+    def _query(self, number: int, sql: AnyStatement) -> None:
         try:
             send(self.conn, sql)
         except pymysql.err.MySQLError as exc:
-            if exc.args[0] == _ROW_SIZE_TOO_LARGE and _CREATE_TABLE.match(sql):
+            if not isinstance(sql, StreamedStatement) and exc.args[0] == _ROW_SIZE_TOO_LARGE and (
+                    _CREATE_TABLE.match(sql)):
                 self._create_wide(number, sql)
                 return
             raise statement_error(number, sql, exc) from exc

@@ -15,9 +15,10 @@ from typing import Any
 
 import pymysql
 
+from synco_core.engines.mysql import querypackets
 from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.gate import check_session
-from synco_core.engines.mysql.splitter import Statement, StatementSplitter
+from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
 from synco_core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -27,19 +28,26 @@ _DEADLOCK = 1213
 _DEADLOCK_RETRIES = 5
 
 
-def statement_error(number: int, sql: Statement, exc: BaseException) -> DatabaseError:
+#: A statement as the loader handles it: whole, or read from the dump as it is sent.
+AnyStatement = Statement | StreamedStatement
+
+
+def statement_error(number: int, sql: AnyStatement, exc: BaseException) -> DatabaseError:
     return DatabaseError(f"statement {number} of the dump failed: {describe(exc)}; statement: {preview(sql)}")
 
 
 class StatementReader:
     """Reads and splits the dump in a thread of its own (decryption and decompression happen there
-    too, inside the stream's ``read``), so that they overlap with the server executing statements."""
+    too, inside the stream's ``read``), so that they overlap with the server executing statements.
+
+    A :class:`StreamedStatement` is read by its user instead, as it is sent: this thread waits until the
+    user asks for the next statement (the one after it is only read then)."""
 
     QUEUE = 8
 
     def __init__(self, splitter: StatementSplitter) -> None:
         self.splitter = splitter
-        self.queue: queue.Queue[tuple[int, Statement] | None] = queue.Queue(maxsize=self.QUEUE)
+        self.queue: queue.Queue[tuple[int, AnyStatement] | None] = queue.Queue(maxsize=self.QUEUE)
         self.error: BaseException | None = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="synco-load-reader", daemon=True)
@@ -50,11 +58,20 @@ class StatementReader:
             for statement in self.splitter:
                 if not self._put((self.splitter.statements, statement)):
                     return
+                if isinstance(statement, StreamedStatement) and not self._wait(statement):
+                    return
         except BaseException as exc:  # Raised in the executing thread.
             self.error = exc
         self._put(None)
 
-    def _put(self, item: tuple[int, Statement] | None) -> bool:
+    def _wait(self, statement: StreamedStatement) -> bool:
+        """Wait until ``statement``'s user is done with it; False when the reader is stopped first."""
+        while not statement.released.wait(0.1):
+            if self.stopped.is_set():
+                return False
+        return True
+
+    def _put(self, item: tuple[int, AnyStatement] | None) -> bool:
         while not self.stopped.is_set():
             try:
                 self.queue.put(item, timeout=0.1)
@@ -63,7 +80,7 @@ class StatementReader:
                 continue
         return False
 
-    def __iter__(self) -> Iterator[tuple[int, Statement]]:
+    def __iter__(self) -> Iterator[tuple[int, AnyStatement]]:
         while True:
             item = self.queue.get()
             if item is None:
@@ -71,6 +88,8 @@ class StatementReader:
                     raise self.error
                 return
             yield item
+            if isinstance(item[1], StreamedStatement):
+                item[1].release()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -176,19 +195,23 @@ def raise_worker_error(workers: list[InsertWorker]) -> None:
             raise exc
 
 
-def send(conn: Any, sql: Statement) -> None:
-    """``conn.query(sql)``; a statement of many megabytes as a memoryview, which PyMySQL cuts into
-    packets without copying (its bytes would be copied once more for every 16 MB packet)."""
-    conn.query(memoryview(sql) if len(sql) > _SEND_VIEW else sql)
+def send(conn: Any, sql: AnyStatement) -> None:
+    """``conn.query(sql)``; a streamed statement sent as it is read (:mod:`.querypackets`), one of many
+    megabytes as a memoryview, which PyMySQL cuts into packets without copying (its bytes would be
+    copied once more for every 16 MB packet)."""
+    if isinstance(sql, StreamedStatement):
+        querypackets.send_streamed(conn, sql)
+    else:
+        conn.query(memoryview(sql) if len(sql) > _SEND_VIEW else sql)
 
 
 #: Statements longer than this are sent as a memoryview (see :func:`send`).
 _SEND_VIEW = 1 << 20
 
 
-def preview(statement: Statement) -> str:
+def preview(statement: AnyStatement) -> str:
     """The start of a statement for an error message, never the values of an INSERT."""
-    head = statement[:120]
+    head = head_of(statement)[:120]
     cut = head.upper().find(b" VALUES")
     if cut >= 0:
         head = head[:cut] + b" VALUES ..."

@@ -18,16 +18,19 @@ delimiter follows right where the hint says. Every other client sees an ordinary
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from synco_core.errors import DatabaseError
 
 CHUNK = 1 << 20
-#: A hinted statement at least this long is read straight into a buffer of its size (:meth:`_big_statement`).
+#: A hinted statement at least this long is not read whole but handed over as a :class:`StreamedStatement`.
 BIG_STATEMENT = 4 * CHUNK
-#: What the splitter yields: bytes, or a bytearray for a statement of :data:`BIG_STATEMENT` bytes or more
-#: (readable alike: ``re``, slicing and PyMySQL take either).
+#: How much of a :class:`StreamedStatement` is read ahead, for what looks at its start (its kind, its table).
+HEAD_BYTES = 64 * 1024
+#: What a statement is once read whole: bytes, or a bytearray for one read from a
+#: :class:`StreamedStatement` (readable alike: ``re``, slicing and PyMySQL take either).
 Statement = bytes | bytearray
 #: ``-- synco-size: N``: the next statement is N bytes long, its delimiter follows directly.
 SIZE_HINT = b"-- synco-size: "
@@ -109,6 +112,73 @@ def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
     return match.end() if match else pos
 
 
+class StreamedStatement:
+    """A hinted statement of :data:`BIG_STATEMENT` bytes or more (a row with a huge value), read from the dump
+    as it is used instead of held whole: ``head`` is its start (:data:`HEAD_BYTES`), :meth:`pieces` gives
+    all of it once, in pieces of at most the splitter's chunk size. The splitter goes on once the
+    statement's user asks for the next one (or calls :meth:`release`); what was not read is skipped then.
+    """
+
+    def __init__(self, splitter: StatementSplitter, size: int, start: bytes) -> None:
+        self.splitter = splitter
+        self.size = size
+        self.read = start
+        #: Bytes of the statement taken from the dump so far (``start`` included).
+        self.taken = len(start)
+        self.taken_out = False
+        while len(self.read) < min(size, HEAD_BYTES):
+            self.read += self._more(HEAD_BYTES - len(self.read))
+        self.head = self.read[:HEAD_BYTES]
+        self.released = threading.Event()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _more(self, wanted: int) -> bytes:
+        data: bytes = self.splitter.stream.read(min(wanted, self.size - self.taken))
+        if not data:
+            self.splitter.eof = True
+            raise self.splitter._truncated("a statement")
+        self.taken += len(data)
+        self.splitter.consumed += len(data)
+        return data
+
+    def pieces(self) -> Iterator[bytes]:
+        """The statement, piece by piece, read from the dump as they are asked for (once only)."""
+        if self.taken_out:
+            raise RuntimeError("a streamed statement is read only once")
+        self.taken_out = True
+        start, self.read = self.read, b""
+        if start:
+            yield start
+        while self.taken < self.size:
+            yield self._more(self.splitter.chunk_size)
+
+    def whole(self) -> bytearray:
+        """The statement in one buffer, for what must see all of it."""
+        statement = bytearray(self.size)
+        with memoryview(statement) as view:
+            have = 0
+            for piece in self.pieces():
+                view[have:have + len(piece)] = piece
+                have += len(piece)
+        return statement
+
+    def release(self) -> None:
+        """The user is done with the statement: the splitter may read on."""
+        self.released.set()
+
+    def skip_rest(self) -> None:
+        self.read = b""
+        while self.taken < self.size:
+            self._more(self.splitter.chunk_size)
+
+
+def head_of(statement: Statement | StreamedStatement) -> Statement:
+    """What the start of a statement is matched against: all of it, or a streamed statement's head."""
+    return statement.head if isinstance(statement, StreamedStatement) else statement
+
+
 class StatementSplitter:
     """Iterate over the statements of ``stream`` (bytes, delimiter removed, surrounding space stripped).
 
@@ -152,7 +222,7 @@ class StatementSplitter:
         self.delimiter = delimiter
         self._bulk = _bulk_pattern(delimiter, self.modes.backslash_escapes)
 
-    def __iter__(self) -> Iterator[Statement]:
+    def __iter__(self) -> Iterator[Statement | StreamedStatement]:
         while self._skip_space_and_comments():
             if self._delimiter_command():
                 continue
@@ -161,6 +231,9 @@ class StatementSplitter:
             if statement:
                 self.statements += 1
                 yield statement
+                if isinstance(statement, StreamedStatement):
+                    self._after_streamed(statement)
+                    continue
                 if isinstance(statement, bytes) and not sized:
                     escapes = self.modes.backslash_escapes
                     self.modes.follow(statement)
@@ -236,12 +309,17 @@ class StatementSplitter:
                                 f"(byte {self.consumed + self.pos})")
         return size
 
-    def _sized_statement(self) -> Statement:
+    def _sized_statement(self) -> Statement | StreamedStatement:
         """The statement a size hint announced: exactly that many bytes, then the delimiter."""
         assert self._sized is not None
         size, self._sized = self._sized, None
         if size >= BIG_STATEMENT and len(self.buf) - self.pos < size:
-            return self._big_statement(size)
+            # Not held whole: growing the read buffer to hold it and cutting it out of there would hold it
+            # two or three times over, and even once is as much memory as the value.
+            start = self.buf[self.pos:]
+            self.consumed += len(self.buf)
+            self.buf, self.pos = b"", 0
+            return StreamedStatement(self, size, start)
         while len(self.buf) < self.pos + size + len(self.delimiter):
             if not self._fill(self.pos):
                 raise self._truncated("a statement")
@@ -253,31 +331,16 @@ class StatementSplitter:
         self.pos = end + len(self.delimiter)
         return statement
 
-    def _big_statement(self, size: int) -> bytearray:
-        """A hinted statement of many megabytes (a huge value), read into one buffer of its size: growing
-        the read buffer to hold it and cutting it out of there would hold it two or three times over."""
-        statement = bytearray(size)
-        with memoryview(statement) as view:
-            have = len(self.buf) - self.pos
-            view[:have] = self.buf[self.pos:]
-            self.consumed += len(self.buf)
-            self.buf, self.pos = b"", 0
-            while have < size:
-                data = self.stream.read(min(self.chunk_size, size - have))
-                if not data:
-                    self.eof = True
-                    raise self._truncated("a statement")
-                view[have:have + len(data)] = data
-                have += len(data)
-                self.consumed += len(data)
+    def _after_streamed(self, statement: StreamedStatement) -> None:
+        """Skip what the user of a streamed statement left of it; the delimiter must follow."""
+        statement.skip_rest()
         while len(self.buf) < len(self.delimiter):
             if not self._fill(0):
                 raise self._truncated("a statement")
         if not self.buf.startswith(self.delimiter):
-            raise DatabaseError(f"the dump is damaged: statement {self.statements + 1} (byte "
-                                f"{self.consumed - size}) does not end where its size hint says")
+            raise DatabaseError(f"the dump is damaged: statement {self.statements} (byte "
+                                f"{self.consumed - statement.size}) does not end where its size hint says")
         self.pos = len(self.delimiter)
-        return statement
 
     def _statement(self) -> bytes:
         """Read one statement from the current position up to and including its delimiter."""
