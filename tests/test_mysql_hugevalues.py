@@ -324,3 +324,97 @@ def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
     slow = mysql_database_factory()
     install_bytes(slow, whole)
     assert _sums(fast) == _sums(slow) == _sums(source)
+
+
+def test_rows_the_server_cannot_format_are_verified_from_pieces(
+        big_packets: None, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installer's verification formats a row beyond the server's packet limit in Python: a row of 16
+    MB or more from pieces as it is read, to the checksum the dump wrote for it."""
+    from synco_core.engines.mysql import install, literals
+    from synco_core.testing.services import mysql_admin_connection
+
+    source = mysql_database_factory()
+    _fill(source, 17)
+    _, result = dump_bytes(source)
+    huge_rows: list[bool] = []
+    real = literals.streamed_pieces
+
+    def spied(row: Any, fmt: literals.RowFormat) -> Iterator[bytes]:
+        huge_rows.append(isinstance(row, rowpackets.HugeRow))
+        return real(row, fmt)
+
+    monkeypatch.setattr(literals, "streamed_pieces", spied)
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            # A connection whose limit (16 MB) the huge rows' literals pass; the fixture sets it back.
+            cur.execute("SET GLOBAL max_allowed_packet = 16 * 1024 * 1024")
+            conn = connect(config(source))
+            cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
+    finally:
+        admin.close()
+    try:
+        for table in ("big", "loose"):
+            part = install._Part(table)
+            install._run_part(conn, source, part, want_checksum=True)
+            assert literals.format_checksum(part.checksum) == result.tables[table].checksum
+    finally:
+        conn.close()
+    assert huge_rows.count(True) == 3
+
+
+def _dump_under_16_mb(database: str) -> bytes:
+    """``database`` dumped by connections whose max_allowed_packet is 16 MB (256 MB again afterwards)."""
+    from synco_core.testing.services import mysql_admin_connection
+
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL max_allowed_packet = 16 * 1024 * 1024")
+            try:
+                return dump_bytes(database)[0]
+            finally:
+                cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
+    finally:
+        admin.close()
+
+
+def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
+        big_packets: None, mysql_database_factory: Callable[[], str]) -> None:
+    """Values longer than the source server's max_allowed_packet (stored while it was higher, or as long
+    data) are dumped as they are. The server gives up formatting them: CAST and CONVERT give NULL, which
+    QUOTE() made the word NULL (a text was dumped as NULL), and a row whose literal is NULL was left out
+    of its page by GROUP_CONCAT (the row was missing from the dump, and from its manifest). Texts in utf8mb4
+    and in latin1 (converted), bytes, in a keyed table (read by pages the server formats) and a keyless
+    one (streamed). A checked text (cp1250) so long cannot be dumped: that fails in one line."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    size = 17 * 1024 * 1024
+    conn = connect(config(source))
+    try:
+        with conn.cursor() as cur:
+            for table, key in (("keyed", "PRIMARY KEY"), ("loose", "")):
+                cur.execute(f"CREATE TABLE {table} (id INT {key}, u LONGTEXT CHARSET utf8mb4, "
+                            "l LONGTEXT CHARSET latin1, b LONGBLOB)")
+                cur.execute(f"INSERT INTO {table} VALUES (1, 'a', 'b', 'c'), (2, NULL, NULL, NULL), "
+                            f"(3, REPEAT(_utf8mb4 X'C3A927', {size // 3}), NULL, 'x'), "
+                            f"(4, NULL, REPEAT(_latin1 X'E92700', {size // 3}), NULL), "
+                            f"(5, 'e', 'f', REPEAT(X'00FF5C27', {size // 4})), (6, 'g', 'h', 'i')")
+    finally:
+        conn.close()
+    dumped = _dump_under_16_mb(source)
+    install_bytes(target, dumped)
+
+    def sums(database: str) -> list[object]:
+        return [query(database, f"SELECT id, SHA2(u, 256), SHA2(l, 256), SHA2(b, 256) FROM {table} ORDER BY id")
+                for table in ("keyed", "loose")]
+
+    assert sums(target) == sums(source)
+    conn = connect(config(source))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE checked (id INT PRIMARY KEY, c LONGTEXT CHARSET cp1250)")
+            cur.execute(f"INSERT INTO checked VALUES (1, 'a'), (2, REPEAT(_cp1250 X'8A9A5C', {size // 3}))")
+    finally:
+        conn.close()
+    with pytest.raises(DatabaseError, match=r"table checked: a row could not be formatted .*max_allowed_packet"):
+        _dump_under_16_mb(source)

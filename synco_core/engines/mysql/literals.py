@@ -137,6 +137,20 @@ def literal_parts(column: Column, value_sql: str | None = None) -> list[str]:
         if never_null:
             return ["'_binary'", quoted_sql(value)]
         return [f"IF({value} IS NULL,'NULL',CONCAT('_binary',{quoted_sql(value)}))"]
+    parts = _text_parts(column, value)
+    if not column.is_large:
+        return parts
+    # CAST and CONVERT give NULL for a value longer than the server's max_allowed_packet, and QUOTE() turns
+    # that NULL into the word NULL: the value would be dumped as NULL. Such a value makes the literal NULL
+    # instead, as a QUOTE() that overflows does, so that the row is formatted in Python (it is fetched
+    # raw). Converting to utf8mb4 may make the value up to four times longer; the test is on the length
+    # before (LENGTH() does not read the value).
+    growth = "" if column.charset in UTF8_COMPATIBLE or column.charset == "binary" else "*4"
+    return [f"IF(LENGTH({value}){growth}>@@max_allowed_packet,NULL,{parts[0]})"]
+
+
+def _text_parts(column: Column, value: str) -> list[str]:
+    """:func:`literal_parts` of a text column (one part)."""
     if column.checked_text:
         return [f"IF({value} IS NULL,'NULL',IF({survives_sql(column, value)},"
                 f"{quoted_sql(f'CAST({text_source(column, value)} AS BINARY)')},"
@@ -245,14 +259,18 @@ def row_format(columns: Sequence[Column], overrides: dict[str, str] | None = Non
             fmt.select_list.append(_concat(pending))
             fmt.raw.append(None)
             value = expr or quote_name(column.name)
+            pending = ["_binary''"]
             if column.checked_text:
                 fmt.bytes_unless_text.add(len(fmt.raw))
                 fmt.select_list.append(f"IF({survives_sql(column, value)},NULL,CAST({value} AS BINARY))")
                 fmt.raw.append(column)
+                if column.is_large:
+                    # Beyond max_allowed_packet the conversions give NULL, and the value would read as NULL
+                    # in both places: the next segment is NULL then, and the dump fails saying so.
+                    pending.append(f"IF({value} IS NOT NULL AND ({survives_sql(column, value)}) IS NULL,NULL,'')")
                 value = f"IF({survives_sql(column, value)},{value},NULL)"
             fmt.select_list.append(value)
             fmt.raw.append(column)
-            pending = ["_binary''"]
         else:
             pending += literal_parts(column, expr)
     pending.append("')'")
