@@ -8,11 +8,13 @@ has turned on ``NO_BACKSLASH_ESCAPES`` (mariadb-dump and synco write routines ma
 follows the script's ``SET sql_mode`` statements, including the saving and restoring through user variables
 that dumps do. Speed comes from one regular expression that swallows runs of ordinary
 text and whole quoted strings in C; Python only looks at the few places where something happens.
-Memory is bounded by the largest statement (plus one read chunk).
+Memory is bounded by the largest statement without a size hint (plus one read chunk).
 
 synco's own dumps put a size hint (:data:`SIZE_HINT`) before each INSERT, the statement's exact length:
 the splitter then takes the statement whole instead of scanning megabytes of values, and checks that the
-delimiter follows right where the hint says. Every other client sees an ordinary comment.
+delimiter follows right where the hint says. Every other client sees an ordinary comment. A hinted
+statement of :data:`BIG_STATEMENT` bytes or more is not even read: it is handed over as a
+:class:`StreamedStatement`, which its user reads from the dump as it sends it to the server.
 """
 
 from __future__ import annotations
