@@ -418,3 +418,28 @@ def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
         conn.close()
     with pytest.raises(DatabaseError, match=r"table checked: a row could not be formatted .*max_allowed_packet"):
         _dump_under_16_mb(source)
+
+
+def test_a_spool_that_cannot_be_written_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A huge row's spool reads back what was written, sealed on the disk (no plaintext there); a
+    temporary folder that is full or missing fails in one line naming it."""
+    import tempfile
+
+    from synco_core.engines.mysql import sealedspool
+
+    monkeypatch.setattr(sealedspool, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spool = sealedspool.SealedSpool()
+    pieces = [bytes([n % 256]) * (n * 37 % 900 + 1) for n in range(50)] + [b"secret value " * 100]
+    for piece in pieces:
+        spool.write(piece)
+    try:
+        assert b"".join(spool.blocks()) == b"".join(pieces) and spool.size == len(b"".join(pieces))
+        spool.file.seek(0)
+        assert b"secret value" not in spool.file.read()
+    finally:
+        spool.close()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(DatabaseError, match=r"cannot write a huge row to a temporary file in .*missing") as failed:
+        sealedspool.SealedSpool()
+    assert "\n" not in str(failed.value)

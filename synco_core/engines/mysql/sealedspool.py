@@ -25,7 +25,10 @@ class SealedSpool:
     """Write pieces, then read them back once (:meth:`blocks`) in the same order; :meth:`close` at the end."""
 
     def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile(prefix="synco-row-")  # noqa: SIM115 (closed in close())
+        try:
+            self.file = tempfile.TemporaryFile(prefix="synco-row-")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            raise _failed(exc) from exc
         self.aead = ChaCha20Poly1305(ChaCha20Poly1305.generate_key())
         self.sealed = 0
         self.pending: list[bytes] = []
@@ -45,8 +48,11 @@ class SealedSpool:
             return
         block = self.aead.encrypt(self.sealed.to_bytes(12, "little"), b"".join(self.pending), None)
         self.pending, self.pending_size = [], 0
-        self.file.write(len(block).to_bytes(4, "little"))
-        self.file.write(block)
+        try:
+            self.file.write(len(block).to_bytes(4, "little"))
+            self.file.write(block)
+        except OSError as exc:
+            raise _failed(exc) from exc
         self.sealed += 1
 
     def blocks(self) -> Iterator[bytes]:
@@ -62,3 +68,8 @@ class SealedSpool:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _failed(exc: OSError) -> DatabaseError:
+    return DatabaseError(f"cannot write a huge row to a temporary file in {tempfile.gettempdir()} "
+                         f"({exc.strerror or exc}): free space there or point TMPDIR elsewhere")
