@@ -7,21 +7,27 @@ first: each packet's header is written, then its bytes as they come, so a 120 MB
 megabyte or so in memory. :func:`send_streamed` then reads the server's answer through PyMySQL, which
 continues from the sequence number left for it, as after its own ``query``.
 
-It relies on PyMySQL's ``_write_bytes``, ``_next_seq_id``, ``_result`` and ``_read_query_result``; without
+A server that refuses the statement half-way (beyond its ``max_allowed_packet``) answers with an error and
+closes the connection: the error is read and raised when the socket breaks under the rest.
+
+It relies on PyMySQL's ``_sock``, ``_rfile``, ``_next_seq_id``, ``_result`` and ``_read_query_result``; without
 them (another PyMySQL) the statement is read into one buffer and sent through ``query``, as it used to be.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from pymysql.constants import COMMAND
+import pymysql
+from pymysql.constants import COMMAND, CR
+from pymysql.protocol import MysqlPacket
 
 from synco_core.engines.mysql import rowstream
 from synco_core.engines.mysql.rowstream import MAX_PACKET
 from synco_core.engines.mysql.splitter import StreamedStatement
 
-_NEEDED = ("_write_bytes", "_next_seq_id", "_result", "_read_query_result", "_sock")
+_NEEDED = ("_sock", "_rfile", "_next_seq_id", "_result", "_read_query_result")
 
 
 def streaming_available(conn: Any) -> bool:
@@ -47,7 +53,7 @@ def send_streamed(conn: Any, statement: StreamedStatement) -> None:
     full = room == MAX_PACKET
     sent = False
     try:
-        conn._write_bytes(_header(room, sequence) + bytes((COMMAND.COM_QUERY,)))
+        _write(conn, _header(room, sequence) + bytes((COMMAND.COM_QUERY,)))
         sequence, room, left = 1, room - 1, left - 1
         for piece in statement.pieces():
             view = memoryview(piece)
@@ -57,17 +63,17 @@ def send_streamed(conn: Any, statement: StreamedStatement) -> None:
                         raise rowstream.lost(conn, "the statement is longer than its size")
                     room = min(MAX_PACKET, left)
                     full = room == MAX_PACKET
-                    conn._write_bytes(_header(room, sequence))
+                    _write(conn, _header(room, sequence))
                     sequence = (sequence + 1) & 0xFF
                 take = min(room, len(view))
-                conn._write_bytes(view[:take])
+                _write(conn, view[:take])
                 view = view[take:]
                 room -= take
                 left -= take
         if left or room:
             raise rowstream.lost(conn, "the statement ended before its size")
         if full:
-            conn._write_bytes(_header(0, sequence))
+            _write(conn, _header(0, sequence))
             sequence = (sequence + 1) & 0xFF
         sent = True
     finally:
@@ -75,6 +81,32 @@ def send_streamed(conn: Any, statement: StreamedStatement) -> None:
             rowstream.close_quietly(conn)
     conn._next_seq_id = sequence
     conn._affected_rows = conn._read_query_result()
+
+
+def _write(conn: Any, data: bytes | memoryview) -> None:
+    try:
+        conn._sock.sendall(data)
+    except OSError as exc:
+        refusal = _refusal(conn)
+        rowstream.close_quietly(conn)
+        if refusal is not None:
+            raise refusal from exc
+        raise pymysql.err.OperationalError(CR.CR_SERVER_GONE_ERROR, f"MySQL server has gone away ({exc!r})") from exc
+
+
+def _refusal(conn: Any) -> pymysql.err.MySQLError | None:
+    """The error the server sent before it closed the connection, if it did."""
+    with contextlib.suppress(OSError, ValueError):
+        conn._sock.settimeout(5)
+        header = conn._rfile.read(4)
+        length = int.from_bytes(header[:3], "little")
+        payload = conn._rfile.read(length)
+        if len(header) == 4 and len(payload) == length and payload[:1] == b"\xff":
+            try:
+                MysqlPacket(payload, conn.encoding).raise_for_error()
+            except pymysql.err.MySQLError as error:
+                return error
+    return None
 
 
 def _header(length: int, sequence: int) -> bytes:
