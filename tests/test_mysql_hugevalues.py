@@ -6,6 +6,7 @@ big statement packet by packet as it reads the dump (querypackets); memory does 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -28,10 +29,10 @@ from synco_core.errors import DatabaseError
 pytestmark = pytest.mark.mysql
 
 
-@pytest.fixture
-def big_packets(mysql_database_factory: Callable[[], str]) -> Iterator[None]:
-    """The server takes packets of 256 MB for the test (values are made and loaded with statements
-    holding them); the limit is set back afterwards. Connections opened before keep theirs."""
+@contextlib.contextmanager
+def _packets(mb: int = 256) -> Iterator[None]:
+    """The server's max_allowed_packet at ``mb`` for the connections opened meanwhile (they keep it), set
+    back afterwards. The server is shared (by other tests too): only connections are opened under it."""
     from synco_core.testing.services import mysql_admin_connection
 
     admin = mysql_admin_connection()
@@ -39,7 +40,7 @@ def big_packets(mysql_database_factory: Callable[[], str]) -> Iterator[None]:
         with admin.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.max_allowed_packet")
             (packet,) = cur.fetchone()
-            cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
+            cur.execute(f"SET GLOBAL max_allowed_packet = {mb} * 1024 * 1024")
         try:
             yield
         finally:
@@ -47,6 +48,12 @@ def big_packets(mysql_database_factory: Callable[[], str]) -> Iterator[None]:
                 cur.execute(f"SET GLOBAL max_allowed_packet = {int(packet)}")
     finally:
         admin.close()
+
+
+def _big_connection(database: str, **options: Any) -> Any:
+    """A connection taking packets of 256 MB (values are made and loaded with statements holding them)."""
+    with _packets():
+        return connect(config(database), **options)
 
 
 def _consumed(row: rowpackets.Row) -> list[object]:
@@ -78,13 +85,13 @@ _AROUND = 3 + 4 + 1 + 3
     2 * MAX_PACKET + 5,
 ])
 def test_rows_over_packet_boundaries_are_read_in_pieces(
-        payload: int, big_packets: None, mysql_database_factory: Callable[[], str]) -> None:
+        payload: int, mysql_database_factory: Callable[[], str]) -> None:
     """Rows whose payload ends just before, at and after the 16 MB packet boundaries (the protocol ends a
     payload that fills its last packet with an empty one) come back exactly, the long value in pieces,
     with the rows around them; the connection goes on to the next query. Also with the length of a value
     straddling two packets."""
     database = mysql_database_factory()
-    conn = connect(config(database), raw=True)
+    conn = _big_connection(database, raw=True)
     try:
         rowstream.widen_read_buffer(conn)
         repeat = payload - _AROUND
@@ -112,11 +119,11 @@ def test_rows_over_packet_boundaries_are_read_in_pieces(
 
 
 def test_a_huge_row_left_unread_is_skipped_and_stopping_closes_the_connection(
-        big_packets: None, mysql_database_factory: Callable[[], str]) -> None:
+        mysql_database_factory: Callable[[], str]) -> None:
     """The reader skips what the caller left of a huge row before the next; a caller that stops in the
     middle of a result leaves a closed connection, never one that reads the rest as an answer."""
     database = mysql_database_factory()
-    conn = connect(config(database), raw=True)
+    conn = _big_connection(database, raw=True)
     try:
         sql = f"SELECT REPEAT('x', {MAX_PACKET + 10}), 'a' UNION ALL SELECT 'b', 'c'"
         rows = rowpackets.stream_rows(conn, sql)
@@ -153,12 +160,12 @@ def _script(size: int) -> bytes:
 
 @pytest.mark.parametrize("size", [MAX_PACKET - 2, MAX_PACKET - 1, MAX_PACKET, 2 * MAX_PACKET - 1, 2 * MAX_PACKET + 7])
 def test_streamed_statements_cross_packet_boundaries(
-        size: int, big_packets: None, mysql_database_factory: Callable[[], str]) -> None:
+        size: int, mysql_database_factory: Callable[[], str]) -> None:
     """A statement sent as it is read arrives whole whatever its size against the packet size (with the
     command byte, ``MAX_PACKET - 1`` bytes fill one packet exactly and an empty one must follow)."""
     database = mysql_database_factory()
     script = _script(size)
-    conn = connect(config(database))
+    conn = _big_connection(database)
     try:
         # Each statement is used before the next is asked for: sent here as it comes.
         for statement in StatementSplitter(io.BytesIO(script), chunk_size=1 << 20):
@@ -239,7 +246,7 @@ def test_a_statement_the_server_refuses_fails_in_one_line(mysql_database_factory
 def _fill(database: str, mb: int) -> None:
     """Rows with huge values (a LONGBLOB of every byte value; a LONGTEXT of multi-byte characters, quotes,
     backslashes, NUL, CR LF and Ctrl-Z), in a keyed table and a keyless one, among short rows and NULLs."""
-    conn = connect(config(database))
+    conn = _big_connection(database)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB, t LONGTEXT CHARSET utf8mb4 "
@@ -285,7 +292,7 @@ _GROWTH_MB = 12
 
 @pytest.mark.slow
 def test_memory_does_not_grow_with_the_value(
-        big_packets: None, mysql_database_factory: Callable[[], str], tmp_path: Path) -> None:
+        mysql_database_factory: Callable[[], str], tmp_path: Path) -> None:
     """Dumped and installed (verified) by processes of their own, rows with 24 MB values and rows with
     72 MB values take about the same peak memory, and arrive unchanged."""
     peaks: dict[tuple[str, int], int] = {}
@@ -295,8 +302,11 @@ def test_memory_does_not_grow_with_the_value(
         _fill(source, mb)
         dumped = tmp_path / f"dump-{mb}.sql"
         for step, database in (("dump", source), ("load", target)):
-            proc = subprocess.run([sys.executable, "-c", script, step, database, str(dumped)],
-                                  capture_output=True, text=True, check=False)
+            # The load's statements hold the values: its connections need the bigger packets (and the
+            # dump's, for the code before, which lost rows beyond the limit).
+            with _packets():
+                proc = subprocess.run([sys.executable, "-c", script, step, database, str(dumped)],
+                                      capture_output=True, text=True, check=False)
             assert proc.returncode == 0, proc.stderr[-2000:]
             peaks[step, mb] = int(proc.stdout.split()[-1])
         assert _sums(target) == _sums(source)
@@ -308,7 +318,7 @@ def test_memory_does_not_grow_with_the_value(
 
 
 def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
-        big_packets: None, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+        mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Where PyMySQL's internals are not what the readers and the sender expect, PyMySQL's cursor reads the
     rows and ``query`` sends the statements: the dump is the same, byte for byte (so the rows read in
     pieces are written as the rows read whole are, hint, literal and checksum), and it loads the same."""
@@ -316,7 +326,8 @@ def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
     _fill(source, 17)
     streamed, streamed_result = dump_bytes(source)
     fast = mysql_database_factory()
-    install_bytes(fast, streamed)
+    with _packets():
+        install_bytes(fast, streamed)
     monkeypatch.setattr(rowstream, "fast_path_available", lambda conn: False)
     monkeypatch.setattr(querypackets, "streaming_available", lambda conn: False)
     whole, whole_result = dump_bytes(source)
@@ -324,16 +335,16 @@ def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
     # The three huge rows, one INSERT each.
     assert len([size for size in re.findall(rb"-- synco-size: (\d+)\n", streamed) if int(size) > 17 << 20]) == 3
     slow = mysql_database_factory()
-    install_bytes(slow, whole)
+    with _packets():
+        install_bytes(slow, whole)
     assert _sums(fast) == _sums(slow) == _sums(source)
 
 
 def test_rows_the_server_cannot_format_are_verified_from_pieces(
-        big_packets: None, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+        mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The installer's verification formats a row beyond the server's packet limit in Python: a row of 16
     MB or more from pieces as it is read, to the checksum the dump wrote for it."""
     from synco_core.engines.mysql import install, literals
-    from synco_core.testing.services import mysql_admin_connection
 
     source = mysql_database_factory()
     _fill(source, 17)
@@ -346,15 +357,9 @@ def test_rows_the_server_cannot_format_are_verified_from_pieces(
         return real(row, fmt)
 
     monkeypatch.setattr(literals, "streamed_pieces", spied)
-    admin = mysql_admin_connection()
-    try:
-        with admin.cursor() as cur:
-            # A connection whose limit (16 MB) the huge rows' literals pass; the fixture sets it back.
-            cur.execute("SET GLOBAL max_allowed_packet = 16 * 1024 * 1024")
-            conn = connect(config(source))
-            cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
-    finally:
-        admin.close()
+    # A connection whose limit (16 MB) the huge rows' literals pass.
+    with _packets(16):
+        conn = connect(config(source))
     try:
         for table in ("big", "loose"):
             part = install._Part(table)
@@ -366,23 +371,13 @@ def test_rows_the_server_cannot_format_are_verified_from_pieces(
 
 
 def _dump_under_16_mb(database: str) -> bytes:
-    """``database`` dumped by connections whose max_allowed_packet is 16 MB (256 MB again afterwards)."""
-    from synco_core.testing.services import mysql_admin_connection
-
-    admin = mysql_admin_connection()
-    try:
-        with admin.cursor() as cur:
-            cur.execute("SET GLOBAL max_allowed_packet = 16 * 1024 * 1024")
-            try:
-                return dump_bytes(database)[0]
-            finally:
-                cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
-    finally:
-        admin.close()
+    """``database`` dumped by connections whose max_allowed_packet is 16 MB."""
+    with _packets(16):
+        return dump_bytes(database)[0]
 
 
 def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
-        big_packets: None, mysql_database_factory: Callable[[], str]) -> None:
+        mysql_database_factory: Callable[[], str]) -> None:
     """Values longer than the source server's max_allowed_packet (stored while it was higher, or as long
     data) are dumped as they are. The server gives up formatting them: CAST and CONVERT give NULL, which
     QUOTE() made the word NULL (a text was dumped as NULL), and a row whose literal is NULL was left out
@@ -391,7 +386,7 @@ def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
     one (streamed). A checked text (cp1250) so long cannot be dumped: that fails in one line."""
     source, target = mysql_database_factory(), mysql_database_factory()
     size = 17 * 1024 * 1024
-    conn = connect(config(source))
+    conn = _big_connection(source)
     try:
         with conn.cursor() as cur:
             for table, key in (("keyed", "PRIMARY KEY"), ("loose", "")):
@@ -404,14 +399,15 @@ def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
     finally:
         conn.close()
     dumped = _dump_under_16_mb(source)
-    install_bytes(target, dumped)
+    with _packets():
+        install_bytes(target, dumped)
 
     def sums(database: str) -> list[object]:
         return [query(database, f"SELECT id, SHA2(u, 256), SHA2(l, 256), SHA2(b, 256) FROM {table} ORDER BY id")
                 for table in ("keyed", "loose")]
 
     assert sums(target) == sums(source)
-    conn = connect(config(source))
+    conn = _big_connection(source)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE checked (id INT PRIMARY KEY, c LONGTEXT CHARSET cp1250)")
