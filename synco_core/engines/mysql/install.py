@@ -226,7 +226,10 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     try:
         report = loader.run(dump)
     finally:
-        conn.close()
+        # A statement sent as it was read and then refused (by the gate or the server) left the connection
+        # closed: closing it again would replace the error that says why.
+        if conn.open:
+            conn.close()
     log.debug("loaded the dump into %s in %.2fs", scratch, time.monotonic() - started)
     manifest = dict(options.manifest) or report.manifest
     if not manifest:
