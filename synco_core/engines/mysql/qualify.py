@@ -101,19 +101,25 @@ def _code_pattern(mode: Mode) -> re.Pattern[bytes]:
     return re.compile((source + r"|(?P<other>[\s\S])").encode("ascii"))
 
 
-def code_text(sql: bytes | bytearray | memoryview, mode: Mode) -> bytes:
+def code_text(sql: bytes | bytearray | memoryview, mode: Mode, keep: int = 0) -> bytes:
     """``sql`` with the content of every string literal left out (each string stays as an empty one, so
     nothing around it joins), read as :func:`tokens` reads it under ``mode``: what remains is the code, the
     quoted identifiers and the comments. Made without copying ``sql``: a statement of a hundred megabytes
-    is mostly strings, and what remains is small."""
+    is mostly strings, and what remains is small. Strings of at most ``keep`` bytes (quotes included) stay
+    as they are. :mod:`.codestream` makes the same text from a statement that comes in pieces."""
     parts: list[bytes] = []
     for match in _code_pattern(mode).finditer(sql):
-        if match.lastgroup == "string":
+        if match.lastgroup == "string" and match.end() - match.start() > keep:
             quote = sql[match.start():match.start() + 1]
             parts.append(bytes(quote) * 2)
         else:
             parts.append(bytes(match.group()))
     return b"".join(parts)
+
+
+def code_pattern(mode: Mode) -> re.Pattern[bytes]:
+    """The pattern :func:`code_text` reads with (for :mod:`.codestream`)."""
+    return _code_pattern(mode)
 
 
 @dataclass
