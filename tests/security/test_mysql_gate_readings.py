@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from synco_core.dburl import parse_database_url
+from synco_core.engines.mysql import querypackets
 from synco_core.engines.mysql.gate import StatementGate, check_session
 from synco_core.engines.mysql.install import install as mysql_install
+from synco_core.engines.mysql.splitter import SIZE_HINT
 from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, derived_name
 from synco_core.errors import DatabaseError, SyncoError
 from synco_core.testing.services import mysql_admin_connection, mysql_url_for
@@ -280,3 +282,67 @@ def test_a_database_name_in_the_code_of_values_is_still_refused(statement: bytes
     gate.observe("utf8mb4", sql_mode)
     with pytest.raises(DatabaseError, match="refusing statement 3"):
         gate.check(statement, 3)
+
+
+#: Bytes of string before the code of a streamed INSERT: over the splitter's 4 MiB, so the loader sends it
+#: as it reads it (querypackets), under the server's usual 16 MB max_allowed_packet.
+_STREAMED_FILLER = 5 << 20
+
+
+def _streamed_dump(values: bytes) -> bytes:
+    """A dump whose INSERT into ``big`` holds 5 MB of string and then ``values`` (hinted, so streamed)."""
+    statement = b"INSERT INTO big VALUES (1,'" + b"lorem ipsum " * (_STREAMED_FILLER // 12) + b"')," + values
+    return (PREFIX + b"CREATE TABLE big (id int, v longtext);\n" + SIZE_HINT + str(len(statement)).encode()
+            + b"\n" + statement + b";\n")
+
+
+@pytest.fixture
+def streamed_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many statements the loader sent as it read them (the test must cover that path)."""
+    sent: list[int] = []
+    original = querypackets.send_streamed
+
+    def counted(conn: Any, statement: Any) -> None:
+        sent.append(len(statement))
+        original(conn, statement)
+
+    monkeypatch.setattr(querypackets, "send_streamed", counted)
+    return sent
+
+
+STREAMED_ATTACKS = [
+    b"(2, SETVAL(`{victim}`.s, 1000))",
+    b"(2, `{victim}`.f())",
+    b"(3, 'it''s'), (2, NEXTVAL(`{victim}` /**/ . s))",
+    b"(2, LOAD_FILE('/etc/passwd'))",
+]
+
+
+@pytest.mark.parametrize("attack", STREAMED_ATTACKS)
+def test_a_streamed_insert_is_read_to_its_end_before_it_runs(
+        attack: bytes, victim: str, mysql_database_factory: Callable[[], str], streamed_sends: list[int]) -> None:
+    """A row with a huge value is sent as the dump is read: the code after 5 MB of string is read too, and
+    the statement never completes on the server when it reaches another database."""
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE FUNCTION `{victim}`.f() RETURNS int MODIFIES SQL DATA "
+                    "BEGIN DELETE FROM precious; RETURN 1; END")
+    target = mysql_database_factory()
+    with pytest.raises(SyncoError, match="refusing statement 4 of the dump") as refused:
+        _install(target, _streamed_dump(attack.replace(b"{victim}", victim.encode())))
+    assert "\n" not in str(refused.value) and "lorem" not in str(refused.value)
+    assert streamed_sends, "the INSERT was not sent as it was read"
+    _intact(victim)
+
+
+def test_a_streamed_insert_whose_text_names_a_database_loads(
+        victim: str, mysql_database_factory: Callable[[], str], streamed_sends: list[int]) -> None:
+    """The name of a local database before a dot, in the text of a huge row's strings, is text."""
+    name = victim.encode()
+    target = mysql_database_factory()
+    _install(target, _streamed_dump(b"(2, 'see " + name + b".f() and " + name + b".s'), (3, '" + name + b".')"))
+    assert streamed_sends
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT id, LENGTH(v) FROM `{target}`.big ORDER BY id")
+        rows = cur.fetchall()
+    assert [row[0] for row in rows] == [1, 2, 3] and rows[0][1] > _STREAMED_FILLER - 12
+    _intact(victim)

@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql.gatestream import KEPT_STRING, StreamedCheck
 from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES
 from synco_core.errors import DatabaseError
 
@@ -146,6 +147,9 @@ class StatementGate:
         the gate always compares without case, which can only refuse more.
     """
 
+    #: What may follow a name of :attr:`needles` for it to qualify something (for :mod:`.gatestream`).
+    qualifier_tail = _QUALIFIER_TAIL
+
     def __init__(self, allowed: Iterable[str], databases: Iterable[str]) -> None:
         self.allowed = {name.lower() for name in allowed} | _CATALOG
         self.others = {name.lower() for name in databases} - self.allowed
@@ -156,7 +160,7 @@ class StatementGate:
         names = {form for name in self.others for form in (name, name.upper())}
         #: What INSERT values may not name (lowered bytes, as the server may receive them): every other
         #: database, in UTF-8 and latin-1, and the functions that reach beyond the database.
-        self._needles = sorted({spelling for name in names for codec in ("utf-8", "latin-1")
+        self.needles = sorted({spelling for name in names for codec in ("utf-8", "latin-1")
                                 for spelling in [name.encode(codec, "ignore").lower()] if spelling}
                                | set(_VALUE_FUNCTIONS))
 
@@ -168,27 +172,45 @@ class StatementGate:
         """Raise a one-line :class:`DatabaseError` when ``statement`` (number ``number``) must not run."""
         head = _DATA_HEAD.match(statement)
         if head is not None and self._plain_values(statement, head):
-            database, table = head.group(1), _unquote(head.group(2)).lower()
-            if database is not None and _unquote(database).lower() not in self.allowed:
-                self._refuse(number, f"it writes into database {_unquote(database)!r}")
-            if table in self.foreign_views:
-                self._refuse(number, f"it writes through view {table!r}, which reads another database")
+            self._check_head(head, number)
             if self._values_reach(statement, head.end()):
                 # Values are expressions: NEXTVAL(other.seq), other.f() would act there. Read as the session
                 # reads them (the other readings of a dump's strings would turn its text into "code").
-                self._check_code(statement, number, (self.session,), None)
+                self.check_code(statement, number, (self.session,), None)
             return
         # A reading differs from another only where the statement holds the byte it reads otherwise.
         modes = [mode for mode in _MODES if (not mode.ansi_quotes or b'"' in statement)
                  and (mode.backslash_escapes or b"\\" in statement) and (not mode.brackets or b"[" in statement)]
-        self._check_code(statement, number, modes, _VIEW.match(statement))
+        self.check_code(statement, number, modes, _VIEW.match(statement))
 
-    def _check_code(self, statement: bytes | bytearray, number: int, modes: Iterable[qualify.Mode],
-                    view: re.Match[bytes] | None) -> None:
+    def streamed(self, start: bytes | bytearray, number: int) -> StreamedCheck:
+        """The check of a statement sent as it is read, whose beginning ``start`` passes
+        :meth:`checked_by_head`: its head is checked here, its values by the :class:`StreamedCheck`
+        returned, which reaches the verdict :meth:`check` gives the whole statement."""
+        head = _DATA_HEAD.match(start)
+        if head is None or not self.checked_by_head(start):
+            raise ValueError("only a plain data statement is checked as it is sent")
+        self._check_head(head, number)
+        return StreamedCheck(self, number, head.end())
+
+    def _check_head(self, head: re.Match[bytes], number: int) -> None:
+        """Refuse a data statement's head that writes into another database or through a foreign view."""
+        database, table = head.group(1), _unquote(head.group(2)).lower()
+        if database is not None and _unquote(database).lower() not in self.allowed:
+            self.refuse(number, f"it writes into database {_unquote(database)!r}")
+        if table in self.foreign_views:
+            self.refuse(number, f"it writes through view {table!r}, which reads another database")
+
+    def check_code(self, statement: bytes | bytearray, number: int, modes: Iterable[qualify.Mode],
+                   view: re.Match[bytes] | None) -> None:
         reasons: list[str] = []
         names: set[str] = set()
         for mode in modes:
-            tokens = qualify.tokens(statement.decode("latin-1"), mode)
+            # A long string is read as an empty one: its text only matters where it could be a character
+            # set's or an engine's name, and a streamed statement's check (gatestream) keeps no long string.
+            tokens = [qualify.Token("string", token.text[0] * 2)
+                      if token.kind == "string" and len(token.text) > KEPT_STRING else token
+                      for token in qualify.tokens(statement.decode("latin-1"), mode)]
             reason = self._forbidden(tokens)
             if reason is not None:
                 reasons.append(reason)
@@ -196,34 +218,34 @@ class StatementGate:
         foreign = sorted(names & self.others)
         views = sorted(names & self.foreign_views)
         if reasons:
-            self._refuse(number, reasons[0])
+            self.refuse(number, reasons[0])
         if view is not None:
             if foreign or views:
                 # Reading another database is what some views do; writing through them is refused later.
                 self.foreign_views.add(_unquote(view.group(1)).lower())
             return
         if foreign:
-            self._refuse(number, f"it names database {foreign[0]!r}, not the one installed")
+            self.refuse(number, f"it names database {foreign[0]!r}, not the one installed")
         if views:
-            self._refuse(number, f"it names view {views[0]!r}, which reads another database")
+            self.refuse(number, f"it names view {views[0]!r}, which reads another database")
 
     def _values_reach(self, statement: bytes | bytearray, start: int) -> bool:
         """True when the values might name another database (``other.f()``, ``NEXTVAL(other.seq)``) or call
         a function such as LOAD_FILE: a first look at C speed that only says where the statement must be read
         token by token."""
-        if not self._mentions(statement, start):
+        if not self.mentions(statement, start):
             return False
         # Mostly the name is a word of a string's text ("Powered by WordPress." with a database `wordpress`
         # on the laptop): the code between the strings, found as the session reads them, decides.
-        return self._mentions(qualify.code_text(memoryview(statement)[start:], self.session), 0)
+        return self.mentions(qualify.code_text(memoryview(statement)[start:], self.session), 0)
 
-    def _mentions(self, statement: bytes | bytearray, start: int) -> bool:
-        """True when a name of :attr:`_needles` is followed by what would make it qualify something (a dot,
+    def mentions(self, statement: bytes | bytearray, start: int) -> bool:
+        """True when a name of :attr:`needles` is followed by what would make it qualify something (a dot,
         a parenthesis), looked at a megabyte at a time (a huge statement is never copied whole)."""
-        overlap = max(len(needle) for needle in self._needles) - 1
+        overlap = max(len(needle) for needle in self.needles) - 1
         for offset in range(start, len(statement), _WINDOW):
             window = statement[offset:offset + _WINDOW + overlap].lower()
-            for needle in self._needles:
+            for needle in self.needles:
                 found = window.find(needle)
                 while found >= 0:
                     if _QUALIFIER_TAIL.match(statement, offset + found + len(needle)) is not None:
@@ -307,7 +329,7 @@ class StatementGate:
         return None
 
     @staticmethod
-    def _refuse(number: int, reason: str) -> None:
+    def refuse(number: int, reason: str) -> None:
         raise DatabaseError(f"refusing statement {number} of the dump: {reason} (a dump may only create and "
                             "fill the database it is installed into)")
 
@@ -329,9 +351,9 @@ def check_session(conn: Any, number: int) -> tuple[str, str]:
         row = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
     charset, sql_mode = row[0], row[1]
     if charset.upper() in _UNSAFE_CHARSETS:
-        StatementGate._refuse(number, f"it switches the connection to character set {charset}")
+        StatementGate.refuse(number, f"it switches the connection to character set {charset}")
     for engine in row[2:]:
         if engine.upper() in EXTERNAL_ENGINES:
-            StatementGate._refuse(number, f"it makes {engine} the default engine, whose rows live outside the "
+            StatementGate.refuse(number, f"it makes {engine} the default engine, whose rows live outside the "
                                           "database")
     return charset, sql_mode

@@ -193,7 +193,7 @@ class Loader:
         """The statement to send, or None to skip it."""
         if isinstance(statement, StreamedStatement):
             if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head):
-                # A row with a huge value, sent as it is read: the gate needs its head only.
+                # A row with a huge value, sent as it is read: the gate reads its values as they go out.
                 return statement
             statement = statement.whole()
         if _DATA.match(statement):
@@ -320,7 +320,11 @@ class Loader:
                 self.report.skipped += 1
                 continue
             self.report.statements += 1
-            self.gate.check(head_of(sql), number)
+            if isinstance(sql, StreamedStatement):
+                # Checked as it is sent, and not run unless its values pass (gatestream).
+                sql.check = self.gate.streamed(sql.head, number)
+            else:
+                self.gate.check(sql, number)
             if len(sql) >= self.max_packet:
                 # The server would drop the connection half-way through receiving it; say why instead.
                 raise DatabaseError(

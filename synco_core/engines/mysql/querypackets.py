@@ -55,7 +55,12 @@ def send_streamed(conn: Any, statement: StreamedStatement) -> None:
     try:
         _write(conn, _header(room, sequence) + bytes((COMMAND.COM_QUERY,)))
         sequence, room, left = 1, room - 1, left - 1
+        # The statement's last byte is held back until its check has passed: the server waits for it and
+        # runs nothing, and a refused statement's connection is closed without it.
+        last = b""
         for piece in statement.pieces():
+            if statement.check is not None:
+                statement.check.feed(piece)
             view = memoryview(piece)
             while view:
                 if not room:
@@ -66,14 +71,20 @@ def send_streamed(conn: Any, statement: StreamedStatement) -> None:
                     _write(conn, _header(room, sequence))
                     sequence = (sequence + 1) & 0xFF
                 take = min(room, len(view))
-                _write(conn, view[:take])
+                if take == left:
+                    last = bytes(view[take - 1:take])
+                    _write(conn, view[:take - 1])
+                else:
+                    _write(conn, view[:take])
                 view = view[take:]
                 room -= take
                 left -= take
         if left or room:
             raise rowstream.lost(conn, "the statement ended before its size")
+        if statement.check is not None:
+            statement.check.finish()
+        _write(conn, last + _header(0, sequence) if full else last)
         if full:
-            _write(conn, _header(0, sequence))
             sequence = (sequence + 1) & 0xFF
         sent = True
     finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from synco_core.errors import DatabaseError
 
@@ -114,6 +114,15 @@ def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
     return match.end() if match else pos
 
 
+class PieceCheck(Protocol):
+    """What must pass a streamed statement before it may run: fed every piece as it is sent, then asked."""
+
+    def feed(self, piece: bytes | bytearray | memoryview) -> None: ...
+
+    def finish(self) -> None:
+        """Raise when the statement, now fed whole, must not run."""
+
+
 class StreamedStatement:
     """A hinted statement of :data:`BIG_STATEMENT` bytes or more (a row with a huge value), read from the dump
     as it is used instead of held whole: ``head`` is its start (:data:`HEAD_BYTES`), :meth:`pieces` gives
@@ -132,6 +141,8 @@ class StreamedStatement:
             self.read += self._more(HEAD_BYTES - len(self.read))
         self.head = self.read[:HEAD_BYTES]
         self.released = threading.Event()
+        #: Set by the loader: what its sender feeds the pieces to and asks before the statement may run.
+        self.check: PieceCheck | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -157,13 +168,16 @@ class StreamedStatement:
             yield self._more(self.splitter.chunk_size)
 
     def whole(self) -> bytearray:
-        """The statement in one buffer, for what must see all of it."""
+        """The statement in one buffer, for what must see all of it (checked by :attr:`check`, if set)."""
         statement = bytearray(self.size)
         with memoryview(statement) as view:
             have = 0
             for piece in self.pieces():
                 view[have:have + len(piece)] = piece
                 have += len(piece)
+        if self.check is not None:
+            self.check.feed(statement)
+            self.check.finish()
         return statement
 
     def release(self) -> None:
