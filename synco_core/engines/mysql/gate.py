@@ -32,6 +32,8 @@ INSERT and REPLACE of rows, the bulk of a dump, are checked by their head (the t
 regular expression, and their values by a search at C speed for another database's name or ``LOAD_FILE``/
 ``sys_exec`` before a dot or a parenthesis; only then are they tokenised, in the one reading the session
 has (:meth:`StatementGate.observe`): values are expressions, and ``SETVAL(other.seq, 1)`` writes there.
+An INSERT sent as it is read from the dump (a row with a huge value) gets the same verdict from its pieces
+(:meth:`StatementGate.streamed`, :mod:`.gatestream`).
 """
 
 from __future__ import annotations

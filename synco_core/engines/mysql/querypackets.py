@@ -10,6 +10,10 @@ continues from the sequence number left for it, as after its own ``query``.
 A server that refuses the statement half-way (beyond its ``max_allowed_packet``) answers with an error and
 closes the connection: the error is read and raised when the socket breaks under the rest.
 
+The statement's :attr:`~.splitter.StreamedStatement.check` (the gate's) is fed every piece before it is
+written, and the last byte is held back until the check has passed: the server runs nothing before it
+has that byte, and a refused statement's connection is closed without it.
+
 It relies on PyMySQL's ``_sock``, ``_rfile``, ``_next_seq_id``, ``_result`` and ``_read_query_result``; without
 them (another PyMySQL) the statement is read into one buffer and sent through ``query``, as it used to be.
 """
