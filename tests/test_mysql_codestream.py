@@ -7,6 +7,7 @@ the whole statement: a name or a quote cut by a piece's end must not hide ``SETV
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from collections.abc import Callable
 
@@ -15,10 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mysql_qualify import MODES
 
-from synco_core.engines.mysql import codestream
+from synco_core.engines.mysql import codestream, querypackets
 from synco_core.engines.mysql.codestream import CodeTextStream, UnclosedString
 from synco_core.engines.mysql.gate import StatementGate
 from synco_core.engines.mysql.qualify import Mode, code_text, tokens
+from synco_core.engines.mysql.splitter import SIZE_HINT, StatementSplitter, StreamedStatement
 from synco_core.errors import DatabaseError
 
 # Every byte that starts, ends or escapes a token, and a name of a database that is not the one installed.
@@ -154,3 +156,25 @@ def test_the_streamed_verdict_is_the_whole_statements_for_any_values(values: str
 def test_a_head_writing_elsewhere_is_refused_before_any_value_is_sent() -> None:
     with pytest.raises(DatabaseError, match="writes into database 'victim'"):
         _gate("").streamed(b"INSERT INTO victim.t VALUES (1,'" + b"a" * 100, 3)
+
+
+class _PlainConnection:
+    """A connection without the PyMySQL internals querypackets writes to: the statement goes through query."""
+
+    def __init__(self) -> None:
+        self.queries: list[bytes] = []
+
+    def query(self, sql: memoryview) -> None:
+        self.queries.append(bytes(sql))
+
+
+def test_without_pymysql_internals_a_refused_statement_is_never_queried() -> None:
+    statement = HEAD + b"(2,'" + b"x" * (5 << 20) + b"'),(3,SETVAL(victim.s,1000))"
+    script = SIZE_HINT + str(len(statement)).encode() + b"\n" + statement + b";\n"
+    conn = _PlainConnection()
+    for sql in StatementSplitter(io.BytesIO(script)):
+        assert isinstance(sql, StreamedStatement)
+        sql.check = _gate("").streamed(sql.head, 1)
+        with pytest.raises(DatabaseError, match=r"refusing statement 1 .*'victim'"):
+            querypackets.send_streamed(conn, sql)
+    assert conn.queries == []
