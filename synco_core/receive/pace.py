@@ -29,8 +29,9 @@ class SlowServerError(TimeoutError):
     """The server sent less than :data:`MIN_BYTES` in :data:`WINDOW` seconds."""
 
 
-class _Paced:
-    """The pacing, shared by the plain and the TLS socket (``ssl`` makes the latter without ``__init__``)."""
+class _Paced(socket.socket):
+    """The pacing, shared by the plain and the TLS socket (``ssl`` makes the latter without ``__init__``):
+    ``super()`` here is ``socket.socket`` for the one and ``ssl.SSLSocket`` for the other."""
 
     _window_start: float = 0.0
     _window_bytes: int = 0
@@ -64,13 +65,6 @@ class _Paced:
             self._window_bytes += result if isinstance(result, int) else len(result)
             return result
 
-    def _set_timeout(self, value: float | None) -> None:
-        raise NotImplementedError
-
-
-class PacedSocket(_Paced, socket.socket):
-    """A plain socket whose reads are paced; sending a request starts a new window."""
-
     def settimeout(self, value: float | None) -> None:
         self._base_timeout = value
         super().settimeout(value)
@@ -81,6 +75,10 @@ class PacedSocket(_Paced, socket.socket):
     def sendall(self, data: Any, flags: int = 0) -> None:
         self.restart_window()
         super().sendall(data, flags)
+
+
+class PacedSocket(_Paced):
+    """A plain socket whose reads are paced; sending a request starts a new window."""
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self._paced(super().recv, bufsize, flags)  # type: ignore[no-any-return]
@@ -91,17 +89,6 @@ class PacedSocket(_Paced, socket.socket):
 
 class PacedSSLSocket(_Paced, ssl.SSLSocket):
     """The same over TLS (``SSLSocket.recv`` reads through ``read``, which is left alone: no double count)."""
-
-    def settimeout(self, value: float | None) -> None:
-        self._base_timeout = value
-        super().settimeout(value)
-
-    def _set_timeout(self, value: float | None) -> None:
-        super().settimeout(value)
-
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        self.restart_window()
-        super().sendall(data, flags)
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         return self._paced(super().recv, buflen, flags)  # type: ignore[no-any-return]
