@@ -20,6 +20,8 @@ from test_mysql_support import (
     load_fidelity,
     load_with_client,
     mariadb_dump,
+    measured_peak_mb,
+    packet_limit,
     query,
     replace_under_its_name,
     snapshot,
@@ -235,7 +237,7 @@ def test_value_too_big_for_the_target_is_a_clear_error(mysql_database_factory: C
                              b"INSERT INTO big VALUES (1, REPEAT(UNHEX('5C27'), 4500000));")
     data, _ = dump_bytes(source)
     target = mysql_database_factory()
-    with pytest.raises(DatabaseError, match=r"is 18\.0 MB, more than the server.s max_allowed_packet"):
+    with packet_limit(), pytest.raises(DatabaseError, match=r"is 18\.0 MB, more than the server.s max_allowed_packet"):
         install_bytes(target, data)
     assert snapshot(target) == {"(triggers)": (), "(routines)": (), "(events)": ()}
 
@@ -518,23 +520,6 @@ def test_rows_with_huge_values_are_written_in_pieces_and_round_trip(
 _BIG_VALUE_MB = 60
 _PEAK_MB = 100
 
-_MEASURED = """
-import sys
-sys.path.insert(0, {tests!r})
-from test_mysql_support import config
-from synco_core.engines.mysql.dump import dump
-from synco_core.engines.mysql.install import install
-from synco_core.values import DumpOptions, InstallOptions
-if sys.argv[1] == "dump":
-    with open(sys.argv[3], "wb") as out:
-        dump(config(sys.argv[2]), out, DumpOptions())
-else:
-    with open(sys.argv[3], "rb") as dumped:
-        install(config(sys.argv[2]), dumped, InstallOptions(yes=True))
-# The peak RSS of this process's own memory (getrusage's would count the forking pytest's, kept over exec).
-with open("/proc/self/status") as status:
-    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024)
-"""
 
 
 @pytest.mark.slow
@@ -542,34 +527,17 @@ def test_a_huge_value_is_dumped_and_loaded_in_bounded_memory(
         mysql_database_factory: Callable[[], str], tmp_path: Path) -> None:
     """A 60 MB LONGBLOB (every byte value) is dumped and loaded (and verified) by processes that stay
     under _PEAK_MB of memory, and arrives unchanged."""
-    import sys
-
-    from synco_core.testing.services import mysql_admin_connection
 
     source, target = mysql_database_factory(), mysql_database_factory()
-    admin = mysql_admin_connection(source)
-    try:
-        with admin.cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.max_allowed_packet")
-            (packet,) = cur.fetchone()
-            # The statement holding the value must fit the target's packet limit; set back below.
-            cur.execute("SET GLOBAL max_allowed_packet = 256 * 1024 * 1024")
+    # The statement holding the value must fit the target's packet limit.
+    with packet_limit(256):
         load_with_client(source, b"CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB);"
                                  b"INSERT INTO big SELECT seq, 'small' FROM seq_1_to_100;"
                                  b"INSERT INTO big VALUES (0, (SELECT REPEAT(GROUP_CONCAT(CHAR(seq) SEPARATOR ''), "
                                  + str(_BIG_VALUE_MB * 4096).encode() + b") FROM seq_0_to_255));")
         dumped = tmp_path / "dump.sql"
-        script = _MEASURED.format(tests=str(Path(__file__).parent))
-        peaks = {}
-        for step, database in (("dump", source), ("load", target)):
-            proc = subprocess.run([sys.executable, "-c", script, step, database, str(dumped)],
-                                  capture_output=True, text=True, check=False)
-            assert proc.returncode == 0, proc.stderr[-2000:]
-            peaks[step] = int(proc.stdout.split()[-1])
+        peaks = {step: measured_peak_mb(step, database, dumped) for step, database in (("dump", source),
+                                                                                       ("load", target))}
         assert query(target, "CHECKSUM TABLE big")[0][1] == query(source, "CHECKSUM TABLE big")[0][1]
         assert query(target, "SELECT LENGTH(b) FROM big WHERE id = 0") == [(_BIG_VALUE_MB * 1024 * 1024,)]
         assert peaks["dump"] < _PEAK_MB and peaks["load"] < _PEAK_MB, peaks
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"SET GLOBAL max_allowed_packet = {int(packet)}")
-        admin.close()

@@ -6,18 +6,15 @@ big statement packet by packet as it reads the dump (querypackets); memory does 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_mysql_support import config, dump_bytes, install_bytes, query
+from test_mysql_support import config, dump_bytes, install_bytes, measured_peak_mb, packet_limit, query
 
 from synco_core.engines.mysql import querypackets, rowpackets, rowstream
 from synco_core.engines.mysql.connect import connect
@@ -29,30 +26,9 @@ from synco_core.errors import DatabaseError
 pytestmark = pytest.mark.mysql
 
 
-@contextlib.contextmanager
-def _packets(mb: int = 256) -> Iterator[None]:
-    """The server's max_allowed_packet at ``mb`` for the connections opened meanwhile (they keep it), set
-    back afterwards. The server is shared (by other tests too): only connections are opened under it."""
-    from synco_core.testing.services import mysql_admin_connection
-
-    admin = mysql_admin_connection()
-    try:
-        with admin.cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.max_allowed_packet")
-            (packet,) = cur.fetchone()
-            cur.execute(f"SET GLOBAL max_allowed_packet = {mb} * 1024 * 1024")
-        try:
-            yield
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(f"SET GLOBAL max_allowed_packet = {int(packet)}")
-    finally:
-        admin.close()
-
-
 def _big_connection(database: str, **options: Any) -> Any:
     """A connection taking packets of 256 MB (values are made and loaded with statements holding them)."""
-    with _packets():
+    with packet_limit(256):
         return connect(config(database), **options)
 
 
@@ -268,23 +244,6 @@ def _sums(database: str) -> list[object]:
         database, "SELECT SHA2(b, 256), SHA2(t, 256) FROM big WHERE id IN (0, 1000) ORDER BY id")
 
 
-_MEASURED = """
-import sys
-sys.path.insert(0, {tests!r})
-from test_mysql_support import config
-from synco_core.engines.mysql.dump import dump
-from synco_core.engines.mysql.install import install
-from synco_core.values import DumpOptions, InstallOptions
-if sys.argv[1] == "dump":
-    with open(sys.argv[3], "wb") as out:
-        dump(config(sys.argv[2]), out, DumpOptions())
-else:
-    with open(sys.argv[3], "rb") as dumped:
-        install(config(sys.argv[2]), dumped, InstallOptions(yes=True))
-# The peak RSS of this process's own memory (getrusage's would count the forking pytest's, kept over exec).
-with open("/proc/self/status") as status:
-    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024)
-"""
 
 #: How much more the dump or the install may take at peak for values 48 MB longer (before: 110-150 MB).
 _GROWTH_MB = 12
@@ -296,7 +255,6 @@ def test_memory_does_not_grow_with_the_value(
     """Dumped and installed (verified) by processes of their own, rows with 24 MB values and rows with
     72 MB values take about the same peak memory, and arrive unchanged."""
     peaks: dict[tuple[str, int], int] = {}
-    script = _MEASURED.format(tests=str(Path(__file__).parent))
     for mb in (24, 72):
         source, target = mysql_database_factory(), mysql_database_factory()
         _fill(source, mb)
@@ -304,11 +262,8 @@ def test_memory_does_not_grow_with_the_value(
         for step, database in (("dump", source), ("load", target)):
             # The load's statements hold the values: its connections need the bigger packets (and the
             # dump's, for the code before, which lost rows beyond the limit).
-            with _packets():
-                proc = subprocess.run([sys.executable, "-c", script, step, database, str(dumped)],
-                                      capture_output=True, text=True, check=False)
-            assert proc.returncode == 0, proc.stderr[-2000:]
-            peaks[step, mb] = int(proc.stdout.split()[-1])
+            with packet_limit(256):
+                peaks[step, mb] = measured_peak_mb(step, database, dumped)
         assert _sums(target) == _sums(source)
         assert query(target, "SELECT LENGTH(b) FROM big WHERE id = 0") == [(mb * 1024 * 1024,)]
         dumped.unlink()
@@ -326,7 +281,7 @@ def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
     _fill(source, 17)
     streamed, streamed_result = dump_bytes(source)
     fast = mysql_database_factory()
-    with _packets():
+    with packet_limit(256):
         install_bytes(fast, streamed)
     monkeypatch.setattr(rowstream, "fast_path_available", lambda conn: False)
     monkeypatch.setattr(querypackets, "streaming_available", lambda conn: False)
@@ -335,7 +290,7 @@ def test_huge_rows_are_dumped_and_loaded_the_same_without_pymysql_internals(
     # The three huge rows, one INSERT each.
     assert len([size for size in re.findall(rb"-- synco-size: (\d+)\n", streamed) if int(size) > 17 << 20]) == 3
     slow = mysql_database_factory()
-    with _packets():
+    with packet_limit(256):
         install_bytes(slow, whole)
     assert _sums(fast) == _sums(slow) == _sums(source)
 
@@ -358,7 +313,7 @@ def test_rows_the_server_cannot_format_are_verified_from_pieces(
 
     monkeypatch.setattr(literals, "streamed_pieces", spied)
     # A connection whose limit (16 MB) the huge rows' literals pass.
-    with _packets(16):
+    with packet_limit(16):
         conn = connect(config(source))
     try:
         for table in ("big", "loose"):
@@ -372,7 +327,7 @@ def test_rows_the_server_cannot_format_are_verified_from_pieces(
 
 def _dump_under_16_mb(database: str) -> bytes:
     """``database`` dumped by connections whose max_allowed_packet is 16 MB."""
-    with _packets(16):
+    with packet_limit(16):
         return dump_bytes(database)[0]
 
 
@@ -399,7 +354,7 @@ def test_values_beyond_the_servers_packet_limit_are_dumped_not_lost(
     finally:
         conn.close()
     dumped = _dump_under_16_mb(source)
-    with _packets():
+    with packet_limit(256):
         install_bytes(target, dumped)
 
     def sums(database: str) -> list[object]:

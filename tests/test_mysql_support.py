@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +217,62 @@ def rename_waiting(database: str) -> bool:
             return bool(cur.fetchone()[0])
     finally:
         admin.close()
+
+
+_MEASURED = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_mysql_support import config
+from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.install import install
+from synco_core.values import DumpOptions, InstallOptions
+if sys.argv[1] == "dump":
+    with open(sys.argv[3], "wb") as out:
+        dump(config(sys.argv[2]), out, DumpOptions())
+else:
+    with open(sys.argv[3], "rb") as dumped:
+        install(config(sys.argv[2]), dumped, InstallOptions(yes=True))
+# The peak RSS of this process's own memory (getrusage's would count the forking pytest's, kept over exec).
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024)
+"""
+
+
+def measured_peak_mb(step: str, database: str, dumped: Path) -> int:
+    """Dump ``database`` into ``dumped`` (``step`` "dump") or install ``dumped`` into it ("load") in a
+    process of its own; the peak of that process's memory, in MB."""
+    script = _MEASURED.format(tests=str(Path(__file__).parent))
+    proc = subprocess.run([sys.executable, "-c", script, step, database, str(dumped)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return int(proc.stdout.split()[-1])
+
+
+#: Held by every test that changes or counts on the shared server's max_allowed_packet, in every worker:
+#: two blocks raising it at once restored each other's raised value (the server kept 256 MB, and a test
+#: counting on its usual 16 MB failed).
+_PACKET_LOCK = Path(tempfile.gettempdir()) / "synco-tests-max-allowed-packet.lock"
+
+
+@contextlib.contextmanager
+def packet_limit(mb: int | None = None) -> Iterator[None]:
+    """For the block, the server's max_allowed_packet at ``mb`` (connections opened meanwhile keep it; it is
+    set back afterwards), or as it is (None: for a test that counts on the server's usual limit)."""
+    with open(_PACKET_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if mb is None:
+            yield
+            return
+        admin = mysql_admin_connection()
+        try:
+            with admin.cursor() as cur:
+                cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+                (packet,) = cur.fetchone()
+                cur.execute(f"SET GLOBAL max_allowed_packet = {mb} * 1024 * 1024")
+            try:
+                yield
+            finally:
+                with admin.cursor() as cur:
+                    cur.execute(f"SET GLOBAL max_allowed_packet = {int(packet)}")
+        finally:
+            admin.close()
