@@ -225,6 +225,8 @@ HELLO_FRAME = MAGIC + encode_json(HELLO, {"protocol": 1, "version": "9", "python
      "malformed S frame: 'session' should be a session id"),
     (MAGIC + encode_json(HELLO, {"protocol": "one"}), "malformed H frame: 'protocol' should be"),
     (HELLO_FRAME + HEADER.pack(b"L", 100) + b"short", "the channel closed in the middle of a frame (5 of 100 bytes)"),
+    # The remote side says why and goes: its words, whether pull's request reached it or found it gone.
+    (HELLO_FRAME + encode_json(FATAL, {"message": "short and gone"}), "Error: short and gone"),
     (HELLO_FRAME + HEADER.pack(b"L", 1 << 31), "length 2147483648 exceeds the limit"),
     (HELLO_FRAME + HEADER.pack(b"Z", 2) + b"{}", "unknown type b'Z'"),
     (HELLO_FRAME + encode_json(FATAL, {"message": ESCAPE}), "\\u001b]52;c;ZXZpbA==\\u0007\\u001b[2J Error: forged"),
@@ -319,3 +321,55 @@ def test_a_pull_whose_remote_side_stalls_mid_frame_ends(hostile_pull: Any, monke
                                             "for 1s"):
         hostile_pull(frames)
     assert time.monotonic() - started < 20
+
+
+# ------------------------------------------------------------------ a request that finds the channel closed
+
+
+class _ClosedPipe(io.RawIOBase):
+    """The client's end of a channel whose remote side has gone: every write fails as a closed pipe does."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def _closed_client(reader: Any) -> ChannelClient:
+    client = ChannelClient(reader, _ClosedPipe())  # type: ignore[arg-type]
+    client.handshake()
+    return client
+
+
+@pytest.mark.parametrize(("rest", "expected"), [
+    # Whatever the remote side wrote before it went is why it went: it wins over the closed pipe.
+    (encode_json(FATAL, {"message": "cannot read the database: access denied"}),
+     r"^cannot read the database: access denied$"),
+    (encode_json(LOG, {"message": "dumping"}) + encode_json(FATAL, {"message": "disk full"}), r"^disk full$"),
+    (HEADER.pack(b"L", 100) + b"short", r"^the channel closed in the middle of a frame \(5 of 100 bytes\)$"),
+    (HEADER.pack(b"Z", 2) + b"{}", r"unknown type b'Z'"),
+    # Nothing more, or something that says nothing: the closed pipe is the reason.
+    (b"", r"^the channel closed while sending a request$"),
+    (encode_json(READY, {"session": "x"}), r"^the channel closed while sending a request$"),
+])
+def test_a_request_sent_after_the_remote_side_left_reports_its_last_words(rest: bytes, expected: str) -> None:
+    client = _closed_client(io.BytesIO(MAGIC + encode_json(HELLO, {"protocol": 1}) + rest))
+    with pytest.raises(TransferError, match=expected):
+        client.build({})
+    with pytest.raises(FramingError, match="no longer usable"):
+        client.build({})
+
+
+def test_last_words_never_hang_on_a_remote_side_that_keeps_its_output_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("synco_core.pull.client.LAST_WORDS_WAIT", 0.3)
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, MAGIC + encode_json(HELLO, {"protocol": 1}))
+    try:
+        client = _closed_client(os.fdopen(read_fd, "rb"))
+        started = time.monotonic()
+        with pytest.raises(TransferError, match=r"^the channel closed while sending a request$"):
+            client.build({})
+        assert time.monotonic() - started < 5
+    finally:
+        os.close(write_fd)  # ends the reader thread still waiting for a frame

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 MAX_EXPANDED_CHUNK = 1 << 20
 #: What a response header's status may say (anything else is a framing error).
 RESPONSE_STATUSES = frozenset({"ok", "missing", "range", "refused", "error"})
+#: How long a failed request waits for what the remote side wrote before it closed the channel (seconds).
+LAST_WORDS_WAIT = 5.0
 
 
 def remote_error(kind: bytes, payload: bytes) -> RemoteError:
@@ -277,11 +279,44 @@ class ChannelClient:
             self._next_ticket += 1
             try:
                 self._send(REQUEST, message)
+            except ChannelClosed as closed:
+                idle = self._serving == ticket
+                self._advance(ticket)
+                if not idle:
+                    raise
+                # No answer is being read, so what is still on the stream is the remote side's last words:
+                # a fatal error, or a frame cut short, says why it went away better than the closed pipe.
+                raise self._last_words(closed) from None
             except BaseException:
                 # The ticket was taken but no response will come: release it, so no waiter hangs.
                 self._advance(ticket)
                 raise
             return ticket
+
+    def _last_words(self, closed: ChannelClosed) -> BaseException:
+        """Why the remote side closed the channel, when it wrote why before going; else ``closed``.
+
+        Read in a daemon thread with a deadline: a remote side that closed its input but keeps its output
+        open and silent must not hang the pull (killing the channel later ends that read).
+        """
+        found: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                kind, payload = self._read_frame()
+            except ChannelClosed:
+                return
+            except (FramingError, RemoteError) as exc:
+                found.append(exc)
+                return
+            if kind == FATAL:
+                found.append(remote_error(kind, payload))
+
+        reader = threading.Thread(target=read, name="synco-last-words", daemon=True)
+        reader.start()
+        reader.join(LAST_WORDS_WAIT)
+        self._broken = found[0] if found and not reader.is_alive() else closed
+        return self._broken
 
     def _wait_turn(self, ticket: int) -> None:
         with self._turn_lock:
