@@ -176,4 +176,4 @@ def test_the_watch_never_fires_while_paused_and_restarts_after() -> None:
         watch.resume()
         assert not fired.wait(0.15)
         assert fired.wait(2)
-    assert watch.expired_message is not None and "started but did not greet within 0.3s" in watch.expired_message
+    assert watch.message is not None and "started but did not greet within 0.3s" in watch.message

@@ -17,19 +17,19 @@ may legitimately take long differs:
 
 The limit is ``--connect-timeout`` (``SYNCO_CONNECT_TIMEOUT``), default :data:`DEFAULT_CONNECT_TIMEOUT`
 seconds, ``0`` for none. When it runs out the channel process group is killed, which ends the blocked read;
-the caller then reports :attr:`GreetingWatch.expired_message` instead of the read's own error.
+the caller then reports :attr:`GreetingWatch.message` instead of the read's own error.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 
 from synco_core.errors import ConfigError
 from synco_core.pull.remote import Remote
+from synco_core.pull.watchdog import Watchdog
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
 CONNECT_TIMEOUT_VARIABLE = "SYNCO_CONNECT_TIMEOUT"
@@ -71,8 +71,8 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-class GreetingWatch:
-    """A watchdog thread over the two phases above; ``on_expire`` kills the channel when the limit passes.
+class GreetingWatch(Watchdog):
+    """A watchdog over the two phases above; ``on_expire`` kills the channel when the limit passes.
 
     Use as a context manager around the negotiation and the handshake. :meth:`command_running` ends the
     logging-in phase, :meth:`progress` restarts the clock (a launch message), :meth:`pause` and
@@ -81,47 +81,35 @@ class GreetingWatch:
 
     def __init__(self, seconds: float, remote: Remote, on_expire: Callable[[], None], *,
                  person_can_answer: bool, note: Callable[[str], None] | None = None) -> None:
+        super().__init__(on_expire, "pull-greeting-watch")
         self.seconds = seconds
         self.remote = remote
-        self._on_expire = on_expire
         self._person_can_answer = person_can_answer
         self._note = note
-        self._lock = threading.Condition()
         self._running = False
         self._paused = False
-        self._finished = False
-        #: None once the login phase was only pointed out (no deadline until the command runs).
-        self._deadline: float | None = time.monotonic() + seconds
-        #: Set when the limit passed: the one line for the user (the read that failed says less).
-        self.expired_message: str | None = None
-        self._thread: threading.Thread | None = None
+        self._noted = False
+        self._deadline = time.monotonic() + seconds
 
     def __enter__(self) -> GreetingWatch:
         if self.seconds > 0:
-            self._thread = threading.Thread(target=self._watch, name="pull-greeting-watch", daemon=True)
-            self._thread.start()
+            self._start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        with self._lock:
-            self._finished = True
-            self._lock.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.close()
 
     def command_running(self) -> None:
         """The remote command produced output: logging in is over, and the clock starts again."""
         with self._lock:
             if not self._running:
                 self._running = True
-                self._deadline = time.monotonic() + self.seconds
-                self._lock.notify_all()
+                self._due_in(self.seconds)
 
     def progress(self) -> None:
         with self._lock:
             self._running = True
-            self._deadline = time.monotonic() + self.seconds
-            self._lock.notify_all()
+            self._due_in(self.seconds)
 
     def pause(self) -> None:
         with self._lock:
@@ -130,33 +118,22 @@ class GreetingWatch:
     def resume(self) -> None:
         with self._lock:
             self._paused = False
-            self._deadline = time.monotonic() + self.seconds
-            self._lock.notify_all()
+            self._due_in(self.seconds)
 
-    def _watch(self) -> None:
-        noted = False
-        with self._lock:
-            while not self._finished:
-                if self._paused or self._deadline is None:
-                    self._lock.wait()
-                    continue
-                left = self._deadline - time.monotonic()
-                if left > 0:
-                    self._lock.wait(timeout=left)
-                    continue
-                if not self._running and self._person_can_answer:
-                    # Perhaps a prompt nobody here can see: say so once, and leave the decision to the person.
-                    if not noted and self._note is not None:
-                        self._note(f"  still waiting for {self.remote.kind} to log in to {self.remote.describe()} "
-                                   f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you? "
-                                   "Ctrl-C stops)")
-                    noted = True
-                    self._deadline = None
-                    continue
-                self.expired_message = self._message()
-                break
-        if self.expired_message is not None:
-            self._on_expire()
+    def _held(self) -> bool:
+        return self._paused
+
+    def _expired(self) -> str | None:
+        if not self._running and self._person_can_answer:
+            # Perhaps a prompt nobody here can see: say so once, and leave the decision to the person.
+            if not self._noted and self._note is not None:
+                self._note(f"  still waiting for {self.remote.kind} to log in to {self.remote.describe()} "
+                           f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you? "
+                           "Ctrl-C stops)")
+            self._noted = True
+            self._deadline = None
+            return None
+        return self._message()
 
     def _message(self) -> str:
         where = self.remote.describe()

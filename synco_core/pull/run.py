@@ -162,9 +162,9 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                     negotiate(reader, channel.stdin, remote, launch, env, zipapp, watch)
                     hello = client.handshake(skip_magic=False)
             except (ChannelClosed, FramingError) as exc:
-                if watch.expired_message is not None:
+                if watch.message is not None:
                     channel.close(grace=1)
-                    raise TransferError(watch.expired_message) from None
+                    raise TransferError(watch.message) from None
                 if not isinstance(exc, ChannelClosed):
                     raise
                 raise _failure(channel, remote, exc) from None
