@@ -8,6 +8,7 @@ says what the file holds; or serve refuses with one line naming the file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import os
@@ -16,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +50,18 @@ from synco_core.wire import META_FILE
 NOBODY = 65534
 
 
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A temporary folder outside pytest's own root, which any pytest session starting on the machine sets
+    back to mode 0700: the ``nobody`` child of :func:`as_unprivileged` would find itself shut out mid-test."""
+    folder = Path(tempfile.mkdtemp(prefix="synco-wild-trees-"))
+    folder.chmod(0o711)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def build(app: Path, key: SessionKey, name: str = "synco-wild") -> None:
     framework = detect(app)
     assert framework.web_root is not None
@@ -69,8 +83,12 @@ def as_unprivileged(tree: Path, action: Callable[[], object], give: bool = True)
         for name in [current, *(os.path.join(current, n) for n in folders + files)]:
             os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
     reading, writing = os.pipe()
+    # Earlier tests leave multi-threaded zstd compressors as garbage: collected in the child, whose copy has
+    # none of their threads, one waits for them forever. Collect them here, and never in the child.
+    gc.collect()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
+        gc.freeze()
         status = 0
         try:
             os.close(reading)
