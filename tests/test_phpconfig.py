@@ -416,3 +416,48 @@ def test_properties_of_other_objects_are_unknown() -> None:
                               "$d = ['k' => 1];\n$e = $d->k;\n")
     for name in "abce":
         assert isinstance(config.variables[name], PhpUnknown), name
+
+
+#: Every way a file can name Craft's ``craft\helpers\App`` class, each with what it imports first.
+APP_SPELLINGS = {
+    "imported": ("use craft\\helpers\\App;", "App"),
+    "imported with a leading backslash": ("use \\craft\\helpers\\App;", "App"),
+    "imported under an alias": ("use craft\\helpers\\App as Env;", "Env"),
+    "imported in a group": ("use craft\\helpers\\{Db, App as Env, StringHelper};", "Env"),
+    "imported among others": ("use craft\\config\\DbConfig, craft\\helpers\\App;", "App"),
+    "its namespace imported": ("use craft\\helpers;", "helpers\\App"),
+    "fully qualified": ("", "\\craft\\helpers\\App"),
+    "qualified without the leading backslash": ("", "craft\\helpers\\App"),
+}
+
+
+@pytest.mark.parametrize("spelling", APP_SPELLINGS, ids=list(APP_SPELLINGS))
+@pytest.mark.parametrize("registered", ["craft\\helpers\\App::env", "\\craft\\helpers\\App::env"])
+def test_static_helper_registered_by_its_full_name_is_found_however_the_file_spells_it(
+        spelling: str, registered: str) -> None:
+    imports, written = APP_SPELLINGS[spelling]
+    config = parse_php_config(f"<?php\n{imports}\nreturn ['db' => {written}::env('CRAFT_DB_DATABASE')];\n",
+                              functions={registered: lambda name: f"value of {name}"})
+    assert config.returned == {"db": "value of CRAFT_DB_DATABASE"}
+
+
+def test_helper_name_as_written_still_matches_and_imports_stay_in_their_file(tmp_path: Path) -> None:
+    # A function registered by the short name a file writes (Bedrock's `Config::define`) keeps matching;
+    # a class of the same short name from elsewhere is not taken for the registered one; and an included
+    # file's imports do not change what its includer's names mean (PHP's imports are per file).
+    (tmp_path / "inner.php").write_text("<?php\nuse craft\\helpers\\App;\n$inner = App::env('X');\n")
+    (tmp_path / "outer.php").write_text("<?php\nuse other\\App;\ninclude __DIR__ . '/inner.php';\n"
+                                        "$outer = App::env('X');\n$short = Config::define('Y');\n")
+    config = read_php_config(tmp_path / "outer.php", follow=lambda path: True,
+                             functions={"craft\\helpers\\App::env": lambda name: "craft",
+                                        "Config::define": lambda name: "defined"})
+    assert config.variables["inner"] == "craft"
+    assert isinstance(config.variables["outer"], PhpUnknown)
+    assert config.variables["short"] == "defined"
+
+
+def test_unusual_use_statements_are_stepped_over() -> None:
+    config = parse_php_config("<?php\nuse function craft\\helpers\\env;\nuse const A\\B;\n"
+                              "use A\\{function f, const C};\n$f = function () use ($x) { return 1; };\n"
+                              "return 'read';\n")
+    assert config.returned == "read"

@@ -94,10 +94,12 @@ class _Evaluator:
         self.environ = environ
         self.cwd = cwd
         self.follow = follow
-        self.functions = {name.lower(): function for name, function in functions.items()}
+        self.functions = {name.lower().lstrip("\\"): function for name, function in functions.items()}
         self.config = config
         self.work = 0
         self.file_stack: list[Path] = []
+        #: Per file being run (PHP's imports hold for the file that declares them): alias -> imported class.
+        self.imports: list[dict[str, str]] = []
         self.included: set[Path] = set()
 
     # -- bookkeeping
@@ -144,12 +146,14 @@ class _Evaluator:
     def run_program(self, program: Program, path: Path) -> Any:
         """Evaluate a parsed file as ``path``; its top-level ``return`` value, or :data:`_NO_RETURN`."""
         self.file_stack.append(path)
+        self.imports.append({})
         try:
             self.run_block(program.statements)
         except _Return as done:
             return done.value
         finally:
             self.file_stack.pop()
+            self.imports.pop()
         return _NO_RETURN
 
     # -- statements
@@ -191,6 +195,9 @@ class _Evaluator:
                 self.unset(target)
         elif kind == "skip":
             self.note(f"{self.here()}: {statement.parts[0]}")
+        elif kind == "use" and self.imports:
+            for alias, name in statement.parts:
+                self.imports[-1][alias.lower()] = name
 
     def define(self, name: Any, value: Any) -> bool:
         if not isinstance(name, str):
@@ -574,10 +581,23 @@ class _Evaluator:
 
     def eval_static(self, node: Node) -> Any:
         cls, method, arguments = node[1], node[2], node[3]
+        # The name as written first (what plugins registered before imports were resolved), then the
+        # fully-qualified name the file's `use` imports make of it.
         function = self.functions.get(f"{cls}::{method}".lower())
+        if function is None:
+            function = self.functions.get(f"{self.qualified_class(cls)}::{method}".lower())
         if function is None:
             return PhpUnknown(f"{cls}::{method}() is not evaluated")
         return self.call_user(function, arguments, f"{cls}::{method}")
+
+    def qualified_class(self, name: str) -> str:
+        """``name`` as PHP resolves it through the current file's ``use`` imports (``App`` after ``use
+        craft\\helpers\\App;`` is ``craft\\helpers\\App``; an alias's further segments are kept)."""
+        first, _, rest = name.partition("\\")
+        imported = self.imports[-1].get(first.lower()) if self.imports else None
+        if imported is None:
+            return name
+        return f"{imported}\\{rest}" if rest else imported
 
     def call_user(self, function: Callable[..., Any], arguments: tuple[Any, ...], name: str) -> Any:
         values = [self.evaluate(node) for _, node in arguments]
@@ -640,7 +660,9 @@ def read_php_config(path: Path, *, environ: Mapping[str, str] | None = None,
     :param follow: ``follow(path)`` is True for an ``include`` / ``require`` to read (the included file runs in
         the same scope, as in PHP); default: none is read, each is noted.
     :param functions: extra functions by name (``"env"``, or ``"Config::define"`` for a static method), called
-        with the evaluated arguments; they replace built-in ones of the same name.
+        with the evaluated arguments; they replace built-in ones of the same name. A static method registered
+        by its fully-qualified class name (``"craft\\helpers\\App::env"``) is found however the file spells
+        the class: imported with ``use`` (under an alias, in a group) or written out.
     :param cwd: the directory relative paths resolve against (default: the directory of the file being read).
     :return: a :class:`PhpConfig`. A syntax error, an unreadable or oversized file or runaway values raise
         :class:`~synco_core.ConfigError` naming the file (and line).

@@ -44,8 +44,8 @@ _INCLUDES = frozenset({"include", "include_once", "require", "require_once"})
 
 @dataclass
 class Statement:
-    """One statement: ``kind`` is ``expr``, ``if``, ``const``, ``return``, ``exit``, ``unset``, ``block`` or
-    ``skip``; ``parts`` holds its nodes."""
+    """One statement: ``kind`` is ``expr``, ``if``, ``const``, ``return``, ``exit``, ``unset``, ``use``,
+    ``block`` or ``skip``; ``parts`` holds its nodes."""
 
     kind: str
     line: int
@@ -184,6 +184,8 @@ class Parser:
                 body = self.block_until("}")
                 self.expect("}")
                 return Statement("block", line, (body,))
+            if word == "use" and self.peek(1).kind == "name" and not self.at("::", 1):
+                return self.use_statement(line)
             if word in _IGNORED_STATEMENTS and not self.at("(", 1) and not self.at("::", 1):
                 self.skip_statement()
                 return Statement("block", line, ([],))
@@ -194,6 +196,44 @@ class Parser:
         node = self.expression()
         self.end_statement()
         return Statement("expr", line, (node,))
+
+    def use_statement(self, line: int) -> Statement:
+        """``use A\\B;``, ``use A\\B as C;``, ``use A\\{B, C as D};``: the class names the file imports, as
+        ``(alias, fully-qualified name)`` pairs. ``use function`` / ``use const`` and anything unexpected are
+        stepped over: an import only changes how a name is spelt, never what a file does."""
+        self.next()
+        imports: list[tuple[str, str]] = []
+        if str(self.peek().value).lower() in ("function", "const"):
+            self.skip_statement()
+            return Statement("block", line, ([],))
+        while True:
+            token = self.next()
+            if token.kind != "name":
+                self.index -= 1
+                self.skip_statement()
+                return Statement("block", line, ([],))
+            prefix = str(token.value).strip("\\")
+            if self.accept("\\") and self.accept("{"):
+                while not self.at("}") and self.peek().kind == "name":
+                    name = prefix + "\\" + str(self.next().value).strip("\\")
+                    imports.append(self._use_alias(name))
+                    if not self.accept(","):
+                        break
+                if not self.accept("}"):
+                    self.skip_statement()
+                    return Statement("block", line, ([],))
+            else:
+                imports.append(self._use_alias(prefix))
+            if not self.accept(","):
+                break
+        self.end_statement()
+        return Statement("use", line, tuple(imports))
+
+    def _use_alias(self, name: str) -> tuple[str, str]:
+        if self.at("as") and self.peek(1).kind == "name":
+            self.next()
+            return (str(self.next().value), name)
+        return (name.rsplit("\\", 1)[-1], name)
 
     def end_statement(self) -> None:
         if self.peek().kind == "end":
