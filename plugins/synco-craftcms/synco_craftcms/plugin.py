@@ -1,0 +1,118 @@
+"""The hook implementations of synco-craftcms (entry point ``craftcms`` in the ``synco`` group)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from synco_core import (
+    DatabaseInventory,
+    DumpOptions,
+    FileSet,
+    FileSetOptions,
+    FilesInstallResult,
+    Framework,
+    ReceivedFileSet,
+    find_php,
+    hookimpl,
+    install_named_root,
+)
+from synco_craftcms.database import CraftDatabase, read_database
+from synco_craftcms.environment import project_environment
+from synco_craftcms.files import install_roots, volume_file_sets
+from synco_craftcms.general import read_aliases
+from synco_craftcms.profile import dump_options
+from synco_craftcms.project import craft_reason, craft_version, primary_site_url
+from synco_craftcms.volumes import PathResolver, read_volumes, transform_handles
+
+log = logging.getLogger(__name__)
+
+PLUGIN = "craftcms"
+
+
+@hookimpl
+def detect_framework(project_dir: Path) -> Framework | None:
+    reason = craft_reason(project_dir)
+    if reason is None:
+        return None
+    environ = project_environment(project_dir)
+    craft = read_database(project_dir, environ)
+    for note in craft.notes if craft else ():
+        log.warning("Craft database settings: %s", note)
+    aliases = read_aliases(project_dir, environ)
+    resolver = PathResolver(project_dir, project_dir / "web", environ, aliases)
+    web_root = resolver.resolve(aliases.get("@webroot", "@root/web"))
+    if isinstance(web_root, str):
+        log.warning("Craft's @webroot alias cannot be resolved (%s); web/ is used", web_root)
+        web_root = project_dir / "web"
+    web_root = Path(os.path.normpath(web_root))
+    resolver.web_root = web_root
+    resolver.aliases["@webroot"] = str(web_root)
+    volumes = [
+        {"handle": v.handle, "name": v.name, "root": str(v.root) if v.root else None, "hasUrls": v.has_urls,
+         "problem": v.problem}
+        for v in read_volumes(project_dir, resolver)
+    ]
+    if not volumes and (web_root / "uploads").is_dir():
+        # A project without volumes in its project config yet: Craft's documented default folder.
+        volumes.append({"handle": "uploads", "name": "web/uploads", "root": str(web_root / "uploads"),
+                        "hasUrls": True, "problem": ""})
+    version = craft_version(project_dir)
+    php = find_php()
+    base_url = primary_site_url(project_dir, environ)
+    return Framework(
+        name=f"Craft CMS {version}" if version else "Craft CMS",
+        plugin=PLUGIN,
+        project_dir=project_dir,
+        database=craft.database if craft else None,
+        web_root=web_root,
+        reason=reason,
+        settings={
+            "tablePrefix": craft.table_prefix if craft else "",
+            "schema": craft.schema if craft else "public",
+            "volumes": volumes,
+            "transforms": transform_handles(project_dir),
+        },
+        config_source=craft.database.source if craft else "",
+        base_url=base_url,
+        base_url_source="config/project/sites (primary site's baseUrl)" if base_url else "",
+        post_install=[[php, "craft", "clear-caches/all"]] if php else [],
+    )
+
+
+def _craft_database(framework: Framework) -> CraftDatabase | None:
+    if framework.database is None:
+        return None
+    return CraftDatabase(framework.database, str(framework.settings.get("tablePrefix") or ""),
+                         str(framework.settings.get("schema") or "public"))
+
+
+@hookimpl
+def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+    del inventory  # the core drops the rules for tables an installation lacks (phpsessions, template caches)
+    if framework.plugin != PLUGIN:
+        return None
+    craft = _craft_database(framework)
+    return dump_options(craft) if craft else None
+
+
+def _file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+    return volume_file_sets(framework.project_dir, framework.web_root, list(framework.settings.get("volumes", [])),
+                            list(framework.settings.get("transforms", [])), options)
+
+
+@hookimpl
+def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+    if framework.plugin != PLUGIN:
+        return None
+    return _file_sets(framework, options)
+
+
+@hookimpl
+def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult | None:
+    if framework.plugin != PLUGIN:
+        return None
+    # Through the named roots, so that a volume nested in this one's folder survives its replacement.
+    roots = install_roots(framework.project_dir, _file_sets(framework, FileSetOptions(all=True)))
+    return install_named_root(roots, file_set.name, source_dir)

@@ -1,0 +1,51 @@
+"""synco-craftcms's default dump options: what never ships, what the smart transfer leaves out, what is masked.
+
+Never rows (``--all`` or not): ``sessions`` (login tokens), ``phpsessions`` (PHP sessions kept by
+``yii\\web\\DbSession``), ``tokens`` (one-time links: verification, preview) and ``craftidtokens`` (Craft ID
+OAuth tokens). Structure only in the smart transfer: caches and queues Craft rebuilds (``cache``, ``queue``,
+``resourcepaths``, the template caches, ``deprecationerrors``, the asset indexing data). Sanitised
+(``--no-sanitize`` ships them raw): each user's ``email`` and ``unverifiedEmail`` become
+``user<id>@example.invalid``, a ``username`` that is an e-mail address (``useEmailAsUsername``) the same,
+the password hash one that logs in with ``password``, the verification code and last login IP are cleared.
+"""
+
+from __future__ import annotations
+
+from synco_core import BCRYPT_PASSWORD, DumpOptions, SanitizeRule
+from synco_craftcms.database import CraftDatabase
+
+NO_ROWS = ("sessions", "phpsessions", "tokens", "craftidtokens")
+SMART_NO_ROWS = ("cache", "queue", "resourcepaths", "templatecaches", "templatecacheelements",
+                 "templatecachequeries", "templatecachecriteria", "deprecationerrors", "assetindexdata",
+                 "assetindexingsessions")
+
+
+def quote_column(engine: str, name: str) -> str:
+    """A column name in the engine's SQL: Craft's camelCase columns are case-sensitive on PostgreSQL."""
+    if engine == "postgresql":
+        return '"' + name.replace('"', '""') + '"'
+    return "`" + name.replace("`", "``") + "`"
+
+
+def email_username(engine: str) -> str:
+    """``username`` unchanged, unless it is an e-mail address: then ``user<id>@example.invalid``."""
+    username, key = quote_column(engine, "username"), quote_column(engine, "id")
+    return (f"CASE WHEN {username} LIKE '%@%' THEN CONCAT('user', {key}, '@example.invalid') "
+            f"ELSE {username} END")
+
+
+def dump_options(craft: CraftDatabase) -> DumpOptions:
+    users = craft.table("users")
+    engine = craft.database.engine
+    return DumpOptions(
+        exclude_tables=tuple(craft.table(name) for name in NO_ROWS),
+        smart_exclude_tables=tuple(craft.table(name) for name in SMART_NO_ROWS),
+        sanitize=(
+            SanitizeRule(users, "email", transform="email"),
+            SanitizeRule(users, "unverifiedEmail", transform="email"),
+            SanitizeRule(users, "username", expression=email_username(engine)),
+            SanitizeRule(users, "password", transform=f"fixed:{BCRYPT_PASSWORD}"),
+            SanitizeRule(users, "verificationCode", transform="null"),
+            SanitizeRule(users, "lastLoginAttemptIp", transform="null"),
+        ),
+    )

@@ -1,0 +1,69 @@
+"""Craft CMS projects laid out as the craftcms/craft starter lays them out, for synco-craftcms's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CRAFT4_ENV = """# Read by Craft's bootstrap.php through phpdotenv
+CRAFT_APP_ID=CraftCMS--3fd4b3e2
+CRAFT_ENVIRONMENT=production
+CRAFT_SECURITY_KEY=not-a-real-key-0123456789
+CRAFT_DB_DRIVER=mysql
+CRAFT_DB_SERVER=db.internal
+CRAFT_DB_PORT=3306
+CRAFT_DB_DATABASE=craft
+CRAFT_DB_USER=craft
+CRAFT_DB_PASSWORD="s3cr$t pass"
+CRAFT_DB_SCHEMA=public
+CRAFT_DB_TABLE_PREFIX=
+PRIMARY_SITE_URL=https://www.example.org
+"""
+
+COMPOSER = '{"require": {"craftcms/cms": "^4.5.0", "vlucas/phpdotenv": "^5.4.0"}}\n'
+
+FILES: dict[str, str] = {
+    "craft": "#!/usr/bin/env php\n<?php\nrequire __DIR__ . '/bootstrap.php';\n",
+    "bootstrap.php": "<?php\ndefine('CRAFT_BASE_PATH', __DIR__);\n",
+    "composer.json": COMPOSER,
+    ".env": CRAFT4_ENV,
+    "config/general.php": "<?php\nuse craft\\config\\GeneralConfig;\nuse craft\\helpers\\App;\n\n"
+                          "return GeneralConfig::create()->defaultWeekStartDay(1)->omitScriptNameInUrls();\n",
+    "config/project/project.yaml": "dateModified: 1700000000\nsystem:\n  edition: solo\n  schemaVersion: 4.5.3.0\n",
+    "config/project/sites/default--0b1f3c3e-aaaa-4bbb-8ccc-000000000001.yaml":
+        "baseUrl: $PRIMARY_SITE_URL\nhandle: default\nhasUrls: true\nlanguage: en-US\nname: Example\nprimary: true\n",
+    "config/project/volumes/images--6f2a0b1c-aaaa-4bbb-8ccc-000000000002.yaml":
+        "fs: images\nhandle: images\nname: Images\ntransformFs: ''\ntransformSubpath: ''\n",
+    "config/project/volumes/documents--6f2a0b1c-aaaa-4bbb-8ccc-000000000003.yaml":
+        "fs: documents\nhandle: documents\nname: Documents\n",
+    "config/project/fs/images.yaml": "hasUrls: true\nname: Images\nsettings:\n  path: '@webroot/uploads/images'\n"
+                                     "type: craft\\fs\\Local\nurl: '@web/uploads/images'\n",
+    "config/project/fs/documents.yaml": "hasUrls: false\nname: Documents\nsettings:\n  path: '@storage/documents'\n"
+                                        "type: craft\\fs\\Local\nurl: null\n",
+    "config/project/imageTransforms/thumb--6f2a0b1c-aaaa-4bbb-8ccc-000000000004.yaml":
+        "handle: thumb\nheight: 200\nmode: crop\nname: Thumb\nwidth: 200\n",
+    "web/index.php": "<?php\nrequire dirname(__DIR__) . '/bootstrap.php';\n",
+    "web/uploads/images/cat.jpg": "cat picture",
+    "web/uploads/images/2024/dog.jpg": "dog picture",
+    "web/uploads/images/_thumb/cat.jpg": "thumbnail of the cat",
+    "web/uploads/images/_200x200_crop_center-center_none/cat.jpg": "ad-hoc transform of the cat",
+    "storage/documents/contract.pdf": "private contract",
+    "storage/logs/web.log": "a log line",
+}
+
+
+def make_craft4(base: Path, files: dict[str, str | None] | None = None) -> Path:
+    """A Craft 4 project in ``base``; ``files`` adds, replaces or (with None) removes files."""
+    for relative, text in {**FILES, **(files or {})}.items():
+        path = base / relative
+        if text is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return base
+
+
+def set_env(project: Path, **values: str) -> None:
+    """Replace (or add) variables in the project's ``.env``."""
+    lines = [line for line in (project / ".env").read_text().splitlines() if line.split("=", 1)[0] not in values]
+    (project / ".env").write_text("\n".join([*lines, *(f"{k}={v}" for k, v in values.items())]) + "\n")

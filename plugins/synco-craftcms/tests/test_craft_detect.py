@@ -1,0 +1,171 @@
+"""synco-craftcms: the framework-plugin contract, and how a Craft project's database settings are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import synco_craftcms.plugin
+from craft_support import make_craft4, set_env
+
+from synco_core import ConfigError, DatabaseConfig, Framework
+from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, detect
+
+CRAFT3_DB_PHP = """<?php
+return [
+    'driver' => getenv('DB_DRIVER'),
+    'server' => getenv('DB_SERVER'),
+    'user' => getenv('DB_USER'),
+    'password' => getenv('DB_PASSWORD'),
+    'database' => getenv('DB_DATABASE'),
+    'schema' => getenv('DB_SCHEMA'),
+    'tablePrefix' => getenv('DB_TABLE_PREFIX'),
+    'port' => getenv('DB_PORT'),
+];
+"""
+
+
+class TestCraftContract(FrameworkPluginContract):
+    plugin = synco_craftcms.plugin
+    plugin_name = "craftcms"
+
+    @pytest.fixture
+    def project_dir(self, tmp_path: Path) -> Path:
+        return make_craft4(tmp_path)
+
+
+def craft(project: Path) -> Framework:
+    framework = synco_craftcms.plugin.detect_framework(project)
+    assert framework is not None
+    return framework
+
+
+def database(project: Path) -> DatabaseConfig:
+    found = craft(project).database
+    assert found is not None
+    return found
+
+
+def test_craft4_env_only(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
+    project = make_craft4(tmp_path)
+    framework = detect(project, manager=craft_manager)
+    assert (framework.plugin, framework.name, framework.web_root) == ("craftcms", "Craft CMS", project / "web")
+    assert framework.database == DatabaseConfig(engine="mysql", name="craft", host="db.internal", port=3306,
+                                                user="craft", password="s3cr$t pass", source=".env (CRAFT_DB_*)")
+    assert framework.base_url == "https://www.example.org/"
+    assert "s3cr" not in repr(framework.database)
+
+
+def test_not_craft(tmp_path: Path) -> None:
+    make_craft4(tmp_path, {"composer.json": '{"require": {"laravel/framework": "^11"}}',
+                           "config/project/project.yaml": None})
+    (tmp_path / "config/project").rename(tmp_path / "elsewhere")
+    assert synco_craftcms.plugin.detect_framework(tmp_path) is None
+    assert synco_craftcms.plugin.detect_framework(tmp_path / "web") is None
+
+
+def test_version_from_composer_lock(tmp_path: Path) -> None:
+    project = make_craft4(tmp_path, {"composer.lock": '{"packages": [{"name": "craftcms/cms", "version": "4.5.11"}]}'})
+    assert craft(project).name == "Craft CMS 4.5.11"
+
+
+def test_craft3_db_php_with_getenv(tmp_path: Path) -> None:
+    env = ("DB_DRIVER=pgsql\nDB_SERVER=localhost\nDB_USER=craft\nDB_PASSWORD=pw-3\nDB_DATABASE=craft3\n"
+           "DB_SCHEMA=content\nDB_TABLE_PREFIX=cr\nDB_PORT=\n")
+    project = make_craft4(tmp_path, {".env": env, "config/db.php": CRAFT3_DB_PHP})
+    framework = craft(project)
+    assert framework.database == DatabaseConfig(engine="postgresql", name="craft3", host="localhost", user="craft",
+                                                password="pw-3", source="config/db.php")
+    # DbConfig appends the underscore; a schema other than public qualifies every table.
+    assert (framework.settings["tablePrefix"], framework.settings["schema"]) == ("cr_", "content")
+
+
+@pytest.mark.parametrize("spelling", ["use craft\\helpers\\App;\n", "use craft\\helpers\\App as Env;\n", ""])
+def test_craft4_db_php_with_app_env(tmp_path: Path, spelling: str) -> None:
+    helper = {"use craft\\helpers\\App;\n": "App", "use craft\\helpers\\App as Env;\n": "Env",
+              "": "\\craft\\helpers\\App"}
+    db_php = (f"<?php\n{spelling}return [\n  'driver' => {helper[spelling]}::env('MY_DRIVER'),\n"
+              f"  'server' => {helper[spelling]}::env('MY_HOST'),\n  'port' => {helper[spelling]}::env('MY_PORT'),\n"
+              f"  'database' => {helper[spelling]}::env('MY_NAME'),\n  'user' => 'app',\n"
+              f"  'password' => {helper[spelling]}::env('MY_PASSWORD'),\n];\n")
+    project = make_craft4(tmp_path, {".env": "MY_DRIVER=mysql\nMY_HOST=10.0.0.5\nMY_PORT=3307\nMY_NAME=site\n"
+                                             "MY_PASSWORD=12345\n", "config/db.php": db_php})
+    # App::env() turns "12345" into an integer; PDO receives its digits.
+    assert database(project) == DatabaseConfig(engine="mysql", name="site", host="10.0.0.5", port=3307, user="app",
+                                               password="12345", source="config/db.php")
+
+
+def test_environment_variables_override_db_php(tmp_path: Path) -> None:
+    # Craft 4 merges App::envConfig(DbConfig::class, 'CRAFT_DB_') over the file's array.
+    db_php = "<?php\nreturn ['database' => 'from_file', 'user' => 'fileuser'];\n"
+    project = make_craft4(tmp_path, {"config/db.php": db_php})
+    found = database(project)
+    assert (found.name, found.user) == ("craft", "craft")
+
+
+def test_multi_environment_db_php(tmp_path: Path) -> None:
+    db_php = ("<?php\nreturn [\n  '*' => ['driver' => 'mysql', 'database' => 'shared', 'user' => 'u'],\n"
+              "  'production' => ['server' => 'prod-db', 'database' => 'live'],\n"
+              "  'dev' => ['server' => 'localhost'],\n];\n")
+    project = make_craft4(tmp_path, {".env": "CRAFT_ENVIRONMENT=production\n", "config/db.php": db_php})
+    found = database(project)
+    assert (found.host, found.name) == ("prod-db", "live")
+    set_env(project, CRAFT_ENVIRONMENT="dev")
+    found = database(project)
+    assert (found.host, found.name) == ("localhost", "shared")
+
+
+def test_dsn_and_url(tmp_path: Path) -> None:
+    project = make_craft4(tmp_path, {".env": "CRAFT_DB_DSN=pgsql:host=pg.internal;port=6432;dbname=cms\n"
+                                             "CRAFT_DB_USER=cms\nCRAFT_DB_PASSWORD=pw-dsn\n"})
+    assert database(project) == DatabaseConfig(engine="postgresql", name="cms", host="pg.internal", port=6432,
+                                               user="cms", password="pw-dsn", source=".env (CRAFT_DB_*)")
+    set_env(project, CRAFT_DB_URL="mysql://u:pw-url@mysql.internal:3310/fromurl", CRAFT_DB_TABLE_PREFIX="c")
+    found = craft(project)
+    assert found.database is not None and (found.database.engine, found.database.host, found.database.port,
+                                           found.database.name, found.database.password) == (
+        "mysql", "mysql.internal", 3310, "fromurl", "pw-url")
+    assert found.settings["tablePrefix"] == "c_"
+
+
+def test_unix_socket(tmp_path: Path) -> None:
+    project = make_craft4(tmp_path)
+    set_env(project, CRAFT_DB_UNIX_SOCKET="/run/mysqld/mysqld.sock")
+    found = database(project)
+    assert (found.socket, found.host, found.port) == ("/run/mysqld/mysqld.sock", None, None)
+
+
+def test_real_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRAFT_DB_DATABASE", "from_environment")
+    assert database(make_craft4(tmp_path)).name == "from_environment"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ("CRAFT_DB_DRIVER=sqlsrv\nCRAFT_DB_DATABASE=x\n", "driver 'sqlsrv' is not supported"),
+    ("CRAFT_DB_DATABASE=x\nCRAFT_DB_PORT=abc\n", "port 'abc' is not a number"),
+    ("CRAFT_DB_DSN=nonsense\n", "is not a PDO DSN"),
+])
+def test_bad_settings_are_one_line(tmp_path: Path, env: str, message: str) -> None:
+    project = make_craft4(tmp_path, {".env": env})
+    with pytest.raises(ConfigError, match=message) as caught:
+        synco_craftcms.plugin.detect_framework(project)
+    assert "\n" not in str(caught.value)
+
+
+def test_setting_only_php_knows_is_named(tmp_path: Path) -> None:
+    project = make_craft4(tmp_path, {".env": "", "config/db.php": "<?php\nreturn ['database' => 'x', "
+                                     "'password' => file_get_contents('/run/secrets/db')];\n"})
+    with pytest.raises(ConfigError, match=r"'password' .* cannot be read without PHP .*CRAFT_DB_PASSWORD"):
+        synco_craftcms.plugin.detect_framework(project)
+
+
+def test_fluent_db_config_falls_back_to_environment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db_php = "<?php\nuse craft\\config\\DbConfig;\nreturn DbConfig::create()->driver('mysql')->database('x');\n"
+    project = make_craft4(tmp_path, {"config/db.php": db_php})
+    assert database(project).name == "craft"
+    assert "db.php is not read without PHP" in caplog.text
+
+
+def test_no_database_configured(tmp_path: Path) -> None:
+    project = make_craft4(tmp_path, {".env": "CRAFT_ENVIRONMENT=dev\n"})
+    assert craft(project).database is None

@@ -1,0 +1,103 @@
+"""synco-craftcms: asset volumes as file sets, and installing them into the local project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import synco_craftcms.plugin
+from craft_support import make_craft4
+
+from synco_core import FileSet, FileSetOptions, Framework, ReceivedFileSet, walk_files
+from synco_core.testing import SyncoPluginManager, detect, list_file_sets
+
+CRAFT3_VOLUME = ("handle: legacy\nhasUrls: true\nname: Legacy\nsettings:\n  path: $LEGACY_PATH\n"
+                 "type: craft\\volumes\\Local\nurl: '@web/legacy'\n")
+
+
+def sets_of(project: Path, manager: SyncoPluginManager, everything: bool = False) -> dict[str, FileSet]:
+    return {s.name: s for s in list_file_sets(detect(project, manager=manager), FileSetOptions(all=everything),
+                                              manager=manager)}
+
+
+def files(file_set: FileSet) -> list[str]:
+    assert file_set.root is not None
+    return [relative for relative, _ in walk_files(file_set.root, file_set.exclude)]
+
+
+def test_craft4_volumes(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
+    sets = sets_of(make_craft4(tmp_path), craft_manager)
+    images, documents = sets["volume-images"], sets["volume-documents"]
+    assert (images.kind, images.relative_base_path, images.url_prefix) == ("public", "web/uploads/images",
+                                                                            "uploads/images/")
+    assert (documents.kind, documents.relative_base_path) == ("private", "storage/documents")
+    # Transforms (named and ad hoc) are generated again by Craft: left out unless --all.
+    assert files(images) == ["2024/dog.jpg", "cat.jpg"]
+    assert files(documents) == ["contract.pdf"]
+    everything = sets_of(tmp_path, craft_manager, everything=True)["volume-images"]
+    assert len(files(everything)) == 4
+
+
+def test_aliases_environment_and_subpath(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
+    project = make_craft4(tmp_path, {
+        "config/general.php": "<?php\nuse craft\\helpers\\App;\nreturn ['*' => ['aliases' => ["
+                              "'@assets' => App::env('ASSETS_PATH')]], 'dev' => []];\n",
+        ".env": "ASSETS_PATH=@webroot/files\nLEGACY_PATH=@root/legacy-files\n",
+        "config/project/fs/images.yaml": "hasUrls: true\nsettings:\n  path: '@assets'\ntype: craft\\fs\\Local\n",
+        "config/project/volumes/images--6f2a0b1c-aaaa-4bbb-8ccc-000000000002.yaml": "fs: images\nhandle: images\n"
+                                                                                     "subpath: photos\n",
+        "config/project/volumes/legacy--6f2a0b1c-aaaa-4bbb-8ccc-000000000009.yaml": CRAFT3_VOLUME,
+        "web/files/photos/a.jpg": "a", "legacy-files/b.pdf": "b",
+    })
+    sets = sets_of(project, craft_manager)
+    assert sets["volume-images"].relative_base_path == "web/files/photos"
+    assert sets["volume-images"].url_prefix == "files/photos/"
+    # Outside the web root: private, whatever hasUrls says.
+    assert (sets["volume-legacy"].kind, sets["volume-legacy"].relative_base_path) == ("private", "legacy-files")
+
+
+@pytest.mark.parametrize(("fs", "reason"), [
+    ("type: craft\\awss3\\Fs\nsettings:\n  bucket: b\n", "not local"),
+    ("type: craft\\fs\\Local\nsettings:\n  path: '@unknownAlias/x'\n", "@unknownAlias is not known"),
+    ("type: craft\\fs\\Local\nsettings:\n  path: /srv/shared/uploads\n", "not inside the project"),
+    ("type: craft\\fs\\Local\nsettings:\n  path: $UNSET_PATH\n", "$UNSET_PATH is not set"),
+])
+def test_volumes_synco_cannot_copy_are_shown_skipped(tmp_path: Path, craft_manager: SyncoPluginManager, fs: str,
+                                                     reason: str) -> None:
+    project = make_craft4(tmp_path, {"config/project/fs/images.yaml": fs})
+    images = sets_of(project, craft_manager)["volume-images"]
+    assert images.skipped_reason is not None and reason in images.skipped_reason
+
+
+def test_nested_volume_is_its_own_set_and_survives_the_outer_install(tmp_path: Path,
+                                                                     craft_manager: SyncoPluginManager) -> None:
+    nested = {"config/project/fs/documents.yaml": "hasUrls: true\nsettings:\n  path: '@webroot/uploads'\n"
+                                                  "type: craft\\fs\\Local\n", "web/uploads/readme.txt": "top"}
+    source = make_craft4(tmp_path / "source", nested)
+    sets = sets_of(source, craft_manager)
+    assert files(sets["volume-documents"]) == ["readme.txt"]
+    local = make_craft4(tmp_path / "local", {**nested, "web/uploads/images/local-only.jpg": "local"})
+    framework = detect(local, manager=craft_manager)
+    received = tmp_path / "received"
+    (received / "new.txt").parent.mkdir(parents=True)
+    (received / "new.txt").write_text("new")
+    result = synco_craftcms.plugin.install_files(
+        framework, ReceivedFileSet("volume-documents", "public", "web/uploads"), received)
+    assert result is not None and result.destination == local / "web/uploads"
+    assert (local / "web/uploads/new.txt").read_text() == "new"
+    assert not (local / "web/uploads/readme.txt").exists()
+    assert (local / "web/uploads/images/local-only.jpg").read_text() == "local"
+
+
+def test_other_frameworks_sets_are_not_installed(tmp_path: Path) -> None:
+    other = Framework(name="X", plugin="other", project_dir=tmp_path)
+    assert synco_craftcms.plugin.install_files(other, ReceivedFileSet("volume-images", "public", "x"), tmp_path) is None
+
+
+def test_default_uploads_folder_without_volumes(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
+    project = make_craft4(tmp_path)
+    for path in (project / "config/project/volumes").iterdir():
+        path.unlink()
+    (project / "web/uploads/x.txt").write_text("x")
+    sets = sets_of(project, craft_manager)
+    assert list(sets) == ["volume-uploads"] and sets["volume-uploads"].relative_base_path == "web/uploads"
