@@ -143,7 +143,9 @@ def framework_dump_options(framework: Framework, inventory: DatabaseInventory | 
     """Every plugin's ``default_dump_options`` (filtered against ``inventory``) with the framework's own on top."""
     manager = manager or get_plugin_manager()
     defaults = DumpOptions()
-    for plugin, answer in manager.call_each("default_dump_options", framework=framework, inventory=inventory):
+    # Fail closed: a profile skipped because its plugin raised would ship the columns it masks.
+    for plugin, answer in manager.call_each("default_dump_options", framework=framework, inventory=inventory,
+                                            fail_closed=True):
         if not isinstance(answer, DumpOptions):
             raise ConfigError(f"plugin {plugin} answered default_dump_options with a {type(answer).__name__}, "
                               "not DumpOptions")

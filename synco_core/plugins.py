@@ -199,8 +199,8 @@ class SyncoPluginManager:
             self.pm.unregister(plugin)
         self.infos.pop(name, None)
 
-    def call_each(self, hook_name: str, after_each: Callable[[str], None] | None = None,
-                  **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    def call_each(self, hook_name: str, after_each: Callable[[str], None] | None = None, *,
+                  fail_closed: bool = False, **kwargs: Any) -> Iterator[tuple[str, Any]]:
         """Call every plugin's implementation of a collecting hook on its own, yielding (plugin name, result).
 
         Each plugin is called through pluggy's hook execution (the one ``manager.hook.<name>(...)`` uses, with
@@ -209,6 +209,9 @@ class SyncoPluginManager:
         for the others; a :class:`SyncoError` is the user's answer and is raised. An answer of the wrong type
         (:data:`synco_core.pluginanswers.CHECKS`) is refused the same way, whole, naming the plugin and the hook.
         ``after_each(plugin name)`` runs after each plugin's call, whether it answered, failed or was refused.
+        With ``fail_closed`` a plugin that raises stops the command instead (a :class:`ConfigError` naming it and
+        the hook): for answers that protect data, such as a sanitising profile, skipping one would send what
+        it was meant to keep back.
         """
         check = CHECKS.get(hook_name)
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
@@ -219,14 +222,14 @@ class SyncoPluginManager:
         # told apart by name: a plugin object need not be hashable.
         for plugin_name in dict.fromkeys(impl.plugin_name for impl in reversed(impls)):
             own = [impl for impl in impls if impl.plugin_name == plugin_name]
-            results = self._call_one(hook_name, plugin_name, own, kwargs, check)
+            results = self._call_one(hook_name, plugin_name, own, kwargs, check, fail_closed)
             if after_each is not None:
                 after_each(plugin_name)
             for result in results:
                 yield plugin_name, result
 
     def _call_one(self, hook_name: str, plugin_name: str, own: list[pluggy.HookImpl], kwargs: dict[str, Any],
-                  check: Callable[[Any], Any] | None) -> list[Any]:
+                  check: Callable[[Any], Any] | None, fail_closed: bool = False) -> list[Any]:
         """One plugin's answers to a collecting hook, checked; [] when it failed or answered wrongly (warned)."""
         watchdog = _slow_hook_warning(plugin_name, hook_name) if hook_name in QUICK_HOOKS else None
         try:
@@ -244,8 +247,10 @@ class SyncoPluginManager:
             log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
             return []
         except Exception as exc:
-            log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
             log.debug("plugin failure", exc_info=True)
+            if fail_closed:
+                raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {_reason(exc)}") from exc
+            log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
             return []
         finally:
             if watchdog is not None:

@@ -285,3 +285,23 @@ def test_filter_keeps_exactly_the_rules_the_database_can_take(inventory: Databas
     assert kept.where == {t: c for t, c in declared.where.items() if _has(inventory, t)}
     assert kept.sanitize == tuple(r for r in declared.sanitize if _has(inventory, r.table, r.column))
     assert present_in(kept, inventory) == kept, "filtering twice changes nothing"
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("failure", ["raises", "answers a list"])
+def test_a_failing_profile_stops_the_dump_instead_of_shipping_unmasked_rows(
+        app: Path, register_plugin: Callable[[object, str], None], plugin_manager: SyncoPluginManager,
+        failure: str) -> None:
+    # A sanitising profile that is skipped sends the very columns it masks: whether its plugin raised or
+    # answered the wrong type, the options are refused in one line naming it, never resolved without it.
+    class Broken:
+        @hookimpl
+        def default_dump_options(self, framework: Framework) -> object:
+            if failure == "raises":
+                raise KeyError("users")
+            return ["users"]
+
+    register_plugin(Broken(), "broken")
+    with pytest.raises(SyncoError, match=r"^plugin broken (failed in|answered) default_dump_options") as caught:
+        configured_dump_options(detect(app))
+    assert "\n" not in str(caught.value)
