@@ -33,7 +33,8 @@ def craft_reason(project_dir: Path) -> str | None:
     if not (project_dir / "craft").is_file():
         return None
     composer_file = project_dir / "composer.json"
-    composer = _json(composer_file, "Composer file") if composer_file.is_file() else None
+    # exists(), not is_file(): a device or a pipe in its place is refused in one line, not taken for no file.
+    composer = _json(composer_file, "Composer file") if composer_file.exists() else None
     requires = composer.get("require") if isinstance(composer, dict) else None
     if isinstance(requires, dict) and PACKAGE in requires:
         return f"craft and composer.json requiring {PACKAGE} found"
@@ -46,7 +47,7 @@ def craft_version(project_dir: Path) -> str | None:
     """The ``craftcms/cms`` version ``composer.lock`` pins, when there is one."""
     path = project_dir / "composer.lock"
     # composer.lock lists every package with its metadata: several MiB in a large project.
-    lock = _json(path, "Composer lock file", MAX_LOCK_FILE_BYTES) if path.is_file() else None
+    lock = _json(path, "Composer lock file", MAX_LOCK_FILE_BYTES) if path.exists() else None
     packages = lock.get("packages") if isinstance(lock, dict) else None
     for package in packages if isinstance(packages, list) else []:
         if isinstance(package, dict) and package.get("name") == PACKAGE and isinstance(package.get("version"), str):

@@ -71,7 +71,7 @@ def project_items(project_dir: Path, key: str) -> dict[str, dict[str, Any]]:
     """The ``key`` section of ``config/project/<key>/`` and of the single-file project configs."""
     items: dict[str, dict[str, Any]] = {}
     for single in (project_dir / "config/project.yaml", project_dir / "config/project/project.yaml"):
-        data = _load_yaml(single) if single.is_file() else None
+        data = _load_yaml(single) if single.exists() else None
         section = data.get(key) if isinstance(data, dict) else None
         if isinstance(section, dict):
             for uid, item in section.items():
