@@ -270,3 +270,23 @@ def test_the_architecture_tree_names_every_module_and_package_of_the_core() -> N
     gone = sorted(n for n in named if (n.endswith("/") and n not in present)
                   or (n.endswith(".py") and "/" not in n and n not in present and not any(core.rglob(n))))
     assert not gone, f"docs/architecture.md's tree names {gone}, which synco_core does not have"
+
+
+# --- every plugin of plugins/ is named wherever the plugins are listed -----------------------------------------
+
+SHIPPED_PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+
+
+@pytest.mark.parametrize("plugin", SHIPPED_PLUGINS)
+def test_every_plugin_is_typechecked_installed_and_listed(plugin: str) -> None:
+    # nox's plugin session finds a new plugin by itself; these lists are written by hand, and a plugin left
+    # out of mypy's files is silently not type-checked, one left out of the install command not installed.
+    package = plugin.replace("-", "_")
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'"plugins/{plugin}/{package}"' in pyproject, f"add plugins/{plugin}/{package} to [tool.mypy] files"
+    for page in (ROOT / "README.md", DOCS / "getting-started.md"):
+        assert f"./plugins/{plugin} " in page.read_text().replace("\\\n", " "), f"{page.name}: install {plugin}"
+    assert f"  {plugin}/" in (DOCS / "architecture.md").read_text(), f"architecture.md: list {plugin}"
+    assert f"`{plugin}`" in PLUGIN_GUIDE.read_text().split("## What the plugin does")[0], \
+        f"writing-a-plugin.md: name {plugin} among the shipped plugins"
+    assert f"`{plugin}`" in (DOCS / "index.md").read_text(), f"index.md: add {plugin} to the framework table"
