@@ -25,9 +25,11 @@ from synco_core import (
     DumpResult,
     FileSet,
     FileSetOptions,
+    FilesInstallResult,
     Framework,
     InstallOptions,
     InstallResult,
+    ReceivedFileSet,
     TableInfo,
     TableManifest,
     hookimpl,
@@ -272,6 +274,16 @@ def test_contract_fails_when_sets_listed_for_other_framework(contract_for: Any, 
     contract, manager = contract_for(_plugin(list_file_sets=list_file_sets))
     with pytest.raises(AssertionError, match="another plugin"):
         contract.test_file_sets_ignore_other_frameworks(manager, make_toy_project(tmp_path))
+
+
+def test_contract_fails_when_files_installed_for_other_framework(contract_for: Any, tmp_path: Path) -> None:
+    # A plugin that places sets by name alone takes another framework's set of the same name.
+    def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: Path) -> FilesInstallResult:
+        return FilesInstallResult(destination=framework.project_dir / file_set.name)
+
+    contract, manager = contract_for(_plugin(install_files=install_files))
+    with pytest.raises(AssertionError, match="another plugin's framework"):
+        contract.test_install_files_ignores_other_frameworks(manager, make_toy_project(tmp_path), tmp_path)
 
 
 def test_engine_contract_fails_when_engine_answers_for_everything(plugin_manager: SyncoPluginManager) -> None:

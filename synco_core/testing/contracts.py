@@ -41,6 +41,7 @@ from synco_core.values import (
     Framework,
     InstallOptions,
     InstallResult,
+    ReceivedFileSet,
 )
 
 #: The file-set kinds the wire format knows.
@@ -220,6 +221,26 @@ class FrameworkPluginContract:
         for answer in _call_plugin(contract_manager, "list_file_sets", self.plugin_name,
                                    framework=other, options=FileSetOptions()):
             assert not answer, f"plugin {self.plugin_name} listed file sets for another plugin's framework"
+
+    def test_install_files_ignores_other_frameworks(self, contract_manager: SyncoPluginManager, project_dir: Path,
+                                                    tmp_path: Path) -> None:
+        """``install_files`` is asked for every framework's sets: for another plugin's it answers None and
+        moves nothing, even for a set named like one of its own."""
+        framework = self.detect_own(contract_manager, project_dir)
+        names = [s.name for answer in _call_plugin(contract_manager, "list_file_sets", self.plugin_name,
+                                                   framework=framework, options=FileSetOptions(all=True))
+                 if framework is not None for s in answer or ()] or ["uploads"]
+        other = Framework(name="Some Other Framework", plugin=f"not-{self.plugin_name}", project_dir=project_dir,
+                          reason="contract test")
+        received = tmp_path / "contract-received"
+        received.mkdir()
+        (received / "received.txt").write_text("received")
+        for name in names:
+            file_set = ReceivedFileSet(name=name, kind="private", relative_base_path=f"contract-{name}")
+            for answer in _call_plugin(contract_manager, "install_files", self.plugin_name, framework=other,
+                                       file_set=file_set, source_dir=received):
+                assert answer is None, f"plugin {self.plugin_name} installed set {name} of another plugin's framework"
+        assert (received / "received.txt").is_file(), f"plugin {self.plugin_name} moved another framework's files"
 
     def test_database_password_masked(self, contract_manager: SyncoPluginManager, project_dir: Path) -> None:
         """The database and every named one (``Framework.databases``) hide their passwords."""
