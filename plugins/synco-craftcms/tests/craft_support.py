@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synco_core import DatabaseConfig
+from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
+
 CRAFT4_ENV = """# Read by Craft's bootstrap.php through phpdotenv
 CRAFT_APP_ID=CraftCMS--3fd4b3e2
 CRAFT_ENVIRONMENT=production
@@ -67,3 +70,39 @@ def set_env(project: Path, **values: str) -> None:
     """Replace (or add) variables in the project's ``.env``."""
     lines = [line for line in (project / ".env").read_text().splitlines() if line.split("=", 1)[0] not in values]
     (project / ".env").write_text("\n".join([*lines, *(f"{k}={v}" for k, v in values.items())]) + "\n")
+
+
+USERS = [
+    (1, "admin", "admin@real.example", None, "$2y$13$realhashrealhashrealhash", "203.0.113.9", "code1"),
+    (2, "editor@real.example", "editor@real.example", "new@real.example", "$2y$13$otherhash", None, None),
+    (3, "nopassword", "pending@real.example", None, None, None, None),
+]
+
+def create_schema(engine: str, database: DatabaseConfig, prefix: str, schema: str) -> None:
+    """Craft's tables as its install migration creates them (the columns the profile touches)."""
+    q = (lambda name: f'"{name}"') if engine == "postgresql" else (lambda name: f"`{name}`")
+    table = (lambda name: f"{q(schema)}.{q(prefix + name)}") if schema != "public" else (lambda n: q(prefix + n))
+    statements = [] if schema == "public" else [f"CREATE SCHEMA {q(schema)}"]
+    statements += [
+        f"CREATE TABLE {table('users')} ({q('id')} INTEGER PRIMARY KEY, {q('username')} VARCHAR(255), "
+        f"{q('email')} VARCHAR(255) NOT NULL, {q('unverifiedEmail')} VARCHAR(255), {q('password')} VARCHAR(255), "
+        f"{q('lastLoginAttemptIp')} VARCHAR(45), {q('verificationCode')} VARCHAR(255))",
+        f"CREATE TABLE {table('sessions')} ({q('id')} INTEGER PRIMARY KEY, {q('userId')} INTEGER, "
+        f"{q('token')} CHAR(100))",
+        f"CREATE TABLE {table('queue')} ({q('id')} INTEGER PRIMARY KEY, {q('job')} TEXT)",
+        f"CREATE TABLE {table('entries')} ({q('id')} INTEGER PRIMARY KEY, {q('title')} VARCHAR(255))",
+        f"INSERT INTO {table('sessions')} VALUES (1, 1, 'session-token')",
+        f"INSERT INTO {table('queue')} VALUES (1, 'a queued job')",
+        f"INSERT INTO {table('entries')} VALUES (1, 'Hello Craft')",
+    ]
+    for row in USERS:
+        values = ", ".join("NULL" if v is None else str(v) if isinstance(v, int) else f"'{v}'" for v in row)
+        statements.append(f"INSERT INTO {table('users')} VALUES ({values})")
+    if engine == "postgresql":
+        with postgres_admin_connection(database.name) as conn:
+            for statement in statements:
+                conn.execute(statement)
+    else:
+        with mysql_admin_connection(database.name) as conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)

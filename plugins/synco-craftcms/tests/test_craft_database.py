@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from craft_support import make_craft4, set_env
+from craft_support import create_schema, make_craft4, set_env
 
-from synco_core import BCRYPT_PASSWORD, DatabaseConfig, dump_with_engine, parse_database_url
+from synco_core import BCRYPT_PASSWORD, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options, detect, serve_dump_options
-from synco_core.testing.services import mysql_admin_connection, needs_php, postgres_admin_connection
+from synco_core.testing.services import needs_php
 
 USERS = [
     (1, "admin", "admin@real.example", None, "$2y$13$realhashrealhashrealhash", "203.0.113.9", "code1"),
@@ -20,36 +20,6 @@ USERS = [
     (3, "nopassword", "pending@real.example", None, None, None, None),
 ]
 SECRETS = (b"real.example", b"realhash", b"otherhash", b"203.0.113.9", b"session-token", b"code1")
-
-
-def create_schema(engine: str, database: DatabaseConfig, prefix: str, schema: str) -> None:
-    """Craft's tables as its install migration creates them (the columns the profile touches)."""
-    q = (lambda name: f'"{name}"') if engine == "postgresql" else (lambda name: f"`{name}`")
-    table = (lambda name: f"{q(schema)}.{q(prefix + name)}") if schema != "public" else (lambda n: q(prefix + n))
-    statements = [] if schema == "public" else [f"CREATE SCHEMA {q(schema)}"]
-    statements += [
-        f"CREATE TABLE {table('users')} ({q('id')} INTEGER PRIMARY KEY, {q('username')} VARCHAR(255), "
-        f"{q('email')} VARCHAR(255) NOT NULL, {q('unverifiedEmail')} VARCHAR(255), {q('password')} VARCHAR(255), "
-        f"{q('lastLoginAttemptIp')} VARCHAR(45), {q('verificationCode')} VARCHAR(255))",
-        f"CREATE TABLE {table('sessions')} ({q('id')} INTEGER PRIMARY KEY, {q('userId')} INTEGER, "
-        f"{q('token')} CHAR(100))",
-        f"CREATE TABLE {table('queue')} ({q('id')} INTEGER PRIMARY KEY, {q('job')} TEXT)",
-        f"CREATE TABLE {table('entries')} ({q('id')} INTEGER PRIMARY KEY, {q('title')} VARCHAR(255))",
-        f"INSERT INTO {table('sessions')} VALUES (1, 1, 'session-token')",
-        f"INSERT INTO {table('queue')} VALUES (1, 'a queued job')",
-        f"INSERT INTO {table('entries')} VALUES (1, 'Hello Craft')",
-    ]
-    for row in USERS:
-        values = ", ".join("NULL" if v is None else str(v) if isinstance(v, int) else f"'{v}'" for v in row)
-        statements.append(f"INSERT INTO {table('users')} VALUES ({values})")
-    if engine == "postgresql":
-        with postgres_admin_connection(database.name) as conn:
-            for statement in statements:
-                conn.execute(statement)
-    else:
-        with mysql_admin_connection(database.name) as conn, conn.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
 
 
 #: (engine, table prefix, schema): a schema other than public is PostgreSQL's only.

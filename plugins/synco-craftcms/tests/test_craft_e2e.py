@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from craft_support import make_craft4, set_env
-from test_craft_database import create_schema
+from craft_support import create_schema, make_craft4, set_env
 
 from synco_core import BCRYPT_PASSWORD, parse_database_url
 from synco_core.testing import SyncoPluginManager
