@@ -21,21 +21,7 @@ from synco_core import Framework, hookimpl
 from synco_core.cli.main import cli
 from synco_core.detection import detect_candidates
 from synco_core.plugins import DEFAULT_PLUGINS, SyncoPluginManager, build_plugin_manager, set_plugin_manager
-
-
-def write_distribution(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
-    """Lay out an installed distribution (``*.dist-info`` with ``entry_points.txt``) and its modules in ``site``.
-
-    This is what pip leaves in site-packages, so :func:`importlib.metadata.entry_points` finds it exactly as it
-    finds a real plugin once ``site`` is on ``sys.path``.
-    """
-    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
-    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[synco]\n{lines}")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(source)
+from synco_core.testing import write_distribution
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from synco_core import (
 from synco_core.dburl import parse_database_url
 from synco_core.errors import DatabaseError
 from synco_core.plugins import SyncoPluginManager
-from synco_core.testing import EngineContract, FrameworkPluginContract
+from synco_core.testing import EngineContract, FrameworkPluginContract, write_distribution
 
 pytestmark = [pytest.mark.hook("detect_framework"), pytest.mark.hook("list_file_sets"),
               pytest.mark.hook("dump_database"), pytest.mark.hook("install_database"),
@@ -344,7 +344,7 @@ def test_plugin_author_fixtures_clean_up(pytester: pytest.Pytester) -> None:
     Run as a plugin author's suite would be, in its own process with ``-p synco_core.testing``, beside an
     installed distribution whose entry point must appear only outside the fixtures.
     """
-    from test_core_plugins import GOOD_MODULE, write_distribution
+    from test_core_plugins import GOOD_MODULE
 
     # runpytest_subprocess puts the pytester directory on PYTHONPATH, so the distribution counts as installed.
     write_distribution(pytester.path, "synco-installed", {"installed": "synco_installed_plugin"},

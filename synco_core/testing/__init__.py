@@ -153,6 +153,24 @@ def run_cli(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, s
                           preexec_fn=limit_memory if sys.platform != "win32" else None)
 
 
+def write_distribution(site: Path, dist: str, entry_points: Mapping[str, str], modules: Mapping[str, str]) -> None:
+    """Lay out an installed distribution in ``site``: ``<dist>-1.2.3.dist-info`` whose ``entry_points.txt``
+    declares ``entry_points`` (name -> module or ``module:object``) in the ``synco`` group, and a
+    ``<module>.py`` for each of ``modules`` (name -> source).
+
+    This is what pip leaves in site-packages, so synco finds the plugin exactly as it finds an installed one
+    once ``site`` is on the path: on ``PYTHONPATH`` in :func:`run_cli`'s ``env``, for a test of what a user
+    meets with a broken plugin installed (``synco plugins`` lists it as failed, ``synco detect`` goes on).
+    """
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[synco]\n{lines}")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
+
+
 def __getattr__(name: str) -> Any:
     # The command line is imported on first use: most plugin tests never need click's machinery.
     if name == "cli":
@@ -178,4 +196,5 @@ __all__ = [
     "run_cli",
     "run_post_install",
     "serve_dump_options",
+    "write_distribution",
 ]

@@ -14,7 +14,14 @@ import pytest
 from craft_support import make_craft4
 
 from synco_core import FileSetOptions, Framework, SyncoError, hookimpl
-from synco_core.testing import SyncoPluginManager, detect, list_file_sets, run_cli, serve_dump_options
+from synco_core.testing import (
+    SyncoPluginManager,
+    detect,
+    list_file_sets,
+    run_cli,
+    serve_dump_options,
+    write_distribution,
+)
 
 
 class Broken:
@@ -95,12 +102,8 @@ def list_file_sets(framework, options):
 def test_broken_entry_point_in_a_real_process(tmp_path: Path) -> None:
     """As a user meets it: an installed distribution whose plugin raises; synco detect still answers."""
     site = tmp_path / "site"
-    (site / "synco_brokencraft.py").parent.mkdir(parents=True)
-    (site / "synco_brokencraft.py").write_text(BROKEN_MODULE)
-    info = site / "synco_brokencraft-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: synco-brokencraft\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[synco]\nbrokencraft = synco_brokencraft\n")
+    write_distribution(site, "synco-brokencraft", {"brokencraft": "synco_brokencraft"},
+                       {"synco_brokencraft": BROKEN_MODULE})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
            "SYNCO_PIPE_TIMEOUT": "1"}
     listing = run_cli(["plugins", "--json"], env=env)
