@@ -28,6 +28,16 @@ def _normal(path: Path) -> Path:
     return Path(os.path.normpath(path))
 
 
+def _unsafe_root(root: Path, project_dir: Path, web_root: Path | None) -> str | None:
+    """Why ``root`` cannot be a set's folder: installing it replaces the folder, so it must hold uploads only."""
+    if not root.is_relative_to(project_dir):
+        return "is not inside the project"
+    for site in (project_dir, project_dir / "config", *((_normal(web_root),) if web_root else ())):
+        if site.is_relative_to(root):
+            return f"holds the site's own {site.relative_to(project_dir).as_posix() or 'project'} folder"
+    return None
+
+
 def volume_file_sets(project_dir: Path, web_root: Path | None, volumes: list[dict[str, Any]],
                      transforms: list[str], options: FileSetOptions) -> list[FileSet]:
     """The sets for ``volumes`` (as :func:`describe_volumes` stores them in ``Framework.settings``)."""
@@ -39,9 +49,9 @@ def volume_file_sets(project_dir: Path, web_root: Path | None, volumes: list[dic
         if root is None:
             sets.append(FileSet(name=name, kind="private", skipped_reason=f"volume {volume['handle']}: "
                                 f"{volume['problem']}", description=f"asset volume {volume['name']}"))
-        elif not root.is_relative_to(project_dir) or root == project_dir:
+        elif (problem := _unsafe_root(root, project_dir, web_root)) is not None:
             sets.append(FileSet(name=name, kind="private", skipped_reason=f"volume {volume['handle']}: its folder "
-                                f"{root} is not inside the project", description=f"asset volume {volume['name']}"))
+                                f"{root} {problem}", description=f"asset volume {volume['name']}"))
         elif root in roots.values():
             continue  # a second volume on the same folder: its files are the first one's
         else:

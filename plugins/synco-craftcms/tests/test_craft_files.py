@@ -101,3 +101,14 @@ def test_default_uploads_folder_without_volumes(tmp_path: Path, craft_manager: S
     (project / "web/uploads/x.txt").write_text("x")
     sets = sets_of(project, craft_manager)
     assert list(sets) == ["volume-uploads"] and sets["volume-uploads"].relative_base_path == "web/uploads"
+
+
+@pytest.mark.parametrize("path", ["@webroot", "@webroot/", "@root/web/../web", "@root/config/..", "@config",
+                                  "@root"])
+def test_volume_holding_the_site_itself_is_skipped(tmp_path: Path, craft_manager: SyncoPluginManager,
+                                                   path: str) -> None:
+    # Installing such a set would replace web/index.php, the config or the whole project with the upload folder.
+    project = make_craft4(tmp_path, {"config/project/fs/images.yaml": f"hasUrls: true\nsettings:\n  path: '{path}'\n"
+                                                                      "type: craft\\fs\\Local\n"})
+    images = sets_of(project, craft_manager)["volume-images"]
+    assert images.root is None and images.skipped_reason is not None, images
