@@ -28,7 +28,7 @@ from typing import TypeVar
 from synco_core.databases import DB_SET_NAME, for_database_set
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def framework_dump_options(framework: Framework, inventory: DatabaseInventory | 
                                             fail_closed=True):
         if not isinstance(answer, DumpOptions):
             raise ConfigError(f"plugin {plugin} answered default_dump_options with a {type(answer).__name__}, "
-                              "not DumpOptions")
+                              f"not DumpOptions ({DISABLE_PLUGINS_ENV}={plugin} leaves it out)")
         defaults = merge_dump_options(defaults, answer)
     if inventory is not None:
         defaults = present_in(defaults, inventory)

@@ -249,7 +249,8 @@ class SyncoPluginManager:
         except Exception as exc:
             log.debug("plugin failure", exc_info=True)
             if fail_closed:
-                raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {_reason(exc)}") from exc
+                raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {_reason(exc)} "
+                                  f"({DISABLE_PLUGINS_ENV}={plugin_name} leaves it out)") from exc
             log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
             return []
         finally:

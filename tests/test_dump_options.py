@@ -305,3 +305,4 @@ def test_a_failing_profile_stops_the_dump_instead_of_shipping_unmasked_rows(
     with pytest.raises(SyncoError, match=r"^plugin broken (failed in|answered) default_dump_options") as caught:
         configured_dump_options(detect(app))
     assert "\n" not in str(caught.value)
+    assert str(caught.value).endswith("(SYNCO_DISABLE_PLUGINS=broken leaves it out)")
