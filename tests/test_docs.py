@@ -290,3 +290,19 @@ def test_every_plugin_is_typechecked_installed_and_listed(plugin: str) -> None:
     assert f"`{plugin}`" in PLUGIN_GUIDE.read_text().split("## What the plugin does")[0], \
         f"writing-a-plugin.md: name {plugin} among the shipped plugins"
     assert f"`{plugin}`" in (DOCS / "index.md").read_text(), f"index.md: add {plugin} to the framework table"
+
+
+def test_every_framework_setting_the_core_reads_is_in_the_plugin_guide() -> None:
+    # A plugin keeps its own state in Framework.settings; a key the core also reads changes what synco does
+    # (local_hosts lets an install write to a host as if it were this machine), so the guide names each one.
+    keys: set[str] = set()
+    for path in (ROOT / "synco_core").rglob("*.py"):
+        if path.name == "hookspecs.py":  # its docstrings show plugins' own settings as examples
+            continue
+        text = path.read_text()
+        keys |= set(re.findall(r"framework\.settings(?:\.get\(|\[)\s*[\"']([A-Za-z_]+)[\"']", text))
+        for constant in re.findall(r"framework\.settings(?:\.get\(|\[)\s*([A-Z_]+)\b", text):
+            keys |= set(re.findall(rf"^{constant}\s*=\s*[\"']([A-Za-z_]+)[\"']", text, re.MULTILINE))
+    assert keys >= {"connections", "local_hosts"}, keys
+    guide = PLUGIN_GUIDE.read_text()
+    assert [key for key in sorted(keys) if f'settings["{key}"]' not in guide] == []
