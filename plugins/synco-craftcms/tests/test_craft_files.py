@@ -112,3 +112,21 @@ def test_volume_holding_the_site_itself_is_skipped(tmp_path: Path, craft_manager
                                                                       "type: craft\\fs\\Local\n"})
     images = sets_of(project, craft_manager)["volume-images"]
     assert images.root is None and images.skipped_reason is not None, images
+
+
+def test_craft31_single_project_yaml(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
+    # Craft 3.1-3.4 keep the whole project config in config/project.yaml, volumes and transforms by UID.
+    project = make_craft4(tmp_path, {"config/project.yaml": (
+        "volumes:\n"
+        "  0b1f3c3e-aaaa-4bbb-8ccc-000000000011:\n"
+        "    handle: media\n    name: Media\n    hasUrls: true\n    type: craft\\volumes\\Local\n"
+        "    settings:\n      path: '@webroot/media'\n"
+        "imageTransforms:\n"
+        "  0b1f3c3e-aaaa-4bbb-8ccc-000000000012:\n    handle: hero\n    width: 1600\n"),
+        "web/media/a.jpg": "a", "web/media/_hero/a.jpg": "hero of a"})
+    for folder in ("volumes", "fs", "imageTransforms"):
+        for path in (project / "config/project" / folder).iterdir():
+            path.unlink()
+    sets = sets_of(project, craft_manager)
+    assert list(sets) == ["volume-media"]
+    assert (sets["volume-media"].kind, files(sets["volume-media"])) == ("public", ["a.jpg"])
