@@ -129,8 +129,9 @@ def _suffix(setting: str) -> str:
 def _parse_dsn(dsn: str) -> dict[str, str]:
     """A PDO DSN (``mysql:host=db;port=3306;dbname=craft``) as DbConfig settings."""
     driver, separator, rest = dsn.partition(":")
-    if not separator or not driver:
-        raise ConfigError(f"Craft's database dsn {dsn!r} is not a PDO DSN (driver:key=value;...)")
+    if not separator or not driver or "=" in driver:
+        # Not quoted: a DSN may carry the password.
+        raise ConfigError("Craft's database dsn is not a PDO DSN (driver:key=value;...)")
     pairs = dict(part.split("=", 1) for part in rest.split(";") if "=" in part)
     names = {"host": "server", "port": "port", "dbname": "database", "unix_socket": "unixSocket",
              "user": "user", "password": "password"}
@@ -143,18 +144,22 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
     """The database Craft connects to, or None when neither ``config/db.php`` nor ``CRAFT_DB_*`` name one."""
     notes: list[str] = []
     config_file = project_dir / "config" / "db.php"
-    settings = {**file_settings(config_file, environ, notes), **environment_settings(environ)}
+    file_part, environment_part = file_settings(config_file, environ, notes), environment_settings(environ)
+    settings = {**file_part, **environment_part}
     origin = "config/db.php and CRAFT_DB_* variables"
     text = {name: _known(settings, name, origin) for name in SETTINGS.values()}
-    password = text["password"]
-    if password:
-        register_secret(password)
+    if text["password"]:
+        register_secret(text["password"])
     if text["url"]:
         # Craft's Db::url2config reads the same URL forms as DATABASE_URL (mysql://, pgsql://, postgres://).
         base = parse_database_url(text["url"], source="CRAFT_DB_URL / url")
         return _finish(base, text, notes)
     if text["dsn"]:
+        # PDO takes the user and password a DSN names over the ones passed beside it.
         text = {**text, **_parse_dsn(text["dsn"])}
+    password = text["password"]
+    if password:
+        register_secret(password)
     if not text["database"]:
         return None
     driver = (text["driver"] or "mysql").lower()
@@ -172,13 +177,15 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
         user=text["user"] if text["user"] is not None else "root",
         password=password,
         socket=text["unixSocket"],
-        source=_source(config_file, settings),
+        source=_source(bool(file_part), bool(environment_part)),
     )
     return _finish(database, text, notes)
 
 
-def _source(config_file: Path, settings: Mapping[str, Any]) -> str:
-    return "config/db.php" if config_file.exists() else ".env (CRAFT_DB_*)"
+def _source(from_file: bool, from_environment: bool) -> str:
+    if from_file and from_environment:
+        return "config/db.php and .env (CRAFT_DB_*)"
+    return "config/db.php" if from_file else ".env (CRAFT_DB_*)"
 
 
 def _finish(database: DatabaseConfig, text: Mapping[str, str | None], notes: list[str]) -> CraftDatabase:

@@ -8,7 +8,7 @@ import pytest
 import synco_craftcms.plugin
 from craft_support import make_craft4, set_env
 
-from synco_core import ConfigError, DatabaseConfig, Framework
+from synco_core import ConfigError, DatabaseConfig, Framework, redact
 from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, detect
 
 CRAFT3_DB_PHP = """<?php
@@ -169,3 +169,25 @@ def test_fluent_db_config_falls_back_to_environment(tmp_path: Path, caplog: pyte
 def test_no_database_configured(tmp_path: Path) -> None:
     project = make_craft4(tmp_path, {".env": "CRAFT_ENVIRONMENT=dev\n"})
     assert craft(project).database is None
+
+
+def test_password_inside_a_dsn_is_used_and_kept_secret(tmp_path: Path) -> None:
+    # PDO's pgsql DSN may carry the credentials; the DSN's own win over CRAFT_DB_USER / CRAFT_DB_PASSWORD.
+    project = make_craft4(tmp_path, {".env": "CRAFT_DB_DSN='pgsql:host=pg;dbname=cms;user=dsnuser;"
+                                             "password=dsn-secret-pw'\nCRAFT_DB_PASSWORD=env-secret-pw\n"})
+    found = database(project)
+    assert (found.user, found.password) == ("dsnuser", "dsn-secret-pw")
+    assert "dsn-secret-pw" not in redact("connecting with dsn-secret-pw")
+    set_env(project, CRAFT_DB_DSN="'password=dsn-other-pw;host=pg'")
+    with pytest.raises(ConfigError) as caught:
+        craft(project)
+    assert "dsn-other-pw" not in str(caught.value) and "not a PDO DSN" in str(caught.value)
+
+
+@pytest.mark.parametrize(("files", "source"), [
+    ({}, ".env (CRAFT_DB_*)"),
+    ({"config/db.php": "<?php\nreturn ['schema' => 'public'];\n"}, "config/db.php and .env (CRAFT_DB_*)"),
+    ({".env": "", "config/db.php": "<?php\nreturn ['database' => 'craft'];\n"}, "config/db.php"),
+])
+def test_source_names_where_the_settings_came_from(tmp_path: Path, files: dict[str, str], source: str) -> None:
+    assert database(make_craft4(tmp_path, dict(files))).source == source
