@@ -447,13 +447,16 @@ def test_helper_name_as_written_still_matches_and_imports_stay_in_their_file(tmp
     # file's imports do not change what its includer's names mean (PHP's imports are per file).
     (tmp_path / "inner.php").write_text("<?php\nuse craft\\helpers\\App;\n$inner = App::env('X');\n")
     (tmp_path / "outer.php").write_text("<?php\nuse other\\App;\ninclude __DIR__ . '/inner.php';\n"
-                                        "$outer = App::env('X');\n$short = Config::define('Y');\n")
+                                        "$outer = App::env('X');\n$short = Config::define('Y');\n"
+                                        "use craft\\helpers;\n$global = \\helpers\\App::env('X');\n")
     config = read_php_config(tmp_path / "outer.php", follow=lambda path: True,
                              functions={"craft\\helpers\\App::env": lambda name: "craft",
                                         "Config::define": lambda name: "defined"})
     assert config.variables["inner"] == "craft"
     assert isinstance(config.variables["outer"], PhpUnknown)
     assert config.variables["short"] == "defined"
+    # \helpers\App is fully qualified: the global helpers namespace, whatever `helpers` imports.
+    assert isinstance(config.variables["global"], PhpUnknown)
 
 
 def test_unusual_use_statements_are_stepped_over() -> None:

@@ -580,11 +580,12 @@ class _Evaluator:
         return candidate
 
     def eval_static(self, node: Node) -> Any:
-        cls, method, arguments = node[1], node[2], node[3]
+        written, method, arguments = node[1], node[2], node[3]
+        cls = written.lstrip("\\")
         # The name as written first (what plugins registered before imports were resolved), then the
-        # fully-qualified name the file's `use` imports make of it.
+        # fully-qualified name the file's `use` imports make of it (a name starting with \ already is one).
         function = self.functions.get(f"{cls}::{method}".lower())
-        if function is None:
+        if function is None and not written.startswith("\\"):
             function = self.functions.get(f"{self.qualified_class(cls)}::{method}".lower())
         if function is None:
             return PhpUnknown(f"{cls}::{method}() is not evaluated")

@@ -502,7 +502,8 @@ class Parser:
                     self.next()
                     arguments = self.arguments(")")
                     self.expect(")")
-                    return ("static", word.lstrip("\\"), str(member.value), tuple(arguments))
+                    # The leading backslash is kept: a fully-qualified name is not resolved through imports.
+                    return ("static", word, str(member.value), tuple(arguments))
                 return ("classconst", word.lstrip("\\"), str(member.value))
             if word.startswith("__") and word.endswith("__"):
                 return ("magic", word.upper())
