@@ -10,6 +10,7 @@ purpose (HTML for unknown paths, a connection cut mid-file).
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import random
@@ -163,6 +164,10 @@ class StaticBehaviour:
     #: (path prefix, barrier): a connection whose first request starts with the prefix waits at the barrier
     #: before it is answered, so a test can prove that N connections are open at once.
     gate: tuple[str, threading.Barrier] | None = None
+    #: A content coding applied to every file whatever the request's ``Accept-Encoding`` says, as some CDNs
+    #: and proxies do: ``gzip`` compresses (a ``Range`` then selects bytes of the compressed form, answered
+    #: 206), any other name is only announced (``br``).
+    coding: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -195,6 +200,9 @@ class _StaticHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if self.behaviour.coding is not None and local.is_file():
+            self._send_coded(local, self.behaviour.cut_after.pop(path, None))
+            return
         cut = self.behaviour.cut_after.pop(path, None)
         if cut is not None and local.is_file():
             data = local.read_bytes()
@@ -208,6 +216,28 @@ class _StaticHandler(SimpleHTTPRequestHandler):
                 self.connection.shutdown(2)
             return
         super().do_GET()
+
+    def _send_coded(self, local: Path, cut: int | None) -> None:
+        coding = self.behaviour.coding
+        body = gzip.compress(local.read_bytes()) if coding == "gzip" else local.read_bytes()
+        status, total = 200, len(body)
+        asked = self.headers.get("Range", "")
+        if asked.startswith("bytes="):
+            first, _, last = asked.removeprefix("bytes=").partition("-")
+            start, stop = int(first), min(total, int(last) + 1) if last else total
+            body, status = body[start:stop], 206
+        self.send_response(status)
+        self.send_header("Content-Encoding", str(coding))
+        self.send_header("Content-Length", str(len(body)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{start + len(body) - 1}/{total}")
+        self.end_headers()
+        self.wfile.write(body if cut is None else body[:cut])
+        if cut is not None:
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
 
 
 @contextlib.contextmanager

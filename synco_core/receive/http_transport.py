@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import logging
 import socket
 import ssl
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -35,6 +37,8 @@ from synco_core.receive.transport import (
     UnreachableError,
 )
 from synco_core.redaction import register_secret
+
+log = logging.getLogger(__name__)
 
 
 def _describe(exc: BaseException) -> str:
@@ -66,17 +70,54 @@ def system_resolve(host: str, port: int) -> list[str]:
     return found
 
 
+#: Content codings a server may apply although asked for ``identity``, and undone here (zlib's automatic
+#: header detection takes gzip and the zlib stream HTTP calls "deflate").
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+def content_codings(response: http.client.HTTPResponse) -> list[str]:
+    """The codings the server applied to the body (``Content-Encoding``), ``identity`` left out."""
+    value = response.getheader("Content-Encoding") or ""
+    return [token for token in (part.strip().lower() for part in value.split(",")) if token and token != "identity"]
+
+
+class _Decoder:
+    """Undoes a gzip (or zlib) coding as the body arrives, never more than a chunk of output at a time: a
+    small body that inflates to gigabytes is stopped by the caller's size limits, not held in memory."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            if self._inflate.eof:
+                raise zlib.error("data after the end of the compressed stream")
+            out = self._inflate.decompress(data, CHUNK_SIZE)
+            data = self._inflate.unconsumed_tail
+            if out:
+                yield out
+
+    def finish(self) -> None:
+        if not self._inflate.eof:
+            raise zlib.error("the compressed stream ends early")
+
+
 class _HttpResponse:
-    """A response body read in chunks; a connection that ends early is an error, not a short file."""
+    """A response body read in chunks; a connection that ends early is an error, not a short file.
+
+    With a ``decoder`` the body came compressed (a server ignoring ``Accept-Encoding: identity``) and is
+    handed out decoded; its length is then only known once read, so ``total_size`` is None.
+    """
 
     def __init__(self, response: http.client.HTTPResponse, url: str, status: int, offset: int,
-                 total_size: int | None, length: int | None) -> None:
+                 total_size: int | None, length: int | None, decoder: _Decoder | None = None) -> None:
         self._response = response
         self._url = url
         self.status = status
         self.offset = offset
-        self.total_size = total_size
+        self.total_size = None if decoder is not None else total_size
         self._length = length
+        self._decoder = decoder
         self.complete = False
 
     def iter_bytes(self) -> Iterator[bytes]:
@@ -88,12 +129,22 @@ class _HttpResponse:
                 if not chunk:
                     break
                 received += len(chunk)
-                yield chunk
+                if self._decoder is None:
+                    yield chunk
+                else:
+                    yield from self._decoder.feed(chunk)
         except (OSError, http.client.HTTPException) as exc:
             raise TransferError(f"download of {self._url} interrupted after {received} bytes: "
                                 f"{_describe(exc)}") from None
+        except zlib.error as exc:
+            raise TransferError(f"{self._url}: the server's compressed answer is damaged ({exc})") from None
         if self._length is not None and received != self._length:
             raise TransferError(f"download of {self._url} interrupted after {received} of {self._length} bytes")
+        if self._decoder is not None:
+            try:
+                self._decoder.finish()
+            except zlib.error as exc:
+                raise TransferError(f"{self._url}: the server's compressed answer is damaged ({exc})") from None
         self.complete = True
 
 
@@ -130,8 +181,9 @@ class _PipelineReader:
             raise TransferError("the server closed the connection")
         return data
 
-    def head(self) -> tuple[int, int | None, bool]:
-        """The next final response's (status, Content-Length or None, whether the server closes afterwards)."""
+    def head(self) -> tuple[int, int | None, bool, bool]:
+        """The next final response's (status, Content-Length or None, whether the server closes afterwards,
+        whether its body is compressed)."""
         while True:
             while (end := self._pending.find(b"\r\n\r\n")) < 0:
                 if len(self._pending) > MAX_HEAD_SIZE:
@@ -149,6 +201,7 @@ class _PipelineReader:
                 continue
             length: int | None = None
             closes = version == b"HTTP/1.0"
+            coded = False
             for line in lines[1:]:
                 name, _, value = line.partition(b":")
                 name = name.strip().lower()
@@ -160,13 +213,15 @@ class _PipelineReader:
                 elif name == b"transfer-encoding":
                     # A chunked body would need its own parser; open() handles such servers one by one.
                     raise TransferError("the server sent a chunked response")
+                elif name == b"content-encoding":
+                    coded = any(token.strip() not in (b"", b"identity") for token in value.lower().split(b","))
                 elif name == b"connection":
                     tokens = value.strip().lower()
                     if b"close" in tokens:
                         closes = True
                     elif b"keep-alive" in tokens:
                         closes = False
-            return status, length, closes
+            return status, length, closes, coded
 
     def body(self, length: int) -> Iterator[bytes]:
         """Exactly ``length`` bytes of body, in chunks as they arrive; never reads past the body."""
@@ -388,10 +443,50 @@ class HttpTransport:
                 raise UnreachableError(f"cannot reach {split_auth(url)[0]}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
+    def _answer(self, url: str, base_headers: dict[str, str]) -> tuple[http.client.HTTPResponse, str]:
+        """The 200 or 206 response for ``url`` after the redirects allowed, and the URL that gave it; any other
+        status is raised as the error it stands for (its body read, so the connection stays usable)."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            origin = _origin(current)
+            headers = dict(base_headers)
+            # Credentials go only to the exact origin they were given for (scheme, host and port), never
+            # to a CDN named in an index, another port of the same host, or along a redirect.
+            login = self._authorization if origin == self._origin else None
+            if login:
+                headers["Authorization"] = login
+            response = self._request(current, headers)
+            status = response.status
+            if status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location", "")
+                response.read()
+                target = urljoin(current, location)
+                if not location or not _redirect_allowed(origin, _origin(target)):
+                    # Refused, not failed: asking again meets the same redirect.
+                    raise RefusedRequestError(
+                        f"refusing redirect from {current} to {target} (another host or scheme)")
+                current = target
+                continue
+            if status in (200, 206):
+                return response, current
+            response.read()
+            if status in (404, 410):
+                raise NotFoundError(f"not found: {current} (HTTP {status})")
+            if status == 403:
+                raise ForbiddenError(f"refused by the server: {current} (HTTP 403)")
+            if status == 416:
+                raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
+            if status == 401 and login:
+                raise TransferError(f"{current} refused the user name and password of the address (HTTP 401); "
+                                    "check them")
+            if status == 401:
+                raise TransferError(f"{current} needs a login (HTTP 401); give it as https://user:password@host")
+            raise TransferError(f"unexpected HTTP {status} for {current}")
+        raise TransferError(f"too many redirects for {url}")
+
     @contextlib.contextmanager
     def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_HttpResponse]:
         url = self.url_for(path)
-        current = url
         base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
         if length is not None:
             if length <= 0:
@@ -400,43 +495,29 @@ class HttpTransport:
         elif offset:
             base_headers["Range"] = f"bytes={offset}-"
         response: http.client.HTTPResponse | None = None
-        wrapped: _HttpResponse | None = None
-        origin = _origin(current)
+        current = url
         try:
-            for _ in range(MAX_REDIRECTS + 1):
-                origin = _origin(current)
-                headers = dict(base_headers)
-                # Credentials go only to the exact origin they were given for (scheme, host and port), never
-                # to a CDN named in an index, another port of the same host, or along a redirect.
-                if self._authorization and origin == self._origin:
-                    headers["Authorization"] = self._authorization
-                response = self._request(current, headers)
-                if response.status in (301, 302, 303, 307, 308):
-                    location = response.getheader("Location", "")
-                    response.read()
-                    target = urljoin(current, location)
-                    if not location or not _redirect_allowed(origin, _origin(target)):
-                        # Refused, not failed: asking again meets the same redirect.
-                        raise RefusedRequestError(
-                            f"refusing redirect from {current} to {target} (another host or scheme)")
-                    current = target
-                    continue
-                break
-            else:
-                raise TransferError(f"too many redirects for {url}")
-            assert response is not None
+            response, current = self._answer(url, base_headers)
+            codings = content_codings(response)
+            if codings and response.status == 206:
+                # A server compressing although asked not to: a range of its compressed form cannot be decoded
+                # on its own, so the whole file is asked for (the caller sees a body starting at 0).
+                log.debug("%s came compressed (%s) for a range; asking for the whole file", current, codings)
+                self._drop(_origin(current))
+                del base_headers["Range"]
+                response, current = self._answer(url, base_headers)
+                codings = content_codings(response)
+            decoder: _Decoder | None = None
+            if codings:
+                if any(coding not in DECODABLE for coding in codings) or len(codings) > 1:
+                    raise TransferError(
+                        f"the server answered {current} with Content-Encoding {', '.join(codings)} although "
+                        "synco asks for files as they are (Accept-Encoding: identity): turn compression off for "
+                        "the session folder and the public files (nginx: gzip/brotli off; a CDN: its compression "
+                        "setting)")
+                log.debug("%s came %s-compressed although not asked for; decoding it", current, codings[0])
+                decoder = _Decoder()
             status = response.status
-            if status not in (200, 206):
-                response.read()
-                if status in (404, 410):
-                    raise NotFoundError(f"not found: {current} (HTTP {status})")
-                if status == 403:
-                    raise ForbiddenError(f"refused by the server: {current} (HTTP 403)")
-                if status == 416:
-                    raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
-                if status == 401:
-                    raise TransferError(f"{current} needs a login (HTTP 401); give it as https://user:password@host")
-                raise TransferError(f"unexpected HTTP {status} for {current}")
             length_header = response.getheader("Content-Length")
             length = int(length_header) if length_header and length_header.isdigit() else None
             body_offset = 0
@@ -449,12 +530,11 @@ class HttpTransport:
                     total = int(full) if full != "*" else None
                 except ValueError:
                     raise TransferError(f"bad Content-Range {content_range!r} from {current}") from None
-            wrapped = _HttpResponse(response, current, status, body_offset, total, length)
-            yield wrapped
+            yield _HttpResponse(response, current, status, body_offset, total, length, decoder)
         finally:
             # A body left half-read makes the connection unusable for the next request: close it.
             if response is not None and not response.isclosed():
-                self._drop(origin)
+                self._drop(_origin(current))
 
     def open_many(self, paths: Sequence[str]) -> Iterator[tuple[int, _PipelinedResponse | None]]:
         """Pipelined GETs of several paths of the base URL's host over one kept-alive connection.
@@ -462,8 +542,8 @@ class HttpTransport:
         All requests are sent at once and the responses read in order, so a batch costs one round trip
         instead of one per file: what makes many small files fast over a long link. Yields
         ``(position, response)``; the caller must read each response's body completely before taking the
-        next. ``None`` stands for a response that is not a plain 200 (a redirect, a 404, a login): the
-        caller asks for that path again with :meth:`open`, which knows how to handle it. A
+        next. ``None`` stands for a response that is not a plain 200 (a redirect, a 404, a login, a
+        compressed body): the caller asks for that path again with :meth:`open`, which knows how to handle it. A
         :class:`TransferError` ends the batch; the caller falls back to :meth:`open` for the rest.
         """
         origin = self._origin
@@ -491,8 +571,9 @@ class HttpTransport:
         reader = _PipelineReader(sock)
         try:
             for position, path in enumerate(paths):
-                status, length, closes = reader.head()
-                if status != 200:
+                status, length, closes, coded = reader.head()
+                # A compressed body (the server ignored "identity") is fetched again by open(), which decodes it.
+                if status != 200 or coded:
                     if length is None:
                         raise TransferError(f"HTTP {status} without Content-Length for {path}")
                     for _chunk in reader.body(length):

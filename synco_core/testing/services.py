@@ -290,10 +290,13 @@ class Nginx:
     downloads down for tests that interrupt them; ``log_requests`` keeps an access log that
     :meth:`requests` reads (method, path, status, bytes, ``Range``). Everything nginx writes stays in
     ``work``; ``extra_address`` makes it listen on that address too (the benchmarks' network namespace).
+    ``directives`` go into the ``http`` block (``gzip on; max_ranges 0;``), ``locations`` replace the
+    server's locations (``location / { try_files $uri /index.html; }``), as sites configure them.
     """
 
     def __init__(self, root: Path, work: Path, extra_address: str | None = None, *, laravel: bool = False,
-                 limit_rate: str | None = None, log_requests: bool = False) -> None:
+                 limit_rate: str | None = None, log_requests: bool = False, directives: str = "",
+                 locations: str | None = None) -> None:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
@@ -308,7 +311,8 @@ class Nginx:
                              for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         logging = (f"  log_format synco '$request_method|$request_uri|$status|$body_bytes_sent|$http_range';\n"
                    f"  access_log {base / 'access.log'} synco;\n") if log_requests else "  access_log off;\n"
-        locations = _LARAVEL_LOCATIONS if laravel else "    location / { }\n"
+        if locations is None:
+            locations = _LARAVEL_LOCATIONS if laravel else "    location / { }\n"
         rate = f"    limit_rate {limit_rate};\n" if limit_rate else ""
         error = ""
         # A free port found here may be taken by another process before nginx binds it: a few attempts.
@@ -325,7 +329,7 @@ class Nginx:
                 "events { worker_connections 1024; }\n"
                 f"http {{\n{logging}  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n"
                 "  keepalive_requests 100000;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n"
-                f"{temp_paths}"
+                f"{temp_paths}{directives}\n"
                 f"  server {{\n{listens}    server_name _;\n    root {root};\n{rate}{locations}  }}\n}}\n"
             )
             self.process = subprocess.Popen([binary, "-c", str(config), "-p", str(base), "-g", "daemon off;"],
@@ -382,12 +386,13 @@ class Nginx:
 
 @contextlib.contextmanager
 def nginx(root: Path, work: Path, *, laravel: bool = True, limit_rate: str | None = None,
-          log_requests: bool = True) -> Iterator[Nginx]:
+          log_requests: bool = True, directives: str = "", locations: str | None = None) -> Iterator[Nginx]:
     """:class:`Nginx` for the length of a ``with`` block: Laravel's server block and an access log unless
     told otherwise. Missing nginx skips the test, or fails it under ``CI=true``."""
     if nginx_binary() is None:
         unavailable("nginx is not installed (apt-get install nginx)")
-    server = Nginx(root, work, laravel=laravel, limit_rate=limit_rate, log_requests=log_requests)
+    server = Nginx(root, work, laravel=laravel, limit_rate=limit_rate, log_requests=log_requests,
+                   directives=directives, locations=locations)
     try:
         yield server
     finally:

@@ -1,0 +1,148 @@
+"""Receiving from web servers and CDNs configured as people do: what they do to a session's files.
+
+A session's files are served as the web server is set up for the rest of the site, so receive meets
+compression it did not ask for (a CDN or proxy that ignores ``Accept-Encoding: identity``), fallback pages
+for missing paths (a single-page application's ``try_files $uri /index.html``), logins, and certificates
+the laptop does not know. Each case must either work or end with one line saying what the server did;
+never a traceback, never a wrong or half file under a final name.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.errors import TransferError
+from synco_core.receive import HttpTransport
+from synco_core.receive.artifact import fetch_small
+from synco_core.receive.limits import SizeExceededError
+from synco_core.receive.transport import CHUNK_SIZE
+from synco_core.serve import SessionKey
+from synco_core.testing.services import nginx
+
+SESSION = "synco-webservers0123456789"
+
+
+def build(app: Path, session: str = SESSION, **options: Any) -> SessionKey:
+    key: SessionKey = publish(app, session, **options)
+    return key
+
+
+def receive(url: str, key: str, target: Path, *extra: str, session: str = SESSION) -> Any:
+    return CliRunner().invoke(cli, ["receive", session, key, "--base-url", url, "--target", str(target), "--all",
+                                    *extra])
+
+
+def expected_uploads(app: Path) -> dict[str, str]:
+    digest = tree_digest(app / "web" / "uploads")
+    del digest["skip.tmp"]
+    return digest
+
+
+def leftovers(target: Path) -> list[str]:
+    return [str(path) for path in target.rglob("*") if path.name.endswith((".part", ".synco-part"))]
+
+
+# ------------------------------------------------------------------------ compression nobody asked for
+
+
+def test_a_server_compressing_everything_is_received_first_resumed_and_resynced(fixture_app: Path,
+                                                                                 tmp_path: Path) -> None:
+    """gzip on every answer, a Range answered with bytes of the compressed form: still every byte right."""
+    key = build(fixture_app)
+    artifact = next((fixture_app / "web" / SESSION).glob("dump.*.enc"))
+    target = tmp_path / "dump"
+    # The dump's first answer breaks off: the next run asks for the rest with a Range, which this server
+    # answers with a slice of the compressed file.
+    behaviour = StaticBehaviour(keep_alive=True, coding="gzip", cut_after={f"/{SESSION}/{artifact.name}": 50_000})
+    with static_server(fixture_app / "web", behaviour) as (url, seen):
+        first = receive(url, key.secret, target)
+        assert first.exit_code == 1, first.output
+        assert "dbDump" in first.output and "interrupted" in first.output
+        assert not (target / "dbDump.sqlite").exists()
+        assert list(target.glob("*.enc.part")), "what arrived is kept for the next run"
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+
+        resumed = receive(url, key.secret, target)
+        assert resumed.exit_code == 0, resumed.output
+        assert any(path == f"/{SESSION}/{artifact.name}" for path, _range in seen.ranges)
+        assert (target / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+        assert tree_digest(target / "private") == tree_digest(fixture_app / "private")
+
+        changed = fixture_app / "web" / "uploads" / "dir1" / "file 1.bin"
+        changed.write_bytes(b"changed on the server\n" * 5000)
+        (fixture_app / "web" / "uploads" / "dir2" / "new.txt").write_text("new\n")
+        again = build(fixture_app, session="synco-webservers0123456790", only=("uploads",))
+        resync = receive(url, again.secret, target, session="synco-webservers0123456790")
+        assert resync.exit_code == 0, resync.output
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+    assert not leftovers(target)
+
+
+def test_a_compressed_body_is_decoded_a_chunk_at_a_time_and_counted_decoded(fixture_app: Path) -> None:
+    """A small compressed answer that inflates to much more is handed out in bounded pieces, and the limits
+    of what may arrive apply to what it inflates to."""
+    web = fixture_app / "web"
+    (web / "zeros.bin").write_bytes(bytes(8 * CHUNK_SIZE + 5))
+    with static_server(web, StaticBehaviour(keep_alive=True, coding="gzip")) as (url, _):
+        transport = HttpTransport(url)
+        with transport.open("zeros.bin") as response:
+            assert response.total_size is None, "Content-Length is the compressed size, not the file's"
+            chunks = list(response.iter_bytes())
+        assert b"".join(chunks) == bytes(8 * CHUNK_SIZE + 5)
+        assert max(len(chunk) for chunk in chunks) <= CHUNK_SIZE
+        with pytest.raises(SizeExceededError):
+            fetch_small(transport, "zeros.bin", [], limit=2 * CHUNK_SIZE)
+        transport.close()
+
+
+def test_a_damaged_compressed_body_is_a_transfer_error(fixture_app: Path) -> None:
+    web = fixture_app / "web"
+    (web / "cut.bin").write_bytes(bytes(range(256)) * 400)
+    compressed = len(zlib.compress(bytes(range(256)) * 400))
+    with static_server(web, StaticBehaviour(coding="gzip", cut_after={"/cut.bin": compressed // 2})) as (url, _):
+        transport = HttpTransport(url)
+        with pytest.raises(TransferError, match=r"interrupted|damaged"), transport.open("cut.bin") as response:
+            for _chunk in response.iter_bytes():
+                pass
+        transport.close()
+
+
+def test_a_coding_that_cannot_be_undone_is_one_line_naming_it(fixture_app: Path, tmp_path: Path) -> None:
+    key = build(fixture_app, only=("dbDump",))
+    with static_server(fixture_app / "web", StaticBehaviour(coding="br")) as (url, _):
+        result = receive(url, key.secret, tmp_path / "t")
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()[-1:]
+    assert line.startswith("Error: ") and "Content-Encoding br" in line and "Traceback" not in result.output
+    assert "turn compression off" in line
+    assert not (tmp_path / "t" / "dbDump.sqlite").exists()
+
+
+# ------------------------------------------------------------------------------------------ logins
+
+
+def test_basic_auth_of_nginx_wrong_password_said_apart_from_none_and_never_shown(fixture_app: Path,
+                                                                                   tmp_path: Path) -> None:
+    key = build(fixture_app, only=("dbDump", "uploads"))
+    users = tmp_path / "htpasswd"
+    users.write_text("deploy:{PLAIN}right-Pa55word\n")
+    protected = f'    location / {{ auth_basic "staging"; auth_basic_user_file {users}; }}\n'
+    with nginx(fixture_app / "web", tmp_path / "nginx", laravel=False, locations=protected) as server:
+        host = server.url.removeprefix("http://")
+        good = receive(f"http://deploy:right-Pa55word@{host}", key.secret, tmp_path / "good")
+        assert good.exit_code == 0, good.output
+        assert tree_digest(tmp_path / "good" / "uploads") == expected_uploads(fixture_app)
+        wrong = receive(f"http://deploy:wrong-Pa55word@{host}", key.secret, tmp_path / "wrong", "--debug")
+        none = receive(server.url, key.secret, tmp_path / "none")
+    assert wrong.exit_code == 1 and none.exit_code == 1
+    assert "refused the user name and password of the address (HTTP 401)" in wrong.output.splitlines()[-1]
+    assert "wrong-Pa55word" not in wrong.output
+    assert "needs a login (HTTP 401)" in none.output.splitlines()[-1]
+    assert not (tmp_path / "wrong" / "dbDump.sqlite").exists()
