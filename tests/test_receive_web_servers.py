@@ -146,3 +146,48 @@ def test_basic_auth_of_nginx_wrong_password_said_apart_from_none_and_never_shown
     assert "wrong-Pa55word" not in wrong.output
     assert "needs a login (HTTP 401)" in none.output.splitlines()[-1]
     assert not (tmp_path / "wrong" / "dbDump.sqlite").exists()
+
+
+# ------------------------------------------------------------------------------ fallback pages (SPA)
+
+
+SPA = "    location / { try_files $uri /index.html; }\n"
+
+
+def test_a_fallback_page_for_missing_files_is_named_and_counted_missing(fixture_app: Path, tmp_path: Path) -> None:
+    """nginx's ``try_files $uri /index.html``: a public file removed since serve, and a session artifact that is
+    not there, come back as 200 and the site's page; receive says so, and keeps neither."""
+    key = build(fixture_app, only=("uploads", "private"))
+    web = fixture_app / "web"
+    (web / "index.html").write_text("<!DOCTYPE html>\n<html><body><div id=app></div></body></html>\n" * 40)
+    # The largest upload is fetched by its URL (small ones come out of packs).
+    gone = max((web / "uploads").rglob("*.bin"), key=lambda path: path.stat().st_size)
+    name = gone.relative_to(web / "uploads").as_posix()
+    gone.unlink()
+    (web / SESSION / "encrypted-resources-private").unlink()
+    target = tmp_path / "t"
+    with nginx(web, tmp_path / "nginx", laravel=False, locations=SPA) as server:
+        result = receive(server.url, key.secret, target)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    private = next(line for line in result.output.splitlines() if "failed     private" in line)
+    assert "encrypted-resources-private is not on the server: the server answered with an HTML page" in private
+    assert "try_files" in private
+    assert f"could not be fetched (the server refused them or no longer has them): {name}" in result.output
+    assert not (target / "uploads" / name).exists() and not (target / "private").exists()
+    assert not leftovers(target)
+    expected = expected_uploads(fixture_app)
+    assert tree_digest(target / "uploads") == expected
+
+
+def test_a_page_that_is_a_listed_file_is_not_taken_for_a_fallback(fixture_app: Path, tmp_path: Path) -> None:
+    """A listed HTML file that changed since serve is a changed file, not a missing one."""
+    page = fixture_app / "web" / "uploads" / "page.html"
+    page.write_text("<!DOCTYPE html><html><body>" + "first version " * 2000 + "</body></html>\n")
+    key = build(fixture_app, only=("uploads",))
+    page.write_text("<!DOCTYPE html><html><body>" + "second version " * 2000 + "</body></html>\n")
+    with nginx(fixture_app / "web", tmp_path / "nginx", laravel=False, locations=SPA) as server:
+        result = receive(server.url, key.secret, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    assert "failed: page.html: the server's answer: more than the" in result.output
+    assert "HTML page instead" not in result.output

@@ -25,6 +25,7 @@ import zstandard
 from synco_core import age
 from synco_core.errors import CryptoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
+from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, describe, is_page
 from synco_core.receive.limits import (
     META_LIMIT,
     UNDECLARED,
@@ -99,6 +100,8 @@ class _ResumingSource(io.RawIOBase):
         self.received = 0
         #: True once the server's body has ended (as opposed to the consumer stopping early).
         self.exhausted = chunks is None
+        #: The start of what the network sent (even when refused for its size), to tell a page from an artifact.
+        self.first = b""
 
     def readable(self) -> bool:
         return True
@@ -119,6 +122,8 @@ class _ResumingSource(io.RawIOBase):
             if not chunk:
                 self.exhausted = True
                 return 0
+            if not self.received:
+                self.first = chunk[:SNIFF_BYTES]
             if self._limit is not None:
                 # Checked before the chunk is kept: the part file never holds more than the meta allows.
                 check_declared(self._existing + self.received + len(chunk), self._limit,
@@ -233,7 +238,10 @@ def receive_artifact(
             # would fail the same way on every rerun: drop it.
             source.close()
             short = spec.part_path.stat().st_size if spec.part_path.exists() else 0
+            page = not existing and not isinstance(exc, UnsafePathError) and is_page(source.first)
             spec.part_path.unlink(missing_ok=True)
+            if page:
+                raise FallbackPageError(f"{spec.label}: {spec.remote_path} is not on the server: {FALLBACK}") from None
             if isinstance(exc, CryptoError) and source.exhausted and spec.encrypted_size and \
                     short < spec.encrypted_size:
                 # The body ended early without a broken connection: the file on the server is cut short,
@@ -277,7 +285,7 @@ def fetch_small(transport: Transport, path: str, identities: Sequence[Any], comp
             check_declared(len(buffer) + len(chunk), limit, f"{path}: the server sent", source)
             buffer += chunk
     if not age.is_age_header(bytes(buffer[:64])):
-        raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {_sniff(bytes(buffer[:64]))})")
+        raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {describe(bytes(buffer[:SNIFF_BYTES]))})")
     plain: Any = age.decrypt_reader(io.BytesIO(buffer), identities)
     if compression == "zstd":
         plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)
@@ -300,10 +308,3 @@ class NotAnAgeFileError(TransferError):
     """Something answered at the path, but it is not an age file (an HTML page, a redirect target ...)."""
 
 
-def _sniff(prefix: bytes) -> str:
-    text = prefix.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")):
-        return "an HTML page"
-    if not prefix:
-        return "an empty response"
-    return "something else"

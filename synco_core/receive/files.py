@@ -16,6 +16,7 @@ from pathlib import Path
 from synco_core.beneath import check_no_links
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.origins import RefusedRequestError
+from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
 from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
 from synco_core.wire import PublicIndexEntry
@@ -236,16 +237,19 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
         with open(part, "rb") as held:
             while chunk := held.read(1024 * 1024):
                 digest.update(chunk)
-    if response.total_size is not None:
-        # A file past the index's size is refused before a byte of the body is read.
-        check_declared(response.total_size, entry.size_bytes, "the server's answer")
     flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
     fd = os.open(part, flags, 0o666)
+    head = b""
     try:
         try:
             for chunk in response.iter_bytes():
                 if stop is not None and stop.is_set():
                     raise DownloadStopped("stopped")
+                if not received:
+                    head = chunk[:SNIFF_BYTES]
+                    if response.total_size is not None:
+                        # A file past the index's size is refused before a byte of the body is written.
+                        check_declared(response.total_size, entry.size_bytes, "the server's answer")
                 # Cut off at the first chunk past the index's size, before it is written.
                 check_declared(size + len(chunk), entry.size_bytes, "the server sent")
                 _write_all(fd, chunk)
@@ -258,11 +262,16 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
                 raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
             if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
                 raise _WrongContent(f"{'SHA-256' if entry.sha256 else 'SHA-1'} does not match the index")
+        except (_WrongContent, SizeExceededError):
+            os.close(fd)
+            if response.offset == 0 and is_fallback_for(os.fspath(destination), head):
+                raise FallbackPageError(f"not on the server: {FALLBACK}") from None
+            raise
         except BaseException:
             os.close(fd)
             raise
         _finish_part(fd, part, destination, entry)
-    except _WrongContent:
+    except (_WrongContent, FallbackPageError):
         _unlink(part)
         raise
     except BaseException:
