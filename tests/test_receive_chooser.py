@@ -243,7 +243,7 @@ def test_self_signed_certificate_needs_insecure_or_a_yes_in_a_terminal(fixture_a
         refused = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--all",
                                            "--target", str(tmp_path / "refused")])
         assert refused.exit_code == 1
-        assert "CERTIFICATE_VERIFY_FAILED" in refused.output
+        assert "is not trusted (self-signed certificate)" in refused.output
         assert received(tmp_path / "refused") == set()
         allowed = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--all", "--insecure",
                                            "--target", str(tmp_path / "insecure")])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_receive_chooser import _self_signed
 from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
@@ -191,3 +192,33 @@ def test_a_page_that_is_a_listed_file_is_not_taken_for_a_fallback(fixture_app: P
     assert result.exit_code == 1, result.output
     assert "failed: page.html: the server's answer: more than the" in result.output
     assert "HTML page instead" not in result.output
+
+
+# ---------------------------------------------------------------------------------------------- TLS
+
+
+def test_https_with_a_self_signed_certificate_says_how_to_trust_it(fixture_app: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """nginx over HTTP/2 and TLS with its own certificate, and its plain-HTTP server answering ``return 301
+    https://...``: refused in one line naming SSL_CERT_FILE, then received once that names the certificate."""
+    key = build(fixture_app, only=("dbDump", "uploads"))
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    tls = _self_signed(certs)
+    web = fixture_app / "web"
+    with nginx(web, tmp_path / "tls", laravel=False, tls=tls) as secure:
+        upgrade = f"    location / {{ return 301 https://127.0.0.1:{secure.port}$request_uri; }}\n"
+        with nginx(web, tmp_path / "plain", laravel=False, locations=upgrade) as plain:
+            for url in (secure.url, plain.url):
+                refused = receive(url, key.secret, tmp_path / "refused")
+                assert refused.exit_code == 1
+                [line] = refused.output.strip().splitlines()[-1:]
+                assert line == (f"Error: the TLS certificate of {secure.url} is not trusted (self-signed certificate): "
+                                "give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, or use --insecure "
+                                "for a test server"), refused.output
+            assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
+            monkeypatch.setenv("SSL_CERT_FILE", str(tls[0]))
+            trusted = receive(plain.url, key.secret, tmp_path / "t")
+    assert trusted.exit_code == 0, trusted.output
+    assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+    assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)

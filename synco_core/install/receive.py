@@ -120,6 +120,7 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
     from synco_core.receive.http_transport import HttpTransport
     from synco_core.receive.locate import candidate_urls, configured_hosts, find_session
     from synco_core.receive.meta import identities_for
+    from synco_core.receive.transport import UntrustedCertificateError
 
     identities = identities_for(address.key)
     asked = False
@@ -147,7 +148,7 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
                 and "://" not in base_url:
             raise TransferError(f"{exc} (with a password in the address only https is tried; write http:// "
                                 "in front to send it unencrypted)") from None
-        if not (verify and ui.interactive and "CERTIFICATE_VERIFY_FAILED" in str(exc)):
+        if not (verify and ui.interactive and isinstance(exc, UntrustedCertificateError)):
             raise
         if not ui.confirm("The server's TLS certificate is not trusted. Connect anyway?", default=False):
             raise

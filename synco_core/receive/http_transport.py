@@ -35,6 +35,7 @@ from synco_core.receive.transport import (
     NotFoundError,
     RangeNotSatisfiableError,
     UnreachableError,
+    UntrustedCertificateError,
 )
 from synco_core.redaction import register_secret
 
@@ -440,6 +441,11 @@ class HttpTransport:
                 ):
                     continue
                 via = f" through {proxy.description}" if proxy is not None else ""
+                if isinstance(exc, ssl.SSLCertVerificationError):
+                    raise UntrustedCertificateError(
+                        f"the TLS certificate of {origin[0]}://{origin[1]}:{origin[2]}/ is not trusted "
+                        f"({exc.verify_message}): give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, "
+                        "or use --insecure for a test server") from None
                 raise UnreachableError(f"cannot reach {split_auth(url)[0]}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from synco_core.errors import CryptoError, TransferError
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
-from synco_core.receive.transport import NotFoundError, Transport, UnreachableError
+from synco_core.receive.transport import NotFoundError, Transport, UnreachableError, UntrustedCertificateError
 from synco_core.wire import Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ def find_session(
     folder = session_folder_name(session)
     reasons: list[str] = []
     unreachable: list[str] = []
+    untrusted: list[str] = []
     missing = 0
     for url in candidates:
         transport = make_transport(url)
@@ -158,9 +159,14 @@ def find_session(
                 missing += 1
             elif isinstance(exc, UnreachableError):
                 unreachable.append(str(exc))
+                if isinstance(exc, UntrustedCertificateError):
+                    untrusted.append(str(exc))
             continue
         return transport, meta, url
     tried = "; ".join(reasons) or "no candidates"
+    if reasons and len(untrusted) == len(reasons):
+        # Something answered, with a certificate this machine does not trust: that is what to put right.
+        raise UntrustedCertificateError(untrusted[0])
     if reasons and len(unreachable) == len(reasons):
         # Nothing answered at all: that says nothing about the session, everything about the connection.
         raise UnreachableError(f"cannot reach the server: no server answered ({'; '.join(unreachable)}); check the "

@@ -47,6 +47,11 @@ class UnreachableError(TransferError):
     """Nothing answered: the connection was refused, timed out, or the name does not resolve."""
 
 
+class UntrustedCertificateError(UnreachableError):
+    """The server's TLS certificate does not verify against the CAs this machine trusts (self-signed, a private
+    CA, expired, another host's name)."""
+
+
 class RangeNotSatisfiableError(TransferError):
     """The requested offset is at or past the end of the file (HTTP 416): nothing more to read."""
 

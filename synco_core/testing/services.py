@@ -291,17 +291,19 @@ class Nginx:
     :meth:`requests` reads (method, path, status, bytes, ``Range``). Everything nginx writes stays in
     ``work``; ``extra_address`` makes it listen on that address too (the benchmarks' network namespace).
     ``directives`` go into the ``http`` block (``gzip on; max_ranges 0;``), ``locations`` replace the
-    server's locations (``location / { try_files $uri /index.html; }``), as sites configure them.
+    server's locations (``location / { try_files $uri /index.html; }``), as sites configure them. With
+    ``tls`` (certificate and key files) it speaks HTTPS, offering HTTP/2.
     """
 
     def __init__(self, root: Path, work: Path, extra_address: str | None = None, *, laravel: bool = False,
                  limit_rate: str | None = None, log_requests: bool = False, directives: str = "",
-                 locations: str | None = None) -> None:
+                 locations: str | None = None, tls: tuple[Path, Path] | None = None) -> None:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
         base = work / "nginx"
         self.state = base
+        self.scheme = "https" if tls else "http"
         shutil.rmtree(base, ignore_errors=True)
         (base / "tmp").mkdir(parents=True)
         # Workers run as the invoking user: as root, nginx would otherwise switch to "nobody", who may not
@@ -320,9 +322,12 @@ class Nginx:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 self.port = int(sock.getsockname()[1])
-            listens = f"    listen 127.0.0.1:{self.port};\n"
+            secure = " ssl http2" if tls else ""
+            listens = f"    listen 127.0.0.1:{self.port}{secure};\n"
             if extra_address:
-                listens += f"    listen {extra_address}:{self.port};\n"
+                listens += f"    listen {extra_address}:{self.port}{secure};\n"
+            if tls:
+                listens += f"    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]};\n"
             config = base / "nginx.conf"
             config.write_text(
                 f"{user}worker_processes 2;\npid {base / 'nginx.pid'};\nerror_log {base / 'error.log'} warn;\n"
@@ -360,7 +365,7 @@ class Nginx:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{self.scheme}://127.0.0.1:{self.port}/"
 
     def requests(self) -> list[tuple[str, str, int, int, str]]:
         """The access log so far (``log_requests``): (method, path as requested, status, body bytes, Range or "")."""
@@ -386,13 +391,14 @@ class Nginx:
 
 @contextlib.contextmanager
 def nginx(root: Path, work: Path, *, laravel: bool = True, limit_rate: str | None = None,
-          log_requests: bool = True, directives: str = "", locations: str | None = None) -> Iterator[Nginx]:
+          log_requests: bool = True, directives: str = "", locations: str | None = None,
+          tls: tuple[Path, Path] | None = None) -> Iterator[Nginx]:
     """:class:`Nginx` for the length of a ``with`` block: Laravel's server block and an access log unless
     told otherwise. Missing nginx skips the test, or fails it under ``CI=true``."""
     if nginx_binary() is None:
         unavailable("nginx is not installed (apt-get install nginx)")
     server = Nginx(root, work, laravel=laravel, limit_rate=limit_rate, log_requests=log_requests,
-                   directives=directives, locations=locations)
+                   directives=directives, locations=locations, tls=tls)
     try:
         yield server
     finally:
