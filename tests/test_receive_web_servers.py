@@ -222,3 +222,41 @@ def test_https_with_a_self_signed_certificate_says_how_to_trust_it(fixture_app: 
     assert trusted.exit_code == 0, trusted.output
     assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
     assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)
+
+
+# ------------------------------------------------------------------------------------ a caching CDN
+
+
+def test_a_cache_in_front_of_the_site_holding_old_copies_is_named(fixture_app: Path, tmp_path: Path) -> None:
+    """nginx as a CDN (``proxy_cache``, 200s kept ten minutes) in front of the site: a re-sync after two uploads
+    changed on the server gets the cached old copies, one of another size, one of the same size. Each fails
+    naming the likely cache, and the laptop keeps its copy."""
+    key = build(fixture_app, only=("uploads",))
+    uploads = fixture_app / "web" / "uploads"
+    grown, same_size = sorted((path for path in uploads.rglob("*.bin") if path.stat().st_size > 20_000),
+                              key=lambda path: path.stat().st_size)[-2:]
+    target = tmp_path / "t"
+    with nginx(fixture_app / "web", tmp_path / "origin", laravel=False) as origin:
+        cache = tmp_path / "cdn-cache"
+        directives = f"  proxy_cache_path {cache} keys_zone=cdn:1m;\n"
+        locations = (f"    location / {{ proxy_pass {origin.url}; proxy_cache cdn; proxy_cache_valid 200 10m; "
+                     "proxy_ignore_headers Cache-Control Expires; }\n")
+        with nginx(fixture_app / "web", tmp_path / "cdn", laravel=False, directives=directives,
+                   locations=locations) as cdn:
+            first = receive(cdn.url, key.secret, target)
+            assert first.exit_code == 0, first.output
+            before = tree_digest(target / "uploads")
+            grown.write_bytes(grown.read_bytes() + b"more")
+            same_size.write_bytes(bytes(reversed(same_size.read_bytes())))
+            again = build(fixture_app, session="synco-webservers0123456790", only=("uploads",))
+            resync = receive(cdn.url, again.secret, target, session="synco-webservers0123456790")
+    assert resync.exit_code == 1, resync.output
+    failed = {line.strip().split(": ", 2)[1]: line for line in resync.output.splitlines() if "failed: " in line}
+    assert set(failed) == {grown.relative_to(uploads).as_posix(), same_size.relative_to(uploads).as_posix()}
+    for line in failed.values():
+        assert line.endswith("the server has another version than serve listed (changed since serve, or an old "
+                             "copy in a cache or CDN in front of the site)"), line
+    assert "SHA-256 does not match the index" in failed[same_size.relative_to(uploads).as_posix()]
+    assert "any cache or CDN in front of it" in resync.output.splitlines()[-1]
+    assert tree_digest(target / "uploads") == before, "the laptop's copies stay as they were"
+    assert not leftovers(target)

@@ -160,6 +160,11 @@ class _WrongContent(TransferError):
     """The body arrived whole but is not the file the index describes: its part file is worthless."""
 
 
+#: Why a public file arrives as another file than the index lists, for messages.
+OTHER_VERSION = ("the server has another version than serve listed (changed since serve, or an old copy in a "
+                 "cache or CDN in front of the site)")
+
+
 class InTheWay(TransferError):
     """A file where the index needs a folder, or a folder where it needs a file."""
 
@@ -262,11 +267,14 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
                 raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
             if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
                 raise _WrongContent(f"{'SHA-256' if entry.sha256 else 'SHA-1'} does not match the index")
-        except (_WrongContent, SizeExceededError):
+        except (_WrongContent, SizeExceededError) as exc:
             os.close(fd)
-            if response.offset == 0 and is_fallback_for(os.fspath(destination), head):
+            if appending:
+                # Part of what is wrong may be the part file's, not the server's.
+                raise
+            if is_fallback_for(os.fspath(destination), head):
                 raise FallbackPageError(f"not on the server: {FALLBACK}") from None
-            raise
+            raise type(exc)(f"{exc}: {OTHER_VERSION}") from None
         except BaseException:
             os.close(fd)
             raise

@@ -158,7 +158,7 @@ class ReceiveSummary:
                     "serve again and receive the new session.")
         if any(outcome.cause == "refused" for outcome in failed):
             return ("what the server sent was refused (see above); running the same command again would get the "
-                    "same: ask for a new session, or check the server.")
+                    "same: ask for a new session, or check the server (and any cache or CDN in front of it).")
         return "some sets failed; run the same command again to continue."
 
 
