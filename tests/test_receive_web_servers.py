@@ -9,6 +9,7 @@ never a traceback, never a wrong or half file under a final name.
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,18 @@ def test_a_cache_in_front_of_the_site_holding_old_copies_is_named(fixture_app: P
     assert "any cache or CDN in front of it" in resync.output.splitlines()[-1]
     assert tree_digest(target / "uploads") == before, "the laptop's copies stay as they were"
     assert not leftovers(target)
+
+
+def test_a_compressed_upload_labelled_with_its_coding_is_kept_as_it_is(fixture_app: Path, tmp_path: Path) -> None:
+    """Apache's ``AddEncoding x-gzip .gz`` (and S3 objects stored compressed) send a ``.gz`` file's own bytes
+    with ``Content-Encoding``: the file is those bytes, not what they inflate to."""
+    uploads = fixture_app / "web" / "uploads"
+    # Larger than packed files are, so fetched by their URLs: one by one and pipelined.
+    for number in range(3):
+        (uploads / f"backup-{number}.sql.gz").write_bytes(
+            gzip.compress(b"".join(b"INSERT INTO t VALUES (%d);\n" % row for row in range(30_000 * (number + 1)))))
+    key = build(fixture_app, only=("uploads",))
+    with static_server(fixture_app / "web", StaticBehaviour(keep_alive=True, coding="stored")) as (url, _):
+        result = receive(url, key.secret, tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)

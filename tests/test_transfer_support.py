@@ -166,7 +166,8 @@ class StaticBehaviour:
     gate: tuple[str, threading.Barrier] | None = None
     #: A content coding applied to every file whatever the request's ``Accept-Encoding`` says, as some CDNs
     #: and proxies do: ``gzip`` compresses (a ``Range`` then selects bytes of the compressed form, answered
-    #: 206), any other name is only announced (``br``).
+    #: 206), any other name is only announced (``br``). ``stored`` sends ``.gz`` files as they are, labelled
+    #: ``Content-Encoding: x-gzip`` (Apache's ``AddEncoding x-gzip .gz``, S3 objects stored compressed).
     coding: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -200,7 +201,8 @@ class _StaticHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if self.behaviour.coding is not None and local.is_file():
+        coding = self.behaviour.coding
+        if coding is not None and local.is_file() and (coding != "stored" or local.name.endswith(".gz")):
             self._send_coded(local, self.behaviour.cut_after.pop(path, None))
             return
         cut = self.behaviour.cut_after.pop(path, None)
@@ -218,7 +220,7 @@ class _StaticHandler(SimpleHTTPRequestHandler):
         super().do_GET()
 
     def _send_coded(self, local: Path, cut: int | None) -> None:
-        coding = self.behaviour.coding
+        coding = "x-gzip" if self.behaviour.coding == "stored" else self.behaviour.coding
         body = gzip.compress(local.read_bytes()) if coding == "gzip" else local.read_bytes()
         status, total = 200, len(body)
         asked = self.headers.get("Range", "")

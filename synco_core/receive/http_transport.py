@@ -117,9 +117,19 @@ class _HttpResponse:
         self.status = status
         self.offset = offset
         self.total_size = None if decoder is not None else total_size
+        self._total_as_sent = total_size
         self._length = length
         self._decoder = decoder
+        #: The length of the body as sent when it came with a coding to undo, else None.
+        self.coded_size = length if decoder is not None else None
         self.complete = False
+
+    def as_sent(self) -> None:
+        """Hand the body out as it comes, without undoing its coding: for a file that is stored compressed and
+        that the server labels with its coding (Apache's ``AddEncoding x-gzip .gz``, an S3 object uploaded
+        with ``Content-Encoding``), whose bytes as sent are the file."""
+        self._decoder = None
+        self.total_size = self._total_as_sent
 
     def iter_bytes(self) -> Iterator[bytes]:
         received = 0
