@@ -276,3 +276,25 @@ def test_a_compressed_upload_labelled_with_its_coding_is_kept_as_it_is(fixture_a
         result = receive(url, key.secret, tmp_path / "t")
     assert result.exit_code == 0, result.output
     assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)
+
+
+# ------------------------------------------------------------------------------------------ redirects
+
+
+def test_a_redirect_to_another_host_names_the_address_to_give(fixture_app: Path, tmp_path: Path) -> None:
+    """``example.com`` answering ``return 301 https://www.example.com$request_uri``: refused (credentials and
+    the address check stay with the host the user named), in one line naming the address to give instead."""
+    key = build(fixture_app, only=("dbDump",))
+    web = fixture_app / "web"
+    with nginx(web, tmp_path / "www", laravel=False) as www:
+        elsewhere = f"http://localhost:{www.port}/"
+        moved = f"    location / {{ return 301 http://localhost:{www.port}$request_uri; }}\n"
+        with nginx(web, tmp_path / "apex", laravel=False, locations=moved) as apex:
+            refused = receive(apex.url, key.secret, tmp_path / "refused")
+        followed = receive(elsewhere, key.secret, tmp_path / "t")
+    assert refused.exit_code == 1
+    [line] = refused.output.strip().splitlines()[-1:]
+    assert f"refusing redirect from {apex.url}{SESSION}/meta.json.enc to {elsewhere}{SESSION}/meta.json.enc" in line
+    assert line.endswith(f"if the site lives at {elsewhere}, give that address with --base-url)"), line
+    assert followed.exit_code == 0, followed.output
+    assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()

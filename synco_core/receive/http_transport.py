@@ -57,6 +57,21 @@ def _redirect_allowed(origin: Origin, target: Origin) -> bool:
     return same_site(origin, target)
 
 
+def _redirect_hint(origin: Origin, target: str) -> str:
+    """What to do about a refused redirect to another host (``example.com`` to ``www.example.com``): name that
+    address, unless the redirect goes from https to http."""
+    try:
+        scheme, host, port = _origin(target)
+    except TransferError:
+        return ""
+    if origin[0] == "https" and scheme != "https":
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == "https" else 80
+    address = f"{scheme}://{shown}{'' if port == default else f':{port}'}/"
+    return f"; if the site lives at {address}, give that address with --base-url"
+
+
 #: ``resolve(host, port)``: the addresses to try for a host, in order.
 Resolver = Callable[[str, int], list[str]]
 
@@ -479,8 +494,8 @@ class HttpTransport:
                 target = urljoin(current, location)
                 if not location or not _redirect_allowed(origin, _origin(target)):
                     # Refused, not failed: asking again meets the same redirect.
-                    raise RefusedRequestError(
-                        f"refusing redirect from {current} to {target} (another host or scheme)")
+                    raise RefusedRequestError(f"refusing redirect from {current} to {target} (another host or "
+                                              f"scheme){_redirect_hint(origin, target)}")
                 current = target
                 continue
             if status in (200, 206):
