@@ -9,15 +9,31 @@ never a traceback, never a wrong or half file under a final name.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from test_receive_chooser import _self_signed
-from test_transfer_support import StaticBehaviour, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
+from test_transfer_support import (  # noqa: F401
+    FixturePlugin,
+    StaticBehaviour,
+    fixture_app_fixture,
+    make_app,
+    publish,
+    static_server,
+    tree_digest,
+)
 
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
@@ -26,7 +42,7 @@ from synco_core.receive.artifact import fetch_small
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
 from synco_core.serve import SessionKey
-from synco_core.testing.services import nginx
+from synco_core.testing.services import nginx, require_tool
 
 SESSION = "synco-webservers0123456789"
 
@@ -298,3 +314,102 @@ def test_a_redirect_to_another_host_names_the_address_to_give(fixture_app: Path,
     assert line.endswith(f"if the site lives at {elsewhere}, give that address with --base-url)"), line
     assert followed.exit_code == 0, followed.output
     assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+
+
+# ------------------------------------------------------------------------------------------- Apache
+
+
+#: Modules of Debian's apache2 a site's ``.htaccess`` commonly relies on.
+APACHE_MODULES = ("mpm_event", "authz_core", "authz_host", "mime", "dir", "rewrite", "alias", "headers",
+                  "setenvif", "deflate", "filter")
+
+
+@contextlib.contextmanager
+def apache(root: Path, work: Path) -> Iterator[str]:
+    """Debian's Apache serving ``root`` on a free port of 127.0.0.1 with its default MIME and compression
+    settings and ``AllowOverride All`` (the site's ``.htaccess`` applies); yields its base URL."""
+    binary = require_tool("apache2", "apache2")
+    modules = Path("/usr/lib/apache2/modules")
+    work.mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    # Run as root, Apache serves as www-data, which must be able to read the site.
+    user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""
+    loads = "".join(f"LoadModule {name}_module {modules / f'mod_{name}.so'}\n" for name in APACHE_MODULES)
+    (work / "httpd.conf").write_text(
+        f"{loads}ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {work / 'httpd.pid'}\n"
+        f"ErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
+        "Include /etc/apache2/mods-available/mime.conf\nInclude /etc/apache2/mods-available/deflate.conf\n"
+        f"DocumentRoot {root}\n<Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n"
+        f"<Directory {root}>\n  Options FollowSymLinks\n  AllowOverride All\n  Require all granted\n</Directory>\n")
+    process = subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "APACHE_RUN_DIR": str(work), "APACHE_LOCK_DIR": str(work)})
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    raise RuntimeError(f"apache did not start: {said}") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+#: A front controller's rules (Laravel's and WordPress's ``.htaccess``, with a page standing in for PHP), and
+#: ``.gz`` files labelled with their coding.
+HTACCESS = """\
+AddEncoding x-gzip .gz
+<IfModule mod_rewrite.c>
+    RewriteEngine On
+    RewriteCond %{REQUEST_FILENAME} !-d
+    RewriteCond %{REQUEST_FILENAME} !-f
+    RewriteRule ^ index.html [L]
+</IfModule>
+"""
+
+
+def test_apache_with_a_front_controllers_htaccess(tmp_path: Path, register_plugin: Any) -> None:
+    """A compressed upload Apache labels ``x-gzip`` arrives as it is stored; one removed since serve (answered
+    with the front controller's page) is named missing; the rest arrives, and a re-sync fetches what changed."""
+    # Apache's workers (www-data when run as root) must read the site: not below pytest's private folder.
+    site = Path(tempfile.mkdtemp(prefix="synco-apache-"))
+    try:
+        site.chmod(0o755)
+        register_plugin(FixturePlugin(), "fixture")
+        app = make_app(site / "app")
+        web = app / "web"
+        (web / ".htaccess").write_text(HTACCESS)
+        (web / "index.html").write_text("<!DOCTYPE html>\n<html><body>Welcome</body></html>\n")
+        uploads = web / "uploads"
+        (uploads / "export.csv.gz").write_bytes(gzip.compress(b"".join(b"%d,row\n" % n for n in range(40_000))))
+        gone = max(uploads.rglob("*.bin"), key=lambda path: path.stat().st_size)
+        key = build(app, only=("dbDump", "uploads"))
+        gone.unlink()
+        for path in [site, *site.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+        target = tmp_path / "t"
+        with apache(web, tmp_path / "apache") as url:
+            first = receive(url, key.secret, target)
+            (uploads / "export.csv.gz").write_bytes(gzip.compress(b"changed\n" * 30_000, mtime=0))
+            (uploads / "export.csv.gz").chmod(0o644)
+            again = build(app, session="synco-webservers0123456790", only=("uploads",))
+            resync = receive(url, again.secret, target, session="synco-webservers0123456790")
+        assert first.exit_code == 1, first.output
+        name = gone.relative_to(uploads).as_posix()
+        assert f"could not be fetched (the server refused them or no longer has them): {name}" in first.output
+        assert (target / "dbDump.sqlite").read_bytes() == (app / "data.db").read_bytes()
+        assert resync.exit_code == 0, resync.output
+        assert tree_digest(target / "uploads") == expected_uploads(app)
+        assert not leftovers(target)
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
