@@ -10,12 +10,14 @@ never a traceback, never a wrong or half file under a final name.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -35,14 +37,16 @@ from test_transfer_support import (  # noqa: F401
     tree_digest,
 )
 
+from synco_core import age
 from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.receive import HttpTransport
 from synco_core.receive.artifact import fetch_small
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
-from synco_core.serve import SessionKey
+from synco_core.serve import SessionFolder, SessionKey
 from synco_core.testing.services import nginx, require_tool
+from synco_core.wire import META_FILE, Meta
 
 SESSION = "synco-webservers0123456789"
 
@@ -413,3 +417,35 @@ def test_apache_with_a_front_controllers_htaccess(tmp_path: Path, register_plugi
         assert not leftovers(target)
     finally:
         shutil.rmtree(site, ignore_errors=True)
+
+
+def test_a_cache_in_front_does_not_keep_a_receive_waiting_for_ready(fixture_app: Path, tmp_path: Path) -> None:
+    """A receive that starts while the session is built polls the meta; a CDN that took the meta then (nginx
+    ``proxy_cache``, 200s kept ten minutes, query strings part of the key as usual) must not hand that copy
+    out until it expires: the receive goes on once the session is Ready."""
+    key = build(fixture_app, only=("dbDump",))
+    meta = fixture_app / "web" / SESSION / META_FILE
+    ready = meta.read_bytes()
+    folder = SessionFolder(fixture_app / "web" / SESSION, key.recipients)
+    folder.write_meta(dataclasses.replace(Meta.from_bytes(age.decrypt_bytes(ready, [age.parse_identity(key.secret)])),
+                                          state="Initializing"))
+    results: list[Any] = []
+    with nginx(fixture_app / "web", tmp_path / "origin", laravel=False) as origin:
+        directives = f"  proxy_cache_path {tmp_path / 'cdn-cache'} keys_zone=cdn:1m;\n"
+        locations = (f"    location / {{ proxy_pass {origin.url}; proxy_cache cdn; proxy_cache_valid 200 10m; "
+                     "proxy_ignore_headers Cache-Control Expires; }\n")
+        with nginx(fixture_app / "web", tmp_path / "cdn", laravel=False, directives=directives,
+                   locations=locations) as cdn:
+            waiting = threading.Thread(target=lambda: results.append(
+                receive(cdn.url, key.secret, tmp_path / "t", "--timeout", "15")))
+            waiting.start()
+            # The receive polls the meta (once a second) while it says Initializing, then the build ends.
+            deadline = time.monotonic() + 15
+            while sum(META_FILE in path for _method, path, *_rest in cdn.requests()) < 2:
+                assert time.monotonic() < deadline, "the receive never asked for the meta"
+                time.sleep(0.05)
+            meta.write_bytes(ready)
+            waiting.join()
+    [result] = results
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()

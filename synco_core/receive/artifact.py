@@ -269,7 +269,7 @@ def receive_artifact(
 
 def fetch_small(transport: Transport, path: str, identities: Sequence[Any], compression: str | None = None,
                 limit: int = META_LIMIT, plain_limit: int | None = None, source: str = UNDECLARED,
-                plain_source: str | None = None) -> bytes:
+                plain_source: str | None = None, fresh: bool = False) -> bytes:
     """Download and decrypt a small encrypted document (meta, index) into memory.
 
     The first bytes must be an age header: a web server answering an unknown path with an HTML page and
@@ -277,9 +277,11 @@ def fetch_small(transport: Transport, path: str, identities: Sequence[Any], comp
     (``limit`` when None) come out of decryption and decompression: both are counted as they flow, so a
     hostile server sending without end, or a small index that decompresses to gigabytes, is stopped at
     the first byte too many. ``source`` and ``plain_source`` (default: ``source``) say where the limits
-    come from, for the message.
+    come from, for the message. ``fresh``: the document changes under its path (the meta), so it is asked
+    for past any cache where the transport can (``open_fresh``).
     """
-    with transport.open(path) as response:
+    opener: Any = getattr(transport, "open_fresh", None) if fresh else None
+    with (opener(path) if opener is not None else transport.open(path)) as response:
         buffer = bytearray()
         for chunk in response.iter_bytes():
             check_declared(len(buffer) + len(chunk), limit, f"{path}: the server sent", source)

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import http.client
 import logging
+import secrets
 import socket
 import ssl
 import threading
@@ -515,10 +516,25 @@ class HttpTransport:
             raise TransferError(f"unexpected HTTP {status} for {current}")
         raise TransferError(f"too many redirects for {url}")
 
+    def open_fresh(self, path: str) -> contextlib.AbstractContextManager[_HttpResponse]:
+        """:meth:`open` for a document that changes under its URL (the meta, polled until Ready), past any cache.
+
+        A CDN or caching proxy that took the meta while the session was being built would hand out that copy
+        until it expires, and a receive would wait for Ready in vain. A query of its own makes every
+        request a URL no cache has seen (caches key on the query; static file servers ignore it), and
+        ``Cache-Control: no-cache`` asks the caches that honour it to check with the server.
+        """
+        return self.open(path, fresh=True)
+
     @contextlib.contextmanager
-    def open(self, path: str, offset: int = 0, length: int | None = None) -> Iterator[_HttpResponse]:
+    def open(self, path: str, offset: int = 0, length: int | None = None, *,
+             fresh: bool = False) -> Iterator[_HttpResponse]:
         url = self.url_for(path)
+        if fresh:
+            url += ("&" if urlsplit(url).query else "?") + f"synco-poll={secrets.token_hex(8)}"
         base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
+        if fresh:
+            base_headers["Cache-Control"] = "no-cache"
         if length is not None:
             if length <= 0:
                 raise ValueError("a range must hold at least one byte")

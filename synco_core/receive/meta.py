@@ -61,7 +61,7 @@ def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) ->
     """
     folder = session_folder_name(session)
     try:
-        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities)
+        raw = fetch_small(transport, f"{folder}/{META_FILE}", identities, fresh=True)
     except age.NoIdentityMatchError:
         raise CryptoError(f"this key does not open session {folder}") from None
     except CryptoError as exc:
