@@ -15,6 +15,7 @@ import base64
 import contextlib
 import http.client
 import logging
+import re
 import secrets
 import socket
 import ssl
@@ -71,6 +72,15 @@ def _redirect_hint(origin: Origin, target: str) -> str:
     default = 443 if scheme == "https" else 80
     address = f"{scheme}://{shown}{'' if port == default else f':{port}'}/"
     return f"; if the site lives at {address}, give that address with --base-url"
+
+
+#: The query :meth:`HttpTransport.open_fresh` adds: never shown in messages, where it would only be noise.
+FRESH_QUERY = re.compile(r"[?&]synco-poll=[0-9a-f]*$")
+
+
+def _shown(url: str) -> str:
+    """``url`` as messages show it: without the query that keeps caches out."""
+    return FRESH_QUERY.sub("", url)
 
 
 #: ``resolve(host, port)``: the addresses to try for a host, in order.
@@ -472,7 +482,7 @@ class HttpTransport:
                         f"the TLS certificate of {origin[0]}://{origin[1]}:{origin[2]}/ is not trusted "
                         f"({exc.verify_message}): give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, "
                         "or use --insecure for a test server") from None
-                raise UnreachableError(f"cannot reach {split_auth(url)[0]}{via}: {_describe(exc)}") from None
+                raise UnreachableError(f"cannot reach {_shown(split_auth(url)[0])}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
     def _answer(self, url: str, base_headers: dict[str, str]) -> tuple[http.client.HTTPResponse, str]:
@@ -495,26 +505,26 @@ class HttpTransport:
                 target = urljoin(current, location)
                 if not location or not _redirect_allowed(origin, _origin(target)):
                     # Refused, not failed: asking again meets the same redirect.
-                    raise RefusedRequestError(f"refusing redirect from {current} to {target} (another host or "
-                                              f"scheme){_redirect_hint(origin, target)}")
+                    raise RefusedRequestError(f"refusing redirect from {_shown(current)} to {_shown(target)} "
+                                              f"(another host or scheme){_redirect_hint(origin, target)}")
                 current = target
                 continue
             if status in (200, 206):
                 return response, current
             response.read()
             if status in (404, 410):
-                raise NotFoundError(f"not found: {current} (HTTP {status})")
+                raise NotFoundError(f"not found: {_shown(current)} (HTTP {status})")
             if status == 403:
-                raise ForbiddenError(f"refused by the server: {current} (HTTP 403)")
+                raise ForbiddenError(f"refused by the server: {_shown(current)} (HTTP 403)")
             if status == 416:
-                raise RangeNotSatisfiableError(f"range not satisfiable at {current}")
+                raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
             if status == 401 and login:
-                raise TransferError(f"{current} refused the user name and password of the address (HTTP 401); "
+                raise TransferError(f"{_shown(current)} refused the user name and password of the address (HTTP 401); "
                                     "check them")
             if status == 401:
-                raise TransferError(f"{current} needs a login (HTTP 401); give it as https://user:password@host")
-            raise TransferError(f"unexpected HTTP {status} for {current}")
-        raise TransferError(f"too many redirects for {url}")
+                raise TransferError(f"{_shown(current)} needs a login (HTTP 401); give it as https://user:password@host")
+            raise TransferError(f"unexpected HTTP {status} for {_shown(current)}")
+        raise TransferError(f"too many redirects for {_shown(url)}")
 
     def open_fresh(self, path: str) -> contextlib.AbstractContextManager[_HttpResponse]:
         """:meth:`open` for a document that changes under its URL (the meta, polled until Ready), past any cache.
@@ -531,6 +541,7 @@ class HttpTransport:
              fresh: bool = False) -> Iterator[_HttpResponse]:
         url = self.url_for(path)
         if fresh:
+            # Last in the URL, where messages find it to leave it out (_shown).
             url += ("&" if urlsplit(url).query else "?") + f"synco-poll={secrets.token_hex(8)}"
         base_headers = {"User-Agent": "synco-receive", "Accept-Encoding": "identity"}
         if fresh:
@@ -558,7 +569,7 @@ class HttpTransport:
             if codings:
                 if any(coding not in DECODABLE for coding in codings) or len(codings) > 1:
                     raise TransferError(
-                        f"the server answered {current} with Content-Encoding {', '.join(codings)} although "
+                        f"the server answered {_shown(current)} with Content-Encoding {', '.join(codings)} although "
                         "synco asks for files as they are (Accept-Encoding: identity): turn compression off for "
                         "the session folder and the public files (nginx: gzip/brotli off; a CDN: its compression "
                         "setting)")
@@ -576,8 +587,8 @@ class HttpTransport:
                     body_offset = int(span.split("-")[0])
                     total = int(full) if full != "*" else None
                 except ValueError:
-                    raise TransferError(f"bad Content-Range {content_range!r} from {current}") from None
-            yield _HttpResponse(response, current, status, body_offset, total, length, decoder)
+                    raise TransferError(f"bad Content-Range {content_range!r} from {_shown(current)}") from None
+            yield _HttpResponse(response, _shown(current), status, body_offset, total, length, decoder)
         finally:
             # A body left half-read makes the connection unusable for the next request: close it.
             if response is not None and not response.isclosed():
