@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import hashlib
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -42,11 +44,12 @@ from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.receive import HttpTransport
 from synco_core.receive.artifact import fetch_small
+from synco_core.receive.files import part_path
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
 from synco_core.serve import SessionFolder, SessionKey
 from synco_core.testing.services import nginx, require_tool
-from synco_core.wire import META_FILE, Meta
+from synco_core.wire import META_FILE, Meta, PublicIndexEntry
 
 SESSION = "synco-webservers0123456789"
 
@@ -449,3 +452,31 @@ def test_a_cache_in_front_does_not_keep_a_receive_waiting_for_ready(fixture_app:
     [result] = results
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+
+
+def test_a_part_file_resumed_against_a_fallback_page_is_named_missing(fixture_app: Path, tmp_path: Path) -> None:
+    """A download cut short leaves a part; by the next run the file is gone from the server, whose fallback page
+    answers the ``Range`` with a slice of itself (206). The part and the slice are not the file; downloaded
+    whole, the page is recognised, and the file is named missing in this same run."""
+    web = fixture_app / "web"
+    (web / "index.html").write_text("<!DOCTYPE html>\n<html><body><div id=app></div></body></html>\n" * 2000)
+    uploads = web / "uploads"
+    gone = max(uploads.rglob("*.bin"), key=lambda path: path.stat().st_size)
+    key = build(fixture_app, only=("uploads",))
+    content = gone.read_bytes()
+    entry = PublicIndexEntry(size_bytes=len(content), mtime=int(gone.stat().st_mtime), public_uri="",
+                             sha256=hashlib.sha256(content).hexdigest())
+    name = gone.relative_to(uploads).as_posix()
+    target = tmp_path / "t"
+    part = part_path(target / "uploads" / name, entry)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(content[:1000])
+    gone.unlink()
+    with nginx(web, tmp_path / "nginx", laravel=False, locations=SPA) as server:
+        result = receive(server.url, key.secret, target)
+        asked = [(path, status, ranged) for _method, path, status, _size, ranged in server.requests()
+                 if path.endswith(quote(name))]
+    assert result.exit_code == 1, result.output
+    assert asked == [(f"/uploads/{quote(name)}", 206, "bytes=1000-"), (f"/uploads/{quote(name)}", 200, "")]
+    assert f"could not be fetched (the server refused them or no longer has them): {name}" in result.output
+    assert not (target / "uploads" / name).exists() and not leftovers(target)

@@ -206,7 +206,7 @@ def resumable_bytes(destination: StrPath, entry: PublicIndexEntry) -> int:
 
     The part's name carries the entry's size and hash (:func:`part_tag`): a part of another version of
     the file has another name, and a part that holds wrong bytes all the same is found out by the hash
-    check once complete (and removed).
+    check once complete (and the file downloaded whole, :func:`_download_one`).
     """
     try:
         info = os.lstat(_part_name(destination, entry))
@@ -381,5 +381,11 @@ def _download_one(transport: Transport, destination: StrPath, entry: PublicIndex
         except RangeNotSatisfiableError:
             # The file on the server is not longer than the part: it changed; start again.
             log.debug("cannot resume %s; downloading it again", os.path.basename(destination))
+        except (_WrongContent, SizeExceededError) as exc:
+            # The part and the rest the server sent are not the file together: the file changed on the server
+            # since the part was written, the part holds wrong bytes, or the server answers with a page for a
+            # file it lost. A whole download says which (and gives the file when the part was at fault).
+            log.debug("%s resumed is not the listed file (%s); downloading it whole", os.path.basename(destination),
+                      exc)
     with transport.open(remote_path_for(entry)) as response:
         return _save(response, destination, entry, on_bytes, folders, stop)
