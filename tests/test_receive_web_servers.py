@@ -480,3 +480,41 @@ def test_a_part_file_resumed_against_a_fallback_page_is_named_missing(fixture_ap
     assert asked == [(f"/uploads/{quote(name)}", 206, "bytes=1000-"), (f"/uploads/{quote(name)}", 200, "")]
     assert f"could not be fetched (the server refused them or no longer has them): {name}" in result.output
     assert not (target / "uploads" / name).exists() and not leftovers(target)
+
+
+# ------------------------------------------------------------------------------------- request limits
+
+
+def test_a_site_limiting_requests_and_connections_is_waited_out(fixture_app: Path, tmp_path: Path) -> None:
+    """nginx's ``limit_req`` (answering 503 past the rate) and ``limit_conn`` (503 past two busy connections),
+    as sites set them against bots: receive pauses and asks again, and gets every file."""
+    uploads = fixture_app / "web" / "uploads"
+    for number in range(40):
+        # Larger than packed files are: each is a request of its own.
+        (uploads / "many" / f"{number}.bin").parent.mkdir(exist_ok=True)
+        (uploads / "many" / f"{number}.bin").write_bytes(bytes([number]) * (20_000 + number))
+    key = build(fixture_app, only=("dbDump", "uploads"))
+    limits = ("  limit_req_zone $binary_remote_addr zone=bots:1m rate=40r/s;\n"
+              "  limit_conn_zone $binary_remote_addr zone=perip:1m;\n")
+    locations = "    location / { limit_req zone=bots burst=5 nodelay; limit_conn perip 2; }\n"
+    with nginx(fixture_app / "web", tmp_path / "nginx", laravel=False, directives=limits,
+               locations=locations) as server:
+        result = receive(server.url, key.secret, tmp_path / "t", "--jobs", "8")
+        statuses = [status for _method, _path, status, *_rest in server.requests()]
+    assert 503 in statuses, "the limits were reached"
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+    assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)
+
+
+@pytest.mark.parametrize(("retry_after", "said"), [("0", "7 times in a row"), ("3600", "and asks to wait 3600 s")])
+def test_a_server_that_stays_busy_is_one_line_saying_so(fixture_app: Path, tmp_path: Path, retry_after: str,
+                                                        said: str) -> None:
+    key = build(fixture_app, only=("dbDump",))
+    busy = f"    location / {{ add_header Retry-After {retry_after} always; return 503; }}\n"
+    with nginx(fixture_app / "web", tmp_path / "nginx", laravel=False, locations=busy) as server:
+        result = receive(server.url, key.secret, tmp_path / "t")
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()[-1:]
+    assert f"the server answers HTTP 503 for {server.url}{SESSION}/meta.json.enc {said}: it limits requests" in line
+    assert line.endswith("receive again later or with a lower --jobs)"), line

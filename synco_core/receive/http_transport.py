@@ -28,6 +28,7 @@ from urllib.request import getproxies_environment
 
 from synco_core.errors import TransferError
 from synco_core.origins import Origin, RefusedRequestError, address_scope, check_address, origin_of, same_site
+from synco_core.receive.busy import BUSY_RETRIES, BUSY_STATUSES, LONGEST_PAUSE, Calm, busy_message, pause_for
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.transport import (
@@ -334,6 +335,8 @@ class HttpTransport:
         # Read once: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, lower-case forms first (as curl and urllib do).
         self._proxies = getproxies_environment()
         self._proxy_of: dict[Origin, Proxy | None] = {}
+        #: The pause every connection keeps after a 429 or 503 (:mod:`synco_core.receive.busy`).
+        self._calm = Calm()
         # A bad proxy variable is reported before anything is fetched.
         self._proxy(self._origin)
 
@@ -489,7 +492,8 @@ class HttpTransport:
         """The 200 or 206 response for ``url`` after the redirects allowed, and the URL that gave it; any other
         status is raised as the error it stands for (its body read, so the connection stays usable)."""
         current = url
-        for _ in range(MAX_REDIRECTS + 1):
+        redirects = busy = 0
+        while redirects <= MAX_REDIRECTS:
             origin = _origin(current)
             headers = dict(base_headers)
             # Credentials go only to the exact origin they were given for (scheme, host and port), never
@@ -497,9 +501,23 @@ class HttpTransport:
             login = self._authorization if origin == self._origin else None
             if login:
                 headers["Authorization"] = login
+            self._calm.wait()
             response = self._request(current, headers)
             status = response.status
+            if status in BUSY_STATUSES:
+                response.read()
+                pause = pause_for(response.getheader("Retry-After"), busy)
+                if pause > LONGEST_PAUSE:
+                    raise TransferError(busy_message(status, _shown(current), pause))
+                if busy == BUSY_RETRIES:
+                    raise TransferError(busy_message(status, _shown(current)))
+                busy += 1
+                log.debug("HTTP %d for %s; every request waits %.2f s", status, _shown(current), pause)
+                self._calm.extend(pause)
+                continue
+            busy = 0
             if status in (301, 302, 303, 307, 308):
+                redirects += 1
                 location = response.getheader("Location", "")
                 response.read()
                 target = urljoin(current, location)
@@ -618,6 +636,7 @@ class HttpTransport:
             requests.append(f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: synco-receive\r\n"
                             f"Accept-Encoding: identity\r\n{auth}\r\n")
         conn = self._connection(origin)
+        self._calm.wait()
         try:
             if conn.sock is None:
                 conn.connect()
@@ -630,6 +649,9 @@ class HttpTransport:
         try:
             for position, path in enumerate(paths):
                 status, length, closes, coded = reader.head()
+                if status in BUSY_STATUSES:
+                    # The rest is asked for again one by one (open() waits the pause out); all wait first.
+                    self._calm.extend(pause_for(None, 0))
                 # A compressed body (the server ignored "identity") is fetched again by open(), which decodes it.
                 if status != 200 or coded:
                     if length is None:

@@ -1,0 +1,61 @@
+"""Servers that limit requests: HTTP 429 and 503 answered, waited out, and asked again.
+
+Production sites often limit how fast one address may ask (nginx ``limit_req``, a CDN's rate limit) or how
+many of its connections may be busy at once (``limit_conn``); past the limit they answer 503 (nginx's
+default) or 429. A receive fetches thousands of files over several connections and meets those limits
+where a browser would not. Such an answer is not a failure of the file: every connection of the receive
+pauses (the limit is the address's, not the connection's) for the server's ``Retry-After`` or a growing,
+jittered delay, then asks again; only a server that keeps answering so is reported, with what to change.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+#: Answers that mean "too many requests, ask again later".
+BUSY_STATUSES = frozenset({429, 503})
+
+#: Asking again this many times before the file fails.
+BUSY_RETRIES = 6
+
+#: The first pause, doubled after each busy answer in a row (and stretched by up to as much again at random,
+#: so the connections do not come back at the same moment).
+FIRST_PAUSE = 0.25
+
+#: The longest pause waited for, from ``Retry-After`` or the doubling; a server asking for more is reported.
+LONGEST_PAUSE = 30.0
+
+
+def pause_for(retry_after: str | None, attempt: int) -> float:
+    """Seconds to wait after the ``attempt``-th busy answer in a row (0 for the first): ``Retry-After`` where
+    it gives seconds, else the doubling delay."""
+    if retry_after is not None and retry_after.strip().isdigit():
+        return float(retry_after.strip())
+    return FIRST_PAUSE * 2.0 ** attempt * (1 + random.random())
+
+
+def busy_message(status: int, url: str, pause: float | None = None) -> str:
+    """The line for a server that keeps answering 429/503 (or asks for a pause longer than is waited for)."""
+    why = f"and asks to wait {pause:g} s" if pause is not None else f"{BUSY_RETRIES + 1} times in a row"
+    return (f"the server answers HTTP {status} for {url} {why}: it limits requests or connections (nginx "
+            "limit_req or limit_conn, a CDN's rate limit); receive again later or with a lower --jobs")
+
+
+class Calm:
+    """A moment before which no request of the receive is sent, shared by all its connections."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def extend(self, seconds: float) -> None:
+        """No request for ``seconds`` from now (a later moment already set stays)."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Return once the pause (if any) is over."""
+        while (left := self._until - time.monotonic()) > 0:
+            time.sleep(min(left, 0.25))
