@@ -69,10 +69,14 @@ def _redirect_hint(origin: Origin, target: str) -> str:
         return ""
     if origin[0] == "https" and scheme != "https":
         return ""
+    return f"; if the site lives at {_address(scheme, host, port)}, give that address with --base-url"
+
+
+def _address(scheme: str, host: str, port: int) -> str:
+    """An origin as the user would write it: ``https://www.example.com/``, the port only when not the default."""
     shown = f"[{host}]" if ":" in host else host
     default = 443 if scheme == "https" else 80
-    address = f"{scheme}://{shown}{'' if port == default else f':{port}'}/"
-    return f"; if the site lives at {address}, give that address with --base-url"
+    return f"{scheme}://{shown}{'' if port == default else f':{port}'}/"
 
 
 #: The query :meth:`HttpTransport.open_fresh` adds: never shown in messages, where it would only be noise.
@@ -482,7 +486,7 @@ class HttpTransport:
                 via = f" through {proxy.description}" if proxy is not None else ""
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise UntrustedCertificateError(
-                        f"the TLS certificate of {origin[0]}://{origin[1]}:{origin[2]}/ is not trusted "
+                        f"the TLS certificate of {_address(*origin)} is not trusted "
                         f"({exc.verify_message}): give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, "
                         "or use --insecure for a test server") from None
                 raise UnreachableError(f"cannot reach {_shown(split_auth(url)[0])}{via}: {_describe(exc)}") from None
