@@ -346,13 +346,12 @@ def apache(root: Path, work: Path) -> Iterator[str]:
     loads = "".join(f"LoadModule {name}_module {modules / f'mod_{name}.so'}\n" for name in APACHE_MODULES)
     (work / "httpd.conf").write_text(
         f"{loads}ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {work / 'httpd.pid'}\n"
-        f"ErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
+        f"DefaultRuntimeDir {work}\nErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
         "Include /etc/apache2/mods-available/mime.conf\nInclude /etc/apache2/mods-available/deflate.conf\n"
         f"DocumentRoot {root}\n<Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n"
         f"<Directory {root}>\n  Options FollowSymLinks\n  AllowOverride All\n  Require all granted\n</Directory>\n")
     process = subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "APACHE_RUN_DIR": str(work), "APACHE_LOCK_DIR": str(work)})
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
         while True:
