@@ -850,6 +850,62 @@ def test_operators_no_definition_can_name_come_from_their_own_schema(
         conn.execute("INSERT INTO acc (id, email, alias) VALUES (3, 'c@X.org', 'z')")
 
 
+def test_extension_functions_whose_bodies_need_their_schemas(postgres_database_factory: Callable[[], str]) -> None:
+    """earthdistance's ``ll_to_earth`` is a SQL function whose body names ``cube`` and ``earth``
+    unqualified, as its script was run with its own schema and cube's in the path. Loaded under the dump's
+    empty path, every object that runs it failed (``type "earth" does not exist``; pg_dump's output too):
+    an index, a check, a NOT VALID check, a domain check, a generated column and a domain inside an array of
+    a composite (both evaluated by ``COPY``), a materialized view, and an index through a SQL-standard
+    function that calls it. Each is created, or its rows loaded, with those schemas in the path."""
+    for name in ("cube", "earthdistance"):
+        if not _has_extension(name):
+            unavailable(f"the {name} extension is not installed (apt-get install postgresql-contrib)")
+    path = "public, geo, ext"
+    source = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{source}" SET search_path = {path}')
+    source_sql = f"""
+        SET search_path = {path};
+        CREATE SCHEMA ext; CREATE SCHEMA geo;
+        CREATE EXTENSION cube WITH SCHEMA ext;
+        CREATE EXTENSION earthdistance WITH SCHEMA geo;
+        CREATE DOMAIN near AS float8[]
+          CHECK (earth_distance(ll_to_earth(VALUE[1], VALUE[2]), ll_to_earth(52.5, 13.4)) < 1e6);
+        CREATE TABLE places (id int PRIMARY KEY, lat float8, lon float8,
+          e earth GENERATED ALWAYS AS (ll_to_earth(lat, lon)) STORED, nb near,
+          CHECK (earth_distance(ll_to_earth(lat, lon), ll_to_earth(0, 0)) >= 0));
+        INSERT INTO places (id, lat, lon, nb) VALUES (1, 52.5, 13.4, '{{52.4,13.3}}'), (2, -33.9, 151.2, NULL);
+        CREATE INDEX places_earth ON places USING gist (ll_to_earth(lat, lon));
+        CREATE MATERIALIZED VIEW dists AS SELECT id, earth_distance(ll_to_earth(lat, lon), ll_to_earth(0, 0)) AS d
+          FROM places;
+        CREATE TABLE unchecked (lat float8, lon float8);
+        INSERT INTO unchecked VALUES (1, 2);
+        ALTER TABLE unchecked ADD CONSTRAINT far CHECK (earth_distance(ll_to_earth(lat, lon), ll_to_earth(0, 0)) > 1e9)
+          NOT VALID;
+        CREATE FUNCTION km(lat float8, lon float8) RETURNS float8 LANGUAGE sql IMMUTABLE
+          RETURN earth_distance(ll_to_earth(lat, lon), ll_to_earth(0, 0)) / 1000;
+        CREATE TABLE spots (id int, lat float8, lon float8);
+        INSERT INTO spots VALUES (1, 10, 10);
+        CREATE INDEX spots_km ON spots (km(lat, lon));
+        CREATE TYPE visit AS (name text, at near);
+        CREATE TABLE visits (id int, v visit[], r float8 GENERATED ALWAYS AS (km(1, 2)) STORED);
+        INSERT INTO visits (id, v) VALUES (1, ARRAY[ROW('x', '{{52.5,13.5}}')::visit]);"""
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(source_sql)
+    data, result = dump(source)
+    target, by_psql = postgres_database_factory(), postgres_database_factory()
+    install(target, data, result)
+    with tempfile.NamedTemporaryFile(suffix=".sql") as script:
+        script.write(data)
+        script.flush()
+        loaded = psql_load(by_psql, Path(script.name))
+    assert loaded.returncode == 0, loaded.stderr
+    for copy in (target, by_psql):
+        assert schema_dump(copy) == schema_dump(source)
+        with_path = "?options=-csearch_path%3Dpublic,geo,ext"
+        assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
+
+
 def _has_extension(name: str) -> bool:
     with psycopg.connect(postgres_url_for("postgres")) as conn:
         return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone() is not None

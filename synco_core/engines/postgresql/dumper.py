@@ -164,8 +164,13 @@ class PostgresDumper:
             if plan is None:
                 continue
             applied.extend(plan.rules)
+            path = schema.copy_path(table)
+            if path is not None and not plan.excluded:
+                w.sql(f"SET search_path = {path};\n")
             rows, checksum = self._copy_table(conn, w, q.qualified(table.schema, table.name), table.display, plan,
                                               table.oid)
+            if path is not None and not plan.excluded:
+                w.sql("SELECT pg_catalog.set_config('search_path', '', false);\n")
             manifest[table.display] = TableManifest(rows=rows, checksum=checksum)
         self._extension_data(w, conn, manifest)
         w.section("Sequence positions")

@@ -20,6 +20,7 @@ from synco_core.engines.postgresql import (
     ordering,
     postdata,
     routines,
+    searchpaths,
     tables,
     textsearch,
 )
@@ -167,34 +168,44 @@ class Schema:
         nodes += [(earlyviews.EMPTY_MATVIEW, r.oid) for r in relations if r.oid in self.early.matviews]
         nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
-        self._find_operators(conn, parts)
+        self._find_paths(conn, parts)
 
-    def _find_operators(self, conn: psycopg.Connection[Any], parts: dict[Key, Node]) -> None:
-        """Create each object whose expressions use an operator from outside ``pg_catalog`` with that
-        operator's schema in the path, after ``pg_catalog``.
+    def _find_paths(self, conn: psycopg.Connection[Any], parts: dict[Key, Node]) -> None:
+        """Create each object whose expressions resolve a name through ``search_path`` with the schemas it
+        needs in the path, after ``pg_catalog`` (:mod:`.searchpaths`), and load the rows of each table
+        that evaluates such an expression while ``COPY`` reads them under that path too.
 
         Some constructs name no operator the server could print qualified (``a IS DISTINCT FROM b``,
         ``NULLIF(a, b)``, ``CASE a WHEN b``): under the dump's empty path, ``citext`` columns compared so
         fall back to ``text``'s operator through the cast, and a trigger's case-insensitive ``WHEN`` turns
-        case-sensitive (``pg_dump`` has the same fault). ``pg_catalog`` first keeps every other operator
-        the one the definition names.
+        case-sensitive (``pg_dump`` has the same fault). An extension's function whose body names its
+        neighbours unqualified fails to run at all. ``pg_catalog`` first keeps every other name the one the
+        definition names.
         """
         writers: dict[Node, SchemaObject] = dict(self.by_node)
         writers.update((obj.node, obj) for group in (self.views, self.rules, self.triggers, self.policies,
                                                      self.statistics, self.late_checks) for obj in group)
         paths: dict[Node, set[str]] = {}
-        for catalog, oid, schemas in fetch(conn, """
+        operators_used = fetch(conn, """
                 SELECT c.relname, d.objid, array_agg(DISTINCT n.nspname)
                 FROM pg_catalog.pg_depend d
                 JOIN pg_catalog.pg_class c ON c.oid = d.classid
                 JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
                 JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
                 WHERE d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND n.nspname <> 'pg_catalog'
-                GROUP BY c.relname, d.objid"""):
+                GROUP BY c.relname, d.objid""")
+        for catalog, oid, schemas in operators_used + searchpaths.function_body_schemas(conn):
             obj = self.registry.objects.get((catalog, oid))
             node = obj.node if obj is not None and obj.node in writers else parts.get((catalog, oid))
             if node is not None:
                 paths.setdefault(node, set()).update(schemas)
+        # COPY computes generated columns (their defaults are the table's node) and checks domains.
+        for relid, keys in searchpaths.domains_checked_by_copy(conn).items():
+            for key in keys:
+                obj = self.registry.objects.get(key)
+                node = obj.node if obj is not None and obj.node in writers else parts.get(key)
+                if node is not None and node in paths:
+                    paths.setdefault(("table", relid), set()).update(paths[node])
         #: Per object (a column default's node too, which the dumper writes itself): the path to create it in.
         self.operator_paths = {node: ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
                                for node, schemas in paths.items()}
@@ -205,6 +216,10 @@ class Schema:
                 self.late_keys[node] = under_path(self.late_keys[node], path)
         self.keys.keys = [(node, under_path(statement, self.operator_paths[node]) if node in self.operator_paths
                            else statement) for node, statement in self.keys.keys]
+
+    def copy_path(self, table: Table) -> str | None:
+        """The path a table's rows load under (see :meth:`_find_paths`), or None for the dump's empty one."""
+        return self.operator_paths.get(("table", table.oid))
 
     def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
         name = self.q.qualified(table.schema, table.name)

@@ -1,0 +1,103 @@
+"""The schemas an object's expressions need in ``search_path`` while the dump loads, beyond what they name.
+
+The dump loads under an empty ``search_path`` and every definition the server prints names its objects
+with their schemas, but two things still resolve names through the path when the load evaluates them:
+
+- operators no SQL construct can name qualified (``IS DISTINCT FROM``, ``NULLIF``): see
+  :meth:`.schema.Schema._find_paths`;
+- the bodies of an extension's functions written in SQL (not SQL-standard) or another procedural
+  language, without a ``search_path`` setting of their own. ``CREATE EXTENSION`` ran the extension's
+  script with its schema and the schemas of the extensions it requires in the path, and such bodies name
+  their neighbours unqualified (``earthdistance``'s ``ll_to_earth`` reads ``cube(...)::earth``). Loaded
+  under the empty path, an index, a check, a domain check, a generated column or a materialized view
+  calling one fails (``type "earth" does not exist``), as ``pg_dump``'s output does.
+
+A call through a function with a SQL-standard body counts too: the server records what such a body calls
+in ``pg_depend``. A call through any other body is invisible to the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from synco_core.engines.postgresql.catalog import fetch, server_version_num
+
+
+def function_body_schemas(conn: psycopg.Connection[Any]) -> list[tuple[str, int, list[str]]]:
+    """(catalog, object id, schemas) of every object calling such an extension function, with the schemas
+    its script ran under: the extension's own, then those of the extensions it requires."""
+    # SQL-standard bodies (PostgreSQL 14+) bind their names when created; they need no path.
+    atomic = "p.prosqlbody IS NULL" if server_version_num(conn) >= 140000 else "true"
+    return [(str(catalog), int(oid), list(schemas)) for catalog, oid, schemas in fetch(conn, f"""
+        WITH RECURSIVE path_bound AS (
+            SELECT p.oid, e.oid AS extension
+            FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+            JOIN pg_catalog.pg_depend m ON m.classid = 'pg_catalog.pg_proc'::regclass AND m.objid = p.oid
+                AND m.refclassid = 'pg_catalog.pg_extension'::regclass AND m.deptype = 'e'
+            JOIN pg_catalog.pg_extension e ON e.oid = m.refobjid
+            WHERE l.lanname NOT IN ('internal', 'c') AND {atomic}
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) setting
+                              WHERE setting LIKE 'search\\_path=%')
+        ), callers(classid, objid, extension) AS (
+            SELECT d.classid, d.objid, b.extension
+            FROM pg_catalog.pg_depend d JOIN path_bound b ON d.refobjid = b.oid
+            WHERE d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.deptype IN ('n', 'a')
+            UNION
+            SELECT d.classid, d.objid, c.extension
+            FROM pg_catalog.pg_depend d JOIN callers c ON d.refobjid = c.objid
+            WHERE c.classid = 'pg_catalog.pg_proc'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass
+              AND d.deptype IN ('n', 'a')
+        ), extension_path(extension, nspname, position) AS (
+            SELECT e.oid, n.nspname, 0
+            FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+            UNION ALL
+            SELECT d.objid, n.nspname, 1
+            FROM pg_catalog.pg_depend d
+            JOIN pg_catalog.pg_extension r ON r.oid = d.refobjid
+            JOIN pg_catalog.pg_namespace n ON n.oid = r.extnamespace
+            WHERE d.classid = 'pg_catalog.pg_extension'::regclass
+              AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+        )
+        SELECT c.relname, callers.objid,
+               array_agg(DISTINCT p.nspname) FILTER (WHERE p.nspname <> 'pg_catalog')
+        FROM callers
+        JOIN pg_catalog.pg_class c ON c.oid = callers.classid
+        JOIN extension_path p ON p.extension = callers.extension
+        GROUP BY c.relname, callers.objid
+        HAVING count(*) FILTER (WHERE p.nspname <> 'pg_catalog') > 0""")]
+
+
+def domains_checked_by_copy(conn: psycopg.Connection[Any]) -> dict[int, list[tuple[str, int]]]:
+    """Per table: the catalog keys of the domains its rows pass through while ``COPY`` loads them (a
+    column of the domain, an array of it, a composite or range type holding it, a domain over one) and of
+    their constraints, which ``COPY`` checks."""
+    rows = fetch(conn, """
+        WITH RECURSIVE reached(relid, typid) AS (
+            SELECT a.attrelid, a.atttypid
+            FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+            WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            UNION
+            SELECT r.relid, inner_type.typid
+            FROM reached r
+            JOIN pg_catalog.pg_type t ON t.oid = r.typid
+            CROSS JOIN LATERAL (
+                SELECT t.typbasetype WHERE t.typtype = 'd'
+                UNION ALL SELECT t.typelem WHERE t.typelem <> 0 AND t.typlen = -1
+                UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                          WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid
+                UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid
+            ) AS inner_type(typid)
+        )
+        SELECT r.relid, 'pg_type', r.typid
+        FROM reached r JOIN pg_catalog.pg_type t ON t.oid = r.typid WHERE t.typtype = 'd'
+        UNION
+        SELECT r.relid, 'pg_constraint', k.oid
+        FROM reached r JOIN pg_catalog.pg_constraint k ON k.contypid = r.typid""")
+    result: dict[int, list[tuple[str, int]]] = {}
+    for relid, catalog, oid in rows:
+        result.setdefault(int(relid), []).append((str(catalog), int(oid)))
+    return result
