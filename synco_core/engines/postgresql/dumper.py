@@ -35,6 +35,7 @@ from synco_core.engines.postgresql import (
     largeobjects,
     postdata,
     privileges,
+    regvalues,
     unsupported,
     widerows,
 )
@@ -149,6 +150,12 @@ class PostgresDumper:
         except earlyviews.Unsatisfiable as exc:
             raise DatabaseError(f"PostgreSQL database {where(self.database)} has objects a dump cannot carry: "
                                 f"{exc}") from exc
+        unloadable = regvalues.refusals(conn, q, all_tables, plans, schema.late,
+                                        schema.early.placeholders | schema.early.matviews)
+        if unloadable:
+            raise DatabaseError(f"PostgreSQL database {where(self.database)} has values a dump could not load back: "
+                                f"{unsupported.names(unloadable, 10)}; pass --exclude-table (structure without rows) "
+                                "or a --where filter to dump the table without them")
         for warning in schema.warnings:
             log.warning("the dump of PostgreSQL database %s leaves out %s", where(self.database), warning)
         self.column_acls = [(q.qualified(t.schema, t.name), c.name, t.owner, c.acl)
