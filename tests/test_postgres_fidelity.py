@@ -906,6 +906,45 @@ def test_extension_functions_whose_bodies_need_their_schemas(postgres_database_f
         assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
 
 
+def test_own_functions_whose_bodies_need_the_databases_path(postgres_database_factory: Callable[[], str]) -> None:
+    """The common ``immutable_unaccent(text)`` wrapper (a SQL body calling ``unaccent(...)`` unqualified)
+    and a plpgsql function calling it unqualified were written for the application's path, here the
+    database's own (``app, public``). Under the dump's empty path, the generated column, index, check and
+    domain check that call them failed to load (pg_dump's output too). They are created, and the rows of a
+    table whose ``COPY`` runs one loaded, with the source database's path in ``search_path``."""
+    if not _has_extension("unaccent"):
+        unavailable("the unaccent extension is not installed (apt-get install postgresql-contrib)")
+    source = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{source}" SET search_path = app, public')
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("""
+            CREATE EXTENSION unaccent;
+            CREATE SCHEMA app;
+            CREATE FUNCTION immutable_unaccent(text) RETURNS text LANGUAGE sql IMMUTABLE
+              AS $$ SELECT unaccent('unaccent', $1) $$;
+            CREATE FUNCTION norm(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+              AS $$ BEGIN RETURN lower(immutable_unaccent(t)); END $$;
+            CREATE DOMAIN plain_word AS text CHECK (VALUE = norm(VALUE));
+            CREATE TABLE people (id int PRIMARY KEY, name text CHECK (norm(name) <> ''), tag plain_word,
+              slug text GENERATED ALWAYS AS (norm(name)) STORED);
+            CREATE INDEX people_name ON people (immutable_unaccent(name));
+            INSERT INTO people (id, name, tag) VALUES (1, 'Émile Zola', 'ecrivain'), (2, 'Ça', NULL);""")
+    data, result = dump(source)
+    assert b"SET search_path = pg_catalog, app, public;\nCOPY app.people" in data
+    target, by_psql = postgres_database_factory(), postgres_database_factory()
+    install(target, data, result)
+    with tempfile.NamedTemporaryFile(suffix=".sql") as script:
+        script.write(data)
+        script.flush()
+        loaded = psql_load(by_psql, Path(script.name))
+    assert loaded.returncode == 0, loaded.stderr
+    for copy in (target, by_psql):
+        assert schema_dump(copy) == schema_dump(source)
+        with_path = "?options=-csearch_path%3Dapp,public"
+        assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
+
+
 def _has_extension(name: str) -> bool:
     with psycopg.connect(postgres_url_for("postgres")) as conn:
         return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone() is not None

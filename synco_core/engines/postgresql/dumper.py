@@ -123,6 +123,9 @@ class PostgresDumper:
         # fail loudly instead of silently leaving rows out.
         conn.execute("SET row_security = off")
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE")
+        # The path the database gives a new session: what functions whose bodies find names through it
+        # were most likely written for (:mod:`.searchpaths`).
+        session_path = [str(name) for name in fetch(conn, "SELECT pg_catalog.current_schemas(false)")[0][0]]
         # An empty search path makes the server print every name schema-qualified.
         conn.execute("SELECT pg_catalog.set_config('search_path', '', false)")
         version = str(fetch(conn, "SHOW server_version")[0][0]).split(" ")[0]
@@ -146,7 +149,7 @@ class PostgresDumper:
         self._extensions_and_schemas(w, conn)
         self._sequences(w, sequences)
         try:
-            schema = Schema(conn, q, self.options, self.registry, all_tables, relations, sequences)
+            schema = Schema(conn, q, self.options, self.registry, all_tables, relations, sequences, session_path)
         except earlyviews.Unsatisfiable as exc:
             raise DatabaseError(f"PostgreSQL database {where(self.database)} has objects a dump cannot carry: "
                                 f"{exc}") from exc

@@ -54,7 +54,8 @@ class Schema:
     """The schema objects of one dump."""
 
     def __init__(self, conn: psycopg.Connection[Any], q: Quoter, options: DumpOptions, registry: Registry,
-                 all_tables: list[Table], relations: list[Relation], sequences: list[Sequence]) -> None:
+                 all_tables: list[Table], relations: list[Relation], sequences: list[Sequence],
+                 session_path: list[str]) -> None:
         self.conn = conn
         self.q = q
         self.registry = registry
@@ -168,9 +169,9 @@ class Schema:
         nodes += [(earlyviews.EMPTY_MATVIEW, r.oid) for r in relations if r.oid in self.early.matviews]
         nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
-        self._find_paths(conn, parts)
+        self._find_paths(conn, parts, session_path)
 
-    def _find_paths(self, conn: psycopg.Connection[Any], parts: dict[Key, Node]) -> None:
+    def _find_paths(self, conn: psycopg.Connection[Any], parts: dict[Key, Node], session_path: list[str]) -> None:
         """Create each object whose expressions resolve a name through ``search_path`` with the schemas it
         needs in the path, after ``pg_catalog`` (:mod:`.searchpaths`), and load the rows of each table
         that evaluates such an expression while ``COPY`` reads them under that path too.
@@ -178,8 +179,8 @@ class Schema:
         Some constructs name no operator the server could print qualified (``a IS DISTINCT FROM b``,
         ``NULLIF(a, b)``, ``CASE a WHEN b``): under the dump's empty path, ``citext`` columns compared so
         fall back to ``text``'s operator through the cast, and a trigger's case-insensitive ``WHEN`` turns
-        case-sensitive (``pg_dump`` has the same fault). An extension's function whose body names its
-        neighbours unqualified fails to run at all. ``pg_catalog`` first keeps every other name the one the
+        case-sensitive (``pg_dump`` has the same fault). A function whose body names its neighbours
+        unqualified fails to run at all. ``pg_catalog`` first keeps every other name the one the
         definition names.
         """
         writers: dict[Node, SchemaObject] = dict(self.by_node)
@@ -194,7 +195,7 @@ class Schema:
                 JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
                 WHERE d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND n.nspname <> 'pg_catalog'
                 GROUP BY c.relname, d.objid""")
-        for catalog, oid, schemas in operators_used + searchpaths.function_body_schemas(conn):
+        for catalog, oid, schemas in operators_used + searchpaths.function_body_schemas(conn, session_path):
             obj = self.registry.objects.get((catalog, oid))
             node = obj.node if obj is not None and obj.node in writers else parts.get((catalog, oid))
             if node is not None:

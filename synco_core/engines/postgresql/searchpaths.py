@@ -5,12 +5,14 @@ with their schemas, but two things still resolve names through the path when the
 
 - operators no SQL construct can name qualified (``IS DISTINCT FROM``, ``NULLIF``): see
   :meth:`.schema.Schema._find_paths`;
-- the bodies of an extension's functions written in SQL (not SQL-standard) or another procedural
-  language, without a ``search_path`` setting of their own. ``CREATE EXTENSION`` ran the extension's
-  script with its schema and the schemas of the extensions it requires in the path, and such bodies name
-  their neighbours unqualified (``earthdistance``'s ``ll_to_earth`` reads ``cube(...)::earth``). Loaded
-  under the empty path, an index, a check, a domain check, a generated column or a materialized view
-  calling one fails (``type "earth" does not exist``), as ``pg_dump``'s output does.
+- the bodies of functions written in SQL (not SQL-standard) or another procedural language, without a
+  ``search_path`` setting of their own. ``CREATE EXTENSION`` ran an extension's script with its schema
+  and the schemas of the extensions it requires in the path, and such bodies name their neighbours
+  unqualified (``earthdistance``'s ``ll_to_earth`` reads ``cube(...)::earth``); an application's own
+  function does the same under the application's path (the common ``immutable_unaccent(text)`` wrapper
+  calls ``unaccent(...)``). Loaded under the empty path, an index, a check, a domain check, a generated
+  column or a materialized view calling one fails (``type "earth" does not exist``), as ``pg_dump``'s
+  output does.
 
 A call through a function with a SQL-standard body counts too: the server records what such a body calls
 in ``pg_depend``. A call through any other body is invisible to the catalog.
@@ -25,49 +27,57 @@ import psycopg
 from synco_core.engines.postgresql.catalog import fetch, server_version_num
 
 
-def function_body_schemas(conn: psycopg.Connection[Any]) -> list[tuple[str, int, list[str]]]:
-    """(catalog, object id, schemas) of every object calling such an extension function, with the schemas
-    its script ran under: the extension's own, then those of the extensions it requires."""
+def function_body_schemas(conn: psycopg.Connection[Any], session_path: list[str]) -> list[tuple[str, int, list[str]]]:
+    """(catalog, object id, schemas) of every object calling a function whose body finds names through
+    ``search_path``, with the schemas that body was written for.
+
+    An extension's function: those its script ran under, the extension's own and then those of the
+    extensions it requires. Any other function: the schemas of ``session_path`` (the source database's
+    own path, as a session of the dumping role starts with it, which is the path the application's
+    sessions most likely had when they built the index or stored the row) and the function's own schema.
+    """
     # SQL-standard bodies (PostgreSQL 14+) bind their names when created; they need no path.
     atomic = "p.prosqlbody IS NULL" if server_version_num(conn) >= 140000 else "true"
     return [(str(catalog), int(oid), list(schemas)) for catalog, oid, schemas in fetch(conn, f"""
-        WITH RECURSIVE path_bound AS (
-            SELECT p.oid, e.oid AS extension
-            FROM pg_catalog.pg_proc p
-            JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-            JOIN pg_catalog.pg_depend m ON m.classid = 'pg_catalog.pg_proc'::regclass AND m.objid = p.oid
-                AND m.refclassid = 'pg_catalog.pg_extension'::regclass AND m.deptype = 'e'
-            JOIN pg_catalog.pg_extension e ON e.oid = m.refobjid
-            WHERE l.lanname NOT IN ('internal', 'c') AND {atomic}
-              AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) setting
-                              WHERE setting LIKE 'search\\_path=%')
-        ), callers(classid, objid, extension) AS (
-            SELECT d.classid, d.objid, b.extension
-            FROM pg_catalog.pg_depend d JOIN path_bound b ON d.refobjid = b.oid
-            WHERE d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.deptype IN ('n', 'a')
-            UNION
-            SELECT d.classid, d.objid, c.extension
-            FROM pg_catalog.pg_depend d JOIN callers c ON d.refobjid = c.objid
-            WHERE c.classid = 'pg_catalog.pg_proc'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass
-              AND d.deptype IN ('n', 'a')
-        ), extension_path(extension, nspname, position) AS (
-            SELECT e.oid, n.nspname, 0
+        WITH RECURSIVE extension_path(extension, nspname) AS (
+            SELECT e.oid, n.nspname
             FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
             UNION ALL
-            SELECT d.objid, n.nspname, 1
+            SELECT d.objid, n.nspname
             FROM pg_catalog.pg_depend d
             JOIN pg_catalog.pg_extension r ON r.oid = d.refobjid
             JOIN pg_catalog.pg_namespace n ON n.oid = r.extnamespace
             WHERE d.classid = 'pg_catalog.pg_extension'::regclass
               AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+        ), path_bound(oid, schemas) AS (
+            SELECT p.oid, CASE WHEN m.refobjid IS NULL THEN %s::text[] || n.nspname::text
+                               ELSE ARRAY(SELECT x.nspname::text FROM extension_path x
+                                          WHERE x.extension = m.refobjid) END
+            FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            LEFT JOIN pg_catalog.pg_depend m ON m.classid = 'pg_catalog.pg_proc'::regclass AND m.objid = p.oid
+                AND m.refclassid = 'pg_catalog.pg_extension'::regclass AND m.deptype = 'e'
+            WHERE l.lanname NOT IN ('internal', 'c') AND {atomic}
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) setting
+                              WHERE setting LIKE 'search\\_path=%%')
+        ), callers(classid, objid, schemas) AS (
+            SELECT d.classid, d.objid, b.schemas
+            FROM pg_catalog.pg_depend d JOIN path_bound b ON d.refobjid = b.oid
+            WHERE d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.deptype IN ('n', 'a')
+            UNION
+            SELECT d.classid, d.objid, c.schemas
+            FROM pg_catalog.pg_depend d JOIN callers c ON d.refobjid = c.objid
+            WHERE c.classid = 'pg_catalog.pg_proc'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass
+              AND d.deptype IN ('n', 'a')
         )
-        SELECT c.relname, callers.objid,
-               array_agg(DISTINCT p.nspname) FILTER (WHERE p.nspname <> 'pg_catalog')
+        SELECT c.relname, callers.objid, array_agg(DISTINCT schema) FILTER (WHERE schema <> 'pg_catalog')
         FROM callers
         JOIN pg_catalog.pg_class c ON c.oid = callers.classid
-        JOIN extension_path p ON p.extension = callers.extension
+        CROSS JOIN LATERAL pg_catalog.unnest(callers.schemas) AS schema
         GROUP BY c.relname, callers.objid
-        HAVING count(*) FILTER (WHERE p.nspname <> 'pg_catalog') > 0""")]
+        HAVING count(*) FILTER (WHERE schema <> 'pg_catalog') > 0""", (session_path,))]
 
 
 def domains_checked_by_copy(conn: psycopg.Connection[Any]) -> dict[int, list[tuple[str, int]]]:
