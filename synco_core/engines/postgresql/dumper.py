@@ -33,6 +33,7 @@ from synco_core.engines.postgresql import (
     earlyviews,
     extensions,
     largeobjects,
+    partitionroots,
     postdata,
     privileges,
     regvalues,
@@ -168,20 +169,32 @@ class PostgresDumper:
 
         manifest: dict[str, TableManifest] = {}
         applied: list[str] = []
+        roots = partitionroots.load_roots(all_tables, partitionroots.hashed_by_oid(conn))
+        #: Per partition tree loaded through its root: the rows so far and the checksum of its blocks.
+        trees: dict[int, tuple[int, hashlib._Hash]] = {root.oid: (0, hashlib.sha256()) for root in roots.values()}
         w.section("Data")
         for table in all_tables:
             plan = plans.get(table.oid)
             if plan is None:
                 continue
             applied.extend(plan.rules)
-            path = schema.copy_path(table)
+            root = roots.get(table.oid)
+            target = root or table
+            path = schema.copy_path(table) or schema.copy_path(target)
             if path is not None and not plan.excluded:
                 w.sql(f"SET search_path = {path};\n")
-            rows, checksum = self._copy_table(conn, w, q.qualified(table.schema, table.name), table.display, plan,
-                                              table.oid)
+            tree = trees.get(target.oid)
+            rows, checksum = self._copy_table(conn, w, q.qualified(target.schema, target.name), table.display, plan,
+                                              table.oid, tree[1] if tree else None)
             if path is not None and not plan.excluded:
                 w.sql("SELECT pg_catalog.set_config('search_path', '', false);\n")
-            manifest[table.display] = TableManifest(rows=rows, checksum=checksum)
+            if tree is None:
+                manifest[table.display] = TableManifest(rows=rows, checksum=checksum)
+            else:
+                trees[target.oid] = (tree[0] + rows, tree[1])
+        for root in {root.oid: root for root in roots.values()}.values():
+            rows, hasher = trees[root.oid]
+            manifest[root.display] = TableManifest(rows=rows, checksum=hasher.hexdigest())
         self._extension_data(w, conn, manifest)
         w.section("Sequence positions")
         for seq in sequences:
@@ -284,10 +297,11 @@ class PostgresDumper:
     # -- data ----------------------------------------------------------------------------------------
 
     def _copy_table(self, conn: psycopg.Connection[Any], w: _Writer, name: str, display: str,
-                    plan: DataPlan, oid: int | None = None) -> tuple[int, str]:
-        """Stream one table's rows into the script; return the row count and SHA-256 of the COPY text."""
+                    plan: DataPlan, oid: int | None = None, hasher: hashlib._Hash | None = None) -> tuple[int, str]:
+        """Stream one table's rows into the script as a COPY into ``name`` (the table's, or its partition
+        root's); return the row count and SHA-256 of the COPY text (of every block ``hasher`` took so far)."""
         q = self.quote
-        hasher = hashlib.sha256()
+        hasher = hasher or hashlib.sha256()
         if plan.excluded:
             return 0, hasher.hexdigest()
         dumpprogress.table_started(display)

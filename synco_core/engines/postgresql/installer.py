@@ -240,7 +240,7 @@ def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest],
     for schema, name in conn.execute("""
             SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')""").fetchall():
+            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')""").fetchall():
         tables[manifest_key(schema, name)] = (schema, name)
     empty = hashlib.sha256().hexdigest()
     for key, expected in manifest.items():
