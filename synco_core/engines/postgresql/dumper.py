@@ -30,6 +30,7 @@ import psycopg
 from synco_core import dumpprogress
 from synco_core.engines.postgresql import (
     catalog,
+    databaselocale,
     earlyviews,
     extensions,
     largeobjects,
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 HEADER = """--
 -- synco PostgreSQL dump
 -- {source}
---
+{locale}--
 
 SET statement_timeout = 0;
 SET lock_timeout = 0;
@@ -146,7 +147,8 @@ class PostgresDumper:
         plans = DataPlanner(conn, q, self.options).plan(all_tables)
 
         database_name = " ".join(self.database.name.split())  # a name with a newline must not end the comment
-        w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}"))
+        w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
+                            locale=databaselocale.read_source(conn).header()))
         self._extensions_and_schemas(w, conn)
         self._sequences(w, sequences)
         try:

@@ -1,7 +1,8 @@
 """Atomic install and rollback of a PostgreSQL database.
 
 The dump is loaded into a fresh scratch database ``<db>__synco_new``, created from ``template0`` with the
-target's encoding and locale. The loaded tables are checked against the source's manifest (row counts
+target's encoding and locale (the source's, which the dump names, when the target is new:
+:mod:`.databaselocale`). The loaded tables are checked against the source's manifest (row counts
 counted in the scratch database, and the SHA-256 of each table's COPY text, computed as it streams in). Only
 then are the databases swapped by renaming, in one transaction: the current database becomes
 ``<db>__synco_prev`` (kept for ``synco db rollback`` until the next install) and the scratch database
@@ -38,6 +39,7 @@ from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
+from synco_core.engines.postgresql.databaselocale import Locale, split_header, with_head
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
@@ -96,22 +98,39 @@ def _drop(admin: psycopg.Connection[Any], name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str) -> None:
-    """Create the scratch database with the target's encoding and locale (defaults when it is new)."""
+def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, source: Locale | None) -> None:
+    """Create the scratch database with the target's encoding and locale, or the source's when the target
+    is new (:mod:`.databaselocale`; the server's defaults, in UTF-8, when it cannot or the dump names none)."""
     _drop(admin, scratch)
     with admin.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT pg_catalog.pg_encoding_to_char(encoding) AS encoding, * "
+        row = cur.execute("SELECT pg_catalog.pg_encoding_to_char(encoding) AS encoding_name, * "
                           "FROM pg_catalog.pg_database WHERE datname = %s", (target,)).fetchone()
-    parts: list[sql.Composable] = [sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))]
+    create = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
     if row is not None:
-        parts.append(sql.SQL("ENCODING {}").format(sql.Literal(row["encoding"])))
-        parts.append(sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(row["datcollate"]),
-                                                                 sql.Literal(row["datctype"])))
-        if row.get("datlocprovider") == "i" and row.get("daticulocale"):
-            parts.append(sql.SQL("LOCALE_PROVIDER icu ICU_LOCALE {}").format(sql.Literal(row["daticulocale"])))
-    else:
-        parts.append(sql.SQL("ENCODING 'UTF8'"))
-    admin.execute(sql.SQL(" ").join(parts))
+        own = Locale(row["encoding_name"], row["datcollate"], row["datctype"], row.get("datlocprovider") or "c",
+                     row.get("daticulocale"))
+        if source is not None and source != own:
+            log.warning("PostgreSQL database %r keeps its own %s; the dump's source had %s: text may sort and "
+                        "compare differently in the copy", target, own.describe(), source.describe())
+        admin.execute(create + _locale_options(own))
+        return
+    if source is not None:
+        try:
+            admin.execute(create + _locale_options(source))
+            return
+        except psycopg.Error as exc:
+            log.warning("PostgreSQL database %r is created with this server's default locale: it cannot create "
+                        "the dump's source's %s (%s); text may sort and compare differently in the copy",
+                        target, source.describe(), one_line(exc))
+    admin.execute(create + sql.SQL(" ENCODING 'UTF8'"))
+
+
+def _locale_options(locale: Locale) -> sql.Composed:
+    options = sql.SQL(" ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
+        sql.Literal(locale.encoding), sql.Literal(locale.collate), sql.Literal(locale.ctype))
+    if locale.provider == "i" and locale.icu_locale:
+        options += sql.SQL(" LOCALE_PROVIDER icu ICU_LOCALE {}").format(sql.Literal(locale.icu_locale))
+    return options
 
 
 #: Settings whose value is a list; pg_db_role_setting keeps them as one string that must be split again.
@@ -276,8 +295,10 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     try:
         _lock_and_recover(admin, database)
         target_exists = _exists(admin, database.name)
+        source_locale, head = split_header(dump)
+        dump = with_head(head, dump)
         try:
-            _create_scratch(admin, database.name, scratch)
+            _create_scratch(admin, database.name, scratch, source_locale)
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot create the scratch database {scratch!r} on {where(database, scratch)}: "
                                 f"{one_line(exc)}") from exc

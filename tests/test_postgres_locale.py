@@ -1,0 +1,133 @@
+"""The source database's encoding and locale in a PostgreSQL copy.
+
+A load that creates the database gives it the source's encoding, LC_COLLATE, LC_CTYPE and ICU locale (the
+default collation decides which partition a text row belongs to, and how text sorts); an existing target
+keeps its own, and a server that cannot create the source's uses its defaults, each with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from test_postgres_support import fingerprints, schema_dump
+
+from synco_core.cli.main import cli
+from synco_core.testing.services import (
+    drop_postgres_databases,
+    postgres_admin_connection,
+    postgres_url_for,
+    unique_name,
+)
+
+pytestmark = pytest.mark.postgres
+
+TEXT_PARTITIONS = """
+    CREATE TABLE names (n text) PARTITION BY RANGE (n);
+    CREATE TABLE names_a PARTITION OF names FOR VALUES FROM ('a') TO ('c');
+    CREATE TABLE names_rest PARTITION OF names DEFAULT;
+    INSERT INTO names VALUES ('apple'), ('B'), ('banana'), ('Zed'), ('Ähre'), ('ÿ');
+    CREATE TABLE sorted (n text PRIMARY KEY);
+    INSERT INTO sorted VALUES ('a'), ('B'), ('c'), ('é');
+"""
+
+
+def _properties(name: str) -> tuple[object, ...]:
+    with psycopg.connect(postgres_url_for("postgres")) as conn:
+        row = conn.execute("SELECT pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider, daticulocale "
+                           "FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+@pytest.fixture
+def created() -> Iterator[Callable[[str], str]]:
+    """Creates throw-away databases with the given options (returns their names); all dropped afterwards."""
+    names: list[str] = []
+
+    def create(options: str) -> str:
+        name = unique_name()
+        conn = postgres_admin_connection()
+        conn.execute(f'CREATE DATABASE "{name}" {options}')
+        conn.close()
+        names.append(name)
+        return name
+
+    yield create
+    drop_postgres_databases(names)
+
+
+def _fill(name: str, script: str) -> None:
+    with psycopg.connect(postgres_url_for(name), autocommit=True) as conn:
+        conn.execute("SET client_encoding = 'UTF8'")
+        conn.execute(script)
+
+
+def _dump(source: str, out: Path) -> None:
+    result = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+
+
+def _load(target: str, dump: Path) -> None:
+    result = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(dump), "--yes"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("options", [
+    "LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8' TEMPLATE template0",
+    "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+])
+def test_a_database_the_load_creates_gets_the_sources_encoding_and_locale(
+        options: str, created: Callable[[str], str], tmp_path: Path) -> None:
+    """Made with the server's defaults, the ICU copy routed 'B' outside the partition it came from (the load
+    failed), and the LATIN1 copy held its text as UTF-8."""
+    source = created(options)
+    _fill(source, TEXT_PARTITIONS)
+    _dump(source, tmp_path / "dump.sql")
+    target = unique_name()
+    try:
+        _load(target, tmp_path / "dump.sql")
+        assert _properties(target) == _properties(source)
+        assert schema_dump(target) == schema_dump(source)
+        assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
+    finally:
+        drop_postgres_databases([target])
+
+
+def test_a_locale_the_server_cannot_create_falls_back_to_its_defaults(
+        created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = created("LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8' TEMPLATE template0")
+    _fill(source, "CREATE TABLE sorted (n text PRIMARY KEY); INSERT INTO sorted VALUES ('a'), ('B');")
+    dump = tmp_path / "dump.sql"
+    _dump(source, dump)
+    data = dump.read_bytes()
+    assert b'"collate": "C.UTF-8"' in data.split(b"\n\n", 1)[0]
+    dump.write_bytes(data.replace(b'"collate": "C.UTF-8"', b'"collate": "xx_NOPE.UTF-8"', 1))
+    target = unique_name()
+    try:
+        with caplog.at_level(logging.WARNING):
+            _load(target, dump)
+        assert "cannot create the dump's source's encoding UTF8, LC_COLLATE xx_NOPE.UTF-8" in caplog.text
+        assert _properties(target)[0] == "UTF8"
+        with psycopg.connect(postgres_url_for(target)) as conn:
+            assert conn.execute("SELECT count(*) FROM sorted").fetchone() == (2,)
+    finally:
+        drop_postgres_databases([target])
+
+
+def test_an_existing_target_keeps_its_own_locale_with_a_warning(
+        created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = created("LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8' TEMPLATE template0")
+    _fill(source, "CREATE TABLE sorted (n text PRIMARY KEY); INSERT INTO sorted VALUES ('a'), ('B');")
+    target = created("ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0")
+    before = _properties(target)
+    _dump(source, tmp_path / "dump.sql")
+    with caplog.at_level(logging.WARNING):
+        _load(target, tmp_path / "dump.sql")
+    assert _properties(target) == before
+    assert "keeps its own encoding UTF8, LC_COLLATE C.UTF-8, LC_CTYPE C.UTF-8" in caplog.text
+    assert "ICU locale en" in caplog.text
