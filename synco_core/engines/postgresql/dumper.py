@@ -30,7 +30,6 @@ import psycopg
 from synco_core import dumpprogress
 from synco_core.engines.postgresql import (
     catalog,
-    databaselocale,
     earlyviews,
     extensions,
     largeobjects,
@@ -38,6 +37,7 @@ from synco_core.engines.postgresql import (
     postdata,
     privileges,
     regvalues,
+    sourcedatabase,
     unsupported,
     widerows,
 )
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 HEADER = """--
 -- synco PostgreSQL dump
 -- {source}
-{locale}--
+{locale}{settings}--
 
 SET statement_timeout = 0;
 SET lock_timeout = 0;
@@ -148,7 +148,8 @@ class PostgresDumper:
 
         database_name = " ".join(self.database.name.split())  # a name with a newline must not end the comment
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
-                            locale=databaselocale.read_source(conn).header()))
+                            locale=sourcedatabase.read_source(conn).header(),
+                            settings=sourcedatabase.settings_header(sourcedatabase.read_settings(conn))))
         self._extensions_and_schemas(w, conn)
         self._sequences(w, sequences)
         try:

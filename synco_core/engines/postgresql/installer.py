@@ -2,7 +2,7 @@
 
 The dump is loaded into a fresh scratch database ``<db>__synco_new``, created from ``template0`` with the
 target's encoding and locale (the source's, which the dump names, when the target is new:
-:mod:`.databaselocale`). The loaded tables are checked against the source's manifest (row counts
+:mod:`.sourcedatabase`). The loaded tables are checked against the source's manifest (row counts
 counted in the scratch database, and the SHA-256 of each table's COPY text, computed as it streams in). Only
 then are the databases swapped by renaming, in one transaction: the current database becomes
 ``<db>__synco_prev`` (kept for ``synco db rollback`` until the next install) and the scratch database
@@ -39,9 +39,9 @@ from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
-from synco_core.engines.postgresql.databaselocale import Locale, split_header, with_head
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
+from synco_core.engines.postgresql.sourcedatabase import Locale, carried, split_header, with_head
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
@@ -100,7 +100,7 @@ def _drop(admin: psycopg.Connection[Any], name: str) -> None:
 
 def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, source: Locale | None) -> None:
     """Create the scratch database with the target's encoding and locale, or the source's when the target
-    is new (:mod:`.databaselocale`; the server's defaults, in UTF-8, when it cannot or the dump names none)."""
+    is new (:mod:`.sourcedatabase`; the server's defaults, in UTF-8, when it cannot or the dump names none)."""
     _drop(admin, scratch)
     with admin.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT pg_catalog.pg_encoding_to_char(encoding) AS encoding_name, * "
@@ -182,15 +182,34 @@ def _carry_properties(admin: psycopg.Connection[Any], target: str, scratch: str)
             FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = %s""", (oid,)).fetchall():
         for setting in settings or []:
             name, _, value = str(setting).partition("=")
-            values = _split_list_setting(value) if name in _LIST_SETTINGS else [value]
-            setting_name = sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
-            assignment = sql.SQL("SET {} = {}").format(setting_name,
-                                                         sql.SQL(", ").join(sql.Literal(v) for v in values))
-            if role is None:
-                admin.execute(sql.SQL("ALTER DATABASE {} ").format(scratch_id) + assignment)
-            else:
-                admin.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} ").format(sql.Identifier(role), scratch_id)
-                              + assignment)
+            _set(admin, scratch, role, name, value)
+
+
+def _set(admin: psycopg.Connection[Any], scratch: str, role: str | None, name: str, value: str) -> None:
+    """``ALTER DATABASE scratch SET name = value`` (``ALTER ROLE ... IN DATABASE`` for a role's own)."""
+    values = _split_list_setting(value) if name in _LIST_SETTINGS else [value]
+    setting_name = sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
+    assignment = sql.SQL("SET {} = {}").format(setting_name, sql.SQL(", ").join(sql.Literal(v) for v in values))
+    if role is None:
+        admin.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(scratch)) + assignment)
+    else:
+        admin.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} ").format(sql.Identifier(role),
+                                                                      sql.Identifier(scratch)) + assignment)
+
+
+def _set_source_settings(admin: psycopg.Connection[Any], target: str, scratch: str, settings: list[str]) -> None:
+    """Give a database the load creates the source's ``ALTER DATABASE ... SET`` settings that
+    :mod:`.sourcedatabase` carries, once its rows are loaded; name the others, and any the server refuses."""
+    kept, left = carried(settings)
+    refused: list[str] = []
+    for name, value in kept:
+        try:
+            _set(admin, scratch, None, name, value)
+        except psycopg.Error as exc:
+            refused.append(f"{name} ({one_line(exc)})")
+    if left or refused:
+        log.warning("PostgreSQL database %r is created without these settings of the dump's source: %s",
+                    target, ", ".join(left + refused))
 
 
 def _terminate(admin: psycopg.Connection[Any], name: str) -> None:
@@ -295,10 +314,10 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     try:
         _lock_and_recover(admin, database)
         target_exists = _exists(admin, database.name)
-        source_locale, head = split_header(dump)
+        header, head = split_header(dump)
         dump = with_head(head, dump)
         try:
-            _create_scratch(admin, database.name, scratch, source_locale)
+            _create_scratch(admin, database.name, scratch, header.locale)
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot create the scratch database {scratch!r} on {where(database, scratch)}: "
                                 f"{one_line(exc)}") from exc
@@ -310,6 +329,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
         crashpoints.reached("postgresql:install:loaded")
         try:
             renames = []
+            if not target_exists:
+                _set_source_settings(admin, database.name, scratch, list(header.settings))
             if target_exists:
                 _carry_properties(admin, database.name, scratch)
                 # The previous kept copy goes only now that the new content is known to be good.

@@ -1,8 +1,9 @@
-"""The source database's encoding and locale in a PostgreSQL copy.
+"""The source database's own encoding, locale and settings in a PostgreSQL copy.
 
 A load that creates the database gives it the source's encoding, LC_COLLATE, LC_CTYPE and ICU locale (the
 default collation decides which partition a text row belongs to, and how text sorts); an existing target
-keeps its own, and a server that cannot create the source's uses its defaults, each with a warning.
+keeps its own, and a server that cannot create the source's uses its defaults, each with a warning. It
+also gets the source's ``ALTER DATABASE ... SET`` settings that change nothing beyond a session.
 """
 
 from __future__ import annotations
@@ -131,3 +132,36 @@ def test_an_existing_target_keeps_its_own_locale_with_a_warning(
     assert _properties(target) == before
     assert "keeps its own encoding UTF8, LC_COLLATE C.UTF-8, LC_CTYPE C.UTF-8" in caplog.text
     assert "ICU locale en" in caplog.text
+
+
+def test_a_database_the_load_creates_gets_the_sources_settings(
+        created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Without its ``search_path`` the copy of a database whose tables sit in ``app`` answered no query the
+    application sends; settings that reach beyond a session (a library every session would load) or that
+    would change how the copy is used (read only) are left out and named."""
+    source = created("")
+    _fill(source, "CREATE SCHEMA app; CREATE TABLE app.things (id int); INSERT INTO app.things VALUES (1);")
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        for setting in ("search_path = app, public", "TimeZone = 'Asia/Tokyo'", "app.tenant = 'o''brien'",
+                        "statement_timeout = '5min'", "default_transaction_read_only = on"):
+            conn.execute(f'ALTER DATABASE "{source}" SET {setting}')
+    dump = tmp_path / "dump.sql"
+    _dump(source, dump)
+    data = dump.read_bytes()
+    # A hostile session may write any header: what it names is only ever one of the carried settings.
+    dump.write_bytes(data.replace(b'"default_transaction_read_only=on"',
+                                  b'"default_transaction_read_only=on", "session_preload_libraries=evil"', 1))
+    target = unique_name()
+    try:
+        with caplog.at_level(logging.WARNING):
+            _load(target, dump)
+        assert ("is created without these settings of the dump's source: default_transaction_read_only, "
+                "session_preload_libraries") in caplog.text
+        with psycopg.connect(postgres_url_for(target)) as conn:
+            assert conn.execute("SELECT count(*) FROM things").fetchone() == (1,)
+            assert conn.execute("SELECT current_setting('TimeZone'), current_setting('app.tenant'), "
+                                "current_setting('statement_timeout'), "
+                                "current_setting('default_transaction_read_only')").fetchone() == (
+                "Asia/Tokyo", "o'brien", "5min", "off")
+    finally:
+        drop_postgres_databases([target])
