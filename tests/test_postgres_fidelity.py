@@ -946,11 +946,12 @@ def test_own_functions_whose_bodies_need_the_databases_path(postgres_database_fa
 
 
 def test_hash_partitions_on_enums_load_through_their_root(postgres_database_factory: Callable[[], str]) -> None:
-    """An enum value hashes by its OID, which the copy's type gets anew: the loaded database routes a row
-    of a table hash-partitioned on one (or on an array of one, or a domain over one, at any level of the
-    tree) to another partition, and COPY into the partition it came from failed ("violates partition
-    constraint"). Every partition of such a tree is loaded through the tree's root; the manifest covers the
-    tree as a whole, and a filter on one partition still applies to its rows."""
+    """An enum value hashes by its OID, which the copy's type gets anew (and a regclass value, loaded by
+    name): the loaded database routes a row of a table hash-partitioned on one (or on an array of one, or a
+    domain over one, at any level of the tree) to another partition, and COPY into the partition it came
+    from failed ("violates partition constraint"). Every partition of such a tree is loaded through the
+    tree's root; the manifest covers the tree as a whole, and a filter on one partition still applies to
+    its rows."""
     fixture = """
         CREATE TYPE color AS ENUM ('red', 'green', 'blue', 'cyan', 'black');
         CREATE DOMAIN shade AS color;
@@ -969,6 +970,11 @@ def test_hash_partitions_on_enums_load_through_their_root(postgres_database_fact
         INSERT INTO events SELECT CASE WHEN i % 3 = 0 THEN 'us' ELSE 'eu' END,
           ARRAY[(enum_range(NULL::color))[1 + i % 5], (enum_range(NULL::color))[1 + i % 2]]::shade[], i
           FROM generate_series(1, 60) i;
+        CREATE TABLE by_class (c regclass, n int) PARTITION BY HASH (c);
+        CREATE TABLE by_class_0 PARTITION OF by_class FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+        CREATE TABLE by_class_1 PARTITION OF by_class FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+        INSERT INTO by_class SELECT c, 1 FROM unnest(ARRAY['things', 'things_0', 'things_1', 'things_2', 'events',
+          'events_eu', 'events_us']::regclass[]) c;
         CREATE TABLE plain (k int, c color) PARTITION BY HASH (k);
         CREATE TABLE plain_0 PARTITION OF plain FOR VALUES WITH (MODULUS 1, REMAINDER 0);
         INSERT INTO plain VALUES (1, 'red');"""
@@ -979,7 +985,7 @@ def test_hash_partitions_on_enums_load_through_their_root(postgres_database_fact
     assert b"COPY public.events_us (region, tags, n) FROM stdin;" in data  # not under the hashed branch
     assert b"COPY public.plain_0 (k, c) FROM stdin;" in data
     assert schema_dump(target) == schema_dump(source)
-    trees = ("things", "events")
+    trees = ("things", "events", "by_class")
 
     def whole(name: str) -> list[tuple[object, ...]]:
         return [rows(name, f"SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {tree} t")[0]

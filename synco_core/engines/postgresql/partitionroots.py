@@ -4,10 +4,12 @@ A hash partition holds the rows whose key hashes to its remainder, and an enum v
 (``hashenum``), which a copy of the type gets anew: in the loaded database the same row belongs to another
 partition, and ``COPY`` into the partition it came from fails (``violates partition constraint``; pg_dump
 before 15.3 wrote such dumps). The same holds for any key whose hash reaches an enum value: an array, range,
-multirange or composite holding one, or a domain over one. The rows of every partition of such a tree are
-therefore written as ``COPY root (columns) FROM stdin`` (as ``pg_dump --load-via-partition-root`` does), and
-the server routes each row where its key hashes to now. The manifest counts and checksums the rows of the
-whole tree under the root's name, since which partition holds a row is the target's business.
+multirange or composite holding one, or a domain over one; and a key of an object identifier type
+(``regclass``, ``regtype`` ...), whose values load by name and so get the copy's OIDs. The rows of every
+partition of such a tree are therefore written as ``COPY root (columns) FROM stdin`` (as ``pg_dump
+--load-via-partition-root`` does), and the server routes each row where its key hashes to now. The
+manifest counts and checksums the rows of the whole tree under the root's name, since which partition
+holds a row is the target's business.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from synco_core.engines.postgresql.catalog import Table, fetch
 
 
 def hashed_by_oid(conn: psycopg.Connection[Any]) -> set[int]:
-    """The hash-partitioned tables whose key hashes an enum value somewhere inside it. A key that is an
-    expression of a polymorphic operator class cannot be typed from the catalog: it counts too (loading
-    through the root is always right, only slower)."""
+    """The hash-partitioned tables whose key hashes an enum value or an object identifier somewhere inside
+    it. A key that is an expression of a polymorphic operator class cannot be typed from the catalog: it
+    counts too (loading through the root is always right, only slower)."""
     rows = fetch(conn, """
         WITH RECURSIVE key_type(relid, typid) AS (
             SELECT p.partrelid, coalesce(a.atttypid, o.opcintype)
@@ -47,7 +49,9 @@ def hashed_by_oid(conn: psycopg.Connection[Any]) -> set[int]:
         )
         SELECT DISTINCT k.relid
         FROM key_type k JOIN pg_catalog.pg_type t ON t.oid = k.typid
-        WHERE t.typtype IN ('e', 'p')""")
+        WHERE t.typtype IN ('e', 'p') OR t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace
+              AND t.typname IN ('regclass', 'regtype', 'regproc', 'regprocedure', 'regoper', 'regoperator',
+                                'regconfig', 'regdictionary', 'regnamespace', 'regrole', 'regcollation')""")
     return {int(row[0]) for row in rows}
 
 
