@@ -2,7 +2,8 @@
 
 Every table is named with the installation's ``$table_prefix``, optional ones included (WooCommerce's, a
 multisite's): the core drops the rules naming tables or columns the database does not have. A multisite's
-sites each have their own tables (``wp_2_options``, ``wp_2_comments`` ...); those are found in the inventory.
+sites each have their own tables (``wp_2_options``, ``wp_2_comments``, ``wp_2_wc_orders`` ...): every rule for a
+site's table applies to each site found in the inventory (:func:`site_prefixes`).
 
 Smart transfer (``serve --all`` ships these rows too):
 
@@ -11,12 +12,14 @@ Smart transfer (``serve --all`` ships these rows too):
 - WooCommerce's sessions (``woocommerce_sessions``): shoppers' carts;
 - Action Scheduler's log (``actionscheduler_logs``) and its completed actions.
 
-Sanitising (dropped by ``--no-sanitize``): users' e-mail addresses (``user<ID>@example.invalid``), password
-hashes (every account logs in locally with ``password``: WordPress accepts bcrypt hashes), activation keys,
-login session tokens in ``usermeta``; comment authors' e-mail addresses, IP addresses and browsers; a
-multisite's sign-ups and registration log; WooCommerce's customer lookup, order addresses, orders' e-mail,
-IP and user agent, and the billing and shipping details kept in ``usermeta``. API keys (WooCommerce's
-``woocommerce_api_keys``) are never shipped.
+Sanitising (dropped by ``--no-sanitize``): users' e-mail addresses (``user<ID>@example.invalid``) and names,
+password hashes (every account logs in locally with ``password``: WordPress accepts bcrypt hashes), activation
+keys, login session tokens in ``usermeta``; the site owner's ``admin_email``; comment authors' e-mail addresses,
+IP addresses and browsers; a multisite's sign-ups and registration log; WooCommerce's customer lookup, order
+addresses, orders' e-mail, IP and user agent, the same details of orders kept in ``postmeta`` (before HPOS, and
+in its compatibility mode) and of customers in ``usermeta``, download permissions' e-mail and the download
+log's IP, saved payment tokens and webhook secrets. API keys (WooCommerce's ``woocommerce_api_keys``) are never
+shipped.
 """
 
 from __future__ import annotations
@@ -30,26 +33,84 @@ PASSWORD_HASH = BCRYPT_PASSWORD
 
 TRANSIENTS = "option_name NOT LIKE '\\_transient\\_%' AND option_name NOT LIKE '\\_site\\_transient\\_%'"
 SITE_TRANSIENTS = "meta_key NOT LIKE '\\_site\\_transient\\_%'"
+#: The address parts WooCommerce keeps per customer (usermeta) and per order (postmeta, with a ``_`` in front).
+ADDRESS_FIELDS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "postcode", "state",
+                  "phone")
 #: The billing and shipping details WooCommerce keeps per customer in usermeta.
-CUSTOMER_META = tuple(f"{kind}_{field}" for kind in ("billing", "shipping") for field in (
-    "first_name", "last_name", "company", "address_1", "address_2", "city", "postcode", "state", "phone"))
+CUSTOMER_META = tuple(f"{kind}_{field}" for kind in ("billing", "shipping") for field in ADDRESS_FIELDS)
+#: An account's own name in usermeta (its profile), blanked like the customer's.
+PROFILE_META = ("first_name", "last_name")
+#: What a pre-HPOS order (a ``shop_order`` post) keeps in postmeta, and HPOS's compatibility mode copies there:
+#: the addresses, the search index WooCommerce builds from them, the customer's IP address and browser.
+ORDER_META = (*(f"_{key}" for key in CUSTOMER_META), "_billing_address_index", "_shipping_address_index",
+              "_customer_user_agent")
+#: The site owner's address, in each site's options and the network's sitemeta.
+ADMIN_EMAIL_OPTIONS = ("admin_email", "new_admin_email")
+ADMIN_EMAIL = "admin@example.invalid"
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
 
 
 def _usermeta_expression() -> str:
-    """Session tokens and WooCommerce's customer details blanked, billing e-mail made unique and invalid."""
-    details = ", ".join(f"'{key}'" for key in CUSTOMER_META)
+    """Session tokens, names and WooCommerce's customer details blanked, billing e-mail made unique and invalid."""
     return ("CASE WHEN meta_key = 'session_tokens' THEN '' "
             "WHEN meta_key = 'billing_email' THEN CONCAT('user', user_id, '@example.invalid') "
-            f"WHEN meta_key IN ({details}) THEN '' ELSE meta_value END")
+            f"WHEN meta_key IN ({_quoted(CUSTOMER_META + PROFILE_META)}) THEN '' ELSE meta_value END")
 
 
-def _site_tables(prefix: str, inventory: DatabaseInventory | None, name: str) -> list[str]:
-    """``<prefix><name>`` and a multisite's ``<prefix><id>_<name>`` tables found in the inventory."""
-    tables = [prefix + name]
+def _postmeta_expression() -> str:
+    """A legacy order's e-mail made invalid (unique per order), its IP address local, the other details blanked."""
+    return ("CASE WHEN meta_key = '_billing_email' THEN CONCAT('user', post_id, '@example.invalid') "
+            "WHEN meta_key = '_customer_ip_address' THEN '127.0.0.1' "
+            f"WHEN meta_key IN ({_quoted(ORDER_META)}) THEN '' ELSE meta_value END")
+
+
+def _admin_email_expression(name_column: str, value_column: str) -> str:
+    return (f"CASE WHEN {name_column} IN ({_quoted(ADMIN_EMAIL_OPTIONS)}) THEN '{ADMIN_EMAIL}' "
+            f"ELSE {value_column} END")
+
+
+def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]:
+    """``prefix`` and, on a multisite network, every other site's ``<prefix><id>_`` found in the inventory.
+
+    A site is known by its options table, which WordPress creates for every site; a plugin's own table
+    such as ``wp_2fa_codes`` is not a site's.
+    """
+    prefixes = [prefix]
     if inventory is not None:
-        per_site = re.compile(re.escape(prefix) + r"\d+_" + re.escape(name))
-        tables += sorted(t.name for t in inventory.tables if per_site.fullmatch(t.name))
-    return tables
+        per_site = re.compile(re.escape(prefix) + r"(\d+)_options")
+        ids = {int(found.group(1)) for t in inventory.tables if (found := per_site.fullmatch(t.name))}
+        prefixes += [f"{prefix}{site}_" for site in sorted(ids)]
+    return prefixes
+
+
+def _site_rules(site: str) -> list[SanitizeRule]:
+    """The rules of one site's own tables (``site`` is its table prefix)."""
+    rules = [
+        SanitizeRule(site + "options", "option_value",
+                     expression=_admin_email_expression("option_name", "option_value")),
+        SanitizeRule(site + "comments", "comment_author_email", transform="email"),
+        SanitizeRule(site + "comments", "comment_author_IP", transform="fixed:127.0.0.1"),
+        SanitizeRule(site + "comments", "comment_agent", transform="fixed:"),
+        SanitizeRule(site + "postmeta", "meta_value", expression=_postmeta_expression()),
+        SanitizeRule(site + "wc_customer_lookup", "email", transform="email"),
+        SanitizeRule(site + "wc_orders", "billing_email", transform="email"),
+        SanitizeRule(site + "wc_orders", "ip_address", transform="fixed:127.0.0.1"),
+        SanitizeRule(site + "wc_orders", "user_agent", transform="fixed:"),
+        SanitizeRule(site + "wc_order_addresses", "email", transform="email"),
+        SanitizeRule(site + "woocommerce_downloadable_product_permissions", "user_email", transform="email"),
+        SanitizeRule(site + "wc_download_log", "user_ip_address", transform="fixed:127.0.0.1"),
+        # Credentials: a saved card's reference at the payment gateway, the key a webhook's payload is signed with.
+        SanitizeRule(site + "woocommerce_payment_tokens", "token", transform="fixed:"),
+        SanitizeRule(site + "wc_webhooks", "secret", transform="fixed:"),
+    ]
+    for column in ("first_name", "last_name", "username", "city", "postcode", "state"):
+        rules.append(SanitizeRule(site + "wc_customer_lookup", column, transform="fixed:"))
+    for column in ADDRESS_FIELDS:
+        rules.append(SanitizeRule(site + "wc_order_addresses", column, transform="fixed:"))
+    return rules
 
 
 def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
@@ -59,33 +120,23 @@ def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOption
         SanitizeRule(prefix + "users", "user_pass", transform=f"fixed:{PASSWORD_HASH}"),
         SanitizeRule(prefix + "users", "user_activation_key", transform="fixed:"),
         SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression()),
+        SanitizeRule(prefix + "sitemeta", "meta_value", expression=_admin_email_expression("meta_key", "meta_value")),
         SanitizeRule(prefix + "signups", "user_email", transform="email"),
         SanitizeRule(prefix + "signups", "activation_key", transform="fixed:"),
         SanitizeRule(prefix + "registration_log", "email", transform="email"),
         SanitizeRule(prefix + "registration_log", "IP", transform="fixed:127.0.0.1"),
-        SanitizeRule(prefix + "wc_customer_lookup", "email", transform="email"),
-        SanitizeRule(prefix + "wc_orders", "billing_email", transform="email"),
-        SanitizeRule(prefix + "wc_orders", "ip_address", transform="fixed:127.0.0.1"),
-        SanitizeRule(prefix + "wc_orders", "user_agent", transform="fixed:"),
-        SanitizeRule(prefix + "wc_order_addresses", "email", transform="email"),
     ]
-    for column in ("first_name", "last_name", "username", "city", "postcode", "state"):
-        rules.append(SanitizeRule(prefix + "wc_customer_lookup", column, transform="fixed:"))
-    for column in ("first_name", "last_name", "company", "address_1", "address_2", "city", "state", "postcode",
-                   "phone"):
-        rules.append(SanitizeRule(prefix + "wc_order_addresses", column, transform="fixed:"))
-    for comments in _site_tables(prefix, inventory, "comments"):
-        rules += [
-            SanitizeRule(comments, "comment_author_email", transform="email"),
-            SanitizeRule(comments, "comment_author_IP", transform="fixed:127.0.0.1"),
-            SanitizeRule(comments, "comment_agent", transform="fixed:"),
-        ]
-    smart_where = {table: TRANSIENTS for table in _site_tables(prefix, inventory, "options")}
+    sites = site_prefixes(prefix, inventory)
+    smart_where: dict[str, str] = {}
+    for site in sites:
+        rules += _site_rules(site)
+        smart_where[site + "options"] = TRANSIENTS
+        smart_where[site + "actionscheduler_actions"] = "status <> 'complete'"
     smart_where[prefix + "sitemeta"] = SITE_TRANSIENTS
-    smart_where[prefix + "actionscheduler_actions"] = "status <> 'complete'"
     return DumpOptions(
-        exclude_tables=(prefix + "woocommerce_api_keys",),
+        exclude_tables=tuple(site + "woocommerce_api_keys" for site in sites),
         sanitize=tuple(rules),
-        smart_exclude_tables=(prefix + "woocommerce_sessions", prefix + "actionscheduler_logs"),
+        smart_exclude_tables=tuple(site + name for site in sites
+                                   for name in ("woocommerce_sessions", "actionscheduler_logs")),
         smart_where=smart_where,
     )
