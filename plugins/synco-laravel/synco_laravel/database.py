@@ -21,15 +21,20 @@ from synco_core import (
 #: Every sanitised user can log in locally with the password "password".
 PASSWORD_HASH = BCRYPT_PASSWORD
 
-#: Tables whose rows are never worth shipping: sessions, tokens, queues and caches of the source.
+#: Tables whose rows are never worth shipping: sessions, tokens, queues and caches of the source, and
+#: Telescope's record of requests, queries and mails (their payloads name users).
 NO_ROWS_TABLES = (
     "sessions",
     "password_reset_tokens",
+    # Laravel 5 to 9's name of the same table: e-mail addresses with live reset tokens.
+    "password_resets",
     "personal_access_tokens",
     "failed_jobs",
     "jobs",
     "cache",
     "cache_locks",
+    "telescope_entries",
+    "telescope_entries_tags",
 )
 
 #: Column rewrites of the ``users`` table (unprefixed names).
@@ -37,6 +42,11 @@ USER_RULES = (
     ("email", "email"),
     ("password", f"fixed:{PASSWORD_HASH}"),
     ("remember_token", "null"),
+    # Fortify's (Jetstream's) two-factor secret and recovery codes: without them the copy logs in with the
+    # password alone.
+    ("two_factor_secret", "null"),
+    ("two_factor_recovery_codes", "null"),
+    ("two_factor_confirmed_at", "null"),
 )
 
 

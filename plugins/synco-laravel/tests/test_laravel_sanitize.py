@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -23,6 +24,9 @@ FULL_RULES = (
     SanitizeRule("users", "password", transform=f"fixed:{PASSWORD_HASH}"),
     SanitizeRule("users", "remember_token", transform="null"),
 )
+#: Fortify's two-factor columns, which only some applications' users tables have.
+TWO_FACTOR_RULES = tuple(SanitizeRule("users", column, transform="null")
+                         for column in ("two_factor_secret", "two_factor_recovery_codes", "two_factor_confirmed_at"))
 
 
 @needs_php
@@ -37,7 +41,7 @@ def test_full_profile_when_database_unreachable(laravel_manager: SyncoPluginMana
     framework = Framework(name="Laravel", plugin="laravel", project_dir=tmp_path, database=unreachable,
                           settings={"table_prefix": ""})
     options = configured_dump_options(framework)
-    assert options.sanitize == FULL_RULES
+    assert options.sanitize == FULL_RULES + TWO_FACTOR_RULES
     assert options.exclude_tables == NO_ROWS_TABLES
 
 
@@ -138,3 +142,83 @@ def test_dump_of_example_is_sanitised(laravel_manager: SyncoPluginManager, no_ph
         for table in ("sessions", "password_reset_tokens", "cache", "jobs", "failed_jobs"):
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
         assert conn.execute("SELECT COUNT(*) FROM posts").fetchone() == (3,)
+
+
+#: The tables Laravel's own migrations (5.x to 9: ``password_resets``; 10 and later: ``password_reset_tokens``),
+#: Fortify's two-factor columns (Jetstream), Sanctum and Telescope create, in the engine's SQL (``{id}``: its
+#: auto-increment key), with rows whose personal data or secrets all carry the marker ``pii``.
+LARAVEL_SCHEMA = (
+    "CREATE TABLE users (id {id}, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE,"
+    " password VARCHAR(255) NOT NULL, two_factor_secret TEXT NULL, two_factor_recovery_codes TEXT NULL,"
+    " two_factor_confirmed_at TIMESTAMP NULL, remember_token VARCHAR(100) NULL)",
+    "CREATE TABLE password_resets (email VARCHAR(255) NOT NULL, token VARCHAR(255) NOT NULL,"
+    " created_at TIMESTAMP NULL)",
+    "CREATE TABLE password_reset_tokens (email VARCHAR(255) NOT NULL PRIMARY KEY, token VARCHAR(255) NOT NULL,"
+    " created_at TIMESTAMP NULL)",
+    "CREATE TABLE sessions (id VARCHAR(255) NOT NULL PRIMARY KEY, user_id BIGINT NULL, ip_address VARCHAR(45) NULL,"
+    " user_agent TEXT NULL, payload TEXT NOT NULL, last_activity INTEGER NOT NULL)",
+    "CREATE TABLE failed_jobs (id {id}, uuid VARCHAR(255) NOT NULL UNIQUE, connection TEXT NOT NULL,"
+    " queue TEXT NOT NULL, payload TEXT NOT NULL, exception TEXT NOT NULL)",
+    "CREATE TABLE personal_access_tokens (id {id}, tokenable_type VARCHAR(255) NOT NULL, tokenable_id BIGINT NOT NULL,"
+    " name VARCHAR(255) NOT NULL, token VARCHAR(64) NOT NULL UNIQUE)",
+    "CREATE TABLE telescope_entries (sequence {id}, uuid CHAR(36) NOT NULL UNIQUE, type VARCHAR(20) NOT NULL,"
+    " content TEXT NOT NULL)",
+    "CREATE TABLE telescope_entries_tags (entry_uuid CHAR(36) NOT NULL, tag VARCHAR(255) NOT NULL)",
+    "INSERT INTO users (name, email, password, two_factor_secret, two_factor_recovery_codes, remember_token) VALUES"
+    " ('Ann', 'pii-ann@real.example', 'pii-hash', 'pii-2fa-secret', 'pii-recovery', 'pii-remember'),"
+    " ('Bob', 'pii-bob@real.example', 'pii-hash2', NULL, NULL, NULL)",
+    "INSERT INTO password_resets VALUES ('pii-ann@real.example', 'pii-reset-token', NULL)",
+    "INSERT INTO password_reset_tokens VALUES ('pii-bob@real.example', 'pii-reset-token2', NULL)",
+    "INSERT INTO sessions VALUES ('s1', 1, 'pii-203.0.113.4', 'pii-Mozilla', 'pii-payload', 1700000000)",
+    "INSERT INTO failed_jobs (uuid, connection, queue, payload, exception) VALUES"
+    " ('u1', 'database', 'default', 'pii-job to pii-ann@real.example', 'pii-trace')",
+    "INSERT INTO personal_access_tokens (tokenable_type, tokenable_id, name, token) VALUES"
+    " ('App\\Models\\User', 1, 'cli', 'pii-token')",
+    "INSERT INTO telescope_entries (uuid, type, content) VALUES ('e1', 'request', '{{\"payload\": \"pii-ann\"}}')",
+    "INSERT INTO telescope_entries_tags VALUES ('e1', 'pii-Auth:1')",
+)
+
+AUTO_ID = {"mysql": "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": "BIGSERIAL PRIMARY KEY",
+           "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_no_personal_data_leaves_on_any_engine(engine: str, make_project: Make, no_php: None,
+                                                laravel_manager: SyncoPluginManager, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    """Every Laravel-made table with personal data or secrets: no marked value is left in the dump."""
+    from synco_core.testing import serve_dump_options
+    from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
+
+    statements = [s.format(id=AUTO_ID[engine]) for s in LARAVEL_SCHEMA]
+    if engine == "mysql":
+        name = request.getfixturevalue("mysql_database_factory")()
+        conn = mysql_admin_connection(name)
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement.replace("\\", "\\\\"))
+        conn.close()
+        env = {"DB_CONNECTION": "mysql", "DB_DATABASE": name}
+    elif engine == "postgresql":
+        name = request.getfixturevalue("postgres_database_factory")()
+        with postgres_admin_connection(name) as pg:
+            for statement in statements:
+                pg.execute(statement)
+        env = {"DB_CONNECTION": "pgsql", "DB_DATABASE": name, "DB_USERNAME": "postgres"}
+    else:
+        path = tmp_path / "app.sqlite"
+        with sqlite3.connect(path) as lite:
+            for statement in statements:
+                lite.execute(statement)
+        lite.close()
+        env = {"DB_CONNECTION": "sqlite", "DB_DATABASE": str(path)}
+    project = make_project("laravel11", env=env)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    out = tmp_path / "dump"
+    with out.open("wb") as stream:
+        dump_with_engine(framework.database, stream, serve_dump_options(framework))
+    dumped = out.read_bytes()
+    leaked = sorted({m.decode() for m in re.findall(rb"pii[\w.@-]*", dumped)})
+    assert not leaked, f"personal data or secrets in the {engine} dump: {leaked}"
+    assert b"user1@example.invalid" in dumped and b"user2@example.invalid" in dumped
