@@ -2,13 +2,15 @@
 
 Smart transfer (``serve --all`` ships these rows too): the cache tables (``cache_*``, ``cachetags``), the log
 (``watchdog``), flood control (``flood``) and the queue (``queue``) keep their structure only: Drupal rebuilds
-or does not need them. ``sessions`` never ships rows, ``--all`` or not: they are logins.
+or does not need them. ``sessions`` never ships rows, ``--all`` or not: they are logins; nor does Webform's
+``webform_submission_log``.
 
-Sanitising (``--no-sanitize`` drops it), as ``drush sql:sanitize`` does: each account's ``mail`` and ``init``
-in ``users_field_data`` become ``user<uid>@example.invalid`` and its password one every account of the copy
-logs in with (``password``); comments' e-mail addresses and host names are masked too. The hash matches the
-site's Drupal: bcrypt, which Drupal 10.1 and later check with ``password_verify``, or Drupal's own salted
-SHA-512 (``$S$``) for the versions before.
+Sanitising (``--no-sanitize`` drops it), after ``drush sql:sanitize``: each account's ``mail`` and ``init`` in
+``users_field_data`` become ``user<uid>@example.invalid`` and its password one every account of the copy logs in
+with (``password``); comments' author names, e-mail addresses, home pages and host names are masked too, and so
+are Contact Storage's messages, Webform's submitted values, and what the log and flood control record of
+visitors (rows only ``--all`` ships). The hash matches the site's Drupal: bcrypt, which Drupal 10.1 and later
+check with ``password_verify``, or Drupal's own salted SHA-512 (``$S$``) for the versions before.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SMART_TABLES = ("cachetags", "watchdog", "flood", "queue")
 #: Core's cache bins, named so the profile is complete when the database cannot be inspected.
 CACHE_BINS = ("bootstrap", "config", "container", "data", "default", "discovery", "dynamic_page_cache", "entity",
               "menu", "page", "render", "toolbar")
+#: What ``serialize([])`` gives: the log's messages still render, with their placeholders unfilled.
+EMPTY_PHP_ARRAY = "a:0:{}"
 _ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -86,18 +90,41 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
     user_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'uid')} END"
     user_init = f"CASE WHEN init IS NULL OR init = '' THEN init ELSE {_email(engine, 'uid')} END"
     comment_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'cid')} END"
+    contact_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'id')} END"
     rules = (
         SanitizeRule(users, "mail", expression=user_mail),
         SanitizeRule(users, "init", expression=user_init),
         SanitizeRule(users, "pass", transform=f"fixed:{password_hash(modern_hash)}"),
+        # What an anonymous commenter typed in (Drupal shows a registered author's account name instead).
+        SanitizeRule(comments, "name", expression="CASE WHEN name IS NULL OR name = '' THEN name ELSE 'Anonymous' END"),
         SanitizeRule(comments, "mail", expression=comment_mail),
+        SanitizeRule(comments, "homepage", transform="fixed:"),
         SanitizeRule(comments, "hostname", transform="fixed:127.0.0.1"),
+        # Contact Storage's messages: the sender and what was sent.
+        SanitizeRule(prefix + "contact_message", "name", transform="fixed:"),
+        SanitizeRule(prefix + "contact_message", "mail", expression=contact_mail),
+        SanitizeRule(prefix + "contact_message", "subject", transform="fixed:"),
+        SanitizeRule(prefix + "contact_message", "message", transform="fixed:"),
+        SanitizeRule(prefix + "contact_message", "ip_address", transform="fixed:127.0.0.1"),
+        # Webform's submissions keep their structure (which form, when, by whom), without the values typed in.
+        SanitizeRule(prefix + "webform_submission_data", "value", transform="fixed:"),
+        SanitizeRule(prefix + "webform_submission", "remote_addr", transform="fixed:127.0.0.1"),
+        SanitizeRule(prefix + "webform_submission", "token", transform="fixed:"),
+        SanitizeRule(prefix + "webform_submission", "uri", transform="fixed:"),
+        # Rows only ``serve --all`` ships: the log's placeholders (e-mail addresses, names), the pages and
+        # links it names (a password reset link is a login) and the visitors' addresses.
+        SanitizeRule(prefix + "watchdog", "variables", transform=f"fixed:{EMPTY_PHP_ARRAY}"),
+        SanitizeRule(prefix + "watchdog", "location", transform="fixed:"),
+        SanitizeRule(prefix + "watchdog", "referer", transform="fixed:"),
+        SanitizeRule(prefix + "watchdog", "hostname", transform="fixed:127.0.0.1"),
+        SanitizeRule(prefix + "flood", "identifier", transform="fixed:127.0.0.1"),
     )
     caches = [prefix + "cache_" + name for name in CACHE_BINS]
     if inventory is not None:
         caches += [t.name for t in inventory.tables if t.name.startswith(prefix + "cache_") and t.name not in caches]
     return DumpOptions(
-        exclude_tables=(prefix + "sessions",),
+        # Logins, and Webform's log of each submission (its messages and data repeat the values typed in).
+        exclude_tables=(prefix + "sessions", prefix + "webform_submission_log"),
         sanitize=rules,
         smart_exclude_tables=(*caches, *(prefix + name for name in SMART_TABLES)),
     )
