@@ -18,8 +18,8 @@ keys, login session tokens in ``usermeta``; the site owner's ``admin_email``; co
 IP addresses and browsers; a multisite's sign-ups and registration log; WooCommerce's customer lookup, order
 addresses, orders' e-mail, IP and user agent, the same details of orders kept in ``postmeta`` (before HPOS, and
 in its compatibility mode) and of customers in ``usermeta``, download permissions' e-mail and the download
-log's IP, saved payment tokens and webhook secrets. API keys (WooCommerce's ``woocommerce_api_keys``) are never
-shipped.
+log's IP, saved payment tokens and webhook secrets, shoppers' sessions (whose rows only ``--all`` ships).
+API keys (WooCommerce's ``woocommerce_api_keys``) are never shipped.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ ORDER_META = (*(f"_{key}" for key in CUSTOMER_META), "_billing_address_index", "
 #: The site owner's address, in each site's options and the network's sitemeta.
 ADMIN_EMAIL_OPTIONS = ("admin_email", "new_admin_email")
 ADMIN_EMAIL = "admin@example.invalid"
+#: What ``serialize([])`` gives.
+EMPTY_PHP_ARRAY = "a:0:{}"
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -105,6 +107,8 @@ def _site_rules(site: str) -> list[SanitizeRule]:
         # Credentials: a saved card's reference at the payment gateway, the key a webhook's payload is signed with.
         SanitizeRule(site + "woocommerce_payment_tokens", "token", transform="fixed:"),
         SanitizeRule(site + "wc_webhooks", "secret", transform="fixed:"),
+        # Rows only ``serve --all`` ships: a shopper's session holds the customer's address with the cart.
+        SanitizeRule(site + "woocommerce_sessions", "session_value", transform=f"fixed:{EMPTY_PHP_ARRAY}"),
     ]
     for column in ("first_name", "last_name", "username", "city", "postcode", "state"):
         rules.append(SanitizeRule(site + "wc_customer_lookup", column, transform="fixed:"))

@@ -3,7 +3,8 @@
 Every value of personal data the test writes carries a marker (``pii``, an address in 203.0.113.0/24 or
 ``s3cr3t``); after a dump with the options ``serve`` uses, none of them may be left anywhere in it. That holds
 for every table prefix WordPress accepts (``wp9_``, upper case, a hyphen) and for every site of a multisite
-network, each of which has its own options, comments, post meta and WooCommerce tables.
+network, each of which has its own options, comments, post meta and WooCommerce tables, and with ``serve --all``,
+which ships WooCommerce's sessions too, without turning sanitising off.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ def fill_site(cur: Any, p: str, site: int) -> None:
                 "'pii-addr@real.example', 'pii-+41790000000')", (order, kind))
     run(f"INSERT INTO `{p}woocommerce_api_keys` (user_id, consumer_key, consumer_secret) VALUES "
         "(1, 's3cr3tconsumerkeyhash', 'cs_s3cr3tconsumers3cr3t')")
+    customer = 'a:2:{s:4:"cart";s:6:"a:0:{}";s:8:"customer";s:27:"pii-shopper@real.example...";}'
     run(f"INSERT INTO `{p}woocommerce_sessions` (session_key, session_value, session_expiry) VALUES "
-        "('k1', 'pii-cart of a shopper', 1700000000)")
+        "('k1', %s, 1700000000)", (customer,))
     run(f"INSERT INTO `{p}woocommerce_downloadable_product_permissions` (download_id, product_id, order_id, "
         "order_key, user_email, user_id) VALUES ('d1', 5, 100, 'wc_order_abc', 'pii-downloader@real.example', 1),"
         " ('d1', 5, 101, 'wc_order_def', 'pii-downloader2@real.example', NULL)")
@@ -161,13 +163,13 @@ def fill_network(cur: Any, p: str) -> None:
         "'203.0.113.3', 2)")
 
 
-def dump_site(tmp_path: Path, database: str, prefix: str) -> str:
+def dump_site(tmp_path: Path, database: str, prefix: str, *, all_rows: bool) -> str:
     site = copy_site(tmp_path / "site")
     configure(site, database, prefix=prefix)
     framework = detect(site)
     out = io.BytesIO()
     assert framework.database is not None
-    dump_with_engine(framework.database, out, serve_dump_options(framework))
+    dump_with_engine(framework.database, out, serve_dump_options(framework, all=all_rows))
     return out.getvalue().decode()
 
 
@@ -178,8 +180,9 @@ def inserts(dump: str, table: str) -> str:
 
 @pytest.mark.mysql
 @pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("all_rows", [False, True], ids=["default", "serve-all"])
 @pytest.mark.parametrize(("prefix", "sites"), [("wp_", ()), ("wp9_", (2,)), ("WP_", (2, 13)), ("my-site_", (3,))])
-def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...], no_php: None,
+def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...], all_rows: bool, no_php: None,
                                              wordpress_manager: SyncoPluginManager, tmp_path: Path,
                                              mysql_database_factory: Callable[[], str]) -> None:
     database = mysql_database_factory()
@@ -191,7 +194,7 @@ def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...]
             fill_site(cur, f"{prefix}{site}_", site)
     conn.close()
 
-    dump = dump_site(tmp_path, database, prefix)
+    dump = dump_site(tmp_path, database, prefix, all_rows=all_rows)
 
     rows = "\n".join(line for line in dump.splitlines() if line.startswith("INSERT INTO"))
     leaked = sorted({found.group(0) for found in LEAK.finditer(rows)})
@@ -205,4 +208,5 @@ def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...]
         assert "'_order_total','99.00'" in postmeta, "what is not personal is left alone"
         assert "'admin_email','admin@example.invalid'" in inserts(dump, f"{site_prefix}options")
         assert not inserts(dump, f"{site_prefix}woocommerce_api_keys"), "API keys never ship"
+        assert bool(inserts(dump, f"{site_prefix}woocommerce_sessions")) == all_rows, "sessions ship with --all"
     assert "'ann'" in inserts(dump, f"{prefix}usermeta"), "a nickname is not sanitised"
