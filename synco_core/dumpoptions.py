@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -177,47 +177,93 @@ def merge_dump_options(base: DumpOptions, top: DumpOptions) -> DumpOptions:
     )
 
 
+_V = TypeVar("_V")
+
+
 def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOptions:
     """``options`` without the rules naming a table (or column) ``inventory`` does not have.
 
     Names match as the engines match them: exactly (case included), PostgreSQL's ``public.`` implied, and a
-    name without a schema also finding the table of that name in another schema. Views are not tables:
-    rules naming one are dropped, as it has no rows of its own.
+    name without a schema also finding the table of that name in another schema. Where the engine ignores
+    the case of names (``inventory.tables_ignore_case``, ``columns_ignore_case``: SQLite, MySQL's columns, and
+    its tables under ``lower_case_table_names``) a rule whose name differs only in case is kept, renamed as the
+    inventory spells it, so the engine's own exact checks find it: a ``WP_`` prefix on a server that stores
+    ``wp_users`` must not lose the rules of ``WP_users``. Views are not tables: rules naming one are dropped,
+    as it has no rows of its own.
     """
-    columns: dict[str, set[str]] = {}
-    for table in inventory.tables:
-        if table.kind != "table":
-            continue
-        key = table_key(table.name)
-        columns.setdefault(key, set()).update(table.columns)
-        columns.setdefault(key.rsplit(".", 1)[-1], set()).update(table.columns)
-
-    def has(table: str, column: str | None = None) -> bool:
-        found = columns.get(table_key(table))
-        return found is not None and (column is None or column in found)
-
+    names = _InventoryNames(inventory)
     dropped = [t for t in (*options.exclude_tables, *options.smart_exclude_tables, *options.where,
-                           *options.keep_newest, *options.smart_where) if not has(t)]
-    dropped += [f"{rule.table}.{rule.column}" for rule in options.sanitize if not has(rule.table, rule.column)]
+                           *options.keep_newest, *options.smart_where) if names.table(t) is None]
+    # One rule per column: a rule that names it exactly wins over one that only differs in case.
+    sanitize: dict[tuple[str, str], tuple[bool, SanitizeRule]] = {}
+    for rule in options.sanitize:
+        table = names.table(rule.table)
+        column = names.column(table, rule.column) if table is not None else None
+        if table is None or column is None:
+            dropped.append(f"{rule.table}.{rule.column}")
+            continue
+        exact = (table, column) == (rule.table, rule.column)
+        key = (table, column)
+        if exact or not sanitize.get(key, (False, rule))[0]:
+            sanitize[key] = (exact, dataclasses.replace(rule, table=table, column=column))
     if dropped:
         log.debug("default dump options for tables or columns the database lacks, left out: %s",
                   ", ".join(dict.fromkeys(dropped)))
     return dataclasses.replace(
         options,
-        exclude_tables=tuple(t for t in options.exclude_tables if has(t)),
-        smart_exclude_tables=tuple(t for t in options.smart_exclude_tables if has(t)),
-        where=_present(options.where, has),
-        keep_newest=_present(options.keep_newest, has),
-        smart_where=_present(options.smart_where, has),
-        sanitize=tuple(rule for rule in options.sanitize if has(rule.table, rule.column)),
+        exclude_tables=names.tables(options.exclude_tables),
+        smart_exclude_tables=names.tables(options.smart_exclude_tables),
+        where=names.by_table(options.where),
+        keep_newest=names.by_table(options.keep_newest),
+        smart_where=names.by_table(options.smart_where),
+        sanitize=tuple(rule for _, rule in sanitize.values()),
     )
 
 
-_V = TypeVar("_V")
+class _InventoryNames:
+    """The tables and columns of an inventory, looked up as its engine looks them up (see :func:`present_in`)."""
 
+    def __init__(self, inventory: DatabaseInventory) -> None:
+        self.fold_tables = inventory.tables_ignore_case
+        self.fold_columns = inventory.columns_ignore_case
+        self.columns: dict[str, set[str]] = {}
+        #: Folded name -> the name as the inventory spells it (the bare name for a name found without schema).
+        self.spelling: dict[str, str] = {}
+        #: Folded column name -> the column as the inventory spells it, per table key.
+        self.column_spelling: dict[str, dict[str, str]] = {}
+        for table in inventory.tables:
+            if table.kind != "table":
+                continue
+            key = table_key(table.name)
+            for name in (key, key.rsplit(".", 1)[-1]):
+                self.columns.setdefault(name, set()).update(table.columns)
+                self.spelling.setdefault(name.lower(), name)
+                spelt = self.column_spelling.setdefault(name, {})
+                for column in table.columns:
+                    spelt.setdefault(column.lower(), column)
 
-def _present(by_table: Mapping[str, _V], has: Callable[[str], bool]) -> dict[str, _V]:
-    return {table: value for table, value in by_table.items() if has(table)}
+    def table(self, name: str) -> str | None:
+        """``name`` when the inventory has that table, its own spelling when the case differs, else None."""
+        if table_key(name) in self.columns:
+            return name
+        if self.fold_tables:
+            return self.spelling.get(table_key(name).lower())
+        return None
+
+    def column(self, table: str, column: str) -> str | None:
+        found = self.columns.get(table_key(table), set())
+        if column in found:
+            return column
+        if self.fold_columns:
+            return self.column_spelling.get(table_key(table), {}).get(column.lower())
+        return None
+
+    def tables(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(found for name in names if (found := self.table(name)) is not None))
+
+    def by_table(self, by_table: Mapping[str, _V]) -> dict[str, _V]:
+        return {found: value for table, value in by_table.items() if (found := self.table(table)) is not None}
+
 
 
 def describe_rules(options: DumpOptions) -> list[str]:

@@ -420,6 +420,12 @@ class DatabaseInventory:
     engine: str
     server_version: str
     tables: list[TableInfo] = field(default_factory=list)
+    #: The engine finds a table whatever the case of its name: SQLite always, MySQL/MariaDB with
+    #: ``lower_case_table_names`` set (Windows, macOS and some hosted servers, which store ``WP_users`` as
+    #: ``wp_users``). Rules are matched to the inventory's tables the same way.
+    tables_ignore_case: bool = False
+    #: The same for column names: MySQL/MariaDB and SQLite always ignore their case.
+    columns_ignore_case: bool = False
 
 
 class DatabaseReader(abc.ABC):

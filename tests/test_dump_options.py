@@ -45,7 +45,8 @@ DEFAULTS = DumpOptions(
         SanitizeRule("users", "email", transform="email"),
         SanitizeRule("users", "phone", transform="null"),
         SanitizeRule("shop_customers", "email", transform="email"),
-        # The engines match names exactly: another spelling is another (absent) table or column.
+        # SQLite ignores the case of names: these name the same columns as the rules below and above, which
+        # name them exactly and so win.
         SanitizeRule("USERS", "email", transform="null"),
         SanitizeRule("users", "Password", transform="null"),
         SanitizeRule("users", "password", transform="null"),
@@ -122,6 +123,40 @@ def test_default_dump_options_are_filtered_against_the_database(app: Path, defau
     assert configured == PRESENT
     [inventory] = defaults.inventories
     assert inventory is not None and {"users", "posts", "sessions"} <= {t.name for t in inventory.tables}
+
+
+@pytest.mark.hook("default_dump_options")
+def test_a_rule_spelt_in_another_case_still_masks(app: Path, register_plugin: Callable[[object, str], None],
+                                                  plugin_manager: SyncoPluginManager) -> None:
+    """SQLite finds ``USERS.EMAIL`` in ``users.email``: the rule is kept, as the database spells it, not dropped."""
+    register_plugin(Defaults(DumpOptions(sanitize=(SanitizeRule("Users", "EMAIL", transform="email"),),
+                                         exclude_tables=("SESSIONS",))), "defaults")
+    framework = detect(app)
+    assert framework.database is not None
+    configured = configured_dump_options(framework)
+    assert configured.sanitize == (SanitizeRule("users", "email", transform="email"),)
+    assert configured.exclude_tables == ("sessions",)
+    out = io.BytesIO()
+    dump_with_engine(framework.database, out, configured.effective())
+    assert not [email for email in EMAILS if email.encode() in out.getvalue()]
+    assert b"session payload" not in out.getvalue()
+
+
+def test_a_server_storing_names_in_lower_case_keeps_the_rules() -> None:
+    """MySQL with ``lower_case_table_names`` (Windows, macOS, some hosted servers) stores ``WP_users`` as
+    ``wp_users`` and finds it under either name; the rules written for ``WP_users`` must stay."""
+    tables = [TableInfo(name="wp_users", columns=["ID", "user_email"]), TableInfo(name="wp_sessions", columns=["id"])]
+    folding = DatabaseInventory(engine="mysql", server_version="8.0", tables=tables, tables_ignore_case=True,
+                                columns_ignore_case=True)
+    declared = DumpOptions(exclude_tables=("WP_sessions",), where={"WP_users": "ID > 0"},
+                           sanitize=(SanitizeRule("WP_users", "USER_EMAIL", transform="email"),))
+    kept = present_in(declared, folding)
+    assert kept.sanitize == (SanitizeRule("wp_users", "user_email", transform="email"),)
+    assert kept.exclude_tables == ("wp_sessions",) and kept.where == {"wp_users": "ID > 0"}
+    # A server that compares table names exactly (lower_case_table_names=0) has no WP_users: nothing applies,
+    # and the dump of a table named otherwise is not this installation's.
+    exact = DatabaseInventory(engine="mysql", server_version="8.0", tables=tables, columns_ignore_case=True)
+    assert present_in(declared, exact).sanitize == ()
 
 
 def test_unfiltered_defaults_would_fail_the_dump(app: Path, plugin_manager: SyncoPluginManager,
@@ -247,12 +282,13 @@ COLUMNS = st.sampled_from(["id", "email", "Email", "missing"])
 
 
 @st.composite
-def inventories(draw: st.DrawFn) -> DatabaseInventory:
+def inventories(draw: st.DrawFn, *, fold: bool = False) -> DatabaseInventory:
     tables = []
     for name in draw(st.lists(st.sampled_from(["users", "posts", "app.orders", "v"]), unique=True)):
         columns = draw(st.lists(st.sampled_from(["id", "email"]), unique=True, min_size=1))
         tables.append(TableInfo(name=name, columns=columns, kind="view" if name == "v" else "table"))
-    return DatabaseInventory(engine="test", server_version="1", tables=tables)
+    return DatabaseInventory(engine="test", server_version="1", tables=tables, tables_ignore_case=fold and draw(
+        st.booleans()), columns_ignore_case=fold and draw(st.booleans()))
 
 
 @st.composite
@@ -284,6 +320,38 @@ def test_filter_keeps_exactly_the_rules_the_database_can_take(inventory: Databas
     assert kept.smart_exclude_tables == tuple(t for t in declared.smart_exclude_tables if _has(inventory, t))
     assert kept.where == {t: c for t, c in declared.where.items() if _has(inventory, t)}
     assert kept.sanitize == tuple(r for r in declared.sanitize if _has(inventory, r.table, r.column))
+    assert present_in(kept, inventory) == kept, "filtering twice changes nothing"
+
+
+def _found(inventory: DatabaseInventory, table: str, column: str | None = None) -> tuple[str, str | None] | None:
+    """Where a rule lands when the engine ignores case: the table and column as the inventory spells them."""
+    def same(a: str, b: str, fold: bool) -> bool:
+        return a.lower() == b.lower() if fold else a == b
+
+    wanted = table.removeprefix("public.")
+    for info in inventory.tables:
+        for name in (info.name, info.name.rsplit(".", 1)[-1]):
+            if info.kind != "table" or not same(wanted, name, inventory.tables_ignore_case):
+                continue
+            if column is None:
+                return (table if wanted == name else name), None
+            for real in info.columns:
+                if same(column, real, inventory.columns_ignore_case):
+                    return (table if wanted == name else name), (column if column == real else real)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(inventory=inventories(fold=True), declared=options())
+def test_filter_matches_names_as_the_engine_does(inventory: DatabaseInventory, declared: DumpOptions) -> None:
+    """Every rule the database can take lands on its column, spelt as the inventory spells it; one per column."""
+    kept = present_in(declared, inventory)
+    assert set(kept.where) == {found[0] for t in declared.where if (found := _found(inventory, t))}
+    wanted = {found for rule in declared.sanitize if (found := _found(inventory, rule.table, rule.column))}
+    assert {(rule.table, rule.column) for rule in kept.sanitize} == wanted
+    assert len(kept.sanitize) == len(wanted), "one rule per column"
+    excluded = {found[0] for t in declared.exclude_tables if (found := _found(inventory, t))}
+    assert set(kept.exclude_tables) == excluded
     assert present_in(kept, inventory) == kept, "filtering twice changes nothing"
 
 

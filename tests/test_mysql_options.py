@@ -120,3 +120,6 @@ def test_inspect_database(source: str) -> None:
     assert tables["users"].columns == ["id", "email", "name", "secret", "created", "bio", "avatar"]
     assert tables["users"].kind == "table" and tables["users"].size_bytes > 0
     assert tables["user_names"].kind == "view" and tables["user_names"].rows_estimate == 0
+    # Column names never depend on case; table names do on this server (lower_case_table_names=0).
+    [(lower_case,)] = query(source, "SELECT @@lower_case_table_names")
+    assert (inventory.tables_ignore_case, inventory.columns_ignore_case) == (int(lower_case) != 0, True)

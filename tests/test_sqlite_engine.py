@@ -234,6 +234,7 @@ def test_inspect_and_missing_file(tmp_path: Path, plugin_manager: object) -> Non
     inventory = inspect_with_engine(parse_database_url(url(source)))
     names = {t.name: t for t in inventory.tables}
     assert "Track" in names and "Milliseconds" in names["Track"].columns
+    assert inventory.tables_ignore_case and inventory.columns_ignore_case, "SQLite finds TRACK.milliseconds"
     with pytest.raises(ConfigError, match="not found"):
         dump_with_engine(parse_database_url(url(tmp_path / "missing.db")), io.BytesIO(), DumpOptions())
 

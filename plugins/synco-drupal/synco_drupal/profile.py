@@ -121,7 +121,10 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
     )
     caches = [prefix + "cache_" + name for name in CACHE_BINS]
     if inventory is not None:
-        caches += [t.name for t in inventory.tables if t.name.startswith(prefix + "cache_") and t.name not in caches]
+        fold = str.lower if inventory.tables_ignore_case else str
+        known = {fold(name) for name in caches}
+        caches += [t.name for t in inventory.tables
+                   if fold(t.name).startswith(fold(prefix + "cache_")) and fold(t.name) not in known]
     return DumpOptions(
         # Logins, and Webform's log of each submission (its messages and data repeat the values typed in).
         exclude_tables=(prefix + "sessions", prefix + "webform_submission_log"),

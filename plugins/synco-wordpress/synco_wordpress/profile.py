@@ -82,7 +82,9 @@ def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]
     """
     prefixes = [prefix]
     if inventory is not None:
-        per_site = re.compile(re.escape(prefix) + r"(\d+)_options")
+        # A server that ignores the case of table names may store ``WP_2_options`` as ``wp_2_options``.
+        flags = re.IGNORECASE if inventory.tables_ignore_case else 0
+        per_site = re.compile(re.escape(prefix) + r"(\d+)_options", flags)
         ids = {int(found.group(1)) for t in inventory.tables if (found := per_site.fullmatch(t.name))}
         prefixes += [f"{prefix}{site}_" for site in sorted(ids)]
     return prefixes

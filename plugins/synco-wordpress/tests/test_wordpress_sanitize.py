@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synco_wordpress.profile import dump_options, site_prefixes
 from wp_support import configure, copy_site
 
-from synco_core import dump_with_engine
+from synco_core import DatabaseInventory, TableInfo, dump_with_engine
+from synco_core.dumpoptions import present_in
 from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
 from synco_core.testing.services import mysql_admin_connection
 
@@ -91,10 +93,11 @@ NETWORK_SCHEMA = [
 LEAK = re.compile(r"pii[\w.-]*|203\.0\.113\.\d+|s3cr3t\w*|Mozilla/[\d.]+ \(pii\)")
 
 
-def fill_site(cur: Any, p: str, site: int) -> None:
-    """One site's rows: a customer with an order stored both ways (posts and HPOS), comments, downloads."""
+def fill_site(cur: Any, p: str, site: int, *, lower: bool = False) -> None:
+    """One site's rows: a customer with an order stored both ways (posts and HPOS), comments, downloads.
+    ``lower``: every column named in lower case (``comment_author_ip``), which MySQL does not tell apart."""
     for statement in SITE_SCHEMA:
-        cur.execute(statement.format(p=p))
+        cur.execute((statement.lower() if lower else statement).format(p=p))
     run = cur.execute
     run(f"INSERT INTO `{p}options` (option_name, option_value) VALUES ('admin_email', 'pii-owner{site}@real.example'),"
         f" ('new_admin_email', 'pii-newowner{site}@real.example'), ('blogname', 'Shop {site}')")
@@ -140,10 +143,10 @@ def fill_site(cur: Any, p: str, site: int) -> None:
         "('active', 'ERP', 1, 'https://erp.example.com/hook', 's3cr3twebhooksigningkey', 'order.created')")
 
 
-def fill_network(cur: Any, p: str) -> None:
+def fill_network(cur: Any, p: str, *, lower: bool = False) -> None:
     run = cur.execute
     for statement in NETWORK_SCHEMA:
-        run(statement.format(p=p))
+        run((statement.lower() if lower else statement).format(p=p))
     run(f"INSERT INTO `{p}users` (user_login, user_pass, user_email, user_activation_key) VALUES "
         "('admin', '$P$Bs3cr3tphpasshash', 'pii-admin@real.example', '1700000000:s3cr3tkey'), "
         "('ann', '$wp$2y$10$s3cr3tbcrypthash', 'pii-ann@real.example', '')")
@@ -181,17 +184,19 @@ def inserts(dump: str, table: str) -> str:
 @pytest.mark.mysql
 @pytest.mark.hook("default_dump_options")
 @pytest.mark.parametrize("all_rows", [False, True], ids=["default", "serve-all"])
-@pytest.mark.parametrize(("prefix", "sites"), [("wp_", ()), ("wp9_", (2,)), ("WP_", (2, 13)), ("my-site_", (3,))])
-def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...], all_rows: bool, no_php: None,
+@pytest.mark.parametrize(("prefix", "sites", "lower"), [
+    ("wp_", (), False), ("wp9_", (2,), False), ("WP_", (2, 13), False), ("my-site_", (3,), False), ("wp_", (2,), True)])
+def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...], lower: bool, all_rows: bool,
+                                             no_php: None,
                                              wordpress_manager: SyncoPluginManager, tmp_path: Path,
                                              mysql_database_factory: Callable[[], str]) -> None:
     database = mysql_database_factory()
     conn = mysql_admin_connection(database)
     with conn.cursor() as cur:
-        fill_network(cur, prefix)
-        fill_site(cur, prefix, 1)
+        fill_network(cur, prefix, lower=lower)
+        fill_site(cur, prefix, 1, lower=lower)
         for site in sites:
-            fill_site(cur, f"{prefix}{site}_", site)
+            fill_site(cur, f"{prefix}{site}_", site, lower=lower)
     conn.close()
 
     dump = dump_site(tmp_path, database, prefix, all_rows=all_rows)
@@ -210,3 +215,23 @@ def test_no_personal_data_leaves_in_any_site(prefix: str, sites: tuple[int, ...]
         assert not inserts(dump, f"{site_prefix}woocommerce_api_keys"), "API keys never ship"
         assert bool(inserts(dump, f"{site_prefix}woocommerce_sessions")) == all_rows, "sessions ship with --all"
     assert "'ann'" in inserts(dump, f"{prefix}usermeta"), "a nickname is not sanitised"
+
+
+def test_a_server_storing_table_names_in_lower_case() -> None:
+    """MySQL with ``lower_case_table_names`` (Windows, macOS, some hosted servers) stores a ``WP_`` site's tables
+    as ``wp_users``, ``wp_2_comments`` ...; WordPress finds them under its prefix, and so must the profile."""
+    tables = [TableInfo(name=name, columns=columns) for name, columns in [
+        ("wp_users", ["ID", "user_email", "user_pass", "user_activation_key"]),
+        ("wp_comments", ["comment_ID", "comment_author_email", "comment_author_IP", "comment_agent"]),
+        ("wp_options", ["option_id", "option_name", "option_value"]),
+        ("wp_2_comments", ["comment_ID", "comment_author_email", "comment_author_IP", "comment_agent"]),
+        ("wp_2_options", ["option_id", "option_name", "option_value"]),
+        ("wp_2_woocommerce_api_keys", ["key_id", "consumer_secret"])]]
+    inventory = DatabaseInventory(engine="mysql", server_version="8.0", tables=tables, tables_ignore_case=True,
+                                  columns_ignore_case=True)
+    assert site_prefixes("WP_", inventory) == ["WP_", "WP_2_"]
+    options = present_in(dump_options("WP_", inventory), inventory)
+    masked = {(rule.table, rule.column) for rule in options.sanitize}
+    assert {("wp_users", "user_email"), ("wp_users", "user_pass"), ("wp_comments", "comment_author_IP"),
+            ("wp_2_comments", "comment_author_email"), ("wp_2_options", "option_value")} <= masked
+    assert options.exclude_tables == ("wp_2_woocommerce_api_keys",)

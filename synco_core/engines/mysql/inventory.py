@@ -13,7 +13,8 @@ from synco_core.values import DatabaseConfig, DatabaseInventory, TableInfo
 def inspect(database: DatabaseConfig) -> DatabaseInventory:
     conn = connect(database)
     try:
-        version = text(query(conn, "SELECT VERSION()")[0][0])
+        server_version, lower_case = query(conn, "SELECT VERSION(), @@lower_case_table_names")[0]
+        version = text(server_version)
         columns: dict[str, list[str]] = {}
         for table, column in query(conn, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
                                          "WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME, ORDINAL_POSITION",
@@ -31,7 +32,10 @@ def inspect(database: DatabaseConfig) -> DatabaseInventory:
                 size_bytes=0 if is_view else int(data or 0) + int(index or 0),
                 kind="view" if is_view else "table",
             ))
-        return DatabaseInventory(engine="mysql", server_version=version, tables=tables)
+        # lower_case_table_names 1 stores names in lower case, 2 keeps their case but compares them in lower
+        # case: either way the server finds WP_users under wp_users. Column names never depend on case.
+        return DatabaseInventory(engine="mysql", server_version=version, tables=tables,
+                                 tables_ignore_case=int(lower_case or 0) != 0, columns_ignore_case=True)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot inspect {database.name!r} on {where(database)}: {describe(exc)}") from exc
     finally:

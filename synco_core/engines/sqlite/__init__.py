@@ -61,7 +61,8 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"):
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(name)})")]
             infos.append(TableInfo(name=name, columns=columns, kind="view"))
-    return DatabaseInventory(engine=ENGINE, server_version=sqlite3.sqlite_version, tables=infos)
+    return DatabaseInventory(engine=ENGINE, server_version=sqlite3.sqlite_version, tables=infos,
+                             tables_ignore_case=True, columns_ignore_case=True)
 
 
 @hookimpl(trylast=True)
