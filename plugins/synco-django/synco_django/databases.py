@@ -32,9 +32,32 @@ log = logging.getLogger(__name__)
 #: that count differs.
 PASSWORD_HASH = "pbkdf2_sha256$600000$syncosanitised$KqXA/Gm1/KL5lLVdhQ8/0ABfB9kfw3MeX+r9JzcfxgQ="
 
-#: Tables whose rows never travel: sessions (logged-in users' keys) and the admin's change log (who
-#: changed what, with the objects' text representations).
-NO_ROWS_TABLES = ("django_session", "django_admin_log")
+#: Tables whose rows never travel: sessions (logged-in users' keys), the admin's change log (who changed
+#: what, with the objects' text representations), and the live credentials the usual authentication apps
+#: keep: Django REST framework's tokens (the key is the token), django-allauth's OAuth tokens of the users'
+#: social accounts, django-otp's two-factor devices (without them the copy logs in with the password
+#: alone), and the tokens django-oauth-toolkit issued, which it stores as they are.
+NO_ROWS_TABLES = (
+    "django_session",
+    "django_admin_log",
+    "authtoken_token",
+    "socialaccount_socialtoken",
+    "otp_totp_totpdevice",
+    "otp_static_statictoken",
+    "otp_static_staticdevice",
+    "otp_email_emaildevice",
+    "oauth2_provider_accesstoken",
+    "oauth2_provider_refreshtoken",
+    "oauth2_provider_grant",
+    "oauth2_provider_idtoken",
+)
+
+#: Column rewrites of the authentication apps' tables: django-allauth's addresses of an account (unique per
+#: account and address: made from the row's id) and the profile a provider sent for a social account.
+APP_RULES = (
+    ("account_emailaddress", "email", "email"),
+    ("socialaccount_socialaccount", "extra_data", "fixed:{}"),
+)
 
 #: Column rewrites of a user table (``auth_user`` or the custom ``AUTH_USER_MODEL``'s).
 USER_RULES = (
@@ -196,11 +219,13 @@ def user_table(auth_user_model: Any) -> str:
 
 
 def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",)) -> DumpOptions:
-    """Django's default dump options: sessions and the admin log without rows, users anonymised.
+    """Django's default dump options: sessions, the admin log and credentials without rows, users anonymised.
 
     Every table of the profile is named (a custom user model's besides ``auth_user``); the core leaves
     out the ones the database does not have.
     """
     rules = tuple(SanitizeRule(table=table, column=column, transform=transform)
                   for table in dict.fromkeys(user_tables) for column, transform in USER_RULES)
+    rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
+                   for table, column, transform in APP_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, sanitize=rules)

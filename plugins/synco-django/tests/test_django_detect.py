@@ -308,7 +308,7 @@ def test_sanitising_profile_with_custom_user_model(tmp_path: Path, no_python: No
         TableInfo("accounts_member", ["id", "email", "password", "first_name", "last_name"]),
         TableInfo("django_session", ["session_key", "session_data", "expire_date"])])
     options = synco_django.plugin.default_dump_options(framework, inventory)
-    assert options is not None and options.exclude_tables == ("django_session", "django_admin_log")
+    assert options is not None and options.exclude_tables[:2] == ("django_session", "django_admin_log")
     assert {(r.table, r.column) for r in options.sanitize} >= {("accounts_member", "password"),
                                                                ("auth_user", "email")}
     password = next(r for r in sanitize_profile().sanitize if r.column == "password")
