@@ -114,7 +114,8 @@ class SanitizeRule:
     #: SQL expression in the source engine's dialect (used when ``transform`` is None).
     expression: str = ""
     #: A named transform the engine turns into its own SQL: ``null``, ``email`` (unique per row),
-    #: ``fixed:<value>``, ``hash`` (hex digest of the value), ``truncate:<n>``.
+    #: ``fixed:<value>``, ``hash`` (SHA-256 hex of a key made for each dump, never written, and the value:
+    #: equal values stay equal within the dump, and no list of guesses finds one), ``truncate:<n>``.
     transform: str | None = None
 
     def describe(self) -> str:

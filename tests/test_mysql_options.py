@@ -59,7 +59,7 @@ def test_exclude_where_keep_newest(source: str, mysql_database_factory: Callable
     assert query(target, "SELECT a FROM pairs") == [(12,)]
 
 
-def test_named_transforms(source: str, mysql_database_factory: Callable[[], str]) -> None:
+def test_named_transforms(source: str, mysql_database_factory: Callable[[], str], pinned_hash_key: str) -> None:
     target = mysql_database_factory()
     rules = (
         SanitizeRule("users", "email", transform="email"),
@@ -73,8 +73,10 @@ def test_named_transforms(source: str, mysql_database_factory: Callable[[], str]
     data = round_trip(source, target, DumpOptions(sanitize=rules))
     assert b"real.example" not in data and b"pw-alice" not in data and b"Alice bio" not in data
     assert query(target, "SELECT id, email, name, secret, bio, avatar FROM users ORDER BY id") == [
-        (1, "user1@example.invalid", "Ali", hashlib.sha256(b"pw-alice").hexdigest(), "redacted", None),
-        (2, "user2@example.invalid", "Bob", hashlib.sha256(b"pw-bob").hexdigest(), "redacted", None),
+        (1, "user1@example.invalid", "Ali", hashlib.sha256(f"{pinned_hash_key}pw-alice".encode()).hexdigest(),
+         "redacted", None),
+        (2, "user2@example.invalid", "Bob", hashlib.sha256(f"{pinned_hash_key}pw-bob".encode()).hexdigest(),
+         "redacted", None),
         (3, None, "Car", None, None, None),
     ]
     assert query(target, "SELECT email FROM pairs ORDER BY a") == [("user1-2@example.invalid",),

@@ -283,9 +283,9 @@ def test_a_damaged_file_is_refused_in_one_line(tmp_path: Path, plugin_manager: o
 
 @pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16le"])
 def test_sanitize_hash_and_value_rewriter_take_text_that_is_not_utf8(tmp_path: Path, plugin_manager: object,
-                                                                    encoding: str) -> None:
+                                                                    encoding: str, pinned_hash_key: str) -> None:
     # Python hands a function no text that is not UTF-8: both failed with "user-defined function raised
-    # exception" on a Latin-1 value. The digest stays the SHA-256 of the UTF-8 bytes in either encoding.
+    # exception" on a Latin-1 value. The digest stays over the key and the UTF-8 bytes in either encoding.
     from synco_core.values import SanitizeRule, ValueRewriter
 
     source = tmp_path / "source.db"
@@ -309,8 +309,9 @@ def test_sanitize_hash_and_value_rewriter_take_text_that_is_not_utf8(tmp_path: P
         conn.text_factory = bytes
         rows = conn.execute("SELECT name, CAST(site AS BLOB), typeof(site) FROM people ORDER BY id").fetchall()
     utf8 = [raw.decode("utf-16-le").encode() if encoding != "UTF-8" and raw else raw for raw in names]
-    assert [row[0] for row in rows] == [hashlib.sha256(utf8[0]).hexdigest().encode(),
-                                        hashlib.sha256("Zoë".encode()).hexdigest().encode(), None]
+    key = pinned_hash_key.encode()
+    assert [row[0] for row in rows] == [hashlib.sha256(key + utf8[0]).hexdigest().encode(),
+                                        hashlib.sha256(key + "Zoë".encode()).hexdigest().encode(), None]
     expected_site = b"http://localhost/caf" + utf8[0]
     if encoding != "UTF-8":
         expected_site = expected_site.decode().encode("utf-16-le")

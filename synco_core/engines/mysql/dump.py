@@ -31,6 +31,7 @@ from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.engines.mysql.sanitize import transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
+from synco_core.hashkey import new_hash_key
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -309,9 +310,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     rules_by_table: dict[str, dict[str, str]] = {}
+    hash_key = new_hash_key()
     for rule in options.sanitize:
         pk = schema.primary_key(conn, db, rule.table)
-        rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk)
+        rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk, hash_key)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"

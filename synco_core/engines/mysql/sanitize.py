@@ -1,9 +1,9 @@
 """Sanitising rules turned into SQL expressions evaluated inside the dump's SELECT.
 
 A rule either carries its own SQL ``expression`` or names a transform: ``null``, ``email`` (a unique
-address per row, built from the primary key), ``fixed:<value>``, ``hash`` (SHA-256 hex of the value)
-or ``truncate:<n>``. The expression replaces the column in the SELECT, so the original value never
-leaves the server.
+address per row, built from the primary key), ``fixed:<value>``, ``hash`` (SHA-256 hex of the dump's key
+followed by the value, see :mod:`synco_core.hashkey`) or ``truncate:<n>``. The expression replaces the
+column in the SELECT, so the original value never leaves the server.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from synco_core.errors import ConfigError
 from synco_core.values import SanitizeRule
 
 
-def transform_sql(rule: SanitizeRule, primary_key: Sequence[str]) -> str:
-    """The SQL expression for ``rule`` on a table with the given primary key columns."""
+def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], hash_key: str) -> str:
+    """The SQL expression for ``rule`` on a table with the given primary key columns; ``hash_key`` is the
+    dump's key of the ``hash`` transform."""
     if not rule.transform:
         if not rule.expression.strip():
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
@@ -39,7 +40,7 @@ def transform_sql(rule: SanitizeRule, primary_key: Sequence[str]) -> str:
     if name == "fixed":
         return f"IF({column} IS NULL,NULL,{quote_string(argument)})"
     if name == "hash":
-        return f"SHA2({column},256)"
+        return f"SHA2(CONCAT({quote_string(hash_key)},{column}),256)"
     if name == "truncate":
         try:
             length = int(argument)

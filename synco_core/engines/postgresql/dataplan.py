@@ -22,6 +22,7 @@ from synco_core import dumpprogress
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
+from synco_core.hashkey import new_hash_key
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -61,6 +62,7 @@ class DataPlanner:
         self.conn = conn
         self.quote = quote
         self.options = options
+        self.hash_key = new_hash_key()
 
     def plan(self, tables: list[Table]) -> dict[int, DataPlan]:
         """Check every table and column an option names, and build the COPY source of each table."""
@@ -194,11 +196,12 @@ class DataPlanner:
             # NULL stays NULL, as in the MySQL and SQLite engines: it holds nothing to hide.
             return f"CASE WHEN {column} IS NULL THEN NULL ELSE {literal(argument)} END"
         if transform == "hash":
-            # SHA-256 hex like the MySQL and SQLite engines (sha256() is built in since PostgreSQL 11: no
-            # pgcrypto); bytea is hashed as its bytes, anything else as its UTF-8 text.
+            # SHA-256 hex of the dump's key and the value, like the MySQL and SQLite engines (sha256() is built
+            # in since PostgreSQL 11: no pgcrypto); bytea is hashed as its bytes, anything else as its UTF-8 text.
             column_type = next((c.type for c in table.columns if c.name == rule.column), "")
             data = column if column_type == "bytea" else f"pg_catalog.convert_to(({column})::text, 'UTF8')"
-            return f"pg_catalog.encode(pg_catalog.sha256({data}), 'hex')"
+            salt = f"pg_catalog.convert_to({literal(self.hash_key)}, 'UTF8')"
+            return f"pg_catalog.encode(pg_catalog.sha256({salt} || {data}), 'hex')"
         if transform == "truncate":
             try:
                 length = int(argument)

@@ -45,6 +45,7 @@ from synco_core.engines.sqlite.ftsschema import fts_tables
 from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.errors import ConfigError, DatabaseError
+from synco_core.hashkey import new_hash_key
 from synco_core.values import (
     DatabaseConfig,
     DumpOptions,
@@ -53,22 +54,25 @@ from synco_core.values import (
 )
 
 
-def _hasher(encoding: str) -> Callable[[object, bytes | None], str | None]:
-    """``synco_hash(value, text)``: the SHA-256 of a value, given text as its bytes (``CAST(.. AS BLOB)``).
+def _hasher(encoding: str, key: str) -> Callable[[object, bytes | None], str | None]:
+    """``synco_hash(value, text)``: the SHA-256 of the dump's ``key`` followed by a value, given text as its
+    bytes (``CAST(.. AS BLOB)``).
 
     Text reaches the function as bytes: SQLite keeps whatever bytes an application wrote as TEXT, and Python
     refuses to hand a function text that is not UTF-8 (the rule failed on a Latin-1 value). The digest is
     over the UTF-8 bytes, as before and whatever the database's encoding.
     """
+    prefix = key.encode()
+
     def digest(value: object, text: bytes | None) -> str | None:
         if text is not None:
             if encoding != "utf-8":
                 text = text.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
-            return hashlib.sha256(text).hexdigest()
+            return hashlib.sha256(prefix + text).hexdigest()
         if value is None:
             return None
         data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
-        return hashlib.sha256(data).hexdigest()
+        return hashlib.sha256(prefix + data).hexdigest()
     return digest
 
 
@@ -148,7 +152,7 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         applied.append(rule.describe())
     if not statements:
         return applied
-    conn.create_function("synco_hash", 2, _hasher(encoding_of(conn)), deterministic=True)
+    conn.create_function("synco_hash", 2, _hasher(encoding_of(conn), new_hash_key()), deterministic=True)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA secure_delete = ON")
     try:
