@@ -37,7 +37,13 @@ ADAPTERS = {
 }
 
 #: Tables whose rows never travel: sessions (activerecord-session_store's, and Rails 8 authentication's).
-NO_ROWS_TABLES = ("sessions",)
+NO_ROWS_TABLES = (
+    "sessions",
+    # Doorkeeper's access tokens and grants, which it stores as they are by default: live credentials.
+    "oauth_access_tokens",
+    "oauth_access_grants",
+    "oauth_openid_requests",
+)
 
 #: Queues and caches of the source (Solid Queue, Solid Cache, Solid Cable, Delayed Job): left out unless
 #: ``--all``, when they live in the primary database.
@@ -60,6 +66,23 @@ USER_RULES = (
     ("unlock_token", "null"),
     ("current_sign_in_ip", "null"),
     ("last_sign_in_ip", "null"),
+    # devise-two-factor's TOTP secret (plain or encrypted with its IV and salt) and backup codes; without
+    # them the copy logs in with the password alone.
+    ("otp_secret", "null"),
+    ("encrypted_otp_secret", "null"),
+    ("encrypted_otp_secret_iv", "null"),
+    ("encrypted_otp_secret_salt", "null"),
+    ("otp_backup_codes", "null"),
+    ("otp_required_for_login", "fixed:0"),
+    # simple_token_authentication's API token.
+    ("authentication_token", "null"),
+)
+
+#: PaperTrail's ``versions``: every earlier state of every tracked record (a user's earlier e-mail
+#: addresses and password hashes among them), which the rules of the records' own tables never see.
+VERSION_RULES = (
+    ("object", "null"),
+    ("object_changes", "null"),
 )
 
 #: libpq's TLS settings, which Rails' PostgreSQL adapter passes on as they are.
@@ -182,10 +205,13 @@ def split_databases(configs: list[tuple[str, dict[str, Any]]], project_dir: Path
 
 
 def sanitize_profile() -> DumpOptions:
-    """Rails' default dump options: sessions without rows, users anonymised, queues and caches smart-skipped.
+    """Rails' default dump options: sessions and OAuth tokens without rows, users and record versions
+    anonymised, queues and caches smart-skipped.
 
     ``schema_migrations`` and ``ar_internal_metadata`` keep their rows (the copy's schema version and
     environment). Every table and column is named; the core leaves out those the database does not have.
     """
     rules = tuple(SanitizeRule(table="users", column=column, transform=transform) for column, transform in USER_RULES)
+    rules += tuple(SanitizeRule(table="versions", column=column, transform=transform)
+                   for column, transform in VERSION_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, smart_exclude_tables=SMART_NO_ROWS_TABLES, sanitize=rules)
