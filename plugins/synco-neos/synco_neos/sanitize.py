@@ -9,12 +9,14 @@ Used whenever sanitising is on (the default; ``serve --no-sanitize`` turns the c
   ``user<id>@example.invalid``, and ``credentialssource`` -> one fixed hash of ``password`` in Flow's
   format, so every account can log in locally with the password ``password``.
 
-The Neos 8 event log, which also names accounts, is left out by the smart transfer already.
+The Neos 8 event log, which also names accounts, is left out by the smart transfer; ``serve --all`` ships its
+rows with ``accountidentifier`` emptied.
 """
 
 from __future__ import annotations
 
 from synco_core import DatabaseInventory, SanitizeRule
+from synco_neos.resourcedb import EVENTLOG_TABLE
 
 #: Flow's HashService format ``<strategy>=><hash>`` with the default ``bcrypt`` strategy: crypt() of
 #: "password" with a ``$2a$`` salt at Flow's default cost 14, which every Flow version's
@@ -37,6 +39,8 @@ PROFILE: tuple[tuple[str, str, str], ...] = (
     (PERSON_NAME_TABLE, "fullname", "fixed:Demo User"),
     (ACCOUNT_TABLE, "accountidentifier", "email"),
     (ACCOUNT_TABLE, "credentialssource", f"fixed:{PASSWORD_HASH}"),
+    # Who did what in the Neos 8 event log, whose rows only ``serve --all`` ships.
+    (EVENTLOG_TABLE, "accountidentifier", "fixed:"),
 )
 
 

@@ -35,7 +35,8 @@ RESOURCE_DDL = (
     "resource VARCHAR(40) NULL, title VARCHAR(255) NOT NULL DEFAULT '')",
     "CREATE TABLE neos_media_domain_model_thumbnail (persistence_object_identifier VARCHAR(40) NOT NULL "
     "PRIMARY KEY, originalasset VARCHAR(40) NULL, resource VARCHAR(40) NULL, width INT NULL)",
-    "CREATE TABLE neos_neos_eventlog_domain_model_event (uid INT PRIMARY KEY, eventtype VARCHAR(255))",
+    "CREATE TABLE neos_neos_eventlog_domain_model_event (uid INT PRIMARY KEY, eventtype VARCHAR(255), "
+    "accountidentifier VARCHAR(255))",
 )
 
 #: (identifier, content, filename, collection); "thumb" is used only by a thumbnail, "shared" by both.
@@ -91,7 +92,8 @@ def seed(execute: Execute, project: Path, *, personal: bool = False, eventlog: b
     execute("INSERT INTO neos_media_domain_model_thumbnail VALUES ('t1', 'a1', 'r-thumb', 400), "
             "('t2', 'a3', 'r-shared', 200), ('t3', 'a2', NULL, 100)", ())
     if eventlog:
-        execute("INSERT INTO neos_neos_eventlog_domain_model_event VALUES (1, 'Node.Published')", ())
+        # Who published: the account's login (PERSONAL_VALUES' "ann.quast").
+        execute("INSERT INTO neos_neos_eventlog_domain_model_event VALUES (1, 'Node.Published', 'ann.quast')", ())
     if personal:
         seed_personal(execute)
 

@@ -81,19 +81,20 @@ def test_profile_follows_existing_tables(tmp_path: Path, php_mode: str, monkeypa
     assert configured_dump_options(framework).smart_where == {}
 
 
-def _dump(framework: Framework, *, sanitize: bool) -> bytes:
+def _dump(framework: Framework, *, sanitize: bool, all: bool = False) -> bytes:
     assert framework.database is not None
     out = io.BytesIO()
-    dump_with_engine(framework.database, out, serve_dump_options(framework, sanitize=sanitize))
+    dump_with_engine(framework.database, out, serve_dump_options(framework, sanitize=sanitize, all=all))
     return out.getvalue()
 
 
-def _assert_masked(dump: bytes) -> None:
+def _assert_masked(dump: bytes, *, all: bool = False) -> None:
     for value in PERSONAL_VALUES:
         assert value.encode() not in dump, f"{value!r} was dumped with sanitising on"
     for masked in ("usere1@example.invalid", "useracc1@example.invalid", "Demo User", PASSWORD_HASH):
         assert masked.encode() in dump
-    assert b"Node.Published" not in dump  # the event log stays out (smart transfer)
+    # The event log stays out (smart transfer); --all ships it, without the accounts it names.
+    assert (b"Node.Published" in dump) == all
 
 
 @pytest.mark.mysql
@@ -111,6 +112,7 @@ def test_mysql_dump_is_sanitised_unless_no_sanitize(tmp_path: Path, php_mode: st
     assert framework is not None
     assert len(configured_dump_options(framework).sanitize) == len(PROFILE)
     _assert_masked(_dump(framework, sanitize=True))
+    _assert_masked(_dump(framework, sanitize=True, all=True), all=True)
     raw = _dump(framework, sanitize=False)
     # --no-sanitize: the column rewrites are off (the PHP-escaped values appear as MySQL quotes them).
     for value in PERSONAL_VALUES:
