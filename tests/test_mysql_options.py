@@ -110,6 +110,23 @@ def test_unknown_names_are_config_errors(source: str, options: DumpOptions, mess
         dump_bytes(source, options)
 
 
+@pytest.mark.parametrize("options", [
+    DumpOptions(sanitize=(SanitizeRule("users", "name", expression="CASE WHEN uid = 0 THEN 'x' ELSE name END"),)),
+    DumpOptions(where={"users": "uid > 0"}),
+])
+def test_a_failing_expression_names_its_table_and_rules(source: str, options: DumpOptions) -> None:
+    """An expression naming a column this version of the table lacks fails the dump (nothing is shipped
+    unsanitised), in one line that says which table and which rules, not only the server's complaint."""
+    from synco_core.errors import DatabaseError
+
+    with pytest.raises(DatabaseError) as failed:
+        dump_bytes(source, options)
+    message = str(failed.value)
+    assert "Unknown column 'uid'" in message and "`users`" in message, message
+    assert ("users.name -> CASE WHEN uid" in message) or ("uid > 0" in message), message
+    assert "\n" not in message
+
+
 def test_inspect_database(source: str) -> None:
     from test_mysql_support import config
 

@@ -124,6 +124,13 @@ def _validate(options: DumpOptions, tables: dict[str, str], conn: Any, db: str) 
             raise ConfigError(f"--sanitize names column {rule.table}.{rule.column}, which does not exist")
 
 
+def _table_rules(options: DumpOptions, table: str) -> list[str]:
+    """The filters and column rewrites ``options`` apply to ``table``, in words."""
+    rules = [f"only rows WHERE {options.where[table]}"] if table in options.where else []
+    rules += [rule.describe() for rule in options.sanitize if rule.table == table]
+    return rules
+
+
 def _applied_rules(options: DumpOptions) -> list[str]:
     rules = [f"{t}: structure only, rows left out" for t in options.exclude_tables]
     rules += [f"{t}: only rows WHERE {cond}" for t, cond in options.where.items()]
@@ -365,7 +372,16 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         # Helpers share the snapshot of the InnoDB tables it was taken for only: another engine's rows are
         # read when each statement runs, and one connection keeps that as close to one moment as it can.
         shared = helpers if table in shared_tables else []
-        tablerows.read_rows(conn, writer, out_table, read, key, wide=wide, helpers=shared)
+        try:
+            tablerows.read_rows(conn, writer, out_table, read, key, wide=wide, helpers=shared)
+        except pymysql.err.MySQLError as exc:
+            rules = _table_rules(options, table)
+            if not rules:
+                raise
+            # The filters and sanitising expressions are SQL written for some version of the table (a plugin's
+            # profile, .synco.yml): say which, so a column that version lacks is found at once.
+            raise DatabaseError(f"dump of {db!r} failed reading table {quote_name(table)} with "
+                                f"{'; '.join(rules)}: {describe(exc)}") from exc
         # Read in the writer thread, once it has counted every row of the table.
         writer.call(functools.partial(_record, manifest, table, out_table))
         writer.write(b"COMMIT;\n")
