@@ -41,7 +41,8 @@ CUSTOMER_META = tuple(f"{kind}_{field}" for kind in ("billing", "shipping") for 
 #: An account's own name in usermeta (its profile), blanked like the customer's.
 PROFILE_META = ("first_name", "last_name")
 #: What a pre-HPOS order (a ``shop_order`` post) keeps in postmeta, and HPOS's compatibility mode copies there:
-#: the addresses, the search index WooCommerce builds from them, the customer's IP address and browser.
+#: the addresses, the search index WooCommerce builds from them (HPOS keeps that in ``wc_orders_meta``), the
+#: customer's IP address and browser.
 ORDER_META = (*(f"_{key}" for key in CUSTOMER_META), "_billing_address_index", "_shipping_address_index",
               "_customer_user_agent")
 #: The site owner's address, in each site's options and the network's sitemeta.
@@ -62,9 +63,10 @@ def _usermeta_expression() -> str:
             f"WHEN meta_key IN ({_quoted(CUSTOMER_META + PROFILE_META)}) THEN '' ELSE meta_value END")
 
 
-def _postmeta_expression() -> str:
-    """A legacy order's e-mail made invalid (unique per order), its IP address local, the other details blanked."""
-    return ("CASE WHEN meta_key = '_billing_email' THEN CONCAT('user', post_id, '@example.invalid') "
+def _order_meta_expression(order: str) -> str:
+    """An order's e-mail in its meta made invalid (unique per order: ``order`` is the column naming it), its IP
+    address local, the other details blanked."""
+    return (f"CASE WHEN meta_key = '_billing_email' THEN CONCAT('user', {order}, '@example.invalid') "
             "WHEN meta_key = '_customer_ip_address' THEN '127.0.0.1' "
             f"WHEN meta_key IN ({_quoted(ORDER_META)}) THEN '' ELSE meta_value END")
 
@@ -98,7 +100,9 @@ def _site_rules(site: str) -> list[SanitizeRule]:
         SanitizeRule(site + "comments", "comment_author_email", transform="email"),
         SanitizeRule(site + "comments", "comment_author_IP", transform="fixed:127.0.0.1"),
         SanitizeRule(site + "comments", "comment_agent", transform="fixed:"),
-        SanitizeRule(site + "postmeta", "meta_value", expression=_postmeta_expression()),
+        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id")),
+        # HPOS keeps an order's address search index (``_billing_address_index`` ...) in its own meta table.
+        SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression("order_id")),
         SanitizeRule(site + "wc_customer_lookup", "email", transform="email"),
         SanitizeRule(site + "wc_orders", "billing_email", transform="email"),
         SanitizeRule(site + "wc_orders", "ip_address", transform="fixed:127.0.0.1"),

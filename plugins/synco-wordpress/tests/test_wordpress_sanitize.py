@@ -44,6 +44,8 @@ SITE_SCHEMA = [
     """CREATE TABLE `{p}wc_orders` (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, status VARCHAR(20) NULL,
         customer_id BIGINT UNSIGNED NULL, billing_email VARCHAR(320) NULL, ip_address VARCHAR(100) NULL,
         user_agent TEXT NULL, customer_note TEXT NULL)""",
+    """CREATE TABLE `{p}wc_orders_meta` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        order_id BIGINT UNSIGNED NULL, meta_key VARCHAR(255), meta_value TEXT NULL)""",
     """CREATE TABLE `{p}wc_order_addresses` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         order_id BIGINT UNSIGNED NOT NULL, address_type VARCHAR(20) NULL, first_name TEXT NULL, last_name TEXT NULL,
         company TEXT NULL, address_1 TEXT NULL, address_2 TEXT NULL, city TEXT NULL, state TEXT NULL,
@@ -122,6 +124,9 @@ def fill_site(cur: Any, p: str, site: int, *, lower: bool = False) -> None:
         "'203.0.113.5', 'Mozilla/5.0 (pii)', 'leave at the door'), (101, 'wc-completed', 0, "
         f"'pii-guest{site}@real.example', '203.0.113.6', 'Mozilla/5.0 (pii)', '')")
     for order in (100, 101):
+        run(f"INSERT INTO `{p}wc_orders_meta` (order_id, meta_key, meta_value) VALUES (%s, '_billing_address_index', "
+            "'pii Ann Street 1 Bern'), (%s, '_shipping_address_index', 'pii Ann Street 2 Bern'), "
+            "(%s, 'is_vat_exempt', 'no')", (order, order, order))
         for kind in ("billing", "shipping"):
             run(f"INSERT INTO `{p}wc_order_addresses` (order_id, address_type, first_name, last_name, company, "
                 "address_1, address_2, city, state, postcode, country, email, phone) VALUES "
