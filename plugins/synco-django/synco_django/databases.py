@@ -57,7 +57,24 @@ NO_ROWS_TABLES = (
 APP_RULES = (
     ("account_emailaddress", "email", "email"),
     ("socialaccount_socialaccount", "extra_data", "fixed:{}"),
+    # Earlier states of records, which the rules of the records' own tables never see: django-reversion's
+    # serialized versions and django-auditlog's changes (with the client's address).
+    ("reversion_version", "serialized_data", "fixed:[]"),
+    ("reversion_version", "object_repr", "fixed:"),
+    ("auditlog_logentry", "changes", "fixed:{}"),
+    ("auditlog_logentry", "changes_text", "fixed:"),
+    ("auditlog_logentry", "object_repr", "fixed:"),
+    ("auditlog_logentry", "remote_addr", "null"),
+    ("auditlog_logentry", "additional_data", "null"),
 )
+
+
+def historical_tables(table: str) -> list[str]:
+    """The tables django-simple-history may keep a user table's history in: ``<app>_historical<model>``
+    (``auth_user`` -> ``auth_historicaluser``). An app label may hold underscores, so every split is named;
+    the core drops those the database does not have."""
+    parts = table.split("_")
+    return [f"{'_'.join(parts[:i])}_historical{'_'.join(parts[i:])}" for i in range(1, len(parts))]
 
 #: Column rewrites of a user table (``auth_user`` or the custom ``AUTH_USER_MODEL``'s).
 USER_RULES = (
@@ -224,8 +241,9 @@ def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",)) -> DumpOptio
     Every table of the profile is named (a custom user model's besides ``auth_user``); the core leaves
     out the ones the database does not have.
     """
+    tables = [*user_tables, *(history for table in user_tables for history in historical_tables(table))]
     rules = tuple(SanitizeRule(table=table, column=column, transform=transform)
-                  for table in dict.fromkeys(user_tables) for column, transform in USER_RULES)
+                  for table in dict.fromkeys(tables) for column, transform in USER_RULES)
     rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                    for table, column, transform in APP_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, sanitize=rules)

@@ -45,6 +45,21 @@ SCHEMA = (
     "CREATE TABLE oauth2_provider_refreshtoken (id {id}, token VARCHAR(255) NOT NULL, access_token_id INTEGER NULL)",
     "CREATE TABLE oauth2_provider_grant (id {id}, code VARCHAR(255) NOT NULL UNIQUE, user_id INTEGER NOT NULL)",
     "CREATE TABLE oauth2_provider_idtoken (id {id}, jti VARCHAR(36) NOT NULL UNIQUE, user_id INTEGER NULL)",
+    "CREATE TABLE auth_historicaluser (history_id {id}, id INTEGER NOT NULL, password VARCHAR(128) NOT NULL, "
+    "username VARCHAR(150) NOT NULL, first_name VARCHAR(150) NOT NULL, last_name VARCHAR(150) NOT NULL, "
+    "email VARCHAR(254) NOT NULL, history_type VARCHAR(1) NOT NULL)",
+    "CREATE TABLE reversion_version (id {id}, object_id VARCHAR(191) NOT NULL, format VARCHAR(255) NOT NULL, "
+    "serialized_data TEXT NOT NULL, object_repr TEXT NOT NULL)",
+    "CREATE TABLE auditlog_logentry (id {id}, object_pk VARCHAR(255) NOT NULL, object_repr TEXT NOT NULL, "
+    "action SMALLINT NOT NULL, changes TEXT NULL, changes_text TEXT NOT NULL, remote_addr VARCHAR(39) NULL, "
+    "additional_data TEXT NULL)",
+    "INSERT INTO auth_historicaluser (id, password, username, first_name, last_name, email, history_type) VALUES "
+    "(1, 'pii-oldhash', 'ann', 'pii-Ann', 'pii-Maiden', 'pii-ann.old@real.example', '~')",
+    "INSERT INTO reversion_version (object_id, format, serialized_data, object_repr) VALUES ('1', 'json', "
+    "'[{{\"fields\": {{\"email\": \"pii-ann.old@real.example\"}}}}]', 'pii-ann')",
+    "INSERT INTO auditlog_logentry (object_pk, object_repr, action, changes, changes_text, remote_addr) VALUES "
+    "('1', 'pii-ann', 1, '{{\"email\": [\"pii-a@real.example\", \"pii-b@real.example\"]}}', 'pii-text', "
+    "'pii-203.0.113.5')",
     "INSERT INTO auth_user (password, username, first_name, last_name, email) VALUES "
     "('pii-hash', 'ann', 'pii-Ann', 'pii-Real', 'pii-ann@real.example'), "
     "('pii-hash2', 'bob', 'pii-Bob', 'pii-Real', 'pii-bob@real.example')",
