@@ -50,6 +50,19 @@ USER_RULES = (
 )
 
 
+#: Earlier states of records, which the ``users`` rules never see: owen-it/laravel-auditing's ``audits``
+#: (old and new values, with the request's URL, IP address and browser) and spatie/laravel-activitylog's
+#: ``activity_log`` (its ``properties`` hold the changed attributes). Unprefixed (table, column, transform).
+AUDIT_RULES = (
+    ("audits", "old_values", "null"),
+    ("audits", "new_values", "null"),
+    ("audits", "url", "null"),
+    ("audits", "ip_address", "null"),
+    ("audits", "user_agent", "null"),
+    ("activity_log", "properties", "null"),
+)
+
+
 def _text(value: Any) -> str | None:
     """A config value as a string, or None when unset or empty (Laravel treats both alike)."""
     if value is None or value is False or value == "":
@@ -188,4 +201,6 @@ def sanitize_profile(prefix: str = "") -> DumpOptions:
     """
     users = prefix + "users"
     rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
+    rules += tuple(SanitizeRule(table=prefix + table, column=column, transform=transform)
+                   for table, column, transform in AUDIT_RULES)
     return DumpOptions(exclude_tables=tuple(prefix + t for t in NO_ROWS_TABLES), sanitize=rules)

@@ -41,7 +41,8 @@ def test_full_profile_when_database_unreachable(laravel_manager: SyncoPluginMana
     framework = Framework(name="Laravel", plugin="laravel", project_dir=tmp_path, database=unreachable,
                           settings={"table_prefix": ""})
     options = configured_dump_options(framework)
-    assert options.sanitize == FULL_RULES + TWO_FACTOR_RULES
+    assert options.sanitize[:len(FULL_RULES + TWO_FACTOR_RULES)] == FULL_RULES + TWO_FACTOR_RULES
+    assert {rule.table for rule in options.sanitize[len(FULL_RULES + TWO_FACTOR_RULES):]} == {"audits", "activity_log"}
     assert options.exclude_tables == NO_ROWS_TABLES
 
 
@@ -164,6 +165,17 @@ LARAVEL_SCHEMA = (
     "CREATE TABLE telescope_entries (sequence {id}, uuid CHAR(36) NOT NULL UNIQUE, type VARCHAR(20) NOT NULL,"
     " content TEXT NOT NULL)",
     "CREATE TABLE telescope_entries_tags (entry_uuid CHAR(36) NOT NULL, tag VARCHAR(255) NOT NULL)",
+    "CREATE TABLE audits (id {id}, user_type VARCHAR(255) NULL, user_id BIGINT NULL, event VARCHAR(255) NOT NULL,"
+    " auditable_type VARCHAR(255) NOT NULL, auditable_id BIGINT NOT NULL, old_values TEXT NULL, new_values TEXT NULL,"
+    " url TEXT NULL, ip_address VARCHAR(45) NULL, user_agent VARCHAR(1023) NULL, tags VARCHAR(255) NULL)",
+    "CREATE TABLE activity_log (id {id}, log_name VARCHAR(255) NULL, description TEXT NOT NULL,"
+    " subject_type VARCHAR(255) NULL, subject_id BIGINT NULL, properties TEXT NULL)",
+    "INSERT INTO audits (event, auditable_type, auditable_id, old_values, new_values, url, ip_address, user_agent)"
+    " VALUES ('updated', 'App\\Models\\User', 1, '{{\"email\": \"pii-old@real.example\"}}',"
+    " '{{\"email\": \"pii-ann@real.example\"}}', 'https://app.example/profile?pii-token', 'pii-203.0.113.4',"
+    " 'pii-Mozilla')",
+    "INSERT INTO activity_log (description, subject_type, subject_id, properties) VALUES ('updated',"
+    " 'App\\Models\\User', 1, '{{\"old\": {{\"email\": \"pii-old@real.example\"}}}}')",
     "INSERT INTO users (name, email, password, two_factor_secret, two_factor_recovery_codes, remember_token) VALUES"
     " ('Ann', 'pii-ann@real.example', 'pii-hash', 'pii-2fa-secret', 'pii-recovery', 'pii-remember'),"
     " ('Bob', 'pii-bob@real.example', 'pii-hash2', NULL, NULL, NULL)",
