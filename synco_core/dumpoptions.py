@@ -74,7 +74,7 @@ def resolve_session_dump(framework: Framework, *, all: bool = False, sanitize: b
         # Refused before the database is even asked: no flag can take strict mode back.
         raise _raw_strict_refusal()
     if inventory is INSPECT:
-        inventory = inspect_for_options(framework, manager, required=check)
+        inventory = inspect_for_options(framework, manager, required=check, sanitize=sanitize)
     configured = framework_dump_options(framework, inventory, manager)
     options = configured.effective(all=all)
     if not sanitize:
@@ -116,14 +116,17 @@ def resolve_database_dump(framework: Framework, set_name: str, *, all: bool = Fa
                                 check=check)
 
 
-def inspect_for_options(framework: Framework, manager: SyncoPluginManager, *,
-                        required: bool = True) -> DatabaseInventory | None:
+def inspect_for_options(framework: Framework, manager: SyncoPluginManager, *, required: bool = True,
+                        sanitize: bool = False) -> DatabaseInventory | None:
     """The inventory the options are resolved against, read once; None when not needed or not readable.
 
     It is needed when a plugin declares default dump options (they are filtered against it) or strict mode
     is on. Strict mode cannot do without it, so there an unreachable database is an error (unless not
-    ``required``: ``detect`` only shows the options); otherwise it only means the defaults stay
-    unfiltered, and the dump reports the real problem.
+    ``required``: ``detect`` only shows the options). So is a session that sanitises (``required`` and
+    ``sanitize``: ``serve``) whose engine could not read it: the sanitising rules a plugin derives from the
+    tables there (a multisite's other sites, Symfony's user table) would be missing, and those tables would
+    ship raw. An engine that cannot inspect at all (no ``inspect_database``) leaves the defaults unfiltered,
+    and the dump reports the real problem.
     """
     database = framework.database
     strict = framework.dump_options.strict
@@ -131,6 +134,9 @@ def inspect_for_options(framework: Framework, manager: SyncoPluginManager, *,
         return None
     if strict and required:
         return inspect_with_engine(database, manager)
+    if sanitize and required:
+        answer: DatabaseInventory | None = manager.hook.inspect_database(database=database)
+        return answer
     try:
         return inspect_with_engine(database, manager)
     except Exception as exc:  # Any failure only means "unknown" here, never a failed detect or plan.

@@ -24,7 +24,7 @@ from synco_core.cli.main import cli
 from synco_core.detection import detect
 from synco_core.dumpoptions import merge_dump_options, present_in, resolve_session_dump
 from synco_core.engines.dispatch import dump_with_engine
-from synco_core.errors import SyncoError
+from synco_core.errors import DatabaseError, SyncoError
 from synco_core.plugins import SyncoPluginManager
 from synco_core.testing import configured_dump_options
 from synco_core.values import (
@@ -237,6 +237,42 @@ def test_defaults_stay_whole_when_the_database_cannot_be_inspected(app: Path, de
     framework = detect(app)
     assert configured_dump_options(framework) == merge_dump_options(DEFAULTS, DumpOptions())
     assert defaults.inventories == [None]
+
+
+class FailingInspection:
+    """The engine reads the database but not its inventory (a statistics view that times out, say)."""
+
+    @hookimpl(wrapper=True)
+    def inspect_database(self, database: DatabaseConfig) -> Iterator[None]:
+        yield
+        raise DatabaseError("cannot inspect 'app': the statistics view timed out")
+
+
+class InventoryDefaults:
+    """Rules only the inventory tells (as Symfony's for a users table with its columns, or WordPress's for a
+    multisite's other sites): none without it."""
+
+    @hookimpl
+    def default_dump_options(self, framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
+        if framework.plugin != "sqliteapp" or inventory is None:
+            return None
+        return DumpOptions(sanitize=(SanitizeRule("users", "email", transform="email"),))
+
+
+def test_serve_refuses_when_the_inventory_cannot_be_read(app: Path, register_plugin: Callable[[object, str], None],
+                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without the inventory such rules are missing: serve refuses rather than dump the table raw. detect
+    still shows what it knows, and --no-sanitize, which applies no rewrite, still serves."""
+    register_plugin(InventoryDefaults(), "inventory-defaults")
+    register_plugin(FailingInspection(), "failing-inspection")
+    monkeypatch.chdir(app)
+    served = CliRunner().invoke(cli, ["serve", "--keep", "--id", "inspect0123456789abcdef"])
+    assert served.exit_code == 1, served.output
+    assert "statistics view timed out" in served.output
+    assert not (app / "web/synco-inspect0123456789abcdef").exists()
+    configured_dump_options(detect(app))
+    raw = CliRunner().invoke(cli, ["serve", "--keep", "--no-sanitize", "--id", "inspect0123456789abcdeg"])
+    assert raw.exit_code == 0, raw.output
 
 
 def test_detection_never_reaches_the_database(app: Path, defaults: Defaults, database_calls: DatabaseCalls,
