@@ -4,7 +4,7 @@ A Symfony application's schema is its own, so nothing is assumed from a table na
 named only when it exists with the columns that make it the well-known one (``sessions`` may be a
 business table; ``sessions`` with ``sess_id``/``sess_data`` is PdoSessionHandler's), which takes the
 database's inventory: when the database cannot be inspected the profile is empty, since rules for a table
-that does not exist would make the dump fail.
+that does not exist would make the dump fail (``serve`` then refuses to sanitise without it).
 """
 
 from __future__ import annotations
