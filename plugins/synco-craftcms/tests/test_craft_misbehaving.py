@@ -16,10 +16,10 @@ from craft_support import make_craft4
 from synco_core import FileSetOptions, Framework, SyncoError, hookimpl
 from synco_core.testing import (
     SyncoPluginManager,
+    configured_dump_options,
     detect,
     list_file_sets,
     run_cli,
-    serve_dump_options,
     write_distribution,
 )
 
@@ -54,7 +54,7 @@ def test_broken_variant_is_named_and_left_out(tmp_path: Path, craft_manager: Syn
     with caplog.at_level(logging.WARNING):
         framework = detect(project, manager=craft_manager)
         sets = list_file_sets(framework, FileSetOptions(), manager=craft_manager)
-        options = serve_dump_options(framework, manager=craft_manager)
+        options = configured_dump_options(framework, manager=craft_manager)
     assert framework.plugin == "craftcms"
     assert {s.name for s in sets} == {"volume-images", "volume-documents"}
     assert "sessions" in options.exclude_tables
@@ -82,7 +82,7 @@ def test_broken_profile_stops_the_dump_in_one_line(tmp_path: Path, craft_manager
     register_plugin(BrokenProfile(raises), "brokencraft")
     framework = detect(make_craft4(tmp_path), manager=craft_manager)
     with pytest.raises(SyncoError, match=r"^plugin brokencraft (failed in|answered) default_dump_options") as caught:
-        serve_dump_options(framework, manager=craft_manager)
+        configured_dump_options(framework, manager=craft_manager)
     assert "\n" not in str(caught.value)
 
 
