@@ -230,7 +230,7 @@ def test_without_the_lock_privilege_the_dump_reads_through_one_connection(
     """A user who may read but not LOCK TABLES (many hosting accounts): the same copy, one connection."""
     source = mysql_database_factory()
     fill(source, "int_key")
-    with _user(source, "nolock", "SELECT, SHOW VIEW, TRIGGER, EVENT") as restricted, \
+    with _user(source, "nolock", "SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE") as restricted, \
             caplog.at_level(logging.DEBUG, logger=shared.__name__):
         _dump_as(restricted, source, mysql_database_factory)
     assert readers == [0, 0]

@@ -25,7 +25,16 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core import dumpprogress
-from synco_core.engines.mysql import literals, qualify, rowstream, schema, snapshot, tablerows, unsupported
+from synco_core.engines.mysql import (
+    literals,
+    qualify,
+    rowstream,
+    schema,
+    snapshot,
+    tablerows,
+    unsupported,
+    visibility,
+)
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.engines.mysql.sanitize import transform_sql
@@ -312,8 +321,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     _validate(options, all_tables, conn, db)
     hidden: list[schema.HiddenDefinition] = []
     objects = schema.capture(conn, db, hidden=hidden, outside=outside)
+    base_tables = [name for name, kind in all_tables.items() if kind not in ("VIEW", "SEQUENCE")]
+    unseen = visibility.unseen(conn, db, base_tables, routines=options.routines, events=options.events)
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
-                                routines=options.routines, events=options.events)
+                                routines=options.routines, events=options.events, unseen=unseen)
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     rules_by_table: dict[str, dict[str, str]] = {}

@@ -8,7 +8,9 @@ skip_unsupported``) leaves it out and names it in a warning:
   reach out to the production's remote servers, or need their credentials;
 - the history of a system-versioned table kept as transaction ids: the ids mean nothing on another
   server, and MariaDB accepts no history rows for such tables (its current rows are dumped);
-- routines and events whose text the user may not see (the server shows only their names).
+- routines and events whose text the user may not see (the server shows only their names);
+- triggers, routines and events the user may not see at all (:mod:`.visibility`, given as ``unseen``): the
+  server hides even their names, so nothing tells whether there are any.
 
 Routines left out on request (``--no-routines``) and events not asked for (``--events``) are named too.
 Whatever is left out takes with it the views that read it (creating them would fail) and the triggers on
@@ -51,7 +53,8 @@ class LeftOut:
 
 
 def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str], objects: schema.Objects,
-          hidden: list[schema.HiddenDefinition], *, skip: bool, routines: bool, events: bool) -> LeftOut:
+          hidden: list[schema.HiddenDefinition], *, skip: bool, routines: bool, events: bool,
+          unseen: list[str] | None = None) -> LeftOut:
     """Decide what the dump leaves out (see the module docstring); raise instead when that is something
     it cannot carry and ``skip`` is off."""
     left = LeftOut()
@@ -70,6 +73,7 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
         (left.events if definition.kind == "EVENT" else left.routines).add(definition.name)
         unsupported.append(f"{definition.kind.lower()} {definition.name} (its text is hidden from this user: it "
                            "needs SHOW CREATE ROUTINE or SELECT on mysql.proc, or to be the definer)")
+    unsupported += unseen or []
     if unsupported and not skip:
         raise DatabaseError("the database has objects a dump cannot carry: " + "; ".join(unsupported)
                             + " (--skip-unsupported dumps without them)")

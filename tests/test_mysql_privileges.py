@@ -1,0 +1,195 @@
+"""MariaDB dumps and installs with the privileges real hosts give: a backup user without PROCESS, RELOAD or
+access to mysql.*, a user with SELECT only, roles, grants on database patterns (real MariaDB on 127.0.0.1).
+
+The server hides the triggers, routines and events a user lacks the privilege for (their names too): the
+dump must then refuse, naming the privilege, never come out complete-looking without them."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_mysql_support import config, load_with_client
+
+from synco_core.engines.mysql import grants
+from synco_core.engines.mysql.dump import dump
+from synco_core.errors import DatabaseError
+from synco_core.testing.services import mysql_admin_connection, unique_name
+from synco_core.values import DatabaseConfig, DumpOptions
+
+pytestmark = pytest.mark.mysql
+
+#: One object of each kind the server may hide, made by the admin (another definer than the dumping user).
+OBJECTS = b"""
+CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));
+CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20));
+INSERT INTO t VALUES (1, 'a');
+CREATE TRIGGER probe_trigger AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (v) VALUES (NEW.v);
+CREATE PROCEDURE probe_procedure() SELECT 1;
+CREATE FUNCTION probe_function(x INT) RETURNS INT DETERMINISTIC RETURN x + 1;
+CREATE EVENT probe_event ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit;
+CREATE VIEW probe_view AS SELECT id FROM t;
+"""
+NAMES = (b"probe_trigger", b"probe_procedure", b"probe_function", b"probe_event", b"probe_view")
+
+
+@contextlib.contextmanager
+def user(grant_statements: list[str]) -> Iterator[tuple[str, str]]:
+    """A throw-away user (and role) named ``(user, role)``; each statement is formatted with ``{user}`` and
+    ``{role}`` and run by the admin. Both are dropped afterwards."""
+    name, role = unique_name("lp_user"), unique_name("lp_role")
+    admin = mysql_admin_connection()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY 'pw-{name}'")
+            cur.execute(f"CREATE ROLE {role}")
+            for statement in grant_statements:
+                cur.execute(statement.format(user=f"'{name}'@'%'", role=role))
+        yield name, role
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{name}'@'%'")
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+
+
+def as_user(source: str, name: str) -> DatabaseConfig:
+    return dataclasses.replace(config(source), user=name, password=f"pw-{name}")
+
+
+def dump_as(database: DatabaseConfig, **options: bool) -> bytes:
+    out = io.BytesIO()
+    dump(database, out, DumpOptions(**options))
+    return out.getvalue()
+
+
+#: The privileges that show an object to its non-definer, and what the refusal names without each one.
+SHOWING = {
+    "TRIGGER": "needs the TRIGGER privilege",
+    "EXECUTE": "needs EXECUTE on",
+    "EVENT": "needs the EVENT privilege",
+    "PROC": "SELECT on mysql.proc",
+}
+
+
+@pytest.mark.parametrize("held", [combo for size in range(len(SHOWING) + 1)
+                                  for combo in itertools.combinations(SHOWING, size)],
+                         ids=lambda combo: "+".join(combo) or "none")
+def test_a_dump_carries_every_object_or_names_the_privilege_it_lacks(
+        held: tuple[str, ...], mysql_database_factory: Callable[[], str]) -> None:
+    """Whatever the user may see: the dump holds every trigger, routine, event and view of the database,
+    or refuses in one line naming each privilege that would show the rest; nothing is written then."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    statements = [f"GRANT SELECT, SHOW VIEW, LOCK TABLES ON `{source}`.* TO {{user}}"]
+    statements += [f"GRANT {privilege} ON `{source}`.* TO {{user}}" for privilege in held if privilege != "PROC"]
+    if "PROC" in held:
+        statements.append("GRANT SELECT ON mysql.proc TO {user}")
+    expected = [SHOWING[privilege] for privilege in ("TRIGGER", "EVENT") if privilege not in held]
+    if "PROC" not in held:
+        # Without a listing privilege the routines are not even named; with one, their texts stay hidden.
+        expected.append("its text is hidden from this user" if "EXECUTE" in held else SHOWING["EXECUTE"])
+    with user(statements) as (name, _):
+        out = io.BytesIO()
+        try:
+            dump(as_user(source, name), out, DumpOptions(events=True))
+        except DatabaseError as exc:
+            message = str(exc)
+            assert expected and "\n" not in message
+            assert message.endswith("(--skip-unsupported dumps without them)")
+            for phrase in expected:
+                assert phrase in message, message
+            assert out.getvalue() == b""
+            return
+    assert not expected
+    for object_name in NAMES:
+        assert object_name in out.getvalue(), object_name
+
+
+def test_privileges_from_a_role_and_a_database_pattern_count(mysql_database_factory: Callable[[], str]) -> None:
+    """Grants through the user's default role (and a role granted to it), and on a database name pattern,
+    show what they show: the dump is complete, not refused."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    pattern = source[:-4].replace("_", "\\_") + "%"
+    inner = unique_name("lp_inner")
+    statements = [f"GRANT SELECT, SHOW VIEW ON `{source}`.* TO {{user}}",
+                  f"GRANT TRIGGER, EXECUTE ON `{pattern}`.* TO {{role}}",
+                  f"CREATE ROLE {inner}",
+                  f"GRANT EXECUTE ON `{pattern}`.* TO {inner}",
+                  f"GRANT {inner} TO {{role}}",
+                  "GRANT SELECT ON mysql.proc TO {role}",
+                  "GRANT {role} TO {user}",
+                  "SET DEFAULT ROLE {role} FOR {user}"]
+    try:
+        with user(statements) as (name, _):
+            data = dump_as(as_user(source, name))
+    finally:
+        admin = mysql_admin_connection()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {inner}")
+        admin.close()
+    for object_name in NAMES[:3]:
+        assert object_name in data, object_name
+
+
+def test_what_the_user_cannot_see_is_left_out_on_request_with_a_warning(
+        mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    with user([f"GRANT SELECT, SHOW VIEW ON `{source}`.* TO {{user}}"]) as (name, _):
+        with caplog.at_level("WARNING"):
+            data = dump_as(as_user(source, name), skip_unsupported=True)
+        assert "any triggers on tables audit, t (hidden from this user" in caplog.text
+        assert b"probe_view" in data
+        # --no-routines and no --events: only the triggers are missing.
+        with pytest.raises(DatabaseError, match=r"^the database has objects a dump cannot carry: any triggers on "
+                                                r"tables audit, t \(hidden [^;]*\) \(--skip-unsupported"):
+            dump_as(as_user(source, name), routines=False)
+
+
+def test_grants_are_read_as_the_server_applies_them() -> None:
+    lines = ["GRANT USAGE ON *.* TO `u`@`%`",
+             "GRANT SELECT, TRIGGER ON `shop`.* TO `u`@`%`",
+             "GRANT EXECUTE ON `sh\\_p%`.* TO `u`@`%`",
+             "GRANT SELECT (`a`, `b`), UPDATE (`c`), TRIGGER ON `shop`.`orders` TO `u`@`%`",
+             "GRANT ALL PRIVILEGES ON `shop`.`od``d` TO `u`@`%`",
+             "GRANT EXECUTE ON PROCEDURE `shop`.`p` TO `u`@`%`",
+             "GRANT `role` TO `u`@`%`",
+             "GRANT EVENT ON `sh%`.* TO `role`",
+             "GRANT SHOW VIEW ON `s%`.* TO `role`",
+             "GRANT CREATE ROUTINE ON `sh%`.* TO `inner@role`",
+             "GRANT DELETE ON `l_\\_s%`.* TO `u`@`%`",
+             "GRANT INSERT ON `lo%`.* TO `u`@`%`",
+             "GRANT UPDATE ON `l\\_sx`.* TO `u`@`%`",
+             "GRANT DROP ON `l_sx`.* TO `u`@`%`"]
+    held = grants.parse(lines, "shop")
+    # The user's exact grant on shop hides its pattern grants; the roles' most specific pattern is sh%.
+    assert held.database == {"USAGE", "SELECT", "TRIGGER", "EVENT", "CREATE ROUTINE"}
+    assert held.tables == {"orders": {"TRIGGER"}, "od`d": {"ALL PRIVILEGES"}}
+    assert grants.parse(lines, "sh_p_more").database == {"USAGE", "EXECUTE", "EVENT", "CREATE ROUTINE"}
+    assert "EXECUTE" not in grants.parse(lines, "shxp").database  # "\\_" is a literal underscore
+    assert grants.parse(lines, "sales").database == {"USAGE", "SHOW VIEW"}
+    # "_" matches one character and does not make a name less specific; "%" does, by its position.
+    assert grants.parse(lines, "lo_sx").database == {"USAGE", "DELETE"}
+    # Two names without "%": which one the server takes is not known, so only what both give counts.
+    assert grants.parse(lines, "l_sx").database == {"USAGE"}
+    assert grants.parse(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"], "x").on_table(
+        "t", "TRIGGER")
+
+
+def test_an_exact_grant_hides_a_pattern_grant_as_on_the_server(mysql_database_factory: Callable[[], str]) -> None:
+    """The server takes a grantee's most specific database grant only: TRIGGER granted on a pattern
+    covering the database does not show its triggers to a user that holds an exact grant on it too, and
+    the dump must not count on it."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    pattern = source[:-4].replace("_", "\\_") + "%"
+    statements = [f"GRANT SELECT, SHOW VIEW ON `{source}`.* TO {{user}}",
+                  f"GRANT TRIGGER ON `{pattern}`.* TO {{user}}"]
+    with user(statements) as (name, _), pytest.raises(DatabaseError, match="any triggers on tables audit, t"):
+        dump_as(as_user(source, name), routines=False)
