@@ -13,13 +13,15 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_mysql_support import config, load_with_client
+from test_mysql_support import config, load_with_client, mariadb_dump, query, snapshot
 
 from synco_core.engines.mysql import grants
 from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.install import install
+from synco_core.engines.mysql.preflight import check as check_install_target
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import mysql_admin_connection, unique_name
-from synco_core.values import DatabaseConfig, DumpOptions
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
 
 pytestmark = pytest.mark.mysql
 
@@ -193,3 +195,58 @@ def test_an_exact_grant_hides_a_pattern_grant_as_on_the_server(mysql_database_fa
                   f"GRANT TRIGGER ON `{pattern}`.* TO {{user}}"]
     with user(statements) as (name, _), pytest.raises(DatabaseError, match="any triggers on tables audit, t"):
         dump_as(as_user(source, name), routines=False)
+
+
+def _definitions(database: str) -> list[tuple[str, str, str]]:
+    """(kind, name, definer) of every view, trigger, routine and event, as the admin sees them."""
+    return sorted(
+        [("VIEW", name, definer) for name, definer in query(
+            database, "SELECT TABLE_NAME, DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s", (database,))]
+        + [("TRIGGER", name, definer) for name, definer in query(
+            database, "SELECT TRIGGER_NAME, DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s",
+            (database,))]
+        + [(kind, name, definer) for name, kind, definer in query(
+            database, "SELECT ROUTINE_NAME, ROUTINE_TYPE, DEFINER FROM information_schema.ROUTINES "
+                      "WHERE ROUTINE_SCHEMA=%s", (database,))]
+        + [("EVENT", name, definer) for name, definer in query(
+            database, "SELECT EVENT_NAME, DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA=%s", (database,))])
+
+
+def test_a_user_with_rights_on_its_database_only_installs_with_the_grant_it_is_told(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """The shape of Docker's MARIADB_USER and Lando's user: ALL on the target database, nothing else, no
+    SUPER. The install needs the databases beside the target: without them it stops before changing
+    anything, in one line naming the grant; with it, a dump whose objects name another definer
+    (mariadb-dump's, DEFINER=root) loads, the user becoming their definer."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    load_with_client(target, b"CREATE TABLE kept (a INT); INSERT INTO kept VALUES (7);")
+    script = mariadb_dump(source, "--routines", "--triggers", "--events")
+    assert b"DEFINER=" in script
+    before = snapshot(target)
+    with user([f"GRANT ALL ON `{target}`.* TO {{user}}"]) as (name, _):
+        limited = as_user(target, name)
+        for attempt in (lambda: install(limited, io.BytesIO(script), InstallOptions(yes=True)),
+                        lambda: check_install_target(limited)):
+            with pytest.raises(DatabaseError) as refused:
+                attempt()
+            message = str(refused.value)
+            assert "\n" not in message and f"pw-{name}" not in message
+            assert f"'{target}__synco_new', '{target}__synco_prev', '{target}__synco_swap'" in message, message
+            escaped = target.replace("_", "\\_")
+            assert f"GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO the user" in message, message
+            assert snapshot(target) == before
+            assert query(target, "SHOW DATABASES LIKE %s", (f"{target}\\_\\_synco%",)) == []
+        admin = mysql_admin_connection()
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO '{name}'@'%'")
+        finally:
+            admin.close()
+        install(limited, io.BytesIO(script), InstallOptions(yes=True))
+        definitions = _definitions(target)
+        assert [(kind, object_name) for kind, object_name, _ in definitions] == [
+            ("EVENT", "probe_event"), ("FUNCTION", "probe_function"), ("PROCEDURE", "probe_procedure"),
+            ("TRIGGER", "probe_trigger"), ("VIEW", "probe_view")]
+        assert {definer.split("@")[0] for _, _, definer in definitions} == {name}
+        assert query(target, "SELECT COUNT(*) FROM t") == [(1,)]

@@ -192,6 +192,9 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup,
                              rewritten_values=rewritten)
     except pymysql.err.MySQLError as exc:
+        if names.denied(exc):
+            raise DatabaseError(f"user {database.user or 'root'!r} may not install into {names.target!r} on "
+                                f"{where(database)}: it lacks {names.needed_grant()}; {describe(exc)}") from exc
         raise DatabaseError(f"install into {names.target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         admin.close()
@@ -293,6 +296,9 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
         return InstallResult(engine="mysql", database=names.target, tables=tables,
                              backup=None if options.discard_replaced else names.backup)
     except pymysql.err.MySQLError as exc:
+        if names.denied(exc):
+            raise DatabaseError(f"user {database.user or 'root'!r} may not roll back {names.target!r} on "
+                                f"{where(database)}: it lacks {names.needed_grant()}; {describe(exc)}") from exc
         raise DatabaseError(f"rollback of {names.target!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         admin.close()

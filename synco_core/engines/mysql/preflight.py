@@ -14,7 +14,7 @@ from typing import Any
 import pymysql
 
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
-from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, derived_name
+from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, Names, derived_name
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
 
@@ -38,8 +38,8 @@ def check(database: DatabaseConfig) -> bool:
                 cur.execute(f"DROP DATABASE {quote_name(scratch)}")
         except pymysql.err.MySQLError as exc:
             raise DatabaseError(f"user {database.user or 'root'!r} cannot create the database {scratch!r} on "
-                                f"{where(database)} that installing {database.name!r} needs: {describe(exc)}"
-                                ) from exc
+                                f"{where(database)} that installing {database.name!r} needs: it lacks "
+                                f"{Names.of(database.name).needed_grant()}; {describe(exc)}") from exc
         return True
     finally:
         conn.close()

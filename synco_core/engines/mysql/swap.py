@@ -63,6 +63,9 @@ _MAX_NAME = 64
 #: of a killed one, which the server finishes first) before giving up.
 LOCK_WAIT_SECONDS = 30
 
+#: "Access denied for user ... to database ...".
+ER_DBACCESS_DENIED = 1044
+
 SWAPPING = "swapping"
 KEPT = "kept"
 
@@ -89,6 +92,24 @@ class Names:
     def of(target: str) -> Names:
         return Names(target, derived_name(target, SCRATCH_SUFFIX), derived_name(target, BACKUP_SUFFIX),
                      derived_name(target, TRANSIT_SUFFIX))
+
+    def beside(self) -> tuple[str, str, str]:
+        """The databases synco creates and drops beside the target."""
+        return self.scratch, self.backup, self.transit
+
+    def needed_grant(self) -> str:
+        """What a user whose rights end at the target database lacks, in words, with the grant that gives it."""
+        named = ", ".join(repr(name) for name in self.beside())
+        escaped = self.target.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%").replace("`", "``")
+        shortened = any(name != self.target + suffix for name, suffix in
+                        zip(self.beside(), (SCRATCH_SUFFIX, BACKUP_SUFFIX, TRANSIT_SUFFIX), strict=True))
+        grant = "" if shortened else f" (GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO the user)"
+        return f"the right to create and drop the databases {named} beside it{grant}"
+
+    def denied(self, exc: BaseException) -> bool:
+        """True for the server's refusal to let this user at one of the databases beside the target."""
+        return (isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2 and exc.args[0] == ER_DBACCESS_DENIED
+                and any(f"'{name}'" in str(exc.args[1]) for name in self.beside()))
 
     def staging(self, operation: str) -> str:
         """Where the marker starts: the scratch database of an install, the swap database of a rollback."""
