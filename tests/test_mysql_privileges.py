@@ -17,7 +17,7 @@ from test_mysql_support import config, load_with_client, mariadb_dump, query, sn
 
 from synco_core.engines.mysql import grants
 from synco_core.engines.mysql.dump import dump
-from synco_core.engines.mysql.install import install
+from synco_core.engines.mysql.install import install, rollback
 from synco_core.engines.mysql.preflight import check as check_install_target
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import mysql_admin_connection, unique_name
@@ -250,3 +250,28 @@ def test_a_user_with_rights_on_its_database_only_installs_with_the_grant_it_is_t
             ("TRIGGER", "probe_trigger"), ("VIEW", "probe_view")]
         assert {definer.split("@")[0] for _, _, definer in definitions} == {name}
         assert query(target, "SELECT COUNT(*) FROM t") == [(1,)]
+
+
+@pytest.mark.parametrize("incoming", [b"CREATE PROCEDURE shared_name() SELECT 'new';", b""],
+                         ids=["same-name-incoming", "only-in-target"])
+def test_a_target_routine_the_user_may_not_read_stops_the_install_before_any_change(
+        incoming: bytes, mysql_database_factory: Callable[[], str]) -> None:
+    """A routine another user defined in the target, whose text the installing user may not read, can be
+    neither kept for rollback nor dropped: it stayed in the target beside the new content (or made the swap
+    fail halfway on a new one of its name). The install and the rollback now refuse first, naming it."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE t (a INT); INSERT INTO t VALUES (1);" + incoming)
+    load_with_client(target, b"CREATE TABLE old (a INT); CREATE PROCEDURE shared_name() SELECT 'old';")
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions())
+    escaped = target.replace("_", "\\_")
+    statements = [f"GRANT ALL ON `{target}`.* TO {{user}}", f"GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO {{user}}"]
+    before = snapshot(target), _definitions(target)
+    with user(statements) as (name, _):
+        for attempt in (lambda: install(as_user(target, name), io.BytesIO(out.getvalue()), InstallOptions(yes=True)),
+                        lambda: rollback(as_user(target, name), InstallOptions(yes=True))):
+            with pytest.raises(DatabaseError, match=rf"^database '{target}' holds procedure shared_name, whose text "
+                                                    rf"user '{name}' may not read \(.*SELECT on mysql.proc\)"):
+                attempt()
+            assert (snapshot(target), _definitions(target)) == before
+            assert query(target, "SHOW DATABASES LIKE %s", (f"{escaped}\\_\\_synco%",)) == []

@@ -178,6 +178,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         recovered = swap.recover(admin, names)
         if recovered:
             (warn or log.warning)(recovered[0].upper() + recovered[1:])
+        swap.require_readable(admin, names.target, database.user or "root")
         swap.create_like(admin, names.scratch, names.target)
         try:
             rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
@@ -286,6 +287,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             backup = names.backup if swap.exists(admin, names.backup) else None
             return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
                                  note=recovered[0].upper() + recovered[1:])
+        swap.require_readable(admin, names.target, database.user or "root")
         if options.drop_created and not swap.exists(admin, names.backup):
             # The install created the database: nothing was there before it.
             swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")

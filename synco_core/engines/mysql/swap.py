@@ -175,11 +175,29 @@ def lock(conn: Any, target: str) -> None:
                          "try again when it is done")
 
 
+def require_readable(conn: Any, db: str, user: str) -> None:
+    """Refuse, before anything changes, a ``db`` holding a routine or event whose text this user may not read.
+
+    The swap must drop every definition of the target and create it again elsewhere (in the kept copy, or
+    back in the target on rollback); one it cannot read would stay in the target beside the new content,
+    missing from the kept copy, and a new one of the same name would fail halfway through the swap.
+    """
+    if not exists(conn, db):
+        return
+    hidden: list[schema.HiddenDefinition] = []
+    schema.capture(conn, db, hidden=hidden)
+    if hidden:
+        named = ", ".join(f"{h.kind.lower()} {h.name}" for h in hidden)
+        raise DatabaseError(f"database {db!r} holds {named}, whose text user {user!r} may not read (another user "
+                            "defined it; reading it needs SELECT on mysql.proc): synco could neither keep it for "
+                            "rollback nor replace it")
+
+
 def content(conn: Any, db: str) -> schema.Objects:
     """The tables and definitions of ``db``, without synco's own tables.
 
-    Definitions whose text this user may not read are left out: they cannot be created again, so the swap
-    leaves them where they are.
+    Definitions whose text this user may not read are left out: they cannot be created again (an install
+    or rollback refuses a target holding one first, see :func:`require_readable`).
     """
     objects = schema.capture(conn, db, keep_definer=True, hidden=[])
     objects.tables = [t for t in objects.tables if t not in OWN_TABLES]
