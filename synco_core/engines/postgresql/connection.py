@@ -83,12 +83,22 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
     return conn
 
 
+#: SQLSTATE of a missing privilege, whose HINT says which one ("Must be superuser to create this extension").
+INSUFFICIENT_PRIVILEGE = b"42501"
+
+
 def result_error(result: pq.abc.PGresult | None, conn: pq.abc.PGconn) -> str:
-    """The error message of a libpq result (or of the connection when there is no result), one line."""
+    """The error message of a libpq result (or of the connection when there is no result), one line; for a
+    missing privilege, with the server's hint naming it."""
     raw = result.error_message if result is not None else conn.error_message
     text = raw.decode("utf-8", "replace").strip() if raw else "unknown error"
     lines = [line for line in text.splitlines() if line.strip()]
-    return redact(lines[0].strip() if lines else "unknown error")
+    message = lines[0].strip() if lines else "unknown error"
+    if result is not None and result.error_field(pq.DiagnosticField.SQLSTATE) == INSUFFICIENT_PRIVILEGE:
+        hint = result.error_field(pq.DiagnosticField.MESSAGE_HINT)
+        if hint:
+            message += " (" + " ".join(hint.decode("utf-8", "replace").split()) + ")"
+    return redact(message)
 
 
 def drain_results(conn: pq.abc.PGconn) -> pq.abc.PGresult | None:

@@ -1,0 +1,112 @@
+"""PostgreSQL installs with the rights a laptop's application role has: not a superuser, owner of its
+database, allowed to create databases (for the scratch copy), a member of no other role (real PostgreSQL
+on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from test_postgres_install import marker, marker_database
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.postgresql import dump_database as dump
+from synco_core.engines.postgresql.installer import install
+from synco_core.errors import DatabaseError
+from synco_core.testing.services import postgres_admin_connection, postgres_url_for, unique_name
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app_role() -> Iterator[str]:
+    """A LOGIN role with CREATEDB and nothing else; the databases it comes to own are dropped with it."""
+    role = unique_name("lp_app")
+    admin = postgres_admin_connection()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB NOSUPERUSER')
+    try:
+        yield role
+    finally:
+        owned = admin.execute("SELECT datname FROM pg_database WHERE datdba = "
+                              "(SELECT oid FROM pg_roles WHERE rolname = %s)", (role,)).fetchall()
+        for (name,) in owned:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
+
+
+def owned_target(factory: Callable[[], str], role: str) -> tuple[str, DatabaseConfig]:
+    target = marker_database(factory)
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f'ALTER DATABASE "{target}" OWNER TO "{role}"')
+    finally:
+        admin.close()
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE marker OWNER TO "{role}"')
+    return target, dataclasses.replace(parse_database_url(postgres_url_for(target)), user=role)
+
+
+def dumped(factory: Callable[[], str], script: str) -> bytes:
+    source = factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(script)
+    out = io.BytesIO()
+    dump(parse_database_url(postgres_url_for(source)), out, DumpOptions())
+    return out.getvalue()
+
+
+def test_what_a_database_owner_may_create_installs(postgres_database_factory: Callable[[], str],
+                                                   app_role: str) -> None:
+    """Trusted extensions and their comments, the comment on schema public, a publication, a large object,
+    a SECURITY DEFINER function and a row security policy: all made by a superuser on the source, all
+    installed by the target's owner, who owns them there."""
+    data = dumped(postgres_database_factory, """
+        CREATE EXTENSION citext; CREATE EXTENSION hstore; CREATE EXTENSION pgcrypto;
+        COMMENT ON EXTENSION citext IS 'case-insensitive';
+        COMMENT ON SCHEMA public IS 'the app';
+        CREATE TABLE t (id int PRIMARY KEY, v citext, h hstore);
+        INSERT INTO t VALUES (1, 'A', 'a=>1');
+        CREATE PUBLICATION pub FOR TABLE t;
+        SELECT lo_from_bytea(0, 'large');
+        CREATE FUNCTION definer() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY mine ON t USING (v = 'a');
+    """)
+    target, database = owned_target(postgres_database_factory, app_role)
+    install(database, io.BytesIO(data), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        assert conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1").fetchall() == [
+            ("citext",), ("hstore",), ("pgcrypto",)]
+        assert conn.execute("SELECT obj_description(oid, 'pg_extension') FROM pg_extension "
+                            "WHERE extname = 'citext'").fetchone() == ("case-insensitive",)
+        assert conn.execute("SELECT obj_description('public'::regnamespace)").fetchone() == ("the app",)
+        assert conn.execute("SELECT pubname FROM pg_publication").fetchall() == [("pub",)]
+        assert conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone() == (1,)
+        assert conn.execute("SELECT prosecdef, proowner::regrole::text FROM pg_proc "
+                            "WHERE proname = 'definer'").fetchone() == (True, app_role)
+        assert conn.execute("SELECT polname FROM pg_policy").fetchall() == [("mine",)]
+        assert conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 't'").fetchone() == (app_role,)
+
+
+@pytest.mark.parametrize(("script", "named"), [
+    ("CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;"
+     "CREATE EVENT TRIGGER watch ON ddl_command_start EXECUTE FUNCTION on_ddl();",
+     'permission denied to create event trigger "watch" (Must be superuser to create an event trigger.)'),
+    ("CREATE EXTENSION pg_buffercache;",
+     'permission denied to create extension "pg_buffercache" (Must be superuser to create this extension.)'),
+], ids=["event-trigger", "untrusted-extension"])
+def test_what_needs_a_superuser_is_refused_naming_the_right(
+        script: str, named: str, postgres_database_factory: Callable[[], str], app_role: str) -> None:
+    """The error says which right is missing (the server's hint), in one line, and the target is untouched."""
+    data = dumped(postgres_database_factory, "CREATE TABLE t (a int);" + script)
+    target, database = owned_target(postgres_database_factory, app_role)
+    with pytest.raises(DatabaseError) as refused:
+        install(database, io.BytesIO(data), InstallOptions(yes=True))
+    assert str(refused.value).endswith(named), str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert marker(target) == "old"
