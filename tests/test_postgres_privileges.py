@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 from test_postgres_install import marker, marker_database
+from test_postgres_support import databases_like
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database as dump
-from synco_core.engines.postgresql.installer import install
+from synco_core.engines.postgresql.installer import install, rollback
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import postgres_admin_connection, postgres_url_for, unique_name
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
@@ -110,3 +111,48 @@ def test_what_needs_a_superuser_is_refused_naming_the_right(
     assert str(refused.value).endswith(named), str(refused.value)
     assert "\n" not in str(refused.value)
     assert marker(target) == "old"
+
+
+class Untouched(io.BytesIO):
+    """A dump that records whether the install read any of it."""
+
+    read_from = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.read_from = True
+        return super().read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self.read_from = True
+        return super().readline(size)
+
+    def readinto(self, buffer: object) -> int:  # type: ignore[override]
+        self.read_from = True
+        return super().readinto(buffer)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", ["owner-without-createdb", "createdb-not-owner"])
+def test_a_role_that_may_not_replace_the_target_is_told_before_the_load(
+        shape: str, postgres_database_factory: Callable[[], str], app_role: str) -> None:
+    """Without CREATEDB, or without owning the target, an install cannot swap: it said so only after
+    loading the whole dump into a scratch database. Now it stops before reading the dump (and a rollback
+    too), in one line naming the right, the target untouched."""
+    data = dumped(postgres_database_factory, "CREATE TABLE t (a int); INSERT INTO t VALUES (1);")
+    if shape == "owner-without-createdb":
+        target, database = owned_target(postgres_database_factory, app_role)
+        admin = postgres_admin_connection()
+        admin.execute(f'ALTER ROLE "{app_role}" NOCREATEDB')
+        admin.close()
+        expected = f"role '{app_role}' may not create databases on .* \\(ALTER ROLE {app_role} CREATEDB\\)$"
+    else:
+        target = marker_database(postgres_database_factory)
+        database = dataclasses.replace(parse_database_url(postgres_url_for(target)), user=app_role)
+        expected = f"database '{target}' on .* belongs to '.*', not '{app_role}': only its owner"
+    dump_stream = Untouched(data)
+    with pytest.raises(DatabaseError, match=expected):
+        install(database, dump_stream, InstallOptions(yes=True))
+    assert not dump_stream.read_from
+    with pytest.raises(DatabaseError, match=expected):
+        rollback(database, InstallOptions(yes=True))
+    assert marker(target) == "old"
+    assert databases_like(f"{target}__synco%") == []

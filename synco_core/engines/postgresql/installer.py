@@ -37,6 +37,7 @@ from psycopg.rows import dict_row
 
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
+from synco_core.engines.postgresql import rights
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
@@ -313,6 +314,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     admin = _admin(database)
     try:
         _lock_and_recover(admin, database)
+        rights.require(admin, database)
         target_exists = _exists(admin, database.name)
         header, head = split_header(dump)
         dump = with_head(head, dump)
@@ -408,6 +410,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     admin = _admin(database)
     try:
         _lock(admin, database.name)
+        rights.require(admin, database)
         try:
             recovered = _recover(admin, database)
             if recovered is not None:
