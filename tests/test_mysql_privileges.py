@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import getpass
 import io
 import itertools
+import os
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pymysql
 import pytest
 from test_mysql_support import config, load_with_client, mariadb_dump, query, snapshot
 
@@ -20,7 +26,7 @@ from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install, rollback
 from synco_core.engines.mysql.preflight import check as check_install_target
 from synco_core.errors import DatabaseError
-from synco_core.testing.services import mysql_admin_connection, unique_name
+from synco_core.testing.services import mysql_admin_connection, require_tool, unavailable, unique_name
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
 
 pytestmark = pytest.mark.mysql
@@ -275,3 +281,109 @@ def test_a_target_routine_the_user_may_not_read_stops_the_install_before_any_cha
                 attempt()
             assert (snapshot(target), _definitions(target)) == before
             assert query(target, "SHOW DATABASES LIKE %s", (f"{escaped}\\_\\_synco%",)) == []
+
+
+@pytest.fixture(scope="module")
+def binlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseConfig]:
+    """A private MariaDB of this test module only, on a socket, writing a binary log and not trusting
+    function creators (the shared server cannot be reconfigured): root's configuration, database ``db``."""
+    daemon = require_tool("mariadbd", "mariadb-server", "mysqld")
+    setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
+    home = tmp_path_factory.mktemp("binlog")
+    data, socket, log = home / "data", str(home / "server.sock"), home / "server.log"
+    account = "root" if os.geteuid() == 0 else getpass.getuser()
+    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                "--auth-root-authentication-method=normal"], capture_output=True, check=False)
+    if installed.returncode != 0:
+        unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
+    with log.open("wb") as output:
+        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                   f"--socket={socket}", "--skip-networking", f"--log-bin={data / 'binlog'}",
+                                   "--server-id=1", "--log-bin-trust-function-creators=0",
+                                   "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}"],
+                                  stdout=output, stderr=subprocess.STDOUT)
+    root = DatabaseConfig(engine="mysql", name="db", user="root", socket=socket)
+    try:
+        for _ in range(300):
+            try:
+                pymysql.connect(unix_socket=socket, user="root").close()
+                break
+            except pymysql.err.OperationalError:
+                if server.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+        else:
+            server.poll()
+        if server.returncode is not None or not Path(socket).exists():
+            unavailable(f"the private MariaDB did not start: {log.read_text(errors='replace')[-300:]}")
+        yield root
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _admin(root: DatabaseConfig, *statements: str) -> None:
+    conn = pymysql.connect(unix_socket=root.socket, user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_with_a_binary_log_a_user_without_super_is_refused_before_a_swap_it_could_not_undo(
+        binlog_server: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
+    """MariaDB writing a binary log lets a user without SUPER neither drop nor create triggers and stored
+    functions (``DROP TRIGGER IF EXISTS`` included). A target holding one failed the swap, and the undo
+    failed the same way, leaving a swap no later install could finish. Now the install and the rollback
+    refuse first, naming the objects and what would allow them; a dump creating one fails in its scratch
+    database; a target without any is installed and rolled back."""
+    source = mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE t (a INT); INSERT INTO t VALUES (1);")
+    plain = io.BytesIO()
+    dump(config(source), plain, DumpOptions())
+    with_function = io.BytesIO()
+    load_with_client(source, b"CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1;")
+    dump(config(source), with_function, DumpOptions())
+    _admin(binlog_server, "CREATE DATABASE db", "CREATE TABLE db.kept (a INT)", "INSERT INTO db.kept VALUES (7)",
+           "CREATE TRIGGER db.stamp BEFORE INSERT ON db.kept FOR EACH ROW SET NEW.a = NEW.a",
+           "CREATE USER 'db'@'localhost' IDENTIFIED BY 'db'", "GRANT ALL ON db.* TO 'db'@'localhost'",
+           "GRANT ALL ON `db\\_\\_synco\\_%`.* TO 'db'@'localhost'")
+    user_config = dataclasses.replace(binlog_server, user="db", password="db")
+
+    def state() -> list[object]:
+        conn = pymysql.connect(unix_socket=binlog_server.socket, user="root")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'db%' "
+                            "ORDER BY 1")
+                databases = cur.fetchall()
+                cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='db' ORDER BY 1")
+                tables = cur.fetchall()
+                cur.execute("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='db'")
+                return [databases, tables, cur.fetchall()]
+        finally:
+            conn.close()
+
+    before = state()
+    refusal = (r"^database 'db' holds trigger stamp, and the server writes a binary log: without the SUPER "
+               r"privilege user 'db' may neither drop nor create triggers and stored functions there \(set "
+               r"log_bin_trust_function_creators=1 in the server's configuration, or grant SUPER\)$")
+    with pytest.raises(DatabaseError, match=refusal):
+        install(user_config, io.BytesIO(plain.getvalue()), InstallOptions(yes=True))
+    assert state() == before
+    _admin(binlog_server, "DROP TRIGGER db.stamp")
+    before = state()
+    with pytest.raises(DatabaseError, match=r"\(1419\) You do not have the SUPER privilege and binary logging"):
+        install(user_config, io.BytesIO(with_function.getvalue()), InstallOptions(yes=True))
+    assert state() == before
+    install(user_config, io.BytesIO(plain.getvalue()), InstallOptions(yes=True))
+    _admin(binlog_server, "CREATE TRIGGER db.stamp BEFORE INSERT ON db.t FOR EACH ROW SET NEW.a = NEW.a")
+    before = state()
+    with pytest.raises(DatabaseError, match=refusal):
+        rollback(user_config, InstallOptions(yes=True))
+    assert state() == before
+    _admin(binlog_server, "DROP TRIGGER db.stamp")
+    rollback(user_config, InstallOptions(yes=True))
+    assert state()[1] == (("kept",),)

@@ -38,6 +38,11 @@ class Privileges:
 
     database: set[str] = field(default_factory=set)
     tables: dict[str, set[str]] = field(default_factory=dict)
+    #: The global grants alone (``ON *.*``), where the server-wide privileges are.
+    server: set[str] = field(default_factory=set)
+
+    def on_server(self, privilege: str) -> bool:
+        return ALL in self.server or privilege in self.server
 
     def on_database(self, privilege: str) -> bool:
         return ALL in self.database or privilege in self.database
@@ -117,6 +122,7 @@ def parse(lines: list[str], db: str) -> Privileges:
             continue
         if names[0] is None:
             held.database |= privileges
+            held.server |= privileges
         elif names[1] is None:
             by_grantee[grantee].setdefault(names[0], set()).update(privileges)
         elif names[0] == db:

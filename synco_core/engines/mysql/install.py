@@ -178,7 +178,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         recovered = swap.recover(admin, names)
         if recovered:
             (warn or log.warning)(recovered[0].upper() + recovered[1:])
-        swap.require_readable(admin, names.target, database.user or "root")
+        swap.require_replaceable(admin, names.target, database.user or "root")
         swap.create_like(admin, names.scratch, names.target)
         try:
             rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
@@ -287,12 +287,12 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
             backup = names.backup if swap.exists(admin, names.backup) else None
             return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
                                  note=recovered[0].upper() + recovered[1:])
-        swap.require_readable(admin, names.target, database.user or "root")
         if options.drop_created and not swap.exists(admin, names.backup):
             # The install created the database: nothing was there before it.
             swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")
             return InstallResult(engine="mysql", database=names.target, tables=0, backup=None,
                                  note=f"Dropped database {names.target!r}: the install had created it")
+        swap.require_replaceable(admin, names.target, database.user or "root", sides=(names.backup,))
         kept = swap.check_kept(admin, names)
         tables = swap.rollback(admin, names, kept, discard=options.discard_replaced)
         return InstallResult(engine="mysql", database=names.target, tables=tables,

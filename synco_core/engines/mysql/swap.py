@@ -45,7 +45,7 @@ from typing import Any
 import pymysql
 
 from synco_core.engines import crashpoints
-from synco_core.engines.mysql import schema
+from synco_core.engines.mysql import grants, schema
 from synco_core.engines.mysql.connect import describe, quote_name
 from synco_core.errors import DatabaseError, SyncoError
 
@@ -175,12 +175,17 @@ def lock(conn: Any, target: str) -> None:
                          "try again when it is done")
 
 
-def require_readable(conn: Any, db: str, user: str) -> None:
-    """Refuse, before anything changes, a ``db`` holding a routine or event whose text this user may not read.
+def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...] = ()) -> None:
+    """Refuse, before anything changes, a swap of ``db`` this user could not finish nor undo.
 
-    The swap must drop every definition of the target and create it again elsewhere (in the kept copy, or
-    back in the target on rollback); one it cannot read would stay in the target beside the new content,
-    missing from the kept copy, and a new one of the same name would fail halfway through the swap.
+    - A routine or event in ``db`` whose text the user may not read: the swap must drop every definition of
+      the target and create it again elsewhere (in the kept copy, or back in the target on rollback); one it
+      cannot read would stay in the target beside the new content, missing from the kept copy, and a new one
+      of the same name would fail halfway through the swap.
+    - Triggers or stored functions in ``db`` or in ``sides`` (the kept copy a rollback brings back) while
+      the server writes a binary log, does not trust function creators and the user lacks SUPER: MariaDB
+      then lets it neither drop nor create them (``DROP TRIGGER IF EXISTS`` included), so the swap would
+      fail, and so would its undo, which needs the same statements.
     """
     if not exists(conn, db):
         return
@@ -191,13 +196,29 @@ def require_readable(conn: Any, db: str, user: str) -> None:
         raise DatabaseError(f"database {db!r} holds {named}, whose text user {user!r} may not read (another user "
                             "defined it; reading it needs SELECT on mysql.proc): synco could neither keep it for "
                             "rollback nor replace it")
+    (binlog, trusted) = schema.query(conn, "SELECT @@log_bin, @@log_bin_trust_function_creators")[0]
+    if not int(binlog) or int(trusted) or grants.current(conn, db).on_server("SUPER"):
+        return
+    for side in (db, *sides):
+        if not exists(conn, side):
+            continue
+        found = [f"trigger {schema.text(name)}" for (name,) in schema.query(
+            conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", (side,))]
+        found += [f"function {schema.text(name)}" for (name,) in schema.query(
+            conn, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s "
+                  "AND ROUTINE_TYPE='FUNCTION'", (side,))]
+        if found:
+            raise DatabaseError(f"database {side!r} holds {', '.join(sorted(found))}, and the server writes a binary "
+                                f"log: without the SUPER privilege user {user!r} may neither drop nor create "
+                                "triggers and stored functions there (set log_bin_trust_function_creators=1 in the "
+                                "server's configuration, or grant SUPER)")
 
 
 def content(conn: Any, db: str) -> schema.Objects:
     """The tables and definitions of ``db``, without synco's own tables.
 
     Definitions whose text this user may not read are left out: they cannot be created again (an install
-    or rollback refuses a target holding one first, see :func:`require_readable`).
+    or rollback refuses a target holding one first, see :func:`require_replaceable`).
     """
     objects = schema.capture(conn, db, keep_definer=True, hidden=[])
     objects.tables = [t for t in objects.tables if t not in OWN_TABLES]
