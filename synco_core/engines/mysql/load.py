@@ -7,7 +7,8 @@
 - Names qualified with the source database (``src.trg ON src.t``, ``nextval(src.seq)`` ...) are pointed at
   the database loaded into (:mod:`.qualify`), each statement read in the character set and sql_mode the
   session has when it runs.
-- ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER).
+- ``DEFINER=`` clauses are removed (creating objects for another user needs SUPER), and named in one warning at
+  the end: the loading user defines those objects.
 - On MariaDB, MySQL 8 collations it does not know (``utf8mb4_0900_ai_ci`` ...) are mapped to the nearest
   one it has, with one warning per collation; MySQL-8-only executable comments (``/*!80016 ...*/``) are
   dropped, since MariaDB would execute them (its version number is higher) and fail.
@@ -55,7 +56,7 @@ from synco_core.engines.mysql.loadthreads import (
     session_key,
     statement_error,
 )
-from synco_core.engines.mysql.schema import strip_definer
+from synco_core.engines.mysql.schema import definer, strip_definer
 from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
 from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
@@ -160,6 +161,8 @@ class Loader:
         self._unverified = 0
         self.is_mariadb = "mariadb" in version.lower()
         self._warned: set[str] = set()
+        #: The DEFINER clauses left out, and how many objects named each (for the note at the end).
+        self._definers: dict[str, int] = {}
         #: Database defaults read from a comment, to apply before the next statement.
         self._defaults_pending = False
 
@@ -207,7 +210,11 @@ class Loader:
         if _SKIPPED.match(statement):
             database = self._database_statement(statement)
             return None if database is None else self._for_this_server(database)
-        statement = self._for_this_server(strip_definer(statement))
+        named = definer(statement)
+        if named is not None:
+            self._definers[named] = self._definers.get(named, 0) + 1
+            statement = strip_definer(statement)
+        statement = self._for_this_server(statement)
         # mariadb-dump names the source database in ALTER DATABASE: the one meant is the one loaded into.
         statement = _ALTER_DATABASE.sub(lambda m: m.group(1).rstrip(), statement, count=1)
         return self._requalify(statement)
@@ -288,6 +295,10 @@ class Loader:
             # Any dump sets up its session at least; nothing at all is a dump that failed to be written, and
             # loading it would swap the target for an empty database.
             raise DatabaseError("the dump holds no SQL statement: it is empty")
+        if self._definers:
+            self._warn(f"the DEFINER of {sum(self._definers.values())} views, triggers, routines or events was left "
+                       f"out ({', '.join(sorted(self._definers))}): the loading user defines them here "
+                       "(their SQL SECURITY is kept)")
         return self.report
 
     def _execute_all(self, reader: StatementReader, workers: list[InsertWorker]) -> list[InsertWorker]:

@@ -42,6 +42,15 @@ def strip_definer(statement: bytes) -> bytes:
     return _DEFINER.sub(b"", head, count=1) + statement[_DEFINER_SCAN:]
 
 
+def definer(statement: bytes) -> str | None:
+    """The ``user@host`` of ``statement``'s DEFINER clause (as written), None without one."""
+    head = statement[:_DEFINER_SCAN]
+    match = _DEFINER.search(head) if b"DEFINER" in head.upper() else None
+    if match is None:
+        return None
+    return match.group(0).split(b"=", 1)[1].strip().decode("utf-8", "replace").replace(" ", "")
+
+
 def text(value: Any) -> str:
     """A metadata value as str, whether the connection decodes values or returns bytes."""
     if value is None:
