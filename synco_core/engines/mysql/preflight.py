@@ -4,7 +4,8 @@ The installer needs a connection with the configured credentials and the right t
 scratch database ``<db>__synco_new``. Checking exactly that, by creating and dropping it, answers both
 questions in a few milliseconds, where a missing right would otherwise surface after the whole download.
 A scratch database that already exists (left by an install that was killed) is left alone: the next
-install drops it first anyway.
+install drops it first anyway. The targets the install refuses before changing anything
+(:func:`~synco_core.engines.mysql.swap.require_replaceable`) are refused here too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pymysql
 
+from synco_core.engines.mysql import swap
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, Names, derived_name
 from synco_core.errors import DatabaseError
@@ -30,6 +32,8 @@ def check(database: DatabaseConfig) -> bool:
     scratch = derived_name(database.name, SCRATCH_SUFFIX)
     conn = connect(database, use_database=False)
     try:
+        # What the install itself refuses first (routines it may not read, a binary log without SUPER).
+        swap.require_replaceable(conn, database.name, database.user or "root")
         if _exists(conn, scratch):
             return True
         try:
