@@ -7,17 +7,24 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from test_postgres_install import marker, marker_database
-from test_postgres_support import databases_like
+from test_postgres_support import databases_like, pg_dump_plain
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database as dump
 from synco_core.engines.postgresql.installer import install, rollback
 from synco_core.errors import DatabaseError
-from synco_core.testing.services import postgres_admin_connection, postgres_url_for, unique_name
+from synco_core.testing.services import (
+    POSTGRES_USER,
+    drop_postgres_databases,
+    postgres_admin_connection,
+    postgres_url_for,
+    unique_name,
+)
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
 
 pytestmark = pytest.mark.postgres
@@ -156,3 +163,67 @@ def test_a_role_that_may_not_replace_the_target_is_told_before_the_load(
         rollback(database, InstallOptions(yes=True))
     assert marker(target) == "old"
     assert databases_like(f"{target}__synco%") == []
+
+
+def test_a_pg_dump_script_giving_objects_to_other_roles_loads_owned_by_the_loading_role(
+        postgres_database_factory: Callable[[], str], app_role: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """pg_dump's plain output ends each object with ``ALTER ... OWNER TO`` its owner on the source. A role
+    that does not exist where it loads, or that the loading role is no member of, failed the whole install.
+    Such statements are left out and the roles named in one warning; those the loading role may run (and,
+    for a superuser, every existing role) are run."""
+    other = unique_name("lp_other")
+    admin = postgres_admin_connection()
+    admin.execute(f'CREATE ROLE "{other}" NOLOGIN')
+    # Databases where the roles own objects go before the roles do (the factory drops them only later).
+    mine: list[str] = []
+    try:
+        source = postgres_database_factory()
+        mine.append(source)
+        with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+            conn.execute(f"""
+                CREATE TABLE by_admin (a int); INSERT INTO by_admin VALUES (1);
+                CREATE TABLE by_other (a int); ALTER TABLE by_other OWNER TO "{other}";
+                CREATE TABLE by_gone (a int); CREATE TABLE by_app (a int); ALTER TABLE by_app OWNER TO "{app_role}";
+                CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+                ALTER FUNCTION f(int) OWNER TO "{other}";
+                CREATE SEQUENCE s; CREATE VIEW v AS SELECT 1 AS one;""")
+        script = tmp_path / "pg_dump.sql"
+        pg_dump_plain(source, script)
+        text = script.read_bytes()
+        # A role of the source that does not exist here, with a name that needs quoting.
+        gone = b'ALTER TABLE public.by_gone OWNER TO "Gone ""Role""";'
+        text = text.replace(b"ALTER TABLE public.by_gone OWNER TO postgres;", gone)
+        assert gone in text
+        script.write_bytes(text)
+
+        target, database = owned_target(postgres_database_factory, app_role)
+        with caplog.at_level("WARNING"):
+            install(database, io.BytesIO(script.read_bytes()), InstallOptions(yes=True))
+        assert (f"objects stay owned by {app_role}: the dump gives them to roles that do not exist here or that "
+                f'{app_role} may not give objects to (Gone "Role", {other}, postgres)') in caplog.text
+        owners = {"by_admin": app_role, "by_other": app_role, "by_gone": app_role, "by_app": app_role,
+                  "s": app_role, "v": app_role}
+        with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+            assert dict(conn.execute("SELECT relname, relowner::regrole::text FROM pg_class WHERE relnamespace = "
+                                     "'public'::regnamespace AND relkind IN ('r', 'S', 'v')").fetchall()) == owners
+            assert conn.execute("SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'f'").fetchone() == (
+                app_role,)
+            assert conn.execute("SELECT a FROM by_admin").fetchall() == [(1,)]
+
+        # A superuser gives the objects to every role that exists, and leaves out only the missing one.
+        caplog.clear()
+        other_target = postgres_database_factory()
+        mine.append(other_target)
+        with caplog.at_level("WARNING"):
+            install(parse_database_url(postgres_url_for(other_target)), io.BytesIO(script.read_bytes()),
+                    InstallOptions(yes=True))
+        assert 'the dump gives them to roles that do not exist here or that postgres may not give objects to ' \
+               '(Gone "Role")' in caplog.text.replace(POSTGRES_USER, "postgres")
+        with psycopg.connect(postgres_url_for(other_target), autocommit=True) as conn:
+            assert conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE relname = 'by_other'"
+                                ).fetchone() == (other,)
+    finally:
+        drop_postgres_databases(mine)
+        admin.execute(f'DROP ROLE IF EXISTS "{other}"')
+        admin.close()

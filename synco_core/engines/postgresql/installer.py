@@ -381,6 +381,9 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
             stats = load_script(conn.pgconn, dump, second, options.rewriter)
         finally:
             second.close()
+        note = stats.foreign_owners.warning(database.user or "the loading role") if stats.foreign_owners else None
+        if note is not None:
+            log.warning("%s", note)
         verify(conn, options.manifest, stats)
     except psycopg.Error as exc:
         raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc

@@ -21,6 +21,7 @@ from psycopg import pq
 
 from synco_core.engines.postgresql import gate
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
+from synco_core.engines.postgresql.owners import ForeignOwners
 from synco_core.engines.postgresql.script import (
     COPY_FROM_STDIN,
     DATABASE_LEVEL,
@@ -48,6 +49,8 @@ class LoadStats:
     stored: dict[str, int] = field(default_factory=dict)
     #: String values the ``InstallOptions.rewriter`` changed (None: no rewriter).
     rewritten_values: int | None = None
+    #: The ``OWNER TO`` statements left out (see :mod:`.owners`).
+    foreign_owners: ForeignOwners | None = None
 
 
 def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None,
@@ -71,6 +74,7 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
 def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None,
                  rewriter: CopyRewriter | None) -> LoadStats:
     reader = ScriptReader(stream)
+    owners = ForeignOwners(pgconn)
     #: Languages the dump created (with a safe handler): routines in them are allowed.
     languages: set[bytes] = set()
     stats = LoadStats(rewritten_values=0 if rewriter else None)
@@ -90,6 +94,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
         if DATABASE_LEVEL.match(keywords) or gate.skipped(keywords):
             # pg_dump --create writes CREATE DATABASE / \connect, and COMMENT, GRANT ... ON DATABASE; the
             # loader stays in its scratch database.
+            continue
+        if owners.skip(keywords, text):
             continue
         stats.statements += 1
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
@@ -124,6 +130,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
         raise TruncatedDump("the dump is truncated: its last line is missing")
     if rewriter is not None:
         stats.rewritten_values = rewriter.changed
+    stats.foreign_owners = owners
     return stats
 
 
