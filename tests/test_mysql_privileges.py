@@ -396,3 +396,23 @@ def test_with_a_binary_log_a_user_without_super_is_refused_before_a_swap_it_coul
     _admin(binlog_server, "DROP TRIGGER db.stamp")
     rollback(user_config, InstallOptions(yes=True))
     assert state()[1] == (("kept",),)
+
+
+def test_tables_granted_one_by_one_do_not_make_a_dump_of_those_tables_only(
+        mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+    """A user granted SELECT on some tables only sees those tables (and no other table, sequence or view):
+    its dump held them alone and said 'Dumped 1 tables'. It is refused, naming the privilege."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS + b"CREATE SEQUENCE probe_sequence;")
+    statements = [f"GRANT SELECT, TRIGGER ON `{source}`.`t` TO {{user}}",
+                  f"GRANT SELECT, TRIGGER ON `{source}`.`audit` TO {{user}}",
+                  f"GRANT EVENT, LOCK TABLES ON `{source}`.* TO {{user}}"]
+    with user(statements) as (name, _):
+        with pytest.raises(DatabaseError, match=r"^the database has objects a dump cannot carry: any tables, sequences "
+                                                r"and views besides those granted one by one \(hidden from this user: "
+                                                rf"it needs SELECT on `{source}`\.\*\) \(--skip-unsupported"):
+            dump_as(as_user(source, name), routines=False)
+        with caplog.at_level("WARNING"):
+            data = dump_as(as_user(source, name), routines=False, skip_unsupported=True)
+        assert "any tables, sequences and views besides those granted one by one" in caplog.text
+        assert b"probe_sequence" not in data and b"CREATE TABLE `t`" in data

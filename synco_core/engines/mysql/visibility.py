@@ -1,10 +1,11 @@
 """Which kinds of objects the dumping user cannot even see, so that a dump never leaves them out silently.
 
-``information_schema`` shows a user the triggers of the tables it holds ``TRIGGER`` on, the routines it
-may execute, alter or create (or defined), and the events of a database it holds ``EVENT`` on; the rest
-does not exist for it, by name or otherwise. A dump by such a user would lack them and still look
-complete. So before anything is written, what the user cannot see is named here, with the privilege that
-would show it, and :mod:`.unsupported` refuses the dump unless ``--skip-unsupported``.
+``information_schema`` shows a user the tables and views it holds a privilege on, the triggers of the
+tables it holds ``TRIGGER`` on, the routines it may execute, alter or create (or defined), and the events of
+a database it holds ``EVENT`` on; the rest does not exist for it, by name or otherwise. A dump by such a
+user would lack them and still look complete. So before anything is written, what the user cannot see is
+named here, with the privilege that would show it, and :mod:`.unsupported` refuses the dump unless
+``--skip-unsupported``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,15 @@ def _sees_events(conn: Any, db: str) -> bool:
 
 
 def unseen(conn: Any, db: str, tables: list[str], *, routines: bool, events: bool) -> list[str]:
-    """What the user cannot see among the triggers of ``tables``, the routines (if dumped) and the events (if
-    dumped), each in words naming the privilege it lacks; empty when it sees all of them."""
+    """What the user cannot see among the tables and views, the triggers of ``tables``, the routines (if
+    dumped) and the events (if dumped), each in words naming the privilege it lacks; empty when it sees all
+    of them."""
     held = grants.current(conn, db)
     found: list[str] = []
+    if not held.on_database("SELECT"):
+        # Granted table by table: the server lists only those tables (and views) and hides the others.
+        found.append(f"any tables, sequences and views besides those granted one by one (hidden from this user: it "
+                     f"needs SELECT on {quote_name(db)}.*)")
     blind = [table for table in tables if not held.on_table(table, "TRIGGER")]
     if blind:
         named = ", ".join(blind[:_NAMED]) + (f" and {len(blind) - _NAMED} more" if len(blind) > _NAMED else "")
