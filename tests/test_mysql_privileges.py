@@ -12,6 +12,7 @@ import getpass
 import io
 import itertools
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -416,3 +417,29 @@ def test_tables_granted_one_by_one_do_not_make_a_dump_of_those_tables_only(
             data = dump_as(as_user(source, name), routines=False, skip_unsupported=True)
         assert "any tables, sequences and views besides those granted one by one" in caplog.text
         assert b"probe_sequence" not in data and b"CREATE TABLE `t`" in data
+
+
+def test_objects_another_user_defined_in_the_target_come_back_defined_by_the_installing_user_with_a_warning(
+        mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+    """A view and a trigger the admin defined in the target, swapped out by a user without SUPER: they can
+    be created again only under that user (a SQL SECURITY DEFINER view then runs with its rights), in the
+    kept copy and, on rollback, in the target. That used to happen silently; each is now named."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE t (a INT);")
+    load_with_client(target, b"CREATE TABLE old (a INT); CREATE VIEW old_view AS SELECT a FROM old;"
+                             b"CREATE TRIGGER old_trigger BEFORE INSERT ON old FOR EACH ROW SET NEW.a = NEW.a;")
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions())
+    escaped = target.replace("_", "\\_")
+    statements = [f"GRANT ALL ON `{target}`.* TO {{user}}", f"GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO {{user}}"]
+    with user(statements) as (name, _):
+        (admin_definer,) = {definer for _, _, definer in _definitions(target)}
+        for attempt in (lambda: install(as_user(target, name), io.BytesIO(out.getvalue()), InstallOptions(yes=True)),
+                        lambda: rollback(as_user(target, name), InstallOptions(yes=True))):
+            caplog.clear()
+            with caplog.at_level("WARNING"):
+                attempt()
+            for kind, object_name in (("view", "old_view"), ("trigger", "old_trigger")):
+                assert re.search(rf"{kind} {object_name} in {target}(__synco_prev)? is now defined by this user, "
+                                 rf"not `?{re.escape(admin_definer.split('@')[0])}`?@", caplog.text), caplog.text
+        assert {definer.split("@")[0] for _, _, definer in _definitions(target)} == {name}

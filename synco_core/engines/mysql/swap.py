@@ -380,6 +380,9 @@ def _create_one(conn: Any, db: str, definition: schema.Definition, step: str, *,
             # Only a privileged user may name another definer: this one becomes the definer instead.
             schema.create_definition(conn, db, dataclasses.replace(definition,
                                                                    create=schema.strip_definer(definition.create)))
+            log.warning("%s %s in %s is now defined by this user, not %s (naming another definer needs SUPER or "
+                        "SET USER)", definition.kind.lower(), definition.name, db,
+                        schema.definer(definition.create) or "its definer")
         if disable:
             execute(conn, f"ALTER EVENT {quote_name(definition.name)} DISABLE")
     except pymysql.err.MySQLError as exc:
