@@ -443,3 +443,31 @@ def test_objects_another_user_defined_in_the_target_come_back_defined_by_the_ins
                 assert re.search(rf"{kind} {object_name} in {target}(__synco_prev)? is now defined by this user, "
                                  rf"not `?{re.escape(admin_definer.split('@')[0])}`?@", caplog.text), caplog.text
         assert {definer.split("@")[0] for _, _, definer in _definitions(target)} == {name}
+
+
+def test_a_target_the_installing_user_cannot_see_whole_is_refused_before_any_change(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """An application user with every right on its database but EVENT and TRIGGER does not see the event and
+    the trigger the admin made there: the swap moved the tables and left the event in the target, acting on
+    the new content, and missing from the kept copy. It is refused first, naming the privileges."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE t (a INT);")
+    load_with_client(target, b"CREATE TABLE old (a INT);"
+                             b"CREATE EVENT old_event ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM old;")
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions())
+    escaped = target.replace("_", "\\_")
+    rights = ("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, "
+              "EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE")
+    statements = [f"GRANT {rights} ON `{target}`.* TO {{user}}",
+                  f"GRANT ALL ON `{escaped}\\_\\_synco\\_%`.* TO {{user}}"]
+    before = snapshot(target), _definitions(target)
+    with user(statements) as (name, _):
+        for attempt in (lambda: install(as_user(target, name), io.BytesIO(out.getvalue()), InstallOptions(yes=True)),
+                        lambda: check_install_target(as_user(target, name))):
+            with pytest.raises(DatabaseError, match=rf"^user '{name}' may not see all of database '{target}', which "
+                                                    r"the swap moves whole: any triggers on tables old \(.*TRIGGER "
+                                                    r"privilege.*\); any events \(.*EVENT privilege"):
+                attempt()
+            assert (snapshot(target), _definitions(target)) == before
+            assert query(target, "SHOW DATABASES LIKE %s", (f"{escaped}\\_\\_synco%",)) == []

@@ -45,7 +45,7 @@ from typing import Any
 import pymysql
 
 from synco_core.engines import crashpoints
-from synco_core.engines.mysql import grants, schema
+from synco_core.engines.mysql import grants, schema, visibility
 from synco_core.engines.mysql.connect import describe, quote_name
 from synco_core.errors import DatabaseError, SyncoError
 
@@ -178,6 +178,8 @@ def lock(conn: Any, target: str) -> None:
 def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...] = ()) -> None:
     """Refuse, before anything changes, a swap of ``db`` this user could not finish nor undo.
 
+    - Tables, triggers, routines or events of ``db`` the server may hide from the user (:mod:`.visibility`):
+      what the swap does not see stays in the target beside the new content.
     - A routine or event in ``db`` whose text the user may not read: the swap must drop every definition of
       the target and create it again elsewhere (in the kept copy, or back in the target on rollback); one it
       cannot read would stay in the target beside the new content, missing from the kept copy, and a new one
@@ -189,29 +191,40 @@ def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...]
     """
     if not exists(conn, db):
         return
+    tables = [name for name, kind in schema.list_tables(conn, db) if kind not in ("VIEW", "SEQUENCE")]
+    unseen = visibility.unseen(conn, db, tables, routines=True, events=True)
+    if unseen:
+        # What the swap cannot see it cannot move: it would stay in the target beside the new content.
+        raise DatabaseError(f"user {user!r} may not see all of database {db!r}, which the swap moves whole: "
+                            + "; ".join(unseen))
     hidden: list[schema.HiddenDefinition] = []
     schema.capture(conn, db, hidden=hidden)
     if hidden:
         named = ", ".join(f"{h.kind.lower()} {h.name}" for h in hidden)
+        needed = " and ".join(sorted({"EVENT on the database" if h.kind == "EVENT" else "SELECT on mysql.proc"
+                                      for h in hidden}))
         raise DatabaseError(f"database {db!r} holds {named}, whose text user {user!r} may not read (another user "
-                            "defined it; reading it needs SELECT on mysql.proc): synco could neither keep it for "
-                            "rollback nor replace it")
-    (binlog, trusted) = schema.query(conn, "SELECT @@log_bin, @@log_bin_trust_function_creators")[0]
+                            f"defined it; reading it needs {needed}): synco could neither keep it for rollback nor "
+                            "replace it")
+    (binlog, trusted, version) = schema.query(conn, "SELECT @@log_bin, @@log_bin_trust_function_creators, VERSION()")[0]
     if not int(binlog) or int(trusted) or grants.current(conn, db).on_server("SUPER"):
         return
+    # MySQL asks for SUPER for stored functions only; MariaDB for triggers too.
+    kinds = "triggers and stored functions" if "mariadb" in schema.text(version).lower() else "stored functions"
     for side in (db, *sides):
         if not exists(conn, side):
             continue
-        found = [f"trigger {schema.text(name)}" for (name,) in schema.query(
-            conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", (side,))]
-        found += [f"function {schema.text(name)}" for (name,) in schema.query(
+        found = [f"function {schema.text(name)}" for (name,) in schema.query(
             conn, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s "
                   "AND ROUTINE_TYPE='FUNCTION'", (side,))]
+        if kinds.startswith("triggers"):
+            found += [f"trigger {schema.text(name)}" for (name,) in schema.query(
+                conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", (side,))]
         if found:
             raise DatabaseError(f"database {side!r} holds {', '.join(sorted(found))}, and the server writes a binary "
                                 f"log: without the SUPER privilege user {user!r} may neither drop nor create "
-                                "triggers and stored functions there (set log_bin_trust_function_creators=1 in the "
-                                "server's configuration, or grant SUPER)")
+                                f"{kinds} there (set log_bin_trust_function_creators=1 in the server's "
+                                "configuration, or grant SUPER)")
 
 
 def content(conn: Any, db: str) -> schema.Objects:
