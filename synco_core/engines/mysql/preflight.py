@@ -32,18 +32,17 @@ def check(database: DatabaseConfig) -> bool:
     scratch = derived_name(database.name, SCRATCH_SUFFIX)
     conn = connect(database, use_database=False)
     try:
-        # What the install itself refuses first (routines it may not read, a binary log without SUPER).
+        if not _exists(conn, scratch):
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"CREATE DATABASE {quote_name(scratch)}")
+                    cur.execute(f"DROP DATABASE {quote_name(scratch)}")
+            except pymysql.err.MySQLError as exc:
+                raise DatabaseError(f"user {database.user or 'root'!r} cannot create the database {scratch!r} on "
+                                    f"{where(database)} that installing {database.name!r} needs: it lacks "
+                                    f"{Names.of(database.name).needed_grant()}; {describe(exc)}") from exc
+        # Then what the install itself refuses before changing anything (after the same order of checks).
         swap.require_replaceable(conn, database.name, database.user or "root")
-        if _exists(conn, scratch):
-            return True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE {quote_name(scratch)}")
-                cur.execute(f"DROP DATABASE {quote_name(scratch)}")
-        except pymysql.err.MySQLError as exc:
-            raise DatabaseError(f"user {database.user or 'root'!r} cannot create the database {scratch!r} on "
-                                f"{where(database)} that installing {database.name!r} needs: it lacks "
-                                f"{Names.of(database.name).needed_grant()}; {describe(exc)}") from exc
         return True
     finally:
         conn.close()
