@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
     from synco_core.frameworkutil.phpvalues import PhpUnknown
     from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
-    from synco_core.fsutil import resolve_inside, safe_relative_path
+    from synco_core.fsutil import path_below, resolve_inside, safe_relative_path
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
     from synco_core.redaction import error_line, one_line, redact, register_secret
@@ -104,6 +104,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     # Paths and file sets.
     "safe_relative_path": ("synco_core.fsutil", "safe_relative_path"),
     "resolve_inside": ("synco_core.fsutil", "resolve_inside"),
+    "path_below": ("synco_core.fsutil", "path_below"),
     "ExcludeMatcher": ("synco_core.globs", "ExcludeMatcher"),
     "walk_files": ("synco_core.globs", "walk_files"),
     "glob_escape": ("synco_core.globs", "escape"),
@@ -187,6 +188,7 @@ __all__ = [
     "parse_dotenv",
     "parse_php_config",
     "pdo_attribute_name",
+    "path_below",
     "pdo_tls_options",
     "php_candidates",
     "read_config_file",

@@ -217,6 +217,25 @@ def resolve_inside(base: Path, name: str) -> Path:
     return target
 
 
+def path_below(path: Path, base: Path) -> tuple[str, ...] | None:
+    """The segments of ``path`` below ``base``, as written (``..`` folded) or else once both are resolved;
+    None when it is below ``base`` neither way.
+
+    A deployed project reaches parts of itself through links into a shared folder (``settings.local.php``,
+    ``sites/default/files`` of a Deployer or Capistrano release): PHP and the web server name them by the
+    written path, so that path is what places them in the project. The resolved one places a link from
+    outside into the project.
+    """
+    written = Path(os.path.normpath(os.path.abspath(path)))
+    written_base = Path(os.path.normpath(os.path.abspath(base)))
+    if written.is_relative_to(written_base):
+        return written.relative_to(written_base).parts
+    real, real_base = Path(os.path.realpath(path)), Path(os.path.realpath(base))
+    if real.is_relative_to(real_base):
+        return real.relative_to(real_base).parts
+    return None
+
+
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` still runs on this host: a folder named after a dead one is a leftover."""
     try:

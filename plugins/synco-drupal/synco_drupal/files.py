@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from synco_core import FileSet, glob_escape
+from synco_core import FileSet, glob_escape, path_below
 
 #: What Drupal regenerates in the public files folder: never transferred.
 REGENERATED = ("styles", "css", "js", "php")
@@ -24,10 +24,9 @@ def _resolve(root: Path, value: str) -> Path:
 
 
 def _relative(base: Path, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return ""
+    # As written first: sites/default/files linked to a deploy tool's shared folder is still served there.
+    parts = path_below(path, base)
+    return "/".join(parts) if parts else ""
 
 
 def public_path(root: Path, site_path: str, configured: str | None) -> Path:

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_config_text, read_php_config, run_command
+from synco_core import (
+    ConfigError,
+    PhpUnknown,
+    load_dotenv_files,
+    path_below,
+    read_config_text,
+    read_php_config,
+    run_command,
+)
 from synco_drupal.site import DrupalSite
 
 log = logging.getLogger(__name__)
@@ -124,14 +132,16 @@ def composer_environment(site: DrupalSite, project_dir: Path, environ: dict[str,
 
 
 def _read_file(site: DrupalSite, project_dir: Path, environ: Mapping[str, str], result: DrupalSettings) -> None:
-    boundaries = [site.root.resolve(), project_dir.resolve()]
+    boundaries = [site.root, project_dir]
 
     def follow(path: Path) -> bool:
-        resolved = path.resolve()
+        # The path as PHP names it counts, as well as where it leads: a deploy tool links settings.local.php
+        # of each release to a shared folder beside the releases, and PHP reads it through the link.
         for boundary in boundaries:
-            if resolved.is_relative_to(boundary):
-                parts = resolved.relative_to(boundary).parts
-                return not (set(parts[:-1]) & CODE_FOLDERS) and path.suffix == ".php"
+            parts = path_below(path, boundary)
+            if parts is not None:
+                real_parts = path_below(Path(os.path.realpath(path)), boundary) or ("",)
+                return not ({*parts[:-1], *real_parts[:-1]} & CODE_FOLDERS) and path.suffix == ".php"
         return False
 
     php = read_php_config(site.settings_file, environ=environ,

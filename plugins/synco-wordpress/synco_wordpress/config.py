@@ -37,6 +37,7 @@ from synco_core import (
     ConfigError,
     PhpUnknown,
     load_dotenv_files,
+    path_below,
     read_config_text,
     read_php_config,
     run_command,
@@ -233,7 +234,7 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
     """Evaluate wp-config.php with synco's PHP reader (no PHP run, WordPress never loaded)."""
     assert config.config_file is not None
     # Bedrock's web/wp-config.php loads ../config/application.php: the whole project is read (vendor/ never).
-    boundary = (config.bedrock or config.config_file.parent).resolve()
+    boundary = config.bedrock or config.config_file.parent
     functions: dict[str, Callable[..., Any]] = {}
     config_map: dict[str, Any] = {}
     if config.bedrock is not None:
@@ -241,11 +242,12 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
         functions = bedrock_functions(config_map)
 
     def follow(path: Path) -> bool:
-        # Local configuration files beside wp-config.php (wp-config-local.php, a secrets file) are read;
-        # WordPress itself and Composer's autoloader never are.
-        resolved = path.resolve()
-        return (resolved.is_relative_to(boundary) and path.name not in BOOTSTRAP_FILES
-                and not {"wp-includes", "wp-admin", "vendor"} & set(resolved.relative_to(boundary).parts))
+        # Local configuration files beside wp-config.php (wp-config-local.php, a secrets file) are read, also
+        # through a link into a deploy tool's shared folder; WordPress itself and Composer's autoloader never are.
+        parts = path_below(path, boundary)
+        real_parts = path_below(Path(os.path.realpath(path)), boundary) or ()
+        return (parts is not None and path.name not in BOOTSTRAP_FILES
+                and not {"wp-includes", "wp-admin", "vendor"} & {*parts, *real_parts})
 
     php = read_php_config(config.config_file, environ=environ, constants={"ABSPATH": f"{config.root}/"},
                           follow=follow, functions=functions)
