@@ -519,3 +519,43 @@ def test_a_private_folder_serve_cannot_read_is_refused_in_one_line(fixture_app: 
     said = as_unprivileged(fixture_app, serve_it)
     assert said == f"cannot read the private files folder {private}: Permission denied"
     assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-*"))
+
+
+@pytest.mark.parametrize("worker", ["0", "1"], ids=["in-process", "worker"])
+@pytest.mark.parametrize("shared_link", ["relative", "absolute"])
+def test_a_public_set_is_its_linked_folder_without_the_links_that_leave_it(
+        fixture_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str, shared_link: str) -> None:
+    """A deployed release's uploads folder is a link into the deploy tool's shared folder: its files are the
+    set. Links inside it are judged as a private set's are: one that stays inside the set is listed, one
+    that leads out of it (to /etc, to the application's code, up through a chain) is not, so neither the
+    index nor synco's own servers (``--listen``, ``pull``), which only send what the index lists, hand it
+    out."""
+    monkeypatch.setenv("SYNCO_SERVE_WORKER_FILES", worker)
+    uploads = fixture_app / "web" / "uploads"
+    shared = tmp_path / "shared" / "uploads"
+    shared.parent.mkdir()
+    shutil.move(uploads, shared)
+    uploads.symlink_to(shared if shared_link == "absolute" else os.path.relpath(shared, uploads.parent))
+    (shared / "etc-hostname").symlink_to("/etc/hostname")
+    (shared / "etc").symlink_to("/etc")
+    (shared / "code.txt").symlink_to(fixture_app / "web" / "index.php")
+    (shared / "up.txt").symlink_to("dir0/../../../shared/../app/web/index.php")
+    (shared / "dir1" / "climb.txt").symlink_to("../../uploads/../../app/data.db")
+    (shared / "hop").symlink_to("dir0")
+    (shared / "chain-out.txt").symlink_to("hop/../../../app/web/index.php")
+    (shared / "same.txt").symlink_to("dir0/file 0.bin")
+    (shared / "dir2" / "sibling.txt").symlink_to("../dir0/file 3.bin")
+    (shared / "via-hop.txt").symlink_to("hop/file 6.bin")
+    session = build_session_of(fixture_app)
+    listed = {path for path, _entry in session.index("uploads")}
+    assert {"same.txt", "dir2/sibling.txt", "via-hop.txt", "dir0/file 0.bin"} <= listed
+    assert not listed & {"etc-hostname", "code.txt", "up.txt", "dir1/climb.txt", "chain-out.txt"}
+    assert not any(path.startswith("etc/") or path.startswith("hop/") for path in listed)
+    planned = {part.name: part for part in build_plan(detect(fixture_app), BuildOptions()).file_sets}
+    assert planned["uploads"].file_count == len(listed)
+
+
+def build_session_of(app: Path) -> Session:
+    key = SessionKey.generate()
+    build(app, key)
+    return Session(app / "web" / "synco-wild", key)

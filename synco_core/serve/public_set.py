@@ -156,15 +156,26 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
     small file is then taken from the cache without another system call. A file the pipeline opens is
     judged by its ``fstat`` there (a link's target is looked at by following it, as the web server does).
     ``after`` starts the walk past a path (the rest of a set handed to a worker process).
+
+    The root may itself be a link (a deploy tool's shared uploads folder); a link below it is listed only
+    when it leads to a place inside the root's real folder, as a private set's links are: one to ``/etc``
+    or to the application's code is left out (with a warning), so synco's own servers, which send only
+    what the index lists, never hand it out.
     """
     assert file_set.root is not None
     prefix = file_set.url_prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
+    inside = os.path.join(os.path.realpath(file_set.root), "")
     for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.exclude, skip_folder, after):
         regular = entry.is_file(follow_symlinks=False)
-        if not regular and not entry.is_symlink():
-            continue
+        if not regular:
+            if not entry.is_symlink():
+                continue
+            if not os.path.realpath(entry.path).startswith(inside):
+                log.warning("skipping %s: it is a link leading out of the %s set's folder", entry.path,
+                            file_set.name)
+                continue
         if PLAIN_URL_PATH.fullmatch(relative):
             yield Candidate(relative, -1, 0, prefix + relative, source=entry.path, packable=regular, walked=True,
                             lstat=info)
