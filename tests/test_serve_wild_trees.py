@@ -74,11 +74,12 @@ def as_unprivileged(tree: Path, action: Callable[[], object], give: bool = True)
     if os.geteuid() != 0:
         return action()
     for folder in tree.parents:
-        # The child must reach the tree: the test's own temporary folders get o+x (search only).
+        # The child must reach the tree: the test's own temporary folders get o+x (search only). Every one is
+        # looked at, each time: pytest takes o+x off /tmp/pytest-of-<user> whenever a session starts (another
+        # run on the machine, an xdist worker), so a folder below it made searchable earlier proves nothing.
         info = folder.stat()
-        if info.st_uid != 0 or info.st_mode & stat.S_IXOTH:
-            break
-        folder.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+        if info.st_uid == 0 and not info.st_mode & stat.S_IXOTH:
+            folder.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
     for current, folders, files in os.walk(tree) if give else ():
         for name in [current, *(os.path.join(current, n) for n in folders + files)]:
             os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
