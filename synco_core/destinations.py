@@ -16,7 +16,8 @@ and refuses the project folder itself, any place outside it, and any place insid
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -115,18 +116,59 @@ def check_destination(project: Path, place: Path, name: str) -> str:
     except ValueError:
         raise ConfigError(f"file set {name!r}: refusing to install into {place}: it is outside the project") from None
     written = "/".join(parts) or "."
-    root = open_root(Path(os.path.realpath(project)))
+    refusal = f"file set {name!r}: refusing to install into {written}"
+    project_real = Path(os.path.realpath(project))
+    root = open_root(project_real)
     try:
-        real = resolve_beneath(root, [], written, f"file set {name!r}: refusing to install into {written}")
-    except UnsafePathError as exc:
-        raise ConfigError(str(exc)) from None
+        try:
+            real = resolve_beneath(root, [], written, refusal)
+            holder = resolve_beneath(root, [], "/".join(parts[:-1]), refusal) if real and parts[-1] != ".." else []
+        except UnsafePathError as exc:
+            return _linked_out(root, project_real, parts, refusal, exc)
     finally:
         os.close(root)
     if not real:
         raise ConfigError(f"file set {name!r}: refusing to install into the project folder itself")
-    for checked in (parts, real):
+    if holder[:len(real)] == real:
+        # files/public -> . : replacing the folder the link leads to would replace the link with it.
+        raise ConfigError(f"{refusal}: it is a link to a folder that holds the link itself")
+    _check_names(refusal, parts, real)
+    return "/".join(real)
+
+
+def _check_names(refusal: str, *paths: Sequence[str]) -> None:
+    for checked in paths:
         forbidden = next((part for part in checked if part.lower() in FORBIDDEN_FOLDERS), None)
         if forbidden is not None:
-            raise ConfigError(f"file set {name!r}: refusing to install into {written}: nothing is ever installed "
-                              f"into {forbidden}")
-    return "/".join(real)
+            raise ConfigError(f"{refusal}: nothing is ever installed into {forbidden}")
+
+
+def _linked_out(root: int, project_real: Path, parts: Sequence[str], refusal: str, why: UnsafePathError) -> str:
+    """The written path of a set whose own folder is a link out of the project (a deploy tool's shared folder,
+    a Docker volume); :class:`ConfigError` (``why``, or what is wrong with the link) for anything else.
+
+    Only the set's folder itself may lead out, and only to an existing folder that is neither the project
+    nor above it (nor above the home folder), nor in a folder nothing is installed into: the installer
+    replaces that folder, keeping its old content beside it.
+    """
+    if not parts or parts[-1] in ("", ".", ".."):
+        raise ConfigError(str(why)) from None
+    try:
+        holder = resolve_beneath(root, [], "/".join(parts[:-1]), refusal)
+        info = os.lstat("/".join([*holder, parts[-1]]), dir_fd=root)
+    except (UnsafePathError, OSError):
+        raise ConfigError(str(why)) from None
+    if not stat.S_ISLNK(info.st_mode):
+        raise ConfigError(str(why)) from None
+    target = Path(os.path.realpath(project_real.joinpath(*holder, parts[-1])))
+    if not target.is_dir():
+        raise ConfigError(f"{refusal}: it is a link to {target}, which is not a folder")
+    if project_real.is_relative_to(target):
+        raise ConfigError(f"{refusal}: it is a link to {target}, which holds the project")
+    if project_real.joinpath(*holder).is_relative_to(target):
+        raise ConfigError(f"{refusal}: it is a link to a folder that holds the link itself")
+    if Path(os.path.realpath(Path.home())).is_relative_to(target):
+        raise ConfigError(f"{refusal}: it is a link to {target}, which holds the home folder")
+    inside = target.relative_to(project_real).parts if target.is_relative_to(project_real) else target.parts
+    _check_names(refusal, parts, inside)
+    return "/".join(parts)

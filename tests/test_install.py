@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -447,3 +448,61 @@ def test_mysql_target_question_and_force_remote_target(plugin_manager: Any, regi
         install_received(folder, project, yes=True, echo=lambda _: None)
     report = install_received(folder, project, yes=True, force_remote_target=True, echo=lambda _: None)
     assert report.database is not None and report.database.rows == 2
+
+
+def _link_public(project: Path, tmp_path: Path, where: str) -> tuple[Path, str]:
+    """Make the project's files/public a link to a folder holding its old content; (that folder, the link's text)."""
+    target = {"inside-relative": project / "shared" / "public", "inside-absolute": project / "shared" / "public",
+              "outside": tmp_path / "volumes" / "site-uploads" / "_data"}[where]
+    target.parent.mkdir(parents=True)
+    shutil.move(project / "files" / "public", target)
+    text = "../shared/public" if where == "inside-relative" else str(target)
+    (project / "files" / "public").symlink_to(text)
+    return target, text
+
+
+@pytest.mark.parametrize("where", ["inside-relative", "inside-absolute", "outside"])
+def test_a_set_folder_that_is_a_link_is_installed_through_it(plugin_manager: Any, register_plugin: Any,
+                                                             project: Path, received: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A deployed laptop copy keeps its uploads in a shared folder or a Docker volume, linked into the project:
+    the install fills that folder (as ``rsync -a src/ link/`` does), the link stays, and a rollback puts
+    the folder's old content back, link untouched."""
+    register_plugin(LocalApp(), "localapp")
+    target, text = _link_public(project, tmp_path, where)
+    beside_target = set(os.listdir(target.parent))
+    install_received(received, project, yes=True, echo=lambda _line: None)
+    link = project / "files" / "public"
+    assert link.is_symlink() and os.readlink(link) == text
+    assert (target / "new.txt").read_text() == "new public" and not (target / "old.txt").exists()
+    assert os.listdir(project / "files") == ["public"], "nothing is left beside the link"
+    kept = f".{target.name}.synco-previous"
+    assert (target.parent / kept / "old.txt").read_text() == "old public"
+    assert set(os.listdir(target.parent)) == beside_target | {kept}
+
+    result = _rollback(project, monkeypatch, "--yes")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == text
+    assert (target / "old.txt").read_text() == "old public" and not (target / "new.txt").exists()
+    assert _count(project / "app.db") == 3
+
+
+@pytest.mark.parametrize("leads_to", ["{project}", ".", "..", "{tmp}", "/", "{tmp}/other/vendor", "{tmp}/nowhere",
+                                      "{tmp}/afile"])
+def test_a_set_folder_linked_where_nothing_is_installed_is_refused(plugin_manager: Any, register_plugin: Any,
+                                                                  project: Path, received: Path, tmp_path: Path,
+                                                                  leads_to: str) -> None:
+    """The link may lead out of the project, but not to the project or a folder above it (replacing it
+    would move the project itself aside), not into a folder nothing is installed into, not to a file or
+    nowhere: one line naming the set, nothing changed."""
+    register_plugin(LocalApp(), "localapp")
+    (tmp_path / "other" / "vendor").mkdir(parents=True)
+    (tmp_path / "afile").write_text("a file\n")
+    shutil.rmtree(project / "files" / "public")
+    (project / "files" / "public").symlink_to(leads_to.format(project=project, tmp=tmp_path))
+    before = sorted(str(path) for path in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match=r"^file set 'Uploads': refusing to install into ") as caught:
+        install_received(received, project, yes=True, echo=lambda _line: None)
+    assert "\n" not in str(caught.value)
+    assert sorted(str(path) for path in tmp_path.rglob("*")) == before
+    assert _count(project / "app.db") == 3

@@ -46,6 +46,12 @@ class _LinkOrCopy:
         return str(shutil.copy2(source, destination, follow_symlinks=False))
 
 
+def installed_folder(destination: Path) -> Path:
+    """The folder an install into ``destination`` replaces: ``destination``, or the folder it leads to when it
+    is a link (a deploy tool's shared uploads, a Docker volume), which keeps the link in place."""
+    return Path(os.path.realpath(destination)) if destination.is_symlink() else destination
+
+
 def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) -> FilesInstallResult:
     """Replace ``destination`` by a copy of ``source_dir``; keep the old one beside it until next time.
 
@@ -53,7 +59,11 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     middle leaves the destination exactly as it was. ``keep`` names folders (relative to ``destination``)
     that belong to something else and were not sent (Laravel 10's public disk inside ``storage/app``):
     they move from the previous folder into the new one instead of disappearing with it.
+
+    A ``destination`` that is a link is written through, as ``rsync -a source/ destination/`` does: the
+    folder it leads to is replaced (its copy and its previous content beside it), and the link stays.
     """
+    destination = installed_folder(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = destination.with_name(destination.name + ".synco-new")
     # A dot name keeps the previous copy out of directory listings and web servers' reach.

@@ -23,7 +23,7 @@ from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set,
 from synco_core.destinations import check_destination
 from synco_core.detection import detect
 from synco_core.engines import crashpoints
-from synco_core.engines.default_files import carry_dotfiles
+from synco_core.engines.default_files import carry_dotfiles, installed_folder
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
 from synco_core.install.journal import (
@@ -255,9 +255,10 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     item = step.source
     kind: Literal["public", "private"] = "public" if item.kind == "public" else "private"
     file_set = ReceivedFileSet(name=item.name, kind=kind, relative_base_path=item.relative_base_path)
-    destination = Path(step.target)
     # Checked again now: a set installed before this one may have changed what the path leads to.
-    check_destination(framework.project_dir, destination, item.name)
+    check_destination(framework.project_dir, Path(step.target), item.name)
+    # A set folder that is a link (to a shared folder) is installed through: its target is what is replaced.
+    destination = installed_folder(Path(step.target))
     existed = os.path.lexists(destination)
     journal = undo.journal
     assert journal is not None

@@ -166,24 +166,41 @@ def test_the_local_place_is_used_when_the_hint_agrees_or_is_missing(
 
 
 _SEGMENTS = st.sampled_from(["data", "files", "x", ".git", "vendor", "Bin", "node_modules", "..", ".", "up", "abs",
-                             "in", "loop"])
+                             "in", "loop", "shared", "volume", "tools", "self", "ghost"])
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_SEGMENTS, min_size=1, max_size=6))
 def test_every_accepted_place_is_really_inside_the_project(tmp_path_factory: Any, segments: list[str]) -> None:
-    """Whatever path a project names, an accepted place resolves inside it and outside the forbidden folders."""
+    """Whatever path a project names, an accepted place resolves inside it and outside the forbidden folders;
+    or the place's last segment is a link to a folder outside it (a shared folder, a Docker volume) that holds
+    neither the project nor a forbidden folder."""
     base = tmp_path_factory.mktemp("p")
     project = base / "project"
     (project / "data" / "files").mkdir(parents=True)
+    (base / "shared" / "uploads").mkdir(parents=True)
+    (base / "usr" / "bin").mkdir(parents=True)
     (project / "up").symlink_to("..")
     (project / "abs").symlink_to(str(base))
     (project / "in").symlink_to("data")
     (project / "loop").symlink_to("loop")
+    (project / "data" / "shared").symlink_to("../../shared/uploads")
+    (project / "data" / "files" / "volume").symlink_to(str(base / "shared" / "uploads"))
+    (project / "data" / "tools").symlink_to(str(base / "usr" / "bin"))
+    (project / "data" / "self").symlink_to(".")
+    (project / "data" / "ghost").symlink_to(str(base / "nowhere"))
     place = project.joinpath(*segments)
     try:
         real = check_destination(project, place, "s")
     except ConfigError:
+        return
+    project_real = Path(os.path.realpath(project))
+    if not Path(os.path.realpath(place)).is_relative_to(project_real):
+        assert place.is_symlink(), "only the set's own folder may lead out of the project"
+        target = Path(os.path.realpath(place))
+        assert target == (base / "shared" / "uploads").resolve()
+        assert Path(os.path.realpath(place.parent)).is_relative_to(project_real)
+        assert real == "/".join(place.absolute().relative_to(project.absolute()).parts)
         return
     resolved = Path(os.path.realpath(project / real))
     assert resolved.is_relative_to(Path(os.path.realpath(project))) and resolved != Path(os.path.realpath(project))
