@@ -312,3 +312,33 @@ def test_pull_docker_shim_uploads_linked_from_a_shared_folder(shim_env: dict[str
     assert again.returncode == 1
     assert "1 failed" in again.stdout
     assert not (tmp_path / "out2" / "uploads" / "leak.txt").exists()
+
+
+def test_pull_deployed_release_into_a_linked_laptop_copy(shim_env: dict[str, str], tmp_path: Path) -> None:
+    """Both sides laid out as deploy tools and Docker setups do: the server's ``current`` links to a release
+    whose uploads folder links into ``shared/``, with a link to /etc/hostname planted there; the laptop's
+    uploads folder links to a Docker volume outside the project. The pull serves the shared files (not the
+    planted link's target) and the install fills the volume, the laptop's link left as it is."""
+    server = tmp_path / "srv"
+    release = make_project(server / "releases" / "1", public_files=4).root
+    shared = server / "shared" / "uploads"
+    shared.parent.mkdir(parents=True)
+    os.rename(release / "public" / "uploads", shared)
+    (release / "public" / "uploads").symlink_to("../../../shared/uploads")
+    (server / "current").symlink_to("releases/1")
+    (shared / "etc-hostname").symlink_to("/etc/hostname")
+    (shared / "inside.bin").symlink_to("nested/file 1.bin")
+    laptop = make_project(tmp_path / "laptop", public_files=0).root
+    volume = tmp_path / "volumes" / "uploads" / "_data"
+    volume.parent.mkdir(parents=True)
+    os.rename(laptop / "public" / "uploads", volume)
+    (volume / "old.bin").write_bytes(b"old")
+    (laptop / "public" / "uploads").symlink_to(volume)
+    result = run_synco(["pull", f"docker://web-1{server}/current", "--target", "out", "--install", "--yes"],
+                       shim_env, laptop)
+    assert result.returncode == 0, result.stderr
+    assert (laptop / "public" / "uploads").is_symlink() and os.readlink(laptop / "public" / "uploads") == str(volume)
+    expected = {path: digest for path, digest in tree_digest(shared).items() if path != "etc-hostname"}
+    assert tree_digest(volume) == expected and "inside.bin" in expected
+    assert (volume.parent / "._data.synco-previous" / "old.bin").read_bytes() == b"old"
+    assert tree_digest(laptop / "storage") == tree_digest(release / "storage")
