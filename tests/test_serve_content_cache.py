@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,22 @@ def test_a_killed_serve_leaves_no_lasting_copy(fixture_app: Path, opened: list[s
     legacy.write_bytes(b"old")
     build(fixture_app, name="synco-two")
     assert not gone.exists() and not legacy.exists()
+
+
+def test_releases_sharing_their_uploads_share_the_cache(fixture_app: Path, opened: list[str], tmp_path: Path) -> None:
+    """A deploy tool makes a new release folder at every deploy, its uploads a link to the same shared folder:
+    the first serve after a deploy finds the shared files in the cache, as a re-serve of the same release does."""
+    uploads = fixture_app / "web" / "uploads"
+    small_files(uploads, 30)
+    shared = tmp_path / "shared" / "uploads"
+    shared.parent.mkdir()
+    uploads.rename(shared)
+    uploads.symlink_to(shared)
+    first = build(fixture_app, name="synco-one")
+    assert packed_files(first) == on_disk(shared) and len(opened) >= 30
+    opened.clear()
+    release = tmp_path / "releases" / "2"
+    shutil.copytree(fixture_app, release, symlinks=True)
+    second = build(release, name="synco-two")
+    assert opened == [], "the next release's serve opens none of the shared files again"
+    assert packed_files(second) == on_disk(shared)

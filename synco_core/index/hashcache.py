@@ -134,9 +134,14 @@ def cache_folder(avoid: Iterable[Path]) -> Path | None:
     return None
 
 
-def cache_file(folder: Path, project_dir: Path, set_name: str) -> Path:
-    """The cache file of one public set of one project."""
-    key = hashlib.sha256(f"{os.path.realpath(project_dir)}\0{set_name}".encode()).hexdigest()[:32]
+def cache_file(folder: Path, owner: Path, set_name: str) -> Path:
+    """The cache file of one public set: ``owner`` is the set's folder, or the project when it has none.
+
+    Keyed by the real path, so the releases of a deployment (a new folder at every deploy, its uploads a
+    link to the same shared folder) share one cache: the first serve after a deploy does not hash every
+    upload again. Entries are trusted only while the file's inode and times are unchanged, whoever wrote them.
+    """
+    key = hashlib.sha256(f"{os.path.realpath(owner)}\0{set_name}".encode()).hexdigest()[:32]
     return folder / "hashes" / f"{key}.bin"
 
 

@@ -333,7 +333,7 @@ def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) 
     if folder is None:
         log.debug("no folder for the hash cache; every file of %s is hashed", file_set.name)
         return None
-    return HashCache(cache_file(folder, framework.project_dir, file_set.name))
+    return HashCache(cache_file(folder, file_set.root or framework.project_dir, file_set.name))
 
 
 def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
