@@ -43,6 +43,9 @@ def _warn(line: str) -> None:
 
 @click.command("serve")
 @click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="The application's directory (default: the current directory), e.g. a deploy tool's "
+                   "current link.")
 @click.option("--listen", metavar="HOST:PORT", help="Also serve the web root with a built-in HTTP server.")
 @click.option("--id", "session_id", metavar="ID", help="Session id (default: 96 random bits).")
 @click.option("--password", metavar="PW", envvar="SYNCO_PASSWORD", show_envvar=True,
@@ -68,15 +71,16 @@ def _warn(line: str) -> None:
               show_default=True, metavar="N", help="zstd compression level of dumps, indexes and tars.")
 @skip_unsupported_option
 @debug_option
-def command(framework_name: str | None, listen: str | None, session_id: str | None, password: str | None,
-            ask_password: bool, all_sets: bool, only: tuple[str, ...], keep: bool, ttl_minutes: float, cleanup: bool,
+def command(framework_name: str | None, project_dir: Path, listen: str | None, session_id: str | None,
+            password: str | None, ask_password: bool, all_sets: bool, only: tuple[str, ...], keep: bool,
+            ttl_minutes: float, cleanup: bool,
             sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int, skip_unsupported: bool) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
     if ask_password:
         password = click.prompt("Passphrase for the session", hide_input=True, confirmation_prompt=True, err=True)
     if password is not None:
         register_secret(password)
-    framework = detect(Path.cwd(), framework_name)
+    framework = detect(project_dir, framework_name)
     if cleanup:
         if framework.web_root is None:
             raise click.UsageError(f"the {framework.name} project has no web root")
