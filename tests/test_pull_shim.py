@@ -343,3 +343,15 @@ def test_pull_deployed_release_into_a_linked_laptop_copy(shim_env: dict[str, str
     assert tree_digest(volume) == expected and "inside.bin" in expected
     assert (volume.parent / "._data.synco-previous" / "old.bin").read_bytes() == b"old"
     assert tree_digest(laptop / "storage") == tree_digest(release / "storage")
+
+
+def test_pull_from_a_read_only_application(shim_env: dict[str, str], project: Project, tmp_path: Path) -> None:
+    """The way out serve names for a read-only application root (Platform.sh, Upsun): pull writes only into
+    the remote side's temporary folder, so it works unchanged."""
+    from test_serve_wild_trees import small_file_system
+
+    with small_file_system(project.root, "32m", read_only=True):
+        result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out"], shim_env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        _check(tmp_path / "out", project)
+    assert list(Path(shim_env["TMPDIR"]).iterdir()) == []

@@ -390,8 +390,9 @@ def test_a_cache_file_that_is_not_a_regular_file_is_not_read(fixture_app: Path, 
 
 
 @contextlib.contextmanager
-def small_file_system(folder: Path, size: str) -> Iterator[None]:
-    """``folder`` (its content kept) on a tmpfs of ``size`` for the length of the block; root only."""
+def small_file_system(folder: Path, size: str, read_only: bool = False) -> Iterator[None]:
+    """``folder`` (its content kept) on a tmpfs of ``size`` for the length of the block, mounted read-only
+    once filled when ``read_only`` (an application root as Platform.sh mounts it); root only."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         unavailable("a full file system is made with mount -t tmpfs, which needs root")
     aside = folder.with_name(folder.name + "-aside")
@@ -406,6 +407,8 @@ def small_file_system(folder: Path, size: str) -> Iterator[None]:
     try:
         for child in aside.iterdir():
             shutil.move(child, folder / child.name)
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         yield
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=True)
@@ -426,6 +429,20 @@ def test_a_full_disk_is_named_and_leaves_no_session(fixture_app: Path) -> None:
     assert not (fixture_app / "web" / "synco-full").exists()
 
 
+def test_a_read_only_application_root_is_named_with_the_way_out(fixture_app: Path) -> None:
+    """Platform.sh and Upsun mount the application read-only (only declared mounts are writable): serve says
+    so in one line and points to pull, which needs no web root; its plan still works, writing nothing."""
+    lines: list[str] = []
+    with small_file_system(fixture_app, "16m", read_only=True):
+        with pytest.raises(SyncoError) as caught:
+            serve(detect(fixture_app), ServeOptions(keep=True, session_id="ro"), echo=lines.append)
+        assert build_plan(detect(fixture_app), BuildOptions()).file_sets
+    assert str(caught.value) == (f"cannot create the session folder in the web root {fixture_app / 'web'}: Read-only "
+                                 "file system (a web root serve cannot write into: run 'synco pull' on the laptop "
+                                 "instead, which writes only to a temporary folder here)")
+    assert not list((fixture_app / "web").glob("*synco-*"))
+
+
 def test_a_web_root_serve_may_not_write_is_named(fixture_app: Path) -> None:
     web = fixture_app / "web"
 
@@ -440,7 +457,9 @@ def test_a_web_root_serve_may_not_write_is_named(fixture_app: Path) -> None:
         return "served"
 
     said = as_unprivileged(fixture_app, serve_it)
-    assert said == f"cannot create the session folder in the web root {web}: Permission denied"
+    assert said == (f"cannot create the session folder in the web root {web}: Permission denied (a web root serve "
+                    "cannot write into: run 'synco pull' on the laptop instead, which writes only to a temporary "
+                    "folder here)")
 
 
 def test_links_are_judged_as_the_receiver_sees_them_while_extracting(fixture_app: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ Clean-up runs on Ctrl-C, SIGTERM and SIGHUP, when the time to live runs out, and
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import shutil
@@ -232,8 +233,12 @@ def publish_session(
         except FileExistsError:
             raise ConfigError(exists) from None
         except OSError as exc:
+            # A read-only application root (Platform.sh, Upsun, a read-only container image) or one this user
+            # may not write: pull builds its session in a temporary folder and sends it over its channel.
+            hint = (" (a web root serve cannot write into: run 'synco pull' on the laptop instead, which writes only "
+                    "to a temporary folder here)" if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "")
             raise ConfigError(f"cannot create the session folder in the web root {web_root}: "
-                              f"{exc.strerror or exc}") from None
+                              f"{exc.strerror or exc}{hint}") from None
         created = True
         base_url, base_url_source = site_base_url(framework)
         on_public_uri: Callable[[str, str | None], None] | None = None
