@@ -346,3 +346,100 @@ def test_a_streamed_insert_whose_text_names_a_database_loads(
         rows = cur.fetchall()
     assert [row[0] for row in rows] == [1, 2, 3] and rows[0][1] > _STREAMED_FILLER - 12
     _intact(victim)
+
+
+#: A name of another database in letters other than ASCII's, and connection character sets that can spell it
+#: in bytes other than its UTF-8 ones (latin1's 0x80 is the euro sign, as in cp1252).
+_SPELLED_ELSEWHERE = [("café", cs) for cs in ("latin1", "latin2", "cp1250", "cp850", "macroman")] + [
+    ("бд", cs) for cs in ("cp1251", "koi8r", "cp866")] + [("€", "latin1"), ("€", "cp1251")]
+SPELLED_ATTACKS = [
+    b"DROP TABLE {victim}.precious;\n",
+    b"DELETE FROM `{victim}`.precious;\n",
+    b"/*!*/ DROP DATABASE IF EXISTS `{victim}`;\n",
+    b"INSERT INTO t VALUES (SETVAL(`{victim}`.s, 1000));\n",
+    b"INSERT INTO t VALUES (1), ((SELECT NEXTVAL({victim} . s)));\n",
+    b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW DELETE FROM `{victim}`.precious;\n"
+    b"INSERT INTO t VALUES (2);\n",
+]
+
+
+@pytest.mark.parametrize(("letters", "charset"), _SPELLED_ELSEWHERE)
+@pytest.mark.parametrize("attack", SPELLED_ATTACKS)
+def test_a_database_named_in_the_connections_character_set_is_still_another(
+        letters: str, charset: str, attack: bytes, mysql_database_factory: Callable[[], str]) -> None:
+    """``SET NAMES cp1251`` and then another database's name in cp1251's bytes: the server reads the name it
+    spells, the gate read the bytes as latin-1 or UTF-8, found no database of that name, and let the dump
+    drop the other database's table."""
+    with _victim(f"{letters}_{uuid.uuid4().hex[:10]}") as victim:
+        with mysql_admin_connection() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT CAST(CONVERT(%s USING {charset}) AS BINARY)", (victim,))
+            spelled = bytes(cur.fetchone()[0])
+        assert spelled != victim.encode() and b"?" not in spelled
+        dump = PREFIX + b"SET NAMES " + charset.encode() + b";\n" + attack.replace(b"{victim}", spelled)
+        with pytest.raises(SyncoError, match="refusing statement"):
+            _install(mysql_database_factory(), dump)
+        _intact(victim)
+
+
+@pytest.mark.parametrize("charset", ["latin1", "cp1251"])
+def test_a_streamed_insert_naming_a_database_in_the_connections_character_set_is_refused(
+        charset: str, mysql_database_factory: Callable[[], str], streamed_sends: list[int]) -> None:
+    with _victim(f"€_{uuid.uuid4().hex[:10]}") as victim:
+        with mysql_admin_connection() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE FUNCTION `{victim}`.f() RETURNS int MODIFIES SQL DATA "
+                        "BEGIN DELETE FROM precious; RETURN 1; END")
+            cur.execute(f"SELECT CAST(CONVERT(%s USING {charset}) AS BINARY)", (victim,))
+            spelled = bytes(cur.fetchone()[0])
+        dump = _streamed_dump(b"(2, `" + spelled + b"`.f())").replace(
+            PREFIX, PREFIX + b"SET NAMES " + charset.encode() + b";\n", 1)
+        with pytest.raises(SyncoError, match="refusing statement 5 of the dump"):
+            _install(mysql_database_factory(), dump)
+        assert streamed_sends
+        _intact(victim)
+
+
+def test_names_in_the_connections_character_set_that_are_the_dumps_own_still_load(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """A cp1251 session naming its own tables and columns in Cyrillic (qualified, in a view and a trigger)
+    next to another database whose name is Cyrillic too."""
+    with _victim(f"бд_{uuid.uuid4().hex[:10]}"):
+        target = mysql_database_factory()
+        dump = PREFIX + ("SET NAMES cp1251;\nCREATE TABLE `таблица` (`ид` int);\n"
+                         "INSERT INTO `таблица` VALUES (1), (`таблица`.`ид` + 1);\n"
+                         "CREATE VIEW `вид` AS SELECT `т`.`ид` FROM `таблица` `т`;\n"
+                         "CREATE TRIGGER `тр` BEFORE INSERT ON `таблица` FOR EACH ROW SET NEW.`ид` = NEW.`ид` + 1;\n"
+                         ).encode("cp1251")
+        _install(target, dump)
+        with mysql_admin_connection(target) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM `вид`")
+            assert cur.fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("writes", [b"SET NAMES utf8mb4;\nDELETE FROM `{utf8}`", b"DELETE FROM `{latin1}`",
+                                    b"INSERT INTO `{latin1}` VALUES (1)",
+                                    b"SET NAMES utf8mb4;\nUPDATE `{utf8}` SET x = 0"])
+def test_a_view_reading_another_database_is_known_however_its_name_is_spelled(
+        writes: bytes, victim: str, mysql_database_factory: Callable[[], str]) -> None:
+    """A view named in latin1's bytes was remembered by its bytes read as UTF-8, and found again by neither
+    spelling: the dump wrote through it into the other database."""
+    name = "vüe"
+    other = victim.encode("latin-1")  # café_... too: the view reads the other database, as it is meant to
+    dump = PREFIX + (b"SET NAMES latin1;\nCREATE VIEW `" + name.encode("latin-1") + b"` AS SELECT x FROM `" + other
+                     + b"`.precious;\n")
+    dump += writes.replace(b"{utf8}", name.encode()).replace(b"{latin1}", name.encode("latin-1")) + b";\n"
+    with pytest.raises(SyncoError, match="refusing statement"):
+        _install(mysql_database_factory(), dump)
+    _intact(victim)
+
+
+def test_a_character_set_whose_names_the_gate_cannot_read_is_refused_next_to_such_names(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """In ujis (several bytes a letter, not UTF-8) the gate cannot tell which database a name is: with one
+    whose name is not ASCII on the server, switching to it is refused (without one it is allowed, which a
+    test cannot show on a server other tests share)."""
+    target = mysql_database_factory()
+    dump = PREFIX + b"SET NAMES ujis;\nCREATE TABLE `" + "表".encode("euc_jp") + b"` (x int);\n"
+    with _victim(f"café_{uuid.uuid4().hex[:10]}") as victim:
+        with pytest.raises(SyncoError, match=r"refusing statement 3 .*character set ujis, in which the names"):
+            _install(target, dump)
+        _intact(victim)

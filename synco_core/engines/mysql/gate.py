@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from synco_core.engines.mysql import qualify
@@ -121,18 +121,23 @@ def _unquote(name: bytes) -> str:
     return name.decode("utf-8", "surrogateescape")
 
 
-def _spellings(name: str) -> set[str]:
-    """``name`` (a token's text: bytes taken as latin-1) as the server may read it, lowered: as it is (a
-    latin1 connection) and as UTF-8 (the loader's connection), so that ``café.t`` is found either way."""
-    found = {name.lower()}
-    with contextlib.suppress(UnicodeError):
-        found.add(name.encode("latin-1").decode("utf-8").lower())
-    return found
+def _raw(name: bytes) -> str:
+    """A name's bytes as the gate's tokens hold them (one character per byte), unquoted."""
+    if name.startswith(b"`"):
+        name = name[1:-1].replace(b"``", b"`")
+    return name.decode("latin-1")
+
+
+#: Connection character sets whose names the gate reads by itself: the UTF-8 ones, and binary (whose bytes
+#: the server takes as UTF-8 names).
+_UTF8_NAMES = frozenset({"utf8mb4", "utf8mb3", "utf8", "binary"})
 
 
 #: What may stand between a database's name and the dot or parenthesis after it: space, comments, the
 #: edges of executable comments, the closing quote of the name.
 _QUALIFIER_TAIL = re.compile(rb"[`\"\]]?(?:\s|/\*[\s\S]*?\*/|/\*M?!\d*|\*/|#[^\n]*|--[^\n]*)*[.(]")
+#: A byte of a letter beyond ASCII (:meth:`StatementGate.code_reaches`).
+_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
 #: How much of a statement's values :meth:`StatementGate._values_reach` lowers at a time.
 _WINDOW = 1 << 20
 #: Functions that reach beyond the database, named in INSERT values (refused there as everywhere else).
@@ -159,6 +164,13 @@ class StatementGate:
         self.foreign_views: set[str] = set()
         #: How the loading session reads statements now (:meth:`observe`): INSERT values are read this way.
         self.session = qualify.Mode()
+        #: How the session's character set reads each byte, when it is one of one byte per letter other than
+        #: the UTF-8 ones (``SET NAMES cp1251``): the server turns a name's bytes into these letters.
+        self.letters: str | None = None
+        #: True when another database's name is not ASCII and the session spells names in other bytes than
+        #: UTF-8's: the search for those names in INSERT values cannot rely on their bytes.
+        self.spelled_elsewhere = False
+        self._foreign_letters = sorted(name for name in self.others if not name.isascii())
         names = {form for name in self.others for form in (name, name.upper())}
         #: What INSERT values may not name (lowered bytes, as the server may receive them): every other
         #: database, in UTF-8 and latin-1, and the functions that reach beyond the database.
@@ -166,9 +178,37 @@ class StatementGate:
                                 for spelling in [name.encode(codec, "ignore").lower()] if spelling}
                                | set(_VALUE_FUNCTIONS))
 
-    def observe(self, charset: str, sql_mode: str) -> None:
-        """The loading session's character set and sql_mode, as the server reported them."""
+    def observe(self, charset: str, sql_mode: str, letters: Sequence[str] | None = None, number: int = 0) -> None:
+        """The loading session's character set and sql_mode, as the server reported them after statement
+        ``number``, and for a character set of one byte per letter other than the UTF-8 ones the letter the
+        server reads for each byte 0..255 (``letters``).
+
+        The server reads a name in the session's character set (after ``SET NAMES cp1251`` the bytes E1 E4
+        before ``.t`` are ``бд``): the gate reads it so too. A character set of several bytes per letter
+        other than UTF-8 (ujis, euckr) it cannot read names in: switching to one is refused when another
+        database's name is not ASCII (the ones whose letters may hold a quote byte, sjis and the like, are
+        refused anyway).
+        """
         self.session = qualify.Mode.of(charset, sql_mode)
+        utf8 = charset.lower() in _UTF8_NAMES
+        self.letters = None if utf8 or letters is None else "".join(letters)
+        if self.letters is not None and len(self.letters) != 256:
+            raise ValueError("a character set of one byte per letter reads 256 of them")
+        if not utf8 and self.letters is None and self._foreign_letters:
+            self.refuse(number, f"it switches the connection to character set {charset}, in which the names of "
+                                f"other databases ({', '.join(self._foreign_letters)}) cannot be told apart")
+        self.spelled_elsewhere = not utf8 and bool(self._foreign_letters)
+
+    def _spellings(self, name: str) -> set[str]:
+        """``name`` (a token's text: bytes taken as latin-1) as the server may read it, lowered: as it is (a
+        latin1 connection), as UTF-8 (the loader's connection), and as the session's character set reads its
+        bytes, so that ``café.t`` is found whichever bytes spell it."""
+        found = {name.lower()}
+        with contextlib.suppress(UnicodeError):
+            found.add(name.encode("latin-1").decode("utf-8").lower())
+        if self.letters is not None and not name.isascii():
+            found.add("".join(self.letters[ord(byte)] for byte in name).lower())
+        return found
 
     def check(self, statement: bytes | bytearray, number: int) -> None:
         """Raise a one-line :class:`DatabaseError` when ``statement`` (number ``number``) must not run."""
@@ -200,7 +240,7 @@ class StatementGate:
         database, table = head.group(1), _unquote(head.group(2)).lower()
         if database is not None and _unquote(database).lower() not in self.allowed:
             self.refuse(number, f"it writes into database {_unquote(database)!r}")
-        if table in self.foreign_views:
+        if table in self.foreign_views or self._spellings(_raw(head.group(2))) & self.foreign_views:
             self.refuse(number, f"it writes through view {table!r}, which reads another database")
 
     def check_code(self, statement: bytes | bytearray, number: int, modes: Iterable[qualify.Mode],
@@ -223,8 +263,14 @@ class StatementGate:
             self.refuse(number, reasons[0])
         if view is not None:
             if foreign or views:
+                if not _raw(view.group(1)).isascii() and self.letters is None and (
+                        self.session.charset not in _UTF8_NAMES):
+                    # Its name, spelled in bytes this gate cannot read, could not be recognised later.
+                    self.refuse(number, "it creates a view reading another database, named in character set "
+                                        f"{self.session.charset}, whose letters this gate cannot read")
                 # Reading another database is what some views do; writing through them is refused later.
                 self.foreign_views.add(_unquote(view.group(1)).lower())
+                self.foreign_views |= self._spellings(_raw(view.group(1)))
             return
         if foreign:
             self.refuse(number, f"it names database {foreign[0]!r}, not the one installed")
@@ -235,11 +281,17 @@ class StatementGate:
         """True when the values might name another database (``other.f()``, ``NEXTVAL(other.seq)``) or call
         a function such as LOAD_FILE: a first look at C speed that only says where the statement must be read
         token by token."""
-        if not self.mentions(statement, start):
+        if not self.spelled_elsewhere and not self.mentions(statement, start):
             return False
         # Mostly the name is a word of a string's text ("Powered by WordPress." with a database `wordpress`
         # on the laptop): the code between the strings, found as the session reads them, decides.
-        return self.mentions(qualify.code_text(memoryview(statement)[start:], self.session), 0)
+        return self.code_reaches(qualify.code_text(memoryview(statement)[start:], self.session))
+
+    def code_reaches(self, code: bytes | bytearray) -> bool:
+        """:meth:`mentions` over the code between a statement's strings; where another database's name may be
+        spelled in other bytes than the gate searches for (:attr:`spelled_elsewhere`), any letter beyond
+        ASCII in that code counts (it is rare there: a name, which the tokens then read)."""
+        return self.mentions(code, 0) or (self.spelled_elsewhere and _BEYOND_ASCII.search(code) is not None)
 
     def mentions(self, statement: bytes | bytearray, start: int) -> bool:
         """True when a name of :attr:`needles` is followed by what would make it qualify something (a dot,
@@ -279,7 +331,7 @@ class StatementGate:
             qualifier = follows is not None and follows.kind == "dot" and (before is None or before.kind != "dot")
             if not qualifier and not self.foreign_views:
                 continue
-            spellings = _spellings(token.name)
+            spellings = self._spellings(token.name)
             if token.kind == "word" and index and tokens[index - 1].kind == "open":
                 # ``/*!2024shop*/``: the gate took the digits for the comment's version, a server may not
                 # (MariaDB reads five or six, MySQL five): then the name is ``2024shop``, or ``4shop``.
@@ -306,7 +358,7 @@ class StatementGate:
                 while named < len(words) and words[named].kind == "word" and (
                         words[named].text.upper() in _DATABASE_CLAUSE):
                     named += 1
-                if named < len(words) and words[named].name and _spellings(words[named].name) & self.others:
+                if named < len(words) and words[named].name and self._spellings(words[named].name) & self.others:
                     # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
                     return f"it names database {words[named].name!r} with {word}"
             if word in _WORDS or (word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET")):
@@ -338,6 +390,30 @@ class StatementGate:
 
 #: What the session must not be left with after a statement (:func:`check_session`).
 _SESSION_STATE = "SELECT @@character_set_client, @@sql_mode, @@default_storage_engine, @@default_tmp_storage_engine"
+
+
+_CHARSET_NAME = re.compile(r"[0-9a-z_]+")
+
+
+def session_letters(conn: Any, charset: str) -> str | None:
+    """The letter the server reads for each byte 0..255 in ``charset`` when it has one byte per letter and is
+    not UTF-8 (for :meth:`StatementGate.observe`); None otherwise. Asked of the server: Python's codecs of
+    the same names read some bytes otherwise (cp866's 0xFC, greek's 0xA1)."""
+    charset = charset.lower()
+    if charset in _UTF8_NAMES or not _CHARSET_NAME.fullmatch(charset):
+        return None
+    with conn.cursor() as cur:
+        cur.execute("SELECT MAXLEN FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME = %s",
+                    (charset,))
+        row = cur.fetchone()
+        if row is None or int(row[0]) != 1:
+            return None
+        # As hex: the session's results may come in any character set.
+        every_byte = bytes(range(256)).hex()
+        cur.execute(f"SELECT HEX(CONVERT(CONVERT(UNHEX('{every_byte}') USING {charset}) USING utf8mb4))")
+        value = cur.fetchone()[0]
+    letters = bytes.fromhex(value.decode() if isinstance(value, bytes) else str(value)).decode("utf-8")
+    return letters if len(letters) == 256 else None
 
 
 def check_session(conn: Any, number: int) -> tuple[str, str]:

@@ -98,8 +98,8 @@ class StreamedCheck:
         except codestream.UnclosedString:
             self.gate.refuse(self.number, "its values end inside a string (the server would read the rest as code)")
         self._raw.feed(b"", final=True)
-        if not self._raw.hit:
+        if not self._raw.hit and not self.gate.spelled_elsewhere:
             return
         values = memoryview(self.text)[self.values:]
-        if self.gate.mentions(qualify.code_text(values, self.mode), 0):
+        if self.gate.code_reaches(qualify.code_text(values, self.mode)):
             self.gate.check_code(self.text, self.number, (self.mode,), None)

@@ -44,7 +44,7 @@ from synco_core.engines.mysql.dump import (
     HEADER_MARKER,
     MANIFEST_PREFIX,
 )
-from synco_core.engines.mysql.gate import StatementGate, check_session
+from synco_core.engines.mysql.gate import StatementGate, check_session, session_letters
 from synco_core.engines.mysql.loadthreads import (
     AnyStatement,
     InsertWorker,
@@ -153,7 +153,7 @@ class Loader:
         # loaded into, and reach nothing else of the local server (see gate.py).
         self.gate = StatementGate([name for name in (database, target) if name], databases)
         charset, mode = check_session(conn, 0)
-        self.gate.observe(charset, mode)
+        self.gate.observe(charset, mode, session_letters(conn, charset))
         #: The session's character set and sql_mode as the server last reported them (:meth:`_observe`).
         self._state = session_key(charset, mode)
         #: The first statement since the workers were last verified that may have set their sessions otherwise
@@ -433,7 +433,7 @@ class Loader:
         """Refuse a session the gate could not read statements in (a character set like sjis, set in a way
         the gate cannot see), and tell the gate the sql_mode it reads INSERT values with."""
         charset, mode = check_session(self.conn, number)
-        self.gate.observe(charset, mode)
+        self.gate.observe(charset, mode, session_letters(self.conn, charset), number)
         state = session_key(charset, mode)
         if state != self._state:
             self._state = state
