@@ -133,3 +133,27 @@ def test_a_table_grown_past_the_row_size_limit_by_instant_alters_is_carried(
     query(source, f"ALTER TABLE wide {columns}, ALGORITHM=INSTANT")
     query(source, "INSERT INTO wide (id, c7) VALUES (1, 'x'), (2, NULL)")
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_tables_and_routines_in_character_sets_whose_letters_may_hold_a_backslash_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A Discuz! or old Japanese site: tables of ``DEFAULT CHARSET=gbk`` (sjis, big5, cp932), a foreign key
+    ``ON DELETE SET NULL`` next to one, a function returning ``CHARSET sjis`` and a parameter of ``CHARSET
+    gbk``, all made over a utf8mb4 connection. The gate took ``CHARSET gbk`` in them for a switch of the
+    connection's character set, and refused synco's own dump of them."""
+    source = mysql_database_factory()
+    load_with_client(source, """
+        CREATE TABLE forum (fid INT PRIMARY KEY, name VARCHAR(50)) ENGINE=InnoDB DEFAULT CHARSET=gbk;
+        CREATE TABLE post (pid INT PRIMARY KEY, fid INT, subject VARCHAR(80),
+          FOREIGN KEY (fid) REFERENCES forum (fid) ON DELETE SET NULL) ENGINE=InnoDB DEFAULT CHARSET=gbk;
+        CREATE TABLE jp (id INT PRIMARY KEY, v VARCHAR(20), w TEXT CHARSET cp932) DEFAULT CHARSET=sjis;
+        CREATE TABLE tw (id INT PRIMARY KEY, v VARCHAR(20)) CHARSET big5;
+        INSERT INTO forum VALUES (1, '乗 论坛'), (2, NULL);
+        INSERT INTO post VALUES (1, 1, '表 \\\\ 乗'), (2, NULL, '');
+        INSERT INTO jp VALUES (1, 'ソ表', '能'), (2, 'x', NULL);
+        INSERT INTO tw VALUES (1, '許功蓋');
+        CREATE FUNCTION greet(who VARCHAR(10) CHARSET gbk) RETURNS VARCHAR(20) CHARSET sjis DETERMINISTIC
+          RETURN CONCAT('ソ', CONVERT(who USING sjis));
+        CREATE VIEW v AS SELECT greet(name) AS g FROM forum;
+    """.encode())
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

@@ -443,3 +443,31 @@ def test_a_character_set_whose_names_the_gate_cannot_read_is_refused_next_to_suc
         with pytest.raises(SyncoError, match=r"refusing statement 3 .*character set ujis, in which the names"):
             _install(target, dump)
         _intact(victim)
+
+
+@pytest.mark.parametrize("statement", [
+    "SET NAMES gbk", "/*!40101 SET NAMES sjis */", "SET CHARACTER SET big5", "SET CHARSET cp932",
+    "SET @a = 1, NAMES gbk", "SET SESSION character_set_client = 'gbk'", "SET character_set_connection=sjis",
+    "SET STATEMENT max_statement_time = 1 FOR SET NAMES gbk",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NAMES gbk",
+    "CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET NAMES gbk; SELECT 1; END",
+    "CREATE PROCEDURE p() BEGIN DECLARE x INT; IF x THEN SET x = 1, NAMES sjis; END IF; END",
+    "CREATE TABLE t2 (a INT, FOREIGN KEY (a) REFERENCES t (id) ON DELETE SET NULL); SET NAMES gbk",
+])
+def test_a_switch_of_the_connection_to_a_split_letter_character_set_is_refused(statement: str) -> None:
+    gate = StatementGate(["shop"], ["shop", "other"])
+    with pytest.raises(DatabaseError, match="refusing statement 2 of the dump: it switches the connection to "
+                                            "character set"):
+        gate.check(statement.encode(), 2)
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE TABLE t (a INT, b TEXT CHARSET gbk) ENGINE=InnoDB DEFAULT CHARSET=gbk",
+    "CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES p (id) ON DELETE SET NULL ON UPDATE SET DEFAULT) CHARSET sjis",
+    "CREATE TABLE t (s SET('a','b') CHARSET big5, e ENUM('x') CHARACTER SET cp932)",
+    "ALTER TABLE t CONVERT TO CHARSET gbk, DEFAULT CHARSET = gbk",
+    "CREATE FUNCTION f(a VARCHAR(5) CHARSET gbk) RETURNS VARCHAR(5) CHARSET sjis RETURN a",
+    "CREATE PROCEDURE p() BEGIN DECLARE x VARCHAR(5) CHARSET gbk; SET x = 'a'; SELECT CONVERT(x USING sjis); END",
+])
+def test_a_character_set_named_by_a_definition_is_no_switch(statement: str) -> None:
+    StatementGate(["shop"], ["shop", "other"]).check(statement.encode(), 2)

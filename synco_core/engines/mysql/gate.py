@@ -95,9 +95,14 @@ _SERVER_SCOPES = frozenset({"global", "persist", "persist_only"})
 _DATABASE_CLAUSE = frozenset({"IF", "NOT", "EXISTS"})
 #: Character sets in which a multi-byte letter may contain the byte of a quote or a backslash.
 _UNSAFE_CHARSETS = frozenset({"BIG5", "CP932", "GBK", "SJIS", "GB18030"})
-#: Words after which a character set name switches the connection's (``SET NAMES x``, ``SET CHARSET x``).
+#: Words after which a character set name switches the connection's (``SET NAMES x``, ``SET CHARSET x``),
+#: in the assignments of a ``SET`` (elsewhere ``CHARSET gbk`` is a table's, a column's or a routine's).
 _CONNECTION_CHARSET = frozenset({"NAMES", "CHARSET", "CHARACTER_SET_CLIENT", "CHARACTER_SET_CONNECTION",
                                  "CHARACTER_SET_RESULTS"})
+#: Words before a ``SET`` that makes it no assignment: ``CHARACTER SET``, ``ON DELETE SET NULL``, ``ON UPDATE
+#: SET DEFAULT``. Any other ``SET`` begins assignments (a statement's, an ``UPDATE``'s, a handler's) up to
+#: the end of the statement, which can only count more words as a switch than there are.
+_NOT_ASSIGNING = frozenset({"CHARACTER", "DELETE", "UPDATE"})
 _MODES = tuple(qualify.Mode(ansi_quotes=ansi, backslash_escapes=escapes, brackets=brackets)
                for ansi in (False, True) for escapes in (True, False) for brackets in (False, True))
 #: Databases every statement may read: the server's catalog (writing there is refused by the server).
@@ -344,7 +349,10 @@ class StatementGate:
 
     def _forbidden(self, tokens: list[qualify.Token]) -> str | None:
         words = [token for token in tokens if token.kind not in qualify.SKIPPED]
+        assigning = False
         for index, token in enumerate(words):
+            if token.text == ";":
+                assigning = False
             if token.kind == "variable" and token.text.startswith("@@") and (
                     token.text[2:].partition(".")[0].strip("`").lower() in _SERVER_SCOPES):
                 return f"it changes the server's variable {token.text}"
@@ -376,7 +384,9 @@ class StatementGate:
                 engine = words[index + 2] if after == "=" and index + 2 < len(words) else following
                 if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
                     return f"it creates a table of engine {engine.text}, whose rows live outside the database"
-            if word in _CONNECTION_CHARSET or (word == "SET" and after == "CHARACTER"):
+            if word == "SET" and after != "(" and not (index and words[index - 1].text.upper() in _NOT_ASSIGNING):
+                assigning = True
+            if assigning and (word in _CONNECTION_CHARSET or (word == "SET" and after == "CHARACTER")):
                 for value in words[index + 1:index + 5]:
                     if value.text.upper().strip("'\"`") in _UNSAFE_CHARSETS:
                         return f"it switches the connection to character set {value.text}"
