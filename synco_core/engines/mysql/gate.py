@@ -45,7 +45,7 @@ from typing import Any
 
 from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.gatestream import KEPT_STRING, StreamedCheck
-from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES
+from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES, SPLIT_LETTER_CHARSETS
 from synco_core.errors import DatabaseError
 
 #: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier). ``KILL``
@@ -94,7 +94,7 @@ _SERVER_SCOPES = frozenset({"global", "persist", "persist_only"})
 #: Words between ``DATABASE`` and its name: ``DROP DATABASE IF EXISTS other``.
 _DATABASE_CLAUSE = frozenset({"IF", "NOT", "EXISTS"})
 #: Character sets in which a multi-byte letter may contain the byte of a quote or a backslash.
-_UNSAFE_CHARSETS = frozenset({"BIG5", "CP932", "GBK", "SJIS", "GB18030"})
+_UNSAFE_CHARSETS = frozenset(name.upper() for name in SPLIT_LETTER_CHARSETS)
 #: Words after which a character set name switches the connection's (``SET NAMES x``, ``SET CHARSET x``),
 #: in the assignments of a ``SET`` (elsewhere ``CHARSET gbk`` is a table's, a column's or a routine's).
 _CONNECTION_CHARSET = frozenset({"NAMES", "CHARSET", "CHARACTER_SET_CLIENT", "CHARACTER_SET_CONNECTION",

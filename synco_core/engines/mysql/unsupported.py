@@ -10,7 +10,11 @@ skip_unsupported``) leaves it out and names it in a warning:
   server, and MariaDB accepts no history rows for such tables (its current rows are dumped);
 - routines and events whose text the user may not see (the server shows only their names);
 - triggers, routines and events the user may not see at all (:mod:`.visibility`, given as ``unseen``): the
-  server hides even their names, so nothing tells whether there are any.
+  server hides even their names, so nothing tells whether there are any;
+- views, triggers, routines and events made over a connection in a character set in which a letter's
+  second byte may be a backslash or a backtick (sjis, cp932, gbk, big5, gb18030): the server keeps their
+  text in those bytes and they must be created over such a connection again, which the loader's gate
+  refuses (docs/security.md: it could not read the statements as the server does).
 
 Routines left out on request (``--no-routines``) and events not asked for (``--events``) are named too.
 Whatever is left out takes with it the views that read it (creating them would fail) and the triggers on
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: Engines whose table holds no rows of its own here: a link to another server or an external store.
 EXTERNAL_ENGINES = frozenset({"FEDERATED", "CONNECT", "SPIDER", "VP", "OQGRAPH", "S3"})
+#: Character sets in which a letter's second byte may be a quote's, a backslash's or a backtick's: no loader
+#: of synco reads a statement sent in them (the gate refuses such a connection).
+SPLIT_LETTER_CHARSETS = frozenset({"big5", "cp932", "gbk", "sjis", "gb18030"})
 _IDENTIFIER = re.compile(rb"`((?:[^`]|``)*)`|\"((?:[^\"]|\"\")*)\"|([0-9A-Za-z_$\x80-\xff]+)")
 
 
@@ -74,6 +81,14 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
         unsupported.append(f"{definition.kind.lower()} {definition.name} (its text is hidden from this user: it "
                            "needs SHOW CREATE ROUTINE or SELECT on mysql.proc, or to be the definer)")
     unsupported += unseen or []
+    for made in [*objects.views, *objects.triggers, *(objects.routines if routines else []),
+                 *(objects.events if events else [])]:
+        charset = (made.charset_client or "").lower()
+        if charset in SPLIT_LETTER_CHARSETS:
+            {"VIEW": left.views, "TRIGGER": left.triggers, "EVENT": left.events}.get(made.kind, left.routines).add(
+                made.name)
+            unsupported.append(f"{made.kind.lower()} {made.name} (made over a {charset} connection, whose letters "
+                               "may hold a quote's byte: it cannot be loaded)")
     if unsupported and not skip:
         raise DatabaseError("the database has objects a dump cannot carry: " + "; ".join(unsupported)
                             + " (--skip-unsupported dumps without them)")
@@ -119,7 +134,7 @@ def _dependents(left: LeftOut, objects: schema.Objects) -> None:
     A name is counted wherever it appears as an identifier in the object's text (quoted or not), which can
     only leave out more than needed (a column named like a left-out table), never less.
     """
-    gone = left.tables | left.routines
+    gone = left.tables | left.routines | left.views
     changed = True
     while changed:
         changed = False
