@@ -539,3 +539,31 @@ def test_objects_made_over_a_connection_the_loader_cannot_read_are_refused_or_le
     assert query(target, "SELECT id, v FROM t") == query(source, "SELECT id, v FROM t") == [(1, letters)]
     assert query(target, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s",
                  (target,)) == [(0,)]
+
+
+@pytest.mark.parametrize("kind", ["TABLE", "VIEW", "SEQUENCE"])
+def test_a_table_named_like_the_installs_own_is_refused_or_left_out(
+        kind: str, mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+    """``__synco_moving`` and ``__synco_journal`` are the names of the install's marker and journal tables: a
+    database holding a table, view or sequence of either name was dumped, and its install failed at the
+    swap (the table already exists). The dump refuses in one line naming them, or leaves them out, named."""
+    from synco_core.engines.mysql.dump import dump
+    from synco_core.engines.mysql.swap import OWN_TABLES
+
+    source = mysql_database_factory()
+    body = {"TABLE": "(id INT)", "VIEW": "AS SELECT 1 AS id", "SEQUENCE": ""}[kind]
+    load_with_client(source, ("CREATE TABLE t (id INT); INSERT INTO t VALUES (1);" + "".join(
+        f"CREATE {kind} `{name}` {body};" for name in sorted(OWN_TABLES))).encode())
+    with pytest.raises(DatabaseError) as refused:
+        dump(config(source), io.BytesIO(), DumpOptions())
+    assert "\n" not in str(refused.value)
+    for name in OWN_TABLES:
+        assert f"{kind.lower()} {name} (the name of the install's own" in str(refused.value)
+    out = io.BytesIO()
+    with caplog.at_level("WARNING"):
+        dump(config(source), out, DumpOptions(skip_unsupported=True))
+    target = mysql_database_factory()
+    install(config(target), io.BytesIO(out.getvalue()), InstallOptions(yes=True))
+    assert query(target, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s",
+                 (target,)) == [("t",)]
+    assert query(target, "SELECT id FROM t") == [(1,)]

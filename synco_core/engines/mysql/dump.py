@@ -338,7 +338,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                  + DEFAULTS_PREFIX + json.dumps({"charset": charset, "collation": collation}).encode() + b"\n\n")
     writer.write(HEADER)
     manifest: dict[str, TableManifest] = {}
-    sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE"]
+    sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE" and name not in skipped.tables]
     tables = [name for name, kind in all_tables.items()
               if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
     views = [name for name, kind in all_tables.items() if kind == "VIEW" and name not in skipped.views]

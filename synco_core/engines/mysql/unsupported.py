@@ -11,6 +11,8 @@ skip_unsupported``) leaves it out and names it in a warning:
 - routines and events whose text the user may not see (the server shows only their names);
 - triggers, routines and events the user may not see at all (:mod:`.visibility`, given as ``unseen``): the
   server hides even their names, so nothing tells whether there are any;
+- tables, views and sequences named like the install's own journal and marker tables (``__synco_journal``,
+  ``__synco_moving``): the install's swap needs those names, and would fail on them;
 - views, triggers, routines and events made over a connection in a character set in which a letter's
   second byte may be a backslash or a backtick (sjis, cp932, gbk, big5, gb18030): the server keeps their
   text in those bytes and they must be created over such a connection again, which the loader's gate
@@ -32,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql import schema
+from synco_core.engines.mysql.swap import OWN_TABLES
 from synco_core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,11 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
     unsupported: list[str] = []
     for table in sorted(tables):
         engine = engines.get(table, "").upper()
-        if engine in EXTERNAL_ENGINES:
+        if table in OWN_TABLES:
+            (left.views if tables[table] == "VIEW" else left.tables).add(table)
+            kind = {"VIEW": "view", "SEQUENCE": "sequence"}.get(tables[table], "table")
+            unsupported.append(f"{kind} {table} (the name of the install's own journal or marker table)")
+        elif engine in EXTERNAL_ENGINES:
             left.tables.add(table)
             unsupported.append(f"table {table} (engine {engine}: its rows live elsewhere)")
         elif tables[table] == "SYSTEM VERSIONED" and schema.transaction_versioned(conn, db, table):
