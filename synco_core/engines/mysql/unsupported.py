@@ -120,7 +120,8 @@ _QUALIFIED = re.compile(rb"`((?:[^`]|``)+)`\.`")
 
 
 def warn_other_databases(views: list[schema.Definition], databases: set[str], db: str) -> None:
-    """Name the views that qualify a name with another database of the server (see the module docstring).
+    """Name the views that qualify a name with another database of the server (see the module docstring);
+    the catalog, ``information_schema``, is on every server.
 
     The server writes a view's text with every name quoted and another database's tables qualified, so
     a quoted name before a dot that is another database's is one (or an alias of the same name)."""
@@ -128,7 +129,7 @@ def warn_other_databases(views: list[schema.Definition], databases: set[str], db
     for view in views:
         for match in _QUALIFIED.finditer(view.create):
             name = match.group(1).replace(b"``", b"`").decode("utf-8", "surrogateescape")
-            if name != db and name in databases:
+            if name != db and name in databases and name.lower() != "information_schema":
                 others.setdefault(view.name, set()).add(name)
     if others:
         log.warning("views that read other databases, which a copy needs too: %s", "; ".join(
