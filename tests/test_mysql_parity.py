@@ -157,3 +157,21 @@ def test_tables_and_routines_in_character_sets_whose_letters_may_hold_a_backslas
         CREATE VIEW v AS SELECT greet(name) AS g FROM forum;
     """.encode())
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_columns_named_like_the_words_the_gate_refuses_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A job table with columns ``execute``, ``prepare``, ``flush``, ``clone``, ``shutdown`` ..., which MariaDB
+    takes bare: a trigger setting ``NEW.flush`` or a procedure ``UPDATE jobs SET execute = 0`` made the gate
+    refuse synco's own dump (it took the column for the statement)."""
+    words = ["execute", "prepare", "flush", "clone", "shutdown", "binlog", "datafile", "soname", "dumpfile",
+             "load_file", "sys_exec", "sys_eval"]
+    source = mysql_database_factory()
+    columns = ", ".join(f"`{word}` INT DEFAULT 0" for word in words)
+    script = f"CREATE TABLE jobs (id INT PRIMARY KEY, {columns});\nINSERT INTO jobs (id) VALUES (1);\n"
+    script += "".join(f"CREATE TRIGGER set_{word} BEFORE UPDATE ON jobs FOR EACH ROW SET NEW.{word} = OLD.{word} + 1;\n"
+                      for word in words)
+    script += ("CREATE PROCEDURE reset_jobs() UPDATE jobs SET " + ", ".join(f"{word} = 0" for word in words)
+               + " WHERE " + " AND ".join(f"jobs.{word} >= 0" for word in words) + ";\n")
+    load_with_client(source, script.encode())
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

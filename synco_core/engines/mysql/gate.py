@@ -48,7 +48,8 @@ from synco_core.engines.mysql.gatestream import KEPT_STRING, StreamedCheck
 from synco_core.engines.mysql.unsupported import EXTERNAL_ENGINES, SPLIT_LETTER_CHARSETS
 from synco_core.errors import DatabaseError
 
-#: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier). ``KILL``
+#: Words that are refused wherever they appear as a keyword (a bare word, not a quoted identifier, nor a
+#: column's name qualified or assigned: :func:`_names_a_column`). ``KILL``
 #: and ``FLUSH`` take expressions (``KILL (1)``, ``KILL @id``): they are refused whatever follows them.
 _WORDS = frozenset({
     "GRANT", "REVOKE", "SONAME", "OUTFILE", "DUMPFILE", "SHUTDOWN", "BINLOG", "PREPARE", "EXECUTE", "LOAD_FILE",
@@ -147,6 +148,16 @@ _BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
 _WINDOW = 1 << 20
 #: Functions that reach beyond the database, named in INSERT values (refused there as everywhere else).
 _VALUE_FUNCTIONS = (b"load_file", b"sys_exec", b"sys_eval")
+
+
+def _names_a_column(words: list[qualify.Token], index: int) -> bool:
+    """True when the word at ``index`` is a column's name, not the statement or function it spells: qualified
+    (``NEW.flush``, ``jobs.execute``: after a name and a dot, a function is a stored one of that database)
+    or assigned or compared (``SET clone = 0``): MariaDB takes ``execute``, ``flush``, ``clone`` ... bare."""
+    if index >= 2 and words[index - 1].kind == "dot" and words[index - 2].kind in ("word", "quoted"):
+        return True
+    following = [token.text for token in words[index + 1:index + 3]]
+    return following[:1] == ["="] or following == [":", "="]
 
 
 class StatementGate:
@@ -369,7 +380,9 @@ class StatementGate:
                 if named < len(words) and words[named].name and self._spellings(words[named].name) & self.others:
                     # ``USE other`` written so that the loader does not skip it, ``DROP DATABASE other`` alike.
                     return f"it names database {words[named].name!r} with {word}"
-            if word in _WORDS or (word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET")):
+            if word in _WORDS and not _names_a_column(words, index):
+                return f"it uses {word}, which acts beyond the database installed"
+            if word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET"):
                 return f"it uses {word}, which acts beyond the database installed"
             second = _PAIRS.get(word)
             if second is not None:
