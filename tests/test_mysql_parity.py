@@ -161,11 +161,11 @@ def test_tables_and_routines_in_character_sets_whose_letters_may_hold_a_backslas
 
 def test_columns_named_like_the_words_the_gate_refuses_are_carried(
         tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
-    """A job table with columns ``execute``, ``prepare``, ``flush``, ``clone``, ``shutdown`` ..., which MariaDB
-    takes bare: a trigger setting ``NEW.flush`` or a procedure ``UPDATE jobs SET execute = 0`` made the gate
-    refuse synco's own dump (it took the column for the statement)."""
+    """A job table with columns ``execute``, ``prepare``, ``flush``, ``clone``, ``shutdown``, ``global`` ...,
+    which MariaDB takes bare: a trigger setting ``NEW.flush`` or a procedure ``UPDATE jobs SET global = 0,
+    execute = 0`` made the gate refuse synco's own dump (it took the column for the statement or scope)."""
     words = ["execute", "prepare", "flush", "clone", "shutdown", "binlog", "datafile", "soname", "dumpfile",
-             "load_file", "sys_exec", "sys_eval"]
+             "load_file", "sys_exec", "sys_eval", "global", "persist"]
     source = mysql_database_factory()
     columns = ", ".join(f"`{word}` INT DEFAULT 0" for word in words)
     script = f"CREATE TABLE jobs (id INT PRIMARY KEY, {columns});\nINSERT INTO jobs (id) VALUES (1);\n"

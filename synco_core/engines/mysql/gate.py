@@ -382,7 +382,8 @@ class StatementGate:
                     return f"it names database {words[named].name!r} with {word}"
             if word in _WORDS and not _names_a_column(words, index):
                 return f"it uses {word}, which acts beyond the database installed"
-            if word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET"):
+            if word in _SCOPES and index and words[index - 1].text.upper() in (",", "SET") and not (
+                    _names_a_column(words, index)):
                 return f"it uses {word}, which acts beyond the database installed"
             second = _PAIRS.get(word)
             if second is not None:
