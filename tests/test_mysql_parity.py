@@ -175,3 +175,27 @@ def test_columns_named_like_the_words_the_gate_refuses_are_carried(
                + " WHERE " + " AND ".join(f"jobs.{word} >= 0" for word in words) + ";\n")
     load_with_client(source, script.encode())
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_routines_and_events_reading_global_variables_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A function converting from ``@@global.time_zone``, a procedure and an event acting only when
+    ``@@GLOBAL.read_only`` is off: the gate took reading a global variable for setting it, and refused
+    synco's own dump of them."""
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE TABLE t (id INT PRIMARY KEY, ts DATETIME);
+        INSERT INTO t VALUES (1, '2020-01-01');
+        DELIMITER ;;
+        CREATE FUNCTION to_utc(d DATETIME) RETURNS DATETIME DETERMINISTIC
+          RETURN CONVERT_TZ(d, @@global.time_zone, '+00:00');;
+        CREATE PROCEDURE touch() BEGIN
+          DECLARE packet INT DEFAULT @@GLOBAL.max_allowed_packet;
+          SET @seen = @@global.read_only, @limit = (@@global.max_connections);
+          IF @@GLOBAL.read_only = 0 AND packet > 0 THEN UPDATE t SET ts = NOW(); END IF;
+        END;;
+        CREATE EVENT tidy ON SCHEDULE EVERY 1 DAY STARTS '2035-01-01' DISABLE
+          DO IF @@global.read_only = 0 THEN DELETE FROM t WHERE id < 0; END IF;;
+        DELIMITER ;
+    """)
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

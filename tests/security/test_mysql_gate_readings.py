@@ -493,3 +493,27 @@ def test_the_words_of_statements_that_act_beyond_the_database_are_still_refused_
     gate = StatementGate(["shop"], ["shop", "other"])
     with pytest.raises(DatabaseError, match="refusing statement 2 of the dump: it uses"):
         gate.check(statement.encode(), 2)
+
+
+@pytest.mark.parametrize("statement", [
+    "SET @a = (1), @@global.max_connections = 1",
+    "SET @a = f(1, 2), @@persist.max_connections := 1",
+    "SET STATEMENT max_statement_time = 1 FOR SET @@global.max_connections = 1",
+    "CREATE PROCEDURE p() BEGIN IF 1 THEN SET @x = 1, @@GLOBAL.max_connections = 1; END IF; END",
+    "CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET @@global.max_connections = 1; END",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1, @@global .max_connections = 1",
+])
+def test_a_global_variable_is_not_set_however_the_assignment_is_placed(statement: str) -> None:
+    gate = StatementGate(["shop"], ["shop", "other"])
+    with pytest.raises(DatabaseError, match="refusing statement 2 of the dump: it changes the server's variable"):
+        gate.check(statement.encode(), 2)
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE FUNCTION f() RETURNS INT RETURN @@global.max_connections",
+    "SET @a = @@global.max_connections, @b = GREATEST(1, @@GLOBAL.max_connections)",
+    "UPDATE t SET a = CONVERT_TZ(a, @@global.time_zone, '+00:00') WHERE @@global.read_only = 0",
+    "CREATE PROCEDURE p() BEGIN IF @@GLOBAL.read_only = 0 THEN SELECT 1, @@global.version; END IF; END",
+])
+def test_reading_a_global_variable_is_no_change_of_it(statement: str) -> None:
+    StatementGate(["shop"], ["shop", "other"]).check(statement.encode(), 2)

@@ -160,6 +160,13 @@ def _names_a_column(words: list[qualify.Token], index: int) -> bool:
     return following[:1] == ["="] or following == [":", "="]
 
 
+def _assigned(words: list[qualify.Token], index: int, in_assignments: bool) -> bool:
+    """True when the token at ``index`` stands where a SET assigns: first in a statement, right after
+    ``SET``, or after a comma between a SET's assignments (``in_assignments``)."""
+    before = words[index - 1].text.upper() if index else None
+    return before is None or before == "SET" or (before == "," and in_assignments)
+
+
 class StatementGate:
     """Refuses the statements of a dump that reach beyond the database it is loaded into (module docstring).
 
@@ -361,11 +368,17 @@ class StatementGate:
     def _forbidden(self, tokens: list[qualify.Token]) -> str | None:
         words = [token for token in tokens if token.kind not in qualify.SKIPPED]
         assigning = False
+        # Parentheses open now, and where the SET whose assignments these are stood: a comma there begins
+        # the next assignment, one inside parentheses the next argument of a function.
+        depth = set_depth = 0
         for index, token in enumerate(words):
             if token.text == ";":
                 assigning = False
+            depth += 1 if token.text == "(" else -1 if token.text == ")" else 0
             if token.kind == "variable" and token.text.startswith("@@") and (
-                    token.text[2:].partition(".")[0].strip("`").lower() in _SERVER_SCOPES):
+                    token.text[2:].partition(".")[0].strip("`").lower() in _SERVER_SCOPES) and (
+                    _assigned(words, index, assigning and depth == set_depth)):
+                # Read elsewhere (IF @@global.read_only = 0, CONVERT_TZ(d, @@global.time_zone, ...)).
                 return f"it changes the server's variable {token.text}"
             if token.kind != "word":
                 continue
@@ -399,7 +412,7 @@ class StatementGate:
                 if engine is not None and engine.text.upper().strip("'\"`") in EXTERNAL_ENGINES:
                     return f"it creates a table of engine {engine.text}, whose rows live outside the database"
             if word == "SET" and after != "(" and not (index and words[index - 1].text.upper() in _NOT_ASSIGNING):
-                assigning = True
+                assigning, set_depth = True, depth
             if assigning and (word in _CONNECTION_CHARSET or (word == "SET" and after == "CHARACTER")):
                 for value in words[index + 1:index + 5]:
                     if value.text.upper().strip("'\"`") in _UNSAFE_CHARSETS:
