@@ -570,3 +570,45 @@ def test_a_table_named_like_the_installs_own_is_refused_or_left_out(
     assert query(target, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s",
                  (target,)) == [("t",)]
     assert query(target, "SELECT id FROM t") == [(1,)]
+
+
+def test_routines_and_events_the_loader_refuses_are_refused_or_left_out(
+        mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+    """A procedure running dynamic SQL (PREPARE/EXECUTE: common for partition maintenance), one flushing
+    tables, an event setting a global variable: synco's loader refuses them (docs/security.md), and the dump
+    wrote them, so it failed to load. The dump says so in one line naming each, or leaves them out with the
+    trigger calling one of them."""
+    from synco_core.engines.mysql.dump import dump
+
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE TABLE t (id INT PRIMARY KEY);
+        INSERT INTO t VALUES (1);
+        DELIMITER ;;
+        CREATE PROCEDURE run_dynamic(IN c VARCHAR(64)) BEGIN
+          SET @s = CONCAT('ALTER TABLE t COMMENT ', QUOTE(c)); PREPARE stmt FROM @s; EXECUTE stmt;
+          DEALLOCATE PREPARE stmt; END;;
+        CREATE PROCEDURE flush_all() FLUSH TABLES;;
+        CREATE PROCEDURE fine() SELECT COUNT(*) FROM t;;
+        CREATE EVENT widen ON SCHEDULE EVERY 1 DAY STARTS '2035-01-01' DISABLE
+          DO SET GLOBAL max_connections = @@global.max_connections;;
+        CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW CALL run_dynamic('x');;
+        DELIMITER ;
+    """)
+    with pytest.raises(DatabaseError) as refused:
+        dump(config(source), io.BytesIO(), DumpOptions(events=True))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "procedure run_dynamic (synco's loader refuses it: it uses PREPARE" in message
+    assert "procedure flush_all (synco's loader refuses it: it uses FLUSH" in message
+    assert "event widen (synco's loader refuses it: it uses GLOBAL" in message
+    assert "fine" not in message
+    out = io.BytesIO()
+    with caplog.at_level("WARNING"):
+        dump(config(source), out, DumpOptions(events=True, skip_unsupported=True))
+    assert "trigger t_ai (on or calling what is left out)" in caplog.text
+    target = mysql_database_factory()
+    install(config(target), io.BytesIO(out.getvalue()), InstallOptions(yes=True))
+    assert query(target, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s",
+                 (target,)) == [("fine",)]
+    assert query(target, "SELECT id FROM t") == [(1,)]

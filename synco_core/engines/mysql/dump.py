@@ -27,6 +27,7 @@ import pymysql
 from synco_core import dumpprogress
 from synco_core.engines.mysql import (
     literals,
+    loadable,
     qualify,
     rowstream,
     schema,
@@ -323,8 +324,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     objects = schema.capture(conn, db, hidden=hidden, outside=outside)
     base_tables = [name for name, kind in all_tables.items() if kind not in ("VIEW", "SEQUENCE")]
     unseen = visibility.unseen(conn, db, base_tables, routines=options.routines, events=options.events)
+    refused = loadable.refused(conn, db, objects, routines=options.routines, events=options.events)
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
-                                routines=options.routines, events=options.events, unseen=unseen)
+                                routines=options.routines, events=options.events, unseen=unseen, refused=refused)
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     rules_by_table: dict[str, dict[str, str]] = {}

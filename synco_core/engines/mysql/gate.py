@@ -421,8 +421,16 @@ class StatementGate:
 
     @staticmethod
     def refuse(number: int, reason: str) -> None:
-        raise DatabaseError(f"refusing statement {number} of the dump: {reason} (a dump may only create and "
-                            "fill the database it is installed into)")
+        raise RefusedStatement(number, reason)
+
+
+class RefusedStatement(DatabaseError):
+    """A statement of the dump the gate refuses, and why (``reason``, a phrase)."""
+
+    def __init__(self, number: int, reason: str) -> None:
+        super().__init__(f"refusing statement {number} of the dump: {reason} (a dump may only create and fill "
+                         "the database it is installed into)")
+        self.reason = reason
 
 
 #: What the session must not be left with after a statement (:func:`check_session`).

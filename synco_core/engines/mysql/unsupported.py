@@ -11,6 +11,8 @@ skip_unsupported``) leaves it out and names it in a warning:
 - routines and events whose text the user may not see (the server shows only their names);
 - triggers, routines and events the user may not see at all (:mod:`.visibility`, given as ``unseen``): the
   server hides even their names, so nothing tells whether there are any;
+- views, triggers, routines and events that synco's loader refuses to create (:mod:`.loadable`: dynamic
+  SQL, ``FLUSH``, setting global variables ...);
 - tables, views and sequences named like the install's own journal and marker tables (``__synco_journal``,
   ``__synco_moving``): the install's swap needs those names, and would fail on them;
 - views, triggers, routines and events made over a connection in a character set in which a letter's
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql import schema
@@ -64,11 +67,17 @@ class LeftOut:
 
 def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str], objects: schema.Objects,
           hidden: list[schema.HiddenDefinition], *, skip: bool, routines: bool, events: bool,
-          unseen: list[str] | None = None) -> LeftOut:
+          unseen: list[str] | None = None,
+          refused: Iterable[tuple[schema.Definition, str]] = ()) -> LeftOut:
     """Decide what the dump leaves out (see the module docstring); raise instead when that is something
-    it cannot carry and ``skip`` is off."""
+    it cannot carry and ``skip`` is off. ``refused``: the definitions synco's loader would refuse to create,
+    with its reason (:mod:`.loadable`)."""
     left = LeftOut()
     unsupported: list[str] = []
+    for made, reason in refused:
+        {"VIEW": left.views, "TRIGGER": left.triggers, "EVENT": left.events}.get(made.kind, left.routines).add(
+            made.name)
+        unsupported.append(f"{made.kind.lower()} {made.name} (synco's loader refuses it: {reason})")
     for table in sorted(tables):
         engine = engines.get(table, "").upper()
         if table in OWN_TABLES:

@@ -1,0 +1,38 @@
+"""Which views, triggers, routines and events of a database synco's loader would refuse to create.
+
+The loader's gate (:mod:`.gate`) refuses what reaches beyond the database a dump is installed into, in a
+routine's body too: dynamic SQL (``PREPARE``/``EXECUTE``, whose text it cannot see), ``FLUSH``, ``KILL``,
+setting global variables, ``LOAD_FILE`` ... A procedure doing partition maintenance with dynamic SQL is
+common, and a dump carrying it would fail to load. So the dumper puts every definition through the same
+gate first, in the order and under the session the dump writes it in, and :mod:`.unsupported` refuses
+those (or leaves them out). Names of other databases are not judged here: the gate refuses one only where
+that database exists on the server loaded into, which the dump cannot know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synco_core.engines.mysql import schema
+from synco_core.engines.mysql.gate import RefusedStatement, StatementGate, session_letters
+
+
+def refused(conn: Any, db: str, objects: schema.Objects, *, routines: bool,
+            events: bool) -> list[tuple[schema.Definition, str]]:
+    """Each definition the dump would write that the loader's gate refuses, with the gate's reason."""
+    gate = StatementGate([db], [])
+    found: list[tuple[schema.Definition, str]] = []
+    # The dump's order: routines before the views that may call them, triggers after the data, events last.
+    ordered = [*(objects.routines if routines else []), *objects.views, *objects.triggers,
+               *(objects.events if events else [])]
+    letters: dict[str, str | None] = {}
+    for definition in ordered:
+        charset = definition.charset_client or "utf8mb4"
+        if charset not in letters:
+            letters[charset] = session_letters(conn, charset)
+        gate.observe(charset, definition.sql_mode, letters[charset])
+        try:
+            gate.check(definition.create, 0)
+        except RefusedStatement as refusal:
+            found.append((definition, refusal.reason))
+    return found
