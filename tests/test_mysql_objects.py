@@ -575,9 +575,9 @@ def test_a_table_named_like_the_installs_own_is_refused_or_left_out(
 def test_routines_and_events_the_loader_refuses_are_refused_or_left_out(
         mysql_database_factory: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
     """A procedure running dynamic SQL (PREPARE/EXECUTE: common for partition maintenance), one flushing
-    tables, an event setting a global variable: synco's loader refuses them (docs/security.md), and the dump
-    wrote them, so it failed to load. The dump says so in one line naming each, or leaves them out with the
-    trigger calling one of them."""
+    tables, an event setting a global variable, a function reading the mysql database: synco's loader
+    refuses them (docs/security.md), and the dump wrote them, so it failed to load. The dump says so in one
+    line naming each, or leaves them out with the trigger calling one of them."""
     from synco_core.engines.mysql.dump import dump
 
     source = mysql_database_factory()
@@ -590,6 +590,8 @@ def test_routines_and_events_the_loader_refuses_are_refused_or_left_out(
           DEALLOCATE PREPARE stmt; END;;
         CREATE PROCEDURE flush_all() FLUSH TABLES;;
         CREATE PROCEDURE fine() SELECT COUNT(*) FROM t;;
+        CREATE FUNCTION zones() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM mysql.time_zone_name);;
+        CREATE VIEW reads_catalog AS SELECT COUNT(*) AS n FROM mysql.time_zone_name;;
         CREATE EVENT widen ON SCHEDULE EVERY 1 DAY STARTS '2035-01-01' DISABLE
           DO SET GLOBAL max_connections = @@global.max_connections;;
         CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW CALL run_dynamic('x');;
@@ -602,6 +604,8 @@ def test_routines_and_events_the_loader_refuses_are_refused_or_left_out(
     assert "procedure run_dynamic (synco's loader refuses it: it uses PREPARE" in message
     assert "procedure flush_all (synco's loader refuses it: it uses FLUSH" in message
     assert "event widen (synco's loader refuses it: it uses GLOBAL" in message
+    # Every server has the system databases: the loader refuses a routine naming one wherever it loads.
+    assert "function zones (synco's loader refuses it: it names database 'mysql'" in message
     assert "fine" not in message
     out = io.BytesIO()
     with caplog.at_level("WARNING"):

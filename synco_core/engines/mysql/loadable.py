@@ -5,8 +5,9 @@ routine's body too: dynamic SQL (``PREPARE``/``EXECUTE``, whose text it cannot s
 setting global variables, ``LOAD_FILE`` ... A procedure doing partition maintenance with dynamic SQL is
 common, and a dump carrying it would fail to load. So the dumper puts every definition through the same
 gate first, in the order and under the session the dump writes it in, and :mod:`.unsupported` refuses
-those (or leaves them out). Names of other databases are not judged here: the gate refuses one only where
-that database exists on the server loaded into, which the dump cannot know.
+those (or leaves them out). Names of other databases are judged only for the system databases every server
+has (a function reading ``mysql.time_zone_name``): the gate refuses a name of another database only where
+that database exists on the server loaded into, which the dump cannot know of the others.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 from synco_core.engines.mysql import schema
 from synco_core.engines.mysql.gate import RefusedStatement, StatementGate, session_letters
 
+#: Databases every MariaDB server has (``information_schema`` the gate reads as a catalog anyone may read).
+_SYSTEM_DATABASES = ("mysql", "performance_schema", "sys")
+
 
 def refused(conn: Any, db: str, objects: schema.Objects, *, routines: bool,
             events: bool) -> list[tuple[schema.Definition, str]]:
     """Each definition the dump would write that the loader's gate refuses, with the gate's reason."""
-    gate = StatementGate([db], [])
+    gate = StatementGate([db], [name for name in _SYSTEM_DATABASES if name != db.lower()])
     found: list[tuple[schema.Definition, str]] = []
     # The dump's order: routines before the views that may call them, triggers after the data, events last.
     ordered = [*(objects.routines if routines else []), *objects.views, *objects.triggers,
