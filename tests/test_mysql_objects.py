@@ -616,3 +616,23 @@ def test_routines_and_events_the_loader_refuses_are_refused_or_left_out(
     assert query(target, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s",
                  (target,)) == [("fine",)]
     assert query(target, "SELECT id FROM t") == [(1,)]
+
+
+def test_routines_naming_other_databases_are_named(mysql_database_factory: Callable[[], str],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A trigger or routine reading another database of the source: synco's loader refuses it wherever that
+    database exists (a dump may act on its own database only), and creates it where it does not. The dump
+    carries it and says so, as it names views reading other databases."""
+    other, source = mysql_database_factory(), mysql_database_factory()
+    load_with_client(other, b"CREATE TABLE shared (a INT);")
+    load_with_client(source, f"""
+        CREATE TABLE t (id INT PRIMARY KEY);
+        CREATE FUNCTION shared_count() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM `{other}`.shared);
+        CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW INSERT INTO {other}.shared VALUES (NEW.id);
+        CREATE PROCEDURE own() SELECT COUNT(*) FROM t;
+    """.encode())
+    with caplog.at_level("WARNING"):
+        dump_bytes(source)
+    assert (f"routines, triggers and events that name other databases (synco's loader refuses them where those "
+            f"databases exist): function shared_count ({other}); trigger t_ai ({other})") in caplog.text
+    assert "own" not in caplog.text

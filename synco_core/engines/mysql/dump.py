@@ -329,6 +329,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                                 routines=options.routines, events=options.events, unseen=unseen, refused=refused)
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
+    loadable.warn_other_databases(conn, db, [
+        *(r for r in objects.routines if r.name not in skipped.routines),
+        *(t for t in objects.triggers if t.name not in skipped.triggers),
+        *(e for e in objects.events if e.name not in skipped.events)], databases)
     rules_by_table: dict[str, dict[str, str]] = {}
     hash_key = new_hash_key()
     for rule in options.sanitize:

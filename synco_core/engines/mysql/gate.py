@@ -300,6 +300,13 @@ class StatementGate:
         if views:
             self.refuse(number, f"it names view {views[0]!r}, which reads another database")
 
+    def databases_named(self, statement: bytes) -> set[str]:
+        """The other databases ``statement`` names as qualifiers, lowered, under every reading of it."""
+        names: set[str] = set()
+        for mode in _MODES:
+            names |= self._names(qualify.tokens(statement.decode("latin-1"), mode))
+        return names & self.others
+
     def _values_reach(self, statement: bytes | bytearray, start: int) -> bool:
         """True when the values might name another database (``other.f()``, ``NEXTVAL(other.seq)``) or call
         a function such as LOAD_FILE: a first look at C speed that only says where the statement must be read
