@@ -83,6 +83,8 @@ class InstallRequest:
     allow_missing: bool = False
     #: ``--site-url``: the local site's URL, for plugins that rewrite the source's URLs while installing.
     site_url: str | None = None
+    #: ``--framework``: the local framework plugin, instead of guessing.
+    framework_name: str | None = None
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -118,14 +120,14 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
     ``prefixes``: the local framework's public prefixes when the caller detected it already.
     """
     from synco_core.receive.http_transport import HttpTransport
-    from synco_core.receive.locate import candidate_urls, configured_hosts, find_session
+    from synco_core.receive.locate import candidate_urls, configured_hosts, find_session, without_session_folder
     from synco_core.receive.meta import identities_for
     from synco_core.receive.transport import UntrustedCertificateError
 
     identities = identities_for(address.key)
     asked = False
     if address.base_url:
-        candidates = candidate_urls(address.base_url)
+        candidates = candidate_urls(without_session_folder(address.base_url, address.session))
     else:
         known = _public_prefixes(address.project_dir, prefixes)
         candidates = [url for host in configured_hosts(address.project_dir) for url in candidate_urls(host, known)]
@@ -134,7 +136,8 @@ def locate(address: SessionAddress, ui: Interaction, prefixes: tuple[str, ...] |
                 raise ConfigError("where is the session? give --base-url URL (the site's address, as serve prints "
                                   "it), or list the site under hosts: in .synco.yml")
             asked = True
-            candidates = candidate_urls(ui.ask("Host or URL of the server"), known)
+            candidates = candidate_urls(without_session_folder(ui.ask("Host or URL of the server"), address.session),
+                                        known)
     verify = not address.insecure
 
     def make_transport(url: str) -> Transport:
@@ -187,7 +190,8 @@ class Installing:
         check_database = not self.only or DATABASE_SET in self.only
         self.installer = ReceiveInstall(request.project_dir, yes=request.yes,
                                         force_remote_target=request.force_remote_target,
-                                        check_database=check_database, site_url=request.site_url)
+                                        check_database=check_database, site_url=request.site_url,
+                                        framework_name=request.framework_name)
         # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
         self.installer.check_databases(self.only)
 
@@ -215,6 +219,11 @@ class Installing:
     def abandon(self) -> None:
         if self.installer is not None:
             self.installer.abandon()
+
+    def close(self) -> None:
+        """The end, however it came: the project's install lock is released."""
+        if self.installer is not None:
+            self.installer.close()
 
     def conclude(self, summary: ReceiveSummary) -> bool:
         """After the transfer: install the sets it brought, or say why not and undo (False).
@@ -292,7 +301,6 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
     from synco_core.receive.session import receive_session
 
     installing = Installing(install, ui, options.only)
-    installing.prepare()
 
     def transfer(installing: Installing) -> ReceiveSummary:
         located = locate(address, ui, installing.public_prefixes)
@@ -306,7 +314,11 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
             remember_host(address.project_dir, located.url)
         return summary
 
-    return _transfer_and_install(transfer, installing, report)
+    try:
+        installing.prepare()
+        return _transfer_and_install(transfer, installing, report)
+    finally:
+        installing.close()
 
 
 def plan_receive(address: SessionAddress, options: ReceiveOptions, ui: Interaction, reporter: Reporter) -> ReceivePlan:
@@ -325,7 +337,11 @@ def pull_and_install(run: Callable[[Installing], ReceiveSummary], install: Insta
     """``synco pull``: ``run`` starts the remote side and receives; it calls :meth:`Installing.prepare` once
     the channel is starting (the local checks then overlap the connection) and hands the installer's hooks
     to the transfer. True when all went well."""
-    return _transfer_and_install(run, Installing(install, ui, only), report)
+    installing = Installing(install, ui, only)
+    try:
+        return _transfer_and_install(run, installing, report)
+    finally:
+        installing.close()
 
 
 def missing_files_line(missing: list[str], shown: int = 5) -> str:

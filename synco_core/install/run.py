@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
+from synco_core import folderlock
 from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set, for_database_set
 from synco_core.destinations import check_destination
 from synco_core.detection import detect
@@ -38,6 +39,7 @@ from synco_core.install.journal import (
 from synco_core.install.plan import (
     InstallPlan,
     InstallStep,
+    Received,
     ReceivedSet,
     check_target,
     load_received,
@@ -333,7 +335,13 @@ def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callab
     engine swaps it atomically), then the folders; if a folder cannot be swapped, the ones already swapped
     and the database are swapped again, so a failed rollback changes nothing. Returns what was put back.
     """
-    manager = manager or get_plugin_manager()
+    with folderlock.folder_lock(framework.project_dir, folderlock.INSTALL_LOCK, "installing into"):
+        return _rollback_install(framework, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
+                                 manager=manager or get_plugin_manager())
+
+
+def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str], bool] | None,
+                      force_remote_target: bool, manager: SyncoPluginManager) -> list[str] | None:
     recovered = recover_interrupted(framework, manager)
     if recovered is not None:
         # An install killed before it finished is undone: the project is back where the rollback would lead.
@@ -447,6 +455,27 @@ def install_received(
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
+    # receive --install holds this lock already (re-entrant): then it was taken before the early database load.
+    with folderlock.folder_lock(framework.project_dir, folderlock.INSTALL_LOCK, "installing into"):
+        return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
+                                 force_remote_target=force_remote_target, post_install=post_install, echo=echo,
+                                 installed_database=installed_database, site_url=site_url)
+
+
+def _install_received(
+    folder: Path,
+    received: Received,
+    framework: Framework,
+    *,
+    only: tuple[str, ...],
+    yes: bool,
+    confirm: Callable[[str], bool] | None,
+    force_remote_target: bool,
+    post_install: bool,
+    echo: Callable[[str], None],
+    installed_database: EarlyDatabaseInstall | None,
+    site_url: str | None,
+) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
         if recovered is not None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from synco_core import folderlock
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError
@@ -157,7 +158,14 @@ class ReceiveInstall:
         self._manager = manager
         #: The named databases' sets checked already (``dbDump-<name>``), so each is checked once.
         self.checked: set[str] = set()
-        recovered = recover_interrupted(self.framework, manager)
+        # Held from here to close(): the journal a killed install left is this project's to recover, and no
+        # other install may start between the early database load and the files.
+        self._lock: Path | None = folderlock.acquire(project_dir, folderlock.INSTALL_LOCK, "installing into")
+        try:
+            recovered = recover_interrupted(self.framework, manager)
+        except BaseException:
+            self.close()
+            raise
         if recovered is not None:
             log.warning("%s", recovered)
         self.early_database = yes
@@ -227,3 +235,9 @@ class ReceiveInstall:
         if self.database is not None:
             self.database.rollback()
             self.database = None
+
+    def close(self) -> None:
+        """Release the project's install lock (after :meth:`finish` or :meth:`abandon`)."""
+        if self._lock is not None:
+            folderlock.release(self._lock)
+            self._lock = None

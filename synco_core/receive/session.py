@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from synco_core import folderlock
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
@@ -409,8 +410,28 @@ def receive_session(
     started = time.monotonic()
     target = options.target
     check_local_names(chosen)
-    # A receive folder made here is for its owner alone: other users of the machine never see the data.
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_target(target)
+    with folderlock.folder_lock(target, folderlock.RECEIVE_LOCK, "receiving into"):
+        return _receive_sets(transport, folder, meta, chosen, identities, options, reporter, started)
+
+
+def make_target(target: Path) -> None:
+    """Create the receive folder, or say in one line why it cannot be one."""
+    try:
+        # A receive folder made here is for its owner alone: other users of the machine never see the data.
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"the receive folder {target} is a file, not a folder; pass --target FOLDER") from None
+    except NotADirectoryError:
+        raise ConfigError(f"cannot make the receive folder {target}: a part of that path is a file, not a "
+                          "folder; pass --target FOLDER") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot make the receive folder {target}: {exc.strerror}") from None
+
+
+def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[WireFileSet], identities: Any,
+                  options: ReceiveOptions, reporter: Reporter, started: float) -> ReceiveSummary:
+    target = options.target
     state = _State(target)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):

@@ -1,0 +1,144 @@
+"""One synco at a time in a folder: the lock an install holds on its project and a receive on its target.
+
+Two installs into one project would interleave their database swaps and folder moves, and the second one's
+start would take the first one's journal for that of a killed install and "recover" it, undoing the first
+while it runs. Two receives into one folder would write the same files. So each holds an exclusive
+``flock`` on a file in the folder for as long as it works there; the second one refuses at once, with one
+line naming the process that holds the lock.
+
+The kernel drops a ``flock`` when its holder exits, however it exits (``kill -9`` too), so a lock is never
+left stale: a file that a killed holder leaves behind locks nothing. Otherwise the holder removes the file
+before it lets go, so the folder is left as it was. Within one process the lock is re-entrant (``receive
+--install`` installs through the same code as ``synco install``), counted, and released with the last
+holder. On a filesystem that cannot lock (some network mounts), or a folder synco may not write to, nothing
+is locked: the work then goes on as before, and fails later, with its own words, where it must write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from synco_core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: In an install's project folder.
+INSTALL_LOCK = ".synco-install.lock"
+#: In a receive's target folder.
+RECEIVE_LOCK = ".synco-receive.lock"
+
+#: Errors that mean "this filesystem cannot lock", not "someone holds the lock".
+_CANNOT_LOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+class FolderBusyError(ConfigError):
+    """Another synco process holds the folder's lock."""
+
+
+@dataclass
+class _Held:
+    fd: int | None
+    count: int
+
+
+_held: dict[Path, _Held] = {}
+_guard = threading.Lock()
+
+
+def _holder(fd: int) -> str:
+    """`` (process N)`` from the pid the holder wrote into the lock file, or nothing."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return f" (process {text})" if text.isdigit() else ""
+
+
+def _take(path: Path, doing: str) -> int | None:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.debug("not locking %s: %s", path, exc.strerror)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in _CANNOT_LOCK:
+                log.debug("not locking %s: %s", path, exc.strerror)
+                os.close(fd)
+                return None
+            holder = _holder(fd)
+            os.close(fd)
+            raise FolderBusyError(f"another synco{holder} is {doing} {path.parent}; wait until it has finished "
+                                  f"(it holds {path.name})") from None
+        if _still_there(fd, path):
+            break
+        # The holder before us removed the file between our open and our flock: ours locks nothing.
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError as exc:
+        log.debug("could not write the pid into %s: %s", path, exc.strerror)
+    return fd
+
+
+def _still_there(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def acquire(folder: Path, name: str, doing: str) -> Path:
+    """Take the lock file ``name`` in ``folder`` (which exists); the key to :func:`release` it with.
+
+    ``doing`` completes the refusal (``another synco is <doing> <folder>``). Raises :class:`FolderBusyError`
+    when another process holds it.
+    """
+    path = folder.resolve() / name
+    with _guard:
+        held = _held.get(path)
+        if held is not None:
+            held.count += 1
+            return path
+        _held[path] = _Held(_take(path, doing), 1)
+    return path
+
+
+def release(key: Path) -> None:
+    with _guard:
+        held = _held.get(key)
+        if held is None:
+            return
+        held.count -= 1
+        if held.count > 0:
+            return
+        del _held[key]
+        if held.fd is not None:
+            # Removed while still locked, so the folder is left as it was found; whoever opened the file
+            # meanwhile finds, once it has the lock, that it is no longer there, and starts again.
+            with contextlib.suppress(OSError):
+                os.unlink(key)
+            os.close(held.fd)
+
+
+@contextmanager
+def folder_lock(folder: Path, name: str, doing: str) -> Iterator[None]:
+    key = acquire(folder, name, doing)
+    try:
+        yield
+    finally:
+        release(key)
