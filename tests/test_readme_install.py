@@ -24,7 +24,7 @@ from synco_core.testing.services import unavailable
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 GETTING_STARTED = ROOT / "docs" / "getting-started.md"
-PLUGINS = ("django", "drupal", "generic", "laravel", "neos", "rails", "symfony", "wordpress")
+PLUGINS = ("craftcms", "django", "drupal", "generic", "laravel", "neos", "rails", "symfony", "wordpress")
 ENGINES = ("mysql", "postgresql", "sqlite")
 # What pip prints when it cannot reach an index, as opposed to a broken distribution of ours.
 OFFLINE = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
