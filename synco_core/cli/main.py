@@ -79,6 +79,10 @@ def is_debug(ctx: click.Context | None = None) -> bool:
     return bool(obj and obj.get("debug"))
 
 
+#: How click's error about surplus command-line words begins.
+EXTRA_ARGUMENTS = "Got unexpected extra argument"
+
+
 class SyncoGroup(click.Group):
     """Loads command modules on demand and turns exceptions into one redacted line and exit status 1.
 
@@ -111,6 +115,14 @@ class SyncoGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.message.startswith(EXTRA_ARGUMENTS):
+                # Click quotes the extra words, and they are often the tail of a key or a password that a
+                # line break or a space cut in two when the command was copied.
+                raise click.UsageError("more words than the command takes (not shown, as they may be part of a "
+                                       "key or a password): was a value cut in two by a line break or a space "
+                                       "when it was copied?", exc.ctx) from None
+            raise
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

@@ -31,6 +31,7 @@ from synco_core.install.receive import (
     receive_and_install,
 )
 from synco_core.progress import Reporter
+from synco_core.receive.locate import split_session_url
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
 from synco_core.receive.session import ReceiveOptions, ReceiveSummary, download_bytes
 from synco_core.redaction import printable
@@ -198,13 +199,25 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="With --install: install although some public files could not be fetched (HTTP 403/404).")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               help="With --install: the local project (default: the current directory).")
+@click.option("--framework", "framework_name", metavar="NAME",
+              help="With --install: the local framework plugin, instead of guessing.")
 @site_url_option
 @debug_option
 def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
             target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
-            project_dir: Path, site_url: str | None) -> None:
-    """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified."""
+            project_dir: Path, framework_name: str | None, site_url: str | None) -> None:
+    """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified.
+
+    SESSION may also be the session folder's URL (``https://site/synco-ID/``): it then gives --base-url too.
+    """
+    from_url = split_session_url(session)
+    if from_url is not None:
+        session = from_url[1]
+        base_url = base_url or from_url[0]
+    elif "://" in session:
+        raise ConfigError("SESSION is an address without a session folder (synco-...) in it: give the session id "
+                          "serve printed, and the site's address with --base-url")
     if not key and interactive():
         # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
         key = click.prompt("Session key or passphrase", hide_input=True, err=True)
@@ -218,9 +231,9 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
         raise click.UsageError("--json goes with --plan")
     if plan_only and install:
         raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
-    if not install and (post_install or force_remote_target or allow_missing or site_url):
-        raise click.UsageError("--post-install, --force-remote-target, --allow-missing and --site-url go with "
-                               "--install")
+    if not install and (post_install or force_remote_target or allow_missing or site_url or framework_name):
+        raise click.UsageError("--post-install, --force-remote-target, --allow-missing, --site-url and --framework "
+                               "go with --install")
     ui = TerminalInteraction()
     address = SessionAddress(session, key, base_url=base_url, insecure=insecure, jobs=jobs, project_dir=project_dir)
     choose = None
@@ -239,6 +252,7 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
             print_plan(plan)
         return
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
-                             allow_missing=allow_missing, site_url=site_url) if install else None
+                             allow_missing=allow_missing, site_url=site_url,
+                             framework_name=framework_name) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

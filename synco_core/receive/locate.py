@@ -19,7 +19,7 @@ from synco_core.errors import CryptoError, TransferError
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import NotFoundError, Transport, UnreachableError, UntrustedCertificateError
-from synco_core.wire import Meta, WireFormatError, session_folder_name
+from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,38 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
             if candidate not in result:
                 result.append(candidate)
     return result
+
+
+def split_session_url(session: str) -> tuple[str, str] | None:
+    """``https://host/path/synco-ID[/...]`` -> (``https://host/path/``, ``synco-ID``); None for a plain id.
+
+    People copy the session folder's address from a browser or a chat instead of the id serve printed.
+    """
+    text = session.strip()
+    if "://" not in text:
+        return None
+    parts = urlsplit(text)
+    segments = parts.path.rstrip("/").split("/")
+    for position in range(len(segments) - 1, -1, -1):
+        if segments[position].startswith(SESSION_PREFIX) and len(segments[position]) > len(SESSION_PREFIX):
+            base = "/".join(segments[:position]) + "/"
+            return f"{parts.scheme}://{parts.netloc}{base}", segments[position]
+    return None
+
+
+def without_session_folder(url: str, session: str) -> str:
+    """``url`` cut before the session's folder (``/synco-ID/...``): the web root, where serve publishes it.
+
+    ``--base-url`` is the web root's address, but the session folder's (or a file's in it) is what a
+    browser shows.
+    """
+    folder = session_folder_name(session)
+    parts = urlsplit(url.strip())
+    segments = parts.path.split("/")
+    if folder not in segments:
+        return url
+    base = "/".join(segments[:segments.index(folder)]) + "/"
+    return f"{parts.scheme}://{parts.netloc}{base}" if parts.scheme else parts.netloc + base
 
 
 def _swap_hostname(host: str, hostname: str, new: str) -> str:

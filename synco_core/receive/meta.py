@@ -10,6 +10,7 @@ from typing import Any
 from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, TransferError
 from synco_core.receive.artifact import fetch_small
+from synco_core.receive.keytext import check_key_text
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.redaction import register_secret
 from synco_core.wire import (
@@ -45,6 +46,7 @@ def identities_for(key: str) -> list[Any]:
     if not key:
         raise ConfigError("the session key is empty")
     register_secret(key)
+    check_key_text(key)
     return _identities(key)
 
 
