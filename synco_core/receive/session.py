@@ -11,12 +11,13 @@ Layout of the target folder (what ``synco install DIR`` reads):
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -471,6 +472,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
                                                       delete=options.delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch)
+                check_disk_space(target, (reason for _path, reason in result.failed))
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
                 outcome.files_skipped = result.skipped
@@ -511,6 +513,9 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             else:
                 outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
             arrived(target, state.record(folder, meta, file_set, local))
+        except DiskFullError:
+            outcome.status = "failed"
+            raise
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
@@ -518,6 +523,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if outcome.cause == "gone":
                 outcome.detail += " (the session is gone from the server)"
         except OSError as exc:
+            check_disk_space(target, [exc.strerror or ""])
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
         except KeyboardInterrupt:
@@ -529,6 +535,26 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         state.save(folder, meta)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+#: How a full disk (or an exhausted quota) reads in a failure, also one reported by a worker process.
+DISK_FULL = frozenset(os.strerror(number) for number in (errno.ENOSPC, errno.EDQUOT))
+
+
+class DiskFullError(TransferError):
+    """The receive folder's filesystem is full: no set can go on, and running again only helps once freed."""
+
+
+def check_disk_space(target: Path, reasons: Iterable[str]) -> None:
+    """Stop the whole receive, in one line, when any of ``reasons`` is a full disk.
+
+    Every further file would fail the same way, and the usual advice ("run the same command again") would
+    not help before space is freed.
+    """
+    if any(reason in DISK_FULL for reason in reasons):
+        raise DiskFullError(f"no space left on the disk that holds {target}: free some space (or pass --target "
+                            "on another disk) and run the same command again; it continues with what has "
+                            "arrived") from None
 
 
 def failure_cause(exc: BaseException) -> str:
