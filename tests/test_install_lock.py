@@ -160,3 +160,30 @@ def test_second_receive_into_one_folder_refuses(laptop: Path, session: tuple[str
         holder.wait()
     assert synco("receive", name, key, "--base-url", url, "--all", cwd=laptop).returncode == 0
     assert not (laptop / "dump" / ".synco-receive.lock").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("command", ["install", "receive-install"])
+def test_terminated_at_the_question_cleans_up_and_says_so(laptop: Path, session: tuple[str, str, str],
+                                                          signum: int, command: str) -> None:
+    """SIGTERM (kill, a service manager) or SIGHUP (the terminal closed) stops like Ctrl-C: one line, the
+    project as it was, no lock or journal left behind, and the next run works."""
+    name, key, url = session
+    args = ["install"] if command == "install" else ["receive", name, key, "--base-url", url, "--all", "--install"]
+    def project() -> dict[str, str]:
+        # The receive folder holds what arrived (a receive stopped later keeps it, to resume); the rest is the
+        # local project the install must leave alone.
+        return {path: digest for path, digest in fingerprint(laptop).items() if not path.startswith("dump/")}
+
+    before = project()
+    first = waiting_install(laptop, *args)
+    os.kill(first.proc.pid, signum)
+    code = first.wait()
+    assert code == 128 + signum, first.output
+    errors = [line.strip() for line in first.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: stopped by {signal.Signals(signum).name}"], first.output
+    assert "Traceback" not in first.output
+    assert project() == before
+    assert not list(laptop.glob(".synco-install*")) and not (laptop / "dump" / ".synco-receive.lock").exists()
+    again = synco(*args, "--yes", cwd=laptop)
+    assert again.returncode == 0, again.stderr

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from synco_core import __version__
+from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.redaction import RedactingFilter, one_line
 
@@ -114,7 +115,17 @@ class SyncoGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with stop_like_ctrl_c():
+                return super().invoke(ctx)
+        except (Terminated, click.exceptions.Abort) as exc:
+            # Click turns an interrupt at its prompts into Abort ("Aborted!"); a signal there is still a signal.
+            stopped = exc if isinstance(exc, Terminated) else exc.__context__
+            if not isinstance(stopped, Terminated):
+                raise
+            if stopped is not exc:
+                click.echo(err=True)  # The prompt's line was left open, as click does before "Aborted!".
+            click.echo(f"Error: stopped by {stopped.name}", err=True)
+            ctx.exit(128 + stopped.signum)
         except click.UsageError as exc:
             if exc.message.startswith(EXTRA_ARGUMENTS):
                 # Click quotes the extra words, and they are often the tail of a key or a password that a
@@ -123,7 +134,7 @@ class SyncoGroup(click.Group):
                                        "key or a password): was a value cut in two by a line break or a space "
                                        "when it was copied?", exc.ctx) from None
             raise
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
