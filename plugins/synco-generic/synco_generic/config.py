@@ -41,6 +41,8 @@ SERVE_KEYS = frozenset(
     {"name", "database", "web_root", "file_sets", "exclude_tables", "where", "keep_newest", "post_install",
      "sanitize"}
 )
+#: Serve keys that are also top-level sections of their own (``sanitize:`` works in both places).
+TOP_LEVEL_SERVE_KEYS = frozenset({"sanitize"})
 DATABASE_KEYS = frozenset({"url"})
 FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "description", "dotfiles"})
 SANITIZE_KEYS = frozenset({"strict", "columns", "no_rows", "where", "keep_newest", "keep"})
@@ -326,6 +328,11 @@ def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
     top = reader.mapping(data, "(top level)")
     if "sanitize" in top and "sanitise" in top:
         raise reader.fail("sanitise", "give either sanitize or sanitise, not both")
+    # Written at the top level, a serve key would be ignored as another part of synco's section, and the
+    # project then "has no framework" although its .synco.yml names the database.
+    misplaced = sorted(set(top) & (SERVE_KEYS - TOP_LEVEL_SERVE_KEYS))
+    if misplaced:
+        raise reader.fail(misplaced[0], f"belongs under serve: (serve.{misplaced[0]})")
     config = SyncoConfig(path=path)
     serve = top.get("serve")
     if serve is not None:
