@@ -7,6 +7,7 @@ Against a real ``synco serve --listen`` of the Laravel example (the session fixt
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,22 @@ def test_receive_install_takes_the_framework_its_error_names(tmp_path: Path, ses
                          "--framework", "laravel", cwd=tmp_path))
     assert "framework 'laravel' not detected" in line, line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_session_of_another_framework_is_refused_before_downloading(tmp_path: Path,
+                                                                   session: tuple[str, str, str]) -> None:
+    """A Laravel session received with --install into a project of another framework (here synco-generic's
+    .synco.yml) whose file sets have no place for it: refused before a byte arrives, not after the whole
+    session was downloaded and the database loaded (and rolled back); --only then takes what fits."""
+    name, key, url = session
+    project = tmp_path / "other"
+    project.mkdir()
+    (project / ".synco.yml").write_text("serve:\n  database: sqlite:///app.sqlite\n")
+    sqlite3.connect(project / "app.sqlite").close()
+    before = fingerprint(project)
+    line = refused(synco("receive", name, key, "--base-url", url, "--all", "--install", "--yes", cwd=project))
+    assert "the local Generic project has no file set of that name" in line and "--only" in line, line
+    assert fingerprint(project) == before and not (project / "dump").exists()
+    only_database = synco("receive", name, key, "--base-url", url, "--only", "dbDump", "--install", "--yes",
+                          cwd=project)
+    assert only_database.returncode == 0, only_database.stderr

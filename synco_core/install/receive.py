@@ -195,10 +195,14 @@ class Installing:
         # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
         self.installer.check_databases(self.only)
 
-    def check_session(self, meta: Meta) -> None:
-        """The session is found, nothing is downloaded yet: check every database it would install."""
+    def check_session(self, meta: Meta, sets_chosen_later: bool = False) -> None:
+        """The session is found, nothing is downloaded yet: check every database it would install and, unless
+        the user is still to choose the sets in a terminal, that every files set has a place in the project."""
         if self.installer is not None:
-            self.installer.check_databases([s.name for s in meta.file_sets if not self.only or s.name in self.only])
+            wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
+            self.installer.check_databases([s.name for s in wanted])
+            if not sets_chosen_later:
+                self.installer.check_file_sets(wanted)
 
     @property
     def public_prefixes(self) -> tuple[str, ...] | None:
@@ -305,7 +309,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
     def transfer(installing: Installing) -> ReceiveSummary:
         located = locate(address, ui, installing.public_prefixes)
         try:
-            installing.check_session(located.meta)
+            installing.check_session(located.meta, sets_chosen_later=options.choose is not None)
             summary = receive_session(located.transport, address.session, address.key,
                                       installing.receive_options(options), reporter, meta=located.meta)
         finally:

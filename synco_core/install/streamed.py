@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, Protocol
 
 from synco_core import folderlock
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set
+from synco_core.destinations import local_destination, local_file_sets
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.install.journal import (
@@ -39,6 +40,7 @@ from synco_core.values import (
     InstallResult,
     TableManifest,
 )
+from synco_core.wire import WireFileSet
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +190,18 @@ class ReceiveInstall:
             except SyncoError as exc:
                 raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
             self.checked.add(set_name)
+
+    def check_file_sets(self, file_sets: list[WireFileSet]) -> None:
+        """Every files set of ``file_sets`` has a place in the local project (the one-line error of the install
+        otherwise): a session of another framework is refused before it is downloaded, not after."""
+        places = {s.name: info.relative_base_path or "" for s in file_sets
+                  for info in (s.public, s.private) if info is not None}
+        local_sets = local_file_sets(self.framework, list(places), self._manager)
+        for name, hint in places.items():
+            try:
+                local_destination(self.framework, name, hint, local_sets)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc}; leave it out with --only, or receive without --install") from None
 
     def start_streamed(self, stream: StreamedDump) -> None:
         """``synco pull``: start loading the dump while it is still arriving, as ``ssh host mysqldump | mysql``
