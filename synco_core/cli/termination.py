@@ -32,9 +32,8 @@ class Terminated(KeyboardInterrupt):
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
-    # Once: a second signal (a service manager repeating itself) must not break off the clean-up.
-    for other in SIGNALS:
-        signal.signal(other, signal.SIG_IGN)
+    # Every time, as Ctrl-C: were later signals ignored, one raised where Python swallows exceptions (a
+    # finaliser) would leave the process deaf to everything but SIGKILL.
     raise Terminated(signum)
 
 

@@ -455,8 +455,10 @@ def install_received(
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
-    # receive --install holds this lock already (re-entrant): then it was taken before the early database load.
-    with folderlock.folder_lock(framework.project_dir, folderlock.INSTALL_LOCK, "installing into"):
+    # receive --install holds the install lock already (re-entrant): then it was taken before the early
+    # database load. The received folder's lock keeps a receive from rewriting what is being installed.
+    with folderlock.folder_lock(framework.project_dir, folderlock.INSTALL_LOCK, "installing into"), \
+            folderlock.folder_lock(folder, folderlock.RECEIVE_LOCK, "using"):
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
                                  installed_database=installed_database, site_url=site_url)

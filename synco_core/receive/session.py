@@ -412,7 +412,7 @@ def receive_session(
     target = options.target
     check_local_names(chosen)
     make_target(target)
-    with folderlock.folder_lock(target, folderlock.RECEIVE_LOCK, "receiving into"):
+    with folderlock.folder_lock(target, folderlock.RECEIVE_LOCK, "using"):
         return _receive_sets(transport, folder, meta, chosen, identities, options, reporter, started)
 
 
