@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from synco_core.detection import detect, list_file_sets
-from synco_core.dumpoptions import resolve_session_dump
+from synco_core.dumpoptions import present_in, resolve_session_dump
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
 from synco_core.testing.contracts import EngineContract, FrameworkPluginContract
-from synco_core.values import DumpOptions, Framework
+from synco_core.values import DatabaseInventory, DumpOptions, Framework
 
 if TYPE_CHECKING:
     from synco_core.cli.main import cli
@@ -71,6 +71,12 @@ def configured_dump_options(framework: Framework, manager: SyncoPluginManager | 
     filtered against the database's inventory, with ``framework.dump_options`` on top (what ``synco detect``
     shows; the smart transfer is not applied yet, see :meth:`DumpOptions.effective`)."""
     return resolve_session_dump(framework, manager=manager, check=False).configured
+
+
+def options_kept_for(options: DumpOptions, inventory: DatabaseInventory) -> DumpOptions:
+    """What the core keeps of a profile's ``options`` for a database with ``inventory``: rules for tables
+    and columns it lacks dropped, names spelt as the database spells them where the engine ignores case."""
+    return present_in(options, inventory)
 
 
 def serve_dump_options(framework: Framework, *, all: bool = False, sanitize: bool = True,
@@ -191,6 +197,7 @@ __all__ = [
     "detect",
     "hostile_file",
     "list_file_sets",
+    "options_kept_for",
     "plugin_manager",
     "register_plugin",
     "run_cli",

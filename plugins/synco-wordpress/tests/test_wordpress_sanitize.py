@@ -20,8 +20,7 @@ from synco_wordpress.profile import dump_options, site_prefixes
 from wp_support import configure, copy_site
 
 from synco_core import DatabaseInventory, TableInfo, dump_with_engine
-from synco_core.dumpoptions import present_in
-from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
+from synco_core.testing import SyncoPluginManager, detect, options_kept_for, serve_dump_options
 from synco_core.testing.services import mysql_admin_connection
 
 #: The tables of one site, as WordPress (wp-admin/includes/schema.php) and WooCommerce create them, reduced
@@ -235,7 +234,7 @@ def test_a_server_storing_table_names_in_lower_case() -> None:
     inventory = DatabaseInventory(engine="mysql", server_version="8.0", tables=tables, tables_ignore_case=True,
                                   columns_ignore_case=True)
     assert site_prefixes("WP_", inventory) == ["WP_", "WP_2_"]
-    options = present_in(dump_options("WP_", inventory), inventory)
+    options = options_kept_for(dump_options("WP_", inventory), inventory)
     masked = {(rule.table, rule.column) for rule in options.sanitize}
     assert {("wp_users", "user_email"), ("wp_users", "user_pass"), ("wp_comments", "comment_author_IP"),
             ("wp_2_comments", "comment_author_email"), ("wp_2_options", "option_value")} <= masked
