@@ -327,3 +327,18 @@ def read_relations(conn: psycopg.Connection[Any]) -> list[Relation]:
     for relation in relations.values():
         place(relation)
     return ordered
+
+
+#: A ``CROSS JOIN LATERAL`` giving, for the type ``t`` of the row it joins, the types directly inside it: a
+#: domain's base type, an array's element, a composite's columns, a range's subtype, a multirange's range.
+#: Recursed over (``WITH RECURSIVE``), it reaches every type a value of ``t`` may hold.
+INNER_TYPES = """
+            CROSS JOIN LATERAL (
+                SELECT t.typbasetype WHERE t.typtype = 'd'
+                UNION ALL SELECT t.typelem WHERE t.typelem <> 0 AND t.typlen = -1
+                UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                          WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid
+                UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid
+            ) AS inner_type(typid)
+"""

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql.catalog import Table, fetch
+from synco_core.engines.postgresql.catalog import INNER_TYPES, Table, fetch
 
 
 def hashed_by_oid(conn: psycopg.Connection[Any]) -> set[int]:
@@ -38,14 +38,7 @@ def hashed_by_oid(conn: psycopg.Connection[Any]) -> set[int]:
             SELECT k.relid, inner_type.typid
             FROM key_type k
             JOIN pg_catalog.pg_type t ON t.oid = k.typid
-            CROSS JOIN LATERAL (
-                SELECT t.typbasetype WHERE t.typtype = 'd'
-                UNION ALL SELECT t.typelem WHERE t.typelem <> 0 AND t.typlen = -1
-                UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                          WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-                UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid
-                UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid
-            ) AS inner_type(typid)
+            """ + INNER_TYPES + """
         )
         SELECT DISTINCT k.relid
         FROM key_type k JOIN pg_catalog.pg_type t ON t.oid = k.typid

@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql.catalog import fetch, server_version_num
+from synco_core.engines.postgresql.catalog import INNER_TYPES, fetch, server_version_num
 
 
 def function_body_schemas(conn: psycopg.Connection[Any], session_path: list[str]) -> list[tuple[str, int, list[str]]]:
@@ -93,14 +93,7 @@ def domains_checked_by_copy(conn: psycopg.Connection[Any]) -> dict[int, list[tup
             SELECT r.relid, inner_type.typid
             FROM reached r
             JOIN pg_catalog.pg_type t ON t.oid = r.typid
-            CROSS JOIN LATERAL (
-                SELECT t.typbasetype WHERE t.typtype = 'd'
-                UNION ALL SELECT t.typelem WHERE t.typelem <> 0 AND t.typlen = -1
-                UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                          WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-                UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid
-                UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid
-            ) AS inner_type(typid)
+            """ + INNER_TYPES + """
         )
         SELECT r.relid, 'pg_type', r.typid
         FROM reached r JOIN pg_catalog.pg_type t ON t.oid = r.typid WHERE t.typtype = 'd'
