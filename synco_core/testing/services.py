@@ -36,6 +36,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -43,13 +44,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
 
 from synco_core import redaction
+
+if TYPE_CHECKING:
+    from synco_core.values import DatabaseConfig
 
 MYSQL_HOST = os.environ.get("SYNCO_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("SYNCO_TEST_MYSQL_PORT", "3306"))
@@ -233,6 +237,42 @@ def drop_postgres_databases(names: Iterable[str]) -> None:
 def postgres_url(postgres_database_factory: Callable[[], str]) -> str:
     """URL of a fresh, empty PostgreSQL database, dropped after the test."""
     return postgres_url_for(postgres_database_factory())
+
+
+def database_from_script(engine: str, statements: Sequence[str], request: pytest.FixtureRequest, sqlite_path: Path,
+                         *, mysql_sql_mode: str | None = None) -> DatabaseConfig:
+    """A throw-away database of ``engine`` (``mysql``, ``postgresql`` or ``sqlite``) made by running
+    ``statements``, SQL as that engine reads it, without parameters. MySQL and PostgreSQL ones come from the
+    ``*_database_factory`` fixtures (dropped after the test), a SQLite one is the file ``sqlite_path``;
+    ``mysql_sql_mode`` is added to the MySQL session's mode first (``ANSI_QUOTES`` for double-quoted names)."""
+    from synco_core import DatabaseConfig, parse_database_url
+
+    if engine == "sqlite":
+        lite = sqlite3.connect(sqlite_path)
+        try:
+            with lite:
+                for statement in statements:
+                    lite.execute(statement)
+        finally:
+            lite.close()
+        return DatabaseConfig(engine="sqlite", name=str(sqlite_path))
+    if engine == "mysql":
+        name = request.getfixturevalue("mysql_database_factory")()
+        conn = mysql_admin_connection(name)
+        try:
+            with conn.cursor() as cur:
+                if mysql_sql_mode:
+                    cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, %s)", ("," + mysql_sql_mode,))
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+        return parse_database_url(mysql_url_for(name))
+    name = request.getfixturevalue("postgres_database_factory")()
+    with postgres_admin_connection(name) as pg:
+        for statement in statements:
+            pg.execute(statement)
+    return parse_database_url(postgres_url_for(name))
 
 
 class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):

@@ -10,19 +10,13 @@ none may be left in it, on PostgreSQL, MariaDB and SQLite.
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from synco_core import DatabaseConfig, Framework, dump_with_engine, parse_database_url
+from synco_core import DatabaseConfig, Framework, dump_with_engine
 from synco_core.testing import SyncoPluginManager, serve_dump_options
-from synco_core.testing.services import (
-    mysql_admin_connection,
-    mysql_url_for,
-    postgres_admin_connection,
-    postgres_url_for,
-)
+from synco_core.testing.services import database_from_script
 
 #: The tables as the apps' migrations make them, reduced to the columns that matter (``{id}``: the engine's
 #: auto-increment key).
@@ -85,27 +79,7 @@ AUTO_ID = {"mysql": "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql":
 
 def make_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseConfig:
     statements = [statement.format(id=AUTO_ID[engine]) for statement in SCHEMA]
-    if engine == "sqlite":
-        path = tmp_path / "db.sqlite3"
-        with sqlite3.connect(path) as lite:
-            for statement in statements:
-                lite.execute(statement)
-        lite.close()
-        return DatabaseConfig(engine="sqlite", name=str(path))
-    if engine == "mysql":
-        name = request.getfixturevalue("mysql_database_factory")()
-        conn = mysql_admin_connection(name)
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
-            for statement in statements:
-                cur.execute(statement)
-        conn.close()
-        return parse_database_url(mysql_url_for(name))
-    name = request.getfixturevalue("postgres_database_factory")()
-    with postgres_admin_connection(name) as pg:
-        for statement in statements:
-            pg.execute(statement)
-    return parse_database_url(postgres_url_for(name))
+    return database_from_script(engine, statements, request, tmp_path / "db.sqlite3", mysql_sql_mode="ANSI_QUOTES")
 
 
 @pytest.mark.hook("default_dump_options")
