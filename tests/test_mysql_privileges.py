@@ -471,3 +471,33 @@ def test_a_target_the_installing_user_cannot_see_whole_is_refused_before_any_cha
                 attempt()
             assert (snapshot(target), _definitions(target)) == before
             assert query(target, "SHOW DATABASES LIKE %s", (f"{escaped}\\_\\_synco%",)) == []
+
+
+#: Column names a SHOW GRANTS row quotes inside its privilege list: each holds what a privilege list is
+#: split at or ends at (a comma, brackets, " ON ", " TO "), so only reading the quoting tells them apart.
+TRICKY_COLUMNS = ["x), TRIGGER, INSERT (y", "a ON `b`.* TO `c`@`%`, TRIGGER, SELECT (d", "e)", "(f", "g``h, TRIGGER"]
+
+
+@pytest.mark.parametrize("column", TRICKY_COLUMNS)
+def test_a_column_name_in_a_grant_is_never_read_as_a_privilege(column: str) -> None:
+    quoted = column.replace("`", "``")
+    listed = f"SELECT (`{quoted}`), UPDATE (`{quoted}`, `k`)"
+    held = grants.parse([f"GRANT {listed} ON `shop`.`t` TO `u`@`%`",
+                         f"GRANT EVENT, SELECT (`{quoted}`) ON `shop`.* TO `u`@`%`"], "shop")
+    assert held.tables == {"t": set()}
+    assert held.database == {"EVENT"}
+    # What follows the column list is still read.
+    assert grants.parse([f"GRANT {listed}, TRIGGER ON `shop`.`t` TO `u`@`%`"], "shop").tables == {"t": {"TRIGGER"}}
+
+
+def test_a_column_grant_whose_name_reads_like_a_privilege_does_not_show_the_triggers(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """SELECT on one column of a table named ``x), TRIGGER, INSERT (y`` gives no TRIGGER on that table: the
+    server hides its triggers, and the dump must refuse, not come out without them."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS + b"ALTER TABLE t ADD COLUMN `x), TRIGGER, INSERT (y` INT;\n")
+    statements = [f"GRANT SELECT, SHOW VIEW ON `{source}`.* TO {{user}}",
+                  f"GRANT SELECT (`x), TRIGGER, INSERT (y`) ON `{source}`.`t` TO {{user}}",
+                  f"GRANT TRIGGER ON `{source}`.`audit` TO {{user}}"]
+    with user(statements) as (name, _), pytest.raises(DatabaseError, match=r"any triggers on tables t \(hidden"):
+        dump_as(as_user(source, name), routines=False)

@@ -21,9 +21,9 @@ import pymysql
 
 from synco_core.engines.mysql import schema
 
-#: ``GRANT <privileges> ON [PROCEDURE|FUNCTION|PACKAGE [BODY]] <what> TO ...``; role grants have no ON.
-_GRANT = re.compile(r"^GRANT (?P<privileges>.+?) ON (?P<routine>(?:PROCEDURE|FUNCTION|PACKAGE(?: BODY)?) )?"
-                    r"(?P<what>(?:\*|`(?:[^`]|``)*`)(?:\.(?:\*|`(?:[^`]|``)*`))?) TO ", re.DOTALL)
+#: What follows a grant's privilege list: `` ON [PROCEDURE|FUNCTION|PACKAGE [BODY]] <what> TO ...``.
+_TARGET = re.compile(r" ON (?P<routine>(?:PROCEDURE|FUNCTION|PACKAGE(?: BODY)?) )?"
+                     r"(?P<what>(?:\*|`(?:[^`]|``)*`)(?:\.(?:\*|`(?:[^`]|``)*`))?) TO ", re.DOTALL)
 _NAME = re.compile(r"\*|`((?:[^`]|``)*)`")
 #: A grantee that is a user (``user``@``host``), not a role.
 _USER = re.compile(r"`(?:[^`]|``)*`@")
@@ -52,19 +52,37 @@ class Privileges:
         return self.on_database(privilege) or ALL in held or privilege in held
 
 
-def _split(privileges: str) -> list[str]:
-    """The privileges of one grant, without column-level ones (``SELECT (`a`)`` covers no whole table)."""
-    parts, depth, current = [], 0, ""
-    for char in privileges:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    parts.append(current.strip())
-    return [part.upper() for part in parts if part and "(" not in part]
+def _privileges(line: str) -> tuple[list[str], int] | None:
+    """The privileges a ``GRANT ... ON`` row names, without column-level ones (``SELECT (`a`)`` covers no
+    whole table), and where its `` ON `` starts; None for a row without one (a role or PROXY grant).
+
+    Column names are backtick-quoted and may hold anything (commas, brackets, `` ON ``): the list is read
+    quote by quote, never split or ended inside one."""
+    if not line.startswith("GRANT "):
+        return None
+    parts: list[str] = []
+    start = position = len("GRANT ")
+    depth, quoted = 0, False
+    while position < len(line):
+        char = line[position]
+        if quoted:
+            if char == "`" and line.startswith("``", position):
+                position += 1
+            elif char == "`":
+                quoted = False
+        elif char == "`":
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and (char == "," or line.startswith(" ON ", position)):
+            parts.append(line[start:position].strip())
+            if char != ",":
+                return [part.upper() for part in parts if part and "(" not in part], position
+            start = position + 1
+        position += 1
+    return None
 
 
 def _specificity(pattern: str) -> tuple[bool, int]:
@@ -111,12 +129,13 @@ def parse(lines: list[str], db: str) -> Privileges:
     held = Privileges()
     by_grantee: dict[str, dict[str, set[str]]] = {"user": {}, "role": {}}
     for line in lines:
-        match = _GRANT.match(line)
-        if match is None or match.group("routine"):
+        listed = _privileges(line)
+        match = None if listed is None else _TARGET.match(line, listed[1])
+        if listed is None or match is None or match.group("routine"):
             continue
         names = [None if name.group(0) == "*" else name.group(1).replace("``", "`")
                  for name in _NAME.finditer(match.group("what"))]
-        privileges = set(_split(match.group("privileges")))
+        privileges = set(listed[0])
         grantee = "user" if _USER.match(line, match.end()) else "role"
         if len(names) != 2:
             continue
