@@ -501,3 +501,36 @@ def test_a_column_grant_whose_name_reads_like_a_privilege_does_not_show_the_trig
                   f"GRANT TRIGGER ON `{source}`.`audit` TO {{user}}"]
     with user(statements) as (name, _), pytest.raises(DatabaseError, match=r"any triggers on tables t \(hidden"):
         dump_as(as_user(source, name), routines=False)
+
+
+def test_grants_to_public_are_looked_up_apart_from_the_roles() -> None:
+    """PUBLIC is a grantee of its own (MariaDB 10.11): its most specific database grant does not hide the
+    current role's, nor the role's PUBLIC's, any more than the user's hides either."""
+    role_lines = ["GRANT `r` TO `u`@`%`", "GRANT TRIGGER ON `sh%`.* TO `r`", "SET DEFAULT ROLE `r` FOR `u`@`%`"]
+    public_lines = ["GRANT SHOW VIEW ON `shop`.* TO PUBLIC", "GRANT EVENT ON `s%`.* TO PUBLIC"]
+    user_lines = ["GRANT SELECT ON `shop`.* TO `u`@`%`"]
+    for lines in (role_lines + public_lines + user_lines, public_lines + role_lines + user_lines):
+        assert grants.parse(lines, "shop").database == {"SELECT", "TRIGGER", "SHOW VIEW"}
+    assert grants.parse(role_lines + public_lines, "sales").database == {"EVENT"}
+
+
+def test_a_grant_to_public_does_not_hide_the_roles_pattern_grant(mysql_database_factory: Callable[[], str]) -> None:
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    pattern = source[:-4].replace("_", "\\_") + "%"
+    statements = [f"GRANT SELECT ON `{source}`.* TO {{user}}",
+                  f"GRANT SHOW VIEW ON `{source}`.* TO PUBLIC",
+                  f"GRANT TRIGGER, EXECUTE ON `{pattern}`.* TO {{role}}",
+                  "GRANT SELECT ON mysql.proc TO {role}",
+                  "GRANT {role} TO {user}",
+                  "SET DEFAULT ROLE {role} FOR {user}"]
+    try:
+        with user(statements) as (name, _):
+            data = dump_as(as_user(source, name))
+    finally:
+        admin = mysql_admin_connection()
+        with admin.cursor() as cur, contextlib.suppress(pymysql.err.MySQLError):  # not granted if setup failed
+            cur.execute(f"REVOKE SHOW VIEW ON `{source}`.* FROM PUBLIC")
+        admin.close()
+    for object_name in NAMES[:3] + NAMES[4:]:
+        assert object_name in data, object_name

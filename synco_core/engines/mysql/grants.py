@@ -27,6 +27,8 @@ _TARGET = re.compile(r" ON (?P<routine>(?:PROCEDURE|FUNCTION|PACKAGE(?: BODY)?) 
 _NAME = re.compile(r"\*|`((?:[^`]|``)*)`")
 #: A grantee that is a user (``user``@``host``), not a role.
 _USER = re.compile(r"`(?:[^`]|``)*`@")
+#: The grantee every user holds the grants of (MariaDB 10.11), which SHOW GRANTS writes unquoted.
+_PUBLIC = re.compile(r"PUBLIC\b")
 #: Privileges named as the server names them: ALL covers every one of them but GRANT OPTION.
 ALL = "ALL PRIVILEGES"
 
@@ -123,11 +125,11 @@ def parse(lines: list[str], db: str) -> Privileges:
 
     The server does not add up the database grants of one grantee: it takes the most specific one whose
     name covers the database (``shop`` before ``sh%``, see :func:`_specificity`) and ignores the others.
-    The user's and its roles' (those of every role in the current one, merged by database name) are looked
-    up apart and added up.
+    The user's, its roles' (those of every role in the current one, merged by database name) and PUBLIC's
+    are looked up apart and added up: an exact grant to PUBLIC hides no pattern grant to a role.
     """
     held = Privileges()
-    by_grantee: dict[str, dict[str, set[str]]] = {"user": {}, "role": {}}
+    by_grantee: dict[str, dict[str, set[str]]] = {"user": {}, "role": {}, "public": {}}
     for line in lines:
         listed = _privileges(line)
         match = None if listed is None else _TARGET.match(line, listed[1])
@@ -136,7 +138,8 @@ def parse(lines: list[str], db: str) -> Privileges:
         names = [None if name.group(0) == "*" else name.group(1).replace("``", "`")
                  for name in _NAME.finditer(match.group("what"))]
         privileges = set(listed[0])
-        grantee = "user" if _USER.match(line, match.end()) else "role"
+        grantee = ("user" if _USER.match(line, match.end())
+                   else "public" if _PUBLIC.match(line, match.end()) else "role")
         if len(names) != 2:
             continue
         if names[0] is None:
