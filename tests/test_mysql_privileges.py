@@ -534,3 +534,29 @@ def test_a_grant_to_public_does_not_hide_the_roles_pattern_grant(mysql_database_
         admin.close()
     for object_name in NAMES[:3] + NAMES[4:]:
         assert object_name in data, object_name
+
+
+@pytest.mark.parametrize("sql_mode", ["ANSI_QUOTES", "ANSI", "ORACLE"])
+def test_grants_are_read_whatever_the_sessions_sql_mode(sql_mode: str,
+                                                        mysql_database_factory: Callable[[], str]) -> None:
+    """A server whose sql_mode quotes names with double quotes (ANSI_QUOTES, ANSI, ORACLE ...) writes its
+    SHOW GRANTS so too: the grants were all missed then, and an install to such a server refused. They are
+    read, and the session's sql_mode is as it was afterwards."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    pattern = source[:-4].replace("_", "\\_") + "%"
+    statements = [f"GRANT SELECT, TRIGGER, EXECUTE, EVENT ON `{pattern}`.* TO {{user}}"]
+    with user(statements) as (name, _):
+        conn = pymysql.connect(host=config(source).host, port=config(source).port, user=name,
+                               password=f"pw-{name}", database=source, autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
+                cur.execute("SELECT @@SESSION.sql_mode")
+                before = cur.fetchone()
+            assert grants.current(conn, source).database == {"USAGE", "SELECT", "TRIGGER", "EXECUTE", "EVENT"}
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@SESSION.sql_mode")
+                assert cur.fetchone() == before
+        finally:
+            conn.close()

@@ -161,8 +161,18 @@ def parse(lines: list[str], db: str) -> Privileges:
 
 
 def current(conn: Any, db: str) -> Privileges:
-    """The connected user's privileges on ``db`` (see the module docstring)."""
-    return parse([schema.text(row[0]) for row in schema.query(conn, "SHOW GRANTS")], db)
+    """The connected user's privileges on ``db`` (see the module docstring).
+
+    The server quotes names in SHOW GRANTS as its session's sql_mode says: with ANSI_QUOTES (in ANSI,
+    ORACLE ...) in double quotes, which :func:`parse` does not read. The session of an install keeps the
+    server's own sql_mode, so the grants are read under an empty one, put back as it was afterwards."""
+    mode = schema.query(conn, "SELECT @@SESSION.sql_mode")[0][0]
+    schema.query(conn, "SET SESSION sql_mode = ''")
+    try:
+        lines = [schema.text(row[0]) for row in schema.query(conn, "SHOW GRANTS")]
+    finally:
+        schema.query(conn, "SET SESSION sql_mode = %s", (schema.text(mode),))
+    return parse(lines, db)
 
 
 def reads_mysql_proc(conn: Any) -> bool:
