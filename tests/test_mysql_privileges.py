@@ -560,3 +560,32 @@ def test_grants_are_read_whatever_the_sessions_sql_mode(sql_mode: str,
                 assert cur.fetchone() == before
         finally:
             conn.close()
+
+
+#: Privileges on the database that show every table and view of it without SELECT (MariaDB 10.11).
+LISTING_TABLES = ["SHOW VIEW", "TRIGGER", "INSERT", "DELETE HISTORY", "REFERENCES"]
+
+
+@pytest.mark.parametrize("listing", LISTING_TABLES)
+def test_tables_granted_one_by_one_beside_a_privilege_that_lists_them_all_are_dumped(
+        listing: str, mysql_database_factory: Callable[[], str]) -> None:
+    """Any table privilege on the database (not SELECT alone) makes the server list all its tables: with
+    SELECT granted on each, the dump is complete, not refused as if some were hidden; with SELECT missing on
+    one, the refusal names that table."""
+    source = mysql_database_factory()
+    load_with_client(source, OBJECTS)
+    # The database-level privilege alone; what the dump needs besides, table by table.
+    statements = [f"GRANT {listing} ON `{source}`.* TO {{user}}",
+                  f"GRANT SELECT, TRIGGER ON `{source}`.`t` TO {{user}}",
+                  f"GRANT TRIGGER ON `{source}`.`audit` TO {{user}}",
+                  f"GRANT SELECT, SHOW VIEW ON `{source}`.`probe_view` TO {{user}}"]
+    with user(statements) as (name, _):
+        with pytest.raises(DatabaseError, match=r"SELECT command denied .* for table `[^`]+`\.`audit`$"):
+            dump_as(as_user(source, name), routines=False)
+        admin = mysql_admin_connection()
+        with admin.cursor() as cur:
+            cur.execute(f"GRANT SELECT ON `{source}`.`audit` TO '{name}'@'%'")
+        admin.close()
+        data = dump_as(as_user(source, name), routines=False)
+    for object_name in (b"probe_trigger", b"probe_view", b"`audit`"):
+        assert object_name in data, object_name
