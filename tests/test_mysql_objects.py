@@ -24,6 +24,9 @@ from test_mysql_support import (
     snapshot,
 )
 
+import synco_core.engines.mysql.install as install_module
+import synco_core.engines.mysql.preflight as preflight_module
+from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install, rollback
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import mysql_admin_connection, unique_name
@@ -636,3 +639,37 @@ def test_routines_naming_other_databases_are_named(mysql_database_factory: Calla
     assert (f"routines, triggers and events that name other databases (synco's loader refuses them where those "
             f"databases exist): function shared_count ({other}); trigger t_ai ({other})") in caplog.text
     assert "own" not in caplog.text
+
+
+@pytest.mark.parametrize("sql_mode", ["ANSI", "ANSI_QUOTES,STRICT_TRANS_TABLES", "ORACLE"])
+def test_an_install_and_its_rollback_keep_to_themselves_whatever_the_servers_sql_mode(
+        sql_mode: str, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server whose sql_mode quotes names in double quotes writes SHOW CREATE so too: the swap kept
+    definitions in that quoting and created them again under their own sql_mode, which failed halfway
+    through the swap and its undo. Every connection of the install and the rollback here starts in the
+    server's sql_mode (SET GLOBAL is not for a shared server), and both complete."""
+    opened = install_module.connect
+
+    def in_server_mode(*args: object, **kwargs: object) -> object:
+        conn = opened(*args, **kwargs)  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
+        return conn
+
+    monkeypatch.setattr(install_module, "connect", in_server_mode)
+    monkeypatch.setattr(preflight_module, "connect", in_server_mode)
+    source, target = mysql_database_factory(), mysql_database_factory()
+    body = (b"CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE audit (v VARCHAR(20));"
+            b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO audit VALUES (NEW.v);"
+            b"CREATE PROCEDURE pr() SELECT 1; CREATE VIEW vw AS SELECT id FROM t;")
+    load_with_client(source, body + b"INSERT INTO t VALUES (1, 'new');")
+    load_with_client(target, body + b"INSERT INTO t VALUES (1, 'old');")
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions())
+    assert preflight_module.check(config(target))
+    install(config(target), io.BytesIO(out.getvalue()), InstallOptions(yes=True))
+    assert query(target, "SELECT v FROM vw JOIN t USING (id)") == [("new",)]
+    rollback(config(target), InstallOptions(yes=True))
+    assert query(target, "SELECT v FROM vw JOIN t USING (id)") == [("old",)]
+    assert {name for (name,) in query(target, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+                                              "WHERE TRIGGER_SCHEMA = DATABASE()")} == {"tr"}

@@ -172,6 +172,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
     names = swap.Names.of(database.name)
     admin = connect(database, use_database=False)
     try:
+        swap.plain_session(admin)
         # The checksums are computed over formatted values: TIMESTAMPs must be formatted in UTC, as dumped.
         swap.execute(admin, "SET SESSION time_zone='+00:00'")
         swap.lock(admin, names.target)
@@ -262,6 +263,7 @@ def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
     names = swap.Names.of(database.name)
     admin = connect(database, use_database=False)
     try:
+        swap.plain_session(admin)
         swap.lock(admin, names.target)
         recovered = swap.recover(admin, names)
         if recovered:
@@ -279,6 +281,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     names = swap.Names.of(database.name)
     admin = connect(database, use_database=False)
     try:
+        swap.plain_session(admin)
         swap.lock(admin, names.target)
         recovered = swap.recover(admin, names)
         if recovered is not None:

@@ -32,6 +32,7 @@ def check(database: DatabaseConfig) -> bool:
     scratch = derived_name(database.name, SCRATCH_SUFFIX)
     conn = connect(database, use_database=False)
     try:
+        swap.plain_session(conn)
         if not _exists(conn, scratch):
             try:
                 with conn.cursor() as cur:

@@ -138,6 +138,14 @@ def execute(conn: Any, sql: str | bytes, args: Any = None) -> None:
         cur.execute(sql, args)
 
 
+def plain_session(conn: Any) -> None:
+    """Put ``conn`` in the sql_mode the swap reads definitions in: none. The server's own may hold
+    ANSI_QUOTES (ANSI and ORACLE do), and then writes SHOW CREATE with names in double quotes, which the
+    definition's own sql_mode, the one it is created again in, need not parse: the swap and its undo would
+    stop halfway."""
+    execute(conn, "SET SESSION sql_mode = ''")
+
+
 def exists(conn: Any, db: str) -> bool:
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
