@@ -11,7 +11,9 @@ left stale: a file that a killed holder leaves behind locks nothing. Otherwise t
 before it lets go, so the folder is left as it was. Within one process the lock is re-entrant (``receive
 --install`` installs through the same code as ``synco install``), counted, and released with the last
 holder. On a filesystem that cannot lock (some network mounts), or a folder synco may not write to, nothing
-is locked: the work then goes on as before, and fails later, with its own words, where it must write.
+is locked: the work then goes on as before, and fails later, with its own words, where it must write. A lock
+file's name taken by something else (a symbolic link, a folder, a FIFO, a file with hard links) is refused
+in one line: locking through it would lock nothing, or write into the file it stands for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import errno
 import fcntl
 import logging
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,13 +66,39 @@ def _holder(fd: int) -> str:
     return f" (process {text})" if text.isdigit() else ""
 
 
+#: What stands under the lock file's name when open() fails so, and is not a lock file synco made.
+_NOT_A_FILE = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder", errno.ENXIO: "a socket"}
+
+
+def _foreign(path: Path, what: str) -> ConfigError:
+    """The refusal for a lock file's name taken by something else: locking it would lock nothing (a link, a
+    folder) or write into another file (a hard link's other names), so the user is asked to look at it."""
+    return ConfigError(f"{path} is {what}, not a lock file synco made; remove it and run again")
+
+
+def _check_own(fd: int, path: Path) -> None:
+    """Refuse an opened lock file that is not a plain file of its own: truncating it and writing the pid into
+    it would change the FIFO's reader's stream or, through a hard link, a file of the user's."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise _foreign(path, "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or special file")
+    if info.st_nlink > 1:
+        os.close(fd)
+        raise _foreign(path, f"a file with {info.st_nlink - 1} more name(s) (a hard link)")
+
+
 def _take(path: Path, doing: str) -> int | None:
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            # O_NONBLOCK: a FIFO or device planted under the name must not hold the open (or the process) up.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
         except OSError as exc:
+            if exc.errno in _NOT_A_FILE:
+                raise _foreign(path, _NOT_A_FILE[exc.errno]) from None
             log.debug("not locking %s: %s", path, exc.strerror)
             return None
+        _check_own(fd, path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
