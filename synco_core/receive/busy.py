@@ -10,9 +10,12 @@ jittered delay, then asks again; only a server that keeps answering so is report
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 #: Answers that mean "too many requests, ask again later".
 BUSY_STATUSES = frozenset({429, 503})
@@ -30,15 +33,39 @@ LONGEST_PAUSE = 30.0
 
 def pause_for(retry_after: str | None, attempt: int) -> float:
     """Seconds to wait after the ``attempt``-th busy answer in a row (0 for the first): ``Retry-After`` where
-    it gives seconds, else the doubling delay."""
-    if retry_after is not None and retry_after.strip().isdigit():
-        return float(retry_after.strip())
+    it gives seconds or a moment to come, else the doubling delay."""
+    asked = _asked_pause(retry_after)
+    if asked is not None:
+        return asked
     return FIRST_PAUSE * 2.0 ** attempt * (1 + random.random())
+
+
+def _asked_pause(retry_after: str | None) -> float | None:
+    """The pause ``Retry-After`` asks for (seconds, or an HTTP date), or None where it asks for none that can be
+    taken: missing, malformed, or a date already past (which would have every connection ask again at once)."""
+    value = (retry_after or "").strip()
+    # ASCII only: the header arrives as Latin-1, where str.isdigit() also takes '²' and float() does not.
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        # RFC 9110 dates are GMT; one written with -0000 comes back without a zone.
+        when = when.replace(tzinfo=timezone.utc)
+    left = (when - datetime.now(timezone.utc)).total_seconds()
+    return left if left > 0 else None
 
 
 def busy_message(status: int, url: str, pause: float | None = None) -> str:
     """The line for a server that keeps answering 429/503 (or asks for a pause longer than is waited for)."""
-    why = f"and asks to wait {pause:g} s" if pause is not None else f"{BUSY_RETRIES + 1} times in a row"
+    if pause is None:
+        why = f"{BUSY_RETRIES + 1} times in a row"
+    elif math.isfinite(pause) and pause < 1e9:
+        why = f"and asks to wait {pause:.0f} s"
+    else:
+        why = f"and asks to wait far longer than {LONGEST_PAUSE:g} s"
     return (f"the server answers HTTP {status} for {url} {why}: it limits requests or connections (nginx "
             "limit_req or limit_conn, a CDN's rate limit); receive again later or with a lower --jobs")
 

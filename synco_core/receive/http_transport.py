@@ -113,6 +113,18 @@ def content_codings(response: http.client.HTTPResponse) -> list[str]:
     return [token for token in (part.strip().lower() for part in value.split(",")) if token and token != "identity"]
 
 
+def header_number(value: str | None) -> int | None:
+    """A header's non-negative number (``Content-Length``), or None where it holds none.
+
+    ASCII digits only (a header is read as Latin-1, where ``str.isdigit`` takes ``'\xb2'`` that ``int`` refuses),
+    and at most 18 of them: no file is longer, and ``int`` refuses strings of thousands of digits.
+    """
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 class _Decoder:
     """Undoes a gzip (or zlib) coding as the body arrives, never more than a chunk of output at a time: a
     small body that inflates to gigabytes is stopped by the caller's size limits, not held in memory."""
@@ -190,6 +202,12 @@ class _HttpResponse:
         self.complete = True
 
 
+#: The most of a body that is not the file (a 503's or a 404's page, a redirect's note) read only to keep its
+#: connection for the next request. A longer one is left unread and its connection closed instead: a server
+#: (or the proxy in front of it) answering a page of gigabytes costs neither memory nor the time to read it.
+DISCARD_LIMIT = 64 * 1024
+
+
 #: Largest header block accepted from a pipelined response; a server sending more is not one to pipeline with.
 MAX_HEAD_SIZE = 64 * 1024
 
@@ -249,9 +267,9 @@ class _PipelineReader:
                 name = name.strip().lower()
                 if name == b"content-length":
                     value = value.strip()
-                    if not value.isdigit():
+                    length = header_number(value.decode("latin-1"))
+                    if length is None:
                         raise TransferError(f"bad Content-Length {value[:30]!r}")
-                    length = int(value)
                 elif name == b"transfer-encoding":
                     # A chunked body would need its own parser; open() handles such servers one by one.
                     raise TransferError("the server sent a chunked response")
@@ -509,7 +527,7 @@ class HttpTransport:
             response = self._request(current, headers)
             status = response.status
             if status in BUSY_STATUSES:
-                response.read()
+                self._discard(response, origin)
                 pause = pause_for(response.getheader("Retry-After"), busy)
                 if pause > LONGEST_PAUSE:
                     raise TransferError(busy_message(status, _shown(current), pause))
@@ -523,7 +541,7 @@ class HttpTransport:
             if status in (301, 302, 303, 307, 308):
                 redirects += 1
                 location = response.getheader("Location", "")
-                response.read()
+                self._discard(response, origin)
                 target = urljoin(current, location)
                 if not location or not _redirect_allowed(origin, _origin(target)):
                     # Refused, not failed: asking again meets the same redirect.
@@ -533,7 +551,7 @@ class HttpTransport:
                 continue
             if status in (200, 206):
                 return response, current
-            response.read()
+            self._discard(response, origin)
             if status in (404, 410):
                 raise NotFoundError(f"not found: {_shown(current)} (HTTP {status})")
             if status == 403:
@@ -547,6 +565,19 @@ class HttpTransport:
                 raise TransferError(f"{_shown(current)} needs a login (HTTP 401); give it as https://user:password@host")
             raise TransferError(f"unexpected HTTP {status} for {_shown(current)}")
         raise TransferError(f"too many redirects for {_shown(url)}")
+
+    def _discard(self, response: http.client.HTTPResponse, origin: Origin) -> None:
+        """Read past a body that is not the file, up to :data:`DISCARD_LIMIT`, so the connection can ask again;
+        a longer body (or a connection that breaks meanwhile) closes the connection instead."""
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            # http.client's length is what is left of a body whose Content-Length it was told (None: chunked
+            # or until the connection closes), so a declared giant is not read at all.
+            if response.length is None or response.length <= DISCARD_LIMIT:
+                left = DISCARD_LIMIT
+                while left > 0 and (chunk := response.read(min(left, CHUNK_SIZE))):
+                    left -= len(chunk)
+        if not response.isclosed():
+            self._drop(origin)
 
     def open_fresh(self, path: str) -> contextlib.AbstractContextManager[_HttpResponse]:
         """:meth:`open` for a document that changes under its URL (the meta, polled until Ready), past any cache.
@@ -599,7 +630,7 @@ class HttpTransport:
                 decoder = _Decoder()
             status = response.status
             length_header = response.getheader("Content-Length")
-            length = int(length_header) if length_header and length_header.isdigit() else None
+            length = header_number(length_header)
             body_offset = 0
             total: int | None = length
             if status == 206:
@@ -660,6 +691,9 @@ class HttpTransport:
                 if status != 200 or coded:
                     if length is None:
                         raise TransferError(f"HTTP {status} without Content-Length for {path}")
+                    if status != 200 and length > DISCARD_LIMIT:
+                        # Not read through (DISCARD_LIMIT): open() asks for the rest one by one.
+                        raise TransferError(f"HTTP {status} with a body of {length} bytes for {path}")
                     for _chunk in reader.body(length):
                         pass
                     yield position, None

@@ -1,0 +1,219 @@
+"""A compromised or broken server (or the proxy in front of it) against receive's HTTP transport.
+
+The server here is a raw socket on 127.0.0.1 that answers whatever the test tells it to, byte for byte: a 503
+whose page is tens of megabytes, headers a real server would not send (digits that are not ASCII, a number
+of thousands of digits, a Retry-After date). Each must end in the error that names the situation, with the
+memory of the receive bounded by a chunk, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from synco_core.errors import TransferError
+from synco_core.origins import RefusedRequestError
+from synco_core.receive import HttpTransport, busy
+from synco_core.receive.transport import NotFoundError
+
+#: Larger than any chunk or buffer of the transport: reading it whole shows in the peak of the memory.
+BIG = 48 * 1024 * 1024
+
+Answer = Callable[[socket.socket], None]
+
+
+@contextlib.contextmanager
+def raw_server(answer: Answer) -> Iterator[str]:
+    """A server calling ``answer(connection)`` for every request it reads, until the client goes away."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def client(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            pending = b""
+            while not stop.is_set():
+                while b"\r\n\r\n" not in pending:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                pending = pending.split(b"\r\n\r\n", 1)[1]
+                answer(conn)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=client, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        listener.close()
+
+
+#: What the server sends, made before any memory is traced (the server's threads are in this process too).
+_BLOCK = b"<html>busy</html>" + b" " * (1024 * 1024 - 17)
+_CHUNK = f"{len(_BLOCK):x}\r\n".encode() + _BLOCK + b"\r\n"
+
+
+def send_body(conn: socket.socket, head: str, size: int, chunked: bool = False) -> None:
+    conn.sendall(head.encode("latin-1"))
+    for _ in range(size // len(_BLOCK)):
+        conn.sendall(_CHUNK if chunked else _BLOCK)
+    if chunked:
+        conn.sendall(b"0\r\n\r\n")
+
+
+def peak_of(action: Callable[[], object]) -> tuple[BaseException | None, int]:
+    """The error ``action`` raised (or None) and the peak of the memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        action()
+        raised: BaseException | None = None
+    except Exception as exc:
+        raised = exc
+    finally:
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return raised, peak
+
+
+def fetch(url: str) -> bytes:
+    transport = HttpTransport(url)
+    try:
+        with transport.open("file.bin") as response:
+            return b"".join(response.iter_bytes())
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def quick_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The doubling pause of busy answers shortened, so that six of them in a row take no time."""
+    monkeypatch.setattr(busy, "FIRST_PAUSE", 0.001)
+
+
+# ------------------------------------------------------------------------ bodies that are not the file
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
+@pytest.mark.parametrize(("status", "headers", "error", "said"), [
+    (503, "Retry-After: 0\r\n", TransferError, "the server answers HTTP 503"),
+    (429, "", TransferError, "the server answers HTTP 429"),
+    (404, "", NotFoundError, "not found"),
+    (500, "", TransferError, "unexpected HTTP 500"),
+    (302, "Location: http://elsewhere.example/\r\n", RefusedRequestError, "refusing redirect"),
+])
+def test_the_page_of_an_answer_that_is_not_the_file_is_never_read_whole(
+        quick_pauses: None, status: int, headers: str, error: type[Exception], said: str, chunked: bool) -> None:
+    """A 503 (or any answer but the file) carrying a page of gigabytes: the page was read into memory whole to
+    keep the connection, once per retry; it is now read to a small limit, or the connection closed."""
+    framing = "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {BIG}\r\n"
+    head = f"HTTP/1.1 {status} Whatever\r\n{headers}{framing}\r\n"
+    with raw_server(lambda conn: send_body(conn, head, BIG, chunked)) as url:
+        raised, peak = peak_of(lambda: fetch(url))
+    assert isinstance(raised, error) and said in str(raised), raised
+    assert peak < BIG // 8, f"{peak} bytes held for a page of {BIG}"
+
+
+def test_a_pipelined_batch_does_not_read_through_a_giant_page() -> None:
+    """In a pipelined batch a busy answer's page was read through to reach the next answer; a page longer
+    than the limit breaks the batch off instead (the rest is asked for one by one)."""
+    head = f"HTTP/1.1 503 Busy\r\nContent-Length: {BIG}\r\n\r\n"
+    sent: list[int] = []
+
+    def answer(conn: socket.socket) -> None:
+        sent.append(1)
+        send_body(conn, head, BIG)
+
+    with raw_server(answer) as url:
+        transport = HttpTransport(url)
+        try:
+            with pytest.raises(TransferError, match=f"HTTP 503 with a body of {BIG} bytes"):
+                for _position, _response in transport.open_many(["a.bin", "b.bin"]):
+                    pass
+        finally:
+            transport.close()
+
+
+# ---------------------------------------------------------------------------------- headers as numbers
+
+
+@pytest.mark.parametrize("value", ["\xb2", "\xb9\xb2", "9" * 5000, "-5", "1e9"],
+                         ids=["superscript", "superscripts", "thousands-of-digits", "negative", "float"])
+def test_a_content_length_that_is_no_number_does_not_end_in_a_traceback(value: str) -> None:
+    """``str.isdigit`` takes Latin-1's superscript digits, which ``int`` refuses, and ``int`` refuses strings of
+    thousands of digits: either was a ValueError out of the transport. The body then runs to the close."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {value}\r\nConnection: close\r\n\r\n"
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head.encode("latin-1") + b"data")
+        conn.shutdown(socket.SHUT_WR)
+
+    with raw_server(answer) as url:
+        assert fetch(url) == b"data"
+
+
+@pytest.mark.parametrize("value", ["\xb2", "9" * 5000, "-1"], ids=["superscript", "thousands-of-digits", "negative"])
+def test_a_pipelined_content_length_that_is_no_number_breaks_the_batch_off(value: str) -> None:
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\n"
+    with raw_server(lambda conn: conn.sendall(head.encode("latin-1") + b"data")) as url:
+        transport = HttpTransport(url)
+        try:
+            with pytest.raises(TransferError, match="bad Content-Length"):
+                for _position, _response in transport.open_many(["a.bin", "b.bin"]):
+                    pass
+        finally:
+            transport.close()
+
+
+def http_date(delta: timedelta) -> str:
+    return format_datetime(datetime.now(timezone.utc) + delta, usegmt=True)
+
+
+@pytest.mark.parametrize(("retry_after", "said"), [
+    ("\xb2", "7 times in a row"),
+    ("9" * 5000, f"and asks to wait far longer than {busy.LONGEST_PAUSE:g} s"),
+    ("99999999999999999999", f"and asks to wait far longer than {busy.LONGEST_PAUSE:g} s"),
+    ("-5", "7 times in a row"),
+    ("soon", "7 times in a row"),
+    (None, "7 times in a row"),
+], ids=["superscript", "thousands-of-digits", "twenty-digits", "negative", "words", "past-date"])
+def test_every_retry_after_ends_in_the_one_busy_line(quick_pauses: None, retry_after: str | None, said: str) -> None:
+    """A Retry-After of Latin-1 superscript digits was a ValueError out of the transport; a huge one was
+    written as ``inf s``. A date already past asks for no pause: the doubling one is waited."""
+    value = retry_after if retry_after is not None else http_date(timedelta(hours=-1))
+    head = f"HTTP/1.1 429 Too Many\r\nRetry-After: {value}\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(lambda conn: conn.sendall(head.encode("latin-1"))) as url, \
+            pytest.raises(TransferError) as raised:
+        fetch(url)
+    line = str(raised.value)
+    assert f"the server answers HTTP 429 for {url}file.bin {said}: it limits requests" in line, line
+    assert "\n" not in line and "inf" not in line
+
+
+def test_a_retry_after_date_is_the_pause_it_names() -> None:
+    """RFC 9110 lets Retry-After be an HTTP date; it was taken for no Retry-After, and a server asking for an
+    hour was asked again within seconds, six times."""
+    assert 3590 < busy.pause_for(http_date(timedelta(hours=1)), 0) <= 3600
+    assert 5 < busy.pause_for(http_date(timedelta(seconds=20)), 0) <= 20
+    # Past, or written with -0000 (a date without a zone): not a pause to wait for, nor one taken as local time.
+    assert busy.pause_for(http_date(timedelta(hours=-1)), 0) <= 2 * busy.FIRST_PAUSE
+    assert busy.pause_for("Thu, 01 Jan 1970 00:00:00 -0000", 0) <= 2 * busy.FIRST_PAUSE
+
+
+def test_a_retry_after_date_too_far_is_the_one_busy_line() -> None:
+    head = f"HTTP/1.1 503 Busy\r\nRetry-After: {http_date(timedelta(hours=1))}\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(lambda conn: conn.sendall(head.encode("latin-1"))) as url, \
+            pytest.raises(TransferError, match=r"HTTP 503 for .* and asks to wait 3[56]\d\d s: it limits"):
+        fetch(url)
