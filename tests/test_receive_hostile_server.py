@@ -217,3 +217,36 @@ def test_a_retry_after_date_too_far_is_the_one_busy_line() -> None:
     with raw_server(lambda conn: conn.sendall(head.encode("latin-1"))) as url, \
             pytest.raises(TransferError, match=r"HTTP 503 for .* and asks to wait 3[56]\d\d s: it limits"):
         fetch(url)
+
+
+def test_once_the_server_stayed_busy_other_requests_do_not_wait_their_retries_out(quick_pauses: None) -> None:
+    """A server answering 503 to everything (no Retry-After) had each file of a set wait its own six doubling
+    pauses (16 to 32 s each): hours for thousands of files. Once one request has given up, the others fail
+    at their first busy answer, until the server answers anything else."""
+    answers: list[bytes] = []
+    busy_head = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(answers.pop(0) if answers else busy_head)
+
+    with raw_server(answer) as url:
+        transport = HttpTransport(url)
+        try:
+            with pytest.raises(TransferError, match="7 times in a row"), transport.open("first.bin"):
+                pass
+            for number in range(5):
+                answers.append(busy_head)
+                with pytest.raises(TransferError, match="while it stays busy") as raised, \
+                        transport.open(f"{number}.bin"):
+                    pass
+                assert "\n" not in str(raised.value)
+                assert not answers, "a single busy answer was enough"
+            # The server answering again (here a 404) ends it: the next busy streak is waited out as before.
+            answers.append(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            with pytest.raises(NotFoundError), transport.open("gone.bin"):
+                pass
+            answers.extend([busy_head, busy_head, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+            with transport.open("back.bin") as response:
+                assert b"".join(response.iter_bytes()) == b"ok"
+        finally:
+            transport.close()

@@ -58,9 +58,12 @@ def _asked_pause(retry_after: str | None) -> float | None:
     return left if left > 0 else None
 
 
-def busy_message(status: int, url: str, pause: float | None = None) -> str:
-    """The line for a server that keeps answering 429/503 (or asks for a pause longer than is waited for)."""
-    if pause is None:
+def busy_message(status: int, url: str, pause: float | None = None, *, again: bool = False) -> str:
+    """The line for a server that keeps answering 429/503 (or asks for a pause longer than is waited for);
+    ``again`` for a request not waited for, as the server stayed busy through an earlier one's retries."""
+    if again:
+        why = f"while it stays busy (it answered so {BUSY_RETRIES + 1} times in a row to an earlier request)"
+    elif pause is None:
         why = f"{BUSY_RETRIES + 1} times in a row"
     elif math.isfinite(pause) and pause < 1e9:
         why = f"and asks to wait {pause:.0f} s"
@@ -76,6 +79,10 @@ class Calm:
     def __init__(self) -> None:
         self._until = 0.0
         self._lock = threading.Lock()
+        #: Set once a request has been asked again as often as it is and the server still answered busy: the
+        #: next busy answers fail at once (else each of thousands of files would wait its own retries out,
+        #: for hours), until the server answers something else.
+        self.given_up = False
 
     def extend(self, seconds: float) -> None:
         """No request for ``seconds`` from now (a later moment already set stays)."""

@@ -528,16 +528,20 @@ class HttpTransport:
             status = response.status
             if status in BUSY_STATUSES:
                 self._discard(response, origin)
+                if self._calm.given_up:
+                    raise TransferError(busy_message(status, _shown(current), again=True))
                 pause = pause_for(response.getheader("Retry-After"), busy)
                 if pause > LONGEST_PAUSE:
                     raise TransferError(busy_message(status, _shown(current), pause))
                 if busy == BUSY_RETRIES:
+                    self._calm.given_up = True
                     raise TransferError(busy_message(status, _shown(current)))
                 busy += 1
                 log.debug("HTTP %d for %s; every request waits %.2f s", status, _shown(current), pause)
                 self._calm.extend(pause)
                 continue
             busy = 0
+            self._calm.given_up = False
             if status in (301, 302, 303, 307, 308):
                 redirects += 1
                 location = response.getheader("Location", "")
