@@ -9,9 +9,12 @@ memory of the receive bounded by a chunk, never in a traceback.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import os
 import socket
 import threading
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -250,3 +253,29 @@ def test_once_the_server_stayed_busy_other_requests_do_not_wait_their_retries_ou
                 assert b"".join(response.iter_bytes()) == b"ok"
         finally:
             transport.close()
+
+
+# ------------------------------------------------------------------------------------ compressed bodies
+
+
+def coded_answer(body: bytes) -> Answer:
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    return lambda conn: conn.sendall(head + body)
+
+
+@pytest.mark.parametrize("first_size", [10, 300_000], ids=["members-in-one-chunk", "members-across-chunks"])
+def test_a_gzip_body_of_several_members_is_decoded_whole(first_size: int) -> None:
+    """``cat a.gz b.gz`` is one gzip stream (RFC 1952). A second member in the same chunk as the first's end
+    was dropped without a word (the file then short: 'another version'); in a later chunk it was 'damaged'."""
+    first, second = os.urandom(first_size), b"second member" * 100
+    with raw_server(coded_answer(gzip.compress(first) + gzip.compress(second))) as url:
+        assert fetch(url) == first + second
+
+
+@pytest.mark.parametrize("first_size", [10, 300_000], ids=["small-body", "body-of-several-chunks"])
+@pytest.mark.parametrize("coder", [gzip.compress, zlib.compress], ids=["gzip", "deflate"])
+def test_bytes_after_the_end_of_a_compressed_body_are_damage_wherever_they_arrive(
+        first_size: int, coder: Callable[[bytes], bytes]) -> None:
+    with raw_server(coded_answer(coder(os.urandom(first_size)) + b"<html>junk</html>")) as url, \
+            pytest.raises(TransferError, match="compressed answer is damaged"):
+        fetch(url)

@@ -127,17 +127,29 @@ def header_number(value: str | None) -> int | None:
 
 class _Decoder:
     """Undoes a gzip (or zlib) coding as the body arrives, never more than a chunk of output at a time: a
-    small body that inflates to gigabytes is stopped by the caller's size limits, not held in memory."""
+    small body that inflates to gigabytes is stopped by the caller's size limits, not held in memory.
+
+    A gzip body may be several members one after the other (RFC 1952; ``cat a.gz b.gz``, what some servers
+    and tools write): each is decoded in turn, as ``gzip -d`` does. Anything else after the end of the
+    stream is damage, whichever chunk it arrives in.
+    """
 
     def __init__(self) -> None:
         self._inflate = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)
+        self._gzip: bool | None = None
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         while data:
+            if self._gzip is None:
+                self._gzip = data[:1] == b"\x1f"
             if self._inflate.eof:
-                raise zlib.error("data after the end of the compressed stream")
+                if not self._gzip:
+                    raise zlib.error("data after the end of the compressed stream")
+                # The next member; one that is not gzip fails its header check.
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
             out = self._inflate.decompress(data, CHUNK_SIZE)
-            data = self._inflate.unconsumed_tail
+            # Input past the end of a member is in unused_data, not in unconsumed_tail.
+            data = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
             if out:
                 yield out
 
