@@ -279,3 +279,25 @@ def test_bytes_after_the_end_of_a_compressed_body_are_damage_wherever_they_arriv
     with raw_server(coded_answer(coder(os.urandom(first_size)) + b"<html>junk</html>")) as url, \
             pytest.raises(TransferError, match="compressed answer is damaged"):
         fetch(url)
+
+
+def coded_part(body: bytes) -> bytes:
+    return (f"HTTP/1.1 206 Partial Content\r\nContent-Encoding: gzip\r\nContent-Range: bytes 0-4/5\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+@pytest.mark.parametrize("offset", [0, 2], ids=["whole-file-asked", "range-asked-then-whole"])
+def test_a_compressed_part_to_a_request_for_the_whole_file_is_one_line(offset: int) -> None:
+    """A server answering 206 with a coding to a request without Range (at once, or to the whole-file request
+    that a compressed 206 to a Range makes) ended in ``KeyError: 'Range'``, or had the part decoded as if it were
+    the file from its offset."""
+    answer = coded_part(gzip.compress(b"hello"))
+    with raw_server(lambda conn: conn.sendall(answer)) as url:
+        transport = HttpTransport(url)
+        try:
+            with pytest.raises(TransferError, match=r"compressed part of it \(HTTP 206, Content-Encoding gzip\) "
+                                                    "although the whole file was asked for"), \
+                    transport.open("file.bin", offset) as response:
+                b"".join(response.iter_bytes())
+        finally:
+            transport.close()

@@ -626,7 +626,7 @@ class HttpTransport:
         try:
             response, current = self._answer(url, base_headers)
             codings = content_codings(response)
-            if codings and response.status == 206:
+            if codings and response.status == 206 and "Range" in base_headers:
                 # A server compressing although asked not to: a range of its compressed form cannot be decoded
                 # on its own, so the whole file is asked for (the caller sees a body starting at 0).
                 log.debug("%s came compressed (%s) for a range; asking for the whole file", current, codings)
@@ -634,6 +634,10 @@ class HttpTransport:
                 del base_headers["Range"]
                 response, current = self._answer(url, base_headers)
                 codings = content_codings(response)
+            if codings and response.status == 206:
+                # A part of a compressed form, to a request for the whole file: nothing it holds can be decoded.
+                raise TransferError(f"the server answered {_shown(current)} with a compressed part of it (HTTP 206, "
+                                    f"Content-Encoding {', '.join(codings)}) although the whole file was asked for")
             decoder: _Decoder | None = None
             if codings:
                 if any(coding not in DECODABLE for coding in codings) or len(codings) > 1:
