@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from synco_core.cli.main import setup_logging
 from synco_core.errors import TransferError
 from synco_core.origins import RefusedRequestError
 from synco_core.receive import HttpTransport, busy
@@ -301,3 +303,25 @@ def test_a_compressed_part_to_a_request_for_the_whole_file_is_one_line(offset: i
                 b"".join(response.iter_bytes())
         finally:
             transport.close()
+
+
+# ------------------------------------------------------------------------------------- --debug output
+
+
+def test_debug_lines_quoting_a_server_carry_no_terminal_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The transport logs what a server sent (a Content-Encoding, a redirect's Location) under --debug; the
+    error lines were made printable, the debug lines were not: ESC and BEL reached the terminal as sent."""
+    setup_logging(True)
+    try:
+        hostile = "gzip\x1b]0;owned\x07\x1b[2J\u202e"
+        logging.getLogger("synco_core.receive.http_transport").debug("%s came %s-compressed", "url", hostile)
+        try:
+            raise ValueError("from a server: \x1b[31m")
+        except ValueError:
+            logging.getLogger("synco_core.receive").debug("failed", exc_info=True)
+    finally:
+        setup_logging(False)
+    err = capsys.readouterr().err
+    assert "came gzip\\u001b]0;owned\\u0007\\u001b[2J\\u202e-compressed" in err, err
+    assert not any(char in err for char in "\x1b\x07\u202e")
+    assert "Traceback (most recent call last):\n" in err and "\\u001b[31m" in err

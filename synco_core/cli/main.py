@@ -18,7 +18,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
-from synco_core.redaction import RedactingFilter, one_line
+from synco_core.redaction import RedactingFilter, one_line, printable
 
 log = logging.getLogger("synco_core")
 
@@ -42,6 +42,12 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
         self.addFilter(RedactingFilter())
         # Seconds since start: with --debug, the timeline of a slow pull can be read off the log.
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s +%(relativeCreated).0fms: %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Records quote what servers sent (a Content-Encoding, a redirect's Location, an error page's words):
+        # a hostile one must not reach the terminal with escape sequences under --debug either. Line breaks
+        # stay, for tracebacks.
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
 
     def emit(self, record: logging.LogRecord) -> None:
         # The stream is looked up on every record so click's test runner (which swaps sys.stderr) sees it.
