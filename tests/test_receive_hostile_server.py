@@ -325,3 +325,31 @@ def test_debug_lines_quoting_a_server_carry_no_terminal_escapes(capsys: pytest.C
     assert "came gzip\\u001b]0;owned\\u0007\\u001b[2J\\u202e-compressed" in err, err
     assert not any(char in err for char in "\x1b\x07\u202e")
     assert "Traceback (most recent call last):\n" in err and "\\u001b[31m" in err
+
+
+# ---------------------------------------------------------------------------------- answers without end
+
+
+def endless_interim(status: bytes) -> Answer:
+    def answer(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nLink: </style.css>\r\n\r\n")
+    return answer
+
+
+@pytest.mark.parametrize("status", [b"100 Continue", b"103 Early Hints"])
+def test_interim_answers_without_end_are_one_line_not_a_wait_for_ever(status: bytes) -> None:
+    """A server (or proxy) sending ``100 Continue`` over and over kept open() waiting for ever: bytes keep
+    arriving, so neither the timeout nor the pace check fires; a pipelined batch looped the same way."""
+    with raw_server(endless_interim(status)) as url:
+        if status.startswith(b"100"):
+            with pytest.raises(TransferError, match=r"file.bin: the server sent more than 20 interim answers"):
+                fetch(url)
+        transport = HttpTransport(url)
+        try:
+            with pytest.raises(TransferError, match="more than 20 interim answers"):
+                for _position, _response in transport.open_many(["a.bin", "b.bin"]):
+                    pass
+        finally:
+            transport.close()

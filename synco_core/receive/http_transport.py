@@ -220,6 +220,31 @@ class _HttpResponse:
 DISCARD_LIMIT = 64 * 1024
 
 
+#: Interim answers (``100 Continue``, ``103 Early Hints``) taken before the final one. A server sending them
+#: without end kept a request waiting for ever: bytes keep coming, so no timeout or pace check fires.
+MAX_INTERIM = 20
+
+INTERIM_FLOOD = f"more than {MAX_INTERIM} interim answers (HTTP 1xx) and no final one"
+
+
+class _InterimFlood(http.client.HTTPException):
+    """More interim answers than :data:`MAX_INTERIM`: the server answers, but never with the file."""
+
+
+class _BoundedResponse(http.client.HTTPResponse):
+    """``http.client``'s response, reading at most :data:`MAX_INTERIM` ``100 Continue`` before the real one
+    (``begin`` skips them in a loop of its own)."""
+
+    _status_lines = 0
+
+    def _read_status(self) -> tuple[str, int, str]:
+        self._status_lines += 1
+        if self._status_lines > MAX_INTERIM + 1:
+            raise _InterimFlood(INTERIM_FLOOD)
+        answer: tuple[str, int, str] = super()._read_status()  # type: ignore[misc]
+        return answer
+
+
 #: Largest header block accepted from a pipelined response; a server sending more is not one to pipeline with.
 MAX_HEAD_SIZE = 64 * 1024
 
@@ -256,7 +281,7 @@ class _PipelineReader:
     def head(self) -> tuple[int, int | None, bool, bool]:
         """The next final response's (status, Content-Length or None, whether the server closes afterwards,
         whether its body is compressed)."""
-        while True:
+        for _answer in range(MAX_INTERIM + 1):
             while (end := self._pending.find(b"\r\n\r\n")) < 0:
                 if len(self._pending) > MAX_HEAD_SIZE:
                     raise TransferError("response headers too long")
@@ -294,6 +319,7 @@ class _PipelineReader:
                     elif b"keep-alive" in tokens:
                         closes = False
             return status, length, closes, coded
+        raise TransferError(INTERIM_FLOOD)
 
     def body(self, length: int) -> Iterator[bytes]:
         """Exactly ``length`` bytes of body, in chunks as they arrive; never reads past the body."""
@@ -420,6 +446,7 @@ class HttpTransport:
                     conn.set_tunnel(host, port, headers=tunnel_headers)
             else:
                 conn = http.client.HTTPConnection(connect_host, connect_port, timeout=self._timeout)
+            conn.response_class = _BoundedResponse
             # http.client opens its socket through this attribute (TLS is wrapped around it afterwards), so
             # every connection, pipelined or not, goes through the address check.
             conn._create_connection = lambda _address, timeout=None, _source=None, origin=origin: (  # type: ignore[attr-defined]
@@ -507,6 +534,9 @@ class HttpTransport:
             try:
                 conn.request("GET", target, headers=headers)
                 return conn.getresponse()
+            except _InterimFlood:
+                self._drop(origin)
+                raise TransferError(f"{_shown(split_auth(url)[0])}: the server sent {INTERIM_FLOOD}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(origin)
                 if attempt == 1 and reused and isinstance(
