@@ -96,6 +96,11 @@ def _take(path: Path, doing: str) -> int | None:
         except OSError as exc:
             if exc.errno in _NOT_A_FILE:
                 raise _foreign(path, _NOT_A_FILE[exc.errno]) from None
+            if exc.errno in (errno.EACCES, errno.EPERM) and os.path.lexists(path):
+                # Another user's synco (or a lock left by one) works there: going on unlocked would let two
+                # runs interleave, which is what the lock exists to stop.
+                raise FolderBusyError(f"{path} belongs to someone this user may not lock out (another user's "
+                                      "synco?); wait until it has finished, or remove the file if none runs") from None
             log.debug("not locking %s: %s", path, exc.strerror)
             return None
         _check_own(fd, path)

@@ -70,3 +70,36 @@ def test_a_huge_stale_lock_file_is_taken_over_and_removed(tmp_path: Path) -> Non
     with folderlock.folder_lock(tmp_path, folderlock.INSTALL_LOCK, "installing into"):
         assert lock.read_text() == str(os.getpid())
     assert not lock.exists()
+
+
+def test_a_lock_file_this_user_may_not_open_is_refused_not_ignored() -> None:
+    """Another user's lock file (mode 0600, theirs) could not be opened, and the run went on with no lock at
+    all: two runs, one of each user, interleaved in one folder. Run as ``nobody`` when the tests run as root."""
+    import shutil
+    import tempfile
+
+    from test_serve_wild_trees import as_unprivileged
+
+    from synco_core.testing.services import unavailable
+
+    if os.geteuid() != 0:
+        unavailable("a lock file of another user needs root to make")
+    folder = Path(tempfile.mkdtemp(prefix="synco-lock-other-"))
+
+    def take() -> str:
+        try:
+            folderlock.acquire(folder, folderlock.RECEIVE_LOCK, "receiving into")
+        except ConfigError as exc:
+            return f"{type(exc).__name__} {exc}"
+        return "locked"
+
+    try:
+        folder.chmod(0o777)
+        lock = folder / folderlock.RECEIVE_LOCK
+        lock.write_text("1")
+        lock.chmod(0o600)
+        said = str(as_unprivileged(folder, take, give=False))
+        assert said.startswith("FolderBusyError ") and "another user's synco" in said and "\n" not in said, said
+        assert lock.read_text() == "1"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
