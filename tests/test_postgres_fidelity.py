@@ -850,6 +850,23 @@ def test_operators_no_definition_can_name_come_from_their_own_schema(
         conn.execute("INSERT INTO acc (id, email, alias) VALUES (3, 'c@X.org', 'z')")
 
 
+def _loads_by_install_and_psql_as_the_source(source: str, data: bytes, result: DumpResult,
+                                             factory: Callable[[], str], search_path: str) -> None:
+    """The dump loads through synco's install and through psql alike, each copy with the source's schema and
+    rows (read with ``search_path``, where the objects' functions need it)."""
+    target, by_psql = factory(), factory()
+    install(target, data, result)
+    with tempfile.NamedTemporaryFile(suffix=".sql") as script:
+        script.write(data)
+        script.flush()
+        loaded = psql_load(by_psql, Path(script.name))
+    assert loaded.returncode == 0, loaded.stderr
+    with_path = f"?options=-csearch_path%3D{search_path}"
+    for copy in (target, by_psql):
+        assert schema_dump(copy) == schema_dump(source)
+        assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
+
+
 def test_extension_functions_whose_bodies_need_their_schemas(postgres_database_factory: Callable[[], str]) -> None:
     """earthdistance's ``ll_to_earth`` is a SQL function whose body names ``cube`` and ``earth``
     unqualified, as its script was run with its own schema and cube's in the path. Loaded under the dump's
@@ -893,17 +910,7 @@ def test_extension_functions_whose_bodies_need_their_schemas(postgres_database_f
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
         conn.execute(source_sql)
     data, result = dump(source)
-    target, by_psql = postgres_database_factory(), postgres_database_factory()
-    install(target, data, result)
-    with tempfile.NamedTemporaryFile(suffix=".sql") as script:
-        script.write(data)
-        script.flush()
-        loaded = psql_load(by_psql, Path(script.name))
-    assert loaded.returncode == 0, loaded.stderr
-    for copy in (target, by_psql):
-        assert schema_dump(copy) == schema_dump(source)
-        with_path = "?options=-csearch_path%3Dpublic,geo,ext"
-        assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
+    _loads_by_install_and_psql_as_the_source(source, data, result, postgres_database_factory, "public,geo,ext")
 
 
 def test_own_functions_whose_bodies_need_the_databases_path(postgres_database_factory: Callable[[], str]) -> None:
@@ -932,17 +939,7 @@ def test_own_functions_whose_bodies_need_the_databases_path(postgres_database_fa
             INSERT INTO people (id, name, tag) VALUES (1, 'Émile Zola', 'ecrivain'), (2, 'Ça', NULL);""")
     data, result = dump(source)
     assert b"SET search_path = pg_catalog, app, public;\nCOPY app.people" in data
-    target, by_psql = postgres_database_factory(), postgres_database_factory()
-    install(target, data, result)
-    with tempfile.NamedTemporaryFile(suffix=".sql") as script:
-        script.write(data)
-        script.flush()
-        loaded = psql_load(by_psql, Path(script.name))
-    assert loaded.returncode == 0, loaded.stderr
-    for copy in (target, by_psql):
-        assert schema_dump(copy) == schema_dump(source)
-        with_path = "?options=-csearch_path%3Dapp,public"
-        assert fingerprints(postgres_url_for(copy) + with_path) == fingerprints(postgres_url_for(source) + with_path)
+    _loads_by_install_and_psql_as_the_source(source, data, result, postgres_database_factory, "app,public")
 
 
 def test_hash_partitions_on_enums_load_through_their_root(postgres_database_factory: Callable[[], str]) -> None:
