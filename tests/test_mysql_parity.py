@@ -162,8 +162,9 @@ def test_tables_and_routines_in_character_sets_whose_letters_may_hold_a_backslas
 def test_columns_named_like_the_words_the_gate_refuses_are_carried(
         tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
     """A job table with columns ``execute``, ``prepare``, ``flush``, ``clone``, ``shutdown``, ``global`` ...,
-    which MariaDB takes bare: a trigger setting ``NEW.flush`` or a procedure ``UPDATE jobs SET global = 0,
-    execute = 0`` made the gate refuse synco's own dump (it took the column for the statement or scope)."""
+    which MariaDB takes bare: a trigger setting ``NEW.flush``, a procedure ``UPDATE jobs SET global = 0,
+    execute = 0`` or a view ``SELECT clone, flush FROM jobs`` made the gate refuse synco's own dump (it took
+    the column for the statement or scope)."""
     words = ["execute", "prepare", "flush", "clone", "shutdown", "binlog", "datafile", "soname", "dumpfile",
              "load_file", "sys_exec", "sys_eval", "global", "persist"]
     source = mysql_database_factory()
@@ -173,6 +174,13 @@ def test_columns_named_like_the_words_the_gate_refuses_are_carried(
                       for word in words)
     script += ("CREATE PROCEDURE reset_jobs() UPDATE jobs SET " + ", ".join(f"{word} = 0" for word in words)
                + " WHERE " + " AND ".join(f"jobs.{word} >= 0" for word in words) + ";\n")
+    # Selected, renamed, compared and ordered by bare: the gate took ``SELECT clone FROM`` for CLONE.
+    script += ("CREATE VIEW job_list AS SELECT id, " + ", ".join(words) + " FROM jobs;\n"
+               + "CREATE VIEW job_names AS SELECT " + ", ".join(f"{word} AS {word}_n" for word in words)
+               + " FROM jobs WHERE " + " AND ".join(f"{word} > -1 AND {word} IS NOT NULL" for word in words)
+               + " ORDER BY " + ", ".join(f"{word} DESC" for word in words) + ";\n"
+               + "CREATE PROCEDURE list_jobs() SELECT (SELECT MAX(clone) FROM jobs) AS c, flush FROM jobs"
+               + " WHERE execute IN (0, 1) AND shutdown BETWEEN 0 AND 1 GROUP BY flush HAVING flush < 9 LIMIT 5;\n")
     load_with_client(source, script.encode())
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
 

