@@ -401,3 +401,17 @@ def test_pull_reports_a_failed_remote_dump_in_one_line(sshd: Sshd, tmp_path: Pat
     assert "Traceback" not in result.stderr
     assert list(_tables(target)) == ["laptop_only"]
     assert _wait_clean(sshd) == []
+
+
+def test_pull_through_an_ssh_that_allocates_a_terminal_is_one_line(sshd: Sshd, project: Project,
+                                                                   tmp_path: Path) -> None:
+    # ssh -tt in the user's options gives the remote command a terminal, which turns line ends into CR LF and
+    # interprets ^C in the upload: said at once, with nothing uploaded.
+    for synco in ("", "upload"):
+        env = sshd.env(SYNCO_SSH_OPTIONS="-tt", SYNCO_REMOTE_SYNCO=synco)
+        result = run_synco(["pull", sshd.url(project.root), "--target", "dump"], env, tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"Error: the channel to {sshd.url(project.root)} is a terminal (-tt in the ssh options, docker or "
+            "kubectl exec -t), which would change the bytes synco sends; run it without one")
+        assert _leftovers(sshd) == []

@@ -133,7 +133,10 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     python_command = shlex.quote(python_words[0])
     # "started" first: the client's greeting timer tells a login still in progress (perhaps waiting for a
     # person) from a remote command that runs but does not greet (synco_core.pull.greeting).
-    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }", "launch started"]
+    lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }", "launch started",
+             # A terminal (ssh -tt, docker exec -t) would change the bytes both ways; one in raw mode changes
+             # none of the launch lines, so only the remote side can tell (see negotiate).
+             "if [ -t 0 ] || [ -t 1 ]; then launch terminal; exit 0; fi"]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.
@@ -217,6 +220,13 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         if watch is not None:
             watch.progress()
         word, _, argument = message.partition(" ")
+        if word == "terminal" or message.endswith("\r"):
+            # A line end turned into CR LF: a terminal's, which would also echo and interpret what is sent
+            # (^C in the zipapp), so nothing is uploaded and nothing waits for a greeting that cannot come.
+            raise ConfigError(
+                f"the channel to {remote.describe()} is a terminal (-tt in the ssh options, docker or kubectl exec "
+                "-t), which would change the bytes synco sends; run it without one"
+            )
         # "module" and "upload" name the interpreter the script chose (python3, or python on a host without it).
         python = argument.strip() if word in ("module", "upload") and argument.strip() else " ".join(
             remote_python(remote, env))
