@@ -196,6 +196,45 @@ def test_launch_reports_an_old_python(remote_env: Path, tmp_path: Path) -> None:
         _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
 
 
+_SUDO_REFUSES = ("echo 'sudo: a terminal is required to read the password; either use the -S option to read from "
+                 "standard input or configure an askpass helper' >&2; echo 'sudo: a password is required' >&2; exit 1")
+_PYENV_SHIM = ("printf 'pyenv: python3: command not found\\n\\nThe `python3'\\'' command exists in these Python "
+               "versions:\\n  3.8.10\\n' >&2; exit 127")
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (_SUDO_REFUSES, "sudo: a terminal is required to read the password; either use the -S option to read from "
+                    "standard input or configure an askpass helper"),
+    (_PYENV_SHIM, "pyenv: python3: command not found"),
+    ("echo 'Segmentation fault' >&2; exit 139", "Segmentation fault"),
+    # A line longer than a launch message may be is cut, not a framing error.
+    ("printf 'x%.0s' $(seq 1 6000) >&2; exit 1", "x" * 300),
+    ("exit 1", "it printed nothing"),
+])
+def test_launch_reports_an_interpreter_that_does_not_run_as_such(remote_env: Path, tmp_path: Path, body: str,
+                                                                 said: str) -> None:
+    """A wrapper refusing (sudo wanting a password), a pyenv shim without that version, a crashing binary: what
+    it said, not "python3 >= 3.10 missing (found <its error>)" as if it were a version."""
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": f"{fake} -u"}
+    with pytest.raises(ConfigError) as caught:
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+    assert str(caught.value) == f"cannot run {fake} -u on docker://x{tmp_path}: {said}"
+
+
+def test_launch_reports_an_old_python_that_warns_first(remote_env: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "python3"
+    # An old interpreter that also complains on stderr: its version is still what is said.
+    fake.write_text('#!/bin/sh\necho "Could not find platform independent libraries <prefix>" >&2\n'
+                    'case "$2" in *exit*) exit 1;; esac\necho 3.9\n')
+    fake.chmod(0o755)
+    settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": str(fake)}
+    with pytest.raises(ConfigError, match=r"python3 >= 3\.10 missing on docker://x/\S* \(found 3\.9\)"):
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+
+
 def test_launch_ending_early_is_channel_closed(remote_env: Path) -> None:
     remote = Remote(kind="docker", host="x")
     launch = launch_script(remote, {})

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shlex
 from collections.abc import Callable, Mapping
@@ -165,7 +166,11 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     new_enough = shlex.quote(f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})")
     lines += [
         f"command -v {python_command} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
-        f"{python} -c {new_enough} 2>/dev/null || {{ launch old-python \"$({python} -c {version} 2>&1)\"; exit 0; }}",
+        # The version as printed on stdout; when the interpreter does not even run that (sudo wanting a password,
+        # a pyenv shim without it), the first line it said instead, cut to fit in one launch message.
+        f"{python} -c {new_enough} 2>/dev/null || {{ v=\"$({python} -c {version} 2>/dev/null)\" || "
+        f"v=\"$({python} -c {version} 2>&1)\"; "
+        "launch old-python \"$(printf '%s\\n' \"$v\" | sed -n '/./{p;q;}' | cut -c1-300)\"; exit 0; }",
         f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
         "IFS= read -r size || exit 0",
@@ -246,7 +251,10 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
                 f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} there (or set python: in the remote's .synco.yml)"
             )
         elif word == "old-python":
-            found = argument.strip() or "an unknown version"
+            found = argument.strip()
+            if not re.fullmatch(r"\d+\.\d+", found):
+                # Not a version: the interpreter did not run, and what it said instead is the reason.
+                raise ConfigError(f"cannot run {python} on {remote.describe()}: {found or 'it printed nothing'}")
             raise ConfigError(
                 f"python3 >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]} missing on {remote.describe()} (found {found}); "
                 "install synco or a newer python there"
