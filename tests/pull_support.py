@@ -47,7 +47,7 @@ def detect_framework(project_dir):
     named = {name: DatabaseConfig(engine="sqlite", name=str(project_dir / path))
              for name, path in config.get("named", {}).items()}
     return Framework(name="PullTest", plugin="pulltest", project_dir=project_dir, database=database,
-                     databases=named, web_root=project_dir / "public", priority=5, reason=MARKER)
+                     databases=named, web_root=project_dir / "public", priority=1, reason=MARKER)
 
 
 @hookimpl

@@ -351,3 +351,23 @@ def test_channel_process_is_closed_on_interrupt(tmp_path: Path) -> None:
     # The remote side saw the end of its input and ran its cleanup before exiting.
     assert channel.proc.returncode == 0
     assert channel.stderr_tail() == "cleaned"
+
+
+def test_channel_process_relays_a_limited_number_of_remote_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    # A remote side skipping thousands of files: the first warnings are shown, then one line saying there are
+    # more; debug and info records, and other stderr lines, stay in the debug log.
+    script = ("for i in $(seq 1 300); do echo \"WARNING synco_core.serve.public_set +${i}ms: skipping f$i\" >&2; done; "
+              "echo 'INFO synco_core.x +1ms: chatter' >&2; echo 'DeprecationWarning: old' >&2")
+    with caplog.at_level("DEBUG"), ChannelProcess(["sh", "-c", script], relay_warnings=True) as channel:
+        assert channel.close() == 0
+    shown = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert shown == [f"remote side warned: skipping f{i}" for i in range(1, 51)] + [
+        "remote side warned more than 50 times; run the pull with --debug to see every warning"]
+    debug = [record.getMessage() for record in caplog.records if record.levelname == "DEBUG"]
+    assert "channel: WARNING synco_core.serve.public_set +300ms: skipping f300" in debug
+    assert "channel: DeprecationWarning: old" in debug
+    # Without relaying (short commands such as the cleanup), nothing is shown.
+    caplog.clear()
+    with caplog.at_level("DEBUG"), ChannelProcess(["sh", "-c", script]) as channel:
+        channel.close()
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]

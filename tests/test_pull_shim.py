@@ -355,3 +355,23 @@ def test_pull_from_a_read_only_application(shim_env: dict[str, str], project: Pr
         assert result.returncode == 0, result.stderr
         _check(tmp_path / "out", project)
     assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
+
+
+def test_pull_docker_shim_shows_the_remote_sides_warnings(shim_env: dict[str, str], project: Project,
+                                                          tmp_path: Path) -> None:
+    """What the remote synco warns about (a file it skips, a plugin that failed, what a dump leaves out) is on
+    its stderr, which pull only logged under --debug: a pull that left files behind looked complete."""
+    uploads = os.fsencode(project.root / "public" / "uploads")
+    with open(uploads + b"/latin1-\xe9.bin", "wb") as handle:
+        handle.write(b"not reachable by any URL")
+    with open(os.fsencode(project.root / "storage") + b"/note-\xff.txt", "wb") as handle:
+        handle.write(b"not writable by a receiver")
+    for synco in ("", "upload"):
+        env = dict(shim_env, SYNCO_REMOTE_SYNCO=synco)
+        result = run_synco(["pull", f"docker://web-1{project.root}", "--target", f"out-{synco}"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "remote side warned:" in line]
+        assert len(warnings) == 2, result.stderr
+        assert "latin1-\\udce9.bin': its name is not valid UTF-8, so no URL" in warnings[0] + warnings[1]
+        assert "its name is not valid UTF-8, so a receiver could not write it" in warnings[0] + warnings[1]
+        assert all(line.startswith("WARNING ") for line in warnings)

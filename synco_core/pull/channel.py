@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE_SECONDS = 10.0
 #: A log record of the remote synco below ERROR, in the CLI's format ("WARNING synco_core.x +218ms: ...").
 _REMOTE_NOTICE = re.compile(r"(?:DEBUG|INFO|WARNING) [\w.]+ \+\d+ms: ")
+#: A warning record of the remote synco, in the same format; group 1 is its message.
+_REMOTE_WARNING = re.compile(r"WARNING [\w.]+ \+\d+ms: (.*)")
+#: How many of the remote side's warnings are shown; a flood of them (thousands of skipped files) ends with one
+#: line saying the rest are in the --debug output.
+REMOTE_WARNINGS_SHOWN = 50
 
 
 def _env_words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -137,9 +142,13 @@ class ChannelProcess:
     pipe), forwarded to the debug log, and its last lines are kept for error messages.
     """
 
-    def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20) -> None:
+    def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20,
+                 relay_warnings: bool = False) -> None:
         self.argv = list(argv)
         self.label = label
+        #: Show the remote synco's warnings as this process's own (see :meth:`_read_stderr`).
+        self.relay_warnings = relay_warnings
+        self.warnings_relayed = 0
         self._tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
@@ -183,6 +192,17 @@ class ChannelProcess:
             line = raw.decode("utf-8", "replace").rstrip()
             if line:
                 self._tail.append(line)
+                warning = _REMOTE_WARNING.match(line) if self.relay_warnings else None
+                if warning is not None and self.warnings_relayed < REMOTE_WARNINGS_SHOWN:
+                    # What serve would print on its terminal (a file skipped, what a dump leaves out, a plugin
+                    # that failed): without it a pull that left something behind looks complete.
+                    self.warnings_relayed += 1
+                    log.warning("remote side warned: %s", remote_text(redact(warning.group(1)), 2000))
+                    continue
+                if warning is not None and self.warnings_relayed == REMOTE_WARNINGS_SHOWN:
+                    self.warnings_relayed += 1
+                    log.warning("remote side warned more than %d times; run the pull with --debug to see every "
+                                "warning", REMOTE_WARNINGS_SHOWN)
                 log.debug("%s: %s", self.label, redact(line))
 
     def stderr_tail(self) -> str:

@@ -131,7 +131,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     limit = connect_timeout(options.connect_timeout, env)
     # The launch script changes to the application directory itself (and reports when it is missing).
     argv = channel_argv(remote, launch.script, env, connect_timeout=limit)
-    channel = ChannelProcess(argv, label=remote.kind)
+    channel = ChannelProcess(argv, label=remote.kind, relay_warnings=True)
     finished = False
     stream: DumpStream | None = None
     guard: StallGuard | None = None
