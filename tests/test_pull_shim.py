@@ -375,3 +375,42 @@ def test_pull_docker_shim_shows_the_remote_sides_warnings(shim_env: dict[str, st
         assert "latin1-\\udce9.bin': its name is not valid UTF-8, so no URL" in warnings[0] + warnings[1]
         assert "its name is not valid UTF-8, so a receiver could not write it" in warnings[0] + warnings[1]
         assert all(line.startswith("WARNING ") for line in warnings)
+
+
+_BROKEN_SYNCOS = {
+    # A venv or pipx install whose interpreter went away with an upgrade of the system's python.
+    "interpreter-gone": "#!/nonexistent/python3.9\n",
+    # An older synco that has no channel command yet (click's usage error).
+    "no-channel-command": "#!/bin/sh\necho \"Usage: synco [OPTIONS] COMMAND [ARGS]...\" >&2\n"
+                          "echo \"Error: No such command '_channel'.\" >&2\nexit 2\n",
+    # A half-removed install.
+    "import-error": "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                    "echo \"ModuleNotFoundError: No module named 'synco_core'\" >&2\nexit 1\n",
+}
+
+
+@pytest.mark.parametrize("broken", sorted(_BROKEN_SYNCOS))
+def test_pull_docker_shim_uploads_when_the_remote_synco_found_does_not_start(
+        shim_env: dict[str, str], project: Project, tmp_path: Path, broken: str) -> None:
+    """A synco on the remote PATH that cannot start its channel was the end of the pull (`command not found`
+    although it was found, `No such command '_channel'`); as for one of another protocol, this synco is
+    uploaded instead. One the user named (synco: in .synco.yml) stays an error."""
+    bin_dir = tmp_path / "container-bin"
+    bin_dir.mkdir()
+    synco = bin_dir / "synco"
+    synco.write_text(_BROKEN_SYNCOS[broken])
+    synco.chmod(0o755)
+    # Not this interpreter's folder (sh would go on to the synco there): the remote python is named in full.
+    env = dict(shim_env, SYNCO_SHIM_CONTAINER_PATH=f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"the remote synco at {synco} did not start" in result.stderr
+    assert "uploading this synco instead" in result.stderr and "uploaded zipapp" in result.stderr
+    _check(tmp_path / "out", project)
+    assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+    configured = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out2"],
+                           dict(env, SYNCO_REMOTE_SYNCO=str(synco)), tmp_path)
+    assert configured.returncode == 1
+    assert configured.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "uploading" not in configured.stderr

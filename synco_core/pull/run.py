@@ -20,7 +20,14 @@ from typing import Any, cast
 
 from synco_core.errors import ConfigError, TransferError
 from synco_core.names import safe_name
-from synco_core.pull.bootstrap import explain_exit, launch_script, negotiate, remove_upload
+from synco_core.pull.bootstrap import (
+    Launch,
+    explain_exit,
+    launch_script,
+    negotiate,
+    remote_synco,
+    remove_upload,
+)
 from synco_core.pull.channel import ChannelProcess, channel_argv
 from synco_core.pull.client import ChannelClient
 from synco_core.pull.dumpstream import DumpStream
@@ -113,6 +120,22 @@ def _broken(channel: ChannelProcess, remote: Remote, exc: BaseException) -> Tran
                          "what arrived is kept: run the same command again to continue")
 
 
+class RemoteSyncoUnusable(TransferError):
+    """The synco found on the remote host (not one the user named) ended before its channel greeted."""
+
+
+def _found_synco_failed(channel: ChannelProcess, launch: Launch, remote: Remote, env: Mapping[str, str]) -> bool:
+    """Whether a channel that ended before greeting was a remote synco that pull found itself, and that failed.
+
+    Only after the launch script chose that synco (``launch.how``), only with an exit status of the remote
+    command (not the local process killed, not ssh's own 255), and never for a synco the user configured.
+    """
+    if launch.uploaded or not launch.how or remote_synco(remote, env) is not None:
+        return False
+    code = channel.close(grace=5)
+    return code > 0 and not (remote.kind == "ssh" and code == 255)
+
+
 def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
          reporter: Any = None, env: Mapping[str, str] | None = None) -> PullResult:
     """Run the pull; returns receive's summary. Remote files and processes are gone when this returns."""
@@ -122,6 +145,11 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
     except ProtocolMismatch as exc:
         # An older or newer synco on the remote host: ours, uploaded, speaks our protocol.
         echo(f"  the remote synco does not fit this one ({exc}); uploading this synco instead")
+        return _pull_once(remote, options, echo, reporter, env, force_upload=True)
+    except RemoteSyncoUnusable as exc:
+        # A synco that cannot start its channel (an interpreter gone with an upgrade, an install too old to
+        # have the channel command, a half-removed one): as with another protocol, ours is uploaded.
+        echo(f"  {exc}; uploading this synco instead")
         return _pull_once(remote, options, echo, reporter, env, force_upload=True)
 
 
@@ -167,7 +195,11 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                     raise TransferError(watch.message) from None
                 if not isinstance(exc, ChannelClosed):
                     raise
-                raise _failure(channel, remote, exc) from None
+                failure = _failure(channel, remote, exc)
+                if _found_synco_failed(channel, launch, remote, env):
+                    found = launch.how.replace("synco installed at ", "the remote synco at ", 1)
+                    raise RemoteSyncoUnusable(f"{found} did not start ({failure})") from None
+                raise failure from None
             echo(f"  remote side: {launch.how or 'synco'} (synco {hello.version}, python {hello.python})")
             guard = client.stall_guard = StallGuard(channel.kill)
             build_options: dict[str, Any] = {
