@@ -137,7 +137,11 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }", "launch started",
              # A terminal (ssh -tt, docker exec -t) would change the bytes both ways; one in raw mode changes
              # none of the launch lines, so only the remote side can tell (see negotiate).
-             "if [ -t 0 ] || [ -t 1 ]; then launch terminal; exit 0; fi"]
+             "if [ -t 0 ] || [ -t 1 ]; then launch terminal; exit 0; fi",
+             # Names on the wire are UTF-8, and a host whose locale is another (ISO-8859-1) had its python
+             # decode them with it: 'café' became 'cafÃ©'. UTF-8 mode decodes them as UTF-8 whatever the
+             # locale, and other bytes as surrogate escapes, which serve skips with a warning.
+             "PYTHONUTF8=1; export PYTHONUTF8"]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.
