@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sqlite3
 import stat
 import subprocess
@@ -450,3 +451,28 @@ def test_pull_docker_shim_from_a_host_with_a_latin1_locale(shim_env: dict[str, s
     _check(tmp_path / "out", project)
     assert (tmp_path / "out" / "uploads" / "日本 語" / "ファイル.txt").read_bytes() == b"jp"
     assert (tmp_path / "out" / "private" / "app" / "notes ü.txt").is_file()
+
+
+@pytest.mark.parametrize(("said", "reason"), [
+    # A docker without the compose plugin (compose v1 only).
+    (["docker: 'compose' is not a docker command.", "See 'docker --help'"],
+     "docker: 'compose' is not a docker command."),
+    (["unknown shorthand flag: 'T' in -T", "See 'docker exec --help'."], "unknown shorthand flag: 'T' in -T"),
+    (["error: unknown flag: --context", "See 'kubectl exec -h' for help and examples"],
+     "error: unknown flag: --context"),
+    (["unknown flag: --foo", "Run 'docker compose exec --help' for more information"], "unknown flag: --foo"),
+])
+def test_pull_shim_tool_failure_names_the_reason_not_the_help_pointer(shim_env: dict[str, str], tmp_path: Path,
+                                                                      said: list[str], reason: str) -> None:
+    """docker and kubectl end their errors with a pointer to their help, which pull gave as the reason."""
+    fake = tmp_path / "tool-bin"
+    fake.mkdir()
+    lines = "".join(f"echo {shlex.quote(line)} >&2\n" for line in said)
+    for tool in ("docker", "kubectl"):
+        (fake / tool).write_text(f"#!/bin/sh\n{lines}exit 1\n")
+        (fake / tool).chmod(0o755)
+    env = dict(shim_env, PATH=f"{fake}{os.pathsep}{shim_env['PATH']}")
+    for url in ("docker-compose://web/srv/app", "kubectl://ns/pod-1//srv/app"):
+        result = run_synco(["pull", url, "--target", "out"], env, tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == f"Error: {reason}"

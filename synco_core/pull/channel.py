@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE_SECONDS = 10.0
 #: A log record of the remote synco below ERROR, in the CLI's format ("WARNING synco_core.x +218ms: ...").
 _REMOTE_NOTICE = re.compile(r"(?:DEBUG|INFO|WARNING) [\w.]+ \+\d+ms: ")
+#: The pointer to their help that docker and kubectl print after an error ("See 'docker --help'", "See 'kubectl
+#: exec -h' for help and examples", "Run 'docker compose exec --help' for more information"): not a reason.
+_HELP_POINTER = re.compile(r"(?:See|Run) '[^']*(?:--help|-h)'(?:\.| for .*)?")
 #: A warning record of the remote synco, in the same format; group 1 is its message.
 _REMOTE_WARNING = re.compile(r"WARNING [\w.]+ \+\d+ms: (.*)")
 #: How many of the remote side's warnings are shown; a flood of them (thousands of skipped files) ends with one
@@ -206,13 +209,14 @@ class ChannelProcess:
                 log.debug("%s: %s", self.label, redact(line))
 
     def stderr_tail(self) -> str:
-        """The last stderr line worth showing: ssh's own warnings about known hosts and the remote synco's
-        debug, info and warning records are skipped (a warning printed before the remote side was killed is
-        not why the connection broke)."""
+        """The last stderr line worth showing: ssh's own warnings about known hosts, the remote synco's debug,
+        info and warning records (a warning printed before the remote side was killed is not why the
+        connection broke), and docker's and kubectl's pointers to their help are skipped."""
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         for line in reversed(self._tail):
-            if not line.startswith("Warning: Permanently added") and not _REMOTE_NOTICE.match(line):
+            if (not line.startswith("Warning: Permanently added") and not _REMOTE_NOTICE.match(line)
+                    and not _HELP_POINTER.fullmatch(line)):
                 # The remote side's own stderr comes through here: no escape sequences onto the terminal.
                 return remote_text(redact(line))
         return ""
