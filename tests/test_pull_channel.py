@@ -323,6 +323,24 @@ def test_channel_process_collects_stderr_and_exit_status() -> None:
     assert (code, out, err) == (3, b"hi", "oops")
 
 
+_SSH_NOTICES = [
+    "Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known hosts.",
+    # OpenSSH 10 to a server without a post-quantum key exchange (still most of them).
+    "** WARNING: connection is not using a post-quantum key exchange algorithm.",
+    '** This session may be vulnerable to "store now, decrypt later" attacks.',
+    "** The server may need to be upgraded. See https://openssh.com/pq.html",
+]
+
+
+@pytest.mark.parametrize("reason", ["", "bash: line 1: synco: Permission denied"])
+def test_ssh_notices_are_never_the_reason_a_channel_ended(reason: str) -> None:
+    """ssh's notices come first on stderr; a remote side that ends without a word (killed by the OOM killer)
+    had the last of them, "The server may need to be upgraded", given as why the connection broke."""
+    lines = [*_SSH_NOTICES, reason] if reason else _SSH_NOTICES
+    script = "".join(f"echo {shlex.quote(line)} >&2; " for line in lines) + "exit 1"
+    assert run_channel(["sh", "-c", script])[2] == reason
+
+
 def test_channel_process_missing_binary() -> None:
     with pytest.raises(TransferError, match="'no-such-channel-tool' not found"), \
             ChannelProcess(["no-such-channel-tool"]):

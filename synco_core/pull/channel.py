@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE_SECONDS = 10.0
 #: A log record of the remote synco below ERROR, in the CLI's format ("WARNING synco_core.x +218ms: ...").
 _REMOTE_NOTICE = re.compile(r"(?:DEBUG|INFO|WARNING) [\w.]+ \+\d+ms: ")
+#: How ssh's own notices start, printed before the remote command runs: the known hosts file, and OpenSSH 10's
+#: three lines ("** WARNING: connection is not using a post-quantum key exchange algorithm." ...) to a server
+#: without one. The last of them is never why a connection ended.
+_SSH_NOTICES = ("Warning: Permanently added", "** ")
 #: The pointer to their help that docker and kubectl print after an error ("See 'docker --help'", "See 'kubectl
 #: exec -h' for help and examples", "Run 'docker compose exec --help' for more information"): not a reason.
 _HELP_POINTER = re.compile(r"(?:See|Run) '[^']*(?:--help|-h)'(?:\.| for .*)?")
@@ -209,13 +213,13 @@ class ChannelProcess:
                 log.debug("%s: %s", self.label, redact(line))
 
     def stderr_tail(self) -> str:
-        """The last stderr line worth showing: ssh's own warnings about known hosts, the remote synco's debug,
+        """The last stderr line worth showing: ssh's own notices (known hosts, post-quantum), the remote synco's debug,
         info and warning records (a warning printed before the remote side was killed is not why the
         connection broke), and docker's and kubectl's pointers to their help are skipped."""
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         for line in reversed(self._tail):
-            if (not line.startswith("Warning: Permanently added") and not _REMOTE_NOTICE.match(line)
+            if (not line.startswith(_SSH_NOTICES) and not _REMOTE_NOTICE.match(line)
                     and not _HELP_POINTER.fullmatch(line)):
                 # The remote side's own stderr comes through here: no escape sequences onto the terminal.
                 return remote_text(redact(line))
