@@ -224,6 +224,30 @@ def test_launch_reports_an_interpreter_that_does_not_run_as_such(remote_env: Pat
     assert str(caught.value) == f"cannot run {fake} -u on docker://x{tmp_path}: {said}"
 
 
+@pytest.mark.parametrize(("body", "said"), [
+    (_SUDO_REFUSES, "sudo: a terminal is required to read the password; either use the -S option to read from "
+                    "standard input or configure an askpass helper"),
+    (_PYENV_SHIM, "pyenv: python3: command not found"),
+    ('case "$2" in *exit*) exit 1;; esac; echo 3.8', None),
+])
+def test_launch_reports_the_interpreter_on_a_host_with_nothing_but_sh(
+        remote_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, said: str | None) -> None:
+    """A minimal image (sh and python, no sed, no cut): the same lines."""
+    bare = tmp_path / "bare-bin"
+    bare.mkdir()
+    (bare / "sh").symlink_to(shutil.which("sh") or "/bin/sh")
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bare))
+    settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": str(fake)}
+    with pytest.raises(ConfigError) as caught:
+        _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+    where = f"docker://x{tmp_path}"
+    old = f"python3 >= 3.10 missing on {where} (found 3.8); install synco or a newer python there"
+    assert str(caught.value) == (f"cannot run {fake} on {where}: {said}" if said else old)
+
+
 def test_launch_reports_an_old_python_that_warns_first(remote_env: Path, tmp_path: Path) -> None:
     fake = tmp_path / "python3"
     # An old interpreter that also complains on stderr: its version is still what is said.

@@ -171,10 +171,12 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     lines += [
         f"command -v {python_command} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
         # The version as printed on stdout; when the interpreter does not even run that (sudo wanting a password,
-        # a pyenv shim without it), the first line it said instead, cut to fit in one launch message.
+        # a pyenv shim without it), the first line it said instead, cut to fit in one launch message. Plain sh
+        # takes the first line: a minimal image may have no sed; cut shortens it where there is one.
         f"{python} -c {new_enough} 2>/dev/null || {{ v=\"$({python} -c {version} 2>/dev/null)\" || "
-        f"v=\"$({python} -c {version} 2>&1)\"; "
-        "launch old-python \"$(printf '%s\\n' \"$v\" | sed -n '/./{p;q;}' | cut -c1-300)\"; exit 0; }",
+        f"v=\"$({python} -c {version} 2>&1)\"; nl=\"$(printf '\\n_')\"; v=\"${{v%%\"${{nl%_}}\"*}}\"; "
+        "if command -v cut >/dev/null 2>&1; then v=\"$(printf '%s\\n' \"$v\" | cut -c1-300)\"; fi; "
+        "launch old-python \"$v\"; exit 0; }",
         f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
         "IFS= read -r size || exit 0",
