@@ -152,8 +152,12 @@ def test_launch_uses_a_configured_synco(remote_env: Path, tmp_path: Path) -> Non
     remote = Remote(kind="docker", host="x", path=str(tmp_path))
     synco = f"{sys.executable} -c {shlex.quote(MODULE_MAIN)}"
     launch, first = _negotiate(remote, {"SYNCO_REMOTE_SYNCO": synco})
-    assert launch.how == f"synco installed at {sys.executable}"
+    # A command of several words (a wrapper such as sudo -n -u www-data synco) is named whole, not as "synco
+    # installed at /usr/bin/sudo".
+    assert launch.how == f"synco run by {synco} (found {sys.executable})"
     assert first == b"H" and not launch.uploaded
+    launch, first = _negotiate(remote, {"SYNCO_REMOTE_SYNCO": str(Path(sys.executable).parent / "synco")})
+    assert launch.how == f"synco installed at {Path(sys.executable).parent / 'synco'}"
 
 
 def test_launch_uses_the_synco_module_of_the_remote_python(remote_env: Path, tmp_path: Path) -> None:

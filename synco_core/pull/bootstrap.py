@@ -244,7 +244,12 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         if word == "started":
             continue
         if word == "installed":
-            launch.how = f"synco installed at {argument}"
+            configured = remote_synco(remote, env)
+            if configured and len(shlex.split(configured)) > 1:
+                # A wrapper in front (sudo -n -u www-data synco): its first word is what was found.
+                launch.how = f"synco run by {configured} (found {argument})"
+            else:
+                launch.how = f"synco installed at {argument}"
         elif word == "module":
             launch.how = f"the synco_core module of {python}"
         elif word == "dir-missing":
