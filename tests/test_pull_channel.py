@@ -18,6 +18,7 @@ import pytest
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script, negotiate
 from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel
+from synco_core.pull.frames import FramingError
 from synco_core.pull.remote import Remote, parse_remote_url
 from synco_core.pull.tempdir import NO_TEMP_FOLDER, remote_temp_root
 from synco_core.testing.services import require_tool
@@ -261,6 +262,33 @@ def test_launch_reports_an_old_python_that_warns_first(remote_env: Path, tmp_pat
     settings = {"SYNCO_REMOTE_SYNCO": "upload", "SYNCO_REMOTE_PYTHON": str(fake)}
     with pytest.raises(ConfigError, match=r"python3 >= 3\.10 missing on docker://x/\S* \(found 3\.9\)"):
         _negotiate(Remote(kind="docker", host="x", path=str(tmp_path)), settings)
+
+
+def test_a_login_that_prints_more_than_a_mebibyte_is_named(remote_env: Path, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A login script printing without end (a log tailed in .bashrc): the line says where it comes from and
+    --debug shows how it starts, rather than only a byte count."""
+    remote = Remote(kind="ssh", host="prod", path=str(tmp_path))
+    launch = launch_script(remote, {})
+    noisy = "echo 'Welcome to prod'; yes 'tail -f /var/log/syslog' | head -c 1100000; " + launch.script
+    with caplog.at_level("DEBUG"), ChannelProcess(["sh", "-c", noisy], label="local") as channel:
+        reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout))
+        with pytest.raises(FramingError) as caught:
+            negotiate(reader, channel.stdin, remote, launch, {})
+    assert str(caught.value) == (
+        f"no synco greeting in the first 1 MiB of output from ssh://prod{tmp_path}: the login prints that much "
+        "before any command runs (.bashrc, .profile?); run the pull with --debug to see how it starts")
+    assert any("Welcome to prod" in record.getMessage() for record in caplog.records)
+    # After the launch script started, the remote command is what printed it.
+    chatty = tmp_path / "chatty-synco"
+    chatty.write_text("#!/bin/sh\nyes 'DEBUG: starting' | head -c 1100000\n")
+    chatty.chmod(0o755)
+    settings = {"SYNCO_REMOTE_SYNCO": str(chatty)}
+    launch = launch_script(remote, settings)
+    with ChannelProcess(["sh", "-c", launch.script], label="local") as channel:
+        reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout))
+        with pytest.raises(FramingError, match=r": the remote command printed that much before synco started; run"):
+            negotiate(reader, channel.stdin, remote, launch, settings)
 
 
 def test_launch_ending_early_is_channel_closed(remote_env: Path) -> None:

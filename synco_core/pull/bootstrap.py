@@ -208,6 +208,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
     env = os.environ if env is None else env
     seen = bytearray()
     noise = 0
+    started = False
     while True:
         byte = reader.read(1)
         if not byte:
@@ -219,7 +220,13 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         seen += byte
         noise += 1
         if noise > MAX_PREAMBLE:
-            raise FramingError(f"no synco greeting in the first {MAX_PREAMBLE} bytes of the remote output")
+            log.debug("remote output before synco started: %r", bytes(seen[:500]))
+            where = remote.describe()
+            # Before the launch script's first line, only the login (rc files, a motd) can have printed it.
+            printer = ("the remote command printed that much before synco started" if started else
+                       "the login prints that much before any command runs (.bashrc, .profile?)")
+            raise FramingError(f"no synco greeting in the first {MAX_PREAMBLE >> 20} MiB of output from {where}: "
+                               f"{printer}; run the pull with --debug to see how it starts")
         if seen.endswith(MAGIC):
             if seen[: -len(MAGIC)].strip():
                 log.debug("remote output before synco started: %r", bytes(seen[-500:]))
@@ -228,6 +235,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             continue
         message = _read_line(reader).decode("utf-8", "replace")
         del seen[-len(LAUNCH_MARK):]
+        started = True
         if watch is not None:
             watch.progress()
         word, _, argument = message.partition(" ")
