@@ -9,6 +9,7 @@ wrappers of the three built-in backends count too.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from synco_core import (
     parse_database_url,
     register_secret,
 )
-from synco_django.static import UNKNOWN, DatabaseUrl
+from synco_django.static import UNKNOWN, URL_SCHEMES, DatabaseUrl
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +85,6 @@ USER_RULES = (
     ("last_name", "fixed:Lastname"),
 )
 
-#: dj-database-url's schemes that are spelt differently from synco's engine names.
-URL_SCHEMES = {
-    "postgis": "postgresql",
-    "pgsql": "postgresql",
-    "postgres": "postgresql",
-    "mysqlgis": "mysql",
-    "mysql-connector": "mysql",
-    "mysql2": "mysql",
-    "spatialite": "sqlite",
-}
-
-
 def engine_of(backend: str) -> str | None:
     """synco's engine for a Django backend's module path, or None when synco has no engine for it."""
     lowered = backend.lower()
@@ -139,7 +128,7 @@ def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> D
         config = url_config(entry.url, project_dir, label)
         if config.engine not in ("postgresql", "mysql", "sqlite"):
             raise ConfigError(f"Django database {alias!r}: {config.engine} databases are not supported")
-        return config
+        return _with_settings(alias, config, entry.settings, project_dir) if entry.settings else config
     if not isinstance(entry, Mapping):
         raise ConfigError(f"Django database {alias!r} is not a dict of settings")
     password = _text(entry.get("PASSWORD"))
@@ -180,6 +169,45 @@ def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> D
         options=_driver_options(alias, engine, options),
         source=label,
     )
+
+
+def _with_settings(alias: str, config: DatabaseConfig, settings: Mapping[str, Any],
+                   project_dir: Path) -> DatabaseConfig:
+    """``config`` (a URL's) with the Django settings the module gave over it: ``DATABASES["default"]["NAME"]
+    = ...`` after ``dj_database_url.config()``, or the ``OPTIONS`` of the dict the URL was merged into."""
+    changes: dict[str, Any] = {}
+    engine = config.engine
+    backend = _text(settings.get("ENGINE"))
+    if backend is not None:
+        engine = engine_of(backend) or ""
+        if not engine:
+            raise ConfigError(f"Django database {alias!r}: the backend {backend} is not supported "
+                              "(PostgreSQL, MySQL/MariaDB and SQLite are)")
+        changes["engine"] = engine
+    if "NAME" in settings:
+        name = _text(settings["NAME"])
+        if name is None:
+            raise ConfigError(f"Django database {alias!r} names no database (NAME)")
+        if engine == "sqlite" and not Path(name).is_absolute() and name != ":memory:":
+            name = str(project_dir / name)
+        changes["name"] = name
+    if "USER" in settings:
+        changes["user"] = _text(settings["USER"])
+    if "PASSWORD" in settings:
+        changes["password"] = _text(settings["PASSWORD"])
+        register_secret(changes["password"])
+    if "HOST" in settings:
+        host = _text(settings["HOST"])
+        # A path as HOST is the server's socket (MySQL) or its folder (PostgreSQL), as Django passes it on.
+        changes["host"], changes["socket"] = (None, host) if host and host.startswith("/") else (host, None)
+    if "PORT" in settings:
+        changes["port"] = _port(alias, settings["PORT"])
+    options = settings.get("OPTIONS")
+    if isinstance(options, Mapping):
+        if engine == "mysql" and _text(options.get("unix_socket")):
+            changes["socket"] = _text(options.get("unix_socket"))
+        changes["options"] = {**config.options, **_driver_options(alias, engine, options)}
+    return dataclasses.replace(config, **changes)
 
 
 def _driver_options(alias: str, engine: str, options: Mapping[str, Any]) -> dict[str, str]:

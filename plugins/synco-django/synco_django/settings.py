@@ -152,7 +152,7 @@ def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[
     notes: list[str] = []
     how = f"{module.path.relative_to(project_dir).as_posix()} (read without Python)"
     usable = isinstance(databases, dict) and databases and all(
-        isinstance(entry, static.DatabaseUrl) or static.is_known(entry) for entry in databases.values())
+        static.is_known(entry) for entry in databases.values())
     if not usable:
         url = env.get("DATABASE_URL", "").strip()
         if url:

@@ -20,11 +20,11 @@ import logging
 import os
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from synco_core import read_config_text
+from synco_core import ConfigError, parse_database_url, read_config_text
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,32 @@ class DatabaseUrl:
     """``dj_database_url.config()`` / ``env.db()``: a database named by a URL, converted by the caller."""
 
     url: str
+    #: Django settings given over the URL's, in the order the settings module gave them: assigned after it
+    #: was read (``DATABASES["default"]["NAME"] = ...``, ``.update({...})``), or kept from the dict it was
+    #: merged into (``DATABASES["default"].update(dj_database_url.config())`` keeps that dict's ``OPTIONS``).
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+#: dj-database-url's schemes that are spelt differently from synco's engine names.
+URL_SCHEMES = {
+    "postgis": "postgresql",
+    "pgsql": "postgresql",
+    "postgres": "postgresql",
+    "mysqlgis": "mysql",
+    "mysql-connector": "mysql",
+    "mysql2": "mysql",
+    "spatialite": "sqlite",
+}
+
+#: The keys of the dict dj-database-url returns for every URL: merged into a settings dict, they replace
+#: that dict's own (``OPTIONS`` too when the URL has query options).
+_URL_KEYS = frozenset({"ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"})
+
+#: Methods of a dict or list a settings module calls as a statement to change it in place; ``update``,
+#: ``setdefault``, ``append``, ``extend`` and ``insert`` are worked out, any other makes the value unknown
+#: (never left as it was before the change).
+_MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "append", "extend", "insert", "remove",
+                       "sort", "reverse", "__setitem__", "__delitem__"})
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,8 @@ class Reader:
                     ns[name] = UNKNOWN
             self._run(node.orelse, ns, package)
             self._run(node.finalbody, ns, package)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            self._method_statement(node.value, ns)
         elif isinstance(node, ast.Expr | ast.Pass | ast.Assert):
             return
         else:
@@ -216,12 +244,61 @@ class Reader:
                 key = None
             if isinstance(container, dict) and isinstance(key, str | int):
                 container[key] = value
+            elif isinstance(container, DatabaseUrl) and isinstance(key, str):
+                container.settings[key] = value
             else:
                 for name in _names_in(target):
                     ns[name] = UNKNOWN
         else:
             for name in _names_in(target):
                 ns[name] = UNKNOWN
+
+    def _method_statement(self, call: ast.Call, ns: dict[str, Any]) -> None:
+        """``DATABASES["default"].update(db_from_env)`` (the Heroku template), ``MIDDLEWARE.insert(0, ...)``:
+        a settings value changed in place by a method. Worked out where the reader can; otherwise the value
+        becomes unknown, so a database changed this way is never read as it was before the change."""
+        function = call.func
+        if not isinstance(function, ast.Attribute) or function.attr not in _MUTATORS:
+            return
+        try:
+            receiver = self._eval(function.value, ns)
+        except _CannotEvaluate:
+            # DATABASES.setdefault("default", {}).update(...): a setting reached in a way the reader does not
+            # follow is changed all the same.
+            root = _root_name(function.value)
+            if root is not None and isinstance(ns.get(root), dict | list | DatabaseUrl):
+                ns[root] = UNKNOWN
+            return
+        if not isinstance(receiver, dict | list | DatabaseUrl):
+            # os.environ.setdefault(...), a library's object: not a setting this reader holds.
+            return
+        try:
+            if any(isinstance(arg, ast.Starred) for arg in call.args) or any(kw.arg is None for kw in call.keywords):
+                raise _CannotEvaluate
+            args = [self._eval(arg, ns) for arg in call.args]
+            kwargs = {str(kw.arg): self._eval(kw.value, ns) for kw in call.keywords}
+            changed = _changed(receiver, function.attr, args, kwargs)
+            if changed is not receiver:
+                self._store(function.value, changed, ns)
+        except _CannotEvaluate:
+            for name in _names_in(function.value):
+                ns[name] = UNKNOWN
+
+    def _store(self, target: ast.expr, value: Any, ns: dict[str, Any]) -> None:
+        """Put ``value`` where ``target`` (a name or a subscript of a known dict) points."""
+        if isinstance(target, ast.Name):
+            ns[target.id] = value
+            return
+        if isinstance(target, ast.Subscript):
+            container = self._eval(target.value, ns)
+            key = self._eval(target.slice, ns)
+            if isinstance(container, dict) and isinstance(key, str | int):
+                container[key] = value
+                return
+            if isinstance(container, DatabaseUrl) and isinstance(key, str):
+                container.settings[key] = value
+                return
+        raise _CannotEvaluate
 
     def _augment(self, node: ast.AugAssign, ns: dict[str, Any]) -> None:
         """``X += ...`` and ``DATABASES["default"]["NAME"] += ...``: worked out for ``+`` of strings and
@@ -354,6 +431,8 @@ class Reader:
         raise _CannotEvaluate
 
     def _subscript(self, value: Any, key: Any) -> Any:
+        if isinstance(value, DatabaseUrl):
+            return self._url_setting(value, key)
         if isinstance(value, _Ref) and value.name == "os.environ" and isinstance(key, str):
             if key not in self.environ:
                 raise _CannotEvaluate
@@ -369,6 +448,24 @@ class Reader:
             except IndexError:
                 raise _CannotEvaluate from None
         raise _CannotEvaluate
+
+    def _url_setting(self, value: DatabaseUrl, key: Any) -> Any:
+        """``DATABASES["default"]["NAME"]`` of a dict dj-database-url made: what was set over the URL, else
+        what the URL says (NAME, USER, PASSWORD, HOST, PORT); anything else is unknown."""
+        if key in value.settings:
+            return value.settings[key]
+        if key not in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+            raise _CannotEvaluate
+        scheme, sep, rest = value.url.partition("://")
+        url = f"{URL_SCHEMES.get(scheme.lower(), scheme)}://{rest}" if sep else value.url
+        try:
+            config = parse_database_url(url, base_dir=self.project_dir)
+        except ConfigError:
+            raise _CannotEvaluate from None
+        found = {"NAME": config.name, "USER": config.user, "PASSWORD": config.password,
+                 "HOST": config.socket or config.host, "PORT": config.port}[key]
+        # dj-database-url gives "" for a part the URL leaves out, and the port as a number.
+        return "" if found is None else found
 
     # ---------------------------------------------------------------------------------------------- calls
 
@@ -583,6 +680,47 @@ class _Env:
         raise _CannotEvaluate
 
 
+def _changed(receiver: dict[Any, Any] | list[Any] | DatabaseUrl, method: str, args: list[Any],
+             kwargs: dict[str, Any]) -> Any:
+    """``receiver`` after ``receiver.method(*args, **kwargs)``: the same object changed in place, or a new
+    value (a dict merged with a :class:`DatabaseUrl` becomes one); :class:`_CannotEvaluate` when unknown."""
+    if isinstance(receiver, list):
+        if method == "append" and len(args) == 1 and not kwargs:
+            receiver.append(args[0])
+        elif method == "extend" and len(args) == 1 and not kwargs and isinstance(args[0], list | tuple):
+            receiver.extend(args[0])
+        elif method == "insert" and len(args) == 2 and not kwargs and isinstance(args[0], int):
+            receiver.insert(args[0], args[1])
+        else:
+            raise _CannotEvaluate
+        return receiver
+    if method == "setdefault" and 1 <= len(args) <= 2 and not kwargs and isinstance(args[0], str | int):
+        default = args[1] if len(args) == 2 else None
+        if isinstance(receiver, DatabaseUrl):
+            if args[0] in _URL_KEYS and args[0] not in receiver.settings:
+                return receiver  # the URL gave the key already
+            receiver.settings.setdefault(str(args[0]), default)
+        else:
+            receiver.setdefault(args[0], default)
+        return receiver
+    if method != "update" or len(args) > 1:
+        raise _CannotEvaluate
+    other = args[0] if args else {}
+    if isinstance(other, DatabaseUrl):
+        # dj-database-url's dict replaces the URL's keys; the rest of the old settings stays.
+        old = receiver.settings if isinstance(receiver, DatabaseUrl) else receiver
+        # A password may hold "?" unencoded; the query starts after the host part.
+        has_options = bool(other.url.rpartition("@")[2].partition("?")[2])
+        kept = {k: v for k, v in old.items() if k not in _URL_KEYS and not (k == "OPTIONS" and has_options)}
+        return DatabaseUrl(other.url, {**kept, **other.settings, **kwargs})
+    if not isinstance(other, dict):
+        raise _CannotEvaluate
+    target = receiver.settings if isinstance(receiver, DatabaseUrl) else receiver
+    target.update(other)
+    target.update(kwargs)
+    return receiver
+
+
 def _assigned(node: ast.AST) -> set[str]:
     """Every top-level name a statement (and what it contains) may assign."""
     names: set[str] = set()
@@ -594,6 +732,13 @@ def _assigned(node: ast.AST) -> set[str]:
         elif isinstance(child, ast.Subscript) and isinstance(child.ctx, ast.Store):
             names.update(_names_in(child))
     return names
+
+
+def _root_name(node: ast.expr) -> str | None:
+    """The name an expression starts from (``DATABASES`` of ``DATABASES.setdefault("default", {})["X"]``)."""
+    while isinstance(node, ast.Subscript | ast.Attribute | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _names_in(target: ast.expr) -> set[str]:
@@ -621,6 +766,8 @@ def is_known(value: Any) -> bool:
     """True when ``value`` and everything inside it could be worked out."""
     if value is UNKNOWN:
         return False
+    if isinstance(value, DatabaseUrl):
+        return is_known(value.settings)
     if isinstance(value, dict):
         return all(is_known(v) for v in value.values())
     if isinstance(value, list | tuple):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synco_django.databases import database_config
 from synco_django.static import UNKNOWN, DatabaseUrl, is_known, read_settings
 
 from synco_core import ConfigError
@@ -243,3 +244,97 @@ def test_what_the_reader_works_out_is_what_python_computes(tmp_path: Path, text:
 @pytest.mark.parametrize("source", ["X = 1 +", "X = ((1)", "\x00"])
 def test_unparsable_module(tmp_path: Path, source: str) -> None:
     assert "X" not in read(tmp_path, source)
+
+
+#: Settings modules that change DATABASES in place after reading it (the Heroku template's
+#: ``DATABASES['default'].update(db_from_env)``, a NAME given over dj-database-url's), with the
+#: environment, and the database Django then uses: (engine, name, host, user, options) or None when the
+#: reader must say it does not know (never the database as it was before the change).
+IN_PLACE = [
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3", "OPTIONS": {"timeout": 20}}}
+db_from_env = dj_database_url.config(conn_max_age=500)
+DATABASES['default'].update(db_from_env)
+""", {"DATABASE_URL": "postgres://a:b@h/real"}, ("postgresql", "real", "h", "a", {})),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x", "OPTIONS": {"sslmode": "require"}}}
+DATABASES["default"].update(dj_database_url.config())
+""", {"DATABASE_URL": "postgres://a:b@h/real"}, ("postgresql", "real", "h", "a", {"sslmode": "require"})),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x", "OPTIONS": {"sslmode": "require"}}}
+DATABASES["default"].update(dj_database_url.config())
+""", {"DATABASE_URL": "postgres://a:b@h/real?sslmode=disable"}, ("postgresql", "real", "h", "a",
+                                                                  {"sslmode": "disable"})),
+    ("""
+DATABASES = {"default": dj_database_url.config(default="postgres://u:p@localhost/fallback")}
+DATABASES["default"]["NAME"] = os.environ.get("DB_NAME", DATABASES["default"]["NAME"])
+""", {"DATABASE_URL": "postgres://a:b@h/real", "DB_NAME": "other"}, ("postgresql", "other", "h", "a", {})),
+    ("""
+DATABASES = {"default": dj_database_url.config(default="postgres://u:p@localhost/fallback")}
+DATABASES["default"]["NAME"] = os.environ.get("DB_NAME", DATABASES["default"]["NAME"])
+""", {}, ("postgresql", "fallback", "localhost", "u", {})),
+    ("""
+DATABASES = {"default": dj_database_url.parse("mysql://u:p@db/app")}
+DATABASES["default"].update({"HOST": "/run/mysqld/mysqld.sock", "USER": os.environ["DB_USER"]})
+DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4"}
+""", {"DB_USER": "deploy"}, ("mysql", "app", None, "deploy", {"charset": "utf8mb4"})),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES["default"].update(ENGINE="django.db.backends.postgresql", NAME=os.environ["DB_NAME"], HOST="db")
+""", {"DB_NAME": "real"}, ("postgresql", "real", "db", None, {})),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES.setdefault("default", {}).update({"ENGINE": "django.db.backends.mysql", "NAME": "real"})
+""", {}, None),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES.setdefault("replica", {"ENGINE": "django.db.backends.mysql", "NAME": "copy"})
+DATABASES["default"].setdefault("NAME", "ignored")
+""", {}, ("sqlite", "{project}/db.sqlite3", None, None, {})),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES["default"].update(dj_database_url.config())
+""", {}, None),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES["default"].update(get_database_settings())
+""", {}, None),
+    ("""
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+DATABASES.pop("default")
+""", {}, None),
+]
+
+
+@pytest.mark.parametrize(("text", "environ", "expected"), IN_PLACE)
+def test_databases_changed_in_place(tmp_path: Path, text: str, environ: dict[str, str],
+                                    expected: tuple[str, str, str | None, str | None, dict[str, str]] | None) -> None:
+    names = read(tmp_path, "import os\nimport dj_database_url\n" + text, environ)
+    databases = names["DATABASES"]
+    if expected is None:
+        assert not is_known(databases)
+        return
+    assert is_known(databases)
+    config = database_config("default", databases["default"], tmp_path, "settings")
+    engine, name, *rest = expected
+    name = name.format(project=tmp_path)
+    assert (config.engine, config.name, config.host, config.user, config.options) == (engine, name, *rest)
+    if config.engine == "mysql" and config.host is None:
+        assert config.socket == "/run/mysqld/mysqld.sock"
+
+
+def test_lists_changed_in_place(tmp_path: Path) -> None:
+    names = read(tmp_path, """
+MIDDLEWARE = ["a", "b"]
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.append("c")
+MIDDLEWARE.extend(["d"])
+INSTALLED_APPS = ["x"]
+INSTALLED_APPS.remove("x")
+import os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")
+BASE = os.environ.get("NOPE", "kept")
+""")
+    assert names["MIDDLEWARE"] == ["a", "whitenoise.middleware.WhiteNoiseMiddleware", "b", "c", "d"]
+    assert names["INSTALLED_APPS"] is UNKNOWN
+    assert names["BASE"] == "kept"
