@@ -26,10 +26,12 @@ from synco_core import (
     MAX_LOCK_FILE_BYTES,
     ConfigError,
     FrameworkCommandError,
+    PhpUnknown,
     find_php,
     load_dotenv_files,
     pdo_attribute_name,
     read_config_text,
+    read_php_config,
     run_command,
 )
 from synco_laravel.configfiles import read_config_file
@@ -253,15 +255,17 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
     """``.env``, the project's ``config/database.php`` and ``config/filesystems.php`` read without PHP
     (:mod:`synco_laravel.configfiles`), and the skeleton's defaults for what only PHP could compute."""
     major, version = detect_major_version(project_dir)
+    notes: list[str] = []
+    cache = config_cache_path(project_dir, environ)
+    if cache.exists():
+        cached = read_config_cache(project_dir, cache, major, version, environ)
+        if cached is not None:
+            return cached
+        notes.append(f"{cache} could not be read without PHP; .env is read instead")
     # phpdotenv's rules: "$word" in a password is not a reference, only "${NAME}" is.
     values = load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv")
     env = _Env(values, environ)
     modern = major is None or major >= 11
-    notes: list[str] = []
-    if (project_dir / "bootstrap/cache/config.php").exists():
-        # Laravel ignores .env while a config cache exists; reading that PHP file needs PHP.
-        notes.append("bootstrap/cache/config.php exists; without PHP it is ignored and .env is read instead")
-        log.warning("Laravel config cache found but no PHP to read it: using .env, which may be out of date")
     # The project's own config files over the skeleton's: env() there sees the environment, then .env.
     seen = {**values, **environ}
     database = read_config_file(project_dir / "config" / "database.php",
@@ -278,6 +282,68 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         notes=notes,
         # config/app.php: 'url' => env('APP_URL', 'http://localhost').
         app_url=str(env("APP_URL") or "") or "http://localhost",
+    )
+
+
+def config_cache_path(project_dir: Path, environ: Mapping[str, str]) -> Path:
+    """Where ``php artisan config:cache`` wrote the configuration: ``$APP_CONFIG_CACHE`` (read from the real
+    environment only, as Laravel checks it before loading ``.env``; relative to the project unless absolute),
+    else ``bootstrap/cache/config.php``."""
+    configured = environ.get("APP_CONFIG_CACHE", "")
+    if configured:
+        path = Path(configured)
+        return path if path.is_absolute() else project_dir / path
+    return project_dir / "bootstrap" / "cache" / "config.php"
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, PhpUnknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(item) for item in value)
+    return False
+
+
+def read_config_cache(project_dir: Path, cache: Path, major: int | None, version: str,
+                      environ: Mapping[str, str]) -> LaravelConfig | None:
+    """The configuration from Laravel's config cache, or None (with a warning) when it cannot be read.
+
+    While the cache exists, Laravel reads neither ``.env`` nor ``config/*.php``: the cache is what the
+    application uses, so ``.env`` (often left from before the last ``config:cache``, or absent from a
+    container image) must not be read in its place. ``config:cache`` writes the array with
+    ``var_export()``: plain values that synco's PHP configuration reader reads without running PHP.
+    """
+    try:
+        returned = read_php_config(cache, environ=environ).returned
+    except ConfigError as exc:
+        log.warning("Laravel config cache %s cannot be read without PHP (%s); reading .env, which Laravel "
+                    "ignores while the cache exists", cache, exc)
+        return None
+    database = returned.get("database") if isinstance(returned, dict) else None
+    filesystems = returned.get("filesystems") if isinstance(returned, dict) else None
+    if not isinstance(database, dict) or not isinstance(database.get("connections"), dict):
+        log.warning("Laravel config cache %s has no database connections; reading .env, which Laravel ignores "
+                    "while the cache exists", cache)
+        return None
+    if _has_unknown(database) or _has_unknown(filesystems):
+        log.warning("Laravel config cache %s holds values only PHP could compute; reading .env, which Laravel "
+                    "ignores while the cache exists", cache)
+        return None
+    name_pdo_options(database, None)
+    app = returned.get("app")
+    app_url = app.get("url") if isinstance(app, dict) else None
+    log.debug("Laravel configuration read from the config cache %s (.env is not read while it exists)", cache)
+    return LaravelConfig(
+        database=database,
+        filesystems=filesystems if isinstance(filesystems, dict) else {},
+        public_path=project_dir / "public",
+        major=major,
+        version=version,
+        source="files",
+        app_url=str(app_url) if isinstance(app_url, str) and app_url.strip() else None,
+        notes=[f"read from the config cache {cache} (Laravel does not read .env while it exists)"],
     )
 
 

@@ -280,3 +280,110 @@ def test_readme_names_the_php_interpreters_find_php_tries() -> None:
     names = re.findall(r"`(\$PHP|php[\d.]*)`", match["list"])
     tried = ["$PHP", *php_candidates({})]
     assert names[:6] == tried[:6] and names[-2:] == tried[-2:], (names, tried)
+
+
+#: ``php artisan config:cache`` output (``var_export()`` of the whole configuration), trimmed to the parts
+#: synco reads: another database than .env names, as after an edit of .env that was not cached again.
+CONFIG_CACHE = """<?php return array (
+  'app' =>
+  array (
+    'name' => 'Shop',
+    'env' => 'production',
+    'debug' => false,
+    'url' => 'https://shop.example',
+  ),
+  'database' =>
+  array (
+    'default' => 'cached',
+    'connections' =>
+    array (
+      'cached' =>
+      array (
+        'driver' => 'mysql',
+        'url' => NULL,
+        'host' => 'db.internal',
+        'port' => '3307',
+        'database' => 'shop_cached',
+        'username' => 'shop',
+        'password' => 'cached-Pa$$w0rd',
+        'unix_socket' => '',
+        'charset' => 'utf8mb4',
+        'prefix' => '',
+        'strict' => true,
+        'options' =>
+        array (
+          1009 => '/etc/ssl/cached-ca.pem',
+        ),
+      ),
+    ),
+  ),
+  'filesystems' =>
+  array (
+    'default' => 'local',
+    'disks' =>
+    array (
+      'public' =>
+      array (
+        'driver' => 'local',
+        'root' => '{project}/storage/app/public',
+        'url' => 'https://shop.example/storage',
+        'visibility' => 'public',
+      ),
+    ),
+    'links' =>
+    array (
+      '{project}/public/storage' => '{project}/storage/app/public',
+    ),
+  ),
+);
+"""
+
+
+@pytest.mark.parametrize("where", ["bootstrap/cache/config.php", "relative", "absolute"])
+@pytest.mark.parametrize("fixture", ["laravel11", "laravel10"])
+def test_config_cache_is_what_laravel_reads(make_project: Make, no_php: None, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture, fixture: str, where: str) -> None:
+    """While the config cache exists Laravel reads neither .env nor config/*.php: without PHP, synco reads the
+    cache (plain var_export() values) too, never .env's database in its place."""
+    project = make_project(fixture, env={"DB_CONNECTION": "mysql", "DB_DATABASE": "stale_env_db"})
+    cache = project / "bootstrap" / "cache" / "config.php"
+    if where == "relative":
+        monkeypatch.setenv("APP_CONFIG_CACHE", "storage/framework/config.php")
+        cache = project / "storage" / "framework" / "config.php"
+        (project / "bootstrap" / "cache" / "config.php").unlink(missing_ok=True)
+    elif where == "absolute":
+        cache = project.parent / f"{project.name}-config-cache.php"
+        monkeypatch.setenv("APP_CONFIG_CACHE", str(cache))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(CONFIG_CACHE.replace("{project}", str(project)))
+    caplog.set_level("DEBUG", logger="synco_laravel")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    database = framework.database
+    assert (database.engine, database.name, database.host, database.port, database.user) == (
+        "mysql", "shop_cached", "db.internal", 3307, "shop")
+    assert database.password == "cached-Pa$$w0rd"
+    assert framework.settings["connection"] == "cached"
+    assert "/etc/ssl/cached-ca.pem" in database.options.values()
+    assert "cached-Pa$$w0rd" not in redact(caplog.text)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+
+
+@pytest.mark.parametrize("cache_text", [
+    "<?php return array ('database' => array ('default' => 'mysql', 'connections' => array ('mysql' => array ("
+    "'driver' => 'mysql', 'database' => file_get_contents('/run/secrets/db'))))));\n",
+    "<?php return array ('app' => array ());\n",
+    "<?php return [\n",
+])
+def test_config_cache_synco_cannot_read_is_said(make_project: Make, no_php: None, caplog: pytest.LogCaptureFixture,
+                                                cache_text: str) -> None:
+    """A cache only PHP could read is named in a one-line warning, and .env is read as before."""
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_DATABASE": "env_db"})
+    (project / "bootstrap" / "cache").mkdir(exist_ok=True)
+    (project / "bootstrap" / "cache" / "config.php").write_text(cache_text)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.name == "env_db"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("config cache" in w and "config.php" in w for w in warnings), warnings
+    assert all("\n" not in w for w in warnings)
