@@ -4,7 +4,7 @@ The Drupal root holds ``core/lib/Drupal.php`` and ``sites/``; it is the project 
 ``docroot/`` folder in the Composer layouts (``drupal/recommended-project``). Each site is a folder of
 ``sites/`` with a ``settings.php``. With one site that is ``sites/default``; a multisite maps host names to
 site folders in ``sites/sites.php`` (read without PHP). ``SYNCO_DRUPAL_SITE`` (a folder name or a host name
-``sites.php`` maps) picks one; otherwise ``default``, or the only configured site.
+Drupal would match to one) picks one; otherwise ``default``, or the only configured site.
 """
 
 from __future__ import annotations
@@ -88,6 +88,32 @@ def _aliases(root: Path) -> dict[str, str]:
     return {str(host): str(folder) for host, folder in sites.items() if isinstance(folder, str)}
 
 
+def site_for(wanted: str, aliases: Mapping[str, str], sites: list[str]) -> str | None:
+    """The site folder ``SYNCO_DRUPAL_SITE`` names: a folder of ``sites``, or a host name (``host``,
+    ``host:port``, ``host/path``, a URL) looked up as ``DrupalKernel::findSitePath()`` does, from the most
+    specific name to the least: ``www.shop.example.com`` is served by ``sites.php``'s ``shop.example.com`` or a
+    folder of that name, port 8080 of ``shop.local`` by ``8080.shop.local``, ``example.com/shop`` by
+    ``example.com.shop``. None when nothing matches."""
+    if wanted in sites:
+        return wanted
+    if aliases.get(wanted) in sites:
+        return aliases[wanted]
+    text = wanted.split("://", 1)[1] if "://" in wanted else wanted
+    host, _, path = text.partition("/")
+    # Drupal reads the host lower-cased (as HTTP has it), the port in front: shop.local:8080 -> 8080.shop.local.
+    server = ".".join(reversed(host.lower().rstrip(".").split(":"))).split(".")
+    # The script's path as Drupal splits it: "/shop/index.php" -> ["", "shop", "index.php"].
+    uri = ["", *(part for part in path.split("/") if part), "index.php"]
+    for i in range(len(uri) - 1, 0, -1):
+        for j in range(len(server), 0, -1):
+            folder = ".".join(server[-j:]) + ".".join(uri[:i])
+            if aliases.get(folder) in sites:
+                return aliases[folder]
+            if folder in sites:
+                return folder
+    return None
+
+
 def find_site(project_dir: Path, environ: Mapping[str, str] | None = None) -> DrupalSite | None:
     """The Drupal site ``synco`` works on in ``project_dir``, or None when it is not a Drupal project."""
     root = find_root(project_dir)
@@ -99,10 +125,14 @@ def find_site(project_dir: Path, environ: Mapping[str, str] | None = None) -> Dr
                    if child.is_dir() and (child / "settings.php").is_file())
     wanted = env.get(SITE_VARIABLE, "").strip()
     if wanted:
-        folder = aliases.get(wanted, wanted)
-        if folder not in sites:
-            raise ConfigError(f"{SITE_VARIABLE}={wanted}: no site folder sites/{folder} with a settings.php "
+        found = site_for(wanted, aliases, sites)
+        if found is None:
+            # Drupal would serve an unknown host from sites/default; a site named on purpose that matches
+            # nothing is more likely a typo than a wish for the default site, so it is refused.
+            raise ConfigError(f"{SITE_VARIABLE}={wanted}: no site folder sites/{aliases.get(wanted, wanted)} with "
+                              f"a settings.php, and sites/sites.php maps no part of it "
                               f"(sites: {', '.join(sites) or 'none'})")
+        folder = found
     elif "default" in sites or not sites:
         folder = "default"
     elif len(sites) == 1:

@@ -201,3 +201,46 @@ def test_listed_by_synco_plugins() -> None:
     assert plugins["drupal"]["distribution"] == "synco-drupal"
     assert {"detect_framework", "list_file_sets", "default_dump_options", "install_files"} <= set(
         plugins["drupal"]["hooks"])
+
+
+#: Host names as SYNCO_DRUPAL_SITE may give them, and the site folder Drupal's findSitePath() serves them
+#: from (sites.php maps shop.example.com and 8080.shop.local to "shop", example.com.blog is its own folder,
+#: so is en.example.org); None: refused, nothing matches (Drupal would fall back to sites/default).
+HOSTS = [
+    ("shop", "shop"),
+    ("shop.example.com", "shop"),
+    ("www.shop.example.com", "shop"),
+    ("WWW.Shop.Example.COM.", "shop"),
+    ("https://www.shop.example.com/", "shop"),
+    ("shop.local:8080", "shop"),
+    ("shop.local", None),
+    ("example.com/blog", "example.com.blog"),
+    ("www.example.com/blog/", "example.com.blog"),
+    ("example.com", None),
+    ("fr.en.example.org", "en.example.org"),
+    ("en.example.org:443", "en.example.org"),
+    ("nowhere.example.net", None),
+    ("typo.example.com", None),
+]
+
+
+@pytest.mark.parametrize(("wanted", "folder"), HOSTS)
+def test_multisite_host_names_as_drupal_matches_them(tmp_path: Path, drupal_manager: SyncoPluginManager, no_php: None,
+                                                     monkeypatch: pytest.MonkeyPatch, wanted: str,
+                                                     folder: str | None) -> None:
+    project = copy_project(tmp_path / "site")
+    sites = project / "web/sites"
+    for name in ("shop", "example.com.blog", "en.example.org"):
+        shutil.copytree(sites / "default", sites / name)
+        (sites / name / "settings.local.php").write_text(
+            f"<?php\n$databases['default']['default']['database'] = '{name}';\n")
+    (sites / "sites.php").write_text("<?php\n$sites['shop.example.com'] = 'shop';\n"
+                                     "$sites['8080.shop.local'] = 'shop';\n$sites['typo.example.com'] = 'gone';\n")
+    monkeypatch.setenv("SYNCO_DRUPAL_SITE", wanted)
+    if folder is None:
+        with pytest.raises(ConfigError, match=f"SYNCO_DRUPAL_SITE={wanted}:.*sites.php maps no part of it"):
+            detect(project)
+        return
+    framework = detect(project)
+    assert framework.database is not None and framework.database.name == folder
+    assert f"site sites/{folder}" in framework.reason
