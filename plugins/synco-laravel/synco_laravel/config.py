@@ -92,6 +92,9 @@ class LaravelConfig:
     #: ``config('app.url')``: where the site is served (``APP_URL``), or None when not set.
     app_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: What the files-mode settings came from, for ``detect``: ``.env``, ``.env.production`` (see
+    #: :func:`environment_file`) or the config cache.
+    files_source: str = ".env"
 
 
 def detect_major_version(project_dir: Path) -> tuple[int | None, str]:
@@ -262,8 +265,9 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         if cached is not None:
             return cached
         notes.append(f"{cache} could not be read without PHP; .env is read instead")
+    env_file = environment_file(project_dir, environ)
     # phpdotenv's rules: "$word" in a password is not a reference, only "${NAME}" is.
-    values = load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv")
+    values = load_dotenv_files([env_file], environ=environ, style="phpdotenv")
     env = _Env(values, environ)
     modern = major is None or major >= 11
     # The project's own config files over the skeleton's: env() there sees the environment, then .env.
@@ -282,7 +286,21 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
         notes=notes,
         # config/app.php: 'url' => env('APP_URL', 'http://localhost').
         app_url=str(env("APP_URL") or "") or "http://localhost",
+        files_source=env_file.name,
     )
+
+
+def environment_file(project_dir: Path, environ: Mapping[str, str]) -> Path:
+    """The dotenv file Laravel loads: ``.env.<APP_ENV>`` instead of ``.env`` when ``APP_ENV`` is set in the
+    real environment and that file exists (``LoadEnvironmentVariables::checkForSpecificEnvironmentFile()``,
+    which looks before any file is loaded, so an ``APP_ENV`` inside ``.env`` does not count)."""
+    app_env = environ.get("APP_ENV", "")
+    # A name with a separator would leave the project folder; Laravel would look there, synco does not.
+    if app_env and "/" not in app_env and "\\" not in app_env:
+        specific = project_dir / f".env.{app_env}"
+        if specific.is_file():
+            return specific
+    return project_dir / ".env"
 
 
 def config_cache_path(project_dir: Path, environ: Mapping[str, str]) -> Path:
@@ -344,6 +362,7 @@ def read_config_cache(project_dir: Path, cache: Path, major: int | None, version
         source="files",
         app_url=str(app_url) if isinstance(app_url, str) and app_url.strip() else None,
         notes=[f"read from the config cache {cache} (Laravel does not read .env while it exists)"],
+        files_source=cache.relative_to(project_dir).as_posix() if cache.is_relative_to(project_dir) else str(cache),
     )
 
 
@@ -351,7 +370,8 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     """The connections the skeleton's ``config/database.php`` gives with this ``.env``: the boilerplate
     every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
     major, _version = detect_major_version(project_dir)
-    env = _Env(load_dotenv_files([project_dir / ".env"], environ=environ, style="phpdotenv"), environ)
+    env = _Env(load_dotenv_files([environment_file(project_dir, environ)], environ=environ, style="phpdotenv"),
+               environ)
     modern = major is None or major >= 11
     connections: dict[str, Any] = _default_database_config(project_dir, env, modern)["connections"]
     return connections

@@ -66,7 +66,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
         return None
     config = read_config(project_dir)
     name, connection = default_connection(config.database)
-    source = "php artisan tinker" if config.source == "php" else ".env"
+    source = "php artisan tinker" if config.source == "php" else config.files_source
     try:
         database = connection_config(name, connection, project_dir, source)
     except ConfigError as exc:

@@ -364,6 +364,8 @@ def test_config_cache_is_what_laravel_reads(make_project: Make, no_php: None, mo
         "mysql", "shop_cached", "db.internal", 3307, "shop")
     assert database.password == "cached-Pa$$w0rd"
     assert framework.settings["connection"] == "cached"
+    if where == "bootstrap/cache/config.php":
+        assert database.source == "bootstrap/cache/config.php (connection cached)"
     assert "/etc/ssl/cached-ca.pem" in database.options.values()
     assert "cached-Pa$$w0rd" not in redact(caplog.text)
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
@@ -387,3 +389,27 @@ def test_config_cache_synco_cannot_read_is_said(make_project: Make, no_php: None
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("config cache" in w and "config.php" in w for w in warnings), warnings
     assert all("\n" not in w for w in warnings)
+
+
+@pytest.mark.parametrize(("real_app_env", "files", "expected"), [
+    ("production", (".env.production",), ("prod_db", ".env.production")),
+    ("staging", (".env.production",), ("env_db", ".env")),
+    (None, (".env.production",), ("env_db", ".env")),
+    ("production", (), ("env_db", ".env")),
+    ("local", (".env.local", ".env.production"), ("local_db", ".env.local")),
+])
+def test_environment_specific_dotenv_file(make_project: Make, no_php: None, monkeypatch: pytest.MonkeyPatch,
+                                          real_app_env: str | None, files: tuple[str, ...],
+                                          expected: tuple[str, str]) -> None:
+    """Laravel loads .env.<APP_ENV> instead of .env when APP_ENV is set in the real environment and that file
+    exists; APP_ENV written inside .env does not count (it is checked before any file is read)."""
+    project = make_project("laravel11", env={"APP_ENV": "production", "DB_CONNECTION": "mysql",
+                                             "DB_DATABASE": "env_db"})
+    for name in files:
+        database = {".env.production": "prod_db", ".env.local": "local_db"}[name]
+        (project / name).write_text(f"DB_CONNECTION=mysql\nDB_DATABASE={database}\nDB_PASSWORD=pw-of-{name}\n")
+    if real_app_env is not None:
+        monkeypatch.setenv("APP_ENV", real_app_env)
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.name, framework.database.source) == (expected[0], f"{expected[1]} (connection mysql)")
