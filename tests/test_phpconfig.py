@@ -225,7 +225,8 @@ def test_unknown_values_say_why_and_refuse_to_be_guessed() -> None:
     assert config.variables["b"] == PhpUnknown("some_function() is not evaluated")
     assert isinstance(config.variables["c"], PhpUnknown)
     assert isinstance(config.variables["d"], PhpUnknown)
-    assert "e" not in config.variables
+    # The branch may have run: $e is unknown, not absent.
+    assert isinstance(config.variables["e"], PhpUnknown) and "condition is not known" in config.variables["e"].reason
     assert any("condition is not known" in note for note in config.notes)
     assert isinstance(config.variables["f"], PhpUnknown)
     with pytest.raises(TypeError):
@@ -251,8 +252,50 @@ def test_skipped_constructs_do_not_leak() -> None:
         $after = 'ok';
     """, environ={})
     assert config.variables["after"] == "ok"
-    assert not {"x", "y", "z", "w", "t"} & set(config.variables)
-    assert "X" not in config.constants
+    # A function's body does not run where it stands; a loop's, a switch's or a try's may have: what they
+    # assign is unknown, never a value they did not compute.
+    assert "x" not in config.variables and "X" not in config.constants
+    for name in ("y", "z", "w", "t"):
+        assert isinstance(config.variables[name], PhpUnknown), name
+        assert "is not evaluated" in config.variables[name].reason
+
+
+#: Statements the reader does not evaluate, each setting $x (to "changed") and maybe the constant CHANGED.
+NOT_EVALUATED = [
+    "switch (getenv('SITE_ENV')) { case 'production': $x = 'changed'; break; default: $x = 'changed'; }",
+    "switch (getenv('SITE_ENV')): case 'production': $x = 'changed'; endswitch;",
+    "foreach (['a'] as $site) { $x = 'changed'; }",
+    "foreach (['a'] as $site): $x .= 'changed'; endforeach;",
+    "for ($i = 0; $i < 1; $i++) { $x = 'changed'; }",
+    "while (some_function()) { $x = 'changed'; }",
+    "do { $x = 'changed'; } while (false);",
+    "try { $x = some_function(); } catch (Exception $e) { $x = 'changed'; }",
+    "if (some_function()) { $x = 'changed'; }",
+    "if (some_function()) { } elseif (true) { } else { $x = 'changed'; }",
+    "if (some_function()): $x['db']['name'] = 'changed'; endif;",
+    "if (some_function()) { foreach ([1] as $i) { $x++; } }",
+]
+
+
+@pytest.mark.parametrize("statement", NOT_EVALUATED)
+def test_what_an_unevaluated_statement_may_set_is_unknown(statement: str) -> None:
+    """Never the value from before a statement that may change it: a database read as it was before a
+    switch on the environment is another database (or another table prefix) silently."""
+    config = parse_php_config(f"<?php $x = 'before'; $other = 'kept'; {statement} $after = $x;", environ={})
+    assert isinstance(config.variables["x"], PhpUnknown)
+    assert isinstance(config.variables["after"], PhpUnknown)
+    assert config.variables["other"] == "kept"
+    defined = parse_php_config(f"<?php define('KEPT', 1); {statement.replace('$x', '$y')} "
+                               "if (!defined('DB')) { define('DB', 'before'); }", environ={})
+    assert defined.constants == {"KEPT": 1, "DB": "before"}
+    with_define = statement.replace("$x['db']['name'] = 'changed'", "define('DB', 'changed')").replace(
+        "$x .= 'changed'", "define('DB', 'changed')").replace("$x++", "define('DB', 'changed')").replace(
+        "$x = some_function()", "define('DB', 'changed')").replace("$x = 'changed'", "define('DB', 'changed')")
+    assert "define('DB'" in with_define
+    config = parse_php_config(f"<?php define('KEPT', 1); {with_define} "
+                              "if (!defined('DB')) { define('DB', 'before'); }", environ={})
+    assert config.constants["KEPT"] == 1
+    assert isinstance(config.constants["DB"], PhpUnknown)
 
 
 # -- hostile input: bounded work, one-line errors

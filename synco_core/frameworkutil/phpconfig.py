@@ -30,7 +30,7 @@ from typing import Any
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.configfile import MAX_CONFIG_BYTES, read_config_file
 from synco_core.frameworkutil.phpbuiltins import BUILTINS, MAX_STRING
-from synco_core.frameworkutil.phpparse import Node, Program, Statement, parse
+from synco_core.frameworkutil.phpparse import Node, Program, Statement, changed_in_statements, parse
 from synco_core.frameworkutil.phpvalues import (
     PREDEFINED,
     PhpObject,
@@ -176,8 +176,10 @@ class _Evaluator:
             for condition, body in branches:
                 value = self.evaluate(condition)
                 if isinstance(value, PhpUnknown):
-                    self.note(f"{self.here()}:{statement.line}: an if whose condition is not known "
-                              f"({value.reason}) was not evaluated")
+                    reason = f"an if whose condition is not known ({value.reason}) was not evaluated"
+                    self.note(f"{self.here()}:{statement.line}: {reason}")
+                    # Whatever any branch may set is unknown now, not what it was before the if.
+                    self.forget(*changed_in_statements((branches, otherwise)), f"{reason} at line {statement.line}")
                     return
                 if to_bool(value):
                     self.run_block(body)
@@ -195,9 +197,21 @@ class _Evaluator:
                 self.unset(target)
         elif kind == "skip":
             self.note(f"{self.here()}: {statement.parts[0]}")
+            if len(statement.parts) == 3:
+                self.forget(statement.parts[1], statement.parts[2], str(statement.parts[0]))
         elif kind == "use" and self.imports:
             for alias, name in statement.parts:
                 self.imports[-1][alias.lower()] = name
+
+    def forget(self, variables: tuple[str, ...], constants: tuple[str, ...], reason: str) -> None:
+        """Make what a statement that was not evaluated may have set unknown: its variables, and the constants
+        it may define that are not defined yet (PHP keeps a constant's first definition)."""
+        for name in variables:
+            if name not in ("_ENV", "_SERVER", "GLOBALS", "this"):
+                self.config.variables[name] = PhpUnknown(f"it may be set where {reason}")
+        for name in constants:
+            if name not in self.config.constants:
+                self.config.constants[name] = PhpUnknown(f"it may be defined where {reason}")
 
     def define(self, name: Any, value: Any) -> bool:
         if not isinstance(name, str):

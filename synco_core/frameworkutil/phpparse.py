@@ -38,8 +38,78 @@ _CASTS = frozenset({"int", "integer", "bool", "boolean", "float", "double", "rea
                     "unset", "binary"})
 _SKIPPED_CONSTRUCTS = frozenset({"function", "class", "interface", "trait", "enum", "abstract", "final", "readonly",
                                  "for", "foreach", "while", "do", "switch", "try", "match", "goto"})
+#: Skipped constructs whose body does not run where they stand.
+_DEFINITIONS = frozenset({"function", "class", "interface", "trait", "enum", "abstract", "final", "readonly"})
 _IGNORED_STATEMENTS = frozenset({"use", "global", "static", "echo", "print", "declare", "namespace"})
 _INCLUDES = frozenset({"include", "include_once", "require", "require_once"})
+
+
+def changed_in_tokens(tokens: list[Token]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The variables assigned (``$x = ...``, ``$x['a'][] = ...``, ``$x .= ...``, ``$x++``) and the constants
+    defined (``define('X', ...)``) in a stretch of tokens that is not evaluated."""
+    variables: list[str] = []
+    constants: list[str] = []
+    for position, token in enumerate(tokens):
+        if token.kind == "var":
+            following = position + 1
+            # Step over subscripts and property names: $databases['default']['default'] = ...
+            while following < len(tokens) and tokens[following].kind == "op" and tokens[following].value in ("[", "->"):
+                if tokens[following].value == "->":
+                    following += 2
+                    continue
+                depth = 0
+                while following < len(tokens):
+                    value = tokens[following].value if tokens[following].kind == "op" else None
+                    depth += 1 if value == "[" else -1 if value == "]" else 0
+                    following += 1
+                    if depth == 0:
+                        break
+            after = tokens[following] if following < len(tokens) else None
+            if after is not None and after.kind == "op" and (after.value in _ASSIGNMENT_OPS
+                                                              or after.value in ("++", "--")):
+                variables.append(str(token.value)[1:])
+        elif (token.kind == "name" and str(token.value).lower().lstrip("\\") == "define"
+              and position + 2 < len(tokens) and tokens[position + 1].kind == "op"
+              and tokens[position + 1].value == "(" and tokens[position + 2].kind == "str"):
+            constants.append(str(tokens[position + 2].value))
+    return tuple(dict.fromkeys(variables)), tuple(dict.fromkeys(constants))
+
+
+def changed_in_statements(statements: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The variables assigned and the constants defined anywhere in parsed statements (the branches of an
+    ``if`` that is not evaluated)."""
+    variables: list[str] = []
+    constants: list[str] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, Statement):
+            if item.kind == "skip":
+                variables.extend(item.parts[1] if len(item.parts) > 1 else ())
+                constants.extend(item.parts[2] if len(item.parts) > 2 else ())
+            walk(item.parts)
+            return
+        if isinstance(item, list):
+            for element in item:
+                walk(element)
+            return
+        if not isinstance(item, tuple):
+            return
+        if item and item[0] == "assign" and len(item) == 4:
+            target = item[2]
+            while isinstance(target, tuple) and target and target[0] in ("index", "prop"):
+                target = target[1]
+            if isinstance(target, tuple) and len(target) == 2 and target[0] == "var" and isinstance(target[1], str):
+                variables.append(target[1])
+        elif item and item[0] == "call" and len(item) == 3 and str(item[1]).lower() == "define" and item[2]:
+            # Arguments are (name of a named argument or None, node): define('X', ...) is ("lit", "X").
+            first = item[2][0][1] if isinstance(item[2][0], tuple) and len(item[2][0]) == 2 else None
+            if isinstance(first, tuple) and len(first) == 2 and first[0] == "lit" and isinstance(first[1], str):
+                constants.append(first[1])
+        for element in item:
+            walk(element)
+
+    walk(statements)
+    return tuple(dict.fromkeys(variables)), tuple(dict.fromkeys(constants))
 
 
 @dataclass
@@ -191,8 +261,12 @@ class Parser:
                 return Statement("block", line, ([],))
             closure = word in ("function", "static") and (self.at("(", 1) or self.at("fn", 1) or self.at("function", 1))
             if word in _SKIPPED_CONSTRUCTS and word != "match" and not closure:
+                start = self.index
                 self.skip_construct()
-                return Statement("skip", line, (f"{word} (line {line}) is not evaluated",))
+                # What a loop, switch or try may change stays visible: its assignments and define()s become
+                # unknown, never left at the value before it. A definition's body runs later, if ever.
+                changed = ((), ()) if word in _DEFINITIONS else changed_in_tokens(self.tokens[start:self.index])
+                return Statement("skip", line, (f"{word} (line {line}) is not evaluated", *changed))
         node = self.expression()
         self.end_statement()
         return Statement("expr", line, (node,))

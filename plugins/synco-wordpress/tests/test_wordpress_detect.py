@@ -199,3 +199,41 @@ def test_listed_by_synco_plugins() -> None:
     assert plugins["wordpress"]["distribution"] == "synco-wordpress"
     assert {"detect_framework", "list_file_sets", "default_dump_options", "source_settings",
             "value_rewriter", "install_files"} <= set(plugins["wordpress"]["hooks"])
+
+
+@pytest.mark.parametrize("block", [
+    "switch ( getenv( 'WP_ENVIRONMENT_TYPE' ) ) {\n  case 'production': $table_prefix = 'prod_'; break;\n}\n",
+    "foreach ( array( 'shop' ) as $site ) { $table_prefix = $site . '_'; }\n",
+    "if ( some_function_of_the_site() ) { $table_prefix = 'other_'; }\n",
+])
+def test_table_prefix_changed_where_synco_cannot_follow_is_refused(
+        tmp_path: Path, wordpress_manager: SyncoPluginManager, no_php: None, monkeypatch: pytest.MonkeyPatch,
+        block: str) -> None:
+    """A prefix set, then changed in a switch on the environment (a loop, an if only PHP can decide) is not
+    known: refused in one line naming it, never read as the value before the change (its users table would
+    then be dumped without being sanitised)."""
+    monkeypatch.setenv("WP_ENVIRONMENT_TYPE", "production")
+    site = copy_site(tmp_path / "site")
+    configure(site, "shop")
+    config = site / "wp-config.php"
+    text = config.read_text()
+    assert "$table_prefix = 'wp_';" in text
+    config.write_text(text.replace("$table_prefix = 'wp_';", "$table_prefix = 'wp_';\n" + block))
+    with pytest.raises(ConfigError) as error:
+        detect(site)
+    message = str(error.value)
+    assert "wp-config.php" in message and "$table_prefix cannot be read without PHP" in message
+    assert "\n" not in message
+
+
+def test_database_name_defined_in_a_switch_is_not_guessed(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                          no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    site = copy_site(tmp_path / "site")
+    configure(site, "shop")
+    config = site / "wp-config.php"
+    text = config.read_text()
+    switch = "switch ( getenv( 'SITE' ) ) { case 'a': define( 'DB_NAME', 'a' ); }"
+    config.write_text(text.replace("<?php", "<?php\n" + switch, 1))
+    framework = detect(site)
+    assert framework.database is None
+    assert "DB_NAME" in caplog.text and "switch" in caplog.text
