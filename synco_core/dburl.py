@@ -8,6 +8,7 @@ for sockets. Unknown schemes are kept as the engine name, so a third-party engin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -67,7 +68,11 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
         user = unquote(raw_user)
         password = unquote(raw_password) if colon else None
     register_secret(password)
-    parts = urlsplit(f"{engine}://{hostpart}")
+    try:
+        parts = urlsplit(f"{engine}://{hostpart}")
+    except ValueError as exc:
+        # An unbalanced "[" (urllib takes it for an IPv6 address): one line, not a plugin's traceback.
+        raise ConfigError(f"database URL has an invalid host ({exc}): {_mask(url)}") from exc
     try:
         port = parts.port
     except ValueError as exc:
@@ -99,15 +104,35 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
 def _split_userinfo(rest: str) -> tuple[str | None, str]:
     """Split ``user:password@host...`` (the text after ``scheme://``) into userinfo and the rest.
 
-    Passwords in framework configuration often carry unencoded ``@``, ``/`` or ``#``, which a strict URL
-    parser would take for the end of the userinfo, the path or a fragment (and then show the password as part
-    of a host name). A host never contains ``@``, so the userinfo ends at the last ``@`` before the query.
+    Passwords in framework configuration often carry unencoded ``@``, ``/``, ``#`` or ``?``, which a strict
+    URL parser would take for the end of the userinfo, the path, a fragment or the query (and then show the
+    password as part of a host name, or in an error). A host never contains ``@``, so the userinfo ends at the
+    last ``@`` before the query; when that leaves no host[:port] a server could have (the query began inside
+    the password: ``user:pa?ss@db:3306/app``, ``user:p@ss:w?rd@db/app``), at the last ``@`` of all, if that
+    one does.
     """
     before_query = rest.split("?", 1)[0]
-    if "@" not in before_query:
+    first = before_query.rindex("@") if "@" in before_query else None
+    if first is not None and _is_authority(rest[first + 1 :]):
+        return rest[:first], rest[first + 1 :]
+    last = rest.rindex("@") if "@" in rest else None
+    # A user name holds no "/" or "?": without one, the "@" is in the query (mysql://h/db?x=a@b).
+    if (last is not None and last != first and _is_authority(rest[last + 1 :])
+            and not re.search(r"[/?]", rest[:last].partition(":")[0])):
+        return rest[:last], rest[last + 1 :]
+    if first is None:
         return None, rest
-    at = before_query.rindex("@")
-    return rest[:at], rest[at + 1 :]
+    return rest[:first], rest[first + 1 :]
+
+
+#: A host (a name, an IPv4 address, a bracketed IPv6 address, or nothing: a socket) and an optional port.
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~-]+)?\])(?::[0-9]*)?")
+
+
+def _is_authority(hostpart: str) -> bool:
+    """True when ``hostpart`` (what follows the userinfo) starts with a host[:port] up to its path or query."""
+    authority = re.split(r"[/?#]", hostpart, maxsplit=1)[0]
+    return _AUTHORITY.fullmatch(authority) is not None
 
 
 def _mask(url: str) -> str:
@@ -115,7 +140,11 @@ def _mask(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    userinfo, hostpart = _split_userinfo(rest)
-    if userinfo is None or ":" not in userinfo:
+    if "@" not in rest:
+        return url
+    # The URL is being refused, so how it splits is in doubt: everything up to its last "@" may be password
+    # (p@ss:w?rd), and none of it is shown.
+    userinfo, _, hostpart = rest.rpartition("@")
+    if ":" not in userinfo:
         return url
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostpart}"

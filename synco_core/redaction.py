@@ -55,7 +55,9 @@ def redact(text: str) -> str:
 
 
 #: ``scheme://user:password@``: the password part of a URL quoted in a message.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+#: The password runs to the last "@" of the URL: an unencoded one may hold "@" itself (p@ss:w?rd), and showing
+#: a host too few is better than a piece of a password.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)\S*@")
 
 
 def mask_url_passwords(text: str) -> str:

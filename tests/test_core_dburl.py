@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.errors import ConfigError
@@ -40,6 +42,9 @@ def test_server_forms(url: str, engine: str, host: str, port: int | None, user: 
         ("mysql://app:pa:ss@db/shop", "pa:ss"),
         ("mysql://app:pa#ss@db/shop", "pa#ss"),
         ("mysql://app:pa/ss@db/shop", "pa/ss"),
+        ("mysql://app:pa?ss@db/shop", "pa?ss"),
+        ("mysql://app:p@ss:w?rd@db/shop", "p@ss:w?rd"),
+        ("mysql://app:?pw?@db/shop?charset=utf8mb4", "?pw?"),
         ("postgresql://app:pw%20with%20space@db/shop?sslmode=require", "pw with space"),
     ],
 )
@@ -100,6 +105,11 @@ def test_unknown_scheme_is_kept_for_third_party_engines() -> None:
         ("sqlite:///", "names no file"),
         ("mysql://app:topsecret99@db:99999/shop", "invalid port"),
         ("mysql://app:pa#ss@db:port/shop", "invalid port"),
+        ("mysql://app:pa?ss@db:port/shop", "invalid port"),
+        ("mysql://app:topsecret99?x@db:99999/shop", "invalid port"),
+        ("mysql://app:topsecret99@x?y@db:99999/shop", "names no database"),
+        ("mysql://app@db[/shop", "invalid host"),
+        ("mysql://app:topsecret99[?x@db:port/shop", "invalid host"),
     ],
 )
 def test_errors_are_one_line_and_masked(url: str, message: str) -> None:
@@ -107,7 +117,7 @@ def test_errors_are_one_line_and_masked(url: str, message: str) -> None:
         parse_database_url(url)
     text = str(info.value)
     assert "\n" not in text
-    assert "topsecret99" not in text and "pa#ss" not in text
+    assert "topsecret99" not in text and "pa#ss" not in text and "pa?ss" not in text and "x?y" not in text
 
 
 def test_url_round_trip_and_masking() -> None:
@@ -117,3 +127,29 @@ def test_url_round_trip_and_masking() -> None:
     assert "p@ss" not in repr(config)
     assert config.masked()["password"] == "***"
     assert not config.is_local()
+
+
+#: Characters of generated passwords as people and password managers write them into a URL unencoded
+#: ("%" left out: "%41" is an encoded "A", as every URL parser reads it).
+_PASSWORD_CHARACTERS = st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="%")
+
+
+@given(password=st.text(_PASSWORD_CHARACTERS, min_size=1, max_size=24))
+def test_unencoded_passwords_are_read_whole(password: str) -> None:
+    """An unencoded password with "@", ":", "/", "#" or "?" is the whole password, the host and port are the
+    ones after it. (Only "@" followed later by "?", as in "a@b?c", stays ambiguous: "b" could be the host
+    and "c@db..." a query.)"""
+    at = password.find("@")
+    if at >= 0 and "?" in password[at:]:
+        return
+    config = parse_database_url(f"mysql://app:{password}@db.example:3307/shop?charset=utf8mb4")
+    assert (config.user, config.password, config.host, config.port, config.name) == (
+        "app", password, "db.example", 3307, "shop")
+    assert config.options == {"charset": "utf8mb4"}
+
+
+@given(password=st.text(_PASSWORD_CHARACTERS, min_size=6, max_size=24))
+def test_a_url_synco_refuses_never_shows_its_password(password: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_database_url(f"mysql://app:{password}@db.example:port/shop")
+    assert password not in str(info.value)

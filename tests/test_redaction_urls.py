@@ -15,6 +15,8 @@ from synco_core import mask_url_passwords, register_secret
     ("a URL without a password: https://user@host/x, https://host:8443/y",
      "a URL without a password: https://user@host/x, https://host:8443/y"),
     ("two: postgis://a:b@h/d redis+sentinel://:pw@h2/0", "two: postgis://a:***@h/d redis+sentinel://:***@h2/0"),
+    ("unencoded: postgresql://app:p@ss:w?rd@db/shop failed", "unencoded: postgresql://app:***@db/shop failed"),
+    ("unencoded: mysql://app:pa?ss@db:3306/shop failed", "unencoded: mysql://app:***@db:3306/shop failed"),
 ])
 def test_url_passwords_are_masked(text: str, expected: str) -> None:
     assert mask_url_passwords(text) == expected
