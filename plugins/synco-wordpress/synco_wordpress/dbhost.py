@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from synco_core import ConfigError
 
 _IPV6 = re.compile(r"^\[?(?P<host>[0-9a-fA-F:.]+)(?:\]:(?P<port>\d+))?\]?$")
-_IPV4 = re.compile(r"^(?P<host>[^:/]*)(?::(?P<port>\d+))?$")
+#: An empty port ("db:", what getenv('DB_HOST') . ':' . getenv('DB_PORT') gives without DB_PORT) is WordPress's
+#: default port: its pattern takes the host and finds no digits.
+_IPV4 = re.compile(r"^(?P<host>[^:/]*)(?::(?P<port>\d*))?$")
 
 
 @dataclass(frozen=True)

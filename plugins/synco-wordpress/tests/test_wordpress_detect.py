@@ -38,6 +38,9 @@ class TestWordPressContract(FrameworkPluginContract):
     ("[2001:db8::5]", DbHost("2001:db8::5", None, None)),
     ("::1", DbHost("::1", None, None)),
     ("  mysql  ", DbHost("mysql", None, None)),
+    # getenv('DB_HOST') . ':' . getenv('DB_PORT') with no DB_PORT: WordPress connects to the default port.
+    ("db:", DbHost("db", None, None)),
+    ("db::/tmp/mysql.sock", DbHost("db", None, "/tmp/mysql.sock")),
 ])
 def test_db_host_forms(value: str, expected: DbHost) -> None:
     assert parse_db_host(value) == expected
