@@ -136,6 +136,11 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
     from_url = _from_url(name, url, project_dir, label) if url else None
     adapter = (_text(settings.get("adapter")) or "").lower()
     engine = from_url.engine if from_url is not None else ADAPTERS.get(adapter)
+    if engine is None and not adapter and "url" in settings:
+        # url: <%= ENV['DATABASE_URL'] %> with the variable unset: Rails fails to connect too; say what is empty.
+        variable = "DATABASE_URL" if name == "primary" else f"{name.upper()}_DATABASE_URL"
+        raise ConfigError(f"Rails database {name!r}: its url is empty and it names no adapter (is the variable "
+                          f"it is read from set here? Rails also takes {variable})")
     if engine not in ("postgresql", "mysql", "sqlite"):
         raise ConfigError(f"Rails database {name!r}: the adapter {adapter or engine or '(none)'} is not supported "
                           "(postgresql, mysql2, trilogy and sqlite3 are)")

@@ -300,3 +300,20 @@ def test_database_yml_without_a_usable_database_says_why(make_app: Make, no_ruby
         assert framework.database is None
         message = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert outcome in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("database_yml", "name", "variable"), [
+    ("production:\n  url: <%= ENV['DATABASE_URL'] %>\n  pool: 5\n", "primary", "DATABASE_URL"),
+    ("production:\n  primary:\n    adapter: postgresql\n    database: shop\n"
+     "  cache:\n    url: <%= ENV['CACHE_DB'] %>\n", "cache", "CACHE_DATABASE_URL"),
+])
+def test_an_empty_url_says_so(make_app: Make, no_ruby: None, monkeypatch: pytest.MonkeyPatch, database_yml: str,
+                              name: str, variable: str) -> None:
+    """url: <%= ENV[...] %> with the variable unset names the empty url, not an adapter '(none)'."""
+    for unset in ("DATABASE_URL", "CACHE_DATABASE_URL", "CACHE_DB"):
+        monkeypatch.delenv(unset, raising=False)
+    app = make_app("app", database_yml=database_yml)
+    framework = detected(app)
+    reason = framework.settings["connections"][name]
+    assert f"Rails database {name!r}: its url is empty and it names no adapter" in reason
+    assert f"Rails also takes {variable}" in reason and "(none)" not in reason
