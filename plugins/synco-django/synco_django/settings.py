@@ -146,7 +146,7 @@ def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[
     """The settings as far as they can be read without running them; ``DATABASE_URL`` for the database when
     the settings module's ``DATABASES`` cannot be worked out."""
     env = environment(project_dir, environ)
-    names = static.read_settings(project_dir, module.name, module.path, module.root, env)
+    names = static.read_settings(project_dir, module.name, module.path, module.root, env, real=environ)
     values = {name: names[name] for name in NAMES if name in names}
     databases = values.get("DATABASES")
     notes: list[str] = []

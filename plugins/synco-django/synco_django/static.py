@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from synco_core import ConfigError, parse_database_url, read_config_text
+from synco_core import ConfigError, load_dotenv_files, parse_database_url, read_config_text
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ URL_SCHEMES = {
     "spatialite": "sqlite",
 }
 
+#: Functions that load a dotenv file into ``os.environ`` (django-environ's class method, python-dotenv's).
+_DOTENV_LOADERS = frozenset({"environ.Env.read_env", "environ.environ.Env.read_env", "dotenv.load_dotenv",
+                             "dotenv.main.load_dotenv"})
+
 #: The keys of the dict dj-database-url returns for every URL: merged into a settings dict, they replace
 #: that dict's own (``OPTIONS`` too when the URL has query options).
 _URL_KEYS = frozenset({"ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"})
@@ -98,10 +102,14 @@ class _Bound:
 class Reader:
     """Evaluates settings modules below ``project_dir`` with ``environ`` as the environment."""
 
-    def __init__(self, project_dir: Path, roots: list[Path], environ: Mapping[str, str]) -> None:
+    def __init__(self, project_dir: Path, roots: list[Path], environ: Mapping[str, str],
+                 real: Mapping[str, str] | None = None) -> None:
         self.project_dir = project_dir
         self.roots = roots
-        self.environ = environ
+        #: One dict, changed in place by ``read_env()`` / ``load_dotenv()``, so every ``environ.Env`` sees it.
+        self.environ: dict[str, str] = dict(environ)
+        #: The real environment, which a dotenv file the settings load never overrides (unless told to).
+        self.real: Mapping[str, str] = environ if real is None else real
         self._reading: list[Path] = []
         #: Settings modules read so far, by dotted name.
         self._modules: dict[str, dict[str, Any]] = {}
@@ -193,7 +201,8 @@ class Reader:
             self._run(node.orelse, ns, package)
             self._run(node.finalbody, ns, package)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            self._method_statement(node.value, ns)
+            if not self._load_dotenv_statement(node.value, ns):
+                self._method_statement(node.value, ns)
         elif isinstance(node, ast.Expr | ast.Pass | ast.Assert):
             return
         else:
@@ -252,6 +261,53 @@ class Reader:
         else:
             for name in _names_in(target):
                 ns[name] = UNKNOWN
+
+    def _load_dotenv_statement(self, call: ast.Call, ns: dict[str, Any]) -> bool:
+        """``environ.Env.read_env(BASE_DIR / ".env.production")``, ``env.read_env(path)``,
+        ``load_dotenv(path)``: the settings load a dotenv file of their choosing, so its variables are what
+        ``os.environ`` holds afterwards (the real environment still winning unless ``overwrite=True`` /
+        ``override=True``). Without a path (the ``.env`` beside the settings or found above them) the project's
+        ``.env``, read from the start, stands for it. True when the call was one of these."""
+        try:
+            function = self._eval(call.func, ns)
+        except _CannotEvaluate:
+            return False
+        if isinstance(function, _Bound) and isinstance(function.value, _Env) and function.name == "read_env":
+            name = "environ.Env.read_env"
+        elif isinstance(function, _Ref) and function.name in _DOTENV_LOADERS:
+            name = function.name
+        else:
+            return False
+        path_node = call.args[0] if call.args else next(
+            (kw.value for kw in call.keywords if kw.arg in ("env_file", "dotenv_path")), None)
+        if path_node is None:
+            return True
+        try:
+            path = self._eval(path_node, ns)
+        except _CannotEvaluate:
+            path = None
+        if not isinstance(path, str | Path):
+            log.warning("%s: the file %s() reads is not known without Python; the project's .env is used instead",
+                        self._reading[-1] if self._reading else "settings", name.rpartition(".")[2])
+            return True
+        file = Path(path) if Path(path).is_absolute() else self.project_dir / path
+        if not file.is_file():
+            log.debug("%s(%s): no such file, nothing loaded", name, file)
+            return True
+        try:
+            # The file's own values (its ${NAME} references see the environment so far); who wins is below.
+            values = load_dotenv_files([file], environ=self.environ, override_environment=True,
+                                       style="python-dotenv")
+        except ConfigError as exc:
+            log.warning("%s; the settings are read without it", exc)
+            return True
+        override = any(kw.arg in ("overwrite", "override") and isinstance(kw.value, ast.Constant)
+                       and kw.value.value is True for kw in call.keywords)
+        self.environ.update(values)
+        if not override:
+            self.environ.update(self.real)
+        log.debug("Django settings load %s (%d variables)", file, len(values))
+        return True
 
     def _method_statement(self, call: ast.Call, ns: dict[str, Any]) -> None:
         """``DATABASES["default"].update(db_from_env)`` (the Heroku template), ``MIDDLEWARE.insert(0, ...)``:
@@ -753,13 +809,15 @@ def _names_in(target: ast.expr) -> set[str]:
 
 
 def read_settings(project_dir: Path, module: str, path: Path, root: Path,
-                  environ: Mapping[str, str]) -> dict[str, Any]:
+                  environ: Mapping[str, str], real: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The names the settings module ``module`` (at ``path``, importable from ``root``) defines.
 
-    ``environ`` is what the settings would see in ``os.environ`` (the real environment over ``.env``).
+    ``environ`` is what the settings would see in ``os.environ`` (the real environment over ``.env``);
+    ``real`` the real environment alone (default: ``environ``), which a dotenv file the settings load
+    themselves does not override.
     """
     roots = list(dict.fromkeys([root, project_dir]))
-    return Reader(project_dir, roots, environ).read_module(path, module)
+    return Reader(project_dir, roots, environ, real).read_module(path, module)
 
 
 def is_known(value: Any) -> bool:

@@ -338,3 +338,39 @@ BASE = os.environ.get("NOPE", "kept")
     assert names["MIDDLEWARE"] == ["a", "whitenoise.middleware.WhiteNoiseMiddleware", "b", "c", "d"]
     assert names["INSTALLED_APPS"] is UNKNOWN
     assert names["BASE"] == "kept"
+
+
+#: Settings that load a dotenv file of their own choosing, the environment as the project's .env and the
+#: real environment give it, and the DATABASE_URL the settings then see.
+DOTENV_LOADS = [
+    ("import environ\nenv = environ.Env()\nenviron.Env.read_env(BASE_DIR / '.env.production')\n", {},
+     "from_file"),
+    ("import environ\nimport os\nenv = environ.Env()\nenv.read_env(os.path.join(BASE_DIR, '.env.production'))\n",
+     {}, "from_file"),
+    ("from dotenv import load_dotenv\nload_dotenv(BASE_DIR / '.env.production')\nimport environ\nenv = environ.Env()\n",
+     {}, "from_file"),
+    ("import dotenv\ndotenv.load_dotenv(dotenv_path=str(BASE_DIR / '.env.production'))\n"
+     "import environ\nenv = environ.Env()\n", {}, "from_file"),
+    ("import environ\nenv = environ.Env()\nenviron.Env.read_env(BASE_DIR / '.env.production')\n",
+     {"DATABASE_URL": "postgres://u:p@h/real"}, "real"),
+    ("import environ\nenv = environ.Env()\nenviron.Env.read_env(BASE_DIR / '.env.production', overwrite=True)\n",
+     {"DATABASE_URL": "postgres://u:p@h/real"}, "from_file"),
+    ("import environ\nenv = environ.Env()\nenviron.Env.read_env(BASE_DIR / '.env.missing')\n", {}, "dotenv"),
+    ("import environ\nenv = environ.Env()\nenviron.Env.read_env()\n", {}, "dotenv"),
+]
+
+
+@pytest.mark.parametrize(("loader", "real", "expected"), DOTENV_LOADS)
+def test_dotenv_file_the_settings_load(tmp_path: Path, loader: str, real: dict[str, str], expected: str) -> None:
+    """A settings module that reads .env.production itself sees its variables, not the project's .env (read
+    from the start as the usual one); the real environment still wins unless told otherwise."""
+    root = tmp_path / "project"
+    (root / "site").mkdir(parents=True)
+    (root / "site" / "__init__.py").touch()
+    (root / ".env.production").write_text("DATABASE_URL=postgres://u:p@h/from_file\n")
+    text = ("from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n" + loader
+            + "DATABASES = {'default': env.db('DATABASE_URL')}\n")
+    (root / "site" / "settings.py").write_text(text)
+    environ = {"DATABASE_URL": "postgres://u:p@h/dotenv", **real}
+    names = read_settings(root, "site.settings", root / "site" / "settings.py", root, environ, real=real)
+    assert names["DATABASES"]["default"] == DatabaseUrl(f"postgres://u:p@h/{expected}")
