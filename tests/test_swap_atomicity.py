@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pymysql
@@ -39,6 +40,7 @@ from test_mysql_support import config, dump_bytes, rename_waiting
 from synco_core.dburl import parse_database_url
 from synco_core.engines import crashpoints
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
+from synco_core.engines.mysql import swap
 from synco_core.engines.mysql.install import install as mysql_install
 from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection, postgres_url_for, unavailable
 from synco_core.values import DumpOptions, InstallOptions
@@ -80,7 +82,8 @@ _ER_LOCK_WAIT_TIMEOUT = 1205
 
 
 @pytest.mark.mysql
-def test_mysql_swap_moves_every_table_in_one_statement(mysql_database_factory: Callable[[], str]) -> None:
+def test_mysql_swap_moves_every_table_in_one_statement(mysql_database_factory: Callable[[], str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     target, source = mysql_database_factory(), mysql_database_factory()
     for db, rows in ((target, "(1)"), (source, "(1), (2)")):
         conn = mysql_admin_connection(db)
@@ -126,12 +129,20 @@ def test_mysql_swap_moves_every_table_in_one_statement(mysql_database_factory: C
         except BaseException as exc:
             errors.append(exc)
 
-    reader = Reader(poll)
-    installer = threading.Thread(target=run_install, daemon=True)
-    try:
+    # The swap first waits for every table to be free, and refuses one held too long (test_mysql_tables_in_use):
+    # the table is taken just after that check, so that the RENAME waits for it, within the swap's bounded wait.
+    checked = swap._wait_for_tables
+
+    def check_then_hold(*args: Any) -> None:
+        checked(*args)
         with holder.cursor() as cur:
             cur.execute("START TRANSACTION")
             cur.execute(f"SELECT COUNT(*) FROM {TABLES[-1]}")
+
+    monkeypatch.setattr(swap, "_wait_for_tables", check_then_hold)
+    reader = Reader(poll)
+    installer = threading.Thread(target=run_install, daemon=True)
+    try:
         reader.start()
         installer.start()
         deadline = time.monotonic() + 60

@@ -63,8 +63,16 @@ _MAX_NAME = 64
 #: of a killed one, which the server finishes first) before giving up.
 LOCK_WAIT_SECONDS = 30
 
+#: How long the swap waits for a table, view or sequence that another session holds (an open transaction
+#: of the application that read or wrote it, a database console with autocommit off, LOCK TABLES) before
+#: giving up, in s. The server's own wait (lock_wait_timeout) is a day by default, and while a DROP or
+#: RENAME waits for a table, every other query on it waits behind that: the application would hang too.
+TABLE_WAIT_SECONDS = 30
+
 #: "Access denied for user ... to database ...".
 ER_DBACCESS_DENIED = 1044
+#: "Lock wait timeout exceeded": here, a metadata lock another session held for lock_wait_timeout.
+ER_LOCK_WAIT_TIMEOUT = 1205
 
 SWAPPING = "swapping"
 KEPT = "kept"
@@ -489,11 +497,19 @@ def _swap(conn: Any, names: Names, journal: Journal) -> None:
         create_definitions(conn, names.target, journal.after, step)
         crashpoints.reached(f"{step}:definitions-created")
     except BaseException as exc:
+        waited = isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] == ER_LOCK_WAIT_TIMEOUT
         try:
+            # The undo needs the same tables; a half-swapped target is worse than waiting for them, so it
+            # waits as long as the server lets any statement wait.
+            execute(conn, "SET SESSION lock_wait_timeout = DEFAULT")
             undo(conn, names, journal)
         except BaseException as again:  # The error that stopped the swap matters more; recover() retries.
             log.error("could not undo the interrupted swap of %s (the next synco install or rollback will): %s",
                       names.target, again)
+        if waited:
+            raise DatabaseError(f"swapping the tables of {names.target!r} failed: another session held one of them "
+                                f"for more than {TABLE_WAIT_SECONDS} s (an open transaction: the application, a "
+                                "worker, a database console with autocommit off); it is as it was before") from exc
         if isinstance(exc, pymysql.err.MySQLError):
             raise DatabaseError(f"swapping the tables of {names.target!r} failed: {describe(exc)}; it is as it was "
                                 "before") from exc
@@ -530,10 +546,42 @@ def _prepare(conn: Any, names: Names, journal: Journal) -> None:
     crashpoints.reached(f"{step}:journal-saved")
 
 
+def _wait_for_tables(conn: Any, operation: str, databases: list[str]) -> None:
+    """Refuse, before anything changes, to swap tables another session holds; and bound every later wait.
+
+    Each table, view and sequence of ``databases`` is locked for writing and let go at once, one at a time:
+    that waits for the other sessions' open transactions on it to end (new ones wait behind it for that
+    moment), at most :data:`TABLE_WAIT_SECONDS`, and a table still held then is named. The session keeps
+    that wait for the swap, which a session taking a table after this check can then hold up no longer.
+    Without the LOCK TABLES privilege, or for an object that cannot be locked (a view on a table that is
+    gone), the check is skipped: the swap's own wait is bounded all the same.
+    """
+    execute(conn, f"SET SESSION lock_wait_timeout = {TABLE_WAIT_SECONDS}")
+    for db in databases:
+        for name, _kind in schema.list_tables(conn, db):
+            if name in OWN_TABLES:
+                continue
+            try:
+                execute(conn, f"LOCK TABLES {quote_name(db)}.{quote_name(name)} WRITE")
+            except pymysql.err.MySQLError as exc:
+                if exc.args and exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
+                    raise DatabaseError(
+                        f"MySQL database {db!r} is in use: another session has held {quote_name(name)} for more "
+                        f"than {TABLE_WAIT_SECONDS} s (an open transaction or LOCK TABLES: the application, a "
+                        "worker, a database console with autocommit off); nothing was changed; end that "
+                        f"transaction (COMMIT, ROLLBACK or closing the session) and run the {operation} again"
+                    ) from exc
+                log.debug("could not check whether %s.%s is in use (%s)", db, name, describe(exc))
+            finally:
+                execute(conn, "UNLOCK TABLES")
+
+
 def install(conn: Any, names: Names) -> int:
     """Swap the loaded and verified scratch database into the target; the target's content becomes the
     kept copy. Returns the number of tables now in the target."""
     created = not exists(conn, names.target)
+    # Before the previous kept copy goes: a refusal here leaves everything as it was.
+    _wait_for_tables(conn, "install", [] if created else [names.target])
     # The previous kept copy is replaced only now that the new content is known to be good.
     create_journal(conn, names, names.scratch if created else names.target)
     crashpoints.reached("mysql:install:backup-replaced")
@@ -572,6 +620,7 @@ def rollback(conn: Any, names: Names, kept: Journal, *, discard: bool) -> int:
     """Swap the kept copy into the target; what it replaces becomes the kept copy (or is dropped with
     ``discard``). Returns the number of tables now in the target."""
     created = not exists(conn, names.target)
+    _wait_for_tables(conn, "rollback", [names.backup] if created else [names.target, names.backup])
     create_like(conn, names.transit, names.backup)
     before = schema.Objects() if created else content(conn, names.target)
     journal = Journal("rollback", SWAPPING, created, before=before, after=kept.before)
