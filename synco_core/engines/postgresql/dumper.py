@@ -73,6 +73,10 @@ SET default_table_access_method = heap;
 
 """
 
+#: How many times the dump begins its snapshot again when another session changed a table before it was
+#: locked (see :meth:`PostgresDumper._begin`), before it gives up.
+SNAPSHOT_ATTEMPTS = 3
+
 #: The last line of every complete dump; the loader refuses a synco dump that does not end with it.
 TRAILER = "-- synco PostgreSQL dump complete\n"
 
@@ -124,24 +128,19 @@ class PostgresDumper:
         # With row security off, a table whose policies would hide rows from this user makes the dump
         # fail loudly instead of silently leaving rows out.
         conn.execute("SET row_security = off")
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE")
-        # The path the database gives a new session: what functions whose bodies find names through it
-        # were most likely written for (:mod:`.searchpaths`).
-        session_path = [str(name) for name in fetch(conn, "SELECT pg_catalog.current_schemas(false)")[0][0]]
-        # An empty search path makes the server print every name schema-qualified.
-        conn.execute("SELECT pg_catalog.set_config('search_path', '', false)")
-        version = str(fetch(conn, "SHOW server_version")[0][0]).split(" ")[0]
-        self.quote = Quoter(row[0] for row in fetch(conn, "SELECT word FROM pg_catalog.pg_get_keywords() "
-                                                             "WHERE catcode <> 'U'"))
+        attempt = 1
+        began = self._begin(conn)
+        while isinstance(began, str):
+            conn.execute("ROLLBACK")
+            if attempt == SNAPSHOT_ATTEMPTS:
+                raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {began} while the "
+                                    f"dump started, {SNAPSHOT_ATTEMPTS} times in a row; run it again when the "
+                                    "tables are left alone for a moment")
+            log.debug("%s as the dump started: starting again", began)
+            attempt += 1
+            began = self._begin(conn)
+        session_path, version, all_tables = began
         q = self.quote
-        self._check_unsupported(conn)
-
-        all_tables = [t for t in catalog.read_tables(conn) if self._kept(("pg_class", t.oid))]
-        locked = [t for t in all_tables if t.kind != "f"]
-        if locked:
-            # Share locks keep the tables from being dropped or altered while the dump reads them.
-            conn.execute(f"LOCK TABLE {', '.join(q.qualified(t.schema, t.name) for t in locked)} "
-                         "IN ACCESS SHARE MODE")
         sequences = [s for s in catalog.read_sequences(conn) if self._kept(("pg_class", s.oid))]
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]
         plans = DataPlanner(conn, q, self.options).plan(all_tables)
@@ -215,6 +214,55 @@ class PostgresDumper:
                           tables=manifest, applied_rules=applied)
 
     # -- what the dump leaves out --------------------------------------------------------------------
+
+    def _begin(self, conn: psycopg.Connection[Any]) -> tuple[list[str], str, list[Table]] | str:
+        """Start the dump's transaction and share-lock its tables; return the search path a new session
+        gets, the server's version and the tables; or, when another session changed a table between the
+        snapshot and the lock, what it did (the transaction is then to be rolled back and begun again).
+
+        The snapshot is taken by the first query, which must read the catalogue to know what to lock;
+        until the lock is granted, another session may still commit a ``TRUNCATE`` or an ``ALTER TABLE``
+        that rewrites a table (a type change, a volatile default). Neither is MVCC-safe: the snapshot then
+        sees the new, empty file and the table would be dumped without its rows, silently. Such a table
+        has another file than the snapshot's catalogue says once the lock is granted; a dropped or renamed
+        one cannot be locked under its old name.
+        """
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE")
+        # The path the database gives a new session: what functions whose bodies find names through it
+        # were most likely written for (:mod:`.searchpaths`).
+        session_path = [str(name) for name in fetch(conn, "SELECT pg_catalog.current_schemas(false)")[0][0]]
+        # An empty search path makes the server print every name schema-qualified (inside the transaction:
+        # a transaction begun again sets it again).
+        conn.execute("SELECT pg_catalog.set_config('search_path', '', false)")
+        version = str(fetch(conn, "SHOW server_version")[0][0]).split(" ")[0]
+        self.quote = Quoter(row[0] for row in fetch(conn, "SELECT word FROM pg_catalog.pg_get_keywords() "
+                                                             "WHERE catcode <> 'U'"))
+        q = self.quote
+        self._check_unsupported(conn)
+
+        all_tables = [t for t in catalog.read_tables(conn) if self._kept(("pg_class", t.oid))]
+        locked = [t for t in all_tables if t.kind != "f"]
+        if not locked:
+            return session_path, version, all_tables
+        try:
+            # Share locks keep the tables from being dropped or altered while the dump reads them.
+            conn.execute(f"LOCK TABLE {', '.join(q.qualified(t.schema, t.name) for t in locked)} "
+                         "IN ACCESS SHARE MODE")
+        except psycopg.errors.UndefinedTable as exc:
+            return f"a table was dropped or renamed by another session ({one_line(exc)})"
+        # pg_class read through the snapshot against the server's current entry (pg_relation_filenode reads
+        # the catalogue cache, brought up to date when the lock was granted).
+        rewritten = fetch(conn, """
+            SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = ANY(%s) AND c.relfilenode <> 0
+              AND pg_catalog.pg_relation_filenode(c.oid) IS DISTINCT FROM c.relfilenode
+            ORDER BY 1, 2""", ([t.oid for t in locked],))
+        if rewritten:
+            named = ", ".join(q.qualified(str(schema), str(name)) for schema, name in rewritten[:5])
+            return (f"table {named} was emptied or rewritten by another session (TRUNCATE, or an ALTER TABLE that "
+                    "rewrites it)")
+        return session_path, version, all_tables
 
     def _check_unsupported(self, conn: psycopg.Connection[Any]) -> None:
         found = unsupported.find(conn)

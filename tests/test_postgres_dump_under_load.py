@@ -1,0 +1,92 @@
+"""A PostgreSQL dump of a database another session changes while the dump begins.
+
+The dump's snapshot is taken by its first catalogue query, and its tables are share-locked only once it
+knows them. A ``TRUNCATE``, or an ``ALTER TABLE`` that rewrites a table, committed in between is not
+MVCC-safe: the snapshot then reads the new file, and the table used to be dumped empty without a word
+(so were the rows of a table swapped for a new one under the same name). The dump must hold one state of
+the database: the one before such a change or the one after it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from test_postgres_support import fingerprints
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.engines.postgresql import catalog
+from synco_core.errors import DatabaseError
+from synco_core.testing.services import postgres_url_for
+from synco_core.values import DumpOptions, InstallOptions
+
+pytestmark = pytest.mark.postgres
+
+#: What another session commits between the dump's snapshot and its locks; each keeps the total.
+CHANGES = {
+    "truncate and refill": "TRUNCATE savings; INSERT INTO savings VALUES (1, 300), (2, 200)",
+    "a column type that rewrites": "ALTER TABLE savings ALTER COLUMN balance TYPE bigint",
+    "a volatile default that rewrites": "ALTER TABLE savings ADD COLUMN token text DEFAULT md5(random()::text)",
+    "a table swapped for a copy": "ALTER TABLE savings RENAME TO savings_old; "
+                                  "CREATE TABLE savings (id int PRIMARY KEY, balance int NOT NULL); "
+                                  "INSERT INTO savings SELECT * FROM savings_old; DROP TABLE savings_old",
+    "a table dropped": "DROP TABLE savings",
+    "a column added": "ALTER TABLE savings ADD COLUMN note text",
+}
+
+
+def _source(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE checking (id int PRIMARY KEY, balance int NOT NULL)")
+        conn.execute("INSERT INTO checking VALUES (1, 250), (2, 250)")
+        conn.execute("CREATE TABLE savings (id int PRIMARY KEY, balance int NOT NULL)")
+        conn.execute("INSERT INTO savings VALUES (1, 250), (2, 250)")
+
+
+def _committed_in_the_window(monkeypatch: pytest.MonkeyPatch, url: str, change: str, times: int) -> list[int]:
+    """Have another session commit ``change`` right after the dump's snapshot, ``times`` times at most."""
+    real = catalog.read_tables
+    done: list[int] = []
+
+    def read_then_change(conn: psycopg.Connection[Any]) -> list[catalog.Table]:
+        tables = real(conn)
+        if len(done) < times:
+            with psycopg.connect(url) as other:
+                other.execute(change)
+            done.append(1)
+        return tables
+
+    monkeypatch.setattr(catalog, "read_tables", read_then_change)
+    return done
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_change_before_the_locks_gives_the_state_before_or_after_it(
+        change: str, postgres_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    source, target = postgres_url_for(postgres_database_factory()), postgres_url_for(postgres_database_factory())
+    _source(source)
+    before = fingerprints(source)
+    done = _committed_in_the_window(monkeypatch, source, CHANGES[change], 1)
+    out = io.BytesIO()
+    result = dump_with_engine(parse_database_url(source), out, DumpOptions())
+    assert done
+    after = fingerprints(source)
+    install_with_engine(parse_database_url(target), io.BytesIO(out.getvalue()),
+                        InstallOptions(yes=True, manifest=result.tables))
+    assert fingerprints(target) in (before, after)
+
+
+def test_a_table_rewritten_at_every_attempt_is_one_clear_error(postgres_database_factory: Callable[[], str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    source = postgres_url_for(postgres_database_factory())
+    _source(source)
+    _committed_in_the_window(monkeypatch, source, CHANGES["truncate and refill"], 100)
+    with pytest.raises(DatabaseError) as raised:
+        dump_with_engine(parse_database_url(source), io.BytesIO(), DumpOptions())
+    message = str(raised.value)
+    assert "public.savings" in message and "TRUNCATE" in message and "again" in message and "\n" not in message
+
