@@ -90,3 +90,36 @@ def test_a_table_rewritten_at_every_attempt_is_one_clear_error(postgres_database
     message = str(raised.value)
     assert "public.savings" in message and "TRUNCATE" in message and "again" in message and "\n" not in message
 
+
+#: What another session may hold in an open transaction that the dump has to wait for, and what it holds.
+HOLDERS = {
+    "LOCK TABLE": ("LOCK TABLE savings IN ACCESS EXCLUSIVE MODE", "public.savings"),
+    "ALTER TABLE": ("ALTER TABLE savings ADD COLUMN note text", "public.savings"),
+    "a view replaced": ("CREATE OR REPLACE VIEW totals AS SELECT sum(balance) AS total, 1 AS version FROM savings",
+                        "public.totals"),
+}
+
+
+@pytest.mark.parametrize("holder", sorted(HOLDERS))
+def test_a_lock_held_by_another_session_is_waited_for_a_bounded_time(
+        holder: str, postgres_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration left in an open transaction used to have the dump wait without a word for as long as it
+    lasted; it now gives up after a while, in one line naming what is held and by which session."""
+    from synco_core.engines.postgresql import dumper
+
+    monkeypatch.setattr(dumper, "LOCK_WAIT_SECONDS", 1)
+    source = postgres_url_for(postgres_database_factory())
+    _source(source)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE VIEW totals AS SELECT sum(balance) AS total FROM savings")
+    statement, held = HOLDERS[holder]
+    with psycopg.connect(source) as other:
+        other.execute(statement)
+        with pytest.raises(DatabaseError) as raised:
+            dump_with_engine(parse_database_url(source), io.BytesIO(), DumpOptions())
+        message = str(raised.value)
+        assert f"{held}, which another session holds (pid {other.info.backend_pid}, idle in transaction)" in message
+        assert "\n" not in message
+        other.rollback()
+    # With the transaction ended, the same dump goes through.
+    dump_with_engine(parse_database_url(source), io.BytesIO(), DumpOptions())

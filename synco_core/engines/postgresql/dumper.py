@@ -77,6 +77,11 @@ SET default_table_access_method = heap;
 #: locked (see :meth:`PostgresDumper._begin`), before it gives up.
 SNAPSHOT_ATTEMPTS = 3
 
+#: How long the dump waits for a lock another session holds (an ALTER TABLE, TRUNCATE, VACUUM FULL or
+#: LOCK TABLE in a migration's open transaction), in s, before it gives up in one line naming the table
+#: and the session; without a bound it would wait without a word for as long as that transaction lasts.
+LOCK_WAIT_SECONDS = 60
+
 #: The last line of every complete dump; the loader refuses a synco dump that does not end with it.
 TRAILER = "-- synco PostgreSQL dump complete\n"
 
@@ -118,7 +123,13 @@ class PostgresDumper:
         conn = connect(self.database)
         self.conn = conn
         try:
+            conn.execute(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'")
             return self._dump(conn, _Writer(out))
+        except psycopg.errors.LockNotAvailable as exc:
+            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: it waited "
+                                f"{LOCK_WAIT_SECONDS} s for {self._lock_holders(conn)}; a migration, VACUUM FULL or "
+                                "LOCK TABLE in an open transaction takes such a lock: run the dump again when "
+                                "that transaction has ended") from exc
         except psycopg.Error as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}") from exc
         finally:
@@ -263,6 +274,29 @@ class PostgresDumper:
             return (f"table {named} was emptied or rewritten by another session (TRUNCATE, or an ALTER TABLE that "
                     "rewrites it)")
         return session_path, version, all_tables
+
+    def _lock_holders(self, conn: psycopg.Connection[Any]) -> str:
+        """Which sessions hold which tables, views or sequences of the database exclusively, as a clause:
+        ``public.t, which another session holds (pid 4242, idle in transaction)``. Their queries are not
+        shown: the text may hold anything, secrets included."""
+        try:
+            conn.execute("ROLLBACK")
+            rows = fetch(conn, """
+                SELECT DISTINCT n.nspname, c.relname, l.pid, coalesce(a.state, '')
+                FROM pg_catalog.pg_locks l
+                JOIN pg_catalog.pg_class c ON c.oid = l.relation
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+                WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
+                  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                  AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+                ORDER BY 1, 2, 3 LIMIT 5""")
+        except psycopg.Error:
+            rows = []
+        if not rows:
+            return "an object another session holds"
+        return "; ".join(f"{self.quote.qualified(str(schema), str(name))}, which another session holds "
+                         f"(pid {pid}{', ' + str(state) if state else ''})" for schema, name, pid, state in rows)
 
     def _check_unsupported(self, conn: psycopg.Connection[Any]) -> None:
         found = unsupported.find(conn)
