@@ -67,6 +67,9 @@ DATABASE_PREFIX = b"-- Database: "
 DEFAULTS_PREFIX = b"-- synco-database-defaults: "
 #: Tables that show the rows of other tables (MERGE): their structure is dumped, and no rows of their own.
 MERGE_ENGINES = frozenset({"MRG_MYISAM", "MRG_ISAM"})
+#: Engines whose rows the dump's snapshot holds (``START TRANSACTION WITH CONSISTENT SNAPSHOT``). Any other
+#: engine's rows (MyISAM, Aria, MEMORY, CSV ...) are read as they are when a statement runs.
+SNAPSHOT_ENGINES = frozenset({"INNODB", "ROCKSDB"})
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
@@ -271,6 +274,14 @@ def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Call
     return result
 
 
+def _some_tables(tables: list[str]) -> str:
+    """``table `a``` or ``tables `a`, `b` ... (12 in all)`` for a message."""
+    named = ", ".join(quote_name(table) for table in tables[:5])
+    if len(tables) == 1:
+        return f"table {named}"
+    return f"tables {named}" + (f" ... ({len(tables)} in all)" if len(tables) > 5 else "")
+
+
 def _strip_database(create: bytes, db: str) -> bytes:
     """A table's CREATE statement without its own database qualifying names in it (a column default
     ``nextval(`db`.`seq`)``): the server qualifies them again with the database it is loaded into."""
@@ -348,6 +359,16 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     tables = [name for name, kind in all_tables.items()
               if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
     views = [name for name, kind in all_tables.items() if kind == "VIEW" and name not in skipped.views]
+    outside_snapshot = [table for table in tables if engines.get(table, "").upper() not in SNAPSHOT_ENGINES
+                        and engines.get(table, "").upper() not in MERGE_ENGINES and table not in options.exclude_tables]
+    if outside_snapshot:
+        kinds = ", ".join(sorted({engines.get(table) or "unknown engine" for table in outside_snapshot}))
+        one = len(outside_snapshot) == 1
+        it = "it" if one else "them"
+        log.warning("%s of %r %s not transactional (%s): %s read in one statement, as it is at that moment, outside "
+                    "the dump's snapshot (as mariadb-dump --single-transaction reads %s); writes to %s while the dump "
+                    "runs can leave %s out of step with the other tables", _some_tables(outside_snapshot), db,
+                    "is" if one else "are", kinds, "it is" if one else "each is", it, it, it)
     # Sequences first: a column's default may draw from one, and CREATE TABLE checks that it exists.
     for sequence in sequences:
         manifest[sequence] = _dump_sequence(conn, db, writer, sequence)
@@ -385,7 +406,11 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             writer.write(_HISTORY_ON)
         out_table = TableWriter(writer, table, fmt_columns, statement_bytes)
         wide = average_rows.get(table, 0) >= WIDE_ROW_BYTES and any(c.is_binary for c in fmt_columns)
-        key = schema.paging_key(conn, db, table, columns) if read.newest is None else []
+        # A table outside the snapshot is read in one statement, whose rows are those of one moment: read by
+        # pages, a write landing between two of them (one UPDATE moving an amount from a first row to a last)
+        # would be in the dump by half, a state the table never was in.
+        paged = read.newest is None and table not in outside_snapshot
+        key = schema.paging_key(conn, db, table, columns) if paged else []
         # Helpers share the snapshot of the InnoDB tables it was taken for only: another engine's rows are
         # read when each statement runs, and one connection keeps that as close to one moment as it can.
         shared = helpers if table in shared_tables else []
