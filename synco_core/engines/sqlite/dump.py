@@ -23,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -206,6 +207,17 @@ def _vacuum_keeping_rowids(conn: sqlite3.Connection) -> None:
 
 #: SQLITE_READONLY_ROLLBACK: a read-only connection found a hot journal it may not roll back.
 _READONLY_ROLLBACK = 776
+#: SQLITE_BUSY and SQLITE_LOCKED, as a step of the backup reports them (``sqlite3.SQLITE_BUSY`` needs 3.11).
+_BUSY = (5, 6)
+#: How long the dump waits for a writer that keeps the source locked, in s: a write transaction in
+#: rollback-journal mode holds its exclusive lock from its first spill to disk (or ``BEGIN EXCLUSIVE``) to
+#: its commit, and a connection in ``locking_mode=EXCLUSIVE`` for as long as it is open. Python's backup
+#: retries a busy step for ever, without a word.
+BUSY_SECONDS = 30
+
+
+class _StillLocked(Exception):
+    """Raised from the backup's progress callback to stop a backup that waited too long for the source."""
 
 
 def _hot_journal(source: Path, exc: sqlite3.Error) -> bool:
@@ -224,16 +236,27 @@ def _back_up(source: Path, copy: sqlite3.Connection) -> bool:
     the source is opened as the application opens it, and SQLite rolls the journal back, as the
     application's next connection would have.
     """
+    deadline = time.monotonic() + BUSY_SECONDS
+
+    def give_up_when_busy(status: int, remaining: int, total: int) -> None:
+        if status in _BUSY and time.monotonic() >= deadline:
+            raise _StillLocked
+
     for read_only in (True, False):
         try:
             src = sqlite3.connect(f"{source.resolve().as_uri()}{'?mode=ro' if read_only else ''}", uri=True,
-                                  timeout=30)
+                                  timeout=BUSY_SECONDS)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open SQLite database {source}: {exc}") from exc
         try:
             # One step (pages=-1) copies the whole database under a single read transaction: a snapshot.
-            src.backup(copy, pages=-1)
+            src.backup(copy, pages=-1, progress=give_up_when_busy)
             return str(src.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+        except _StillLocked:
+            raise DatabaseError(f"cannot back up SQLite database {source}: another connection has kept it locked for "
+                                f"more than {BUSY_SECONDS} s (a write transaction of the application that has not "
+                                "committed, or one in locking_mode=EXCLUSIVE); run the dump again when it lets go"
+                                ) from None
         except sqlite3.Error as exc:
             if not (read_only and _hot_journal(source, exc)):
                 raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
