@@ -144,6 +144,43 @@ def _checkpoint(target: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+#: The byte of a ``-shm`` file on which every connection to a database in write-ahead-log mode holds a
+#: shared lock for as long as it is open (SQLite's unix VFS, "DMS": the first to open it, and the last to
+#: close it, take it exclusively).
+_SHM_OPEN_BYTE = 128
+
+
+def _open_elsewhere(target: Path) -> bool:
+    """Whether another process has ``target`` open in write-ahead-log mode: it holds the ``-shm`` file's
+    byte :data:`_SHM_OPEN_BYTE`, which this process can then not lock exclusively (tried without waiting,
+    and let go at once). A connection in rollback-journal mode holds no lock while idle: it is not seen."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no POSIX locks to look at.
+        return False
+    try:
+        fd = os.open(str(target) + "-shm", os.O_RDWR)
+    except OSError:
+        return False  # No -shm file (no connection open in WAL mode), or none this user may open.
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_OPEN_BYTE)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_OPEN_BYTE)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _warn_if_open(target: Path, open_elsewhere: bool, previous: Path) -> None:
+    if open_elsewhere:
+        now = f"now {previous}" if previous.exists() else "now removed"
+        log.warning("another process had SQLite database %s open (the application?): it goes on with the database "
+                    "it opened (%s) until it opens the file again, and what it writes meanwhile is not in %s; "
+                    "restart it", target, now, target)
+
+
 def _remove_sidecars(target: Path) -> None:
     # An empty -wal/-shm of the replaced file must not be paired with the new one.
     for suffix in ("-wal", "-shm"):
@@ -376,10 +413,13 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
             _keep(target, previous, keeping)
             crashpoints.reached("sqlite:install:kept")
             backup = str(previous)
+        # A running application keeps the file it opened: the install cannot make it open the new one.
+        open_elsewhere = _open_elsewhere(target)
         os.replace(temp, target)
         _sync_folder(target.parent)
         crashpoints.reached("sqlite:install:replaced")
         _remove_sidecars(target)
+        _warn_if_open(target, open_elsewhere, previous)
     return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup,
                          rewritten_values=rewritten)
 
@@ -464,12 +504,14 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
                 side.unlink()
             os.link(target, side)
             crashpoints.reached("sqlite:rollback:linked")
+        open_elsewhere = _open_elsewhere(target)
         # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
         # so a second rollback undoes the first.
         os.replace(previous, target)
         _sync_folder(target.parent)
         crashpoints.reached("sqlite:rollback:replaced")
         _remove_sidecars(target)
+        _warn_if_open(target, open_elsewhere, previous)
         if side.exists():
             if options.discard_replaced:
                 side.unlink()
