@@ -136,3 +136,29 @@ def test_a_table_taken_during_the_swap_is_given_up_and_undone(old_and_new: tuple
             app.close()
     assert holding
     assert_untouched(target, before)
+
+
+@pytest.mark.parametrize("engine", ["InnoDB", "MyISAM"])
+def test_a_dump_waits_a_bounded_time_for_a_table_another_session_holds(
+        engine: str, mysql_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LOCK TABLES ... WRITE`` (or an ALTER TABLE between its phases) in the application used to have the
+    dump wait lock_wait_timeout, a day by default, without a word; it now gives up naming the table."""
+    from synco_core.engines.mysql import dump as mysql_dump
+
+    monkeypatch.setattr(mysql_dump, "LOCK_WAIT_SECONDS", 1)
+    source = mysql_database_factory()
+    load_with_client(source, f"CREATE TABLE `a_first` (`id` INT PRIMARY KEY); INSERT INTO `a_first` VALUES (1);"
+                             f"CREATE TABLE `z_held` (`id` INT PRIMARY KEY) ENGINE={engine};"
+                             "INSERT INTO `z_held` VALUES (1);".encode())
+    app = mysql_admin_connection(source)
+    try:
+        with app.cursor() as cur:
+            cur.execute("LOCK TABLES `z_held` WRITE")
+        with pytest.raises(DatabaseError) as raised:
+            dump_bytes(source)
+        message = str(raised.value)
+        assert "`z_held`" in message and "another session" in message and "\n" not in message
+    finally:
+        app.close()
+    _, result = dump_bytes(source)
+    assert result.tables["z_held"].rows == 1

@@ -70,6 +70,11 @@ MERGE_ENGINES = frozenset({"MRG_MYISAM", "MRG_ISAM"})
 #: Engines whose rows the dump's snapshot holds (``START TRANSACTION WITH CONSISTENT SNAPSHOT``). Any other
 #: engine's rows (MyISAM, Aria, MEMORY, CSV ...) are read as they are when a statement runs.
 SNAPSHOT_ENGINES = frozenset({"INNODB", "ROCKSDB"})
+#: How long the dump waits for a table another session holds (LOCK TABLES ... WRITE, an ALTER TABLE between
+#: its phases), in s, before it gives up naming the table; the server's own lock_wait_timeout is a day.
+LOCK_WAIT_SECONDS = 60
+#: "Lock wait timeout exceeded": a metadata lock not granted within lock_wait_timeout.
+ER_LOCK_WAIT_TIMEOUT = 1205
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
@@ -249,8 +254,16 @@ def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpR
         helpers.extend(snapshot.begin(database, conn, session, readers - 1, tables))
         return helpers
 
+    reading: list[str] = []
     try:
-        return _dump(conn, db, out, options, outside, begin)
+        return _dump(conn, db, out, options, outside, begin, reading)
+    except pymysql.err.OperationalError as exc:
+        if not (exc.args and exc.args[0] == ER_LOCK_WAIT_TIMEOUT):
+            raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
+        table = f"table {quote_name(reading[0])}" if reading else "a table"
+        raise DatabaseError(f"dump of {db!r} on {where(database)} failed: it waited {LOCK_WAIT_SECONDS} s for {table}, "
+                            "which another session holds (LOCK TABLES ... WRITE, an ALTER, OPTIMIZE or TRUNCATE TABLE "
+                            "not finished, FLUSH TABLES WITH READ LOCK); run it again when it lets go") from exc
     except (pymysql.err.MySQLError, OSError) as exc:
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
@@ -263,10 +276,10 @@ def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpR
 
 
 def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Callable[[], Any],
-          begin: Callable[[list[str], list[str]], list[Any]]) -> DumpResult:
+          begin: Callable[[list[str], list[str]], list[Any]], reading: list[str]) -> DumpResult:
     writer = Writer(out)
     try:
-        result = _dump_into(conn, db, writer, options, outside, begin)
+        result = _dump_into(conn, db, writer, options, outside, begin, reading)
     except BaseException:
         writer.close(raise_error=False)
         raise
@@ -290,7 +303,8 @@ def _strip_database(create: bytes, db: str) -> bytes:
 
 
 def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any],
-               begin: Callable[[list[str], list[str]], list[Any]]) -> DumpResult:
+               begin: Callable[[list[str], list[str]], list[Any]], reading: list[str]) -> DumpResult:
+    """The dump itself; ``reading`` holds the table it is at, for an error to name."""
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version_raw, max_packet = cur.fetchone()
@@ -303,7 +317,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     session = ["SET SESSION time_zone='+00:00', SESSION sql_mode='', SESSION net_write_timeout=3600, "
                "SESSION net_read_timeout=3600",
                f"SET SESSION group_concat_max_len = {group_limit}",
-               "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"]
+               "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+               f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"]
     with conn.cursor() as cur:
         for statement in session:
             cur.execute(statement)
@@ -373,6 +388,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     for sequence in sequences:
         manifest[sequence] = _dump_sequence(conn, db, writer, sequence)
     for table in tables:
+        reading[:] = [table]
         name = quote_name(table).encode("utf-8", "surrogateescape")
         writer.write(b"--\n-- Table structure for " + name + b"\n--\n\n")
         writer.write(b"DROP TABLE IF EXISTS " + name + b";\n")
@@ -431,6 +447,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             writer.write(_HISTORY_OFF)
         writer.write(b"/*!40000 ALTER TABLE " + name + b" ENABLE KEYS */;\nSET autocommit=1;\n\n")
 
+    reading.clear()
     # Routines before views: a view that calls a stored function cannot be created before it.
     for definition in objects.routines:
         if definition.name in skipped.routines:
