@@ -14,6 +14,7 @@ error, because ignoring it could change what the script means.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -71,6 +72,15 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
         pgconn.nonblocking = saved
 
 
+#: A setting pg_dump 17 and later switch off at the top of every script (``SET transaction_timeout = 0;``),
+#: which a server before 17 does not know: the script failed there on its tenth line. Where the setting does
+#: not exist there is nothing to switch off; any other value of it is run, and refused, as written.
+_TRANSACTION_TIMEOUT_OFF = re.compile(
+    rb"\s*SET\s+(?:SESSION\s+)?transaction_timeout\s*(?:=|\bTO\b)\s*(?:0|'0')\s*;?\s*$", re.IGNORECASE)
+#: The first version with ``transaction_timeout``.
+_TRANSACTION_TIMEOUT_SINCE = 170000
+
+
 def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None,
                  rewriter: CopyRewriter | None) -> LoadStats:
     reader = ScriptReader(stream)
@@ -96,6 +106,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             # loader stays in its scratch database.
             continue
         if owners.skip(keywords, text):
+            continue
+        if pgconn.server_version < _TRANSACTION_TIMEOUT_SINCE and _TRANSACTION_TIMEOUT_OFF.match(strip_comments(text)):
             continue
         stats.statements += 1
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
