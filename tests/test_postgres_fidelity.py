@@ -412,6 +412,23 @@ SELECT pg_catalog.pg_extension_config_dump('settings_seq', '');
     "synco_test_addon.control": "comment = 'synco tests: requires synco_test_settings'\n"
                                 "default_version = '1.0'\nrelocatable = true\nrequires = 'synco_test_settings'\n",
     "synco_test_addon--1.0.sql": "CREATE VIEW setting_keys AS SELECT key FROM settings;\n",
+    # Configuration tables referring to one another, as PostGIS topology's topology.layer refers to
+    # topology.topology: each table's name sorts before the one it refers to, and the chain runs through
+    # two schemas, so neither the order by name nor by schema loads them.
+    "synco_test_layers.control": "comment = 'synco tests: configuration tables with foreign keys'\n"
+                                 "default_version = '1.0'\nrelocatable = false\nschema = topo\n",
+    "synco_test_layers--1.0.sql": """
+CREATE TABLE topo.topology (id serial PRIMARY KEY, name text UNIQUE NOT NULL);
+CREATE TABLE topo.layer (topology_id integer REFERENCES topo.topology (id), layer_id integer,
+                         PRIMARY KEY (topology_id, layer_id));
+CREATE TABLE public.a_feature (topology_id integer, layer_id integer, name text,
+                               FOREIGN KEY (topology_id, layer_id) REFERENCES topo.layer);
+SELECT pg_catalog.pg_extension_config_dump('topo.topology', '');
+SELECT pg_catalog.pg_extension_config_dump('topo.layer', '');
+SELECT pg_catalog.pg_extension_config_dump('public.a_feature', '');
+CREATE TABLE topo.a_log (id integer GENERATED ALWAYS AS IDENTITY, line text);
+SELECT pg_catalog.pg_extension_config_dump('topo.a_log', '');
+""",
 }
 
 
@@ -449,6 +466,62 @@ def test_rows_of_extension_configuration_tables(postgres_database_factory: Calla
     install(target, data, result)
     assert_same(source, target)
     assert rows(target, "SELECT key FROM public.setting_keys ORDER BY key") == [("schema_version",), ("theme",)]
+
+
+def test_configuration_tables_referring_to_one_another_load_in_their_order(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """Each table's rows are copied after those of the configuration tables it refers to: CREATE EXTENSION
+    made the foreign keys, so the rows are checked as they arrive."""
+    install_test_extension()
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA topo")
+        conn.execute("CREATE EXTENSION synco_test_layers")
+        conn.execute("INSERT INTO topo.topology (name) VALUES ('roads'), ('rivers')")
+        conn.execute("INSERT INTO topo.layer VALUES (1, 1), (2, 1)")
+        conn.execute("INSERT INTO public.a_feature VALUES (1, 1, 'A1'), (2, 1, 'Rhine')")
+        conn.execute("INSERT INTO topo.a_log (line) VALUES ('created')")
+    data, result = dump(source)
+    install(target, data, result)
+    # assert_same compares the sequences too: those behind the serial and identity columns, which are the
+    # extension's own (not marked as configuration), go on where the source's are.
+    assert_same(source, target)
+    assert rows(target, "SELECT name FROM public.a_feature ORDER BY 1") == [("A1",), ("Rhine",)]
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        conn.execute("INSERT INTO topo.topology (name) VALUES ('rails')")
+        conn.execute("INSERT INTO topo.a_log (line) VALUES ('copied')")
+
+
+def test_a_postgis_topology_round_trips(postgres_database_factory: Callable[[], str]) -> None:
+    """PostGIS topology keeps its topologies and layers in configuration tables of the extension, a layer
+    referring to its topology; geometry columns, spatial indexes and a user's spatial_ref_sys row come too."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis_topology'").fetchone() is None:
+            unavailable("PostGIS topology is not installed on the PostgreSQL server (postgresql-15-postgis-3)")
+        conn.execute("CREATE EXTENSION postgis_topology CASCADE")
+        conn.execute("INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
+                     "VALUES (990001, 'synco', 990001, 'LOCAL_CS[\"synco\"]', '+proj=longlat +datum=WGS84')")
+        conn.execute("CREATE TABLE public.places (id serial PRIMARY KEY, geom geometry(Point, 990001), "
+                     "g geography(LineString, 4326))")
+        conn.execute("CREATE INDEX places_geom ON public.places USING gist (geom)")
+        conn.execute("INSERT INTO public.places (geom, g) VALUES ('SRID=990001;POINT(1 1)', "
+                     "'SRID=4326;LINESTRING(8 47, 9 48)'), (NULL, NULL)")
+        conn.execute("SELECT topology.CreateTopology('roads_topo', 4326, 0.000001)")
+        conn.execute("CREATE TABLE public.roads (id serial PRIMARY KEY, name text)")
+        conn.execute("SELECT topology.AddTopoGeometryColumn('roads_topo', 'public', 'roads', 'topo', 'LINE')")
+        conn.execute("INSERT INTO public.roads (name, topo) VALUES "
+                     "('A1', topology.toTopoGeom('SRID=4326;LINESTRING(0 0, 1 1, 2 1)', 'roads_topo', 1))")
+    data, result = dump(source)
+    install(target, data, result)
+    assert_same(source, target)
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        # The topology works in the copy: another road goes through the same layer.
+        conn.execute("INSERT INTO public.roads (name, topo) VALUES "
+                     "('A2', topology.toTopoGeom('SRID=4326;LINESTRING(1 1, 1 2)', 'roads_topo', 1))")
+        assert conn.execute("SELECT count(*) FROM roads_topo.edge_data").fetchone() == (3,)
+        # and a new topology gets an id of its own (pg_dump's copy would hand out 1 again).
+        conn.execute("SELECT topology.CreateTopology('rails_topo', 4326)")
 
 
 # -- what cannot be carried --------------------------------------------------------------------------

@@ -6,7 +6,9 @@ exceptions that ``pg_dump`` also carries:
 
 - configuration tables and sequences an extension marked with ``pg_extension_config_dump``: their rows
   (those the extension's condition selects, e.g. the ones a user added) and positions are data of the
-  database, not of the extension;
+  database, not of the extension; with them, the position of the extension's own sequence behind a
+  configuration table's serial or identity column (PostGIS's ``topology.topology_id_seq``), which
+  ``pg_dump`` leaves at its start, so the copy's next id would be one its rows hold already;
 - privileges granted or revoked on members after the extension was created (``pg_init_privs`` holds what
   the extension itself set), with the owners (``--owners``).
 """
@@ -65,20 +67,49 @@ class ConfigRelation:
 
 
 def read_config_relations(conn: psycopg.Connection[Any]) -> list[ConfigRelation]:
-    result = []
+    """The configuration tables and sequences (with the extension's sequences behind a configuration table's
+    columns), each table after the configuration tables its foreign keys
+    refer to (PostGIS topology's ``topology.layer`` refers to ``topology.topology``), otherwise by name.
+
+    ``CREATE EXTENSION`` made those foreign keys, so the rows are checked as they are copied in, unlike a
+    table of the dump's own, whose keys are added after all the data.
+    """
+    found: dict[int, ConfigRelation] = {}
     for oid, schema, name, kind, condition, columns in fetch(conn, """
+            WITH config AS (
+                SELECT x.relid, x.condition FROM pg_catalog.pg_extension e
+                CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))
+                     AS x(relid, condition))
             SELECT c.oid, n.nspname, c.relname, c.relkind, COALESCE(x.condition, ''),
                    ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a
                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                          ORDER BY a.attnum)
-            FROM pg_catalog.pg_extension e
-            CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))
-                 AS x(relid, condition)
+            FROM (SELECT relid, condition FROM config
+                  UNION
+                  -- The extension's own sequence behind a configuration table's serial or identity column
+                  -- (topology.topology_id_seq): without its position the copy hands out ids the rows it
+                  -- got already hold. pg_dump leaves it at its start.
+                  SELECT d.objid, '' FROM pg_catalog.pg_depend d JOIN config ON config.relid = d.refobjid
+                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+                    AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
+                    AND d.objid NOT IN (SELECT relid FROM config)
+                    AND EXISTS (SELECT FROM pg_catalog.pg_depend m
+                                WHERE m.classid = 'pg_catalog.pg_class'::regclass AND m.objid = d.objid
+                                  AND m.refclassid = 'pg_catalog.pg_extension'::regclass AND m.deptype = 'e')
+                 ) AS x
             JOIN pg_catalog.pg_class c ON c.oid = x.relid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'S') ORDER BY n.nspname, c.relname"""):
-        result.append(ConfigRelation(oid, schema, name, kind, condition, list(columns)))
-    return result
+        found[oid] = ConfigRelation(oid, schema, name, kind, condition, list(columns))
+    graph = Graph()
+    # A table referring to itself needs nothing of another; its rows are copied in the order they are read.
+    for referring, referred in fetch(conn, """
+            SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
+            WHERE contype = 'f' AND conrelid <> confrelid
+              AND conrelid = ANY(%s::pg_catalog.oid[]) AND confrelid = ANY(%s::pg_catalog.oid[])""",
+                                     (list(found), list(found))):
+        graph.needs.setdefault(("config", referring), set()).add(("config", referred))
+    return [found[oid] for _, oid in order([("config", oid) for oid in found], graph)]
 
 
 def changed_member_privileges(conn: psycopg.Connection[Any]) -> list[tuple[str, str, list[str]]]:
