@@ -564,6 +564,55 @@ def test_a_subscription_is_refused_unless_skipped(postgres_database_factory: Cal
         drop_subscription(source)
 
 
+# What a synco install refuses to create, as it can reach beyond the database: each case creates such an
+# object and one depending on it, (name the refusal names, a word of the dependent's definition).
+_BEYOND_THE_DATABASE = {
+    # FreeRADIUS's Cisco H.323 schema (Debian freeradius-postgresql, extras/cisco_h323_db_schema.sql, GPL-2+)
+    # creates plpgsql's call handler again, in C, in its own schema.
+    "routine in C": ("CREATE FUNCTION public.plpgsql_call_handler() RETURNS language_handler "
+                     "AS '$libdir/plpgsql' LANGUAGE C;"
+                     "CREATE FUNCTION public.handler_name() RETURNS text LANGUAGE sql "
+                     "BEGIN ATOMIC SELECT 'public.plpgsql_call_handler'::regproc::text; END;",
+                     "public.plpgsql_call_handler() (c)", "handler_name"),
+    "language with a C handler of its own": (
+        "CREATE FUNCTION public.own_handler() RETURNS language_handler AS '$libdir/plpgsql', "
+        "'plpgsql_call_handler' LANGUAGE C;"
+        "CREATE LANGUAGE plown HANDLER public.own_handler;"
+        "CREATE FUNCTION public.in_own() RETURNS integer LANGUAGE plown AS $$ BEGIN RETURN 1; END $$;",
+        "plown", "in_own"),
+    "dblink": ("CREATE EXTENSION dblink; CREATE VIEW public.open_links AS SELECT public.dblink_get_connections();",
+               "dblink", "open_links"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BEYOND_THE_DATABASE))
+def test_what_an_install_refuses_is_refused_by_the_dump_unless_skipped(
+        case: str, postgres_database_factory: Callable[[], str], tmp_path: Path) -> None:
+    """A dump the install's gate must refuse is never written: the dump names the objects, and with
+    --skip-unsupported leaves them out with everything that depends on them, and loads."""
+    script, named, dependent = _BEYOND_THE_DATABASE[case]
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'").fetchone() is None:
+            unavailable("the PostgreSQL server has no contrib extensions (dblink)")
+        conn.execute("CREATE TABLE public.kept (id integer PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO public.kept VALUES (1, 'ünï'), (2, NULL)")
+        conn.execute(script)
+    out = tmp_path / "dump.sql"
+    refused = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(out)])
+    errors = [line for line in refused.output.splitlines() if line.startswith("Error:")]
+    assert refused.exit_code == 1 and len(errors) == 1, refused.output
+    assert named in errors[0] and "--skip-unsupported" in errors[0]
+    assert not out.exists()
+    skipped = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(out), "--skip-unsupported"])
+    assert skipped.exit_code == 0, skipped.output
+    assert named in skipped.output and dependent in skipped.output
+    assert dependent.encode() not in out.read_bytes()
+    loaded = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(out), "--yes"])
+    assert loaded.exit_code == 0, loaded.output
+    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
+
+
 def test_serve_refuses_or_skips_like_db_dump(postgres_database_factory: Callable[[], str], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from test_e2e_sanitize import symfony_project

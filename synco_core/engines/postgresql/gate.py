@@ -56,6 +56,9 @@ from synco_core.engines.postgresql import reading
 from synco_core.errors import DatabaseError
 
 _FLAGS = re.IGNORECASE
+#: Extensions whose functions reach the server's files, programs or other databases (``pl...u``: the
+#: untrusted languages), as a regular expression; the dumper refuses databases holding them (:mod:`.unsupported`).
+UNSAFE_EXTENSIONS = rb"dblink|file_fdw|adminpack|pl\w+u"
 #: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
 #: a superuser may do and which makes anything of anything: a C function, a role, another database's row.
 #: Unqualified, a ``pg_`` name is the catalog's (``pg_catalog`` comes first unless the path names it);
@@ -98,8 +101,7 @@ _TEXT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
      "a renamed language would let a routine in another pass for one in a safe language"),
     (re.compile(rb"\b(?:CREATE|ALTER)\s+SUBSCRIPTION\b", _FLAGS),
      "a subscription connects to another server, and the database could not be dropped again"),
-    (re.compile(rb"\bCREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:dblink|file_fdw|adminpack"
-                rb"|pl\w+u)\b", _FLAGS),
+    (re.compile(rb"\bCREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:" + UNSAFE_EXTENSIONS + rb")\b", _FLAGS),
      "the extension reaches the server's files, programs or other databases"),
     (re.compile(rb"\bstandard_conforming_strings\b\s*(?:=|\bTO\b|',)\s*'?(?:off|false|0|no)\b", _FLAGS),
      "standard_conforming_strings off would change how strings are read"),
@@ -120,13 +122,13 @@ _CODE_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
 #: ``internal`` calls a function built into the server by its symbol (types' input and output functions);
 #: the symbols that reach files or processes are refused by name above.
 _LANGUAGE = re.compile(rb"\bLANGUAGE\s+(''|[^\s(),;]+)", _FLAGS)
-_SAFE_LANGUAGES = frozenset({b"sql", b"plpgsql", b"plperl", b"pltcl", b"internal"})
+SAFE_LANGUAGES = frozenset({b"sql", b"plpgsql", b"plperl", b"pltcl", b"internal"})
 #: Languages whose comments are SQL's (an internal function's body is the name of its symbol).
 _SQL_COMMENT_LANGUAGES = frozenset({b"sql", b"plpgsql", b"internal"})
 #: ``CREATE LANGUAGE x HANDLER h``: a language of the database's own, safe when its handler is a safe one's.
 _CREATE_LANGUAGE = re.compile(rb"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRUSTED\s+)?(?:PROCEDURAL\s+)?LANGUAGE\s+"
                               rb"\"?([A-Za-z_][A-Za-z0-9_]*)\"?(?:\s+HANDLER\s+(?:\w+\.)?(\w+))?", _FLAGS)
-_SAFE_HANDLERS = frozenset({b"plpgsql_call_handler", b"plperl_call_handler", b"pltcl_call_handler"})
+SAFE_HANDLERS = frozenset({b"plpgsql_call_handler", b"plperl_call_handler", b"pltcl_call_handler"})
 #: Client encodings (as the server reports them, without ``_``) whose characters may end in a byte below 0x80.
 _SPLIT_ENCODINGS = frozenset({b"SJIS", b"SHIFTJIS2004", b"BIG5", b"GBK", b"UHC", b"GB18030", b"JOHAB"})
 #: Statements on a database as a whole, which the loader skips.
@@ -186,7 +188,7 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     names = read.names
     created = _CREATE_LANGUAGE.match(names)
     if created is not None:
-        if (created.group(2) or b"").lower() not in _SAFE_HANDLERS:
+        if (created.group(2) or b"").lower() not in SAFE_HANDLERS:
             _refuse(line, "a language with this handler can reach beyond the database")
         languages.add(created.group(1).lower())
         return
@@ -223,7 +225,7 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
             if pattern.search(part):
                 _refuse(line, reason)
     for language in used:
-        if language not in _SAFE_LANGUAGES | languages:
+        if language not in SAFE_LANGUAGES | languages:
             _refuse(line, f"routines in language {language.decode('utf-8', 'replace')} can reach beyond "
                           "the database")
 

@@ -10,6 +10,11 @@ Refused today:
 - subscriptions: a database with one cannot be dropped (``DROP DATABASE`` refuses), which would stop
   every later install and rollback of the copy, and dropping the subscription on the copy would drop the
   replication slot on the publisher, i.e. on production.
+- what the install's gate (:mod:`.gate`) refuses to create, as it can reach beyond the database: the
+  extensions ``dblink``, ``file_fdw``, ``adminpack`` and the untrusted languages (``plpython3u``), routines
+  of the database's own in C or another language the gate does not let through (an old application's
+  ``plpgsql_call_handler`` in C, FreeRADIUS's Cisco H.323 schema), and languages with another handler.
+  ``pg_dump`` carries them; a synco dump holding them could never be installed.
 """
 
 from __future__ import annotations
@@ -19,8 +24,14 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql.catalog import fetch
+from synco_core.engines.postgresql.catalog import fetch, not_extension_member
+from synco_core.engines.postgresql.gate import SAFE_HANDLERS, SAFE_LANGUAGES, UNSAFE_EXTENSIONS
 from synco_core.engines.postgresql.objects import Key
+
+
+def _literals(words: frozenset[bytes]) -> str:
+    """``ARRAY['a', 'b']`` of plain lower-case words (the gate's names, never user text)."""
+    return "ARRAY[" + ", ".join(f"'{word.decode()}'" for word in sorted(words)) + "]"
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,26 @@ REFUSED: list[Refusal] = [
     Refusal("subscriptions", "a copy could not be dropped, and dropping its subscription drops the publisher's slot",
             """SELECT 'pg_subscription', s.oid, pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
                WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+               ORDER BY 3"""),
+    Refusal("extensions", "a synco install refuses them: they reach the server's files, programs or other databases",
+            f"""SELECT 'pg_extension', e.oid, pg_catalog.quote_ident(e.extname) FROM pg_catalog.pg_extension e
+               WHERE e.extname ~* '^(?:{UNSAFE_EXTENSIONS.decode()})$' ORDER BY 3"""),
+    Refusal("languages", "a synco install refuses their handlers: they can reach beyond the database",
+            f"""SELECT 'pg_language', l.oid, pg_catalog.quote_ident(l.lanname) FROM pg_catalog.pg_language l
+               WHERE l.lanispl AND l.oid >= 16384 AND {not_extension_member('pg_language', 'l.oid')}
+                 AND pg_catalog.lower((SELECT h.proname FROM pg_catalog.pg_proc h WHERE h.oid = l.lanplcallfoid))
+                     <> ALL ({_literals(SAFE_HANDLERS)})
+               ORDER BY 3"""),
+    # A language of the database's own with a safe handler is created by the dump, and its routines load.
+    Refusal("routines", "a synco install refuses routines in C or untrusted languages: they can reach beyond "
+                        "the database",
+            f"""SELECT 'pg_proc', p.oid, p.oid::pg_catalog.regprocedure::text || ' (' || l.lanname || ')'
+               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+               WHERE p.oid >= 16384 AND {not_extension_member('pg_proc', 'p.oid')}
+                 AND pg_catalog.lower(l.lanname) <> ALL ({_literals(SAFE_LANGUAGES)})
+                 AND NOT (l.lanispl AND l.oid >= 16384 AND {not_extension_member('pg_language', 'l.oid')}
+                          AND pg_catalog.lower((SELECT h.proname FROM pg_catalog.pg_proc h
+                                                WHERE h.oid = l.lanplcallfoid)) = ANY ({_literals(SAFE_HANDLERS)}))
                ORDER BY 3"""),
 ]
 
@@ -71,29 +102,35 @@ def find(conn: psycopg.Connection[Any]) -> Unsupported:
             result.skipped.update((str(row[0]).removeprefix("pg_catalog."), int(row[1])) for row in rows)
     if result.skipped:
         dependents = _dependents(conn, set(result.skipped))
-        result.dependents = [name for key, name in sorted(dependents.items(), key=lambda item: item[1])
-                             if key not in result.skipped]
+        result.dependents = sorted(name for key, name in dependents.items()
+                                   if key not in result.skipped and name is not None)
         result.skipped.update(dependents)
     return result
 
 
-def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str]:
-    """Every object that depends on one of ``roots``, directly or through others, with its description.
+def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str | None]:
+    """Every object that depends on one of ``roots``, directly or through others, with its description
+    (None for an extension's member).
 
     An object another one is an internal part of (an identity column's sequence, an array type) goes
-    with it both ways: leaving out the part leaves out the whole too.
+    with it both ways: leaving out the part leaves out the whole too. What depends on a member of a left-out
+    extension (a view calling one of dblink's functions) is left out too; the members themselves, which
+    only ``CREATE EXTENSION`` creates, are not named.
     """
     rows = fetch(conn, """
         SELECT d.classid::pg_catalog.regclass::text, d.objid, d.refclassid::pg_catalog.regclass::text, d.refobjid,
                d.deptype
-        FROM pg_catalog.pg_depend d WHERE d.objid >= 16384 AND d.deptype IN ('n', 'a', 'i')""")
+        FROM pg_catalog.pg_depend d WHERE d.objid >= 16384 AND d.deptype IN ('n', 'a', 'i', 'e')""")
     dependers: dict[Key, list[Key]] = {}
     wholes: dict[Key, list[Key]] = {}
+    members: set[Key] = set()
     for classid, objid, refclassid, refobjid, deptype in rows:
         part, whole = (classid, objid), (refclassid, refobjid)
         dependers.setdefault(whole, []).append(part)
         if deptype == "i":
             wholes.setdefault(part, []).append(whole)
+        elif deptype == "e":
+            members.add(part)
     found: set[Key] = set()
     pending = list(roots)
     while pending:
@@ -110,4 +147,5 @@ def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str
         SELECT k.catalog, k.oid, pg_catalog.pg_describe_object(k.catalog::pg_catalog.regclass, k.oid, 0)
         FROM ROWS FROM (pg_catalog.unnest(%s::text[]), pg_catalog.unnest(%s::pg_catalog.oid[])) AS k(catalog, oid)""",
                   (catalogs, oids))
-    return {(str(catalog), int(oid)): str(name) for catalog, oid, name in names}
+    return {(str(catalog), int(oid)): None if (str(catalog), int(oid)) in members else str(name)
+            for catalog, oid, name in names}
