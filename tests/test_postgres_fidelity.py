@@ -582,6 +582,16 @@ _BEYOND_THE_DATABASE = {
         "plown", "in_own"),
     "dblink": ("CREATE EXTENSION dblink; CREATE VIEW public.open_links AS SELECT public.dblink_get_connections();",
                "dblink", "open_links"),
+    # An administrator's helper, in a language the install lets through, calling what it refuses by name.
+    "routine calling pg_terminate_backend": (
+        "CREATE FUNCTION public.kill_idle() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle' AND false; RETURN 0; END $$;"
+        "CREATE VIEW public.killed AS SELECT public.kill_idle() AS n;",
+        "public.kill_idle()", "killed"),
+    "view over the server's files": (
+        "CREATE VIEW public.data_dir AS SELECT pg_catalog.pg_ls_dir('.') AS name WHERE false;"
+        "CREATE VIEW public.data_dir_count AS SELECT count(*) FROM public.data_dir;",
+        "public.data_dir", "data_dir_count"),
 }
 
 

@@ -14,7 +14,9 @@ Refused today:
   extensions ``dblink``, ``file_fdw``, ``adminpack`` and the untrusted languages (``plpython3u``), routines
   of the database's own in C or another language the gate does not let through (an old application's
   ``plpgsql_call_handler`` in C, FreeRADIUS's Cisco H.323 schema), and languages with another handler.
-  ``pg_dump`` carries them; a synco dump holding them could never be installed.
+  ``pg_dump`` carries them; a synco dump holding them could never be installed. So are the routines and
+  views whose definitions the gate itself refuses (a PL/pgSQL body calling ``pg_terminate_backend``, a
+  view over ``pg_ls_dir``): each is put to the gate as the dump would write it.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from typing import Any
 
 import psycopg
 
+from synco_core.engines.postgresql import gate
 from synco_core.engines.postgresql.catalog import fetch, not_extension_member
 from synco_core.engines.postgresql.gate import SAFE_HANDLERS, SAFE_LANGUAGES, UNSAFE_EXTENSIONS
 from synco_core.engines.postgresql.objects import Key
+from synco_core.engines.postgresql.script import strip_comments
+from synco_core.errors import DatabaseError
 
 
 def _literals(words: frozenset[bytes]) -> str:
@@ -100,12 +105,42 @@ def find(conn: psycopg.Connection[Any]) -> Unsupported:
         if rows:
             result.found.append((refusal.kind, refusal.reason, [str(row[2]) for row in rows]))
             result.skipped.update((str(row[0]).removeprefix("pg_catalog."), int(row[1])) for row in rows)
+    refused = [(key, name) for key, name in _refused_by_the_gate(conn) if key not in result.skipped]
+    if refused:
+        result.found.append(("routines and views", "a synco install refuses what they call: it reaches the "
+                             "server's files, processes or other databases", [name for _, name in refused]))
+        result.skipped.update(key for key, _ in refused)
     if result.skipped:
         dependents = _dependents(conn, set(result.skipped))
         result.dependents = sorted(name for key, name in dependents.items()
                                    if key not in result.skipped and name is not None)
         result.skipped.update(dependents)
     return result
+
+
+def _refused_by_the_gate(conn: psycopg.Connection[Any]) -> list[tuple[Key, str]]:
+    """The database's own routines and views whose definitions the install's gate refuses, as it would
+    find them in the dump (a routine in a language the gate does not let through is refused above)."""
+    languages = {str(name).lower().encode() for (name,) in fetch(conn, f"""
+        SELECT l.lanname FROM pg_catalog.pg_language l
+        WHERE l.lanispl AND l.oid >= 16384 AND {not_extension_member('pg_language', 'l.oid')}""")}
+    refused = []
+    for catalog, oid, name, definition in fetch(conn, f"""
+            SELECT 'pg_proc', p.oid, p.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(p.oid)
+            FROM pg_catalog.pg_proc p
+            WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') AND {not_extension_member('pg_proc', 'p.oid')}
+            UNION ALL
+            SELECT 'pg_class', c.oid, c.oid::pg_catalog.regclass::text,
+                   'CREATE VIEW x AS ' || pg_catalog.pg_get_viewdef(c.oid)
+            FROM pg_catalog.pg_class c
+            WHERE c.oid >= 16384 AND c.relkind IN ('v', 'm') AND {not_extension_member('pg_class', 'c.oid')}
+            ORDER BY 3"""):
+        text = str(definition).encode()
+        try:
+            gate.check(text, strip_comments(text, mask=True), 0, set(languages))
+        except DatabaseError:
+            refused.append(((str(catalog), int(oid)), str(name)))
+    return refused
 
 
 def _dependents(conn: psycopg.Connection[Any], roots: set[Key]) -> dict[Key, str | None]:
