@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql import gate
-from synco_core.engines.postgresql.catalog import fetch, not_extension_member
+from synco_core.engines.postgresql.catalog import USER_SCHEMA, fetch, not_extension_member
 from synco_core.engines.postgresql.gate import SAFE_HANDLERS, SAFE_LANGUAGES, UNSAFE_EXTENSIONS
 from synco_core.engines.postgresql.objects import Key
 from synco_core.engines.postgresql.script import strip_comments
@@ -127,13 +127,17 @@ def _refused_by_the_gate(conn: psycopg.Connection[Any]) -> list[tuple[Key, str]]
     refused = []
     for catalog, oid, name, definition in fetch(conn, f"""
             SELECT 'pg_proc', p.oid, p.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(p.oid)
-            FROM pg_catalog.pg_proc p
-            WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') AND {not_extension_member('pg_proc', 'p.oid')}
+            FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') AND {USER_SCHEMA.format('n')}
+              AND {not_extension_member('pg_proc', 'p.oid')}
             UNION ALL
             SELECT 'pg_class', c.oid, c.oid::pg_catalog.regclass::text,
                    'CREATE VIEW x AS ' || pg_catalog.pg_get_viewdef(c.oid)
-            FROM pg_catalog.pg_class c
-            WHERE c.oid >= 16384 AND c.relkind IN ('v', 'm') AND {not_extension_member('pg_class', 'c.oid')}
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            -- Not other sessions' temporary views (pg_temp_N), which the dump leaves out and may vanish
+            -- while their definitions are read.
+            WHERE c.oid >= 16384 AND c.relkind IN ('v', 'm') AND {USER_SCHEMA.format('n')}
+              AND {not_extension_member('pg_class', 'c.oid')}
             ORDER BY 3"""):
         text = str(definition).encode()
         try:
