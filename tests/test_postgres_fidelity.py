@@ -429,6 +429,19 @@ SELECT pg_catalog.pg_extension_config_dump('public.a_feature', '');
 CREATE TABLE topo.a_log (id integer GENERATED ALWAYS AS IDENTITY, line text);
 SELECT pg_catalog.pg_extension_config_dump('topo.a_log', '');
 """,
+    # As postgis_tiger_geocoder does with tiger_data: the script creates a schema only when it is missing,
+    # and gives it to the database (not a member of the extension), so a dump carries it as its own.
+    "synco_test_datazone.control": "comment = 'synco tests: creates a schema of the database'\n"
+                                   "default_version = '1.0'\nrelocatable = true\n",
+    "synco_test_datazone--1.0.sql": """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'zone_data') THEN
+    CREATE SCHEMA zone_data;
+    ALTER EXTENSION synco_test_datazone DROP SCHEMA zone_data;
+  END IF;
+END $$;
+CREATE FUNCTION zone_name() RETURNS text LANGUAGE sql AS $$ SELECT 'zone_data'::text $$;
+""",
 }
 
 
@@ -490,6 +503,21 @@ def test_configuration_tables_referring_to_one_another_load_in_their_order(
     with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
         conn.execute("INSERT INTO topo.topology (name) VALUES ('rails')")
         conn.execute("INSERT INTO topo.a_log (line) VALUES ('copied')")
+
+
+def test_a_schema_an_extension_creates_for_the_database_loads(postgres_database_factory: Callable[[], str]) -> None:
+    """The database's own schemas are created before the extensions: the extension's script, finding the
+    schema there, leaves it alone."""
+    install_test_extension()
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION synco_test_datazone")
+        conn.execute("COMMENT ON SCHEMA zone_data IS 'the zones, ünïcödé'")
+        conn.execute("CREATE TABLE zone_data.zones (id integer PRIMARY KEY, name text DEFAULT public.zone_name())")
+        conn.execute("INSERT INTO zone_data.zones VALUES (1, DEFAULT), (2, NULL)")
+    data, result = dump(source)
+    install(target, data, result)
+    assert_same(source, target)
 
 
 def test_a_postgis_topology_round_trips(postgres_database_factory: Callable[[], str]) -> None:

@@ -326,6 +326,16 @@ class PostgresDumper:
             WHERE {catalog.USER_SCHEMA.format('n')} AND {not_extension_member('pg_namespace', 'n.oid')}
             ORDER BY n.nspname""")
         created = {"public"}
+        # The database's own schemas come first, as in pg_dump: an extension's script may create a schema
+        # only when it is missing and then give it to the database (postgis_tiger_geocoder's tiger_data),
+        # so a CREATE SCHEMA after the extension would fail on it.
+        w.section("Schemas")
+        for oid, name, owner, acl in schemas:
+            self.registry.register([SchemaObject(("pg_namespace", oid), "schema", "SCHEMA", q(name), "", owner, acl,
+                                        f"SCHEMA {q(name)}")])
+            if name not in created:
+                w.sql(f"CREATE SCHEMA {q(name)};\n")
+                created.add(name)
         w.section("Extensions")
         for extension, schema in extensions.read_extensions(conn, q):
             if not self.registry.register([extension]):
@@ -334,13 +344,6 @@ class PostgresDumper:
                 w.sql(f"CREATE SCHEMA {q(schema)};\n")
                 created.add(schema)
             w.sql(extension.create)
-        w.section("Schemas")
-        for oid, name, owner, acl in schemas:
-            self.registry.register([SchemaObject(("pg_namespace", oid), "schema", "SCHEMA", q(name), "", owner, acl,
-                                        f"SCHEMA {q(name)}")])
-            if name not in created:
-                w.sql(f"CREATE SCHEMA {q(name)};\n")
-                created.add(name)
 
     def _sequences(self, w: _Writer, sequences: list[catalog.Sequence]) -> None:
         q = self.quote
