@@ -20,6 +20,7 @@ saved as ``<set>.sql`` (or ``.sqlite``), whatever the server calls its artifact.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import PurePosixPath
 
 from synco_core.errors import UnsafePathError
@@ -97,6 +98,13 @@ def safe_relative_path(name: str) -> PurePosixPath:
     if len(name.encode("utf-8")) > MAX_PATH_BYTES:
         raise UnsafePathError(f"unsafe path {_shown(name[:60] + '...')}: longer than {MAX_PATH_BYTES} bytes")
     return PurePosixPath(*parts)
+
+
+def folded(name: str) -> str:
+    """``name`` as a file system that tells neither upper from lower case nor composed from decomposed
+    characters apart sees it (APFS and HFS+ by default, NTFS and exFAT for case): two names with the same
+    folded form are one file there."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def _shown(value: object) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import marshal
 import os
+import secrets
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,11 @@ from typing import Any, BinaryIO
 
 from synco_core.errors import SyncoError
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
+from synco_core.names import folded
 from synco_core.receive.files import (
     _Destinations,
     _sha1_of,
+    is_current,
     resumable_bytes,
 )
 from synco_core.receive.packfetch import PackSource
@@ -31,6 +35,9 @@ WHOLE, ALONE, PACKED = 0, 1, 2
 
 #: Files to fetch kept in memory before the list goes to a spool file (a re-sync's few hundred never do).
 SPOOL_AFTER = 4096
+
+#: Bits of the filter that finds names a case-insensitive folder takes for one (one a file: 4 MB).
+FOLD_BITS = 1 << 25
 
 
 IndexItems = Iterable[tuple[str, PublicIndexEntry]]
@@ -56,6 +63,12 @@ class PublicPlan:
     vanished: list[str] = field(default_factory=list)
     #: Files to fetch by kind (:data:`WHOLE`, :data:`ALONE`, :data:`PACKED`).
     kinds: list[int] = field(default_factory=lambda: [0, 0, 0])
+    #: Index paths not fetched because the folder's file system takes them for another listed file (names
+    #: differing only in case on a case-insensitive folder): (path, why). Only a receive looks for them.
+    same_name: list[tuple[str, str]] = field(default_factory=list)
+    #: (local name, index path): a local file the index lists under another spelling only (renamed on the
+    #: server by case alone). It is not vanished: the index path is fetched into it, then it takes that name.
+    respell: list[tuple[str, str]] = field(default_factory=list)
     #: The digest of the index's paths, sizes and mtimes (:mod:`synco_core.receive.treedigest`): what the
     #: folder holds once every file is current. None when the index has SHA-1 entries.
     tree: TreeDigest | None = None
@@ -76,6 +89,8 @@ class TodoSpool:
         self._file: BinaryIO | None = None
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self.count = 0
+        #: Paths added but not to be fetched after all (see :attr:`PublicPlan.same_name`).
+        self.skip: set[str] = set()
 
     def add(self, kind: int, relative: str, entry: PublicIndexEntry) -> None:
         # A plain tuple of the entry's fields: marshal takes no named tuple.
@@ -104,9 +119,11 @@ class TodoSpool:
                 self._spill()
             self._file.seek(0)
             blocks = self._blocks(self._file)
+        skip = self.skip
         for block in blocks:
             for kind, relative, *fields in block:
-                yield kind, relative, PublicIndexEntry(*fields)
+                if not skip or relative not in skip:
+                    yield kind, relative, PublicIndexEntry(*fields)
 
     @staticmethod
     def _blocks(handle: BinaryIO) -> Iterator[list[tuple[Any, ...]]]:
@@ -136,15 +153,38 @@ def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result
             yield relative, (entry.path, info)
 
 
+def ignores_case(folder: Path) -> bool:
+    """True when ``folder``'s file system takes two names for one file when they differ only in case or in
+    the Unicode normalisation of their letters (APFS by default, exFAT, NTFS): a probe file is made, and
+    looked up under its other spellings."""
+    name = f".synco-case-{secrets.token_hex(6)}-\u00e9"
+    probe = os.path.join(folder, name)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+                         0o600))
+    except OSError:
+        return False
+    try:
+        return any(os.path.lexists(os.path.join(folder, other))
+                   for other in (name.upper(), unicodedata.normalize("NFD", name)))
+    finally:
+        os.unlink(probe)
+
+
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
-                         packs: PackSource | None = None) -> PublicPlan:
+                         packs: PackSource | None = None, one_file_for_names: bool = False) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
     Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
     files to fetch go to ``spool`` (when given). ``on_current`` is told the size of every current file.
     Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
     A mapping (tests, callers with a small index) is sorted first.
+
+    ``one_file_for_names`` says that the folder's file system takes names differing only in case for one
+    file (:func:`ignores_case`): of the index paths it would take for one, only one is fetched (the one the
+    folder holds, else the first), the others go to :attr:`PublicPlan.same_name`; a local file that is an
+    index path spelt otherwise is not vanished (:attr:`PublicPlan.respell`). This needs ``spool``.
     """
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
@@ -153,6 +193,14 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     summary = items.summary if isinstance(items, SummarisedEntries) else None
     tree = TreeDigest()
     add_to_tree = tree.add_entry if summary is None else None
+    folding = one_file_for_names and spool is not None
+    # One bit per hash of the folded names of the files to fetch (4 MB for any number of files): a name whose
+    # bit is set already may share its folded name with an earlier one, and is looked at closely once the
+    # index is read. No name is kept meanwhile.
+    seen = bytearray(FOLD_BITS // 8) if folding else bytearray()
+    again: set[int] = set()
+    # Files to fetch that no local file has the name of, though the folder finds one by it: another spelling.
+    occupied: list[str] = []
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
         if entry is None:
             plan.vanished.append(relative)
@@ -188,11 +236,93 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.todo_bytes += entry.size_bytes
         if spool is not None:
             spool.add(kind, relative, entry)
+        if folding:
+            code = hash(folded(relative))
+            bit = code % FOLD_BITS
+            if seen[bit >> 3] & (1 << (bit & 7)):
+                again.add(code)
+            seen[bit >> 3] |= 1 << (bit & 7)
+            if found is None and os.path.lexists(destination):
+                occupied.append(relative)
+    if folding and spool is not None:
+        _one_file_per_name(plan, spool, set_dir, again, occupied, on_current)
     if summary is not None:
         plan.tree = summary.tree if summary.complete else None
     else:
         plan.tree = tree.of_index()
     return plan
+
+
+def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice: set[int], occupied: list[str],
+                       on_current: Callable[[int], None] | None) -> None:
+    """Of the files to fetch that a case-insensitive folder takes for one, keep one (see
+    :func:`compare_public_files`); the rest leave the spool and the plan's counts. ``twice`` holds the hashes
+    of folded names that may be shared, ``occupied`` the files to fetch the folder finds another file by."""
+    taken = set(occupied)
+    vanished = set(plan.vanished)
+    kept: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    current: set[str] = set()
+    listings: dict[str, list[str]] = {}
+    for _kind, relative, entry in spool if twice or taken else ():
+        key = folded(relative)
+        if relative in taken and (holder := _holder(set_dir, relative, listings)) is not None:
+            if holder not in vanished:
+                # Another index path, current or to fetch: the file the folder has stays what it is.
+                dropped[relative] = holder
+                continue
+            vanished.discard(holder)
+            if is_current(os.path.join(set_dir, *holder.split("/")), entry):
+                current.add(relative)
+            else:
+                plan.respell.append((holder, relative))
+        if hash(key) in twice:
+            first = kept.setdefault(key, relative)
+            if first != relative:
+                dropped[relative] = first
+    if not dropped and not current and not plan.respell:
+        return
+    plan.vanished = [path for path in plan.vanished if path in vanished]
+    for kind, relative, entry in spool:
+        if relative in dropped or relative in current:
+            plan.kinds[kind] -= 1
+            plan.todo_files -= 1
+            plan.todo_bytes -= entry.size_bytes
+        if relative in current:
+            plan.skipped += 1
+            plan.skipped_bytes += entry.size_bytes
+            if on_current is not None:
+                on_current(entry.size_bytes)
+        elif relative in dropped:
+            plan.same_name.append((relative, f"not written: this folder does not tell it from {dropped[relative]!r} "
+                                             "(a file system that ignores case or Unicode normalisation), which "
+                                             "is kept"))
+    spool.skip.update(dropped)
+    spool.skip.update(current)
+
+
+def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]]) -> str | None:
+    """The path (``/``-separated, below ``set_dir``) of the local file a case-insensitive folder finds by
+    ``relative`` when one of its names is spelt otherwise; None when there is none. ``listings`` keeps the
+    folders' listings between calls."""
+    folder = os.fspath(set_dir)
+    spelt: list[str] = []
+    for part in relative.split("/"):
+        if folder not in listings:
+            try:
+                listings[folder] = os.listdir(folder)
+            except OSError:
+                return None
+        names = listings[folder]
+        if part not in names:
+            key = folded(part)
+            part = next((name for name in names if folded(name) == key), "")
+            if not part:
+                return None
+        spelt.append(part)
+        folder = os.path.join(folder, part)
+    found = "/".join(spelt)
+    return found if found != relative else None
 
 
 def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,

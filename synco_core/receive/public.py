@@ -23,6 +23,7 @@ A body longer than the index says is cut off as it arrives
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ from synco_core.receive.compare import (
     PublicPlan,
     TodoSpool,
     compare_public_files,
+    ignores_case,
 )
 from synco_core.receive.files import (
     REFUSALS,
@@ -109,6 +111,9 @@ class PublicResult:
     #: How many of ``failed`` were refused (unsafe, larger than declared, not to be fetched from): a new
     #: attempt would fail the same way.
     refused: int = 0
+    #: How many of ``failed`` the folder takes for other files of the index (names differing only in case on
+    #: a case-insensitive file system): never written, whatever the attempt.
+    same_name: int = 0
     #: Files that came out of packs, and the ranged requests that fetched them.
     packed: int = 0
     pack_requests: int = 0
@@ -259,13 +264,21 @@ def receive_public_files(
     report_bytes = on_bytes or (lambda _n: None)
     spool = TodoSpool(scratch)
     try:
-        plan = compare_public_files(index, work_dir, on_file, spool, packs)
-        result = PublicResult(listed=plan.listed, skipped=plan.skipped, failed=list(plan.refused),
-                              refused=len(plan.refused))
+        plan = compare_public_files(index, work_dir, on_file, spool, packs, one_file_for_names=ignores_case(work_dir))
+        result = PublicResult(listed=plan.listed, skipped=plan.skipped,
+                              failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
+                              same_name=len(plan.same_name))
+        if on_file is not None:
+            for _same in plan.same_name:
+                on_file(0)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
     finally:
         spool.close()
+    failed = {path for path, _reason in result.failed}
+    for holder, relative in plan.respell:
+        if relative not in failed:
+            _take_name(work_dir, holder, relative)
     result.vanished = plan.vanished
     if delete:
         for relative in result.vanished:
@@ -278,6 +291,20 @@ def receive_public_files(
     if plan.tree is not None and not result.failed and (delete or not result.vanished):
         result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
     return result
+
+
+def _take_name(set_dir: Path, holder: str, relative: str) -> None:
+    """Give the file just fetched into local file ``holder`` the index's spelling of its name, ``relative``.
+
+    A case-insensitive file system may keep the old spelling when a file replaces another: the next run
+    would find the index's name missing and fetch it again. Only the last segment is renamed (a folder's
+    spelling is the folder's, shared by other files).
+    """
+    old = os.path.join(set_dir, *holder.split("/"))
+    leaf = relative.rpartition("/")[2]
+    if os.path.basename(old) != leaf:
+        with contextlib.suppress(OSError):
+            os.rename(old, os.path.join(os.path.dirname(old), leaf))
 
 
 def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Path, jobs: int,

@@ -100,7 +100,8 @@ class SetOutcome:
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
     #: Why a failed set failed when running again cannot help: ``gone`` (the session is no longer on the
-    #: server) or ``refused`` (what arrived is damaged, unsafe or not what the meta declares); "" otherwise.
+    #: server), ``refused`` (what arrived is damaged, unsafe or not what the meta declares) or ``same-name``
+    #: (files the target's file system takes for others: names differing only in case); "" otherwise.
     cause: str = ""
     #: Public files that arrived without a content hash in the index (Go synco v2): checked by size only.
     size_checked: int = 0
@@ -109,6 +110,10 @@ class SetOutcome:
     def only_missing(self) -> bool:
         """True for a public set that is complete but for files the server will not give."""
         return self.status == "partial" and len(self.files_missing) == len(self.files_failed) > 0
+
+
+#: :attr:`SetOutcome.cause` of a set some of whose files the target's file system cannot tell from others.
+SAME_NAME = "same-name"
 
 
 @dataclass
@@ -161,6 +166,10 @@ class ReceiveSummary:
         if any(outcome.cause == "refused" for outcome in failed):
             return ("what the server sent was refused (see above); running the same command again would get the "
                     "same: ask for a new session, or check the server (and any cache or CDN in front of it).")
+        if all(outcome.cause == SAME_NAME for outcome in failed):
+            return ("the files named above were not written, as the target's file system takes each for another "
+                    "file whose name differs only in case (or in how an accented letter is encoded); running "
+                    "again will not write them: receive into a folder on a case-sensitive file system to get them.")
         return "some sets failed; run the same command again to continue."
 
 
@@ -362,7 +371,7 @@ def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, targ
 
 
 def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
-                     identities: Sequence[Any], reporter: Reporter) -> int:
+                     identities: Sequence[Any], reporter: Reporter, left_out: list[tuple[str, str]]) -> int:
     assert file_set.private is not None
     private = file_set.private
     local = local_name(file_set)
@@ -373,7 +382,8 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
         shutil.rmtree(staging)
     try:
         with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
-            receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging), advance)
+            receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging, left_out),
+                             advance)
         if os.path.lexists(final):
             old = target / f"{local}.synco-old"
             if old.exists():
@@ -488,6 +498,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                         outcome.detail += f" ({len(result.missing)} not given by the server)"
                     if result.refused == len(result.failed):
                         outcome.cause = "refused"
+                    elif result.same_name == len(result.failed):
+                        outcome.cause = SAME_NAME
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
@@ -511,7 +523,12 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             elif file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
-                outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter)
+                left_out: list[tuple[str, str]] = []
+                outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter, left_out)
+                if left_out:
+                    # Received as far as this folder can hold it: another run would leave out the same files.
+                    outcome.status, outcome.files_failed, outcome.cause = "partial", left_out, SAME_NAME
+                    outcome.detail = f"{len(left_out)} file(s) not written"
             arrived(target, state.record(folder, meta, file_set, local))
         except DiskFullError:
             outcome.status = "failed"

@@ -24,6 +24,7 @@ a staging folder and discards it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tarfile
 from pathlib import Path
@@ -32,7 +33,9 @@ from typing import BinaryIO
 from synco_core.beneath import open_folder, open_root, resolve_beneath
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE
-from synco_core.names import safe_relative_path
+from synco_core.names import folded, safe_relative_path
+
+log = logging.getLogger(__name__)
 
 _COPY_CHUNK = 256 * 1024
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
@@ -40,12 +43,21 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, 
 _KEPT_MODE_BITS = 0o755
 
 
-def _entry_free(folder_fd: int, leaf: str, name: str) -> None:
-    """Refuse when something already has the member's name (only folders are made implicitly)."""
+def _entry_free(folder_fd: int, leaf: str, name: str) -> str | None:
+    """None when nothing has the member's name yet; the name the folder holds instead when it is another
+    spelling of it (a folder that does not tell upper from lower case apart: exFAT, APFS, NTFS). Refuses
+    when the name itself is taken (only folders are made implicitly)."""
     try:
         os.lstat(leaf, dir_fd=folder_fd)
     except FileNotFoundError:
-        return
+        return None
+    # The staging folder started empty, so what is there came from an earlier member. When the listing
+    # does not hold this very name, the file system took it for an earlier member's (``Photo.jpg`` for
+    # ``photo.jpg``): writing would fail, or replace that member's content.
+    listed = os.listdir(folder_fd)
+    if leaf not in listed:
+        key = folded(leaf)
+        return next((other for other in sorted(listed) if folded(other) == key), "?")
     raise UnsafePathError(f"unsafe member {name!r}: a folder of that name is in the way")
 
 
@@ -71,13 +83,18 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
         os.utime(out.fileno(), (member.mtime, member.mtime))
 
 
-def extract_stream(stream: BinaryIO, destination: Path) -> int:
-    """Extract the tar read from ``stream`` into ``destination`` (created); returns the number of files."""
+def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str, str]] | None = None) -> int:
+    """Extract the tar read from ``stream`` into ``destination`` (created); returns the number of files.
+
+    A member the destination's file system takes for an earlier one (a name differing only in case, on a
+    case-insensitive folder) is not written: it goes to ``left_out`` as (name, why), the earlier one is kept.
+    """
     destination.mkdir(parents=True, exist_ok=True)
     root = open_root(destination)
     count = 0
     seen: set[str] = set()
     regular: set[str] = set()
+    dropped: set[str] = set()
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
@@ -96,7 +113,19 @@ def extract_stream(stream: BinaryIO, destination: Path) -> int:
                     if member.isdir():
                         _make_folder(folder_fd, leaf, name)
                         continue
-                    _entry_free(folder_fd, leaf, name)
+                    taken_by = _entry_free(folder_fd, leaf, name)
+                    reason = None
+                    if taken_by is not None:
+                        reason = (f"not written: this folder does not tell it from {taken_by!r} (a file system that "
+                                  "ignores case or Unicode normalisation), which is kept")
+                    elif member.islnk() and str(safe_relative_path(member.linkname)) in dropped:
+                        reason = f"not written: a hard link to {member.linkname!r}, which was not written"
+                    if reason is not None:
+                        dropped.add(name)
+                        log.warning("%s: %s", name, reason)
+                        if left_out is not None:
+                            left_out.append((name, reason))
+                        continue
                     if member.issym():
                         what = f"unsafe link {name!r} -> {member.linkname!r}"
                         if not member.linkname or "\x00" in member.linkname:

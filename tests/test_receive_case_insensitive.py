@@ -1,0 +1,159 @@
+"""Receiving onto a file system that ignores case (a laptop's APFS or NTFS, an exFAT stick): the server's
+``Photo.jpg`` and ``photo.jpg`` are one file there.
+
+Before, both were written in turn (the second replacing the first) and every re-sync fetched one again, the
+content flipping, with nothing said; a set renamed by case on the server lost the file under ``--delete``
+(the old spelling, deleted after the fetch, was the new file); and a private set holding both names was
+refused whole. Now one of each such group is kept, the others are named as not written, a re-sync fetches
+nothing, and a local file spelt otherwise is the index's file, never deleted.
+
+The folder is a real exFAT file system (``exfat-fuse`` on a loop device), which needs root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_transfer_support import FixturePlugin, fixture_app_fixture, publish  # noqa: F401
+
+from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive.session import SetOutcome
+from synco_core.serve.server import start_server
+from synco_core.testing.services import require_tool, unavailable
+
+SESSION = "synco-caseless0123456789"
+
+
+@pytest.fixture
+def caseless(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a fresh exFAT file system, unmounted afterwards."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        unavailable("an exFAT folder is mounted through a loop device and FUSE, which needs root and /dev/fuse")
+    mkfs = require_tool("mkfs.exfat", "exfatprogs")
+    mount = require_tool("mount.exfat-fuse", "exfat-fuse")
+    losetup = require_tool("losetup", "mount")
+    image, folder = tmp_path / "exfat.img", tmp_path / "exfat"
+    with image.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)
+    folder.mkdir()
+    subprocess.run([mkfs, str(image)], check=True, capture_output=True)
+    device = subprocess.run([losetup, "-f", "--show", str(image)], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    try:
+        mounted = subprocess.run([mount, device, str(folder)], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            unavailable(f"mount.exfat-fuse failed here: {mounted.stderr.strip()}")
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+    finally:
+        subprocess.run([losetup, "-d", device], check=True)
+
+
+def receive(app: Path, target: Path, only: str, delete: bool = False) -> ReceiveSummary:
+    """Publish ``app`` afresh and receive set ``only`` into ``target`` over the built-in server."""
+    shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
+    key = publish(app, SESSION)
+    server = start_server(app / "web", "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        try:
+            return receive_session(transport, SESSION, key.secret,
+                                   ReceiveOptions(target=target, only=[only], delete=delete))
+        finally:
+            transport.close()
+    finally:
+        server.stop()
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """path -> content of every file below ``folder``, names as the file system spells them."""
+    return {os.path.relpath(os.path.join(current, name), folder): Path(current, name).read_bytes()
+            for current, _folders, files in os.walk(folder) for name in files}
+
+
+def outcome(summary: ReceiveSummary) -> SetOutcome:
+    (only,) = summary.sets
+    return only
+
+
+def test_the_probe_tells_a_case_insensitive_folder(caseless: Path, tmp_path: Path) -> None:
+    from synco_core.receive.compare import ignores_case
+
+    assert ignores_case(caseless) and not ignores_case(tmp_path)
+    assert os.listdir(caseless) == [] and os.listdir(tmp_path) != []  # the probe file is gone
+
+
+def test_public_names_the_folder_takes_for_one_are_fetched_once(fixture_app: Path, caseless: Path) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    (uploads / "Photo.jpg").write_bytes(b"upper " * 100)
+    (uploads / "photo.jpg").write_bytes(b"lower " * 150)
+    (uploads / "PHOTO.jpg").write_bytes(b"shout " * 3000)  # larger than a pack's files: fetched by its URL
+    for folder, content in (("Dir", b"in Dir"), ("dir", b"in dir")):
+        (uploads / folder).mkdir()
+        (uploads / folder / "x.txt").write_bytes(content)
+    (uploads / "dir" / "only-lower.txt").write_bytes(b"alone")
+    target = caseless / "got"
+    expected_failed = {"Photo.jpg", "dir/x.txt", "photo.jpg"}
+    for run in range(3):
+        summary = receive(fixture_app, target, "uploads")
+        got = outcome(summary)
+        assert got.status == "partial" and got.cause == "same-name", got
+        assert {path for path, _reason in got.files_failed} == expected_failed
+        assert all("not written: this folder does not tell it from" in reason for _path, reason in got.files_failed)
+        assert "case-sensitive file system" in summary.advice() and not summary.retryable
+        assert got.files_downloaded == (0 if run else 19 - 3), got
+        assert not got.vanished
+        files = listing(target / "uploads")
+        # The first of each group in index order is the one kept, every run.
+        assert files["PHOTO.jpg"] == b"shout " * 3000 and files["Dir/x.txt"] == b"in Dir"
+        assert files["Dir/only-lower.txt"] == b"alone"
+        assert not {"Photo.jpg", "photo.jpg"} & set(files)
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["same-content", "new-content"])
+def test_a_file_renamed_by_case_on_the_server_is_never_deleted(fixture_app: Path, caseless: Path,
+                                                                changed: bool) -> None:
+    uploads = fixture_app / "web" / "uploads"
+    (uploads / "Photo.jpg").write_bytes(b"first " * 100)
+    target = caseless / "got"
+    assert outcome(receive(fixture_app, target, "uploads", delete=True)).status == "downloaded"
+    os.rename(uploads / "Photo.jpg", uploads / "PHOTO.JPG")
+    if changed:
+        (uploads / "PHOTO.JPG").write_bytes(b"second " * 200)
+    content = (uploads / "PHOTO.JPG").read_bytes()
+    got = outcome(receive(fixture_app, target, "uploads", delete=True))
+    assert got.status == ("downloaded" if changed else "skipped") and got.removed == 0 and not got.vanished, got
+    assert got.files_downloaded == int(changed)
+    files = listing(target / "uploads")
+    assert [name for name in files if name.lower() == "photo.jpg"] == ["PHOTO.JPG" if changed else "Photo.jpg"]
+    assert (target / "uploads" / "PHOTO.JPG").read_bytes() == content
+    again = outcome(receive(fixture_app, target, "uploads", delete=True))
+    assert again.files_downloaded == 0 and again.removed == 0 and not again.files_failed, again
+    assert hashlib.sha256((target / "uploads" / "PHOTO.JPG").read_bytes()).digest() == hashlib.sha256(content).digest()
+
+
+def test_a_private_set_with_names_the_folder_takes_for_one_is_received(fixture_app: Path, caseless: Path) -> None:
+    private = fixture_app / "private"
+    (private / "link-inside").unlink()  # exFAT has no symbolic links
+    (private / "Photo.jpg").write_bytes(b"upper")
+    (private / "photo.jpg").write_bytes(b"lower")
+    (private / "nested" / "B.BIN").write_bytes(b"shout")
+    os.link(private / "photo.jpg", private / "zz-hard.jpg")
+    target = caseless / "got"
+    summary = receive(fixture_app, target, "private")
+    got = outcome(summary)
+    assert got.status == "partial" and got.cause == "same-name", got
+    assert sorted(path for path, _reason in got.files_failed) == ["nested/b.bin", "photo.jpg", "zz-hard.jpg"]
+    files = listing(target / "private")
+    assert files["Photo.jpg"] == b"upper" and files["nested/B.BIN"] == b"shout" and files["a.txt"] == b"private a\n"
+    assert "photo.jpg" not in files and "zz-hard.jpg" not in files
+    again = outcome(receive(fixture_app, target, "private"))
+    assert again.status == "skipped", again
