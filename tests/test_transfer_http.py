@@ -6,6 +6,8 @@ import base64
 import contextlib
 import http.client
 import io
+import os
+import socket
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -214,6 +216,29 @@ def test_pipelined_batch_on_one_connection(served: tuple[Path, int]) -> None:
     with transport.open("sub/second.txt") as response:
         assert b"".join(response.iter_bytes()) == b"second"
     transport.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_or_socket_where_a_file_was_is_not_found_and_holds_nothing_up(served: tuple[Path, int]) -> None:
+    """A listed file replaced by a FIFO after serve walked (or a socket there): a 404 at once. Before, the
+    request's thread waited in open() for a writer for ever, and the files pipelined after it on the same
+    connection with it (the receiver gave up on them after its 30 s pace check)."""
+    root, port = served
+    os.mkfifo(root / "sub" / "fifo.bin")
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(root / "sub" / "socket.bin"))
+    (root / "sub" / "after.txt").write_bytes(b"after")
+    try:
+        for path in ("/sub/fifo.bin", "/sub/socket.bin"):
+            assert _raw(port, path)[0] == 404
+            assert _raw(port, path, "HEAD")[0] == 404
+        transport = HttpTransport(f"http://127.0.0.1:{port}/")
+        bodies = [None if response is None else b"".join(response.iter_bytes())
+                  for _position, response in transport.open_many(["sub/fifo.bin", "sub/after.txt"])]
+        transport.close()
+        assert bodies == [None, b"after"]
+    finally:
+        listening.close()
 
 
 def test_pipelined_batch_that_is_not_read_to_the_end_stops(served: tuple[Path, int]) -> None:

@@ -229,7 +229,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, body: bool, range_header: str) -> None:
         target = self._resolve()
         try:
-            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC) if target is not None else -1
+            # Non-blocking: a listed file replaced by a FIFO since serve walked would otherwise hold this
+            # request's thread in open() until a writer comes, for ever, and the connection's other files with it.
+            fd = os.open(target, _OPEN_FLAGS) if target is not None else -1
         except (OSError, ValueError):
             fd = -1
         if fd < 0:
@@ -238,9 +240,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                # Directories: no listings, ever.
+                # Directories: no listings, ever; FIFOs, sockets and devices are no files of a set.
                 self._reply_empty(HTTPStatus.NOT_FOUND)
                 return
+            os.set_blocking(fd, True)
             size = info.st_size
             start, end = 0, size - 1
             status = HTTPStatus.OK
@@ -289,6 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
             offset += sent
             count -= sent
 
+
+#: How a requested file is opened (see ``_serve``).
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 
 _date_cache: tuple[int, str] = (0, "")
 
