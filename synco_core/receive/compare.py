@@ -157,12 +157,18 @@ def ignores_case(folder: Path) -> bool:
     """True when ``folder``'s file system takes two names for one file when they differ only in case or in
     the Unicode normalisation of their letters (APFS by default, exFAT, NTFS): a probe file is made, and
     looked up under its other spellings."""
-    name = f".synco-case-{secrets.token_hex(6)}-\u00e9"
-    probe = os.path.join(folder, name)
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
-                         0o600))
-    except OSError:
+    token = f".synco-case-{secrets.token_hex(6)}"
+    # With an accented letter first (its decomposed form tells normalisation); a file system that takes no
+    # such name (FAT without long names) still tells case with a plain one.
+    for name in (f"{token}-\u00e9", token):
+        probe = os.path.join(folder, name)
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+                             0o600))
+            break
+        except OSError:
+            continue
+    else:
         return False
     try:
         return any(os.path.lexists(os.path.join(folder, other))
