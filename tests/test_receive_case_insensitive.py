@@ -23,9 +23,11 @@ import pytest
 from test_transfer_support import FixturePlugin, fixture_app_fixture, publish  # noqa: F401
 
 from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive.compare import plan_public_files, seems_to_ignore_case
 from synco_core.receive.session import SetOutcome
 from synco_core.serve.server import start_server
 from synco_core.testing.services import require_tool, unavailable
+from synco_core.wire import PublicIndexEntry
 
 SESSION = "synco-caseless0123456789"
 
@@ -157,3 +159,26 @@ def test_a_private_set_with_names_the_folder_takes_for_one_is_received(fixture_a
     assert "photo.jpg" not in files and "zz-hard.jpg" not in files
     again = outcome(receive(fixture_app, target, "private"))
     assert again.status == "skipped", again
+
+
+def test_the_plan_counts_what_a_receive_does_and_writes_nothing(caseless: Path, tmp_path: Path) -> None:
+    """``receive --plan`` (which may not write a probe file) tells the folder by the names it holds."""
+    folder = caseless / "got" / "uploads"
+    folder.mkdir(parents=True)
+    (folder / "Photo.jpg").write_bytes(b"old")
+    os.utime(folder / "Photo.jpg", (1_700_000_000, 1_700_000_000))
+    index = {"PHOTO.JPG": PublicIndexEntry(3, 1_700_000_000, "uploads/PHOTO.JPG"),
+             "photo.jpg": PublicIndexEntry(5, 1_700_000_000, "uploads/photo.jpg"),
+             "new.txt": PublicIndexEntry(5, 1_700_000_000, "uploads/new.txt")}
+    assert seems_to_ignore_case(folder) and seems_to_ignore_case(caseless / "got" / "not-yet")
+    assert not seems_to_ignore_case(tmp_path) and not seems_to_ignore_case(tmp_path / "not-yet")
+    plan = plan_public_files(index, folder)
+    assert (plan.skipped, plan.todo_files, plan.vanished) == (1, 1, [])
+    assert [path for path, _reason in plan.same_name] == ["photo.jpg"]
+    assert os.listdir(folder) == ["Photo.jpg"]
+    # The same index on a folder that tells case: every file its own, the local one vanished.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "Photo.jpg").write_bytes(b"old")
+    plan = plan_public_files(index, plain)
+    assert (plan.skipped, plan.todo_files, plan.vanished, plan.same_name) == (0, 3, ["Photo.jpg"], [])

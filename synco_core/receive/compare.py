@@ -332,9 +332,38 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]]) -> str
 
 
 def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
-                      on_current: Callable[[int], None] | None = None, packs: PackSource | None = None) -> PublicPlan:
-    """:func:`compare_public_files` without keeping the files to fetch; writes nothing."""
-    return compare_public_files(index, set_dir, on_current, None, packs)
+                      on_current: Callable[[int], None] | None = None, packs: PackSource | None = None,
+                      scratch: Path | None = None) -> PublicPlan:
+    """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir``.
+
+    On a folder :func:`seems_to_ignore_case` the files to fetch are spooled (in ``scratch``, else the
+    system's temporary folder) to find those a receive would not write, as the receive does.
+    """
+    if not seems_to_ignore_case(set_dir):
+        return compare_public_files(index, set_dir, on_current, None, packs)
+    spool = TodoSpool(scratch)
+    try:
+        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True)
+    finally:
+        spool.close()
+
+
+def seems_to_ignore_case(folder: Path) -> bool:
+    """:func:`ignores_case` without writing anything: the first name with a letter in ``folder`` (or beside
+    it, when it does not exist yet) is looked up with the case of its letters swapped; the folder ignores
+    case when that finds a file its listing does not hold. False when nothing tells."""
+    for where in (os.fspath(folder), os.path.dirname(folder)):
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        listed = set(names)
+        for name in names:
+            swapped = name.swapcase()
+            if swapped != name:
+                # Inode numbers cannot tell: exFAT has none, and its FUSE driver numbers each name anew.
+                return swapped not in listed and os.path.lexists(os.path.join(where, swapped))
+    return False
 
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:

@@ -144,13 +144,13 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:
-                sorted_files = plan_public_files(entries, set_dir)
+                sorted_files = plan_public_files(entries, set_dir, scratch=scratch)
             item.files = sorted_files.listed
             item.download_files = sorted_files.todo_files
             item.download_bytes = sorted_files.todo_bytes
             item.skipped_files = sorted_files.skipped
             item.skipped_bytes = sorted_files.skipped_bytes
-            item.refused = sorted_files.refused
+            item.refused = sorted_files.refused + sorted_files.same_name
             item.vanished = sorted_files.vanished if set_dir.is_dir() else []
             if not sorted_files.todo_files:
                 item.action = "skip"
