@@ -18,15 +18,19 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_transfer_support import FixturePlugin, fixture_app_fixture, publish  # noqa: F401
+from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish  # noqa: F401
 
+from synco_core import hookimpl
+from synco_core.errors import ConfigError
 from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
 from synco_core.receive.compare import plan_public_files, seems_to_ignore_case
 from synco_core.receive.session import SetOutcome
 from synco_core.serve.server import start_server
 from synco_core.testing.services import require_tool, unavailable
+from synco_core.values import FileSet, FileSetOptions, Framework
 from synco_core.wire import PublicIndexEntry
 
 SESSION = "synco-caseless0123456789"
@@ -182,3 +186,40 @@ def test_the_plan_counts_what_a_receive_does_and_writes_nothing(caseless: Path, 
     (plain / "Photo.jpg").write_bytes(b"old")
     plan = plan_public_files(index, plain)
     assert (plan.skipped, plan.todo_files, plan.vanished, plan.same_name) == (0, 3, ["Photo.jpg"], [])
+
+
+class TwinSets(FixturePlugin):
+    """The fixture app with two public sets whose names differ only in case."""
+
+    @hookimpl
+    def list_file_sets(self, framework: Framework, options: FileSetOptions) -> list[FileSet] | None:
+        web = framework.project_dir / "web"
+        return [FileSet(name="media", kind="public", root=web / "uploads", url_prefix="uploads/",
+                        relative_base_path="web/uploads"),
+                FileSet(name="Media", kind="public", root=web / "thumbs", url_prefix="thumbs/",
+                        relative_base_path="web/thumbs")]
+
+
+def test_sets_whose_names_differ_only_in_case_are_refused_there(tmp_path: Path, register_plugin: Any,
+                                                               caseless: Path) -> None:
+    """Before, both went into one folder: each took the other's files for gone (removed with --delete), and
+    fetched its own again at every run."""
+    register_plugin(TwinSets(), "fixture")
+    app = make_app(tmp_path / "app")
+    key = publish(app, SESSION)
+    server = start_server(app / "web", "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        for target in (caseless / "got", tmp_path / "plain"):
+            options = ReceiveOptions(target=target, only=["media", "Media"], delete=True)
+            if target.is_relative_to(caseless):
+                with pytest.raises(ConfigError, match=r"^file sets 'media' and 'Media' would be one folder in the "
+                                                      r"target, whose file system does not tell upper from lower"):
+                    receive_session(transport, SESSION, key.secret, options)
+                assert os.listdir(target) == []
+            else:
+                summary = receive_session(transport, SESSION, key.secret, options)
+                assert summary.ok and sorted(os.listdir(target)) == [".synco-received.json", "Media", "media"]
+        transport.close()
+    finally:
+        server.stop()

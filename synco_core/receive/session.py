@@ -29,6 +29,7 @@ from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
+from synco_core.receive.compare import ignores_case
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.meta import (
     identities_for,
@@ -422,6 +423,9 @@ def receive_session(
     target = options.target
     check_local_names(chosen)
     make_target(target)
+    # Sets "media" and "Media" are one folder there: each would take the other's files for gone (and
+    # remove them with --delete), and fetch its own again at every run.
+    check_local_names(chosen, ignoring_case=ignores_case(target))
     with folderlock.folder_lock(target, folderlock.RECEIVE_LOCK, "using"):
         return _receive_sets(transport, folder, meta, chosen, identities, options, reporter, started)
 
@@ -584,15 +588,23 @@ def failure_cause(exc: BaseException) -> str:
     return ""
 
 
-def check_local_names(file_sets: Sequence[WireFileSet]) -> None:
-    """Refuse sets that would be saved under the same local name (``a`` as a dump and ``a.sql`` as a folder)."""
-    seen: dict[str, str] = {}
+def check_local_names(file_sets: Sequence[WireFileSet], ignoring_case: bool = False) -> None:
+    """Refuse sets that would be saved under the same local name (``a`` as a dump and ``a.sql`` as a folder);
+    ``ignoring_case``: names differing only in case are the same (the target's file system ignores case)."""
+    seen: dict[str, tuple[str, str]] = {}
     for file_set in file_sets:
         try:
             local = local_name(file_set)
         except UnsafePathError:
             continue  # Reported as that set's failure.
-        if local in seen:
-            raise WireFormatError(f"malformed meta: file sets {seen[local]!r} and {file_set.name!r} would both be "
+        # Set names are ASCII (safe_name): lower() is all the folding there is.
+        key = local.lower() if ignoring_case else local
+        if key in seen:
+            first, first_local = seen[key]
+            if first_local != local:
+                raise ConfigError(f"file sets {first!r} and {file_set.name!r} would be one folder in the target, "
+                                  "whose file system does not tell upper from lower case: receive them one at a "
+                                  "time into two targets (--only and --target)")
+            raise WireFormatError(f"malformed meta: file sets {first!r} and {file_set.name!r} would both be "
                                   f"saved as {local!r}")
-        seen[local] = file_set.name
+        seen[key] = (file_set.name, local)
