@@ -139,5 +139,12 @@ def check_no_links(base: Path, parts: Sequence[str]) -> None:
             info = current.lstat()
         except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            # Longer than the system's path limit (4096 bytes on Linux, 1024 on macOS) with the target's own
+            # path: this one path cannot be written here, which must not end the comparison of the whole set.
+            raise UnsafePathError(f"path {'/'.join(parts)[:60] + '...'!r} cannot be written in {base}: with it the "
+                                  "path is longer than this system allows (a shorter --target may do)") from None
         if stat.S_ISLNK(info.st_mode):
             raise UnsafePathError(f"unsafe path {'/'.join(parts)!r}: {current.relative_to(base)} is a link")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 from collections import Counter
@@ -230,3 +231,35 @@ def test_real_sqlite_engine_round_trip(tmp_path: Path, register_plugin: object) 
     dump = state["fileSets"][0]
     assert (dump["engine"], dump["format"], dump["type"]) == ("sqlite", "sqlite", "SqliteDump")
     assert dump["tables"]["items"]["rows"] == 500
+
+
+def test_a_path_too_long_for_the_target_fails_alone(fixture_app: Path, tmp_path: Path) -> None:
+    """A file whose path, below a target longer than the server's folder, passes the system's limit (4096
+    bytes here, 1024 on macOS) fails on its own, at the first receive and at every re-sync. Before, once the
+    first receive had made its folders, every re-sync failed the whole set ('File name too long') and no other
+    file of it was brought up to date."""
+    uploads = fixture_app / "web" / "uploads"
+    budget = 4096 - len(os.fsencode(uploads)) - 1 - 40
+    parts = ["d" * 200] * (budget // 201)
+    deep = uploads.joinpath(*parts, "f" * max(budget - 201 * len(parts), 1))
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b"deep")
+    key = build(fixture_app)
+    target = tmp_path / ("t" * 100) / "dump"
+    server = start_server(fixture_app / "web", "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        for run in range(2):
+            if run:
+                (uploads / "dir0" / "file 0.bin").write_bytes(b"changed")
+                shutil.rmtree(fixture_app / "web" / SESSION)
+                key = build(fixture_app)
+            summary = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, only=["uploads"]))
+            (outcome,) = summary.sets
+            assert outcome.status == "partial", outcome
+            assert [path for path, _reason in outcome.files_failed] == [deep.relative_to(uploads).as_posix()]
+            assert (target / "uploads" / "dir0" / "file 0.bin").read_bytes() == (
+                uploads / "dir0" / "file 0.bin").read_bytes()
+        transport.close()
+    finally:
+        server.stop()
