@@ -370,6 +370,6 @@ def test_last_words_never_hang_on_a_remote_side_that_keeps_its_output_open(monke
         started = time.monotonic()
         with pytest.raises(TransferError, match=r"^the channel closed while sending a request$"):
             client.build({})
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 20
     finally:
         os.close(write_fd)  # ends the reader thread still waiting for a frame

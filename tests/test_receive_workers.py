@@ -144,7 +144,8 @@ def test_a_stop_ends_workers_that_hang(tmp_path: Path, monkeypatch: pytest.Monke
     started = time.monotonic()
     stop.set()
     pool.close(kill=True)
-    assert time.monotonic() - started < 3
+    # The workers sleep for a minute: only killing them ends close() sooner.
+    assert time.monotonic() - started < 20
     assert all(process.poll() is not None for process in processes)
 
 
@@ -228,7 +229,8 @@ def test_ctrl_c_ends_the_receive_and_its_workers_at_once(tmp_path: Path, monkeyp
         sent = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
-        assert time.monotonic() - sent < 1.5, output
+        # Wide, for a loaded machine: that the receive stopped rather than finished is the folder not made.
+        assert time.monotonic() - sent < 10, output
         assert process.returncode == 130 and "Traceback" not in output, output
         assert not _worker_processes(process.pid), "no worker outlives the receive"
         assert not (target / "files").exists(), "the set's folder appears only once complete"
