@@ -281,15 +281,18 @@ class Installing:
 def _transfer_and_install(transfer: Callable[[Installing], ReceiveSummary], installing: Installing,
                           report: Callable[[ReceiveSummary], None]) -> bool:
     """Run ``transfer``, report it, install: the lifecycle receive and pull share. True when all went well."""
+    # Everything up to the end of the install is inside: the report too, as a line that cannot be written (a
+    # full disk under a log file, a pipe whose reader left) fails the run after the database was loaded early,
+    # and that database must then be put back like after any other failure (abandon() does it once).
     try:
         summary = transfer(installing)
+        report(summary)
+        if installing.request is None:
+            return summary.ok
+        return installing.conclude(summary)
     except BaseException:
         installing.abandon()
         raise
-    report(summary)
-    if installing.request is None:
-        return summary.ok
-    return installing.conclude(summary)
 
 
 # ------------------------------------------------------------------------------------------ commands
