@@ -394,34 +394,58 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
         recovered = _recover(target)
         if recovered:
             log.warning("%s", recovered[0].upper() + recovered[1:])
+        backup = None
         try:
             tables, rows, rewritten = _write_new(temp, dump, options)
+            crashpoints.reached("sqlite:install:written")
+            if target.exists():
+                try:
+                    _checkpoint(target)
+                except sqlite3.DatabaseError as exc:
+                    # Damaged beyond reading its write-ahead log: nothing is replaced, the loaded copy goes.
+                    raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
+                                        "nothing was changed") from exc
+                _keep(target, previous, keeping)
+                crashpoints.reached("sqlite:install:kept")
+                backup = str(previous)
+            # A running application keeps the file it opened: the install cannot make it open the new one.
+            open_elsewhere = _open_elsewhere(target)
+            os.replace(temp, target)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+            # Up to the rename the target is as it was: the loaded copy (as large as the database, on a disk
+            # that may be full) and the kept copy's temporary link go with the failure, not at the next run.
+            for leftover in (temp, keeping):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             raise
-        crashpoints.reached("sqlite:install:written")
-        backup = None
-        if target.exists():
-            try:
-                _checkpoint(target)
-            except sqlite3.DatabaseError as exc:
-                # Damaged beyond reading its write-ahead log: nothing is replaced, the loaded copy goes.
-                temp.unlink()
-                raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
-                                    "nothing was changed") from exc
-            _keep(target, previous, keeping)
-            crashpoints.reached("sqlite:install:kept")
-            backup = str(previous)
-        # A running application keeps the file it opened: the install cannot make it open the new one.
-        open_elsewhere = _open_elsewhere(target)
-        os.replace(temp, target)
         _sync_folder(target.parent)
         crashpoints.reached("sqlite:install:replaced")
-        _remove_sidecars(target)
+        try:
+            _remove_sidecars(target)
+        except OSError as exc:
+            # The new file is in place, but the replaced one's -wal/-shm would be paired with it. The install
+            # fails, so it must change nothing: the journal's undo counts on a failed engine install having
+            # left the target as it was.
+            raise _put_back(target, previous if backup else None, exc) from exc
         _warn_if_open(target, open_elsewhere, previous)
     return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup,
                          rewritten_values=rewritten)
+
+
+def _put_back(target: Path, previous: Path | None, exc: OSError) -> DatabaseError:
+    """Undo the rename of an install that failed after it (``previous``: the replaced file's kept copy, None
+    when the install created the target); the error to raise, saying what the target holds now."""
+    failed = f"cannot install into {target}: cannot remove {exc.filename or target} ({exc.strerror or exc})"
+    try:
+        if previous is not None:
+            os.replace(previous, target)
+        else:
+            target.unlink()
+        _sync_folder(target.parent)
+    except OSError as again:
+        return DatabaseError(f"{failed}, and putting the previous content back failed too ({again.strerror or again}): "
+                             f"{target} holds the new content")
+    return DatabaseError(f"{failed}; the database is as it was")
 
 
 def _check_kept(target: Path, previous: Path) -> None:
