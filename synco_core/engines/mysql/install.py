@@ -188,7 +188,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             tables = swap.install(admin, names)
             log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
         except BaseException:
-            _recover_quietly(admin, names)
+            _recover_quietly(database, admin, names)
             raise
         backup = names.backup if swap.exists(admin, names.backup) else None
         return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup,
@@ -202,13 +202,32 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         admin.close()
 
 
-def _recover_quietly(admin: Any, names: swap.Names) -> None:
-    """After a failed install: drop the scratch database (the swap has undone itself, if it had started)."""
+def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) -> None:
+    """After a failed install: drop the scratch database (the swap has undone itself, if it had started).
+
+    The failure may be the admin connection itself (reset, killed, timed out): then a new connection, holding
+    the target's lock again, cleans up as the next install would, so that no scratch copy of the whole dump
+    stays on the server until then. What still fails is one warning line; its traceback only under --debug.
+    """
     try:
         swap.recover(admin, names)
-    except (pymysql.err.MySQLError, SyncoError):
-        log.warning("could not clean up after the failed install into %s (the next install or rollback will)",
-                    names.target, exc_info=True)
+        return
+    except (pymysql.err.MySQLError, SyncoError) as exc:
+        failure: BaseException = exc
+    try:
+        fresh = connect(database, use_database=False)
+        try:
+            swap.plain_session(fresh)
+            swap.lock(fresh, names.target)
+            swap.recover(fresh, names)
+            return
+        finally:
+            fresh.close()
+    except (pymysql.err.MySQLError, SyncoError, OSError) as exc:
+        failure = exc
+    log.warning("could not clean up after the failed install into %s (the next install or rollback will): %s",
+                names.target, describe(failure) if isinstance(failure, pymysql.err.MySQLError) else failure)
+    log.debug("the clean-up's failure", exc_info=failure)
 
 
 def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
