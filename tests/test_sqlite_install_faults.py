@@ -8,7 +8,7 @@ new database beside the old files.
 
 Two ways to make one call fail: an obstacle (a folder where a side file is removed, so the removal fails
 whatever the system), and ``strace`` injecting EIO/ENOSPC into each file system call of ``synco db load``
-on the target's folder in turn (a sample of them; a full sweep is ``tests/tools/fault_sweep.py``).
+on the target's folder in turn (``benchmarks/fault_sweep.py`` sweeps a whole receive --install the same way).
 """
 
 from __future__ import annotations
