@@ -184,6 +184,9 @@ def where(database: DatabaseConfig) -> str:
 
 def describe(exc: BaseException) -> str:
     """A driver exception as one line: ``(code) message`` for server errors."""
+    if isinstance(exc, pymysql.err.InterfaceError) and exc.args[:2] == (0, ""):
+        # PyMySQL's error for a statement sent on a connection an earlier error closed: "(0)" says nothing.
+        return "the connection to the server was lost"
     if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
         return one_line(f"({exc.args[0]}) {exc.args[1]}", MESSAGE_LIMIT)
     return error_line(exc, MESSAGE_LIMIT)

@@ -185,12 +185,15 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
             crashpoints.reached("mysql:install:loaded")
             started = time.monotonic()
+            # The swap keeps the replaced content exactly when there was a target: known before, so that
+            # nothing needs asking the server once the swap has committed.
+            replaced = swap.exists(admin, names.target)
             tables = swap.install(admin, names)
             log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
         except BaseException:
             _recover_quietly(database, admin, names)
             raise
-        backup = names.backup if swap.exists(admin, names.backup) else None
+        backup = names.backup if replaced else None
         return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup,
                              rewritten_values=rewritten)
     except pymysql.err.MySQLError as exc:

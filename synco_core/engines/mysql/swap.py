@@ -35,6 +35,7 @@ done again in full.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -298,7 +299,11 @@ def write_journal(conn: Any, backup: str, journal: Journal) -> None:
                             _rows(journal))
         execute(conn, "COMMIT")
     except BaseException:
-        execute(conn, "ROLLBACK")
+        # On a connection that is gone the ROLLBACK fails too (PyMySQL's bare "(0)"), and its error would
+        # replace the one that says what happened.
+        if conn.open:
+            with contextlib.suppress(pymysql.err.MySQLError):
+                execute(conn, "ROLLBACK")
         raise
 
 
@@ -527,7 +532,14 @@ def _finish(conn: Any, names: Names, journal: Journal, *, keep: bool) -> None:
     if keep:
         write_journal(conn, names.backup, Journal(journal.operation, KEPT, before=journal.before))
         crashpoints.reached(f"{step}:committed")
-        execute(conn, f"DROP TABLE IF EXISTS {quote_name(names.backup)}.{quote_name(MARKER)}")
+        try:
+            execute(conn, f"DROP TABLE IF EXISTS {quote_name(names.backup)}.{quote_name(MARKER)}")
+        except pymysql.err.MySQLError as exc:
+            # Committed: the target holds the new content. Failing here (a connection lost) would report a
+            # swap that happened as one that did not, and nothing would put the old content back; the marker
+            # alone is left, which the next install or rollback removes (recover).
+            log.warning("the %s of MySQL database %r is complete, but its marker table could not be dropped "
+                        "(the next install or rollback will): %s", journal.operation, names.target, describe(exc))
     else:
         execute(conn, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
         crashpoints.reached(f"{step}:committed")
