@@ -99,6 +99,34 @@ def _drop(admin: psycopg.Connection[Any], name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _drop_scratch(database: DatabaseConfig, admin: psycopg.Connection[Any], scratch: str) -> None:
+    """After a failed install: drop the scratch database, never raising over the error that failed it.
+
+    The failure may be the admin connection itself (reset, terminated, timed out): then a new connection
+    drops it, so that no copy of the whole dump stays on the server until the next install. What still
+    fails is one warning line.
+    """
+    try:
+        _drop(admin, scratch)
+        return
+    except psycopg.Error as exc:
+        failure: BaseException = exc
+    try:
+        fresh = _admin(database)
+        try:
+            # Under the database's lock again: another install may have started once the first connection,
+            # and its lock with it, was gone, and the scratch database would then be that install's.
+            _lock(fresh, database.name)
+            _drop(fresh, scratch)
+            return
+        finally:
+            fresh.close()
+    except (psycopg.Error, SyncoError) as exc:
+        failure = exc
+    log.warning("could not drop the scratch database %r after the failed install (the next install will): %s",
+                scratch, one_line(failure))
+
+
 def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, source: Locale | None) -> None:
     """Create the scratch database with the target's encoding and locale, or the source's when the target
     is new (:mod:`.sourcedatabase`; the server's defaults, in UTF-8, when it cannot or the dump names none)."""
@@ -326,7 +354,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
         try:
             stats = _load(database, scratch, dump, options)
         except BaseException:
-            _drop(admin, scratch)
+            _drop_scratch(database, admin, scratch)
             raise
         crashpoints.reached("postgresql:install:loaded")
         try:
@@ -343,7 +371,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
             _rename_chain(admin, renames, [database.name, scratch], "postgresql:install")
             crashpoints.reached("postgresql:install:renamed")
         except BaseException as exc:
-            _drop(admin, scratch)
+            _drop_scratch(database, admin, scratch)
             if isinstance(exc, psycopg.Error):
                 raise DatabaseError(f"cannot swap in the new database {database.name!r}: {one_line(exc)}") from exc
             raise
