@@ -31,7 +31,7 @@ from synco_core import hookspecs
 from synco_core.errors import SyncoError
 from synco_core.pluginanswers import CHECKS, FIRSTRESULT_TYPES, WrongAnswer, kind
 from synco_core.pluginguard import plugin_code
-from synco_core.redaction import error_line, mask_url_passwords
+from synco_core.redaction import error_line, mask_url_passwords, message_of, one_line
 
 log = logging.getLogger(__name__)
 #: Hook calls are traced here under ``--debug``.
@@ -63,6 +63,26 @@ class PluginError(SyncoError):
     """A third-party plugin's hook raised something other than a :class:`SyncoError` (the cause is chained)."""
 
 
+class PluginExit(Exception):
+    """Plugin code raised :class:`SystemExit` or :class:`GeneratorExit`, now an ordinary failure (the cause is
+    chained).
+
+    ``sys.exit()`` in a plugin would otherwise end synco on the spot with the plugin's status (0 says success
+    after doing nothing), skipping every cleanup that only catches ``Exception``, and in a worker thread would
+    end that thread without a word. ``KeyboardInterrupt`` is left alone: Ctrl-C while a plugin runs must
+    still stop synco. So are other ``BaseException`` subclasses, which are other frameworks' control flow
+    (a test runner's failed check, a cancellation) that their caller owns.
+    """
+
+    def __init__(self, exc: SystemExit | GeneratorExit) -> None:
+        what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else "raised GeneratorExit"
+        super().__init__(what)
+
+
+#: The BaseExceptions plugin code may raise that are turned into a :class:`PluginExit`.
+PLUGIN_EXITS = (SystemExit, GeneratorExit)
+
+
 class _PluginManager(pluggy.PluginManager):
     """pluggy's manager, running every hook implementation with its prints sent to stderr, and naming the
     third-party plugin whose firstresult hook failed unexpectedly."""
@@ -77,16 +97,21 @@ class _PluginManager(pluggy.PluginManager):
         plugins = list(dict.fromkeys(impl.plugin_name for impl in methods))
         with plugin_code(plugins, f"in {hook_name}"):
             try:
-                result = super()._hookexec(hook_name, methods, kwargs, firstresult)
+                try:
+                    result = super()._hookexec(hook_name, methods, kwargs, firstresult)
+                except PLUGIN_EXITS as exc:
+                    raise PluginExit(exc) from exc
             except SyncoError:
                 raise
             except Exception as exc:
-                culprit = _raised_by(exc, methods) if firstresult else None
+                # A PluginExit's own traceback starts here; the plugin's frames are on its cause's.
+                origin = exc.__cause__ or exc if isinstance(exc, PluginExit) else exc
+                culprit = _raised_by(origin, methods) if firstresult else None
                 if culprit is None or culprit in self.builtin_names:
                     raise
                 # A KeyError from deep inside a plugin otherwise reaches the user as "Error: KeyError: 'x'",
                 # with nothing saying which of the installed plugins to blame.
-                raise PluginError(f"plugin {culprit} failed in {hook_name}: {_reason(exc)}") from exc
+                raise PluginError(f"plugin {culprit} failed in {hook_name}: {_reason(exc)}") from origin
         expected = FIRSTRESULT_TYPES.get(hook_name) if firstresult else None
         if expected is not None and result is not None and not isinstance(result, expected):
             # pluggy does not say which implementation answered; the built-in ones answer with the right type.
@@ -284,6 +309,10 @@ def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:
 def _reason(exc: BaseException) -> str:
     """A plugin's exception as one line, URL passwords masked: a plugin's message may quote its own database's
     URL, whose password synco never saw to register."""
+    if isinstance(exc, PLUGIN_EXITS):
+        exc = PluginExit(exc)
+    if isinstance(exc, PluginExit):
+        return mask_url_passwords(one_line(message_of(exc)))
     return mask_url_passwords(error_line(exc))
 
 
@@ -323,7 +352,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
             try:
                 with plugin_code([name], "while loading"):
                     module = importlib.import_module(module_name)
-            except Exception as exc:
+            except (Exception, *PLUGIN_EXITS) as exc:
                 manager.failures.append(PluginFailure(name, "synco", _reason(exc)))
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
@@ -354,7 +383,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
             try:
                 with plugin_code([ep.name], "while loading"):
                     plugin = ep.load()
-            except Exception as exc:
+            except (Exception, *PLUGIN_EXITS) as exc:
                 manager.failures.append(PluginFailure(ep.name, dist, _reason(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)

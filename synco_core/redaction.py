@@ -98,9 +98,21 @@ def one_line(text: str, limit: int | None = None) -> str:
     return flat
 
 
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in naming the failure when that raises.
+
+    A plugin's exception class with a broken ``__str__`` would otherwise raise again in the code reporting
+    it, and end the command with that second error, naming neither the plugin nor what it did.
+    """
+    try:
+        return str(exc)
+    except Exception as broken:
+        return f"<message not readable: its __str__ raised {type(broken).__name__}>"
+
+
 def error_line(exc: BaseException, limit: int | None = None) -> str:
     """An exception as ``Type: message`` on one line, as :func:`one_line` makes it."""
-    return one_line(f"{type(exc).__name__}: {exc}", limit)
+    return one_line(f"{type(exc).__name__}: {message_of(exc)}", limit)
 
 
 class RedactingFilter(logging.Filter):

@@ -376,3 +376,174 @@ def test_amend_leaving_a_field_of_the_wrong_type_is_named(
     with pytest.raises(SyncoError) as refused:
         detect(tmp_path, manager=plugin_manager)
     assert str(refused.value).startswith(f"plugin amender left Framework.{field_name} ")
+
+
+def _exit(exc: BaseException) -> Callable[..., Any]:
+    def raising(*args: Any, **kwargs: Any) -> None:
+        raise exc
+    return raising
+
+
+#: What plugin code may raise that is not an Exception but is no reason for synco to stop: a plugin's failure.
+PLUGIN_EXITS: dict[str, Callable[[], BaseException]] = {
+    "sys.exit(0)": lambda: SystemExit(0),
+    "sys.exit(3)": lambda: SystemExit(3),
+    "sys.exit('bye')": lambda: SystemExit("bye"),
+    "GeneratorExit": GeneratorExit,
+}
+PLUGIN_EXIT_REASONS = {"sys.exit(0)": "called sys.exit(0)", "sys.exit(3)": "called sys.exit(3)",
+                       "sys.exit('bye')": "called sys.exit('bye')", "GeneratorExit": "raised GeneratorExit"}
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("raised", PLUGIN_EXITS, ids=list(PLUGIN_EXITS))
+def test_plugin_exit_in_a_collecting_hook_is_that_plugins_failure(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, raised: str,
+) -> None:
+    """sys.exit() (or a stray GeneratorExit) in a hook every plugin is asked ended synco on the spot, with the
+    plugin's status (0: success, having done nothing) and no word; it is that plugin's failure, named once."""
+    def quitting(project_dir: Path) -> None:
+        raise PLUGIN_EXITS[raised]()
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=quitting), "quitter")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"plugin quitter failed in detect_framework: {PLUGIN_EXIT_REASONS[raised]}"]
+
+
+@pytest.mark.hook("install_files")
+@pytest.mark.parametrize("raised", PLUGIN_EXITS, ids=list(PLUGIN_EXITS))
+def test_plugin_exit_in_a_firstresult_hook_is_one_line_naming_it(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], raised: str,
+) -> None:
+    """In a firstresult hook (or a worker thread, where SystemExit ends the thread silently) the exit becomes
+    the PluginError any other exception becomes, the original chained for --debug."""
+    import threading
+
+    from synco_core.plugins import PluginError
+
+    exc = PLUGIN_EXITS[raised]()
+    register_plugin(types.SimpleNamespace(install_files=hookimpl(tryfirst=True)(_exit(exc))), "quitter")
+    with pytest.raises(PluginError) as caught:
+        plugin_manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+    assert str(caught.value) == f"plugin quitter failed in install_files: {PLUGIN_EXIT_REASONS[raised]}"
+    assert caught.value.__cause__ is exc
+
+    outcome: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            plugin_manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+        except Exception as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert [type(error) for error in outcome] == [PluginError]
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("hook", ["detect_framework", "install_files"])
+def test_ctrl_c_in_plugin_code_still_stops_synco(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path, hook: str,
+) -> None:
+    """KeyboardInterrupt is not taken for a plugin's failure: Ctrl-C while a plugin runs must stop synco."""
+    interrupt = KeyboardInterrupt()
+    register_plugin(types.SimpleNamespace(**{hook: hookimpl(tryfirst=True)(_exit(interrupt))}), "slow")
+    with pytest.raises(KeyboardInterrupt) as caught:
+        if hook == "detect_framework":
+            detect_candidates(tmp_path, plugin_manager)
+        else:
+            plugin_manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+    assert caught.value is interrupt
+
+
+IMPORT_EXITS = {
+    "sys.exit(0)": ("import sys\nsys.exit(0)\n", "called sys.exit(0)"),
+    "raise SystemExit('no')": ("raise SystemExit('no')\n", "called sys.exit('no')"),
+    "GeneratorExit": ("raise GeneratorExit\n", "raised GeneratorExit"),
+}
+
+
+@pytest.mark.parametrize("case", IMPORT_EXITS, ids=list(IMPORT_EXITS))
+def test_plugin_exit_at_import_is_a_load_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 case: str) -> None:
+    """A plugin module calling sys.exit() while imported ended every synco command (``synco plugins``
+    included) with status 0 and no output; it is listed as failed to load, and the other plugins load."""
+    from synco_core.plugins import build_plugin_manager
+    from synco_core.testing import write_distribution
+
+    source, reason = IMPORT_EXITS[case]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write_distribution(tmp_path, "synco-quitter", {"quitter": "synco_quitter_plugin"}, {"synco_quitter_plugin": source})
+    write_distribution(tmp_path, "synco-fine", {"fine": "synco_fine_plugin"},
+                       {"synco_fine_plugin": "from synco_core import hookimpl\n\n@hookimpl\n"
+                                             "def detect_framework(project_dir):\n    return None\n"})
+    manager = build_plugin_manager()
+    assert [(f.name, f.distribution, f.reason) for f in manager.failures] == [("quitter", "synco-quitter", reason)]
+    assert "fine" in manager.infos
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+@pytest.mark.hook("detect_framework")
+def test_exception_whose_str_fails_is_still_reported_naming_the_plugin(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exception class whose __str__ raises made the report of the plugin's failure raise in turn: the
+    command ended with 'Error: ValueError: no text', naming nothing. Its type is reported, in every place a
+    plugin's exception is turned into a line: a collecting hook, a firstresult hook, loading, the CLI."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+    from synco_core.plugins import PluginError, build_plugin_manager
+    from synco_core.redaction import error_line
+    from synco_core.testing import write_distribution
+
+    shown = "_Unprintable: <message not readable: its __str__ raised ValueError>"
+    assert error_line(_Unprintable()) == shown
+
+    def unprintable(project_dir: Path) -> None:
+        raise _Unprintable()
+
+    def fine(project_dir: Path) -> Framework:
+        return Framework(name="Fine", plugin="fine", project_dir=project_dir, reason="always")
+
+    register_plugin(_plugin(detect_framework=unprintable), "mute")
+    register_plugin(_plugin(detect_framework=fine), "fine")
+    with caplog.at_level(logging.WARNING, logger="synco_core"):
+        found = detect_candidates(tmp_path, plugin_manager)
+    assert [f.plugin for f in found] == ["fine"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"plugin mute failed in detect_framework: {shown}"]
+
+    register_plugin(types.SimpleNamespace(install_files=hookimpl(tryfirst=True)(_exit(_Unprintable()))), "mute2")
+    with pytest.raises(PluginError) as caught:
+        plugin_manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+    assert str(caught.value) == f"plugin mute2 failed in install_files: {shown}"
+
+    site = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(site))
+    write_distribution(site, "synco-mute", {"mute": "synco_mute_plugin"}, {
+        "synco_mute_plugin": "class Unprintable(Exception):\n    def __str__(self):\n        raise ValueError\n\n"
+                             "raise Unprintable()\n"})
+    [failure] = build_plugin_manager().failures
+    assert failure.reason == "Unprintable: <message not readable: its __str__ raised ValueError>"
+
+    # The CLI's last resort, for an exception from anywhere.
+    monkeypatch.setattr("synco_core.cli.detect_cmd.detect", _exit(_Unprintable()))
+    result = CliRunner().invoke(cli, ["detect", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {shown}"

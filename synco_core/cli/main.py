@@ -18,7 +18,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
-from synco_core.redaction import RedactingFilter, one_line, printable
+from synco_core.redaction import RedactingFilter, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
 
@@ -148,12 +148,12 @@ class SyncoGroup(click.Group):
         except SyncoError as exc:
             if is_debug(ctx):
                 log.debug("traceback", exc_info=True)
-            click.echo(f"Error: {one_line(str(exc)) or 'unknown error'}", err=True)
+            click.echo(f"Error: {one_line(message_of(exc)) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
         except Exception as exc:
             if is_debug(ctx):
                 log.error("unexpected error", exc_info=True)
-            click.echo(f"Error: {type(exc).__name__}: {one_line(str(exc)) or 'unknown error'}", err=True)
+            click.echo(f"Error: {type(exc).__name__}: {one_line(message_of(exc)) or 'unknown error'}", err=True)
             ctx.exit(1)
 
 
