@@ -8,9 +8,13 @@ descriptor 1 altogether, which also covers programs a plugin starts: see ``synco
 
 State: a plugin that changes the working directory makes the core's relative paths point elsewhere (receive
 then writes its download there), one that edits ``os.environ`` changes what every later plugin and engine
-reads, and one that installs a signal handler takes Ctrl-C away from the core's cleanup. Whatever of these a
+reads, and one that installs a signal handler takes Ctrl-C away from the core's cleanup. One that replaces
+``sys.stdout`` or ``sys.stderr`` swallows the command's output (``synco plugins --json`` printing nothing,
+status 0), and one that configures logging (``logging.basicConfig(force=True)``, ``dictConfig``, which
+disables every logger already made, ``logging.disable``) removes the handler that redacts secrets, shows
+debug records without ``--debug``, or silences the warnings naming broken plugins. Whatever of these a
 plugin changed is put back when its code returns, and a warning names the plugin and what it changed (the
-names of variables, never their values).
+names of variables, never their values). A plugin configures its own logger, never the root one.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
@@ -66,13 +71,18 @@ def plugin_code(plugins: list[str], where: str) -> Iterator[None]:
         main_thread = threading.current_thread() is threading.main_thread()
         handlers: dict[int, signal._HANDLER] = (
             {signum: signal.getsignal(signum) for signum in _SIGNALS} if main_thread else {})
+        logging_state = _LoggingState.now()
     with _output_to_stderr():
+        if outermost:
+            streams = (sys.stdout, sys.stderr)
         try:
             yield
         finally:
             if outermost:
                 who = f"plugin {plugins[0]}" if len(plugins) == 1 else f"one of the plugins {', '.join(plugins)}"
+                _put_back_streams(who, where, streams)
                 _put_back(who, where, cwd, environment, handlers)
+                logging_state.put_back(who, where)
 
 
 def _getcwd() -> str | None:
@@ -104,6 +114,60 @@ def _put_back(who: str, where: str, cwd: str | None, environment: dict[str, str]
                     ", ".join(signal.Signals(signum).name for signum in moved), where)
         for signum in moved:
             signal.signal(signum, handlers[signum])
+
+
+def _put_back_streams(who: str, where: str, streams: tuple[Any, Any]) -> None:
+    changed = [name for name, stream in zip(("stdout", "stderr"), streams, strict=True)
+               if getattr(sys, name) is not stream]
+    if changed:
+        sys.stdout, sys.stderr = streams
+        log.warning("%s replaced %s %s; put back", who, " and ".join(f"sys.{name}" for name in changed), where)
+
+
+@dataclass
+class _LoggingState:
+    """What of the logging configuration the core relies on: the root logger's handlers (the redacting one) and
+    level, ``logging.disable``, and each existing logger's ``disabled`` flag (``dictConfig`` sets it)."""
+
+    root_handlers: list[logging.Handler]
+    root_level: int
+    disabled_below: int
+    disabled: dict[str, bool]
+
+    @classmethod
+    def now(cls) -> _LoggingState:
+        root = logging.getLogger()
+        return cls(list(root.handlers), root.level, logging.root.manager.disable, _disabled_flags())
+
+    def put_back(self, who: str, where: str) -> None:
+        root = logging.getLogger()
+        changed = []
+        if root.handlers != self.root_handlers:
+            changed.append("the root logger's handlers")
+            root.handlers[:] = self.root_handlers
+        if root.level != self.root_level:
+            changed.append("the root logger's level")
+            root.setLevel(self.root_level)
+        if logging.root.manager.disable != self.disabled_below:
+            changed.append("logging.disable")
+            logging.disable(self.disabled_below)
+        flags = _disabled_flags()
+        moved = sorted(name for name, disabled in self.disabled.items() if flags.get(name, disabled) != disabled)
+        if moved:
+            changed.append(f"{len(moved)} logger(s) disabled or enabled ({', '.join(moved[:3])}"
+                           f"{', ...' if len(moved) > 3 else ''})")
+            for name in moved:
+                logging.getLogger(name).disabled = self.disabled[name]
+        if changed:
+            # Logged once the configuration is back, so the warning reaches the user through the core's handler.
+            log.warning("%s changed the logging configuration %s (%s); put back (a plugin configures its own "
+                        "logger, never the root one)", who, where, "; ".join(changed))
+
+
+def _disabled_flags() -> dict[str, bool]:
+    # list(): another thread may create a logger meanwhile.
+    return {name: logger.disabled for name, logger in list(logging.root.manager.loggerDict.items())
+            if isinstance(logger, logging.Logger)}
 
 
 @contextmanager

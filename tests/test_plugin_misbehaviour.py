@@ -547,3 +547,128 @@ def test_exception_whose_str_fails_is_still_reported_naming_the_plugin(
     result = CliRunner().invoke(cli, ["detect", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {shown}"
+
+
+def _basic_config_to_stdout() -> None:
+    import sys
+
+    logging.basicConfig(stream=sys.stdout, level=logging.DEBUG, force=True)
+
+
+def _dict_config() -> None:
+    import logging.config
+
+    logging.config.dictConfig({"version": 1})  # disable_existing_loggers defaults to True
+
+
+def _replace_stdout() -> None:
+    import io
+    import sys
+
+    sys.stdout = io.StringIO()
+
+
+def _replace_stderr() -> None:
+    import io
+    import sys
+
+    sys.stderr = io.StringIO()
+
+
+#: What a plugin may do to the process's output and logging, and what the warning then says it changed.
+MEDDLING: dict[str, tuple[Callable[[], None], str]] = {
+    "basicConfig(force=True)": (_basic_config_to_stdout, "changed the logging configuration in detect_framework "
+                                "(the root logger's handlers; the root logger's level)"),
+    "logging.disable": (lambda: logging.disable(logging.CRITICAL),
+                        "changed the logging configuration in detect_framework (logging.disable)"),
+    "dictConfig": (_dict_config, "changed the logging configuration in detect_framework ("),
+    "sys.stdout replaced": (_replace_stdout, "replaced sys.stdout in detect_framework"),
+    "sys.stderr replaced": (_replace_stderr, "replaced sys.stderr in detect_framework"),
+}
+
+
+@pytest.fixture
+def output_and_logging_kept() -> Iterator[None]:
+    """Puts sys.stdout/stderr and the logging configuration back after the test, whether synco did or not."""
+    import sys
+
+    root = logging.getLogger()
+    saved = (sys.stdout, sys.stderr, list(root.handlers), root.level)
+    flags = {name: logger.disabled for name, logger in list(logging.root.manager.loggerDict.items())
+             if isinstance(logger, logging.Logger)}
+    yield
+    sys.stdout, sys.stderr, root.handlers[:], level = saved
+    root.setLevel(level)
+    logging.disable(logging.NOTSET)
+    for name, disabled in flags.items():
+        logging.getLogger(name).disabled = disabled
+
+
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("meddling", MEDDLING, ids=list(MEDDLING))
+def test_plugin_cannot_take_over_output_or_logging(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, output_and_logging_kept: None, meddling: str,
+) -> None:
+    """A plugin that replaced sys.stdout swallowed the command's output (``synco plugins --json`` printed
+    nothing, status 0); one that configured logging removed the handler that redacts secrets (a URL's password
+    then shown, debug records without --debug) or silenced every warning, those naming broken plugins too.
+    The change is put back when the plugin's code returns, with a warning naming it."""
+    import sys
+
+    change, what = MEDDLING[meddling]
+    root = logging.getLogger()
+    plugins_logger = logging.getLogger("synco_core.plugins")
+
+    def meddler(project_dir: Path) -> None:
+        change()
+
+    def failing(project_dir: Path) -> None:
+        raise RuntimeError("later plugin broke")
+
+    register_plugin(_plugin(detect_framework=failing), "later")
+    # Once first: the first plugin code run puts synco's own stand-in for sys.stdout in place, for good.
+    detect_candidates(tmp_path, plugin_manager)
+    register_plugin(_plugin(detect_framework=meddler), "meddler")
+    with caplog.at_level(logging.WARNING, logger="synco_core"):
+        before = (sys.stdout, sys.stderr, list(root.handlers), root.level, logging.root.manager.disable)
+        detect_candidates(tmp_path, plugin_manager)
+        after = (sys.stdout, sys.stderr, list(root.handlers), root.level, logging.root.manager.disable)
+    assert after == before
+    assert not plugins_logger.disabled
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(w.startswith(f"plugin meddler {what}") for w in warnings), warnings
+    # The later plugin's failure is still told.
+    assert "plugin later failed in detect_framework: RuntimeError: later plugin broke" in warnings
+
+
+def test_plugin_replacing_stdout_at_import_leaves_json_output_intact(tmp_path: Path) -> None:
+    """The whole family through a real process: ``synco plugins --json`` with a plugin that swaps sys.stdout,
+    one that calls basicConfig(force=True) and one that raises with a URL password while it is imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from synco_core.testing import write_distribution
+
+    site = tmp_path / "site"
+    write_distribution(site, "synco-swap", {"swap": "synco_swap_plugin"},
+                       {"synco_swap_plugin": "import io, sys\nsys.stdout = io.StringIO()\n"})
+    write_distribution(site, "synco-loud", {"loud": "synco_loud_plugin"},
+                       {"synco_loud_plugin": "import logging\nlogging.basicConfig(level=logging.DEBUG, force=True)\n"})
+    write_distribution(site, "synco-leaky", {"leaky": "synco_leaky_plugin"}, {
+        "synco_leaky_plugin": "from synco_core import hookimpl\n\n@hookimpl\ndef detect_framework(project_dir):\n"
+                              "    raise RuntimeError('cannot reach postgres://app:hunter2-x@db/app')\n"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    listing = subprocess.run([sys.executable, "-c", code, "plugins", "--json"], capture_output=True, text=True,
+                             env=env, check=False, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert {"swap", "loud", "leaky"} <= {p["name"] for p in json.loads(listing.stdout)["plugins"]}
+    assert "plugin swap replaced sys.stdout while loading; put back" in listing.stderr
+    detect = subprocess.run([sys.executable, "-c", code, "detect", str(tmp_path)], capture_output=True, text=True,
+                            env=env, check=False, timeout=120)
+    assert "plugin leaky failed in detect_framework" in detect.stderr
+    assert "hunter2" not in detect.stdout + detect.stderr
+    assert "DEBUG" not in detect.stderr
