@@ -387,9 +387,15 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 manager.failures.append(PluginFailure(ep.name, dist, _reason(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)
-        # A name that matches nothing is most likely a typo: say so, as for a plugin that failed to load.
-        for name in sorted((chosen or set()) - found):
+        # A name that matches nothing is most likely a typo: say so, as for a plugin that failed to load. Left
+        # unsaid in SYNCO_DISABLE_PLUGINS, the plugin the user meant to leave out would run all the same.
+        builtin = {_normalise(name) for name, _ in DEFAULT_PLUGINS} | {PROJECT}
+        for name in sorted((chosen or set()) - found - builtin):
             manager.failures.append(PluginFailure(name, name, f"named in {LOAD_PLUGINS_ENV} but not installed"))
+        for name in sorted(disabled - found):
+            reason = (f"named in {DISABLE_PLUGINS_ENV}, but built-in plugins are always loaded" if name in builtin
+                      else f"named in {DISABLE_PLUGINS_ENV} but not installed")
+            manager.failures.append(PluginFailure(name, name, reason))
     if hook_log.isEnabledFor(logging.DEBUG):
         manager.trace_hooks()
     return manager

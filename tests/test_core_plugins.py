@@ -596,3 +596,26 @@ def test_plugin_failures_never_show_a_url_password(fake_site: Path, tmp_path: Pa
     assert "mysql://app:***@db/app" in runs[0].stdout
     assert "plugin leakyhook failed in detect_framework: RuntimeError: cannot reach postgres://app:***@db/app" \
         in runs[2].stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "failures"), [
+    # A typo in the names to leave out: the plugin meant would run all the same, without a word.
+    ("SYNCO_DISABLE_PLUGINS", "good,othre", [("othre", "named in SYNCO_DISABLE_PLUGINS but not installed")]),
+    ("SYNCO_DISABLE_PLUGINS", "Synco-Nope", [("synco-nope", "named in SYNCO_DISABLE_PLUGINS but not installed")]),
+    # The built-ins cannot be left out: saying nothing would let the user think they were.
+    ("SYNCO_DISABLE_PLUGINS", "MySQL,default_files", [
+        ("default-files", "named in SYNCO_DISABLE_PLUGINS, but built-in plugins are always loaded"),
+        ("mysql", "named in SYNCO_DISABLE_PLUGINS, but built-in plugins are always loaded")]),
+    # ... and naming one to load is no error: it is loaded (it was called 'not installed').
+    ("SYNCO_LOAD_PLUGINS", "good,postgresql,synco", []),
+    ("SYNCO_LOAD_PLUGINS", "good,godo", [("godo", "named in SYNCO_LOAD_PLUGINS but not installed")]),
+])
+def test_names_in_the_environment_matching_no_plugin_are_reported(
+        two_plugins: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+        failures: list[tuple[str, str]]) -> None:
+    monkeypatch.setenv(variable, value)
+    manager = build_plugin_manager()
+    assert [(f.name, f.reason) for f in manager.failures] == failures
+    assert {name for name, _ in DEFAULT_PLUGINS} <= set(manager.infos)
+    # The names that do match still choose as they did.
+    assert ("good" in manager.infos) == ((variable == "SYNCO_LOAD_PLUGINS") == ("good" in value.split(",")))
