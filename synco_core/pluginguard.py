@@ -3,8 +3,11 @@
 Output: a plugin that prints while it is imported or while one of its hooks runs would otherwise put its text in the
 middle of ``synco plugins --json`` or ``synco detect --json``. While plugin code runs, ``sys.stdout`` of that
 thread is the current ``sys.stderr``; other threads keep writing to the real stdout, so a command printing its
-result while a worker thread dumps is not redirected with it. (The pull channel moves its frames off file
-descriptor 1 altogether, which also covers programs a plugin starts: see ``synco _channel``.)
+result while a worker thread dumps is not redirected with it. Below Python, a plugin writing to file descriptor
+1 (``os.write(1, ...)``, a C library) or starting a program that inherits it (``php artisan`` run without
+capturing its output) would still reach stdout: :func:`stdout_reserved` moves the command's own stdout to a
+private descriptor for the whole command and points descriptor 1 at stderr (the pull channel does the same for
+its frames: see ``synco _channel``).
 
 State: a plugin that changes the working directory makes the core's relative paths point elsewhere (receive
 then writes its download there), one that edits ``os.environ`` changes what every later plugin and engine
@@ -35,6 +38,45 @@ _state = threading.local()
 #: The signals whose handlers the core relies on (cleanup on Ctrl-C and termination, broken pipes).
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE", "SIGCHLD", "SIGALRM")
                  if hasattr(signal, name))
+
+
+@contextmanager
+def stdout_reserved() -> Iterator[None]:
+    """For the block, ``sys.stdout`` writes to a private copy of file descriptor 1 and descriptor 1 is stderr.
+
+    Only synco's own output (``--json``, a dump, the receive command) goes through ``sys.stdout``; whatever
+    else writes to descriptor 1, plugin code below Python or the programs it starts, lands on stderr. Nothing
+    changes when ``sys.stdout`` is not descriptor 1 (a test's captured output, an embedding program).
+    """
+    real = sys.stdout
+    try:
+        applies = real is not None and real.fileno() == 1 and sys.stderr is not None and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # no descriptor behind it (io.UnsupportedOperation)
+        applies = False
+    if not applies:
+        yield
+        return
+    real.flush()
+    private = os.dup(1)  # not inherited by the programs synco starts
+    os.dup2(2, 1)
+    ours = os.fdopen(private, "w", encoding=real.encoding, errors=real.errors,
+                     buffering=1 if real.line_buffering else -1)
+    sys.stdout = ours
+    try:
+        yield
+    finally:
+        ours.flush()
+        # Text written to the original stream meanwhile (print(file=sys.__stdout__)) belongs on stderr too.
+        for stream in (real, sys.__stdout__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(private, 1)
+        if sys.stdout is ours:
+            sys.stdout = real
+        ours.close()
 
 
 def _inside() -> bool:

@@ -619,3 +619,59 @@ def test_names_in_the_environment_matching_no_plugin_are_reported(
     assert {name for name, _ in DEFAULT_PLUGINS} <= set(manager.infos)
     # The names that do match still choose as they did.
     assert ("good" in manager.infos) == ((variable == "SYNCO_LOAD_PLUGINS") == ("good" in value.split(",")))
+
+
+DESCRIPTOR_MODULE = '''
+import os, subprocess, sys
+from synco_core import hookimpl, Framework
+
+os.write(1, b"fd 1 at import\\n")
+subprocess.run([sys.executable, "-c", "print('child at import')"], check=True)
+
+@hookimpl
+def detect_framework(project_dir):
+    os.write(1, b"fd 1 in detect_framework\\n")
+    subprocess.run([sys.executable, "-c", "print('child in detect_framework')"], check=True)
+    if (project_dir / "noisy.marker").exists():
+        return Framework(name="Noisy", plugin="noisy", project_dir=project_dir, reason="noisy.marker found")
+    return None
+'''
+
+
+def test_plugin_output_below_python_never_reaches_stdout(fake_site: Path, tmp_path: Path) -> None:
+    """What a plugin writes to file descriptor 1 itself (os.write, a C library) or through a program it starts
+    without capturing its output (``php artisan ...``) went to stdout, into ``--json`` output and into a dump
+    written to stdout (a SQLite file with text in front of it); it goes to stderr, as print() does."""
+    import sqlite3
+
+    write_distribution(fake_site, "synco-noisy", {"noisy": "synco_noisy_plugin"},
+                       {"synco_noisy_plugin": DESCRIPTOR_MODULE})
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "noisy.marker").write_text("")
+    database = tmp_path / "db.sqlite"
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        connection.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(5)])
+    connection.close()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+
+    def synco(*args: str) -> subprocess.CompletedProcess[bytes]:
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, env=env, check=False,
+                             timeout=120, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert b"fd 1 at import" in run.stderr and b"child at import" in run.stderr
+        return run
+
+    json.loads(synco("plugins", "--json").stdout)
+    detected = synco("detect", "--json", "--framework", "noisy", str(project))
+    assert json.loads(detected.stdout)["plugin"] == "noisy"
+    assert b"fd 1 in detect_framework" in detected.stderr and b"child in detect_framework" in detected.stderr
+    dumped = synco("db", "dump", f"sqlite:///{database}").stdout
+    assert dumped.startswith(b"SQLite format 3\x00")
+    (tmp_path / "copy.sqlite").write_bytes(dumped)
+    connection = sqlite3.connect(tmp_path / "copy.sqlite")
+    assert connection.execute("SELECT count(*) FROM t").fetchone() == (5,)
+    connection.close()

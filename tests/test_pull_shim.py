@@ -476,3 +476,39 @@ def test_pull_shim_tool_failure_names_the_reason_not_the_help_pointer(shim_env: 
         result = run_synco(["pull", url, "--target", "out"], env, tmp_path)
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1] == f"Error: {reason}"
+
+
+NOISY_REMOTE_PLUGIN = '''
+import os, subprocess, sys
+from synco_core import hookimpl
+
+print("printed at import")
+os.write(1, b"fd 1 at import\\n")
+
+@hookimpl
+def detect_framework(project_dir):
+    print("printed in detect_framework")
+    os.write(1, b"fd 1 in detect_framework\\n")
+    subprocess.run([sys.executable, "-c", "print('child in detect_framework')"], check=True)
+    return None
+
+@hookimpl
+def list_file_sets(framework, options):
+    os.write(1, b"fd 1 in list_file_sets\\n")
+    return None
+'''
+
+
+def test_pull_with_a_plugin_writing_to_stdout_on_the_remote_side(shim_env: dict[str, str], project: Project,
+                                                                  tmp_path: Path) -> None:
+    """On the remote side stdout is the channel: a plugin there printing, writing to descriptor 1 or starting a
+    program that does, at import and in its hooks, leaves the frames intact (its text reaches stderr)."""
+    from synco_core.testing import write_distribution
+
+    write_distribution(Path(shim_env["PYTHONPATH"]), "synco-noisy", {"noisy": "synco_noisy_remote"},
+                       {"synco_noisy_remote": NOISY_REMOTE_PLUGIN})
+    result = run_synco(["--debug", "pull", f"docker://web-1{project.root}", "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    _check(tmp_path / "out", project)
+    # The plugin did run over there: its text is what the remote side said on stderr (logged under --debug).
+    assert "fd 1 in detect_framework" in result.stderr, result.stderr

@@ -33,7 +33,11 @@ def _private_stdio() -> Iterator[tuple[BinaryIO, BinaryIO]]:
     """The original stdin/stdout as binary streams for frames; fds 0 and 1 become /dev/null and stderr."""
     sys.stdout.flush()
     in_fd = os.dup(0)
-    out_fd = os.dup(1)
+    # Under main(), stdout_reserved has already moved the real stdout off descriptor 1, to sys.stdout's.
+    try:
+        out_fd = os.dup(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        out_fd = os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

@@ -18,6 +18,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
+from synco_core.pluginguard import stdout_reserved
 from synco_core.redaction import RedactingFilter, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
@@ -169,4 +170,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="synco")
+    # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
+    # it starts, cannot reach --json output, a dump written to stdout or the receive command.
+    with stdout_reserved():
+        cli(prog_name="synco")
