@@ -31,7 +31,7 @@ from synco_core import hookspecs
 from synco_core.errors import SyncoError
 from synco_core.pluginanswers import CHECKS, FIRSTRESULT_TYPES, WrongAnswer, kind
 from synco_core.pluginguard import plugin_code
-from synco_core.redaction import error_line, mask_url_passwords, message_of, one_line
+from synco_core.redaction import error_line, mask_passwords, message_of, one_line
 
 log = logging.getLogger(__name__)
 #: Hook calls are traced here under ``--debug``.
@@ -307,13 +307,13 @@ def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:
 
 
 def _reason(exc: BaseException) -> str:
-    """A plugin's exception as one line, URL passwords masked: a plugin's message may quote its own database's
-    URL, whose password synco never saw to register."""
+    """A plugin's exception as one line, passwords masked: a plugin's message may quote its own database's URL
+    or connection string (``password=...``), whose password synco never saw to register."""
     if isinstance(exc, PLUGIN_EXITS):
         exc = PluginExit(exc)
     if isinstance(exc, PluginExit):
-        return mask_url_passwords(one_line(message_of(exc)))
-    return mask_url_passwords(error_line(exc))
+        return mask_passwords(one_line(message_of(exc)))
+    return mask_passwords(error_line(exc))
 
 
 def _raised_by(exc: BaseException, methods: list[pluggy.HookImpl]) -> str | None:

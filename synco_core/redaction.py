@@ -69,6 +69,23 @@ def mask_url_passwords(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", redact(text))
 
 
+#: A password given as a key and value, as a libpq connection string (``password=...``), an environment setting
+#: (``PGPASSWORD=...``, ``MYSQL_PWD=...``) or a Python or JSON mapping (``'password': '...'``) quotes it.
+_KEYED_PASSWORD = re.compile(
+    r"""(?i)(\b\w*(?:password|passwd|pwd)[ \t]*=[ \t]*|['"]\w*(?:password|passwd|pwd)['"][ \t]*:[ \t]*)"""
+    r"""('[^']*'|"[^"]*"|[^\s'",;&)}\]]+)""")
+
+
+def mask_passwords(text: str) -> str:
+    """:func:`mask_url_passwords`, and the value of every key naming a password (``password=...``,
+    ``'password': '...'``) replaced by ``***`` as well.
+
+    For what the core did not write itself, where a password may come in any form: a plugin's exception, a
+    plugin's or a library's log record, a traceback.
+    """
+    return _KEYED_PASSWORD.sub(r"\1***", mask_url_passwords(text))
+
+
 #: Unicode categories never shown as they are: controls (ESC starts terminal sequences: moving the cursor,
 #: clearing the screen, setting the window title or the clipboard), format characters (bidirectional
 #: overrides reorder what the user reads), separators, surrogates, private and unassigned code points.
@@ -121,18 +138,21 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         # URL passwords too: a plugin's or a driver's message may quote a URL whose password was never registered.
-        redacted = mask_url_passwords(message)
+        # A record of a plugin's or a library's own logger may quote one in any form (``password=...``); the
+        # core's own records name settings such as a sanitising rule ``users.password=null``, which stay.
+        own = record.name == "synco_core" or record.name.startswith("synco_core.")
+        redacted = mask_url_passwords(message) if own else mask_passwords(message)
         if redacted != message:
             record.msg = redacted
             record.args = None
         # A traceback repeats the exception message (a driver error quoting a DSN, say), so it is formatted
         # here and redacted too; handlers use ``exc_text`` as it is once it is set.
         if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = mask_url_passwords(_FORMATTER.formatException(record.exc_info))
+            record.exc_text = mask_passwords(_FORMATTER.formatException(record.exc_info))
         elif record.exc_text:
-            record.exc_text = mask_url_passwords(record.exc_text)
+            record.exc_text = mask_passwords(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask_url_passwords(record.stack_info)
+            record.stack_info = mask_passwords(record.stack_info)
         return True
 
 

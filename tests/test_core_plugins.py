@@ -675,3 +675,60 @@ def test_plugin_output_below_python_never_reaches_stdout(fake_site: Path, tmp_pa
     connection = sqlite3.connect(tmp_path / "copy.sqlite")
     assert connection.execute("SELECT count(*) FROM t").fetchone() == (5,)
     connection.close()
+
+
+KEYED_LEAK = '''
+import logging
+from synco_core import hookimpl
+
+logging.getLogger("synco_keyed").warning("connecting with host=db user=app password=hunter2-log dbname=app")
+
+@hookimpl
+def detect_framework(project_dir):
+    raise RuntimeError("could not connect: host=db password='hunter2 q' PGPASSWORD=hunter2-env "
+                       "MYSQL_PWD=\\"hunter2-pwd\\" {'password': 'hunter2-dict', "
+                       "\\"db_password\\": \\"hunter2-json\\"}")
+
+@hookimpl(tryfirst=True)
+def install_files(framework, file_set, source_dir):
+    raise RuntimeError("cannot reach host=db password=hunter2-install")
+'''
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("host=db user=app password=hunter2 dbname=app", "host=db user=app password=*** dbname=app"),
+    ("password = 'two words' port=5432", "password = *** port=5432"),
+    ("PGPASSWORD=x1 MYSQL_PWD=x2, DB_PASSWD=x3;", "PGPASSWORD=*** MYSQL_PWD=***, DB_PASSWD=***;"),
+    ("{'password': 'x', \"Password\": \"y\"}", "{'password': ***, \"Password\": ***}"),
+    ("mysql://app:hunter2@db/app", "mysql://app:***@db/app"),
+    # Words about passwords, without one, stay as they are.
+    ("password authentication failed for user app", "password authentication failed for user app"),
+    ("set DB_PASSWORD in .env", "set DB_PASSWORD in .env"),
+])
+def test_keyed_passwords_are_masked(text: str, shown: str) -> None:
+    from synco_core.redaction import mask_passwords
+
+    assert mask_passwords(text) == shown
+
+
+def test_plugin_failures_never_show_a_keyed_password(fake_site: Path, tmp_path: Path) -> None:
+    """A plugin's exception or log record quoting a libpq connection string (``password=...``), an environment
+    setting or a mapping showed the password: only URLs were masked. In the failure line, its own log record
+    and the --debug traceback, it is masked now."""
+    write_distribution(fake_site, "synco-keyed", {"keyed": "synco_keyed"}, {"synco_keyed": KEYED_LEAK})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                           check=False, timeout=120, cwd=tmp_path)
+            for args in (["detect"], ["--debug", "detect"])]
+    for run in runs:
+        assert "hunter2" not in run.stdout + run.stderr, run.stdout + run.stderr
+        assert "plugin keyed failed in detect_framework: RuntimeError: could not connect: host=db password=***" \
+            in run.stderr
+        assert "connecting with host=db user=app password=*** dbname=app" in run.stderr
+    assert "Traceback" in runs[1].stderr
+    set_plugin_manager(None)
+    manager = build_plugin_manager()
+    with pytest.raises(Exception, match="^plugin keyed failed in install_files: RuntimeError: cannot reach host=db "
+                                        r"password=\*\*\*$"):
+        manager.hook.install_files(framework=None, file_set=None, source_dir=None)

@@ -19,7 +19,7 @@ from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.pluginguard import stdout_reserved
-from synco_core.redaction import RedactingFilter, message_of, one_line, printable
+from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
 
@@ -154,7 +154,9 @@ class SyncoGroup(click.Group):
         except Exception as exc:
             if is_debug(ctx):
                 log.error("unexpected error", exc_info=True)
-            click.echo(f"Error: {type(exc).__name__}: {one_line(message_of(exc)) or 'unknown error'}", err=True)
+            # Not the core's own message: a library's or a plugin's, which may quote a password in any form.
+            click.echo(f"Error: {type(exc).__name__}: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}",
+                       err=True)
             ctx.exit(1)
 
 
