@@ -7,6 +7,7 @@ hook, not crash the command far from the plugin with an AttributeError.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,19 @@ def one_framework(answer: object) -> Framework:
     return answer
 
 
+#: The most file sets one plugin may answer ``list_file_sets`` with. Frameworks have a handful; a generator that
+#: never ends (or a loop gone wrong) would otherwise be read until the memory runs out.
+MAX_FILE_SETS = 10_000
+
+
 def file_sets(answer: object) -> list[FileSet]:
     # A str, bytes or mapping is iterable but never a list of sets; a lone FileSet is a forgotten [...].
     if isinstance(answer, (str, bytes, Mapping, FileSet)) or not isinstance(answer, Iterable):
         raise WrongAnswer(f"{kind(answer)}, not a list of FileSet")
     # Read a generator to its end here, where its failure is still this plugin's.
-    sets = list(answer)
+    sets = list(itertools.islice(answer, MAX_FILE_SETS + 1))
+    if len(sets) > MAX_FILE_SETS:
+        raise WrongAnswer(f"more than {MAX_FILE_SETS:,} file sets")
     wrong = [item for item in sets if not isinstance(item, FileSet)]
     if wrong:
         raise WrongAnswer(f"a list holding {kind(wrong[0])}, not only FileSet")

@@ -672,3 +672,41 @@ def test_plugin_replacing_stdout_at_import_leaves_json_output_intact(tmp_path: P
     assert "plugin leaky failed in detect_framework" in detect.stderr
     assert "hunter2" not in detect.stdout + detect.stderr
     assert "DEBUG" not in detect.stderr
+
+
+@pytest.mark.hook("list_file_sets")
+@pytest.mark.parametrize("endless", ["generator", "list"])
+def test_list_file_sets_answer_without_end_is_refused_without_reading_it_all(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, endless: str,
+) -> None:
+    """A generator that never ends (itertools.count() gone wrong) was read until the memory ran out, synco
+    hanging meanwhile; an answer is read to MAX_FILE_SETS + 1 sets at most and refused beyond, naming the plugin.
+    The generator here stops after a few more, so that without the bound this test fails instead of hanging."""
+    from synco_core.pluginanswers import MAX_FILE_SETS
+
+    pulled = 0
+
+    def sets(project_dir: Path) -> Iterator[FileSet]:
+        nonlocal pulled
+        for i in range(MAX_FILE_SETS + 50):
+            pulled += 1
+            yield FileSet(name=f"s{i}", kind="private", root=project_dir, relative_base_path=f"s{i}")
+        raise RuntimeError("read to the end")
+
+    def bad(framework: Framework, options: FileSetOptions) -> object:
+        generator = sets(framework.project_dir)
+        return generator if endless == "generator" else [next(generator) for _ in range(MAX_FILE_SETS + 1)]
+
+    def fine(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        return [FileSet(name="fine", kind="private", root=framework.project_dir, relative_base_path="fine")]
+
+    register_plugin(_plugin(list_file_sets=bad), "endless")
+    register_plugin(_plugin(list_file_sets=fine), "fine")
+    framework = Framework(name="Fine", plugin="fine", project_dir=tmp_path, reason="test")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        found = list_file_sets(framework, FileSetOptions())
+    assert [s.name for s in found] == ["fine"]
+    assert pulled == MAX_FILE_SETS + 1
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"plugin endless answered list_file_sets with more than {MAX_FILE_SETS:,} file sets; ignored"]
