@@ -372,12 +372,17 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
             if names & disabled:
                 manager.skipped.append(SkippedPlugin(ep.name, dist, f"named in {DISABLE_PLUGINS_ENV}"))
                 continue
-            if manager.pm.get_plugin(ep.name) is not None:
+            # Names are told apart as SYNCO_DISABLE_PLUGINS and --framework tell them: "MySQL" or "default_files"
+            # is a built-in's name, which the user could neither leave out nor tell from the built-in's warnings.
+            taken = next((name for name, _ in manager.pm.list_name_plugin() if _normalise(name) == _normalise(ep.name)),
+                         None)
+            if taken is not None:
                 # Another distribution already answers to this name; say so instead of dropping it silently.
-                taken_by = manager.infos[ep.name].distribution if ep.name in manager.infos else "another plugin"
-                if taken_by != dist:
+                taken_by = manager.infos[taken].distribution if taken in manager.infos else "another plugin"
+                if taken_by != dist or taken != ep.name:
+                    spelt = "" if taken == ep.name else f" (as {taken!r})"
                     manager.failures.append(
-                        PluginFailure(ep.name, dist, f"plugin name {ep.name!r} is already used by {taken_by}")
+                        PluginFailure(ep.name, dist, f"plugin name {ep.name!r} is already used by {taken_by}{spelt}")
                     )
                 continue
             try:

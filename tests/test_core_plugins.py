@@ -732,3 +732,33 @@ def test_plugin_failures_never_show_a_keyed_password(fake_site: Path, tmp_path: 
     with pytest.raises(Exception, match="^plugin keyed failed in install_files: RuntimeError: cannot reach host=db "
                                         r"password=\*\*\*$"):
         manager.hook.install_files(framework=None, file_set=None, source_dir=None)
+
+
+@pytest.mark.parametrize(("name", "taken", "by"), [
+    ("MySQL", "mysql", "synco"),
+    ("Default_Files", "default-files", "synco"),
+    ("sqlite", "sqlite", "synco"),
+])
+def test_entry_point_named_like_another_plugin_is_refused(fake_site: Path, name: str, taken: str, by: str) -> None:
+    """A plugin named like a built-in but for case or -/_ ("MySQL") was loaded beside it: its warnings read as
+    the built-in's, and SYNCO_DISABLE_PLUGINS, which compares names that way, could not tell them apart."""
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    write_distribution(fake_site, "synco-impostor", {name: "synco_impostor_plugin"},
+                       {"synco_impostor_plugin": OTHER_MODULE})
+    manager = build_plugin_manager()
+    assert manager.infos[taken].distribution == by
+    assert not [info for info in manager.infos.values() if info.distribution == "synco-impostor"]
+    [failure] = manager.failures
+    spelt = "" if name == taken else f" (as {taken!r})"
+    assert (failure.name, failure.distribution, failure.reason) == (
+        name, "synco-impostor", f"plugin name {name!r} is already used by {by}{spelt}")
+
+
+def test_two_distributions_with_plugin_names_differing_in_case_load_one(fake_site: Path) -> None:
+    write_distribution(fake_site, "synco-good", {"good": "synco_good_plugin"}, {"synco_good_plugin": GOOD_MODULE})
+    write_distribution(fake_site, "synco-other", {"Good": "synco_other_plugin"}, {"synco_other_plugin": OTHER_MODULE})
+    manager = build_plugin_manager()
+    [loaded] = [name for name in manager.infos if name.lower() == "good"]
+    [failure] = manager.failures
+    assert failure.name == ({"good", "Good"} - {loaded}).pop()
+    assert failure.reason.endswith(f"is already used by {manager.infos[loaded].distribution} (as {loaded!r})")
