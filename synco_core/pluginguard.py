@@ -103,10 +103,27 @@ class _StdoutForPlugins:
         return getattr(self._target(), name)
 
 
+#: Threads that third-party plugin code started and that were still running when it returned: (who, thread).
+_started_by_plugins: list[tuple[str, threading.Thread]] = []
+
+
+def threads_left_running() -> list[tuple[str, threading.Thread]]:
+    """The threads third-party plugin code started, not daemons, still running (who started each, the thread).
+
+    Python waits for every such thread before the process ends: one that never ends (a poller started at
+    import) would keep synco from exiting after its command is done, however long the user waits.
+    """
+    return [(who, thread) for who, thread in _started_by_plugins if thread.is_alive() and not thread.daemon]
+
+
 @contextmanager
-def plugin_code(plugins: list[str], where: str) -> Iterator[None]:
-    """Run the code of ``plugins`` (``where``: the hook, or loading): output to stderr, process state put back."""
+def plugin_code(plugins: list[str], where: str, *, third_party: bool = True) -> Iterator[None]:
+    """Run the code of ``plugins`` (``where``: the hook, or loading): output to stderr, process state put back.
+
+    ``third_party``: whether any of them is not built in; only their threads are watched (the core joins its own).
+    """
     outermost = not _inside()
+    threads_before = set(threading.enumerate()) if third_party else None
     if outermost:
         cwd = _getcwd()
         environment = dict(os.environ)
@@ -120,8 +137,11 @@ def plugin_code(plugins: list[str], where: str) -> Iterator[None]:
         try:
             yield
         finally:
+            who = f"plugin {plugins[0]}" if len(plugins) == 1 else f"one of the plugins {', '.join(plugins)}"
+            if threads_before is not None:
+                _started_by_plugins.extend((who, thread) for thread in threading.enumerate()
+                                           if thread not in threads_before and not thread.daemon)
             if outermost:
-                who = f"plugin {plugins[0]}" if len(plugins) == 1 else f"one of the plugins {', '.join(plugins)}"
                 _put_back_streams(who, where, streams)
                 _put_back(who, where, cwd, environment, handlers)
                 logging_state.put_back(who, where)

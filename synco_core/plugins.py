@@ -95,7 +95,7 @@ class _PluginManager(pluggy.PluginManager):
     def _hookexec(self, hook_name: str, methods: Any, kwargs: Any, firstresult: bool) -> Any:
         # Every HookCaller (and call_each) executes through here, so no hook call escapes the redirection.
         plugins = list(dict.fromkeys(impl.plugin_name for impl in methods))
-        with plugin_code(plugins, f"in {hook_name}"):
+        with plugin_code(plugins, f"in {hook_name}", third_party=not set(plugins) <= self.builtin_names):
             try:
                 try:
                     result = super()._hookexec(hook_name, methods, kwargs, firstresult)
@@ -350,7 +350,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
     if builtins:
         for name, module_name in DEFAULT_PLUGINS:
             try:
-                with plugin_code([name], "while loading"):
+                with plugin_code([name], "while loading", third_party=False):
                     module = importlib.import_module(module_name)
             except (Exception, *PLUGIN_EXITS) as exc:
                 manager.failures.append(PluginFailure(name, "synco", _reason(exc)))

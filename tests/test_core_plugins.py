@@ -762,3 +762,42 @@ def test_two_distributions_with_plugin_names_differing_in_case_load_one(fake_sit
     [failure] = manager.failures
     assert failure.name == ({"good", "Good"} - {loaded}).pop()
     assert failure.reason.endswith(f"is already used by {manager.infos[loaded].distribution} (as {loaded!r})")
+
+
+THREAD_MODULE = '''
+import threading
+from synco_core import hookimpl
+
+def start(name, daemon=False):
+    threading.Thread(target=threading.Event().wait, name=name, daemon=daemon).start()
+
+start("poller-at-import")
+start("daemon-at-import", daemon=True)
+
+@hookimpl
+def detect_framework(project_dir):
+    start("poller-in-detect")
+    return None
+'''
+
+
+def test_threads_a_plugin_leaves_running_do_not_keep_synco_from_exiting(fake_site: Path, tmp_path: Path) -> None:
+    """A plugin starting a thread that never ends (a poller, at import or in a hook) kept synco from exiting
+    once its command was done: Python waits for every non-daemon thread, here for ever. synco names each such
+    thread and exits with the command's status."""
+    write_distribution(fake_site, "synco-poller", {"poller": "synco_poller_plugin"},
+                       {"synco_poller_plugin": THREAD_MODULE})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_site), os.environ.get("PYTHONPATH")]))}
+    code = "from synco_core.cli.main import main; main()"
+    # The timeout only keeps a regression from hanging the test run; synco exits at once.
+    listing = subprocess.run([sys.executable, "-c", code, "plugins", "--json"], capture_output=True, text=True,
+                             env=env, check=False, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    assert "poller" in {p["name"] for p in json.loads(listing.stdout)["plugins"]}
+    assert re.findall(r"left the thread '([^']+)' running", listing.stderr) == ["poller-at-import"]
+    detect = subprocess.run([sys.executable, "-c", code, "detect", str(tmp_path)], capture_output=True, text=True,
+                            env=env, check=False, timeout=60)
+    assert detect.returncode == 1 and "no framework detected" in detect.stderr
+    assert "plugin poller left the thread 'poller-at-import' running; synco exits without waiting for it" \
+        in detect.stderr
+    assert "plugin poller left the thread 'poller-in-detect' running" in detect.stderr

@@ -7,9 +7,11 @@ through :func:`synco_core.redaction.redact`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from typing import Any
 
@@ -18,7 +20,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
-from synco_core.pluginguard import stdout_reserved
+from synco_core.pluginguard import stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
@@ -174,5 +176,30 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main() -> None:
     # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
     # it starts, cannot reach --json output, a dump written to stdout or the receive command.
+    status: int | str | None = 0
     with stdout_reserved():
-        cli(prog_name="synco")
+        try:
+            cli(prog_name="synco")
+        except SystemExit as done:
+            status = done.code
+            if not threads_left_running():
+                raise
+    _exit_without_waiting_for_plugin_threads(status)
+
+
+def _exit_without_waiting_for_plugin_threads(status: int | str | None) -> None:
+    """End the process now if threads a plugin started are still running: Python would wait for them, for ever
+    for a poller that never ends, after the command is done. Each is named in a warning."""
+    left = threads_left_running()
+    if not left:
+        return
+    for who, thread in left:
+        log.warning("%s left the thread %r running; synco exits without waiting for it", who, thread.name)
+    if isinstance(status, str):
+        click.echo(status, err=True)
+    code = status if isinstance(status, int) else 0 if status is None else 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
