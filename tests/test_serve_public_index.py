@@ -309,6 +309,41 @@ def test_cache_folder_is_private_and_never_served(tmp_path: Path, monkeypatch: p
     assert (folder.stat().st_mode & 0o777) == 0o700 and (folder / hashcache.CACHE_TAG).exists()
 
 
+@pytest.mark.parametrize("planted", ["link to a folder of this user", "link to nowhere", "file", "fifo"])
+def test_shared_cache_folder_is_never_taken_through_what_another_user_put_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, planted: str) -> None:
+    """The last candidate lies in a folder anybody may write to (/var/tmp): whatever another user put under
+    its name before the first serve is not used, and what it leads to is left as it was (a link there had
+    serve chmod the user's folder 0700, tag it CACHEDIR.TAG for backups to skip, and keep the cache in it)."""
+    shared = tmp_path / "vartmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(hashcache, "SHARED_PARENT", shared)
+    # Neither of the user's own candidates can be used (a home that cannot be written).
+    monkeypatch.delenv("SYNCO_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "not/absolute")
+    victim = tmp_path / "home"
+    victim.mkdir()
+    victim.chmod(0o755)
+    entry = shared / f"synco-cache-{os.getuid()}"
+    if planted == "link to a folder of this user":
+        entry.symlink_to(victim)
+    elif planted == "link to nowhere":
+        entry.symlink_to(victim / "made" / "here")
+    elif planted == "file":
+        entry.write_text("")
+    else:
+        os.mkfifo(entry)
+    assert hashcache.cache_folder([tmp_path / "web"]) is None
+    assert (victim.stat().st_mode & 0o777) == 0o755 and list(victim.iterdir()) == []
+    assert entry.is_symlink() or not entry.is_dir()
+    assert "not a folder of this user" in caplog.text
+    # A folder of this user's there (made by the first serve, or now) is used, and made private.
+    entry.unlink()
+    assert hashcache.cache_folder([tmp_path / "web"]) == entry
+    assert (entry.stat().st_mode & 0o777) == 0o700 and (entry / hashcache.CACHE_TAG).exists()
+
+
 # --------------------------------------------------------------------------- synco's own folders (issue 17)
 
 DJANGO_LIKE = """\

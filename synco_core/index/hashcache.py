@@ -69,6 +69,8 @@ CACHE_ENV = "SYNCO_CACHE_DIR"
 #: hash only, and read again at the next serve). ``$SYNCO_CACHE_CONTENT_MB`` sets it; 0 keeps none.
 CONTENT_BUDGET_BYTES = 2048 * 1024 * 1024
 CONTENT_BUDGET_ENV = "SYNCO_CACHE_CONTENT_MB"
+#: The world-writable folder of the last candidate, ``<it>/synco-cache-<uid>``.
+SHARED_PARENT = Path("/var/tmp")
 
 
 def _inside(path: Path, roots: Iterable[Path]) -> bool:
@@ -96,6 +98,29 @@ def _private_folder(folder: Path) -> bool:
         return False
 
 
+def _own_entry(candidate: Path) -> bool:
+    """True when ``candidate``, in a folder anybody may write to, is a real folder of this user (made here
+    if missing), never a link or anything else of that name.
+
+    Any user can put a link there before the first serve: followed, it made serve chmod a folder of this
+    user elsewhere (the home, a site's folder) to 0700, write ``CACHEDIR.TAG`` into it (which has backup
+    tools skip it and all below) and keep its cache there. Once it is a folder of this user, the sticky
+    bit of such a folder keeps others from renaming or replacing it.
+    """
+    with contextlib.suppress(OSError):
+        os.mkdir(candidate, 0o700)
+    try:
+        info = candidate.lstat()
+    except OSError:
+        return False
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+        return True
+    log.warning("not keeping synco's cache in %s: it is not a folder of this user (%s)", candidate,
+                "a link" if stat.S_ISLNK(info.st_mode) else "another user's" if stat.S_ISDIR(info.st_mode)
+                else "not a folder")
+    return False
+
+
 def content_budget() -> int:
     """Bytes of packed files' contents one set may keep (:data:`CONTENT_BUDGET_ENV`, else the default)."""
     raw = os.environ.get(CONTENT_BUDGET_ENV, "").strip()
@@ -121,9 +146,12 @@ def cache_folder(avoid: Iterable[Path]) -> Path | None:
         candidates.append(Path(os.environ[CACHE_ENV]))
     with contextlib.suppress(RuntimeError):
         candidates.append(user_cache_dir())
-    candidates.append(Path("/var/tmp") / f"synco-cache-{os.getuid()}")
+    shared = SHARED_PARENT / f"synco-cache-{os.getuid()}"
+    candidates.append(shared)
     for candidate in candidates:
         if not candidate.is_absolute():
+            continue
+        if candidate == shared and not _own_entry(candidate):
             continue
         resolved = Path(os.path.realpath(candidate))
         if _inside(resolved, roots):
