@@ -166,6 +166,37 @@ def test_a_damaged_record_is_never_used(fixture_app: Path, opened: list[str]) ->
     assert packed_files(session) == on_disk(uploads)
 
 
+#: Five bytes whose bits are the CRC-32 polynomial (x^32 first, in zlib's bit order): XORed into a message at
+#: any place, they leave its CRC-32 as it was. Damage of that shape passes any CRC-32 check.
+CRC32_BLIND = (1 | (0xEDB88320 << 1)).to_bytes(5, "little")
+
+
+@pytest.mark.parametrize("spot", ["a small file's hash", "a small file's content", "a large file's hash"])
+def test_damage_a_crc32_cannot_see_never_reaches_a_session(fixture_app: Path, opened: list[str], spot: str) -> None:
+    """Damage that leaves the record's own CRC-32 as it was: no hash the file does not have gets into the
+    index, and no bytes the file does not hold into a pack (each record is checked by more than a CRC-32,
+    and a kept content is checked against its hash before it is packed)."""
+    uploads = fixture_app / "web" / "uploads"
+    paths = small_files(uploads, 20)
+    large = uploads / "large.bin"
+    large.write_bytes(os.urandom(packs.SMALL_FILE_MAX + 100))
+    build(fixture_app, name="synco-one")
+    data = bytearray(cache_file().read_bytes())
+    target = large if spot == "a large file's hash" else paths[10]
+    if spot == "a small file's content":
+        at = data.index(target.read_bytes()) + 3
+    else:
+        at = data.index(hashlib.sha256(target.read_bytes()).digest())
+    for number, byte in enumerate(CRC32_BLIND):
+        data[at + number] ^= byte
+    cache_file().write_bytes(bytes(data))
+    for name in ("synco-two", "synco-three"):
+        session = build(fixture_app, name=name)
+        assert packed_files(session) == on_disk(uploads)
+        for path, entry in session.index("uploads"):
+            assert entry.sha256 == hashlib.sha256((uploads / path).read_bytes()).hexdigest(), path
+
+
 def test_contents_kept_within_the_budget(fixture_app: Path, opened: list[str],
                                          monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     uploads = fixture_app / "web" / "uploads"

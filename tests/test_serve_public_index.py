@@ -14,8 +14,10 @@ import logging
 import os
 import re
 import signal
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -294,6 +296,17 @@ def test_damaged_cache_is_ignored(fixture_app: Path, monkeypatch: pytest.MonkeyP
     # The old format (zstd-compressed text lines) is not read: the cache starts over.
     cache.write_bytes(zstandard.ZstdCompressor().compress(b"synco-hash-cache 1\n"))
     build(fixture_app, name="synco-four")
+    assert cache.read_bytes().startswith(hashcache.HEADER)
+    # The second format (a CRC-32 per record): a record of it that matches the file in every field but its
+    # hash is not read either.
+    big = fixture_app / "web" / "uploads" / "big.bin"
+    info = big.stat()
+    name = b"big.bin"
+    fields = struct.pack("<QqqQQ32sII", info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev,
+                         b"\x01" * 32, len(name), 0) + name
+    cache.write_bytes(b"synco-hash-cache 2\n" + struct.pack("<I", zlib.crc32(fields)) + fields)
+    session = build(fixture_app, name="synco-five")
+    assert dict(session.index("uploads"))["big.bin"].sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
     assert cache.read_bytes().startswith(hashcache.HEADER)
 
 

@@ -17,9 +17,13 @@ are read back here as one stream instead. They are the set's public files, serve
 server already; the cache is private all the same.
 
 The cache is a binary file: a header line, then one record per file in index order (the order the serve
-walks the set), see :data:`RECORD`, each with a CRC-32 of its own, so a damaged record is never used: the
-cache simply ends there. A serve reads the old cache as a stream beside its walk and writes the new one as
-it goes: memory holds a block of each, whatever the number of files. It is not compressed: contents are
+walks the set), see :data:`RECORD`, each with a check of its own (a 64-bit BLAKE2b of all but the content),
+so a damaged record is never used: the cache simply ends there. A kept content is checked against the
+record's SHA-256 whenever a serve would pack it, and read from the file again when it does not match. (A
+CRC-32 was the check of the second format: damage of the polynomial's own shape, 33 bits, passed it, and
+a wrong hash went into the index, wrong bytes into a pack, at every serve after.) A serve reads the old
+cache as a stream beside its walk and writes the new one as it goes: memory holds a block of each,
+whatever the number of files. It is not compressed: contents are
 mostly compressed images already, and zstd at its fastest cost a re-serve of 300,000 small files most of
 a second of the two it saved.
 """
@@ -33,7 +37,6 @@ import os
 import stat
 import struct
 import time
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -48,13 +51,13 @@ CACHE_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                   "# This folder holds synco's cache of content hashes; it can be deleted at any time.\n")
 
 #: The first line of a cache file; another first line (an older or newer format) makes the cache start empty.
-HEADER = b"synco-hash-cache 2\n"
-#: A record: the CRC-32 of all that follows it in the record, the fingerprint (size, mtime and ctime in
-#: nanoseconds, inode, device), the SHA-256, the path's length and the content's (0 when not kept), then
-#: the path (UTF-8, surrogate escapes for other bytes) and the content. Binary: a serve reads and writes
-#: one per file, and text fields cost three times as much.
-RECORD = struct.Struct("<IQqqQQ32sII")
-_CRC = struct.Struct("<I")
+HEADER = b"synco-hash-cache 3\n"
+#: A record: the check (:func:`_check`) of all that follows it in the record but the content, the
+#: fingerprint (size, mtime and ctime in nanoseconds, inode, device), the SHA-256, the path's length and
+#: the content's (0 when not kept), then the path (UTF-8, surrogate escapes for other bytes) and the
+#: content. Binary: a serve reads and writes one per file, and text fields cost three times as much.
+RECORD = struct.Struct("<8sQqqQQ32sII")
+_CHECK = struct.Struct("<8s")
 _FINGERPRINT = struct.Struct("<QqqQQ")
 _DIGEST = struct.Struct("<32sII")
 #: Longest path a record may name (longer ones end the old cache: it is damaged).
@@ -183,6 +186,13 @@ def _remove_stale_temps(path: Path) -> None:
                 temp.unlink()
 
 
+def _check(checked: bytes | memoryview) -> bytes:
+    """A record's check: 64 bits of BLAKE2b over its fields and path. Any damage passes it by chance only
+    (one in 2^64); a CRC-32 is blind to every damage that is a multiple of its polynomial. The content is
+    left out: it is checked against the record's SHA-256 when it is used, which also covers it."""
+    return hashlib.blake2b(checked, digest_size=_CHECK.size).digest()
+
+
 def _fingerprint(info: os.stat_result) -> bytes:
     """The record's fingerprint of a file; b"" (never equal to a record's, never recorded) for a time in
     nanoseconds beyond what 64 bits hold: after 2262 or before 1677, which ext4 allows (up to 2446)."""
@@ -287,7 +297,7 @@ class HashCache:
     @staticmethod
     def _entries(path: Path, old: BinaryIO) -> Iterator[_Entry]:
         """The old cache's entries in order; stops quietly at anything unexpected."""
-        unpack, size, crc32 = RECORD.unpack_from, RECORD.size, zlib.crc32
+        unpack, size = RECORD.unpack_from, RECORD.size
         data, at, previous = b"", 0, ""
         with old:
             try:
@@ -311,7 +321,7 @@ class HashCache:
                                 return
                             data += more
                     raw = data[at:end]
-                    if crc32(memoryview(raw)[_CRC.size:]) != check:
+                    if _check(memoryview(raw)[_CHECK.size:size + path_length]) != check:
                         log.debug("hash cache %s ends at a damaged record", path)
                         return
                     name = raw[size:size + path_length].decode(errors="surrogateescape")
@@ -319,7 +329,7 @@ class HashCache:
                         return
                     previous = name
                     content = raw[size + path_length:] if content_length else None
-                    yield name, raw[_CRC.size:_CRC.size + _FINGERPRINT.size], digest, content, raw
+                    yield name, raw[_CHECK.size:_CHECK.size + _FINGERPRINT.size], digest, content, raw
                     at = end
             except (ValueError, OSError, struct.error) as exc:
                 log.debug("hash cache %s ends early: %s", path, exc)
@@ -355,6 +365,12 @@ class HashCache:
         """
         entry = self._find(path, info)
         if entry is None or entry[3] is None:
+            return None
+        if hashlib.sha256(entry[3]).digest() != entry[2]:
+            # Damage the record's check does not cover: the file is read again, and the record is dropped
+            # (never looked up again, never copied into the new cache).
+            log.debug("hash cache %s: the content kept for %s is damaged", self.path, path)
+            self._pending = None
             return None
         self.hits += 1
         self.content_hits += 1
@@ -394,12 +410,14 @@ class HashCache:
         if not fingerprint:
             return
         name = path.encode(errors="surrogateescape")
-        record = b"".join((fingerprint, _DIGEST.pack(bytes.fromhex(sha256), len(name), len(content) if content else 0),
-                           name, content or b""))
+        checked = b"".join((fingerprint, _DIGEST.pack(bytes.fromhex(sha256), len(name), len(content) if content else 0),
+                            name))
         if content:
             self.budget -= len(content)
-        self._block += _CRC.pack(zlib.crc32(record))
-        self._block += record
+        self._block += _check(checked)
+        self._block += checked
+        if content:
+            self._block += content
 
     def _close_old(self) -> None:
         self._pending = None
