@@ -197,6 +197,41 @@ def test_damage_a_crc32_cannot_see_never_reaches_a_session(fixture_app: Path, op
             assert entry.sha256 == hashlib.sha256((uploads / path).read_bytes()).hexdigest(), path
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("fails", ["while records are written", "at the end"])
+def test_a_cache_that_cannot_be_written_never_fails_the_serve(fixture_app: Path, opened: list[str],
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture, fails: str) -> None:
+    """The cache's disk is full (the new cache is written to /dev/full, which answers every write with
+    ENOSPC): the serve is whole all the same, says the cache was not kept, leaves no temporary file, and
+    the old cache stays usable."""
+    uploads = fixture_app / "web" / "uploads"
+    small_files(uploads, 40)
+    build(fixture_app, name="synco-one")
+    kept = cache_file().read_bytes()
+    # Small blocks: records are written during the walk, not only when the cache is saved.
+    monkeypatch.setattr(hashcache, "BLOCK", 256 if fails == "while records are written" else 1 << 30)
+    original_init = hashcache.HashCache.__init__
+
+    def on_a_full_disk(self: hashcache.HashCache, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self._new is not None:
+            self._new.close()
+            self._new = open("/dev/full", "wb")  # noqa: SIM115 (closed by the cache)
+
+    monkeypatch.setattr(hashcache.HashCache, "__init__", on_a_full_disk)
+    for name in ("synco-two", "synco-three"):
+        (uploads / "small" / f"{name}.txt").write_bytes(os.urandom(100))
+        session = build(fixture_app, name=name)
+        assert packed_files(session) == on_disk(uploads)
+    assert "could not be written (No space left on device)" in caplog.text
+    assert cache_file().read_bytes() == kept and not list(cache_file().parent.glob("*.tmp"))
+    monkeypatch.setattr(hashcache.HashCache, "__init__", original_init)
+    opened.clear()
+    assert packed_files(build(fixture_app, name="synco-four")) == on_disk(uploads)
+    assert sorted(opened) == ["small/synco-three.txt", "small/synco-two.txt"]
+
+
 def test_contents_kept_within_the_budget(fixture_app: Path, opened: list[str],
                                          monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     uploads = fixture_app / "web" / "uploads"

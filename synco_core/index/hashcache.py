@@ -397,8 +397,33 @@ class HashCache:
         else:
             self._add_record(path, info, sha256, content)
         if len(self._block) >= BLOCK:
+            self._write_block()
+
+    def _write_block(self) -> None:
+        """Write the gathered records; a write that fails (a full disk, a quota) ends the new cache, never
+        the serve: its files are simply read and hashed again by the next one."""
+        if self._new is None:
+            return
+        try:
             self._new.write(self._block)
-            self._block.clear()
+        except OSError as exc:
+            self._give_up_writing(exc)
+        self._block.clear()
+
+    def _give_up_writing(self, exc: OSError) -> None:
+        log.warning("synco's hash cache %s could not be written (%s); the next serve reads and hashes these "
+                    "files again", self.path, exc.strerror or exc)
+        new, self._new = self._new, None
+        if new is not None:
+            with contextlib.suppress(OSError):
+                new.close()
+        self._block.clear()
+        # The temporary file is this process's own (a worker appending to the serve's leaves it: a record
+        # cut short at its end only ends the cache there).
+        if self._temp is not None:
+            with contextlib.suppress(OSError):
+                self._temp.unlink()
+            self._temp = None
 
     def _add_record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None) -> None:
         if content is not None and (len(content) > self.budget or len(content) != info.st_size or not content):
@@ -441,8 +466,7 @@ class HashCache:
                     new.write(self._block)
                 self._handed_over = self._temp is not None
             except OSError as exc:
-                log.debug("hash cache %s not written: %s", self.path, exc)
-                self.discard()
+                self._give_up_writing(exc)
             self._block.clear()
         return {"path": os.fspath(self.path), "temp": os.fspath(self._temp) if self._handed_over and self._temp else "",
                 "budget": self.budget, "racy_ns": self._racy_ns}
@@ -473,9 +497,14 @@ class HashCache:
         """Write out what :meth:`appending`'s process recorded (it neither commits nor discards)."""
         self._close_old()
         if self._new is not None:
-            new, self._new = self._new, None
-            with new:
+            new = self._new
+            try:
                 new.write(self._block)
+                self._new = None
+                new.close()
+            except OSError as exc:
+                self._new = new
+                self._give_up_writing(exc)
             self._block.clear()
 
     def commit(self) -> None:
@@ -493,12 +522,16 @@ class HashCache:
         try:
             self._new.write(self._block)
             self._new.close()
+        except OSError as exc:
+            self._give_up_writing(exc)
+            return
+        finally:
+            self._new = None
+        try:
             os.replace(self._temp, self.path)
         except OSError as exc:
             log.debug("hash cache %s not saved: %s", self.path, exc)
             self.discard()
-        finally:
-            self._new = None
 
     def discard(self) -> None:
         self._close_old()
