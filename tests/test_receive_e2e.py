@@ -8,8 +8,10 @@ import shutil
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_transfer_support import FixturePlugin, fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
@@ -260,6 +262,94 @@ def test_a_path_too_long_for_the_target_fails_alone(fixture_app: Path, tmp_path:
             assert [path for path, _reason in outcome.files_failed] == [deep.relative_to(uploads).as_posix()]
             assert (target / "uploads" / "dir0" / "file 0.bin").read_bytes() == (
                 uploads / "dir0" / "file 0.bin").read_bytes()
+        transport.close()
+    finally:
+        server.stop()
+
+
+def _dump_cut_short(target: Path) -> None:
+    with open(target / "dbDump.sqlite", "r+b") as dump:
+        dump.truncate(10)
+
+
+def _dump_edited_same_size(target: Path) -> None:
+    dump = target / "dbDump.sqlite"
+    with open(dump, "r+b") as handle:
+        handle.write(b"edited")
+
+
+def _private_file(target: Path) -> Path:
+    return next(path for path in sorted((target / "private").rglob("*")) if path.is_file() and not path.is_symlink())
+
+
+def _private_edited_same_size(target: Path) -> None:
+    path = _private_file(target)
+    path.write_bytes(bytes(len(path.read_bytes())))
+
+
+def _private_removed(target: Path) -> None:
+    _private_file(target).unlink()
+
+
+def _private_added(target: Path) -> None:
+    (target / "private" / "added.txt").write_text("not from the server")
+
+
+def _private_link_retargeted(target: Path) -> None:
+    link = next(path for path in (target / "private").rglob("*") if path.is_symlink())
+    link.unlink()
+    link.symlink_to("elsewhere")
+
+
+@pytest.mark.parametrize("change", [_dump_cut_short, _dump_edited_same_size, _private_edited_same_size,
+                                    _private_removed, _private_added, _private_link_retargeted],
+                         ids=lambda change: change.__name__.strip("_"))
+def test_a_dump_or_private_set_changed_locally_is_fetched_again(fixture_app: Path, tmp_path: Path,
+                                                                 change: Callable[[Path], None]) -> None:
+    """A re-receive skips a dump or private set whose artifact is the one received before only while the
+    local copy is as that receive left it: one cut short (a crash, a full disk), edited or added to since
+    was skipped as 'already received', and an install then loaded it."""
+    key = build(fixture_app)
+    server = start_server(fixture_app / "web", "127.0.0.1:0")
+    target = tmp_path / "dump"
+    try:
+        transport = HttpTransport(server.url)
+        assert receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True)).ok
+        received = tree_digest(target / "private"), (target / "dbDump.sqlite").read_bytes()
+        change(target)
+        again = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert again.ok
+        changed = "dbDump" if "dump" in change.__name__ else "private"
+        assert {o.name: o.status for o in again.sets}[changed] == "downloaded"
+        assert (tree_digest(target / "private"), (target / "dbDump.sqlite").read_bytes()) == received
+        # As received again: skipped from then on.
+        third = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert {o.name: o.status for o in third.sets} == {"dbDump": "skipped", "uploads": "skipped",
+                                                         "private": "skipped"}
+        transport.close()
+    finally:
+        server.stop()
+
+
+def test_a_record_of_an_older_synco_fetches_dump_and_private_set_once_more(fixture_app: Path, tmp_path: Path) -> None:
+    """A ``.synco-received.json`` written before the local state was noted: the dump and the private set are
+    fetched once more (nothing tells whether they are still as received), then skipped."""
+    key = build(fixture_app)
+    server = start_server(fixture_app / "web", "127.0.0.1:0")
+    target = tmp_path / "dump"
+    try:
+        transport = HttpTransport(server.url)
+        assert receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True)).ok
+        state = target / ".synco-received.json"
+        record = json.loads(state.read_text())
+        for entry in record["fileSets"]:
+            entry.pop("localState", None)
+        state.write_text(json.dumps(record))
+        again = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert {o.name: o.status for o in again.sets} == {"dbDump": "downloaded", "uploads": "skipped",
+                                                         "private": "downloaded"}
+        third = receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, all=True))
+        assert all(o.status == "skipped" for o in third.sets)
         transport.close()
     finally:
         server.stop()

@@ -40,7 +40,7 @@ from synco_core.receive.public import receive_public_files
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
-from synco_core.receive.treedigest import tree_record, unchanged_tree
+from synco_core.receive.treedigest import artifact_state, tree_record, unchanged_tree
 from synco_core.wire import (
     DumpInfo,
     Meta,
@@ -293,6 +293,11 @@ def _already_there(previous: dict[str, Any] | None, session: str, file_set: Wire
     """True when ``path`` holds exactly this artifact from an earlier receive (no need to ask the server)."""
     if previous is None or not path.exists():
         return False
+    # As that receive left it (a dump cut short or edited, a private file changed, added or removed since is
+    # fetched again). A record of a synco that did not note it counts as changed: fetched once more.
+    noted = previous.get("localState")
+    if not isinstance(noted, str) or noted != artifact_state(path):
+        return False
     detail = file_set.dump or file_set.private
     if detail is None:
         return False
@@ -533,7 +538,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     # Received as far as this folder can hold it: another run would leave out the same files.
                     outcome.status, outcome.files_failed, outcome.cause = "partial", left_out, SAME_NAME
                     outcome.detail = f"{len(left_out)} file(s) not written"
-            arrived(target, state.record(folder, meta, file_set, local))
+            arrived(target, state.record(folder, meta, file_set, local, localState=artifact_state(target / local)))
         except DiskFullError:
             outcome.status = "failed"
             raise

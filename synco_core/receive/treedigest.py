@@ -131,6 +131,47 @@ def local_tree_digest(set_dir: Path) -> TreeDigest | None:
     return digest
 
 
+def artifact_state(path: Path) -> str | None:
+    """What a received dump file or private set's folder looks like now: a regular file's size and mtime
+    (nanoseconds), or a SHA-256 over a folder's entries (path, kind, a file's size and mtime, a link's
+    target), in name order. None when there is nothing there, or something else.
+
+    Noted in ``.synco-received.json`` as a set arrives; a later receive of the same artifact skips the
+    download only while it is unchanged. Like rsync's quick check (and the public sets' comparison), an
+    edit that keeps a file's size and mtime is not seen.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISREG(info.st_mode):
+        return f"file {info.st_size} {info.st_mtime_ns}"
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    digest = hashlib.sha256()
+    try:
+        _add_folder(digest, os.fspath(path), "")
+    except OSError:
+        return None
+    return f"folder {digest.hexdigest()}"
+
+
+def _add_folder(digest: Any, folder: str, relative: str) -> None:
+    with os.scandir(folder) as scanned:
+        entries = sorted(scanned, key=lambda found: found.name)
+    for entry in entries:
+        name = f"{relative}{entry.name}"
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            digest.update(f"d\0{name}\n".encode(errors="surrogateescape"))
+            _add_folder(digest, entry.path, f"{name}/")
+        elif stat.S_ISLNK(info.st_mode):
+            digest.update(f"l\0{name}\0{os.readlink(entry.path)}\n".encode(errors="surrogateescape"))
+        else:
+            kind = "f" if stat.S_ISREG(info.st_mode) else "o"
+            digest.update(f"{kind}\0{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode(errors="surrogateescape"))
+
+
 def tree_record(public: PublicFilesInfo, digest: str | None, files: int, size: int) -> dict[str, Any] | None:
     """What ``.synco-received.json`` keeps about a set brought fully up to date (None: nothing to keep)."""
     if public.index_sha256 is None or digest is None:
