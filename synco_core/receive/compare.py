@@ -24,6 +24,7 @@ from synco_core.receive.files import (
     is_current,
     resumable_bytes,
 )
+from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
 from synco_core.wire import PublicIndexEntry
@@ -179,7 +180,8 @@ def ignores_case(folder: Path) -> bool:
 
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
-                         packs: PackSource | None = None, one_file_for_names: bool = False) -> PublicPlan:
+                         packs: PackSource | None = None, one_file_for_names: bool = False,
+                         known: KnownHashes | None = None) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
     Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
@@ -191,6 +193,10 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     file (:func:`ignores_case`): of the index paths it would take for one, only one is fetched (the one the
     folder holds, else the first), the others go to :attr:`PublicPlan.same_name`; a local file that is an
     index path spelt otherwise is not vanished (:attr:`PublicPlan.respell`). This needs ``spool``.
+
+    With ``known`` (the hashes the local files were received as), a file of the index's size and mtime whose
+    hash in the index is another is fetched all the same (changed on the server with its size and mtime
+    kept); every entry's hash is noted in it for the next receive.
     """
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
@@ -214,13 +220,17 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.listed += 1
         if add_to_tree is not None:
             add_to_tree(relative, entry)
+        if known is not None and entry.sha256:
+            known.note(relative, entry.sha256)
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
             found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and int(info.st_mtime) == entry.mtime
-                    and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())):
+                    and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
+                    and (known is None or not entry.sha256
+                         or (was := known.lookup(relative)) is None or was == entry.sha256.lower())):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:
@@ -333,17 +343,18 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]]) -> str
 
 def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                       on_current: Callable[[int], None] | None = None, packs: PackSource | None = None,
-                      scratch: Path | None = None) -> PublicPlan:
-    """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir``.
+                      scratch: Path | None = None, known: KnownHashes | None = None) -> PublicPlan:
+    """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir`` (``known``
+    is one made with ``write=False``).
 
     On a folder :func:`seems_to_ignore_case` the files to fetch are spooled (in ``scratch``, else the
     system's temporary folder) to find those a receive would not write, as the receive does.
     """
     if not seems_to_ignore_case(set_dir):
-        return compare_public_files(index, set_dir, on_current, None, packs)
+        return compare_public_files(index, set_dir, on_current, None, packs, known=known)
     spool = TodoSpool(scratch)
     try:
-        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True)
+        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True, known=known)
     finally:
         spool.close()
 

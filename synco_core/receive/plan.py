@@ -9,6 +9,7 @@ from typing import Any
 
 from synco_core.progress import Reporter
 from synco_core.receive.compare import plan_public_files
+from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.meta import (
     identities_for,
     wait_ready,
@@ -144,7 +145,9 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:
-                sorted_files = plan_public_files(entries, set_dir, scratch=scratch)
+                sorted_files = plan_public_files(
+                    entries, set_dir, scratch=scratch,
+                    known=KnownHashes(known_hashes_file(target, local), write=False))
             item.files = sorted_files.listed
             item.download_files = sorted_files.todo_files
             item.download_bytes = sorted_files.todo_bytes

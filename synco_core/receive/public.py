@@ -55,6 +55,7 @@ from synco_core.receive.files import (
     remote_path_for,
     save_content,
 )
+from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
@@ -243,6 +244,7 @@ def receive_public_files(
     stop: threading.Event | None = None,
     packs: PackSource | None = None,
     scratch: Path | None = None,
+    known: KnownHashes | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -255,6 +257,7 @@ def receive_public_files(
     when it was downloaded or failed. ``stop`` (set by the caller, or here on Ctrl-C) ends the downloads
     between two chunks; the part files of unfinished ones are kept for the next run. Local files the index
     does not list are removed only with ``delete``, and only once the whole index has been read.
+    ``known`` (:mod:`synco_core.receive.knownhashes`) is kept when every file arrived, else discarded.
     """
     work_dir, staged = receiving_folder(set_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +267,8 @@ def receive_public_files(
     report_bytes = on_bytes or (lambda _n: None)
     spool = TodoSpool(scratch)
     try:
-        plan = compare_public_files(index, work_dir, on_file, spool, packs, one_file_for_names=ignores_case(work_dir))
+        plan = compare_public_files(index, work_dir, on_file, spool, packs,
+                                    one_file_for_names=ignores_case(work_dir), known=known)
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,
                               failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
                               same_name=len(plan.same_name))
@@ -273,12 +277,23 @@ def receive_public_files(
                 on_file(0)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
+    except BaseException:
+        if known is not None:
+            known.discard()
+        raise
     finally:
         spool.close()
     failed = {path for path, _reason in result.failed}
     for holder, relative in plan.respell:
         if relative not in failed:
             _take_name(work_dir, holder, relative)
+    if known is not None:
+        # Every file holds what the index says only when none failed (a file that did not arrive is the
+        # old version, which the hashes noted would take for the new one).
+        if result.failed:
+            known.discard()
+        else:
+            known.commit()
     result.vanished = plan.vanished
     if delete:
         for relative in result.vanished:

@@ -30,6 +30,7 @@ from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
 from synco_core.receive.compare import ignores_case
+from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.meta import (
     identities_for,
@@ -490,7 +491,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                              public.size_bytes) as (on_bytes, on_file):
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
                                                       delete=options.delete, on_bytes=on_bytes, on_file=on_file,
-                                                      packs=packs, scratch=scratch)
+                                                      packs=packs, scratch=scratch,
+                                                      known=KnownHashes(known_hashes_file(target, local)))
                 check_disk_space(target, (reason for _path, reason in result.failed))
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded

@@ -1,0 +1,74 @@
+"""The hashes a receive keeps of what each local file of a public set was received as
+(:mod:`synco_core.receive.knownhashes`): however the file rots, reading it never fails, never hangs, and
+never names for a path a hash that was not noted for it (a wrong one only has the file fetched again)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
+
+
+def _noted(folder: Path, count: int = 6) -> tuple[Path, dict[str, str]]:
+    hashes = {f"dir/file {number}.bin": hashlib.sha256(str(number).encode()).hexdigest() for number in range(count)}
+    known = KnownHashes(known_hashes_file(folder, "uploads"))
+    for path in sorted(hashes):
+        known.note(path, hashes[path])
+    known.commit()
+    return known_hashes_file(folder, "uploads"), hashes
+
+
+def _looked_up(path: Path, hashes: dict[str, str]) -> dict[str, str | None]:
+    known = KnownHashes(path, write=False)
+    return {name: known.lookup(name) for name in sorted(hashes)}
+
+
+def test_noted_hashes_are_read_back_and_a_new_receive_replaces_them_only_when_committed(tmp_path: Path) -> None:
+    path, hashes = _noted(tmp_path)
+    assert _looked_up(path, hashes) == hashes
+    discarded = KnownHashes(path)
+    discarded.note("dir/file 0.bin", "0" * 64)
+    discarded.discard()
+    assert _looked_up(path, hashes) == hashes and not list(tmp_path.glob("*.part"))
+    # The part file of a receive that was killed (its process gone) is removed by the next one.
+    stale = path.with_name(f"{path.name}.{2 ** 22 + 4321}.part")
+    stale.write_bytes(b"half")
+    KnownHashes(path).discard()
+    assert not stale.exists()
+
+
+def test_every_truncation_and_bit_flip_reads_safely(tmp_path: Path) -> None:
+    path, hashes = _noted(tmp_path)
+    whole = path.read_bytes()
+    damaged = [whole[:length] for length in range(len(whole))]
+    damaged += [whole[:at] + bytes([whole[at] ^ (1 << bit)]) + whole[at + 1:]
+                for at in range(len(whole)) for bit in (0, 5, 7)]
+    for data in damaged:
+        path.write_bytes(data)
+        for name, found in _looked_up(path, hashes).items():
+            # The noted hash, none (size and mtime decide, as before), or one that is wrong for every file.
+            assert found in (None, hashes[name]) or found not in hashes.values(), (data, name)
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "fifo", "other format", "garbage"])
+def test_anything_else_under_its_name_is_no_hashes(tmp_path: Path, kind: str) -> None:
+    path, hashes = _noted(tmp_path)
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "link":
+        elsewhere = tmp_path / "elsewhere"
+        _noted(elsewhere.parent)
+        os.replace(path, elsewhere) if path.exists() else None
+        path.symlink_to(elsewhere)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "other format":
+        path.write_bytes(b"synco-known-sha256 0\n" + b"dir/file 0.bin\0" + b"0" * 64 + b"\n")
+    else:
+        path.write_bytes(os.urandom(4000))
+    assert set(_looked_up(path, hashes).values()) == {None}
