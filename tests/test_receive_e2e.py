@@ -353,3 +353,22 @@ def test_a_record_of_an_older_synco_fetches_dump_and_private_set_once_more(fixtu
         transport.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_receive_record_that_is_not_a_file_is_refused_before_any_download(fixture_app: Path, tmp_path: Path,
+                                                                            kind: str) -> None:
+    """``.synco-received.json`` as a folder had every set downloaded and then failed ('Is a directory:
+    .synco-received.json.part'), as a FIFO the receive waited for ever: refused in one line, nothing fetched."""
+    key = build(fixture_app)
+    target = tmp_path / "dump"
+    target.mkdir()
+    record = target / ".synco-received.json"
+    record.mkdir() if kind == "folder" else os.mkfifo(record)
+    with static_server(fixture_app / "web") as (url, behaviour):
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target", str(target),
+                                          "--all"])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {record} is not a file: remove it" in result.output
+    assert "Traceback" not in result.output and sorted(os.listdir(target)) == [".synco-received.json"]
+    assert list(behaviour.requests) == [f"/{SESSION}/{META_FILE}"]

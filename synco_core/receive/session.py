@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -234,7 +235,7 @@ class _State:
         self.path = target / RECEIVED_FILE
         self.data: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(self.path.read_text())
+            loaded = json.loads(self._read())
             if isinstance(loaded, dict):
                 self.data = loaded
         sets = self.data.get("fileSets")
@@ -243,6 +244,25 @@ class _State:
             for entry in sets:
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                     self.sets[entry["name"]] = entry
+
+    def _read(self) -> bytes:
+        """The record's bytes (a damaged one is no record: everything is compared again).
+
+        Anything but a file under its name is refused in one line before anything is downloaded: a FIFO
+        had the receive wait for ever, a folder had every set fail after its download, named as the
+        record's temporary file.
+        """
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            os.close(fd)
+            raise
+        if not regular:
+            os.close(fd)
+            raise ConfigError(f"{self.path} is not a file: remove it (it is where receive notes what it received)")
+        with open(fd, "rb") as handle:
+            return handle.read()
 
     def previous(self, name: str) -> dict[str, Any] | None:
         return self.sets.get(name)
