@@ -83,10 +83,20 @@ def test_no_other_ipv6_address_is_local(address: str) -> None:
 @given(st.one_of(loopback_v4, st.just("localhost"), st.just("::1")), domain)
 @example("127.0.0.1", "prod.example.com")
 @example("localhost", "evil.com")
+@example("127.126.246.1", "0")
 def test_a_loopback_address_followed_by_a_domain_is_a_name_not_local(loopback: str, suffix: str) -> None:
     for host in (f"{loopback}.{suffix}", f"{suffix}.{loopback}", f"{loopback}{suffix}", f"{loopback}.",
                  f" {loopback}", f"{loopback} ", f"{loopback}:3306", f"{loopback}\n{suffix}"):
+        if _loopback_address(host):
+            continue  # digits glued on may make another loopback address: 127.126.246.1 and 0, 127.126.246.10
         assert not mysql(host).is_local(), host
+
+
+def _loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def inet_aton_spellings(address: int) -> list[str]:
