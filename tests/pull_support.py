@@ -74,6 +74,23 @@ def write_plugin(folder: Path) -> Path:
     return folder
 
 
+def remote_environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a pull whose remote side runs here through the shims: the test plugin on its path,
+    a fresh temporary folder, this interpreter as the remote python; ``settings`` added or replaced."""
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    return {
+        **os.environ,
+        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(write_plugin(tmp_path / "plugin")),
+        "TMPDIR": str(remote_tmp),
+        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
+        # The remote side runs this interpreter's synco module (no reliance on a synco script on PATH).
+        "SYNCO_REMOTE_PYTHON": sys.executable,
+        **settings,
+    }
+
+
 @dataclass
 class Project:
     """A fixture application on the "remote" side."""

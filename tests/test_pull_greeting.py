@@ -9,14 +9,12 @@ runs but never greets.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from pull_support import SHIMS, Project, make_project, row_count, run_synco, write_plugin
+from pull_support import SHIMS, Project, make_project, remote_environment, row_count, run_synco
 
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.greeting import GreetingWatch, connect_timeout
@@ -28,18 +26,7 @@ STALLING_SSH = str(SHIMS / "stalling-ssh")
 
 @pytest.fixture
 def remote_env(tmp_path: Path) -> dict[str, str]:
-    plugin_dir = write_plugin(tmp_path / "plugin")
-    remote_tmp = tmp_path / "remote-tmp"
-    remote_tmp.mkdir()
-    return {
-        **os.environ,
-        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(plugin_dir),
-        "TMPDIR": str(remote_tmp),
-        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
-        "SYNCO_REMOTE_PYTHON": sys.executable,
-        "SYNCO_SSH_COMMAND": STALLING_SSH,
-    }
+    return remote_environment(tmp_path, SYNCO_SSH_COMMAND=STALLING_SSH)
 
 
 @pytest.fixture

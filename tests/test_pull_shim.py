@@ -19,27 +19,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from pull_support import SHIMS, Project, make_project, row_count, run_synco, tree_digest, write_plugin
+from pull_support import (
+    Project,
+    make_project,
+    remote_environment,
+    row_count,
+    run_synco,
+    tree_digest,
+)
 
 from synco_core.testing.services import require_tool, unavailable
 
 
 @pytest.fixture
 def shim_env(tmp_path: Path) -> dict[str, str]:
-    plugin_dir = write_plugin(tmp_path / "plugin")
-    remote_tmp = tmp_path / "remote-tmp"
-    remote_tmp.mkdir()
-    env = dict(os.environ)
-    env.update({
-        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        "PYTHONPATH": str(plugin_dir),
-        "TMPDIR": str(remote_tmp),
-        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
-        "SYNCO_SHIM_KUBE_CONTEXTS": "prod,staging",
-        # The remote side runs this interpreter's synco module (no reliance on a synco script on PATH).
-        "SYNCO_REMOTE_PYTHON": sys.executable,
-    })
-    return env
+    return remote_environment(tmp_path, SYNCO_SHIM_KUBE_CONTEXTS="prod,staging")
 
 
 @pytest.fixture

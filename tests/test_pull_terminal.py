@@ -10,30 +10,18 @@ a terminal); the test against a real sshd is in test_pull_ssh.py.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from pull_support import SHIMS, Project, make_project, run_synco, write_plugin
+from pull_support import SHIMS, Project, make_project, remote_environment, run_synco
 
 TTY_SSH = str(SHIMS / "tty-ssh")
 
 
 @pytest.fixture
 def remote_env(tmp_path: Path) -> dict[str, str]:
-    plugin_dir = write_plugin(tmp_path / "plugin")
-    remote_tmp = tmp_path / "remote-tmp"
-    remote_tmp.mkdir()
-    return {
-        **os.environ,
-        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(plugin_dir),
-        "TMPDIR": str(remote_tmp),
-        "SYNCO_REMOTE_PYTHON": sys.executable,
-        "SYNCO_SSH_COMMAND": TTY_SSH,
-    }
+    return remote_environment(tmp_path, SYNCO_SSH_COMMAND=TTY_SSH)
 
 
 @pytest.fixture
