@@ -20,6 +20,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
+from synco_core.localeutf8 import configure_output, reexec_in_utf8_mode
 from synco_core.pluginguard import stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
@@ -174,6 +175,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
+    reexec_in_utf8_mode()
+    # Before descriptor 1 is reserved: the private copy of stdout takes the encoding and error handler set here.
+    configure_output()
     # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
     # it starts, cannot reach --json output, a dump written to stdout or the receive command.
     status: int | str | None = 0

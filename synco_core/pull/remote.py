@@ -79,7 +79,7 @@ def _known_kubectl_contexts() -> set[str]:
     try:
         result = subprocess.run(
             ["kubectl", "config", "get-contexts", "-o", "name"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True, text=True, errors="surrogateescape", timeout=10, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return set()

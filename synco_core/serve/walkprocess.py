@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.index.hashcache import HashCache
+from synco_core.localeutf8 import UTF8_MODE_OPTION
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import FileSet
 from synco_core.wire import PublicFilesInfo
@@ -72,7 +73,8 @@ def _command() -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     paths = [path for path in sys.path if path]
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return [sys.executable, "-m", "synco_core.serve.worker"], env
+    # UTF-8 mode as the parent (synco_core.localeutf8): names it walks are decoded as the parent decodes them.
+    return [sys.executable, *UTF8_MODE_OPTION, "-m", "synco_core.serve.worker"], env
 
 
 class WalkWorker:

@@ -1,0 +1,70 @@
+"""synco on a laptop whose locale is not UTF-8 (ISO-8859-1, or C/POSIX with Python's UTF-8 mode off)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pull_support import SHIMS, make_project, run_synco, tree_digest, write_plugin
+
+from synco_core.testing.services import require_tool, unavailable
+
+
+def _latin1_locale(folder: Path) -> dict[str, str]:
+    """The environment of a laptop whose locale is ISO-8859-1 (built into ``folder``: no system change)."""
+    localedef = require_tool("localedef", "libc-bin")
+    folder.mkdir()
+    result = subprocess.run([localedef, "-i", "de_DE", "-f", "ISO-8859-1", str(folder / "de_DE.ISO-8859-1")],
+                            capture_output=True, text=True, check=False)
+    if not (folder / "de_DE.ISO-8859-1").is_dir():
+        unavailable(f"cannot build an ISO-8859-1 locale (the Debian package locales has its sources): "
+                    f"{result.stderr.strip()}")
+    return {"LOCPATH": str(folder), "LANG": "de_DE.ISO-8859-1", "LC_ALL": "de_DE.ISO-8859-1"}
+
+
+LOCALES = ["latin1", "C-utf8-mode-off", "C"]
+
+
+def _env(kind: str, tmp_path: Path) -> dict[str, str]:
+    plugin_dir = write_plugin(tmp_path / "plugin")
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("LC_", "PYTHONUTF8", "PYTHONIOENCODING")) and key not in ("LANG", "LANGUAGE")}
+    env.update({
+        "PATH": f"{SHIMS}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONPATH": str(plugin_dir),
+        "TMPDIR": str(remote_tmp),
+        "SYNCO_SHIM_LOG": str(tmp_path / "shim.log"),
+        "SYNCO_REMOTE_PYTHON": sys.executable,
+    })
+    if kind == "latin1":
+        env.update(_latin1_locale(tmp_path / "locales"))
+    elif kind == "C-utf8-mode-off":
+        env.update({"LC_ALL": "C", "PYTHONUTF8": "0"})
+    else:
+        env.update({"LC_ALL": "C"})
+    return env
+
+
+@pytest.mark.parametrize("kind", LOCALES)
+def test_pull_non_latin_names_onto_a_laptop_without_a_utf8_locale(tmp_path: Path, kind: str) -> None:
+    project = make_project(tmp_path / "app", public_files=2)
+    uploads = project.root / "public" / "uploads"
+    (uploads / "café ü.bin").write_bytes(b"cafe")
+    (uploads / "日本 語").mkdir()
+    (uploads / "日本 語" / "ファイル 🎉.txt").write_bytes(b"jp")
+    (project.root / "storage" / "app" / "メモ.txt").write_bytes(b"memo")
+    env = _env(kind, tmp_path)
+    result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out"], env, tmp_path)
+    print(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = os.fsencode(tmp_path / "out")
+    assert (tmp_path / "out" / "uploads" / "日本 語" / "ファイル 🎉.txt").read_bytes() == b"jp"
+    # The same bytes as on the server (UTF-8), whatever the laptop's locale: the site's database names them so.
+    assert os.path.exists(out + "/uploads/café ü.bin".encode())
+    assert tree_digest(tmp_path / "out" / "uploads") == tree_digest(uploads)
