@@ -68,3 +68,50 @@ def test_pull_non_latin_names_onto_a_laptop_without_a_utf8_locale(tmp_path: Path
     # The same bytes as on the server (UTF-8), whatever the laptop's locale: the site's database names them so.
     assert os.path.exists(out + "/uploads/café ü.bin".encode())
     assert tree_digest(tmp_path / "out" / "uploads") == tree_digest(uploads)
+
+
+@pytest.mark.parametrize("kind", LOCALES)
+def test_pull_again_with_delete_into_a_folder_named_in_latin1(tmp_path: Path, kind: str) -> None:
+    """A second pull (files already there, --delete of local files the server no longer has, both with
+    non-Latin names) into a target folder whose name is ISO-8859-1 bytes, not UTF-8: nothing crashes, the
+    folder keeps its own bytes, and what is printed about it is its bytes as they are."""
+    project = make_project(tmp_path / "app", public_files=2)
+    uploads = project.root / "public" / "uploads"
+    (uploads / "日本 語").mkdir()
+    (uploads / "日本 語" / "ファイル 🎉.txt").write_bytes(b"jp")
+    (uploads / "古い.txt").write_bytes(b"old")
+    env = _env(kind, tmp_path)
+    target = b"out-caf\xe9"
+    command = [sys.executable, "-c", "from synco_core.cli.main import main; main()",
+               "pull", f"docker://web-1{project.root}".encode(), "--target", target]
+    first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, check=False)
+    assert first.returncode == 0, first.stderr
+    out = os.fsencode(tmp_path) + b"/" + target
+    assert os.path.isfile(out + "/uploads/古い.txt".encode())
+    (uploads / "古い.txt").unlink()
+    (uploads / "新しい 🎉.txt").write_bytes(b"new")
+    second = subprocess.run([*command, "--delete"], env=env, cwd=tmp_path, capture_output=True, check=False)
+    assert second.returncode == 0, second.stderr
+    assert b"Traceback" not in second.stderr
+    assert not os.path.exists(out + "/uploads/古い.txt".encode())
+    assert open(out + "/uploads/新しい 🎉.txt".encode(), "rb").read() == b"new"
+    assert not any(name.startswith(b"out-caf") and name != target for name in os.listdir(os.fsencode(tmp_path)))
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("latin1", b"\\u65e5\\u672c \\U0001f389 caf\xe9 raw:\xe9\n"),
+    ("C-utf8-mode-off", "日本 🎉 café raw:".encode() + b"\xe9\n"),
+    ("C", "日本 🎉 café raw:".encode() + b"\xe9\n"),
+])
+def test_output_never_fails_on_a_name(tmp_path: Path, kind: str, expected: bytes) -> None:
+    """What synco prints (progress, summary, errors) to a terminal or pipe: the locale's encoding, escapes
+    for what it cannot show, and the raw bytes of a local name that is not UTF-8 as they are."""
+    env = _env(kind, tmp_path)
+    script = ("import os, sys; sys.argv = ['synco']; from synco_core.localeutf8 import configure_output, "
+              "reexec_in_utf8_mode; reexec_in_utf8_mode(); configure_output(); "
+              "text = '\\u65e5\\u672c \\U0001f389 caf\\xe9'; name = os.fsdecode(b'raw:\\xe9'); "
+              "print(text, name); print(text, name, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+    assert result.stderr == expected
