@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from pull_support import SHIMS, make_project, run_synco, tree_digest, write_plugin
 
+from synco_core.receive.workers import worker_command
+from synco_core.serve.walkprocess import _command
 from synco_core.testing.services import require_tool, unavailable
 
 
@@ -115,3 +117,15 @@ def test_output_never_fails_on_a_name(tmp_path: Path, kind: str, expected: bytes
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
     assert result.stderr == expected
+
+
+@pytest.mark.parametrize("kind", LOCALES)
+def test_worker_processes_write_names_as_utf8_too(tmp_path: Path, kind: str) -> None:
+    """The receive workers (files taken out of packs) and serve's walk worker run in UTF-8 mode as their
+    parent does, whatever the locale their environment names: they write and walk the same names."""
+    env = _env(kind, tmp_path)
+    probe = "import sys; print(sys.flags.utf8_mode, sys.getfilesystemencoding())"
+    for command in (worker_command(), _command()[0]):
+        assert command[-2:-1] == ["-m"]
+        result = subprocess.run([*command[:-2], "-c", probe], env=env, capture_output=True, text=True, check=False)
+        assert result.stdout.split() == ["1", "utf-8"], (command, result.stderr)
