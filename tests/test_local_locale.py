@@ -96,7 +96,7 @@ def test_pull_again_with_delete_into_a_folder_named_in_latin1(tmp_path: Path, ki
     assert second.returncode == 0, second.stderr
     assert b"Traceback" not in second.stderr
     assert not os.path.exists(out + "/uploads/古い.txt".encode())
-    assert open(out + "/uploads/新しい 🎉.txt".encode(), "rb").read() == b"new"
+    assert Path(os.fsdecode(out + "/uploads/新しい 🎉.txt".encode())).read_bytes() == b"new"
     assert not any(name.startswith(b"out-caf") and name != target for name in os.listdir(os.fsencode(tmp_path)))
 
 
@@ -109,7 +109,7 @@ def test_output_never_fails_on_a_name(tmp_path: Path, kind: str, expected: bytes
     """What synco prints (progress, summary, errors) to a terminal or pipe: the locale's encoding, escapes
     for what it cannot show, and the raw bytes of a local name that is not UTF-8 as they are."""
     env = _env(kind, tmp_path)
-    script = ("import os, sys; sys.argv = ['synco']; from synco_core.localeutf8 import configure_output, "
+    script = ("import os, sys; sys.argv = ['synco']; from synco_core.localenames import configure_output, "
               "reexec_in_utf8_mode; reexec_in_utf8_mode(); configure_output(); "
               "text = '\\u65e5\\u672c \\U0001f389 caf\\xe9'; name = os.fsdecode(b'raw:\\xe9'); "
               "print(text, name); print(text, name, file=sys.stderr)")

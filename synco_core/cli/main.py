@@ -20,7 +20,7 @@ import click
 from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
-from synco_core.localeutf8 import configure_output, reexec_in_utf8_mode
+from synco_core.localenames import configure_output, reexec_in_utf8_mode
 from synco_core.pluginguard import stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from synco_core import workerframes
 from synco_core.errors import SyncoError
-from synco_core.localeutf8 import UTF8_MODE_OPTION
+from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.receive.compare import PACKED
 from synco_core.receive.files import REFUSALS, _download_one, _Folders, content_matches, save_content
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
@@ -101,7 +101,7 @@ def worker_count(transport: Transport, packs: PackSource | None, packed_files: i
 
 def worker_command() -> list[str]:
     """The command line of a worker process: this interpreter running this module (nothing secret)."""
-    # UTF-8 mode as the parent (synco_core.localeutf8): the worker writes the names it is given.
+    # UTF-8 mode as the parent (synco_core.localenames): the worker writes the names it is given.
     return [sys.executable, *UTF8_MODE_OPTION, "-m", "synco_core.receive.worker"]
 
 

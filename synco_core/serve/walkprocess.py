@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.index.hashcache import HashCache
-from synco_core.localeutf8 import UTF8_MODE_OPTION
+from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import FileSet
 from synco_core.wire import PublicFilesInfo
@@ -73,7 +73,7 @@ def _command() -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     paths = [path for path in sys.path if path]
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    # UTF-8 mode as the parent (synco_core.localeutf8): names it walks are decoded as the parent decodes them.
+    # UTF-8 mode as the parent (synco_core.localenames): names it walks are decoded as the parent decodes them.
     return [sys.executable, *UTF8_MODE_OPTION, "-m", "synco_core.serve.worker"], env
 
 
