@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pull_support import SHIMS, make_project, run_synco, tree_digest, write_plugin
+from pull_support import SHIMS, make_project, row_count, run_synco, tree_digest, write_plugin
 
 from synco_core.receive.workers import worker_command
 from synco_core.serve.walkprocess import _command
@@ -129,3 +129,24 @@ def test_worker_processes_write_names_as_utf8_too(tmp_path: Path, kind: str) -> 
         assert command[-2:-1] == ["-m"]
         result = subprocess.run([*command[:-2], "-c", probe], env=env, capture_output=True, text=True, check=False)
         assert result.stdout.split() == ["1", "utf-8"], (command, result.stderr)
+
+
+@pytest.mark.parametrize("kind", LOCALES)
+def test_pull_and_install_into_a_project_named_in_latin1(tmp_path: Path, kind: str) -> None:
+    """pull --install: the server's non-Latin names land in the laptop's project, whose own folder is named
+    in ISO-8859-1 bytes (not representable in UTF-8), with the server's bytes; the database is swapped in."""
+    project = make_project(tmp_path / "app", public_files=2)
+    uploads = project.root / "public" / "uploads"
+    (uploads / "日本 語").mkdir()
+    (uploads / "日本 語" / "ファイル 🎉.txt").write_bytes(b"jp")
+    (uploads / "café ü.bin").write_bytes(b"cafe")
+    laptop = make_project(Path(os.fsdecode(os.fsencode(tmp_path) + b"/laptop-caf\xe9")), public_files=0, rows=3)
+    env = _env(kind, tmp_path)
+    command = [sys.executable, "-c", "from synco_core.cli.main import main; main()",
+               "pull", f"docker://web-1{project.root}", "--target", "out", "--install", "--yes"]
+    result = subprocess.run(command, env=env, cwd=laptop.root, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert tree_digest(laptop.root / "public" / "uploads") == tree_digest(uploads)
+    assert (laptop.root / "public" / "uploads" / "日本 語" / "ファイル 🎉.txt").read_bytes() == b"jp"
+    assert row_count(laptop.root / "db.sqlite") == project.rows
