@@ -47,7 +47,12 @@ def reexec_in_utf8_mode() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, *UTF8_MODE_OPTION, *sys.orig_argv[1:]])
+    try:
+        os.execv(sys.executable, [sys.executable, *UTF8_MODE_OPTION, *sys.orig_argv[1:]])
+    except OSError:
+        # The interpreter cannot be run again (removed, not executable): synco goes on in the locale's
+        # encoding, where ASCII and the locale's own names still work, rather than not at all.
+        return
 
 
 def _terminal_error(exc: UnicodeError) -> tuple[str | bytes, int]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pull_support import SHIMS, make_project, row_count, run_synco, tree_digest, write_plugin
 
+from synco_core import localenames
 from synco_core.receive.workers import worker_command
 from synco_core.serve.walkprocess import _command
 from synco_core.testing.services import require_tool, unavailable
@@ -150,3 +151,12 @@ def test_pull_and_install_into_a_project_named_in_latin1(tmp_path: Path, kind: s
     assert tree_digest(laptop.root / "public" / "uploads") == tree_digest(uploads)
     assert (laptop.root / "public" / "uploads" / "日本 語" / "ファイル 🎉.txt").read_bytes() == b"jp"
     assert row_count(laptop.root / "db.sqlite") == project.rows
+
+
+def test_an_interpreter_that_cannot_be_run_again_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: str, argv: list[str]) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(localenames, "needs_utf8_mode", lambda: True)
+    monkeypatch.setattr(localenames.os, "execv", refuse)
+    localenames.reexec_in_utf8_mode()
