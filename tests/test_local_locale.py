@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pull_support import SHIMS, make_project, row_count, run_synco, tree_digest, write_plugin
+from test_transfer_support import static_server
 
 from synco_core import localenames
 from synco_core.receive.workers import worker_command
@@ -160,3 +161,33 @@ def test_an_interpreter_that_cannot_be_run_again_is_not_an_error(monkeypatch: py
     monkeypatch.setattr(localenames, "needs_utf8_mode", lambda: True)
     monkeypatch.setattr(localenames.os, "execv", refuse)
     localenames.reexec_in_utf8_mode()
+
+
+@pytest.mark.parametrize("kind", LOCALES)
+def test_serve_on_a_host_without_a_utf8_locale_then_receive_there(tmp_path: Path, kind: str) -> None:
+    """synco serve run by hand where the locale is ISO-8859-1 (or C, UTF-8 mode off): its UTF-8 names are
+    published with their own bytes (not read as latin-1 and sent as 'æ\\x97¥æ\\x9c¬'), its own name that is
+    not UTF-8 is skipped with a warning as documented; receive there too gets the server's bytes."""
+    project = make_project(tmp_path / "app", public_files=2)
+    uploads = project.root / "public" / "uploads"
+    (uploads / "日本 語").mkdir()
+    (uploads / "日本 語" / "ファイル 🎉.txt").write_bytes(b"jp")
+    (uploads / "café.txt").write_bytes(b"utf8")
+    latin1_name = os.fsencode(uploads) + b"/latin-caf\xe9.txt"
+    Path(os.fsdecode(latin1_name)).write_bytes(b"latin1")
+    env = _env(kind, tmp_path)
+    synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    served = subprocess.run([*synco, "serve", "--keep"], env=env, cwd=project.root, capture_output=True, check=False)
+    assert served.returncode == 0, served.stderr
+    assert b"Traceback" not in served.stderr
+    assert b"latin-caf" in served.stderr and b"not valid UTF-8" in served.stderr
+    words = served.stdout.decode().split()
+    session, key = words[words.index("receive") + 1], words[words.index("receive") + 2]
+    with static_server(project.root / "public") as (url, _):
+        received = subprocess.run([*synco, "receive", session, key, "--base-url", url, "--target", "out"],
+                                  env=env, cwd=tmp_path, capture_output=True, check=False)
+    assert received.returncode == 0, received.stderr
+    expected = tree_digest(uploads)
+    del expected["latin-caf\udce9.txt"]
+    assert tree_digest(tmp_path / "out" / "uploads") == expected
+    assert (tmp_path / "out" / "uploads" / "日本 語" / "ファイル 🎉.txt").read_bytes() == b"jp"
