@@ -27,6 +27,9 @@ TERMINAL_ERRORS = "synco-terminal"
 #: Python's option for UTF-8 mode: on the command line only, so programs synco runs keep their locale.
 UTF8_MODE_OPTION = ["-X", "utf8"]
 
+#: The ``-X`` option that tells the restarted synco the encoding of the locale it was started in.
+LOCALE_OPTION = "synco_locale"
+
 
 def _is_utf8(encoding: str) -> bool:
     try:
@@ -40,6 +43,27 @@ def needs_utf8_mode() -> bool:
     return not sys.flags.utf8_mode and not _is_utf8(sys.getfilesystemencoding())
 
 
+def restarted_from() -> str | None:
+    """The locale's encoding when this synco was restarted in UTF-8 mode from another one, else None."""
+    encoding = getattr(sys, "_xoptions", {}).get(LOCALE_OPTION)
+    if not isinstance(encoding, str):
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None
+
+
+def typed_text(value: str) -> str:
+    """Text a person typed (a passphrase, a key): restarted in UTF-8 mode, synco read the command line, the
+    environment and the terminal as UTF-8, but they hold the locale's bytes ('passé' in ISO-8859-1 arrives as
+    'pass\\udce9'); those bytes are read again with the locale's encoding, so the text is the one typed."""
+    encoding = restarted_from()
+    if encoding is None:
+        return value
+    return value.encode("utf-8", "surrogateescape").decode(encoding, "surrogateescape")
+
+
 def reexec_in_utf8_mode() -> None:
     """Run this same command again in UTF-8 mode when the locale's encoding is another (POSIX only: there
     exec keeps the process, its standard streams and its exit status; Windows names are Unicode)."""
@@ -48,7 +72,9 @@ def reexec_in_utf8_mode() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execv(sys.executable, [sys.executable, *UTF8_MODE_OPTION, *sys.orig_argv[1:]])
+        encoding = locale.getencoding() if hasattr(locale, "getencoding") else locale.getpreferredencoding(False)
+        os.execv(sys.executable, [sys.executable, *UTF8_MODE_OPTION, "-X", f"{LOCALE_OPTION}={encoding}",
+                                  *sys.orig_argv[1:]])
     except OSError:
         # The interpreter cannot be run again (removed, not executable): synco goes on in the locale's
         # encoding, where ASCII and the locale's own names still work, rather than not at all.
@@ -70,15 +96,50 @@ codecs.register_error(TERMINAL_ERRORS, _terminal_error)
 
 
 def configure_output() -> None:
-    """stdout and stderr never fail on a name: the locale's own encoding (UTF-8 mode would print UTF-8 to
-    an ISO-8859-1 terminal) unless PYTHONIOENCODING chose one, and :data:`TERMINAL_ERRORS`."""
-    encoding = None
-    local = locale.getencoding() if hasattr(locale, "getencoding") else locale.getpreferredencoding(False)
-    # C/POSIX (ascii): Python itself takes UTF-8 there, as terminals of containers without a locale are.
-    if not os.environ.get("PYTHONIOENCODING") and not _is_utf8(local) and codecs.lookup(local).name != "ascii":
-        encoding = local
+    """stdout and stderr never fail on a name (:data:`TERMINAL_ERRORS`); restarted from another locale,
+    the standard streams and hidden prompts are in that locale's encoding again (UTF-8 mode would print
+    UTF-8 to an ISO-8859-1 terminal, and read what is typed there as UTF-8), unless PYTHONIOENCODING chose."""
+    encoding = restarted_from()
+    if os.environ.get("PYTHONIOENCODING"):
+        encoding = None
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
-            # A closed stream, or one already read from in another way, is left as it is.
+            # A closed stream, or one already written to in another way, is left as it is.
             with contextlib.suppress(ValueError, LookupError, OSError):
                 stream.reconfigure(encoding=encoding, errors=TERMINAL_ERRORS)
+    if encoding is not None:
+        if isinstance(sys.stdin, io.TextIOWrapper):
+            with contextlib.suppress(ValueError, LookupError, OSError):
+                sys.stdin.reconfigure(encoding=encoding, errors="surrogateescape")
+        import click.termui  # only the CLI restarts, and it has click
+
+        # getpass reads the terminal as UTF-8 in UTF-8 mode (strictly: 'é' typed in ISO-8859-1 fails).
+        click.termui.hidden_prompt_func = _hidden_prompt
+
+
+def _hidden_prompt(prompt: str) -> str:
+    """A hidden prompt read as the locale's bytes (see :func:`configure_output`)."""
+    import getpass
+    import termios
+
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return typed_text(getpass.getpass(prompt))  # no terminal: getpass reads stdin, in the locale's encoding
+    with os.fdopen(fd, "r+b", buffering=0) as tty:
+        old = termios.tcgetattr(fd)
+        new = list(old)
+        new[3] &= ~termios.ECHO
+        try:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+            tty.write(prompt.encode(restarted_from() or "utf-8", TERMINAL_ERRORS))
+            line = bytearray()
+            while not line.endswith(b"\n"):
+                chunk = tty.read(1)
+                if not chunk:
+                    raise EOFError
+                line += chunk
+        finally:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+            tty.write(b"\n")
+    return line.rstrip(b"\r\n").decode(restarted_from() or "utf-8", "surrogateescape")

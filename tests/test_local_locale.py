@@ -104,12 +104,13 @@ def test_pull_again_with_delete_into_a_folder_named_in_latin1(tmp_path: Path, ki
 
 @pytest.mark.parametrize(("kind", "expected"), [
     ("latin1", b"\\u65e5\\u672c \\U0001f389 caf\xe9 raw:\xe9\n"),
-    ("C-utf8-mode-off", "日本 🎉 café raw:".encode() + b"\xe9\n"),
+    ("C-utf8-mode-off", b"\\u65e5\\u672c \\U0001f389 caf\\xe9 raw:\xe9\n"),
     ("C", "日本 🎉 café raw:".encode() + b"\xe9\n"),
 ])
 def test_output_never_fails_on_a_name(tmp_path: Path, kind: str, expected: bytes) -> None:
     """What synco prints (progress, summary, errors) to a terminal or pipe: the locale's encoding, escapes
-    for what it cannot show, and the raw bytes of a local name that is not UTF-8 as they are."""
+    for what it cannot show, and the raw bytes of a local name that is not UTF-8 as they are. Under C with
+    Python's own UTF-8 mode (it is on there unless PYTHONUTF8=0), output stays UTF-8 as Python has it."""
     env = _env(kind, tmp_path)
     script = ("import os, sys; sys.argv = ['synco']; from synco_core.localenames import configure_output, "
               "reexec_in_utf8_mode; reexec_in_utf8_mode(); configure_output(); "
@@ -191,3 +192,25 @@ def test_serve_on_a_host_without_a_utf8_locale_then_receive_there(tmp_path: Path
     del expected["latin-caf\udce9.txt"]
     assert tree_digest(tmp_path / "out" / "uploads") == expected
     assert (tmp_path / "out" / "uploads" / "日本 語" / "ファイル 🎉.txt").read_bytes() == b"jp"
+
+
+def test_a_passphrase_typed_in_latin1_is_the_same_passphrase(tmp_path: Path) -> None:
+    """UTF-8 mode reads the command line and the environment as UTF-8, but a passphrase typed under
+    ISO-8859-1 holds latin-1 bytes: 'passé' must still be 'passé' (serve on one laptop, receive anywhere)."""
+    project = make_project(tmp_path / "app", public_files=1)
+    env = _env("latin1", tmp_path)
+    synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    served = subprocess.run([*synco, "serve", "--keep", "--password", b"pass\xe9 \xfc"], env=env, cwd=project.root,
+                            capture_output=True, check=False)
+    assert served.returncode == 0, served.stderr
+    words = served.stdout.decode("latin-1").split()
+    session = next(word for word in words if word.startswith("synco-"))
+    with static_server(project.root / "public") as (url, _):
+        in_utf8 = subprocess.run([*synco, "receive", session, "passé ü", "--base-url", url, "--target", "a"],
+                                 env=dict(os.environ), cwd=tmp_path, capture_output=True, check=False)
+        assert in_utf8.returncode == 0, in_utf8.stderr
+        latin1_env = {**{key.encode(): value.encode() for key, value in env.items()}, b"SYNCO_KEY": b"pass\xe9 \xfc"}
+        in_latin1 = subprocess.run([*synco, "receive", session, "--base-url", url, "--target", "b"],
+                                   env=latin1_env, cwd=tmp_path, capture_output=True, check=False)
+        assert in_latin1.returncode == 0, in_latin1.stderr
+    assert tree_digest(tmp_path / "a" / "uploads") == tree_digest(tmp_path / "b" / "uploads") != {}

@@ -19,6 +19,7 @@ from synco_core.age.stream import CHUNK_SIZE
 from synco_core.cli.options import debug_option, interactive
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import user_output
+from synco_core.localenames import typed_text
 from synco_core.redaction import register_secret
 
 
@@ -46,6 +47,7 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
 @debug_option
 def command(key: str | None, output: Path | None, source: Path) -> None:
     """Decrypt the age file IN (an artifact of a session) with KEY; '-' reads standard input."""
+    key = typed_text(key) if key else key  # the text typed, whatever the locale (a prompt reads it so)
     if not key and interactive():
         key = click.prompt("Key or passphrase", hide_input=True, err=True)
     if not key:

@@ -30,6 +30,7 @@ from synco_core.install.receive import (
     plan_receive,
     receive_and_install,
 )
+from synco_core.localenames import typed_text
 from synco_core.progress import Reporter
 from synco_core.receive.locate import split_session_url
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
@@ -218,6 +219,7 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
     elif "://" in session:
         raise ConfigError("SESSION is an address without a session folder (synco-...) in it: give the session id "
                           "serve printed, and the site's address with --base-url")
+    key = typed_text(key) if key else key  # the text typed, whatever the locale (a prompt reads it so)
     if not key and interactive():
         # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
         key = click.prompt("Session key or passphrase", hide_input=True, err=True)

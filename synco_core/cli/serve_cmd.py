@@ -11,6 +11,7 @@ import click
 from synco_core.cli.options import debug_option, skip_unsupported_option, split_names
 from synco_core.detection import detect
 from synco_core.errors import SyncoError
+from synco_core.localenames import typed_text
 from synco_core.progress import Reporter
 from synco_core.redaction import register_secret
 from synco_core.serve.build import BuildOptions
@@ -76,6 +77,8 @@ def command(framework_name: str | None, project_dir: Path, listen: str | None, s
             ttl_minutes: float, cleanup: bool,
             sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int, skip_unsupported: bool) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
+    # From the command line or SYNCO_PASSWORD: the text typed, whatever the locale (a prompt reads it so).
+    password = typed_text(password) if password else password
     if ask_password:
         password = click.prompt("Passphrase for the session", hide_input=True, confirmation_prompt=True, err=True)
     if password is not None:
