@@ -11,7 +11,7 @@ import pytest
 from pull_support import SHIMS, make_project, row_count, run_synco, tree_digest, write_plugin
 from test_transfer_support import static_server
 
-from synco_core import localenames
+from synco_core import age, localenames
 from synco_core.receive.workers import worker_command
 from synco_core.serve.walkprocess import _command
 from synco_core.testing.services import require_tool, unavailable
@@ -214,3 +214,49 @@ def test_a_passphrase_typed_in_latin1_is_the_same_passphrase(tmp_path: Path) -> 
                                    env=latin1_env, cwd=tmp_path, capture_output=True, check=False)
         assert in_latin1.returncode == 0, in_latin1.stderr
     assert tree_digest(tmp_path / "a" / "uploads") == tree_digest(tmp_path / "b" / "uploads") != {}
+
+
+def _in_a_terminal(command: list[str], env: dict[str, str], cwd: Path, typed: bytes, after: bytes) -> tuple[int, bytes]:
+    """Run ``command`` with a pseudo-terminal as its controlling terminal and standard streams; ``typed``
+    is written once ``after`` has been shown (a hidden prompt flushes what was typed before it)."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+                               start_new_session=True, preexec_fn=take_terminal)
+    os.close(slave)
+    shown = b""
+    try:
+        while after not in shown:
+            shown += os.read(master, 4096)
+        os.write(master, typed)
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every end of the terminal is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    return process.wait(timeout=60), shown
+
+
+def test_a_passphrase_typed_at_the_hidden_prompt_under_latin1(tmp_path: Path) -> None:
+    """decrypt's hidden prompt in an ISO-8859-1 terminal: 'passé ü' typed there is that passphrase (getpass
+    in UTF-8 mode would read the terminal as UTF-8 and fail on its bytes)."""
+    (tmp_path / "secret.age").write_bytes(age.encrypt_bytes(b"plain", [age.ScryptRecipient("passé ü", 10)]))
+    env = _env("latin1", tmp_path)
+    synco = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
+    status, shown = _in_a_terminal([*synco, "decrypt", "secret.age", "-o", "plain.txt"], env, tmp_path,
+                                   b"pass\xe9 \xfc\n", b"passphrase")
+    assert status == 0, shown
+    assert (tmp_path / "plain.txt").read_bytes() == b"plain"
+    assert b"\xe9" not in shown, "hidden: not echoed"
