@@ -106,12 +106,16 @@ def test_pull_again_with_delete_into_a_folder_named_in_latin1(tmp_path: Path, ki
     ("latin1", b"\\u65e5\\u672c \\U0001f389 caf\xe9 raw:\xe9\n"),
     ("C-utf8-mode-off", b"\\u65e5\\u672c \\U0001f389 caf\\xe9 raw:\xe9\n"),
     ("C", "日本 🎉 café raw:".encode() + b"\xe9\n"),
+    ("latin1 PYTHONIOENCODING=ascii:strict", b"\\u65e5\\u672c \\U0001f389 caf\\xe9 raw:\xe9\n"),
 ])
 def test_output_never_fails_on_a_name(tmp_path: Path, kind: str, expected: bytes) -> None:
     """What synco prints (progress, summary, errors) to a terminal or pipe: the locale's encoding, escapes
     for what it cannot show, and the raw bytes of a local name that is not UTF-8 as they are. Under C with
     Python's own UTF-8 mode (it is on there unless PYTHONUTF8=0), output stays UTF-8 as Python has it."""
+    kind, _, setting = kind.partition(" ")
     env = _env(kind, tmp_path)
+    if setting:
+        env.update([setting.split("=", 1)])
     script = ("import os, sys; sys.argv = ['synco']; from synco_core.localenames import configure_output, "
               "reexec_in_utf8_mode; reexec_in_utf8_mode(); configure_output(); "
               "text = '\\u65e5\\u672c \\U0001f389 caf\\xe9'; name = os.fsdecode(b'raw:\\xe9'); "
