@@ -9,7 +9,7 @@ named in ISO-8859-1) pass through unchanged as surrogate escapes.
 
 What synco prints keeps the terminal's own encoding: a character it cannot show is printed as an escape
 (``\\u65e5``), and the raw bytes of a name that is not UTF-8 are printed as they are, so nothing printed
-can fail.
+can fail. What is typed (passphrases, keys) is read with the locale's encoding too.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def restarted_from() -> str | None:
 
 
 def typed_text(value: str) -> str:
-    """Text a person typed (a passphrase, a key): restarted in UTF-8 mode, synco read the command line, the
-    environment and the terminal as UTF-8, but they hold the locale's bytes ('passé' in ISO-8859-1 arrives as
+    """Text a person typed on the command line or in the environment (a passphrase, a key): restarted in
+    UTF-8 mode, synco read them as UTF-8, but they hold the locale's bytes ('passé' in ISO-8859-1 arrives as
     'pass\\udce9'); those bytes are read again with the locale's encoding, so the text is the one typed."""
     encoding = restarted_from()
     if encoding is None:
