@@ -83,6 +83,76 @@ def _email(engine: str, key: str) -> str:
     return made
 
 
+#: The entity types whose field tables (``<type>__<field>``) hold people's data: accounts, Commerce's customer
+#: profiles (billing and shipping addresses) and orders.
+PERSONAL_FIELD_TABLES = ("user__", "profile__", "profile_revision__", "commerce_order__")
+#: Field tables of these entity types that hold no one's data, kept whole: an order's adjustments are serialized
+#: PHP (an empty string would not unserialize).
+KEPT_FIELD_TABLES = ("commerce_order__adjustments",)
+#: Columns every field table has (which entity, which value), kept.
+FIELD_KEY_COLUMNS = frozenset(("bundle", "deleted", "entity_id", "revision_id", "langcode", "delta"))
+#: Properties that name rather than describe (``<field>_<property>``): references to other entities and
+#: configuration (text formats, language and country codes), kept so that the copy still works.
+KEPT_PROPERTIES = ("_target_id", "_target_revision_id", "_target_type", "_format", "_langcode", "_country_code")
+#: What a date or date-and-time kept as text becomes (Datetime fields store ``Y-m-d`` or ``Y-m-d\TH:i:s``):
+#: a date still, so that Drupal can parse it, but not the person's.
+DATE_SHAPES = (("____-__-__", "1970-01-01"), ("____-__-__T__:__:__", "1970-01-01T00:00:00"))
+
+
+def _quote(engine: str, name: str) -> str:
+    if engine == "mysql":
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def text_field_mask(engine: str, column: str) -> str:
+    """An expression emptying ``column`` when it holds text, and keeping any other value as it is.
+
+    The hook sees column names only, and a property called ``value`` is text in one field and an integer,
+    decimal or boolean in another: the engine tells them apart row by row. MySQL/MariaDB give numbers and
+    binary strings the ``binary`` collation, PostgreSQL names the column's type (the engine casts the text back
+    to it), SQLite the value's storage class. NULL stays NULL; a date kept as text becomes the epoch, in its
+    shape.
+    """
+    name = _quote(engine, column)
+    if engine == "mysql":
+        other, text = f"COLLATION({name}) = 'binary'", name
+        keep = name
+    elif engine == "postgresql":
+        # pg_typeof() is the column's declared type; LIKE on it as text type-checks whatever that type is.
+        other = (f"pg_catalog.pg_typeof({name}) NOT IN ('text'::pg_catalog.regtype, "
+                 "'character varying'::pg_catalog.regtype, 'character'::pg_catalog.regtype)")
+        text = keep = f"({name})::text"
+    else:
+        other, text, keep = f"typeof({name}) <> 'text'", name, name
+    dates = " ".join(f"WHEN {text} LIKE '{shape}' THEN '{epoch}'" for shape, epoch in DATE_SHAPES)
+    return f"CASE WHEN {name} IS NULL THEN NULL WHEN {other} THEN {keep} {dates} ELSE '' END"
+
+
+def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) -> list[SanitizeRule]:
+    """Rules emptying the text of every field of the entity types in :data:`PERSONAL_FIELD_TABLES`.
+
+    Configurable fields are named by the site builder (and a long name makes the table ``user__`` and a hash),
+    so they are found in the inventory by their table's prefix: what ``drush sql:sanitize`` masks (text, e-mail,
+    telephone and link fields of accounts) and also addresses, Commerce's customer profiles and orders.
+    """
+    fold = str.lower if inventory.tables_ignore_case else str
+    column_fold = str.lower if inventory.columns_ignore_case else str
+    starts = tuple(fold(prefix + start) for start in PERSONAL_FIELD_TABLES)
+    kept = {fold(prefix + name) for name in KEPT_FIELD_TABLES}
+    rules = []
+    for table in inventory.tables:
+        name = fold(table.name)
+        if table.kind != "table" or not name.startswith(starts) or name in kept:
+            continue
+        for column in table.columns:
+            folded = column_fold(column)
+            if folded in FIELD_KEY_COLUMNS or folded.endswith(KEPT_PROPERTIES):
+                continue
+            rules.append(SanitizeRule(table.name, column, expression=text_field_mask(engine, column)))
+    return rules
+
+
 def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, *, modern_hash: bool) -> DumpOptions:
     """The defaults for a site with tables named ``<prefix>...`` on ``engine``."""
     users = prefix + "users_field_data"
@@ -90,8 +160,9 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
     user_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'uid')} END"
     user_init = f"CASE WHEN init IS NULL OR init = '' THEN init ELSE {_email(engine, 'uid')} END"
     comment_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'cid')} END"
+    order_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'order_id')} END"
     contact_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'id')} END"
-    rules = (
+    rules: tuple[SanitizeRule, ...] = (
         SanitizeRule(users, "mail", expression=user_mail),
         SanitizeRule(users, "init", expression=user_init),
         SanitizeRule(users, "pass", transform=f"fixed:{password_hash(modern_hash)}"),
@@ -118,7 +189,16 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
         SanitizeRule(prefix + "watchdog", "referer", transform="fixed:"),
         SanitizeRule(prefix + "watchdog", "hostname", transform="fixed:127.0.0.1"),
         SanitizeRule(prefix + "flood", "identifier", transform="fixed:127.0.0.1"),
+        # Drupal Commerce: the customer's address and IP address on each order, and the payment gateway's
+        # references to the customer's stored card and payments (the card's last digits too).
+        SanitizeRule(prefix + "commerce_order", "mail", expression=order_mail),
+        SanitizeRule(prefix + "commerce_order", "ip_address", transform="fixed:127.0.0.1"),
+        SanitizeRule(prefix + "commerce_payment_method", "remote_id", transform="fixed:"),
+        SanitizeRule(prefix + "commerce_payment_method", "card_number", transform="fixed:"),
+        SanitizeRule(prefix + "commerce_payment", "remote_id", transform="fixed:"),
     )
+    if inventory is not None:
+        rules += tuple(field_table_rules(prefix, engine, inventory))
     caches = [prefix + "cache_" + name for name in CACHE_BINS]
     if inventory is not None:
         fold = str.lower if inventory.tables_ignore_case else str
