@@ -84,8 +84,9 @@ def _email(engine: str, key: str) -> str:
 
 
 #: The entity types whose field tables (``<type>__<field>``) hold people's data: accounts, Commerce's customer
-#: profiles (billing and shipping addresses) and orders.
-PERSONAL_FIELD_TABLES = ("user__", "profile__", "profile_revision__", "commerce_order__")
+#: profiles (billing and shipping addresses) and orders, and the fields added to contact forms (Contact Storage
+#: keeps the messages).
+PERSONAL_FIELD_TABLES = ("user__", "profile__", "profile_revision__", "commerce_order__", "contact_message__")
 #: Field tables of these entity types that hold no one's data, kept whole: an order's adjustments are serialized
 #: PHP (an empty string would not unserialize).
 KEPT_FIELD_TABLES = ("commerce_order__adjustments",)
@@ -99,20 +100,26 @@ KEPT_PROPERTIES = ("_target_id", "_target_revision_id", "_target_type", "_format
 DATE_SHAPES = (("____-__-__", "1970-01-01"), ("____-__-__T__:__:__", "1970-01-01T00:00:00"))
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _quote(engine: str, name: str) -> str:
     if engine == "mysql":
         return "`" + name.replace("`", "``") + "`"
     return '"' + name.replace('"', '""') + '"'
 
 
-def text_field_mask(engine: str, column: str) -> str:
-    """An expression emptying ``column`` when it holds text, and keeping any other value as it is.
+def text_field_mask(engine: str, table: str, column: str) -> str:
+    """An expression emptying ``column`` of ``table`` where it holds text, and keeping any other value as it is.
 
     The hook sees column names only, and a property called ``value`` is text in one field and an integer,
-    decimal or boolean in another: the engine tells them apart row by row. MySQL/MariaDB give numbers and
-    binary strings the ``binary`` collation, PostgreSQL names the column's type (the engine casts the text back
-    to it), SQLite the value's storage class. NULL stays NULL; a date kept as text becomes the epoch, in its
-    shape.
+    decimal or boolean in another, or a serialized blob: the engine tells them apart. MySQL/MariaDB give
+    numbers, dates and binary strings the ``binary`` collation; PostgreSQL names the column's type (the text of
+    a value kept is cast back to it by the engine). SQLite keeps text in any column, and Drupal writes its blobs
+    (a link's serialized options) as text: a value is text there when both it and the column's declared type
+    are (the affinity rules: a type naming CHAR, CLOB or TEXT, and not INT). NULL stays NULL; a date kept as text
+    becomes the epoch, in its shape.
     """
     name = _quote(engine, column)
     if engine == "mysql":
@@ -124,7 +131,12 @@ def text_field_mask(engine: str, column: str) -> str:
                  "'character varying'::pg_catalog.regtype, 'character'::pg_catalog.regtype)")
         text = keep = f"({name})::text"
     else:
-        other, text, keep = f"typeof({name}) <> 'text'", name, name
+        # Not correlated with the row: SQLite reads the declared type once per statement.
+        declared = (f"(SELECT upper(type) FROM pragma_table_info({_literal(table)}) "
+                    f"WHERE name = {_literal(column)} COLLATE NOCASE)")
+        other = (f"typeof({name}) <> 'text' OR instr({declared}, 'INT') > 0 OR NOT (instr({declared}, 'CHAR') > 0 "
+                 f"OR instr({declared}, 'CLOB') > 0 OR instr({declared}, 'TEXT') > 0)")
+        text = keep = name
     dates = " ".join(f"WHEN {text} LIKE '{shape}' THEN '{epoch}'" for shape, epoch in DATE_SHAPES)
     return f"CASE WHEN {name} IS NULL THEN NULL WHEN {other} THEN {keep} {dates} ELSE '' END"
 
@@ -149,7 +161,7 @@ def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) ->
             folded = column_fold(column)
             if folded in FIELD_KEY_COLUMNS or folded.endswith(KEPT_PROPERTIES):
                 continue
-            rules.append(SanitizeRule(table.name, column, expression=text_field_mask(engine, column)))
+            rules.append(SanitizeRule(table.name, column, expression=text_field_mask(engine, table.name, column)))
     return rules
 
 
