@@ -9,13 +9,20 @@ Sanitising (``--no-sanitize`` drops it), after ``drush sql:sanitize``: each acco
 ``users_field_data`` become ``user<uid>@example.invalid`` and its password one every account of the copy logs in
 with (``password``); comments' author names, e-mail addresses, home pages and host names are masked too, and so
 are Contact Storage's messages, Webform's submitted values, and what the log and flood control record of
-visitors (rows only ``--all`` ships). The hash matches the site's Drupal: bcrypt, which Drupal 10.1 and later
+visitors (rows only ``--all`` ships).
+
+The configurable fields keep most of a site's personal data, one table per field (``user__field_phone``,
+Commerce's ``profile__address``): the text of every field table of accounts, customer profiles, orders and
+contact messages is emptied whatever the field is called (:func:`field_table_rules`), the engine keeping what is
+not text (:func:`text_field_mask`), and so are Commerce's order e-mail and IP addresses and the payment
+gateway's references to stored cards. The hash matches the site's Drupal: bcrypt, which Drupal 10.1 and later
 check with ``password_verify``, or Drupal's own salted SHA-512 (``$S$``) for the versions before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
 
@@ -110,7 +117,7 @@ def _quote(engine: str, name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def text_field_mask(engine: str, table: str, column: str) -> str:
+def text_field_mask(engine: str, table: str, column: str, *, json_functions: bool = True) -> str:
     """An expression emptying ``column`` of ``table`` where it holds text, and keeping any other value as it is.
 
     The hook sees column names only, and a property called ``value`` is text in one field and an integer,
@@ -119,17 +126,30 @@ def text_field_mask(engine: str, table: str, column: str) -> str:
     a value kept is cast back to it by the engine). SQLite keeps text in any column, and Drupal writes its blobs
     (a link's serialized options) as text: a value is text there when both it and the column's declared type
     are (the affinity rules: a type naming CHAR, CLOB or TEXT, and not INT). NULL stays NULL; a date kept as text
-    becomes the epoch, in its shape.
+    becomes the epoch, in its shape; JSON (the JSON Field module's columns) an empty value of its kind, as a JSON
+    column takes nothing else (``json_functions``: the MySQL server has ``JSON_VALID()``).
     """
     name = _quote(engine, column)
+    # JSON's branch: before the values kept on PostgreSQL (a json column is not text there), after them on MySQL
+    # (a number is valid JSON).
+    json = json_first = ""
     if engine == "mysql":
         other, text = f"COLLATION({name}) = 'binary'", name
         keep = name
+        if json_functions:
+            # A JSON column refuses '' (MariaDB's JSON is text checked by JSON_VALID): any JSON becomes an empty
+            # one of its kind, in a text column too (still masked, and still loads whatever the column is).
+            json = (f"WHEN JSON_VALID({name}) THEN CASE JSON_TYPE({name}) WHEN 'OBJECT' THEN '{{}}' "
+                    "WHEN 'ARRAY' THEN '[]' WHEN 'STRING' THEN '\"\"' WHEN 'BOOLEAN' THEN 'null' "
+                    "WHEN 'NULL' THEN 'null' ELSE '0' END")
     elif engine == "postgresql":
         # pg_typeof() is the column's declared type; LIKE on it as text type-checks whatever that type is.
+        text = keep = f"({name})::text"
+        json_first = (f"WHEN pg_catalog.pg_typeof({name}) IN ('json'::pg_catalog.regtype, 'jsonb'::pg_catalog.regtype) "
+                f"THEN CASE pg_catalog.jsonb_typeof({text}::jsonb) WHEN 'object' THEN '{{}}' WHEN 'array' THEN '[]' "
+                "WHEN 'string' THEN '\"\"' WHEN 'number' THEN '0' ELSE 'null' END")
         other = (f"pg_catalog.pg_typeof({name}) NOT IN ('text'::pg_catalog.regtype, "
                  "'character varying'::pg_catalog.regtype, 'character'::pg_catalog.regtype)")
-        text = keep = f"({name})::text"
     else:
         # Not correlated with the row: SQLite reads the declared type once per statement.
         declared = (f"(SELECT upper(type) FROM pragma_table_info({_literal(table)}) "
@@ -138,7 +158,17 @@ def text_field_mask(engine: str, table: str, column: str) -> str:
                  f"OR instr({declared}, 'CLOB') > 0 OR instr({declared}, 'TEXT') > 0)")
         text = keep = name
     dates = " ".join(f"WHEN {text} LIKE '{shape}' THEN '{epoch}'" for shape, epoch in DATE_SHAPES)
-    return f"CASE WHEN {name} IS NULL THEN NULL WHEN {other} THEN {keep} {dates} ELSE '' END"
+    return f"CASE WHEN {name} IS NULL THEN NULL {json_first} WHEN {other} THEN {keep} {json} {dates} ELSE '' END"
+
+
+def mysql_has_json(server_version: str) -> bool:
+    """Whether the server has ``JSON_VALID()``: MySQL 5.7.8 and later, MariaDB 10.2 and later (Drupal 9 needs
+    no less; an unreadable version is taken for a recent one)."""
+    numbers = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", server_version.strip())
+    if numbers is None:
+        return True
+    found = tuple(int(part or 0) for part in numbers.groups())
+    return found >= ((10, 2, 0) if "mariadb" in server_version.lower() else (5, 7, 8))
 
 
 def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) -> list[SanitizeRule]:
@@ -152,6 +182,7 @@ def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) ->
     column_fold = str.lower if inventory.columns_ignore_case else str
     starts = tuple(fold(prefix + start) for start in PERSONAL_FIELD_TABLES)
     kept = {fold(prefix + name) for name in KEPT_FIELD_TABLES}
+    json_functions = engine != "mysql" or mysql_has_json(inventory.server_version)
     rules = []
     for table in inventory.tables:
         name = fold(table.name)
@@ -161,7 +192,8 @@ def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) ->
             folded = column_fold(column)
             if folded in FIELD_KEY_COLUMNS or folded.endswith(KEPT_PROPERTIES):
                 continue
-            rules.append(SanitizeRule(table.name, column, expression=text_field_mask(engine, table.name, column)))
+            mask = text_field_mask(engine, table.name, column, json_functions=json_functions)
+            rules.append(SanitizeRule(table.name, column, expression=mask))
     return rules
 
 

@@ -13,14 +13,23 @@ options, entity references, text formats, language and country codes) must be lo
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from drupal_support import connection, copy_project, local_settings
+from synco_drupal.profile import dump_options, field_table_rules, mysql_has_json
 
-from synco_core import DatabaseConfig, InstallOptions, connect_with_engine, dump_with_engine
+from synco_core import (
+    DatabaseConfig,
+    DatabaseInventory,
+    InstallOptions,
+    TableInfo,
+    connect_with_engine,
+    dump_with_engine,
+)
 from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
 from synco_core.testing.services import database_from_script
 
@@ -28,11 +37,11 @@ from synco_core.testing.services import database_from_script
 #: int:tiny for booleans).
 TYPES = {
     "mysql": {"varchar": "VARCHAR(255)", "text": "LONGTEXT", "int": "INT", "decimal": "DECIMAL(10,2)",
-              "blob": "LONGBLOB", "tiny": "TINYINT"},
+              "blob": "LONGBLOB", "tiny": "TINYINT", "json": "JSON"},
     "postgresql": {"varchar": "character varying(255)", "text": "text", "int": "integer",
-                   "decimal": "numeric(10,2)", "blob": "bytea", "tiny": "smallint"},
+                   "decimal": "numeric(10,2)", "blob": "bytea", "tiny": "smallint", "json": "jsonb"},
     "sqlite": {"varchar": "VARCHAR(255)", "text": "TEXT", "int": "INTEGER", "decimal": "NUMERIC(10,2)",
-               "blob": "BLOB", "tiny": "INTEGER"},
+               "blob": "BLOB", "tiny": "INTEGER", "json": "TEXT"},
 }
 #: The columns every field table starts with.
 FIELD_KEY = ("bundle {varchar} NOT NULL, deleted {tiny} NOT NULL, entity_id {int} NOT NULL, revision_id {int} "
@@ -65,6 +74,8 @@ FIELD_TABLES = {
     "commerce_order__order_items": "order_items_target_id {int}",
     "commerce_order__adjustments": "adjustments_value {text}",
     "contact_message__field_phone": "field_phone_value VARCHAR(256)",
+    # The JSON Field module's columns (json on MySQL/MariaDB, jsonb on PostgreSQL), one row per JSON shape.
+    "user__field_preferences": "field_preferences_value {json}",
 }
 TABLES = [
     "CREATE TABLE {p}commerce_order (order_id {int} NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, "
@@ -98,6 +109,8 @@ ROWS = {
     "commerce_order__order_items": [("'default'", "31337")],
     "commerce_order__adjustments": [("'default'", "'a:0:{{}}'")],
     "contact_message__field_phone": [("'feedback'", "'pii-555 0100'")],
+    "user__field_preferences": [("'user'", "'{\"name\": \"pii-Ann\"}'"), ("'user'", "'[\"pii-Ann\"]'"),
+                                ("'user'", "'\"pii-Ann\"'"), ("'user'", "'1985'")],
 }
 OTHER_ROWS = [
     "INSERT INTO {p}commerce_order VALUES (1, 'default', 5, 'pii-ann@real.example', '203.0.113.20', 99.90, 'EUR')",
@@ -199,6 +212,39 @@ def test_field_tables_are_masked_and_still_load(engine: str, prefix: str, no_php
             == "1970-01-01T00:00:00"
         assert _value(reader, f"SELECT field_first_name_value FROM {prefix}user__field_first_name "
                               "WHERE delta = 1") is None, "NULL stays NULL"
+        shapes = [_value(reader, f"SELECT field_preferences_value FROM {prefix}user__field_preferences "
+                                 f"WHERE delta = {delta}") for delta in range(4)]
+        if engine == "sqlite":
+            assert shapes == ["", "", "", ""], "SQLite's JSON is text"
+        else:
+            # psycopg reads jsonb as Python values already.
+            parsed = [json.loads(shape) for shape in shapes] if engine == "mysql" else shapes
+            assert parsed == [{}, [], "", 0], "still JSON in a JSON column"
         assert _value(reader, f"SELECT field_phone_value FROM {prefix}user__field_phone") == ""
         assert _value(reader, f"SELECT mail FROM {prefix}commerce_order") == "user1@example.invalid"
         assert _value(reader, f"SELECT ip_address FROM {prefix}commerce_order") == "127.0.0.1"
+
+
+@pytest.mark.parametrize(("version", "expected"), [
+    ("10.11.6-MariaDB-0+deb12u1", True), ("10.1.48-MariaDB", False), ("8.0.36", True), ("5.7.8-log", True),
+    ("5.7.7", False), ("5.6.51", False), ("", True)])
+def test_json_functions_only_where_the_server_has_them(version: str, expected: bool) -> None:
+    assert mysql_has_json(version) is expected
+    inventory = DatabaseInventory(engine="mysql", server_version=version, tables=[
+        TableInfo("user__field_phone", ["bundle", "entity_id", "delta", "field_phone_value"])])
+    rules = field_table_rules("", "mysql", inventory)
+    assert [rule.column for rule in rules] == ["field_phone_value"]
+    assert ("JSON_VALID" in rules[0].expression) is expected
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_field_tables_found_as_the_engine_finds_names(engine: str) -> None:
+    """Field tables and columns are matched in the case the engine ignores (MySQL's lower_case_table_names)."""
+    inventory = DatabaseInventory(engine=engine, server_version="", tables_ignore_case=True, columns_ignore_case=True,
+                                  tables=[TableInfo("D10_User__Field_Name", ["Bundle", "Delta", "Field_Name_Value",
+                                                                             "Field_Name_Target_ID"]),
+                                          TableInfo("d10_node__body", ["body_value"]),
+                                          TableInfo("d10_user__field_view", ["field_view_value"], kind="view")])
+    rules = field_table_rules("d10_", engine, inventory)
+    assert [(rule.table, rule.column) for rule in rules] == [("D10_User__Field_Name", "Field_Name_Value")]
+    assert dump_options("d10_", engine, None, modern_hash=True).sanitize, "no inventory: the named tables only"
