@@ -122,10 +122,11 @@ def text_field_mask(engine: str, table: str, column: str, *, json_functions: boo
 
     The hook sees column names only, and a property called ``value`` is text in one field and an integer,
     decimal or boolean in another, or a serialized blob: the engine tells them apart. MySQL/MariaDB give
-    numbers, dates and binary strings the ``binary`` collation; PostgreSQL names the column's type (the text of
-    a value kept is cast back to it by the engine). SQLite keeps text in any column, and Drupal writes its blobs
-    (a link's serialized options) as text: a value is text there when both it and the column's declared type
-    are (the affinity rules: a type naming CHAR, CLOB or TEXT, and not INT). NULL stays NULL; a date kept as text
+    numbers, dates and binary strings the ``binary`` collation; PostgreSQL names the column's type, whose
+    category says whether it is a string (the text of a value kept is cast back to the type by the engine).
+    SQLite keeps text in any column, and Drupal writes its blobs (a link's serialized options) as text: a value
+    is text there when both it and the column's declared type are (the affinity rules: a type naming CHAR, CLOB
+    or TEXT, and not INT). NULL stays NULL; a date kept as text
     becomes the epoch, in its shape; JSON (the JSON Field module's columns) an empty value of its kind, as a JSON
     column takes nothing else (``json_functions``: the MySQL server has ``JSON_VALID()``).
     """
@@ -148,8 +149,9 @@ def text_field_mask(engine: str, table: str, column: str, *, json_functions: boo
         json_first = (f"WHEN pg_catalog.pg_typeof({name}) IN ('json'::pg_catalog.regtype, 'jsonb'::pg_catalog.regtype) "
                 f"THEN CASE pg_catalog.jsonb_typeof({text}::jsonb) WHEN 'object' THEN '{{}}' WHEN 'array' THEN '[]' "
                 "WHEN 'string' THEN '\"\"' WHEN 'number' THEN '0' ELSE 'null' END")
-        other = (f"pg_catalog.pg_typeof({name}) NOT IN ('text'::pg_catalog.regtype, "
-                 "'character varying'::pg_catalog.regtype, 'character'::pg_catalog.regtype)")
+        # The string category: text, character varying and character, and citext or a domain over any of them.
+        other = (f"(SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.pg_typeof({name})) "
+                 "<> 'S'")
     else:
         # Not correlated with the row: SQLite reads the declared type once per statement.
         declared = (f"(SELECT upper(type) FROM pragma_table_info({_literal(table)}) "

@@ -37,11 +37,14 @@ from synco_core.testing.services import database_from_script
 #: int:tiny for booleans).
 TYPES = {
     "mysql": {"varchar": "VARCHAR(255)", "text": "LONGTEXT", "int": "INT", "decimal": "DECIMAL(10,2)",
-              "blob": "LONGBLOB", "tiny": "TINYINT", "json": "JSON"},
+              "blob": "LONGBLOB", "tiny": "TINYINT", "json": "JSON",
+              "domain": "VARCHAR(255)"},
     "postgresql": {"varchar": "character varying(255)", "text": "text", "int": "integer",
-                   "decimal": "numeric(10,2)", "blob": "bytea", "tiny": "smallint", "json": "jsonb"},
+                   "decimal": "numeric(10,2)", "blob": "bytea", "tiny": "smallint", "json": "jsonb",
+                   "domain": "drupal_text"},
     "sqlite": {"varchar": "VARCHAR(255)", "text": "TEXT", "int": "INTEGER", "decimal": "NUMERIC(10,2)",
-               "blob": "BLOB", "tiny": "INTEGER", "json": "TEXT"},
+               "blob": "BLOB", "tiny": "INTEGER", "json": "TEXT",
+               "domain": "VARCHAR(255)"},
 }
 #: The columns every field table starts with.
 FIELD_KEY = ("bundle {varchar} NOT NULL, deleted {tiny} NOT NULL, entity_id {int} NOT NULL, revision_id {int} "
@@ -76,6 +79,8 @@ FIELD_TABLES = {
     "contact_message__field_phone": "field_phone_value VARCHAR(256)",
     # The JSON Field module's columns (json on MySQL/MariaDB, jsonb on PostgreSQL), one row per JSON shape.
     "user__field_preferences": "field_preferences_value {json}",
+    # Text of a type PostgreSQL does not name text: a domain over it (citext is another).
+    "user__field_nickname": "field_nickname_value {domain}",
 }
 TABLES = [
     "CREATE TABLE {p}commerce_order (order_id {int} NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, "
@@ -111,6 +116,7 @@ ROWS = {
     "contact_message__field_phone": [("'feedback'", "'pii-555 0100'")],
     "user__field_preferences": [("'user'", "'{\"name\": \"pii-Ann\"}'"), ("'user'", "'[\"pii-Ann\"]'"),
                                 ("'user'", "'\"pii-Ann\"'"), ("'user'", "'1985'")],
+    "user__field_nickname": [("'user'", "'pii-Annie'")],
 }
 OTHER_ROWS = [
     "INSERT INTO {p}commerce_order VALUES (1, 'default', 5, 'pii-ann@real.example', '203.0.113.20', 99.90, 'EUR')",
@@ -149,7 +155,8 @@ FIRST_ROW = {"user__field_first_name": "delta = 0"}
 
 def statements(engine: str, prefix: str) -> list[str]:
     types = TYPES[engine]
-    made = [t.format(p=prefix, **types) for t in TABLES]
+    made = ["CREATE DOMAIN drupal_text AS character varying(255)"] if engine == "postgresql" else []
+    made += [t.format(p=prefix, **types) for t in TABLES]
     blob = BLOB[engine].format(hex=OPTIONS.hex(), text=OPTIONS.decode())
     for table, columns in FIELD_TABLES.items():
         made.append(f"CREATE TABLE {prefix}{table} ({FIELD_KEY.format(**types)}, {columns.format(**types)}, "
