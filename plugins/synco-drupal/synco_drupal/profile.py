@@ -153,11 +153,11 @@ def text_field_mask(engine: str, table: str, column: str, *, json_functions: boo
         other = (f"(SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.pg_typeof({name})) "
                  "<> 'S'")
     else:
-        # Not correlated with the row: SQLite reads the declared type once per statement.
-        declared = (f"(SELECT upper(type) FROM pragma_table_info({_literal(table)}) "
-                    f"WHERE name = {_literal(column)} COLLATE NOCASE)")
-        other = (f"typeof({name}) <> 'text' OR instr({declared}, 'INT') > 0 OR NOT (instr({declared}, 'CHAR') > 0 "
-                 f"OR instr({declared}, 'CLOB') > 0 OR instr({declared}, 'TEXT') > 0)")
+        # Not correlated with the row: SQLite reads the declared type once per statement (LIKE ignores case).
+        declared_text = (f"(SELECT type NOT LIKE '%INT%' AND (type LIKE '%CHAR%' OR type LIKE '%CLOB%' OR type LIKE "
+                         f"'%TEXT%') FROM pragma_table_info({_literal(table)}) WHERE name = {_literal(column)} "
+                         "COLLATE NOCASE)")
+        other = f"typeof({name}) <> 'text' OR NOT {declared_text}"
         text = keep = name
     dates = " ".join(f"WHEN {text} LIKE '{shape}' THEN '{epoch}'" for shape, epoch in DATE_SHAPES)
     return f"CASE WHEN {name} IS NULL THEN NULL {json_first} WHEN {other} THEN {keep} {json} {dates} ELSE '' END"
