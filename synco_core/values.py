@@ -117,9 +117,16 @@ class SanitizeRule:
     #: ``fixed:<value>``, ``hash`` (SHA-256 hex of a key made for each dump, never written, and the value:
     #: equal values stay equal within the dump, and no list of guesses finds one), ``truncate:<n>``.
     transform: str | None = None
+    #: How the rule is shown (``serve --plan``, ``detect``, the receiver's list of applied rules) instead of its
+    #: ``expression``, which may be long: ``"emptied (text only)"``. Not used by any engine.
+    label: str = ""
+
+    def shown(self) -> str:
+        """What the rule does, in a few words: its transform, else its label, else its expression."""
+        return self.transform or self.label or self.expression
 
     def describe(self) -> str:
-        return f"{self.table}.{self.column} -> {self.transform or self.expression}"
+        return f"{self.table}.{self.column} -> {self.shown()}"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from test_serve_sanitize import PROFILE, app_factory_fixture  # noqa: F401
 
 from synco_core.cli.main import cli
 from synco_core.sizes import human_size
-from synco_core.values import DumpOptions
+from synco_core.values import DumpOptions, SanitizeRule
 
 #: The profile plus a "newest N" filter, so the plan has one table of each kind.
 PLAN_PROFILE = DumpOptions(**{**PROFILE.__dict__, "keep_newest": {"posts": ("id", 1)}})
@@ -132,3 +132,20 @@ def test_plan_on_mariadb_estimates_rows_and_sizes_and_reads_the_rules(
     text = CliRunner().invoke(cli, ["serve", "--plan", "--only", "dbDump"]).stdout
     size = human_size(sizes["posts"])
     assert re.search(rf"posts +~ +2 rows +{re.escape(size)} +filtered; newest 1 by id; sanitised: editor_email", text)
+
+
+def test_a_rule_with_a_label_is_shown_by_it(app_factory: Callable[[DumpOptions], Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long SQL expression (a plugin's type-aware mask) is shown by the rule's label, in the plan and in the
+    dump's list of applied rules; without a label the expression is shown as before."""
+    mask = "CASE WHEN typeof(email) = 'text' THEN '' ELSE email END /* " + "x" * 200 + " */"
+    rules = (SanitizeRule("users", "email", expression=mask, label="emptied if text"),
+             SanitizeRule("users", "password", expression="NULL"))
+    app = app_factory(DumpOptions(**{**PROFILE.__dict__, "sanitize": rules}))
+    monkeypatch.chdir(app)
+    plan = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json"]).stdout)
+    tables = {t["name"]: t for t in plan["tables"]}
+    assert tables["users"]["sanitized"] == {"email": "emptied if text", "password": "NULL"}
+    assert rules[0].describe() == "users.email -> emptied if text"
+    text = CliRunner().invoke(cli, ["serve", "--plan"]).output
+    assert "emptied if text" in text and "x" * 200 not in text

@@ -44,7 +44,7 @@ def describe(framework: Framework, file_sets: list[FileSet], options: DumpOption
         "dump": {
             "excludeTables": list(options.exclude_tables),
             "where": dict(options.where),
-            "sanitize": [f"{r.table}.{r.column}={r.transform or r.expression}" for r in options.sanitize],
+            "sanitize": [f"{r.table}.{r.column}={r.shown()}" for r in options.sanitize],
             # Smart transfer (dropped by serve --all) and strict sanitising, set by framework plugins
             # and .synco.yml.
             "smartExcludeTables": list(options.smart_exclude_tables),

@@ -121,7 +121,7 @@ def _table_plan(table_name: str, kind: str, rows_estimate: int, size_bytes: int,
         plan.keep_newest = f"newest {newest[1]} by {newest[0]}"
     if plan.where is not None or newest is not None:
         plan.rows = "filtered"
-    plan.sanitized = {rule.column: rule.transform or rule.expression
+    plan.sanitized = {rule.column: rule.shown()
                       for rule in options.sanitize if table_key(rule.table) == key}
     return plan
 

@@ -254,4 +254,6 @@ def test_field_tables_found_as_the_engine_finds_names(engine: str) -> None:
                                           TableInfo("d10_user__field_view", ["field_view_value"], kind="view")])
     rules = field_table_rules("d10_", engine, inventory)
     assert [(rule.table, rule.column) for rule in rules] == [("D10_User__Field_Name", "Field_Name_Value")]
+    # Shown by its label in serve --plan and the receiver's list of rules, not by the long expression.
+    assert rules[0].describe() == "D10_User__Field_Name.Field_Name_Value -> emptied if text (other types kept)"
     assert dump_options("d10_", engine, None, modern_hash=True).sanitize, "no inventory: the named tables only"

@@ -153,7 +153,7 @@ class DataPlanner:
                     # to 20 characters) and fails here, on the source, when it cannot fit at all.
                     column_type = next(c.type for c in table.columns if c.name == column)
                     select.append(f"CAST(({self.rule_expression(table, found)}\n) AS {column_type}) AS {q(column)}")
-                    applied.append(f"{table.display}.{column} -> {found.transform or found.expression}")
+                    applied.append(f"{table.display}.{column} -> {found.shown()}")
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
             # already carries in the children's own COPY blocks (they would be loaded twice).
             query = f"FROM ONLY {name}"
