@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from synco_core.errors import ConfigError
+from synco_core.pull.channel import channel_argv, login_shell_command
+from synco_core.pull.greeting import probe_command
 from synco_core.pull.remote import parse_remote_url, remote_from_config, resolve_remote
 
 
@@ -149,3 +152,31 @@ def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:
     (tmp_path / ".synco.yml").write_text("remotes: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         resolve_remote("production", tmp_path, no_contexts)
+
+
+def test_command_remotes_from_synco_yml() -> None:
+    """type: command, for the tools of hosting and development services that run a command on the host."""
+    shell = remote_from_config("main", {"type": "command", "command": "platform ssh -p abc -e 'main' --",
+                                        "path": "/app"})
+    assert (shell.kind, shell.command, shell.runs, shell.path) == (
+        "command", ("platform", "ssh", "-p", "abc", "-e", "main", "--"), "shell", "/app")
+    assert channel_argv(shell, "echo hi") == [*shell.command, login_shell_command("echo hi")]
+    assert shell.describe() == "main (platform ssh -p abc -e main -- /app)" and shell.tool == "platform"
+    assert probe_command(shell) == "platform ssh -p abc -e main -- true"
+    words = remote_from_config("dev", {"type": "command", "command": ["ddev", "exec", "--raw", "--"],
+                                       "runs": "argv"})
+    assert channel_argv(words, "echo hi") == ["ddev", "exec", "--raw", "--", "sh", "-c", "echo hi"]
+    assert probe_command(words) == "ddev exec --raw -- sh -c true"
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"type": "command"}, "is of type command and needs 'command'"),
+    ({"type": "command", "command": ""}, "is of type command and needs 'command'"),
+    ({"type": "command", "command": "lando ssh -c", "runs": "exec"}, "runs should be 'shell'"),
+    ({"type": "command", "command": {"a": 1}}, "command should be a string or a list of strings"),
+    ({"type": "command", "command": "x 'unbalanced"}, "command cannot be split"),
+    ({"type": "telnet", "host": "h"}, "kubectl, command"),
+])
+def test_bad_command_remotes(entry: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        remote_from_config("main", entry)

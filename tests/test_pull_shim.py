@@ -506,3 +506,34 @@ def test_pull_with_a_plugin_writing_to_stdout_on_the_remote_side(shim_env: dict[
     _check(tmp_path / "out", project)
     # The plugin did run over there: its text is what the remote side said on stderr (logged under --debug).
     assert "fd 1 in detect_framework" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("runs", ["shell", "argv"])
+def test_pull_through_a_hosting_tools_command_shim(shim_env: dict[str, str], project: Project, tmp_path: Path,
+                                                   runs: str) -> None:
+    """A remote of type command (platform ssh, lando ssh -c, ddev exec: tests/shims/hosting-cli stands in): the
+    tool's words from .synco.yml, then the script, as one command line for a remote shell or as words."""
+    subcommand = "ssh" if runs == "shell" else "exec"
+    (tmp_path / ".synco.yml").write_text(
+        "remotes:\n  main:\n    type: command\n"
+        f"    command: hosting-cli {subcommand} -p abc123 -e 'main branch' --\n"
+        f"    runs: {runs}\n    path: {project.root}\n")
+    for synco in ("", "upload"):
+        env = dict(shim_env, SYNCO_REMOTE_SYNCO=synco)
+        result = run_synco(["pull", "main", "--target", f"out-{synco}"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        _check(tmp_path / f"out-{synco}", project)
+    calls = _calls(shim_env)
+    assert calls and all(call[:7] == ["hosting-cli", subcommand, "-p", "abc123", "-e", "main branch", "--"]
+                         for call in calls)
+    assert list(Path(shim_env["TMPDIR"]).iterdir()) == []
+
+
+def test_a_hosting_tool_that_fails_is_named_in_one_line(shim_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".synco.yml").write_text(
+        "remotes:\n  main:\n    type: command\n    command: [hosting-cli, deploy, --]\n    path: /app\n")
+    result = run_synco(["pull", "main", "--target", "out"], shim_env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "hosting-cli: usage" in last, result.stderr
+    assert "Traceback" not in result.stderr

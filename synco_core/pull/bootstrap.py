@@ -313,7 +313,7 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
     if code < 0:
         # The local ssh/docker/kubectl process itself died of a signal (Popen's negative status): its last
         # stderr line, if any, is the remote side's and says nothing about that.
-        return f"the {remote.kind} connection to {remote.describe()} was cut (its process got signal {-code})"
+        return f"the {remote.tool} connection to {remote.describe()} was cut (its process got signal {-code})"
     if code == EXIT_OLD_PYTHON:
         return reason or f"the python on {remote.describe()} is too old"
     if code == 127:

@@ -139,6 +139,13 @@ def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = No
         if remote.container:
             argv += ["-c", remote.container]
         return [*argv, "--", "sh", "-c", script]
+    if remote.kind == "command":
+        # A tool that hands one command line to a remote shell (platform ssh, lando ssh -c, ddev exec) gets
+        # the script spelt as for ssh, which any login shell passes to sh unchanged; one that runs the words
+        # it is given, as docker exec does, gets them.
+        if remote.runs == "argv":
+            return [*remote.command, "sh", "-c", script]
+        return [*remote.command, login_shell_command(script)]
     raise ConfigError(f"unsupported remote kind {remote.kind!r}")
 
 

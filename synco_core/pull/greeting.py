@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import time
 from collections.abc import Callable, Mapping
 
@@ -62,6 +63,8 @@ def probe_command(remote: Remote) -> str:
         return f"docker exec -i {remote.host} true"
     if remote.kind == "docker-compose":
         return f"docker compose exec -T {remote.host} true"
+    if remote.kind == "command":
+        return shlex.join([*remote.command, *(["true"] if remote.runs == "shell" else ["sh", "-c", "true"])])
     context = f"--context {remote.context} " if remote.context else ""
     container = f" -c {remote.container}" if remote.container else ""
     return f"kubectl exec -i {context}-n {remote.namespace or 'default'} {remote.host}{container} -- true"
@@ -127,7 +130,7 @@ class GreetingWatch(Watchdog):
         if not self._running and self._person_can_answer:
             # Perhaps a prompt nobody here can see: say so once, and leave the decision to the person.
             if not self._noted and self._note is not None:
-                self._note(f"  still waiting for {self.remote.kind} to log in to {self.remote.describe()} "
+                self._note(f"  still waiting for {self.remote.tool} to log in to {self.remote.describe()} "
                            f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you? "
                            "Ctrl-C stops)")
             self._noted = True
@@ -139,7 +142,7 @@ class GreetingWatch(Watchdog):
         where = self.remote.describe()
         advice = f"raise --connect-timeout or {CONNECT_TIMEOUT_VARIABLE} if it is just slow"
         if not self._running:
-            return (f"no answer from {where} within {_seconds(self.seconds)} ({self.remote.kind} is still connecting "
+            return (f"no answer from {where} within {_seconds(self.seconds)} ({self.remote.tool} is still connecting "
                     f"or logging in); check that `{probe_command(self.remote)}` returns without a prompt, or "
                     f"{advice}")
         return (f"the remote command on {where} started but did not greet within {_seconds(self.seconds)} (a login "

@@ -7,6 +7,10 @@ Accepted URLs (docs/configuration.md, "synco pull", has them with every option):
     docker-compose://service/path
     kubectl://[context/]namespace/pod[/container]/path
 
+A fifth kind, ``command``, is named in ``.synco.yml`` only: the command of a hosting or development tool
+that runs a command on the application's host for you (``platform ssh -e main --``, ``lando ssh -c``,
+``ddev exec``), given as words, after which pull puts the script to run (:func:`synco_core.pull.channel.channel_argv`).
+
 The kubectl form is ambiguous as written (a container name and the first folder of the path look
 alike): a ``//`` ends the names; without it the first name is a context only when ``kubectl config
 get-contexts`` knows it; ``?context=...&container=...`` may always be given. A named remote in
@@ -16,6 +20,7 @@ get-contexts`` knows it; ``?context=...&container=...`` may always be given. A n
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -26,8 +31,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from synco_core.errors import ConfigError
 
-Kind = Literal["ssh", "docker", "docker-compose", "kubectl"]
+Kind = Literal["ssh", "docker", "docker-compose", "kubectl", "command"]
+#: The kinds a remote URL names; ``command`` is configured in ``.synco.yml`` only.
 KINDS: tuple[Kind, ...] = ("ssh", "docker", "docker-compose", "kubectl")
+#: How a ``command`` remote's tool takes the script: one string for a remote shell (as ssh does), or the
+#: words of ``sh -c SCRIPT`` run as they are (as docker exec does).
+RUNS = ("shell", "argv")
 
 #: The project configuration file the remotes are read from.
 CONFIG_NAMES = (".synco.yml", ".synco.yaml")
@@ -60,7 +69,17 @@ class Remote:
     base_url: str | None = None
     #: The remote's name in ``.synco.yml``, or the URL it was given as.
     name: str = ""
+    #: ``command`` remotes: the tool's words before the script, and how it takes the script (:data:`RUNS`).
+    command: tuple[str, ...] = ()
+    runs: str = "shell"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tool(self) -> str:
+        """The program that makes the channel, as messages name it: ``ssh``, ``kubectl``, ``platform`` ..."""
+        if self.kind == "command":
+            return os.path.basename(self.command[0]) if self.command else "command"
+        return self.kind
 
     def describe(self) -> str:
         """A short human description, without anything secret (URLs here never carry passwords)."""
@@ -71,6 +90,9 @@ class Remote:
         if self.kind == "kubectl":
             parts = [p for p in (self.context, self.namespace, self.host, self.container) if p]
             return "kubectl://" + "/".join(parts) + "/" + self.path.lstrip("/")
+        if self.kind == "command":
+            where = f" {self.path}" if self.path else ""
+            return f"{self.name or 'remote'} ({shlex.join(self.command)}{where})"
         return f"{self.kind}://{self.host}/{self.path.lstrip('/')}"
 
 
@@ -213,10 +235,13 @@ def remote_from_config(
     url = _optional_str(entry, "url", name)
     if url:
         remote = parse_remote_url(url, known_contexts)
+    elif _optional_str(entry, "type", name) == "command":
+        remote = _command_remote(entry, name)
     else:
         kind = _optional_str(entry, "type", name)
         if kind not in KINDS:
-            raise ConfigError(f"remote {name!r} in .synco.yml needs 'url' or a 'type' among {', '.join(KINDS)}")
+            raise ConfigError(f"remote {name!r} in .synco.yml needs 'url' or a 'type' among "
+                              f"{', '.join(KINDS)}, command")
         host_key = {"ssh": "host", "docker": "container", "docker-compose": "service", "kubectl": "pod"}[kind]
         host = _optional_str(entry, host_key, name) or _optional_str(entry, "host", name)
         if not host:
@@ -241,6 +266,19 @@ def remote_from_config(
     remote.synco = _optional_str(entry, "synco", name)
     remote.base_url = _optional_str(entry, "base_url", name)
     return remote
+
+
+def _command_remote(entry: Mapping[str, Any], name: str) -> Remote:
+    """A ``type: command`` entry: ``command`` (words or a string split like a shell would) and ``runs``."""
+    command = _words(entry.get("command"), "command", name)
+    if not command:
+        raise ConfigError(f"remote {name!r} in .synco.yml is of type command and needs 'command' (the tool's "
+                          "words before the script it runs, such as 'platform ssh -e main --')")
+    runs = _optional_str(entry, "runs", name) or "shell"
+    if runs not in RUNS:
+        raise ConfigError(f"remote {name!r}: runs should be 'shell' (the tool hands one command line to a remote "
+                          f"shell, as ssh does) or 'argv' (it runs the words it is given), not {runs!r}")
+    return Remote(kind="command", command=command, runs=runs)
 
 
 def find_config(start: Path) -> Path | None:

@@ -109,11 +109,11 @@ def _broken(channel: ChannelProcess, remote: Remote, exc: BaseException) -> Tran
     code = channel.close(grace=5)
     tail = channel.stderr_tail().removeprefix("Error: ")
     if code < 0:
-        cause = f"the local {remote.kind} process got signal {-code}"
+        cause = f"the local {remote.tool} process got signal {-code}"
     elif tail:
         cause = tail
     elif code:
-        cause = f"{remote.kind} exited with status {code}"
+        cause = f"{remote.tool} exited with status {code}"
     else:
         cause = str(exc)
     return TransferError(f"the connection to {remote.describe()} broke during the transfer ({cause}); "
@@ -159,7 +159,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     limit = connect_timeout(options.connect_timeout, env)
     # The launch script changes to the application directory itself (and reports when it is missing).
     argv = channel_argv(remote, launch.script, env, connect_timeout=limit)
-    channel = ChannelProcess(argv, label=remote.kind, relay_warnings=True)
+    channel = ChannelProcess(argv, label=remote.tool, relay_warnings=True)
     finished = False
     stream: DumpStream | None = None
     guard: StallGuard | None = None
