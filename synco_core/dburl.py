@@ -77,6 +77,9 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
         port = parts.port
     except ValueError as exc:
         raise ConfigError(f"database URL has an invalid port: {_mask(url)}") from exc
+    if port == 0:
+        # No server listens there; what reads as one is most often a password with an unencoded "/" in it.
+        raise ConfigError(f"database URL has an invalid port (0): {_mask(url)}")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     socket = options.pop("unix_socket", None) or options.pop("socket", None)
     host = unquote(parts.hostname) if parts.hostname else None

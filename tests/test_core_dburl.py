@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from synco_core.dburl import normalise_engine, parse_database_url
@@ -149,7 +149,24 @@ def test_unencoded_passwords_are_read_whole(password: str) -> None:
 
 
 @given(password=st.text(_PASSWORD_CHARACTERS, min_size=6, max_size=24))
+@example(password="000/0?")
 def test_a_url_synco_refuses_never_shows_its_password(password: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    """Most of these are refused (the port is no number); an unencoded "/" may end the authority early, and
+    "app:000/0?..." then reads as host app, port 0: refused too (no server listens on port 0)."""
+    try:
         parse_database_url(f"mysql://app:{password}@db.example:port/shop")
-    assert password not in str(info.value)
+    except ConfigError as refused:
+        assert password not in str(refused)
+    else:
+        # "app:123/x?@db...": host app, port 123, database x, a query: what "encode it" is documented for.
+        assert "/" in password
+
+
+def test_port_zero_is_refused() -> None:
+    """No server listens on port 0: read so, a password with an unencoded '/' would pass for host and port."""
+    with pytest.raises(ConfigError, match=r"invalid port \(0\)") as refused:
+        parse_database_url("mysql://app:s3cret@db.example:0/shop")
+    assert "s3cret" not in str(refused.value)
+    with pytest.raises(ConfigError, match=r"invalid port") as refused:
+        parse_database_url("mysql://app:000/0?@db.example:port/shop")
+    assert "000/0" not in str(refused.value)

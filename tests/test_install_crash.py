@@ -378,14 +378,36 @@ def test_mysql_install_killed_while_its_rename_waits_for_a_lock(mysql_scene: Mys
     scene = mysql_scene
     reader = mysql_admin_connection(scene.target)
     process: subprocess.Popen[bytes] | None = None
+    # The swap first waits for every table to be free and refuses one held too long (test_mysql_tables_in_use):
+    # the install signals when that check is through and waits for the reader to take its table, so that the
+    # RENAME, not the check, is what waits for it.
+    checked, held = scene.dump.parent / "tables-checked", scene.dump.parent / "table-held"
+    pause = ("import pathlib, sys, time\n"
+             "from synco_core.engines.mysql import swap\n"
+             "check = swap._wait_for_tables\n"
+             "def check_then_wait(*args):\n"
+             "    check(*args)\n"
+             f"    pathlib.Path({str(checked)!r}).touch()\n"
+             f"    while not pathlib.Path({str(held)!r}).exists():\n"
+             "        time.sleep(0.02)\n"
+             "swap._wait_for_tables = check_then_wait\n"
+             "from synco_core.cli.main import main\n"
+             "sys.argv[0] = 'synco'\n"
+             "main()\n")
     try:
+        env = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_VARIABLE}
+        process = subprocess.Popen([sys.executable, "-c", pause, "db", "load", scene.url, str(scene.dump), "--yes"],
+                                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not checked.exists():
+            assert process.poll() is None, "the install ended before it checked its tables"
+            assert time.monotonic() < deadline, "the install never checked its tables"
+            time.sleep(0.02)
         with reader.cursor() as cur:
             cur.execute("START TRANSACTION")
             cur.execute("SELECT COUNT(*) FROM parent")
-        env = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_VARIABLE}
-        process = subprocess.Popen([sys.executable, "-m", "synco_core", "db", "load", scene.url, str(scene.dump),
-                                    "--yes"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        held.touch()
         deadline = time.monotonic() + 60
         while not rename_waiting(scene.target):
             assert process.poll() is None, "the install ended without waiting for the lock"
