@@ -35,6 +35,23 @@ NO_ROWS_TABLES = (
     "cache_locks",
     "telescope_entries",
     "telescope_entries_tags",
+    # Job batches (a default migration since Laravel 11): their options hold the serialized then/catch
+    # callbacks, models included; like jobs, the state of the source's queue.
+    "job_batches",
+    # Database notifications: what was shown to each user (names, addresses, messages); an application reads
+    # them as optional, so none is better than text its views do not expect.
+    "notifications",
+    # Passport's issued credentials: access and refresh tokens (their ids are what the server checks),
+    # authorisation codes, and device codes (Passport 13).
+    "oauth_access_tokens",
+    "oauth_refresh_tokens",
+    "oauth_auth_codes",
+    "oauth_device_codes",
+    # Pulse's recordings: user ids with their names and addresses, URLs with query strings (reset tokens),
+    # slow queries with their values and exception messages, like Telescope's.
+    "pulse_values",
+    "pulse_entries",
+    "pulse_aggregates",
 )
 
 #: Column rewrites of the ``users`` table (unprefixed names).
@@ -47,6 +64,11 @@ USER_RULES = (
     ("two_factor_secret", "null"),
     ("two_factor_recovery_codes", "null"),
     ("two_factor_confirmed_at", "null"),
+    # Cashier (Stripe): the live customer id (a copy using the live key would charge the real customer), and
+    # the card's brand and last four digits.
+    ("stripe_id", "null"),
+    ("pm_type", "null"),
+    ("pm_last_four", "null"),
 )
 
 
@@ -60,6 +82,17 @@ AUDIT_RULES = (
     ("audits", "ip_address", "null"),
     ("audits", "user_agent", "null"),
     ("activity_log", "properties", "null"),
+)
+
+#: Credentials and live payment references kept in tables the application needs: the rows stay, the values
+#: become the keyed hash, which is unique like them (the columns are UNIQUE NOT NULL) and fits their
+#: VARCHAR(100/255). Cashier's subscriptions and their items point at live Stripe objects; Passport's
+#: ``oauth_clients.secret`` (plain, or hashed since Passport 11): a hash keeps the client confidential, so a
+#: new secret is made locally with ``passport:client``. Unprefixed (table, column, transform).
+CREDENTIAL_RULES = (
+    ("subscriptions", "stripe_id", "hash"),
+    ("subscription_items", "stripe_id", "hash"),
+    ("oauth_clients", "secret", "hash"),
 )
 
 
@@ -202,5 +235,5 @@ def sanitize_profile(prefix: str = "") -> DumpOptions:
     users = prefix + "users"
     rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
     rules += tuple(SanitizeRule(table=prefix + table, column=column, transform=transform)
-                   for table, column, transform in AUDIT_RULES)
+                   for table, column, transform in AUDIT_RULES + CREDENTIAL_RULES)
     return DumpOptions(exclude_tables=tuple(prefix + t for t in NO_ROWS_TABLES), sanitize=rules)

@@ -24,9 +24,11 @@ FULL_RULES = (
     SanitizeRule("users", "password", transform=f"fixed:{PASSWORD_HASH}"),
     SanitizeRule("users", "remember_token", transform="null"),
 )
-#: Fortify's two-factor columns, which only some applications' users tables have.
+#: Fortify's two-factor columns and Cashier's Stripe customer and card, which only some applications' users
+#: tables have.
 TWO_FACTOR_RULES = tuple(SanitizeRule("users", column, transform="null")
-                         for column in ("two_factor_secret", "two_factor_recovery_codes", "two_factor_confirmed_at"))
+                         for column in ("two_factor_secret", "two_factor_recovery_codes", "two_factor_confirmed_at",
+                                        "stripe_id", "pm_type", "pm_last_four"))
 
 
 @needs_php
@@ -42,7 +44,8 @@ def test_full_profile_when_database_unreachable(laravel_manager: SyncoPluginMana
                           settings={"table_prefix": ""})
     options = configured_dump_options(framework)
     assert options.sanitize[:len(FULL_RULES + TWO_FACTOR_RULES)] == FULL_RULES + TWO_FACTOR_RULES
-    assert {rule.table for rule in options.sanitize[len(FULL_RULES + TWO_FACTOR_RULES):]} == {"audits", "activity_log"}
+    assert {rule.table for rule in options.sanitize[len(FULL_RULES + TWO_FACTOR_RULES):]} == {
+        "audits", "activity_log", "subscriptions", "subscription_items", "oauth_clients"}
     assert options.exclude_tables == NO_ROWS_TABLES
 
 
@@ -188,7 +191,66 @@ LARAVEL_SCHEMA = (
     " ('App\\Models\\User', 1, 'cli', 'pii-token')",
     "INSERT INTO telescope_entries (uuid, type, content) VALUES ('e1', 'request', '{{\"payload\": \"pii-ann\"}}')",
     "INSERT INTO telescope_entries_tags VALUES ('e1', 'pii-Auth:1')",
+    # Laravel 8+'s job batches (a default migration since 11): serialized then/catch callbacks with models.
+    "CREATE TABLE job_batches (id VARCHAR(255) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+    " total_jobs INTEGER NOT NULL, pending_jobs INTEGER NOT NULL, failed_jobs INTEGER NOT NULL,"
+    " failed_job_ids TEXT NOT NULL, options TEXT NULL, cancelled_at INTEGER NULL, created_at INTEGER NOT NULL,"
+    " finished_at INTEGER NULL)",
+    "INSERT INTO job_batches VALUES ('b1', 'import', 1, 0, 0, '[]', 'pii-closure of pii-ann@real.example', NULL,"
+    " 1700000000, NULL)",
+    # Database notifications: the data shown to the user (names, addresses, messages).
+    "CREATE TABLE notifications (id CHAR(36) NOT NULL PRIMARY KEY, type VARCHAR(255) NOT NULL,"
+    " notifiable_type VARCHAR(255) NOT NULL, notifiable_id BIGINT NOT NULL, data TEXT NOT NULL,"
+    " read_at TIMESTAMP NULL)",
+    "INSERT INTO notifications VALUES ('n1', 'App\\Notifications\\Invoice', 'App\\Models\\User', 1,"
+    " '{{\"to\": \"pii-ann@real.example\"}}', NULL)",
+    # Cashier (Stripe): the live customer, subscription and item ids, and the card's last four digits.
+    "ALTER TABLE users ADD COLUMN stripe_id VARCHAR(255) NULL",
+    "ALTER TABLE users ADD COLUMN pm_type VARCHAR(255) NULL",
+    "ALTER TABLE users ADD COLUMN pm_last_four VARCHAR(4) NULL",
+    "UPDATE users SET stripe_id = 'cus_pii', pm_type = 'pii-visa', pm_last_four = '4242' WHERE name = 'Ann'",
+    "CREATE TABLE subscriptions (id {id}, user_id BIGINT NOT NULL, type VARCHAR(255) NOT NULL,"
+    " stripe_id VARCHAR(255) NOT NULL UNIQUE, stripe_status VARCHAR(255) NOT NULL, stripe_price VARCHAR(255) NULL,"
+    " quantity INTEGER NULL, trial_ends_at TIMESTAMP NULL, ends_at TIMESTAMP NULL)",
+    "INSERT INTO subscriptions (user_id, type, stripe_id, stripe_status, stripe_price) VALUES"
+    " (1, 'default', 'sub_pii1', 'active', 'price_1'), (2, 'default', 'sub_pii2', 'active', 'price_1')",
+    "CREATE TABLE subscription_items (id {id}, subscription_id BIGINT NOT NULL, stripe_id VARCHAR(255) NOT NULL"
+    " UNIQUE, stripe_product VARCHAR(255) NOT NULL, stripe_price VARCHAR(255) NOT NULL, quantity INTEGER NULL)",
+    "INSERT INTO subscription_items (subscription_id, stripe_id, stripe_product, stripe_price) VALUES"
+    " (1, 'si_pii1', 'prod_1', 'price_1'), (2, 'si_pii2', 'prod_1', 'price_1')",
+    # Passport: client secrets, and the issued access/refresh tokens and authorisation codes.
+    "CREATE TABLE oauth_clients (id {id}, user_id BIGINT NULL, name VARCHAR(255) NOT NULL, secret VARCHAR(100) NULL,"
+    " provider VARCHAR(255) NULL, redirect TEXT NOT NULL, personal_access_client BOOLEAN NOT NULL,"
+    " password_client BOOLEAN NOT NULL, revoked BOOLEAN NOT NULL)",
+    "INSERT INTO oauth_clients (name, secret, redirect, personal_access_client, password_client, revoked) VALUES"
+    " ('app', 'pii-client-secret', 'http://localhost', false, true, false)",
+    "CREATE TABLE oauth_access_tokens (id VARCHAR(100) NOT NULL PRIMARY KEY, user_id BIGINT NULL,"
+    " client_id BIGINT NOT NULL, name VARCHAR(255) NULL, scopes TEXT NULL, revoked BOOLEAN NOT NULL)",
+    "INSERT INTO oauth_access_tokens VALUES ('pii-access', 1, 1, NULL, '[]', false)",
+    "CREATE TABLE oauth_refresh_tokens (id VARCHAR(100) NOT NULL PRIMARY KEY, access_token_id VARCHAR(100) NOT NULL,"
+    " revoked BOOLEAN NOT NULL)",
+    "INSERT INTO oauth_refresh_tokens VALUES ('pii-refresh', 'pii-access', false)",
+    "CREATE TABLE oauth_auth_codes (id VARCHAR(100) NOT NULL PRIMARY KEY, user_id BIGINT NOT NULL,"
+    " client_id BIGINT NOT NULL, scopes TEXT NULL, revoked BOOLEAN NOT NULL)",
+    "INSERT INTO oauth_auth_codes VALUES ('pii-code', 1, 1, NULL, false)",
+    # Pulse: recorded users, URLs with their query strings, slow queries and exception messages.
+    "CREATE TABLE pulse_values (id {id}, timestamp INTEGER NOT NULL, type VARCHAR(255) NOT NULL, {key} TEXT NOT NULL,"
+    " key_hash CHAR(16) NOT NULL, value TEXT NOT NULL)",
+    "INSERT INTO pulse_values (timestamp, type, {key}, key_hash, value) VALUES"
+    " (1700000000, 'user', '1', 'h', '{{\"email\": \"pii-ann@real.example\"}}')",
+    "CREATE TABLE pulse_entries (id {id}, timestamp INTEGER NOT NULL, type VARCHAR(255) NOT NULL, {key} TEXT NOT NULL,"
+    " key_hash CHAR(16) NOT NULL, value BIGINT NULL)",
+    "INSERT INTO pulse_entries (timestamp, type, {key}, key_hash, value) VALUES"
+    " (1700000000, 'slow_request', 'GET /reset?token=pii-url-token', 'h', 900)",
+    "CREATE TABLE pulse_aggregates (id {id}, bucket INTEGER NOT NULL, period INTEGER NOT NULL,"
+    " type VARCHAR(255) NOT NULL, {key} TEXT NOT NULL, key_hash CHAR(16) NOT NULL, aggregate VARCHAR(255) NOT NULL,"
+    " value DECIMAL(20, 2) NOT NULL, count INTEGER NULL)",
+    "INSERT INTO pulse_aggregates (bucket, period, type, {key}, key_hash, aggregate, value) VALUES"
+    " (1700000000, 60, 'slow_query', 'select * from users where email = ''pii-ann@real.example''', 'h', 'max', 9)",
 )
+
+#: ``key`` is a reserved word in MariaDB: Pulse's migrations have it quoted, as the schema does for each engine.
+QUOTED_KEY = {"mysql": "`key`", "postgresql": '"key"', "sqlite": '"key"'}
 
 AUTO_ID = {"mysql": "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": "BIGSERIAL PRIMARY KEY",
            "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT"}
@@ -202,7 +264,7 @@ def test_no_personal_data_leaves_on_any_engine(engine: str, make_project: Make, 
     from synco_core.testing import serve_dump_options
     from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
 
-    statements = [s.format(id=AUTO_ID[engine]) for s in LARAVEL_SCHEMA]
+    statements = [s.format(id=AUTO_ID[engine], key=QUOTED_KEY[engine]) for s in LARAVEL_SCHEMA]
     if engine == "mysql":
         name = request.getfixturevalue("mysql_database_factory")()
         conn = mysql_admin_connection(name)
