@@ -51,6 +51,38 @@ NO_ROWS_TABLES = (
     "oauth2_provider_refreshtoken",
     "oauth2_provider_grant",
     "oauth2_provider_idtoken",
+    # django-allauth's pending e-mail confirmation keys, allauth.mfa's TOTP secrets and recovery codes (the
+    # copy logs in with the password alone) and allauth.usersessions' record of sessions (address, browser).
+    "account_emailconfirmation",
+    "mfa_authenticator",
+    "usersessions_usersession",
+    # django-two-factor-auth's phones (numbers and secrets) and django-otp's HOTP devices.
+    "two_factor_phonedevice",
+    "otp_hotp_hotpdevice",
+    # django-rest-knox's tokens and Simple JWT's record of the refresh tokens it issued (the whole token);
+    # the blacklist points at that record, so it goes with it.
+    "knox_authtoken",
+    "token_blacklist_outstandingtoken",
+    "token_blacklist_blacklistedtoken",
+    # django-axes' record of login attempts: usernames, addresses, browsers and the submitted form.
+    "axes_accessattempt",
+    "axes_accesslog",
+    "axes_accessfailurelog",
+    # django-celery-results: the tasks' arguments and results (addresses, API payloads).
+    "django_celery_results_taskresult",
+    "django_celery_results_groupresult",
+    # django-silk's recorded requests and responses (headers with cookies, bodies, queries with their values),
+    # and the tables that point at them.
+    "silk_request",
+    "silk_response",
+    "silk_sqlquery",
+    "silk_profile",
+    "silk_profile_queries",
+    # django-post-office's queued and sent mails (recipients, bodies, the templates' context), their delivery
+    # log and attachment links.
+    "post_office_email",
+    "post_office_log",
+    "post_office_attachment_emails",
 )
 
 #: Column rewrites of the authentication apps' tables: django-allauth's addresses of an account (unique per
@@ -58,6 +90,13 @@ NO_ROWS_TABLES = (
 APP_RULES = (
     ("account_emailaddress", "email", "email"),
     ("socialaccount_socialaccount", "extra_data", "fixed:{}"),
+    # Credentials of the site itself, in rows the application needs (social tokens and OAuth grants point at
+    # them): a provider app's client secret and its settings (since allauth 0.55: Apple's private key, a
+    # JSONField that defaults to {}), and django-oauth-toolkit's client secrets (plain before 2.0). The keyed
+    # hash makes them unusable; local ones are set in the admin.
+    ("socialaccount_socialapp", "secret", "hash"),
+    ("socialaccount_socialapp", "settings", "fixed:{}"),
+    ("oauth2_provider_application", "client_secret", "hash"),
     # Earlier states of records, which the rules of the records' own tables never see: django-reversion's
     # serialized versions and django-auditlog's changes (with the client's address).
     ("reversion_version", "serialized_data", "fixed:[]"),

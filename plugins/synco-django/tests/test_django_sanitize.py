@@ -72,6 +72,81 @@ SCHEMA = (
     "INSERT INTO oauth2_provider_refreshtoken (token, access_token_id) VALUES ('pii-refresh', 1)",
     "INSERT INTO oauth2_provider_grant (code, user_id) VALUES ('pii-code', 1)",
     "INSERT INTO oauth2_provider_idtoken (jti, user_id) VALUES ('pii-jti', 1)",
+    # django-allauth: a provider app's client secret (and, since 0.55, its settings: Apple's private key),
+    # pending e-mail confirmation keys, allauth.mfa's TOTP secrets and recovery codes, allauth.usersessions.
+    "CREATE TABLE socialaccount_socialapp (id {id}, provider VARCHAR(30) NOT NULL, name VARCHAR(40) NOT NULL, "
+    "client_id VARCHAR(191) NOT NULL, secret VARCHAR(191) NOT NULL, \"key\" VARCHAR(191) NOT NULL, "
+    "settings TEXT NOT NULL)",
+    "INSERT INTO socialaccount_socialapp (provider, name, client_id, secret, \"key\", settings) VALUES "
+    "('github', 'GitHub', 'Iv1.public', 'pii-app-secret', '', '{{\"certificate_key\": \"pii-private-key\"}}'), "
+    "('google', 'Google', 'g.public', '', '', '{{}}')",
+    "CREATE TABLE account_emailconfirmation (id {id}, created TIMESTAMP NOT NULL, sent TIMESTAMP NULL, "
+    "\"key\" VARCHAR(64) NOT NULL UNIQUE, email_address_id INTEGER NOT NULL)",
+    "INSERT INTO account_emailconfirmation (created, \"key\", email_address_id) VALUES "
+    "('2026-01-01 00:00:00', 'pii-confirm-key', 1)",
+    "CREATE TABLE mfa_authenticator (id {id}, type VARCHAR(20) NOT NULL, data TEXT NOT NULL, "
+    "user_id INTEGER NOT NULL)",
+    "INSERT INTO mfa_authenticator (type, data, user_id) VALUES ('totp', '{{\"secret\": \"pii-totp\"}}', 1)",
+    "CREATE TABLE usersessions_usersession (id {id}, ip VARCHAR(39) NOT NULL, session_key VARCHAR(40) NOT NULL, "
+    "user_agent VARCHAR(200) NOT NULL, data TEXT NOT NULL, user_id INTEGER NOT NULL)",
+    "INSERT INTO usersessions_usersession (ip, session_key, user_agent, data, user_id) VALUES "
+    "('pii-203.0.113.6', 'pii-session2', 'pii-Firefox', '{{}}', 1)",
+    # django-oauth-toolkit's applications: the client secret (plain before 2.0, hashed since).
+    "CREATE TABLE oauth2_provider_application (id {id}, client_id VARCHAR(100) NOT NULL UNIQUE, "
+    "client_secret VARCHAR(255) NOT NULL, name VARCHAR(255) NOT NULL, user_id INTEGER NULL)",
+    "INSERT INTO oauth2_provider_application (client_id, client_secret, name) VALUES "
+    "('public-id', 'pii-dot-secret', 'app')",
+    # django-two-factor-auth's phones and django-otp's HOTP devices: phone numbers and secrets.
+    "CREATE TABLE two_factor_phonedevice (id {id}, name VARCHAR(64) NOT NULL, number VARCHAR(128) NOT NULL, "
+    "\"key\" VARCHAR(40) NOT NULL, method VARCHAR(4) NOT NULL, user_id INTEGER NOT NULL)",
+    "INSERT INTO two_factor_phonedevice (name, number, \"key\", method, user_id) VALUES "
+    "('backup', 'pii+31600000000', 'pii-phonekey', 'sms', 1)",
+    "CREATE TABLE otp_hotp_hotpdevice (id {id}, name VARCHAR(64) NOT NULL, \"key\" VARCHAR(80) NOT NULL, "
+    "user_id INTEGER NOT NULL)",
+    "INSERT INTO otp_hotp_hotpdevice (name, \"key\", user_id) VALUES ('fob', 'pii-hotpkey', 1)",
+    # django-rest-knox's tokens and Simple JWT's record of issued refresh tokens (the whole token).
+    "CREATE TABLE knox_authtoken (digest VARCHAR(128) NOT NULL PRIMARY KEY, token_key VARCHAR(25) NOT NULL, "
+    "user_id INTEGER NOT NULL)",
+    "INSERT INTO knox_authtoken VALUES ('pii-digest', 'pii-tokenkey', 1)",
+    "CREATE TABLE token_blacklist_outstandingtoken (id {id}, token TEXT NOT NULL, jti VARCHAR(255) NOT NULL UNIQUE, "
+    "user_id INTEGER NULL)",
+    "INSERT INTO token_blacklist_outstandingtoken (token, jti, user_id) VALUES ('pii-eyJ.refresh', 'pii-jti2', 1)",
+    "CREATE TABLE token_blacklist_blacklistedtoken (id {id}, token_id INTEGER NOT NULL UNIQUE)",
+    "INSERT INTO token_blacklist_blacklistedtoken (token_id) VALUES (1)",
+    # django-axes: every login attempt with the username, address, browser and the form's data.
+    "CREATE TABLE axes_accessattempt (id {id}, user_agent VARCHAR(255) NOT NULL, ip_address VARCHAR(39) NULL, "
+    "username VARCHAR(255) NULL, get_data TEXT NOT NULL, post_data TEXT NOT NULL)",
+    "INSERT INTO axes_accessattempt (user_agent, ip_address, username, get_data, post_data) VALUES "
+    "('pii-Firefox', 'pii-203.0.113.7', 'pii-ann@real.example', '', 'username=pii-ann')",
+    "CREATE TABLE axes_accesslog (id {id}, user_agent VARCHAR(255) NOT NULL, ip_address VARCHAR(39) NULL, "
+    "username VARCHAR(255) NULL)",
+    "INSERT INTO axes_accesslog (user_agent, ip_address, username) VALUES ('pii-Firefox', 'pii-ip', 'pii-ann')",
+    "CREATE TABLE axes_accessfailurelog (id {id}, user_agent VARCHAR(255) NOT NULL, ip_address VARCHAR(39) NULL, "
+    "username VARCHAR(255) NULL)",
+    "INSERT INTO axes_accessfailurelog (user_agent, ip_address, username) VALUES ('pii-Firefox', 'pii-ip', 'pii-b')",
+    # django-celery-results: the tasks' arguments and results (addresses, API payloads).
+    "CREATE TABLE django_celery_results_taskresult (id {id}, task_id VARCHAR(255) NOT NULL UNIQUE, "
+    "task_args TEXT NULL, task_kwargs TEXT NULL, result TEXT NULL)",
+    "INSERT INTO django_celery_results_taskresult (task_id, task_args, task_kwargs, result) VALUES "
+    "('t1', '[\"pii-ann@real.example\"]', '{{}}', 'pii-result')",
+    # django-silk: recorded requests and responses with their headers (cookies), bodies and queries.
+    "CREATE TABLE silk_request (id VARCHAR(36) NOT NULL PRIMARY KEY, path VARCHAR(2000) NOT NULL, "
+    "encoded_headers TEXT NOT NULL, body TEXT NOT NULL, raw_body TEXT NOT NULL)",
+    "INSERT INTO silk_request VALUES ('r1', '/reset/pii-url-token/', '{{\"COOKIE\": \"pii-sessionid\"}}', "
+    "'pii-body', 'pii-raw')",
+    "CREATE TABLE silk_response (id VARCHAR(36) NOT NULL PRIMARY KEY, request_id VARCHAR(36) NOT NULL UNIQUE, "
+    "encoded_headers TEXT NOT NULL, body TEXT NOT NULL, raw_body TEXT NOT NULL)",
+    "INSERT INTO silk_response VALUES ('p1', 'r1', '{{}}', 'pii-response', '')",
+    "CREATE TABLE silk_sqlquery (id {id}, query TEXT NOT NULL, request_id VARCHAR(36) NULL)",
+    "INSERT INTO silk_sqlquery (query, request_id) VALUES ('SELECT 1 WHERE email = ''pii-ann@real.example''', 'r1')",
+    # django-post-office's queued and sent mails.
+    "CREATE TABLE post_office_email (id {id}, from_email VARCHAR(254) NOT NULL, \"to\" TEXT NOT NULL, "
+    "cc TEXT NOT NULL, bcc TEXT NOT NULL, subject VARCHAR(989) NOT NULL, message TEXT NOT NULL, "
+    "html_message TEXT NOT NULL, context TEXT NULL)",
+    "INSERT INTO post_office_email (from_email, \"to\", cc, bcc, subject, message, html_message, context) VALUES "
+    "('shop@example.com', 'pii-ann@real.example', '', '', 'Your order', 'pii-Dear Ann', '', '{{}}')",
+    "CREATE TABLE post_office_log (id {id}, email_id INTEGER NOT NULL, message TEXT NOT NULL)",
+    "INSERT INTO post_office_log (email_id, message) VALUES (1, 'pii-550 rejected pii-ann@real.example')",
 )
 AUTO_ID = {"mysql": "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY",
            "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT"}
