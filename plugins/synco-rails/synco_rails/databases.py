@@ -52,6 +52,8 @@ SMART_NO_ROWS_TABLES = (
     "solid_queue_jobs", "solid_queue_pauses", "solid_queue_processes", "solid_queue_ready_executions",
     "solid_queue_recurring_executions", "solid_queue_recurring_tasks", "solid_queue_scheduled_executions",
     "solid_queue_semaphores", "solid_cache_entries", "solid_cable_messages", "delayed_jobs",
+    # GoodJob's queue: the jobs' serialized arguments (mail deliveries with their addresses) and errors.
+    "good_jobs", "good_job_executions", "good_job_batches", "good_job_processes",
 )
 
 #: Column rewrites of ``users``: Devise's columns, and those of Rails 8's authentication generator.
@@ -76,6 +78,40 @@ USER_RULES = (
     ("otp_required_for_login", "fixed:0"),
     # simple_token_authentication's API token.
     ("authentication_token", "null"),
+    # devise_invitable's pending invitation: whoever has the token sets the account's password.
+    ("invitation_token", "null"),
+)
+
+#: Column rewrites of the gems' own tables (table, column, transform).
+GEM_RULES = (
+    # Doorkeeper's client secrets (stored as they are by default): the row stays, as tokens and grants point at
+    # it; the keyed hash is unusable, and a local secret is set in the application's admin.
+    ("oauth_applications", "secret", "hash"),
+    # audited's record of changes, with the request's address: the users rules never see earlier states.
+    ("audits", "audited_changes", "null"),
+    ("audits", "remote_address", "null"),
+    # Ahoy's visits (address, browser, location, pages with their query strings), its events' properties,
+    # and Ahoy Email's record of sent messages.
+    ("ahoy_visits", "visitor_token", "null"),
+    ("ahoy_visits", "ip", "null"),
+    ("ahoy_visits", "user_agent", "null"),
+    ("ahoy_visits", "referrer", "null"),
+    ("ahoy_visits", "landing_page", "null"),
+    ("ahoy_visits", "city", "null"),
+    ("ahoy_visits", "region", "null"),
+    ("ahoy_visits", "postal_code", "null"),
+    ("ahoy_visits", "latitude", "null"),
+    ("ahoy_visits", "longitude", "null"),
+    ("ahoy_events", "properties", "null"),
+    ("ahoy_messages", "to", "null"),
+    ("ahoy_messages", "subject", "null"),
+    # Pay: the live customer id at the processor (a copy with live keys would charge the real customer; Pay
+    # makes a new one when it is NULL), and what the processor sent about customers, cards, charges and events.
+    ("pay_customers", "processor_id", "null"),
+    ("pay_customers", "data", "null"),
+    ("pay_payment_methods", "data", "null"),
+    ("pay_charges", "data", "null"),
+    ("pay_webhooks", "event", "null"),
 )
 
 #: PaperTrail's ``versions``: every earlier state of every tracked record (a user's earlier e-mail
@@ -219,4 +255,6 @@ def sanitize_profile() -> DumpOptions:
     rules = tuple(SanitizeRule(table="users", column=column, transform=transform) for column, transform in USER_RULES)
     rules += tuple(SanitizeRule(table="versions", column=column, transform=transform)
                    for column, transform in VERSION_RULES)
+    rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
+                   for table, column, transform in GEM_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, smart_exclude_tables=SMART_NO_ROWS_TABLES, sanitize=rules)

@@ -42,6 +42,59 @@ SCHEMA = (
     "INSERT INTO versions (item_type, item_id, event, whodunnit, object, object_changes) VALUES "
     "('User', 1, 'update', '1', '---\nemail: pii-old@real.example\nencrypted_password: pii-oldhash\n', "
     "'---\nemail:\n- pii-old@real.example\n- pii-ann@real.example\n')",
+    # devise_invitable's pending invitation: the token sets the account's password.
+    "ALTER TABLE users ADD COLUMN invitation_token VARCHAR(255)",
+    "UPDATE users SET invitation_token = 'pii-invitation'",
+    # Doorkeeper's applications: the client secret (stored as it is by default).
+    "CREATE TABLE oauth_applications (id {id}, name VARCHAR(255) NOT NULL, uid VARCHAR(255) NOT NULL UNIQUE, "
+    "secret VARCHAR(255) NOT NULL, redirect_uri TEXT NOT NULL, scopes VARCHAR(255) NOT NULL DEFAULT '', "
+    "confidential BOOLEAN NOT NULL DEFAULT TRUE)",
+    "INSERT INTO oauth_applications (name, uid, secret, redirect_uri) VALUES "
+    "('app', 'public-uid', 'pii-client-secret', 'https://app.example/callback')",
+    # audited's audits: each change with the request's address.
+    "CREATE TABLE audits (id {id}, auditable_id BIGINT, auditable_type VARCHAR(255), user_id BIGINT, "
+    "action VARCHAR(255), audited_changes TEXT, version INTEGER DEFAULT 0, comment VARCHAR(255), "
+    "remote_address VARCHAR(255), request_uuid VARCHAR(255))",
+    "INSERT INTO audits (auditable_id, auditable_type, action, audited_changes, remote_address) VALUES "
+    "(1, 'User', 'update', '---\nemail:\n- pii-old@real.example\n', 'pii-203.0.113.8')",
+    # Ahoy's visits (address, browser, location, landing page) and events, and Ahoy Email's sent messages.
+    "CREATE TABLE ahoy_visits (id {id}, visit_token VARCHAR(255), visitor_token VARCHAR(255), user_id BIGINT, "
+    "ip VARCHAR(255), user_agent TEXT, referrer TEXT, landing_page TEXT, city VARCHAR(255), "
+    "region VARCHAR(255), postal_code VARCHAR(255), latitude DECIMAL(10, 8), longitude DECIMAL(11, 8))",
+    "INSERT INTO ahoy_visits (visit_token, visitor_token, user_id, ip, user_agent, referrer, landing_page, city, "
+    "region, postal_code, latitude) VALUES ('v1', 'pii-visitor', 1, 'pii-203.0.113.9', 'pii-Safari', "
+    "'https://mail.example/?to=pii-ann', 'https://app.example/reset?token=pii-reset', 'pii-Utrecht', "
+    "'pii-UT', 'pii-3511', 52.09)",
+    "CREATE TABLE ahoy_events (id {id}, visit_id BIGINT, user_id BIGINT, name VARCHAR(255), properties TEXT, "
+    "time TIMESTAMP NULL)",
+    "INSERT INTO ahoy_events (visit_id, user_id, name, properties) VALUES "
+    "(1, 1, 'Signed up', '{{\"email\": \"pii-ann@real.example\"}}')",
+    "CREATE TABLE ahoy_messages (id {id}, user_type VARCHAR(255), user_id BIGINT, \"to\" TEXT, "
+    "mailer VARCHAR(255), subject TEXT, sent_at TIMESTAMP NULL)",
+    "INSERT INTO ahoy_messages (\"to\", mailer, subject) VALUES ('pii-ann@real.example', 'UserMailer', 'pii-Hi Ann')",
+    # GoodJob's queue: the jobs' serialized arguments and errors (mail deliveries with addresses).
+    "CREATE TABLE good_jobs (id VARCHAR(36) NOT NULL PRIMARY KEY, queue_name TEXT, serialized_params TEXT, "
+    "error TEXT)",
+    "INSERT INTO good_jobs VALUES ('j1', 'mailers', '{{\"arguments\": [\"pii-ann@real.example\"]}}', 'pii-err')",
+    "CREATE TABLE good_job_executions (id VARCHAR(36) NOT NULL PRIMARY KEY, active_job_id VARCHAR(36) NOT NULL, "
+    "serialized_params TEXT, error TEXT)",
+    "INSERT INTO good_job_executions VALUES ('e1', 'j1', '{{\"arguments\": [\"pii-bob@real.example\"]}}', NULL)",
+    # Pay (Stripe, Paddle, Braintree): the live customer id, and the cards' and charges' details.
+    "CREATE TABLE pay_customers (id {id}, owner_type VARCHAR(255), owner_id BIGINT, processor VARCHAR(255) NOT NULL, "
+    "processor_id VARCHAR(255), data TEXT)",
+    "INSERT INTO pay_customers (owner_type, owner_id, processor, processor_id, data) VALUES "
+    "('User', 1, 'stripe', 'cus_pii', '{{\"email\": \"pii-ann@real.example\"}}')",
+    "CREATE TABLE pay_payment_methods (id {id}, customer_id BIGINT NOT NULL, processor_id VARCHAR(255) NOT NULL, "
+    "payment_method_type VARCHAR(255), data TEXT)",
+    "INSERT INTO pay_payment_methods (customer_id, processor_id, data) VALUES "
+    "(1, 'pm_1', '{{\"last4\": \"pii-4242\", \"exp_year\": 2030}}')",
+    "CREATE TABLE pay_charges (id {id}, customer_id BIGINT NOT NULL, processor_id VARCHAR(255) NOT NULL, "
+    "amount INTEGER NOT NULL, data TEXT)",
+    "INSERT INTO pay_charges (customer_id, processor_id, amount, data) VALUES "
+    "(1, 'ch_1', 900, '{{\"receipt_url\": \"https://pay.stripe.com/pii-receipt\"}}')",
+    "CREATE TABLE pay_webhooks (id {id}, processor VARCHAR(255), event_type VARCHAR(255), event TEXT)",
+    "INSERT INTO pay_webhooks (processor, event_type, event) VALUES "
+    "('stripe', 'charge.succeeded', '{{\"billing_details\": \"pii-Ann Street 1\"}}')",
 )
 AUTO_ID = {"mysql": "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": "BIGSERIAL PRIMARY KEY",
            "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT"}
@@ -49,7 +102,8 @@ AUTO_ID = {"mysql": "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": 
 
 def make_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseConfig:
     statements = [statement.format(id=AUTO_ID[engine]) for statement in SCHEMA]
-    return database_from_script(engine, statements, request, tmp_path / "production.sqlite3")
+    return database_from_script(engine, statements, request, tmp_path / "production.sqlite3",
+                                mysql_sql_mode="ANSI_QUOTES")
 
 
 @pytest.mark.hook("default_dump_options")
