@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -112,3 +113,57 @@ def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, symfony_
     text = out.getvalue()
     assert b"user7@example.invalid" in text and PASSWORD_HASH.encode() in text
     assert b"ann@real.example" not in text and b"secret-token-hash" not in text
+
+
+#: Tables of the most used Symfony bundles as their mappings make them, reduced to the columns that matter
+#: (``{id}``: the engine's auto-increment key); every secret or personal value carries the marker ``pii``.
+BUNDLE_SCHEMA = (
+    # FOSUserBundle: its own table name, canonical copies of username and address, a salt and the pending
+    # confirmation (or reset) token.
+    "CREATE TABLE fos_user (id {id}, username VARCHAR(180) NOT NULL, username_canonical VARCHAR(180) NOT NULL "
+    "UNIQUE, email VARCHAR(180) NOT NULL, email_canonical VARCHAR(180) NOT NULL UNIQUE, enabled BOOLEAN NOT NULL, "
+    "salt VARCHAR(255) NULL, password VARCHAR(255) NOT NULL, last_login TIMESTAMP NULL, "
+    "confirmation_token VARCHAR(180) NULL UNIQUE, password_requested_at TIMESTAMP NULL, roles TEXT NOT NULL)",
+    "INSERT INTO fos_user (username, username_canonical, email, email_canonical, enabled, salt, password, "
+    "confirmation_token, roles) VALUES ('ann', 'ann', 'pii-Ann@real.example', 'pii-ann@real.example', TRUE, "
+    "'pii-salt', 'pii-hash', 'pii-confirm', 'a:0:{{}}'), ('bob', 'bob', 'pii-bob@real.example', "
+    "'pii-bob2@real.example', TRUE, NULL, 'pii-hash2', NULL, 'a:0:{{}}')",
+    # make:user with scheb/2fa's TOTP, Google Authenticator and e-mail codes and backup codes.
+    "CREATE TABLE \"user\" (id {id}, email VARCHAR(180) NOT NULL UNIQUE, roles TEXT NOT NULL, "
+    "password VARCHAR(255) NOT NULL, totp_secret VARCHAR(255) NULL, google_authenticator_secret VARCHAR(255) NULL, "
+    "auth_code VARCHAR(255) NULL, backup_codes TEXT NULL)",
+    "INSERT INTO \"user\" (email, roles, password, totp_secret, google_authenticator_secret, auth_code, "
+    "backup_codes) VALUES ('pii-ann@real.example', '[]', 'pii-hash', 'pii-totp', 'pii-google', 'pii-code', "
+    "'[\"pii-backup\"]')",
+    # gesdinet/jwt-refresh-token-bundle (with LexikJWTAuthenticationBundle): live refresh tokens.
+    "CREATE TABLE refresh_tokens (id {id}, refresh_token VARCHAR(128) NOT NULL UNIQUE, "
+    "username VARCHAR(255) NOT NULL, valid TIMESTAMP NOT NULL)",
+    "INSERT INTO refresh_tokens (refresh_token, username, valid) VALUES ('pii-refresh', 'pii-ann@real.example', "
+    "'2030-01-01 00:00:00')",
+    # The Doctrine cache adapter's items (whatever the application cached: rendered pages, API answers).
+    "CREATE TABLE cache_items (item_id VARCHAR(255) NOT NULL PRIMARY KEY, item_data TEXT NOT NULL, "
+    "item_lifetime INTEGER NULL, item_time INTEGER NOT NULL)",
+    "INSERT INTO cache_items VALUES ('k1', 'pii-cached profile of pii-ann@real.example', NULL, 0)",
+)
+AUTO_ID = {"mysql": "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY",
+           "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_no_bundle_secret_or_personal_data_leaves(engine: str, symfony_manager: SyncoPluginManager, tmp_path: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    from synco_core.testing import serve_dump_options
+    from synco_core.testing.services import database_from_script
+
+    statements = [statement.format(id=AUTO_ID[engine]) for statement in BUNDLE_SCHEMA]
+    database = database_from_script(engine, statements, request, tmp_path / "data.db", mysql_sql_mode="ANSI_QUOTES")
+    framework = Framework(name="Symfony", plugin="symfony", project_dir=tmp_path, database=database)
+    out = tmp_path / "dump"
+    with out.open("wb") as stream:
+        dump_with_engine(database, stream, serve_dump_options(framework))
+    dumped = out.read_bytes()
+    leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", dumped)})
+    assert not leaked, f"personal data or secrets in the {engine} dump: {leaked}"
+    # The canonical address is unique too: each row's own.
+    assert dumped.count(b"user1@example.invalid") >= 2 and b"user2@example.invalid" in dumped
