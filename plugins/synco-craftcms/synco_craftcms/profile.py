@@ -6,7 +6,9 @@ OAuth tokens). Structure only in the smart transfer: caches and queues Craft reb
 ``resourcepaths``, the template caches, ``deprecationerrors``, the asset indexing data). Sanitised
 (``--no-sanitize`` ships them raw): each user's ``email`` and ``unverifiedEmail`` become
 ``user<id>@example.invalid``, a ``username`` that is an e-mail address (``useEmailAsUsername``) the same,
-the password hash one that logs in with ``password``, the verification code and last login IP are cleared.
+the password hash one that logs in with ``password``, the verification code and last login IP are cleared;
+Craft 5's two-factor tables keep no rows; the personal parts of ``addresses`` and Commerce's order e-mail
+and IP, payment source tokens and gateway answers are masked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,27 @@ from __future__ import annotations
 from synco_core import BCRYPT_PASSWORD, DumpOptions, SanitizeRule
 from synco_craftcms.database import CraftDatabase
 
-NO_ROWS = ("sessions", "phpsessions", "tokens", "craftidtokens")
+#: Craft 5's two-factor tables (``authenticator``: the TOTP secret; ``recoverycodes``; ``webauthn``: passkeys
+#: with their names) go too: the copy logs in with the password alone.
+NO_ROWS = ("sessions", "phpsessions", "tokens", "craftidtokens", "authenticator", "recoverycodes", "webauthn")
+
+#: Craft 4+'s ``addresses`` (users' and Commerce customers' and orders'): every part of an address that
+#: names or locates someone becomes NULL (all nullable; ``countryCode`` stays, so forms and tax zones work).
+ADDRESS_COLUMNS = ("fullName", "firstName", "lastName", "organization", "organizationTaxId", "addressLine1",
+                   "addressLine2", "addressLine3", "postalCode", "sortingCode", "locality", "dependentLocality",
+                   "administrativeArea", "latitude", "longitude")
+
+#: Craft Commerce: an order's customer address and IP, a stored payment source's gateway token (a live card
+#: at the gateway: hashed, as the column is NOT NULL) with its description ("Visa ending 4242") and the
+#: gateway's answer, and the gateways' answers on transactions (card holders, addresses).
+COMMERCE_RULES = (
+    ("commerce_orders", "email", "email"),
+    ("commerce_orders", "lastIp", "null"),
+    ("commerce_paymentsources", "token", "hash"),
+    ("commerce_paymentsources", "description", "null"),
+    ("commerce_paymentsources", "response", "null"),
+    ("commerce_transactions", "response", "null"),
+)
 SMART_NO_ROWS = ("cache", "queue", "resourcepaths", "templatecaches", "templatecacheelements",
                  "templatecachequeries", "templatecachecriteria", "deprecationerrors", "assetindexdata",
                  "assetindexingsessions")
@@ -47,5 +69,8 @@ def dump_options(craft: CraftDatabase) -> DumpOptions:
             SanitizeRule(users, "password", transform=f"fixed:{BCRYPT_PASSWORD}"),
             SanitizeRule(users, "verificationCode", transform="null"),
             SanitizeRule(users, "lastLoginAttemptIp", transform="null"),
+            *(SanitizeRule(craft.table("addresses"), column, transform="null") for column in ADDRESS_COLUMNS),
+            *(SanitizeRule(craft.table(table), column, transform=transform)
+              for table, column, transform in COMMERCE_RULES),
         ),
     )

@@ -94,6 +94,37 @@ def create_schema(engine: str, database: DatabaseConfig, prefix: str, schema: st
         f"INSERT INTO {table('sessions')} VALUES (1, 1, 'session-token')",
         f"INSERT INTO {table('queue')} VALUES (1, 'a queued job')",
         f"INSERT INTO {table('entries')} VALUES (1, 'Hello Craft')",
+        # Craft 4+'s addresses (users' and Commerce's), Craft 5's two-factor tables, and Commerce's orders,
+        # stored payment sources and gateway transactions: every personal value or secret says "secret-".
+        f"CREATE TABLE {table('addresses')} ({q('id')} INTEGER PRIMARY KEY, {q('ownerId')} INTEGER, "
+        f"{q('countryCode')} VARCHAR(255) NOT NULL, {q('administrativeArea')} VARCHAR(255), "
+        f"{q('locality')} VARCHAR(255), {q('dependentLocality')} VARCHAR(255), {q('postalCode')} VARCHAR(255), "
+        f"{q('sortingCode')} VARCHAR(255), {q('addressLine1')} VARCHAR(255), {q('addressLine2')} VARCHAR(255), "
+        f"{q('addressLine3')} VARCHAR(255), {q('organization')} VARCHAR(255), "
+        f"{q('organizationTaxId')} VARCHAR(255), {q('fullName')} VARCHAR(255), {q('firstName')} VARCHAR(255), "
+        f"{q('lastName')} VARCHAR(255), {q('latitude')} VARCHAR(255), {q('longitude')} VARCHAR(255))",
+        f"INSERT INTO {table('addresses')} VALUES (1, 1, 'NL', 'secret-UT', 'secret-Utrecht', 'secret-dl', "
+        "'secret-3511', 'secret-sc', 'secret-Street 1', 'secret-line2', 'secret-line3', 'secret-Org', 'secret-NL00', "
+        "'secret-Ann Real', 'secret-Ann', 'secret-Real', 'secret-52.09', 'secret-5.12')",
+        f"CREATE TABLE {table('authenticator')} ({q('id')} INTEGER PRIMARY KEY, {q('userId')} INTEGER NOT NULL, "
+        f"{q('auth2faSecret')} VARCHAR(255), {q('oldTimestamp')} INTEGER)",
+        f"INSERT INTO {table('authenticator')} VALUES (1, 1, 'secret-totp', 0)",
+        f"CREATE TABLE {table('recoverycodes')} ({q('id')} INTEGER PRIMARY KEY, {q('recoveryCodes')} TEXT)",
+        f"INSERT INTO {table('recoverycodes')} VALUES (1, 'secret-recovery')",
+        f"CREATE TABLE {table('webauthn')} ({q('id')} INTEGER PRIMARY KEY, {q('userId')} INTEGER NOT NULL, "
+        f"{q('credentialId')} VARCHAR(255), {q('credential')} TEXT, {q('credentialName')} VARCHAR(255))",
+        f"INSERT INTO {table('webauthn')} VALUES (1, 1, 'secret-cred', 'secret-key', 'secret-Ann phone')",
+        f"CREATE TABLE {table('commerce_orders')} ({q('id')} INTEGER PRIMARY KEY, {q('number')} VARCHAR(32), "
+        f"{q('email')} VARCHAR(255), {q('lastIp')} VARCHAR(255), {q('customerId')} INTEGER)",
+        f"INSERT INTO {table('commerce_orders')} VALUES (1, 'abc', 'secret-buyer@shop.example', 'secret-ip', 1)",
+        f"CREATE TABLE {table('commerce_paymentsources')} ({q('id')} INTEGER PRIMARY KEY, "
+        f"{q('customerId')} INTEGER, {q('gatewayId')} INTEGER, {q('token')} VARCHAR(255) NOT NULL, "
+        f"{q('description')} VARCHAR(255), {q('response')} TEXT)",
+        f"INSERT INTO {table('commerce_paymentsources')} VALUES (1, 1, 1, 'secret-pm_token', "
+        "'secret-Visa ending 4242', 'secret-gateway answer')",
+        f"CREATE TABLE {table('commerce_transactions')} ({q('id')} INTEGER PRIMARY KEY, {q('orderId')} INTEGER, "
+        f"{q('reference')} VARCHAR(255), {q('response')} TEXT, {q('message')} TEXT)",
+        f"INSERT INTO {table('commerce_transactions')} VALUES (1, 1, 'ch_1', 'secret-card holder', 'Approved')",
     ]
     for row in USERS:
         values = ", ".join("NULL" if v is None else str(v) if isinstance(v, int) else f"'{v}'" for v in row)
