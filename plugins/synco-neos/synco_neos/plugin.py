@@ -53,7 +53,7 @@ from synco_neos.resources import (
     resolve_storage,
     resolve_target,
 )
-from synco_neos.sanitize import sanitize_profile, table_columns
+from synco_neos.sanitize import no_rows_tables, sanitize_profile, table_columns
 from synco_neos.settings import FlowSettingsReader
 from synco_neos.versions import has_neos_media, neos_major_version
 
@@ -185,7 +185,8 @@ def default_dump_options(framework: Framework, inventory: DatabaseInventory | No
     if isinstance(major, int) and major < 9:
         # Neos 9 dropped this table; its content-repository event tables hold the content and stay.
         smart_tables.append(resourcedb.EVENTLOG_TABLE)
-    return DumpOptions(sanitize=sanitize_profile(), smart_exclude_tables=tuple(smart_tables), smart_where=smart_where)
+    return DumpOptions(exclude_tables=no_rows_tables(columns), sanitize=sanitize_profile(),
+                       smart_exclude_tables=tuple(smart_tables), smart_where=smart_where)
 
 
 def _target(framework: Framework) -> PersistentTarget:

@@ -9,6 +9,9 @@ Used whenever sanitising is on (the default; ``serve --no-sanitize`` turns the c
   ``user<id>@example.invalid``, and ``credentialssource`` -> one fixed hash of ``password`` in Flow's
   format, so every account can log in locally with the password ``password``.
 
+No rows from Sandstorm.NeosTwoFactorAuthentication's second factors, nor from Flow's PdoBackend ``cache``
+and ``tags`` tables (recognised by their columns), where a site with database caches keeps its sessions.
+
 The Neos 8 event log, which also names accounts, is left out by the smart transfer; ``serve --all`` ships its
 rows with ``accountidentifier`` emptied.
 """
@@ -42,6 +45,29 @@ PROFILE: tuple[tuple[str, str, str], ...] = (
     # Who did what in the Neos 8 event log, whose rows only ``serve --all`` ships.
     (EVENTLOG_TABLE, "accountidentifier", "fixed:"),
 )
+
+
+#: Tables whose rows never leave the server: Sandstorm.NeosTwoFactorAuthentication's second factors (TOTP
+#: secrets; the copy logs in with the password alone).
+NO_ROWS_TABLES = ("sandstorm_neostwofactorauthentication_domain_model_secondfactor",)
+
+#: Flow's PdoBackend cache tables as its DDL names them, with the columns that tell them from an application's
+#: own ``cache``/``tags``: a site that keeps its caches in the database keeps its sessions there too
+#: (``Flow_Session_Storage``, ``Flow_Session_MetaData``: the logged-in accounts and their tokens). A cache is
+#: rebuilt on the copy, so no rows travel, ``--all`` or not.
+PDO_CACHE_TABLES = (
+    ("cache", frozenset({"identifier", "cache", "context", "lifetime", "content"})),
+    ("tags", frozenset({"identifier", "cache", "context", "tag"})),
+)
+
+
+def no_rows_tables(columns: dict[str, set[str]] | None) -> tuple[str, ...]:
+    """The tables of the database (``columns``: see :func:`table_columns`) whose rows never travel: only
+    those the inventory shows (``cache`` alone may be the application's own), none when it was not read."""
+    if columns is None:
+        return ()
+    return (tuple(name for name in NO_ROWS_TABLES if name in columns)
+            + tuple(name for name, needed in PDO_CACHE_TABLES if needed <= columns.get(name, set())))
 
 
 def table_columns(inventory: DatabaseInventory | None) -> dict[str, set[str]] | None:

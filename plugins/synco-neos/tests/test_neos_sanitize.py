@@ -155,3 +155,44 @@ def test_postgres_dump_is_sanitised_unless_no_sanitize(make_project: Callable[[s
     for value in PERSONAL_VALUES:
         assert value.encode() in raw, value
     assert b"example.invalid" not in raw
+
+
+#: Where a Neos site keeps secrets outside the profile's tables: Sandstorm.NeosTwoFactorAuthentication's
+#: TOTP secrets, and Flow's PdoBackend cache tables (``cache``/``tags``, the DDL Flow ships), which hold the
+#: sessions (``Flow_Session_Storage``, ``Flow_Session_MetaData``: the logged-in account and its tokens) when a
+#: site moves its caches to the database. Every secret says ``pii``.
+SECRET_TABLES = (
+    "CREATE TABLE sandstorm_neostwofactorauthentication_domain_model_secondfactor (persistence_object_identifier "
+    "VARCHAR(40) NOT NULL PRIMARY KEY, account VARCHAR(40) NULL, type INTEGER NOT NULL, secret VARCHAR(255) NOT NULL)",
+    "INSERT INTO sandstorm_neostwofactorauthentication_domain_model_secondfactor VALUES ('f1', 'acc1', 1, "
+    "'pii-totp-secret')",
+    'CREATE TABLE "cache" ("identifier" VARCHAR(250) NOT NULL, "cache" VARCHAR(250) NOT NULL, "context" VARCHAR(150) '
+    'NOT NULL, "created" INTEGER NOT NULL, "lifetime" INTEGER DEFAULT 0 NOT NULL, "content" TEXT, '
+    'PRIMARY KEY ("identifier", "cache", "context"))',
+    "INSERT INTO \"cache\" VALUES ('s1', 'Flow_Session_Storage', 'Production', 0, 0, 'pii-session of pii-ann')",
+    'CREATE TABLE "tags" ("identifier" VARCHAR(250) NOT NULL, "cache" VARCHAR(250) NOT NULL, "context" VARCHAR(150) '
+    'NOT NULL, "tag" VARCHAR(250) NOT NULL)',
+    "INSERT INTO \"tags\" VALUES ('s1', 'Flow_Session_MetaData', 'Production', 'pii-account-tag')",
+    # The application's own table keeps its rows.
+    "CREATE TABLE business (id INTEGER PRIMARY KEY, title VARCHAR(20))",
+    "INSERT INTO business VALUES (1, 'kept')",
+)
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_second_factors_and_database_sessions_stay_on_the_server(engine: str, neos_manager: SyncoPluginManager,
+                                                                 tmp_path: Path,
+                                                                 request: pytest.FixtureRequest) -> None:
+    import re
+
+    from synco_core.testing.services import database_from_script
+
+    database = database_from_script(engine, SECRET_TABLES, request, tmp_path / "neos.sqlite",
+                                    mysql_sql_mode="ANSI_QUOTES")
+    framework = Framework(name="Neos/Flow", plugin="neos", project_dir=tmp_path, database=database)
+    out = io.BytesIO()
+    dump_with_engine(database, out, serve_dump_options(framework))
+    leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", out.getvalue())})
+    assert not leaked, f"secrets in the {engine} dump: {leaked}"
+    assert b"kept" in out.getvalue()
