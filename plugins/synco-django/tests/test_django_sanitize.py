@@ -9,12 +9,13 @@ none may be left in it, on PostgreSQL, MariaDB and SQLite.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from synco_core import DatabaseConfig, Framework, dump_with_engine
+from synco_core import DatabaseConfig, Framework, InstallOptions, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, serve_dump_options
 from synco_core.testing.services import database_from_script
 
@@ -166,10 +167,20 @@ def test_no_personal_data_or_credential_leaves(engine: str, django_manager: Sync
                           settings={"user_tables": ["auth_user"]})
     out = tmp_path / "dump"
     with out.open("wb") as stream:
-        dump_with_engine(database, stream, serve_dump_options(framework))
+        result = dump_with_engine(database, stream, serve_dump_options(framework))
     dumped = out.read_bytes()
     leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", dumped)})
     assert not leaked, f"personal data or credentials in the {engine} dump: {leaked}"
     # Each address of an account becomes its own, so allauth's (user, email) stays unique.
     for address in (b"user1@example.invalid", b"user2@example.invalid", b"user3@example.invalid"):
         assert address in dumped
+
+    # The masked values still fit their columns (NOT NULL, UNIQUE, JSON): the dump loads.
+    if engine == "sqlite":
+        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
+    else:
+        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
+        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
+    with out.open("rb") as stream:
+        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
+        assert django_manager.hook.install_database(database=target, dump=stream, options=options) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import sqlite3
@@ -13,7 +14,7 @@ import pytest
 from synco_laravel.database import NO_ROWS_TABLES, PASSWORD_HASH
 from synco_laravel.plugin import detect_framework
 
-from synco_core import Framework, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core import Framework, InstallOptions, SanitizeRule, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options
 from synco_core.testing.services import needs_php
 
@@ -291,8 +292,19 @@ def test_no_personal_data_leaves_on_any_engine(engine: str, make_project: Make, 
     assert framework is not None and framework.database is not None
     out = tmp_path / "dump"
     with out.open("wb") as stream:
-        dump_with_engine(framework.database, stream, serve_dump_options(framework))
+        result = dump_with_engine(framework.database, stream, serve_dump_options(framework))
     dumped = out.read_bytes()
     leaked = sorted({m.decode() for m in re.findall(rb"pii[\w.@-]*", dumped)})
     assert not leaked, f"personal data or secrets in the {engine} dump: {leaked}"
     assert b"user1@example.invalid" in dumped and b"user2@example.invalid" in dumped
+    # The masked values still fit their columns: the keyed hashes stay unique in UNIQUE NOT NULL columns
+    # (subscriptions, subscription_items) and fit VARCHAR(100) (oauth_clients.secret), the dump loads.
+    if engine == "sqlite":
+        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    else:
+        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
+        target = dataclasses.replace(framework.database, name=request.getfixturevalue(fixture)())
+    with out.open("rb") as stream:
+        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
+        installed = laravel_manager.hook.install_database(database=target, dump=stream, options=options)
+    assert installed is not None

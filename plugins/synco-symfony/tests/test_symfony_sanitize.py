@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import sqlite3
@@ -13,7 +14,7 @@ import pytest
 from synco_symfony.plugin import detect_framework
 from synco_symfony.sanitize import PASSWORD_HASH, sanitize_profile
 
-from synco_core import DumpOptions, Framework, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core import DumpOptions, Framework, InstallOptions, SanitizeRule, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options
 from synco_core.testing.services import needs_php, postgres_admin_connection, postgres_url_for
 
@@ -161,9 +162,19 @@ def test_no_bundle_secret_or_personal_data_leaves(engine: str, symfony_manager: 
     framework = Framework(name="Symfony", plugin="symfony", project_dir=tmp_path, database=database)
     out = tmp_path / "dump"
     with out.open("wb") as stream:
-        dump_with_engine(database, stream, serve_dump_options(framework))
+        result = dump_with_engine(database, stream, serve_dump_options(framework))
     dumped = out.read_bytes()
     leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", dumped)})
     assert not leaked, f"personal data or secrets in the {engine} dump: {leaked}"
     # The canonical address is unique too: each row's own.
     assert dumped.count(b"user1@example.invalid") >= 2 and b"user2@example.invalid" in dumped
+
+    # The masked values still fit their columns (NOT NULL, UNIQUE, JSON): the dump loads.
+    if engine == "sqlite":
+        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
+    else:
+        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
+        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
+    with out.open("rb") as stream:
+        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
+        assert symfony_manager.hook.install_database(database=target, dump=stream, options=options) is not None
