@@ -130,3 +130,47 @@ def test_no_personal_data_or_secret_leaves(engine: str, rails_manager: SyncoPlug
     with out.open("rb") as stream:
         options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
         assert rails_manager.hook.install_database(database=target, dump=stream, options=options) is not None
+
+
+#: The queues the smart transfer leaves out, whose rows ``serve --all`` ships: the jobs' serialized arguments
+#: (a mail delivery names its recipient) and errors, as Solid Queue, GoodJob and Delayed Job store them.
+QUEUE_SCHEMA = (
+    "CREATE TABLE solid_queue_jobs (id {id}, queue_name VARCHAR(255) NOT NULL, class_name VARCHAR(255) NOT NULL, "
+    "arguments TEXT, priority INTEGER DEFAULT 0 NOT NULL, active_job_id VARCHAR(255), finished_at TIMESTAMP NULL)",
+    "INSERT INTO solid_queue_jobs (queue_name, class_name, arguments) VALUES "
+    "('mailers', 'ActionMailer::MailDeliveryJob', '{{\"arguments\": [\"pii-ann@real.example\"]}}')",
+    "CREATE TABLE solid_queue_failed_executions (id {id}, job_id BIGINT NOT NULL, error TEXT)",
+    "INSERT INTO solid_queue_failed_executions (job_id, error) VALUES (1, 'pii-550 no such user pii-ann')",
+    "CREATE TABLE good_jobs (id VARCHAR(36) NOT NULL PRIMARY KEY, serialized_params TEXT, error TEXT)",
+    "INSERT INTO good_jobs VALUES ('j1', '{{\"arguments\": [\"pii-bob@real.example\"]}}', 'pii-err')",
+    "CREATE TABLE good_job_executions (id VARCHAR(36) NOT NULL PRIMARY KEY, serialized_params TEXT, error TEXT)",
+    "INSERT INTO good_job_executions VALUES ('e1', '{{\"arguments\": [\"pii-bob@real.example\"]}}', NULL)",
+    "CREATE TABLE delayed_jobs (id {id}, priority INTEGER DEFAULT 0 NOT NULL, attempts INTEGER DEFAULT 0 NOT NULL, "
+    "handler TEXT NOT NULL, last_error TEXT, queue VARCHAR(255))",
+    "INSERT INTO delayed_jobs (handler, last_error) VALUES ('--- !ruby/object:Mail to: pii-cy@real.example', "
+    "'pii-trace')",
+)
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_queued_jobs_shipped_with_all_are_masked(engine: str, rails_manager: SyncoPluginManager, tmp_path: Path,
+                                                 request: pytest.FixtureRequest) -> None:
+    statements = [statement.format(id=AUTO_ID[engine]) for statement in QUEUE_SCHEMA]
+    database = database_from_script(engine, statements, request, tmp_path / "production.sqlite3")
+    framework = Framework(name="Rails", plugin="rails", project_dir=tmp_path, database=database)
+    out = tmp_path / "dump"
+    with out.open("wb") as stream:
+        result = dump_with_engine(database, stream, serve_dump_options(framework, all=True))
+    dumped = out.read_bytes()
+    leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", dumped)})
+    assert not leaked, f"personal data in the {engine} dump with --all: {leaked}"
+    assert b"ActionMailer::MailDeliveryJob" in dumped, "the rows still ship with --all"
+    if engine == "sqlite":
+        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
+    else:
+        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
+        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
+    with out.open("rb") as stream:
+        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
+        assert rails_manager.hook.install_database(database=target, dump=stream, options=options) is not None
