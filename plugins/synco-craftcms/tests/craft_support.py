@@ -89,10 +89,13 @@ def create_schema(engine: str, database: DatabaseConfig, prefix: str, schema: st
         f"{q('lastLoginAttemptIp')} VARCHAR(45), {q('verificationCode')} VARCHAR(255))",
         f"CREATE TABLE {table('sessions')} ({q('id')} INTEGER PRIMARY KEY, {q('userId')} INTEGER, "
         f"{q('token')} CHAR(100))",
-        f"CREATE TABLE {table('queue')} ({q('id')} INTEGER PRIMARY KEY, {q('job')} TEXT)",
+        f"CREATE TABLE {table('queue')} ({q('id')} INTEGER PRIMARY KEY, "
+        f"{q('job')} {'BYTEA' if engine == 'postgresql' else 'LONGBLOB'} NOT NULL, {q('description')} TEXT)",
         f"CREATE TABLE {table('entries')} ({q('id')} INTEGER PRIMARY KEY, {q('title')} VARCHAR(255))",
         f"INSERT INTO {table('sessions')} VALUES (1, 1, 'session-token')",
-        f"INSERT INTO {table('queue')} VALUES (1, 'a queued job')",
+        # A queued mail (Craft serializes the job with its message: the recipient's address).
+        f"INSERT INTO {table('queue')} VALUES (1, 'O:...SendEmail...secret-to@buyer.example', "
+        "'Sending email')",
         f"INSERT INTO {table('entries')} VALUES (1, 'Hello Craft')",
         # Craft 4+'s addresses (users' and Commerce's), Craft 5's two-factor tables, and Commerce's orders,
         # stored payment sources and gateway transactions: every personal value or secret says "secret-".
