@@ -22,6 +22,7 @@ names of variables, never their values). A plugin configures its own logger, nev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -62,10 +63,15 @@ def stdout_reserved() -> Iterator[None]:
     ours = os.fdopen(private, "w", encoding=real.encoding, errors=real.errors,
                      buffering=1 if real.line_buffering else -1)
     sys.stdout = ours
+    failed: OSError | None = None
     try:
         yield
     finally:
-        ours.flush()
+        try:
+            ours.flush()
+        except OSError as exc:
+            # The output cannot be written (a full disk, a reader gone): what is left in the buffer is lost.
+            failed = exc
         # Text written to the original stream meanwhile (print(file=sys.__stdout__)) belongs on stderr too.
         for stream in (real, sys.__stdout__):
             try:
@@ -74,9 +80,17 @@ def stdout_reserved() -> Iterator[None]:
             except (OSError, ValueError):
                 pass
         os.dup2(private, 1)
-        if sys.stdout is ours:
+        if sys.stdout is ours or (isinstance(sys.stdout, _StdoutForPlugins) and sys.stdout.real is ours):
             sys.stdout = real
-        ours.close()
+        with contextlib.suppress(OSError):
+            ours.close()  # the buffer's last flush fails again, and the descriptor is closed all the same
+    if failed is not None:
+        # Reached only when the command itself ended well: its output did not all arrive, so it failed.
+        raise OutputFailed(f"cannot write synco's output: {failed.strerror or failed}")
+
+
+class OutputFailed(Exception):
+    """The command's output could not be written once the command was through (:func:`stdout_reserved`)."""
 
 
 def _inside() -> bool:
@@ -88,6 +102,11 @@ class _StdoutForPlugins:
 
     def __init__(self, real: TextIO) -> None:
         self._real = real
+
+    @property
+    def real(self) -> TextIO:
+        """The stream the threads that run no plugin code write to."""
+        return self._real
 
     def _target(self) -> TextIO:
         return sys.stderr if _inside() else self._real

@@ -137,3 +137,22 @@ def test_console_script_version_and_help() -> None:
     assert helped.returncode == 0
     for name in ("detect", "plugins", "db"):
         assert name in helped.stdout
+
+
+@pytest.mark.parametrize("command", [["plugins", "--json"], ["--version"]])
+def test_output_that_cannot_be_written_fails_the_command_in_one_line(command: list[str]) -> None:
+    """A command that succeeded but whose output did not arrive (stdout on a full disk) fails with one line,
+    not with a traceback from the last flush, nor with status 0."""
+    import os
+
+    from synco_core.testing.services import unavailable
+
+    if not os.path.exists("/dev/full"):
+        unavailable("/dev/full (a device that is always full) is not on this machine")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "synco_core", *command], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and last.endswith("No space left on device"), done.stderr
+    assert "Traceback" not in done.stderr

@@ -25,6 +25,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.index import hashcache, packs
 from synco_core.index.order import sorted_walk_lstat
 from synco_core.serve import walkprocess
+from synco_core.testing.services import unavailable
 
 WORKER_ENV = walkprocess.MIN_FILES_ENV
 
@@ -296,7 +297,7 @@ def test_ctrl_c_ends_the_worker_without_a_traceback(started: bool) -> None:
                                env=env)
     if started:
         if not Path("/proc/self/syscall").exists():
-            pytest.skip("no /proc/<pid>/syscall here to tell when the worker waits for its header")
+            unavailable("no /proc/<pid>/syscall here to tell when the worker waits for its header")
         # Waiting for its header, whatever the machine's load (a fixed second was not always enough).
         deadline = time.monotonic() + 60
         while not _reading_its_input(process.pid):

@@ -21,7 +21,7 @@ from synco_core import __version__
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
-from synco_core.pluginguard import stdout_reserved, threads_left_running
+from synco_core.pluginguard import OutputFailed, stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
@@ -181,14 +181,23 @@ def main() -> None:
     # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
     # it starts, cannot reach --json output, a dump written to stdout or the receive command.
     status: int | str | None = 0
-    with stdout_reserved():
-        try:
-            cli(prog_name="synco")
-        except SystemExit as done:
-            status = done.code
-            if not threads_left_running():
-                raise
+    try:
+        with stdout_reserved():
+            try:
+                cli(prog_name="synco")
+            except SystemExit as done:
+                status = done.code
+            except OSError as exc:
+                # Writing what click prints itself (--version, --help) to an output that cannot take it.
+                click.echo(f"Error: cannot write synco's output: {exc.strerror or exc}", err=True)
+                status = 1
+    except OutputFailed as lost:
+        # A command that failed has said why already; one that succeeded did not deliver what it printed.
+        if status in (0, None):
+            click.echo(f"Error: {lost}", err=True)
+            status = 1
     _exit_without_waiting_for_plugin_threads(status)
+    raise SystemExit(status)
 
 
 def _exit_without_waiting_for_plugin_threads(status: int | str | None) -> None:
