@@ -22,7 +22,8 @@ enable them with ``-p synco_core.testing.services``.
   PHP hidden), ``no_php`` hides PHP for one test, ``needs_php`` marks a test that needs the CLI.
 - ``s3_bucket``: a stand-in S3 bucket on 127.0.0.1 answering ``ListObjectsV2`` (signed requests only), for
   plugins that list a bucket with :func:`synco_core.s3_public_entries`.
-- :func:`serve_receive_install`: the whole round trip through the command line, as a user runs it.
+- :func:`serve_receive_install`: the whole round trip through the command line, as a user runs it;
+  :func:`install_into_empty_copy`: a dump installed into a fresh database of its engine (does it load?).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ import pytest
 from synco_core import redaction
 
 if TYPE_CHECKING:
-    from synco_core.values import DatabaseConfig
+    from synco_core.plugins import SyncoPluginManager
+    from synco_core.values import DatabaseConfig, DumpResult, InstallResult
 
 MYSQL_HOST = os.environ.get("SYNCO_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("SYNCO_TEST_MYSQL_PORT", "3306"))
@@ -273,6 +275,30 @@ def database_from_script(engine: str, statements: Sequence[str], request: pytest
         for statement in statements:
             pg.execute(statement)
     return parse_database_url(postgres_url_for(name))
+
+
+def install_into_empty_copy(database: DatabaseConfig, dump: Path, result: DumpResult, request: pytest.FixtureRequest,
+                            sqlite_path: Path, manager: SyncoPluginManager | None = None) -> InstallResult:
+    """Install ``dump`` (written by a dump of ``database`` that returned ``result``) into a new, empty
+    throw-away database of the same engine, as ``receive --install`` would: what a sanitising test checks last,
+    that the masked values still fit their columns (NOT NULL, UNIQUE, JSON, types) and the dump loads. MySQL
+    and PostgreSQL copies come from the ``*_database_factory`` fixtures; a SQLite one is ``sqlite_path``."""
+    import dataclasses
+
+    from synco_core import InstallOptions, parse_database_url
+    from synco_core.plugins import get_plugin_manager
+
+    if database.engine == "sqlite":
+        target = parse_database_url(f"sqlite:///{sqlite_path}")
+    else:
+        fixture = "mysql_database_factory" if database.engine == "mysql" else "postgres_database_factory"
+        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
+    options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
+    with dump.open("rb") as stream:
+        installed: InstallResult | None = (manager or get_plugin_manager()).hook.install_database(
+            database=target, dump=stream, options=options)
+    assert installed is not None, f"no engine installed the {database.engine} dump"
+    return installed
 
 
 class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,15 +9,14 @@ none may be left in it, on PostgreSQL, MariaDB and SQLite.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from synco_core import DatabaseConfig, Framework, InstallOptions, dump_with_engine, parse_database_url
+from synco_core import DatabaseConfig, Framework, dump_with_engine
 from synco_core.testing import SyncoPluginManager, serve_dump_options
-from synco_core.testing.services import database_from_script
+from synco_core.testing.services import database_from_script, install_into_empty_copy
 
 #: The tables as the apps' migrations make them, reduced to the columns that matter (``{id}``: the engine's
 #: auto-increment key).
@@ -176,11 +175,4 @@ def test_no_personal_data_or_credential_leaves(engine: str, django_manager: Sync
         assert address in dumped
 
     # The masked values still fit their columns (NOT NULL, UNIQUE, JSON): the dump loads.
-    if engine == "sqlite":
-        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
-    else:
-        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
-        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
-    with out.open("rb") as stream:
-        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
-        assert django_manager.hook.install_database(database=target, dump=stream, options=options) is not None
+    install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite3", django_manager)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 import sqlite3
@@ -14,9 +13,9 @@ import pytest
 from synco_laravel.database import NO_ROWS_TABLES, PASSWORD_HASH
 from synco_laravel.plugin import detect_framework
 
-from synco_core import Framework, InstallOptions, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core import Framework, SanitizeRule, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options
-from synco_core.testing.services import needs_php
+from synco_core.testing.services import install_into_empty_copy, needs_php
 
 Make = Callable[..., Path]
 
@@ -299,12 +298,4 @@ def test_no_personal_data_leaves_on_any_engine(engine: str, make_project: Make, 
     assert b"user1@example.invalid" in dumped and b"user2@example.invalid" in dumped
     # The masked values still fit their columns: the keyed hashes stay unique in UNIQUE NOT NULL columns
     # (subscriptions, subscription_items) and fit VARCHAR(100) (oauth_clients.secret), the dump loads.
-    if engine == "sqlite":
-        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite'}")
-    else:
-        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
-        target = dataclasses.replace(framework.database, name=request.getfixturevalue(fixture)())
-    with out.open("rb") as stream:
-        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
-        installed = laravel_manager.hook.install_database(database=target, dump=stream, options=options)
-    assert installed is not None
+    install_into_empty_copy(framework.database, out, result, request, tmp_path / "copy.sqlite", laravel_manager)

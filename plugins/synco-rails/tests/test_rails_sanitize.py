@@ -10,15 +10,14 @@ none may be left in it, on PostgreSQL, MariaDB and SQLite.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from synco_core import DatabaseConfig, Framework, InstallOptions, dump_with_engine, parse_database_url
+from synco_core import DatabaseConfig, Framework, dump_with_engine
 from synco_core.testing import SyncoPluginManager, serve_dump_options
-from synco_core.testing.services import database_from_script
+from synco_core.testing.services import database_from_script, install_into_empty_copy
 
 #: As the gems' migrations make them, reduced to the columns that matter (``{id}``: auto-increment key).
 SCHEMA = (
@@ -122,14 +121,7 @@ def test_no_personal_data_or_secret_leaves(engine: str, rails_manager: SyncoPlug
     assert b"user1@example.invalid" in dumped
 
     # The masked values still fit their columns (NOT NULL, UNIQUE, JSON): the dump loads.
-    if engine == "sqlite":
-        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
-    else:
-        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
-        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
-    with out.open("rb") as stream:
-        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
-        assert rails_manager.hook.install_database(database=target, dump=stream, options=options) is not None
+    install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite3", rails_manager)
 
 
 #: The queues the smart transfer leaves out, whose rows ``serve --all`` ships: the jobs' serialized arguments
@@ -166,11 +158,4 @@ def test_queued_jobs_shipped_with_all_are_masked(engine: str, rails_manager: Syn
     leaked = sorted({found.decode() for found in re.findall(rb"pii[\w.@-]*", dumped)})
     assert not leaked, f"personal data in the {engine} dump with --all: {leaked}"
     assert b"ActionMailer::MailDeliveryJob" in dumped, "the rows still ship with --all"
-    if engine == "sqlite":
-        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
-    else:
-        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
-        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
-    with out.open("rb") as stream:
-        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
-        assert rails_manager.hook.install_database(database=target, dump=stream, options=options) is not None
+    install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite3", rails_manager)

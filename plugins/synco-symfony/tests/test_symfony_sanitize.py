@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 import sqlite3
@@ -14,9 +13,9 @@ import pytest
 from synco_symfony.plugin import detect_framework
 from synco_symfony.sanitize import PASSWORD_HASH, sanitize_profile
 
-from synco_core import DumpOptions, Framework, InstallOptions, SanitizeRule, dump_with_engine, parse_database_url
+from synco_core import DumpOptions, Framework, SanitizeRule, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options
-from synco_core.testing.services import needs_php, postgres_admin_connection, postgres_url_for
+from synco_core.testing.services import install_into_empty_copy, needs_php, postgres_admin_connection, postgres_url_for
 
 Make = Callable[..., Path]
 
@@ -170,11 +169,4 @@ def test_no_bundle_secret_or_personal_data_leaves(engine: str, symfony_manager: 
     assert dumped.count(b"user1@example.invalid") >= 2 and b"user2@example.invalid" in dumped
 
     # The masked values still fit their columns (NOT NULL, UNIQUE, JSON): the dump loads.
-    if engine == "sqlite":
-        target = parse_database_url(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
-    else:
-        fixture = "mysql_database_factory" if engine == "mysql" else "postgres_database_factory"
-        target = dataclasses.replace(database, name=request.getfixturevalue(fixture)())
-    with out.open("rb") as stream:
-        options = InstallOptions(format=result.format, yes=True, manifest=result.tables)
-        assert symfony_manager.hook.install_database(database=target, dump=stream, options=options) is not None
+    install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite3", symfony_manager)
