@@ -20,7 +20,7 @@ from synco_core import age, workerframes
 from synco_core.cli.main import cli
 from synco_core.receive import indexprocess
 from synco_core.receive.compare import compare_public_files
-from synco_core.receive.treedigest import local_tree_digest
+from synco_core.receive.treedigest import artifact_state, local_tree_digest
 from synco_core.wire import META_FILE, PublicIndexEntry
 
 INDEX = "Resources-uploads.index.json.enc"
@@ -274,3 +274,30 @@ def test_the_index_digest_is_the_digest_of_the_folder_it_describes(tmp_path: Pat
     assert compare_public_files(index, folder).tree is None
     (folder / "link").symlink_to(folder / "z")
     assert local_tree_digest(folder) is None
+
+
+def test_the_state_of_a_private_set_as_deep_as_paths_go(tmp_path: Path) -> None:
+    """A received private set 1,100 folders deep (a path of 2,200 bytes, well within Linux's 4,096): noting
+    its state walked it by recursion, and the receive ended in a RecursionError."""
+    import shutil
+    import subprocess
+
+    root = tmp_path / "private"
+    root.mkdir()
+    folder = os.open(root, os.O_RDONLY)
+    # Made one level at a time: os.makedirs itself recurses per level.
+    for _ in range(1100):
+        os.mkdir("d", dir_fd=folder)
+        deeper = os.open("d", os.O_RDONLY, dir_fd=folder)
+        os.close(folder)
+        folder = deeper
+    os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=folder))
+    try:
+        state = artifact_state(root)
+        assert state is not None and state.startswith("folder ")
+        os.utime("f", (1, 1), dir_fd=folder)
+        assert artifact_state(root) not in (None, state), "a change at the bottom changes the state"
+    finally:
+        os.close(folder)
+        # shutil.rmtree recurses per level too.
+        subprocess.run([shutil.which("rm") or "rm", "-rf", str(root)], check=True)

@@ -149,29 +149,23 @@ def artifact_state(path: Path) -> str | None:
     if not stat.S_ISDIR(info.st_mode):
         return None
     digest = hashlib.sha256()
-    try:
-        _add_folder(digest, os.fspath(path), "")
-    except OSError:
-        return None
+    # The walk every comparison uses (an explicit stack: a private set as deep as paths may go costs no
+    # recursion), in its order: a folder right before its content.
+    for relative, entry, found in sorted_walk_lstat(path):
+        try:
+            if found is None:
+                if not entry.is_dir(follow_symlinks=False):
+                    return None  # gone meanwhile
+                line = f"d\0{relative}\n"
+            elif stat.S_ISLNK(found.st_mode):
+                line = f"l\0{relative}\0{os.readlink(entry.path)}\n"
+            else:
+                kind = "f" if stat.S_ISREG(found.st_mode) else "o"
+                line = f"{kind}\0{relative}\0{found.st_size}\0{found.st_mtime_ns}\n"
+        except OSError:
+            return None
+        digest.update(line.encode(errors="surrogateescape"))
     return f"folder {digest.hexdigest()}"
-
-
-def _add_folder(digest: Any, folder: str, relative: str) -> None:
-    with os.scandir(folder) as scanned:
-        entries = sorted(scanned, key=lambda found: found.name)
-    for entry in entries:
-        name = f"{relative}{entry.name}"
-        info = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
-            digest.update(f"d\0{name}\n".encode(errors="surrogateescape"))
-            _add_folder(digest, entry.path, f"{name}/")
-        elif stat.S_ISLNK(info.st_mode):
-            digest.update(f"l\0{name}\0{os.readlink(entry.path)}\n".encode(errors="surrogateescape"))
-        else:
-            kind = "f" if stat.S_ISREG(info.st_mode) else "o"
-            digest.update(f"{kind}\0{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode(errors="surrogateescape"))
-
-
 def tree_record(public: PublicFilesInfo, digest: str | None, files: int, size: int) -> dict[str, Any] | None:
     """What ``.synco-received.json`` keeps about a set brought fully up to date (None: nothing to keep)."""
     if public.index_sha256 is None or digest is None:
