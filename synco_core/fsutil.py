@@ -236,6 +236,16 @@ def path_below(path: Path, base: Path) -> tuple[str, ...] | None:
     return None
 
 
+def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
+    """Remove the temporary files ``<path>.<pid><suffix>`` beside ``path`` whose process is gone (killed before
+    it could): a temporary file of a running one (another serve or receive of the same set) is left alone."""
+    for temp in path.parent.glob(f"{path.name}.*{suffix}"):
+        pid = temp.name[len(path.name) + 1:-len(suffix)]
+        if pid.isdigit() and not process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` still runs on this host: a folder named after a dead one is a leftover."""
     try:

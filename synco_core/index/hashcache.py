@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from synco_core.fsutil import process_alive, user_cache_dir
+from synco_core.fsutil import remove_temps_of_dead_processes, user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -176,16 +176,6 @@ def cache_file(folder: Path, owner: Path, set_name: str) -> Path:
     return folder / "hashes" / f"{key}.bin"
 
 
-def _remove_stale_temps(path: Path) -> None:
-    """Remove the temporary caches of serves that were killed before they could (``<name>.<pid>.tmp`` whose
-    process is gone): with contents in them, each can be as large as the set's small files."""
-    for temp in path.parent.glob(f"{path.name}.*.tmp"):
-        pid = temp.name[len(path.name) + 1:-len(".tmp")]
-        if pid.isdigit() and not process_alive(int(pid)):
-            with contextlib.suppress(OSError):
-                temp.unlink()
-
-
 def _check(checked: bytes | memoryview) -> bytes:
     """A record's check: 64 bits of BLAKE2b over its fields and path. Any damage passes it by chance only
     (one in 2^64); a CRC-32 is blind to every damage that is a multiple of its polynomial. The content is
@@ -266,7 +256,7 @@ class HashCache:
                 temp.unlink()
             self._temp = None
             return
-        _remove_stale_temps(path)
+        remove_temps_of_dead_processes(path, ".tmp")
         # The first format's cache (zstd-compressed text) of the same set is never read again.
         with contextlib.suppress(OSError):
             path.with_suffix(".zst").unlink()

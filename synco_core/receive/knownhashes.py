@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from synco_core.fsutil import process_alive
+from synco_core.fsutil import remove_temps_of_dead_processes
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,7 @@ class KnownHashes:
                 log.debug("known hashes %s not written: %s", path, exc)
                 self.discard()
             # What a receive that was killed left (its process is gone) is never read: removed.
-            for stale in path.parent.glob(f"{path.name}.*.part"):
-                pid = stale.name[len(path.name) + 1:-len(".part")]
-                if pid.isdigit() and not process_alive(int(pid)):
-                    with contextlib.suppress(OSError):
-                        stale.unlink()
+            remove_temps_of_dead_processes(path, ".part")
 
     @staticmethod
     def _read(path: Path) -> Iterator[tuple[str, str]]:
