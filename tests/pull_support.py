@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from synco_core.testing.services import require_tool
+from synco_core.testing.services import require_tool, unavailable
 
 SHIMS = Path(__file__).parent / "shims"
 
@@ -243,3 +243,16 @@ def run_synco(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 
     """``synco ARGS`` in a subprocess (the real console entry point of this interpreter)."""
     return subprocess.run([sys.executable, "-c", "from synco_core.cli.main import main; main()", *args],
                           env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def latin1_locale(folder: Path, language: str = "de_DE") -> dict[str, str]:
+    """The environment of a host whose locale is ISO-8859-1, built into ``folder`` (no system change)."""
+    localedef = require_tool("localedef", "libc-bin")
+    name = f"{language}.ISO-8859-1"
+    folder.mkdir()
+    result = subprocess.run([localedef, "-i", language, "-f", "ISO-8859-1", str(folder / name)],
+                            capture_output=True, text=True, check=False)
+    if not (folder / name).is_dir():
+        unavailable(f"cannot build an ISO-8859-1 locale (the Debian package locales has its sources): "
+                    f"{result.stderr.strip()}")
+    return {"LOCPATH": str(folder), "LANG": name, "LC_ALL": name}

@@ -8,26 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from pull_support import SHIMS, make_project, row_count, run_synco, tree_digest, write_plugin
+from pull_support import SHIMS, latin1_locale, make_project, row_count, run_synco, tree_digest, write_plugin
 from test_transfer_support import static_server
 
 from synco_core import age, localenames
 from synco_core.receive.workers import worker_command
 from synco_core.serve.walkprocess import _command
-from synco_core.testing.services import require_tool, unavailable
-
-
-def _latin1_locale(folder: Path) -> dict[str, str]:
-    """The environment of a laptop whose locale is ISO-8859-1 (built into ``folder``: no system change)."""
-    localedef = require_tool("localedef", "libc-bin")
-    folder.mkdir()
-    result = subprocess.run([localedef, "-i", "de_DE", "-f", "ISO-8859-1", str(folder / "de_DE.ISO-8859-1")],
-                            capture_output=True, text=True, check=False)
-    if not (folder / "de_DE.ISO-8859-1").is_dir():
-        unavailable(f"cannot build an ISO-8859-1 locale (the Debian package locales has its sources): "
-                    f"{result.stderr.strip()}")
-    return {"LOCPATH": str(folder), "LANG": "de_DE.ISO-8859-1", "LC_ALL": "de_DE.ISO-8859-1"}
-
 
 LOCALES = ["latin1", "C-utf8-mode-off", "C"]
 
@@ -46,7 +32,7 @@ def _env(kind: str, tmp_path: Path) -> dict[str, str]:
         "SYNCO_REMOTE_PYTHON": sys.executable,
     })
     if kind == "latin1":
-        env.update(_latin1_locale(tmp_path / "locales"))
+        env.update(latin1_locale(tmp_path / "locales"))
     elif kind == "C-utf8-mode-off":
         env.update({"LC_ALL": "C", "PYTHONUTF8": "0"})
     else:

@@ -14,21 +14,19 @@ import os
 import shlex
 import sqlite3
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from pull_support import (
     Project,
+    latin1_locale,
     make_project,
     remote_environment,
     row_count,
     run_synco,
     tree_digest,
 )
-
-from synco_core.testing.services import require_tool, unavailable
 
 
 @pytest.fixture
@@ -414,17 +412,6 @@ def test_pull_docker_shim_uploads_when_the_remote_synco_found_does_not_start(
     assert "uploading" not in configured.stderr
 
 
-def _latin1_locale(folder: Path) -> dict[str, str]:
-    """The environment of a host whose locale is ISO-8859-1 (built into ``folder``: no system change)."""
-    localedef = require_tool("localedef", "libc-bin")
-    folder.mkdir()
-    result = subprocess.run([localedef, "-i", "en_US", "-f", "ISO-8859-1", str(folder / "en_US.ISO-8859-1")],
-                            capture_output=True, text=True, check=False)
-    if not (folder / "en_US.ISO-8859-1").is_dir():
-        unavailable(f"cannot build an ISO-8859-1 locale (the Debian package locales has its sources): "
-                    f"{result.stderr.strip()}")
-    return {"LOCPATH": str(folder), "LANG": "en_US.ISO-8859-1", "LC_ALL": "en_US.ISO-8859-1"}
-
 
 @pytest.mark.parametrize("synco", ["", "upload"])
 def test_pull_docker_shim_from_a_host_with_a_latin1_locale(shim_env: dict[str, str], tmp_path: Path,
@@ -437,7 +424,7 @@ def test_pull_docker_shim_from_a_host_with_a_latin1_locale(shim_env: dict[str, s
     (uploads / "café ü.bin").write_bytes(b"cafe")
     (uploads / "日本 語").mkdir()
     (uploads / "日本 語" / "ファイル.txt").write_bytes(b"jp")
-    remote_env = _latin1_locale(tmp_path / "locales")
+    remote_env = latin1_locale(tmp_path / "locales", "en_US")
     env = dict(shim_env, SYNCO_REMOTE_SYNCO=synco, SYNCO_SHIM_CONTAINER_ENV=json.dumps(remote_env))
     result = run_synco(["pull", f"docker://web-1{project.root}", "--target", "out"], env, tmp_path)
     assert result.returncode == 0, result.stderr
