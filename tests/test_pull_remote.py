@@ -10,7 +10,7 @@ import pytest
 from synco_core.errors import ConfigError
 from synco_core.pull.channel import channel_argv, login_shell_command
 from synco_core.pull.greeting import probe_command
-from synco_core.pull.remote import parse_remote_url, remote_from_config, resolve_remote
+from synco_core.pull.remote import REMOTE_KEYS, parse_remote_url, remote_from_config, resolve_remote
 
 
 def no_contexts() -> set[str]:
@@ -146,6 +146,27 @@ def test_bad_config_entries(entry: object, message: str | None) -> None:
         return
     with pytest.raises(ConfigError, match=message):
         remote_from_config("x", entry, no_contexts)
+
+
+@pytest.mark.parametrize("entry", [
+    {"url": "docker://app/var/www", "contaner": "php"},
+    {"type": "kubectl", "pod": "web-0", "namespace": "shop", "containers": "php"},
+    {"type": "ssh", "host": "h", "ssh_option": "-i key"},
+    {"type": "command", "command": "lando ssh -c", "run": "argv"},
+    {"type": "ssh", "host": "h", 3: "x"},
+])
+def test_unknown_keys_of_a_remote_are_refused(entry: dict[object, object]) -> None:
+    """A typo in a remote's keys is one line naming it, as in serve's section, not a pull from somewhere else."""
+    typo = next(str(key) for key in entry if key not in REMOTE_KEYS)
+    with pytest.raises(ConfigError, match=rf"remote 'x' in \.synco\.yml: {typo}: unknown key \(allowed: base_url, "):
+        remote_from_config("x", entry, no_contexts)
+
+
+@pytest.mark.parametrize("key", sorted(REMOTE_KEYS))
+def test_every_remote_key_is_accepted(key: str) -> None:
+    # Keys that do not apply to the entry's kind are ignored, never refused.
+    entry = {"url": "ssh://h/app", key: "ssh://h/app" if key == "url" else "x"}
+    assert remote_from_config("x", entry, no_contexts).host == "h"
 
 
 def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:

@@ -38,6 +38,14 @@ KINDS: tuple[Kind, ...] = ("ssh", "docker", "docker-compose", "kubectl")
 #: words of ``sh -c SCRIPT`` run as they are (as docker exec does).
 RUNS = ("shell", "argv")
 
+#: Every key a ``remotes:`` mapping may have (docs/configuration.md lists them). A key that does not apply to
+#: the entry's kind is ignored; one not here is refused, since a typo (``contaner:``) would otherwise pull
+#: from another container, host or path than the one written.
+REMOTE_KEYS = frozenset({
+    "url", "type", "host", "user", "port", "container", "service", "pod", "namespace", "context", "command",
+    "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url",
+})
+
 #: The project configuration file the remotes are read from.
 CONFIG_NAMES = (".synco.yml", ".synco.yaml")
 
@@ -232,6 +240,10 @@ def remote_from_config(
         return remote
     if not isinstance(entry, Mapping):
         raise ConfigError(f"remote {name!r} in .synco.yml should be a URL or a mapping")
+    unknown = sorted(str(key) for key in entry if key not in REMOTE_KEYS)
+    if unknown:
+        raise ConfigError(f"remote {name!r} in .synco.yml: {unknown[0]}: unknown key "
+                          f"(allowed: {', '.join(sorted(REMOTE_KEYS))})")
     url = _optional_str(entry, "url", name)
     if url:
         remote = parse_remote_url(url, known_contexts)
