@@ -43,6 +43,10 @@ MAX_LOCK_FILE_BYTES = 16 << 20
 PIPE_TIMEOUT = 10.0
 PIPE_TIMEOUT_VARIABLE = "SYNCO_PIPE_TIMEOUT"
 
+#: The names of a project's own synco configuration file, in order: the first found is the one every part of
+#: synco reads (serve's synco-generic, pull's remotes, receive's hosts) and the one receive adds a host to.
+SYNCO_CONFIG_NAMES = (".synco.yml", ".synco.yaml")
+
 _CHUNK = 64 * 1024
 # O_NONBLOCK: opening a FIFO for reading otherwise waits until a writer opens it, which may be never.
 # O_NOCTTY: a terminal device named as a configuration file must not become the controlling terminal.
@@ -147,3 +151,16 @@ def read_config_text(path: Path, *, kind: str = "configuration file", limit: int
         return data.decode("utf-8", errors)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}), so not a readable {kind}") from None
+
+
+def synco_config_path(folder: Path) -> Path | None:
+    """``folder``'s ``.synco.yml`` (or ``.synco.yaml``), or None.
+
+    Anything but a folder counts: a named pipe is read and a device refused by :func:`read_config_text`, with
+    an error naming it, rather than either being taken for no configuration.
+    """
+    for name in SYNCO_CONFIG_NAMES:
+        candidate = folder / name
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return None

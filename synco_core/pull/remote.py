@@ -30,6 +30,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from synco_core.errors import ConfigError
+from synco_core.frameworkutil.configfile import synco_config_path
 
 Kind = Literal["ssh", "docker", "docker-compose", "kubectl", "command"]
 #: The kinds a remote URL names; ``command`` is configured in ``.synco.yml`` only.
@@ -46,8 +47,6 @@ REMOTE_KEYS = frozenset({
     "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url",
 })
 
-#: The project configuration file the remotes are read from.
-CONFIG_NAMES = (".synco.yml", ".synco.yaml")
 
 
 @dataclass
@@ -297,12 +296,9 @@ def find_config(start: Path) -> Path | None:
     """The nearest ``.synco.yml`` in ``start`` or one of its parents."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        for config_name in CONFIG_NAMES:
-            candidate = folder / config_name
-            # Not is_file(): a pipe or a device is read (and timed out or refused) by load_remotes, with an
-            # error naming it, instead of being passed over as if there were no .synco.yml.
-            if candidate.exists() and not candidate.is_dir():
-                return candidate
+        found = synco_config_path(folder)
+        if found is not None:
+            return found
     return None
 
 

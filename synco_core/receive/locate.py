@@ -10,6 +10,7 @@ key does not open means "here, but the wrong key", and the search stops with tha
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folde
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = ".synco.yml"
+#: Keys that name hosts, at the top of ``.synco.yml`` or under ``receive:``; and the keys of Go synco's
+#: ``hosts`` items (``{baseUrl: URL}``).
+HOST_KEYS = frozenset({"hosts", "host", "baseUrl", "base_url"})
+HOST_ITEM_KEYS = frozenset({"baseUrl", "base_url"})
 #: Public prefixes tried for every session, whatever the local project: Flow and Neos serve their web root's
 #: resources under ``/_Resources``, and Go synco users give that address as the site.
 DEFAULT_PREFIXES = ("/_Resources",)
@@ -107,6 +111,14 @@ def _swap_hostname(host: str, hostname: str, new: str) -> str:
     return userinfo + at + name_port[:start] + new + name_port[start + len(hostname):] + host[len(netloc):]
 
 
+def config_file(project_dir: Path) -> Path:
+    """The project's ``.synco.yml`` or ``.synco.yaml`` (the one every part of synco reads), else where a new
+    ``.synco.yml`` goes."""
+    from synco_core.frameworkutil.configfile import SYNCO_CONFIG_NAMES, synco_config_path
+
+    return synco_config_path(project_dir) or project_dir / SYNCO_CONFIG_NAMES[0]
+
+
 def configured_hosts(project_dir: Path) -> list[str]:
     """Hosts named in ``.synco.yml`` (``hosts: [...]``, ``host:`` or ``baseUrl:``, also under ``receive:``).
 
@@ -116,7 +128,7 @@ def configured_hosts(project_dir: Path) -> list[str]:
 
     from synco_core.frameworkutil.configfile import read_config_text
 
-    path = project_dir / CONFIG_FILE
+    path = config_file(project_dir)
     try:
         # Read bounded and never waiting on a pipe; a file refused that way is an error, not "no hosts".
         data = yaml.safe_load(read_config_text(path, kind="synco configuration file"))
@@ -132,32 +144,76 @@ def configured_hosts(project_dir: Path) -> list[str]:
             for host in hosts:
                 # Go synco writes hosts as {baseUrl: ...}; this synco writes plain strings.
                 if isinstance(host, dict):
-                    host = host.get("baseUrl") or host.get("base_url")
+                    host = next((host[key] for key in sorted(HOST_ITEM_KEYS) if host.get(key)), None)
                 if isinstance(host, str) and host.strip():
                     found.append(host.strip())
-        for key in ("host", "baseUrl", "base_url"):
+        for key in sorted(HOST_KEYS - {"hosts"}):
             if isinstance(section.get(key), str):
                 found.append(section[key])
     return found
 
 
-def remember_host(project_dir: Path, url: str) -> None:
-    """Add ``url`` (without credentials) to ``hosts`` in ``.synco.yml``, keeping everything else."""
+def remember_host(project_dir: Path, url: str) -> Path:
+    """Add ``url`` (without credentials) to ``hosts`` in the project's configuration file; returns that file.
+
+    The file is the one the rest of synco reads (a new ``.synco.yml`` beside a ``.synco.yaml`` would hide
+    that one's settings from serve and install). Its text is kept as written, comments included, where the
+    host can be added as a line of its own; the file is replaced atomically.
+    """
     import yaml
 
     from synco_core.frameworkutil.configfile import read_config_text
+    from synco_core.fsutil import atomic_output
 
     clean, _auth = split_auth(url)
-    path = project_dir / CONFIG_FILE
-    data: Any = {}
+    path = config_file(project_dir)
+    text = ""
     if path.exists():
-        data = yaml.safe_load(read_config_text(path, kind="synco configuration file")) or {}
+        if not path.is_file():
+            raise TransferError(f"{path} is not a regular file; add the host to its hosts: by hand")
+        text = read_config_text(path, kind="synco configuration file")
+    data: Any = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise TransferError(f"{path} is not a YAML mapping; add the host by hand")
     hosts = data.setdefault("hosts", [])
-    if isinstance(hosts, list) and clean not in hosts:
-        hosts.append(clean)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if not isinstance(hosts, list) or clean in hosts:
+        return path
+    hosts.append(clean)
+    new_text = _with_host_line(text, clean)
+    if new_text is None or yaml.safe_load(new_text) != data:
+        new_text = yaml.safe_dump(data, sort_keys=False)
+    with atomic_output(path, suffix=".synco-part") as out:
+        out.write(new_text.encode("utf-8"))
+    return path
+
+
+def _with_host_line(text: str, host: str) -> str | None:
+    """``text`` with ``host`` added as an item line of its top-level ``hosts:`` block list (or a new one);
+    None when the list is not written that way (the caller checks the result and falls back)."""
+    import yaml
+
+    item = yaml.safe_dump([host]).rstrip("\n")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    keys = [i for i, line in enumerate(lines) if re.match(r"""hosts\s*:|["']hosts["']\s*:""", line)]
+    if not keys:
+        return "".join(lines) + f"hosts:\n  {item}\n"
+    heading = keys[0]
+    if len(keys) > 1 or lines[heading].split("#")[0].rstrip() != "hosts:":
+        return None
+    last = None
+    for index in range(heading + 1, len(lines)):
+        stripped = lines[index].strip()
+        if stripped.startswith("- "):
+            last = index
+        elif stripped and not stripped.startswith("#") and not lines[index][0].isspace():
+            break
+    if last is None:
+        return None
+    indent = lines[last][:len(lines[last]) - len(lines[last].lstrip())]
+    lines.insert(last + 1, f"{indent}{item}\n")
+    return "".join(lines)
 
 
 def find_session(

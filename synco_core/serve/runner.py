@@ -121,12 +121,12 @@ def site_base_url(framework: Framework) -> tuple[str | None, str]:
     if framework.base_url:
         url = framework.base_url.strip()
         return (url if url.endswith("/") else url + "/"), framework.base_url_source or f"the {framework.name} settings"
-    from synco_core.receive.locate import CONFIG_FILE, configured_hosts
+    from synco_core.receive.locate import config_file, configured_hosts
 
     hosts = configured_hosts(framework.project_dir)
     if hosts:
         url = hosts[0] if "://" in hosts[0] else f"https://{hosts[0]}"
-        return (url if url.endswith("/") else url + "/"), f"hosts in {CONFIG_FILE}"
+        return (url if url.endswith("/") else url + "/"), f"hosts in {config_file(framework.project_dir).name}"
     return None, ""
 
 
