@@ -46,6 +46,12 @@ TOP_LEVEL_SERVE_KEYS = frozenset({"sanitize"})
 DATABASE_KEYS = frozenset({"url"})
 FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "description", "dotfiles"})
 SANITIZE_KEYS = frozenset({"strict", "columns", "no_rows", "where", "keep_newest", "keep"})
+#: The explicit forms of a column rule (``{sql: ...}``, ``{transform: ...}``) and of a keep_newest entry.
+COLUMN_RULE_KEYS = frozenset({"sql", "transform"})
+KEEP_NEWEST_KEYS = frozenset({"column", "rows"})
+#: The top-level sections this plugin reads (``sanitise`` is the British spelling of ``sanitize``); the others
+#: belong to other parts of synco, or to Go synco, and are left alone here.
+TOP_LEVEL_KEYS = frozenset({"serve", "sanitize", "sanitise", "local_hosts"})
 
 #: Named transforms; the engines turn them into SQL of their dialect.
 SIMPLE_TRANSFORMS = frozenset({"null", "email", "hash"})
@@ -192,7 +198,7 @@ class _Reader:
                 column, _, rows_text = spec.partition(":")
                 rows: Any = rows_text.strip()
             elif isinstance(spec, dict):
-                spec = self.mapping(spec, item_key, frozenset({"column", "rows"}))
+                spec = self.mapping(spec, item_key, KEEP_NEWEST_KEYS)
                 if "column" not in spec or "rows" not in spec:
                     raise self.fail(item_key, "needs column and rows")
                 column, rows = self.string(spec["column"], f"{item_key}.column"), spec["rows"]
@@ -213,7 +219,7 @@ class _Reader:
     def sanitize_value(self, table: str, column: str, value: Any, key: str) -> SanitizeRule | None:
         """A rule for one column; None for ``keep`` (declared safe, which strict mode accepts)."""
         if isinstance(value, dict):
-            spec = self.mapping(value, key, frozenset({"sql", "transform"}))
+            spec = self.mapping(value, key, COLUMN_RULE_KEYS)
             if len(spec) != 1:
                 raise self.fail(key, "give exactly one of sql or transform")
             if "sql" in spec:
