@@ -177,6 +177,57 @@ def test_documented_options_exist(name: str) -> None:
             assert option in actual, f"{name}: the docs list {option}, which the command does not have"
 
 
+def synopsis(name: str) -> str:
+    """The command's usage lines: the code spans of its section that start with the command's name."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ `{re.escape(name)}`.*?$(?P<body>.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/configuration.md has no heading `{name}`"
+    return " ".join(re.findall(rf"^`({re.escape(name)}(?: [^`]*)?)`$", match["body"], re.M | re.S))
+
+
+@pytest.mark.parametrize("name", [name for name in sorted(COMMANDS) if synopsis(name)])
+def test_synopsis_names_every_option_and_argument(name: str) -> None:
+    """The usage line a reader copies from: each option (one of its spellings) and argument is there, and
+    nothing else is."""
+    usage = synopsis(name)
+    for param in COMMANDS[name].params:
+        if isinstance(param, click.Option):
+            if param.hidden or {"--help", "--debug"} & set(param.opts):
+                continue
+            spellings = param.opts + param.secondary_opts
+            assert any(re.search(rf"{re.escape(o)}(?![\w-])", usage) for o in spellings), \
+                f"{name}: the usage line lacks {max(spellings, key=len)}"
+        else:
+            shown = param.metavar or (param.name or "").upper()  # as --help shows it
+            assert shown in usage, f"{name}: the usage line lacks the argument {shown}"
+    actual = {opt for p in COMMANDS[name].params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+    unknown = sorted(set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", usage)) - actual)
+    assert not unknown, f"{name}: the usage line shows {unknown}, which the command does not have"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_documented_defaults_are_the_defaults(name: str) -> None:
+    """An option row's "default N" (or "default `word`") is the value the command really uses."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ `{re.escape(name)}`.*?$(?P<body>.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/configuration.md has no heading `{name}`"
+    options = {opt: p for p in COMMANDS[name].params if isinstance(p, click.Option) for opt in p.opts}
+    for row in match["body"].splitlines():
+        cells = row.split("|")
+        said = (re.search(r"\bdefault (?:`([\w.]+)`|(\d[\d.]*)\b)", cells[2])
+                if row.startswith("| `") and len(cells) > 3 else None)
+        if said is None:
+            continue
+        option = next((o for o in re.findall(r"(--[a-z][a-z0-9-]*)", cells[1]) if o in options), None)
+        word = said[1] or said[2]
+        if option is None or word.isupper():
+            continue  # an option of another command, or a default that names a variable (`SYNCO_CONNECT_TIMEOUT`)
+        default = options[option].default
+        real = float(default) if isinstance(default, (int, float)) else None if default is None else str(default)
+        stated = float(word) if said[2] else word
+        assert stated == real, f"{name} {option}: the docs say default {word}, the command's is {default!r}"
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_takes_debug(name: str) -> None:
     """``--debug`` everywhere: on every command and every group (``synco db --debug dump`` included)."""
