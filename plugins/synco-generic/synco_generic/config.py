@@ -12,6 +12,9 @@ signs (bcrypt hashes are full of them).
 
 from __future__ import annotations
 
+import difflib
+import functools
+import logging
 import os
 import re
 import shlex
@@ -33,6 +36,8 @@ from synco_core import (
     safe_relative_path,
 )
 
+log = logging.getLogger(__name__)
+
 CONFIG_NAME = ".synco.yml"
 #: Also accepted, as many tools accept both extensions.
 ALTERNATIVE_NAMES = (".synco.yaml",)
@@ -49,9 +54,10 @@ SANITIZE_KEYS = frozenset({"strict", "columns", "no_rows", "where", "keep_newest
 #: The explicit forms of a column rule (``{sql: ...}``, ``{transform: ...}``) and of a keep_newest entry.
 COLUMN_RULE_KEYS = frozenset({"sql", "transform"})
 KEEP_NEWEST_KEYS = frozenset({"column", "rows"})
-#: The top-level sections this plugin reads (``sanitise`` is the British spelling of ``sanitize``); the others
-#: belong to other parts of synco, or to Go synco, and are left alone here.
+#: The top-level sections this plugin reads (``sanitise`` is the British spelling of ``sanitize``).
 TOP_LEVEL_KEYS = frozenset({"serve", "sanitize", "sanitise", "local_hosts"})
+#: The top-level sections other parts of synco read (receive's hosts, pull's remotes), left alone here.
+OTHER_SECTIONS = frozenset({"receive", "hosts", "host", "base_url", "baseUrl", "remotes"})
 
 #: Named transforms; the engines turn them into SQL of their dialect.
 SIMPLE_TRANSFORMS = frozenset({"null", "email", "hash"})
@@ -339,6 +345,7 @@ def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
     misplaced = sorted(set(top) & (SERVE_KEYS - TOP_LEVEL_SERVE_KEYS))
     if misplaced:
         raise reader.fail(misplaced[0], f"belongs under serve: (serve.{misplaced[0]})")
+    _warn_misspelt_sections(path, top)
     config = SyncoConfig(path=path)
     serve = top.get("serve")
     if serve is not None:
@@ -397,6 +404,27 @@ def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> 
         reader.expand(host, f"local_hosts[{index}]").strip().lower()
         for index, host in enumerate(reader.string_list(top.get("local_hosts"), "local_hosts")))
     return config
+
+
+def _warn_misspelt_sections(path: Path, top: Mapping[str, Any]) -> None:
+    """Warn of a top-level key that is nearly the name of a section synco reads (``local_host:``, ``remote:``).
+
+    Other unknown keys stay silent: the file may hold other tools' settings (Go synco's ``framework:``). A
+    misspelt section would otherwise be ignored without a word: ``local_host: [db]`` leaves the install to
+    refuse the database as not on this machine, ``remote:`` leaves pull without its remotes.
+    """
+    known = TOP_LEVEL_KEYS | OTHER_SECTIONS
+    for key in top:
+        if isinstance(key, str) and key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+            if close:
+                _warn_once(f"{path}: {key}: not a section synco reads, so it is ignored; did you mean {close[0]}?")
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    # The file is read by several hooks of one command (detect, amend, file sets): one warning is enough.
+    log.warning("%s", message)
 
 
 def relative_path(config: SyncoConfig, value: str, key: str, project_dir: Path) -> PurePosixPath:

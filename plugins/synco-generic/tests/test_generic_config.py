@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from synco_generic.config import load_config
+from synco_generic.config import OTHER_SECTIONS, TOP_LEVEL_KEYS, load_config
 
 from synco_core import ConfigError, ExcludeMatcher, SanitizeRule, redact, walk_files
 
@@ -147,6 +148,34 @@ def test_bad_database_url_names_key(write_config: Callable[[str], Path]) -> None
     assert config is not None
     with pytest.raises(ConfigError, match=r"serve\.database\.url: not a database URL"):
         config.database(project)
+
+
+@pytest.mark.parametrize(("key", "meant"), [
+    ("local_host", "local_hosts"), ("localhosts", "local_hosts"), ("remote", "remotes"), ("Serve", "serve"),
+    ("sanitze", "sanitize"), ("host_s", "hosts"), ("recieve", "receive"),
+])
+def test_a_misspelt_section_is_warned_about(write_config: Callable[[str], Path], key: str, meant: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Ignored without a word, a misspelt section leaves its settings out (local_host: makes an install refuse
+    the database as not on this machine); the one line names the file, the key and the section meant."""
+    project = write_config(f"{key}: [db]\nframework: laravel\n")
+    with caplog.at_level(logging.WARNING, logger="synco_generic.config"):
+        load_config(project)
+        load_config(project)  # read again by the next hook of the same command: warned once
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{project / '.synco.yml'}: {key}: not a section synco reads, so it is ignored; "
+                        f"did you mean {meant}?"]
+
+
+def test_every_section_synco_reads_is_known_to_the_check(caplog: pytest.LogCaptureFixture,
+                                                         write_config: Callable[[str], Path]) -> None:
+    from synco_core.receive.locate import HOST_KEYS
+
+    assert HOST_KEYS | {"receive", "remotes"} <= OTHER_SECTIONS
+    text = "".join(f"{key}: ~\n" for key in sorted((TOP_LEVEL_KEYS | OTHER_SECTIONS) - {"sanitise"}))
+    with caplog.at_level(logging.WARNING, logger="synco_generic.config"):
+        load_config(write_config(text))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 def test_other_sections_are_left_alone(write_config: Callable[[str], Path]) -> None:
