@@ -347,3 +347,18 @@ def test_relative_links_resolve(page: Path) -> None:
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
             broken.append(f"{target}: no heading #{anchor}")
     assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def test_pages_the_code_sends_readers_to_exist() -> None:
+    """Help texts, messages and docstrings that name a docs page (``docs/engines.md``) name one that exists."""
+    named = {match for path in code_files()
+             for match in re.findall(r"\bdocs/[\w/-]+\.md(?:#[\w-]+)?", path.read_text(encoding="utf-8"))}
+    assert named, "the scan found no page named in the code"
+    broken = []
+    for reference in sorted(named):
+        page, _, anchor = reference.partition("#")
+        if not (ROOT / page).is_file():
+            broken.append(f"{reference}: no such page")
+        elif anchor and anchor not in anchors(ROOT / page):
+            broken.append(f"{reference}: no heading #{anchor}")
+    assert not broken, "; ".join(broken)
