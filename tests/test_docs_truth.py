@@ -216,7 +216,7 @@ def message_templates() -> Iterator[Template]:
     for tree in code_trees():
         for node in ast.walk(tree):
             if isinstance(node, ast.JoinedStr):
-                yield tuple(" ".join(part.value.split()) if isinstance(part, ast.Constant) else None
+                yield tuple(" ".join(str(part.value).split()) if isinstance(part, ast.Constant) else None
                             for part in node.values)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 yield (" ".join(node.value.split()),)
