@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
+import os
 import re
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -362,3 +366,20 @@ def test_pages_the_code_sends_readers_to_exist() -> None:
         elif anchor and anchor not in anchors(ROOT / page):
             broken.append(f"{reference}: no heading #{anchor}")
     assert not broken, "; ".join(broken)
+
+
+def test_the_documented_plugins_json_is_what_synco_plugins_prints() -> None:
+    """The keys docs/configuration.md gives for ``synco plugins --json`` are the keys it prints, per section."""
+    text = section(CONFIGURATION.read_text(encoding="utf-8"), "Commands")
+    row = next(line for line in text.splitlines() if line.startswith('| `--json` | print `{"plugins"'))
+    documented = {name: set(re.findall(r'"(\w+)"', keys))
+                  for name, keys in re.findall(r'"(\w+)": \[\{([^}]*)\}\]', row)}
+    # One plugin left out and one unknown name: every section has an entry to compare.
+    environ = {**os.environ, "SYNCO_DISABLE_PLUGINS": "generic,no-such-plugin"}
+    done = subprocess.run([sys.executable, "-m", "synco_core", "plugins", "--json"], env=environ,
+                          capture_output=True, text=True, check=True, timeout=120)
+    printed = json.loads(done.stdout)
+    assert set(printed) == set(documented)
+    for name, entries in printed.items():
+        assert entries, f"no {name} entry to compare"
+        assert {key for entry in entries for key in entry} == documented[name], name
