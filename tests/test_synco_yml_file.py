@@ -79,3 +79,15 @@ def test_remembering_a_host_keeps_every_setting(tmp_path: Path, text: str) -> No
     assert after == {**before, "hosts": [*(before.get("hosts") or []), "https://new.example/"]}
     assert "https://new.example/" in configured_hosts(tmp_path)
     assert not [p for p in os.listdir(tmp_path) if p != ".synco.yml"]
+
+
+def test_a_linked_file_stays_a_link(tmp_path: Path) -> None:
+    kept = tmp_path / "dotfiles" / "shop.yml"
+    kept.parent.mkdir()
+    kept.write_text(SETTINGS)
+    project = tmp_path / "shop"
+    project.mkdir()
+    (project / ".synco.yml").symlink_to(kept)
+    remember_host(project, "https://staging.example.com/")
+    assert (project / ".synco.yml").is_symlink()
+    assert "https://staging.example.com/" in configured_hosts(project) and "staging" in kept.read_text()

@@ -182,7 +182,8 @@ def remember_host(project_dir: Path, url: str) -> Path:
     new_text = _with_host_line(text, clean)
     if new_text is None or yaml.safe_load(new_text) != data:
         new_text = yaml.safe_dump(data, sort_keys=False)
-    with atomic_output(path, suffix=".synco-part") as out:
+    # A linked file (kept with the user's dotfiles) stays a link: the file it leads to gets the new text.
+    with atomic_output(path.resolve(), suffix=".synco-part") as out:
         out.write(new_text.encode("utf-8"))
     return path
 
