@@ -228,6 +228,45 @@ def test_documented_defaults_are_the_defaults(name: str) -> None:
         assert stated == real, f"{name} {option}: the docs say default {word}, the command's is {default!r}"
 
 
+def _doc_pages() -> list[Path]:
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md")), *sorted((ROOT / "plugins").glob("*/README.md"))]
+    return [page for page in pages if "tests" not in page.relative_to(ROOT).parts]
+
+
+def _command_lines(text: str) -> Iterator[str]:
+    """Each line of a fenced block and each code span, split where a shell would start another command."""
+    lines = [line for block in re.findall(r"^```[a-z]*\n(.*?)^```$", text, re.M | re.S)
+             for line in block.replace("\\\n", " ").splitlines()]
+    prose = re.sub(r"^```.*?^```$", "", text, flags=re.M | re.S)
+    lines += [" ".join(span.split()) for span in re.findall(r"(?<!`)`([^`]+)`(?!`)", prose)]
+    for line in lines:
+        yield from re.split(r"\s(?:\||&&|;|\|\|)\s|#\s", line)
+
+
+def test_every_option_the_docs_use_exists() -> None:
+    """Wherever a page runs synco (``synco serve --plan``, or ``receive --install`` in a sentence), the options it
+    gives belong to that command: a renamed or removed option cannot live on in an example."""
+    options = {name: {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts}
+               for name, cmd in COMMANDS.items()}
+    root = {o for p in cli.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts} | {"--help"}
+    wrong, seen = [], 0
+    for page in _doc_pages():
+        for line in _command_lines(page.read_text(encoding="utf-8")):
+            line = re.sub(r"^\s*(?=(?:serve|receive|install|pull|detect|plugins|decrypt|db)\b)", "synco ", line)
+            match = re.search(r"(?:^|[\s/])synco((?:\s+[a-z][a-z-]*)*)(.*)$", line)
+            if match is None:
+                continue
+            words, name = match[1].split(), "synco"
+            while words and f"{name} {words[0]}" in COMMANDS:
+                name = f"{name} {words.pop(0)}"
+            seen += name != "synco"
+            for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", " ".join(words) + match[2]):
+                if option not in options.get(name, set()) | root:
+                    wrong.append(f"{page.relative_to(ROOT)}: {name} {option} ({line.strip()[:80]})")
+    assert seen > 100, "the scan found too few synco commands in the docs"
+    assert not wrong, "the docs use options the commands do not have:\n" + "\n".join(sorted(set(wrong)))
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_takes_debug(name: str) -> None:
     """``--debug`` everywhere: on every command and every group (``synco db --debug dump`` included)."""
