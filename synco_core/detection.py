@@ -39,6 +39,11 @@ def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = No
     return sorted(found, key=lambda f: -f.priority)
 
 
+def _framework_plugins(manager: SyncoPluginManager) -> list[str]:
+    """The names of the plugins that answer ``detect_framework``, sorted."""
+    return sorted(name for name, info in manager.infos.items() if "detect_framework" in info.hooks)
+
+
 def detect(
     project_dir: Path, framework_name: str | None = None, manager: SyncoPluginManager | None = None,
     side: Side = "source",
@@ -56,13 +61,18 @@ def detect(
         chosen = [f for f in candidates if wanted in (f.plugin.lower(), f.name.lower())]
         if not chosen:
             names = ", ".join(f"{f.plugin} ({f.reason})" for f in candidates) or "none"
+            installed = _framework_plugins(manager)
+            if wanted not in (name.lower() for name in installed):
+                # A misspelt or uninstalled name is not the project's fault: say which names exist.
+                raise ConfigError(f"no installed plugin detects a framework named {framework_name!r} "
+                                  f"(framework plugins: {', '.join(installed) or 'none installed'}); "
+                                  f"detected in {project_dir.resolve()}: {names}")
             raise ConfigError(f"framework {framework_name!r} not detected in {project_dir.resolve()}; found: {names}")
         framework = chosen[0]
     else:
         if not candidates:
             # Only the plugins that recognise frameworks were asked; the database engines were not.
-            asked = sorted(name for name, info in manager.infos.items() if "detect_framework" in info.hooks)
-            plugins = ", ".join(asked) or "none installed"
+            plugins = ", ".join(_framework_plugins(manager)) or "none installed"
             raise ConfigError(
                 f"no framework detected in {project_dir.resolve()} (framework plugins asked: {plugins}); "
                 "add a .synco.yml (synco-generic) or pass --framework"

@@ -23,6 +23,7 @@ names of variables, never their values). A plugin configures its own logger, nev
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -31,7 +32,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from synco_core.errors import SyncoError
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +66,8 @@ def stdout_reserved() -> Iterator[None]:
     real.flush()
     private = os.dup(1)  # not inherited by the programs synco starts
     os.dup2(2, 1)
-    ours = os.fdopen(private, "w", encoding=real.encoding, errors=real.errors,
-                     buffering=1 if real.line_buffering else -1)
+    ours = io.TextIOWrapper(io.BufferedWriter(_OutputFile(private, "w")), encoding=real.encoding,
+                            errors=real.errors, line_buffering=bool(real.line_buffering))
     sys.stdout = ours
     failed: OSError | None = None
     try:
@@ -86,11 +92,32 @@ def stdout_reserved() -> Iterator[None]:
             ours.close()  # the buffer's last flush fails again, and the descriptor is closed all the same
     if failed is not None:
         # Reached only when the command itself ended well: its output did not all arrive, so it failed.
-        raise OutputFailed(f"cannot write synco's output: {failed.strerror or failed}")
+        raise failed if isinstance(failed, OutputFailed) else _output_failed(failed)
 
 
-class OutputFailed(Exception):
-    """The command's output could not be written once the command was through (:func:`stdout_reserved`)."""
+class OutputFailed(SyncoError, OSError):
+    """The command's own output could not be written (a reader gone, as in ``synco detect | head -1``, a full
+    disk): while the command runs, from its writes to ``sys.stdout``, or at its end (:func:`stdout_reserved`).
+    An ``OSError`` still, for code that handles a failed write; a :class:`SyncoError`, so the user reads one
+    line saying that, not the name of Python's exception."""
+
+
+def _output_failed(exc: OSError) -> OutputFailed:
+    return OutputFailed(f"cannot write synco's output: {exc.strerror or exc}")
+
+
+class _OutputFile(io.FileIO):
+    """The private descriptor of the command's stdout, whose failed writes are :class:`OutputFailed`."""
+
+    def write(self, data: Buffer, /) -> int:
+        try:
+            return super().write(data)
+        except BlockingIOError:
+            raise  # the buffer above retries these itself
+        except OutputFailed:
+            raise
+        except OSError as exc:
+            raise _output_failed(exc) from exc
 
 
 def _inside() -> bool:

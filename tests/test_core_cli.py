@@ -156,3 +156,34 @@ def test_output_that_cannot_be_written_fails_the_command_in_one_line(command: li
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: ") and last.endswith("No space left on device"), done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["detect"], ["detect", "--json"], ["plugins", "--json"], ["serve", "--plan"], ["db", "dump", "--sql", "{db}"],
+    ["db", "dump", "{db}"], ["--help"], ["--version"], ["detect", "--framework", "nope"],
+])
+def test_a_reader_gone_fails_the_command_in_one_line(command: list[str], tmp_path: Path) -> None:
+    """``synco detect | head -1`` and the like: the reader of stdout has gone before synco wrote. One line says
+    the output could not be written (not "BrokenPipeError: [Errno 32]"), status 1, and a command that failed
+    for its own reason keeps its own message."""
+    import os
+    import shutil
+
+    project = tmp_path / "app"
+    shutil.copytree(Path(__file__).parents[1] / "examples" / "laravel-app", project,
+                    ignore=shutil.ignore_patterns("vendor", "node_modules"))
+    database = f"sqlite:///{project / 'database' / 'database.sqlite'}"
+    read, write = os.pipe()
+    os.close(read)  # Python ignores SIGPIPE: every write to this pipe fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "synco_core", *(a.replace("{db}", database) for a in command)],
+                              stdout=write, stderr=subprocess.PIPE, text=True, cwd=project, timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    if command[-1] == "nope":
+        assert lines[-1].startswith("Error: no installed plugin detects a framework named 'nope'"), done.stderr
+    else:
+        assert lines == ["Error: cannot write synco's output: Broken pipe"], done.stderr

@@ -189,7 +189,8 @@ def main() -> None:
                 status = done.code
             except OSError as exc:
                 # Writing what click prints itself (--version, --help) to an output that cannot take it.
-                click.echo(f"Error: cannot write synco's output: {exc.strerror or exc}", err=True)
+                lost = exc if isinstance(exc, OutputFailed) else f"cannot write synco's output: {exc.strerror or exc}"
+                click.echo(f"Error: {lost}", err=True)
                 status = 1
     except OutputFailed as lost:
         # A command that failed has said why already; one that succeeded did not deliver what it printed.
