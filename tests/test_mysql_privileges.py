@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import io
 import itertools
-import os
 import re
-import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
-from test_mysql_support import config, load_with_client, mariadb_dump, query, snapshot
+from test_mysql_support import config, load_with_client, mariadb_dump, private_mariadb, query, snapshot
 
 from synco_core.engines.mysql import grants
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install, rollback
 from synco_core.engines.mysql.preflight import check as check_install_target
 from synco_core.errors import DatabaseError
-from synco_core.testing.services import mysql_admin_connection, require_tool, unavailable, unique_name
+from synco_core.testing.services import mysql_admin_connection, unique_name
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
 
 pytestmark = pytest.mark.mysql
@@ -295,39 +290,9 @@ def test_a_target_routine_the_user_may_not_read_stops_the_install_before_any_cha
 def binlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseConfig]:
     """A private MariaDB of this test module only, on a socket, writing a binary log and not trusting
     function creators (the shared server cannot be reconfigured): root's configuration, database ``db``."""
-    daemon = require_tool("mariadbd", "mariadb-server", "mysqld")
-    setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
-    home = tmp_path_factory.mktemp("binlog")
-    data, socket, log = home / "data", str(home / "server.sock"), home / "server.log"
-    account = "root" if os.geteuid() == 0 else getpass.getuser()
-    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
-                                "--auth-root-authentication-method=normal"], capture_output=True, check=False)
-    if installed.returncode != 0:
-        unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
-    with log.open("wb") as output:
-        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
-                                   f"--socket={socket}", "--skip-networking", f"--log-bin={data / 'binlog'}",
-                                   "--server-id=1", "--log-bin-trust-function-creators=0",
-                                   "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}"],
-                                  stdout=output, stderr=subprocess.STDOUT)
-    root = DatabaseConfig(engine="mysql", name="db", user="root", socket=socket)
-    try:
-        for _ in range(300):
-            try:
-                pymysql.connect(unix_socket=socket, user="root").close()
-                break
-            except pymysql.err.OperationalError:
-                if server.poll() is not None:
-                    break
-                threading.Event().wait(0.1)
-        else:
-            server.poll()
-        if server.returncode is not None or not Path(socket).exists():
-            unavailable(f"the private MariaDB did not start: {log.read_text(errors='replace')[-300:]}")
+    with private_mariadb(tmp_path_factory.mktemp("binlog"), "--log-bin=binlog", "--server-id=1",
+                         "--log-bin-trust-function-creators=0") as root:
         yield root
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def _admin(root: DatabaseConfig, *statements: str) -> None:

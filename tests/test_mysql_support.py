@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import io
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pymysql
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
@@ -24,6 +29,7 @@ from synco_core.testing.services import (
     mysql_admin_connection,
     mysql_url_for,
     require_tool,
+    unavailable,
 )
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
@@ -276,3 +282,41 @@ def packet_limit(mb: int | None = None) -> Iterator[None]:
                     cur.execute(f"SET GLOBAL max_allowed_packet = {int(packet)}")
         finally:
             admin.close()
+
+
+@contextlib.contextmanager
+def private_mariadb(home: Path, *options: str) -> Iterator[DatabaseConfig]:
+    """A private MariaDB in ``home``, on a socket, started with ``options`` (the shared server cannot be
+    reconfigured nor given plugins): root's configuration, database ``db``. A relative ``--log-bin`` path is
+    in its data folder."""
+    daemon = require_tool("mariadbd", "mariadb-server", "mysqld")
+    setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
+    data, socket, log = home / "data", str(home / "server.sock"), home / "server.log"
+    account = "root" if os.geteuid() == 0 else getpass.getuser()
+    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                "--auth-root-authentication-method=normal"], capture_output=True, check=False)
+    if installed.returncode != 0:
+        unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
+    options = tuple(f"--log-bin={data / o.split('=', 1)[1]}" if o.startswith("--log-bin=") else o for o in options)
+    with log.open("wb") as output:
+        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                   f"--socket={socket}", "--skip-networking", *options,
+                                   "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}"],
+                                  stdout=output, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                pymysql.connect(unix_socket=socket, user="root").close()
+                break
+            except pymysql.err.OperationalError:
+                if server.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+        else:
+            server.poll()
+        if server.returncode is not None or not Path(socket).exists():
+            unavailable(f"the private MariaDB did not start: {log.read_text(errors='replace')[-300:]}")
+        yield DatabaseConfig(engine="mysql", name="db", user="root", socket=socket)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

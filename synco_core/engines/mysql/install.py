@@ -183,6 +183,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         swap.create_like(admin, names.scratch, names.target)
         try:
             rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
+            # A dump of another dumper (mariadb-dump's) may hold such tables; the target was checked above.
+            swap.require_movable(admin, names.scratch)
             crashpoints.reached("mysql:install:loaded")
             started = time.monotonic()
             # The swap keeps the replaced content exactly when there was a target: known before, so that

@@ -59,6 +59,9 @@ JOURNAL = "__synco_journal"
 MARKER = "__synco_moving"
 #: synco's own tables, which never count as content.
 OWN_TABLES = frozenset({JOURNAL, MARKER})
+#: Engines whose tables the server cannot rename into another database (Mroonga answers "doesn't yet
+#: support 'ALTER TABLE'"), which every swap does; the dump refuses them too (:mod:`.unsupported`).
+UNMOVABLE_ENGINES = frozenset({"MROONGA"})
 _MAX_NAME = 64
 #: How long an install or rollback waits for another one on the same database (or for the last statement
 #: of a killed one, which the server finishes first) before giving up.
@@ -214,6 +217,7 @@ def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...]
         # What the swap cannot see it cannot move: it would stay in the target beside the new content.
         raise DatabaseError(f"user {user!r} may not see all of database {db!r}, which the swap moves whole: "
                             + "; ".join(unseen))
+    require_movable(conn, db, *sides)
     hidden: list[schema.HiddenDefinition] = []
     schema.capture(conn, db, hidden=hidden)
     if hidden:
@@ -242,6 +246,24 @@ def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...]
                                 f"log: without the SUPER privilege user {user!r} may neither drop nor create "
                                 f"{kinds} there (set log_bin_trust_function_creators=1 in the server's "
                                 "configuration, or grant SUPER)")
+
+
+def unmovable_tables(engines: dict[str, str]) -> list[str]:
+    """``table `t` (engine Mroonga)`` for each table of ``engines`` (name: engine) the swap could not move."""
+    return [f"table `{name}` (engine {engine})" for name, engine in sorted(engines.items())
+            if engine.upper() in UNMOVABLE_ENGINES]
+
+
+def require_movable(conn: Any, *databases: str) -> None:
+    """Refuse, before anything changes, a swap through databases holding tables it could not move."""
+    for db in databases:
+        found = unmovable_tables({schema.text(name): schema.text(engine) for name, engine in schema.query(
+            conn, "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                  "AND ENGINE IS NOT NULL", (db,))})
+        if found:
+            raise DatabaseError(f"database {db!r} holds {', '.join(found)}: MariaDB cannot move such a table to "
+                                "another database, which synco's swap does (install, rollback); convert it "
+                                "(ALTER TABLE ... ENGINE=InnoDB) or load it with the mariadb client")
 
 
 def content(conn: Any, db: str) -> schema.Objects:

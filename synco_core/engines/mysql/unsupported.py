@@ -6,6 +6,8 @@ skip_unsupported``) leaves it out and names it in a warning:
 
 - tables whose rows live elsewhere (engines FEDERATED, CONNECT, SPIDER, VP, OQGRAPH, S3): their copy would
   reach out to the production's remote servers, or need their credentials;
+- tables of engines the server cannot rename into another database (Mroonga): synco's install moves every
+  table between databases in one ``RENAME TABLE`` (:mod:`.swap`), which would fail on them;
 - the history of a system-versioned table kept as transaction ids: the ids mean nothing on another
   server, and MariaDB accepts no history rows for such tables (its current rows are dumped);
 - routines and events whose text the user may not see (the server shows only their names);
@@ -37,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql import schema
-from synco_core.engines.mysql.swap import OWN_TABLES
+from synco_core.engines.mysql.swap import OWN_TABLES, UNMOVABLE_ENGINES
 from synco_core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,10 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
         elif engine in EXTERNAL_ENGINES:
             left.tables.add(table)
             unsupported.append(f"table {table} (engine {engine}: its rows live elsewhere)")
+        elif engine in UNMOVABLE_ENGINES:
+            left.tables.add(table)
+            unsupported.append(f"table {table} (engine {engines[table]}: MariaDB cannot move it to another "
+                               "database, which synco's install does)")
         elif tables[table] == "SYSTEM VERSIONED" and schema.transaction_versioned(conn, db, table):
             left.history.add(table)
             unsupported.append(f"the history of table {table} (system versioning by transaction ids)")
