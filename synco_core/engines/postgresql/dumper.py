@@ -167,8 +167,12 @@ class PostgresDumper:
         except earlyviews.Unsatisfiable as exc:
             raise DatabaseError(f"PostgreSQL database {where(self.database)} has objects a dump cannot carry: "
                                 f"{exc}") from exc
-        unloadable = regvalues.refusals(conn, q, all_tables, plans, schema.late,
-                                        schema.early.placeholders | schema.early.matviews)
+        early_views = schema.early.placeholders | schema.early.matviews
+        unloadable = regvalues.refusals(conn, q, all_tables, plans, schema.late, early_views)
+        config = extensions.read_config_relations(conn)
+        naming_late, unloadable_config = regvalues.late_config_tables(conn, q, config, schema.late, early_views)
+        unloadable += unloadable_config
+        late_config = extensions.after_the_schema(conn, config, naming_late)
         if unloadable:
             raise DatabaseError(f"PostgreSQL database {where(self.database)} has values a dump could not load back: "
                                 f"{unsupported.names(unloadable, 10)}; pass --exclude-table (structure without rows) "
@@ -208,7 +212,8 @@ class PostgresDumper:
         for root in {root.oid: root for root in roots.values()}.values():
             rows, hasher = trees[root.oid]
             manifest[root.display] = TableManifest(rows=rows, checksum=hasher.hexdigest())
-        self._extension_data(w, conn, manifest)
+        w.section("Extension configuration")
+        self._extension_data(w, conn, manifest, [r for r in config if r.oid not in late_config])
         w.section("Sequence positions")
         for seq in sequences:
             self._setval(w, conn, q.qualified(seq.schema, seq.name))
@@ -218,6 +223,10 @@ class PostgresDumper:
         self._comments_and_labels(w, conn, exclude=frozenset({"pg_event_trigger"}))
         if self.options.owners:
             self._owners(w, conn)
+        later = [r for r in config if r.oid in late_config]
+        if later:
+            w.section("Extension configuration naming objects made after the rows, or checked on every DDL")
+            self._extension_data(w, conn, manifest, later)
         self._event_triggers(w, conn)
         w.sql("\n" + TRAILER)
         conn.execute("COMMIT")
@@ -419,12 +428,11 @@ class PostgresDumper:
         last_value, is_called = fetch(conn, f"SELECT last_value, is_called FROM {name}")[0]
         w.sql(f"SELECT pg_catalog.setval({literal(name)}, {last_value}, {'true' if is_called else 'false'});\n")
 
-    def _extension_data(self, w: _Writer, conn: psycopg.Connection[Any], manifest: dict[str, TableManifest]) -> None:
+    def _extension_data(self, w: _Writer, conn: psycopg.Connection[Any], manifest: dict[str, TableManifest],
+                        relations: list[extensions.ConfigRelation]) -> None:
         """The rows of extensions' configuration tables (those their condition selects) and positions of
         their configuration sequences."""
         q = self.quote
-        relations = extensions.read_config_relations(conn)
-        w.section("Extension configuration")
         for relation in relations:
             name = q.qualified(relation.schema, relation.name)
             if relation.kind == "S":

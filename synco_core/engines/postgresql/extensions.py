@@ -15,7 +15,7 @@ exceptions that ``pg_dump`` also carries:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -60,6 +60,8 @@ class ConfigRelation:
     condition: str
     #: Columns the rows are copied with (not the generated ones).
     columns: list[str]
+    #: The configuration tables this one's foreign keys refer to (its rows must come after theirs).
+    refers_to: set[int] = field(default_factory=set)
 
     @property
     def display(self) -> str:
@@ -109,6 +111,7 @@ def read_config_relations(conn: psycopg.Connection[Any]) -> list[ConfigRelation]
               AND conrelid = ANY(%s::pg_catalog.oid[]) AND confrelid = ANY(%s::pg_catalog.oid[])""",
                                      (list(found), list(found))):
         graph.needs.setdefault(("config", referring), set()).add(("config", referred))
+        found[int(referring)].refers_to.add(int(referred))
     return [found[oid] for _, oid in order([("config", oid) for oid in found], graph)]
 
 
@@ -149,3 +152,33 @@ def changed_member_privileges(conn: psycopg.Connection[Any]) -> list[tuple[str, 
     # An ACL of NULL means the built-in defaults, which GRANT cannot restore; no statement has that effect
     # on a member that had privileges of its own, and none sets it there either.
     return [(target, owner, acl) for target, owner, acl, _ in rows if acl is not None]
+
+
+def after_the_schema(conn: psycopg.Connection[Any], relations: list[ConfigRelation], naming_late: set[int]) -> set[int]:
+    """The configuration tables whose rows are copied once the schema is complete (after the triggers,
+    comments, owners and privileges; before the dump's own event triggers) rather than with the other rows:
+
+    - ``naming_late``: those whose rows name objects created after the rows (:mod:`.regvalues`);
+    - those of an extension with event triggers of its own. Such an extension watches DDL against what
+      its configuration says: periods' ``rename_following`` takes a period foreign key whose triggers
+      are missing for a renamed one and stops the load at the next ``ALTER TABLE`` (``pg_dump``'s script
+      fails there too), and its ``health_checks`` refuses any ``GRANT`` while a history table still has
+      its owner's default privileges. With its configuration empty while the schema is made, it finds
+      nothing to check;
+    - and the configuration tables whose foreign keys refer to one of those, directly or not
+      (``CREATE EXTENSION`` made those keys, so their rows come after the rows they refer to).
+    """
+    result = set(naming_late) | {int(relid) for (relid,) in fetch(conn, """
+        SELECT pg_catalog.unnest(e.extconfig) FROM pg_catalog.pg_extension e
+        WHERE EXISTS (SELECT FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_event_trigger'::pg_catalog.regclass
+                        AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                        AND d.refobjid = e.oid AND d.deptype = 'e')""")}
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            if relation.oid not in result and relation.refers_to & result:
+                result.add(relation.oid)
+                changed = True
+    return result

@@ -13,18 +13,26 @@ The dumper looks at the values it is about to copy (filters and sanitising appli
 row, and refuses in one line naming the column, the value and why; ``--exclude-table`` (structure
 without rows) or a ``--where`` filter dumps the table without such values. Values naming objects that
 no longer exist print as bare OIDs and load back as they are.
+
+Extensions' configuration tables are looked at too (:func:`late_config_tables`). Their rows may name
+the application's views and the functions made with them: periods' ``periods.system_versioning`` names
+each versioned table's ``*_with_history`` view and its ``*__as_of(timestamptz)`` functions. ``pg_dump``
+creates views before any rows; synco creates them after, so such a configuration table's rows are
+copied once the schema is complete (:func:`.extensions.after_the_schema`). Only the values that could
+never load back are refused there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch
 from synco_core.engines.postgresql.dataplan import DataPlan
+from synco_core.engines.postgresql.extensions import ConfigRelation
 from synco_core.engines.postgresql.objects import Node
 
 #: The types whose values are names that may not load back (``regoperator``, ``regconfig``,
@@ -32,17 +40,31 @@ from synco_core.engines.postgresql.objects import Node
 _LOOKED_UP = ("regclass", "regtype", "regproc", "regprocedure", "regoper")
 
 
+class Holder(Protocol):
+    """A table holding such values: one of the dump's, or an extension's configuration table."""
+
+    @property
+    def oid(self) -> int: ...
+
+    @property
+    def display(self) -> str: ...
+
+
+#: Why a value is refused when the object it names is only created after the rows.
+_AFTER_THE_ROWS = "created after the rows"
+
+
 @dataclass(frozen=True)
 class Column:
     """A column holding such values (directly, in an array, or through a domain)."""
 
-    table: Table
+    table: Holder
     name: str
     type: str
     array: bool
 
 
-def columns(conn: psycopg.Connection[Any], tables: Iterable[Table]) -> list[Column]:
+def columns(conn: psycopg.Connection[Any], tables: Iterable[Holder]) -> list[Column]:
     by_oid = {t.oid: t for t in tables}
     if not by_oid:
         return []
@@ -75,18 +97,38 @@ def refusals(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], plan
         plan = plans.get(column.table.oid)
         if plan is None or plan.excluded or column.name not in plan.columns or not plan.select:
             continue
-        value = f"s.{q(column.name)}"
         source = f"({plan.source('synco_row_id')}) s"
-        if column.array:
-            source += f" CROSS JOIN LATERAL pg_catalog.unnest({value}) AS v(value)"
-            value = "v.value"
-        oids = [int(row[0]) for row in fetch(conn, f"SELECT DISTINCT ({value})::pg_catalog.oid FROM {source} "
-                                                   f"WHERE {value} IS NOT NULL")]
-        if not oids:
-            continue
-        for _, text, why in _unloadable(conn, column.type, oids, late, early_views):
+        for _, text, why in _unloadable(conn, column.type, _values(conn, q, column, source), late, early_views):
             found.append(f"{column.table.display}.{column.name} holds {text!r} ({why})")
     return found
+
+
+def late_config_tables(conn: psycopg.Connection[Any], q: Quoter, relations: list[ConfigRelation], late: set[Node],
+                       early_views: set[int]) -> tuple[set[int], list[str]]:
+    """The configuration tables whose rows name objects created after the rows (to be copied after them,
+    see the module docstring), and the values of any that could not load back at all (as :func:`refusals`)."""
+    tables = {r.oid: r for r in relations if r.kind == "r"}
+    naming_late: set[int] = set()
+    found: list[str] = []
+    for column in columns(conn, tables.values()):
+        relation = tables[column.table.oid]
+        source = f"ONLY {q.qualified(relation.schema, relation.name)} s {relation.condition}"
+        for _, text, why in _unloadable(conn, column.type, _values(conn, q, column, source), late, early_views):
+            if why.endswith(_AFTER_THE_ROWS):
+                naming_late.add(relation.oid)
+            else:
+                found.append(f"{relation.display}.{column.name} holds {text!r} ({why})")
+    return naming_late, found
+
+
+def _values(conn: psycopg.Connection[Any], q: Quoter, column: Column, source: str) -> list[int]:
+    """The distinct OIDs ``column`` holds in the rows ``source`` (a FROM item aliased ``s``) selects."""
+    value = f"s.{q(column.name)}"
+    if column.array:
+        source += f" CROSS JOIN LATERAL pg_catalog.unnest({value}) AS v(value)"
+        value = "v.value"
+    return [int(row[0]) for row in fetch(conn, f"SELECT DISTINCT ({value})::pg_catalog.oid FROM {source} "
+                                               f"WHERE {value} IS NOT NULL")]
 
 
 def _unloadable(conn: psycopg.Connection[Any], kind: str, oids: list[int], late: set[Node],
@@ -118,7 +160,7 @@ def _unloadable(conn: psycopg.Connection[Any], kind: str, oids: list[int], late:
                 continue
             why = _relation(relkind, schema, relid in early_views, "'s row type")
             if not why and ("type", type_oid) in late:
-                why = "a type created after the rows"
+                why = f"a type {_AFTER_THE_ROWS}"
             if why:
                 result.append((oid, text, why))
     elif kind in ("regproc", "regprocedure"):
@@ -131,7 +173,7 @@ def _unloadable(conn: psycopg.Connection[Any], kind: str, oids: list[int], late:
             if kind == "regproc" and overloaded:
                 result.append((oid, text, "an overloaded name; a regprocedure column keeps the argument types"))
             elif ("proc", oid) in late and not extension:
-                result.append((oid, text, "a function created after the rows"))
+                result.append((oid, text, f"a function {_AFTER_THE_ROWS}"))
     else:
         for oid, text in fetch(conn, """
                 SELECT o.oid, o.oid::pg_catalog.regoper::text FROM pg_catalog.pg_operator o
@@ -154,5 +196,5 @@ def _relation(kind: str | None, schema: str | None, early: bool, suffix: str) ->
         return ""
     names = {"v": "a view", "m": "a materialized view", "i": "an index", "I": "an index"}
     if kind in names and not (early and kind in "vm"):
-        return f"{names[kind]}{suffix}, created after the rows"
+        return f"{names[kind]}{suffix}, {_AFTER_THE_ROWS}"
     return ""
