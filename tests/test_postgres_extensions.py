@@ -9,12 +9,14 @@ test is skipped, and fails under ``CI=true``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 from test_postgres_fidelity import assert_same, dump, install, rows
 from test_postgres_support import fingerprints
 
+from synco_core.errors import DatabaseError
 from synco_core.testing.services import postgres_url_for, unavailable
 from synco_core.values import DumpOptions
 
@@ -83,3 +85,46 @@ def test_periods_system_versioned_tables_and_period_keys_round_trip(
             conn.execute("INSERT INTO assignment VALUES (2, 1, '2023-01-01', '2023-02-01')")
         assert conn.execute("SELECT periods.drop_system_versioning('emp', purge => true)").fetchone() == (True,)
         assert conn.execute("SELECT to_regclass('public.emp_with_history')").fetchone() == (None,)
+
+
+# (extension, its Debian package, a statement of a hostile dump running code through it once created)
+_UNTRUSTED = {
+    "plr": ("postgresql-15-plr", "SELECT public.install_rcmd('file.create(\"{marker}\")');\n"),
+    "plsh": ("postgresql-15-plsh", None),
+}
+
+
+@pytest.mark.parametrize("extension", sorted(_UNTRUSTED))
+def test_extensions_of_untrusted_languages_are_refused_whatever_their_name(
+        extension: str, postgres_database_factory: Callable[[], str], tmp_path: Path) -> None:
+    """The gate knew untrusted languages by their name (``pl...u``); PL/R's ``plr`` and ``plsh`` are
+    untrusted too, and PL/R's ``install_rcmd(text)`` runs R code as the server: a hostile dump creating the
+    extension and calling it wrote a file on the laptop through ``synco db load``. The loader now asks the
+    server, after every statement that runs an extension's script, whether it made an untrusted language
+    (its script is the server's own), and the dumper refuses such an extension by its language, in one
+    line (``--skip-unsupported``: left out), so that no synco dump holds one."""
+    package, hostile = _UNTRUSTED[extension]
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with create_extension(source, extension, package) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(DatabaseError, match=rf"has objects a dump cannot carry: 1 extensions .*: {extension}; pass "
+                                            "--skip-unsupported"):
+        dump(source)
+    data, result = dump(source, DumpOptions(skip_unsupported=True))
+    assert f"EXTENSION IF NOT EXISTS {extension}".encode() not in data
+    install(target, data, result)
+    assert rows(target, "SELECT count(*) FROM t") == [(1,)]
+
+    folder = tmp_path / "server-writes-here"
+    folder.mkdir()
+    folder.chmod(0o777)  # the server runs as another user
+    marker = folder / "ran"
+    script = f"CREATE EXTENSION IF NOT EXISTS {extension} WITH SCHEMA public;\n" + (
+        hostile.format(marker=marker) if hostile else "") + "CREATE TABLE after_it (id int);\n"
+    before = fingerprints(postgres_url_for(target))
+    with pytest.raises(DatabaseError, match=rf"^the dump creates an extension \(line 1\) with the untrusted language "
+                                            rf"{extension}, which runs programs on the server; synco refuses it$"):
+        install(target, script.encode())
+    assert not marker.exists()
+    assert fingerprints(postgres_url_for(target)) == before

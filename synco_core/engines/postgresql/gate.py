@@ -16,7 +16,9 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
   one may already act as);
 - calls the functions that reach files, programs, other backends or other databases (``pg_read_file``,
   ``lo_import``, ``lo_export``, ``pg_terminate_backend``, ``dblink`` ...), or creates the extensions that
-  provide them (``dblink``, ``file_fdw``, ``adminpack``, untrusted languages).
+  provide them (``dblink``, ``file_fdw``, ``adminpack``, untrusted languages: by name before it runs, and
+  whatever the name by asking the server after each ``CREATE``/``ALTER EXTENSION``, whose script is the
+  server's own, whether it made one; see :func:`check_untrusted_languages`).
   ``postgres_fdw`` and user mappings are allowed: dumps of databases with foreign tables carry them. A
   mapping of a superuser without a password can let ``postgres_fdw`` reach other databases of the same
   server; that is left to the role the install runs as (see docs/security.md);
@@ -59,6 +61,11 @@ _FLAGS = re.IGNORECASE
 #: Extensions whose functions reach the server's files, programs or other databases (``pl...u``: the
 #: untrusted languages), as a regular expression; the dumper refuses databases holding them (:mod:`.unsupported`).
 UNSAFE_EXTENSIONS = rb"dblink|file_fdw|adminpack|pl\w+u"
+#: A condition on ``pg_language`` alias ``{0}``: a procedural language its owner marked untrusted, whose
+#: code (and the functions of its extension: PL/R's ``install_rcmd``) can run anything on the server.
+UNTRUSTED_LANGUAGE = "({0}.lanispl AND NOT {0}.lanpltrusted)"
+#: Statements that run an extension's script, which may create such a language under any name.
+_EXTENSION_SCRIPT = re.compile(rb"^\s*(?:CREATE|ALTER)\s+EXTENSION\b", _FLAGS)
 #: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
 #: a superuser may do and which makes anything of anything: a C function, a role, another database's row.
 #: Unqualified, a ``pg_`` name is the catalog's (``pg_catalog`` comes first unless the path names it);
@@ -274,3 +281,22 @@ def _uncommented(code: bytes) -> bytes:
 def _refuse(line: int, reason: str) -> None:
     raise DatabaseError(f"refusing the statement at line {line} of the dump: {reason} (a dump may only create "
                         "and fill the database it is installed into)")
+
+
+def runs_extension_script(keywords: bytes) -> bool:
+    """Whether the statement (comments masked) creates or updates an extension."""
+    return _EXTENSION_SCRIPT.match(keywords) is not None
+
+
+#: The untrusted languages of the database, which a fresh scratch database has none of.
+UNTRUSTED_LANGUAGES_QUERY = ("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(l.lanname), ', ' ORDER BY l.lanname) "
+                             "FROM pg_catalog.pg_language l WHERE " + UNTRUSTED_LANGUAGE.format("l"))
+
+
+def check_untrusted_languages(found: str | None, line: int) -> None:
+    """Refuse a dump whose extension (created at ``line``) brought an untrusted language: the names
+    ``UNSAFE_EXTENSIONS`` knows are refused before they run, others (``plr``, ``plsh``) only show here,
+    before any later statement could use them. The extension's own script is the server's, not the dump's."""
+    if found:
+        raise DatabaseError(f"the dump creates an extension (line {line}) with the untrusted language {found}, "
+                            "which runs programs on the server; synco refuses it")

@@ -136,6 +136,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
         _check_session(pgconn, line)
+        if gate.runs_extension_script(keywords):
+            _check_languages(pgconn, line)
         if second is not None:
             second.remember(text)
     if not reader.complete():
@@ -151,6 +153,15 @@ def _check_session(pgconn: pq.abc.PGconn, line: int) -> None:
     splitter and the gate read the next statement as the server will only with these settings."""
     gate.check_session(pgconn.parameter_status(b"standard_conforming_strings"),
                        pgconn.parameter_status(b"client_encoding"), line)
+
+
+def _check_languages(pgconn: pq.abc.PGconn, line: int) -> None:
+    result = pgconn.exec_params(gate.UNTRUSTED_LANGUAGES_QUERY.encode(), [])
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        raise DatabaseError(f"checking the languages the extension at line {line} created failed: "
+                            f"{result_error(result, pgconn)}")
+    value = result.get_value(0, 0)
+    gate.check_untrusted_languages(value.decode("utf-8", "replace") if value is not None else None, line)
 
 
 def _copy_in(pgconn: pq.abc.PGconn, reader: ScriptReader, statement: bytes, line: int,

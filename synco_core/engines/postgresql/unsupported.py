@@ -11,7 +11,8 @@ Refused today:
   every later install and rollback of the copy, and dropping the subscription on the copy would drop the
   replication slot on the publisher, i.e. on production.
 - what the install's gate (:mod:`.gate`) refuses to create, as it can reach beyond the database: the
-  extensions ``dblink``, ``file_fdw``, ``adminpack`` and the untrusted languages (``plpython3u``), routines
+  extensions ``dblink``, ``file_fdw``, ``adminpack`` and those of untrusted languages (``plpython3u``,
+  PL/R's ``plr``, whose ``install_rcmd`` runs R code, ``plsh``: told by the language, not the name), routines
   of the database's own in C or another language the gate does not let through (an old application's
   ``plpgsql_call_handler`` in C, FreeRADIUS's Cisco H.323 schema), and languages with another handler.
   ``pg_dump`` carries them; a synco dump holding them could never be installed. So are the routines and
@@ -55,7 +56,12 @@ REFUSED: list[Refusal] = [
                ORDER BY 3"""),
     Refusal("extensions", "a synco install refuses them: they reach the server's files, programs or other databases",
             f"""SELECT 'pg_extension', e.oid, pg_catalog.quote_ident(e.extname) FROM pg_catalog.pg_extension e
-               WHERE e.extname ~* '^(?:{UNSAFE_EXTENSIONS.decode()})$' ORDER BY 3"""),
+               WHERE e.extname ~* '^(?:{UNSAFE_EXTENSIONS.decode()})$' OR EXISTS (
+                   SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_language l ON l.oid = d.objid
+                   WHERE d.classid = 'pg_catalog.pg_language'::pg_catalog.regclass
+                     AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                     AND d.refobjid = e.oid AND d.deptype = 'e' AND {gate.UNTRUSTED_LANGUAGE.format('l')})
+               ORDER BY 3"""),
     Refusal("languages", "a synco install refuses their handlers: they can reach beyond the database",
             f"""SELECT 'pg_language', l.oid, pg_catalog.quote_ident(l.lanname) FROM pg_catalog.pg_language l
                WHERE l.lanispl AND l.oid >= 16384 AND {not_extension_member('pg_language', 'l.oid')}
