@@ -17,8 +17,8 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
 - calls the functions that reach files, programs, other backends or other databases (``pg_read_file``,
   ``lo_import``, ``lo_export``, ``pg_terminate_backend``, ``dblink`` ...), or creates the extensions that
   provide them (``dblink``, ``file_fdw``, ``adminpack``, untrusted languages: by name before it runs, and
-  whatever the name by asking the server after each ``CREATE``/``ALTER EXTENSION``, whose script is the
-  server's own, whether it made one; see :func:`check_untrusted_languages`).
+  whatever the name by asking the server after each statement whether the database has one; see
+  :func:`check_untrusted_languages`).
   ``postgres_fdw`` and user mappings are allowed: dumps of databases with foreign tables carry them. A
   mapping of a superuser without a password can let ``postgres_fdw`` reach other databases of the same
   server; that is left to the role the install runs as (see docs/security.md);
@@ -65,7 +65,7 @@ UNSAFE_EXTENSIONS = rb"dblink|file_fdw|adminpack|pl\w+u"
 #: code (and the functions of its extension: PL/R's ``install_rcmd``) can run anything on the server.
 UNTRUSTED_LANGUAGE = "({0}.lanispl AND NOT {0}.lanpltrusted)"
 #: Statements that run an extension's script, which may create such a language under any name.
-_EXTENSION_SCRIPT = re.compile(rb"^\s*(?:CREATE|ALTER)\s+EXTENSION\b", _FLAGS)
+_EXTENSION_ANYWHERE = re.compile(rb"\b(?:CREATE|ALTER)\s+EXTENSION\b", _FLAGS)
 #: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
 #: a superuser may do and which makes anything of anything: a C function, a role, another database's row.
 #: Unqualified, a ``pg_`` name is the catalog's (``pg_catalog`` comes first unless the path names it);
@@ -231,6 +231,10 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
         for pattern, reason in _CODE_RULES:
             if pattern.search(part):
                 _refuse(line, reason)
+        # A DO block runs at once: one creating an extension could use it before the loader looks at the
+        # languages it made (EXECUTE 'CREATE EXTENSION plr'; then PL/R's install_rcmd). No dumper writes one.
+        if keywords[:2].upper() == b"DO" and _EXTENSION_ANYWHERE.search(part):
+            _refuse(line, "a DO block creating an extension could use an untrusted language's before it is seen")
     for language in used:
         if language not in SAFE_LANGUAGES | languages:
             _refuse(line, f"routines in language {language.decode('utf-8', 'replace')} can reach beyond "
@@ -283,20 +287,16 @@ def _refuse(line: int, reason: str) -> None:
                         "and fill the database it is installed into)")
 
 
-def runs_extension_script(keywords: bytes) -> bool:
-    """Whether the statement (comments masked) creates or updates an extension."""
-    return _EXTENSION_SCRIPT.match(keywords) is not None
-
-
 #: The untrusted languages of the database, which a fresh scratch database has none of.
 UNTRUSTED_LANGUAGES_QUERY = ("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(l.lanname), ', ' ORDER BY l.lanname) "
                              "FROM pg_catalog.pg_language l WHERE " + UNTRUSTED_LANGUAGE.format("l"))
 
 
 def check_untrusted_languages(found: str | None, line: int) -> None:
-    """Refuse a dump whose extension (created at ``line``) brought an untrusted language: the names
-    ``UNSAFE_EXTENSIONS`` knows are refused before they run, others (``plr``, ``plsh``) only show here,
-    before any later statement could use them. The extension's own script is the server's, not the dump's."""
+    """Refuse a dump that made an untrusted language (``found``) by the statement at ``line``: an
+    extension's, whose script is the server's own and ran nothing of the dump's. The names
+    ``UNSAFE_EXTENSIONS`` knows are refused before they run; others (``plr``, ``plsh``), or one created by
+    a routine the statement ran, only show here, before any later statement could use them."""
     if found:
-        raise DatabaseError(f"the dump creates an extension (line {line}) with the untrusted language {found}, "
+        raise DatabaseError(f"the statement at line {line} of the dump created the untrusted language {found}, "
                             "which runs programs on the server; synco refuses it")

@@ -126,6 +126,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             stats.checksums[target] = hasher.hexdigest()
             stats.stored[target] = stats.stored.get(target, 0) + stored
             _check_session(pgconn, line)
+            _check_languages(pgconn, line)
             continue
         # The extended protocol runs one statement only, whatever the server makes of the text.
         result = pgconn.exec_params(text, [])
@@ -136,8 +137,9 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
         _check_session(pgconn, line)
-        if gate.runs_extension_script(keywords):
-            _check_languages(pgconn, line)
+        # Not only after CREATE EXTENSION: a routine the statement ran (a default, an index expression,
+        # a trigger of a COPY, SELECT f()) may have created one with EXECUTE, under any name.
+        _check_languages(pgconn, line)
         if second is not None:
             second.remember(text)
     if not reader.complete():
