@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from synco_core import leftout
 from synco_core.globs import ExcludeMatcher
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def _listing(folder: str) -> list[tuple[str, os.DirEntry[str]]]:
             keyed = [(entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry)
                      for entry in scan]
     except OSError as exc:
-        log.warning("skipping %s: %s", folder, exc.strerror or exc)
+        leftout.skipped(log, "skipping %s: %s", folder, exc.strerror or exc)
         return []
     # Names are unique in a folder, and so are the keys: the entries themselves are never compared.
     keyed.sort(key=lambda item: item[0])

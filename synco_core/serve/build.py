@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from synco_core import __version__, dumpprogress
+from synco_core import __version__, dumpprogress, leftout
 from synco_core.databases import (
     DB_SET_NAME,
     NAMED_SET_PREFIX,
@@ -343,14 +343,15 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     cache = _hash_cache(framework, file_set, options) if framework is not None else None
     notify = context.on_public_uri
     try:
-        result = write_public_set(file_set, folder, PublicSetOptions(
-            prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
-            # Packs are age files: a session written without encryption (a bare pull host) has none.
-            hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
-            skip_folder=is_synco_folder,
-            spill_dir=context.work_dir,
-            on_relative_uri=(lambda uri: notify(file_set.name, uri)) if notify is not None else None,
-        ))
+        with leftout.counting(file_set.name, log):
+            result = write_public_set(file_set, folder, PublicSetOptions(
+                prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
+                # Packs are age files: a session written without encryption (a bare pull host) has none.
+                hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
+                skip_folder=is_synco_folder,
+                spill_dir=context.work_dir,
+                on_relative_uri=(lambda uri: notify(file_set.name, uri)) if notify is not None else None,
+            ))
     except BaseException:
         if cache is not None:
             cache.discard()
@@ -375,7 +376,8 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
         reporter.bytes_task(f"packing {file_set.name}", None) if reporter is not None
         else contextlib.nullcontext(lambda _n: None))
     with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
-            tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar, \
+            leftout.counting(file_set.name, log):
         count = add_members(tar, file_set.root, _walk(file_set.root, file_set.exclude), advance)
     return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(
         tar_uri=name, size_bytes=stats[0].size_bytes, relative_base_path=file_set.relative_base_path,

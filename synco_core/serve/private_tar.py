@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from synco_core import leftout
 from synco_core.beneath import resolve_beneath
 from synco_core.errors import ConfigError, SyncoError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH
@@ -46,7 +47,7 @@ def admitted(relative: str, path: str) -> bool:
     if PLAIN_RELATIVE_PATH.fullmatch(relative):
         return True
     if not is_utf8(relative):
-        log.warning("skipping %r: its name is not valid UTF-8, so a receiver could not write it", path)
+        leftout.skipped(log, "skipping %r: its name is not valid UTF-8, so a receiver could not write it", path)
         return False
     return receivable(relative)
 
@@ -93,7 +94,7 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
     try:
         target = os.readlink(path)
     except OSError as exc:
-        log.warning("skipping %s: %s", path, exc.strerror or exc)
+        leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
         return None
     what = f"link {relative!r} -> {target!r}"
     try:
@@ -102,10 +103,10 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
         resolve_beneath(root_fd, relative.split("/")[:-1], target, what,
                         visible=lambda path, seen: _extracted_before(path, seen, relative))
     except UnsafePathError as exc:
-        log.warning("skipping %s: %s; a receiver would refuse it", path, str(exc).removeprefix("unsafe "))
+        leftout.skipped(log, "skipping %s: %s; a receiver would refuse it", path, str(exc).removeprefix("unsafe "))
         return None
     except OSError as exc:
-        log.warning("skipping %s: %s", path, exc.strerror or exc)
+        leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
         return None
     member = _bare_member(relative, info, tarfile.SYMTYPE)
     member.linkname = target
@@ -130,7 +131,7 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
             try:
                 info = os.lstat(path)
             except OSError as exc:
-                log.warning("skipping %s: %s", path, exc.strerror or exc)
+                leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
                 continue
             if stat.S_ISDIR(info.st_mode):
                 tar.addfile(_bare_member(relative, info, tarfile.DIRTYPE))
@@ -156,7 +157,7 @@ def _add_file(tar: tarfile.TarFile, relative: str, path: str) -> int | None:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         why = "it changed since the walk" if exc.errno in _CHANGED else exc.strerror or str(exc)
-        log.warning("skipping %s: %s", path, why)
+        leftout.skipped(log, "skipping %s: %s", path, why)
         return None
     with open(fd, "rb") as handle:
         # From the fstat of what was opened: a link or FIFO put in the file's place is never packed.
@@ -167,7 +168,7 @@ def _add_file(tar: tarfile.TarFile, relative: str, path: str) -> int | None:
             tar.addfile(member)
             return 0
         if not member.isreg():
-            log.warning("skipping %s: it is no longer a regular file", path)
+            leftout.skipped(log, "skipping %s: it is no longer a regular file", path)
             return None
         # Owner names of the server mean nothing on the laptop; numeric ids are kept as tar does.
         member.uname = member.gname = ""

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import quote
 
-from synco_core import workerframes
+from synco_core import leftout, workerframes
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
@@ -134,7 +134,7 @@ def receivable(relative: str) -> bool:
     try:
         safe_relative_path(relative)
     except UnsafePathError as exc:
-        log.warning("skipping %r: %s", relative, exc)
+        leftout.skipped(log, "skipping %r: %s", relative, exc)
         return False
     return True
 
@@ -173,7 +173,7 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
             if not entry.is_symlink():
                 continue
             if not os.path.realpath(entry.path).startswith(inside):
-                log.warning("skipping %s: it is a link leading out of the %s set's folder", entry.path,
+                leftout.skipped(log, "skipping %s: it is a link leading out of the %s set's folder", entry.path,
                             file_set.name)
                 continue
         if PLAIN_URL_PATH.fullmatch(relative):
@@ -181,7 +181,7 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
                             lstat=info)
             continue
         if not is_utf8(relative):
-            log.warning("skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
+            leftout.skipped(log, "skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
             continue
         if not receivable(relative):
             continue
@@ -283,13 +283,14 @@ def _hash_file(source: str, stop: threading.Event | None = None,
         fd = os.open(source, _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         gone = exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
-        log.warning("%s %s: %s", "skipping" if gone else "not hashing", source, exc.strerror or exc)
+        (leftout.skipped if gone else leftout.unhashed)(log, "%s %s: %s", "skipping" if gone else "not hashing",
+                                                        source, exc.strerror or exc)
         return None, None if gone else known
     try:
         with open(fd, "rb", buffering=0) as handle:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
-                log.warning("skipping %s: it is no longer a regular file", source)
+                leftout.skipped(log, "skipping %s: it is no longer a regular file", source)
                 return None, None
             while count := handle.readinto(view):
                 if stop is not None and stop.is_set():
@@ -299,10 +300,10 @@ def _hash_file(source: str, stop: threading.Event | None = None,
                 read += count
             after = os.fstat(fd)
     except OSError as exc:
-        log.warning("not hashing %s: %s", source, exc.strerror or exc)
+        leftout.unhashed(log, "not hashing %s: %s", source, exc.strerror or exc)
         return None, known
     if read != before.st_size or after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
-        log.warning("%s changed while it was read; it is listed without a content hash", source)
+        leftout.unhashed(log, "%s changed while it was read; it is listed without a content hash", source)
         return None, before
     return digest.hexdigest(), before
 
@@ -328,7 +329,7 @@ def _open_small(source: str) -> tuple[bytes | None, os.stat_result | None]:
     finally:
         os.close(fd)
     if len(content) != info.st_size:
-        log.warning("%s changed while it was read; it is listed without a content hash", source)
+        leftout.unhashed(log, "%s changed while it was read; it is listed without a content hash", source)
         return None, info
     return content, info
 
@@ -341,7 +342,8 @@ def _stat(source: str, walked: bool) -> os.stat_result | None:
     try:
         info = os.stat(source)
     except OSError as exc:
-        log.warning("%s %s: %s", "skipping" if walked else "not hashing", source, exc.strerror or exc)
+        (leftout.skipped if walked else leftout.unhashed)(log, "%s %s: %s", "skipping" if walked else "not hashing",
+                                                          source, exc.strerror or exc)
         return None
     return info if stat.S_ISREG(info.st_mode) else None
 

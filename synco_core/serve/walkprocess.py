@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+from synco_core import leftout
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.index.hashcache import HashCache
 from synco_core.localenames import UTF8_MODE_OPTION
@@ -116,8 +117,8 @@ class WalkWorker:
                 raise SyncoError("the worker process for the public files ended before the set did (exit status "
                                  f"{process.wait()})") from None
             kind = frame[0]
-            for level, message in frame[-1]:
-                log.log(level, "%s", message)
+            for level, message, left_out in frame[-1]:
+                leftout.relay(log, level, message, left_out)
             if kind == "rows":
                 yield from frame[1]
             elif kind == "end":
@@ -168,13 +169,13 @@ class _Warnings(logging.Handler):
 
     def __init__(self, level: int) -> None:
         super().__init__(level)
-        self.records: list[tuple[int, str]] = []
+        self.records: list[tuple[int, str, str | None]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         # Worker threads hashing large files log too: list.append is atomic under the GIL.
-        self.records.append((record.levelno, record.getMessage()))
+        self.records.append((record.levelno, record.getMessage(), getattr(record, leftout.KIND_ATTRIBUTE, None)))
 
-    def take(self) -> list[tuple[int, str]]:
+    def take(self) -> list[tuple[int, str, str | None]]:
         records, self.records = self.records, []
         return records
 
