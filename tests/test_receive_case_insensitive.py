@@ -12,6 +12,7 @@ The folder is a real exFAT file system (``exfat-fuse`` on a loop device), which 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -36,31 +37,54 @@ from synco_core.wire import PublicIndexEntry
 SESSION = "synco-caseless0123456789"
 
 
-@pytest.fixture
-def caseless(tmp_path: Path) -> Iterator[Path]:
+class ExfatFolder:
+    """A fresh exFAT file system on a loop device, mounted through FUSE at ``path``."""
+
+    def __init__(self, image: Path, path: Path) -> None:
+        self.path = path
+        self.mount = require_tool("mount.exfat-fuse", "exfat-fuse")
+        self.device = subprocess.run([require_tool("losetup", "mount"), "-f", "--show", str(image)], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+
+    def mount_it(self) -> None:
+        mounted = subprocess.run([self.mount, self.device, str(self.path)], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            unavailable(f"mount.exfat-fuse failed here: {mounted.stderr.strip()}")
+
+    def remount(self) -> None:
+        """Unmount and mount again: the FUSE driver answers from memory what it has not written yet (an mtime
+        it takes but cannot store), so only a fresh mount shows what the disk holds."""
+        subprocess.run(["umount", str(self.path)], check=True)
+        self.mount_it()
+
+
+@contextlib.contextmanager
+def exfat_folder(tmp_path: Path) -> Iterator[ExfatFolder]:
     """A folder on a fresh exFAT file system, unmounted afterwards."""
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
         unavailable("an exFAT folder is mounted through a loop device and FUSE, which needs root and /dev/fuse")
     mkfs = require_tool("mkfs.exfat", "exfatprogs")
-    mount = require_tool("mount.exfat-fuse", "exfat-fuse")
-    losetup = require_tool("losetup", "mount")
     image, folder = tmp_path / "exfat.img", tmp_path / "exfat"
     with image.open("wb") as handle:
         handle.truncate(64 * 1024 * 1024)
     folder.mkdir()
     subprocess.run([mkfs, str(image)], check=True, capture_output=True)
-    device = subprocess.run([losetup, "-f", "--show", str(image)], check=True, capture_output=True,
-                            text=True).stdout.strip()
+    exfat = ExfatFolder(image, folder)
     try:
-        mounted = subprocess.run([mount, device, str(folder)], capture_output=True, text=True)
-        if mounted.returncode != 0:
-            unavailable(f"mount.exfat-fuse failed here: {mounted.stderr.strip()}")
+        exfat.mount_it()
         try:
-            yield folder
+            yield exfat
         finally:
             subprocess.run(["umount", str(folder)], check=True)
     finally:
-        subprocess.run([losetup, "-d", device], check=True)
+        subprocess.run(["losetup", "-d", exfat.device], check=True)
+
+
+@pytest.fixture
+def caseless(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a fresh exFAT file system, unmounted afterwards."""
+    with exfat_folder(tmp_path) as exfat:
+        yield exfat.path
 
 
 def receive(app: Path, target: Path, only: str, delete: bool = False) -> ReceiveSummary:

@@ -25,6 +25,7 @@ from synco_core.receive.files import (
     resumable_bytes,
 )
 from synco_core.receive.knownhashes import KnownHashes
+from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
 from synco_core.wire import PublicIndexEntry
@@ -227,7 +228,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
             found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
-                    and int(info.st_mtime) == entry.mtime
+                    and same_mtime(int(info.st_mtime), entry.mtime)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
                     and (known is None or not entry.sha256
                          or (was := known.lookup(relative)) is None or was == entry.sha256.lower())):

@@ -18,6 +18,7 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
+from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
 from synco_core.wire import PublicIndexEntry
 
@@ -93,7 +94,7 @@ def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | No
             return False
     if not stat.S_ISREG(info.st_mode):
         return False
-    if info.st_size != entry.size_bytes or int(info.st_mtime) != entry.mtime:
+    if info.st_size != entry.size_bytes or not same_mtime(int(info.st_mtime), entry.mtime):
         return False
     return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
 

@@ -1,0 +1,34 @@
+"""Whether a local file's mtime is the index's, as the folder's file system could store it.
+
+Receive stamps each file with the index's mtime and takes a file of the index's size and mtime for current.
+A file system that cannot hold that mtime stores another one: exFAT and FAT start in 1980 and end in 2107
+(an upload dated 1970, or 0, as some importers leave them, becomes 1980-01-01), ext4 with 128-byte inodes
+and HFS+ end in 2038 and 2040, FAT keeps even seconds only. The file then never looked current, and every
+re-sync fetched it again, for ever. Such an mtime is taken for the index's when it is exactly what a file
+system makes of it: moved towards the years every one holds (never past them), or one second off towards
+an even second. A local edit gives a file the time of the edit, which is neither.
+"""
+
+from __future__ import annotations
+
+#: 1980-01-01 00:00 UTC: FAT and exFAT hold nothing earlier (their start is in local time: a day of slack).
+HELD_FROM = 315_532_800
+#: 2038-01-19 03:14:07 UTC: 32-bit seconds (ext4 with 128-byte inodes) hold nothing later; HFS+ ends in
+#: 2040, exFAT in 2107.
+HELD_UNTIL = 2**31 - 1
+#: The slack for a file system that keeps local time (FAT, exFAT without its UTC offset).
+DAY = 86_400
+
+
+def same_mtime(local: int, listed: int) -> bool:
+    """True when ``local`` (whole seconds, as stat'ed) is ``listed`` (the index's), or what a file system that
+    cannot hold ``listed`` stored instead (clamped into its range, or rounded to FAT's even seconds)."""
+    if local == listed:
+        return True
+    if listed < HELD_FROM:
+        # Clamped up to the file system's first second: between the index's time and 1980 (+ a day).
+        return listed < local <= HELD_FROM + DAY
+    if listed > HELD_UNTIL:
+        # Clamped down to its last: between 2038 (- a day) and the index's time.
+        return HELD_UNTIL - DAY <= local < listed
+    return abs(local - listed) == 1 and local % 2 == 0
