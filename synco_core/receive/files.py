@@ -5,6 +5,7 @@ against the index's size and content hash before it gets its final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -134,11 +135,46 @@ def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
         # An index listing both "a" and "a/b" (or a local file where the index now has a folder): running
         # again meets the same file, so this is a refusal, not an interruption.
         raise InTheWay("a file is in the way of its folder") from None
+    except OSError as exc:
+        # makedirs made every folder above the one that failed: the file system refuses that one's name.
+        if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
+            raise NameNotHeld(NAME_NOT_HELD.format(why=f"a folder of its path: {exc.strerror or exc}")) from None
+        raise
+
+
+class NameNotHeld(TransferError):
+    """The target's file system refuses the file's name: running again meets the same refusal."""
+
+
+#: What a file system answers for a name it cannot hold: exFAT, FAT and NTFS (and SMB shares of them) take
+#: no ``\\ : * ? " < > |`` (EINVAL; the FUSE exFAT driver says ENOENT), eCryptfs no name past 143 bytes.
+NAME_ERRORS = frozenset({errno.EINVAL, errno.EILSEQ, errno.ENAMETOOLONG})
+#: The end of the message of a :class:`NameNotHeld`.
+NAME_NOT_HELD = ("not written: the target folder's file system cannot hold this name ({why}); exFAT, FAT and "
+                 "NTFS take no \\ : * ? \" < > | in names")
+
+
+def _name_not_held(exc: OSError, path: StrPath) -> NameNotHeld | None:
+    """The :class:`NameNotHeld` that ``exc``, met creating ``path``, means; None for any other failure (a
+    missing folder, a full disk, no permission)."""
+    if exc.errno in NAME_ERRORS or (exc.errno == errno.ENOENT and os.path.isdir(os.path.dirname(path))):
+        return NameNotHeld(NAME_NOT_HELD.format(why=exc.strerror or exc))
+    return None
+
+
+def _create(path: StrPath, flags: int) -> int:
+    """``os.open(path, flags)`` for a file receive writes; a name the file system refuses is a NameNotHeld."""
+    try:
+        return os.open(path, flags, 0o666)
+    except OSError as exc:
+        if (refused := _name_not_held(exc, path)) is not None:
+            raise refused from None
+        raise
 
 
 def _written(path: StrPath, data: bytes) -> int:
     """A new (or truncated) file at ``path`` holding ``data``, still open: its descriptor (closed on failure)."""
-    fd = os.open(path, _PART_FLAGS, 0o666)
+    fd = _create(path, _PART_FLAGS)
     try:
         _write_all(fd, data)
     except BaseException:
@@ -248,7 +284,7 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
         # labels with its coding, not a file the server compressed on the way.
         response.as_sent()  # type: ignore[attr-defined]
     flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
-    fd = os.open(part, flags, 0o666)
+    fd = _create(part, flags)
     head = b""
     try:
         try:
@@ -312,6 +348,11 @@ def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEnt
         os.replace(part, destination)
     except IsADirectoryError:
         raise InTheWay("a folder is in the way") from None
+    except OSError as exc:
+        if (refused := _name_not_held(exc, destination)) is not None:
+            _unlink(part)
+            raise refused from None
+        raise
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:

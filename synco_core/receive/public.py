@@ -47,6 +47,7 @@ from synco_core.receive.compare import (
 from synco_core.receive.files import (
     REFUSALS,
     DownloadStopped,
+    NameNotHeld,
     _download_one,
     _Folders,
     _save,
@@ -339,6 +340,8 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
                     result.missing.append(relative)
                 if isinstance(exc, REFUSALS):
                     result.refused += 1
+                if isinstance(exc, NameNotHeld):
+                    result.same_name += 1
         except OSError as exc:
             with lock:
                 result.failed.append((relative, exc.strerror or str(exc)))
@@ -479,9 +482,10 @@ def _pack_workers(transport: Transport, packs: PackSource | None, plan: PublicPl
             result.packed += outcome.packed
             result.size_checked += outcome.size_checked
             result.pack_requests += outcome.requests
-            for relative, message, refused, missing in outcome.failures:
+            for relative, message, refused, missing, not_held in outcome.failures:
                 result.failed.append((relative, message))
                 result.refused += refused
+                result.same_name += not_held
                 if missing:
                     result.missing.append(relative)
         report_bytes(outcome.bytes)

@@ -104,7 +104,8 @@ class SetOutcome:
     removed: int = 0
     #: Why a failed set failed when running again cannot help: ``gone`` (the session is no longer on the
     #: server), ``refused`` (what arrived is damaged, unsafe or not what the meta declares) or ``same-name``
-    #: (files the target's file system takes for others: names differing only in case); "" otherwise.
+    #: (files the target's file system takes for others, names differing only in case, or whose names it
+    #: cannot hold, ``a:b.jpg`` on exFAT); "" otherwise.
     cause: str = ""
     #: Public files that arrived without a content hash in the index (Go synco v2): checked by size only.
     size_checked: int = 0
@@ -171,8 +172,9 @@ class ReceiveSummary:
                     "same: ask for a new session, or check the server (and any cache or CDN in front of it).")
         if all(outcome.cause == SAME_NAME for outcome in failed):
             return ("the files named above were not written, as the target's file system takes each for another "
-                    "file whose name differs only in case (or in how an accented letter is encoded); running "
-                    "again will not write them: receive into a folder on a case-sensitive file system to get them.")
+                    "file whose name differs only in case (or in how an accented letter is encoded), or cannot "
+                    "hold its name; running again will not write them: receive into a folder on a case-sensitive "
+                    "file system that takes any name (ext4, APFS case-sensitive) to get them.")
         return "some sets failed; run the same command again to continue."
 
 

@@ -18,22 +18,26 @@ filter (PEP 706) and rsync's ``--safe-links``, this is stricter where they leave
   complete.
 
 The first unsafe member stops the whole extraction with :class:`UnsafePathError`; the caller extracts into
-a staging folder and discards it.
+a staging folder and discards it. A member the destination's file system cannot hold (a name with ``:`` or
+``?``, or a symbolic link, on exFAT, FAT or NTFS) is left out and named; a hard link on a file system
+without them becomes a copy of its file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from synco_core.beneath import open_folder, open_root, resolve_beneath
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE
 from synco_core.names import folded, safe_relative_path
+from synco_core.receive.files import NAME_ERRORS, NAME_NOT_HELD
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,40 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
         os.utime(out.fileno(), (member.mtime, member.mtime))
 
 
+#: What a file system without links answers for one (exFAT and FAT; NTFS through some drivers).
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP, errno.EMLINK})
+
+
+def _not_held(exc: OSError, member: tarfile.TarInfo) -> str | None:
+    """Why the destination's file system cannot hold ``member`` when ``exc`` says so (None: another failure,
+    such as a full disk, which ends the extraction). Its folder exists: ENOENT for a new name is the FUSE
+    exFAT driver refusing it."""
+    if member.issym() and exc.errno in _NO_LINKS:
+        return f"not written: the target folder's file system has no symbolic links ({exc.strerror or exc})"
+    if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
+        return NAME_NOT_HELD.format(why=exc.strerror or exc)
+    return None
+
+
+def _copy_of(root: int, source: PurePosixPath, folder_fd: int, leaf: str, member: tarfile.TarInfo) -> None:
+    """A copy of the regular file ``source`` extracted before, where a hard link to it cannot be made."""
+    source_fd = open_folder(root, source.parts[:-1])
+    try:
+        fd = os.open(source.parts[-1], os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), dir_fd=source_fd)
+    finally:
+        os.close(source_fd)
+    with os.fdopen(fd, "rb") as data:
+        info = os.fstat(data.fileno())
+        out_fd = os.open(leaf, _FILE_FLAGS, PRIVATE_MODE, dir_fd=folder_fd)
+        with os.fdopen(out_fd, "wb") as out:
+            while chunk := data.read(_COPY_CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fchmod(out.fileno(), info.st_mode & 0o7777)
+            os.utime(out.fileno(), ns=(info.st_mtime_ns, info.st_mtime_ns))
+    log.debug("%s: a copy of %s (the target folder's file system has no hard links)", member.name, source)
+
+
 def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str, str]] | None = None) -> int:
     """Extract the tar read from ``stream`` into ``destination`` (created); returns the number of files.
 
@@ -108,7 +146,14 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
                     raise UnsafePathError(f"unsafe member {name!r}: it appears twice in the archive")
                 seen.add(name)
                 folder, leaf = relative.parts[:-1], relative.parts[-1]
-                folder_fd = open_folder(root, folder, create=True)
+                try:
+                    folder_fd = open_folder(root, folder, create=True)
+                except OSError as exc:
+                    # A folder of its path the file system would not make (its own member said why).
+                    if (why := _not_held(exc, member)) is None:
+                        raise
+                    _leave_out(name, why, dropped, left_out)
+                    continue
                 try:
                     if member.isdir():
                         _make_folder(folder_fd, leaf, name)
@@ -121,34 +166,13 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
                     elif member.islnk() and str(safe_relative_path(member.linkname)) in dropped:
                         reason = f"not written: a hard link to {member.linkname!r}, which was not written"
                     if reason is not None:
-                        dropped.add(name)
-                        log.warning("%s: %s", name, reason)
-                        if left_out is not None:
-                            left_out.append((name, reason))
+                        _leave_out(name, reason, dropped, left_out)
                         continue
-                    if member.issym():
-                        what = f"unsafe link {name!r} -> {member.linkname!r}"
-                        if not member.linkname or "\x00" in member.linkname:
-                            raise UnsafePathError(f"{what}: empty target")
-                        resolve_beneath(root, folder, member.linkname, what)
-                        os.symlink(member.linkname, leaf, dir_fd=folder_fd)
-                    elif member.islnk():
-                        source = safe_relative_path(member.linkname)
-                        if str(source) not in regular:
-                            raise UnsafePathError(f"unsafe hard link {name!r} -> {member.linkname!r}: not a file "
-                                                  "extracted earlier from this archive")
-                        source_fd = open_folder(root, source.parts[:-1])
-                        try:
-                            os.link(source.parts[-1], leaf, src_dir_fd=source_fd, dst_dir_fd=folder_fd,
-                                    follow_symlinks=False)
-                        finally:
-                            os.close(source_fd)
-                        regular.add(name)
-                        count += 1
-                    else:
-                        _write_file(folder_fd, leaf, member, tar, name)
-                        regular.add(name)
-                        count += 1
+                    count += _made(root, folder_fd, leaf, member, tar, name, regular)
+                except OSError as exc:
+                    if (why := _not_held(exc, member)) is None:
+                        raise
+                    _leave_out(name, why, dropped, left_out)
                 finally:
                     os.close(folder_fd)
     except tarfile.TarError as exc:
@@ -157,3 +181,42 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
         with contextlib.suppress(OSError):
             os.close(root)
     return count
+
+
+def _leave_out(name: str, reason: str, dropped: set[str], left_out: list[tuple[str, str]] | None) -> None:
+    dropped.add(name)
+    log.warning("%s: %s", name, reason)
+    if left_out is not None:
+        left_out.append((name, reason))
+
+
+def _made(root: int, folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile.TarFile, name: str,
+          regular: set[str]) -> bool:
+    """Create the link or file ``member`` as ``leaf`` in ``folder_fd`` (``name`` below ``root``); True for a
+    file (regular, or a hard link to one), False for a symbolic link."""
+    relative = safe_relative_path(name)
+    if member.issym():
+        what = f"unsafe link {name!r} -> {member.linkname!r}"
+        if not member.linkname or "\x00" in member.linkname:
+            raise UnsafePathError(f"{what}: empty target")
+        resolve_beneath(root, relative.parts[:-1], member.linkname, what)
+        os.symlink(member.linkname, leaf, dir_fd=folder_fd)
+        return False
+    if member.islnk():
+        source = safe_relative_path(member.linkname)
+        if str(source) not in regular:
+            raise UnsafePathError(f"unsafe hard link {name!r} -> {member.linkname!r}: not a file "
+                                  "extracted earlier from this archive")
+        source_fd = open_folder(root, source.parts[:-1])
+        try:
+            os.link(source.parts[-1], leaf, src_dir_fd=source_fd, dst_dir_fd=folder_fd, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            _copy_of(root, source, folder_fd, leaf, member)
+        finally:
+            os.close(source_fd)
+    else:
+        _write_file(folder_fd, leaf, member, tar, name)
+    regular.add(name)
+    return True

@@ -33,7 +33,14 @@ from synco_core import workerframes
 from synco_core.errors import SyncoError
 from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.receive.compare import PACKED
-from synco_core.receive.files import REFUSALS, _download_one, _Folders, content_matches, save_content
+from synco_core.receive.files import (
+    REFUSALS,
+    NameNotHeld,
+    _download_one,
+    _Folders,
+    content_matches,
+    save_content,
+)
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.transport import Transport, UnavailableError
 from synco_core.redaction import register_secret
@@ -80,8 +87,8 @@ class Outcome:
     packed: int = 0
     size_checked: int = 0
     requests: int = 0
-    #: (path, message, a refusal, not given by the server) per failed file.
-    failures: list[tuple[str, str, bool, bool]] = field(default_factory=list)
+    #: (path, message, a refusal, not given by the server, a name the target cannot hold) per failed file.
+    failures: list[tuple[str, str, bool, bool, bool]] = field(default_factory=list)
 
     def frame(self, task_id: int) -> tuple[Any, ...]:
         return ("done", task_id, self.files, self.downloaded, self.bytes, self.packed, self.size_checked,
@@ -258,9 +265,9 @@ def _run_task(transport: Transport, packs: PackSource, pack: int, items: list[It
             size = save()
         except SyncoError as exc:
             outcome.failures.append((relative, str(exc), isinstance(exc, REFUSALS),
-                                     isinstance(exc, UnavailableError)))
+                                     isinstance(exc, UnavailableError), isinstance(exc, NameNotHeld)))
         except OSError as exc:
-            outcome.failures.append((relative, exc.strerror or str(exc), False, False))
+            outcome.failures.append((relative, exc.strerror or str(exc), False, False, False))
         else:
             outcome.downloaded += 1
             outcome.bytes += size
