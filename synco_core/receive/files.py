@@ -286,6 +286,7 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
     flags = (_PART_FLAGS & ~os.O_TRUNC) | os.O_APPEND if appending else _PART_FLAGS
     fd = _create(part, flags)
     head = b""
+    holes = False
     try:
         try:
             for chunk in response.iter_bytes():
@@ -298,7 +299,13 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
                         check_declared(response.total_size, entry.size_bytes, "the server's answer")
                 # Cut off at the first chunk past the index's size, before it is written.
                 check_declared(size + len(chunk), entry.size_bytes, "the server sent")
-                _write_all(fd, chunk)
+                if appending or not _zeros(chunk):
+                    _write_all(fd, chunk)
+                else:
+                    # A run of zeros (a sparse file on the server, a disk image) becomes a hole: a 5 GB
+                    # file of zeros takes no 5 GB of the laptop's disk. The length is set once complete.
+                    os.lseek(fd, len(chunk), os.SEEK_CUR)
+                    holes = True
                 size += len(chunk)
                 received += len(chunk)
                 if digest is not None:
@@ -319,6 +326,8 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
         except BaseException:
             os.close(fd)
             raise
+        if holes:
+            _end_at(fd, size)
         _finish_part(fd, part, destination, entry)
     except (_WrongContent, FallbackPageError):
         _unlink(part)
@@ -327,6 +336,20 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
         _keep_part(part, entry)
         raise
     return received
+
+
+def _zeros(chunk: bytes) -> bool:
+    """True when ``chunk`` is all zero bytes (its ends looked at first: most chunks are not)."""
+    return bool(chunk) and chunk[0] == 0 and chunk[-1] == 0 and chunk.count(0) == len(chunk)
+
+
+def _end_at(fd: int, size: int) -> None:
+    """Give a part file whose last bytes were holes (skipped, never written) its length; closed on failure."""
+    try:
+        os.ftruncate(fd, size)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _stamp_and_close(fd: int, path: StrPath, entry: PublicIndexEntry) -> None:
