@@ -9,8 +9,11 @@ again, for ever. Now a local mtime that is what a file system makes of the index
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,8 +25,12 @@ from hypothesis import strategies as st
 from test_receive_case_insensitive import exfat_folder, listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
+from synco_core.receive.directory import DirectoryTransport
 from synco_core.receive.mtimes import DAY, HELD_FROM, HELD_UNTIL, same_mtime
+from synco_core.receive.public import receive_public_files
+from synco_core.receive.tarsafe import extract_stream
 from synco_core.testing.services import unavailable
+from synco_core.wire import PublicIndexEntry
 
 #: Times an upload may carry on a server: before 1970, 0, before 1980, odd seconds, past 2038 and 2106.
 #: (Not past 2107: the FUSE exFAT driver wraps those round to the 1980s, where nothing can tell them from
@@ -123,3 +130,30 @@ def test_now_is_not_the_same_as_any_server_time_far_from_it() -> None:
     now = int(time.time())
     for listed in (*SERVER_TIMES.values(), now - 2, now + 2):
         assert not same_mtime(now, listed)
+
+
+@pytest.mark.parametrize("listed", [2**63, 2**70, -2**63 - 5, -2**70])
+def test_a_time_no_platform_holds_is_stamped_as_the_nearest_and_stays_current(tmp_path: Path, listed: int) -> None:
+    """An index from a broken or hostile server may list any whole number: it ended the receive with an
+    OverflowError; now the file arrives with the nearest time the platform takes, and is current after."""
+    source, target = tmp_path / "server", tmp_path / "got"
+    source.mkdir()
+    (source / "a.txt").write_bytes(b"hello")
+    index = {"a.txt": PublicIndexEntry(5, listed, "a.txt", False, None, hashlib.sha256(b"hello").hexdigest())}
+    first = receive_public_files(DirectoryTransport(source), index, target)
+    assert first.downloaded == 1 and not first.failed, first.failed
+    assert (target / "a.txt").read_bytes() == b"hello"
+    again = receive_public_files(DirectoryTransport(source), index, target)
+    assert again.downloaded == 0 and again.skipped == 1 and not again.failed
+
+
+@pytest.mark.parametrize("pax_mtime", ["1e30", "-1e30", "inf", "nan", "1e400"])
+def test_a_private_member_of_a_time_no_platform_holds_is_extracted(tmp_path: Path, pax_mtime: str) -> None:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        member = tarfile.TarInfo("f.txt")
+        member.size, member.pax_headers = 3, {"mtime": pax_mtime}
+        tar.addfile(member, io.BytesIO(b"abc"))
+    archive.seek(0)
+    assert extract_stream(archive, tmp_path / "got") == 1
+    assert (tmp_path / "got" / "f.txt").read_bytes() == b"abc"

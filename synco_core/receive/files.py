@@ -19,7 +19,7 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
-from synco_core.receive.mtimes import same_mtime
+from synco_core.receive.mtimes import same_mtime, stamp
 from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
 from synco_core.wire import PublicIndexEntry
 
@@ -357,11 +357,11 @@ def _stamp_and_close(fd: int, path: StrPath, entry: PublicIndexEntry) -> None:
     close it."""
     try:
         if _UTIME_ON_FD:
-            os.utime(fd, (entry.mtime, entry.mtime))
+            stamp(fd, entry.mtime)
     finally:
         os.close(fd)
     if not _UTIME_ON_FD:
-        os.utime(path, (entry.mtime, entry.mtime))
+        stamp(os.fspath(path), entry.mtime)
 
 
 def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry) -> None:

@@ -11,6 +11,9 @@ an even second. A local edit gives a file the time of the edit, which is neither
 
 from __future__ import annotations
 
+import math
+import os
+
 #: 1980-01-01 00:00 UTC: FAT and exFAT hold nothing earlier (their start is in local time: a day of slack).
 HELD_FROM = 315_532_800
 #: 2038-01-19 03:14:07 UTC: 32-bit seconds (ext4 with 128-byte inodes) hold nothing later; HFS+ ends in
@@ -32,3 +35,25 @@ def same_mtime(local: int, listed: int) -> bool:
         # Clamped down to its last: between 2038 (- a day) and the index's time.
         return HELD_UNTIL - DAY <= local < listed
     return abs(local - listed) == 1 and local % 2 == 0
+
+
+#: The seconds ``os.utime`` takes where ``time_t`` has 64 bits (and, failing that, 32).
+_TIME_T_BOUNDS = (2**63 - 1, 2**31 - 1)
+
+
+def stamp(target: int | str, mtime: float) -> None:
+    """Give ``target`` (a descriptor or a path) ``mtime`` as its access and modification time.
+
+    A time the platform cannot take (an index or a tar from a hostile or broken server: 2^63, 1e30, an
+    infinity) is set to the nearest it can, and NaN to 0: it ended the whole receive in one line before
+    (OverflowError). :func:`same_mtime` takes the nearest for the listed time, so the file stays current.
+    """
+    if math.isnan(mtime):
+        mtime = 0
+    for bound in _TIME_T_BOUNDS:
+        try:
+            os.utime(target, (mtime, mtime))
+            return
+        except OverflowError:
+            mtime = int(max(-bound - 1, min(mtime, bound)))
+    os.utime(target, (mtime, mtime))

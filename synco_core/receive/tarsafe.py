@@ -38,6 +38,7 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE
 from synco_core.names import folded, safe_relative_path
 from synco_core.receive.files import NAME_ERRORS, NAME_NOT_HELD
+from synco_core.receive.mtimes import stamp
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
         out.flush()
         # The file's own permission bits once complete, on the descriptor (never looked up by name again).
         os.fchmod(out.fileno(), (member.mode & _KEPT_MODE_BITS) | PRIVATE_MODE)
-        os.utime(out.fileno(), (member.mtime, member.mtime))
+        stamp(out.fileno(), member.mtime)
 
 
 #: What a file system without links answers for one (exFAT and FAT; NTFS through some drivers).
