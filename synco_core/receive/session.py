@@ -470,6 +470,12 @@ def make_target(target: Path) -> None:
                           "folder; pass --target FOLDER") from None
     except OSError as exc:
         raise ConfigError(f"cannot make the receive folder {target}: {exc.strerror}") from None
+    # A folder that exists but takes nothing (a read-only disk or mount, another user's folder) failed every
+    # set in turn, each with its own error and the advice to run again, which met the same refusal.
+    if not os.access(target, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+        why = "it is on a read-only file system" if read_only else "this user may not write into it"
+        raise ConfigError(f"cannot write into the receive folder {target}: {why}; pass --target FOLDER") from None
 
 
 def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[WireFileSet], identities: Any,
