@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -25,8 +26,9 @@ from hypothesis import strategies as st
 from test_receive_case_insensitive import exfat_folder, listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
+from synco_core.receive import session as session_module
 from synco_core.receive.directory import DirectoryTransport
-from synco_core.receive.mtimes import DAY, HELD_FROM, HELD_UNTIL, same_mtime
+from synco_core.receive.mtimes import DAY, HELD_FROM, HELD_UNTIL, held, same_mtime
 from synco_core.receive.public import receive_public_files
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.testing.services import unavailable
@@ -52,17 +54,30 @@ def plant(folder: Path, times: dict[str, int]) -> dict[str, bytes]:
     return made
 
 
-def test_an_exfat_folder_fetches_files_dated_outside_its_years_once(fixture_app: Path, tmp_path: Path) -> None:
+def test_an_exfat_folder_fetches_files_dated_outside_its_years_once(fixture_app: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    real_open_index = session_module.open_index
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append("index")
+        return real_open_index(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "open_index", counted)
     made = plant(fixture_app / "web" / "uploads" / "times", SERVER_TIMES)
     with exfat_folder(tmp_path) as exfat:
         target = exfat.path / "got"
         first = outcome(receive(fixture_app, target, "uploads"))
         assert first.status == "downloaded" and not first.files_failed, first
-        for run in range(2):
+        for run in range(3):
             # What the driver kept in memory goes: the disk's 1980-01-01 and 2107-12-31 show.
             exfat.remount()
+            indexes_read = len(opened)
             again = outcome(receive(fixture_app, target, "uploads"))
             assert again.files_downloaded == 0 and again.status == "skipped", (run, again)
+            if run:
+                # The folder is as the last receive left it: the tree digest tells, without the index.
+                assert len(opened) == indexes_read, run
         files = listing(target / "uploads" / "times")
         assert files == made
         clamped = os.lstat(target / "uploads" / "times" / "zero.jpg").st_mtime
@@ -157,3 +172,10 @@ def test_a_private_member_of_a_time_no_platform_holds_is_extracted(tmp_path: Pat
     archive.seek(0)
     assert extract_stream(archive, tmp_path / "got") == 1
     assert (tmp_path / "got" / "f.txt").read_bytes() == b"abc"
+
+
+@given(st.integers(-2**40, 2**40), st.integers(-2**31, HELD_FROM), st.integers(HELD_UNTIL, 2**34))
+def test_the_tree_digest_holds_a_clamped_or_rounded_time_as_the_index_time(listed: int, low: int, high: int) -> None:
+    assert held(min(max(listed, low), high)) == held(listed)
+    if HELD_FROM <= listed <= HELD_UNTIL:
+        assert held(listed - listed % 2) == held(listed)

@@ -37,6 +37,17 @@ def same_mtime(local: int, listed: int) -> bool:
     return abs(local - listed) == 1 and local % 2 == 0
 
 
+def held(mtime: int) -> int:
+    """``mtime`` as every file system holds it: clamped into 1980-2038, rounded down to an even second. Two
+    times :func:`same_mtime` takes for one have the same ``held`` (but for a FAT folder's local-time start),
+    so a digest of these (:mod:`~synco_core.receive.treedigest`) matches on such a folder too."""
+    if mtime < HELD_FROM:
+        return HELD_FROM
+    if mtime > HELD_UNTIL:
+        return HELD_UNTIL - 1
+    return mtime - (mtime & 1)
+
+
 #: The seconds ``os.utime`` takes where ``time_t`` has 64 bits (and, failing that, 32).
 _TIME_T_BOUNDS = (2**63 - 1, 2**31 - 1)
 

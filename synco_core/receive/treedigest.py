@@ -11,7 +11,8 @@ Anything else (a file changed, added, removed, a link or a folder where a file w
 comparison, which then reports it as usual.
 
 Files are judged as the full comparison judges them: a regular file of the index's size and mtime (whole
-seconds) is current. An index with SHA-1 entries (whose local files the comparison hashes) gets no digest.
+seconds, as every file system holds them: :func:`~synco_core.receive.mtimes.held`) is current. An index
+with SHA-1 entries (whose local files the comparison hashes) gets no digest.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.index.order import sorted_walk_lstat
+from synco_core.receive.mtimes import held
 from synco_core.wire import PublicFilesInfo
 
 #: Lines gathered before they are hashed (one call per block instead of one per file).
@@ -51,7 +53,9 @@ class TreeDigest:
         return digest
 
     def add(self, path: str, size: int, mtime: int) -> None:
-        self._lines.append(f"{path}\0{size}\0{mtime}\n")
+        # The mtime as every file system holds it: a folder that clamps or rounds the index's times (exFAT
+        # before 1980, ext4 past 2446, FAT's odd seconds) still matches the index's digest.
+        self._lines.append(f"{path}\0{size}\0{held(mtime)}\n")
         self.files += 1
         self.bytes += size
         if len(self._lines) >= BLOCK:
