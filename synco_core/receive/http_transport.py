@@ -31,6 +31,7 @@ from synco_core.origins import Origin, RefusedRequestError, address_scope, check
 from synco_core.receive.busy import BUSY_RETRIES, BUSY_STATUSES, LONGEST_PAUSE, Calm, busy_message, pause_for
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
+from synco_core.receive.ranges import parse_content_range, partial_problem
 from synco_core.receive.transport import (
     CHUNK_SIZE,
     MAX_REDIRECTS,
@@ -195,6 +196,10 @@ class _HttpResponse:
                 if not chunk:
                     break
                 received += len(chunk)
+                if self._length is not None and received > self._length:
+                    # A body without Content-Length (to the end of the connection) past the range it names.
+                    raise TransferError(f"{self._url}: the server sent more than the {self._length} bytes of its "
+                                        "answer")
                 if self._decoder is None:
                     yield chunk
                 else:
@@ -679,19 +684,30 @@ class HttpTransport:
                 log.debug("%s came %s-compressed although not asked for; decoding it", current, codings[0])
                 decoder = _Decoder()
             status = response.status
-            length_header = response.getheader("Content-Length")
-            length = header_number(length_header)
+            lengths = {value.strip() for value in response.headers.get_all("Content-Length") or []}
+            if len(lengths) > 1:
+                # http.client reads the body by the first, a caller would check it against another.
+                raise TransferError(f"the server answered {_shown(current)} with conflicting Content-Length "
+                                    f"headers ({', '.join(sorted(lengths))[:80]})")
+            body_length = header_number(response.getheader("Content-Length"))
             body_offset = 0
-            total: int | None = length
+            total: int | None = body_length
             if status == 206:
-                content_range = response.getheader("Content-Range", "")
-                try:
-                    span, _, full = content_range.removeprefix("bytes ").partition("/")
-                    body_offset = int(span.split("-")[0])
-                    total = int(full) if full != "*" else None
-                except ValueError:
-                    raise TransferError(f"bad Content-Range {content_range!r} from {_shown(current)}") from None
-            yield _HttpResponse(response, _shown(current), status, body_offset, total, length, decoder)
+                header = response.getheader("Content-Range", "")
+                answered = parse_content_range(header)
+                if answered is None and not header:
+                    kind = response.getheader("Content-Type", "")
+                    raise TransferError(f"the server answered {_shown(current)} with a part (HTTP 206) that names no "
+                                        f"Content-Range{f' (Content-Type {kind[:60]})' if kind else ''}")
+                if answered is None:
+                    raise TransferError(f"bad Content-Range {header[:80]!r} from {_shown(current)} (HTTP 206)")
+                ranged = "Range" in base_headers
+                last = offset + length - 1 if ranged and length is not None else None
+                problem = partial_problem(answered, offset if ranged else 0, last, body_length, ranged=ranged)
+                if problem is not None:
+                    raise TransferError(f"the server answered {_shown(current)} with {problem}")
+                body_offset, total, body_length = answered.first, answered.total, answered.length
+            yield _HttpResponse(response, _shown(current), status, body_offset, total, body_length, decoder)
         finally:
             # A body left half-read makes the connection unusable for the next request: close it.
             if response is not None and not response.isclosed():
