@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from synco_core.errors import TransferError
+from synco_core.redaction import mask_url_passwords
 
 
 class RefusedRequestError(TransferError):
@@ -39,16 +40,36 @@ PUBLIC = "public"
 UNUSABLE = "unusable"
 
 
+#: The most of a URL a message quotes: a redirect's Location or an index's URI may be a ``data:`` URL of
+#: tens of kilobytes, and a line of that size is no message.
+URL_SHOWN = 200
+
+
+def shown_url(url: str) -> str:
+    """``url`` as a message shows it: its password masked, cut at :data:`URL_SHOWN` characters."""
+    text = mask_url_passwords(url)
+    return text if len(text) <= URL_SHOWN else text[:URL_SHOWN - 3] + "..."
+
+
+def quoted_url(url: str) -> str:
+    """:func:`shown_url`, quoted."""
+    return repr(shown_url(url))
+
+
 def origin_of(url: str) -> Origin:
-    """The origin of an http(s) URL; :class:`TransferError` for any other scheme or a bad port."""
-    parts = urlsplit(url)
+    """The origin of an http(s) URL; :class:`TransferError` for any other scheme, a bad port or a URL that
+    cannot be read (``http://[::1/``, which ``urlsplit`` refuses with a ValueError)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise TransferError(f"malformed URL {quoted_url(url)}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise RefusedRequestError(f"refusing URL {url!r}: only http(s) URLs are fetched")
+        raise RefusedRequestError(f"refusing URL {quoted_url(url)}: only http(s) URLs are fetched")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise TransferError(f"bad port in URL {url!r}") from None
+        raise TransferError(f"bad port in URL {quoted_url(url)}") from None
     return scheme, (parts.hostname or "").lower(), port
 
 
@@ -79,7 +100,7 @@ class UrlPolicy:
             try:
                 self.declared.add(origin_of(text))
             except TransferError:
-                raise TransferError(f"the session declares the unusable origin {text!r}") from None
+                raise RefusedRequestError(f"the session declares the unusable origin {quoted_url(text)}") from None
 
     def allows(self, url: str) -> bool:
         try:
@@ -91,7 +112,10 @@ class UrlPolicy:
     def check(self, url: str) -> None:
         """Refuse ``url`` unless it is on the session's own site or on an origin the session declares."""
         if not self.allows(url):
-            shown = origin_text(origin_of(url)) if url.startswith(("http://", "https://")) else repr(url)
+            try:
+                shown = origin_text(origin_of(url)) if url.startswith(("http://", "https://")) else quoted_url(url)
+            except TransferError:
+                shown = quoted_url(url)
             raise RefusedRequestError(f"the index names files on {shown}, which the session does not declare "
                                 "(only its own server and the hosts in its meta are fetched from)")
 

@@ -27,7 +27,15 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from urllib.request import getproxies_environment
 
 from synco_core.errors import TransferError
-from synco_core.origins import Origin, RefusedRequestError, address_scope, check_address, origin_of, same_site
+from synco_core.origins import (
+    Origin,
+    RefusedRequestError,
+    address_scope,
+    check_address,
+    origin_of,
+    same_site,
+    shown_url,
+)
 from synco_core.receive.busy import BUSY_RETRIES, BUSY_STATUSES, LONGEST_PAUSE, Calm, busy_message, pause_for
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
@@ -593,10 +601,16 @@ class HttpTransport:
                 redirects += 1
                 location = response.getheader("Location", "")
                 self._discard(response, origin)
-                target = urljoin(current, location)
-                if not location or not _redirect_allowed(origin, _origin(target)):
+                try:
+                    target = urljoin(current, location)
+                    allowed = bool(location) and _redirect_allowed(origin, _origin(target))
+                except (ValueError, TransferError):
+                    # Another scheme (file:, data:), a bad port, an unclosed '[': nothing to follow.
+                    target, allowed = location, False
+                if not allowed:
                     # Refused, not failed: asking again meets the same redirect.
-                    raise RefusedRequestError(f"refusing redirect from {_shown(current)} to {_shown(target)} "
+                    shown = shown_url(_shown(target))
+                    raise RefusedRequestError(f"refusing redirect from {_shown(current)} to {shown} "
                                               f"(another host or scheme){_redirect_hint(origin, target)}")
                 current = target
                 continue

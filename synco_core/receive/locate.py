@@ -14,9 +14,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from synco_core.errors import CryptoError, TransferError
+from synco_core.origins import quoted_url
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import NotFoundError, Transport, UnreachableError, UntrustedCertificateError
@@ -33,6 +34,15 @@ HOST_ITEM_KEYS = frozenset({"baseUrl", "base_url"})
 DEFAULT_PREFIXES = ("/_Resources",)
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit(url)``, or a :class:`TransferError` naming the address (password masked) where it cannot be
+    read: an unclosed ``[`` raised ValueError out of the receive."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise TransferError(f"malformed URL {quoted_url(url)} ({exc})") from None
+
+
 def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
     """The base URLs ``host`` may mean, most likely first, without duplicates.
 
@@ -46,7 +56,7 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
     if "://" in host:
         bases.append(host)
     else:
-        parts = urlsplit("//" + host)
+        parts = _split("//" + host)
         hostname = parts.hostname or ""
         names = [host]
         if hostname.startswith("www.") and "." in hostname[4:]:
@@ -74,7 +84,7 @@ def split_session_url(session: str) -> tuple[str, str] | None:
     text = session.strip()
     if "://" not in text:
         return None
-    parts = urlsplit(text)
+    parts = _split(text)
     segments = parts.path.rstrip("/").split("/")
     for position in range(len(segments) - 1, -1, -1):
         if segments[position].startswith(SESSION_PREFIX) and len(segments[position]) > len(SESSION_PREFIX):
@@ -90,7 +100,7 @@ def without_session_folder(url: str, session: str) -> str:
     browser shows.
     """
     folder = session_folder_name(session)
-    parts = urlsplit(url.strip())
+    parts = _split(url.strip())
     segments = parts.path.split("/")
     if folder not in segments:
         return url
@@ -103,7 +113,7 @@ def _swap_hostname(host: str, hostname: str, new: str) -> str:
 
     ``hostname`` is the lower-cased name urlsplit found; the typed one may differ in case.
     """
-    netloc = urlsplit("//" + host).netloc
+    netloc = _split("//" + host).netloc
     userinfo, at, name_port = netloc.rpartition("@")
     start = name_port.lower().find(hostname)
     if start < 0:

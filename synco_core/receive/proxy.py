@@ -9,13 +9,21 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from synco_core.errors import TransferError
-from synco_core.origins import Origin
+from synco_core.origins import Origin, quoted_url
 from synco_core.redaction import register_secret
 
 
 def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
-    """``https://user:pw@host/`` -> (``https://host/``, (user, pw)); the password is registered as secret."""
-    parts = urlsplit(url)
+    """``https://user:pw@host/`` -> (``https://host/``, (user, pw)); the password is registered as secret.
+
+    :class:`TransferError` (never quoting the password) for an address that cannot be read: a bad port, an
+    unclosed ``[`` (``urlsplit`` and ``port`` raise ValueError for those).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TransferError(f"malformed URL {quoted_url(url)} ({exc})") from None
     if parts.username is None:
         return url, None
     user = unquote(parts.username)
@@ -24,9 +32,8 @@ def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    netloc = host + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), (user, password)
-
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,19 @@ class Proxy:
         return f"proxy {self.host}:{self.port}"
 
 
-def parse_proxy(url: str) -> Proxy:
-    """The proxy a ``*_PROXY`` variable names; its password is registered as secret."""
+def parse_proxy(url: str, variable: str = "the proxy variable") -> Proxy:
+    """The proxy a ``*_PROXY`` variable (named ``variable`` in messages) names; its password is registered as
+    secret."""
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TransferError(f"{variable} holds a malformed proxy address {quoted_url(url)} ({exc})") from None
     if parts.scheme != "http" or not parts.hostname:
-        raise TransferError(f"unsupported proxy {split_auth(url)[0]!r}: only http:// proxies (with CONNECT for "
-                            "https) are supported")
+        raise TransferError(f"unsupported proxy {quoted_url(url)} in {variable}: only http:// proxies (with CONNECT "
+                            "for https) are supported")
     authorization = None
     if parts.username is not None:
         password = unquote(parts.password or "")
@@ -58,7 +70,7 @@ def parse_proxy(url: str) -> Proxy:
         token = base64.b64encode(f"{unquote(parts.username)}:{password}".encode()).decode()
         register_secret(token)
         authorization = f"Basic {token}"
-    return Proxy(parts.hostname, parts.port or 80, authorization)
+    return Proxy(parts.hostname, port or 80, authorization)
 
 
 def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
@@ -70,7 +82,7 @@ def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
         return None
     if bypassed(host, port, proxies.get("no", "")):
         return None
-    return parse_proxy(url)
+    return parse_proxy(url, f"{scheme.upper()}_PROXY (or {scheme}_proxy)")
 
 
 def bypassed(host: str, port: int, no_proxy: str) -> bool:
