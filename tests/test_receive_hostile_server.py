@@ -207,6 +207,24 @@ def test_every_retry_after_ends_in_the_one_busy_line(quick_pauses: None, retry_a
     assert "\n" not in line and "inf" not in line
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999])
+@pytest.mark.parametrize("retry_after", [None, "-5", "soon"], ids=["none", "negative", "words"])
+def test_a_server_asking_for_no_pause_is_never_said_to_ask_for_one(monkeypatch: pytest.MonkeyPatch,
+                                                                  retry_after: str | None, jitter: float) -> None:
+    """The doubling pause of the seventh busy answer was computed before giving up, and when its random stretch
+    took it past the longest pause (one time in eight) the line said the server "asks to wait 31 s", which it
+    never did. The pauses themselves are not waited here (Calm.wait), only counted."""
+    monkeypatch.setattr(busy.random, "random", lambda: jitter)
+    monkeypatch.setattr(busy.Calm, "wait", lambda _self: None)
+    header = f"Retry-After: {retry_after}\r\n" if retry_after is not None else ""
+    head = f"HTTP/1.1 503 Busy\r\n{header}Content-Length: 0\r\n\r\n"
+    with raw_server(lambda conn: conn.sendall(head.encode("latin-1"))) as url, \
+            pytest.raises(TransferError) as raised:
+        fetch(url)
+    line = str(raised.value)
+    assert f"for {url}file.bin {busy.BUSY_RETRIES + 1} times in a row" in line and "asks to wait" not in line, line
+
+
 def test_a_retry_after_date_is_the_pause_it_names() -> None:
     """RFC 9110 lets Retry-After be an HTTP date; it was taken for no Retry-After, and a server asking for an
     hour was asked again within seconds, six times."""

@@ -34,13 +34,13 @@ LONGEST_PAUSE = 30.0
 def pause_for(retry_after: str | None, attempt: int) -> float:
     """Seconds to wait after the ``attempt``-th busy answer in a row (0 for the first): ``Retry-After`` where
     it gives seconds or a moment to come, else the doubling delay."""
-    asked = _asked_pause(retry_after)
+    asked = asked_pause(retry_after)
     if asked is not None:
         return asked
     return FIRST_PAUSE * 2.0 ** attempt * (1 + random.random())
 
 
-def _asked_pause(retry_after: str | None) -> float | None:
+def asked_pause(retry_after: str | None) -> float | None:
     """The pause ``Retry-After`` asks for (seconds, or an HTTP date), or None where it asks for none that can be
     taken: missing, malformed, or a date already past (which would have every connection ask again at once)."""
     value = (retry_after or "").strip()

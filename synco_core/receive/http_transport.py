@@ -36,7 +36,15 @@ from synco_core.origins import (
     same_site,
     shown_url,
 )
-from synco_core.receive.busy import BUSY_RETRIES, BUSY_STATUSES, LONGEST_PAUSE, Calm, busy_message, pause_for
+from synco_core.receive.busy import (
+    BUSY_RETRIES,
+    BUSY_STATUSES,
+    LONGEST_PAUSE,
+    Calm,
+    asked_pause,
+    busy_message,
+    pause_for,
+)
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.ranges import parse_content_range, partial_problem
@@ -585,12 +593,14 @@ class HttpTransport:
                 self._discard(response, origin)
                 if self._calm.given_up:
                     raise TransferError(busy_message(status, _shown(current), again=True))
-                pause = pause_for(response.getheader("Retry-After"), busy)
-                if pause > LONGEST_PAUSE:
-                    raise TransferError(busy_message(status, _shown(current), pause))
+                asked = asked_pause(response.getheader("Retry-After"))
+                if asked is not None and asked > LONGEST_PAUSE:
+                    raise TransferError(busy_message(status, _shown(current), asked))
                 if busy == BUSY_RETRIES:
                     self._calm.given_up = True
                     raise TransferError(busy_message(status, _shown(current)))
+                # Only a pause the server asked for is reported as its own; the doubling one is never too long.
+                pause = asked if asked is not None else pause_for(None, busy)
                 busy += 1
                 log.debug("HTTP %d for %s; every request waits %.2f s", status, _shown(current), pause)
                 self._calm.extend(pause)
