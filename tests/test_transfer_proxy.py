@@ -25,6 +25,7 @@ from test_receive_chooser import https_server
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
 
 from synco_core.cli.main import cli
+from synco_core.errors import TransferError
 from synco_core.receive.http_transport import HttpTransport
 from synco_core.receive.proxy import bypassed
 from synco_core.testing.services import unavailable
@@ -41,8 +42,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def tinyproxy(work: Path) -> Iterator[tuple[int, Path]]:
-    """A tinyproxy on 127.0.0.1; (its port, its log file). Stopped when the block ends."""
+def tinyproxy(work: Path, login: str | None = None) -> Iterator[tuple[int, Path]]:
+    """A tinyproxy on 127.0.0.1, asking for ``login`` (``user password``) when given; (its port, its log file).
+    Stopped when the block ends."""
     binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
     if not os.access(binary, os.X_OK):
         unavailable("tinyproxy is not installed (Debian package tinyproxy)")
@@ -54,7 +56,8 @@ def tinyproxy(work: Path) -> Iterator[tuple[int, Path]]:
         # No ConnectPort line: CONNECT to any port (the test servers' ports are random).
         user = "User root\nGroup root\n" if os.geteuid() == 0 else ""
         config.write_text(f"{user}Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{log}\"\nLogLevel Info\n"
-                          "MaxClients 50\nAllow 127.0.0.1\nDisableViaHeader Yes\n")
+                          "MaxClients 50\nAllow 127.0.0.1\nDisableViaHeader Yes\n"
+                          + (f"BasicAuth {login}\n" if login else ""))
         process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
@@ -220,3 +223,47 @@ def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_pa
 ])
 def test_no_proxy_rules(host: str, port: int, no_proxy: str, expected: bool) -> None:
     assert bypassed(host, port, no_proxy) is expected
+
+
+@pytest.mark.parametrize("credentials", ["", "user:wrong-pw-789@"], ids=["no-login", "wrong-login"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_proxy_asking_for_a_login_is_one_line_naming_it(fixture_app: Path, tmp_path: Path, scheme: str,
+                                                          credentials: str,
+                                                          clean_environment: pytest.MonkeyPatch) -> None:
+    """A plain HTTP proxy's 407 was "unexpected HTTP 407 for http://site/...", naming no proxy; a CONNECT's
+    was "Tunnel connection failed: 407 ...". Either way the line now says which proxy wants what."""
+    key = publish(fixture_app, SESSION, only=("uploads",))
+    (tmp_path / "certs").mkdir()
+    server = https_server(fixture_app / "web", tmp_path / "certs") if scheme == "https" else \
+        static_server(fixture_app / "web", None)
+    with tinyproxy(tmp_path / "proxy", login="user right-pw-456") as (port, _log), server as served:
+        url = served if scheme == "https" else served[0]
+        variable = f"{scheme.upper()}_PROXY"
+        clean_environment.setenv(variable, f"http://{credentials}127.0.0.1:{port}")
+        result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
+                                          str(tmp_path / "t"), "--all", "--insecure"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    said = "refused the user name and password of" if credentials else "asks for a login (HTTP 407): give it in"
+    assert f"proxy 127.0.0.1:{port} {said} {variable} (or {scheme}_proxy)" in errors[0], result.output
+    assert "wrong-pw-789" not in result.output and "Traceback" not in result.output
+
+
+def test_an_error_page_through_a_plain_proxy_names_the_proxy(clean_environment: pytest.MonkeyPatch) -> None:
+    """A 502 or 504 through a plain HTTP proxy is often the proxy's own (the site is down, or out of its
+    reach): the line named only the site."""
+    from test_receive_hostile_server import raw_server
+
+    page = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(lambda conn: conn.sendall(page)) as proxy_url:
+        clean_environment.setenv("http_proxy", proxy_url)
+        transport = HttpTransport("http://example.invalid/")
+        try:
+            with pytest.raises(TransferError) as raised, transport.open("file.bin"):
+                pass
+        finally:
+            transport.close()
+    port = proxy_url.rstrip("/").rsplit(":", 1)[1]
+    said = f"unexpected HTTP 502 for http://example.invalid/file.bin through proxy 127.0.0.1:{port}"
+    assert str(raised.value) == said

@@ -241,6 +241,11 @@ class _HttpResponse:
 DISCARD_LIMIT = 64 * 1024
 
 
+#: How http.client reports a CONNECT that the proxy answered 407 (``Tunnel connection failed: 407 ...``), or 401
+#: (tinyproxy's answer to a wrong login): a CONNECT is answered by the proxy alone.
+TUNNEL_LOGIN = re.compile(r"Tunnel connection failed: 40[17]\b")
+
+
 #: Interim answers (``100 Continue``, ``103 Early Hints``) taken before the final one. A server sending them
 #: without end kept a request waiting for ever: bytes keep coming, so no timeout or pace check fires.
 MAX_INTERIM = 20
@@ -565,6 +570,9 @@ class HttpTransport:
                 ):
                     continue
                 via = f" through {proxy.description}" if proxy is not None else ""
+                if proxy is not None and TUNNEL_LOGIN.match(str(exc)):
+                    # http.client's own words for a CONNECT answered 407.
+                    raise TransferError(f"cannot reach {_shown(split_auth(url)[0])}: {proxy.login_message()}") from None
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise UntrustedCertificateError(
                         f"the TLS certificate of {_address(*origin)} is not trusted "
@@ -633,12 +641,20 @@ class HttpTransport:
                 raise ForbiddenError(f"refused by the server: {_shown(current)} (HTTP 403)")
             if status == 416:
                 raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
+            proxy = self._proxy(origin) if origin[0] == "http" else None
+            if proxy is not None and (status == 407 or (status == 401 and proxy.authorization and not login)):
+                # tinyproxy answers a wrong proxy login with 401 (not 407): with a proxy login sent and none for
+                # the site, the 401 may be the proxy's as well as the site's.
+                site = f"{_shown(current)} needs a login (HTTP 401), or " if status == 401 else ""
+                raise TransferError(f"cannot reach {_shown(current)}: {site}{proxy.login_message()}")
             if status == 401 and login:
                 raise TransferError(f"{_shown(current)} refused the user name and password of the address (HTTP 401); "
                                     "check them")
             if status == 401:
                 raise TransferError(f"{_shown(current)} needs a login (HTTP 401); give it as https://user:password@host")
-            raise TransferError(f"unexpected HTTP {status} for {_shown(current)}")
+            # Through a plain HTTP proxy, a 502 or 504 may be the proxy's own: name it.
+            via = f" through {proxy.description}" if proxy is not None else ""
+            raise TransferError(f"unexpected HTTP {status} for {_shown(current)}{via}")
         raise TransferError(f"too many redirects for {_shown(url)}")
 
     def _discard(self, response: http.client.HTTPResponse, origin: Origin) -> None:

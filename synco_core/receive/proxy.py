@@ -44,10 +44,19 @@ class Proxy:
     port: int
     #: ``Basic ...`` for the proxy's own login, or None.
     authorization: str | None = None
+    #: The variable it came from, for messages (``HTTPS_PROXY (or https_proxy)``).
+    variable: str = "the proxy variable"
 
     @property
     def description(self) -> str:
         return f"proxy {self.host}:{self.port}"
+
+    def login_message(self) -> str:
+        """What to say when the proxy refuses the request for its login: it wants one, or refuses the one given."""
+        if self.authorization is None:
+            return (f"{self.description} asks for a login (HTTP 407): give it in {self.variable} as "
+                    f"http://user:password@{self.host}:{self.port}")
+        return f"{self.description} refused the user name and password of {self.variable}; check them"
 
 
 def parse_proxy(url: str, variable: str = "the proxy variable") -> Proxy:
@@ -70,7 +79,7 @@ def parse_proxy(url: str, variable: str = "the proxy variable") -> Proxy:
         token = base64.b64encode(f"{unquote(parts.username)}:{password}".encode()).decode()
         register_secret(token)
         authorization = f"Basic {token}"
-    return Proxy(parts.hostname, port or 80, authorization)
+    return Proxy(parts.hostname, port or 80, authorization, variable)
 
 
 def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
