@@ -129,7 +129,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
 def test_receive_over_http_goes_through_the_proxy(fixture_app: Path, tmp_path: Path,
                                                   clean_environment: pytest.MonkeyPatch, variable: str) -> None:
     key = publish(fixture_app, SESSION, only=("uploads",))
@@ -220,6 +220,15 @@ def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_pa
     ("::1", 80, "::1/128", True),
     ("Example.COM", 80, " other.org , EXAMPLE.com ", True),
     ("example.com", 80, "", False),
+    ("cdn.example.com", 443, "*.example.com", True),
+    ("example.com", 443, "*.example.com", True),
+    ("badexample.com", 443, "*.example.com", False),
+    ("cdn.example.com", 443, "*.example.com:443", True),
+    ("::1", 8080, "[::1]:8080", True),
+    ("::1", 80, "[::1]:8080", False),
+    ("::1", 80, "[::1]", True),
+    ("fd00::5", 443, "[fd00::/8]:443", True),
+    ("fd00::5", 80, "[fd00::/8]:443", False),
 ])
 def test_no_proxy_rules(host: str, port: int, no_proxy: str, expected: bool) -> None:
     assert bypassed(host, port, no_proxy) is expected
@@ -267,3 +276,17 @@ def test_an_error_page_through_a_plain_proxy_names_the_proxy(clean_environment: 
     port = proxy_url.rstrip("/").rsplit(":", 1)[1]
     said = f"unexpected HTTP 502 for http://example.invalid/file.bin through proxy 127.0.0.1:{port}"
     assert str(raised.value) == said
+
+
+def test_all_proxy_is_the_proxy_of_every_scheme_without_its_own() -> None:
+    """curl takes ALL_PROXY for any scheme without a variable of its own; urllib leaves it out, and receive
+    went around the proxy the user had set."""
+    from synco_core.receive.proxy import proxy_for
+
+    proxies = {"all": "http://all.example:3128", "https": "http://tls.example:3128", "no": "direct.example"}
+    assert proxy_for(("http", "site.example", 80), proxies) == proxy_for(("http", "x", 80), {"all": proxies["all"]})
+    assert proxy_for(("http", "site.example", 80), proxies).host == "all.example"  # type: ignore[union-attr]
+    assert proxy_for(("https", "site.example", 443), proxies).host == "tls.example"  # type: ignore[union-attr]
+    assert proxy_for(("http", "direct.example", 80), proxies) is None
+    with pytest.raises(TransferError, match=r"unsupported proxy 'socks5://all\.example:1080' in ALL_PROXY"):
+        proxy_for(("http", "site.example", 80), {"all": "socks5://all.example:1080"})

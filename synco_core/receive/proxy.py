@@ -83,20 +83,25 @@ def parse_proxy(url: str, variable: str = "the proxy variable") -> Proxy:
 
 
 def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
-    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` (or their lower-case forms) name for ``origin``, unless
-    ``NO_PROXY`` exempts its host; ``proxies`` is :func:`urllib.request.getproxies_environment`'s answer."""
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY``, else ``ALL_PROXY`` (or their lower-case forms) name for
+    ``origin``, unless ``NO_PROXY`` exempts its host; ``proxies`` is
+    :func:`urllib.request.getproxies_environment`'s answer."""
     scheme, host, port = origin
-    url = proxies.get(scheme)
+    url, variable = proxies.get(scheme), f"{scheme.upper()}_PROXY (or {scheme}_proxy)"
+    if not url:
+        # curl's fallback for every scheme; urllib leaves it out, and a receive went around the proxy.
+        url, variable = proxies.get("all"), "ALL_PROXY (or all_proxy)"
     if not url:
         return None
     if bypassed(host, port, proxies.get("no", "")):
         return None
-    return parse_proxy(url, f"{scheme.upper()}_PROXY (or {scheme}_proxy)")
+    return parse_proxy(url, variable)
 
 
 def bypassed(host: str, port: int, no_proxy: str) -> bool:
     """True when ``NO_PROXY`` exempts ``host``: ``*``, the host itself or a domain above it (``example.com``,
-    ``.example.com``), optionally with ``:port``, or an address range (``10.0.0.0/8``)."""
+    ``.example.com``, ``*.example.com``), optionally with ``:port`` (``[::1]:8080`` for an IPv6 address), or an
+    address range (``10.0.0.0/8``)."""
     host = host.lower().strip("[]")
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
@@ -107,10 +112,14 @@ def bypassed(host: str, port: int, no_proxy: str) -> bool:
             continue
         if item == "*":
             return True
-        name, _, wanted_port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        if item.startswith("["):
+            # A bracketed IPv6 address (or range), with or without a port after the bracket.
+            name, _, rest = item[1:].partition("]")
+            wanted_port = rest.removeprefix(":")
+        else:
+            name, _, wanted_port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
         if wanted_port and wanted_port != str(port):
             continue
-        name = name.strip("[]")
         if address is not None and "/" in name:
             try:
                 if address in ipaddress.ip_network(name, strict=False):
@@ -118,7 +127,8 @@ def bypassed(host: str, port: int, no_proxy: str) -> bool:
             except ValueError:
                 pass
             continue
-        name = name.lstrip(".")
+        # "*.example.com" is written for ".example.com" (Go and many tools read it so).
+        name = name.removeprefix("*").lstrip(".")
         if host == name or host.endswith("." + name):
             return True
     return False
