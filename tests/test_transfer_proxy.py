@@ -256,6 +256,8 @@ def test_a_proxy_asking_for_a_login_is_one_line_naming_it(fixture_app: Path, tmp
     assert len(errors) == 1, result.output
     said = "refused the user name and password of" if credentials else "asks for a login (HTTP 407): give it in"
     assert f"proxy 127.0.0.1:{port} {said} {variable} (or {scheme}_proxy)" in errors[0], result.output
+    # The proxy's refusal is the whole story: not a session "not found", nor "no server answered".
+    assert errors[0].startswith(f"Error: cannot reach {url}{SESSION}/meta.json.enc: "), errors[0]
     assert "wrong-pw-789" not in result.output and "Traceback" not in result.output
 
 

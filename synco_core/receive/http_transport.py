@@ -53,6 +53,7 @@ from synco_core.receive.transport import (
     MAX_REDIRECTS,
     ForbiddenError,
     NotFoundError,
+    ProxyLoginError,
     RangeNotSatisfiableError,
     UnreachableError,
     UntrustedCertificateError,
@@ -572,7 +573,8 @@ class HttpTransport:
                 via = f" through {proxy.description}" if proxy is not None else ""
                 if proxy is not None and TUNNEL_LOGIN.match(str(exc)):
                     # http.client's own words for a CONNECT answered 407.
-                    raise TransferError(f"cannot reach {_shown(split_auth(url)[0])}: {proxy.login_message()}") from None
+                    shown = _shown(split_auth(url)[0])
+                    raise ProxyLoginError(f"cannot reach {shown}: {proxy.login_message()}") from None
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise UntrustedCertificateError(
                         f"the TLS certificate of {_address(*origin)} is not trusted "
@@ -646,7 +648,7 @@ class HttpTransport:
                 # tinyproxy answers a wrong proxy login with 401 (not 407): with a proxy login sent and none for
                 # the site, the 401 may be the proxy's as well as the site's.
                 site = f"{_shown(current)} needs a login (HTTP 401), or " if status == 401 else ""
-                raise TransferError(f"cannot reach {_shown(current)}: {site}{proxy.login_message()}")
+                raise ProxyLoginError(f"cannot reach {_shown(current)}: {site}{proxy.login_message()}")
             if status == 401 and login:
                 raise TransferError(f"{_shown(current)} refused the user name and password of the address (HTTP 401); "
                                     "check them")

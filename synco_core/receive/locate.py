@@ -20,7 +20,13 @@ from synco_core.errors import CryptoError, TransferError
 from synco_core.origins import quoted_url
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
-from synco_core.receive.transport import NotFoundError, Transport, UnreachableError, UntrustedCertificateError
+from synco_core.receive.transport import (
+    NotFoundError,
+    ProxyLoginError,
+    Transport,
+    UnreachableError,
+    UntrustedCertificateError,
+)
 from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
@@ -242,6 +248,7 @@ def find_session(
     reasons: list[str] = []
     unreachable: list[str] = []
     untrusted: list[str] = []
+    proxy_login: list[str] = []
     missing = 0
     for url in candidates:
         transport = make_transport(url)
@@ -260,12 +267,17 @@ def find_session(
                 unreachable.append(str(exc))
                 if isinstance(exc, UntrustedCertificateError):
                     untrusted.append(str(exc))
+                if isinstance(exc, ProxyLoginError):
+                    proxy_login.append(str(exc))
             continue
         return transport, meta, url
     tried = "; ".join(reasons) or "no candidates"
     if reasons and len(untrusted) == len(reasons):
         # Something answered, with a certificate this machine does not trust: that is what to put right.
         raise UntrustedCertificateError(untrusted[0])
+    if reasons and len(proxy_login) == len(reasons):
+        # The proxy stopped every request before it left: its login is what to put right.
+        raise ProxyLoginError(proxy_login[0])
     if reasons and len(unreachable) == len(reasons):
         # Nothing answered at all: that says nothing about the session, everything about the connection.
         raise UnreachableError(f"cannot reach the server: no server answered ({'; '.join(unreachable)}); check the "

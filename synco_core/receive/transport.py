@@ -52,6 +52,11 @@ class UntrustedCertificateError(UnreachableError):
     CA, expired, another host's name)."""
 
 
+class ProxyLoginError(UnreachableError):
+    """The proxy between this machine and the server wants a login, or refuses the one given (HTTP 407, or a
+    401 to a CONNECT): nothing reached the server."""
+
+
 class RangeNotSatisfiableError(TransferError):
     """The requested offset is at or past the end of the file (HTTP 416): nothing more to read."""
 
