@@ -26,7 +26,7 @@ from synco_core.cli.main import setup_logging
 from synco_core.errors import TransferError
 from synco_core.origins import RefusedRequestError
 from synco_core.receive import HttpTransport, busy
-from synco_core.receive.transport import NotFoundError
+from synco_core.receive.transport import NotFoundError, UnreachableError
 
 #: Larger than any chunk or buffer of the transport: reading it whole shows in the peak of the memory.
 BIG = 48 * 1024 * 1024
@@ -371,3 +371,25 @@ def test_interim_answers_without_end_are_one_line_not_a_wait_for_ever(status: by
                     pass
         finally:
             transport.close()
+
+
+# ------------------------------------------------------------------------------ answers that are not HTTP
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: a\r\n" % n for n in range(150)) + b"Content-Length: 2\r\n\r\nok",
+     "got more than 100 headers"),
+    (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nok", "got more than 65536 bytes"),
+    (b"hello, this is not HTTP\r\n\r\n", "hello, this is not HTTP"),
+    (b"HTTP/1.1 abc OK\r\n\r\n", "HTTP/1.1 abc OK"),
+], ids=["many-headers", "long-header", "no-status-line", "status-no-number"])
+def test_an_answer_that_is_not_http_is_the_servers_not_an_unreachable_one(answer: bytes, said: str) -> None:
+    """A server answering with more headers than http.client takes, or without an HTTP status line, was
+    "cannot reach" it, and the search for the session then said "no server answered ... check that serve is
+    running", of a server that answered every time."""
+    with raw_server(lambda conn: conn.sendall(answer)) as url, pytest.raises(TransferError) as raised:
+        fetch(url)
+    assert not isinstance(raised.value, UnreachableError), raised.value
+    line = str(raised.value)
+    assert line.startswith(f"{url}file.bin: the answer is not HTTP that synco reads (") and said in line, line
+    assert len(line) < 300 and "\n" not in line

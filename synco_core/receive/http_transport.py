@@ -575,6 +575,11 @@ class HttpTransport:
                     # http.client's own words for a CONNECT answered 407.
                     shown = _shown(split_auth(url)[0])
                     raise ProxyLoginError(f"cannot reach {shown}: {proxy.login_message()}") from None
+                if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
+                    # Something answered (a status line that is not HTTP, headers past http.client's limits):
+                    # the server was reached, and asking again meets the same answer.
+                    raise TransferError(f"{_shown(split_auth(url)[0])}{via}: the answer is not HTTP that synco "
+                                        f"reads ({_describe(exc)[:120]})") from None
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise UntrustedCertificateError(
                         f"the TLS certificate of {_address(*origin)} is not trusted "
