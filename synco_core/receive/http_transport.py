@@ -106,6 +106,28 @@ def _shown(url: str) -> str:
     return FRESH_QUERY.sub("", url)
 
 
+#: OpenSSL's verify codes for a certificate whose issuer this machine does not know (self-signed, a private CA):
+#: the only case that giving the CA (SSL_CERT_FILE) puts right.
+UNKNOWN_ISSUER = frozenset({18, 19, 20, 21})
+#: ... for one that has expired or is not valid yet, and for one made for another name or address.
+EXPIRED, NOT_YET_VALID, OTHER_NAMES = 10, 9, frozenset({62, 64})
+
+
+def _certificate_advice(code: int) -> str:
+    """What to do about a certificate that does not verify, by OpenSSL's reason: a CA file helps only for an
+    unknown issuer, not for an expired certificate or one for another name."""
+    if code in UNKNOWN_ISSUER:
+        return "give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, or use --insecure for a test server"
+    if code == EXPIRED:
+        return "the server must renew it; --insecure accepts it for a test server"
+    if code == NOT_YET_VALID:
+        return "check this machine's clock, or the server's certificate; --insecure accepts it for a test server"
+    if code in OTHER_NAMES:
+        return ("it is made for another name: give the address it was made for, or use --insecure for a test "
+                "server")
+    return "use --insecure for a test server"
+
+
 #: ``resolve(host, port)``: the addresses to try for a host, in order.
 Resolver = Callable[[str, int], list[str]]
 
@@ -583,8 +605,7 @@ class HttpTransport:
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise UntrustedCertificateError(
                         f"the TLS certificate of {_address(*origin)} is not trusted "
-                        f"({exc.verify_message}): give the CA that signed it with SSL_CERT_FILE=/path/to/ca.pem, "
-                        "or use --insecure for a test server") from None
+                        f"({exc.verify_message}): {_certificate_advice(exc.verify_code)}") from None
                 raise UnreachableError(f"cannot reach {_shown(split_auth(url)[0])}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
