@@ -432,6 +432,17 @@ def _save_staged(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
     return len(data)
 
 
+def _other_version(response: Response, entry: PublicIndexEntry, offset: int) -> bool:
+    """True when the rest of a file the server sends to continue a part file is of another version than the one
+    the index lists, by its ``Last-Modified``: for a file the index gives no content hash for (Go synco v2
+    sessions), the part and that rest would otherwise be joined into a file of two versions that only its
+    size is checked against. A file with a hash is checked whole, and a server sending no date is trusted."""
+    if response.offset != offset or entry.sha256 or entry.sha1:
+        return False
+    modified = getattr(response, "last_modified", None)
+    return modified is not None and modified != entry.mtime
+
+
 def _download_one(transport: Transport, destination: StrPath, entry: PublicIndexEntry,
                   on_bytes: Callable[[int], None], folders: _Folders | None = None,
                   stop: threading.Event | None = None) -> int:
@@ -440,9 +451,12 @@ def _download_one(transport: Transport, destination: StrPath, entry: PublicIndex
     if offset:
         try:
             with transport.open(remote_path_for(entry), offset=offset) as response:
-                if response.offset == offset:
-                    log.debug("resuming %s at byte %d", os.path.basename(destination), offset)
-                return _save(response, destination, entry, on_bytes, folders, stop, offset)
+                if not _other_version(response, entry, offset):
+                    if response.offset == offset:
+                        log.debug("resuming %s at byte %d", os.path.basename(destination), offset)
+                    return _save(response, destination, entry, on_bytes, folders, stop, offset)
+            log.debug("%s changed on the server since its part was written; downloading it whole",
+                      os.path.basename(destination))
         except RangeNotSatisfiableError:
             # The file on the server is not longer than the part: it changed; start again.
             log.debug("cannot resume %s; downloading it again", os.path.basename(destination))

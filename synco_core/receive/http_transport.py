@@ -22,6 +22,8 @@ import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from urllib.request import getproxies_environment
@@ -165,6 +167,20 @@ def header_number(value: str | None) -> int | None:
     return None
 
 
+def http_time(value: str | None) -> int | None:
+    """An HTTP date (``Last-Modified``) as Unix seconds, or None where it is missing or cannot be read."""
+    try:
+        when = parsedate_to_datetime((value or "").strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return int(when.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 class _Decoder:
     """Undoes a gzip (or zlib) coding as the body arrives, never more than a chunk of output at a time: a
     small body that inflates to gigabytes is stopped by the caller's size limits, not held in memory.
@@ -217,6 +233,8 @@ class _HttpResponse:
         self._decoder = decoder
         #: The length of the body as sent when it came with a coding to undo, else None.
         self.coded_size = length if decoder is not None else None
+        #: The file's ``Last-Modified`` (Unix seconds), or None where the server sends none that can be read.
+        self.last_modified = http_time(response.getheader("Last-Modified"))
         self.complete = False
 
     def as_sent(self) -> None:
