@@ -393,3 +393,59 @@ def test_an_answer_that_is_not_http_is_the_servers_not_an_unreachable_one(answer
     line = str(raised.value)
     assert line.startswith(f"{url}file.bin: the answer is not HTTP that synco reads (") and said in line, line
     assert len(line) < 300 and "\n" not in line
+
+
+# ---------------------------------------------------------------------------- a server that stops answering
+
+
+@contextlib.contextmanager
+def answering_server(answers: Callable[[int], bytes | None]) -> Iterator[tuple[str, list[int]]]:
+    """A server that answers its n-th request (from 0) with ``answers(n)``, or never (None); (URL, requests)."""
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def answer(conn: socket.socket) -> None:
+        with lock:
+            number = len(seen)
+            seen.append(number)
+        reply = answers(number)
+        if reply is not None:
+            conn.sendall(reply)
+
+    with raw_server(answer) as url:
+        yield url, seen
+
+
+def test_a_server_that_stops_answering_is_not_waited_for_file_after_file() -> None:
+    """A server accepting requests and never answering cost the per-read timeout (30 s) per file: thousands of
+    files, eight at a time, took hours to fail one by one. Once every connection has waited in vain twice in
+    a row, the server is not asked again in this receive."""
+    with answering_server(lambda _n: None) as (url, seen):
+        transport = HttpTransport(url, timeout=0.3, max_connections=1)
+        errors = []
+        try:
+            for number in range(8):
+                with pytest.raises(TransferError) as raised, transport.open(f"{number}.bin"):
+                    pass
+                errors.append(str(raised.value))
+        finally:
+            transport.close()
+    assert len(seen) == 2, "only the first round of requests (twice the connections) was waited for"
+    assert all("timed out" in error for error in errors[:2]), errors
+    said = "the server left 2 requests in a row without an answer, and is not asked again in this receive"
+    assert all(error == f"cannot reach {url}{number + 2}.bin: {said}; run the same command again once it answers"
+               for number, error in enumerate(errors[2:])), errors
+
+
+def test_a_server_that_answers_now_and_then_is_asked_every_time() -> None:
+    """Only requests in a row count: any answer (a 404 here) starts the count again."""
+    gone = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    with answering_server(lambda n: gone if n % 2 else None) as (url, seen):
+        transport = HttpTransport(url, timeout=0.3, max_connections=1)
+        try:
+            for number in range(6):
+                with pytest.raises(TransferError), transport.open(f"{number}.bin"):
+                    pass
+        finally:
+            transport.close()
+    assert len(seen) == 6

@@ -50,6 +50,7 @@ from synco_core.receive.busy import (
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.ranges import parse_content_range, partial_problem
+from synco_core.receive.silence import Silence
 from synco_core.receive.transport import (
     CHUNK_SIZE,
     MAX_REDIRECTS,
@@ -464,6 +465,8 @@ class HttpTransport:
         self._proxy_of: dict[Origin, Proxy | None] = {}
         #: The pause every connection keeps after a 429 or 503 (:mod:`synco_core.receive.busy`).
         self._calm = Calm()
+        #: The origins that stopped answering (:mod:`synco_core.receive.silence`).
+        self._silence = Silence(max_connections)
         # A bad proxy variable is reported before anything is fetched.
         self._proxy(self._origin)
 
@@ -594,13 +597,16 @@ class HttpTransport:
             target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
             if proxy.authorization:
                 headers = {**headers, "Proxy-Authorization": proxy.authorization}
+        self._silence.check(origin, _shown(split_auth(url)[0]))
         # A kept-alive connection may have been closed by the server while idle: one retry on a fresh one.
         for attempt in (1, 2):
             conn = self._connection(origin)
             reused = conn.sock is not None
             try:
                 conn.request("GET", target, headers=headers)
-                return conn.getresponse()
+                response = conn.getresponse()
+                self._silence.answered(origin)
+                return response
             except _InterimFlood:
                 self._drop(origin)
                 raise TransferError(f"{_shown(split_auth(url)[0])}: the server sent {INTERIM_FLOOD}") from None
@@ -611,6 +617,9 @@ class HttpTransport:
                 ):
                     continue
                 via = f" through {proxy.description}" if proxy is not None else ""
+                if isinstance(exc, TimeoutError):
+                    # No answer in time (to the connection, the request or its status line), not a refusal.
+                    self._silence.unanswered(origin)
                 if proxy is not None and TUNNEL_LOGIN.match(str(exc)):
                     # http.client's own words for a CONNECT answered 407.
                     shown = _shown(split_auth(url)[0])
