@@ -47,15 +47,21 @@ def asked_pause(retry_after: str | None) -> float | None:
     # ASCII only: the header arrives as Latin-1, where str.isdigit() also takes '²' and float() does not.
     if value.isascii() and value.isdigit():
         return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        # RFC 9110 dates are GMT; one written with -0000 comes back without a zone.
-        when = when.replace(tzinfo=timezone.utc)
     left = (when - datetime.now(timezone.utc)).total_seconds()
     return left if left > 0 else None
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Retry-After``, ``Last-Modified``) with its zone, or None where it cannot be read."""
+    try:
+        when = parsedate_to_datetime((value or "").strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # RFC 9110 dates are GMT; one written with -0000 comes back without a zone.
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def busy_message(status: int, url: str, pause: float | None = None, *, again: bool = False) -> str:

@@ -22,8 +22,6 @@ import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from urllib.request import getproxies_environment
@@ -45,6 +43,7 @@ from synco_core.receive.busy import (
     Calm,
     asked_pause,
     busy_message,
+    http_date,
     pause_for,
 )
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
@@ -170,14 +169,9 @@ def header_number(value: str | None) -> int | None:
 
 def http_time(value: str | None) -> int | None:
     """An HTTP date (``Last-Modified``) as Unix seconds, or None where it is missing or cannot be read."""
+    when = http_date(value)
     try:
-        when = parsedate_to_datetime((value or "").strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    try:
-        return int(when.timestamp())
+        return None if when is None else int(when.timestamp())
     except (OverflowError, OSError, ValueError):
         return None
 
