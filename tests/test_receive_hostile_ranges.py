@@ -57,8 +57,15 @@ WRONG: dict[str, tuple[int, int | None, Answer, str]] = {
     "open-range-another-start": (100, None, partial(f"bytes 200-{SIZE - 1}/{SIZE}", FILE[200:]),
                                  "to a request for bytes 100-"),
     "more-than-asked": (100, 100, partial(f"bytes 100-399/{SIZE}", FILE[100:400]), ASKED),
-    "less-than-the-end": (100, None, partial(f"bytes 100-199/{SIZE}", FILE[100:200]), "to a request for bytes 100-"),
-    "a-part-for-the-whole-file": (0, None, partial(f"bytes 0-99/{SIZE}", FILE[:100]), "to a request for the whole"),
+    "less-than-the-end": (100, None, partial(f"bytes 100-199/{SIZE}", FILE[100:200]),
+                          f"interrupted after 100 bytes: the server sent bytes 100-199 of {SIZE}, not to byte "
+                          f"{SIZE - 1}"),
+    "less-than-asked": (100, 100, partial(f"bytes 100-149/{SIZE}", FILE[100:150]),
+                        f"interrupted after 50 bytes: the server sent bytes 100-149 of {SIZE}, not to byte 199"),
+    "a-part-for-the-whole-file": (0, None, partial(f"bytes 0-99/{SIZE}", FILE[:100]),
+                                  f"interrupted after 100 bytes: the server sent bytes 0-99 of {SIZE}, not to byte"),
+    "a-part-elsewhere-for-the-whole-file": (0, None, partial(f"bytes 100-199/{SIZE}", FILE[100:200]),
+                                            "to a request for the whole file"),
     "length-contradicts-range": (100, 100, partial(f"bytes 100-199/{SIZE}", FILE[100:400]),
                                  "with a body of 300 bytes"),
     "star-size": (100, 100, partial(f"bytes */{SIZE}", FILE[100:200]), "bad Content-Range"),
@@ -133,3 +140,25 @@ def test_a_resumed_artifact_keeps_its_part_when_the_server_answers_another_range
         finally:
             transport.close()
     assert part.read_bytes() == encrypted[:held]
+
+
+def test_a_resumed_artifact_keeps_what_a_shorter_part_brought(tmp_path: Path) -> None:
+    """A server sending less than the rest asked for (some stream a few megabytes per answer) sends the right
+    bytes at the right place: they are kept, and the read ends as an interrupted one, continued next time."""
+    identity = age.X25519Identity.generate()
+    plain = hashlib.sha256(b"seed").digest() * 8192
+    encrypted = age.encrypt_bytes(plain, [identity.recipient()])
+    held, brought = 70_000, 50_000
+    part = tmp_path / "dump.sql.enc.part"
+    part.write_bytes(encrypted[:held])
+    answer = partial(f"bytes {held}-{held + brought - 1}/{len(encrypted)}", encrypted[held:held + brought])
+    with raw_server(answer) as url:
+        transport = HttpTransport(url, timeout=10)
+        spec = ArtifactSpec("dump.sql.enc", part, encrypted_size=len(encrypted), plain_size=len(plain),
+                            label="database")
+        try:
+            with pytest.raises(TransferError, match=rf"interrupted after {brought} bytes: the server sent bytes "):
+                receive_artifact(transport, spec, [identity], lambda stream: stream.read())
+        finally:
+            transport.close()
+    assert part.read_bytes() == encrypted[:held + brought]

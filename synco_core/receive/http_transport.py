@@ -48,7 +48,7 @@ from synco_core.receive.busy import (
 )
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
-from synco_core.receive.ranges import parse_content_range, partial_problem
+from synco_core.receive.ranges import parse_content_range, partial_problem, short_of
 from synco_core.receive.silence import Silence
 from synco_core.receive.transport import (
     CHUNK_SIZE,
@@ -217,7 +217,8 @@ class _HttpResponse:
     """
 
     def __init__(self, response: http.client.HTTPResponse, url: str, status: int, offset: int,
-                 total_size: int | None, length: int | None, decoder: _Decoder | None = None) -> None:
+                 total_size: int | None, length: int | None, decoder: _Decoder | None = None,
+                 short: str | None = None) -> None:
         self._response = response
         self._url = url
         self.status = status
@@ -228,6 +229,8 @@ class _HttpResponse:
         self._decoder = decoder
         #: The length of the body as sent when it came with a coding to undo, else None.
         self.coded_size = length if decoder is not None else None
+        #: Why the body, a part ending before the range asked for, ends the read as an interrupted one.
+        self._short = short
         #: The file's ``Last-Modified`` (Unix seconds), or None where the server sends none that can be read.
         self.last_modified = http_time(response.getheader("Last-Modified"))
         self.complete = False
@@ -268,6 +271,9 @@ class _HttpResponse:
                 self._decoder.finish()
             except zlib.error as exc:
                 raise TransferError(f"{self._url}: the server's compressed answer is damaged ({exc})") from None
+        if self._short is not None:
+            # Its bytes were handed out (and kept by the caller): what is missing is asked for next time.
+            raise TransferError(f"download of {self._url} interrupted after {received} bytes: {self._short}")
         self.complete = True
 
 
@@ -779,6 +785,7 @@ class HttpTransport:
                 raise TransferError(f"the server answered {_shown(current)} with conflicting Content-Length "
                                     f"headers ({', '.join(sorted(lengths))[:80]})")
             body_length = header_number(response.getheader("Content-Length"))
+            short: str | None = None
             body_offset = 0
             total: int | None = body_length
             if status == 206:
@@ -796,7 +803,8 @@ class HttpTransport:
                 if problem is not None:
                     raise TransferError(f"the server answered {_shown(current)} with {problem}")
                 body_offset, total, body_length = answered.first, answered.total, answered.length
-            yield _HttpResponse(response, _shown(current), status, body_offset, total, body_length, decoder)
+                short = short_of(answered, last)
+            yield _HttpResponse(response, _shown(current), status, body_offset, total, body_length, decoder, short)
         finally:
             # A body left half-read makes the connection unusable for the next request: close it.
             if response is not None and not response.isclosed():

@@ -54,23 +54,37 @@ def asked_text(first: int, last: int | None) -> str:
     return f"bytes {first}-{'' if last is None else last}"
 
 
+def expected_last(answered: ContentRange, last: int | None) -> int | None:
+    """The last byte an answer to a request ending at ``last`` (None: to the end) should hold: ``last``, or the
+    file's last byte where the range runs past it; None where neither is known."""
+    if answered.total is None:
+        return last
+    return answered.total - 1 if last is None else min(last, answered.total - 1)
+
+
 def partial_problem(answered: ContentRange, first: int, last: int | None, content_length: int | None,
                     *, ranged: bool) -> str | None:
     """What is wrong with a 206 answering ``answered`` to a request for bytes ``first`` to ``last`` (None: to
-    the end; ``ranged`` False: no Range was asked, the whole file was), or None when it is that range.
+    the end; ``ranged`` False: no Range was asked, the whole file was), or None when it is that range or the
+    start of it.
 
-    The answer must start where asked and end where asked, or at the file's last byte when the range runs
-    past it (or to the end); a server that does not know the size (``*``) may end earlier than asked, never
-    later. Its ``Content-Length``, when given, must be the range's length.
+    The answer must start where asked and end no later than asked (or than the file's last byte); its
+    ``Content-Length``, when given, must be the range's length. One that ends earlier (some streaming servers
+    send a few megabytes at a time) holds the right bytes at the right place: the caller keeps them, and
+    the read ends as an interrupted one (:func:`short_of`), continued from there the next time.
     """
-    expected = last
-    if answered.total is not None:
-        expected = answered.total - 1 if last is None else min(last, answered.total - 1)
-    wrong_end = answered.last != expected if answered.total is not None else (
-        last is not None and answered.last > last)
-    if answered.first != first or wrong_end:
+    expected = expected_last(answered, last)
+    if answered.first != first or (expected is not None and answered.last > expected):
         asked = asked_text(first, last) if ranged else "the whole file"
         return f"{answered} (HTTP 206) to a request for {asked}"
     if content_length is not None and content_length != answered.length:
         return f"{answered} (HTTP 206) with a body of {content_length} bytes (Content-Length)"
     return None
+
+
+def short_of(answered: ContentRange, last: int | None) -> str | None:
+    """Why a read ends early when the answer ends before the range asked for (or the file) does, else None."""
+    expected = expected_last(answered, last)
+    if expected is None or answered.last >= expected:
+        return None
+    return f"the server sent {answered}, not to byte {expected}"
