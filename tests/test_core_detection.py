@@ -81,9 +81,14 @@ def test_higher_priority_wins(plugin_manager: SyncoPluginManager, register_plugi
 def test_framework_not_detected_names_what_was_found(plugin_manager: SyncoPluginManager, register_plugin: Register,
                                                      tmp_path: Path) -> None:
     register_plugin(marker_plugin("alpha", "alpha.txt"), "alpha")
+    register_plugin(marker_plugin("zeta", "zeta.txt"), "zeta")
     (tmp_path / "alpha.txt").touch()
     with pytest.raises(ConfigError, match=r"framework 'zeta' not detected .*found: alpha \(alpha.txt found\)"):
         detect(tmp_path, "zeta", plugin_manager)
+    # A name no installed plugin has is a typo or a missing package, not the project's fault: the names are listed.
+    with pytest.raises(ConfigError, match=r"no installed plugin detects a framework named 'omega' "
+                                          r"\(framework plugins: alpha, zeta\); detected in .*: alpha \(alpha.txt found\)"):
+        detect(tmp_path, "omega", plugin_manager)
 
 
 def test_missing_directory(plugin_manager: SyncoPluginManager, tmp_path: Path) -> None:
