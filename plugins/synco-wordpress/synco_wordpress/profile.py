@@ -14,12 +14,17 @@ Smart transfer (``serve --all`` ships these rows too):
 
 Sanitising (dropped by ``--no-sanitize``): users' e-mail addresses (``user<ID>@example.invalid``) and names,
 password hashes (every account logs in locally with ``password``: WordPress accepts bcrypt hashes), activation
-keys, login session tokens in ``usermeta``; the site owner's ``admin_email``; comment authors' e-mail addresses,
-IP addresses and browsers; a multisite's sign-ups and registration log; WooCommerce's customer lookup, order
+keys, login session tokens, application passwords and two-factor secrets in ``usermeta``; the site owner's
+``admin_email``; credentials and people's data in the options and ``sitemeta`` (keys and salts, SMTP, payment
+gateways', Jetpack's ...; see :mod:`synco_wordpress.ecosystem`); comment authors' e-mail addresses, IP addresses
+and browsers, and what Akismet sent about them; messages from people kept as posts (Flamingo, Ninja Forms, Post
+SMTP, personal data requests); a multisite's sign-ups and registration log; WooCommerce's customer lookup, order
 addresses, orders' e-mail, IP and user agent, the same details of orders kept in ``postmeta`` (before HPOS, and
 in its compatibility mode) and of customers in ``usermeta``, download permissions' e-mail and the download
-log's IP, saved payment tokens and webhook secrets, shoppers' sessions (whose rows only ``--all`` ships).
-API keys (WooCommerce's ``woocommerce_api_keys``) are never shipped.
+log's IP, saved payment tokens and webhook secrets, shoppers' sessions (whose rows only ``--all`` ships); other
+plugins' records of people (:data:`synco_wordpress.ecosystem.RECORD_COLUMNS`).
+API keys (WooCommerce's ``woocommerce_api_keys``) and plugins' logs of people and second factors
+(:data:`synco_wordpress.ecosystem.LOG_TABLES`) are never shipped.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
+from synco_wordpress.ecosystem import LOG_TABLES, credential_condition, emptied, site_plugin_rules
 
 #: Every account of the copy logs in with "password" (wp_check_password hands bcrypt to password_verify).
 PASSWORD_HASH = BCRYPT_PASSWORD
@@ -48,6 +54,24 @@ ORDER_META = (*(f"_{key}" for key in CUSTOMER_META), "_billing_address_index", "
 #: The site owner's address, in each site's options and the network's sitemeta.
 ADMIN_EMAIL_OPTIONS = ("admin_email", "new_admin_email")
 ADMIN_EMAIL = "admin@example.invalid"
+#: A user's credentials and traces in usermeta: application passwords (hashed, as ``user_pass``), the Two Factor
+#: plugin's (and Solid Security's) TOTP key, backup codes and e-mailed token, a pending change of e-mail address,
+#: the location (and IP address) the dashboard's events widget found.
+USER_SECRET_META = ("_application_passwords", "_two_factor_totp_key", "_two_factor_backup_codes",
+                    "_two_factor_email_token", "_new_email", "community-events-location")
+#: Easy Digital Downloads keeps a user's API keys as the *name* of a usermeta row, whose value says which key it is.
+EDD_KEY_VALUES = ("edd_user_public_key", "edd_user_secret_key")
+#: Post meta of people outside WooCommerce: bbPress's poster IP address (every reply) and anonymous posters,
+#: Easy Digital Downloads 2's payments.
+IP_META = ("_bbp_author_ip", "_edd_payment_user_ip")
+EMAIL_META = ("_bbp_anonymous_email", "_edd_payment_user_email")
+PERSONAL_META = ("_bbp_anonymous_name", "_bbp_anonymous_website", "_edd_payment_meta")
+#: Posts that are messages from people, not content: Contact Form 7's senders and messages as Flamingo keeps
+#: them, Ninja Forms' submissions, Post SMTP's log of sent mail, and core's personal data requests (titled with
+#: the requester's e-mail address). Their texts and meta are emptied; the rows stay.
+PRIVATE_POST_TYPES = ("flamingo_contact", "flamingo_inbound", "nf_sub", "postman_sent_mail", "user_request")
+#: Of those, the types whose slug WordPress derived from the sender (core's requests keep the action there).
+PRIVATE_SLUG_TYPES = ("flamingo_contact", "flamingo_inbound", "nf_sub", "postman_sent_mail")
 #: What ``serialize([])`` gives.
 EMPTY_PHP_ARRAY = "a:0:{}"
 
@@ -57,23 +81,48 @@ def _quoted(values: tuple[str, ...]) -> str:
 
 
 def _usermeta_expression() -> str:
-    """Session tokens, names and WooCommerce's customer details blanked, billing e-mail made unique and invalid."""
+    """Session tokens, names and WooCommerce's customer details blanked, billing e-mail made unique and invalid,
+    credentials (:data:`USER_SECRET_META`, and what a name says is one) emptied."""
     return ("CASE WHEN meta_key = 'session_tokens' THEN '' "
             "WHEN meta_key = 'billing_email' THEN CONCAT('user', user_id, '@example.invalid') "
-            f"WHEN meta_key IN ({_quoted(CUSTOMER_META + PROFILE_META)}) THEN '' ELSE meta_value END")
+            f"WHEN meta_key IN ({_quoted(CUSTOMER_META + PROFILE_META)}) THEN '' "
+            f"WHEN {credential_condition('meta_key', 'meta_value', named=USER_SECRET_META)} "
+            f"THEN {emptied('meta_value')} ELSE meta_value END")
 
 
-def _order_meta_expression(order: str) -> str:
+def _usermeta_key_expression() -> str:
+    """Easy Digital Downloads' API keys, kept as usermeta names, replaced by a name unique per row."""
+    return (f"CASE WHEN meta_value IN ({_quoted(EDD_KEY_VALUES)}) THEN CONCAT('edd_api_key_', umeta_id) "
+            "ELSE meta_key END")
+
+
+def _order_meta_expression(order: str, posts: str | None = None) -> str:
     """An order's e-mail in its meta made invalid (unique per order: ``order`` is the column naming it), its IP
-    address local, the other details blanked."""
-    return (f"CASE WHEN meta_key = '_billing_email' THEN CONCAT('user', {order}, '@example.invalid') "
-            "WHEN meta_key = '_customer_ip_address' THEN '127.0.0.1' "
-            f"WHEN meta_key IN ({_quoted(ORDER_META)}) THEN '' ELSE meta_value END")
+    address local, the other details blanked; likewise other plugins' people in post meta, and every meta of the
+    private posts (:data:`PRIVATE_POST_TYPES`) in ``posts`` (the site's posts table, if it has one)."""
+    private = (f"WHEN {order} IN (SELECT ID FROM {_quote_name(posts)} WHERE post_type IN "
+               f"({_quoted(PRIVATE_POST_TYPES)})) THEN '' " if posts else "")
+    return (f"CASE WHEN meta_key IN ('_billing_email', {_quoted(EMAIL_META)}) "
+            f"THEN CONCAT('user', {order}, '@example.invalid') "
+            f"WHEN meta_key IN ('_customer_ip_address', {_quoted(IP_META)}) THEN '127.0.0.1' "
+            f"WHEN meta_key IN ({_quoted(ORDER_META + PERSONAL_META)}) THEN {emptied('meta_value')} "
+            f"{private}ELSE meta_value END")
 
 
-def _admin_email_expression(name_column: str, value_column: str) -> str:
+def _quote_name(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _settings_expression(name_column: str, value_column: str) -> str:
+    """The site owner's address made invalid, credentials and people's data emptied (keys and salts, which
+    WordPress regenerates; SMTP, payment gateways', Jetpack's ...: see :mod:`synco_wordpress.ecosystem`)."""
     return (f"CASE WHEN {name_column} IN ({_quoted(ADMIN_EMAIL_OPTIONS)}) THEN '{ADMIN_EMAIL}' "
+            f"WHEN {credential_condition(name_column, value_column)} THEN {emptied(value_column)} "
             f"ELSE {value_column} END")
+
+
+def _private_posts_expression(column: str, private_value: str, types: tuple[str, ...] = PRIVATE_POST_TYPES) -> str:
+    return f"CASE WHEN post_type IN ({_quoted(types)}) THEN {private_value} ELSE {column} END"
 
 
 def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]:
@@ -92,15 +141,41 @@ def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]
     return prefixes
 
 
-def _site_rules(site: str) -> list[SanitizeRule]:
+def _has_columns(inventory: DatabaseInventory | None, table: str, columns: tuple[str, ...]) -> bool:
+    """True when ``table`` has ``columns`` (assumed without an inventory), for rules whose expressions read
+    columns besides the one they rewrite, which the core cannot check."""
+    if inventory is None:
+        return True
+    for found in inventory.tables:
+        if found.name == table or (inventory.tables_ignore_case and found.name.lower() == table.lower()):
+            have = {c.lower() for c in found.columns} if inventory.columns_ignore_case else set(found.columns)
+            wanted = {c.lower() for c in columns} if inventory.columns_ignore_case else set(columns)
+            return wanted <= have
+    return False
+
+
+def _private_post_rules(site: str) -> list[SanitizeRule]:
+    """Messages from people kept as posts (:data:`PRIVATE_POST_TYPES`) emptied, the rows kept."""
+    return [
+        SanitizeRule(site + "posts", "post_title", expression=_private_posts_expression(
+            "post_title", "IF(post_type = 'user_request', CONCAT('user', ID, '@example.invalid'), '')")),
+        SanitizeRule(site + "posts", "post_content", expression=_private_posts_expression("post_content", "''")),
+        SanitizeRule(site + "posts", "post_excerpt", expression=_private_posts_expression("post_excerpt", "''")),
+        SanitizeRule(site + "posts", "post_password", expression=_private_posts_expression("post_password", "''")),
+        SanitizeRule(site + "posts", "post_name", expression=_private_posts_expression(
+            "post_name", "CONCAT(post_type, '-', ID)", PRIVATE_SLUG_TYPES)),
+    ]
+
+
+def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[SanitizeRule]:
     """The rules of one site's own tables (``site`` is its table prefix)."""
+    posts = site + "posts" if _has_columns(inventory, site + "posts", ("ID", "post_type")) else None
     rules = [
-        SanitizeRule(site + "options", "option_value",
-                     expression=_admin_email_expression("option_name", "option_value")),
+        SanitizeRule(site + "options", "option_value", expression=_settings_expression("option_name", "option_value")),
         SanitizeRule(site + "comments", "comment_author_email", transform="email"),
         SanitizeRule(site + "comments", "comment_author_IP", transform="fixed:127.0.0.1"),
         SanitizeRule(site + "comments", "comment_agent", transform="fixed:"),
-        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id")),
+        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id", posts)),
         # HPOS keeps an order's address search index (``_billing_address_index`` ...) in its own meta table.
         SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression("order_id")),
         SanitizeRule(site + "wc_customer_lookup", "email", transform="email"),
@@ -120,7 +195,9 @@ def _site_rules(site: str) -> list[SanitizeRule]:
         rules.append(SanitizeRule(site + "wc_customer_lookup", column, transform="fixed:"))
     for column in ADDRESS_FIELDS:
         rules.append(SanitizeRule(site + "wc_order_addresses", column, transform="fixed:"))
-    return rules
+    if posts is not None:
+        rules += _private_post_rules(site)
+    return rules + site_plugin_rules(site)
 
 
 def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
@@ -130,21 +207,25 @@ def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOption
         SanitizeRule(prefix + "users", "user_pass", transform=f"fixed:{PASSWORD_HASH}"),
         SanitizeRule(prefix + "users", "user_activation_key", transform="fixed:"),
         SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression()),
-        SanitizeRule(prefix + "sitemeta", "meta_value", expression=_admin_email_expression("meta_key", "meta_value")),
+        SanitizeRule(prefix + "usermeta", "meta_key", expression=_usermeta_key_expression(),
+                     label="Easy Digital Downloads' API keys renamed"),
+        SanitizeRule(prefix + "sitemeta", "meta_value", expression=_settings_expression("meta_key", "meta_value")),
         SanitizeRule(prefix + "signups", "user_email", transform="email"),
         SanitizeRule(prefix + "signups", "activation_key", transform="fixed:"),
+        # What the sign-up keeps until activation: BuddyPress's password hash and profile fields.
+        SanitizeRule(prefix + "signups", "meta", transform=f"fixed:{EMPTY_PHP_ARRAY}"),
         SanitizeRule(prefix + "registration_log", "email", transform="email"),
         SanitizeRule(prefix + "registration_log", "IP", transform="fixed:127.0.0.1"),
     ]
     sites = site_prefixes(prefix, inventory)
     smart_where: dict[str, str] = {}
     for site in sites:
-        rules += _site_rules(site)
+        rules += _site_rules(site, inventory)
         smart_where[site + "options"] = TRANSIENTS
         smart_where[site + "actionscheduler_actions"] = "status <> 'complete'"
     smart_where[prefix + "sitemeta"] = SITE_TRANSIENTS
     return DumpOptions(
-        exclude_tables=tuple(site + "woocommerce_api_keys" for site in sites),
+        exclude_tables=tuple(site + name for site in sites for name in ("woocommerce_api_keys", *LOG_TABLES)),
         sanitize=tuple(rules),
         smart_exclude_tables=tuple(site + name for site in sites
                                    for name in ("woocommerce_sessions", "actionscheduler_logs")),

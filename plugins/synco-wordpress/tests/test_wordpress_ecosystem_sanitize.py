@@ -1,0 +1,71 @@
+"""The sanitising profile on the personal data and credentials WordPress core and the plugins most sites run
+keep outside the tables ``test_wordpress_sanitize`` covers: keys and salts, SMTP and payment gateways'
+credentials, two-factor secrets and application passwords, form entries, security and mail logs, shops'
+customers, members' messages (see :mod:`wp_ecosystem` for the tables).
+
+After a dump with the options ``serve`` uses (and with ``serve --all``), no marker may be left in any row, what
+is not personal stays, and the dump still loads into an empty database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from wp_ecosystem import CORE, KEPT, LEAK, SITE, create
+from wp_support import configure, copy_site
+
+from synco_core import dump_with_engine
+from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
+from synco_core.testing.services import install_into_empty_copy, mysql_admin_connection
+
+
+def rows_of(dump: bytes) -> str:
+    return "\n".join(line for line in dump.decode("utf-8", "replace").splitlines() if line.startswith("INSERT INTO"))
+
+
+@pytest.mark.mysql
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("all_rows", [False, True], ids=["default", "serve-all"])
+@pytest.mark.parametrize(("prefix", "sites"), [("wp_", ()), ("shop7_", (2,))])
+def test_no_secret_or_personal_data_of_core_or_plugins_leaves(
+        prefix: str, sites: tuple[int, ...], all_rows: bool, no_php: None, wordpress_manager: SyncoPluginManager,
+        tmp_path: Path, request: pytest.FixtureRequest, mysql_database_factory: Callable[[], str]) -> None:
+    database = mysql_database_factory()
+    conn = mysql_admin_connection(database)
+    with conn.cursor() as cur:
+        create(cur, CORE, prefix)
+        for site in ("", *(f"{n}_" for n in sites)):
+            create(cur, SITE, prefix + site)
+    conn.close()
+    site_dir = copy_site(tmp_path / "site")
+    configure(site_dir, database, prefix=prefix)
+    framework = detect(site_dir)
+    assert framework.database is not None
+    out = tmp_path / "dump.sql"
+    with out.open("wb") as stream:
+        result = dump_with_engine(framework.database, stream, serve_dump_options(framework, all=all_rows))
+
+    rows = rows_of(out.read_bytes())
+    leaked = sorted({found.group(0) for found in LEAK.finditer(rows)})
+    assert not leaked, f"personal data or credentials in the dump: {leaked}"
+    # Binary columns (Wordfence's IP addresses, 2FA secrets) are dumped in hexadecimal.
+    hexed = {marker: marker.encode().hex() for marker in ("s3cr3t", "203.0.113")}
+    assert not [m for m, h in hexed.items() if re.search(h, rows, re.IGNORECASE)]
+    assert "cb0071" not in rows.lower(), "an address of 203.0.113.0/24 in binary form (INET6_ATON) is in the dump"
+    for site in ("", *(f"{n}_" for n in sites)):
+        for value in KEPT:
+            assert value in rows, f"{value} is not personal and must stay ({prefix}{site})"
+        assert re.search(r"'woocommerce_registration_generate_password','yes'", rows), "a yes/no setting stays"
+        assert f"INSERT INTO `{prefix}{site}posts`" in rows, "posts ship"
+    # Emptied of their kind: a serialized array stays an array for the plugin reading it; WordPress makes new
+    # keys and salts for empty ones; a personal data request keeps a (unique, invalid) address and its action.
+    assert "'wp_mail_smtp','a:0:{}'" in rows and "'auth_key',''" in rows and "'mailserver_pass',''" in rows
+    assert "'user5@example.invalid','','','export_personal_data',''" in rows
+    assert "'flamingo_contact'" in rows and "'flamingo_contact-2'" in rows
+    assert not re.search(r"INSERT INTO `[^`]*(wfLogins|wfhits|wfls_2fa_secrets|itsec_logs|wpmailsmtp_emails_log)`",
+                         rows), "logs and second factors never ship"
+    # Every account still logs in (the plugin's documented local password) and the dump loads.
+    install_into_empty_copy(framework.database, out, result, request, tmp_path / "copy.sqlite", wordpress_manager)
