@@ -4,6 +4,8 @@ Every table is named with the installation's ``$table_prefix``, optional ones in
 multisite's): the core drops the rules naming tables or columns the database does not have. A multisite's
 sites each have their own tables (``wp_2_options``, ``wp_2_comments``, ``wp_2_wc_orders`` ...): every rule for a
 site's table applies to each site found in the inventory (:func:`site_prefixes`).
+Another installation's tables in the same database (another prefix) get the same rules
+(:func:`installation_prefixes`).
 
 Smart transfer (``serve --all`` ships these rows too):
 
@@ -141,6 +143,36 @@ def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]
     return prefixes
 
 
+#: The tables that make a set of tables a WordPress installation (or a site of one), by the columns WordPress
+#: gives them: another installation in the same database is found by these, whatever its prefix.
+INSTALLATION_SHAPES = (("users", ("user_login", "user_pass", "user_email")),
+                       ("options", ("option_name", "option_value")))
+
+
+def installation_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]:
+    """``prefix`` and the prefix of every other set of WordPress tables in the database.
+
+    ``serve`` dumps the whole database, and one database often holds more than the configured installation:
+    several installations on a shared hosting account, the tables a site left under its old prefix, a
+    network's site with tables of users of its own (``wp_2_users``). A prefix is one that names a table shaped
+    as WordPress's users or options table (:data:`INSTALLATION_SHAPES`); the configured one comes first.
+    """
+    prefixes = [prefix]
+    if inventory is None:
+        return prefixes
+    fold = inventory.tables_ignore_case
+    for table in inventory.tables:
+        name = table.name.lower() if fold else table.name
+        columns = {c.lower() for c in table.columns} if inventory.columns_ignore_case else set(table.columns)
+        for suffix, needed in INSTALLATION_SHAPES:
+            wanted = {c.lower() for c in needed} if inventory.columns_ignore_case else set(needed)
+            if name.endswith(suffix) and wanted <= columns:
+                found = table.name[:-len(suffix)]
+                if not any(found == known or (fold and found.lower() == known.lower()) for known in prefixes):
+                    prefixes.append(found)
+    return prefixes
+
+
 def _has_columns(inventory: DatabaseInventory | None, table: str, columns: tuple[str, ...]) -> bool:
     """True when ``table`` has ``columns`` (assumed without an inventory), for rules whose expressions read
     columns besides the one they rewrite, which the core cannot check."""
@@ -200,9 +232,9 @@ def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[Sanitize
     return rules + site_plugin_rules(site)
 
 
-def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
-    """The defaults for an installation with tables named ``<prefix>...``."""
-    rules = [
+def _installation_rules(prefix: str) -> list[SanitizeRule]:
+    """The rules of the tables an installation (a network) shares between its sites."""
+    return [
         SanitizeRule(prefix + "users", "user_email", transform="email"),
         SanitizeRule(prefix + "users", "user_pass", transform=f"fixed:{PASSWORD_HASH}"),
         SanitizeRule(prefix + "users", "user_activation_key", transform="fixed:"),
@@ -217,13 +249,22 @@ def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOption
         SanitizeRule(prefix + "registration_log", "email", transform="email"),
         SanitizeRule(prefix + "registration_log", "IP", transform="fixed:127.0.0.1"),
     ]
-    sites = site_prefixes(prefix, inventory)
+
+
+def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
+    """The defaults for an installation with tables named ``<prefix>...``, and for every other installation in
+    its database (:func:`installation_prefixes`)."""
+    rules: list[SanitizeRule] = []
+    sites: list[str] = []
     smart_where: dict[str, str] = {}
+    for installation in installation_prefixes(prefix, inventory):
+        rules += _installation_rules(installation)
+        smart_where[installation + "sitemeta"] = SITE_TRANSIENTS
+        sites += [site for site in site_prefixes(installation, inventory) if site not in sites]
     for site in sites:
         rules += _site_rules(site, inventory)
         smart_where[site + "options"] = TRANSIENTS
         smart_where[site + "actionscheduler_actions"] = "status <> 'complete'"
-    smart_where[prefix + "sitemeta"] = SITE_TRANSIENTS
     return DumpOptions(
         exclude_tables=tuple(site + name for site in sites for name in ("woocommerce_api_keys", *LOG_TABLES)),
         sanitize=tuple(rules),

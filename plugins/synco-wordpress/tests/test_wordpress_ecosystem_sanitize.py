@@ -69,3 +69,41 @@ def test_no_secret_or_personal_data_of_core_or_plugins_leaves(
                          rows), "logs and second factors never ship"
     # Every account still logs in (the plugin's documented local password) and the dump loads.
     install_into_empty_copy(framework.database, out, result, request, tmp_path / "copy.sqlite", wordpress_manager)
+
+
+@pytest.mark.mysql
+@pytest.mark.hook("default_dump_options")
+def test_other_installations_in_the_same_database_are_sanitised(
+        no_php: None, wordpress_manager: SyncoPluginManager, tmp_path: Path, request: pytest.FixtureRequest,
+        mysql_database_factory: Callable[[], str]) -> None:
+    """Shared hosting gives one database to several WordPress installations, and a site moved to a new prefix
+    leaves the old one's tables behind: ``serve`` dumps the whole database, so every installation's users,
+    options and plugins' tables are sanitised as the configured one's are, whatever their prefix. Tables of users
+    shaped as WordPress's (``wp_2_users``, a network's site given its own) are too."""
+    database = mysql_database_factory()
+    conn = mysql_admin_connection(database)
+    with conn.cursor() as cur:
+        create(cur, CORE, "wp_")
+        create(cur, SITE, "wp_")
+        create(cur, CORE, "blog_")
+        for site in ("blog_", "blog_3_"):
+            create(cur, SITE, site)
+        create(cur, CORE[:2], "wp_2_")
+    conn.close()
+    site_dir = copy_site(tmp_path / "site")
+    configure(site_dir, database, prefix="wp_")
+    framework = detect(site_dir)
+    assert framework.database is not None
+    out = tmp_path / "dump.sql"
+    with out.open("wb") as stream:
+        result = dump_with_engine(framework.database, stream, serve_dump_options(framework))
+
+    rows = rows_of(out.read_bytes())
+    leaked = sorted({found.group(0) for found in LEAK.finditer(rows)})
+    assert not leaked, f"personal data or credentials in the dump: {leaked}"
+    for prefix in ("wp_", "blog_", "wp_2_"):
+        assert "'user1@example.invalid'" in "\n".join(
+            line for line in rows.splitlines() if line.startswith(f"INSERT INTO `{prefix}users`"))
+    for site in ("wp_", "blog_", "blog_3_"):
+        assert f"INSERT INTO `{site}options`" in rows and "kept-blogname" in rows
+    install_into_empty_copy(framework.database, out, result, request, tmp_path / "copy.sqlite", wordpress_manager)
