@@ -108,7 +108,22 @@ def _order_meta_expression(order: str, posts: str | None = None) -> str:
             f"THEN CONCAT('user', {order}, '@example.invalid') "
             f"WHEN meta_key IN ('_customer_ip_address', {_quoted(IP_META)}) THEN '127.0.0.1' "
             f"WHEN meta_key IN ({_quoted(ORDER_META + PERSONAL_META)}) THEN {emptied('meta_value')} "
+            f"WHEN meta_key = '_order_key' THEN {_rekeyed('meta_value', ORDER_KEY_PREFIX, ORDER_KEY_LENGTH)} "
             f"{private}ELSE meta_value END")
+
+
+def _rekeyed(column: str, prefix: str, length: int) -> str:
+    """A random key that opens pages on production (an order's, a receipt's) replaced by another of its form,
+    derived from it: the same key gives the same replacement in every table, so the copy's links still match,
+    and the original (random, 13 characters or more) cannot be found from it."""
+    return (f"CASE WHEN {column} IS NULL OR {column} = '' THEN {column} "
+            f"ELSE CONCAT('{prefix}', LEFT(SHA2({column}, 256), {length})) END")
+
+
+ORDER_KEY_PREFIX = "wc_order_"
+ORDER_KEY_LENGTH = 13
+#: Action Scheduler's arguments and log messages with an e-mail address in them (a follow-up mail to a customer).
+HAS_ADDRESS = "LIKE '%@%'"
 
 
 def _quote_name(name: str) -> str:
@@ -220,6 +235,20 @@ def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[Sanitize
         # Credentials: a saved card's reference at the payment gateway, the key a webhook's payload is signed with.
         SanitizeRule(site + "woocommerce_payment_tokens", "token", transform="fixed:"),
         SanitizeRule(site + "wc_webhooks", "secret", transform="fixed:"),
+        # An order's key opens its pages (order received, pay for order, downloads) on production.
+        *(SanitizeRule(site + table, "order_key", label="replaced by a key derived from it",
+                       expression=_rekeyed("order_key", ORDER_KEY_PREFIX, ORDER_KEY_LENGTH))
+          for table in ("wc_order_operational_data", "woocommerce_downloadable_product_permissions")),
+        SanitizeRule(site + "edd_orders", "payment_key", label="replaced by a key derived from it",
+                     expression=_rekeyed("payment_key", "", 32)),
+        # Pending actions run on the laptop: one carrying an address (a mail to a customer) loses its arguments
+        # and fails there instead. The log (shipped with --all) loses the messages naming one.
+        SanitizeRule(site + "actionscheduler_actions", "args", label="'[]' when it holds an e-mail address",
+                     expression=f"CASE WHEN args {HAS_ADDRESS} THEN '[]' ELSE args END"),
+        SanitizeRule(site + "actionscheduler_actions", "extended_args", label="NULL when it holds an e-mail address",
+                     expression=f"CASE WHEN extended_args {HAS_ADDRESS} THEN NULL ELSE extended_args END"),
+        SanitizeRule(site + "actionscheduler_logs", "message", label="emptied when it holds an e-mail address",
+                     expression=f"CASE WHEN message {HAS_ADDRESS} THEN '' ELSE message END"),
         # Rows only ``serve --all`` ships: a shopper's session holds the customer's address with the cart.
         SanitizeRule(site + "woocommerce_sessions", "session_value", transform=f"fixed:{EMPTY_PHP_ARRAY}"),
     ]

@@ -125,7 +125,9 @@ SITE: list[Table] = [
       (7, "_bbp_forum_id", "kept-forum"),
       # Easy Digital Downloads 2's payments (posts of type edd_payment).
       (8, "_edd_payment_user_email", "pii-edd@real.example"), (8, "_edd_payment_user_ip", "203.0.113.42"),
-      (8, "_edd_payment_meta", _ser({"user_info": {"first_name": "pii-First", "email": "pii-edd@real.example"}}))]),
+      (8, "_edd_payment_meta", _ser({"user_info": {"first_name": "pii-First", "email": "pii-edd@real.example"}})),
+      # An order's key: with the order's number it opens the order's pages on production.
+      (100, "_order_key", "wc_order_s3cr3tkey1")]),
     ("""CREATE TABLE `{p}commentmeta` (meta_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         comment_id BIGINT UNSIGNED NOT NULL DEFAULT 0, meta_key VARCHAR(255), meta_value LONGTEXT)""",
      "INSERT INTO `{p}commentmeta` (comment_id, meta_key, meta_value) VALUES (%s, %s, %s)",
@@ -144,6 +146,28 @@ SITE: list[Table] = [
         message LONGTEXT NOT NULL, context LONGTEXT NULL)""",
      "INSERT INTO `{p}woocommerce_log` (timestamp, level, source, message) VALUES ('2024-01-01', 200, %s, %s)",
      [("stripe", "pii-customer@real.example charged")]),
+    ("""CREATE TABLE `{p}wc_order_operational_data` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        order_id BIGINT UNSIGNED NULL UNIQUE, order_key VARCHAR(100) NULL, created_via VARCHAR(100) NULL)""",
+     "INSERT INTO `{p}wc_order_operational_data` (order_id, order_key, created_via) VALUES (%s, %s, 'checkout')",
+     [(100, "wc_order_s3cr3tkey1"), (101, None)]),
+    ("""CREATE TABLE `{p}woocommerce_downloadable_product_permissions` (permission_id BIGINT UNSIGNED NOT NULL
+        AUTO_INCREMENT PRIMARY KEY, download_id VARCHAR(36) NOT NULL, product_id BIGINT UNSIGNED NOT NULL,
+        order_id BIGINT UNSIGNED NOT NULL DEFAULT 0, order_key VARCHAR(200) NOT NULL, user_email VARCHAR(200) NOT
+        NULL)""",
+     "INSERT INTO `{p}woocommerce_downloadable_product_permissions` (download_id, product_id, order_id, order_key, "
+     "user_email) VALUES ('d1', 5, 100, %s, %s)", [("wc_order_s3cr3tkey1", "pii-dl@real.example")]),
+    # Action Scheduler: a pending action carrying a customer's address, the log (shipped with --all).
+    ("""CREATE TABLE `{p}actionscheduler_actions` (action_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        hook VARCHAR(191) NOT NULL, status VARCHAR(20) NOT NULL, args VARCHAR(191), extended_args VARCHAR(8000))""",
+     "INSERT INTO `{p}actionscheduler_actions` (hook, status, args, extended_args) VALUES (%s, %s, %s, %s)",
+     [("acme_send_followup", "pending", '["pii-followup@real.example"]', None),
+      ("acme_send_digest", "pending", "0123456789abcdef0123456789abcdef", '[{"to":"pii-digest@real.example"}]'),
+      ("woocommerce_cleanup_draft_orders", "pending", '["kept-args"]', None)]),
+    ("""CREATE TABLE `{p}actionscheduler_logs` (log_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        action_id BIGINT UNSIGNED NOT NULL, message TEXT NOT NULL)""",
+     "INSERT INTO `{p}actionscheduler_logs` (action_id, message) VALUES (1, %s)",
+     [("action failed: could not send to pii-followup@real.example",), ("action created",)]),
+    # Easy Digital Downloads' orders keep a key that opens the receipt (below, with the customers).
     # Gravity Forms (2.3+ and the older rg_ tables).
     ("""CREATE TABLE `{p}gf_entry` (id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, form_id MEDIUMINT
         UNSIGNED NOT NULL, ip VARCHAR(45) NOT NULL, source_url VARCHAR(200) NOT NULL DEFAULT '',
@@ -287,9 +311,9 @@ SITE: list[Table] = [
     ("""CREATE TABLE `{p}edd_orders` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, status VARCHAR(20)
         NOT NULL DEFAULT 'complete', user_id BIGINT UNSIGNED NOT NULL DEFAULT 0, customer_id BIGINT UNSIGNED NOT
         NULL DEFAULT 0, email VARCHAR(100) NOT NULL DEFAULT '', ip VARCHAR(60) NOT NULL DEFAULT '',
-        total DECIMAL(18,9) NOT NULL DEFAULT 0)""",
-     "INSERT INTO `{p}edd_orders` (customer_id, email, ip, total) VALUES (1, %s, %s, 20)",
-     [("pii-edd1@real.example", "203.0.113.70")]),
+        payment_key VARCHAR(64) NOT NULL DEFAULT '', total DECIMAL(18,9) NOT NULL DEFAULT 0)""",
+     "INSERT INTO `{p}edd_orders` (customer_id, email, ip, payment_key, total) VALUES (1, %s, %s, %s, 20)",
+     [("pii-edd1@real.example", "203.0.113.70", "s3cr3tpaymentkey")]),
     ("""CREATE TABLE `{p}edd_order_addresses` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         order_id BIGINT UNSIGNED NOT NULL DEFAULT 0, type VARCHAR(20) NOT NULL DEFAULT 'billing',
         name MEDIUMTEXT NOT NULL, address MEDIUMTEXT NOT NULL, address2 MEDIUMTEXT NOT NULL, city MEDIUMTEXT NOT
@@ -356,7 +380,7 @@ SITE: list[Table] = [
 ]
 
 #: Values the sanitising leaves as they are: the site still runs and its content is all there.
-KEPT = ("kept-blogname", "kept-title", "kept-content", "kept-lock", "kept-reply-content", "kept-forum",
+KEPT = ("kept-args", "kept-blogname", "kept-title", "kept-content", "kept-lock", "kept-reply-content", "kept-forum",
         "kept-pointer", "kept-display-name")
 
 
