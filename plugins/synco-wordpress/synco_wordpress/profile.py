@@ -31,6 +31,7 @@ API keys (WooCommerce's ``woocommerce_api_keys``) and plugins' logs of people an
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
@@ -138,6 +139,11 @@ def _settings_expression(name_column: str, value_column: str) -> str:
             f"ELSE {value_column} END")
 
 
+#: How the long rules are shown (``serve --plan``, ``detect``).
+SETTINGS_LABEL = "admin_email made invalid, credentials and people's data emptied"
+META_LABEL = "an order's (and other plugins') people made invalid or emptied, order keys replaced"
+
+
 def _private_posts_expression(column: str, private_value: str, types: tuple[str, ...] = PRIVATE_POST_TYPES) -> str:
     return f"CASE WHEN post_type IN ({_quoted(types)}) THEN {private_value} ELSE {column} END"
 
@@ -203,7 +209,8 @@ def _has_columns(inventory: DatabaseInventory | None, table: str, columns: tuple
 
 def _private_post_rules(site: str) -> list[SanitizeRule]:
     """Messages from people kept as posts (:data:`PRIVATE_POST_TYPES`) emptied, the rows kept."""
-    return [
+    label = "emptied for messages from people (" + ", ".join(PRIVATE_POST_TYPES) + ")"
+    return [dataclasses.replace(rule, label=label) for rule in [
         SanitizeRule(site + "posts", "post_title", expression=_private_posts_expression(
             "post_title", "IF(post_type = 'user_request', CONCAT('user', ID, '@example.invalid'), '')")),
         SanitizeRule(site + "posts", "post_content", expression=_private_posts_expression("post_content", "''")),
@@ -211,20 +218,23 @@ def _private_post_rules(site: str) -> list[SanitizeRule]:
         SanitizeRule(site + "posts", "post_password", expression=_private_posts_expression("post_password", "''")),
         SanitizeRule(site + "posts", "post_name", expression=_private_posts_expression(
             "post_name", "CONCAT(post_type, '-', ID)", PRIVATE_SLUG_TYPES)),
-    ]
+    ]]
 
 
 def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[SanitizeRule]:
     """The rules of one site's own tables (``site`` is its table prefix)."""
     posts = site + "posts" if _has_columns(inventory, site + "posts", ("ID", "post_type")) else None
     rules = [
-        SanitizeRule(site + "options", "option_value", expression=_settings_expression("option_name", "option_value")),
+        SanitizeRule(site + "options", "option_value", expression=_settings_expression("option_name", "option_value"),
+                     label=SETTINGS_LABEL),
         SanitizeRule(site + "comments", "comment_author_email", transform="email"),
         SanitizeRule(site + "comments", "comment_author_IP", transform="fixed:127.0.0.1"),
         SanitizeRule(site + "comments", "comment_agent", transform="fixed:"),
-        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id", posts)),
+        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id", posts),
+                     label=META_LABEL + (", private posts' meta emptied" if posts else "")),
         # HPOS keeps an order's address search index (``_billing_address_index`` ...) in its own meta table.
-        SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression("order_id")),
+        SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression("order_id"),
+                     label=META_LABEL),
         SanitizeRule(site + "wc_customer_lookup", "email", transform="email"),
         SanitizeRule(site + "wc_orders", "billing_email", transform="email"),
         SanitizeRule(site + "wc_orders", "ip_address", transform="fixed:127.0.0.1"),
@@ -267,10 +277,13 @@ def _installation_rules(prefix: str) -> list[SanitizeRule]:
         SanitizeRule(prefix + "users", "user_email", transform="email"),
         SanitizeRule(prefix + "users", "user_pass", transform=f"fixed:{PASSWORD_HASH}"),
         SanitizeRule(prefix + "users", "user_activation_key", transform="fixed:"),
-        SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression()),
+        SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression(),
+                     label="session tokens, names, customer details and credentials emptied, billing_email made "
+                           "invalid"),
         SanitizeRule(prefix + "usermeta", "meta_key", expression=_usermeta_key_expression(),
                      label="Easy Digital Downloads' API keys renamed"),
-        SanitizeRule(prefix + "sitemeta", "meta_value", expression=_settings_expression("meta_key", "meta_value")),
+        SanitizeRule(prefix + "sitemeta", "meta_value", expression=_settings_expression("meta_key", "meta_value"),
+                     label=SETTINGS_LABEL),
         SanitizeRule(prefix + "signups", "user_email", transform="email"),
         SanitizeRule(prefix + "signups", "activation_key", transform="fixed:"),
         # What the sign-up keeps until activation: BuddyPress's password hash and profile fields.

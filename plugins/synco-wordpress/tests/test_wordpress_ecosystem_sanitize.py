@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from synco_wordpress.profile import dump_options
 from wp_ecosystem import CORE, KEPT, LEAK, SITE, create
 from wp_support import configure, copy_site
 
@@ -111,3 +112,11 @@ def test_other_installations_in_the_same_database_are_sanitised(
     for site in ("wp_", "blog_", "blog_3_"):
         assert f"INSERT INTO `{site}options`" in rows and "kept-blogname" in rows
     install_into_empty_copy(framework.database, out, result, request, tmp_path / "copy.sqlite", wordpress_manager)
+
+
+def test_every_rule_reads_in_a_few_words() -> None:
+    """``serve --plan``, ``detect`` and the receiver list each rule by what it does: a rule whose SQL spans
+    dozens of names (the credentials' list, the private post types' subquery) is shown by its label."""
+    rules = dump_options("wp_", None).sanitize
+    long = [rule.describe() for rule in rules if len(rule.shown()) > 160]
+    assert not long, f"rules shown as their SQL: {long}"
