@@ -83,7 +83,14 @@ def detect(
             raise ConfigError(f"several frameworks match ({names}); choose one with --framework NAME")
         framework = best[0]
         for other in candidates[len(best):]:
-            log.debug("also matched, with a lower priority: %s (%s)", other.plugin, other.reason)
+            if framework.priority > other.priority >= 0:
+                # A framework's guess outranked by explicit configuration (a .synco.yml naming the database):
+                # that framework's sanitising rules are not applied, which nobody should learn from the dump.
+                log.warning("%s also matches (%s) but %s was chosen (%s): %s's sanitising rules and settings "
+                            "are not applied; --framework %s applies them, with this database", other.name,
+                            other.reason, framework.name, framework.reason, other.name, other.plugin)
+            else:
+                log.debug("also matched, with a lower priority: %s (%s)", other.plugin, other.reason)
     log.debug("framework %s detected by %s (%s), settings from %s", framework.name, framework.plugin,
               framework.reason, framework.config_source or "files")
     def amended(plugin: str) -> None:

@@ -213,5 +213,5 @@ def default_connection(settings: DrupalSettings) -> dict[str, Any]:
     if unknown:
         key, reason = next(iter(unknown.items()))
         raise ConfigError(f"settings.php: the database {key} cannot be read without PHP ({reason}); install drush, "
-                          "or give the database in .synco.yml")
+                          "or give the database in .synco.yml and pass --framework drupal (which keeps its sanitising)")
     return connection

@@ -71,7 +71,8 @@ def _explain_missing_database(project_dir: Path, env: SymfonyEnv, variable: str 
         vault = project_dir / "config" / "secrets" / env.app_env
         if vault.is_dir() and any(vault.glob(f"{glob_escape(env.app_env)}.{glob_escape(variable)}.*.php")):
             log.warning("Symfony database connection %s: %s is kept in the secrets vault (%s), which synco does "
-                        "not decrypt; set %s in the environment or .env.local, or give the database in .synco.yml",
+                        "not decrypt; set %s in the environment or .env.local, or give the database in .synco.yml "
+                        "and pass --framework symfony (which keeps its sanitising)",
                         default, variable, vault, variable)
             return
         if (project_dir / "config" / "packages" / "doctrine.yaml").exists():

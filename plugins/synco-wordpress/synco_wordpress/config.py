@@ -303,8 +303,11 @@ def required(config: WordPressConfig, name: str, *, null_is_empty: bool = False)
     if value is None and null_is_empty and name in config.constants:
         return ""
     if isinstance(value, PhpUnknown):
+        # A database named in .synco.yml alone makes the project synco-generic's, without this plugin's
+        # sanitising: the advice keeps the WordPress profile.
         raise ConfigError(f"{config.config_file}: {name} cannot be read without PHP ({value.reason}); install "
-                          "WP-CLI, or give the database in .synco.yml")
+                          "WP-CLI, or give the database in .synco.yml and pass --framework wordpress (or set "
+                          "SYNCO_DATABASE_URL)")
     if value is None:
         if config.bedrock is not None:
             raise ConfigError(f"{config.bedrock / '.env'}: {name} is not set (Bedrock's config/application.php "

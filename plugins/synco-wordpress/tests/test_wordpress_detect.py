@@ -147,6 +147,34 @@ def test_unreadable_password_keeps_the_files(tmp_path: Path, wordpress_manager: 
     assert "DB_PASSWORD cannot be read without PHP" in caplog.text
 
 
+def test_the_advice_for_an_unreadable_database_keeps_the_sanitising(
+        tmp_path: Path, wordpress_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None],
+        no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    """A database named in .synco.yml alone makes the project synco-generic's (explicit configuration wins),
+    and then none of this plugin's sanitising applies: users' password hashes and e-mail addresses would ship
+    as they are. So the advice for a database wp-config.php computes says to keep WordPress (--framework), and
+    a project where that happened anyway is told so, naming the option."""
+    import synco_generic.plugin
+
+    register_plugin(synco_generic.plugin, "generic")
+    site = copy_site(tmp_path / "site")
+    config = site / "wp-config.php"
+    computed = "define( 'DB_PASSWORD', trim( file_get_contents( '/run/secret' ) ) );"
+    config.write_text(config.read_text().replace("define( 'DB_PASSWORD', 'password_here' );", computed))
+    detect(site)
+    assert "give the database in .synco.yml and pass --framework wordpress" in caplog.text
+    caplog.clear()
+
+    (site / ".synco.yml").write_text("serve:\n  database: mysql://shop:pw@127.0.0.1/shop\n")
+    chosen = detect(site)
+    assert chosen.plugin == "generic"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "--framework" in r.getMessage()]
+    assert any("WordPress's sanitising rules and settings are not applied; --framework wordpress" in message
+               for message in warned), warned
+    kept = detect(site, "wordpress")
+    assert kept.plugin == "wordpress" and kept.database is not None and kept.database.name == "shop"
+
+
 def test_not_configured_yet(tmp_path: Path, wordpress_manager: SyncoPluginManager, no_php: None) -> None:
     site = copy_site(tmp_path / "site")
     (site / "wp-config.php").unlink()
