@@ -56,10 +56,16 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
     "rg_lead_detail_long": {"value": EMPTY},
     "rg_lead_meta": {"meta_value": EMPTY},
     "rg_lead_notes": {"value": EMPTY},
+    # Form views: Gravity Forms before 2.4 kept the last visitor's address with each day's count.
+    "gf_form_view": {"ip": LOCAL_IP},
+    "rg_form_view": {"ip": LOCAL_IP},
     # WPForms' entries: the fields as JSON (an empty object, which WPForms decodes), each field, notes.
     "wpforms_entries": {"fields": "fixed:{}", "ip_address": LOCAL_IP, "user_agent": EMPTY, "user_uuid": EMPTY},
     "wpforms_entry_fields": {"value": EMPTY},
     "wpforms_entry_meta": {"data": EMPTY},
+    # WPForms' payments (1.8.2+): the payer's name is the title; the meta holds the card, e-mail and IP address.
+    "wpforms_payments": {"title": EMPTY},
+    "wpforms_payment_meta": {"meta_value": EMPTY},
     # WooCommerce's saved cards: the last digits, the expiry date, the brand.
     "woocommerce_payment_tokenmeta": {"meta_value": EMPTY},
     # Easy Digital Downloads 3: customers, their addresses, orders, downloads and the e-mails sent.
@@ -78,6 +84,9 @@ RECORD_COLUMNS: dict[str, dict[str, str]] = {
     # LearnDash's quiz leaderboard (and WP-Pro-Quiz's, which it started from).
     "learndash_pro_quiz_toplist": {"name": EMPTY, "email": EMAIL, "ip": LOCAL_IP},
     "wp_pro_quiz_toplist": {"name": EMPTY, "email": EMAIL, "ip": LOCAL_IP},
+    # The answers to a quiz's own form (name, e-mail ...), kept with its statistics.
+    "learndash_pro_quiz_statistic_ref": {"form_data": "null"},
+    "wp_pro_quiz_statistic_ref": {"form_data": "null"},
     # BuddyPress: private messages, invitations by e-mail.
     "bp_messages_messages": {"subject": EMPTY, "message": EMPTY},
     "bp_invitations": {"invitee_email": EMAIL, "content": EMPTY},

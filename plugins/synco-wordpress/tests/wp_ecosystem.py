@@ -201,6 +201,20 @@ SITE: list[Table] = [
     ("""CREATE TABLE `{p}rg_lead_detail_long` (lead_detail_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
         value LONGTEXT)""",
      "INSERT INTO `{p}rg_lead_detail_long` VALUES (1, %s)", [("pii-long-entry",)]),
+    # How often each form was seen, and from where (Gravity Forms before 2.4 kept the last visitor's address).
+    ("""CREATE TABLE `{p}gf_form_view` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, form_id MEDIUMINT
+        UNSIGNED NOT NULL, date_created DATETIME NOT NULL, ip CHAR(15), count MEDIUMINT UNSIGNED NOT NULL DEFAULT 1)""",
+     "INSERT INTO `{p}gf_form_view` (form_id, date_created, ip) VALUES (1, '2024-01-01', %s)", [("203.0.113.54",)]),
+    # WPForms' payments (1.8.2+): the payer's name as the title, the card and address in the meta.
+    ("""CREATE TABLE `{p}wpforms_payments` (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, form_id BIGINT NOT NULL,
+        status VARCHAR(10) NOT NULL DEFAULT '', total_amount DECIMAL(26,8) NOT NULL DEFAULT 0, entry_id BIGINT NOT
+        NULL DEFAULT 0, gateway VARCHAR(20) NOT NULL DEFAULT '', title VARCHAR(255) NOT NULL DEFAULT '')""",
+     "INSERT INTO `{p}wpforms_payments` (form_id, status, total_amount, entry_id, gateway, title) VALUES "
+     "(1, 'completed', 10, 1, 'stripe', %s)", [("pii-Payer Name",)]),
+    ("""CREATE TABLE `{p}wpforms_payment_meta` (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, payment_id BIGINT
+        NOT NULL, meta_key VARCHAR(255), meta_value LONGTEXT)""",
+     "INSERT INTO `{p}wpforms_payment_meta` (payment_id, meta_key, meta_value) VALUES (1, %s, %s)",
+     [("ip_address", "203.0.113.55"), ("credit_card_last4", "pii-4242"), ("customer_email", "pii-payer@real.example")]),
     # WPForms (with entries).
     ("""CREATE TABLE `{p}wpforms_entries` (entry_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, form_id BIGINT
         NOT NULL, fields LONGTEXT NOT NULL, ip_address VARCHAR(128) NOT NULL, user_agent VARCHAR(256) NOT NULL,
@@ -353,6 +367,12 @@ SITE: list[Table] = [
         ip VARCHAR(100) NOT NULL, PRIMARY KEY (toplist_id, quiz_id))""",
      "INSERT INTO `{p}wp_pro_quiz_toplist` (quiz_id, date, user_id, name, email, points, result, ip) "
      "VALUES (1, 1, 0, %s, %s, 10, 100, %s)", [("pii-Ann", "pii-ld@real.example", "203.0.113.74")]),
+    # LearnDash's quiz statistics keep the answers to a quiz's own form (name, e-mail ...).
+    ("""CREATE TABLE `{p}learndash_pro_quiz_statistic_ref` (statistic_ref_id INT UNSIGNED NOT NULL AUTO_INCREMENT
+        PRIMARY KEY, quiz_id INT NOT NULL, user_id BIGINT UNSIGNED NOT NULL, create_time INT NOT NULL,
+        is_old TINYINT UNSIGNED NOT NULL, form_data TEXT NULL)""",
+     "INSERT INTO `{p}learndash_pro_quiz_statistic_ref` (quiz_id, user_id, create_time, is_old, form_data) VALUES "
+     "(1, 1, 1, 0, %s)", [('{"1":"pii-Ann","2":"pii-ld@real.example"}',)]),
     # BuddyPress: private messages, profile fields, invitations.
     ("""CREATE TABLE `{p}bp_messages_messages` (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, thread_id BIGINT
         NOT NULL, sender_id BIGINT NOT NULL, subject VARCHAR(200) NOT NULL, message LONGTEXT NOT NULL,
