@@ -128,7 +128,8 @@ CREDENTIAL_NAME_ENDINGS = ("password", "_pass", "secret", "secret_key", "api_key
 FLAGS = ("", "yes", "no", "on", "off", "true", "false", "0", "1")
 
 
-def _quoted(values: tuple[str, ...]) -> str:
+def quoted(values: tuple[str, ...]) -> str:
+    """``'a', 'b'``: names for an SQL ``IN`` list (synco's own constants: none holds a quote)."""
     return ", ".join(f"'{value}'" for value in values)
 
 
@@ -144,9 +145,9 @@ def emptied(value_column: str) -> str:
 
 def credential_condition(name_column: str, value_column: str, *, named: tuple[str, ...] = ()) -> str:
     """True for a setting (or meta) row ``name_column`` says holds a credential or a person's data."""
-    names = _quoted((*CREDENTIAL_SETTINGS, *PERSONAL_SETTINGS, *named))
+    names = quoted((*CREDENTIAL_SETTINGS, *PERSONAL_SETTINGS, *named))
     endings = " OR ".join(f"{name_column} LIKE {_like(ending)}" for ending in CREDENTIAL_NAME_ENDINGS)
-    return f"{name_column} IN ({names}) OR (({endings}) AND {value_column} NOT IN ({_quoted(FLAGS)}))"
+    return f"{name_column} IN ({names}) OR (({endings}) AND {value_column} NOT IN ({quoted(FLAGS)}))"
 
 
 def settings_rule(table: str, name_column: str, value_column: str) -> SanitizeRule:

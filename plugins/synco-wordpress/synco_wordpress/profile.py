@@ -35,7 +35,7 @@ import dataclasses
 import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
-from synco_wordpress.ecosystem import LOG_TABLES, credential_condition, emptied, site_plugin_rules
+from synco_wordpress.ecosystem import LOG_TABLES, credential_condition, emptied, quoted, site_plugin_rules
 
 #: Every account of the copy logs in with "password" (wp_check_password hands bcrypt to password_verify).
 PASSWORD_HASH = BCRYPT_PASSWORD
@@ -79,23 +79,19 @@ PRIVATE_SLUG_TYPES = ("flamingo_contact", "flamingo_inbound", "nf_sub", "postman
 EMPTY_PHP_ARRAY = "a:0:{}"
 
 
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
 def _usermeta_expression() -> str:
     """Session tokens, names and WooCommerce's customer details blanked, billing e-mail made unique and invalid,
     credentials (:data:`USER_SECRET_META`, and what a name says is one) emptied."""
     return ("CASE WHEN meta_key = 'session_tokens' THEN '' "
             "WHEN meta_key = 'billing_email' THEN CONCAT('user', user_id, '@example.invalid') "
-            f"WHEN meta_key IN ({_quoted(CUSTOMER_META + PROFILE_META)}) THEN '' "
+            f"WHEN meta_key IN ({quoted(CUSTOMER_META + PROFILE_META)}) THEN '' "
             f"WHEN {credential_condition('meta_key', 'meta_value', named=USER_SECRET_META)} "
             f"THEN {emptied('meta_value')} ELSE meta_value END")
 
 
 def _usermeta_key_expression() -> str:
     """Easy Digital Downloads' API keys, kept as usermeta names, replaced by a name unique per row."""
-    return (f"CASE WHEN meta_value IN ({_quoted(EDD_KEY_VALUES)}) THEN CONCAT('edd_api_key_', umeta_id) "
+    return (f"CASE WHEN meta_value IN ({quoted(EDD_KEY_VALUES)}) THEN CONCAT('edd_api_key_', umeta_id) "
             "ELSE meta_key END")
 
 
@@ -104,11 +100,11 @@ def _order_meta_expression(order: str, posts: str | None = None) -> str:
     address local, the other details blanked; likewise other plugins' people in post meta, and every meta of the
     private posts (:data:`PRIVATE_POST_TYPES`) in ``posts`` (the site's posts table, if it has one)."""
     private = (f"WHEN {order} IN (SELECT ID FROM {_quote_name(posts)} WHERE post_type IN "
-               f"({_quoted(PRIVATE_POST_TYPES)})) THEN '' " if posts else "")
-    return (f"CASE WHEN meta_key IN ('_billing_email', {_quoted(EMAIL_META)}) "
+               f"({quoted(PRIVATE_POST_TYPES)})) THEN '' " if posts else "")
+    return (f"CASE WHEN meta_key IN ('_billing_email', {quoted(EMAIL_META)}) "
             f"THEN CONCAT('user', {order}, '@example.invalid') "
-            f"WHEN meta_key IN ('_customer_ip_address', {_quoted(IP_META)}) THEN '127.0.0.1' "
-            f"WHEN meta_key IN ({_quoted(ORDER_META + PERSONAL_META)}) THEN {emptied('meta_value')} "
+            f"WHEN meta_key IN ('_customer_ip_address', {quoted(IP_META)}) THEN '127.0.0.1' "
+            f"WHEN meta_key IN ({quoted(ORDER_META + PERSONAL_META)}) THEN {emptied('meta_value')} "
             f"WHEN meta_key = '_order_key' THEN {_rekeyed('meta_value', ORDER_KEY_PREFIX, ORDER_KEY_LENGTH)} "
             f"{private}ELSE meta_value END")
 
@@ -134,7 +130,7 @@ def _quote_name(name: str) -> str:
 def _settings_expression(name_column: str, value_column: str) -> str:
     """The site owner's address made invalid, credentials and people's data emptied (keys and salts, which
     WordPress regenerates; SMTP, payment gateways', Jetpack's ...: see :mod:`synco_wordpress.ecosystem`)."""
-    return (f"CASE WHEN {name_column} IN ({_quoted(ADMIN_EMAIL_OPTIONS)}) THEN '{ADMIN_EMAIL}' "
+    return (f"CASE WHEN {name_column} IN ({quoted(ADMIN_EMAIL_OPTIONS)}) THEN '{ADMIN_EMAIL}' "
             f"WHEN {credential_condition(name_column, value_column)} THEN {emptied(value_column)} "
             f"ELSE {value_column} END")
 
@@ -145,7 +141,7 @@ META_LABEL = "an order's (and other plugins') people made invalid or emptied, or
 
 
 def _private_posts_expression(column: str, private_value: str, types: tuple[str, ...] = PRIVATE_POST_TYPES) -> str:
-    return f"CASE WHEN post_type IN ({_quoted(types)}) THEN {private_value} ELSE {column} END"
+    return f"CASE WHEN post_type IN ({quoted(types)}) THEN {private_value} ELSE {column} END"
 
 
 def site_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]:

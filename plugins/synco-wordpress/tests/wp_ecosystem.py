@@ -22,6 +22,27 @@ def _ser(value: Any) -> str:
     return php_serialize(value)
 
 
+def _edd_address(table: str, owner: str) -> Table:
+    """Easy Digital Downloads 3's addresses, of a customer or of an order."""
+    return (f"""CREATE TABLE `{{p}}{table}` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        {owner} BIGINT UNSIGNED NOT NULL DEFAULT 0, type VARCHAR(20) NOT NULL DEFAULT 'billing',
+        name MEDIUMTEXT NOT NULL, address MEDIUMTEXT NOT NULL, address2 MEDIUMTEXT NOT NULL, city MEDIUMTEXT NOT
+        NULL, region MEDIUMTEXT NOT NULL, postal_code VARCHAR(32) NOT NULL DEFAULT '', country MEDIUMTEXT NOT NULL)""",
+            f"INSERT INTO `{{p}}{table}` ({owner}, name, address, address2, city, region, postal_code, country) "
+            "VALUES (1, %s, %s, %s, %s, %s, %s, 'CH')",
+            [("pii-Ann", "pii-street", "pii-floor", "pii-Bern", "pii-BE", "pii-3000")])
+
+
+def _quiz_toplist(table: str, address: str) -> Table:
+    """LearnDash's quiz leaderboard (its own table name, and the WP-Pro-Quiz one it started from)."""
+    return (f"""CREATE TABLE `{{p}}{table}` (toplist_id INT NOT NULL AUTO_INCREMENT, quiz_id INT NOT NULL,
+        date INT UNSIGNED NOT NULL, user_id BIGINT UNSIGNED NOT NULL, name VARCHAR(30) NOT NULL,
+        email VARCHAR(200) NOT NULL, points INT UNSIGNED NOT NULL, result FLOAT UNSIGNED NOT NULL,
+        ip VARCHAR(100) NOT NULL, PRIMARY KEY (toplist_id, quiz_id))""",
+            f"INSERT INTO `{{p}}{table}` (quiz_id, date, user_id, name, email, points, result, ip) "
+            "VALUES (1, 1, 0, %s, %s, 10, 100, %s)", [("pii-Ann", "pii-ld@real.example", address)])
+
+
 CORE: list[Table] = [
     ("""CREATE TABLE `{p}users` (ID BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         user_login VARCHAR(60) NOT NULL DEFAULT '', user_pass VARCHAR(255) NOT NULL DEFAULT '',
@@ -315,26 +336,14 @@ SITE: list[Table] = [
         email VARCHAR(100) NOT NULL DEFAULT '')""",
      "INSERT INTO `{p}edd_customer_email_addresses` (customer_id, email) VALUES (1, %s)",
      [("pii-edd1b@real.example",)]),
-    ("""CREATE TABLE `{p}edd_customer_addresses` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-        customer_id BIGINT UNSIGNED NOT NULL DEFAULT 0, type VARCHAR(20) NOT NULL DEFAULT 'billing',
-        name MEDIUMTEXT NOT NULL, address MEDIUMTEXT NOT NULL, address2 MEDIUMTEXT NOT NULL, city MEDIUMTEXT NOT
-        NULL, region MEDIUMTEXT NOT NULL, postal_code VARCHAR(32) NOT NULL DEFAULT '', country MEDIUMTEXT NOT NULL)""",
-     "INSERT INTO `{p}edd_customer_addresses` (customer_id, name, address, address2, city, region, postal_code, "
-     "country) VALUES (1, %s, %s, %s, %s, %s, %s, 'CH')",
-     [("pii-Ann", "pii-street", "pii-floor", "pii-Bern", "pii-BE", "pii-3000")]),
+    *(_edd_address(table, owner) for table, owner in (("edd_customer_addresses", "customer_id"),
+                                                      ("edd_order_addresses", "order_id"))),
     ("""CREATE TABLE `{p}edd_orders` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, status VARCHAR(20)
         NOT NULL DEFAULT 'complete', user_id BIGINT UNSIGNED NOT NULL DEFAULT 0, customer_id BIGINT UNSIGNED NOT
         NULL DEFAULT 0, email VARCHAR(100) NOT NULL DEFAULT '', ip VARCHAR(60) NOT NULL DEFAULT '',
         payment_key VARCHAR(64) NOT NULL DEFAULT '', total DECIMAL(18,9) NOT NULL DEFAULT 0)""",
      "INSERT INTO `{p}edd_orders` (customer_id, email, ip, payment_key, total) VALUES (1, %s, %s, %s, 20)",
      [("pii-edd1@real.example", "203.0.113.70", "s3cr3tpaymentkey")]),
-    ("""CREATE TABLE `{p}edd_order_addresses` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-        order_id BIGINT UNSIGNED NOT NULL DEFAULT 0, type VARCHAR(20) NOT NULL DEFAULT 'billing',
-        name MEDIUMTEXT NOT NULL, address MEDIUMTEXT NOT NULL, address2 MEDIUMTEXT NOT NULL, city MEDIUMTEXT NOT
-        NULL, region MEDIUMTEXT NOT NULL, postal_code VARCHAR(32) NOT NULL DEFAULT '', country MEDIUMTEXT NOT NULL)""",
-     "INSERT INTO `{p}edd_order_addresses` (order_id, name, address, address2, city, region, postal_code, country) "
-     "VALUES (1, %s, %s, %s, %s, %s, %s, 'CH')",
-     [("pii-Ann", "pii-street", "pii-floor", "pii-Bern", "pii-BE", "pii-3000")]),
     ("""CREATE TABLE `{p}edd_logs_file_downloads` (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         product_id BIGINT UNSIGNED NOT NULL DEFAULT 0, customer_id BIGINT UNSIGNED NOT NULL DEFAULT 0,
         ip VARCHAR(60) NOT NULL DEFAULT '', user_agent VARCHAR(200) NOT NULL DEFAULT '')""",
@@ -354,19 +363,8 @@ SITE: list[Table] = [
         subscr_id VARCHAR(255), cc_last4 VARCHAR(10), cc_exp_month VARCHAR(10), cc_exp_year VARCHAR(10))""",
      "INSERT INTO `{p}mepr_subscriptions` (user_id, subscr_id, cc_last4, cc_exp_month, cc_exp_year) VALUES "
      "(1, 'sub_1', %s, %s, %s)", [("pii4", "pii12", "pii2030")]),
-    # LearnDash's quiz leaderboard (its own table name, and the WP-Pro-Quiz one it started from).
-    ("""CREATE TABLE `{p}learndash_pro_quiz_toplist` (toplist_id INT NOT NULL AUTO_INCREMENT, quiz_id INT NOT NULL,
-        date INT UNSIGNED NOT NULL, user_id BIGINT UNSIGNED NOT NULL, name VARCHAR(30) NOT NULL,
-        email VARCHAR(200) NOT NULL, points INT UNSIGNED NOT NULL, result FLOAT UNSIGNED NOT NULL,
-        ip VARCHAR(100) NOT NULL, PRIMARY KEY (toplist_id, quiz_id))""",
-     "INSERT INTO `{p}learndash_pro_quiz_toplist` (quiz_id, date, user_id, name, email, points, result, ip) "
-     "VALUES (1, 1, 0, %s, %s, 10, 100, %s)", [("pii-Ann", "pii-ld@real.example", "203.0.113.73")]),
-    ("""CREATE TABLE `{p}wp_pro_quiz_toplist` (toplist_id INT NOT NULL AUTO_INCREMENT, quiz_id INT NOT NULL,
-        date INT UNSIGNED NOT NULL, user_id BIGINT UNSIGNED NOT NULL, name VARCHAR(30) NOT NULL,
-        email VARCHAR(200) NOT NULL, points INT UNSIGNED NOT NULL, result FLOAT UNSIGNED NOT NULL,
-        ip VARCHAR(100) NOT NULL, PRIMARY KEY (toplist_id, quiz_id))""",
-     "INSERT INTO `{p}wp_pro_quiz_toplist` (quiz_id, date, user_id, name, email, points, result, ip) "
-     "VALUES (1, 1, 0, %s, %s, 10, 100, %s)", [("pii-Ann", "pii-ld@real.example", "203.0.113.74")]),
+    *(_quiz_toplist(table, address) for table, address in (("learndash_pro_quiz_toplist", "203.0.113.73"),
+                                                           ("wp_pro_quiz_toplist", "203.0.113.74"))),
     # LearnDash's quiz statistics keep the answers to a quiz's own form (name, e-mail ...).
     ("""CREATE TABLE `{p}learndash_pro_quiz_statistic_ref` (statistic_ref_id INT UNSIGNED NOT NULL AUTO_INCREMENT
         PRIMARY KEY, quiz_id INT NOT NULL, user_id BIGINT UNSIGNED NOT NULL, create_time INT NOT NULL,
