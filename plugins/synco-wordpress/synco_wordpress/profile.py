@@ -59,9 +59,11 @@ ADMIN_EMAIL_OPTIONS = ("admin_email", "new_admin_email")
 ADMIN_EMAIL = "admin@example.invalid"
 #: A user's credentials and traces in usermeta: application passwords (hashed, as ``user_pass``), the Two Factor
 #: plugin's (and Solid Security's) TOTP key, backup codes and e-mailed token, a pending change of e-mail address,
-#: the location (and IP address) the dashboard's events widget found.
+#: the location (and IP address) the dashboard's events widget found; and the account's two-factor providers,
+#: so that it logs in with its (local) password alone: an e-mailed code would go to its masked address.
 USER_SECRET_META = ("_application_passwords", "_two_factor_totp_key", "_two_factor_backup_codes",
-                    "_two_factor_email_token", "_new_email", "community-events-location")
+                    "_two_factor_email_token", "_two_factor_enabled_providers", "_two_factor_provider",
+                    "_new_email", "community-events-location")
 #: Easy Digital Downloads keeps a user's API keys as the *name* of a usermeta row, whose value says which key it is.
 EDD_KEY_VALUES = ("edd_user_public_key", "edd_user_secret_key")
 #: Post meta of people outside WooCommerce: bbPress's poster IP address (every reply) and anonymous posters,

@@ -65,6 +65,8 @@ def test_no_secret_or_personal_data_of_core_or_plugins_leaves(
     # keys and salts for empty ones; a personal data request keeps a (unique, invalid) address and its action.
     assert "'wp_mail_smtp','a:0:{}'" in rows and "'auth_key',''" in rows and "'mailserver_pass',''" in rows
     assert "'user5@example.invalid','','','export_personal_data',''" in rows
+    # Two-factor login is off in the copy (its codes would be e-mailed to the masked address): the password does.
+    assert "'_two_factor_enabled_providers','a:0:{}'" in rows and "'_two_factor_provider',''" in rows
     assert "'flamingo_contact'" in rows and "'flamingo_contact-2'" in rows
     assert ("'action created'" in rows) == all_rows, "Action Scheduler's log ships with --all, its texts kept"
     # An order's key, masked the same everywhere it is kept: the copy's downloads and order pages still work.

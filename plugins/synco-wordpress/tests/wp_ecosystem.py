@@ -61,6 +61,9 @@ CORE: list[Table] = [
       ("_two_factor_totp_key", "s3cr3tTOTPKEY"),
       ("_two_factor_backup_codes", _ser({0: "$P$Bs3cr3tbackup"})),
       ("_two_factor_email_token", "s3cr3temailtoken"),
+      # The providers the account logs in with: e-mailed codes would go to its masked address.
+      ("_two_factor_enabled_providers", _ser({0: "Two_Factor_Email", 1: "Two_Factor_Totp"})),
+      ("_two_factor_provider", "Two_Factor_Email"),
       ("_new_email", _ser({"hash": "s3cr3thash", "newemail": "pii-new@real.example"})),
       # Easy Digital Downloads keeps a user's API keys as the meta_key (the value names which key it is).
       ("s3cr3teddpublickey", "edd_user_public_key"), ("s3cr3teddsecretkey", "edd_user_secret_key"),
