@@ -13,6 +13,9 @@ still logs in):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from synco_core import SanitizeRule
 
 #: Per site prefix: tables whose rows are logs of people (IP addresses, user agents, e-mails, message bodies)
@@ -128,6 +131,8 @@ CREDENTIAL_NAME_ENDINGS = ("password", "_pass", "secret", "secret_key", "api_key
 FLAGS = ("", "yes", "no", "on", "off", "true", "false", "0", "1")
 
 
+# Cached: a network of thousands of sites builds the same SQL for each.
+@functools.cache
 def quoted(values: tuple[str, ...]) -> str:
     """``'a', 'b'``: names for an SQL ``IN`` list (synco's own constants: none holds a quote)."""
     return ", ".join(f"'{value}'" for value in values)
@@ -137,12 +142,16 @@ def _like(ending: str) -> str:
     return "'%" + ending.replace("_", "\\_") + "'"
 
 
+# Cached: a network of thousands of sites builds the same SQL for each.
+@functools.cache
 def emptied(value_column: str) -> str:
     """An empty value of the kind ``value_column`` holds: a serialized array stays an (empty) array, so the
     plugin reading it still gets an array; anything else becomes the empty string."""
     return f"(CASE WHEN {value_column} LIKE 'a:%' THEN 'a:0:{{}}' ELSE '' END)"
 
 
+# Cached: a network of thousands of sites builds the same SQL for each.
+@functools.cache
 def credential_condition(name_column: str, value_column: str, *, named: tuple[str, ...] = ()) -> str:
     """True for a setting (or meta) row ``name_column`` says holds a credential or a person's data."""
     names = quoted((*CREDENTIAL_SETTINGS, *PERSONAL_SETTINGS, *named))
@@ -157,12 +166,15 @@ def settings_rule(table: str, name_column: str, value_column: str) -> SanitizeRu
         f"ELSE {value_column} END"), label="credentials emptied")
 
 
-def site_plugin_rules(site: str) -> list[SanitizeRule]:
-    """The rules of one site's plugin tables (``site`` is its table prefix)."""
+def site_plugin_rules(site: str, present: Callable[[str], bool] = lambda table: True) -> list[SanitizeRule]:
+    """The rules of one site's plugin tables (``site`` is its table prefix) that ``present`` says it has: most
+    sites have few of these plugins, and a network of thousands of sites would build every rule for each."""
     rules = [SanitizeRule(site + table, column, transform=transform)
-             for table, columns in RECORD_COLUMNS.items() for column, transform in columns.items()]
-    rules += [settings_rule(site + "wfConfig", "name", "val"), settings_rule(site + "wfconfig", "name", "val"),
-              settings_rule(site + "wfls_settings", "name", "value")]
+             for table, columns in RECORD_COLUMNS.items() if present(site + table)
+             for column, transform in columns.items()]
+    rules += [settings_rule(site + table, name, value) for table, name, value in (
+        ("wfConfig", "name", "val"), ("wfconfig", "name", "val"), ("wfls_settings", "name", "value"))
+        if present(site + table)]
     # BuddyPress's profile fields: the first is the member's name, which WordPress's display name mirrors (and
     # which ships); the others (phone, address, birthday ...) are emptied.
     rules.append(SanitizeRule(site + "bp_xprofile_data", "value",
@@ -172,4 +184,4 @@ def site_plugin_rules(site: str) -> list[SanitizeRule]:
     rules.append(SanitizeRule(site + "commentmeta", "meta_value",
                               expression="CASE WHEN meta_key = 'akismet_as_submitted' THEN '' ELSE meta_value END",
                               label="akismet_as_submitted emptied"))
-    return rules
+    return [rule for rule in rules if present(rule.table)]

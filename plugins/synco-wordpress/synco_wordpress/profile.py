@@ -31,7 +31,7 @@ API keys (WooCommerce's ``woocommerce_api_keys``) and plugins' logs of people an
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
@@ -97,6 +97,7 @@ def _usermeta_key_expression() -> str:
             "ELSE meta_key END")
 
 
+@functools.cache
 def _order_meta_expression(order: str, posts: str | None = None) -> str:
     """An order's e-mail in its meta made invalid (unique per order: ``order`` is the column naming it), its IP
     address local, the other details blanked; likewise other plugins' people in post meta, and every meta of the
@@ -111,6 +112,7 @@ def _order_meta_expression(order: str, posts: str | None = None) -> str:
             f"{private}ELSE meta_value END")
 
 
+@functools.cache
 def _rekeyed(column: str, prefix: str, length: int) -> str:
     """A random key that opens pages on production (an order's, a receipt's) replaced by another of its form,
     derived from it: the same key gives the same replacement in every table, so the copy's links still match,
@@ -129,6 +131,7 @@ def _quote_name(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+@functools.cache
 def _settings_expression(name_column: str, value_column: str) -> str:
     """The site owner's address made invalid, credentials and people's data emptied (keys and salts, which
     WordPress regenerates; SMTP, payment gateways', Jetpack's ...: see :mod:`synco_wordpress.ecosystem`)."""
@@ -139,9 +142,11 @@ def _settings_expression(name_column: str, value_column: str) -> str:
 
 #: How the long rules are shown (``serve --plan``, ``detect``).
 SETTINGS_LABEL = "admin_email made invalid, credentials and people's data emptied"
+PRIVATE_POSTS_LABEL = "emptied for messages from people (" + ", ".join(PRIVATE_POST_TYPES) + ")"
 META_LABEL = "an order's (and other plugins') people made invalid or emptied, order keys replaced"
 
 
+@functools.cache
 def _private_posts_expression(column: str, private_value: str, types: tuple[str, ...] = PRIVATE_POST_TYPES) -> str:
     return f"CASE WHEN post_type IN ({quoted(types)}) THEN {private_value} ELSE {column} END"
 
@@ -180,6 +185,7 @@ def installation_prefixes(prefix: str, inventory: DatabaseInventory | None) -> l
     if inventory is None:
         return prefixes
     fold = inventory.tables_ignore_case
+    known = {prefix.lower() if fold else prefix}
     for table in inventory.tables:
         name = table.name.lower() if fold else table.name
         columns = {c.lower() for c in table.columns} if inventory.columns_ignore_case else set(table.columns)
@@ -187,41 +193,56 @@ def installation_prefixes(prefix: str, inventory: DatabaseInventory | None) -> l
             wanted = {c.lower() for c in needed} if inventory.columns_ignore_case else set(needed)
             if name.endswith(suffix) and wanted <= columns:
                 found = table.name[:-len(suffix)]
-                if not any(found == known or (fold and found.lower() == known.lower()) for known in prefixes):
+                if (found.lower() if fold else found) not in known:
+                    known.add(found.lower() if fold else found)
                     prefixes.append(found)
     return prefixes
 
 
-def _has_columns(inventory: DatabaseInventory | None, table: str, columns: tuple[str, ...]) -> bool:
-    """True when ``table`` has ``columns`` (assumed without an inventory), for rules whose expressions read
-    columns besides the one they rewrite, which the core cannot check."""
-    if inventory is None:
-        return True
-    for found in inventory.tables:
-        if found.name == table or (inventory.tables_ignore_case and found.name.lower() == table.lower()):
-            have = {c.lower() for c in found.columns} if inventory.columns_ignore_case else set(found.columns)
-            wanted = {c.lower() for c in columns} if inventory.columns_ignore_case else set(columns)
-            return wanted <= have
-    return False
+class _Columns:
+    """The columns of each table of an inventory, looked up as its engine looks names up (once per profile: a
+    network of thousands of sites asks for each site's tables)."""
+
+    def __init__(self, inventory: DatabaseInventory | None) -> None:
+        self.inventory = inventory
+        self.fold_tables = inventory is not None and inventory.tables_ignore_case
+        self.fold_columns = inventory is not None and inventory.columns_ignore_case
+        self.by_table: dict[str, set[str]] = {}
+        for table in inventory.tables if inventory is not None else ():
+            columns = {c.lower() for c in table.columns} if self.fold_columns else set(table.columns)
+            self.by_table.setdefault(self.table_key(table.name), set()).update(columns)
+
+    def table_key(self, name: str) -> str:
+        return name.lower() if self.fold_tables else name
+
+    def exists(self, table: str) -> bool:
+        """True when the inventory has ``table`` (assumed without an inventory)."""
+        return self.inventory is None or self.table_key(table) in self.by_table
+
+    def has(self, table: str, columns: tuple[str, ...]) -> bool:
+        """True when ``table`` has ``columns`` (assumed without an inventory), for rules whose expressions read
+        columns besides the one they rewrite, which the core cannot check."""
+        if self.inventory is None:
+            return True
+        found = self.by_table.get(self.table_key(table))
+        wanted = {c.lower() for c in columns} if self.fold_columns else set(columns)
+        return found is not None and wanted <= found
 
 
 def _private_post_rules(site: str) -> list[SanitizeRule]:
     """Messages from people kept as posts (:data:`PRIVATE_POST_TYPES`) emptied, the rows kept."""
-    label = "emptied for messages from people (" + ", ".join(PRIVATE_POST_TYPES) + ")"
-    return [dataclasses.replace(rule, label=label) for rule in [
-        SanitizeRule(site + "posts", "post_title", expression=_private_posts_expression(
-            "post_title", "IF(post_type = 'user_request', CONCAT('user', ID, '@example.invalid'), '')")),
-        SanitizeRule(site + "posts", "post_content", expression=_private_posts_expression("post_content", "''")),
-        SanitizeRule(site + "posts", "post_excerpt", expression=_private_posts_expression("post_excerpt", "''")),
-        SanitizeRule(site + "posts", "post_password", expression=_private_posts_expression("post_password", "''")),
-        SanitizeRule(site + "posts", "post_name", expression=_private_posts_expression(
-            "post_name", "CONCAT(post_type, '-', ID)", PRIVATE_SLUG_TYPES)),
-    ]]
+    emptied_for = {"post_title": "IF(post_type = 'user_request', CONCAT('user', ID, '@example.invalid'), '')",
+                   "post_content": "''", "post_excerpt": "''", "post_password": "''"}
+    rules = [SanitizeRule(site + "posts", column, expression=_private_posts_expression(column, value),
+                          label=PRIVATE_POSTS_LABEL) for column, value in emptied_for.items()]
+    rules.append(SanitizeRule(site + "posts", "post_name", label=PRIVATE_POSTS_LABEL, expression=(
+        _private_posts_expression("post_name", "CONCAT(post_type, '-', ID)", PRIVATE_SLUG_TYPES))))
+    return rules
 
 
-def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[SanitizeRule]:
+def _site_rules(site: str, columns: _Columns) -> list[SanitizeRule]:
     """The rules of one site's own tables (``site`` is its table prefix)."""
-    posts = site + "posts" if _has_columns(inventory, site + "posts", ("ID", "post_type")) else None
+    posts = site + "posts" if columns.has(site + "posts", ("ID", "post_type")) else None
     rules = [
         SanitizeRule(site + "options", "option_value", expression=_settings_expression("option_name", "option_value"),
                      label=SETTINGS_LABEL),
@@ -266,7 +287,9 @@ def _site_rules(site: str, inventory: DatabaseInventory | None) -> list[Sanitize
         rules.append(SanitizeRule(site + "wc_order_addresses", column, transform="fixed:"))
     if posts is not None:
         rules += _private_post_rules(site)
-    return rules + site_plugin_rules(site)
+    # Only the rules of tables the site has: the core would drop the others, after a network of thousands of sites
+    # had built them all.
+    return [rule for rule in rules if columns.exists(rule.table)] + site_plugin_rules(site, columns.exists)
 
 
 def _installation_rules(prefix: str) -> list[SanitizeRule]:
@@ -294,21 +317,26 @@ def _installation_rules(prefix: str) -> list[SanitizeRule]:
 def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
     """The defaults for an installation with tables named ``<prefix>...``, and for every other installation in
     its database (:func:`installation_prefixes`)."""
+    columns = _Columns(inventory)
     rules: list[SanitizeRule] = []
-    sites: list[str] = []
+    sites: dict[str, str] = {}
     smart_where: dict[str, str] = {}
     for installation in installation_prefixes(prefix, inventory):
         rules += _installation_rules(installation)
         smart_where[installation + "sitemeta"] = SITE_TRANSIENTS
-        sites += [site for site in site_prefixes(installation, inventory) if site not in sites]
-    for site in sites:
-        rules += _site_rules(site, inventory)
+        # A network's site is found as a set of tables too; its own sites, if any, were found with the network's.
+        if columns.table_key(installation) not in sites:
+            for site in site_prefixes(installation, inventory):
+                sites.setdefault(columns.table_key(site), site)
+    for site in sites.values():
+        rules += _site_rules(site, columns)
         smart_where[site + "options"] = TRANSIENTS
         smart_where[site + "actionscheduler_actions"] = "status <> 'complete'"
     return DumpOptions(
-        exclude_tables=tuple(site + name for site in sites for name in ("woocommerce_api_keys", *LOG_TABLES)),
+        exclude_tables=tuple(site + name for site in sites.values() for name in ("woocommerce_api_keys", *LOG_TABLES)
+                             if columns.exists(site + name)),
         sanitize=tuple(rules),
-        smart_exclude_tables=tuple(site + name for site in sites
+        smart_exclude_tables=tuple(site + name for site in sites.values()
                                    for name in ("woocommerce_sessions", "actionscheduler_logs")),
         smart_where=smart_where,
     )
