@@ -85,11 +85,12 @@ def test_a_pipe_with_a_writer_is_read(tmp_path: Path, monkeypatch: pytest.Monkey
         read_config_file(pipe)
 
 
-@pytest.mark.parametrize(("value", "expected"), [("", 10.0), ("2.5", 2.5), ("0", None), ("soon", None)])
+@pytest.mark.parametrize(("value", "expected"), [("", 10.0), ("2.5", 2.5), ("0", None), ("soon", None),
+                                                   ("nan", None), ("1e30", None)])
 def test_pipe_timeout_setting(monkeypatch: pytest.MonkeyPatch, value: str, expected: float | None) -> None:
     monkeypatch.setenv("SYNCO_PIPE_TIMEOUT", value)
     if expected is None:
-        with pytest.raises(ConfigError, match="SYNCO_PIPE_TIMEOUT should be a positive number of seconds"):
+        with pytest.raises(ConfigError, match="SYNCO_PIPE_TIMEOUT should be a number of seconds, more than 0 "):
             pipe_timeout()
     else:
         assert pipe_timeout() == expected

@@ -190,12 +190,12 @@ def test_one_connection_when_asked(monkeypatch: pytest.MonkeyPatch, mysql_databa
     assert result.tables["t"].rows == 3000
 
 
-@pytest.mark.parametrize("value", ["0", "17", "two", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["0", "17", "two", "-1", "1.5", "\u00b2", "1e30"])
 def test_a_bad_connection_count_is_a_one_line_error(value: str, monkeypatch: pytest.MonkeyPatch,
                                                     mysql_database_factory: Callable[[], str]) -> None:
     monkeypatch.setenv(shared.CONNECTIONS_VARIABLE, value)
-    with pytest.raises(ConfigError, match=f"{shared.CONNECTIONS_VARIABLE} must be a whole number from 1 to 16, "
-                                          f"got '{value}'"):
+    with pytest.raises(ConfigError, match=f"{shared.CONNECTIONS_VARIABLE} should be a whole number of connections, "
+                                          f"from 1 to 16, not '{value}'"):
         dump_bytes(mysql_database_factory())
 
 

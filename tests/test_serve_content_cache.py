@@ -18,6 +18,7 @@ import pytest
 from test_serve_public_index import Session, build
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
+from synco_core.errors import ConfigError
 from synco_core.index import hashcache, packs
 from synco_core.serve import public_set as public_set_module
 from synco_core.testing.services import unavailable
@@ -235,7 +236,7 @@ def test_a_cache_that_cannot_be_written_never_fails_the_serve(fixture_app: Path,
 
 
 def test_contents_kept_within_the_budget(fixture_app: Path, opened: list[str],
-                                         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     uploads = fixture_app / "web" / "uploads"
     paths = small_files(uploads, 20)
     budget = sum(path.stat().st_size for path in paths[:5])
@@ -251,8 +252,8 @@ def test_contents_kept_within_the_budget(fixture_app: Path, opened: list[str],
     build(fixture_app, name="synco-three")
     assert not any(path.read_bytes() in cache_file().read_bytes() for path in paths)
     monkeypatch.setenv(hashcache.CONTENT_BUDGET_ENV, "lots")
-    assert hashcache.content_budget() == hashcache.CONTENT_BUDGET_BYTES
-    assert f"{hashcache.CONTENT_BUDGET_ENV}='lots' is not a number" in caplog.text
+    with pytest.raises(ConfigError, match=f"{hashcache.CONTENT_BUDGET_ENV} should be a number of megabytes"):
+        hashcache.content_budget()
 
 
 def test_a_killed_serve_leaves_no_lasting_copy(fixture_app: Path, opened: list[str]) -> None:

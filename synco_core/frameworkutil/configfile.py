@@ -26,6 +26,7 @@ import stat
 import time
 from pathlib import Path
 
+from synco_core.bounded import MAX_WAIT_SECONDS, number_from_env
 from synco_core.errors import ConfigError
 from synco_core.fsutil import mode_kind
 
@@ -62,16 +63,8 @@ def _refuse_special(path: Path, mode: int, kind: str) -> None:
 
 def pipe_timeout() -> float:
     """The seconds a named pipe has to deliver its content: ``$SYNCO_PIPE_TIMEOUT`` or :data:`PIPE_TIMEOUT`."""
-    raw = os.environ.get(PIPE_TIMEOUT_VARIABLE, "").strip()
-    if not raw:
-        return PIPE_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"{PIPE_TIMEOUT_VARIABLE} should be a positive number of seconds, not {raw!r}")
-    return seconds
+    return number_from_env(PIPE_TIMEOUT_VARIABLE, default=PIPE_TIMEOUT, minimum=0, minimum_open=True,
+                           maximum=MAX_WAIT_SECONDS, meaning="a number of seconds")
 
 
 def _read_regular(fd: int, wanted: int) -> bytes:

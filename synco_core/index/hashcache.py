@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from synco_core.bounded import number_from_env
 from synco_core.fsutil import remove_temps_of_dead_processes, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ CACHE_ENV = "SYNCO_CACHE_DIR"
 #: hash only, and read again at the next serve). ``$SYNCO_CACHE_CONTENT_MB`` sets it; 0 keeps none.
 CONTENT_BUDGET_BYTES = 2048 * 1024 * 1024
 CONTENT_BUDGET_ENV = "SYNCO_CACHE_CONTENT_MB"
+#: The largest budget taken, in MB (a petabyte: the same as no limit).
+MAX_CONTENT_MB = 1024.0**3
 #: The world-writable folder of the last candidate, ``<it>/synco-cache-<uid>``.
 SHARED_PARENT = Path("/var/tmp")
 
@@ -126,15 +129,9 @@ def _own_entry(candidate: Path) -> bool:
 
 def content_budget() -> int:
     """Bytes of packed files' contents one set may keep (:data:`CONTENT_BUDGET_ENV`, else the default)."""
-    raw = os.environ.get(CONTENT_BUDGET_ENV, "").strip()
-    if not raw:
-        return CONTENT_BUDGET_BYTES
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        log.warning("%s=%r is not a number of megabytes; keeping the default", CONTENT_BUDGET_ENV, raw)
-        return CONTENT_BUDGET_BYTES
-    return max(0, int(megabytes * 1024 * 1024))
+    megabytes = number_from_env(CONTENT_BUDGET_ENV, default=CONTENT_BUDGET_BYTES / (1024 * 1024), minimum=0,
+                                maximum=MAX_CONTENT_MB, meaning="a number of megabytes (0 keeps hashes only)")
+    return int(megabytes * 1024 * 1024)
 
 
 def cache_folder(avoid: Iterable[Path]) -> Path | None:

@@ -22,13 +22,11 @@ the caller then reports :attr:`GreetingWatch.message` instead of the read's own 
 
 from __future__ import annotations
 
-import math
-import os
 import shlex
 import time
 from collections.abc import Callable, Mapping
 
-from synco_core.errors import ConfigError
+from synco_core.bounded import MAX_WAIT_SECONDS, number_from_env
 from synco_core.pull.remote import Remote
 from synco_core.pull.watchdog import Watchdog
 
@@ -40,17 +38,8 @@ def connect_timeout(option: float | None, env: Mapping[str, str] | None = None) 
     """The limit in seconds (0: none): the option, else ``$SYNCO_CONNECT_TIMEOUT``, else the default."""
     if option is not None:
         return option
-    env = os.environ if env is None else env
-    raw = env.get(CONNECT_TIMEOUT_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_CONNECT_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < math.inf:
-        raise ConfigError(f"{CONNECT_TIMEOUT_VARIABLE} should be a number of seconds (0: no limit), not {raw!r}")
-    return seconds
+    return number_from_env(CONNECT_TIMEOUT_VARIABLE, default=DEFAULT_CONNECT_TIMEOUT, minimum=0,
+                           maximum=MAX_WAIT_SECONDS, meaning="a number of seconds (0: no limit)", env=env)
 
 
 def probe_command(remote: Remote) -> str:

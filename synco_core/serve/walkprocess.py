@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from synco_core import leftout
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.bounded import number_from_env
+from synco_core.errors import SyncoError
 from synco_core.index.hashcache import HashCache
 from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.serve.ttl import is_synco_folder
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 MIN_FILES = 20_000
 #: ``$SYNCO_SERVE_WORKER_FILES``: overrides :data:`MIN_FILES`; ``0`` never starts a worker.
 MIN_FILES_ENV = "SYNCO_SERVE_WORKER_FILES"
+#: The largest threshold taken (more files than any file system holds: the same as never).
+MAX_FILES = 10**12
 #: Rows per block sent by the worker.
 BLOCK = 2048
 #: Seconds a worker gets to end after its last frame before it is killed.
@@ -56,16 +59,8 @@ WireRow = tuple[str, int, int, str, bool, "str | None", "str | None", "bytes | N
 
 def min_files() -> int:
     """Files done in process before a worker takes over (0: never)."""
-    raw = os.environ.get(MIN_FILES_ENV, "").strip()
-    if not raw:
-        return MIN_FILES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ConfigError(f"{MIN_FILES_ENV}={raw!r} is not a whole number of files (0 turns the worker off)")
-    return value
+    return int(number_from_env(MIN_FILES_ENV, default=MIN_FILES, minimum=0, maximum=MAX_FILES, whole=True,
+                               meaning="a whole number of files (0 turns the worker off)"))
 
 
 def _command() -> tuple[list[str], dict[str, str]]:

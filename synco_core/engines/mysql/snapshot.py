@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import Any
 
 import pymysql
 
+from synco_core.bounded import number_from_env
 from synco_core.engines.mysql import rowstream
 from synco_core.engines.mysql.connect import connect, describe, quote_name
-from synco_core.errors import ConfigError, DatabaseError
+from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,8 @@ START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 
 def wanted_connections() -> int:
     """How many connections the dump should read through: :data:`CONNECTIONS_VARIABLE` or the default."""
-    raw = os.environ.get(CONNECTIONS_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_CONNECTIONS
-    if not raw.isdigit() or not 1 <= int(raw) <= 16:
-        raise ConfigError(f"{CONNECTIONS_VARIABLE} must be a whole number from 1 to 16, got {raw!r}")
-    return int(raw)
+    return int(number_from_env(CONNECTIONS_VARIABLE, default=DEFAULT_CONNECTIONS, minimum=1, maximum=16, whole=True,
+                               meaning="a whole number of connections"))
 
 
 def begin(database: DatabaseConfig, conn: Any, session: list[str], extra: int, tables: list[str]) -> list[Any]:
