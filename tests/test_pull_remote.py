@@ -72,7 +72,11 @@ def test_kubectl_urls(url: str, known: object, expected: tuple[object, ...]) -> 
     ("kubectl://onlyns", "expected kubectl://"),
     ("kubectl://a/b/c/d/e//app", "before '//'"),
     ("ssh:///app", "names no host"),
-    ("ssh://host:99999/app", "invalid port"),
+    ("ssh://host:99999/app", "Port out of range"),
+    ("ssh://host:0/app", "port 0"),
+    ("ssh://[::1/app", "malformed: Invalid IPv6 URL"),
+    ("ssh://ho st/app", "a space, a control character"),
+    ("ssh://" + "a" * 70 + ".example/app", "invalid host name"),
 ])
 def test_bad_urls_are_one_line_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
@@ -137,6 +141,8 @@ def test_unknown_remote_without_config(tmp_path: Path) -> None:
     ({"type": "ssh"}, "needs 'host'"),
     ({"url": "ssh://h/app", "port": "x"}, None),
     ({"type": "ssh", "host": "h", "port": "22"}, "port should be a number"),
+    ({"type": "ssh", "host": "h", "port": 0}, "port should be a number from 1 to 65535"),
+    ({"type": "ssh", "host": "h", "port": 65536}, "port should be a number from 1 to 65535"),
     ({"url": "ssh://h/app", "ssh_options": {"a": 1}}, "ssh_options should be"),
 ])
 def test_bad_config_entries(entry: object, message: str | None) -> None:

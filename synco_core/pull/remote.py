@@ -27,10 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.configfile import synco_config_path
+from synco_core.urltext import split_url
 
 Kind = Literal["ssh", "docker", "docker-compose", "kubectl", "command"]
 #: The kinds a remote URL names; ``command`` is configured in ``.synco.yml`` only.
@@ -150,16 +151,13 @@ def _container_path(path: str) -> str:
 
 
 def _parse_ssh(text: str) -> Remote:
-    parts = urlsplit(text)
+    parts = split_url(text, "remote")
     if parts.password is not None:
         raise ConfigError("ssh remotes take no password in the URL; use a key or ssh_options")
     host = parts.hostname
     if not host:
         raise ConfigError(f"remote {text!r} names no host")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"remote {text!r} has an invalid port") from None
+    port = parts.port
     path = unquote(parts.path)
     # "/~/app" and "/~" mean "relative to the remote home directory", as in scp and git URLs.
     if path.startswith("/~"):
@@ -258,8 +256,8 @@ def remote_from_config(
         if not host:
             raise ConfigError(f"remote {name!r} in .synco.yml needs {host_key!r}")
         port = entry.get("port")
-        if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
-            raise ConfigError(f"remote {name!r}: port should be a number")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
+            raise ConfigError(f"remote {name!r}: port should be a number from 1 to 65535")
         remote = Remote(
             kind=kind, host=host, user=_optional_str(entry, "user", name), port=port,
             namespace=_optional_str(entry, "namespace", name), context=_optional_str(entry, "context", name),

@@ -14,10 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
 from synco_core.errors import CryptoError, TransferError
-from synco_core.origins import quoted_url
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import (
@@ -27,6 +25,7 @@ from synco_core.receive.transport import (
     UnreachableError,
     UntrustedCertificateError,
 )
+from synco_core.urltext import split_url
 from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folder_name
 
 log = logging.getLogger(__name__)
@@ -38,15 +37,6 @@ HOST_ITEM_KEYS = frozenset({"baseUrl", "base_url"})
 #: Public prefixes tried for every session, whatever the local project: Flow and Neos serve their web root's
 #: resources under ``/_Resources``, and Go synco users give that address as the site.
 DEFAULT_PREFIXES = ("/_Resources",)
-
-
-def _split(url: str) -> SplitResult:
-    """``urlsplit(url)``, or a :class:`TransferError` naming the address (password masked) where it cannot be
-    read: an unclosed ``[`` raised ValueError out of the receive."""
-    try:
-        return urlsplit(url)
-    except ValueError as exc:
-        raise TransferError(f"malformed URL {quoted_url(url)} ({exc})") from None
 
 
 def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
@@ -62,7 +52,7 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
     if "://" in host:
         bases.append(host)
     else:
-        parts = _split("//" + host)
+        parts = split_url("//" + host, "host")
         hostname = parts.hostname or ""
         names = [host]
         if hostname.startswith("www.") and "." in hostname[4:]:
@@ -90,7 +80,7 @@ def split_session_url(session: str) -> tuple[str, str] | None:
     text = session.strip()
     if "://" not in text:
         return None
-    parts = _split(text)
+    parts = split_url(text, "SESSION")
     segments = parts.path.rstrip("/").split("/")
     for position in range(len(segments) - 1, -1, -1):
         if segments[position].startswith(SESSION_PREFIX) and len(segments[position]) > len(SESSION_PREFIX):
@@ -106,7 +96,7 @@ def without_session_folder(url: str, session: str) -> str:
     browser shows.
     """
     folder = session_folder_name(session)
-    parts = _split(url.strip())
+    parts = split_url(url.strip(), "--base-url")
     segments = parts.path.split("/")
     if folder not in segments:
         return url
@@ -119,7 +109,7 @@ def _swap_hostname(host: str, hostname: str, new: str) -> str:
 
     ``hostname`` is the lower-cased name urlsplit found; the typed one may differ in case.
     """
-    netloc = _split("//" + host).netloc
+    netloc = split_url("//" + host, "host").netloc
     userinfo, at, name_port = netloc.rpartition("@")
     start = name_port.lower().find(hostname)
     if start < 0:

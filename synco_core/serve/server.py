@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 
 from synco_core.errors import ConfigError
 from synco_core.index.extsort import DigestSet
+from synco_core.urltext import shown_url, split_url
 
 log = logging.getLogger(__name__)
 
@@ -356,14 +357,19 @@ class WebRootServer(ThreadingHTTPServer):
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``:PORT`` or ``PORT`` -> (host, port); the host defaults to all interfaces."""
     host, _, port_text = value.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"--listen expects HOST:PORT, not {value!r}") from None
+        raise ConfigError(f"--listen expects HOST:PORT, not {shown_url(value)}") from None
     if not 0 <= port <= 65535:
         raise ConfigError(f"--listen port out of range: {port}")
-    return host, port
+    if host:
+        # The host as a URL would have it ("[::1]" for an address with colons): checked the way URLs are, so an
+        # unbalanced bracket or a name no resolver takes is refused here, not as a resolver's exception.
+        split_url(f"//{host}", "--listen host")
+        if ":" in host and not (host.startswith("[") and host.endswith("]")):
+            raise ConfigError(f"--listen expects an IPv6 address in brackets ([::1]:8000), not {shown_url(value)}")
+    return host.strip("[]") or "0.0.0.0", port
 
 
 def start_server(root: Path, listen: str, on_request: RequestHook | None = None,
