@@ -15,7 +15,7 @@ from typing import BinaryIO, cast
 
 import click
 
-from synco_core.cli.options import asker, debug_option, interactive, skip_unsupported_option, yes_option
+from synco_core.cli.options import LocalPath, asker, debug_option, interactive, skip_unsupported_option, yes_option
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
@@ -81,7 +81,7 @@ def command() -> None:
 
 @command.command("dump")
 @click.argument("database_url", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here (default: stdout).")
+@click.option("-o", "--output", type=LocalPath(path_type=Path), help="Write here (default: stdout).")
 @click.option("--exclude-table", "exclude", multiple=True, help="Dump the structure but no rows (repeatable).")
 @click.option("--where", multiple=True, help="TABLE=SQL condition rows must meet (repeatable).")
 @click.option("--sanitize", multiple=True, help="TABLE.COLUMN=SQL expression replacing the value (repeatable).")

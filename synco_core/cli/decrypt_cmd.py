@@ -16,7 +16,7 @@ import click
 
 from synco_core.age import decrypt_reader, parse_identity
 from synco_core.age.stream import CHUNK_SIZE
-from synco_core.cli.options import debug_option, interactive
+from synco_core.cli.options import KeyType, LocalPath, debug_option, interactive
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import user_output
 from synco_core.localenames import typed_text
@@ -39,11 +39,11 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
 
 @click.command("decrypt")
 @click.option(
-    "--key", envvar="SYNCO_KEY", show_envvar=True,
+    "--key", envvar="SYNCO_KEY", show_envvar=True, type=KeyType(),
     help="The session key (AGE-SECRET-KEY-1...) or passphrase.",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
-@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("-o", "--output", type=LocalPath(path_type=Path), help="Write here instead of stdout.")
+@click.argument("source", metavar="IN", type=LocalPath(dir_okay=False, allow_dash=True, path_type=Path))
 @debug_option
 def command(key: str | None, output: Path | None, source: Path) -> None:
     """Decrypt the age file IN (an artifact of a session) with KEY; '-' reads standard input."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from synco_core.cli.options import debug_option
+from synco_core.cli.options import LocalPath, NamesType, debug_option
 from synco_core.databases import named_sets
 from synco_core.detection import detect, list_file_sets
 from synco_core.dumpoptions import resolve_session_dump
@@ -72,8 +72,8 @@ def describe(framework: Framework, file_sets: list[FileSet], options: DumpOption
 
 
 @click.command("detect")
-@click.argument("path", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
+@click.argument("path", type=LocalPath(file_okay=False, path_type=Path), default=".")
+@click.option("--framework", "framework_name", type=NamesType(), help="Use this framework plugin instead of guessing.")
 @click.option("--all", "all_files", is_flag=True, help="Turn off the framework's smart filters.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @debug_option

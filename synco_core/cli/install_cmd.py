@@ -7,18 +7,19 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import asker, debug_option, site_url_option, split_names, yes_option
+from synco_core.cli.options import LocalPath, NamesType, asker, debug_option, site_url_option, split_names, yes_option
 from synco_core.detection import detect
 from synco_core.install.plan import load_received, plan_install
 from synco_core.install.run import install_received
 
 
 @click.command("install")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="dump")
-@click.option("--framework", "framework_name", help="The local framework plugin, instead of guessing.")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+@click.argument("folder", type=LocalPath(file_okay=False, path_type=Path), default="dump")
+@click.option("--framework", "framework_name", type=NamesType(),
+              help="The local framework plugin, instead of guessing.")
+@click.option("--project", "project_dir", type=LocalPath(file_okay=False, path_type=Path), default=".",
               help="The local project directory (default: the current directory).")
-@click.option("--only", multiple=True, help="Install only these sets (SET[,SET]).")
+@click.option("--only", multiple=True, type=NamesType(), help="Install only these sets (SET[,SET]).")
 @yes_option
 @click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
 @click.option("--post-install", is_flag=True, help="Run the framework's post-install steps afterwards.")

@@ -2,15 +2,156 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from synco_core.bounded import MAX_WAIT_SECONDS
+from synco_core.errors import ConfigError
 from synco_core.redaction import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange without ``nan`` and ``inf``, which pass its range checks (``nan`` compares false to
+    every bound) and then overflow wherever the number is used (a ``timedelta``, a thread's wait)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: The longest name of one folder or file, and of a whole path, that Linux and macOS file systems take (bytes).
+NAME_MAX = 255
+PATH_MAX = 4095
+
+
+class LocalPath(click.Path):
+    """click's Path, refusing what no file system takes, before the command starts: an empty or blank name (an
+    unset shell variable, ``-o "$OUT"``), a NUL byte, a name or a path longer than the system allows. Without
+    this they reached ``open()`` halfway through the command (``ValueError: embedded null byte``), or an empty
+    ``--project`` quietly meant the current folder. Names that are not UTF-8 stay allowed: they are real names."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fspath(value) if isinstance(value, os.PathLike) else value
+        raw = text if isinstance(text, bytes) else os.fsencode(text)
+        if not raw.strip():
+            self.fail("an empty name is not a path.", param, ctx)
+        if b"\0" in raw:
+            self.fail("a path cannot hold a NUL byte.", param, ctx)
+        if len(raw) > PATH_MAX or any(len(part) > NAME_MAX for part in raw.split(b"/")):
+            self.fail(f"longer than the file system allows ({NAME_MAX} bytes a name, {PATH_MAX} a path).", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _Checked(click.ParamType[str]):
+    """A text option checked when the command line is read, by the same function the command uses later: a
+    malformed value is click's usage error (exit 2), before the command prints or starts anything."""
+
+    def check(self, value: str) -> None:
+        raise NotImplementedError
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip() or "\0" in value:
+            self.fail(f"an empty value, or one holding a NUL byte, is not a valid {self.name}.", param, ctx)
+        try:
+            self.check(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+class UrlType(_Checked):
+    """A URL or a host name (``--base-url``, ``--site-url``)."""
+
+    name = "URL"
+
+    def check(self, value: str) -> None:
+        from synco_core.urltext import split_url
+
+        # Spaces around it (copied with the URL) are dropped where it is used, as they are here.
+        value = value.strip()
+        split_url(value if "://" in value else "//" + value)
+
+
+class ListenType(_Checked):
+    """``HOST:PORT``, ``:PORT`` or ``PORT`` (``--listen``, ``--remote-listen``)."""
+
+    name = "HOST:PORT"
+
+    def check(self, value: str) -> None:
+        from synco_core.serve.server import parse_listen
+
+        parse_listen(value)
+
+
+class SessionIdType(_Checked):
+    """``serve --id``: what the session folder's name may hold."""
+
+    name = "ID"
+
+    def check(self, value: str) -> None:
+        from synco_core.wire import WireFormatError, session_folder_name
+
+        try:
+            session_folder_name(value)
+        except WireFormatError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+class KeyType(_Checked):
+    """A session key or passphrase (``receive KEY``, ``decrypt --key``, ``SYNCO_KEY``): text. Never quoted."""
+
+    name = "key"
+
+    def check(self, value: str) -> None:
+        from synco_core.localenames import typed_text
+
+        try:
+            typed_text(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"the {self.name} holds bytes that are not text in this terminal's encoding") from None
+
+
+class PassphraseType(KeyType):
+    """``serve --password`` (and ``SYNCO_PASSWORD``): a passphrase the receiving side can type again."""
+
+    name = "passphrase"
+
+    def check(self, value: str) -> None:
+        super().check(value)
+        from synco_core.localenames import typed_text
+
+        text = typed_text(value)
+        if text != text.strip():
+            # receive and decrypt drop the spaces and line breaks that copying adds around a key.
+            raise ConfigError("the passphrase starts or ends with a space or a line break, which receive ignores")
+
+
+class NamesType(_Checked):
+    """``--only SET[,SET]`` and ``--framework NAME``: at least one name. An empty one (``--only "$SETS"`` with
+    nothing in it) would otherwise mean every set, or guessing the framework: the opposite of what was asked."""
+
+    name = "name"
+
+    def check(self, value: str) -> None:
+        if not split_names(value):
+            raise ConfigError("names nothing")
+
+
+def seconds_type(*, positive: bool = False, per: float = 1.0) -> FiniteFloatRange:
+    """A duration of at most :data:`~synco_core.bounded.MAX_WAIT_SECONDS`, counted in units of ``per`` seconds
+    (60: minutes); 0 is allowed unless ``positive``."""
+    return FiniteFloatRange(min=0, min_open=positive, max=MAX_WAIT_SECONDS / per)
 
 
 def debug_option(func: F) -> F:
@@ -43,7 +184,7 @@ def skip_unsupported_option(func: F) -> F:
 def site_url_option(func: F) -> F:
     """``--site-url``: the local site's URL, for plugins that rewrite the source's URLs while installing."""
     return click.option(
-        "--site-url", metavar="URL",
+        "--site-url", metavar="URL", type=UrlType(),
         help="The local site's URL; plugins that rewrite the source's URLs on install (WordPress) use it.",
     )(func)
 

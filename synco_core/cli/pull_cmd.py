@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import TerminalInteraction, debug_option, site_url_option, split_names, yes_option
+from synco_core.cli.options import (
+    ListenType,
+    LocalPath,
+    NamesType,
+    TerminalInteraction,
+    UrlType,
+    debug_option,
+    seconds_type,
+    site_url_option,
+    split_names,
+    yes_option,
+)
 from synco_core.install.receive import Installing, InstallRequest, pull_and_install
 from synco_core.pull.greeting import CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT
 from synco_core.pull.remote import resolve_remote
@@ -35,7 +46,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 
 @click.command("pull", help=HELP)
 @click.argument("remote")
-@click.option("--only", multiple=True, metavar="SET[,SET]", help="Pull only these sets (dbDump = the database).")
+@click.option("--only", multiple=True, type=NamesType(), metavar="SET[,SET]",
+              help="Pull only these sets (dbDump = the database).")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters on the remote side.")
 @click.option("--install", is_flag=True,
               help="Then install what arrived into the project in the current directory (as synco install); "
@@ -48,18 +60,19 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
               help="With --install: install although some public files could not be read on the remote side.")
 @click.option("--via-http", is_flag=True,
               help="Publish the session over HTTP on the remote side (as serve does) and download it from there.")
-@click.option("--base-url", metavar="URL", help="With --via-http: the application's public URL.")
-@click.option("--remote-listen", metavar="HOST:PORT",
+@click.option("--base-url", metavar="URL", type=UrlType(), help="With --via-http: the application's public URL.")
+@click.option("--remote-listen", metavar="HOST:PORT", type=ListenType(),
               help="With --via-http: the remote side serves the web root itself on HOST:PORT.")
-@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=Path("dump"), show_default=True,
+@click.option("--target", type=LocalPath(file_okay=False, path_type=Path), default=Path("dump"), show_default=True,
               help="Folder to receive into.")
-@click.option("--framework", "framework_name", metavar="NAME", help="Framework plugin to use on the remote side.")
+@click.option("--framework", "framework_name", type=NamesType(), metavar="NAME",
+              help="Framework plugin to use on the remote side.")
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
-@click.option("--connect-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+@click.option("--connect-timeout", type=seconds_type(), default=None, metavar="SECONDS",
               help=f"How long the remote side may stay silent before synco greets there (default: "
                    f"${CONNECT_TIMEOUT_VARIABLE}, else {DEFAULT_CONNECT_TIMEOUT:g}; 0: no limit). In a terminal, "
                    "a login that may be waiting for you (a prompt, a security key) is only pointed out.")

@@ -15,9 +15,14 @@ import click
 
 from synco_core.cli.chooser import checkbox
 from synco_core.cli.options import (
+    KeyType,
+    LocalPath,
+    NamesType,
     TerminalInteraction,
+    UrlType,
     debug_option,
     interactive,
+    seconds_type,
     site_url_option,
     split_names,
     yes_option,
@@ -176,17 +181,18 @@ def print_summary(summary: ReceiveSummary) -> None:
 
 @click.command("receive")
 @click.argument("session")
-@click.argument("key", required=False, envvar="SYNCO_KEY")
-@click.option("--base-url", metavar="URL", help="Where the session is (the web root's URL; user:pw@ for basic auth).")
+@click.argument("key", required=False, envvar="SYNCO_KEY", type=KeyType())
+@click.option("--base-url", metavar="URL", type=UrlType(),
+              help="Where the session is (the web root's URL; user:pw@ for basic auth).")
 @click.option("--all", "all_sets", is_flag=True, help="Receive every file set without asking.")
-@click.option("--only", multiple=True, metavar="SET[,SET]", help="Receive only these file sets.")
-@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=Path("dump"), show_default=True,
+@click.option("--only", multiple=True, type=NamesType(), metavar="SET[,SET]", help="Receive only these file sets.")
+@click.option("--target", type=LocalPath(file_okay=False, path_type=Path), default=Path("dump"), show_default=True,
               help="Folder to receive into.")
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel downloads of public files.")
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
-@click.option("--timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="S",
+@click.option("--timeout", type=seconds_type(), default=600.0, show_default=True, metavar="S",
               help="Seconds to wait for the session to become ready.")
 @click.option("--plan", "plan_only", is_flag=True,
               help="Only say what would be downloaded, skipped and deleted; download and write nothing.")
@@ -198,9 +204,9 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="With --install: allow a local configuration whose database is not on this machine.")
 @click.option("--allow-missing", is_flag=True,
               help="With --install: install although some public files could not be fetched (HTTP 403/404).")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+@click.option("--project", "project_dir", type=LocalPath(file_okay=False, path_type=Path), default=Path("."),
               help="With --install: the local project (default: the current directory).")
-@click.option("--framework", "framework_name", metavar="NAME",
+@click.option("--framework", "framework_name", type=NamesType(), metavar="NAME",
               help="With --install: the local framework plugin, instead of guessing.")
 @site_url_option
 @debug_option

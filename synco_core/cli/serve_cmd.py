@@ -8,7 +8,17 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import debug_option, skip_unsupported_option, split_names
+from synco_core.cli.options import (
+    ListenType,
+    LocalPath,
+    NamesType,
+    PassphraseType,
+    SessionIdType,
+    debug_option,
+    seconds_type,
+    skip_unsupported_option,
+    split_names,
+)
 from synco_core.detection import detect
 from synco_core.errors import SyncoError
 from synco_core.localenames import typed_text
@@ -43,22 +53,23 @@ def _warn(line: str) -> None:
 
 
 @click.command("serve")
-@click.option("--framework", "framework_name", help="Use this framework plugin instead of guessing.")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+@click.option("--framework", "framework_name", type=NamesType(), help="Use this framework plugin instead of guessing.")
+@click.option("--project", "project_dir", type=LocalPath(file_okay=False, path_type=Path), default=Path("."),
               help="The application's directory (default: the current directory), e.g. a deploy tool's "
                    "current link.")
-@click.option("--listen", metavar="HOST:PORT", help="Also serve the web root with a built-in HTTP server.")
-@click.option("--id", "session_id", metavar="ID", help="Session id (default: 96 random bits).")
-@click.option("--password", metavar="PW", envvar="SYNCO_PASSWORD", show_envvar=True,
+@click.option("--listen", metavar="HOST:PORT", type=ListenType(),
+              help="Also serve the web root with a built-in HTTP server.")
+@click.option("--id", "session_id", metavar="ID", type=SessionIdType(), help="Session id (default: 96 random bits).")
+@click.option("--password", metavar="PW", envvar="SYNCO_PASSWORD", show_envvar=True, type=PassphraseType(),
               help="Encrypt with this scrypt passphrase instead of a fresh X25519 key. The session stays "
                    "zstd-compressed: a Go synco v2 receive also needs --compat. Better from SYNCO_PASSWORD or "
                    "--ask-password than on the command line, which other users of the machine can see.")
 @click.option("--ask-password", is_flag=True, help="Ask for the scrypt passphrase (hidden, twice).")
 @click.option("--all", "all_sets", is_flag=True, help="Turn off the framework's smart filters.")
-@click.option("--only", multiple=True, metavar="SET[,SET]",
+@click.option("--only", multiple=True, type=NamesType(), metavar="SET[,SET]",
               help="Prepare only these sets (dbDump = the database, dbDump-NAME = the named database NAME).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
-@click.option("--ttl", "ttl_minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+@click.option("--ttl", "ttl_minutes", type=seconds_type(positive=True, per=60), default=60.0, show_default=True,
               metavar="MINUTES", help="Remove the session after this many minutes.")
 @click.option("--cleanup", is_flag=True, help="Remove every synco session folder from the web root, then exit.")
 @click.option("--sanitize/--no-sanitize", default=True, show_default=True,
