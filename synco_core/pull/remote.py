@@ -302,19 +302,10 @@ def find_config(start: Path) -> Path | None:
 
 def load_remotes(config_file: Path) -> dict[str, Any]:
     """The raw ``remotes:`` mapping of a config file (empty when it has none)."""
-    import yaml
+    from synco_core.syncofile import load_synco_yaml
 
-    from synco_core.frameworkutil.configfile import read_config_text
-
-    try:
-        # Bounded, and never waiting on a pipe: a .synco.yml linked to /dev/zero is a one-line error.
-        data = yaml.safe_load(read_config_text(config_file, kind="synco configuration file"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {config_file}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{config_file} is not valid YAML{where}") from None
+    # Bounded, and never waiting on a pipe: a .synco.yml linked to /dev/zero is a one-line error.
+    data = load_synco_yaml(config_file)
     if data is None:
         return {}
     if not isinstance(data, dict):

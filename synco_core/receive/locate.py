@@ -10,12 +10,13 @@ key does not open means "here, but the wrong key", and the search stops with tha
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from synco_core.errors import CryptoError, TransferError
+from synco_core.errors import ConfigError, CryptoError, TransferError
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import (
@@ -25,6 +26,7 @@ from synco_core.receive.transport import (
     UnreachableError,
     UntrustedCertificateError,
 )
+from synco_core.syncofile import load_synco_yaml, parse_synco_yaml
 from synco_core.urltext import split_url
 from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folder_name
 
@@ -130,29 +132,28 @@ def configured_hosts(project_dir: Path) -> list[str]:
 
     ``hosts`` items are URLs or host names, or Go synco's ``{baseUrl: URL}``.
     """
-    import yaml
-
-    from synco_core.frameworkutil.configfile import read_config_text
-
     path = config_file(project_dir)
-    try:
-        # Read bounded and never waiting on a pipe; a file refused that way is an error, not "no hosts".
-        data = yaml.safe_load(read_config_text(path, kind="synco configuration file"))
-    except (OSError, yaml.YAMLError):
+    if not os.path.lexists(path):
         return []
+    # Read bounded and never waiting on a pipe; a file refused that way, or not YAML, is an error, not "no hosts".
+    data = load_synco_yaml(path)
     if not isinstance(data, dict):
         return []
     found: list[str] = []
     for section in (data, data.get("receive") if isinstance(data.get("receive"), dict) else {}):
         assert isinstance(section, dict)
         hosts = section.get("hosts")
-        if isinstance(hosts, list):
-            for host in hosts:
-                # Go synco writes hosts as {baseUrl: ...}; this synco writes plain strings.
-                if isinstance(host, dict):
-                    host = next((host[key] for key in sorted(HOST_ITEM_KEYS) if host.get(key)), None)
-                if isinstance(host, str) and host.strip():
-                    found.append(host.strip())
+        if hosts is not None and not isinstance(hosts, list):
+            raise ConfigError(f"{path}: hosts: expected a list of URLs or host names, got {type(hosts).__name__}")
+        for host in hosts or []:
+            # Go synco writes hosts as {baseUrl: ...}; this synco writes plain strings.
+            if isinstance(host, dict):
+                host = next((host[key] for key in sorted(HOST_ITEM_KEYS) if host.get(key)), None)
+            if not isinstance(host, str):
+                raise ConfigError(f"{path}: hosts: each item should be a URL or a host name, not "
+                                  f"{type(host).__name__}")
+            if host.strip():
+                found.append(host.strip())
         for key in sorted(HOST_KEYS - {"hosts"}):
             if isinstance(section.get(key), str):
                 found.append(section[key])
@@ -178,7 +179,7 @@ def remember_host(project_dir: Path, url: str) -> Path:
         if not path.is_file():
             raise TransferError(f"{path} is not a regular file; add the host to its hosts: by hand")
         text = read_config_text(path, kind="synco configuration file")
-    data: Any = yaml.safe_load(text) or {}
+    data: Any = parse_synco_yaml(text, path) or {} if text else {}
     if not isinstance(data, dict):
         raise TransferError(f"{path} is not a YAML mapping; add the host by hand")
     hosts = data.setdefault("hosts", [])

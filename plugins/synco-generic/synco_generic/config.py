@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from synco_core import (
     ConfigError,
     DatabaseConfig,
@@ -32,9 +30,9 @@ from synco_core import (
     UnsafePathError,
     expand_variables,
     parse_database_url,
-    read_config_text,
     safe_relative_path,
 )
+from synco_core.syncofile import load_synco_yaml
 
 log = logging.getLogger(__name__)
 
@@ -257,16 +255,9 @@ class _Reader:
 
 
 def _load_yaml(path: Path) -> Any:
-    try:
-        # Bounded and never waiting on a pipe: a .synco.yml linked to /dev/zero is a one-line error.
-        return yaml.safe_load(read_config_text(path, kind="synco configuration file"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {where}{problem}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    # Bounded and never waiting on a pipe (a .synco.yml linked to /dev/zero is a one-line error), and a key
+    # written twice refused with its line, as every reader of .synco.yml does.
+    return load_synco_yaml(path)
 
 
 def _parse_sanitize(reader: _Reader, data: Any, key: str, config: SyncoConfig) -> None:
