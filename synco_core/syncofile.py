@@ -8,6 +8,7 @@ here, once per reader, refusing a repeated key with the line it is on, as a typo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     raise yaml.constructor.ConstructorError(
                         None, None, f"duplicate key {key!r}", key_node.start_mark)
         return super().construct_mapping(node, deep)
+
+
+def is_config_candidate(path: Path) -> bool:
+    """Whether ``path`` counts as the project's ``.synco.yml``: anything there but a folder. A pipe is read and
+    a device refused by :func:`load_synco_yaml`, and a link that leads nowhere (a deploy's shared
+    ``.synco.yml`` gone missing) is an error too: passed over, its sanitising rules would be silently lost."""
+    return os.path.lexists(path) and not path.is_dir()
 
 
 def parse_synco_yaml(text: str, path: Path) -> Any:

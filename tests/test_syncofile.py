@@ -11,7 +11,7 @@ import pytest
 from synco_generic.config import load_config
 
 from synco_core.errors import ConfigError
-from synco_core.pull.remote import load_remotes
+from synco_core.pull.remote import find_config, load_remotes
 from synco_core.receive.locate import configured_hosts, remember_host
 
 GOOD = "serve:\n  database: sqlite:///app.db\nremotes:\n  prod: ssh://h/app\nhosts: [https://shop.example.com]\n"
@@ -61,3 +61,18 @@ def test_hosts_of_the_wrong_type_are_refused(hosts: str, message: str, tmp_path:
 def test_hosts_of_go_synco_and_this_synco(tmp_path: Path) -> None:
     (tmp_path / ".synco.yml").write_text("hosts: [{baseUrl: https://a.example}, https://b.example, '  ']\n")
     assert configured_hosts(tmp_path) == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize("reader", [r for r in READERS if r != "receive remembering a host"])
+def test_a_link_to_nowhere_is_an_error_not_no_configuration(reader: str, tmp_path: Path) -> None:
+    """A deploy's shared .synco.yml gone missing: passed over, its sanitising rules would be silently lost."""
+    (tmp_path / ".synco.yml").symlink_to(tmp_path / "shared" / ".synco.yml")
+    with pytest.raises(ConfigError, match="cannot read"):
+        READERS[reader](tmp_path) if reader != "pull (remotes:)" else load_remotes(find_config(tmp_path) or tmp_path)
+
+
+def test_a_folder_of_that_name_is_no_configuration(tmp_path: Path) -> None:
+    (tmp_path / ".synco.yml").mkdir()
+    assert load_config(tmp_path) is None
+    assert configured_hosts(tmp_path) == []
+    assert find_config(tmp_path) != tmp_path / ".synco.yml"

@@ -154,6 +154,8 @@ def synco_config_path(folder: Path) -> Path | None:
     """
     for name in SYNCO_CONFIG_NAMES:
         candidate = folder / name
-        if candidate.exists() and not candidate.is_dir():
+        # A link leading nowhere counts too (read, it fails naming the file): passed over, the sanitising
+        # rules of a deploy's shared .synco.yml gone missing would be silently lost.
+        if os.path.lexists(candidate) and not candidate.is_dir():
             return candidate
     return None

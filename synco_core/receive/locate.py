@@ -10,7 +10,6 @@ key does not open means "here, but the wrong key", and the search stops with tha
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from synco_core.receive.transport import (
     UnreachableError,
     UntrustedCertificateError,
 )
-from synco_core.syncofile import load_synco_yaml, parse_synco_yaml
+from synco_core.syncofile import is_config_candidate, load_synco_yaml, parse_synco_yaml
 from synco_core.urltext import split_url
 from synco_core.wire import SESSION_PREFIX, Meta, WireFormatError, session_folder_name
 
@@ -133,7 +132,7 @@ def configured_hosts(project_dir: Path) -> list[str]:
     ``hosts`` items are URLs or host names, or Go synco's ``{baseUrl: URL}``.
     """
     path = config_file(project_dir)
-    if not os.path.lexists(path):
+    if not is_config_candidate(path):
         return []
     # Read bounded and never waiting on a pipe; a file refused that way, or not YAML, is an error, not "no hosts".
     data = load_synco_yaml(path)

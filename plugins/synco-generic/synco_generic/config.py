@@ -32,7 +32,7 @@ from synco_core import (
     parse_database_url,
     safe_relative_path,
 )
-from synco_core.syncofile import load_synco_yaml
+from synco_core.syncofile import is_config_candidate, load_synco_yaml
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def find_config(project_dir: Path) -> Path | None:
         candidate = project_dir / name
         # Anything but a folder: a named pipe (a secrets manager's) is read, a device refused with an error
         # by read_config_text, rather than either being silently taken for no configuration.
-        if candidate.exists() and not candidate.is_dir():
+        if is_config_candidate(candidate):
             return candidate
     return None
 
