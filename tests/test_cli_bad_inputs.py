@@ -21,7 +21,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from synco_core.bounded import MAX_WAIT_SECONDS
+from synco_core.bounded import MAX_WAIT_SECONDS, SETTINGS, Setting
 from synco_core.cli.main import cli
 from synco_core.cli.options import KeyType, ListenType, NamesType, PassphraseType, SessionIdType
 
@@ -193,3 +193,21 @@ def test_a_bad_value_is_one_error_and_changes_nothing(path: tuple[str, ...], nam
 def test_every_command_is_swept() -> None:
     """A command added without a base in BASE fails here, by name, instead of going unswept."""
     assert {path for path, _ in commands()} - INTERNAL == set(BASE)
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
+def test_a_bad_numeric_variable_stops_every_command_before_it_starts(setting: Setting, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read where first needed, SYNCO_CACHE_CONTENT_MB=nan ended a serve whose dump was already written."""
+    project = make_project(tmp_path)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("SYNCO_LOAD_PLUGINS", "generic")
+    before = snapshot(tmp_path)
+    for path in BASE:
+        for value in ("nan", "inf", "-inf", "1e30", str(10**30), "-1", "abc", "1.5" if setting.whole else "-0.5"):
+            monkeypatch.setenv(setting.name, value)
+            result = CliRunner().invoke(cli, [*path, *(word.format(out=tmp_path / "out") for word in BASE[path])])
+            what = f"{setting.name}={value} synco {' '.join(path)}"
+            check_outcome(result, what)
+            assert result.exit_code == 1 and setting.name in result.stderr, f"{what}: {result.stderr[:300]!r}"
+            assert snapshot(tmp_path) == before, f"{what} changed files"

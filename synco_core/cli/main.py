@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from synco_core import __version__
+from synco_core.bounded import check_settings
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
@@ -172,6 +173,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or bool(ctx.obj.get("debug"))
     setup_logging(ctx.obj["debug"])
+    if not ctx.resilient_parsing:
+        check_settings()
 
 
 def main() -> None:

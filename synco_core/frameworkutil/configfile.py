@@ -26,7 +26,7 @@ import stat
 import time
 from pathlib import Path
 
-from synco_core.bounded import MAX_WAIT_SECONDS, number_from_env
+from synco_core.bounded import PIPE_TIMEOUT as PIPE_TIMEOUT_SETTING
 from synco_core.errors import ConfigError
 from synco_core.fsutil import mode_kind
 
@@ -39,10 +39,9 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_LOCK_FILE_BYTES = 16 << 20
 
 #: How long a named pipe may take to deliver its whole content, in seconds, unless ``SYNCO_PIPE_TIMEOUT``
-#: says otherwise. Long enough for a password manager to ask the user to approve the read; short enough
-#: that a pipe nobody writes to ends ``synco detect`` soon with an error instead of hanging it.
-PIPE_TIMEOUT = 10.0
-PIPE_TIMEOUT_VARIABLE = "SYNCO_PIPE_TIMEOUT"
+#: says otherwise (synco_core.bounded.PIPE_TIMEOUT says why that long).
+PIPE_TIMEOUT = PIPE_TIMEOUT_SETTING.default
+PIPE_TIMEOUT_VARIABLE = PIPE_TIMEOUT_SETTING.name
 
 #: The names of a project's own synco configuration file, in order: the first found is the one every part of
 #: synco reads (serve's synco-generic, pull's remotes, receive's hosts) and the one receive adds a host to.
@@ -63,8 +62,7 @@ def _refuse_special(path: Path, mode: int, kind: str) -> None:
 
 def pipe_timeout() -> float:
     """The seconds a named pipe has to deliver its content: ``$SYNCO_PIPE_TIMEOUT`` or :data:`PIPE_TIMEOUT`."""
-    return number_from_env(PIPE_TIMEOUT_VARIABLE, default=PIPE_TIMEOUT, minimum=0, minimum_open=True,
-                           maximum=MAX_WAIT_SECONDS, meaning="a number of seconds")
+    return PIPE_TIMEOUT_SETTING.read()
 
 
 def _read_regular(fd: int, wanted: int) -> bytes:

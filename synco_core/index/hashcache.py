@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from synco_core.bounded import number_from_env
+from synco_core.bounded import CACHE_CONTENT_MB
 from synco_core.fsutil import remove_temps_of_dead_processes, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,8 @@ RACY_SECONDS = 2.0
 CACHE_ENV = "SYNCO_CACHE_DIR"
 #: Packed files' contents kept per set, at most (the first files in index order beyond it are kept by
 #: hash only, and read again at the next serve). ``$SYNCO_CACHE_CONTENT_MB`` sets it; 0 keeps none.
-CONTENT_BUDGET_BYTES = 2048 * 1024 * 1024
-CONTENT_BUDGET_ENV = "SYNCO_CACHE_CONTENT_MB"
-#: The largest budget taken, in MB (a petabyte: the same as no limit).
-MAX_CONTENT_MB = 1024.0**3
+CONTENT_BUDGET_BYTES = int(CACHE_CONTENT_MB.default) * 1024 * 1024
+CONTENT_BUDGET_ENV = CACHE_CONTENT_MB.name
 #: The world-writable folder of the last candidate, ``<it>/synco-cache-<uid>``.
 SHARED_PARENT = Path("/var/tmp")
 
@@ -129,9 +127,7 @@ def _own_entry(candidate: Path) -> bool:
 
 def content_budget() -> int:
     """Bytes of packed files' contents one set may keep (:data:`CONTENT_BUDGET_ENV`, else the default)."""
-    megabytes = number_from_env(CONTENT_BUDGET_ENV, default=CONTENT_BUDGET_BYTES / (1024 * 1024), minimum=0,
-                                maximum=MAX_CONTENT_MB, meaning="a number of megabytes (0 keeps hashes only)")
-    return int(megabytes * 1024 * 1024)
+    return int(CACHE_CONTENT_MB.read() * 1024 * 1024)
 
 
 def cache_folder(avoid: Iterable[Path]) -> Path | None:

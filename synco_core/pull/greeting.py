@@ -26,20 +26,19 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 
-from synco_core.bounded import MAX_WAIT_SECONDS, number_from_env
+from synco_core.bounded import CONNECT_TIMEOUT
 from synco_core.pull.remote import Remote
 from synco_core.pull.watchdog import Watchdog
 
-DEFAULT_CONNECT_TIMEOUT = 60.0
-CONNECT_TIMEOUT_VARIABLE = "SYNCO_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = CONNECT_TIMEOUT.default
+CONNECT_TIMEOUT_VARIABLE = CONNECT_TIMEOUT.name
 
 
 def connect_timeout(option: float | None, env: Mapping[str, str] | None = None) -> float:
     """The limit in seconds (0: none): the option, else ``$SYNCO_CONNECT_TIMEOUT``, else the default."""
     if option is not None:
         return option
-    return number_from_env(CONNECT_TIMEOUT_VARIABLE, default=DEFAULT_CONNECT_TIMEOUT, minimum=0,
-                           maximum=MAX_WAIT_SECONDS, meaning="a number of seconds (0: no limit)", env=env)
+    return CONNECT_TIMEOUT.read(env)
 
 
 def probe_command(remote: Remote) -> str:

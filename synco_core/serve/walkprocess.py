@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from synco_core import leftout
-from synco_core.bounded import number_from_env
+from synco_core.bounded import SERVE_WORKER_FILES
 from synco_core.errors import SyncoError
 from synco_core.index.hashcache import HashCache
 from synco_core.localenames import UTF8_MODE_OPTION
@@ -42,11 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Files of a walked set done in this process before the rest goes to a worker (its start costs about a
 #: tenth of a second: on small sets it would cost more than it saves).
-MIN_FILES = 20_000
+MIN_FILES = int(SERVE_WORKER_FILES.default)
 #: ``$SYNCO_SERVE_WORKER_FILES``: overrides :data:`MIN_FILES`; ``0`` never starts a worker.
-MIN_FILES_ENV = "SYNCO_SERVE_WORKER_FILES"
-#: The largest threshold taken (more files than any file system holds: the same as never).
-MAX_FILES = 10**12
+MIN_FILES_ENV = SERVE_WORKER_FILES.name
 #: Rows per block sent by the worker.
 BLOCK = 2048
 #: Seconds a worker gets to end after its last frame before it is killed.
@@ -59,8 +57,7 @@ WireRow = tuple[str, int, int, str, bool, "str | None", "str | None", "bytes | N
 
 def min_files() -> int:
     """Files done in process before a worker takes over (0: never)."""
-    return int(number_from_env(MIN_FILES_ENV, default=MIN_FILES, minimum=0, maximum=MAX_FILES, whole=True,
-                               meaning="a whole number of files (0 turns the worker off)"))
+    return int(SERVE_WORKER_FILES.read())
 
 
 def _command() -> tuple[list[str], dict[str, str]]:

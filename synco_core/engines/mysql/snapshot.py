@@ -26,7 +26,7 @@ from typing import Any
 
 import pymysql
 
-from synco_core.bounded import number_from_env
+from synco_core.bounded import MYSQL_DUMP_CONNECTIONS
 from synco_core.engines.mysql import rowstream
 from synco_core.engines.mysql.connect import connect, describe, quote_name
 from synco_core.errors import DatabaseError
@@ -35,8 +35,8 @@ from synco_core.values import DatabaseConfig
 log = logging.getLogger(__name__)
 
 #: How many connections read rows, the dump's own included (the environment variable overrides it).
-DEFAULT_CONNECTIONS = 2
-CONNECTIONS_VARIABLE = "SYNCO_MYSQL_DUMP_CONNECTIONS"
+DEFAULT_CONNECTIONS = int(MYSQL_DUMP_CONNECTIONS.default)
+CONNECTIONS_VARIABLE = MYSQL_DUMP_CONNECTIONS.name
 #: The longest the coordinating connection waits for its read lock (transactions writing to the tables), in s.
 LOCK_WAIT_SECONDS = 1
 START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
@@ -44,8 +44,7 @@ START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 
 def wanted_connections() -> int:
     """How many connections the dump should read through: :data:`CONNECTIONS_VARIABLE` or the default."""
-    return int(number_from_env(CONNECTIONS_VARIABLE, default=DEFAULT_CONNECTIONS, minimum=1, maximum=16, whole=True,
-                               meaning="a whole number of connections"))
+    return int(MYSQL_DUMP_CONNECTIONS.read())
 
 
 def begin(database: DatabaseConfig, conn: Any, session: list[str], extra: int, tables: list[str]) -> list[Any]:
