@@ -187,3 +187,22 @@ def test_a_reader_gone_fails_the_command_in_one_line(command: list[str], tmp_pat
         assert lines[-1].startswith("Error: no installed plugin detects a framework named 'nope'"), done.stderr
     else:
         assert lines == ["Error: cannot write synco's output: Broken pipe"], done.stderr
+
+
+@pytest.mark.parametrize(("exc", "line"), [
+    (PermissionError(13, "Permission denied", "/srv/closed/app.db"),
+     "Error: cannot use /srv/closed/app.db: Permission denied"),
+    (OSError(36, "File name too long", "a" * 10), "Error: cannot use aaaaaaaaaa: File name too long"),
+    (IsADirectoryError(21, "Is a directory", b"/srv/\xff"), "Error: cannot use /srv/\\udcff: Is a directory"),
+    (FileNotFoundError(2, "No such file or directory", "/tmp/x\n\x1b[31mforged"),
+     "Error: cannot use /tmp/x\\u000a\\u001b[31mforged: No such file or directory"),
+    (OSError("no file named"), "Error: OSError: no file named"),
+])
+def test_a_refused_path_is_named_without_the_exception_class(boom_command: Callable[[BaseException], None],
+                                                              exc: OSError, line: str) -> None:
+    """A system call refusing a path (a folder this user may not enter) reached the user as 'Error:
+    PermissionError: [Errno 13] ...', the form kept for exceptions nobody expected."""
+    boom_command(exc)
+    result = run("boom")
+    assert result.exit_code == 1
+    assert result.stderr == line + "\n"

@@ -155,13 +155,28 @@ class SyncoGroup(click.Group):
                 log.debug("traceback", exc_info=True)
             click.echo(f"Error: {one_line(message_of(exc)) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
-        except Exception as exc:
+        except OSError as exc:
+            if exc.filename is None or not exc.strerror:
+                raise self._unexpected(ctx, exc) from None
             if is_debug(ctx):
-                log.error("unexpected error", exc_info=True)
-            # Not the core's own message: a library's or a plugin's, which may quote a password in any form.
-            click.echo(f"Error: {type(exc).__name__}: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}",
-                       err=True)
+                log.debug("traceback", exc_info=True)
+            # A path the system refused (a folder this user may not enter, a name too long): what was refused
+            # and why, in the system's words, as for the core's own errors, not an exception's class name.
+            path = printable(os.fsdecode(exc.filename))
+            click.echo(f"Error: cannot use {mask_passwords(one_line(path))}: {exc.strerror}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            raise self._unexpected(ctx, exc) from None
+
+    @staticmethod
+    def _unexpected(ctx: click.Context, exc: Exception) -> click.exceptions.Exit:
+        """Says so for an exception nobody expected, with its class name (the traceback under --debug)."""
+        if is_debug(ctx):
+            log.error("unexpected error", exc_info=exc)
+        # Not the core's own message: a library's or a plugin's, which may quote a password in any form.
+        click.echo(f"Error: {type(exc).__name__}: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}",
+                   err=True)
+        return click.exceptions.Exit(1)
 
 
 @click.group(cls=SyncoGroup, context_settings={"help_option_names": ["-h", "--help"]})
