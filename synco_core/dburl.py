@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from synco_core.errors import ConfigError
-from synco_core.redaction import register_secret
+from synco_core.redaction import printable, register_secret
 from synco_core.values import DatabaseConfig
 
 #: Scheme aliases, mapped to the engine names the built-in engines answer to.
@@ -43,6 +43,11 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
     """Parse ``url``; relative SQLite paths are resolved against ``base_dir`` (default: the cwd)."""
     if "://" not in url:
         raise ConfigError("not a database URL (expected scheme://...): " + _mask(url))
+    if any(not char.isprintable() for char in url):
+        # A NUL or a line break written into a YAML string ("\0"): a file name or a host no system takes, which
+        # failed only when first opened, or was shown in a plan as something else. Encode it (%00) if meant.
+        raise ConfigError("database URL holds a control character or a byte that is not text: "
+                          + printable(_mask(url)))
     scheme, rest = url.split("://", 1)
     engine = normalise_engine(scheme)
     if not engine:

@@ -110,6 +110,9 @@ def test_unknown_scheme_is_kept_for_third_party_engines() -> None:
         ("mysql://app:topsecret99@x?y@db:99999/shop", "names no database"),
         ("mysql://app@db[/shop", "invalid host"),
         ("mysql://app:topsecret99[?x@db:port/shop", "invalid host"),
+        ("sqlite:///a\0b.db", "control character"),
+        ("mysql://app:topsecret99@db/shop\n", "control character"),
+        ("postgresql://app:topsecret99@d\udcffb/shop", "not text"),
     ],
 )
 def test_errors_are_one_line_and_masked(url: str, message: str) -> None:
