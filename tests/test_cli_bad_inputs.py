@@ -5,7 +5,7 @@ anyone adding it here. Each run happens in a small SQLite project (synco-generic
 end either with click's usage error (exit 2: ``Usage:`` first, one ``Error:`` line last, as
 docs/configuration.md promises for a value of the wrong shape) or with synco's one-line ``Error:`` (exit 1),
 never with the form the CLI keeps for exceptions nobody expected (``Error: ValueError: ...``), and with every
-file of the project and of its temporary folder as it was.
+file of the project, of its temporary folder and of the system's temporary folder as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +131,7 @@ def make_project(tmp: Path) -> Path:
         "    - {name: media, path: public/media, public: true, url: media/}\n"
         "    - {name: private, path: var/private}\n")
     (tmp / "out").mkdir()
+    (tmp / "system-tmp").mkdir()
     (tmp / "dir").mkdir()
     (tmp / "file").write_text("x")
     (tmp / "dangling").symlink_to(tmp / "nowhere")
@@ -182,6 +184,8 @@ def test_a_bad_value_is_one_error_and_changes_nothing(path: tuple[str, ...], nam
     for variable in ("SYNCO_KEY", "SYNCO_PASSWORD", "SYNCO_DATABASE_URL", "DATABASE_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("SYNCO_LOAD_PLUGINS", "generic")
+    # The system's temporary folder too: a scratch copy left behind there counts as a change.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))
     before = snapshot(tmp_path)
     for value in bad_values(param, tmp_path):
         args = [*path, *arguments(path, command, param, value, tmp_path / "out")]
