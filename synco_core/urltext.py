@@ -22,11 +22,20 @@ def shown_url(url: str) -> str:
     return repr(text if len(text) <= SHOWN else text[:SHOWN] + "...")
 
 
+def _authority(url: str) -> str:
+    """The raw ``user:password@host:port`` of ``url``, as typed (before urlsplit cleans anything)."""
+    rest = url.partition("//")[2] if "//" in url else ""
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    return rest
+
+
 def split_url(url: str, what: str = "URL") -> SplitResult:
     """``urlsplit(url)`` with its port (1 to 65535 when given) and host name checked; :class:`ConfigError`
     naming ``what`` otherwise."""
-    if any(char.isspace() or not char.isprintable() for char in url):
-        # urlsplit keeps them (a host "h " or "h\x00"), and only a resolver refuses them, in its own words.
+    if any(char.isspace() or not char.isprintable() for char in _authority(url)):
+        # urlsplit keeps them (a host "h " or "h\x00"), or drops line breaks and tabs without a word, and only a
+        # resolver refuses them, in its own words. A path may hold them: an ssh remote's folder "/srv/my app".
         raise ConfigError(f"{what} {shown_url(url)} holds a space, a control character or a byte that is not text")
     try:
         parts = urlsplit(url)

@@ -21,7 +21,8 @@ MALFORMED = {
     "http://\udcff.example/": "a byte that is not text",
     "http://h x/": "a space, a control character",
     "http://h\x00/": "a space, a control character",
-    "http://h/\x1b[31m": "a space, a control character",
+    "http://h\x1b[31m/": "a space, a control character",
+    "http://h\n.example/": "a space, a control character",
 }
 
 
@@ -33,7 +34,8 @@ def test_a_malformed_url_is_one_line(url: str, message: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["http://[::1]:8080/x", "https://shop.example.com/", "//h:1", "http://café.example/",
-                                 "http://[fe80::1%25eth0]/", "http://u:p%40ss@h:65535/"])
+                                 "http://[fe80::1%25eth0]/", "http://u:p%40ss@h:65535/",
+                                 "ssh://h/srv/my app", "ssh://h/srv/caf\udce9"])
 def test_good_urls_pass(url: str) -> None:
     split_url(url)
 
