@@ -88,9 +88,11 @@ def test_a_malformed_proxy_variable_is_one_line_naming_it(proxy: str, variable: 
 def test_a_malformed_base_url_is_one_line_without_its_password(base_url: str, tmp_path: Path,
                                                               no_proxies: pytest.MonkeyPatch) -> None:
     code, output = receive(base_url, tmp_path)
-    assert code == 1
+    # A malformed option value is a usage error, refused when the command line is read (docs/configuration.md).
+    assert code == 2
     errors = [line for line in output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "malformed URL 'https://user:***@" in errors[0], output
+    assert len(errors) == 1 and "'--base-url': URL 'https://user:***@" in errors[0], output
+    assert "is malformed" in errors[0], output
     assert PASSWORD not in output and "ValueError" not in output
 
 
@@ -127,5 +129,6 @@ def test_a_malformed_session_address_is_one_line_without_its_password(tmp_path: 
     result = CliRunner().invoke(cli, ["receive", f"https://user:{PASSWORD}@[::1/synco-0123456789abcdef0123/", key,
                                       "--target", str(tmp_path / "t"), "--all"])
     assert result.exit_code == 1
-    assert "Error: malformed URL 'https://user:***@[::1/synco-" in result.output, result.output
+    assert "Error: SESSION 'https://user:***@[::1/synco-" in result.output, result.output
+    assert "is malformed" in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert PASSWORD not in result.output and "ValueError" not in result.output
