@@ -87,7 +87,8 @@ def test_framework_not_detected_names_what_was_found(plugin_manager: SyncoPlugin
         detect(tmp_path, "zeta", plugin_manager)
     # A name no installed plugin has is a typo or a missing package, not the project's fault: the names are listed.
     with pytest.raises(ConfigError, match=r"no installed plugin detects a framework named 'omega' "
-                                          r"\(framework plugins: alpha, zeta\); detected in .*: alpha \(alpha.txt found\)"):
+                                          r"\(framework plugins: alpha, zeta\); "
+                                          r"detected in .*: alpha \(alpha.txt found\)"):
         detect(tmp_path, "omega", plugin_manager)
 
 
