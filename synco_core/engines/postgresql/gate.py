@@ -62,8 +62,13 @@ _FLAGS = re.IGNORECASE
 #: untrusted languages), as a regular expression; the dumper refuses databases holding them (:mod:`.unsupported`).
 UNSAFE_EXTENSIONS = rb"dblink|file_fdw|adminpack|pl\w+u"
 #: A condition on ``pg_language`` alias ``{0}``: a procedural language its owner marked untrusted, whose
-#: code (and the functions of its extension: PL/R's ``install_rcmd``) can run anything on the server.
-UNTRUSTED_LANGUAGE = "({0}.lanispl AND NOT {0}.lanpltrusted)"
+#: code (and the functions of its extension: PL/R's ``install_rcmd``) can run anything on the server. A
+#: language made with the handler of PL/pgSQL, PL/Perl or PL/Tcl (``CREATE LANGUAGE plsame HANDLER
+#: plpgsql_call_handler``, which a dump may carry) is not: it runs what those run, whatever its flag says.
+UNTRUSTED_LANGUAGE = ("({0}.lanispl AND NOT {0}.lanpltrusted AND NOT EXISTS (SELECT FROM pg_catalog.pg_proc h "
+                      "WHERE h.oid = {0}.lanplcallfoid AND (h.probin, h.prosrc) IN (('$libdir/plpgsql', "
+                      "'plpgsql_call_handler'), ('$libdir/plperl', 'plperl_call_handler'), "
+                      "('$libdir/pltcl', 'pltcl_call_handler'))))")
 #: Statements that run an extension's script, which may create such a language under any name.
 _EXTENSION_ANYWHERE = re.compile(rb"\b(?:CREATE|ALTER)\s+EXTENSION\b", _FLAGS)
 #: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
