@@ -41,7 +41,7 @@ from synco_core.engines.postgresql import (
     unsupported,
     widerows,
 )
-from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, not_extension_member
+from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, Table, fetch, literal, not_extension_member
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out
 from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject, unless_error
@@ -103,6 +103,12 @@ class _Writer:
         self.pending = f"\n--\n-- {title}\n--\n\n"
 
 
+#: The savepoint the dump reads in, rolled back to let go of the locks a read took.
+_READING = "synco_reading"
+#: Sequences read per query: few round trips, and never more than this many locks at a time.
+SEQUENCE_BATCH = 500
+
+
 class PostgresDumper:
     """Writes one dump of ``database`` to a binary stream."""
 
@@ -116,6 +122,9 @@ class PostgresDumper:
         self.registry = Registry()
         #: Column privileges: (table, column, owner, ACL), granted with the owners and grants.
         self.column_acls: list[tuple[str, str, str, list[str]]] = []
+        #: How many tables and views the dump has locked until it ends (for an error saying the server's lock
+        #: table is full).
+        self.locked = 0
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -130,10 +139,30 @@ class PostgresDumper:
                                 f"{LOCK_WAIT_SECONDS} s for {self._lock_holders(conn)}; a migration, VACUUM FULL or "
                                 "LOCK TABLE in an open transaction takes such a lock: run the dump again when "
                                 "that transaction has ended") from exc
+        except psycopg.errors.OutOfMemory as exc:
+            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}"
+                                f"{self._lock_table_full(conn, exc)}") from exc
         except psycopg.Error as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}") from exc
         finally:
             conn.close()
+
+    def _lock_table_full(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> str:
+        """What to do about an "out of shared memory" that is the server's lock table being full (its hint
+        names max_locks_per_transaction, which the first line leaves out), as a clause; else nothing."""
+        if "max_locks_per_transaction" not in (exc.diag.message_hint or ""):
+            return ""
+        try:
+            conn.execute("ROLLBACK")
+            per, connections, prepared = (str(fetch(conn, f"SHOW {name}")[0][0]) for name in (
+                "max_locks_per_transaction", "max_connections", "max_prepared_transactions"))
+        except psycopg.Error:
+            per, connections, prepared = "?", "?", "?"
+        return (f" (the server's lock table is full: the dump holds a lock on each of its {self.locked} tables "
+                f"and views until it ends, as pg_dump does, and the table has room for about "
+                f"max_locks_per_transaction ({per}) x (max_connections ({connections}) + max_prepared_transactions "
+                f"({prepared})) locks, shared by every session; raise max_locks_per_transaction on the server, "
+                "which takes a restart)")
 
     def _dump(self, conn: psycopg.Connection[Any], w: _Writer) -> DumpResult:
         # With row security off, a table whose policies would hide rows from this user makes the dump
@@ -190,6 +219,9 @@ class PostgresDumper:
         #: Per partition tree loaded through its root: the rows so far and the checksum of its blocks.
         trees: dict[int, tuple[int, hashlib._Hash]] = {root.oid: (0, hashlib.sha256()) for root in roots.values()}
         w.section("Data")
+        # Reading a table locks what the server opens to read it (the indexes a query is planned over, its
+        # TOAST table): let go after each table, so that the dump holds one lock per table it locked.
+        conn.execute(f"SAVEPOINT {_READING}")
         for table in all_tables:
             plan = plans.get(table.oid)
             if plan is None:
@@ -205,6 +237,7 @@ class PostgresDumper:
                                               table.oid, tree[1] if tree else None)
             if path is not None and not plan.excluded:
                 w.sql("SELECT pg_catalog.set_config('search_path', '', false);\n")
+            conn.execute(f"ROLLBACK TO SAVEPOINT {_READING}")
             if tree is None:
                 manifest[table.display] = TableManifest(rows=rows, checksum=checksum)
             else:
@@ -212,11 +245,11 @@ class PostgresDumper:
         for root in {root.oid: root for root in roots.values()}.values():
             rows, hasher = trees[root.oid]
             manifest[root.display] = TableManifest(rows=rows, checksum=hasher.hexdigest())
+        conn.execute(f"RELEASE SAVEPOINT {_READING}")
         w.section("Extension configuration")
         self._extension_data(w, conn, manifest, [r for r in config if r.oid not in late_config])
         w.section("Sequence positions")
-        for seq in sequences:
-            self._setval(w, conn, q.qualified(seq.schema, seq.name))
+        self._setvals(w, conn, [q.qualified(seq.schema, seq.name) for seq in sequences])
         self._large_objects(w, conn)
 
         schema.write_after_data(w)
@@ -262,6 +295,12 @@ class PostgresDumper:
 
         all_tables = [t for t in catalog.read_tables(conn) if self._kept(("pg_class", t.oid))]
         locked = [t for t in all_tables if t.kind != "f"]
+        # Reading a view's definition locked it too.
+        self.locked = len(locked) + int(fetch(conn, f"""
+            SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE l.pid = pg_catalog.pg_backend_pid() AND c.relkind IN ('v', 'm')
+              AND {USER_SCHEMA.format('n')}""")[0][0])
         if not locked:
             return session_path, version, all_tables
         try:
@@ -424,9 +463,19 @@ class PostgresDumper:
         w.sql("\\.\n\n")
         return rows, hasher.hexdigest()
 
-    def _setval(self, w: _Writer, conn: psycopg.Connection[Any], name: str) -> None:
-        last_value, is_called = fetch(conn, f"SELECT last_value, is_called FROM {name}")[0]
-        w.sql(f"SELECT pg_catalog.setval({literal(name)}, {last_value}, {'true' if is_called else 'false'});\n")
+    def _setvals(self, w: _Writer, conn: psycopg.Connection[Any], names: list[str]) -> None:
+        """The sequences' positions, read a batch per query. Reading one locks it until the transaction
+        ends (a sequence's position is not in the snapshot: the lock protects nothing here): each batch is
+        read in a savepoint rolled back after it, so its locks go."""
+        for start in range(0, len(names), SEQUENCE_BATCH):
+            batch = names[start:start + SEQUENCE_BATCH]
+            conn.execute(f"SAVEPOINT {_READING}")
+            rows = fetch(conn, " UNION ALL ".join(f"SELECT {i}, last_value, is_called FROM {name}"
+                                                  for i, name in enumerate(batch)))
+            conn.execute(f"ROLLBACK TO SAVEPOINT {_READING}; RELEASE SAVEPOINT {_READING}")
+            for i, last_value, is_called in sorted(rows):
+                w.sql(f"SELECT pg_catalog.setval({literal(batch[i])}, {last_value}, "
+                      f"{'true' if is_called else 'false'});\n")
 
     def _extension_data(self, w: _Writer, conn: psycopg.Connection[Any], manifest: dict[str, TableManifest],
                         relations: list[extensions.ConfigRelation]) -> None:
@@ -436,7 +485,7 @@ class PostgresDumper:
         for relation in relations:
             name = q.qualified(relation.schema, relation.name)
             if relation.kind == "S":
-                self._setval(w, conn, name)
+                self._setvals(w, conn, [name])
                 continue
             columns = ", ".join(q(c) for c in relation.columns)
             query = f"COPY (SELECT {columns} FROM ONLY {name} {relation.condition}\n) TO STDOUT"
