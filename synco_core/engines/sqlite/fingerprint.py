@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 
 from synco_core.engines.sqlite.ftsschema import is_unscannable
+from synco_core.engines.sqlite.schemacache import table_definitions
 from synco_core.values import TableManifest
 
 #: Values longer than this (bytes, or characters of text) are hashed in pieces of this size.
@@ -94,8 +95,8 @@ def _blob_pieces(conn: sqlite3.Connection, table: str, column: str, rowid: int, 
 def rowid_name(conn: sqlite3.Connection, table: str, columns: list[str]) -> str | None:
     """A name that reaches the rowid of ``table`` (not shadowed by a column), or None (no rowid, a view or a
     virtual table, whose values the BLOB I/O cannot read)."""
-    kind = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-    if kind is None or str(kind[0] or "").upper().startswith("CREATE VIRTUAL"):
+    definition = table_definitions(conn).get(table)
+    if definition is None or definition.upper().startswith("CREATE VIRTUAL"):
         return None
     for name in ("rowid", "_rowid_", "oid"):
         if name not in {c.lower() for c in columns}:

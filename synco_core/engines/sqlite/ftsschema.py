@@ -7,6 +7,8 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
+from synco_core.engines.sqlite.schemacache import per_schema
+
 _MODULES = frozenset({"fts3", "fts4", "fts5"})
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)\s*\((.*)\)\s*;?\s*$",
                       re.IGNORECASE | re.DOTALL)
@@ -62,6 +64,11 @@ def _unquote(value: str) -> str:
 
 def fts_tables(conn: sqlite3.Connection) -> list[FtsTable]:
     """The FTS3/4/5 tables of the database, in name order."""
+    return list(_fts_tables(conn))
+
+
+@per_schema
+def _fts_tables(conn: sqlite3.Connection) -> tuple[FtsTable, ...]:
     found: list[FtsTable] = []
     for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE "
                                   "'CREATE VIRTUAL TABLE%' ORDER BY name"):
@@ -74,7 +81,7 @@ def fts_tables(conn: sqlite3.Connection) -> list[FtsTable]:
             if sep and _unquote(key).strip().lower() == "content":
                 content = _unquote(value)
         found.append(FtsTable(name=str(name), module=match.group(1).lower(), content=content, sql=str(sql)))
-    return found
+    return tuple(found)
 
 
 def is_unscannable(conn: sqlite3.Connection, table: str) -> bool:
