@@ -28,6 +28,7 @@ from typing import TypeVar
 from synco_core.databases import DB_SET_NAME, for_database_set
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
+from synco_core.listing import some_names
 from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
@@ -315,9 +316,8 @@ def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> lis
 
 
 def format_names(names: list[str], limit: int = STRICT_LIST_LIMIT) -> str:
-    """``a, b, c`` or ``a, b, ... (and 12 more)``, so a long list still fits on one line."""
-    shown = ", ".join(names[:limit])
-    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
+    """``a, b, c`` or ``a, b (and 12 more)``, so a long list still fits on one line."""
+    return some_names(names, limit)
 
 
 def check_strict(database: DatabaseConfig, options: DumpOptions, *, sanitize: bool = True,

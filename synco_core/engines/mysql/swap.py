@@ -49,6 +49,7 @@ from synco_core.engines import crashpoints
 from synco_core.engines.mysql import grants, schema, visibility
 from synco_core.engines.mysql.connect import describe, quote_name
 from synco_core.errors import DatabaseError, SyncoError
+from synco_core.listing import some_names
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ BACKUP_SUFFIX = "__synco_prev"
 TRANSIT_SUFFIX = "__synco_swap"
 JOURNAL = "__synco_journal"
 MARKER = "__synco_moving"
+#: Most objects a one-line message names (a Magento target holds hundreds of triggers, an ERP thousands of
+#: routines); the rest are counted.
+NAMED = 20
 #: synco's own tables, which never count as content.
 OWN_TABLES = frozenset({JOURNAL, MARKER})
 #: Engines whose tables the server cannot rename into another database (Mroonga answers "doesn't yet
@@ -242,8 +246,8 @@ def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...]
             found += [f"trigger {schema.text(name)}" for (name,) in schema.query(
                 conn, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", (side,))]
         if found:
-            raise DatabaseError(f"database {side!r} holds {', '.join(sorted(found))}, and the server writes a binary "
-                                f"log: without the SUPER privilege user {user!r} may neither drop nor create "
+            raise DatabaseError(f"database {side!r} holds {some_names(sorted(found), NAMED)}, and the server writes "
+                                f"a binary log: without the SUPER privilege user {user!r} may neither drop nor create "
                                 f"{kinds} there (set log_bin_trust_function_creators=1 in the server's "
                                 "configuration, or grant SUPER)")
 

@@ -39,8 +39,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from synco_core.engines.mysql import schema
-from synco_core.engines.mysql.swap import OWN_TABLES, UNMOVABLE_ENGINES
+from synco_core.engines.mysql.swap import NAMED, OWN_TABLES, UNMOVABLE_ENGINES
 from synco_core.errors import DatabaseError
+from synco_core.listing import some_names
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +113,22 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
             unsupported.append(f"{made.kind.lower()} {made.name} (made over a {charset} connection, whose letters "
                                "may hold a quote's byte: it cannot be loaded)")
     if unsupported and not skip:
-        raise DatabaseError("the database has objects a dump cannot carry: " + "; ".join(unsupported)
+        raise DatabaseError("the database has objects a dump cannot carry: " + some_names(unsupported, NAMED, "; ")
                             + " (--skip-unsupported dumps without them)")
     left.reasons = unsupported
     if not routines:
         names = sorted(r.name for r in objects.routines) + sorted(h.name for h in hidden if h.kind != "EVENT")
         left.routines.update(names)
         if names:
-            left.reasons.append("routines " + ", ".join(names) + " (--no-routines)")
+            left.reasons.append("routines " + some_names(names, NAMED) + " (--no-routines)")
     if not events:
         names = sorted(e.name for e in objects.events) + sorted(h.name for h in hidden if h.kind == "EVENT")
         left.events.update(names)
         if names:
-            left.reasons.append("events " + ", ".join(names) + " (--events dumps them)")
+            left.reasons.append("events " + some_names(names, NAMED) + " (--events dumps them)")
     _dependents(left, objects)
     if left.reasons:
-        log.warning("left out of the dump: %s", "; ".join(left.reasons))
+        log.warning("left out of the dump: %s", some_names(left.reasons, NAMED, "; "))
     return left
 
 
