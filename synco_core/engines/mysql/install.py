@@ -267,6 +267,7 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     if loader.values is not None:
         # Rewritten rows are verified against what they were rewritten to.
         manifest = loader.values.adjusted(manifest)
+    manifest = _as_stored(admin, scratch, manifest)
     def verifier() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -279,6 +280,19 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
               time.monotonic() - started)
     return rows, loader.values.changed if loader.values is not None else None
+
+
+def _as_stored(conn: Any, db: str, manifest: dict[str, TableManifest]) -> dict[str, TableManifest]:
+    """The manifest under the names the server stored the tables by.
+
+    A server with ``lower_case_table_names`` 1 (Windows' default) stores ``Users`` as ``users``: the
+    application finds its tables either way, but the dump's names are not the stored ones. (Two names
+    differing only by case the loader has refused already.)
+    """
+    if int(schema.query(conn, "SELECT @@lower_case_table_names")[0][0] or 0) == 0:
+        return manifest
+    stored = {name.lower(): name for name, kind in schema.list_tables(conn, db) if kind != "VIEW"}
+    return {stored.get(table.lower(), table): entry for table, entry in manifest.items()}
 
 
 def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:

@@ -146,9 +146,12 @@ class Loader:
             cur.execute("SHOW COLLATION")
             self.known_collations = {str(row[0]).lower() for row in cur.fetchall()}
             cur.execute("SELECT @@lower_case_table_names")
-            self.case_insensitive = int(cur.fetchone()[0]) != 0
+            self.case_setting = int(cur.fetchone()[0])
+            self.case_insensitive = self.case_setting != 0
             cur.execute("SHOW DATABASES")
             databases = [str(row[0]) for row in cur.fetchall()]
+        #: Under ``lower_case_table_names``: the tables and views created so far, by their names in lower case.
+        self._created: dict[str, str] = {}
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
         # loaded into, and reach nothing else of the local server (see gate.py).
         self.gate = StatementGate([name for name in (database, target) if name], databases)
@@ -336,6 +339,8 @@ class Loader:
                 sql.check = self.gate.streamed(sql.head, number)
             else:
                 self.gate.check(sql, number)
+                if self.case_insensitive:
+                    self._claim(sql)
             if len(sql) >= self.max_packet:
                 # The server would drop the connection half-way through receiving it; say why instead.
                 raise DatabaseError(
@@ -373,7 +378,7 @@ class Loader:
                     worker.submit("verify", self._state, self._unverified)
                 self._unverified = 0
             if insert:
-                table = insert.group(2)
+                table = self._table_key(insert.group(2))
                 if insert.group("ignore") is None and table not in ordered:
                     # Plain INSERTs commit on their own and cannot depend on each other's order (a
                     # duplicate key fails either way), so one big table loads on every worker at once.
@@ -403,7 +408,7 @@ class Loader:
                 self._unverified = self._unverified or number
                 continue
             independent = _INDEPENDENT_DDL.match(sql)
-            if not independent or (independent.group(1) or b"") in owner:
+            if not independent or self._table_key(independent.group(1) or b"") in owner:
                 # Anything that may read rows or change how they are inserted (triggers) waits for
                 # every row before it.
                 barrier(workers)
@@ -422,6 +427,29 @@ class Loader:
             if _SESSION_CHANGE.search(sql):
                 self._observe(number)
         return workers
+
+    def _table_key(self, name: bytes) -> bytes:
+        """A table's name as the server tells tables apart: ``DROP TABLE users`` waits for the rows a worker
+        still has for `Users` where the server folds names (it drops that table)."""
+        if name.startswith(b"`"):
+            name = name[1:-1].replace(b"``", b"`")
+        return name.lower() if self.case_insensitive else name
+
+    def _claim(self, sql: Statement) -> None:
+        """Refuse a table or view whose name differs from an earlier one's by case alone: a server with
+        ``lower_case_table_names`` takes them for one, and the second's ``DROP ... IF EXISTS`` or ``CREATE OR
+        REPLACE`` would replace the first."""
+        created = _CREATED.match(sql)
+        if created is None:
+            return
+        quoted = created.group(1)
+        name = (quoted[1:-1].replace(b"``", b"`") if quoted.startswith(b"`") else quoted).decode(
+            "utf-8", "surrogateescape")
+        earlier = self._created.setdefault(name.lower(), name)
+        if earlier != name:
+            raise DatabaseError(f"the dump holds tables or views {earlier!r} and {name!r}, which this server cannot "
+                                f"tell apart (lower_case_table_names={self.case_setting}): install it into a server "
+                                "with lower_case_table_names=0, or rename one of them at the source")
 
     def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
@@ -478,6 +506,10 @@ _INDEPENDENT_DDL = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:(?:CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME
     + rb"|(?:CREATE|DROP)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?VIEW\b)",
     re.IGNORECASE)
+#: A table, view or sequence created, and its name.
+_CREATED = re.compile(
+    rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:ALGORITHM\s*=\s*\w+|SQL\s+SECURITY\s+\w+)\s+)*"
+    rb"(?:TABLE|VIEW|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?" + _NAME + rb"\s*(?:[\s(;]|AS\b|LIKE\b|$)", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
 #: Session settings, repeated on every worker (``/*M!`` ones too: the dump's header has MariaDB-only settings).
 _SESSION = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\b", re.IGNORECASE)

@@ -1,0 +1,107 @@
+"""Private database servers, configured as a developer's laptop may be (the shared ones may not be changed).
+
+Each starts from a fresh data directory on a free port of 127.0.0.1 (and a socket in the same folder), as
+root's account, and stops when its context ends. What they need (``mariadbd``, ``mariadb-install-db``,
+PostgreSQL's ``initdb`` and ``pg_ctl``) missing, or a server that does not start here, skips the test through
+:func:`unavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from synco_core.testing.services import require_tool, unavailable
+from synco_core.values import DatabaseConfig
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+#: Options mariadb-install-db must be given too: the data directory is made for them.
+_INSTALL_TIME = ("--lower-case-table-names", "--innodb-page-size", "--character-set-server", "--collation-server")
+
+
+@contextlib.contextmanager
+def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]:
+    """A private MariaDB started with ``options`` (``--lower-case-table-names=1`` ...): root's configuration
+    over TCP, no database named."""
+    import pymysql
+
+    daemon = require_tool("mariadbd", "mariadb-server", "mysqld")
+    setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
+    data, log = home / "data", home / "server.log"
+    account = "root" if os.geteuid() == 0 else getpass.getuser()
+    at_install = [option for option in options if option.startswith(_INSTALL_TIME)]
+    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                "--auth-root-authentication-method=normal", *at_install],
+                               capture_output=True, check=False)
+    if installed.returncode != 0:
+        unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
+    port = free_port()
+    with log.open("wb") as output:
+        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                   f"--socket={home / 'server.sock'}", f"--port={port}", "--bind-address=127.0.0.1",
+                                   "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}", *options],
+                                  stdout=output, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                pymysql.connect(host="127.0.0.1", port=port, user="root").close()
+                break
+            except pymysql.err.OperationalError:
+                if server.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+        if server.poll() is not None:
+            unavailable(f"the private MariaDB did not start: {log.read_text(errors='replace')[-300:]}")
+        yield DatabaseConfig(engine="mysql", name="", user="root", host="127.0.0.1", port=port)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def mariadb_admin(server: DatabaseConfig, *statements: str) -> list[tuple[Any, ...]]:
+    """Run ``statements`` as root on a private server; the rows of the last one."""
+    import pymysql
+
+    conn = pymysql.connect(host=server.host, port=server.port, user="root", autocommit=True, charset="utf8mb4")
+    try:
+        rows: list[tuple[Any, ...]] = []
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+                rows = list(cur.fetchall())
+        return rows
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def mariadb_globals(server: DatabaseConfig, **settings: str) -> Iterator[None]:
+    """The private server's global ``settings`` changed (for new sessions) while the context lasts."""
+    names = list(settings)
+    before = mariadb_admin(server, "SELECT " + ", ".join(f"@@GLOBAL.{name}" for name in names))[0]
+    mariadb_admin(server, *(f"SET GLOBAL {name} = {value}" for name, value in settings.items()))
+    try:
+        yield
+    finally:
+        mariadb_admin(server, *(f"SET GLOBAL {name} = {_literal(value)}"
+                                for name, value in zip(names, before, strict=True)))
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

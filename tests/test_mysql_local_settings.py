@@ -1,0 +1,136 @@
+"""A production dump installed into a laptop's MariaDB configured otherwise than production.
+
+The laptop's server is whatever Docker, Homebrew or the distribution gave: names folded to lower case
+(``lower_case_table_names=1``, Windows' default), an ``ORACLE`` or ``ANSI`` ``sql_mode``, a small
+``max_allowed_packet`` (1 MiB before MariaDB 10.2, 4 MiB in MySQL 5.7), another time zone. The install must
+give the same rows as production, or refuse in one line naming the setting with the target untouched.
+
+Production is the shared server; the laptop a private one of this module (started with
+``--lower-case-table-names=1``; other settings changed for one test with ``SET GLOBAL``, which only this
+module's server sees).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from private_servers import mariadb, mariadb_admin
+from test_mysql_support import config, load_with_client
+
+from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.install import install, rollback
+from synco_core.errors import DatabaseError
+from synco_core.testing.services import mysql_admin_connection, unique_name
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
+
+pytestmark = pytest.mark.mysql
+
+#: Tables in mixed case and one in lower case, with views, a trigger and routines naming them as written.
+MIXED_CASE = b"""
+CREATE TABLE `Users` (id INT PRIMARY KEY, Name VARCHAR(50), seen TIMESTAMP NULL, born DATE);
+CREATE TABLE orders (id INT PRIMARY KEY, user_id INT, total DECIMAL(10,2), note TEXT);
+CREATE TABLE `AuditLog` (id INT AUTO_INCREMENT PRIMARY KEY, msg VARCHAR(100));
+SET SESSION sql_mode = '', time_zone = '+00:00';
+INSERT INTO `Users` VALUES (1, 'Ana', '2024-03-31 01:30:00', '0000-00-00'), (2, NULL, NULL, '2020-02-00');
+INSERT INTO orders VALUES (1, 1, 9.99, NULL), (2, 2, 10.00, 'x');
+INSERT INTO `AuditLog` (msg) VALUES ('first');
+CREATE VIEW `UserOrders` AS SELECT u.Name, o.total FROM `Users` u JOIN orders o ON o.user_id = u.id;
+CREATE VIEW `Recent` AS SELECT * FROM `UserOrders`;
+CREATE TRIGGER `Orders_AI` AFTER INSERT ON orders FOR EACH ROW INSERT INTO `AuditLog` (msg) VALUES (NEW.id);
+CREATE FUNCTION `UserCount`() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM `Users`);
+"""
+
+
+@pytest.fixture(scope="module")
+def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseConfig]:
+    with mariadb(tmp_path_factory.mktemp("laptop"), ["--lower-case-table-names=1"]) as server:
+        yield server
+
+
+@pytest.fixture
+def target(laptop: DatabaseConfig) -> Iterator[DatabaseConfig]:
+    """A database name on the laptop, dropped with everything the install kept beside it."""
+    name = unique_name("laptop")
+    yield dataclasses.replace(laptop, name=name)
+    for (database,) in mariadb_admin(laptop, f"SHOW DATABASES LIKE '{name}%'"):
+        mariadb_admin(laptop, f"DROP DATABASE `{database}`")
+
+
+def _dumped(source: str) -> bytes:
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions())
+    return out.getvalue()
+
+
+def _install(target: DatabaseConfig, data: bytes) -> None:
+    install(target, io.BytesIO(data), InstallOptions(yes=True))
+
+
+def _rows(read: Callable[[str], list[tuple[Any, ...]]], tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of ``tables`` with every value as the server writes it in UTC (TIMESTAMPs as instants)."""
+    return {table.lower(): read(f"SELECT * FROM `{table}` ORDER BY 1") for table in tables}
+
+
+def _laptop_rows(target: DatabaseConfig, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    return _rows(lambda sql: mariadb_admin(target, f"USE `{target.name}`", "SET time_zone = '+00:00'", sql), tables)
+
+
+def _production_rows(source: str, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    def read(sql: str) -> list[tuple[Any, ...]]:
+        conn = mysql_admin_connection(source)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET time_zone = '+00:00'")
+                cur.execute(sql)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    return _rows(read, tables)
+
+
+def test_names_in_mixed_case_install_where_the_server_folds_them(
+        target: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
+    """A server with lower_case_table_names=1 stores ``Users`` as ``users``; the verification looked for
+    ``Users`` and failed every such install ("table 'AuditLog' is missing after loading"). The same rows,
+    views, trigger and function are there now, and a second install and a rollback work too."""
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE)
+    data = _dumped(source)
+    tables = ["Users", "orders", "AuditLog", "UserOrders", "Recent"]
+    _install(target, data)
+    assert _laptop_rows(target, tables) == _production_rows(source, tables)
+    assert mariadb_admin(target, f"SELECT `{target.name}`.usercount()") == [(2,)]
+    mariadb_admin(target, f"INSERT INTO `{target.name}`.ORDERS VALUES (3, 1, 1, NULL)")
+    assert mariadb_admin(target, f"SELECT msg FROM `{target.name}`.auditlog ORDER BY id") == [("first",), ("3",)]
+    _install(target, data)
+    rollback(target, InstallOptions(yes=True))
+    assert mariadb_admin(target, f"SELECT COUNT(*) FROM `{target.name}`.orders") == [(3,)]
+
+
+@pytest.mark.parametrize("second", [
+    b"CREATE TABLE users (x INT); INSERT INTO users VALUES (5);",
+    b"CREATE VIEW USERS AS SELECT 1 AS one;",
+    b"CREATE TABLE `AUDITLOG` (x INT);",
+])
+def test_names_differing_only_by_case_are_refused_naming_the_setting(
+        target: DatabaseConfig, mysql_database_factory: Callable[[], str], second: bytes) -> None:
+    """Two tables (or a table and a view) whose names differ only by case are one name on such a server:
+    the second's ``DROP TABLE IF EXISTS`` dropped the first, and the load failed on an obscure error (or
+    would have installed one of them). Refused in one line naming the setting; the target untouched."""
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE + second)
+    mariadb_admin(target, f"CREATE DATABASE `{target.name}`", f"CREATE TABLE `{target.name}`.kept (a INT)")
+    with pytest.raises(DatabaseError, match=r"^the dump holds tables or views '(\w+)' and '(\w+)', which this "
+                                            r"server cannot tell apart \(lower_case_table_names=1\): install it "
+                                            r"into a server") as refused:
+        _install(target, _dumped(source))
+    first, second = re.findall(r"'(\w+)'", str(refused.value))[:2]
+    assert first != second and first.lower() == second.lower()
+    assert mariadb_admin(target, f"SHOW DATABASES LIKE '{target.name}%'") == [(target.name,)]
+    assert mariadb_admin(target, f"SHOW TABLES FROM `{target.name}`") == [("kept",)]
