@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from private_servers import mariadb, mariadb_admin
+from private_servers import mariadb, mariadb_admin, mariadb_globals
 from test_mysql_support import config, load_with_client
 
 from synco_core.engines.mysql.dump import dump
@@ -134,3 +134,18 @@ def test_names_differing_only_by_case_are_refused_naming_the_setting(
     assert first != second and first.lower() == second.lower()
     assert mariadb_admin(target, f"SHOW DATABASES LIKE '{target.name}%'") == [(target.name,)]
     assert mariadb_admin(target, f"SHOW TABLES FROM `{target.name}`") == [("kept",)]
+
+
+@pytest.mark.parametrize("mode", ["ORACLE", "ANSI", "MSSQL", "TRADITIONAL,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT"])
+def test_the_servers_own_sql_mode_changes_nothing(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str], mode: str) -> None:
+    """The verification's sessions took the server's sql_mode: under ORACLE, whose CONCAT() skips NULLs, the
+    checksum of every table holding a NULL differed and no install went through. Every session now runs
+    under the dump's sql_mode; the rows are production's, in another server time zone too."""
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE)
+    data = _dumped(source)
+    tables = ["Users", "orders", "AuditLog"]
+    with mariadb_globals(laptop, sql_mode=f"'{mode}'", time_zone="'+05:00'"):
+        _install(target, data)
+    assert _laptop_rows(target, tables) == _production_rows(source, tables)

@@ -271,8 +271,9 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     def verifier() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
-            # Checksums are over formatted values: TIMESTAMPs must be formatted in UTC, as dumped.
-            cur.execute("SET SESSION time_zone='+00:00'")
+            # Checksums are over formatted values: TIMESTAMPs must be formatted in UTC, as dumped, and under
+            # the dump's empty sql_mode (the server's own may be ORACLE, whose CONCAT() skips NULLs).
+            cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode=''")
         return conn
 
     started = time.monotonic()
