@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 from private_servers import mariadb, mariadb_admin, mariadb_globals
-from test_mysql_support import config, load_with_client
+from test_mysql_support import config, load_with_client, query
 
 from synco_core.engines.mysql.dump import dump
+from synco_core.engines.mysql.insertsplit import split_rows
 from synco_core.engines.mysql.install import install, rollback
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import mysql_admin_connection, unique_name
@@ -149,3 +150,72 @@ def test_the_servers_own_sql_mode_changes_nothing(
     with mariadb_globals(laptop, sql_mode=f"'{mode}'", time_zone="'+05:00'"):
         _install(target, data)
     assert _laptop_rows(target, tables) == _production_rows(source, tables)
+
+
+def test_a_small_max_allowed_packet_takes_the_rows_in_smaller_statements(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
+    """The dump groups rows into INSERTs of up to 4 MB; a laptop's 1 MiB max_allowed_packet (MariaDB before
+    10.2) refused the whole install although every row fitted. The statements are now cut between rows;
+    a row longer than the limit is still refused in one line naming the setting, the target untouched."""
+    source = mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE big (id INT PRIMARY KEY, t TEXT, m MEDIUMTEXT);"
+                             b"INSERT INTO big SELECT seq, REPEAT('a', 300), NULL FROM seq_1_to_20000;"
+                             b"UPDATE big SET m = REPEAT('b', 900000) WHERE id IN (5, 6, 7);"
+                             b"UPDATE big SET t = REPEAT(CONCAT('c', id, '\\\\\\'),),('), 4000) WHERE id < 200;")
+    data = _dumped(source)
+    assert max(len(line) for line in data.splitlines()) > 2 * 1024 * 1024
+    with mariadb_globals(laptop, max_allowed_packet="1048576"):
+        _install(target, data)
+    assert (mariadb_admin(target, f"CHECKSUM TABLE `{target.name}`.big EXTENDED")[0][1]
+            == query(source, "CHECKSUM TABLE big EXTENDED")[0][1])
+    query(source, "UPDATE big SET m = REPEAT('d', 1100000) WHERE id = 8")
+    with mariadb_globals(laptop, max_allowed_packet="1048576"), pytest.raises(
+            DatabaseError, match=r"^statement \d+ of the dump is [\d.]+ MB, more than the server's max_allowed_packet "
+                                 r"\(1\.0 MB\): raise it on the server"):
+        _install(target, _dumped(source))
+    assert mariadb_admin(target, f"SELECT COUNT(*) FROM `{target.name}`.big WHERE id = 8 AND m IS NULL") == [(1,)]
+
+
+@pytest.mark.parametrize("limit", [40, 64, 100, 1000])
+def test_cut_statements_hold_the_same_rows_each_under_the_limit(limit: int) -> None:
+    rows = [b"(1,'a')", b"(2,'b\\'),(''')", b"(3,_binary'\\0)(')", b"(4,NULL)", b"(5,'" + b"x" * 20 + b"')"]
+    statement = b"INSERT INTO `t` (`a`,`b`) VALUES " + b",\n".join(rows) + b";"
+    pieces = split_rows(statement, limit)
+    if any(len(b"INSERT INTO `t` (`a`,`b`) VALUES ") + len(row) >= limit for row in rows):
+        assert pieces is None
+        return
+    assert pieces is not None and all(len(piece) < limit for piece in pieces)
+    assert [row for piece in pieces for row in _values(piece)] == rows
+
+
+def _values(piece: bytes) -> list[bytes]:
+    head = b"INSERT INTO `t` (`a`,`b`) VALUES "
+    assert piece.startswith(head)
+    found, depth, start, quote = [], 0, 0, b""
+    index = len(head)
+    while index < len(piece):
+        byte = piece[index:index + 1]
+        if quote:
+            if byte == b"\\":
+                index += 1
+            elif byte == quote:
+                quote = b""
+        elif byte == b"'":
+            quote = byte
+        elif byte == b"(":
+            depth, start = depth + 1, index if depth == 0 else start
+        elif byte == b")":
+            depth -= 1
+            if depth == 0:
+                found.append(piece[start:index + 1])
+        index += 1
+    return found
+
+
+@pytest.mark.parametrize("statement", [
+    b"INSERT INTO t VALUES (1) (2)",
+    b"INSERT INTO t VALUES (1),(2) ON DUPLICATE KEY UPDATE a = 1",
+    b"INSERT INTO t SELECT 1",
+])
+def test_statements_that_are_not_plain_rows_are_not_cut(statement: bytes) -> None:
+    assert split_rows(statement, 20) is None

@@ -30,7 +30,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -45,6 +46,7 @@ from synco_core.engines.mysql.dump import (
     MANIFEST_PREFIX,
 )
 from synco_core.engines.mysql.gate import StatementGate, check_session, session_letters
+from synco_core.engines.mysql.insertsplit import split_rows
 from synco_core.engines.mysql.loadthreads import (
     AnyStatement,
     InsertWorker,
@@ -318,30 +320,42 @@ class Loader:
         #: Tables whose first INSERT is done: their next ones go to any worker.
         spreading: set[bytes] = set()
         spread = 0
-        for number, statement in reader:
-            if self._defaults_pending and self.report.database_defaults:
+        #: Rows of a statement too long for this server, cut into statements that fit (they are sent next).
+        pieces: deque[tuple[int, AnyStatement]] = deque()
+        for number, statement in _then(reader, pieces):
+            if isinstance(statement, _Piece):
+                # Rewritten already, and the whole statement was counted and checked: only each piece now.
+                self.gate.check(statement, number)
+                sql: AnyStatement | None = statement
+            elif self._defaults_pending and self.report.database_defaults:
                 self._defaults_pending = False
                 charset, collation = self.report.database_defaults
                 collation = self._for_this_server(collation.encode()).decode()
                 self.report.database_defaults = (charset, collation)
                 barrier(workers)
                 self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
-            sql = self.rewrite(statement)
+            if not isinstance(statement, _Piece):
+                sql = self.rewrite(statement)
             if sql is None or _BLANK.match(head_of(sql)) or _LOCKS.match(head_of(sql)):
                 # LOCK TABLES only speeds up MyISAM on a busy server, and the scratch database has no other
                 # users; it would stop an INSERT into a table whose default draws from a sequence, which
                 # must be locked too (mariadb-dump's script cannot load such a table back).
                 self.report.skipped += 1
                 continue
-            self.report.statements += 1
             if isinstance(sql, StreamedStatement):
                 # Checked as it is sent, and not run unless its values pass (gatestream).
                 sql.check = self.gate.streamed(sql.head, number)
-            else:
+            elif not isinstance(sql, _Piece):
                 self.gate.check(sql, number)
-                if self.case_insensitive:
+            if not isinstance(sql, _Piece):
+                self.report.statements += 1
+                if self.case_insensitive and not isinstance(sql, StreamedStatement):
                     self._claim(sql)
             if len(sql) >= self.max_packet:
+                split = self._fitting(sql)
+                if split is not None:
+                    pieces.extend((number, _Piece(piece)) for piece in split)
+                    continue
                 # The server would drop the connection half-way through receiving it; say why instead.
                 raise DatabaseError(
                     f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
@@ -451,6 +465,16 @@ class Loader:
                                 f"tell apart (lower_case_table_names={self.case_setting}): install it into a server "
                                 "with lower_case_table_names=0, or rename one of them at the source")
 
+    def _fitting(self, sql: AnyStatement) -> list[bytes] | None:
+        """A data statement longer than the server's ``max_allowed_packet`` cut between its rows, or None
+        where it cannot be (one row alone is longer, a statement sent as it is read, or a session that
+        does not read backslash escapes, in which the rows are not told apart as :mod:`.insertsplit` reads
+        them)."""
+        if isinstance(sql, StreamedStatement) or not _DATA.match(sql) or not self.gate.session.backslash_escapes:
+            return None
+        # The statement travels in a packet with a command byte before it, which must stay under the limit.
+        return split_rows(bytes(sql), self.max_packet - 1)
+
     def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
         self._query(number, sql)
@@ -494,6 +518,18 @@ class Loader:
             self.conn.query(f"SET SESSION innodb_strict_mode = {strict}".encode())
         self._warn(f"statement {number}: the table is wider than InnoDB's row size limit for a new table "
                    f"(it grew with instant ALTERs): created as the source has it; {preview(sql)}")
+
+
+class _Piece(bytes):
+    """Part of the rows of a data statement too long for the server (:mod:`.insertsplit`)."""
+
+
+def _then(reader: StatementReader, pieces: deque[tuple[int, AnyStatement]]) -> Iterator[tuple[int, AnyStatement]]:
+    """The dump's statements, each followed by the ``pieces`` its handling left to send after it."""
+    for item in reader:
+        yield item
+        while pieces:
+            yield pieces.popleft()
 
 
 _NAME = rb"(`(?:[^`]|``)+`|\w+)"

@@ -24,9 +24,10 @@ _BQ = rb"`[^`]*(?:``[^`]*)*`"
 #: A string literal (with its character set introducer, if any) or a quoted identifier (kept as it is).
 _LITERAL = re.compile(rb"(?P<intro>_[A-Za-z0-9]+[ \t]*)?(?P<sq>" + _SQ + rb")|(?P<dq>" + _DQ + rb")|" + _BQ)
 #: One row of a VALUES list, with the comma and space before it.
-_ROW = re.compile(rb"([ \t\r\n]*,?[ \t\r\n]*)(\((?:[^'\"`()]+|" + _SQ + rb"|" + _DQ + rb"|" + _BQ + rb")*\))")
+ROW = _ROW = re.compile(rb"([ \t\r\n]*,?[ \t\r\n]*)(\((?:[^'\"`()]+|" + _SQ + rb"|" + _DQ + rb"|" + _BQ + rb")*\))")
 _NAME = rb"(?:`[^`]*(?:``[^`]*)*`|[A-Za-z0-9_$]+)"
-_HEAD = re.compile(
+#: An ``INSERT`` / ``REPLACE`` up to its ``VALUES`` keyword.
+HEAD = _HEAD = re.compile(
     rb"^(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
     rb"(?P<first>" + _NAME + rb")(?:\s*\.\s*(?P<second>" + _NAME + rb"))?\s*"
     rb"(?:\((?:[^()`]|`[^`]*(?:``[^`]*)*`)*\))?\s*VALUES?(?=[\s(])", re.IGNORECASE)
