@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -219,3 +220,37 @@ def _values(piece: bytes) -> list[bytes]:
 ])
 def test_statements_that_are_not_plain_rows_are_not_cut(statement: bytes) -> None:
     assert split_rows(statement, 20) is None
+
+
+def test_events_do_not_run_in_the_copy_before_it_is_installed(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the laptop's event_scheduler on (MySQL 8's default), a dumped event (``--events``) ran in the
+    scratch database between the load and the swap: the verification failed on the rows it wrote, or what it
+    changed after the verification was installed as production's. Events are held disabled until the swap,
+    which creates them as the dump has them (enabled or not); the kept copy's stay disabled."""
+    from synco_core.engines.mysql import install as installer
+
+    source = mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE ticks (id INT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6));"
+                             b"CREATE EVENT tick ON SCHEDULE EVERY 1 SECOND STARTS '2020-01-01' DO "
+                             b"INSERT INTO ticks (at) VALUES (NOW(6));"
+                             b"CREATE EVENT `Other Tick` ON SCHEDULE EVERY 1 SECOND DISABLE DO "
+                             b"INSERT INTO ticks (at) VALUES (NOW(6));")
+    out = io.BytesIO()
+    dump(config(source), out, DumpOptions(events=True))
+    verify = installer._verify
+
+    def later(*args: Any) -> int:
+        threading.Event().wait(2.5)  # the event fires every second: it would have written rows by now
+        return verify(*args)
+
+    monkeypatch.setattr(installer, "_verify", later)
+    with mariadb_globals(laptop, event_scheduler="ON"):
+        for _ in range(2):
+            _install(target, out.getvalue())
+        events = mariadb_admin(laptop, "SELECT EVENT_SCHEMA, EVENT_NAME, STATUS FROM information_schema.EVENTS "
+                                       f"WHERE EVENT_SCHEMA LIKE '{target.name}%' ORDER BY 1, 2")
+    assert events == [(target.name, "Other Tick", "DISABLED"), (target.name, "tick", "ENABLED"),
+                      (f"{target.name}__synco_prev", "Other Tick", "DISABLED"),
+                      (f"{target.name}__synco_prev", "tick", "DISABLED")]

@@ -182,7 +182,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         swap.require_replaceable(admin, names.target, database.user or "root")
         swap.create_like(admin, names.scratch, names.target)
         try:
-            rows, rewritten = _load_and_verify(database, admin, dump, options, names.scratch, warn)
+            rows, rewritten, enabled = _load_and_verify(database, admin, dump, options, names.scratch, warn)
             # A dump of another dumper (mariadb-dump's) may hold such tables; the target was checked above.
             swap.require_movable(admin, names.scratch)
             crashpoints.reached("mysql:install:loaded")
@@ -190,7 +190,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             # The swap keeps the replaced content exactly when there was a target: known before, so that
             # nothing needs asking the server once the swap has committed.
             replaced = swap.exists(admin, names.target)
-            tables = swap.install(admin, names)
+            tables = swap.install(admin, names, enabled)
             log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
         except BaseException:
             _recover_quietly(database, admin, names)
@@ -236,9 +236,9 @@ def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) ->
 
 
 def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,
-                     warn: Callable[[str], None] | None) -> tuple[int, int | None]:
-    """Load into ``scratch`` and verify it; returns the rows and the number of values the install's
-    rewriter changed (None without one)."""
+                     warn: Callable[[str], None] | None) -> tuple[int, int | None, set[str]]:
+    """Load into ``scratch`` and verify it; returns the rows, the number of values the install's rewriter
+    changed (None without one) and the events the dump has enabled (held disabled in ``scratch``)."""
     def session() -> Any:
         conn = connect(database.replace(name=scratch))
         with conn.cursor() as cur:
@@ -280,7 +280,7 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     rows = _verify(verifier, admin, scratch, manifest, LOAD_WORKERS)
     log.debug("verified %d tables (%d rows) against the manifest in %.2fs", len(manifest), rows,
               time.monotonic() - started)
-    return rows, loader.values.changed if loader.values is not None else None
+    return rows, loader.values.changed if loader.values is not None else None, report.enabled_events
 
 
 def _as_stored(conn: Any, db: str, manifest: dict[str, TableManifest]) -> dict[str, TableManifest]:

@@ -99,6 +99,8 @@ class LoadReport:
     source_database: str | None = None
     #: The source database's default character set and collation, when the dump says.
     database_defaults: tuple[str, str] | None = None
+    #: Events the dump creates enabled: they are held disabled in the scratch database (:meth:`Loader._hold`).
+    enabled_events: set[str] = field(default_factory=set)
 
 
 def map_collation(match: re.Match[bytes], known: set[str], warned: set[str],
@@ -456,9 +458,7 @@ class Loader:
         created = _CREATED.match(sql)
         if created is None:
             return
-        quoted = created.group(1)
-        name = (quoted[1:-1].replace(b"``", b"`") if quoted.startswith(b"`") else quoted).decode(
-            "utf-8", "surrogateescape")
+        name = _unquote(created.group(1))
         earlier = self._created.setdefault(name.lower(), name)
         if earlier != name:
             raise DatabaseError(f"the dump holds tables or views {earlier!r} and {name!r}, which this server cannot "
@@ -477,9 +477,30 @@ class Loader:
 
     def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
+        event = None
+        if isinstance(sql, (bytes, bytearray)) and (event := _EVENT_DDL.match(sql)) is not None:
+            sql, enabled = _ENABLED_EVENT.subn(rb"\1DISABLE", sql, count=1)
+            if enabled:
+                self.report.enabled_events.add(_unquote(event.group("name")))
         self._query(number, sql)
+        if event is not None:
+            self._hold(number)
         if not isinstance(sql, StreamedStatement) and not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
             self._observe(number)
+
+    def _hold(self, number: int) -> None:
+        """Keep the dump's events from running in the scratch database. A server whose ``event_scheduler``
+        is on (MySQL 8's default) ran them there, between the rows loading and the swap: the verification
+        failed on the rows they wrote, or their changes after it were installed as production's. Each one
+        created or altered enabled is disabled at once (one in ``SHOW CREATE EVENT``'s form is created
+        disabled) and noted; the swap creates it in the target as the dump has it."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() "
+                        "AND STATUS = 'ENABLED'")
+            enabled = [str(row[0]) for row in cur.fetchall()]
+        for name in enabled:
+            self._query(number, b"ALTER EVENT `" + name.replace("`", "``").encode() + b"` DISABLE")
+        self.report.enabled_events.update(enabled)
 
     def _observe(self, number: int) -> None:
         """Refuse a session the gate could not read statements in (a character set like sjis, set in a way
@@ -520,6 +541,12 @@ class Loader:
                    f"(it grew with instant ALTERs): created as the source has it; {preview(sql)}")
 
 
+def _unquote(name: bytes) -> str:
+    if name.startswith(b"`"):
+        name = name[1:-1].replace(b"``", b"`")
+    return name.decode("utf-8", "surrogateescape")
+
+
 class _Piece(bytes):
     """Part of the rows of a data statement too long for the server (:mod:`.insertsplit`)."""
 
@@ -546,6 +573,11 @@ _INDEPENDENT_DDL = re.compile(
 _CREATED = re.compile(
     rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:ALGORITHM\s*=\s*\w+|SQL\s+SECURITY\s+\w+)\s+)*"
     rb"(?:TABLE|VIEW|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?" + _NAME + rb"\s*(?:[\s(;]|AS\b|LIKE\b|$)", re.IGNORECASE)
+#: Statements that create or change an event (``CREATE DEFINER=... EVENT``, ``ALTER EVENT``).
+_EVENT_DDL = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\b[^;]{0,300}?\bEVENT\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                        rb"(?:" + _NAME + rb"\s*\.\s*)?" + _NAME.replace(b"(", b"(?P<name>", 1), re.IGNORECASE)
+#: An event's status as ``SHOW CREATE EVENT`` (and so every dump) writes it, before its body.
+_ENABLED_EVENT = re.compile(rb"(\bON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)ENABLE\b", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
 #: Session settings, repeated on every worker (``/*M!`` ones too: the dump's header has MariaDB-only settings).
 _SESSION = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\b", re.IGNORECASE)

@@ -40,6 +40,8 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -614,9 +616,10 @@ def _wait_for_tables(conn: Any, operation: str, databases: list[str]) -> None:
                 execute(conn, "UNLOCK TABLES")
 
 
-def install(conn: Any, names: Names) -> int:
+def install(conn: Any, names: Names, enabled_events: Collection[str] = ()) -> int:
     """Swap the loaded and verified scratch database into the target; the target's content becomes the
-    kept copy. Returns the number of tables now in the target."""
+    kept copy. ``enabled_events``, held disabled in the scratch database, are created enabled. Returns the
+    number of tables now in the target."""
     created = not exists(conn, names.target)
     # Before the previous kept copy goes: a refusal here leaves everything as it was.
     _wait_for_tables(conn, "install", [] if created else [names.target])
@@ -626,13 +629,31 @@ def install(conn: Any, names: Names) -> int:
     before = schema.Objects() if created else content(conn, names.target)
     # The journal holds the definitions as they are to be in the target: names the loaded ones qualify
     # with the scratch database point at the target.
-    after = schema.moved(content(conn, names.scratch), names.scratch, names.target)
+    after = _enabled(schema.moved(content(conn, names.scratch), names.scratch, names.target), enabled_events)
     journal = Journal("install", SWAPPING, created, before=before, after=after)
     _prepare(conn, names, journal)
     _swap(conn, names, journal)
     # With nothing before, there is nothing to keep: no empty kept copy is left to roll back to.
     _finish(conn, names, journal, keep=not created)
     return len(journal.after.tables)
+
+
+def _enabled(objects: schema.Objects, names: Collection[str]) -> schema.Objects:
+    """``objects`` with the events ``names`` enabled (``SHOW CREATE EVENT`` writes their status before
+    their body, as ``ON COMPLETION [NOT] PRESERVE DISABLE``)."""
+    def enable(definition: schema.Definition) -> schema.Definition:
+        if definition.name not in names:
+            return definition
+        create, found = _DISABLED_EVENT.subn(rb"\1ENABLE", definition.create, count=1)
+        if not found:
+            raise DatabaseError(f"cannot tell the status of event {definition.name!r} in: {definition.create[:200]!r}")
+        return dataclasses.replace(definition, create=create)
+
+    return dataclasses.replace(objects, events=[enable(definition) for definition in objects.events])
+
+
+_DISABLED_EVENT = re.compile(rb"(\bON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)DISABLE\b(?!\s+ON\s+SLAVE)",
+                             re.IGNORECASE)
 
 
 def check_kept(conn: Any, names: Names) -> Journal:
