@@ -105,3 +105,71 @@ def _literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@contextlib.contextmanager
+def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
+               environment: dict[str, str] | None = None) -> Iterator[DatabaseConfig]:
+    """A private PostgreSQL cluster made with ``initdb`` options (``--encoding=SQL_ASCII`` ...) and run with
+    ``settings`` (``statement_timeout=100ms`` ..., as postgresql.conf would set them): the superuser
+    ``postgres``'s configuration over TCP, no database named. As root it runs as the ``postgres`` account
+    (the server refuses root), in a folder of its own under the temporary directory that account can reach."""
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    binaries = Path("/usr/lib/postgresql/15/bin")
+    if not (binaries / "initdb").exists():
+        require_tool("initdb", "postgresql-15")
+        binaries = Path(require_tool("initdb", "postgresql-15")).parent
+    home = Path(tempfile.mkdtemp(prefix="synco-private-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            unavailable("a private PostgreSQL runs as the postgres account, which does not exist here")
+        os.chown(home, account.pw_uid, account.pw_gid)
+        prefix = [require_tool("runuser", "util-linux"), "-u", "postgres", "--",
+                  *(["env", *(f"{key}={value}" for key, value in environment.items())] if environment else [])]
+    data, log = home / "data", home / "server.log"
+    port = free_port()
+    try:
+        made = subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                               *initdb], capture_output=True, check=False,
+                              env=None if prefix else {**os.environ, **(environment or {})})
+        if made.returncode != 0:
+            unavailable(f"initdb failed: {made.stderr.decode(errors='replace')[-300:]}")
+        options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1",
+                            *(f"-c {setting}" for setting in settings)])
+        started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                                  "-w", "start"], capture_output=True, check=False,
+                                 env=None if prefix else {**os.environ, **(environment or {})})
+        if started.returncode != 0:
+            unavailable(f"the private PostgreSQL did not start: {log.read_text(errors='replace')[-300:]}")
+        try:
+            psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
+            yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
+        finally:
+            subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, check=False)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def postgresql_admin(server: DatabaseConfig, *statements: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+    """Run ``statements`` as the superuser of a private cluster, each in its own transaction, with every
+    setting of the session as the cluster gives it; the rows of the last one."""
+    import psycopg
+
+    with psycopg.connect(host=server.host, port=server.port, user="postgres", dbname=dbname,
+                         autocommit=True) as conn:
+        rows: list[tuple[Any, ...]] = []
+        for statement in statements:
+            cursor = conn.execute("SET default_transaction_read_only = off")
+            cursor = conn.execute(statement)
+            rows = list(cursor.fetchall()) if cursor.description else []
+        return rows

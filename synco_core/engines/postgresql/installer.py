@@ -84,7 +84,7 @@ def _admin(database: DatabaseConfig) -> psycopg.Connection[Any]:
     last: DatabaseError | None = None
     for dbname in MAINTENANCE_DATABASES:
         try:
-            return connect(database, dbname, settings=False)
+            return connect(database, dbname, settings=True)
         except DatabaseError as exc:
             last = exc
     assert last is not None

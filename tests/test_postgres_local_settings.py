@@ -1,0 +1,131 @@
+"""A production dump installed into a laptop's PostgreSQL configured otherwise than production.
+
+The laptop's cluster is whatever its image gave: initialised in ``SQL_ASCII`` or ``LATIN1`` (a database
+created with ``createdb`` takes the template's encoding), small timeouts as managed databases set them,
+another time zone, date, interval and float output, ``search_path`` and isolation. The install
+must give production's values (instants, bytes, text), or refuse in one line. Production is the shared
+server; each laptop a private cluster of this module (tests/private_servers.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from private_servers import postgresql, postgresql_admin
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.postgresql.dumper import PostgresDumper
+from synco_core.engines.postgresql.installer import install, rollback
+from synco_core.testing.services import postgres_url_for, unique_name
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
+
+pytestmark = pytest.mark.postgres
+
+#: Values whose text form depends on session settings (time zone, date and interval styles, float digits,
+#: money's locale) or on the database's encoding.
+VALUES = """
+CREATE TABLE users (id int PRIMARY KEY, name text, created timestamptz, born date, seen timestamp,
+                    span interval, price money, f float8, r real, b bytea, tags text[]);
+INSERT INTO users VALUES
+ (1, 'Ana', '2024-03-31 01:30:00+00', '2020-02-29', '2024-10-27 01:30:00', '1 year 2 mons 3 days 04:05:06.789',
+  1234.56, 0.1, 0.1, '\\x00ff', '{a,"b c"}'),
+ (2, {text}, '1900-01-01 00:00:00+00', '0001-01-01 BC', 'infinity', '-1 day', -5, 'NaN', '1e-30', NULL, NULL),
+ (3, 'Ünïcode', '2000-02-29 23:59:59.999999+05:30', '5874897-12-31', '4713-01-01 BC', '1 mon -1 days', 0,
+  1.7976931348623157e308, 3.4028235e38, '', '{}');
+CREATE VIEW named AS SELECT name, created FROM users;
+"""
+
+#: As the laptop reads its rows back: every value as text in fixed styles, text as its UTF-8 bytes.
+READ = ("SELECT id, convert_to(name, 'UTF8'), created::text, born::text, seen::text, span::text, "
+        "price::numeric::text, f::text, r::text, b, tags::text FROM public.users ORDER BY id")
+FIXED = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
+         "SET extra_float_digits = 3", "SET lc_monetary = 'C'", "SET client_encoding = 'UTF8'")
+
+
+def _rows(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    for statement in FIXED:
+        conn.execute(statement)
+    return conn.execute(READ).fetchall()
+
+
+@pytest.fixture
+def production(postgres_database_factory: Callable[[], str]) -> Callable[[str], tuple[bytes, list[tuple[Any, ...]]]]:
+    """A production database holding VALUES with ``text`` as user 2's name: its dump and its rows."""
+    def make(text: str) -> tuple[bytes, list[tuple[Any, ...]]]:
+        name = postgres_database_factory()
+        source = parse_database_url(postgres_url_for(name))
+        with psycopg.connect(host=source.host, port=source.port, user=source.user, dbname=name,
+                             autocommit=True) as conn:
+            conn.execute(VALUES.replace("{text}", "'" + text.replace("'", "''") + "'"))
+            rows = _rows(conn)
+        return _dumped(source), rows
+
+    return make
+
+
+def _dumped(database: DatabaseConfig) -> bytes:
+    out = io.BytesIO()
+    PostgresDumper(database, DumpOptions()).dump(out)
+    return out.getvalue()
+
+
+def _laptop_rows(laptop: DatabaseConfig) -> list[tuple[Any, ...]]:
+    with psycopg.connect(host=laptop.host, port=laptop.port, user="postgres", dbname=laptop.name) as conn:
+        return _rows(conn)
+
+
+def _install(laptop: DatabaseConfig, data: bytes) -> None:
+    install(laptop, io.BytesIO(data), InstallOptions(yes=True))
+
+
+@pytest.fixture(scope="module", params=["SQL_ASCII", "LATIN1"])
+def encoded_cluster(request: pytest.FixtureRequest) -> Iterator[DatabaseConfig]:
+    with postgresql([f"--encoding={request.param}", "--locale=C"]) as server:
+        yield server
+
+
+def test_a_database_in_the_clusters_own_encoding_gets_the_same_text(
+        encoded_cluster: DatabaseConfig, production: Callable[[str], tuple[bytes, list[tuple[Any, ...]]]]) -> None:
+    """A target made with ``createdb`` on a cluster initialised in SQL_ASCII: the install's own connection took
+    the server's client encoding, so the catalogue came back as bytes and the scratch database's CREATE read
+    ``ENCODING b'SQL_ASCII'`` (a syntax error): no install went through. Now the text is production's, byte
+    for byte (in LATIN1 as far as LATIN1 holds it), and a second install and a rollback work."""
+    data, rows = production("Zoë, l'été")
+    laptop = dataclasses.replace(encoded_cluster, name=unique_name("laptop"))
+    postgresql_admin(encoded_cluster, f'CREATE DATABASE "{laptop.name}"')
+    for _ in range(2):
+        _install(laptop, data)
+        assert _laptop_rows(laptop) == rows
+    rollback(laptop, InstallOptions(yes=True))
+    assert _laptop_rows(laptop) == rows
+
+
+#: What managed databases and hand-edited postgresql.conf files set, all at once.
+SETTINGS = ("statement_timeout=10ms", "lock_timeout=10ms", "idle_in_transaction_session_timeout=10ms",
+            "TimeZone=Pacific/Chatham", "DateStyle=SQL,DMY", "IntervalStyle=iso_8601", "extra_float_digits=0",
+            "search_path=nowhere", "default_transaction_isolation=serializable", "max_locks_per_transaction=10")
+
+
+@pytest.fixture(scope="module")
+def configured_cluster() -> Iterator[DatabaseConfig]:
+    with postgresql(["--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"], SETTINGS) as server:
+        yield server
+
+
+def test_the_clusters_settings_change_nothing(
+        configured_cluster: DatabaseConfig, production: Callable[[str], tuple[bytes, list[tuple[Any, ...]]]]) -> None:
+    """Small timeouts stopped the install's own connection (creating the scratch database takes longer than
+    10 ms): the install's sessions now set their own. Instants, dates, intervals, floats, money, bytes and
+    text are production's, through the same settings the other way round (the copy dumped again is the
+    same dump)."""
+    data, rows = production("Zoë ☃ 日本")
+    laptop = dataclasses.replace(configured_cluster, name=unique_name("laptop"))
+    for _ in range(2):
+        _install(laptop, data)
+        assert _laptop_rows(laptop) == rows
+    assert _dumped(laptop).split(b"\n", 3)[3] == data.split(b"\n", 3)[3]
