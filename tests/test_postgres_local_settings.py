@@ -2,7 +2,7 @@
 
 The laptop's cluster is whatever its image gave: initialised in ``SQL_ASCII`` or ``LATIN1`` (a database
 created with ``createdb`` takes the template's encoding), small timeouts as managed databases set them,
-another time zone, date, interval and float output, ``search_path`` and isolation. The install
+another time zone, date, interval and float output, ``search_path``, isolation and money locale. The install
 must give production's values (instants, bytes, text), or refuse in one line. Production is the shared
 server; each laptop a private cluster of this module (tests/private_servers.py).
 """
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from private_servers import postgresql, postgresql_admin
+from pull_support import latin1_locale
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql.dumper import PostgresDumper
@@ -43,7 +47,8 @@ CREATE VIEW named AS SELECT name, created FROM users;
 #: As the laptop reads its rows back: every value as text in fixed styles, text as its UTF-8 bytes.
 READ = ("SELECT id, convert_to(name, 'UTF8'), created::text, born::text, seen::text, span::text, "
         "price::numeric::text, f::text, r::text, b, tags::text FROM public.users ORDER BY id")
-FIXED = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
+FIXED = ("SET statement_timeout = 0", "SET idle_in_transaction_session_timeout = 0", "SET TimeZone = 'UTC'",
+         "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
          "SET extra_float_digits = 3", "SET lc_monetary = 'C'", "SET client_encoding = 'UTF8'")
 
 
@@ -75,7 +80,8 @@ def _dumped(database: DatabaseConfig) -> bytes:
 
 
 def _laptop_rows(laptop: DatabaseConfig) -> list[tuple[Any, ...]]:
-    with psycopg.connect(host=laptop.host, port=laptop.port, user="postgres", dbname=laptop.name) as conn:
+    with psycopg.connect(host=laptop.host, port=laptop.port, user="postgres", dbname=laptop.name,
+                         autocommit=True) as conn:
         return _rows(conn)
 
 
@@ -113,17 +119,30 @@ SETTINGS = ("statement_timeout=10ms", "lock_timeout=10ms", "idle_in_transaction_
 
 @pytest.fixture(scope="module")
 def configured_cluster() -> Iterator[DatabaseConfig]:
-    with postgresql(["--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"], SETTINGS) as server:
-        yield server
+    """A cluster with SETTINGS, whose money locale is German (``1.234,56 EUR``)."""
+    # Where the server's account reads it (pytest's own folders are root's alone).
+    folder = Path(tempfile.mkdtemp(prefix="synco-locale-"))
+    try:
+        environment = latin1_locale(folder / "locales")
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        with postgresql(["--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums"],
+                        [*SETTINGS, f"lc_monetary={environment['LANG']}"],
+                        {"LOCPATH": environment["LOCPATH"]}) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_clusters_settings_change_nothing(
         configured_cluster: DatabaseConfig, production: Callable[[str], tuple[bytes, list[tuple[Any, ...]]]]) -> None:
     """Small timeouts stopped the install's own connection (creating the scratch database takes longer than
-    10 ms): the install's sessions now set their own. Instants, dates, intervals, floats, money, bytes and
+    10 ms); a money locale other than the source's refused its values ('$1,234.56' is no German money): the
+    dump now writes money in the C locale and says so. Instants, dates, intervals, floats, money, bytes and
     text are production's, through the same settings the other way round (the copy dumped again is the
     same dump)."""
     data, rows = production("Zoë ☃ 日本")
+    assert postgresql_admin(configured_cluster, "SELECT 1234.56::money")[0][0].startswith("1.234,56")
     laptop = dataclasses.replace(configured_cluster, name=unique_name("laptop"))
     for _ in range(2):
         _install(laptop, data)

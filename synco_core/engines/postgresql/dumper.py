@@ -68,6 +68,7 @@ SET client_min_messages = warning;
 SET row_security = off;
 SET DateStyle = 'ISO, YMD';
 SET IntervalStyle = 'postgres';
+SET lc_monetary = 'C';
 SET default_tablespace = '';
 SET default_table_access_method = heap;
 
@@ -133,6 +134,9 @@ class PostgresDumper:
         self.conn = conn
         try:
             conn.execute(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'")
+            # money is written as lc_monetary says ('1.234,56 €' under de_DE) and read back the same way: in
+            # the locale every server has, which the dump's header sets for loading.
+            conn.execute("SET lc_monetary = 'C'")
             return self._dump(conn, _Writer(out))
         except psycopg.errors.LockNotAvailable as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: it waited "
