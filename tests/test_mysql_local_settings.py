@@ -26,6 +26,7 @@ from test_mysql_support import config, load_with_client, query
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.insertsplit import split_rows
 from synco_core.engines.mysql.install import install, rollback
+from synco_core.engines.mysql.preflight import check as check_install_target
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import mysql_admin_connection, unique_name
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
@@ -254,3 +255,26 @@ def test_events_do_not_run_in_the_copy_before_it_is_installed(
     assert events == [(target.name, "Other Tick", "DISABLED"), (target.name, "tick", "ENABLED"),
                       (f"{target.name}__synco_prev", "Other Tick", "DISABLED"),
                       (f"{target.name}__synco_prev", "tick", "DISABLED")]
+
+
+def test_a_read_only_server_is_named_before_the_download(laptop: DatabaseConfig, target: DatabaseConfig) -> None:
+    """A laptop server in read_only mode refuses every change of a user without READ_ONLY ADMIN: receive's
+    check before the download said the user lacked the grant to create databases (it had it), and told to
+    grant it. It now names read_only; a refused privilege is still named as such."""
+    user = unique_name("dev")
+    for host in ("localhost", "%"):  # the server's anonymous ''@'localhost' would otherwise take 127.0.0.1
+        mariadb_admin(laptop, f"CREATE USER '{user}'@'{host}' IDENTIFIED BY 'pw'",
+                      f"GRANT ALL ON `{target.name}`.* TO '{user}'@'{host}'",
+                      f"GRANT ALL ON `{target.name}\\_\\_synco\\_%`.* TO '{user}'@'{host}'")
+    developer = dataclasses.replace(target, user=user, password="pw")
+    try:
+        with mariadb_globals(laptop, read_only="1"), pytest.raises(
+                DatabaseError, match=rf"^user '{user}' cannot create the database '{target.name}__synco_new' on "
+                                     r"127\.0\.0\.1:\d+ that installing '\w+' needs: the server runs with read_only"):
+            check_install_target(developer)
+        assert check_install_target(developer)
+        with pytest.raises(DatabaseError, match=r"needs: it lacks the right to create and drop the databases"):
+            check_install_target(dataclasses.replace(developer, name=unique_name("other")))
+    finally:
+        for host in ("localhost", "%"):
+            mariadb_admin(laptop, f"DROP USER '{user}'@'{host}'")

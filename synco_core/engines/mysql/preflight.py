@@ -39,11 +39,32 @@ def check(database: DatabaseConfig) -> bool:
                     cur.execute(f"CREATE DATABASE {quote_name(scratch)}")
                     cur.execute(f"DROP DATABASE {quote_name(scratch)}")
             except pymysql.err.MySQLError as exc:
-                raise DatabaseError(f"user {database.user or 'root'!r} cannot create the database {scratch!r} on "
-                                    f"{where(database)} that installing {database.name!r} needs: it lacks "
-                                    f"{Names.of(database.name).needed_grant()}; {describe(exc)}") from exc
+                raise DatabaseError(_cannot_create(database, scratch, exc)) from exc
         # Then what the install itself refuses before changing anything (after the same order of checks).
         swap.require_replaceable(conn, database.name, database.user or "root")
         return True
     finally:
         conn.close()
+
+
+#: "The MariaDB server is running with the --read-only option so it cannot execute this statement".
+_ER_OPTION_PREVENTS_STATEMENT = 1290
+
+
+def _cannot_create(database: DatabaseConfig, scratch: str, exc: pymysql.err.MySQLError) -> str:
+    """Why the scratch database could not be made, in one line: only a refused privilege is a missing grant
+    (a server in read_only mode refuses every user without READ_ONLY ADMIN, whatever its grants)."""
+    user, code = database.user or "root", exc.args[0] if exc.args else 0
+    needs = f"the database {scratch!r} on {where(database)} that installing {database.name!r} needs"
+    if code == _ER_OPTION_PREVENTS_STATEMENT:
+        return (f"user {user!r} cannot create {needs}: the server runs with read_only, which lets no user "
+                "without READ_ONLY ADMIN (or SUPER) change anything; turn it off on this server (SET GLOBAL "
+                f"read_only=0) or install as such a user; {describe(exc)}")
+    if code in (swap.ER_DBACCESS_DENIED, _ER_ACCESS_DENIED):
+        return (f"user {user!r} cannot create {needs}: it lacks {Names.of(database.name).needed_grant()}; "
+                f"{describe(exc)}")
+    return f"user {user!r} cannot create {needs}: {describe(exc)}"
+
+
+#: "Access denied; you need (at least one of) the ... privilege(s)".
+_ER_ACCESS_DENIED = 1227
