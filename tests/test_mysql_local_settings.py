@@ -278,3 +278,32 @@ def test_a_read_only_server_is_named_before_the_download(laptop: DatabaseConfig,
     finally:
         for host in ("localhost", "%"):
             mariadb_admin(laptop, f"DROP USER '{user}'@'{host}'")
+
+
+@pytest.mark.parametrize("case_insensitive", [True, False])
+def test_definitions_moved_between_databases_follow_the_servers_name_folding(case_insensitive: bool) -> None:
+    """Under lower_case_table_names=2 (macOS' default) a view of database ``Laptop__synco_new`` names its
+    tables' database ``laptop__synco_new``: the swap pointed only the exact spelling at the target, so the
+    second install into a database named in mixed case created the view on the scratch database's name and
+    failed ("Table 'laptop__synco_new.userorders' doesn't exist"; reproduced on an exFAT-backed server). Every
+    kind of definition now follows the server's folding; a server that keeps case keeps other spellings."""
+    from synco_core.engines.mysql import schema
+
+    def definition(kind: str, text: bytes) -> schema.Definition:
+        return schema.Definition(kind=kind, name="d", create=text, sql_mode="", charset_client="utf8mb4")
+
+    objects = schema.Objects(
+        views=[definition("VIEW", b"CREATE VIEW `d` AS select `laptop__synco_new`.`t`.`a` AS `a` from "
+                                  b"`laptop__synco_new`.`t`")],
+        triggers=[definition("TRIGGER", b"CREATE TRIGGER d AFTER INSERT ON t FOR EACH ROW "
+                                        b"INSERT INTO LAPTOP__SYNCO_NEW.log VALUES (NEW.a)")],
+        routines=[definition("FUNCTION", b"CREATE FUNCTION d() RETURNS INT RETURN (SELECT COUNT(*) FROM "
+                                         b"`Laptop__Synco_New`.t)")],
+        events=[definition("EVENT", b"CREATE EVENT d ON SCHEDULE EVERY 1 DAY DO DELETE FROM laptop__synco_new.t")])
+    moved = schema.moved(objects, "Laptop__synco_new", "Laptop", case_insensitive)
+    for before, after in zip(objects.definitions, moved.definitions, strict=True):
+        assert (b"synco_new" not in after.create.lower()) == case_insensitive, after.create
+        if case_insensitive:
+            assert b"Laptop" in after.create
+        else:
+            assert after.create == before.create

@@ -406,12 +406,14 @@ def create_definition(conn: Any, db: str, definition: Definition, *,
             query(conn, f"ALTER DATABASE {quote_name(db)} COLLATE {text(current)}")
 
 
-def moved(objects: Objects, old: str, new: str) -> Objects:
+def moved(objects: Objects, old: str, new: str, case_insensitive: bool = False) -> Objects:
     """``objects`` as they must be created in database ``new`` when they come from ``old``: names they
-    qualify with ``old`` point at ``new`` (see :mod:`.qualify`)."""
+    qualify with ``old`` point at ``new`` (see :mod:`.qualify`), in any case where the server compares
+    database names without it (``lower_case_table_names``: under 2, macOS' default, a view of database
+    ``App__synco_new`` names its tables' database ``app__synco_new``)."""
     def move(definition: Definition) -> Definition:
         mode = qualify.Mode.of(definition.charset_client, definition.sql_mode, definition.kind)
-        create, ambiguous = qualify.requalify(definition.create, old, new, mode)
+        create, ambiguous = qualify.requalify(definition.create, old, new, mode, case_insensitive)
         if ambiguous:
             log.warning("%s %s: %r also names a table, column or alias in it; only the names that must be the "
                         "database were pointed at %r", definition.kind.lower(), definition.name, old, new)

@@ -459,7 +459,8 @@ def _keep_definitions(conn: Any, names: Names, objects: schema.Objects, step: st
     looking: a rollback takes the definitions from the journal."""
     backup = names.backup
     try:
-        create_definitions(conn, backup, schema.moved(objects, names.target, backup), step, disable_events=True)
+        create_definitions(conn, backup, schema.moved(objects, names.target, backup, _folds_names(conn)), step,
+                           disable_events=True)
     except SyncoError as exc:
         log.warning("the kept copy %s lacks some views or triggers (the rollback has them all): %s", backup, exc)
 
@@ -629,13 +630,19 @@ def install(conn: Any, names: Names, enabled_events: Collection[str] = ()) -> in
     before = schema.Objects() if created else content(conn, names.target)
     # The journal holds the definitions as they are to be in the target: names the loaded ones qualify
     # with the scratch database point at the target.
-    after = _enabled(schema.moved(content(conn, names.scratch), names.scratch, names.target), enabled_events)
+    after = _enabled(schema.moved(content(conn, names.scratch), names.scratch, names.target, _folds_names(conn)),
+                     enabled_events)
     journal = Journal("install", SWAPPING, created, before=before, after=after)
     _prepare(conn, names, journal)
     _swap(conn, names, journal)
     # With nothing before, there is nothing to keep: no empty kept copy is left to roll back to.
     _finish(conn, names, journal, keep=not created)
     return len(journal.after.tables)
+
+
+def _folds_names(conn: Any) -> bool:
+    """The server compares database and table names without case (``lower_case_table_names`` 1 or 2)."""
+    return int(schema.query(conn, "SELECT @@lower_case_table_names")[0][0] or 0) != 0
 
 
 def _enabled(objects: schema.Objects, names: Collection[str]) -> schema.Objects:
