@@ -37,8 +37,6 @@ _INSTALL_TIME = ("--lower-case-table-names", "--innodb-page-size", "--character-
 def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]:
     """A private MariaDB started with ``options`` (``--lower-case-table-names=1`` ...): root's configuration
     over TCP, no database named."""
-    import pymysql
-
     daemon = require_tool("mariadbd", "mariadb-server", "mysqld")
     setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
     data, log = home / "data", home / "server.log"
@@ -49,27 +47,43 @@ def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]
                                capture_output=True, check=False)
     if installed.returncode != 0:
         unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
-    port = free_port()
-    with log.open("wb") as output:
-        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
-                                   f"--socket={home / 'server.sock'}", f"--port={port}", "--bind-address=127.0.0.1",
-                                   "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}", *options],
-                                  stdout=output, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(300):
-            try:
-                pymysql.connect(host="127.0.0.1", port=port, user="root").close()
-                break
-            except pymysql.err.OperationalError:
-                if server.poll() is not None:
-                    break
-                threading.Event().wait(0.1)
-        if server.poll() is not None:
+    for _ in range(3):
+        # A port found free may be taken by another test's server before this one binds it: then another.
+        port = free_port()
+        with log.open("wb") as output:
+            server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
+                                       f"--socket={home / 'server.sock'}", f"--port={port}",
+                                       "--bind-address=127.0.0.1", "--innodb-buffer-pool-size=32M",
+                                       f"--pid-file={home / 'server.pid'}", *options],
+                                      stdout=output, stderr=subprocess.STDOUT)
+        if _answers(server, port):
+            break
+        if "already in use" not in log.read_text(errors="replace"):
             unavailable(f"the private MariaDB did not start: {log.read_text(errors='replace')[-300:]}")
+    else:
+        unavailable(f"the private MariaDB found no free port: {log.read_text(errors='replace')[-300:]}")
+    try:
         yield DatabaseConfig(engine="mysql", name="", user="root", host="127.0.0.1", port=port)
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def _answers(server: subprocess.Popen[bytes], port: int) -> bool:
+    """Wait for the server to take connections; False when it stopped (or never answered, then stopped)."""
+    import pymysql
+
+    for _ in range(600):
+        try:
+            pymysql.connect(host="127.0.0.1", port=port, user="root").close()
+            return True
+        except pymysql.err.OperationalError:
+            if server.poll() is not None:
+                return False
+            threading.Event().wait(0.1)
+    server.terminate()
+    server.wait(timeout=60)
+    return False
 
 
 def mariadb_admin(server: DatabaseConfig, *statements: str) -> list[tuple[Any, ...]]:
@@ -136,20 +150,26 @@ def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
         prefix = [require_tool("runuser", "util-linux"), "-u", "postgres", "--",
                   *(["env", *(f"{key}={value}" for key, value in environment.items())] if environment else [])]
     data, log = home / "data", home / "server.log"
-    port = free_port()
     try:
         made = subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                                *initdb], capture_output=True, check=False,
                               env=None if prefix else {**os.environ, **(environment or {})})
         if made.returncode != 0:
             unavailable(f"initdb failed: {made.stderr.decode(errors='replace')[-300:]}")
-        options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1",
-                            *(f"-c {setting}" for setting in settings)])
-        started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                                  "-w", "start"], capture_output=True, check=False,
-                                 env=None if prefix else {**os.environ, **(environment or {})})
-        if started.returncode != 0:
-            unavailable(f"the private PostgreSQL did not start: {log.read_text(errors='replace')[-300:]}")
+        for _ in range(3):
+            # A port found free may be taken by another test's server before this one binds it: then another.
+            port = free_port()
+            options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1",
+                                *(f"-c {setting}" for setting in settings)])
+            started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o",
+                                      options, "-w", "start"], capture_output=True, check=False,
+                                     env=None if prefix else {**os.environ, **(environment or {})})
+            if started.returncode == 0:
+                break
+            if "already in use" not in log.read_text(errors="replace"):
+                unavailable(f"the private PostgreSQL did not start: {log.read_text(errors='replace')[-300:]}")
+        else:
+            unavailable(f"the private PostgreSQL found no free port: {log.read_text(errors='replace')[-300:]}")
         try:
             psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
             yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
