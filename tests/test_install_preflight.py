@@ -130,6 +130,31 @@ def test_check_install_target_postgresql(published: tuple[str, str, object], tmp
         conn.close()
 
 
+@pytest.mark.postgres
+def test_a_read_only_postgresql_is_refused_before_the_download(published: tuple[str, str, object], tmp_path: Path,
+                                                               postgres_database_factory: Callable[[], str]) -> None:
+    """A server (or role) whose transactions are read-only by default failed the install only after the
+    download, on 'cannot execute DROP DATABASE in a read-only transaction'; it is named before any request."""
+    url, key, behaviour = published
+    database = postgres_database_factory()
+    role = unique_name("readonly")
+    conn = postgres_admin_connection()
+    conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
+    conn.execute(f'ALTER DATABASE "{database}" OWNER TO "{role}"')
+    conn.execute(f'ALTER ROLE "{role}" SET default_transaction_read_only = on')
+    try:
+        local = f"postgresql://{role}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
+        with pytest.raises(DatabaseError, match="has default_transaction_read_only = on for this role"):
+            check(local)
+        result = receive_install(url, key, tmp_path, local)
+        assert result.exit_code == 1 and "default_transaction_read_only = on" in result.output, result.output
+        assert not behaviour.requests  # type: ignore[attr-defined]
+    finally:
+        conn.execute(f'ALTER DATABASE "{database}" OWNER TO CURRENT_USER')
+        conn.execute(f'DROP ROLE "{role}"')
+        conn.close()
+
+
 def test_check_install_target_sqlite(published: tuple[str, str, object], tmp_path: Path) -> None:
     url, key, behaviour = published
     assert check(f"sqlite:///{tmp_path}/new/folder/app.sqlite") is True

@@ -16,5 +16,6 @@ def check(database: DatabaseConfig) -> bool:
     """True when the server answers and the role may create and replace the database; else DatabaseError."""
     _names(database)  # a name too long for the derived names is refused now, not after the download
     with _admin(database) as admin:
+        rights.require_writable(admin, database)
         rights.require(admin, database)
     return True

@@ -15,6 +15,23 @@ from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
 
 
+def require_writable(admin: Any, database: DatabaseConfig) -> None:
+    """Raise a one-line DatabaseError when the server takes no writes from this role: a standby, or
+    ``default_transaction_read_only`` on (in postgresql.conf, or set for the role). The install would fail
+    only after the download, on its first ``CREATE DATABASE``; a read-only default is someone's choice, not
+    synco's to override."""
+    standby, read_only = admin.execute(
+        "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('default_transaction_read_only')"
+    ).fetchone()
+    if standby:
+        raise DatabaseError(f"the PostgreSQL server at {where(database)} is a standby (in recovery): it takes no "
+                            "writes, so nothing can be installed there")
+    if read_only == "on":
+        raise DatabaseError(f"the PostgreSQL server at {where(database)} has default_transaction_read_only = on "
+                            "for this role: an install creates and renames databases; turn it off (in "
+                            "postgresql.conf, or ALTER ROLE ... RESET default_transaction_read_only) to install")
+
+
 def require(admin: Any, database: DatabaseConfig) -> None:
     """Raise a one-line DatabaseError naming the right the role lacks to replace ``database``."""
     row = admin.execute(
