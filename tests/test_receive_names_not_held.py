@@ -95,3 +95,10 @@ def test_private_members_the_folder_cannot_hold_leave_the_rest_received(fixture_
     files = listing(target / "private")
     assert files == {"a.txt": b"private a\n", "hard-a.txt": b"private a\n",
                      "nested/b.bin": (private / "nested" / "b.bin").read_bytes(), "nested/deeper/empty": b""}
+    # Received again: nothing to fetch, but the files left out are said again, not "already received" alone
+    # (the summary would read "all done" while four files are missing for good).
+    again = outcome(receive(fixture_app, target, "private"))
+    assert again.status == "partial" and again.cause == SAME_NAME, again
+    assert again.detail.startswith("already received; 4 file(s) not written"), again
+    assert dict(again.files_failed) == reasons
+    assert listing(target / "private") == files

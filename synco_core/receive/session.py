@@ -551,8 +551,14 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if previous is not None and _already_there(previous, folder, file_set, target / local):
                 outcome.status = "skipped"
                 outcome.detail = "already received"
+                earlier = _left_out_before(previous)
+                if earlier:
+                    # Received as far as this folder can hold it: say so again, or the summary reads "all done".
+                    outcome.status, outcome.files_failed, outcome.cause = "partial", earlier, SAME_NAME
+                    outcome.detail = f"already received; {len(earlier)} file(s) not written"
                 arrived(target, previous)
                 continue
+            left_out: list[tuple[str, str]] = []
             streamed = options.prefetched(file_set) if options.prefetched and file_set.dump is not None else None
             if streamed is not None:
                 assert file_set.dump is not None
@@ -562,13 +568,14 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             elif file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
-                left_out: list[tuple[str, str]] = []
                 outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter, left_out)
                 if left_out:
                     # Received as far as this folder can hold it: another run would leave out the same files.
                     outcome.status, outcome.files_failed, outcome.cause = "partial", left_out, SAME_NAME
                     outcome.detail = f"{len(left_out)} file(s) not written"
-            arrived(target, state.record(folder, meta, file_set, local, localState=artifact_state(target / local)))
+            extra: dict[str, Any] = {"leftOut": [list(item) for item in left_out]} if left_out else {}
+            arrived(target, state.record(folder, meta, file_set, local, localState=artifact_state(target / local),
+                                         **extra))
         except DiskFullError:
             outcome.status = "failed"
             raise
@@ -591,6 +598,14 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         state.save(folder, meta)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _left_out_before(previous: dict[str, Any]) -> list[tuple[str, str]]:
+    """The members a private set's earlier receive could not write here (its ``leftOut``), as (name, why)."""
+    noted = previous.get("leftOut")
+    if not isinstance(noted, list):
+        return []
+    return [(str(item[0]), str(item[1])) for item in noted if isinstance(item, list) and len(item) == 2]
 
 
 #: How a full disk (or an exhausted quota) reads in a failure, also one reported by a worker process.
