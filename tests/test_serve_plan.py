@@ -149,3 +149,30 @@ def test_a_rule_with_a_label_is_shown_by_it(app_factory: Callable[[DumpOptions],
     assert rules[0].describe() == "users.email -> emptied if text"
     text = CliRunner().invoke(cli, ["serve", "--plan"]).output
     assert "emptied if text" in text and "x" * 200 not in text
+
+
+def test_sqlite_tables_never_analysed_are_counted_when_small(tmp_path: Path) -> None:
+    """A SQLite file ANALYZE never ran on (most of them, the README's example too) had every table shown as
+    '~0 rows' beside the rows it has; small tables are counted, statistics still win where they exist."""
+    from synco_core.dburl import parse_database_url
+    from synco_core.plugins import get_plugin_manager
+
+    path = tmp_path / "app.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.executemany("INSERT INTO users (email) VALUES (?)", [(f"u{n}@example.com",) for n in range(37)])
+        conn.execute('CREATE TABLE "odd ""name""" (k TEXT PRIMARY KEY, v) WITHOUT ROWID')
+        conn.executemany('INSERT INTO "odd ""name""" VALUES (?, ?)', [(str(n), n) for n in range(5)])
+        conn.execute("CREATE TABLE empty (x)")
+    conn.close()
+
+    def estimates() -> dict[str, int]:
+        inventory = get_plugin_manager().hook.inspect_database(database=parse_database_url(f"sqlite:///{path}"))
+        return {table.name: table.rows_estimate for table in inventory.tables}
+
+    assert estimates() == {"users": 37, 'odd "name"': 5, "empty": 0}
+    with sqlite3.connect(path) as conn:
+        conn.execute("ANALYZE")
+        conn.execute("UPDATE sqlite_stat1 SET stat = '1000 1' WHERE tbl = 'users'")  # statistics, not a count
+    conn.close()
+    assert estimates()["users"] == 1000

@@ -41,6 +41,10 @@ __all__ = [
 ]
 
 
+#: A table without statistics (``ANALYZE`` never ran) is counted when it takes at most this many bytes.
+COUNTED_WITHOUT_STATISTICS = 16 * 1024 * 1024
+
+
 @hookimpl(trylast=True)
 def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
     if database.engine != ENGINE:
@@ -55,9 +59,16 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         with contextlib.suppress(sqlite3.Error):
             for table, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
                 sizes[table] = int(size)
+        tables = user_tables(conn)
+        for name in tables:
+            if name not in estimates and name in sizes and sizes[name] <= COUNTED_WITHOUT_STATISTICS:
+                # Never analysed (most SQLite files): a small table is counted, in milliseconds, rather than
+                # shown as "~0 rows" beside the rows it has.
+                with contextlib.suppress(sqlite3.Error):
+                    estimates[name] = int(conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0])
         infos = [TableInfo(name=name, columns=columns, rows_estimate=estimates.get(name, 0),
                            size_bytes=sizes.get(name, 0), kind="table")
-                 for name, columns in user_tables(conn).items()]
+                 for name, columns in tables.items()]
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"):
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(name)})")]
             infos.append(TableInfo(name=name, columns=columns, kind="view"))
