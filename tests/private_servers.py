@@ -33,6 +33,15 @@ def free_port() -> int:
 _INSTALL_TIME = ("--lower-case-table-names", "--innodb-page-size", "--character-set-server", "--collation-server")
 
 
+def own_tmpdir(home: Path) -> str:
+    """``--tmpdir`` in ``home``: a MariaDB starting (mariadb-install-db's bootstrap too) deletes every ``#sql*``
+    file of its tmpdir as its own leftovers, and with the default /tmp those are the shared server's temporary
+    tables in use: other tests' queries then failed with 'Error on delete of /tmp/#sql-temptable-...'."""
+    folder = home / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"--tmpdir={folder}"
+
+
 @contextlib.contextmanager
 def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]:
     """A private MariaDB started with ``options`` (``--lower-case-table-names=1`` ...): root's configuration
@@ -43,7 +52,7 @@ def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]
     account = "root" if os.geteuid() == 0 else getpass.getuser()
     at_install = [option for option in options if option.startswith(_INSTALL_TIME)]
     installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
-                                "--auth-root-authentication-method=normal", *at_install],
+                                own_tmpdir(home), "--auth-root-authentication-method=normal", *at_install],
                                capture_output=True, check=False)
     if installed.returncode != 0:
         unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
@@ -52,7 +61,7 @@ def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]
         port = free_port()
         with log.open("wb") as output:
             server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
-                                       f"--socket={home / 'server.sock'}", f"--port={port}",
+                                       own_tmpdir(home), f"--socket={home / 'server.sock'}", f"--port={port}",
                                        "--bind-address=127.0.0.1", "--innodb-buffer-pool-size=32M",
                                        f"--pid-file={home / 'server.pid'}", *options],
                                       stdout=output, stderr=subprocess.STDOUT)

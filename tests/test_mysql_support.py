@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+from private_servers import own_tmpdir
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
@@ -293,13 +294,13 @@ def private_mariadb(home: Path, *options: str) -> Iterator[DatabaseConfig]:
     setup = require_tool("mariadb-install-db", "mariadb-server", "mysql_install_db")
     data, socket, log = home / "data", str(home / "server.sock"), home / "server.log"
     account = "root" if os.geteuid() == 0 else getpass.getuser()
-    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}",
+    installed = subprocess.run([setup, "--no-defaults", f"--user={account}", f"--datadir={data}", own_tmpdir(home),
                                 "--auth-root-authentication-method=normal"], capture_output=True, check=False)
     if installed.returncode != 0:
         unavailable(f"mariadb-install-db failed: {installed.stderr.decode(errors='replace')[-300:]}")
     options = tuple(f"--log-bin={data / o.split('=', 1)[1]}" if o.startswith("--log-bin=") else o for o in options)
     with log.open("wb") as output:
-        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}",
+        server = subprocess.Popen([daemon, "--no-defaults", f"--user={account}", f"--datadir={data}", own_tmpdir(home),
                                    f"--socket={socket}", "--skip-networking", *options,
                                    "--innodb-buffer-pool-size=32M", f"--pid-file={home / 'server.pid'}"],
                                   stdout=output, stderr=subprocess.STDOUT)
