@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
     from synco_core.redaction import error_line, one_line, redact, register_secret
+    from synco_core.syncofile import is_config_candidate, load_synco_yaml
 
 __version__ = "0.1.0"
 
@@ -86,6 +87,8 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "read_config_text": ("synco_core.frameworkutil.configfile", "read_config_text"),
     "MAX_CONFIG_BYTES": ("synco_core.frameworkutil.configfile", "MAX_CONFIG_BYTES"),
     "MAX_LOCK_FILE_BYTES": ("synco_core.frameworkutil.configfile", "MAX_LOCK_FILE_BYTES"),
+    "load_synco_yaml": ("synco_core.syncofile", "load_synco_yaml"),
+    "is_config_candidate": ("synco_core.syncofile", "is_config_candidate"),
     "parse_dotenv": ("synco_core.frameworkutil.dotenv", "parse_dotenv"),
     "load_dotenv_files": ("synco_core.frameworkutil.dotenv", "load_dotenv_files"),
     "expand_variables": ("synco_core.frameworkutil.dotenv", "expand_variables"),
@@ -180,7 +183,9 @@ __all__ = [
     "inspect_with_engine",
     "install_named_root",
     "install_tree",
+    "is_config_candidate",
     "load_dotenv_files",
+    "load_synco_yaml",
     "mask_url_passwords",
     "normalise_engine",
     "one_line",

@@ -91,3 +91,13 @@ def test_a_linked_file_stays_a_link(tmp_path: Path) -> None:
     remember_host(project, "https://staging.example.com/")
     assert (project / ".synco.yml").is_symlink()
     assert "https://staging.example.com/" in configured_hosts(project) and "staging" in kept.read_text()
+
+
+def test_the_generic_plugin_knows_the_sections_receive_and_pull_read() -> None:
+    """synco-generic warns about a top-level key close to a section name (a typo) unless some part of synco
+    reads it: receive's host keys and pull's remotes must be on its list, or they would be called typos."""
+    from synco_generic.config import OTHER_SECTIONS
+
+    from synco_core.receive.locate import HOST_KEYS
+
+    assert HOST_KEYS | {"receive", "remotes"} <= OTHER_SECTIONS

@@ -29,10 +29,11 @@ from synco_core import (
     SanitizeRule,
     UnsafePathError,
     expand_variables,
+    is_config_candidate,
+    load_synco_yaml,
     parse_database_url,
     safe_relative_path,
 )
-from synco_core.syncofile import is_config_candidate, load_synco_yaml
 
 log = logging.getLogger(__name__)
 
