@@ -85,7 +85,7 @@ def test_serve_framework_option_chooses_between_equal_candidates(fixture_app: Pa
     assert ambiguous.exit_code == 1
     assert "several frameworks match" in ambiguous.output and "--framework" in ambiguous.output
     unknown = CliRunner().invoke(cli, ["serve", "--keep", "--id", "unknown", "--framework", "nope"])
-    assert unknown.exit_code == 1 and "framework 'nope' not detected" in unknown.output
+    assert unknown.exit_code == 1 and "no installed plugin detects a framework named 'nope'" in unknown.output
     chosen = CliRunner().invoke(cli, ["serve", "--keep", "--id", "chosen", "--framework", "fixture",
                                       "--only", "private"])
     assert chosen.exit_code == 0, chosen.output
