@@ -186,7 +186,9 @@ def test_a_private_set_with_names_the_folder_takes_for_one_is_received(fixture_a
     assert files["Photo.jpg"] == b"upper" and files["nested/B.BIN"] == b"shout" and files["a.txt"] == b"private a\n"
     assert "photo.jpg" not in files and "zz-hard.jpg" not in files
     again = outcome(receive(fixture_app, target, "private"))
-    assert again.status == "skipped", again
+    # Nothing fetched again, and the files this folder cannot hold are still said to be missing.
+    assert again.status == "partial" and again.detail.startswith("already received; 3 file(s) not written"), again
+    assert sorted(path for path, _reason in again.files_failed) == ["nested/b.bin", "photo.jpg", "zz-hard.jpg"]
 
 
 def test_the_plan_counts_what_a_receive_does_and_writes_nothing(caseless: Path, tmp_path: Path) -> None:
