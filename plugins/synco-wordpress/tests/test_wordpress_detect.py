@@ -13,7 +13,7 @@ import synco_wordpress.plugin
 from synco_wordpress.dbhost import DbHost, parse_db_host
 from wp_support import FIXTURES, configure, copy_site, wp_cli_config
 
-from synco_core import ConfigError, redact
+from synco_core import ConfigError, Framework, hookimpl, parse_database_url, redact
 from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, detect
 
 
@@ -147,6 +147,26 @@ def test_unreadable_password_keeps_the_files(tmp_path: Path, wordpress_manager: 
     assert "DB_PASSWORD cannot be read without PHP" in caplog.text
 
 
+class ExplicitConfiguration:
+    """What synco-generic does with a .synco.yml naming the database (this plugin's tests run without it): the
+    project becomes its own (priority 1, explicit configuration), and a framework chosen with --framework gets
+    that database."""
+
+    URL = "mysql://shop:pw@127.0.0.1/shop"
+
+    @hookimpl
+    def detect_framework(self, project_dir: Path) -> Framework | None:
+        if not (project_dir / ".synco.yml").exists():
+            return None
+        return Framework(name="Configured", plugin="explicit", project_dir=project_dir, priority=1,
+                         reason=".synco.yml names the database", database=parse_database_url(self.URL))
+
+    @hookimpl
+    def amend_framework(self, framework: Framework) -> None:
+        if framework.plugin != "explicit" and (framework.project_dir / ".synco.yml").exists():
+            framework.database = parse_database_url(self.URL)
+
+
 def test_the_advice_for_an_unreadable_database_keeps_the_sanitising(
         tmp_path: Path, wordpress_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None],
         no_php: None, caplog: pytest.LogCaptureFixture) -> None:
@@ -154,9 +174,7 @@ def test_the_advice_for_an_unreadable_database_keeps_the_sanitising(
     and then none of this plugin's sanitising applies: users' password hashes and e-mail addresses would ship
     as they are. So the advice for a database wp-config.php computes says to keep WordPress (--framework), and
     a project where that happened anyway is told so, naming the option."""
-    import synco_generic.plugin
-
-    register_plugin(synco_generic.plugin, "generic")
+    register_plugin(ExplicitConfiguration(), "explicit")
     site = copy_site(tmp_path / "site")
     config = site / "wp-config.php"
     computed = "define( 'DB_PASSWORD', trim( file_get_contents( '/run/secret' ) ) );"
@@ -167,7 +185,7 @@ def test_the_advice_for_an_unreadable_database_keeps_the_sanitising(
 
     (site / ".synco.yml").write_text("serve:\n  database: mysql://shop:pw@127.0.0.1/shop\n")
     chosen = detect(site)
-    assert chosen.plugin == "generic"
+    assert chosen.plugin == "explicit"
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "--framework" in r.getMessage()]
     assert any("WordPress's sanitising rules and settings are not applied; --framework wordpress" in message
                for message in warned), warned
