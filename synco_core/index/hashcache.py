@@ -43,6 +43,7 @@ from typing import BinaryIO, cast
 
 from synco_core.bounded import CACHE_CONTENT_MB
 from synco_core.fsutil import remove_temps_of_dead_processes, user_cache_dir
+from synco_core.index.order import seek
 
 log = logging.getLogger(__name__)
 
@@ -319,14 +320,8 @@ class HashCache:
 
     def _find(self, path: str, info: os.stat_result) -> _Entry | None:
         self._fingerprinted = info, _fingerprint(info)
-        pending = self._pending
-        while pending is None or pending[0] < path:
-            pending = next(self._old, None)
-            if pending is None:
-                self._pending = None
-                return None
-        self._pending = pending
-        if pending[0] == path and pending[1] == self._fingerprinted[1]:
+        pending = self._pending = seek(self._old, self._pending, path)
+        if pending is not None and pending[0] == path and pending[1] == self._fingerprinted[1]:
             return pending
         return None
 

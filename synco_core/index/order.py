@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from synco_core import leftout
 from synco_core.globs import ExcludeMatcher
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 A = TypeVar("A")
 B = TypeVar("B")
+#: A record whose first field is its path, in a stream sorted by path.
+R = TypeVar("R", bound=tuple[Any, ...])
 
 #: ``skip_folder(entry, relative)`` is True for a folder the walk must neither yield nor enter.
 SkipFolder = Callable[[os.DirEntry[str], str], bool]
@@ -147,6 +149,16 @@ def _open_folder(name: str, parent_fd: int | None) -> int:
         return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd) if parent_fd >= 0 else -1
     except OSError:
         return -1
+
+
+def seek(records: Iterator[R], pending: R | None, path: str) -> R | None:
+    """The first record, of ``pending`` (the one a previous seek stopped at) and then ``records``, whose path
+    is not before ``path``; None once ``records`` end. Asked in path order, it reads a sorted stream once."""
+    while pending is None or pending[0] < path:
+        pending = next(records, None)
+        if pending is None:
+            return None
+    return pending
 
 
 def in_order(items: Iterable[tuple[str, A]]) -> Iterator[tuple[str, A]]:

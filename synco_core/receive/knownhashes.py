@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from synco_core.fsutil import remove_temps_of_dead_processes
+from synco_core.index.order import seek
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +119,8 @@ class KnownHashes:
 
     def lookup(self, path: str) -> str | None:
         """The SHA-256 ``path`` was received as (lower-case hex); None when not known."""
-        pending = self._pending
-        while pending is None or pending[0] < path:
-            pending = next(self._old, None)
-            if pending is None:
-                self._pending = None
-                return None
-        self._pending = pending
-        return pending[1] if pending[0] == path else None
+        pending = self._pending = seek(self._old, self._pending, path)
+        return pending[1] if pending is not None and pending[0] == path else None
 
     def note(self, path: str, sha256: str) -> None:
         """Note that ``path`` is to hold ``sha256`` once this receive is through."""
