@@ -92,7 +92,7 @@ def stdout_reserved() -> Iterator[None]:
             ours.close()  # the buffer's last flush fails again, and the descriptor is closed all the same
     if failed is not None:
         # Reached only when the command itself ended well: its output did not all arrive, so it failed.
-        raise failed if isinstance(failed, OutputFailed) else _output_failed(failed)
+        raise failed if isinstance(failed, OutputFailed) else output_failed(failed)
 
 
 class OutputFailed(SyncoError, OSError):
@@ -102,7 +102,8 @@ class OutputFailed(SyncoError, OSError):
     line saying that, not the name of Python's exception."""
 
 
-def _output_failed(exc: OSError) -> OutputFailed:
+def output_failed(exc: OSError) -> OutputFailed:
+    """The one-line error for synco's own output refused by the system with ``exc``."""
     return OutputFailed(f"cannot write synco's output: {exc.strerror or exc}")
 
 
@@ -114,10 +115,8 @@ class _OutputFile(io.FileIO):
             return super().write(data)
         except BlockingIOError:
             raise  # the buffer above retries these itself
-        except OutputFailed:
-            raise
         except OSError as exc:
-            raise _output_failed(exc) from exc
+            raise output_failed(exc) from exc
 
 
 def _inside() -> bool:

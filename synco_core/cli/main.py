@@ -22,7 +22,7 @@ from synco_core.bounded import check_settings
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
-from synco_core.pluginguard import OutputFailed, stdout_reserved, threads_left_running
+from synco_core.pluginguard import OutputFailed, output_failed, stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
 log = logging.getLogger("synco_core")
@@ -207,8 +207,7 @@ def main() -> None:
                 status = done.code
             except OSError as exc:
                 # Writing what click prints itself (--version, --help) to an output that cannot take it.
-                lost = exc if isinstance(exc, OutputFailed) else f"cannot write synco's output: {exc.strerror or exc}"
-                click.echo(f"Error: {lost}", err=True)
+                click.echo(f"Error: {exc if isinstance(exc, OutputFailed) else output_failed(exc)}", err=True)
                 status = 1
     except OutputFailed as lost:
         # A command that failed has said why already; one that succeeded did not deliver what it printed.
