@@ -102,3 +102,21 @@ def test_private_members_the_folder_cannot_hold_leave_the_rest_received(fixture_
     assert again.detail.startswith("already received; 4 file(s) not written"), again
     assert dict(again.files_failed) == reasons
     assert listing(target / "private") == files
+
+
+def test_the_state_names_a_bounded_number_of_the_members_left_out(fixture_app: Path, exfat: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names are the session's: a private tar of a million names the folder cannot hold must not make the
+    state file that big. Beyond ``LEFT_OUT_NOTED`` they are counted only, and the count is said again."""
+    from synco_core.receive import session
+
+    monkeypatch.setattr(session, "LEFT_OUT_NOTED", 2)
+    private = fixture_app / "private"
+    for name in ("a?.txt", "b?.txt", "c?.txt", "d?.txt", "e?.txt"):
+        (private / name).write_text(name)
+    target = exfat / "got"
+    first = outcome(receive(fixture_app, target, "private"))
+    assert first.status == "partial" and len(first.files_failed) >= 5, first
+    again = outcome(receive(fixture_app, target, "private"))
+    assert again.detail.startswith(f"already received; {len(first.files_failed)} file(s) not written"), again
+    assert again.files_failed == first.files_failed[:2]

@@ -551,11 +551,11 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if previous is not None and _already_there(previous, folder, file_set, target / local):
                 outcome.status = "skipped"
                 outcome.detail = "already received"
-                earlier = _left_out_before(previous)
+                earlier, count = _left_out_before(previous)
                 if earlier:
                     # Received as far as this folder can hold it: say so again, or the summary reads "all done".
                     outcome.status, outcome.files_failed, outcome.cause = "partial", earlier, SAME_NAME
-                    outcome.detail = f"already received; {len(earlier)} file(s) not written"
+                    outcome.detail = f"already received; {count} file(s) not written"
                 arrived(target, previous)
                 continue
             left_out: list[tuple[str, str]] = []
@@ -573,7 +573,9 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     # Received as far as this folder can hold it: another run would leave out the same files.
                     outcome.status, outcome.files_failed, outcome.cause = "partial", left_out, SAME_NAME
                     outcome.detail = f"{len(left_out)} file(s) not written"
-            extra: dict[str, Any] = {"leftOut": [list(item) for item in left_out]} if left_out else {}
+            # The names are the session's: a tar of a million of them must not make the state file that big.
+            extra: dict[str, Any] = {"leftOut": [list(item) for item in left_out[:LEFT_OUT_NOTED]],
+                                     "leftOutCount": len(left_out)} if left_out else {}
             arrived(target, state.record(folder, meta, file_set, local, localState=artifact_state(target / local),
                                          **extra))
         except DiskFullError:
@@ -600,12 +602,19 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
     return summary
 
 
-def _left_out_before(previous: dict[str, Any]) -> list[tuple[str, str]]:
-    """The members a private set's earlier receive could not write here (its ``leftOut``), as (name, why)."""
+#: The members left out of a private set that its state notes by name (the rest only counted).
+LEFT_OUT_NOTED = 1000
+
+
+def _left_out_before(previous: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
+    """The members a private set's earlier receive could not write here (its ``leftOut``), as (name, why),
+    and how many there were in all."""
     noted = previous.get("leftOut")
     if not isinstance(noted, list):
-        return []
-    return [(str(item[0]), str(item[1])) for item in noted if isinstance(item, list) and len(item) == 2]
+        return [], 0
+    named = [(str(item[0]), str(item[1])) for item in noted if isinstance(item, list) and len(item) == 2]
+    count = previous.get("leftOutCount")
+    return named, count if isinstance(count, int) and count >= len(named) else len(named)
 
 
 #: How a full disk (or an exhausted quota) reads in a failure, also one reported by a worker process.
