@@ -139,7 +139,8 @@ def quoted(values: tuple[str, ...]) -> str:
 
 
 def _like(ending: str) -> str:
-    return "'%" + ending.replace("_", "\\_") + "'"
+    # ESCAPE '!': a backslash escapes in MySQL's string literals, not in SQLite's; '!' is plain in both.
+    return "'%" + ending.replace("_", "!_") + "' ESCAPE '!'"
 
 
 # Cached: a network of thousands of sites builds the same SQL for each.

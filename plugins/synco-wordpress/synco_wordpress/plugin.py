@@ -27,6 +27,7 @@ from synco_wordpress.config import WordPressConfig, read_config, required, wp_co
 from synco_wordpress.dbhost import parse_db_host
 from synco_wordpress.files import upload_sets
 from synco_wordpress.profile import dump_options
+from synco_wordpress.sqlite import sqlite_dropin, sqlite_file, uses_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,19 @@ PLUGIN = urls.PLUGIN
 FILE_CONSTANTS = ("WP_CONTENT_DIR", "WP_CONTENT_URL", "UPLOADS", "WP_SITEURL", "MULTISITE")
 
 
+def _config_source(config: WordPressConfig) -> str:
+    how = "wp config get" if config.source == "wp-cli" else "read without PHP"
+    return (f"{config.bedrock / '.env'} and config/application.php ({how})" if config.bedrock is not None
+            else f"{config.config_file} ({how})")
+
+
 def database_config(config: WordPressConfig) -> DatabaseConfig:
-    """The database wp-config.php names (WordPress runs on MySQL or MariaDB)."""
+    """The database wp-config.php names: MySQL or MariaDB, or SQLite through the SQLite drop-in (whose DB_NAME,
+    DB_USER ... are left over from wp-config-sample.php and name nothing)."""
+    if uses_sqlite(config):
+        dropin = sqlite_dropin(config)
+        return DatabaseConfig(engine="sqlite", name=str(sqlite_file(config)),
+                              source=f"{_config_source(config)}, SQLite drop-in {dropin}")
     name = required(config, "DB_NAME")
     user = required(config, "DB_USER")
     password = required(config, "DB_PASSWORD", null_is_empty=True)
@@ -47,12 +59,9 @@ def database_config(config: WordPressConfig) -> DatabaseConfig:
     charset = config.text("DB_CHARSET")
     if charset:
         options["charset"] = charset
-    how = "wp config get" if config.source == "wp-cli" else "read without PHP"
-    source = (f"{config.bedrock / '.env'} and config/application.php ({how})" if config.bedrock is not None
-              else f"{config.config_file} ({how})")
     return DatabaseConfig(engine="mysql", name=name, host=host.host if host.host or not host.socket else None,
                           port=host.port, user=user, password=password or None, socket=host.socket,
-                          options=options, source=source)
+                          options=options, source=_config_source(config))
 
 
 def _relative_core(config: WordPressConfig) -> str:
@@ -142,7 +151,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
         database=database,
         web_root=web_root,
         reason=f"wp-settings.php and {where} found (WordPress {version}"
-               + (", multisite" if config.multisite else "") + ")",
+               + (", multisite" if config.multisite else "")
+               + (", on SQLite" if database is not None and database.engine == "sqlite" else "") + ")",
         post_install=post_install,
         settings=settings,
         config_source=config.source,
@@ -182,7 +192,9 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
 def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
     if framework.plugin != PLUGIN:
         return None
-    return dump_options(str(framework.settings.get("table_prefix") or "wp_"), inventory)
+    engine = inventory.engine if inventory is not None else (
+        framework.database.engine if framework.database is not None else "mysql")
+    return dump_options(str(framework.settings.get("table_prefix") or "wp_"), inventory, engine)
 
 
 @hookimpl

@@ -40,8 +40,10 @@ from synco_wordpress.ecosystem import LOG_TABLES, credential_condition, emptied,
 #: Every account of the copy logs in with "password" (wp_check_password hands bcrypt to password_verify).
 PASSWORD_HASH = BCRYPT_PASSWORD
 
-TRANSIENTS = "option_name NOT LIKE '\\_transient\\_%' AND option_name NOT LIKE '\\_site\\_transient\\_%'"
-SITE_TRANSIENTS = "meta_key NOT LIKE '\\_site\\_transient\\_%'"
+# ESCAPE '!': a backslash is an escape in MySQL's string literals and not in SQLite's, '!' is plain in both.
+TRANSIENTS = ("option_name NOT LIKE '!_transient!_%' ESCAPE '!' "
+              "AND option_name NOT LIKE '!_site!_transient!_%' ESCAPE '!'")
+SITE_TRANSIENTS = "meta_key NOT LIKE '!_site!_transient!_%' ESCAPE '!'"
 #: The address parts WooCommerce keeps per customer (usermeta) and per order (postmeta, with a ``_`` in front).
 ADDRESS_FIELDS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "postcode", "state",
                   "phone")
@@ -81,44 +83,56 @@ PRIVATE_SLUG_TYPES = ("flamingo_contact", "flamingo_inbound", "nf_sub", "postman
 EMPTY_PHP_ARRAY = "a:0:{}"
 
 
-def _usermeta_expression() -> str:
+def concat(engine: str, *parts: str) -> str:
+    """SQL joining ``parts`` as text: MySQL's CONCAT(), SQLite's ``||`` (CONCAT() is SQLite 3.44's); both give
+    NULL when a part is NULL."""
+    if engine == "mysql":
+        return f"CONCAT({', '.join(parts)})"
+    return "(" + " || ".join(parts) + ")"
+
+
+@functools.cache
+def _usermeta_expression(engine: str) -> str:
     """Session tokens, names and WooCommerce's customer details blanked, billing e-mail made unique and invalid,
     credentials (:data:`USER_SECRET_META`, and what a name says is one) emptied."""
+    address = concat(engine, "'user'", "user_id", "'@example.invalid'")
     return ("CASE WHEN meta_key = 'session_tokens' THEN '' "
-            "WHEN meta_key = 'billing_email' THEN CONCAT('user', user_id, '@example.invalid') "
+            f"WHEN meta_key = 'billing_email' THEN {address} "
             f"WHEN meta_key IN ({quoted(CUSTOMER_META + PROFILE_META)}) THEN '' "
             f"WHEN {credential_condition('meta_key', 'meta_value', named=USER_SECRET_META)} "
             f"THEN {emptied('meta_value')} ELSE meta_value END")
 
 
-def _usermeta_key_expression() -> str:
+@functools.cache
+def _usermeta_key_expression(engine: str) -> str:
     """Easy Digital Downloads' API keys, kept as usermeta names, replaced by a name unique per row."""
-    return (f"CASE WHEN meta_value IN ({quoted(EDD_KEY_VALUES)}) THEN CONCAT('edd_api_key_', umeta_id) "
-            "ELSE meta_key END")
+    renamed = concat(engine, "'edd_api_key_'", "umeta_id")
+    return f"CASE WHEN meta_value IN ({quoted(EDD_KEY_VALUES)}) THEN {renamed} ELSE meta_key END"
 
 
 @functools.cache
-def _order_meta_expression(order: str, posts: str | None = None) -> str:
+def _order_meta_expression(engine: str, order: str, posts: str | None = None) -> str:
     """An order's e-mail in its meta made invalid (unique per order: ``order`` is the column naming it), its IP
     address local, the other details blanked; likewise other plugins' people in post meta, and every meta of the
     private posts (:data:`PRIVATE_POST_TYPES`) in ``posts`` (the site's posts table, if it has one)."""
     private = (f"WHEN {order} IN (SELECT ID FROM {_quote_name(posts)} WHERE post_type IN "
                f"({quoted(PRIVATE_POST_TYPES)})) THEN '' " if posts else "")
-    return (f"CASE WHEN meta_key IN ('_billing_email', {quoted(EMAIL_META)}) "
-            f"THEN CONCAT('user', {order}, '@example.invalid') "
+    address = concat(engine, "'user'", order, "'@example.invalid'")
+    return (f"CASE WHEN meta_key IN ('_billing_email', {quoted(EMAIL_META)}) THEN {address} "
             f"WHEN meta_key IN ('_customer_ip_address', {quoted(IP_META)}) THEN '127.0.0.1' "
             f"WHEN meta_key IN ({quoted(ORDER_META + PERSONAL_META)}) THEN {emptied('meta_value')} "
-            f"WHEN meta_key = '_order_key' THEN {_rekeyed('meta_value', ORDER_KEY_PREFIX, ORDER_KEY_LENGTH)} "
+            f"WHEN meta_key = '_order_key' THEN {_rekeyed(engine, 'meta_value', ORDER_KEY_PREFIX, ORDER_KEY_LENGTH)} "
             f"{private}ELSE meta_value END")
 
 
 @functools.cache
-def _rekeyed(column: str, prefix: str, length: int) -> str:
+def _rekeyed(engine: str, column: str, prefix: str, length: int) -> str:
     """A random key that opens pages on production (an order's, a receipt's) replaced by another of its form,
     derived from it: the same key gives the same replacement in every table, so the copy's links still match,
     and the original (random, 13 characters or more) cannot be found from it."""
-    return (f"CASE WHEN {column} IS NULL OR {column} = '' THEN {column} "
-            f"ELSE CONCAT('{prefix}', LEFT(SHA2({column}, 256), {length})) END")
+    # SHA2(): MySQL's; the SQLite engine offers the same function to sanitising expressions.
+    derived = concat(engine, f"'{prefix}'", f"SUBSTR(SHA2({column}, 256), 1, {length})")
+    return f"CASE WHEN {column} IS NULL OR {column} = '' THEN {column} ELSE {derived} END"
 
 
 ORDER_KEY_PREFIX = "wc_order_"
@@ -229,18 +243,19 @@ class _Columns:
         return found is not None and wanted <= found
 
 
-def _private_post_rules(site: str) -> list[SanitizeRule]:
+def _private_post_rules(site: str, engine: str) -> list[SanitizeRule]:
     """Messages from people kept as posts (:data:`PRIVATE_POST_TYPES`) emptied, the rows kept."""
-    emptied_for = {"post_title": "IF(post_type = 'user_request', CONCAT('user', ID, '@example.invalid'), '')",
+    address = concat(engine, "'user'", "ID", "'@example.invalid'")
+    emptied_for = {"post_title": f"CASE WHEN post_type = 'user_request' THEN {address} ELSE '' END",
                    "post_content": "''", "post_excerpt": "''", "post_password": "''"}
     rules = [SanitizeRule(site + "posts", column, expression=_private_posts_expression(column, value),
                           label=PRIVATE_POSTS_LABEL) for column, value in emptied_for.items()]
     rules.append(SanitizeRule(site + "posts", "post_name", label=PRIVATE_POSTS_LABEL, expression=(
-        _private_posts_expression("post_name", "CONCAT(post_type, '-', ID)", PRIVATE_SLUG_TYPES))))
+        _private_posts_expression("post_name", concat(engine, "post_type", "'-'", "ID"), PRIVATE_SLUG_TYPES))))
     return rules
 
 
-def _site_rules(site: str, columns: _Columns) -> list[SanitizeRule]:
+def _site_rules(site: str, columns: _Columns, engine: str) -> list[SanitizeRule]:
     """The rules of one site's own tables (``site`` is its table prefix)."""
     posts = site + "posts" if columns.has(site + "posts", ("ID", "post_type")) else None
     rules = [
@@ -249,10 +264,10 @@ def _site_rules(site: str, columns: _Columns) -> list[SanitizeRule]:
         SanitizeRule(site + "comments", "comment_author_email", transform="email"),
         SanitizeRule(site + "comments", "comment_author_IP", transform="fixed:127.0.0.1"),
         SanitizeRule(site + "comments", "comment_agent", transform="fixed:"),
-        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression("post_id", posts),
+        SanitizeRule(site + "postmeta", "meta_value", expression=_order_meta_expression(engine, "post_id", posts),
                      label=META_LABEL + (", private posts' meta emptied" if posts else "")),
         # HPOS keeps an order's address search index (``_billing_address_index`` ...) in its own meta table.
-        SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression("order_id"),
+        SanitizeRule(site + "wc_orders_meta", "meta_value", expression=_order_meta_expression(engine, "order_id"),
                      label=META_LABEL),
         SanitizeRule(site + "wc_customer_lookup", "email", transform="email"),
         SanitizeRule(site + "wc_orders", "billing_email", transform="email"),
@@ -266,10 +281,10 @@ def _site_rules(site: str, columns: _Columns) -> list[SanitizeRule]:
         SanitizeRule(site + "wc_webhooks", "secret", transform="fixed:"),
         # An order's key opens its pages (order received, pay for order, downloads) on production.
         *(SanitizeRule(site + table, "order_key", label="replaced by a key derived from it",
-                       expression=_rekeyed("order_key", ORDER_KEY_PREFIX, ORDER_KEY_LENGTH))
+                       expression=_rekeyed(engine, "order_key", ORDER_KEY_PREFIX, ORDER_KEY_LENGTH))
           for table in ("wc_order_operational_data", "woocommerce_downloadable_product_permissions")),
         SanitizeRule(site + "edd_orders", "payment_key", label="replaced by a key derived from it",
-                     expression=_rekeyed("payment_key", "", 32)),
+                     expression=_rekeyed(engine, "payment_key", "", 32)),
         # Pending actions run on the laptop: one carrying an address (a mail to a customer) loses its arguments
         # and fails there instead. The log (shipped with --all) loses the messages naming one.
         SanitizeRule(site + "actionscheduler_actions", "args", label="'[]' when it holds an e-mail address",
@@ -286,22 +301,22 @@ def _site_rules(site: str, columns: _Columns) -> list[SanitizeRule]:
     for column in ADDRESS_FIELDS:
         rules.append(SanitizeRule(site + "wc_order_addresses", column, transform="fixed:"))
     if posts is not None:
-        rules += _private_post_rules(site)
+        rules += _private_post_rules(site, engine)
     # Only the rules of tables the site has: the core would drop the others, after a network of thousands of sites
     # had built them all.
     return [rule for rule in rules if columns.exists(rule.table)] + site_plugin_rules(site, columns.exists)
 
 
-def _installation_rules(prefix: str) -> list[SanitizeRule]:
+def _installation_rules(prefix: str, engine: str) -> list[SanitizeRule]:
     """The rules of the tables an installation (a network) shares between its sites."""
     return [
         SanitizeRule(prefix + "users", "user_email", transform="email"),
         SanitizeRule(prefix + "users", "user_pass", transform=f"fixed:{PASSWORD_HASH}"),
         SanitizeRule(prefix + "users", "user_activation_key", transform="fixed:"),
-        SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression(),
+        SanitizeRule(prefix + "usermeta", "meta_value", expression=_usermeta_expression(engine),
                      label="session tokens, names, customer details and credentials emptied, billing_email made "
                            "invalid"),
-        SanitizeRule(prefix + "usermeta", "meta_key", expression=_usermeta_key_expression(),
+        SanitizeRule(prefix + "usermeta", "meta_key", expression=_usermeta_key_expression(engine),
                      label="Easy Digital Downloads' API keys renamed"),
         SanitizeRule(prefix + "sitemeta", "meta_value", expression=_settings_expression("meta_key", "meta_value"),
                      label=SETTINGS_LABEL),
@@ -314,22 +329,23 @@ def _installation_rules(prefix: str) -> list[SanitizeRule]:
     ]
 
 
-def dump_options(prefix: str, inventory: DatabaseInventory | None) -> DumpOptions:
+def dump_options(prefix: str, inventory: DatabaseInventory | None, engine: str = "mysql") -> DumpOptions:
     """The defaults for an installation with tables named ``<prefix>...``, and for every other installation in
-    its database (:func:`installation_prefixes`)."""
+    its database (:func:`installation_prefixes`), in the SQL of ``engine`` (MySQL, or SQLite through the SQLite
+    drop-in: the expressions differ only in how they join text)."""
     columns = _Columns(inventory)
     rules: list[SanitizeRule] = []
     sites: dict[str, str] = {}
     smart_where: dict[str, str] = {}
     for installation in installation_prefixes(prefix, inventory):
-        rules += _installation_rules(installation)
+        rules += _installation_rules(installation, engine)
         smart_where[installation + "sitemeta"] = SITE_TRANSIENTS
         # A network's site is found as a set of tables too; its own sites, if any, were found with the network's.
         if columns.table_key(installation) not in sites:
             for site in site_prefixes(installation, inventory):
                 sites.setdefault(columns.table_key(site), site)
     for site in sites.values():
-        rules += _site_rules(site, columns)
+        rules += _site_rules(site, columns, engine)
         smart_where[site + "options"] = TRANSIENTS
         smart_where[site + "actionscheduler_actions"] = "status <> 'complete'"
     return DumpOptions(

@@ -54,6 +54,19 @@ from synco_core.values import (
     SanitizeRule,
 )
 
+#: MySQL's SHA2() lengths (0 is 256), for expressions written for MySQL that a plugin also runs on SQLite.
+_SHA2 = {0: hashlib.sha256, 224: hashlib.sha224, 256: hashlib.sha256, 384: hashlib.sha384, 512: hashlib.sha512}
+
+
+def sha2(value: object, bits: object) -> str | None:
+    """MySQL's ``SHA2(value, bits)``: the lowercase hex digest of the value's UTF-8 bytes (a blob's own bytes),
+    NULL for NULL or a length MySQL does not know."""
+    algorithm = _SHA2.get(bits) if isinstance(bits, int) else None
+    if value is None or algorithm is None:
+        return None
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+    return algorithm(data).hexdigest()
+
 
 def _hasher(encoding: str, key: str) -> Callable[[object, bytes | None], str | None]:
     """``synco_hash(value, text)``: the SHA-256 of the dump's ``key`` followed by a value, given text as its
@@ -154,6 +167,7 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     if not statements:
         return applied
     conn.create_function("synco_hash", 2, _hasher(encoding_of(conn), new_hash_key()), deterministic=True)
+    conn.create_function("sha2", 2, sha2, deterministic=True)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA secure_delete = ON")
     try:
