@@ -233,6 +233,34 @@ def test_unknown_values_say_why_and_refuse_to_be_guessed() -> None:
         bool(config.variables["a"])
 
 
+@pytest.mark.parametrize("key", ["HTTP_HOST", "SERVER_NAME", "HTTPS", "REQUEST_URI", "HTTP_X_FORWARDED_PROTO",
+                                 "DOCUMENT_ROOT", "SERVER_PORT", "REMOTE_ADDR"])
+@pytest.mark.parametrize(("code", "read"), [
+    ("$x = 'https://' . $_SERVER['{key}'];", "x"),
+    ("$x = $_SERVER['{key}'] ?? 'fallback';", "x"),
+    ("$x = isset($_SERVER['{key}']) ? 'request' : 'command line';", "x"),
+    ("$x = empty($_SERVER['{key}']) ? 'a' : 'b';", "x"),
+    ("if ($_SERVER['{key}'] === 'staging.example.com') {{ $x = 'stage'; }} else {{ $x = 'prod'; }}", "x"),
+    ("$copy = $_SERVER; $x = $copy['{key}'] ?? 'fallback';", "x"),
+    ("define('WP_HOME', 'https://' . $_SERVER['{key}']);", "WP_HOME"),
+])
+def test_what_the_web_server_sets_per_request_is_unknown(key: str, code: str, read: str) -> None:
+    """synco reads the configuration outside any request: a value computed from a request's ``$_SERVER`` key is
+    unknown, never computed from the null PHP's command line has there (``'https://'`` as the site's URL, the
+    ``else`` branch's database chosen for every host)."""
+    config = parse_php_config("<?php " + code.format(key=key), environ={"HOME": "/root"})
+    value = config.constants.get(read, config.variables.get(read))
+    assert isinstance(value, PhpUnknown), value
+    assert "web server" in value.reason and key in value.reason
+
+
+def test_request_keys_the_environment_sets_and_other_server_keys_are_read() -> None:
+    config = parse_php_config("<?php $host = $_SERVER['HTTP_HOST']; $home = $_SERVER['HOME'];"
+                              "$missing = $_SERVER['SYNCO_NOT_SET'] ?? 'fallback';",
+                              environ={"HTTP_HOST": "shop.example.com", "HOME": "/root"})
+    assert config.variables == {"host": "shop.example.com", "home": "/root", "missing": "fallback"}
+
+
 def test_exit_stops_evaluation() -> None:
     config = parse_php_config("<?php $a = 1; if (true) { exit; } $a = 2;", environ={})
     assert config.variables["a"] == 1

@@ -54,6 +54,23 @@ MAX_INCLUDE_DEPTH = 8
 MAX_WORK = 500_000
 
 
+#: ``$_SERVER`` keys the web server sets for each request (the ``HTTP_`` request headers too): synco reads the
+#: configuration outside any request, so a setting computed from one (``'https://' . $_SERVER['HTTP_HOST']``, a
+#: database chosen by ``SERVER_NAME``) is not known, rather than computed from the null PHP's command line gives.
+REQUEST_KEYS = frozenset({"HTTPS", "SERVER_NAME", "SERVER_PORT", "SERVER_ADDR", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+                          "REQUEST_URI", "REQUEST_METHOD", "REQUEST_SCHEME", "REMOTE_ADDR", "REMOTE_PORT",
+                          "REMOTE_HOST", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "QUERY_STRING", "PATH_INFO"})
+
+
+class ServerArray(dict[Any, Any]):
+    """``$_SERVER``: the environment, where a request's key the environment does not set is unknown."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self and isinstance(key, str) and (key.startswith("HTTP_") or key in REQUEST_KEYS):
+            return PhpUnknown(f"$_SERVER['{key}'] is set by the web server for each request")
+        return super().get(key, default)
+
+
 @dataclass
 class PhpConfig:
     """What :func:`read_php_config` found: the constants defined, the variables at the end, the value of a
@@ -123,7 +140,8 @@ class _Evaluator:
         """PHP arrays are values: a stored array is a copy (bounded by the work budget)."""
         if isinstance(value, dict):
             self.spend(len(value))
-            return {k: self.copy(v) for k, v in value.items()}
+            copied = {k: self.copy(v) for k, v in value.items()}
+            return ServerArray(copied) if isinstance(value, ServerArray) else copied
         return value
 
     # -- files
@@ -278,7 +296,9 @@ class _Evaluator:
 
     def eval_var(self, node: Node) -> Any:
         name = node[1]
-        if name in ("_ENV", "_SERVER"):
+        if name == "_SERVER":
+            return ServerArray(self.environ)
+        if name == "_ENV":
             return dict(self.environ)
         if name == "GLOBALS":
             return PhpUnknown("$GLOBALS is not evaluated")

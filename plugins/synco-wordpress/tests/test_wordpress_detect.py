@@ -147,6 +147,22 @@ def test_unreadable_password_keeps_the_files(tmp_path: Path, wordpress_manager: 
     assert "DB_PASSWORD cannot be read without PHP" in caplog.text
 
 
+def test_settings_chosen_by_the_request_are_not_guessed(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                        no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    """One wp-config.php serving two hosts, as agencies write it: outside a request neither branch is the site's,
+    and the URL built from the request's host is not ``https://``."""
+    site = copy_site(tmp_path / "site")
+    config = site / "wp-config.php"
+    by_host = ("if ( $_SERVER['HTTP_HOST'] === 'staging.shop.example' ) {\n"
+               "    define( 'DB_NAME', 'shop_staging' );\n} else {\n    define( 'DB_NAME', 'shop_live' );\n}\n"
+               "define( 'WP_HOME', 'https://' . $_SERVER['HTTP_HOST'] );")
+    config.write_text(config.read_text().replace("define( 'DB_NAME', 'database_name_here' );", by_host))
+    framework = detect(site)
+    assert framework.database is None, "neither shop_staging nor shop_live is known to be this site's"
+    assert "DB_NAME cannot be read without PHP" in caplog.text and "HTTP_HOST" in caplog.text
+    assert framework.site_url is None and "WP_HOME" not in framework.settings["urls"]
+
+
 class ExplicitConfiguration:
     """What synco-generic does with a .synco.yml naming the database (this plugin's tests run without it): the
     project becomes its own (priority 1, explicit configuration), and a framework chosen with --framework gets
