@@ -26,6 +26,7 @@ from synco_core import (
     read_config_text,
     register_secret,
 )
+from synco_symfony.envprocessors import EnvProcessors, php_text
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +122,12 @@ def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
 class Resolver:
     """Resolves ``%env(...)%`` and ``%parameter%`` references against the environment and known parameters."""
 
-    def __init__(self, lookup: Callable[[str], str | None], parameters: Mapping[str, Any]) -> None:
+    def __init__(self, lookup: Callable[[str], str | None], parameters: Mapping[str, Any],
+                 base_dir: Path | None = None) -> None:
         self.lookup = lookup
         self.parameters = parameters
         self._depth = 0
+        self._processors = EnvProcessors(lookup, self.parameter, base_dir)
 
     def parameter(self, name: str) -> str | None:
         """A parameter's value as text, its own ``%...%`` references resolved (a bounded depth: a cycle is
@@ -150,23 +153,11 @@ class Resolver:
 
         return _PARAMETER.sub(replace, value.replace("%%", "\x00")).replace("\x00", "%")
 
-    def env(self, expression: str) -> str | None:
-        """One ``%env(...)%`` body: ``resolve:DATABASE_URL``, ``default:fallback_param:NAME``, ``string:X``."""
-        parts = expression.split(":")
-        name = parts[-1]
-        processors = parts[:-1]
-        value = self.lookup(name)
-        if value is None:
-            # parameters: env(NAME): the variable's default when it is set nowhere.
-            value = self.parameter(f"env({name})")
-        if "default" in processors:
-            index = processors.index("default")
-            fallback = processors[index + 1] if index + 1 < len(processors) else ""
-            if not value:
-                value = self.parameter(fallback) if fallback else None
-        if value is not None and "resolve" in processors:
-            value = self.parameters_in(value)
-        return value
+    def env(self, expression: str) -> Any:
+        """One ``%env(...)%`` body: ``resolve:DATABASE_URL``, ``default:fallback_param:NAME``,
+        ``trim:file:PASSWORD_FILE`` ... (:mod:`synco_symfony.envprocessors`); None when the variable is set
+        nowhere."""
+        return self._processors(expression, self.parameters_in)
 
     def __call__(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -174,7 +165,7 @@ class Resolver:
         whole = _ENV_REF.fullmatch(value)
         if whole:
             return self.env(whole.group(1))
-        resolved = _ENV_REF.sub(lambda m: self.env(m.group(1)) or "", value)
+        resolved = _ENV_REF.sub(lambda m: php_text(self.env(m.group(1))), value)
         return self.parameters_in(resolved)
 
 

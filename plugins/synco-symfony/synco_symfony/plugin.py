@@ -48,7 +48,8 @@ def _resolver(project_dir: Path, env: SymfonyEnv) -> Resolver:
         "kernel.cache_dir": str(project_dir / "var" / "cache" / env.app_env),
         "kernel.logs_dir": str(project_dir / "var" / "log"),
     }
-    return Resolver(env.get, parameters)
+    # A relative %env(file:...)% path: the console runs in the project directory.
+    return Resolver(env.get, parameters, base_dir=project_dir)
 
 
 def _symfony_version(project_dir: Path) -> str:
@@ -115,7 +116,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
     try:
         database = connection_config(connection, resolver, project_dir, where)
     except ConfigError as exc:
-        log.warning("Symfony database connection %s is unusable: %s", default, exc)
+        log.warning("Symfony database connection %s (config/packages/doctrine.yaml) is unusable: %s", default, exc)
     if database is None:
         _explain_missing_database(project_dir, env, connection.url_variable, default)
     others: dict[str, str] = {}
@@ -129,7 +130,12 @@ def detect_framework(project_dir: Path) -> Framework | None:
             others[name] = f"unusable: {exc}"
     version = _symfony_version(project_dir)
     php_command = php or "php"
-    site = site_url(project_dir, env.app_env, resolver)
+    try:
+        site = site_url(project_dir, env.app_env, resolver)
+    except ConfigError as exc:
+        # The URL is only a convenience (serve's --base-url hint): the rest of the detection stands.
+        log.warning("Symfony's site URL is unknown: %s", exc)
+        site = None
     framework = Framework(
         name="Symfony",
         plugin=PLUGIN,
