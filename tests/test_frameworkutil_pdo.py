@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from synco_core import ConfigError, PhpUnknown
 from synco_core.frameworkutil.pdo import attribute_name, tls_options
 
 
@@ -31,3 +32,13 @@ def test_tls_options() -> None:
     assert tls_options({1014: False, 1009: None, 1008: ""}) == {"ssl_verify_cert": "false"}
     assert tls_options({1012: "/ca.pem"}, numbers={1012: "MYSQL_ATTR_SSL_CA"}) == {"ssl_ca": "/ca.pem"}
     assert tls_options([]) == {} and tls_options(None) == {}
+
+
+@pytest.mark.parametrize("key", ["PDO::MYSQL_ATTR_SSL_CA", "Pdo\\Mysql::ATTR_SSL_CERT", 1007,
+                                 "PDO::MYSQL_ATTR_SSL_VERIFY_SERVER_CERT"])
+def test_a_tls_option_only_php_knows_is_an_error_not_left_out(key: object) -> None:
+    """Left out, or taken as the text of the unknown value, the connection would go without the TLS the
+    application uses (or verify a server it does not)."""
+    with pytest.raises(ConfigError, match=r"cannot be read without PHP \(ca_path\(\) is not evaluated\)"):
+        tls_options({key: PhpUnknown("ca_path() is not evaluated")})
+    assert tls_options({key: None, "PDO::ATTR_PERSISTENT": PhpUnknown("other options do not matter")}) == {}

@@ -14,6 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from synco_core.errors import ConfigError
+from synco_core.frameworkutil.phpvalues import PhpUnknown
+
 #: PDO attribute -> the :class:`~synco_core.values.DatabaseConfig` option the MySQL engine reads.
 TLS_OPTIONS = {
     "MYSQL_ATTR_SSL_CA": "ssl_ca",
@@ -53,12 +56,17 @@ def _flag(value: Any) -> str:
 
 def tls_options(driver_options: Any, numbers: Mapping[int, str] | None = None) -> dict[str, str]:
     """synco's TLS options (``ssl_ca``, ``ssl_cert``, ``ssl_key``, ``ssl_verify_cert``) from PDO driver
-    options; unset (null or empty) values are left out, as Laravel's ``array_filter`` does."""
+    options; unset (null or empty) values are left out, as Laravel's ``array_filter`` does. A TLS option whose
+    value only PHP could compute is a :class:`ConfigError`: left out, the connection would go without TLS (or
+    without verifying the server) where the application uses it."""
     if not isinstance(driver_options, Mapping):
         return {}
     found: dict[str, str] = {}
     for key, value in driver_options.items():
-        option = TLS_OPTIONS.get(attribute_name(key, numbers) or "")
+        name = attribute_name(key, numbers) or ""
+        option = TLS_OPTIONS.get(name)
+        if option is not None and isinstance(value, PhpUnknown):
+            raise ConfigError(f"the PDO option {name} cannot be read without PHP ({value.reason})")
         if option is None or value is None or value == "":
             continue
         found[option] = _flag(value) if option == "ssl_verify_cert" else str(value)

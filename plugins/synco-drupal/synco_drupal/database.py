@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, DatabaseConfig, normalise_engine, pdo_tls_options, register_secret
+from synco_core import ConfigError, DatabaseConfig, PhpUnknown, normalise_engine, pdo_tls_options, register_secret
 
 
 def _text(value: Any) -> str | None:
@@ -28,7 +28,24 @@ def table_prefix(connection: Mapping[str, Any]) -> str:
     return str(prefix or "")
 
 
+def unknown_setting(value: Any, path: str = "") -> tuple[str, str] | None:
+    """``(where, why)`` of the first value in ``value`` (a connection, at any depth: ``prefix.default``,
+    ``pdo.<attribute>``) that cannot be known without PHP, or None."""
+    if isinstance(value, PhpUnknown):
+        return path or "connection", value.reason
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = unknown_setting(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    return None
+
+
 def connection_config(connection: Mapping[str, Any], root: Path, source: str) -> DatabaseConfig:
+    unknown = unknown_setting(connection)
+    if unknown is not None:
+        # Never a guess: the text of an unknown value is no host, password or table prefix.
+        raise ConfigError(f"{source}: the database {unknown[0]} cannot be read without PHP ({unknown[1]})")
     driver = _text(connection.get("driver"))
     if driver is None:
         raise ConfigError(f"{source}: the database connection names no driver")

@@ -32,6 +32,7 @@ from synco_core import (
     read_php_config,
     run_command,
 )
+from synco_drupal.database import unknown_setting
 from synco_drupal.site import DrupalSite
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class DrupalSettings:
     #: The ``drush`` command, when there is one.
     drush: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: Why ``$databases`` as a whole is not known without PHP (it is then empty), or None.
+    unknown_databases: str | None = None
 
     def setting(self, name: str) -> str | None:
         value = self.settings.get(name)
@@ -151,6 +154,8 @@ def _read_file(site: DrupalSite, project_dir: Path, environ: Mapping[str, str], 
     databases = php.variables.get("databases")
     settings = php.variables.get("settings")
     result.databases = databases if isinstance(databases, dict) else {}
+    if isinstance(databases, PhpUnknown):
+        result.unknown_databases = databases.reason
     result.settings = settings if isinstance(settings, dict) else {}
     result.notes.extend(php.notes)
     log.debug("Drupal settings read from %s (config_source=files)", ", ".join(str(f) for f in php.files))
@@ -175,6 +180,8 @@ def _read_with_drush(site: DrupalSite, environ: Mapping[str, str], result: Drupa
     if password is not None:
         connection["password"] = password
     result.databases.setdefault("default", {})["default"] = connection
+    # Drush named the connection: what the files could not work out of $databases no longer matters.
+    result.unknown_databases = None
     for key, name in (("files", "file_public_path"), ("private", "file_private_path")):
         if isinstance(status.get(key), str) and status[key]:
             result.settings[name] = status[key]
@@ -206,12 +213,23 @@ def _default_connection(databases: Mapping[Any, Any]) -> Mapping[str, Any]:
     return target if isinstance(target, dict) else {}
 
 
+def _unknown_default(settings: DrupalSettings) -> tuple[str, str] | None:
+    """``(where, why)`` when ``$databases['default']['default']``, or a value in it, is not known without PHP."""
+    if settings.unknown_databases is not None:
+        return "settings", settings.unknown_databases
+    default = settings.databases.get("default")
+    for value in (default, default.get("default") if isinstance(default, dict) else None):
+        if isinstance(value, PhpUnknown):
+            return "settings", value.reason
+    return unknown_setting(dict(_default_connection(settings.databases)))
+
+
 def default_connection(settings: DrupalSettings) -> dict[str, Any]:
-    """``$databases['default']['default']``, checked to be readable."""
-    connection = dict(_default_connection(settings.databases))
-    unknown = {key: value.reason for key, value in connection.items() if isinstance(value, PhpUnknown)}
-    if unknown:
-        key, reason = next(iter(unknown.items()))
+    """``$databases['default']['default']``, checked to be readable (at any depth: a table prefix or a TLS
+    option computed by code is as unknown as a host)."""
+    unknown = _unknown_default(settings)
+    if unknown is not None:
+        key, reason = unknown
         raise ConfigError(f"settings.php: the database {key} cannot be read without PHP ({reason}); install drush, "
                           "or give the database in .synco.yml and pass --framework drupal (which keeps its sanitising)")
-    return connection
+    return dict(_default_connection(settings.databases))

@@ -244,3 +244,29 @@ def test_multisite_host_names_as_drupal_matches_them(tmp_path: Path, drupal_mana
     framework = detect(project)
     assert framework.database is not None and framework.database.name == folder
     assert f"site sites/{folder}" in framework.reason
+
+
+@pytest.mark.parametrize(("code", "where"), [
+    ("$databases['default']['default'] = my_db_settings();", "my_db_settings()"),
+    ("$databases['default'] = platform_databases();", "platform_databases()"),
+    ("if ($_SERVER['HTTP_HOST'] === 'stage.example.com') {\n"
+     "  $databases['default']['default']['database'] = 'stage';\n}", "HTTP_HOST"),
+    ("$databases['default']['default']['prefix'] = ['default' => site_prefix()];", "prefix.default"),
+    ("$databases['default']['default']['pdo'] = [PDO::MYSQL_ATTR_SSL_CA => ca_path()];", "MYSQL_ATTR_SSL_CA"),
+    ("$databases['default']['default']['pdo'] = [\\PDO::MYSQL_ATTR_SSL_VERIFY_SERVER_CERT => verify()];",
+     "MYSQL_ATTR_SSL_VERIFY_SERVER_CERT"),
+], ids=["connection", "key", "by-host", "nested-prefix", "tls-ca", "tls-verify"])
+def test_a_connection_only_php_knows_is_reported_not_guessed(tmp_path: Path, drupal_manager: SyncoPluginManager,
+                                                             no_php: None, caplog: pytest.LogCaptureFixture,
+                                                             code: str, where: str) -> None:
+    """Whatever part of ``$databases['default']['default']`` code computes, at any depth (a table prefix, a TLS
+    option), the connection is unknown with one line saying why: never "defines no database", never the text of
+    the unknown value as a prefix or a CA file, never a traceback."""
+    project = copy_project(tmp_path / "site")
+    settings = project / "web/sites/default/settings.php"
+    settings.write_text(settings.read_text() + "\n" + code + "\n")
+    framework = detect(project)
+    assert framework.database is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("cannot be read without PHP" in w and where in w and ".synco.yml" in w for w in warnings), warnings
+    assert all("\n" not in w for w in warnings)
