@@ -94,7 +94,7 @@ def file_settings(config_file: Path, environ: Mapping[str, str], notes: list[str
     returned = php.returned
     if isinstance(returned, PhpUnknown):
         # Craft 4's fluent DbConfig::create()->...: only the CRAFT_DB_* variables can stand in for it.
-        notes.append(f"{config_file.name} is not read without PHP ({returned.reason}); "
+        notes.append(f"config/{config_file.name} is not read without PHP ({returned.reason}); "
                      "only the CRAFT_DB_* variables are used")
         return {}
     if not isinstance(returned, dict):
@@ -161,6 +161,12 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
     if password:
         register_secret(password)
     if not text["database"]:
+        if notes:
+            # A config/db.php synco could not read (Craft 4's fluent DbConfig::create()->...) names the database
+            # the site uses: said, not a silent "Database: none".
+            raise ConfigError(f"{notes[0]}, but no CRAFT_DB_DATABASE (or CRAFT_DB_DSN / CRAFT_DB_URL) is set: the "
+                              "database is unknown; set the CRAFT_DB_* variables in .env (Craft reads them over "
+                              "config/db.php), or give the database in .synco.yml and pass --framework craftcms")
         return None
     driver = (text["driver"] or "mysql").lower()
     engine = normalise_engine(driver)

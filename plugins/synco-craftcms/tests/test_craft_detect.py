@@ -166,6 +166,20 @@ def test_fluent_db_config_falls_back_to_environment(tmp_path: Path, caplog: pyte
     assert "db.php is not read without PHP" in caplog.text
 
 
+@pytest.mark.parametrize("env", ["DB_SERVER=legacy-db\nDB_DATABASE=legacy\nDB_USER=legacy\nDB_PASSWORD=pw\n",
+                                 "CRAFT_ENVIRONMENT=production\n"])
+def test_fluent_db_config_without_craft_db_variables_is_said(tmp_path: Path, env: str) -> None:
+    """Craft 4's fluent ``DbConfig::create()->server(App::env('DB_SERVER'))...`` with the older ``DB_*`` names:
+    the database the site uses is unknown to synco, which says so (naming config/db.php and what to set)
+    instead of reporting that no database is configured."""
+    db_php = ("<?php\nuse craft\\config\\DbConfig;\nuse craft\\helpers\\App;\n\nreturn DbConfig::create()\n"
+              "    ->server(App::env('DB_SERVER'))\n    ->database(App::env('DB_DATABASE'))\n"
+              "    ->user(App::env('DB_USER'))\n    ->password(App::env('DB_PASSWORD'));\n")
+    project = make_craft4(tmp_path, {".env": env, "config/db.php": db_php})
+    with pytest.raises(ConfigError, match=r"config/db\.php is not read without PHP .*CRAFT_DB_DATABASE.*\.synco\.yml"):
+        synco_craftcms.plugin.detect_framework(project)
+
+
 def test_no_database_configured(tmp_path: Path) -> None:
     project = make_craft4(tmp_path, {".env": "CRAFT_ENVIRONMENT=dev\n"})
     assert craft(project).database is None
