@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from synco_wordpress.urls import site_urls
 from wp_support import copy_site
 
 from synco_core import dump_with_engine
@@ -209,3 +210,18 @@ def test_the_profile_sanitises_the_sqlite_copy(tmp_path: Path, wordpress_manager
     assert posts[8] == ("", "flamingo_inbound-8") and posts[9] == ("Hello", "hello")
     assert conn.execute("SELECT count(*) FROM _wp_sqlite_mysql_information_schema_tables").fetchone() == (1,)
     conn.close()
+
+
+def test_the_site_urls_are_read_from_the_sqlite_database(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                         no_php: None) -> None:
+    """Without WP_HOME/WP_SITEURL, home and siteurl come from the options table, here the SQLite file's: the
+    search-replace that makes the copy's links local needs them."""
+    site = sqlite_site(tmp_path)
+    (site / "wp-content" / "database").mkdir()
+    _fill(site / "wp-content" / "database" / ".ht.sqlite")
+    conn = sqlite3.connect(site / "wp-content" / "database" / ".ht.sqlite")
+    conn.execute("INSERT INTO wp_options (option_name, option_value) VALUES ('home', 'https://www.example.com')")
+    conn.commit()
+    conn.close()
+    framework = detect(site)
+    assert site_urls(framework) == {"home": "https://www.example.com", "siteurl": "https://www.example.com"}
