@@ -9,9 +9,10 @@ project's own files the way Flow's ConfigurationManager does for the global conf
 2. the same for ``Configuration/<Context>/``, then ``Configuration/<Context>/<SubContext>/`` and so on
    (``FLOW_CONTEXT=Production/Live`` reads ``Production`` then ``Production/Live``);
 
-on top of the defaults Flow's own packages ship for the settings synco needs. Settings contributed by
-other packages (``Packages/*/Configuration``) are not read in this mode: a project that keeps its
-database or resource settings in a site package needs PHP on the server (or a ``.synco.yml``).
+on top of the defaults Flow's own packages ship for the settings synco needs. At each level the project's
+own packages (``Packages/Application``, ``Packages/Plugins``, ``Packages/Sites``: a site package's
+``Configuration/Production/Settings.yaml``) are read before ``Configuration/``, as Flow reads them; the
+framework's and libraries' packages are not read (their defaults are :data:`FLOW_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -124,10 +125,31 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+#: The package groups whose settings the file mode reads: the project's own packages (a site package, an
+#: application package, a plugin), where a project keeps settings of its own. The framework's and libraries'
+#: packages are stood in for by :data:`FLOW_DEFAULTS`.
+PROJECT_PACKAGE_GROUPS = ("Application", "Plugins", "Sites")
+
+
+def project_packages(project_dir: Path) -> list[Path]:
+    """The project's own packages (:data:`PROJECT_PACKAGE_GROUPS`), in the order the file mode merges them:
+    by group (a site package usually depends on the others, so Flow loads it after them), then by name."""
+    packages: list[Path] = []
+    for group in PROJECT_PACKAGE_GROUPS:
+        folder = project_dir / "Packages" / group
+        if folder.is_dir():
+            packages += sorted(p for p in folder.iterdir() if (p / "Configuration").is_dir())
+    return packages
+
+
 def settings_files(project_dir: Path, context: str) -> list[Path]:
-    """The settings files Flow reads for ``context`` from the project's ``Configuration/``, in order."""
-    folders = [project_dir / "Configuration"]
-    folders += [project_dir / "Configuration" / name for name in context_chain(context)]
+    """The settings files Flow reads for ``context``, in order: for the base level and then each context level
+    (``Production``, ``Production/Live``), the project's packages' files first and ``Configuration/``'s over
+    them, as Flow's settings loader merges them (a site package's ``Configuration/Production/Settings.yaml``
+    overrides the project's ``Configuration/Settings.yaml``)."""
+    bases = [*(package / "Configuration" for package in project_packages(project_dir)), project_dir / "Configuration"]
+    folders = list(bases)
+    folders += [base / name for name in context_chain(context) for base in bases]
     files: list[Path] = []
     for folder in folders:
         # Anything but a folder is read: a named pipe (a secrets manager's) is a settings file too, and a

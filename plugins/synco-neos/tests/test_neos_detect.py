@@ -276,3 +276,40 @@ def test_unset_flow_context_with_production_settings_only_is_warned(
     monkeypatch.setenv("FLOW_CONTEXT", "Production")
     plugin.detect_framework(project)
     assert not [r for r in caplog.records if "FLOW_CONTEXT is not set" in r.getMessage()]
+
+
+def _package_settings(project: Path, package: str, level: str, options: dict[str, object]) -> None:
+    folder = project / "Packages" / package / "Configuration" / level
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["Neos:", "  Flow:", "    persistence:", "      backendOptions:"]
+    lines += [f"        {key}: {value}" for key, value in options.items()]
+    (folder / "Settings.yaml").write_text("\n".join(lines) + "\n")
+
+
+def test_file_mode_reads_the_site_package_as_flow_does(make_project: Callable[[str], Path], no_php: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site package's ``Configuration/<Context>/Settings.yaml`` overrides the project's base
+    ``Configuration/Settings.yaml`` (Flow merges, per level, the packages first and the project's files over
+    them): read without PHP, the database must be the one Flow connects to, not the base file's."""
+    project = make_project("neos8")
+    monkeypatch.setenv("FLOW_CONTEXT", "Development")
+    # A package's base settings lose to the project's base file, its Development settings win over it.
+    _package_settings(project, "Sites/Acme.Site", "", {"dbname": "from_package_base", "user": "pkg"})
+    _package_settings(project, "Sites/Acme.Site", "Development", {"dbname": "site_dev", "host": "site-db"})
+    _package_settings(project, "Application/Acme.Shop", "Development", {"port": 3310})
+    (project / "Configuration/Development/Settings.yaml").write_text("Neos:\n  Flow:\n    core:\n      x: 1\n")
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.name, db.host, db.port, db.user) == ("site_dev", "site-db", 3310, "neos")
+
+
+def test_the_project_context_file_still_wins_over_the_package(make_project: Callable[[str], Path], no_php: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project("neos8")
+    monkeypatch.setenv("FLOW_CONTEXT", "Production")
+    monkeypatch.setenv("NEOS_DB_PASSWORD", "prod-pw")
+    _package_settings(project, "Sites/Acme.Site", "Production", {"dbname": "from_package", "host": "pkg-db"})
+    framework = plugin.detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert (framework.database.name, framework.database.host) == ("neos_prod", "db.internal")
