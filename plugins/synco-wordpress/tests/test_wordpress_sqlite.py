@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from synco_wordpress.urls import site_urls
-from wp_support import copy_site
+from wp_support import copy_site, wp_cli_config
 
 from synco_core import dump_with_engine
 from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
@@ -225,3 +227,30 @@ def test_the_site_urls_are_read_from_the_sqlite_database(tmp_path: Path, wordpre
     conn.close()
     framework = detect(site)
     assert site_urls(framework) == {"home": "https://www.example.com", "siteurl": "https://www.example.com"}
+
+
+def test_bedrock_on_sqlite_finds_the_file_in_its_content_folder(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                                no_php: None) -> None:
+    """Bedrock's content folder is ``web/app`` (``WP_CONTENT_DIR`` from ``Config::define``): the drop-in is
+    ``web/app/db.php`` and the database ``web/app/database/.ht.sqlite``, whatever ``.env``'s DB_* say."""
+    from test_wordpress_bedrock import ENV, bedrock_site
+
+    project = bedrock_site(tmp_path / "site", ENV)
+    plugin = project / "web/app/plugins/sqlite-database-integration"
+    (plugin / "wp-includes/sqlite").mkdir(parents=True)
+    (project / "web/app/db.php").write_text(CURRENT_DROPIN.format(plugin=plugin))
+    framework = detect(project)
+    assert framework.database is not None
+    assert (framework.database.engine, Path(framework.database.name)) == (
+        "sqlite", project / "web/app/database/.ht.sqlite")
+
+
+def test_wp_cli_constants_place_the_sqlite_file(tmp_path: Path, wordpress_manager: SyncoPluginManager,
+                                                fake_wp_cli: Callable[[dict[str, Any]], Path]) -> None:
+    """With WP-CLI answering, its constants (DB_DIR, DB_FILE as wp-config.php defines them) place the file."""
+    site = sqlite_site(tmp_path)
+    fake_wp_cli({"sites": {str(site): {"config": wp_cli_config("database_name_here", DB_DIR="/srv/wp-data",
+                                                                 DB_FILE="shop.sqlite"), "options": {}}}})
+    framework = detect(site)
+    assert framework.config_source == "wp-cli" and framework.database is not None
+    assert (framework.database.engine, framework.database.name) == ("sqlite", "/srv/wp-data/shop.sqlite")
