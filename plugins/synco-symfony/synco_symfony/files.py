@@ -2,8 +2,9 @@
 
 - VichUploaderBundle mappings (``config/packages/vich_uploader.yaml``): each mapping whose
   ``upload_destination`` lies inside the web root is a public set served at its ``uri_prefix``; one
-  outside the web root is private (packed and encrypted). Mappings on Flysystem or Gaufrette storages
-  name a service, not a folder, and are reported as skipped.
+  outside the web root is private (packed and encrypted). On the ``flysystem`` storage the destination
+  names a FlysystemBundle storage (``config/packages/flysystem.yaml``): one with the ``local`` adapter is
+  its ``directory``; others (S3, memory ...) and Gaufrette's are reported as skipped.
 - LiipImagineBundle's generated thumbnails (``public/media/cache`` or its configured ``cache_prefix``) are
   never transferred: the destination regenerates them on first request.
 - When nothing is configured, ``public/uploads`` is offered as a public set if it exists.
@@ -58,6 +59,29 @@ def _excludes_for(root: Path, never: list[Path]) -> tuple[str, ...]:
     return tuple("/" + glob_escape(path.relative_to(root).as_posix()) for path in inside)
 
 
+#: FlysystemBundle's names of the adapter that keeps files in a local folder.
+LOCAL_ADAPTERS = frozenset({"local", "lazy_local"})
+
+
+def flysystem_directory(project_dir: Path, app_env: str, storage_name: Any,
+                        resolve: Callable[[Any], Any]) -> tuple[Any, str]:
+    """The folder of the FlysystemBundle storage ``storage_name`` (``config/packages/flysystem.yaml``) when its
+    adapter is ``local``, else None and why."""
+    storages = merged_package_config(project_dir, "flysystem.yaml", "flysystem", app_env).get("storages") or {}
+    storage = storages.get(str(storage_name)) if isinstance(storages, dict) else None
+    if not isinstance(storage, dict):
+        return None, f"stored through the Flysystem storage {storage_name!r}, which flysystem.yaml does not define"
+    adapter = str(storage.get("adapter") or "")
+    if adapter not in LOCAL_ADAPTERS:
+        return None, f"stored through the Flysystem storage {storage_name!r} (adapter {adapter or 'unknown'}), " \
+                     "not in a local folder"
+    options = storage.get("options")
+    directory = resolve(options.get("directory")) if isinstance(options, dict) else None
+    if not directory:
+        return None, f"the directory of the Flysystem storage {storage_name!r} could not be resolved"
+    return directory, ""
+
+
 def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Callable[[Any], Any],
                    never: list[Path]) -> list[FileSet]:
     """One set per VichUploader mapping, named after the mapping."""
@@ -73,11 +97,19 @@ def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Cal
             continue
         name = str(name)
         description = f"VichUploader mapping '{name}'"
-        if storage not in ("file_system", "default"):
+        if storage == "flysystem":
+            # upload_destination names a FlysystemBundle storage: a local adapter's directory is a folder.
+            destination, problem = flysystem_directory(project_dir, app_env, mapping.get("upload_destination"),
+                                                       resolve)
+            if destination is None:
+                sets.append(FileSet(name=name, kind="public", description=description, skipped_reason=problem))
+                continue
+        elif storage not in ("file_system", "default"):
             sets.append(FileSet(name=name, kind="public", description=description,
                                 skipped_reason=f"stored through the {storage} storage, not in a local folder"))
             continue
-        destination = resolve(mapping.get("upload_destination"))
+        else:
+            destination = resolve(mapping.get("upload_destination"))
         if not destination:
             sets.append(FileSet(name=name, kind="public", description=description,
                                 skipped_reason="upload_destination could not be resolved"))

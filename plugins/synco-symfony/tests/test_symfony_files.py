@@ -68,13 +68,46 @@ def test_public_uploads_when_nothing_configured(make_project: Make, php_mode: st
     assert missing.root == project / "public/uploads" and missing.skipped_reason is not None
 
 
-def test_flysystem_storage_is_skipped(make_project: Make, no_php: None) -> None:
-    project = make_project("symfony6", {"config/packages/vich_uploader.yaml": (
-        "vich_uploader:\n  db_driver: orm\n  storage: flysystem\n  mappings:\n"
-        "    products:\n      uri_prefix: /products\n      upload_destination: products.storage\n"
-    )})
+VICH_ON_FLYSYSTEM = (
+    "vich_uploader:\n  db_driver: orm\n  storage: flysystem\n  mappings:\n"
+    "    products:\n      uri_prefix: /images/products\n      upload_destination: products.storage\n"
+    "    contracts:\n      uri_prefix: /contracts\n      upload_destination: contracts.storage\n"
+    "    avatars:\n      uri_prefix: /avatars\n      upload_destination: avatars.storage\n"
+)
+#: config/packages/flysystem.yaml as league/flysystem-bundle's recipe writes it, with more storages.
+FLYSYSTEM = (
+    "flysystem:\n  storages:\n"
+    "    products.storage:\n      adapter: 'local'\n"
+    "      options:\n        directory: '%kernel.project_dir%/public/images/products'\n"
+    "    contracts.storage:\n      adapter: 'local'\n"
+    "      options:\n        directory: '%kernel.project_dir%/%env(CONTRACTS_DIR)%'\n"
+    "    avatars.storage:\n      adapter: 'aws'\n"
+    "      options:\n        client: 'aws_client_service'\n        bucket: 'avatars'\n"
+)
+
+
+def test_vich_on_flysystem_local_storages_are_folders(make_project: Make, no_php: None) -> None:
+    """Vich on the flysystem storage names a FlysystemBundle storage: a local adapter keeps the files in its
+    directory (public inside the web root, private outside), a cloud adapter's are skipped, saying so."""
+    project = make_project("symfony6", {"config/packages/vich_uploader.yaml": VICH_ON_FLYSYSTEM,
+                                        "config/packages/flysystem.yaml": FLYSYSTEM,
+                                        ".env.local": "CONTRACTS_DIR=var/storage/contracts\n"})
+    (project / "public/images/products").mkdir(parents=True)
+    (project / "var/storage/contracts").mkdir(parents=True)
+    sets = sets_of(project)
+    products, contracts, avatars = sets["products"], sets["contracts"], sets["avatars"]
+    assert (products.kind, products.root, products.url_prefix, products.skipped_reason) == (
+        "public", project / "public/images/products", "images/products/", None)
+    assert (contracts.kind, contracts.root, contracts.skipped_reason) == (
+        "private", project / "var/storage/contracts", None)
+    assert avatars.root is None and avatars.skipped_reason is not None and "adapter aws" in avatars.skipped_reason
+    assert "uploads" not in sets, "a configured bundle replaces the public/uploads guess"
+
+
+def test_flysystem_storage_flysystem_yaml_does_not_define_is_skipped(make_project: Make, no_php: None) -> None:
+    project = make_project("symfony6", {"config/packages/vich_uploader.yaml": VICH_ON_FLYSYSTEM})
     products = sets_of(project)["products"]
-    assert products.skipped_reason == "stored through the flysystem storage, not in a local folder"
+    assert products.skipped_reason is not None and "flysystem.yaml does not define" in products.skipped_reason
     assert "uploads" not in sets_of(project), "a configured bundle replaces the public/uploads guess"
 
 
