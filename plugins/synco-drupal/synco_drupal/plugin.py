@@ -67,6 +67,9 @@ def detect_framework(project_dir: Path) -> Framework | None:
         "table_prefix": table_prefix(connection),
         "file_public_path": settings.setting("file_public_path"),
         "file_private_path": settings.setting("file_private_path"),
+        # Why a files folder only PHP could compute is unknown: its set is skipped saying so, never guessed.
+        "unknown_paths": {name: reason for name in ("file_public_path", "file_private_path")
+                          if (reason := settings.unknown(name)) is not None},
         "connections": other_connections(settings.databases, site.root),
         "drush": settings.drush,
         "notes": settings.notes,
@@ -93,7 +96,8 @@ def detect_framework(project_dir: Path) -> Framework | None:
 def _file_sets(framework: Framework) -> list[FileSet]:
     settings = framework.settings
     return file_sets(framework.project_dir, Path(settings["root"]), settings["site_path"],
-                     settings.get("file_public_path"), settings.get("file_private_path"))
+                     settings.get("file_public_path"), settings.get("file_private_path"),
+                     unknown=settings.get("unknown_paths") or {})
 
 
 @hookimpl
@@ -119,8 +123,12 @@ def install_files(framework: Framework, file_set: ReceivedFileSet, source_dir: P
     """Put the public and private files where the local site keeps them (its paths may differ)."""
     if framework.plugin != PLUGIN:
         return None
-    local = {s.name: s for s in _file_sets(framework) if s.root is not None}
-    target = local.get(file_set.name)
+    sets = {s.name: s for s in _file_sets(framework)}
+    target = sets.get(file_set.name)
+    if target is not None and target.root is None and target.skipped_reason:
+        # The local site's folder is not known: installing at the default would put the files where it does
+        # not look for them.
+        raise ConfigError(f"cannot install the Drupal {file_set.name} files: {target.skipped_reason}")
     if target is None or target.root is None:
         return None
     log.debug("installing file set %s into %s", file_set.name, target.root)

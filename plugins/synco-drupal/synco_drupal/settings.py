@@ -63,6 +63,11 @@ class DrupalSettings:
         value = self.settings.get(name)
         return value if isinstance(value, str) and value else None
 
+    def unknown(self, name: str) -> str | None:
+        """Why ``$settings[name]`` is not known without PHP, or None when it is known (or not set)."""
+        value = self.settings.get(name)
+        return value.reason if isinstance(value, PhpUnknown) else None
+
 
 def find_drush(project_dir: Path, root: Path, environ: Mapping[str, str]) -> str | None:
     """``drush`` on PATH, else the project's Composer-installed ``vendor/bin/drush``."""

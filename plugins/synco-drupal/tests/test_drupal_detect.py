@@ -14,7 +14,15 @@ import synco_drupal.plugin
 from drupal_support import connection, copy_project, drush_site, local_settings
 from synco_drupal.profile import SHA512_PASSWORD, drupal_sha512_hash, dump_options
 
-from synco_core import BCRYPT_PASSWORD, ConfigError, DatabaseInventory, FileSetOptions, TableInfo, redact
+from synco_core import (
+    BCRYPT_PASSWORD,
+    ConfigError,
+    DatabaseInventory,
+    FileSetOptions,
+    ReceivedFileSet,
+    TableInfo,
+    redact,
+)
 from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, detect, list_file_sets
 from synco_core.testing.services import needs_php
 
@@ -270,3 +278,24 @@ def test_a_connection_only_php_knows_is_reported_not_guessed(tmp_path: Path, dru
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("cannot be read without PHP" in w and where in w and ".synco.yml" in w for w in warnings), warnings
     assert all("\n" not in w for w in warnings)
+
+
+@pytest.mark.parametrize("name", ["file_public_path", "file_private_path"])
+def test_a_files_folder_only_php_knows_is_skipped_saying_so(tmp_path: Path, drupal_manager: SyncoPluginManager,
+                                                            no_php: None, name: str) -> None:
+    """``$settings['file_public_path'] = my_files_dir();``: the public files are not taken from the default
+    ``sites/default/files`` (another folder than the site's), nor is a private folder left out unsaid; the set
+    is listed as skipped with the reason, and installing into it is refused."""
+    project = copy_project(tmp_path / "site")
+    settings = project / "web/sites/default/settings.php"
+    settings.write_text(settings.read_text() + f"\n$settings['{name}'] = my_files_dir();\n")
+    framework = detect(project)
+    kind = "public" if name == "file_public_path" else "private"
+    found = {s.name: s for s in list_file_sets(framework, FileSetOptions())}[kind]
+    assert found.root is None and found.skipped_reason is not None
+    assert name in found.skipped_reason and "my_files_dir()" in found.skipped_reason
+    received = tmp_path / "received"
+    received.mkdir()
+    received_set = ReceivedFileSet(name=kind, kind="public" if kind == "public" else "private")
+    with pytest.raises(ConfigError, match=f"cannot install the Drupal {kind} files"):
+        synco_drupal.plugin.install_files(framework, received_set, received)
