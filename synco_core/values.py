@@ -280,6 +280,10 @@ class InstallResult:
     note: str = ""
     #: How many string values ``InstallOptions.rewriter`` changed; None when the engine did not apply one.
     rewritten_values: int | None = None
+    #: The engine replaced the database's content inside it, keeping no copy (a user who may not create the
+    #: scratch database): there is nothing for a rollback to put back, and no backup does not mean that the
+    #: install created the database.
+    replaced_in_place: bool = False
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
         # undo would put an older install's kept copy in).
         journal.mark(step, "undone")
         raise
-    step.created = result.backup is None
+    step.created = result.backup is None and not result.replaced_in_place
     journal.mark(step, "done")
     return result
 

@@ -23,6 +23,7 @@ the server releases when a killed process's connection closes).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -37,7 +38,7 @@ from psycopg.rows import dict_row
 
 from synco_core.engines import crashpoints
 from synco_core.engines.guard import check_target
-from synco_core.engines.postgresql import rights
+from synco_core.engines.postgresql import inplace, rights
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.loader import LoadStats, load_script
@@ -59,7 +60,13 @@ MAINTENANCE_DATABASES = ("postgres", "template1")
 LOCK_WAIT_SECONDS = 30
 
 
-def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
+#: What the confirmation adds, by how the install replaces the database.
+_KEPT_NOTE = {rights.SWAP: "The current database is kept for 'synco db rollback'.",
+              rights.IN_PLACE: "Its content is replaced inside it (the role may not create databases): no copy is "
+                               "kept for 'synco db rollback'."}
+
+
+def guard(database: DatabaseConfig, options: InstallOptions, action: str, mode: str = rights.SWAP) -> None:
     """The local-target guard and the confirmation every install and rollback goes through."""
     if not (database.host or database.socket):
         # Without a host in the URL, libpq connects where PGHOSTADDR or PGHOST say: judge that host.
@@ -67,7 +74,7 @@ def guard(database: DatabaseConfig, options: InstallOptions, action: str) -> Non
         if environment:
             database = database.replace(host=environment)
     check_target(database, options, action, "PostgreSQL", database.socket or database.host or "localhost",
-                 "The current database is kept for 'synco db rollback'.")
+                 _KEPT_NOTE[mode])
 
 
 def _names(database: DatabaseConfig) -> tuple[str, str, str]:
@@ -337,12 +344,17 @@ def _lock_and_recover(admin: psycopg.Connection[Any], database: DatabaseConfig) 
 
 
 def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult:
-    guard(database, options, "replace")
+    # Whether the target is local is judged before connecting to it; the question, once the role's rights
+    # tell how the content will be replaced.
+    guard(database, dataclasses.replace(options, yes=True), "replace")
     scratch, previous, _ = _names(database)
     admin = _admin(database)
     try:
+        mode = rights.require(admin, database)
+        guard(database, options, "replace", mode)
         _lock_and_recover(admin, database)
-        rights.require(admin, database)
+        if mode == rights.IN_PLACE:
+            return _install_in_place(database, dump, options)
         target_exists = _exists(admin, database.name)
         header, head = split_header(dump)
         dump = with_head(head, dump)
@@ -380,6 +392,42 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     log.info("installed %s (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
     return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
                          backup=previous if target_exists else None, rewritten_values=stats.rewritten_values)
+
+
+def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -> InstallResult:
+    """Replace the target's content in one transaction inside it (:mod:`.inplace`): the caller holds the
+    database's lock. Nothing is kept: the result names no backup, and says so."""
+    if options.format not in ("sql", "native", ""):
+        raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
+    conn = connect(database)
+    try:
+        role = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+        inplace.require(conn, database.name, role)
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        # The other sessions of this role would hold the locks the drops wait for; those of other roles
+        # are waited for (ending them takes pg_signal_backend).
+        conn.execute("SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM pg_catalog.pg_stat_activity "
+                     "WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+                     "AND pg_catalog.pg_has_role(usesysid, 'MEMBER')")
+        conn.execute("BEGIN")
+        inplace.clear(conn)
+        # One connection only: a second one would not see the tables this transaction creates.
+        stats = load_script(conn.pgconn, dump, None, options.rewriter)
+        note = stats.foreign_owners.warning(database.user or "the loading role") if stats.foreign_owners else None
+        if note is not None:
+            log.warning("%s", note)
+        verify(conn, options.manifest, stats)
+        crashpoints.reached("postgresql:install:in-place-loaded")
+        conn.execute("COMMIT")
+    except psycopg.Error as exc:
+        raise DatabaseError(f"loading into {where(database)} failed (its content is as it was): "
+                            f"{one_line(exc)}") from exc
+    finally:
+        # Closing an open transaction rolls it back: whatever failed, the target is as it was.
+        conn.close()
+    log.info("installed %s in place (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
+    return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
+                         backup=None, rewritten_values=stats.rewritten_values, replaced_in_place=True)
 
 
 def _loading_connection(database: DatabaseConfig, scratch: str) -> psycopg.Connection[Any]:
@@ -441,7 +489,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     admin = _admin(database)
     try:
         _lock(admin, database.name)
-        rights.require(admin, database)
+        mode = rights.require(admin, database)
         try:
             recovered = _recover(admin, database)
             if recovered is not None:
@@ -449,6 +497,10 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                 return InstallResult(engine="postgresql", database=database.name, tables=_count_tables(admin, database),
                                      backup=previous if _exists(admin, previous) else None,
                                      note=recovered[0].upper() + recovered[1:])
+            if mode == rights.IN_PLACE and not _exists(admin, previous):
+                # Such a role could not have created the database, and its installs keep no copy.
+                raise SyncoError(f"nothing to roll back: the role may not create databases, so installs replace "
+                                 f"the content of {database.name!r} inside it and keep no copy of it")
             if not _exists(admin, previous) and options.drop_created:
                 # The install created the database: nothing was there before it.
                 _drop(admin, database.name)

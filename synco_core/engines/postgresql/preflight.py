@@ -2,14 +2,21 @@
 
 The installer connects to a maintenance database, creates the scratch database ``<db>__synco_new`` and
 renames databases (which only their owner or a superuser may do). All of that can be read from the
-catalogue without changing anything: the role may create databases, and owns the target if it exists.
+catalogue without changing anything: the role may create databases, and owns the target if it exists. A
+role that owns the target but may not create databases replaces its content inside it (:mod:`.inplace`):
+then it must be able to drop all of it, and the user is told, before the download, that no copy is kept.
 """
 
 from __future__ import annotations
 
-from synco_core.engines.postgresql import rights
+import logging
+
+from synco_core.engines.postgresql import inplace, rights
+from synco_core.engines.postgresql.connection import connect
 from synco_core.engines.postgresql.installer import _admin, _names
 from synco_core.values import DatabaseConfig
+
+log = logging.getLogger(__name__)
 
 
 def check(database: DatabaseConfig) -> bool:
@@ -17,5 +24,12 @@ def check(database: DatabaseConfig) -> bool:
     _names(database)  # a name too long for the derived names is refused now, not after the download
     with _admin(database) as admin:
         rights.require_writable(admin, database)
-        rights.require(admin, database)
+        mode = rights.require(admin, database)
+    if mode == rights.IN_PLACE:
+        with connect(database) as conn:
+            role = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+            inplace.require(conn, database.name, role)
+        log.warning("role %r may not create databases: the install replaces the content of PostgreSQL database %r "
+                    "inside it, in one transaction, and keeps no copy for 'synco db rollback' (ALTER ROLE %s "
+                    "CREATEDB to keep one)", role, database.name, role)
     return True
