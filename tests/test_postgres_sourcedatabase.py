@@ -134,6 +134,38 @@ def test_an_existing_target_keeps_its_own_locale_with_a_warning(
     assert "ICU locale en" in caplog.text
 
 
+@pytest.mark.parametrize("encoding", ["LATIN1", "WIN1252", "SQL_ASCII"])
+def test_an_existing_target_whose_encoding_cannot_hold_the_sources_text_becomes_the_sources(
+        encoding: str, created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A LATIN1 local database and a UTF-8 source holding a character beyond LATIN1: the COPY failed, after
+    the whole download. The install creates a new database anyway, and one with the target's encoding could
+    not hold the text: it gets the source's, with one warning line. SQL_ASCII stores UTF-8 bytes as they are
+    and keeps its own; a source in the target's own encoding keeps it too."""
+    source = created("ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0")
+    _fill(source, "CREATE TABLE t (v text PRIMARY KEY); INSERT INTO t VALUES ('café'), ('5 €'), ('日本');")
+    target = created(f"ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    _dump(source, tmp_path / "dump.sql")
+    with caplog.at_level(logging.WARNING):
+        _load(target, tmp_path / "dump.sql")
+    holds = encoding == "SQL_ASCII"
+    assert _properties(target)[0] == (encoding if holds else "UTF8")
+    assert (f"becomes UTF8: its own encoding {encoding} cannot hold all of the text of the dump's source"
+            in caplog.text) is not holds
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        conn.execute("SET client_encoding = 'UTF8'")
+        values = {bytes(v).decode() if isinstance(v, bytes) else v
+                  for (v,) in conn.execute("SELECT v FROM t").fetchall()}
+    assert values == {"café", "5 €", "日本"}
+
+    # The same encoding on both sides: the target keeps its own.
+    latin = created("ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    _fill(latin, "CREATE TABLE t (v text); INSERT INTO t VALUES ('café');")
+    _dump(latin, tmp_path / "latin.sql")
+    other = created("ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    _load(other, tmp_path / "latin.sql")
+    assert _properties(other)[0] == "LATIN1"
+
+
 def test_a_database_the_load_creates_gets_the_sources_settings(
         created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Without its ``search_path`` the copy of a database whose tables sit in ``app`` answered no query the

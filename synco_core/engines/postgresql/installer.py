@@ -1,13 +1,14 @@
 """Atomic install and rollback of a PostgreSQL database.
 
 The dump is loaded into a fresh scratch database ``<db>__synco_new``, created from ``template0`` with the
-target's encoding and locale (the source's, which the dump names, when the target is new:
-:mod:`.sourcedatabase`). The loaded tables are checked against the source's manifest (row counts
-counted in the scratch database, and the SHA-256 of each table's COPY text, computed as it streams in). Only
-then are the databases swapped by renaming, in one transaction: the current database becomes
-``<db>__synco_prev`` (kept for ``synco db rollback`` until the next install) and the scratch database
-takes its name. Renaming needs the target free of connections, so the other sessions on it are ended
-first. If anything fails before the swap the scratch database is dropped and the target is untouched.
+target's encoding and locale (the source's, which the dump names, when the target is new or its encoding
+cannot hold the source's text: :mod:`.sourcedatabase`). The loaded tables are checked against the source's
+manifest (row counts counted in the scratch database, and the SHA-256 of each table's COPY text, computed
+as it streams in). Only then are the databases swapped by renaming, in one transaction: the current
+database becomes ``<db>__synco_prev`` (kept for ``synco db rollback`` until the next install) and the
+scratch database takes its name. Renaming needs the target free of connections, so the other sessions on
+it are ended first. If anything fails before the swap the scratch database is dropped and the target is
+untouched.
 
 What belongs to the target database itself rather than to its content (its owner, ``ALTER DATABASE ...
 SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment) is copied onto the scratch database before
@@ -145,11 +146,17 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
     if row is not None:
         own = Locale(row["encoding_name"], row["datcollate"], row["datctype"], row.get("datlocprovider") or "c",
                      row.get("daticulocale"))
-        if source is not None and source != own:
-            log.warning("PostgreSQL database %r keeps its own %s; the dump's source had %s: text may sort and "
-                        "compare differently in the copy", target, own.describe(), source.describe())
-        admin.execute(create + _locale_options(own))
-        return
+        if source is None or _holds(own.encoding, source.encoding):
+            if source is not None and source != own:
+                log.warning("PostgreSQL database %r keeps its own %s; the dump's source had %s: text may sort and "
+                            "compare differently in the copy", target, own.describe(), source.describe())
+            admin.execute(create + _locale_options(own))
+            return
+        # A LATIN1 (or other one-byte) database cannot store the characters of a UTF-8 source beyond its
+        # own, and the COPY of the first such row failed after the whole download. The install creates a
+        # new database anyway (pg_restore --create would give it the source's encoding too).
+        log.warning("PostgreSQL database %r becomes %s: its own encoding %s cannot hold all of the text of the "
+                    "dump's source", target, source.encoding, own.encoding)
     if source is not None:
         try:
             admin.execute(create + _locale_options(source))
@@ -158,7 +165,17 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
             log.warning("PostgreSQL database %r is created with this server's default locale: it cannot create "
                         "the dump's source's %s (%s); text may sort and compare differently in the copy",
                         target, source.describe(), one_line(exc))
-    admin.execute(create + sql.SQL(" ENCODING 'UTF8'"))
+    try:
+        admin.execute(create + sql.SQL(" ENCODING 'UTF8'"))
+    except pg_errors.InvalidParameterValue:
+        # The server's default locale is not a UTF-8 one (a cluster initialised in LATIN1): C holds any.
+        admin.execute(create + sql.SQL(" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"))
+
+
+def _holds(own: str, source: str) -> bool:
+    """Whether a database in encoding ``own`` can store every character of one in ``source``: the same
+    encoding, UTF-8 (which holds every character), or SQL_ASCII (which stores the bytes unchecked)."""
+    return own == source or own in ("UTF8", "SQL_ASCII")
 
 
 def _locale_options(locale: Locale) -> sql.Composed:

@@ -7,7 +7,8 @@ production had ICU ``en``) routed a row ``'B'`` outside the partition ``FROM ('a
 from, and the load failed. So the dumper writes the source's encoding, ``LC_COLLATE``, ``LC_CTYPE``,
 locale provider and ICU locale on one header line, and a load that creates the database creates it with
 them. An existing target keeps its own (it is the developer's database), with a warning naming what
-differs; a server that cannot create the source's (a locale it does not have) gets its defaults, with a
+differs, unless its encoding cannot hold the source's text (a LATIN1 target of a UTF-8 source); a server
+that cannot create the source's (a locale it does not have) gets its defaults, with a
 warning too.
 
 **Settings.** ``ALTER DATABASE ... SET`` settings live with the database, not in it: a source whose
