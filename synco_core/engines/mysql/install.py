@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core.engines import crashpoints, guard
-from synco_core.engines.mysql import literals, rowpackets, schema, swap
+from synco_core.engines.mysql import literals, needed, rowpackets, schema, swap
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.load import Loader
 from synco_core.engines.mysql.swap import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name  # noqa: F401 (re-exported)
@@ -179,6 +179,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         recovered = swap.recover(admin, names)
         if recovered:
             (warn or log.warning)(recovered[0].upper() + recovered[1:])
+        needed.require(admin, names, warn or log.warning)
         swap.require_replaceable(admin, names.target, database.user or "root")
         swap.create_like(admin, names.scratch, names.target)
         try:

@@ -10,15 +10,18 @@ install drops it first anyway. The targets the install refuses before changing a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pymysql
 
-from synco_core.engines.mysql import swap
+from synco_core.engines.mysql import needed, swap
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
 from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, Names, derived_name
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
+
+log = logging.getLogger(__name__)
 
 
 def _exists(conn: Any, name: str) -> bool:
@@ -41,8 +44,12 @@ def check(database: DatabaseConfig) -> bool:
             except pymysql.err.MySQLError as exc:
                 raise DatabaseError(_cannot_create(database, scratch, exc)) from exc
         # Then what the install itself refuses before changing anything (after the same order of checks).
+        needed.require(conn, Names.of(database.name), log.warning)
         swap.require_replaceable(conn, database.name, database.user or "root")
         return True
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"checking whether user {database.user or 'root'!r} may replace database "
+                            f"{database.name!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         conn.close()
 
