@@ -210,3 +210,37 @@ def test_a_role_that_neither_owns_nor_may_create_is_refused_with_the_grant(
     with pytest.raises(DatabaseError, match=f"belongs to .*, not {owner_without_createdb!r}: only its owner .* "
                                             f"\\(ALTER DATABASE {target} OWNER TO {owner_without_createdb}\\)$"):
         check_install_target(database, InstallOptions())
+
+
+def test_a_latin1_database_installed_in_place_is_named_before_the_download_and_fails_whole(
+        owner_without_createdb: str, caplog: pytest.LogCaptureFixture,
+        postgres_database_factory: Callable[[], str]) -> None:
+    """A swap gives a LATIN1 target the UTF-8 source's encoding; in place the database keeps its own, so a
+    character beyond LATIN1 cannot be stored. The preflight says so in one warning line (with both ways
+    out), and such a character fails the install in one line naming it, the content as it was."""
+    role = owner_without_createdb
+    target = unique_name("synco_test_probe_install_rights_latin1")
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f"CREATE DATABASE \"{target}\" OWNER \"{role}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+                      "TEMPLATE template0")
+    finally:
+        admin.close()
+    database = dataclasses.replace(parse_database_url(postgres_url_for(target)), user=role)
+    with psycopg.connect(postgres_url_for(target), autocommit=True, user=role) as conn:
+        conn.execute("CREATE TABLE marker (v text); INSERT INTO marker VALUES ('old')")
+    with caplog.at_level(logging.WARNING):
+        assert check_install_target(database, InstallOptions()) is True
+    assert (f"PostgreSQL database {target!r} is LATIN1 and keeps it (installed in place): a character of a UTF-8 "
+            "source beyond LATIN1 will fail the install after the download") in caplog.text
+    fits = dumped(postgres_database_factory, "CREATE TABLE t (v text); INSERT INTO t VALUES ('café');")
+    install(database, io.BytesIO(fits), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        conn.execute("SET client_encoding = 'UTF8'")
+        assert conn.execute("SELECT v FROM t").fetchall() == [("café",)]
+        conn.execute("CREATE TABLE marker (v text); INSERT INTO marker VALUES ('old')")
+    beyond = dumped(postgres_database_factory, "CREATE TABLE t (v text); INSERT INTO t VALUES ('5 €');")
+    with pytest.raises(DatabaseError, match='has no equivalent in encoding "LATIN1"') as failed:
+        install(database, io.BytesIO(beyond), InstallOptions(yes=True))
+    assert "\n" not in str(failed.value)
+    assert marker(target) == "old"

@@ -14,6 +14,10 @@ What belongs to the target database itself rather than to its content (its owner
 SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment) is copied onto the scratch database before
 the swap; database-level grants (``GRANT CONNECT``) are not.
 
+A role that owns the target but may not create databases (the application's own role on DDEV, Sail or a
+managed server) cannot have a scratch database: its install replaces the content inside the database, in
+one transaction (:mod:`.inplace`), which is as atomic, but keeps no copy for a rollback.
+
 A kill at any moment loses nothing: the renames are one transaction, which the server rolls back when its
 client dies before the commit, so the target is either the previous or the new database, whole. What a
 kill can leave is the scratch database (before the swap), which the next install or rollback drops; a

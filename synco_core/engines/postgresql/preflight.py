@@ -27,8 +27,16 @@ def check(database: DatabaseConfig) -> bool:
         mode = rights.require(admin, database)
     if mode == rights.IN_PLACE:
         with connect(database) as conn:
-            role = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+            role, encoding = conn.execute(
+                "SELECT current_user, pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database "
+                "WHERE datname = pg_catalog.current_database()").fetchone() or ("", "")
             inplace.require(conn, database.name, role)
+        if encoding not in ("UTF8", "SQL_ASCII"):
+            # A swap would give the new database the source's encoding; in place it keeps its own.
+            log.warning("PostgreSQL database %r is %s and keeps it (installed in place): a character of a UTF-8 "
+                        "source beyond %s will fail the install after the download, the content as it was (create "
+                        "the database again with ENCODING 'UTF8', or ALTER ROLE %s CREATEDB)",
+                        database.name, encoding, encoding, role)
         log.warning("role %r may not create databases: the install replaces the content of PostgreSQL database %r "
                     "inside it, in one transaction, and keeps no copy for 'synco db rollback' (ALTER ROLE %s "
                     "CREATEDB to keep one)", role, database.name, role)
