@@ -8,20 +8,29 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import re
+import subprocess
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from test_postgres_install import marker
 from test_postgres_privileges import dumped, owned_target
-from test_postgres_support import databases_like
+from test_postgres_support import DATA, databases_like, fingerprints, load_fixture, require, sequences
 
 from synco_core.dburl import parse_database_url
-from synco_core.engines.postgresql import check_install_target
+from synco_core.engines.postgresql import check_install_target, dump_database
 from synco_core.engines.postgresql.installer import install, rollback
 from synco_core.errors import DatabaseError, SyncoError
-from synco_core.testing.services import postgres_admin_connection, postgres_url_for, unique_name
-from synco_core.values import DatabaseConfig, InstallOptions, TableManifest
+from synco_core.testing.services import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    POSTGRES_USER,
+    postgres_admin_connection,
+    postgres_url_for,
+    unique_name,
+)
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions, TableManifest
 
 pytestmark = pytest.mark.postgres
 
@@ -244,3 +253,36 @@ def test_a_latin1_database_installed_in_place_is_named_before_the_download_and_f
         install(database, io.BytesIO(beyond), InstallOptions(yes=True))
     assert "\n" not in str(failed.value)
     assert marker(target) == "old"
+
+
+def _definitions(name: str) -> str:
+    """``pg_dump --schema-only`` without owners and privileges (the copy's objects are the loading role's)."""
+    output = subprocess.run([require("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", "-h",
+                             POSTGRES_HOST, "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER, name],
+                            check=True, capture_output=True, text=True).stdout
+    return "\n".join(line for line in output.splitlines()
+                     if not re.match(r"^\\(un)?restrict ", line) and not line.startswith("-- Dumped "))
+
+
+def test_pagila_installed_in_place_over_an_older_pagila_cannot_be_told_from_the_source(
+        postgres_database_factory: Callable[[], str], owner_without_createdb: str) -> None:
+    """Every object kind of Pagila (a partitioned table, an enum, domains, a custom aggregate its views call,
+    triggers, rules, foreign keys across all of it) replaces an older, changed copy in place: the definitions,
+    the rows of every table and the sequences' positions are the source's, and nothing of the old copy is
+    left."""
+    role = owner_without_createdb
+    source = postgres_database_factory()
+    load_fixture(postgres_url_for(source), DATA / "pagila" / "pagila.sql")
+    out = io.BytesIO()
+    dump_database(parse_database_url(postgres_url_for(source)), out, DumpOptions())
+    target, database = owned_target(postgres_database_factory, role)
+    with psycopg.connect(postgres_url_for(target), autocommit=True, user=role) as conn:
+        conn.execute("CREATE TABLE actor (id int); CREATE TYPE mpaa_rating AS ENUM ('old');"
+                     "CREATE SCHEMA leftover; CREATE VIEW leftover.v AS SELECT 1 AS one")
+    result = install(database, io.BytesIO(out.getvalue()), InstallOptions(yes=True))
+    assert result.replaced_in_place
+    assert _definitions(target) == _definitions(source)
+    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
+    assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
+    with psycopg.connect(postgres_url_for(target), autocommit=True, user=role) as conn:
+        assert conn.execute("SELECT count(*) FROM public.film_list").fetchone() == (997,)
