@@ -8,6 +8,7 @@ import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -220,3 +221,45 @@ def test_a_pg_dump_script_giving_objects_to_other_roles_loads_owned_by_the_loadi
         drop_postgres_databases(mine)
         admin.execute(f'DROP ROLE IF EXISTS "{other}"')
         admin.close()
+
+
+def test_a_session_the_owner_may_not_end_is_named_before_the_download_and_by_the_failed_swap(
+        postgres_database_factory: Callable[[], str], app_role: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A superuser's psql or GUI session open on the target: the install asked the server to end it, which
+    a role that is not a superuser may not, and the whole swap failed after the load on "must be a superuser
+    to terminate superuser process". Now only the sessions the role may end are ended; the preflight names
+    the others in a warning line, and a swap they still block fails in one line naming their roles and what
+    would let the role end them, the target untouched. Once they are gone the install goes through."""
+    from synco_core.engines.postgresql import check_install_target
+
+    data = dumped(postgres_database_factory, "CREATE TABLE t (a int); INSERT INTO t VALUES (1);")
+    target, database = owned_target(postgres_database_factory, app_role)
+    own = psycopg.connect(postgres_url_for(target), autocommit=True, user=app_role)
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as superuser_session:
+        superuser_session.execute("SELECT 1")
+        with caplog.at_level("WARNING"):
+            assert check_install_target(database, InstallOptions()) is True
+        assert (f"PostgreSQL database {target!r}: sessions the role may not end are connected (1 of role "
+                f"{POSTGRES_USER!r})") in caplog.text
+        with pytest.raises(DatabaseError) as failed:
+            install(database, io.BytesIO(data), InstallOptions(yes=True))
+        assert str(failed.value) == (
+            f"could not rename database {target!r}: sessions the role may not end are connected (1 of role "
+            f"{POSTGRES_USER!r}): close them (a superuser's can only be closed by itself), or GRANT "
+            "pg_signal_backend to the installing role for other roles' sessions")
+        assert marker(target) == "old"
+        assert databases_like(f"{target}__synco_new") == []
+    # The role's own session was ended, as before.
+    assert _dead(own)
+    install(database, io.BytesIO(data), InstallOptions(yes=True))
+    assert marker(target) is None
+
+
+def _dead(conn: psycopg.Connection[Any]) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    finally:
+        conn.close()
+    return False

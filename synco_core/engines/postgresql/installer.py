@@ -269,9 +269,31 @@ def _set_source_settings(admin: psycopg.Connection[Any], target: str, scratch: s
                     target, ", ".join(left + refused))
 
 
+#: The sessions the connected role may end (PostgreSQL's own rule): its own roles', and with
+#: pg_signal_backend any but a superuser's. Asking to end another one fails the whole statement ("must be a
+#: superuser to terminate superuser process"), which failed the install after the whole load when a
+#: superuser's psql or GUI session was open on the target.
+_MAY_END = ("(pg_catalog.pg_has_role(s.usesysid, 'MEMBER') OR (pg_catalog.pg_has_role('pg_signal_backend', "
+            "'MEMBER') AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = s.usesysid), "
+            "true)))")
+
+
 def _terminate(admin: psycopg.Connection[Any], name: str) -> None:
-    admin.execute("SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM pg_catalog.pg_stat_activity "
-                  "WHERE datname = %s AND pid <> pg_catalog.pg_backend_pid()", (name,))
+    admin.execute("SELECT pg_catalog.pg_terminate_backend(s.pid, 5000) FROM pg_catalog.pg_stat_activity s "
+                  f"WHERE s.datname = %s AND s.pid <> pg_catalog.pg_backend_pid() AND {_MAY_END}", (name,))
+
+
+def sessions_not_ended(admin: psycopg.Connection[Any], names: list[str]) -> str | None:
+    """The other sessions on ``names`` the role may not end, in words with what would let it; None if none."""
+    rows = admin.execute(
+        "SELECT s.usename, count(*) FROM pg_catalog.pg_stat_activity s WHERE s.datname = ANY(%s) "
+        f"AND s.pid <> pg_catalog.pg_backend_pid() AND s.usesysid IS NOT NULL AND NOT {_MAY_END} "
+        "GROUP BY s.usename ORDER BY s.usename", (names,)).fetchall()
+    if not rows:
+        return None
+    held = ", ".join(f"{count} of role {user!r}" for user, count in rows)
+    return (f"sessions the role may not end are connected ({held}): close them (a superuser's can only be closed "
+            "by itself), or GRANT pg_signal_backend to the installing role for other roles' sessions")
 
 
 def _lock(admin: psycopg.Connection[Any], name: str) -> None:
@@ -316,8 +338,15 @@ def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]]
                     crashpoints.reached(f"{step}:renaming")
             return
         except pg_errors.ObjectInUse:
+            # Sessions this role may not end leave only by themselves: each try waits 5 s for them (the
+            # server's own wait), so a few tries are enough.
+            if attempt >= 2 and sessions_not_ended(admin, busy) is not None:
+                break
             # An application reconnected between the termination and the rename; try again shortly.
             time.sleep(0.2 * (attempt + 1))
+    unended = sessions_not_ended(admin, busy)
+    if unended is not None:
+        raise DatabaseError(f"could not rename database {renames[0][0]!r}: {unended}")
     raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it")
 
 

@@ -13,7 +13,7 @@ import logging
 
 from synco_core.engines.postgresql import inplace, rights
 from synco_core.engines.postgresql.connection import connect
-from synco_core.engines.postgresql.installer import _admin, _names
+from synco_core.engines.postgresql.installer import _admin, _names, sessions_not_ended
 from synco_core.values import DatabaseConfig
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,11 @@ def check(database: DatabaseConfig) -> bool:
     with _admin(database) as admin:
         rights.require_writable(admin, database)
         mode = rights.require(admin, database)
+        unended = sessions_not_ended(admin, [database.name])
+        if unended is not None:
+            # They may be gone by the swap; if not, it fails after the whole download: say so now.
+            log.warning("PostgreSQL database %r: %s; the install waits for them and fails if they stay",
+                        database.name, unended)
     if mode == rights.IN_PLACE:
         with connect(database) as conn:
             role, encoding = conn.execute(
