@@ -41,6 +41,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.engines.mysql.install import rollback as mysql_rollback
 from synco_core.testing.services import (
+    POSTGRES_USER,
     mysql_admin_connection,
     mysql_url_for,
     postgres_admin_connection,
@@ -852,3 +853,34 @@ def test_sqlite_rollback_refuses_a_damaged_kept_copy(sqlite_scene: SqliteScene) 
     error = refused(synco("db", "rollback", scene.url, "--yes"))
     assert str(previous) in error and "nothing was changed" in error
     assert sqlite_state(scene.target) == scene.original
+
+
+@pytest.mark.postgres
+def test_postgresql_install_in_place_killed_before_its_commit_leaves_the_target_as_it_was(
+        postgres_database_factory: Callable[[], str], postgres_inputs: PostgresInputs) -> None:
+    """A role that owns its database but may not create databases replaces the content inside it, in one
+    transaction: killed after the drops, the load and the verification, before the commit, the server rolls
+    it all back. The next load goes through; a rollback then has nothing to put back and says why."""
+    role = unique_name("crash_nocreatedb")
+    admin = postgres_admin_connection()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    target = postgres_database_factory()
+    try:
+        admin.execute(f'ALTER DATABASE "{target}" OWNER TO "{role}"')
+        url = postgres_url_for(target).replace(f"//{POSTGRES_USER}@", f"//{role}@")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(POSTGRES_ORIGINAL)
+        original = postgres_state(target)
+        point = "postgresql:install:in-place-loaded"
+        killed(synco("db", "load", url, str(postgres_inputs.dump), "--yes", kill_at=point), point)
+        assert postgres_state(target) == original
+        succeeded(synco("db", "load", url, str(postgres_inputs.dump), "--yes"))
+        state = postgres_state(target)
+        assert state is not None and state[1:] == postgres_inputs.new[1:]
+        assert "nothing to roll back: the role may not create databases" in refused(
+            synco("db", "rollback", url, "--yes"))
+        assert postgres_databases(target) == {target}
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
