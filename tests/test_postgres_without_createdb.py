@@ -286,3 +286,20 @@ def test_pagila_installed_in_place_over_an_older_pagila_cannot_be_told_from_the_
     assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
     with psycopg.connect(postgres_url_for(target), autocommit=True, user=role) as conn:
         assert conn.execute("SELECT count(*) FROM public.film_list").fetchone() == (997,)
+
+
+def test_a_target_whose_public_schema_was_dropped_gets_templates_in_place(
+        postgres_database_factory: Callable[[], str], owner_without_createdb: str) -> None:
+    """A swap's new database has template0's schema public, which a dump's tables in public expect; a
+    target whose owner dropped it failed the install in place on 'schema "public" does not exist'. It is
+    created as template0 has it."""
+    role = owner_without_createdb
+    target, database = owned_target(postgres_database_factory, role)
+    with psycopg.connect(postgres_url_for(target), autocommit=True, user=role) as conn:
+        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA app; CREATE TABLE app.t (a int)")
+    data = dumped(postgres_database_factory, "CREATE TABLE t (a int); INSERT INTO t VALUES (1);")
+    install(database, io.BytesIO(data), InstallOptions(yes=True))
+    fresh = postgres_database_factory()
+    expected = [row for row in snapshot(fresh)["schemas"] if row[0] == "public"]  # type: ignore[attr-defined]
+    assert snapshot(target)["schemas"] == expected
+    assert snapshot(target)["relations"] == [("public.t:r",)]

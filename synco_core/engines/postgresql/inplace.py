@@ -13,8 +13,8 @@ so ``synco db rollback`` has nothing to put back, and the old tables are locked 
 The role must be able to drop everything the dump replaces: each schema (owning it, or a role that does:
 since PostgreSQL 15 ``public`` belongs to ``pg_database_owner``, which the database's owner is), the
 large objects and the publications. Dropping a schema drops what it holds, whoever owns it. Schema
-``public`` is created again as it was (owner, privileges, comment), like ``template0`` gives it to the
-scratch database of a swap.
+``public`` is created again as it was (owner, privileges, comment), or as ``template0`` gives it to the
+scratch database of a swap when the target had none.
 """
 
 from __future__ import annotations
@@ -78,7 +78,12 @@ def clear(conn: Any) -> None:
     for (name,) in conn.execute("SELECT pubname FROM pg_catalog.pg_publication").fetchall():
         conn.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(name)))
     if public is None:
-        return
+        # A database without one (dropped by its user) gets template0's, which a swap's new database has and
+        # a dump expects: owned by pg_database_owner, usable by everyone (PostgreSQL 15's default).
+        public = ("pg_database_owner", "standard public schema", [("", True, "USAGE", False)])
+        if conn.info.server_version < 150000:
+            public = (str(conn.execute("SELECT current_user").fetchone()[0]), "standard public schema",
+                      [("", True, "USAGE", False), ("", True, "CREATE", False)])
     owner, comment, grants = public
     conn.execute(sql.SQL("CREATE SCHEMA public AUTHORIZATION {}").format(sql.Identifier(owner)))
     for grantee, everyone, privilege, grantable in grants:
