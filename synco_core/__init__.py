@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     )
     from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
     from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
+    from synco_core.frameworkutil.tableshapes import address_masked, quote_name, tables_with_columns
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
@@ -100,6 +101,9 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "pdo_tls_options": ("synco_core.frameworkutil.pdo", "tls_options"),
     "pdo_attribute_name": ("synco_core.frameworkutil.pdo", "attribute_name"),
     "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
+    "tables_with_columns": ("synco_core.frameworkutil.tableshapes", "tables_with_columns"),
+    "address_masked": ("synco_core.frameworkutil.tableshapes", "address_masked"),
+    "quote_name": ("synco_core.frameworkutil.tableshapes", "quote_name"),
     "read_php_config": ("synco_core.frameworkutil.phpconfig", "read_php_config"),
     "parse_php_config": ("synco_core.frameworkutil.phpconfig", "parse_php_config"),
     "PhpConfig": ("synco_core.frameworkutil.phpconfig", "PhpConfig"),
@@ -173,6 +177,7 @@ __all__ = [
     "UnsafePathError",
     "ValueRewriter",
     "__version__",
+    "address_masked",
     "connect_with_engine",
     "dump_with_engine",
     "error_line",
@@ -196,6 +201,7 @@ __all__ = [
     "pdo_attribute_name",
     "pdo_tls_options",
     "php_candidates",
+    "quote_name",
     "read_config_file",
     "read_config_text",
     "read_php_config",
@@ -207,5 +213,6 @@ __all__ = [
     "s3_public_entries",
     "safe_relative_path",
     "table_started",
+    "tables_with_columns",
     "walk_files",
 ]

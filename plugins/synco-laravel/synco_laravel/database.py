@@ -10,12 +10,14 @@ from synco_core import (
     BCRYPT_PASSWORD,
     ConfigError,
     DatabaseConfig,
+    DatabaseInventory,
     DumpOptions,
     SanitizeRule,
     normalise_engine,
     parse_database_url,
     pdo_tls_options,
     register_secret,
+    tables_with_columns,
 )
 
 #: Every sanitised user can log in locally with the password "password".
@@ -52,9 +54,19 @@ NO_ROWS_TABLES = (
     "pulse_values",
     "pulse_entries",
     "pulse_aggregates",
+    # Nova's log of the actions run in its panel, with each record's attributes before and after (``original``,
+    # ``changes``) and what was typed in (``fields``); Nova's own notifications; Filament's rows an import
+    # could not take (each the imported row: names, addresses). Like Telescope's, a record of the source.
+    "action_events",
+    "nova_notifications",
+    "failed_import_rows",
+    # spatie/laravel-webhook-client's received calls: the payloads (a payment provider's customers) and the
+    # headers with their signatures, already processed on the source.
+    "webhook_calls",
 )
 
-#: Column rewrites of the ``users`` table (unprefixed names).
+#: Column rewrites of the ``users`` table (unprefixed names), and of every other table of accounts
+#: (:data:`ACCOUNT_COLUMNS`).
 USER_RULES = (
     ("email", "email"),
     ("password", f"fixed:{PASSWORD_HASH}"),
@@ -69,8 +81,19 @@ USER_RULES = (
     ("stripe_id", "null"),
     ("pm_type", "null"),
     ("pm_last_four", "null"),
+    # The person's name (Breeze's and Jetstream's registration form asks for it): not unique, not a login.
+    ("name", "fixed:Demo User"),
 )
 
+
+#: What makes a table one of accounts, whatever its name (an ``admins`` table of a second guard, Nova's or
+#: Filament's panel users): Laravel's ``Authenticatable`` keeps the hash in ``password`` and the "remember me"
+#: token in ``remember_token``.
+ACCOUNT_COLUMNS = ("password", "remember_token")
+#: What makes a table a Cashier (Stripe) billable model whatever its name (a team, an organisation): the live
+#: customer id and the card's brand and last digits, NULL as on ``users``.
+BILLABLE_COLUMNS = ("stripe_id", "pm_type")
+BILLABLE_RULES = (("stripe_id", "null"), ("pm_type", "null"), ("pm_last_four", "null"))
 
 #: Earlier states of records, which the ``users`` rules never see: owen-it/laravel-auditing's ``audits``
 #: (old and new values, with the request's URL, IP address and browser) and spatie/laravel-activitylog's
@@ -93,6 +116,15 @@ CREDENTIAL_RULES = (
     ("subscriptions", "stripe_id", "hash"),
     ("subscription_items", "stripe_id", "hash"),
     ("oauth_clients", "secret", "hash"),
+    # Cashier Paddle: the customer (a name and address besides the live Paddle id), and the live ids of its
+    # subscriptions and transactions (UNIQUE: hashed).
+    ("customers", "paddle_id", "hash"),
+    ("customers", "name", "fixed:Demo User"),
+    ("customers", "email", "email"),
+    ("subscriptions", "paddle_id", "hash"),
+    ("transactions", "paddle_id", "hash"),
+    # Jetstream's pending invitations to a team, by e-mail address.
+    ("team_invitations", "email", "email"),
 )
 
 
@@ -225,15 +257,24 @@ def other_connections(database: Mapping[str, Any], project_dir: Path, source: st
     return listed
 
 
-def sanitize_profile(prefix: str = "") -> DumpOptions:
+def sanitize_profile(prefix: str = "", inventory: DatabaseInventory | None = None) -> DumpOptions:
     """Laravel's default dump options: users anonymised, sessions/tokens/queues/caches without rows.
 
     Every table and column of the profile is named; the core leaves out those the database does not have
     (engines refuse rules for unknown tables), and names them all when the database cannot be inspected,
-    so the dump itself reports the real problem.
+    so the dump itself reports the real problem. Tables of accounts and Cashier's billable models under
+    other names are found in ``inventory`` by their columns (:data:`ACCOUNT_COLUMNS`, :data:`BILLABLE_COLUMNS`).
     """
     users = prefix + "users"
     rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
+    for table, columns in tables_with_columns(inventory, ACCOUNT_COLUMNS, prefix=prefix).items():
+        if table.lower() != users.lower():
+            rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
+                           for column, transform in USER_RULES if column in columns)
+    for table, columns in tables_with_columns(inventory, BILLABLE_COLUMNS, prefix=prefix).items():
+        if not any(rule.table == table for rule in rules):
+            rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
+                           for column, transform in BILLABLE_RULES if column in columns)
     rules += tuple(SanitizeRule(table=prefix + table, column=column, transform=transform)
                    for table, column, transform in AUDIT_RULES + CREDENTIAL_RULES)
     return DumpOptions(exclude_tables=tuple(prefix + t for t in NO_ROWS_TABLES), sanitize=rules)

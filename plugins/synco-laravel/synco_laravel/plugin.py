@@ -118,7 +118,7 @@ def default_dump_options(framework: Framework, inventory: DatabaseInventory | No
     """The sanitising profile, for the connection's table prefix (the core keeps the tables that exist)."""
     if framework.plugin != PLUGIN:
         return None
-    return sanitize_profile(str(framework.settings.get("table_prefix") or ""))
+    return sanitize_profile(str(framework.settings.get("table_prefix") or ""), inventory)
 
 
 @hookimpl

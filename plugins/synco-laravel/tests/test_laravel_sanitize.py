@@ -29,6 +29,7 @@ FULL_RULES = (
 TWO_FACTOR_RULES = tuple(SanitizeRule("users", column, transform="null")
                          for column in ("two_factor_secret", "two_factor_recovery_codes", "two_factor_confirmed_at",
                                         "stripe_id", "pm_type", "pm_last_four"))
+NAME_RULE = SanitizeRule("users", "name", transform="fixed:Demo User")
 
 
 @needs_php
@@ -43,9 +44,11 @@ def test_full_profile_when_database_unreachable(laravel_manager: SyncoPluginMana
     framework = Framework(name="Laravel", plugin="laravel", project_dir=tmp_path, database=unreachable,
                           settings={"table_prefix": ""})
     options = configured_dump_options(framework)
-    assert options.sanitize[:len(FULL_RULES + TWO_FACTOR_RULES)] == FULL_RULES + TWO_FACTOR_RULES
-    assert {rule.table for rule in options.sanitize[len(FULL_RULES + TWO_FACTOR_RULES):]} == {
-        "audits", "activity_log", "subscriptions", "subscription_items", "oauth_clients"}
+    users = (*FULL_RULES, *TWO_FACTOR_RULES, NAME_RULE)
+    assert options.sanitize[:len(users)] == users
+    assert {rule.table for rule in options.sanitize[len(users):]} == {
+        "audits", "activity_log", "subscriptions", "subscription_items", "oauth_clients", "customers", "transactions",
+        "team_invitations"}
     assert options.exclude_tables == NO_ROWS_TABLES
 
 
@@ -69,7 +72,7 @@ def test_profile_follows_existing_sqlite_tables(make_project: Make, php_mode: st
     framework = detect_framework(project)
     assert framework is not None
     options = configured_dump_options(framework)
-    assert options.sanitize == FULL_RULES[:2], "users has no remember_token column here"
+    assert options.sanitize == (*FULL_RULES[:2], NAME_RULE), "users has no remember_token column here"
     assert options.exclude_tables == ("sessions", "cache")
 
 

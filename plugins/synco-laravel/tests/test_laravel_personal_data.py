@@ -1,0 +1,106 @@
+"""No personal data or credential of a Laravel application and the packages most of them run leaves the server.
+
+Every personal value and credential below is a marker (``pii...`` or an address in 203.0.113.0/24), planted
+in the tables as Laravel's migrations and the packages' (Breeze/Jetstream, Fortify, Cashier for Stripe and
+Paddle, Nova, Filament, spatie/laravel-webhook-client) create them, and in tables of the same kind under
+other names (a second guard's ``admins``, a billable ``teams``). After a dump as ``serve`` makes it (with and
+without ``--all``), on each engine, no marker is left, what is not personal stays, unique columns stay unique,
+and the dump loads into an empty database.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from synco_laravel.database import PASSWORD_HASH
+
+from synco_core import DatabaseConfig, Framework, dump_with_engine
+from synco_core.testing import SyncoPluginManager, serve_dump_options
+from synco_core.testing.services import database_from_script, install_into_empty_copy
+
+LEAK = re.compile(rb"pii[\w.@-]*|203\.0\.113\.\d+", re.IGNORECASE)
+
+SCHEMA = [
+    """CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE,
+        password VARCHAR(255) NOT NULL, remember_token VARCHAR(100), two_factor_secret TEXT,
+        two_factor_recovery_codes TEXT, stripe_id VARCHAR(255), pm_type VARCHAR(255), pm_last_four VARCHAR(4))""",
+    """INSERT INTO users VALUES (1, 'pii-Ann Example', 'pii-ann@real.example', '$2y$10$pii-hash-ann', 'pii-remember',
+        'pii-totp', 'pii-codes', 'cus_pii1', 'visa', '4242'),
+        (2, 'pii-Bob Example', 'pii-bob@real.example', '$2y$10$pii-hash-bob', NULL, NULL, NULL, NULL, NULL, NULL)""",
+    # A second guard's accounts (config/auth.php providers), as Laravel's docs make them.
+    """CREATE TABLE admins (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE,
+        password VARCHAR(255) NOT NULL, remember_token VARCHAR(100))""",
+    """INSERT INTO admins VALUES (1, 'pii-Root', 'pii-root@real.example', '$2y$10$pii-hash-root', 'pii-admintoken'),
+        (2, 'pii-Other', 'pii-other@real.example', '$2y$10$pii-hash-other', NULL)""",
+    # Cashier's Billable on another model.
+    """CREATE TABLE teams (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, stripe_id VARCHAR(255),
+        pm_type VARCHAR(255), pm_last_four VARCHAR(4))""",
+    "INSERT INTO teams VALUES (1, 'kept-team', 'cus_pii2', 'visa', '4242')",
+    """CREATE TABLE team_invitations (id BIGINT PRIMARY KEY, team_id BIGINT NOT NULL, email VARCHAR(255) NOT NULL,
+        role VARCHAR(255), UNIQUE (team_id, email))""",
+    "INSERT INTO team_invitations VALUES (1, 1, 'pii-invitee@real.example', 'kept-role')",
+    """CREATE TABLE action_events (id BIGINT PRIMARY KEY, batch_id CHAR(36) NOT NULL, user_id BIGINT NOT NULL,
+        name VARCHAR(255) NOT NULL, actionable_type VARCHAR(255) NOT NULL, actionable_id BIGINT NOT NULL,
+        target_type VARCHAR(255) NOT NULL, target_id BIGINT NOT NULL, model_type VARCHAR(255) NOT NULL,
+        model_id BIGINT, fields TEXT NOT NULL, status VARCHAR(25) NOT NULL, exception TEXT NOT NULL,
+        original TEXT, changes TEXT)""",
+    """INSERT INTO action_events VALUES (1, 'b', 1, 'Update', 'App\\Models\\User', 1, 'App\\Models\\User', 1,
+        'App\\Models\\User', 1, '{"note": "pii-typed"}', 'finished', '', '{"email": "pii-before@real.example"}',
+        '{"email": "pii-after@real.example"}')""",
+    """CREATE TABLE nova_notifications (id CHAR(36) PRIMARY KEY, type VARCHAR(255) NOT NULL,
+        notifiable_type VARCHAR(255) NOT NULL, notifiable_id BIGINT NOT NULL, data TEXT NOT NULL)""",
+    "INSERT INTO nova_notifications VALUES ('n1', 'T', 'App\\Models\\User', 1, '{\"message\": \"pii-note\"}')",
+    """CREATE TABLE failed_import_rows (id BIGINT PRIMARY KEY, data TEXT NOT NULL, import_id BIGINT NOT NULL,
+        validation_error TEXT)""",
+    "INSERT INTO failed_import_rows VALUES (1, '{\"email\": \"pii-row@real.example\"}', 1, 'pii-invalid')",
+    """CREATE TABLE customers (id BIGINT PRIMARY KEY, billable_id BIGINT NOT NULL, billable_type VARCHAR(255) NOT NULL,
+        paddle_id VARCHAR(255) UNIQUE NOT NULL, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL)""",
+    """INSERT INTO customers VALUES (1, 1, 'App\\Models\\User', 'ctm_pii1', 'pii-Ann', 'pii-ann@real.example'),
+        (2, 2, 'App\\Models\\User', 'ctm_pii2', 'pii-Bob', 'pii-bob@real.example')""",
+    """CREATE TABLE transactions (id BIGINT PRIMARY KEY, billable_id BIGINT NOT NULL, paddle_id VARCHAR(255) UNIQUE
+        NOT NULL, status VARCHAR(255) NOT NULL)""",
+    "INSERT INTO transactions VALUES (1, 1, 'txn_pii1', 'kept-status'), (2, 1, 'txn_pii2', 'kept-status')",
+    """CREATE TABLE webhook_calls (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, url VARCHAR(512) NOT NULL,
+        headers TEXT, payload TEXT, exception TEXT)""",
+    """INSERT INTO webhook_calls VALUES (1, 'stripe', 'https://example.test/hook', '{"stripe-signature": "pii-sig"}',
+        '{"email": "pii-payer@real.example"}', NULL)""",
+    "CREATE TABLE posts (id BIGINT PRIMARY KEY, title VARCHAR(255))",
+    "INSERT INTO posts VALUES (1, 'kept-post')",
+]
+
+
+def _dump(manager: SyncoPluginManager, database: DatabaseConfig, out: Path, *, all_rows: bool):  # type: ignore[no-untyped-def]
+    framework = Framework(name="Laravel", plugin="laravel", project_dir=out.parent, database=database,
+                          settings={"table_prefix": ""})
+    with out.open("wb") as stream:
+        return dump_with_engine(database, stream, serve_dump_options(framework, all=all_rows, manager=manager))
+
+
+@pytest.mark.mysql
+@pytest.mark.postgres
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("all_rows", [False, True], ids=["default", "serve-all"])
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_no_personal_data_or_credential_leaves(engine: str, all_rows: bool, laravel_manager: SyncoPluginManager,
+                                               tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    database = database_from_script(engine, SCHEMA, request, tmp_path / "source.sqlite", mysql_sql_mode="ANSI_QUOTES")
+    out = tmp_path / "dump"
+    result = _dump(laravel_manager, database, out, all_rows=all_rows)
+
+    dumped = out.read_bytes()
+    leaked = sorted({found.group(0).decode() for found in LEAK.finditer(dumped)})
+    assert not leaked, f"personal data or credentials in the dump: {leaked}"
+    for kept in (b"kept-post", b"kept-team", b"kept-role", b"kept-status"):
+        assert kept in dumped, f"{kept!r} is not personal and must stay"
+    installed = install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite", laravel_manager)
+    assert installed is not None
+    if engine == "sqlite":
+        with sqlite3.connect(tmp_path / "copy.sqlite") as copy:
+            admins = copy.execute("SELECT email, password, remember_token FROM admins ORDER BY id").fetchall()
+            paddle = copy.execute("SELECT COUNT(DISTINCT paddle_id) FROM customers").fetchone()
+        assert admins == [(f"user{n}@example.invalid", PASSWORD_HASH, None) for n in (1, 2)]
+        assert paddle == (2,), "the live ids stay unique"
+
