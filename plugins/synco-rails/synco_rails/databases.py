@@ -17,10 +17,14 @@ from synco_core import (
     BCRYPT_PASSWORD,
     ConfigError,
     DatabaseConfig,
+    DatabaseInventory,
     DumpOptions,
     SanitizeRule,
+    address_masked,
     parse_database_url,
+    quote_name,
     register_secret,
+    tables_with_columns,
 )
 
 #: The bcrypt hash of the word "password" as Ruby's bcrypt gem writes it (``$2a$``; Devise's
@@ -80,7 +84,23 @@ USER_RULES = (
     ("authentication_token", "null"),
     # devise_invitable's pending invitation: whoever has the token sets the account's password.
     ("invitation_token", "null"),
+    # Spree's and Solidus' accounts (spree_auth_devise): the legacy salt and tokens, and the API key.
+    ("password_salt", "null"),
+    ("remember_token", "null"),
+    ("persistence_token", "null"),
+    ("perishable_token", "null"),
+    ("spree_api_key", "null"),
+    # The person's name, in the forms applications add to Devise's.
+    ("name", "fixed:Demo User"),
+    ("first_name", "fixed:Demo"),
+    ("last_name", "fixed:User"),
 )
+
+#: What makes a table one of accounts whatever its name (ActiveAdmin's ``admin_users``, Spree's and Solidus'
+#: ``spree_users``, a second Devise model's ``admins``): Devise's hash column, or ``has_secure_password``'s.
+ACCOUNT_COLUMNS = (("encrypted_password",), ("password_digest",))
+#: Login names (Spree's ``login``, an application's ``username``), masked like the address when they hold one.
+LOGIN_COLUMNS = ("username", "login")
 
 #: Column rewrites of the gems' own tables (table, column, transform).
 GEM_RULES = (
@@ -123,6 +143,28 @@ GEM_RULES = (
     ("good_job_executions", "error", "null"),
     ("delayed_jobs", "handler", "fixed:"),
     ("delayed_jobs", "last_error", "null"),
+)
+
+#: Spree's and Solidus' shop (table, column, transform): the customers' addresses (what names or locates
+#: someone; the country and state stay for taxes and shipping), the orders' e-mail address, note, IP address
+#: and the token a guest's order is opened with, the stored cards' holders and the gateway's references to them
+#: (a copy with live keys would charge them), the gateway's answers, and the payment methods' credentials
+#: (their preferences: API keys; a YAML hash, left empty).
+SHOP_RULES = (
+    *(("spree_addresses", column, "fixed:") for column in ("firstname", "lastname", "name", "address1", "city",
+                                                            "zipcode", "phone")),
+    *(("spree_addresses", column, "null") for column in ("address2", "alternative_phone", "company", "state_name")),
+    ("spree_orders", "email", "email"),
+    ("spree_orders", "special_instructions", "null"),
+    ("spree_orders", "last_ip_address", "null"),
+    ("spree_orders", "guest_token", "null"),
+    ("spree_orders", "token", "null"),
+    ("spree_credit_cards", "name", "null"),
+    ("spree_credit_cards", "gateway_customer_profile_id", "null"),
+    ("spree_credit_cards", "gateway_payment_profile_id", "null"),
+    ("spree_payments", "response_code", "null"),
+    ("spree_payments", "avs_response", "null"),
+    ("spree_payment_methods", "preferences", "fixed:--- {}"),
 )
 
 #: PaperTrail's ``versions``: every earlier state of every tracked record (a user's earlier e-mail
@@ -256,16 +298,35 @@ def split_databases(configs: list[tuple[str, dict[str, Any]]], project_dir: Path
     return primary_name, primary, named, unusable
 
 
-def sanitize_profile() -> DumpOptions:
+def _account_rules(table: str, engine: str, columns: set[str] | None) -> tuple[SanitizeRule, ...]:
+    """:data:`USER_RULES` for ``table`` (those of its ``columns``; all when they are not known), its login
+    names masked when they are e-mail addresses."""
+    rules = tuple(SanitizeRule(table=table, column=column, transform=transform) for column, transform in USER_RULES
+                  if columns is None or column in columns)
+    if columns is not None and "id" in columns:
+        key = quote_name(engine, "id")
+        rules += tuple(SanitizeRule(table=table, column=column, label="user<id>@example.invalid if an e-mail address",
+                                    expression=address_masked(engine, quote_name(engine, column), key))
+                       for column in LOGIN_COLUMNS if column in columns)
+    return rules
+
+
+def sanitize_profile(inventory: DatabaseInventory | None = None) -> DumpOptions:
     """Rails' default dump options: sessions and OAuth tokens without rows, users and record versions
     anonymised, queues and caches smart-skipped.
 
     ``schema_migrations`` and ``ar_internal_metadata`` keep their rows (the copy's schema version and
     environment). Every table and column is named; the core leaves out those the database does not have.
+    Tables of accounts besides ``users`` are found in ``inventory`` by their columns (:data:`ACCOUNT_COLUMNS`).
     """
-    rules = tuple(SanitizeRule(table="users", column=column, transform=transform) for column, transform in USER_RULES)
+    engine = inventory.engine if inventory is not None else ""
+    # ``users`` is the accounts' table by convention, whatever its columns (all its rules when not inspected).
+    accounts: dict[str, set[str] | None] = {"users": tables_with_columns(inventory, ()).get("users")}
+    for shape in ACCOUNT_COLUMNS:
+        accounts.update(tables_with_columns(inventory, shape))
+    rules = tuple(rule for table, columns in accounts.items() for rule in _account_rules(table, engine, columns))
     rules += tuple(SanitizeRule(table="versions", column=column, transform=transform)
                    for column, transform in VERSION_RULES)
     rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
-                   for table, column, transform in GEM_RULES)
+                   for table, column, transform in GEM_RULES + SHOP_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, smart_exclude_tables=SMART_NO_ROWS_TABLES, sanitize=rules)

@@ -67,7 +67,7 @@ def default_dump_options(framework: Framework, inventory: DatabaseInventory | No
     """Sessions without rows, users anonymised, queues and caches smart-skipped (the core keeps what exists)."""
     if framework.plugin != PLUGIN:
         return None
-    return sanitize_profile()
+    return sanitize_profile(inventory)
 
 
 @hookimpl
