@@ -18,10 +18,14 @@ from typing import Any
 from synco_core import (
     ConfigError,
     DatabaseConfig,
+    DatabaseInventory,
     DumpOptions,
     SanitizeRule,
+    address_masked,
     parse_database_url,
+    quote_name,
     register_secret,
+    tables_with_columns,
 )
 from synco_django.static import UNKNOWN, URL_SCHEMES, DatabaseUrl
 
@@ -90,6 +94,10 @@ NO_ROWS_TABLES = (
 APP_RULES = (
     ("account_emailaddress", "email", "email"),
     ("socialaccount_socialaccount", "extra_data", "fixed:{}"),
+    # The person's id at the provider (their Google or GitHub account), UNIQUE with the provider: hashed.
+    ("socialaccount_socialaccount", "uid", "hash"),
+    # Wagtail's form submissions: everything a visitor typed into a form page (a JSON object).
+    ("wagtailforms_formsubmission", "form_data", "fixed:{}"),
     # Credentials of the site itself, in rows the application needs (social tokens and OAuth grants point at
     # them): a provider app's client secret and its settings (since allauth 0.55: Apple's private key, a
     # JSONField that defaults to {}), and django-oauth-toolkit's client secrets (plain before 2.0). The keyed
@@ -122,7 +130,12 @@ USER_RULES = (
     ("password", f"fixed:{PASSWORD_HASH}"),
     ("first_name", "fixed:Firstname"),
     ("last_name", "fixed:Lastname"),
+    # A custom user model's single name field (cookiecutter-django's ``users.User.name``).
+    ("name", "fixed:Demo User"),
 )
+#: Login names, masked as the address is when they hold one (sites that log in by e-mail address often copy
+#: it into ``username``, which is UNIQUE: the row's id keeps it so).
+LOGIN_COLUMNS = ("username",)
 
 def engine_of(backend: str) -> str | None:
     """synco's engine for a Django backend's module path, or None when synco has no engine for it."""
@@ -302,15 +315,25 @@ def user_table(auth_user_model: Any) -> str:
     return f"{app_label}_{model}".lower() if model else "auth_user"
 
 
-def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",)) -> DumpOptions:
+def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",),
+                     inventory: DatabaseInventory | None = None) -> DumpOptions:
     """Django's default dump options: sessions, the admin log and credentials without rows, users anonymised.
 
     Every table of the profile is named (a custom user model's besides ``auth_user``); the core leaves
-    out the ones the database does not have.
+    out the ones the database does not have. Login names are masked in the user tables ``inventory`` shows
+    with an ``id`` (the masked address is made from it).
     """
     tables = [*user_tables, *(history for table in user_tables for history in historical_tables(table))]
     rules = tuple(SanitizeRule(table=table, column=column, transform=transform)
                   for table in dict.fromkeys(tables) for column, transform in USER_RULES)
+    if inventory is not None:
+        engine = inventory.engine
+        for column in LOGIN_COLUMNS:
+            found = tables_with_columns(inventory, (column, "id"))
+            rules += tuple(SanitizeRule(table=table, column=column, label="user<id>@example.invalid if an e-mail "
+                                        "address", expression=address_masked(engine, quote_name(engine, column),
+                                                                             quote_name(engine, "id")))
+                           for table in dict.fromkeys(tables) if table in found)
     rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                    for table, column, transform in APP_RULES)
     return DumpOptions(exclude_tables=NO_ROWS_TABLES, sanitize=rules)

@@ -103,7 +103,7 @@ def default_dump_options(framework: Framework, inventory: DatabaseInventory | No
     """Sessions and the admin log without rows, users anonymised (the core keeps the tables that exist)."""
     if framework.plugin != PLUGIN:
         return None
-    return sanitize_profile(tuple(framework.settings.get("user_tables") or ("auth_user",)))
+    return sanitize_profile(tuple(framework.settings.get("user_tables") or ("auth_user",)), inventory)
 
 
 @hookimpl
