@@ -1,14 +1,17 @@
 """synco-drupal's default dump options: the smart transfer and the sanitising profile.
 
-Smart transfer (``serve --all`` ships these rows too): the cache tables (``cache_*``, ``cachetags``), the log
-(``watchdog``), flood control (``flood``) and the queue (``queue``) keep their structure only: Drupal rebuilds
-or does not need them. ``sessions`` never ships rows, ``--all`` or not: they are logins; nor does Webform's
-``webform_submission_log``.
+Smart transfer (``serve --all`` ships these rows too): ``cachetags``, the log (``watchdog``), flood control
+(``flood``) and the queue (``queue``) keep their structure only: Drupal rebuilds or does not need them.
+``sessions`` never ships rows, ``--all`` or not: they are logins; nor do Webform's ``webform_submission_log``,
+the cache bins (``cache_*``: serialized copies of accounts, rendered pages and forms, which no rule can mask;
+Drupal rebuilds them) and the expirable store ``key_value_expire`` (forms in progress and private drafts).
 
 Sanitising (``--no-sanitize`` drops it), after ``drush sql:sanitize``: each account's ``mail`` and ``init`` in
-``users_field_data`` become ``user<uid>@example.invalid`` and its password one every account of the copy logs in
-with (``password``); comments' author names, e-mail addresses, home pages and host names are masked too, and so
-are Contact Storage's messages, Webform's submitted values, and what the log and flood control record of
+``users_field_data`` become ``user<uid>@example.invalid`` (its ``name`` too when it is an e-mail address, as
+e-mail registration makes it) and its password one every account of the copy logs in with (``password``); the
+TFA module's secrets in ``users_data`` and the site's private key and cron key in the state are emptied;
+comments' author names, e-mail addresses, home pages and host names are masked too, and so are Contact
+Storage's messages, Webform's submitted values, and what the log and flood control record of
 visitors (rows only ``--all`` ships).
 
 The configurable fields keep most of a site's personal data, one table per field (``user__field_phone``,
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule
+from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, address_masked
 
 #: The named tables without rows in the smart transfer (the prefix goes in front).
 SMART_TABLES = ("cachetags", "watchdog", "flood", "queue")
@@ -33,6 +36,14 @@ CACHE_BINS = ("bootstrap", "config", "container", "data", "default", "discovery"
               "menu", "page", "render", "toolbar")
 #: What ``serialize([])`` gives: the log's messages still render, with their placeholders unfilled.
 EMPTY_PHP_ARRAY = "a:0:{}"
+#: What ``serialize(NULL)`` gives: a value Drupal reads as unset.
+PHP_NULL = "N;"
+#: Secrets of the site in the state (``key_value``, collection ``state``): the private key behind its CSRF and
+#: image style tokens, and the key of the cron URL. Drupal makes a new private key when it finds none.
+STATE_SECRETS = ("system.private_key", "system.cron_key")
+#: Modules whose per-account data (``users_data``) are second factors: the TFA module's TOTP seed, recovery codes
+#: and settings. Emptied, the copy logs in with the password alone.
+SECOND_FACTOR_MODULES = ("tfa",)
 _ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -209,10 +220,20 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
     comment_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'cid')} END"
     order_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'order_id')} END"
     contact_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'id')} END"
+    state_secrets = ", ".join(_literal(name) for name in STATE_SECRETS)
+    factor_modules = ", ".join(_literal(name) for name in SECOND_FACTOR_MODULES)
     rules: tuple[SanitizeRule, ...] = (
         SanitizeRule(users, "mail", expression=user_mail),
+        SanitizeRule(users, "name", label="user<uid>@example.invalid if an e-mail address",
+                     expression=address_masked(engine, _quote(engine, "name"), _quote(engine, "uid"))),
         SanitizeRule(users, "init", expression=user_init),
         SanitizeRule(users, "pass", transform=f"fixed:{password_hash(modern_hash)}"),
+        SanitizeRule(prefix + "users_data", "value", label="emptied for second factors (" + factor_modules + ")",
+                     expression=(f"CASE WHEN module IN ({factor_modules}) AND serialized = 1 THEN '{PHP_NULL}' "
+                                 f"WHEN module IN ({factor_modules}) THEN '' ELSE value END")),
+        SanitizeRule(prefix + "key_value", "value", label="NULL for the state's secrets (" + state_secrets + ")",
+                     expression=(f"CASE WHEN collection = 'state' AND name IN ({state_secrets}) THEN '{PHP_NULL}' "
+                                 "ELSE value END")),
         # What an anonymous commenter typed in (Drupal shows a registered author's account name instead).
         SanitizeRule(comments, "name", expression="CASE WHEN name IS NULL OR name = '' THEN name ELSE 'Anonymous' END"),
         SanitizeRule(comments, "mail", expression=comment_mail),
@@ -253,8 +274,10 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
         caches += [t.name for t in inventory.tables
                    if fold(t.name).startswith(fold(prefix + "cache_")) and fold(t.name) not in known]
     return DumpOptions(
-        # Logins, and Webform's log of each submission (its messages and data repeat the values typed in).
-        exclude_tables=(prefix + "sessions", prefix + "webform_submission_log"),
+        # Logins, Webform's log of each submission (its messages and data repeat the values typed in), the caches
+        # and the expirable store: serialized copies of what the rules mask elsewhere (cached accounts, rendered
+        # pages, forms being filled in), which Drupal rebuilds.
+        exclude_tables=(prefix + "sessions", prefix + "webform_submission_log", *caches, prefix + "key_value_expire"),
         sanitize=rules,
-        smart_exclude_tables=(*caches, *(prefix + name for name in SMART_TABLES)),
+        smart_exclude_tables=tuple(prefix + name for name in SMART_TABLES),
     )

@@ -170,7 +170,7 @@ def test_password_hash_by_version() -> None:
     new = dump_options("", "mysql", inventory, modern_hash=True)
     assert [r.transform for r in old.sanitize if r.column == "pass"] == [f"fixed:{SHA512_PASSWORD}"]
     assert [r.transform for r in new.sanitize if r.column == "pass"] == [f"fixed:{BCRYPT_PASSWORD}"]
-    assert "cache_custom" in new.smart_exclude_tables and "node" not in new.smart_exclude_tables
+    assert "cache_custom" in new.exclude_tables and "node" not in new.exclude_tables + new.smart_exclude_tables
 
 
 @needs_php
