@@ -33,11 +33,31 @@ ADDRESS_COLUMNS = ("fullName", "firstName", "lastName", "organization", "organiz
 COMMERCE_RULES = (
     ("commerce_orders", "email", "email"),
     ("commerce_orders", "lastIp", "null"),
+    # What the customer wrote with the order, and the messages of its status changes.
+    ("commerce_orders", "message", "null"),
+    ("commerce_orderhistories", "message", "null"),
     ("commerce_paymentsources", "token", "hash"),
     ("commerce_paymentsources", "description", "null"),
     ("commerce_paymentsources", "response", "null"),
     ("commerce_transactions", "response", "null"),
 )
+#: Craft 3 Commerce's own address table (Craft 4 moved addresses into ``addresses``): every part naming or
+#: locating someone becomes NULL (all nullable; the country and state ids stay).
+COMMERCE3_ADDRESS_COLUMNS = ("attention", "title", "firstName", "lastName", "fullName", "address1", "address2",
+                             "address3", "city", "zipCode", "phone", "alternativePhone", "label", "notes",
+                             "businessName", "businessTaxId", "businessId", "stateName", "custom1", "custom2",
+                             "custom3", "custom4")
+#: The person's name on an account (Craft 4+ ``fullName``, the ``firstName``/``lastName`` of every version):
+#: NULL, so that Craft shows the username (or the masked address) instead.
+USER_NAME_COLUMNS = ("fullName", "firstName", "lastName")
+#: The element types whose search keywords are content (entries, categories, assets, tags, globals, Commerce's
+#: products and variants): kept. Every other element's keywords are emptied: an account's e-mail address,
+#: username and name, an address, an order's e-mail and addresses, a form plugin's submission (Freeform's,
+#: Formie's); ``craft resave/<type> --update-search-index`` rebuilds them from the masked values.
+CONTENT_ELEMENT_TYPES = ("craft\\elements\\Entry", "craft\\elements\\Category", "craft\\elements\\Asset",
+                         "craft\\elements\\Tag", "craft\\elements\\GlobalSet",
+                         "craft\\commerce\\elements\\Product", "craft\\commerce\\elements\\Variant")
+
 SMART_NO_ROWS = ("cache", "queue", "resourcepaths", "templatecaches", "templatecacheelements",
                  "templatecachequeries", "templatecachecriteria", "deprecationerrors", "assetindexdata",
                  "assetindexingsessions")
@@ -57,6 +77,29 @@ def email_username(engine: str) -> str:
             f"ELSE {username} END")
 
 
+def _literal(engine: str, text: str) -> str:
+    """A string literal; MySQL reads a backslash in one as an escape, PostgreSQL (standard strings) does not."""
+    if engine == "mysql":
+        text = text.replace("\\", "\\\\")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def search_keywords(craft: CraftDatabase, column: str, emptied: str) -> str:
+    """``column`` of ``searchindex`` kept for content elements (:data:`CONTENT_ELEMENT_TYPES`), ``emptied``
+    for every other element's row."""
+    engine = craft.database.engine
+    if engine == "postgresql":
+        # The dump reads with an empty search path: the table is named with its schema.
+        elements = (f"{quote_column(engine, craft.schema or 'public')}."
+                    f"{quote_column(engine, craft.table_prefix + 'elements')}")
+    else:
+        elements = quote_column(engine, craft.table("elements"))
+    kept = ", ".join(_literal(engine, name) for name in CONTENT_ELEMENT_TYPES)
+    return (f"CASE WHEN {quote_column(engine, 'elementId')} IN (SELECT {quote_column(engine, 'id')} FROM {elements} "
+            f"WHERE {quote_column(engine, 'type')} NOT IN ({kept})) THEN {emptied} "
+            f"ELSE {quote_column(engine, column)} END")
+
+
 def dump_options(craft: CraftDatabase) -> DumpOptions:
     users = craft.table("users")
     engine = craft.database.engine
@@ -70,6 +113,14 @@ def dump_options(craft: CraftDatabase) -> DumpOptions:
             SanitizeRule(users, "password", transform=f"fixed:{BCRYPT_PASSWORD}"),
             SanitizeRule(users, "verificationCode", transform="null"),
             SanitizeRule(users, "lastLoginAttemptIp", transform="null"),
+            *(SanitizeRule(users, column, transform="null") for column in USER_NAME_COLUMNS),
+            SanitizeRule(craft.table("searchindex"), "keywords", label="emptied but for content elements",
+                         expression=search_keywords(craft, "keywords", "''")),
+            # PostgreSQL's copy of the keywords, as a text search vector.
+            SanitizeRule(craft.table("searchindex"), "keywords_vector", label="emptied but for content elements",
+                         expression=search_keywords(craft, "keywords_vector", "''::tsvector")),
+            *(SanitizeRule(craft.table("commerce_addresses"), column, transform="null")
+              for column in COMMERCE3_ADDRESS_COLUMNS),
             # The queue ships with --all only; its serialized jobs hold what they work on (a mail's message
             # and recipients). Emptied, not NULL (the column is NOT NULL): such a job fails on the copy
             # instead of mailing the real recipient.

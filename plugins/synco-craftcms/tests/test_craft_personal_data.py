@@ -1,0 +1,78 @@
+"""Personal data Craft CMS keeps beyond the e-mail address and password of its accounts: their names, the search
+index (which repeats every indexed attribute of every element: accounts' addresses and names, addresses,
+orders), Commerce's order notes and order history, and Craft 3 Commerce's own address table.
+
+Markers (``pii...``, addresses in 203.0.113.0/24) are planted in the tables as Craft's install migration makes
+them, on MySQL and PostgreSQL (whose search index also keeps a text search vector); after a dump as ``serve``
+makes it (with and without ``--all``) none is left, content's keywords stay, and the dump loads.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from synco_core import Framework, dump_with_engine
+from synco_core.testing import SyncoPluginManager, serve_dump_options
+from synco_core.testing.services import database_from_script, install_into_empty_copy
+
+LEAK = re.compile(rb"pii[\w.@-]*|203\.0\.113\.\d+", re.IGNORECASE)
+
+
+def schema(engine: str) -> list[str]:
+    slash = "\\\\" if engine == "mysql" else "\\"
+    element = {name: f"craft{slash}elements{slash}{name}" for name in ("User", "Entry", "Address")}
+    vector = ', "keywords_vector" tsvector NOT NULL' if engine == "postgresql" else ""
+    vectors = ([", to_tsvector('simple', 'pii-ann real example')", ", to_tsvector('simple', 'pii-Ann')",
+                ", to_tsvector('simple', 'kept-title')", ", to_tsvector('simple', 'pii-street')"]
+               if engine == "postgresql" else ["", "", "", ""])
+    return [
+        """CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255), "fullName" VARCHAR(255),
+            "firstName" VARCHAR(255), "lastName" VARCHAR(255), email VARCHAR(255), password VARCHAR(255),
+            "lastLoginAttemptIp" VARCHAR(45), "verificationCode" VARCHAR(255), "unverifiedEmail" VARCHAR(255))""",
+        """INSERT INTO users VALUES (1, 'kept-admin', 'pii-Ann Example', 'pii-Ann', 'pii-Example',
+            'pii-ann@real.example', '$2y$13$pii-hash', '203.0.113.6', 'pii-code', 'pii-new@real.example')""",
+        "CREATE TABLE elements (id INT PRIMARY KEY, type VARCHAR(255) NOT NULL)",
+        f"""INSERT INTO elements VALUES (1, '{element["User"]}'), (2, '{element["Entry"]}'),
+            (3, '{element["Address"]}')""",
+        f"""CREATE TABLE searchindex ("elementId" INT NOT NULL, attribute VARCHAR(25) NOT NULL, "fieldId" INT NOT NULL,
+            "siteId" INT NOT NULL, keywords TEXT NOT NULL{vector},
+            PRIMARY KEY ("elementId", attribute, "fieldId", "siteId"))""",
+        f"""INSERT INTO searchindex VALUES (1, 'email', 0, 1, ' pii-ann real example '{vectors[0]}),
+            (1, 'fullname', 0, 1, ' pii-ann '{vectors[1]}), (2, 'title', 0, 1, ' kept-title '{vectors[2]}),
+            (3, 'addressline1', 0, 1, ' pii-street '{vectors[3]})""",
+        """CREATE TABLE commerce_orders (id INT PRIMARY KEY, number VARCHAR(32), reference VARCHAR(255),
+            email VARCHAR(255), "lastIp" VARCHAR(255), message TEXT)""",
+        "INSERT INTO commerce_orders VALUES (5, 'n', 'kept-R1', 'pii-ann@real.example', '203.0.113.7', 'pii-note')",
+        """CREATE TABLE commerce_orderhistories (id INT PRIMARY KEY, "orderId" INT NOT NULL, message TEXT)""",
+        "INSERT INTO commerce_orderhistories VALUES (1, 5, 'pii-call the customer on 555')",
+        """CREATE TABLE commerce_addresses (id INT PRIMARY KEY, "countryId" INT, "firstName" VARCHAR(255),
+            "lastName" VARCHAR(255), address1 VARCHAR(255), city VARCHAR(255), "zipCode" VARCHAR(255),
+            phone VARCHAR(255), "businessName" VARCHAR(255), "businessTaxId" VARCHAR(255))""",
+        """INSERT INTO commerce_addresses VALUES (1, 41, 'pii-Ann', 'pii-Example', 'pii-street', 'pii-city',
+            'pii-3000', 'pii-555', 'pii-business', 'pii-tax')""",
+    ]
+
+
+@pytest.mark.mysql
+@pytest.mark.postgres
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("all_rows", [False, True], ids=["default", "serve-all"])
+@pytest.mark.parametrize("engine", ["mysql", "postgresql"])
+def test_no_personal_data_leaves(engine: str, all_rows: bool, craft_manager: SyncoPluginManager, tmp_path: Path,
+                                 request: pytest.FixtureRequest) -> None:
+    database = database_from_script(engine, schema(engine), request, tmp_path / "source.sqlite",
+                                    mysql_sql_mode="ANSI_QUOTES")
+    framework = Framework(name="Craft CMS", plugin="craftcms", project_dir=tmp_path, database=database)
+    out = tmp_path / "dump.sql"
+    with out.open("wb") as stream:
+        result = dump_with_engine(database, stream, serve_dump_options(framework, all=all_rows, manager=craft_manager))
+
+    dumped = out.read_bytes()
+    leaked = sorted({found.group(0).decode() for found in LEAK.finditer(dumped)})
+    assert not leaked, f"personal data in the dump: {leaked}"
+    for kept in (b"kept-admin", b"kept-title", b"kept-R1"):
+        assert kept in dumped, f"{kept!r} is not personal and must stay"
+    install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite", craft_manager)
