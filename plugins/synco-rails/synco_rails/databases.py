@@ -47,6 +47,10 @@ NO_ROWS_TABLES = (
     "oauth_access_tokens",
     "oauth_access_grants",
     "oauth_openid_requests",
+    # Solid Cache's entries (rendered fragments and cached records, people's among them) and Solid Cable's
+    # broadcast messages (what was pushed to users' pages): serialized copies no rule can mask, `--all` or not.
+    "solid_cache_entries",
+    "solid_cable_messages",
 )
 
 #: Queues and caches of the source (Solid Queue, Solid Cache, Solid Cable, Delayed Job): left out unless
@@ -55,7 +59,7 @@ SMART_NO_ROWS_TABLES = (
     "solid_queue_blocked_executions", "solid_queue_claimed_executions", "solid_queue_failed_executions",
     "solid_queue_jobs", "solid_queue_pauses", "solid_queue_processes", "solid_queue_ready_executions",
     "solid_queue_recurring_executions", "solid_queue_recurring_tasks", "solid_queue_scheduled_executions",
-    "solid_queue_semaphores", "solid_cache_entries", "solid_cable_messages", "delayed_jobs",
+    "solid_queue_semaphores", "delayed_jobs",
     # GoodJob's queue: the jobs' serialized arguments (mail deliveries with their addresses) and errors.
     "good_jobs", "good_job_executions", "good_job_batches", "good_job_processes",
 )

@@ -68,6 +68,12 @@ SCHEMA = [
 :secret_key: sk_live_pii
 :publishable_key: pk_live_pii
 ')""",
+    """CREATE TABLE solid_cache_entries (id BIGINT PRIMARY KEY, "key" VARCHAR(1024) NOT NULL, value TEXT NOT NULL,
+        key_hash BIGINT NOT NULL, byte_size INT NOT NULL)""",
+    "INSERT INTO solid_cache_entries VALUES (1, 'views/users/1', '<p>pii-ann@real.example</p>', 1, 10)",
+    """CREATE TABLE solid_cable_messages (id BIGINT PRIMARY KEY, channel VARCHAR(1024) NOT NULL,
+        payload TEXT NOT NULL, channel_hash BIGINT NOT NULL)""",
+    "INSERT INTO solid_cable_messages VALUES (1, 'chat_1', '{\"body\": \"pii-hello\"}', 1)",
     """CREATE TABLE ar_internal_metadata ("key" VARCHAR(255) PRIMARY KEY, value VARCHAR(255))""",
     "INSERT INTO ar_internal_metadata VALUES ('environment', 'kept-production')",
 ]
