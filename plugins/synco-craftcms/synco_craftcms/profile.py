@@ -1,14 +1,16 @@
 """synco-craftcms's default dump options: what never ships, what the smart transfer leaves out, what is masked.
 
 Never rows (``--all`` or not): ``sessions`` (login tokens), ``phpsessions`` (PHP sessions kept by
-``yii\\web\\DbSession``), ``tokens`` (one-time links: verification, preview) and ``craftidtokens`` (Craft ID
-OAuth tokens). Structure only in the smart transfer: caches and queues Craft rebuilds (``cache``, ``queue``,
-``resourcepaths``, the template caches, ``deprecationerrors``, the asset indexing data). Sanitised
+``yii\\web\\DbSession``), ``tokens`` (one-time links: verification, preview), ``craftidtokens`` (Craft ID
+OAuth tokens) and the caches (``cache``, ``templatecaches``: serialized and rendered copies). Structure only in
+the smart transfer: what Craft rebuilds (``queue``, ``resourcepaths``, the template caches' indexes,
+``deprecationerrors``, the asset indexing data). Sanitised
 (``--no-sanitize`` ships them raw): each user's ``email`` and ``unverifiedEmail`` become
 ``user<id>@example.invalid``, a ``username`` that is an e-mail address (``useEmailAsUsername``) the same,
-the password hash one that logs in with ``password``, the verification code and last login IP are cleared;
-Craft 5's two-factor tables keep no rows; the personal parts of ``addresses`` and Commerce's order e-mail
-and IP, payment source tokens and gateway answers are masked, and the serialized jobs of the queue when
+the password hash one that logs in with ``password``, the names, verification code and last login IP are
+cleared; Craft 5's two-factor tables keep no rows; the personal parts of ``addresses`` (and Craft 3 Commerce's
+``commerce_addresses``), the search keywords of every element that is not content, Commerce's order e-mail, IP
+and notes, payment source tokens and gateway answers are masked, and the serialized jobs of the queue when
 ``--all`` ships it.
 """
 
@@ -19,7 +21,10 @@ from synco_craftcms.database import CraftDatabase
 
 #: Craft 5's two-factor tables (``authenticator``: the TOTP secret; ``recoverycodes``; ``webauthn``: passkeys
 #: with their names) go too: the copy logs in with the password alone.
-NO_ROWS = ("sessions", "phpsessions", "tokens", "craftidtokens", "authenticator", "recoverycodes", "webauthn")
+#: The data cache (``cache``: yii's DbCache, serialized values) and Craft 3's template caches (``templatecaches``:
+#: rendered HTML, an account page's among it) are copies no rule can mask, which Craft rebuilds: never shipped.
+NO_ROWS = ("sessions", "phpsessions", "tokens", "craftidtokens", "authenticator", "recoverycodes", "webauthn",
+           "cache", "templatecaches")
 
 #: Craft 4+'s ``addresses`` (users' and Commerce customers' and orders'): every part of an address that
 #: names or locates someone becomes NULL (all nullable; ``countryCode`` stays, so forms and tax zones work).
@@ -58,7 +63,7 @@ CONTENT_ELEMENT_TYPES = ("craft\\elements\\Entry", "craft\\elements\\Category", 
                          "craft\\elements\\Tag", "craft\\elements\\GlobalSet",
                          "craft\\commerce\\elements\\Product", "craft\\commerce\\elements\\Variant")
 
-SMART_NO_ROWS = ("cache", "queue", "resourcepaths", "templatecaches", "templatecacheelements",
+SMART_NO_ROWS = ("queue", "resourcepaths", "templatecacheelements",
                  "templatecachequeries", "templatecachecriteria", "deprecationerrors", "assetindexdata",
                  "assetindexingsessions")
 
