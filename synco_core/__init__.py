@@ -54,13 +54,18 @@ if TYPE_CHECKING:
     )
     from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
     from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
-    from synco_core.frameworkutil.tableshapes import address_masked, quote_name, tables_with_columns
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
     from synco_core.frameworkutil.phpvalues import PhpUnknown
     from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
+    from synco_core.frameworkutil.tableshapes import (
+        address_masked,
+        credential_columns,
+        quote_name,
+        tables_with_columns,
+    )
     from synco_core.fsutil import path_below, resolve_inside, safe_relative_path
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
@@ -103,6 +108,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
     "tables_with_columns": ("synco_core.frameworkutil.tableshapes", "tables_with_columns"),
     "address_masked": ("synco_core.frameworkutil.tableshapes", "address_masked"),
+    "credential_columns": ("synco_core.frameworkutil.tableshapes", "credential_columns"),
     "quote_name": ("synco_core.frameworkutil.tableshapes", "quote_name"),
     "read_php_config": ("synco_core.frameworkutil.phpconfig", "read_php_config"),
     "parse_php_config": ("synco_core.frameworkutil.phpconfig", "parse_php_config"),
@@ -179,6 +185,7 @@ __all__ = [
     "__version__",
     "address_masked",
     "connect_with_engine",
+    "credential_columns",
     "dump_with_engine",
     "error_line",
     "expand_variables",

@@ -47,3 +47,17 @@ def quote_name(engine: str, name: str) -> str:
     if engine == "mysql":
         return "`" + name.replace("`", "``") + "`"
     return '"' + name.replace('"', '""') + '"'
+
+
+#: How the name of a column holding a credential ends (an API token, a provider's OAuth token, a one-time token,
+#: a second factor's secret).
+CREDENTIAL_SUFFIXES = ("_token", "_secret")
+
+
+def credential_columns(columns: Iterable[str], *, ruled: Iterable[str] = ()) -> list[str]:
+    """The columns of an accounts table whose names say they hold a credential (:data:`CREDENTIAL_SUFFIXES`:
+    Laravel's ``api_token``, Socialite's ``github_token`` and ``github_refresh_token``, an application's
+    ``totp_secret``), but those in ``ruled`` (the profile masks them its own way), in a stable order."""
+    skip = {column.lower() for column in ruled}
+    return sorted(column for column in columns
+                  if column.lower().endswith(CREDENTIAL_SUFFIXES) and column.lower() not in skip)

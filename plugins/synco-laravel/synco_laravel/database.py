@@ -13,6 +13,7 @@ from synco_core import (
     DatabaseInventory,
     DumpOptions,
     SanitizeRule,
+    credential_columns,
     normalise_engine,
     parse_database_url,
     pdo_tls_options,
@@ -267,10 +268,16 @@ def sanitize_profile(prefix: str = "", inventory: DatabaseInventory | None = Non
     """
     users = prefix + "users"
     rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
+    ruled = [column for column, _ in USER_RULES]
+    # Credentials an application adds to its accounts (the token guard's api_token, Socialite's tokens): NULL.
+    rules += tuple(SanitizeRule(table=users, column=column, transform="null")
+                   for column in credential_columns(tables_with_columns(inventory, ()).get(users, ()), ruled=ruled))
     for table, columns in tables_with_columns(inventory, ACCOUNT_COLUMNS, prefix=prefix).items():
         if table.lower() != users.lower():
             rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                            for column, transform in USER_RULES if column in columns)
+            rules += tuple(SanitizeRule(table=table, column=column, transform="null")
+                           for column in credential_columns(columns, ruled=ruled))
     for table, columns in tables_with_columns(inventory, BILLABLE_COLUMNS, prefix=prefix).items():
         if not any(rule.table == table for rule in rules):
             rules += tuple(SanitizeRule(table=table, column=column, transform=transform)

@@ -26,15 +26,17 @@ LEAK = re.compile(rb"pii[\w.@-]*|203\.0\.113\.\d+", re.IGNORECASE)
 SCHEMA = [
     """CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE,
         password VARCHAR(255) NOT NULL, remember_token VARCHAR(100), two_factor_secret TEXT,
-        two_factor_recovery_codes TEXT, stripe_id VARCHAR(255), pm_type VARCHAR(255), pm_last_four VARCHAR(4))""",
+        two_factor_recovery_codes TEXT, stripe_id VARCHAR(255), pm_type VARCHAR(255), pm_last_four VARCHAR(4),
+        api_token VARCHAR(80) UNIQUE, github_id VARCHAR(255), github_token TEXT, github_refresh_token TEXT)""",
     """INSERT INTO users VALUES (1, 'pii-Ann Example', 'pii-ann@real.example', '$2y$10$pii-hash-ann', 'pii-remember',
-        'pii-totp', 'pii-codes', 'cus_pii1', 'visa', '4242'),
-        (2, 'pii-Bob Example', 'pii-bob@real.example', '$2y$10$pii-hash-bob', NULL, NULL, NULL, NULL, NULL, NULL)""",
+        'pii-totp', 'pii-codes', 'cus_pii1', 'visa', '4242', 'pii-api1', '1001', 'gho_pii', 'ghr_pii'),
+        (2, 'pii-Bob Example', 'pii-bob@real.example', '$2y$10$pii-hash-bob', NULL, NULL, NULL, NULL, NULL, NULL,
+        'pii-api2', NULL, NULL, NULL)""",
     # A second guard's accounts (config/auth.php providers), as Laravel's docs make them.
     """CREATE TABLE admins (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE,
-        password VARCHAR(255) NOT NULL, remember_token VARCHAR(100))""",
-    """INSERT INTO admins VALUES (1, 'pii-Root', 'pii-root@real.example', '$2y$10$pii-hash-root', 'pii-admintoken'),
-        (2, 'pii-Other', 'pii-other@real.example', '$2y$10$pii-hash-other', NULL)""",
+        password VARCHAR(255) NOT NULL, remember_token VARCHAR(100), api_token VARCHAR(80))""",
+    """INSERT INTO admins VALUES (1, 'pii-Root', 'pii-root@real.example', '$2y$10$pii-hash-root', 'pii-admintoken',
+        'pii-adminapi'), (2, 'pii-Other', 'pii-other@real.example', '$2y$10$pii-hash-other', NULL, NULL)""",
     # Cashier's Billable on another model.
     """CREATE TABLE teams (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, stripe_id VARCHAR(255),
         pm_type VARCHAR(255), pm_last_four VARCHAR(4))""",

@@ -21,6 +21,7 @@ from synco_core import (
     DumpOptions,
     SanitizeRule,
     address_masked,
+    credential_columns,
     parse_database_url,
     quote_name,
     register_secret,
@@ -307,6 +308,10 @@ def _account_rules(table: str, engine: str, columns: set[str] | None) -> tuple[S
     names masked when they are e-mail addresses."""
     rules = tuple(SanitizeRule(table=table, column=column, transform=transform) for column, transform in USER_RULES
                   if columns is None or column in columns)
+    if columns is not None:
+        # Credentials an application adds to its accounts (an API token, an OAuth provider's tokens): NULL.
+        rules += tuple(SanitizeRule(table=table, column=column, transform="null")
+                       for column in credential_columns(columns, ruled=[column for column, _ in USER_RULES]))
     if columns is not None and "id" in columns:
         key = quote_name(engine, "id")
         rules += tuple(SanitizeRule(table=table, column=column, label="user<id>@example.invalid if an e-mail address",

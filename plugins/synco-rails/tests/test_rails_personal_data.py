@@ -34,9 +34,10 @@ SCHEMA = [
         (2, 'pii-bob@real.example', '$2a$12$pii-bob', NULL, NULL, NULL, NULL, NULL, NULL, 'kept-bob')""",
     # ActiveAdmin's generator.
     """CREATE TABLE admin_users (id BIGINT PRIMARY KEY, email VARCHAR(255) DEFAULT '' NOT NULL UNIQUE,
-        encrypted_password VARCHAR(255) DEFAULT '' NOT NULL, reset_password_token VARCHAR(255) UNIQUE)""",
-    """INSERT INTO admin_users VALUES (1, 'pii-root@real.example', '$2a$12$pii-root', 'pii-adminreset'),
-        (2, 'pii-ops@real.example', '$2a$12$pii-ops', NULL)""",
+        encrypted_password VARCHAR(255) DEFAULT '' NOT NULL, reset_password_token VARCHAR(255) UNIQUE,
+        api_token VARCHAR(255) UNIQUE, github_token VARCHAR(255))""",
+    """INSERT INTO admin_users VALUES (1, 'pii-root@real.example', '$2a$12$pii-root', 'pii-adminreset', 'pii-api1',
+        'gho_pii'), (2, 'pii-ops@real.example', '$2a$12$pii-ops', NULL, 'pii-api2', NULL)""",
     # spree_auth_devise's accounts.
     """CREATE TABLE spree_users (id BIGINT PRIMARY KEY, encrypted_password VARCHAR(128), password_salt VARCHAR(128),
         email VARCHAR(255), remember_token VARCHAR(255), persistence_token VARCHAR(255),

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import logging
 
-from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, address_masked, quote_name
+from synco_core import (
+    BCRYPT_PASSWORD,
+    DatabaseInventory,
+    DumpOptions,
+    SanitizeRule,
+    address_masked,
+    credential_columns,
+    quote_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +118,9 @@ def _user_rules(engine: str, name: str, columns: set[str]) -> list[SanitizeRule]
     rules.append(SanitizeRule(table=name, column="password", transform=f"fixed:{PASSWORD_HASH}"))
     rules.extend(SanitizeRule(table=name, column=column, transform=transform)
                  for column, transform in USER_EXTRA_RULES if column in columns)
+    # Credentials an application adds to its users (an API token, an OAuth provider's tokens): NULL.
+    rules.extend(SanitizeRule(table=name, column=column, transform="null")
+                 for column in credential_columns(columns, ruled=[column for column, _ in USER_EXTRA_RULES]))
     if "id" in columns:
         key = quote_name(engine, "id")
         rules.extend(SanitizeRule(table=name, column=column, label="user<id>@example.invalid if an e-mail address",

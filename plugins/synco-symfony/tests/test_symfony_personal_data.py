@@ -25,9 +25,9 @@ SCHEMA = [
     """INSERT INTO "user" VALUES (1, 'pii-ann@real.example', '[]', '$2y$13$pii-hash', 'pii-Ann', 'pii-Example')""",
     # A User entity of the application's own naming, logging in by an e-mail address as its username.
     """CREATE TABLE app_admin (id INT PRIMARY KEY, username VARCHAR(180) NOT NULL UNIQUE, roles TEXT NOT NULL,
-        password VARCHAR(255) NOT NULL)""",
-    """INSERT INTO app_admin VALUES (1, 'pii-root@real.example', '["ROLE_ADMIN"]', '$2y$13$pii-root'),
-        (2, 'kept-operator', '[]', '$2y$13$pii-operator')""",
+        password VARCHAR(255) NOT NULL, api_token VARCHAR(255) UNIQUE)""",
+    """INSERT INTO app_admin VALUES (1, 'pii-root@real.example', '["ROLE_ADMIN"]', '$2y$13$pii-root', 'pii-api1'),
+        (2, 'kept-operator', '[]', '$2y$13$pii-operator', 'pii-api2')""",
     """CREATE TABLE sylius_customer (id INT PRIMARY KEY, email VARCHAR(255) NOT NULL,
         email_canonical VARCHAR(255) NOT NULL UNIQUE, first_name VARCHAR(255), last_name VARCHAR(255),
         birthday TIMESTAMP NULL, gender VARCHAR(1) NOT NULL, phone_number VARCHAR(255))""",
