@@ -22,6 +22,7 @@ from synco_core import (
     DumpOptions,
     SanitizeRule,
     address_masked,
+    credential_columns,
     parse_database_url,
     quote_name,
     register_secret,
@@ -328,6 +329,11 @@ def sanitize_profile(user_tables: tuple[str, ...] = ("auth_user",),
                   for table in dict.fromkeys(tables) for column, transform in USER_RULES)
     if inventory is not None:
         engine = inventory.engine
+        # Credentials an application adds to its user model (an API token, an OAuth provider's tokens): NULL.
+        found_tables = tables_with_columns(inventory, ())
+        rules += tuple(SanitizeRule(table=table, column=column, transform="null")
+                       for table in dict.fromkeys(tables) if table in found_tables
+                       for column in credential_columns(found_tables[table]))
         for column in LOGIN_COLUMNS:
             found = tables_with_columns(inventory, (column, "id"))
             rules += tuple(SanitizeRule(table=table, column=column, label="user<id>@example.invalid if an e-mail "

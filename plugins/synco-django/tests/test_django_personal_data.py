@@ -31,10 +31,10 @@ SCHEMA = [
         (2, 'pbkdf2_sha256$pii2', NULL, 1, 'kept-admin', 'pii-admin@real.example', 1, 1, '2024-01-01 00:00:00', '',
         '')""",
     # cookiecutter-django's users.User: one name field instead of first and last.
-    f"CREATE TABLE users_user {USER}, name VARCHAR(255) NOT NULL)",
+    f"CREATE TABLE users_user {USER}, name VARCHAR(255) NOT NULL, api_token VARCHAR(64) UNIQUE)",
     """INSERT INTO users_user VALUES (1, 'argon2$pii', NULL, 0, 'pii-bob@real.example', 'pii-bob@real.example', 0, 1,
-        '2024-01-01 00:00:00', 'pii-Bob Example'), (2, 'argon2$pii2', NULL, 0, 'pii-cat@real.example',
-        'pii-cat@real.example', 0, 1, '2024-01-01 00:00:00', '')""",
+        '2024-01-01 00:00:00', 'pii-Bob Example', 'pii-api1'), (2, 'argon2$pii2', NULL, 0, 'pii-cat@real.example',
+        'pii-cat@real.example', 0, 1, '2024-01-01 00:00:00', '', 'pii-api2')""",
     """CREATE TABLE socialaccount_socialaccount (id INT PRIMARY KEY, provider VARCHAR(200) NOT NULL,
         uid VARCHAR(191) NOT NULL, extra_data TEXT NOT NULL, user_id INT NOT NULL, UNIQUE (provider, uid))""",
     """INSERT INTO socialaccount_socialaccount VALUES (1, 'google', 'pii-1001', '{"email": "pii-g@real.example"}', 1),
