@@ -73,10 +73,19 @@ NO_ROWS = (
     ("refresh_tokens", frozenset({"refresh_token", "username", "valid"})),
     # Cache's Doctrine DBAL adapter: whatever the application cached (pages, API answers, profiles).
     ("cache_items", frozenset({"item_id", "item_data", "item_time"})),
-    # Sylius: the history of every change to an address (the old addresses, serialized), and Payum's tokens,
-    # each of which captures or authorises a payment.
-    ("sylius_address_log_entries", frozenset({"action", "version", "data", "username"})),
+    # Payum's tokens (Sylius'), each of which captures or authorises a payment.
     ("sylius_payment_security_token", frozenset({"hash", "target_url"})),
+)
+
+#: Histories of records, whatever the table is called, by the columns their bundles give them: every earlier
+#: state of a tracked entity (a customer's old addresses, an account's old e-mail), with who changed it and from
+#: where. Gedmo's Loggable (``ext_log_entries``, Sylius' ``sylius_address_log_entries``; ``object_class`` was
+#: ``objectClass`` in older mappings) and DamienHarper's auditor-bundle (``<entity>_audit``: ``diffs``, the
+#: user and IP address). No rows.
+HISTORY_SHAPES = (
+    frozenset({"action", "version", "data", "username", "object_class"}),
+    frozenset({"action", "version", "data", "username", "objectClass"}),
+    frozenset({"diffs", "blame_user"}),
 )
 
 #: Sylius' shop tables (table, column, transform), each applied where the table has the column: customers
@@ -144,6 +153,7 @@ def sanitize_profile(inventory: DatabaseInventory | None) -> DumpOptions:
     rules += [SanitizeRule(table=table, column=column, transform=transform)
               for table, column, transform in SHOP_RULES if column in tables.get(table, set())]
     excluded = tuple(name for name, columns in NO_ROWS if name in tables and columns <= tables[name])
+    excluded += tuple(name for name, columns in tables.items() if any(shape <= columns for shape in HISTORY_SHAPES))
     if rules or excluded:
         log.debug("Symfony sanitising profile: %s", ", ".join([f"{r.table}.{r.column}" for r in rules]
                                                             + [f"{t} (no rows)" for t in excluded]))

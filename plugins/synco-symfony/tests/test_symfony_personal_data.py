@@ -79,6 +79,18 @@ SCHEMA = [
     """CREATE TABLE sylius_user_oauth (id INT PRIMARY KEY, user_id INT, provider VARCHAR(255) NOT NULL,
         identifier VARCHAR(255) NOT NULL, access_token VARCHAR(255), refresh_token VARCHAR(255))""",
     "INSERT INTO sylius_user_oauth VALUES (1, 1, 'google', 'pii-google-id', 'pii-access', 'pii-refresh')",
+    # Gedmo's Loggable in its default table, and an auditor-bundle audit table.
+    """CREATE TABLE ext_log_entries (id INT PRIMARY KEY, action VARCHAR(8) NOT NULL, logged_at TIMESTAMP NOT NULL,
+        object_id VARCHAR(64), object_class VARCHAR(191) NOT NULL, version INT NOT NULL, data TEXT,
+        username VARCHAR(191))""",
+    """INSERT INTO ext_log_entries VALUES (1, 'update', '2024-01-01 00:00:00', '1', 'App:User', 2,
+        'a:1:{s:5:"email";s:20:"pii-old@real.example";}', 'pii-ann@real.example')""",
+    """CREATE TABLE user_audit (id INT PRIMARY KEY, type VARCHAR(10) NOT NULL, object_id VARCHAR(255) NOT NULL,
+        discriminator VARCHAR(255), transaction_hash VARCHAR(40), diffs TEXT, blame_id VARCHAR(255),
+        blame_user VARCHAR(255), blame_user_fqdn VARCHAR(255), blame_user_firewall VARCHAR(100), ip VARCHAR(45),
+        created_at TIMESTAMP NOT NULL)""",
+    """INSERT INTO user_audit VALUES (1, 'update', '1', NULL, 'x', '{"email": {"old": "pii-old2@real.example"}}',
+        '1', 'pii-ann@real.example', NULL, 'main', '203.0.113.9', '2024-01-01 00:00:00')""",
     "CREATE TABLE product (id INT PRIMARY KEY, name VARCHAR(255))",
     "INSERT INTO product VALUES (1, 'kept-product')",
 ]
