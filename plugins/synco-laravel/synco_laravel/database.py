@@ -66,6 +66,16 @@ NO_ROWS_TABLES = (
     "webhook_calls",
 )
 
+#: The same kinds of table under the names an application's configuration gives them (``session.table``,
+#: ``cache.stores.database.table``, ``queue.connections.database.table``, ``queue.failed.table``), known by the
+#: columns Laravel's migrations give them: sessions' payloads, cached values, queued and failed jobs.
+NO_ROWS_SHAPES = (
+    ("payload", "last_activity"),
+    ("key", "value", "expiration"),
+    ("queue", "payload", "attempts", "available_at"),
+    ("connection", "queue", "payload", "exception", "failed_at"),
+)
+
 #: Column rewrites of the ``users`` table (unprefixed names), and of every other table of accounts
 #: (:data:`ACCOUNT_COLUMNS`).
 USER_RULES = (
@@ -284,4 +294,7 @@ def sanitize_profile(prefix: str = "", inventory: DatabaseInventory | None = Non
                            for column, transform in BILLABLE_RULES if column in columns)
     rules += tuple(SanitizeRule(table=prefix + table, column=column, transform=transform)
                    for table, column, transform in AUDIT_RULES + CREDENTIAL_RULES)
-    return DumpOptions(exclude_tables=tuple(prefix + t for t in NO_ROWS_TABLES), sanitize=rules)
+    excluded = tuple(prefix + t for t in NO_ROWS_TABLES)
+    for shape in NO_ROWS_SHAPES:
+        excluded += tuple(t for t in tables_with_columns(inventory, shape, prefix=prefix) if t not in excluded)
+    return DumpOptions(exclude_tables=excluded, sanitize=rules)
