@@ -338,4 +338,7 @@ def sanitize_profile(inventory: DatabaseInventory | None = None) -> DumpOptions:
                    for column, transform in VERSION_RULES)
     rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                    for table, column, transform in GEM_RULES + SHOP_RULES)
-    return DumpOptions(exclude_tables=NO_ROWS_TABLES, smart_exclude_tables=SMART_NO_ROWS_TABLES, sanitize=rules)
+    # activerecord-session_store's table under the name its configuration gives it (``session_table_name``).
+    sessions = tuple(t for t in tables_with_columns(inventory, ("session_id", "data")) if t not in NO_ROWS_TABLES)
+    return DumpOptions(exclude_tables=NO_ROWS_TABLES + sessions, smart_exclude_tables=SMART_NO_ROWS_TABLES,
+                       sanitize=rules)

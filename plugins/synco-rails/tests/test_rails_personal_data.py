@@ -75,6 +75,9 @@ SCHEMA = [
     """CREATE TABLE solid_cable_messages (id BIGINT PRIMARY KEY, channel VARCHAR(1024) NOT NULL,
         payload TEXT NOT NULL, channel_hash BIGINT NOT NULL)""",
     "INSERT INTO solid_cable_messages VALUES (1, 'chat_1', '{\"body\": \"pii-hello\"}', 1)",
+    # activerecord-session_store under a configured name.
+    """CREATE TABLE web_sessions (id BIGINT PRIMARY KEY, session_id VARCHAR(255) NOT NULL, data TEXT)""",
+    "INSERT INTO web_sessions VALUES (1, 'pii-sid', 'pii-session-data')",
     """CREATE TABLE ar_internal_metadata ("key" VARCHAR(255) PRIMARY KEY, value VARCHAR(255))""",
     "INSERT INTO ar_internal_metadata VALUES ('environment', 'kept-production')",
 ]

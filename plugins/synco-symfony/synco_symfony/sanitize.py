@@ -87,6 +87,12 @@ HISTORY_SHAPES = (
     frozenset({"action", "version", "data", "username", "objectClass"}),
     frozenset({"diffs", "blame_user"}),
 )
+#: PdoSessionHandler's and Messenger's Doctrine transport's tables under the names their options give them
+#: (``db_table``, ``table_name``): no rows, as under their default names.
+RENAMED_SHAPES = (
+    frozenset({"sess_id", "sess_data", "sess_lifetime"}),
+    frozenset({"body", "headers", "queue_name", "available_at"}),
+)
 
 #: Sylius' shop tables (table, column, transform), each applied where the table has the column: customers
 #: (e-mail addresses unique per row, names, birthday, phone), addresses (what names or locates someone; the
@@ -153,7 +159,8 @@ def sanitize_profile(inventory: DatabaseInventory | None) -> DumpOptions:
     rules += [SanitizeRule(table=table, column=column, transform=transform)
               for table, column, transform in SHOP_RULES if column in tables.get(table, set())]
     excluded = tuple(name for name, columns in NO_ROWS if name in tables and columns <= tables[name])
-    excluded += tuple(name for name, columns in tables.items() if any(shape <= columns for shape in HISTORY_SHAPES))
+    excluded += tuple(name for name, columns in tables.items() if name not in excluded
+                      and any(shape <= columns for shape in HISTORY_SHAPES + RENAMED_SHAPES))
     if rules or excluded:
         log.debug("Symfony sanitising profile: %s", ", ".join([f"{r.table}.{r.column}" for r in rules]
                                                             + [f"{t} (no rows)" for t in excluded]))

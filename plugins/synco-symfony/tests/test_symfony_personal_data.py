@@ -91,6 +91,15 @@ SCHEMA = [
         created_at TIMESTAMP NOT NULL)""",
     """INSERT INTO user_audit VALUES (1, 'update', '1', NULL, 'x', '{"email": {"old": "pii-old2@real.example"}}',
         '1', 'pii-ann@real.example', NULL, 'main', '203.0.113.9', '2024-01-01 00:00:00')""",
+    # PdoSessionHandler and Messenger under the names their options give them.
+    """CREATE TABLE app_sessions (sess_id VARCHAR(128) PRIMARY KEY, sess_data TEXT NOT NULL,
+        sess_lifetime INT NOT NULL, sess_time INT NOT NULL)""",
+    "INSERT INTO app_sessions VALUES ('pii-sid', '_sf2_attributes|pii-ann@real.example', 60, 1)",
+    """CREATE TABLE async_messages (id BIGINT PRIMARY KEY, body TEXT NOT NULL, headers TEXT NOT NULL,
+        queue_name VARCHAR(190) NOT NULL, created_at TIMESTAMP NOT NULL, available_at TIMESTAMP NOT NULL,
+        delivered_at TIMESTAMP NULL)""",
+    """INSERT INTO async_messages VALUES (1, 'O:36:"SendEmailMessage":1:{s:2:"to";s:8:"pii-mail";}', '[]', 'default',
+        '2024-01-01 00:00:00', '2024-01-01 00:00:00', NULL)""",
     "CREATE TABLE product (id INT PRIMARY KEY, name VARCHAR(255))",
     "INSERT INTO product VALUES (1, 'kept-product')",
 ]
