@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from synco_core.engines.rewrite import Applier
+from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.values import ValueRewriter
 
 
@@ -44,21 +45,15 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
     condition = " OR ".join("instr({column}, ?) > 0" for _ in needles)
     conn.execute("BEGIN")
     try:
-        # The dump's UPDATE triggers would run for the rewrite: an application's audit rows or timestamps
-        # added, and a hostile file's code run although a database file is data. They are taken out for
-        # it and put back as they were (the server engines rewrite rows before their triggers exist).
-        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql NOT NULL "
-                                "ORDER BY rowid").fetchall()
-        for name, _ in triggers:
-            conn.execute(f"DROP TRIGGER {_quote(str(name))}")
-        for table, columns in tables.items():
-            for column in columns:
-                where = condition.format(column=_quote(column))
-                conn.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = "
-                             f"CAST(synco_rewrite(CAST({_quote(column)} AS BLOB)) AS TEXT) "
-                             f"WHERE typeof({_quote(column)}) = 'text' AND ({where})", needles)
-        for _, sql in triggers:
-            conn.execute(str(sql))
+        # The dump's UPDATE triggers would run for the rewrite (an application's audit rows or timestamps
+        # added, a hostile file's code run): a rewrite changes the values holding a needle and nothing else.
+        with triggers_taken_out(conn):
+            for table, columns in tables.items():
+                for column in columns:
+                    where = condition.format(column=_quote(column))
+                    conn.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = "
+                                 f"CAST(synco_rewrite(CAST({_quote(column)} AS BLOB)) AS TEXT) "
+                                 f"WHERE typeof({_quote(column)}) = 'text' AND ({where})", needles)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

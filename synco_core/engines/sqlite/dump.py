@@ -41,10 +41,11 @@ from synco_core.engines.sqlite.common import (
     virtual_tables,
 )
 from synco_core.engines.sqlite.fingerprint import encoding_of
-from synco_core.engines.sqlite.ftsindex import purge_fts_indexes
+from synco_core.engines.sqlite.ftsindex import index_feeding_triggers, purge_fts_indexes
 from synco_core.engines.sqlite.ftsschema import fts_tables
 from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
+from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.values import (
@@ -172,8 +173,11 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     conn.execute("PRAGMA secure_delete = ON")
     try:
         conn.execute("BEGIN")
-        for statement in statements:
-            conn.execute(statement)
+        # The rows change as the rules say and in no other way: the database's triggers are taken out for
+        # them (docs/engines.md), but for those keeping a full-text index in step with its table.
+        with triggers_taken_out(conn, keep=index_feeding_triggers(conn)):
+            for statement in statements:
+                conn.execute(statement)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")

@@ -23,22 +23,38 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from synco_core.engines.sqlite.common import quote
 from synco_core.engines.sqlite.ftsschema import FtsTable, fts_tables
 
 
+def _names_in_body(fts: FtsTable) -> re.Pattern[str]:
+    """``fts``'s name as a word of a trigger's body (case-insensitive, quoted or not)."""
+    return re.compile(r"(?<![\w$])[\"`\[]?" + re.escape(fts.name) + r"[\"`\]]?(?![\w$])", re.IGNORECASE)
+
+
+def _bodies(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str]]:
+    """Each trigger's name, table and the text of its body (what follows ``BEGIN``)."""
+    for name, table, sql in conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"):
+        text = str(sql or "")
+        begin = re.search(r"\bBEGIN\b", text, re.IGNORECASE)
+        if begin:
+            yield str(name), str(table), text[begin.end():]
+
+
 def _writers(conn: sqlite3.Connection, fts: FtsTable) -> set[str]:
-    """The tables whose triggers name ``fts`` in their body (as a word: case-insensitive, quoted or not)."""
-    word = re.compile(r"(?<![\w$])[\"`\[]?" + re.escape(fts.name) + r"[\"`\]]?(?![\w$])", re.IGNORECASE)
-    writers: set[str] = set()
-    for table, sql in conn.execute("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"):
-        body = str(sql or "")
-        begin = re.search(r"\bBEGIN\b", body, re.IGNORECASE)
-        if begin and word.search(body, begin.end()):
-            writers.add(str(table))
-    return writers
+    """The tables whose triggers name ``fts`` in their body."""
+    word = _names_in_body(fts)
+    return {table for _, table, body in _bodies(conn) if word.search(body)}
+
+
+def index_feeding_triggers(conn: sqlite3.Connection) -> set[str]:
+    """The triggers whose body names a full-text index: they keep an index with its own content in step with
+    its table, so they must run when a rule changes that table, or the index would keep the old words (the
+    rebuild after the rules reads that content)."""
+    words = [_names_in_body(fts) for fts in fts_tables(conn)]
+    return {name for name, _, body in _bodies(conn) if any(word.search(body) for word in words)}
 
 
 def _rebuild(conn: sqlite3.Connection, fts: FtsTable) -> None:
