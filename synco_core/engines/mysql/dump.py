@@ -38,10 +38,11 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.sanitize import transform_sql
+from synco_core.engines.mysql.sanitize import refuse_nulls, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
+from synco_core.sanitizenulls import may_give_null
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -363,7 +364,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     hash_key = new_hash_key()
     for rule in options.sanitize:
         pk = schema.primary_key(conn, db, rule.table)
-        rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk, hash_key)
+        expression = rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk, hash_key)
+        if may_give_null(rule):
+            refuse_nulls(conn, db, rule, expression, options.where.get(rule.table) or None)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"

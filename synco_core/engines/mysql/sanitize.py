@@ -9,10 +9,28 @@ column in the SELECT, so the original value never leaves the server.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from synco_core.engines.mysql import schema
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.errors import ConfigError
+from synco_core.sanitizenulls import always_null, null_into_not_null
 from synco_core.values import SanitizeRule
+
+
+def refuse_nulls(conn: Any, db: str, rule: SanitizeRule, expression: str, condition: str | None) -> None:
+    """Stop on a rule giving NULL to a row of a NOT NULL column (:mod:`synco_core.sanitizenulls`), history rows
+    included; the expression and condition reach the server as written (no parameters)."""
+    columns = schema.columns(conn, db, rule.table)
+    if not any(c.name == rule.column and not c.nullable for c in columns):
+        return
+    if always_null(rule):
+        raise null_into_not_null(rule)
+    sql = f"SELECT 1 FROM {schema.row_source(rule.table, columns)} WHERE ({expression}\n) IS NULL"
+    if condition is not None:
+        sql += f" AND ({condition}\n)"
+    if schema.query(conn, sql + " LIMIT 1"):
+        raise null_into_not_null(rule)
 
 
 def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], hash_key: str) -> str:

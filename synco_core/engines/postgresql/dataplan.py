@@ -23,6 +23,7 @@ from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
+from synco_core.sanitizenulls import always_null, may_give_null, null_into_not_null
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -151,8 +152,11 @@ class DataPlanner:
                 else:
                     # The cast makes the rewritten value fit the column (a hash into varchar(20) is cut
                     # to 20 characters) and fails here, on the source, when it cannot fit at all.
-                    column_type = next(c.type for c in table.columns if c.name == column)
-                    select.append(f"CAST(({self.rule_expression(table, found)}\n) AS {column_type}) AS {q(column)}")
+                    described = next(c for c in table.columns if c.name == column)
+                    value = f"CAST(({self.rule_expression(table, found)}\n) AS {described.type})"
+                    if described.not_null and may_give_null(found):
+                        self._refuse_nulls(found, value, name, condition)
+                    select.append(f"{value} AS {q(column)}")
                     applied.append(f"{table.display}.{column} -> {found.shown()}")
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
             # already carries in the children's own COPY blocks (they would be loaded twice).
@@ -180,6 +184,16 @@ class DataPlanner:
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
         return plans
+
+    def _refuse_nulls(self, rule: SanitizeRule, value: str, name: str, condition: str | None) -> None:
+        """Stop on a rule giving NULL to a row of a NOT NULL column (:mod:`synco_core.sanitizenulls`)."""
+        if always_null(rule):
+            raise null_into_not_null(rule)
+        query = f"SELECT 1 FROM ONLY {name} WHERE {value} IS NULL"
+        if condition is not None:
+            query += f" AND ({condition}\n)"
+        if fetch(self.conn, query + " LIMIT 1"):
+            raise null_into_not_null(rule)
 
     def rule_expression(self, table: Table, rule: SanitizeRule) -> str:
         q = self.quote
