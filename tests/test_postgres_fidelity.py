@@ -46,7 +46,7 @@ from synco_core.testing.services import (
     unavailable,
     unique_name,
 )
-from synco_core.values import DumpOptions, DumpResult, InstallOptions
+from synco_core.values import DumpOptions, DumpResult, InstallOptions, SanitizeRule
 
 pytestmark = pytest.mark.postgres
 
@@ -1071,6 +1071,47 @@ def test_extension_functions_whose_bodies_need_their_schemas(postgres_database_f
         conn.execute(source_sql)
     data, result = dump(source)
     _loads_by_install_and_psql_as_the_source(source, data, result, postgres_database_factory, "public,geo,ext")
+
+
+@pytest.mark.parametrize("filtered", [False, True], ids=["whole", "filtered"])
+def test_tables_indexed_by_such_functions_are_queried_under_their_path(
+        filtered: bool, postgres_database_factory: Callable[[], str]) -> None:
+    """The planner reads a table's indexes for any query on it and inlines ``ll_to_earth`` from their
+    expressions, parsing its body under the session's path: once the index existed, everything after it
+    that queried the table failed under the dump's empty path (``type "earth" does not exist``): a foreign
+    key's validation, a materialized view reading the table without calling the function, and on the
+    source the dump's own ``COPY (SELECT ...)`` of a filtered or sanitised table. MusicBrainz indexes its
+    artists so; every application with ``earthdistance`` as the documentation shows it does too."""
+    for name in ("cube", "earthdistance"):
+        if not _has_extension(name):
+            unavailable(f"the {name} extension is not installed (apt-get install postgresql-contrib)")
+    source = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("""
+            CREATE EXTENSION cube; CREATE EXTENSION earthdistance;
+            CREATE TABLE place (id int PRIMARY KEY, name text NOT NULL, lat float8, lon float8);
+            CREATE INDEX place_earth ON place USING gist (ll_to_earth(lat, lon)) WHERE lat IS NOT NULL;
+            CREATE TABLE visit (id int PRIMARY KEY, place_id int REFERENCES place (id));
+            CREATE TABLE region (id int PRIMARY KEY, at int REFERENCES place (id), lat float8, lon float8);
+            CREATE INDEX region_earth ON region USING gist (ll_to_earth(lat, lon));
+            CREATE TABLE trip (id int, region_id int REFERENCES region (id));
+            INSERT INTO place VALUES (1, 'Paris', 48.85, 2.35), (2, 'Nowhere', NULL, NULL), (3, 'Oslo', 59.9, 10.7);
+            INSERT INTO visit VALUES (1, 1), (2, 3);
+            INSERT INTO region VALUES (1, 1, 48.8, 2.3);
+            INSERT INTO trip VALUES (1, 1);
+            CREATE VIEW named AS SELECT id, name FROM place;
+            CREATE MATERIALIZED VIEW names AS SELECT name FROM named ORDER BY name;""")
+    options = DumpOptions(where={"place": "id <> 2"}, sanitize=(
+        SanitizeRule("place", "name", expression="upper(name)"),
+        SanitizeRule("region", "lat", expression="round(lat)"))) if filtered else None
+    data, result = dump(source, options)
+    if filtered:
+        with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+            conn.execute("DELETE FROM place WHERE id = 2")
+            conn.execute("UPDATE place SET name = upper(name)")
+            conn.execute("UPDATE region SET lat = round(lat)")
+            conn.execute("REFRESH MATERIALIZED VIEW names")
+    _loads_by_install_and_psql_as_the_source(source, data, result, postgres_database_factory, "public")
 
 
 def test_own_functions_whose_bodies_need_the_databases_path(postgres_database_factory: Callable[[], str]) -> None:

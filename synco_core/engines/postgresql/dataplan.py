@@ -19,6 +19,7 @@ import psycopg
 from psycopg import pq
 
 from synco_core import dumpprogress
+from synco_core.engines.postgresql import searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
@@ -59,8 +60,11 @@ class DataPlan:
 class DataPlanner:
     """Checks every table and column an option names, and builds the COPY source of each table."""
 
-    def __init__(self, conn: psycopg.Connection[Any], quote: Quoter, options: DumpOptions) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], quote: Quoter, options: DumpOptions,
+                 table_paths: dict[int, list[str]] | None = None) -> None:
         self.conn = conn
+        #: The schemas a query on a table needs in its path (:func:`.searchpaths.table_query_paths`).
+        self.table_paths = table_paths or {}
         self.quote = quote
         self.options = options
         self.hash_key = new_hash_key()
@@ -155,7 +159,7 @@ class DataPlanner:
                     described = next(c for c in table.columns if c.name == column)
                     value = f"CAST(({self.rule_expression(table, found)}\n) AS {described.type})"
                     if described.not_null and may_give_null(found):
-                        self._refuse_nulls(found, value, name, condition)
+                        self._refuse_nulls(found, value, name, condition, self.table_paths.get(table.oid))
                     select.append(f"{value} AS {q(column)}")
                     applied.append(f"{table.display}.{column} -> {found.shown()}")
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
@@ -185,14 +189,19 @@ class DataPlanner:
                                         False, select, query, frozenset(table_rules) & set(columns))
         return plans
 
-    def _refuse_nulls(self, rule: SanitizeRule, value: str, name: str, condition: str | None) -> None:
+    def _refuse_nulls(self, rule: SanitizeRule, value: str, name: str, condition: str | None,
+                      path: list[str] | None) -> None:
         """Stop on a rule giving NULL to a row of a NOT NULL column (:mod:`synco_core.sanitizenulls`)."""
         if always_null(rule):
             raise null_into_not_null(rule)
         query = f"SELECT 1 FROM ONLY {name} WHERE {value} IS NULL"
         if condition is not None:
             query += f" AND ({condition}\n)"
-        if fetch(self.conn, query + " LIMIT 1"):
+        searchpaths.read_under(self.conn, path)
+        found = fetch(self.conn, query + " LIMIT 1")
+        if path:
+            self.conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+        if found:
             raise null_into_not_null(rule)
 
     def rule_expression(self, table: Table, rule: SanitizeRule) -> str:

@@ -37,6 +37,7 @@ from synco_core.engines.postgresql import (
     postdata,
     privileges,
     regvalues,
+    searchpaths,
     sourcedatabase,
     unsupported,
     widerows,
@@ -187,7 +188,8 @@ class PostgresDumper:
         q = self.quote
         sequences = [s for s in catalog.read_sequences(conn) if self._kept(("pg_class", s.oid))]
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]
-        plans = DataPlanner(conn, q, self.options).plan(all_tables)
+        table_paths = searchpaths.table_query_paths(conn, session_path)
+        plans = DataPlanner(conn, q, self.options, table_paths).plan(all_tables)
 
         database_name = " ".join(self.database.name.split())  # a name with a newline must not end the comment
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
@@ -230,6 +232,8 @@ class PostgresDumper:
             plan = plans.get(table.oid)
             if plan is None:
                 continue
+            # Undone with the savepoint after the table, as its locks are.
+            searchpaths.read_under(conn, table_paths.get(table.oid))
             applied.extend(plan.rules)
             root = roots.get(table.oid)
             target = root or table

@@ -207,6 +207,16 @@ class Schema:
                 node = obj.node if obj is not None and obj.node in writers else parts.get(key)
                 if node is not None and node in paths:
                     paths.setdefault(("table", relid), set()).update(paths[node])
+        # A query on a table plans its indexes' expressions (searchpaths.table_query_paths): a materialized
+        # view's rows and a foreign key's validation, which read tables after their indexes exist, are read
+        # under those tables' paths.
+        table_paths = searchpaths.table_query_paths(conn, session_path)
+        matviews = {relation.oid for relation in self.relations if relation.kind == "m"}
+        for view, read in searchpaths.relations_read(conn).items():
+            obj = self.registry.objects.get(("pg_class", view))
+            if view in matviews and obj is not None and obj.node in writers:
+                for table in read & table_paths.keys():
+                    paths.setdefault(obj.node, set()).update(table_paths[table])
         #: Per object (a column default's node too, which the dumper writes itself): the path to create it in.
         self.operator_paths = {node: ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
                                for node, schemas in paths.items()}
@@ -217,6 +227,12 @@ class Schema:
                 self.late_keys[node] = under_path(self.late_keys[node], path)
         self.keys.keys = [(node, under_path(statement, self.operator_paths[node]) if node in self.operator_paths
                            else statement) for node, statement in self.keys.keys]
+        foreign = []
+        for statement, tables_of_key in zip(self.keys.foreign, self.keys.foreign_tables, strict=True):
+            schemas = {schema for table in tables_of_key for schema in table_paths.get(table, ())}
+            path = ", ".join(["pg_catalog", *(self.q(schema) for schema in sorted(schemas))])
+            foreign.append(under_path(statement, path if schemas else None))
+        self.keys.foreign = foreign
 
     def copy_path(self, table: Table) -> str | None:
         """The path a table's rows load under (see :meth:`_find_paths`), or None for the dump's empty one."""

@@ -104,3 +104,52 @@ def domains_checked_by_copy(conn: psycopg.Connection[Any]) -> dict[int, list[tup
     for relid, catalog, oid in rows:
         result.setdefault(int(relid), []).append((str(catalog), int(oid)))
     return result
+
+
+def table_query_paths(conn: psycopg.Connection[Any], session_path: list[str]) -> dict[int, list[str]]:
+    """Per table: the schemas the function bodies in its indexes' expressions and predicates need.
+
+    The planner reads every index of a table it plans a query on, and inlines the SQL functions their
+    expressions call, parsing each body under the session's path: once an ``ll_to_earth(...)`` index
+    exists, any query on its table fails under the empty path (``type "earth" does not exist``), not only
+    the ``CREATE INDEX``. Such queries are the dump's own (``COPY (SELECT ...)`` with a filter, the checks
+    of its rules) and the load's after the indexes (a foreign key's validation, a materialized view's rows).
+    """
+    owners = {int(index): int(table) for index, table in fetch(conn, """
+        SELECT i.indexrelid, i.indrelid FROM pg_catalog.pg_index i""")}
+    paths: dict[int, set[str]] = {}
+    for catalog, oid, schemas in function_body_schemas(conn, session_path):
+        if catalog == "pg_class" and oid in owners:
+            paths.setdefault(owners[oid], set()).update(schemas)
+    return {table: sorted(schemas) for table, schemas in paths.items()}
+
+
+def relations_read(conn: psycopg.Connection[Any]) -> dict[int, set[int]]:
+    """Per view and materialized view: the tables its query reads, through the views it reads too."""
+    direct: dict[int, set[int]] = {}
+    for view, relation in fetch(conn, """
+            SELECT DISTINCT r.ev_class, d.refobjid FROM pg_catalog.pg_rewrite r
+            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+            WHERE r.rulename = '_RETURN' AND d.refobjid <> r.ev_class"""):
+        direct.setdefault(int(view), set()).add(int(relation))
+    reached: dict[int, set[int]] = {}
+    for view in direct:
+        seen: set[int] = set()
+        queue = list(direct[view])
+        while queue:
+            relation = queue.pop()
+            if relation not in seen:
+                seen.add(relation)
+                queue.extend(direct.get(relation, ()))
+        reached[view] = seen
+    return reached
+
+
+def read_under(conn: psycopg.Connection[Any], schemas: list[str] | None) -> None:
+    """Set ``search_path`` for the rest of the current (sub)transaction to ``pg_catalog`` and ``schemas``, for
+    the dump's queries on a table whose indexes need them (:func:`table_query_paths`); its catalogue reads
+    keep the empty path, under which the server prints every name qualified."""
+    if schemas:
+        conn.execute("SELECT pg_catalog.set_config('search_path', %s, true)",
+                     (", ".join(["pg_catalog", *('"' + s.replace('"', '""') + '"' for s in schemas)]),))

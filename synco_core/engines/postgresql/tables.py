@@ -163,6 +163,8 @@ class Keys:
     #: Replica identities and ``CLUSTER ON``, which name an index that must exist first.
     replica_identity: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
+    #: The referencing and referenced table of each of ``foreign``, in its order.
+    foreign_tables: list[tuple[int, int]] = field(default_factory=list)
     #: Indexes of materialized views, by view OID (created right after the view).
     view_indexes: dict[int, list[SchemaObject]] = field(default_factory=dict)
     #: Constraints and indexes for comments, by catalog key.
@@ -188,12 +190,12 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
     result = Keys()
     inherited = {parent for t in tables for parent in t.inherits}
     keys: list[tuple[Any, Node, str]] = []
-    foreign: list[tuple[Any, str]] = []
-    for oid, relid, conname, contype, definition, is_local, has_parent, tablespace in fetch(conn, """
+    foreign: list[tuple[Any, str, tuple[int, int]]] = []
+    for oid, relid, conname, contype, definition, is_local, has_parent, tablespace, refers in fetch(conn, """
             SELECT con.oid, con.conrelid, con.conname, con.contype, pg_catalog.pg_get_constraintdef(con.oid),
                    con.conislocal, con.conparentid <> 0,
                    (SELECT ts.spcname FROM pg_catalog.pg_class ic JOIN pg_catalog.pg_tablespace ts
-                    ON ts.oid = ic.reltablespace WHERE ic.oid = con.conindid)
+                    ON ts.oid = ic.reltablespace WHERE ic.oid = con.conindid), con.confrelid
             FROM pg_catalog.pg_constraint con
             WHERE con.conrelid <> 0 AND con.contype IN ('p', 'u', 'c', 'x', 'f')
             ORDER BY con.conname"""):
@@ -217,7 +219,7 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
         statement = f"ALTER {keyword} {only}{table_name}\n    ADD CONSTRAINT {q(conname)} {definition};\n"
         statement = in_tablespace(tablespace, statement)
         if contype == "f":
-            foreign.append((order[relid], statement))
+            foreign.append((order[relid], statement, (int(relid), int(refers))))
         else:
             node = ("constraint", oid) if contype != "c" else ("check", oid)
             result.parts[("pg_constraint", oid)] = node
@@ -288,5 +290,7 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
     result.attach = [f"ALTER INDEX {names[parent]} ATTACH PARTITION {child};\n"
                      for _, parent, child in sorted(attach, key=lambda item: item[0])
                      if parent in names and parent not in cascaded]
-    result.foreign = [statement for _, statement in sorted(foreign, key=lambda item: item[0])]
+    foreign.sort(key=lambda item: item[0])
+    result.foreign = [statement for _, statement, _ in foreign]
+    result.foreign_tables = [pair for _, _, pair in foreign]
     return result
