@@ -47,7 +47,7 @@ from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out
 from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject, unless_error
 from synco_core.engines.postgresql.schema import Schema, under_path
-from synco_core.errors import DatabaseError
+from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,15 @@ class PostgresDumper:
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]
         table_paths = searchpaths.table_query_paths(conn, session_path)
         plans = DataPlanner(conn, q, self.options, table_paths).plan(all_tables)
+        # Read through a query, such a table needs its indexes' path, under which COPY writes the names in
+        # its regclass (regtype ...) columns unqualified: the load, under the empty path, would not find them.
+        for column in regvalues.columns(conn, [t for t in all_tables if t.oid in table_paths]):
+            plan = plans.get(column.table.oid)
+            if plan is not None and plan.query.startswith("COPY ("):
+                raise ConfigError(f"table {column.table.display} cannot be filtered or sanitised: the functions of "
+                                  f"its indexes need search_path {', '.join(table_paths[column.table.oid])}, under "
+                                  f"which its {column.type} column {column.name} would be dumped with names the "
+                                  "load cannot find; dump it whole or leave its rows out (--exclude-table)")
 
         database_name = " ".join(self.database.name.split())  # a name with a newline must not end the comment
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
@@ -203,7 +212,7 @@ class PostgresDumper:
             raise DatabaseError(f"PostgreSQL database {where(self.database)} has objects a dump cannot carry: "
                                 f"{exc}") from exc
         early_views = schema.early.placeholders | schema.early.matviews
-        unloadable = regvalues.refusals(conn, q, all_tables, plans, schema.late, early_views)
+        unloadable = regvalues.refusals(conn, q, all_tables, plans, schema.late, early_views, table_paths)
         config = extensions.read_config_relations(conn)
         naming_late, unloadable_config = regvalues.late_config_tables(conn, q, config, schema.late, early_views)
         unloadable += unloadable_config
@@ -232,8 +241,6 @@ class PostgresDumper:
             plan = plans.get(table.oid)
             if plan is None:
                 continue
-            # Undone with the savepoint after the table, as its locks are.
-            searchpaths.read_under(conn, table_paths.get(table.oid))
             applied.extend(plan.rules)
             root = roots.get(table.oid)
             target = root or table
@@ -242,7 +249,7 @@ class PostgresDumper:
                 w.sql(f"SET search_path = {path};\n")
             tree = trees.get(target.oid)
             rows, checksum = self._copy_table(conn, w, q.qualified(target.schema, target.name), table.display, plan,
-                                              table.oid, tree[1] if tree else None)
+                                              table.oid, tree[1] if tree else None, table_paths.get(table.oid))
             if path is not None and not plan.excluded:
                 w.sql("SELECT pg_catalog.set_config('search_path', '', false);\n")
             conn.execute(f"ROLLBACK TO SAVEPOINT {_READING}")
@@ -441,9 +448,14 @@ class PostgresDumper:
     # -- data ----------------------------------------------------------------------------------------
 
     def _copy_table(self, conn: psycopg.Connection[Any], w: _Writer, name: str, display: str,
-                    plan: DataPlan, oid: int | None = None, hasher: hashlib._Hash | None = None) -> tuple[int, str]:
+                    plan: DataPlan, oid: int | None = None, hasher: hashlib._Hash | None = None,
+                    path: list[str] | None = None) -> tuple[int, str]:
         """Stream one table's rows into the script as a COPY into ``name`` (the table's, or its partition
-        root's); return the row count and SHA-256 of the COPY text (of every block ``hasher`` took so far)."""
+        root's); return the row count and SHA-256 of the COPY text (of every block ``hasher`` took so far).
+
+        The queries on a table whose indexes need ``path`` (:func:`.searchpaths.table_query_paths`) run
+        under it; a plain ``COPY table``, which plans nothing, under the empty path, where ``regclass``
+        values and their kin are written qualified."""
         q = self.quote
         hasher = hasher or hashlib.sha256()
         if plan.excluded:
@@ -454,9 +466,12 @@ class PostgresDumper:
             # Rows too wide for one COPY message are left out of the COPY and written after it, in pieces.
             wide: list[widerows.WideRow] = []
             columns: list[widerows.Column] = []
+            searchpaths.read_under(conn, path)  # undone with the savepoint after the table, as its locks are
             if oid is not None and widerows.may_have_wide_rows(conn, oid, plan):
                 columns = widerows.read_columns(conn, oid, plan.columns)
                 wide = widerows.find_wide_rows(conn, q, plan, columns)
+            if path and not wide and not plan.query.startswith("COPY ("):
+                conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
             w.sql(f"COPY {name}{plan.column_list(q)} FROM stdin;\n")
             rows = copy_out(conn.pgconn, widerows.narrow_query(plan, q, wide) if wide else plan.query, sinks)
             for row in wide:

@@ -24,12 +24,13 @@ never load back are refused there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
 
+from synco_core.engines.postgresql import searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch
 from synco_core.engines.postgresql.dataplan import DataPlan
 from synco_core.engines.postgresql.extensions import ConfigRelation
@@ -87,18 +88,20 @@ def columns(conn: psycopg.Connection[Any], tables: Iterable[Holder]) -> list[Col
 
 
 def refusals(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], plans: dict[int, DataPlan],
-             late: set[Node], early_views: set[int]) -> list[str]:
+             late: set[Node], early_views: set[int], paths: Mapping[int, list[str]] | None = None) -> list[str]:
     """``table.column holds 'value' (why)`` for every value of the dump that would not load back.
 
     ``late``: the ordering nodes of objects created after the rows; ``early_views``: views and
-    materialized views created before them (placeholders), whose names do load."""
+    materialized views created before them (placeholders), whose names do load; ``paths``: the schemas a
+    query on a table needs (:func:`.searchpaths.table_query_paths`)."""
     found: list[str] = []
     for column in columns(conn, tables):
         plan = plans.get(column.table.oid)
         if plan is None or plan.excluded or column.name not in plan.columns or not plan.select:
             continue
         source = f"({plan.source('synco_row_id')}) s"
-        for _, text, why in _unloadable(conn, column.type, _values(conn, q, column, source), late, early_views):
+        values = _values(conn, q, column, source, (paths or {}).get(column.table.oid))
+        for _, text, why in _unloadable(conn, column.type, values, late, early_views):
             found.append(f"{column.table.display}.{column.name} holds {text!r} ({why})")
     return found
 
@@ -121,14 +124,20 @@ def late_config_tables(conn: psycopg.Connection[Any], q: Quoter, relations: list
     return naming_late, found
 
 
-def _values(conn: psycopg.Connection[Any], q: Quoter, column: Column, source: str) -> list[int]:
-    """The distinct OIDs ``column`` holds in the rows ``source`` (a FROM item aliased ``s``) selects."""
+def _values(conn: psycopg.Connection[Any], q: Quoter, column: Column, source: str,
+            path: list[str] | None = None) -> list[int]:
+    """The distinct OIDs ``column`` holds in the rows ``source`` (a FROM item aliased ``s``) selects, read
+    with ``path`` in ``search_path`` (the names are then read back under the empty one)."""
     value = f"s.{q(column.name)}"
     if column.array:
         source += f" CROSS JOIN LATERAL pg_catalog.unnest({value}) AS v(value)"
         value = "v.value"
-    return [int(row[0]) for row in fetch(conn, f"SELECT DISTINCT ({value})::pg_catalog.oid FROM {source} "
+    searchpaths.read_under(conn, path)
+    oids = [int(row[0]) for row in fetch(conn, f"SELECT DISTINCT ({value})::pg_catalog.oid FROM {source} "
                                                f"WHERE {value} IS NOT NULL")]
+    if path:
+        conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+    return oids
 
 
 def _unloadable(conn: psycopg.Connection[Any], kind: str, oids: list[int], late: set[Node],
