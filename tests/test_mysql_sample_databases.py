@@ -146,3 +146,32 @@ def test_rules_that_give_null_only_to_nullable_columns_or_to_rows_left_out_dump_
     result = runner.invoke(cli, ["db", "load", mysql_url_for(target), str(dump_file), "--yes"])
     assert result.exit_code == 0, result.output
     assert query(target, "SELECT customer_id, last_name, email FROM customer") == [(1, "X", None)]
+
+
+@pytest.mark.parametrize(("rules", "refused"), [
+    (["departments.dept_name='x'"], True),                          # UNIQUE KEY (dept_name)
+    (["departments.dept_name=LEFT(dept_name, 1)"], True),           # 'Marketing' ... 'Finance': two rows stay apart
+    (["departments.dept_name=CONCAT('dept ', dept_no)"], False),
+    (["departments.dept_name='x'", "--where", "departments=dept_no = 'd001'"], False),
+    (["employees.first_name='x'"], False),                          # no unique key
+])
+def test_a_rule_giving_two_rows_one_unique_key_stops_the_dump(rules: list[str], refused: bool, tmp_path: Path,
+                                                              mysql_database_factory: Callable[[], str]) -> None:
+    """``fixed:``, ``truncate:`` or an expression that gives two rows of a unique key the same value made a dump
+    whose load failed on the INSERT (with InnoDB's ``Got error 1 "Operation not permitted" during COMMIT``)."""
+    source = mysql_database_factory()
+    load_employees(source)
+    if rules[0].startswith("departments.dept_name=LEFT"):
+        query(source, "INSERT INTO departments VALUES ('d004', 'Management')")  # 'M' twice
+    args = ["--sanitize", rules[0], *rules[1:]]
+    dump_file = tmp_path / "dump.sql"
+    result = CliRunner().invoke(cli, ["db", "dump", mysql_url_for(source), "-o", str(dump_file), *args])
+    if refused:
+        assert result.exit_code == 1, result.output
+        assert "gives two rows of departments the same unique key (dept_name)" in result.output
+        assert not dump_file.exists()
+        return
+    assert result.exit_code == 0, result.output
+    target = mysql_database_factory()
+    result = CliRunner().invoke(cli, ["db", "load", mysql_url_for(target), str(dump_file), "--yes"])
+    assert result.exit_code == 0, result.output

@@ -1,8 +1,9 @@
-"""A sanitising rule giving NULL to a NOT NULL column made a dump that every load refused on its first such
-row (``null value in column ... violates not-null constraint``): the dump stops instead, in one line naming
-the rule, whether the rule is ``null``, an expression NULL for some row, or a parent's rule reaching the
-rows of its partitions; a rule whose NULLs land only in nullable columns or in rows a filter leaves out
-dumps and loads (real PostgreSQL on 127.0.0.1)."""
+"""A sanitising rule giving NULL to a NOT NULL column (or one value to two rows of a unique key) made a
+dump that every load refused on its first such row (``null value in column ... violates not-null
+constraint``): the dump stops instead, in one line naming the rule, whether the rule is ``null``, an
+expression NULL for some row, or a parent's rule reaching the rows of its partitions; a rule whose NULLs
+land only in nullable columns or in rows a filter leaves out dumps and loads (real PostgreSQL on
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,30 @@ def test_nulls_into_nullable_columns_or_rows_left_out_dump_and_load(
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT * FROM bookings.tickets").fetchall() == [("0005432000987", "x", None)]
         assert conn.execute("SELECT crew FROM flights").fetchall() == [(None,), (None,)]
+
+
+@pytest.mark.parametrize(("rule", "where", "refused"), [
+    ("bookings.tickets.ticket_no='0005432000000'", None, True),              # the primary key
+    ("bookings.tickets.ticket_no=left(ticket_no, 12)", None, True),          # '000543200098' twice
+    ("bookings.tickets.ticket_no=left(ticket_no, 12)", "ticket_no LIKE '%7'", False),
+    ("bookings.tickets.ticket_no=reverse(ticket_no)", None, False),
+    ("bookings.tickets.passenger_name='x'", None, False),                    # no unique key
+])
+def test_a_rule_giving_two_rows_one_unique_key_stops_the_dump(
+        rule: str, where: str | None, refused: bool, tmp_path: Path,
+        postgres_database_factory: Callable[[], str]) -> None:
+    """``fixed:``, ``truncate:`` or an expression giving two rows of a unique key the same value made a dump
+    whose load failed building the index (``could not create unique index``)."""
+    source = make(postgres_database_factory)
+    dump_file = tmp_path / "dump.sql"
+    args = ["--sanitize", rule] + (["--where", f"bookings.tickets={where}"] if where else [])
+    result = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(dump_file), *args])
+    if refused:
+        assert result.exit_code == 1, result.output
+        assert "gives two rows of bookings.tickets the same unique key (ticket_no)" in result.output
+        assert not dump_file.exists()
+        return
+    assert result.exit_code == 0, result.output
+    target = postgres_database_factory()
+    result = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(dump_file), "--yes"])
+    assert result.exit_code == 0, result.output

@@ -38,7 +38,7 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.sanitize import refuse_nulls, transform_sql
+from synco_core.engines.mysql.sanitize import refuse_collisions, refuse_nulls, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
@@ -367,6 +367,11 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         expression = rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk, hash_key)
         if may_give_null(rule):
             refuse_nulls(conn, db, rule, expression, options.where.get(rule.table) or None)
+    for table_name, expressions in rules_by_table.items():
+        by_column = {rule.column: rule for rule in options.sanitize if rule.table == table_name}
+        refuse_collisions(conn, db, table_name, {column: (by_column[column], expression)
+                                                 for column, expression in expressions.items()},
+                          options.where.get(table_name) or None)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"

@@ -14,7 +14,7 @@ from typing import Any
 from synco_core.engines.mysql import schema
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.errors import ConfigError
-from synco_core.sanitizenulls import always_null, null_into_not_null
+from synco_core.sanitizenulls import always_null, may_collide, null_into_not_null, same_key_twice
 from synco_core.values import SanitizeRule
 
 
@@ -31,6 +31,36 @@ def refuse_nulls(conn: Any, db: str, rule: SanitizeRule, expression: str, condit
         sql += f" AND ({condition}\n)"
     if schema.query(conn, sql + " LIMIT 1"):
         raise null_into_not_null(rule)
+
+
+def refuse_collisions(conn: Any, db: str, table: str, rules: dict[str, tuple[SanitizeRule, str]],
+                      condition: str | None) -> None:
+    """Stop on a rule giving two rows of a unique key the same value (:mod:`synco_core.sanitizenulls`):
+    ``rules`` maps a column to its rule and expression. A prefix key compares the prefix, as the index does."""
+    if not any(may_collide(rule) for rule, _ in rules.values()):
+        return
+    keys: dict[str, list[tuple[str, int | None]]] = {}
+    for index, column, part in schema.query(conn, "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM "
+                                                  "information_schema.STATISTICS WHERE TABLE_SCHEMA=%s AND "
+                                                  "TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+                                            (db, table)):
+        keys.setdefault(schema.text(index), []).append((schema.text(column), int(part) if part else None))
+    columns = schema.columns(conn, db, table)
+    for key in keys.values():
+        named = [rules[column][0] for column, _ in key if column in rules]
+        if not any(may_collide(rule) for rule in named):
+            continue
+        values = []
+        for column, part in key:
+            value = f"({rules[column][1]}\n)" if column in rules else quote_name(column)
+            values.append(value if part is None else f"LEFT({value},{part})")
+        where = [f"{value} IS NOT NULL" for value in values]
+        if condition is not None:
+            where.append(f"({condition}\n)")
+        if schema.query(conn, f"SELECT 1 FROM {schema.row_source(table, columns)} WHERE {' AND '.join(where)} "
+                              f"GROUP BY {','.join(values)} HAVING COUNT(*) > 1 LIMIT 1"):
+            raise same_key_twice(next(rule for rule in named if may_collide(rule)), table,
+                                 [column for column, _ in key])
 
 
 def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], hash_key: str) -> str:

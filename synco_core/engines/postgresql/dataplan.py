@@ -20,11 +20,11 @@ from psycopg import pq
 
 from synco_core import dumpprogress
 from synco_core.engines.postgresql import searchpaths
-from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
+from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, server_version_num
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
-from synco_core.sanitizenulls import always_null, may_give_null, null_into_not_null
+from synco_core.sanitizenulls import always_null, may_collide, may_give_null, null_into_not_null, same_key_twice
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -149,6 +149,7 @@ class DataPlanner:
                 plans[table.oid] = plan
                 continue
             select = []
+            sanitised: dict[str, tuple[SanitizeRule, str]] = {}
             for column in columns:
                 found = table_rules.get(column)
                 if found is None:
@@ -161,7 +162,10 @@ class DataPlanner:
                     if described.not_null and may_give_null(found):
                         self._refuse_nulls(found, value, name, condition, self.table_paths.get(table.oid))
                     select.append(f"{value} AS {q(column)}")
+                    sanitised[column] = (found, value)
                     applied.append(f"{table.display}.{column} -> {found.shown()}")
+            if any(may_collide(rule) for rule, _ in sanitised.values()):
+                self._refuse_collisions(table, name, sanitised, condition, self.table_paths.get(table.oid))
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
             # already carries in the children's own COPY blocks (they would be loaded twice).
             query = f"FROM ONLY {name}"
@@ -203,6 +207,34 @@ class DataPlanner:
             self.conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
         if found:
             raise null_into_not_null(rule)
+
+    def _refuse_collisions(self, table: Table, name: str, sanitised: dict[str, tuple[SanitizeRule, str]],
+                           condition: str | None, path: list[str] | None) -> None:
+        """Stop on a rule giving two rows of a unique key of plain columns the same value
+        (:mod:`synco_core.sanitizenulls`)."""
+        q = self.quote
+        nulls = "i.indnullsnotdistinct" if server_version_num(self.conn) >= 150000 else "false"
+        for key, not_distinct in fetch(self.conn, f"""
+                SELECT ARRAY(SELECT a.attname FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                             WHERE k.n <= i.indnkeyatts ORDER BY k.n), {nulls}
+                FROM pg_catalog.pg_index i
+                WHERE i.indrelid = %s AND i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
+                ORDER BY i.indexrelid""", (table.oid,)):
+            rules = [sanitised[column][0] for column in key if column in sanitised]
+            if not any(may_collide(rule) for rule in rules):
+                continue
+            values = [sanitised[column][1] if column in sanitised else q(column) for column in key]
+            where = ["true"] if not_distinct else [f"{value} IS NOT NULL" for value in values]
+            if condition is not None:
+                where.append(f"({condition}\n)")
+            searchpaths.read_under(self.conn, path)
+            found = fetch(self.conn, f"SELECT 1 FROM ONLY {name} WHERE {' AND '.join(where)} "
+                                     f"GROUP BY {', '.join(values)} HAVING count(*) > 1 LIMIT 1")
+            if path:
+                self.conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+            if found:
+                raise same_key_twice(next(rule for rule in rules if may_collide(rule)), table.display, list(key))
 
     def rule_expression(self, table: Table, rule: SanitizeRule) -> str:
         q = self.quote
