@@ -136,7 +136,8 @@ def test_laravel_mysql_sanitised_end_to_end(tmp_path: Path, mysql_database_facto
     install_received(tmp_path / "received", target, yes=True, only=("dbDump",), echo=lambda _line: None)
     source_users = mysql_rows(source_db, "SELECT id, name, email, password, remember_token FROM users ORDER BY id")
     target_users = mysql_rows(target_db, "SELECT id, name, email, password, remember_token FROM users ORDER BY id")
-    assert [u[:2] for u in target_users] == [u[:2] for u in source_users], "unsanitised columns are equal"
+    assert [u[0] for u in target_users] == [u[0] for u in source_users], "unsanitised columns are equal"
+    assert [u[1] for u in target_users] == ["Demo User", "Demo User"], "names are personal data too"
     for before, after in zip(source_users, target_users, strict=True):
         assert not set(after[2:]) & set(before[2:]), f"a sanitised column kept its original value: {after}"
     assert len({u[2] for u in target_users}) == 2, "the email transform keeps addresses unique"
