@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_mysql_support import dump_bytes, install_bytes, query
 
@@ -136,3 +136,67 @@ def test_random_rows_round_trip_exactly(databases: tuple[str, str],
 def test_decimal_strategy_is_exact() -> None:
     # Guards the strategy above: DECIMAL(65,30) takes 35 integer digits.
     assert decimal.Decimal(10**35 - 1).adjusted() == 34
+
+
+#: Members to build ENUMs and SETs from: ones a case-, accent- or space-insensitive collation holds equal
+#: (``'a'``/``'A'``/``'á'``, ``'ss'``/``'ß'``), empty ones and ones of spaces (the server strips trailing
+#: spaces), quotes, backslashes and control characters that COLUMN_TYPE escapes.
+_MEMBERS = st.sampled_from(["a", "A", "á", "a ", " ", "", "b", "ss", "ß", "e", "É", "x'y", "x\\y", "n\x00l",
+                            "t\tb", "1", "0", "ǆ", "Dž", "\u00ad"])
+_MEMBER_COLLATIONS = st.sampled_from(["utf8mb4_unicode_ci", "utf8mb4_general_ci", "utf8mb4_bin", "latin1_swedish_ci",
+                                      "latin1_bin", "utf8mb3_general_ci"])
+
+
+def _members_sql(members: list[str]) -> str:
+    return ",".join("'" + member.replace("\\", "\\\\").replace("'", "''").replace("\x00", "\\0") + "'"
+                    for member in members)
+
+
+@st.composite
+def member_tables(draw: st.DrawFn) -> tuple[list[str], list[tuple[int | None, ...]]]:
+    """ENUM and SET columns made under a permissive sql_mode (which lets members repeat, with a note),
+    and rows of their values by number: every index of the ENUM (0 is the invalid value), every bit set."""
+    columns, values = [], []
+    for number in range(draw(st.integers(1, 3))):
+        members = draw(st.lists(_MEMBERS, min_size=1, max_size=5))
+        collation = draw(_MEMBER_COLLATIONS)
+        charset = collation.split("_")[0]
+        if charset == "latin1":
+            members = [member for member in members if member.encode("cp1252", "ignore").decode("cp1252") == member]
+            members = members or ["a"]
+        kind = draw(st.sampled_from(["ENUM", "SET"]))
+        columns.append(f"c{number} {kind}({_members_sql(members)}) CHARACTER SET {charset} COLLATE {collation}")
+        values.append(st.integers(0, len(members)) if kind == "ENUM" else st.integers(0, 2 ** len(members) - 1))
+    rows = draw(st.lists(st.tuples(*[st.none() | value for value in values]), min_size=1, max_size=5))
+    return columns, rows
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(table=member_tables())
+@example(table=(["c0 ENUM('','') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]))
+@example(table=(["c0 ENUM('a','A') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]))
+@example(table=(["c0 ENUM('é','e','ss','ß') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,), (4,), (0,)]))
+@example(table=(["c0 SET('a','A','b') CHARACTER SET latin1 COLLATE latin1_swedish_ci"], [(2,), (7,)]))
+@example(table=(["c0 ENUM('a','a ','b') CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"], [(2,), (0,), (None,)]))
+def test_enum_and_set_values_keep_their_numbers(databases: tuple[str, str],
+                                                table: tuple[list[str], list[tuple[int | None, ...]]]) -> None:
+    """Each ENUM and SET value loads as the same member numbers, whatever members the column's collation
+    holds equal: its text alone would load as the first of them."""
+    source, target = databases
+    columns, rows = table
+    names = [column.split(" ", 1)[0] for column in columns]
+    conn = mysql_admin_connection(source)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode=''")
+            cur.execute("DROP TABLE IF EXISTS m")
+            cur.execute(f"CREATE TABLE m (id INT AUTO_INCREMENT PRIMARY KEY, {', '.join(columns)})")
+            cur.executemany(f"INSERT INTO m ({','.join(names)}) VALUES ({','.join(['%s'] * len(names))})", rows)
+    finally:
+        conn.close()
+    numbers = f"SELECT id, {', '.join(f'{name}+0, HEX({name})' for name in names)} FROM m ORDER BY id"
+    expected = query(source, numbers)
+    data, result = dump_bytes(source)
+    install_bytes(target, data, manifest=result.tables)
+    assert query(target, numbers) == expected

@@ -64,9 +64,9 @@ class Column:
     #: ``start`` or ``end`` for the period columns of a system-versioned table (timestamps): dumped with the
     #: history rows, and only loadable with ``system_versioning_insert_history``.
     period: str | None = None
-    #: An ENUM or SET with an empty-string member (declared ``''``, or one of spaces, which the server strips):
-    #: its text alone does not say which value it is (see :func:`member_number_parts`).
-    empty_member: bool = False
+    #: The numbers of an ENUM's values whose text alone does not say which value it is, written as numbers;
+    #: for a SET, any means all its values are (see :func:`~synco_core.engines.mysql.schema.numbered_members`).
+    numbered: tuple[int, ...] = ()
 
     @property
     def is_binary(self) -> bool:
@@ -121,7 +121,7 @@ def literal_parts(column: Column, value_sql: str | None = None) -> list[str]:
     # server evaluates one function less per value. An expression (sanitising) may still yield NULL.
     never_null = value_sql is None and not column.nullable
     kind = column.data_type
-    if column.empty_member and value_sql is None:
+    if column.numbered and value_sql is None:
         return member_number_parts(column, never_null)
     if kind in INTEGER_TYPES or kind in EXACT_NUMERIC_TYPES:
         return [value if never_null else f"IFNULL({value},'NULL')"]
@@ -165,19 +165,19 @@ def _text_parts(column: Column, value: str) -> list[str]:
 
 
 def member_number_parts(column: Column, never_null: bool) -> list[str]:
-    """The literal of an ENUM or SET column with an empty-string member, whose text is ambiguous.
+    """The literal of an ENUM or SET column some of whose values' text is ambiguous (``column.numbered``).
 
-    An ENUM's invalid value (index 0, stored under a permissive sql_mode) reads as ``''``, which loads as
-    the real ``''`` member: it is written as the number 0 instead, which the dump's permissive sql_mode
-    stores as index 0 (any other value keeps its text). A SET drops an empty member from its text (``''``
-    for both the empty set and the set of that member alone, ``'a'`` for it with ``a``), so its every value
-    is written as its number, the bits of its members. Only such columns pay for the extra test.
+    An ENUM's ambiguous values are written as their numbers (index 0 as ``0``, which the dump's permissive
+    sql_mode stores as index 0), any other keeps its text. A SET's every value is written as its number,
+    the bits of its members.
     """
     value = quote_name(column.name)
     if column.data_type == "set":
         return [f"{value}+0" if never_null else f"IFNULL({value}+0,'NULL')"]
-    text = literal_sql(dataclasses.replace(column, empty_member=False))
-    return [f"IF({value}+0=0,'0',{text})"]
+    text = literal_sql(dataclasses.replace(column, numbered=()))
+    if column.numbered == (0,):
+        return [f"IF({value}+0=0,'0',{text})"]
+    return [f"IF({value}+0 IN ({','.join(map(str, column.numbered))}),{value}+0,{text})"]
 
 
 def survives_sql(column: Column, value_sql: str) -> str:

@@ -136,7 +136,8 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
     2,000 tables, most of a dump's time; 1 ms with the filter).
     """
     rows = query(conn, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_SET_NAME, c.EXTRA, c.IS_NULLABLE, "
-                       "c.GENERATION_EXPRESSION, t.TABLE_TYPE, c.COLUMN_TYPE FROM information_schema.COLUMNS c "
+                       "c.GENERATION_EXPRESSION, t.TABLE_TYPE, c.COLUMN_TYPE, c.COLLATION_NAME "
+                       "FROM information_schema.COLUMNS c "
                        "JOIN information_schema.TABLES t "
                        "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND BINARY t.TABLE_NAME = BINARY c.TABLE_NAME "
                        "WHERE c.TABLE_SCHEMA=%s AND c.TABLE_NAME=%s AND t.TABLE_NAME=%s ORDER BY c.ORDINAL_POSITION",
@@ -144,7 +145,7 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
     result = []
     versioned = False
     periods = 0
-    for name, data_type, charset, extra, nullable, expression, table_type, column_type in rows:
+    for name, data_type, charset, extra, nullable, expression, table_type, column_type, collation in rows:
         extra_text = text(extra).upper()
         versioned = text(table_type).upper() == "SYSTEM VERSIONED"
         kind = text(data_type).lower()
@@ -160,7 +161,7 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
                 period = None
         result.append(Column(text(name), kind, text(charset).lower() or None, generated,
                              nullable=text(nullable).upper() != "NO", period=period,
-                             empty_member=kind in ("enum", "set") and has_empty_member(text(column_type))))
+                             numbered=numbered_members(conn, kind, text(column_type), text(charset), text(collation))))
     if versioned and not periods:
         result += [Column(name, "timestamp", None, nullable=False, period=period)
                    for name, period in (("row_start", "start"), ("row_end", "end"))]
@@ -168,13 +169,51 @@ def columns(conn: Any, db: str, table: str) -> list[Column]:
 
 
 _PERIODS = {"ROW START": "start", "ROW END": "end"}
-#: One quoted member of an ENUM or SET's COLUMN_TYPE, which doubles quotes and backslashes.
+#: One quoted member of an ENUM or SET's COLUMN_TYPE, which doubles quotes and escapes a few characters.
 _MEMBER = re.compile(r"'((?:[^'\\]|''|\\.)*)'")
+_ESCAPES = {"0": "\0", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "b": "\b"}
+_ESCAPE = re.compile(r"''|\\(.)", re.DOTALL)
+#: Printable ASCII: no collation holds two such members equal unless they differ in case only.
+_PLAIN = re.compile(r"[\x20-\x7e]*\Z")
+_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 
 
-def has_empty_member(column_type: str) -> bool:
-    """True when ``enum(...)``/``set(...)`` declares the empty string as a member."""
-    return any(member == "" for member in _MEMBER.findall(column_type))
+def members(column_type: str) -> list[str]:
+    """The members of ``enum(...)``/``set(...)`` as the column holds them."""
+    return [_ESCAPE.sub(lambda m: "'" if m.group(0) == "''" else _ESCAPES.get(m.group(1), m.group(1)), raw)
+            for raw in _MEMBER.findall(column_type)]
+
+
+def numbered_members(conn: Any, kind: str, column_type: str, charset: str, collation: str) -> tuple[int, ...]:
+    """The numbers of an ENUM's values whose text would load as another value; for a SET, any number means
+    that its text is ambiguous.
+
+    An ENUM's text loads as the first member the column's collation holds equal to it. Index 0 (an invalid
+    value stored under a permissive sql_mode) reads as ``''``, which is a member's text when one is empty
+    (declared ``''``, or one of spaces, which the server strips). A member equal to an earlier one (``'a'``
+    after ``'A'`` under a case-insensitive collation, ``'e'`` after ``'é'`` under an accent-insensitive
+    one: a permissive sql_mode lets such a column be created, with a note) loads as the earlier. A SET
+    leaves an empty member out of its text, and a repeated member's bit loads as the earlier one's.
+    Equality is the server's, through each member's ``WEIGHT_STRING`` under the column's collation; members
+    that are distinct printable ASCII letters whatever their case need no query.
+    """
+    if kind not in ("enum", "set"):
+        return ()
+    names = members(column_type)
+    numbered = [0] if "" in names else []
+    if all(_PLAIN.match(name) for name in names) and len({name.lower() for name in names}) == len(names):
+        return (0,) if numbered else ()
+    if _NAME.match(charset) and _NAME.match(collation):
+        weight = f"WEIGHT_STRING(CONVERT(%s USING {charset}) COLLATE {collation})"
+        weights = query(conn, "SELECT " + ",".join([weight] * len(names)), names)[0]
+    else:
+        weights = tuple(name.rstrip(" ").lower() for name in names)
+    seen: set[Any] = set()
+    for number, key in enumerate(weights, 1):
+        if key in seen:
+            numbered.append(number)
+        seen.add(key)
+    return tuple(numbered) if kind == "enum" or not numbered else (0,)
 
 
 def transaction_versioned(conn: Any, db: str, table: str) -> bool:
