@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from test_mysql_support import dump_bytes, install_bytes, query
 
 from synco_core.testing.services import mysql_admin_connection
+from synco_core.values import ValueRewriter
 
 pytestmark = pytest.mark.mysql
 
@@ -200,3 +201,43 @@ def test_enum_and_set_values_keep_their_numbers(databases: tuple[str, str],
     data, result = dump_bytes(source)
     install_bytes(target, data, manifest=result.tables)
     assert query(target, numbers) == expected
+
+
+_NEEDLE, _REPLACEMENT = b"https://prod.example", b"http://local.test:8080"
+REWRITER = ValueRewriter(needles=(_NEEDLE,), rewrite=lambda value: value.replace(_NEEDLE, _REPLACEMENT))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(table=tables(), around=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), min_size=6, max_size=6))
+def test_rows_a_rewriter_changes_keep_their_other_values(
+        databases: tuple[str, str], table: tuple[list[Kind], bool, list[tuple[Any, ...]]],
+        around: list[tuple[str, str]]) -> None:
+    """A row holding a needle is taken apart, rewritten and put together again: its every other value,
+    of any type, comes back exactly, and the needle is replaced wherever it is in its value."""
+    source, target = databases
+    kinds, keyed, rows = table
+    names = [f"c{index}" for index in range(len(kinds))]
+    columns = ", ".join(f"{name} {kind.sql}" for name, kind in zip(names, kinds, strict=True))
+    needles = [f"{before}{_NEEDLE.decode()}{after}" for before, after in around[:len(rows)]]
+    conn = mysql_admin_connection(source)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode='STRICT_ALL_TABLES'")
+            cur.execute("DROP TABLE IF EXISTS r")
+            cur.execute(f"CREATE TABLE r ({'id INT AUTO_INCREMENT PRIMARY KEY, ' if keyed else ''}{columns}, "
+                        "url TEXT) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+            placeholders = ",".join(kind.placeholder for kind in kinds)
+            if rows:
+                cur.executemany(f"INSERT INTO r ({','.join(names)}, url) VALUES ({placeholders}, %s)",
+                                [(*row, url) for row, url in zip(rows, needles, strict=True)])
+    finally:
+        conn.close()
+    data, result = dump_bytes(source)
+    install_bytes(target, data, manifest=result.tables, rewriter=REWRITER)
+    # FLOAT read back as DOUBLE: its exact stored value.
+    values = [f"CAST({name} AS DOUBLE)" if kind.sql == "FLOAT" else name
+              for name, kind in zip(names, kinds, strict=True)]
+    others = f"SELECT {', '.join(values)}, url FROM r"
+    expected = [(*row[:-1], row[-1].replace(_NEEDLE.decode(), _REPLACEMENT.decode())) for row in query(source, others)]
+    assert sorted(query(target, others), key=repr) == sorted(expected, key=repr)

@@ -24,7 +24,7 @@ from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import installer, widerows
 from synco_core.engines.postgresql.dumper import PostgresDumper
 from synco_core.testing.services import postgres_admin_connection, postgres_url_for
-from synco_core.values import DumpOptions, InstallOptions
+from synco_core.values import DumpOptions, InstallOptions, ValueRewriter
 
 pytestmark = pytest.mark.postgres
 
@@ -163,7 +163,7 @@ KINDS = [
          .map(lambda p: "(" + ",".join("" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '""') + '"'
                                        for v in p) + ")")),
     Kind("positive", st.decimals(min_value="0.000001", allow_nan=False, allow_infinity=False).map(str)),
-    Kind("tsvector", st.sampled_from(["", "'a':1A,2B 'it''s':3C,4D 'x\\\\y' ' '", "a:1 b:2,3", "'':1"])),
+    Kind("tsvector", st.sampled_from(["", "'a':1A,2B 'it''s':3C,4D 'x\\\\y' ' '", "a:1 b:2,3"])),
     Kind("tsquery", st.sampled_from(["", "'a':AB & !'b' <-> 'c' <2> ('d':*)", "x | y"])),
     Kind("point", st.tuples(st.floats(), st.floats()).map(lambda p: f"({p[0]!r},{p[1]!r})")),
     Kind("integer[]", arrays(st.integers(-2**31, 2**31 - 1).map(str))),
@@ -208,9 +208,14 @@ def _values(database: str, columns: list[str]) -> list[tuple[Any, ...]]:
         return conn.execute(f"SELECT id, {texts}, md5(r::text) FROM r ORDER BY id").fetchall()
 
 
-def _round_trip(databases: tuple[str, str], table: tuple[list[Kind], list[tuple[str | None, ...]]]) -> None:
+def _round_trip(databases: tuple[str, str], table: tuple[list[Kind], list[tuple[str | None, ...]]],
+                rewriter: ValueRewriter | None = None) -> None:
     source, target = databases
     kinds, rows = table
+    if rewriter:
+        # Each row holds the needle in its last column, so the rewriter takes every row apart.
+        kinds = [*kinds, _BY_TYPE["text"]]
+        rows = [(*row, f"{index}{_NEEDLE.decode()}\\{index}") for index, row in enumerate(rows)]
     names = [f"c{index}" for index in range(len(kinds))]
     conn = postgres_admin_connection(source)
     try:
@@ -228,10 +233,19 @@ def _round_trip(databases: tuple[str, str], table: tuple[list[Kind], list[tuple[
     result = PostgresDumper(parse_database_url(postgres_url_for(source)), DumpOptions()).dump(out)
     assert result.tables["r"].rows == len(rows)
     installer.install(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
-                      InstallOptions(yes=True, manifest=result.tables))
-    assert _values(target, names) == _values(source, names)
+                      InstallOptions(yes=True, manifest=result.tables, rewriter=rewriter))
+    expected = _values(source, names)
+    if rewriter:
+        # Only the needle's column changes (and so the row's md5).
+        new = _REPLACEMENT.decode()
+        expected = [(*row[:-2], row[-2].replace(_NEEDLE.decode(), new)) for row in expected]
+        assert [row[:-1] for row in _values(target, names)] == expected
+        return
+    assert _values(target, names) == expected
 
 
+_NEEDLE, _REPLACEMENT = b"https://prod.example", b"http://local.test:8080"
+REWRITER = ValueRewriter(needles=(_NEEDLE,), rewrite=lambda value: value.replace(_NEEDLE, _REPLACEMENT))
 _SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 
@@ -266,3 +280,13 @@ def test_random_rows_round_trip_exactly_when_every_row_is_wide(
     monkeypatch.setattr(widerows, "WIDE_ROW", -1)
     monkeypatch.setattr(widerows, "CHUNK", 4)
     _round_trip(databases, table)
+
+
+@_SETTINGS
+@given(table=tables())
+@example(table=EDGES)
+def test_rows_a_rewriter_changes_keep_their_other_values(
+        databases: tuple[str, str], table: tuple[list[Kind], list[tuple[str | None, ...]]]) -> None:
+    """A COPY row holding a needle is taken apart, rewritten and put together again: its every other value,
+    of any type, comes back exactly."""
+    _round_trip(databases, table, REWRITER)
