@@ -21,11 +21,12 @@ from pull_support import SHIMS, make_project, row_count, run_synco, write_plugin
 
 from synco_core.pull.bootstrap import LOADER
 from synco_core.pull.client import ChannelClient
-from synco_core.pull.scratch import (
+from synco_core.scratch import (
     OWNER_LOCK,
     PREFIX,
     UPLOAD_GRACE,
     UPLOAD_PREFIX,
+    ScratchFolder,
     make_scratch_folder,
     remove_dead_scratch,
 )
@@ -33,11 +34,18 @@ from synco_core.testing.services import unavailable
 
 _HOLDER = """
 import sys, time
-from synco_core.pull.scratch import make_scratch_folder
+from synco_core.scratch import make_scratch_folder
 folder = make_scratch_folder(sys.argv[1])
 print(folder.path, flush=True)
 time.sleep(3600)
 """
+
+
+def _let_go(folder: ScratchFolder) -> None:
+    """As its owner's death does: the lock's descriptor closed, and no clean-up of its own to come."""
+    detached = folder._remove.detach()
+    assert detached is not None
+    os.close(detached[2][1])
 
 
 def _dead_folder(root: Path) -> Path:
@@ -45,7 +53,7 @@ def _dead_folder(root: Path) -> Path:
     folder = make_scratch_folder(str(root))
     (folder.path / "synco-0123456789abcdef01234567").mkdir()
     (folder.path / "synco-0123456789abcdef01234567" / "dump.sql.zst").write_bytes(b"plaintext dump")
-    os.close(folder._lock_fd)
+    _let_go(folder)
     return folder.path
 
 
@@ -84,7 +92,7 @@ def test_a_child_that_inherited_the_lock_keeps_the_folder(tmp_path: Path) -> Non
         time.sleep(1.5)
         os._exit(0)
     try:
-        os.close(folder._lock_fd)  # the owner is gone
+        _let_go(folder)  # the owner is gone
         assert remove_dead_scratch(str(tmp_path)) == []
     finally:
         os.waitpid(pid, 0)

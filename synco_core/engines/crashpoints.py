@@ -12,6 +12,9 @@ The project-level install names its own steps the same way (``install:journal:da
 ``files:install:kept`` ..., see :mod:`synco_core.install.journal` and docs/engines.md), and its crash tests
 kill ``synco install`` at each of them.
 
+A dump names one (``sqlite:dump:copied``, once the private copy of the database is made): its test proves
+that the next run removes the plaintext copy a killed dump left in the temporary folder.
+
 Without the variable (everywhere but in those tests) a step costs one environment lookup.
 """
 

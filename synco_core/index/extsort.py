@@ -17,10 +17,11 @@ import contextlib
 import hashlib
 import heapq
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from synco_core.scratch import ScratchFolder, temporary_scratch
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ class ExternalSorter(Generic[T]):
         self.run_size = run_size
         self.spill_dir = spill_dir
         self._run: list[T] = []
-        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._folder: ScratchFolder | None = None
         self._paths: list[str] = []
 
     def add(self, record: T) -> None:
@@ -55,9 +56,9 @@ class ExternalSorter(Generic[T]):
 
     def _spill(self) -> None:
         if self._folder is None:
-            self._folder = tempfile.TemporaryDirectory(prefix="synco-sort-", dir=self.spill_dir)
+            self._folder = temporary_scratch(None if self.spill_dir is None else str(self.spill_dir))
         self._run.sort(key=self.key)
-        path = os.path.join(self._folder.name, f"run-{len(self._paths):05d}")
+        path = os.path.join(self._folder.path, f"run-{len(self._paths):05d}")
         encode = self.encode
         with open(path, "wb") as out:
             out.writelines(encode(record) + b"\n" for record in self._run)
@@ -75,7 +76,7 @@ class ExternalSorter(Generic[T]):
             self._spill()
         decode = self.decode
         with contextlib.ExitStack() as stack:
-            stack.callback(self._folder.cleanup)
+            stack.callback(self._folder.remove)
             handles = [stack.enter_context(open(path, "rb")) for path in self._paths]
             streams = [(decode(line[:-1]) for line in handle) for handle in handles]
             # heapq.merge keeps records of equal keys in the order of the runs, so the sort stays stable.

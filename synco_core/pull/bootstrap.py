@@ -10,7 +10,7 @@ The channel runs :func:`launch_script`, a short POSIX shell script that
    its size on one line, then the archive; a few lines of Python (:data:`LOADER`) read exactly that many
    bytes from stdin into ``$TMPDIR/synco-upload-<random>.pyz`` (mode 0600), run it, and remove it in a
    ``finally``; it holds a ``flock`` on the archive while it runs, so that what SIGKILL leaves is known
-   dead and removed by a later run (:mod:`synco_core.pull.scratch`). The rest of stdin is then the framed protocol.
+   dead and removed by a later run (:mod:`synco_core.scratch`). The rest of stdin is then the framed protocol.
 
 The script talks to the client with lines starting with :data:`LAUNCH_MARK` (NUL bytes first, so no
 login-script output is mistaken for one) until the channel's own greeting appears. Everything happens in
@@ -40,9 +40,9 @@ from synco_core.pull.channel import cd_command, channel_argv, remote_script, run
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch
 from synco_core.pull.remote import Remote
-from synco_core.pull.scratch import UPLOAD_PREFIX
 from synco_core.pull.tempdir import NO_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
+from synco_core.scratch import UPLOAD_PREFIX
 
 log = logging.getLogger(__name__)
 

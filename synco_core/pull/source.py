@@ -30,11 +30,11 @@ from synco_core import __version__
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
-from synco_core.pull.scratch import ScratchFolder, make_scratch_folder, remove_dead_scratch
 from synco_core.pull.server import ChannelServer
 from synco_core.pull.spaces import FolderSpace, PublicSpace
 from synco_core.pull.tempdir import remote_temp_root
 from synco_core.redaction import error_line, one_line
+from synco_core.scratch import ScratchFolder, make_scratch_folder, remove_dead_scratch
 from synco_core.values import Framework
 
 if TYPE_CHECKING:

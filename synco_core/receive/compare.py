@@ -28,6 +28,7 @@ from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
+from synco_core.scratch import ScratchFolder, temporary_scratch
 from synco_core.wire import PublicIndexEntry
 
 #: How a file to fetch is fetched: pipelined with others from the session's host, alone (another host,
@@ -89,7 +90,7 @@ class TodoSpool:
         self._folder = folder
         self._memory: list[tuple[Any, ...]] = []
         self._file: BinaryIO | None = None
-        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._temp: ScratchFolder | None = None
         self.count = 0
         #: Paths added but not to be fetched after all (see :attr:`PublicPlan.same_name`).
         self.skip: set[str] = set()
@@ -105,8 +106,8 @@ class TodoSpool:
         if self._file is None:
             folder = self._folder
             if folder is None:
-                self._temp = tempfile.TemporaryDirectory(prefix="synco-todo-")
-                folder = Path(self._temp.name)
+                self._temp = temporary_scratch()
+                folder = self._temp.path
             self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed in close())
         block = marshal.dumps(self._memory)
         self._file.write(len(block).to_bytes(8, "little") + block)
@@ -141,7 +142,7 @@ class TodoSpool:
             self._file.close()
             self._file = None
         if self._temp is not None:
-            self._temp.cleanup()
+            self._temp.remove()
             self._temp = None
 
 

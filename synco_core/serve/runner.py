@@ -13,10 +13,8 @@ from __future__ import annotations
 import errno
 import logging
 import secrets
-import shutil
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from synco_core.databases import requested_named_sets
 from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
 from synco_core.plugins import SyncoPluginManager
+from synco_core.scratch import temporary_scratch
 from synco_core.serve.build import BuildContext, BuildOptions, build_session, check_compat, includes_database
 from synco_core.serve.folder import SessionFolder
 from synco_core.serve.keys import SessionKey, generate_passphrase
@@ -224,7 +223,8 @@ def publish_session(
     ready = False
     created = False
     # Private (0700) scratch space of this publication: sorted runs of a plugin's entries, --listen's allow list.
-    work_dir = Path(tempfile.mkdtemp(prefix="synco-serve-"))
+    scratch = temporary_scratch()
+    work_dir = scratch.path
     try:
         # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
         # next serve can find it and remove it once it has expired.
@@ -266,7 +266,7 @@ def publish_session(
             server.stop()
         if allow is not None:
             allow.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        scratch.remove()
         if created and not (options.keep and ready):
             reason = remove_session(path)
             echo(f"Removed {path}" if reason is None else f"Could not remove {path} ({reason})")

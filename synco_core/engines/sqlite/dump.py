@@ -22,13 +22,13 @@ import hashlib
 import os
 import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from synco_core import hookimpl
+from synco_core.engines import crashpoints
 from synco_core.engines.sqlite.common import (
     CHUNK,
     ENGINE,
@@ -48,6 +48,7 @@ from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
+from synco_core.scratch import temporary_scratch
 from synco_core.values import (
     DatabaseConfig,
     DumpOptions,
@@ -289,21 +290,21 @@ def _snapshot(source: Path) -> Iterator[tuple[sqlite3.Connection, Path, bool]]:
     whether the source is in write-ahead-log mode."""
     if not source.is_file():
         raise ConfigError(f"SQLite database not found: {source}")
-    handle, name = tempfile.mkstemp(prefix="synco-sqlite-", suffix=".db")
-    os.close(handle)
-    temp = Path(name)
-    copy: sqlite3.Connection | None = None
-    try:
-        copy = sqlite3.connect(temp, isolation_level=None)
-        wal = _back_up(source, copy)
-        # Worked on as one file: no write-ahead log beside it until it is shipped.
-        copy.execute("PRAGMA journal_mode = DELETE")
-        yield copy, temp, wal
-    finally:
-        if copy is not None:
-            copy.close()
-        with contextlib.suppress(OSError):
-            temp.unlink()
+    # In a scratch folder of its own (with its journal): a plaintext copy of the database that a kill -9 left
+    # behind is removed by the next synco run instead of staying in the temporary folder.
+    with temporary_scratch() as scratch:
+        temp = scratch.path / "snapshot.db"
+        copy: sqlite3.Connection | None = None
+        try:
+            copy = sqlite3.connect(temp, isolation_level=None)
+            wal = _back_up(source, copy)
+            # Worked on as one file: no write-ahead log beside it until it is shipped.
+            copy.execute("PRAGMA journal_mode = DELETE")
+            crashpoints.reached("sqlite:dump:copied")
+            yield copy, temp, wal
+        finally:
+            if copy is not None:
+                copy.close()
 
 
 def _check_whole(copy: sqlite3.Connection, source: Path) -> None:

@@ -1,9 +1,13 @@
-"""The remote side's scratch: its ``synco-channel-*`` folder and uploaded ``synco-upload-*.pyz``, and removing
-what a killed run left behind.
+"""Private scratch folders in the temporary folder, and removing what a killed run left behind.
 
-The remote side removes its folder whatever ends it, except what cannot be caught: SIGKILL (the OOM killer,
-``kill -9``). Such a folder may hold a whole session, with a plaintext dump on a host without
-``cryptography``, so the next run on that host removes it, but only when its owner is provably dead:
+Every scratch space synco makes outside the places the user named is one of these: the remote side of
+pull's ``synco-channel-*`` folder, and the ``synco-scratch-*`` folders of everything else (serve's work
+folder, the private copy of a SQLite database that is dumped, receive's list of files to fetch, the sorted
+runs of an external sort). Each is removed whatever ends its owner, except what cannot be caught: SIGKILL
+(the OOM killer, ``kill -9``, a container's grace period running out). Such a folder may hold a whole
+session with a plaintext dump, or a plaintext copy of a production SQLite database, so the first scratch
+folder a later run makes in the same temporary folder (:func:`temporary_scratch`) removes it, but only
+when its owner is provably dead:
 
 - Its owner holds an exclusive ``flock`` on :data:`OWNER_LOCK` inside the folder for as long as it lives.
   The kernel drops the lock when the last descriptor of it closes, however the process ended, so a lock
@@ -38,13 +42,16 @@ import shutil
 import stat
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 PREFIX = "synco-channel-"
+#: The prefix of every other scratch folder (:func:`temporary_scratch`).
+SCRATCH_PREFIX = "synco-scratch-"
 #: What tempfile.mkdtemp appends to the prefix: 8 characters of its own alphabet.
-_NAME = re.compile(re.escape(PREFIX) + r"[a-z0-9_]{8}")
+_NAME = re.compile(f"(?:{re.escape(PREFIX)}|{re.escape(SCRATCH_PREFIX)})" + r"[a-z0-9_]{8}")
 OWNER_LOCK = ".synco-owner.lock"
 UPLOAD_PREFIX = "synco-upload-"
 _UPLOAD = re.compile(re.escape(UPLOAD_PREFIX) + r"[0-9a-f]{16}\.pyz")
@@ -52,24 +59,38 @@ UPLOAD_GRACE = 60.0
 
 
 class ScratchFolder:
-    """A private folder for one run, locked for as long as this object (or the process) lives."""
+    """A private folder for one run, locked for as long as this object (or the process) lives.
+
+    Dropped without :meth:`remove` (an exception between making it and the block that removes it), it is
+    removed when it is collected or the interpreter exits, by the process that made it only.
+    """
 
     def __init__(self, path: Path, lock_fd: int) -> None:
         self.path = path
-        self._lock_fd = lock_fd
+        self._remove = weakref.finalize(self, _remove_owned, path, lock_fd, os.getpid())
 
     def remove(self) -> None:
         """Remove the folder, then let go of the lock (in this order: nobody else may remove it meanwhile)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        if self._lock_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
-            self._lock_fd = -1
+        self._remove()
+
+    def __enter__(self) -> ScratchFolder:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.remove()
 
 
-def make_scratch_folder(root: str) -> ScratchFolder:
-    """A new ``synco-channel-*`` folder in ``root`` (mode 0700), with its owner lock taken."""
-    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
+def _remove_owned(path: Path, lock_fd: int, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+    if lock_fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)
+
+
+def make_scratch_folder(root: str, prefix: str = PREFIX) -> ScratchFolder:
+    """A new ``<prefix>*`` folder in ``root`` (mode 0700), with its owner lock taken."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
     fd = os.open(path / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,6 +98,22 @@ def make_scratch_folder(root: str) -> ScratchFolder:
         # No flock here: nobody can take the lock either, so nobody will remove this folder.
         log.debug("cannot lock %s: %s", path, exc.strerror)
     return ScratchFolder(path, fd)
+
+
+#: The temporary folders already swept by this process (:func:`temporary_scratch`).
+_swept: set[str] = set()
+
+
+def temporary_scratch(root: str | None = None) -> ScratchFolder:
+    """A new ``synco-scratch-*`` folder in ``root`` (default: the system's temporary folder), removed by
+    :meth:`ScratchFolder.remove` or leaving its block; the first one a process makes in a folder first removes
+    what killed runs left there (:func:`remove_dead_scratch`)."""
+    folder = root if root is not None else tempfile.gettempdir()
+    if folder not in _swept:
+        _swept.add(folder)
+        for leftover in remove_dead_scratch(folder):
+            log.info("removed %s, left by a synco that was killed", leftover)
+    return make_scratch_folder(folder, SCRATCH_PREFIX)
 
 
 def remove_dead_scratch(root: str) -> list[Path]:
