@@ -24,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from synco_core.cli.termination import Terminated
 from synco_core.databases import requested_named_sets
 from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
@@ -304,8 +305,10 @@ def serve(
                 echo(f"The session's time to live ({options.ttl_minutes:g} min) ran out; cleaning up.")
         except SessionStopped as stopped:
             echo(f"Stopped by {stopped}; cleaning up.")
-    if published is None:
-        raise ConfigError("serve was stopped before the session was ready")
+            if published is None:
+                # Stopped before Ready is an interrupted command (exit status 128 plus the signal's number);
+                # after it, a signal is how serve is meant to end.
+                raise KeyboardInterrupt if stopped.signum == signal.SIGINT else Terminated(stopped.signum) from None
     return published
 
 

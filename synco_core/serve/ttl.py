@@ -62,6 +62,8 @@ def write_marker(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMar
 
 #: A session folder is made under this hidden name with its marker inside, then renamed into place.
 CREATING_PREFIX = ".synco-creating-"
+#: A session folder being removed is renamed to this hidden name first (:func:`remove_session`).
+REMOVING_PREFIX = ".synco-removing-"
 #: Making a folder takes a mkdir, one small file and a rename; one older than this is left from a crash.
 CREATING_GRACE_SECONDS = 60.0
 
@@ -90,11 +92,14 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
 
 
 def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
-    """Hidden folders of a ``serve`` that died while creating its session folder."""
+    """Hidden folders of a ``serve`` that died while creating its session folder, or while removing it."""
     found = []
-    for child in web_root.glob(CREATING_PREFIX + "*"):
+    for child in sorted(web_root.glob(CREATING_PREFIX + "*")) + sorted(web_root.glob(REMOVING_PREFIX + "*")):
         with contextlib.suppress(OSError):
-            if child.is_dir() and not child.is_symlink() and now - child.lstat().st_mtime > CREATING_GRACE_SECONDS:
+            if not child.is_dir() or child.is_symlink():
+                continue
+            # A folder being removed is garbage at any age; one being created may be a moment old.
+            if child.name.startswith(REMOVING_PREFIX) or now - child.lstat().st_mtime > CREATING_GRACE_SECONDS:
                 found.append(child)
     return found
 
@@ -120,7 +125,7 @@ def is_synco_folder(entry: os.DirEntry[str], _relative: str = "") -> bool:
     Only folders whose names could be synco's are looked into, so a walk pays nothing for the others.
     """
     name = entry.name
-    if name.startswith(CREATING_PREFIX):
+    if name.startswith((CREATING_PREFIX, REMOVING_PREFIX)):
         return True
     if name.startswith(SESSION_PREFIX):
         folder = entry.path
@@ -155,6 +160,11 @@ def session_folders(web_root: Path) -> list[Path]:
 def remove_session(folder: Path) -> str | None:
     """Remove a session folder; the meta file goes first, so a receiver stops seeing the session at once.
 
+    The rest is removed under a hidden name (:data:`REMOVING_PREFIX`) that the next serve removes whatever
+    is left in it, so that a removal cut short (SIGKILL when a container's grace period ends, a second
+    Ctrl-C) leaves nothing behind for good. A folder that cannot be renamed (another user's) is emptied in
+    place, its marker last: cut short, it is still a session the next serve recognises.
+
     None once the folder is gone; else why (part of) it stays, naming the file: a session of another user
     in a shared web root cannot be removed, and that must neither stop the removal of the others nor pass
     for done.
@@ -166,18 +176,36 @@ def remove_session(folder: Path) -> str | None:
         pass
     except OSError as exc:
         reason = f"{exc.strerror or exc}: {META_FILE}"
+    target = folder
+    # Only a folder of this user's whose meta file could go: another user's session (a Go synco serving in a
+    # shared web root) must not vanish from under its URL while what is inside stays.
+    with contextlib.suppress(OSError):
+        if reason is None and folder.lstat().st_uid == os.geteuid():
+            renamed = folder.parent / f"{REMOVING_PREFIX}{folder.name}-{os.getpid()}"
+            os.rename(folder, renamed)
+            target = renamed
     try:
-        shutil.rmtree(folder)
+        _remove_marker_last(target)
     except FileNotFoundError:
         pass
     except OSError as exc:
-        name = str(exc.filename or folder)
-        reason = reason or f"{exc.strerror or exc}: {os.path.relpath(name, folder) if os.path.isabs(name) else name}"
+        name = str(exc.filename or target)
+        reason = reason or f"{exc.strerror or exc}: {os.path.relpath(name, target) if os.path.isabs(name) else name}"
         # Whatever can go still goes.
-        shutil.rmtree(folder, ignore_errors=True)
-    if not os.path.lexists(folder):
+        shutil.rmtree(target, ignore_errors=True)
+    if not os.path.lexists(target):
         return None
-    return reason or f"{folder}: still there"
+    return reason or f"{target}: still there"
+
+
+def _remove_marker_last(folder: Path) -> None:
+    """``shutil.rmtree``, with the TTL marker removed after everything else in ``folder``."""
+    for child in sorted(os.scandir(folder), key=lambda entry: entry.name == MARKER_FILE):
+        if child.is_dir(follow_symlinks=False):
+            shutil.rmtree(child.path)
+        else:
+            os.unlink(child.path)
+    os.rmdir(folder)
 
 
 def cleanup_expired(web_root: Path) -> list[Path]:
@@ -192,7 +220,7 @@ def cleanup_expired(web_root: Path) -> list[Path]:
             else:
                 log.warning("cannot remove the expired session %s (%s)", folder, reason)
     for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
-        log.info("removing %s, left by a serve that stopped while creating it", leftover)
+        log.info("removing %s, left by a serve that stopped while creating or removing it", leftover)
         shutil.rmtree(leftover, ignore_errors=True)
         if not os.path.lexists(leftover):
             removed.append(leftover)
@@ -210,4 +238,10 @@ def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
             removed.append(folder)
         else:
             failed.append((folder, reason))
+    for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True)
+        if os.path.lexists(leftover):
+            failed.append((leftover, f"{leftover}: still there"))
+        else:
+            removed.append(leftover)
     return removed, failed
