@@ -1,13 +1,13 @@
-"""Private scratch folders in the temporary folder, and removing what a killed run left behind.
+"""Private scratch folders, and removing what a killed run left behind.
 
-Every scratch space synco makes outside the places the user named is one of these: the remote side of
-pull's ``synco-channel-*`` folder, and the ``synco-scratch-*`` folders of everything else (serve's work
-folder, the private copy of a SQLite database that is dumped, receive's list of files to fetch, the sorted
-runs of an external sort). Each is removed whatever ends its owner, except what cannot be caught: SIGKILL
-(the OOM killer, ``kill -9``, a container's grace period running out). Such a folder may hold a whole
-session with a plaintext dump, or a plaintext copy of a production SQLite database, so the first scratch
-folder a later run makes in the same temporary folder (:func:`temporary_scratch`) removes it, but only
-when its owner is provably dead:
+Every scratch space synco makes is one of these: the remote side of pull's ``synco-channel-*`` folder,
+receive's ``.synco-index-*`` beside its target (an index being read), and the ``synco-scratch-*`` folders of
+everything else (serve's work folder, the private copy of a SQLite database that is dumped, receive's list of
+files to fetch, the sorted runs of an external sort). Each is removed whatever ends its owner, except what
+cannot be caught: SIGKILL (the OOM killer, ``kill -9``, a container's grace period running out). Such a folder
+may hold a whole session with a plaintext dump, or a plaintext copy of a production SQLite database, so the
+first scratch folder a later run makes in the same temporary folder (:func:`temporary_scratch`) removes it,
+but only when its owner is provably dead:
 
 - Its owner holds an exclusive ``flock`` on :data:`OWNER_LOCK` inside the folder for as long as it lives.
   The kernel drops the lock when the last descriptor of it closes, however the process ended, so a lock
@@ -48,10 +48,12 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PREFIX = "synco-channel-"
-#: The prefix of every other scratch folder (:func:`temporary_scratch`).
+#: The prefix of every other scratch folder in the temporary folder (:func:`temporary_scratch`).
 SCRATCH_PREFIX = "synco-scratch-"
+#: The prefix of receive's scratch folder beside its target (an index being read), hidden there.
+RECEIVE_PREFIX = ".synco-index-"
 #: What tempfile.mkdtemp appends to the prefix: 8 characters of its own alphabet.
-_NAME = re.compile(f"(?:{re.escape(PREFIX)}|{re.escape(SCRATCH_PREFIX)})" + r"[a-z0-9_]{8}")
+_NAME = re.compile("(?:" + "|".join(map(re.escape, (PREFIX, SCRATCH_PREFIX, RECEIVE_PREFIX))) + r")[a-z0-9_]{8}")
 OWNER_LOCK = ".synco-owner.lock"
 UPLOAD_PREFIX = "synco-upload-"
 _UPLOAD = re.compile(re.escape(UPLOAD_PREFIX) + r"[0-9a-f]{16}\.pyz")
@@ -104,16 +106,16 @@ def make_scratch_folder(root: str, prefix: str = PREFIX) -> ScratchFolder:
 _swept: set[str] = set()
 
 
-def temporary_scratch(root: str | None = None) -> ScratchFolder:
-    """A new ``synco-scratch-*`` folder in ``root`` (default: the system's temporary folder), removed by
-    :meth:`ScratchFolder.remove` or leaving its block; the first one a process makes in a folder first removes
-    what killed runs left there (:func:`remove_dead_scratch`)."""
+def temporary_scratch(root: str | None = None, prefix: str = SCRATCH_PREFIX) -> ScratchFolder:
+    """A new ``<prefix>*`` folder (default ``synco-scratch-*``) in ``root`` (default: the system's temporary
+    folder), removed by :meth:`ScratchFolder.remove` or leaving its block; the first one a process makes in
+    a folder first removes what killed runs left there (:func:`remove_dead_scratch`)."""
     folder = root if root is not None else tempfile.gettempdir()
     if folder not in _swept:
         _swept.add(folder)
         for leftover in remove_dead_scratch(folder):
             log.info("removed %s, left by a synco that was killed", leftover)
-    return make_scratch_folder(folder, SCRATCH_PREFIX)
+    return make_scratch_folder(folder, prefix)
 
 
 def remove_dead_scratch(root: str) -> list[Path]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
-import tempfile
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,6 +43,7 @@ from synco_core.receive.limits import (
 )
 from synco_core.receive.transport import CHUNK_SIZE, Transport
 from synco_core.receive.treedigest import IndexSummary, SummarisedEntries
+from synco_core.scratch import RECEIVE_PREFIX, make_scratch_folder, remove_dead_scratch
 from synco_core.sizes import human_size
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
@@ -60,37 +61,36 @@ def index_limits(public: PublicFilesInfo) -> tuple[int, int]:
     return UNDECLARED_INDEX_LIMIT, plain
 
 
-SCRATCH_PREFIX = ".synco-index-"
+SCRATCH_PREFIX = RECEIVE_PREFIX
+#: How an older synco named the folder: with its pid, which means nothing in another container's pid
+#: namespace and is reused (a dead receive's folder then stayed as long as another process had its pid).
+_PID_NAMED = re.compile(re.escape(SCRATCH_PREFIX) + r"[0-9]+-[a-z0-9_]{8}")
 
 
 def remove_stale_scratch(near: Path) -> None:
-    """Remove scratch folders that a killed receive left in ``near`` (their process is gone).
-
-    A scratch folder's name carries the pid of the receive that made it, so one still in use by another
-    receive into the same target is left alone.
-    """
+    """Remove the scratch folders that a killed receive left in ``near``: those whose owner lock can be taken
+    (:mod:`synco_core.scratch`), and an older synco's named with a pid that no process has."""
+    remove_dead_scratch(str(near))
     try:
         entries = list(os.scandir(near))
     except OSError:
         return
     for entry in entries:
-        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
+        if not _PID_NAMED.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
             continue
         pid = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
+        if not process_alive(int(pid)):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def scratch_folder(near: Path) -> Iterator[Path]:
-    """A private (0700) temporary folder beside ``near`` (same file system, and the user's own space)."""
+    """A private (0700) temporary folder beside ``near`` (same file system, and the user's own space), locked
+    by this process while it lives: a killed receive's is removed by the next one."""
     near.mkdir(mode=0o700, parents=True, exist_ok=True)
     remove_stale_scratch(near)
-    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=near))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with make_scratch_folder(str(near), SCRATCH_PREFIX) as folder:
+        yield folder.path
 
 
 def _spool(transport: Transport, path: str, out: BinaryIO, limit: int, source: str) -> None:
