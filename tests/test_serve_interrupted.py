@@ -13,13 +13,19 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_transfer_support import fixture_app_fixture  # noqa: F401
 
+from synco_core.detection import detect
+from synco_core.scratch import ScratchFolder
+from synco_core.serve.runner import PublishedSession, ServeOptions, SessionStopped, serve
+from synco_core.serve.server import AllowList, WebRootServer
 from synco_core.serve.ttl import cleanup_expired, create_session_folder, remove_session
 from synco_core.wire import META_FILE
 
@@ -138,3 +144,37 @@ from synco_core.cli.main import main
 sys.argv = ["synco", "serve", "--all", "--project", sys.argv[1]]
 main()
 """
+
+
+@pytest.mark.parametrize("cut", ["server stop", "allow list", "scratch"])
+def test_a_second_signal_during_the_clean_up_does_not_skip_the_sessions_removal(
+        fixture_app: Path, monkeypatch: pytest.MonkeyPatch, cut: str) -> None:
+    """Ctrl-C, then Ctrl-C again while serve cleans up (stopping --listen's server waits for a download to
+    end): the step it lands in is cut short, every other step still runs, the removal of the session above
+    all, and serve ends as stopped."""
+    framework = detect(fixture_app)
+    steps = {"server stop": (WebRootServer, "stop"), "allow list": (AllowList, "close"),
+             "scratch": (ScratchFolder, "remove")}
+    owner, name = steps[cut]
+    real = getattr(owner, name)
+
+    def second_signal(self: Any) -> None:
+        real(self)
+        raise SessionStopped(signal.SIGINT)
+
+    monkeypatch.setattr(owner, name, second_signal)
+    temp = fixture_app.parent / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen: list[PublishedSession] = []
+
+    def first_signal(published: PublishedSession) -> None:
+        seen.append(published)
+        raise SessionStopped(signal.SIGTERM)
+
+    lines: list[str] = []
+    serve(framework, ServeOptions(listen="127.0.0.1:0", session_id="twice"), echo=lines.append, on_ready=first_signal)
+    assert seen and not seen[0].folder.exists(), lines
+    assert not [path for path in (fixture_app / "web").iterdir() if path.name.startswith((".synco-", "synco-"))]
+    assert any(line.startswith("Stopped by SIG") for line in lines), lines
+    assert list(temp.iterdir()) == []

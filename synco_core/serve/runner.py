@@ -10,6 +10,7 @@ Clean-up runs on Ctrl-C, SIGTERM and SIGHUP, when the time to live runs out, and
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import secrets
@@ -220,13 +221,23 @@ def publish_session(
     key = SessionKey.generate(options.password)
     folder = SessionFolder(path, key.recipients)
     server: WebRootServer | None = None
-    allow: AllowList | None = None
     ready = False
     created = False
+
+    def remove_unless_kept() -> None:
+        if created and not (options.keep and ready):
+            reason = remove_session(path)
+            echo(f"Removed {path}" if reason is None else f"Could not remove {path} ({reason})")
+
     # Private (0700) scratch space of this publication: sorted runs of a plugin's entries, --listen's allow list.
     scratch = temporary_scratch()
     work_dir = scratch.path
-    try:
+    # Each step of the clean-up runs (in the reverse order of registration) even when one before it is cut
+    # short: a second Ctrl-C while the server stops (it waits for a download to end) must not leave the
+    # session folder published.
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(remove_unless_kept)
+        cleanup.callback(scratch.remove)
         # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
         # next serve can find it and remove it once it has expired.
         try:
@@ -244,7 +255,8 @@ def publish_session(
         base_url, base_url_source = site_base_url(framework)
         on_public_uri: Callable[[str, str | None], None] | None = None
         if options.listen:
-            allow = listed = AllowList(work_dir)
+            listed = AllowList(work_dir)
+            cleanup.callback(listed.close)
             listed.add_prefix(session)
 
             def note(name: str, uri: str | None) -> None:
@@ -254,7 +266,8 @@ def publish_session(
                     listed.add_set_path(name, _url_path(uri))
 
             on_public_uri = note
-            server = start_server(web_root, options.listen, options.on_request, allow)
+            server = start_server(web_root, options.listen, options.on_request, listed)
+            cleanup.callback(server.stop)
             host, port = server.server_address[:2]
             base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
         context = BuildContext(expires_at=int(time.time() + ttl_seconds), on_public_uri=on_public_uri,
@@ -262,15 +275,6 @@ def publish_session(
         meta = build_session(framework, folder, options.build, on_step, manager, reporter, context)
         ready = True
         yield PublishedSession(path, session, key, meta, base_url, server, base_url_source)
-    finally:
-        if server is not None:
-            server.stop()
-        if allow is not None:
-            allow.close()
-        scratch.remove()
-        if created and not (options.keep and ready):
-            reason = remove_session(path)
-            echo(f"Removed {path}" if reason is None else f"Could not remove {path} ({reason})")
 
 
 def serve(
