@@ -8,6 +8,7 @@ the install cleanly, target untouched.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -191,3 +192,37 @@ def test_line_numbers_after_a_copy_block_stay_right(options: str, postgres_datab
             loader.load_script(conn.pgconn, io.BytesIO(script))
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("end", ["abort", "finish"])
+def test_a_wake_up_cut_short_by_a_signal_does_not_hang_the_end_of_a_shared_copy(
+        end: str, postgres_database_factory: Callable[[], str]) -> None:
+    """Ctrl-C during ``synco db load`` of a big table once hung the load for ever, its clean-up joining the
+    second connection's thread, which waited for a queued item nobody woke it for. A wake-up cut short is
+    what an interrupted wait leaves behind (a waiter of nobody's, locked, ahead of the thread's own): the
+    end of the copy, abort or finish, must still come."""
+    database = parse_database_url(postgres_url_for(postgres_database_factory()))
+    conn = connect(database)
+    try:
+        conn.execute("CREATE TABLE t (n integer)")
+        shared = sharedcopy.SharedCopy(conn.pgconn, b"COPY t (n) FROM stdin;", 1)
+        shared.put(b"1\n2\n3\n")
+        not_empty = shared._pieces.not_empty
+        while not (shared._pieces.empty() and not_empty._waiters):  # type: ignore[attr-defined]
+            threading.Event().wait(0.01)
+        with not_empty:
+            stale = threading.Lock()
+            stale.acquire()
+            not_empty._waiters.appendleft(stale)  # type: ignore[attr-defined]
+        ended = threading.Thread(target=shared.abort if end == "abort" else shared.finish, daemon=True)
+        ended.start()
+        ended.join(HANG)
+        assert not ended.is_alive(), f"the shared copy's {end} hung"
+        stored = conn.execute("SELECT count(*) FROM t").fetchone()
+        assert stored == ((0,) if end == "abort" else (3,))
+    finally:
+        conn.close()
+
+
+#: Seconds after which the end of a shared copy counts as hung (it takes milliseconds).
+HANG = 30.0

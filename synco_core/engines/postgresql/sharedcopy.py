@@ -17,7 +17,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psycopg import pq
@@ -39,7 +39,8 @@ _OPTIONS = re.compile(rb"\bFROM\s+stdin\s*(?:\(|WITH\b|CSV\b|BINARY\b|DELIMITER\
 SESSION_SETTING = re.compile(rb"^\s*(?:SET\s+(?!LOCAL\b|TRANSACTION\b)|SELECT\s+pg_catalog\.set_config\s*\()",
                              re.IGNORECASE)
 
-_END = object()
+#: How often the sending thread looks whether the load has ended, while no piece comes.
+POLL_SECONDS = 0.2
 
 
 def shareable(statement: bytes) -> bool:
@@ -98,6 +99,8 @@ class SharedCopy:
         #: Rows the server reports it stored through this connection, once finished.
         self.stored = 0
         self._abort: bytes | None = None
+        #: Set once nothing more is put (after the last piece, or to abort).
+        self._ending = threading.Event()
         self._thread = threading.Thread(target=self._send, name="synco-copy", daemon=True)
         self._thread.start()
 
@@ -124,22 +127,31 @@ class SharedCopy:
 
     def _close(self, abort: bytes | None) -> None:
         self._abort = abort
-        while self._thread.is_alive():
-            try:
-                self._pieces.put(_END, timeout=0.2)
-                break
-            except queue.Full:
-                if self.error is not None:
-                    break
+        self._ending.set()
         self._thread.join()
+
+    def _queued(self) -> Iterator[Any]:
+        """The pieces put, until :meth:`_close` (all of them; on an abort, none after it).
+
+        Polled, not ended by a last item: a Ctrl-C that lands in the reader's ``put`` can cut its wake-up
+        of this thread short, and a thread that waits for an item for ever left the load's clean-up joining
+        it for ever (the interrupted ``synco db load`` hung).
+        """
+        while True:
+            try:
+                yield self._pieces.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                # Nothing is put once the end is set: an empty queue then stays empty.
+                if self._ending.is_set() and (self._abort is not None or self._pieces.empty()):
+                    return
+                continue
+            if self._ending.is_set() and self._abort is not None:
+                return
 
     def _send(self) -> None:
         pgconn = self._pgconn
         failed = False
-        while True:
-            piece = self._pieces.get()
-            if piece is _END:
-                break
+        for piece in self._queued():
             if failed:
                 continue  # keep taking pieces until the end, so the reader is never stuck on a full queue
             if pgconn.put_copy_data(piece) != 1:
