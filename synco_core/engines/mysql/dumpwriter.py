@@ -18,6 +18,7 @@ from synco_core import dumpprogress
 from synco_core.engines.mysql import literals
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.splitter import SIZE_HINT
+from synco_core.handoff import until_ended
 from synco_core.values import TableManifest
 
 #: Rows are committed in transactions of about this many bytes when loading: much faster than one
@@ -45,15 +46,14 @@ class Writer:
         self.pending_size = 0
         self.error: BaseException | None = None
         self.calling = threading.Lock()
-        self.queue: queue.Queue[bytes | Callable[[], None] | None] = queue.Queue(maxsize=self.QUEUE_BLOCKS)
+        self.queue: queue.Queue[bytes | Callable[[], None]] = queue.Queue(maxsize=self.QUEUE_BLOCKS)
+        #: Set once nothing more is handed over (:mod:`synco_core.handoff`: no end marker to be missed).
+        self.ended = threading.Event()
         self.thread = threading.Thread(target=self._run, name="synco-dump-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while True:
-            block = self.queue.get()
-            if block is None:
-                return
+        for block in until_ended(self.queue, self.ended):
             if self.error is None:
                 try:
                     if callable(block):
@@ -94,7 +94,7 @@ class Writer:
         """Write what is left and wait for the thread; re-raise its error unless already failing."""
         if self.error is None:
             self._hand_over()
-        self.queue.put(None)
+        self.ended.set()
         self.thread.join()
         if raise_error and self.error is not None:
             raise self.error

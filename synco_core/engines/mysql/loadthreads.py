@@ -20,6 +20,7 @@ from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.gate import check_session
 from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
 from synco_core.errors import DatabaseError
+from synco_core.handoff import until_ended
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,11 @@ class InsertWorker(threading.Thread):
     def __init__(self, conn: Any) -> None:
         super().__init__(name="synco-load-worker", daemon=True)
         self.conn = conn
-        self.inbox: queue.Queue[tuple[str, Statement, int] | None] = queue.Queue(maxsize=2)
+        self.inbox: queue.Queue[tuple[str, Statement, int]] = queue.Queue(maxsize=2)
         self.error: tuple[int, Statement, BaseException] | None = None
         self.finished = False
+        #: Set once nothing more is submitted (:mod:`synco_core.handoff`: no end marker to be missed).
+        self.ended = threading.Event()
         # See the module docs: statement by statement costs the server half the CPU of one bulk transaction.
         conn.query("SET autocommit=1")
 
@@ -117,11 +120,8 @@ class InsertWorker(threading.Thread):
         self.inbox.put((kind, sql, number))
 
     def run(self) -> None:
-        while True:
-            item = self.inbox.get()
+        for item in until_ended(self.inbox, self.ended):
             try:
-                if item is None:
-                    return
                 kind, sql, number = item
                 if self.error is not None:
                     continue
@@ -164,7 +164,7 @@ class InsertWorker(threading.Thread):
         if self.finished:
             return
         self.finished = True
-        self.inbox.put(None)
+        self.ended.set()
         self.join()
         try:
             self.conn.close()

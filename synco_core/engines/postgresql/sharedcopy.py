@@ -17,13 +17,14 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from psycopg import pq
 
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.errors import DatabaseError
+from synco_core.handoff import until_ended
 
 #: A block is shared once this much of it has gone to the first connection: small tables are not worth
 #: a second COPY, and most tables of a dump are small.
@@ -39,8 +40,6 @@ _OPTIONS = re.compile(rb"\bFROM\s+stdin\s*(?:\(|WITH\b|CSV\b|BINARY\b|DELIMITER\
 SESSION_SETTING = re.compile(rb"^\s*(?:SET\s+(?!LOCAL\b|TRANSACTION\b)|SELECT\s+pg_catalog\.set_config\s*\()",
                              re.IGNORECASE)
 
-#: How often the sending thread looks whether the load has ended, while no piece comes.
-POLL_SECONDS = 0.2
 
 
 def shareable(statement: bytes) -> bool:
@@ -99,7 +98,7 @@ class SharedCopy:
         #: Rows the server reports it stored through this connection, once finished.
         self.stored = 0
         self._abort: bytes | None = None
-        #: Set once nothing more is put (after the last piece, or to abort).
+        #: Set once nothing more is put (after the last piece, or to abort); see :mod:`synco_core.handoff`.
         self._ending = threading.Event()
         self._thread = threading.Thread(target=self._send, name="synco-copy", daemon=True)
         self._thread.start()
@@ -130,28 +129,12 @@ class SharedCopy:
         self._ending.set()
         self._thread.join()
 
-    def _queued(self) -> Iterator[Any]:
-        """The pieces put, until :meth:`_close` (all of them; on an abort, none after it).
-
-        Polled, not ended by a last item: a Ctrl-C that lands in the reader's ``put`` can cut its wake-up
-        of this thread short, and a thread that waits for an item for ever left the load's clean-up joining
-        it for ever (the interrupted ``synco db load`` hung).
-        """
-        while True:
-            try:
-                yield self._pieces.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                # Nothing is put once the end is set: an empty queue then stays empty.
-                if self._ending.is_set() and (self._abort is not None or self._pieces.empty()):
-                    return
-                continue
-            if self._ending.is_set() and self._abort is not None:
-                return
-
     def _send(self) -> None:
         pgconn = self._pgconn
         failed = False
-        for piece in self._queued():
+        for piece in until_ended(self._pieces, self._ending):
+            if self._abort is not None and self._ending.is_set():
+                break  # the rows still queued are not sent: the server discards this COPY anyway
             if failed:
                 continue  # keep taking pieces until the end, so the reader is never stuck on a full queue
             if pgconn.put_copy_data(piece) != 1:
