@@ -24,6 +24,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError
 from synco_core.fsutil import safe_relative_path
+from synco_core.trees import copy_tree, remove_tree
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 BACKUP_SUFFIX = ".synco-previous"
@@ -68,27 +69,22 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     staging = destination.with_name(destination.name + ".synco-new")
     # A dot name keeps the previous copy out of directory listings and web servers' reach.
     backup = destination.with_name("." + destination.name + BACKUP_SUFFIX)
-    if staging.exists():
-        shutil.rmtree(staging)
+    remove_tree(staging)
     files = 0
     replaced = False
     try:
-        shutil.copytree(source_dir, staging, symlinks=True, copy_function=_LinkOrCopy())
-        files = sum(len(names) for _, _, names in os.walk(staging))
+        files = copy_tree(source_dir, staging, _LinkOrCopy())
         crashpoints.reached("files:install:staged")
         if os.path.lexists(destination):
             # Only the newest previous state is kept; an older backup would restore the wrong content.
-            if backup.is_dir() and not backup.is_symlink():
-                shutil.rmtree(backup)
-            elif os.path.lexists(backup):
-                backup.unlink()
+            remove_tree(backup)
             os.replace(destination, backup)
             replaced = True
             crashpoints.reached("files:install:kept")
         os.replace(staging, destination)
         crashpoints.reached("files:install:replaced")
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
         raise
     kept = []
     if replaced:
@@ -136,19 +132,23 @@ def dotfile_candidates(previous: Path, destination: Path) -> Iterator[PurePosixP
     one entry. Each folder is listed before its entries are yielded, so moving one meanwhile is safe.
     """
 
-    def walk(relative: PurePosixPath) -> Iterator[PurePosixPath]:
+    # Folders still to list, the next one last: an explicit stack, so any depth costs no recursion.
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
         try:
-            entries = sorted(os.scandir(previous.joinpath(*relative.parts)), key=lambda entry: entry.name)
+            with os.scandir(previous.joinpath(*relative.parts)) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
         except OSError:
-            return
+            continue
+        folders = []
         for entry in entries:
             path = relative / entry.name
             if entry.name.startswith("."):
                 yield path
             elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
-                yield from walk(path)
-
-    return walk(PurePosixPath())
+                folders.append(path)
+        pending.extend(reversed(folders))
 
 
 def carry_dotfiles(previous: Path, destination: Path) -> list[str]:

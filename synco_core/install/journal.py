@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install.state import read_json_file
+from synco_core.trees import remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +188,7 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        path.unlink()
+    remove_tree(path)
 
 
 def prepare_folder(step: JournalStep) -> None:

@@ -18,6 +18,7 @@ from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
+from synco_core.trees import tree_size
 from synco_core.values import (
     Framework,
     InstallOptions,
@@ -51,19 +52,7 @@ class ReceivedSet:
     def size_bytes(self) -> int:
         if self.path.is_file():
             return self.path.stat().st_size
-        return _tree_size(str(self.path))
-
-
-def _tree_size(folder: str) -> int:
-    """Bytes of the regular files under ``folder`` (links not followed): one stat per file, none per folder."""
-    total = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                total += _tree_size(entry.path)
-            elif entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
-    return total
+        return tree_size(self.path)
 
 
 @dataclass
@@ -195,7 +184,7 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
         if not os.path.lexists(folder):
             return 0, "nothing (the folder does not exist yet)"
         try:
-            size = folder.stat().st_size if folder.is_file() else _tree_size(str(folder))
+            size = folder.stat().st_size if folder.is_file() else tree_size(folder)
         except OSError as exc:
             return None, f"not measured ({exc.strerror or exc})"
         return size, human_size(size)

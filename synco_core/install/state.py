@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
+from synco_core.trees import remove_tree
 
 STATE_FILE = ".synco-install.json"
 
@@ -61,10 +61,7 @@ class InstallState:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        path.unlink()
+    remove_tree(path)
 
 
 def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:

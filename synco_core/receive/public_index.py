@@ -17,7 +17,6 @@ import contextlib
 import io
 import os
 import re
-import shutil
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,6 +44,7 @@ from synco_core.receive.transport import CHUNK_SIZE, Transport
 from synco_core.receive.treedigest import IndexSummary, SummarisedEntries
 from synco_core.scratch import RECEIVE_PREFIX, make_scratch_folder, remove_dead_scratch
 from synco_core.sizes import human_size
+from synco_core.trees import remove_tree
 from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
 #: Bytes handed to the parser per read of the decrypted index.
@@ -80,7 +80,7 @@ def remove_stale_scratch(near: Path) -> None:
             continue
         pid = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         if not process_alive(int(pid)):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_tree(entry.path, ignore_errors=True)
 
 
 @contextlib.contextmanager

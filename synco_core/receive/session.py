@@ -43,6 +43,7 @@ from synco_core.receive.public_index import fetch_pack_table, open_index, scratc
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.receive.treedigest import artifact_state, tree_record, unchanged_tree
+from synco_core.trees import remove_tree
 from synco_core.wire import (
     DumpInfo,
     Meta,
@@ -332,10 +333,7 @@ def _already_there(previous: dict[str, Any] | None, session: str, file_set: Wire
 
 
 def _remove_tree_or_file(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
+    remove_tree(path)
 
 
 def _clear_stale_parts(target: Path, stem: str, keep: Path) -> None:
@@ -407,8 +405,7 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     final = target / local
     staging = target / f"{local}.synco-part"
     spec = _artifact_spec(target, folder, file_set, f"{local}.tar", private.tar_uri, private)
-    if staging.exists():
-        shutil.rmtree(staging)
+    remove_tree(staging)
     try:
         with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
             receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging, left_out),
@@ -421,8 +418,7 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
             _remove_tree_or_file(old)
         os.replace(staging, final)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, ignore_errors=True)
     return spec.received
 
 

@@ -1,0 +1,264 @@
+"""Whole folder trees: their size, a copy of one, their removal.
+
+Each walks with an explicit stack and holds a bounded number of descriptors, whatever the tree's depth:
+``shutil.rmtree`` keeps one descriptor per level and ``shutil.copytree``, ``os.walk`` (before Python 3.12) and
+a recursive ``scandir`` one Python frame per level, so a tree a few hundred folders deep (a hostile session's,
+or an ordinary one under macOS's default ``ulimit -n 256``) ended an install in ``Too many open files`` or a
+``RecursionError``.
+
+:func:`remove_tree` also removes what its owner made read-only (a folder of mode 0555 cannot lose its
+entries, even to its owner), and when something still cannot go (it belongs to another user, such as the
+web server's thumbnails) it fails in one line naming that path, its owner and the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from synco_core.errors import SyncoError
+
+#: Folders :func:`remove_tree` keeps open at once; deeper ones are reached again from the deepest kept one.
+MAX_HELD_FOLDERS = 32
+
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_REFUSED = (errno.EACCES, errno.EPERM)
+
+
+class TreeRemovalError(SyncoError):
+    """Part of a tree could not be removed; the message names it (full path), its owner and the reason."""
+
+
+def _entries(folder: str) -> list[os.DirEntry[str]]:
+    """The entries of ``folder``, its descriptor closed before anything else is opened."""
+    with os.scandir(folder) as scan:
+        return list(scan)
+
+
+def tree_size(root: Path | str) -> int:
+    """Bytes of the regular files under ``root`` (links not followed): one stat per file, none per folder."""
+    total = 0
+    pending = [str(root)]
+    while pending:
+        for entry in _entries(pending.pop()):
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def copy_tree(source: Path, destination: Path, copy_file: Callable[[str, str], object]) -> int:
+    """Copy the folder ``source`` to the new folder ``destination``; the number of entries that are not folders.
+
+    As ``shutil.copytree(symlinks=True)`` does: links are copied as links, files through ``copy_file(src, dst)``,
+    and each folder gets its source's mode and times once its content is in. The first failure is raised as
+    the ``OSError`` naming its file.
+    """
+    copied = 0
+    os.mkdir(destination)
+    # (source folder, its copy, listed yet): a folder comes back once its content is copied, for its stat.
+    pending: list[tuple[str, str, bool]] = [(str(source), str(destination), False)]
+    while pending:
+        folder, copy, listed = pending.pop()
+        if listed:
+            shutil.copystat(folder, copy, follow_symlinks=False)
+            continue
+        pending.append((folder, copy, True))
+        for entry in _entries(folder):
+            target = os.path.join(copy, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                os.mkdir(target)
+                pending.append((entry.path, target, False))
+                continue
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            else:
+                copy_file(entry.path, target)
+            copied += 1
+    return copied
+
+
+def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
+    """Remove ``path`` (a folder with everything in it, a file or a link; nothing when there is nothing).
+
+    Links are removed, never followed; every folder is entered by a descriptor opened without following a
+    link, so a folder swapped for a link meanwhile is refused, not emptied. A folder of this user that lacks
+    the owner's read, write or search bit gets them first. What still cannot be removed raises
+    :class:`TreeRemovalError` (nothing when ``ignore_errors``).
+    """
+    path = Path(path)
+    try:
+        _remove(path)
+    except TreeRemovalError:
+        if not ignore_errors:
+            raise
+    except OSError as exc:
+        if not ignore_errors:
+            raise _failure(path, exc) from exc
+
+
+def _remove(path: Path) -> None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        path.unlink()
+        return
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _remove_folder(parent, path.name, path)
+    finally:
+        os.close(parent)
+
+
+class _Held:
+    """Descriptors of the last :data:`MAX_HELD_FOLDERS` folders on the way to the one being emptied.
+
+    A walk goes down and up one level at a time: going down, the shallowest descriptor is dropped; going up
+    past the ones held, the way is opened again from the root (once per that many levels), so a chain of
+    folders costs its depth squared over :data:`MAX_HELD_FOLDERS` opens, not its depth squared.
+    """
+
+    def __init__(self, root_fd: int) -> None:
+        self.root_fd = root_fd
+        #: The names down to the deepest folder opened; ``held`` has descriptors of the last of them, by depth.
+        self.parts: list[str] = []
+        self.held: list[tuple[int, int]] = []
+
+    def open(self, parts: list[str], where: Path) -> int:
+        """A descriptor of ``parts`` (below the root) the caller closes."""
+        common = 0
+        while common < min(len(parts), len(self.parts)) and parts[common] == self.parts[common]:
+            common += 1
+        del self.parts[common:]
+        while self.held and self.held[-1][0] >= common:
+            os.close(self.held.pop()[1])
+        # From the deepest folder held (the root when going up past them all), down to ``parts``.
+        depth, base = self.held[-1] if self.held else (-1, self.root_fd)
+        self.parts[depth + 1:] = parts[depth + 1:]
+        for level in range(depth + 1, len(parts)):
+            base = _open_child(base, where, parts[:level + 1])
+            self.held.append((level, base))
+            if len(self.held) > MAX_HELD_FOLDERS:
+                os.close(self.held.pop(0)[1])
+        return os.dup(base)
+
+    def release(self) -> None:
+        while self.held:
+            os.close(self.held.pop()[1])
+
+
+def _open_child(parent_fd: int, base: Path, parts: list[str]) -> int:
+    """The folder ``parts[-1]`` in ``parent_fd``, given its owner's bits first when this user owns it and lacks
+    them; a failure names the full path (``base`` joined with ``parts``)."""
+    name = parts[-1]
+    try:
+        try:
+            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
+        except PermissionError:
+            if not _grant_owner(parent_fd, name):
+                raise
+            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        raise _named(exc, base.joinpath(*parts)) from None
+
+
+def _grant_owner(parent_fd: int, name: str) -> bool:
+    """Give the folder ``name`` its owner's read, write and search bits when this user owns it; True if done."""
+    info = os.lstat(name, dir_fd=parent_fd)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o700 == 0o700:
+        return False
+    os.chmod(name, stat.S_IMODE(info.st_mode) | 0o700, dir_fd=parent_fd)
+    return True
+
+
+def _remove_folder(parent_fd: int, name: str, where: Path) -> None:
+    held = _Held(parent_fd)
+    base = where.parent
+    try:
+        # (parts below the parent, emptied yet): a folder comes back to be removed once it is empty.
+        pending: list[tuple[list[str], bool]] = [([name], False)]
+        while pending:
+            parts, emptied = pending.pop()
+            if emptied:
+                container = held.open(parts[:-1], base) if len(parts) > 1 else os.dup(parent_fd)
+                try:
+                    _removed(os.rmdir, container, base, parts)
+                finally:
+                    os.close(container)
+                continue
+            pending.append((parts, True))
+            folder = held.open(parts, base)
+            try:
+                try:
+                    listing = _listing(folder)
+                except OSError as exc:
+                    raise _named(exc, base.joinpath(*parts)) from None
+                for entry_name, is_folder in listing:
+                    if is_folder:
+                        pending.append(([*parts, entry_name], False))
+                    else:
+                        _removed(os.unlink, folder, base, [*parts, entry_name])
+            finally:
+                os.close(folder)
+    finally:
+        held.release()
+
+
+def _listing(folder_fd: int) -> list[tuple[str, bool]]:
+    """(name, is a folder) of every entry, read whole before any is removed."""
+    with os.scandir(folder_fd) as scan:
+        return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in scan]
+
+
+def _removed(remove: Callable[..., None], folder_fd: int, base: Path, parts: list[str]) -> None:
+    """``remove(name, dir_fd=folder_fd)`` (an unlink or rmdir) of ``parts``' last name; a folder of this user
+    that refuses it for want of its owner's write bit gets it, once. A failure names the full path."""
+    try:
+        try:
+            remove(parts[-1], dir_fd=folder_fd)
+            return
+        except FileNotFoundError:
+            return
+        except PermissionError:
+            info = os.fstat(folder_fd)
+            if info.st_uid != os.geteuid() or info.st_mode & 0o300 == 0o300:
+                raise
+            os.fchmod(folder_fd, stat.S_IMODE(info.st_mode) | 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            remove(parts[-1], dir_fd=folder_fd)
+    except OSError as exc:
+        raise _named(exc, base.joinpath(*parts)) from None
+
+
+def _named(exc: OSError, where: Path) -> OSError:
+    """``exc`` naming ``where`` (the calls relative to a descriptor name only the last part)."""
+    return OSError(exc.errno, exc.strerror, str(where))
+
+
+def _failure(path: Path, exc: OSError) -> TreeRemovalError:
+    """One line: what could not be removed (full path), why, whose folder refused it, and what to do."""
+    where = exc.filename if isinstance(exc.filename, str) else str(path)
+    owner = ""
+    if exc.errno in _REFUSED:
+        with contextlib.suppress(OSError):
+            holder = os.path.dirname(where)
+            owner = f" (its folder {holder} belongs to {_user_name(os.lstat(holder).st_uid)})"
+    return TreeRemovalError(f"cannot remove {where}: {exc.strerror or exc}{owner}; remove {path} yourself "
+                            "(as that user, or with sudo), then run the command again")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"user {uid}"
