@@ -22,6 +22,7 @@ from synco_core.bounded import check_settings
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
+from synco_core.permissions import umask
 from synco_core.pluginguard import OutputFailed, output_failed, stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
 
@@ -188,6 +189,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug or bool(ctx.obj.get("debug"))
     setup_logging(ctx.obj["debug"])
+    # Read once before any thread starts: where the system does not tell it, reading means setting it.
+    umask()
     if not ctx.resilient_parsing:
         check_settings()
 

@@ -24,6 +24,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError
 from synco_core.fsutil import safe_relative_path
+from synco_core.permissions import keep_mode_of
 from synco_core.trees import copy_tree, remove_tree
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
@@ -74,6 +75,8 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     replaced = False
     try:
         files = copy_tree(source_dir, staging, _LinkOrCopy())
+        # The folder replaced keeps who may enter and write it (a local web server's group, a private 0700).
+        keep_mode_of(staging, destination)
         crashpoints.reached("files:install:staged")
         if os.path.lexists(destination):
             # Only the newest previous state is kept; an older backup would restore the wrong content.

@@ -123,7 +123,7 @@ def write_state(state: InstallState) -> None:
             for f in state.folders
         ],
     }
-    with atomic_output(state.project_dir / STATE_FILE, ".tmp") as out:
+    with atomic_output(state.project_dir / STATE_FILE, ".tmp", private=True) as out:
         out.write((json.dumps(data, indent=2) + "\n").encode())
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.errors import ConfigError, CryptoError, TransferError
+from synco_core.permissions import keep_mode_of
 from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import (
@@ -189,8 +190,11 @@ def remember_host(project_dir: Path, url: str) -> Path:
     if new_text is None or yaml.safe_load(new_text) != data:
         new_text = yaml.safe_dump(data, sort_keys=False)
     # A linked file (kept with the user's dotfiles) stays a link: the file it leads to gets the new text.
-    with atomic_output(path.resolve(), suffix=".synco-part") as out:
+    real = path.resolve()
+    with atomic_output(real, suffix=".synco-part") as out:
         out.write(new_text.encode("utf-8"))
+        # The user's file, rewritten: it keeps who may read it.
+        keep_mode_of(real.with_name(real.name + ".synco-part"), real)
     return path
 
 

@@ -37,6 +37,7 @@ from synco_core.beneath import open_folder, open_root, resolve_beneath
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE
 from synco_core.names import folded, safe_relative_path
+from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
 from synco_core.receive.files import NAME_ERRORS, NAME_NOT_HELD
 from synco_core.receive.mtimes import stamp
 
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 
 _COPY_CHUNK = 256 * 1024
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-#: Permission bits a received file keeps: none of set-uid, set-gid, sticky, or write for group and others.
-_KEPT_MODE_BITS = 0o755
 
 
 def _entry_free(folder_fd: int, leaf: str, name: str) -> str | None:
@@ -68,10 +67,10 @@ def _entry_free(folder_fd: int, leaf: str, name: str) -> str | None:
 
 def _make_folder(folder_fd: int, leaf: str, name: str) -> None:
     try:
-        os.mkdir(leaf, 0o777, dir_fd=folder_fd)
+        os.mkdir(leaf, PRIVATE_SET_FOLDER_MODE, dir_fd=folder_fd)
     except FileExistsError:
         # Made earlier for a member inside it; a link or file there is refused by opening it as a folder.
-        os.close(open_folder(folder_fd, [leaf]))
+        os.close(open_folder(folder_fd, [leaf], mode=PRIVATE_SET_FOLDER_MODE))
 
 
 def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile.TarFile, name: str) -> None:
@@ -84,7 +83,7 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
             out.write(chunk)
         out.flush()
         # The file's own permission bits once complete, on the descriptor (never looked up by name again).
-        os.fchmod(out.fileno(), (member.mode & _KEPT_MODE_BITS) | PRIVATE_MODE)
+        os.fchmod(out.fileno(), private_set_file_mode(member.mode))
         stamp(out.fileno(), member.mtime)
 
 
@@ -128,7 +127,7 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
     A member the destination's file system takes for an earlier one (a name differing only in case, on a
     case-insensitive folder) is not written: it goes to ``left_out`` as (name, why), the earlier one is kept.
     """
-    destination.mkdir(parents=True, exist_ok=True)
+    destination.mkdir(mode=PRIVATE_SET_FOLDER_MODE, parents=True, exist_ok=True)
     root = open_root(destination)
     count = 0
     seen: set[str] = set()
@@ -148,7 +147,7 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
                 seen.add(name)
                 folder, leaf = relative.parts[:-1], relative.parts[-1]
                 try:
-                    folder_fd = open_folder(root, folder, create=True)
+                    folder_fd = open_folder(root, folder, create=True, mode=PRIVATE_SET_FOLDER_MODE)
                 except OSError as exc:
                     # A folder of its path the file system would not make (its own member said why).
                     if (why := _not_held(exc, member)) is None:

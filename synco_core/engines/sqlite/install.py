@@ -42,6 +42,8 @@ from synco_core.engines.sqlite.common import (
 )
 from synco_core.engines.sqlite.gate import ScriptGate
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.fsutil import open_private
+from synco_core.permissions import keep_mode_of, new_database_mode
 from synco_core.values import (
     DatabaseConfig,
     InstallOptions,
@@ -298,6 +300,8 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
     # The content decides, not the recorded format: a compressed database file arrives as a stream
     # whose name says nothing, and a script never starts with the SQLite file header.
     first = dump.read(len(SQLITE_MAGIC))
+    # The loaded copy holds the production data: its owner's alone until it gets the target's mode.
+    open_private(temp).close()
     if first == SQLITE_MAGIC:
         with temp.open("wb") as fh:
             fh.write(first)
@@ -410,6 +414,10 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
                 backup = str(previous)
             # A running application keeps the file it opened: the install cannot make it open the new one.
             open_elsewhere = _open_elsewhere(target)
+            if backup is None:
+                os.chmod(temp, new_database_mode())
+            else:
+                keep_mode_of(temp, previous)
             os.replace(temp, target)
         except BaseException:
             # Up to the rename the target is as it was: the loaded copy (as large as the database, on a disk

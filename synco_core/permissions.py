@@ -1,0 +1,73 @@
+"""Which permission bits what synco writes on the laptop gets: the one place that decides.
+
+- Production data synco keeps for itself (dumps, part files, records, the install's own record): 0600
+  whatever the umask (:data:`synco_core.fsutil.PRIVATE_MODE`).
+- Public sets' files and folders: what the user's umask says, as any program that creates files.
+- Private sets' files: the server's bits less set-uid, set-gid, sticky and group write, never any bit for
+  other users, and less the umask; their folders 0750 less the umask. The owner always reads and writes.
+  Other users of the laptop never read private data, whatever the server's bits or the umask.
+- A SQLite database the install creates is private data too (0640 less the umask, owner read/write).
+- What an install puts in place of something of the user's (a set's folder, a SQLite database, the
+  ``.synco.yml`` synco adds a host to) keeps that one's mode and group: the user (or a local web server
+  sharing a group) chose who may read and write it, and replacing its content does not undo that choice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import stat
+
+#: The bits a private set's file may keep from the server (none for others, no group write).
+PRIVATE_SET_BITS = 0o750
+#: The mode a private set's folder is created with (less the umask).
+PRIVATE_SET_FOLDER_MODE = 0o750
+_OWNER_READ_WRITE = 0o600
+
+
+@functools.cache
+def umask() -> int:
+    """This process's umask, read without changing it where the system tells (Linux's ``/proc``).
+
+    Elsewhere it is set and put back once, on the first call; synco makes that call before it starts
+    threads (:func:`synco_core.cli.main`), as setting it is not atomic.
+    """
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii",
+                                                         errors="replace") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
+
+
+def private_set_file_mode(server_mode: int) -> int:
+    """The mode of a private set's file whose mode on the server was ``server_mode``."""
+    return (server_mode & PRIVATE_SET_BITS & ~umask()) | _OWNER_READ_WRITE
+
+
+def new_database_mode() -> int:
+    """The mode of a database file an install creates where there was none."""
+    return (0o640 & ~umask()) | _OWNER_READ_WRITE
+
+
+def keep_mode(path: str | os.PathLike[str], replaced: os.stat_result) -> None:
+    """Give ``path`` (about to take the place of what ``replaced`` describes) its mode and, where this user may
+    set it, its group; an owner never loses its own read and write (search for a folder) bits."""
+    owner = 0o700 if stat.S_ISDIR(replaced.st_mode) else _OWNER_READ_WRITE
+    # The group first: changing it clears set-gid on some systems, which the mode then puts back.
+    if os.lstat(path).st_gid != replaced.st_gid:
+        with contextlib.suppress(PermissionError):
+            os.chown(path, -1, replaced.st_gid, follow_symlinks=False)
+    os.chmod(path, stat.S_IMODE(replaced.st_mode) | owner)
+
+
+def keep_mode_of(path: str | os.PathLike[str], replaced: str | os.PathLike[str]) -> None:
+    """:func:`keep_mode` with what ``replaced`` is now (links followed); nothing when it does not exist."""
+    try:
+        info = os.stat(replaced)
+    except FileNotFoundError:
+        return
+    keep_mode(path, info)
