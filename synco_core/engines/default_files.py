@@ -15,6 +15,7 @@ the file again.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
 from synco_core.engines import crashpoints
-from synco_core.errors import ConfigError
+from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.permissions import keep_mode_of
 from synco_core.trees import copy_tree, remove_tree
@@ -86,8 +87,10 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
             crashpoints.reached("files:install:kept")
         os.replace(staging, destination)
         crashpoints.reached("files:install:replaced")
-    except BaseException:
+    except BaseException as exc:
         remove_tree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and not replaced:
+            raise _install_failed(destination, exc) from exc
         raise
     kept = []
     if replaced:
@@ -96,6 +99,15 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
                 kept.append(str(relative))
     return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None,
                               kept=tuple(kept))
+
+
+def _install_failed(destination: Path, exc: OSError) -> SyncoError:
+    """One line for a copy that failed before anything was replaced (a full disk, a refused folder)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SyncoError(f"no space left on the disk that holds {destination}: free some space and run the same "
+                          f"command again ({destination} was left as it was)")
+    where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
+    return SyncoError(f"cannot install into {destination}: {exc.strerror or exc}{where}; it was left as it was")
 
 
 def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool:

@@ -20,6 +20,8 @@ recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -89,7 +91,12 @@ class InstallJournal:
         """Write ``step`` as started, before anything of it happens."""
         with self._lock:
             self.steps.append(step)
-            self._write()
+            try:
+                self._write()
+            except JournalWriteError:
+                # Not on disk, so not begun: nothing of it may happen.
+                self.steps.pop()
+                raise
         crashpoints.reached(f"install:journal:{step.kind}-started")
         return step
 
@@ -114,14 +121,31 @@ class InstallJournal:
     def _write(self) -> None:
         data = {"version": 1, "session": self.session, "steps": [_step_json(s, self.project_dir) for s in self.steps]}
         temp = self.file.with_name(self.file.name + ".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.file)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, self.file)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise JournalWriteError(self.file, exc) from exc
         _sync_folder(self.project_dir)
+
+
+class JournalWriteError(SyncoError):
+    """The journal could not be written (a full disk, a read-only project): one line naming it."""
+
+    def __init__(self, file: Path, exc: OSError) -> None:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            message = (f"no space left on the disk that holds {file.parent}: the install journal ({file.name}) "
+                       "cannot be written; free some space and run the same command again")
+        else:
+            message = f"cannot write the install journal {file}: {exc.strerror or exc}"
+        super().__init__(message)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -276,6 +300,7 @@ def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None
 
 def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bool], None]) -> None:
     """Undo every step of ``journal`` not undone yet, newest first, marking each as it is undone."""
+    unrecorded = False
     for step in reversed(journal.steps):
         if step.state == "undone" and step.kind == "database":
             continue
@@ -287,9 +312,20 @@ def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bo
                 # left to roll back: that is the state "undoing" stands for.
                 nothing_ok = step.state in ("started", "undoing")
                 if step.state == "done":
-                    journal.mark(step, "undoing")
+                    try:
+                        journal.mark(step, "undoing")
+                    except JournalWriteError:
+                        # A full disk: putting the user's content back matters more than noting it first.
+                        unrecorded = True
                 undo_database(step, nothing_ok)
         except OSError as exc:
             raise SyncoError(f"could not put back {step.path or step.name} after an interrupted install: "
                              f"{exc.strerror or exc}; run the command again") from exc
-        journal.mark(step, "undone")
+        try:
+            journal.mark(step, "undone")
+        except JournalWriteError:
+            unrecorded = True
+    if unrecorded:
+        # Everything is undone, but the journal on disk says otherwise: it goes (a removal needs no space),
+        # or a later run would undo again what is already back.
+        journal.close()
