@@ -183,11 +183,14 @@ def _index(root: Path) -> dict[str, PublicIndexEntry]:
 def test_receive_fails_only_the_file_with_a_folder_in_the_way(web_root: tuple[Path, int], tmp_path: Path) -> None:
     root, port = web_root
     target = tmp_path / "target"
+    # A folder holding a local file (an empty one makes way, as with rsync).
     (target / "sub" / "f5.bin").mkdir(parents=True)
+    (target / "sub" / "f5.bin" / "mine.txt").write_text("local\n")
     transport = HttpTransport(f"http://127.0.0.1:{port}/")
     result = receive_public_files(transport, _index(root), target)
     transport.close()
-    assert result.failed == [("sub/f5.bin", "a folder is in the way")]
+    assert result.failed == [("sub/f5.bin", "a folder holding files the server does not have is in the way")]
+    assert result.in_the_way == 1 and result.refused == 0
     assert result.downloaded == 39
     assert (target / "sub" / "f7.bin").read_bytes() == (root / "files" / "sub" / "f7.bin").read_bytes()
     assert int((target / "sub" / "f7.bin").stat().st_mtime) == int((root / "files" / "sub" / "f7.bin").stat().st_mtime)

@@ -203,11 +203,12 @@ OTHER_VERSION = ("the server has another version than serve listed (changed sinc
 
 
 class InTheWay(TransferError):
-    """A file where the index needs a folder, or a folder where it needs a file."""
+    """A local file where the index needs a folder, or a local folder holding files where it needs a file:
+    running again meets it again, ``--delete`` (which removes what the index does not list first) does not."""
 
 
 #: Failures that a second attempt would meet again: what the server sent, or where it pointed, is refused.
-REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent, InTheWay)
+REFUSALS = (UnsafePathError, SizeExceededError, RefusedRequestError, _WrongContent)
 
 
 #: Longest file name the common file systems take (bytes).
@@ -370,12 +371,24 @@ def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEnt
     try:
         os.replace(part, destination)
     except IsADirectoryError:
-        raise InTheWay("a folder is in the way") from None
+        _replace_empty_folder(part, destination)
     except OSError as exc:
         if (refused := _name_not_held(exc, destination)) is not None:
             _unlink(part)
             raise refused from None
         raise
+
+
+def _replace_empty_folder(part: str, destination: StrPath) -> None:
+    """Give ``part`` its final name where a folder is: an empty folder holds nobody's data and goes (as rsync
+    replaces it); one holding files is in the way (``--delete`` removes the files the index does not list
+    first), and the part file goes too, so that nothing half-done stays under a name of the set."""
+    try:
+        os.rmdir(destination)
+        os.replace(part, destination)
+    except OSError:
+        _unlink(part)
+        raise InTheWay("a folder holding files the server does not have is in the way") from None
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:

@@ -47,6 +47,7 @@ from synco_core.receive.compare import (
 from synco_core.receive.files import (
     REFUSALS,
     DownloadStopped,
+    InTheWay,
     NameNotHeld,
     _download_one,
     _Folders,
@@ -116,6 +117,9 @@ class PublicResult:
     #: How many of ``failed`` the folder takes for other files of the index (names differing only in case on
     #: a case-insensitive file system): never written, whatever the attempt.
     same_name: int = 0
+    #: How many of ``failed`` a local file or folder the index does not list is in the way of (:class:`InTheWay`):
+    #: ``--delete`` makes room for them, running again without it does not.
+    in_the_way: int = 0
     #: Files that came out of packs, and the ranged requests that fetched them.
     packed: int = 0
     pack_requests: int = 0
@@ -276,6 +280,11 @@ def receive_public_files(
         if on_file is not None:
             for _same in plan.same_name:
                 on_file(0)
+        result.vanished = plan.vanished
+        if delete:
+            # Before the fetch, as rsync's --delete-during: a file the server turned into a folder (or the
+            # other way round) is in the way of what replaces it until it is gone.
+            result.removed = remove_vanished(work_dir, result.vanished)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
     except BaseException:
@@ -295,11 +304,6 @@ def receive_public_files(
             known.discard()
         else:
             known.commit()
-    result.vanished = plan.vanished
-    if delete:
-        for relative in result.vanished:
-            _unlink(os.path.join(work_dir, *relative.split("/")))
-            result.removed += 1
     if staged:
         put_in_place(work_dir, set_dir)
     # The folder now holds exactly the index (every file current, nothing else) only when nothing failed
@@ -307,6 +311,22 @@ def receive_public_files(
     if plan.tree is not None and not result.failed and (delete or not result.vanished):
         result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
     return result
+
+
+def remove_vanished(set_dir: Path, vanished: list[str]) -> int:
+    """Remove the local files the index does not list, and the folders that leaves empty (the index lists
+    files only: a folder holding none of them is not the server's, and one where the index now has a file
+    would be in its way); returns the number of files removed."""
+    emptied: set[str] = set()
+    for relative in vanished:
+        parts = relative.split("/")
+        _unlink(os.path.join(set_dir, *parts))
+        emptied.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+    # The deepest first, so that a folder emptied of folders goes too; one still holding anything stays.
+    for folder in sorted(emptied, key=lambda name: name.count("/"), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(set_dir, *folder.split("/")))
+    return len(vanished)
 
 
 def _take_name(set_dir: Path, holder: str, relative: str) -> None:
@@ -342,6 +362,8 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
                     result.refused += 1
                 if isinstance(exc, NameNotHeld):
                     result.same_name += 1
+                if isinstance(exc, InTheWay):
+                    result.in_the_way += 1
         except OSError as exc:
             with lock:
                 result.failed.append((relative, exc.strerror or str(exc)))
@@ -482,10 +504,11 @@ def _pack_workers(transport: Transport, packs: PackSource | None, plan: PublicPl
             result.packed += outcome.packed
             result.size_checked += outcome.size_checked
             result.pack_requests += outcome.requests
-            for relative, message, refused, missing, not_held in outcome.failures:
+            for relative, message, refused, missing, not_held, in_the_way in outcome.failures:
                 result.failed.append((relative, message))
                 result.refused += refused
                 result.same_name += not_held
+                result.in_the_way += in_the_way
                 if missing:
                     result.missing.append(relative)
         report_bytes(outcome.bytes)

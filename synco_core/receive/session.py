@@ -104,7 +104,8 @@ class SetOutcome:
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
     #: Why a failed set failed when running again cannot help: ``gone`` (the session is no longer on the
-    #: server), ``refused`` (what arrived is damaged, unsafe or not what the meta declares) or ``same-name``
+    #: server), ``refused`` (what arrived is damaged, unsafe or not what the meta declares), ``in-the-way``
+    #: (a local file or folder the server does not have is where its files go: ``--delete`` frees it) or ``same-name``
     #: (files the target's file system takes for others, names differing only in case, or whose names it
     #: cannot hold, ``a:b.jpg`` on exFAT); "" otherwise.
     cause: str = ""
@@ -119,6 +120,8 @@ class SetOutcome:
 
 #: :attr:`SetOutcome.cause` of a set some of whose files the target's file system cannot tell from others.
 SAME_NAME = "same-name"
+#: :attr:`SetOutcome.cause` of a set whose failed files all have a local file or folder in their way.
+IN_THE_WAY = "in-the-way"
 
 
 @dataclass
@@ -176,6 +179,11 @@ class ReceiveSummary:
                     "file whose name differs only in case (or in how an accented letter is encoded), or cannot "
                     "hold its name; running again will not write them: receive into a folder on a case-sensitive "
                     "file system that takes any name (ext4, APFS case-sensitive) to get them.")
+        if all(outcome.cause == IN_THE_WAY for outcome in failed):
+            return ("local files the server does not have are in the way of the files named above (a file where "
+                    "the server now has a folder, a folder of local files where it has a file); running again "
+                    "will not write them: receive with --delete to remove what the server does not have, or "
+                    "move them away.")
         return "some sets failed; run the same command again to continue."
 
 
@@ -535,6 +543,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                         outcome.cause = "refused"
                     elif result.same_name == len(result.failed):
                         outcome.cause = SAME_NAME
+                    elif result.in_the_way == len(result.failed):
+                        outcome.cause = IN_THE_WAY
                 elif not result.downloaded:
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"

@@ -35,6 +35,7 @@ from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.receive.compare import PACKED
 from synco_core.receive.files import (
     REFUSALS,
+    InTheWay,
     NameNotHeld,
     _download_one,
     _Folders,
@@ -87,8 +88,9 @@ class Outcome:
     packed: int = 0
     size_checked: int = 0
     requests: int = 0
-    #: (path, message, a refusal, not given by the server, a name the target cannot hold) per failed file.
-    failures: list[tuple[str, str, bool, bool, bool]] = field(default_factory=list)
+    #: (path, message, a refusal, not given by the server, a name the target cannot hold, a local file or
+    #: folder in the way) per failed file.
+    failures: list[tuple[str, str, bool, bool, bool, bool]] = field(default_factory=list)
 
     def frame(self, task_id: int) -> tuple[Any, ...]:
         return ("done", task_id, self.files, self.downloaded, self.bytes, self.packed, self.size_checked,
@@ -265,9 +267,10 @@ def _run_task(transport: Transport, packs: PackSource, pack: int, items: list[It
             size = save()
         except SyncoError as exc:
             outcome.failures.append((relative, str(exc), isinstance(exc, REFUSALS),
-                                     isinstance(exc, UnavailableError), isinstance(exc, NameNotHeld)))
+                                     isinstance(exc, UnavailableError), isinstance(exc, NameNotHeld),
+                                     isinstance(exc, InTheWay)))
         except OSError as exc:
-            outcome.failures.append((relative, exc.strerror or str(exc), False, False, False))
+            outcome.failures.append((relative, exc.strerror or str(exc), False, False, False, False))
         else:
             outcome.downloaded += 1
             outcome.bytes += size
