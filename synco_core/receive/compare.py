@@ -183,7 +183,7 @@ def ignores_case(folder: Path) -> bool:
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
                          packs: PackSource | None = None, one_file_for_names: bool = False,
-                         known: KnownHashes | None = None) -> PublicPlan:
+                         known: KnownHashes | None = None, odd_seconds: bool = False) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
     Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
@@ -229,7 +229,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
             found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
-                    and same_mtime(int(info.st_mtime), entry.mtime)
+                    and same_mtime(int(info.st_mtime), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
                     and (known is None or not entry.sha256
                          or (was := known.lookup(relative)) is None or was == entry.sha256.lower())):
@@ -263,7 +263,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             if found is None and os.path.lexists(destination):
                 occupied.append(relative)
     if folding and spool is not None:
-        _one_file_per_name(plan, spool, set_dir, again, occupied, on_current)
+        _one_file_per_name(plan, spool, set_dir, again, occupied, on_current, odd_seconds)
     if summary is not None:
         plan.tree = summary.tree if summary.complete else None
     else:
@@ -272,7 +272,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
 
 
 def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice: set[int], occupied: list[str],
-                       on_current: Callable[[int], None] | None) -> None:
+                       on_current: Callable[[int], None] | None, odd_seconds: bool = False) -> None:
     """Of the files to fetch that a case-insensitive folder takes for one, keep one (see
     :func:`compare_public_files`); the rest leave the spool and the plan's counts. ``twice`` holds the hashes
     of folded names that may be shared, ``occupied`` the files to fetch the folder finds another file by."""
@@ -290,7 +290,7 @@ def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice:
                 dropped[relative] = holder
                 continue
             vanished.discard(holder)
-            if is_current(os.path.join(set_dir, *holder.split("/")), entry):
+            if is_current(os.path.join(set_dir, *holder.split("/")), entry, odd_seconds=odd_seconds):
                 current.add(relative)
             else:
                 plan.respell.append((holder, relative))
@@ -352,11 +352,16 @@ def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_di
     On a folder :func:`seems_to_ignore_case` the files to fetch are spooled (in ``scratch``, else the
     system's temporary folder) to find those a receive would not write, as the receive does.
     """
+    # The plan writes nothing in the set's folder, so it cannot probe whether its file system holds odd
+    # seconds (holds_odd_seconds): it takes an even second for the odd one after it, as on FAT, and differs
+    # from the receive only for a file touched by exactly that second.
+    exact = False
     if not seems_to_ignore_case(set_dir):
-        return compare_public_files(index, set_dir, on_current, None, packs, known=known)
+        return compare_public_files(index, set_dir, on_current, None, packs, known=known, odd_seconds=exact)
     spool = TodoSpool(scratch)
     try:
-        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True, known=known)
+        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True, known=known,
+                                    odd_seconds=exact)
     finally:
         spool.close()
 

@@ -83,10 +83,12 @@ class _Destinations:
         return os.path.join(self._root, *relative.split("/"))
 
 
-def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None) -> bool:
+def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None,
+               odd_seconds: bool = False) -> bool:
     """True when ``path`` already is the file the entry describes (a regular file, not a link).
 
-    ``info`` is the file's ``lstat`` when the caller has it already (a folder walk does).
+    ``info`` is the file's ``lstat`` when the caller has it already (a folder walk does); ``odd_seconds``:
+    the folder's file system holds odd seconds (:func:`~synco_core.receive.mtimes.holds_odd_seconds`).
     """
     if info is None:
         try:
@@ -95,7 +97,7 @@ def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | No
             return False
     if not stat.S_ISREG(info.st_mode):
         return False
-    if info.st_size != entry.size_bytes or not same_mtime(int(info.st_mtime), entry.mtime):
+    if info.st_size != entry.size_bytes or not same_mtime(int(info.st_mtime), entry.mtime, odd_seconds):
         return False
     return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
 
@@ -380,15 +382,32 @@ def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEnt
 
 
 def _replace_empty_folder(part: str, destination: StrPath) -> None:
-    """Give ``part`` its final name where a folder is: an empty folder holds nobody's data and goes (as rsync
-    replaces it); one holding files is in the way (``--delete`` removes the files the index does not list
-    first), and the part file goes too, so that nothing half-done stays under a name of the set."""
+    """Give ``part`` its final name where a folder is: a folder holding no file (folders at most) holds nobody's
+    data and goes (as rsync replaces an empty one); one holding files is in the way (``--delete`` removes the
+    files the index does not list first), and the part file goes too, so that nothing half-done stays under a
+    name of the set."""
     try:
-        os.rmdir(destination)
+        _remove_folders_without_files(os.fspath(destination))
         os.replace(part, destination)
     except OSError:
         _unlink(part)
         raise InTheWay("a folder holding files the server does not have is in the way") from None
+
+
+def _remove_folders_without_files(top: str) -> None:
+    """Remove ``top`` when it holds folders only; OSError (and nothing removed) when it holds anything else."""
+    folders = []
+    for current, _dirs, names in os.walk(top, onerror=_raise):
+        if names:
+            raise IsADirectoryError(top)
+        folders.append(current)
+    # os.walk lists links to folders among the folders: a link is a name of its own, and rmdir refuses it.
+    for folder in reversed(folders):
+        os.rmdir(folder)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:

@@ -7,12 +7,19 @@ and HFS+ end in 2038 and 2040, FAT keeps even seconds only. The file then never 
 re-sync fetched it again, for ever. Such an mtime is taken for the index's when it is exactly what a file
 system makes of it: moved towards the years every one holds (never past them), or one second off towards
 an even second. A local edit gives a file the time of the edit, which is neither.
+
+Rounding to even seconds is allowed for only where the folder's file system does it (:func:`holds_odd_seconds`
+is False: FAT): elsewhere a server file touched from an even second to the next one was taken for current,
+and kept its old mtime for ever. (Clamping is not probed so: the FUSE exFAT driver holds any time until the
+file system is mounted again, and only then shows what it stored.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import secrets
 
 #: 1980-01-01 00:00 UTC: FAT and exFAT hold nothing earlier (their start is in local time: a day of slack).
 HELD_FROM = 315_532_800
@@ -23,9 +30,33 @@ HELD_UNTIL = 2**31 - 1
 DAY = 86_400
 
 
-def same_mtime(local: int, listed: int) -> bool:
+#: The odd second a probe file is given (:func:`holds_odd_seconds`).
+_PROBE_TIME = 1_000_000_001
+
+
+def holds_odd_seconds(folder: str | os.PathLike[str]) -> bool:
+    """True when ``folder``'s file system holds odd seconds (all but FAT): a probe file made there is given one
+    and read back. False when it cannot be made (even seconds then count for the odd ones next to them)."""
+    probe = os.path.join(folder, f".synco-mtime-{secrets.token_hex(6)}")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+                         0o600))
+    except OSError:
+        return False
+    try:
+        os.utime(probe, (_PROBE_TIME, _PROBE_TIME))
+        return int(os.lstat(probe).st_mtime) == _PROBE_TIME
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
+def same_mtime(local: int, listed: int, odd_seconds: bool = False) -> bool:
     """True when ``local`` (whole seconds, as stat'ed) is ``listed`` (the index's), or what a file system that
-    cannot hold ``listed`` stored instead (clamped into its range, or rounded to FAT's even seconds)."""
+    cannot hold ``listed`` stored instead (clamped into its range, or, unless the folder holds ``odd_seconds``
+    (:func:`holds_odd_seconds`), rounded to FAT's even seconds)."""
     if local == listed:
         return True
     if listed < HELD_FROM:
@@ -34,7 +65,7 @@ def same_mtime(local: int, listed: int) -> bool:
     if listed > HELD_UNTIL:
         # Clamped down to its last: between 2038 (- a day) and the index's time.
         return HELD_UNTIL - DAY <= local < listed
-    return abs(local - listed) == 1 and local % 2 == 0
+    return not odd_seconds and abs(local - listed) == 1 and local % 2 == 0
 
 
 def held(mtime: int) -> int:

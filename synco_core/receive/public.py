@@ -58,6 +58,7 @@ from synco_core.receive.files import (
     save_content,
 )
 from synco_core.receive.knownhashes import KnownHashes
+from synco_core.receive.mtimes import holds_odd_seconds
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
@@ -273,7 +274,8 @@ def receive_public_files(
     spool = TodoSpool(scratch)
     try:
         plan = compare_public_files(index, work_dir, on_file, spool, packs,
-                                    one_file_for_names=ignores_case(work_dir), known=known)
+                                    one_file_for_names=ignores_case(work_dir), known=known,
+                                    odd_seconds=holds_odd_seconds(work_dir))
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,
                               failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
                               same_name=len(plan.same_name))
