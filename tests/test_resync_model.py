@@ -654,3 +654,15 @@ def test_a_server_touch_by_one_second_is_received(fixture_plugin: None, old: int
                         new_session=True)
         machine.receive([("server_touch", {"pick": 0, "mtime": new * 10**9})], delete=False, new_session=True)
         assert int((machine.local / "c.txt").stat().st_mtime) == new
+
+
+@pytest.mark.parametrize("new_session", [False, True])
+def test_a_local_touch_back_by_one_second_is_undone(fixture_plugin: None, new_session: bool) -> None:
+    """The quick re-sync's digest rounded mtimes to FAT's even seconds on every file system: a local file
+    touched from an odd second back to the even one before it passed for the index's, and kept that mtime."""
+    with model() as machine:
+        machine.receive([("server_add", {"path": "c.txt", "size": 100, "mtime": 1_700_000_001 * 10**9})],
+                        delete=True, new_session=True)
+        machine.receive([("local_touch", {"pick": 0, "mtime": 1_700_000_000 * 10**9})], delete=True,
+                        new_session=new_session)
+        assert int((machine.local / "c.txt").stat().st_mtime) == 1_700_000_001

@@ -69,14 +69,15 @@ def same_mtime(local: int, listed: int, odd_seconds: bool = False) -> bool:
 
 
 def held(mtime: int) -> int:
-    """``mtime`` as every file system holds it: clamped into 1980-2038, rounded down to an even second. Two
-    times :func:`same_mtime` takes for one have the same ``held`` (but for a FAT folder's local-time start),
-    so a digest of these (:mod:`~synco_core.receive.treedigest`) matches on such a folder too."""
+    """``mtime`` as every file system holds its years: clamped into 1980-2038. Two times :func:`same_mtime`
+    takes for one by clamping have the same ``held`` (but for a FAT folder's local-time start), so a digest of
+    these (:mod:`~synco_core.receive.treedigest`) matches on an exFAT folder too. It is not rounded to FAT's
+    even seconds: a local file touched back by one second would then look current on a folder that holds
+    odd ones (all but FAT); on FAT, where an odd second is stored as the even one before it, the digest of
+    such a file differs, and the full comparison (which allows for it there) finds it current."""
     if mtime < HELD_FROM:
         return HELD_FROM
-    if mtime > HELD_UNTIL:
-        return HELD_UNTIL - 1
-    return mtime - (mtime & 1)
+    return min(mtime, HELD_UNTIL)
 
 
 #: The seconds ``os.utime`` takes where ``time_t`` has 64 bits (and, failing that, 32).

@@ -11,7 +11,7 @@ Anything else (a file changed, added, removed, a link or a folder where a file w
 comparison, which then reports it as usual.
 
 Files are judged as the full comparison judges them: a regular file of the index's size and mtime (whole
-seconds, as every file system holds them: :func:`~synco_core.receive.mtimes.held`) is current. An index
+seconds, clamped into the years every file system holds: :func:`~synco_core.receive.mtimes.held`) is current. An index
 with SHA-1 entries (whose local files the comparison hashes) gets no digest.
 """
 
@@ -53,8 +53,8 @@ class TreeDigest:
         return digest
 
     def add(self, path: str, size: int, mtime: int) -> None:
-        # The mtime as every file system holds it: a folder that clamps or rounds the index's times (exFAT
-        # before 1980, ext4 past 2446, FAT's odd seconds) still matches the index's digest.
+        # The mtime as every file system holds its years: a folder that clamps the index's times (exFAT
+        # before 1980, ext4 past 2038) still matches the index's digest.
         self._lines.append(f"{path}\0{size}\0{held(mtime)}\n")
         self.files += 1
         self.bytes += size
