@@ -23,6 +23,7 @@ import random
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -666,3 +667,21 @@ def test_a_local_touch_back_by_one_second_is_undone(fixture_plugin: None, new_se
         machine.receive([("local_touch", {"pick": 0, "mtime": 1_700_000_000 * 10**9})], delete=True,
                         new_session=new_session)
         assert int((machine.local / "c.txt").stat().st_mtime) == 1_700_000_001
+
+
+@pytest.mark.parametrize("size", [100, packs.SMALL_FILE_MAX, 40_000])
+@pytest.mark.parametrize("serve_worker", ["0", "1"])
+def test_a_server_rewrite_keeping_size_and_mtime_is_served_and_received(fixture_plugin: None, size: int,
+                                                                        serve_worker: str) -> None:
+    """The serve's cache (hashes, and small files' contents) must not trust size and mtime alone, as rsync's
+    quick check does: ``cp -p``, ``touch -r`` or a deploy giving every file one mtime change a file and keep
+    both. Its change time tells (no tool can set it), so the next session lists and packs the new bytes, and
+    the receive (whose local file has the old size and mtime) fetches them by their hash."""
+    with model(serve_worker=serve_worker) as machine:
+        machine.receive([("server_add", {"path": "a/c.txt", "size": size, "mtime": A}),
+                         ("server_add", {"path": "b", "size": size, "mtime": A})], delete=False, new_session=True)
+        time.sleep(hashcache.RACY_SECONDS)
+        # A second serve of the unchanged set: now it is in the cache.
+        machine.receive([], delete=False, new_session=True)
+        machine.receive([("server_rewrite_same_size", {"pick": 0, "keep_mtime": True, "mtime": B})],
+                        delete=False, new_session=True)
