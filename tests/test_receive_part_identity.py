@@ -75,6 +75,21 @@ def test_a_part_is_resumed_whatever_its_mtime(served: tuple[RecordingTransport, 
     assert destination.read_bytes() == content and not part.exists()
 
 
+def test_a_part_is_resumed_with_delete_too(served: tuple[RecordingTransport, bytes], tmp_path: Path) -> None:
+    """--delete removes the files the index does not list before the fetch (so that one in the way of a new file
+    goes first); the part file being continued is not the index's either, and stays for the fetch to use."""
+    transport, content = served
+    entry = entry_for(content)
+    destination = tmp_path / "target" / "big.bin"
+    destination.parent.mkdir()
+    part = part_path(destination, entry)
+    part.write_bytes(content[:1000])
+    result = receive_public_files(transport, {"big.bin": entry}, tmp_path / "target", delete=True)
+    assert result.downloaded == 1 and not result.failed, result.failed
+    assert transport.offsets == [("files/big.bin", 1000)], "only the rest was asked for"
+    assert destination.read_bytes() == content and not part.exists()
+
+
 @pytest.mark.parametrize("change", ["content", "size"])
 def test_a_part_of_another_version_is_never_continued(served: tuple[RecordingTransport, bytes], tmp_path: Path,
                                                       change: str) -> None:

@@ -45,6 +45,7 @@ from synco_core.receive.compare import (
     ignores_case,
 )
 from synco_core.receive.files import (
+    PART_SUFFIX,
     REFUSALS,
     DownloadStopped,
     InTheWay,
@@ -285,8 +286,10 @@ def receive_public_files(
         result.vanished = plan.vanished
         if delete:
             # Before the fetch, as rsync's --delete-during: a file the server turned into a folder (or the
-            # other way round) is in the way of what replaces it until it is gone.
-            result.removed = remove_vanished(work_dir, result.vanished)
+            # other way round) is in the way of what replaces it until it is gone. Part files go after it:
+            # the fetch continues the one of the listed version (no part is in any file's way).
+            result.removed = remove_vanished(work_dir, [path for path in result.vanished
+                                                        if not path.endswith(PART_SUFFIX)])
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
     except BaseException:
@@ -306,6 +309,8 @@ def receive_public_files(
             known.discard()
         else:
             known.commit()
+    if delete:
+        result.removed += remove_vanished(work_dir, [path for path in result.vanished if path.endswith(PART_SUFFIX)])
     if staged:
         put_in_place(work_dir, set_dir)
     # The folder now holds exactly the index (every file current, nothing else) only when nothing failed
