@@ -685,3 +685,37 @@ def test_a_server_rewrite_keeping_size_and_mtime_is_served_and_received(fixture_
         machine.receive([], delete=False, new_session=True)
         machine.receive([("server_rewrite_same_size", {"pick": 0, "keep_mtime": True, "mtime": B})],
                         delete=False, new_session=True)
+
+
+def test_the_hashes_of_a_receive_that_failed_in_part_are_not_trusted_later(fixture_plugin: None) -> None:
+    """A receive that fails one file (a local folder in its way) still brings the others: ``x`` arrives in its
+    new version of the same size and mtime. The hashes noted by the last complete receive say ``x`` is the
+    old one; once the server has that old version back, they must not pass the new bytes for it."""
+    with model() as machine:
+        machine.receive([("server_add", {"path": "x", "size": 100, "mtime": A}),
+                         ("server_add", {"path": "y", "size": 100, "mtime": A})], delete=False, new_session=True)
+        old = (machine.uploads / "x").read_bytes()
+        machine.receive([("server_rewrite_same_size", {"pick": 0, "keep_mtime": True, "mtime": B}),
+                         ("local_file_to_folder", {"pick": 1, "empty": False}),
+                         ("server_touch", {"pick": 1, "mtime": B})], delete=False, new_session=True)
+        assert (machine.local / "x").read_bytes() != old
+        (machine.uploads / "x").write_bytes(old)
+        os.utime(machine.uploads / "x", ns=(A, A))
+        machine.published = None
+        machine.receive([], delete=True, new_session=True)
+        assert (machine.local / "x").read_bytes() == old
+
+
+def test_a_set_with_a_file_failing_for_good_does_not_fetch_the_rest_again_and_again(fixture_plugin: None) -> None:
+    """The hashes a receive that failed in part keeps mark the files it was to fetch as pending: the next
+    receive reads those that look current to tell, and fetches none of them while another file keeps failing
+    (a local folder of local files in its way)."""
+    with model() as machine:
+        machine.receive([("server_add", {"path": "x", "size": 40_000, "mtime": A}),
+                         ("server_add", {"path": "y", "size": 100, "mtime": A})], delete=False, new_session=True)
+        machine.receive([("server_touch", {"pick": 0, "mtime": B}), ("local_file_to_folder", {"pick": 1, "empty": False}),
+                         ("server_touch", {"pick": 1, "mtime": B})], delete=False, new_session=True)
+        machine.clear_requests()
+        machine.receive([], delete=False, new_session=False)
+        fetched = [path for path in machine.requests() if not path.startswith(f"/{machine.session}/")]
+        assert not fetched, fetched

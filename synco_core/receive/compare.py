@@ -23,8 +23,9 @@ from synco_core.receive.files import (
     _sha1_of,
     is_current,
     resumable_bytes,
+    sha256_of,
 )
-from synco_core.receive.knownhashes import KnownHashes
+from synco_core.receive.knownhashes import PENDING, KnownHashes
 from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
@@ -222,8 +223,6 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.listed += 1
         if add_to_tree is not None:
             add_to_tree(relative, entry)
-        if known is not None and entry.sha256:
-            known.note(relative, entry.sha256)
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
@@ -232,12 +231,20 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
                     and same_mtime(int(info.st_mtime), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
                     and (known is None or not entry.sha256
-                         or (was := known.lookup(relative)) is None or was == entry.sha256.lower())):
+                         or (was := known.lookup(relative)) is None or was == entry.sha256.lower()
+                         # A file a receive that did not bring the whole set was to fetch: it may hold
+                         # either version, so its bytes tell (and it is not fetched at every receive
+                         # while another file keeps failing).
+                         or (was == PENDING and sha256_of(found_path) == entry.sha256.lower()))):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:
                     on_current(entry.size_bytes)
+                if known is not None and entry.sha256:
+                    known.note(relative, entry.sha256, current=True)
                 continue
+        if known is not None and entry.sha256:
+            known.note(relative, entry.sha256, current=False)
         try:
             destination = destinations.path(relative)
         except SyncoError as exc:

@@ -54,7 +54,18 @@ def _unlink(path: StrPath) -> None:
 
 
 def _sha1_of(path: StrPath) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
+    return _digest_of(path, hashlib.sha1(usedforsecurity=False))
+
+
+def sha256_of(path: StrPath) -> str:
+    """The SHA-256 of a local file (hex); "" when it cannot be read."""
+    try:
+        return _digest_of(path, hashlib.sha256())
+    except OSError:
+        return ""
+
+
+def _digest_of(path: StrPath, digest: hashlib._Hash) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)

@@ -8,9 +8,13 @@ size and mtime is still not seen: only reading every local file would tell, whic
 
 One file per set beside ``.synco-received.json``: a header line, then ``path NUL sha256 LF`` per file in
 index order, then ``end <SHA-256 of all before>``; read as a stream beside the merge (once the whole file
-is found intact) and written as the merge goes; it replaces the old one only when the whole set arrived
-(nothing failed). A missing, damaged or older file (or a link, a folder, a FIFO under its name) makes the
-receive judge by size and mtime alone, as before it existed.
+is found intact) and written as the merge goes, twice: as it is once the whole set arrived (every file the
+index's hash), and as it is when some files did not (failed, or the receive was stopped): there a file to
+fetch is noted as :data:`PENDING`, which no index hash is, so the next receive fetches it whatever its size
+and mtime. Keeping the last complete receive's hashes instead took a file that did arrive, in a version of
+the same size and mtime, for the old one once the server had that back (a deploy rolled back). A missing,
+damaged or older file (or a link, a folder, a FIFO under its name) makes the receive judge by size and mtime
+alone, as before it existed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ TRAILER = b"end "
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 #: Lines gathered before they are written.
 BLOCK = 4096
+#: What a file to fetch is noted as for a receive that does not bring the whole set: it may hold the old
+#: version or the new one, so it is no version at all.
+PENDING = "0" * 64
 
 
 def _intact(handle: BinaryIO, body: int) -> bool:
@@ -57,26 +64,58 @@ def known_hashes_file(target: Path, local: str) -> Path:
     return target / f".synco-known-{key}.sha256"
 
 
+class _Draft:
+    """One version of the new file, written as the merge goes."""
+
+    def __init__(self, temp: Path) -> None:
+        self.temp = temp
+        self.lines: list[bytes] = []
+        self.digest = hashlib.sha256(HEADER)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        self.out = os.fdopen(fd, "wb")
+        self.out.write(HEADER)
+
+    def flush(self) -> None:
+        block = b"".join(self.lines)
+        self.digest.update(block)
+        self.out.write(block)
+        self.lines.clear()
+
+    def save(self, path: Path) -> None:
+        self.flush()
+        self.out.write(TRAILER + self.digest.hexdigest().encode() + b"\n")
+        self.out.close()
+        os.replace(self.temp, path)
+
+    def drop(self) -> None:
+        self.lines.clear()
+        with contextlib.suppress(OSError):
+            self.out.close()
+        with contextlib.suppress(OSError):
+            self.temp.unlink()
+
+
 class KnownHashes:
-    """The hashes of the last complete receive (:meth:`lookup`, increasing paths), and this receive's
-    (:meth:`note`, in index order; :meth:`commit` or :meth:`discard`). ``write`` False only reads."""
+    """The hashes of the last receive (:meth:`lookup`, increasing paths), and this receive's (:meth:`note`, in
+    index order; :meth:`commit` when the whole set arrived, :meth:`keep_partial` when the merge was through but
+    not every file arrived, else :meth:`discard`). ``write`` False only reads."""
 
     def __init__(self, path: Path, write: bool = True) -> None:
         self.path = path
         self._old: Iterator[tuple[str, str]] = self._read(path)
         self._pending: tuple[str, str] | None = None
         self._temp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        self._new: BinaryIO | None = None
-        self._lines: list[bytes] = []
-        self._digest = hashlib.sha256(HEADER)
+        #: (all arrived, some did not), or None when not written.
+        self._drafts: tuple[_Draft, _Draft] | None = None
         if write:
+            complete: _Draft | None = None
             try:
-                fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-                self._new = os.fdopen(fd, "wb")
-                self._new.write(HEADER)
+                complete = _Draft(self._temp)
+                self._drafts = (complete, _Draft(path.with_name(f"{path.name}.{os.getpid()}.partial.part")))
             except OSError as exc:
                 log.debug("known hashes %s not written: %s", path, exc)
-                self.discard()
+                if complete is not None:
+                    complete.drop()
             # What a receive that was killed left (its process is gone) is never read: removed.
             remove_temps_of_dead_processes(path, ".part")
 
@@ -122,46 +161,52 @@ class KnownHashes:
         pending = self._pending = seek(self._old, self._pending, path)
         return pending[1] if pending is not None and pending[0] == path else None
 
-    def note(self, path: str, sha256: str) -> None:
-        """Note that ``path`` is to hold ``sha256`` once this receive is through."""
-        if self._new is None:
+    def note(self, path: str, sha256: str, current: bool = True) -> None:
+        """Note that ``path`` is to hold ``sha256`` once this receive is through; ``current``: it does already
+        (else it is to be fetched, and noted as :data:`PENDING` for a receive that does not bring everything)."""
+        if self._drafts is None:
             return
-        self._lines.append(f"{path}\0{sha256.lower()}\n".encode("utf-8", "surrogateescape"))
-        if len(self._lines) >= BLOCK:
-            self._flush()
+        name = path.encode("utf-8", "surrogateescape")
+        line = b"%s\0%s\n" % (name, sha256.lower().encode("ascii", "replace"))
+        complete, partial = self._drafts
+        complete.lines.append(line)
+        partial.lines.append(line if current else b"%s\0%s\n" % (name, PENDING.encode()))
+        if len(complete.lines) >= BLOCK:
+            try:
+                complete.flush()
+                partial.flush()
+            except OSError as exc:
+                log.debug("known hashes %s not written: %s", self.path, exc)
+                self.discard()
 
-    def _flush(self) -> None:
-        if self._new is None:
+    def _save(self, which: int) -> None:
+        if self._drafts is None:
             return
-        block = b"".join(self._lines)
-        self._digest.update(block)
+        kept, dropped = self._drafts[which], self._drafts[1 - which]
+        self._drafts = None
+        dropped.drop()
         try:
-            self._new.write(block)
+            kept.save(self.path)
         except OSError as exc:
-            log.debug("known hashes %s not written: %s", self.path, exc)
-            self.discard()
-        self._lines.clear()
+            log.debug("known hashes %s not saved: %s", self.path, exc)
+            kept.drop()
+            # The old file no longer tells what the folder holds (files arrived since): none is better.
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     def commit(self) -> None:
         """Keep this receive's hashes: every file of the set now holds what the index says."""
-        self._flush()
-        if self._new is None:
-            return
-        try:
-            self._new.write(TRAILER + self._digest.hexdigest().encode() + b"\n")
-            self._new.close()
-            os.replace(self._temp, self.path)
-        except OSError as exc:
-            log.debug("known hashes %s not saved: %s", self.path, exc)
-            self.discard()
-        self._new = None
+        self._save(0)
+
+    def keep_partial(self) -> None:
+        """Keep this receive's hashes for a set that did not fully arrive: the current files' hashes, and
+        :data:`PENDING` for each file it was to fetch (arrived or not)."""
+        self._save(1)
 
     def discard(self) -> None:
-        """Drop this receive's hashes (the set did not fully arrive): the old ones stay."""
-        self._lines.clear()
-        if self._new is not None:
-            with contextlib.suppress(OSError):
-                self._new.close()
-            self._new = None
-        with contextlib.suppress(OSError):
-            self._temp.unlink()
+        """Drop this receive's hashes (its merge did not get through, so nothing was fetched): the old ones
+        stay."""
+        if self._drafts is not None:
+            for draft in self._drafts:
+                draft.drop()
+            self._drafts = None

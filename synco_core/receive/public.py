@@ -273,10 +273,12 @@ def receive_public_files(
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
     spool = TodoSpool(scratch)
+    merged = False
     try:
         plan = compare_public_files(index, work_dir, on_file, spool, packs,
                                     one_file_for_names=ignores_case(work_dir), known=known,
                                     odd_seconds=holds_odd_seconds(work_dir))
+        merged = True
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,
                               failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
                               same_name=len(plan.same_name))
@@ -294,7 +296,12 @@ def receive_public_files(
                staged)
     except BaseException:
         if known is not None:
-            known.discard()
+            # Once the merge is through, files may have arrived: the old hashes would take one that did, in a
+            # version of the same size and mtime, for the version they noted.
+            if merged:
+                known.keep_partial()
+            else:
+                known.discard()
         raise
     finally:
         spool.close()
@@ -304,9 +311,11 @@ def receive_public_files(
             _take_name(work_dir, holder, relative)
     if known is not None:
         # Every file holds what the index says only when none failed (a file that did not arrive is the
-        # old version, which the hashes noted would take for the new one).
+        # old version, which the hashes noted would take for the new one); else every file to fetch is noted
+        # as pending, arrived or not: the next receive reads such a file of the index's size and mtime to
+        # tell.
         if result.failed:
-            known.discard()
+            known.keep_partial()
         else:
             known.commit()
     if delete:
