@@ -23,9 +23,8 @@ from synco_core.receive.files import (
     _sha1_of,
     is_current,
     resumable_bytes,
-    sha256_of,
 )
-from synco_core.receive.knownhashes import PENDING, KnownHashes
+from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
@@ -230,12 +229,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and same_mtime(int(info.st_mtime), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
-                    and (known is None or not entry.sha256
-                         or (was := known.lookup(relative)) is None or was == entry.sha256.lower()
-                         # A file a receive that did not bring the whole set was to fetch: it may hold
-                         # either version, so its bytes tell (and it is not fetched at every receive
-                         # while another file keeps failing).
-                         or (was == PENDING and sha256_of(found_path) == entry.sha256.lower()))):
+                    and (known is None or not entry.sha256 or known.holds(relative, entry.sha256.lower(), found_path))):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:

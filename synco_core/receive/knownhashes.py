@@ -12,7 +12,9 @@ is found intact) and written as the merge goes, twice: as it is once the whole s
 index's hash), and as it is when some files did not (failed, or the receive was stopped): there a file to
 fetch is noted as :data:`PENDING`, which no index hash is, so the next receive fetches it whatever its size
 and mtime. Keeping the last complete receive's hashes instead took a file that did arrive, in a version of
-the same size and mtime, for the old one once the server had that back (a deploy rolled back). A missing,
+the same size and mtime, for the old one once the server had that back (a deploy rolled back). A path that
+a whole file has no line for was never received as any version (a local file, a file of the set left
+behind without ``--delete``): of the index's size and mtime, it is read to tell too. A missing,
 damaged or older file (or a link, a folder, a FIFO under its name) makes the receive judge by size and mtime
 alone, as before it existed.
 """
@@ -30,6 +32,7 @@ from typing import BinaryIO
 
 from synco_core.fsutil import remove_temps_of_dead_processes
 from synco_core.index.order import seek
+from synco_core.receive.files import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +105,12 @@ class KnownHashes:
 
     def __init__(self, path: Path, write: bool = True) -> None:
         self.path = path
-        self._old: Iterator[tuple[str, str]] = self._read(path)
+        # Whether the old file was found whole (set as the first lookup reads it): a path it has no line for
+        # was not received by synco as any version (a local file, a leftover of the set). A list the reader
+        # fills, not this object: a generator holding this object would be a cycle, which keeps the old
+        # file open until the garbage collector runs (a folder then cannot be unmounted).
+        self._intact = [False]
+        self._old: Iterator[tuple[str, str]] = self._read(path, self._intact)
         self._pending: tuple[str, str] | None = None
         self._temp = path.with_name(f"{path.name}.{os.getpid()}.part")
         #: (all arrived, some did not), or None when not written.
@@ -120,7 +128,7 @@ class KnownHashes:
             remove_temps_of_dead_processes(path, ".part")
 
     @staticmethod
-    def _read(path: Path) -> Iterator[tuple[str, str]]:
+    def _read(path: Path, intact: list[bool]) -> Iterator[tuple[str, str]]:
         try:
             fd = os.open(path, _READ_FLAGS)
         except OSError:
@@ -143,6 +151,7 @@ class KnownHashes:
                 handle.seek(0)
                 if handle.readline() != HEADER:
                     return
+                intact[0] = True
                 at, previous = len(HEADER), ""
                 while at < body:
                     line = handle.readline()
@@ -150,16 +159,30 @@ class KnownHashes:
                     name, separator, digest = line[:-1].partition(b"\0")
                     text = name.decode("utf-8", "surrogateescape")
                     if not separator or not line.endswith(b"\n") or len(digest) != 64 or text <= previous:
+                        intact[0] = False
                         return
                     previous = text
                     yield text, digest.decode("ascii", "replace")
             except (OSError, ValueError) as exc:
+                intact[0] = False
                 log.debug("known hashes %s end early: %s", path, exc)
 
     def lookup(self, path: str) -> str | None:
         """The SHA-256 ``path`` was received as (lower-case hex); None when not known."""
         pending = self._pending = seek(self._old, self._pending, path)
         return pending[1] if pending is not None and pending[0] == path else None
+
+    def holds(self, path: str, sha256: str, local: str) -> bool:
+        """True unless the local file ``local`` at ``path``, of the size and mtime an index entry of ``sha256``
+        lists, is known not to be that version: received as another, or, when the file of hashes is whole
+        and has no line for it (a local file, a file the set left behind), holding other bytes; a file noted
+        as :data:`PENDING` is read to tell too."""
+        was = self.lookup(path)
+        if was is None and not self._intact[0]:
+            return True  # No hashes to go by: size and mtime decide, as rsync's quick check.
+        if was == sha256:
+            return True
+        return was in (None, PENDING) and sha256_of(local) == sha256
 
     def note(self, path: str, sha256: str, current: bool = True) -> None:
         """Note that ``path`` is to hold ``sha256`` once this receive is through; ``current``: it does already
