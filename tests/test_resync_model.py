@@ -561,7 +561,7 @@ class ResyncModel(RuleBasedStateMachine):
 
 
 #: Bounded so that the three transports take well under a minute together (a step is a serve and a receive).
-MODEL_SETTINGS = settings(max_examples=8, stateful_step_count=6, deadline=None,
+MODEL_SETTINGS = settings(max_examples=12, stateful_step_count=8, deadline=None,
                           suppress_health_check=list(HealthCheck))
 
 
@@ -581,11 +581,11 @@ def test_resync_model_static_server(fixture_plugin: None) -> None:
 
 
 def test_resync_model_nginx(fixture_plugin: None) -> None:
-    run_model("nginx", max_examples=3)
+    run_model("nginx", max_examples=4)
 
 
 def test_resync_model_listen(fixture_plugin: None) -> None:
-    run_model("listen", max_examples=3)
+    run_model("listen", max_examples=4)
 
 
 # ------------------------------------------------------------------------------ explicit regressions
