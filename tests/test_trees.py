@@ -211,11 +211,12 @@ def test_another_users_files_are_refused_in_one_line_naming_them(tmp_path: Path)
 
 
 def test_the_held_folders_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Going down drops the shallowest descriptor, going up past them reopens from the root: never more held."""
+    """Going down drops the shallowest descriptor, going up past them reopens from the root: never more held
+    (24 spare descriptors for 200 levels; fewer made the test depend on what other tests of the worker left open)."""
     monkeypatch.setattr(trees, "MAX_HELD_FOLDERS", 3)
     tree = tmp_path / "tree"
     chain(tree, 200)
-    with few_descriptors(spare=8):
+    with few_descriptors(spare=24):
         remove_tree(tree)
     assert not os.path.lexists(tree)
 
