@@ -23,9 +23,10 @@ install round trip) are a plugin of their own: :mod:`synco_core.testing.services
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from synco_core.detection import detect, list_file_sets
 from synco_core.dumpoptions import present_in, resolve_session_dump
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
 from synco_core.testing.contracts import EngineContract, FrameworkPluginContract
-from synco_core.values import DatabaseInventory, DumpOptions, Framework
+from synco_core.values import DatabaseInventory, DumpOptions, DumpResult, Framework
 
 if TYPE_CHECKING:
     from synco_core.cli.main import cli
@@ -84,6 +85,36 @@ def serve_dump_options(framework: Framework, *, all: bool = False, sanitize: boo
     """The dump options ``serve`` hands the engine for ``framework`` (``all``: ``--all``; ``sanitize=False``:
     ``--no-sanitize``), strict mode checked as serve checks it."""
     return resolve_session_dump(framework, all=all, sanitize=sanitize, manager=manager).options
+
+
+#: The markers personal-data tests plant in a source database: values starting ``pii`` and addresses of the
+#: documentation network 203.0.113.0/24; :func:`assert_no_markers` looks for them in a dump.
+PII_MARKERS = re.compile(rb"pii[\w.@-]*|203\.0\.113\.\d+", re.IGNORECASE)
+
+
+def dump_as_served(framework: Framework, out: Path, *, all: bool = False,
+                   manager: SyncoPluginManager | None = None) -> DumpResult:
+    """Dump ``framework``'s database into the file ``out`` with the options ``serve`` would hand the engine
+    (:func:`serve_dump_options`; ``all``: ``--all``), the plaintext a sanitising test searches."""
+    from synco_core.engines.dispatch import dump_with_engine
+
+    if framework.database is None:
+        raise AssertionError(f"{framework.name} has no database to dump")
+    with out.open("wb") as stream:
+        return dump_with_engine(framework.database, stream, serve_dump_options(framework, all=all, manager=manager))
+
+
+def assert_no_markers(dumped: bytes, *, kept: Iterable[bytes] = (), markers: re.Pattern[bytes] = PII_MARKERS,
+                      in_blobs: bool = False) -> None:
+    """No match of ``markers`` in ``dumped`` (all of them named when some are), each of ``kept`` (values that
+    are not personal) still in it; with ``in_blobs``, no ``pii-`` in hexadecimal either (a marker in a blob
+    column, which a dump writes as hex)."""
+    leaked = sorted({found.group(0).decode(errors="replace") for found in markers.finditer(dumped)})
+    assert not leaked, f"personal data or credentials in the dump: {leaked}"
+    if in_blobs:
+        assert b"pii-".hex().encode() not in dumped.lower(), "a marker in a blob, in hexadecimal"
+    for value in kept:
+        assert value in dumped, f"{value!r} is not personal and must stay"
 
 
 def run_post_install(framework: Framework) -> None:
@@ -188,13 +219,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "HOSTILE_CASES",
+    "PII_MARKERS",
     "EngineContract",
     "FrameworkPluginContract",
     "SyncoPluginManager",
+    "assert_no_markers",
     "assert_refused",
     "cli",
     "configured_dump_options",
     "detect",
+    "dump_as_served",
     "hostile_file",
     "list_file_sets",
     "options_kept_for",
