@@ -42,8 +42,8 @@ def test_demo_round_trip(tmp_path: Path) -> None:
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     assert result.returncode == 0, output + result.stderr
     assert [line[4:] for line in output.splitlines() if line.startswith("==> ")] == STEPS
-    # Sanitised at the source: the laptop gets the placeholder addresses, and every file.
-    assert "user 1: Alice Example <user1@example.invalid>" in output
+    # Sanitised at the source: the laptop gets placeholder names and addresses, and every file.
+    assert "user 1: Demo User <user1@example.invalid>" in output
     assert "    files: " + ", ".join(FILES) in output
     # The second receive downloads nothing; serve leaves nothing behind in the web root.
     assert "0 downloaded, 4 up to date, 0 failed" in output

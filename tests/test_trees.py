@@ -27,6 +27,7 @@ from test_serve_wild_trees import NOBODY, as_unprivileged
 from synco_core import trees
 from synco_core.engines.default_files import dotfile_candidates, install_tree
 from synco_core.install.plan import ReceivedSet
+from synco_core.testing.services import unavailable
 from synco_core.trees import TreeRemovalError, copy_tree, remove_tree, tree_size
 
 #: Deeper than the descriptors left under :func:`few_descriptors` and than Python's recursion limit.
@@ -187,7 +188,7 @@ def test_a_tree_its_owner_made_read_only_is_removed(tmp_path: Path) -> None:
 def test_another_users_files_are_refused_in_one_line_naming_them(tmp_path: Path) -> None:
     """The web server's thumbnails in the kept copy: one line naming the file, its folder's owner, the fix."""
     if os.geteuid() != 0:
-        pytest.skip("giving files to another user needs root")  # pragma: no cover - CI runs as root
+        unavailable("giving files to another user needs root")  # pragma: no cover - CI runs as root
     tree = unremovable_tree(tmp_path)
     for current, folders, files in os.walk(tmp_path):
         for name in [current, *(os.path.join(current, n) for n in folders + files)]:
@@ -242,7 +243,7 @@ def test_installing_as_a_user_over_a_kept_copy_it_made_read_only(tmp_path: Path)
 
 def test_installing_over_another_users_files_is_refused_naming_them(tmp_path: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("giving files to another user needs root")  # pragma: no cover - CI runs as root
+        unavailable("giving files to another user needs root")  # pragma: no cover - CI runs as root
     received = tmp_path / "dump" / "uploads"
     chain(received, 2)
     destination = tmp_path / "project" / "uploads"

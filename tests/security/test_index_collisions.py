@@ -28,7 +28,8 @@ def test_a_path_that_is_a_file_and_a_folder_is_refused(crafted: CraftedSession,
     result = run_receive(crafted, server.url, target)
     assert result.exit_code == 1, result.output
     assert "is in the way" in result.output and "File exists" not in result.output
-    assert "running the same command again would get the same" in result.output
+    # Not advice to run again (which meets the same file): what is in the way is named as such.
+    assert "running again will not write them" in result.output and "to continue" not in result.output
     received = [path for path in (target / "public").rglob("*") if path.is_file()]
     assert len(received) == 1 and received[0].read_bytes() == CONTENT
     assert received[0].relative_to(target / "public").as_posix() in order

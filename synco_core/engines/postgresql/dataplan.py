@@ -11,7 +11,8 @@ ends there); the query goes out with the simple query protocol, never through a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,18 @@ from synco_core.values import DumpOptions, SanitizeRule
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
 #: a few bytes appended to a buffer and all the hashing and writing happens in large C-level calls.
 BLOCK_SIZE = 1 << 20
+
+
+@contextlib.contextmanager
+def _locks_let_go(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A check's query in a savepoint rolled back after it: the locks it takes (the indexes its plan opens) go,
+    as the dump's reads let theirs go, so the dump still holds one lock per table; the search path it set for
+    the query (transaction-local) goes back with it."""
+    conn.execute("SAVEPOINT synco_check")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK TO SAVEPOINT synco_check; RELEASE SAVEPOINT synco_check")
 
 
 @dataclass
@@ -201,10 +214,9 @@ class DataPlanner:
         query = f"SELECT 1 FROM ONLY {name} WHERE {value} IS NULL"
         if condition is not None:
             query += f" AND ({condition}\n)"
-        searchpaths.read_under(self.conn, path)
-        found = fetch(self.conn, query + " LIMIT 1")
-        if path:
-            self.conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+        with _locks_let_go(self.conn):
+            searchpaths.read_under(self.conn, path)
+            found = fetch(self.conn, query + " LIMIT 1")
         if found:
             raise null_into_not_null(rule)
 
@@ -228,11 +240,10 @@ class DataPlanner:
             where = ["true"] if not_distinct else [f"{value} IS NOT NULL" for value in values]
             if condition is not None:
                 where.append(f"({condition}\n)")
-            searchpaths.read_under(self.conn, path)
-            found = fetch(self.conn, f"SELECT 1 FROM ONLY {name} WHERE {' AND '.join(where)} "
-                                     f"GROUP BY {', '.join(values)} HAVING count(*) > 1 LIMIT 1")
-            if path:
-                self.conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+            with _locks_let_go(self.conn):
+                searchpaths.read_under(self.conn, path)
+                found = fetch(self.conn, f"SELECT 1 FROM ONLY {name} WHERE {' AND '.join(where)} "
+                                         f"GROUP BY {', '.join(values)} HAVING count(*) > 1 LIMIT 1")
             if found:
                 raise same_key_twice(next(rule for rule in rules if may_collide(rule)), table.display, list(key))
 
