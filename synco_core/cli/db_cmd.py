@@ -11,12 +11,13 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import click
 
 from synco_core.cli.options import LocalPath, asker, debug_option, interactive, skip_unsupported_option, yes_option
 from synco_core.dburl import parse_database_url
+from synco_core.dumpfile import is_compressed, open_dump_file
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import FIFO, special_kind, user_output
@@ -114,27 +115,12 @@ def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...]
 
 @contextlib.contextmanager
 def _open_dump(path: Path) -> Iterator[BinaryIO]:
-    """Open a dump file, decompressing ``.zst`` and ``.gz`` on the fly; ``-`` reads stdin."""
+    """Open a dump file, decompressing zstd and gzip (told by content) on the fly; ``-`` reads stdin."""
     if str(path) == "-":
         yield sys.stdin.buffer
         return
-    try:
-        raw = path.open("rb")
-    except OSError as exc:
-        raise ConfigError(f"cannot read dump {path}: {exc.strerror}") from exc
-    with raw:
-        if path.suffix == ".zst":
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
-                yield reader
-        elif path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(raw, "rb") as reader:
-                yield cast(BinaryIO, reader)
-        else:
-            yield raw
+    with open_dump_file(path) as stream:
+        yield stream
 
 
 def _local_hosts(database: DatabaseConfig, force_remote_target: bool) -> tuple[str, ...]:
@@ -156,7 +142,7 @@ def _local_hosts(database: DatabaseConfig, force_remote_target: bool) -> tuple[s
 
 
 def _sniff_format(path: Path) -> str:
-    if str(path) == "-" or path.suffix in (".zst", ".gz"):
+    if str(path) == "-" or is_compressed(path):
         return "sql"
     with contextlib.suppress(OSError), path.open("rb") as fh:
         if fh.read(16) == b"SQLite format 3\x00":

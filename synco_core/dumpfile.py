@@ -1,0 +1,170 @@
+"""Opening a dump file for ``synco db load``: its compression is told by its first bytes, not its name.
+
+A name is a claim the content may not keep (``dump.sql.zst`` that is plain SQL, a ``.gz`` someone already
+unpacked, an ``.age`` file that is not encrypted): the decompressor chosen by the name would fail deep in the
+load with a library's message. So the content decides, and a name that promises what the content is not is
+refused in one line naming the file and what it really is, as ``gunzip`` and ``zstd -d`` refuse such files.
+A compressed file without the suffix is read all the same, as ``pg_restore`` reads an archive by its header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from synco_core.errors import ConfigError
+
+ZSTD = "zstd-compressed"
+GZIP = "gzip-compressed"
+AGE = "encrypted (age)"
+
+#: What a file is, by its first bytes; the kinds synco can read through come first.
+_KINDS = {
+    b"\x28\xb5\x2f\xfd": ZSTD,
+    b"\x1f\x8b": GZIP,
+    b"age-encryption.org/": AGE,
+    b"PGDMP": "a pg_dump archive (custom or tar format)",
+    b"SQLite format 3\x00": "an SQLite database file",
+}
+
+#: The suffixes that promise a wrapping, and the wrapping they promise.
+_SUFFIXES = {".zst": ZSTD, ".gz": GZIP, ".age": AGE}
+
+#: Enough for every magic above.
+_HEAD = 32
+
+
+def kind_of(head: bytes) -> str:
+    """What a file whose first bytes are ``head`` is, in words for an error message."""
+    for magic, kind in _KINDS.items():
+        if head.startswith(magic):
+            return kind
+    if not head:
+        return "empty"
+    if b"\x00" in head:
+        return "binary data"
+    return "plain text (an uncompressed SQL script?)"
+
+
+class _ReadErrors:
+    """A decompressing reader whose failures name the file instead of the library's exception class."""
+
+    def __init__(self, reader: BinaryIO, path: Path, kind: str) -> None:
+        self._reader = reader
+        self._path = path
+        self._kind = kind
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._reader.read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ConfigError(f"cannot load {self._path}: its {self._kind} data is damaged or cut short "
+                              f"({exc})") from None
+        except Exception as exc:
+            # zstandard raises its own ZstdError, which is not an OSError.
+            if type(exc).__name__ != "ZstdError":
+                raise
+            raise ConfigError(f"cannot load {self._path}: its {self._kind} data is damaged or cut short "
+                              f"({exc})") from None
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+class _ZstdFrames:
+    """zstd frames one after another, decompressed as read; input ending inside a frame is an error.
+
+    ``zstandard``'s stream reader ends quietly where the input ends, so a half-copied ``.zst`` would load
+    half a dump; a decompression object says whether its frame was complete.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard
+
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._raw = raw
+        self._frame = self._new()
+        self._fed = False
+        self._pending = b""
+        self._ended = False
+        self._buffer = b""
+
+    def _more(self) -> bytes:
+        while not self._ended:
+            chunk = self._pending or self._raw.read(1 << 16)
+            self._pending = b""
+            if not chunk:
+                self._ended = True
+                if self._fed and not self._frame.eof:
+                    raise EOFError("the input ends inside a zstd frame")
+                return b""
+            self._fed = True
+            out = self._frame.decompress(chunk)
+            if self._frame.eof:
+                self._pending = self._frame.unused_data
+                self._frame = self._new()
+                self._fed = False
+            if out:
+                return bytes(out)
+        return b""
+
+    def read(self, size: int = -1) -> bytes:
+        # Bounded: at most one decompressed piece beyond ``size`` is held.
+        buffered = self._buffer
+        while size < 0 or len(buffered) < size:
+            part = self._more()
+            if not part:
+                break
+            buffered += part
+        if size < 0:
+            size = len(buffered)
+        self._buffer = buffered[size:]
+        return buffered[:size]
+
+
+@contextlib.contextmanager
+def open_dump_file(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for reading, decompressed on the fly when its first bytes say zstd or gzip.
+
+    A suffix (``.zst``, ``.gz``, ``.age``) the content does not bear out, and an encrypted file, are
+    :class:`ConfigError` naming the file and what it is.
+    """
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read dump {path}: {exc.strerror}") from exc
+    with raw:
+        try:
+            head = raw.read(_HEAD)
+            raw.seek(0)
+        except OSError as exc:
+            raise ConfigError(f"cannot read dump {path}: {exc.strerror}") from exc
+        kind = kind_of(head)
+        promised = _SUFFIXES.get(path.suffix.lower())
+        if promised is not None and promised != kind:
+            raise ConfigError(f"cannot load {path}: its name says {promised} but it is {kind}; rename it")
+        if kind == AGE:
+            raise ConfigError(f"cannot load {path}: it is still encrypted (age); decrypt it first (synco decrypt)")
+        if kind == ZSTD:
+            yield cast(BinaryIO, _ReadErrors(cast(BinaryIO, _ZstdFrames(raw)), path, kind))
+        elif kind == GZIP:
+            with gzip.open(raw, "rb") as unpacked:
+                yield cast(BinaryIO, _ReadErrors(cast(BinaryIO, unpacked), path, kind))
+        else:
+            yield raw
+
+
+def is_compressed(path: Path) -> bool:
+    """Whether ``path``'s first bytes say zstd or gzip (False when it cannot be read: opening it will say why)."""
+    with contextlib.suppress(OSError), path.open("rb") as fh:
+        return kind_of(fh.read(_HEAD)) in (ZSTD, GZIP)
+    return False
