@@ -3,7 +3,11 @@
 Accepts the forms frameworks use: ``mysql://user:pw@host:3306/name``, ``mariadb://``,
 ``postgresql://``, ``postgres://``, ``pgsql://``, ``sqlite:///relative.db`` and
 ``sqlite:////absolute.db``, URL-encoded user names and passwords, ``?unix_socket=`` / ``?host=/run/...``
-for sockets. Unknown schemes are kept as the engine name, so a third-party engine plugin can claim them.
+for sockets; also the spellings of dj-database-url (``postgis://``, ``mysqlgis://``, ``spatialite://``
+...), Active Record (``mysql2://``, ``trilogy://``, ``sqlite3://``) and SQLAlchemy (``postgresql+psycopg://``,
+``mysql+pymysql://``: the ``+driver`` part is dropped). This is the one place they are mapped: every plugin
+and ``SYNCO_DATABASE_URL`` go through it. Unknown schemes are kept as the engine name, so a third-party
+engine plugin can claim them.
 """
 
 from __future__ import annotations
@@ -16,25 +20,38 @@ from synco_core.errors import ConfigError
 from synco_core.redaction import printable, register_secret
 from synco_core.values import DatabaseConfig
 
-#: Scheme aliases, mapped to the engine names the built-in engines answer to.
+#: Scheme and driver aliases (Doctrine/PDO, Laravel, Active Record adapters, dj-database-url, JDBC-flavoured
+#: Rails), mapped to the engine names the built-in engines answer to. The GIS and TimescaleDB spellings are
+#: the same servers with an extension, which synco carries like any other.
 ENGINE_ALIASES = {
     "mysql": "mysql",
     "mysql2": "mysql",
     "mysqli": "mysql",
     "pdo_mysql": "mysql",
     "mariadb": "mysql",
+    "mysqlgis": "mysql",
+    "mysql-connector": "mysql",
+    "trilogy": "mysql",
+    "jdbcmysql": "mysql",
     "postgresql": "postgresql",
     "postgres": "postgresql",
     "pgsql": "postgresql",
     "pdo_pgsql": "postgresql",
+    "postgis": "postgresql",
+    "timescale": "postgresql",
+    "timescalegis": "postgresql",
+    "jdbcpostgresql": "postgresql",
     "sqlite": "sqlite",
     "sqlite3": "sqlite",
     "pdo_sqlite": "sqlite",
+    "spatialite": "sqlite",
+    "jdbcsqlite3": "sqlite",
 }
 
 
 def normalise_engine(name: str) -> str:
-    """The engine name for a scheme or driver name (``pdo_mysql`` -> ``mysql``)."""
+    """The engine name for a scheme or driver name (``pdo_mysql`` -> ``mysql``, ``postgresql+psycopg`` ->
+    ``postgresql``)."""
     key = name.lower().split("+", 1)[0]
     return ENGINE_ALIASES.get(key, key)
 

@@ -91,6 +91,36 @@ def test_sqlite_relative_and_absolute(tmp_path: Path) -> None:
     assert relative.is_local()
 
 
+#: Every spelling frameworks' users write in a DATABASE_URL, and the engine it means: dj-database-url's schemes,
+#: Active Record's adapters, SQLAlchemy's dialect+driver, Doctrine/PDO and Laravel driver names.
+SPELLINGS = {
+    "postgres": "postgresql", "postgresql": "postgresql", "pgsql": "postgresql", "pdo_pgsql": "postgresql",
+    "postgis": "postgresql", "timescale": "postgresql", "timescalegis": "postgresql",
+    "jdbcpostgresql": "postgresql", "postgresql+psycopg": "postgresql", "postgresql+psycopg2": "postgresql",
+    "postgresql+asyncpg": "postgresql", "postgresql+pg8000": "postgresql", "postgis+psycopg": "postgresql",
+    "mysql": "mysql", "mariadb": "mysql", "mysql2": "mysql", "mysqli": "mysql", "pdo_mysql": "mysql",
+    "mysqlgis": "mysql", "mysql-connector": "mysql", "trilogy": "mysql", "jdbcmysql": "mysql",
+    "mysql+pymysql": "mysql", "mysql+mysqldb": "mysql", "mysql+aiomysql": "mysql",
+    "mariadb+mariadbconnector": "mysql", "mariadb+pymysql": "mysql",
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(SPELLINGS))
+def test_every_framework_spelling_of_a_server_url(scheme: str) -> None:
+    for written in (scheme, scheme.upper()):
+        config = parse_database_url(f"{written}://app:s3cret@db.example:6000/shop")
+        assert (config.engine, config.host, config.port, config.user, config.password, config.name) == (
+            SPELLINGS[scheme], "db.example", 6000, "app", "s3cret", "shop")
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite3", "pdo_sqlite", "spatialite", "jdbcsqlite3",
+                                    "sqlite+pysqlite", "sqlite+aiosqlite", "spatialite+pysqlite"])
+def test_every_framework_spelling_of_an_sqlite_url(scheme: str, tmp_path: Path) -> None:
+    assert parse_database_url(f"{scheme}:////srv/app/db.sqlite3").name == "/srv/app/db.sqlite3"
+    relative = parse_database_url(f"{scheme}:///var/app.db", base_dir=tmp_path)
+    assert (relative.engine, relative.name) == ("sqlite", str(tmp_path / "var" / "app.db"))
+
+
 def test_unknown_scheme_is_kept_for_third_party_engines() -> None:
     config = parse_database_url("duckdb+native://u@h/analytics")
     assert config.engine == "duckdb"

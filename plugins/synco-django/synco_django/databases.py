@@ -28,7 +28,7 @@ from synco_core import (
     register_secret,
     tables_with_columns,
 )
-from synco_django.static import UNKNOWN, URL_SCHEMES, DatabaseUrl
+from synco_django.static import UNKNOWN, DatabaseUrl
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +167,8 @@ def _port(alias: str, value: Any) -> int | None:
 
 
 def url_config(url: str, project_dir: Path, source: str) -> DatabaseConfig:
-    """A dj-database-url URL (``postgres://``, ``pgsql://``, ``postgis://``, ``mysql://``, ``sqlite:////abs``)."""
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() in URL_SCHEMES:
-        url = f"{URL_SCHEMES[scheme.lower()]}://{rest}"
+    """A dj-database-url URL (``postgres://``, ``pgsql://``, ``postgis://``, ``mysql://``, ``sqlite:////abs``);
+    the core parser knows dj-database-url's scheme spellings."""
     return parse_database_url(url, base_dir=project_dir, source=source)
 
 

@@ -58,17 +58,6 @@ class DatabaseUrl:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-#: dj-database-url's schemes that are spelt differently from synco's engine names.
-URL_SCHEMES = {
-    "postgis": "postgresql",
-    "pgsql": "postgresql",
-    "postgres": "postgresql",
-    "mysqlgis": "mysql",
-    "mysql-connector": "mysql",
-    "mysql2": "mysql",
-    "spatialite": "sqlite",
-}
-
 #: Functions that load a dotenv file into ``os.environ`` (django-environ's class method, python-dotenv's).
 _DOTENV_LOADERS = frozenset({"environ.Env.read_env", "environ.environ.Env.read_env", "dotenv.load_dotenv",
                              "dotenv.main.load_dotenv"})
@@ -512,10 +501,9 @@ class Reader:
             return value.settings[key]
         if key not in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
             raise _CannotEvaluate
-        scheme, sep, rest = value.url.partition("://")
-        url = f"{URL_SCHEMES.get(scheme.lower(), scheme)}://{rest}" if sep else value.url
         try:
-            config = parse_database_url(url, base_dir=self.project_dir)
+            # dj-database-url's schemes (postgis://, spatialite:// ...) are the core parser's aliases.
+            config = parse_database_url(value.url, base_dir=self.project_dir)
         except ConfigError:
             raise _CannotEvaluate from None
         found = {"NAME": config.name, "USER": config.user, "PASSWORD": config.password,

@@ -198,3 +198,18 @@ def test_same_name_file_set_replaces_the_frameworks(plugin_manager: SyncoPluginM
     framework = Framework(name="F", plugin="framer", project_dir=project)
     (media,) = list_file_sets(framework, FileSetOptions(), manager=plugin_manager)
     assert media.url_prefix == "real/"
+
+
+@pytest.mark.parametrize(("url", "engine"), [("postgis://u:p@db/geo", "postgresql"),
+                                             ("postgresql+psycopg://u:p@db/app", "postgresql"),
+                                             ("mysql+pymysql://u:p@db/app", "mysql"),
+                                             ("mariadb://u:p@db/app", "mysql"),
+                                             ("pgsql://u:p@db/app", "postgresql"),
+                                             ("spatialite:////srv/geo.db", "sqlite")])
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "SYNCO_DATABASE_URL"])
+def test_environment_urls_in_every_framework_spelling(url: str, engine: str, variable: str,
+                                                      manager: SyncoPluginManager, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(variable, url)
+    framework = detect(tmp_path, manager=manager)
+    assert framework.database is not None and framework.database.engine == engine

@@ -22,6 +22,7 @@ from synco_core import (
     SanitizeRule,
     address_masked,
     credential_columns,
+    normalise_engine,
     parse_database_url,
     quote_name,
     register_secret,
@@ -33,13 +34,6 @@ from synco_core import (
 #: of a sanitised copy logs in locally with "password". It is the core's PHP hash with Ruby's prefix; for
 #: an ASCII password the two prefixes compute the same digest.
 PASSWORD_HASH = "$2a$" + BCRYPT_PASSWORD[4:]
-
-#: Active Record adapters, by synco engine.
-ADAPTERS = {
-    "postgresql": "postgresql", "postgis": "postgresql", "postgres": "postgresql",
-    "mysql2": "mysql", "trilogy": "mysql", "mysql": "mysql", "jdbcmysql": "mysql",
-    "sqlite3": "sqlite", "sqlite": "sqlite",
-}
 
 #: Tables whose rows never travel: sessions (activerecord-session_store's, and Rails 8 authentication's).
 NO_ROWS_TABLES = (
@@ -216,8 +210,6 @@ def _from_url(name: str, url: str, project_dir: Path, source: str) -> DatabaseCo
     if colon and scheme.lower() in ("sqlite3", "sqlite") and not rest.startswith("//"):
         return DatabaseConfig(engine="sqlite", name=_sqlite_path(rest.split("?")[0], project_dir, name),
                               source=source)
-    if colon and scheme.lower() in ADAPTERS:
-        url = f"{ADAPTERS[scheme.lower()]}:{rest}"
     return parse_database_url(url, base_dir=project_dir, source=source)
 
 
@@ -229,7 +221,8 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
     url = _text(settings.get("url"))
     from_url = _from_url(name, url, project_dir, label) if url else None
     adapter = (_text(settings.get("adapter")) or "").lower()
-    engine = from_url.engine if from_url is not None else ADAPTERS.get(adapter)
+    # Active Record's adapter names (postgis, mysql2, trilogy, sqlite3 ...) are the core parser's aliases.
+    engine = from_url.engine if from_url is not None else (normalise_engine(adapter) if adapter else None)
     if engine is None and not adapter and "url" in settings:
         # url: <%= ENV['DATABASE_URL'] %> with the variable unset: Rails fails to connect too; say what is empty.
         variable = "DATABASE_URL" if name == "primary" else f"{name.upper()}_DATABASE_URL"
