@@ -133,6 +133,13 @@ def local_files(root: Path) -> dict[str, Found]:
     return found
 
 
+def local_folders(root: Path) -> set[str]:
+    """The folders below ``root`` (not through links)."""
+    return {(Path(current) / name).relative_to(root).as_posix()
+            for current, dirs, _names in os.walk(root) for name in dirs
+            if not os.path.islink(os.path.join(current, name))}
+
+
 def _prefixes(path: str) -> list[str]:
     parts = path.split("/")
     return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
@@ -434,6 +441,15 @@ class ResyncModel(RuleBasedStateMachine):
         if not empty:
             (place / "mine.txt").write_bytes(b"a local file in a local folder")
 
+    @change(path=paths, nested=st.booleans())
+    def local_add_folder(self, path: str, nested: bool) -> None:
+        """A folder of the user's that never held a file the server sent (empty, or of empty folders)."""
+        found = local_files(self.local) if self.local.is_dir() else {}
+        if path in found or collides(path, found):
+            return
+        with contextlib.suppress(OSError):
+            (self.local / path / ("deeper" if nested else "")).mkdir(parents=True, exist_ok=True)
+
     @change()
     def local_remove_set(self) -> None:
         """The set's folder gone: the next receive is a first one again (the staging folder)."""
@@ -490,6 +506,10 @@ class ResyncModel(RuleBasedStateMachine):
         self.received = True
         expected = self._expected(before, delete)
         assert local_files(self.local) == expected, result.output
+        if delete:
+            # rsync's --delete: no folder the server does not have is left, empty or emptied.
+            assert local_folders(self.local) == {prefix for path in expected for prefix in _prefixes(path)}, \
+                result.output
         if self.transport_name == "static":
             # Only what changed is downloaded: no file the folder held as the server has it is fetched (the
             # files out of packs come by ranges of the session's packs, not by their own URLs).
@@ -634,6 +654,34 @@ def test_delete_removes_the_folders_it_empties(fixture_plugin: None) -> None:
                          ("server_add", {"path": "a", "size": 5, "mtime": A})], delete=False, new_session=True)
         machine.receive([("server_delete", {"pick": 1})], delete=True, new_session=True)
         assert sorted(os.listdir(machine.local)) == ["a"]
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_delete_removes_folders_that_never_held_a_file(fixture_plugin: None, nested: bool) -> None:
+    """A local folder the server never had, empty or of empty folders, goes with --delete (rsync's --delete
+    removes extraneous folders, not only the files in them); the set's own folder stays, even emptied."""
+    with model() as machine:
+        machine.receive([("server_add", {"path": "d/x", "size": 5, "mtime": A})], delete=False, new_session=True)
+        machine.receive([("local_add_folder", {"path": "e", "nested": nested}),
+                         ("local_add_folder", {"path": "d/b", "nested": nested})], delete=False, new_session=False)
+        assert (machine.local / "e").is_dir() and (machine.local / "d" / "b").is_dir()
+        machine.receive([], delete=True, new_session=False)
+        assert sorted(os.listdir(machine.local)) == ["d"] and os.listdir(machine.local / "d") == ["x"]
+        machine.receive([("server_delete", {"pick": 0}), ("local_add_folder", {"path": "e", "nested": nested})],
+                        delete=True, new_session=True)
+        assert machine.local.is_dir() and os.listdir(machine.local) == []
+
+
+def test_delete_does_not_follow_a_link_to_a_folder(fixture_plugin: None, tmp_path: Path) -> None:
+    """A local link to a folder elsewhere is removed as the link it is; the empty folders it points to stay."""
+    outside = tmp_path / "elsewhere"
+    (outside / "empty" / "deeper").mkdir(parents=True)
+    with model() as machine:
+        machine.receive([("server_add", {"path": "a", "size": 5, "mtime": A})], delete=False, new_session=True)
+        (machine.local / "link").symlink_to(outside, target_is_directory=True)
+        machine.receive([], delete=True, new_session=False)
+        assert not os.path.lexists(machine.local / "link")
+        assert (outside / "empty" / "deeper").is_dir()
 
 
 @pytest.mark.parametrize("size", [5, 40_000])

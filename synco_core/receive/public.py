@@ -292,6 +292,7 @@ def receive_public_files(
             # the fetch continues the one of the listed version (no part is in any file's way).
             result.removed = remove_vanished(work_dir, [path for path in result.vanished
                                                         if not path.endswith(PART_SUFFIX)])
+            remove_empty_folders(work_dir)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
     except BaseException:
@@ -343,6 +344,21 @@ def remove_vanished(set_dir: Path, vanished: list[str]) -> int:
         with contextlib.suppress(OSError):
             os.rmdir(os.path.join(set_dir, *folder.split("/")))
     return len(vanished)
+
+
+def remove_empty_folders(set_dir: Path) -> None:
+    """Remove the folders below ``set_dir`` that hold no file, never ``set_dir`` itself and never through a link.
+
+    The index lists files only, so a folder holding none of its files (after the vanished ones went) is not the
+    server's, as rsync's ``--delete`` removes a folder the source does not have. The deepest go first, so a
+    folder of empty folders goes too; anything holding a file (or a link, or what appeared meanwhile) stays,
+    as ``rmdir`` removes an empty folder only. Run before the fetch, which makes the folders it needs.
+    """
+    root = os.fspath(set_dir)
+    for folder, _folders, _files in os.walk(root, topdown=False, followlinks=False):
+        if folder != root:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
 
 def _take_name(set_dir: Path, holder: str, relative: str) -> None:

@@ -38,7 +38,7 @@ from synco_core.receive.meta import (
     wait_ready,
 )
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.public import receive_public_files
+from synco_core.receive.public import receive_public_files, remove_empty_folders
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
@@ -511,7 +511,10 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                 public = file_set.public
                 tree = unchanged_tree(state.previous(file_set.name), public, local, target / local)
                 if tree is not None:
-                    # The very index received before, and the folder holds exactly what that receive left.
+                    # The very index received before, and the folder holds exactly what that receive left;
+                    # the digest is of files only, so --delete still takes the folders that hold none.
+                    if options.delete:
+                        remove_empty_folders(target / local)
                     outcome.status, outcome.detail = "skipped", "all files up to date"
                     outcome.files_skipped = tree["files"]
                     arrived(target, state.record(folder, meta, file_set, local, fileCount=tree["files"], tree=tree))
