@@ -236,14 +236,62 @@ def path_below(path: Path, base: Path) -> tuple[str, ...] | None:
     return None
 
 
+#: An unlocked temporary file younger than this may be one being born (created, not yet locked): left alone.
+TEMP_GRACE = 60.0
+
+
+def create_owned_temp(path: Path, suffix: str) -> tuple[Path, int]:
+    """A new private file ``<path>.t<random><suffix>`` beside ``path``, opened for writing, with an exclusive
+    ``flock`` held on it for as long as the returned descriptor (or a ``dup`` of it) is open.
+
+    The lock, not a process id, says the owner lives (see :mod:`synco_core.scratch`): a pid means nothing
+    in another container's pid namespace sharing the folder (two containers' pid 1 would even write the
+    same name), and pids are reused. On a filesystem without ``flock`` nobody can take the lock: nothing is
+    removed there.
+    """
+    import fcntl
+    import secrets
+
+    temp = path.with_name(f"{path.name}.t{secrets.token_hex(8)}{suffix}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return temp, fd
+
+
 def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
-    """Remove the temporary files ``<path>.<pid><suffix>`` beside ``path`` whose process is gone (killed before
-    it could): a temporary file of a running one (another serve or receive of the same set) is left alone."""
+    """Remove the temporary files ``<path>.*<suffix>`` beside ``path`` whose owner is gone (killed before it
+    could remove them): one made by :func:`create_owned_temp` whose lock can be taken, an older synco's
+    ``<path>.<pid><suffix>`` whose process is gone. A file of a running owner is left alone."""
     for temp in path.parent.glob(f"{path.name}.*{suffix}"):
-        pid = temp.name[len(path.name) + 1:-len(suffix)]
-        if pid.isdigit() and not process_alive(int(pid)):
-            with contextlib.suppress(OSError):
-                temp.unlink()
+        # "<pid>" or "<pid>.partial" before this version, "t<random>" (and "t<random>.partial") since.
+        middle = temp.name[len(path.name) + 1:-len(suffix)].split(".", 1)[0]
+        with contextlib.suppress(OSError):
+            if middle.isdigit():
+                if not process_alive(int(middle)):
+                    temp.unlink()
+            elif middle.startswith("t"):
+                _remove_if_unlocked(temp)
+
+
+def _remove_if_unlocked(temp: Path) -> None:
+    import fcntl
+    import time
+
+    fd = os.open(temp, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or time.time() - info.st_mtime < TEMP_GRACE:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # its owner holds it, or this filesystem has no flock
+        again = os.stat(temp, follow_symlinks=False)
+        if (again.st_dev, again.st_ino) == (info.st_dev, info.st_ino):
+            os.unlink(temp)
+    finally:
+        os.close(fd)
 
 
 def process_alive(pid: int) -> bool:

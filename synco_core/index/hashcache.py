@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from synco_core.bounded import CACHE_CONTENT_MB
-from synco_core.fsutil import remove_temps_of_dead_processes, user_cache_dir
+from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
 from synco_core.index.order import seek
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ class HashCache:
         self._pending: _Entry | None = None
         self._new: BinaryIO | None = None
         self._temp: Path | None = None
+        self._lock_fd = -1
         self._block = bytearray()
         self._fingerprinted: tuple[os.stat_result | None, bytes] = (None, b"")
         #: The last hit: the stat it was looked up with, the hash handed out, and the old entry.
@@ -231,12 +232,12 @@ class HashCache:
         if old is not None:
             self._old, self._old_file = self._entries(path, old), old
             self.has_contents = self.budget > 0
-        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._temp = temp
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
-                         0o600)
+            self._temp, fd = create_owned_temp(path, ".tmp")
+            # The lock on the temporary file lives as long as this copy of its descriptor: past hand_over,
+            # which closes the file while a worker appends to it, until commit or discard.
+            self._lock_fd = os.dup(fd)
             self._new = os.fdopen(fd, "wb")
             self._new.write(HEADER)
         except OSError as exc:
@@ -246,9 +247,11 @@ class HashCache:
                 with contextlib.suppress(OSError):
                     self._new.close()
             self._new = None
-            with contextlib.suppress(OSError):
-                temp.unlink()
+            if self._temp is not None:
+                with contextlib.suppress(OSError):
+                    self._temp.unlink()
             self._temp = None
+            self._release_lock()
             return
         remove_temps_of_dead_processes(path, ".tmp")
         # The first format's cache (zstd-compressed text) of the same set is never read again.
@@ -487,6 +490,18 @@ class HashCache:
 
     def commit(self) -> None:
         """Replace the old cache with the one just written."""
+        try:
+            self._commit()
+        finally:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def _commit(self) -> None:
         self._close_old()
         if self._handed_over and self._temp is not None and self.path is not None:
             try:
@@ -520,3 +535,4 @@ class HashCache:
         if self._temp is not None:
             with contextlib.suppress(OSError):
                 self._temp.unlink()
+        self._release_lock()

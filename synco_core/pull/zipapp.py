@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synco_core.errors import ConfigError
-from synco_core.fsutil import user_cache_dir
+from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,12 @@ def plan_zipapp(root_distribution: str = "synco", group: str = "synco") -> Zipap
 def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
     """Write the archive atomically to ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(target.name + f".{os.getpid()}.part")
+    # What a build killed midway left beside this archive goes; one being written (its lock held) stays.
+    remove_temps_of_dead_processes(target, ".part")
+    temp, fd = create_owned_temp(target, ".part")
     try:
-        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED,
+                                                         compresslevel=6) as archive:
             archive.writestr("__main__.py", MAIN)
             for arcname, path in plan.files:
                 archive.write(path, arcname)

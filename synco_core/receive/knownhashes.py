@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from synco_core.fsutil import remove_temps_of_dead_processes
+from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes
 from synco_core.index.order import seek
 from synco_core.receive.files import sha256_of
 
@@ -70,11 +70,11 @@ def known_hashes_file(target: Path, local: str) -> Path:
 class _Draft:
     """One version of the new file, written as the merge goes."""
 
-    def __init__(self, temp: Path) -> None:
-        self.temp = temp
+    def __init__(self, path: Path, suffix: str) -> None:
+        # Locked while it is open: a later receive removes it only once this one is gone.
+        self.temp, fd = create_owned_temp(path, suffix)
         self.lines: list[bytes] = []
         self.digest = hashlib.sha256(HEADER)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         self.out = os.fdopen(fd, "wb")
         self.out.write(HEADER)
 
@@ -112,14 +112,13 @@ class KnownHashes:
         self._intact = [False]
         self._old: Iterator[tuple[str, str]] = self._read(path, self._intact)
         self._pending: tuple[str, str] | None = None
-        self._temp = path.with_name(f"{path.name}.{os.getpid()}.part")
         #: (all arrived, some did not), or None when not written.
         self._drafts: tuple[_Draft, _Draft] | None = None
         if write:
             complete: _Draft | None = None
             try:
-                complete = _Draft(self._temp)
-                self._drafts = (complete, _Draft(path.with_name(f"{path.name}.{os.getpid()}.partial.part")))
+                complete = _Draft(path, ".part")
+                self._drafts = (complete, _Draft(path, ".partial.part"))
             except OSError as exc:
                 log.debug("known hashes %s not written: %s", path, exc)
                 if complete is not None:
