@@ -197,3 +197,81 @@ def test_a_database_the_load_creates_gets_the_sources_settings(
                 "Asia/Tokyo", "o'brien", "5min", "off")
     finally:
         drop_postgres_databases([target])
+
+
+#: Every byte but NUL, and sequences a UTF-8 reader takes for a surrogate or an over-long form.
+_ALL_BYTES = bytes(range(1, 256)) + b"\xed\xb2\x80\xc0\xaf\xf4\x90\x80\x80"
+_SQL_ASCII_SOURCE = (
+    b'CREATE TABLE "t\xff\xe9" ("c\xfe" text, n int, arr text[]);'
+    b"INSERT INTO \"t\xff\xe9\" VALUES (E'a\\xffb', 1, ARRAY[E'\\xfe\\x80']), ('caf\xc3\xa9', 2, NULL), "
+    b"(convert_from(decode('" + _ALL_BYTES.hex().encode() + b"', 'hex'), 'SQL_ASCII'), 3, NULL);"
+    b"COMMENT ON TABLE \"t\xff\xe9\" IS E'note \\xfe';"
+    b"CREATE VIEW \"v\xfd\" AS SELECT E'\\xfd\\xfc'::text AS x, \"c\xfe\" FROM \"t\xff\xe9\";"
+    b"CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'r\xe9sum\xe9 \xff'::text $$;"
+)
+#: Every name, comment, definition and value of the database as the bytes it holds.
+_RAW_BYTES = """
+    SELECT 'class', encode(convert_to(c.relname::text, 'SQL_ASCII'), 'hex'),
+           encode(convert_to(coalesce(obj_description(c.oid, 'pg_class'), ''), 'SQL_ASCII'), 'hex'),
+           encode(convert_to(coalesce(pg_get_viewdef(c.oid), ''), 'SQL_ASCII'), 'hex')
+    FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v')
+    UNION ALL SELECT 'column', encode(convert_to(a.attname::text, 'SQL_ASCII'), 'hex'), '', ''
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0
+    UNION ALL SELECT 'function', p.proname, encode(convert_to(p.prosrc, 'SQL_ASCII'), 'hex'), ''
+    FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+    UNION ALL SELECT 'row', r.n::text, encode(convert_to(r.c, 'SQL_ASCII'), 'hex'),
+           encode(convert_to(coalesce(r.arr::text, ''), 'SQL_ASCII'), 'hex')
+    FROM (SELECT n, arr, "c\xfe" AS c FROM "t\xff\xe9") r
+    ORDER BY 1, 2, 3"""
+
+
+def _raw(name: str) -> list[tuple[bytes, ...]]:
+    with psycopg.connect(postgres_url_for(name), autocommit=True) as conn:
+        conn.execute("SET client_encoding = 'SQL_ASCII'")
+        result = conn.pgconn.exec_(_RAW_BYTES.encode("latin-1"))
+        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, result.error_message
+        return [tuple(bytes(result.get_value(row, col) or b"") for col in range(4)) for row in range(result.ntuples)]
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_sql_ascii_source_comes_back_byte_for_byte(
+        wide: bool, created: Callable[[str], str], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SQL_ASCII database holds any byte in its names, comments, bodies and rows: the dump failed on the
+    first that was not UTF-8 ("invalid byte sequence for encoding UTF8: 0xff"). As with pg_dump, the dump
+    is in the source's own encoding; a new database and a SQL_ASCII one get the same bytes back, and a UTF-8
+    one, which could not hold them, becomes SQL_ASCII with one warning line before anything is loaded."""
+    if wide:
+        # Every row is written in pieces, every value of more than one byte cut into pieces of four.
+        from synco_core.engines.postgresql import widerows
+        monkeypatch.setattr(widerows, "may_have_wide_rows", lambda *_: True)
+        monkeypatch.setattr(widerows, "WIDE_ROW", -1)
+        monkeypatch.setattr(widerows, "CHUNK", 4)
+    source = created("ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("SET client_encoding = 'SQL_ASCII'")
+        result = conn.pgconn.exec_(_SQL_ASCII_SOURCE)
+        assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+    expected = _raw(source)
+    assert any(_ALL_BYTES.hex().encode() in value for row in expected for value in row)
+    _dump(source, tmp_path / "dump.sql")
+    assert b'"encoding": "SQL_ASCII"' in (tmp_path / "dump.sql").read_bytes().split(b"\n\n", 1)[0]
+
+    new = unique_name()
+    try:
+        _load(new, tmp_path / "dump.sql")
+        assert _properties(new)[0] == "SQL_ASCII"
+        assert _raw(new) == expected
+    finally:
+        drop_postgres_databases([new])
+    same = created("ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    _load(same, tmp_path / "dump.sql")
+    assert _raw(same) == expected
+    utf8 = created("ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0")
+    with caplog.at_level(logging.WARNING):
+        _load(utf8, tmp_path / "dump.sql")
+    assert (f"PostgreSQL database '{utf8}' becomes SQL_ASCII: its own encoding UTF8 cannot hold the bytes of a "
+            "SQL_ASCII source that are not text in it") in caplog.text
+    assert _properties(utf8)[0] == "SQL_ASCII"
+    assert _raw(utf8) == expected

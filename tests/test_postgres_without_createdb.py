@@ -26,6 +26,7 @@ from synco_core.testing.services import (
     POSTGRES_HOST,
     POSTGRES_PORT,
     POSTGRES_USER,
+    drop_postgres_databases,
     postgres_admin_connection,
     postgres_url_for,
     unique_name,
@@ -303,3 +304,31 @@ def test_a_target_whose_public_schema_was_dropped_gets_templates_in_place(
     expected = [row for row in snapshot(fresh)["schemas"] if row[0] == "public"]  # type: ignore[attr-defined]
     assert snapshot(target)["schemas"] == expected
     assert snapshot(target)["relations"] == [("public.t:r",)]
+
+
+def test_a_sql_ascii_source_installed_in_place_into_utf8_is_named_before_loading_and_fails_whole(
+        owner_without_createdb: str, caplog: pytest.LogCaptureFixture,
+        postgres_database_factory: Callable[[], str]) -> None:
+    """A SQL_ASCII source may hold bytes that are not UTF-8; in place a UTF-8 database keeps its encoding and
+    cannot store them: one warning line says so before anything is loaded, and the install fails whole."""
+    role = owner_without_createdb
+    target, database = owned_target(postgres_database_factory, role)
+    source = unique_name("synco_test_probe_sql_ascii_source")
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f"CREATE DATABASE \"{source}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                      "TEMPLATE template0")
+        with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (v text); INSERT INTO t VALUES (E'a\\xffb')")
+        out = io.BytesIO()
+        dump_database(parse_database_url(postgres_url_for(source)), out, DumpOptions())
+    finally:
+        admin.close()
+        drop_postgres_databases([source])
+    assert b"SET client_encoding = 'SQL_ASCII'" in out.getvalue(), out.getvalue()[:3000]
+    with caplog.at_level(logging.WARNING), pytest.raises(DatabaseError, match="0xff") as failed:
+        install(database, io.BytesIO(out.getvalue()), InstallOptions(yes=True))
+    assert (f"PostgreSQL database {target!r} is UTF8 and keeps it (installed in place): a byte of the dump's "
+            "SQL_ASCII source that it cannot hold fails the install, the content as it was") in caplog.text
+    assert "\n" not in str(failed.value)
+    assert marker(target) == "old"

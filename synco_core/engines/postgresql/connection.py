@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from synco_core.engines.postgresql import rawtext  # noqa: F401  (SQL_ASCII sessions read text as str)
 from synco_core.errors import DatabaseError
 from synco_core.redaction import redact
 from synco_core.values import DatabaseConfig

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import pq
 
 from synco_core import dumpprogress
-from synco_core.engines.postgresql import searchpaths
+from synco_core.engines.postgresql import rawtext, searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, server_version_num
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
@@ -301,7 +301,7 @@ def copy_out(pgconn: pq.abc.PGconn, query: str, sinks: Iterable[Any]) -> int:
     escapes the newlines inside values).
     """
     targets = list(sinks)
-    result = pgconn.exec_(query.encode("utf-8"))
+    result = pgconn.exec_(rawtext.to_bytes(query))
     if result.status != pq.ExecStatus.COPY_OUT:
         raise DatabaseError(f"COPY failed: {result_error(result, pgconn)}")
     rows = 0

@@ -36,6 +36,7 @@ from synco_core.engines.postgresql import (
     partitionroots,
     postdata,
     privileges,
+    rawtext,
     regvalues,
     searchpaths,
     sourcedatabase,
@@ -60,7 +61,7 @@ HEADER = """--
 SET statement_timeout = 0;
 SET lock_timeout = 0;
 SET idle_in_transaction_session_timeout = 0;
-SET client_encoding = 'UTF8';
+SET client_encoding = '{client_encoding}';
 SET standard_conforming_strings = on;
 SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
@@ -87,6 +88,15 @@ LOCK_WAIT_SECONDS = 60
 #: The last line of every complete dump; the loader refuses a synco dump that does not end with it.
 TRAILER = "-- synco PostgreSQL dump complete\n"
 
+def _client_encoding(conn: psycopg.Connection[Any]) -> str:
+    """UTF8, or SQL_ASCII for a SQL_ASCII source (set on ``conn``): its text is bytes the server never
+    checked, which only its own encoding reads as they are (see :mod:`.rawtext`)."""
+    if str(fetch(conn, "SELECT pg_catalog.getdatabaseencoding()")[0][0]) != "SQL_ASCII":
+        return "UTF8"
+    rawtext.read_raw(conn)
+    return "SQL_ASCII"
+
+
 class _Writer:
     """Encodes script text and writes it to the output stream."""
 
@@ -96,9 +106,9 @@ class _Writer:
 
     def sql(self, text: str) -> None:
         if self.pending:
-            self.out.write(self.pending.encode("utf-8"))
+            self.out.write(rawtext.to_bytes(self.pending))
             self.pending = ""
-        self.out.write(text.encode("utf-8"))
+        self.out.write(rawtext.to_bytes(text))
 
     def section(self, title: str) -> None:
         # The heading is written with the first statement of the section, so empty sections leave no trace.
@@ -127,6 +137,8 @@ class PostgresDumper:
         #: How many tables and views the dump has locked until it ends (for an error saying the server's lock
         #: table is full).
         self.locked = 0
+        #: The dump's client encoding (:func:`_client_encoding`).
+        self.client_encoding = "UTF8"
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -138,6 +150,7 @@ class PostgresDumper:
             # money is written as lc_monetary says ('1.234,56 €' under de_DE) and read back the same way: in
             # the locale every server has, which the dump's header sets for loading.
             conn.execute("SET lc_monetary = 'C'")
+            self.client_encoding = _client_encoding(conn)
             return self._dump(conn, _Writer(out))
         except psycopg.errors.LockNotAvailable as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: it waited "
@@ -202,6 +215,7 @@ class PostgresDumper:
 
         database_name = " ".join(self.database.name.split())  # a name with a newline must not end the comment
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
+                            client_encoding=self.client_encoding,
                             locale=sourcedatabase.read_source(conn).header(),
                             settings=sourcedatabase.settings_header(sourcedatabase.read_settings(conn))))
         self._extensions_and_schemas(w, conn)

@@ -159,8 +159,10 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
         # A LATIN1 (or other one-byte) database cannot store the characters of a UTF-8 source beyond its
         # own, and the COPY of the first such row failed after the whole download. The install creates a
         # new database anyway (pg_restore --create would give it the source's encoding too).
-        log.warning("PostgreSQL database %r becomes %s: its own encoding %s cannot hold all of the text of the "
-                    "dump's source", target, source.encoding, own.encoding)
+        what = ("the bytes of a SQL_ASCII source that are not text in it" if source.encoding == "SQL_ASCII"
+                else "all of the text of the dump's source")
+        log.warning("PostgreSQL database %r becomes %s: its own encoding %s cannot hold %s", target,
+                    source.encoding, own.encoding, what)
     if source is not None:
         try:
             admin.execute(create + _locale_options(source))
@@ -178,7 +180,10 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
 
 def _holds(own: str, source: str) -> bool:
     """Whether a database in encoding ``own`` can store every character of one in ``source``: the same
-    encoding, UTF-8 (which holds every character), or SQL_ASCII (which stores the bytes unchecked)."""
+    encoding, UTF-8 (which holds every character), or SQL_ASCII (which stores the bytes unchecked). A
+    SQL_ASCII source's text is bytes, any of them: only a SQL_ASCII database is sure to hold them all."""
+    if source == "SQL_ASCII":
+        return own == source
     return own == source or own in ("UTF8", "SQL_ASCII")
 
 
@@ -451,8 +456,20 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
         raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
     conn = connect(database)
     try:
-        role = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+        role, own = conn.execute("SELECT current_user, pg_catalog.pg_encoding_to_char(d.encoding) "
+                                 "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()"
+                                 ).fetchone() or ("", "")
         inplace.require(conn, database.name, role)
+        header, head = split_header(dump)
+        dump = with_head(head, dump)
+        source = header.locale.encoding if header.locale else None
+        if source is not None and not _holds(own, source):
+            # Said before anything is loaded: the database keeps its encoding, and the load fails whole on
+            # the first text it cannot hold.
+            log.warning("PostgreSQL database %r is %s and keeps it (installed in place): %s of the dump's %s "
+                        "source that it cannot hold fails the install, the content as it was (create the database "
+                        "again with ENCODING '%s', or ALTER ROLE %s CREATEDB)", database.name, own,
+                        "a byte" if source == "SQL_ASCII" else "a character", source, source, role)
         conn.execute("SET maintenance_work_mem = '256MB'")
         # The other sessions of this role would hold the locks the drops wait for; those of other roles
         # are waited for (ending them takes pg_signal_backend).

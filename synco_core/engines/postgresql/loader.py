@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from psycopg import pq
 
-from synco_core.engines.postgresql import gate
+from synco_core.engines.postgresql import gate, rawtext
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.engines.postgresql.owners import ForeignOwners
 from synco_core.engines.postgresql.script import (
@@ -153,6 +153,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
 def _check_session(pgconn: pq.abc.PGconn, line: int) -> None:
     """Whatever changed them (SET, set_config under another name, a function the statement called), the
     splitter and the gate read the next statement as the server will only with these settings."""
+    rawtext.check_bytes(pgconn)
     gate.check_session(pgconn.parameter_status(b"standard_conforming_strings"),
                        pgconn.parameter_status(b"client_encoding"), line)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from psycopg import pq
 
+from synco_core.engines.postgresql import rawtext
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.errors import DatabaseError
 from synco_core.handoff import until_ended
@@ -69,6 +70,7 @@ class SecondConnection:
                     if result.status != pq.ExecStatus.COMMAND_OK and result.status != pq.ExecStatus.TUPLES_OK:
                         raise DatabaseError(f"the second loading connection refused {statement[:60]!r}: "
                                             f"{result_error(result, connection.pgconn)}")
+                rawtext.check_bytes(connection.pgconn)
             except BaseException:
                 connection.close()
                 raise

@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql import gate
+from synco_core.engines.postgresql import gate, rawtext
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, fetch, not_extension_member
 from synco_core.engines.postgresql.gate import SAFE_HANDLERS, SAFE_LANGUAGES, UNSAFE_EXTENSIONS
 from synco_core.engines.postgresql.objects import Key
@@ -127,7 +127,7 @@ def find(conn: psycopg.Connection[Any]) -> Unsupported:
 def _refused_by_the_gate(conn: psycopg.Connection[Any]) -> list[tuple[Key, str]]:
     """The database's own routines and views whose definitions the install's gate refuses, as it would
     find them in the dump (a routine in a language the gate does not let through is refused above)."""
-    languages = {str(name).lower().encode() for (name,) in fetch(conn, f"""
+    languages = {rawtext.to_bytes(str(name).lower()) for (name,) in fetch(conn, f"""
         SELECT l.lanname FROM pg_catalog.pg_language l
         WHERE l.lanispl AND l.oid >= 16384 AND {not_extension_member('pg_language', 'l.oid')}""")}
     refused = []
@@ -145,7 +145,7 @@ def _refused_by_the_gate(conn: psycopg.Connection[Any]) -> list[tuple[Key, str]]
             WHERE c.oid >= 16384 AND c.relkind IN ('v', 'm') AND {USER_SCHEMA.format('n')}
               AND {not_extension_member('pg_class', 'c.oid')}
             ORDER BY 3"""):
-        text = str(definition).encode()
+        text = rawtext.to_bytes(str(definition))
         try:
             gate.check(text, strip_comments(text, mask=True), 0, set(languages))
         except DatabaseError:

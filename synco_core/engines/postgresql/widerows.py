@@ -24,6 +24,7 @@ import psycopg
 from psycopg import pq
 
 from synco_core import dumpprogress
+from synco_core.engines.postgresql import rawtext
 from synco_core.engines.postgresql.catalog import Quoter, fetch, literal
 from synco_core.engines.postgresql.connection import result_error
 from synco_core.engines.postgresql.dataplan import DataPlan, copy_out
@@ -72,16 +73,16 @@ class Column:
 
         The value is computed once, in the subquery, as bytes: cutting the stored value instead would
         decompress it from the start for every piece, and cutting text counts characters from the start.
-        Text is cut as UTF-8 (the session's client encoding, which COPY writes in), possibly inside a
-        character: the pieces are only ever written one after the other. The server holds the value, as
-        its own COPY would; the client gets one piece at a time through a cursor.
+        Text is cut in the session's client encoding, which COPY writes in (UTF-8, or a SQL_ASCII source's
+        own bytes), possibly inside a character: the pieces are only ever written one after the other. The
+        server holds the value, as its own COPY would; the client gets one piece at a time through a cursor.
         """
         chunk = int(CHUNK)
         if self.kind == "bytea":
             value = f"({ref})::pg_catalog.bytea || ''::pg_catalog.bytea"  # || makes a plain in-memory copy
             piece = f"pg_catalog.encode(pg_catalog.substr(p.v, g.n, {chunk}), 'hex')"
         else:
-            value = f"pg_catalog.convert_to({self.value(ref)}, 'UTF8')"
+            value = f"pg_catalog.convert_to({self.value(ref)}, pg_catalog.pg_client_encoding())"
             piece = f"pg_catalog.substr(p.v, g.n, {chunk})"
         # GREATEST: an empty value is one empty piece, a NULL one a NULL piece.
         return (f"SELECT g.n, {piece} FROM (SELECT {value} AS v FROM {source} OFFSET 0) p, LATERAL "
@@ -197,7 +198,7 @@ def _pieces(pgconn: pq.abc.PGconn, query: str, what: str) -> Iterator[bytes | No
     """The rows of a :meth:`Column.pieces` query, one at a time, checked to come in order."""
     cursor = b"synco_wide_value"
     # BINARY: the pieces arrive as their bytes (text and bytea), the position as a 4-byte integer.
-    _run(pgconn, b"DECLARE " + cursor + b" BINARY NO SCROLL CURSOR FOR " + query.encode(), what,
+    _run(pgconn, b"DECLARE " + cursor + b" BINARY NO SCROLL CURSOR FOR " + rawtext.to_bytes(query), what,
          pq.ExecStatus.COMMAND_OK)
     expected = 1
     while True:
