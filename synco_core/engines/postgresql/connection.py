@@ -18,10 +18,14 @@ from synco_core.values import DatabaseConfig
 
 #: Session settings of the dumper. Fixed date, interval, float and bytea output styles and UTC make the
 #: COPY text of a table depend only on its content, never on the server's or the user's defaults.
+#: Intervals in ISO 8601: the other styles print the smallest one, -9223372036854775808 microseconds, as
+#: ``-2562047788:00:54.775808``, which PostgreSQL cannot read back (the install failed, as pg_dump's restore
+#: does); ISO 8601 writes each of an interval's months, days and microseconds, and every value reads back
+#: exactly under any IntervalStyle, so dumps written before load as they did.
 SESSION_SETTINGS = (
     "SET client_encoding = 'UTF8'",
     "SET DateStyle = 'ISO, YMD'",
-    "SET IntervalStyle = 'postgres'",
+    "SET IntervalStyle = 'iso_8601'",
     "SET TimeZone = 'UTC'",
     "SET extra_float_digits = 3",
     "SET bytea_output = 'hex'",
