@@ -275,3 +275,29 @@ def test_a_sql_ascii_source_comes_back_byte_for_byte(
             "SQL_ASCII source that are not text in it") in caplog.text
     assert _properties(utf8)[0] == "SQL_ASCII"
     assert _raw(utf8) == expected
+
+
+def test_the_tables_and_text_of_a_sql_ascii_database_are_read_as_text(created: Callable[[str], str]) -> None:
+    """A session left in a SQL_ASCII database's own encoding got every name and value from psycopg as bytes:
+    listing the tables for ``synco serve`` failed (TypeError), and a plugin's reads got bytes."""
+    from synco_core.dburl import parse_database_url
+    from synco_core.engines.postgresql import connect_database, inspect_database
+
+    source = created("ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("SET client_encoding = 'SQL_ASCII'")
+        result = conn.pgconn.exec_(b"CREATE TABLE plain (v text); INSERT INTO plain VALUES ('caf\xc3\xa9 \xff');"
+                                   b'CREATE TABLE "t\xe9" (v text)')
+        assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+    database = parse_database_url(postgres_url_for(source))
+    inventory = inspect_database(database)
+    assert inventory is not None
+    assert sorted(table.name for table in inventory.tables) == ["plain", "t\udce9"]
+    assert [table.columns for table in inventory.tables] == [["v"], ["v"]]
+    reader = connect_database(database)
+    assert reader is not None
+    try:
+        rows = list(reader.rows("SELECT v FROM plain"))
+    finally:
+        reader.close()
+    assert rows == [("café \udcff",)]

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from synco_core.engines.postgresql import rawtext  # noqa: F401  (SQL_ASCII sessions read text as str)
+from synco_core.engines.postgresql import rawtext
 from synco_core.errors import DatabaseError
 from synco_core.redaction import redact
 from synco_core.values import DatabaseConfig
@@ -85,6 +85,7 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
             conn.close()
             raise DatabaseError(f"cannot prepare the PostgreSQL session on {where(database, dbname)}: "
                                 f"{one_line(exc)}") from exc
+    rawtext.adapt(conn)
     return conn
 
 

@@ -61,6 +61,15 @@ def read_raw(conn: psycopg.Connection[Any]) -> None:
     """Read ``conn``'s text in the database's own bytes: the client encoding SQL_ASCII, for a SQL_ASCII
     database."""
     conn.execute("SET client_encoding = 'SQL_ASCII'")
+    adapt(conn)
+
+
+def adapt(conn: psycopg.Connection[Any]) -> None:
+    """Read ``conn``'s text as ``str`` if its client encoding is SQL_ASCII (a session left with a SQL_ASCII
+    database's own encoding): psycopg returned every name and value as ``bytes`` there, and listing the
+    tables of such a database for ``synco serve`` failed."""
+    if conn.pgconn.parameter_status(b"client_encoding") != b"SQL_ASCII":
+        return
     for name in _TEXT_TYPES:
         conn.adapters.register_loader(name, _RawTextLoader)
     conn.adapters.register_loader(705, _RawTextLoader)  # unknown
