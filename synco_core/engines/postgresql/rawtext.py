@@ -16,10 +16,11 @@ everywhere else; queries and parameters are encoded the same way (:data:`CODEC`)
 from __future__ import annotations
 
 import codecs
+import importlib
 from typing import Any
 
 import psycopg
-from psycopg import _encodings, pq
+from psycopg import pq
 from psycopg.adapt import Loader
 
 from synco_core.errors import DatabaseError
@@ -80,9 +81,15 @@ codecs.register(_search)
 # psycopg maps SQL_ASCII to Python's "ascii", for which it returns text as bytes and refuses to send a
 # query with any other byte. The mapping is psycopg's, process-wide: every SQL_ASCII session synco opens
 # (the dump's, the load's checks of a SQL_ASCII copy) reads text as str, the bytes kept.
-for _key in list(_encodings.py_codecs):
-    if _encodings.py_codecs[_key] == "ascii" and _key.replace(b"_", b"").upper() == b"SQLASCII":
-        _encodings.py_codecs[_key] = CODEC
+# A private table of psycopg's (tested with 3.3): should a release move it, SQL_ASCII text that is not UTF-8
+# fails to dump again, as before, and nothing else changes; tests/test_postgres_sourcedatabase.py says so.
+try:
+    _PY_CODECS: dict[bytes, str] = getattr(importlib.import_module("psycopg._encodings"), "py_codecs", {})
+except ImportError:  # pragma: no cover - a psycopg without the module
+    _PY_CODECS = {}
+for _key in list(_PY_CODECS):
+    if _PY_CODECS[_key] == "ascii" and _key.replace(b"_", b"").upper() == b"SQLASCII":
+        _PY_CODECS[_key] = CODEC
 
 
 def check_bytes(pgconn: pq.abc.PGconn) -> None:
