@@ -82,7 +82,7 @@ codecs.register(_search)
 # query with any other byte. The mapping is psycopg's, process-wide: every SQL_ASCII session synco opens
 # (the dump's, the load's checks of a SQL_ASCII copy) reads text as str, the bytes kept.
 # A private table of psycopg's (tested with 3.3): should a release move it, SQL_ASCII text that is not UTF-8
-# fails to dump again, as before, and nothing else changes; tests/test_postgres_sourcedatabase.py says so.
+# fails to dump again, as before, and nothing else changes.
 try:
     _PY_CODECS: dict[bytes, str] = getattr(importlib.import_module("psycopg._encodings"), "py_codecs", {})
 except ImportError:  # pragma: no cover - a psycopg without the module
