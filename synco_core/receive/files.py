@@ -130,11 +130,20 @@ class _Folders:
 
     def __init__(self) -> None:
         self._made: set[str] = set()
+        #: Folders this run makes or made, known before they exist: a file of the index named as one of them
+        #: must not take it for an empty folder of nobody's and remove it while this run fills it.
+        self._claimed: set[str] = set()
 
     def ensure(self, folder: str) -> None:
         if folder not in self._made:
+            self._claimed.add(folder)
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
+
+    def made_under(self, top: str) -> bool:
+        """This run made ``top`` or a folder in it for files of its own (an index naming ``a`` and ``a/b``)."""
+        inside = top + os.sep
+        return any(folder == top or folder.startswith(inside) for folder in list(self._claimed))
 
 
 def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
@@ -342,7 +351,7 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
             raise
         if holes:
             _end_at(fd, size)
-        _finish_part(fd, part, destination, entry)
+        _finish_part(fd, part, destination, entry, folders)
     except (_WrongContent, FallbackPageError):
         _unlink(part)
         raise
@@ -378,12 +387,16 @@ def _stamp_and_close(fd: int, path: StrPath, entry: PublicIndexEntry) -> None:
         stamp(os.fspath(path), entry.mtime)
 
 
-def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry) -> None:
+def _finish_part(fd: int, part: str, destination: StrPath, entry: PublicIndexEntry,
+                 folders: _Folders | None = None) -> None:
     """Stamp a complete part file with the index's mtime, close it, and give it its final name."""
     _stamp_and_close(fd, part, entry)
     try:
         os.replace(part, destination)
     except IsADirectoryError:
+        if folders is not None and folders.made_under(os.fspath(destination)):
+            _unlink(part)
+            raise InTheWay("a folder of another file of the set is in the way") from None
         _replace_empty_folder(part, destination)
     except OSError as exc:
         if (refused := _name_not_held(exc, destination)) is not None:
@@ -458,7 +471,7 @@ def save_content(destination: StrPath, entry: PublicIndexEntry, data: bytes, fol
     part = _part_name(destination, entry)
     _ensure_folder(destination, folders)
     try:
-        _finish_part(_written(part, data), part, destination, entry)
+        _finish_part(_written(part, data), part, destination, entry, folders)
     except BaseException:
         _unlink(part)
         raise

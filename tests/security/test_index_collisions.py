@@ -27,6 +27,7 @@ def test_a_path_that_is_a_file_and_a_folder_is_refused(crafted: CraftedSession,
     target = tmp_path / "t"
     result = run_receive(crafted, server.url, target)
     assert result.exit_code == 1, result.output
+    assert "is in the way" in result.output, result.output
     assert "is in the way" in result.output and "File exists" not in result.output
     # Not advice to run again (which meets the same file): what is in the way is named as such.
     assert "running again will not write them" in result.output and "to continue" not in result.output
