@@ -263,6 +263,8 @@ def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
     """Remove the temporary files ``<path>.*<suffix>`` beside ``path`` whose owner is gone (killed before it
     could remove them): one made by :func:`create_owned_temp` whose lock can be taken, an older synco's
     ``<path>.<pid><suffix>`` whose process is gone. A file of a running owner is left alone."""
+    from synco_core.scratch import remove_file_if_unlocked
+
     for temp in path.parent.glob(f"{path.name}.*{suffix}"):
         # "<pid>" or "<pid>.partial" before this version, "t<random>" (and "t<random>.partial") since.
         middle = temp.name[len(path.name) + 1:-len(suffix)].split(".", 1)[0]
@@ -271,27 +273,7 @@ def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
                 if not process_alive(int(middle)):
                     temp.unlink()
             elif middle.startswith("t"):
-                _remove_if_unlocked(temp)
-
-
-def _remove_if_unlocked(temp: Path) -> None:
-    import fcntl
-    import time
-
-    fd = os.open(temp, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or time.time() - info.st_mtime < TEMP_GRACE:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return  # its owner holds it, or this filesystem has no flock
-        again = os.stat(temp, follow_symlinks=False)
-        if (again.st_dev, again.st_ino) == (info.st_dev, info.st_ino):
-            os.unlink(temp)
-    finally:
-        os.close(fd)
+                remove_file_if_unlocked(temp, os.getuid(), TEMP_GRACE)
 
 
 def process_alive(pid: int) -> bool:

@@ -149,10 +149,17 @@ def _take_lock(fd: int, what: Path) -> bool:
 
 
 def _remove_upload_if_dead(path: Path, uid: int) -> bool:
+    return remove_file_if_unlocked(path, uid, UPLOAD_GRACE)
+
+
+def remove_file_if_unlocked(path: Path, uid: int, grace: float) -> bool:
+    """Remove the regular file ``path`` of user ``uid``, not written for ``grace`` seconds (its owner may not
+    have locked it yet), when its ``flock`` can be taken: its owner is gone. The same file still under its
+    name once locked, never a link. True when removed."""
     fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or time.time() - info.st_mtime < UPLOAD_GRACE:
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or time.time() - info.st_mtime < grace:
             return False
         if not _take_lock(fd, path):
             return False
