@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, address_masked
+from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, address_masked, quote_name
 
 #: The named tables without rows in the smart transfer (the prefix goes in front).
 SMART_TABLES = ("cachetags", "watchdog", "flood", "queue")
@@ -122,12 +122,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _quote(engine: str, name: str) -> str:
-    if engine == "mysql":
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
-
-
 def text_field_mask(engine: str, table: str, column: str, *, json_functions: bool = True) -> str:
     """An expression emptying ``column`` of ``table`` where it holds text, and keeping any other value as it is.
 
@@ -141,7 +135,7 @@ def text_field_mask(engine: str, table: str, column: str, *, json_functions: boo
     becomes the epoch, in its shape; JSON (the JSON Field module's columns) an empty value of its kind, as a JSON
     column takes nothing else (``json_functions``: the MySQL server has ``JSON_VALID()``).
     """
-    name = _quote(engine, column)
+    name = quote_name(engine, column)
     # JSON's branch: before the values kept on PostgreSQL (a json column is not text there), after them on MySQL
     # (a number is valid JSON).
     json = json_first = ""
@@ -225,7 +219,7 @@ def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, 
     rules: tuple[SanitizeRule, ...] = (
         SanitizeRule(users, "mail", expression=user_mail),
         SanitizeRule(users, "name", label="user<uid>@example.invalid if an e-mail address",
-                     expression=address_masked(engine, _quote(engine, "name"), _quote(engine, "uid"))),
+                     expression=address_masked(engine, quote_name(engine, "name"), quote_name(engine, "uid"))),
         SanitizeRule(users, "init", expression=user_init),
         SanitizeRule(users, "pass", transform=f"fixed:{password_hash(modern_hash)}"),
         SanitizeRule(prefix + "users_data", "value", label="emptied for second factors (" + factor_modules + ")",
