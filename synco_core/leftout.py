@@ -13,6 +13,7 @@ their kind (:data:`KIND_ATTRIBUTE`) back with its rows, and :func:`relay` counts
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ SKIPPED = "files or folders left out"
 UNHASHED = "files listed without a content hash"
 #: Per set, the warnings shown before the rest go to the debug log.
 SHOWN = 10
+#: Errors that say nothing about the file they came from: the process or the machine ran short.
+EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
 #: The log record attribute naming a warning's kind (``extra=``), for the worker process to pass on.
 KIND_ATTRIBUTE = "synco_left_out"
 
@@ -63,6 +66,17 @@ def _note(logger: logging.Logger, kind: str, message: str, *args: object) -> Non
         logger.warning(message, *args, extra={KIND_ATTRIBUTE: kind})
     else:
         tally.note(logger, kind, message, *args)
+
+
+def unless_exhausted(exc: OSError) -> OSError:
+    """``exc``, raised again instead when it is one of :data:`EXHAUSTED`.
+
+    A file or folder left out because the process had no descriptor left is not unreadable: the session
+    would lack files that exist, and a receiver with ``--delete`` would remove its copies of them.
+    """
+    if exc.errno in EXHAUSTED:
+        raise exc
+    return exc
 
 
 def skipped(logger: logging.Logger, message: str, *args: object) -> None:

@@ -8,13 +8,14 @@ lines up with it.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
-import resource
 import sys
 from pathlib import Path
 
 import pytest
+from fdlimits import with_few_descriptors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,15 +107,31 @@ def test_the_lstat_walk_of_a_file_gone_meanwhile_or_of_too_deep_a_tree(tmp_path:
         folder = folder / "d"
     folder.mkdir(parents=True)
     (folder / "f").write_bytes(b"x")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    monkeypatch.setattr(order, "MAX_FOLDER_FDS", 8)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (40, hard))
-    try:
-        found = [(relative, info) for relative, entry, info in sorted_walk_lstat(tmp_path / "deep")
-                 if not entry.is_dir()]
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    found = with_few_descriptors(walk_holding_eight, tmp_path / "deep", spare=16)
     assert [relative for relative, _info in found] == ["d/" * 60 + "f"] and found[0][1] is not None
+
+
+def test_a_walk_that_runs_out_of_descriptors_fails_instead_of_skipping_folders(tmp_path: Path) -> None:
+    """A listing failing for want of descriptors says nothing about the folder: skipped as unreadable, serve
+    would leave its files out and a receiver would take them as absent locally."""
+    folder = tmp_path / "deep"
+    for _ in range(60):
+        folder = folder / "d"
+    folder.mkdir(parents=True)
+    (folder / "f").write_bytes(b"x")
+    with pytest.raises(OSError) as failed:
+        with_few_descriptors(walk_holding_eighty, tmp_path / "deep", spare=16)
+    assert failed.value.errno == errno.EMFILE
+
+
+def walk_holding_eighty(root: Path) -> list[tuple[str, os.stat_result | None]]:
+    order.MAX_FOLDER_FDS = 80  # more than the limit leaves: the walk itself runs out
+    return [(relative, info) for relative, entry, info in sorted_walk_lstat(root) if not entry.is_dir()]
+
+
+def walk_holding_eight(root: Path) -> list[tuple[str, os.stat_result | None]]:
+    order.MAX_FOLDER_FDS = 8  # in the process with_few_descriptors spawned for this call alone
+    return [(relative, info) for relative, entry, info in sorted_walk_lstat(root) if not entry.is_dir()]
 
 
 def test_the_cases_that_break_a_plain_sorted_walk(tmp_path: Path) -> None:

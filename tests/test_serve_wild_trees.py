@@ -8,6 +8,7 @@ says what the file holds; or serve refuses with one line naming the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import hashlib
 import io
@@ -579,3 +580,56 @@ def build_session_of(app: Path) -> Session:
     key = SessionKey.generate()
     build(app, key)
     return Session(app / "web" / "synco-wild", key)
+
+
+def _exhausted(name: str) -> OSError:
+    return OSError(errno.EMFILE, os.strerror(errno.EMFILE), name)
+
+
+@pytest.mark.parametrize("where", ["folder listing", "private lstat", "private open", "private link",
+                                   "public open and stat"])
+def test_a_file_serve_ran_out_of_descriptors_for_stops_the_serve_instead_of_being_left_out(
+        fixture_app: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Too many open files says nothing about the file: left out as unreadable, the session would lack a file
+    that exists and a receive with --delete would remove the laptop's copy. serve stops, naming it."""
+    uploads, private = fixture_app / "web" / "uploads", fixture_app / "private"
+    for folder in (uploads, private):
+        (folder / "victim").mkdir()
+        (folder / "victim" / "f.txt").write_text("still there")
+    (private / "victim" / "link").symlink_to("f.txt")
+    real_scandir, real_lstat, real_open, real_stat, real_readlink = (os.scandir, os.lstat, os.open, os.stat,
+                                                                     os.readlink)
+
+    def failing(real: Callable[..., Any], hit: Callable[[str], bool]) -> Callable[..., Any]:
+        def call(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(path, (str, Path)) and hit(os.fspath(path)):
+                raise _exhausted(os.fspath(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    def in_private(path: str) -> bool:
+        return path.startswith(str(private / "victim") + "/")
+
+    if where == "folder listing":
+        monkeypatch.setattr(os, "scandir", failing(real_scandir, lambda path: path.endswith("/victim")))
+    elif where == "private lstat":
+        monkeypatch.setattr(os, "lstat", failing(real_lstat, in_private))
+    elif where == "private open":
+        monkeypatch.setattr(os, "open", failing(real_open, in_private))
+    elif where == "private link":
+        monkeypatch.setattr(os, "readlink", failing(real_readlink, in_private))
+    else:
+        in_public = str(uploads / "victim") + "/"
+        monkeypatch.setattr(os, "open", failing(real_open, lambda path: path.startswith(in_public)))
+        monkeypatch.setattr(os, "stat", failing(real_stat, lambda path: path.startswith(in_public)))
+    with pytest.raises(OSError) as caught:
+        build_session_of(fixture_app)
+    assert caught.value.errno == errno.EMFILE and "victim" in str(caught.value.filename)
+    assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-*"))
+
+
+def test_the_command_line_says_what_to_do_when_descriptors_ran_out() -> None:
+    from synco_core.cli.main import _short_of
+
+    assert "ulimit -n" in _short_of(_exhausted("/srv/app/uploads/a"))
+    assert _short_of(OSError(errno.EACCES, "Permission denied", "/x")) == ""

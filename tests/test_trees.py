@@ -10,9 +10,7 @@ thumbnails) must be refused in one line that names the file, its folder's owner 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import shutil
 import stat
 import tempfile
@@ -20,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fdlimits import with_few_descriptors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_serve_wild_trees import NOBODY, as_unprivileged
@@ -30,7 +29,7 @@ from synco_core.install.plan import ReceivedSet
 from synco_core.testing.services import unavailable
 from synco_core.trees import TreeRemovalError, copy_tree, remove_tree, tree_size
 
-#: Deeper than the descriptors left under :func:`few_descriptors` and than Python's recursion limit.
+#: Deeper than the descriptors left by :func:`fdlimits.with_few_descriptors` and than Python's recursion limit.
 DEEP = 1100
 
 
@@ -44,18 +43,6 @@ def tmp_path() -> Iterator[Path]:
         yield folder
     finally:
         remove_tree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def few_descriptors(spare: int = 64) -> Iterator[None]:
-    """The process may open only ``spare`` descriptors more than it has open now (macOS's 256, tighter)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
-    resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + spare, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def chain(root: Path, depth: int, name: str = "d") -> Path:
@@ -93,13 +80,16 @@ def test_a_deep_tree_is_measured_copied_and_removed_with_few_descriptors(tmp_pat
     source = tmp_path / "source"
     chain(source, DEEP)
     expected = snapshot(source)
-    with few_descriptors():
-        assert tree_size(source) == sum(len(kind[1]) for kind in expected.values() if kind[0] == "file")
-        copied = copy_tree(source, tmp_path / "copy", shutil.copy2)
-        assert copied == sum(1 for kind in expected.values() if kind[0] != "folder")
-        assert snapshot(tmp_path / "copy") == expected
-        remove_tree(tmp_path / "copy")
+    size, copied = with_few_descriptors(measure_and_copy, source, tmp_path / "copy")
+    assert size == sum(len(kind[1]) for kind in expected.values() if kind[0] == "file")
+    assert copied == sum(1 for kind in expected.values() if kind[0] != "folder")
+    assert snapshot(tmp_path / "copy") == expected
+    with_few_descriptors(remove_tree, tmp_path / "copy")
     assert not os.path.lexists(tmp_path / "copy")
+
+
+def measure_and_copy(source: Path, copy: Path) -> tuple[int, int]:
+    return tree_size(source), copy_tree(source, copy, shutil.copy2)
 
 
 def test_installing_a_deep_set_again_and_again_with_few_descriptors(tmp_path: Path) -> None:
@@ -113,14 +103,23 @@ def test_installing_a_deep_set_again_and_again_with_few_descriptors(tmp_path: Pa
     for _ in range(DEEP):
         deepest = deepest / "d"
     (deepest / ".gitignore").write_text("*\n")
-    with few_descriptors():
-        assert ReceivedSet("uploads", "public", received).size_bytes > 0
-        for attempt in range(3):
-            result = install_tree(received, destination)
-            assert result.backup is not None
-            if attempt == 0:  # the project's own .gitignore, at the bottom of the replaced tree
-                assert [path.name for path in dotfile_candidates(result.backup, destination)] == [".gitignore"]
+    size, dotfiles = with_few_descriptors(install_three_times, received, destination)
+    assert size > 0
+    assert dotfiles == [".gitignore"]  # the project's own, at the bottom of the tree the first install replaced
     assert snapshot(destination) == snapshot(received)
+
+
+def install_three_times(received: Path, destination: Path) -> tuple[int, list[str]]:
+    """The plan's size of ``received``, then three installs of it, each replacing the one before; the names
+    of the dotfiles the first install found in the tree it replaced."""
+    size = ReceivedSet("uploads", "public", received).size_bytes
+    dotfiles: list[str] = []
+    for attempt in range(3):
+        result = install_tree(received, destination)
+        assert result.backup is not None
+        if attempt == 0:
+            dotfiles = [path.name for path in dotfile_candidates(result.backup, destination)]
+    return size, dotfiles
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -211,15 +210,18 @@ def test_another_users_files_are_refused_in_one_line_naming_them(tmp_path: Path)
     remove_tree(tree, ignore_errors=True)  # root may
 
 
-def test_the_held_folders_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_held_folders_stay_bounded(tmp_path: Path) -> None:
     """Going down drops the shallowest descriptor, going up past them reopens from the root: never more held
-    (24 spare descriptors for 200 levels; fewer made the test depend on what other tests of the worker left open)."""
-    monkeypatch.setattr(trees, "MAX_HELD_FOLDERS", 3)
+    than the limit (3 here), so 200 levels are removed with 8 spare descriptors."""
     tree = tmp_path / "tree"
     chain(tree, 200)
-    with few_descriptors(spare=24):
-        remove_tree(tree)
+    with_few_descriptors(remove_holding_three, tree, spare=8)
     assert not os.path.lexists(tree)
+
+
+def remove_holding_three(tree: Path) -> None:
+    trees.MAX_HELD_FOLDERS = 3  # in the process with_few_descriptors spawned for this call alone
+    remove_tree(tree)
 
 
 def test_installing_as_a_user_over_a_kept_copy_it_made_read_only(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ through :func:`synco_core.redaction.redact`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import importlib.util
 import logging
@@ -15,9 +16,14 @@ import os
 import sys
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows has no resource limits to raise
+    resource = None  # type: ignore[assignment]
+
 import click
 
-from synco_core import __version__
+from synco_core import __version__, leftout
 from synco_core.bounded import check_settings
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
@@ -63,6 +69,16 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
 
 #: Loggers too chatty to show even under --debug.
 _QUIET_LOGGERS = ("httpx", "httpcore", "asyncio", "urllib3", "hpack")
+
+
+def _short_of(exc: OSError) -> str:
+    """What to do when the system refused for want of descriptors: the path it names is not at fault."""
+    if exc.errno not in leftout.EXHAUSTED:
+        return ""
+    if exc.errno == errno.EMFILE:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0] if resource is not None else None
+        return f" (this process may open {limit} files: raise `ulimit -n` and run again)" if limit else ""
+    return " (the machine ran short: close other programs and run again)"
 
 
 def setup_logging(debug: bool) -> None:
@@ -164,7 +180,7 @@ class SyncoGroup(click.Group):
             # A path the system refused (a folder this user may not enter, a name too long): what was refused
             # and why, in the system's words, as for the core's own errors, not an exception's class name.
             path = printable(os.fsdecode(exc.filename))
-            click.echo(f"Error: cannot use {mask_passwords(one_line(path))}: {exc.strerror}", err=True)
+            click.echo(f"Error: cannot use {mask_passwords(one_line(path))}: {exc.strerror}{_short_of(exc)}", err=True)
             ctx.exit(1)
         except Exception as exc:
             raise self._unexpected(ctx, exc) from None

@@ -47,6 +47,7 @@ def _listing(folder: str) -> list[tuple[str, os.DirEntry[str]]]:
             keyed = [(entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry)
                      for entry in scan]
     except OSError as exc:
+        leftout.unless_exhausted(exc)
         leftout.skipped(log, "skipping %s: %s", folder, exc.strerror or exc)
         return []
     # Names are unique in a folder, and so are the keys: the entries themselves are never compared.
@@ -59,9 +60,9 @@ def sorted_walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher = (),
     """Everything below ``root`` as (relative posix path, directory entry), files in index order.
 
     A folder is yielded right before its content; links are yielded but never followed into. An excluded
-    path is neither yielded nor, for a folder, entered; nor is a folder ``skip_folder`` refuses. A folder
-    that cannot be read is skipped with a warning. The walk keeps an explicit stack, so deep trees cost
-    neither recursion nor a chain of generators per level.
+    path is neither yielded nor, for a folder, entered; nor is a folder ``skip_folder`` refuses. A folder that
+    cannot be read is skipped with a warning (but running out of descriptors or memory raises). The walk keeps an
+    explicit stack, so deep trees cost neither recursion nor a chain of generators per level.
     """
     return ((relative, entry) for relative, entry, _info in _walk(root, exclude, skip_folder, False))
 

@@ -94,6 +94,7 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
     try:
         target = os.readlink(path)
     except OSError as exc:
+        leftout.unless_exhausted(exc)
         leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
         return None
     what = f"link {relative!r} -> {target!r}"
@@ -106,6 +107,7 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
         leftout.skipped(log, "skipping %s: %s; a receiver would refuse it", path, str(exc).removeprefix("unsafe "))
         return None
     except OSError as exc:
+        leftout.unless_exhausted(exc)
         leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
         return None
     member = _bare_member(relative, info, tarfile.SYMTYPE)
@@ -131,6 +133,7 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
             try:
                 info = os.lstat(path)
             except OSError as exc:
+                leftout.unless_exhausted(exc)
                 leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
                 continue
             if stat.S_ISDIR(info.st_mode):
@@ -156,6 +159,7 @@ def _add_file(tar: tarfile.TarFile, relative: str, path: str) -> int | None:
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
+        leftout.unless_exhausted(exc)
         why = "it changed since the walk" if exc.errno in _CHANGED else exc.strerror or str(exc)
         leftout.skipped(log, "skipping %s: %s", path, why)
         return None

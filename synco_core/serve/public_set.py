@@ -342,6 +342,7 @@ def _stat(source: str, walked: bool) -> os.stat_result | None:
     try:
         info = os.stat(source)
     except OSError as exc:
+        leftout.unless_exhausted(exc)
         (leftout.skipped if walked else leftout.unhashed)(log, "%s %s: %s", "skipping" if walked else "not hashing",
                                                           source, exc.strerror or exc)
         return None
