@@ -16,12 +16,12 @@ import contextlib
 import hashlib
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from laptop_folders import LaptopFolder, laptop_folder
 from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish  # noqa: F401
 
 from synco_core import hookimpl
@@ -30,54 +30,17 @@ from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, re
 from synco_core.receive.compare import plan_public_files, seems_to_ignore_case
 from synco_core.receive.session import SetOutcome
 from synco_core.serve.server import start_server
-from synco_core.testing.services import require_tool, unavailable
 from synco_core.values import FileSet, FileSetOptions, Framework
 from synco_core.wire import PublicIndexEntry
 
 SESSION = "synco-caseless0123456789"
 
 
-class ExfatFolder:
-    """A fresh exFAT file system on a loop device, mounted through FUSE at ``path``."""
-
-    def __init__(self, image: Path, path: Path) -> None:
-        self.path = path
-        self.mount = require_tool("mount.exfat-fuse", "exfat-fuse")
-        self.device = subprocess.run([require_tool("losetup", "mount"), "-f", "--show", str(image)], check=True,
-                                     capture_output=True, text=True).stdout.strip()
-
-    def mount_it(self) -> None:
-        mounted = subprocess.run([self.mount, self.device, str(self.path)], capture_output=True, text=True)
-        if mounted.returncode != 0:
-            unavailable(f"mount.exfat-fuse failed here: {mounted.stderr.strip()}")
-
-    def remount(self) -> None:
-        """Unmount and mount again: the FUSE driver answers from memory what it has not written yet (an mtime
-        it takes but cannot store), so only a fresh mount shows what the disk holds."""
-        subprocess.run(["umount", str(self.path)], check=True)
-        self.mount_it()
-
-
 @contextlib.contextmanager
-def exfat_folder(tmp_path: Path) -> Iterator[ExfatFolder]:
+def exfat_folder(tmp_path: Path) -> Iterator[LaptopFolder]:
     """A folder on a fresh exFAT file system, unmounted afterwards."""
-    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
-        unavailable("an exFAT folder is mounted through a loop device and FUSE, which needs root and /dev/fuse")
-    mkfs = require_tool("mkfs.exfat", "exfatprogs")
-    image, folder = tmp_path / "exfat.img", tmp_path / "exfat"
-    with image.open("wb") as handle:
-        handle.truncate(64 * 1024 * 1024)
-    folder.mkdir()
-    subprocess.run([mkfs, str(image)], check=True, capture_output=True)
-    exfat = ExfatFolder(image, folder)
-    try:
-        exfat.mount_it()
-        try:
-            yield exfat
-        finally:
-            subprocess.run(["umount", str(folder)], check=True)
-    finally:
-        subprocess.run(["losetup", "-d", exfat.device], check=True)
+    with laptop_folder(tmp_path, "exfat") as exfat:
+        yield exfat
 
 
 @pytest.fixture

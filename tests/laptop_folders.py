@@ -1,0 +1,69 @@
+"""Folders on the file systems a laptop or its external disk may have, each a fresh image on a loop device
+mounted through FUSE (the machine's kernel has no exFAT, FAT or NTFS driver): exFAT (``exfat-fuse``), FAT32
+(``fusefat``) and NTFS with Windows' rules on names (``ntfs-3g -o windows_names``, as Windows and WSL see
+the disk). Mounting needs root and ``/dev/fuse``; without them a test is :func:`unavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from synco_core.testing.services import require_tool, unavailable
+
+#: kind -> (the mkfs command and its Debian package, its arguments before the image; the FUSE driver and
+#: its package, its options before the device).
+KINDS = {
+    "exfat": (("mkfs.exfat", "exfatprogs"), [], ("mount.exfat-fuse", "exfat-fuse"), []),
+    "fat": (("mkfs.vfat", "dosfstools"), ["-F", "32"], ("fusefat", "fusefat"), ["-o", "rw+"]),
+    "ntfs": (("mkntfs", "ntfs-3g"), ["-F", "-q", "-f"], ("ntfs-3g", "ntfs-3g"), ["-o", "windows_names"]),
+}
+
+
+class LaptopFolder:
+    """A fresh file system of ``kind`` on a loop device, mounted through FUSE at ``path``."""
+
+    def __init__(self, kind: str, image: Path, path: Path) -> None:
+        (_mkfs, _args, (driver, package), self._options) = KINDS[kind]
+        self.kind = kind
+        self.path = path
+        self.mount = require_tool(driver, package)
+        self.device = subprocess.run([require_tool("losetup", "mount"), "-f", "--show", str(image)], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+
+    def mount_it(self) -> None:
+        mounted = subprocess.run([self.mount, *self._options, self.device, str(self.path)], capture_output=True,
+                                 text=True)
+        if mounted.returncode != 0:
+            unavailable(f"{os.path.basename(self.mount)} failed here: {mounted.stderr.strip()}")
+
+    def remount(self) -> None:
+        """Unmount and mount again: a FUSE driver answers from memory what it has not written yet (an mtime
+        it takes but cannot store), so only a fresh mount shows what the disk holds."""
+        subprocess.run(["umount", str(self.path)], check=True)
+        self.mount_it()
+
+
+@contextlib.contextmanager
+def laptop_folder(tmp_path: Path, kind: str) -> Iterator[LaptopFolder]:
+    """A folder on a fresh file system of ``kind`` (a key of :data:`KINDS`), unmounted afterwards."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        unavailable(f"a {kind} folder is mounted through a loop device and FUSE, which needs root and /dev/fuse")
+    (mkfs, package), args, _driver, _options = KINDS[kind]
+    image, folder = tmp_path / f"{kind}.img", tmp_path / kind
+    with image.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)
+    folder.mkdir()
+    subprocess.run([require_tool(mkfs, package), *args, str(image)], check=True, capture_output=True)
+    mounted = LaptopFolder(kind, image, folder)
+    try:
+        mounted.mount_it()
+        try:
+            yield mounted
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", mounted.device], check=True)
