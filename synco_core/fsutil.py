@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -23,6 +24,7 @@ __all__ = [
     "open_private",
     "resolve_inside",
     "safe_relative_path",
+    "set_mode",
     "special_kind",
     "start_writeback",
     "user_output",
@@ -103,13 +105,30 @@ class _EarlyWriteback(io.BufferedWriter):
 PRIVATE_MODE = 0o600
 
 
+#: What a file system that keeps no Unix modes answers a chmod of one its mount options do not give: the
+#: kernel's FAT and exFAT drivers EPERM, fusefat ENOSYS, some network and FUSE mounts EOPNOTSUPP.
+_NO_MODES = frozenset({errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP})
+
+
+def set_mode(fd: int, mode: int) -> None:
+    """``os.fchmod(fd, mode)``; a file of this user on a file system that keeps no modes (a FAT or exFAT disk,
+    whose mount options give every file the same) keeps the mount's. Before, that refusal failed every
+    receive there, with the advice to run again."""
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        # The owner may always change a mode where modes are kept: a refusal to this user is the file system's.
+        if exc.errno not in _NO_MODES or os.fstat(fd).st_uid != os.geteuid():
+            raise
+
+
 def _create_private(path: Path, extra_flags: int) -> int:
     """A descriptor of ``path`` created (or reused) with mode 0600 whatever the umask; never through a link."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | extra_flags
     fd = os.open(path, flags, PRIVATE_MODE)
     try:
         # The mode given to open() is reduced by the umask, and an existing file keeps its own: set it.
-        os.fchmod(fd, PRIVATE_MODE)
+        set_mode(fd, PRIVATE_MODE)
     except BaseException:
         os.close(fd)
         raise

@@ -35,7 +35,7 @@ from typing import BinaryIO
 
 from synco_core.beneath import open_folder, open_root, resolve_beneath
 from synco_core.errors import TransferError, UnsafePathError
-from synco_core.fsutil import PRIVATE_MODE
+from synco_core.fsutil import PRIVATE_MODE, set_mode
 from synco_core.names import folded, safe_relative_path
 from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
 from synco_core.receive.files import NAME_ERRORS, NAME_NOT_HELD
@@ -83,7 +83,7 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
             out.write(chunk)
         out.flush()
         # The file's own permission bits once complete, on the descriptor (never looked up by name again).
-        os.fchmod(out.fileno(), private_set_file_mode(member.mode))
+        set_mode(out.fileno(), private_set_file_mode(member.mode))
         stamp(out.fileno(), member.mtime)
 
 
@@ -116,7 +116,7 @@ def _copy_of(root: int, source: PurePosixPath, folder_fd: int, leaf: str, member
             while chunk := data.read(_COPY_CHUNK):
                 out.write(chunk)
             out.flush()
-            os.fchmod(out.fileno(), info.st_mode & 0o7777)
+            set_mode(out.fileno(), info.st_mode & 0o7777)
             os.utime(out.fileno(), ns=(info.st_mtime_ns, info.st_mtime_ns))
     log.debug("%s: a copy of %s (the target folder's file system has no hard links)", member.name, source)
 
