@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from synco_core.errors import UnsafePathError
@@ -100,11 +101,46 @@ def safe_relative_path(name: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
-def folded(name: str) -> str:
-    """``name`` as a file system that tells neither upper from lower case nor composed from decomposed
-    characters apart sees it (APFS and HFS+ by default, NTFS and exFAT for case): two names with the same
-    folded form are one file there."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+@dataclass(frozen=True)
+class Folding:
+    """Which spellings of a name a folder's file system takes for one file: names differing only in case
+    (APFS and HFS+ by default, exFAT, NTFS as Windows sees it), only in how an accented letter is encoded,
+    composed or decomposed (APFS and HFS+, even case-sensitive; not exFAT or NTFS, which hold ``café`` in
+    both forms as two files). False when it tells every spelling apart (ext4)."""
+
+    case: bool = False
+    normalisation: bool = False
+
+    def __bool__(self) -> bool:
+        return self.case or self.normalisation
+
+    def what(self) -> str:
+        """What this file system ignores, for messages."""
+        return " and ".join(what for what, ignored in (("case", self.case), ("Unicode normalisation",
+                                                                          self.normalisation)) if ignored)
+
+    def key(self, name: str) -> str:
+        """``name`` as this file system sees it: two names with the same key are one file there."""
+        if self.normalisation:
+            name = unicodedata.normalize("NFC", name)
+        if self.case:
+            name = name.casefold()
+            if self.normalisation:
+                # casefold() can decompose ('ǰ'): normalised again, so both forms still meet.
+                name = unicodedata.normalize("NFC", name)
+        return name
+
+
+#: A file system that tells every spelling apart (ext4).
+FOLD_NONE = Folding()
+#: A file system that ignores both case and normalisation (APFS's and HFS+'s default).
+FOLD_ALL = Folding(case=True, normalisation=True)
+
+
+def folded(name: str, folding: Folding = FOLD_ALL) -> str:
+    """``name`` as a file system that takes the spellings ``folding`` says for one sees it (by default one
+    that tells neither upper from lower case nor composed from decomposed characters apart)."""
+    return folding.key(name)
 
 
 def _shown(value: object) -> str:

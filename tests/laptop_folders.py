@@ -1,7 +1,8 @@
 """Folders on the file systems a laptop or its external disk may have, each a fresh image on a loop device
 mounted through FUSE (the machine's kernel has no exFAT, FAT or NTFS driver): exFAT (``exfat-fuse``), FAT32
 (``fusefat``) and NTFS with Windows' rules on names (``ntfs-3g -o windows_names``, as Windows and WSL see
-the disk). Mounting needs root and ``/dev/fuse``; without them a test is :func:`unavailable`.
+the disk); and a Mac's HFS+, which Linux cannot make here, through a shim (:func:`hfsplus_folder`). Mounting
+needs root and ``/dev/fuse``; without them a test is :func:`unavailable`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,38 @@ def laptop_folder(tmp_path: Path, kind: str) -> Iterator[LaptopFolder]:
             subprocess.run(["umount", str(folder)], check=True)
     finally:
         subprocess.run(["losetup", "-d", mounted.device], check=True)
+
+
+#: The shim that mounts a folder treating names as a Mac's HFS+ disk does (tests/shims/hfsplus-names).
+HFSPLUS_SHIM = Path(__file__).parent / "shims" / "hfsplus-names"
+
+
+@contextlib.contextmanager
+def hfsplus_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder that stores names decomposed and finds them by either Unicode form, as HFS+ does (case-sensitive,
+    as HFSX): :data:`HFSPLUS_SHIM` through FUSE, over a folder of ``tmp_path``; unmounted afterwards."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        unavailable("an HFS+ folder is mounted through FUSE, which needs root and /dev/fuse")
+    # Debian's interpreter, which python3-fusepy is installed for (another python3 may come first on PATH).
+    python = "/usr/bin/python3"
+    if not os.access(python, os.X_OK) or subprocess.run([python, "-c", "import fusepy"],
+                                                        capture_output=True).returncode != 0:
+        unavailable("the HFS+ folder's shim needs fusepy (apt-get install python3-fusepy)")
+    backing, folder = tmp_path / "hfsplus-disk", tmp_path / "hfsplus"
+    backing.mkdir()
+    folder.mkdir()
+    with subprocess.Popen([python, str(HFSPLUS_SHIM), str(backing), str(folder)], stderr=subprocess.PIPE,
+                          text=True) as shim:
+        try:
+            # Mounting is the shim's first step: waited for, up to 10 s, not a measure of anything.
+            for _ in range(200):
+                if os.path.ismount(folder) or shim.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if not os.path.ismount(folder):
+                unavailable(f"the HFS+ folder's shim did not mount: {shim.stderr.read() if shim.stderr else ''}")
+            yield folder
+        finally:
+            if os.path.ismount(folder):
+                subprocess.run(["umount", str(folder)], check=True)
+            shim.wait(timeout=30)

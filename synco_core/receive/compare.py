@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from synco_core.errors import SyncoError
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
-from synco_core.names import folded
+from synco_core.names import FOLD_NONE, Folding
 from synco_core.receive.files import (
     _Destinations,
     _sha1_of,
@@ -156,10 +156,10 @@ def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result
             yield relative, (entry.path, info)
 
 
-def ignores_case(folder: Path) -> bool:
-    """True when ``folder``'s file system takes two names for one file when they differ only in case or in
-    the Unicode normalisation of their letters (APFS by default, exFAT, NTFS): a probe file is made, and
-    looked up under its other spellings."""
+def name_folding(folder: Path) -> Folding:
+    """Which spellings of a name ``folder``'s file system takes for one file: a probe file is made, and looked
+    up with its case changed and with its accented letter decomposed. Each is told apart: exFAT and NTFS
+    ignore case only (they hold both forms of ``café``), a case-sensitive APFS or HFS+ normalisation only."""
     token = f".synco-case-{secrets.token_hex(6)}"
     # With an accented letter first (its decomposed form tells normalisation); a file system that takes no
     # such name (FAT without long names) still tells case with a plain one.
@@ -172,17 +172,18 @@ def ignores_case(folder: Path) -> bool:
         except OSError:
             continue
     else:
-        return False
+        return Folding()
     try:
-        return any(os.path.lexists(os.path.join(folder, other))
-                   for other in (name.upper(), unicodedata.normalize("NFD", name)))
+        decomposed = unicodedata.normalize("NFD", name)
+        return Folding(case=os.path.lexists(os.path.join(folder, name.upper())),
+                       normalisation=decomposed != name and os.path.lexists(os.path.join(folder, decomposed)))
     finally:
         os.unlink(probe)
 
 
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
-                         packs: PackSource | None = None, one_file_for_names: bool = False,
+                         packs: PackSource | None = None, folding: Folding = FOLD_NONE,
                          known: KnownHashes | None = None, odd_seconds: bool = False) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
@@ -191,8 +192,8 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     Both the real receive and ``receive --plan`` use this, so the plan skips exactly what a receive skips.
     A mapping (tests, callers with a small index) is sorted first.
 
-    ``one_file_for_names`` says that the folder's file system takes names differing only in case for one
-    file (:func:`ignores_case`): of the index paths it would take for one, only one is fetched (the one the
+    ``folding`` says which spellings of a name the folder's file system takes for one file
+    (:func:`name_folding`): of the index paths it would take for one, only one is fetched (the one the
     folder holds, else the first), the others go to :attr:`PublicPlan.same_name`; a local file that is an
     index path spelt otherwise is not vanished (:attr:`PublicPlan.respell`). This needs ``spool``.
 
@@ -207,11 +208,11 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     summary = items.summary if isinstance(items, SummarisedEntries) else None
     tree = TreeDigest()
     add_to_tree = tree.add_entry if summary is None else None
-    folding = one_file_for_names and spool is not None
+    fold = folding.key if folding and spool is not None else None
     # One bit per hash of the folded names of the files to fetch (4 MB for any number of files): a name whose
     # bit is set already may share its folded name with an earlier one, and is looked at closely once the
     # index is read. No name is kept meanwhile.
-    seen = bytearray(FOLD_BITS // 8) if folding else bytearray()
+    seen = bytearray(FOLD_BITS // 8) if fold is not None else bytearray()
     again: set[int] = set()
     # Files to fetch that no local file has the name of, though the folder finds one by it: another spelling.
     occupied: list[str] = []
@@ -255,16 +256,16 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
         plan.todo_bytes += entry.size_bytes
         if spool is not None:
             spool.add(kind, relative, entry)
-        if folding:
-            code = hash(folded(relative))
+        if fold is not None:
+            code = hash(fold(relative))
             bit = code % FOLD_BITS
             if seen[bit >> 3] & (1 << (bit & 7)):
                 again.add(code)
             seen[bit >> 3] |= 1 << (bit & 7)
             if found is None and os.path.lexists(destination):
                 occupied.append(relative)
-    if folding and spool is not None:
-        _one_file_per_name(plan, spool, set_dir, again, occupied, on_current, odd_seconds)
+    if fold is not None and spool is not None:
+        _one_file_per_name(plan, spool, set_dir, again, occupied, folding, on_current, odd_seconds)
     if summary is not None:
         plan.tree = summary.tree if summary.complete else None
     else:
@@ -273,8 +274,8 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
 
 
 def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice: set[int], occupied: list[str],
-                       on_current: Callable[[int], None] | None, odd_seconds: bool = False) -> None:
-    """Of the files to fetch that a case-insensitive folder takes for one, keep one (see
+                       folding: Folding, on_current: Callable[[int], None] | None, odd_seconds: bool = False) -> None:
+    """Of the files to fetch that the folder takes for one (by ``folding``), keep one (see
     :func:`compare_public_files`); the rest leave the spool and the plan's counts. ``twice`` holds the hashes
     of folded names that may be shared, ``occupied`` the files to fetch the folder finds another file by."""
     taken = set(occupied)
@@ -284,8 +285,8 @@ def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice:
     current: set[str] = set()
     listings: dict[str, list[str]] = {}
     for _kind, relative, entry in spool if twice or taken else ():
-        key = folded(relative)
-        if relative in taken and (holder := _holder(set_dir, relative, listings)) is not None:
+        key = folding.key(relative)
+        if relative in taken and (holder := _holder(set_dir, relative, listings, folding)) is not None:
             if holder not in vanished:
                 # Another index path, current or to fetch: the file the folder has stays what it is.
                 dropped[relative] = holder
@@ -314,13 +315,12 @@ def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice:
                 on_current(entry.size_bytes)
         elif relative in dropped:
             plan.same_name.append((relative, f"not written: this folder does not tell it from {dropped[relative]!r} "
-                                             "(a file system that ignores case or Unicode normalisation), which "
-                                             "is kept"))
+                                             f"(a file system that ignores {folding.what()}), which is kept"))
     spool.skip.update(dropped)
     spool.skip.update(current)
 
 
-def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]]) -> str | None:
+def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]], folding: Folding) -> str | None:
     """The path (``/``-separated, below ``set_dir``) of the local file a case-insensitive folder finds by
     ``relative`` when one of its names is spelt otherwise; None when there is none. ``listings`` keeps the
     folders' listings between calls."""
@@ -334,8 +334,8 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]]) -> str
                 return None
         names = listings[folder]
         if part not in names:
-            key = folded(part)
-            part = next((name for name in names if folded(name) == key), "")
+            key = folding.key(part)
+            part = next((name for name in names if folding.key(name) == key), "")
             if not part:
                 return None
         spelt.append(part)
@@ -350,27 +350,31 @@ def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_di
     """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir`` (``known``
     is one made with ``write=False``).
 
-    On a folder :func:`seems_to_ignore_case` the files to fetch are spooled (in ``scratch``, else the
+    On a folder :func:`seems_to_fold` the files to fetch are spooled (in ``scratch``, else the
     system's temporary folder) to find those a receive would not write, as the receive does.
     """
     # The plan writes nothing in the set's folder, so it cannot probe whether its file system holds odd
     # seconds (holds_odd_seconds): it takes an even second for the odd one after it, as on FAT, and differs
     # from the receive only for a file touched by exactly that second.
     exact = False
-    if not seems_to_ignore_case(set_dir):
+    folding = seems_to_fold(set_dir)
+    if not folding:
         return compare_public_files(index, set_dir, on_current, None, packs, known=known, odd_seconds=exact)
     spool = TodoSpool(scratch)
     try:
-        return compare_public_files(index, set_dir, on_current, spool, packs, one_file_for_names=True, known=known,
+        return compare_public_files(index, set_dir, on_current, spool, packs, folding=folding, known=known,
                                     odd_seconds=exact)
     finally:
         spool.close()
 
 
-def seems_to_ignore_case(folder: Path) -> bool:
-    """:func:`ignores_case` without writing anything: the first name with a letter in ``folder`` (or beside
-    it, when it does not exist yet) is looked up with the case of its letters swapped; the folder ignores
-    case when that finds a file its listing does not hold. False when nothing tells."""
+def seems_to_fold(folder: Path) -> Folding:
+    """:func:`name_folding` without writing anything: the first name with a letter in ``folder`` (or beside
+    it, when it does not exist yet) is looked up with the case of its letters swapped, and the first with
+    an accented letter in its other Unicode form; the folder takes such spellings for one when that finds a
+    file its listing does not hold. Each is False when no name tells."""
+    case: bool | None = None
+    normalisation: bool | None = None
     for where in (os.fspath(folder), os.path.dirname(folder)):
         try:
             names = os.listdir(where)
@@ -378,11 +382,17 @@ def seems_to_ignore_case(folder: Path) -> bool:
             continue
         listed = set(names)
         for name in names:
-            swapped = name.swapcase()
-            if swapped != name:
+            if case is None and (swapped := name.swapcase()) != name:
                 # Inode numbers cannot tell: exFAT has none, and its FUSE driver numbers each name anew.
-                return swapped not in listed and os.path.lexists(os.path.join(where, swapped))
-    return False
+                case = swapped not in listed and os.path.lexists(os.path.join(where, swapped))
+            if normalisation is None:
+                composed = unicodedata.normalize("NFC", name)
+                other = unicodedata.normalize("NFD", name) if composed == name else composed
+                if other != name:
+                    normalisation = other not in listed and os.path.lexists(os.path.join(where, other))
+            if case is not None and normalisation is not None:
+                return Folding(case, normalisation)
+    return Folding(bool(case), bool(normalisation))
 
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:

@@ -42,7 +42,7 @@ from synco_core.receive.compare import (
     PublicPlan,
     TodoSpool,
     compare_public_files,
-    ignores_case,
+    name_folding,
 )
 from synco_core.receive.files import (
     PART_SUFFIX,
@@ -276,7 +276,7 @@ def receive_public_files(
     merged = False
     try:
         plan = compare_public_files(index, work_dir, on_file, spool, packs,
-                                    one_file_for_names=ignores_case(work_dir), known=known,
+                                    folding=name_folding(work_dir), known=known,
                                     odd_seconds=holds_odd_seconds(work_dir))
         merged = True
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,

@@ -30,7 +30,7 @@ from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
-from synco_core.receive.compare import ignores_case
+from synco_core.receive.compare import name_folding
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.limits import SizeExceededError
 from synco_core.receive.meta import (
@@ -457,7 +457,7 @@ def receive_session(
     make_target(target)
     # Sets "media" and "Media" are one folder there: each would take the other's files for gone (and
     # remove them with --delete), and fetch its own again at every run.
-    check_local_names(chosen, ignoring_case=ignores_case(target))
+    check_local_names(chosen, ignoring_case=name_folding(target).case)
     with folderlock.folder_lock(target, folderlock.RECEIVE_LOCK, "using"):
         return _receive_sets(transport, folder, meta, chosen, identities, options, reporter, started)
 
