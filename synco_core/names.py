@@ -143,6 +143,27 @@ def folded(name: str, folding: Folding = FOLD_ALL) -> str:
     return folding.key(name)
 
 
+#: Characters Windows (NTFS as Windows and WSL see it), exFAT and FAT take in no name.
+_WINDOWS_REFUSED = '\\:*?"<>|'
+#: Device names Windows reserves, with any extension (``aux.txt`` is the device AUX).
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{port}{n}" for port in ("COM", "LPT")
+                                                                  for n in "123456789\u00b9\u00b2\u00b3")})
+
+
+def windows_rule(name: str) -> str | None:
+    """The rule of Windows' (and so of NTFS, exFAT and FAT disks') that the one segment ``name`` breaks, for a
+    message; None when it breaks none. Linux takes every such name, so a server may have them."""
+    refused = "".join(sorted({char for char in name if char in _WINDOWS_REFUSED}))
+    if refused:
+        return f"Windows, exFAT and FAT take no {' '.join(refused)} in a name"
+    if name.endswith((".", " ")):
+        return "Windows and FAT take no name ending with a dot or a space"
+    device = name.split(".", 1)[0].rstrip(" ").upper()
+    if device in _WINDOWS_DEVICES:
+        return f"{device} is a device name Windows reserves, with any extension"
+    return None
+
+
 def _shown(value: object) -> str:
     """``value`` for an error line: quoted with its control characters escaped, long values cut."""
     text = repr(value)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from synco_core.beneath import check_no_links
 from synco_core.errors import TransferError, UnsafePathError
+from synco_core.names import windows_rule
 from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
@@ -160,7 +161,8 @@ def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
     except OSError as exc:
         # makedirs made every folder above the one that failed: the file system refuses that one's name.
         if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
-            raise NameNotHeld(NAME_NOT_HELD.format(why=f"a folder of its path: {exc.strerror or exc}")) from None
+            refused = os.path.basename(exc.filename) if isinstance(exc.filename, str) else ""
+            raise NameNotHeld(not_held_reason(refused, exc, "the name of a folder of its path")) from None
         raise
 
 
@@ -171,16 +173,28 @@ class NameNotHeld(TransferError):
 #: What a file system answers for a name it cannot hold: exFAT, FAT and NTFS (and SMB shares of them) take
 #: no ``\\ : * ? " < > |`` (EINVAL; the FUSE exFAT driver says ENOENT), eCryptfs no name past 143 bytes.
 NAME_ERRORS = frozenset({errno.EINVAL, errno.EILSEQ, errno.ENAMETOOLONG})
-#: The end of the message of a :class:`NameNotHeld`.
-NAME_NOT_HELD = ("not written: the target folder's file system cannot hold this name ({why}); exFAT, FAT and "
-                 "NTFS take no \\ : * ? \" < > | in names")
+#: The longest name eCryptfs (an encrypted home folder) takes, in bytes.
+ECRYPTFS_NAME_MAX = 143
+
+
+def not_held_reason(name: str, exc: OSError, what: str = "this name") -> str:
+    """Why a file was not written where the file system refused ``name`` (one segment) with ``exc``: the rule
+    the name breaks, where it is one of the known ones, so that the user sees what to rename."""
+    rule = windows_rule(name) if name else None
+    if rule is None and exc.errno == errno.ENAMETOOLONG:
+        size = len(name.encode("utf-8", "surrogateescape"))
+        rule = (f"{size} bytes, longer than it takes (eCryptfs takes {ECRYPTFS_NAME_MAX})" if size > ECRYPTFS_NAME_MAX
+                else "its path is longer than the file system takes")
+    rule = rule or "exFAT, FAT and NTFS take no \\ : * ? \" < > | in names"
+    shown = f" {name!r}" if what != "this name" and name else ""
+    return f"not written: the target folder's file system cannot hold {what}{shown}: {rule} ({exc.strerror or exc})"
 
 
 def _name_not_held(exc: OSError, path: StrPath) -> NameNotHeld | None:
     """The :class:`NameNotHeld` that ``exc``, met creating ``path``, means; None for any other failure (a
     missing folder, a full disk, no permission)."""
     if exc.errno in NAME_ERRORS or (exc.errno == errno.ENOENT and os.path.isdir(os.path.dirname(path))):
-        return NameNotHeld(NAME_NOT_HELD.format(why=exc.strerror or exc))
+        return NameNotHeld(not_held_reason(os.path.basename(os.fspath(path)), exc))
     return None
 
 
@@ -192,6 +206,28 @@ def _create(path: StrPath, flags: int) -> int:
         if (refused := _name_not_held(exc, path)) is not None:
             raise refused from None
         raise
+
+
+def _check_final_name(destination: StrPath, part: str) -> None:
+    """Refuse, before a byte is downloaded, a new file whose name the file system takes for its part file but
+    not for itself: one ending in a dot or a space (NTFS as Windows sees it), or one so long that its part
+    file has a short name of its own (eCryptfs, 143 bytes). Before, such a file was downloaded whole at every
+    receive and thrown away when the rename refused its name. Other names are refused with their part file."""
+    leaf = os.path.basename(os.fspath(destination))
+    if not leaf.endswith((".", " ")) and os.path.basename(part).startswith(leaf):
+        return
+    try:
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+    except FileExistsError:
+        return  # a file or folder of that name is there: the name is held (what is there is handled later)
+    except OSError as exc:
+        if (refused := _name_not_held(exc, destination)) is not None:
+            raise refused from None
+        raise
+    # Empty for an instant only; should the run end here, the next receive finds it of the wrong size.
+    os.close(fd)
+    _unlink(destination)
 
 
 def _written(path: StrPath, data: bytes) -> int:
@@ -292,6 +328,7 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
     """
     part = _part_name(destination, entry)
     _ensure_folder(destination, folders)
+    _check_final_name(destination, part)
     appending = bool(resume_from) and response.offset == resume_from
     size = resume_from if appending else 0
     received = 0

@@ -36,9 +36,9 @@ from typing import BinaryIO
 from synco_core.beneath import open_folder, open_root, resolve_beneath
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE, set_mode
-from synco_core.names import folded, safe_relative_path
+from synco_core.names import folded, safe_relative_path, windows_rule
 from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
-from synco_core.receive.files import NAME_ERRORS, NAME_NOT_HELD
+from synco_core.receive.files import NAME_ERRORS, not_held_reason
 from synco_core.receive.mtimes import stamp
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,12 @@ def _not_held(exc: OSError, member: tarfile.TarInfo) -> str | None:
     if member.issym() and exc.errno in _NO_LINKS:
         return f"not written: the target folder's file system has no symbolic links ({exc.strerror or exc})"
     if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
-        return NAME_NOT_HELD.format(why=exc.strerror or exc)
+        *folders, leaf = [part for part in member.name.split("/") if part not in ("", ".")] or [""]
+        # The folder of its path whose name breaks a rule, when one does (it is made first, and fails first).
+        folder = next((part for part in folders if windows_rule(part)), None)
+        if folder is not None:
+            return not_held_reason(folder, exc, "the name of a folder of its path")
+        return not_held_reason(leaf, exc)
     return None
 
 

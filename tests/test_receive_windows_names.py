@@ -1,0 +1,94 @@
+"""Names Linux takes and Windows does not, received onto NTFS as Windows and WSL see it (``ntfs-3g -o
+windows_names`` on a loop device, :mod:`laptop_folders`): ``ab:c.jpg``, ``CON``, ``aux.txt``, ``clip.``
+and ``clip `` (a trailing dot or space), a folder ``dir.``.
+
+Before, each was reported with the same line, "exFAT, FAT and NTFS take no \\ : * ? \" < > | in names",
+which named no rule ``CON`` or ``clip.`` breaks; and a file ending in a dot or a space, whose part file
+(``clip..<tag>.synco-part``) the file system takes, was downloaded whole at every receive and thrown away
+when its rename was refused. Now the line names the rule, such a file is refused before its download, and
+the set's other files arrive.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from laptop_folders import laptop_folder
+from test_receive_case_insensitive import listing, outcome, receive
+from test_transfer_support import fixture_app_fixture  # noqa: F401
+
+from synco_core.receive.directory import DirectoryTransport
+from synco_core.receive.public import receive_public_files
+from synco_core.receive.tarsafe import extract_stream
+from synco_core.wire import PublicIndexEntry
+
+#: name -> the rule its line names.
+RULES = {"ab:c.jpg": "take no : in a name", "clip.": "ending with a dot or a space",
+         "clip ": "ending with a dot or a space", "CON": "CON is a device name Windows reserves",
+         "aux.txt": "AUX is a device name Windows reserves", "dir./x.jpg": "folder of its path 'dir.'"}
+
+
+@pytest.fixture
+def ntfs(tmp_path: Path) -> Iterator[Path]:
+    with laptop_folder(tmp_path, "ntfs") as folder:
+        yield folder.path
+
+
+def test_public_names_windows_refuses_are_named_with_their_rule(fixture_app: Path, ntfs: Path) -> None:
+    uploads = fixture_app / "web" / "uploads" / "win"
+    (uploads / "dir.").mkdir(parents=True)
+    for name in RULES:
+        (uploads / name).write_bytes(os.urandom(50_000))  # fetched by its URL, each
+    (uploads / "fine.jpg").write_bytes(b"fine")
+    target = ntfs / "got"
+    for run in range(2):
+        summary = receive(fixture_app, target, "uploads", delete=True)
+        got = outcome(summary)
+        assert got.status == "partial" and got.cause == "same-name" and got.removed == 0, (run, got)
+        reasons = {path.removeprefix("win/"): why for path, why in got.files_failed}
+        assert set(reasons) == set(RULES), reasons
+        for name, rule in RULES.items():
+            assert reasons[name].startswith("not written: the target folder's file system cannot hold"), reasons[name]
+            assert rule in reasons[name], (name, reasons[name])
+        assert not summary.retryable and "running again will not write them" in summary.advice()
+        assert listing(target / "uploads" / "win") == {"fine.jpg": b"fine"}
+        assert got.files_downloaded == (0 if run else 14), (run, got)
+
+
+def test_a_file_ending_in_a_dot_is_refused_before_its_download(tmp_path: Path, ntfs: Path) -> None:
+    source = tmp_path / "site"
+    source.mkdir()
+    index = {}
+    for name in ("clip.", "clip ", "ok.bin"):
+        (source / name).write_bytes(b"v" * 300_000)
+        index[name] = PublicIndexEntry(300_000, 1_700_000_000, name)
+    came: list[int] = []
+    for _run in range(2):
+        result = receive_public_files(DirectoryTransport(source), index, ntfs / "got", on_bytes=came.append)
+        assert sorted(path for path, _why in result.failed) == ["clip ", "clip."], result.failed
+        assert all("ending with a dot or a space" in why for _path, why in result.failed)
+    # ok.bin once; before, the two refused files came again at every receive (1.8 MB here).
+    assert sum(came) == 300_000
+    assert listing(ntfs / "got") == {"ok.bin": b"v" * 300_000}  # no part file left behind either
+
+
+def test_private_members_windows_refuses_are_named_with_their_rule(ntfs: Path) -> None:
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as tar:
+        for name in [*RULES, "fine.txt"]:
+            member = tarfile.TarInfo(name)
+            member.size = len(name)
+            tar.addfile(member, io.BytesIO(name.encode()))
+    packed.seek(0)
+    left_out: list[tuple[str, str]] = []
+    assert extract_stream(packed, ntfs / "private", left_out) == 1
+    reasons = dict(left_out)
+    assert set(reasons) == set(RULES), reasons
+    for name, rule in RULES.items():
+        assert rule in reasons[name], (name, reasons[name])
+    assert listing(ntfs / "private") == {"fine.txt": b"fine.txt"}
