@@ -1,7 +1,8 @@
 """Folders on the file systems a laptop or its external disk may have, each a fresh image on a loop device
 mounted through FUSE (the machine's kernel has no exFAT, FAT or NTFS driver): exFAT (``exfat-fuse``), FAT32
 (``fusefat``) and NTFS with Windows' rules on names (``ntfs-3g -o windows_names``, as Windows and WSL see
-the disk); and a Mac's HFS+, which Linux cannot make here, through a shim (:func:`hfsplus_folder`). Mounting
+the disk); and, through a shim, the names a Mac's HFS+ disk or Linux's exFAT and FAT drivers store otherwise
+than given, which Linux cannot make here (:func:`hfsplus_folder`, :func:`dot_stripping_folder`). Mounting
 needs root and ``/dev/fuse``; without them a test is :func:`unavailable`.
 """
 
@@ -71,25 +72,40 @@ def laptop_folder(tmp_path: Path, kind: str) -> Iterator[LaptopFolder]:
         subprocess.run(["losetup", "-d", mounted.device], check=True)
 
 
-#: The shim that mounts a folder treating names as a Mac's HFS+ disk does (tests/shims/hfsplus-names).
-HFSPLUS_SHIM = Path(__file__).parent / "shims" / "hfsplus-names"
+#: The shim that mounts a folder storing names otherwise than given (tests/shims/renaming-folder).
+RENAMING_SHIM = Path(__file__).parent / "shims" / "renaming-folder"
 
 
 @contextlib.contextmanager
 def hfsplus_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder that stores names decomposed and finds them by either Unicode form, as HFS+ does (case-sensitive,
-    as HFSX): :data:`HFSPLUS_SHIM` through FUSE, over a folder of ``tmp_path``; unmounted afterwards."""
+    as HFSX); unmounted afterwards."""
+    with renaming_folder(tmp_path, "--decompose") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def dot_stripping_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder that drops the dots at the end of a name, as Linux's exFAT and FAT drivers and Windows do
+    (``clip.`` is stored as ``clip``, and found by either); unmounted afterwards."""
+    with renaming_folder(tmp_path, "--strip-dots") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def renaming_folder(tmp_path: Path, *options: str) -> Iterator[Path]:
+    """:data:`RENAMING_SHIM` with ``options`` through FUSE, over a folder of ``tmp_path``."""
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
-        unavailable("an HFS+ folder is mounted through FUSE, which needs root and /dev/fuse")
+        unavailable("a folder of the renaming shim is mounted through FUSE, which needs root and /dev/fuse")
     # Debian's interpreter, which python3-fusepy is installed for (another python3 may come first on PATH).
     python = "/usr/bin/python3"
     if not os.access(python, os.X_OK) or subprocess.run([python, "-c", "import fusepy"],
                                                         capture_output=True).returncode != 0:
-        unavailable("the HFS+ folder's shim needs fusepy (apt-get install python3-fusepy)")
-    backing, folder = tmp_path / "hfsplus-disk", tmp_path / "hfsplus"
+        unavailable("the renaming folder's shim needs fusepy (apt-get install python3-fusepy)")
+    backing, folder = tmp_path / "renaming-disk", tmp_path / "renaming"
     backing.mkdir()
     folder.mkdir()
-    with subprocess.Popen([python, str(HFSPLUS_SHIM), str(backing), str(folder)], stderr=subprocess.PIPE,
+    with subprocess.Popen([python, str(RENAMING_SHIM), *options, str(backing), str(folder)], stderr=subprocess.PIPE,
                           text=True) as shim:
         try:
             # Mounting is the shim's first step: waited for, up to 10 s, not a measure of anything.
@@ -98,7 +114,7 @@ def hfsplus_folder(tmp_path: Path) -> Iterator[Path]:
                     break
                 time.sleep(0.05)
             if not os.path.ismount(folder):
-                unavailable(f"the HFS+ folder's shim did not mount: {shim.stderr.read() if shim.stderr else ''}")
+                unavailable(f"the renaming folder's shim did not mount: {shim.stderr.read() if shim.stderr else ''}")
             yield folder
         finally:
             if os.path.ismount(folder):
