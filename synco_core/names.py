@@ -106,21 +106,27 @@ class Folding:
     """Which spellings of a name a folder's file system takes for one file: names differing only in case
     (APFS and HFS+ by default, exFAT, NTFS as Windows sees it), only in how an accented letter is encoded,
     composed or decomposed (APFS and HFS+, even case-sensitive; not exFAT or NTFS, which hold ``café`` in
-    both forms as two files). False when it tells every spelling apart (ext4)."""
+    both forms as two files), or only in dots at the end of a segment, which it drops (Linux's exFAT and FAT
+    drivers, Windows: ``clip.`` is ``clip`` there). False when it tells every spelling apart (ext4)."""
 
     case: bool = False
     normalisation: bool = False
+    trailing_dots: bool = False
 
     def __bool__(self) -> bool:
-        return self.case or self.normalisation
+        return self.case or self.normalisation or self.trailing_dots
 
     def what(self) -> str:
         """What this file system ignores, for messages."""
-        return " and ".join(what for what, ignored in (("case", self.case), ("Unicode normalisation",
-                                                                          self.normalisation)) if ignored)
+        ignored = (("case", self.case), ("Unicode normalisation", self.normalisation),
+                   ("dots at the end of names", self.trailing_dots))
+        return " and ".join(what for what, ignores in ignored if ignores)
 
     def key(self, name: str) -> str:
-        """``name`` as this file system sees it: two names with the same key are one file there."""
+        """``name`` (a segment, or a ``/``-separated path) as this file system sees it: two names with the same
+        key are one file there."""
+        if self.trailing_dots:
+            name = "/".join(part.rstrip(".") or part for part in name.split("/"))
         if self.normalisation:
             name = unicodedata.normalize("NFC", name)
         if self.case:
@@ -133,8 +139,8 @@ class Folding:
 
 #: A file system that tells every spelling apart (ext4).
 FOLD_NONE = Folding()
-#: A file system that ignores both case and normalisation (APFS's and HFS+'s default).
-FOLD_ALL = Folding(case=True, normalisation=True)
+#: A file system that ignores case, normalisation and dots at the end: what any other may take for one file.
+FOLD_ALL = Folding(case=True, normalisation=True, trailing_dots=True)
 
 
 def folded(name: str, folding: Folding = FOLD_ALL) -> str:

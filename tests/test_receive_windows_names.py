@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from laptop_folders import laptop_folder
+from laptop_folders import dot_stripping_folder, laptop_folder
 from test_receive_case_insensitive import listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
+from synco_core.names import Folding
+from synco_core.receive.compare import name_folding, plan_public_files
 from synco_core.receive.directory import DirectoryTransport
 from synco_core.receive.public import receive_public_files
 from synco_core.receive.tarsafe import extract_stream
@@ -92,3 +94,34 @@ def test_private_members_windows_refuses_are_named_with_their_rule(ntfs: Path) -
     for name, rule in RULES.items():
         assert rule in reasons[name], (name, reasons[name])
     assert listing(ntfs / "private") == {"fine.txt": b"fine.txt"}
+
+
+def test_names_whose_dots_at_the_end_the_disk_drops_are_fetched_once(fixture_app: Path, tmp_path: Path) -> None:
+    """Linux's exFAT and FAT drivers (without keep_last_dots) store ``clip.`` as ``clip``, and find it by either
+    name (the shim does the same, :func:`laptop_folders.dot_stripping_folder`). Before, every re-sync took
+    ``clip`` for a file the server does not have (removed under --delete) and fetched ``clip.`` again."""
+    uploads = fixture_app / "web" / "uploads" / "dots"
+    uploads.mkdir()
+    (uploads / "clip.").write_bytes(b"large " * 10_000)
+    (uploads / "small..").write_bytes(b"small")
+    (uploads / "twin").write_bytes(b"without")
+    (uploads / "twin.").write_bytes(b"with a dot")
+    (fixture_app / "private" / "notes.").write_text("private")
+    with dot_stripping_folder(tmp_path) as folder:
+        assert name_folding(folder) == Folding(trailing_dots=True)
+        target = folder / "got"
+        for run in range(3):
+            got = outcome(receive(fixture_app, target, "uploads", delete=True))
+            assert got.removed == 0 and not got.vanished and got.files_downloaded == (0 if run else 16), (run, got)
+            ((path, why),) = got.files_failed
+            assert path == "dots/twin." and "does not tell it from 'dots/twin'" in why and "dots at the end" in why
+            assert listing(target / "uploads" / "dots") == {"clip": b"large " * 10_000, "small": b"small",
+                                                            "twin": b"without"}, run
+            private = outcome(receive(fixture_app, target, "private", delete=True))
+            assert private.status == ("skipped" if run else "downloaded"), (run, private)
+        entries = {f"dots/{name}": PublicIndexEntry((uploads / name).stat().st_size,
+                                                    int((uploads / name).stat().st_mtime), f"uploads/dots/{name}")
+                   for name in ("clip.", "small..", "twin")}
+        plan = plan_public_files(entries, target / "uploads")
+        assert (plan.skipped, plan.todo_files) == (3, 0), plan
+        assert not [path for path in plan.vanished if path.startswith("dots/")], plan.vanished

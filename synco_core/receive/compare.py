@@ -158,8 +158,9 @@ def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result
 
 def name_folding(folder: Path) -> Folding:
     """Which spellings of a name ``folder``'s file system takes for one file: a probe file is made, and looked
-    up with its case changed and with its accented letter decomposed. Each is told apart: exFAT and NTFS
-    ignore case only (they hold both forms of ``café``), a case-sensitive APFS or HFS+ normalisation only."""
+    up with its case changed, with its accented letter decomposed and with a dot at its end. Each is told
+    apart: exFAT and NTFS ignore case only (they hold both forms of ``café``), a case-sensitive APFS or HFS+
+    normalisation only; Linux's exFAT and FAT drivers also drop dots at the end of a name."""
     token = f".synco-case-{secrets.token_hex(6)}"
     # With an accented letter first (its decomposed form tells normalisation); a file system that takes no
     # such name (FAT without long names) still tells case with a plain one.
@@ -176,7 +177,8 @@ def name_folding(folder: Path) -> Folding:
     try:
         decomposed = unicodedata.normalize("NFD", name)
         return Folding(case=os.path.lexists(os.path.join(folder, name.upper())),
-                       normalisation=decomposed != name and os.path.lexists(os.path.join(folder, decomposed)))
+                       normalisation=decomposed != name and os.path.lexists(os.path.join(folder, decomposed)),
+                       trailing_dots=os.path.lexists(os.path.join(folder, name + ".")))
     finally:
         os.unlink(probe)
 
@@ -371,10 +373,12 @@ def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_di
 def seems_to_fold(folder: Path) -> Folding:
     """:func:`name_folding` without writing anything: the first name with a letter in ``folder`` (or beside
     it, when it does not exist yet) is looked up with the case of its letters swapped, and the first with
-    an accented letter in its other Unicode form; the folder takes such spellings for one when that finds a
-    file its listing does not hold. Each is False when no name tells."""
+    an accented letter in its other Unicode form, and the first name with a dot after it; the folder takes
+    such spellings for one when that finds a file its listing does not hold. Each is False when no name
+    tells."""
     case: bool | None = None
     normalisation: bool | None = None
+    dots: bool | None = None
     for where in (os.fspath(folder), os.path.dirname(folder)):
         try:
             names = os.listdir(where)
@@ -390,9 +394,11 @@ def seems_to_fold(folder: Path) -> Folding:
                 other = unicodedata.normalize("NFD", name) if composed == name else composed
                 if other != name:
                     normalisation = other not in listed and os.path.lexists(os.path.join(where, other))
-            if case is not None and normalisation is not None:
-                return Folding(case, normalisation)
-    return Folding(bool(case), bool(normalisation))
+            if dots is None and (dotted := name + ".") not in listed:
+                dots = os.path.lexists(os.path.join(where, dotted))
+            if case is not None and normalisation is not None and dots is not None:
+                return Folding(case, normalisation, dots)
+    return Folding(bool(case), bool(normalisation), bool(dots))
 
 
 def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
