@@ -93,3 +93,14 @@ def test_both_forms_of_a_name_on_a_mac_disk_keep_one_and_name_both(fixture_app: 
             # The index's order puts the decomposed form ('e' and an accent) before the composed one.
             assert path == f"forms/{COMPOSED}" and f"does not tell it from 'forms/{DECOMPOSED}'" in why, (run, why)
             assert listing(target / "uploads" / "forms") == {DECOMPOSED: b"decomposed"}
+
+
+def test_names_fold_as_each_kind_of_folder_takes_them() -> None:
+    exfat, mac_hfsx, apfs = Folding(case=True), Folding(normalisation=True), Folding(case=True, normalisation=True)
+    assert exfat.key(COMPOSED) != exfat.key(DECOMPOSED) and exfat.key("Café.JPG") == exfat.key(COMPOSED)
+    assert mac_hfsx.key(COMPOSED) == mac_hfsx.key(DECOMPOSED) and mac_hfsx.key("Photo") != mac_hfsx.key("photo")
+    assert apfs.key("CAFE\u0301.JPG") == apfs.key(COMPOSED)
+    # casefold() decomposes 'ǰ' (j with caron): normalised again, both spellings still meet.
+    assert apfs.key("\u01f0") == apfs.key("J\u030c")
+    dots = Folding(trailing_dots=True)
+    assert dots.key("a./b..") == dots.key("a/b") and dots.key("...") == "..." and not Folding()

@@ -22,7 +22,7 @@ from laptop_folders import dot_stripping_folder, laptop_folder
 from test_receive_case_insensitive import listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
-from synco_core.names import Folding
+from synco_core.names import Folding, windows_rule
 from synco_core.receive.compare import name_folding, plan_public_files
 from synco_core.receive.directory import DirectoryTransport
 from synco_core.receive.public import receive_public_files
@@ -125,3 +125,15 @@ def test_names_whose_dots_at_the_end_the_disk_drops_are_fetched_once(fixture_app
         plan = plan_public_files(entries, target / "uploads")
         assert (plan.skipped, plan.todo_files) == (3, 0), plan
         assert not [path for path in plan.vanished if path.startswith("dots/")], plan.vanished
+
+
+@pytest.mark.parametrize(("name", "rule"), [
+    ("a:b", "take no : in a name"), ('x"<>|?*', 'take no " * < > ? | in a name'),
+    ("clip.", "ending with a dot or a space"), ("clip ", "ending with a dot or a space"),
+    ("con", "CON is a device name"), ("Aux.tar.gz", "AUX is a device name"), ("LPT9.log", "LPT9 is a device name"),
+    ("nul .txt", "NUL is a device name"), ("COM\u00b2", "COM\u00b2 is a device name"),
+    ("console", None), ("com10", None), ("auxiliary.txt", None), (".hidden", None), ("a.b c", None),
+])
+def test_the_rule_a_name_breaks_is_named(name: str, rule: str | None) -> None:
+    got = windows_rule(name)
+    assert (got is None) if rule is None else (got is not None and rule in got), got
