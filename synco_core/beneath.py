@@ -130,6 +130,19 @@ def open_folder(root_fd: int, parts: Sequence[str], create: bool = False, mode: 
     return fd
 
 
+class NameTooLong(UnsafePathError):
+    """A name of the path is longer than the file system of the folder takes (eCryptfs takes 143 bytes), the
+    path itself within the system's limit: no other --target on that file system helps."""
+
+
+def _path_max(folder: Path) -> int:
+    """The system's limit on a path's length, in bytes (4096 on Linux, 1024 on macOS)."""
+    try:
+        return os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return 1024
+
+
 def check_no_links(base: Path, parts: Sequence[str]) -> None:
     """Refuse ``base/parts...`` when one of its existing folders is a link (the missing rest is fine)."""
     current = base
@@ -142,6 +155,10 @@ def check_no_links(base: Path, parts: Sequence[str]) -> None:
         except OSError as exc:
             if exc.errno != errno.ENAMETOOLONG:
                 raise
+            if len(os.fsencode(current)) < _path_max(base):
+                size = len(os.fsencode(part))
+                raise NameTooLong(f"the target folder's file system cannot hold the name {part[:40] + '...'!r}: "
+                                  f"{size} bytes, longer than it takes (eCryptfs takes 143)") from None
             # Longer than the system's path limit (4096 bytes on Linux, 1024 on macOS) with the target's own
             # path: this one path cannot be written here, which must not end the comparison of the whole set.
             raise UnsafePathError(f"path {'/'.join(parts)[:60] + '...'!r} cannot be written in {base}: with it the "

@@ -93,6 +93,14 @@ def dot_stripping_folder(tmp_path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def ecryptfs_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder that takes no name longer than 143 bytes, as eCryptfs (an encrypted home folder) does;
+    unmounted afterwards."""
+    with renaming_folder(tmp_path, "--name-max=143") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
 def renaming_folder(tmp_path: Path, *options: str) -> Iterator[Path]:
     """:data:`RENAMING_SHIM` with ``options`` through FUSE, over a folder of ``tmp_path``."""
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from laptop_folders import dot_stripping_folder, laptop_folder
+from laptop_folders import dot_stripping_folder, ecryptfs_folder, laptop_folder
 from test_receive_case_insensitive import listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
@@ -137,3 +137,25 @@ def test_names_whose_dots_at_the_end_the_disk_drops_are_fetched_once(fixture_app
 def test_the_rule_a_name_breaks_is_named(name: str, rule: str | None) -> None:
     got = windows_rule(name)
     assert (got is None) if rule is None else (got is not None and rule in got), got
+
+
+def test_names_longer_than_the_disk_takes_are_named_and_never_downloaded(tmp_path: Path) -> None:
+    """eCryptfs takes no name past 143 bytes. A name past 232 bytes has a part file of a short name of its own,
+    which such a folder takes: before, that file was downloaded whole at every receive and thrown away when
+    the rename refused its name."""
+    source = tmp_path / "site"
+    source.mkdir()
+    index = {}
+    for name in ("m" * 150, "l" * 240, "ok.bin"):
+        (source / name).write_bytes(b"v" * 200_000)
+        index[name] = PublicIndexEntry(200_000, 1_700_000_000, name)
+    came: list[int] = []
+    with ecryptfs_folder(tmp_path) as folder:
+        for _run in range(2):
+            result = receive_public_files(DirectoryTransport(source), index, folder / "got", on_bytes=came.append)
+            reasons = dict(result.failed)
+            assert set(reasons) == {"m" * 150, "l" * 240}, reasons
+            assert "150 bytes, longer than it takes (eCryptfs takes 143)" in reasons["m" * 150]
+            assert "240 bytes, longer than it takes (eCryptfs takes 143)" in reasons["l" * 240]
+        assert sum(came) == 200_000
+        assert listing(folder / "got") == {"ok.bin": b"v" * 200_000}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from synco_core.beneath import NameTooLong
 from synco_core.errors import SyncoError
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
 from synco_core.names import FOLD_NONE, Folding
@@ -244,6 +245,10 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             known.note(relative, entry.sha256, current=False)
         try:
             destination = destinations.path(relative)
+        except NameTooLong as exc:
+            # Not the server's doing: this folder's file system cannot hold the name (running again will not).
+            plan.same_name.append((relative, f"not written: {exc}"))
+            continue
         except SyncoError as exc:
             plan.refused.append((relative, str(exc)))
             continue
