@@ -159,3 +159,20 @@ def test_names_longer_than_the_disk_takes_are_named_and_never_downloaded(tmp_pat
             assert "240 bytes, longer than it takes (eCryptfs takes 143)" in reasons["l" * 240]
         assert sum(came) == 200_000
         assert listing(folder / "got") == {"ok.bin": b"v" * 200_000}
+
+
+def test_private_members_longer_than_the_disk_takes_are_named(tmp_path: Path) -> None:
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as tar:
+        for name in ("m" * 150, f"{'f' * 150}/inside.txt", "fine.txt"):
+            member = tarfile.TarInfo(name)
+            member.size = 4
+            tar.addfile(member, io.BytesIO(b"data"))
+    packed.seek(0)
+    left_out: list[tuple[str, str]] = []
+    with ecryptfs_folder(tmp_path) as folder:
+        assert extract_stream(packed, folder / "private", left_out) == 1
+        reasons = dict(left_out)
+        assert "this name: 150 bytes, longer than it takes (eCryptfs takes 143)" in reasons["m" * 150], reasons
+        assert f"folder of its path '{'f' * 150}': 150 bytes" in reasons[f"{'f' * 150}/inside.txt"], reasons
+        assert listing(folder / "private") == {"fine.txt": b"data"}

@@ -38,7 +38,7 @@ from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import PRIVATE_MODE, set_mode
 from synco_core.names import folded, safe_relative_path, windows_rule
 from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
-from synco_core.receive.files import NAME_ERRORS, not_held_reason
+from synco_core.receive.files import ECRYPTFS_NAME_MAX, NAME_ERRORS, not_held_reason
 from synco_core.receive.mtimes import stamp
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,11 @@ def _not_held(exc: OSError, member: tarfile.TarInfo) -> str | None:
         return f"not written: the target folder's file system has no symbolic links ({exc.strerror or exc})"
     if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
         *folders, leaf = [part for part in member.name.split("/") if part not in ("", ".")] or [""]
-        # The folder of its path whose name breaks a rule, when one does (it is made first, and fails first).
-        folder = next((part for part in folders if windows_rule(part)), None)
+        # The folder of its path whose name breaks a rule, or is too long, when one does (it is made first,
+        # and fails first).
+        too_long = exc.errno == errno.ENAMETOOLONG
+        folder = next((part for part in folders if windows_rule(part)
+                       or (too_long and len(os.fsencode(part)) > ECRYPTFS_NAME_MAX)), None)
         if folder is not None:
             return not_held_reason(folder, exc, "the name of a folder of its path")
         return not_held_reason(leaf, exc)
