@@ -11,17 +11,34 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+from typing import Any
 
+import pytest
 from laptop_folders import hfsplus_folder, laptop_folder
 from test_receive_case_insensitive import listing, outcome, receive
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
 from synco_core.names import Folding
+from synco_core.receive import session as session_module
 from synco_core.receive.compare import name_folding, plan_public_files
 from synco_core.wire import PublicIndexEntry
 
 COMPOSED = unicodedata.normalize("NFC", "café.jpg")
 DECOMPOSED = unicodedata.normalize("NFD", "café.jpg")
+
+
+def count_index_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that grows by one each time a receive opens a public set's index (a re-sync whose tree digest
+    matches never does)."""
+    opened: list[str] = []
+    real_open_index = session_module.open_index
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append("index")
+        return real_open_index(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "open_index", counted)
+    return opened
 
 
 def test_both_forms_of_a_name_are_two_files_on_exfat(fixture_app: Path, tmp_path: Path) -> None:
@@ -48,8 +65,12 @@ def test_both_forms_of_a_name_are_two_files_on_exfat(fixture_app: Path, tmp_path
         assert plan.same_name == [] and plan.todo_files == 3, plan
 
 
-def test_a_mac_disk_that_stores_names_decomposed_fetches_each_file_once(fixture_app: Path, tmp_path: Path) -> None:
-    """HFS+ lists ``café.jpg`` decomposed whatever form it was written in, and tells case apart (HFSX)."""
+def test_a_mac_disk_that_stores_names_decomposed_fetches_each_file_once(fixture_app: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """HFS+ lists ``café.jpg`` decomposed whatever form it was written in, and tells case apart (HFSX). A re-sync
+    of the same index passes on the folder's own walk alone (before, its names never matched the index's
+    digest, and every re-sync downloaded and read the index again)."""
+    indexes = count_index_reads(monkeypatch)
     uploads = fixture_app / "web" / "uploads" / "forms"
     uploads.mkdir()
     (uploads / COMPOSED).write_bytes(b"composed " * 10)
@@ -70,6 +91,7 @@ def test_a_mac_disk_that_stores_names_decomposed_fetches_each_file_once(fixture_
             private = outcome(receive(fixture_app, target, "private", delete=True))
             assert private.status == ("skipped" if run else "downloaded") and not private.files_failed, (run, private)
             assert listing(target / "private")[f"{DECOMPOSED}.txt"] == b"private"
+        assert len(indexes) == 1  # the first receive's
         index = {f"forms/{name}": PublicIndexEntry(size, mtime, f"uploads/forms/{name}")
                  for name, size, mtime in ((COMPOSED, 90, int((uploads / COMPOSED).stat().st_mtime)),
                                            ("Photo.jpg", 5, int((uploads / "Photo.jpg").stat().st_mtime)),

@@ -76,6 +76,10 @@ class PublicPlan:
     #: The digest of the index's paths, sizes and mtimes (:mod:`synco_core.receive.treedigest`): what the
     #: folder holds once every file is current. None when the index has SHA-1 entries.
     tree: TreeDigest | None = None
+    #: An index path the folder may store under another spelling (an accented letter where the file system
+    #: decomposes names, as HFS+, a dot at the end where it drops them): its own walk may then list other
+    #: names than the index's digest holds.
+    stored_otherwise: bool = False
 
 
 class TodoSpool:
@@ -219,11 +223,14 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     again: set[int] = set()
     # Files to fetch that no local file has the name of, though the folder finds one by it: another spelling.
     occupied: list[str] = []
+    respellable = _respellable(folding) if fold is not None else None
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
         if entry is None:
             plan.vanished.append(relative)
             continue
         plan.listed += 1
+        if respellable is not None and not plan.stored_otherwise and respellable(relative):
+            plan.stored_otherwise = True
         if add_to_tree is not None:
             add_to_tree(relative, entry)
         if found is not None:
@@ -278,6 +285,18 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     else:
         plan.tree = tree.of_index()
     return plan
+
+
+def _respellable(folding: Folding) -> Callable[[str], bool] | None:
+    """A test of whether a folder that takes names as ``folding`` says may store a path under another name
+    than it was given (None: it stores every name as given, whatever it takes for one)."""
+    if folding.normalisation and folding.trailing_dots:
+        return lambda path: not path.isascii() or path.endswith(".") or "./" in path
+    if folding.normalisation:
+        return lambda path: not path.isascii()
+    if folding.trailing_dots:
+        return lambda path: path.endswith(".") or "./" in path
+    return None
 
 
 def _one_file_per_name(plan: PublicPlan, spool: TodoSpool, set_dir: Path, twice: set[int], occupied: list[str],

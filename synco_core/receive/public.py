@@ -63,6 +63,7 @@ from synco_core.receive.mtimes import holds_odd_seconds
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
+from synco_core.receive.treedigest import local_tree_digest
 from synco_core.receive.workers import Outcome, PackWorkers, worker_count
 from synco_core.wire import PublicIndexEntry
 
@@ -327,6 +328,12 @@ def receive_public_files(
     # and nothing the index does not list is left.
     if plan.tree is not None and not result.failed and (delete or not result.vanished):
         result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
+        if plan.stored_otherwise:
+            # The folder's own names (decomposed by HFS+, without a dot at the end) are what a later walk
+            # finds: digested as they are now, or no re-sync would ever pass without the index.
+            local = local_tree_digest(set_dir)
+            if local is not None and local.files == plan.tree.files:
+                result.tree = local.hexdigest()
     return result
 
 
