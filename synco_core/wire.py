@@ -207,6 +207,10 @@ class PublicFilesInfo:
     #: one that received this very index before (the same session, or a new one of an unchanged set) only
     #: has to check its own files.
     index_sha256: str | None = None
+    #: Files and folders serve found in the set's folder and left out (unreadable folders, links leading out
+    #: of the set, names a receiver could not write); serve's output names them. None: none, or a writer
+    #: that does not count them (Go synco v2).
+    left_out_count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -226,6 +230,7 @@ class PublicFilesInfo:
             "packedSizeBytes": self.packed_size_bytes,
             "urlOrigins": list(self.url_origins),
             "indexSha256": self.index_sha256,
+            "leftOutCount": self.left_out_count,
         })
 
     @classmethod
@@ -252,6 +257,7 @@ class PublicFilesInfo:
             packed_size_bytes=_get(data, "packedSizeBytes", int, where),
             url_origins=_strings(data, "urlOrigins", where),
             index_sha256=_hex_digest(_get(data, "indexSha256", str, where), 64, "indexSha256", where),
+            left_out_count=_count(data, "leftOutCount", where),
         )
 
 
@@ -268,6 +274,8 @@ class PrivateFilesInfo:
     sha256: str | None = None
     encrypted_size_bytes: int | None = None
     file_count: int | None = None
+    #: As :attr:`PublicFilesInfo.left_out_count`.
+    left_out_count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = _compact({
@@ -277,6 +285,7 @@ class PrivateFilesInfo:
             "sha256": self.sha256,
             "encryptedSizeBytes": self.encrypted_size_bytes,
             "fileCount": self.file_count,
+            "leftOutCount": self.left_out_count,
         })
         # Go synco always writes relativeBasePath, even when empty.
         data["relativeBasePath"] = self.relative_base_path
@@ -294,7 +303,16 @@ class PrivateFilesInfo:
             sha256=_get(data, "sha256", str, where),
             encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
             file_count=_get(data, "fileCount", int, where),
+            left_out_count=_count(data, "leftOutCount", where),
         )
+
+
+def _count(data: Mapping[str, Any], key: str, where: str) -> int | None:
+    """A count that may be absent; a negative one is a malformed meta."""
+    value: int | None = _get(data, key, int, where)
+    if value is not None and value < 0:
+        raise WireFormatError(f"malformed {where}: {key!r} should not be negative")
+    return value
 
 
 def _checked(value: str, what: str, where: str, max_length: int = 255) -> str:

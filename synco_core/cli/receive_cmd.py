@@ -134,7 +134,8 @@ def print_plan(plan: ReceivePlan) -> None:
             for path, reason in item.refused[:5]:
                 _say(f"      refused: {path}: {reason}")
             _echo_vanished(item.vanished, "to delete" if item.delete
-                           else "no longer on the server (deleted with --delete)")
+                           else _kept_for(item.left_out_by_serve, "deleted with --delete"))
+        _echo_left_out(item.left_out_by_serve)
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
     _say(f"Would download {human_size(plan.download_bytes)} in {files} file(s).")
@@ -145,6 +146,18 @@ def _echo_vanished(vanished: list[str], verb: str) -> None:
     if vanished:
         _say(f"      {len(vanished)} local file(s) {verb}: {', '.join(vanished[:5])}"
                    + (" ..." if len(vanished) > 5 else ""))
+
+
+def _kept_for(left_out: int, otherwise: str) -> str:
+    """Why local files the index does not list stay: serve left files out, or ``otherwise`` (the option)."""
+    if left_out:
+        return "not in the index, kept: serve left files of this set out, which --delete would take for gone"
+    return f"no longer on the server ({otherwise})"
+
+
+def _echo_left_out(count: int) -> None:
+    if count:
+        _say(f"      serve left out {count} file(s) or folder(s) it found on the server (its output names them)")
 
 
 def print_summary(summary: ReceiveSummary) -> None:
@@ -174,7 +187,8 @@ def print_summary(summary: ReceiveSummary) -> None:
         if outcome.files_missing:
             _say("      " + missing_files_line(outcome.files_missing))
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
-                       else "no longer on the server (remove with --delete)")
+                       else _kept_for(outcome.left_out_by_serve, "remove with --delete"))
+        _echo_left_out(outcome.left_out_by_serve)
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
     _say(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {summary.advice()}")
 

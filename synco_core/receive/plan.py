@@ -14,6 +14,7 @@ from synco_core.receive.meta import (
     identities_for,
     wait_ready,
 )
+from synco_core.receive.public import deletes_in
 from synco_core.receive.public_index import open_index, scratch_folder
 from synco_core.receive.session import (
     ReceiveOptions,
@@ -67,6 +68,8 @@ class SetPlan:
     sanitize_rules: list[str] = field(default_factory=list)
     sanitized: bool | None = None
     detail: str = ""
+    #: Files or folders serve found and left out of the set; ``--delete`` then removes nothing from it.
+    left_out_by_serve: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class SetPlan:
             "deleteFiles": self.vanished if self.delete else [],
             "vanishedFiles": self.vanished,
             "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized, "detail": self.detail,
+            "leftOutByServe": self.left_out_by_serve,
         }
 
 
@@ -127,8 +131,11 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
                                      detail=f"file set type {unsupported.type!r} is not supported by this synco"))
     for file_set in chosen:
         local = local_name(file_set)
-        item = SetPlan(file_set.name, file_set.type, "download", local=local, delete=options.delete,
+        item = SetPlan(file_set.name, file_set.type, "download", local=local,
+                       delete=deletes_in(file_set.public, options.delete) if file_set.public else options.delete,
                        sanitized=sanitized_flag(meta, file_set))
+        counted = file_set.public or file_set.private
+        item.left_out_by_serve = (counted.left_out_count or 0) if counted is not None else 0
         plan.sets.append(item)
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)

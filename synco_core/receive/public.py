@@ -65,7 +65,7 @@ from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
 from synco_core.receive.treedigest import local_tree_digest
 from synco_core.receive.workers import Outcome, PackWorkers, worker_count
-from synco_core.wire import PublicIndexEntry
+from synco_core.wire import PublicFilesInfo, PublicIndexEntry
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +239,16 @@ def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, i
         yield PACKED, pack, packed
     if whole:
         yield WHOLE, -1, whole
+
+
+def deletes_in(info: PublicFilesInfo, delete: bool) -> bool:
+    """Whether ``--delete`` may remove local files of this public set.
+
+    Not when serve left some of the set's files out (a folder it could not list, a link leading out of the
+    set): their local copies would look gone from the server and be removed. rsync, likewise, deletes
+    nothing after an I/O error on the sending side.
+    """
+    return delete and not info.left_out_count
 
 
 def receive_public_files(

@@ -38,7 +38,7 @@ from synco_core.receive.meta import (
     wait_ready,
 )
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.public import receive_public_files, remove_empty_folders
+from synco_core.receive.public import deletes_in, receive_public_files, remove_empty_folders
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
@@ -111,6 +111,8 @@ class SetOutcome:
     cause: str = ""
     #: Public files that arrived without a content hash in the index (Go synco v2): checked by size only.
     size_checked: int = 0
+    #: Files or folders serve found in the set's folder and left out (its output names them).
+    left_out_by_serve: int = 0
 
     @property
     def only_missing(self) -> bool:
@@ -507,13 +509,15 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         summary.sets.append(outcome)
         try:
             local = local_name(file_set)
+            outcome.left_out_by_serve = _left_out_by_serve(file_set, options.delete)
             if file_set.public is not None:
                 public = file_set.public
+                delete = deletes_in(public, options.delete)
                 tree = unchanged_tree(state.previous(file_set.name), public, local, target / local)
                 if tree is not None:
                     # The very index received before, and the folder holds exactly what that receive left;
                     # the digest is of files only, so --delete still takes the folders that hold none.
-                    if options.delete:
+                    if delete:
                         remove_empty_folders(target / local)
                     outcome.status, outcome.detail = "skipped", "all files up to date"
                     outcome.files_skipped = tree["files"]
@@ -525,7 +529,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     with reporter.files_task(file_set.name, public.file_count or 0,
                                              public.size_bytes) as (on_bytes, on_file):
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
-                                                      delete=options.delete, on_bytes=on_bytes, on_file=on_file,
+                                                      delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
                                                       known=KnownHashes(known_hashes_file(target, local)))
                 check_disk_space(target, (reason for _path, reason in result.failed))
@@ -613,6 +617,18 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
 
 #: The members left out of a private set that its state notes by name (the rest only counted).
 LEFT_OUT_NOTED = 1000
+
+
+def _left_out_by_serve(file_set: WireFileSet, delete: bool) -> int:
+    """How many files or folders serve left out of ``file_set`` (0 when none, or not counted), said once."""
+    detail = file_set.public or file_set.private
+    count = detail.left_out_count if detail is not None else None
+    if count:
+        kept = "; --delete removes nothing from this set, as their local copies would look gone" \
+            if delete and file_set.public is not None else ""
+        log.warning("%s: serve left out %d file(s) or folder(s) it found on the server (its output names them)%s",
+                    file_set.name, count, kept)
+    return count or 0
 
 
 def _left_out_before(previous: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:

@@ -343,7 +343,7 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     cache = _hash_cache(framework, file_set, options) if framework is not None else None
     notify = context.on_public_uri
     try:
-        with leftout.counting(file_set.name, log):
+        with leftout.counting(file_set.name, log) as tally:
             result = write_public_set(file_set, folder, PublicSetOptions(
                 prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
                 # Packs are age files: a session written without encryption (a bare pull host) has none.
@@ -361,6 +361,8 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
         log.debug("%s: %d files hashed, %d hashes from the cache", file_set.name, result.hashed, result.cache_hits)
     if notify is not None:
         notify(file_set.name, None)
+    # A receiver told files were left out keeps its copies of them under --delete (as rsync after an I/O error).
+    result.info.left_out_count = tally.counts[leftout.SKIPPED] or None
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)
 
 
@@ -377,10 +379,11 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
         else contextlib.nullcontext(lambda _n: None))
     with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar, \
-            leftout.counting(file_set.name, log):
+            leftout.counting(file_set.name, log) as tally:
         count = add_members(tar, file_set.root, _walk(file_set.root, file_set.exclude), advance)
     return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(
         tar_uri=name, size_bytes=stats[0].size_bytes, relative_base_path=file_set.relative_base_path,
         compression=stats[0].compression, sha256=stats[0].sha256,
         encrypted_size_bytes=stats[0].encrypted_size_bytes, file_count=count,
+        left_out_count=tally.counts[leftout.SKIPPED] or None,
     ))
