@@ -13,6 +13,9 @@ one segment at a time against what is really on disk, relative to an open direct
   segment), creating folders on the way; what is written there cannot land anywhere else.
 - :func:`check_no_links` refuses a relative path whose existing folders include a link (for folders that
   synco itself fills with nothing but regular files and folders).
+- :class:`BelowRoot` opens and stats files of a tree serve walked, by their path below the tree's root and
+  without following a link on the way: a folder an uploader swapped for a link to ``/`` between the walk
+  and the read fails the open instead of leading it out of the tree.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import contextlib
 import errno
 import os
 import stat
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -165,3 +170,88 @@ def check_no_links(base: Path, parts: Sequence[str]) -> None:
                                   "path is longer than this system allows (a shorter --target may do)") from None
         if stat.S_ISLNK(info.st_mode):
             raise UnsafePathError(f"unsafe path {'/'.join(parts)!r}: {current.relative_to(base)} is a link")
+
+
+class BelowRoot:
+    """Files below one folder, reached by their relative path with no link followed on the way.
+
+    Every folder of the path is opened with ``O_NOFOLLOW`` from a descriptor of the root, and the file
+    itself too, so what is opened is below the root whatever was renamed or swapped for a link since the
+    walk listed it (an ``OSError`` with ``ELOOP`` or ``ENOTDIR`` then, as for a file that is a link now).
+    The last folder's descriptor is kept for the next file (a walk's files come folder by folder), so a
+    file costs one ``open`` as a full path did. Thread-safe: serve's hashing threads share one. The
+    descriptors are closed by :meth:`close`, or once nothing refers to the object any more (the hashing
+    threads may outlive the walk that made it).
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = os.fspath(root)
+        root_fd = open_root(Path(root))
+        # [root, (parts, descriptor) of the folder kept]: the finalizer closes what is in it at the time.
+        self._fds: list[int] = [root_fd, os.dup(root_fd)]
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+
+    @property
+    def root_fd(self) -> int:
+        """The root's descriptor, for :func:`resolve_beneath` (closed with this object)."""
+        return self._fds[0]
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def _folder(self, parts: list[str]) -> int:
+        """The kept descriptor of the folder ``parts``, opened first when another folder is kept (lock held)."""
+        if parts != self._parts:
+            fd = os.dup(self._fds[0])
+            try:
+                for part in parts:
+                    child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+                    os.close(fd)
+                    fd = child
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(self._fds[1])
+            self._fds[1], self._parts = fd, parts
+        return self._fds[1]
+
+    def open(self, relative: str, flags: int) -> int:
+        """A descriptor of ``relative`` opened with ``flags`` and ``O_NOFOLLOW``; the caller closes it."""
+        *parts, name = relative.split("/")
+        try:
+            with self._lock:
+                return os.open(name, flags | _NOFOLLOW, dir_fd=self._folder(parts))
+        except OSError as exc:
+            raise self._named(exc, relative) from None
+
+    def lstat(self, relative: str) -> os.stat_result:
+        *parts, name = relative.split("/")
+        try:
+            with self._lock:
+                return os.lstat(name, dir_fd=self._folder(parts))
+        except OSError as exc:
+            raise self._named(exc, relative) from None
+
+    def readlink(self, relative: str) -> str:
+        *parts, name = relative.split("/")
+        try:
+            with self._lock:
+                return os.readlink(name, dir_fd=self._folder(parts))
+        except OSError as exc:
+            raise self._named(exc, relative) from None
+
+    def _named(self, exc: OSError, relative: str) -> OSError:
+        """``exc`` naming the full path: the system names only the last segment of a call relative to a folder,
+        and the one line a serve stops with must say which file."""
+        return type(exc)(exc.errno, exc.strerror, os.path.join(self.root, relative))
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())

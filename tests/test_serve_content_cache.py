@@ -30,9 +30,10 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = public_set_module._open_small
 
-    def counting(source: str) -> Any:
-        seen.append(source.split("/uploads/", 1)[-1])
-        return original(source)
+    def counting(item: public_set_module.Candidate) -> Any:
+        assert item.source is not None
+        seen.append(item.source.split("/uploads/", 1)[-1])
+        return original(item)
 
     monkeypatch.setattr(public_set_module, "_open_small", counting)
     # Files written by the test a moment ago count as settled.

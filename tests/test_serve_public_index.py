@@ -233,12 +233,12 @@ def test_hash_cache_spares_unchanged_files_and_sees_every_change(fixture_app: Pa
     hashed: list[str] = []
     original = public_set_module._hash_file
 
-    def counting(source: str, stop: Any = None, known: Any = None) -> Any:
-        if "/large/" in source:
-            hashed.append(os.path.basename(source))
+    def counting(item: public_set_module.Candidate, stop: Any = None, known: Any = None) -> Any:
+        if "/large/" in (item.source or ""):
+            hashed.append(os.path.basename(item.source or ""))
             # Slow hashing: later files' cache hits are looked up while these are still in the workers.
             time.sleep(0.2)
-        return original(source, stop, known)
+        return original(item, stop, known)
 
     monkeypatch.setattr(public_set_module, "_hash_file", counting)
     build(fixture_app, name="synco-one")
@@ -276,7 +276,7 @@ def test_recently_changed_files_are_not_trusted_from_the_cache(fixture_app: Path
     hashed: list[str] = []
     original = public_set_module._hash_file
     monkeypatch.setattr(public_set_module, "_hash_file",
-                        lambda source, stop=None, known=None: hashed.append(source) or original(source, stop, known))
+                        lambda item, stop=None, known=None: hashed.append(item.source) or original(item, stop, known))
     build(fixture_app, name="synco-one")
     build(fixture_app, name="synco-two")
     # Changed a moment ago: a change within the same clock tick would not show in its times.

@@ -378,7 +378,7 @@ def test_a_cache_file_that_is_not_a_regular_file_is_not_read(fixture_app: Path, 
     hashed: list[str] = []
     original = public_set_module._hash_file
     monkeypatch.setattr(public_set_module, "_hash_file",
-                        lambda source, stop=None, known=None: hashed.append(source) or original(source, stop, known))
+                        lambda item, stop=None, known=None: hashed.append(item.source) or original(item, stop, known))
     key = SessionKey.generate()
     build(fixture_app, key, "synco-second")
     entries = dict(Session(fixture_app / "web" / "synco-second", key).index("uploads"))
@@ -602,13 +602,20 @@ def test_a_file_serve_ran_out_of_descriptors_for_stops_the_serve_instead_of_bein
 
     def failing(real: Callable[..., Any], hit: Callable[[str], bool]) -> Callable[..., Any]:
         def call(path: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(path, (str, Path)) and hit(os.fspath(path)):
-                raise _exhausted(os.fspath(path))
+            if isinstance(path, (str, Path)):
+                full = os.fspath(path)
+                if kwargs.get("dir_fd") is not None:
+                    # Relative to a folder serve holds open: judged by the folder's path.
+                    full = os.path.join(real_readlink(f"/proc/self/fd/{kwargs['dir_fd']}"), full)
+                if hit(full):
+                    raise _exhausted(full)
             return real(path, *args, **kwargs)
         return call
 
+    private_victim = (str(private / "victim") + "/", os.path.realpath(private / "victim") + "/")
+
     def in_private(path: str) -> bool:
-        return path.startswith(str(private / "victim") + "/")
+        return path.startswith(private_victim)
 
     if where == "folder listing":
         monkeypatch.setattr(os, "scandir", failing(real_scandir, lambda path: path.endswith("/victim")))
@@ -619,9 +626,10 @@ def test_a_file_serve_ran_out_of_descriptors_for_stops_the_serve_instead_of_bein
     elif where == "private link":
         monkeypatch.setattr(os, "readlink", failing(real_readlink, in_private))
     else:
-        in_public = str(uploads / "victim") + "/"
+        in_public = (str(uploads / "victim") + "/", os.path.realpath(uploads / "victim") + "/")
         monkeypatch.setattr(os, "open", failing(real_open, lambda path: path.startswith(in_public)))
         monkeypatch.setattr(os, "stat", failing(real_stat, lambda path: path.startswith(in_public)))
+        monkeypatch.setattr(os, "lstat", failing(real_lstat, lambda path: path.startswith(in_public)))
     with pytest.raises(OSError) as caught:
         build_session_of(fixture_app)
     assert caught.value.errno == errno.EMFILE and "victim" in str(caught.value.filename)
@@ -633,3 +641,60 @@ def test_the_command_line_says_what_to_do_when_descriptors_ran_out() -> None:
 
     assert "ulimit -n" in _short_of(_exhausted("/srv/app/uploads/a"))
     assert _short_of(OSError(errno.EACCES, "Permission denied", "/x")) == ""
+
+
+def _swapping_folders(walk: Callable[..., Iterator[Any]], outside: Path) -> Callable[..., Iterator[Any]]:
+    """``walk`` whose folders named ``swap*`` are replaced by a link to ``outside`` right after the walk saw a
+    file in them, and whose links named ``retarget*`` are pointed at ``outside``'s secret meanwhile (an
+    uploader racing serve)."""
+
+    def swapped(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for item in walk(*args, **kwargs):
+            path = Path(item[1].path)
+            if path.parent.name.startswith("swap") and not path.parent.is_symlink():
+                shutil.rmtree(path.parent)
+                path.parent.symlink_to(outside)
+            if path.name.startswith("retarget") and path.is_symlink():
+                path.unlink()
+                path.symlink_to(outside / "secret.txt")
+            yield item
+
+    return swapped
+
+
+def test_a_folder_swapped_for_a_link_after_the_walk_is_never_read_through(fixture_app: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An uploader replaces a folder serve has listed with a link to a folder of secrets holding the same
+    names, or points a link serve judged harmless elsewhere: neither a pack, nor a tar member, nor a hash
+    or size in the index comes from outside the set."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = b"DB_PASSWORD=hunter2\n"
+    large_secret = b"K" * (public_set_module.SMALL_FILE_MAX + 100)
+    (outside / "secret.txt").write_bytes(secret)
+    (outside / "big.bin").write_bytes(large_secret)
+    for base in (fixture_app / "web" / "uploads", fixture_app / "private"):
+        (base / "swap").mkdir()
+        (base / "swap" / "secret.txt").write_bytes(b"decoy")
+        (base / "swapbig").mkdir()
+        (base / "swapbig" / "big.bin").write_bytes(b"d" * (public_set_module.SMALL_FILE_MAX + 100))
+        (base / "inside.txt").write_bytes(b"harmless")
+        (base / "retarget.txt").symlink_to("inside.txt")
+    monkeypatch.setattr(public_set_module, "sorted_walk_lstat",
+                        _swapping_folders(public_set_module.sorted_walk_lstat, outside))
+    monkeypatch.setattr(build_module, "_walk", _swapping_folders(build_module._walk, outside))
+    key = SessionKey.generate()
+    build(fixture_app, key)
+    session = Session(fixture_app / "web" / "synco-wild", key)
+    table = session.packs("uploads")
+    entries = dict(session.index("uploads"))
+    hashes = {hashlib.sha256(secret).hexdigest(), hashlib.sha256(large_secret).hexdigest()}
+    for path, entry in entries.items():
+        assert entry.sha256 not in hashes, path
+        assert entry.size_bytes not in (len(secret), len(large_secret)) or not path.startswith(("swap", "retarget"))
+        if entry.pack is not None:
+            assert session.packed_content(table[entry.pack], entry.pack_offset, entry.size_bytes) != secret
+    assert "inside.txt" in entries
+    received = received_private(session, "private", tmp_path / "got")
+    assert secret.decode() not in received.values() and large_secret.decode() not in received.values()
+    assert received["inside.txt"] == "harmless"

@@ -7,8 +7,10 @@ set still arrives; and a file it cannot read is left out the same way, as an unr
 walk.
 
 The tree is live: between the walk and the read a file may be deleted, replaced by a link or a FIFO, or
-grow or shrink. A file is opened without following a link and without blocking, and its member is made
-from the ``fstat`` of what was opened, so a link or a FIFO put in its place is never read; a file that
+grow or shrink, and a folder on its path may be replaced by a link (to ``/``, to the application). A file
+is reached from the set's root without following a link at any step (:class:`~synco_core.beneath.BelowRoot`)
+and opened without blocking, and its member is made from the ``fstat`` of what was opened, so nothing
+outside the set, nor a FIFO put in a file's place, is ever read; a file that
 shrinks while it is copied ends the serve with one line naming it (the tar already holds its header and
 part of its data, and a tar member cannot be shorter than it says).
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from synco_core import leftout
-from synco_core.beneath import resolve_beneath
+from synco_core.beneath import BelowRoot, resolve_beneath
 from synco_core.errors import ConfigError, SyncoError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH
 from synco_core.serve.public_set import is_utf8, receivable
@@ -88,11 +90,11 @@ def _extracted_before(path: str, info: os.stat_result, member: str) -> bool:
     return (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) and path < member
 
 
-def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -> tarfile.TarInfo | None:
+def _link_member(below: BelowRoot, relative: str, path: str, info: os.stat_result) -> tarfile.TarInfo | None:
     """The member of a symbolic link whose target stays inside the set as the receiver resolves it: through
     the members extracted before it, the later ones not there yet (:func:`_extracted_before`)."""
     try:
-        target = os.readlink(path)
+        target = below.readlink(relative)
     except OSError as exc:
         leftout.unless_exhausted(exc)
         leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
@@ -101,7 +103,7 @@ def _link_member(root_fd: int, relative: str, path: str, info: os.stat_result) -
     try:
         if not target:
             raise UnsafePathError(f"{what}: empty target")
-        resolve_beneath(root_fd, relative.split("/")[:-1], target, what,
+        resolve_beneath(below.root_fd, relative.split("/")[:-1], target, what,
                         visible=lambda path, seen: _extracted_before(path, seen, relative))
     except UnsafePathError as exc:
         leftout.skipped(log, "skipping %s: %s; a receiver would refuse it", path, str(exc).removeprefix("unsafe "))
@@ -121,7 +123,7 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
     count = 0
     # The set's root may itself be a link (to a shared folder of a deployment); what is below it may not.
     try:
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        below = BelowRoot(os.path.realpath(root))
     except OSError as exc:
         # Not an empty set: receive would put an empty folder in place of the one it has.
         raise ConfigError(f"cannot read the private files folder {root}: {exc.strerror or exc}") from None
@@ -131,7 +133,7 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
             if not admitted(relative, path):
                 continue
             try:
-                info = os.lstat(path)
+                info = below.lstat(relative)
             except OSError as exc:
                 leftout.unless_exhausted(exc)
                 leftout.skipped(log, "skipping %s: %s", path, exc.strerror or exc)
@@ -139,25 +141,25 @@ def add_members(tar: tarfile.TarFile, root: Path, entries: Iterator[tuple[str, o
             if stat.S_ISDIR(info.st_mode):
                 tar.addfile(_bare_member(relative, info, tarfile.DIRTYPE))
             elif stat.S_ISLNK(info.st_mode):
-                member = _link_member(root_fd, relative, path, info)
+                member = _link_member(below, relative, path, info)
                 if member is not None:
                     tar.addfile(member)
             elif stat.S_ISREG(info.st_mode):
-                added = _add_file(tar, relative, path)
+                added = _add_file(tar, below, relative, path)
                 if added is not None:
                     count += 1
                     advance(added)
             else:
                 log.debug("skipping special file %s", path)
     finally:
-        os.close(root_fd)
+        below.close()
     return count
 
 
-def _add_file(tar: tarfile.TarFile, relative: str, path: str) -> int | None:
-    """Add the regular file at ``path`` as it is once opened; its size, or None when it was left out."""
+def _add_file(tar: tarfile.TarFile, below: BelowRoot, relative: str, path: str) -> int | None:
+    """Add the regular file ``relative`` (``path``) as it is once opened; its size, or None when it was left out."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = below.open(relative, _OPEN_FLAGS)
     except OSError as exc:
         leftout.unless_exhausted(exc)
         why = "it changed since the walk" if exc.errno in _CHANGED else exc.strerror or str(exc)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from synco_core import leftout, workerframes
+from synco_core.beneath import BelowRoot
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
@@ -95,6 +96,10 @@ class Candidate:
     walked: bool = False
     #: The walk's ``lstat`` of it (None: not walked, or gone meanwhile).
     lstat: os.stat_result | None = None
+    #: A walked file is read through these: the set's real root, and the link-free path below it (a link's
+    #: target); never by ``source``, whose folders an uploader may swap for links after the walk.
+    below: BelowRoot | None = None
+    inner: str = ""
 
 
 #: An index entry on its way out: path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset.
@@ -167,18 +172,23 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     inside = os.path.join(os.path.realpath(file_set.root), "")
+    below = BelowRoot(inside)
     for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.exclude, skip_folder, after):
         regular = entry.is_file(follow_symlinks=False)
+        inner = relative
         if not regular:
             if not entry.is_symlink():
                 continue
-            if not os.path.realpath(entry.path).startswith(inside):
+            real = os.path.realpath(entry.path)
+            if not real.startswith(inside):
                 leftout.skipped(log, "skipping %s: it is a link leading out of the %s set's folder", entry.path,
                             file_set.name)
                 continue
+            # Hashed from where the link led when it was judged: a link pointed elsewhere since is not followed.
+            inner = real[len(inside):]
         if PLAIN_URL_PATH.fullmatch(relative):
             yield Candidate(relative, -1, 0, prefix + relative, source=entry.path, packable=regular, walked=True,
-                            lstat=info)
+                            lstat=info, below=below, inner=inner)
             continue
         if not is_utf8(relative):
             leftout.skipped(log, "skipping %r: its name is not valid UTF-8, so no URL or index can name it", entry.path)
@@ -186,7 +196,7 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
         if not receivable(relative):
             continue
         yield Candidate(relative, -1, 0, _url(prefix, relative), source=entry.path, packable=regular, walked=True,
-                        lstat=info)
+                        lstat=info, below=below, inner=inner)
 
 
 def _encode_file(item: PublicFile) -> bytes:
@@ -265,7 +275,23 @@ def _result(future: Future[T]) -> T:
             continue
 
 
-def _hash_file(source: str, stop: threading.Event | None = None,
+def _open(item: Candidate, flags: int) -> int:
+    """A descriptor of ``item``'s file: a walked one below its set's root with no link followed on the way
+    (:class:`~synco_core.beneath.BelowRoot`), a plugin's by its source path."""
+    if item.below is not None:
+        return item.below.open(item.inner, flags)
+    assert item.source is not None
+    return os.open(item.source, flags)
+
+
+def _lstat(item: Candidate) -> os.stat_result:
+    if item.below is not None:
+        return item.below.lstat(item.inner)
+    assert item.source is not None
+    return os.lstat(item.source)
+
+
+def _hash_file(item: Candidate, stop: threading.Event | None = None,
                known: os.stat_result | None = None) -> _HashResult:
     """(SHA-256, the stat it belongs to) of a file read whole; no hash when it changed while being read.
 
@@ -274,13 +300,14 @@ def _hash_file(source: str, stop: threading.Event | None = None,
     regular file, gets no stat at all and is left out. ``stop`` set (the serve is being stopped) ends the
     read at the next block, without a hash.
     """
+    source = item.source
     digest = hashlib.sha256()
     buffer = bytearray(HASH_BLOCK)
     view = memoryview(buffer)
     read = 0
     try:
         # Non-blocking: a file replaced by a FIFO since it was stat'ed must not hang this thread in open().
-        fd = os.open(source, _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0))
+        fd = _open(item, _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         gone = exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
         (leftout.skipped if gone else leftout.unhashed)(log, "%s %s: %s", "skipping" if gone else "not hashing",
@@ -308,14 +335,14 @@ def _hash_file(source: str, stop: threading.Event | None = None,
     return digest.hexdigest(), before
 
 
-def _open_small(source: str) -> tuple[bytes | None, os.stat_result | None]:
+def _open_small(item: Candidate) -> tuple[bytes | None, os.stat_result | None]:
     """(content, stat) of a small regular file read without following a link; (None, stat) for a larger
     regular file; (None, None) for anything else (a link, a FIFO, gone).
 
     ``O_NONBLOCK`` keeps a FIFO from blocking the open; it changes nothing for regular files.
     """
     try:
-        fd = os.open(source, _PACK_OPEN_FLAGS)
+        fd = _open(item, _PACK_OPEN_FLAGS)
     except OSError:
         # A link (ELOOP), a file gone or unreadable: the caller looks again through the link, and says why.
         return None, None
@@ -329,18 +356,19 @@ def _open_small(source: str) -> tuple[bytes | None, os.stat_result | None]:
     finally:
         os.close(fd)
     if len(content) != info.st_size:
-        leftout.unhashed(log, "%s changed while it was read; it is listed without a content hash", source)
+        leftout.unhashed(log, "%s changed while it was read; it is listed without a content hash", item.source)
         return None, info
     return content, info
 
 
-def _stat(source: str, walked: bool) -> os.stat_result | None:
-    """The stat of a regular file through links; None (with a warning) when there is none.
+def _stat(item: Candidate) -> os.stat_result | None:
+    """The stat of a regular file (a plugin's through links); None (with a warning) when there is none.
 
     A file the walk found is then left out; a plugin's entry stays listed, without a hash.
     """
+    source, walked = item.source, item.walked
     try:
-        info = os.stat(source)
+        info = _lstat(item) if item.below is not None else os.stat(source or "")
     except OSError as exc:
         leftout.unless_exhausted(exc)
         (leftout.skipped if walked else leftout.unhashed)(log, "%s %s: %s", "skipping" if walked else "not hashing",
@@ -420,7 +448,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
             # A larger regular file seen by an lstat (the cache's, or the walk's) goes straight to its hash.
             seen = info or item.lstat
             if row is None and pack is not None and item.packable and (seen is None or seen.st_size <= SMALL_FILE_MAX):
-                content, info = _open_small(source)
+                content, info = _open_small(item)
                 if content is not None and info is not None:
                     counts.hashed += 1
                     row = _row(item, info, hashlib.sha256(content).hexdigest() if content else _EMPTY_SHA256,
@@ -428,7 +456,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                     # Kept for the next serve: a packed file is read again at every serve otherwise.
                     remember, kept = (info, content) if content else (None, None)
             if row is None and info is None:
-                info = _stat(source, item.walked)
+                info = _stat(item)
                 if info is None and item.walked:
                     continue
             if row is None:
@@ -440,14 +468,14 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 elif not hash_large or info is None:
                     row = _row(item, info, None)
                 elif pool is None:
-                    sha256, remember = _hash_file(source, None, info)
+                    sha256, remember = _hash_file(item, None, info)
                     if remember is None and item.walked:
                         continue
                     counts.hashed += sha256 is not None
                     row = _row(item, remember, sha256)
                 else:
                     # The stat goes along: a file that cannot be read is still listed by it.
-                    future, remember = pool.submit(_hash_file, source, stop, info), info
+                    future, remember = pool.submit(_hash_file, item, stop, info), info
         if not pending and future is None:
             if (left := leave(item, None, row, remember, kept)) is not None:
                 yield left
@@ -472,7 +500,7 @@ def _cached_small(cache: HashCache, item: Candidate) -> tuple[os.stat_result | N
     info = item.lstat
     if info is None:
         try:
-            info = os.lstat(item.source)
+            info = _lstat(item)
         except OSError:
             return None, None
     if not stat.S_ISREG(info.st_mode):
