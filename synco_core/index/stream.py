@@ -76,9 +76,11 @@ class IndexWriter:
     def add(self, path: str, entry: PublicIndexEntry) -> None:
         self.add_row((path, *entry))
 
-    def add_row(self, row: tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None]) -> None:
-        """(path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset) of one entry."""
-        path, size, mtime, uri, absolute, sha1, sha256, pack, offset = row
+    def add_row(self, row: tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None]
+                | tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None, object]) -> None:
+        """(path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset) of one entry; a field after
+        those (serve's file identity) is not written."""
+        path, size, mtime, uri, absolute, sha1, sha256, pack, offset = row[:9]
         if path <= self._last and self.count:
             raise ValueError(f"index entry {path!r} after {self._last!r}: not in index order")
         line = (f'{_quoted(path)}:{{"sizeBytes":{size},"mTime":{mtime},"publicUri":{_quoted(uri)},'

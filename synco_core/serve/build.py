@@ -108,9 +108,10 @@ class BuildContext:
 
     #: Unix time after which the session is removed (recorded in meta for the receiver).
     expires_at: int | None = None
-    #: Told (set name, URI) for every index entry relative to the session's base URL, then (set name, None)
-    #: when the set is written; ``serve --listen`` allows exactly these files.
-    on_public_uri: Callable[[str, str | None], None] | None = None
+    #: Told (set name, URI, (device, inode) of its file or None) for every index entry relative to the
+    #: session's base URL, then (set name, None, None) when the set is written; ``serve --listen`` sends
+    #: exactly these files.
+    on_public_uri: Callable[[str, str | None, tuple[int, int] | None], None] | None = None
     #: Where temporary files of the build go (sorting a plugin's entries); None: the system's.
     work_dir: Path | None = None
 
@@ -350,7 +351,8 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
                 hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
                 skip_folder=is_synco_folder,
                 spill_dir=context.work_dir,
-                on_relative_uri=(lambda uri: notify(file_set.name, uri)) if notify is not None else None,
+                on_relative_uri=((lambda uri, identity: notify(file_set.name, uri, identity)) if notify is not None
+                                 else None),
             ))
     except BaseException:
         if cache is not None:
@@ -360,7 +362,7 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
         cache.commit()
         log.debug("%s: %d files hashed, %d hashes from the cache", file_set.name, result.hashed, result.cache_hits)
     if notify is not None:
-        notify(file_set.name, None)
+        notify(file_set.name, None, None)
     # A receiver told files were left out keeps its copies of them under --delete (as rsync after an I/O error).
     result.info.left_out_count = tally.counts[leftout.SKIPPED] or None
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)

@@ -102,8 +102,12 @@ class Candidate:
     inner: str = ""
 
 
-#: An index entry on its way out: path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset.
-Row = tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None]
+#: A file's identity on the server: (device, inode) of what serve read or stat'ed for its entry.
+Identity = tuple[int, int]
+#: An index entry on its way out: path, size, mtime, URI, absolute, sha1, sha256, pack, pack offset, and the
+#: identity of its file (not written to the index: ``serve --listen`` sends the URI only while it names that
+#: file).
+Row = tuple[str, int, int, str, bool, str | None, str | None, int | None, int | None, Identity | None]
 
 
 @dataclass
@@ -380,7 +384,8 @@ def _stat(item: Candidate) -> os.stat_result | None:
 def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack: tuple[int, int] | None = None) -> Row:
     size, mtime = (info.st_size, int(info.st_mtime)) if info is not None else (item.size, item.mtime)
     return (item.path, size, mtime, item.uri, item.is_absolute_url, item.sha1, sha256,
-            pack[0] if pack else None, pack[1] if pack else None)
+            pack[0] if pack else None, pack[1] if pack else None,
+            (info.st_dev, info.st_ino) if info is not None and item.source is not None else None)
 
 
 class Packer(Protocol):
@@ -525,8 +530,9 @@ class PublicSetOptions:
     cache: HashCache | None = None
     skip_folder: SkipFolder | None = None
     spill_dir: Path | None = None
-    #: Told the URI of every entry that is relative to the session's base URL (``serve --listen``).
-    on_relative_uri: Callable[[str], None] | None = None
+    #: Told the URI and file identity of every entry that is relative to the session's base URL
+    #: (``serve --listen``).
+    on_relative_uri: Callable[[str, Identity | None], None] | None = None
 
 
 def _worker_allowed(file_set: FileSet, options: PublicSetOptions) -> bool:
@@ -588,12 +594,12 @@ def set_rows(file_set: FileSet, options: PublicSetOptions, packs: PackWriter | N
                   "packs": packs is not None, "hash_large": options.hash_large,
                   "debug": logging.getLogger("synco_core").isEnabledFor(logging.DEBUG)}
         add = packs.add if packs is not None else None
-        for path, size, mtime, uri, absolute, sha1, sha256, content in worker.rows(header):
+        for path, size, mtime, uri, absolute, sha1, sha256, content, identity in worker.rows(header):
             if content is not None and add is not None:
                 pack, offset = add(content)
-                yield path, size, mtime, uri, absolute, sha1, sha256, pack, offset
+                yield path, size, mtime, uri, absolute, sha1, sha256, pack, offset, identity
             else:
-                yield path, size, mtime, uri, absolute, sha1, sha256, None, None
+                yield path, size, mtime, uri, absolute, sha1, sha256, None, None, identity
         counts.hashed += worker.counts[0]
         counts.cache_hits += worker.counts[1]
     finally:
@@ -622,7 +628,7 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
                     # Receive fetches absolute URLs only from origins the encrypted meta declares.
                     origins.add(origin_text(origin_of(row[3])))
                 elif on_uri is not None:
-                    on_uri(row[3])
+                    on_uri(row[3], row[9])
             writer.close()
         table = packs.finish() if packs is not None else []
     except BaseException:

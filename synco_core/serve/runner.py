@@ -253,17 +253,17 @@ def publish_session(
                               f"{exc.strerror or exc}{hint}") from None
         created = True
         base_url, base_url_source = site_base_url(framework)
-        on_public_uri: Callable[[str, str | None], None] | None = None
+        on_public_uri: Callable[[str, str | None, tuple[int, int] | None], None] | None = None
         if options.listen:
             listed = AllowList(work_dir)
             cleanup.callback(listed.close)
             listed.add_prefix(session)
 
-            def note(name: str, uri: str | None) -> None:
+            def note(name: str, uri: str | None, identity: tuple[int, int] | None) -> None:
                 if uri is None:
                     listed.seal_set(name)
                 else:
-                    listed.add_set_path(name, _url_path(uri))
+                    listed.add_set_path(name, _url_path(uri), identity)
 
             on_public_uri = note
             server = start_server(web_root, options.listen, options.on_request, listed)

@@ -5,8 +5,11 @@ no directory listings, no index pages, no dotfiles (``.env``, ``.htaccess``, the
 
 A real web server executes ``index.php``; this one would hand out its source, and a web root can hold
 secrets that way (WordPress keeps ``wp-config.php`` there). So ``serve`` gives it an :class:`AllowList`:
-the session folders and exactly the public files its indexes name, nothing else. Without an allow list
-(other callers), server-side sources and configuration files are still refused by extension.
+the session folders and exactly the public files its indexes name, nothing else. A public file is sent
+only while its path still leads to the very file serve indexed (same device and inode): this server runs
+as the deploy user, and whoever can write the uploads folder (the web server's user) could otherwise put a
+link to ``.env`` or ``~/.ssh/id_rsa`` in an indexed file's place, or its folder's, and fetch it. Without an
+allow list (other callers), server-side sources and configuration files are still refused by extension.
 Files are sent with ``sendfile`` and connections are kept alive, so the receiver's parallel downloads
 are not limited by the server.
 """
@@ -54,6 +57,10 @@ class AllowList:
     The paths of a public set are collected on disk (:meth:`add_set_path`) and, once the set is written
     (:meth:`seal_set`), kept as a sorted file of digests searched per request, so a set of a million
     files costs no memory here. :meth:`add_paths` keeps a few paths in memory instead.
+
+    A set's path is kept twice: alone (:meth:`may_open`, asked before the file is opened) and with the
+    (device, inode) of the file serve indexed (:meth:`allows_file`, asked of what was opened). An entry
+    without one (serve could not stat its file) is never sent.
     """
 
     def __init__(self, work_dir: Path | None = None) -> None:
@@ -73,14 +80,18 @@ class AllowList:
         with self._lock:
             self._paths.update(path.lstrip("/") for path in paths)
 
-    def add_set_path(self, set_name: str, path: str) -> None:
-        """Note one path of the set being written; it is allowed once the set is sealed."""
+    def add_set_path(self, set_name: str, path: str, identity: tuple[int, int] | None = None) -> None:
+        """Note one path of the set being written, and the (device, inode) of its file; the file is allowed
+        once the set is sealed."""
         collecting = self._collecting.get(set_name)
         if collecting is None:
             folder = self.work_dir or Path(tempfile.gettempdir())
             fd, name = tempfile.mkstemp(prefix="synco-allow-", dir=folder)
             collecting = self._collecting[set_name] = (Path(name), os.fdopen(fd, "wb"))
-        collecting[1].write(json.dumps(path.lstrip("/")).encode() + b"\n")
+        path = path.lstrip("/")
+        collecting[1].write(json.dumps(path).encode() + b"\n")
+        if identity is not None:
+            collecting[1].write(json.dumps(_identified(path, *identity)).encode() + b"\n")
 
     def seal_set(self, set_name: str) -> None:
         """Allow every path noted for ``set_name``."""
@@ -97,9 +108,19 @@ class AllowList:
             self._sets.append(digests)
 
     def allows(self, path: str) -> bool:
-        if path in self._paths or any(path in digests for digests in self._sets):
+        """True for a file of a session folder or of :meth:`add_paths`: sent whatever it is."""
+        return path in self._paths or any(path.startswith(prefix) for prefix in self._prefixes)
+
+    def may_open(self, path: str) -> bool:
+        """True when ``path`` is a public set's, or :meth:`allows` it: worth opening to look at."""
+        return self.allows(path) or any(path in digests for digests in self._sets)
+
+    def allows_file(self, path: str, info: os.stat_result) -> bool:
+        """True when ``info`` (the ``fstat`` of what ``path`` opened) is the file serve indexed under ``path``."""
+        if self.allows(path):
             return True
-        return any(path.startswith(prefix) for prefix in self._prefixes)
+        key = _identified(path, info.st_dev, info.st_ino)
+        return any(key in digests for digests in self._sets)
 
     def close(self) -> None:
         for _name, (path, handle) in self._collecting.items():
@@ -109,6 +130,11 @@ class AllowList:
         for digests in self._sets:
             digests.close()
             digests.path.unlink(missing_ok=True)
+
+
+def _identified(path: str, device: int, inode: int) -> str:
+    # NUL never occurs in a request path (refused), so no request can name this key by itself.
+    return f"{path}\0{device}:{inode}"
 
 
 #: Longest request line or header line read; longer ones end the connection (as http.server does).
@@ -211,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         if hook is not None:
             hook(self.command, urlsplit(self.path).path, status)
 
-    def _resolve(self) -> Path | None:
+    def _resolve(self) -> tuple[Path, str] | None:
+        """The file a request names and its path relative to the root, when it may be opened at all."""
         path = unquote(urlsplit(self.path).path)
         parts = [part for part in path.split("/") if part]
         for part in parts:
@@ -219,20 +246,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
         if not parts:
             return None
+        relative = "/".join(parts)
         allow = self.server.allow
         if allow is not None:
-            if not allow.allows("/".join(parts)):
+            if not allow.may_open(relative):
                 return None
         elif parts[-1].lower().endswith(REFUSED_SUFFIXES):
             return None
-        return self.server.root.joinpath(*parts)
+        return self.server.root.joinpath(*parts), relative
 
     def _serve(self, body: bool, range_header: str) -> None:
         target = self._resolve()
         try:
             # Non-blocking: a listed file replaced by a FIFO since serve walked would otherwise hold this
             # request's thread in open() until a writer comes, for ever, and the connection's other files with it.
-            fd = os.open(target, _OPEN_FLAGS) if target is not None else -1
+            fd = os.open(target[0], _OPEN_FLAGS) if target is not None else -1
         except (OSError, ValueError):
             fd = -1
         if fd < 0:
@@ -240,8 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                # Directories: no listings, ever; FIFOs, sockets and devices are no files of a set.
+            allow = self.server.allow
+            if not stat.S_ISREG(info.st_mode) or (allow is not None and target is not None
+                                                   and not allow.allows_file(target[1], info)):
+                # Directories: no listings, ever; FIFOs, sockets and devices are no files of a set; nor is a
+                # file put (or linked) in an indexed one's place since serve read it.
                 self._reply_empty(HTTPStatus.NOT_FOUND)
                 return
             os.set_blocking(fd, True)

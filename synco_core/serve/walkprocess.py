@@ -50,9 +50,9 @@ BLOCK = 2048
 #: Seconds a worker gets to end after its last frame before it is killed.
 END_GRACE = 5.0
 
-#: A row as the worker sends it: path, size, mtime, URI, absolute, sha1, sha256, and the content to pack
-#: (None: not packed).
-WireRow = tuple[str, int, int, str, bool, "str | None", "str | None", "bytes | None"]
+#: A row as the worker sends it: path, size, mtime, URI, absolute, sha1, sha256, the content to pack (None:
+#: not packed), and the file's (device, inode).
+WireRow = tuple[str, int, int, str, bool, "str | None", "str | None", "bytes | None", "tuple[int, int] | None"]
 
 
 def min_files() -> int:
@@ -192,9 +192,9 @@ def walk_main(header: dict[str, Any], out: IO[bytes]) -> int:
         with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash") as pool:
             rows = hashed_rows(walked_candidates(file_set, skip, header["after"]), cache, contents, pool, counts,
                                header["hash_large"])
-            for path, size, mtime, uri, absolute, sha1, sha256, pack, key in rows:
+            for path, size, mtime, uri, absolute, sha1, sha256, pack, key, identity in rows:
                 content = contents.take(key) if pack == -1 and contents is not None and key is not None else None
-                block.append((path, size, mtime, uri, absolute, sha1, sha256, content))
+                block.append((path, size, mtime, uri, absolute, sha1, sha256, content, identity))
                 if len(block) >= BLOCK:
                     write_frame(out, ("rows", block, warnings.take()))
                     block = []
