@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,8 @@ import pytest
 from test_transfer_support import fixture_app_fixture  # noqa: F401
 
 from synco_core.detection import detect
+from synco_core.pull.client import ChannelClient
+from synco_core.pull.source import PullSource
 from synco_core.serve.runner import PublishedSession, ServeOptions, serve
 
 SECRET = b"DB_PASSWORD=hunter2\n"
@@ -59,3 +62,53 @@ def test_listen_sends_only_the_files_it_indexed_whatever_is_put_in_their_place(
     assert answers["dir2/file%205.bin"] == (200, (uploads / "dir2" / "file 5.bin").read_bytes())
     assert answers["dir0/file%203.bin"] == (200, (uploads / "dir0" / "file 3.bin").read_bytes())
     assert all(SECRET not in content for _status, content in answers.values())
+
+
+def test_pull_sends_only_the_files_serve_indexed_whatever_is_put_in_their_place(
+        fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over pull's channel: an indexed file replaced by a link to the project's ``.env`` (inside the project,
+    which the channel's public space allows), or by a FIFO after it was checked, is refused, never sent and
+    never waited for; the other files still come."""
+    (fixture_app / ".env").write_bytes(SECRET)
+    uploads = fixture_app / "web" / "uploads"
+    monkeypatch.chdir(fixture_app)
+    to_server, from_client = os.pipe()
+    to_client, from_server = os.pipe()
+    source = PullSource(os.fdopen(to_server, "rb"), os.fdopen(from_server, "wb"))
+
+    def run() -> None:
+        source.server.serve()
+        if source.server.closed_by_client:
+            source.server.acknowledge_bye()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    client = ChannelClient(os.fdopen(to_client, "rb"), os.fdopen(from_client, "wb"))
+    try:
+        client.handshake()
+        client.build({"only": ["uploads"]})
+        (uploads / "dir0" / "file 0.bin").unlink()
+        (uploads / "dir0" / "file 0.bin").symlink_to(fixture_app / ".env")
+        public = source.server.spaces["public"]
+        real_resolve = public.resolve
+
+        def fifo_once_checked(path: str) -> Path:
+            # The file passed every check by its path; a FIFO takes its place before it is opened.
+            resolved = real_resolve(path)
+            if "/dir1/" in path:
+                resolved.unlink()
+                os.mkfifo(resolved)
+            return resolved
+
+        monkeypatch.setattr(public, "resolve", fifo_once_checked)
+        answers = {}
+        for name in ("uploads/dir0/file%200.bin", "uploads/dir1/file%201.bin", "uploads/dir0/file%203.bin"):
+            with client.get("public", name) as response:
+                answers[name] = response.ok, b"".join(response.iter_chunks()) if response.ok else b""
+        client.bye()
+    finally:
+        thread.join(10)
+        source.cleanup()
+    assert answers["uploads/dir0/file%200.bin"] == (False, b"")
+    assert answers["uploads/dir1/file%201.bin"] == (False, b"")
+    assert answers["uploads/dir0/file%203.bin"] == (True, (uploads / "dir0" / "file 3.bin").read_bytes())

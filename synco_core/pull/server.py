@@ -188,7 +188,7 @@ class ChannelServer:
     def _open(self, space: FileSpace, space_name: str, path: str) -> tuple[IO[bytes] | None, str, str]:
         """Open a requested file: ``(handle, "ok", "")``, or ``(None, status, message)`` saying why not."""
         try:
-            return space.resolve(path).open("rb"), "ok", ""
+            return space.open(path), "ok", ""
         except FileNotFoundError:
             return None, "missing", f"no such file: {path}"
         except SyncoError as exc:

@@ -35,6 +35,7 @@ from synco_core.pull.spaces import FolderSpace, PublicSpace
 from synco_core.pull.tempdir import remote_temp_root
 from synco_core.redaction import error_line, one_line
 from synco_core.scratch import ScratchFolder, make_scratch_folder, remove_dead_scratch
+from synco_core.serve.server import AllowList
 from synco_core.values import Framework
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ class PullSource:
         self._scratch: ScratchFolder | None = None
         #: http mode: the published session, removed when this stack is closed.
         self._published = contextlib.ExitStack()
+        #: channel mode: the public files of the session's indexes (in the scratch folder).
+        self._allow: AllowList | None = None
 
     def _on_disconnect(self) -> None:
         # Only a running build needs interrupting; the serving loop notices the end of input by itself.
@@ -142,7 +145,7 @@ class PullSource:
             self.building = False
 
     def _build_private(self, framework: Framework, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        from synco_core.serve.build import build_session, includes_database
+        from synco_core.serve.build import BuildContext, build_session, includes_database
         from synco_core.serve.folder import SessionFolder
         from synco_core.serve.runner import new_session_id
         from synco_core.wire import session_folder_name
@@ -194,11 +197,14 @@ class PullSource:
             self._start_streamed_dump(framework, folder, build_options)
             # The rest of the session is built meanwhile, and the client fetches it while the dump goes on.
             build_options = dataclasses.replace(build_options, skip_database=True)
-        build_session(framework, folder, build_options, progress)
+        # The public files the channel may send: exactly those of the indexes, as serve read them.
+        listed = self._allow = AllowList(self._scratch.path)
+        build_session(framework, folder, build_options, progress,
+                      context=BuildContext(on_public_uri=listed.note, work_dir=self._scratch.path))
         self.server.spaces["session"] = FolderSpace(path)
         if framework.web_root is not None:
             self.server.spaces["public"] = PublicSpace(
-                Path(framework.web_root), (Path(framework.project_dir), *_public_set_roots(framework)))
+                Path(framework.web_root), (Path(framework.project_dir), *_public_set_roots(framework)), listed)
         return {
             "session": session, "key": secret, "encrypted": encrypt, "framework": framework.name,
             "compression": "zstd" if compress else None,
@@ -283,6 +289,9 @@ class PullSource:
         # gone (its frames cannot be sent), and a stuck one is not waited for.
         self.server.wait_background(timeout=30)
         self._published.close()
+        if self._allow is not None:
+            self._allow.close()
+            self._allow = None
         if self._scratch is not None:
             self._scratch.remove()
             self._scratch = None

@@ -3,25 +3,60 @@
 Every path is checked: no absolute paths, no ``..``, no dotfiles (``.env``, ``.git``), no temporary
 files, regular files only, and the real path (links followed) must stay inside the allowed roots, so
 a request can never read anything the session or the public site would not show anyway.
+
+The public files can change under the pull: whoever writes the uploads folder (the web server's user) may
+put a link to ``.env`` (inside the project, so inside the roots) or a FIFO in an indexed file's place. So a
+file is opened without blocking and judged by the ``fstat`` of what was opened, and, given the session's
+:class:`~synco_core.serve.server.AllowList`, a public file is sent only while it is the file serve indexed
+under that path (same device and inode), as ``serve --listen`` does.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import unquote
 
 from synco_core.errors import UnsafePathError
 from synco_core.fsutil import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.serve.server import AllowList, url_path
 
 
 class FileSpace(Protocol):
     """Something a ``get`` can name: resolves a requested path to a file it may serve, or raises."""
 
     def resolve(self, path: str) -> Path: ...
+
+    def open(self, path: str) -> IO[bytes]: ...
+
+
+#: A file is opened without blocking: a FIFO put in its place since it was checked must not hold the channel.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+
+
+def _open_regular(path: Path, shown: str, same: Callable[[os.stat_result], bool] | None = None) -> IO[bytes]:
+    """``path`` opened for reading, when what was opened is a regular file (and ``same`` of its ``fstat``)."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise FileNotFoundError(shown) from None
+    except OSError as exc:
+        raise UnsafePathError(f"cannot read {shown!r}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError(f"{shown!r} is not a regular file")
+        if same is not None and not same(info):
+            raise UnsafePathError(f"refused {shown!r}: it is no longer the file serve listed under that name")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _check_regular(path: Path, shown: str) -> Path:
@@ -92,6 +127,9 @@ class FolderSpace:
             raise UnsafePathError(f"refused {path!r}: leads out of the session folder")
         return real
 
+    def open(self, path: str) -> IO[bytes]:
+        return _open_regular(self.resolve(path), path)
+
 
 @dataclass
 class PublicSpace:
@@ -105,6 +143,8 @@ class PublicSpace:
 
     web_root: Path
     allowed_roots: tuple[Path, ...] = ()
+    #: The files of the session's indexes, by URL path and identity: nothing else is sent (None: any file).
+    allow: AllowList | None = None
     #: The real paths of the roots, resolved once (a pull asks for thousands of files).
     _real_roots: list[Path] = field(default_factory=list, init=False, repr=False)
     _parents: _RealParents = field(default_factory=_RealParents, init=False, repr=False)
@@ -127,6 +167,15 @@ class PublicSpace:
         if not any(real.is_relative_to(root) for root in self._real_roots):
             raise UnsafePathError(f"refused {path!r}: leads out of the application")
         return real
+
+    def open(self, path: str) -> IO[bytes]:
+        allow = self.allow
+        if allow is None:
+            return _open_regular(self.resolve(path), path)
+        key = url_path(path)
+        if not allow.may_open(key):
+            raise UnsafePathError(f"refused {path!r}: not a file of the session's indexes")
+        return _open_regular(self.resolve(path), path, lambda info: allow.allows_file(key, info))
 
     def _resolve_plain(self, path: str) -> Path | None:
         """The common case, with string operations only: a plain path to a regular file in a folder already

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from synco_core.cli.termination import Terminated
 from synco_core.databases import requested_named_sets
@@ -102,11 +102,6 @@ def termination_signals() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-
-
-def _url_path(uri: str) -> str:
-    """An index URI as the server sees the request path: decoded, without empty segments."""
-    return "/".join(part for part in unquote(uri.split("?")[0]).split("/") if part)
 
 
 def new_session_id() -> str:
@@ -258,14 +253,7 @@ def publish_session(
             listed = AllowList(work_dir)
             cleanup.callback(listed.close)
             listed.add_prefix(session)
-
-            def note(name: str, uri: str | None, identity: tuple[int, int] | None) -> None:
-                if uri is None:
-                    listed.seal_set(name)
-                else:
-                    listed.add_set_path(name, _url_path(uri), identity)
-
-            on_public_uri = note
+            on_public_uri = listed.note
             server = start_server(web_root, options.listen, options.on_request, listed)
             cleanup.callback(server.stop)
             host, port = server.server_address[:2]

@@ -93,6 +93,14 @@ class AllowList:
         if identity is not None:
             collecting[1].write(json.dumps(_identified(path, *identity)).encode() + b"\n")
 
+    def note(self, set_name: str, uri: str | None, identity: tuple[int, int] | None) -> None:
+        """A build's report (:attr:`~synco_core.serve.build.BuildContext.on_public_uri`): one entry of a set,
+        or (``uri`` None) the set written."""
+        if uri is None:
+            self.seal_set(set_name)
+        else:
+            self.add_set_path(set_name, url_path(uri), identity)
+
     def seal_set(self, set_name: str) -> None:
         """Allow every path noted for ``set_name``."""
         collecting = self._collecting.pop(set_name, None)
@@ -130,6 +138,12 @@ class AllowList:
         for digests in self._sets:
             digests.close()
             digests.path.unlink(missing_ok=True)
+
+
+def url_path(uri: str) -> str:
+    """An index URI as the allow list keys it, and as a server sees the request path: decoded, without a query
+    or empty segments."""
+    return "/".join(part for part in unquote(uri.split("?")[0]).split("/") if part)
 
 
 def _identified(path: str, device: int, inode: int) -> str:
