@@ -698,3 +698,38 @@ def test_a_folder_swapped_for_a_link_after_the_walk_is_never_read_through(fixtur
     received = received_private(session, "private", tmp_path / "got")
     assert secret.decode() not in received.values() and large_secret.decode() not in received.values()
     assert received["inside.txt"] == "harmless"
+
+
+def test_a_public_file_that_grows_without_end_is_not_read_past_its_size(fixture_app: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An uploader appending to a large file faster than serve hashes it: serve reads no more than the size
+    the file had when it was opened, and lists it without a hash, instead of reading for ever."""
+    victim = fixture_app / "web" / "uploads" / "growing.bin"
+    size = public_set_module.SMALL_FILE_MAX + 100
+    victim.write_bytes(b"g" * size)
+    inode = victim.stat().st_ino
+    fed = [0]
+
+    class Appending(io.FileIO):
+        """The victim read as a writer that always stays ahead would have it: every read appends a block (at
+        most 64 times, so that the test ends without the fix too)."""
+
+        def readinto(self, buffer: Any) -> int:
+            count = super().readinto(buffer) or 0
+            fed[0] += count
+            if fed[0] < 64 * public_set_module.HASH_BLOCK:
+                with victim.open("ab") as handle:
+                    handle.write(b"+" * public_set_module.HASH_BLOCK)
+            return count
+
+    def opening(file: Any, mode: str = "r", buffering: int = -1, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, int) and os.fstat(file).st_ino == inode and buffering == 0:
+            return Appending(file, "rb")
+        return open(file, mode, buffering, *args, **kwargs)
+
+    monkeypatch.setattr(public_set_module, "open", opening, raising=False)
+    key = SessionKey.generate()
+    build(fixture_app, key)
+    entries = dict(Session(fixture_app / "web" / "synco-wild", key).index("uploads"))
+    assert fed[0] <= size
+    assert entries["growing.bin"].sha256 is None

@@ -323,7 +323,11 @@ def _hash_file(item: Candidate, stop: threading.Event | None = None,
             if not stat.S_ISREG(before.st_mode):
                 leftout.skipped(log, "skipping %s: it is no longer a regular file", source)
                 return None, None
-            while count := handle.readinto(view):
+            # Never past the size it had when opened: a file an uploader keeps appending to faster than it
+            # is read would otherwise hold this thread, and the serve, for ever. One that grew is listed
+            # without a hash below.
+            size = before.st_size
+            while read < size and (count := handle.readinto(view[:min(HASH_BLOCK, size - read)])):
                 if stop is not None and stop.is_set():
                     return None, None
                 # hashlib releases the GIL for blocks this large, so two workers hash on two cores.
