@@ -206,3 +206,27 @@ def test_merge_refuses_any_stream_out_of_order_wherever_it_is(left: list[tuple[s
         return
     with pytest.raises(OrderError, match="not in index order"):
         list(merge_sorted(left, right))
+
+
+@pytest.mark.parametrize("with_lstat", [False, True], ids=["sorted_walk", "sorted_walk_lstat"])
+def test_a_folder_swapped_for_a_link_before_it_is_entered_is_not_walked_into(tmp_path: Path,
+                                                                            with_lstat: bool) -> None:
+    """An uploader replaces a folder the walk has just listed in its parent by a link to a tree of secrets
+    (``/``, the application): the walk neither lists nor enters what the link leads to."""
+    outside = tmp_path / "outside"
+    (outside / "deeper").mkdir(parents=True)
+    (outside / "secret.txt").write_text("secret")
+    (outside / "deeper" / "key").write_text("key")
+    root = tmp_path / "root"
+    (root / "swap").mkdir(parents=True)
+    (root / "swap" / "secret.txt").write_text("decoy")
+    (root / "z.txt").write_text("after")
+    walk = sorted_walk_lstat(root) if with_lstat else sorted_walk(root)
+    seen = []
+    for item in walk:
+        seen.append(item[0])
+        if item[0] == "swap":
+            # Between the folder's entry and its listing: the next step of the walk lists it.
+            (root / "swap").rename(tmp_path / "aside")
+            (root / "swap").symlink_to(outside)
+    assert seen == ["swap", "z.txt"]

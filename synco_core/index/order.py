@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,32 @@ def _listing(folder: str) -> list[tuple[str, os.DirEntry[str]]]:
     # Names are unique in a folder, and so are the keys: the entries themselves are never compared.
     keyed.sort(key=lambda item: item[0])
     return keyed
+
+
+def _folder_listing(folder: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """:func:`_listing` of a folder found by the walk, when it is still that folder from before to after.
+
+    A folder is listed by its path, which follows a link: one swapped for a link to ``/`` (or to the
+    application) after its parent was listed would have the walk list, and go on into, whatever the link
+    leads to. Its ``lstat`` before and after the listing must show the same real folder; otherwise it is
+    left out as changed.
+    """
+    try:
+        before = os.lstat(folder)
+    except OSError as exc:
+        leftout.unless_exhausted(exc)
+        before = None
+    listing = _listing(folder) if before is not None and stat.S_ISDIR(before.st_mode) else []
+    try:
+        after = os.lstat(folder)
+    except OSError as exc:
+        leftout.unless_exhausted(exc)
+        after = None
+    if before is None or after is None or not stat.S_ISDIR(after.st_mode) or (
+            (before.st_dev, before.st_ino) != (after.st_dev, after.st_ino)) or not stat.S_ISDIR(before.st_mode):
+        leftout.skipped(log, "skipping %s: it is no longer the folder that was listed", folder)
+        return []
+    return listing
 
 
 def sorted_walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher = (),
@@ -111,7 +138,7 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
                     if skip_folder is not None and skip_folder(entry, relative):
                         continue
                     yield relative, entry, None
-                    stack.append((iter(_listing(entry.path)), relative + "/",
+                    stack.append((iter(_folder_listing(entry.path)), relative + "/",
                                   _open_folder(entry.name, folder_fd) if with_lstat and len(stack) < MAX_FOLDER_FDS
                                   else -1))
                     break
