@@ -112,3 +112,33 @@ def test_pull_sends_only_the_files_serve_indexed_whatever_is_put_in_their_place(
     assert answers["uploads/dir0/file%200.bin"] == (False, b"")
     assert answers["uploads/dir1/file%201.bin"] == (False, b"")
     assert answers["uploads/dir0/file%203.bin"] == (True, (uploads / "dir0" / "file 3.bin").read_bytes())
+
+
+def test_listen_sends_the_session_it_made_not_a_folder_put_in_its_place(fixture_app: Path, tmp_path: Path) -> None:
+    """A web root the web server's user may write (WordPress's often is): that user sees the session's name,
+    renames the folder and puts one of their own under it, with a link to a secret of the deploy user's.
+    The server still sends the session serve made, and nothing through the link."""
+    secret = tmp_path / "id_rsa"
+    secret.write_bytes(SECRET)
+    answers: dict[str, tuple[int, bytes]] = {}
+
+    def on_ready(published: PublishedSession) -> None:
+        assert published.base_url is not None
+        folder = published.folder
+        meta = (folder / "meta.json.enc").read_bytes()
+        folder.rename(folder.with_name("aside"))
+        folder.mkdir()
+        (folder / "leak").symlink_to(secret)
+        (folder / "meta.json.enc").symlink_to(secret)
+        with httpx.Client(base_url=published.base_url) as client:
+            for name in ("leak", "meta.json.enc"):
+                response = client.get(f"{published.session}/{name}")
+                answers[name] = response.status_code, response.content
+        answers["expected meta"] = 200, meta
+        shutil.rmtree(folder)
+        folder.with_name("aside").rename(folder)
+
+    serve(detect(fixture_app), ServeOptions(listen="127.0.0.1:0", keep=True), echo=lambda _line: None,
+          on_ready=on_ready)
+    assert answers["leak"][0] == 404
+    assert answers["meta.json.enc"] == answers["expected meta"]

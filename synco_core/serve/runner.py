@@ -252,7 +252,7 @@ def publish_session(
         if options.listen:
             listed = AllowList(work_dir)
             cleanup.callback(listed.close)
-            listed.add_prefix(session)
+            listed.add_prefix(session, path)
             on_public_uri = listed.note
             server = start_server(web_root, options.listen, options.on_request, listed)
             cleanup.callback(server.stop)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from synco_core.beneath import BelowRoot
 from synco_core.errors import ConfigError
 from synco_core.index.extsort import DigestSet
 from synco_core.urltext import shown_url, split_url
@@ -66,15 +67,34 @@ class AllowList:
     def __init__(self, work_dir: Path | None = None) -> None:
         self.work_dir = work_dir
         self._prefixes: set[str] = set()
+        #: Session folder prefix -> the folder, held open: its files are read below it, no link followed.
+        self._sessions: dict[str, BelowRoot] = {}
         self._paths: set[str] = set()
         self._sets: list[DigestSet] = []
         self._collecting: dict[str, tuple[Path, IO[bytes]]] = {}
         self._lock = threading.Lock()
 
-    def add_prefix(self, folder: str) -> None:
-        """Everything below ``folder`` (a session folder)."""
+    def add_prefix(self, folder: str, path: Path | None = None) -> None:
+        """Everything below ``folder`` (a session folder, relative to the web root).
+
+        With ``path`` (the folder on disk, as serve made it) its files are read through a descriptor of
+        that folder without following a link: a web root the web server's user may write (WordPress's
+        often is) lets that user see the session's name, rename the folder and put one of their own in its
+        place, holding links to the deploy user's secrets.
+        """
+        prefix = folder.strip("/") + "/"
+        below = BelowRoot(path) if path is not None else None
         with self._lock:
-            self._prefixes.add(folder.strip("/") + "/")
+            self._prefixes.add(prefix)
+            if below is not None:
+                self._sessions[prefix] = below
+
+    def session_file(self, path: str) -> tuple[BelowRoot, str] | None:
+        """The held session folder ``path`` is in, and the path below it; None for other paths."""
+        for prefix, below in self._sessions.items():
+            if path.startswith(prefix):
+                return below, path[len(prefix):]
+        return None
 
     def add_paths(self, paths: Iterable[str]) -> None:
         with self._lock:
@@ -138,6 +158,9 @@ class AllowList:
         for digests in self._sets:
             digests.close()
             digests.path.unlink(missing_ok=True)
+        for below in self._sessions.values():
+            below.close()
+        self._sessions.clear()
 
 
 def url_path(uri: str) -> str:
@@ -274,7 +297,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             # Non-blocking: a listed file replaced by a FIFO since serve walked would otherwise hold this
             # request's thread in open() until a writer comes, for ever, and the connection's other files with it.
-            fd = os.open(target[0], _OPEN_FLAGS) if target is not None else -1
+            held = self.server.allow.session_file(target[1]) if target is not None and self.server.allow else None
+            if held is not None:
+                fd = held[0].open(held[1], _OPEN_FLAGS)
+            else:
+                fd = os.open(target[0], _OPEN_FLAGS) if target is not None else -1
         except (OSError, ValueError):
             fd = -1
         if fd < 0:
