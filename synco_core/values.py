@@ -301,7 +301,8 @@ class PublicFile:
     sha1: str | None = None
     #: The file on the source's disk that the URI serves, when the plugin knows it: serve then hashes it
     #: (SHA-256, for the receiver to check) and may pack it with other small files. None: served by URI only
-    #: (a bucket, a CDN without a local copy); the receiver can then only check the size.
+    #: (a bucket, a CDN without a local copy); the receiver can then only check the size. A source below
+    #: the set's ``root`` is read below it with no link followed: one reached through a link gets no hash.
     source: str | None = None
 
 

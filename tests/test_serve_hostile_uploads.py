@@ -7,9 +7,11 @@ their own upload's URL would, and fetches that URL.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +21,10 @@ from test_transfer_support import fixture_app_fixture  # noqa: F401
 from synco_core.detection import detect
 from synco_core.pull.client import ChannelClient
 from synco_core.pull.source import PullSource
+from synco_core.serve.public_set import SetWriteResult, hashed_rows, public_candidates
 from synco_core.serve.runner import PublishedSession, ServeOptions, serve
+from synco_core.values import FileSet, PublicFile
+from synco_core.wire import PublicFilesInfo
 
 SECRET = b"DB_PASSWORD=hunter2\n"
 
@@ -142,3 +147,29 @@ def test_listen_sends_the_session_it_made_not_a_folder_put_in_its_place(fixture_
           on_ready=on_ready)
     assert answers["leak"][0] == 404
     assert answers["meta.json.enc"] == answers["expected meta"]
+
+
+def test_a_plugins_entries_below_its_set_are_never_hashed_through_a_link(tmp_path: Path) -> None:
+    """A plugin that lists its set's files itself (a set served from a CDN) names a file an uploader made a
+    link to a secret, or whose folder they made a link to a folder of secrets: its entry stays listed as the
+    plugin gave it, without the secret's hash or size."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "big.jpg").write_bytes(SECRET * 1000)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "link.jpg").symlink_to(secrets / "big.jpg")
+    (uploads / "folder").symlink_to(secrets)
+    (uploads / "plain.jpg").write_bytes(b"plain")
+
+    def entries() -> Iterator[PublicFile]:
+        for name in ("folder/big.jpg", "link.jpg", "plain.jpg"):
+            yield PublicFile(path=name, size=5, mtime=0, uri=f"https://cdn.example/{name}", is_absolute_url=True,
+                             source=str(uploads / name))
+
+    file_set = FileSet(name="cdn", kind="public", root=uploads, entries=entries)
+    counts = SetWriteResult(PublicFilesInfo(index_file_name="", size_bytes=0))
+    rows = {row[0]: row for row in hashed_rows(public_candidates(file_set), None, None, None, counts)}
+    assert rows.keys() == {"folder/big.jpg", "link.jpg", "plain.jpg"}
+    assert rows["folder/big.jpg"][1:7:5] == rows["link.jpg"][1:7:5] == (5, None)
+    assert rows["plain.jpg"][6] == hashlib.sha256(b"plain").hexdigest()

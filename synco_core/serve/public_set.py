@@ -213,24 +213,42 @@ def _decode_file(line: bytes) -> PublicFile:
     return PublicFile(path=path, size=size, mtime=mtime, uri=uri, is_absolute_url=absolute, sha1=sha1, source=source)
 
 
-def plugin_candidates(entries: Iterator[PublicFile], spill_dir: Path | None = None) -> Iterator[Candidate]:
-    """A plugin's entries in index order (sorted with bounded memory); a path listed twice keeps its last."""
+def plugin_candidates(entries: Iterator[PublicFile], spill_dir: Path | None = None,
+                      root: Path | None = None) -> Iterator[Candidate]:
+    """A plugin's entries in index order (sorted with bounded memory); a path listed twice keeps its last.
+
+    An entry whose source lies below the set's ``root`` is read as a walked file is, below the root with no
+    link followed (a link there, or a folder swapped for one, leaves it without a hash); other sources (a
+    Flow resource store outside any root) are read by their path.
+    """
     sorter: ExternalSorter[PublicFile] = ExternalSorter(lambda item: item.path, _encode_file, _decode_file,
                                                         spill_dir=spill_dir)
     for item in entries:
         if receivable(item.path):
             sorter.add(item)
+    below: BelowRoot | None = None
+    prefixes: tuple[str, ...] = ()
+    if root is not None:
+        real = os.path.realpath(root)
+        below, prefixes = BelowRoot(real), (os.path.join(os.path.abspath(root), ""), os.path.join(real, ""))
     previous: PublicFile | None = None
     for item in sorter.sorted():
         if previous is not None and previous.path != item.path:
-            yield _candidate(previous)
+            yield _candidate(previous, below, prefixes)
         previous = item
     if previous is not None:
-        yield _candidate(previous)
+        yield _candidate(previous, below, prefixes)
 
 
-def _candidate(item: PublicFile) -> Candidate:
-    return Candidate(item.path, item.size, item.mtime, item.uri, item.is_absolute_url, item.sha1, item.source)
+def _candidate(item: PublicFile, below: BelowRoot | None, prefixes: tuple[str, ...]) -> Candidate:
+    candidate = Candidate(item.path, item.size, item.mtime, item.uri, item.is_absolute_url, item.sha1, item.source)
+    if below is not None and item.source is not None:
+        source = os.path.abspath(item.source)
+        for prefix in prefixes:
+            if source.startswith(prefix):
+                candidate.below, candidate.inner = below, source[len(prefix):]
+                break
+    return candidate
 
 
 #: What a public set leaves out unless it asks for dotfiles (:attr:`FileSet.dotfiles`): every name that
@@ -253,7 +271,8 @@ def public_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
         entries = file_set.entries()
         if not file_set.dotfiles:
             entries = (entry for entry in entries if not is_dotfile(entry.path))
-        return plugin_candidates(entries, spill_dir)
+        return plugin_candidates(entries, spill_dir, file_set.root if file_set.root is not None
+                                 and file_set.root.is_dir() else None)
     if file_set.root is None:
         raise ConfigError(f"public file set {file_set.name!r} has neither entries nor a root folder")
     if not file_set.root.is_dir():
