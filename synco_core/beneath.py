@@ -204,9 +204,12 @@ class BelowRoot:
     def _folder(self, parts: list[str]) -> int:
         """The kept descriptor of the folder ``parts``, opened first when another folder is kept (lock held)."""
         if parts != self._parts:
-            fd = os.dup(self._fds[0])
+            kept = self._parts
+            # Going down from the folder kept (a walk's usual next step) opens only the new segments.
+            deeper = len(parts) > len(kept) and parts[:len(kept)] == kept
+            fd = os.dup(self._fds[1] if deeper else self._fds[0])
             try:
-                for part in parts:
+                for part in parts[len(kept):] if deeper else parts:
                     child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
                     os.close(fd)
                     fd = child
