@@ -210,7 +210,7 @@ class BelowRoot:
             fd = os.dup(self._fds[1] if deeper else self._fds[0])
             try:
                 for part in parts[len(kept):] if deeper else parts:
-                    child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+                    child = os.open(part, _PASSAGE_FLAGS, dir_fd=fd)
                     os.close(fd)
                     fd = child
             except BaseException:
@@ -252,6 +252,9 @@ class BelowRoot:
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Folders on the way to a file are opened only to pass through them: with ``O_PATH`` (Linux) a folder this
+#: user may search but not list (mode 0711) is passed as a full path's lookup would pass it.
+_PASSAGE_FLAGS = _DIRECTORY_FLAGS | getattr(os, "O_PATH", 0)
 
 
 def _close_all(fds: list[int]) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from test_serve_wild_trees import as_unprivileged
 
 from synco_core.beneath import BelowRoot
 
@@ -47,3 +49,30 @@ def test_files_are_reached_below_the_root_and_never_through_a_link(tmp_path: Pat
             assert caught.value.errno in (errno.ELOOP, errno.ENOTDIR)
     finally:
         below.close()
+
+
+def test_a_folder_that_may_be_searched_but_not_listed_is_passed_through() -> None:
+    """Mode 0711 (a web server's folder serve may pass, not list): a file in it whose name serve was given
+    (a plugin's entry) is reached, as a full path's lookup reaches it."""
+    # Outside pytest's own root, which a pytest session starting meanwhile sets back to mode 0700.
+    base = Path(tempfile.mkdtemp(prefix="synco-below-root-"))
+    base.chmod(0o711)
+    root = base / "root"
+    (root / "hidden").mkdir(parents=True)
+    (root / "hidden" / "f").write_text("readable")
+    (root / "hidden" / "f").chmod(0o644)
+    (root / "hidden").chmod(0o711)
+    root.chmod(0o755)
+
+    def read() -> bytes:
+        below = BelowRoot(root)
+        try:
+            with os.fdopen(below.open("hidden/f", os.O_RDONLY), "rb") as handle:
+                return handle.read()
+        finally:
+            below.close()
+
+    try:
+        assert as_unprivileged(root, read, give=False) == b"readable"
+    finally:
+        shutil.rmtree(base)

@@ -230,7 +230,9 @@ def plugin_candidates(entries: Iterator[PublicFile], spill_dir: Path | None = No
     prefixes: tuple[str, ...] = ()
     if root is not None:
         real = os.path.realpath(root)
-        below, prefixes = BelowRoot(real), (os.path.join(os.path.abspath(root), ""), os.path.join(real, ""))
+        # A root serve may not read lists nothing a plugin could walk; its entries are then read by path.
+        with contextlib.suppress(PermissionError):
+            below, prefixes = BelowRoot(real), (os.path.join(os.path.abspath(root), ""), os.path.join(real, ""))
     previous: PublicFile | None = None
     for item in sorter.sorted():
         if previous is not None and previous.path != item.path:
