@@ -22,7 +22,7 @@ from synco_core.engines.mysql import tablerows
 from synco_core.engines.mysql.dump import dump
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.testing.services import mysql_admin_connection
-from synco_core.values import DatabaseConfig, DumpOptions
+from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
 pytestmark = pytest.mark.mysql
 
@@ -317,3 +317,75 @@ def test_wanted_connections_default_and_bounds(monkeypatch: pytest.MonkeyPatch) 
     assert shared.wanted_connections() == shared.DEFAULT_CONNECTIONS == 2
     monkeypatch.setenv(shared.CONNECTIONS_VARIABLE, " 16 ")
     assert shared.wanted_connections() == 16
+
+
+#: Rows of the table the rules read, and of the big table read by two connections.
+USERS = 20
+ORDERS = 4000
+
+#: What the rules on ``orders`` read of ``users``, and what a writer commits to ``users`` between the starts.
+RULES = {
+    "where": (DumpOptions(where={"orders": "user_id IN (SELECT id FROM users WHERE active = 1)"}),
+              "UPDATE users SET active = 0 WHERE id = 1"),
+    "sanitize": (DumpOptions(sanitize=(SanitizeRule(
+        table="orders", column="note",
+        expression="(SELECT users.name FROM users WHERE users.id = orders.user_id)"),)),
+        "UPDATE users SET name = 'renamed' WHERE id = 1"),
+}
+
+
+def _shop(database: str) -> None:
+    load_with_client(database, f"""
+CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, active INT NOT NULL) ENGINE=InnoDB;
+INSERT INTO users SELECT seq, CONCAT('user', seq), 1 FROM seq_1_to_{USERS};
+CREATE TABLE orders (id INT PRIMARY KEY, user_id INT NOT NULL, note VARCHAR(20)) ENGINE=InnoDB;
+INSERT INTO orders SELECT seq, seq % {USERS} + 1, 'n' FROM seq_1_to_{ORDERS};
+ANALYZE TABLE users, orders;
+""".encode())
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_rules_reading_other_tables_see_the_snapshot_of_every_connection(
+        rule: str, readers: list[int], monkeypatch: pytest.MonkeyPatch,
+        mysql_database_factory: Callable[[], str]) -> None:
+    """A ``where:`` condition or a sanitising expression on a big table may read other tables. The helper
+    starts its snapshot a moment after the dump's own; a write to such a table committed in between was seen
+    by the helper's pages and not by the others: the dump held a user's orders by half, or rewritten from two
+    states of the users table, which no moment of the source ever held. The read lock now holds back the
+    writers of every InnoDB table of the database when a big table carries a rule."""
+    from synco_core.engines.mysql import dump as dumper
+
+    # Only orders is big enough to be read by two connections.
+    monkeypatch.setattr(dumper, "SHARED_ROWS", 1000)
+    source = mysql_database_factory()
+    _shop(source)
+    options, change = RULES[rule]
+    committed = threading.Event()
+
+    def write() -> None:
+        conn = mysql_admin_connection(source)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(change)
+            committed.set()
+        finally:
+            conn.close()
+
+    def between_starts() -> None:
+        threading.Thread(target=write, daemon=True).start()
+        committed.wait(0.5)
+
+    monkeypatch.setattr(shared, "_between_starts", between_starts)
+    data, result = dump_bytes(source, options)
+    assert committed.wait(10)
+    assert readers[0] > 0 and readers[1] > 0, f"both connections read rows: {readers}"
+    target = mysql_database_factory()
+    install_bytes(target, data, manifest=result.tables)
+    if rule == "where":
+        active = query(target, "SELECT active FROM users WHERE id = 1")[0][0]
+        kept = query(target, "SELECT COUNT(*) FROM orders WHERE user_id = 1")[0][0]
+        assert kept == (ORDERS // USERS if active else 0)
+    else:
+        (name,) = query(target, "SELECT name FROM users WHERE id = 1")[0]
+        notes = query(target, "SELECT note, COUNT(*) FROM orders WHERE user_id = 1 GROUP BY note")
+        assert notes == [(name, ORDERS // USERS)]

@@ -329,6 +329,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     row_counts: dict[str, int] = {}
     engines: dict[str, str] = {}
     transactional: list[str] = []
+    innodb: list[str] = []
     for name, length, count, engine, kind in schema.query(
             conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE, TABLE_TYPE FROM information_schema.TABLES "
                   "WHERE TABLE_SCHEMA=%s", (db,)):
@@ -338,9 +339,15 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         engines[table] = schema.text(engine)
         # Helpers read the rows of the InnoDB tables big enough for a second connection to pay for its
         # thread: those their read lock covers (see .snapshot).
-        if schema.text(kind) == "BASE TABLE" and engines[table] == "InnoDB" and row_counts[table] >= SHARED_ROWS:
-            transactional.append(table)
-    helpers = begin(session, transactional)
+        if schema.text(kind) == "BASE TABLE" and engines[table] == "InnoDB":
+            innodb.append(table)
+            if row_counts[table] >= SHARED_ROWS:
+                transactional.append(table)
+    # A filter or sanitising expression may read other tables (``user_id IN (SELECT id FROM users ...)``),
+    # which a helper reads in its own snapshot: a write to them committed between the starts was in the
+    # helper's pages and not in the others'. The lock then holds back the writers of every InnoDB table.
+    ruled = {*options.where, *(rule.table for rule in options.sanitize)}
+    helpers = begin(session, innodb if ruled.intersection(transactional) else transactional)
     shared_tables = set(transactional) if helpers else set()
     charset, collation = (schema.text(v) for v in schema.query(
         conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "

@@ -4,7 +4,8 @@ table are formatted by two server threads instead of one.
 The server's one thread is the dump's critical path (docs/performance.md, "MySQL dump by key"). InnoDB
 gives each connection a snapshot of its own, taken when its transaction starts: two connections see the
 same rows of a table only when no transaction that wrote to it commits in between. So a short-lived
-coordinating connection takes ``LOCK TABLES ... READ`` on the InnoDB tables to be dumped, which waits for
+coordinating connection takes ``LOCK TABLES ... READ`` on the InnoDB tables the helpers read (and on every
+InnoDB table when their filters or sanitising rules may read others, see :mod:`.dump`), which waits for
 the transactions writing to them to end and holds new writes back; every reading connection then starts
 its snapshot, and ``UNLOCK TABLES`` lets writes go on. The lock is held for a few ``START TRANSACTION``
 statements, about a millisecond, and waited for at most :data:`LOCK_WAIT_SECONDS` (a long transaction
