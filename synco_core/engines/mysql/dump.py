@@ -26,6 +26,7 @@ import pymysql
 
 from synco_core import dumpprogress
 from synco_core.engines.mysql import (
+    altered,
     literals,
     loadable,
     qualify,
@@ -76,6 +77,9 @@ SNAPSHOT_ENGINES = frozenset({"INNODB", "ROCKSDB"})
 LOCK_WAIT_SECONDS = 60
 #: "Lock wait timeout exceeded": a metadata lock not granted within lock_wait_timeout.
 ER_LOCK_WAIT_TIMEOUT = 1205
+#: The server's errors for a table another session changed after the dump's snapshot began, and what it did:
+#: "Table definition has changed" (rebuilt or truncated), "Table ... doesn't exist" (dropped or renamed).
+CHANGED_UNDER_THE_DUMP = {1412: "rebuilt or truncated", 1146: "dropped or renamed"}
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
@@ -258,14 +262,17 @@ def dump(database: DatabaseConfig, out: BinaryIO, options: DumpOptions) -> DumpR
     reading: list[str] = []
     try:
         return _dump(conn, db, out, options, outside, begin, reading)
-    except pymysql.err.OperationalError as exc:
-        if not (exc.args and exc.args[0] == ER_LOCK_WAIT_TIMEOUT):
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else None
+        if reading and code in CHANGED_UNDER_THE_DUMP:
+            raise altered.altered(db, reading[0], CHANGED_UNDER_THE_DUMP[code]) from exc
+        if code != ER_LOCK_WAIT_TIMEOUT:
             raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
         table = f"table {quote_name(reading[0])}" if reading else "a table"
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: it waited {LOCK_WAIT_SECONDS} s for {table}, "
                             "which another session holds (LOCK TABLES ... WRITE, an ALTER, OPTIMIZE or TRUNCATE TABLE "
                             "not finished, FLUSH TABLES WITH READ LOCK); run it again when it lets go") from exc
-    except (pymysql.err.MySQLError, OSError) as exc:
+    except OSError as exc:
         raise DatabaseError(f"dump of {db!r} on {where(database)} failed: {describe(exc)}") from exc
     finally:
         outside.close()
@@ -347,6 +354,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     # which a helper reads in its own snapshot: a write to them committed between the starts was in the
     # helper's pages and not in the others'. The lock then holds back the writers of every InnoDB table.
     ruled = {*options.where, *(rule.table for rule in options.sanitize)}
+    baseline = altered.take(conn, db)
     helpers = begin(session, innodb if ruled.intersection(transactional) else transactional)
     shared_tables = set(transactional) if helpers else set()
     charset, collation = (schema.text(v) for v in schema.query(
@@ -416,8 +424,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         writer.statement(_strip_database(create, db))
         writer.write(b"/*!40101 SET character_set_client = @saved_cs_client */;\n\n")
         if engines.get(table, "").upper() in MERGE_ENGINES:
+            altered.check(conn, db, table, baseline)
             continue  # Its rows are those of the tables it merges, dumped with them (as mariadb-dump does).
         if table in options.exclude_tables:
+            altered.check(conn, db, table, baseline)
             writer.call(functools.partial(manifest.__setitem__, table,
                                           TableManifest(rows=0, checksum=literals.format_checksum(0))))
             continue
@@ -455,6 +465,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             # profile, .synco.yml): say which, so a column that version lacks is found at once.
             raise DatabaseError(f"dump of {db!r} failed reading table {quote_name(table)} with "
                                 f"{'; '.join(rules)}: {describe(exc)}") from exc
+        # Its rows are read: the dump's transaction holds the table's metadata lock, so no ALTER comes after this.
+        altered.check(conn, db, table, baseline)
         # Read in the writer thread, once it has counted every row of the table.
         writer.call(functools.partial(_record, manifest, table, out_table))
         writer.write(b"COMMIT;\n")
