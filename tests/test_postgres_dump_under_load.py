@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_postgres_support import fingerprints
+from test_postgres_support import fingerprints, schema_dump
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
@@ -123,3 +123,93 @@ def test_a_lock_held_by_another_session_is_waited_for_a_bounded_time(
         other.rollback()
     # With the transaction ended, the same dump goes through.
     dump_with_engine(parse_database_url(source), io.BytesIO(), DumpOptions())
+
+
+#: What another session commits once the dump holds its locks, to objects no lock of the dump covers.
+#: pg_get_functiondef(), format_type() and the like read the server's current catalogue, not the snapshot:
+#: a function dropped meanwhile gave None (the dump failed with "'NoneType' object has no attribute
+#: 'rstrip'"), a type renamed was created under its old name and used under its new one (the dump failed to
+#: load), a sequence dropped or renamed failed the dump with PostgreSQL's line and no advice.
+UNLOCKED = {
+    "a function dropped": "DROP FUNCTION f(int) CASCADE",
+    "a schema dropped": "DROP SCHEMA other CASCADE",
+    "a type renamed": "ALTER TYPE mood RENAME TO feeling",
+    "a sequence dropped": "DROP SEQUENCE s",
+    "a sequence renamed": "ALTER SEQUENCE s RENAME TO s2",
+    "a function replaced": "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2'",
+}
+
+
+def _objects(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1'")
+        conn.execute("CREATE SEQUENCE s")
+        conn.execute("SELECT nextval('s')")
+        conn.execute("CREATE TYPE mood AS ENUM ('calm', 'glad')")
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, m mood)")
+        conn.execute("INSERT INTO t VALUES (1, 'glad')")
+        conn.execute("CREATE SCHEMA other")
+        conn.execute("CREATE FUNCTION other.g() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+
+
+@pytest.mark.parametrize("change", sorted(UNLOCKED))
+def test_an_object_changed_once_the_dump_began_gives_one_state_or_one_clear_error(
+        change: str, postgres_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    source_name, target_name = postgres_database_factory(), postgres_database_factory()
+    source, target = postgres_url_for(source_name), postgres_url_for(target_name)
+    _objects(source)
+    before = schema_dump(source_name)
+    real = catalog.read_sequences
+    done: list[int] = []
+
+    def change_then_read(conn: psycopg.Connection[Any]) -> list[catalog.Sequence]:
+        if not done:
+            with psycopg.connect(source, autocommit=True) as other:
+                other.execute(UNLOCKED[change])
+            done.append(1)
+        return real(conn)
+
+    monkeypatch.setattr(catalog, "read_sequences", change_then_read)
+    out = io.BytesIO()
+    try:
+        result = dump_with_engine(parse_database_url(source), out, DumpOptions())
+    except DatabaseError as exc:
+        message = str(exc)
+        assert "another session" in message and "again" in message and "\n" not in message, message
+        return
+    finally:
+        assert done
+    after = schema_dump(source_name)
+    install_with_engine(parse_database_url(target), io.BytesIO(out.getvalue()),
+                        InstallOptions(yes=True, manifest=result.tables))
+    assert schema_dump(target_name) in (before, after)
+
+
+@pytest.mark.parametrize("moment", ["read_tables", "read_sequences", "read_relations"])
+def test_another_sessions_temporary_table_coming_and_going_does_not_stop_the_dump(
+        moment: str, postgres_database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary tables (and their row types) are other sessions' own, made and dropped all the time: one
+    that existed when the dump began and is dropped meanwhile is no change to what the dump reads. The dump
+    printed the constraints and indexes of every table, theirs too, and one dropped after the snapshot had
+    no definition left: the dump failed with "cache lookup failed for relation 61933"."""
+    source = postgres_url_for(postgres_database_factory())
+    _objects(source)
+    with psycopg.connect(source, autocommit=True) as other:
+        other.execute("CREATE TEMP TABLE scratch (id serial PRIMARY KEY, note text CHECK (note <> ''), "
+                      "t int REFERENCES scratch (id), m mood)")
+        other.execute("CREATE INDEX ON scratch (lower(note))")
+        other.execute("CREATE TRIGGER stamp BEFORE UPDATE ON scratch FOR EACH ROW "
+                      "EXECUTE FUNCTION suppress_redundant_updates_trigger()")
+        other.execute("CREATE TEMP VIEW recent AS SELECT id, f(id) FROM scratch")
+        other.execute("CREATE FUNCTION pg_temp.helper() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        other.execute("COMMENT ON TABLE scratch IS 'scratch'")
+        real = getattr(catalog, moment)
+
+        def drop_then_read(conn: psycopg.Connection[Any]) -> Any:
+            other.execute("DROP TABLE IF EXISTS scratch CASCADE")
+            other.execute("DROP FUNCTION IF EXISTS pg_temp.helper()")
+            return real(conn)
+
+        monkeypatch.setattr(catalog, moment, drop_then_read)
+        result = dump_with_engine(parse_database_url(source), io.BytesIO(), DumpOptions())
+    assert result.tables["t"].rows == 1

@@ -40,6 +40,7 @@ from synco_core.engines.postgresql import (
     regvalues,
     searchpaths,
     sourcedatabase,
+    unlocked,
     unsupported,
     widerows,
 )
@@ -139,6 +140,8 @@ class PostgresDumper:
         self.locked = 0
         #: The dump's client encoding (:func:`_client_encoding`).
         self.client_encoding = "UTF8"
+        #: The versions of the objects no lock of the dump keeps as its snapshot has them (:mod:`.unlocked`).
+        self.unlocked: unlocked.Versions = {}
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -152,6 +155,8 @@ class PostgresDumper:
             conn.execute("SET lc_monetary = 'C'")
             self.client_encoding = _client_encoding(conn)
             return self._dump(conn, _Writer(out))
+        except DatabaseError:
+            raise
         except psycopg.errors.LockNotAvailable as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: it waited "
                                 f"{LOCK_WAIT_SECONDS} s for {self._lock_holders(conn)}; a migration, VACUUM FULL or "
@@ -161,9 +166,23 @@ class PostgresDumper:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}"
                                 f"{self._lock_table_full(conn, exc)}") from exc
         except psycopg.Error as exc:
+            self._refuse_changes()
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}") from exc
+        except Exception:
+            # pg_get_functiondef() and the like print NULL for an object dropped after the snapshot.
+            self._refuse_changes()
+            raise
         finally:
             conn.close()
+
+    def _refuse_changes(self) -> None:
+        """Stop in one line when another session changed or dropped an object the dump could not lock
+        (:mod:`.unlocked`) since its snapshot: what the dump printed of it may be of either moment."""
+        moved = unlocked.changed(self.database, self.unlocked) if self.unlocked else []
+        if moved:
+            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} stopped: another session changed "
+                                f"what the dump was reading after it began ({', '.join(moved)}; a migration or a "
+                                "deploy?), and a dump holds one moment of the database or nothing; run it again")
 
     def _lock_table_full(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> str:
         """What to do about an "out of shared memory" that is the server's lock table being full (its hint
@@ -198,6 +217,7 @@ class PostgresDumper:
             attempt += 1
             began = self._begin(conn)
         session_path, version, all_tables = began
+        self.unlocked = unlocked.note(conn)
         q = self.quote
         sequences = [s for s in catalog.read_sequences(conn) if self._kept(("pg_class", s.oid))]
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]
@@ -290,6 +310,7 @@ class PostgresDumper:
             w.section("Extension configuration naming objects made after the rows, or checked on every DDL")
             self._extension_data(w, conn, manifest, later)
         self._event_triggers(w, conn)
+        self._refuse_changes()
         w.sql("\n" + TRAILER)
         conn.execute("COMMIT")
         return DumpResult(engine="postgresql", wire_type="PostgresDump", format="sql", server_version=version,

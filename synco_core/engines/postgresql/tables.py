@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql.catalog import Column, Quoter, Sequence, Table, fetch, literal
+from synco_core.engines.postgresql.catalog import USER_SCHEMA, Column, Quoter, Sequence, Table, fetch, literal
 from synco_core.engines.postgresql.objects import Key, Node, SchemaObject, options_clause
 
 
@@ -197,8 +197,8 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                    (SELECT ts.spcname FROM pg_catalog.pg_class ic JOIN pg_catalog.pg_tablespace ts
                     ON ts.oid = ic.reltablespace WHERE ic.oid = con.conindid), con.confrelid
             FROM pg_catalog.pg_constraint con
-            WHERE con.conrelid <> 0 AND con.contype IN ('p', 'u', 'c', 'x', 'f')
-            ORDER BY con.conname"""):
+            WHERE con.conrelid = ANY(%s) AND con.contype IN ('p', 'u', 'c', 'x', 'f')
+            ORDER BY con.conname""", (list(by_oid),)):
         table = by_oid.get(relid)
         if table is None or ("pg_constraint", oid) in skipped:
             continue
@@ -229,7 +229,7 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
     names: dict[int, str] = {}
     cascaded: set[int] = set()
     for (index_oid, relid, schema, index_name, definition, clustered, replica, constraint_index, tablespace,
-         statistics, parent_index, relation, cascades) in fetch(conn, """
+         statistics, parent_index, relation, cascades) in fetch(conn, f"""
             SELECT i.indexrelid, i.indrelid,
                    (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = ic.relnamespace), ic.relname,
                    pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
@@ -245,7 +245,10 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
                                             WHERE inh.inhparent = i.indrelid AND part.relkind = 'f')
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
             -- An index whose CREATE INDEX CONCURRENTLY failed is not used, and pg_dump leaves it out too.
-            WHERE i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p'
+            WHERE (i.indisvalid OR (SELECT t.relkind FROM pg_catalog.pg_class t WHERE t.oid = i.indrelid) = 'p')
+              -- Not the system's, nor other sessions' temporary tables': one dropped after the snapshot has no
+              -- definition left to print ("cache lookup failed"), and these are never dumped.
+              AND ic.relnamespace IN (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE {USER_SCHEMA.format('n')})
             ORDER BY ic.relname"""):
         if ("pg_class", index_oid) in skipped:
             continue
