@@ -189,6 +189,51 @@ def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def postgresql_standby(primary: DatabaseConfig, settings: Sequence[str] = ()) -> Iterator[DatabaseConfig]:
+    """A hot standby of ``primary`` (a :func:`postgresql` cluster, whose default ``wal_level`` streams to
+    one), made with ``pg_basebackup`` and run with ``settings``, in recovery until it stops."""
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    binaries = Path(require_tool("pg_basebackup", "postgresql-client")).parent
+    if (Path("/usr/lib/postgresql/15/bin") / "pg_ctl").exists():
+        binaries = Path("/usr/lib/postgresql/15/bin")
+    home = Path(tempfile.mkdtemp(prefix="synco-private-pg-standby-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        account = pwd.getpwnam("postgres")
+        os.chown(home, account.pw_uid, account.pw_gid)
+        prefix = [require_tool("runuser", "util-linux"), "-u", "postgres", "--"]
+    data, log = home / "data", home / "server.log"
+    try:
+        # A fast checkpoint: the default spread one can keep the copy waiting for minutes.
+        copied = subprocess.run([*prefix, str(binaries / "pg_basebackup"), "-h", str(primary.host), "-p",
+                                 str(primary.port), "-U", "postgres", "-D", str(data), "-R", "-X", "stream",
+                                 "-c", "fast"], capture_output=True, check=False)
+        if copied.returncode != 0:
+            unavailable(f"pg_basebackup failed: {copied.stderr.decode(errors='replace')[-300:]}")
+        port = free_port()
+        options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1", "-c hot_standby=on",
+                            *(f"-c {setting}" for setting in settings)])
+        started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                                  "-w", "start"], capture_output=True, check=False)
+        if started.returncode != 0:
+            unavailable(f"the private standby did not start: {log.read_text(errors='replace')[-300:]}")
+        try:
+            psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
+            yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
+        finally:
+            subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, check=False)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def postgresql_admin(server: DatabaseConfig, *statements: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
     """Run ``statements`` as the superuser of a private cluster, each in its own transaction, with every
     setting of the session as the cluster gives it; the rows of the last one."""

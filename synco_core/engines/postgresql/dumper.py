@@ -85,6 +85,8 @@ SNAPSHOT_ATTEMPTS = 3
 #: LOCK TABLE in a migration's open transaction), in s, before it gives up in one line naming the table
 #: and the session; without a bound it would wait without a word for as long as that transaction lasts.
 LOCK_WAIT_SECONDS = 60
+#: SQLSTATE of a query a hot standby cancelled for a conflict with recovery (and of serialization failures).
+SERIALIZATION_FAILURE = "40001"
 
 #: The last line of every complete dump; the loader refuses a synco dump that does not end with it.
 TRAILER = "-- synco PostgreSQL dump complete\n"
@@ -142,6 +144,8 @@ class PostgresDumper:
         self.client_encoding = "UTF8"
         #: The versions of the objects no lock of the dump keeps as its snapshot has them (:mod:`.unlocked`).
         self.unlocked: unlocked.Versions = {}
+        #: Whether the source is a hot standby (in recovery), whose replay may cancel the dump's snapshot.
+        self.standby = False
 
     # -- entry point ---------------------------------------------------------------------------------
 
@@ -155,7 +159,10 @@ class PostgresDumper:
             conn.execute("SET lc_monetary = 'C'")
             self.client_encoding = _client_encoding(conn)
             return self._dump(conn, _Writer(out))
-        except DatabaseError:
+        except DatabaseError as exc:
+            advice = self._standby_advice(conn, exc)
+            if advice:
+                raise DatabaseError(f"{exc}{advice}") from exc
             raise
         except psycopg.errors.LockNotAvailable as exc:
             raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: it waited "
@@ -167,13 +174,25 @@ class PostgresDumper:
                                 f"{self._lock_table_full(conn, exc)}") from exc
         except psycopg.Error as exc:
             self._refuse_changes()
-            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}") from exc
+            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed: {one_line(exc)}"
+                                f"{self._standby_advice(conn, exc)}") from exc
         except Exception:
             # pg_get_functiondef() and the like print NULL for an object dropped after the snapshot.
             self._refuse_changes()
             raise
         finally:
             conn.close()
+
+    def _standby_advice(self, conn: psycopg.Connection[Any], exc: BaseException) -> str:
+        """What to do, as a clause, when a hot standby's replay of the primary's changes cancelled the dump
+        (a conflict with recovery: the query cancelled, or the connection ended); else nothing."""
+        cause = exc.__cause__ if isinstance(exc, DatabaseError) else exc
+        if not self.standby or not (conn.broken or getattr(cause, "sqlstate", None) == SERIALIZATION_FAILURE
+                                    or "conflict with recovery" in str(exc)):
+            return ""
+        return ("; the server is a hot standby, which cancels a read whose snapshot still needs rows that the primary "
+                "has removed since, once max_standby_streaming_delay has passed: run the dump again, or set "
+                "hot_standby_feedback = on or a longer max_standby_streaming_delay on the standby, or dump the primary")
 
     def _refuse_changes(self) -> None:
         """Stop in one line when another session changed or dropped an object the dump could not lock
@@ -218,6 +237,7 @@ class PostgresDumper:
             began = self._begin(conn)
         session_path, version, all_tables = began
         self.unlocked = unlocked.note(conn)
+        self.standby = bool(fetch(conn, "SELECT pg_catalog.pg_is_in_recovery()")[0][0])
         q = self.quote
         sequences = [s for s in catalog.read_sequences(conn) if self._kept(("pg_class", s.oid))]
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]

@@ -1,0 +1,75 @@
+"""A PostgreSQL dump read from a hot standby (a private primary and standby pair made by
+tests/private_servers.py), as a replica kept for backups and reports is read.
+
+The standby gives the dump its snapshot, but replaying the primary's changes may remove row versions that
+snapshot still needs: once ``max_standby_streaming_delay`` has passed the standby ends the dump's query or
+its connection ("conflict with recovery"). The dump failed in one line that said so, without a word on what
+to do; it now says to run it again, or how to configure the standby (or to dump the primary).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from private_servers import postgresql, postgresql_standby
+
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.engines.postgresql import dumper
+from synco_core.errors import DatabaseError
+from synco_core.values import DatabaseConfig, DumpOptions
+
+pytestmark = pytest.mark.postgres
+
+
+def _connect(server: DatabaseConfig, dbname: str = "app") -> psycopg.Connection[Any]:
+    return psycopg.connect(host=server.host, port=server.port, user="postgres", dbname=dbname, autocommit=True)
+
+
+def _caught_up(primary: DatabaseConfig, standby: DatabaseConfig) -> None:
+    """Wait until the standby has replayed everything the primary has written so far."""
+    with _connect(primary, "postgres") as conn:
+        position = conn.execute("SELECT pg_catalog.pg_current_wal_lsn()::text").fetchone()
+    assert position is not None
+    deadline = time.monotonic() + 120
+    with _connect(standby, "postgres") as conn:
+        while True:
+            row = conn.execute("SELECT pg_catalog.pg_last_wal_replay_lsn() >= %s::pg_lsn", (position[0],)).fetchone()
+            if row is not None and row[0]:
+                return
+            assert time.monotonic() < deadline, "the standby replays the primary's changes"
+            time.sleep(0.05)
+
+
+def test_a_standby_is_dumped_and_a_conflict_with_recovery_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    with postgresql() as primary:
+        with _connect(primary, "postgres") as conn:
+            conn.execute("CREATE DATABASE app")
+        with _connect(primary) as conn:
+            conn.execute("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)")
+            conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
+        with postgresql_standby(primary, ["max_standby_streaming_delay=0"]) as standby:
+            _caught_up(primary, standby)
+            source = DatabaseConfig(engine="postgresql", name="app", user="postgres", host=standby.host,
+                                    port=standby.port)
+            assert dump_with_engine(source, io.BytesIO(), DumpOptions()).tables["t"].rows == 1000
+
+            real = dumper.PostgresDumper._copy_table
+
+            def primary_cleans_up_first(self: dumper.PostgresDumper, *args: Any, **kwargs: Any) -> Any:
+                # Row versions the dump's snapshot still sees, removed on the primary and the removal replayed.
+                with _connect(primary) as conn:
+                    conn.execute("UPDATE t SET v = v + 1")
+                    conn.execute("VACUUM t")
+                _caught_up(primary, standby)
+                return real(self, *args, **kwargs)
+
+            monkeypatch.setattr(dumper.PostgresDumper, "_copy_table", primary_cleans_up_first)
+            with pytest.raises(DatabaseError) as raised:
+                dump_with_engine(source, io.BytesIO(), DumpOptions())
+    message = str(raised.value)
+    assert "conflict with recovery" in message and "hot standby" in message and "run the dump again" in message
+    assert "hot_standby_feedback" in message and "\n" not in message
