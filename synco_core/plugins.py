@@ -31,11 +31,11 @@ from synco_core import hookspecs
 from synco_core.errors import SyncoError
 from synco_core.pluginanswers import CHECKS, FIRSTRESULT_TYPES, WrongAnswer, kind
 from synco_core.pluginguard import plugin_code
-from synco_core.redaction import error_line, mask_passwords, message_of, one_line
+from synco_core.redaction import HOOK_LOGGER, error_line, mask_passwords, message_of, one_line
 
 log = logging.getLogger(__name__)
 #: Hook calls are traced here under ``--debug``.
-hook_log = logging.getLogger("synco_core.hooks")
+hook_log = logging.getLogger(HOOK_LOGGER)
 
 #: The entry-point group and pluggy project name.
 PROJECT = "synco"

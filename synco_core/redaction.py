@@ -139,8 +139,10 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         # URL passwords too: a plugin's or a driver's message may quote a URL whose password was never registered.
         # A record of a plugin's or a library's own logger may quote one in any form (``password=...``); the
-        # core's own records name settings such as a sanitising rule ``users.password=null``, which stay.
-        own = record.name == "synco_core" or record.name.startswith("synco_core.")
+        # core's own records name settings such as a sanitising rule ``users.password=null``, which stay. The
+        # hook trace is the core's logger but not its words: it shows what plugins were given and answered (a
+        # framework's ``settings``, a driver's options), where a password may sit in any form.
+        own = (record.name == "synco_core" or record.name.startswith("synco_core.")) and record.name != HOOK_LOGGER
         redacted = mask_url_passwords(message) if own else mask_passwords(message)
         if redacted != message:
             record.msg = redacted
@@ -157,3 +159,6 @@ class RedactingFilter(logging.Filter):
 
 
 _FORMATTER = logging.Formatter()
+#: The logger the hook trace writes to (:meth:`synco_core.plugins.SyncoPluginManager.trace_hooks`).
+HOOK_LOGGER = "synco_core.hooks"
+

@@ -10,12 +10,23 @@ from __future__ import annotations
 import abc
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
+
+#: Driver options whose value is a secret: ``?password=`` and ``passwd`` (pymysql, mysqlclient), ``sslpassword``
+#: (libpq's client key passphrase), a token or secret of a cloud driver. Their values are masked wherever a
+#: configuration is shown, as the password is.
+_SECRET_OPTION = re.compile(r"(?i)(?:password|passwd|pwd|passphrase|secret|token)$")
+
+
+def is_secret_option(key: str) -> bool:
+    """True when a database option named ``key`` holds a secret (see :data:`_SECRET_OPTION`)."""
+    return bool(_SECRET_OPTION.search(key.replace("-", "_")))
 
 
 def is_loopback_host(host: str) -> bool:
@@ -45,7 +56,10 @@ class DatabaseConfig:
 
     ``engine`` is the normalised engine name (``mysql``, ``postgresql``, ``sqlite``, or whatever a
     third-party engine plugin answers to); ``name`` is the database name, or the file path for SQLite.
-    The password never shows in ``repr()``, so a config can be logged safely.
+    The password, and every option naming a secret (:func:`is_secret_option`), never shows in ``repr()``,
+    :meth:`masked` or a masked :meth:`url`, so a config can be logged safely; both are registered as secrets
+    when the config is made, so a driver's message quoting them is redacted even where the plugin that read
+    them did not register them.
     """
 
     engine: str
@@ -59,6 +73,23 @@ class DatabaseConfig:
     options: Mapping[str, str] = field(default_factory=dict)
     #: Where the config was read from (``.env``, ``./flow configuration:show`` ...), for ``detect``.
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # Imported here: ``import synco_core`` (every command, the remote side of pull) loads this module only.
+        from synco_core.redaction import register_secret
+
+        register_secret(self.password)
+        for key, value in self.options.items():
+            if is_secret_option(key):
+                register_secret(str(value))
+
+    def __repr__(self) -> str:
+        shown = {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.repr}
+        shown["options"] = self._masked_options()
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    def _masked_options(self) -> dict[str, str]:
+        return {key: "***" if is_secret_option(key) else value for key, value in self.options.items()}
 
     def is_local(self, extra_local_hosts: Iterable[str] = ()) -> bool:
         """True when the database is on this machine: a file, a socket, no host (the driver's local
@@ -82,16 +113,17 @@ class DatabaseConfig:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         port = f":{self.port}" if self.port else ""
-        query_items = dict(self.options)
+        query_items = self._masked_options() if mask_password else dict(self.options)
         if self.socket:
             query_items["unix_socket"] = self.socket
-        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query_items.items())
+        # "*" stays as it is in a masked value, as in the masked password.
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='*')}" for k, v in query_items.items())
         return f"{self.engine}://{auth}{host}{port}/{quote(self.name, safe='')}" + (f"?{query}" if query else "")
 
     def masked(self) -> dict[str, Any]:
         """A JSON-ready description with the password replaced by ``***`` (or null when there is none)."""
         data = dataclasses.asdict(self)
-        data["options"] = dict(self.options)
+        data["options"] = self._masked_options()
         data["password"] = "***" if self.password else None
         data["url"] = self.url(mask_password=True)
         return data

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import pytest
 
 from synco_core import redaction
+from synco_core.dburl import parse_database_url
 from synco_core.redaction import RedactingFilter, redact, register_secret
+from synco_core.values import DatabaseConfig
 
 
 def test_redact_plain_and_encoded() -> None:
@@ -83,3 +86,38 @@ def test_secrets_isolated_keeps_one_tests_passwords_out_of_the_next() -> None:
             redaction.register_secret("secret")
             assert redaction.redact("the secrets vault") == "the ***s vault"
         assert redaction.redact("the secrets vault, outer-pw") == "the secrets vault, ***"
+
+
+@pytest.mark.parametrize("option", ["password", "passwd", "sslpassword", "PASSWORD", "session_token"])
+def test_a_password_given_as_a_driver_option_is_never_shown(option: str) -> None:
+    """``?password=`` (libpq and pymysql take it), Django's ``OPTIONS: {'passwd': ...}``, libpq's ``sslpassword``:
+    the value showed in ``repr()`` (so in every ``--debug`` hook trace), ``synco detect`` and masked URLs."""
+    config = parse_database_url(f"postgresql://u@db.example.com/app?{option}=opt-Secret-77&sslmode=require")
+    masked_url = config.url(mask_password=True)
+    assert "opt-Secret-77" not in repr(config) and "opt-Secret-77" not in masked_url
+    assert "opt-Secret-77" not in json.dumps(config.masked())
+    assert masked_url == f"postgresql://u@db.example.com/app?{option}=***&sslmode=require"
+    assert "'sslmode': 'require'" in repr(config), "other options are shown as they are"
+    assert redact("FATAL: bad key opt-Secret-77") == "FATAL: bad key ***", "a driver's message quoting it"
+
+
+def test_a_config_registers_its_password_whoever_made_it() -> None:
+    """A plugin that built a config from its framework's files without registering the password left a driver's
+    message quoting it unredacted."""
+    DatabaseConfig(engine="mysql", name="app", password="plugin-pw-42")
+    assert redact("Access denied (plugin-pw-42)") == "Access denied (***)"
+
+
+def test_the_hook_trace_masks_passwords_in_what_plugins_answered() -> None:
+    """The hook trace is written to the core's logger, but shows plugins' objects: a framework's ``settings``
+    holding ``{'smtp_password': ...}`` went out under --debug as it was."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger(redaction.HOOK_LOGGER)
+    logger.addHandler(handler)
+    try:
+        logger.warning("finish detect_framework --> %r", {"settings": {"smtp_password": "hook-Secret-9"}})
+    finally:
+        logger.removeHandler(handler)
+    assert "hook-Secret-9" not in stream.getvalue() and "'smtp_password': ***" in stream.getvalue()

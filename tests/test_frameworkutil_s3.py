@@ -9,6 +9,7 @@ import pytest
 
 from synco_core import S3Location, TransferError, s3_public_entries
 from synco_core.frameworkutil.s3 import signed_headers
+from synco_core.redaction import redact
 from synco_core.testing.services import FakeBucket
 
 
@@ -70,3 +71,12 @@ def test_signature_matches_the_aws_example() -> None:
     headers = signed_headers(location, "https://examplebucket.s3.amazonaws.com/", "max-keys=2&prefix=J", now)
     assert headers["authorization"].endswith(
         "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7")
+
+
+def test_the_secret_key_is_a_secret_whoever_read_it() -> None:
+    """django-storages' secret key and a session token were never registered: a library's message quoting them
+    went out under --debug as it was (Laravel's plugin registered its own)."""
+    location = S3Location(bucket="b", region="x", access_key="AKIDEXAMPLE", secret_key="s3-Secret-Key-81",
+                          session_token="s3-Session-Token-82")
+    assert "s3-Secret-Key-81" not in repr(location)
+    assert redact("signing with s3-Secret-Key-81 and s3-Session-Token-82") == "signing with *** and ***"

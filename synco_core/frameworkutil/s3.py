@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.fsutil import safe_relative_path
+from synco_core.redaction import register_secret
 from synco_core.values import PublicFile
 
 if TYPE_CHECKING:
@@ -50,6 +51,12 @@ class S3Location:
     prefix: str = ""
     #: Where the bucket's keys are served publicly: an object's URL is this, a slash, and its whole key.
     public_url: str = ""
+
+    def __post_init__(self) -> None:
+        # Registered here, whoever read them (Laravel's disks, django-storages): a listing's error or a
+        # library's log line quoting them is then redacted as a database password is.
+        register_secret(self.secret_key)
+        register_secret(self.session_token)
 
     def list_url(self) -> str:
         """The URL of the bucket listing (without query)."""
