@@ -100,6 +100,9 @@ def test_the_tasks_of_a_worker_that_dies_are_done_by_the_receive_itself(
 def test_pack_keys_go_down_the_pipe_never_onto_a_command_line_or_into_the_environment(
         app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = publish(app, SESSION, only=("uploads",))
+    # The key as a user gives it to keep it off the command line: the workers get it, before, with the rest
+    # of the environment.
+    monkeypatch.setenv("SYNCO_KEY", key.secret)
     started: list[tuple[list[str], dict[str, str]]] = []
     real = subprocess.Popen
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from synco_core.childenv import child_environment
 from synco_core.errors import ConfigError
 from synco_core.redaction import redact
 
@@ -94,12 +95,12 @@ def run_command(
     :param argv: the command and its arguments (``[php, "flow", "configuration:show", ...]``).
     :param cwd: the project directory.
     :param timeout: seconds before the command is killed and :class:`FrameworkCommandError` raised.
-    :param env: the full environment (default: ``os.environ``).
+    :param env: the full environment (default: ``os.environ``), less synco's own secrets (:mod:`synco_core.childenv`).
     :param extra_env: variables added to that environment (``FLOW_CONTEXT``, ``APP_ENV``).
     :param check: raise on a non-zero exit status (otherwise the result carries it).
     :raises FrameworkCommandError: the program is missing, timed out, or failed while ``check``.
     """
-    environment = dict(os.environ if env is None else env)
+    environment = child_environment(env)
     if extra_env:
         environment.update(extra_env)
     log.debug("running %s in %s", _display(argv), cwd)

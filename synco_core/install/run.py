@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from synco_core import folderlock
+from synco_core.childenv import child_environment
 from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set, for_database_set
 from synco_core.destinations import check_destination
 from synco_core.detection import detect
@@ -426,7 +427,7 @@ def run_post_install(framework: Framework) -> None:
     for argv in framework.post_install:
         log.info("running %s", " ".join(argv))
         try:
-            completed = subprocess.run(argv, cwd=framework.project_dir, check=False)
+            completed = subprocess.run(argv, cwd=framework.project_dir, check=False, env=child_environment())
         except OSError as exc:
             raise SyncoError(f"post-install step {' '.join(argv)!r} could not start: {exc.strerror}") from exc
         if completed.returncode != 0:

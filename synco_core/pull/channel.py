@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
+from synco_core.childenv import child_environment
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.frames import remote_text
 from synco_core.pull.remote import Remote
@@ -189,7 +190,7 @@ class ChannelProcess:
         try:
             self._proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                bufsize=0, start_new_session=True,
+                bufsize=0, start_new_session=True, env=child_environment(),
             )
         except FileNotFoundError:
             raise TransferError(f"cannot start {self.label}: {self.argv[0]!r} not found on PATH") from None

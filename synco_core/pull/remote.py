@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
+from synco_core.childenv import child_environment
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.configfile import synco_config_path
 from synco_core.urltext import split_url
@@ -110,6 +111,7 @@ def _known_kubectl_contexts() -> set[str]:
         result = subprocess.run(
             ["kubectl", "config", "get-contexts", "-o", "name"],
             capture_output=True, text=True, errors="surrogateescape", timeout=10, check=False,
+            env=child_environment(),
         )
     except (OSError, subprocess.SubprocessError):
         return set()

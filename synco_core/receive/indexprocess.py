@@ -26,6 +26,7 @@ import zstandard
 from synco_core import workerframes
 from synco_core.age.errors import HeaderError, PayloadError
 from synco_core.age.stream import DecryptReader
+from synco_core.childenv import child_environment
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.receive.limits import CappedReader, SizeExceededError
@@ -58,7 +59,8 @@ def entries_from_process(spool: Path, key: bytes, offset: int, public: PublicFil
                          ) -> Iterator[IndexItem]:
     """The entries of the index spooled in ``spool`` (payload key ``key`` at ``offset``), read by a worker;
     ``summary`` is filled in at the end."""
-    process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+    process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                               env=child_environment())
     assert process.stdin is not None and process.stdout is not None
     try:
         write_frame(process.stdin, {"role": "index", "path": os.fspath(spool), "key": key, "offset": offset,

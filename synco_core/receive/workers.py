@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from synco_core import workerframes
+from synco_core.childenv import child_environment
 from synco_core.errors import SyncoError
 from synco_core.localenames import UTF8_MODE_OPTION
 from synco_core.receive.compare import PACKED
@@ -141,7 +142,7 @@ class PackWorkers:
         try:
             for _ in range(count):
                 process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, close_fds=True)
+                                           stdout=subprocess.PIPE, close_fds=True, env=child_environment())
                 worker = _Worker(process)
                 self._workers.append(worker)
                 assert process.stdin is not None

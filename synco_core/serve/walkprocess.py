@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from synco_core import leftout
 from synco_core.bounded import SERVE_WORKER_FILES
+from synco_core.childenv import child_environment
 from synco_core.errors import SyncoError
 from synco_core.index.hashcache import HashCache
 from synco_core.localenames import UTF8_MODE_OPTION
@@ -63,7 +64,7 @@ def min_files() -> int:
 def _command() -> tuple[list[str], dict[str, str]]:
     """The worker's command line and environment: this interpreter, with this process's import path (a
     zipapp that ``pull`` uploaded is on it, and is not installed anywhere the worker would look)."""
-    env = dict(os.environ)
+    env = child_environment()
     paths = [path for path in sys.path if path]
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     # UTF-8 mode as the parent (synco_core.localenames): names it walks are decoded as the parent decodes them.
