@@ -39,7 +39,7 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.sanitize import refuse_collisions, refuse_nulls, transform_sql
+from synco_core.engines.mysql.sanitize import hash_key_statement, refuse_collisions, refuse_nulls, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
@@ -326,7 +326,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                "SESSION net_read_timeout=3600",
                f"SET SESSION group_concat_max_len = {group_limit}",
                "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-               f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"]
+               f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}",
+               hash_key_statement(new_hash_key())]
     with conn.cursor() as cur:
         for statement in session:
             cur.execute(statement)
@@ -376,10 +377,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         *(t for t in objects.triggers if t.name not in skipped.triggers),
         *(e for e in objects.events if e.name not in skipped.events)], databases)
     rules_by_table: dict[str, dict[str, str]] = {}
-    hash_key = new_hash_key()
     for rule in options.sanitize:
         pk = schema.primary_key(conn, db, rule.table)
-        expression = rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk, hash_key)
+        expression = rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk)
         if may_give_null(rule):
             refuse_nulls(conn, db, rule, expression, options.where.get(rule.table) or None)
     for table_name, expressions in rules_by_table.items():

@@ -63,9 +63,23 @@ def refuse_collisions(conn: Any, db: str, table: str, rules: dict[str, tuple[San
                                  [column for column, _ in key])
 
 
-def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], hash_key: str) -> str:
-    """The SQL expression for ``rule`` on a table with the given primary key columns; ``hash_key`` is the
-    dump's key of the ``hash`` transform."""
+#: The session variable holding the dump's key of the ``hash`` transform (:func:`hash_key_statement`).
+HASH_KEY_VARIABLE = "@synco_hash_key"
+
+
+def hash_key_statement(hash_key: str) -> str:
+    """The statement giving a dump connection the key of the ``hash`` transform.
+
+    The key is a variable of the session, not a literal in the SELECT that reads the rows: that SELECT's text is
+    what SHOW PROCESSLIST shows while it runs and what the slow query log keeps, and whoever read the key there
+    could match guesses against the digests. This statement itself takes microseconds.
+    """
+    return f"SET {HASH_KEY_VARIABLE} = {quote_string(hash_key)}"
+
+
+def transform_sql(rule: SanitizeRule, primary_key: Sequence[str]) -> str:
+    """The SQL expression for ``rule`` on a table with the given primary key columns; the ``hash`` transform
+    reads the dump's key from the session (:func:`hash_key_statement`)."""
     if not rule.transform:
         if not rule.expression.strip():
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
@@ -88,7 +102,9 @@ def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], hash_key: str)
     if name == "fixed":
         return f"IF({column} IS NULL,NULL,{quote_string(argument)})"
     if name == "hash":
-        return f"SHA2(CONCAT({quote_string(hash_key)},{column}),256)"
+        # As bytes: a variable's collation is not coercible as a literal's is, and CONCAT with a column of
+        # another would fail; the column's value is joined as the bytes it is stored in, as with a literal.
+        return f"SHA2(CONCAT(CAST({HASH_KEY_VARIABLE} AS BINARY),{column}),256)"
     if name == "truncate":
         try:
             length = int(argument)

@@ -70,6 +70,10 @@ class DataPlan:
         return f" ({', '.join(q(c) for c in self.columns)})" if self.columns else ""
 
 
+#: The session setting holding the ``hash`` transform's key (:class:`DataPlanner`).
+HASH_KEY_SETTING = "synco.hash_key"
+
+
 class DataPlanner:
     """Checks every table and column an option names, and builds the COPY source of each table."""
 
@@ -81,6 +85,11 @@ class DataPlanner:
         self.quote = quote
         self.options = options
         self.hash_key = new_hash_key()
+        # The key is a setting of the dump's session, sent once as a bound parameter, not a literal in the COPY:
+        # the COPY's text is what pg_stat_activity shows while it runs and what a slow-statement log keeps
+        # (log_min_duration_statement), and whoever read the key there could match guesses against the digests.
+        # set_config in the dump's transaction lasts as long as it does.
+        conn.execute(f"SELECT pg_catalog.set_config('{HASH_KEY_SETTING}', %s, false)", [self.hash_key])
 
     def plan(self, tables: list[Table]) -> dict[int, DataPlan]:
         """Check every table and column an option names, and build the COPY source of each table."""
@@ -266,7 +275,7 @@ class DataPlanner:
             # in since PostgreSQL 11: no pgcrypto); bytea is hashed as its bytes, anything else as its UTF-8 text.
             column_type = next((c.type for c in table.columns if c.name == rule.column), "")
             data = column if column_type == "bytea" else f"pg_catalog.convert_to(({column})::text, 'UTF8')"
-            salt = f"pg_catalog.convert_to({literal(self.hash_key)}, 'UTF8')"
+            salt = f"pg_catalog.convert_to(pg_catalog.current_setting('{HASH_KEY_SETTING}'), 'UTF8')"
             return f"pg_catalog.encode(pg_catalog.sha256({salt} || {data}), 'hex')"
         if transform == "truncate":
             try:
