@@ -107,6 +107,19 @@ def test_dotenv_errors_name_file_and_line(text: str, fragment: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("line", ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+                                  "MIIEvQIBADANBgkqhkiG9w0B+AQ==", "  Zm9vYmFyc2VjcmV0LXJlc3Qtb2YtcGFzc3dvcmQ"])
+def test_a_line_that_is_no_assignment_is_not_quoted(line: str) -> None:
+    """The body of a private key pasted into .env without quotes, or the rest of a password that broke onto a line
+    of its own, came back in the error (its first 40 characters), in the terminal and in CI logs."""
+    text = f"APP_KEY=base64:abc\n-----BEGIN PRIVATE KEY-----\n{line}\n"
+    with pytest.raises(ConfigError, match=r"/app/\.env, line 2: expected NAME=value \(the line has no '='\)$"):
+        parse_dotenv(text, environ={}, source="/app/.env")
+    with pytest.raises(ConfigError) as info:
+        parse_dotenv(f"{line}\n", environ={}, source="/app/.env")
+    assert line.strip()[:8] not in str(info.value), str(info.value)
+
+
 def test_find_php_order(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -535,3 +535,20 @@ def test_unusual_use_statements_are_stepped_over() -> None:
                               "use A\\{function f, const C};\n$f = function () use ($x) { return 1; };\n"
                               "return 'read';\n")
     assert config.returned == "read"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("define('DB_PASSWORD', 'Secr3t-PW);\n", "a string whose quote ' is never closed"),
+    ("define('DB_PASSWORD', 'it's-Secr3t-PW');\n", "a string whose quote ' is never closed"),
+    ("define('DB_PASSWORD', 'it's-Secr3t-PW'');\n", "expected ')', found a name"),
+    ("define('DB_PASSWORD', 'Secr3t' 'Secr3t-PW');\n", "expected ')', found a string"),
+    ("$databases['default']['default'] = ['password' => 'Secr3t' 'Secr3t-PW'];\n", "expected ',', found a string"),
+    ("$db_password = 'Secr3t-PW' 'x';\n", "expected ';', found a string"),
+    ("$x = 1 ` 'Secr3t-PW';\n", "cannot read the character '`' (U+0060)"),
+])
+def test_a_syntax_error_never_quotes_a_string(text: str, reason: str) -> None:
+    """A quote inside a password (``'it's-secret'``), an unclosed one, two strings side by side: the error quoted
+    the string or what followed it, so the password reached the terminal (and CI logs) through ``synco detect``."""
+    with pytest.raises(ConfigError) as info:
+        parse_php_config("<?php\n" + text, source="wp-config.php")
+    assert str(info.value) == f"wp-config.php:2: {reason}"

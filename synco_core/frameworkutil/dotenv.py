@@ -169,7 +169,10 @@ def parse_dotenv(
         name, sep, rest = stripped.partition("=")
         name = name.strip()
         if not sep or not _NAME.fullmatch(name):
-            raise ConfigError(f"{source}, line {line_number}: expected NAME=value, got {name[:40]!r}")
+            # What the line holds is not shown: a line that is no assignment is often a secret's own (the body
+            # of a private key pasted without quotes, the rest of a password that broke onto a second line).
+            found = "what comes before '=' is not a variable name" if sep else "the line has no '='"
+            raise ConfigError(f"{source}, line {line_number}: expected NAME=value ({found})")
         # The value starts right after "=" and its spaces; quoted values may go on over several lines,
         # so they are parsed against the whole text, not the line.
         value_offset = line.index("=") + 1

@@ -166,8 +166,7 @@ class Parser:
     def expect(self, value: str) -> Token:
         token = self.peek()
         if not self.at(value):
-            shown = token.value if token.kind != "end" else "the end of the file"
-            raise self.error(f"expected {value!r}, found {shown!r}", token)
+            raise self.error(f"expected {value!r}, found {token.shown()}", token)
         return self.next()
 
     def error(self, message: str, token: Token | None = None) -> ConfigError:
@@ -314,7 +313,7 @@ class Parser:
             return
         if not self.accept(";"):
             token = self.peek()
-            raise self.error(f"expected ';', found {token.value!r}", token)
+            raise self.error(f"expected ';', found {token.shown()}", token)
 
     def if_statement(self) -> Statement:
         line = self.next().line
@@ -582,8 +581,7 @@ class Parser:
             if word.startswith("__") and word.endswith("__"):
                 return ("magic", word.upper())
             return ("const", word.lstrip("\\"))
-        shown = value if kind != "end" else "the end of the file"
-        raise self.error(f"unexpected {shown!r}", token)
+        raise self.error(f"unexpected {token.shown()}", token)
 
     def closure(self) -> Node:
         """Step over ``function (...) use (...) {...}``, ``fn (...) => expr`` and their ``static`` forms."""

@@ -53,6 +53,21 @@ class Token:
     #: The file the token comes from, for error messages.
     source: str = field(default="", compare=False)
 
+    def shown(self) -> str:
+        """The token as an error message names it: operators and variables as written, the rest by their kind.
+
+        A string's text, or a name or number right after one, is often a password's: a quote inside it ends the
+        string early (``'it's-secret'``) and the rest reads as names and operators. The line number says where.
+        """
+        if self.kind in ("op", "var"):
+            return repr(self.value)
+        return _KIND_NAMES.get(self.kind, "a token")
+
+
+#: How :meth:`Token.shown` names the tokens whose text it does not show.
+_KIND_NAMES = {"str": "a string", "interp": "a string", "num": "a number", "name": "a name",
+               "end": "the end of the file"}
+
 
 def _unescape_double(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
@@ -185,8 +200,12 @@ def tokenize(text: str, source: str = "PHP file") -> list[Token]:
         while position < length:
             match = _TOKEN.match(text, position)
             if match is None:
-                snippet = text[position:position + 20].split("\n")[0]
-                raise ConfigError(f"{source}:{line}: cannot read {snippet!r}")
+                # The text is not shown: what cannot be read is most often a quote never closed, and what follows
+                # it a password's characters.
+                char = text[position]
+                if char in "'\"":
+                    raise ConfigError(f"{source}:{line}: a string whose quote {char} is never closed")
+                raise ConfigError(f"{source}:{line}: cannot read the character {char!r} (U+{ord(char):04X})")
             kind = match.lastgroup
             value = match.group(0)
             end = match.end()
