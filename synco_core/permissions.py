@@ -1,5 +1,9 @@
 """Which permission bits what synco writes on the laptop gets: the one place that decides.
 
+On the server, what serve publishes in the web root (the session folder, its artifacts and marker) is
+created under the user's umask with group and other write always taken away (:func:`published_files`): the
+web server must read it, nobody but its owner may add to it or change it.
+
 - Production data synco keeps for itself (dumps, part files, records, the install's own record): 0600
   whatever the umask (:data:`synco_core.fsutil.PRIVATE_MODE`).
 - Public sets' files and folders: what the user's umask says, as any program that creates files.
@@ -18,12 +22,34 @@ import contextlib
 import functools
 import os
 import stat
+from collections.abc import Iterator
 
 #: The bits a private set's file may keep from the server (none for others, no group write).
 PRIVATE_SET_BITS = 0o750
 #: The mode a private set's folder is created with (less the umask).
 PRIVATE_SET_FOLDER_MODE = 0o750
 _OWNER_READ_WRITE = 0o600
+
+
+#: What serve's umask always holds while it publishes (:func:`published_files`): no write for group or other.
+PUBLISHED_UMASK_BITS = 0o022
+
+
+@contextlib.contextmanager
+def published_files() -> Iterator[None]:
+    """Within the block, every file and folder this process creates is not writable by group or other.
+
+    Under ``umask 000`` (or 002) the session folder in the web root was 0777 and its files 0666: another user
+    of the server could put a script in it that the web server then runs under the site's name, or replace
+    the marker that says when the session is removed. The umask is the process's, so it also covers what
+    ``publish_session`` writes through any helper; it is put back when the block ends.
+    """
+    previous = os.umask(0o077)
+    os.umask(previous | PUBLISHED_UMASK_BITS)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @functools.cache

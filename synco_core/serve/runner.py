@@ -29,6 +29,7 @@ from synco_core.cli.termination import Terminated
 from synco_core.databases import requested_named_sets
 from synco_core.dumpoptions import SessionDump, format_names, resolve_database_dump, resolve_session_dump
 from synco_core.errors import ConfigError
+from synco_core.permissions import published_files
 from synco_core.plugins import SyncoPluginManager
 from synco_core.scratch import temporary_scratch
 from synco_core.serve.build import BuildContext, BuildOptions, build_session, check_compat, includes_database
@@ -231,6 +232,7 @@ def publish_session(
     # short: a second Ctrl-C while the server stops (it waits for a download to end) must not leave the
     # session folder published.
     with contextlib.ExitStack() as cleanup:
+        cleanup.enter_context(published_files())
         cleanup.callback(remove_unless_kept)
         cleanup.callback(scratch.remove)
         # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the

@@ -151,3 +151,21 @@ def test_receive_asks_for_the_key_in_a_terminal(crafted: CraftedSession,
 
 def _unused(*_args: Any) -> None:
     """Keeps the fixture import (``fixture_app``) visibly used for linters that do not know pytest."""
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o002])
+def test_what_serve_publishes_is_writable_by_its_owner_alone(fixture_app: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             mask: int) -> None:
+    """Under umask 000 the session folder in the web root was 0777 and its files 0666: another user of the server
+    could add a script to it, which the web server would run under the site's name, or rewrite its marker."""
+    monkeypatch.chdir(fixture_app)
+    with umask(mask):
+        result = CliRunner().invoke(cli, ["serve", "--keep", "--all", "--id", "synco-modes0123456789ab"])
+        assert os.umask(mask) == mask, "the umask is the user's again after serve"
+    assert result.exit_code == 0, result.output
+    folder = fixture_app / "web" / "synco-modes0123456789ab"
+    paths = [folder, *folder.rglob("*")]
+    assert len(paths) > 3
+    writable = {str(path.relative_to(folder)): oct(_mode(path)) for path in paths if _mode(path) & 0o022}
+    assert not writable
+    assert all(_mode(path) & 0o004 for path in paths), "the web server still reads them"
