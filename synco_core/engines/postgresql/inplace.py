@@ -22,8 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import sql
+from psycopg.errors import LockNotAvailable
 
 from synco_core.errors import DatabaseError
+
+#: How long the drops wait for the locks other sessions hold on what they drop (an open transaction of the
+#: application that read a table, a console with autocommit off, a large object open for writing), in s.
+#: The server's own wait has no end, and while a DROP waits for a table every other query on it waits behind
+#: it: the application would hang too.
+LOCK_WAIT_SECONDS = 30
 
 #: Schemas of the system, never dropped.
 _USER_SCHEMAS = ("SELECT n.oid, n.nspname, pg_catalog.pg_get_userbyid(n.nspowner), "
@@ -61,9 +68,41 @@ def require(conn: Any, database: str, role: str) -> None:
                             f"{database!r} inside it, but it may not drop all of it: " + "; ".join(found))
 
 
-def clear(conn: Any) -> None:
+def clear(conn: Any, database: str) -> None:
     """Inside the caller's transaction: drop the schemas, large objects and publications of the database,
-    and create schema ``public`` again as it was, empty."""
+    and create schema ``public`` again as it was, empty.
+
+    The drops wait at most :data:`LOCK_WAIT_SECONDS` for other sessions' locks; then the transaction is
+    rolled back and a one-line DatabaseError names the sessions that held them.
+    """
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{LOCK_WAIT_SECONDS}s")))
+    try:
+        _drop_everything(conn)
+    except LockNotAvailable as exc:
+        conn.execute("ROLLBACK")
+        raise DatabaseError(f"other sessions hold what the install of {database!r} replaces and did not let go "
+                            f"within {LOCK_WAIT_SECONDS} s: {holders(conn)}; end their transactions (COMMIT or "
+                            "ROLLBACK there, close them, or SELECT pg_terminate_backend(pid) as their role or a "
+                            "superuser) and run the install again; its content is as it was") from exc
+    # What the load creates is this transaction's alone: nothing of it can be waited for.
+    conn.execute("SET LOCAL lock_timeout = 0")
+
+
+def holders(conn: Any) -> str:
+    """The other sessions holding locks on objects of the connected database, in words: ``pid 123 ('psql',
+    role 'app')``; application and role are shown to every role, unlike the sessions' queries."""
+    rows = conn.execute(
+        "SELECT DISTINCT a.pid, a.application_name, a.usename FROM pg_catalog.pg_locks l "
+        "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.pid <> pg_catalog.pg_backend_pid() "
+        "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
+        "ORDER BY a.pid").fetchall()
+    if not rows:
+        return "they have let go since"
+    return ", ".join(f"pid {pid} ({application or 'no application name'!r}, role {user!r})"
+                     for pid, application, user in rows)
+
+
+def _drop_everything(conn: Any) -> None:
     public: tuple[str, str | None, list[tuple[str, bool, str, bool]]] | None = None
     for oid, name, owner, _ in conn.execute(_USER_SCHEMAS).fetchall():
         if name == "public":

@@ -477,7 +477,7 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
                      "WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
                      "AND pg_catalog.pg_has_role(usesysid, 'MEMBER')")
         conn.execute("BEGIN")
-        inplace.clear(conn)
+        inplace.clear(conn, database.name)
         # One connection only: a second one would not see the tables this transaction creates.
         stats = load_script(conn.pgconn, dump, None, options.rewriter)
         note = stats.foreign_owners.warning(database.user or "the loading role") if stats.foreign_owners else None
