@@ -1,10 +1,12 @@
-"""Opening a dump file for ``synco db load``: its compression is told by its first bytes, not its name.
+"""Opening a dump for ``synco db load``, a file or standard input: its kind is told by its first bytes, not its name.
 
 A name is a claim the content may not keep (``dump.sql.zst`` that is plain SQL, a ``.gz`` someone already
 unpacked, an ``.age`` file that is not encrypted): the decompressor chosen by the name would fail deep in the
 load with a library's message. So the content decides, and a name that promises what the content is not is
 refused in one line naming the file and what it really is, as ``gunzip`` and ``zstd -d`` refuse such files.
 A compressed file without the suffix is read all the same, as ``pg_restore`` reads an archive by its header.
+Standard input (``-``) is told by the same bytes: ``ssh prod cat dump.sql.zst | synco db load URL -`` loads as
+the file would, and an empty stream (the command before the pipe failed) is refused instead of loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import gzip
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -53,9 +56,9 @@ def kind_of(head: bytes) -> str:
 class _ReadErrors:
     """A decompressing reader whose failures name the file instead of the library's exception class."""
 
-    def __init__(self, reader: BinaryIO, path: Path, kind: str) -> None:
+    def __init__(self, reader: BinaryIO, name: str, kind: str) -> None:
         self._reader = reader
-        self._path = path
+        self._path = name
         self._kind = kind
 
     def read(self, size: int = -1) -> bytes:
@@ -131,40 +134,101 @@ class _ZstdFrames:
         return buffered[:size]
 
 
-@contextlib.contextmanager
-def open_dump_file(path: Path) -> Iterator[BinaryIO]:
-    """``path`` opened for reading, decompressed on the fly when its first bytes say zstd or gzip.
+class _Prefixed:
+    """A stream whose first bytes were read already to tell its kind: they come first, then the rest.
 
-    A suffix (``.zst``, ``.gz``, ``.age``) the content does not bear out, and an encrypted file, are
-    :class:`ConfigError` naming the file and what it is.
+    Standard input cannot be sought back to its start, so what was read to sniff it is handed out again.
     """
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._rest.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+#: Kinds that are no dump synco can load, and what to do instead.
+_REFUSED = {
+    "empty": "there is nothing to load (did the command writing it fail?)",
+    _KINDS[b"PGDMP"]: "turn it into SQL first (pg_restore -f - FILE)",
+    "binary data": "it is not a dump synco can read (SQL, an SQLite database, zstd or gzip of either)",
+}
+
+
+def _read_head(raw: BinaryIO) -> bytes:
+    """Up to :data:`_HEAD` first bytes of ``raw``: a pipe may hand them over in several pieces."""
+    head = b""
+    while len(head) < _HEAD:
+        piece = raw.read(_HEAD - len(head))
+        if not piece:
+            break
+        head += piece
+    return head
+
+
+@dataclass(frozen=True)
+class OpenedDump:
+    """A dump opened for loading: its content (decompressed on the fly) and the format to load it as."""
+
+    stream: BinaryIO
+    #: ``sqlite`` for an SQLite database file, ``sql`` for everything else (a script, or a compressed stream,
+    #: which the SQLite engine tells apart by its content).
+    format: str
+
+
+@contextlib.contextmanager
+def open_dump(path: Path, stdin: BinaryIO | None = None) -> Iterator[OpenedDump]:
+    """``path`` (``-``: ``stdin``) opened for reading, decompressed on the fly when its first bytes say zstd
+    or gzip; a file and standard input are told apart by nothing else.
+
+    A suffix (``.zst``, ``.gz``, ``.age``) the content does not bear out, an encrypted or empty input, a
+    pg_dump archive and binary data are :class:`ConfigError` naming the input and what it is, before
+    anything is loaded; compressed data that is damaged or cut short is one when it is read.
+    """
+    if str(path) == "-" and stdin is not None:
+        with contextlib.nullcontext(stdin) as raw:
+            yield from _opened(raw, "standard input", None)
+        return
     try:
         raw = path.open("rb")
     except OSError as exc:
         raise ConfigError(f"cannot read dump {path}: {exc.strerror}") from exc
     with raw:
-        try:
-            head = raw.read(_HEAD)
-            raw.seek(0)
-        except OSError as exc:
-            raise ConfigError(f"cannot read dump {path}: {exc.strerror}") from exc
-        kind = kind_of(head)
-        promised = _SUFFIXES.get(path.suffix.lower())
-        if promised is not None and promised != kind:
-            raise ConfigError(f"cannot load {path}: its name says {promised} but it is {kind}; rename it")
-        if kind == AGE:
-            raise ConfigError(f"cannot load {path}: it is still encrypted (age); decrypt it first (synco decrypt)")
-        if kind == ZSTD:
-            yield cast(BinaryIO, _ReadErrors(cast(BinaryIO, _ZstdFrames(raw)), path, kind))
-        elif kind == GZIP:
-            with gzip.open(raw, "rb") as unpacked:
-                yield cast(BinaryIO, _ReadErrors(cast(BinaryIO, unpacked), path, kind))
-        else:
-            yield raw
+        yield from _opened(raw, str(path), _SUFFIXES.get(path.suffix.lower()))
 
 
-def is_compressed(path: Path) -> bool:
-    """Whether ``path``'s first bytes say zstd or gzip (False when it cannot be read: opening it will say why)."""
-    with contextlib.suppress(OSError), path.open("rb") as fh:
-        return kind_of(fh.read(_HEAD)) in (ZSTD, GZIP)
-    return False
+def _opened(raw: BinaryIO, name: str, promised: str | None) -> Iterator[OpenedDump]:
+    try:
+        head = _read_head(raw)
+    except OSError as exc:
+        raise ConfigError(f"cannot read dump {name}: {exc.strerror}") from exc
+    kind = kind_of(head)
+    if promised is not None and promised != kind:
+        raise ConfigError(f"cannot load {name}: its name says {promised} but it is {kind}; rename it")
+    if kind == AGE:
+        raise ConfigError(f"cannot load {name}: it is still encrypted (age); decrypt it first (synco decrypt)")
+    if kind in _REFUSED:
+        raise ConfigError(f"cannot load {name}: it is {kind}; {_REFUSED[kind]}")
+    stream = cast(BinaryIO, _Prefixed(head, raw))
+    if kind == ZSTD:
+        yield OpenedDump(cast(BinaryIO, _ReadErrors(cast(BinaryIO, _ZstdFrames(stream)), name, kind)), "sql")
+    elif kind == GZIP:
+        with gzip.open(stream, "rb") as unpacked:
+            yield OpenedDump(cast(BinaryIO, _ReadErrors(cast(BinaryIO, unpacked), name, kind)), "sql")
+    else:
+        yield OpenedDump(stream, "sqlite" if kind == _KINDS[b"SQLite format 3\x00"] else "sql")

@@ -7,17 +7,14 @@ terminal, from a hidden prompt.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
 from synco_core.cli.options import LocalPath, asker, debug_option, interactive, skip_unsupported_option, yes_option
 from synco_core.dburl import parse_database_url
-from synco_core.dumpfile import is_compressed, open_dump_file
+from synco_core.dumpfile import open_dump
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import FIFO, special_kind, user_output
@@ -113,16 +110,6 @@ def dump(database_url: str | None, output: Path | None, exclude: tuple[str, ...]
                err=True)
 
 
-@contextlib.contextmanager
-def _open_dump(path: Path) -> Iterator[BinaryIO]:
-    """Open a dump file, decompressing zstd and gzip (told by content) on the fly; ``-`` reads stdin."""
-    if str(path) == "-":
-        yield sys.stdin.buffer
-        return
-    with open_dump_file(path) as stream:
-        yield stream
-
-
 def _local_hosts(database: DatabaseConfig, force_remote_target: bool) -> tuple[str, ...]:
     """The hosts the current directory's ``.synco.yml`` declares local (``local_hosts:``), when they matter.
 
@@ -139,15 +126,6 @@ def _local_hosts(database: DatabaseConfig, force_remote_target: bool) -> tuple[s
     for _ in get_plugin_manager().call_each("amend_framework", framework=project):
         pass
     return local_hosts_of(project)
-
-
-def _sniff_format(path: Path) -> str:
-    if str(path) == "-" or is_compressed(path):
-        return "sql"
-    with contextlib.suppress(OSError), path.open("rb") as fh:
-        if fh.read(16) == b"SQLite format 3\x00":
-            return "sqlite"
-    return "sql"
 
 
 def _check_dump_file(file: Path) -> None:
@@ -175,10 +153,12 @@ def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> No
     file = Path(arguments[-1])
     if str(file) != "-":
         _check_dump_file(file)
-    options = InstallOptions(format=_sniff_format(file), yes=yes, force_remote_target=force_remote_target,
-                             confirm=asker(), local_hosts=_local_hosts(database, force_remote_target))
-    with _open_dump(file) as dump_stream:
-        result = install_with_engine(database, dump_stream, options)
+    local_hosts = _local_hosts(database, force_remote_target)
+    # The kind of a dump on standard input is told by its first bytes, as a file's is.
+    with open_dump(file, sys.stdin.buffer) as dump:
+        options = InstallOptions(format=dump.format, yes=yes, force_remote_target=force_remote_target,
+                                 confirm=asker(), local_hosts=local_hosts)
+        result = install_with_engine(database, dump.stream, options)
     click.echo(f"Loaded {result.tables} tables, {result.rows} rows into {database.url(mask_password=True)}"
                + (f"; previous content kept as {result.backup} (synco db rollback)" if result.backup else ""), err=True)
 
