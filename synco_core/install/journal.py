@@ -72,6 +72,9 @@ class JournalStep:
     created_from: Path | None = None
     #: Database, once done: the install created the database (the engine kept no previous content).
     created: bool = False
+    #: Database, once done: the engine replaced the content inside the database and kept no copy of what it
+    #: held (a PostgreSQL role without CREATEDB), so no undo can put that back.
+    in_place: bool = False
 
 
 @dataclass
@@ -174,7 +177,8 @@ def _relative(path: Path | None, project_dir: Path) -> str:
 def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
     return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
             "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
-            "createdFrom": _relative(step.created_from, project_dir), "created": step.created}
+            "createdFrom": _relative(step.created_from, project_dir), "created": step.created,
+            "inPlace": step.in_place}
 
 
 def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
@@ -207,7 +211,7 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  existed=bool(entry.get("existed")),
                                  kept=tuple(str(k) for k in entry.get("kept") or ()),
                                  created_from=_path(entry.get("createdFrom", ""), project_dir, file),
-                                 created=entry.get("created") is True))
+                                 created=entry.get("created") is True, in_place=entry.get("inPlace") is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)
 
 
@@ -293,9 +297,25 @@ def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None
     undo_steps(journal, undo_database)
     forget(project_dir)
     journal.close()
-    replaced = [s.name for s in journal.steps]
-    return (f"An install in {project_dir} was interrupted before it finished: put back what it had replaced "
-            f"({', '.join(replaced) or 'nothing yet'})")
+    kept = replaced_in_place(journal)
+    replaced = [s.name for s in journal.steps if s.name not in kept]
+    line = (f"An install in {project_dir} was interrupted before it finished: put back what it had replaced "
+            f"({', '.join(replaced) or ('nothing else' if kept else 'nothing yet')})")
+    return line + (f"; {in_place_note(kept)}" if kept else "")
+
+
+def replaced_in_place(journal: InstallJournal) -> list[str]:
+    """The database steps of ``journal`` whose engine replaced the content in place: no undo puts it back."""
+    return [s.name for s in journal.steps if s.kind == "database" and s.in_place and s.state != "started"]
+
+
+def in_place_note(names: list[str]) -> str:
+    """What the user holds after an undo that could not put back a database replaced in place, and the way back."""
+    which = ", ".join(names)
+    return (f"the database of {which} keeps what the install loaded: it was replaced in place, and no copy of its "
+            "previous content was kept (the role may not create databases), so only a backup of your own brings "
+            "that back (synco db load); let the role create databases (ALTER ROLE ... CREATEDB) and installs keep "
+            "a copy")
 
 
 def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bool], None]) -> None:

@@ -33,8 +33,10 @@ from synco_core.install.journal import (
     JournalStep,
     default_backup,
     dotfile_candidates,
+    in_place_note,
     prepare_folder,
     recover,
+    replaced_in_place,
     undo_steps,
 )
 from synco_core.install.plan import (
@@ -56,6 +58,7 @@ from synco_core.install.state import (
     write_state,
 )
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.redaction import error_line, message_of
 from synco_core.rewriting import install_rewriter
 from synco_core.values import (
     DatabaseConfig,
@@ -95,6 +98,10 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
     already ran), so an engine with nothing to roll back means the database is as it was.
     """
     def undo(step: JournalStep, nothing_ok: bool) -> None:
+        if step.in_place:
+            # Nothing to put back (the engine kept no copy): the caller says what the database holds now.
+            log.debug("%s was replaced in place: no previous content to put back", step.name)
+            return
         target = for_database_set(framework, step.name)
         if target.database is None:
             raise ConfigError(f"cannot put back the database of {step.name}: the local project has none now")
@@ -187,10 +194,17 @@ def run_install(
                                                     manager, journal=undo.journal)
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
-    except BaseException:
+    except BaseException as exc:
         _undo(undo, framework, manager)
         if installed_database is not None:
             installed_database.undone()
+        kept = replaced_in_place(undo.journal) if undo.journal is not None else []
+        if kept and isinstance(exc, Exception):
+            # The folders went back, the database could not: one line says both, and what to do.
+            raise SyncoError(f"{_failure_text(exc)}; the folders are as they were, but "
+                             f"{in_place_note(kept)}") from exc
+        if kept:
+            log.error("%s", in_place_note(kept)[0].upper() + in_place_note(kept)[1:])
         raise
     _record(plan, report, undo)
     crashpoints.reached("install:journal:recorded")
@@ -200,6 +214,16 @@ def run_install(
         run_post_install(framework)
         report.post_install_run = True
     return report
+
+
+def _failure_text(exc: Exception) -> str:
+    """What failed, as the command line would say it alone (a message of the core's own, a path the system
+    refused, else the exception's class and message)."""
+    if isinstance(exc, SyncoError):
+        return message_of(exc)
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"cannot use {os.fsdecode(exc.filename)}: {exc.strerror}"
+    return error_line(exc)
 
 
 def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
@@ -224,6 +248,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
         journal.mark(step, "undone")
         raise
     step.created = result.backup is None and not result.replaced_in_place
+    step.in_place = result.replaced_in_place
     journal.mark(step, "done")
     return result
 

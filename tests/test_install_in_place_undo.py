@@ -1,0 +1,95 @@
+"""An install whose database was replaced in place (a PostgreSQL role that owns its database but may not create
+one: no copy is kept) and whose later files step fails: the folders are put back, and the one error line says
+exactly what the database now holds and how to get the old content back (real PostgreSQL on 127.0.0.1, a real
+role with exactly these rights, ``synco install`` run as a process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_install_journal import KILLED, leftovers
+from test_install_journal_servers import Scene, install, make_scene, rollback
+
+from synco_core.testing.services import postgres_admin_connection, unique_name
+
+__all__ = ["make_scene"]  # the fixture, taken from its module
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def owner_without_createdb() -> Iterator[str]:
+    role = unique_name("synco_test_p_install_leftovers_owner")
+    admin = postgres_admin_connection()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOSUPERUSER')
+    try:
+        yield role
+    finally:
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
+
+
+def in_place_scene(make_scene: Callable[[str, bool], Scene], role: str) -> Scene:
+    """The journal tests' project and session, its database owned by ``role``, which the project connects as."""
+    scene = make_scene("postgresql", True)
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f'ALTER DATABASE "{scene.target}" OWNER TO "{role}"')
+    finally:
+        admin.close()
+    conn = postgres_admin_connection(scene.target)
+    try:
+        conn.execute(f'ALTER TABLE parent OWNER TO "{role}"')
+    finally:
+        conn.close()
+    config = scene.project / ".synco.yml"
+    config.write_text(config.read_text().replace("postgresql://root@", f"postgresql://{role}@")
+                      .replace("postgresql://postgres@", f"postgresql://{role}@"))
+    assert f"postgresql://{role}@" in config.read_text()
+    scene.before = scene.tree()
+    return scene
+
+
+def test_a_failed_files_step_after_an_in_place_database_says_what_the_database_holds(
+        owner_without_createdb: str, make_scene: Callable[[str, bool], Scene]) -> None:
+    """The undo asked the engine to roll the database back, which had nothing to put back: an error line that
+    'could not put everything back' ('nothing to roll back'), the journal left behind, and the next command
+    saying it had put everything back. Now the folders go back, the journal goes, and the one error line says
+    that the database keeps what the install loaded, why, and the ways back."""
+    scene = in_place_scene(make_scene, owner_without_createdb)
+    original = scene.server.content(scene.target)
+    (scene.project / "var").write_text("a file where the private set's parent folder goes")
+    scene.before = scene.tree()
+    failed = install(scene)
+    assert failed.returncode == 1
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith("Error: cannot ") and "/var" in lines[0]
+    assert lines[0].endswith("; the folders are as they were, but the database of dbDump keeps what the install "
+                             "loaded: it was replaced in place, and no copy of its previous content was kept (the "
+                             "role may not create databases), so only a backup of your own brings that back (synco "
+                             "db load); let the role create databases (ALTER ROLE ... CREATEDB) and installs keep a "
+                             "copy"), lines[0]
+    assert scene.tree() == scene.before
+    assert leftovers(scene.project) == []
+    assert scene.server.content(scene.target) == {"fresh": [(1,), (2,), (3,)]} != original
+    # Nothing is left for a later command to undo again, or to claim it put back.
+    again = rollback(scene)
+    assert "interrupted" not in again.stderr + again.stdout
+
+
+def test_an_install_killed_after_its_in_place_database_is_not_said_to_have_put_it_back(
+        owner_without_createdb: str, make_scene: Callable[[str, bool], Scene]) -> None:
+    """Killed once the database was replaced in place: the next command in the project put back the folders
+    and said it had put back 'dbDump' too; now it says that the database keeps what the install loaded."""
+    scene = in_place_scene(make_scene, owner_without_createdb)
+    assert install(scene, kill_at="install:journal:files-started#1").returncode == KILLED
+    rolled = rollback(scene)
+    assert rolled.returncode == 0, rolled.stderr
+    said = rolled.stdout + rolled.stderr
+    assert "was interrupted before it finished: put back what it had replaced (media); the database of " \
+           "dbDump keeps what the install loaded: it was replaced in place" in said, said
+    assert scene.tree() == scene.before
+    assert leftovers(scene.project) == []
+    assert scene.server.content(scene.target) == {"fresh": [(1,), (2,), (3,)]}
