@@ -99,6 +99,26 @@ def utf16(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO t VALUES ('héllo'), ('日本')")
 
 
+#: Text SQLite stores in a UTF-16 database as it is given, though it is not UTF-16: a high surrogate before
+#: a character (SQLite's UTF-8 took the two for one pair), a lone low one, one at the end, one beside NUL,
+#: and a valid pair, as UTF-16LE bytes made into TEXT.
+NOT_UTF16 = ["00D84100", "00DC4200", "410000D8", "00D80000", "3DD800DE"]
+
+
+def utf16_invalid(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, t TEXT)")
+    conn.execute("CREATE TABLE n (t)")
+    conn.execute("CREATE TABLE w (k PRIMARY KEY, t) WITHOUT ROWID")
+    for number, stored in enumerate(NOT_UTF16):
+        text = f"CAST(X'{stored}' AS TEXT)"
+        conn.execute(f"INSERT INTO r (t) VALUES ({text})")
+        conn.execute(f"INSERT INTO n (rowid, t) VALUES ({number + 10}, {text})")
+        conn.execute(f"INSERT INTO w VALUES ({number}, {text})")
+        # Long: read through BLOB I/O where the piece size is made tiny.
+        conn.execute(f"INSERT INTO r (t) VALUES (CAST(X'{stored * 5}' AS TEXT))")
+
+
 def rowids(conn: sqlite3.Connection) -> None:
     # Without an INTEGER PRIMARY KEY the rowid is the table's own, and may be referred to (FTS content).
     conn.executescript(r'''
@@ -129,7 +149,22 @@ def test_sql_script_of_long_values(tmp_path: Path, plugin_manager: object, monke
     test_sql_script_rebuilds_the_database(tmp_path, plugin_manager, long_values)
 
 
-@pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, header_fields, utf16, rowids],
+@pytest.mark.parametrize("piece", [3, 1 << 20])
+def test_sql_script_of_text_that_is_not_utf16_in_a_utf16_database(
+        tmp_path: Path, plugin_manager: object, monkeypatch: pytest.MonkeyPatch, piece: int) -> None:
+    """Such text came back changed (a lone high surrogate and the character after it as one character beyond
+    the BMP; a long one as UTF-8 bytes read as UTF-16); now every value comes back byte for byte, short or long,
+    in a table with or without a rowid."""
+    from synco_core.engines.sqlite import fingerprint as fingerprint_module
+
+    monkeypatch.setattr(fingerprint_module, "PIECE", piece)
+    test_sql_script_rebuilds_the_database(tmp_path, plugin_manager, utf16_invalid)
+    with contextlib.closing(sqlite3.connect(tmp_path / "target.db")) as conn:
+        assert [row[0] for row in conn.execute("SELECT hex(t) FROM w ORDER BY k")] == NOT_UTF16
+
+
+@pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, header_fields, utf16, utf16_invalid,
+                                   rowids],
                          ids=lambda build: build.__name__)
 def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object,
                                           build: Callable[[sqlite3.Connection], None]) -> None:

@@ -77,16 +77,30 @@ def _slices(value: str | bytes) -> Callable[[], Iterator[str | bytes]]:
 
 def _blob_pieces(conn: sqlite3.Connection, table: str, column: str, rowid: int, kind: str,
                  encoding: str) -> Callable[[], Iterator[str | bytes]]:
-    """The value at (table, column, rowid), read PIECE bytes at a time (text decoded as it goes)."""
+    """The value at (table, column, rowid), read PIECE bytes at a time (text decoded as it goes).
+
+    A UTF-16 database's text may hold lone surrogates, which SQLite stores as given: Python's incremental
+    UTF-16 decoder fails on them whatever its error handler (the dump of such a long value failed), so each
+    piece's whole code units are decoded on their own, lone surrogates kept as such (``surrogatepass``).
+    """
+    utf16 = kind == "text" and encoding != "utf-8"
+
     def pieces() -> Iterator[str | bytes]:
-        decoder = codecs.getincrementaldecoder(encoding)("surrogateescape") if kind == "text" else None
+        decoder = codecs.getincrementaldecoder(encoding)("surrogateescape") if kind == "text" and not utf16 else None
+        odd = b""
         # getattr: mypy checks as Python 3.10, which has no blobopen (the caller makes sure there is one).
         with getattr(conn, "blobopen")(table, column, rowid, readonly=True) as blob:  # noqa: B009
             while True:
                 raw = blob.read(PIECE)
                 if not raw:
                     break
-                yield decoder.decode(raw) if decoder is not None else raw
+                if utf16:
+                    raw, odd = odd + raw, b""
+                    if len(raw) % 2:
+                        raw, odd = raw[:-1], raw[-1:]
+                    yield raw.decode(encoding, "surrogatepass")
+                else:
+                    yield decoder.decode(raw) if decoder is not None else raw
         if decoder is not None:
             yield decoder.decode(b"", final=True)
     return pieces
@@ -114,14 +128,30 @@ def _measure() -> str:
     return "octet_length" if sqlite3.sqlite_version_info >= (3, 43) else "length"
 
 
-def long_values_query(table: str, columns: list[str], rowid: str) -> str:
+def long_values_query(table: str, columns: list[str], rowid: str, stored_text: bool = False) -> str:
     """``SELECT rowid, <flag per column>, <value per column>``: a TEXT or BLOB over :data:`PIECE` is flagged
-    (``'text'`` or ``'blob'``) and left out of the row (NULL), to be read through :func:`read_long`."""
+    (``'text'`` or ``'blob'``) and left out of the row (NULL), to be read through :func:`read_long`.
+
+    ``stored_text`` adds :func:`stored_text_columns` (the short ones: a long one is read by pieces)."""
     size = _measure()
     flags = [f"CASE WHEN typeof({quote(c)}) = 'blob' AND length({quote(c)}) > {PIECE} THEN 'blob' "
              f"WHEN typeof({quote(c)}) = 'text' AND {size}({quote(c)}) > {PIECE} THEN 'text' END" for c in columns]
     values = [f"CASE WHEN ({flag}) IS NULL THEN {quote(c)} END" for flag, c in zip(flags, columns, strict=True)]
-    return f"SELECT {rowid}, {', '.join(flags)}, {', '.join(values)} FROM {quote(table)}"
+    stored = stored_text_columns(columns, f"{size}({{}}) <= {PIECE}") if stored_text else []
+    return f"SELECT {rowid}, {', '.join(flags + values + stored)} FROM {quote(table)}"
+
+
+def stored_text_columns(columns: list[str], condition: str = "") -> list[str]:
+    """Per column, a TEXT value's bytes as the database stores them (NULL for any other value).
+
+    SQLite hands text over as UTF-8, converting a UTF-16 database's; text that is not valid UTF-16 (a lone
+    surrogate, which SQLite stores as it was given) does not survive that conversion, nor the way back: a
+    high surrogate before any character is taken for a pair with it. Its stored bytes keep it exactly.
+    ``condition``: a further SQL condition, ``{}`` standing for the column.
+    """
+    extra = f" AND {condition}" if condition else ""
+    return [f"CASE WHEN typeof({quote(c)}) = 'text'{extra.format(quote(c))} THEN CAST({quote(c)} AS BLOB) END"
+            for c in columns]
 
 
 def encoding_of(conn: sqlite3.Connection) -> str:

@@ -17,7 +17,9 @@ Python's ``Connection.iterdump()`` was used before, and its scripts did not load
   points at them).
 
 Values are formatted here from what Python reads: text holding NUL is joined with ``char(0)``, text whose
-bytes are not UTF-8 is written as ``CAST(X'..' AS TEXT)``, and long BLOBs are written in pieces.
+bytes are not UTF-8 is written as ``CAST(X'..' AS TEXT)``, and long BLOBs are written in pieces. A UTF-16
+database's text is read as stored (``CAST(.. AS BLOB)``), as SQLite's conversion to UTF-8 changes text that
+is not valid UTF-16; such text is written as its stored bytes, ``CAST(X'..' AS TEXT)``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from synco_core.engines.sqlite.fingerprint import (
     long_values_query,
     read_long,
     rowid_name,
+    stored_text_columns,
 )
 
 _SPECIAL = re.compile("([\x00\r])")
@@ -55,6 +58,15 @@ def _text(value: str) -> str:
     parts = _SPECIAL.split(value)
     return "||".join(f"char({ord(part)})" if part in ("\x00", "\r") else "'" + part.replace("'", "''") + "'"
                      for part in parts if part) or "''"
+
+
+def _stored_text(raw: bytes, encoding: str) -> str:
+    """A TEXT value of a UTF-16 database, from its stored bytes: a literal when they are valid UTF-16, else
+    ``CAST(X'..' AS TEXT)``, which such a database stores as the very bytes given."""
+    try:
+        return _text(raw.decode(encoding))
+    except UnicodeDecodeError:
+        return "CAST(X'" + raw.hex().upper() + "' AS TEXT)"
 
 
 def _write_value(out: BinaryIO, value: object) -> None:
@@ -104,27 +116,41 @@ def _write_rows(conn: sqlite3.Connection, out: BinaryIO, table: str) -> None:
     # Where there is a rowid, a long BLOB is read and written in pieces (BLOB I/O), never whole in memory.
     reach = rowid_name(conn, table, columns)
     encoding = encoding_of(conn)
-    if reach is None:
-        rows = conn.execute(f"SELECT {', '.join(names)} FROM {quote(table)}")
-    else:
-        rows = conn.execute(long_values_query(table, columns, reach))
+    # A UTF-16 database's text is read as it is stored (stored_text_columns), after the other columns.
+    utf16 = encoding != "utf-8"
     width = len(columns)
+    if reach is None:
+        stored = stored_text_columns(columns) if utf16 else []
+        rows = conn.execute(f"SELECT {', '.join(names + stored)} FROM {quote(table)}")
+    else:
+        rows = conn.execute(long_values_query(table, columns, reach, stored_text=utf16))
+    lead = 1 if kept else 0
     for row in rows:
         out.write(head)
+        texts = list(row[len(row) - width:]) if utf16 else [None] * width
         if reach is None:
-            values, flags = list(row), [None] * len(row)
+            values, flags = list(row[:len(names)]), [None] * len(names)
         else:
-            values = ([row[0]] if kept else []) + list(row[1 + width:])
+            values = ([row[0]] if kept else []) + list(row[1 + width:1 + 2 * width])
             flags = ([None] if kept else []) + list(row[1:1 + width])
+        texts = [None] * lead + texts
         for index, (value, flag) in enumerate(zip(values, flags, strict=True)):
             if index:
                 out.write(b",")
             if flag is None:
-                _write_value(out, value)
+                if texts[index] is not None:
+                    out.write(_stored_text(bytes(texts[index]), encoding).encode("utf-8"))
+                else:
+                    _write_value(out, value)
                 continue
-            pieces = read_long(conn, table, (columns[index - (1 if kept else 0)], str(flag)), (reach or "rowid",
-                               int(row[0])), encoding)
-            if flag == "blob":
+            kind = "blob" if utf16 else str(flag)
+            pieces = read_long(conn, table, (columns[index - lead], kind), (reach or "rowid", int(row[0])), encoding)
+            if flag == "text" and utf16:
+                # Gathered whole, as any long text is below; from its stored bytes.
+                whole = b"".join(piece if isinstance(piece, bytes) else piece.encode(encoding, "surrogatepass")
+                                 for piece in pieces())
+                out.write(_stored_text(whole, encoding).encode("utf-8"))
+            elif flag == "blob":
                 out.write(b"X'")
                 for piece in pieces():
                     if isinstance(piece, bytes):  # always, for a BLOB
