@@ -133,3 +133,64 @@ def test_timeout_while_waiting_for_ready(tmp_path: Path) -> None:
     assert len(lines) == 1 and "not ready after 0.2 s (state Initializing)" in lines[0]
     assert behaviour.requests[f"/{SESSION}/{META_FILE}"] >= 2
     assert not (tmp_path / "dump").exists()
+
+
+def folders(root: Path) -> set[str]:
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_dir() and not path.is_symlink()}
+
+
+def test_the_plan_names_the_folders_delete_removes_as_the_receive_then_does(fixture_app: Path, tmp_path: Path) -> None:
+    """--plan --delete listed the files --delete would remove but not the folders it removes with them (left
+    holding no file the server lists, or empty from the start); now it names them, and they are exactly the
+    folders the receive then removes: not one the fetch fills again, not one still holding a file or a link."""
+    key = build(fixture_app)
+    target = tmp_path / "dump"
+    uploads = target / "uploads"
+    with static_server(fixture_app / "web") as (url, _):
+        assert receive(url, key.secret, target, "--all").exit_code == 0
+        (uploads / "gone" / "deeper").mkdir(parents=True)
+        (uploads / "gone" / "a.txt").write_text("local")
+        (uploads / "gone" / "deeper" / "b.txt").write_text("local")
+        (uploads / "empty" / "inner").mkdir(parents=True)
+        (uploads / "dir0" / "emptied").mkdir()
+        (uploads / "dir0" / "emptied" / "x.txt").write_text("local")
+        (uploads / "dir1" / "empty-here").mkdir()
+        (uploads / "linked").mkdir()
+        (uploads / "linked" / "to-dir0").symlink_to(uploads / "dir0")
+        # A folder the server has files in, empty here: the fetch fills it again; its empty subfolder goes.
+        for file in (uploads / "dir2").iterdir():
+            file.unlink()
+        (uploads / "dir2" / "sub").mkdir()
+        before = folders(uploads)
+        result = receive(url, key.secret, target, "--plan", "--json", "--delete")
+        assert result.exit_code == 0, result.output
+        plan = json.loads(result.output)
+        uploads_plan = next(s for s in plan["sets"] if s["name"] == "uploads")
+        text = receive(url, key.secret, target, "--plan", "--delete").output
+        real = receive(url, key.secret, target, "--all", "--delete")
+    assert real.exit_code == 0, real.output
+    removed = before - folders(uploads)
+    assert removed == {"gone", "gone/deeper", "empty", "empty/inner", "dir0/emptied", "dir1/empty-here", "linked",
+                       "dir2/sub"}
+    assert uploads_plan["deleteFolders"] == sorted(removed, key=lambda folder: folder + "/")
+    assert plan["deleteFolders"] == len(removed)
+    assert "8 local folder(s) to delete (left holding no file the server lists): dir0/emptied/, " in text
+
+
+def test_the_plan_of_an_unchanged_set_names_the_empty_folders_delete_removes(fixture_app: Path,
+                                                                             tmp_path: Path) -> None:
+    """The quick path (the index received before, every file as it left it) removes empty folders with
+    --delete too; its plan named nothing to delete."""
+    key = build(fixture_app)
+    target = tmp_path / "dump"
+    with static_server(fixture_app / "web") as (url, _):
+        assert receive(url, key.secret, target, "--all").exit_code == 0
+        (target / "uploads" / "dir0" / "empty" / "inner").mkdir(parents=True)
+        before = folders(target / "uploads")
+        plan = json.loads(receive(url, key.secret, target, "--plan", "--json", "--delete").output)
+        real = receive(url, key.secret, target, "--all", "--delete")
+    assert real.exit_code == 0, real.output
+    uploads = next(s for s in plan["sets"] if s["name"] == "uploads")
+    assert uploads["action"] == "skip"
+    assert uploads["deleteFolders"] == ["dir0/empty", "dir0/empty/inner"]
+    assert before - folders(target / "uploads") == {"dir0/empty", "dir0/empty/inner"}

@@ -191,7 +191,8 @@ def name_folding(folder: Path) -> Folding:
 def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
                          packs: PackSource | None = None, folding: Folding = FOLD_NONE,
-                         known: KnownHashes | None = None, odd_seconds: bool = False) -> PublicPlan:
+                         known: KnownHashes | None = None, odd_seconds: bool = False,
+                         on_path: Callable[[str, bool], None] | None = None) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
     Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
@@ -207,6 +208,8 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     With ``known`` (the hashes the local files were received as), a file of the index's size and mtime whose
     hash in the index is another is fetched all the same (changed on the server with its size and mtime
     kept); every entry's hash is noted in it for the next receive.
+
+    ``on_path`` is told every path of the merge in index order, and whether it is vanished.
     """
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
@@ -225,6 +228,8 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     occupied: list[str] = []
     respellable = _respellable(folding) if fold is not None else None
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
+        if on_path is not None:
+            on_path(relative, entry is None)
         if entry is None:
             plan.vanished.append(relative)
             continue
@@ -372,7 +377,8 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]], foldin
 
 def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                       on_current: Callable[[int], None] | None = None, packs: PackSource | None = None,
-                      scratch: Path | None = None, known: KnownHashes | None = None) -> PublicPlan:
+                      scratch: Path | None = None, known: KnownHashes | None = None,
+                      on_path: Callable[[str, bool], None] | None = None) -> PublicPlan:
     """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir`` (``known``
     is one made with ``write=False``).
 
@@ -385,11 +391,12 @@ def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_di
     exact = False
     folding = seems_to_fold(set_dir)
     if not folding:
-        return compare_public_files(index, set_dir, on_current, None, packs, known=known, odd_seconds=exact)
+        return compare_public_files(index, set_dir, on_current, None, packs, known=known, odd_seconds=exact,
+                                    on_path=on_path)
     spool = TodoSpool(scratch)
     try:
         return compare_public_files(index, set_dir, on_current, spool, packs, folding=folding, known=known,
-                                    odd_seconds=exact)
+                                    odd_seconds=exact, on_path=on_path)
     finally:
         spool.close()
 

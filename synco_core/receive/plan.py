@@ -9,6 +9,7 @@ from typing import Any
 
 from synco_core.progress import Reporter
 from synco_core.receive.compare import plan_public_files
+from synco_core.receive.emptied import RemovedFolders, empty_folders
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.meta import (
     identities_for,
@@ -64,6 +65,9 @@ class SetPlan:
     refused: list[tuple[str, str]] = field(default_factory=list)
     #: Local files the server no longer lists; removed only with ``--delete``.
     vanished: list[str] = field(default_factory=list)
+    #: Local folders ``--delete`` removes (those left holding no file the server lists); worked out only
+    #: with ``--delete``.
+    folders: list[str] = field(default_factory=list)
     delete: bool = False
     sanitize_rules: list[str] = field(default_factory=list)
     sanitized: bool | None = None
@@ -78,6 +82,7 @@ class SetPlan:
             "skippedFiles": self.skipped_files, "skippedBytes": self.skipped_bytes, "files": self.files,
             "refused": [{"path": path, "reason": reason} for path, reason in self.refused],
             "deleteFiles": self.vanished if self.delete else [],
+            "deleteFolders": self.folders,
             "vanishedFiles": self.vanished,
             "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized, "detail": self.detail,
             "leftOutByServe": self.left_out_by_serve,
@@ -103,6 +108,7 @@ class ReceivePlan:
             "downloadBytes": self.download_bytes,
             "downloadFiles": sum(s.download_files for s in self.sets),
             "deleteFiles": sum(len(s.vanished) for s in self.sets if s.delete),
+            "deleteFolders": sum(len(s.folders) for s in self.sets),
             "sets": [s.to_json() for s in self.sets],
         }
 
@@ -142,19 +148,25 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if file_set.public is not None:
             tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local)
             if tree is not None:
-                # The receive's own quick path: the index received before, the folder as that receive left it.
+                # The receive's own quick path: the index received before, the folder as that receive left it
+                # (files only: --delete still takes the folders holding none).
+                item.folders = sorted(empty_folders(target / local), key=lambda f: f + "/") if options.delete else []
                 item.files = item.skipped_files = tree["files"]
                 item.skipped_bytes = tree["bytes"]
                 item.action, item.detail = "skip", "all files up to date"
                 continue
             # A first receive that was stopped left its files in the set's staging folder: they count.
             set_dir, _staged = receiving_folder(target / local)
+            deleting = options.delete and set_dir.is_dir()
+            removed = RemovedFolders(empty_folders(set_dir) if deleting else set())
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:
                 sorted_files = plan_public_files(
                     entries, set_dir, scratch=scratch,
-                    known=KnownHashes(known_hashes_file(target, local), write=False))
+                    known=KnownHashes(known_hashes_file(target, local), write=False),
+                    on_path=removed.path if deleting else None)
+            item.folders = removed.finish() if deleting else []
             item.files = sorted_files.listed
             item.download_files = sorted_files.todo_files
             item.download_bytes = sorted_files.todo_bytes
