@@ -5,12 +5,16 @@ role with exactly these rights, ``synco install`` run as a process)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
 from test_install_journal import KILLED, leftovers
 from test_install_journal_servers import Scene, install, make_scene, rollback
 
+from synco_core.detection import detect
+from synco_core.install.plan import ReceivedSet
+from synco_core.install.streamed import EarlyDatabaseInstall
 from synco_core.testing.services import postgres_admin_connection, unique_name
 
 __all__ = ["make_scene"]  # the fixture, taken from its module
@@ -91,5 +95,27 @@ def test_an_install_killed_after_its_in_place_database_is_not_said_to_have_put_i
     assert "was interrupted before it finished: put back what it had replaced (media); the database of " \
            "dbDump keeps what the install loaded: it was replaced in place" in said, said
     assert scene.tree() == scene.before
+    assert leftovers(scene.project) == []
+    assert scene.server.content(scene.target) == {"fresh": [(1,), (2,), (3,)]}
+
+
+def test_a_database_loaded_in_place_while_the_files_arrive_is_named_when_the_receive_fails(
+        owner_without_createdb: str, make_scene: Callable[[str, bool], Scene],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """receive --install --yes loads the database while the files arrive; when the transfer then fails, the
+    undo asked the engine for a rollback it could not do ('could not roll the database back ... nothing to
+    roll back'). Now one error line says that the database keeps what was loaded, and the journal is closed."""
+    scene = in_place_scene(make_scene, owner_without_createdb)
+    framework = detect(scene.project, side="destination")
+    item = ReceivedSet("dbDump", "database", scene.received / "dbDump.sql", engine="postgresql")
+    early = EarlyDatabaseInstall(framework, item)
+    assert early.wait().replaced_in_place
+    with caplog.at_level(logging.ERROR):
+        early.rollback()  # what the receive does when a set fails to arrive
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == ["The database of dbDump keeps what the install loaded: it was replaced in place, and no copy "
+                      "of its previous content was kept (the role may not create databases), so only a backup of "
+                      "your own brings that back (synco db load); let the role create databases (ALTER ROLE ... "
+                      "CREATEDB) and installs keep a copy"], errors
     assert leftovers(scene.project) == []
     assert scene.server.content(scene.target) == {"fresh": [(1,), (2,), (3,)]}

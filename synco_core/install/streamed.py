@@ -15,6 +15,8 @@ from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.install.journal import (
     InstallJournal,
+    in_place_note,
+    replaced_in_place,
     undo_steps,
 )
 from synco_core.install.plan import (
@@ -129,6 +131,11 @@ class EarlyDatabaseInstall:
             log.error("could not roll the database back after a failed install: %s", exc)
             return
         self.journal.close()
+        kept = replaced_in_place(self.journal)
+        if kept:
+            # The receive's own error says what failed; this says what the database holds now.
+            note = in_place_note(kept)
+            log.error("%s", note[0].upper() + note[1:])
 
     def undone(self) -> None:
         """The install's own undo put this database back (with the rest of its journal)."""
