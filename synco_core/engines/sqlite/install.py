@@ -141,9 +141,21 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
 
 
 def _checkpoint(target: Path) -> None:
-    """Fold a write-ahead log into the target, so the kept previous file is complete on its own."""
-    with contextlib.closing(sqlite3.connect(target, timeout=30)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    """Fold a write-ahead log into the target, so the kept previous file is complete on its own.
+
+    Another connection's open read transaction (the application's, a console's) keeps the log from being
+    folded in whole; the checkpoint waits :data:`LOCK_WAIT_SECONDS` for it and then reports itself busy
+    instead of failing. That answer went unread: the file was kept without what only its log held, the log
+    was removed with the replaced file's other side files, and the kept copy was damaged ('database disk image
+    is malformed'), so a rollback had nothing to put back. Now it stops the command, nothing changed.
+    """
+    with contextlib.closing(sqlite3.connect(target, timeout=LOCK_WAIT_SECONDS)) as conn:
+        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if row is not None and row[0]:
+        raise DatabaseError(f"SQLite database {target} is in use: another connection (the application, a console) "
+                            f"kept a transaction open on it for more than {LOCK_WAIT_SECONDS} s, so its write-ahead "
+                            "log could not be folded into the file kept for 'synco db rollback'; end that "
+                            "transaction (or stop that program) and run again; nothing was changed")
 
 
 #: The byte of a ``-shm`` file on which every connection to a database in write-ahead-log mode holds a
