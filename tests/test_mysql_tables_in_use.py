@@ -35,15 +35,15 @@ HOLDS = {
 
 
 @contextmanager
-def held(database: str, table: str, how: str) -> Iterator[None]:
-    """Another session holds ``table`` of ``database`` as ``how`` says, until the block ends."""
+def held(database: str, table: str, how: str) -> Iterator[Any]:
+    """Another session holds ``table`` of ``database`` as ``how`` says, until the block ends (its connection)."""
     app = mysql_admin_connection(database)
     try:
         with app.cursor() as cur:
             for statement in HOLDS[how]:
                 cur.execute(statement.format(table=f"`{table}`"))
                 cur.fetchall()
-        yield
+        yield app
     finally:
         app.close()
 
@@ -77,9 +77,11 @@ def test_install_refuses_a_target_whose_table_another_session_holds(old_and_new:
                                                                      how: str, table: str) -> None:
     target, data = old_and_new
     before = snapshot(target)
-    with held(target, table, how), pytest.raises(DatabaseError) as raised:
+    with held(target, table, how) as app, pytest.raises(DatabaseError) as raised:
         install_bytes(target, data)
     message = str(raised.value)
+    # The session is named, so that it can be found (the swap's own connections are not).
+    assert f"; sessions using it: thread {app.thread_id()} (user 'root'@" in message, message
     # Held through a view, the table under it is held too: either is named.
     named = {f"`{table}`", "`kept`"} if table == "kept_view" else {f"`{table}`"}
     assert any(name in message for name in named)
