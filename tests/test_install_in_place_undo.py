@@ -6,32 +6,21 @@ role with exactly these rights, ``synco install`` run as a process)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from test_install_journal import KILLED, leftovers
 from test_install_journal_servers import Scene, install, make_scene, rollback
+from test_postgres_install_lock_wait import owner_without_createdb
 
 from synco_core.detection import detect
 from synco_core.install.plan import ReceivedSet
 from synco_core.install.streamed import EarlyDatabaseInstall
-from synco_core.testing.services import postgres_admin_connection, unique_name
+from synco_core.testing.services import postgres_admin_connection
 
-__all__ = ["make_scene"]  # the fixture, taken from its module
+__all__ = ["make_scene", "owner_without_createdb"]  # the fixtures, taken from their modules
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def owner_without_createdb() -> Iterator[str]:
-    role = unique_name("synco_test_p_install_leftovers_owner")
-    admin = postgres_admin_connection()
-    admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOSUPERUSER')
-    try:
-        yield role
-    finally:
-        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        admin.close()
 
 
 def in_place_scene(make_scene: Callable[[str, bool], Scene], role: str) -> Scene:
