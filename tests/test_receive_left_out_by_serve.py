@@ -43,7 +43,7 @@ def test_a_folder_serve_left_out_is_kept_by_a_receive_with_delete(fixture_app: P
                             ReceiveOptions(target=target, all=True, delete=True))
         by_name = {item.name: item for item in plan.sets}
         assert by_name["uploads"].left_out_by_serve == 1 and not by_name["uploads"].delete
-        assert by_name["uploads"].to_json()["deleteFiles"] == []
+        assert by_name["uploads"].to_json()["deleteFiles"] == [] and by_name["uploads"].folders == []
         assert by_name["private"].left_out_by_serve == 1
         caplog.set_level("WARNING")
         summary = receive_session(transport, "synco-leftout000000000002", second.secret,

@@ -150,14 +150,14 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             if tree is not None:
                 # The receive's own quick path: the index received before, the folder as that receive left it
                 # (files only: --delete still takes the folders holding none).
-                item.folders = sorted(empty_folders(target / local), key=lambda f: f + "/") if options.delete else []
+                item.folders = sorted(empty_folders(target / local), key=lambda f: f + "/") if item.delete else []
                 item.files = item.skipped_files = tree["files"]
                 item.skipped_bytes = tree["bytes"]
                 item.action, item.detail = "skip", "all files up to date"
                 continue
             # A first receive that was stopped left its files in the set's staging folder: they count.
             set_dir, _staged = receiving_folder(target / local)
-            deleting = options.delete and set_dir.is_dir()
+            deleting = item.delete and set_dir.is_dir()
             removed = RemovedFolders(empty_folders(set_dir) if deleting else set())
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
