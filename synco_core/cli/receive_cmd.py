@@ -137,7 +137,8 @@ def print_plan(plan: ReceivePlan) -> None:
                            else _kept_for(item.left_out_by_serve, "deleted with --delete"))
             if item.folders:
                 _say(f"      {len(item.folders)} local folder(s) to delete (left holding no file the server lists): "
-                     + ", ".join(folder + "/" for folder in item.folders[:5]) + (" ..." if len(item.folders) > 5 else ""))
+                     + ", ".join(folder + "/" for folder in item.folders[:5])
+                     + (" ..." if len(item.folders) > 5 else ""))
         _echo_left_out(item.left_out_by_serve)
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
