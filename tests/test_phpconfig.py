@@ -326,6 +326,89 @@ def test_what_an_unevaluated_statement_may_set_is_unknown(statement: str) -> Non
     assert isinstance(config.constants["DB"], PhpUnknown)
 
 
+@pytest.mark.parametrize("statement", NOT_EVALUATED)
+def test_what_an_unevaluated_statement_may_set_through_globals_is_unknown(statement: str) -> None:
+    """$GLOBALS['x'] is $x in the global scope the files run in: a write to it that is not evaluated makes $x
+    unknown as a write to $x does, never the value from before it."""
+    through_globals = statement.replace("$x", "$GLOBALS['x']")
+    config = parse_php_config(f"<?php $x = 'before'; $other = 'kept'; {through_globals} $after = $x;", environ={})
+    assert isinstance(config.variables["x"], PhpUnknown), through_globals
+    assert isinstance(config.variables["after"], PhpUnknown)
+    assert config.variables["other"] == "kept"
+
+
+TYPO3_SETTINGS = """<?php
+return [
+    'DB' => [
+        'Connections' => [
+            'Default' => [
+                'dbname' => 'from_settings', 'driver' => 'pdo_pgsql', 'host' => '127.0.0.1',
+                'password' => 'settings-pw', 'port' => 5432, 'user' => 'typo3',
+            ],
+        ],
+    ],
+    'SYS' => ['sitename' => 'Site', 'trustedHostsPattern' => '.*'],
+];
+"""
+
+#: TYPO3's config/system/additional.php as projects write it: the database from the environment (TYPO3's
+#: docker images), DDEV's generated array_replace_recursive, single settings written and unset.
+TYPO3_ADDITIONAL = """<?php
+$GLOBALS['TYPO3_CONF_VARS']['DB']['Connections']['Default'] = array_merge(
+    $GLOBALS['TYPO3_CONF_VARS']['DB']['Connections']['Default'],
+    ['dbname' => getenv('TYPO3_DB_NAME') ?: 'from_additional', 'password' => getenv('TYPO3_DB_PASSWORD')]
+);
+if (getenv('IS_DDEV_PROJECT') == 'true') {
+    $GLOBALS['TYPO3_CONF_VARS'] = array_replace_recursive(
+        $GLOBALS['TYPO3_CONF_VARS'],
+        ['DB' => ['Connections' => ['Default' => ['host' => 'db', 'port' => '3306', 'driver' => 'mysqli']]]]
+    );
+}
+$GLOBALS['TYPO3_CONF_VARS']['SYS']['trustedHostsPattern'] = 'localhost';
+unset($GLOBALS['TYPO3_CONF_VARS']['SYS']['sitename']);
+$local = $GLOBALS['TYPO3_CONF_VARS']['SYS']['trustedHostsPattern'] . '|127.0.0.1';
+"""
+
+
+def _typo3_conf_vars(tmp_path: Path, environ: dict[str, str]) -> Any:
+    settings_file = write(tmp_path / "settings.php", TYPO3_SETTINGS)
+    additional = write(tmp_path / "additional.php", TYPO3_ADDITIONAL)
+    conf = read_php_config(settings_file, environ=environ).returned
+    config = read_php_config(additional, environ=environ, variables={"TYPO3_CONF_VARS": conf})
+    assert config.variables["local"] == "localhost|127.0.0.1"
+    return config.variables["TYPO3_CONF_VARS"]
+
+
+def test_globals_are_the_variables_of_the_files_scope(tmp_path: Path) -> None:
+    """TYPO3's additional.php changes the settings through $GLOBALS['TYPO3_CONF_VARS']. Those writes were
+    dropped with a note, so a plugin read settings.php's database where the site uses another one."""
+    conf = _typo3_conf_vars(tmp_path, {"TYPO3_DB_PASSWORD": "env-pw"})
+    assert conf["DB"]["Connections"]["Default"] == {
+        "dbname": "from_additional", "driver": "pdo_pgsql", "host": "127.0.0.1", "password": "env-pw",
+        "port": 5432, "user": "typo3"}
+    assert conf["SYS"] == {"trustedHostsPattern": "localhost"}
+    ddev = _typo3_conf_vars(tmp_path, {"IS_DDEV_PROJECT": "true", "TYPO3_DB_NAME": "db", "TYPO3_DB_PASSWORD": "db"})
+    assert ddev["DB"]["Connections"]["Default"] == {
+        "dbname": "db", "driver": "mysqli", "host": "db", "password": "db", "port": "3306", "user": "typo3"}
+    unknown = _typo3_conf_vars(tmp_path, {"IS_DDEV_PROJECT": "true"})
+    assert unknown["DB"]["Connections"]["Default"]["password"] is False
+
+
+@needs_php
+@pytest.mark.parametrize("environ", [{"TYPO3_DB_PASSWORD": "env-pw"},
+                                     {"IS_DDEV_PROJECT": "true", "TYPO3_DB_NAME": "db", "TYPO3_DB_PASSWORD": "db"}])
+def test_globals_agree_with_php(tmp_path: Path, environ: dict[str, str]) -> None:
+    ours = _typo3_conf_vars(tmp_path, environ)
+    # TYPO3 includes additional.php from inside a method: only $GLOBALS reaches the settings there.
+    script = ("$GLOBALS['TYPO3_CONF_VARS'] = require $argv[1]; (function () { require $GLOBALS['argv'][2]; })();"
+              "echo json_encode($GLOBALS['TYPO3_CONF_VARS']);")
+    php = shutil.which("php")
+    assert php is not None
+    result = subprocess.run([php, "-r", script, str(tmp_path / "settings.php"), str(tmp_path / "additional.php")],
+                            capture_output=True, text=True, check=True, timeout=60, env=environ)
+    assert _plain(ours) == json.loads(result.stdout)
+
+
 # -- hostile input: bounded work, one-line errors
 
 

@@ -226,6 +226,24 @@ def _array_replace(ev: Evaluator, *arrays: Any) -> Any:
     return result
 
 
+def _array_replace_recursive(ev: Evaluator, *arrays: Any) -> Any:
+    # DDEV's TYPO3 additional.php lays its database over settings.php's with this.
+    def replace(base: dict[Any, Any], replacement: dict[Any, Any]) -> dict[Any, Any]:
+        result = dict(base)
+        for key, value in replacement.items():
+            current = result.get(key)
+            result[key] = replace(current, value) if isinstance(current, dict) and isinstance(value, dict) \
+                else ev.copy(value)
+        return result
+
+    if not arrays or not all(isinstance(array, dict) for array in arrays):
+        raise TypeError("array_replace_recursive() needs arrays")
+    result: dict[Any, Any] = ev.copy(arrays[0])
+    for array in arrays[1:]:
+        result = replace(result, array)
+    return result
+
+
 def _in_array(ev: Evaluator, needle: Any, haystack: Any, strict: Any = False) -> Any:
     if not isinstance(haystack, dict):
         raise TypeError("in_array() needs an array")
@@ -365,6 +383,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "explode": _explode,
     "array_merge": _array_merge,
     "array_replace": _array_replace,
+    "array_replace_recursive": _array_replace_recursive,
     "in_array": _in_array,
     "array_key_exists": lambda ev, key, array: isinstance(array, dict) and array_key(key) in array,
     "array_keys": lambda ev, array: dict(enumerate(array.keys())),

@@ -6,7 +6,8 @@ host and would run whatever else the file does (WordPress's ``wp-config.php`` en
 so synco evaluates the part of PHP configuration files are written in, and nothing else: assignments to
 variables and array elements, ``define()`` and ``const``, ``if`` / ``elseif`` / ``else``, ``include`` and
 ``require`` of other configuration files (only those the caller allows), ``return``, and expressions built
-from literals, constants, variables, ``getenv()``, ``$_ENV`` / ``$_SERVER``, ``__DIR__`` and a fixed set of pure
+from literals, constants, variables (``$GLOBALS['x']`` too: the files run in the global scope), ``getenv()``,
+``$_ENV`` / ``$_SERVER``, ``__DIR__`` and a fixed set of pure
 functions (``dirname``, ``parse_url``, ``json_decode``, ``str_replace`` ...), and the properties of an object an
 ``(object)`` cast made of an array (Bedrock's ``$dsn->host``). Anything else (a function it does
 not know, a method call, ``file_get_contents``) evaluates to a :class:`PhpUnknown` that says why, instead of
@@ -250,6 +251,9 @@ class _Evaluator:
             if path is None:
                 return
             name, keys = path
+            if not keys:  # unset($GLOBALS['x']) is unset($x)
+                self.config.variables.pop(name, None)
+                return
             container = self.config.variables.get(name)
             for key in keys[:-1]:
                 if not isinstance(container, dict):
@@ -301,7 +305,9 @@ class _Evaluator:
         if name == "_ENV":
             return dict(self.environ)
         if name == "GLOBALS":
-            return PhpUnknown("$GLOBALS is not evaluated")
+            # Configuration files run in one scope, the global one, where $GLOBALS['x'] is $x (TYPO3's
+            # additional.php changes $GLOBALS['TYPO3_CONF_VARS']); PHP 8.1 and later give a read-only copy.
+            return dict(self.config.variables)
         if name == "this":
             return PhpUnknown("$this is not evaluated")
         return self.config.variables.get(name)
@@ -540,9 +546,15 @@ class _Evaluator:
                     return None
                 keys.append(array_key(key))
             node = node[1]
-        if node[0] != "var" or node[1] in ("_ENV", "_SERVER", "GLOBALS", "this"):
+        if node[0] != "var" or node[1] in ("_ENV", "_SERVER", "this"):
             return None
         keys.reverse()
+        if node[1] == "GLOBALS":
+            # $GLOBALS['x'][...] = ... writes $x (the file runs in the global scope); $GLOBALS itself cannot be
+            # written, nor appended to.
+            if not keys or not isinstance(keys[0], str):
+                return None
+            return keys[0], keys[1:]
         return node[1], keys
 
     def read_path(self, name: str, keys: list[Any]) -> Any:

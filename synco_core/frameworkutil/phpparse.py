@@ -67,12 +67,23 @@ def changed_in_tokens(tokens: list[Token]) -> tuple[tuple[str, ...], tuple[str, 
             after = tokens[following] if following < len(tokens) else None
             if after is not None and after.kind == "op" and (after.value in _ASSIGNMENT_OPS
                                                               or after.value in ("++", "--")):
-                variables.append(str(token.value)[1:])
+                variables.append(_global_name(tokens, position) or str(token.value)[1:])
         elif (token.kind == "name" and str(token.value).lower().lstrip("\\") == "define"
               and position + 2 < len(tokens) and tokens[position + 1].kind == "op"
               and tokens[position + 1].value == "(" and tokens[position + 2].kind == "str"):
             constants.append(str(tokens[position + 2].value))
     return tuple(dict.fromkeys(variables)), tuple(dict.fromkeys(constants))
+
+
+def _global_name(tokens: list[Token], position: int) -> str | None:
+    """The variable ``$GLOBALS['x']`` names when the token at ``position`` starts one, else None."""
+    if tokens[position].value != "$GLOBALS" or position + 3 >= len(tokens):
+        return None
+    opening, key, closing = tokens[position + 1:position + 4]
+    if opening.kind == "op" and opening.value == "[" and key.kind == "str" and closing.kind == "op" \
+            and closing.value == "]":
+        return str(key.value)
+    return None
 
 
 def changed_in_statements(statements: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -95,11 +106,14 @@ def changed_in_statements(statements: Any) -> tuple[tuple[str, ...], tuple[str, 
         if not isinstance(item, tuple):
             return
         if item and item[0] == "assign" and len(item) == 4:
-            target = item[2]
+            target, below = item[2], None
             while isinstance(target, tuple) and target and target[0] in ("index", "prop"):
-                target = target[1]
+                target, below = target[1], target
             if isinstance(target, tuple) and len(target) == 2 and target[0] == "var" and isinstance(target[1], str):
-                variables.append(target[1])
+                # $GLOBALS['x'][...] = ... assigns $x.
+                key = below[2] if target[1] == "GLOBALS" and below is not None and below[0] == "index" else None
+                named = key[1] if isinstance(key, tuple) and len(key) == 2 and key[0] == "lit" else None
+                variables.append(named if isinstance(named, str) else target[1])
         elif item and item[0] == "call" and len(item) == 3 and str(item[1]).lower() == "define" and item[2]:
             # Arguments are (name of a named argument or None, node): define('X', ...) is ("lit", "X").
             first = item[2][0][1] if isinstance(item[2][0], tuple) and len(item[2][0]) == 2 else None
