@@ -16,6 +16,7 @@ traced (pluggy's tracing) through the logger ``synco_core.hooks``, whose records
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -167,6 +168,15 @@ class SyncoPluginManager:
 
     def register(self, plugin: object, name: str, *, distribution: str = "", builtin: bool = False) -> bool:
         """Register ``plugin``; on a mismatch with the specs, record the failure and return False."""
+        unbound = _methods_needing_an_instance(plugin)
+        if unbound:
+            # pluggy registers such a class and drops "self" from each method's arguments, so every call then
+            # fails with "missing 1 required positional argument", far from the mistake in the entry point.
+            reason = (f"is the class {getattr(plugin, '__qualname__', plugin)!r}, whose hook methods "
+                      f"({', '.join(unbound)}) need an instance: point the entry point at an instance "
+                      "(module:plugin, with plugin = TheClass()) or at a module")
+            self.failures.append(PluginFailure(name, distribution or name, reason))
+            return False
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy raises PluginValidationError or ValueError (duplicate name)
@@ -289,6 +299,17 @@ class SyncoPluginManager:
         self._tracing = True
         self.pm.trace.root.setwriter(_write_trace)
         self.pm.enable_tracing()
+
+
+def _methods_needing_an_instance(plugin: object) -> list[str]:
+    """The hook implementations of ``plugin`` that are instance methods, when ``plugin`` is a class (sorted)."""
+    if not inspect.isclass(plugin):
+        return []
+    return sorted(
+        name for name in dir(plugin)
+        if getattr(getattr(plugin, name, None), f"{PROJECT}_impl", None) is not None
+        and inspect.isfunction(inspect.getattr_static(plugin, name, None))
+    )
 
 
 def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:

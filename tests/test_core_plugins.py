@@ -74,6 +74,45 @@ def test_entry_point_plugins_are_loaded(fake_site: Path) -> None:
     assert info.hooks == ["detect_framework"]
 
 
+CLASS_MODULE = '''
+from synco_core import hookimpl, Framework
+
+
+class GoodPlugin:
+    @hookimpl
+    def detect_framework(self, project_dir):
+        if (project_dir / "good.marker").exists():
+            return Framework(name="Good", plugin="classy", project_dir=project_dir, reason="good.marker found")
+        return None
+
+    @staticmethod
+    @hookimpl
+    def list_file_sets(framework):
+        return None
+
+
+plugin = GoodPlugin()
+'''
+
+
+def test_entry_point_naming_a_class_is_listed_as_failed_and_an_instance_works(fake_site: Path,
+                                                                              tmp_path: Path) -> None:
+    """An entry point naming the class (``module:GoodPlugin``) instead of an instance was loaded and listed as
+    fine; every call of its hooks then failed with "missing 1 required positional argument", in a warning that
+    never said the entry point was wrong, and the project was "not detected"."""
+    write_distribution(fake_site, "synco-classy", {"classy": "synco_classy_plugin:GoodPlugin"},
+                       {"synco_classy_plugin": CLASS_MODULE})
+    write_distribution(fake_site, "synco-instance", {"instance": "synco_classy_plugin:plugin"}, {})
+    manager = build_plugin_manager()
+    [failure] = manager.failures
+    assert (failure.name, failure.distribution) == ("classy", "synco-classy")
+    assert "is the class 'GoodPlugin', whose hook methods (detect_framework) need an instance" in failure.reason
+    assert "classy" not in manager.infos
+    assert manager.infos["instance"].hooks == ["detect_framework", "list_file_sets"]
+    (tmp_path / "good.marker").touch()
+    assert [f.name for f in detect_candidates(tmp_path, manager)] == ["Good"]
+
+
 def test_import_error_is_listed_and_cli_keeps_working(fake_site: Path) -> None:
     write_distribution(fake_site, "synco-broken", {"broken": "synco_broken_plugin"},
                        {"synco_broken_plugin": BROKEN_MODULE})
