@@ -29,6 +29,7 @@ from synco_core.databases import DB_SET_NAME, for_database_set
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.listing import some_names
+from synco_core.pluginanswers import dump_options_problem
 from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
@@ -156,6 +157,10 @@ def framework_dump_options(framework: Framework, inventory: DatabaseInventory | 
         if not isinstance(answer, DumpOptions):
             raise ConfigError(f"plugin {plugin} answered default_dump_options with a {type(answer).__name__}, "
                               f"not DumpOptions ({DISABLE_PLUGINS_ENV}={plugin} leaves it out)")
+        problem = dump_options_problem(answer)
+        if problem is not None:
+            raise ConfigError(f"plugin {plugin} answered default_dump_options with DumpOptions whose {problem} "
+                              f"({DISABLE_PLUGINS_ENV}={plugin} leaves it out)")
         defaults = merge_dump_options(defaults, answer)
     if inventory is not None:
         defaults = present_in(defaults, inventory)

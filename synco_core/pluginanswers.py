@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from synco_core.errors import UnsafePathError
+from synco_core.fsutil import safe_relative_path
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
@@ -22,6 +24,7 @@ from synco_core.values import (
     FilesInstallResult,
     Framework,
     InstallResult,
+    SanitizeRule,
 )
 
 
@@ -61,6 +64,83 @@ def framework_problem(framework: Framework) -> str | None:
         value = getattr(framework, name, None)
         if not isinstance(value, allowed) or (name == "priority" and isinstance(value, bool)):
             return f"{name} is {kind(value)}"
+    # The core resolves these against no directory of its own: a relative one would name a folder below
+    # wherever synco was started (serve would publish the session there).
+    for name in ("project_dir", "web_root"):
+        value = getattr(framework, name)
+        if value is not None and not value.is_absolute():
+            return f"{name} is a relative path ({str(value)!r})"
+    problem = _strings_in("public_prefixes", framework.public_prefixes)
+    if problem is not None:
+        return problem
+    for index, argv in enumerate(framework.post_install):
+        # A command line as one string would be started as a program of that whole name.
+        if isinstance(argv, str) or not isinstance(argv, (list, tuple)) or not argv:
+            return f"post_install[{index}] is {kind(argv) if argv else 'empty'}, not an argv list"
+        problem = _strings_in(f"post_install[{index}]", argv)
+        if problem is not None:
+            return problem
+    for set_name, database in framework.databases.items():
+        if not isinstance(set_name, str) or not isinstance(database, DatabaseConfig):
+            return f"databases[{set_name!r}] is {kind(database)}"
+    problem = dump_options_problem(framework.dump_options)
+    return None if problem is None else f"dump_options.{problem}"
+
+
+def _strings_in(name: str, values: object) -> str | None:
+    """``NAME is a TYPE`` unless ``values`` is a list or tuple of strings (a lone string is iterable too, and
+    would be taken character by character)."""
+    if not isinstance(values, (list, tuple)):
+        return f"{name} is {kind(values)}"
+    wrong = next((value for value in values if not isinstance(value, str)), None)
+    return None if wrong is None else f"{name} holds {kind(wrong)}"
+
+
+def _mapping_of_strings(name: str, values: object) -> str | None:
+    if not isinstance(values, Mapping):
+        return f"{name} is {kind(values)}"
+    wrong = next(((key, value) for key, value in values.items()
+                  if not isinstance(key, str) or not isinstance(value, str)), None)
+    return None if wrong is None else f"{name}[{wrong[0]!r}] is {kind(wrong[1])}"
+
+
+def dump_options_problem(options: DumpOptions) -> str | None:
+    """The first field of ``options`` holding the wrong type, as ``NAME is a TYPE``; None if none.
+
+    These are a sanitising profile: ``exclude_tables="sessions"`` would be read as the tables ``s``, ``e`` ...,
+    which no database has, so the core dropped them all and the sessions' rows were dumped.
+    """
+    for name in ("exclude_tables", "smart_exclude_tables", "keep"):
+        problem = _strings_in(name, getattr(options, name))
+        if problem is not None:
+            return problem
+    for name in ("where", "smart_where"):
+        problem = _mapping_of_strings(name, getattr(options, name))
+        if problem is not None:
+            return problem
+    if not isinstance(options.keep_newest, Mapping):
+        return f"keep_newest is {kind(options.keep_newest)}"
+    for table, spec in options.keep_newest.items():
+        if not (isinstance(table, str) and isinstance(spec, (tuple, list)) and len(spec) == 2
+                and isinstance(spec[0], str) and isinstance(spec[1], int) and not isinstance(spec[1], bool)):
+            return f"keep_newest[{table!r}] is {kind(spec)}, not a (column, count) pair"
+    if not isinstance(options.sanitize, (list, tuple)):
+        return f"sanitize is {kind(options.sanitize)}, not a tuple of SanitizeRule"
+    for rule in options.sanitize:
+        if not isinstance(rule, SanitizeRule):
+            return f"sanitize holds {kind(rule)}, not only SanitizeRule"
+        for name in ("table", "column", "expression", "label"):
+            if not isinstance(getattr(rule, name), str):
+                return f"sanitize rule {name} is {kind(getattr(rule, name))}"
+        if rule.transform is not None and not isinstance(rule.transform, str):
+            return f"sanitize rule transform is {kind(rule.transform)}"
+    for name in ("routines", "events", "owners", "skip_unsupported", "secrets", "strict"):
+        if not isinstance(getattr(options, name), bool):
+            return f"{name} is {kind(getattr(options, name))}"
+    if options.format not in ("native", "sql"):
+        return f"format is {options.format!r}, not 'native' or 'sql'"
+    if not isinstance(options.extra, dict):
+        return f"extra is {kind(options.extra)}"
     return None
 
 
@@ -89,7 +169,48 @@ def file_sets(answer: object) -> list[FileSet]:
     wrong = [item for item in sets if not isinstance(item, FileSet)]
     if wrong:
         raise WrongAnswer(f"a list holding {kind(wrong[0])}, not only FileSet")
+    for file_set in sets:
+        problem = file_set_problem(file_set)
+        if problem is not None:
+            name = file_set.name if isinstance(file_set.name, str) else "?"
+            raise WrongAnswer(f"a FileSet {name!r} whose {problem}")
     return sets
+
+
+def file_set_problem(file_set: FileSet) -> str | None:
+    """The first field of ``file_set`` holding the wrong type, as ``NAME is a TYPE``; None if none.
+
+    Read far from the plugin, they failed there or did the wrong thing without a word: ``exclude="*.log"`` is
+    the patterns ``*``, ``.``, ``l`` ..., and ``*`` excludes every file, so the set was published empty.
+    """
+    if not isinstance(file_set.name, str) or not file_set.name:
+        return f"name is {kind(file_set.name) if file_set.name else 'empty'}"
+    if file_set.kind not in ("public", "private"):
+        return f"kind is {file_set.kind!r}, not 'public' or 'private'"
+    if file_set.root is not None:
+        if not isinstance(file_set.root, Path):
+            return f"root is {kind(file_set.root)}, not a Path"
+        if not file_set.root.is_absolute():
+            return f"root is a relative path ({str(file_set.root)!r})"
+    for name in ("relative_base_path", "url_prefix", "description"):
+        if not isinstance(getattr(file_set, name), str):
+            return f"{name} is {kind(getattr(file_set, name))}"
+    if file_set.relative_base_path:
+        try:
+            safe_relative_path(file_set.relative_base_path)
+        except UnsafePathError as exc:
+            return f"relative_base_path is unsafe: {exc}"
+    problem = _strings_in("exclude", file_set.exclude)
+    if problem is not None:
+        return problem
+    if file_set.entries is not None and not callable(file_set.entries):
+        return f"entries is {kind(file_set.entries)}, not a function returning PublicFile entries"
+    for name in ("dotfiles", "smart_skip"):
+        if not isinstance(getattr(file_set, name), bool):
+            return f"{name} is {kind(getattr(file_set, name))}"
+    if file_set.skipped_reason is not None and not isinstance(file_set.skipped_reason, str):
+        return f"skipped_reason is {kind(file_set.skipped_reason)}"
+    return None
 
 
 #: The check of each collecting hook's answers; hooks not named here are checked where they are used.

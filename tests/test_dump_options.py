@@ -311,6 +311,38 @@ def test_a_wrong_answer_is_named(app: Path, register_plugin: Callable[[object, s
         configured_dump_options(detect(app))
 
 
+#: Defaults holding a field of the wrong type, each of which the core used to take apart silently.
+WRONG_FIELDS: dict[str, tuple[DumpOptions, str]] = {
+    # Read as the tables "s", "e", ... which the database lacks: all dropped, and the sessions' rows shipped.
+    "exclude_tables a str": (DumpOptions(exclude_tables="sessions"), "exclude_tables is a str"),  # type: ignore[arg-type]
+    "smart_exclude_tables a str": (DumpOptions(smart_exclude_tables="thumbs"),  # type: ignore[arg-type]
+                                   "smart_exclude_tables is a str"),
+    "sanitize one rule": (DumpOptions(sanitize=SanitizeRule("users", "email", transform="email")),  # type: ignore[arg-type]
+                          "sanitize is a synco_core.values.SanitizeRule, not a tuple of SanitizeRule"),
+    "sanitize holding a str": (DumpOptions(sanitize=("users.email",)),  # type: ignore[arg-type]
+                               "sanitize holds a str, not only SanitizeRule"),
+    "where a list": (DumpOptions(where=["events"]), "where is a list"),  # type: ignore[arg-type]
+    "where holding a number": (DumpOptions(where={"events": 1}), "where['events'] is a int"),  # type: ignore[dict-item]
+    "keep_newest without a column": (DumpOptions(keep_newest={"posts": 5}),  # type: ignore[dict-item]
+                                     "keep_newest['posts'] is a int, not a (column, count) pair"),
+    "strict a str": (DumpOptions(strict="yes"), "strict is a str"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize("wrong", WRONG_FIELDS, ids=list(WRONG_FIELDS))
+def test_an_answer_holding_the_wrong_types_stops_the_command(app: Path, register_plugin: Callable[[object, str], None],
+                                                            plugin_manager: SyncoPluginManager, wrong: str) -> None:
+    """A profile whose fields hold the wrong type fails closed, naming the plugin and the field, as a wrong answer
+    does: taken apart as it was, ``exclude_tables="sessions"`` was dropped whole and the logins were dumped."""
+    options, problem = WRONG_FIELDS[wrong]
+    register_plugin(Defaults(options), "sloppy")
+    with pytest.raises(SyncoError) as refused:
+        configured_dump_options(detect(app))
+    assert str(refused.value) == (f"plugin sloppy answered default_dump_options with DumpOptions whose {problem} "
+                                  "(SYNCO_DISABLE_PLUGINS=sloppy leaves it out)")
+
+
 # --- the filter, as a property: any inventory, any rules ------------------------------------------------------
 
 NAMES = st.sampled_from(["users", "Users", "posts", "public.posts", "app.orders", "orders", "gone", "v"])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from synco_core import FileSet, FileSetOptions, Framework, hookimpl
+from synco_core import DumpOptions, FileSet, FileSetOptions, Framework, hookimpl
 from synco_core.detection import detect_candidates, list_file_sets
 from synco_core.plugins import SyncoPluginManager
 
@@ -100,6 +100,54 @@ def test_wrong_list_file_sets_answer_is_refused_whole_and_named(
     assert [s.name for s in sets] == ["fine"]
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.startswith("plugin bad ") and "list_file_sets" in warning and "\n" not in warning, warning
+
+
+#: FileSet fields holding the wrong type (or an unusable value): field -> (value, what the warning says of it).
+WRONG_FILE_SET_FIELDS: dict[str, tuple[str, object, str]] = {
+    # Taken as the patterns "*", ".", "l" ...: "*" excluded every file and the set was published empty.
+    "exclude a str": ("exclude", "*.log", "exclude is a str"),
+    "exclude holding a Path": ("exclude", (Path("cache"),), "exclude holds a pathlib.PosixPath"),
+    "root relative": ("root", Path("media"), "root is a relative path ('media')"),
+    "root a str": ("root", "/srv/media", "root is a str, not a Path"),
+    "kind capitalised": ("kind", "Public", "kind is 'Public', not 'public' or 'private'"),
+    "url_prefix None": ("url_prefix", None, "url_prefix is a NoneType"),
+    "relative_base_path absolute": ("relative_base_path", "/etc", "relative_base_path is unsafe: "),
+    "relative_base_path leaving the project": ("relative_base_path", "../shared", "relative_base_path is unsafe: "),
+    "entries a list": ("entries", [], "entries is a list, not a function"),
+    "smart_skip a str": ("smart_skip", "yes", "smart_skip is a str"),
+    "name empty": ("name", "", "name is empty"),
+}
+
+
+@pytest.mark.hook("list_file_sets")
+@pytest.mark.parametrize("wrong", WRONG_FILE_SET_FIELDS, ids=list(WRONG_FILE_SET_FIELDS))
+def test_file_set_holding_the_wrong_types_is_refused_and_named(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, wrong: str,
+) -> None:
+    """The fields of a FileSet were read far from the plugin, failing there or silently doing the wrong thing;
+    the answer is refused where it is given, naming the plugin, the set and the field."""
+    field_name, value, problem = WRONG_FILE_SET_FIELDS[wrong]
+
+    def sloppy(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        file_set = FileSet(name="media", kind="public", root=framework.project_dir / "media",
+                           relative_base_path="media", url_prefix="media")
+        setattr(file_set, field_name, value)
+        return [file_set]
+
+    def fine(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        return [FileSet(name="fine", kind="private", root=framework.project_dir, relative_base_path="fine")]
+
+    register_plugin(_plugin(list_file_sets=sloppy), "sloppy")
+    register_plugin(_plugin(list_file_sets=fine), "fine")
+    framework = Framework(name="Fine", plugin="fine", project_dir=tmp_path, reason="test")
+    with caplog.at_level(logging.WARNING, logger="synco_core.plugins"):
+        sets = list_file_sets(framework, FileSetOptions())
+    assert [s.name for s in sets] == ["fine"]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    set_name = value if field_name == "name" else "media"
+    assert warning.startswith(f"plugin sloppy answered list_file_sets with a FileSet {set_name!r} whose {problem}"), \
+        warning
 
 
 @pytest.mark.hook("list_file_sets")
@@ -333,6 +381,14 @@ BAD_FIELDS: dict[str, tuple[str, object]] = {
     "priority a str": ("priority", "high"),
     "settings a list": ("settings", ["a"]),
     "name None": ("name", None),
+    # A relative folder is one below wherever synco was started: serve published the session there.
+    "web_root relative": ("web_root", Path("public")),
+    "project_dir relative": ("project_dir", Path(".")),
+    "post_install a command line": ("post_install", ["php bin/magento cache:flush"]),
+    "post_install holding a Path": ("post_install", [[Path("/usr/bin/php"), "artisan"]]),
+    "databases holding a URL": ("databases", {"reports": "mysql://u@h/reports"}),
+    "public_prefixes holding a Path": ("public_prefixes", (Path("/media"),)),
+    "dump_options.exclude_tables a str": ("dump_options", DumpOptions(exclude_tables="sessions")),  # type: ignore[arg-type]
 }
 
 
@@ -358,7 +414,7 @@ def test_framework_with_a_field_of_the_wrong_type_is_refused(
         found = detect_candidates(tmp_path, plugin_manager)
     assert [f.plugin for f in found] == ["fine"]
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning.startswith(f"plugin sloppy answered detect_framework with a Framework whose {field_name} is "), \
+    assert warning.startswith(f"plugin sloppy answered detect_framework with a Framework whose {field_name}"), \
         warning
 
 
@@ -382,7 +438,7 @@ def test_amend_leaving_a_field_of_the_wrong_type_is_named(
     register_plugin(_plugin(amend_framework=amend_framework), "amender")
     with pytest.raises(SyncoError) as refused:
         detect(tmp_path, manager=plugin_manager)
-    assert str(refused.value).startswith(f"plugin amender left Framework.{field_name} ")
+    assert str(refused.value).startswith(f"plugin amender left Framework.{field_name}")
 
 
 def _exit(exc: BaseException) -> Callable[..., Any]:
