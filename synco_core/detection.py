@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
-from synco_core.errors import ConfigError
+from synco_core.errors import ConfigError, SyncoError
 from synco_core.hookspecs import Side
-from synco_core.pluginanswers import framework_problem
-from synco_core.plugins import PluginError, SyncoPluginManager, get_plugin_manager
-from synco_core.values import FileSet, FileSetOptions, Framework
+from synco_core.pluginanswers import framework_problem, kind
+from synco_core.plugins import PLUGIN_EXITS, PluginError, SyncoPluginManager, failure_reason, get_plugin_manager
+from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +114,9 @@ def list_file_sets(
     """The file sets of ``framework`` from every plugin; a later set with the same name replaces one."""
     manager = manager or get_plugin_manager()
     by_name: dict[str, FileSet] = {}
-    for _, sets in manager.call_each("list_file_sets", framework=framework, options=options):
+    for plugin, sets in manager.call_each("list_file_sets", framework=framework, options=options):
         for file_set in sets:
-            by_name[file_set.name] = file_set
+            by_name[file_set.name] = guarded_entries(plugin, file_set)
     result = list(by_name.values())
     if options.only:
         unknown = set(options.only) - set(by_name)
@@ -124,3 +126,40 @@ def list_file_sets(
             )
         result = [s for s in result if s.name in options.only]
     return result
+
+
+def guarded_entries(plugin: str, file_set: FileSet) -> FileSet:
+    """``file_set`` with its ``entries`` (plugin code the core runs long after the hook returned) failing in the
+    plugin's name.
+
+    Without it a generator that raised half-way stopped ``serve`` with ``Error: KeyError: 'x'``, naming no
+    plugin, one yielding something else than a :class:`PublicFile` with an ``AttributeError``, and one calling
+    ``sys.exit(0)`` ended ``serve`` with status 0 after publishing nothing. Only exceptions are caught here, at
+    the cost of a ``try`` per entry: a set may list millions.
+    """
+    entries = file_set.entries
+    if entries is None:
+        return file_set
+    where = f"plugin {plugin} failed in the entries of file set {file_set.name!r}"
+
+    def guarded() -> Iterator[PublicFile]:
+        try:
+            iterator = iter(entries())
+        except SyncoError:
+            raise
+        except (Exception, *PLUGIN_EXITS) as exc:
+            raise PluginError(f"{where}: {failure_reason(exc)}") from exc
+        while True:
+            try:
+                entry = next(iterator)
+            except StopIteration:
+                return
+            except SyncoError:
+                raise
+            except (Exception, *PLUGIN_EXITS) as exc:
+                raise PluginError(f"{where}: {failure_reason(exc)}") from exc
+            if not isinstance(entry, PublicFile):
+                raise PluginError(f"{where}: it yielded {kind(entry)}, not a PublicFile")
+            yield entry
+
+    return dataclasses.replace(file_set, entries=guarded)

@@ -112,7 +112,7 @@ class _PluginManager(pluggy.PluginManager):
                     raise
                 # A KeyError from deep inside a plugin otherwise reaches the user as "Error: KeyError: 'x'",
                 # with nothing saying which of the installed plugins to blame.
-                raise PluginError(f"plugin {culprit} failed in {hook_name}: {_reason(exc)}") from origin
+                raise PluginError(f"plugin {culprit} failed in {hook_name}: {failure_reason(exc)}") from origin
         expected = FIRSTRESULT_TYPES.get(hook_name) if firstresult else None
         if expected is not None and result is not None and not isinstance(result, expected):
             # pluggy does not say which implementation answered; the built-in ones answer with the right type.
@@ -184,7 +184,7 @@ class SyncoPluginManager:
                 # pluggy validates hook by hook and leaves the plugin, and the hooks it had already added,
                 # registered when a later one fails; a failed plugin must not be called at all.
                 self.pm.unregister(plugin)
-            self.failures.append(PluginFailure(name, distribution or name, _reason(exc)))
+            self.failures.append(PluginFailure(name, distribution or name, failure_reason(exc)))
             return False
         unknown = [
             hook_name
@@ -284,9 +284,9 @@ class SyncoPluginManager:
         except Exception as exc:
             log.debug("plugin failure", exc_info=True)
             if fail_closed:
-                raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {_reason(exc)} "
+                raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {failure_reason(exc)} "
                                   f"({DISABLE_PLUGINS_ENV}={plugin_name} leaves it out)") from exc
-            log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, _reason(exc))
+            log.warning("plugin %s failed in %s: %s", plugin_name, hook_name, failure_reason(exc))
             return []
         finally:
             if watchdog is not None:
@@ -327,7 +327,7 @@ def _slow_hook_warning(plugin_name: str, hook_name: str) -> threading.Timer:
     return timer
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """A plugin's exception as one line, passwords masked: a plugin's message may quote its own database's URL
     or connection string (``password=...``), whose password synco never saw to register."""
     if isinstance(exc, PLUGIN_EXITS):
@@ -374,7 +374,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([name], "while loading", third_party=False):
                     module = importlib.import_module(module_name)
             except (Exception, *PLUGIN_EXITS) as exc:
-                manager.failures.append(PluginFailure(name, "synco", _reason(exc)))
+                manager.failures.append(PluginFailure(name, "synco", failure_reason(exc)))
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
     if load_entrypoints:
@@ -410,7 +410,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([ep.name], "while loading"):
                     plugin = ep.load()
             except (Exception, *PLUGIN_EXITS) as exc:
-                manager.failures.append(PluginFailure(ep.name, dist, _reason(exc)))
+                manager.failures.append(PluginFailure(ep.name, dist, failure_reason(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)
         # A name that matches nothing is most likely a typo: say so, as for a plugin that failed to load. Left

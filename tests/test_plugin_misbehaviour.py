@@ -150,6 +150,61 @@ def test_file_set_holding_the_wrong_types_is_refused_and_named(
         warning
 
 
+def _entries_failing(how: str) -> Callable[[], Iterator[object]]:
+    def entries() -> Iterator[object]:
+        from synco_core import PublicFile
+
+        yield PublicFile(path="a.txt", size=1, mtime=1_700_000_000, uri="media/a.txt")
+        if how == "raises":
+            raise KeyError("storage_path")
+        if how == "yields a str":
+            yield "b.txt"
+        if how == "calls sys.exit(0)":
+            raise SystemExit(0)
+    return entries
+
+
+ENTRIES_FAILURES = {
+    "raises": "KeyError: 'storage_path'",
+    "yields a str": "it yielded a str, not a PublicFile",
+    "calls sys.exit(0)": "called sys.exit(0)",
+}
+
+
+@pytest.mark.hook("list_file_sets")
+@pytest.mark.parametrize("how", ENTRIES_FAILURES, ids=list(ENTRIES_FAILURES))
+def test_entries_generator_failing_in_serve_names_the_plugin(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, how: str,
+) -> None:
+    """A public set's ``entries`` runs long after ``list_file_sets`` returned, outside any hook: a generator that
+    raised stopped serve with 'Error: KeyError: ...' naming no plugin, one yielding something else with an
+    AttributeError, and one calling sys.exit(0) ended serve with status 0 after publishing nothing."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+
+    def detect_framework(project_dir: Path) -> Framework:
+        return Framework(name="Shop", plugin="shop", project_dir=project_dir, web_root=project_dir / "public",
+                         reason="always")
+
+    def sets(framework: Framework, options: FileSetOptions) -> list[FileSet]:
+        return [FileSet(name="media", kind="public", relative_base_path="public/media",
+                        entries=_entries_failing(how))]  # type: ignore[arg-type]
+
+    register_plugin(_plugin(detect_framework=detect_framework, list_file_sets=sets), "shop")
+    (tmp_path / "public").mkdir()
+    monkeypatch.chdir(tmp_path)
+    failure = f"plugin shop failed in the entries of file set 'media': {ENTRIES_FAILURES[how]}"
+    result = CliRunner().invoke(cli, ["serve", "--ttl", "1"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {failure}"
+    assert list((tmp_path / "public").iterdir()) == []
+    # The plan reports each set's failure on that set's line.
+    plan = CliRunner().invoke(cli, ["serve", "--plan"])
+    assert f"media                    public   included; {failure}" in plan.stdout, plan.output
+
+
 @pytest.mark.hook("list_file_sets")
 def test_generator_answer_is_accepted(plugin_manager: SyncoPluginManager,
                                       register_plugin: Callable[[object, str], None], tmp_path: Path) -> None:
