@@ -8,11 +8,13 @@ them and joins the answers into the one :class:`~synco_core.ValueRewriter` the e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from synco_core.errors import ConfigError
-from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.errors import ConfigError, SyncoError
+from synco_core.pluginanswers import kind
+from synco_core.plugins import PLUGIN_EXITS, PluginError, SyncoPluginManager, failure_reason, get_plugin_manager
 from synco_core.values import Framework, ValueRewriter
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,34 @@ def install_rewriter(framework: Framework, source_settings: Mapping[str, Mapping
             log.warning("plugin %s answered value_rewriter with %s, not a ValueRewriter; ignored", name,
                         type(answer).__name__)
             continue
+        if not isinstance(answer.needles, (tuple, list)) or not all(isinstance(n, bytes) for n in answer.needles) \
+                or not callable(answer.rewrite):
+            # A str needle ("https://...") is never found in the bytes the engines search: nothing was rewritten.
+            log.warning("plugin %s answered value_rewriter with a ValueRewriter whose needles are not bytes or "
+                        "whose rewrite is not a function; ignored", name)
+            continue
         if not any(answer.needles):
             continue
         log.debug("plugin %s rewrites values while loading: %s", name, answer.description or "(no description)")
-        rewriters.append(answer)
+        rewriters.append(dataclasses.replace(answer, rewrite=_guarded(name, answer.rewrite)))
     return combine(rewriters)
+
+
+def _guarded(plugin: str, rewrite: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """``rewrite`` (plugin code the engine calls for each value while loading) failing in the plugin's name.
+
+    Its exception reached the user as whatever the engine made of it (SQLite's "user-defined function raised
+    exception"), and a value rewritten to a str or None was loaded as that: a NULL where the text was.
+    """
+    def guarded(value: bytes) -> bytes:
+        try:
+            new = rewrite(value)
+        except SyncoError:
+            raise
+        except (Exception, *PLUGIN_EXITS) as exc:
+            raise PluginError(f"plugin {plugin} failed in the rewrite of its value_rewriter: "
+                              f"{failure_reason(exc)}") from exc
+        if not isinstance(new, bytes):
+            raise PluginError(f"plugin {plugin}'s value_rewriter rewrote a value to {kind(new)}, not bytes")
+        return new
+    return guarded

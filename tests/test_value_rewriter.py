@@ -19,7 +19,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synco_core import ConfigError, FileSet, Framework, ValueRewriter, hookimpl, parse_database_url
+from synco_core import (
+    ConfigError,
+    FileSet,
+    Framework,
+    SyncoError,
+    ValueRewriter,
+    connect_with_engine,
+    hookimpl,
+    parse_database_url,
+)
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
 from synco_core.engines.rewrite import copytext
 from synco_core.engines.rewrite import mysql as mysql_rewrite
@@ -27,7 +36,7 @@ from synco_core.install.plan import load_received
 from synco_core.install.run import install_received
 from synco_core.plugins import SyncoPluginManager
 from synco_core.rewriting import collect_source_settings, combine, install_rewriter
-from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
+from synco_core.testing.services import database_from_script, mysql_admin_connection, postgres_admin_connection
 from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
 OLD = b"https://prod.example"
@@ -191,6 +200,74 @@ def test_value_rewriter_applied_by_sqlite_install(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "target.db") as conn:
         rows = conn.execute("SELECT body, n FROM posts ORDER BY id").fetchall()
     assert rows == [(TEXT.replace("https://prod.example", "http://local.test:8080"), 5), ("none", 6)]
+
+
+def _raising_rewrite(value: bytes) -> bytes:
+    raise KeyError("home")
+
+
+#: A plugin's rewrite gone wrong, and the error the install stops with.
+BROKEN_REWRITES: dict[str, tuple[Callable[[bytes], object], str]] = {
+    "raises": (_raising_rewrite, "plugin rw failed in the rewrite of its value_rewriter: KeyError: 'home'"),
+    "returns a str": (lambda value: value.decode(), "plugin rw's value_rewriter rewrote a value to a str, not bytes"),
+    "returns None": (lambda value: None, "plugin rw's value_rewriter rewrote a value to a NoneType, not bytes"),
+}
+
+
+@pytest.mark.mysql
+@pytest.mark.postgres
+@pytest.mark.hook("value_rewriter")
+@pytest.mark.parametrize("engine", ["sqlite", "mysql", "postgresql"])
+@pytest.mark.parametrize("broken", BROKEN_REWRITES, ids=list(BROKEN_REWRITES))
+def test_broken_rewrite_stops_the_install_naming_the_plugin(
+        plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+        request: pytest.FixtureRequest, engine: str, broken: str) -> None:
+    """The rewrite runs inside the engine's load, long after value_rewriter returned: its exception reached the
+    user as the engine's (SQLite: "user-defined function raised exception", naming nothing), and a value
+    rewritten to a str or None was loaded as that, a NULL where the text was, and the install reported success.
+    Now the install stops naming the plugin, and the target keeps what it had."""
+    rewrite, message = BROKEN_REWRITES[broken]
+
+    class Broken:
+        @hookimpl
+        def value_rewriter(self) -> ValueRewriter:
+            return ValueRewriter(needles=(OLD,), rewrite=rewrite)  # type: ignore[arg-type]
+
+    register_plugin(Broken(), "rw")
+    source = database_from_script(engine, ["CREATE TABLE posts (id INT PRIMARY KEY, body TEXT)",
+                                           "INSERT INTO posts VALUES (1, 'see https://prod.example/x')"],
+                                  request, tmp_path / "source.db")
+    target = database_from_script(engine, ["CREATE TABLE kept (id INT PRIMARY KEY)", "INSERT INTO kept VALUES (7)"],
+                                  request, tmp_path / "target.db")
+    rewriter = install_rewriter(Framework(name="F", plugin="f", project_dir=tmp_path), {}, plugin_manager)
+    out = io.BytesIO()
+    result = dump_with_engine(source, out, DumpOptions())
+    out.seek(0)
+    with pytest.raises(SyncoError) as refused:
+        install_with_engine(target, out, InstallOptions(format=result.format, manifest=result.tables, yes=True,
+                                                        rewriter=rewriter))
+    assert message in str(refused.value)
+    with connect_with_engine(target) as reader:
+        assert list(reader.rows("SELECT id FROM kept")) == [(7,)]
+
+
+@pytest.mark.hook("value_rewriter")
+def test_rewriter_with_text_needles_is_refused_naming_the_plugin(
+        plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Needles as text ("https://prod.example") are never in the bytes the engines search; the install failed
+    with a TypeError from inside the engine. The answer is refused where it is given, like one of the wrong type."""
+    class Text:
+        @hookimpl
+        def value_rewriter(self) -> ValueRewriter:
+            return ValueRewriter(needles=("https://prod.example",), rewrite=lambda v: v)  # type: ignore[arg-type]
+
+    register_plugin(Text(), "text")
+    with caplog.at_level("WARNING", logger="synco_core.rewriting"):
+        assert install_rewriter(Framework(name="F", plugin="f", project_dir=tmp_path), {}, plugin_manager) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "plugin text answered value_rewriter with a ValueRewriter whose needles are not bytes or whose rewrite is "
+        "not a function; ignored"]
 
 
 # -- the hooks

@@ -28,7 +28,17 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
 
     codec = {"UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}.get(str(conn.execute("PRAGMA encoding").fetchone()[0]))
 
+    failed: list[BaseException] = []
+
     def rewrite(value: bytes | None) -> bytes | None:
+        try:
+            return rewrite_one(value)
+        except BaseException as exc:
+            # SQLite reports it as "user-defined function raised exception", dropping the reason (a plugin's).
+            failed.append(exc)
+            raise
+
+    def rewrite_one(value: bytes | None) -> bytes | None:
         # The text arrives as its bytes (CAST .. AS BLOB) and leaves as bytes cast back to TEXT: SQLite keeps
         # whatever bytes an application wrote as TEXT, and Python refuses to pass a function text that is not
         # UTF-8 (the install failed on a Latin-1 value holding a needle). Needles are UTF-8.
@@ -55,7 +65,9 @@ def rewrite_database(conn: sqlite3.Connection, tables: dict[str, list[str]], rew
                                  f"CAST(synco_rewrite(CAST({_quote(column)} AS BLOB)) AS TEXT) "
                                  f"WHERE typeof({_quote(column)}) = 'text' AND ({where})", needles)
         conn.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         conn.execute("ROLLBACK")
+        if failed and isinstance(exc, sqlite3.OperationalError):
+            raise failed[0] from None
         raise
     return applier.changed
