@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from synco_core import DatabaseConfig, FileSet, FileSetOptions, Framework, hookimpl
+from synco_core import DatabaseConfig, DumpOptions, FileSet, FileSetOptions, Framework, hookimpl
 from synco_core.cli.main import cli
 from synco_core.detection import detect, list_file_sets
 from synco_core.errors import ConfigError
@@ -112,6 +112,32 @@ def test_detect_json_masks_password(plugin_manager: SyncoPluginManager, register
     assert data["webRoot"] == str(tmp_path / "public")
     for text in (result.stdout, run("detect", str(tmp_path)).stdout):
         assert PASSWORD not in text and "Sup3r" not in text
+
+
+@pytest.mark.hook("detect_framework")
+def test_detect_shows_every_row_the_dump_leaves_out(plugin_manager: SyncoPluginManager, register_plugin: Register,
+                                                   tmp_path: Path) -> None:
+    """The text output listed only exclude_tables: the smart transfer's tables and filters and the row filters of
+    a profile were in --json alone, so a user reading ``synco detect`` believed those rows were sent."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        for table in ("sessions", "report_event", "orders", "quote", "log"):
+            conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, created INTEGER)")
+    options = DumpOptions(exclude_tables=("sessions",), smart_exclude_tables=("report_event",),
+                          where={"orders": "id > 10"}, smart_where={"quote": "created > 0"},
+                          keep_newest={"log": ("created", 100)})
+    register_plugin(marker_plugin("alpha", "alpha.txt", dump_options=options,
+                                  database=DatabaseConfig(engine="sqlite", name=str(tmp_path / "app.db"))), "alpha")
+    (tmp_path / "alpha.txt").touch()
+    result = run("detect", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for line in ("No rows:    sessions", "No rows:    report_event (smart transfer; --all ships them)",
+                 "Rows where: orders: id > 10",
+                 "Rows where: quote: created > 0 (smart transfer; --all ships every row)",
+                 "Rows:       log: the newest 100 by created"):
+        assert line in lines, result.stdout
 
 
 @pytest.mark.hook("amend_framework")

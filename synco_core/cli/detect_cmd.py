@@ -96,9 +96,20 @@ def command(path: Path, framework_name: str | None, all_files: bool, as_json: bo
     for name, url in info["otherConnections"].items():
         click.echo(f"Not dumped: {name}: {url}")
     click.echo(f"Web root:   {info['webRoot'] or 'none'}")
-    if info["dump"]["excludeTables"]:
-        click.echo(f"No rows:    {', '.join(info['dump']['excludeTables'])}")
-    for rule in info["dump"]["sanitize"]:
+    dump = info["dump"]
+    if dump["excludeTables"]:
+        click.echo(f"No rows:    {', '.join(dump['excludeTables'])}")
+    # What the smart transfer and row filters leave out ships unless --all: a profile that names them only here
+    # would have the user believe their rows are sent.
+    if dump["smartExcludeTables"]:
+        click.echo(f"No rows:    {', '.join(dump['smartExcludeTables'])} (smart transfer; --all ships them)")
+    for table, condition in dump["where"].items():
+        click.echo(f"Rows where: {table}: {condition}")
+    for table, condition in dump["smartWhere"].items():
+        click.echo(f"Rows where: {table}: {condition} (smart transfer; --all ships every row)")
+    for table, (column, count) in dump["keepNewest"].items():
+        click.echo(f"Rows:       {table}: the newest {count} by {column}")
+    for rule in dump["sanitize"]:
         click.echo(f"Sanitise:   {rule}")
     click.echo("File sets:" if file_sets else "File sets:  none")
     for s in info["fileSets"]:
