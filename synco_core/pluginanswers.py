@@ -80,11 +80,43 @@ def framework_problem(framework: Framework) -> str | None:
         problem = _strings_in(f"post_install[{index}]", argv)
         if problem is not None:
             return problem
+    if framework.database is not None:
+        problem = database_problem(framework.database)
+        if problem is not None:
+            return f"database.{problem}"
     for set_name, database in framework.databases.items():
         if not isinstance(set_name, str) or not isinstance(database, DatabaseConfig):
             return f"databases[{set_name!r}] is {kind(database)}"
+        problem = database_problem(database)
+        if problem is not None:
+            return f"databases[{set_name!r}].{problem}"
     problem = dump_options_problem(framework.dump_options)
     return None if problem is None else f"dump_options.{problem}"
+
+
+def database_problem(database: DatabaseConfig) -> str | None:
+    """The first field of ``database`` holding the wrong type, as ``NAME is a TYPE``; None if none.
+
+    A configuration file gives every value as text: a port of ``"3306"`` reached the MySQL driver, whose
+    "ValueError: port should be of type int" named neither the plugin nor the setting.
+    """
+    if not isinstance(database.engine, str) or not database.engine:
+        return f"engine is {kind(database.engine) if database.engine else 'empty'}"
+    if not isinstance(database.name, str):
+        return f"name is {kind(database.name)}"
+    if database.port is not None and (not isinstance(database.port, int) or isinstance(database.port, bool)):
+        return f"port is {kind(database.port)}, not an int"
+    for name in ("host", "user", "password", "socket"):
+        value = getattr(database, name)
+        if value is not None and not isinstance(value, str):
+            # The value itself is never shown: it may be the password.
+            return f"{name} is {kind(value)}"
+    problem = _mapping_of_strings("options", database.options)
+    if problem is not None:
+        return problem
+    if not isinstance(database.source, str):
+        return f"source is {kind(database.source)}"
+    return None
 
 
 def _strings_in(name: str, values: object) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from synco_core import DumpOptions, FileSet, FileSetOptions, Framework, hookimpl
+from synco_core import DatabaseConfig, DumpOptions, FileSet, FileSetOptions, Framework, hookimpl
 from synco_core.detection import detect_candidates, list_file_sets
 from synco_core.plugins import SyncoPluginManager
 
@@ -444,6 +444,11 @@ BAD_FIELDS: dict[str, tuple[str, object]] = {
     "databases holding a URL": ("databases", {"reports": "mysql://u@h/reports"}),
     "public_prefixes holding a Path": ("public_prefixes", (Path("/media"),)),
     "dump_options.exclude_tables a str": ("dump_options", DumpOptions(exclude_tables="sessions")),  # type: ignore[arg-type]
+    # Read from a configuration file as text: the MySQL driver's "port should be of type int" named nobody.
+    "database.port a str": ("database", DatabaseConfig(engine="mysql", name="shop", port="3306")),  # type: ignore[arg-type]
+    "database.options holding a bool": ("database", DatabaseConfig(engine="mysql", name="shop",
+                                                                   options={"ssl_verify_cert": False})),  # type: ignore[dict-item]
+    "databases[...].user an int": ("databases", {"reports": DatabaseConfig(engine="postgresql", name="r", user=0)}),  # type: ignore[arg-type]
 }
 
 
