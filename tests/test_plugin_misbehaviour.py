@@ -672,6 +672,31 @@ def test_exception_whose_str_fails_is_still_reported_naming_the_plugin(
     assert result.stderr.strip() == f"Error: {shown}"
 
 
+@pytest.mark.hook("detect_framework")
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_plugins_own_error_quoting_a_password_is_masked(
+    plugin_manager: SyncoPluginManager, register_plugin: Callable[[object, str], None], tmp_path: Path,
+    output_and_logging_kept: None, debug: bool,
+) -> None:
+    """A plugin's ConfigError quoting its database's URL (whose password it never registered) was printed as it
+    was, password and all; a plugin's other exceptions and log records were masked already."""
+    from click.testing import CliRunner
+
+    from synco_core import ConfigError
+    from synco_core.cli.main import cli
+
+    def detect_framework(project_dir: Path) -> None:
+        raise ConfigError("app/etc/env.php: cannot use mysql://shop:hunter2-secret@db/shop "
+                          "(password='hunter2-secret')")
+
+    register_plugin(_plugin(detect_framework=detect_framework), "leaky")
+    result = CliRunner().invoke(cli, ["detect", str(tmp_path), *(["--debug"] if debug else [])])
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == \
+        "Error: app/etc/env.php: cannot use mysql://shop:***@db/shop (password=***)"
+
+
 def _basic_config_to_stdout() -> None:
     import sys
 

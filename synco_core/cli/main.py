@@ -170,7 +170,9 @@ class SyncoGroup(click.Group):
         except SyncoError as exc:
             if is_debug(ctx):
                 log.debug("traceback", exc_info=True)
-            click.echo(f"Error: {one_line(message_of(exc)) or 'unknown error'}", err=True)
+            # A plugin's message may quote its database's URL or connection string, whose password synco never
+            # saw to register: masked as in a plugin's other failures and log records.
+            click.echo(f"Error: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             if exc.filename is None or not exc.strerror:
