@@ -1,4 +1,5 @@
-"""Sanitising rules that would give NULL to a NOT NULL column, or one value to two rows of a unique key.
+"""Sanitising rules whose values the schema refuses: NULL in a NOT NULL column, one value in two rows of a
+unique key, a row breaking a CHECK constraint, a value the column's type cannot hold.
 
 The rules are applied as the rows are read, on the source; the column's constraint is only met where the
 copy is loaded, so a rule giving a NOT NULL column NULL (the ``null`` transform, or an expression that is
@@ -11,6 +12,10 @@ A rule giving two rows of a unique key (primary key, unique constraint or index 
 same value fails the same way, when the load builds the index: ``fixed:``, ``truncate:`` and expressions
 are grouped by the key as the copy would hold it, on the rows the dump copies (one query per such key),
 before anything is written.
+
+A CHECK constraint over a rewritten column, or a value its column's type refuses (a number out of range, an
+ENUM member that is not one, a domain's CHECK), failed the load the same way: the engines evaluate them on the
+rows the copy holds too. Every check reads the rows the dump copies, after ``where`` and ``keep_newest``.
 """
 
 from __future__ import annotations
@@ -37,16 +42,43 @@ def null_into_not_null(rule: SanitizeRule) -> ConfigError:
                        "that is never NULL)")
 
 
-def may_collide(rule: SanitizeRule) -> bool:
+def may_collide(rule: SanitizeRule, bounded: bool = False) -> bool:
     """The rule may give two rows the same value where they had different ones: ``fixed:``, ``truncate:``, or
     an expression of the user's (``email`` is built from the row's key, ``hash`` keeps values apart, ``null``
-    gives NULL, which a unique key takes any number of)."""
+    gives NULL, which a unique key takes any number of). In a ``bounded`` column (``VARCHAR(n)``, ``CHAR(n)``)
+    the value is cut to its length, and an ``email`` or ``hash`` cut short may meet another."""
     if rule.transform is None:
         return not always_null(rule)
-    return rule.transform.partition(":")[0].strip().lower() in ("fixed", "truncate")
+    name = rule.transform.partition(":")[0].strip().lower()
+    return name in ("fixed", "truncate") or (bounded and name in ("email", "hash"))
 
 
-def same_key_twice(rule: SanitizeRule, table: str, key: list[str]) -> ConfigError:
+def same_key_twice(rule: SanitizeRule, table: str, key: list[str], index: str = "") -> ConfigError:
+    named = f" (index {index})" if index and index != ", ".join(key) else ""
     return ConfigError(f"sanitize rule {rule.describe()} gives two rows of {table} the same unique key "
-                       f"({', '.join(key)}): the copy could not be loaded; give each row its own value instead "
-                       "(email, hash, or an expression using the row's key)")
+                       f"({', '.join(key)}){named}: the copy could not be loaded; give each row its own value "
+                       "instead (email, hash, or an expression using the row's key)")
+
+
+def breaks_check(rule: SanitizeRule, table: str, constraint: str, expression: str) -> ConfigError:
+    return ConfigError(f"sanitize rule {rule.describe()} gives rows of {table} values its CHECK constraint "
+                       f"{constraint} ({' '.join(expression.split())}) refuses: the copy could not be loaded; give "
+                       "the column a value the constraint accepts")
+
+
+def refused_by_type(rule: SanitizeRule, reason: str) -> ConfigError:
+    return ConfigError(f"sanitize rule {rule.describe()} gives {rule.table}.{rule.column} a value its type refuses "
+                       f"({' '.join(reason.split())}): the copy could not be loaded; give the column a value of "
+                       "its type")
+
+
+def generated_column(rule: SanitizeRule) -> ConfigError:
+    return ConfigError(f"sanitize rule {rule.describe()} names a generated column: the copy computes "
+                       f"{rule.table}.{rule.column} again from the columns it is made of, so the rule would change "
+                       "nothing; sanitise those columns instead")
+
+
+def orphan_rows(cause: str, child: str, columns: list[str], parent: str, constraint: str) -> ConfigError:
+    return ConfigError(f"{cause} leaves rows of {child} whose {', '.join(columns)} point at rows of {parent} the copy "
+                       f"does not hold (foreign key {constraint}): the copy could not be loaded; filter {child} the "
+                       f"same way, or rewrite the key alike on both sides")

@@ -152,7 +152,8 @@ def test_rules_that_give_null_only_to_nullable_columns_or_to_rows_left_out_dump_
     (["departments.dept_name='x'"], True),                          # UNIQUE KEY (dept_name)
     (["departments.dept_name=LEFT(dept_name, 1)"], True),           # 'Marketing' ... 'Finance': two rows stay apart
     (["departments.dept_name=CONCAT('dept ', dept_no)"], False),
-    (["departments.dept_name='x'", "--where", "departments=dept_no = 'd001'"], False),
+    (["departments.dept_name='x'", "--where", "departments=dept_no = 'd001'",
+      "--where", "dept_emp=dept_no = 'd001'", "--where", "dept_manager=dept_no = 'd001'"], False),
     (["employees.first_name='x'"], False),                          # no unique key
 ])
 def test_a_rule_giving_two_rows_one_unique_key_stops_the_dump(rules: list[str], refused: bool, tmp_path: Path,

@@ -27,6 +27,7 @@ import pymysql
 from synco_core import dumpprogress
 from synco_core.engines.mysql import (
     altered,
+    copychecks,
     literals,
     loadable,
     qualify,
@@ -39,12 +40,12 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.sanitize import hash_key_statement, refuse_collisions, refuse_nulls, transform_sql
+from synco_core.engines.mysql.sanitize import hash_key_statement, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
-from synco_core.sanitizenulls import may_give_null
-from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
+from synco_core.sanitizenulls import generated_column
+from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, SanitizeRule, TableManifest
 
 log = logging.getLogger(__name__)
 
@@ -377,16 +378,41 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         *(t for t in objects.triggers if t.name not in skipped.triggers),
         *(e for e in objects.events if e.name not in skipped.events)], databases)
     rules_by_table: dict[str, dict[str, str]] = {}
+    by_table: dict[str, dict[str, SanitizeRule]] = {}
+    #: The rows each table whose rows the rules change copies, and its rules.
+    copies: dict[str, str | None] = {}
+    rewritten: dict[str, dict[str, SanitizeRule]] = {}
     for rule in options.sanitize:
-        pk = schema.primary_key(conn, db, rule.table)
-        expression = rules_by_table.setdefault(rule.table, {})[rule.column] = transform_sql(rule, pk)
-        if may_give_null(rule):
-            refuse_nulls(conn, db, rule, expression, options.where.get(rule.table) or None)
-    for table_name, expressions in rules_by_table.items():
-        by_column = {rule.column: rule for rule in options.sanitize if rule.table == table_name}
-        refuse_collisions(conn, db, table_name, {column: (by_column[column], expression)
-                                                 for column, expression in expressions.items()},
-                          options.where.get(table_name) or None)
+        by_table.setdefault(rule.table, {})[rule.column] = rule
+    for table_name, by_column in by_table.items():
+        table_columns = schema.columns(conn, db, table_name)
+        if generated := [rule for column, rule in by_column.items()
+                         if any(c.name == column and c.generated for c in table_columns)]:
+            raise generated_column(generated[0])
+        pk = schema.primary_key(conn, db, table_name)
+        table_shapes = copychecks.shapes(conn, db, table_name)
+        rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk), table_shapes[column]))
+                    for column, rule in by_column.items()}
+        rules_by_table[table_name] = {column: expression for column, (_, expression) in rewrites.items()}
+        if table_name in options.exclude_tables:
+            continue  # No rows of it are copied: no value of the rules is loaded.
+        copied = copychecks.copied_rows(table_name, table_columns, rewrites, options.where.get(table_name) or None,
+                                        options.keep_newest.get(table_name))
+        copychecks.check_rows(conn, db, table_name, copied, rewrites, table_shapes)
+        copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes)
+        copies[table_name] = copied
+        rewritten[table_name] = by_column
+    filtered = {table: f"leaving out the rows of {table}" for table in options.exclude_tables}
+    for table in [*options.where, *options.keep_newest]:
+        if table in filtered or all_tables.get(table) == "VIEW":
+            continue
+        filtered[table] = (f"the filter {table}: {options.where[table]}" if options.where.get(table)
+                           else f"keep_newest of {table}")
+        if table not in copies:
+            copies[table] = copychecks.copied_rows(table, schema.columns(conn, db, table), {},
+                                                   options.where.get(table) or None, options.keep_newest.get(table))
+    copychecks.refuse_orphans(conn, db, {**copies, **{table: None for table in options.exclude_tables}}, filtered,
+                              rewritten)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"

@@ -9,59 +9,10 @@ column in the SELECT, so the original value never leaves the server.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from synco_core.engines.mysql import schema
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.errors import ConfigError
-from synco_core.sanitizenulls import always_null, may_collide, null_into_not_null, same_key_twice
 from synco_core.values import SanitizeRule
-
-
-def refuse_nulls(conn: Any, db: str, rule: SanitizeRule, expression: str, condition: str | None) -> None:
-    """Stop on a rule giving NULL to a row of a NOT NULL column (:mod:`synco_core.sanitizenulls`), history rows
-    included; the expression and condition reach the server as written (no parameters)."""
-    columns = schema.columns(conn, db, rule.table)
-    if not any(c.name == rule.column and not c.nullable for c in columns):
-        return
-    if always_null(rule):
-        raise null_into_not_null(rule)
-    sql = f"SELECT 1 FROM {schema.row_source(rule.table, columns)} WHERE ({expression}\n) IS NULL"
-    if condition is not None:
-        sql += f" AND ({condition}\n)"
-    if schema.query(conn, sql + " LIMIT 1"):
-        raise null_into_not_null(rule)
-
-
-def refuse_collisions(conn: Any, db: str, table: str, rules: dict[str, tuple[SanitizeRule, str]],
-                      condition: str | None) -> None:
-    """Stop on a rule giving two rows of a unique key the same value (:mod:`synco_core.sanitizenulls`):
-    ``rules`` maps a column to its rule and expression. A prefix key compares the prefix, as the index does."""
-    if not any(may_collide(rule) for rule, _ in rules.values()):
-        return
-    keys: dict[str, list[tuple[str, int | None]]] = {}
-    for index, column, part in schema.query(conn, "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM "
-                                                  "information_schema.STATISTICS WHERE TABLE_SCHEMA=%s AND "
-                                                  "TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
-                                            (db, table)):
-        keys.setdefault(schema.text(index), []).append((schema.text(column), int(part) if part else None))
-    columns = schema.columns(conn, db, table)
-    for key in keys.values():
-        named = [rules[column][0] for column, _ in key if column in rules]
-        if not any(may_collide(rule) for rule in named):
-            continue
-        values = []
-        for column, part in key:
-            value = f"({rules[column][1]}\n)" if column in rules else quote_name(column)
-            values.append(value if part is None else f"LEFT({value},{part})")
-        where = [f"{value} IS NOT NULL" for value in values]
-        if condition is not None:
-            where.append(f"({condition}\n)")
-        if schema.query(conn, f"SELECT 1 FROM {schema.row_source(table, columns)} WHERE {' AND '.join(where)} "
-                              f"GROUP BY {','.join(values)} HAVING COUNT(*) > 1 LIMIT 1"):
-            raise same_key_twice(next(rule for rule in named if may_collide(rule)), table,
-                                 [column for column, _ in key])
-
 
 #: The session variable holding the dump's key of the ``hash`` transform (:func:`hash_key_statement`).
 HASH_KEY_VARIABLE = "@synco_hash_key"

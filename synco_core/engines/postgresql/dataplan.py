@@ -12,6 +12,7 @@ ends there); the query goes out with the simple query protocol, never through a 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +21,12 @@ import psycopg
 from psycopg import pq
 
 from synco_core import dumpprogress
-from synco_core.engines.postgresql import rawtext, searchpaths
-from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal, server_version_num
+from synco_core.engines.postgresql import copychecks, rawtext, searchpaths
+from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, result_error
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
-from synco_core.sanitizenulls import always_null, may_collide, may_give_null, null_into_not_null, same_key_twice
+from synco_core.sanitizenulls import generated_column
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -143,11 +144,16 @@ class DataPlanner:
             table = resolve(rule.table, "the sanitize rules")
             if rule.column not in {c.name for c in table.columns}:
                 raise ConfigError(f"unknown column {rule.column!r} of table {rule.table!r} in the sanitize rules")
+            if any(c.name == rule.column and c.generated for c in table.columns):
+                raise generated_column(rule)
             rules.setdefault(table.oid, {})[rule.column] = rule
 
         # Tables whose rows are read together with other tables' rows (partitioned and INHERITS parents).
         ancestors = {oid for table in tables for oid in lineage(table)[1:]}
         plans: dict[int, DataPlan] = {}
+        #: Tables whose rows the dump leaves out or filters, and what does it; the rules of each table.
+        filtered: dict[int, str] = {}
+        rewritten: dict[int, dict[str, SanitizeRule]] = {}
         for table in tables:
             if table.kind != "r":
                 continue
@@ -157,6 +163,7 @@ class DataPlanner:
             applied: list[str] = []
             if any(oid in excluded for oid in chain):
                 plans[table.oid] = DataPlan(columns, "", [f"{table.display}: rows left out (structure only)"], True)
+                filtered[table.oid] = f"leaving out the rows of {table.display}"
                 continue
             table_rules: dict[str, SanitizeRule] = {}
             for oid in reversed(chain):
@@ -181,13 +188,9 @@ class DataPlanner:
                     # to 20 characters) and fails here, on the source, when it cannot fit at all.
                     described = next(c for c in table.columns if c.name == column)
                     value = f"CAST(({self.rule_expression(table, found)}\n) AS {described.type})"
-                    if described.not_null and may_give_null(found):
-                        self._refuse_nulls(found, value, name, condition, self.table_paths.get(table.oid))
                     select.append(f"{value} AS {q(column)}")
                     sanitised[column] = (found, value)
                     applied.append(f"{table.display}.{column} -> {found.shown()}")
-            if any(may_collide(rule) for rule, _ in sanitised.values()):
-                self._refuse_collisions(table, name, sanitised, condition, self.table_paths.get(table.oid))
             # ONLY: without it a parent's SELECT also returns its INHERITS children's rows, which the dump
             # already carries in the children's own COPY blocks (they would be loaded twice).
             query = f"FROM ONLY {name}"
@@ -211,50 +214,30 @@ class DataPlanner:
                 # once) picks the same rows.
                 query += f" ORDER BY {q(keep[0])} DESC, ctid LIMIT {keep[1]}"
                 applied.append(f"{table.display}: only the newest {keep[1]} rows by {keep[0]}")
+            if condition is not None:
+                filtered[table.oid] = f"the filter {table.display}: {condition}"
+            elif keep is not None:
+                filtered[table.oid] = f"keep_newest of {table.display}"
+            if sanitised:
+                rewritten[table.oid] = {column: rule for column, (rule, _) in sanitised.items()}
+                # The rows as the copy holds them, under the table's name (its constraints name its columns).
+                copied = f"(SELECT {', '.join(select)} {query}) AS {q(table.name)}"
+                probe = functools.partial(self._probe, self.table_paths.get(table.oid))
+                copychecks.check_rows(probe, self.conn, q, table, copied, sanitised)
+                copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
+        rows: dict[int, str | None] = {oid: None if plan.excluded else f"(SELECT {', '.join(plan.select)} {plan.rest})"
+                                       for oid, plan in plans.items()}
+        copychecks.refuse_orphans(lambda oid, query: self._probe(self.table_paths.get(oid), query), self.conn, q,
+                                  rows, filtered, rewritten, {t.oid: t.display for t in tables})
         return plans
 
-    def _refuse_nulls(self, rule: SanitizeRule, value: str, name: str, condition: str | None,
-                      path: list[str] | None) -> None:
-        """Stop on a rule giving NULL to a row of a NOT NULL column (:mod:`synco_core.sanitizenulls`)."""
-        if always_null(rule):
-            raise null_into_not_null(rule)
-        query = f"SELECT 1 FROM ONLY {name} WHERE {value} IS NULL"
-        if condition is not None:
-            query += f" AND ({condition}\n)"
+    def _probe(self, path: list[str] | None, query: str) -> list[tuple[Any, ...]]:
+        """The rows of one check's query, read under the table's search path, its locks let go after it."""
         with _locks_let_go(self.conn):
             searchpaths.read_under(self.conn, path)
-            found = fetch(self.conn, query + " LIMIT 1")
-        if found:
-            raise null_into_not_null(rule)
-
-    def _refuse_collisions(self, table: Table, name: str, sanitised: dict[str, tuple[SanitizeRule, str]],
-                           condition: str | None, path: list[str] | None) -> None:
-        """Stop on a rule giving two rows of a unique key of plain columns the same value
-        (:mod:`synco_core.sanitizenulls`)."""
-        q = self.quote
-        nulls = "i.indnullsnotdistinct" if server_version_num(self.conn) >= 150000 else "false"
-        for key, not_distinct in fetch(self.conn, f"""
-                SELECT ARRAY(SELECT a.attname FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, n)
-                             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                             WHERE k.n <= i.indnkeyatts ORDER BY k.n), {nulls}
-                FROM pg_catalog.pg_index i
-                WHERE i.indrelid = %s AND i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
-                ORDER BY i.indexrelid""", (table.oid,)):
-            rules = [sanitised[column][0] for column in key if column in sanitised]
-            if not any(may_collide(rule) for rule in rules):
-                continue
-            values = [sanitised[column][1] if column in sanitised else q(column) for column in key]
-            where = ["true"] if not_distinct else [f"{value} IS NOT NULL" for value in values]
-            if condition is not None:
-                where.append(f"({condition}\n)")
-            with _locks_let_go(self.conn):
-                searchpaths.read_under(self.conn, path)
-                found = fetch(self.conn, f"SELECT 1 FROM ONLY {name} WHERE {' AND '.join(where)} "
-                                         f"GROUP BY {', '.join(values)} HAVING count(*) > 1 LIMIT 1")
-            if found:
-                raise same_key_twice(next(rule for rule in rules if may_collide(rule)), table.display, list(key))
+            return fetch(self.conn, query)
 
     def rule_expression(self, table: Table, rule: SanitizeRule) -> str:
         q = self.quote

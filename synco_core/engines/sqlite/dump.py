@@ -48,6 +48,7 @@ from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
+from synco_core.sanitizenulls import orphan_rows
 from synco_core.scratch import temporary_scratch
 from synco_core.values import (
     DatabaseConfig,
@@ -143,28 +144,31 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
             raise ConfigError(f"unknown column {column!r} of table {table!r} in {what}")
 
     applied: list[str] = []
-    statements: list[str] = []
+    #: Each statement, the rule it applies (for an error to name) and its table.
+    statements: list[tuple[str, str, str]] = []
     # A contentless FTS4 table refuses DELETE: left-out FTS tables are emptied with the other indexes below.
     full_text = {fts.name for fts in fts_tables(conn)}
     for table in options.exclude_tables:
         check(table, "the excluded tables")
         if table not in full_text:
-            statements.append(f"DELETE FROM {quote(table)}")
+            statements.append((f"DELETE FROM {quote(table)}", f"leaving out the rows of {table}", table))
         applied.append(f"{table}: rows left out (structure only)")
     for table, condition in options.where.items():
         check(table, "--where")
-        statements.append(f"DELETE FROM {quote(table)} WHERE NOT coalesce(({condition}\n), 0)")
+        statements.append((f"DELETE FROM {quote(table)} WHERE NOT coalesce(({condition}\n), 0)",
+                           f"the filter {table}: {condition}", table))
         applied.append(f"{table}: only rows where {condition}")
     for table, (column, count) in options.keep_newest.items():
         check(table, "keep_newest", column)
         key = ", ".join(_row_key(conn, table))
-        statements.append(f"DELETE FROM {quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {quote(table)} "
-                          f"ORDER BY {quote(column)} DESC LIMIT {int(count)})")
+        statements.append((f"DELETE FROM {quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {quote(table)} "
+                           f"ORDER BY {quote(column)} DESC LIMIT {int(count)})", f"keep_newest of {table}", table))
         applied.append(f"{table}: only the newest {int(count)} rows by {column}")
     for rule in options.sanitize:
         check(rule.table, "the sanitize rules", rule.column)
         expression = _rule_expression(rule, _row_key(conn, rule.table))
-        statements.append(f"UPDATE {quote(rule.table)} SET {quote(rule.column)} = ({expression}\n)")
+        statements.append((f"UPDATE {quote(rule.table)} SET {quote(rule.column)} = ({expression}\n)",
+                           f"sanitize rule {rule.describe()}", rule.table))
         applied.append(rule.describe())
     if not statements:
         return applied
@@ -176,10 +180,29 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         conn.execute("BEGIN")
         # The rows change as the rules say and in no other way: the database's triggers are taken out for
         # them (docs/engines.md), but for those keeping a full-text index in step with its table.
+        # Foreign keys are not enforced while the rules run (nor, by default, where the copy is opened): a key
+        # the rules leave pointing at a row the copy does not hold is found by comparing the keys broken
+        # before and after them (a source may already hold some).
+        keyed = conn.execute("SELECT 1 FROM sqlite_master s, pragma_foreign_key_list(s.name) "
+                             "WHERE s.type = 'table' LIMIT 1").fetchone() is not None
+        broken = set(conn.execute("PRAGMA foreign_key_check").fetchall()) if keyed else set()
         with triggers_taken_out(conn, keep=index_feeding_triggers(conn)):
-            for statement in statements:
-                conn.execute(statement)
+            for statement, what, _ in statements:
+                try:
+                    conn.execute(statement)
+                except sqlite3.IntegrityError as exc:
+                    # The copy holds the table's constraints (NOT NULL, UNIQUE, CHECK): a value they refuse
+                    # would have made a database no load accepts.
+                    raise ConfigError(f"{what} gives values the table's constraints refuse ({exc}): the copy "
+                                      "could not be loaded") from exc
+                except sqlite3.Error as exc:
+                    raise ConfigError(f"{what} failed on the SQLite copy: {exc}") from exc
+        if keyed:
+            _refuse_orphans(conn, broken, statements)
         conn.execute("COMMIT")
+    except ConfigError:
+        conn.execute("ROLLBACK")
+        raise
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
         raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
@@ -191,6 +214,22 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     # Rebuild the file so no page still holds a removed row or an original value.
     _vacuum_keeping_rowids(conn)
     return applied
+
+
+def _refuse_orphans(conn: sqlite3.Connection, broken: set[tuple[object, ...]],
+                    statements: list[tuple[str, str, str]]) -> None:
+    """Stop on a row of the copy whose foreign key points at a row the rules left out or rewrote (``broken``:
+    what ``PRAGMA foreign_key_check`` found before them)."""
+    for row in conn.execute("PRAGMA foreign_key_check"):
+        if tuple(row) in broken:
+            continue
+        child, _, parent, number = row
+        keys = [key for key in conn.execute(f"PRAGMA foreign_key_list({quote(child)})") if key[0] == number]
+        columns = [str(key[3]) for key in keys]
+        causes = [what for _, what, table in statements if table == parent]
+        causes += [what for _, what, table in statements if table == child]
+        cause = causes[0] if causes else "the filters and rules"
+        raise orphan_rows(cause, child, columns, parent, f"{child}({', '.join(columns)}) REFERENCES {parent}")
 
 
 def _vacuum_keeping_rowids(conn: sqlite3.Connection) -> None:

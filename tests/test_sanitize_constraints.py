@@ -1,0 +1,263 @@
+"""Sanitised dumps against the schema's own constraints, on PostgreSQL, MariaDB and SQLite (real servers on
+127.0.0.1, real files).
+
+A rule rewrites values while dumping; the table's constraints are only met where the copy is loaded. A value
+breaking a CHECK constraint (a column's, a table's, a PostgreSQL domain's, MariaDB's ``json_valid`` on a JSON
+column), a number out of its column's range, an ENUM value that is no member, one key in two rows of a unique
+index over an expression or a partial one, or a ``where``/``keep_newest`` filter or a rule on a key leaving a
+foreign key pointing at a row the copy does not hold: each made a dump the load refused after the download
+(PostgreSQL, MariaDB CHECKs), that the load changed and its checksum then refused (MariaDB's permissive
+sql_mode cut or clamped the value), or that loaded rows the schema forbids (MariaDB and SQLite load with
+foreign keys unchecked). The checks of NULL into NOT NULL and of unique keys read all rows, not the ones
+``keep_newest`` keeps. Now the dump refuses in one line naming the rule and the constraint before anything is
+written, or the copy loads and keeps every constraint; a mask longer than its ``VARCHAR(n)`` is cut to it,
+its uniqueness checked on the cut values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from synco_core import DatabaseConfig, DumpOptions, SanitizeRule
+from synco_core.engines.dispatch import dump_with_engine
+from synco_core.errors import ConfigError
+from synco_core.testing.services import (
+    database_from_script,
+    install_into_empty_copy,
+    mysql_admin_connection,
+    postgres_admin_connection,
+)
+
+ENGINES = ["postgresql", "mysql", "sqlite"]
+ID = {"mysql": "INT AUTO_INCREMENT PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY", "sqlite": "INTEGER PRIMARY KEY"}
+
+
+@dataclass
+class Case:
+    statements: list[str]
+    options: DumpOptions
+    #: Per engine, the words the one-line refusal holds; an engine not named must dump and load.
+    refused: dict[str, list[str]] = field(default_factory=dict)
+    #: After the load: a query on the copy and the rows it must give.
+    loaded: tuple[str, list[tuple[object, ...]]] | None = None
+    engines: tuple[str, ...] = tuple(ENGINES)
+    #: Per engine, statements replacing ``statements`` (a dialect's own syntax).
+    own: dict[str, list[str]] = field(default_factory=dict)
+
+
+def rule(table: str, column: str, transform: str | None = None, expression: str = "") -> SanitizeRule:
+    return SanitizeRule(table, column, expression=expression, transform=transform)
+
+
+CASES = {
+    # A Symfony/Doctrine users table with the CHECK an application adds to its e-mail column.
+    "column check": Case(
+        ["CREATE TABLE users (id {id}, email VARCHAR(180) NOT NULL CHECK (email LIKE '%@%'))",
+         "INSERT INTO users (email) VALUES ('ann@real.example'), ('bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:nobody"),)),
+        refused={"postgresql": ["users.email -> fixed:nobody", "CHECK constraint users_email_check"],
+                 "mysql": ["users.email -> fixed:nobody", "CHECK constraint email"],
+                 "sqlite": ["users.email -> fixed:nobody", "CHECK constraint failed"]}),
+    "table check": Case(
+        ["CREATE TABLE bookings (id {id}, starts INT NOT NULL, ends INT NOT NULL, "
+         "CONSTRAINT in_order CHECK (starts <= ends))",
+         "INSERT INTO bookings (starts, ends) VALUES (1, 5), (2, 9)"],
+        DumpOptions(sanitize=(rule("bookings", "starts", expression="100"),)),
+        refused={engine: ["bookings.starts -> 100", "in_order"] for engine in ENGINES}),
+    "check kept": Case(
+        ["CREATE TABLE users (id {id}, email VARCHAR(180) NOT NULL CHECK (email LIKE '%@%'))",
+         "INSERT INTO users (email) VALUES ('ann@real.example'), ('bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "email"),)),
+        loaded=("SELECT email FROM users ORDER BY id", [("user1@example.invalid",), ("user2@example.invalid",)])),
+    "number out of range": Case(
+        ["CREATE TABLE wp_posts (id {id}, menu_order SMALLINT NOT NULL, price DECIMAL(5,2))",
+         "INSERT INTO wp_posts (menu_order, price) VALUES (1, 1.50)"],
+        DumpOptions(sanitize=(rule("wp_posts", "menu_order", "fixed:99999"),)),
+        refused={"postgresql": ["wp_posts.menu_order -> fixed:99999", "out of range for type smallint"],
+                 "mysql": ["wp_posts.menu_order -> fixed:99999", "outside smallint"]}),
+    "decimal out of range": Case(
+        ["CREATE TABLE orders (id {id}, total DECIMAL(5,2) NOT NULL)", "INSERT INTO orders (total) VALUES (1.50)"],
+        DumpOptions(sanitize=(rule("orders", "total", expression="1000"),)),
+        refused={"postgresql": ["orders.total -> 1000", "numeric field overflow"],
+                 "mysql": ["orders.total -> 1000", "outside decimal(5,2)"]}),
+    # A hash (64 characters) into Laravel's remember_token-sized VARCHAR: cut to the column, still unique.
+    "hash cut to its column": Case(
+        ["CREATE TABLE users (id {id}, token VARCHAR(10) NOT NULL UNIQUE)",
+         "INSERT INTO users (token) VALUES ('aaaa'), ('bbbb')"],
+        DumpOptions(sanitize=(rule("users", "token", "hash"),)),
+        loaded=("SELECT COUNT(DISTINCT token), MAX(LENGTH(token)) FROM users", [(2, 10)]),
+        engines=("postgresql", "mysql")),
+    "mask cut into one key": Case(
+        ["CREATE TABLE customers (id {id}, code VARCHAR(8) NOT NULL UNIQUE)",
+         "INSERT INTO customers (code) VALUES ('a1'), ('a2')"],
+        DumpOptions(sanitize=(rule("customers", "code", expression="CONCAT('customer-', id)"),)),
+        refused={engine: ["customers.code -> CONCAT('customer-', id)", "same unique key (code)"]
+                 for engine in ("postgresql", "mysql")}, engines=("postgresql", "mysql")),
+    "keep_newest keeps one row of a unique key": Case(
+        ["CREATE TABLE events (id {id}, who VARCHAR(20) NOT NULL UNIQUE, n INT NOT NULL)",
+         "INSERT INTO events (who, n) VALUES ('a', 1), ('b', 2), ('c', 3)"],
+        DumpOptions(keep_newest={"events": ("n", 1)}, sanitize=(rule("events", "who", "fixed:same"),)),
+        loaded=("SELECT who, n FROM events", [("same", 3)])),
+    "keep_newest leaves the NULLs out": Case(
+        ["CREATE TABLE events (id {id}, who VARCHAR(20) NOT NULL, n INT NOT NULL)",
+         "INSERT INTO events (who, n) VALUES ('a', 1), ('b', 2), ('c', 3)"],
+        DumpOptions(keep_newest={"events": ("n", 2)},
+                    sanitize=(rule("events", "who", expression="CASE WHEN n = 1 THEN NULL ELSE 'x' END"),)),
+        loaded=("SELECT who, n FROM events ORDER BY n", [("x", 2), ("x", 3)])),
+    "keep_newest keeps a NULL": Case(
+        ["CREATE TABLE events (id {id}, who VARCHAR(20) NOT NULL, n INT NOT NULL)",
+         "INSERT INTO events (who, n) VALUES ('a', 1), ('b', 2), ('c', 3)"],
+        DumpOptions(keep_newest={"events": ("n", 2)},
+                    sanitize=(rule("events", "who", expression="CASE WHEN n = 3 THEN NULL ELSE 'x' END"),)),
+        refused={engine: ["events.who", "NOT NULL"] for engine in ENGINES}),
+    # Laravel's posts.user_id ->constrained(): a filter on users left posts pointing at users the copy lacks.
+    "filtered parent": Case(
+        ["CREATE TABLE users (id INT PRIMARY KEY)",
+         "CREATE TABLE posts (id INT PRIMARY KEY, user_id INT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id))",
+         "INSERT INTO users VALUES (1), (2)", "INSERT INTO posts VALUES (1, 1), (2, 2)"],
+        DumpOptions(where={"users": "id = 1"}),
+        refused={engine: ["the filter users: id = 1 leaves rows of posts whose user_id point at rows of users"]
+                 for engine in ENGINES}),
+    "filtered parent and child": Case(
+        ["CREATE TABLE users (id INT PRIMARY KEY)",
+         "CREATE TABLE posts (id INT PRIMARY KEY, user_id INT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id))",
+         "INSERT INTO users VALUES (1), (2)", "INSERT INTO posts VALUES (1, 1), (2, 2)"],
+        DumpOptions(where={"users": "id = 1", "posts": "user_id = 1"}),
+        loaded=("SELECT id, user_id FROM posts", [(1, 1)])),
+    "parent left out": Case(
+        ["CREATE TABLE users (id INT PRIMARY KEY)",
+         "CREATE TABLE posts (id INT PRIMARY KEY, user_id INT, FOREIGN KEY (user_id) REFERENCES users (id))",
+         "INSERT INTO users VALUES (1)", "INSERT INTO posts VALUES (1, 1), (2, NULL)"],
+        DumpOptions(exclude_tables=("users",)),
+        refused={engine: ["leaving out the rows of users leaves rows of posts"] for engine in ENGINES}),
+    "keep_newest on a parent": Case(
+        ["CREATE TABLE orders (id INT PRIMARY KEY, placed INT NOT NULL)",
+         "CREATE TABLE order_items (id INT PRIMARY KEY, order_id INT NOT NULL, "
+         "FOREIGN KEY (order_id) REFERENCES orders (id))",
+         "INSERT INTO orders VALUES (1, 10), (2, 20)", "INSERT INTO order_items VALUES (1, 1), (2, 2)"],
+        DumpOptions(keep_newest={"orders": ("placed", 1)}),
+        refused={engine: ["keep_newest of orders leaves rows of order_items"] for engine in ENGINES}),
+    "key rewritten on one side": Case(
+        ["CREATE TABLE accounts (id INT PRIMARY KEY, code VARCHAR(80) NOT NULL UNIQUE)",
+         "CREATE TABLE logins (id INT PRIMARY KEY, code VARCHAR(80) NOT NULL, "
+         "FOREIGN KEY (code) REFERENCES accounts (code))",
+         "INSERT INTO accounts VALUES (1, 'a'), (2, 'b')", "INSERT INTO logins VALUES (1, 'a'), (2, 'b')"],
+        DumpOptions(sanitize=(rule("accounts", "code", "email"),)),
+        refused={engine: ["sanitize rule accounts.code -> email leaves rows of logins whose code"]
+                 for engine in ENGINES}),
+    "key hashed on both sides": Case(
+        ["CREATE TABLE accounts (id INT PRIMARY KEY, code VARCHAR(80) NOT NULL UNIQUE)",
+         "CREATE TABLE logins (id INT PRIMARY KEY, code VARCHAR(80) NOT NULL, "
+         "FOREIGN KEY (code) REFERENCES accounts (code))",
+         "INSERT INTO accounts VALUES (1, 'a'), (2, 'b')", "INSERT INTO logins VALUES (1, 'a'), (2, 'b')"],
+        DumpOptions(sanitize=(rule("accounts", "code", "hash"), rule("logins", "code", "hash"))),
+        loaded=("SELECT COUNT(*) FROM logins l JOIN accounts a ON a.code = l.code AND a.id = l.id", [(2,)])),
+    "unique expression index": Case(
+        ["CREATE TABLE users (id {id}, email VARCHAR(180) NOT NULL)",
+         "CREATE UNIQUE INDEX users_email_lower ON users (lower(email))",
+         "INSERT INTO users (email) VALUES ('ann@real.example'), ('bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:Same@example.invalid"),)),
+        refused={"postgresql": ["users.email -> fixed:Same@example.invalid", "users_email_lower"],
+                 "sqlite": ["users.email -> fixed:Same@example.invalid", "users_email_lower"]},
+        engines=("postgresql", "sqlite")),
+    # Soft deletes: the e-mail is unique among the rows not deleted.
+    "partial unique index": Case(
+        ["CREATE TABLE users (id {id}, email VARCHAR(180) NOT NULL, deleted_at INT)",
+         "CREATE UNIQUE INDEX users_live_email ON users (email) WHERE deleted_at IS NULL",
+         "INSERT INTO users (email, deleted_at) VALUES ('ann@real.example', NULL), ('bob@real.example', NULL)"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:x@example.invalid"),)),
+        refused={"postgresql": ["users.email -> fixed:x@example.invalid", "users_live_email"],
+                 "sqlite": ["users.email -> fixed:x@example.invalid", "UNIQUE constraint failed"]},
+        engines=("postgresql", "sqlite")),
+    "partial unique index kept": Case(
+        ["CREATE TABLE users (id {id}, email VARCHAR(180) NOT NULL, deleted_at INT)",
+         "CREATE UNIQUE INDEX users_live_email ON users (email) WHERE deleted_at IS NULL",
+         "INSERT INTO users (email, deleted_at) VALUES ('ann@real.example', NULL), ('bob@real.example', 5)"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:x@example.invalid"),)),
+        loaded=("SELECT email FROM users ORDER BY id", [("x@example.invalid",), ("x@example.invalid",)]),
+        engines=("postgresql", "sqlite")),
+    "domain check": Case(
+        ["CREATE DOMAIN email_address AS text CHECK (VALUE LIKE '%@%')",
+         "CREATE TABLE users (id SERIAL PRIMARY KEY, email email_address NOT NULL)",
+         "INSERT INTO users (email) VALUES ('ann@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:nobody"),)),
+        refused={"postgresql": ["users.email -> fixed:nobody", "email_address_check"]}, engines=("postgresql",)),
+    "enum member": Case(
+        ["CREATE TYPE post_status AS ENUM ('publish', 'draft')",
+         "CREATE TABLE posts (id SERIAL PRIMARY KEY, status post_status NOT NULL)",
+         "INSERT INTO posts (status) VALUES ('publish')"],
+        DumpOptions(sanitize=(rule("posts", "status", "fixed:private"),)),
+        refused={"postgresql": ["posts.status -> fixed:private", "invalid input value for enum public.post_status"],
+                 "mysql": ["posts.status -> fixed:private", "not a member of enum('publish','draft')"]},
+        engines=("postgresql", "mysql"),
+        own={"mysql": ["CREATE TABLE posts (id INT AUTO_INCREMENT PRIMARY KEY, "
+                       "status ENUM('publish', 'draft') NOT NULL)", "INSERT INTO posts (status) VALUES ('publish')"]}),
+    # MariaDB's JSON is LONGTEXT with CHECK (json_valid(...)); WordPress plugins and Laravel's json() use it.
+    "json column": Case(
+        ["CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, settings JSON)",
+         "INSERT INTO users (settings) VALUES ('{{\"phone\": \"+4912345\"}}')"],
+        DumpOptions(sanitize=(rule("users", "settings", "fixed:hidden"),)),
+        refused={"mysql": ["users.settings -> fixed:hidden", "json_valid"]}, engines=("mysql",)),
+    "generated column": Case(
+        ["CREATE TABLE people (id INT PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), "
+         "full_name VARCHAR(41) GENERATED ALWAYS AS (CONCAT(first, ' ', last)) STORED)",
+         "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"],
+        DumpOptions(sanitize=(rule("people", "full_name", "fixed:Demo"),)),
+        refused={engine: ["people.full_name -> fixed:Demo", "generated column"] for engine in ("postgresql", "mysql")},
+        engines=("postgresql", "mysql"),
+        own={"postgresql": ["CREATE TABLE people (id INT PRIMARY KEY, first TEXT, last TEXT, "
+                            "full_name TEXT GENERATED ALWAYS AS (first || ' ' || last) STORED)",
+                            "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"]}),
+}
+
+
+def database(engine: str, case: Case, request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseConfig:
+    statements = [s.format(id=ID[engine]) for s in case.own.get(engine, case.statements)]
+    return database_from_script(engine, statements, request, tmp_path / "source.db")
+
+
+def rows_of(engine: str, name: str, sql: str) -> list[tuple[object, ...]]:
+    """The rows ``sql`` gives in the database ``name`` (a SQLite one: its file)."""
+    if engine == "sqlite":
+        with contextlib.closing(sqlite3.connect(name)) as lite:
+            return [tuple(row) for row in lite.execute(sql)]
+    if engine == "mysql":
+        conn = mysql_admin_connection(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return [tuple(int(v) if type(v).__name__ == "Decimal" else v for v in row) for row in cur.fetchall()]
+        finally:
+            conn.close()
+    with postgres_admin_connection(name) as pg:
+        return [tuple(row) for row in pg.execute(sql).fetchall()]
+
+
+@pytest.mark.parametrize(("name", "engine"),
+                         [(name, engine) for name, case in CASES.items() for engine in case.engines])
+def test_a_sanitised_dump_loads_keeping_the_constraints_or_is_refused(
+        name: str, engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    case = CASES[name]
+    source = database(engine, case, request, tmp_path)
+    dump = tmp_path / "dump"
+    refused = case.refused.get(engine)
+    if refused is not None:
+        with pytest.raises(ConfigError) as caught, dump.open("wb") as out:
+            dump_with_engine(source, out, case.options)
+        message = str(caught.value)
+        assert "\n" not in message
+        for words in refused:
+            assert words in message, message
+        assert "could not be loaded" in message or "generated column" in message, message
+        return
+    with dump.open("wb") as out:
+        result = dump_with_engine(source, out, case.options)
+    installed = install_into_empty_copy(source, dump, result, request, tmp_path / "copy.db")
+    if case.loaded is not None:
+        target = str(tmp_path / "copy.db") if engine == "sqlite" else installed.database
+        assert rows_of(engine, target, case.loaded[0]) == case.loaded[1]
