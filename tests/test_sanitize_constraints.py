@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,6 +198,18 @@ CASES = {
         engines=("postgresql", "mysql"),
         own={"mysql": ["CREATE TABLE posts (id INT AUTO_INCREMENT PRIMARY KEY, "
                        "status ENUM('publish', 'draft') NOT NULL)", "INSERT INTO posts (status) VALUES ('publish')"]}),
+    # WordPress-era plugins' SET columns: a value must be made of the members.
+    "set members": Case(
+        ["CREATE TABLE prefs (id INT AUTO_INCREMENT PRIMARY KEY, channels SET('mail', 'sms', 'a.b') NOT NULL)",
+         "INSERT INTO prefs (channels) VALUES ('mail,sms'), ('')"],
+        DumpOptions(sanitize=(rule("prefs", "channels", "fixed:phone"),)),
+        refused={"mysql": ["prefs.channels -> fixed:phone", "not made of the members of set('mail','sms','a.b')"]},
+        engines=("mysql",)),
+    "set members kept": Case(
+        ["CREATE TABLE prefs (id INT AUTO_INCREMENT PRIMARY KEY, channels SET('mail', 'sms', 'a.b') NOT NULL)",
+         "INSERT INTO prefs (channels) VALUES ('mail,sms'), ('')"],
+        DumpOptions(sanitize=(rule("prefs", "channels", expression="IF(channels = '', '', 'sms,a.b')"),)),
+        loaded=("SELECT channels FROM prefs ORDER BY id", [("sms,a.b",), ("",)]), engines=("mysql",)),
     # MariaDB's JSON is LONGTEXT with CHECK (json_valid(...)); WordPress plugins and Laravel's json() use it.
     "json column": Case(
         ["CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, settings JSON)",
@@ -261,3 +274,28 @@ def test_a_sanitised_dump_loads_keeping_the_constraints_or_is_refused(
     if case.loaded is not None:
         target = str(tmp_path / "copy.db") if engine == "sqlite" else installed.database
         assert rows_of(engine, target, case.loaded[0]) == case.loaded[1]
+
+
+def test_serve_refuses_a_dangling_key_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     register_plugin: Callable[[object, str], None]) -> None:
+    """Through ``serve``: the framework's filter leaves comments of a post the copy lacks; the serve stops in
+    one line before its session folder exists."""
+    from click.testing import CliRunner
+    from test_serve_sanitize import SqliteAppPlugin, make_sqlite_app
+
+    from synco_core.cli.main import cli
+
+    register_plugin(SqliteAppPlugin(DumpOptions(where={"posts": "id = 1"})), "sqliteapp-keys")
+    app = make_sqlite_app(tmp_path / "app")
+    with contextlib.closing(sqlite3.connect(app / "app.sqlite")) as conn:
+        conn.executescript("CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL "
+                           "REFERENCES posts (id)); INSERT INTO comments VALUES (1, 1), (2, 2);")
+    before = sorted(path.name for path in (app / "web").iterdir())
+    monkeypatch.chdir(app)
+    refused = CliRunner().invoke(cli, ["serve", "--keep", "--id", "keys0123456789abcdef"])
+    assert refused.exit_code == 1, refused.output
+    error = refused.stderr.strip().splitlines()[-1]  # after the progress lines
+    assert error.startswith("Error: ") and refused.stderr.count("Error") == 1, refused.stderr
+    assert ("the filter posts: id = 1 leaves rows of comments whose post_id point at rows of posts"
+            in error), refused.stderr
+    assert sorted(path.name for path in (app / "web").iterdir()) == before, "nothing written on refusal"

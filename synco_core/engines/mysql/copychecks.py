@@ -102,6 +102,13 @@ def _out_of_range(value: str, shape: Shape) -> tuple[str, str] | None:
     if shape.data_type == "enum":
         listed = ",".join(quote_string(member) for member in schema.members(shape.column_type))
         return f"({value}) NOT IN ({listed})", f"not a member of {shape.column_type}"
+    if shape.data_type == "set":
+        # A SET value is its members joined by commas, or empty; a backslash before every character that is
+        # not a letter or digit makes a member's text literal in the pattern.
+        one = "|".join("".join(c if c.isalnum() else "\\" + c for c in member)
+                       for member in schema.members(shape.column_type))
+        return (f"({value}) NOT REGEXP {quote_string(f'^(({one})(,({one}))*)?$')}",
+                f"not made of the members of {shape.column_type}")
     return None
 
 
