@@ -216,6 +216,25 @@ CASES = {
          "INSERT INTO users (settings) VALUES ('{{\"phone\": \"+4912345\"}}')"],
         DumpOptions(sanitize=(rule("users", "settings", "fixed:hidden"),)),
         refused={"mysql": ["users.settings -> fixed:hidden", "json_valid"]}, engines=("mysql",)),
+    # A unique key on a stored lower-cased copy of the e-mail (MySQL's way to a functional unique index): the
+    # load computes the column again from the rewritten e-mails.
+    "generated column's unique key": Case(
+        ["CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL, "
+         "email_lower VARCHAR(100) GENERATED ALWAYS AS (LOWER(email)) STORED UNIQUE)",
+         "INSERT INTO users (id, email) VALUES (1, 'ann@real.example'), (2, 'bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", expression="'Same@example.invalid'"),)),
+        refused={"postgresql": ["users.email -> 'Same@example.invalid'", "same unique key (email_lower)"],
+                 "mysql": ["users.email -> 'Same@example.invalid'", "same unique key (email_lower)"],
+                 "sqlite": ["users.email -> 'Same@example.invalid'", "UNIQUE constraint failed: users.email_lower"]},
+        own={"postgresql": ["CREATE TABLE users (id INT PRIMARY KEY, email TEXT NOT NULL, "
+                            "email_lower TEXT GENERATED ALWAYS AS (lower(email)) STORED UNIQUE)",
+                            "INSERT INTO users (id, email) VALUES (1, 'ann@real.example'), (2, 'bob@real.example')"]}),
+    "generated column's check": Case(
+        ["CREATE TABLE users (id INT PRIMARY KEY, email TEXT NOT NULL, "
+         "domain TEXT GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED CHECK (domain <> ''))",
+         "INSERT INTO users (id, email) VALUES (1, 'ann@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:nobody"),)),
+        refused={"postgresql": ["users.email -> fixed:nobody", "users_domain_check"]}, engines=("postgresql",)),
     "generated column": Case(
         ["CREATE TABLE people (id INT PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), "
          "full_name VARCHAR(41) GENERATED ALWAYS AS (CONCAT(first, ' ', last)) STORED)",

@@ -46,6 +46,8 @@ class Shape:
     precision: int | None
     scale: int | None
     nullable: bool
+    #: A generated column's expression (the load computes it again from the copied values).
+    generation: str | None = None
 
     @property
     def bounded(self) -> bool:
@@ -57,11 +59,12 @@ def shapes(conn: Any, db: str, table: str) -> dict[str, Shape]:
     return {schema.text(name): Shape(schema.text(kind).lower(), schema.text(full).lower(),
                                      int(length) if length is not None else None,
                                      int(precision) if precision is not None else None,
-                                     int(scale) if scale is not None else None, schema.text(nullable) == "YES")
-            for name, kind, full, length, precision, scale, nullable in schema.query(
+                                     int(scale) if scale is not None else None, schema.text(nullable) == "YES",
+                                     schema.text(generation) or None)
+            for name, kind, full, length, precision, scale, nullable, generation in schema.query(
                 conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-                      "NUMERIC_SCALE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s "
-                      "AND BINARY TABLE_NAME=BINARY %s", (db, table))}
+                      "NUMERIC_SCALE, IS_NULLABLE, GENERATION_EXPRESSION FROM information_schema.COLUMNS "
+                      "WHERE TABLE_SCHEMA=%s AND BINARY TABLE_NAME=BINARY %s", (db, table))}
 
 
 def fitted(expression: str, shape: Shape) -> str:
@@ -72,9 +75,11 @@ def fitted(expression: str, shape: Shape) -> str:
 
 
 def copied_rows(table: str, columns: list[Column], rules: dict[str, tuple[SanitizeRule, str]],
-                condition: str | None, newest: tuple[str, int] | None) -> str:
+                condition: str | None, newest: tuple[str, int] | None,
+                table_shapes: dict[str, Shape] | None = None) -> str:
     """The derived table of the rows the dump copies, rewritten columns under their own names (to be given
-    an alias where it is used)."""
+    an alias where it is used); with ``table_shapes``, its generated columns too, computed from the copied
+    values as the load computes them (a unique key or CHECK over ``LOWER(email)`` stored in a column)."""
     select = [f"({rules[c.name][1]}\n) AS {quote_name(c.name)}" if c.name in rules else quote_name(c.name)
               for c in columns if not c.generated]
     sql = f"SELECT {', '.join(select) or '1'} FROM {schema.row_source(table, columns)}"
@@ -82,6 +87,10 @@ def copied_rows(table: str, columns: list[Column], rules: dict[str, tuple[Saniti
         sql += f" WHERE ({condition}\n)"
     if newest is not None:
         sql += f" ORDER BY {quote_name(newest[0])} DESC LIMIT {int(newest[1])}"
+    generated = [f"({shape.generation}) AS {quote_name(name)}" for name, shape in (table_shapes or {}).items()
+                 if shape.generation is not None and any(c.name == name and c.generated for c in columns)]
+    if generated:
+        sql = f"SELECT {quote_name(table)}.*, {', '.join(generated)} FROM ({sql}) AS {quote_name(table)}"
     return f"({sql})"
 
 
@@ -134,6 +143,8 @@ def check_rows(conn: Any, db: str, table: str, copied: str, rules: dict[str, tup
                                            (db, table)):
         text = schema.text(clause)
         named = [column for column in rules if quote_name(column) in text]
+        if not named and any(quote_name(column) in text for column, shape in table_shapes.items() if shape.generation):
+            named = list(rules)  # A generated column the rules' values are computed into.
         if named:
             tests.append((f"NOT ({text})", breaks_check(rules[named[0]][0], table, schema.text(constraint), text)))
     if not tests:
@@ -158,8 +169,12 @@ def refuse_collisions(conn: Any, db: str, table: str, copied: str, rules: dict[s
                                                   "TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
                                             (db, table)):
         keys.setdefault(schema.text(index), []).append((schema.text(column), int(part) if part else None))
+    # A generated column computed from a rewritten one may take one value twice too.
+    computed = {column for column, shape in table_shapes.items() if shape.generation is not None}
     for index, key in keys.items():
         named = [column for column, _ in key if column in colliding]
+        if not named and any(column in computed for column, _ in key):
+            named = sorted(colliding)
         if not named:
             continue
         values = [quote_name(column) if part is None else f"LEFT({quote_name(column)},{part})" for column, part in key]

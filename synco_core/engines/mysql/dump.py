@@ -397,7 +397,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         if table_name in options.exclude_tables:
             continue  # No rows of it are copied: no value of the rules is loaded.
         copied = copychecks.copied_rows(table_name, table_columns, rewrites, options.where.get(table_name) or None,
-                                        options.keep_newest.get(table_name))
+                                        options.keep_newest.get(table_name), table_shapes)
         copychecks.check_rows(conn, db, table_name, copied, rewrites, table_shapes)
         copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes)
         copies[table_name] = copied

@@ -40,12 +40,28 @@ def bounded(column_type: str) -> bool:
         "character varying", "character", "bit varying", "bit")
 
 
+def with_generated(conn: psycopg.Connection[Any], q: Quoter, table: Table, rows: str) -> str:
+    """``rows`` (a parenthesised SELECT of the copied rows) with ``table``'s stored generated columns added,
+    computed from the copied values as the load computes them (a unique key or CHECK over ``lower(email)``
+    stored in a column), aliased as the table."""
+    alias = q(table.name)
+    generated = [f"({expression}) AS {q(name)}" for name, expression in fetch(conn, """
+        SELECT a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attribute a
+        JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = %s AND a.attgenerated = 's' AND NOT a.attisdropped ORDER BY a.attnum""", (table.oid,))]
+    if not generated:
+        return f"{rows} AS {alias}"
+    return f"(SELECT {alias}.*, {', '.join(generated)} FROM {rows} AS {alias}) AS {alias}"
+
+
 def check_rows(probe: Probe, conn: psycopg.Connection[Any], q: Quoter, table: Table, source: str,
                sanitised: dict[str, tuple[SanitizeRule, str]]) -> None:
     """Stop when a rule's values cannot be loaded into ``table``: ``source`` is the subquery of the rows the
     dump copies (``(SELECT ... ) AS name``, the rewritten columns under their own names); ``sanitised`` maps a
     column to its rule and the expression of its value."""
     types = {c.name: c for c in table.columns}
+    # Generated columns are computed from the rewritten values (``source`` holds them, :func:`with_generated`).
+    generated = {c.name for c in table.columns if c.generated}
     for column, (rule, _) in sanitised.items():
         if types[column].not_null and always_null(rule):
             raise null_into_not_null(rule)
@@ -57,8 +73,7 @@ def check_rows(probe: Probe, conn: psycopg.Connection[Any], q: Quoter, table: Ta
                              WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey))
                 FROM pg_catalog.pg_constraint c
                 WHERE c.conrelid = %s AND c.contype = 'c' AND c.convalidated ORDER BY c.conname""", (table.oid,))
-              if set(used) & set(sanitised) and set(used) <= set(types) - {c.name for c in table.columns
-                                                                              if c.generated}]
+              if set(used) & ({*sanitised, *generated})]
     if not nulls and not checks and all(always_null(rule) for rule, _ in sanitised.values()):
         return  # NULL is a value of every type: there is nothing to read.
     items = [f"pg_catalog.bool_or({q(column)} IS NULL)" for column in nulls]
@@ -77,7 +92,7 @@ def check_rows(probe: Probe, conn: psycopg.Connection[Any], q: Quoter, table: Ta
             raise null_into_not_null(sanitised[column][0])
     for (name, expression, columns), hit in zip(checks, found[len(nulls):], strict=False):
         if hit:
-            raise breaks_check(sanitised[columns[0]][0], table.display, name, expression)
+            raise breaks_check(sanitised[(columns or list(sanitised))[0]][0], table.display, name, expression)
 
 
 def _refused_value(probe: Probe, q: Quoter, source: str, sanitised: dict[str, tuple[SanitizeRule, str]],
@@ -101,6 +116,7 @@ def refuse_collisions(probe: Probe, conn: psycopg.Connection[Any], table: Table,
     colliding = {column for column, (rule, _) in sanitised.items() if may_collide(rule, bounded(types[column]))}
     if not colliding:
         return
+    generated = {c.name for c in table.columns if c.generated}
     nulls = "i.indnullsnotdistinct" if server_version_num(conn) >= 150000 else "false"
     for index, keys, predicate, used, not_distinct in fetch(conn, f"""
             SELECT c.relname,
@@ -116,15 +132,15 @@ def refuse_collisions(probe: Probe, conn: psycopg.Connection[Any], table: Table,
                    {nulls}
             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = %s AND i.indisunique AND i.indisvalid ORDER BY c.relname""", (table.oid,)):
-        if not set(used) & colliding:
-            continue
+        if not set(used) & colliding and not (set(used) & generated):
+            continue  # A generated column computed from a rewritten one may take one value twice too.
         values = [f"({key})" for key in keys]
         where = [] if not_distinct else [f"{value} IS NOT NULL" for value in values]
         if predicate is not None:
             where.append(f"({predicate})")
         if probe(f"SELECT 1 FROM {source} WHERE {' AND '.join(where or ['true'])} "
                  f"GROUP BY {', '.join(values)} HAVING pg_catalog.count(*) > 1 LIMIT 1"):
-            rule = next(sanitised[column][0] for column in sorted(set(used) & colliding))
+            rule = sanitised[sorted(set(used) & colliding or colliding)[0]][0]
             raise same_key_twice(rule, table.display, [key.strip('"') for key in keys], index)
 
 

@@ -221,7 +221,7 @@ class DataPlanner:
             if sanitised:
                 rewritten[table.oid] = {column: rule for column, (rule, _) in sanitised.items()}
                 # The rows as the copy holds them, under the table's name (its constraints name its columns).
-                copied = f"(SELECT {', '.join(select)} {query}) AS {q(table.name)}"
+                copied = copychecks.with_generated(self.conn, q, table, f"(SELECT {', '.join(select)} {query})")
                 probe = functools.partial(self._probe, self.table_paths.get(table.oid))
                 copychecks.check_rows(probe, self.conn, q, table, copied, sanitised)
                 copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
