@@ -93,6 +93,11 @@ CASES = {
         DumpOptions(sanitize=(rule("users", "token", "hash"),)),
         loaded=("SELECT COUNT(DISTINCT token), MAX(LENGTH(token)) FROM users", [(2, 10)]),
         engines=("postgresql", "mysql")),
+    # Characters, not bytes: a fixed name of 14 two-byte letters into VARCHAR(10) keeps 10 of them.
+    "multibyte mask cut to its column": Case(
+        ["CREATE TABLE members (id {id}, name VARCHAR(10) NOT NULL)", "INSERT INTO members (name) VALUES ('Ann')"],
+        DumpOptions(sanitize=(rule("members", "name", "fixed:ÄÖÜäöüßÄÖÜäöüß"),)),
+        loaded=("SELECT name FROM members", [("ÄÖÜäöüßÄÖÜ",)]), engines=("postgresql", "mysql")),
     "mask cut into one key": Case(
         ["CREATE TABLE customers (id {id}, code VARCHAR(8) NOT NULL UNIQUE)",
          "INSERT INTO customers (code) VALUES ('a1'), ('a2')"],
