@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from test_install_journal import KILLED, leftovers
 from test_install_journal_servers import Scene, install, make_scene, rollback
-from test_postgres_install_lock_wait import owner_without_createdb
+from test_postgres_without_createdb import owner_without_createdb
 
 from synco_core.detection import detect
 from synco_core.install.plan import ReceivedSet

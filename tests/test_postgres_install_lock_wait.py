@@ -4,16 +4,15 @@ console with autocommit off) waits a bounded time, then names the sessions in on
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from test_postgres_install import marker, marker_database
-from test_postgres_privileges import dumped
+from test_postgres_install import marker
+from test_postgres_privileges import dumped, owned_target
+from test_postgres_without_createdb import owner_without_createdb
 
-from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import inplace
 from synco_core.engines.postgresql.installer import install
 from synco_core.errors import DatabaseError
@@ -23,11 +22,13 @@ from synco_core.testing.services import (
     postgres_url_for,
     unique_name,
 )
-from synco_core.values import DatabaseConfig, InstallOptions
+from synco_core.values import InstallOptions
 
 pytestmark = pytest.mark.postgres
 
-PREFIX = "synco_test_p_install_leftovers"
+__all__ = ["owner_without_createdb"]  # the fixture, taken from its module
+
+PREFIX = "synco_test_lock_wait"
 
 
 @pytest.fixture
@@ -49,33 +50,6 @@ def factory() -> Iterator[Callable[[], str]]:
     drop_postgres_databases(created)
 
 
-@pytest.fixture
-def owner_without_createdb() -> Iterator[str]:
-    role = unique_name(f"{PREFIX}_owner")
-    admin = postgres_admin_connection()
-    admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOSUPERUSER')
-    try:
-        yield role
-    finally:
-        for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datdba = "
-                                     "(SELECT oid FROM pg_roles WHERE rolname = %s)", (role,)).fetchall():
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        admin.close()
-
-
-def owned(factory: Callable[[], str], role: str) -> tuple[str, DatabaseConfig]:
-    target = marker_database(factory)
-    admin = postgres_admin_connection()
-    try:
-        admin.execute(f'ALTER DATABASE "{target}" OWNER TO "{role}"')
-    finally:
-        admin.close()
-    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
-        conn.execute(f'ALTER TABLE marker OWNER TO "{role}"')
-    return target, dataclasses.replace(parse_database_url(postgres_url_for(target)), user=role)
-
-
 def test_another_roles_open_transaction_stops_the_in_place_install_in_one_line_naming_it(
         factory: Callable[[], str], owner_without_createdb: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The drops waited for ever behind a superuser's console that had read the table in a transaction
@@ -83,7 +57,7 @@ def test_another_roles_open_transaction_stops_the_in_place_install_in_one_line_n
     application, role) and what to do, the content as it was."""
     monkeypatch.setattr(inplace, "LOCK_WAIT_SECONDS", 1)
     data = dumped(factory, "CREATE TABLE t (a int); INSERT INTO t VALUES (1);")
-    target, database = owned(factory, owner_without_createdb)
+    target, database = owned_target(factory, owner_without_createdb)
     holder = psycopg.connect(postgres_url_for(target), application_name="reporting console")
     try:
         holder.execute("SELECT * FROM marker").fetchall()  # An open transaction now holds the table.
