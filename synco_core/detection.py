@@ -7,8 +7,10 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from synco_core import leftout
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.hookspecs import Side
+from synco_core.names import receiver_refusal
 from synco_core.pluginanswers import framework_problem, kind
 from synco_core.plugins import PLUGIN_EXITS, PluginError, SyncoPluginManager, failure_reason, get_plugin_manager
 from synco_core.values import FileSet, FileSetOptions, Framework, PublicFile
@@ -160,6 +162,13 @@ def guarded_entries(plugin: str, file_set: FileSet) -> FileSet:
                 raise PluginError(f"{where}: {failure_reason(exc)}") from exc
             if not isinstance(entry, PublicFile):
                 raise PluginError(f"{where}: it yielded {kind(entry)}, not a PublicFile")
+            refusal = receiver_refusal(entry.path) if isinstance(entry.path, str) else "not a string"
+            if refusal is not None:
+                # Said here, where the plugin is known: the entry is left out (counted in leftOutCount), and
+                # left to the set's filters a "../" path went as a dotfile, without a word.
+                leftout.skipped(log, "plugin %s listed %r in file set %r, which receivers refuse (%s): left out",
+                                plugin, entry.path, file_set.name, refusal)
+                continue
             yield entry
 
     return dataclasses.replace(file_set, entries=guarded)

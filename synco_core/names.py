@@ -101,6 +101,20 @@ def safe_relative_path(name: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def receiver_refusal(relative: str) -> str | None:
+    """Why a receiver would refuse ``relative`` as an index path (:func:`safe_relative_path`), None when it takes it.
+
+    A receiver refuses a whole index for one such path, so serve leaves that file out and says why.
+    """
+    if PLAIN_RELATIVE_PATH.fullmatch(relative):
+        return None
+    try:
+        safe_relative_path(relative)
+    except UnsafePathError as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True)
 class Folding:
     """Which spellings of a name a folder's file system takes for one file: names differing only in case

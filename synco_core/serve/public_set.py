@@ -40,13 +40,13 @@ from urllib.parse import quote
 
 from synco_core import leftout, workerframes
 from synco_core.beneath import BelowRoot
-from synco_core.errors import ConfigError, UnsafePathError
+from synco_core.errors import ConfigError
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
 from synco_core.index.order import SkipFolder, sorted_walk_lstat
 from synco_core.index.packs import SMALL_FILE_MAX, PackWriter
 from synco_core.index.stream import IndexWriter
-from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.names import receiver_refusal
 from synco_core.origins import origin_of, origin_text
 from synco_core.pull import fallback
 from synco_core.serve import walkprocess
@@ -138,12 +138,9 @@ def receivable(relative: str) -> bool:
     """True when a receiver will accept ``relative`` (:mod:`synco_core.names`); a name it would refuse (a
     control character, a backslash, a drive letter) would make it refuse the whole index, so serve leaves
     that one file out and says so."""
-    if PLAIN_RELATIVE_PATH.fullmatch(relative):
-        return True
-    try:
-        safe_relative_path(relative)
-    except UnsafePathError as exc:
-        leftout.skipped(log, "skipping %r: %s", relative, exc)
+    refusal = receiver_refusal(relative)
+    if refusal is not None:
+        leftout.skipped(log, "skipping %r: %s", relative, refusal)
         return False
     return True
 
@@ -260,7 +257,8 @@ DOTFILES = ".*"
 
 
 def is_dotfile(path: str) -> bool:
-    return any(part.startswith(".") for part in path.split("/"))
+    # "." and ".." are no dotfiles: a path holding them is for receivable() to refuse out loud, not to drop.
+    return any(part.startswith(".") and part not in (".", "..") for part in path.split("/"))
 
 
 def public_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
