@@ -22,10 +22,19 @@ log = logging.getLogger(__name__)
 MIN_PRIORITY, MAX_PRIORITY = -1, 1
 
 
+#: Plugins already warned that their Framework.plugin is not their entry-point name (once per process).
+_MISNAMED: set[tuple[str, str]] = set()
+
+
 def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = None,
                       side: Side = "source") -> list[Framework]:
     """Every framework some plugin recognises in ``project_dir``, best first (``side``: see
     :func:`synco_core.hookspecs.detect_framework`)."""
+    return [framework for _, framework in _answers(project_dir, manager, side)]
+
+
+def _answers(project_dir: Path, manager: SyncoPluginManager | None, side: Side) -> list[tuple[str, Framework]]:
+    """(the answering plugin's registered name, its framework), best first."""
     manager = manager or get_plugin_manager()
     project_dir = project_dir.resolve()
     if not project_dir.is_dir():
@@ -39,8 +48,14 @@ def detect_candidates(project_dir: Path, manager: SyncoPluginManager | None = No
             log.warning("plugin %s answered detect_framework with priority %s; counted as %d (the scale is %d to %d)",
                         plugin, framework.priority, counted, MIN_PRIORITY, MAX_PRIORITY)
             framework.priority = counted
-        found.append(framework)
-    return sorted(found, key=lambda f: -f.priority)
+        if framework.plugin != plugin and (plugin, framework.plugin) not in _MISNAMED:
+            # The entry-point name is the one `synco plugins` shows and users type; Framework.plugin stays as the
+            # plugin wrote it, since its own hooks compare against it.
+            _MISNAMED.add((plugin, framework.plugin))
+            log.warning("plugin %s answered detect_framework with Framework.plugin=%r; it should be its entry-point "
+                        "name %r (--framework accepts both)", plugin, framework.plugin, plugin)
+        found.append((plugin, framework))
+    return sorted(found, key=lambda answer: -answer[1].priority)
 
 
 def _framework_plugins(manager: SyncoPluginManager) -> list[str]:
@@ -59,12 +74,13 @@ def detect(
     Raises :class:`ConfigError` naming the candidates when none or several match equally well.
     """
     manager = manager or get_plugin_manager()
-    candidates = detect_candidates(project_dir, manager, side)
+    answers = _answers(project_dir, manager, side)
+    candidates = [framework for _, framework in answers]
     if framework_name:
         wanted = framework_name.lower()
-        chosen = [f for f in candidates if wanted in (f.plugin.lower(), f.name.lower())]
+        chosen = [f for plugin, f in answers if wanted in (plugin.lower(), f.plugin.lower(), f.name.lower())]
         if not chosen:
-            names = ", ".join(f"{f.plugin} ({f.reason})" for f in candidates) or "none"
+            names = ", ".join(f"{plugin} ({f.reason})" for plugin, f in answers) or "none"
             installed = _framework_plugins(manager)
             if wanted not in (name.lower() for name in installed):
                 # A misspelt or uninstalled name is not the project's fault: say which names exist.
@@ -83,7 +99,7 @@ def detect(
             )
         best = [f for f in candidates if f.priority == candidates[0].priority]
         if len(best) > 1:
-            names = "; ".join(f"{f.plugin}: {f.reason}" for f in best)
+            names = "; ".join(f"{plugin}: {f.reason}" for plugin, f in answers[:len(best)])
             raise ConfigError(f"several frameworks match ({names}); choose one with --framework NAME")
         framework = best[0]
         for other in candidates[len(best):]:

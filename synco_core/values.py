@@ -375,7 +375,8 @@ class Framework:
 
     #: Display name, as written to ``meta.json`` (``Neos/Flow``, ``Laravel``, ``Symfony``).
     name: str
-    #: Short name of the plugin that detected it (``neos``); ``--framework`` matches either.
+    #: Short name of the plugin that detected it (``neos``): its entry-point name. ``--framework`` matches this,
+    #: ``name``, or the entry-point name of the plugin that answered.
     plugin: str
     project_dir: Path
     database: DatabaseConfig | None = None

@@ -226,3 +226,33 @@ def test_a_plugin_without_side_still_detects(plugin_manager: SyncoPluginManager,
     register_plugin(marker_plugin("alpha", "alpha.txt"), "alpha")
     (tmp_path / "alpha.txt").touch()
     assert detect(tmp_path, side="destination").plugin == "alpha"
+
+
+@pytest.mark.hook("detect_framework")
+def test_framework_option_takes_the_entry_point_name_of_a_misnamed_plugin(
+    plugin_manager: SyncoPluginManager, register_plugin: Register, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Entry point ``magento2`` whose Framework says ``plugin="magento"``: ``--framework magento2`` (the name
+    ``synco plugins`` shows) failed with "framework 'magento2' not detected ...; found: magento". It selects the
+    plugin now, as does the name the plugin wrote, and the core warns of the mismatch once."""
+    (tmp_path / "app" / "etc").mkdir(parents=True)
+    register_plugin(marker_plugin("magento", "app/etc"), "magento2")
+    register_plugin(marker_plugin("beta", "beta.txt"), "beta")
+    (tmp_path / "beta.txt").touch()
+    listed = run("plugins", "--json")
+    assert "magento2" in listed.stdout
+    caplog.set_level("WARNING")
+    for name in ("magento2", "magento", "MAGENTO2"):
+        result = run("detect", str(tmp_path), "--framework", name, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["framework"] == "Magento"
+    assert detect(tmp_path, "magento2").plugin == "magento"
+    warned = [r.getMessage() for r in caplog.records if "Framework.plugin='magento'" in r.getMessage()]
+    assert warned == ["plugin magento2 answered detect_framework with Framework.plugin='magento'; it should be its "
+                      "entry-point name 'magento2' (--framework accepts both)"], warned
+    # Without --framework the two tie, and the choice names the entry point, which --framework takes.
+    with pytest.raises(ConfigError, match=r"several frameworks match \(.*magento2: app/etc found.*\)"):
+        detect(tmp_path)
+    missing = run("detect", str(tmp_path / "app"), "--framework", "magento2")
+    assert missing.exit_code == 1
+    assert "framework 'magento2' not detected" in missing.stderr, missing.output
