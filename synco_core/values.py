@@ -169,7 +169,8 @@ class DumpOptions:
     exclude_tables: tuple[str, ...] = ()
     #: Per table, an SQL condition rows must meet to be dumped.
     where: Mapping[str, str] = field(default_factory=dict)
-    #: Per table, keep only the newest N rows: (ordering column, N), as ``ORDER BY col DESC LIMIT N``.
+    #: Per table, keep only the newest N rows: (ordering column, N), as ``ORDER BY col DESC LIMIT N`` with the
+    #: primary key (or every column) breaking ties, highest first.
     keep_newest: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     #: Column rewrites; see :class:`SanitizeRule`.
     sanitize: tuple[SanitizeRule, ...] = ()

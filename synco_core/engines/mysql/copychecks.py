@@ -13,6 +13,7 @@ checked on the cut values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from synco_core.engines.mysql import schema
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.engines.mysql.literals import Column
+from synco_core.engines.mysql.newest import order_by
 from synco_core.sanitizenulls import (
     always_null,
     breaks_check,
@@ -76,17 +78,18 @@ def fitted(expression: str, shape: Shape) -> str:
 
 def copied_rows(table: str, columns: list[Column], rules: dict[str, tuple[SanitizeRule, str]],
                 condition: str | None, newest: tuple[str, int] | None,
-                table_shapes: dict[str, Shape] | None = None) -> str:
+                table_shapes: dict[str, Shape] | None = None, *, ties: Sequence[str]) -> str:
     """The derived table of the rows the dump copies, rewritten columns under their own names (to be given
     an alias where it is used); with ``table_shapes``, its generated columns too, computed from the copied
-    values as the load computes them (a unique key or CHECK over ``LOWER(email)`` stored in a column)."""
+    values as the load computes them (a unique key or CHECK over ``LOWER(email)`` stored in a column).
+    ``ties`` break the ties of ``newest`` as the dump does (:func:`synco_core.engines.mysql.newest.tie_break`)."""
     select = [f"({rules[c.name][1]}\n) AS {quote_name(c.name)}" if c.name in rules else quote_name(c.name)
               for c in columns if not c.generated]
     sql = f"SELECT {', '.join(select) or '1'} FROM {schema.row_source(table, columns)}"
     if condition is not None:
         sql += f" WHERE ({condition}\n)"
     if newest is not None:
-        sql += f" ORDER BY {quote_name(newest[0])} DESC LIMIT {int(newest[1])}"
+        sql += order_by(table, newest, ties)
     generated = [f"({shape.generation}) AS {quote_name(name)}" for name, shape in (table_shapes or {}).items()
                  if shape.generation is not None and any(c.name == name and c.generated for c in columns)]
     if generated:

@@ -30,6 +30,7 @@ from synco_core.engines.mysql import (
     copychecks,
     literals,
     loadable,
+    newest,
     qualify,
     rowstream,
     schema,
@@ -397,7 +398,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         if table_name in options.exclude_tables:
             continue  # No rows of it are copied: no value of the rules is loaded.
         copied = copychecks.copied_rows(table_name, table_columns, rewrites, options.where.get(table_name) or None,
-                                        options.keep_newest.get(table_name), table_shapes)
+                                        options.keep_newest.get(table_name), table_shapes,
+                                        ties=newest.tie_break(conn, db, table_name, table_columns))
         copychecks.check_rows(conn, db, table_name, copied, rewrites, table_shapes)
         copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes)
         copies[table_name] = copied
@@ -409,8 +411,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         filtered[table] = (f"the filter {table}: {options.where[table]}" if options.where.get(table)
                            else f"keep_newest of {table}")
         if table not in copies:
-            copies[table] = copychecks.copied_rows(table, schema.columns(conn, db, table), {},
-                                                   options.where.get(table) or None, options.keep_newest.get(table))
+            table_columns = schema.columns(conn, db, table)
+            copies[table] = copychecks.copied_rows(table, table_columns, {}, options.where.get(table) or None,
+                                                   options.keep_newest.get(table),
+                                                   ties=newest.tie_break(conn, db, table, table_columns))
     copychecks.refuse_orphans(conn, db, {**copies, **{table: None for table in options.exclude_tables}}, filtered,
                               rewritten)
 
@@ -465,8 +469,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         read = tablerows.TableRead(
             table=table, source=schema.row_source(table, columns), columns=columns,
             overrides=rules_by_table.get(table, {}), condition=options.where.get(table) or None,
-            newest=options.keep_newest.get(table), limit=group_limit, average_row=average_rows.get(table, 100) or 100,
-            rows_estimate=row_counts.get(table, 0))
+            newest=options.keep_newest.get(table),
+            ties=newest.tie_break(conn, db, table, columns) if table in options.keep_newest else (),
+            limit=group_limit, average_row=average_rows.get(table, 100) or 100, rows_estimate=row_counts.get(table, 0))
         fmt_columns = [c for c in columns if not c.generated]
         writer.write(b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\nSET autocommit=0;\n")
         if history:

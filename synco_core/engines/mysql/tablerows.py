@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from synco_core.engines.mysql import literals, rowpackets, rowstream, widerows
+from synco_core.engines.mysql import literals, newest, rowpackets, rowstream, widerows
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
 from synco_core.errors import DatabaseError
@@ -59,6 +59,8 @@ class TableRead:
     condition: str | None = None
     #: ``keep_newest``: (column, rows), or None.
     newest: tuple[str, int] | None = None
+    #: The columns breaking ties of ``newest`` (:func:`synco_core.engines.mysql.newest.tie_break`).
+    ties: Sequence[str] = ()
     #: Longest page value before it counts as too big (the session's ``group_concat_max_len``).
     limit: int = 4 * 1000 * 1000
     average_row: int = 100
@@ -86,8 +88,7 @@ def read_rows(conn: Any, writer: Writer, out: TableWriter, read: TableRead, key:
     """
     fmt = literals.row_format(read.columns, read.overrides)
     if read.newest is not None:
-        column, count = read.newest
-        stream(conn, writer, out, read, fmt, order=f" ORDER BY {quote_name(column)} DESC LIMIT {int(count)}")
+        stream(conn, writer, out, read, fmt, order=newest.order_by(read.table, read.newest, read.ties))
     elif wide:
         wide_fmt = literals.row_format(read.columns, read.overrides, raw_binary=True)
         # Fewer rows per fetch for wide rows, so that a fetch stays around a megabyte.

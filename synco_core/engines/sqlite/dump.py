@@ -161,8 +161,12 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     for table, (column, count) in options.keep_newest.items():
         check(table, "keep_newest", column)
         key = ", ".join(_row_key(conn, table))
+        # The row key breaks ties (highest first, as in the other engines), so which of the rows sharing the last
+        # kept value stay does not hang on the query plan.
+        ties = ", ".join(f"{part} DESC" for part in _row_key(conn, table))
         statements.append((f"DELETE FROM {quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {quote(table)} "
-                           f"ORDER BY {quote(column)} DESC LIMIT {int(count)})", f"keep_newest of {table}", table))
+                           f"ORDER BY {quote(table)}.{quote(column)} DESC, {ties} LIMIT {int(count)})",
+                           f"keep_newest of {table}", table))
         applied.append(f"{table}: only the newest {int(count)} rows by {column}")
     for rule in options.sanitize:
         check(rule.table, "the sanitize rules", rule.column)
