@@ -3,8 +3,9 @@
 Accepts the forms frameworks use: ``mysql://user:pw@host:3306/name``, ``mariadb://``,
 ``postgresql://``, ``postgres://``, ``pgsql://``, ``sqlite:///relative.db`` and
 ``sqlite:////absolute.db``, URL-encoded user names and passwords, ``?unix_socket=`` / ``?host=/run/...``
-for sockets; also the spellings of dj-database-url (``postgis://``, ``mysqlgis://``, ``spatialite://``
-...), Active Record (``mysql2://``, ``trilogy://``, ``sqlite3://``) and SQLAlchemy (``postgresql+psycopg://``,
+for sockets, credentials and the server given in the query (:mod:`synco_core.dburlquery`); also the
+spellings of dj-database-url (``postgis://``, ``mysqlgis://``, ``spatialite://`` ...), Active Record
+(``mysql2://``, ``trilogy://``, ``sqlite3://``) and SQLAlchemy (``postgresql+psycopg://``,
 ``mysql+pymysql://``: the ``+driver`` part is dropped). This is the one place they are mapped: every plugin
 and ``SYNCO_DATABASE_URL`` go through it. Unknown schemes are kept as the engine name, so a third-party
 engine plugin can claim them.
@@ -16,9 +17,10 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from synco_core.dburlquery import lift, port_of, query_items
 from synco_core.errors import ConfigError
 from synco_core.redaction import printable, register_secret
-from synco_core.values import DatabaseConfig
+from synco_core.values import DatabaseConfig, is_secret_option
 
 #: Scheme and driver aliases (Doctrine/PDO, Laravel, Active Record adapters, dj-database-url, JDBC-flavoured
 #: Rails), mapped to the engine names the built-in engines answer to. The GIS and TimescaleDB spellings are
@@ -102,7 +104,7 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
     if port == 0:
         # No server listens there; what reads as one is most often a password with an unencoded "/" in it.
         raise ConfigError(f"database URL has an invalid port (0): {_mask(url)}")
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    options = query_items(engine, parts.query)
     socket = options.pop("unix_socket", None) or options.pop("socket", None)
     host = unquote(parts.hostname) if parts.hostname else None
     if not socket and options.get("host", "").startswith("/"):
@@ -111,6 +113,14 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
         # A URL-encoded socket path in the host position (mysql://u@%2Frun%2Fmysqld.sock/db).
         socket, host = host, None
     name = unquote(parts.path.lstrip("/"))
+    try:
+        lifted = lift(engine, options, {"user": user, "password": password, "host": host,
+                                        "port": str(port) if port else None, "name": name})
+        port = port_of(lifted["port"]) if "port" in lifted else port
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}: {_mask(url)}") from None
+    user, password = lifted.get("user", user), lifted.get("password", password)
+    host, name = lifted.get("host", host), lifted.get("name", name)
     if not name:
         raise ConfigError(f"database URL names no database: {_mask(url)}")
     return DatabaseConfig(
@@ -160,8 +170,13 @@ def _is_authority(hostpart: str) -> bool:
     return _AUTHORITY.fullmatch(authority) is not None
 
 
+#: ``key=value`` in a URL's query (or what may be one, in a URL being refused).
+_QUERY_ITEM = re.compile(r"(?<=[?&])([^=&#?]*)=([^&#]*)")
+
+
 def _mask(url: str) -> str:
-    """``url`` with any password replaced, for error messages."""
+    """``url`` with any password replaced (also one given as ``?password=``), for error messages."""
+    url = _QUERY_ITEM.sub(lambda m: f"{m[1]}=***" if is_secret_option(unquote(m[1])) else m[0], url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url

@@ -6,6 +6,7 @@ manifest checksum) depends only on its content, never on the server's or the use
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import psycopg
@@ -35,9 +36,17 @@ SESSION_SETTINGS = (
     "SET idle_in_transaction_session_timeout = 0",
 )
 
-#: Options of a ``postgresql://`` URL that are passed on to libpq as they are.
-_LIBPQ_OPTIONS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "application_name",
-                  "target_session_attrs", "options", "sslpassword", "gssencmode", "channel_binding")
+#: libpq keywords a config's own fields carry (:mod:`synco_core.dburlquery` moves them there from a URL's query),
+#: and those synco refuses in a URL: never passed on from the options.
+_NOT_PASSED = frozenset({"host", "port", "user", "password", "dbname", "hostaddr", "service"})
+
+
+@functools.cache
+def libpq_options() -> frozenset[str]:
+    """The options of a ``postgresql://`` URL passed on to libpq as they are: every keyword this libpq knows
+    (what ``psql`` takes in a URI's query) but those of :data:`_NOT_PASSED`. Other options (Doctrine's
+    ``serverVersion``, ``charset``) are the framework's, not libpq's, and stay out."""
+    return frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults()) - _NOT_PASSED
 
 
 def where(database: DatabaseConfig, dbname: str | None = None) -> str:
@@ -68,9 +77,8 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
     if database.password:
         kwargs["password"] = database.password
     kwargs.setdefault("connect_timeout", 10)
-    for key in _LIBPQ_OPTIONS:
-        if key in database.options:
-            kwargs[key] = database.options[key]
+    for key in libpq_options() & database.options.keys():
+        kwargs[key] = database.options[key]
     try:
         conn = psycopg.connect(**kwargs)
     except psycopg.Error as exc:
