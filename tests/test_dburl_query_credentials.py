@@ -172,3 +172,11 @@ def test_libpq_options_pass_what_libpq_knows() -> None:
     known = libpq_options()
     assert {"sslmode", "keepalives", "tcp_user_timeout", "passfile", "connect_timeout"} <= known
     assert not {"password", "user", "host", "port", "dbname", "hostaddr", "service", "serverVersion"} & known
+
+
+def test_a_query_host_decides_whether_the_database_is_local() -> None:
+    """``db load`` replaces a remote database only with ``--force-remote-target``: a ``?host=`` the connection
+    follows must count, not the empty host before it."""
+    remote = parse_database_url("postgresql:///app?host=db.example.com&port=6432")
+    assert (remote.host, remote.port, remote.is_local()) == ("db.example.com", 6432, False)
+    assert parse_database_url("mysql:///app?host=127.0.0.1&user=app").is_local()
