@@ -53,7 +53,22 @@ def kind_of(head: bytes) -> str:
     return "plain text (an uncompressed SQL script?)"
 
 
-class _ReadErrors:
+class _Reader:
+    """``readinto`` and ``readable`` over a subclass's ``read``: what a binary file object needs besides."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+class _ReadErrors(_Reader):
     """A decompressing reader whose failures name the file instead of the library's exception class."""
 
     def __init__(self, reader: BinaryIO, name: str, kind: str) -> None:
@@ -64,23 +79,12 @@ class _ReadErrors:
     def read(self, size: int = -1) -> bytes:
         try:
             return self._reader.read(size)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ConfigError(f"cannot load {self._path}: its {self._kind} data is damaged or cut short "
-                              f"({exc})") from None
         except Exception as exc:
             # zstandard raises its own ZstdError, which is not an OSError.
-            if type(exc).__name__ != "ZstdError":
+            if not isinstance(exc, (OSError, EOFError, zlib.error)) and type(exc).__name__ != "ZstdError":
                 raise
             raise ConfigError(f"cannot load {self._path}: its {self._kind} data is damaged or cut short "
                               f"({exc})") from None
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
 
 
 class _ZstdFrames:
@@ -134,7 +138,7 @@ class _ZstdFrames:
         return buffered[:size]
 
 
-class _Prefixed:
+class _Prefixed(_Reader):
     """A stream whose first bytes were read already to tell its kind: they come first, then the rest.
 
     Standard input cannot be sought back to its start, so what was read to sniff it is handed out again.
@@ -152,14 +156,6 @@ class _Prefixed:
             data, self._head = self._head[:size], self._head[size:]
             return data
         return self._rest.read(size)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
 
 
 #: Kinds that are no dump synco can load, and what to do instead.

@@ -348,6 +348,12 @@ class WireFileSet:
         return detail.size_bytes if detail else 0
 
     @property
+    def left_out_count(self) -> int:
+        """Files or folders serve found in the set's folder and left out (0 for a dump, or when not counted)."""
+        detail = self.public or self.private
+        return (detail.left_out_count or 0) if detail is not None else 0
+
+    @property
     def relative_base_path(self) -> str:
         if self.private:
             return self.private.relative_base_path

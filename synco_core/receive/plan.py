@@ -140,8 +140,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         item = SetPlan(file_set.name, file_set.type, "download", local=local,
                        delete=deletes_in(file_set.public, options.delete) if file_set.public else options.delete,
                        sanitized=sanitized_flag(meta, file_set))
-        counted = file_set.public or file_set.private
-        item.left_out_by_serve = (counted.left_out_count or 0) if counted is not None else 0
+        item.left_out_by_serve = file_set.left_out_count
         plan.sets.append(item)
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)

@@ -621,14 +621,13 @@ LEFT_OUT_NOTED = 1000
 
 def _left_out_by_serve(file_set: WireFileSet, delete: bool) -> int:
     """How many files or folders serve left out of ``file_set`` (0 when none, or not counted), said once."""
-    detail = file_set.public or file_set.private
-    count = detail.left_out_count if detail is not None else None
+    count = file_set.left_out_count
     if count:
         kept = "; --delete removes nothing from this set, as their local copies would look gone" \
             if delete and file_set.public is not None else ""
         log.warning("%s: serve left out %d file(s) or folder(s) it found on the server (its output names them)%s",
                     file_set.name, count, kept)
-    return count or 0
+    return count
 
 
 def _left_out_before(previous: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
