@@ -113,8 +113,8 @@ class Scene:
         return tree(self.project, frozenset({"db/app.db", "db/app.db.synco-previous"}))
 
 
-@pytest.fixture
-def scene(tmp_path: Path) -> Scene:
+@pytest.fixture(name="scene")
+def scene_fixture(tmp_path: Path) -> Scene:
     project, received = tmp_path / "project", tmp_path / "received"
     database = sqlite_file(project / "db" / "app.db", ORIGINAL_DB)
     (project / ".synco.yml").write_text(

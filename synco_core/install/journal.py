@@ -36,6 +36,7 @@ from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install.state import read_json_file
+from synco_core.recordversion import RECORD_VERSION, record_version
 from synco_core.trees import remove_tree
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class InstallJournal:
             _sync_folder(self.project_dir)
 
     def _write(self) -> None:
-        data = {"version": 1, "session": self.session, "steps": [_step_json(s, self.project_dir) for s in self.steps]}
+        data = {"version": RECORD_VERSION, "session": self.session,
+                "steps": [_step_json(s, self.project_dir) for s in self.steps]}
         temp = self.file.with_name(self.file.name + ".tmp")
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -199,6 +201,7 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ConfigError(f"{file} is not a synco install journal")
+    record_version(data, file, "install journal")
     steps = []
     for entry in data["steps"]:
         if (not isinstance(entry, dict) or entry.get("kind") not in ("database", "files")

@@ -16,6 +16,7 @@ from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.recordversion import record_version
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
 from synco_core.trees import tree_size
@@ -76,6 +77,7 @@ def load_received(folder: Path) -> Received:
         raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("fileSets"), list):
         raise ConfigError(f"{state_file} is not a synco receive record")
+    record_version(data, state_file, "receive record")
     sets = [received_set(folder, entry, state_file) for entry in data["fileSets"]]
     return Received(folder, str(data.get("session") or ""), str(data.get("frameworkName") or ""), sets)
 

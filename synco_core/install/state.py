@@ -18,6 +18,7 @@ from typing import Any
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
+from synco_core.recordversion import RECORD_VERSION, record_version
 from synco_core.trees import remove_tree
 
 STATE_FILE = ".synco-install.json"
@@ -112,7 +113,7 @@ def _resolve(value: object, project_dir: Path, state_file: Path) -> Path:
 
 def write_state(state: InstallState) -> None:
     data: dict[str, Any] = {
-        "version": 1,
+        "version": RECORD_VERSION,
         "session": state.session,
         "database": state.database,
         "namedDatabases": state.named_databases,
@@ -145,6 +146,7 @@ def read_state(project_dir: Path) -> InstallState | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("folders"), list):
         raise ConfigError(f"{state_file} is not a synco install record")
+    record_version(data, state_file, "install record")
     folders = []
     for entry in data["folders"]:
         if not isinstance(entry, dict):

@@ -43,6 +43,7 @@ from synco_core.receive.public_index import fetch_pack_table, open_index, scratc
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.receive.treedigest import artifact_state, tree_record, unchanged_tree
+from synco_core.recordversion import RECORD_VERSION, newer_record, record_version
 from synco_core.trees import remove_tree
 from synco_core.wire import (
     DumpInfo,
@@ -251,6 +252,9 @@ class _State:
             loaded = json.loads(self._read())
             if isinstance(loaded, dict):
                 self.data = loaded
+        if newer_record(self.data):
+            # A newer synco's record would be half carried over into this one's: refused before any download.
+            record_version(self.data, self.path, "receive record")
         sets = self.data.get("fileSets")
         self.sets: dict[str, dict[str, Any]] = {}
         if isinstance(sets, list):
@@ -312,7 +316,7 @@ class _State:
 
     def save(self, session: str, meta: Meta) -> None:
         self.data = {
-            "version": 1,
+            "version": RECORD_VERSION,
             "session": session,
             "frameworkName": meta.framework_name,
             "fileSets": list(self.sets.values()),
