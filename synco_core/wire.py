@@ -47,6 +47,22 @@ class WireFormatError(TransferError):
     """A meta file or index that decrypted fine but does not have the expected shape."""
 
 
+class NewerFormatError(WireFormatError):
+    """A value a newer synco may write where this reader must understand it (a compression, an index format,
+    a state, a file set type): the words name this synco's version and the upgrade, not damage."""
+
+    def __init__(self, what: str) -> None:
+        from synco_core import __version__
+
+        super().__init__(f"{what}, which this synco ({__version__}) does not know: the session needs a newer "
+                         "synco here; upgrade synco on this machine")
+
+
+def unsupported_type_message(wire_type: str) -> str:
+    """Why a file set of a type this reader does not know is left out (a newer writer's type)."""
+    return str(NewerFormatError(f"file set type {wire_type!r}"))
+
+
 def _get(data: Mapping[str, Any], key: str, kind: type, where: str, default: Any = None, required: bool = False) -> Any:
     """``data[key]`` checked against ``kind``; a wrong type is a one-line :class:`WireFormatError`."""
     value = data.get(key)
@@ -79,7 +95,7 @@ def _compact(data: dict[str, Any]) -> dict[str, Any]:
 
 def _check_compression(value: str | None, where: str) -> str | None:
     if value not in (None, "zstd"):
-        raise WireFormatError(f"unsupported compression {value!r} in {where}")
+        raise NewerFormatError(f"{where} is compressed with {value!r}")
     return value
 
 
@@ -430,7 +446,7 @@ class Meta:
             raise WireFormatError("malformed meta: not a JSON object")
         state = _get(data, "state", str, "meta", required=True)
         if state not in STATES:
-            raise WireFormatError(f"malformed meta: unknown state {state!r}")
+            raise NewerFormatError(f"the meta's state is {state!r}")
         sets_raw = _get(data, "fileSets", list, "meta", [])
         file_sets = [WireFileSet.from_json(item) for item in sets_raw]
         names = [file_set.name for file_set in file_sets]

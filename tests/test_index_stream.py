@@ -24,7 +24,13 @@ from synco_core.errors import UnsafePathError
 from synco_core.index import extsort
 from synco_core.index.stream import IndexWriter, iter_object_members, read_index
 from synco_core.names import safe_relative_path
-from synco_core.wire import INDEX_FORMAT_LINES, PublicIndexEntry, WireFormatError, public_index_from_bytes
+from synco_core.wire import (
+    INDEX_FORMAT_LINES,
+    NewerFormatError,
+    PublicIndexEntry,
+    WireFormatError,
+    public_index_from_bytes,
+)
 
 # What synco_core.names accepts in a path segment: no separator, backslash or control character.
 SEGMENT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"), min_size=1,
@@ -183,7 +189,7 @@ def test_hostile_line_indexes_are_refused(raw: str, reason: str) -> None:
 
 
 def test_unknown_format_is_refused() -> None:
-    with pytest.raises(WireFormatError, match="unsupported public files index format 3"):
+    with pytest.raises(NewerFormatError, match=r"index is of format 3, which this synco .* upgrade synco on this "):
         read_index(io.BytesIO(b"{}"), 3)
 
 

@@ -85,11 +85,12 @@ def test_unknown_fields_and_types_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(state="Done"), "unknown state"),
+    (lambda d: d.update(state="Done"), "the meta's state is 'Done', which this synco .* upgrade synco"),
     (lambda d: d["fileSets"][0]["mysqlDump"].update(sizeBytes="12"), "should be int"),
     (lambda d: d["fileSets"][0]["mysqlDump"].update(fileName="../x"), "unsafe artifact name"),
     (lambda d: d["fileSets"][1].update(publicFiles=None), "'publicFiles' is missing"),
-    (lambda d: d["fileSets"][0]["mysqlDump"].update(compression="lz4"), "unsupported compression"),
+    (lambda d: d["fileSets"][0]["mysqlDump"].update(compression="lz4"),
+     "compressed with 'lz4', which this synco .* upgrade synco"),
     (lambda d: d.update(fileSets={}), "should be list"),
 ])
 def test_malformed_meta_is_one_line_error(change: object, message: str) -> None:

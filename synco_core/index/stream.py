@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from synco_core.errors import ConfigError
 from synco_core.goindex import RootFinder
 from synco_core.index.extsort import external_sort
-from synco_core.wire import INDEX_FORMAT_LINES, PublicIndexEntry, WireFormatError, index_path
+from synco_core.wire import INDEX_FORMAT_LINES, NewerFormatError, PublicIndexEntry, WireFormatError, index_path
 
 #: Lines parsed per call into the JSON parser when reading the line format.
 BATCH_LINES = 1024
@@ -139,7 +139,7 @@ def read_index(plain: BinaryIO, index_format: int | None, spill_dir: Path | None
     if index_format == INDEX_FORMAT_LINES:
         return _read_lines(plain)
     if index_format is not None:
-        raise WireFormatError(f"unsupported public files index format {index_format}")
+        raise NewerFormatError(f"the public files index is of format {index_format}")
     return _sorted_legacy(plain, spill_dir)
 
 

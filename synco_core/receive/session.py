@@ -48,12 +48,14 @@ from synco_core.trees import remove_tree
 from synco_core.wire import (
     DumpInfo,
     Meta,
+    NewerFormatError,
     PackInfo,
     PrivateFilesInfo,
     PublicFilesInfo,
     WireFileSet,
     WireFormatError,
     session_folder_name,
+    unsupported_type_message,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,8 @@ class SetOutcome:
 SAME_NAME = "same-name"
 #: :attr:`SetOutcome.cause` of a set whose failed files all have a local file or folder in their way.
 IN_THE_WAY = "in-the-way"
+#: :attr:`SetOutcome.cause` of a set written in a form only a newer synco reads (:class:`NewerFormatError`).
+NEWER = "newer"
 
 
 @dataclass
@@ -174,6 +178,9 @@ class ReceiveSummary:
         if any(outcome.cause == "gone" for outcome in failed):
             return ("the session is gone from the server (serve stopped, or its time to live ran out): start "
                     "serve again and receive the new session.")
+        if any(outcome.cause == NEWER for outcome in failed):
+            return ("part of the session is in a form only a newer synco reads (see above); running the same "
+                    "command again would get the same: upgrade synco on this machine, then receive again.")
         if any(outcome.cause == "refused" for outcome in failed):
             return ("what the server sent was refused (see above); running the same command again would get the "
                     "same: ask for a new session, or check the server (and any cache or CDN in front of it).")
@@ -496,8 +503,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
             summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
-                                           f"file set type {unsupported.type!r} is not supported by this synco",
-                                           cause="refused"))
+                                           unsupported_type_message(unsupported.type), cause=NEWER))
     arrived = options.on_set_arrived or (lambda _target, _entry: None)
 
     def ordered() -> Iterator[WireFileSet]:
@@ -666,9 +672,11 @@ def check_disk_space(target: Path, reasons: Iterable[str]) -> None:
 
 
 def failure_cause(exc: BaseException) -> str:
-    """``gone``, ``refused`` or "" (running again may help) for the error a set failed with."""
+    """``gone``, ``newer``, ``refused`` or "" (running again may help) for the error a set failed with."""
     if isinstance(exc, NotFoundError):
         return "gone"
+    if isinstance(exc, NewerFormatError):
+        return NEWER
     if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, WireFormatError, ConfigError,
                         RefusedRequestError)):
         return "refused"
