@@ -189,6 +189,12 @@ def _source_settings(raw: Mapping[str, Any], where: str) -> dict[str, dict[str, 
 
 #: ``indexFormat`` of an index written one entry per line, in index order (see docs/wire-format.md).
 INDEX_FORMAT_LINES = 2
+#: ``indexFormat`` of a set serve left files out of (``leftOutCount``): the layout of
+#: :data:`INDEX_FORMAT_LINES` under a number the receivers from before ``leftOutCount`` refuse, since they
+#: would take those files for files gone from the server and ``receive --delete`` would remove their copies.
+INDEX_FORMAT_LEFT_OUT = 3
+#: The index formats written one entry per line.
+LINE_FORMATS = (INDEX_FORMAT_LINES, INDEX_FORMAT_LEFT_OUT)
 
 
 @dataclass

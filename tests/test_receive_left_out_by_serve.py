@@ -11,10 +11,20 @@ from pathlib import Path
 import pytest
 from test_transfer_support import FixturePlugin, fixture_app_fixture, publish  # noqa: F401
 
+from synco_core import age
 from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive.meta import identities_for
 from synco_core.receive.plan import plan_session
 from synco_core.serve.server import start_server
-from synco_core.wire import PrivateFilesInfo, PublicFilesInfo, WireFormatError
+from synco_core.wire import (
+    INDEX_FORMAT_LEFT_OUT,
+    INDEX_FORMAT_LINES,
+    META_FILE,
+    Meta,
+    PrivateFilesInfo,
+    PublicFilesInfo,
+    WireFormatError,
+)
 
 
 def test_a_folder_serve_left_out_is_kept_by_a_receive_with_delete(fixture_app: Path, tmp_path: Path,
@@ -97,3 +107,28 @@ def test_the_plan_and_the_summary_say_why_nothing_is_deleted() -> None:
 
     assert "kept: serve left files of this set out" in _kept_for(2, "remove with --delete")
     assert _kept_for(0, "remove with --delete") == "no longer on the server (remove with --delete)"
+
+
+def _public_of(app: Path, session: str, secret: str) -> PublicFilesInfo:
+    meta = Meta.from_bytes(age.decrypt_bytes((app / "web" / session / META_FILE).read_bytes(), identities_for(secret)))
+    found = meta.file_set("uploads")
+    assert found is not None and found.public is not None
+    return found.public
+
+
+def test_receivers_from_before_the_count_refuse_a_set_with_files_left_out(fixture_app: Path) -> None:
+    """A receive from before ``leftOutCount`` (a synco of 2026-12-05) ignores the count: with --delete it
+    removed the laptop's copies of the files serve left out, after a serve of this version. The set's
+    ``indexFormat`` is one such receivers refuse in one line ("unsupported public files index format 3"),
+    whereas the index formats they read (none, 2) stay those of every set nothing was left out of."""
+    plain = _public_of(fixture_app, "synco-leftout000000000005",
+                       publish(fixture_app, "synco-leftout000000000005").secret)
+    assert plain.left_out_count is None and plain.index_format == INDEX_FORMAT_LINES
+    outside = fixture_app / "shared-gallery"
+    outside.mkdir()
+    (fixture_app / "web" / "uploads" / "gallery").symlink_to(outside)
+    left = _public_of(fixture_app, "synco-leftout000000000006",
+                      publish(fixture_app, "synco-leftout000000000006").secret)
+    assert left.left_out_count == 1
+    assert left.index_format not in (None, INDEX_FORMAT_LINES)
+    assert left.index_format == INDEX_FORMAT_LEFT_OUT

@@ -50,8 +50,8 @@ WHOLE = {
 }
 #: One set refused, the others received: the advice names the upgrade.
 ONE_SET = {
-    "index-format": (lambda d: detail(d, "publicFiles").update(indexFormat=3),
-                     "uploads (PublicFiles) - the public files index is of format 3"),
+    "index-format": (lambda d: detail(d, "publicFiles").update(indexFormat=4),
+                     "uploads (PublicFiles) - the public files index is of format 4"),
     "set-type": (lambda d: d["fileSets"].append({"name": "cache", "type": "RedisDump", "redisDump": {"fileName": "x"}}),
                  "cache (RedisDump) - file set type 'RedisDump'"),
 }

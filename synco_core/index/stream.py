@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from synco_core.errors import ConfigError
 from synco_core.goindex import RootFinder
 from synco_core.index.extsort import external_sort
-from synco_core.wire import INDEX_FORMAT_LINES, NewerFormatError, PublicIndexEntry, WireFormatError, index_path
+from synco_core.wire import LINE_FORMATS, NewerFormatError, PublicIndexEntry, WireFormatError, index_path
 
 #: Lines parsed per call into the JSON parser when reading the line format.
 BATCH_LINES = 1024
@@ -136,7 +136,7 @@ def read_index(plain: BinaryIO, index_format: int | None, spill_dir: Path | None
     entry out of order or listed twice. Legacy indexes go through a bounded external sort (temporary files
     in ``spill_dir`` when they are large); a path listed twice there keeps its last entry, as JSON does.
     """
-    if index_format == INDEX_FORMAT_LINES:
+    if index_format in LINE_FORMATS:
         return _read_lines(plain)
     if index_format is not None:
         raise NewerFormatError(f"the public files index is of format {index_format}")

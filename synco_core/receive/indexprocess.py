@@ -33,7 +33,7 @@ from synco_core.receive.limits import CappedReader, SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
 from synco_core.receive.treedigest import IndexSummary, TreeDigest
 from synco_core.receive.workers import worker_command
-from synco_core.wire import INDEX_FORMAT_LINES, PublicFilesInfo, PublicIndexEntry, WireFormatError
+from synco_core.wire import LINE_FORMATS, PublicFilesInfo, PublicIndexEntry, WireFormatError
 from synco_core.workerframes import read_frame, write_frame
 
 #: Entries of an index before it is read in a worker process (its start costs about a tenth of a second).
@@ -50,7 +50,7 @@ _ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
 
 def use_process(public: PublicFilesInfo) -> bool:
     """True when ``public``'s index is worth reading in a worker process."""
-    return (public.index_format == INDEX_FORMAT_LINES and (public.file_count or 0) >= MIN_FILES
+    return (public.index_format in LINE_FORMATS and (public.file_count or 0) >= MIN_FILES
             and workerframes.usable_cores() >= 2)
 
 

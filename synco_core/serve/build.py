@@ -45,6 +45,8 @@ from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
     DUMP_TYPES,
+    INDEX_FORMAT_LEFT_OUT,
+    INDEX_FORMAT_LINES,
     PRIVATE_FILES,
     PUBLIC_FILES,
     SESSION_PREFIX,
@@ -365,6 +367,8 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
         notify(file_set.name, None, None)
     # A receiver told files were left out keeps its copies of them under --delete (as rsync after an I/O error).
     result.info.left_out_count = tally.counts[leftout.SKIPPED] or None
+    if result.info.left_out_count and result.info.index_format == INDEX_FORMAT_LINES:
+        result.info.index_format = INDEX_FORMAT_LEFT_OUT
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)
 
 
