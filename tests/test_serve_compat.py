@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import zstandard
 from click.testing import CliRunner
 from test_age_interop import run_with_terminal
 from test_serve_sanitize import PROFILE, app_factory_fixture, read_artifact, read_meta  # noqa: F401
-from test_transfer_support import fixture_app_fixture  # noqa: F401
+from test_transfer_support import fixture_app_fixture, static_server  # noqa: F401
 
 from synco_core import age, hookimpl
 from synco_core.cli.main import cli
@@ -222,3 +224,39 @@ def test_password_without_compat_prints_one_note(fixture_app: Path, monkeypatch:
     else:
         assert notes == [], result.stderr
     assert "Go synco v2 receive also needs --compat" not in result.stdout
+
+
+def _go_v2_fetch_path(session_folder: str, public_uri: str) -> str:
+    """The path, below the site's root, that Go synco v2's receive asks for: it joins the base URL, the
+    session folder and the ``publicUri`` (``<BASE>`` replaced by ``..``) with Go's url.JoinPath, which
+    cleans the path."""
+    return posixpath.normpath(posixpath.join("/", session_folder, public_uri.replace("<BASE>", ".."))).lstrip("/")
+
+
+def test_compat_public_uris_resolve_where_go_v2_fetches_them(fixture_app: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Go synco v2's receive reads a relative ``publicUri`` against the session folder (its serve writes
+    ``<BASE>/<path>``): a --compat session that wrote ``uploads/...`` sent it to
+    ``/synco-<id>/uploads/...``, a 404 for every file. This receive reads either form from the site's root."""
+    monkeypatch.chdir(fixture_app)
+    monkeypatch.setattr("synco_core.serve.keys.SCRYPT_WORK_FACTOR", 10)
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--compat", "--only", "uploads", "--password",
+                                      "correct horse battery", "--id", "compat4123456789abcd"])
+    assert result.exit_code == 0, result.output
+    web = fixture_app / "web"
+    folder = web / "synco-compat4123456789abcd"
+    meta = read_meta(folder, "correct horse battery")
+    uploads = meta.file_set("uploads")
+    assert uploads is not None and uploads.public is not None and uploads.public.compression is None
+    index = json.loads(read_artifact(folder / uploads.public.index_file_name, "correct horse battery"))
+    assert len(index) >= 10
+    for path, entry in index.items():
+        fetched = web / unquote(_go_v2_fetch_path(folder.name, entry["publicUri"]))
+        assert fetched.is_file() and fetched.stat().st_size == entry["sizeBytes"], (path, entry["publicUri"])
+    target = tmp_path / "t"
+    with static_server(web) as (url, _):
+        received = CliRunner().invoke(cli, ["receive", folder.name, "correct horse battery", "--base-url", url,
+                                            "--target", str(target), "--all"])
+    assert received.exit_code == 0, received.output
+    for path, entry in index.items():
+        assert (target / "uploads" / path).stat().st_size == entry["sizeBytes"]

@@ -351,7 +351,7 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
                 prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress,
                 # Packs are age files: a session written without encryption (a bare pull host) has none.
                 hash_large=options.hash_large, packs=options.packs and bool(folder.recipients), cache=cache,
-                skip_folder=is_synco_folder,
+                skip_folder=is_synco_folder, go_uris=options.compat,
                 spill_dir=context.work_dir,
                 on_relative_uri=((lambda uri, identity: notify(file_set.name, uri, identity)) if notify is not None
                                  else None),

@@ -538,6 +538,10 @@ def _cached_small(cache: HashCache, item: Candidate) -> tuple[os.stat_result | N
     return info, cache.lookup_content(item.path, info)
 
 
+#: What Go synco v2 puts before a URI relative to the site's root (its receive turns it into ``..``).
+GO_BASE = "<BASE>/"
+
+
 @dataclass
 class PublicSetOptions:
     """How :func:`write_public_set` writes one set."""
@@ -556,6 +560,9 @@ class PublicSetOptions:
     #: Told the URI and file identity of every entry that is relative to the session's base URL
     #: (``serve --listen``).
     on_relative_uri: Callable[[str, Identity | None], None] | None = None
+    #: Write relative URIs as ``<BASE>/<uri>`` (``--compat``): Go synco v2's receive resolves a relative
+    #: ``publicUri`` against the session folder and reads ``<BASE>`` as the site's root, as its serve writes.
+    go_uris: bool = False
 
 
 def _worker_allowed(file_set: FileSet, options: PublicSetOptions) -> bool:
@@ -645,9 +652,10 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
             writer = IndexWriter(cast(BinaryIO, plain))
             add = writer.add_row
             for row in rows:
-                add(row)
+                absolute = row[4] or row[3].startswith(("http://", "https://"))
+                add(row if absolute or not options.go_uris else (*row[:3], GO_BASE + row[3], *row[4:]))
                 total += row[1]
-                if row[4] or row[3].startswith(("http://", "https://")):
+                if absolute:
                     # Receive fetches absolute URLs only from origins the encrypted meta declares.
                     origins.add(origin_text(origin_of(row[3])))
                 elif on_uri is not None:
