@@ -691,9 +691,15 @@ def check_kept(conn: Any, names: Names) -> Journal:
         raise SyncoError(f"nothing to roll back for {what}: no previous content kept ({names.backup!r} does not "
                          "exist)")
     journal = read_journal(conn, names.backup)
-    if journal is None or journal.phase != KEPT:
-        raise SyncoError(f"cannot roll back {what}: {names.backup!r} is not a complete kept copy (it has no synco "
-                         "journal saying what it holds); nothing was changed")
+    if journal is None:
+        # The first synco versions (before 2026-12-05) moved tables and views with no journal: what such a
+        # copy's views, triggers and routines are to be in the target is not written anywhere.
+        raise SyncoError(f"cannot roll back {what}: {names.backup!r} has no synco journal saying what it holds, "
+                         "as a kept copy made by a synco from before 2026-12-05 (or not by synco); roll it back "
+                         "with the synco that made it; nothing was changed")
+    if journal.phase != KEPT:
+        raise SyncoError(f"cannot roll back {what}: {names.backup!r} is not a complete kept copy (its synco "
+                         "journal does not say it is complete); nothing was changed")
     present = {name for name, kind in schema.list_tables(conn, names.backup) if kind != "VIEW"}
     missing = [table for table in journal.before.tables if table not in present]
     if missing:
