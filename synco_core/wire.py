@@ -4,7 +4,8 @@ The JSON names are those of Go synco v2 (``state``, ``frameworkName``, ``fileSet
 session published by the Go tool reads back here and one published here can be read by the Go tool as far
 as its types go. Everything this implementation adds (``compression``, ``sha256``, ``engine``, the table
 manifest ...) is an extra key that the Go reader ignores; in the same way every reader here ignores keys it
-does not know, so a newer writer never breaks an older reader.
+does not know. An addition an older reader must not ignore comes with a value it refuses (``indexFormat`` 3
+for ``leftOutCount``), and a value this reader does not know where it must is a :class:`NewerFormatError`.
 
 Sizes follow Go synco: ``sizeBytes`` counts the plaintext (the bytes before encryption, and before
 compression when there is any), which is what a user wants to see in a file set chooser. The size of the
