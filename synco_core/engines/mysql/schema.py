@@ -17,7 +17,7 @@ from typing import Any
 
 import pymysql
 
-from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql import eventtimes, qualify
 from synco_core.engines.mysql.connect import quote_name, quote_string
 from synco_core.engines.mysql.literals import INTEGER_TYPES, Column
 
@@ -311,6 +311,8 @@ def show_definition(conn: Any, kind: str, name: str, *, keep_definer: bool = Fal
     statement = raw(row[create]) if keep_definer else strip_definer(raw(row[create]))
     if mode is not None and "NO_BACKSLASH_ESCAPES" in text(row[mode]).upper() and kind != "TRIGGER":
         statement = _comment_without_escapes(conn, kind, name, statement)
+    if zone is not None and eventtimes.depends_on_server(text(row[zone])):
+        statement = eventtimes.schedule_as_instants(conn, name, statement)
     return Definition(kind, name, statement,
                       sql_mode=text(row[mode]) if mode is not None else "",
                       charset_client=text(row[client]), collation_connection=text(row[connection]),
