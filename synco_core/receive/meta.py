@@ -85,9 +85,11 @@ def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
                                   "misplaced meta is refused")
     now = time.time() if now is None else now
     if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(meta.expires_at))
-        raise RefusedSessionError(f"session {folder} expired at {when}: its server removes it then, so what answers "
-                                  "for it now is left over or replayed; ask for a new session")
+        # In UTC, named: the laptop's zone need not be the server's, and the user compares with the server's log.
+        when, clock = (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(moment)) for moment in (meta.expires_at, now))
+        raise RefusedSessionError(f"session {folder} expired at {when} by this computer's clock (which reads {clock}): "
+                                  "its server removes it then, so what answers for it now is left over or replayed; "
+                                  "ask for a new session, or set this computer's clock right if it is wrong")
 
 
 def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,

@@ -46,6 +46,24 @@ def test_an_expired_session_is_refused(crafted: CraftedSession, crafted_server: 
     assert f"session {crafted.session_id} expired at" in line and "ask for a new session" in line
 
 
+def test_a_laptop_clock_hours_ahead_is_named_with_both_moments_in_utc(
+        crafted: CraftedSession, crafted_server: Callable[..., CraftedServer], tmp_path: Path) -> None:
+    """A fresh session (made a minute ago, for an hour) received on a laptop whose clock is three hours ahead
+    of the server's looks expired. The refusal named only "expired at" in the laptop's local time without its
+    zone, and sent the user for a new session, which the same clock refuses again: it now gives both moments
+    in UTC and names the clock as the other cause."""
+    laptop = int(time.time())
+    server = laptop - 3 * 3600
+    crafted.ready(crafted.dump_set(), createdAt=server - 60, expiresAt=server + 3600)
+    result = run_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    expired = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(server + 3600))
+    assert f"expired at {expired} by this computer's clock (which reads " in line
+    assert "set this computer's clock right" in line
+    assert not (tmp_path / "t" / "dbDump.sql").exists()
+
+
 def test_a_few_minutes_of_clock_difference_are_allowed(crafted: CraftedSession,
                                                        crafted_server: Callable[..., CraftedServer],
                                                        tmp_path: Path) -> None:
