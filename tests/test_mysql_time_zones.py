@@ -9,6 +9,7 @@ same instants on the laptop. DATETIME, DATE, TIME and YEAR are text: the same te
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -151,4 +152,27 @@ def test_timestamps_and_their_defaults_keep_their_instants_and_datetimes_their_t
     _copy(source, target, DumpOptions())
     assert _shared(f"SELECT * FROM `{target.name}`.t ORDER BY id") == expected
     assert _shared(default, target.name) == [("'2024-07-01 10:00:00'",)]
+
+
+
+def test_stored_generated_values_computed_in_production_zone_are_named(
+        source: DatabaseConfig, target: DatabaseConfig, caplog: pytest.LogCaptureFixture) -> None:
+    """``DATE(ts)`` and ``HOUR(ts)`` of a TIMESTAMP, stored: production computed them in Berlin, where the
+    application wrote the rows; no statement can set a generated column, so the load computes them again in
+    its UTC session and the copy held other dates and hours with nothing said. The dump now names the
+    columns whose stored values its own UTC session gives otherwise (not the one that holds the instant)."""
+    mariadb_admin(source, f"USE `{source.name}`", "SET time_zone = SYSTEM",
+                  "CREATE TABLE g (id INT PRIMARY KEY, ts TIMESTAMP NULL, day DATE AS (DATE(ts)) STORED, "
+                  "hour INT AS (HOUR(ts)) PERSISTENT, epoch BIGINT AS (UNIX_TIMESTAMP(ts)) STORED, "
+                  "shown VARCHAR(30) AS (ts) VIRTUAL)",
+                  "INSERT INTO g (id, ts) VALUES (1, '2024-07-01 00:30:00'), (2, '2024-01-01 12:00:00')",
+                  "CREATE TABLE plain (id INT PRIMARY KEY, n INT, twice INT AS (n * 2) STORED)",
+                  "INSERT INTO plain (id, n) VALUES (1, 21)")
+    with caplog.at_level("WARNING"):
+        _copy(source, target, DumpOptions())
+    named = [r.getMessage() for r in caplog.records if "stored generated" in r.getMessage()]
+    assert len(named) == 1 and named[0].startswith("table g: the stored generated columns day, hour hold values")
+    # What the copy holds: the load's computation, as the warning says.
+    assert _shared(f"SELECT id, day, hour FROM `{target.name}`.g ORDER BY id") == [
+        (1, datetime.date(2024, 6, 30), 22), (2, datetime.date(2024, 1, 1), 11)]
 

@@ -35,6 +35,7 @@ from synco_core.engines.mysql import (
     rowstream,
     schema,
     snapshot,
+    storedgenerated,
     tablerows,
     unsupported,
     visibility,
@@ -466,6 +467,10 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         if table in skipped.history:
             columns = [c for c in columns if not c.period]
         history = any(c.period for c in columns)
+        if any(c.generated for c in columns):
+            storedgenerated.warn(table, storedgenerated.recomputed_otherwise(
+                conn, db, table, options.where.get(table) or None,
+                [c.name for c in columns if c.data_type == "timestamp" and not c.generated]))
         read = tablerows.TableRead(
             table=table, source=schema.row_source(table, columns), columns=columns,
             overrides=rules_by_table.get(table, {}), condition=options.where.get(table) or None,
