@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import secrets
 
 #: 1980-01-01 00:00 UTC: FAT and exFAT hold nothing earlier (their start is in local time: a day of slack).
@@ -100,3 +101,29 @@ def stamp(target: int | str, mtime: float) -> None:
         except OverflowError:
             mtime = int(max(-bound - 1, min(mtime, bound)))
     os.utime(target, (mtime, mtime))
+
+
+#: A PAX ``mtime`` as tar writers give it: seconds, and a fraction of any length (only nine digits count).
+_PAX_TIME = re.compile(r"(-?)(\d{1,30})(?:\.(\d{1,100}))?")
+
+
+def pax_mtime_ns(text: str | None) -> int | None:
+    """A PAX header's ``mtime`` in nanoseconds, exactly as written (tarfile reads it as a float, which keeps
+    about seven digits after the point at today's dates); None where it is no plain decimal number."""
+    match = _PAX_TIME.fullmatch((text or "").strip())
+    if match is None:
+        return None
+    sign, whole, part = match.groups()
+    ns = int(whole) * 1_000_000_000 + int(((part or "") + "000000000")[:9])
+    return -ns if sign else ns
+
+
+def stamp_tar_time(target: int | str, pax_text: str | None, seconds: float) -> None:
+    """Give ``target`` a tar member's time: its PAX header's to the nanosecond where it has one the platform
+    takes, else ``seconds`` (the member's own, as :func:`stamp` sets it)."""
+    exact = pax_mtime_ns(pax_text)
+    if exact is not None:
+        with contextlib.suppress(OverflowError):
+            os.utime(target, ns=(exact, exact))
+            return
+    stamp(target, seconds)

@@ -39,7 +39,7 @@ from synco_core.fsutil import PRIVATE_MODE, set_mode
 from synco_core.names import folded, safe_relative_path, windows_rule
 from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
 from synco_core.receive.files import ECRYPTFS_NAME_MAX, NAME_ERRORS, not_held_reason
-from synco_core.receive.mtimes import stamp
+from synco_core.receive.mtimes import stamp_tar_time
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _write_file(folder_fd: int, leaf: str, member: tarfile.TarInfo, tar: tarfile
         out.flush()
         # The file's own permission bits once complete, on the descriptor (never looked up by name again).
         set_mode(out.fileno(), private_set_file_mode(member.mode))
-        stamp(out.fileno(), member.mtime)
+        stamp_tar_time(out.fileno(), member.pax_headers.get("mtime"), member.mtime)
 
 
 #: What a file system without links answers for one (exFAT and FAT; NTFS through some drivers).

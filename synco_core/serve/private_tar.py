@@ -78,8 +78,20 @@ def _bare_member(relative: str, info: os.stat_result, kind: bytes) -> tarfile.Ta
     member.type = kind
     member.mode = stat.S_IMODE(info.st_mode)
     member.mtime = info.st_mtime
+    exact_mtime(member, info.st_mtime_ns)
     member.uid, member.gid = info.st_uid, info.st_gid
     return member
+
+
+def exact_mtime(member: tarfile.TarInfo, mtime_ns: int) -> None:
+    """Carry ``mtime_ns`` in ``member``'s PAX header to the nanosecond.
+
+    tarfile writes a float's seconds there (about 7 digits after the point at today's dates, fewer later:
+    a time just before a second of 2106 became the next second); the header's text is exact.
+    """
+    if mtime_ns % 1_000_000_000:
+        whole, part = divmod(abs(mtime_ns), 1_000_000_000)
+        member.pax_headers = {**member.pax_headers, "mtime": f"{'-' if mtime_ns < 0 else ''}{whole}.{part:09d}"}
 
 
 def _extracted_before(path: str, info: os.stat_result, member: str) -> bool:
@@ -178,5 +190,6 @@ def _add_file(tar: tarfile.TarFile, below: BelowRoot, relative: str, path: str) 
             return None
         # Owner names of the server mean nothing on the laptop; numeric ids are kept as tar does.
         member.uname = member.gname = ""
+        exact_mtime(member, os.fstat(handle.fileno()).st_mtime_ns)
         tar.addfile(member, cast(BinaryIO, _ExactReader(handle, member.size, path)))
         return member.size
