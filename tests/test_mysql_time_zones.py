@@ -20,7 +20,7 @@ from private_servers import mariadb, mariadb_admin
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
 from synco_core.testing.services import mysql_admin_connection, unique_name
-from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions
+from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions, SanitizeRule
 
 pytestmark = pytest.mark.mysql
 
@@ -176,3 +176,15 @@ def test_stored_generated_values_computed_in_production_zone_are_named(
     assert _shared(f"SELECT id, day, hour FROM `{target.name}`.g ORDER BY id") == [
         (1, datetime.date(2024, 6, 30), 22), (2, datetime.date(2024, 1, 1), 11)]
 
+
+def test_where_and_rules_are_read_in_utc_whatever_zone_production_runs_in(
+        source: DatabaseConfig, target: DatabaseConfig) -> None:
+    """docs/configuration.md: a where condition and a sanitising expression see the dump's UTC session, not
+    production's SYSTEM zone (Berlin), so NOW() in them is UTC's."""
+    mariadb_admin(source, f"USE `{source.name}`",
+                  "CREATE TABLE t (id INT PRIMARY KEY, zone VARCHAR(10))", "INSERT INTO t VALUES (1, 'x'), (2, 'y')")
+    assert mariadb_admin(source, "SELECT @@time_zone") == [("SYSTEM",)]
+    options = DumpOptions(where={"t": "id = 1 AND @@session.time_zone = '+00:00'"},
+                          sanitize=(SanitizeRule("t", "zone", expression="@@session.time_zone"),))
+    _copy(source, target, options)
+    assert _shared(f"SELECT id, zone FROM `{target.name}`.t") == [(1, "+00:00")]
