@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import io
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,8 @@ from private_servers import mariadb, mariadb_admin
 
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
-from synco_core.testing.services import mysql_admin_connection, unique_name
+from synco_core.errors import DatabaseError
+from synco_core.testing.services import mysql_admin_connection, require_tool, unique_name
 from synco_core.values import DatabaseConfig, DumpOptions, InstallOptions, SanitizeRule
 
 pytestmark = pytest.mark.mysql
@@ -188,3 +190,37 @@ def test_where_and_rules_are_read_in_utc_whatever_zone_production_runs_in(
                           sanitize=(SanitizeRule("t", "zone", expression="@@session.time_zone"),))
     _copy(source, target, options)
     assert _shared(f"SELECT id, zone FROM `{target.name}`.t") == [(1, "+00:00")]
+
+
+@pytest.fixture(scope="module")
+def bare_laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseConfig]:
+    """A laptop's MariaDB as a distribution installs it: its time zone tables empty."""
+    with mariadb(tmp_path_factory.mktemp("bare")) as server:
+        yield server
+
+
+def test_an_event_in_a_zone_the_laptop_does_not_know_is_named_with_the_remedy(
+        berlin: DatabaseConfig, source: DatabaseConfig, bare_laptop: DatabaseConfig) -> None:
+    """An event made under time_zone 'Europe/Berlin' loads only where that zone is known: on a server whose
+    time zone tables are empty the install stopped with 'statement 22 of the dump failed' and the server's
+    words. It still stops, the laptop's database untouched, in one line saying what to load."""
+    tzinfo = require_tool("mariadb-tzinfo-to-sql", "mariadb-client", "mysql_tzinfo_to_sql")
+    zone = subprocess.run([tzinfo, "/usr/share/zoneinfo/Europe/Berlin", "Europe/Berlin"], capture_output=True,
+                          check=True).stdout.decode()
+    if not mariadb_admin(berlin, "SELECT COUNT(*) FROM mysql.time_zone_name WHERE Name = 'Europe/Berlin'")[0][0]:
+        mariadb_admin(berlin, "USE mysql", *(statement for statement in zone.split(";\n") if statement.strip()))
+    mariadb_admin(source, f"USE `{source.name}`", "CREATE TABLE t (id INT PRIMARY KEY)",
+                  "SET time_zone = 'Europe/Berlin'",
+                  "CREATE EVENT named ON SCHEDULE EVERY 1 DAY STARTS '2030-06-01 12:00:00' DO SET @a = 1")
+    laptop = dataclasses.replace(bare_laptop, name=unique_name(PREFIX + "bare"))
+    mariadb_admin(laptop, f"CREATE DATABASE `{laptop.name}`", f"CREATE TABLE `{laptop.name}`.kept (a INT)")
+    try:
+        with pytest.raises(DatabaseError, match=r"^the dump holds an event that runs in a time zone this server "
+                                                r"does not know \(\(1298\) Unknown or incorrect time zone: "
+                                                r"'Europe/Berlin'\): load its time zone tables \(mariadb-tzinfo"):
+            _copy(source, laptop, DumpOptions(events=True))
+        assert mariadb_admin(laptop, f"SHOW DATABASES LIKE '{laptop.name}%'") == [(laptop.name,)]
+        assert mariadb_admin(laptop, f"SHOW TABLES FROM `{laptop.name}`") == [("kept",)]
+    finally:
+        for (database,) in mariadb_admin(laptop, f"SHOW DATABASES LIKE '{laptop.name}%'"):
+            mariadb_admin(laptop, f"DROP DATABASE `{database}`")

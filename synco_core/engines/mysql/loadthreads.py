@@ -33,7 +33,16 @@ _DEADLOCK_RETRIES = 5
 AnyStatement = Statement | StreamedStatement
 
 
+#: ER_UNKNOWN_TIME_ZONE: the dump sets a named zone only around an event made in it.
+_UNKNOWN_TIME_ZONE = 1298
+
+
 def statement_error(number: int, sql: AnyStatement, exc: BaseException) -> DatabaseError:
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args[:1] == (_UNKNOWN_TIME_ZONE,):
+        # Distribution packages leave the time zone tables empty; what to do is not in the server's words.
+        return DatabaseError(f"the dump holds an event that runs in a time zone this server does not know "
+                             f"({describe(exc)}): load its time zone tables (mariadb-tzinfo-to-sql "
+                             "/usr/share/zoneinfo | mariadb mysql) and install again, or dump without --events")
     return DatabaseError(f"statement {number} of the dump failed: {describe(exc)}; statement: {preview(sql)}")
 
 
