@@ -182,3 +182,18 @@ def test_the_tree_digest_holds_a_clamped_time_as_the_index_time_and_tells_second
         # A file touched by one second (FAT's rounding, allowed for by the full comparison on FAT only) is
         # another file for the quick re-sync.
         assert held(listed + 1) != held(listed)
+
+
+def test_files_dated_past_the_year_9999_are_served_and_received(tmpfs_app: Path, tmp_path: Path) -> None:
+    """A btrfs or tmpfs upload dated in the year 33658 (``touch -d @1000000000000``): the built-in server's
+    Last-Modified header failed for it (HTTP dates end in 9999), so every request for the file failed and the
+    set could never be received. The file is served without the header, and fetched once."""
+    made = plant(tmpfs_app / "web" / "uploads" / "far", {"y33658": 10**12, "y1653": -10**10})
+    if os.lstat(tmpfs_app / "web" / "uploads" / "far" / "y33658-large.jpg").st_mtime != 10**12:
+        unavailable("this tmpfs does not hold the year 33658")
+    target = tmp_path / "got"
+    first = outcome(receive(tmpfs_app, target, "uploads"))
+    assert first.status == "downloaded" and not first.files_failed, first
+    again = outcome(receive(tmpfs_app, target, "uploads"))
+    assert again.files_downloaded == 0 and again.status == "skipped", again
+    assert listing(target / "uploads" / "far") == made

@@ -85,11 +85,19 @@ def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
                                   "misplaced meta is refused")
     now = time.time() if now is None else now
     if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
-        # In UTC, named: the laptop's zone need not be the server's, and the user compares with the server's log.
-        when, clock = (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(moment)) for moment in (meta.expires_at, now))
+        when, clock = _utc(meta.expires_at), _utc(now)
         raise RefusedSessionError(f"session {folder} expired at {when} by this computer's clock (which reads {clock}): "
                                   "its server removes it then, so what answers for it now is left over or replayed; "
                                   "ask for a new session, or set this computer's clock right if it is wrong")
+
+
+def _utc(moment: float) -> str:
+    """``moment`` in UTC, named: the laptop's zone need not be the server's, and the user compares with the
+    server's log. A time no calendar of this platform holds (a hostile meta's -10**30) as its seconds."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(moment))
+    except (OverflowError, OSError, ValueError):
+        return f"{int(moment)} s from 1970 UTC"
 
 
 def wait_ready(transport: Transport, session: str, identities: Sequence[Any], timeout: float,

@@ -335,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
                     status = HTTPStatus.PARTIAL_CONTENT
             length = max(end - start + 1, 0)
             headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(length)),
-                       ("Accept-Ranges", "bytes"), ("Last-Modified", formatdate(info.st_mtime, usegmt=True))]
+                       ("Accept-Ranges", "bytes"), *_last_modified(info.st_mtime)]
             if status == HTTPStatus.PARTIAL_CONTENT:
                 headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
             head = self._head(status, headers)
@@ -370,6 +370,16 @@ class _Handler(BaseHTTPRequestHandler):
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 
 _date_cache: tuple[int, str] = (0, "")
+
+
+def _last_modified(mtime: float) -> list[tuple[str, str]]:
+    """The ``Last-Modified`` header of a file of ``mtime``, or none where an HTTP date cannot say it: they run
+    from the year 1 to 9999, and a file dated past them (btrfs and tmpfs hold any 64-bit time) failed every
+    request for it. Receive takes a missing date for an unknown one."""
+    try:
+        return [("Last-Modified", formatdate(mtime, usegmt=True))]
+    except (ValueError, OverflowError, OSError):
+        return []
 
 
 def _http_date() -> str:

@@ -64,6 +64,18 @@ def test_a_laptop_clock_hours_ahead_is_named_with_both_moments_in_utc(
     assert not (tmp_path / "t" / "dbDump.sql").exists()
 
 
+def test_an_expiry_no_calendar_holds_is_refused_in_one_line(crafted: CraftedSession,
+                                                            crafted_server: Callable[..., CraftedServer],
+                                                            tmp_path: Path) -> None:
+    """A hostile meta's expiresAt of -10**30: formatting it for the refusal raised OverflowError, a traceback
+    instead of the one-line refusal."""
+    crafted.ready(crafted.dump_set(), expiresAt=-10**30)
+    result = run_receive(crafted, crafted_server(crafted.web_root).url, tmp_path / "t")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    assert f"session {crafted.session_id} expired at -{10**30} s from 1970 UTC by this computer's clock" in line
+
+
 def test_a_few_minutes_of_clock_difference_are_allowed(crafted: CraftedSession,
                                                        crafted_server: Callable[..., CraftedServer],
                                                        tmp_path: Path) -> None:
