@@ -1,4 +1,4 @@
-"""File-system helpers: atomic outputs and safe relative paths (whose rule lives in :mod:`synco_core.names`)."""
+"""File-system helpers: atomic outputs, safe relative paths (rule in :mod:`synco_core.names`), a file's second."""
 
 from __future__ import annotations
 
@@ -304,3 +304,10 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # it runs, as another user
         return True
     return True
+
+
+def second_of(info: os.stat_result) -> int:
+    """The second a file's time falls in, as stat, ls and Go synco give it (an index's ``mTime``). Not
+    ``int(st_mtime)``: that float has no room for the nanoseconds, so 1700000000.999999999 read as the next
+    second, and int() cuts a time before 1970 towards zero (-1.5 became -1, not -2)."""
+    return info.st_mtime_ns // 1_000_000_000

@@ -197,3 +197,23 @@ def test_files_dated_past_the_year_9999_are_served_and_received(tmpfs_app: Path,
     again = outcome(receive(tmpfs_app, target, "uploads"))
     assert again.files_downloaded == 0 and again.status == "skipped", again
     assert listing(target / "uploads" / "far") == made
+
+
+def test_a_fraction_of_a_second_never_moves_a_file_to_another_second(fixture_app: Path, tmp_path: Path) -> None:
+    """The index's mTime is the second a file's time falls in, as stat, ls and Go synco's serve give it. serve
+    took int() of the float st_mtime: 1700000000.999999999 is 1700000001.0 as a float (the next second), and
+    -1.5 was cut to -1 instead of -2, so the laptop's copy was dated a second later than the server's file."""
+    folder = fixture_app / "web" / "uploads" / "fractions"
+    folder.mkdir(parents=True)
+    times = {"late.jpg": 1_700_000_000_999_999_999, "before-1970.jpg": -1_500_000_000,
+             "large-late.jpg": 1_600_000_000_999_999_999}
+    for name, ns in times.items():
+        (folder / name).write_bytes(os.urandom(40_000 if name.startswith("large") else 300))
+        os.utime(folder / name, ns=(ns, ns))
+    target = tmp_path / "got"
+    first = outcome(receive(fixture_app, target, "uploads"))
+    assert first.status == "downloaded" and not first.files_failed, first
+    got = {name: os.stat(target / "uploads" / "fractions" / name).st_mtime_ns for name in times}
+    assert got == {name: ns // 10**9 * 10**9 for name, ns in times.items()}
+    again = outcome(receive(fixture_app, target, "uploads"))
+    assert again.files_downloaded == 0 and again.status == "skipped", again

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from synco_core.beneath import NameTooLong
 from synco_core.errors import SyncoError
+from synco_core.fsutil import second_of
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
 from synco_core.names import FOLD_NONE, Folding
 from synco_core.receive.files import (
@@ -243,7 +244,7 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
             found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
-                    and same_mtime(int(info.st_mtime), entry.mtime, odd_seconds)
+                    and same_mtime(second_of(info), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
                     and (known is None or not entry.sha256 or known.holds(relative, entry.sha256.lower(), found_path))):
                 plan.skipped += 1

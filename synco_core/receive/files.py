@@ -16,6 +16,7 @@ from pathlib import Path
 
 from synco_core.beneath import check_no_links
 from synco_core.errors import TransferError, UnsafePathError
+from synco_core.fsutil import second_of
 from synco_core.names import windows_rule
 from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
@@ -109,7 +110,7 @@ def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | No
             return False
     if not stat.S_ISREG(info.st_mode):
         return False
-    if info.st_size != entry.size_bytes or not same_mtime(int(info.st_mtime), entry.mtime, odd_seconds):
+    if info.st_size != entry.size_bytes or not same_mtime(second_of(info), entry.mtime, odd_seconds):
         return False
     return not entry.sha1 or _sha1_of(path) == entry.sha1.lower()
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from synco_core.fsutil import second_of
 from synco_core.index.order import sorted_walk_lstat
 from synco_core.receive.mtimes import held
 from synco_core.wire import PublicFilesInfo
@@ -131,7 +132,7 @@ def local_tree_digest(set_dir: Path) -> TreeDigest | None:
             return None
         if not stat.S_ISREG(info.st_mode):
             return None
-        add(relative, info.st_size, int(info.st_mtime))
+        add(relative, info.st_size, second_of(info))
     return digest
 
 

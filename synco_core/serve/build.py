@@ -34,6 +34,7 @@ from synco_core.detection import list_file_sets
 from synco_core.dumpoptions import SessionDump, describe_rules, resolve_database_dump, resolve_session_dump, table_key
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
+from synco_core.fsutil import second_of
 from synco_core.index.hashcache import HashCache, cache_file, cache_folder
 from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
@@ -322,7 +323,7 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            size, mtime = info.st_size, int(info.st_mtime)
+            size, mtime = info.st_size, second_of(info)
         yield PublicFile(path=item.path, size=size, mtime=mtime, uri=item.uri, is_absolute_url=item.is_absolute_url,
                          sha1=item.sha1, source=item.source)
 

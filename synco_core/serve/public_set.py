@@ -41,6 +41,7 @@ from urllib.parse import quote
 from synco_core import leftout, workerframes
 from synco_core.beneath import BelowRoot
 from synco_core.errors import ConfigError
+from synco_core.fsutil import second_of
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
 from synco_core.index.order import SkipFolder, sorted_walk_lstat
@@ -405,7 +406,7 @@ def _stat(item: Candidate) -> os.stat_result | None:
 
 
 def _row(item: Candidate, info: os.stat_result | None, sha256: str | None, pack: tuple[int, int] | None = None) -> Row:
-    size, mtime = (info.st_size, int(info.st_mtime)) if info is not None else (item.size, item.mtime)
+    size, mtime = (info.st_size, second_of(info)) if info is not None else (item.size, item.mtime)
     return (item.path, size, mtime, item.uri, item.is_absolute_url, item.sha1, sha256,
             pack[0] if pack else None, pack[1] if pack else None,
             (info.st_dev, info.st_ino) if info is not None and item.source is not None else None)
