@@ -235,6 +235,26 @@ def test_a_retry_after_date_is_the_pause_it_names() -> None:
     assert busy.pause_for("Thu, 01 Jan 1970 00:00:00 -0000", 0) <= 2 * busy.FIRST_PAUSE
 
 
+@pytest.mark.parametrize("server_ahead", [timedelta(hours=2), timedelta(hours=-2)],
+                         ids=["server-ahead", "laptop-ahead"])
+def test_a_retry_after_date_counts_from_the_servers_own_clock(monkeypatch: pytest.MonkeyPatch,
+                                                              server_ahead: timedelta) -> None:
+    """A server whose clock is two hours ahead of the laptop's asks to come back in 3 s (its Date and a
+    Retry-After 3 s later): the laptop counted from its own clock, took that for 2 hours and failed the file as
+    asked to wait too long; two hours behind, it did not wait at all. The pause is now the 3 s asked for."""
+    waited: list[float] = []
+    monkeypatch.setattr(busy.Calm, "extend", lambda _self, pause: waited.append(pause))
+    answers = [(f"HTTP/1.1 503 Busy\r\nDate: {http_date(server_ahead)}\r\nRetry-After: "
+                f"{http_date(server_ahead + timedelta(seconds=3))}\r\nContent-Length: 0\r\n\r\n").encode()]
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(answers.pop(0) if answers else b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+
+    with raw_server(answer) as url:
+        assert fetch(url) == b"abc"
+    assert len(waited) == 1 and 2 <= waited[0] <= 3
+
+
 def test_a_retry_after_date_too_far_is_the_one_busy_line() -> None:
     head = f"HTTP/1.1 503 Busy\r\nRetry-After: {http_date(timedelta(hours=1))}\r\nContent-Length: 0\r\n\r\n"
     with raw_server(lambda conn: conn.sendall(head.encode("latin-1"))) as url, \

@@ -40,9 +40,13 @@ def pause_for(retry_after: str | None, attempt: int) -> float:
     return FIRST_PAUSE * 2.0 ** attempt * (1 + random.random())
 
 
-def asked_pause(retry_after: str | None) -> float | None:
+def asked_pause(retry_after: str | None, date: str | None = None) -> float | None:
     """The pause ``Retry-After`` asks for (seconds, or an HTTP date), or None where it asks for none that can be
-    taken: missing, malformed, or a date already past (which would have every connection ask again at once)."""
+    taken: missing, malformed, or a date already past (which would have every connection ask again at once).
+
+    A date is the server's clock: it is counted from the answer's own ``Date`` where that can be read (RFC
+    9110), not from the laptop's clock. A laptop two hours behind the server took "in 3 seconds" for two hours
+    and failed the file as asked to wait too long; one ahead did not wait at all."""
     value = (retry_after or "").strip()
     # ASCII only: the header arrives as Latin-1, where str.isdigit() also takes '²' and float() does not.
     if value.isascii() and value.isdigit():
@@ -50,7 +54,7 @@ def asked_pause(retry_after: str | None) -> float | None:
     when = http_date(value)
     if when is None:
         return None
-    left = (when - datetime.now(timezone.utc)).total_seconds()
+    left = (when - (http_date(date) or datetime.now(timezone.utc))).total_seconds()
     return left if left > 0 else None
 
 

@@ -656,7 +656,7 @@ class HttpTransport:
                 self._discard(response, origin)
                 if self._calm.given_up:
                     raise TransferError(busy_message(status, _shown(current), again=True))
-                asked = asked_pause(response.getheader("Retry-After"))
+                asked = asked_pause(response.getheader("Retry-After"), response.getheader("Date"))
                 if asked is not None and asked > LONGEST_PAUSE:
                     raise TransferError(busy_message(status, _shown(current), asked))
                 if busy == BUSY_RETRIES:
