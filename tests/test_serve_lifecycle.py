@@ -240,6 +240,26 @@ def test_session_folder_appears_with_its_marker_and_leftovers_go(tmp_path: Path,
     assert fresh.is_dir() and path.is_dir()
 
 
+def test_a_folder_being_created_on_a_file_system_whose_clock_is_behind_is_left_alone(tmp_path: Path) -> None:
+    """A web root on NFS whose server's clock is ten minutes behind this host's: a folder another serve of this
+    host is creating right now carries a time ten minutes old, and was removed under it as a crash's leftover.
+    Its marker names a live process of this host: it stays; one whose process is gone still goes."""
+    web = tmp_path / "web"
+    web.mkdir()
+    busy = web / f".synco-creating-synco-busy-{os.getpid()}"
+    busy.mkdir()
+    write_marker(busy, ttl_seconds=3600)
+    dead = web / ".synco-creating-synco-dead-12345"
+    dead.mkdir()
+    marker = TtlMarker.read(busy)
+    assert marker is not None
+    (dead / MARKER_FILE).write_bytes(TtlMarker(marker.expires_at, 2**22 + 12345, marker.host).to_bytes())
+    for folder in (busy, dead):
+        os.utime(folder, (time.time() - 600, time.time() - 600))
+    assert cleanup_expired(web) == [dead]
+    assert busy.is_dir()
+
+
 def test_stale_and_expired_sessions_are_removed_by_the_next_serve(tmp_path: Path) -> None:
     web = tmp_path / "web"
     expired = web / "synco-expired"

@@ -98,10 +98,19 @@ def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
         with contextlib.suppress(OSError):
             if not child.is_dir() or child.is_symlink():
                 continue
-            # A folder being removed is garbage at any age; one being created may be a moment old.
-            if child.name.startswith(REMOVING_PREFIX) or now - child.lstat().st_mtime > CREATING_GRACE_SECONDS:
+            # A folder being removed is garbage at any age; one being created may be a moment old, and is
+            # never one whose marker names a live process of this host: its age is the file system's clock
+            # (an NFS server's), which may be minutes behind this host's.
+            if child.name.startswith(REMOVING_PREFIX) or (
+                    now - child.lstat().st_mtime > CREATING_GRACE_SECONDS and not _being_created_here(child)):
                 found.append(child)
     return found
+
+
+def _being_created_here(folder: Path) -> bool:
+    """True when the marker in ``folder`` names a process of this host that still runs."""
+    marker = TtlMarker.read(folder)
+    return marker is not None and marker.host == socket.gethostname() and process_alive(marker.pid)
 
 
 def is_stale(folder: Path, now: float | None = None) -> bool:
