@@ -470,7 +470,8 @@ def test_the_dumps_header_names_the_source_and_its_defaults(mysql_database_facto
     source = mysql_database_factory()
     data, _ = dump_bytes(source)
     assert re.search(rb"^-- Database: " + source.encode() + rb"\n-- synco-database-defaults: "
-                     rb'\{"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"\}\n', data, re.MULTILINE)
+                     rb'\{"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci", "database": "' + source.encode()
+                     + rb'"\}\n', data, re.MULTILINE)
     assert replace_under_its_name  # the helper other tests use to load under the source's own name
 
 

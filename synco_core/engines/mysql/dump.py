@@ -420,8 +420,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                               rewritten)
 
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
-                 + version.encode() + b"\n" + DATABASE_PREFIX + db.encode("utf-8", "surrogateescape") + b"\n"
-                 + DEFAULTS_PREFIX + json.dumps({"charset": charset, "collation": collation}).encode() + b"\n\n")
+                 + version.encode() + b"\n" + DATABASE_PREFIX + _in_comment(db) + b"\n" + DEFAULTS_PREFIX
+                 # The name exactly (a line break or a leading space cannot stand in a comment line).
+                 + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n\n")
     writer.write(HEADER)
     manifest: dict[str, TableManifest] = {}
     sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE" and name not in skipped.tables]
@@ -444,7 +445,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     for table in tables:
         reading[:] = [table]
         name = quote_name(table).encode("utf-8", "surrogateescape")
-        writer.write(b"--\n-- Table structure for " + name + b"\n--\n\n")
+        writer.write(b"--\n-- Table structure for " + _in_comment(quote_name(table)) + b"\n--\n\n")
         writer.write(b"DROP TABLE IF EXISTS " + name + b";\n")
         writer.write(b"/*!40101 SET @saved_cs_client = @@character_set_client */;\n"
                      b"/*!40101 SET character_set_client = utf8mb4 */;\n")
@@ -562,11 +563,17 @@ def _dump_sequence(conn: Any, db: str, writer: Writer, sequence: str) -> TableMa
         conn, f"SELECT CAST(next_not_cached_value AS CHAR), CAST(cycle_count AS CHAR), "
               f"{literals.row_literal_sql(columns)} FROM {name}")[0]
     quoted = name.encode("utf-8", "surrogateescape")
-    writer.write(b"--\n-- Sequence " + quoted + b"\n--\n\nDROP TABLE IF EXISTS " + quoted + b";\n")
+    writer.write(b"--\n-- Sequence " + _in_comment(name) + b"\n--\n\nDROP TABLE IF EXISTS " + quoted + b";\n")
     writer.statement(create)
     writer.statement(b"DO SETVAL(" + quoted + b", " + schema.raw(next_value) + b", 0, " + schema.raw(rounds) + b")")
     writer.write(b"\n")
     return TableManifest(rows=1, checksum=literals.format_checksum(zlib.crc32(schema.raw(literal))))
+
+
+def _in_comment(name: str) -> bytes:
+    """``name`` for a ``--`` comment line: a line break in it would end the comment, and what follows it (the
+    rest of a table's name: ``x\\nDROP TABLE users; --``) would be read as a statement."""
+    return " ".join(name.split()).encode("utf-8", "surrogateescape")
 
 
 def _version() -> str:

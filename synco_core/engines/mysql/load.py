@@ -187,6 +187,10 @@ class Loader:
                                     "collation name")
             self.report.database_defaults = defaults
             self._defaults_pending = True
+            if isinstance(entry.get("database"), str) and entry["database"]:
+                # The source's name exactly, where "-- Database:" could only show it with its line breaks
+                # and leading spaces made single spaces.
+                self.report.source_database = entry["database"]
         elif (header := _CLIENT_HEADER.match(line)) is not None:
             self._source(header.group(1).decode("utf-8", "surrogateescape"))
         elif line.startswith(MANIFEST_PREFIX):
