@@ -105,3 +105,20 @@ def test_a_line_break_in_a_name_stays_inside_the_name(odd_databases: Callable[[s
     assert quoted(target) in str(definition) and "src" not in str(definition)
     rollback(database(target), InstallOptions(yes=True))
     assert run(target, "SELECT COUNT(*) FROM victim") == [(2,)]
+
+
+@pytest.mark.parametrize("suffix", ["per%cent", "%s%%", "back`tick", 'say "hi" %d'])
+def test_a_target_named_with_percent_or_quotes_is_replaced_and_rolled_back(odd_databases: Callable[[str], str],
+                                                                           suffix: str) -> None:
+    """The swap's journal was written with a statement naming the kept copy that PyMySQL formats with %:
+    a target named ``shop%`` failed with ``TypeError: not enough arguments for format string`` half-way
+    through the swap."""
+    source, target = odd_databases("src"), odd_databases(suffix)
+    run(None, f"CREATE DATABASE {quoted(source)} CHARACTER SET utf8mb4")
+    run(source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    load(target, dump_of(source))
+    run(target, "INSERT INTO t VALUES (2)")
+    load(target, dump_of(source))
+    assert run(target, "SELECT id FROM t") == [(1,)]
+    rollback(database(target), InstallOptions(yes=True))
+    assert run(target, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]

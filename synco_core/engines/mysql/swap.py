@@ -323,7 +323,8 @@ def write_journal(conn: Any, backup: str, journal: Journal) -> None:
     try:
         execute(conn, f"DELETE FROM {table}")
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
+            # PyMySQL formats the statement with %: a % in the database's name must reach it as %%.
+            cur.executemany(f"INSERT INTO {table.replace('%', '%%')} ({_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
                             _rows(journal))
         execute(conn, "COMMIT")
     except BaseException:
