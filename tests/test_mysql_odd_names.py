@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from test_mysql_support import config
 
+from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install, rollback
 from synco_core.testing.services import mysql_admin_connection
@@ -122,3 +123,41 @@ def test_a_target_named_with_percent_or_quotes_is_replaced_and_rolled_back(odd_d
     assert run(target, "SELECT id FROM t") == [(1,)]
     rollback(database(target), InstallOptions(yes=True))
     assert run(target, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]
+
+
+@pytest.mark.parametrize("suffix", ["back`tick", 'say "hi"', "both`\"]"])
+def test_objects_naming_a_source_whose_name_holds_a_quote_point_at_the_target(odd_databases: Callable[[str], str],
+                                                                              suffix: str) -> None:
+    """The loader looked for the source's name as it is in the statement's bytes, where a back-tick in it is
+    doubled (`` `a``b` ``): routines, views and triggers naming ``a`b`` were not pointed at the target, and
+    the load was refused for naming another database."""
+    source, target = odd_databases(suffix), odd_databases("dst")
+    run(None, f"CREATE DATABASE {quoted(source)} CHARACTER SET utf8mb4")
+    here = quoted(source)
+    run(source, "CREATE TABLE t (id INT PRIMARY KEY, n INT)", "INSERT INTO t VALUES (1, 0)",
+        f"CREATE VIEW v AS SELECT id FROM {here}.t",
+        f"CREATE FUNCTION f () RETURNS INT RETURN (SELECT COUNT(*) FROM {here}.t)",
+        f"CREATE PROCEDURE p () SELECT id FROM {here}.t",
+        f"CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW SET NEW.n = (SELECT {here}.f())")
+    load(target, dump_of(source))
+    there = _literal(target)
+    definitions = run(None, f"SELECT VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = {there} "
+                            "UNION ALL SELECT ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE "
+                            f"ROUTINE_SCHEMA = {there} UNION ALL SELECT ACTION_STATEMENT FROM "
+                            f"information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {there}")
+    assert len(definitions) == 4
+    assert all(quoted(target) in str(text) and suffix not in str(text) for (text,) in definitions), definitions
+    run(target, "UPDATE t SET n = 5")
+    assert run(target, "SELECT n FROM t") == [(1,)]
+
+
+@pytest.mark.parametrize(("statement", "old", "mode", "expected"), [
+    (b"SELECT * FROM `a``b`.t", "a`b", qualify.Mode(), b"SELECT * FROM `c`.t"),
+    (b'SELECT * FROM "a""b".t', 'a"b', qualify.Mode(ansi_quotes=True), b'SELECT * FROM "c".t'),
+    (b"SELECT * FROM [a]]b].t", "a]b", qualify.Mode(brackets=True), b"SELECT * FROM [c].t"),
+    ("SELECT * FROM `café`.t".encode("latin-1"), "café", qualify.Mode(charset="latin1"), b"SELECT * FROM `c`.t"),
+])
+def test_a_qualifier_is_found_however_the_statement_writes_the_name(statement: bytes, old: str,
+                                                                      mode: qualify.Mode, expected: bytes) -> None:
+    assert qualify.may_name(statement, old)
+    assert qualify.requalify(statement, old, "c", mode) == (expected, False)

@@ -267,8 +267,7 @@ class Loader:
         source, target = self.report.source_database, self.database
         if not source or not target or source == target:
             return statement
-        needle = source.encode("utf-8", "surrogateescape")
-        if needle not in statement and not (self.case_insensitive and needle.lower() in statement.lower()):
+        if not qualify.may_name(statement, source, self.case_insensitive):
             return statement
         with self.conn.cursor() as cur:
             # The session's settings at this point of the dump decide how the statement is read.

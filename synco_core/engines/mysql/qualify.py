@@ -34,6 +34,10 @@ _NAME_CODECS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1
 _WORD_SOURCE = r"[0-9A-Za-z_$\x80-\uffff]"
 _WORD_BYTES_SOURCE = r"[0-9A-Za-z_$\x80-\xff]"
 _PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
+#: The characters a quoted identifier doubles: its back-tick, ANSI_QUOTES' double quote, MSSQL's bracket.
+_QUOTE_CHARACTERS = re.compile(r"[`\"\]]")
+#: What a statement may not hold as the name does: those quotes, and every character that is not ASCII.
+_NOT_KEPT = re.compile(r"[`\"\]\x80-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,16 @@ def _names_sequence(tokens: list[_Token], before: int) -> bool:
     return False
 
 
+def may_name(statement: bytes, name: str, case_insensitive: bool = False) -> bool:
+    """False when ``statement`` cannot name ``name``, in whatever character set and quoting it is written: it
+    lacks the longest run of the name's ASCII characters that a quoted identifier keeps as they are (a quote
+    is doubled there, and the other characters are encoded as the statement's character set does)."""
+    piece = max(_NOT_KEPT.split(name), key=len).encode("ascii")
+    if case_insensitive:
+        piece, statement = piece.lower(), statement.lower()
+    return piece in statement
+
+
 def requalify(statement: bytes, old: str, new: str | None, mode: Mode = Mode(),
               case_insensitive: bool = False) -> tuple[bytes, bool]:
     """``statement`` with database ``old`` qualifying names replaced by ``new`` (or removed, for None).
@@ -210,7 +224,9 @@ def requalify(statement: bytes, old: str, new: str | None, mode: Mode = Mode(),
     except (UnicodeDecodeError, UnicodeEncodeError):
         return statement, False
     fold = str.lower if case_insensitive else (lambda text: text)
-    if fold(old_text) not in fold(sql):
+    # A quote inside the name is doubled where the statement quotes it (`a``b`): the longest run of the name
+    # without one is what the statement must hold, if it names it at all.
+    if max(_QUOTE_CHARACTERS.split(fold(old_text)), key=len) not in fold(sql):
         return statement, False
     tokens = _tokens(sql, mode)
     wanted = fold(old_text)
