@@ -60,7 +60,23 @@ OTHER_SECTIONS = frozenset({"receive", "hosts", "host", "base_url", "baseUrl", "
 
 #: Named transforms; the engines turn them into SQL of their dialect.
 SIMPLE_TRANSFORMS = frozenset({"null", "email", "hash"})
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+#: One part of a table or column name: any text but a dot, a double quote or a control character, or a
+#: double-quoted name (its quotes doubled) holding those too, as PostgreSQL's manifests write ``"a.b"``.
+#: Anything else a database accepts is a name (``order-items``, ``été``, ``drop table;``): the engines
+#: look names up in the database's own list and quote them, never paste them into SQL.
+_PART = r'"(?:[^"\x00]|"")+"|[^."\x00-\x1f\x7f]+'
+_PARTS = re.compile(_PART)
+
+
+def _name_parts(text: str, most: int) -> list[str] | None:
+    """The dot-separated parts of ``text`` (1 to ``most``), or None when it is not such a name."""
+    if not re.fullmatch(rf"(?:{_PART})(?:\.(?:{_PART})){{0,{most - 1}}}", text):
+        return None
+    return _PARTS.findall(text)
+
+
+def _unquoted(part: str) -> str:
+    return part[1:-1].replace('""', '"') if part.startswith('"') else part
 # A value such as "fixed:abc" or "truncate:10" names a transform; "id::text" (a cast) does not.
 _TRANSFORM_PREFIX = re.compile(r"([a-z_]+):(?!:)")
 _FILE_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -179,15 +195,22 @@ class _Reader:
 
     def table(self, value: Any, key: str) -> str:
         name = self.string(value, key).strip()
-        if not all(_IDENTIFIER.fullmatch(part) for part in name.split(".")) or name.count(".") > 1:
-            raise self.fail(key, f"{name!r} is not a table name (letters, digits, _; optionally schema.table)")
+        if _name_parts(name, 2) is None:
+            raise self.fail(key, f"{name!r} is not a table name (table or schema.table; a part holding a dot or a "
+                                 'double quote is double-quoted: "a.b")')
         return name
 
     def table_column(self, value: str, key: str) -> tuple[str, str]:
-        table, dot, column = value.strip().rpartition(".")
-        if not dot or not _IDENTIFIER.fullmatch(column):
+        parts = _name_parts(value.strip(), 3)
+        if parts is None or len(parts) < 2:
             raise self.fail(key, f"{value!r} is not table.column")
-        return self.table(table, key), column
+        return self.table(".".join(parts[:-1]), key), _unquoted(parts[-1])
+
+    def column(self, value: str, key: str) -> str:
+        parts = _name_parts(value.strip(), 1)
+        if parts is None:
+            raise self.fail(key, f"{value!r} is not a column name")
+        return _unquoted(parts[0])
 
     def where(self, value: Any, key: str) -> dict[str, str]:
         return {
@@ -215,10 +238,7 @@ class _Reader:
                 raise self.fail(item_key, f"rows must be a whole number, got {rows!r}") from None
             if count < 0 or isinstance(rows, bool):
                 raise self.fail(item_key, f"rows must be a whole number, got {rows!r}")
-            column = column.strip()
-            if not _IDENTIFIER.fullmatch(column):
-                raise self.fail(item_key, f"{column!r} is not a column name")
-            result[self.table(table, item_key)] = (column, count)
+            result[self.table(table, item_key)] = (self.column(column, item_key), count)
         return result
 
     def sanitize_value(self, table: str, column: str, value: Any, key: str) -> SanitizeRule | None:
@@ -278,8 +298,7 @@ def _parse_sanitize(reader: _Reader, data: Any, key: str, config: SyncoConfig) -
     for index, item in enumerate(reader.string_list(section.get("keep"), f"{key}.keep")):
         item_key = f"{key}.keep[{index}]"
         # "table", "table.column", "schema.table" or "schema.table.column", as written.
-        parts = item.strip().split(".")
-        if len(parts) > 3 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
+        if _name_parts(item.strip(), 3) is None:
             raise reader.fail(item_key, f"{item!r} is not a table or table.column name")
         keep.append(item.strip())
     config.keep = tuple(dict.fromkeys(keep))

@@ -118,7 +118,9 @@ def test_serve_sanitize_alias_and_british_spelling(write_config: Callable[[str],
         ("serve:\n  file_sets:\n    - {name: a, path: x, url: u/}\n", r"serve\.file_sets\[0\]\.url: only public"),
         ("serve:\n  file_sets: {a: 1}\n", r"serve\.file_sets: expected a list"),
         ("serve:\n  file_sets:\n    - {name: a, path: x}\n    - {name: a, path: y}\n", r"duplicate file set"),
-        ("serve:\n  exclude_tables: ['drop table;']\n", r"serve\.exclude_tables\[0\]: .* is not a table name"),
+        ("serve:\n  exclude_tables: ['a..b']\n", r"serve\.exclude_tables\[0\]: .* is not a table name"),
+        ("serve:\n  exclude_tables: ['a\"b']\n", r"serve\.exclude_tables\[0\]: .* is not a table name"),
+        ("serve:\n  keep_newest: {log: {column: 'a.b', rows: 5}}\n", r"keep_newest\.log: 'a\.b' is not a column"),
         ("serve:\n  keep_newest: {log: 5}\n", r"serve\.keep_newest\.log: expected"),
         ("serve:\n  keep_newest: {log: 'id:many'}\n", r"serve\.keep_newest\.log: rows must be a whole number"),
         ("sanitize:\n  colums: {}\n", r"sanitize\.colums: unknown key"),
@@ -206,3 +208,24 @@ def test_walk_prunes_excluded_folders(plain_app: Path) -> None:
 def _single_command(project: Path) -> Path:
     (project / ".synco.yml").write_text("serve:\n  post_install: make 'clear cache'\n")
     return project
+
+
+def test_any_name_the_database_accepts_can_be_written(write_config: Callable[[str], Path]) -> None:
+    """Only letters, digits and ``_`` were read as names: a table ``order-items`` or ``été`` could not be
+    masked, kept, filtered or left out, so strict mode refused to serve for good."""
+    project = write_config(
+        "serve:\n"
+        "  exclude_tables: ['drop table;', '\"a.b\"', 'sch.\"x\"\"y\"']\n"
+        "  where: {order-items: 'id > 1'}\n"
+        "  keep_newest: {log-2024: {column: 'created at', rows: 5}, été: '\"a.b\":3'}\n"
+        "sanitize:\n"
+        "  columns: {order-items.e-mail: email, 'sch.\"a.b\".\"c.d\"': null, 日本.名前: 'fixed:x'}\n"
+        "  keep: [order-items.id, été, 'sch.\"a.b\".x']\n")
+    config = load_config(project)
+    assert config is not None
+    assert config.exclude_tables == ("drop table;", '"a.b"', 'sch."x""y"')
+    assert config.where == {"order-items": "id > 1"}
+    assert config.keep_newest == {"log-2024": ("created at", 5), "été": ("a.b", 3)}
+    assert {(rule.table, rule.column) for rule in config.sanitize} == {
+        ("order-items", "e-mail"), ('sch."a.b"', "c.d"), ("日本", "名前")}
+    assert config.keep == ("order-items.id", "été", 'sch."a.b".x')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -213,3 +214,25 @@ def test_environment_urls_in_every_framework_spelling(url: str, engine: str, var
     monkeypatch.setenv(variable, url)
     framework = detect(tmp_path, manager=manager)
     assert framework.database is not None and framework.database.engine == engine
+
+
+def test_strict_mode_takes_rules_for_tables_named_beyond_letters_and_digits(
+        manager: SyncoPluginManager, write_config: Callable[[str], Path]) -> None:
+    """A table ``order-items`` could be neither masked nor declared safe in .synco.yml (its name was refused),
+    so strict mode, which demands one of them, refused to serve that database at all."""
+    project = write_config(
+        "serve:\n  database: {url: 'sqlite:///app.sqlite'}\n"
+        "sanitize:\n  strict: true\n  columns: {order-items.e-mail: email}\n  keep: [order-items.id, été]\n"
+        "  no_rows: ['drop table;']\n")
+    lite = sqlite3.connect(project / "app.sqlite")
+    with lite:
+        lite.execute('CREATE TABLE "order-items" (id INTEGER PRIMARY KEY, "e-mail" TEXT)')
+        lite.execute('CREATE TABLE "été" (note TEXT)')
+        lite.execute('CREATE TABLE "drop table;" (secret TEXT)')
+    lite.close()
+    result = CliRunner().invoke(cli, ["serve", "--plan", "--json", "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["strict_violations"] == [] and plan["refusal"] is None
+    assert "order-items.e-mail -> email" in plan["rules"]
+    assert "drop table;: rows left out (structure only)" in plan["rules"]
