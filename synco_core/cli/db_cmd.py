@@ -7,6 +7,7 @@ terminal, from a hidden prompt.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -20,14 +21,21 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import FIFO, special_kind, user_output
 from synco_core.values import DatabaseConfig, DumpOptions, Framework, InstallOptions, SanitizeRule
 
+#: One part of a name: double-quoted (its quotes doubled), which may hold dots, ``=`` and quotes, or plain.
+_PART = r'"(?:[^"]|"")+"|[^."=][^.=]*'
+#: ``NAME=SQL``: the name's parts, then the first ``=`` that is not inside a quoted part (``"a=b"=...``).
+_PAIR = re.compile(rf"((?:{_PART})(?:\.(?:{_PART}))*)=(.+)", re.DOTALL)
+_NAME = re.compile(rf"(?:{_PART})(?:\.(?:{_PART}))*", re.DOTALL)
+_PARTS = re.compile(_PART, re.DOTALL)
+
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     result = {}
     for value in values:
-        key, sep, expression = value.partition("=")
-        if not sep or not key or not expression:
+        match = _PAIR.fullmatch(value)
+        if match is None or not match.group(1).strip():
             raise ConfigError(f"{option} expects TABLE=SQL, got {value!r}")
-        result[key.strip()] = expression
+        result[match.group(1).strip()] = match.group(2)
     return result
 
 
@@ -36,9 +44,13 @@ def build_dump_options(exclude: tuple[str, ...], where: tuple[str, ...], sanitiz
                        owners: bool = False, skip_unsupported: bool = False, secrets: bool = False) -> DumpOptions:
     rules = []
     for target, expression in _pairs(sanitize, "--sanitize").items():
-        table, dot, column = target.rpartition(".")
-        if not dot or not table or not column:
+        # The column is the last part, double-quoted when it holds a dot (``users."x.y"``).
+        parts = _PARTS.findall(target) if _NAME.fullmatch(target) else []
+        if len(parts) < 2:
             raise ConfigError(f"--sanitize expects TABLE.COLUMN=SQL, got {target!r}")
+        table, column = ".".join(parts[:-1]), parts[-1]
+        if column.startswith('"'):
+            column = column[1:-1].replace('""', '"')
         rules.append(SanitizeRule(table, column, expression))
     return DumpOptions(
         exclude_tables=exclude,
