@@ -84,11 +84,27 @@ def guard(database: DatabaseConfig, options: InstallOptions, action: str, mode: 
 
 def _names(database: DatabaseConfig) -> tuple[str, str, str]:
     name = database.name
-    longest = len((name + SWAP_SUFFIX).encode("utf-8"))
-    if longest > MAX_NAME_BYTES:
-        raise ConfigError(f"PostgreSQL database name {name!r} is too long for synco's scratch and backup names "
-                          f"(at most {MAX_NAME_BYTES - len(SWAP_SUFFIX)} bytes)")
-    return name + SCRATCH_SUFFIX, name + PREVIOUS_SUFFIX, name + SWAP_SUFFIX
+    if _bytes(name) > MAX_NAME_BYTES:
+        raise ConfigError(f"PostgreSQL database name {name!r} is longer than the {MAX_NAME_BYTES} bytes PostgreSQL "
+                          "keeps of a name")
+    return derived_name(name, SCRATCH_SUFFIX), derived_name(name, PREVIOUS_SUFFIX), derived_name(name, SWAP_SUFFIX)
+
+
+def derived_name(name: str, suffix: str) -> str:
+    """``name + suffix``, shortened with a hash of ``name`` when longer than PostgreSQL's 63 bytes: the server
+    would cut it there, and the names of two long targets (or a target's three) would be one database."""
+    if _bytes(name + suffix) <= MAX_NAME_BYTES:
+        return name + suffix
+    digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    head = name
+    # Cut by characters, never inside a multi-byte one.
+    while _bytes(head + "_" + digest + suffix) > MAX_NAME_BYTES:
+        head = head[:-1]
+    return head + "_" + digest + suffix
+
+
+def _bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogateescape"))
 
 
 def _admin(database: DatabaseConfig) -> psycopg.Connection[Any]:

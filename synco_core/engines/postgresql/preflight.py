@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def check(database: DatabaseConfig) -> bool:
     """True when the server answers and the role may create and replace the database; else DatabaseError."""
-    _names(database)  # a name too long for the derived names is refused now, not after the download
+    _names(database)  # a name longer than PostgreSQL keeps is refused now, not after the download
     with _admin(database) as admin:
         rights.require_writable(admin, database)
         mode = rights.require(admin, database)
