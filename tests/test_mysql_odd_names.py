@@ -30,8 +30,8 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-@pytest.fixture
-def odd_databases() -> Iterator[Callable[[str], str]]:
+@pytest.fixture(name="odd_databases")
+def odd_databases_fixture() -> Iterator[Callable[[str], str]]:
     """Makes names ``PREFIX<random>_<suffix>`` (the database is not created); every database whose name
     starts with one of them is dropped afterwards, the scratch and kept copies with it."""
     stems: list[str] = []

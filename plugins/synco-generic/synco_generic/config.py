@@ -60,11 +60,11 @@ OTHER_SECTIONS = frozenset({"receive", "hosts", "host", "base_url", "baseUrl", "
 
 #: Named transforms; the engines turn them into SQL of their dialect.
 SIMPLE_TRANSFORMS = frozenset({"null", "email", "hash"})
-#: One part of a table or column name: any text but a dot, a double quote or a control character, or a
-#: double-quoted name (its quotes doubled) holding those too, as PostgreSQL's manifests write ``"a.b"``.
-#: Anything else a database accepts is a name (``order-items``, ``été``, ``drop table;``): the engines
-#: look names up in the database's own list and quote them, never paste them into SQL.
-_PART = r'"(?:[^"\x00]|"")+"|[^."\x00-\x1f\x7f]+'
+#: One part of a table or column name: any text but a dot, a double quote or NUL, or a double-quoted name (its
+#: quotes doubled) holding those too, as PostgreSQL's manifests write ``"a.b"``. Anything else a database
+#: accepts is a name (``order-items``, ``été``, ``drop table;``, a line break): the engines look names up in
+#: the database's own list and quote them, never paste them into SQL.
+_PART = r'"(?:[^"\x00]|"")+"|[^."\x00]+'
 _PARTS = re.compile(_PART)
 
 
