@@ -180,7 +180,7 @@ def test_killed_serve_leaves_a_marked_folder_the_next_serve_honours(tmp_path: Pa
     process.communicate(timeout=20)
     crashed = app / "web" / "synco-crash"
     marker = TtlMarker.read(crashed)
-    assert marker is not None and marker.pid == process.pid and not marker.keep
+    assert marker is not None and marker.pid == process.pid and not marker.keep and marker.locked
     assert 29 * 60 < marker.expires_at - time.time() <= 30 * 60
     assert (crashed / META_FILE).exists()
     assert not list((app / "web").glob(".synco-creating-*"))
@@ -198,7 +198,8 @@ def test_killed_serve_leaves_a_marked_folder_the_next_serve_honours(tmp_path: Pa
     # As SIGKILL left it (its process gone): the next serve removes it without waiting for the TTL.
     assert "Removed the expired session synco-crash" in serve_again("second")
     assert not crashed.exists()
-    # Had the dead serve's pid been reused by a live process, the folder would live until its TTL ran out.
+    # A marker of an older synco (no lock) is judged by its pid: had the dead serve's pid been reused by a live
+    # process, the folder would live until its TTL ran out (tests/test_serve_concurrent.py: a locked one goes).
     shutil.copytree(as_killed, crashed, symlinks=True)
     (crashed / MARKER_FILE).write_bytes(TtlMarker(marker.expires_at, os.getpid(), marker.host).to_bytes())
     assert "synco-crash" not in serve_again("third")
@@ -214,18 +215,19 @@ def test_session_folder_appears_with_its_marker_and_leftovers_go(tmp_path: Path,
     web.mkdir()
     path = web / "synco-atomic"
     written_in: list[Path] = []
-    real_write_marker = ttl.write_marker
+    real_write_marker = ttl._write_locked_marker
 
-    def spy(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
+    def spy(folder: Path, ttl_seconds: float, keep: bool) -> tuple[TtlMarker, int | None]:
         # When the marker is written, the final name must not exist yet: no moment without a marker.
         assert not path.exists()
         written_in.append(folder)
         return real_write_marker(folder, ttl_seconds, keep)
 
-    monkeypatch.setattr(ttl, "write_marker", spy)
-    marker = create_session_folder(path, ttl_seconds=60)
+    monkeypatch.setattr(ttl, "_write_locked_marker", spy)
+    hold = create_session_folder(path, ttl_seconds=60)
+    marker = hold.marker
     assert written_in and written_in[0] != path and written_in[0].name.startswith(".synco-creating-")
-    assert TtlMarker.read(path) == marker
+    assert TtlMarker.read(path) == marker and marker.locked
     assert [p.name for p in web.iterdir()] == ["synco-atomic"]
     with pytest.raises(FileExistsError):
         create_session_folder(path, ttl_seconds=60)
@@ -238,6 +240,9 @@ def test_session_folder_appears_with_its_marker_and_leftovers_go(tmp_path: Path,
     fresh.mkdir()
     assert cleanup_expired(web) == [old]
     assert fresh.is_dir() and path.is_dir()
+    # Its maker lives (holds the marker's lock) whatever pid the marker names; once it lets go, it is gone.
+    hold.release()
+    assert cleanup_expired(web) == [path]
 
 
 def test_a_folder_being_created_on_a_file_system_whose_clock_is_behind_is_left_alone(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from synco_core.serve.build import BuildContext, BuildOptions, build_session, ch
 from synco_core.serve.folder import SessionFolder
 from synco_core.serve.keys import SessionKey, generate_passphrase
 from synco_core.serve.server import AllowList, RequestHook, WebRootServer, start_server
-from synco_core.serve.ttl import cleanup_expired, create_session_folder, remove_session
+from synco_core.serve.ttl import SessionHold, cleanup_expired, create_session_folder, remove_session
 from synco_core.values import Framework
 from synco_core.wire import Meta, session_folder_name
 
@@ -218,12 +218,24 @@ def publish_session(
     folder = SessionFolder(path, key.recipients)
     server: WebRootServer | None = None
     ready = False
-    created = False
+    hold: SessionHold | None = None
 
     def remove_unless_kept() -> None:
-        if created and not (options.keep and ready):
+        if hold is None:
+            return
+        try:
+            if options.keep and ready:
+                return
+            if not hold.owns():
+                # Another serve removed it as expired (and may have published a session of the same --id
+                # there since): what is under the name now is not this serve's to remove.
+                echo(f"{path} was removed by another serve once its time to live had run out")
+                return
             reason = remove_session(path)
             echo(f"Removed {path}" if reason is None else f"Could not remove {path} ({reason})")
+        finally:
+            # Held until the folder is gone: until then no other serve may take this live session for a dead one's.
+            hold.release()
 
     # Private (0700) scratch space of this publication: sorted runs of a plugin's entries, --listen's allow list.
     scratch = temporary_scratch()
@@ -238,7 +250,7 @@ def publish_session(
         # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the
         # next serve can find it and remove it once it has expired.
         try:
-            create_session_folder(path, ttl_seconds, keep=options.keep)
+            hold = create_session_folder(path, ttl_seconds, keep=options.keep)
         except FileExistsError:
             raise ConfigError(exists) from None
         except OSError as exc:
@@ -248,7 +260,6 @@ def publish_session(
                     "to a temporary folder here)" if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "")
             raise ConfigError(f"cannot create the session folder in the web root {web_root}: "
                               f"{exc.strerror or exc}{hint}") from None
-        created = True
         base_url, base_url_source = site_base_url(framework)
         on_public_uri: Callable[[str, str | None, tuple[int, int] | None], None] | None = None
         if options.listen:

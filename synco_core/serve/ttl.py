@@ -4,17 +4,26 @@ The marker is in a new session folder before the folder has its final name (:fun
 so a ``serve`` that crashes (or is killed with SIGKILL, which cannot be caught) still leaves a folder the
 next ``serve`` recognises and removes once its time is up. Its name starts with a dot, so the built-in server never
 serves it; it holds nothing secret anyway.
+
+Whether the serve that made a session still runs is told by a ``flock`` it holds on the marker for as long
+as it lives (the marker says ``locked``), as for every scratch folder (:mod:`synco_core.scratch`): the pid
+and host it also names mean nothing to a serve in another container's pid namespace under the same host
+name (``--network host``), which would take a live session for a dead one and remove it, and a dead
+serve's pid reused by another process kept its session published until its time ran out. Only a marker
+without ``locked`` (an older synco's, or one on a filesystem that cannot lock) is still judged by its pid.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
 import shutil
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +45,19 @@ class TtlMarker:
     pid: int
     host: str
     keep: bool = False
+    #: The serving process holds a ``flock`` on the marker while it lives (see the module docstring).
+    locked: bool = False
 
     def to_bytes(self) -> bytes:
         return json.dumps({"expiresAt": self.expires_at, "pid": self.pid, "host": self.host,
-                           "keep": self.keep}).encode()
+                           "keep": self.keep, "locked": self.locked}).encode()
 
     @classmethod
     def read(cls, folder: Path) -> TtlMarker | None:
         try:
             data = json.loads((folder / MARKER_FILE).read_bytes())
             return cls(expires_at=float(data["expiresAt"]), pid=int(data["pid"]), host=str(data["host"]),
-                       keep=bool(data.get("keep", False)))
+                       keep=bool(data.get("keep", False)), locked=data.get("locked") is True)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -68,27 +79,84 @@ REMOVING_PREFIX = ".synco-removing-"
 CREATING_GRACE_SECONDS = 60.0
 
 
-def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
-    """Create the session folder ``path`` with its TTL marker already in it; returns the marker.
+class SessionHold:
+    """A session folder this process made: its marker's lock, held until :meth:`release`, and the folder's
+    identity, which tells whether the folder under its name is still this one (:meth:`owns`)."""
+
+    def __init__(self, path: Path, marker: TtlMarker, lock_fd: int | None) -> None:
+        self.path = path
+        self.marker = marker
+        self._fd = lock_fd
+        info = os.lstat(path)
+        self._identity = (info.st_dev, info.st_ino)
+
+    def owns(self) -> bool:
+        """True while the folder under :attr:`path` is the one this process made.
+
+        Another serve may have removed it as expired (its marker's time runs from its creation) and made a
+        new session of the same ``--id`` there: removing that one would unpublish another serve's session.
+        """
+        try:
+            info = os.lstat(self.path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _write_locked_marker(folder: Path, ttl_seconds: float, keep: bool) -> tuple[TtlMarker, int | None]:
+    """Write the marker into the new ``folder`` with its ``flock`` taken first; the marker and the lock's
+    descriptor (None, and the marker not ``locked``, where the filesystem cannot lock)."""
+    fd = os.open(folder / MARKER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    lock_fd: int | None = fd
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            # Nobody can lock here: the pid and host judge this session, as before.
+            log.debug("cannot lock %s: %s", folder / MARKER_FILE, exc.strerror)
+            lock_fd = None
+        marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=socket.gethostname(),
+                           keep=keep, locked=lock_fd is not None)
+        os.write(fd, marker.to_bytes())
+    except BaseException:
+        os.close(fd)
+        raise
+    if lock_fd is None:
+        os.close(fd)
+    return marker, lock_fd
+
+
+def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) -> SessionHold:
+    """Create the session folder ``path`` with its TTL marker already in it, locked by this process.
 
     The folder is made under a hidden name, gets its marker, and is then renamed to ``path``: a ``serve``
     killed at any moment leaves either no session folder or one with a marker, never one without (which
     the next ``serve`` would have to leave alone, as it might be a running Go synco's). A hidden leftover
-    is removed by :func:`cleanup_expired`.
+    is removed by :func:`cleanup_expired`. The marker's lock is taken before the folder has its name, so
+    no other serve ever finds it unlocked while this one lives.
     """
     if os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "the session folder exists already", str(path))
     temp = path.parent / f"{CREATING_PREFIX}{path.name}-{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
+    lock_fd: int | None = None
     try:
-        marker = write_marker(temp, ttl_seconds, keep=keep)
+        marker, lock_fd = _write_locked_marker(temp, ttl_seconds, keep)
         # rename() fails on a non-empty folder at ``path``; the check above covers the rest.
         os.rename(temp, path)
+        return SessionHold(path, marker, lock_fd)
     except BaseException:
+        if lock_fd is not None:
+            os.close(lock_fd)
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return marker
 
 
 def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
@@ -116,15 +184,46 @@ def _being_created_here(folder: Path) -> bool:
 def is_stale(folder: Path, now: float | None = None) -> bool:
     """True when ``folder`` holds a synco session that nobody serves any more.
 
-    That is: its TTL ran out, or (on this host, not kept) the serving process is gone. Folders without a
-    marker are left alone: they may belong to a Go synco ``serve`` that is running right now.
+    That is: its TTL ran out, or (not kept) the serving process is gone: its marker's lock can be taken,
+    or, for a marker without one, no process on this host has its pid. Folders without a marker are left
+    alone: they may belong to a Go synco ``serve`` that is running right now.
     """
     marker = TtlMarker.read(folder)
     if marker is None:
         return False
     if (now or time.time()) >= marker.expires_at:
         return True
-    return not marker.keep and marker.host == socket.gethostname() and not process_alive(marker.pid)
+    if marker.keep:
+        return False
+    if marker.locked:
+        gone = _owner_gone(folder / MARKER_FILE)
+        if gone is not None:
+            return gone
+    return marker.host == socket.gethostname() and not process_alive(marker.pid)
+
+
+def _owner_gone(marker: Path) -> bool | None:
+    """Whether the ``flock`` on ``marker`` can be taken (its owner is gone); None when that cannot be told
+    (a filesystem without locks here). A marker this user may not open, or not a plain file, is a live one's."""
+    try:
+        # Read-write: where flock is emulated with POSIX locks (NFS), an exclusive one needs it.
+        fd = os.open(marker, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            log.debug("cannot test the lock of %s: %s", marker, exc.strerror)
+            return None
+        # Let go at once: a dead owner cannot come back, and no new serve takes a folder that exists.
+        return True
+    finally:
+        os.close(fd)
 
 
 def is_synco_folder(entry: os.DirEntry[str], _relative: str = "") -> bool:
