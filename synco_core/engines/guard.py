@@ -1,10 +1,13 @@
-"""The checks every installer runs before replacing a database: is it local, and did the user agree.
+"""The checks every installer runs before replacing a database: is it local, is it synco's own, and did the
+user agree.
 
 Shared by the built-in engines (and open to third-party ones), so the refusal and the question read the
 same whatever the engine.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from synco_core.errors import ConfigError, NotConfirmedError
 from synco_core.values import DatabaseConfig, InstallOptions
@@ -32,3 +35,23 @@ def check_target(database: DatabaseConfig, options: InstallOptions, action: str,
         question += " " + note
     if not options.confirm(question):
         raise NotConfirmedError(verb, asked=True)
+
+
+def refuse_derived_name(name: str, roles: Mapping[str, str], engine_label: str, where: str,
+                        fold_case: bool = False) -> None:
+    """Refuse a target named as synco names what it keeps beside another target.
+
+    ``roles`` maps each suffix the engine adds to a target's name (``__synco_prev``) to what it holds there
+    (``the previous content``). An install into ``shop__synco_prev`` would replace the kept copy of ``shop``
+    (and take the install lock of another name, so it would not even wait for one of ``shop``): a later
+    rollback of ``shop`` then put in content that had never been there. ``fold_case``: the server or file
+    system may not tell ``SHOP__SYNCO_PREV`` from ``shop__synco_prev``.
+    """
+    compared = name.casefold() if fold_case else name
+    for suffix, role in roles.items():
+        own = suffix.casefold() if fold_case else suffix
+        if compared.endswith(own) and len(compared) > len(own):
+            base = name[:-len(suffix)].lstrip(".") or name[:-len(suffix)]
+            raise ConfigError(f"{engine_label} database {name!r} on {where} cannot be installed into or rolled back: "
+                              f"synco keeps {role} of {base!r} under that name (names ending in "
+                              f"{', '.join(roles)} are synco's own); use another name")

@@ -37,6 +37,8 @@ VERIFY_SPLIT_BYTES = 8 * 1024 * 1024
 
 def check_target(database: DatabaseConfig, options: InstallOptions, action: str) -> None:
     """The local-target guard and the confirmation, shared by install and rollback."""
+    # Before the question: a target named as synco names another target's kept copy is refused outright.
+    swap.Names.of(database.name, where(database))
     guard.check_target(database, options, action, "MySQL", where(database),
                        "Its current tables are kept for 'synco db rollback'.")
 
@@ -169,7 +171,7 @@ def _oversize_checksum(conn: Any, source: str, condition: str, columns: list[lit
 def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             warn: Callable[[str], None] | None = None) -> InstallResult:
     check_target(database, options, "replace")
-    names = swap.Names.of(database.name)
+    names = swap.Names.of(database.name, where(database))
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)
@@ -300,7 +302,7 @@ def _as_stored(conn: Any, db: str, manifest: dict[str, TableManifest]) -> dict[s
 def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
     """Drop the kept copy of an earlier install (after finishing what an interrupted command left)."""
     check_target(database, options, "replace")
-    names = swap.Names.of(database.name)
+    names = swap.Names.of(database.name, where(database))
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)
@@ -318,7 +320,7 @@ def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
 
 def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult:
     check_target(database, options, "roll back")
-    names = swap.Names.of(database.name)
+    names = swap.Names.of(database.name, where(database))
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)

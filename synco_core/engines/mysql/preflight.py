@@ -17,7 +17,7 @@ import pymysql
 
 from synco_core.engines.mysql import needed, swap
 from synco_core.engines.mysql.connect import connect, describe, quote_name, where
-from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, Names, derived_name
+from synco_core.engines.mysql.swap import Names
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig
 
@@ -32,7 +32,8 @@ def _exists(conn: Any, name: str) -> bool:
 
 def check(database: DatabaseConfig) -> bool:
     """True when the server answers and the scratch database can be created; else one-line DatabaseError."""
-    scratch = derived_name(database.name, SCRATCH_SUFFIX)
+    names = Names.of(database.name, where(database))
+    scratch = names.scratch
     conn = connect(database, use_database=False)
     try:
         swap.plain_session(conn)
@@ -44,7 +45,7 @@ def check(database: DatabaseConfig) -> bool:
             except pymysql.err.MySQLError as exc:
                 raise DatabaseError(_cannot_create(database, scratch, exc)) from exc
         # Then what the install itself refuses before changing anything (after the same order of checks).
-        needed.require(conn, Names.of(database.name), log.warning)
+        needed.require(conn, names, log.warning)
         swap.require_replaceable(conn, database.name, database.user or "root")
         return True
     except pymysql.err.MySQLError as exc:

@@ -47,7 +47,7 @@ from typing import Any
 
 import pymysql
 
-from synco_core.engines import crashpoints
+from synco_core.engines import crashpoints, guard
 from synco_core.engines.mysql import grants, schema, visibility
 from synco_core.engines.mysql.connect import describe, quote_name
 from synco_core.errors import DatabaseError, SyncoError
@@ -63,6 +63,9 @@ MARKER = "__synco_moving"
 #: Most objects a one-line message names (a Magento target holds hundreds of triggers, an ERP thousands of
 #: routines); the rest are counted.
 NAMED = 20
+#: The databases beside a target, by suffix: what each holds (a target may not be named so).
+OWN_DATABASES = {SCRATCH_SUFFIX: "the scratch copy an install loads", BACKUP_SUFFIX: "the previous content",
+                 TRANSIT_SUFFIX: "what a rollback takes out"}
 #: synco's own tables, which never count as content.
 OWN_TABLES = frozenset({JOURNAL, MARKER})
 #: Engines whose tables the server cannot rename into another database (Mroonga answers "doesn't yet
@@ -107,7 +110,10 @@ class Names:
     transit: str
 
     @staticmethod
-    def of(target: str) -> Names:
+    def of(target: str, where: str = "the server") -> Names:
+        """The names beside ``target``; a target that is itself one of them (another's) is refused."""
+        # Database names are folded to lower case where the server runs with lower_case_table_names.
+        guard.refuse_derived_name(target, OWN_DATABASES, "MySQL", where, fold_case=True)
         return Names(target, derived_name(target, SCRATCH_SUFFIX), derived_name(target, BACKUP_SUFFIX),
                      derived_name(target, TRANSIT_SUFFIX))
 

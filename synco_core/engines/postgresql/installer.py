@@ -42,7 +42,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from synco_core.engines import crashpoints
-from synco_core.engines.guard import check_target
+from synco_core.engines.guard import check_target, refuse_derived_name
 from synco_core.engines.postgresql import inplace, rights
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
@@ -73,6 +73,7 @@ _KEPT_NOTE = {rights.SWAP: "The current database is kept for 'synco db rollback'
 
 def guard(database: DatabaseConfig, options: InstallOptions, action: str, mode: str = rights.SWAP) -> None:
     """The local-target guard and the confirmation every install and rollback goes through."""
+    _names(database)  # a target named as another one's kept copy is refused before the question
     if not (database.host or database.socket):
         # Without a host in the URL, libpq connects where PGHOSTADDR or PGHOST say: judge that host.
         environment = os.environ.get("PGHOSTADDR") or os.environ.get("PGHOST")
@@ -82,8 +83,14 @@ def guard(database: DatabaseConfig, options: InstallOptions, action: str, mode: 
                  _KEPT_NOTE[mode])
 
 
+#: The databases beside a target, by suffix: what each holds (a target may not be named so).
+OWN_DATABASES = {SCRATCH_SUFFIX: "the scratch copy an install loads", PREVIOUS_SUFFIX: "the previous content",
+                 SWAP_SUFFIX: "what a rollback takes out"}
+
+
 def _names(database: DatabaseConfig) -> tuple[str, str, str]:
     name = database.name
+    refuse_derived_name(name, OWN_DATABASES, "PostgreSQL", database.socket or database.host or "localhost")
     if _bytes(name) > MAX_NAME_BYTES:
         raise ConfigError(f"PostgreSQL database name {name!r} is longer than the {MAX_NAME_BYTES} bytes PostgreSQL "
                           "keeps of a name")

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from synco_core import hookimpl
 from synco_core.engines import crashpoints
-from synco_core.engines.guard import check_target
+from synco_core.engines.guard import check_target, refuse_derived_name
 from synco_core.engines.rewrite.sqlite import rewrite_database
 from synco_core.engines.sqlite.budget import LoadBudget, ReadBudget
 from synco_core.engines.sqlite.common import (
@@ -211,7 +211,9 @@ def _target(database: DatabaseConfig) -> Path:
     """
     path = database_path(database)
     if path.is_symlink():
-        return Path(os.path.realpath(path))
+        path = Path(os.path.realpath(path))
+    # Named as another file's kept copy or temporary file, its install would replace what that one keeps.
+    refuse_derived_name(path.name, OWN_FILES, "SQLite", str(path.parent), fold_case=True)
     return path
 
 
@@ -234,6 +236,11 @@ def _check_replaceable(target: Path) -> None:
     if head and head != SQLITE_MAGIC:
         raise DatabaseError(f"cannot install into {target}: it is not an SQLite database (no SQLite header); "
                             "nothing was changed: move it away or name another file")
+
+
+#: The files beside a target, by suffix (``.<file>.synco-new`` ...): what each holds (a target may not be named so).
+OWN_FILES = {PREVIOUS_SUFFIX: "the previous content", ".synco-new": "the new file an install writes",
+             ".synco-keep": "the previous content while it is being kept", ".synco-swap": "what a rollback takes out"}
 
 
 def _side_files(target: Path) -> tuple[Path, Path, Path, Path]:
