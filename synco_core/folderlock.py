@@ -4,7 +4,8 @@ Two installs into one project would interleave their database swaps and folder m
 start would take the first one's journal for that of a killed install and "recover" it, undoing the first
 while it runs. Two receives into one folder would write the same files. So each holds an exclusive
 ``flock`` on a file in the folder for as long as it works there; the second one refuses at once, with one
-line naming the process that holds the lock.
+line naming the process that holds the lock: its pid, its host when that is not this one (a folder shared
+over NFS or with a container, where the pid names a process there) and its command (``synco receive``).
 
 The kernel drops a ``flock`` when its holder exits, however it exits (``kill -9`` too), so a lock is never
 left stale: a file that a killed holder leaves behind locks nothing. Otherwise the holder removes the file
@@ -23,6 +24,7 @@ import errno
 import fcntl
 import logging
 import os
+import socket
 import stat
 import threading
 from collections.abc import Iterator
@@ -58,12 +60,37 @@ _guard = threading.Lock()
 
 
 def _holder(fd: int) -> str:
-    """`` (process N)`` from the pid the holder wrote into the lock file, or nothing."""
+    """`` (process N on host H: synco CMD)`` from what the holder wrote into the lock file, or what of it is there.
+
+    The host is named when it is not this one: the folder may be shared (NFS, a container's bind mount), and
+    the pid then names a process there, not here.
+    """
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        lines = os.pread(fd, 512, 0).decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
-    return f" (process {text})" if text.isdigit() else ""
+    pid, host, command = [*lines, "", "", ""][:3]
+    if not pid.isdigit():
+        return ""
+    where = f" on host {host}" if host and host != socket.gethostname() else ""
+    doing = f": {command}" if command.startswith("synco") and command.isprintable() else ""
+    return f" (process {pid}{where}{doing})"
+
+
+def _identity() -> bytes:
+    """What a lock file says of its holder: pid, host and the synco command it runs, one to a line.
+
+    Only the command's name (``synco receive``), never its arguments: they may hold a key or a database URL
+    with its password.
+    """
+    command = ""
+    with contextlib.suppress(Exception):
+        import click
+
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            command = context.command_path
+    return f"{os.getpid()}\n{socket.gethostname()}\n{command}\n".encode("utf-8", "replace")
 
 
 #: What stands under the lock file's name when open() fails so, and is not a lock file synco made.
@@ -121,7 +148,7 @@ def _take(path: Path, doing: str) -> int | None:
         os.close(fd)
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, _identity(), 0)
     except OSError as exc:
         log.debug("could not write the pid into %s: %s", path, exc.strerror)
     return fd

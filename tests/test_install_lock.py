@@ -100,7 +100,9 @@ def test_second_install_refuses_while_the_first_runs(laptop: Path, second: list[
     first = waiting_install(laptop, "install")
     try:
         line = refused(synco(*second, cwd=laptop))
-        assert f"(process {first.proc.pid}) is installing into {laptop.resolve()}" in line, line
+        # Its command, never its arguments (a receive's key, a database URL's password would be there).
+        assert f"(process {first.proc.pid}: synco install) is installing into {laptop.resolve()}" in line, line
+        assert (laptop / ".synco-install.lock").read_text().splitlines()[2] == "synco install"
         assert fingerprint(laptop) == before
         first.send("y\r")
         assert first.wait() == 0, first.output
@@ -136,9 +138,12 @@ def test_receive_install_refuses_before_downloading_while_an_install_runs(
 
 
 HOLD = """
+import socket
 import sys
 from pathlib import Path
 from synco_core import folderlock
+if len(sys.argv) > 2:
+    socket.gethostname = lambda: sys.argv[2]  # a synco on another host sharing the folder (NFS)
 folderlock.acquire(Path(sys.argv[1]), folderlock.RECEIVE_LOCK, "using")
 print("held", flush=True)
 sys.stdin.read()
@@ -172,6 +177,17 @@ def test_install_refuses_while_a_receive_writes_its_folder(laptop: Path) -> None
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         line = refused(synco("install", "--yes", cwd=laptop))
         assert f"(process {holder.pid}) is using {(laptop / 'dump').resolve()}" in line, line
+        assert fingerprint(laptop) == before and not (laptop / ".synco-install.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Held from another host, the pid names a process there: the line says which host.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(laptop / "dump"), "nfs-peer"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        line = refused(synco("install", "--yes", cwd=laptop))
+        assert f"(process {holder.pid} on host nfs-peer) is using {(laptop / 'dump').resolve()}" in line, line
         assert fingerprint(laptop) == before and not (laptop / ".synco-install.lock").exists()
     finally:
         holder.kill()
