@@ -17,8 +17,9 @@ from synco_core.cli.options import LocalPath, asker, debug_option, interactive, 
 from synco_core.dburl import parse_database_url
 from synco_core.dumpfile import open_dump
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.errors import ConfigError
 from synco_core.fsutil import FIFO, special_kind, user_output
+from synco_core.install.projectlock import direct_database_command
 from synco_core.values import DatabaseConfig, DumpOptions, Framework, InstallOptions, SanitizeRule
 
 #: One part of a name: double-quoted (its quotes doubled), which may hold dots, ``=`` and quotes, or plain.
@@ -167,7 +168,7 @@ def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> No
         _check_dump_file(file)
     local_hosts = _local_hosts(database, force_remote_target)
     # The kind of a dump on standard input is told by its first bytes, as a file's is.
-    with open_dump(file, sys.stdin.buffer) as dump:
+    with direct_database_command(Path.cwd(), "db load"), open_dump(file, sys.stdin.buffer) as dump:
         options = InstallOptions(format=dump.format, yes=yes, force_remote_target=force_remote_target,
                                  confirm=asker(), local_hosts=local_hosts)
         result = install_with_engine(database, dump.stream, options)
@@ -206,10 +207,8 @@ def rollback(database_url: str | None, yes: bool, force_remote_target: bool) -> 
         local_hosts = local_hosts_of(framework)
     options = InstallOptions(yes=yes, force_remote_target=force_remote_target, confirm=asker(),
                              local_hosts=local_hosts)
-    try:
+    with direct_database_command(Path.cwd(), "db rollback"):
         result = rollback_with_engine(database, options)
-    except SyncoError:
-        raise
     if result.note:
         # The engine found a crashed install or rollback and undid that instead.
         click.echo(f"{result.note} ({result.tables} tables)", err=True)
