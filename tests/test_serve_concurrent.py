@@ -114,3 +114,24 @@ def test_a_serve_does_not_remove_the_session_another_made_under_its_id(tmp_path:
     assert (folder / META_FILE).is_file(), "the first serve removed the second one's session"
     assert TtlMarker.read(folder) == kept
     assert f"{folder} was removed by another serve" in rest
+
+
+def test_cleanup_leaves_a_running_serves_session_and_removes_a_killed_ones(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app")
+    running, url = _start(app, "--id", "running", "--ttl", "30")
+    try:
+        killed, _url = _start(app, "--id", "killed", "--ttl", "30")
+        killed.kill()
+        killed.communicate(timeout=20)
+        assert (app / "web" / "synco-killed" / META_FILE).is_file()
+        done = subprocess.run(serve_argv("--cleanup"), cwd=app, text=True, capture_output=True, timeout=120,
+                              check=False, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+        assert "Removed " in done.stdout and "synco-killed" in done.stdout
+        assert f"synco-running: its serve (process {running.pid}) is still running" in done.stderr
+        assert not (app / "web" / "synco-killed").exists()
+        with urllib.request.urlopen(f"{url}synco-running/{META_FILE}", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        rest = _stop(running)
+    assert "Removed " in rest and not (app / "web" / "synco-running").exists()

@@ -330,7 +330,7 @@ def test_sessions_of_another_user_neither_stop_a_cleanup_nor_pass_for_removed(tm
 
     def cleanups() -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
         expired = cleanup_expired(web)
-        removed, failed = cleanup_all(web)
+        removed, failed, _served = cleanup_all(web)
         return expired, removed, failed
 
     def foreign_sessions() -> None:

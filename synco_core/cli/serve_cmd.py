@@ -98,10 +98,13 @@ def command(framework_name: str | None, project_dir: Path, listen: str | None, s
     if cleanup:
         if framework.web_root is None:
             raise click.UsageError(f"the {framework.name} project has no web root")
-        removed, failed = cleanup_all(framework.web_root)
+        removed, failed, served = cleanup_all(framework.web_root)
         for folder in removed:
             click.echo(f"Removed {folder}")
         click.echo(f"{len(removed)} session folder(s) removed from {framework.web_root}")
+        for folder, who in served:
+            click.echo(f"Left {folder}: its serve ({who}) is still running and removes it when it stops "
+                       "(Ctrl-C, or its time to live)", err=True)
         for folder, reason in failed:
             click.echo(f"Could not remove {folder}: {reason}", err=True)
         if failed:

@@ -335,12 +335,30 @@ def cleanup_expired(web_root: Path) -> list[Path]:
     return removed
 
 
-def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Remove every synco session folder of ``web_root`` (``serve --cleanup``): (what was removed, (what
-    could not be, why))."""
+def served_now(folder: Path) -> str | None:
+    """Who serves ``folder`` right now (``process N on host H``), when its serve provably runs: it holds its
+    marker's lock. None for every other session (kept, expired or not, a dead serve's, an older synco's)."""
+    marker = TtlMarker.read(folder)
+    if marker is None or not marker.locked or _owner_gone(folder / MARKER_FILE) is not False:
+        return None
+    return f"process {marker.pid}" + (f" on host {marker.host}" if marker.host != socket.gethostname() else "")
+
+
+def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Remove every synco session folder of ``web_root`` that no running serve publishes (``serve --cleanup``):
+    (what was removed, (what could not be, why), (what a running serve still publishes, which one)).
+
+    A running serve's session is left to it: removed from under it, its receive command fails half-way,
+    and one still being built fails where it writes next. It removes the session itself when it stops.
+    """
     removed: list[Path] = []
     failed: list[tuple[Path, str]] = []
+    served: list[tuple[Path, str]] = []
     for folder in session_folders(web_root):
+        who = served_now(folder)
+        if who is not None:
+            served.append((folder, who))
+            continue
         reason = remove_session(folder)
         if reason is None:
             removed.append(folder)
@@ -352,4 +370,4 @@ def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
             failed.append((leftover, f"{leftover}: still there"))
         else:
             removed.append(leftover)
-    return removed, failed
+    return removed, failed, served
