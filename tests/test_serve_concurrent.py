@@ -17,8 +17,10 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from test_transfer_support import make_app, serve_argv
+import pytest
+from test_transfer_support import FixturePlugin, make_app, serve_argv
 
 from synco_core.serve.ttl import MARKER_FILE, TtlMarker
 from synco_core.wire import META_FILE
@@ -135,3 +137,32 @@ def test_cleanup_leaves_a_running_serves_session_and_removes_a_killed_ones(tmp_p
     finally:
         rest = _stop(running)
     assert "Removed " in rest and not (app / "web" / "synco-running").exists()
+
+
+def test_two_serves_of_one_id_at_the_same_moment_the_second_refuses_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, register_plugin: Any) -> None:
+    """The second serve checks that the folder does not exist, and the first makes it before the second's
+    rename: the second says the id is taken (not 'Directory not empty'), and removes nothing of the first's."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+    from synco_core.serve import ttl
+
+    register_plugin(FixturePlugin(), "fixture")
+    app = make_app(tmp_path / "app")
+    first = app / "web" / "synco-same"
+    real = ttl._write_locked_marker
+
+    def the_other_serve_wins(folder: Path, ttl_seconds: float, keep: bool) -> tuple[TtlMarker, int | None]:
+        first.mkdir()
+        (first / META_FILE).write_bytes(b"the first serve's")
+        return real(folder, ttl_seconds, keep)
+
+    monkeypatch.setattr(ttl, "_write_locked_marker", the_other_serve_wins)
+    monkeypatch.chdir(app)
+    result = CliRunner().invoke(cli, ["serve", "--keep", "--id", "same", "--only", "private"])
+    assert result.exit_code == 1, result.output
+    assert "a session folder synco-same exists already" in result.output, result.output
+    assert (first / META_FILE).read_bytes() == b"the first serve's"
+    assert sorted(path.name for path in (app / "web").iterdir() if path.name.startswith((".synco", "synco"))) == [
+        "synco-same"]

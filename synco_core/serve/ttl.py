@@ -150,7 +150,13 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
     try:
         marker, lock_fd = _write_locked_marker(temp, ttl_seconds, keep)
         # rename() fails on a non-empty folder at ``path``; the check above covers the rest.
-        os.rename(temp, path)
+        try:
+            os.rename(temp, path)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                # Another serve of the same --id made it since the check: the same refusal as the check's.
+                raise FileExistsError(errno.EEXIST, "the session folder exists already", str(path)) from None
+            raise
         return SessionHold(path, marker, lock_fd)
     except BaseException:
         if lock_fd is not None:
