@@ -196,8 +196,13 @@ def create_like(conn: Any, db: str, model: str) -> None:
 
 
 def lock(conn: Any, target: str) -> None:
-    """Hold the server lock of ``target`` on ``conn`` until it closes (a killed process's closes with it)."""
-    name = "synco:" + hashlib.sha1(target.encode("utf-8", "surrogateescape")).hexdigest()
+    """Hold the server lock of ``target`` on ``conn`` until it closes (a killed process's closes with it).
+
+    Named after the name in lower case: where the server folds database names (lower_case_table_names 1 or
+    2), ``Shop`` and ``shop`` are one database, whose installs must wait for each other. Elsewhere two
+    databases differing only by case merely wait for each other too.
+    """
+    name = "synco:" + hashlib.sha1(target.lower().encode("utf-8", "surrogateescape")).hexdigest()
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, %s)", (name, LOCK_WAIT_SECONDS))
         got = cur.fetchone()[0]
