@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_transfer_support import FixturePlugin, make_app, serve_argv
+from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, serve_argv  # noqa: F401
 
 from synco_core.serve.ttl import MARKER_FILE, TtlMarker
 from synco_core.wire import META_FILE
@@ -166,3 +166,58 @@ def test_two_serves_of_one_id_at_the_same_moment_the_second_refuses_in_one_line(
     assert (first / META_FILE).read_bytes() == b"the first serve's"
     assert sorted(path.name for path in (app / "web").iterdir() if path.name.startswith((".synco", "synco"))) == [
         "synco-same"]
+
+
+class _Clock:
+    """A virtual clock for the serve's wait: ``sleep`` moves it on at once."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.strftime = time.strftime
+        self.localtime = time.localtime
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_serve_ends_when_its_session_expires_however_long_the_build_took(
+        fixture_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session's marker and meta expire a time to live after the folder is made (another serve removes
+    it then, receive refuses it); the serve waited a whole time to live from Ready, after a long build
+    publishing for that long a session nobody could receive any more, and that another serve removed."""
+    from synco_core.detection import detect
+    from synco_core.serve import runner, ttl
+    from synco_core.serve.build import BuildOptions
+    from synco_core.serve.runner import PublishedSession, ServeOptions, serve
+
+    clock = _Clock()
+    monkeypatch.setattr(runner, "time", clock)
+    monkeypatch.setattr(ttl, "time", clock)
+    ready_at: list[float] = []
+    lines: list[str] = []
+
+    def slow_step(_message: str) -> None:
+        if not ready_at:
+            clock.now += 50 * 60  # the build takes 50 of the 60 minutes
+
+    expires: list[float] = []
+
+    def ready(published: PublishedSession) -> None:
+        ready_at.append(clock.now)
+        marker = TtlMarker.read(published.folder)
+        assert marker is not None
+        expires.append(marker.expires_at)
+
+    published = serve(detect(fixture_app), ServeOptions(ttl_minutes=60, session_id="slow",
+                                                        build=BuildOptions(only=("private",))),
+                      echo=lines.append, on_step=slow_step, on_ready=ready)
+    assert ready_at and expires and not published.folder.exists()
+    assert expires[0] - 1 <= clock.now <= expires[0] + 1
+    assert clock.now - ready_at[0] <= 10 * 60 + 1, "the serve waited a whole time to live after Ready"
+    assert any("time to live (60 min) ran out" in line for line in lines)

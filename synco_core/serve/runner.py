@@ -75,6 +75,9 @@ class PublishedSession:
     server: WebRootServer | None
     #: Where ``base_url`` comes from (``--listen``, ``APP_URL in .env``, ``.synco.yml hosts``), or "" when unknown.
     base_url_source: str = ""
+    #: When the session expires (Unix time), as its TTL marker and its meta say: other serves remove it then,
+    #: and receive refuses it, so this serve ends then too, however long the build took.
+    expires_at: float = 0.0
 
 
 class SessionStopped(BaseException):
@@ -271,11 +274,11 @@ def publish_session(
             cleanup.callback(server.stop)
             host, port = server.server_address[:2]
             base_url, base_url_source = f"http://{_public_host(str(host))}:{port}/", "--listen"
-        context = BuildContext(expires_at=int(time.time() + ttl_seconds), on_public_uri=on_public_uri,
-                               work_dir=work_dir)
+        expires_at = hold.marker.expires_at
+        context = BuildContext(expires_at=int(expires_at), on_public_uri=on_public_uri, work_dir=work_dir)
         meta = build_session(framework, folder, options.build, on_step, manager, reporter, context)
         ready = True
-        yield PublishedSession(path, session, key, meta, base_url, server, base_url_source)
+        yield PublishedSession(path, session, key, meta, base_url, server, base_url_source, expires_at)
 
 
 def serve(
@@ -304,7 +307,10 @@ def serve(
                     on_ready(published)
                 if options.keep:
                     return published
-                deadline = time.monotonic() + options.ttl_minutes * 60
+                # The time to live counts from the session folder's creation, as its marker and meta say: a serve
+                # that waited it out from Ready (after a long build) went on publishing a session that receive
+                # refused as expired and another serve removed from under it.
+                deadline = time.monotonic() + max(0.0, published.expires_at - time.time())
                 while (left := deadline - time.monotonic()) > 0:
                     time.sleep(min(left, 1.0))
                 echo(f"The session's time to live ({options.ttl_minutes:g} min) ran out; cleaning up.")
@@ -343,7 +349,9 @@ def print_receive_command(published: PublishedSession, echo: Callable[[str], Non
     if keep:
         echo(f"The session stays in {published.folder} (--keep); remove it with: synco serve --cleanup")
     else:
-        echo(f"Press Ctrl-C when done; the session is removed then, or after {ttl_minutes:g} minutes.")
+        ends = time.strftime("%H:%M", time.localtime(published.expires_at))
+        echo(f"Press Ctrl-C when done; the session is removed then, or when its time to live ({ttl_minutes:g} "
+             f"minutes) ends at {ends}.")
 
 
 def _names_this_machine(url: str) -> bool:
