@@ -43,6 +43,7 @@ from synco_core.engines.sqlite.common import (
 from synco_core.engines.sqlite.fingerprint import encoding_of
 from synco_core.engines.sqlite.ftsindex import index_feeding_triggers, purge_fts_indexes
 from synco_core.engines.sqlite.ftsschema import fts_tables
+from synco_core.engines.sqlite.rulestaging import RuleStage, Staged
 from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.engines.sqlite.triggers import triggers_taken_out
@@ -134,7 +135,10 @@ def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
 
 
 def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
-    """Apply filters and sanitising to the temporary copy; every table and column named must exist."""
+    """Apply filters and sanitising to the temporary copy; every table and column named must exist.
+
+    Every filter and rule reads the copy as the snapshot made it (:mod:`.rulestaging`), as the one SELECT of
+    MySQL and PostgreSQL reads the source: a rule reading another rule's column reads the source's value."""
     tables = user_tables(conn)
 
     def check(table: str, what: str, column: str | None = None) -> None:
@@ -144,44 +148,62 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
             raise ConfigError(f"unknown column {column!r} of table {table!r} in {what}")
 
     applied: list[str] = []
-    #: Each statement, the rule it applies (for an error to name) and its table.
-    statements: list[tuple[str, str, str]] = []
+    #: What each filter or rule does (for an error to name), and its table, in the order they were given.
+    causes: list[tuple[str, str]] = []
     # A contentless FTS4 table refuses DELETE: left-out FTS tables are emptied with the other indexes below.
     full_text = {fts.name for fts in fts_tables(conn)}
     for table in options.exclude_tables:
         check(table, "the excluded tables")
-        if table not in full_text:
-            statements.append((f"DELETE FROM {quote(table)}", f"leaving out the rows of {table}", table))
+        causes.append((f"leaving out the rows of {table}", table))
         applied.append(f"{table}: rows left out (structure only)")
     for table, condition in options.where.items():
         check(table, "--where")
-        statements.append((f"DELETE FROM {quote(table)} WHERE NOT coalesce(({condition}\n), 0)",
-                           f"the filter {table}: {condition}", table))
+        causes.append((f"the filter {table}: {condition}", table))
         applied.append(f"{table}: only rows where {condition}")
     for table, (column, count) in options.keep_newest.items():
         check(table, "keep_newest", column)
-        key = ", ".join(_row_key(conn, table))
-        # The row key breaks ties (highest first, as in the other engines), so which of the rows sharing the last
-        # kept value stay does not hang on the query plan.
-        ties = ", ".join(f"{part} DESC" for part in _row_key(conn, table))
-        statements.append((f"DELETE FROM {quote(table)} WHERE ({key}) NOT IN (SELECT {key} FROM {quote(table)} "
-                           f"ORDER BY {quote(table)}.{quote(column)} DESC, {ties} LIMIT {int(count)})",
-                           f"keep_newest of {table}", table))
+        causes.append((f"keep_newest of {table}", table))
         applied.append(f"{table}: only the newest {int(count)} rows by {column}")
+    by_table: dict[str, dict[str, SanitizeRule]] = {}
     for rule in options.sanitize:
         check(rule.table, "the sanitize rules", rule.column)
-        expression = _rule_expression(rule, _row_key(conn, rule.table))
-        statements.append((f"UPDATE {quote(rule.table)} SET {quote(rule.column)} = ({expression}\n)",
-                           f"sanitize rule {rule.describe()}", rule.table))
+        by_table.setdefault(rule.table, {})[rule.column] = rule
+        causes.append((f"sanitize rule {rule.describe()}", rule.table))
         applied.append(rule.describe())
-    if not statements:
+    if not causes:
         return applied
     conn.create_function("synco_hash", 2, _hasher(encoding_of(conn), new_hash_key()), deterministic=True)
     conn.create_function("sha2", 2, sha2, deterministic=True)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA secure_delete = ON")
+    excluded = set(options.exclude_tables)
+    stage = RuleStage(conn)
     try:
         conn.execute("BEGIN")
+        staged: dict[str, Staged] = {}
+        # First everything is read, from the copy as the snapshot made it.
+        for table in [*options.where, *options.keep_newest, *by_table]:
+            if table in excluded or table in staged:
+                continue
+            staged[table] = Staged(table, _row_key(conn, table))
+            kept_where = options.where.get(table)
+            newest = options.keep_newest.get(table)
+            if kept_where is None and newest is None:
+                continue
+            # The row key breaks ties (highest first, as in the other engines), so which of the rows sharing the
+            # last kept value stay does not hang on the query plan.
+            ties = ", ".join(f"{quote(table)}.{part} DESC" for part in staged[table].key)
+            with _named(f"keep_newest of {table}" if kept_where is None else f"the filter {table}: {kept_where}"):
+                stage.keep(staged[table], kept_where, newest, ties)
+        for table, rules in by_table.items():
+            if table in excluded:
+                continue
+            key = staged[table].key
+            values = [(column, _rule_expression(rule, key)) for column, rule in rules.items()]
+            try:
+                stage.compute(staged[table], values)
+            except sqlite3.Error as exc:
+                raise _failed_rule(conn, table, rules, values, exc) from exc
         # The rows change as the rules say and in no other way: the database's triggers are taken out for
         # them (docs/engines.md), but for those keeping a full-text index in step with its table.
         # Foreign keys are not enforced while the rules run (nor, by default, where the copy is opened): a key
@@ -191,18 +213,20 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
                              "WHERE s.type = 'table' LIMIT 1").fetchone() is not None
         broken = set(conn.execute("PRAGMA foreign_key_check").fetchall()) if keyed else set()
         with triggers_taken_out(conn, keep=index_feeding_triggers(conn)):
-            for statement, what, _ in statements:
-                try:
-                    conn.execute(statement)
-                except sqlite3.IntegrityError as exc:
-                    # The copy holds the table's constraints (NOT NULL, UNIQUE, CHECK): a value they refuse
-                    # would have made a database no load accepts.
-                    raise ConfigError(f"{what} gives values the table's constraints refuse ({exc}): the copy "
-                                      "could not be loaded") from exc
-                except sqlite3.Error as exc:
-                    raise ConfigError(f"{what} failed on the SQLite copy: {exc}") from exc
+            for table in options.exclude_tables:
+                if table not in full_text:
+                    with _named(f"leaving out the rows of {table}"):
+                        conn.execute(f"DELETE FROM {quote(table)}")
+            for table, plan in staged.items():
+                if plan.kept is not None:
+                    with _named(f"the filter of {table}"):
+                        conn.execute(stage.delete_statement(plan))
+            for table, plan in staged.items():
+                if plan.values is not None:
+                    _write_values(conn, stage, plan, by_table[table])
         if keyed:
-            _refuse_orphans(conn, broken, statements)
+            _refuse_orphans(conn, broken, causes)
+        stage.drop()
         conn.execute("COMMIT")
     except ConfigError:
         conn.execute("ROLLBACK")
@@ -220,8 +244,66 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     return applied
 
 
+@contextlib.contextmanager
+def _named(what: str) -> Iterator[None]:
+    """One step of the rules, an error named by what it does."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ConfigError(f"{what} failed on the SQLite copy: {exc}") from exc
+
+
+def _failed_rule(conn: sqlite3.Connection, table: str, rules: dict[str, SanitizeRule],
+                 values: list[tuple[str, str]], exc: sqlite3.Error) -> ConfigError:
+    """The error of a table's rules whose values could not be read: naming the first rule whose expression
+    fails alone (all of them when none does)."""
+    failing = list(rules.values())
+    for column, expression in values:
+        try:
+            conn.execute(f"SELECT ({expression}\n) FROM {quote(table)}").fetchall()
+        except sqlite3.Error as each:
+            failing, exc = [rules[column]], each
+            break
+    return ConfigError(f"{'; '.join(f'sanitize rule {r.describe()}' for r in failing)} failed on the SQLite copy: "
+                       f"{exc}")
+
+
+def _write_values(conn: sqlite3.Connection, stage: RuleStage, plan: Staged, rules: dict[str, SanitizeRule]) -> None:
+    """Write a table's rule values in one ``UPDATE``: the constraints see a row's new values all at once.
+
+    The copy holds the table's constraints (NOT NULL, UNIQUE, CHECK): a value they refuse would have made a
+    database no load accepts. The rule named is the first whose values alone are refused, else all of them.
+    """
+    try:
+        conn.execute("SAVEPOINT synco_rules")
+        conn.execute(stage.update_statement(plan))
+        conn.execute("RELEASE synco_rules")
+        return
+    except sqlite3.IntegrityError as exc:
+        conn.execute("ROLLBACK TO synco_rules")
+        refused = exc
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO synco_rules")
+        conn.execute("RELEASE synco_rules")
+        raise ConfigError(f"{'; '.join(f'sanitize rule {r.describe()}' for r in rules.values())} failed on the "
+                          f"SQLite copy: {exc}") from exc
+    culprits = list(rules.values())
+    for column, rule in rules.items():
+        try:
+            conn.execute(stage.update_statement(plan, [column]))
+        except sqlite3.IntegrityError as exc:
+            culprits, refused = [rule], exc
+            break
+        finally:
+            conn.execute("ROLLBACK TO synco_rules")
+    conn.execute("RELEASE synco_rules")
+    what = "; ".join(f"sanitize rule {rule.describe()}" for rule in culprits)
+    raise ConfigError(f"{what} gives values the table's constraints refuse ({refused}): the copy could not be "
+                      "loaded") from refused
+
+
 def _refuse_orphans(conn: sqlite3.Connection, broken: set[tuple[object, ...]],
-                    statements: list[tuple[str, str, str]]) -> None:
+                    causes: list[tuple[str, str]]) -> None:
     """Stop on a row of the copy whose foreign key points at a row the rules left out or rewrote (``broken``:
     what ``PRAGMA foreign_key_check`` found before them)."""
     for row in conn.execute("PRAGMA foreign_key_check"):
@@ -230,9 +312,9 @@ def _refuse_orphans(conn: sqlite3.Connection, broken: set[tuple[object, ...]],
         child, _, parent, number = row
         keys = [key for key in conn.execute(f"PRAGMA foreign_key_list({quote(child)})") if key[0] == number]
         columns = [str(key[3]) for key in keys]
-        causes = [what for _, what, table in statements if table == parent]
-        causes += [what for _, what, table in statements if table == child]
-        cause = causes[0] if causes else "the filters and rules"
+        named = [what for what, table in causes if table == parent]
+        named += [what for what, table in causes if table == child]
+        cause = named[0] if named else "the filters and rules"
         raise orphan_rows(cause, child, columns, parent, f"{child}({', '.join(columns)}) REFERENCES {parent}")
 
 
