@@ -13,6 +13,10 @@ same value fails the same way, when the load builds the index: ``fixed:``, ``tru
 are grouped by the key as the copy would hold it, on the rows the dump copies (one query per such key),
 before anything is written.
 
+Two rows an exclusion constraint (PostgreSQL's ``EXCLUDE``) holds apart, made to conflict by a rule, fail the
+same way: PostgreSQL's engine builds the constraint's index over the copied rows (:mod:`synco_core.engines.
+postgresql.exclusions`).
+
 A CHECK constraint over a rewritten column, or a value its column's type refuses (a number out of range, an
 ENUM member that is not one, a domain's CHECK), failed the load the same way: the engines evaluate them on the
 rows the copy holds too. Every check reads the rows the dump copies, after ``where`` and ``keep_newest``.
@@ -64,6 +68,12 @@ def breaks_check(rule: SanitizeRule, table: str, constraint: str, expression: st
     return ConfigError(f"sanitize rule {rule.describe()} gives rows of {table} values its CHECK constraint "
                        f"{constraint} ({' '.join(expression.split())}) refuses: the copy could not be loaded; give "
                        "the column a value the constraint accepts")
+
+
+def breaks_exclusion(rule: SanitizeRule, table: str, constraint: str, definition: str, reason: str = "") -> ConfigError:
+    return ConfigError(f"sanitize rule {rule.describe()} gives rows of {table} values its exclusion constraint "
+                       f"{constraint} ({' '.join(definition.split())}) refuses{reason}: the copy could not be loaded; "
+                       "give the rows values that cannot conflict (an expression using the row's key)")
 
 
 def refused_by_type(rule: SanitizeRule, reason: str) -> ConfigError:

@@ -10,6 +10,7 @@ to do; it now says to run it again, or how to configure the standby (or to dump 
 from __future__ import annotations
 
 import io
+import logging
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ from private_servers import postgresql, postgresql_standby
 from synco_core.engines.dispatch import dump_with_engine
 from synco_core.engines.postgresql import dumper
 from synco_core.errors import DatabaseError
-from synco_core.values import DatabaseConfig, DumpOptions
+from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
 pytestmark = pytest.mark.postgres
 
@@ -73,3 +74,30 @@ def test_a_standby_is_dumped_and_a_conflict_with_recovery_says_what_to_do(monkey
     message = str(raised.value)
     assert "conflict with recovery" in message and "hot standby" in message and "run the dump again" in message
     assert "hot_standby_feedback" in message and "\n" not in message
+
+
+def test_a_standby_names_the_exclusion_constraint_it_cannot_check(caplog: pytest.LogCaptureFixture) -> None:
+    """A rule on a column of an exclusion constraint is checked by building the constraint over the copied rows
+    in a temporary table, which a standby cannot make: the dump goes on, naming the constraint in one warning
+    line (a load refuses a conflicting copy, as it did before the check), and the snapshot it shares with the
+    check's connection leaves the dump's own transaction as it was."""
+    with postgresql() as primary:
+        with _connect(primary, "postgres") as conn:
+            conn.execute("CREATE DATABASE app")
+        with _connect(primary) as conn:
+            conn.execute("CREATE EXTENSION btree_gist")
+            conn.execute("CREATE TABLE bookings (id SERIAL PRIMARY KEY, room INT NOT NULL, during tsrange NOT NULL, "
+                         "CONSTRAINT no_double_booking EXCLUDE USING gist (room WITH =, during WITH &&))")
+            conn.execute("INSERT INTO bookings (room, during) VALUES (1, '[2024-01-01,2024-01-03)'), "
+                         "(2, '[2024-01-02,2024-01-04)')")
+        with postgresql_standby(primary, []) as standby:
+            _caught_up(primary, standby)
+            source = DatabaseConfig(engine="postgresql", name="app", user="postgres", host=standby.host,
+                                    port=standby.port)
+            rules = DumpOptions(sanitize=(SanitizeRule("bookings", "room", transform="fixed:7"),))
+            with caplog.at_level(logging.WARNING):
+                result = dump_with_engine(source, io.BytesIO(), rules)
+    warnings = [record.getMessage() for record in caplog.records if "no_double_booking" in record.getMessage()]
+    assert len(warnings) == 1 and "\n" not in warnings[0], caplog.text
+    assert "bookings.room -> fixed:7" in warnings[0] and "read-only transaction" in warnings[0], warnings
+    assert result.tables["bookings"].rows == 2

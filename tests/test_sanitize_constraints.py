@@ -187,6 +187,55 @@ CASES = {
         DumpOptions(sanitize=(rule("users", "email", "fixed:x@example.invalid"),)),
         loaded=("SELECT email FROM users ORDER BY id", [("x@example.invalid",), ("x@example.invalid",)]),
         engines=("postgresql", "sqlite")),
+    # Room bookings (a hotel's, a meeting-room app's): one room never booked twice at once.
+    "exclusion constraint": Case(
+        ["CREATE EXTENSION btree_gist",
+         "CREATE TABLE bookings (id SERIAL PRIMARY KEY, room INT NOT NULL, during tsrange NOT NULL, "
+         "CONSTRAINT no_double_booking EXCLUDE USING gist (room WITH =, during WITH &&))",
+         "INSERT INTO bookings (room, during) VALUES (1, '[2024-01-01,2024-01-03)'), (2, '[2024-01-02,2024-01-04)'), "
+         "(3, '[2024-01-09,2024-01-10)')"],
+        DumpOptions(sanitize=(rule("bookings", "room", "fixed:7"),)),
+        refused={"postgresql": ["bookings.room -> fixed:7", "exclusion constraint no_double_booking",
+                                "(room WITH =, during WITH &&)"]}, engines=("postgresql",)),
+    "exclusion constraint kept": Case(
+        ["CREATE EXTENSION btree_gist",
+         "CREATE TABLE bookings (id SERIAL PRIMARY KEY, room INT NOT NULL, during tsrange NOT NULL, "
+         "CONSTRAINT no_double_booking EXCLUDE USING gist (room WITH =, during WITH &&))",
+         "INSERT INTO bookings (room, during) VALUES (1, '[2024-01-01,2024-01-03)'), (2, '[2024-01-02,2024-01-04)')"],
+        DumpOptions(sanitize=(rule("bookings", "room", expression="room + 100"),)),
+        loaded=("SELECT room FROM bookings ORDER BY id", [(101,), (102,)]), engines=("postgresql",)),
+    # Without btree_gist (ranges alone), deferred, over an expression and partial: the rows it covers, as loaded.
+    "deferred partial exclusion over an expression": Case(
+        ["CREATE TABLE shifts (id SERIAL PRIMARY KEY, starts timestamp NOT NULL, ends timestamp NOT NULL, "
+         "cancelled boolean NOT NULL DEFAULT false, CONSTRAINT one_shift EXCLUDE USING gist "
+         "(tsrange(starts, ends) WITH &&) WHERE (NOT cancelled) DEFERRABLE INITIALLY DEFERRED)",
+         "INSERT INTO shifts (starts, ends, cancelled) VALUES ('2024-01-01', '2024-01-02', false), "
+         "('2024-01-05', '2024-01-06', false), ('2024-01-05', '2024-01-06', true)"],
+        DumpOptions(sanitize=(rule("shifts", "starts", expression="starts - interval '10 days'"),)),
+        refused={"postgresql": ["shifts.starts -> starts - interval '10 days'", "exclusion constraint one_shift"]},
+        engines=("postgresql",)),
+    "deferred partial exclusion kept": Case(
+        ["CREATE TABLE shifts (id SERIAL PRIMARY KEY, starts timestamp NOT NULL, ends timestamp NOT NULL, "
+         "cancelled boolean NOT NULL DEFAULT false, CONSTRAINT one_shift EXCLUDE USING gist "
+         "(tsrange(starts, ends) WITH &&) WHERE (NOT cancelled) DEFERRABLE INITIALLY DEFERRED)",
+         "INSERT INTO shifts (starts, ends, cancelled) VALUES ('2024-01-01', '2024-01-02', false), "
+         "('2024-01-05', '2024-01-06', true)"],
+        DumpOptions(sanitize=(rule("shifts", "starts", expression="starts - interval '1 hour'"),)),
+        loaded=("SELECT count(*) FROM shifts", [(2,)]), engines=("postgresql",)),
+    "deferrable unique constraint": Case(
+        ["CREATE TABLE coupons (id SERIAL PRIMARY KEY, code VARCHAR(20) NOT NULL, "
+         "CONSTRAINT coupon_code UNIQUE (code) DEFERRABLE INITIALLY DEFERRED)",
+         "INSERT INTO coupons (code) VALUES ('A1'), ('B2')"],
+        DumpOptions(sanitize=(rule("coupons", "code", "fixed:SAME"),)),
+        refused={"postgresql": ["coupons.code -> fixed:SAME", "same unique key (code)", "coupon_code"]},
+        engines=("postgresql",)),
+    "unique nulls not distinct": Case(
+        ["CREATE TABLE profiles (id SERIAL PRIMARY KEY, phone TEXT, CONSTRAINT one_phone UNIQUE NULLS NOT DISTINCT "
+         "(phone))",
+         "INSERT INTO profiles (phone) VALUES ('+4912345'), ('+4967890')"],
+        DumpOptions(sanitize=(rule("profiles", "phone", expression="CASE WHEN id > 0 THEN NULL ELSE phone END"),)),
+        refused={"postgresql": ["profiles.phone -> CASE WHEN id > 0 THEN NULL ELSE phone END",
+                                "same unique key (phone)", "one_phone"]}, engines=("postgresql",)),
     "domain check": Case(
         ["CREATE DOMAIN email_address AS text CHECK (VALUE LIKE '%@%')",
          "CREATE TABLE users (id SERIAL PRIMARY KEY, email email_address NOT NULL)",

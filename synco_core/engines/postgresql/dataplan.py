@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from synco_core import dumpprogress
 from synco_core.engines.postgresql import copychecks, rawtext, searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, result_error
+from synco_core.engines.postgresql.exclusions import ExclusionChecks
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
@@ -79,7 +80,8 @@ class DataPlanner:
     """Checks every table and column an option names, and builds the COPY source of each table."""
 
     def __init__(self, conn: psycopg.Connection[Any], quote: Quoter, options: DumpOptions,
-                 table_paths: dict[int, list[str]] | None = None) -> None:
+                 table_paths: dict[int, list[str]] | None = None,
+                 opener: Callable[[], psycopg.Connection[Any]] | None = None) -> None:
         self.conn = conn
         #: The schemas a query on a table needs in its path (:func:`.searchpaths.table_query_paths`).
         self.table_paths = table_paths or {}
@@ -91,9 +93,17 @@ class DataPlanner:
         # (log_min_duration_statement), and whoever read the key there could match guesses against the digests.
         # set_config in the dump's transaction lasts as long as it does.
         conn.execute(f"SELECT pg_catalog.set_config('{HASH_KEY_SETTING}', %s, false)", [self.hash_key])
+        #: ``opener`` gives a second connection, on which exclusion constraints are checked (:mod:`.exclusions`).
+        self.exclusions = ExclusionChecks(conn, opener, {HASH_KEY_SETTING: self.hash_key})
 
     def plan(self, tables: list[Table]) -> dict[int, DataPlan]:
         """Check every table and column an option names, and build the COPY source of each table."""
+        try:
+            return self._plan(tables)
+        finally:
+            self.exclusions.close()
+
+    def _plan(self, tables: list[Table]) -> dict[int, DataPlan]:
         options = self.options
         q = self.quote
         lookup: dict[str, list[Table]] = {}
@@ -228,6 +238,7 @@ class DataPlanner:
                 probe = functools.partial(self._probe, self.table_paths.get(table.oid))
                 copychecks.check_rows(probe, self.conn, q, table, copied, sanitised)
                 copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
+                self.exclusions.check(q, table, copied, sanitised, self.table_paths.get(table.oid))
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
         rows: dict[int, str | None] = {oid: None if plan.excluded else f"(SELECT {', '.join(plan.select)} {plan.rest})"

@@ -20,6 +20,7 @@ before swapping it in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -242,7 +243,8 @@ class PostgresDumper:
         sequences = [s for s in catalog.read_sequences(conn) if self._kept(("pg_class", s.oid))]
         relations = [r for r in catalog.read_relations(conn) if self._kept(("pg_class", r.oid))]
         table_paths = searchpaths.table_query_paths(conn, session_path)
-        plans = DataPlanner(conn, q, self.options, table_paths).plan(all_tables)
+        plans = DataPlanner(conn, q, self.options, table_paths,
+                            opener=functools.partial(connect, self.database)).plan(all_tables)
         # Read through a query, such a table needs its indexes' path, under which COPY writes the names in
         # its regclass (regtype ...) columns unqualified: the load, under the empty path, would not find them.
         for column in regvalues.columns(conn, [t for t in all_tables if t.oid in table_paths]):
