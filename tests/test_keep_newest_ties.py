@@ -77,15 +77,12 @@ def test_ties_are_broken_by_the_primary_key(engine: str, request: pytest.Fixture
                  request, tmp_path)
     expected = sorted(NEWER | set(range(ROWS, ROWS - (KEEP - len(NEWER)), -1)))
     assert [row[0] for row in _rows(copy, "SELECT id FROM events ORDER BY id")] == expected
-    # Without a key every column breaks ties on MySQL; SQLite's rowid (the last inserted kept) and PostgreSQL's
-    # ctid are one per row.
+    # Without a key every column breaks ties on MySQL; SQLite's rowid and PostgreSQL's ctid keep the last inserted.
     kept = sorted(row[0] for row in _rows(copy, "SELECT note FROM loose"))
     if engine == "mysql":
         assert kept == ["n0298", "n0299", "n0300"]
-    elif engine == "sqlite":
-        assert kept == sorted(f"n{n:04d}" for n in order[-3:])
     else:
-        assert len(kept) == 3
+        assert kept == sorted(f"n{n:04d}" for n in order[-3:])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -107,3 +104,34 @@ def test_newest_by_the_source_value_when_the_column_is_sanitised(engine: str, re
     copy = _copy(engine, source, DumpOptions(keep_newest={"events": ("created", 1)}, sanitize=rules), request,
                  tmp_path)
     assert _rows(copy, "SELECT id, note, created FROM events") == [(2, "new", -2)]
+
+
+#: Two values a case-insensitive collation holds equal, and two that differ only beyond MariaDB's default
+#: max_sort_length (1024 bytes of each value's sort key).
+PAIRS = {"case": ("bob", "Bob"), "long": ("x" * 1500 + "b", "x" * 1500 + "a")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("pair", list(PAIRS))
+@pytest.mark.parametrize("reverse", [False, True], ids=["greatest first", "greatest last"])
+def test_values_alike_to_the_collation_or_the_sort_length_are_told_apart(
+        engine: str, pair: str, reverse: bool, request: pytest.FixtureRequest, tmp_path: Path,
+        plugin_manager: object) -> None:
+    """keep_newest by a text column whose values differ only in case (MySQL's case-insensitive collation holds
+    them equal) or only after their first 1024 bytes (MySQL sorted by no more): MySQL fell back to the
+    primary key, or without one found the rows tied on every column and kept whichever the plan gave; the
+    copy checks and the dump could keep different rows. Now the values' bytes decide, as PostgreSQL's
+    deterministic collation (C here) and SQLite's BINARY do, whatever order the rows were inserted in; without a
+    key, SQLite and PostgreSQL keep the last inserted of rows tied on the column, MySQL the greatest by bytes."""
+    greatest, other = PAIRS[pair]
+    values = [other, greatest] if reverse else [greatest, other]
+    source = database_from_script(engine, [
+        "CREATE TABLE named (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        "INSERT INTO named (id, name) VALUES " + ", ".join(f"({n}, '{v}')" for n, v in enumerate(values, 1)),
+        "CREATE TABLE loose (name TEXT NOT NULL, created INTEGER NOT NULL)",
+        "INSERT INTO loose (name, created) VALUES " + ", ".join(f"('{v}', 5)" for v in values),
+    ], request, tmp_path / "source.db")
+    copy = _copy(engine, source, DumpOptions(keep_newest={"named": ("name", 1), "loose": ("created", 1)}),
+                 request, tmp_path)
+    assert _rows(copy, "SELECT name FROM named") == [(greatest,)]
+    assert _rows(copy, "SELECT name FROM loose") == [(greatest if engine == "mysql" else values[-1],)]

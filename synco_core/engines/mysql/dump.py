@@ -42,6 +42,7 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
+from synco_core.engines.mysql.literals import Column
 from synco_core.engines.mysql.sanitize import hash_key_statement, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
@@ -330,6 +331,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                f"SET SESSION group_concat_max_len = {group_limit}",
                "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}",
+               # keep_newest's order compares whole values, not their first 1024 bytes (:mod:`.newest`).
+               f"SET SESSION max_sort_length = {newest.SORT_LENGTH}",
                hash_key_statement(new_hash_key())]
     with conn.cursor() as cur:
         for statement in session:
@@ -400,7 +403,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             continue  # No rows of it are copied: no value of the rules is loaded.
         copied = copychecks.copied_rows(table_name, table_columns, rewrites, options.where.get(table_name) or None,
                                         options.keep_newest.get(table_name), table_shapes,
-                                        ties=newest.tie_break(conn, db, table_name, table_columns))
+                                        ties=_ties(conn, db, table_name, table_columns, options))
         copychecks.check_rows(conn, db, table_name, copied, rewrites, table_shapes)
         copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes)
         copies[table_name] = copied
@@ -415,7 +418,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             table_columns = schema.columns(conn, db, table)
             copies[table] = copychecks.copied_rows(table, table_columns, {}, options.where.get(table) or None,
                                                    options.keep_newest.get(table),
-                                                   ties=newest.tie_break(conn, db, table, table_columns))
+                                                   ties=_ties(conn, db, table, table_columns, options))
     copychecks.refuse_orphans(conn, db, {**copies, **{table: None for table in options.exclude_tables}}, filtered,
                               rewritten)
 
@@ -476,7 +479,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             table=table, source=schema.row_source(table, columns), columns=columns,
             overrides=rules_by_table.get(table, {}), condition=options.where.get(table) or None,
             newest=options.keep_newest.get(table),
-            ties=newest.tie_break(conn, db, table, columns) if table in options.keep_newest else (),
+            ties=_ties(conn, db, table, columns, options),
             limit=group_limit, average_row=average_rows.get(table, 100) or 100, rows_estimate=row_counts.get(table, 0))
         fmt_columns = [c for c in columns if not c.generated]
         writer.write(b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\nSET autocommit=0;\n")
@@ -549,6 +552,12 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     writer.call(functools.partial(_write_trailer, writer.out, manifest))
     return DumpResult(engine="mysql", wire_type="MysqlDump", format="sql", server_version=version,
                       tables=manifest, applied_rules=_applied_rules(options))
+
+
+def _ties(conn: Any, db: str, table: str, columns: list[Column], options: DumpOptions) -> list[str]:
+    """What breaks the ties of the table's keep_newest, if it has one (:func:`.newest.tie_break`)."""
+    kept = options.keep_newest.get(table)
+    return newest.tie_break(conn, db, table, columns, kept[0]) if kept is not None else []
 
 
 def _dump_sequence(conn: Any, db: str, writer: Writer, sequence: str) -> TableManifest:

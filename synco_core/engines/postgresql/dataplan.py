@@ -214,18 +214,20 @@ class DataPlanner:
                 inner = f"SELECT tableoid, ctid FROM {q.qualified(source.schema, source.name)}"
                 if condition is not None and condition_of == keep_of:
                     inner += f" WHERE ({condition}\n)"
-                inner += f" ORDER BY {q(keep[0])} DESC, tableoid, ctid LIMIT {keep[1]}"  # no select-list alias here
+                # Bare names: this SELECT has no select-list alias.
+                inner += f" ORDER BY {q(keep[0])} DESC, tableoid DESC, ctid DESC LIMIT {keep[1]}"
                 mine = f"SELECT k.ctid FROM ({inner}) k WHERE k.tableoid = {table.oid}::pg_catalog.oid"
                 query += (" WHERE" if condition is None else " AND") + f" ctid = ANY (ARRAY({mine}))"
                 applied.append(f"{table.display}: only its rows among the newest {keep[1]} rows of {source.display} "
                                f"by {keep[0]}")
             elif keep is not None:
-                # The primary key (highest first, as in the other engines), then ctid, break ties, so that every
-                # query reading this source (widerows reads it more than once) picks the same rows, and a dump
-                # taken again picks them again. The names are qualified: bare, the column's name would mean a
+                # The primary key (highest first, as in the other engines), then ctid (highest first: of rows
+                # stamped alike the last inserted, as SQLite's rowid keeps them), break ties, so that every query
+                # reading this source (widerows reads it more than once) picks the same rows, and a dump taken
+                # again picks them again. The names are qualified: bare, the column's name would mean a
                 # sanitised value of the select list, and the rows kept would be the newest by the rewritten value.
                 ties = "".join(f", {name}.{q(c)} DESC" for c in self._primary_key(table) if c != keep[0])
-                query += f" ORDER BY {name}.{q(keep[0])} DESC{ties}, {name}.ctid LIMIT {keep[1]}"
+                query += f" ORDER BY {name}.{q(keep[0])} DESC{ties}, {name}.ctid DESC LIMIT {keep[1]}"
                 applied.append(f"{table.display}: only the newest {keep[1]} rows by {keep[0]}")
             if condition is not None:
                 filtered[table.oid] = f"the filter {table.display}: {condition}"
