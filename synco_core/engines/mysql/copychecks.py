@@ -52,6 +52,16 @@ class Shape:
     generation: str | None = None
 
     @property
+    def period(self) -> bool:
+        """A system-versioned table's row start or end: the server's stamp of a row version, not an expression."""
+        return (self.generation or "").upper() in ("ROW START", "ROW END")
+
+    @property
+    def computed(self) -> bool:
+        """A generated column, which the load computes from the copied values."""
+        return self.generation is not None and not self.period
+
+    @property
     def bounded(self) -> bool:
         """The load cuts a longer value to the column's length."""
         return self.data_type in ("char", "varchar", "binary", "varbinary") and self.length is not None
@@ -91,7 +101,7 @@ def copied_rows(table: str, columns: list[Column], rules: dict[str, tuple[Saniti
     if newest is not None:
         sql += order_by(table, newest, ties)
     generated = [f"({shape.generation}) AS {quote_name(name)}" for name, shape in (table_shapes or {}).items()
-                 if shape.generation is not None and any(c.name == name and c.generated for c in columns)]
+                 if shape.computed and any(c.name == name and c.generated for c in columns)]
     if generated:
         sql = f"SELECT {quote_name(table)}.*, {', '.join(generated)} FROM ({sql}) AS {quote_name(table)}"
     return f"({sql})"
@@ -146,7 +156,7 @@ def check_rows(conn: Any, db: str, table: str, copied: str, rules: dict[str, tup
                                            (db, table)):
         text = schema.text(clause)
         named = [column for column in rules if quote_name(column) in text]
-        if not named and any(quote_name(column) in text for column, shape in table_shapes.items() if shape.generation):
+        if not named and any(quote_name(column) in text for column, shape in table_shapes.items() if shape.computed):
             named = list(rules)  # A generated column the rules' values are computed into.
         if named:
             tests.append((f"NOT ({text})", breaks_check(rules[named[0]][0], table, schema.text(constraint), text)))
@@ -160,9 +170,15 @@ def check_rows(conn: Any, db: str, table: str, copied: str, rules: dict[str, tup
 
 
 def refuse_collisions(conn: Any, db: str, table: str, copied: str, rules: dict[str, tuple[SanitizeRule, str]],
-                      table_shapes: dict[str, Shape]) -> None:
+                      table_shapes: dict[str, Shape], columns: Sequence[Column]) -> None:
     """Stop on a rule giving two copied rows one value of a unique key; a prefix key compares the prefix, as
-    the index does."""
+    the index does.
+
+    Every unique key of a system-versioned table holds its row end (the server adds it), so that the versions
+    of one row may share the rest: with the history (``columns`` holding the period columns, :func:`copied_rows`
+    reads it) the row end is grouped by too, whether information_schema names it in the key (declared period
+    columns) or not (the hidden ``row_end``). Without it only current rows are read, whose row ends are all
+    alike: the key is the rest."""
     colliding = {column for column, (rule, _) in rules.items() if may_collide(rule, table_shapes[column].bounded)}
     if not colliding:
         return
@@ -173,14 +189,19 @@ def refuse_collisions(conn: Any, db: str, table: str, copied: str, rules: dict[s
                                             (db, table)):
         keys.setdefault(schema.text(index), []).append((schema.text(column), int(part) if part else None))
     # A generated column computed from a rewritten one may take one value twice too.
-    computed = {column for column, shape in table_shapes.items() if shape.generation is not None}
+    computed = {column for column, shape in table_shapes.items() if shape.computed}
+    periods = {column for column, shape in table_shapes.items() if shape.period}
+    row_end = next((column.name for column in columns if column.period == "end"), None)
     for index, key in keys.items():
         named = [column for column, _ in key if column in colliding]
         if not named and any(column in computed for column, _ in key):
             named = sorted(colliding)
         if not named:
             continue
-        values = [quote_name(column) if part is None else f"LEFT({quote_name(column)},{part})" for column, part in key]
+        key = [(column, part) for column, part in key if column not in periods]
+        grouped = [*key, *([(row_end, None)] if row_end is not None else [])]
+        values = [quote_name(column) if part is None else f"LEFT({quote_name(column)},{part})"
+                  for column, part in grouped]
         where = " AND ".join(f"{value} IS NOT NULL" for value in values)
         if schema.query(conn, f"SELECT 1 FROM {copied} AS {quote_name(table)} WHERE {where} "
                               f"GROUP BY {','.join(values)} HAVING COUNT(*) > 1 LIMIT 1"):

@@ -390,7 +390,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     for rule in options.sanitize:
         by_table.setdefault(rule.table, {})[rule.column] = rule
     for table_name, by_column in by_table.items():
-        table_columns = schema.columns(conn, db, table_name)
+        table_columns = _dumped_columns(conn, db, table_name, skipped)
         if generated := [rule for column, rule in by_column.items()
                          if any(c.name == column and c.generated for c in table_columns)]:
             raise generated_column(generated[0])
@@ -405,7 +405,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                                         options.keep_newest.get(table_name), table_shapes,
                                         ties=_ties(conn, db, table_name, table_columns, options))
         copychecks.check_rows(conn, db, table_name, copied, rewrites, table_shapes)
-        copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes)
+        copychecks.refuse_collisions(conn, db, table_name, copied, rewrites, table_shapes, table_columns)
         copies[table_name] = copied
         rewritten[table_name] = by_column
     filtered = {table: f"leaving out the rows of {table}" for table in options.exclude_tables}
@@ -415,7 +415,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         filtered[table] = (f"the filter {table}: {options.where[table]}" if options.where.get(table)
                            else f"keep_newest of {table}")
         if table not in copies:
-            table_columns = schema.columns(conn, db, table)
+            table_columns = _dumped_columns(conn, db, table, skipped)
             copies[table] = copychecks.copied_rows(table, table_columns, {}, options.where.get(table) or None,
                                                    options.keep_newest.get(table),
                                                    ties=_ties(conn, db, table, table_columns, options))
@@ -467,9 +467,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                                           TableManifest(rows=0, checksum=literals.format_checksum(0))))
             continue
         dumpprogress.table_started(table)
-        columns = schema.columns(conn, db, table)
-        if table in skipped.history:
-            columns = [c for c in columns if not c.period]
+        columns = _dumped_columns(conn, db, table, skipped)
         history = any(c.period for c in columns)
         if any(c.generated for c in columns):
             storedgenerated.warn(table, storedgenerated.recomputed_otherwise(
@@ -552,6 +550,13 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     writer.call(functools.partial(_write_trailer, writer.out, manifest))
     return DumpResult(engine="mysql", wire_type="MysqlDump", format="sql", server_version=version,
                       tables=manifest, applied_rules=_applied_rules(options))
+
+
+def _dumped_columns(conn: Any, db: str, table: str, skipped: unsupported.LeftOut) -> list[Column]:
+    """The table's columns as the dump reads them: a history left out leaves its period columns out, so the
+    copy checks read the rows the dump reads (:func:`.schema.row_source`), the current ones only."""
+    columns = schema.columns(conn, db, table)
+    return [c for c in columns if not c.period] if table in skipped.history else columns
 
 
 def _ties(conn: Any, db: str, table: str, columns: list[Column], options: DumpOptions) -> list[str]:
