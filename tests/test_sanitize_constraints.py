@@ -64,6 +64,13 @@ CASES = {
         refused={"postgresql": ["users.email -> fixed:nobody", "CHECK constraint users_email_check"],
                  "mysql": ["users.email -> fixed:nobody", "CHECK constraint email"],
                  "sqlite": ["users.email -> fixed:nobody", "CHECK constraint failed"]}),
+    # SQLite writes a table's rules in one UPDATE: the refusal still names the rule refused, not its neighbour.
+    "the second rule refused": Case(
+        ["CREATE TABLE users (id {id}, login VARCHAR(20) NOT NULL, "
+         "email VARCHAR(180) NOT NULL CHECK (email LIKE '%@%'))",
+         "INSERT INTO users (login, email) VALUES ('ann', 'ann@real.example')"],
+        DumpOptions(sanitize=(rule("users", "login", "fixed:someone"), rule("users", "email", "fixed:nobody"))),
+        refused={engine: ["sanitize rule users.email -> fixed:nobody gives"] for engine in ENGINES}),
     "table check": Case(
         ["CREATE TABLE bookings (id {id}, starts INT NOT NULL, ends INT NOT NULL, "
          "CONSTRAINT in_order CHECK (starts <= ends))",
