@@ -71,6 +71,25 @@ CASES = {
          "INSERT INTO users (login, email) VALUES ('ann', 'ann@real.example')"],
         DumpOptions(sanitize=(rule("users", "login", "fixed:someone"), rule("users", "email", "fixed:nobody"))),
         refused={engine: ["sanitize rule users.email -> fixed:nobody gives"] for engine in ENGINES}),
+    # A constraint's own ON CONFLICT clause decided what SQLite's UPDATE did: IGNORE left the rows it would have
+    # made collide unsanitised (their raw e-mail shipped), REPLACE deleted them.
+    "unique on conflict ignore": Case(
+        ["CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE ON CONFLICT IGNORE)",
+         "INSERT INTO users (email) VALUES ('ann@real.example'), ('bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:x@example.invalid"),)),
+        refused={"sqlite": ["users.email -> fixed:x@example.invalid", "UNIQUE constraint failed"]},
+        engines=("sqlite",)),
+    "unique on conflict replace": Case(
+        ["CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE ON CONFLICT REPLACE)",
+         "INSERT INTO users (email) VALUES ('ann@real.example'), ('bob@real.example')"],
+        DumpOptions(sanitize=(rule("users", "email", "fixed:x@example.invalid"),)),
+        refused={"sqlite": ["users.email -> fixed:x@example.invalid", "UNIQUE constraint failed"]},
+        engines=("sqlite",)),
+    "not null on conflict ignore": Case(
+        ["CREATE TABLE users (id INTEGER PRIMARY KEY, phone TEXT NOT NULL ON CONFLICT IGNORE)",
+         "INSERT INTO users (phone) VALUES ('+4912345')"],
+        DumpOptions(sanitize=(rule("users", "phone", "null"),)),
+        refused={"sqlite": ["users.phone -> null", "NOT NULL constraint failed"]}, engines=("sqlite",)),
     "table check": Case(
         ["CREATE TABLE bookings (id {id}, starts INT NOT NULL, ends INT NOT NULL, "
          "CONSTRAINT in_order CHECK (starts <= ends))",

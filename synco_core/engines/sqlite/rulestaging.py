@@ -104,7 +104,10 @@ class RuleStage:
         match = " AND ".join(f"s.k{n} = {table}.{part}" for n, part in enumerate(staged.key))
         targets = ", ".join(quote(column) for column in chosen)
         found = ", ".join(f"s.v{n}" for n in numbers)
-        return f"UPDATE {table} SET ({targets}) = (SELECT {found} FROM temp.{quote(staged.values)} s WHERE {match})"
+        # OR ABORT: a constraint's own ON CONFLICT clause would decide otherwise, IGNORE leaving the rows a rule
+        # would make collide unsanitised (their raw values shipped), REPLACE deleting rows.
+        return (f"UPDATE OR ABORT {table} SET ({targets}) = "
+                f"(SELECT {found} FROM temp.{quote(staged.values)} s WHERE {match})")
 
     def drop(self) -> None:
         for name in self.made:
