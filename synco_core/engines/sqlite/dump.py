@@ -268,14 +268,19 @@ def _failed_rule(conn: sqlite3.Connection, table: str, rules: dict[str, Sanitize
                        f"{exc}")
 
 
+def _virtual(conn: sqlite3.Connection, table: str) -> bool:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    return row is not None and str(row[0] or "").upper().startswith("CREATE VIRTUAL")
+
+
 def _write_values(conn: sqlite3.Connection, stage: RuleStage, plan: Staged, rules: dict[str, SanitizeRule]) -> None:
     """Write a table's rule values in one ``UPDATE``: the constraints see a row's new values all at once.
 
     The copy holds the table's constraints (NOT NULL, UNIQUE, CHECK): a value they refuse would have made a
     database no load accepts. The rule named is the first whose values alone are refused, else all of them.
     """
+    conn.execute("SAVEPOINT synco_rules")
     try:
-        conn.execute("SAVEPOINT synco_rules")
         conn.execute(stage.update_statement(plan))
         conn.execute("RELEASE synco_rules")
         return
@@ -287,6 +292,17 @@ def _write_values(conn: sqlite3.Connection, stage: RuleStage, plan: Staged, rule
         conn.execute("RELEASE synco_rules")
         raise ConfigError(f"{'; '.join(f'sanitize rule {r.describe()}' for r in rules.values())} failed on the "
                           f"SQLite copy: {exc}") from exc
+    if str(refused).startswith("UNIQUE constraint failed") and not _virtual(conn, plan.table):
+        # A key met as the UPDATE went, or in the copy's values? Rows put back afresh meet only the latter.
+        try:
+            stage.rewrite(plan)
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK TO synco_rules")
+            if isinstance(exc, sqlite3.IntegrityError):
+                refused = exc
+        else:
+            conn.execute("RELEASE synco_rules")
+            return
     culprits = list(rules.values())
     for column, rule in rules.items():
         try:

@@ -52,7 +52,7 @@ class RuleStage:
         # Untyped columns keep each value as the rule gave it (no affinity); the key is the lookup's index.
         keys = ["k0 INTEGER PRIMARY KEY"] if key == ["rowid"] else [f"k{n}" for n in range(len(key))]
         columns = [*keys, *(f"v{n}" for n in range(values))]
-        primary = "" if key == ["rowid"] else f", PRIMARY KEY ({', '.join(f'k{n}' for n in range(len(key)))})"
+        primary = "" if key in (["rowid"], []) else f", PRIMARY KEY ({', '.join(f'k{n}' for n in range(len(key)))})"
         self.conn.execute(f"CREATE TEMP TABLE {quote(name)} ({', '.join(columns)}{primary})")
         self.made.append(name)
         return name
@@ -108,6 +108,32 @@ class RuleStage:
         # would make collide unsanitised (their raw values shipped), REPLACE deleting rows.
         return (f"UPDATE OR ABORT {table} SET ({targets}) = "
                 f"(SELECT {found} FROM temp.{quote(staged.values)} s WHERE {match})")
+
+    def rewrite(self, staged: Staged) -> None:
+        """Write the rules' values by taking the table's rows out and putting them back with those values.
+
+        SQLite checks a unique key row by row as an ``UPDATE`` goes, so a rule shifting a key's values
+        (``pos + 1``) met a row not yet updated, though the values it gives are all apart; rows inserted afresh
+        meet only each other's final values, as a load does. Each keeps its rowid (or its key). Not for a
+        virtual table, whose rows are its module's.
+        """
+        assert staged.values is not None
+        table = quote(staged.table)
+        info = list(self.conn.execute(f"PRAGMA table_xinfo({table})"))
+        stored = [str(row[1]) for row in info if int(row[6]) == 0]  # hidden: 2 and 3 are generated columns
+        keys = [row for row in info if int(row[5]) > 0]
+        alias = len(keys) == 1 and str(keys[0][2]).upper() == "INTEGER"
+        explicit = staged.key == ["rowid"] and not alias
+        given = {column: number for number, column in enumerate(staged.columns)}
+        names = [*(["rowid"] if explicit else []), *(quote(column) for column in stored)]
+        values = [*([f"{table}.rowid"] if explicit else []),
+                  *(f"s.v{given[column]}" if column in given else f"{table}.{quote(column)}" for column in stored)]
+        match = " AND ".join(f"s.k{n} = {table}.{part}" for n, part in enumerate(staged.key))
+        rows = self._new_table([], len(names))
+        self.conn.execute(f"INSERT INTO temp.{quote(rows)} SELECT {', '.join(values)} FROM {table} "
+                          f"JOIN temp.{quote(staged.values)} s ON {match}")
+        self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute(f"INSERT OR ABORT INTO {table} ({', '.join(names)}) SELECT * FROM temp.{quote(rows)}")
 
     def drop(self) -> None:
         for name in self.made:
