@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
+from synco_core.nospace import NO_SPACE_ERRNOS, is_no_space, no_space
 
 __all__ = [
     "PLAIN_RELATIVE_PATH",
@@ -84,9 +85,34 @@ class _EarlyWriteback(io.BufferedWriter):
         super().__init__(raw)
         self._unsynced = 0
         self._mark = 0
+        #: Bytes taken so far, and whether a write of this file found its disk full (told apart from the
+        #: failures of whatever else the writer's block does).
+        self.taken = 0
+        self.no_room = False
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as exc:
+            self.no_room = exc.errno in NO_SPACE_ERRNOS
+            raise
+
+    def sync(self) -> None:
+        """Flush, then ``fsync``: a file system that allocates late (ext4, XFS) finds it full only here."""
+        self.flush()
+        try:
+            os.fsync(self.fileno())
+        except OSError as exc:
+            self.no_room = exc.errno in NO_SPACE_ERRNOS
+            raise
 
     def write(self, buffer: ReadableBuffer, /) -> int:
-        count = super().write(buffer)
+        try:
+            count = super().write(buffer)
+        except OSError as exc:
+            self.no_room = exc.errno in NO_SPACE_ERRNOS
+            raise
+        self.taken += count
         self._unsynced += count
         if self._unsynced >= WRITEBACK_EVERY:
             self._unsynced = 0
@@ -152,16 +178,18 @@ def atomic_output(path: Path, suffix: str = ".part", private: bool = False) -> I
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + suffix)
+    out: _EarlyWriteback | None = None
     try:
         raw = io.FileIO(_create_private(temp, os.O_TRUNC), "wb") if private else io.FileIO(temp, "wb")
         with _EarlyWriteback(raw) as out:
             yield cast(BinaryIO, out)
-            out.flush()
-            os.fsync(out.fileno())
+            out.sync()
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
+        if out is not None and out.no_room and is_no_space(exc):
+            raise no_space(path.parent, path.name, more_than=out.taken) from exc
         raise
 
 

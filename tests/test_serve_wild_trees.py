@@ -423,7 +423,8 @@ def test_a_full_disk_is_named_and_leaves_no_session(fixture_app: Path) -> None:
     (fixture_app / "private" / "large.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     lines: list[str] = []
     with small_file_system(fixture_app / "web", "1m"), \
-            pytest.raises(SyncoError, match=r"cannot write .*/synco-full/encrypted-resources-private: No space left") \
+            pytest.raises(SyncoError, match=r"no space left on the disk that holds .*/synco-full: "
+                                            r"encrypted-resources-private needs more ") \
             as caught:
         serve(detect(fixture_app), ServeOptions(keep=True, session_id="full"), echo=lines.append)
     assert "\n" not in str(caught.value)

@@ -28,6 +28,7 @@ from synco_core.bounded import check_settings
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
+from synco_core.nospace import NO_SPACE_ERRNOS
 from synco_core.permissions import umask
 from synco_core.pluginguard import OutputFailed, output_failed, stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
@@ -175,6 +176,8 @@ class SyncoGroup(click.Group):
             click.echo(f"Error: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
+            if exc.errno in NO_SPACE_ERRNOS:
+                raise self._no_space(ctx, exc) from None
             if exc.filename is None or not exc.strerror:
                 raise self._unexpected(ctx, exc) from None
             if is_debug(ctx):
@@ -186,6 +189,17 @@ class SyncoGroup(click.Group):
             ctx.exit(1)
         except Exception as exc:
             raise self._unexpected(ctx, exc) from None
+
+    @staticmethod
+    def _no_space(ctx: click.Context, exc: OSError) -> click.exceptions.Exit:
+        """A full disk no writer of the core named: the disk, where the system says which, never an errno."""
+        if is_debug(ctx):
+            log.debug("traceback", exc_info=exc)
+        where = (f"the disk that holds {printable(os.fsdecode(exc.filename))}" if exc.filename is not None
+                 else "a disk synco was writing to (--debug shows which)")
+        click.echo(f"Error: no space left on {mask_passwords(one_line(where))}: free some space and run the same "
+                   "command again", err=True)
+        return click.exceptions.Exit(1)
 
     @staticmethod
     def _unexpected(ctx: click.Context, exc: Exception) -> click.exceptions.Exit:

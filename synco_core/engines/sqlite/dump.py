@@ -47,8 +47,9 @@ from synco_core.engines.sqlite.rulestaging import RuleStage, Staged
 from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
 from synco_core.engines.sqlite.triggers import triggers_taken_out
-from synco_core.errors import ConfigError, DatabaseError
+from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.hashkey import new_hash_key
+from synco_core.nospace import ELSEWHERE, NoSpaceError, no_space, sqlite_full, temporary_folder
 from synco_core.sanitizenulls import orphan_rows
 from synco_core.scratch import temporary_scratch
 from synco_core.values import (
@@ -229,10 +230,10 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         stage.drop()
         conn.execute("COMMIT")
     except ConfigError:
-        conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise
     except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise ConfigError(f"a filter or sanitize rule failed on the SQLite copy: {exc}") from exc
     # The words of what the rules removed are still in the full-text indexes over it.
     touched = [*options.exclude_tables, *options.where, *options.keep_newest, *(r.table for r in options.sanitize)]
@@ -316,6 +317,13 @@ def _write_values(conn: sqlite3.Connection, stage: RuleStage, plan: Staged, rule
     what = "; ".join(f"sanitize rule {rule.describe()}" for rule in culprits)
     raise ConfigError(f"{what} gives values the table's constraints refuse ({refused}): the copy could not be "
                       "loaded") from refused
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """``ROLLBACK`` unless SQLite has rolled back already: it does so itself after some errors (a full disk), and
+    "cannot rollback - no transaction is active" then stood in the error's place."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _refuse_orphans(conn: sqlite3.Connection, broken: set[tuple[object, ...]],
@@ -490,6 +498,27 @@ def dump_database(database: DatabaseConfig, out: BinaryIO, options: DumpOptions)
     if database.engine != ENGINE:
         return None
     source = database_path(database)
+    try:
+        return _dump(source, out, options)
+    except (SyncoError, sqlite3.Error) as exc:
+        # Only SQLite's own writes go to the private copy (and SQLite's temporary files, also in TMPDIR); a
+        # write to ``out`` that found no room is its writer's to name.
+        if not sqlite_full(exc):
+            raise
+        raise _copy_does_not_fit(source, options) from exc
+
+
+def _copy_does_not_fit(source: Path, options: DumpOptions) -> NoSpaceError:
+    """The private copy in TMPDIR found no room: the database's size there, twice over when rules apply (the
+    VACUUM that removes what they took out writes a second copy)."""
+    size = sum(os.path.getsize(path) for path in (source, Path(f"{source}-wal")) if os.path.isfile(path))
+    rules = bool(options.exclude_tables or options.where or options.keep_newest or options.sanitize)
+    what = f"the private copy of SQLite database {source} that is dumped"
+    return no_space(temporary_folder(), what + (" (and the VACUUM after its rules)" if rules else ""),
+                    size * (2 if rules else 1), ELSEWHERE)
+
+
+def _dump(source: Path, out: BinaryIO, options: DumpOptions) -> DumpResult:
     with _snapshot(source) as (copy, temp, wal):
         table = None
         try:
