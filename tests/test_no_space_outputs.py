@@ -126,3 +126,22 @@ def test_serve_with_a_full_tmpdir_leaves_no_session(tmp_path: Path) -> None:
                                "of SQLite database "), line
         assert os.listdir(scratch) == []
         assert not list((project / "public").glob("synco-*"))
+
+
+@pytest.mark.parametrize("form", [[], ["--sql"]], ids=["database-file", "sql-script"])
+def test_db_load_on_a_full_disk_keeps_the_database(tmp_path: Path, form: list[str]) -> None:
+    """The loaded copy does not fit beside the database: the line names the disk and the copy, the database
+    is as it was, and neither the copy nor a kept one is left."""
+    source = database(tmp_path)
+    dump = tmp_path / "dump"
+    assert synco("db", "dump", *form, f"sqlite:///{source}", "-o", str(dump), cwd=tmp_path).returncode == 0
+    laptop = tmp_path / "laptop"
+    laptop.mkdir()
+    shutil.copy(EXAMPLE / "database" / "database.sqlite", laptop / "db.sqlite")
+    before = (laptop / "db.sqlite").read_bytes()
+    with small_file_system(laptop, "512k"):
+        line = one_error(synco("db", "load", "--yes", f"sqlite:///{laptop / 'db.sqlite'}", str(dump), cwd=tmp_path))
+        assert line.startswith(f"Error: no space left on the disk that holds {laptop}: the loaded copy of SQLite "
+                               "database db.sqlite needs more "), line
+        assert os.listdir(laptop) == ["db.sqlite"]
+        assert (laptop / "db.sqlite").read_bytes() == before

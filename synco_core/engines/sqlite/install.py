@@ -43,6 +43,7 @@ from synco_core.engines.sqlite.common import (
 from synco_core.engines.sqlite.gate import ScriptGate
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.fsutil import open_private
+from synco_core.nospace import is_no_space, no_space
 from synco_core.permissions import keep_mode_of, new_database_mode
 from synco_core.values import (
     DatabaseConfig,
@@ -438,12 +439,16 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
             else:
                 keep_mode_of(temp, previous)
             os.replace(temp, target)
-        except BaseException:
+        except BaseException as exc:
             # Up to the rename the target is as it was: the loaded copy (as large as the database, on a disk
             # that may be full) and the kept copy's temporary link go with the failure, not at the next run.
+            written = temp.stat().st_size if temp.is_file() else 0
             for leftover in (temp, keeping):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
+            if isinstance(exc, Exception) and is_no_space(exc):
+                raise no_space(target.parent, f"the loaded copy of SQLite database {target.name}",
+                               more_than=written) from exc
             raise
         _sync_folder(target.parent)
         crashpoints.reached("sqlite:install:replaced")
