@@ -29,13 +29,14 @@ class NoSpaceError(SyncoError):
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the errors it was raised from or while handling, each once."""
+    """``exc`` and the errors it was raised from or while handling, each once; not past a ``raise ... from None``,
+    which says the error before it is not the reason (a hostile dump's refusal is not a full disk)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
 
 
 def sqlite_full(exc: BaseException) -> bool:

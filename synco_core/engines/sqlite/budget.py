@@ -27,6 +27,7 @@ instructions per byte read.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 
@@ -59,8 +60,10 @@ _LARGEST_PAGE = 65536
 class LoadBudget:
     """Bounds the database size and the work of each statement while a script loads into ``conn``."""
 
-    def __init__(self, conn: sqlite3.Connection, set_pragma: Callable[[str], None]) -> None:
+    def __init__(self, conn: sqlite3.Connection, set_pragma: Callable[[str], None], path: str | None = None) -> None:
+        """``path``: the database's file, to tell a full disk from the budget when SQLite says SQLITE_FULL."""
         self._conn = conn
+        self._path = path
         self._set_pragma = set_pragma
         self._limit = -1
         self._created = 0
@@ -93,10 +96,22 @@ class LoadBudget:
         """Why ``exc`` happened when it was this budget that stopped the statement, else None."""
         if self.exceeded is not None:
             return self.exceeded
-        if "full" in str(exc).lower():
+        if "full" in str(exc).lower() and not self._disk_is_nearer():
             return (f"it would grow the database past {self._limit} bytes ({GROWTH} times the script up to it, "
-                    "and a little more), or the disk is full")
+                    "and a little more)")
         return None
+
+    def _disk_is_nearer(self) -> bool:
+        """True when the disk has less room left than this budget allows the database to grow: SQLite says
+        SQLITE_FULL for both, and a full disk is not the dump's fault (the user frees space and runs again)."""
+        if self._path is None:
+            return False
+        try:
+            size = os.path.getsize(self._path)
+            found = os.statvfs(os.path.dirname(self._path) or ".")
+        except OSError:
+            return False
+        return found.f_bavail * found.f_frsize < self._limit - size
 
     def close(self) -> None:
         self._conn.set_progress_handler(None, 0)

@@ -82,8 +82,9 @@ def _lines(dump: BinaryIO, first: bytes) -> Iterator[bytes]:
         yield last
 
 
-def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
-    """Run an SQL script statement by statement, reading it line by line (never whole into memory).
+def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes, path: Path) -> None:
+    """Run an SQL script statement by statement into ``path`` (``conn``'s file), reading it line by line (never
+    whole into memory).
 
     A script without a single statement (an empty file, one cut before its first line ended, or only
     comments) is refused: it is a dump that failed to be written, and loading it would swap the target for
@@ -105,7 +106,7 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes) -> None:
             conn.set_authorizer(gate)
 
     conn.set_authorizer(gate)
-    budget = LoadBudget(conn, installer_pragma)
+    budget = LoadBudget(conn, installer_pragma, str(path))
     for number, raw in enumerate(_lines(dump, first), start=1):
         read += len(raw)
         try:
@@ -330,7 +331,7 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
         raise DatabaseError("the SQLite dump is not a database file (wrong header)")
     else:
         with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
-            _run_script(conn, dump, first)
+            _run_script(conn, dump, first, temp)
     with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
         try:
             status = [row[0] for row in conn.execute("PRAGMA integrity_check")]
