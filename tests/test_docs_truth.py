@@ -209,7 +209,7 @@ def message_prefixes() -> list[tuple[str, str]]:
 
 def test_message_prefixes_found() -> None:
     prefixes = {prefix for _, prefix in message_prefixes()}
-    assert "no space left on the disk that holds dump: free some space" in prefixes
+    assert "no space left on the disk that holds dump: set" in prefixes
 
 
 Template = tuple[str | None, ...]

@@ -7,7 +7,9 @@ the last line said to run the same command again, which fails the same way until
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,3 +48,37 @@ def test_full_disk_during_receive(tmp_path: Path, session: tuple[str, str, str],
                  "--install", "--yes", cwd=project)
     assert done.returncode == 0, done.stderr
     assert digest(database) != before
+
+
+def fill(folder: Path) -> None:
+    """Take every free byte of ``folder``'s (small) file system."""
+    fd = os.open(folder / "filler.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 4096)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0")
+    finally:
+        os.close(fd)
+
+
+def test_full_disk_under_the_receive_record(tmp_path: Path, session: tuple[str, str, str]) -> None:
+    """Everything has arrived before; the disk is full when receive notes it again in .synco-received.json:
+    one line naming the disk and the set, the record as it was, and no half-written part of it left."""
+    name, key, url = session
+    target = tmp_path / "received"
+    target.mkdir()
+    with small_file_system(target, "1m"):
+        first = synco("receive", name, key, "--base-url", url, "--all", "--target", str(target), cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        record = (target / ".synco-received.json").read_bytes()
+        before = sorted(os.listdir(target))
+        fill(target)
+        again = synco("receive", name, key, "--base-url", url, "--all", "--target", str(target), cwd=tmp_path)
+        line = refused(again)
+        assert line.startswith(f"Error: no space left on the disk that holds {target}: set "), line
+        assert "failed:" not in again.stderr + again.stdout
+        assert sorted(os.listdir(target)) == sorted([*before, "filler.bin"])
+        assert (target / ".synco-received.json").read_bytes() == record

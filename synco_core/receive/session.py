@@ -25,8 +25,9 @@ from typing import Any, BinaryIO
 
 from synco_core import folderlock
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
-from synco_core.fsutil import open_private
+from synco_core.fsutil import atomic_output, open_private
 from synco_core.names import MAX_SET_NAME, safe_name
+from synco_core.nospace import NoSpaceError, no_space
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
@@ -328,10 +329,9 @@ class _State:
             "frameworkName": meta.framework_name,
             "fileSets": list(self.sets.values()),
         }
-        temp = self.path.with_name(self.path.name + ".part")
-        with open_private(temp) as out:
+        # Through a part file removed on failure: a full disk left a half-written one behind.
+        with atomic_output(self.path, ".part", private=True) as out:
             out.write((json.dumps(self.data, indent=2) + "\n").encode())
-        os.replace(temp, self.path)
 
 
 def _already_there(previous: dict[str, Any] | None, session: str, file_set: WireFileSet, path: Path) -> bool:
@@ -542,7 +542,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
                                                       known=KnownHashes(known_hashes_file(target, local)))
-                check_disk_space(target, (reason for _path, reason in result.failed))
+                check_disk_space(target, (reason for _path, reason in result.failed), file_set)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
                 outcome.files_skipped = result.skipped
@@ -604,6 +604,10 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         except DiskFullError:
             outcome.status = "failed"
             raise
+        except NoSpaceError as exc:
+            # A file of the receive's own (its record, an index) that did not fit: the whole receive stops too.
+            outcome.status = "failed"
+            raise disk_full(target, file_set) from exc
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
@@ -611,7 +615,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if outcome.cause == "gone":
                 outcome.detail += " (the session is gone from the server)"
         except OSError as exc:
-            check_disk_space(target, [exc.strerror or ""])
+            check_disk_space(target, [exc.strerror or ""], file_set)
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
         except KeyboardInterrupt:
@@ -655,20 +659,34 @@ def _left_out_before(previous: dict[str, Any]) -> tuple[list[tuple[str, str]], i
 DISK_FULL = frozenset(os.strerror(number) for number in (errno.ENOSPC, errno.EDQUOT))
 
 
-class DiskFullError(TransferError):
+class DiskFullError(TransferError, NoSpaceError):
     """The receive folder's filesystem is full: no set can go on, and running again only helps once freed."""
 
 
-def check_disk_space(target: Path, reasons: Iterable[str]) -> None:
+def set_needs(file_set: WireFileSet) -> int:
+    """About the room ``file_set`` takes in the receive folder while it arrives: an artifact's encrypted part
+    file and what it decrypts to are both there until the part is removed."""
+    detail = file_set.dump or file_set.private
+    if detail is not None:
+        return (detail.encrypted_size_bytes or 0) + detail.size_bytes
+    return file_set.public.size_bytes if file_set.public is not None else 0
+
+
+def disk_full(target: Path, file_set: WireFileSet) -> DiskFullError:
+    """The one line for a receive whose folder's disk filled up while ``file_set`` arrived."""
+    said = no_space(target, f"set {file_set.name}", set_needs(file_set),
+                    " (or pass --target on another disk)")
+    return DiskFullError(f"{said}; it continues with what has arrived")
+
+
+def check_disk_space(target: Path, reasons: Iterable[str], file_set: WireFileSet) -> None:
     """Stop the whole receive, in one line, when any of ``reasons`` is a full disk.
 
     Every further file would fail the same way, and the usual advice ("run the same command again") would
     not help before space is freed.
     """
     if any(reason in DISK_FULL for reason in reasons):
-        raise DiskFullError(f"no space left on the disk that holds {target}: free some space (or pass --target "
-                            "on another disk) and run the same command again; it continues with what has "
-                            "arrived") from None
+        raise disk_full(target, file_set) from None
 
 
 def failure_cause(exc: BaseException) -> str:
