@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from synco_core.nospace import ELSEWHERE, NO_SPACE_ERRNOS, no_space, temporary_folder
 from synco_core.scratch import ScratchFolder, temporary_scratch
 
 T = TypeVar("T")
@@ -60,8 +61,21 @@ class ExternalSorter(Generic[T]):
         self._run.sort(key=self.key)
         path = os.path.join(self._folder.path, f"run-{len(self._paths):05d}")
         encode = self.encode
-        with open(path, "wb") as out:
-            out.writelines(encode(record) + b"\n" for record in self._run)
+        try:
+            with open(path, "wb") as out:
+                out.writelines(encode(record) + b"\n" for record in self._run)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE_ERRNOS:
+                raise
+            # The runs are of no use without this one: they all go now, not when the sorter is collected.
+            written = sum(os.path.getsize(run) for run in [*self._paths, path] if os.path.exists(run))
+            # Named by the folder it is in: the scratch folder itself is gone when the line is read.
+            folder = self._folder.path.parent
+            self._folder.remove()
+            self._folder, self._paths = None, []
+            in_tmpdir = _same_disk(folder, temporary_folder())
+            raise no_space(temporary_folder() if in_tmpdir else folder, "the sorted runs of a long list of files",
+                           more_than=written, hint=ELSEWHERE if in_tmpdir else "") from exc
         self._paths.append(path)
         self._run = []
 
@@ -81,6 +95,15 @@ class ExternalSorter(Generic[T]):
             streams = [(decode(line[:-1]) for line in handle) for handle in handles]
             # heapq.merge keeps records of equal keys in the order of the runs, so the sort stays stable.
             yield from heapq.merge(*streams, key=self.key)
+
+
+def _same_disk(folder: Path, other: Path) -> bool:
+    """True when ``folder`` is ``other`` or a folder below it on the same file system (serve's work folder in
+    TMPDIR)."""
+    try:
+        return folder.resolve().is_relative_to(other.resolve()) and folder.stat().st_dev == other.stat().st_dev
+    except OSError:
+        return False
 
 
 def external_sort(items: Iterable[T], key: Callable[[T], str], encode: Callable[[T], bytes],
