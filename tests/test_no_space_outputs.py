@@ -145,3 +145,53 @@ def test_db_load_on_a_full_disk_keeps_the_database(tmp_path: Path, form: list[st
                                "database db.sqlite needs more "), line
         assert os.listdir(laptop) == ["db.sqlite"]
         assert (laptop / "db.sqlite").read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["tmpdir", "spill-dir"])
+def test_external_sort_on_a_full_disk_names_it_and_leaves_no_runs(tmp_path: Path, where: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sorted runs of a long list (serve's entries of a plugin, receive's index) fill their disk: one line
+    naming it (TMPDIR, or the folder given), and no run left there to eat the space until the process ends."""
+    import tempfile
+
+    from synco_core.errors import SyncoError
+    from synco_core.index.extsort import external_sort
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with small_file_system(disk, "64k"):
+        monkeypatch.setattr(tempfile, "tempdir", str(disk) if where == "tmpdir" else str(tmp_path))
+        records = (f"{number:08d}-{'x' * 100}" for number in range(100_000, 0, -1))
+        with pytest.raises(SyncoError) as failed:
+            list(external_sort(records, key=str, encode=str.encode, decode=bytes.decode, run_size=100,
+                               spill_dir=None if where == "tmpdir" else disk))
+        named = f"{disk} (TMPDIR)" if where == "tmpdir" else str(disk)
+        assert str(failed.value).startswith(f"no space left on the disk that holds {named}: the sorted runs of a "
+                                            "long list of files needs more than "), failed.value
+        assert os.listdir(disk) == []
+
+
+def test_a_huge_rows_spool_on_a_full_tmpdir_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MySQL's dump holds a huge row in TMPDIR until its size is known: a full TMPDIR is named, with the row's
+    bytes so far, not as a database error."""
+    import tempfile
+
+    from synco_core.engines.mysql import sealedspool
+    from synco_core.nospace import NoSpaceError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with small_file_system(disk, "64k"):
+        monkeypatch.setattr(tempfile, "tempdir", str(disk))
+        monkeypatch.setattr(sealedspool, "BLOCK_BYTES", 16 * 1024)
+        spool = sealedspool.SealedSpool()
+        try:
+            with pytest.raises(NoSpaceError) as failed:
+                for _ in range(20):
+                    spool.write(os.urandom(16 * 1024))
+        finally:
+            spool.close()
+        assert str(failed.value).startswith(f"no space left on the disk that holds {disk} (TMPDIR): a huge row of "
+                                            "the dump (held there, sealed, until its size is known) needs more than "
+                                            ), failed.value
+        assert os.listdir(disk) == []

@@ -9,13 +9,15 @@ random key per spool), so the row's values never rest on the disk in the clear, 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from synco_core.errors import DatabaseError
+from synco_core.errors import DatabaseError, SyncoError
+from synco_core.nospace import ELSEWHERE, NO_SPACE_ERRNOS, no_space, temporary_folder
 
 #: Writes are gathered into blocks of about this size before they are sealed.
 BLOCK_BYTES = 1 << 20
@@ -52,7 +54,7 @@ class SealedSpool:
             self.file.write(len(block).to_bytes(4, "little"))
             self.file.write(block)
         except OSError as exc:
-            raise _failed(exc) from exc
+            raise _failed(exc, self.size) from exc
         self.sealed += 1
 
     def blocks(self) -> Iterator[bytes]:
@@ -67,9 +69,15 @@ class SealedSpool:
                 raise DatabaseError("a huge row's temporary file changed on the disk while the dump wrote it") from None
 
     def close(self) -> None:
-        self.file.close()
+        # What is still buffered is never read again: a full disk refusing it must not replace the error that
+        # stopped the dump (the descriptor is closed all the same).
+        with contextlib.suppress(OSError):
+            self.file.close()
 
 
-def _failed(exc: OSError) -> DatabaseError:
+def _failed(exc: OSError, size: int = 0) -> SyncoError:
+    if exc.errno in NO_SPACE_ERRNOS:
+        return no_space(temporary_folder(), "a huge row of the dump (held there, sealed, until its size is known)",
+                        more_than=size, hint=ELSEWHERE)
     return DatabaseError(f"cannot write a huge row to a temporary file in {tempfile.gettempdir()} "
                          f"({exc.strerror or exc}): free space there or point TMPDIR elsewhere")
