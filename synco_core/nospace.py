@@ -92,3 +92,35 @@ def no_space(folder: Path, what: str, needed: int | None = None, hint: str = "",
 
 #: The advice for a scratch file in the temporary folder.
 ELSEWHERE = " or point TMPDIR at a larger disk"
+
+
+#: MySQL/MariaDB errors that say the server found no room: ER_DISK_FULL, ER_RECORD_FILE_FULL ("The table 'x' is
+#: full": the data directory's disk, or a table's own size limit).
+_MYSQL_FULL = frozenset({1021, 1114})
+#: How a database server's message says its disk is full (an OS error 28 passed on, PostgreSQL's disk_full).
+_SERVER_WORDS = ("no space left on device", "errcode: 28", "errno: 28", "error 28 ", "disk full",
+                 "could not extend file")
+
+
+def server_out_of_space(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it was raised from) is a database server saying it found no room for a write."""
+    for found in _chain(exc):
+        if isinstance(found, (OSError, NoSpaceError)) or type(found).__module__ == "sqlite3":
+            continue  # the laptop's own disk, not the server's
+        code = found.args[0] if found.args and isinstance(found.args[0], int) else None
+        if code in _MYSQL_FULL or getattr(found, "sqlstate", None) == "53100":
+            return True
+        text = str(found).lower()
+        if any(words in text for words in _SERVER_WORDS):
+            return True
+    return False
+
+
+def server_full(engine: str, where: str, target: str, reason: str, dropped: bool) -> NoSpaceError:
+    """The one line for an install whose database server ran out of space while it loaded the scratch copy
+    (the target is as it was); ``reason`` is the server's own words, ``dropped`` whether the copy is gone."""
+    copy = "the copy was dropped" if dropped else "the copy could not be dropped yet (the next install drops it)"
+    return NoSpaceError(f"the {engine} server at {where} ran out of disk space while it loaded the dump into a "
+                        f"scratch copy of {target!r} ({reason}): {copy} and {target!r} is as it was; free space on "
+                        "the server's data directory (the copy needs about as much as the database itself, beside "
+                        "it) and run the same command again")

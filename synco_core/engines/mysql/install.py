@@ -24,6 +24,7 @@ from synco_core.engines.mysql.connect import connect, describe, quote_name, wher
 from synco_core.engines.mysql.load import Loader
 from synco_core.engines.mysql.swap import BACKUP_SUFFIX, SCRATCH_SUFFIX, derived_name  # noqa: F401 (re-exported)
 from synco_core.errors import DatabaseError, SyncoError
+from synco_core.nospace import server_full, server_out_of_space
 from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -195,8 +196,11 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             replaced = swap.exists(admin, names.target)
             tables = swap.install(admin, names, enabled)
             log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
-        except BaseException:
-            _recover_quietly(database, admin, names)
+        except BaseException as exc:
+            dropped = _recover_quietly(database, admin, names)
+            if isinstance(exc, Exception) and server_out_of_space(exc):
+                raise server_full("MySQL", where(database), names.target, describe(_server_error(exc)),
+                                  dropped) from exc
             raise
         backup = names.backup if replaced else None
         return InstallResult(engine="mysql", database=names.target, tables=tables, rows=rows, backup=backup,
@@ -210,8 +214,17 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
         admin.close()
 
 
-def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) -> None:
-    """After a failed install: drop the scratch database (the swap has undone itself, if it had started).
+def _server_error(exc: BaseException) -> BaseException:
+    """The driver's error behind ``exc`` (the server's words), else ``exc``."""
+    found: BaseException | None = exc
+    while found is not None and not isinstance(found, pymysql.err.MySQLError):
+        found = found.__cause__
+    return found or exc
+
+
+def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) -> bool:
+    """After a failed install: drop the scratch database (the swap has undone itself, if it had started);
+    False when that failed too.
 
     The failure may be the admin connection itself (reset, killed, timed out): then a new connection, holding
     the target's lock again, cleans up as the next install would, so that no scratch copy of the whole dump
@@ -219,7 +232,7 @@ def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) ->
     """
     try:
         swap.recover(admin, names)
-        return
+        return True
     except (pymysql.err.MySQLError, SyncoError) as exc:
         failure: BaseException = exc
     try:
@@ -228,7 +241,7 @@ def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) ->
             swap.plain_session(fresh)
             swap.lock(fresh, names.target)
             swap.recover(fresh, names)
-            return
+            return True
         finally:
             fresh.close()
     except (pymysql.err.MySQLError, SyncoError, OSError) as exc:
@@ -236,6 +249,7 @@ def _recover_quietly(database: DatabaseConfig, admin: Any, names: swap.Names) ->
     log.warning("could not clean up after the failed install into %s (the next install or rollback will): %s",
                 names.target, describe(failure) if isinstance(failure, pymysql.err.MySQLError) else failure)
     log.debug("the clean-up's failure", exc_info=failure)
+    return False
 
 
 def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, options: InstallOptions, scratch: str,

@@ -50,6 +50,7 @@ from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.engines.postgresql.sourcedatabase import Locale, carried, split_header, with_head
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.nospace import server_full, server_out_of_space
 from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,9 @@ def _drop(admin: psycopg.Connection[Any], name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _drop_scratch(database: DatabaseConfig, admin: psycopg.Connection[Any], scratch: str) -> None:
-    """After a failed install: drop the scratch database, never raising over the error that failed it.
+def _drop_scratch(database: DatabaseConfig, admin: psycopg.Connection[Any], scratch: str) -> bool:
+    """After a failed install: drop the scratch database, never raising over the error that failed it; False
+    when it could not.
 
     The failure may be the admin connection itself (reset, terminated, timed out): then a new connection
     drops it, so that no copy of the whole dump stays on the server until the next install. What still
@@ -143,7 +145,7 @@ def _drop_scratch(database: DatabaseConfig, admin: psycopg.Connection[Any], scra
     """
     try:
         _drop(admin, scratch)
-        return
+        return True
     except psycopg.Error as exc:
         failure: BaseException = exc
     try:
@@ -153,13 +155,14 @@ def _drop_scratch(database: DatabaseConfig, admin: psycopg.Connection[Any], scra
             # and its lock with it, was gone, and the scratch database would then be that install's.
             _lock(fresh, database.name)
             _drop(fresh, scratch)
-            return
+            return True
         finally:
             fresh.close()
     except (psycopg.Error, SyncoError) as exc:
         failure = exc
     log.warning("could not drop the scratch database %r after the failed install (the next install will): %s",
                 scratch, one_line(failure))
+    return False
 
 
 def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, source: Locale | None) -> None:
@@ -439,12 +442,18 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
         try:
             _create_scratch(admin, database.name, scratch, header.locale)
         except psycopg.Error as exc:
+            if server_out_of_space(exc):
+                raise server_full("PostgreSQL", where(database), database.name, one_line(exc),
+                                  _drop_scratch(database, admin, scratch)) from exc
             raise DatabaseError(f"cannot create the scratch database {scratch!r} on {where(database, scratch)}: "
                                 f"{one_line(exc)}") from exc
         try:
             stats = _load(database, scratch, dump, options)
-        except BaseException:
-            _drop_scratch(database, admin, scratch)
+        except BaseException as exc:
+            dropped = _drop_scratch(database, admin, scratch)
+            if isinstance(exc, Exception) and server_out_of_space(exc):
+                raise server_full("PostgreSQL", where(database), database.name, one_line(exc),
+                                  dropped) from exc
             raise
         crashpoints.reached("postgresql:install:loaded")
         try:
