@@ -247,7 +247,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             register_secret(key)
             receive_options = ReceiveOptions(target=options.target, all=True, jobs=options.jobs,
                                              delete=options.delete, timeout=60.0, poll_interval=0.2,
-                                             on_set_arrived=options.on_set_arrived)
+                                             on_set_arrived=options.on_set_arrived, resumable=False)
             if stream is not None and ready.get("streaming"):
                 # The dump is not in the meta: it is still streaming in while receive fetches the files.
                 streamed = stream

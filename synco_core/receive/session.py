@@ -91,6 +91,9 @@ class ReceiveOptions:
     #: streams the dump beside the files): called once the meta's sets are done, returns them (waiting for
     #: them as needed); they are then received like the others. Errors it raises end the receive.
     late_sets: Callable[[], list[WireFileSet]] | None = None
+    #: False when the session cannot be received again (``synco pull`` makes a new one each time): what a
+    #: full disk cut short is then removed instead of kept for a run that would continue it.
+    resumable: bool = True
 
 
 @dataclass
@@ -542,7 +545,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
                                                       known=KnownHashes(known_hashes_file(target, local)))
-                check_disk_space(target, (reason for _path, reason in result.failed), file_set)
+                check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
                 outcome.files_skipped = result.skipped
@@ -603,11 +606,16 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                          **extra))
         except DiskFullError:
             outcome.status = "failed"
-            raise
+            if options.resumable:
+                raise
+            _unless_resumable(options, folder)
+            # Said again once the parts are gone: the room left is then what the line says.
+            raise disk_full(target, file_set, resumable=False) from None
         except NoSpaceError as exc:
             # A file of the receive's own (its record, an index) that did not fit: the whole receive stops too.
             outcome.status = "failed"
-            raise disk_full(target, file_set) from exc
+            _unless_resumable(options, folder)
+            raise disk_full(target, file_set, options.resumable) from exc
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)
@@ -615,7 +623,9 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if outcome.cause == "gone":
                 outcome.detail += " (the session is gone from the server)"
         except OSError as exc:
-            check_disk_space(target, [exc.strerror or ""], file_set)
+            if (exc.strerror or "") in DISK_FULL:
+                _unless_resumable(options, folder)
+            check_disk_space(target, [exc.strerror or ""], file_set, options.resumable)
             outcome.status = "failed"
             outcome.detail = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
         except KeyboardInterrupt:
@@ -627,6 +637,15 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         state.save(folder, meta)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _unless_resumable(options: ReceiveOptions, folder: str) -> None:
+    """Remove the part files of session ``folder`` when no run will continue them (a pull's one-off session):
+    on a full disk they would only keep its space taken."""
+    if not options.resumable:
+        for part in options.target.glob(f"*.{folder}.enc.part"):
+            with contextlib.suppress(OSError):
+                part.unlink()
 
 
 #: The members left out of a private set that its state notes by name (the rest only counted).
@@ -672,21 +691,21 @@ def set_needs(file_set: WireFileSet) -> int:
     return file_set.public.size_bytes if file_set.public is not None else 0
 
 
-def disk_full(target: Path, file_set: WireFileSet) -> DiskFullError:
+def disk_full(target: Path, file_set: WireFileSet, resumable: bool = True) -> DiskFullError:
     """The one line for a receive whose folder's disk filled up while ``file_set`` arrived."""
     said = no_space(target, f"set {file_set.name}", set_needs(file_set),
                     " (or pass --target on another disk)")
-    return DiskFullError(f"{said}; it continues with what has arrived")
+    return DiskFullError(f"{said}; it continues with what has arrived" if resumable else said)
 
 
-def check_disk_space(target: Path, reasons: Iterable[str], file_set: WireFileSet) -> None:
+def check_disk_space(target: Path, reasons: Iterable[str], file_set: WireFileSet, resumable: bool = True) -> None:
     """Stop the whole receive, in one line, when any of ``reasons`` is a full disk.
 
     Every further file would fail the same way, and the usual advice ("run the same command again") would
     not help before space is freed.
     """
     if any(reason in DISK_FULL for reason in reasons):
-        raise disk_full(target, file_set) from None
+        raise disk_full(target, file_set, resumable) from None
 
 
 def failure_cause(exc: BaseException) -> str:
