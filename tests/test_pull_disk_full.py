@@ -28,8 +28,7 @@ def test_pull_into_a_full_disk_leaves_nothing_of_the_session(tmp_path: Path, pro
         result = run_synco(["pull", f"docker://web{project.root}", "--target", str(target)], env, tmp_path)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-        assert lines[-1].startswith(f"Error: no space left on the disk that holds {target}: set dbDump needs about "),\
-            lines
-        assert lines[-1].endswith("free some space (or pass --target on another disk) and run the same command again"), \
-            lines
+        last = lines[-1]
+        assert last.startswith(f"Error: no space left on the disk that holds {target}: set dbDump needs about "), lines
+        assert last.endswith("free some space (or pass --target on another disk) and run the same command again"), lines
         assert [name for name in os.listdir(target) if name.endswith(".part")] == []

@@ -25,8 +25,9 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.nospace import NoSpaceError, no_space
 from synco_core.permissions import keep_mode_of
-from synco_core.trees import copy_tree, remove_tree
+from synco_core.trees import copy_tree, remove_tree, tree_size
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 BACKUP_SUFFIX = ".synco-previous"
@@ -90,7 +91,7 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     except BaseException as exc:
         remove_tree(staging, ignore_errors=True)
         if isinstance(exc, OSError) and not replaced:
-            raise _install_failed(destination, exc) from exc
+            raise _install_failed(destination, exc, source_dir) from exc
         raise
     kept = []
     if replaced:
@@ -101,11 +102,16 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
                               kept=tuple(kept))
 
 
-def _install_failed(destination: Path, exc: OSError) -> SyncoError:
+def _install_failed(destination: Path, exc: OSError, source_dir: Path) -> SyncoError:
     """One line for a copy that failed before anything was replaced (a full disk, a refused folder)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return SyncoError(f"no space left on the disk that holds {destination}: free some space and run the same "
-                          f"command again ({destination} was left as it was)")
+        try:
+            # The copy beside the folder takes the set's size (nothing is linked from another disk).
+            needed: int | None = tree_size(source_dir)
+        except OSError:
+            needed = None
+        said = no_space(destination, f"the copy of {source_dir.name} that replaces it", needed)
+        return NoSpaceError(f"{said} ({destination} was left as it was)")
     where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
     return SyncoError(f"cannot install into {destination}: {exc.strerror or exc}{where}; it was left as it was")
 
