@@ -186,10 +186,12 @@ def atomic_output(path: Path, suffix: str = ".part", private: bool = False) -> I
             out.sync()
         os.replace(temp, path)
     except BaseException as exc:
+        # What reached the disk (a large write fails part-way, after what the writer was told it took).
+        on_disk = temp.stat().st_size if temp.is_file() else 0
         with contextlib.suppress(OSError):
             temp.unlink()
         if out is not None and out.no_room and is_no_space(exc):
-            raise no_space(path.parent, path.name, more_than=out.taken) from exc
+            raise no_space(path.parent, path.name, more_than=max(out.taken, on_disk)) from exc
         raise
 
 

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,51 @@ def test_a_huge_rows_spool_on_a_full_tmpdir_names_it(tmp_path: Path, monkeypatch
                                             "the dump (held there, sealed, until its size is known) needs more than "
                                             ), failed.value
         assert os.listdir(disk) == []
+
+
+@pytest.fixture(params=["mysql", "postgresql"])
+def server_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a database of about 700 KB on the shared MySQL or PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    from synco_core.testing import services
+
+    name = f"synco_test_disk_full_{uuid.uuid4().hex[:12]}"
+    rows = "SELECT REPEAT(MD5(seq), 200) FROM seq_1_to_110"
+    if request.param == "mysql":
+        conn = services.mysql_admin_connection()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{name}`")
+                cur.execute(f"CREATE TABLE `{name}`.t (id INT AUTO_INCREMENT PRIMARY KEY, b LONGTEXT)")
+                cur.execute(f"INSERT INTO `{name}`.t (b) {rows.replace('seq_1', f'`{name}`.seq_1')}")
+            conn.commit()
+            yield services.mysql_url_for(name)
+        finally:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()
+    else:
+        admin = services.postgres_admin_connection()
+        try:
+            admin.execute(f'CREATE DATABASE "{name}"')
+            with services.postgres_admin_connection(name) as conn:
+                conn.execute("CREATE TABLE t (id serial PRIMARY KEY, b text)")
+                conn.execute("INSERT INTO t (b) SELECT repeat(md5(g::text), 200) FROM generate_series(1, 110) g")
+            yield services.postgres_url_for(name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.close()
+
+
+def test_server_dump_output_on_a_full_disk_keeps_the_file_there(tmp_path: Path, server_database: str) -> None:
+    """A MySQL or PostgreSQL dump written with -o onto a full disk: the same line (no engine wraps the
+    output's error into its own words), the file that was there kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dump.sql").write_bytes(b"the dump of yesterday")
+    with small_file_system(out, "256k"):
+        line = one_error(synco("db", "dump", server_database, "-o", str(out / "dump.sql"), cwd=tmp_path))
+        assert line.startswith(f"Error: no space left on the disk that holds {out}: dump.sql needs more than 2"), line
+        assert sorted(os.listdir(out)) == ["dump.sql"]
+        assert (out / "dump.sql").read_bytes() == b"the dump of yesterday"
