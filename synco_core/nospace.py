@@ -61,12 +61,15 @@ def temporary_folder() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _free(folder: Path) -> int | None:
+def _left(folder: Path) -> str:
+    """``", 1.2 MB free"``, or that no file can be created there (its inodes are used up); "" when unknown."""
     try:
         found = os.statvfs(folder)
     except OSError:
-        return None
-    return found.f_bavail * found.f_frsize
+        return ""
+    if found.f_files and not found.f_favail:
+        return " (no file can be created there: its inodes are used up)"
+    return f", {human_size(found.f_bavail * found.f_frsize)} free"
 
 
 def no_space(folder: Path, what: str, needed: int | None = None, hint: str = "",
@@ -83,8 +86,7 @@ def no_space(folder: Path, what: str, needed: int | None = None, hint: str = "",
         size = f" needs more than {human_size(more_than)}"
     else:
         size = " needs more space than is left"
-    free = _free(folder)
-    left = f", {human_size(free)} free" if free is not None else ""
+    left = _left(folder)
     named = f"{folder} (TMPDIR)" if folder == temporary_folder() else str(folder)
     return NoSpaceError(f"no space left on the disk that holds {named}: {what}{size} there{left}; free some "
                         f"space{hint} and run the same command again")

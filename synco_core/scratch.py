@@ -45,6 +45,8 @@ import time
 import weakref
 from pathlib import Path
 
+from synco_core.nospace import ELSEWHERE, NO_SPACE_ERRNOS, NoSpaceError, no_space
+
 log = logging.getLogger(__name__)
 
 PREFIX = "synco-channel-"
@@ -92,14 +94,32 @@ def _remove_owned(path: Path, lock_fd: int, owner: int) -> None:
 
 def make_scratch_folder(root: str, prefix: str = PREFIX) -> ScratchFolder:
     """A new ``<prefix>*`` folder in ``root`` (mode 0700), with its owner lock taken."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-    fd = os.open(path / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    except OSError as exc:
+        raise _no_room(root, exc) from exc
+    try:
+        fd = os.open(path / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        failure = _no_room(root, exc)  # while the disk is as full as the failure found it
+        # The folder without its lock would never be removed by anyone (see the module docstring): it goes now.
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        raise failure from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         # No flock here: nobody can take the lock either, so nobody will remove this folder.
         log.debug("cannot lock %s: %s", path, exc.strerror)
     return ScratchFolder(path, fd)
+
+
+def _no_room(root: str, exc: OSError) -> OSError | NoSpaceError:
+    """``exc``, or the no-space line naming ``root`` when its disk (or its inodes) ran out."""
+    if exc.errno not in NO_SPACE_ERRNOS:
+        return exc
+    in_tmpdir = os.path.realpath(root) == os.path.realpath(tempfile.gettempdir())
+    return no_space(Path(root), "a scratch folder of synco's", hint=ELSEWHERE if in_tmpdir else "")
 
 
 #: The temporary folders already swept by this process (:func:`temporary_scratch`).

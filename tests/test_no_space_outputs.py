@@ -244,3 +244,20 @@ def test_server_dump_output_on_a_full_disk_keeps_the_file_there(tmp_path: Path, 
         assert line.startswith(f"Error: no space left on the disk that holds {out}: dump.sql needs more than 2"), line
         assert sorted(os.listdir(out)) == ["dump.sql"]
         assert (out / "dump.sql").read_bytes() == b"the dump of yesterday"
+
+
+def test_a_scratch_folder_on_a_disk_without_inodes_is_not_left_behind(tmp_path: Path) -> None:
+    """The folder is made, its owner lock is not (no inode left): the lockless folder, which no later run
+    would ever remove, goes at once, and the line says why."""
+    from synco_core.nospace import NoSpaceError
+    from synco_core.scratch import make_scratch_folder
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with small_file_system(disk, "1m,nr_inodes=2"):
+        with pytest.raises(NoSpaceError) as failed:
+            make_scratch_folder(str(disk))
+        assert str(failed.value).startswith(f"no space left on the disk that holds {disk}: a scratch folder of "
+                                            "synco's needs more space than is left there (no file can be created "
+                                            "there: its inodes are used up)"), failed.value
+        assert os.listdir(disk) == []
