@@ -49,16 +49,25 @@ def _versions_of(catalogue: str, namespace: str, also: str = "") -> str:
     return f"SELECT '{catalogue}', oid, xmin::text FROM pg_catalog.{catalogue} WHERE {' AND '.join(conditions)}"
 
 
-_VERSIONS = " UNION ALL ".join([*(_versions_of(name, column) for name, column in CATALOGUES.items()),
-                                _versions_of("pg_class", "relnamespace", "relkind = 'S'")])
-
 #: (catalogue, oid) -> xmin: which version of each object a catalogue holds.
 Versions = dict[tuple[str, int], str]
 
+# A role that is not a superuser may not read every catalogue (pg_user_mapping holds the mappings' passwords):
+# such a catalogue is left out of the comparison rather than failing the dump of a role pg_dump serves.
+_READABLE = ("SELECT name FROM pg_catalog.unnest(%s::text[]) AS name "
+             "WHERE pg_catalog.has_table_privilege('pg_catalog.' || name, 'SELECT')")
+
+
+def _versions(readable: set[str]) -> str:
+    return " UNION ALL ".join([*(_versions_of(name, column) for name, column in CATALOGUES.items()
+                                 if name in readable),
+                               _versions_of("pg_class", "relnamespace", "relkind = 'S'")])
+
 
 def note(conn: psycopg.Connection[Any]) -> Versions:
-    """The versions of the unlocked objects that ``conn``'s snapshot sees."""
-    return {(str(catalogue), int(oid)): str(xmin) for catalogue, oid, xmin in fetch(conn, _VERSIONS)}
+    """The versions of the unlocked objects that ``conn``'s snapshot sees, in the catalogues its role may read."""
+    readable = {str(row[0]) for row in fetch(conn, _READABLE, (list(CATALOGUES),))}
+    return {(str(catalogue), int(oid)): str(xmin) for catalogue, oid, xmin in fetch(conn, _versions(readable))}
 
 
 def changed(database: DatabaseConfig, noted: Versions) -> list[str]:
