@@ -80,3 +80,20 @@ def test_the_secret_key_is_a_secret_whoever_read_it() -> None:
                           session_token="s3-Session-Token-82")
     assert "s3-Secret-Key-81" not in repr(location)
     assert redact("signing with s3-Secret-Key-81 and s3-Session-Token-82") == "signing with *** and ***"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("2024-03-01T12:00:00.000Z", 1709294400),
+    ("2024-03-01T12:00:00Z", 1709294400),
+    # Other S3 servers write an offset, or none: the same instant (it was read as 1970 before).
+    ("2024-03-01T14:00:00.000+02:00", 1709294400),
+    ("2024-03-01T07:00:00-05:00", 1709294400),
+    ("2024-03-01T12:00:00", 1709294400),
+    ("2024-03-01T12:00:00.999999Z", 1709294400),
+    ("1969-12-31T23:59:59.5Z", -1),
+    ("not a time", 0),
+])
+def test_last_modified_in_every_form_names_its_instant(text: str, seconds: int) -> None:
+    from synco_core.frameworkutil.s3 import _mtime
+
+    assert _mtime(text) == seconds

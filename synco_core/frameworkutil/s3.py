@@ -9,12 +9,10 @@ streamed one at a time (1000 keys each), so memory stays flat for buckets of any
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import hashlib
 import hmac
 import logging
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,13 +109,22 @@ def signed_headers(location: S3Location, url: str, query: str, now: datetime.dat
     return headers
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
 def _mtime(text: str) -> int:
-    """Seconds since the epoch of an S3 ``LastModified`` (``2024-01-02T03:04:05.000Z``)."""
+    """Seconds since the epoch of an S3 ``LastModified`` (``2024-01-02T03:04:05.000Z``), rounded down.
+
+    AWS writes UTC with a ``Z``; other S3 servers write an offset (``+02:00``) or none (read as UTC): each
+    names the same instant, which a laptop dates its copy by. Text that is no time at all gives 0.
+    """
     try:
-        parsed = time.strptime(text.split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S")
+        moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
         return 0
-    return calendar.timegm(parsed)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return (moment - _EPOCH) // datetime.timedelta(seconds=1)
 
 
 def s3_public_entries(location: S3Location, client: httpx.Client | None = None) -> Iterator[PublicFile]:
