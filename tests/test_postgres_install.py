@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -371,6 +372,62 @@ def test_database_settings_owner_and_comment_follow_the_swap(postgres_database_f
         assert conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                             "WHERE datname = current_database()").fetchone() == ("the app's database",)
         assert conn.execute("SELECT count(*) FROM track").fetchone() == (3503,)
+
+
+def test_database_grants_connection_limit_and_tablespace_follow_the_swap(
+        postgres_database_factory: Callable[[], str], plugin_manager: object, tmp_path: Path) -> None:
+    """What the laptop's database has of its own beyond settings and comment: an application role given
+    CREATE on the database (its migrations create schemas), CONNECT taken from PUBLIC, a connection limit and
+    the tablespace its owner put it in. Each was lost at every install before (the copy was created with the
+    server's defaults); a rollback puts the previous database back with its own."""
+    import pwd
+
+    try:
+        postgres_account = pwd.getpwnam("postgres")
+    except KeyError:
+        unavailable("no postgres account to own a tablespace's folder")
+    data, manifest, _ = chinook_dump(postgres_database_factory)
+    target = marker_database(postgres_database_factory)
+    role, space = f"{target}_app", f"{target}_space"
+    folder = tmp_path / "space"
+    folder.mkdir()
+    os.chown(folder, postgres_account.pw_uid, postgres_account.pw_gid)
+    # The server reaches the folder through the test's own temporary folders.
+    for parent in (tmp_path, *tmp_path.parents):
+        os.chmod(parent, os.stat(parent).st_mode | 0o111)
+
+    def properties(name: str) -> tuple[object, ...]:
+        with psycopg.connect(postgres_url_for("postgres"), autocommit=True) as conn:
+            row = conn.execute("""
+                SELECT d.datconnlimit, t.spcname, has_database_privilege(%s, d.oid, 'CREATE'),
+                       has_database_privilege('public', d.oid, 'CONNECT'), has_database_privilege(%s, d.oid, 'CONNECT')
+                FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = %s
+                """, (role, role, name)).fetchone()
+        assert row is not None
+        return tuple(row)
+
+    with psycopg.connect(postgres_url_for("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f"CREATE TABLESPACE \"{space}\" LOCATION '{folder}'")
+        try:
+            admin.execute(f'ALTER DATABASE "{target}" SET TABLESPACE "{space}"')
+            admin.execute(f'ALTER DATABASE "{target}" CONNECTION LIMIT 42')
+            admin.execute(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{target}" FROM PUBLIC')
+            admin.execute(f'GRANT CONNECT, CREATE ON DATABASE "{target}" TO "{role}"')
+            expected = (42, space, True, False, True)
+            assert properties(target) == expected
+            install_with_engine(parse_database_url(postgres_url_for(target)), io.BytesIO(data),
+                                InstallOptions(yes=True, manifest=manifest))
+            assert marker(target) is None
+            assert properties(target) == expected
+            rollback_with_engine(parse_database_url(postgres_url_for(target)), InstallOptions(yes=True))
+            assert marker(target) == "old"
+            assert properties(target) == expected
+        finally:
+            for name in (target, f"{target}__synco_prev", f"{target}__synco_new"):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP TABLESPACE IF EXISTS "{space}"')
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def test_local_hosts_from_synco_yml_and_force_remote_target(postgres_database_factory: Callable[[], str],

@@ -11,8 +11,9 @@ it are ended first. If anything fails before the swap the scratch database is dr
 untouched.
 
 What belongs to the target database itself rather than to its content (its owner, ``ALTER DATABASE ...
-SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment) is copied onto the scratch database before
-the swap; database-level grants (``GRANT CONNECT``) are not.
+SET`` and ``ALTER ROLE ... IN DATABASE`` settings, its comment, its grants (``GRANT CONNECT``, ``CREATE``)
+and connection limit) is copied onto the scratch database before the swap, and the scratch database is
+created in the target's tablespace.
 
 A role that owns the target but may not create databases (the application's own role on DDEV, Sail or a
 managed server) cannot have a scratch database: its install replaces the content inside the database, in
@@ -174,6 +175,7 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
                           "FROM pg_catalog.pg_database WHERE datname = %s", (target,)).fetchone()
     create = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
     if row is not None:
+        create = _in_tablespace_of(admin, target, create, row["dattablespace"])
         own = Locale(row["encoding_name"], row["datcollate"], row["datctype"], row.get("datlocprovider") or "c",
                      row.get("daticulocale"))
         if source is None or _holds(own.encoding, source.encoding):
@@ -202,6 +204,26 @@ def _create_scratch(admin: psycopg.Connection[Any], target: str, scratch: str, s
     except pg_errors.InvalidParameterValue:
         # The server's default locale is not a UTF-8 one (a cluster initialised in LATIN1): C holds any.
         admin.execute(create + sql.SQL(" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"))
+
+
+def _in_tablespace_of(admin: psycopg.Connection[Any], target: str, create: sql.Composed,
+                      tablespace: int) -> sql.Composed:
+    """``create`` in the target's tablespace, unless it is the server's default: the copy would otherwise move
+    a database its owner put on another disk to the default one. Left out, with a warning, when the role may
+    not create there (the copy then lands in the default tablespace, as before)."""
+    row = admin.execute("""
+        SELECT t.spcname, pg_catalog.has_tablespace_privilege(t.oid, 'CREATE')
+        FROM pg_catalog.pg_tablespace t
+        WHERE t.oid = %s AND t.oid <> (SELECT oid FROM pg_catalog.pg_tablespace WHERE spcname = 'pg_default')
+        """, (tablespace,)).fetchone()
+    if row is None:
+        return create
+    name, allowed = row
+    if not allowed:
+        log.warning("PostgreSQL database %r lives in tablespace %r, where this role may not create databases: "
+                    "the installed copy goes to the default tablespace", target, name)
+        return create
+    return create + sql.SQL(" TABLESPACE {}").format(sql.Identifier(name))
 
 
 def _holds(own: str, source: str) -> bool:
@@ -255,22 +277,39 @@ def _carry_properties(admin: psycopg.Connection[Any], target: str, scratch: str)
     """
     row = admin.execute("""
         SELECT d.oid, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.shobj_description(d.oid, 'pg_database'),
-               pg_catalog.pg_has_role(d.datdba, 'MEMBER')
+               pg_catalog.pg_has_role(d.datdba, 'MEMBER'), d.datconnlimit, d.datacl IS NOT NULL
         FROM pg_catalog.pg_database d WHERE d.datname = %s""", (target,)).fetchone()
     if row is None:
         return
-    oid, owner, comment, can_own = row
+    oid, owner, comment, can_own, limit, granted = row
     scratch_id = sql.Identifier(scratch)
     if can_own:
         admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(scratch_id, sql.Identifier(owner)))
     if comment is not None:
         admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(scratch_id, sql.Literal(comment)))
+    if limit != -1:
+        admin.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(scratch_id, sql.Literal(limit)))
+    if granted:
+        _carry_grants(admin, oid, scratch_id)
     for role, settings in admin.execute("""
             SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(s.setrole) END, s.setconfig
             FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = %s""", (oid,)).fetchall():
         for setting in settings or []:
             name, _, value = str(setting).partition("=")
             _set(admin, scratch, role, name, value)
+
+
+def _carry_grants(admin: psycopg.Connection[Any], oid: int, scratch: sql.Identifier) -> None:
+    """The target's database-level grants, exactly: an application role given ``CREATE`` on the database (its
+    migrations create schemas) lost it at every install, and ``CONNECT`` revoked from ``PUBLIC`` came back."""
+    admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(scratch))
+    for grantee, privilege, grantable in admin.execute("""
+            SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee) END,
+                   a.privilege_type, a.is_grantable
+            FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a WHERE d.oid = %s""", (oid,)).fetchall():
+        whom = sql.SQL("PUBLIC") if grantee is None else sql.Identifier(grantee)
+        admin.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}{}").format(
+            sql.SQL(privilege), scratch, whom, sql.SQL(" WITH GRANT OPTION" if grantable else "")))
 
 
 def _set(admin: psycopg.Connection[Any], scratch: str, role: str | None, name: str, value: str) -> None:
