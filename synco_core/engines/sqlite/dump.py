@@ -395,6 +395,35 @@ def _hot_journal(source: Path, exc: sqlite3.Error) -> bool:
     return "readonly" in str(exc) and os.path.exists(f"{source}-journal")
 
 
+#: SQLite's primary result code for a file it cannot open (the stubs do not list the constant).
+_CANTOPEN = 14
+#: Bytes 18 and 19 of a SQLite file's header: 2 and 2 in write-ahead-log mode.
+_WAL_HEADER = b"\x02\x02"
+
+
+def _shm_out_of_reach(source: Path, exc: sqlite3.Error) -> str | None:
+    """Why a database in write-ahead-log mode could not be opened for reading, when the cause is that SQLite
+    must create ``<db>-shm`` beside it and this user may not (the folder belongs to the application's user, or
+    is mounted read-only): "unable to open database file" alone said nothing of it. None for other causes."""
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _CANTOPEN or Path(f"{source}-shm").exists():
+        return None
+    try:
+        with source.open("rb") as header:
+            header.seek(18)
+            if header.read(2) != _WAL_HEADER:
+                return None
+    except OSError:
+        return None
+    folder = source.resolve().parent
+    read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    if not read_only_mount and os.access(folder, os.W_OK):
+        return None
+    where = "is on a read-only mount" if read_only_mount else "may not be written by this user"
+    return (f"it is in write-ahead-log mode, and SQLite reads such a database only by creating {source.name}-shm "
+            f"beside it, but {folder} {where}; run synco as a user who may write there (the application's), or "
+            "switch the database to PRAGMA journal_mode=DELETE")
+
+
 def _back_up(source: Path, copy: sqlite3.Connection) -> bool:
     """Copy ``source`` into ``copy``; True when the source is in write-ahead-log mode.
 
@@ -426,6 +455,8 @@ def _back_up(source: Path, copy: sqlite3.Connection) -> bool:
                                 "committed, or one in locking_mode=EXCLUSIVE); run the dump again when it lets go"
                                 ) from None
         except sqlite3.Error as exc:
+            if read_only and (reason := _shm_out_of_reach(source, exc)) is not None:
+                raise DatabaseError(f"cannot read SQLite database {source}: {reason}") from exc
             if not (read_only and _hot_journal(source, exc)):
                 raise DatabaseError(f"cannot back up SQLite database {source}: {exc}") from exc
         finally:
