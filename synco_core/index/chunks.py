@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from synco_core.wire import WireFormatError, index_path
 
@@ -83,36 +83,23 @@ def _quoted(text: str) -> str:
 
 
 class ChunkTableWriter:
-    """Serve's side: told every entry (:meth:`add`) and the end of every chunk (:meth:`end`, by the index
-    writer, which knows where the chunk's lines start), writes the table to ``out``."""
+    """Serve's side: told each chunk's entries and where its lines start (:meth:`end`, by the index writer,
+    which knows that), writes the table to ``out``."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
-        self._lines: list[str] = []
-        self._known: list[str] = []
-        self._first = ""
-        self._sha1 = False
         self._pending: list[str] = []
         #: Chunks written.
         self.count = 0
 
-    def add(self, path: str, size: int, mtime: int, sha1: str | None, sha256: str | None) -> None:
-        if not self._lines:
-            self._first = path
-        self._lines.append(f"{path}\0{size}\0{mtime}\n")
-        if sha256:
-            self._known.append(f"{path}\0{sha256.lower()}\n")
-        if sha1:
-            self._sha1 = True
-
-    def end(self, offset: int, count: int) -> None:
-        assert count == len(self._lines), "the index writer and the chunk table disagree on a chunk"
-        known = "".join(self._known).encode()
-        digest = "null" if self._sha1 else f'"{digest_of(self._lines, known)}"'
-        self._pending.append(f"[{_quoted(self._first)},{offset},{count},{len(known)},{digest}]\n")
-        self._lines = []
-        self._known = []
-        self._sha1 = False
+    def end(self, rows: list[tuple[Any, ...]], offset: int) -> None:
+        """The chunk of ``rows`` (the index writer's: path, size, mtime, URI, absolute, sha1, sha256, ...),
+        whose first line starts at ``offset``."""
+        # Comprehensions over the chunk's rows, not a call per entry: serve writes hundreds of thousands.
+        files = [f"{row[0]}\0{row[1]}\0{row[2]}\n" for row in rows]
+        known = "".join([f"{row[0]}\0{row[6].lower()}\n" for row in rows if row[6]]).encode()
+        digest = "null" if any(row[5] for row in rows) else f'"{digest_of(files, known)}"'
+        self._pending.append(f"[{_quoted(rows[0][0])},{offset},{len(rows)},{len(known)},{digest}]\n")
         self.count += 1
         if len(self._pending) >= BATCH_LINES:
             self._flush()

@@ -77,6 +77,8 @@ class IndexWriter:
         #: Plaintext bytes of the chunks ended so far, written or not.
         self._produced = 0
         self._lines: list[str] = []
+        #: The current chunk's rows, for the chunk table.
+        self._rows: list[tuple[Any, ...]] = []
         self._blocks: list[bytes] = []
         self._pending = 0
 
@@ -100,7 +102,7 @@ class IndexWriter:
             line += f',"pack":{pack},"packOffset":{offset}'
         self._lines.append(line + "}")
         if self._chunks is not None:
-            self._chunks.add(path, size, mtime, sha1, sha256)
+            self._rows.append(row)
         self._last = path
         self.count += 1
         if len(self._lines) >= CHUNK_ENTRIES:
@@ -120,7 +122,8 @@ class IndexWriter:
         self._pending += len(prefix) + len(data)
         self._written += len(lines)
         if self._chunks is not None:
-            self._chunks.end(offset, len(lines))
+            self._chunks.end(self._rows, offset)
+            self._rows = []
         if self._pending >= WRITE_BLOCK:
             self._flush()
 
