@@ -99,6 +99,8 @@ class _Draft:
             self.temp.unlink()
 
 
+#: Bytes of clean chunks' lines gathered before they are written out (:meth:`KnownHashes.note_region`).
+REGION_FLUSH = 256 * 1024
 #: Bytes of the old file read at a time.
 READ_BLOCK = 1024 * 1024
 
@@ -231,6 +233,8 @@ class KnownHashes:
         # file open until the garbage collector runs (a folder then cannot be unmounted).
         self._intact = [False]
         self._reader: _Lines | None = None
+        #: Bytes :meth:`note_region` added since the drafts were last written out.
+        self._region_bytes = 0
         self._opened = False
         #: (all arrived, some did not), or None when not written.
         self._drafts: tuple[_Draft, _Draft] | None = None
@@ -275,6 +279,11 @@ class KnownHashes:
         if self._drafts is not None and lines:
             for draft in self._drafts:
                 draft.lines.append(lines)
+            # Written out as note() writes its lines (a clean chunk's are one item of up to a few KB).
+            self._region_bytes += len(lines)
+            if self._region_bytes >= REGION_FLUSH or len(self._drafts[0].lines) >= BLOCK:
+                self._region_bytes = 0
+                self._flush()
 
     def usable(self) -> bool:
         """True when the file of hashes was found whole (what a comparison by the chunk table needs)."""
@@ -305,12 +314,17 @@ class KnownHashes:
         complete.lines.append(line)
         partial.lines.append(line if current else b"%s\0%s\n" % (name, PENDING.encode()))
         if len(complete.lines) >= BLOCK:
-            try:
-                complete.flush()
-                partial.flush()
-            except OSError as exc:
-                log.debug("known hashes %s not written: %s", self.path, exc)
-                self.discard()
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._drafts is None:
+            return
+        try:
+            for draft in self._drafts:
+                draft.flush()
+        except OSError as exc:
+            log.debug("known hashes %s not written: %s", self.path, exc)
+            self.discard()
 
     def _save(self, which: int) -> None:
         if self._drafts is None:
