@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 import zstandard
 
 from synco_core.errors import TransferError
+from synco_core.fsutil import second_of
 from synco_core.index.chunks import ChunkRow, digest_of
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
 from synco_core.index.stream import MAX_ENTRY, _parse_batch
@@ -181,7 +182,7 @@ def _merged(index: ChunkedIndex, set_dir: Path, known: KnownHashes,
                 if info is None or not stat.S_ISREG(info.st_mode):
                     clean = False
                 else:
-                    digest_lines.append(f"{item[0]}\0{info.st_size}\0{int(info.st_mtime)}\n")
+                    digest_lines.append(f"{item[0]}\0{info.st_size}\0{second_of(info)}\n")
         more = (item := walk.next) is not None and (bound is None or item[0] < bound)
         if clean and not more and len(held) == row.count:
             # The lines the file of hashes has from this chunk's first path on, as many bytes as the chunk's

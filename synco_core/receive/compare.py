@@ -335,7 +335,7 @@ def _take_clean(plan: PublicPlan, chunk: CleanChunk, tree: TreeDigest, add_to_tr
         # As TreeDigest.add writes them (mtimes clamped by held(), which leaves most as they are).
         lines = []
         for relative, _path, info in files:
-            mtime = int(info.st_mtime)
+            mtime = second_of(info)
             lines.append(f"{relative}\0{info.st_size}\0{mtime if HELD_FROM <= mtime <= HELD_UNTIL else held(mtime)}\n")
         tree.add_lines(lines, size)
     if known is not None:
