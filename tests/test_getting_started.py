@@ -41,6 +41,7 @@ def alike(text: str) -> list[str]:
     text = re.sub(r"https?://[^\s/]+/", "<url>", text)
     text = re.sub(r"\b\d+(\.\d+)? (B|KB|MB|GB)\b", "<size>", text)
     text = re.sub(r"\b\d+\.\d s\b", "<time> s", text)
+    text = re.sub(r"\bends at \d{2}:\d{2}\b", "ends at <clock>", text)
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 

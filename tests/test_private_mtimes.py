@@ -13,10 +13,9 @@ import os
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.serve.private_tar import add_members
+from synco_core.testing.services import unavailable
 
 #: Nanosecond mtimes: today's, before 1970 (negative, with a fraction), past 2038 and 2106.
 TIMES = {"today": 1_700_000_000_123_456_789, "y1960": -315_619_199_987_654_321, "y2038": (2**31 + 5) * 10**9 + 1,
@@ -34,7 +33,7 @@ def test_private_files_keep_their_nanosecond_mtimes(tmp_path: Path) -> None:
         (root / name).write_bytes(name.encode())
         os.utime(root / name, ns=(ns, ns))
         if os.stat(root / name).st_mtime_ns != ns:
-            pytest.skip(f"this file system does not hold {name}'s time")
+            unavailable(f"this file system does not hold {name}'s time")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         assert add_members(tar, root, iter(_walk(root)), lambda size: None) == len(TIMES)
