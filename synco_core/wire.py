@@ -234,21 +234,6 @@ class PublicFilesInfo:
     #: of the set, names a receiver could not write); serve's output names them. None: none, or a writer
     #: that does not count them (Go synco v2).
     left_out_count: int | None = None
-    #: The chunk table (:mod:`synco_core.index.chunks`): its artifact, its plaintext's size and SHA-256, its
-    #: size as published, and its number of rows. None: no table (older writers, Go synco v2).
-    chunks_file_name: str | None = None
-    chunks_size_bytes: int | None = None
-    chunks_sha256: str | None = None
-    chunks_encrypted_size_bytes: int | None = None
-    chunk_count: int | None = None
-
-    @property
-    def has_chunk_table(self) -> bool:
-        """True when the index comes with a chunk table a re-sync can use."""
-        return (self.chunks_file_name is not None and self.chunks_size_bytes is not None
-                and self.chunks_sha256 is not None and self.index_format == INDEX_FORMAT_LINES
-                and self.index_sha256 is not None and self.index_size_bytes is not None
-                and bool(self.file_count))
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -269,11 +254,6 @@ class PublicFilesInfo:
             "urlOrigins": list(self.url_origins),
             "indexSha256": self.index_sha256,
             "leftOutCount": self.left_out_count,
-            "chunksFileName": self.chunks_file_name,
-            "chunksSizeBytes": self.chunks_size_bytes,
-            "chunksSha256": self.chunks_sha256,
-            "chunksEncryptedSizeBytes": self.chunks_encrypted_size_bytes,
-            "chunkCount": self.chunk_count,
         })
 
     @classmethod
@@ -283,9 +263,6 @@ class PublicFilesInfo:
         packs = _get(data, "packsFileName", str, where)
         if packs is not None:
             _check_file_name(packs, where)
-        chunks = _get(data, "chunksFileName", str, where)
-        if chunks is not None:
-            _check_file_name(chunks, where)
         return cls(
             index_file_name=name,
             size_bytes=_get(data, "sizeBytes", int, where, 0),
@@ -304,11 +281,6 @@ class PublicFilesInfo:
             url_origins=_strings(data, "urlOrigins", where),
             index_sha256=_hex_digest(_get(data, "indexSha256", str, where), 64, "indexSha256", where),
             left_out_count=_count(data, "leftOutCount", where),
-            chunks_file_name=chunks,
-            chunks_size_bytes=_count(data, "chunksSizeBytes", where),
-            chunks_sha256=_hex_digest(_get(data, "chunksSha256", str, where), 64, "chunksSha256", where),
-            chunks_encrypted_size_bytes=_count(data, "chunksEncryptedSizeBytes", where),
-            chunk_count=_count(data, "chunkCount", where),
         )
 
 

@@ -69,35 +69,25 @@ def test_receive_memory_is_flat_in_the_number_of_files(tmp_path: Path) -> None:
     assert report == f"downloaded {PART} 0 0", report
     large, large_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"downloaded {FILES} 0 0", report
-    # One file touched locally: the re-sync compares the index with the folder again (without it, the
-    # receive would only walk the folder, see test_receive_tree_digest.py), by the index's chunk table
-    # (test_receive_chunked.py), which must stay flat too.
+    # One file touched locally: the re-sync merges the whole index with the folder again (without it, the
+    # receive would only walk the folder, see test_receive_tree_digest.py), which must stay flat too.
     touched = tmp_path / "large" / "all" / "a0" / "b0000" / "f000000.jpg"
     os.utime(touched, (1_000_000_000, 1_000_000_000))
-    again, _again_workers, report = received(project, session, key, tmp_path / "large", "all")
-    assert report == f"downloaded 1 {FILES - 1} 0", report
-    # Without the hashes the files were received as, the chunk table is not used: the whole index is merged
-    # with the folder, read by the index worker.
-    for known in (tmp_path / "large").glob(".synco-known-*.sha256"):
-        known.unlink()
-    os.utime(touched, (1_000_000_000, 1_000_000_000))
-    full, full_workers, report = received(project, session, key, tmp_path / "large", "all")
+    again, again_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"downloaded 1 {FILES - 1} 0", report
     # Nothing changed since: the folder's walk alone, flat as well.
     quick, _quick_workers, report = received(project, session, key, tmp_path / "large", "all")
     assert report == f"skipped 0 {FILES} 0", report
     assert quick - small < SLACK_MB, \
         f"a re-sync's walk grew from {small:.0f} MB at {PART} files to {quick:.0f} MB at {FILES}"
-    assert small_workers > 0 and large_workers > 0 and full_workers > 0, "worker processes took part"
-    assert max(large_workers, full_workers) - small_workers < SLACK_MB, \
+    assert small_workers > 0 and large_workers > 0 and again_workers > 0, "worker processes took part"
+    assert max(large_workers, again_workers) - small_workers < SLACK_MB, \
         f"the workers' peak grew from {small_workers:.0f} MB at {PART} files to {large_workers:.0f} MB / " \
-        f"{full_workers:.0f} MB at {FILES}"
+        f"{again_workers:.0f} MB at {FILES}"
     assert large - small < SLACK_MB, \
         f"receive's peak grew from {small:.0f} MB at {PART} files to {large:.0f} MB at {FILES}"
     assert again - small < SLACK_MB, \
         f"a re-sync's peak grew from {small:.0f} MB at {PART} files to {again:.0f} MB at {FILES}"
-    assert full - small < SLACK_MB, \
-        f"a full comparison's peak grew from {small:.0f} MB at {PART} files to {full:.0f} MB at {FILES}"
     # Spot check that what arrived is what was served (the end-to-end tests check whole trees).
     rng = random.Random(11)
     for number in rng.sample(range(FILES), 50):

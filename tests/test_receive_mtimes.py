@@ -57,13 +57,13 @@ def plant(folder: Path, times: dict[str, int]) -> dict[str, bytes]:
 def test_an_exfat_folder_fetches_files_dated_outside_its_years_once(fixture_app: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
-    real_open_index = session_module.open_for_merge
+    real_open_index = session_module.open_index
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         opened.append("index")
         return real_open_index(*args, **kwargs)
 
-    monkeypatch.setattr(session_module, "open_for_merge", counted)
+    monkeypatch.setattr(session_module, "open_index", counted)
     made = plant(fixture_app / "web" / "uploads" / "times", SERVER_TIMES)
     with exfat_folder(tmp_path) as exfat:
         target = exfat.path / "got"

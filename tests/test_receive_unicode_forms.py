@@ -31,13 +31,13 @@ def count_index_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A list that grows by one each time a receive opens a public set's index (a re-sync whose tree digest
     matches never does)."""
     opened: list[str] = []
-    real_open_index = session_module.open_for_merge
+    real_open_index = session_module.open_index
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         opened.append("index")
         return real_open_index(*args, **kwargs)
 
-    monkeypatch.setattr(session_module, "open_for_merge", counted)
+    monkeypatch.setattr(session_module, "open_index", counted)
     return opened
 
 

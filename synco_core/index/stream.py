@@ -29,7 +29,6 @@ from typing import Any, BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.goindex import RootFinder
-from synco_core.index.chunks import CHUNK_ENTRIES, ChunkTableWriter
 from synco_core.index.extsort import external_sort
 from synco_core.wire import LINE_FORMATS, NewerFormatError, PublicIndexEntry, WireFormatError, index_path
 
@@ -60,26 +59,18 @@ class IndexWriter:
     """Writes entries to ``out`` in the line format; refuses paths out of index order.
 
     :meth:`add_row` takes the entry's fields as a tuple (what serve's pipeline produces, without building
-    an entry object per file); :meth:`add` takes a :class:`PublicIndexEntry`. Lines are encoded a chunk of
-    :data:`~synco_core.index.chunks.CHUNK_ENTRIES` at a time, so where each chunk starts is known; with
-    ``chunks`` that table is written as it goes (:mod:`synco_core.index.chunks`).
+    an entry object per file); :meth:`add` takes a :class:`PublicIndexEntry`.
     """
 
-    def __init__(self, out: BinaryIO, chunks: ChunkTableWriter | None = None) -> None:
+    def __init__(self, out: BinaryIO) -> None:
         self._out = out
-        self._chunks = chunks
         self._last = ""
         #: Entries added, and entries already written out.
         self.count = 0
         self._written = 0
         #: Plaintext bytes written so far (the index's ``indexSizeBytes`` once closed).
         self.size = 0
-        #: Plaintext bytes of the chunks ended so far, written or not.
-        self._produced = 0
         self._lines: list[str] = []
-        #: The current chunk's rows, for the chunk table.
-        self._rows: list[tuple[Any, ...]] = []
-        self._blocks: list[bytes] = []
         self._pending = 0
 
     def add(self, path: str, entry: PublicIndexEntry) -> None:
@@ -101,29 +92,9 @@ class IndexWriter:
         if pack is not None:
             line += f',"pack":{pack},"packOffset":{offset}'
         self._lines.append(line + "}")
-        if self._chunks is not None:
-            self._rows.append(row)
+        self._pending += len(line)
         self._last = path
         self.count += 1
-        if len(self._lines) >= CHUNK_ENTRIES:
-            self._end_chunk()
-
-    def _end_chunk(self) -> None:
-        lines, self._lines = self._lines, []
-        try:
-            data = ",\n".join(lines).encode()
-        except UnicodeEncodeError:
-            bad = next(line for line in lines if not _encodable(line))
-            raise ConfigError(f"public file {bad.split(':', 1)[0]}: its name is not valid UTF-8") from None
-        prefix = b",\n" if self._produced else b"{\n"
-        offset = self._produced + len(prefix)
-        self._produced = offset + len(data)
-        self._blocks.append(prefix + data)
-        self._pending += len(prefix) + len(data)
-        self._written += len(lines)
-        if self._chunks is not None:
-            self._chunks.end(self._rows, offset)
-            self._rows = []
         if self._pending >= WRITE_BLOCK:
             self._flush()
 
@@ -132,18 +103,21 @@ class IndexWriter:
         self.size += len(data)
 
     def _flush(self) -> None:
-        if self._blocks:
-            blocks, self._blocks = self._blocks, []
-            self._write(b"".join(blocks))
-            self._pending = 0
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        try:
+            data = ",\n".join(lines).encode()
+        except UnicodeEncodeError:
+            bad = next(line for line in lines if not _encodable(line))
+            raise ConfigError(f"public file {bad.split(':', 1)[0]}: its name is not valid UTF-8") from None
+        self._write((b",\n" if self._written else b"{\n") + data)
+        self._written += len(lines)
+        self._pending = 0
 
     def close(self) -> None:
-        if self._lines:
-            self._end_chunk()
         self._flush()
         self._write(b"\n}\n" if self._written else b"{\n}\n")
-        if self._chunks is not None:
-            self._chunks.close()
 
 
 def _encodable(text: str) -> bool:

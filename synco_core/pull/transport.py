@@ -161,8 +161,6 @@ class ChannelTransport:
                 if detail is not None:
                     detail.encrypted_size_bytes = None
             if file_set.public is not None:
-                # The chunk table is re-encrypted as it passes too: its size as published is not this one.
-                file_set.public.chunks_encrypted_size_bytes = None
                 self._small_documents.add(file_set.public.index_file_name)
         return meta.to_bytes()
 

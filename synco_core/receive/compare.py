@@ -13,23 +13,21 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from synco_core.beneath import NameTooLong
 from synco_core.errors import SyncoError
 from synco_core.fsutil import second_of
 from synco_core.index.order import merge_sorted, sorted_walk_lstat
 from synco_core.names import FOLD_NONE, Folding
-from synco_core.receive import chunked
-from synco_core.receive.chunked import ChunkedIndex, CleanChunk
 from synco_core.receive.files import (
     _Destinations,
     _sha1_of,
     is_current,
     resumable_bytes,
 )
-from synco_core.receive.knownhashes import LOOK_UP, KnownHashes
-from synco_core.receive.mtimes import HELD_FROM, HELD_UNTIL, held, same_mtime
+from synco_core.receive.knownhashes import KnownHashes
+from synco_core.receive.mtimes import same_mtime
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.treedigest import SummarisedEntries, TreeDigest
 from synco_core.scratch import ScratchFolder, temporary_scratch
@@ -154,15 +152,14 @@ class TodoSpool:
             self._temp = None
 
 
-def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result | None, object]]]:
-    """The files (anything but folders) below ``set_dir``, in index order, each with its path, its ``lstat``
-    (None when it went away meanwhile) and :data:`~synco_core.receive.knownhashes.LOOK_UP` (the hash it was
-    received as is looked up when needed)."""
+def _local_files(set_dir: Path) -> Iterator[tuple[str, tuple[str, os.stat_result | None]]]:
+    """The files (anything but folders) below ``set_dir``, in index order, each with its path and its
+    ``lstat`` (None when it went away meanwhile)."""
     if not set_dir.is_dir():
         return
     for relative, entry, info in sorted_walk_lstat(set_dir):
         if not entry.is_dir(follow_symlinks=False):
-            yield relative, (entry.path, info, LOOK_UP)
+            yield relative, (entry.path, info)
 
 
 def name_folding(folder: Path) -> Folding:
@@ -192,7 +189,7 @@ def name_folding(folder: Path) -> Folding:
         os.unlink(probe)
 
 
-def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | ChunkedIndex, set_dir: Path,
+def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
                          packs: PackSource | None = None, folding: Folding = FOLD_NONE,
                          known: KnownHashes | None = None, odd_seconds: bool = False,
@@ -214,20 +211,9 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | Ch
     kept); every entry's hash is noted in it for the next receive.
 
     ``on_path`` is told every path of the merge in index order, and whether it is vanished.
-
-    A :class:`~synco_core.receive.chunked.ChunkedIndex` (an index with its chunk table, which needs
-    ``known``) is merged chunk by chunk: the chunks whose local files the table's digest finds current are
-    taken as such without their lines being parsed, with the same outcome.
     """
+    items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
-    merged: Iterator[tuple[str, PublicIndexEntry | None, Any]]
-    if isinstance(index, ChunkedIndex):
-        assert known is not None, "a chunked comparison needs the hashes the files were received as"
-        items: Any = None
-        merged = cast(Iterator[tuple[str, PublicIndexEntry | None, Any]], chunked.merged(index, set_dir, known))
-    else:
-        items = sorted(index.items()) if isinstance(index, Mapping) else index
-        merged = merge_sorted(items, _local_files(set_dir))
     destinations = _Destinations(set_dir)
     # The index worker makes the tree digest of the entries it reads; otherwise it is made here.
     summary = items.summary if isinstance(items, SummarisedEntries) else None
@@ -242,17 +228,12 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | Ch
     # Files to fetch that no local file has the name of, though the folder finds one by it: another spelling.
     occupied: list[str] = []
     respellable = _respellable(folding) if fold is not None else None
-    for relative, entry, found in merged:
+    for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
+        if on_path is not None:
+            on_path(relative, entry is None)
         if entry is None:
-            if not relative:
-                _take_clean(plan, found, tree, add_to_tree, on_current, on_path, known, respellable)
-                continue
-            if on_path is not None:
-                on_path(relative, True)
             plan.vanished.append(relative)
             continue
-        if on_path is not None:
-            on_path(relative, False)
         plan.listed += 1
         if respellable is not None and not plan.stored_otherwise and respellable(relative):
             plan.stored_otherwise = True
@@ -261,12 +242,11 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | Ch
         if found is not None:
             # The walk enters real folders only, so a file it found has no link on its way: the current
             # ones, most of a re-sync, cost the walk's one lstat and no path object.
-            found_path, info, was = found
+            found_path, info = found
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and same_mtime(second_of(info), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
-                    and (known is None or not entry.sha256
-                         or known.holds(relative, entry.sha256.lower(), found_path, was))):
+                    and (known is None or not entry.sha256 or known.holds(relative, entry.sha256.lower(), found_path))):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:
@@ -311,37 +291,6 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | Ch
     else:
         plan.tree = tree.of_index()
     return plan
-
-
-def _take_clean(plan: PublicPlan, chunk: CleanChunk, tree: TreeDigest, add_to_tree: Callable[[str, Any], None] | None,
-                on_current: Callable[[int], None] | None, on_path: Callable[[str, bool], None] | None,
-                known: KnownHashes | None, respellable: Callable[[str], bool] | None) -> None:
-    """Count a clean chunk's files as the loop of :func:`compare_public_files` counts current ones: they are
-    the chunk's entries (same paths, sizes, mtimes and SHA-256s), so the tree digest takes them as well."""
-    files = chunk.files
-    sizes = [info.st_size for _relative, _path, info in files]
-    if on_path is not None or respellable is not None:
-        for relative, _path, _info in files:
-            if on_path is not None:
-                on_path(relative, False)
-            if respellable is not None and not plan.stored_otherwise and respellable(relative):
-                plan.stored_otherwise = True
-    if on_current is not None:
-        for size in sizes:
-            on_current(size)
-    size = sum(sizes)
-    plan.skipped_bytes += size
-    if add_to_tree is not None:
-        # As TreeDigest.add writes them (mtimes clamped by held(), which leaves most as they are).
-        lines = []
-        for relative, _path, info in files:
-            mtime = second_of(info)
-            lines.append(f"{relative}\0{info.st_size}\0{mtime if HELD_FROM <= mtime <= HELD_UNTIL else held(mtime)}\n")
-        tree.add_lines(lines, size)
-    if known is not None:
-        known.note_region(chunk.known)
-    plan.listed += len(chunk.files)
-    plan.skipped += len(chunk.files)
 
 
 def _respellable(folding: Folding) -> Callable[[str], bool] | None:
@@ -427,7 +376,7 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]], foldin
     return found if found != relative else None
 
 
-def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry] | ChunkedIndex, set_dir: Path,
+def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                       on_current: Callable[[int], None] | None = None, packs: PackSource | None = None,
                       scratch: Path | None = None, known: KnownHashes | None = None,
                       on_path: Callable[[str, bool], None] | None = None) -> PublicPlan:

@@ -26,10 +26,12 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes
+from synco_core.index.order import seek
 from synco_core.receive.files import sha256_of
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,6 @@ BLOCK = 4096
 #: What a file to fetch is noted as for a receive that does not bring the whole set: it may hold the old
 #: version or the new one, so it is no version at all.
 PENDING = "0" * 64
-#: What :meth:`KnownHashes.holds` is given for a file whose hash it has to look up itself (a caller that
-#: walks the folder ahead of its comparison looks each up as it goes, in path order, and passes the answer).
-LOOK_UP = object()
 
 
 def _intact(handle: BinaryIO, body: int) -> bool:
@@ -99,127 +98,6 @@ class _Draft:
             self.temp.unlink()
 
 
-#: Bytes of clean chunks' lines gathered before they are written out (:meth:`KnownHashes.note_region`).
-REGION_FLUSH = 256 * 1024
-#: Bytes of the old file read at a time.
-READ_BLOCK = 1024 * 1024
-
-
-class _Lines:
-    """The lines of an intact file of hashes, read a block at a time: looked up by increasing path, or
-    handed out as bytes whole. A line that is not ``path NUL sha256 LF`` after the one before ends it
-    (``intact`` becomes False: the file no longer tells anything)."""
-
-    def __init__(self, handle: BinaryIO, left: int, intact: list[bool]) -> None:
-        self._handle = handle
-        #: Bytes of lines not read from the file yet.
-        self._left = left
-        self._buffer = b""
-        self._at = 0
-        #: The line at ``_at``, parsed: (path, sha256, where it ends), or None before it is parsed.
-        self._line: tuple[str, str, int] | None = None
-        self._previous = ""
-        self._intact = intact
-        self._ended = False
-
-    def _fill(self, need: int) -> bool:
-        """At least ``need`` bytes from ``_at`` in the buffer, or all there are; False when fewer."""
-        while len(self._buffer) - self._at < need and self._left:
-            try:
-                block = self._handle.read(min(self._left, max(READ_BLOCK, need)))
-            except OSError as exc:
-                log.debug("known hashes end early: %s", exc)
-                block = b""
-            if not block:
-                self._left = 0
-                break
-            self._left -= len(block)
-            shift = self._at
-            self._buffer = self._buffer[shift:] + block
-            self._at = 0
-            if self._line is not None:
-                self._line = (self._line[0], self._line[1], self._line[2] - shift)
-        if not self._left:
-            self._handle.close()
-        return len(self._buffer) - self._at >= need
-
-    def _current(self) -> tuple[str, str, int] | None:
-        if self._line is not None or self._ended:
-            return self._line
-        end = self._buffer.find(b"\n", self._at)
-        while end < 0 and self._left:
-            self._fill(len(self._buffer) - self._at + READ_BLOCK)
-            end = self._buffer.find(b"\n", self._at)
-        if end < 0:
-            if self._at < len(self._buffer):
-                self._intact[0] = False  # a last line without its end
-            self._ended = True
-            return None
-        name, separator, digest = self._buffer[self._at:end].partition(b"\0")
-        text = name.decode("utf-8", "surrogateescape")
-        if not separator or len(digest) != 64 or text <= self._previous:
-            self._intact[0] = False
-            self._ended = True
-            return None
-        self._line = (text, digest.decode("ascii", "replace"), end + 1)
-        return self._line
-
-    def _advance(self) -> None:
-        assert self._line is not None
-        self._previous, self._at, self._line = self._line[0], self._line[2], None
-
-    def lookup(self, path: str) -> str | None:
-        while (line := self._current()) is not None and line[0] < path:
-            self._advance()
-        return line[1] if line is not None and line[0] == path else None
-
-    def region(self, first: str, size: int) -> bytes:
-        while (line := self._current()) is not None and line[0] < first:
-            self._advance()
-        if line is None:
-            return b""
-        self._fill(size)
-        return self._buffer[self._at:self._at + size]
-
-    def skip(self, size: int, last: str) -> None:
-        self._at += size
-        self._previous, self._line = last, None
-
-
-def _open_lines(path: Path, intact: list[bool]) -> _Lines | None:
-    """The old file's lines once it is found whole (``intact`` then True); None otherwise."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-    except OSError:
-        os.close(fd)
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        return None
-    handle = open(fd, "rb")  # noqa: SIM115 (closed by _Lines once read, or here)
-    try:
-        # The whole file is checked before a line of it is used: a damaged line could name for one path the
-        # hash noted for another.
-        body = info.st_size - len(TRAILER) - 64 - 1
-        if body < len(HEADER) or not _intact(handle, body):
-            handle.close()
-            return None
-        handle.seek(0)
-        if handle.readline() != HEADER:
-            handle.close()
-            return None
-    except OSError as exc:
-        log.debug("known hashes %s not read: %s", path, exc)
-        handle.close()
-        return None
-    intact[0] = True
-    return _Lines(handle, body - len(HEADER), intact)
-
-
 class KnownHashes:
     """The hashes of the last receive (:meth:`lookup`, increasing paths), and this receive's (:meth:`note`, in
     index order; :meth:`commit` when the whole set arrived, :meth:`keep_partial` when the merge was through but
@@ -232,10 +110,8 @@ class KnownHashes:
         # fills, not this object: a generator holding this object would be a cycle, which keeps the old
         # file open until the garbage collector runs (a folder then cannot be unmounted).
         self._intact = [False]
-        self._reader: _Lines | None = None
-        #: Bytes :meth:`note_region` added since the drafts were last written out.
-        self._region_bytes = 0
-        self._opened = False
+        self._old: Iterator[tuple[str, str]] = self._read(path, self._intact)
+        self._pending: tuple[str, str] | None = None
         #: (all arrived, some did not), or None when not written.
         self._drafts: tuple[_Draft, _Draft] | None = None
         if write:
@@ -250,53 +126,57 @@ class KnownHashes:
             # What a receive that was killed left (its process is gone) is never read: removed.
             remove_temps_of_dead_processes(path, ".part")
 
-    def _lines(self) -> _Lines | None:
-        """The old file's lines, opened (and checked whole) on first use; None when it is not to be read."""
-        if not self._opened:
-            self._opened = True
-            self._reader = _open_lines(self.path, self._intact)
-        return self._reader
+    @staticmethod
+    def _read(path: Path, intact: list[bool]) -> Iterator[tuple[str, str]]:
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except OSError:
+            return
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return
+        with open(fd, "rb") as handle:
+            try:
+                # The whole file is checked before a line of it is used: a damaged line could name for one
+                # path the hash noted for another.
+                body = info.st_size - len(TRAILER) - 64 - 1
+                if body < len(HEADER) or not _intact(handle, body):
+                    return
+                handle.seek(0)
+                if handle.readline() != HEADER:
+                    return
+                intact[0] = True
+                at, previous = len(HEADER), ""
+                while at < body:
+                    line = handle.readline()
+                    at += len(line)
+                    name, separator, digest = line[:-1].partition(b"\0")
+                    text = name.decode("utf-8", "surrogateescape")
+                    if not separator or not line.endswith(b"\n") or len(digest) != 64 or text <= previous:
+                        intact[0] = False
+                        return
+                    previous = text
+                    yield text, digest.decode("ascii", "replace")
+            except (OSError, ValueError) as exc:
+                intact[0] = False
+                log.debug("known hashes %s end early: %s", path, exc)
 
     def lookup(self, path: str) -> str | None:
         """The SHA-256 ``path`` was received as (lower-case hex); None when not known."""
-        reader = self._lines()
-        return reader.lookup(path) if reader is not None else None
+        pending = self._pending = seek(self._old, self._pending, path)
+        return pending[1] if pending is not None and pending[0] == path else None
 
-    def region(self, first: str, size: int) -> bytes:
-        """The next ``size`` bytes of lines from the first one whose path is not before ``first`` (what a
-        chunk's files were received as, for :mod:`synco_core.receive.chunked`), without moving past them."""
-        reader = self._lines()
-        return reader.region(first, size) if reader is not None else b""
-
-    def pass_region(self, size: int, last: str) -> None:
-        """Move past the ``size`` bytes :meth:`region` gave, whose last path is ``last``."""
-        reader = self._lines()
-        if reader is not None:
-            reader.skip(size, last)
-
-    def note_region(self, lines: bytes) -> None:
-        """:meth:`note` for lines as :meth:`region` gave them: files current, as they were received."""
-        if self._drafts is not None and lines:
-            for draft in self._drafts:
-                draft.lines.append(lines)
-            # Written out as note() writes its lines (a clean chunk's are one item of up to a few KB).
-            self._region_bytes += len(lines)
-            if self._region_bytes >= REGION_FLUSH or len(self._drafts[0].lines) >= BLOCK:
-                self._region_bytes = 0
-                self._flush()
-
-    def usable(self) -> bool:
-        """True when the file of hashes was found whole (what a comparison by the chunk table needs)."""
-        self._lines()
-        return self._intact[0]
-
-    def holds(self, path: str, sha256: str, local: str, was: object = LOOK_UP) -> bool:
+    def holds(self, path: str, sha256: str, local: str) -> bool:
         """True unless the local file ``local`` at ``path``, of the size and mtime an index entry of ``sha256``
         lists, is known not to be that version: received as another, or, when the file of hashes is whole
         and has no line for it (a local file, a file the set left behind), holding other bytes; a file noted
-        as :data:`PENDING` is read to tell too. ``was``: what :meth:`lookup` answered for ``path`` already."""
-        if was is LOOK_UP:
-            was = self.lookup(path)
+        as :data:`PENDING` is read to tell too."""
+        was = self.lookup(path)
         if was is None and not self._intact[0]:
             return True  # No hashes to go by: size and mtime decide, as rsync's quick check.
         if was == sha256:
@@ -314,17 +194,12 @@ class KnownHashes:
         complete.lines.append(line)
         partial.lines.append(line if current else b"%s\0%s\n" % (name, PENDING.encode()))
         if len(complete.lines) >= BLOCK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._drafts is None:
-            return
-        try:
-            for draft in self._drafts:
-                draft.flush()
-        except OSError as exc:
-            log.debug("known hashes %s not written: %s", self.path, exc)
-            self.discard()
+            try:
+                complete.flush()
+                partial.flush()
+            except OSError as exc:
+                log.debug("known hashes %s not written: %s", self.path, exc)
+                self.discard()
 
     def _save(self, which: int) -> None:
         if self._drafts is None:

@@ -16,7 +16,7 @@ from synco_core.receive.meta import (
     wait_ready,
 )
 from synco_core.receive.public import deletes_in
-from synco_core.receive.public_index import open_for_merge, scratch_folder
+from synco_core.receive.public_index import open_index, scratch_folder
 from synco_core.receive.session import (
     ReceiveOptions,
     _already_there,
@@ -160,11 +160,12 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             deleting = item.delete and set_dir.is_dir()
             removed = RemovedFolders(empty_folders(set_dir) if deleting else set())
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
-            known = KnownHashes(known_hashes_file(target, local), write=False)
             with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
-                    open_for_merge(transport, folder, file_set, identities, scratch, set_dir, known) as entries:
-                sorted_files = plan_public_files(entries, set_dir, scratch=scratch, known=known,
-                                                 on_path=removed.path if deleting else None)
+                    open_index(transport, folder, file_set, identities, scratch) as entries:
+                sorted_files = plan_public_files(
+                    entries, set_dir, scratch=scratch,
+                    known=KnownHashes(known_hashes_file(target, local), write=False),
+                    on_path=removed.path if deleting else None)
             item.folders = removed.finish() if deleting else []
             item.files = sorted_files.listed
             item.download_files = sorted_files.todo_files

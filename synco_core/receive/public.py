@@ -34,7 +34,6 @@ from typing import TypeVar
 
 from synco_core.errors import SyncoError, TransferError
 from synco_core.index.packs import PACK_MAX_FILES
-from synco_core.receive.chunked import ChunkedIndex
 from synco_core.receive.compare import (
     ALONE,
     PACKED,
@@ -254,7 +253,7 @@ def deletes_in(info: PublicFilesInfo, delete: bool) -> bool:
 
 def receive_public_files(
     transport: Transport,
-    index: IndexItems | Mapping[str, PublicIndexEntry] | ChunkedIndex,
+    index: IndexItems | Mapping[str, PublicIndexEntry],
     set_dir: Path,
     jobs: int = 8,
     delete: bool = False,

@@ -27,13 +27,10 @@ from synco_core import age
 from synco_core.age.random_access import open_payload
 from synco_core.errors import TransferError
 from synco_core.fsutil import process_alive
-from synco_core.index.chunks import read_chunk_table
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
 from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
-from synco_core.receive.chunked import ChunkedIndex
 from synco_core.receive.indexprocess import entries_from_process, use_process
-from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.limits import (
     PACK_TABLE_LIMIT,
     UNDECLARED,
@@ -48,7 +45,7 @@ from synco_core.receive.treedigest import IndexSummary, SummarisedEntries
 from synco_core.scratch import RECEIVE_PREFIX, make_scratch_folder, remove_dead_scratch
 from synco_core.sizes import human_size
 from synco_core.trees import remove_tree
-from synco_core.wire import PackInfo, PublicFilesInfo, PublicIndexEntry, WireFileSet, pack_table_from_bytes
+from synco_core.wire import PackInfo, PublicFilesInfo, WireFileSet, pack_table_from_bytes
 
 #: Bytes handed to the parser per read of the decrypted index.
 READ_SIZE = 256 * 1024
@@ -150,82 +147,6 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
             yield entries
         finally:
             checked.close()
-
-
-@contextlib.contextmanager
-def open_chunked_index(transport: Transport, folder: str, file_set: WireFileSet, identities: Sequence[Any],
-                       scratch: Path) -> Iterator[ChunkedIndex]:
-    """``file_set``'s index with its chunk table (:mod:`synco_core.receive.chunked`), both downloaded whole
-    into ``scratch`` first and then read as streams; the set's meta must have one
-    (:attr:`~synco_core.wire.PublicFilesInfo.has_chunk_table`)."""
-    public = file_set.public
-    assert public is not None and public.has_chunk_table
-    assert public.chunks_file_name is not None and public.chunks_size_bytes is not None
-    assert public.index_size_bytes is not None and public.file_count is not None
-    if public.compression not in (None, "", "zstd"):
-        raise TransferError(f"{folder}/{public.index_file_name}: unsupported compression {public.compression!r}")
-    encrypted, plain_limit = index_limits(public)
-    table_encrypted = public.chunks_encrypted_size_bytes
-    if table_encrypted is None:
-        table_encrypted = encrypted_bound(public.chunks_size_bytes, public.compression)
-    policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
-    checked: set[str] = set()
-
-    def check(entry: PublicIndexEntry) -> None:
-        if entry.absolute:
-            origin = "/".join(entry.public_uri.split("/", 3)[:3])
-            if origin not in checked:
-                policy.check(entry.public_uri)
-                checked.add(origin)
-
-    with contextlib.ExitStack() as stack:
-        readers: list[CappedReader] = []
-        plains: list[io.BufferedReader] = []
-        for name, spool, limit, plain, sha256 in (
-                (public.index_file_name, scratch / "index.enc", encrypted, plain_limit, public.index_sha256),
-                (public.chunks_file_name, scratch / "chunks.enc", table_encrypted, public.chunks_size_bytes,
-                 public.chunks_sha256)):
-            path = f"{folder}/{name}"
-            handle = stack.enter_context(open(spool, "w+b"))
-            _spool(transport, path, handle, limit, "declared")
-            handle.seek(0)
-            if not age.is_age_header(handle.read(64)):
-                raise NotAnAgeFileError(f"{path} is not an encrypted synco file")
-            handle.seek(0)
-            stream: Any = age.decrypt_reader(handle, identities)
-            if public.compression == "zstd":
-                stream = zstandard.ZstdDecompressor().stream_reader(stream, read_size=CHUNK_SIZE)
-            capped = CappedReader(stream, plain, f"{path}: the content", "declared", sha256)
-            readers.append(capped)
-            plains.append(io.BufferedReader(capped, READ_SIZE))
-
-        def verify() -> None:
-            for reader in readers:
-                reader.verify()
-
-        yield ChunkedIndex(plains[0], read_chunk_table(plains[1], public.index_size_bytes), public.file_count,
-                           verify, check)
-
-
-def use_chunks(public: PublicFilesInfo, set_dir: Path, known: KnownHashes) -> bool:
-    """Whether a set is compared by its chunk table: the session has one, the set's folder is there (a first
-    receive has nothing to pass over), and the hashes its files were received as are whole (without them every
-    chunk would be compared in full, better done by the full comparison's index worker)."""
-    return public.has_chunk_table and set_dir.is_dir() and known.usable()
-
-
-@contextlib.contextmanager
-def open_for_merge(transport: Transport, folder: str, file_set: WireFileSet, identities: Sequence[Any],
-                   scratch: Path, set_dir: Path, known: KnownHashes) -> Iterator[Iterator[IndexItem] | ChunkedIndex]:
-    """What :func:`~synco_core.receive.compare.compare_public_files` merges with ``set_dir``: the index with its
-    chunk table where :func:`use_chunks` says so, else its entries (:func:`open_index`)."""
-    assert file_set.public is not None
-    if use_chunks(file_set.public, set_dir, known):
-        with open_chunked_index(transport, folder, file_set, identities, scratch) as chunked:
-            yield chunked
-    else:
-        with open_index(transport, folder, file_set, identities, scratch) as entries:
-            yield entries
 
 
 def _verified(entries: Iterator[IndexItem], capped: CappedReader) -> Iterator[IndexItem]:

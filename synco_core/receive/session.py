@@ -40,7 +40,7 @@ from synco_core.receive.meta import (
 )
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.public import deletes_in, receive_public_files, remove_empty_folders
-from synco_core.receive.public_index import fetch_pack_table, open_for_merge, scratch_folder
+from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.receive.treedigest import artifact_state, tree_record, unchanged_tree
@@ -536,16 +536,15 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     outcome.files_skipped = tree["files"]
                     arrived(target, state.record(folder, meta, file_set, local, fileCount=tree["files"], tree=tree))
                     continue
-                known = KnownHashes(known_hashes_file(target, local))
-                with _discarded_on_error(known), scratch_folder(target) as scratch, \
-                        open_for_merge(transport, folder, file_set, identities, scratch, target / local,
-                                       known) as entries:
+                with scratch_folder(target) as scratch, \
+                        open_index(transport, folder, file_set, identities, scratch) as entries:
                     packs = _pack_source(transport, folder, public, identities)
                     with reporter.files_task(file_set.name, public.file_count or 0,
                                              public.size_bytes) as (on_bytes, on_file):
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
-                                                      packs=packs, scratch=scratch, known=known)
+                                                      packs=packs, scratch=scratch,
+                                                      known=KnownHashes(known_hashes_file(target, local)))
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
@@ -651,17 +650,6 @@ def _unless_resumable(options: ReceiveOptions, folder: str) -> None:
 
 #: The members left out of a private set that its state notes by name (the rest only counted).
 LEFT_OUT_NOTED = 1000
-
-
-@contextlib.contextmanager
-def _discarded_on_error(known: KnownHashes) -> Iterator[None]:
-    """``known``'s drafts dropped when the set fails before its comparison took them over (the index could not
-    be fetched); once it has, they are kept or dropped there, and this does nothing."""
-    try:
-        yield
-    except BaseException:
-        known.discard()
-        raise
 
 
 def _left_out_by_serve(file_set: WireFileSet, delete: bool) -> int:

@@ -62,14 +62,6 @@ class TreeDigest:
         if len(self._lines) >= BLOCK:
             self._flush()
 
-    def add_lines(self, lines: list[str], size: int) -> None:
-        """Add files already written as :meth:`add` writes them (``size``: their bytes)."""
-        self._lines.extend(lines)
-        self.files += len(lines)
-        self.bytes += size
-        if len(self._lines) >= BLOCK:
-            self._flush()
-
     def add_entry(self, path: str, entry: Any) -> None:
         """Add an index entry (a :class:`~synco_core.wire.PublicIndexEntry`), noting whether it has a SHA-1."""
         self.add(path, entry.size_bytes, entry.mtime)

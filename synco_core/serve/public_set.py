@@ -42,7 +42,6 @@ from synco_core import leftout, workerframes
 from synco_core.beneath import BelowRoot
 from synco_core.errors import ConfigError
 from synco_core.fsutil import second_of
-from synco_core.index.chunks import ChunkTableWriter
 from synco_core.index.extsort import ExternalSorter
 from synco_core.index.hashcache import HashCache
 from synco_core.index.order import SkipFolder, sorted_walk_lstat
@@ -641,7 +640,6 @@ def set_rows(file_set: FileSet, options: PublicSetOptions, packs: PackWriter | N
 def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSetOptions) -> SetWriteResult:
     """Write the index (and the packs and pack table) of ``file_set`` into ``folder``."""
     index_name = f"{options.prefix}.index.json.enc"
-    chunks_name = f"{options.prefix}.chunks.json.enc"
     counts = SetWriteResult(PublicFilesInfo(index_file_name=index_name, size_bytes=0))
     packs = PackWriter(folder.path, options.prefix, folder.recipients) if options.packs else None
     total = 0
@@ -651,11 +649,8 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
     stop = threading.Event()
     try:
         with folder.artifact(index_name, compress=options.compress) as (plain, stats), \
-                folder.artifact(chunks_name, compress=options.compress) as (chunks_plain, chunks_stats), \
                 contextlib.closing(set_rows(file_set, options, packs, pool, counts, stop)) as rows:
-            # The chunk table is written beside the index, in the same pass (index.chunks).
-            chunks = ChunkTableWriter(cast(BinaryIO, chunks_plain))
-            writer = IndexWriter(cast(BinaryIO, plain), chunks)
+            writer = IndexWriter(cast(BinaryIO, plain))
             add = writer.add_row
             for row in rows:
                 absolute = row[4] or row[3].startswith(("http://", "https://"))
@@ -682,9 +677,6 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
     info.relative_base_path = file_set.relative_base_path or None
     info.index_format, info.index_size_bytes = INDEX_FORMAT_LINES, writer.size
     info.index_sha256 = stats[0].sha256
-    info.chunks_file_name, info.chunk_count = chunks_name, chunks.count
-    info.chunks_size_bytes, info.chunks_sha256 = chunks_stats[0].size_bytes, chunks_stats[0].sha256
-    info.chunks_encrypted_size_bytes = chunks_stats[0].encrypted_size_bytes
     info.url_origins = sorted(origins)
     if table:
         packs_name = f"{options.prefix}.packs.json.enc"
