@@ -173,18 +173,30 @@ def _creating_leftovers(web_root: Path, now: float) -> list[Path]:
             if not child.is_dir() or child.is_symlink():
                 continue
             # A folder being removed is garbage at any age; one being created may be a moment old, and is
-            # never one whose marker names a live process of this host: its age is the file system's clock
-            # (an NFS server's), which may be minutes behind this host's.
+            # never one whose serve provably runs: its age is the file system's clock (an NFS server's),
+            # which may be minutes behind this host's.
             if child.name.startswith(REMOVING_PREFIX) or (
-                    now - child.lstat().st_mtime > CREATING_GRACE_SECONDS and not _being_created_here(child)):
+                    now - child.lstat().st_mtime > CREATING_GRACE_SECONDS and not _being_created(child)):
                 found.append(child)
     return found
 
 
-def _being_created_here(folder: Path) -> bool:
-    """True when the marker in ``folder`` names a process of this host that still runs."""
+def _being_created(folder: Path) -> bool:
+    """True when the serve whose marker is in ``folder`` provably still runs (:func:`_serve_alive`)."""
     marker = TtlMarker.read(folder)
-    return marker is not None and marker.host == socket.gethostname() and process_alive(marker.pid)
+    return marker is not None and _serve_alive(folder, marker) is True
+
+
+def _serve_alive(folder: Path, marker: TtlMarker) -> bool | None:
+    """Whether the serve that wrote ``marker`` still runs: told by its lock where it holds one and the lock
+    can be tested, else by its pid on this host; None for another host's marker without a lock."""
+    if marker.locked:
+        gone = _owner_gone(folder / MARKER_FILE)
+        if gone is not None:
+            return not gone
+    if marker.host != socket.gethostname():
+        return None
+    return process_alive(marker.pid)
 
 
 def is_stale(folder: Path, now: float | None = None) -> bool:
@@ -199,13 +211,7 @@ def is_stale(folder: Path, now: float | None = None) -> bool:
         return False
     if (now or time.time()) >= marker.expires_at:
         return True
-    if marker.keep:
-        return False
-    if marker.locked:
-        gone = _owner_gone(folder / MARKER_FILE)
-        if gone is not None:
-            return gone
-    return marker.host == socket.gethostname() and not process_alive(marker.pid)
+    return not marker.keep and _serve_alive(folder, marker) is False
 
 
 def _owner_gone(marker: Path) -> bool | None:
