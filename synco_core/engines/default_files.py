@@ -15,7 +15,6 @@ the file again.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +24,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
-from synco_core.nospace import NoSpaceError, no_space
+from synco_core.nospace import NO_SPACE_ERRNOS, NoSpaceError, no_space
 from synco_core.permissions import keep_mode_of
 from synco_core.trees import copy_tree, remove_tree, tree_size
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
@@ -104,7 +103,7 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
 
 def _install_failed(destination: Path, exc: OSError, source_dir: Path) -> SyncoError:
     """One line for a copy that failed before anything was replaced (a full disk, a refused folder)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if exc.errno in NO_SPACE_ERRNOS:
         try:
             # The copy beside the folder takes the set's size (nothing is linked from another disk).
             needed: int | None = tree_size(source_dir)

@@ -21,7 +21,6 @@ recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install.state import read_json_file
+from synco_core.nospace import NO_SPACE_ERRNOS, no_space
 from synco_core.recordversion import RECORD_VERSION, record_version
 from synco_core.trees import remove_tree
 
@@ -145,9 +145,8 @@ class JournalWriteError(SyncoError):
     """The journal could not be written (a full disk, a read-only project): one line naming it."""
 
     def __init__(self, file: Path, exc: OSError) -> None:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            message = (f"no space left on the disk that holds {file.parent}: the install journal ({file.name}) "
-                       "cannot be written; free some space and run the same command again")
+        if exc.errno in NO_SPACE_ERRNOS:
+            message = str(no_space(file.parent, f"the install journal ({file.name})"))
         else:
             message = f"cannot write the install journal {file}: {exc.strerror or exc}"
         super().__init__(message)
