@@ -42,8 +42,14 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from synco_core.bounded import CACHE_CONTENT_MB
-from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
+from synco_core.fsutil import (
+    TEMP_GRACE,
+    create_owned_temp,
+    process_alive,
+    user_cache_dir,
+)
 from synco_core.index.order import seek
+from synco_core.scratch import remove_file_if_unlocked
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,10 @@ MAX_PATH_BYTES = 64 * 1024
 BLOCK = 1024 * 1024
 #: A file whose times are this close to the start of the serve is hashed but not cached.
 RACY_SECONDS = 2.0
+#: A set's cache file no serve has written for this many days is removed by the next serve of any set: the
+#: caches of a project deleted or moved, of a release folder a deploy removed, of a set renamed, would
+#: otherwise stay for ever (each with up to :data:`CONTENT_BUDGET_BYTES` of contents).
+STALE_DAYS = 30
 #: ``$SYNCO_CACHE_DIR`` overrides where synco keeps its cache (tests, hosts with a read-only home).
 CACHE_ENV = "SYNCO_CACHE_DIR"
 #: Packed files' contents kept per set, at most (the first files in index order beyond it are kept by
@@ -170,6 +180,33 @@ def cache_file(folder: Path, owner: Path, set_name: str) -> Path:
     return folder / "hashes" / f"{key}.bin"
 
 
+def remove_stale(folder: Path, keep: Path) -> None:
+    """Remove what no serve will read again from ``folder`` (the ``hashes`` folder), whichever set it is of:
+    cache files no serve has written for :data:`STALE_DAYS` days (a set's file is rewritten by each of its
+    serves), and the temporary files of serves that were killed (their lock is free). ``keep`` (the cache this
+    serve reads) and links or anything but files of this user are left alone."""
+    stale_before = time.time() - STALE_DAYS * 86400
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        entry = folder / name
+        with contextlib.suppress(OSError):
+            if name.endswith(".tmp") and ".bin." in name:
+                middle = name.rsplit(".bin.", 1)[1][:-len(".tmp")].split(".", 1)[0]
+                if middle.isdigit():  # an older synco's "<pid>": removed once that process is gone
+                    if not process_alive(int(middle)):
+                        entry.unlink()
+                elif middle.startswith("t"):
+                    remove_file_if_unlocked(entry, os.getuid(), TEMP_GRACE)
+            elif name.endswith((".bin", ".zst")) and entry != keep:
+                info = entry.lstat()
+                if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and info.st_mtime < stale_before:
+                    log.debug("removing the hash cache %s: no serve has used it for %d days", entry, STALE_DAYS)
+                    entry.unlink()
+
+
 def _check(checked: bytes | memoryview) -> bytes:
     """A record's check: 64 bits of BLAKE2b over its fields and path. Any damage passes it by chance only
     (one in 2^64); a CRC-32 is blind to every damage that is a multiple of its polynomial. The content is
@@ -253,10 +290,11 @@ class HashCache:
             self._temp = None
             self._release_lock()
             return
-        remove_temps_of_dead_processes(path, ".tmp")
         # The first format's cache (zstd-compressed text) of the same set is never read again.
         with contextlib.suppress(OSError):
             path.with_suffix(".zst").unlink()
+        # Killed serves' temporary files (this set's and any other's), and caches nobody served for long.
+        remove_stale(path.parent, keep=path)
 
     @staticmethod
     def _open_old(path: Path) -> BinaryIO | None:
