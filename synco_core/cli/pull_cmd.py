@@ -18,7 +18,7 @@ from synco_core.cli.options import (
     split_names,
     yes_option,
 )
-from synco_core.install.receive import Installing, InstallRequest, pull_and_install
+from synco_core.install.receive import Installing, InstallRequest, installs_delete, pull_and_install
 from synco_core.pull.greeting import CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT
 from synco_core.pull.remote import resolve_remote
 from synco_core.pull.run import PULL_ZSTD_LEVEL, PullOptions, pull
@@ -96,8 +96,8 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     wanted = split_names(only)
     options = PullOptions(
         target=target, only=wanted, all=all_sets, framework=framework_name, via_http=via_http,
-        base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=delete, debug=is_debug(),
-        zstd_level=zstd_level, connect_timeout=connect_timeout, person_can_answer=ui.interactive,
+        base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=installs_delete(delete, install),
+        debug=is_debug(), zstd_level=zstd_level, connect_timeout=connect_timeout, person_can_answer=ui.interactive,
     )
 
     def run(installing: Installing) -> ReceiveSummary:

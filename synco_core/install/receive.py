@@ -217,8 +217,12 @@ class Installing:
             self.installer.start_streamed(stream)
 
     def receive_options(self, options: ReceiveOptions) -> ReceiveOptions:
-        """``options`` with the install's hook for sets as they arrive."""
-        return replace(options, on_set_arrived=self.set_arrived) if self.request is not None else options
+        """``options`` with the install's hook for sets as they arrive, and ``delete``: the install puts the
+        receive folder's copy of each set in place, so a file the server no longer lists, left there by an
+        earlier receive, would be installed again at every install (see :func:`installs_delete`)."""
+        if self.request is None:
+            return options
+        return replace(options, on_set_arrived=self.set_arrived, delete=installs_delete(options.delete, True))
 
     def abandon(self) -> None:
         if self.installer is not None:
@@ -296,6 +300,12 @@ def _transfer_and_install(transfer: Callable[[Installing], ReceiveSummary], inst
 
 
 # ------------------------------------------------------------------------------------------ commands
+
+
+def installs_delete(delete: bool, install: bool) -> bool:
+    """Whether a receive (or pull) removes from its folder the files the server no longer lists: with
+    ``--delete``, and always with ``--install``, which puts that folder's copy of each set in place."""
+    return delete or install
 
 
 def receive_and_install(address: SessionAddress, options: ReceiveOptions, install: InstallRequest | None,
