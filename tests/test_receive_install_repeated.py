@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pull_support import make_project, remote_environment, run_synco
 from test_receive_install import SESSION, build, make_local, receive
 from test_receive_support import LocalProject
@@ -39,8 +40,11 @@ def change(uploads: Path, rng: random.Random, cycle: int) -> None:
     (uploads / f"added {cycle}.txt").write_bytes(rng.randbytes(50 + cycle))
 
 
+@pytest.mark.parametrize("receive_first", [False, True], ids=["install", "receive-then-install"])
 def test_repeated_receive_install_leaves_no_file_the_server_deleted(
-        tmp_path: Path, register_plugin: Callable[[object, str], None]) -> None:
+        tmp_path: Path, register_plugin: Callable[[object, str], None], receive_first: bool) -> None:
+    """``receive_first``: each session is received without ``--install`` (or ``--delete``) first, as a look
+    before installing; the install of the same session must not keep what that receive left."""
     register_plugin(FixturePlugin(engine="sqlite"), "fixture")
     register_plugin(LocalProject(), "localproject")
     app = make_app(tmp_path / "app")
@@ -54,6 +58,9 @@ def test_repeated_receive_install_leaves_no_file_the_server_deleted(
         shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
         key = build(app)
         with static_server(app / "web") as (url, _):
+            if receive_first:
+                looked = receive(url, key.secret, target, local, "--all")
+                assert looked.exit_code == 0, looked.output
             result = receive(url, key.secret, target, local, "--all", "--install", "--yes")
         assert result.exit_code == 0, result.output
         assert tree_digest(local / "web" / "uploads") == served(uploads), f"cycle {cycle}"
