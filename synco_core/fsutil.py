@@ -308,10 +308,14 @@ def create_owned_temp(path: Path, suffix: str) -> tuple[Path, int]:
     return temp, fd
 
 
-def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
+def remove_temps_of_dead_processes(path: Path, suffix: str, grace: float = TEMP_GRACE) -> None:
     """Remove the temporary files ``<path>.*<suffix>`` beside ``path`` whose owner is gone (killed before it
     could remove them): one made by :func:`create_owned_temp` whose lock can be taken, an older synco's
-    ``<path>.<pid><suffix>`` whose process is gone. A file of a running owner is left alone."""
+    ``<path>.<pid><suffix>`` whose process is gone. A file of a running owner is left alone.
+
+    ``grace``: an unlocked file written less than this many seconds ago may be one being born (created, not
+    yet locked) and is left; 0 where the caller holds a lock that keeps every other writer of such files
+    away (a receive's lock on its folder)."""
     from synco_core.scratch import remove_file_if_unlocked
 
     for temp in path.parent.glob(f"{path.name}.*{suffix}"):
@@ -322,7 +326,7 @@ def remove_temps_of_dead_processes(path: Path, suffix: str) -> None:
                 if not process_alive(int(middle)):
                     temp.unlink()
             elif middle.startswith("t"):
-                remove_file_if_unlocked(temp, os.getuid(), TEMP_GRACE)
+                remove_file_if_unlocked(temp, os.getuid(), grace)
 
 
 def process_alive(pid: int) -> bool:

@@ -41,6 +41,19 @@ def test_noted_hashes_are_read_back_and_a_new_receive_replaces_them_only_when_co
     assert not stale.exists()
 
 
+def test_a_killed_receives_part_files_go_with_the_very_next_receive(tmp_path: Path) -> None:
+    """A receive killed while it wrote them leaves both drafts unlocked; the next receive (which holds the
+    folder's receive lock, so no other receive is writing there) removes them however soon it runs: run again
+    at once, as the error advises, they stayed until some receive a minute later that changed the set."""
+    path, hashes = _noted(tmp_path)
+    drafts = [path.with_name(f"{path.name}.t0123456789abcdef{suffix}") for suffix in (".part", ".partial.part")]
+    for draft in drafts:
+        draft.write_bytes(b"half")
+    KnownHashes(path).discard()
+    assert [draft for draft in drafts if draft.exists()] == []
+    assert _looked_up(path, hashes) == hashes
+
+
 def test_every_truncation_and_bit_flip_reads_safely(tmp_path: Path) -> None:
     path, hashes = _noted(tmp_path)
     whole = path.read_bytes()

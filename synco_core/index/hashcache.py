@@ -46,6 +46,7 @@ from synco_core.fsutil import (
     TEMP_GRACE,
     create_owned_temp,
     process_alive,
+    remove_temps_of_dead_processes,
     user_cache_dir,
 )
 from synco_core.index.order import seek
@@ -290,10 +291,11 @@ class HashCache:
             self._temp = None
             self._release_lock()
             return
+        remove_temps_of_dead_processes(path, ".tmp")
         # The first format's cache (zstd-compressed text) of the same set is never read again.
         with contextlib.suppress(OSError):
             path.with_suffix(".zst").unlink()
-        # Killed serves' temporary files (this set's and any other's), and caches nobody served for long.
+        # Killed serves' temporary files of other sets, and caches nobody served for long.
         remove_stale(path.parent, keep=path)
 
     @staticmethod

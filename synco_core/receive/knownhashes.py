@@ -123,8 +123,10 @@ class KnownHashes:
                 log.debug("known hashes %s not written: %s", path, exc)
                 if complete is not None:
                     complete.drop()
-            # What a receive that was killed left (its process is gone) is never read: removed.
-            remove_temps_of_dead_processes(path, ".part")
+            # What a receive that was killed left (its process is gone) is never read: removed, however
+            # young. Only a receive writes these, under its lock on the folder (receive.session), so an
+            # unlocked one is never one being born (run again at once, a killed receive's stayed a minute).
+            remove_temps_of_dead_processes(path, ".part", grace=0.0)
 
     @staticmethod
     def _read(path: Path, intact: list[bool]) -> Iterator[tuple[str, str]]:
