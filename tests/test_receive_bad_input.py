@@ -156,7 +156,7 @@ def _rewrite_meta(web: Path, key: SessionKey, set_name: str, **changes: Any) -> 
     ("dbDump", "sha256", lambda _old: "0" * 64, "SHA-256 of the content does not match the meta"),
     ("dbDump", "size_bytes", lambda old: old + 1, "{old} bytes after decryption, the meta says {new}"),
     ("dbDump", "encrypted_size_bytes", lambda old: old + 1,
-     "{old} encrypted bytes received, the meta says {new}"),
+     "a whole encrypted file of {old} bytes, the meta says {new}"),
     ("private", "sha256", lambda old: old[::-1], "SHA-256 of the content does not match the meta"),
 ], ids=["dump-sha256", "dump-size", "dump-encrypted-size", "private-sha256"])
 def test_artifact_that_does_not_match_the_meta(fixture_app: Path, tmp_path: Path, set_name: str, field: str,

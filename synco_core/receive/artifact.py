@@ -30,6 +30,7 @@ from synco_core.receive.limits import (
     META_LIMIT,
     UNDECLARED,
     CappedReader,
+    NotDeclaredError,
     SizeExceededError,
     check_declared,
     encrypted_bound,
@@ -233,9 +234,10 @@ def receive_artifact(
             hashing = HashingReader(plain)
             result = consume(cast(BinaryIO, io.BufferedReader(hashing, CHUNK_SIZE)))
             hashing.drain()
-        except (CryptoError, UnsafePathError, SizeExceededError) as exc:
-            # A damaged or foreign part file, an archive with unsafe paths, or an artifact larger than declared
-            # would fail the same way on every rerun: drop it.
+        except (CryptoError, UnsafePathError, SizeExceededError, NotDeclaredError) as exc:
+            # A damaged or foreign part file, an archive with unsafe paths or that is no archive at all (another
+            # artifact of the session in its place), or an artifact larger than declared would fail the same
+            # way on every rerun: drop it.
             source.close()
             short = spec.part_path.stat().st_size if spec.part_path.exists() else 0
             page = not existing and not isinstance(exc, UnsafePathError) and is_page(source.first)
@@ -252,17 +254,20 @@ def receive_artifact(
         except zstandard.ZstdError as exc:
             source.close()
             spec.part_path.unlink(missing_ok=True)
-            raise TransferError(f"{spec.label}: the decrypted artifact is not valid zstd ({exc})") from None
+            raise NotDeclaredError(f"{spec.label}: the decrypted artifact is not valid zstd ({exc})") from None
+    # From here on age authenticated the whole stream up to its final chunk: what differs from the meta is
+    # another file served under this one's name, not a download cut short.
     downloaded = spec.part_path.stat().st_size
     if spec.encrypted_size is not None and downloaded != spec.encrypted_size:
         spec.part_path.unlink(missing_ok=True)
-        raise TransferError(f"{spec.label}: {downloaded} encrypted bytes received, the meta says {spec.encrypted_size}")
+        raise NotDeclaredError(f"{spec.label}: the server sent a whole encrypted file of {downloaded} bytes, the meta "
+                               f"says {spec.encrypted_size}")
     if spec.plain_size is not None and hashing.size != spec.plain_size:
         spec.part_path.unlink(missing_ok=True)
-        raise TransferError(f"{spec.label}: {hashing.size} bytes after decryption, the meta says {spec.plain_size}")
+        raise NotDeclaredError(f"{spec.label}: {hashing.size} bytes after decryption, the meta says {spec.plain_size}")
     if spec.sha256 and hashing.hexdigest() != spec.sha256.lower():
         spec.part_path.unlink(missing_ok=True)
-        raise TransferError(f"{spec.label}: SHA-256 of the content does not match the meta")
+        raise NotDeclaredError(f"{spec.label}: SHA-256 of the content does not match the meta")
     spec.part_path.unlink(missing_ok=True)
     return result
 

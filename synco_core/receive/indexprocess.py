@@ -29,7 +29,7 @@ from synco_core.age.stream import DecryptReader
 from synco_core.childenv import child_environment
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.index.stream import IndexItem, read_index
-from synco_core.receive.limits import CappedReader, SizeExceededError
+from synco_core.receive.limits import CappedReader, NotDeclaredError, SizeExceededError
 from synco_core.receive.transport import CHUNK_SIZE
 from synco_core.receive.treedigest import IndexSummary, TreeDigest
 from synco_core.receive.workers import worker_command
@@ -45,7 +45,7 @@ READ_SIZE = 256 * 1024
 
 #: The errors a worker may report, by name; anything else arrives as a TransferError.
 _ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
-    WireFormatError, UnsafePathError, SizeExceededError, PayloadError, HeaderError, TransferError)}
+    WireFormatError, UnsafePathError, SizeExceededError, NotDeclaredError, PayloadError, HeaderError, TransferError)}
 
 
 def use_process(public: PublicFilesInfo) -> bool:
@@ -123,7 +123,7 @@ def index_main(header: dict[str, Any], stdout: IO[bytes]) -> int:
     except BrokenPipeError:
         return 1
     except zstandard.ZstdError as exc:
-        write_frame(stdout, ("error", "TransferError", f"the index is not valid zstd after decryption ({exc})"))
+        write_frame(stdout, ("error", "NotDeclaredError", f"the index is not valid zstd after decryption ({exc})"))
     except Exception as exc:  # Reported to the receive, which raises it as the same kind of error.
         write_frame(stdout, ("error", type(exc).__name__, str(exc)))
     return 0

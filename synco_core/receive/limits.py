@@ -52,6 +52,16 @@ class SizeExceededError(TransferError):
     """A stream went past the size its meta or index declares; reading stopped there."""
 
 
+class NotDeclaredError(TransferError):
+    """What arrived whole is not what the meta declares: its size, its SHA-256 or its form.
+
+    Raised only for bytes age authenticated up to a final chunk, which no cut connection makes: another
+    file of the session (every artifact is encrypted to the same key), of another session under the same
+    passphrase, or a cache's older copy served under this one's name. Running again gets the same, so it is
+    a refusal, and nothing of it is kept to resume from.
+    """
+
+
 def age_size_bound(plain: int) -> int:
     """The largest an age file holding ``plain`` bytes can be (header, nonce, chunks and their tags)."""
     chunks = max(1, -(-plain // _AGE_CHUNK))
@@ -102,7 +112,7 @@ class CappedReader(io.RawIOBase):
         while self.read(1024 * 1024):
             pass
         if self._hash is not None and self._hash.hexdigest() != self.sha256:
-            raise TransferError(f"{self.what}: does not match the SHA-256 the meta gives")
+            raise NotDeclaredError(f"{self.what}: does not match the SHA-256 the meta gives")
 
     def readable(self) -> bool:
         return True

@@ -36,6 +36,7 @@ from synco_core.receive.limits import (
     UNDECLARED,
     UNDECLARED_INDEX_LIMIT,
     CappedReader,
+    NotDeclaredError,
     SizeExceededError,
     check_declared,
     encrypted_bound,
@@ -166,7 +167,7 @@ def _checked(entries: Iterator[IndexItem], policy: UrlPolicy) -> Generator[Index
                     checked.add(origin)
             yield path, entry
     except zstandard.ZstdError as exc:
-        raise TransferError(f"the index is not valid zstd after decryption ({exc})") from None
+        raise NotDeclaredError(f"the index is not valid zstd after decryption ({exc})") from None
     finally:
         close = getattr(entries, "close", None)
         if close is not None:

@@ -33,7 +33,7 @@ from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
 from synco_core.receive.compare import name_folding
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
-from synco_core.receive.limits import SizeExceededError
+from synco_core.receive.limits import NotDeclaredError, SizeExceededError
 from synco_core.receive.meta import (
     identities_for,
     wait_ready,
@@ -714,8 +714,8 @@ def failure_cause(exc: BaseException) -> str:
         return "gone"
     if isinstance(exc, NewerFormatError):
         return NEWER
-    if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, WireFormatError, ConfigError,
-                        RefusedRequestError)):
+    if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, NotDeclaredError, WireFormatError,
+                        ConfigError, RefusedRequestError)):
         return "refused"
     return ""
 

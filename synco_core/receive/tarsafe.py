@@ -39,6 +39,7 @@ from synco_core.fsutil import PRIVATE_MODE, set_mode
 from synco_core.names import folded, safe_relative_path, windows_rule
 from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mode
 from synco_core.receive.files import ECRYPTFS_NAME_MAX, NAME_ERRORS, not_held_reason
+from synco_core.receive.limits import NotDeclaredError
 from synco_core.receive.mtimes import stamp_tar_time
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,9 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
                 finally:
                     os.close(folder_fd)
     except tarfile.TarError as exc:
-        raise TransferError(f"the private files archive is damaged: {exc}") from None
+        # The stream was authenticated chunk by chunk and a cut one fails there, never here: this is what the
+        # server sent whole (another artifact of the session in the archive's place), and would be again.
+        raise NotDeclaredError(f"the private files archive is damaged: {exc}") from None
     finally:
         with contextlib.suppress(OSError):
             os.close(root)

@@ -1,0 +1,125 @@
+"""An artifact served in another's place: refused as such, nothing of it kept, the laptop's data untouched.
+
+Whoever controls the web server (or the network, or a cache in front of it) but not the session key can
+still move the session's own files around: every artifact of a session is encrypted to the same key, so
+the dump, an index, a private tar, a pack table or a pack served under another's name decrypts and
+authenticates, whole, with its final chunk. Only the meta, which the attacker cannot forge, says what each
+name must hold (sizes, SHA-256). A substitute must therefore be refused as what the server sent, never taken
+for a download cut short ("run the same command again to continue", with the substitute kept as a part file
+that the next run continues and fails on again): running again gets the same substitute.
+
+The session is a real one (serve's build, two public sets with packs, a private set, a dump) published by a
+real HTTP server; every artifact is served in place of every other.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.receive.session import ReceiveSummary
+
+SESSION = "synco-5b571707e0123456789abcde"
+
+#: What the laptop held before: each set's earlier copy, which a refused set must leave as it was.
+OLD_DUMP = b"the laptop's earlier dump"
+OLD_FILE = "earlier.txt"
+
+
+def _laptop(target: Path) -> None:
+    target.mkdir(parents=True)
+    (target / "dbDump.sqlite").write_bytes(OLD_DUMP)
+    for folder in ("private", "uploads", "thumbs"):
+        (target / folder).mkdir()
+        (target / folder / OLD_FILE).write_text(f"the laptop's own {folder}\n")
+
+
+def _check(summary: ReceiveSummary, app: Path, target: Path, what: str) -> list[str]:
+    """What is wrong with the laptop after ``summary``: each set as the server has it, or refused and untouched."""
+    wrong = []
+    halves = [str(path.relative_to(target)) for path in target.rglob("*") if "part" in path.name]
+    if halves:
+        wrong.append(f"{what}: half-written files left: {halves}")
+    def public(name: str) -> bool:
+        server = {path: digest for path, digest in tree_digest(app / "web" / name).items() if path != "skip.tmp"}
+        return tree_digest(target / name) == {**server, OLD_FILE: tree_digest(target / name).get(OLD_FILE)}
+
+    expected = {
+        "dbDump": lambda: (target / "dbDump.sqlite").read_bytes() == (app / "data.db").read_bytes(),
+        "private": lambda: tree_digest(target / "private") == tree_digest(app / "private"),
+        "uploads": lambda: public("uploads"),
+        "thumbs": lambda: public("thumbs"),
+    }
+    untouched = {
+        "dbDump": lambda: (target / "dbDump.sqlite").read_bytes() == OLD_DUMP,
+        "private": lambda: [p.name for p in (target / "private").iterdir()] == [OLD_FILE],
+        "uploads": lambda: [p.name for p in (target / "uploads").iterdir()] == [OLD_FILE],
+        "thumbs": lambda: [p.name for p in (target / "thumbs").iterdir()] == [OLD_FILE],
+    }
+    for outcome in summary.sets:
+        if outcome.status in ("downloaded", "skipped"):
+            if not expected[outcome.name]():
+                wrong.append(f"{what}: {outcome.name} was taken, but is not what the server has")
+            continue
+        if outcome.cause != "refused":
+            wrong.append(f"{what}: {outcome.name} failed as if running again could help ({outcome.detail})")
+        if not untouched[outcome.name]():
+            wrong.append(f"{what}: {outcome.name} failed, but the laptop's copy was changed")
+    if not summary.ok and summary.retryable:
+        wrong.append(f"{what}: the receive says running again may finish it")
+    return wrong
+
+
+@pytest.mark.parametrize("victim", ["dump.sqlite.zst.enc", "encrypted-resources-private",
+                                    "Resources-uploads.index.json.enc", "Resources-uploads.packs.json.enc",
+                                    "Resources-uploads.pack-00000.enc"])
+def test_any_artifact_served_in_anothers_place_is_refused_never_resumed(fixture_app: Path, tmp_path: Path,
+                                                                        victim: str) -> None:
+    key = publish(fixture_app, SESSION, all=True)
+    folder = fixture_app / "web" / SESSION
+    pristine = tmp_path / "pristine"
+    shutil.copytree(folder, pristine)
+    substitutes = sorted(path.name for path in pristine.iterdir() if path.name != victim)
+    assert victim in {path.name for path in pristine.iterdir()} and len(substitutes) >= 8, substitutes
+    wrong: list[str] = []
+    with static_server(fixture_app / "web") as (url, _behaviour):
+        for number, substitute in enumerate(substitutes):
+            shutil.copyfile(pristine / substitute, folder / victim)
+            target = tmp_path / f"laptop-{number}"
+            _laptop(target)
+            summary = receive_session(HttpTransport(url), SESSION, key.secret, ReceiveOptions(target=target, all=True))
+            wrong += _check(summary, fixture_app, target, f"{substitute} served as {victim}")
+            # The server has its files right again: one more run takes everything, nothing of the substitute in
+            # its way.
+            shutil.copyfile(pristine / victim, folder / victim)
+            again = receive_session(HttpTransport(url), SESSION, key.secret, ReceiveOptions(target=target, all=True))
+            if not again.ok:
+                wrong.append(f"{substitute} served as {victim}, then the right file: "
+                             f"{[(o.name, o.detail) for o in again.sets if o.status not in ('downloaded', 'skipped')]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_substituted_archive_is_one_refusal_with_no_advice_to_run_again(fixture_app: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    key = publish(fixture_app, SESSION, only=("private", "uploads"))
+    folder = fixture_app / "web" / SESSION
+    # A whole, authentic age file of the session that is no tar: the index of the other set.
+    shutil.copyfile(folder / "Resources-uploads.index.json.enc", folder / "encrypted-resources-private")
+    target = tmp_path / "laptop"
+    with static_server(fixture_app / "web") as (url, _behaviour):
+        for _run in range(2):
+            result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url,
+                                              "--target", str(target), "--all"])
+            assert result.exit_code == 1, result.output
+            assert "running the same command again would get the same" in result.output, result.output
+            assert "run the same command again" not in result.output, result.output
+            assert not [path for path in target.rglob("*") if "part" in path.name]
+            assert not (target / "private").exists()
+            assert [line for line in result.output.splitlines() if line.startswith("  failed")] == [
+                "  failed     private (PrivateEncryptedFiles) - the private files archive is damaged: invalid header"]
