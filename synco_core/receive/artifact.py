@@ -188,7 +188,33 @@ def receive_artifact(
     Returns what ``consume`` returns. The consumer must write only under temporary names; this function
     raises (and the consumer's output must then be discarded) unless size and SHA-256 match. On success
     the part file is removed.
+
+    A part file an earlier run left is continued. When what it makes with the rest fails authentication or
+    the meta's checks, the part (not the server's file) may be what is wrong: it may hold the start of
+    another file (a substitute cut off mid-way, which the server no longer sends; the same set of an
+    earlier serve under the same ``--id``). The part is then dropped and the artifact fetched whole, once,
+    in the same call, so ``consume`` may be called twice and must start afresh each time; only what fails
+    on a whole download is the server's, and raised.
     """
+    existing = spec.part_path.stat().st_size if spec.part_path.exists() else 0
+    limit = spec.encrypted_limit
+    try:
+        return _receive_once(transport, spec, identities, consume, on_bytes)
+    except (CryptoError, NotDeclaredError) as exc:
+        if not existing or (limit is not None and existing > limit) or spec.part_path.exists():
+            raise
+        log.debug("%s: the part file of %d bytes did not continue into the server's file (%s); downloading it "
+                  "whole", spec.remote_path, existing, exc)
+    return _receive_once(transport, spec, identities, consume, on_bytes)
+
+
+def _receive_once(
+    transport: Transport,
+    spec: ArtifactSpec,
+    identities: Sequence[Any],
+    consume: Callable[[BinaryIO], T],
+    on_bytes: BytesCallback | None = None,
+) -> T:
     spec.part_path.parent.mkdir(parents=True, exist_ok=True)
     existing = spec.part_path.stat().st_size if spec.part_path.exists() else 0
     limit = spec.encrypted_limit

@@ -429,11 +429,17 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     final = target / local
     staging = target / f"{local}.synco-part"
     spec = _artifact_spec(target, folder, file_set, f"{local}.tar", private.tar_uri, private)
-    remove_tree(staging)
+    earlier = len(left_out)
+
+    def extract(stream: BinaryIO) -> int:
+        # Called again when a part file did not continue into the server's file: from an empty staging folder.
+        remove_tree(staging)
+        del left_out[earlier:]
+        return extract_stream(stream, staging, left_out)
+
     try:
         with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
-            receive_artifact(transport, spec, identities, lambda stream: extract_stream(stream, staging, left_out),
-                             advance)
+            receive_artifact(transport, spec, identities, extract, advance)
         if os.path.lexists(final):
             old = target / f"{local}.synco-old"
             if old.exists():

@@ -23,6 +23,7 @@ from test_transfer_support import fixture_app_fixture, publish, static_server, t
 from synco_core.cli.main import cli
 from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
 from synco_core.receive.session import ReceiveSummary
+from synco_core.serve.server import start_server
 
 SESSION = "synco-5b571707e0123456789abcde"
 
@@ -123,3 +124,44 @@ def test_a_substituted_archive_is_one_refusal_with_no_advice_to_run_again(fixtur
             assert not (target / "private").exists()
             assert [line for line in result.output.splitlines() if line.startswith("  failed")] == [
                 "  failed     private (PrivateEncryptedFiles) - the private files archive is damaged: invalid header"]
+
+
+@pytest.mark.parametrize("victim, part, name", [("dump.sqlite.zst.enc", "dbDump.sqlite", "dbDump"),
+                                                ("encrypted-resources-private", "private.tar", "private")])
+def test_a_part_file_begun_on_another_file_costs_one_whole_download_not_a_refusal(
+        fixture_app: Path, tmp_path: Path, victim: str, part: str, name: str) -> None:
+    """What a part file holds came from an earlier run: a substitute cut off mid-way (the server, or a cache,
+    has the right file now), or the same set of an earlier serve under the same ``--id``. Continued, it makes
+    a stream that fails authentication or the meta's checks; that says nothing of the server's file, which
+    is then fetched whole in the same run (never "refused", whose advice to ask for a new session is wrong)."""
+    key = publish(fixture_app, SESSION, all=True)
+    folder = fixture_app / "web" / SESSION
+    earlier = publish(fixture_app, SESSION, all=True, password="an earlier serve's passphrase", work_factor=10)
+    old = tmp_path / "earlier"
+    (fixture_app / "web" / SESSION).rename(old)
+    key = publish(fixture_app, SESSION, all=True)
+    assert earlier.secret != key.secret
+    sources = sorted(folder.iterdir()) + sorted(old.iterdir())
+    victim_size = (folder / victim).stat().st_size
+    wrong: list[str] = []
+    # serve --listen's own server answers ranges, so a part file is continued (Python's http.server is not).
+    server = start_server(fixture_app / "web", "127.0.0.1:0")
+    try:
+        for number, source in enumerate(sources):
+            data = source.read_bytes()
+            for length in sorted({200, 65552, len(data)}):
+                if not 0 < length < victim_size:
+                    continue
+                target = tmp_path / f"laptop-{number}-{length}"
+                _laptop(target)
+                (target / f"{part}.{SESSION}.enc.part").write_bytes(data[:length])
+                summary = receive_session(HttpTransport(server.url), SESSION, key.secret,
+                                          ReceiveOptions(target=target, only=(name,)))
+                assert [outcome.name for outcome in summary.sets] == [name]
+                what = f"a part of {length} bytes of {source.parent.name}/{source.name} for {victim}"
+                if not summary.ok:
+                    wrong.append(f"{what}: {[(o.name, o.cause, o.detail) for o in summary.sets if o.detail]}")
+                wrong += _check(summary, fixture_app, target, what)
+    finally:
+        server.stop()
+    assert not wrong, "\n".join(wrong)
