@@ -91,6 +91,24 @@ def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
                                   "ask for a new session, or set this computer's clock right if it is wrong")
 
 
+def check_not_earlier(record: dict[str, Any], folder: str, meta: Meta) -> None:
+    """Refuse a meta of the session a folder last received (``record``, its ``.synco-received.json``) that
+    was made before that one.
+
+    ``serve --id`` run twice with one passphrase makes two sessions of the same name that the same key opens;
+    while the first one's time lasts, whoever kept its files (or a cache in front of the server) can answer
+    with them once the second one arrived, and its own meta passes :func:`check_fresh`. Only ``createdAt``
+    tells it is the earlier one. Equal is the same session again; a meta or record without it is accepted.
+    """
+    before = record.get("createdAt")
+    created = meta.created_at
+    if record.get("session") != folder or type(before) is not int or created is None or created >= before:
+        return
+    raise RefusedSessionError(f"the meta of session {folder} was made before the one this folder received "
+                              f"({_utc(created)}, against {_utc(before)}): an earlier serve under the same --id and "
+                              "passphrase, replayed or kept by a cache; ask for a new session")
+
+
 def _utc(moment: float) -> str:
     """``moment`` in UTC, named: the laptop's zone need not be the server's, and the user compares with the
     server's log. A time no calendar of this platform holds (a hostile meta's -10**30) as its seconds."""

@@ -35,6 +35,7 @@ from synco_core.receive.compare import name_folding
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.limits import NotDeclaredError, SizeExceededError
 from synco_core.receive.meta import (
+    check_not_earlier,
     identities_for,
     wait_ready,
 )
@@ -332,6 +333,9 @@ class _State:
             "frameworkName": meta.framework_name,
             "fileSets": list(self.sets.values()),
         }
+        if meta.created_at is not None:
+            # An earlier serve of this session's name is refused from now on (check_not_earlier).
+            self.data["createdAt"] = meta.created_at
         # Through a part file removed on failure: a full disk left a half-written one behind.
         with atomic_output(self.path, ".part", private=True) as out:
             out.write((json.dumps(self.data, indent=2) + "\n").encode())
@@ -508,6 +512,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                   options: ReceiveOptions, reporter: Reporter, started: float) -> ReceiveSummary:
     target = options.target
     state = _State(target)
+    check_not_earlier(state.data, folder, meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:

@@ -101,3 +101,36 @@ def test_serve_writes_the_session_id_and_times(fixture_app: Path, tmp_path: Path
     assert meta.session_id == session
     assert abs(meta.created_at - time.time()) < 60
     assert meta.expires_at > meta.created_at
+
+
+def test_an_earlier_serve_of_the_same_id_is_refused_after_a_later_one_arrived(
+        crafted_server: Callable[..., CraftedServer], tmp_path: Path) -> None:
+    """``serve --id X --password P`` run twice: whoever kept the first serve's files (still within its time)
+    can answer with them once the second one's arrived. Same id, same passphrase, a meta of its own: only
+    its ``createdAt`` tells it is the earlier one. A receive into a folder that took the later serve refuses it
+    before anything is fetched; the same session again, and any later serve, are taken."""
+    session_id, now = "synco-0000000000000000000000c3", int(time.time())
+    servers = {}
+    for name, created, dump in (("earlier", now - 1200, b"-- the first serve's database\n"),
+                                ("later", now - 600, b"-- the second serve's database\n"),
+                                ("latest", now - 60, b"-- the third serve's database\n")):
+        crafted = CraftedSession(tmp_path / name, session_id=session_id, passphrase=PASSPHRASE)
+        crafted.ready(crafted.dump_set(dump), createdAt=created, expiresAt=now + 3000)
+        servers[name] = (crafted, crafted_server(crafted.web_root).url, dump)
+    target = tmp_path / "t"
+
+    def receive(name: str) -> Any:
+        crafted, url, _dump = servers[name]
+        return run_receive(crafted, url, target)
+
+    assert receive("later").exit_code == 0
+    for _attempt in range(2):
+        result = receive("earlier")
+        assert result.exit_code == 1, result.output
+        [line] = error_lines(result.output)
+        assert f"session {session_id}" in line and "made before the one this folder received" in line, line
+        assert (target / "dbDump.sql").read_bytes() == servers["later"][2]
+    assert receive("later").exit_code == 0, "the same session again"
+    assert receive("latest").exit_code == 0
+    assert (target / "dbDump.sql").read_bytes() == servers["latest"][2]
+    assert receive("later").exit_code == 1
