@@ -79,9 +79,36 @@ class DatabaseConfig:
         from synco_core.redaction import register_secret
 
         register_secret(self.password)
+        self._lift_option_fields()
         for key, value in self.options.items():
             if is_secret_option(key):
                 register_secret(str(value))
+
+    def _lift_option_fields(self) -> None:
+        """Move the settings of this config's own fields that a plugin gave among the options (``password``,
+        PyMySQL's ``passwd``, ``user``, ``host``, ``port``, ``dbname`` ...) into those fields, as a URL's query
+        is read (:mod:`synco_core.dburlquery`): left among the options, no engine read them, and the connection
+        went without the password, as another user or to another server."""
+        from synco_core.dburlquery import FIELD_KEYS, lift, port_of
+        from synco_core.errors import ConfigError
+
+        keys = FIELD_KEYS.get(self.engine, {})
+        if not any(key in self.options for names in keys.values() for key in names):
+            return
+        options = {str(key): str(value) for key, value in self.options.items()}
+        given = {"user": self.user, "password": self.password, "host": self.host,
+                 "port": str(self.port) if self.port else None, "name": self.name}
+        try:
+            lifted = lift(self.engine, options, given)
+            port = port_of(lifted["port"]) if "port" in lifted else self.port
+        except ConfigError as exc:
+            where = f" ({self.source})" if self.source else ""
+            raise ConfigError(f"database configuration{where}: {exc}".replace("database URL ", "")) from None
+        changes: dict[str, Any] = {name: lifted[name] for name in ("user", "password", "host", "name")
+                                   if name in lifted}
+        changes.update(port=port, options=options)
+        for name, value in changes.items():
+            object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         shown = {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.repr}

@@ -9,6 +9,7 @@ refused in one line naming its key, and the password never shows.
 
 from __future__ import annotations
 
+import json
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 from private_servers import postgresql, postgresql_admin
 
 from synco_core.cli.main import cli
+from synco_core import DatabaseConfig
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.connect import connect as mysql_connect
 from synco_core.engines.postgresql.connection import connect as pg_connect
@@ -180,3 +182,112 @@ def test_a_query_host_decides_whether_the_database_is_local() -> None:
     remote = parse_database_url("postgresql:///app?host=db.example.com&port=6432")
     assert (remote.host, remote.port, remote.is_local()) == ("db.example.com", 6432, False)
     assert parse_database_url("mysql:///app?host=127.0.0.1&user=app").is_local()
+
+
+# Credentials a plugin gives among a DatabaseConfig's options: the plugin API documents the options as driver
+# options and the password among them as a secret, so a plugin that read ``'password' => ...`` from a
+# framework's connection array into ``options`` (as a URL's query once was) connected without it.
+
+OWN_PREFIX = "synco_test_secret_edges"
+
+
+@pytest.fixture
+def own_mysql_user() -> Iterator[tuple[str, str]]:
+    """A MariaDB user with a password and its own throw-away database: (user, database)."""
+    name, user = unique_name(OWN_PREFIX), unique_name(OWN_PREFIX)
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+            for host in ("%", "localhost", "127.0.0.1"):
+                cur.execute(f"CREATE USER '{user}'@'{host.replace('%', '%%')}' IDENTIFIED BY %s", (PASSWORD,))
+                cur.execute(f"GRANT ALL ON `{name}`.* TO '{user}'@'{host}'")
+        yield user, name
+    finally:
+        with conn.cursor() as cur:
+            for host in ("%", "localhost", "127.0.0.1"):
+                cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def own_pg_role() -> Iterator[tuple[int, str]]:
+    """A private cluster whose TCP logins need a password but the superuser's, and a role with one: (port, role)."""
+    folder = Path(tempfile.mkdtemp(prefix="synco-test-secret-edges-hba-"))
+    try:
+        folder.chmod(0o755)
+        hba = folder / "pg_hba.conf"
+        hba.write_text("local all all trust\nhost all postgres 127.0.0.1/32 trust\n"
+                       "host all all 127.0.0.1/32 scram-sha-256\n")
+        hba.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        with postgresql(settings=[f"hba_file={hba}"]) as server:
+            role = unique_name(OWN_PREFIX)
+            escaped = PASSWORD.replace("'", "''")
+            postgresql_admin(server, "SET password_encryption = 'scram-sha-256'",
+                             f"CREATE ROLE {role} LOGIN PASSWORD '{escaped}'")
+            assert server.port is not None
+            yield server.port, role
+    finally:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("fields, options", [
+    ({"user": "{user}", "name": "{db}"}, {"password": "{pw}"}),
+    ({"user": "{user}", "name": "{db}"}, {"passwd": "{pw}", "charset": "utf8mb4"}),
+    ({"name": ""}, {"username": "{user}", "password": "{pw}", "db": "{db}", "port": "{port}"}),
+    ({"user": "{user}", "password": "{pw}", "name": "{db}"}, {"password": "{pw}"}),
+], ids=["password", "PyMySQL's passwd", "every field", "twice, alike"])
+def test_mysql_credentials_among_a_plugins_options_are_used(own_mysql_user: tuple[str, str],
+                                                             fields: dict[str, str], options: dict[str, str]) -> None:
+    user, name = own_mysql_user
+    values = {"user": user, "db": name, "pw": PASSWORD, "port": str(MYSQL_PORT)}
+    given: dict[str, object] = {key: value.format(**values) for key, value in fields.items()}
+    given.setdefault("port", MYSQL_PORT)
+    database = DatabaseConfig(engine="mysql", host=MYSQL_HOST, options={k: v.format(**values)
+                                                                         for k, v in options.items()},
+                              **given)  # type: ignore[arg-type]
+    assert database.password == PASSWORD
+    assert PASSWORD not in repr(database) and PASSWORD not in json.dumps(database.masked())
+    assert not set(database.options) & {"password", "passwd", "username", "user", "db", "port"}
+    conn = mysql_connect(database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1), DATABASE()")
+            assert cur.fetchone() == (user, name)
+    finally:
+        conn.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fields, options", [
+    ({"user": "{role}"}, {"password": "{pw}"}),
+    ({"user": "{role}"}, {"password": "{pw}", "connect_timeout": "5"}),
+    ({}, {"user": "{role}", "password": "{pw}", "dbname": "postgres", "host": "127.0.0.1", "port": "{port}"}),
+], ids=["password", "with a libpq keyword", "every field"])
+def test_postgresql_credentials_among_a_plugins_options_are_used(own_pg_role: tuple[int, str],
+                                                                  fields: dict[str, str], options: dict[str, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    port, role = own_pg_role
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    values = {"role": role, "pw": PASSWORD, "port": str(port)}
+    given: dict[str, object] = {"name": "postgres", "host": "127.0.0.1", "port": port}
+    if "host" in options:
+        given = {"name": ""}
+    given.update({key: value.format(**values) for key, value in fields.items()})
+    database = DatabaseConfig(engine="postgresql", options={k: v.format(**values) for k, v in options.items()},
+                              **given)  # type: ignore[arg-type]
+    assert database.password == PASSWORD and PASSWORD not in repr(database)
+    assert PASSWORD not in database.url(mask_password=True)
+    with pg_connect(database) as conn:
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (role, "postgres")
+
+
+def test_credentials_a_plugins_options_give_twice_are_refused_without_the_password() -> None:
+    with pytest.raises(ConfigError, match="password twice") as failure:
+        DatabaseConfig(engine="mysql", name="app", user="u", password="Fir5t-secret-pw",
+                       options={"password": "Sec0nd-secret-pw"}, source=".env")
+    assert "secret-pw" not in str(failure.value) and ".env" in str(failure.value)
