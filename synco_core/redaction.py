@@ -22,8 +22,13 @@ _MIN_LENGTH = 4
 
 
 def register_secret(value: str | None) -> None:
-    """Remember ``value`` so :func:`redact` hides it from now on."""
+    """Remember ``value`` so :func:`redact` hides it from now on, and take it out of the command line other
+    users of the machine see (:func:`synco_core.cmdline.hide`)."""
     if value and len(value) >= _MIN_LENGTH:
+        if value not in _secrets:
+            from synco_core.cmdline import hide
+
+            hide(value)
         _secrets.add(value)
         encoded = quote(value, safe="")
         if encoded != value:

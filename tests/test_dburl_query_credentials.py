@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 from private_servers import postgresql, postgresql_admin
 
-from synco_core.cli.main import cli
 from synco_core import DatabaseConfig
+from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.connect import connect as mysql_connect
 from synco_core.engines.postgresql.connection import connect as pg_connect

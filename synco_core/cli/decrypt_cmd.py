@@ -16,10 +16,9 @@ import click
 
 from synco_core.age import decrypt_reader, parse_identity
 from synco_core.age.stream import CHUNK_SIZE
-from synco_core.cli.options import KeyType, LocalPath, debug_option, interactive
+from synco_core.cli.options import KeyType, LocalPath, debug_option, given_key, interactive, key_file_option
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import user_output
-from synco_core.localenames import typed_text
 from synco_core.redaction import register_secret
 
 
@@ -42,16 +41,19 @@ def _decrypt(key: str, inp: BinaryIO, output: Path | None) -> None:
     "--key", envvar="SYNCO_KEY", show_envvar=True, type=KeyType(),
     help="The session key (AGE-SECRET-KEY-1...) or passphrase.",
 )
+@key_file_option
 @click.option("-o", "--output", type=LocalPath(path_type=Path), help="Write here instead of stdout.")
 @click.argument("source", metavar="IN", type=LocalPath(dir_okay=False, allow_dash=True, path_type=Path))
 @debug_option
-def command(key: str | None, output: Path | None, source: Path) -> None:
+def command(key: str | None, key_file: Path | None, output: Path | None, source: Path) -> None:
     """Decrypt the age file IN (an artifact of a session) with KEY; '-' reads standard input."""
-    key = typed_text(key) if key else key  # the text typed, whatever the locale (a prompt reads it so)
+    if key == "-" and str(source) == "-":
+        raise click.UsageError("--key - and IN - both read standard input: give the key with --key-file or SYNCO_KEY")
+    key = given_key(key, key_file, name="--key", prompt="Key or passphrase")
     if not key and interactive():
         key = click.prompt("Key or passphrase", hide_input=True, err=True)
     if not key:
-        raise ConfigError("no key: pass --key, set SYNCO_KEY, or run it in a terminal to be asked")
+        raise ConfigError("no key: pass --key or --key-file, set SYNCO_KEY, or run it in a terminal to be asked")
     register_secret(key)
     if str(source) == "-":
         _decrypt(key, sys.stdin.buffer, output)

@@ -6,6 +6,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -115,7 +116,13 @@ class KeyType(_Checked):
 
     def check(self, value: str) -> None:
         from synco_core.localenames import typed_text
+        from synco_core.redaction import register_secret
 
+        # Registered as soon as it is read: that also takes it out of the command line other users see
+        # (synco_core.cmdline), as early as the command can tell which argument is the key.
+        if value != "-":
+            register_secret(value)
+            register_secret(value.strip())
         try:
             typed_text(value).encode("utf-8")
         except UnicodeEncodeError:
@@ -146,6 +153,83 @@ class NamesType(_Checked):
     def check(self, value: str) -> None:
         if not split_names(value):
             raise ConfigError("names nothing")
+
+
+#: The most a key file (or a key on standard input) may hold: an age identity file with its comments.
+KEY_FILE_LIMIT = 64 * 1024
+
+
+def key_file_option(func: F) -> F:
+    """``--key-file FILE``: the session key or passphrase from a file instead of the command line."""
+    return click.option(
+        "--key-file", type=LocalPath(dir_okay=False, path_type=Path), metavar="FILE",
+        help="Read the key from FILE (one key; blank lines and '#' comments are skipped, as in an age identity "
+             "file). FILE must be readable by its owner only (chmod 600), as ssh requires of a private key.",
+    )(func)
+
+
+def key_text(text: str, where: str) -> str:
+    """The one key in ``text`` (a key file's or standard input's, read as UTF-8): blank lines and ``#`` comments
+    skipped."""
+    from synco_core.redaction import register_secret
+
+    lines = [line.strip() for line in text.splitlines()]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    for key in keys:
+        register_secret(key)
+    if not keys:
+        raise ConfigError(f"{where} holds no key")
+    if len(keys) > 1:
+        raise ConfigError(f"{where} holds {len(keys)} lines that are not comments; it should hold one key")
+    return keys[0]
+
+
+def read_key_file(path: Path) -> str:
+    """The key in ``path``, refused (in one line naming the file, never its content) when other users may read
+    it, as ssh refuses a private key file with group or other permissions: the key was then no secret."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the key file {printable(str(path))}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+            raise ConfigError(f"the key file {printable(str(path))} is not a file")
+        if info.st_mode & 0o077:
+            raise ConfigError(f"the key file {printable(str(path))} may be read or changed by other users (mode "
+                              f"{stat.S_IMODE(info.st_mode):04o}); make it the owner's alone: chmod 600 "
+                              f"{printable(str(path))}")
+        data = file.read(KEY_FILE_LIMIT + 1)
+    if len(data) > KEY_FILE_LIMIT:
+        raise ConfigError(f"the key file {printable(str(path))} is too large to be a key file")
+    return key_text(data.decode("utf-8", "surrogateescape"), f"the key file {printable(str(path))}")
+
+
+def given_key(key: str | None, key_file: Path | None, *, name: str, prompt: str) -> str | None:
+    """The key a command was given: from ``--key-file``, from standard input where ``key`` is ``-``, else
+    ``key`` (an argument, or ``SYNCO_KEY``) as typed. ``name`` is how the key argument is written."""
+    from synco_core.localenames import typed_text
+
+    if key_file is not None:
+        source = click.get_current_context().get_parameter_source(name.lstrip("-").lower())
+        if key and source is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError(f"give the key once: as {name} or with --key-file")
+        return read_key_file(key_file)
+    if key == "-":
+        return read_key_stdin(prompt)
+    return typed_text(key) if key else key  # the text typed, whatever the locale (a prompt reads it so)
+
+
+def read_key_stdin(prompt: str) -> str:
+    """The key given as ``-``: from standard input (asked for, hidden, when it is a terminal)."""
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=True, err=True))
+    data = sys.stdin.buffer.read(KEY_FILE_LIMIT + 1)
+    if len(data) > KEY_FILE_LIMIT:
+        raise ConfigError("standard input is too large to be a key")
+    return key_text(data.decode("utf-8", "surrogateescape"), "standard input")
 
 
 def seconds_type(*, positive: bool = False, per: float = 1.0) -> FiniteFloatRange:

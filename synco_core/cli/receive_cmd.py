@@ -21,7 +21,9 @@ from synco_core.cli.options import (
     TerminalInteraction,
     UrlType,
     debug_option,
+    given_key,
     interactive,
+    key_file_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -35,7 +37,6 @@ from synco_core.install.receive import (
     plan_receive,
     receive_and_install,
 )
-from synco_core.localenames import typed_text
 from synco_core.progress import Reporter
 from synco_core.receive.locate import split_session_url
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
@@ -200,6 +201,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.command("receive")
 @click.argument("session")
 @click.argument("key", required=False, envvar="SYNCO_KEY", type=KeyType())
+@key_file_option
 @click.option("--base-url", metavar="URL", type=UrlType(),
               help="Where the session is (the web root's URL; user:pw@ for basic auth).")
 @click.option("--all", "all_sets", is_flag=True, help="Receive every file set without asking.")
@@ -228,13 +230,16 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="With --install: the local framework plugin, instead of guessing.")
 @site_url_option
 @debug_option
-def command(session: str, key: str | None, base_url: str | None, all_sets: bool, only: tuple[str, ...],
-            target: Path, jobs: int, delete: bool, insecure: bool, timeout: float, plan_only: bool, as_json: bool,
+def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
+            only: tuple[str, ...], target: Path, jobs: int, delete: bool, insecure: bool, timeout: float,
+            plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
             project_dir: Path, framework_name: str | None, site_url: str | None) -> None:
     """Download session SESSION with KEY (or $SYNCO_KEY) into --target, decrypted and verified.
 
     SESSION may also be the session folder's URL (``https://site/synco-ID/``): it then gives --base-url too.
+    KEY '-' reads the key from standard input; --key-file reads it from a file. Both keep it out of the
+    command line, which every user of the machine can read while receive runs.
     """
     from_url = split_session_url(session)
     if from_url is not None:
@@ -243,13 +248,13 @@ def command(session: str, key: str | None, base_url: str | None, all_sets: bool,
     elif "://" in session:
         raise ConfigError("SESSION is an address without a session folder (synco-...) in it: give the session id "
                           "serve printed, and the site's address with --base-url")
-    key = typed_text(key) if key else key  # the text typed, whatever the locale (a prompt reads it so)
+    key = given_key(key, key_file, name="KEY", prompt="Session key or passphrase")
     if not key and interactive():
         # Typed at a hidden prompt, the key stays out of the shell history and of other users' process lists.
         key = click.prompt("Session key or passphrase", hide_input=True, err=True)
     if not key:
-        raise click.UsageError("missing KEY (give it as the second argument, in SYNCO_KEY, or at the prompt in a "
-                               "terminal)")
+        raise click.UsageError("missing KEY (give it as the second argument, in SYNCO_KEY, with --key-file, as - "
+                               "on standard input, or at the prompt in a terminal)")
     wanted = split_names(only)
     if all_sets and wanted:
         raise click.UsageError("--all and --only exclude each other")

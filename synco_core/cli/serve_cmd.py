@@ -69,6 +69,9 @@ def _warn(line: str) -> None:
 @click.option("--only", multiple=True, type=NamesType(), metavar="SET[,SET]",
               help="Prepare only these sets (dbDump = the database, dbDump-NAME = the named database NAME).")
 @click.option("--keep", is_flag=True, help="Exit when ready and leave the session in place.")
+@click.option("--key-on-stdin", is_flag=True,
+              help="Print the receive command with the key on its standard input (echo KEY | synco receive "
+                   "SESSION -), so the key is in no command line other users of the destination can read.")
 @click.option("--ttl", "ttl_minutes", type=seconds_type(positive=True, per=60), default=60.0, show_default=True,
               metavar="MINUTES", help="Remove the session after this many minutes.")
 @click.option("--cleanup", is_flag=True, help="Remove every synco session folder from the web root, then exit.")
@@ -85,7 +88,7 @@ def _warn(line: str) -> None:
 @debug_option
 def command(framework_name: str | None, project_dir: Path, listen: str | None, session_id: str | None,
             password: str | None, ask_password: bool, all_sets: bool, only: tuple[str, ...], keep: bool,
-            ttl_minutes: float, cleanup: bool,
+            key_on_stdin: bool, ttl_minutes: float, cleanup: bool,
             sanitize: bool, plan: bool, as_json: bool, compat: bool, zstd_level: int, skip_unsupported: bool) -> None:
     """Publish this application's database and files as an encrypted session, until Ctrl-C or the TTL."""
     # From the command line or SYNCO_PASSWORD: the text typed, whatever the locale (a prompt reads it so).
@@ -127,6 +130,7 @@ def command(framework_name: str | None, project_dir: Path, listen: str | None, s
         return
     options = ServeOptions(
         listen=listen, session_id=session_id, password=password, keep=keep, ttl_minutes=ttl_minutes, build=build,
+        key_on_stdin=key_on_stdin,
     )
     click.echo(f"Serving {framework.name} from {framework.project_dir}", err=True)
     if password is not None and not compat:

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import logging
 import secrets
+import shlex
 import signal
 import socket
 import time
@@ -58,6 +59,9 @@ class ServeOptions:
     password: str | None = None
     keep: bool = False
     ttl_minutes: float = 60.0
+    #: Print the receive command with the key on its standard input (``echo KEY | synco receive SESSION -``),
+    #: so no process on the destination has it in its command line.
+    key_on_stdin: bool = False
     build: BuildOptions = field(default_factory=BuildOptions)
     #: Called for every request the ``--listen`` server answers (tests count requests with it).
     on_request: RequestHook | None = None
@@ -302,7 +306,8 @@ def serve(
     with termination_signals():
         try:
             with publish_session(framework, options, echo, on_step, manager, warn, reporter) as published:
-                print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes)
+                print_receive_command(published, echo, keep=options.keep, ttl_minutes=options.ttl_minutes,
+                                      key_on_stdin=options.key_on_stdin)
                 if on_ready is not None:
                     on_ready(published)
                 if options.keep:
@@ -324,14 +329,19 @@ def serve(
 
 
 def print_receive_command(published: PublishedSession, echo: Callable[[str], None], keep: bool,
-                          ttl_minutes: float) -> None:
+                          ttl_minutes: float, key_on_stdin: bool = False) -> None:
     """Print the one command to run on the destination (the key is in it, on purpose).
 
     The command carries ``--base-url`` whenever the site's URL is known, so it works as printed, in a
-    terminal or not; when it is not known, a line says so and what to add.
+    terminal or not; when it is not known, a line says so and what to add. With ``key_on_stdin`` the key is
+    handed to receive on its standard input by the shell's own ``echo`` (a builtin in sh, bash, zsh, fish and
+    tcsh, so no program runs with it), never in a command line other users of the destination can read.
     """
     base = f" --base-url {published.base_url}" if published.base_url else ""
-    command = f"synco receive {published.session} {published.key.secret}{base}"
+    if key_on_stdin:
+        command = f"echo {shlex.quote(published.key.secret)} | synco receive {published.session} -{base}"
+    else:
+        command = f"synco receive {published.session} {published.key.secret}{base}"
     echo("READY: run this on the destination to download the session:")
     echo("")
     echo(f"    {command}")

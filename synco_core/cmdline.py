@@ -1,0 +1,68 @@
+"""Takes secrets out of this process's command line as other users of the machine see it.
+
+A key, a passphrase or a database URL's password given as an argument (``synco receive SESSION KEY``,
+``serve --password``, ``synco db dump mysql://u:pw@...``) is readable by every user of the machine from
+``ps`` or ``/proc/PID/cmdline`` while the command runs, and a receive can take minutes. Python keeps its own
+copy of the arguments (``sys.argv``), so the memory the kernel shows as the command line is not used after
+start-up: on Linux, :func:`hide` rewrites it with every occurrence of a secret replaced by ``***``, as
+``setproctitle`` does (the kernel reads ``/proc/PID/cmdline`` from that memory, between the ``arg_start``
+and ``arg_end`` that ``/proc/self/stat`` gives).
+
+This narrows the window to the start-up of the command (the interpreter and its imports, before the
+argument is read), it does not close it: a key read from a file (``--key-file``), from standard input
+(``-``) or from ``SYNCO_KEY`` never is in the command line. Elsewhere than on Linux nothing is rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+import threading
+from urllib.parse import quote
+
+_lock = threading.Lock()
+
+
+def _region() -> tuple[int, int] | None:
+    """(address, length) of this process's argument strings, or None where they cannot be found."""
+    try:
+        with open("/proc/self/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces and parentheses), from field 3 on; arg_start and
+    # arg_end are fields 48 and 49.
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if len(fields) < 47:
+        return None
+    start, end = int(fields[45]), int(fields[46])
+    if not 0 < start < end:
+        return None
+    return start, end - start
+
+
+def hide(secret: str) -> None:
+    """Replace ``secret`` (and its URL-encoded form) by ``***`` in the command line other users see."""
+    if not sys.platform.startswith("linux") or not secret:
+        return
+    forms = {secret.encode("utf-8", "surrogateescape"), quote(secret, safe="").encode("ascii")}
+    with _lock, contextlib.suppress(OSError, ValueError):
+        region = _region()
+        if region is None:
+            return
+        address, length = region
+        with open("/proc/self/cmdline", "rb") as file:
+            shown = file.read()
+        current = ctypes.string_at(address, length)
+        # Written only where the memory is what the kernel shows as the command line, ending as the kernel
+        # expects it to (a NUL), so nothing else is ever overwritten.
+        if current != shown or not current.endswith(b"\0"):
+            return
+        rewritten = current
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= 3:
+                rewritten = rewritten.replace(form, b"***")
+        if rewritten == current:
+            return
+        ctypes.memmove(address, rewritten.ljust(length, b"\0"), length)
