@@ -3,7 +3,10 @@
 The marker is in a new session folder before the folder has its final name (:func:`create_session_folder`),
 so a ``serve`` that crashes (or is killed with SIGKILL, which cannot be caught) still leaves a folder the
 next ``serve`` recognises and removes once its time is up. Its name starts with a dot, so the built-in server never
-serves it; it holds nothing secret anyway.
+serves it, but a web server serving the web root may (nginx and Apache serve dot files unless told not to):
+so it is its owner's alone (mode 0600: a web server running as another user answers 403), and holds nothing a
+visitor could use where the web server runs as the same user: the expiry, a pid, the keep and lock flags, and
+the host as a digest of its name (:func:`host_id`), never the name (an internal host name, a container's id).
 
 Whether the serve that made a session still runs is told by a ``flock`` it holds on the marker for as long
 as it lives (the marker says ``locked``), as for every scratch folder (:mod:`synco_core.scratch`): the pid
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -35,6 +39,20 @@ from synco_core.wire import META_FILE, SESSION_PREFIX
 log = logging.getLogger(__name__)
 
 MARKER_FILE = ".synco-ttl"
+#: The marker is for serve alone (receive never reads it): its owner's only, out of a web server of another user.
+MARKER_MODE = 0o600
+
+
+def host_id() -> str:
+    """This host as a marker names it: a digest of its name, which is all a marker needs (is it this host?)."""
+    digest = hashlib.blake2b(socket.gethostname().encode("utf-8", "surrogateescape"), digest_size=8,
+                             person=b"synco-ttl-host").hexdigest()
+    return f"blake2b:{digest}"
+
+
+def is_this_host(host: str) -> bool:
+    """True when a marker's ``host`` names this host: its digest, or (an older synco's marker) its name."""
+    return host in (host_id(), socket.gethostname())
 
 
 @dataclass
@@ -64,9 +82,13 @@ class TtlMarker:
 
 def write_marker(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
     """Write the marker (atomically) into ``folder``; returns it."""
-    marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=socket.gethostname(), keep=keep)
+    marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=host_id(), keep=keep)
     temp = folder / (MARKER_FILE + ".tmp")
-    temp.write_bytes(marker.to_bytes())
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, MARKER_MODE)
+    with os.fdopen(fd, "wb") as file:
+        file.write(marker.to_bytes())
     os.replace(temp, folder / MARKER_FILE)
     return marker
 
@@ -112,7 +134,7 @@ class SessionHold:
 def _write_locked_marker(folder: Path, ttl_seconds: float, keep: bool) -> tuple[TtlMarker, int | None]:
     """Write the marker into the new ``folder`` with its ``flock`` taken first; the marker and the lock's
     descriptor (None, and the marker not ``locked``, where the filesystem cannot lock)."""
-    fd = os.open(folder / MARKER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    fd = os.open(folder / MARKER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, MARKER_MODE)
     lock_fd: int | None = fd
     try:
         try:
@@ -121,7 +143,7 @@ def _write_locked_marker(folder: Path, ttl_seconds: float, keep: bool) -> tuple[
             # Nobody can lock here: the pid and host judge this session, as before.
             log.debug("cannot lock %s: %s", folder / MARKER_FILE, exc.strerror)
             lock_fd = None
-        marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=socket.gethostname(),
+        marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=host_id(),
                            keep=keep, locked=lock_fd is not None)
         os.write(fd, marker.to_bytes())
     except BaseException:
@@ -194,7 +216,7 @@ def _serve_alive(folder: Path, marker: TtlMarker) -> bool | None:
         gone = _owner_gone(folder / MARKER_FILE)
         if gone is not None:
             return not gone
-    if marker.host != socket.gethostname():
+    if not is_this_host(marker.host):
         return None
     return process_alive(marker.pid)
 
@@ -353,7 +375,10 @@ def served_now(folder: Path) -> str | None:
     marker = TtlMarker.read(folder)
     if marker is None or not marker.locked or _owner_gone(folder / MARKER_FILE) is not False:
         return None
-    return f"process {marker.pid}" + (f" on host {marker.host}" if marker.host != socket.gethostname() else "")
+    if is_this_host(marker.host):
+        return f"process {marker.pid}"
+    shown = " on another host" if marker.host.startswith("blake2b:") else f" on host {marker.host}"
+    return f"process {marker.pid}{shown}"
 
 
 def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:

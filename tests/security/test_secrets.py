@@ -168,4 +168,6 @@ def test_what_serve_publishes_is_writable_by_its_owner_alone(fixture_app: Path, 
     assert len(paths) > 3
     writable = {str(path.relative_to(folder)): oct(_mode(path)) for path in paths if _mode(path) & 0o022}
     assert not writable
-    assert all(_mode(path) & 0o004 for path in paths), "the web server still reads them"
+    # The web server still reads them; the marker is serve's alone (receive never reads it), and is not published.
+    assert all(_mode(path) & 0o004 for path in paths if path.name != ".synco-ttl"), "the web server still reads them"
+    assert _mode(folder / ".synco-ttl") & 0o077 == 0
