@@ -65,13 +65,23 @@ def redact(text: str) -> str:
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)\S*@")
 
 
+#: A query parameter of a URL whose value is a credential: ``?token=``, ``access_token``, ``api_key``, ``?key=``,
+#: ``?auth=``, OAuth's ``code``, a presigned URL's ``X-Amz-Signature``, ``X-Amz-Credential`` and
+#: ``X-Amz-Security-Token`` (and other clouds' ``sig``), a ``password``.
+_URL_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:[\w.\-]*(?:token|secret|signature|sig|passw(?:or)?d|pwd|credential|api[_-]?key|access[_-]?key)"
+    r"|key|auth|code)=)[^&#\s'\"<>]+")
+
+
 def mask_url_passwords(text: str) -> str:
-    """``text`` with registered secrets and the password of every URL it quotes replaced by ``***``.
+    """``text`` with registered secrets, the password of every URL it quotes, and the value of every query
+    parameter naming a credential (:data:`_URL_QUERY_SECRET`) replaced by ``***``.
 
     For another program's messages (a driver, a framework's console) that quote a database URL whose
-    password was never registered.
+    password was never registered, and for the core's own messages quoting an address the user gave (a
+    ``--base-url`` with ``?token=``) or a file's URL (a presigned URL's signature).
     """
-    return _URL_PASSWORD.sub(r"\1***@", redact(text))
+    return _URL_QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", redact(text)))
 
 
 #: A password given as a key and value, as a libpq connection string (``password=...``), an environment setting

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from synco_core import redaction
 from synco_core.dburl import parse_database_url
@@ -123,3 +126,33 @@ def test_the_hook_trace_masks_passwords_in_what_plugins_answered() -> None:
     finally:
         logger.removeHandler(handler)
     assert "hook-Secret-9" not in stream.getvalue() and "'smtp_password': ***" in stream.getvalue()
+
+
+@pytest.mark.parametrize("name", ["token", "access_token", "X-Amz-Signature", "X-Amz-Credential",
+                                  "X-Amz-Security-Token", "sig", "api_key", "apiKey", "key", "auth", "code",
+                                  "client_secret", "password"])
+def test_a_credential_in_a_urls_query_is_masked(name: str) -> None:
+    """A URL's query may carry a credential (a proxy's ``?token=``, a presigned URL's signature, an API key): a
+    message quoting the URL showed it, in errors, log records and tracebacks alike."""
+    value = "Qv7-credential-Zk2"
+    text = f"cannot fetch https://cdn.example/f.jpg?v=1&{name}={value}&size=2#top (HTTP 403)"
+    for masked in (redaction.mask_url_passwords(text), redaction.mask_passwords(text)):
+        assert value not in masked
+        assert masked == f"cannot fetch https://cdn.example/f.jpg?v=1&{name}=***&size=2#top (HTTP 403)"
+    # Settings that are no credential stay as they are.
+    plain = "postgresql://u@h/db?sslkey=/etc/k.pem&sslmode=require&monkey=1 users.password=null"
+    assert redaction.mask_url_passwords(plain) == plain
+
+
+def test_a_token_in_the_base_url_is_not_in_receives_error(tmp_path: Path,
+                                                          web_server: Callable[[Path], str]) -> None:
+    from synco_core import age
+    from synco_core.cli.main import cli
+
+    token = "Tok-base-url-5Hq9"
+    base = web_server(tmp_path) + f"?token={token}"
+    result = CliRunner().invoke(cli, ["--debug", "receive", "synco-0123456789abcdef01234567",
+                                      age.generate_identity().to_string(), "--base-url", base, "--all",
+                                      "--target", str(tmp_path / "out"), "--timeout", "5"])
+    assert result.exit_code == 1 and "is not on the server" in result.stderr
+    assert token not in result.output, result.output
