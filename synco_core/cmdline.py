@@ -11,6 +11,8 @@ and ``arg_end`` that ``/proc/self/stat`` gives).
 This narrows the window to the start-up of the command (the interpreter and its imports, before the
 argument is read), it does not close it: a key read from a file (``--key-file``), from standard input
 (``-``) or from ``SYNCO_KEY`` never is in the command line. Elsewhere than on Linux nothing is rewritten.
+
+:func:`no_core_dumps` keeps the same secrets out of core files.
 """
 
 from __future__ import annotations
@@ -66,3 +68,14 @@ def hide(secret: str) -> None:
         if rewritten == current:
             return
         ctypes.memmove(address, rewritten.ljust(length, b"\0"), length)
+
+
+def no_core_dumps() -> None:
+    """Write no core dump: one of a synco process that crashed (in a driver's or a library's native code) kept
+    its keys, passwords and decrypted data in a file on disk, readable where core files are collected. The
+    soft limit is set to 0 for this process and every process it starts (its workers)."""
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))

@@ -254,3 +254,35 @@ def test_serve_prints_a_receive_command_with_the_key_on_stdin(fixture_app: Path,
                           env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
     assert done.returncode == 0, done.stderr
     assert tree_digest(tmp_path / "out" / "private") == tree_digest(fixture_app / "private")
+
+
+def _core_limit(pid: int) -> str:
+    line = next(line for line in Path(f"/proc/{pid}/limits").read_text().splitlines()
+                if line.startswith("Max core file size"))
+    return line.split()[4]
+
+
+def test_a_running_receive_writes_no_core_dump(tmp_path: Path) -> None:
+    """A crash (in a driver's native code, say) would write the process's memory, key and passwords included,
+    to a core file: synco sets its core size limit to 0, for its workers too."""
+    _linux_proc()
+    import resource
+
+    resource_limits = resource.getrlimit(resource.RLIMIT_CORE)
+
+    def allow_core_dumps() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource_limits[1], resource_limits[1]))
+
+    if resource_limits[1] == 0:
+        unavailable("core dumps are turned off for this user already (hard limit 0)")
+    with _listener() as server:
+        port = server.getsockname()[1]
+        process = _synco("receive", "synco-0123456789abcdef01234567", KEY, "--base-url",
+                         f"http://127.0.0.1:{port}", "--all", "--target", str(tmp_path / "out"), "--timeout", "60",
+                         preexec_fn=allow_core_dumps)
+        try:
+            connection, _ = server.accept()
+            with connection:
+                assert _core_limit(process.pid) == "0"
+        finally:
+            _stop(process)
