@@ -73,6 +73,23 @@ _URL_QUERY_SECRET = re.compile(
     r"|key|auth|code)=)[^&#\s'\"<>]+")
 
 
+def register_url_secrets(url: str) -> None:
+    """Register the credentials a URL the user gave holds: its password (``user:password@``) and the value of
+    every query parameter naming a credential (:data:`_URL_QUERY_SECRET`), so they are hidden from messages and
+    from the command line other users see from the moment the URL is read."""
+    from urllib.parse import unquote
+
+    userinfo = re.match(r"[A-Za-z][\w+.-]*://([^/?#]*)@", url)
+    if userinfo and ":" in userinfo.group(1):
+        password = userinfo.group(1).split(":", 1)[1]
+        register_secret(password)
+        register_secret(unquote(password))
+    for match in _URL_QUERY_SECRET.finditer(url):
+        value = match.group(0)[len(match.group(1)):]
+        register_secret(value)
+        register_secret(unquote(value))
+
+
 def mask_url_passwords(text: str) -> str:
     """``text`` with registered secrets, the password of every URL it quotes, and the value of every query
     parameter naming a credential (:data:`_URL_QUERY_SECRET`) replaced by ``***``.

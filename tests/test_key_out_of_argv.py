@@ -89,13 +89,16 @@ def test_receive_takes_its_key_argument_out_of_its_command_line(tmp_path: Path) 
     with _listener() as server:
         port = server.getsockname()[1]
         process = _synco("receive", "synco-0123456789abcdef01234567", KEY, "--base-url",
-                         f"http://127.0.0.1:{port}", "--all", "--target", str(tmp_path / "out"), "--timeout", "60")
+                         f"http://someone:Basic-pw-8Jd2@127.0.0.1:{port}/?token=Tok-in-argv-5Hq9", "--all",
+                         "--target", str(tmp_path / "out"), "--timeout", "60")
         try:
             connection, _ = server.accept()
             with connection:
                 shown = _command_line(process.pid)
                 assert b"receive" in shown and b"synco-0123456789abcdef01234567" in shown
                 assert KEY.encode() not in shown
+                # The credentials of the --base-url too: its basic-auth password and a token in its query.
+                assert b"Basic-pw-8Jd2" not in shown and b"Tok-in-argv-5Hq9" not in shown, shown
         finally:
             _stop(process)
 

@@ -77,10 +77,13 @@ class UrlType(_Checked):
     name = "URL"
 
     def check(self, value: str) -> None:
+        from synco_core.redaction import register_url_secrets
         from synco_core.urltext import split_url
 
         # Spaces around it (copied with the URL) are dropped where it is used, as they are here.
         value = value.strip()
+        # A basic-auth password or a ?token= in it: hidden from messages and from the command line at once.
+        register_url_secrets(value)
         split_url(value if "://" in value else "//" + value)
 
 
