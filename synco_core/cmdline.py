@@ -48,7 +48,10 @@ def hide(secret: str) -> None:
     """Replace ``secret`` (and its URL-encoded form) by ``***`` in the command line other users see."""
     if not sys.platform.startswith("linux") or not secret:
         return
-    forms = {secret.encode("utf-8", "surrogateescape"), quote(secret, safe="").encode("ascii")}
+    forms = {secret.encode("utf-8", "surrogateescape")}
+    with contextlib.suppress(UnicodeEncodeError):
+        # Bytes that were not UTF-8 in the command line (a latin-1 terminal's) have no URL-encoded form here.
+        forms.add(quote(secret, safe="").encode("ascii"))
     with _lock, contextlib.suppress(OSError, ValueError):
         region = _region()
         if region is None:

@@ -118,18 +118,22 @@ class KeyType(_Checked):
     name = "key"
 
     def check(self, value: str) -> None:
+        from synco_core.cmdline import hide
         from synco_core.localenames import typed_text
         from synco_core.redaction import register_secret
 
-        # Registered as soon as it is read: that also takes it out of the command line other users see
-        # (synco_core.cmdline), as early as the command can tell which argument is the key.
         if value != "-":
-            register_secret(value)
-            register_secret(value.strip())
+            # Out of the command line other users see as soon as it is read (the bytes typed, whatever the
+            # locale), and registered as the text it stands for.
+            hide(value)
         try:
-            typed_text(value).encode("utf-8")
+            text = typed_text(value)
+            text.encode("utf-8")
         except UnicodeEncodeError:
             raise ConfigError(f"the {self.name} holds bytes that are not text in this terminal's encoding") from None
+        if value != "-":
+            register_secret(text)
+            register_secret(text.strip())
 
 
 class PassphraseType(KeyType):
