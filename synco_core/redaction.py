@@ -30,7 +30,9 @@ def register_secret(value: str | None) -> None:
 
             hide(value)
         _secrets.add(value)
-        encoded = quote(value, safe="")
+        # A value holding bytes that were not UTF-8 (surrogate escapes, from a latin-1 command line or file)
+        # has no URL-encoded form of its own; ``quote`` failed on it, and the command with it.
+        encoded = quote(value.encode("utf-8", "surrogateescape"), safe="")
         if encoded != value:
             _secrets.add(encoded)
 

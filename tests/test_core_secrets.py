@@ -156,3 +156,13 @@ def test_a_token_in_the_base_url_is_not_in_receives_error(tmp_path: Path,
                                       "--target", str(tmp_path / "out"), "--timeout", "5"])
     assert result.exit_code == 1 and "is not on the server" in result.stderr
     assert token not in result.output, result.output
+
+
+def test_a_secret_of_bytes_that_are_not_utf8_is_registered_and_redacted() -> None:
+    """A password from a latin-1 command line or file holds surrogate escapes: registering it raised
+    UnicodeEncodeError (its URL-encoded form), which ended the command."""
+    secret = "pass\udce9word"
+    register_secret(secret)
+    assert redact(f"denied for {secret}") == "denied for ***"
+    assert redact("denied for pass%E9word") == "denied for ***"
+    assert redaction.mask_url_passwords(f"https://cdn.example/f?token={secret}") == "https://cdn.example/f?token=***"
