@@ -18,7 +18,6 @@ argument is read), it does not close it: a key read from a file (``--key-file``)
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import sys
 import threading
 from urllib.parse import quote
@@ -52,6 +51,12 @@ def hide(secret: str) -> None:
     with contextlib.suppress(UnicodeEncodeError):
         # Bytes that were not UTF-8 in the command line (a latin-1 terminal's) have no URL-encoded form here.
         forms.add(quote(secret, safe="").encode("ascii"))
+    try:
+        # Not everywhere: a Python built without libffi (a minimal container's, where pull's remote side may
+        # run) has no ctypes, and the command line then stays as it is.
+        import ctypes
+    except ImportError:
+        return
     with _lock, contextlib.suppress(OSError, ValueError):
         region = _region()
         if region is None:
