@@ -92,6 +92,17 @@ def register_url_secrets(url: str) -> None:
         register_secret(unquote(value))
 
 
+def without_url_secrets(url: str) -> str:
+    """``url`` without the query parameters naming a credential (:data:`_URL_QUERY_SECRET`): what may be written
+    into a file the user keeps, and perhaps commits (``hosts:`` of ``.synco.yml``)."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+    kept = [item for item in query.split("&") if item and not _URL_QUERY_SECRET.match("?" + item)]
+    return base + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
+
+
 def mask_url_passwords(text: str) -> str:
     """``text`` with registered secrets, the password of every URL it quotes, and the value of every query
     parameter naming a credential (:data:`_URL_QUERY_SECRET`) replaced by ``***``.

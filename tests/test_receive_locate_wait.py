@@ -56,6 +56,11 @@ def test_configured_and_remembered_hosts(tmp_path: Path) -> None:
     text = (tmp_path / ".synco.yml").read_text()
     assert "secret" not in text and "framework: laravel" in text
     assert configured_hosts(tmp_path) == ["https://www.shop.example/", "shop.example"]
+    # Nor a credential in its query: .synco.yml is often committed.
+    remember_host(tmp_path, "https://cdn.shop.example/?lang=de&token=Tok-in-yml-3Vz&X-Amz-Signature=ab#top")
+    text = (tmp_path / ".synco.yml").read_text()
+    assert "Tok-in-yml-3Vz" not in text and "X-Amz-Signature" not in text
+    assert "https://cdn.shop.example/?lang=de#top" in configured_hosts(tmp_path)
 
 
 def test_receive_waits_until_ready_and_times_out(tmp_path: Path) -> None:

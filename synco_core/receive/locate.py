@@ -161,7 +161,8 @@ def configured_hosts(project_dir: Path) -> list[str]:
 
 
 def remember_host(project_dir: Path, url: str) -> Path:
-    """Add ``url`` (without credentials) to ``hosts`` in the project's configuration file; returns that file.
+    """Add ``url`` (without credentials: its basic-auth login, or a ``?token=`` in its query) to ``hosts`` in the
+    project's configuration file; returns that file.
 
     The file is the one the rest of synco reads (a new ``.synco.yml`` beside a ``.synco.yaml`` would hide
     that one's settings from serve and install). Its text is kept as written, comments included, where the
@@ -171,8 +172,10 @@ def remember_host(project_dir: Path, url: str) -> Path:
 
     from synco_core.frameworkutil.configfile import read_config_text
     from synco_core.fsutil import atomic_output
+    from synco_core.redaction import without_url_secrets
 
     clean, _auth = split_auth(url)
+    clean = without_url_secrets(clean)
     path = config_file(project_dir)
     text = ""
     if path.exists():
