@@ -201,6 +201,10 @@ def test_the_key_is_given_once(artifact: Path, tmp_path: Path) -> None:
     from_env = CliRunner().invoke(cli, ["decrypt", "--key-file", str(key_file), str(artifact), "-o",
                                         str(tmp_path / "plain")], env={"SYNCO_KEY": "not-the-key-at-all"})
     assert from_env.exit_code == 0, from_env.output
+    from_stdin = CliRunner().invoke(cli, ["decrypt", "--key", "-", str(artifact), "-o", str(tmp_path / "stdin.plain")],
+                                    input=f"# a comment\n{KEY}\n")
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert (tmp_path / "stdin.plain").read_bytes() == DATA
     stdin_twice = CliRunner().invoke(cli, ["decrypt", "--key", "-", "-"], input=KEY)
     assert stdin_twice.exit_code == 2 and "both read standard input" in stdin_twice.output
 
