@@ -288,3 +288,58 @@ def test_releases_sharing_their_uploads_share_the_cache(fixture_app: Path, opene
     second = build(release, name="synco-two")
     assert opened == [], "the next release's serve opens none of the shared files again"
     assert packed_files(second) == on_disk(shared)
+
+
+@pytest.mark.parametrize("budget_files", [None, 25])
+def test_the_one_step_reuse_of_unchanged_files_writes_what_the_long_way_does(
+        fixture_app: Path, opened: list[str], monkeypatch: pytest.MonkeyPatch, budget_files: int | None) -> None:
+    """An unchanged small file is taken from the cache and its record copied in one step
+    (``HashCache.take_content``): through rounds of random edits (same size and mtime kept, touched, grown
+    past the threshold, deleted, new), with larger files being hashed ahead among them (rows waiting) and a
+    content budget that runs out part way, the session (index and packs) and the new cache are byte for
+    byte what the long way (look up, then record) writes, and no pack ever holds stale bytes."""
+    uploads = fixture_app / "web" / "uploads"
+    paths = small_files(uploads, 40)
+    for number in range(0, 40, 9):
+        (uploads / "small" / f"{number:03d}-big.bin").write_bytes(os.urandom(packs.SMALL_FILE_MAX + 1 + number))
+    if budget_files is not None:
+        budget = sum(path.stat().st_size for path in paths[:budget_files])
+        monkeypatch.setenv(hashcache.CONTENT_BUDGET_ENV, str(budget / 1024 / 1024))
+    build(fixture_app, name="synco-first")
+    rng = random.Random(16)
+    one_step = hashcache.HashCache.take_content
+    taken: list[str] = []
+
+    def counted(cache: hashcache.HashCache, path: str, info: os.stat_result) -> tuple[str, bytes] | None:
+        found = one_step(cache, path, info)
+        if found is not None:
+            taken.append(path)
+        return found
+
+    for round_number in range(4):
+        for path in rng.sample(paths, 6):
+            action = rng.choice(("rewrite", "same-size", "delete", "touch", "grow"))
+            if action == "delete":
+                path.unlink(missing_ok=True)
+            elif action == "same-size" and path.exists():
+                info = path.stat()
+                path.write_bytes(os.urandom(info.st_size))
+                os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+            elif action == "touch" and path.exists():
+                os.utime(path)
+            elif action == "grow":
+                path.write_bytes(os.urandom(packs.SMALL_FILE_MAX + 1))
+            else:
+                path.write_bytes(os.urandom(rng.randint(1, 200)))
+        old = cache_file().read_bytes()
+        monkeypatch.setattr(hashcache.HashCache, "take_content", lambda *_args: None)
+        long_way = build(fixture_app, name=f"synco-long-{round_number}")
+        long_cache = cache_file().read_bytes()
+        cache_file().write_bytes(old)
+        taken.clear()
+        monkeypatch.setattr(hashcache.HashCache, "take_content", counted)
+        one_step_way = build(fixture_app, name=f"synco-one-step-{round_number}")
+        assert taken, "the one-step reuse was not used"
+        assert cache_file().read_bytes() == long_cache, f"round {round_number}"
+        assert list(one_step_way.index("uploads")) == list(long_way.index("uploads"))
+        assert packed_files(one_step_way) == packed_files(long_way) == on_disk(uploads)

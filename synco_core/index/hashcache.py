@@ -399,6 +399,44 @@ class HashCache:
         self._last_hit = info, digest, entry
         return digest, entry[3]
 
+    def take_content(self, path: str, info: os.stat_result) -> tuple[str, bytes] | None:
+        """:meth:`lookup_content` and :meth:`record` of the same file in one step, for the pipeline's most
+        common case: an unchanged small file kept with its content, recorded again as it is.
+
+        (SHA-256, content) when the file is unchanged since it was kept with its content; its record is then
+        already in the new cache (copied as it is), so the caller must not record it again. None otherwise,
+        with nothing recorded: the caller goes the long way (:meth:`lookup_content`, :meth:`lookup`, reading
+        the file). Only for a caller with no record of an earlier file still to write (records are written
+        in index order).
+        """
+        pending = self._pending
+        if pending is None or pending[0] < path:
+            pending = self._pending = seek(self._old, pending, path)
+        if pending is None or pending[0] != path or pending[3] is None:
+            return None
+        fingerprint = _fingerprint(info)
+        if pending[1] != fingerprint:
+            return None
+        content = pending[3]
+        if hashlib.sha256(content).digest() != pending[2]:
+            # Damaged: lookup_content drops the record and says so; the caller reads the file.
+            return None
+        self.hits += 1
+        self.content_hits += 1
+        digest = pending[2].hex()
+        if self._new is not None:
+            racy = self._racy_ns
+            if info.st_mtime_ns < racy and info.st_ctime_ns < racy:
+                if len(content) <= self.budget:
+                    self.budget -= len(content)
+                    self._block += pending[4]
+                else:
+                    self._fingerprinted = info, fingerprint
+                    self._add_record(path, info, digest, content)
+                if len(self._block) >= BLOCK:
+                    self._write_block()
+        return digest, content
+
     def record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None = None) -> None:
         """Remember ``sha256`` (and ``content``, while the budget lasts) for ``path`` as it is now, unless it
         changed too recently to be trusted."""

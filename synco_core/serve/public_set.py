@@ -469,6 +469,14 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
             info: os.stat_result | None = None
             if from_cache and item.packable:
                 assert cache is not None and pack is not None
+                # The common case first: an unchanged small file the walk stat'ed, its record copied into the
+                # new cache at once (only while no earlier row waits to be recorded: records go in order).
+                seen = item.lstat
+                if not pending and seen is not None and stat.S_ISREG(seen.st_mode) and 0 < seen.st_size <= \
+                        SMALL_FILE_MAX and (taken := cache.take_content(item.path, seen)) is not None:
+                    counts.cache_hits += 1
+                    yield _row(item, seen, taken[0], pack(taken[1]))
+                    continue
                 info, hit = _cached_small(cache, item)
                 if hit is not None and info is not None:
                     cached_sha256, kept = hit
