@@ -13,7 +13,7 @@ Patterns are relative to the file set's root and use forward slashes:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from synco_core.errors import ConfigError
@@ -89,12 +89,27 @@ class ExcludeMatcher:
                     raise ConfigError(f"exclude pattern {pattern!r}: {exc}") from None
             # The tail makes content below a matched folder match too, for callers that do not prune.
             self._regex = re.compile("(?:" + "|".join(f"(?:{p})" for p in parts) + ")(?:/.*)?", re.DOTALL)
+        #: ``name_only(name)``: for patterns that can only ever match one whole name (no ``/``, no ``**``, no
+        #: class, which could hold a ``/``), a match of a name alone. A walk that prunes excluded folders
+        #: then judges an entry by its name: its folders did not match, so the full path matches exactly when
+        #: the name does (and the name is a few characters, the path dozens). None for any other patterns.
+        self.name_only: Callable[[str], re.Match[str] | None] | None = None
+        if self.patterns and all(_name_only(pattern) for pattern in self.patterns):
+            # Anchored, a pattern translates without the ``(?:.*/)?`` that lets it match at any depth.
+            names = "|".join(f"(?:{translate('/' + pattern.strip())})" for pattern in self.patterns)
+            self.name_only = re.compile(names, re.DOTALL).fullmatch
 
     def __bool__(self) -> bool:
         return self._regex is not None
 
     def __call__(self, relative: str) -> bool:
         return self._regex is not None and self._regex.fullmatch(relative) is not None
+
+
+def _name_only(pattern: str) -> bool:
+    """True for a pattern that matches names alone, at any depth: unanchored, and nothing in it can match a ``/``."""
+    pattern = pattern.strip().rstrip("/")
+    return bool(pattern) and not any(mark in pattern for mark in ("/", "**", "["))
 
 
 def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:

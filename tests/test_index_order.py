@@ -19,6 +19,7 @@ from fdlimits import with_few_descriptors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synco_core.globs import ExcludeMatcher
 from synco_core.index import order
 from synco_core.index.order import OrderError, merge_sorted, sorted_walk, sorted_walk_lstat
 
@@ -91,6 +92,58 @@ def test_the_lstat_walk_is_the_same_walk_with_each_files_lstat(tmp_path_factory:
             # The folder-relative lstat is the entry's own, links not followed.
             assert info is not None and (info.st_ino, info.st_mode) == (os.lstat(entry.path).st_ino,
                                                                         os.lstat(entry.path).st_mode)
+
+
+#: Exclude patterns of every shape: names alone (judged by the name in a walk) and the others, among them
+#: classes and anchored patterns that match across a ``/`` (``a[!-]0`` matches ``a/0``).
+PATTERNS = [".*", "*.skip", "a?", "*-*", "~", "é*", "a.", "0_/", " .* ", "a/b", "/a", "**/0", "a/**", "[a.]*",
+            "[!a]", "a[!-]0", "a*0", "a**0", "*", "?", "b/"]
+#: Names that the patterns above match in every way: whole, in part, across a ``/``.
+CLOSE_NAMES = ["a", "b", "0", "a-0", "a.", ".x", "é", "x.skip"]
+
+
+def exclusion_walks(root: Path, patterns: list[str], after: str | None = None) -> tuple[list[str], list[str]]:
+    """The paths of a walk judging names alone where it can, and of one judging every full path."""
+    by_name, by_path = ExcludeMatcher(patterns), ExcludeMatcher(patterns)
+    by_path.name_only = None
+    return ([relative for relative, _entry, _info in sorted_walk_lstat(root, by_name, after=after)],
+            [relative for relative, _entry, _info in sorted_walk_lstat(root, by_path, after=after)])
+
+
+def check_exclusions(root: Path, tree: list[tuple[str, bool]], patterns: list[str], resume: int) -> None:
+    fast, full = exclusion_walks(root, patterns)
+    assert fast == full
+    # What the walk leaves out is what the patterns match, itself or a folder above it.
+    matcher = ExcludeMatcher(patterns)
+    walked = set(full)
+    for relative, _folder in tree:
+        assert (relative in walked) != any(matcher(prefix) for prefix in itertools.accumulate(
+            relative.split("/"), lambda head, name: f"{head}/{name}"))
+    if full:
+        fast, full = exclusion_walks(root, patterns, after=full[min(resume, len(full) - 1)])
+        assert fast == full
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_a_walk_judging_names_alone_excludes_what_the_full_paths_do(tmp_path: Path, pattern: str) -> None:
+    """Patterns that can only match a whole name are matched against names alone in a walk (its folders were
+    judged on the way down): the walk is the one full paths give, resumed part way or not."""
+    tree = [(name, True) for name in CLOSE_NAMES] + [(f"{folder}/{name}", False) for folder in CLOSE_NAMES
+                                                     for name in CLOSE_NAMES]
+    build(tmp_path, tree)
+    for patterns in ([pattern], [pattern, ".*"], ["*.skip", pattern]):
+        for resume in (0, 7, 40):
+            check_exclusions(tmp_path, tree, patterns, resume)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tree=trees(), patterns=st.lists(st.sampled_from(PATTERNS), max_size=3),
+       resume=st.integers(min_value=0, max_value=40))
+def test_a_walk_judging_names_alone_in_any_tree(tmp_path_factory: pytest.TempPathFactory,
+                                                tree: list[tuple[str, bool]], patterns: list[str], resume: int) -> None:
+    root = tmp_path_factory.mktemp("tree")
+    build(root, tree)
+    check_exclusions(root, tree, patterns, resume)
 
 
 def test_the_lstat_walk_of_a_file_gone_meanwhile_or_of_too_deep_a_tree(tmp_path: Path,

@@ -114,7 +114,10 @@ def sorted_walk_lstat(root: Path | str, exclude: Iterable[str] | ExcludeMatcher 
 
 def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder: SkipFolder | None,
           with_lstat: bool, after: str | None = None) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
-    excluded = exclude if isinstance(exclude, ExcludeMatcher) else ExcludeMatcher(exclude)
+    matcher = exclude if isinstance(exclude, ExcludeMatcher) else ExcludeMatcher(exclude)
+    excluded: Callable[[str], object] | None = matcher if matcher else None
+    # Patterns that match names alone judge an entry by its name (its folders were judged on the way down).
+    by_name = matcher.name_only
     # Per level: its entries, its prefix, and (with_lstat) a descriptor of the folder, or -1.
     stack: list[tuple[Iterator[tuple[str, os.DirEntry[str]]], str, int]] = []
     lstat = os.lstat
@@ -132,7 +135,7 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
                         continue
                     else:
                         after = None
-                if excluded and excluded(relative):
+                if excluded is not None and (by_name(entry.name) if by_name is not None else excluded(relative)):
                     continue
                 if key[-1] == "/":
                     if skip_folder is not None and skip_folder(entry, relative):
