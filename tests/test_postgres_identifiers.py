@@ -26,7 +26,7 @@ from synco_core.values import DumpOptions, InstallOptions
 
 #: Pieces that mean something to a statement splitter, and ordinary characters around them.
 HOSTILE = ["--", "/*", "*/", ";", "'", '"', "$$", "$1", "$a$", "\n", "\\", "E'", " ", ".", "é", "\t", "\\.",
-           "FROM stdin", "BEGIN", "END", "COPY"]
+           "FROM stdin", "BEGIN", "END", "COPY", "(", ")", ");", "(;"]
 names = st.lists(st.sampled_from(HOSTILE) | st.text(alphabet="abcXYZ_019", min_size=1, max_size=3),
                  min_size=1, max_size=6).map("".join).filter(lambda name: len(name.encode()) <= 63)
 quote = Quoter(["select", "end", "begin", "copy", "from"])
@@ -48,12 +48,20 @@ def split(script: bytes) -> list[tuple[str, bytes]]:
 def test_the_splitter_keeps_hostile_names_and_comments_whole(schema: str, table: str, column: str, comment: str,
                                                              body: str) -> None:
     qualified = quote.qualified(schema, table)
+    block_comment = comment.replace("*/", "").replace("/*", "")
+    line_comment = comment.splitlines()[0] if comment.strip() else "x"
     statements = [
         f"CREATE TABLE {qualified} ({quote(column)} text DEFAULT {literal(comment)});",
         f"COMMENT ON COLUMN {qualified}.{quote(column)} IS {literal(comment)};",
         f"CREATE FUNCTION {quote.qualified(schema, column)}() RETURNS text LANGUAGE sql\n"
         f"BEGIN ATOMIC\n SELECT {literal(body)} AS {quote(column)};\n SELECT {quote(column)} FROM {qualified};\nEND;",
         f"SELECT {literal(body)} AS {quote(table)} -- {comment.splitlines()[0] if comment.strip() else 'x'}\n;",
+        # A rule of several actions, as pg_get_ruledef writes it (DAViCal's dav_principal view has three): the
+        # ";" inside its parentheses do not end it, whatever parentheses the names, strings and comments hold.
+        f"CREATE RULE {quote(column)} AS\n    ON UPDATE TO {qualified} DO INSTEAD ( UPDATE {qualified} "
+        f"SET {quote(column)} = ({literal(body)} || (new.{quote(column)}))\n  WHERE (({quote(column)}) = "
+        f"old.{quote(column)}); /* {block_comment} */\n NOTIFY {quote(table)}, {literal(comment)};\n"
+        f" SELECT $${body.replace('$', '')}$$ AS {quote(column)}; -- {line_comment}\n);",
     ]
     copy = f"COPY {qualified} ({quote(column)}) FROM stdin;"
     data = b"a\\tb\n\\\\.\n"

@@ -21,6 +21,9 @@ SCRIPT = (
     b" SELECT CASE WHEN (x > 0) THEN 1 ELSE 0 END AS s;\n SELECT 'end; begin' AS \"END\"; -- end;\nEND;\n"
     b"CREATE PROCEDURE p(\"begin\" int, begin int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;\n"
     b"SELECT 1 AS begin;\n"
+    b"CREATE RULE \"r(\" AS\n    ON DELETE TO public.v DO INSTEAD ( DELETE FROM public.a\n  WHERE (a.id = old.id);\n"
+    b" DELETE FROM public.b WHERE (b.note = ')' /* ) */); -- );\n NOTIFY \"(\";\n);\n"
+    b"SELECT 1);\n"
     b"SELECT $1, a$b FROM t WHERE x = 'a--b' -- trailing ; comment\n  AND y = '/*';\n"
     b"COPY public.t (a, b) FROM stdin;\n"
     b"1\tx\\.y\n2\t\\\\.\n3\tlast\n"
@@ -45,6 +48,12 @@ EXPECTED = [
             b" SELECT CASE WHEN (x > 0) THEN 1 ELSE 0 END AS s;\n SELECT 'end; begin' AS \"END\"; -- end;\nEND;"),
     ("sql", b"CREATE PROCEDURE p(\"begin\" int, begin int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;"),
     ("sql", b"SELECT 1 AS begin;"),
+    # A rule of several actions: the ";" inside its parentheses do not end it (psql counts them too).
+    ("sql", b"CREATE RULE \"r(\" AS\n    ON DELETE TO public.v DO INSTEAD ( DELETE FROM public.a\n"
+            b"  WHERE (a.id = old.id);\n DELETE FROM public.b WHERE (b.note = ')' /* ) */); -- );\n"
+            b" NOTIFY \"(\";\n);"),
+    # A ")" too many is let go, as psql lets it go: the next ";" ends the statement.
+    ("sql", b"SELECT 1);"),
     ("sql", b"SELECT $1, a$b FROM t WHERE x = 'a--b' -- trailing ; comment\n  AND y = '/*';"),
     ("sql", b"COPY public.t (a, b) FROM stdin;"),
     ("copy", b"1\tx\\.y\n2\t\\\\.\n3\tlast\n"),

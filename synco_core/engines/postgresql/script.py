@@ -19,6 +19,10 @@ READ_SIZE = 1 << 20
 
 # The characters where the statement scanner has something to decide; everything else is skipped in C.
 SPECIAL = re.compile(rb"[;'\"$\\]|--|/\*")
+# The same, with the parentheses the splitter counts: like psql, it ends a statement only at a ";" outside
+# every parenthesis, so a rule of several actions (``DO INSTEAD ( DELETE ...; DELETE ...; )``, as
+# ``pg_get_ruledef`` writes it) stays one statement.
+_STATEMENT_SPECIAL = re.compile(rb"[;'\"$\\()]|--|/\*")
 _DOLLAR_TAG = re.compile(rb"\$([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
 COPY_FROM_STDIN = re.compile(rb"^\s*COPY\s.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 DATABASE_LEVEL = re.compile(rb"^\s*(CREATE|DROP|ALTER)\s+DATABASE\b", re.IGNORECASE)
@@ -258,8 +262,9 @@ class ScriptReader:
         start = self.pos
         scan = self.pos
         only_comments = True
+        parens = 0
         while True:
-            match = SPECIAL.search(self.buf, scan)
+            match = _STATEMENT_SPECIAL.search(self.buf, scan)
             if match is None:
                 # Rescan the last byte after reading more: it may be the first half of "--" or "/*".
                 offset = max(scan, len(self.buf) - 1) - start
@@ -270,7 +275,15 @@ class ScriptReader:
                 continue
             token = match.group()
             at = match.start()
+            if token in (b"(", b")"):
+                # psql's count: a ")" too many is let go, not counted below zero.
+                parens = parens + 1 if token == b"(" else max(parens - 1, 0)
+                scan, only_comments = at + 1, False
+                continue
             if token == b";":
+                if parens:
+                    scan, only_comments = at + 1, False
+                    continue
                 if _CREATE_ROUTINE.match(self.buf, start) and _inside_atomic_body(self.buf[start:at]):
                     # A ";" inside BEGIN ATOMIC ... END does not end the statement.
                     scan, only_comments = at + 1, False
