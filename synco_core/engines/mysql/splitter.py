@@ -54,9 +54,12 @@ def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True) -> re.Patter
     first = re.escape(delimiter[:1])
     plain = rb"[^'\"`#/\-" + first + rb"]+"
     strings = _STRINGS if backslash_escapes else _RAW_STRINGS
-    # A lone '-' or '/' is plain text only when the next byte is known and does not start a comment;
-    # at the end of the buffer the lookahead fails, so the splitter reads more before deciding.
-    return re.compile(rb"(?:" + plain + rb"|" + rb"|".join(strings) + rb"|-(?=[^-])|/(?=[^*]))*")
+    # A lone '-' or '/' is plain text only when the next byte is known and does not start a comment, nor
+    # the delimiter (``DELIMITER //``, as the MySQL manual and Cacti's schema write it, or ``-$``): at the end
+    # of the buffer the lookahead fails, so the splitter reads more before deciding.
+    not_delimiter = rb"(?!" + re.escape(delimiter) + rb")"
+    return re.compile(rb"(?:" + plain + rb"|" + rb"|".join(strings) + rb"|" + not_delimiter + rb"-(?=[^-])|"
+                      + not_delimiter + rb"/(?=[^*]))*")
 
 
 _SET = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\s", re.IGNORECASE)
@@ -386,8 +389,11 @@ class StatementSplitter:
                 if len(buf) - pos < len(delimiter) and not self.eof:
                     start = self._need_more(parts, start)
                     continue
-                self.pos = pos + 1
-                continue
+                if char not in (b"-", b"/", b"#"):
+                    self.pos = pos + 1
+                    continue
+                # Not the delimiter, but where a comment may start (the client, too, looks for the
+                # delimiter first, then for a comment): "/*" under DELIMITER //, "-- " under DELIMITER -$.
             if char in (b"'", b'"', b"`"):
                 # The string does not end inside the buffer: read more and match it again.
                 if self.eof:
