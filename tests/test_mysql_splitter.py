@@ -78,6 +78,34 @@ def test_any_delimiter_ends_statements_as_in_the_client(delimiter: bytes, chunk_
     assert [b" ".join(s.split()) for s in split(script, chunk_size)] == [b" ".join(e.split()) for e in expected]
 
 
+def multi_statement_script(delimiter: bytes) -> tuple[bytes, list[bytes]]:
+    """ZoneMinder's triggers.sql and FreeRADIUS's procedures: plain statements, then a routine, in what the
+    client sends as one multi-statement query."""
+    script = (b"DELIMITER " + delimiter + b"\n"
+              b"DROP TRIGGER IF EXISTS t_upd;\n/* a ; comment */ SET @x = ';' ; # ; \n"
+              b"CREATE TRIGGER t_upd AFTER UPDATE ON t FOR EACH ROW BEGIN\n IF NEW.a <> OLD.a THEN\n"
+              b"  UPDATE u SET n = n + 1 WHERE `k;` = ';';\n END IF;\nEND " + delimiter + b"\n"
+              b"DROP PROCEDURE IF EXISTS p" + delimiter + b"\n"
+              b"CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END" + delimiter + b"\n"
+              b"DELIMITER ;\nSELECT 3;\n")
+    expected = [b"DROP TRIGGER IF EXISTS t_upd", b"SET @x = ';'",
+                b"CREATE TRIGGER t_upd AFTER UPDATE ON t FOR EACH ROW BEGIN IF NEW.a <> OLD.a THEN "
+                b"UPDATE u SET n = n + 1 WHERE `k;` = ';'; END IF; END",
+                b"DROP PROCEDURE IF EXISTS p", b"CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", b"SELECT 3"]
+    return script, expected
+
+
+@pytest.mark.parametrize("delimiter", [b"$$", b"//", b";;", b"|"])
+@pytest.mark.parametrize("chunk_size", [1, 3, 1 << 20])
+def test_plain_statements_before_a_routine_are_sent_one_by_one(delimiter: bytes, chunk_size: int) -> None:
+    """The client sends ``DROP TRIGGER IF EXISTS t; CREATE TRIGGER t ... END //`` as one multi-statement
+    query; the loader, which sends one statement at a time, sent it whole and the server refused it at
+    the ``CREATE``. Plain statements at the head are split off at their ``;`` (not at one in a string, a
+    quoted name or a comment), and a routine's body, whose ``;`` are its own, stays whole."""
+    script, expected = multi_statement_script(delimiter)
+    assert [b" ".join(s.split()) for s in split(script, chunk_size)] == [b" ".join(e.split()) for e in expected]
+
+
 def test_comments_are_reported() -> None:
     comments: list[bytes] = []
     list(StatementSplitter(io.BytesIO(b"-- one\nSELECT 1;\n-- two\n"), on_comment=comments.append))

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
+from synco_core.engines.mysql.qualify import Mode, code_pattern
 from synco_core.errors import DatabaseError
 
 CHUNK = 1 << 20
@@ -109,6 +110,42 @@ class SqlModes:
         if lowered == b"default":
             return b""
         return None
+
+
+#: The statements that never hold a ``;`` of their own (no compound body): the client sends a "statement"
+#: that starts with one of these and goes on past a ``;`` as several, in one multi-statement query.
+_SIMPLE_HEAD = re.compile(
+    rb"(?:DROP|SET|USE|INSERT|REPLACE|UPDATE|DELETE|SELECT|TRUNCATE|RENAME|LOCK|UNLOCK|COMMIT|START|GRANT"
+    rb"|REVOKE|(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?(?:TABLE|VIEW|INDEX|UNIQUE|DATABASE"
+    rb"|SCHEMA|SEQUENCE))\b", re.IGNORECASE)
+
+
+def leading_statements(statement: bytes, backslash_escapes: bool = True) -> list[bytes]:
+    """``statement`` as the server runs it when the client sends it as one multi-statement query.
+
+    Under another ``DELIMITER`` a script may put plain statements before a routine in one "statement"
+    (``DROP TRIGGER IF EXISTS t;`` then ``CREATE TRIGGER t ... BEGIN ...; END //``: ZoneMinder's and
+    FreeRADIUS's schemas do). The client sends that text as it is and the server runs its statements one
+    after the other; synco's loader sends one statement at a time, so each plain statement at the head
+    (one that cannot hold a ``;`` of its own) is split off at its ``;``, outside strings, quoted names and
+    comments; what follows, from the first other statement on, stays one statement."""
+    pieces: list[bytes] = []
+    start = 0
+    for match in code_pattern(Mode(backslash_escapes=backslash_escapes)).finditer(statement):
+        if match.lastgroup not in ("run", "other"):
+            continue
+        at = statement.find(b";", match.start(), match.end())
+        while at >= 0:
+            head = statement[start:at]
+            words = re.sub(rb"/\*.*?\*/|--[^\n]*|#[^\n]*", b" ", head, flags=re.DOTALL).strip()
+            if not _SIMPLE_HEAD.match(words):
+                return [*pieces, statement[start:].strip()]
+            if head.strip():
+                pieces.append(head.strip())
+            start = at + 1
+            at = statement.find(b";", start, match.end())
+    rest = statement[start:].strip()
+    return [*pieces, rest] if rest else pieces
 
 
 def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
@@ -247,15 +284,22 @@ class StatementSplitter:
                 continue
             sized = self._sized is not None
             statement = self._statement() if not sized else self._sized_statement()
-            if statement:
+            if not statement:
+                continue
+            if isinstance(statement, StreamedStatement):
                 self.statements += 1
                 yield statement
-                if isinstance(statement, StreamedStatement):
-                    self._after_streamed(statement)
-                    continue
-                if isinstance(statement, bytes) and not sized:
+                self._after_streamed(statement)
+                continue
+            pieces: list[Statement] = [statement]
+            if not sized and self.delimiter != b";" and isinstance(statement, bytes) and b";" in statement:
+                pieces = list(leading_statements(statement, self.modes.backslash_escapes))
+            for piece in pieces:
+                self.statements += 1
+                yield piece
+                if isinstance(piece, bytes) and not sized:
                     escapes = self.modes.backslash_escapes
-                    self.modes.follow(statement)
+                    self.modes.follow(piece)
                     if escapes != self.modes.backslash_escapes:
                         self._set_delimiter(self.delimiter)
 
