@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         tables_with_columns,
     )
     from synco_core.fsutil import path_below, resolve_inside, safe_relative_path
+    from synco_core.fsutil import second_of as mtime_of
     from synco_core.globs import ExcludeMatcher, walk_files
     from synco_core.globs import escape as glob_escape
     from synco_core.redaction import error_line, one_line, redact, register_secret
@@ -118,6 +119,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "safe_relative_path": ("synco_core.fsutil", "safe_relative_path"),
     "resolve_inside": ("synco_core.fsutil", "resolve_inside"),
     "path_below": ("synco_core.fsutil", "path_below"),
+    "mtime_of": ("synco_core.fsutil", "second_of"),
     "ExcludeMatcher": ("synco_core.globs", "ExcludeMatcher"),
     "walk_files": ("synco_core.globs", "walk_files"),
     "glob_escape": ("synco_core.globs", "escape"),
@@ -199,6 +201,7 @@ __all__ = [
     "load_dotenv_files",
     "load_synco_yaml",
     "mask_url_passwords",
+    "mtime_of",
     "normalise_engine",
     "one_line",
     "parse_database_url",

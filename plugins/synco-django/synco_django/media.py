@@ -43,6 +43,7 @@ from synco_core import (
     FileSetOptions,
     PublicFile,
     S3Location,
+    mtime_of,
     register_secret,
     s3_public_entries,
     walk_files,
@@ -179,7 +180,7 @@ def _absolute_entries(root: Path, base_url: str, exclude: tuple[str, ...]) -> Ca
             except OSError as exc:
                 log.warning("skipping %s: %s", path, exc.strerror)
                 continue
-            yield PublicFile(path=relative, size=info.st_size, mtime=int(info.st_mtime),
+            yield PublicFile(path=relative, size=info.st_size, mtime=mtime_of(info),
                              uri=base_url + quote(relative), is_absolute_url=True)
 
     return entries

@@ -31,6 +31,7 @@ from synco_core import (
     PublicFile,
     SanitizeRule,
     hookimpl,
+    mtime_of,
     parse_database_url,
     walk_files,
 )
@@ -164,7 +165,7 @@ def _absolute_entries(root: Path, base_url: str, exclude: tuple[str, ...]) -> It
         stat = path.stat()
         uri = base + "/".join(quote(part, safe="") for part in relative.split("/"))
         # The local copy is what the CDN serves: serve hashes it and may pack it with other small files.
-        yield PublicFile(path=relative, size=stat.st_size, mtime=int(stat.st_mtime), uri=uri, is_absolute_url=True,
+        yield PublicFile(path=relative, size=stat.st_size, mtime=mtime_of(stat), uri=uri, is_absolute_url=True,
                          source=str(path))
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from synco_core import DatabaseConfig, PublicFile
+from synco_core import DatabaseConfig, PublicFile, mtime_of
 from synco_neos import resourcedb
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def entries_from_database(
             except FileNotFoundError:
                 missing += 1
                 continue
-            size, mtime, source = stat.st_size, int(stat.st_mtime), str(stored)
+            size, mtime, source = stat.st_size, mtime_of(stat), str(stored)
         uri, absolute = public_uri(target, row)
         # The stored file is what the published URL serves: serve hashes it (SHA-256) and packs it when small.
         yield PublicFile(path=index_key(row.sha1), size=size, mtime=mtime, uri=uri, is_absolute_url=absolute,
@@ -272,5 +272,5 @@ def entries_from_published_folder(target: PersistentTarget) -> Iterator[PublicFi
         absolute = base.startswith(("http://", "https://"))
         base = base if absolute else base.lstrip("/")
         uri = (base if base.endswith("/") or not base else base + "/") + _encode(relative)
-        yield PublicFile(path=index_key(name), size=stat.st_size, mtime=int(stat.st_mtime), uri=uri,
+        yield PublicFile(path=index_key(name), size=stat.st_size, mtime=mtime_of(stat), uri=uri,
                          is_absolute_url=absolute, sha1=name, source=str(file_path))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from synco_core import FileSet, PublicFile, walk_files
+from synco_core import FileSet, PublicFile, mtime_of, walk_files
 from synco_wordpress.config import WordPressConfig
 
 #: Generated or temporary content some plugins keep inside uploads: never worth transferring.
@@ -67,7 +67,7 @@ def _absolute_entries(root: Path, url: str, exclude: tuple[str, ...]) -> Iterato
             info = path.stat()
         except OSError:
             continue
-        yield PublicFile(path=relative, size=info.st_size, mtime=int(info.st_mtime),
+        yield PublicFile(path=relative, size=info.st_size, mtime=mtime_of(info),
                          uri=f"{url.rstrip('/')}/{quote(relative)}", is_absolute_url=True)
 
 
