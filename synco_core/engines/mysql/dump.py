@@ -48,6 +48,7 @@ from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
+from synco_core.tablenames import with_tables_resolved
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, SanitizeRule, TableManifest
 
 log = logging.getLogger(__name__)
@@ -357,6 +358,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             innodb.append(table)
             if row_counts[table] >= SHARED_ROWS:
                 transactional.append(table)
+    # A rule's table name as written ("a=b" quoted, a.b) is the table it names from here on.
+    options = with_tables_resolved(options, engines)
     # A filter or sanitising expression may read other tables (``user_id IN (SELECT id FROM users ...)``),
     # which a helper reads in its own snapshot: a write to them committed between the starts was in the
     # helper's pages and not in the others'. The lock then holds back the writers of every InnoDB table.

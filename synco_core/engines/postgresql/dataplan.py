@@ -28,6 +28,7 @@ from synco_core.engines.postgresql.exclusions import ExclusionChecks
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
+from synco_core.tablenames import name_parts
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -114,8 +115,16 @@ class DataPlanner:
                 # A name holding a dot is also found by its manifest key ("a.b" quoted).
                 lookup.setdefault(table.display, []).append(table)
 
+        by_parts: dict[tuple[str, ...], list[Table]] = {}
+        for table in tables:
+            by_parts.setdefault((table.schema, table.name), []).append(table)
+            by_parts.setdefault((table.name,), []).append(table)
+
         def resolve(name: str, what: str) -> Table:
-            found = lookup.get(name) or lookup.get(name.strip('"'))
+            # Written by the quoting rule (synco_core.tablenames: "a=b", "q""t", "s"."a.b"), its parts unquoted;
+            # otherwise (q"t) as written, and a manifest key or "schema.name" as before.
+            parts = name_parts(name)
+            found = (by_parts.get(parts) if parts is not None else None) or lookup.get(name)
             if not found:
                 raise ConfigError(f"unknown table {name!r} in {what}")
             if len(found) > 1:
