@@ -15,6 +15,7 @@ TLS policy (also in docs/security.md):
 
 from __future__ import annotations
 
+import re
 import ssl
 from typing import Any
 
@@ -188,8 +189,49 @@ def describe(exc: BaseException) -> str:
         # PyMySQL's error for a statement sent on a connection an earlier error closed: "(0)" says nothing.
         return "the connection to the server was lost"
     if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
+        worded = storage_failure(exc.args[0], str(exc.args[1]))
+        if worded is not None:
+            return one_line(f"({exc.args[0]}) {worded}", MESSAGE_LIMIT)
         return one_line(f"({exc.args[0]}) {exc.args[1]}", MESSAGE_LIMIT)
     return error_line(exc, MESSAGE_LIMIT)
+
+
+#: ER_GET_ERRNO ("Got error 30 "Read-only file system" from storage engine InnoDB") and ER_ERROR_DURING_COMMIT
+#: ("Got error 1 "Operation not permitted" during COMMIT"): the server passing on an error of its storage
+#: engine or of the system beneath it, in words that name neither what failed nor what to do.
+ER_GET_ERRNO = 1030
+ER_ERROR_DURING_COMMIT = 1180
+#: The system errors behind them that have a cause the user can act on (errno -> what it means on the server).
+_SERVER_CAUSES = {
+    1: "the server was not permitted to write a file (often its temporary folder, tmpdir, full or not writable)",
+    5: "its disk failed to read or write (an I/O error)",
+    13: "the server was not permitted to write a file",
+    28: "its disk is full",
+    30: "its data directory is on a read-only file system",
+    122: "its disk quota is exceeded",
+}
+#: MariaDB writes ``Got error 30 "Read-only file system" from storage engine InnoDB``, MySQL ``Got error 30 -
+#: 'Read-only file system' from storage engine`` or no words at all.
+_GOT_ERROR = re.compile(r"Got error (-?\d+)(?: \"(.*?)\"| - '(.*?)')?(?: from storage engine ?(\S*)| during COMMIT)?",
+                        re.DOTALL)
+
+
+def storage_failure(code: object, message: str) -> str | None:
+    """Errors 1030 and 1180 in one clear line naming what failed (the storage engine, the commit), the system's
+    words and what they mean on the server; None for any other error."""
+    if code not in (ER_GET_ERRNO, ER_ERROR_DURING_COMMIT):
+        return None
+    found = _GOT_ERROR.match(message)
+    errno = int(found.group(1)) if found else None
+    words = (found.group(2) or found.group(3) or "") if found else ""
+    engine = (found.group(4) or "") if found else ""
+    system = f" with error {errno}" + (f" ({words})" if words else "") if errno is not None else f": {message}"
+    if code == ER_ERROR_DURING_COMMIT:
+        what = f"the server could not commit, nothing of the transaction was kept: its storage engine failed{system}"
+    else:
+        what = f"the server's storage engine{' ' + engine if engine else ''} failed{system}"
+    cause = _SERVER_CAUSES.get(errno) if errno is not None else None
+    return what + (f": {cause}" if cause else "")
 
 
 def quote_name(name: str) -> str:
