@@ -13,6 +13,7 @@ changed the target, and changes nothing else. Installs and rollbacks in one fold
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -43,6 +44,7 @@ from synco_core.engines.sqlite.common import (
 from synco_core.engines.sqlite.gate import ScriptGate
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.fsutil import open_private
+from synco_core.names import MAX_SEGMENT_BYTES
 from synco_core.nospace import is_no_space, no_space
 from synco_core.permissions import keep_mode_of, new_database_mode
 from synco_core.values import (
@@ -216,6 +218,12 @@ def _target(database: DatabaseConfig) -> Path:
         path = Path(os.path.realpath(path))
     # Named as another file's kept copy or temporary file, its install would replace what that one keeps.
     refuse_derived_name(path.name, OWN_FILES, "SQLite", str(path.parent), fold_case=True)
+    if _name_bytes(path.name + SQLITE_SIDECAR) > MAX_SEGMENT_BYTES:
+        # SQLite could not make the file's journal (NAME-journal) beside it: no write to it would ever work.
+        raise ConfigError(f"cannot use SQLite database {path}: its file name is {_name_bytes(path.name)} bytes long, "
+                          f"and SQLite's journal beside it ({SQLITE_SIDECAR}) would exceed the "
+                          f"{MAX_SEGMENT_BYTES} bytes a file name may have; use a name of at most "
+                          f"{MAX_SEGMENT_BYTES - len(SQLITE_SIDECAR)} bytes; nothing was changed")
     return path
 
 
@@ -246,9 +254,36 @@ OWN_FILES = {PREVIOUS_SUFFIX: "the previous content", ".synco-new": "the new fil
 
 
 def _side_files(target: Path) -> tuple[Path, Path, Path, Path]:
-    """The new file being written, the kept copy, the kept copy's temporary name, a rollback's side name."""
-    return (target.with_name(f".{target.name}.synco-new"), Path(str(target) + PREVIOUS_SUFFIX),
-            target.with_name(f".{target.name}.synco-keep"), target.with_name(f".{target.name}.synco-swap"))
+    """The new file being written, the kept copy, the kept copy's temporary name, a rollback's side name.
+
+    The new file is opened for writing, so SQLite makes its ``-journal`` beside it: its name leaves room for
+    that. Each name is shortened with a hash of the target's where it would not fit (:func:`_side_name`).
+    """
+    return (_side_name(target, ".", ".synco-new", SQLITE_SIDECAR), _side_name(target, "", PREVIOUS_SUFFIX),
+            _side_name(target, ".", ".synco-keep"), _side_name(target, ".", ".synco-swap"))
+
+
+#: The longest name SQLite gives a database's own files beside it (``-journal``; ``-wal`` and ``-shm`` are shorter).
+SQLITE_SIDECAR = "-journal"
+
+
+def _name_bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
+def _side_name(target: Path, prefix: str, suffix: str, room: str = "") -> Path:
+    """``prefix + target's name + suffix`` beside the target, as long as that (and ``room`` after it) fits in a
+    file name (:data:`MAX_SEGMENT_BYTES`); otherwise the target's name is cut (never inside a character) and
+    a hash of the whole name put after it, so that two long targets in one folder keep files of their own.
+    Before, such a name was refused by the file system late: the load failed as "unable to open database file"."""
+    name = f"{prefix}{target.name}{suffix}"
+    if _name_bytes(name + room) <= MAX_SEGMENT_BYTES:
+        return target.with_name(name)
+    digest = hashlib.sha256(target.name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    head = target.name
+    while head and _name_bytes(f"{prefix}{head}~{digest}{suffix}{room}") > MAX_SEGMENT_BYTES:
+        head = head[:-1]
+    return target.with_name(f"{prefix}{head}~{digest}{suffix}")
 
 
 @contextlib.contextmanager
