@@ -37,6 +37,8 @@ def check(database: DatabaseConfig) -> bool:
     conn = connect(database, use_database=False)
     try:
         swap.plain_session(conn)
+        names = Names.on_server(conn, database.name, where(database))
+        scratch = names.scratch
         if not _exists(conn, scratch):
             try:
                 with conn.cursor() as cur:

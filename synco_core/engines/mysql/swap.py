@@ -91,12 +91,16 @@ SWAPPING = "swapping"
 KEPT = "kept"
 
 
-def derived_name(db: str, suffix: str) -> str:
-    """``db + suffix``, shortened with a hash when that would exceed MySQL's 64-character limit."""
+def derived_name(db: str, suffix: str, *, fold: bool = False) -> str:
+    """``db + suffix``, shortened with a hash when that would exceed MySQL's 64-character limit.
+
+    ``fold``: the server folds database names (``lower_case_table_names``), so the hash is of the name in lower
+    case, and every spelling of one database gets the same names beside it (the server folds the rest).
+    """
     name = db + suffix
     if len(name) <= _MAX_NAME:
         return name
-    digest = hashlib.sha1(db.encode()).hexdigest()[:8]
+    digest = hashlib.sha1((db.lower() if fold else db).encode()).hexdigest()[:8]
     return db[:_MAX_NAME - len(suffix) - 9] + "_" + digest + suffix
 
 
@@ -116,6 +120,26 @@ class Names:
         guard.refuse_derived_name(target, OWN_DATABASES, "MySQL", where, fold_case=True)
         return Names(target, derived_name(target, SCRATCH_SUFFIX), derived_name(target, BACKUP_SUFFIX),
                      derived_name(target, TRANSIT_SUFFIX))
+
+    @staticmethod
+    def on_server(conn: Any, target: str, where: str = "the server") -> Names:
+        """:meth:`of`, as the server ``conn`` reaches folds database names.
+
+        Under ``lower_case_table_names`` ``Shop`` and ``shop`` are one database, but the hash in a long target's
+        names was of the name as written: an install through one spelling kept the previous content where a
+        rollback through another never looked. There the hash is of the folded name (:func:`derived_name`); a
+        database an older synco named after the spelling's own hash, when the folded name has none, is still
+        the one used, so its kept copy is rolled back and its leftovers cleaned up.
+        """
+        written = Names.of(target, where)
+        if int(schema.query(conn, "SELECT @@lower_case_table_names")[0][0] or 0) == 0:
+            return written
+        chosen = []
+        for suffix, older in zip((SCRATCH_SUFFIX, BACKUP_SUFFIX, TRANSIT_SUFFIX), written.beside(), strict=True):
+            folded = derived_name(target, suffix, fold=True)
+            older_only = folded.lower() != older.lower() and not exists(conn, folded) and exists(conn, older)
+            chosen.append(older if older_only else folded)
+        return Names(target, *chosen)
 
     def beside(self) -> tuple[str, str, str]:
         """The databases synco creates and drops beside the target."""
