@@ -31,6 +31,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.listing import some_names
 from synco_core.pluginanswers import dump_options_problem
 from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
+from synco_core.tablenames import readings
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
 log = logging.getLogger(__name__)
@@ -255,12 +256,18 @@ class _InventoryNames:
                     spelt.setdefault(column.lower(), column)
 
     def table(self, name: str) -> str | None:
-        """``name`` when the inventory has that table, its own spelling when the case differs, else None."""
+        """``name`` when the inventory has that table, its own spelling when the case differs, else None.
+
+        A name written quoted (``"a=b"``) is found as the engines find it (:func:`table_keys`), and given as
+        the inventory names it: the rule of a name written so was left out here as naming no table."""
         if table_key(name) in self.columns:
             return name
-        if self.fold_tables:
-            return self.spelling.get(table_key(name).lower())
-        return None
+        found = {key for key in table_keys(name) if key in self.columns}
+        if not found and self.fold_tables:
+            found = {spelt for key in table_keys(name) if (spelt := self.spelling.get(key.lower())) is not None}
+        if len(found) > 1:
+            return name  # Two tables: kept as written, for the engine to refuse as ambiguous in one line.
+        return found.pop() if found else None
 
     def column(self, table: str, column: str) -> str | None:
         found = self.columns.get(table_key(table), set())
@@ -292,6 +299,13 @@ def table_key(name: str) -> str:
     return name[len("public."):] if name.startswith("public.") else name
 
 
+def table_keys(name: str) -> set[str]:
+    """The inventory names a rule's ``name`` may match (:func:`table_key` of each of its readings, see
+    :func:`synco_core.tablenames.readings`): ``"a=b"`` is MySQL's and SQLite's table ``a=b``, and a PostgreSQL
+    manifest key (``"a.b"``) is itself. The engines refuse a name that matches two tables."""
+    return {table_key(reading) for reading in readings(name)}
+
+
 def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> list[str]:
     """Tables and ``table.column`` names that ``options`` neither keep nor mask, in inventory order.
 
@@ -301,9 +315,9 @@ def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> lis
     each column must have a sanitising rule or be declared safe as ``table.column``. Views are skipped:
     they hold no rows of their own, and the tables they read from are checked themselves.
     """
-    no_rows = {table_key(t) for t in options.exclude_tables}
-    kept = {table_key(k) for k in options.keep}
-    masked = {(table_key(rule.table), rule.column) for rule in options.sanitize}
+    no_rows = {key for t in options.exclude_tables for key in table_keys(t)}
+    kept = {key for k in options.keep for key in table_keys(k)}
+    masked = {(key, rule.column) for rule in options.sanitize for key in table_keys(rule.table)}
     missing: list[str] = []
     for table in inventory.tables:
         if table.kind != "table":

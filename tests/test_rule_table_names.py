@@ -202,3 +202,33 @@ def test_the_quoted_form_of_a_name_reads_back_as_that_name_alone(name: str) -> N
     """The property the rule rests on: ``quoted(name)`` parses to exactly ``name``, in one part."""
     assert name_parts(quoted(name)) == (name,)
     assert readings(quoted(name))[0] == name
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
+def test_what_checks_and_plans_the_rules_finds_the_tables_the_engines_find(engine: str) -> None:
+    """Strict mode, the filter of rules against the inventory (named databases, plugins' defaults) and ``serve
+    --plan`` match a quoted name as the engines do: a table ``a=b`` written ``"a=b"`` was unclassified in strict
+    mode, shown with all its rows in the plan, and its rules dropped as naming no table."""
+    from synco_core.dumpoptions import present_in, strict_violations
+    from synco_core.serve.plan import _table_plan
+    from synco_core.values import DatabaseInventory, DumpOptions, SanitizeRule, TableInfo
+
+    inventory = DatabaseInventory(engine=engine, server_version="1", tables=[
+        TableInfo(name, ["id", "secret"]) for name in ODD_NAMES])
+    half = len(ODD_NAMES) // 2
+    options = DumpOptions(
+        exclude_tables=tuple(quoted(name) for name in ODD_NAMES[:half]),
+        sanitize=tuple(SanitizeRule(quoted(name), "secret", transform="null") for name in ODD_NAMES[half:]),
+        keep=tuple(f"{quoted(name)}.id" for name in ODD_NAMES[half:]),
+        where={quoted(name): "id > 1" for name in ODD_NAMES[half:]},
+        strict=True)
+    assert strict_violations(options, inventory) == []
+    kept = present_in(options, inventory)
+    assert set(kept.exclude_tables) == set(ODD_NAMES[:half])
+    assert {rule.table for rule in kept.sanitize} == set(ODD_NAMES[half:])
+    assert set(kept.where) == set(ODD_NAMES[half:])
+    for name in ODD_NAMES[:half]:
+        assert _table_plan(name, "table", 2, 100, options).rows == "none", name
+    for name in ODD_NAMES[half:]:
+        plan = _table_plan(name, "table", 2, 100, options)
+        assert plan.rows == "filtered" and plan.sanitized == {"secret": "null"}, name

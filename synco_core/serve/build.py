@@ -31,7 +31,14 @@ from synco_core.databases import (
     requested_named_sets,
 )
 from synco_core.detection import list_file_sets
-from synco_core.dumpoptions import SessionDump, describe_rules, resolve_database_dump, resolve_session_dump, table_key
+from synco_core.dumpoptions import (
+    SessionDump,
+    describe_rules,
+    resolve_database_dump,
+    resolve_session_dump,
+    table_key,
+    table_keys,
+)
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import second_of
@@ -295,7 +302,7 @@ def _dump_estimate(database: DatabaseConfig, dump: SessionDump,
         except SyncoError as exc:
             log.debug("no estimate for the dump's progress: %s", exc)
             return 0, 0
-    excluded = {table_key(name) for name in dump.options.exclude_tables}
+    excluded = {key for name in dump.options.exclude_tables for key in table_keys(name)}
     dumped = [t for t in inventory.tables if t.kind == "table" and table_key(t.name) not in excluded]
     return len(dumped), sum(max(0, t.rows_estimate) for t in dumped)
 

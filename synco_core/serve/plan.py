@@ -16,7 +16,14 @@ from typing import Any
 
 from synco_core.databases import DB_SET_NAME, database_of_set, is_database_set, requested_named_sets
 from synco_core.detection import list_file_sets
-from synco_core.dumpoptions import check_strict, describe_rules, resolve_database_dump, strict_violations, table_key
+from synco_core.dumpoptions import (
+    check_strict,
+    describe_rules,
+    resolve_database_dump,
+    strict_violations,
+    table_key,
+    table_keys,
+)
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.plugins import SyncoPluginManager
@@ -112,17 +119,17 @@ def _table_plan(table_name: str, kind: str, rows_estimate: int, size_bytes: int,
     if kind != "table":
         plan.rows = "view"
         return plan
-    if key in {table_key(t) for t in options.exclude_tables}:
+    if any(key in table_keys(t) for t in options.exclude_tables):
         plan.rows = "none"
         return plan
-    plan.where = next((cond for t, cond in options.where.items() if table_key(t) == key), None)
-    newest = next((spec for t, spec in options.keep_newest.items() if table_key(t) == key), None)
+    plan.where = next((cond for t, cond in options.where.items() if key in table_keys(t)), None)
+    newest = next((spec for t, spec in options.keep_newest.items() if key in table_keys(t)), None)
     if newest is not None:
         plan.keep_newest = f"newest {newest[1]} by {newest[0]}"
     if plan.where is not None or newest is not None:
         plan.rows = "filtered"
     plan.sanitized = {rule.column: rule.shown()
-                      for rule in options.sanitize if table_key(rule.table) == key}
+                      for rule in options.sanitize if key in table_keys(rule.table)}
     return plan
 
 
