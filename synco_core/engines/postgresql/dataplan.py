@@ -121,10 +121,10 @@ class DataPlanner:
             by_parts.setdefault((table.name,), []).append(table)
 
         def resolve(name: str, what: str) -> Table:
-            # Written by the quoting rule (synco_core.tablenames: "a=b", "q""t", "s"."a.b"), its parts unquoted;
-            # otherwise (q"t) as written, and a manifest key or "schema.name" as before.
+            # A manifest key, "schema.name" or a table's own name as before; else written by the quoting rule
+            # (synco_core.tablenames: "a=b", "q""t", s."a=b"), its parts unquoted.
             parts = name_parts(name)
-            found = (by_parts.get(parts) if parts is not None else None) or lookup.get(name)
+            found = lookup.get(name) or (by_parts.get(parts) if parts is not None else None)
             if not found:
                 raise ConfigError(f"unknown table {name!r} in {what}")
             if len(found) > 1:
