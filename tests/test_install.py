@@ -478,7 +478,8 @@ def test_a_set_folder_that_is_a_link_is_installed_through_it(plugin_manager: Any
     assert os.listdir(project / "files") == ["public"], "nothing is left beside the link"
     kept = f".{target.name}.synco-previous"
     assert (target.parent / kept / "old.txt").read_text() == "old public"
-    assert set(os.listdir(target.parent)) == beside_target | {kept}
+    # Beside it: the kept copy, and the note of what the install put in (so that no undo removes more).
+    assert set(os.listdir(target.parent)) == beside_target | {kept, f".{target.name}.synco-previous.installed"}
 
     result = _rollback(project, monkeypatch, "--yes")
     assert result.exit_code == 0, result.output

@@ -15,7 +15,11 @@ kill ``synco install`` at each of them.
 A dump names one (``sqlite:dump:copied``, once the private copy of the database is made): its test proves
 that the next run removes the plaintext copy a killed dump left in the temporary folder.
 
-Without the variable (everywhere but in those tests) a step costs one environment lookup.
+``SYNCO_DEBUG_STOP_AT`` names steps the same way at which the process stops itself (SIGSTOP) instead: the
+test that started it sees it stopped (``waitpid`` with ``WUNTRACED``), acts as another program would at that
+very moment (the application writing an upload between two renames), and lets it go on with SIGCONT.
+
+Without the variables (everywhere but in those tests) a step costs two environment lookups.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import signal
 
 ENVIRONMENT_VARIABLE = "SYNCO_DEBUG_KILL_AT"
+STOP_VARIABLE = "SYNCO_DEBUG_STOP_AT"
 
 _times_reached: dict[str, int] = {}
 
@@ -31,11 +36,21 @@ _times_reached: dict[str, int] = {}
 def reached(step: str) -> None:
     """The process is at ``step``; dies there if ``SYNCO_DEBUG_KILL_AT`` asks for it."""
     wanted = os.environ.get(ENVIRONMENT_VARIABLE)
-    if not wanted:
+    stop = os.environ.get(STOP_VARIABLE)
+    if not wanted and not stop:
         return
     count = _times_reached[step] = _times_reached.get(step, 0) + 1
+    if stop and _named(stop, step, count):
+        os.kill(os.getpid(), getattr(signal, "SIGSTOP", signal.SIGTERM))
+    if wanted and _named(wanted, step, count):
+        # SIGKILL, not an exception or sys.exit: nothing of the process may clean up after itself.
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def _named(wanted: str, step: str, count: int) -> bool:
+    """True when ``wanted`` (``step`` or ``step#n``, comma-separated) names this ``count``-th reach of ``step``."""
     for item in wanted.split(","):
         name, _, nth = item.strip().partition("#")
         if name == step and count == (int(nth) if nth.isdigit() else 1):
-            # SIGKILL, not an exception or sys.exit: nothing of the process may clean up after itself.
-            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+            return True
+    return False

@@ -15,6 +15,7 @@ the file again.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.install import owned
 from synco_core.nospace import NO_SPACE_ERRNOS, NoSpaceError, no_space
 from synco_core.permissions import keep_mode_of
 from synco_core.trees import copy_tree, remove_tree, tree_size
@@ -58,10 +60,16 @@ def installed_folder(destination: Path) -> Path:
 def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) -> FilesInstallResult:
     """Replace ``destination`` by a copy of ``source_dir``; keep the old one beside it until next time.
 
-    The copy is built under a temporary name next to the destination and renamed in, so a failure in the
+    The copy is built under a temporary name next to the destination and swapped in, so a failure in the
     middle leaves the destination exactly as it was. ``keep`` names folders (relative to ``destination``)
     that belong to something else and were not sent (Laravel 10's public disk inside ``storage/app``):
     they move from the previous folder into the new one instead of disappearing with it.
+
+    What the copy holds is noted beside it first (:mod:`synco_core.install.owned`), so that an undo removes
+    only that, never an upload the application wrote since. Where the system can (Linux), the new folder and
+    the live one swap names in one step: the folder is never missing, so the application cannot create it
+    again half-way; elsewhere a folder the application created in between stops the install in one line,
+    all three folders kept.
 
     A ``destination`` that is a link is written through, as ``rsync -a source/ destination/`` does: the
     folder it leads to is replaced (its copy and its previous content beside it), and the link stays.
@@ -72,23 +80,35 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     # A dot name keeps the previous copy out of directory listings and web servers' reach.
     backup = destination.with_name("." + destination.name + BACKUP_SUFFIX)
     remove_tree(staging)
+    if os.path.lexists(destination):
+        # Only the newest previous state is kept; an older backup would restore the wrong content.
+        drop_kept_copy(destination, backup)
     files = 0
     replaced = False
+    manifest: owned.Manifest | None = None
     try:
         files = copy_tree(source_dir, staging, _LinkOrCopy())
         # The folder replaced keeps who may enter and write it (a local web server's group, a private 0700).
         keep_mode_of(staging, destination)
+        manifest = owned.write_manifest(staging, owned.manifest_path(destination))
         crashpoints.reached("files:install:staged")
         if os.path.lexists(destination):
-            # Only the newest previous state is kept; an older backup would restore the wrong content.
-            remove_tree(backup)
-            os.replace(destination, backup)
-            replaced = True
-            crashpoints.reached("files:install:kept")
-        os.replace(staging, destination)
+            if owned.exchange(staging, destination):
+                replaced = True
+                crashpoints.reached("files:install:kept")
+                # The staging name holds the previous content now.
+                os.replace(staging, backup)
+            else:
+                os.replace(destination, backup)
+                replaced = True
+                crashpoints.reached("files:install:kept")
+                _rename_in(staging, destination, backup)
+        else:
+            os.replace(staging, destination)
         crashpoints.reached("files:install:replaced")
     except BaseException as exc:
-        remove_tree(staging, ignore_errors=True)
+        if manifest is None or owned.identity(staging) == manifest.root:
+            remove_tree(staging, ignore_errors=True)
         if isinstance(exc, OSError) and not replaced:
             raise _install_failed(destination, exc, source_dir) from exc
         raise
@@ -99,6 +119,40 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
                 kept.append(str(relative))
     return FilesInstallResult(destination=destination, files=files, backup=backup if replaced else None,
                               kept=tuple(kept))
+
+
+def _rename_in(staging: Path, destination: Path, backup: Path) -> None:
+    """The second of two renames, where names cannot be exchanged: a folder the application created at
+    ``destination`` since the first (a new upload) stops the install, every folder kept where it is."""
+    try:
+        os.replace(staging, destination)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
+            raise
+        raise owned.ForeignFilesError(
+            f"cannot install into {destination}: the application created it again while it was being replaced "
+            f"(it holds {owned.named(owned.foreign_entries(destination, None)) or 'a new entry'}); nothing was "
+            f"removed: the previous content is in {backup}") from exc
+
+
+def drop_kept_copy(destination: Path, backup: Path) -> None:
+    """Remove the kept copy ``backup`` of ``destination`` (a next install makes its own).
+
+    A kept copy that is the content of an earlier install (a rollback took it out, with the uploads the
+    application wrote into it meanwhile) loses only what that install put there: anything else stops this
+    install in one line, nothing removed but the install's own files.
+    """
+    earlier = owned.read_manifest(owned.manifest_path(destination))
+    if earlier is not None and owned.identity(backup) == earlier.root:
+        stays = owned.remove_owned(backup, earlier)
+        if stays:
+            raise owned.ForeignFilesError(
+                f"cannot replace {destination}: its kept copy {backup} (the content of the install a rollback "
+                f"took out) holds files that install did not put there ({owned.named(stays)}), written by the "
+                f"application meanwhile; move them out of {backup}, then install again")
+    else:
+        remove_tree(backup)
+    owned.remove_manifest(destination)
 
 
 def _install_failed(destination: Path, exc: OSError, source_dir: Path) -> SyncoError:

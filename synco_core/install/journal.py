@@ -21,6 +21,7 @@ recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from synco_core.engines import crashpoints, default_files
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.install import owned
 from synco_core.install.state import read_json_file
 from synco_core.nospace import NO_SPACE_ERRNOS, no_space
 from synco_core.recordversion import RECORD_VERSION, record_version
@@ -225,15 +227,22 @@ def prepare_folder(step: JournalStep) -> None:
     """Before a folder step is journaled: drop an older install's kept copy and leftovers.
 
     The last install's record is forgotten when an install starts, so that copy can no longer be put back;
-    without it, a kept copy found during recovery is certainly the content this install replaced.
+    without it, a kept copy found during recovery is certainly the content this install replaced. A kept
+    copy that holds the application's files (see :func:`default_files.drop_kept_copy`), or a leftover of an
+    undo holding any, stops the install in one line instead.
     """
     assert step.path is not None and step.backup is not None
     missing = step.path.parent
     while not os.path.lexists(missing) and missing != missing.parent:
         step.created_from = missing
         missing = missing.parent
-    for leftover in (step.backup, _discard(step.path), step.path.with_name(step.path.name + STAGING_SUFFIX)):
-        _remove(leftover)
+    default_files.drop_kept_copy(step.path, step.backup)
+    discard = _discard(step.path)
+    stays = owned.remove_owned(discard, None)
+    if stays:
+        raise owned.ForeignFilesError(f"cannot replace {step.path}: {discard} holds files an earlier undo kept "
+                                      f"there ({owned.named(stays)}); move them out of it, then install again")
+    _remove(step.path.with_name(step.path.name + STAGING_SUFFIX))
     _sync_folder(step.path.parent)
 
 
@@ -249,28 +258,61 @@ def dotfile_candidates(previous: Path, destination: Path) -> list[str]:
 def undo_folder(step: JournalStep) -> None:
     """Put back what a folder step replaced, whatever point it reached; safe to run again after a kill.
 
-    The new content is renamed aside before the kept copy is renamed in, so the folder is always either
-    whole old or whole new content, never missing while there is something to put there.
+    The new content and the kept copy swap names in one step where the system can (else the new content is
+    renamed aside before the kept copy is renamed in), so the folder is always either whole old or whole
+    new content. Only what the install put there is removed (:mod:`synco_core.install.owned`): a folder
+    holding anything else (uploads the application wrote since) stops the undo in one line naming it and
+    where the previous content is, nothing changed; the next run tries again.
     """
     assert step.path is not None and step.backup is not None
     path, backup, discard = step.path, step.backup, _discard(step.path)
-    _remove(path.with_name(path.name + STAGING_SUFFIX))
+    staging = path.with_name(path.name + STAGING_SUFFIX)
+    manifest = owned.read_manifest(owned.manifest_path(path))
+    if os.path.lexists(staging):
+        if manifest is not None and owned.identity(staging) != manifest.root and not os.path.lexists(backup):
+            # Killed right after the exchange: the staging name holds the previous content.
+            os.replace(staging, backup)
+        else:
+            _remove(staging)  # The new content, never live: the application cannot have written into it.
+    _drop_discard(path, discard, manifest)
+    if manifest is not None and owned.identity(backup) == manifest.root:
+        # Killed right after this undo's exchange: the kept name holds the install's content now.
+        os.replace(backup, discard)
+        _drop_discard(path, discard, manifest)
     if os.path.lexists(backup):
+        if os.path.lexists(path):
+            _refuse_foreign(path, owned.foreign_entries(path, manifest, step.kept) if manifest else [],
+                            f"its previous content is in {backup}")
         # The previous content is kept: whatever lies at the path now is (part of) the new content.
         for relative in step.kept:
             for holder in (path, discard):
                 if os.path.lexists(holder):
                     carry_over(holder, backup, PurePosixPath(relative))
-        if os.path.lexists(path):
-            _remove(discard)
-            os.replace(path, discard)
-        os.replace(backup, path)
+        if os.path.lexists(path) and owned.exchange(path, backup):
+            crashpoints.reached("files:undo:exchanged")
+            os.replace(backup, discard)
+        else:
+            if os.path.lexists(path):
+                os.replace(path, discard)
+            try:
+                os.replace(backup, path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                raise owned.ForeignFilesError(
+                    f"cannot put back {path}: the application created it again meanwhile; nothing was removed: "
+                    f"its previous content is in {backup}, the install's in {discard}; move the application's "
+                    f"files out of {path}, then run the command again") from exc
         _sync_folder(path.parent)
     elif not step.existed and os.path.lexists(path) and step.state != "undone":
         # The install created the folder: putting back means no folder there.
+        _refuse_foreign(path, owned.foreign_entries(path, manifest) if manifest else [],
+                        "there was no folder there before the install")
         os.replace(path, discard)
         _sync_folder(path.parent)
-    _remove(discard)
+    _drop_discard(path, discard, manifest)
+    # The install is undone: its note goes (before the folders it created, which hold it).
+    owned.remove_manifest(path)
     if step.created_from is not None and not os.path.lexists(path):
         # Folders the step created above its own go too, as long as nothing else was put in them.
         folder = path.parent
@@ -282,6 +324,26 @@ def undo_folder(step: JournalStep) -> None:
             except OSError:
                 break
             folder = folder.parent
+
+
+def _refuse_foreign(path: Path, foreign: list[str], previous: str) -> None:
+    if foreign:
+        raise owned.ForeignFilesError(
+            f"cannot put back {path}: it holds files the install did not put there, written since "
+            f"({owned.named(foreign)}); nothing was put back ({previous}): move those files out of {path}, "
+            "then run the command again")
+
+
+def _drop_discard(path: Path, discard: Path, manifest: owned.Manifest | None) -> None:
+    """Remove the install's content set aside in ``discard``; what else is there stops the undo in one line."""
+    if manifest is None:
+        _remove(discard)  # No note of what the install put there (another installer's step): as before.
+        return
+    stays = owned.remove_owned(discard, manifest)
+    if stays:
+        raise owned.ForeignFilesError(
+            f"files written into {path} while it was being put back are kept in {discard} ({owned.named(stays)}); "
+            f"move them out of it, then run the command again")
 
 
 def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None],

@@ -39,6 +39,7 @@ from synco_core.install.journal import (
     replaced_in_place,
     undo_steps,
 )
+from synco_core.install.owned import ForeignFilesError
 from synco_core.install.plan import (
     InstallPlan,
     InstallStep,
@@ -420,7 +421,7 @@ def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str
     try:
         for folder in state.folders:
             swapped.append(swap_folder(folder))
-    except (OSError, ConfigError) as exc:
+    except (OSError, ConfigError, ForeignFilesError) as exc:
         for done in reversed(swapped):
             try:
                 swap_folder(done)
@@ -428,6 +429,8 @@ def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str
                 log.error("could not swap %s back: %s", done.path, again)
         for database in reversed(databases):
             rollback_with_engine(database, options, manager)
+        if isinstance(exc, ForeignFilesError):
+            raise SyncoError(f"{exc}; the database and the other folders are as they were") from exc
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SyncoError(f"could not put back {state.folders[len(swapped)].path}: {detail}; "
                          "the database and folders are as they were") from exc

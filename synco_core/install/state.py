@@ -9,6 +9,7 @@ the first, and the failed-install undo uses the same swap.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
+from synco_core.install import owned
 from synco_core.recordversion import RECORD_VERSION, record_version
 from synco_core.trees import remove_tree
 
@@ -40,9 +42,15 @@ class ReplacedFolder:
     def created(path: Path) -> ReplacedFolder:
         return ReplacedFolder(path, path.with_name("." + path.name + BACKUP_SUFFIX), previous=False)
 
+    @property
+    def side(self) -> Path:
+        """Where a rollback's swap passes the current content where names cannot be exchanged."""
+        return self.path.with_name(self.path.name + ".synco-swap")
+
     def check(self) -> None:
-        """A one-line ConfigError when the kept copy is gone (before anything is swapped)."""
-        if self.previous and not os.path.lexists(self.backup):
+        """A one-line ConfigError when the kept copy is gone (before anything is swapped); a swap cut short
+        leaves it in the current content's place (:func:`swap_folder` moves it back first)."""
+        if self.previous and not os.path.lexists(self.backup) and not os.path.lexists(self.side):
             raise ConfigError(f"cannot put back {self.path}: its previous content {self.backup} is gone")
 
 
@@ -69,24 +77,57 @@ def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:
     """Put ``folder.backup`` in place of ``folder.path`` and keep what was there as the backup.
 
     Returns the folder as it is afterwards, so swapping that again restores the install. Folders carried
-    over at install time move back into whichever content is in place.
+    over at install time move back into whichever content is in place. Both names are exchanged in one step
+    where the system can, so the application never finds the folder missing; elsewhere the current content
+    passes through ``<folder>.synco-swap``, and one a killed rollback left there is moved back first. Nothing
+    is removed but an empty leftover: a folder the application created in between stops it in one line.
     """
     folder.check()
-    side = folder.path.with_name(folder.path.name + ".synco-swap")
-    _remove(side)
+    side = folder.side
+    _settle_side(folder, side)
     had_current = os.path.lexists(folder.path)
-    if had_current:
-        os.replace(folder.path, side)
-    if folder.previous:
-        os.replace(folder.backup, folder.path)
-    else:
-        _remove(folder.backup)  # A backup from an older install, not the content this one replaced.
-    if had_current:
-        os.replace(side, folder.backup)
+    if not (had_current and folder.previous and owned.exchange(folder.path, folder.backup)):
+        if had_current:
+            os.replace(folder.path, side)
         if folder.previous:
-            for relative in folder.kept:
-                carry_over(folder.backup, folder.path, PurePosixPath(relative))
+            try:
+                os.replace(folder.backup, folder.path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                raise owned.ForeignFilesError(
+                    f"cannot put back {folder.path}: the application created it again meanwhile; nothing was "
+                    f"removed: the content taken out is in {side}, the one to put back in {folder.backup}") from exc
+        else:
+            # A copy left from an older install, not the content this one replaced: only an empty one goes.
+            stays = owned.remove_owned(folder.backup, None)
+            if stays:
+                raise owned.ForeignFilesError(
+                    f"cannot take out {folder.path}: {folder.backup} is in the way and holds files "
+                    f"({owned.named(stays)}); move them out of it, then run the command again")
+        if had_current:
+            os.replace(side, folder.backup)
+    if had_current and folder.previous:
+        for relative in folder.kept:
+            carry_over(folder.backup, folder.path, PurePosixPath(relative))
     return replace(folder, previous=had_current)
+
+
+def _settle_side(folder: ReplacedFolder, side: Path) -> None:
+    """Undo a swap a kill cut short, told by the content it left under ``side``."""
+    if not os.path.lexists(side):
+        return
+    if not os.path.lexists(folder.path):
+        os.replace(side, folder.path)  # Killed after the current content was moved aside.
+    elif folder.previous and not os.path.lexists(folder.backup):
+        # Killed after the kept copy was moved in: both go back where they were.
+        os.replace(folder.path, folder.backup)
+        os.replace(side, folder.path)
+    else:
+        raise owned.ForeignFilesError(
+            f"cannot swap {folder.path}: {side}, left by an interrupted rollback, is there too; nothing was "
+            f"changed: keep what you want at {folder.path} and {folder.backup}, move {side} away, then run the "
+            "command again")
 
 
 def restore_folder(folder: ReplacedFolder) -> None:
