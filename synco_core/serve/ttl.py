@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from synco_core.engines import crashpoints
 from synco_core.fsutil import process_alive
 from synco_core.index.hashcache import CACHE_TAG
 from synco_core.wire import META_FILE, SESSION_PREFIX
@@ -341,13 +342,40 @@ def remove_session(folder: Path) -> str | None:
 
 
 def _remove_marker_last(folder: Path) -> None:
-    """``shutil.rmtree``, with the TTL marker removed after everything else in ``folder``."""
-    for child in sorted(os.scandir(folder), key=lambda entry: entry.name == MARKER_FILE):
-        if child.is_dir(follow_symlinks=False):
-            shutil.rmtree(child.path)
-        else:
-            os.unlink(child.path)
-    os.rmdir(folder)
+    """``shutil.rmtree``, with the TTL marker removed after everything else in ``folder``.
+
+    Another serve may be removing the same folder at the same moment (it took this serve's hidden
+    ``.synco-removing-*`` folder for a leftover): an entry already gone is what both want, so each goes on
+    with the rest, and the folder is gone once either is done.
+    """
+    entries = sorted(os.scandir(folder), key=lambda entry: entry.name == MARKER_FILE)
+    crashpoints.reached("serve:remove:listed")
+    for child in entries:
+        try:
+            if child.is_dir(follow_symlinks=False):
+                shutil.rmtree(child.path, onerror=_gone_is_removed)
+            else:
+                os.unlink(child.path)
+        except FileNotFoundError:
+            pass
+        crashpoints.reached("serve:remove:entry")
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(folder)
+
+
+def _gone_is_removed(_function: object, _path: str,
+                     exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+    """``shutil.rmtree``'s error handler: an entry another process removed first is removed; else raise."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
+
+
+def _remove_leftover(leftover: Path) -> None:
+    """Remove a hidden folder a serve left while creating or removing a session (marker last, as a session)."""
+    try:
+        _remove_marker_last(leftover)
+    except OSError:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def cleanup_expired(web_root: Path) -> list[Path]:
@@ -363,7 +391,7 @@ def cleanup_expired(web_root: Path) -> list[Path]:
                 log.warning("cannot remove the expired session %s (%s)", folder, reason)
     for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
         log.info("removing %s, left by a serve that stopped while creating or removing it", leftover)
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove_leftover(leftover)
         if not os.path.lexists(leftover):
             removed.append(leftover)
     return removed
@@ -402,7 +430,7 @@ def cleanup_all(web_root: Path) -> tuple[list[Path], list[tuple[Path, str]], lis
         else:
             failed.append((folder, reason))
     for leftover in _creating_leftovers(web_root, time.time()) if web_root.is_dir() else []:
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove_leftover(leftover)
         if os.path.lexists(leftover):
             failed.append((leftover, f"{leftover}: still there"))
         else:
