@@ -351,23 +351,23 @@ def _remove_marker_last(folder: Path) -> None:
     entries = sorted(os.scandir(folder), key=lambda entry: entry.name == MARKER_FILE)
     crashpoints.reached("serve:remove:listed")
     for child in entries:
-        try:
-            if child.is_dir(follow_symlinks=False):
-                shutil.rmtree(child.path, onerror=_gone_is_removed)
-            else:
+        if child.is_dir(follow_symlinks=False):
+            _remove_folder_shared(child.path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(child.path)
-        except FileNotFoundError:
-            pass
         crashpoints.reached("serve:remove:entry")
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(folder)
 
 
-def _gone_is_removed(_function: object, _path: str,
-                     exc_info: tuple[type[BaseException], BaseException, object]) -> None:
-    """``shutil.rmtree``'s error handler: an entry another process removed first is removed; else raise."""
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
+def _remove_folder_shared(path: str) -> None:
+    """``shutil.rmtree`` of a folder another process may be removing too: what it removed first is removed."""
+    while os.path.lexists(path):
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            continue  # Something inside went meanwhile: the rest is tried again.
 
 
 def _remove_leftover(leftover: Path) -> None:
