@@ -14,8 +14,8 @@ kept copy), and forgets the record. Every undo step is safe to repeat, so a kill
 recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
 :mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
 ``install:journal:database-done``, ``install:journal:files-started``, ``install:journal:files-done``,
-``install:journal:recorded`` and, during an undo, ``install:journal:database-undone`` and
-``install:journal:files-undone``.
+``install:journal:recorded`` and, during an undo, ``install:journal:database-undone``,
+``files:undo:exchanged`` and ``install:journal:files-undone``.
 """
 
 from __future__ import annotations
