@@ -281,7 +281,7 @@ def undo_folder(step: JournalStep) -> None:
         _drop_discard(path, discard, manifest)
     if os.path.lexists(backup):
         if os.path.lexists(path):
-            _refuse_foreign(path, owned.foreign_entries(path, manifest, step.kept) if manifest else [],
+            _refuse_foreign(path, owned.foreign_entries(path, manifest, step.kept) if manifest else owned.Found(),
                             f"its previous content is in {backup}")
         # The previous content is kept: whatever lies at the path now is (part of) the new content.
         for relative in step.kept:
@@ -306,7 +306,7 @@ def undo_folder(step: JournalStep) -> None:
         _sync_folder(path.parent)
     elif not step.existed and os.path.lexists(path) and step.state != "undone":
         # The install created the folder: putting back means no folder there.
-        _refuse_foreign(path, owned.foreign_entries(path, manifest) if manifest else [],
+        _refuse_foreign(path, owned.foreign_entries(path, manifest) if manifest else owned.Found(),
                         "there was no folder there before the install")
         os.replace(path, discard)
         _sync_folder(path.parent)
@@ -326,7 +326,7 @@ def undo_folder(step: JournalStep) -> None:
             folder = folder.parent
 
 
-def _refuse_foreign(path: Path, foreign: list[str], previous: str) -> None:
+def _refuse_foreign(path: Path, foreign: owned.Found, previous: str) -> None:
     if foreign:
         raise owned.ForeignFilesError(
             f"cannot put back {path}: it holds files the install did not put there, written since "

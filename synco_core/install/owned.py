@@ -22,11 +22,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import json
 import os
+import sqlite3
 import stat
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from synco_core.errors import SyncoError
@@ -50,32 +50,45 @@ def identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def _entry_identity(info: os.stat_result) -> list[int]:
-    return [info.st_ino, info.st_size, info.st_mtime_ns]
+def _entry_identity(info: os.stat_result) -> str:
+    # Text, not three integers: a modification time past 2262 does not fit SQLite's 64-bit integers.
+    return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 
 
-@dataclass
 class Manifest:
-    """The identity of an installed folder (``root``) and of each entry (relative path) the install put in it."""
+    """The identity of an installed folder (``root``) and of each entry (relative path) the install put in it.
 
-    root: tuple[int, int]
-    entries: dict[str, list[int]] = field(default_factory=dict)
-    folders: set[str] = field(default_factory=set)
+    Kept on disk (an SQLite file) and looked up entry by entry, never loaded whole: a folder of a million
+    uploads costs the install no memory for it.
+    """
+
+    def __init__(self, root: tuple[int, int], db: sqlite3.Connection) -> None:
+        self.root = root
+        self._db = db
 
     def owns(self, relative: str, info: os.stat_result) -> bool:
-        if stat.S_ISDIR(info.st_mode):
-            return relative in self.folders
-        return self.entries.get(relative) == _entry_identity(info)
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                return self._db.execute("SELECT 1 FROM folders WHERE path = ?", (relative,)).fetchone() is not None
+            row = self._db.execute("SELECT identity FROM entries WHERE path = ?", (relative,)).fetchone()
+        except sqlite3.Error:
+            # A note damaged since it was read: nothing is taken for synco's, so nothing is removed.
+            return False
+        return row is not None and row[0] == _entry_identity(info)
 
 
-def _walk(root: Path) -> list[tuple[str, os.stat_result]]:
-    """Every entry under ``root`` (links not followed), relative; folders after their content."""
-    found: list[tuple[str, os.stat_result]] = []
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every entry under ``root`` (links not followed), relative; folders after their content.
+
+    A generator holding one folder's listing and the folders still to visit: entries may be removed as they
+    come (a folder comes once everything in it did).
+    """
     pending: list[tuple[str, bool]] = [("", False)]
     while pending:
         relative, listed = pending.pop()
         if listed:
-            found.append((relative, os.lstat(root / relative)))
+            with contextlib.suppress(FileNotFoundError):
+                yield relative, os.lstat(root / relative)
             continue
         if relative:
             pending.append((relative, True))
@@ -90,41 +103,68 @@ def _walk(root: Path) -> list[tuple[str, os.stat_result]]:
                 pending.append((name, False))
             else:
                 with contextlib.suppress(FileNotFoundError):
-                    found.append((name, entry.stat(follow_symlinks=False)))
-    return found
+                    yield name, entry.stat(follow_symlinks=False)
+
+
+_SCHEMA = ("CREATE TABLE note (version INTEGER, dev INTEGER, ino INTEGER);"
+           "CREATE TABLE entries (path TEXT PRIMARY KEY, identity TEXT) WITHOUT ROWID;"
+           "CREATE TABLE folders (path TEXT PRIMARY KEY) WITHOUT ROWID;")
+_VERSION = 1
+#: Rows inserted per statement batch while the note is written.
+_BATCH = 1024
+
+
+def _connect(file: Path, readonly: bool) -> sqlite3.Connection:
+    uri = file.resolve().as_uri() + ("?mode=ro" if readonly else "")
+    # Autocommit off (an explicit transaction), no shared cache; the note is read by one process at a time.
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
 
 def write_manifest(staging: Path, file: Path) -> Manifest:
     """Note what ``staging`` holds (before it is renamed in) into ``file``, durably; returns it."""
     info = os.lstat(staging)
-    manifest = Manifest((info.st_dev, info.st_ino))
-    for relative, entry in _walk(staging):
-        if stat.S_ISDIR(entry.st_mode):
-            manifest.folders.add(relative)
-        else:
-            manifest.entries[relative] = _entry_identity(entry)
-    data = {"version": 1, "root": list(manifest.root), "folders": sorted(manifest.folders),
-            "entries": manifest.entries}
+    root = (info.st_dev, info.st_ino)
     temp = file.with_name(file.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    db = _connect(temp, readonly=False)
     try:
-        os.write(fd, json.dumps(data, separators=(",", ":")).encode())
-        os.fsync(fd)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = FULL")
+        db.executescript(_SCHEMA)
+        db.execute("BEGIN")
+        db.execute("INSERT INTO note VALUES (?, ?, ?)", (_VERSION, root[0], root[1]))
+        entries: list[tuple[str, str]] = []
+        for relative, entry in _walk(staging):
+            if stat.S_ISDIR(entry.st_mode):
+                db.execute("INSERT OR REPLACE INTO folders VALUES (?)", (relative,))
+            else:
+                entries.append((relative, _entry_identity(entry)))
+                if len(entries) >= _BATCH:
+                    db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", entries)
+                    entries.clear()
+        db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", entries)
+        db.execute("COMMIT")
     finally:
-        os.close(fd)
+        db.close()
+    os.chmod(temp, 0o600)
     os.replace(temp, file)
-    return manifest
+    return Manifest(root, _connect(file, readonly=True))
 
 
 def read_manifest(file: Path) -> Manifest | None:
     """The manifest in ``file``; None when there is none or it cannot be read (then nothing is synco's)."""
-    try:
-        data = json.loads(file.read_bytes())
-        root = data["root"]
-        return Manifest((int(root[0]), int(root[1])), {str(k): [int(n) for n in v] for k, v in data["entries"].items()},
-                        {str(f) for f in data["folders"]})
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    if not file.is_file():
         return None
+    try:
+        db = _connect(file, readonly=True)
+        row = db.execute("SELECT version, dev, ino FROM note").fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None or row[0] != _VERSION:
+        db.close()
+        return None
+    return Manifest((int(row[1]), int(row[2])), db)
 
 
 def remove_manifest(folder: Path) -> None:
@@ -132,6 +172,23 @@ def remove_manifest(folder: Path) -> None:
     for leftover in (file, file.with_name(file.name + ".tmp")):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
+
+
+class Found:
+    """Entries found (relative paths): how many, and the first few of them for a one-line message; a folder
+    of a million foreign files costs no memory for them."""
+
+    def __init__(self) -> None:
+        self.first: list[str] = []
+        self.count = 0
+
+    def add(self, relative: str) -> None:
+        self.count += 1
+        if len(self.first) < SHOWN:
+            self.first.append(relative)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
 
 #: Names synco gives its own folders and notes beside a folder it installs: another set's, nested in this one.
@@ -144,27 +201,32 @@ def _skipped(relative: str, skip: tuple[str, ...]) -> bool:
     return any(relative == s or relative.startswith(s.rstrip("/") + "/") for s in skip)
 
 
-def foreign_entries(folder: Path, manifest: Manifest | None, skip: tuple[str, ...] = ()) -> list[str]:
+def foreign_entries(folder: Path, manifest: Manifest | None, skip: tuple[str, ...] = ()) -> Found:
     """The files and links under ``folder`` (relative) that the install did not put there, or changed since;
     all of them without a manifest. ``skip``: entries moved in from the previous content (not the install's,
     not the application's). Folders count only through what they hold."""
-    return [relative for relative, info in _walk(folder)
-            if not stat.S_ISDIR(info.st_mode) and not _skipped(relative, skip)
-            and (manifest is None or not manifest.owns(relative, info))]
+    found = Found()
+    for relative, info in _walk(folder):
+        if not stat.S_ISDIR(info.st_mode) and not _skipped(relative, skip) \
+                and (manifest is None or not manifest.owns(relative, info)):
+            found.add(relative)
+    return found
 
 
-def remove_owned(folder: Path, manifest: Manifest | None) -> list[str]:
+def remove_owned(folder: Path, manifest: Manifest | None) -> Found:
     """Remove from ``folder`` what the install put there (files and links it noted, unchanged), then the
     folders left empty, ``folder`` last; returns what stays (relative), which is the application's."""
     if not os.path.lexists(folder):
-        return []
+        return Found()
     if not os.path.isdir(folder) or os.path.islink(folder):
         info = os.lstat(folder)
+        stays = Found()
         if manifest is not None and manifest.root == (info.st_dev, info.st_ino):
             folder.unlink()
-            return []
-        return [folder.name]
-    stays: list[str] = []
+        else:
+            stays.add(folder.name)
+        return stays
+    stays = Found()
     for relative, info in _walk(folder):
         path = folder / relative
         if stat.S_ISDIR(info.st_mode):
@@ -177,7 +239,7 @@ def remove_owned(folder: Path, manifest: Manifest | None) -> list[str]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         else:
-            stays.append(relative)
+            stays.add(relative)
     try:
         folder.rmdir()
     except OSError as exc:
@@ -186,10 +248,10 @@ def remove_owned(folder: Path, manifest: Manifest | None) -> list[str]:
     return stays
 
 
-def named(entries: list[str]) -> str:
+def named(entries: Found) -> str:
     """A few of ``entries`` for a one-line message, and how many more."""
-    shown = ", ".join(entries[:SHOWN])
-    return shown + (f" and {len(entries) - SHOWN} more" if len(entries) > SHOWN else "")
+    shown = ", ".join(entries.first)
+    return shown + (f" and {entries.count - len(entries.first)} more" if entries.count > len(entries.first) else "")
 
 
 class ForeignFilesError(SyncoError):
