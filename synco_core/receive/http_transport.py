@@ -60,7 +60,7 @@ from synco_core.receive.transport import (
     UnreachableError,
     UntrustedCertificateError,
 )
-from synco_core.redaction import register_secret
+from synco_core.redaction import mask_url_passwords, register_secret, register_url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ FRESH_QUERY = re.compile(r"[?&]synco-poll=[0-9a-f]*$")
 
 
 def _shown(url: str) -> str:
-    """``url`` as messages show it: without the query that keeps caches out."""
-    return FRESH_QUERY.sub("", url)
+    """``url`` as messages show it: without the query that keeps caches out, and with the credentials of its
+    query (a CDN's ``?token=``, a presigned URL's signature) and its password masked."""
+    return mask_url_passwords(FRESH_QUERY.sub("", url))
 
 
 #: OpenSSL's verify codes for a certificate whose issuer this machine does not know (self-signed, a private CA):
@@ -432,10 +433,16 @@ class HttpTransport:
 
     def __init__(self, base_url: str, *, verify: bool = True, timeout: float = 30.0, max_connections: int = 8,
                  auth: tuple[str, str] | None = None, resolve: Resolver | None = None) -> None:
+        register_url_secrets(base_url)
         base_url, url_auth = split_auth(base_url)
+        # A query of the base URL (a CDN's ?token=, a presigned prefix's signature) goes on every request for a
+        # path under it, not into the path ("http://h/?token=T" + "/" + "synco-.../meta.json.enc").
+        base_url, _, query = base_url.partition("#")[0].partition("?")
         if not base_url.endswith("/"):
             base_url += "/"
         self.base_url = base_url
+        #: The base URL's query, without its "?"; "" when it has none.
+        self.base_query = query
         self.description = base_url
         self._origin = _origin(base_url)
         auth = auth or url_auth
@@ -475,7 +482,8 @@ class HttpTransport:
         pipe, never onto a command line); None when a test's resolver stands in for the system's."""
         if self._custom_resolver:
             return None
-        return {"kind": "http", "base_url": self.base_url, "verify": self._verify, "timeout": self._timeout,
+        base_url = f"{self.base_url}?{self.base_query}" if self.base_query else self.base_url
+        return {"kind": "http", "base_url": base_url, "verify": self._verify, "timeout": self._timeout,
                 "auth": list(self._auth) if self._auth else None}
 
     def _proxy(self, origin: Origin) -> Proxy | None:
@@ -491,12 +499,22 @@ class HttpTransport:
 
     def url_for(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
-            return path
+            return self._with_base_query(path) if path.startswith(self.base_url) else path
         if urlsplit(path).scheme:
             raise RefusedRequestError(f"refusing URL {path!r}: only http(s) URLs are fetched")
         # ':' is escaped so a relative path can never be read as a scheme; '%' is kept because index
         # URIs arrive already percent-encoded.
-        return urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._"))
+        return self._with_base_query(urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._")))
+
+    def _with_base_query(self, url: str) -> str:
+        """``url`` (under the base URL) with the base URL's query added, unless it holds it already."""
+        if not self.base_query:
+            return url
+        url = url.partition("#")[0]
+        held = set(urlsplit(url).query.split("&"))
+        if all(item in held for item in self.base_query.split("&") if item):
+            return url
+        return url + ("&" if "?" in url else "?") + self.base_query
 
     def _connection(self, origin: Origin) -> http.client.HTTPConnection:
         pool: dict[Origin, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
@@ -864,7 +882,7 @@ class HttpTransport:
                     if length is None:
                         # Without a length the body runs to the end of the connection: no pipelining then.
                         raise TransferError(f"no Content-Length for {path}")
-                    response = _PipelinedResponse(reader, self.url_for(path), length)
+                    response = _PipelinedResponse(reader, _shown(self.url_for(path)), length)
                     yield position, response
                     if not response.complete:
                         raise TransferError(f"the body of {path} was not read to its end")

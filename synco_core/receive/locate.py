@@ -67,8 +67,11 @@ def candidate_urls(host: str, prefixes: Iterable[str] = ()) -> list[str]:
             bases.extend(f"{scheme}://{name}" for scheme in schemes)
     result: list[str] = []
     for base in bases:
+        # A query (a CDN's ?token=) stays the query of every candidate, after the path it ends.
+        base, mark, query = base.partition("#")[0].partition("?")
         base = base if base.endswith("/") else base + "/"
         for candidate in [base] + [base + p.strip("/") + "/" for p in prefixes if p.strip("/")]:
+            candidate += mark + query
             if candidate not in result:
                 result.append(candidate)
     return result
@@ -87,7 +90,8 @@ def split_session_url(session: str) -> tuple[str, str] | None:
     for position in range(len(segments) - 1, -1, -1):
         if segments[position].startswith(SESSION_PREFIX) and len(segments[position]) > len(SESSION_PREFIX):
             base = "/".join(segments[:position]) + "/"
-            return f"{parts.scheme}://{parts.netloc}{base}", segments[position]
+            query = f"?{parts.query}" if parts.query else ""
+            return f"{parts.scheme}://{parts.netloc}{base}{query}", segments[position]
     return None
 
 
@@ -102,7 +106,7 @@ def without_session_folder(url: str, session: str) -> str:
     segments = parts.path.split("/")
     if folder not in segments:
         return url
-    base = "/".join(segments[:segments.index(folder)]) + "/"
+    base = "/".join(segments[:segments.index(folder)]) + "/" + (f"?{parts.query}" if parts.query else "")
     return f"{parts.scheme}://{parts.netloc}{base}" if parts.scheme else parts.netloc + base
 
 
