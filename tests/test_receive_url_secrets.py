@@ -27,7 +27,11 @@ from test_transfer_support import (  # noqa: F401
     tree_digest,
 )
 
+from synco_core.cli import options as cli_options
 from synco_core.cli.main import cli
+from synco_core.install.receive import SessionAddress, receive_and_install
+from synco_core.progress import Reporter
+from synco_core.receive.session import ReceiveOptions
 from synco_core.redaction import secrets_isolated
 
 SESSION = "synco-urlsecrets0123456789"
@@ -118,3 +122,70 @@ def test_a_token_in_a_failing_requests_message_is_masked(
     assert result.exit_code == 1
     assert TOKEN not in result.output
     assert "token=***" in result.output or "?token" not in result.output, result.output
+
+
+class _Answers:
+    """An interaction that types ``host`` when asked and records every question and line."""
+
+    interactive = True
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.said: list[str] = []
+
+    def echo(self, line: str) -> None:
+        self.said.append(line)
+
+    def ask(self, question: str) -> str:
+        self.said.append(question)
+        return self.host
+
+    def confirm(self, question: str, default: bool = False) -> bool:
+        self.said.append(question)
+        return True
+
+
+def test_remembering_a_typed_host_neither_asks_with_nor_writes_its_credentials(
+        fixture_app: Path, token_server: tuple[str, list[str]], tmp_path: Path) -> None:
+    root, _seen = token_server
+    key = publish(fixture_app, SESSION)
+    project = tmp_path / "project"
+    project.mkdir()
+    typed = root.replace("http://", f"http://someone:{PASSWORD}@") + f"?token={TOKEN}"
+    ui = _Answers(typed)
+    with secrets_isolated():
+        ok = receive_and_install(SessionAddress(SESSION, key.secret, project_dir=project),
+                                 ReceiveOptions(target=tmp_path / "dump", all=True), None, ui,
+                                 Reporter(enabled=False), lambda summary: None)
+    assert ok
+    remembered = [line for line in ui.said if line.startswith("Remember ")]
+    assert remembered, ui.said
+    for line in ui.said[1:]:
+        assert PASSWORD not in line and TOKEN not in line, line
+    written = (project / ".synco.yml").read_text()
+    assert PASSWORD not in written and TOKEN not in written and "127.0.0.1" in written
+
+
+URLS = [f"https://someone:{PASSWORD}@host.example/", f"https://cdn.example/a.jpg?X-Amz-Signature={SIGNATURE}",
+        f"https://cdn.example/?token={TOKEN}"]
+CREDENTIALS = (PASSWORD, SIGNATURE, TOKEN)
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_no_question_synco_asks_shows_a_urls_credentials(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(cli_options, "interactive", lambda: True)
+    monkeypatch.setattr(cli_options.click, "confirm", lambda text, **kw: shown.append(text) or True)
+    monkeypatch.setattr(cli_options.click, "prompt", lambda text, **kw: shown.append(text) or "x")
+    monkeypatch.setattr(cli_options.click, "echo", lambda text, **kw: shown.append(text))
+    question = f"Remember {url} in .synco.yml?"
+    with secrets_isolated():
+        cli_options.confirm(question)
+        ui = cli_options.TerminalInteraction()
+        ui.confirm(question)
+        ui.ask(question)
+        ui.echo(question)
+    assert len(shown) == 4
+    for text in shown:
+        assert not any(secret in text for secret in CREDENTIALS), text
+        assert "***" in text

@@ -13,7 +13,7 @@ import click
 
 from synco_core.bounded import MAX_WAIT_SECONDS
 from synco_core.errors import ConfigError
-from synco_core.redaction import printable
+from synco_core.redaction import mask_url_passwords, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -294,11 +294,17 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def asked(question: str) -> str:
+    """``question`` as the terminal shows it: a URL in it (an address the user typed, ``https://user:pw@host/``
+    or ``?token=``) never shows its credentials, nor any registered secret."""
+    return mask_url_passwords(question)
+
+
 def confirm(question: str) -> bool:
     """Ask on the terminal; False when there is none to ask on."""
     if not interactive():
         return False
-    return click.confirm(question, default=False, err=True)
+    return click.confirm(asked(question), default=False, err=True)
 
 
 def asker() -> Callable[[str], bool] | None:
@@ -316,10 +322,10 @@ class TerminalInteraction:
 
     def echo(self, line: str) -> None:
         # Lines of pull carry what the remote side said (progress, versions): never escape sequences.
-        click.echo(printable(line), err=True)
+        click.echo(printable(asked(line)), err=True)
 
     def ask(self, question: str) -> str:
-        return str(click.prompt(question, err=True))
+        return str(click.prompt(asked(question), err=True))
 
     def confirm(self, question: str, default: bool = False) -> bool:
-        return interactive() and click.confirm(question, default=default, err=True)
+        return interactive() and click.confirm(asked(question), default=default, err=True)

@@ -314,7 +314,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
 
     ``report`` prints the summary of the transfer before the install starts (or is refused).
     """
-    from synco_core.receive.locate import config_file, remember_host
+    from synco_core.receive.locate import config_file, remember_host, remembered_form
     from synco_core.receive.session import receive_session
 
     installing = Installing(install, ui, options.only)
@@ -328,7 +328,8 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
         finally:
             located.transport.close()
         if located.asked and ui.interactive and ui.confirm(
-                f"Remember {located.url} in {config_file(address.project_dir).name}?", default=True):
+                f"Remember {remembered_form(located.url)} in {config_file(address.project_dir).name}?",
+                default=True):
             remember_host(address.project_dir, located.url)
         return summary
 

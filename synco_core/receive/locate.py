@@ -164,6 +164,14 @@ def configured_hosts(project_dir: Path) -> list[str]:
     return found
 
 
+def remembered_form(url: str) -> str:
+    """``url`` as :func:`remember_host` writes it: without its basic-auth login and the query parameters naming
+    a credential (``?token=``). The question whether to remember it shows this form too."""
+    from synco_core.redaction import without_url_secrets
+
+    return without_url_secrets(split_auth(url)[0])
+
+
 def remember_host(project_dir: Path, url: str) -> Path:
     """Add ``url`` (without credentials: its basic-auth login, or a ``?token=`` in its query) to ``hosts`` in the
     project's configuration file; returns that file.
@@ -176,10 +184,7 @@ def remember_host(project_dir: Path, url: str) -> Path:
 
     from synco_core.frameworkutil.configfile import read_config_text
     from synco_core.fsutil import atomic_output
-    from synco_core.redaction import without_url_secrets
-
-    clean, _auth = split_auth(url)
-    clean = without_url_secrets(clean)
+    clean = remembered_form(url)
     path = config_file(project_dir)
     text = ""
     if path.exists():
