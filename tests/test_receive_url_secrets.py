@@ -9,6 +9,7 @@ URL that failed, with its signature): none shows the credentials.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -29,10 +30,13 @@ from test_transfer_support import (  # noqa: F401
 
 from synco_core.cli import options as cli_options
 from synco_core.cli.main import cli
+from synco_core.cli.receive_cmd import print_plan, print_summary
 from synco_core.install.receive import SessionAddress, receive_and_install
 from synco_core.progress import Reporter
-from synco_core.receive.session import ReceiveOptions
+from synco_core.receive.plan import ReceivePlan, SetPlan
+from synco_core.receive.session import ReceiveOptions, ReceiveSummary, SetOutcome
 from synco_core.redaction import secrets_isolated
+from synco_core.wire import Meta
 
 SESSION = "synco-urlsecrets0123456789"
 TOKEN = "tok-9Rz4Lm2Qw7Xe5Vb1"
@@ -189,3 +193,23 @@ def test_no_question_synco_asks_shows_a_urls_credentials(monkeypatch: pytest.Mon
     for text in shown:
         assert not any(secret in text for secret in CREDENTIALS), text
         assert "***" in text
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_summary_and_plan_reasons_never_show_a_urls_credentials(capsys: pytest.CaptureFixture[str],
+                                                                 url: str) -> None:
+    reason = f"unexpected HTTP 500 for {url}"
+    outcome = SetOutcome("uploads", "PublicFiles", "partial", detail=reason, files_downloaded=1,
+                         files_failed=[("a.jpg", reason)])
+    with secrets_isolated():
+        print_summary(ReceiveSummary(SESSION, Path("dump"), Meta(framework_name="Fixture"), [outcome]))
+        plan = ReceivePlan(SESSION, Path("dump"), Meta(framework_name="Fixture"),
+                           [SetPlan("uploads", "PublicFiles", "update", files=1, refused=[("a.jpg", reason)],
+                                    detail=reason)])
+        print_plan(plan)
+        as_json = json.dumps(plan.to_json())
+    out = capsys.readouterr()
+    printed = out.out + out.err
+    assert "a.jpg" in printed and "a.jpg" in as_json
+    for text in (printed, as_json):
+        assert not any(secret in text for secret in CREDENTIALS), text

@@ -41,7 +41,7 @@ from synco_core.progress import Reporter
 from synco_core.receive.locate import split_session_url
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
 from synco_core.receive.session import ReceiveOptions, ReceiveSummary, download_bytes
-from synco_core.redaction import printable
+from synco_core.redaction import mask_url_passwords, printable
 from synco_core.sizes import human_size
 from synco_core.wire import Meta, WireFileSet
 
@@ -102,8 +102,9 @@ def sanitizing_lines(meta: Meta, names: list[str]) -> tuple[list[str], list[str]
 
 def _say(line: str) -> None:
     # Names and texts in these lines come from the session (a framework name, a redirect's target): a
-    # hostile server must not reach the terminal with escape sequences or forged lines.
-    click.echo(printable(line))
+    # hostile server must not reach the terminal with escape sequences or forged lines. A reason may quote a
+    # URL whose credentials (a presigned URL's signature, a user:password@) are not the terminal's to show.
+    click.echo(printable(mask_url_passwords(line)))
 
 
 def _echo_sanitizing(meta: Meta, names: list[str]) -> None:
@@ -111,7 +112,7 @@ def _echo_sanitizing(meta: Meta, names: list[str]) -> None:
     for line in notes:
         _say(line)
     for line in warnings:
-        click.echo(click.style(printable(line), fg="red", bold=True), err=True)
+        click.echo(click.style(printable(mask_url_passwords(line)), fg="red", bold=True), err=True)
 
 
 def print_plan(plan: ReceivePlan) -> None:

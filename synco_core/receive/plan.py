@@ -27,6 +27,7 @@ from synco_core.receive.session import (
 from synco_core.receive.staging import receiving_folder
 from synco_core.receive.transport import Transport
 from synco_core.receive.treedigest import unchanged_tree
+from synco_core.redaction import mask_url_passwords
 from synco_core.wire import (
     Meta,
     WireFileSet,
@@ -81,11 +82,13 @@ class SetPlan:
             "name": self.name, "type": self.type, "action": self.action, "local": self.local,
             "downloadBytes": self.download_bytes, "downloadFiles": self.download_files,
             "skippedFiles": self.skipped_files, "skippedBytes": self.skipped_bytes, "files": self.files,
-            "refused": [{"path": path, "reason": reason} for path, reason in self.refused],
+            # A reason may quote a URL with its credentials (a presigned URL's signature): masked, as on the terminal.
+            "refused": [{"path": path, "reason": mask_url_passwords(reason)} for path, reason in self.refused],
             "deleteFiles": self.vanished if self.delete else [],
             "deleteFolders": self.folders,
             "vanishedFiles": self.vanished,
-            "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized, "detail": self.detail,
+            "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized,
+            "detail": mask_url_passwords(self.detail),
             "leftOutByServe": self.left_out_by_serve,
         }
 
