@@ -105,3 +105,59 @@ def test_plain_session_folder(tmp_path: Path) -> None:
         plain.write(b"x")
         raise RuntimeError("boom")
     assert not (folder.path / "broken.enc").exists() and not list(folder.path.glob("*.tmp"))
+
+
+def test_prune_removes_only_own_unused_old_archives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache folder cannot be made, so the archive goes to the temporary folder: what else is there
+    stays unless it is an older archive of this user's that nobody holds open (a running pull's upload on
+    this host, another program's file, another user's archive, one being read, one just written)."""
+    import fcntl
+    import os
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    old = 1_000_000_000
+
+    def place(name: str, *, age: bool = True) -> Path:
+        path = temp / name
+        path.write_bytes(b"x")
+        if age:
+            os.utime(path, (old, old))
+        return path
+
+    uid = os.getuid()
+    upload = place("synco-upload-0123456789abcdef.pyz")
+    loader = os.open(upload, os.O_RDONLY)
+    fcntl.flock(loader, fcntl.LOCK_EX)  # the loader of a running pull holds its archive
+    reader_path = place(f"synco-{uid}-{'b' * 20}.pyz")
+    reader = os.open(reader_path, os.O_RDONLY)
+    fcntl.flock(reader, fcntl.LOCK_SH)  # a pull uploading this archive now
+    kept = [
+        upload,
+        reader_path,
+        place("synco-notes.pyz"),
+        place(f"synco-{uid + 1}-{'c' * 20}.pyz"),
+        place(f"synco-{uid}-{'d' * 20}.pyz", age=False),
+        place(f"synco-{'e' * 20}.pyz"),  # a cache's name, not one made in the temporary folder
+    ]
+    gone = place(f"synco-{uid}-{'a' * 20}.pyz")
+    try:
+        archive = build_zipapp(cache=blocker / "cache")
+    finally:
+        os.close(loader)
+        os.close(reader)
+    assert archive.parent == temp
+    assert [path for path in kept if not path.exists()] == []
+    assert not gone.exists()
+
+
+def test_a_reused_archive_is_touched(archive: Path) -> None:
+    """A run that finds its archive marks it as just used, so that another run's prune leaves it."""
+    import os
+
+    os.utime(archive, (1_000_000_000, 1_000_000_000))
+    assert build_zipapp(cache=archive.parent) == archive
+    assert archive.stat().st_mtime > 1_000_000_000

@@ -41,7 +41,7 @@ from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingEr
 from synco_core.pull.greeting import GreetingWatch
 from synco_core.pull.remote import Remote
 from synco_core.pull.tempdir import NO_TEMP_FOLDER
-from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON
+from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON, open_archive
 from synco_core.scratch import UPLOAD_PREFIX
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             launch.uploaded = True
             try:
                 writer.write(f"{size}\n".encode())
-                with archive.open("rb") as source:
+                with open_archive(archive) as source:
                     for chunk in iter(lambda: source.read(256 << 10), b""):
                         writer.write(chunk)
                 writer.flush()

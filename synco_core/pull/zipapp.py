@@ -19,6 +19,7 @@ status 3), installs the stand-ins for missing compiled packages, and runs the sy
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as metadata
 import importlib.util
@@ -30,6 +31,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
@@ -225,17 +227,23 @@ def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
 
 
 def build_zipapp(cache: Path | None = None) -> Path:
-    """The archive for the current installation, built once per change and cached."""
+    """The archive for the current installation, built once per change and cached.
+
+    The caller opens it at once and holds a shared ``flock`` on it while reading (:func:`open_archive`):
+    another synco building another archive in the same folder removes only older archives of this user
+    that nobody reads (see :func:`_prune`)."""
     plan = plan_zipapp()
     folder = cache or user_cache_dir()
     target = folder / f"synco-{plan.fingerprint()}.pyz"
-    if target.is_file():
+    if _reuse(target):
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         folder = Path(tempfile.gettempdir())
         target = folder / f"synco-{os.getuid()}-{plan.fingerprint()}.pyz"
+        if _reuse(target):
+            return target
     log.debug("building the zipapp %s from %s; left out: %s", target, ", ".join(plan.distributions),
               ", ".join(f"{k} ({v})" for k, v in plan.skipped.items()) or "nothing")
     write_zipapp(plan, target)
@@ -243,10 +251,49 @@ def build_zipapp(cache: Path | None = None) -> Path:
     return target
 
 
+def _reuse(target: Path) -> bool:
+    """Whether ``target`` is there to use; touched, so that a prune elsewhere sees it as just written and
+    leaves it while this run opens it."""
+    if not target.is_file() or target.is_symlink():
+        return False
+    try:
+        os.utime(target)
+    except OSError:
+        return False
+    return True
+
+
+def open_archive(archive: Path) -> BinaryIO:
+    """``archive`` opened for reading with a shared ``flock`` held until it is closed: no prune removes it."""
+    import fcntl
+
+    source = archive.open("rb")
+    with contextlib.suppress(OSError):
+        fcntl.flock(source.fileno(), fcntl.LOCK_SH)
+    return source
+
+
+#: The names :func:`build_zipapp` gives its archives: in its cache, and in the temporary folder (uid first).
+_ARCHIVE = re.compile(r"synco-(?:(?P<uid>\d+)-)?[0-9a-f]{20}\.pyz")
+
+
 def _prune(folder: Path, keep: Path) -> None:
-    """Remove older archives of this cache (each is several MB)."""
+    """Remove older archives of this cache (each is several MB): only names this module gives (in the
+    temporary folder, with this user's id), files of this user not written for a while (a run that found
+    one touches it) and that no run holds open (:func:`open_archive` locks it). Never another program's
+    file, nor a ``synco-upload-*.pyz`` a running pull loader uses on this host."""
+    from synco_core.scratch import UPLOAD_GRACE, remove_file_if_unlocked
+
+    uid = os.getuid()
+    in_temp = os.path.realpath(folder) == os.path.realpath(tempfile.gettempdir())
     for old in _old_archives(folder.glob("synco-*.pyz"), keep):
-        old.unlink(missing_ok=True)
+        match = _ARCHIVE.fullmatch(old.name)
+        if match is None or (match["uid"] is not None and int(match["uid"]) != uid):
+            continue
+        if in_temp and match["uid"] is None:
+            continue
+        with contextlib.suppress(OSError):
+            remove_file_if_unlocked(old, uid, UPLOAD_GRACE)
 
 
 def _old_archives(paths: Iterable[Path], keep: Path) -> list[Path]:
