@@ -224,8 +224,8 @@ def _receive_once(
         _truncate(spec.part_path)
     with contextlib.ExitStack() as stack:
         chunks: Iterator[bytes] | None = None
+        response: Response | None = None
         if spec.encrypted_size is None or existing < spec.encrypted_size:
-            response: Response | None
             try:
                 response = stack.enter_context(transport.open(spec.remote_path, offset=existing))
             except RangeNotSatisfiableError:
@@ -270,6 +270,13 @@ def _receive_once(
             spec.part_path.unlink(missing_ok=True)
             if page:
                 raise FallbackPageError(f"{spec.label}: {spec.remote_path} is not on the server: {FALLBACK}") from None
+            if isinstance(exc, CryptoError) and source.exhausted and spec.encrypted_size and \
+                    short < spec.encrypted_size and getattr(response, "whole", False):
+                # The server's answer was whole (its Content-Length met): its file is this short, and every
+                # run gets the same. Nothing is kept to resume from.
+                raise NotDeclaredError(f"{spec.label}: the server's file is shorter than the session says: "
+                                       f"{spec.remote_path} ends after {short} of the {spec.encrypted_size} "
+                                       "encrypted bytes the meta records") from None
             if isinstance(exc, CryptoError) and source.exhausted and spec.encrypted_size and \
                     short < spec.encrypted_size:
                 # The body ended early without a broken connection: the file on the server is cut short,

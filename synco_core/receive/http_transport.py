@@ -235,6 +235,10 @@ class _HttpResponse:
         #: The file's ``Last-Modified`` (Unix seconds), or None where the server sends none that can be read.
         self.last_modified = http_time(response.getheader("Last-Modified"))
         self.complete = False
+        #: True once the body ended where the server said it would (its Content-Length met, or the last chunk
+        #: of a chunked body): a file shorter than expected is then the server's file, not a cut connection.
+        #: A body without either ends with its connection, which a cut ends the same way: never whole.
+        self.whole = False
 
     def as_sent(self) -> None:
         """Hand the body out as it comes, without undoing its coding: for a file that is stored compressed and
@@ -276,6 +280,7 @@ class _HttpResponse:
             # Its bytes were handed out (and kept by the caller): what is missing is asked for next time.
             raise TransferError(f"download of {self._url} interrupted after {received} bytes: {self._short}")
         self.complete = True
+        self.whole = self._length is not None or bool(getattr(self._response, "chunked", False))
 
 
 #: The most of a body that is not the file (a 503's or a 404's page, a redirect's note) read only to keep its

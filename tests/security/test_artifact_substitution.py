@@ -165,3 +165,31 @@ def test_a_part_file_begun_on_another_file_costs_one_whole_download_not_a_refusa
     finally:
         server.stop()
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_file_cut_short_on_the_server_is_refused_never_resumed(fixture_app: Path, tmp_path: Path) -> None:
+    """Every file of the session cut short on the server (a disk that filled while it was copied, an rsync
+    stopped midway) and served whole as it is, with a Content-Length it meets: running again gets the same
+    bytes, so each is a refusal naming the server's file as shorter, with nothing kept to resume from; never
+    "run the same command again to continue"."""
+    key = publish(fixture_app, SESSION, all=True)
+    folder = fixture_app / "web" / SESSION
+    pristine = tmp_path / "pristine"
+    shutil.copytree(folder, pristine)
+    victims = sorted(path.name for path in pristine.iterdir() if not path.name.startswith("meta."))
+    assert "dump.sqlite.zst.enc" in victims and "Resources-uploads.packs.json.enc" in victims, victims
+    wrong: list[str] = []
+    with static_server(fixture_app / "web") as (url, _behaviour):
+        for number, victim in enumerate(victims):
+            data = (pristine / victim).read_bytes()
+            for length in sorted({len(data) // 2, len(data) - 1}):
+                (folder / victim).write_bytes(data[:length])
+                target = tmp_path / f"laptop-{number}-{length}"
+                _laptop(target)
+                what = f"{victim} cut to {length} of {len(data)} bytes"
+                for _run in range(2):
+                    summary = receive_session(HttpTransport(url), SESSION, key.secret,
+                                              ReceiveOptions(target=target, all=True))
+                    wrong += _check(summary, fixture_app, target, what)
+            (folder / victim).write_bytes(data)
+    assert not wrong, "\n".join(wrong)
