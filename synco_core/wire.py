@@ -230,6 +230,9 @@ class PublicFilesInfo:
     #: one that received this very index before (the same session, or a new one of an unchanged set) only
     #: has to check its own files.
     index_sha256: str | None = None
+    #: SHA-256 of the pack table's plaintext: binds the table to this set (every artifact is encrypted to the
+    #: same key, so another set's table, served in its place, decrypts). None: a session from before it.
+    packs_sha256: str | None = None
     #: Files and folders serve found in the set's folder and left out (unreadable folders, links leading out
     #: of the set, names a receiver could not write); serve's output names them. None: none, or a writer
     #: that does not count them (Go synco v2).
@@ -253,6 +256,7 @@ class PublicFilesInfo:
             "packedSizeBytes": self.packed_size_bytes,
             "urlOrigins": list(self.url_origins),
             "indexSha256": self.index_sha256,
+            "packsSha256": self.packs_sha256,
             "leftOutCount": self.left_out_count,
         })
 
@@ -280,6 +284,7 @@ class PublicFilesInfo:
             packed_size_bytes=_get(data, "packedSizeBytes", int, where),
             url_origins=_strings(data, "urlOrigins", where),
             index_sha256=_hex_digest(_get(data, "indexSha256", str, where), 64, "indexSha256", where),
+            packs_sha256=_hex_digest(_get(data, "packsSha256", str, where), 64, "packsSha256", where),
             left_out_count=_count(data, "leftOutCount", where),
         )
 

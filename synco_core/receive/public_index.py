@@ -14,6 +14,7 @@ passes, before anything is fetched from it. A large index is read by a worker pr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -187,6 +188,16 @@ def fetch_pack_table(transport: Transport, folder: str, public: PublicFilesInfo,
     bound = encrypted_bound(plain, None)
     declared_encrypted = public.packs_encrypted_size_bytes
     encrypted = bound if declared_encrypted is None else min(declared_encrypted, bound)
-    raw = fetch_small(transport, f"{folder}/{public.packs_file_name}", identities, limit=encrypted, plain_limit=plain,
-                      source="declared" if declared_encrypted is not None else UNDECLARED)
+    wrong = f"{public.packs_file_name} is not the pack table the session lists"
+    try:
+        raw = fetch_small(transport, f"{folder}/{public.packs_file_name}", identities, limit=encrypted,
+                          plain_limit=plain, source="declared" if declared_encrypted is not None else UNDECLARED)
+    except SizeExceededError:
+        if public.packs_sha256 is None:
+            raise
+        raise NotDeclaredError(f"{wrong} (longer than the meta records)") from None
+    if public.packs_sha256 is not None and hashlib.sha256(raw).hexdigest() != public.packs_sha256.lower():
+        # Another set's table, or the set's own of an earlier serve under the same key, decrypts as well: its
+        # packs hold other files.
+        raise NotDeclaredError(f"{wrong} (its SHA-256 is not the one the meta records)")
     return pack_table_from_bytes(raw)

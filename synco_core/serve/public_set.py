@@ -690,6 +690,7 @@ def write_public_set(file_set: FileSet, folder: SessionFolder, options: PublicSe
         packs_name = f"{options.prefix}.packs.json.enc"
         raw = pack_table_to_bytes(table)
         info.packs_file_name, info.packs_size_bytes = packs_name, len(raw)
+        info.packs_sha256 = hashlib.sha256(raw).hexdigest()
         info.packs_encrypted_size_bytes = folder.write_small(packs_name, raw)
         info.pack_count = len(table)
         assert packs is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_transfer_support import fixture_app_fixture, publish, static_server, tree_digest  # noqa: F401
@@ -193,3 +194,91 @@ def test_a_file_cut_short_on_the_server_is_refused_never_resumed(fixture_app: Pa
                     wrong += _check(summary, fixture_app, target, what)
             (folder / victim).write_bytes(data)
     assert not wrong, "\n".join(wrong)
+
+
+
+PASSPHRASE = "one passphrase for both serves"
+
+
+def _two_serves(fixture_app: Path, tmp_path: Path) -> tuple[Any, dict[str, bytes]]:
+    """The session served twice under one ``--id`` and passphrase: (the key, every pack table of both serves
+    by a name saying which: ``earlier/<name>`` or ``<name>``). Each table decrypts with the key, and an earlier
+    serve's table of the same set is as long as the set's own."""
+    publish(fixture_app, SESSION, password=PASSPHRASE, all=True)
+    folder = fixture_app / "web" / SESSION
+    earlier = {f"earlier/{path.name}": path.read_bytes() for path in folder.glob("*.packs.json.enc")}
+    shutil.rmtree(folder)
+    key = publish(fixture_app, SESSION, password=PASSPHRASE, all=True)
+    tables = {path.name: path.read_bytes() for path in folder.glob("*.packs.json.enc")}
+    assert len(tables) >= 2 and len(earlier) == len(tables), (tables, earlier)
+    assert any(len(earlier[f"earlier/{name}"]) == len(data) for name, data in tables.items())
+    return key, {**tables, **earlier}
+
+
+def test_a_pack_table_in_anothers_place_is_refused_in_one_warning(fixture_app: Path, tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Every pack table decrypts with the session's key, so another set's table, or the set's own table of an
+    earlier serve under the same ``--id`` and passphrase (as long as the right one), served in its place was
+    taken: its packs hold other files, each then fetched by its own URL with no word of why. The meta binds
+    each table by its SHA-256: any table but the listed one is refused in one warning naming it, the set's
+    files still arrive (each checked against the index), and the right table is used as before."""
+    import logging
+
+    key, tables = _two_serves(fixture_app, tmp_path)
+    folder = fixture_app / "web" / SESSION
+    cases = [(None, None)] + [(victim, substitute) for victim in tables if "/" not in victim
+                              for substitute in tables if substitute != victim]
+    with static_server(fixture_app / "web") as (url, _behaviour):
+        for number, (victim, substitute) in enumerate(cases):
+            if victim is not None and substitute is not None:
+                (folder / victim).write_bytes(tables[substitute])
+            target = tmp_path / f"laptop-{number}"
+            _laptop(target)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="synco_core.receive"):
+                summary = receive_session(HttpTransport(url), SESSION, key.secret,
+                                          ReceiveOptions(target=target, all=True))
+            what = f"{substitute} as {victim}"
+            assert summary.ok, (what, summary.sets)
+            assert not _check(summary, fixture_app, target, what)
+            warnings = [record.getMessage() for record in caplog.records if "pack table" in record.getMessage()]
+            if victim is None:
+                assert warnings == []
+            else:
+                assert len(warnings) == 1 and f"{victim} is not the pack table the session lists" in warnings[0], \
+                    (what, warnings)
+                (folder / victim).write_bytes(tables[victim])
+
+
+def test_a_pack_table_is_checked_only_where_the_meta_binds_it(fixture_app: Path, tmp_path: Path) -> None:
+    """Sessions from before the binding (no ``packsSha256``) still use the table they are served; a bound one
+    is refused whenever its bytes are not the listed ones."""
+    import dataclasses
+
+    from synco_core.receive.directory import DirectoryTransport
+    from synco_core.receive.limits import NotDeclaredError
+    from synco_core.receive.meta import fetch_meta, identities_for
+    from synco_core.receive.public_index import fetch_pack_table
+
+    key, tables = _two_serves(fixture_app, tmp_path)
+    folder = fixture_app / "web" / SESSION
+    for name, data in tables.items():
+        (folder / name.replace("earlier/", "earlier-")).write_bytes(data)
+    transport = DirectoryTransport(fixture_app / "web")
+    identities = identities_for(key.secret)
+    meta = fetch_meta(transport, SESSION, identities)
+    publics = [file_set.public for file_set in meta.file_sets if file_set.public and file_set.public.packs_file_name]
+    assert len(publics) >= 2
+    for public in publics:
+        assert public.packs_sha256 is not None
+        assert fetch_pack_table(transport, SESSION, public, identities)
+        for other in tables:
+            if other == public.packs_file_name:
+                continue
+            served = dataclasses.replace(public, packs_file_name=other.replace("earlier/", "earlier-"))
+            with pytest.raises(NotDeclaredError, match="is not the pack table the session lists"):
+                fetch_pack_table(transport, SESSION, served, identities)
+            # An older session's meta says nothing of the table's hash: what is served is taken, as before.
+            older = dataclasses.replace(served, packs_sha256=None, packs_size_bytes=None,
+                                        packs_encrypted_size_bytes=None)
+            assert fetch_pack_table(transport, SESSION, older, identities)
