@@ -469,3 +469,39 @@ def test_a_server_that_answers_now_and_then_is_asked_every_time() -> None:
         finally:
             transport.close()
     assert len(seen) == 6
+
+
+@pytest.mark.parametrize("framing, whole", [
+    ("length", True), ("chunked", True), ("to the close", False), ("length, cut", None), ("chunked, cut", None)])
+def test_a_body_is_whole_only_when_it_ends_where_the_server_said(framing: str, whole: bool | None) -> None:
+    """An artifact shorter than the meta records is refused as the server's file only when the answer was
+    whole (its Content-Length met, its last chunk sent); a body ending with its connection may be a cut one,
+    and a body ending before its declared end is an interruption (running again resumes it)."""
+    body = b"x" * 1000
+
+    def answer(conn: socket.socket) -> None:
+        head = "HTTP/1.1 200 OK\r\n"
+        if framing.startswith("length"):
+            sent = body[:500] if "cut" in framing else body
+            conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + sent)
+        elif framing.startswith("chunked"):
+            conn.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n{len(body):x}\r\n".encode() + body + b"\r\n"
+                         + (b"" if "cut" in framing else b"0\r\n\r\n"))
+        else:
+            conn.sendall(f"{head}Connection: close\r\n\r\n".encode() + body)
+        conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+
+    with raw_server(answer) as url:
+        transport = HttpTransport(url)
+        try:
+            with transport.open("file") as response:
+                if whole is None:
+                    with pytest.raises(TransferError, match="interrupted"):
+                        b"".join(response.iter_bytes())
+                    assert not response.whole
+                    return
+                assert b"".join(response.iter_bytes()) == body
+                assert response.whole is whole
+        finally:
+            transport.close()
