@@ -161,3 +161,31 @@ def test_a_reused_archive_is_touched(archive: Path) -> None:
     os.utime(archive, (1_000_000_000, 1_000_000_000))
     assert build_zipapp(cache=archive.parent) == archive
     assert archive.stat().st_mtime > 1_000_000_000
+
+
+@pytest.mark.parametrize("planted", ["writable by others", "link"])
+def test_an_archive_anyone_could_have_written_is_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            planted: str) -> None:
+    """In the temporary folder anyone can make a file under the archive's name, and what the archive holds runs
+    on the remote host: only a file of this user that nobody else may write is used again; another is
+    replaced by a build."""
+    import os
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    name = f"synco-{os.getuid()}-{plan_zipapp().fingerprint()}.pyz"
+    foreign = tmp_path / "foreign.pyz"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("__main__.py", "print('not synco')\n")
+    if planted == "link":
+        (temp / name).symlink_to(foreign)
+    else:
+        (temp / name).write_bytes(foreign.read_bytes())
+        (temp / name).chmod(0o666)
+    archive = build_zipapp(cache=blocker / "cache")
+    assert archive == temp / name and not archive.is_symlink()
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.read("__main__.py").decode() == MAIN

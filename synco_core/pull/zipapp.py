@@ -26,6 +26,7 @@ import importlib.util
 import logging
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -252,14 +253,18 @@ def build_zipapp(cache: Path | None = None) -> Path:
 
 
 def _reuse(target: Path) -> bool:
-    """Whether ``target`` is there to use; touched, so that a prune elsewhere sees it as just written and
-    leaves it while this run opens it."""
-    if not target.is_file() or target.is_symlink():
-        return False
+    """Whether ``target`` is an archive this user built, to use again: a file of this user that nobody else
+    may write (in the temporary folder anyone can make a file of that name, and what it holds runs on the
+    remote host), not a link. Touched, so that a prune elsewhere sees it as just written and leaves it while
+    this run opens it (a read-only cache keeps its time: nobody prunes there either)."""
     try:
-        os.utime(target)
+        info = target.lstat()
     except OSError:
         return False
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return False
+    with contextlib.suppress(OSError):
+        os.utime(target)
     return True
 
 
