@@ -31,7 +31,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.listing import some_names
 from synco_core.pluginanswers import dump_options_problem
 from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
-from synco_core.tablenames import readings
+from synco_core.tablenames import ENGINES_FOLDING_COLUMNS, readings, resolve_column
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,7 @@ class _InventoryNames:
     def __init__(self, inventory: DatabaseInventory) -> None:
         self.fold_tables = inventory.tables_ignore_case
         self.fold_columns = inventory.columns_ignore_case
+        self.engine = inventory.engine
         self.columns: dict[str, set[str]] = {}
         #: Folded name -> the name as the inventory spells it (the bare name for a name found without schema).
         self.spelling: dict[str, str] = {}
@@ -273,6 +274,9 @@ class _InventoryNames:
         found = self.columns.get(table_key(table), set())
         if column in found:
             return column
+        if self.engine in ENGINES_FOLDING_COLUMNS:
+            # As the engine finds it: SQLite's ASCII case, MySQL's case, PostgreSQL's lower-cased unquoted name.
+            return resolve_column(column, found, self.engine)
         if self.fold_columns:
             return self.column_spelling.get(table_key(table), {}).get(column.lower())
         return None

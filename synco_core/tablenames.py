@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from synco_core.errors import ConfigError
 from synco_core.values import DumpOptions
@@ -95,5 +95,45 @@ def with_tables_resolved(options: DumpOptions, tables: Collection[str], *, ignor
         where={table(t, "--where"): condition for t, condition in options.where.items()},
         keep_newest={table(t, "keep_newest"): spec for t, spec in options.keep_newest.items()},
         sanitize=tuple(dataclasses.replace(rule, table=table(rule.table, "the sanitize rules"))
+                       for rule in options.sanitize),
+    )
+
+
+#: The engines :func:`resolve_column` knows how to find a column in.
+ENGINES_FOLDING_COLUMNS = ("sqlite", "mysql", "postgresql")
+
+
+def resolve_column(written: str, columns: Collection[str], engine: str) -> str | None:
+    """The column of ``columns`` that ``written`` (a rule's column, as written) names, as ``engine`` finds it.
+
+    The column of exactly that name first; else SQLite's ASCII case folding, MySQL's case-insensitive column
+    names (``Email`` finds ``email``), and PostgreSQL's folding of an unquoted name to lower case (``EMAIL``
+    finds ``email``, never ``Email``). None when it names no column."""
+    if written in columns:
+        return written
+    if engine == "sqlite":
+        folded = _ascii_lower(written)
+        return next((c for c in columns if _ascii_lower(c) == folded), None)
+    if engine == "mysql":
+        return next((c for c in columns if c.lower() == written.lower()), None)
+    if engine == "postgresql":
+        lowered = _ascii_lower(written)
+        return lowered if lowered in columns else None
+    return None
+
+
+def with_columns_resolved(options: DumpOptions, columns_of: Callable[[str], Collection[str] | None],
+                          engine: str) -> DumpOptions:
+    """``options`` with the column of every ``keep_newest`` and sanitising rule spelt as its table spells it
+    (see :func:`resolve_column`), its tables already resolved; ``columns_of`` gives a table's columns, None for
+    a name naming no table. A column naming none is left as written, for the engine's own check to refuse."""
+    def column(table: str, written: str) -> str:
+        columns = columns_of(table)
+        return (resolve_column(written, columns, engine) if columns is not None else None) or written
+
+    return dataclasses.replace(
+        options,
+        keep_newest={t: (column(t, c), n) for t, (c, n) in options.keep_newest.items()},
+        sanitize=tuple(dataclasses.replace(rule, column=column(rule.table, rule.column))
                        for rule in options.sanitize),
     )

@@ -48,7 +48,7 @@ from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
-from synco_core.tablenames import with_tables_resolved
+from synco_core.tablenames import with_columns_resolved, with_tables_resolved
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, SanitizeRule, TableManifest
 
 log = logging.getLogger(__name__)
@@ -371,6 +371,9 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
               "WHERE SCHEMA_NAME=%s", (db,))[0])
     all_tables = dict(schema.list_tables(conn, db))
+    # MySQL finds a column whatever the case of its name: a rule's column is spelt as its table spells it.
+    options = with_columns_resolved(
+        options, lambda t: [c.name for c in schema.columns(conn, db, t)] if t in all_tables else None, "mysql")
     _validate(options, all_tables, conn, db)
     hidden: list[schema.HiddenDefinition] = []
     objects = schema.capture(conn, db, hidden=hidden, outside=outside)

@@ -12,6 +12,7 @@ ends there); the query goes out with the simple query protocol, never through a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from synco_core.engines.postgresql.exclusions import ExclusionChecks
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
-from synco_core.tablenames import name_parts
+from synco_core.tablenames import name_parts, resolve_column
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -155,12 +156,17 @@ class DataPlanner:
         newest: dict[int, tuple[str, int]] = {}
         for name, (column, count) in options.keep_newest.items():
             table = resolve(name, "keep_newest")
+            # An unquoted name folds to lower case in PostgreSQL: EMAIL is the column email.
+            column = resolve_column(column, [c.name for c in table.columns], "postgresql") or column
             if column not in {c.name for c in table.columns}:
                 raise ConfigError(f"unknown column {column!r} of table {name!r} in keep_newest")
             newest[table.oid] = (column, int(count))
         rules: dict[int, dict[str, SanitizeRule]] = {}
         for rule in options.sanitize:
             table = resolve(rule.table, "the sanitize rules")
+            # An unquoted name folds to lower case in PostgreSQL: EMAIL is the column email.
+            spelt = resolve_column(rule.column, [c.name for c in table.columns], "postgresql")
+            rule = dataclasses.replace(rule, column=spelt) if spelt is not None else rule
             if rule.column not in {c.name for c in table.columns}:
                 raise ConfigError(f"unknown column {rule.column!r} of table {rule.table!r} in the sanitize rules")
             if any(c.name == rule.column and c.generated for c in table.columns):

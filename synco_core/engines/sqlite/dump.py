@@ -52,7 +52,7 @@ from synco_core.hashkey import new_hash_key
 from synco_core.nospace import ELSEWHERE, NoSpaceError, no_space, sqlite_full, temporary_folder
 from synco_core.sanitizenulls import orphan_rows
 from synco_core.scratch import temporary_scratch
-from synco_core.tablenames import with_tables_resolved
+from synco_core.tablenames import with_columns_resolved, with_tables_resolved
 from synco_core.values import (
     DatabaseConfig,
     DumpOptions,
@@ -145,6 +145,8 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     # A rule's table name as written ("a=b" quoted, a.b) is the table it names from here on; SQLite takes
     # names without regard to ASCII case.
     options = with_tables_resolved(options, tables, ignore_case=True)
+    # And so a rule's column, whatever its ASCII case: the rule is spelt as the table spells it.
+    options = with_columns_resolved(options, tables.get, "sqlite")
 
     def check(table: str, what: str, column: str | None = None) -> None:
         if table not in tables:
