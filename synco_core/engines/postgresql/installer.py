@@ -487,7 +487,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
             raise DatabaseError(f"cannot create the scratch database {scratch!r} on {where(database, scratch)}: "
                                 f"{one_line(exc)}") from exc
         try:
-            stats = _load(database, scratch, dump, options)
+            stats, tables = _load(database, scratch, dump, options)
         except BaseException as exc:
             dropped = _drop_scratch(database, admin, scratch)
             if isinstance(exc, Exception) and server_out_of_space(exc):
@@ -516,7 +516,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
     finally:
         admin.close()
     log.info("installed %s (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
-    return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
+    return InstallResult(engine="postgresql", database=database.name, tables=tables, rows=stats.rows,
                          backup=previous if target_exists else None, rewritten_values=stats.rewritten_values)
 
 
@@ -555,6 +555,7 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
         if note is not None:
             log.warning("%s", note)
         verify(conn, options.manifest, stats)
+        tables = _count_loaded(conn, stats)
         crashpoints.reached("postgresql:install:in-place-loaded")
         conn.execute("COMMIT")
     except psycopg.Error as exc:
@@ -564,7 +565,7 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
         # Closing an open transaction rolls it back: whatever failed, the target is as it was.
         conn.close()
     log.info("installed %s in place (%d COPY blocks, %d rows)", database.name, stats.copy_blocks, stats.rows)
-    return InstallResult(engine="postgresql", database=database.name, tables=stats.copy_blocks, rows=stats.rows,
+    return InstallResult(engine="postgresql", database=database.name, tables=tables, rows=stats.rows,
                          backup=None, rewritten_values=stats.rewritten_values, replaced_in_place=True)
 
 
@@ -584,7 +585,7 @@ def _loading_connection(database: DatabaseConfig, scratch: str) -> psycopg.Conne
     return conn
 
 
-def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: InstallOptions) -> LoadStats:
+def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: InstallOptions) -> tuple[LoadStats, int]:
     if options.format not in ("sql", "native", ""):
         raise ConfigError(f"the PostgreSQL engine loads SQL dumps, not {options.format!r}")
     conn: psycopg.Connection[Any] | None = None
@@ -599,12 +600,29 @@ def _load(database: DatabaseConfig, scratch: str, dump: BinaryIO, options: Insta
         if note is not None:
             log.warning("%s", note)
         verify(conn, options.manifest, stats)
+        tables = _count_loaded(conn, stats)
     except psycopg.Error as exc:
         raise DatabaseError(f"loading into {where(database, scratch)} failed: {one_line(exc)}") from exc
     finally:
         if conn is not None:
             conn.close()
-    return stats
+    return stats, tables
+
+
+def _count_loaded(conn: psycopg.Connection[Any], stats: LoadStats) -> int:
+    """The tables the load created. Where a statement other than COPY wrote rows (a script written by hand),
+    ``stats.rows`` is made the rows those tables hold: only COPY's rows were counted while loading."""
+    tables = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('information_schema') "
+        "AND n.nspname NOT LIKE 'pg\\_%'").fetchall()
+    if stats.scripted_rows:
+        stats.rows = 0
+        for schema, name in tables:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(name))).fetchone()
+            stats.rows += int(row[0]) if row else 0
+    return len(tables)
 
 
 def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:

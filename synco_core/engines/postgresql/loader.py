@@ -52,6 +52,9 @@ class LoadStats:
     rewritten_values: int | None = None
     #: The ``OWNER TO`` statements left out (see :mod:`.owners`).
     foreign_owners: ForeignOwners | None = None
+    #: A statement other than COPY wrote rows (INSERT, UPDATE, DELETE, MERGE, CREATE TABLE AS, SELECT INTO: a
+    #: script written by hand, pg_dump --inserts): ``rows`` does not say what the tables hold.
+    scripted_rows: bool = False
 
 
 def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None = None,
@@ -77,6 +80,9 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
 #: not exist there is nothing to switch off; any other value of it is run, and refused, as written.
 _TRANSACTION_TIMEOUT_OFF = re.compile(
     rb"\s*SET\s+(?:SESSION\s+)?transaction_timeout\s*(?:=|\bTO\b)\s*(?:0|'0')\s*;?\s*$", re.IGNORECASE)
+#: The command tags of statements writing rows (``SELECT n``: CREATE TABLE AS, SELECT INTO; a query returning
+#: rows answers TUPLES_OK instead).
+_WRITES_ROWS = re.compile(rb"(?:INSERT|UPDATE|DELETE|MERGE|SELECT)\b")
 #: The first version with ``transaction_timeout``.
 _TRANSACTION_TIMEOUT_SINCE = 170000
 
@@ -136,6 +142,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 pgconn.put_copy_end(b"unexpected COPY")
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
+        if result.status == pq.ExecStatus.COMMAND_OK and _WRITES_ROWS.match(result.command_status or b""):
+            stats.scripted_rows = True
         _check_session(pgconn, line)
         # Not only after CREATE EXTENSION: a routine the statement ran (a default, an index expression,
         # a trigger of a COPY, SELECT f()) may have created one with EXECUTE, under any name.
