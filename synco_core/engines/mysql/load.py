@@ -161,6 +161,16 @@ class Loader:
         self.gate = StatementGate([name for name in (database, target) if name], databases)
         charset, mode = check_session(conn, 0)
         self.gate.observe(charset, mode, session_letters(conn, charset))
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.sql_mode, @@GLOBAL.time_zone")
+            values = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
+        #: The sql_mode and time zone the mariadb client's session would start with (the server's defaults): a
+        #: routine, trigger or event a script creates without setting them is stored with these (an event
+        #: with its time zone), not with the loader's own (kept for the rows of a script without a header).
+        self._server_session = dict(zip(_STORED_SETTINGS, values, strict=True))
+        #: Those of them the script set itself (a dump's header, a ``SET sql_mode`` of its own): from there on
+        #: its objects are created under the session's.
+        self._script_set: set[str] = set()
         #: The session's character set and sql_mode as the server last reported them (:meth:`_observe`).
         self._state = session_key(charset, mode)
         #: The first statement since the workers were last verified that may have set their sessions otherwise
@@ -352,6 +362,8 @@ class Loader:
                 sql.check = self.gate.streamed(sql.head, number)
             elif not isinstance(sql, _Piece):
                 self.gate.check(sql, number)
+                if _SESSION.match(sql):
+                    self._script_set.update(m.group().decode().lower() for m in _STORED_SETTING.finditer(sql))
             if not isinstance(sql, _Piece):
                 self.report.statements += 1
                 if self.case_insensitive and not isinstance(sql, StreamedStatement):
@@ -485,11 +497,32 @@ class Loader:
             sql, enabled = _ENABLED_EVENT.subn(rb"\1DISABLE", sql, count=1)
             if enabled:
                 self.report.enabled_events.add(_unquote(event.group("name")))
-        self._query(number, sql)
+        if len(self._script_set) < len(_STORED_SETTINGS) and isinstance(sql, (bytes, bytearray)) and (
+                _STORED_OBJECT.match(sql)):
+            self._under_server_settings(number, sql)
+        else:
+            self._query(number, sql)
         if event is not None:
             self._hold(number)
         if not isinstance(sql, StreamedStatement) and not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
             self._observe(number)
+
+    def _under_server_settings(self, number: int, sql: bytes | bytearray) -> None:
+        """Create a routine, trigger or event under the server's default sql_mode and time zone, which it is
+        stored with, as the mariadb client creates it from a script that sets neither; the loader's own settings
+        are put back after it. What the script set itself stays as it set it."""
+        settings = [name for name in _STORED_SETTINGS if name not in self._script_set]
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT " + ", ".join(f"@@SESSION.{name}" for name in settings))
+            own = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
+            cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in settings),
+                        [self._server_session[name] for name in settings])
+        try:
+            self._query(number, sql)
+        finally:
+            if self.conn.open:
+                with self.conn.cursor() as cur:
+                    cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in settings), own)
 
     def _hold(self, number: int) -> None:
         """Keep the dump's events from running in the scratch database. A server whose ``event_scheduler``
@@ -582,6 +615,15 @@ _EVENT_DDL = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\b[^;]{0,300}?\bEVENT
 #: An event's status as ``SHOW CREATE EVENT`` (and so every dump) writes it, before its body.
 _ENABLED_EVENT = re.compile(rb"(\bON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)ENABLE\b", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
+#: What is stored with the session's sql_mode: a routine, trigger or event (DEFINER clauses are gone by then).
+_STORED_OBJECT = re.compile(
+    rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?(?:AGGREGATE\s+)?(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b",
+    re.IGNORECASE)
+#: The session settings stored with such an object (an event's time zone), which the loader sets otherwise
+#: than the client's session has them.
+_STORED_SETTINGS = ("sql_mode", "time_zone")
+#: A SET naming one of them (``SET sql_mode = ...``, a dump header's ``SQL_MODE='NO_AUTO_VALUE_ON_ZERO'``).
+_STORED_SETTING = re.compile(rb"(?<![A-Za-z0-9_$])(?:sql_mode|time_zone)(?![A-Za-z0-9_$])", re.IGNORECASE)
 #: Session settings, repeated on every worker (``/*M!`` ones too: the dump's header has MariaDB-only settings).
 _SESSION = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\b", re.IGNORECASE)
 _LOCKS = re.compile(rb"^(?:/\*!\d*\s*)?(?:UN)?LOCK\s+TABLES?\b", re.IGNORECASE)
