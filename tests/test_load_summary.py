@@ -135,3 +135,23 @@ def test_the_summary_of_an_application_schema_script_is_what_the_database_holds(
     said = _load(url, path)
     held = _held(engine, url)
     assert said == held and held[0] > 0 and held[1] > 0
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_the_summary_of_an_install_in_place_is_what_the_database_holds(script: str, tmp_path: Path) -> None:
+    """A role that may not create databases replaces its database's content inside it: the same summary."""
+    role = f"{PREFIX}{uuid.uuid4().hex[:10]}"
+    target = f"{PREFIX}{uuid.uuid4().hex[:10]}"
+    with postgres_admin_connection() as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOSUPERUSER')
+        try:
+            admin.execute(f'CREATE DATABASE "{target}" OWNER "{role}"')
+            path = tmp_path / "script.sql"
+            path.write_text(SCRIPTS[script], encoding="utf-8")
+            url = re.sub(r"://[^@/]*@", f"://{role}@", postgres_url_for(target), count=1)
+            said = _load(url, path)
+            held = _held("postgresql", url)
+            assert said == held and held[0] > 0, script
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
