@@ -58,7 +58,7 @@ def chain(root: Path, depth: int, name: str = "d") -> Path:
     return folder
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, str]]:
+def snapshot(root: Path) -> dict[str, tuple[str, str | bytes]]:
     """Every entry below ``root``: kind and content (a link's target), by relative path; walked iteratively."""
     found: dict[str, tuple[str, str]] = {}
     pending = [root]
@@ -72,7 +72,7 @@ def snapshot(root: Path) -> dict[str, tuple[str, str]]:
                 found[relative] = ("folder", oct(stat.S_IMODE(entry.stat().st_mode)))
                 pending.append(Path(entry.path))
             else:
-                found[relative] = ("file", Path(entry.path).read_text())
+                found[relative] = ("file", Path(entry.path).read_bytes())
     return found
 
 

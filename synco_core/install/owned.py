@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from synco_core.errors import SyncoError
+from synco_core.nospace import sqlite_full
 
 MANIFEST_SUFFIX = ".synco-previous.installed"
 #: Entries named in a one-line refusal; the count says how many more.
@@ -127,6 +128,23 @@ def write_manifest(staging: Path, file: Path) -> Manifest:
     temp = file.with_name(file.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
+    try:
+        _write_note(staging, temp, root)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        if not isinstance(exc, sqlite3.Error):
+            raise
+        # The note is a file like the folder's: a full disk is said as for any file the install writes.
+        if sqlite_full(exc):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp)) from exc
+        raise OSError(errno.EIO, f"cannot write the note of what the install puts there: {exc}", str(temp)) from exc
+    os.chmod(temp, 0o600)
+    os.replace(temp, file)
+    return Manifest(root, _connect(file, readonly=True))
+
+
+def _write_note(staging: Path, temp: Path, root: tuple[int, int]) -> None:
     db = _connect(temp, readonly=False)
     try:
         db.execute("PRAGMA journal_mode = OFF")
@@ -147,9 +165,6 @@ def write_manifest(staging: Path, file: Path) -> Manifest:
         db.execute("COMMIT")
     finally:
         db.close()
-    os.chmod(temp, 0o600)
-    os.replace(temp, file)
-    return Manifest(root, _connect(file, readonly=True))
 
 
 def read_manifest(file: Path) -> Manifest | None:

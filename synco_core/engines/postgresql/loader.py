@@ -83,6 +83,9 @@ _TRANSACTION_TIMEOUT_OFF = re.compile(
 #: The command tags of statements writing rows (``SELECT n``: CREATE TABLE AS, SELECT INTO; a query returning
 #: rows answers TUPLES_OK instead).
 _WRITES_ROWS = re.compile(rb"(?:INSERT|UPDATE|DELETE|MERGE|SELECT)\b")
+#: CREATE MATERIALIZED VIEW answers ``SELECT n`` too, for rows that are the view's, not a table's (every synco
+#: dump and pg_dump's of a database with one).
+_MATERIALIZED_VIEW = re.compile(rb"\s*CREATE\s+(?:OR\s+REPLACE\s+)?MATERIALIZED\s+VIEW\b", re.IGNORECASE)
 #: The first version with ``transaction_timeout``.
 _TRANSACTION_TIMEOUT_SINCE = 170000
 
@@ -142,7 +145,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
                 pgconn.put_copy_end(b"unexpected COPY")
                 drain_results(pgconn)
             raise DatabaseError(f"the statement at line {line} of the dump failed: {result_error(result, pgconn)}")
-        if result.status == pq.ExecStatus.COMMAND_OK and _WRITES_ROWS.match(result.command_status or b""):
+        if result.status == pq.ExecStatus.COMMAND_OK and _WRITES_ROWS.match(result.command_status or b"") \
+                and not _MATERIALIZED_VIEW.match(keywords):
             stats.scripted_rows = True
         _check_session(pgconn, line)
         # Not only after CREATE EXTENSION: a routine the statement ran (a default, an index expression,
