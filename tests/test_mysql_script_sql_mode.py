@@ -7,13 +7,11 @@ header) was stored with every routine, trigger and event of a hand-written scrip
 differed from production's (no ``STRICT_TRANS_TABLES`` in a function's INSERT, ``||`` read otherwise), and
 every event got the loader's time zone ``+00:00`` instead of the server's (``SYSTEM``). The
 test loads each script with the client and with synco and compares what the server stored for each object.
-The databases are named ``synco_test_loader_leftovers_...`` and dropped afterwards, with the loads' kept copies.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,10 @@ from click.testing import CliRunner
 from test_mysql_support import load_with_client, query
 
 from synco_core.cli.main import cli
-from synco_core.testing.services import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_url_for
 
 pytestmark = pytest.mark.mysql
 
-PREFIX = "synco_test_loader_leftovers_"
 
 OBJECTS = (b"CREATE TABLE t (a INT);\n"
            b"DELIMITER //\n"
@@ -48,33 +45,6 @@ PREAMBLES = {
 }
 
 
-@pytest.fixture(name="database_factory")
-def database_factory_fixture() -> Iterator[Callable[[], str]]:
-    created: list[str] = []
-
-    def create() -> str:
-        created.append(f"{PREFIX}{uuid.uuid4().hex[:10]}")
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{created[-1]}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        finally:
-            conn.close()
-        return created[-1]
-
-    yield create
-    if created:
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SHOW DATABASES")
-                for (database,) in cur.fetchall():
-                    if any(database.startswith(name) for name in created):
-                        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-        finally:
-            conn.close()
-
-
 def stored_modes(database: str) -> list[tuple[object, ...]]:
     """What the server stored with each object: its sql_mode, an event's time zone, the character set and
     collation of the session."""
@@ -89,8 +59,8 @@ def stored_modes(database: str) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("preamble", list(PREAMBLES))
 def test_objects_of_a_script_are_stored_with_the_sql_mode_the_client_gives_them(
-        preamble: str, tmp_path: Path, database_factory: Callable[[], str]) -> None:
-    reference, target = database_factory(), database_factory()
+        preamble: str, tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    reference, target = mysql_database_factory(), mysql_database_factory()
     script = PREAMBLES[preamble] + OBJECTS
     load_with_client(reference, script)
     (tmp_path / "schema.sql").write_bytes(script)
@@ -102,8 +72,8 @@ def test_objects_of_a_script_are_stored_with_the_sql_mode_the_client_gives_them(
 
 
 def test_a_mode_set_between_two_objects_is_the_second_ones(tmp_path: Path,
-                                                           database_factory: Callable[[], str]) -> None:
-    reference, target = database_factory(), database_factory()
+                                                           mysql_database_factory: Callable[[], str]) -> None:
+    reference, target = mysql_database_factory(), mysql_database_factory()
     script = OBJECTS.replace(b"CREATE TRIGGER", b"SET sql_mode = 'ANSI', time_zone = '+02:00' //\nCREATE TRIGGER")
     load_with_client(reference, script)
     (tmp_path / "schema.sql").write_bytes(script)

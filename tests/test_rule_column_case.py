@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,7 +25,6 @@ from synco_core.dumpoptions import present_in
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.testing.services import (
     database_from_script,
-    drop_postgres_databases,
     mysql_admin_connection,
     mysql_url_for,
     postgres_admin_connection,
@@ -34,53 +32,12 @@ from synco_core.testing.services import (
 )
 from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
-PREFIX = "synco_test_loader_leftovers_"
-
 #: Each column, and its two rows' values: the second row is the newest by every column.
 COLUMNS = {"email": ("mail1z", "mail2z"), "Stamp": (7771, 7772), "été": ("acc1z", "acc2z"), "ÉCHO": ("e1z", "e2z")}
 
 
 def _spellings(name: str) -> list[str]:
     return list(dict.fromkeys([name, name.lower(), name.upper(), name.swapcase(), name.title()]))
-
-
-@pytest.fixture(name="mysql_database_factory")
-def mysql_database_factory_fixture() -> Iterator[Callable[[], str]]:
-    created: list[str] = []
-
-    def create() -> str:
-        created.append(f"{PREFIX}{uuid.uuid4().hex[:10]}")
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{created[-1]}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        finally:
-            conn.close()
-        return created[-1]
-
-    yield create
-    if created:
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                for name in created:
-                    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
-
-
-@pytest.fixture(name="postgres_database_factory")
-def postgres_database_factory_fixture() -> Iterator[Callable[[], str]]:
-    created: list[str] = []
-
-    def create() -> str:
-        created.append(f"{PREFIX}{uuid.uuid4().hex[:10]}")
-        with postgres_admin_connection() as conn:
-            conn.execute(f'CREATE DATABASE "{created[-1]}"')
-        return created[-1]
-
-    yield create
-    drop_postgres_databases(created)
 
 
 def _ident(engine: str, name: str) -> str:

@@ -4,15 +4,13 @@ on every engine, by one quoting rule (``synco_core.tablenames``).
 Before, MySQL and SQLite took a rule's table name exactly as written, so the only spelling ``--where`` has for
 a table ``a=b`` (``"a=b"``, quoted) named a table ``"a=b"``, quotes included, and was refused as unknown; and a
 table holding a double quote could not be written in ``.synco.yml`` at all (``"q""t"`` is its only spelling
-there). PostgreSQL stripped the quotes at both ends, so ``"q""t"`` failed there too. The databases are named
-``synco_test_names_edge_...`` and dropped afterwards.
+there). PostgreSQL stripped the quotes at both ends, so ``"q""t"`` failed there too.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,57 +20,14 @@ from synco_core.cli.main import cli
 from synco_core.tablenames import name_parts, quoted, readings
 from synco_core.testing.services import (
     database_from_script,
-    drop_postgres_databases,
     mysql_admin_connection,
     mysql_url_for,
-    postgres_admin_connection,
     postgres_url_for,
 )
 from synco_core.values import DatabaseConfig
 
-PREFIX = "synco_test_names_edge_"
-
 #: Names a rule's syntax could trip on: its separators (``=``, ``.``), quotes, a comma, spaces, non-ASCII.
 ODD_NAMES = ["a=b", "a,b", "a.b", 'q"t', '"x"', "sp ace", " lead", "été", "日本", "a.b=c", 'x"="y', "plain"]
-
-
-@pytest.fixture(name="mysql_database_factory")
-def mysql_database_factory_fixture() -> Iterator[Callable[[], str]]:
-    created: list[str] = []
-
-    def create() -> str:
-        created.append(f"{PREFIX}{uuid.uuid4().hex[:10]}")
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{created[-1]}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        finally:
-            conn.close()
-        return created[-1]
-
-    yield create
-    if created:
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                for name in created:
-                    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
-
-
-@pytest.fixture(name="postgres_database_factory")
-def postgres_database_factory_fixture() -> Iterator[Callable[[], str]]:
-    created: list[str] = []
-
-    def create() -> str:
-        created.append(f"{PREFIX}{uuid.uuid4().hex[:10]}")
-        with postgres_admin_connection() as conn:
-            conn.execute(f'CREATE DATABASE "{created[-1]}"')
-        return created[-1]
-
-    yield create
-    drop_postgres_databases(created)
 
 
 def _ident(engine: str, name: str) -> str:
