@@ -128,6 +128,25 @@ def test_a_broken_stream_is_a_lost_connection(damage: str) -> None:
     assert caught.value.args[0] == 2013 and conn.closed
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=30), st.integers(min_value=1, max_value=600), st.data())
+def test_a_stream_cut_anywhere_hands_on_only_whole_values(
+    values: list[bytes], batch_bytes: int, data: st.DataObject
+) -> None:
+    """The connection ending at any byte (inside a header, inside a value, between packets): the values
+    handed on before the lost connection is raised are whole and in order, never one cut short. The
+    reader takes a short value's length on trust and relies on the next header's read to find the end."""
+    full = result_stream(values)._rfile.getvalue()
+    cut = data.draw(st.integers(min_value=0, max_value=len(full) - 1))
+    conn = FakeConnection(full[:cut], 3)
+    got: list[bytes] = []
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        for batch in rowstream.stream_column(conn, "SELECT x", batch_bytes):
+            got.extend(batch)
+    assert caught.value.args[0] == 2013 and conn.closed
+    assert got == values[: len(got)]
+
+
 def test_stopping_early_closes_the_connection() -> None:
     conn = result_stream([b"a" * 100] * 5)
     batches = rowstream.stream_column(conn, "SELECT x", 150)

@@ -84,44 +84,60 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
     read = conn._rfile.read
     sequence = conn._next_seq_id
     batch: list[bytes] = []
+    append = batch.append
+    # What the batch weighs with the value being read (one byte between values), and the most it may.
     size = 0
+    limit = batch_bytes + 1
     while True:
         # The packet header and the first byte of the payload (every packet has at least one).
         head = read(5)
-        if len(head) < 5:
-            raise lost(conn)
+        try:
+            first = head[4]
+        except IndexError:
+            raise lost(conn) from None
+        if first < _NULL and head[3] == sequence:
+            # The common row: a value shorter than 251 bytes, its length in that first byte. This branch is
+            # the per-row cost of every streamed table, so it does the least it can: the value's length is
+            # not checked, as a short read only happens when the connection ended, which the next header's
+            # read finds before the batch holding the value is handed on.
+            sequence = (sequence + 1) & 0xFF
+            size += first + 1
+            if size > limit:
+                if batch:
+                    yield batch
+                    batch = []
+                    append = batch.append
+                size = first + 1
+            append(read(first))
+            continue
         if head[3] != sequence:
             raise lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
-        first = head[4]
-        if first < _NULL:
-            # The common row: a value shorter than 251 bytes, its length in that first byte.
-            value = read(first)
-            if len(value) != first:
-                raise lost(conn)
+        length = head[0] | head[1] << 8 | head[2] << 16
+        if length == MAX_PACKET:
+            payload, sequence = _long_payload(conn, head[4:], sequence)
+            value = _decode_single(conn, payload)
+        elif first == _NULL:
+            raise NullValue("a NULL value in the result")
+        elif first == _EOF and length < 9:
+            _read_exact(conn, length - 1)
+            conn._next_seq_id = sequence
+            if batch:
+                yield batch
+            return
+        elif first == _ERROR:
+            conn._next_seq_id = sequence
+            raise_error(conn, head[4:] + _read_exact(conn, length - 1))
         else:
-            length = head[0] | head[1] << 8 | head[2] << 16
-            if length == MAX_PACKET:
-                payload, sequence = _long_payload(conn, head[4:], sequence)
-                value = _decode_single(conn, payload)
-            elif first == _NULL:
-                raise NullValue("a NULL value in the result")
-            elif first == _EOF and length < 9:
-                _read_exact(conn, length - 1)
-                conn._next_seq_id = sequence
-                if batch:
-                    yield batch
-                return
-            elif first == _ERROR:
-                conn._next_seq_id = sequence
-                raise_error(conn, head[4:] + _read_exact(conn, length - 1))
-            else:
-                value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
-        if size + len(value) > batch_bytes and batch:
-            yield batch
-            batch, size = [], 0
-        batch.append(value)
+            value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
         size += len(value) + 1
+        if size > limit:
+            if batch:
+                yield batch
+                batch = []
+                append = batch.append
+            size = len(value) + 1
+        append(value)
 
 
 def _read_exact(conn: Any, count: int) -> bytes:
