@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from synco_core.dburlquery import lift, port_of, query_items
 from synco_core.errors import ConfigError
 from synco_core.redaction import printable, register_secret
+from synco_core.urluserinfo import split_userinfo
 from synco_core.values import DatabaseConfig, is_secret_option
 
 #: Scheme and driver aliases (Doctrine/PDO, Laravel, Active Record adapters, dj-database-url, JDBC-flavoured
@@ -84,7 +85,7 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
             path = (base_dir or Path.cwd()) / path
         return DatabaseConfig(engine="sqlite", name=str(path), options=dict(parse_qsl(query)), source=source)
 
-    userinfo, hostpart = _split_userinfo(rest)
+    userinfo, hostpart = split_userinfo(rest)
     user: str | None = None
     password: str | None = None
     if userinfo is not None:
@@ -134,40 +135,6 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
         options=options,
         source=source,
     )
-
-
-def _split_userinfo(rest: str) -> tuple[str | None, str]:
-    """Split ``user:password@host...`` (the text after ``scheme://``) into userinfo and the rest.
-
-    Passwords in framework configuration often carry unencoded ``@``, ``/``, ``#`` or ``?``, which a strict
-    URL parser would take for the end of the userinfo, the path, a fragment or the query (and then show the
-    password as part of a host name, or in an error). A host never contains ``@``, so the userinfo ends at the
-    last ``@`` before the query; when that leaves no host[:port] a server could have (the query began inside
-    the password: ``user:pa?ss@db:3306/app``, ``user:p@ss:w?rd@db/app``), at the last ``@`` of all, if that
-    one does.
-    """
-    before_query = rest.split("?", 1)[0]
-    first = before_query.rindex("@") if "@" in before_query else None
-    if first is not None and _is_authority(rest[first + 1 :]):
-        return rest[:first], rest[first + 1 :]
-    last = rest.rindex("@") if "@" in rest else None
-    # A user name holds no "/" or "?": without one, the "@" is in the query (mysql://h/db?x=a@b).
-    if (last is not None and last != first and _is_authority(rest[last + 1 :])
-            and not re.search(r"[/?]", rest[:last].partition(":")[0])):
-        return rest[:last], rest[last + 1 :]
-    if first is None:
-        return None, rest
-    return rest[:first], rest[first + 1 :]
-
-
-#: A host (a name, an IPv4 address, a bracketed IPv6 address, or nothing: a socket) and an optional port.
-_AUTHORITY = re.compile(r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~-]+)?\])(?::[0-9]*)?")
-
-
-def _is_authority(hostpart: str) -> bool:
-    """True when ``hostpart`` (what follows the userinfo) starts with a host[:port] up to its path or query."""
-    authority = re.split(r"[/?#]", hostpart, maxsplit=1)[0]
-    return _AUTHORITY.fullmatch(authority) is not None
 
 
 #: ``key=value`` in a URL's query (or what may be one, in a URL being refused).

@@ -61,10 +61,31 @@ def redact(text: str) -> str:
     return text
 
 
-#: ``scheme://user:password@``: the password part of a URL quoted in a message.
-#: The password runs to the last "@" of the URL: an unencoded one may hold "@" itself (p@ss:w?rd), and showing
-#: a host too few is better than a piece of a password.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)\S*@")
+#: ``scheme://``: where a URL quoted in a message starts; it ends at the next space.
+_URL_START = re.compile(r"\b[A-Za-z][\w+.-]*://")
+
+
+def _mask_userinfo_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` it quotes replaced by ``***``, as
+    :func:`synco_core.urluserinfo.password_span` reads a URL: an unencoded one may hold "@", "/" or "?"
+    (p@ss:w?rd), while an "@" in a path (img@2x.png) after a plain host[:port] ends no password."""
+    from synco_core.urluserinfo import password_span
+
+    pieces: list[str] = []
+    done = 0
+    search_from = 0
+    while match := _URL_START.search(text, search_from):
+        end = match.end()
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        span = password_span(text[match.end() : end])
+        if span is None:
+            # A URL quoted inside this one's path or query (?next=postgres://u:p@db/) is looked at on its own.
+            search_from = match.end()
+            continue
+        pieces += [text[done : match.end() + span[0]], "***"]
+        done = search_from = match.end() + span[1]
+    return "".join(pieces) + text[done:]
 
 
 #: A query parameter of a URL whose value is a credential: ``?token=``, ``access_token``, ``api_key``, ``?key=``,
@@ -81,9 +102,12 @@ def register_url_secrets(url: str) -> None:
     from the command line other users see from the moment the URL is read."""
     from urllib.parse import unquote
 
-    userinfo = re.match(r"[A-Za-z][\w+.-]*://([^/?#]*)@", url)
-    if userinfo and ":" in userinfo.group(1):
-        password = userinfo.group(1).split(":", 1)[1]
+    from synco_core.urluserinfo import password_span
+
+    start = re.match(r"[A-Za-z][\w+.-]*://", url)
+    span = password_span(url[start.end() :]) if start else None
+    if start and span:
+        password = url[start.end() + span[0] : start.end() + span[1]]
         register_secret(password)
         register_secret(unquote(password))
     for match in _URL_QUERY_SECRET.finditer(url):
@@ -111,7 +135,7 @@ def mask_url_passwords(text: str) -> str:
     password was never registered, and for the core's own messages quoting an address the user gave (a
     ``--base-url`` with ``?token=``) or a file's URL (a presigned URL's signature).
     """
-    return _URL_QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", redact(text)))
+    return _URL_QUERY_SECRET.sub(r"\1***", _mask_userinfo_passwords(redact(text)))
 
 
 #: A password given as a key and value, as a libpq connection string (``password=...``), an environment setting
