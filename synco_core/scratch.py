@@ -46,6 +46,7 @@ import weakref
 from pathlib import Path
 
 from synco_core.nospace import ELSEWHERE, NO_SPACE_ERRNOS, NoSpaceError, no_space
+from synco_core.tempfolder import temp_root
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def temporary_scratch(root: str | None = None, prefix: str = SCRATCH_PREFIX) -> 
     """A new ``<prefix>*`` folder (default ``synco-scratch-*``) in ``root`` (default: the system's temporary
     folder), removed by :meth:`ScratchFolder.remove` or leaving its block; the first one a process makes in
     a folder first removes what killed runs left there (:func:`remove_dead_scratch`)."""
-    folder = root if root is not None else tempfile.gettempdir()
+    folder = root if root is not None else temp_root()
     if folder not in _swept:
         _swept.add(folder)
         for leftover in remove_dead_scratch(folder):

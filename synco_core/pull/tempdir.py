@@ -11,10 +11,7 @@ repeats the same check in its own few lines.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-from synco_core.errors import ConfigError
+from synco_core.tempfolder import temp_root
 
 #: The one line both this module and the zipapp loader say when only the current directory is writable.
 NO_TEMP_FOLDER = ("no writable temporary folder on the remote host ($TMPDIR, /tmp, /var/tmp, /usr/tmp); "
@@ -23,8 +20,4 @@ NO_TEMP_FOLDER = ("no writable temporary folder on the remote host ($TMPDIR, /tm
 
 def remote_temp_root() -> str:
     """``tempfile.gettempdir()``, unless that fell back to the current directory (see the module docstring)."""
-    folder = tempfile.gettempdir()
-    here = os.path.realpath(os.getcwd())
-    if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
-        raise ConfigError(NO_TEMP_FOLDER)
-    return folder
+    return temp_root(NO_TEMP_FOLDER)

@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
+from synco_core.tempfolder import temp_root
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ def build_zipapp(cache: Path | None = None) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
-        folder = Path(tempfile.gettempdir())
+        folder = Path(temp_root())
         target = folder / f"synco-{os.getuid()}-{plan.fingerprint()}.pyz"
         if _reuse(target):
             return target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from synco_core.receive.staging import receiving_folder
 from synco_core.receive.transport import Transport
 from synco_core.receive.treedigest import unchanged_tree
 from synco_core.redaction import mask_url_passwords
+from synco_core.tempfolder import temp_root
 from synco_core.wire import (
     Meta,
     WireFileSet,
@@ -163,7 +163,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             deleting = item.delete and set_dir.is_dir()
             removed = RemovedFolders(empty_folders(set_dir) if deleting else set())
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
-            with scratch_folder(Path(tempfile.gettempdir())) as scratch, \
+            with scratch_folder(Path(temp_root())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:
                 sorted_files = plan_public_files(
                     entries, set_dir, scratch=scratch,

@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 from synco_core.beneath import BelowRoot
 from synco_core.errors import ConfigError
 from synco_core.index.extsort import DigestSet
+from synco_core.tempfolder import temp_root
 from synco_core.urltext import shown_url, split_url
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class AllowList:
         once the set is sealed."""
         collecting = self._collecting.get(set_name)
         if collecting is None:
-            folder = self.work_dir or Path(tempfile.gettempdir())
+            folder = self.work_dir or Path(temp_root())
             fd, name = tempfile.mkstemp(prefix="synco-allow-", dir=folder)
             collecting = self._collecting[set_name] = (Path(name), os.fdopen(fd, "wb"))
         path = path.lstrip("/")
