@@ -11,6 +11,8 @@ and ``arg_end`` that ``/proc/self/stat`` gives).
 This narrows the window to the start-up of the command (the interpreter and its imports, before the
 argument is read), it does not close it: a key read from a file (``--key-file``), from standard input
 (``-``) or from ``SYNCO_KEY`` never is in the command line. Elsewhere than on Linux nothing is rewritten.
+:func:`hide_environment` does the same for the environment (``/proc/PID/environ``, readable by the same
+user for the whole run), for the variables only synco reads.
 
 :func:`no_core_dumps` keeps the same secrets out of core files.
 """
@@ -20,13 +22,19 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 _lock = threading.Lock()
 
 
-def _region() -> tuple[int, int] | None:
-    """(address, length) of this process's argument strings, or None where they cannot be found."""
+#: Indexes in /proc/self/stat's fields after the command name of arg_start (field 48) and env_start (field 50).
+_ARGUMENTS, _ENVIRONMENT = 45, 47
+
+
+def _region(first: int = _ARGUMENTS) -> tuple[int, int] | None:
+    """(address, length) of this process's argument strings (or, ``first`` :data:`_ENVIRONMENT`, of its
+    environment strings), or None where they cannot be found."""
     try:
         with open("/proc/self/stat", "rb") as file:
             stat = file.read()
@@ -35,9 +43,9 @@ def _region() -> tuple[int, int] | None:
     # Fields after the command name (which may hold spaces and parentheses), from field 3 on; arg_start and
     # arg_end are fields 48 and 49.
     fields = stat[stat.rindex(b")") + 2:].split()
-    if len(fields) < 47:
+    if len(fields) < first + 2:
         return None
-    start, end = int(fields[45]), int(fields[46])
+    start, end = int(fields[first]), int(fields[first + 1])
     if not 0 < start < end:
         return None
     return start, end - start
@@ -51,6 +59,38 @@ def hide(secret: str) -> None:
     with contextlib.suppress(UnicodeEncodeError):
         # Bytes that were not UTF-8 in the command line (a latin-1 terminal's) have no URL-encoded form here.
         forms.add(quote(secret, safe="").encode("ascii"))
+
+    def rewrite(current: bytes) -> bytes:
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= 3:
+                current = current.replace(form, b"***")
+        return current
+
+    _rewrite(_ARGUMENTS, "/proc/self/cmdline", rewrite)
+
+
+def hide_environment(names: Iterable[str]) -> None:
+    """Blank the values of the variables ``names`` in the environment other processes of this user see
+    (``/proc/PID/environ``), on Linux. Python read its environment into ``os.environ`` when it started, so
+    synco still reads them there; only what C code would read with ``getenv`` is blanked (nothing reads these
+    variables so), and processes started later get ``os.environ`` (less these, :mod:`synco_core.childenv`)."""
+    if not sys.platform.startswith("linux"):
+        return
+    prefixes = tuple(f"{name}=".encode() for name in names)
+
+    def rewrite(current: bytes) -> bytes:
+        # Each value's bytes become NULs where they are: the strings keep their places, which the C library's
+        # environ array points at, and a blanked variable reads as empty.
+        return b"\0".join(
+            item[: len(item.partition(b"=")[0]) + 1].ljust(len(item), b"\0") if item.startswith(prefixes) else item
+            for item in current.split(b"\0")
+        )
+
+    _rewrite(_ENVIRONMENT, "/proc/self/environ", rewrite)
+
+
+def _rewrite(first: int, shown_in: str, rewrite: Callable[[bytes], bytes]) -> None:
+    """Put ``rewrite`` of the region :func:`_region` finds at ``first`` in its place (as long as it was)."""
     try:
         # Not everywhere: a Python built without libffi (a minimal container's, where pull's remote side may
         # run) has no ctypes, and the command line then stays as it is.
@@ -58,24 +98,21 @@ def hide(secret: str) -> None:
     except ImportError:
         return
     with _lock, contextlib.suppress(OSError, ValueError):
-        region = _region()
+        region = _region(first)
         if region is None:
             return
         address, length = region
-        with open("/proc/self/cmdline", "rb") as file:
+        with open(shown_in, "rb") as file:
             shown = file.read()
         current = ctypes.string_at(address, length)
-        # Written only where the memory is what the kernel shows as the command line, ending as the kernel
-        # expects it to (a NUL), so nothing else is ever overwritten.
+        # Written only where the memory is what the kernel shows there, ending as the kernel expects it to (a
+        # NUL), so nothing else is ever overwritten.
         if current != shown or not current.endswith(b"\0"):
             return
-        rewritten = current
-        for form in sorted(forms, key=len, reverse=True):
-            if len(form) >= 3:
-                rewritten = rewritten.replace(form, b"***")
+        rewritten = rewrite(current)
         if rewritten == current:
             return
-        ctypes.memmove(address, rewritten.ljust(length, b"\0"), length)
+        ctypes.memmove(address, rewritten.ljust(length, b"\0")[:length], length)
 
 
 def no_core_dumps() -> None:

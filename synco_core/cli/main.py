@@ -25,8 +25,9 @@ import click
 
 from synco_core import __version__, leftout
 from synco_core.bounded import check_settings
+from synco_core.childenv import SECRET_VARIABLES
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
-from synco_core.cmdline import no_core_dumps
+from synco_core.cmdline import hide_environment, no_core_dumps
 from synco_core.errors import SyncoError
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
 from synco_core.nospace import NO_SPACE_ERRNOS
@@ -232,6 +233,9 @@ def main() -> None:
     reexec_in_utf8_mode()
     # Keys, passwords and decrypted data never go to disk in a core file of a crash.
     no_core_dumps()
+    # SYNCO_KEY and the like are in os.environ, Python's copy: the same user reads the original from
+    # /proc/PID/environ for as long as the command runs (a receive takes minutes).
+    hide_environment(SECRET_VARIABLES)
     # Before descriptor 1 is reserved: the private copy of stdout takes the encoding and error handler set here.
     configure_output()
     # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
