@@ -70,6 +70,7 @@ def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) ->
         raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
     meta = Meta.from_bytes(raw)
     check_fresh(meta, folder)
+    check_not_earlier_seen(transport.description, folder, meta)
     return meta
 
 
@@ -101,12 +102,31 @@ def check_not_earlier(record: dict[str, Any], folder: str, meta: Meta) -> None:
     tells it is the earlier one. Equal is the same session again; a meta or record without it is accepted.
     """
     before = record.get("createdAt")
-    created = meta.created_at
-    if record.get("session") != folder or type(before) is not int or created is None or created >= before:
+    if record.get("session") == folder and type(before) is int:
+        _refuse_earlier(folder, meta, before, "the one this folder received")
+
+
+def check_not_earlier_seen(where: str, folder: str, meta: Meta) -> None:
+    """Refuse a meta of session ``folder`` made before one this user received from ``where``, into any folder
+    (:mod:`synco_core.receive.seensessions`), and note this one's time when it is the newest."""
+    from synco_core.receive import seensessions
+
+    if meta.created_at is None or meta.expires_at is None:
         return
-    raise RefusedSessionError(f"the meta of session {folder} was made before the one this folder received "
-                              f"({_utc(created)}, against {_utc(before)}): an earlier serve under the same --id and "
-                              "passphrase, replayed or kept by a cache; ask for a new session")
+    before = seensessions.newest_seen(where, folder)
+    if before is not None:
+        _refuse_earlier(folder, meta, before, "one this user received from the same server")
+    seensessions.note_seen(where, folder, meta)
+
+
+def _refuse_earlier(folder: str, meta: Meta, before: int, which: str) -> None:
+    """``meta`` made before ``before`` (the ``createdAt`` of ``which``) is refused; equal is the same session."""
+    created = meta.created_at
+    if created is None or created >= before:
+        return
+    raise RefusedSessionError(f"the meta of session {folder} was made before {which} ({_utc(created)}, against "
+                              f"{_utc(before)}): an earlier serve under the same --id and passphrase, replayed or "
+                              "kept by a cache; ask for a new session")
 
 
 def _utc(moment: float) -> str:
