@@ -2,7 +2,8 @@
 mounted through FUSE (the machine's kernel has no exFAT, FAT or NTFS driver): exFAT (``exfat-fuse``), FAT32
 (``fusefat``) and NTFS with Windows' rules on names (``ntfs-3g -o windows_names``, as Windows and WSL see
 the disk); and, through a shim, the names a Mac's HFS+ disk or Linux's exFAT and FAT drivers store otherwise
-than given, which Linux cannot make here (:func:`hfsplus_folder`, :func:`dot_stripping_folder`). Mounting
+than given, which Linux cannot make here (:func:`hfsplus_folder`, :func:`dot_stripping_folder`); and ext4
+with whole-second times (``seconds``, mounted by the kernel). Mounting
 needs root and ``/dev/fuse``; without them a test is :func:`unavailable`.
 """
 
@@ -23,6 +24,9 @@ KINDS = {
     "exfat": (("mkfs.exfat", "exfatprogs"), [], ("mount.exfat-fuse", "exfat-fuse"), []),
     "fat": (("mkfs.vfat", "dosfstools"), ["-F", "32"], ("fusefat", "fusefat"), ["-o", "rw+"]),
     "ntfs": (("mkntfs", "ntfs-3g"), ["-F", "-q", "-f"], ("ntfs-3g", "ntfs-3g"), ["-o", "windows_names"]),
+    # Whole seconds, as HFS+, ext3 and NFS servers exporting them keep times: ext4 with 128-byte inodes, which
+    # the kernel mounts itself.
+    "seconds": (("mkfs.ext4", "e2fsprogs"), ["-q", "-I", "128"], ("mount", "mount"), ["-t", "ext4"]),
 }
 
 
@@ -89,6 +93,14 @@ def dot_stripping_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder that drops the dots at the end of a name, as Linux's exFAT and FAT drivers and Windows do
     (``clip.`` is stored as ``clip``, and found by either); unmounted afterwards."""
     with renaming_folder(tmp_path, "--strip-dots") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def fat_times_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder whose times are FAT's (even seconds, no change time of its own), kept over a rename as a FAT disk
+    keeps them (fusefat does not); unmounted afterwards."""
+    with renaming_folder(tmp_path, "--fat-times") as folder:
         yield folder
 
 
