@@ -8,7 +8,10 @@ indexed as public content itself. The folder is made 0700 and must belong to the
 
 An entry is trusted only while the file has the same size, modification and change time (nanoseconds),
 inode and device as when it was hashed; a file changed within :data:`RACY_SECONDS` before the serve started
-is not recorded, since a change in the same clock tick would not show in its times.
+is not recorded, since a change in the same clock tick would not show in its times. The change time decides
+with the modification time because only the file system sets it (``touch -d`` and ``rsync -t`` set the
+other); both are compared with this computer's clock, so a file system whose clock is behind it by more than
+:data:`RACY_SECONDS` (an NFS server's) defeats the window, as docs/security.md says.
 
 Packed files (up to 16 KiB) are kept with their content, up to :data:`CONTENT_BUDGET_BYTES` per set: a
 pack is published content encrypted to each session's own key, so every serve must build every pack
