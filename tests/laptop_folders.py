@@ -105,6 +105,14 @@ def fat_times_folder(tmp_path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def skewed_clock_folder(tmp_path: Path, seconds: float) -> Iterator[Path]:
+    """A folder whose file system's clock is ``seconds`` ahead of this computer's (behind when negative), as an
+    NFS server's without NTP; unmounted afterwards."""
+    with renaming_folder(tmp_path, f"--clock-offset={seconds}") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
 def ecryptfs_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder that takes no name longer than 143 bytes, as eCryptfs (an encrypted home folder) does;
     unmounted afterwards."""

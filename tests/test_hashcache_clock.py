@@ -5,9 +5,9 @@ hashed with, and a file whose modification or change time is within ``RACY_SECON
 this computer's clock) is not recorded at all: a change in the same clock tick would not show in its times.
 A modification time is whatever ``os.utime`` (``touch -d``, ``rsync -t``, ``cp -p``, ``tar x``) sets, in the
 future or the past; the change time is not, and is what catches such a file rewritten at the same size with
-its old time put back. (A file system whose own clock is behind this computer's by more than
-``RACY_SECONDS``, an NFS server's, gives a file just changed a change time that already looks settled: that
-limit is in docs/security.md.)
+its old time put back. A file system whose own clock is behind this computer's (an NFS server's without NTP)
+gives a file just changed a change time that already looks settled by this computer's clock: the clock of the
+session folder's file system is measured (``hashcache.clock_of``), and its files are judged by it too.
 """
 
 from __future__ import annotations
@@ -18,17 +18,19 @@ import time
 from pathlib import Path
 
 import pytest
+from laptop_folders import skewed_clock_folder
 
 from synco_core.index import hashcache
-from synco_core.index.hashcache import HashCache
+from synco_core.index.hashcache import HashCache, clock_of
 
 #: Shortened so the test waits less; what it decides is the same.
 RACY = 0.3
 
 
-def _serve(cache: Path, file: Path) -> str | None:
-    """One serve of ``file`` through the cache: the hash the cache gave (None: it was read), recorded anew."""
-    serving = HashCache(cache, budget=0)
+def _serve(cache: Path, file: Path, session: Path | None = None) -> str | None:
+    """One serve of ``file`` through the cache: the hash the cache gave (None: it was read), recorded anew;
+    ``session``: the folder whose file system's clock is measured, as serve's session folder."""
+    serving = HashCache(cache, budget=0, clock=clock_of(session) if session is not None else None)
     info = os.stat(file)
     cached = serving.lookup("f.bin", info)
     serving.record("f.bin", info, cached or hashlib.sha256(file.read_bytes()).hexdigest())
@@ -85,3 +87,25 @@ def test_a_file_changed_a_moment_before_the_serve_is_not_recorded(tmp_path: Path
         os.utime(file, ns=(stamp, stamp))
     assert _serve(cache, file) is None
     assert _serve(cache, file) is None
+
+
+@pytest.mark.parametrize(
+    "seconds", [-60, -3, 0, 60], ids=["a minute behind", "3 s behind", "in time", "a minute ahead"]
+)
+def test_a_file_system_clock_behind_this_computers_is_measured(tmp_path: Path, seconds: int) -> None:
+    """A file changed a moment ago on a file system whose clock is behind (the shim shifts every time it shows):
+    by this computer's clock its times are long settled, by its own they are not. Recorded, a rewrite in the
+    same tick of that clock would have kept the old hash (and a packed file's old content)."""
+    with skewed_clock_folder(tmp_path, seconds) as folder:
+        file = folder / "f.bin"
+        file.write_bytes(b"D" * 100)
+        assert time.time_ns() - os.stat(file).st_ctime_ns > -seconds * 1_000_000_000 - 1_000_000_000
+        cache = tmp_path / "cache" / "set.bin"
+        assert _serve(cache, file, session=folder) is None
+        assert _serve(cache, file, session=folder) is None
+        # Once settled by the file system's own clock, it is kept as any other file.
+        time.sleep(hashcache.RACY_SECONDS + 0.5)
+        _serve(cache, file, session=folder)
+        settled = hashlib.sha256(file.read_bytes()).hexdigest()
+        # Ahead, its times are in this computer's future a while yet: read at every serve until then.
+        assert _serve(cache, file, session=folder) == (None if seconds > 0 else settled)

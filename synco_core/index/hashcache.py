@@ -10,8 +10,9 @@ An entry is trusted only while the file has the same size, modification and chan
 inode and device as when it was hashed; a file changed within :data:`RACY_SECONDS` before the serve started
 is not recorded, since a change in the same clock tick would not show in its times. The change time decides
 with the modification time because only the file system sets it (``touch -d`` and ``rsync -t`` set the
-other); both are compared with this computer's clock, so a file system whose clock is behind it by more than
-:data:`RACY_SECONDS` (an NFS server's) defeats the window, as docs/security.md says.
+other); both are compared with this computer's clock, which a file system's own clock may be behind (an NFS
+server's): the clock of the session folder's file system is measured (:func:`clock_of`) and files of that
+device are judged by the earlier one. Files of another device are not (docs/security.md says so).
 
 Packed files (up to 16 KiB) are kept with their content, up to :data:`CONTENT_BUDGET_BYTES` per set: a
 pack is published content encrypted to each session's own key, so every serve must build every pack
@@ -39,6 +40,7 @@ import logging
 import os
 import stat
 import struct
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -173,6 +175,19 @@ def cache_folder(avoid: Iterable[Path]) -> Path | None:
     return None
 
 
+def clock_of(folder: Path) -> tuple[int, int] | None:
+    """(device, nanoseconds its file system's clock is ahead of this computer's) of ``folder``, told by the
+    change time of a file made there and gone at once (unnamed where the file system can); None when no file
+    can be made. A clock of whole seconds reads up to a second behind: the window only grows."""
+    before = time.time_ns()
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            info = os.fstat(probe.fileno())
+    except OSError:
+        return None
+    return info.st_dev, info.st_ctime_ns - before
+
+
 def cache_file(folder: Path, owner: Path, set_name: str) -> Path:
     """The cache file of one public set: ``owner`` is the set's folder, or the project when it has none.
 
@@ -244,7 +259,9 @@ class HashCache:
     the new cache the current one, :meth:`discard` drops it (a failed serve keeps the old cache).
     """
 
-    def __init__(self, path: Path | None, budget: int | None = None) -> None:
+    def __init__(self, path: Path | None, budget: int | None = None, clock: tuple[int, int] | None = None) -> None:
+        """``clock`` (:func:`clock_of`): a device and how far its file system's clock is ahead of this
+        computer's; its files are judged racy by that clock too."""
         self.path = path
         self.started_ns = time.time_ns()
         #: Content bytes this serve may still keep.
@@ -260,6 +277,11 @@ class HashCache:
         #: The last hit: the stat it was looked up with, the hash handed out, and the old entry.
         self._last_hit: tuple[os.stat_result, str, _Entry] | None = None
         self._racy_ns = self.started_ns - int(RACY_SECONDS * 1e9)
+        # A file system whose clock is behind this computer's gives a file just changed times that already
+        # look settled by this computer's clock: on its device, the earlier of the two moments decides.
+        self._device, self._device_racy_ns = -1, self._racy_ns
+        if clock is not None:
+            self._device, self._device_racy_ns = clock[0], min(self._racy_ns, self._racy_ns + clock[1])
         self.hits = self.misses = 0
         #: Files whose content came from the cache (counted in :attr:`hits` too).
         self.content_hits = 0
@@ -428,7 +450,7 @@ class HashCache:
         self.content_hits += 1
         digest = pending[2].hex()
         if self._new is not None:
-            racy = self._racy_ns
+            racy = self._racy_of(info)
             if info.st_mtime_ns < racy and info.st_ctime_ns < racy:
                 if len(content) <= self.budget:
                     self.budget -= len(content)
@@ -440,12 +462,16 @@ class HashCache:
                     self._write_block()
         return digest, content
 
+    def _racy_of(self, info: os.stat_result) -> int:
+        """The moment from which a change of this file is too recent to be trusted."""
+        return self._device_racy_ns if info.st_dev == self._device else self._racy_ns
+
     def record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None = None) -> None:
         """Remember ``sha256`` (and ``content``, while the budget lasts) for ``path`` as it is now, unless it
         changed too recently to be trusted."""
         if self._new is None:
             return
-        racy = self._racy_ns
+        racy = self._racy_of(info)
         if info.st_mtime_ns >= racy or info.st_ctime_ns >= racy:
             return
         last = self._last_hit
@@ -531,7 +557,8 @@ class HashCache:
                 self._give_up_writing(exc)
             self._block.clear()
         return {"path": os.fspath(self.path), "temp": os.fspath(self._temp) if self._handed_over and self._temp else "",
-                "budget": self.budget, "racy_ns": self._racy_ns}
+                "budget": self.budget, "racy_ns": self._racy_ns, "device": self._device,
+                "device_racy_ns": self._device_racy_ns}
 
     @classmethod
     def appending(cls, state: dict[str, str | int]) -> HashCache:
@@ -543,6 +570,7 @@ class HashCache:
         cache.path = path
         # The serve's own start decides which files changed too recently to be kept, not the worker's.
         cache._racy_ns = int(state["racy_ns"])
+        cache._device, cache._device_racy_ns = int(state["device"]), int(state["device_racy_ns"])
         old = cls._open_old(path)
         if old is not None:
             cache._old, cache._old_file = cls._entries(path, old), old

@@ -42,7 +42,7 @@ from synco_core.dumpoptions import (
 from synco_core.engines.dispatch import dump_with_engine, inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import second_of
-from synco_core.index.hashcache import HashCache, cache_file, cache_folder
+from synco_core.index.hashcache import HashCache, cache_file, cache_folder, clock_of
 from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
 from synco_core.rewriting import collect_source_settings
@@ -335,8 +335,9 @@ def public_entries(file_set: FileSet) -> Iterator[PublicFile]:
                          sha1=item.sha1, source=item.source)
 
 
-def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) -> HashCache | None:
-    """The hash cache of ``file_set``, in a private folder outside the web root and the set; None without."""
+def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions, session: Path) -> HashCache | None:
+    """The hash cache of ``file_set``, in a private folder outside the web root and the set; None without.
+    The clock of the session folder's file system (the web root's, often the set's) is measured there."""
     if not options.hash_large:
         return None
     avoid = [root for root in (framework.web_root, file_set.root) if root is not None]
@@ -344,14 +345,15 @@ def _hash_cache(framework: Framework, file_set: FileSet, options: BuildOptions) 
     if folder is None:
         log.debug("no folder for the hash cache; every file of %s is hashed", file_set.name)
         return None
-    return HashCache(cache_file(folder, file_set.root or framework.project_dir, file_set.name))
+    return HashCache(cache_file(folder, file_set.root or framework.project_dir, file_set.name),
+                     clock=clock_of(session))
 
 
 def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
                        framework: Framework | None = None, context: BuildContext | None = None) -> WireFileSet:
     """Write the encrypted index of a public set, and its packs of small files (the rest stay where they are)."""
     context = context or BuildContext()
-    cache = _hash_cache(framework, file_set, options) if framework is not None else None
+    cache = _hash_cache(framework, file_set, options, folder.path) if framework is not None else None
     notify = context.on_public_uri
     try:
         with leftout.counting(file_set.name, log) as tally:
