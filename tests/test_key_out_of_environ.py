@@ -37,9 +37,20 @@ def _environment_of(variable: str, value: str, *args: str, tmp_path: Path) -> by
 
 def test_receive_blanks_synco_key_in_its_environment(tmp_path: Path) -> None:
     _linux_proc()
-    shown = _environment_of("SYNCO_KEY", KEY, "receive", "synco-0123456789abcdef01234567", "--base-url",
-                            "http://127.0.0.1:PORT/", "--all", "--target", str(tmp_path / "out"), "--timeout",
-                            "60", tmp_path=tmp_path)
+    shown = _environment_of(
+        "SYNCO_KEY",
+        KEY,
+        "receive",
+        "synco-0123456789abcdef01234567",
+        "--base-url",
+        "http://127.0.0.1:PORT/",
+        "--all",
+        "--target",
+        str(tmp_path / "out"),
+        "--timeout",
+        "60",
+        tmp_path=tmp_path,
+    )
     assert KEY.encode() not in shown
     assert b"\0SYNCO_TEST_MARKER=kept-as-it-is\0" in shown
 
@@ -47,8 +58,15 @@ def test_receive_blanks_synco_key_in_its_environment(tmp_path: Path) -> None:
 def test_db_dump_blanks_synco_database_url_in_its_environment(tmp_path: Path) -> None:
     _linux_proc()
     password = "Env-dump-pw-4417"
-    shown = _environment_of("SYNCO_DATABASE_URL", f"mysql://someone:{password}@127.0.0.1:PORT/app", "db", "dump",
-                            "-o", str(tmp_path / "dump.sql"), tmp_path=tmp_path)
+    shown = _environment_of(
+        "SYNCO_DATABASE_URL",
+        f"mysql://someone:{password}@127.0.0.1:PORT/app",
+        "db",
+        "dump",
+        "-o",
+        str(tmp_path / "dump.sql"),
+        tmp_path=tmp_path,
+    )
     assert password.encode() not in shown and b"127.0.0.1" not in shown
     assert b"\0SYNCO_TEST_MARKER=kept-as-it-is\0" in shown
 
