@@ -115,7 +115,7 @@ def check_not_earlier_seen(where: str, folder: str, meta: Meta) -> None:
         return
     before = seensessions.newest_seen(where, folder)
     if before is not None:
-        _refuse_earlier(folder, meta, before, "one this user received from the same server")
+        _refuse_earlier(folder, meta, before, "one this user received from the same address")
     seensessions.note_seen(where, folder, meta)
 
 

@@ -6,9 +6,10 @@ for the second. A folder that received the later one refuses the earlier (``.syn
 :func:`synco_core.receive.meta.check_not_earlier`), but a first receive into another folder had nothing to
 compare with. This record is per user, in synco's cache folder (``$SYNCO_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/synco`` or ``~/.cache/synco``), under ``received-sessions/``: one small file per session
-name and server host, named by a SHA-256 of the two (never of the key, which a digest on disk would let anyone
-test passphrases against), holding the newest ``createdAt`` and its ``expiresAt``. A record whose session has
-expired is of no use (an expired meta is refused anyway) and is removed.
+name and server address (scheme, host, port, path), named by a SHA-256 of the two (never of the key,
+which a digest on disk would let anyone test passphrases against), holding the newest ``createdAt`` and
+its ``expiresAt``. A record whose session has expired is of no use (an expired meta is refused anyway)
+and is removed.
 
 Its limits: it knows only what this user received on this computer, and only sessions whose meta gives both
 times (a pull's sessions, new every time, and Go synco v2's give none); a cache folder that is deleted or
@@ -50,10 +51,17 @@ def record_folder() -> Path:
 
 
 def _record_name(where: str, folder: str) -> str:
-    """The file of session ``folder`` received from ``where`` (a transport's description: "http://host/"):
-    by host, so two servers that happen to use one ``--id`` never refuse each other's sessions."""
-    host = urlsplit(where).hostname or where
-    return hashlib.sha256(f"{host.lower()}\0{folder}".encode()).hexdigest()[:40] + ".json"
+    """The file of session ``folder`` received from ``where`` (a transport's description: its base URL without
+    credentials or query, or a folder): by scheme, host, port and path, so two servers, or two projects of one
+    server under different paths, that happen to use one ``--id`` never refuse each other's sessions, while a
+    cache answering for the same address is held to what this user received from it."""
+    parts = urlsplit(where)
+    if parts.hostname:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+        place = f"{parts.scheme.lower()}://{parts.hostname.lower()}:{port}{parts.path.rstrip('/') or ''}"
+    else:
+        place = where
+    return hashlib.sha256(f"{place}\0{folder}".encode()).hexdigest()[:40] + ".json"
 
 
 @contextlib.contextmanager
