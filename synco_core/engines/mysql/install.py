@@ -258,13 +258,10 @@ def _load_and_verify(database: DatabaseConfig, admin: Any, dump: BinaryIO, optio
     """Load into ``scratch`` and verify it; returns the rows, the number of values the install's rewriter
     changed (None without one) and the events the dump has enabled (held disabled in ``scratch``)."""
     def session() -> Any:
-        conn = connect(database.replace(name=scratch))
-        with conn.cursor() as cur:
-            # The same session settings a dump's header sets, in case the dump has no header
-            # (a hand-written script); a header overrides them anyway.
-            cur.execute("SET SESSION foreign_key_checks=0, SESSION unique_checks=0, SESSION time_zone='+00:00', "
-                        "SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO'")
-        return conn
+        # The server's defaults, as the mariadb client's session starts: a dump's header sets its own (time zone,
+        # foreign and unique checks, sql_mode), and a script without one is read as the client reads it (its
+        # TIMESTAMPs in the server's zone, its foreign keys checked and cascading).
+        return connect(database.replace(name=scratch))
 
     conn = session()
     started = time.monotonic()

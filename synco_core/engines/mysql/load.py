@@ -16,7 +16,10 @@
 Data statements (INSERT, REPLACE) are sent untouched, unless the install has a value rewriter (a plugin's
 ``value_rewriter``): then the ones holding its needles go through :mod:`synco_core.engines.rewrite.mysql`.
 
-Speed: the dump is read and split in a thread of its own; ``INSERT ... VALUES`` statements go to worker
+A script without a dump's header (hand-written, an application's schema) runs as the mariadb client runs it:
+in the session the server gives (the install sets nothing), one statement after the other on one connection.
+
+Speed: the dump is read and split in a thread of its own; ``INSERT ... VALUES`` statements of a dump go to worker
 connections (:mod:`.loadthreads`), each committed on its own, while DDL runs on the main connection (one
 transaction per table was no faster and cost the server more CPU: docs/performance.md). A table's INSERTs
 are spread over all workers once its first one is done; ``INSERT IGNORE`` keeps the first of two
@@ -55,7 +58,7 @@ from synco_core.engines.mysql.loadthreads import (
     preview,
     raise_worker_error,
     send,
-    session_key,
+    settings_key,
     statement_error,
 )
 from synco_core.engines.mysql.schema import definer, strip_definer
@@ -78,6 +81,8 @@ _ALTER_DATABASE = re.compile(rb"^((?:/\*!\d*\s*)?ALTER\s+(?:DATABASE|SCHEMA)\s+)
                              + rb"(?=\s+(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE)\b)", re.IGNORECASE)
 #: mariadb-dump's header: ``-- Host: localhost    Database: shop``.
 _CLIENT_HEADER = re.compile(rb"^-- Host: .*?\sDatabase: (.+?)\s*$")
+#: The first line of a mariadb-dump or mysqldump script (``-- MariaDB dump 10.19  Distrib ...``).
+_DUMP_HEADER = re.compile(rb"^-- (?:MariaDB|MySQL) dump \d")
 _NEVER = re.compile(rb"^/\*M?!999999[\s\S]*?\*/\s*")
 _DATA = re.compile(rb"^(?:INSERT|REPLACE)\b", re.IGNORECASE)
 _MYSQL8_COMMENT = re.compile(rb"/\*!80\d{3}[\s\S]*?\*/")
@@ -161,18 +166,10 @@ class Loader:
         self.gate = StatementGate([name for name in (database, target) if name], databases)
         charset, mode = check_session(conn, 0)
         self.gate.observe(charset, mode, session_letters(conn, charset))
-        with conn.cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.sql_mode, @@GLOBAL.time_zone")
-            values = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
-        #: The sql_mode and time zone the mariadb client's session would start with (the server's defaults): a
-        #: routine, trigger or event a script creates without setting them is stored with these (an event
-        #: with its time zone), not with the loader's own (kept for the rows of a script without a header).
-        self._server_session = dict(zip(_STORED_SETTINGS, values, strict=True))
-        #: Those of them the script set itself (a dump's header, a ``SET sql_mode`` of its own): from there on
-        #: its objects are created under the session's.
-        self._script_set: set[str] = set()
-        #: The session's character set and sql_mode as the server last reported them (:meth:`_observe`).
-        self._state = session_key(charset, mode)
+        #: The session's settings the workers must share, as the server last reported them (:meth:`_observe`).
+        self._state = settings_key(conn)
+        #: The script is a dump (synco's or mariadb-dump's header): its rows may go to the worker connections.
+        self._dump = False
         #: The first statement since the workers were last verified that may have set their sessions otherwise
         #: than this one's (0: none); they are verified before their next row.
         self._unverified = 0
@@ -185,7 +182,9 @@ class Loader:
 
     def _comment(self, line: bytes) -> None:
         if line.startswith(HEADER_MARKER):
-            self.report.synco_dump = True
+            self.report.synco_dump = self._dump = True
+        elif _DUMP_HEADER.match(line):
+            self._dump = True
         elif line.startswith(DATABASE_PREFIX):
             self._source(line[len(DATABASE_PREFIX):].strip().decode("utf-8", "surrogateescape"))
         elif line.startswith(DEFAULTS_PREFIX):
@@ -338,6 +337,12 @@ class Loader:
         #: Rows of a statement too long for this server, cut into statements that fit (they are sent next).
         pieces: deque[tuple[int, AnyStatement]] = deque()
         for number, statement in _then(reader, pieces):
+            if number == 1 and not self._dump:
+                # Not a dump: a script written to be run by the client, one statement after the other on one
+                # connection, whose INSERTs may read what the statements before them left in the session
+                # (LAST_INSERT_ID(), a variable set by SELECT ... INTO) or check foreign keys against rows
+                # inserted just before. The header, when there is one, has been read by now (it comes first).
+                workers = []
             if isinstance(statement, _Piece):
                 # Rewritten already, and the whole statement was counted and checked: only each piece now.
                 self.gate.check(statement, number)
@@ -362,8 +367,6 @@ class Loader:
                 sql.check = self.gate.streamed(sql.head, number)
             elif not isinstance(sql, _Piece):
                 self.gate.check(sql, number)
-                if _SESSION.match(sql):
-                    self._script_set.update(m.group().decode().lower() for m in _STORED_SETTING.finditer(sql))
             if not isinstance(sql, _Piece):
                 self.report.statements += 1
                 if self.case_insensitive and not isinstance(sql, StreamedStatement):
@@ -401,6 +404,19 @@ class Loader:
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
                 continue
             insert = _VALUES_INSERT.match(sql)
+            if (insert or _SESSION.match(sql)) and _LAST_OUTCOME.search(sql) and _LAST_OUTCOME.search(
+                    qualify.code_text(sql, self.gate.session)):
+                # The outcome of the statement before on the same connection, which for rows that went to a
+                # worker is another connection's: the value would be silently wrong.
+                raise DatabaseError(
+                    f"statement {number} of the dump reads what the statement before it did on its connection "
+                    f"(LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS()), which a dump's rows, loaded over several "
+                    f"connections, cannot give; load it as a script (without its dump header line): {preview(sql)}")
+            if insert and self._reads_session(sql):
+                # Its values are the main connection's (a user variable): run here, in order.
+                barrier(workers)
+                self._run(number, sql)
+                continue
             if insert and self._unverified:
                 # A setting may come out otherwise on a worker (``SET sql_mode = COALESCE(@m, ...)`` with ``@m``
                 # set on this connection only, or a SET run here alone): before a worker inserts rows, its
@@ -459,6 +475,12 @@ class Loader:
                 self._observe(number)
         return workers
 
+    def _reads_session(self, sql: Statement) -> bool:
+        """True when an INSERT's values read a user variable (``@id``), which a worker's session may not hold as
+        the main one does (set by a ``SELECT ... INTO``). Looked for at C speed first; only where found (mostly
+        an ``@`` of an e-mail address) are the strings left out."""
+        return b"@" in sql and b"@" in qualify.code_text(sql, self.gate.session)
+
     def _table_key(self, name: bytes) -> bytes:
         """A table's name as the server tells tables apart: ``DROP TABLE users`` waits for the rows a worker
         still has for `Users` where the server folds names (it drops that table)."""
@@ -497,32 +519,11 @@ class Loader:
             sql, enabled = _ENABLED_EVENT.subn(rb"\1DISABLE", sql, count=1)
             if enabled:
                 self.report.enabled_events.add(_unquote(event.group("name")))
-        if len(self._script_set) < len(_STORED_SETTINGS) and isinstance(sql, (bytes, bytearray)) and (
-                _STORED_OBJECT.match(sql)):
-            self._under_server_settings(number, sql)
-        else:
-            self._query(number, sql)
+        self._query(number, sql)
         if event is not None:
             self._hold(number)
         if not isinstance(sql, StreamedStatement) and not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
             self._observe(number)
-
-    def _under_server_settings(self, number: int, sql: bytes | bytearray) -> None:
-        """Create a routine, trigger or event under the server's default sql_mode and time zone, which it is
-        stored with, as the mariadb client creates it from a script that sets neither; the loader's own settings
-        are put back after it. What the script set itself stays as it set it."""
-        settings = [name for name in _STORED_SETTINGS if name not in self._script_set]
-        with self.conn.cursor() as cur:
-            cur.execute("SELECT " + ", ".join(f"@@SESSION.{name}" for name in settings))
-            own = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
-            cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in settings),
-                        [self._server_session[name] for name in settings])
-        try:
-            self._query(number, sql)
-        finally:
-            if self.conn.open:
-                with self.conn.cursor() as cur:
-                    cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in settings), own)
 
     def _hold(self, number: int) -> None:
         """Keep the dump's events from running in the scratch database. A server whose ``event_scheduler``
@@ -543,7 +544,7 @@ class Loader:
         the gate cannot see), and tell the gate the sql_mode it reads INSERT values with."""
         charset, mode = check_session(self.conn, number)
         self.gate.observe(charset, mode, session_letters(self.conn, charset), number)
-        state = session_key(charset, mode)
+        state = settings_key(self.conn)
         if state != self._state:
             self._state = state
             self._unverified = self._unverified or number
@@ -615,21 +616,14 @@ _EVENT_DDL = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\b[^;]{0,300}?\bEVENT
 #: An event's status as ``SHOW CREATE EVENT`` (and so every dump) writes it, before its body.
 _ENABLED_EVENT = re.compile(rb"(\bON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)ENABLE\b", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)
-#: What is stored with the session's sql_mode: a routine, trigger or event (DEFINER clauses are gone by then).
-_STORED_OBJECT = re.compile(
-    rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?(?:AGGREGATE\s+)?(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b",
-    re.IGNORECASE)
-#: The session settings stored with such an object (an event's time zone), which the loader sets otherwise
-#: than the client's session has them.
-_STORED_SETTINGS = ("sql_mode", "time_zone")
-#: A SET naming one of them (``SET sql_mode = ...``, a dump header's ``SQL_MODE='NO_AUTO_VALUE_ON_ZERO'``).
-_STORED_SETTING = re.compile(rb"(?<![A-Za-z0-9_$])(?:sql_mode|time_zone)(?![A-Za-z0-9_$])", re.IGNORECASE)
 #: Session settings, repeated on every worker (``/*M!`` ones too: the dump's header has MariaDB-only settings).
 _SESSION = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\b", re.IGNORECASE)
 _LOCKS = re.compile(rb"^(?:/\*!\d*\s*)?(?:UN)?LOCK\s+TABLES?\b", re.IGNORECASE)
 _TRANSACTION = re.compile(
     rb"^(?:/\*!\d*\s*)?(?:COMMIT|ROLLBACK|BEGIN|START\s+TRANSACTION|SET\s+autocommit\b|(?:UN)?LOCK\s+TABLES?\b)",
     re.IGNORECASE)
+#: Functions giving the outcome of the connection's statements before.
+_LAST_OUTCOME = re.compile(rb"\b(?:LAST_INSERT_ID|ROW_COUNT|FOUND_ROWS)\s*\(", re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")

@@ -161,10 +161,18 @@ class InsertWorker(threading.Thread):
                 log.debug("deadlock between load workers; running the statement again")
 
     def _verify(self, expected: Statement, number: int) -> None:
-        """This connection's session must be the main one's after the same statement (``expected``)."""
-        if session_key(*check_session(self.conn, number)) != expected:
+        """This connection's session must be the main one's after the same statement (``expected``): a setting
+        that came out otherwise (``SET sql_mode = @m`` with ``@m`` chosen by a ``SELECT ... INTO`` on the main
+        connection only) is given the main one's value."""
+        if settings_key(self.conn) == expected:
+            return
+        values = expected.decode().split("\n")
+        with self.conn.cursor() as cur:
+            cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in _SETTINGS), values)
+        check_session(self.conn, number)
+        if settings_key(self.conn) != expected:
             raise DatabaseError(f"refusing statement {number} of the dump: it leaves the load's connections "
-                                "with different character sets or sql_modes")
+                                "with different session settings")
 
     def _commit(self) -> None:
         self.conn.commit()
@@ -181,9 +189,18 @@ class InsertWorker(threading.Thread):
             log.debug("closing a load worker's connection failed", exc_info=True)
 
 
-def session_key(charset: str, sql_mode: str) -> bytes:
-    """A session's character set and sql_mode, as a ``verify`` item of a worker's inbox carries them."""
-    return f"{charset}\n{sql_mode}".encode()
+#: The session settings the workers must share with the main connection: how a statement is read (the gate
+#: read it so) and what its rows become.
+_SETTINGS = ("character_set_client", "collation_connection", "sql_mode", "time_zone", "foreign_key_checks",
+             "unique_checks")
+
+
+def settings_key(conn: Any) -> bytes:
+    """The settings of ``conn``'s session the workers share, as a ``verify`` item of a worker's inbox carries them."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(f"@@SESSION.{name}" for name in _SETTINGS))
+        values = [value.decode() if isinstance(value, bytes) else str(value) for value in cur.fetchone()]
+    return "\n".join(values).encode()
 
 
 def barrier(workers: list[InsertWorker]) -> None:
