@@ -29,7 +29,7 @@ from synco_core.engines.postgresql.exclusions import ExclusionChecks
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
-from synco_core.tablenames import name_parts, resolve_column
+from synco_core.tablenames import name_parts, quoted, resolve_column
 from synco_core.values import DumpOptions, SanitizeRule
 
 #: COPY data is collected into blocks of this size before hashing and writing, so the per-row cost is
@@ -125,7 +125,16 @@ class DataPlanner:
             # A manifest key, "schema.name" or a table's own name as before; else written by the quoting rule
             # (synco_core.tablenames: "a=b", "q""t", s."a=b"), its parts unquoted.
             parts = name_parts(name)
-            found = lookup.get(name) or (by_parts.get(parts) if parts is not None else None)
+            as_written = lookup.get(name, [])
+            by_rule = by_parts.get(parts, []) if parts is not None else []
+            if len(as_written) == 1 and len(by_rule) == 1 and as_written[0] is not by_rule[0]:
+                # '"x"' when tables x and "x" both exist: which one a rule masks must not be a guess, or the
+                # other one ships raw (synco_core.tablenames).
+                unquoted, written = by_rule[0].display, as_written[0].display
+                raise ConfigError(f"table name {name!r} in {what} is ambiguous: it names table {unquoted!r} (its "
+                                  f"quotes read as quoting) and table {written!r} (as written); write "
+                                  f"{quoted(as_written[0].name)} for the second")
+            found = as_written or by_rule
             if not found:
                 raise ConfigError(f"unknown table {name!r} in {what}")
             if len(found) > 1:
