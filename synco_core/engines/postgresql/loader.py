@@ -6,9 +6,10 @@ streams the data of every ``COPY ... FROM stdin`` block to the server with libpq
 blocks: the rows are never split or looked at one by one.
 
 ``psql`` meta-commands that a dump may contain are understood: ``\\connect`` (the loader stays in the
-database it was given, which is the scratch database), ``\\restrict`` / ``\\unrestrict`` (pg_dump's guard
-against meta-commands smuggled into data), and ``\\set`` / ``\\encoding``. Any other meta-command is an
-error, because ignoring it could change what the script means.
+database it was given, which is the scratch database; a second database is refused), ``\\restrict`` /
+``\\unrestrict`` (pg_dump's guard against meta-commands smuggled into data, enforced as psql enforces it:
+:class:`MetaCommands`), and ``\\set`` / ``\\encoding``. Any other meta-command is an error, because ignoring it
+could change what the script means.
 """
 
 from __future__ import annotations
@@ -90,9 +91,53 @@ _MATERIALIZED_VIEW = re.compile(rb"\s*CREATE\s+(?:OR\s+REPLACE\s+)?MATERIALIZED\
 _TRANSACTION_TIMEOUT_SINCE = 170000
 
 
+class MetaCommands:
+    """The psql meta-commands of a script, taken as psql takes them where their meaning is the loader's too.
+
+    - After ``\\restrict KEY`` (pg_dump 17.6, 15.14 and later), psql refuses every meta-command but ``\\unrestrict
+      KEY`` (the guard against one smuggled into the dump through a name or a value): so does the loader, which
+      took a ``\\connect`` there where psql stops.
+    - ``\\connect`` of one database (``pg_dump --create``'s) is the database loaded into; a second one (scripts of
+      several databases put together, pg_dumpall's) would be loaded into the same database, mixed with the first:
+      refused, naming both.
+    """
+
+    def __init__(self) -> None:
+        self.restricted: bytes | None = None
+        self.database: bytes | None = None
+
+    def check(self, text: bytes, line: int) -> None:
+        words = text[1:].split()
+        name = words[0].decode("ascii", "replace") if words else ""
+        if self.restricted is not None:
+            if name != "unrestrict" or words[1:2] != [self.restricted]:
+                raise DatabaseError(f"the dump uses the psql meta-command \\{name} (line {line}) after \\restrict, "
+                                    "where psql refuses every one but \\unrestrict with the same key")
+            self.restricted = None
+            return
+        if name not in IGNORED_META:
+            raise DatabaseError(f"the dump uses the psql meta-command \\{name} (line {line}), "
+                                "which synco's loader does not support")
+        if name == "restrict":
+            if len(words) < 2:
+                raise DatabaseError(f"the dump's \\restrict (line {line}) has no key")
+            self.restricted = words[1]
+        elif name in ("connect", "c"):
+            # The first argument that is not an option (-reuse-previous=on) is the database; "-" the current one.
+            database = next((word for word in words[1:] if word == b"-" or not word.startswith(b"-")), b"-")
+            if database == b"-" or self.database in (None, database):
+                self.database = self.database or (None if database == b"-" else database)
+                return
+            first, second = (value.decode("utf-8", "replace") for value in (self.database, database))
+            raise DatabaseError(f"the dump connects to database {second} (line {line}) after {first}: it holds "
+                                "more than one database, which synco would load into one; load a dump of each "
+                                "database on its own")
+
+
 def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnection | None,
                  rewriter: CopyRewriter | None) -> LoadStats:
     reader = ScriptReader(stream)
+    meta = MetaCommands()
     owners = ForeignOwners(pgconn)
     #: Languages the dump created (with a safe handler): routines in them are allowed.
     languages: set[bytes] = set()
@@ -104,10 +149,7 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             break
         kind, text, line = item
         if kind == "meta":
-            name = text[1:].split(None, 1)[0].decode("ascii", "replace") if len(text) > 1 else ""
-            if name not in IGNORED_META:
-                raise DatabaseError(f"the dump uses the psql meta-command \\{name} (line {line}), "
-                                    "which synco's loader does not support")
+            meta.check(text, line)
             continue
         keywords = strip_comments(text, mask=True)
         if DATABASE_LEVEL.match(keywords) or gate.skipped(keywords):
