@@ -14,6 +14,7 @@ and saying to run it again.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterator
 
 import pymysql
@@ -109,3 +110,52 @@ def test_a_dump_holds_the_state_before_or_after_an_alter_or_stops_in_one_line(
     target = mysql_database_factory()
     install_bytes(target, out.getvalue(), manifest=result.tables)
     assert snapshot(target) in (before, after)
+
+
+#: ALTERs another session runs, at once, while the dump reads table ``a``: they finish before the dump reaches
+#: ``b`` (rebuilt, truncated) or wait for its end once the dump holds ``b``.
+CONCURRENT = {
+    "rebuilt": "ALTER TABLE b FORCE",
+    "a column's type changed": "ALTER TABLE b MODIFY v BIGINT NOT NULL",
+    "truncated": "TRUNCATE b",
+    "an instant column": "ALTER TABLE b ADD COLUMN z INT NOT NULL DEFAULT 7",
+}
+
+
+@pytest.mark.parametrize("statement", sorted(CONCURRENT))
+def test_a_concurrent_alter_of_a_table_read_through_two_connections_is_before_or_named(
+        statement: str, monkeypatch: pytest.MonkeyPatch, mysql_database_factory: Callable[[], str]) -> None:
+    """``b`` is big enough to be read in pages through the snapshot's two connections; the ALTER runs in a thread
+    of its own while the dump reads ``a``. The server's 'Table definition has changed' (1412) may come on either
+    connection: the dump stops in one line naming ``b`` and saying to run it again (mariadb-dump
+    --single-transaction stops too, with the server's message: the snapshot cannot read the new table, and reading
+    it in a new one would put it at another moment than the others), or it holds the rows before the ALTER."""
+    source = mysql_database_factory()
+    _source(source)
+    _commit(source, ["INSERT INTO b SELECT seq, seq, 'x' FROM seq_4_to_60000"])
+    before = snapshot(source)
+    real = schema.show_create_table
+    threads: list[threading.Thread] = []
+
+    def then_alter(conn: pymysql.Connection, table: str) -> bytes:  # type: ignore[type-arg]
+        if table == "a" and not threads:
+            threads.append(threading.Thread(target=_commit, args=(source, [CONCURRENT[statement]])))
+            threads[0].start()
+            threads[0].join(timeout=0.5)  # long enough to finish where nothing holds b yet
+        return real(conn, table)
+
+    monkeypatch.setattr(schema, "show_create_table", then_alter)
+    out = io.BytesIO()
+    try:
+        result = dump(config(source), out, DumpOptions())
+    except DatabaseError as exc:
+        message = str(exc)
+        assert "`b`" in message and "again" in message and "\n" not in message, message
+        return
+    finally:
+        for thread in threads:
+            thread.join()
+        assert threads
+    target = mysql_database_factory()
+    install_bytes(target, out.getvalue(), manifest=result.tables)
+    assert snapshot(target) == before
