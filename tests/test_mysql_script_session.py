@@ -48,6 +48,9 @@ SCRIPTS = {
                                         b"SET @note := CONCAT('after ', @newest);\n"
                                         b"INSERT INTO child (parent_id, note) VALUES (@newest, @note);\n"
                                         b"INSERT INTO child (parent_id, note) SELECT id, @note FROM parent;\n",
+    "a count into a variable": PARENTS + b"".join(b"INSERT INTO parent VALUES (%d, 'p');\n" % n for n in range(1, 61))
+                               + b"SET @n = (SELECT COUNT(*) FROM parent), @m := @n * 2;\n"
+                               + b"INSERT INTO child (parent_id, note) VALUES (1, @n), (2, @m);\n",
     # Cacti's schema: the mode is chosen by a function, through a variable.
     "sql_mode from a variable": b"SET @sqlmode = '';\n"
                                 b"SELECT IF(VERSION() LIKE '%MariaDB%', 'PIPES_AS_CONCAT', 'ANSI') INTO @sqlmode;\n"

@@ -404,8 +404,7 @@ class Loader:
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
                 continue
             insert = _VALUES_INSERT.match(sql)
-            if (insert or _SESSION.match(sql)) and _LAST_OUTCOME.search(sql) and _LAST_OUTCOME.search(
-                    qualify.code_text(sql, self.gate.session)):
+            if (insert or _SESSION.match(sql)) and self._reads_last_outcome(sql):
                 # The outcome of the statement before on the same connection, which for rows that went to a
                 # worker is another connection's: the value would be silently wrong.
                 raise DatabaseError(
@@ -449,6 +448,10 @@ class Loader:
                 owner[table].submit("insert", sql, number)
                 continue
             if _SESSION.match(sql):
+                if b"(" in sql:
+                    # A subquery or a function may read rows (SET @n = (SELECT COUNT(*) FROM t)): those before it
+                    # first, as the client has them. A dump's own SETs have no parenthesis.
+                    barrier(workers)
                 for worker in workers:
                     worker.submit("set", sql, number)
                 self._run(number, sql)
@@ -474,6 +477,15 @@ class Loader:
             if _SESSION_CHANGE.search(sql):
                 self._observe(number)
         return workers
+
+    def _reads_last_outcome(self, sql: Statement) -> bool:
+        """True when ``sql`` calls LAST_INSERT_ID(), ROW_COUNT() or FOUND_ROWS(). Searched for in lower case at
+        C speed first (a regular expression ignoring case took four times as long over a dump's rows); only
+        where a name is found are the strings left out."""
+        lowered = bytes(sql).lower()
+        if not any(name in lowered for name in _LAST_OUTCOME_NAMES):
+            return False
+        return _LAST_OUTCOME.search(qualify.code_text(sql, self.gate.session)) is not None
 
     def _reads_session(self, sql: Statement) -> bool:
         """True when an INSERT's values read a user variable (``@id``), which a worker's session may not hold as
@@ -624,6 +636,7 @@ _TRANSACTION = re.compile(
     re.IGNORECASE)
 #: Functions giving the outcome of the connection's statements before.
 _LAST_OUTCOME = re.compile(rb"\b(?:LAST_INSERT_ID|ROW_COUNT|FOUND_ROWS)\s*\(", re.IGNORECASE)
+_LAST_OUTCOME_NAMES = (b"last_insert_id", b"row_count", b"found_rows")
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
