@@ -319,6 +319,7 @@ def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> lis
     each column must have a sanitising rule or be declared safe as ``table.column``. Views are skipped:
     they hold no rows of their own, and the tables they read from are checked themselves.
     """
+    _refuse_ambiguous_keep(options.keep, inventory)
     no_rows = {key for t in options.exclude_tables for key in table_keys(t)}
     kept = {key for k in options.keep for key in table_keys(k)}
     masked = {(key, rule.column) for rule in options.sanitize for key in table_keys(rule.table)}
@@ -336,6 +337,20 @@ def strict_violations(options: DumpOptions, inventory: DatabaseInventory) -> lis
         else:
             missing.extend(f"{name}.{column}" for column in columns)
     return missing
+
+
+def _refuse_ambiguous_keep(keep: tuple[str, ...], inventory: DatabaseInventory) -> None:
+    """Refuse a ``keep`` name that reads as two tables or columns (``"x"`` where tables ``x`` and ``"x"`` both
+    exist): no engine reads ``keep``, so declaring both safe would let the one not meant ship raw. The other
+    rules' names are refused by the engines (:mod:`synco_core.tablenames`)."""
+    names = {table_key(table.name) for table in inventory.tables}
+    names |= {f"{table_key(table.name)}.{column}" for table in inventory.tables for column in table.columns}
+    for written in keep:
+        found = [key for key in dict.fromkeys(table_key(reading) for reading in readings(written)) if key in names]
+        if len(found) > 1:
+            raise ConfigError(f"name {written!r} in sanitize.keep is ambiguous: it names {found[0]!r} (its quotes "
+                              f"read as quoting) and {found[1]!r} (as written); quote the second's table name "
+                              "again to name it alone")
 
 
 def format_names(names: list[str], limit: int = STRICT_LIST_LIMIT) -> str:

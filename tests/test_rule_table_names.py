@@ -193,3 +193,23 @@ def test_what_checks_and_plans_the_rules_finds_the_tables_the_engines_find(engin
     for name in ODD_NAMES[half:]:
         plan = _table_plan(name, "table", 2, 100, options)
         assert plan.rows == "filtered" and plan.sanitized == {"secret": "null"}, name
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql", "postgresql"])
+@pytest.mark.parametrize("kept", ['"x"', '"x".secret'])
+def test_strict_modes_keep_reading_as_two_tables_is_refused_in_one_line(engine: str, kept: str) -> None:
+    '''``keep: ['"x"']`` where tables ``x`` and ``"x"`` both exist declared both safe: strict mode then let the
+    one not meant ship raw, since no engine reads ``keep``. Refused as the other rules are; ``"""x"""`` keeps
+    the second alone and ``x`` is still refused as unclassified.'''
+    from synco_core.dumpoptions import strict_violations
+    from synco_core.errors import ConfigError
+    from synco_core.values import DatabaseInventory, DumpOptions, TableInfo
+
+    inventory = DatabaseInventory(engine=engine, server_version="1",
+                                  tables=[TableInfo("x", ["id", "secret"]), TableInfo('"x"', ["id", "secret"])])
+    with pytest.raises(ConfigError) as refused:
+        strict_violations(DumpOptions(keep=(kept, "x.id", '"""x""".id'), strict=True), inventory)
+    message = str(refused.value)
+    assert "ambiguous" in message and "'x" in message and "'\"x\"" in message and "\n" not in message, message
+    alone = kept.replace('"x"', '"""x"""')
+    assert "x" in strict_violations(DumpOptions(keep=(alone, "x.id", '"""x""".id'), strict=True), inventory)[0]
