@@ -86,6 +86,7 @@ REFUSED = [
     (["\\connect other"], "\\connect (line 4) after \\restrict", True),
     (["\\unrestrict k2"], "\\unrestrict (line 4) after \\restrict", True),
     (["\\set ON_ERROR_STOP 0"], "\\set (line 4) after \\restrict", True),
+    (["\\unrestrict k1", "\\unrestrict k1"], "\\unrestrict (line 5) comes without a \\restrict", True),
     (["\\unrestrict k1", "\\connect first", "\\restrict k3", "\\connect second"], "\\connect (line 7) after \\restrict",
      False),
     (["\\unrestrict k1", "\\connect first", "\\connect second"], "connects to database second (line 6) after first",

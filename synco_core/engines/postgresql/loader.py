@@ -118,6 +118,9 @@ class MetaCommands:
         if name not in IGNORED_META:
             raise DatabaseError(f"the dump uses the psql meta-command \\{name} (line {line}), "
                                 "which synco's loader does not support")
+        if name == "unrestrict":
+            raise DatabaseError(f"the dump's \\unrestrict (line {line}) comes without a \\restrict before it, which "
+                                "psql refuses (the dump was cut or put together)")
         if name == "restrict":
             if len(words) < 2:
                 raise DatabaseError(f"the dump's \\restrict (line {line}) has no key")
