@@ -399,6 +399,10 @@ class Loader:
                 self._run(number, sql)
                 workers = []
                 continue
+            if _ROLLBACK.match(sql):
+                raise DatabaseError(f"statement {number} of the dump rolls back a transaction, which a dump's rows, "
+                                    "committed one statement at a time over several connections, cannot undo; load "
+                                    f"it as a script (without its dump header line): {preview(sql)}")
             if _TRANSACTION.match(sql) or _KEYS.match(sql):
                 # The workers commit every statement on their own; LOCK TABLES would block them; DISABLE
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
@@ -637,6 +641,8 @@ _TRANSACTION = re.compile(
 #: Functions giving the outcome of the connection's statements before.
 _LAST_OUTCOME = re.compile(rb"\b(?:LAST_INSERT_ID|ROW_COUNT|FOUND_ROWS)\s*\(", re.IGNORECASE)
 _LAST_OUTCOME_NAMES = (b"last_insert_id", b"row_count", b"found_rows")
+#: A whole transaction rolled back (not to a savepoint, which is refused by the server without one).
+_ROLLBACK = re.compile(rb"^(?:/\*!\d*\s*)?ROLLBACK(?:\s+WORK)?\s*(?:;|\*/|\Z|AND\b|RELEASE\b|NO\b)", re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
