@@ -183,3 +183,30 @@ def test_what_a_dumps_workers_cannot_give_is_refused(name: str, said: str, tmp_p
     lines = output.strip().splitlines()
     assert len(lines) == 1 and said in lines[0] and "without its dump header line" in lines[0], output
     assert query(target, "SHOW TABLES") == []
+
+
+def test_a_database_the_load_of_a_script_creates_takes_the_servers_defaults(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A script that names no database defaults (no dump header, no CREATE DATABASE) loaded into a database that
+    does not exist: the database is created as ``CREATE DATABASE`` creates it, with the server's character set and
+    collation, and its tables' defaults follow (Cacti's ``DEFAULT CHARSET=utf8mb4`` tables). It was created
+    ``utf8mb4_unicode_ci`` whatever the server's default (``utf8mb4_general_ci`` on MariaDB 10.11), and every
+    table with it."""
+    reference, target = mysql_database_factory(), mysql_database_factory()
+    query(reference, f"DROP DATABASE `{reference}`")
+    query(target, f"DROP DATABASE `{target}`")
+    query("information_schema", f"CREATE DATABASE `{reference}`")
+    script = (b"CREATE TABLE t (s VARCHAR(10)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+              b"CREATE TABLE u (s VARCHAR(10));\nINSERT INTO t VALUES ('a'), ('A');\n")
+    load_with_client(reference, script)
+    status, output = synco_load(target, script, tmp_path)
+    assert status == 0, output
+
+    def collations(database: str) -> list[tuple[object, ...]]:
+        return query("information_schema", "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM SCHEMATA "
+                                           "WHERE SCHEMA_NAME = %s UNION ALL SELECT TABLE_NAME, TABLE_COLLATION FROM "
+                                           "TABLES WHERE TABLE_SCHEMA = %s", (database, database))
+
+    server = query("information_schema", "SELECT @@character_set_server, @@collation_server")
+    assert collations(reference)[0] == server[0]
+    assert collations(target) == collations(reference)

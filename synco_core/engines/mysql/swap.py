@@ -213,9 +213,15 @@ def database_defaults(conn: Any, db: str) -> tuple[str, str] | None:
 
 
 def create_like(conn: Any, db: str, model: str) -> None:
-    """Create ``db`` (dropping any leftover) with the character set and collation of ``model``."""
+    """Create ``db`` (dropping any leftover) with the character set and collation of ``model``; without one, with
+    the server's, as ``CREATE DATABASE`` makes one (a script that names none loads as into a database its user
+    made: its tables' defaults follow the database's). A dump naming its own sets them when it loads."""
     execute(conn, f"DROP DATABASE IF EXISTS {quote_name(db)}")
-    charset, collation = database_defaults(conn, model) or ("utf8mb4", "utf8mb4_unicode_ci")
+    defaults = database_defaults(conn, model)
+    if defaults is None:
+        execute(conn, f"CREATE DATABASE {quote_name(db)}")
+        return
+    charset, collation = defaults
     execute(conn, f"CREATE DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
 
 
