@@ -166,7 +166,8 @@ class InsertWorker(threading.Thread):
         connection only) is given the main one's value."""
         if settings_key(self.conn) == expected:
             return
-        values = expected.decode().split("\n")
+        # The checks are switches, set by number (the server refuses the text '1' for them).
+        values = [int(value) if value.isdigit() else value for value in expected.decode().split("\n")]
         with self.conn.cursor() as cur:
             cur.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in _SETTINGS), values)
         check_session(self.conn, number)
