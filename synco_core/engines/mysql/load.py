@@ -170,6 +170,10 @@ class Loader:
         self._state = settings_key(conn)
         #: The script is a dump (synco's or mariadb-dump's header): its rows may go to the worker connections.
         self._dump = False
+        #: User variables (lower case, with their ``@``) the main connection may hold otherwise than the workers,
+        #: and whether anything ran here that may have set any (:meth:`_reads_session`).
+        self._variables: set[bytes] = set()
+        self._any_variable = False
         #: The first statement since the workers were last verified that may have set their sessions otherwise
         #: than this one's (0: none); they are verified before their next row.
         self._unverified = 0
@@ -408,6 +412,8 @@ class Loader:
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
                 continue
             insert = _VALUES_INSERT.match(sql)
+            if not insert and not _SESSION.match(sql):
+                self._note_main_statement(sql)
             if (insert or _SESSION.match(sql)) and self._reads_last_outcome(sql):
                 # The outcome of the statement before on the same connection, which for rows that went to a
                 # worker is another connection's: the value would be silently wrong.
@@ -485,17 +491,53 @@ class Loader:
     def _reads_last_outcome(self, sql: Statement) -> bool:
         """True when ``sql`` calls LAST_INSERT_ID(), ROW_COUNT() or FOUND_ROWS(). Searched for in lower case at
         C speed first (a regular expression ignoring case took four times as long over a dump's rows); only
-        where a name is found are the strings left out."""
+        where a name is found are the strings left out. synco's dumper writes literal values only."""
+        if self.report.synco_dump:
+            return False
         lowered = bytes(sql).lower()
         if not any(name in lowered for name in _LAST_OUTCOME_NAMES):
             return False
         return _LAST_OUTCOME.search(qualify.code_text(sql, self.gate.session)) is not None
 
     def _reads_session(self, sql: Statement) -> bool:
-        """True when an INSERT's values read a user variable (``@id``), which a worker's session may not hold as
-        the main one does (set by a ``SELECT ... INTO``). Looked for at C speed first; only where found (mostly
-        an ``@`` of an e-mail address) are the strings left out."""
-        return b"@" in sql and b"@" in qualify.code_text(sql, self.gate.session)
+        """True when an INSERT's values read or set a user variable (``@id``) that the main connection may hold
+        otherwise than a worker (set by a ``SELECT ... INTO`` run here). Leaving a dump's strings out to find
+        its ``@``s costs 50 ms a megabyte of rows holding e-mail addresses, so that is done only where it can
+        matter: the statement assigns (``:=``), or names a variable this connection may have set (or anything
+        ran here that can set any). A variable the script never set reads NULL on every connection alike; the
+        SETs of a dump run on every worker too. synco's dumper writes literal values only."""
+        if self.report.synco_dump or b"@" not in sql:
+            return False
+        if not self._any_variable and b":=" not in sql:
+            lowered = bytes(sql).lower()
+            if not any(name in lowered for name in self._variables):
+                return False
+        code = qualify.code_text(sql, self.gate.session)
+        if b"@" not in code:
+            return False
+        self._note_variables(code)
+        return True
+
+    def _note_main_statement(self, sql: Statement) -> None:
+        """Remember which user variables a statement run on the main connection alone may set (its workers
+        never see it): those it names, or any at all when it can run code (a SELECT, a CALL, a statement with
+        a subquery) that sets them out of sight."""
+        if self._any_variable or isinstance(sql, StreamedStatement):
+            return
+        head = bytes(head_of(sql)[:200])
+        if _MAY_RUN_CODE.match(head) or b":=" in sql or (_DEFINITION.match(head) and _SELECT.search(sql)):
+            self._any_variable = True
+        elif b"@" in sql:
+            self._note_variables(qualify.code_text(sql, self.gate.session))
+
+    def _note_variables(self, code: bytes) -> None:
+        """Note the user variables ``code`` names, in every way an INSERT may write the name (``@x``,
+        ``@`x```, ``@'x'``, ``@"x"``), lower case (their names are not case-sensitive)."""
+        for found in _USER_VARIABLE.findall(code.lower()):
+            name = found[1:]
+            if name[:1] in (b"`", b"'", b'"'):
+                name = name[1:-1]
+            self._variables.update(b"@" + quote + name + quote for quote in (b"", b"`", b"'", b'"'))
 
     def _table_key(self, name: bytes) -> bytes:
         """A table's name as the server tells tables apart: ``DROP TABLE users`` waits for the rows a worker
@@ -641,6 +683,16 @@ _TRANSACTION = re.compile(
 #: Functions giving the outcome of the connection's statements before.
 _LAST_OUTCOME = re.compile(rb"\b(?:LAST_INSERT_ID|ROW_COUNT|FOUND_ROWS)\s*\(", re.IGNORECASE)
 _LAST_OUTCOME_NAMES = (b"last_insert_id", b"row_count", b"found_rows")
+#: A user variable (not a system one) as it stands in code, for the names a statement sets or reads.
+_USER_VARIABLE = re.compile(rb"(?<!@)@(?!@)(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S])*'|\"(?:[^\"\\]|\\[\s\S])*\"|"
+                            rb"[0-9A-Za-z_$.\x80-\xff]+)")
+#: Statements that may run code setting user variables where it cannot be seen (a stored function in a SELECT,
+#: a procedure): after one, every INSERT naming a variable is read for what it names.
+_MAY_RUN_CODE = re.compile(rb"^\s*(?:/\*!\d*\s*)?(?:SELECT|CALL|DO|EXECUTE|WITH|UPDATE|DELETE|INSERT|REPLACE|HANDLER|"
+                           rb"LOAD|VALUES|TABLE|\()", re.IGNORECASE)
+#: Definitions, which run nothing unless they hold a query (``CREATE TABLE ... SELECT``).
+_DEFINITION = re.compile(rb"^\s*(?:/\*!\d*\s*)?(?:CREATE|ALTER)\b", re.IGNORECASE)
+_SELECT = re.compile(rb"\bSELECT\b", re.IGNORECASE)
 #: A whole transaction rolled back (not to a savepoint, which is refused by the server without one).
 _ROLLBACK = re.compile(rb"^(?:/\*!\d*\s*)?ROLLBACK(?:\s+WORK)?\s*(?:;|\*/|\Z|AND\b|RELEASE\b|NO\b)", re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
