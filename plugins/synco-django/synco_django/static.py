@@ -569,16 +569,22 @@ class Reader:
         return DatabaseUrl(url)
 
     def _decouple(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """python-decouple's ``config(name, default=..., cast=...)`` (casts to int and bool understood)."""
+        """python-decouple's ``config(name, default=..., cast=...)``: casts to str, int and bool, and
+        dj-database-url's ``parse`` (``cast=db_url``, as decouple's documentation writes ``DATABASES``)."""
         if not args or not isinstance(args[0], str):
             raise _CannotEvaluate
         if args[0] in self.environ:
             raw: Any = self.environ[args[0]]
         elif "default" in kwargs:
-            return kwargs["default"]
+            # Unlike django-environ, decouple casts the default too: default="sqlite:///..." with
+            # cast=db_url is a database, default="False" with cast=bool is False.
+            raw = kwargs["default"]
         else:
             raise _CannotEvaluate
-        return _cast(raw, kwargs.get("cast"))
+        cast = kwargs.get("cast")
+        if isinstance(cast, _Ref) and cast.name == "dj_database_url.parse":
+            return self._parse_url([raw], {})
+        return _cast(raw, cast)
 
     def _make_env(self, args: list[Any], kwargs: dict[str, Any]) -> _Env:
         return _Env(self.environ, {k: v for k, v in kwargs.items() if isinstance(v, tuple)})

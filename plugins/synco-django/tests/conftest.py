@@ -23,7 +23,8 @@ from synco_core.testing import SyncoPluginManager
 from synco_core.testing.services import unavailable
 
 #: What the test environment installs: a Django release line, and what the e2e projects' settings import.
-REQUIREMENTS = ("django~=5.2.0", "psycopg[binary]>=3.1", "pymysql>=1.1", "dj-database-url>=2.1")
+REQUIREMENTS = ("django~=5.2.0", "psycopg[binary]>=3.1", "pymysql>=1.1", "dj-database-url>=2.1",
+                "python-decouple>=3.8")
 
 
 def venv_python(venv: Path) -> Path:
