@@ -21,7 +21,7 @@ from synco_core import (
 from synco_django import interpreter, media
 from synco_django.databases import sanitize_profile, split_databases, user_table
 from synco_django.project import find_settings_module, is_django
-from synco_django.settings import read_settings
+from synco_django.settings import dotenv, environment, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,13 @@ def choose_web_root(project_dir: Path, values: dict[str, Any]) -> tuple[Path | N
 def detect_framework(project_dir: Path, side: str) -> Framework | None:
     if not is_django(project_dir):
         return None
-    module = find_settings_module(project_dir, os.environ, side)
+    environ = dict(os.environ)
+    dotenv_values = dotenv(project_dir, environ)
+    module = find_settings_module(project_dir, environ, side, dotenv_values)
     if module is None:
         log.debug("manage.py found in %s, but no settings module whose file exists", project_dir)
         return None
-    settings = read_settings(project_dir, module)
+    settings = read_settings(project_dir, module, environ, environment(project_dir, environ, dotenv_values))
     source = "the settings" if settings.source == "python" else "the settings files"
     database, named, unusable = split_databases(settings.databases, project_dir, source)
     if "default" in unusable:

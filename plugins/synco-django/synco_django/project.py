@@ -1,12 +1,12 @@
 """Recognising a Django project: ``manage.py`` beside a settings module, and which module that is.
 
 The settings module is what ``DJANGO_SETTINGS_MODULE`` names when it is set (production hosts usually set
-it in the service's environment); otherwise it is the default the project's own entry points give it
-(``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``), then what ``pyproject.toml`` tells
-pytest-django or django-stubs. Which entry point counts first depends on the side: on the source it is
-``wsgi.py`` / ``asgi.py``, what the production server runs (cookiecutter-django's point at
-``config.settings.production`` while ``manage.py`` says ``config.settings.local``); on the destination it
-is ``manage.py``, what the developer runs. A module counts only when
+it in the service's environment) or when the project's ``.env`` sets it; otherwise it is the default the
+project's own entry points give it (``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``), then what
+``pyproject.toml`` tells pytest-django or django-stubs. Which entry point counts first depends on the
+side: on the source it is ``wsgi.py`` / ``asgi.py``, what the production server runs (cookiecutter-django's
+point at ``config.settings.production`` while ``manage.py`` says ``config.settings.local``); on the
+destination it is ``manage.py``, what the developer runs. A module counts only when
 its file is there (``mysite/settings.py`` or the package ``mysite/settings/``), in the project directory
 or its ``src/`` folder.
 """
@@ -73,11 +73,16 @@ def _entry_points(project_dir: Path, side: str) -> list[Path]:
     return servers + manage if side == "source" else manage + servers
 
 
-def named_modules(project_dir: Path, environ: Mapping[str, str], side: str = "source") -> Iterator[tuple[str, str]]:
-    """Every ``(module name, where it was named)`` in order of precedence."""
-    from_env = environ.get("DJANGO_SETTINGS_MODULE", "").strip()
-    if from_env:
-        yield from_env, "$DJANGO_SETTINGS_MODULE"
+def named_modules(project_dir: Path, environ: Mapping[str, str], side: str = "source",
+                  dotenv: Mapping[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """Every ``(module name, where it was named)`` in order of precedence; ``dotenv`` holds the variables of
+    the project's ``.env``."""
+    for variables, label in ((environ, "$DJANGO_SETTINGS_MODULE"), (dotenv or {}, ".env")):
+        # A .env that sets it is loaded before the entry points' setdefault runs (load_dotenv() at the top
+        # of manage.py / wsgi.py, a process manager's EnvironmentFile), so it wins over their default.
+        named = variables.get("DJANGO_SETTINGS_MODULE", "").strip()
+        if named:
+            yield named, label
     for path in _entry_points(project_dir, side):
         match = _SETDEFAULT.search(_read(path))
         if match:
@@ -87,9 +92,10 @@ def named_modules(project_dir: Path, environ: Mapping[str, str], side: str = "so
         yield match.group(1), "pyproject.toml"
 
 
-def find_settings_module(project_dir: Path, environ: Mapping[str, str], side: str = "source") -> SettingsModule | None:
+def find_settings_module(project_dir: Path, environ: Mapping[str, str], side: str = "source",
+                         dotenv: Mapping[str, str] | None = None) -> SettingsModule | None:
     """The first named settings module whose file exists, or None (then this is not a Django project)."""
-    for name, source in named_modules(project_dir, environ, side):
+    for name, source in named_modules(project_dir, environ, side, dotenv):
         found = module_file(project_dir, name)
         if found is not None:
             return SettingsModule(name=name, path=found[0], source=source, root=found[1])

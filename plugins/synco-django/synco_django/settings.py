@@ -4,8 +4,12 @@ The project's interpreter (see :mod:`synco_django.interpreter`) runs :mod:`synco
 imports the settings module through ``django.conf.settings`` (the settings module and nothing else: no
 ``django.setup()``, no app registry, no model imported) and prints the settings synco needs as JSON after a
 marker line. That is Django's own answer, with every environment variable, ``.env`` loader and split
-settings module as the application sees them. An interpreter without Django still imports the module
-directly. Each candidate gets :data:`TIMEOUT` seconds; the first that answers wins.
+settings module as the application sees them. It runs with the project's ``.env`` under the real
+environment, as the files are read: what loads that file in production (``load_dotenv()`` in ``manage.py``
+or ``wsgi.py``, a process manager's ``EnvironmentFile``) is outside the settings module, and without it an
+``os.environ.get("DATABASE_URL", "sqlite:///...")`` would name the fallback database instead of the real
+one. An interpreter without Django still imports the module directly. Each candidate gets
+:data:`TIMEOUT` seconds; the first that answers wins.
 
 Without an interpreter that can import the settings, :mod:`synco_django.static` reads the settings module
 without running it, with the environment over ``.env``; ``DATABASE_URL`` names the default database when
@@ -73,26 +77,37 @@ class DjangoSettings:
 
 
 
-def environment(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment the settings see without their interpreter: ``.env`` under the real environment
-    (python-dotenv and django-environ never override a variable that is set)."""
+def dotenv(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of the project's ``.env`` ({} without one, or with one that cannot be read: a warning)."""
     try:
         # python-dotenv's rules: "pa$word" stays as written, only "${NAME}" (and ":-") are references.
-        values = load_dotenv_files([project_dir / ".env"], environ=environ, style="python-dotenv")
+        return load_dotenv_files([project_dir / ".env"], environ=environ, style="python-dotenv")
     except ConfigError as exc:
         log.warning("%s; reading the settings without it", exc)
-        values = {}
-    return {**values, **environ}
+        return {}
 
 
-def read_settings(project_dir: Path, module: SettingsModule,
-                  environ: Mapping[str, str] | None = None) -> DjangoSettings:
-    """The project's settings: from its interpreter when one can import them, else from the files."""
+def environment(project_dir: Path, environ: Mapping[str, str],
+                values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the settings see: ``.env`` (``values``, else read here) under the real environment
+    (python-dotenv and django-environ never override a variable that is set)."""
+    return {**(dotenv(project_dir, environ) if values is None else values), **environ}
+
+
+def read_settings(project_dir: Path, module: SettingsModule, environ: Mapping[str, str] | None = None,
+                  seen: Mapping[str, str] | None = None) -> DjangoSettings:
+    """The project's settings: from its interpreter when one can import them, else from the files.
+
+    ``environ`` is the real environment (default: ``os.environ``); ``seen`` what the settings see, the
+    real environment over ``.env`` (default: worked out here)."""
     env = dict(os.environ if environ is None else environ)
+    seen_env = environment(project_dir, env) if seen is None else dict(seen)
     failures: list[str] = []
+    # The interpreter is looked for in the real environment ($VIRTUAL_ENV, PATH): .env describes the
+    # application, not the shell synco runs in.
     for python, label in interpreter.candidates(project_dir, env):
         try:
-            settings = read_with_python(project_dir, module, python, env)
+            settings = read_with_python(project_dir, module, python, seen_env)
         except ConfigError as exc:
             failures.append(f"{label} ({python}): {exc}")
             log.debug("the settings could not be read with %s: %s", python, exc)
@@ -105,7 +120,7 @@ def read_settings(project_dir: Path, module: SettingsModule,
                     module.name, "; ".join(failures))
     else:
         log.debug("no Python interpreter found; reading the Django settings %s from the files", module.name)
-    return read_from_files(project_dir, module, env)
+    return read_from_files(project_dir, module, env, seen_env)
 
 
 def read_with_python(project_dir: Path, module: SettingsModule, python: str,
@@ -142,10 +157,11 @@ def read_with_python(project_dir: Path, module: SettingsModule, python: str,
     )
 
 
-def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[str, str]) -> DjangoSettings:
+def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[str, str],
+                    seen: Mapping[str, str] | None = None) -> DjangoSettings:
     """The settings as far as they can be read without running them; ``DATABASE_URL`` for the database when
-    the settings module's ``DATABASES`` cannot be worked out."""
-    env = environment(project_dir, environ)
+    the settings module's ``DATABASES`` cannot be worked out. ``seen``: as in :func:`read_settings`."""
+    env = environment(project_dir, environ) if seen is None else dict(seen)
     names = static.read_settings(project_dir, module.name, module.path, module.root, env, real=environ)
     values = {name: names[name] for name in NAMES if name in names}
     databases = values.get("DATABASES")
