@@ -28,7 +28,7 @@ from synco_core import (
     register_secret,
     tables_with_columns,
 )
-from synco_django.static import UNKNOWN, DatabaseUrl
+from synco_django.static import UNKNOWN, DatabaseUrl, is_known
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ def url_config(url: str, project_dir: Path, source: str) -> DatabaseConfig:
 def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> DatabaseConfig:
     """The :class:`DatabaseConfig` of one ``DATABASES`` entry; a one-line ConfigError when synco cannot use it."""
     label = f"{source} (DATABASES[{alias!r}])"
+    if not is_known(entry):
+        raise ConfigError(f"Django database {alias!r} could not be worked out without running the settings")
     if isinstance(entry, DatabaseUrl):
         config = url_config(entry.url, project_dir, label)
         if config.engine not in ("postgresql", "mysql", "sqlite"):

@@ -167,16 +167,17 @@ def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[
     databases = values.get("DATABASES")
     notes: list[str] = []
     how = f"{module.path.relative_to(project_dir).as_posix()} (read without Python)"
-    usable = isinstance(databases, dict) and databases and all(
-        static.is_known(entry) for entry in databases.values())
-    if not usable:
+    # One alias the reader cannot work out (a replica built by a function) must not hide the others: they
+    # are kept, and the unknown ones are listed as unusable with the reason.
+    databases = dict(databases) if isinstance(databases, dict) else {}
+    if not static.is_known(databases.get("default", static.UNKNOWN)):
+        what = "DATABASES['default']" if databases else "DATABASES"
+        databases.pop("default", None)
         url = env.get("DATABASE_URL", "").strip()
         if url:
-            databases = {"default": static.DatabaseUrl(url)}
+            databases = {"default": static.DatabaseUrl(url), **databases}
             how += ", DATABASE_URL"
-            notes.append("DATABASES could not be read without Python; the database is DATABASE_URL's")
+            notes.append(f"{what} could not be read without Python; the database is DATABASE_URL's")
         else:
-            databases = {}
-            notes.append("DATABASES could not be read without Python and DATABASE_URL is not set")
-    assert isinstance(databases, dict)
+            notes.append(f"{what} could not be read without Python and DATABASE_URL is not set")
     return DjangoSettings(databases=databases, values=values, source="files", how=how, notes=notes)

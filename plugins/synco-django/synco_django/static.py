@@ -382,13 +382,19 @@ class Reader:
         if isinstance(node, ast.JoinedStr):
             return "".join(self._format(part, ns) for part in node.values)
         if isinstance(node, ast.Dict):
-            result: dict[Any, Any] = {}
+            # {**env.db(), "TEST": {...}} (a replica of the default database): a URL merged in stays a URL,
+            # the keys around it given over it, as .update() does.
+            result: dict[Any, Any] | DatabaseUrl = {}
             for key, value in zip(node.keys, node.values, strict=True):
                 if key is None:
                     merged = self._eval(value, ns)
-                    if not isinstance(merged, dict):
+                    if not isinstance(merged, dict | DatabaseUrl):
                         raise _CannotEvaluate
-                    result.update(merged)
+                    copied = DatabaseUrl(merged.url, dict(merged.settings)) if isinstance(merged, DatabaseUrl) \
+                        else dict(merged)
+                    result = _changed(result, "update", [copied], {})
+                elif isinstance(result, DatabaseUrl):
+                    result.settings[self._eval(key, ns)] = self._value(value, ns)
                 else:
                     result[self._eval(key, ns)] = self._value(value, ns)
             return result

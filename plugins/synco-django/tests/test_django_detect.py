@@ -217,6 +217,37 @@ def test_dollar_signs_in_dotenv_read_as_python_dotenv_does(tmp_path: Path, no_py
                                                                                                 5433)
 
 
+@pytest.mark.parametrize("dotenv", ["", "DATABASE_URL=postgres://app:pw@10.0.0.5/from_url\n"])
+def test_an_alias_the_files_do_not_tell_hides_no_other(tmp_path: Path, no_python: None, dotenv: str) -> None:
+    """Without an interpreter, one alias built by a function is listed as unusable with the reason; the aliases
+    the reader works out stay (the archive database used to vanish, DATABASE_URL standing for all of them)."""
+    root = project(tmp_path / "p", "DATABASES = {\n"
+                   '    "default": {"ENGINE": "django.db.backends.mysql", "NAME": "shop", "HOST": "db"},\n'
+                   '    "archive": {"ENGINE": "django.db.backends.postgresql", "NAME": "archive", "HOST": "db"},\n'
+                   '    "replica": replica_of("default"),\n}\n')
+    (root / ".env").write_text(dotenv)
+    framework = detected(root)
+    assert framework.database is not None and framework.database.name == "shop"
+    assert [(name, db.name) for name, db in framework.databases.items()] == [("archive", "archive")]
+    assert framework.settings["connections"] == {
+        "replica": "unusable: Django database 'replica' could not be worked out without running the settings"}
+    assert framework.settings["notes"] == [] and "DATABASE_URL" not in framework.reason
+
+    settings_file = root / "mysite/settings.py"
+    settings_file.write_text(settings_file.read_text().replace(
+        '{"ENGINE": "django.db.backends.mysql", "NAME": "shop", "HOST": "db"}', "load_default()"))
+    framework = detected(root)
+    assert [(name, db.name) for name, db in framework.databases.items()] == [("archive", "archive")]
+    if dotenv:
+        assert framework.database is not None and framework.database.name == "from_url"
+        assert framework.settings["notes"] == [
+            "DATABASES['default'] could not be read without Python; the database is DATABASE_URL's"]
+    else:
+        assert framework.database is None
+        assert framework.settings["notes"] == [
+            "DATABASES['default'] could not be read without Python and DATABASE_URL is not set"]
+
+
 def test_without_anything_there_is_no_database(tmp_path: Path, no_python: None) -> None:
     root = project(tmp_path / "p", "DATABASES = make_them()\n")
     framework = detected(root)

@@ -303,6 +303,25 @@ DATABASES["default"].update(get_database_settings())
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
 DATABASES.pop("default")
 """, {}, None),
+    # A dict display merging a URL's settings (a replica of the default database): the URL, keys around it.
+    ("""
+DATABASES = {"default": {**dj_database_url.config(), "TEST": {"MIRROR": "x"}, "HOST": "replica.internal"}}
+""", {"DATABASE_URL": "postgres://a:b@h/real"}, ("postgresql", "real", "replica.internal", "a", {})),
+    ("""
+DATABASES = {"default": {"OPTIONS": {"sslmode": "require"}, "NAME": "kept?", **dj_database_url.parse(os.environ["U"])}}
+""", {"U": "postgres://a:b@h/real"}, ("postgresql", "real", "h", "a", {"sslmode": "require"})),
+    ("""
+PRIMARY = dj_database_url.config()
+DATABASES = {"default": {**PRIMARY, **{"USER": "reader"}}}
+PRIMARY["USER"] = "changed later, not the copy"
+""", {"DATABASE_URL": "mysql://a:b@h/real"}, ("mysql", "real", "h", "reader", {})),
+    ("""
+BASE = {"ENGINE": "django.db.backends.postgresql", "NAME": "app", "HOST": "primary"}
+DATABASES = {"default": {**BASE, "HOST": "replica"}}
+""", {}, ("postgresql", "app", "replica", None, {})),
+    ("""
+DATABASES = {"default": {**make_database(), "HOST": "replica"}}
+""", {}, None),
 ]
 
 
