@@ -20,7 +20,7 @@ from synco_core import (
 )
 from synco_django import interpreter, media
 from synco_django.databases import sanitize_profile, split_databases, user_table
-from synco_django.project import find_settings_module, is_django
+from synco_django.project import enclosing_project, find_settings_module, is_django
 from synco_django.settings import dotenv, environment, read_settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,11 @@ def choose_web_root(project_dir: Path, values: dict[str, Any]) -> tuple[Path | N
 @hookimpl
 def detect_framework(project_dir: Path, side: str) -> Framework | None:
     if not is_django(project_dir):
+        enclosing = enclosing_project(project_dir, os.environ)
+        if enclosing is not None:
+            # The core's refusal ("no framework detected ... pass --framework") would not help here.
+            log.warning("%s is inside the Django project %s (manage.py is there): run synco in that folder "
+                        "(or pass it as the project)", project_dir, enclosing)
         return None
     environ = dict(os.environ)
     dotenv_values = dotenv(project_dir, environ)

@@ -105,3 +105,12 @@ def find_settings_module(project_dir: Path, environ: Mapping[str, str], side: st
 def is_django(project_dir: Path) -> bool:
     """Django's landmark: the ``manage.py`` script ``startproject`` writes."""
     return (project_dir / "manage.py").is_file()
+
+
+def enclosing_project(folder: Path, environ: Mapping[str, str]) -> Path | None:
+    """The nearest folder above ``folder`` that is a Django project (a settings package, an app folder or
+    ``static/`` of a project is where a user may well run synco), or None."""
+    for parent in folder.parents:
+        if is_django(parent) and find_settings_module(parent, environ) is not None:
+            return parent
+    return None

@@ -137,6 +137,23 @@ def test_settings_module_from_pyproject_and_src_layout(tmp_path: Path) -> None:
                                                                                 root / "src")
 
 
+@pytest.mark.parametrize("below", ["mysite", "mysite/templates/admin", "media"])
+def test_a_folder_inside_a_project_names_the_project(tmp_path: Path, no_python: None,
+                                                     django_manager: SyncoPluginManager, below: str) -> None:
+    """Run in the settings package, an app or media/, detection refuses (the project is the folder of manage.py)
+    and says where the project is: the core's refusal alone suggested a .synco.yml or --framework."""
+    root = project(tmp_path / "site", 'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", '
+                   '"NAME": "db.sqlite3"}}\n')
+    (root / below).mkdir(parents=True, exist_ok=True)
+    result = CliRunner().invoke(cli, ["detect", str(root / below)])
+    assert result.exit_code == 1
+    assert f"{root / below} is inside the Django project {root} (manage.py is there)" in result.output
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = CliRunner().invoke(cli, ["detect", str(outside)])
+    assert result.exit_code == 1 and "inside the Django project" not in result.output
+
+
 def test_manage_py_without_a_settings_module_is_not_django(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
