@@ -69,6 +69,9 @@ NO_ROWS_TABLES = (
     "knox_authtoken",
     "token_blacklist_outstandingtoken",
     "token_blacklist_blacklistedtoken",
+    # Wagtail's API tokens (6.x and later): an HMAC of each bearer token under SECRET_KEY, so a copy sharing
+    # the key accepts production's tokens; like knox's digests, they stay on the server.
+    "wagtailcore_apitoken",
     # django-axes' record of login attempts: usernames, addresses, browsers and the submitted form.
     "axes_accessattempt",
     "axes_accesslog",

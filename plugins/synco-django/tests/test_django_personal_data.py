@@ -1,5 +1,5 @@
 """No personal data or credential of a Django project (with django-allauth, a custom user model as
-cookiecutter-django makes it, and Wagtail's forms) leaves the server.
+cookiecutter-django makes it, and Wagtail's forms and API tokens) leaves the server.
 
 Markers (``pii...``) are planted in the tables as the migrations create them; after a dump as ``serve`` makes
 it (with and without ``--all``) on each engine, none is left, what is not personal stays, the UNIQUE login
@@ -40,6 +40,12 @@ SCHEMA = [
         submit_time TIMESTAMP NOT NULL, page_id INT NOT NULL)""",
     """INSERT INTO wagtailforms_formsubmission VALUES (1, '{"email": "pii-visitor@real.example", "message":
         "pii-call me"}', '2024-01-01 00:00:00', 3)""",
+    # Wagtail 6.x+ API tokens: an HMAC of the bearer token under SECRET_KEY, named by their owner.
+    """CREATE TABLE wagtailcore_apitoken (id INT PRIMARY KEY, name VARCHAR(255) NOT NULL, key_hash VARCHAR(64) NOT
+        NULL UNIQUE, prefix VARCHAR(16) NOT NULL, created TIMESTAMP NOT NULL, revoked_at TIMESTAMP NULL,
+        last_used_at TIMESTAMP NULL, user_id INT NOT NULL)""",
+    """INSERT INTO wagtailcore_apitoken VALUES (1, 'pii-ann laptop', 'pii-5f1e0c', 'pii-wt_', '2024-01-01 00:00:00',
+        NULL, NULL, 1)""",
     "CREATE TABLE blog_post (id INT PRIMARY KEY, title VARCHAR(255))",
     "INSERT INTO blog_post VALUES (1, 'kept-post')",
 ]
