@@ -166,3 +166,33 @@ def test_check_install_target_sqlite(published: tuple[str, str, object], tmp_pat
     result = receive_install(url, key, tmp_path, blocked)
     assert result.exit_code == 1 and "is not a folder" in result.output, result.output
     assert not behaviour.requests  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+@pytest.mark.mysql
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_dump_of_another_engine_is_refused_before_the_download(
+        published: tuple[str, str, object], tmp_path: Path, engine: str,
+        postgres_database_factory: Callable[[], str], mysql_database_factory: Callable[[], str]) -> None:
+    """The session holds an SQLite dump and the local project another engine (production on PostgreSQL and the
+    laptop on Django's default SQLite is the usual way round): no engine converts another's dump, and the load
+    failed half-way on the SQL error of the first statement the local engine did not know ('near "SET": syntax
+    error'). Now one line names both engines, before the dump is downloaded; `synco install` of a received
+    folder says the same before anything is replaced."""
+    url, key, behaviour = published
+    local = (postgres_url_for(postgres_database_factory()) if engine == "postgresql"
+             else mysql_url_for(mysql_database_factory()))
+    result = receive_install(url, key, tmp_path, local)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: dbDump is a sqlite dump but the local database {engine}://"), result.output
+    assert f"is {engine}: synco loads a dump only into a database of the same engine" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    # The session's description only: no artifact was asked for.
+    assert list(behaviour.requests) == [f"/{SESSION}/meta.json.enc"]  # type: ignore[attr-defined]
+
+    received = tmp_path / "received"
+    got = CliRunner().invoke(cli, ["receive", SESSION, key, "--base-url", url, "--target", str(received), "--all"])
+    assert got.exit_code == 0, got.output
+    installed = CliRunner().invoke(cli, ["install", str(received), "--project", str(tmp_path / "local"), "--yes"])
+    assert installed.exit_code == 1
+    assert installed.output.startswith("Error: dbDump is a sqlite dump but the local database"), installed.output

@@ -269,6 +269,21 @@ def check_target(framework: Framework, force_remote_target: bool = False,
         )
 
 
+def check_engine(framework: Framework, set_name: str, engine: str | None) -> None:
+    """Refuse a dump of one engine for a local database of another, in one line, before anything is replaced
+    (and, from ``receive --install``, downloaded). No engine converts another's dump: a PostgreSQL dump fed to
+    SQLite (production on PostgreSQL, the laptop on Django's default SQLite) failed half-way through the load
+    with the SQL error of its first statement."""
+    database = database_of_set(framework, set_name)
+    if database is None or not engine or engine == database.engine:
+        return
+    raise ConfigError(
+        f"{set_name} is a {engine} dump but the local database {database.url(mask_password=True)} is "
+        f"{database.engine}: synco loads a dump only into a database of the same engine (point the local "
+        f"project at a {engine} database)"
+    )
+
+
 def check_install_target(framework: Framework, force_remote_target: bool = False,
                          manager: SyncoPluginManager | None = None) -> None:
     """Ask the engine whether an install could replace the local database (reachable, rights to create and

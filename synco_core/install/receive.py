@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError, TransferError
+from synco_core.install.plan import check_engine
 
 if TYPE_CHECKING:
     from synco_core.install.streamed import ReceiveInstall, StreamedDump
@@ -201,6 +202,9 @@ class Installing:
         if self.installer is not None:
             wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
             self.installer.check_databases([s.name for s in wanted])
+            for file_set in wanted:
+                if file_set.dump is not None:
+                    check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
             if not sets_chosen_later:
                 self.installer.check_file_sets(wanted)
 

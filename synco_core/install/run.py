@@ -45,6 +45,7 @@ from synco_core.install.plan import (
     InstallStep,
     Received,
     ReceivedSet,
+    check_engine,
     check_target,
     load_received,
     local_hosts_of,
@@ -157,6 +158,8 @@ def run_install(
                               "Replace this local content?"])
         if not confirm(question):
             raise NotConfirmedError("install", asked=True)
+    for database_step in (s for s in plan.steps if s.kind == "database"):
+        check_engine(framework, database_step.name, database_step.source.engine)
 
     report = InstallReport()
     journal = installed_database.journal if installed_database is not None else None
