@@ -20,7 +20,12 @@ def _uri_segments(entry: Any) -> list[str]:
     uri = entry.get("publicUri") if isinstance(entry, Mapping) else None
     if not isinstance(uri, str):
         return []
-    path = urlsplit(uri).path if "://" in uri else uri.split("?", 1)[0]
+    try:
+        path = urlsplit(uri).path if "://" in uri else uri.split("?", 1)[0]
+    except ValueError:
+        # A URL urlsplit cannot read (``http://[::1/``) names no path: its key fits no root and stays absolute,
+        # so the index's path check refuses it, as the origin check would refuse the URL.
+        return []
     return [unquote(part) for part in path.split("/") if part]
 
 

@@ -36,3 +36,13 @@ def record_version(data: Mapping[str, object], file: Path, what: str) -> int:
         raise ConfigError(f"{file} was written by a newer synco ({what} version {version}; synco {__version__} "
                           f"reads version {RECORD_VERSION}): upgrade synco on this machine")
     return version
+
+
+def listed_texts(value: object, malformed: str) -> tuple[str, ...]:
+    """A record's list field (``kept``, ``sanitizeRules``) as texts; absent is empty, and anything but a list
+    is a one-line ConfigError saying ``malformed`` (a number there was iterated, a TypeError)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(malformed)
+    return tuple(str(item) for item in value)

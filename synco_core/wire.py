@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from synco_core import hostilejson
 from synco_core.errors import TransferError, UnsafePathError
 from synco_core.goindex import rebase_absolute_keys
 from synco_core.names import MAX_SET_NAME, PLAIN_RELATIVE_PATH, safe_name, safe_relative_path
@@ -659,7 +660,7 @@ def pack_table_from_bytes(raw: bytes) -> list[PackInfo]:
 
 def _loads(raw: bytes, what: str) -> Any:
     try:
-        return json.loads(raw)
+        return hostilejson.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireFormatError(f"malformed {what}: not JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from synco_core import hostilejson
 from synco_core.errors import ConfigError
 from synco_core.goindex import RootFinder
 from synco_core.index.extsort import external_sort
@@ -176,7 +177,7 @@ def _read_lines(plain: BinaryIO) -> Iterator[IndexItem]:
 def _parse_batch(lines: list[bytes]) -> Iterator[IndexItem]:
     # Each line becomes an object of its own in an array, so a path listed twice is seen, not merged.
     try:
-        members = json.loads(b"[{" + b"},{".join(lines) + b"}]")
+        members = hostilejson.loads(b"[{" + b"},{".join(lines) + b"}]")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise WireFormatError(f"malformed public files index: not JSON ({reason})") from None
@@ -250,7 +251,6 @@ def iter_object_members(plain: BinaryIO, read_size: int = 64 * 1024) -> Iterator
     Whatever the layout (one line, indented), only the member being parsed and the block read last are held;
     a member longer than :data:`MAX_ENTRY` is refused.
     """
-    decoder = json.JSONDecoder()
     text_of = codecs.getincrementaldecoder("utf-8")()
     buffer = ""
     position = 0
@@ -283,7 +283,10 @@ def iter_object_members(plain: BinaryIO, read_size: int = 64 * 1024) -> Iterator
         nonlocal position
         while True:
             try:
-                result, end = decoder.raw_decode(buffer, position)
+                result, end = hostilejson.raw_decode(buffer, position)
+            except hostilejson.TooComplexError as exc:
+                # Reading on would not make it readable.
+                raise WireFormatError(f"malformed public files index: not JSON ({exc.msg})") from None
             except json.JSONDecodeError as exc:
                 if len(buffer) - position > MAX_ENTRY:
                     raise WireFormatError("malformed public files index: an entry is longer than 256 KiB") from None

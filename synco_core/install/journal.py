@@ -38,7 +38,7 @@ from synco_core.fsutil import safe_relative_path
 from synco_core.install import owned
 from synco_core.install.state import read_json_file
 from synco_core.nospace import NO_SPACE_ERRNOS, no_space
-from synco_core.recordversion import RECORD_VERSION, record_version
+from synco_core.recordversion import RECORD_VERSION, listed_texts, record_version
 from synco_core.trees import remove_tree
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  path=_path(entry.get("path", ""), project_dir, file),
                                  backup=_path(entry.get("backup", ""), project_dir, file),
                                  existed=bool(entry.get("existed")),
-                                 kept=tuple(str(k) for k in entry.get("kept") or ()),
+                                 kept=listed_texts(entry.get("kept"), f"{file} is not a synco install journal"),
                                  created_from=_path(entry.get("createdFrom", ""), project_dir, file),
                                  created=entry.get("created") is True, in_place=entry.get("inPlace") is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)

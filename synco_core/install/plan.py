@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synco_core import hostilejson
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set
 from synco_core.destinations import local_destination, local_file_sets
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
-from synco_core.recordversion import record_version
+from synco_core.recordversion import listed_texts, record_version
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
 from synco_core.trees import tree_size
@@ -70,7 +70,7 @@ def load_received(folder: Path) -> Received:
     """Read ``folder/.synco-received.json``; a one-line ConfigError when it is missing or malformed."""
     state_file = folder / RECEIVED_FILE
     try:
-        data = json.loads(state_file.read_text())
+        data = hostilejson.loads(state_file.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{folder} holds no received session (no {RECEIVED_FILE}); run synco receive first") from None
     except (OSError, ValueError) as exc:
@@ -84,8 +84,9 @@ def load_received(folder: Path) -> Received:
 
 def received_set(folder: Path, entry: object, state_file: Path | None = None) -> ReceivedSet:
     """One entry of ``.synco-received.json`` (as receive records it) as a :class:`ReceivedSet`."""
+    malformed = f"{state_file or folder / RECEIVED_FILE} has a malformed file set entry"
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise ConfigError(f"{state_file or folder / RECEIVED_FILE} has a malformed file set entry")
+        raise ConfigError(malformed)
     local = safe_relative_path(str(entry.get("path") or entry["name"]))
     manifest = {}
     tables = entry.get("tables") or {}
@@ -101,7 +102,7 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         engine=str(entry.get("engine") or ""),
         format=str(entry.get("format") or "sql"),
         manifest=manifest,
-        sanitize_rules=[str(r) for r in entry.get("sanitizeRules") or []],
+        sanitize_rules=list(listed_texts(entry.get("sanitizeRules"), malformed)),
         download_bytes=_download_bytes(entry.get("wire")),
         source_settings=read_source_settings(entry.get("sourceSettings")),
     )

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from synco_core import hostilejson
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
 from synco_core.install import owned
-from synco_core.recordversion import RECORD_VERSION, record_version
+from synco_core.recordversion import RECORD_VERSION, listed_texts, record_version
 from synco_core.trees import remove_tree
 
 STATE_FILE = ".synco-install.json"
@@ -172,7 +173,8 @@ def write_state(state: InstallState) -> None:
 def read_json_file(file: Path) -> object | None:
     """A JSON file's content; None when the file does not exist, a one-line error when it is unreadable."""
     try:
-        return json.loads(file.read_text())  # type: ignore[no-any-return]
+        data: object = hostilejson.loads(file.read_text())
+        return data
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -196,7 +198,7 @@ def read_state(project_dir: Path) -> InstallState | None:
             path=_resolve(entry.get("path"), project_dir, state_file),
             backup=_resolve(entry.get("backup"), project_dir, state_file),
             previous=bool(entry.get("previous")),
-            kept=tuple(str(k) for k in entry.get("kept") or ()),
+            kept=listed_texts(entry.get("kept"), f"{state_file} is not a synco install record"),
         ))
     named = data.get("namedDatabases") or []
     created = data.get("createdDatabases") or []

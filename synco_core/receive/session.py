@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from synco_core import folderlock
+from synco_core import folderlock, hostilejson
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import atomic_output, open_private
 from synco_core.names import MAX_SET_NAME, safe_name
@@ -261,7 +261,7 @@ class _State:
         self.path = target / RECEIVED_FILE
         self.data: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(self._read())
+            loaded = hostilejson.loads(self._read())
             if isinstance(loaded, dict):
                 self.data = loaded
         if newer_record(self.data):
