@@ -41,6 +41,7 @@ from synco_core.permissions import PRIVATE_SET_FOLDER_MODE, private_set_file_mod
 from synco_core.receive.files import ECRYPTFS_NAME_MAX, NAME_ERRORS, not_held_reason
 from synco_core.receive.limits import NotDeclaredError
 from synco_core.receive.mtimes import stamp_tar_time
+from synco_core.receive.tarheaders import BoundedTarInfo
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
     regular: set[str] = set()
     dropped: set[str] = set()
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tar:
             for member in tar:
                 relative = safe_relative_path(member.name)
                 name = str(relative)
