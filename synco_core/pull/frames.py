@@ -14,6 +14,7 @@ import json
 import struct
 from typing import Any, Protocol
 
+from synco_core import hostilejson
 from synco_core.errors import TransferError
 from synco_core.redaction import one_line
 
@@ -177,7 +178,7 @@ def read_frame(stream: _Reader, guard: _Guard | None = None) -> tuple[bytes, byt
 def decode_json(kind: bytes, payload: bytes) -> dict[str, Any]:
     """The JSON object of a control frame; anything else is a :class:`FramingError`."""
     try:
-        message = json.loads(payload)
+        message = hostilejson.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise FramingError(f"malformed {kind.decode('ascii', 'replace')} frame: not JSON") from None
     if not isinstance(message, dict):

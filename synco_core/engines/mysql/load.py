@@ -30,7 +30,6 @@ it (a barrier); after a trigger is created, everything runs in order on the main
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import deque
@@ -40,6 +39,7 @@ from typing import Any, BinaryIO
 
 import pymysql
 
+from synco_core import hostilejson
 from synco_core.engines.mysql import qualify
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
@@ -131,6 +131,18 @@ def _name(match: re.Match[bytes]) -> str:
     return name.decode("utf-8", "surrogateescape")
 
 
+def _header_object(text: bytes, what: str) -> dict[str, Any]:
+    """The JSON object of one of synco's header comments; the dump is the server's to write, so anything else
+    (not JSON, nested a thousand deep, a list) is a damaged dump in one line, before any statement is sent."""
+    try:
+        entry = hostilejson.loads(text)
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict):
+        raise DatabaseError(f"the dump is damaged: its {what} line is not a JSON object")
+    return entry
+
+
 class Loader:
     """Runs the statements of one dump on ``conn``, connected to ``database`` (the scratch database)."""
 
@@ -192,13 +204,13 @@ class Loader:
         elif line.startswith(DATABASE_PREFIX):
             self._source(line[len(DATABASE_PREFIX):].strip().decode("utf-8", "surrogateescape"))
         elif line.startswith(DEFAULTS_PREFIX):
-            entry = json.loads(line[len(DEFAULTS_PREFIX):])
-            defaults = (str(entry["charset"]), str(entry["collation"]))
-            if not all(_CHARSET_NAME.fullmatch(name) for name in defaults):
+            entry = _header_object(line[len(DEFAULTS_PREFIX):], "database defaults")
+            defaults = (entry.get("charset"), entry.get("collation"))
+            if not all(isinstance(name, str) and _CHARSET_NAME.fullmatch(name) for name in defaults):
                 # They are written into an ALTER DATABASE the loader sends itself, past the gate.
                 raise DatabaseError("the dump is damaged: its database defaults are not a character set and a "
                                     "collation name")
-            self.report.database_defaults = defaults
+            self.report.database_defaults = (str(defaults[0]), str(defaults[1]))
             self._defaults_pending = True
             if isinstance(entry.get("database"), str) and entry["database"]:
                 # The source's name exactly, where "-- Database:" could only show it with its line breaks
@@ -207,8 +219,13 @@ class Loader:
         elif (header := _CLIENT_HEADER.match(line)) is not None:
             self._source(header.group(1).decode("utf-8", "surrogateescape"))
         elif line.startswith(MANIFEST_PREFIX):
-            entry = json.loads(line[len(MANIFEST_PREFIX):])
-            self.report.manifest[str(entry["table"])] = TableManifest(int(entry["rows"]), entry.get("checksum"))
+            entry = _header_object(line[len(MANIFEST_PREFIX):], "table manifest")
+            table, rows, checksum = entry.get("table"), entry.get("rows"), entry.get("checksum")
+            if (not isinstance(table, str) or type(rows) is not int or rows < 0
+                    or not (checksum is None or isinstance(checksum, str))):
+                raise DatabaseError("the dump is damaged: a table manifest line does not give a table's name, its "
+                                    "row count and its checksum")
+            self.report.manifest[table] = TableManifest(rows, checksum)
         elif line.startswith(COMPLETE_MARKER):
             self.report.complete = True
 

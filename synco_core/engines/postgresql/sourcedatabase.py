@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, cast
 
 import psycopg
 
+from synco_core import hostilejson
 from synco_core.engines.postgresql.catalog import fetch
 
 #: The header lines' starts; the rest of each line is JSON: :class:`Locale`'s fields, the settings.
@@ -138,7 +139,7 @@ def split_header(dump: BinaryIO) -> tuple[Header, bytes]:
 
 def _parse_settings(text: bytes) -> tuple[str, ...]:
     try:
-        settings = json.loads(text)
+        settings = hostilejson.loads(text)
     except ValueError:
         return ()
     if not isinstance(settings, list) or not all(isinstance(s, str) and "=" in s for s in settings):
@@ -149,7 +150,7 @@ def _parse_settings(text: bytes) -> tuple[str, ...]:
 def _parse(text: bytes) -> Locale | None:
     """The header's locale, or None when it is not one (the values go into CREATE DATABASE as literals)."""
     try:
-        fields = json.loads(text)
+        fields = hostilejson.loads(text)
         locale = Locale(**fields)
     except (ValueError, TypeError):
         return None
