@@ -77,3 +77,26 @@ def test_a_mysql_header_line_the_loader_cannot_read_fails_in_one_line(
         assert "\n" not in str(refused.value)
     finally:
         conn.close()
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("size", [10**15, 2**64, 10**40])
+def test_a_size_hint_no_memory_can_hold_fails_in_one_line(size: int, mysql_database_factory: Callable[[], str]) -> None:
+    """A statement a size hint announces is read into a buffer of the announced size, made before a byte of
+    it arrives: a hint of a petabyte raised MemoryError, one past 2^63 OverflowError."""
+    from test_mysql_support import config
+
+    from synco_core.engines.mysql.connect import connect
+    from synco_core.engines.mysql.load import Loader
+
+    database = mysql_database_factory()
+    conn = connect(config(database))
+    try:
+        loader = Loader(conn, database=database)
+        # More than the head a streamed statement reads before it is used, so that its user asks for it whole.
+        dump = b"-- synco-size: %d\nSELECT '%s';\n" % (size, b"x" * 100_000)
+        with pytest.raises(DatabaseError, match=r"the dump (is damaged|ends inside)") as refused:
+            loader.run(io.BytesIO(dump))
+        assert "\n" not in str(refused.value)
+    finally:
+        conn.close()

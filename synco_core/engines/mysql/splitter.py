@@ -20,6 +20,7 @@ statement of :data:`BIG_STATEMENT` bytes or more is not even read: it is handed 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
@@ -209,7 +210,12 @@ class StreamedStatement:
 
     def whole(self) -> bytearray:
         """The statement in one buffer, for what must see all of it (checked by :attr:`check`, if set)."""
-        statement = bytearray(self.size)
+        try:
+            # Made before a byte of it arrives: the size is the dump's word, which may be past any memory.
+            statement = bytearray(self.size)
+        except (MemoryError, OverflowError):
+            raise DatabaseError(f"the dump is damaged: a size hint announces a statement of {self.size} bytes, "
+                                "more than this machine can hold") from None
         with memoryview(statement) as view:
             have = 0
             for piece in self.pieces():
@@ -367,7 +373,8 @@ class StatementSplitter:
             size = int(text.strip())
         except ValueError:
             size = -1
-        if size < 1:
+        # Past sys.maxsize no buffer, and no len(), can be that long.
+        if not 1 <= size <= sys.maxsize:
             raise DatabaseError(f"the dump is damaged: a malformed size hint before statement {self.statements + 1} "
                                 f"(byte {self.consumed + self.pos})")
         return size
