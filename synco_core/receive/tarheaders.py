@@ -8,7 +8,8 @@ ValueError, not a TarError, for one it cannot split). So their memory was bounde
 declared size, which a hostile server chooses: a 4 GiB PAX header costs a zstd frame of a few kilobytes.
 
 :class:`BoundedTarInfo` refuses an extended header over :data:`MAX_EXTENDED_HEADER` before reading it,
-global records adding up to more, and sparse members of every form (no synco or Go serve writes them).
+global records adding up to more, sparse members of every form (no synco or Go serve writes them), and
+a header tarfile fails on with a ValueError (a PAX ``hdrcharset`` that is not UTF-8).
 The refusal is tarfile's ``SubsequentHeaderError``, which tarfile reports as the ``ReadError`` receive already
 takes for a damaged archive. It relies on tarfile's ``_proc_*`` methods, unchanged since Python 3.2; the
 tests in ``tests/fuzz/test_fuzz_tar.py`` fail if a Python release renames them.
@@ -45,7 +46,11 @@ class BoundedTarInfo(tarfile.TarInfo):
             )
         if self.type == tarfile.GNUTYPE_SPARSE:
             raise _Refused(_SPARSE_REFUSED)
-        member = super()._proc_member(tarfile_)  # type: ignore[misc]
+        try:
+            member = super()._proc_member(tarfile_)  # type: ignore[misc]
+        except ValueError as exc:
+            # tarfile decodes a PAX hdrcharset record as UTF-8 with no handler: UnicodeDecodeError, no TarError.
+            raise _Refused(f"an extended header tarfile cannot read ({exc})") from None
         if self.type == tarfile.XGLTYPE:
             held = sum(len(key) + len(value) for key, value in tarfile_.pax_headers.items())
             if held > MAX_EXTENDED_HEADER:

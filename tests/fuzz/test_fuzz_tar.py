@@ -166,3 +166,13 @@ def test_any_archive_is_extracted_or_refused_in_one_line(archive, flips, tmp_pat
     folder = tmp_path_factory.mktemp("set")
     only_synco_errors(lambda: extract_stream(io.BytesIO(bytes(damaged)), folder / "out"))
     assert [path.name for path in folder.iterdir()] == ["out"], "written beside the set's folder"
+
+
+def test_a_pax_header_tarfile_cannot_decode_is_a_damaged_archive(tmp_path: Path):
+    """tarfile decodes a PAX ``hdrcharset`` record as UTF-8 without a handler: a byte that is not raised
+    UnicodeDecodeError (found by the fuzz test below), which no TarError handler took."""
+    record = b"17 hdrcharset=\x80\n"
+    archive = header("x", tarfile.XHDTYPE, len(record)) + record + b"\0" * (-len(record) % BLOCK)
+    archive += header("a", tarfile.REGTYPE, 0) + b"\0" * 2 * BLOCK
+    with pytest.raises(NotDeclaredError, match="archive is damaged"):
+        extract_stream(io.BytesIO(archive), tmp_path / "out")
