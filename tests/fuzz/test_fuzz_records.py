@@ -6,6 +6,7 @@ receive wrote from a hostile meta must read back too. Each is read or refused in
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from synco_core.errors import ConfigError
 from synco_core.install.journal import JOURNAL_FILE, read_journal
 from synco_core.install.plan import RECEIVED_FILE, load_received
 from synco_core.install.state import STATE_FILE, read_state
+from synco_core.receive.knownhashes import HEADER, TRAILER, KnownHashes
 from synco_core.receive.session import _State
 
 RECEIVED_SET = {
@@ -128,3 +130,23 @@ def test_a_list_field_of_another_type_is_a_malformed_record(field, value, tmp_pa
         )
         with pytest.raises(ConfigError, match="malformed file set entry"):
             load_received(tmp_path)
+
+
+@st.composite
+def known_hashes_files(draw: st.DrawFn) -> bytes:
+    """A file of known hashes as receive writes it (header, lines, trailer naming their SHA-256), its lines
+    drawn from anything, or any bytes at all."""
+    lines = draw(st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=70)), max_size=5))
+    body = HEADER + b"".join(name + b"\0" + digest + b"\n" for name, digest in lines)
+    whole = body + TRAILER + hashlib.sha256(body).hexdigest().encode() + b"\n"
+    return draw(st.one_of(st.just(whole), st.binary(max_size=200), st.just(body)))
+
+
+@FUZZ
+@given(raw=known_hashes_files(), paths=st.lists(st.text(max_size=6), max_size=4))
+def test_any_known_hashes_file_is_read_or_ignored(raw, paths, tmp_path_factory):
+    path = tmp_path_factory.mktemp("target") / ".synco-known-x.sha256"
+    path.write_bytes(raw)
+    known = KnownHashes(path, write=False)
+    for name in sorted(paths):
+        only_synco_errors(lambda name=name: known.lookup(name))
