@@ -3,7 +3,8 @@
 A compromised server holds the session key (it runs serve), so everything after decryption is its to
 choose. Each fuzz test feeds one parser generated input and allows only two outcomes: a result, or a
 :class:`~synco_core.errors.SyncoError` whose message is one line. ``SYNCO_FUZZ_EXAMPLES`` sets the examples
-per test (200 by default, which keeps each test to seconds in CI; tens of thousands by hand).
+per test (100 by default, which keeps each test to seconds in CI; tens of thousands by hand, with
+``pytest --timeout 0``, since pytest-timeout ends a test after 300 s).
 """
 
 from __future__ import annotations
