@@ -9,6 +9,8 @@ test is skipped, and fails under ``CI=true``.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,7 +99,7 @@ _UNTRUSTED = {
 
 @pytest.mark.parametrize("extension", sorted(_UNTRUSTED))
 def test_extensions_of_untrusted_languages_are_refused_whatever_their_name(
-        extension: str, postgres_database_factory: Callable[[], str], tmp_path: Path) -> None:
+        extension: str, postgres_database_factory: Callable[[], str], request: pytest.FixtureRequest) -> None:
     """The gate knew untrusted languages by their name (``pl...u``); PL/R's ``plr`` and ``plsh`` are
     untrusted too, and PL/R's ``install_rcmd(text)`` runs R code as the server: a hostile dump creating the
     extension and calling it wrote a file on the laptop through ``synco db load``. The loader now asks the
@@ -117,20 +119,33 @@ def test_extensions_of_untrusted_languages_are_refused_whatever_their_name(
     install(target, data, result)
     assert rows(target, "SELECT count(*) FROM t") == [(1,)]
 
-    folder = tmp_path / "server-writes-here"
-    folder.mkdir()
-    folder.chmod(0o777)  # the server runs as another user
+    # The server runs as another user, who cannot enter pytest's folders (0700): a marker there could never
+    # be written, and the checks below could not fail.
+    folder = Path(tempfile.mkdtemp(prefix="synco-server-writes-here-"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    folder.chmod(0o777)
     marker = folder / "ran"
     using = hostile.format(marker=marker) if hostile else ""
     create = f"CREATE EXTENSION IF NOT EXISTS {extension} WITH SCHEMA public"
-    maker = f"CREATE FUNCTION public.make_it() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE '{create}'; END $$;\n"
+    # The statement put together at run time, where no text check sees it.
+    built = create.replace("CREATE EXTENSION", "CREATE ' || 'EXTENSION")
+    maker = f"CREATE FUNCTION public.make_it() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE '{built}'; END $$;\n"
     # Created by the statement itself, or by a routine a statement runs (then used by the next statement);
-    # a DO block creating it could use it within itself, and is refused before it runs.
+    # a DO block or routine seen creating it could use it within itself, and is refused before it runs.
     ways = {f"{create};\n{using}": "the statement at line 1 of the dump created the untrusted language",
             f"{maker}SELECT public.make_it();\n{using}": "the statement at line 2 of the dump created the untrusted "
                                                           "language",
             f"DO $$ BEGIN EXECUTE '{create}'; END $$;\n{using}": "at line 1 of the dump: a DO block creating an "
-                                                               "extension"}
+                                                               "extension",
+            # Without a handler, CREATE LANGUAGE runs CREATE EXTENSION of that name, in a DO block too.
+            f"CREATE OR REPLACE LANGUAGE {extension};\n{using}": "the statement at line 1 of the dump created the "
+                                                                "untrusted language",
+            f"DO $$ BEGIN EXECUTE 'CREATE LANGUAGE {extension}'; {using.replace('SELECT', 'PERFORM')} END $$;\n":
+                "at line 1 of the dump: a DO block creating an extension",
+            # A routine that creates it and uses it in one call, before the loader could look.
+            "CREATE FUNCTION public.make_and_use() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+            f"EXECUTE '{create}'; {using.replace('SELECT', 'PERFORM')} END $$;\nSELECT public.make_and_use();\n":
+                "at line 1 of the dump: a routine creating an extension"}
     before = fingerprints(postgres_url_for(target))
     for script, refusal in ways.items():
         with pytest.raises(DatabaseError, match=re.escape(refusal)):

@@ -169,6 +169,9 @@ POSTGRES_ATTACKS = [
     "SET standard_conforming_strings = off",
     "SELECT set_config('standard_conforming_strings', 'off', false)",
     "CREATE LANGUAGE py HANDLER plpython3_call_handler",
+    # Without a handler, CREATE LANGUAGE is CREATE EXTENSION of that name.
+    "CREATE LANGUAGE plpython3u",
+    "CREATE OR REPLACE TRUSTED PROCEDURAL LANGUAGE \"plperlu\"",
     "CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'import os'",
     "COPY t (id) FROM PROGRAM 'touch {outfile}' WITH (FORMAT text) -- FROM stdin\n",
     # A comment marker inside a string of a body hides nothing after it; a comment hides no code.
@@ -315,6 +318,31 @@ def test_postgres_names_strings_and_settings_of_real_dumps_still_load(
         assert conn.execute("SELECT x$$y, language, obj_description('café'::regclass) FROM café").fetchone() == (
             1, "en", "naïve")
         assert conn.execute("SELECT (langs()).language, scratch()").fetchone() == ("en", 15)
+
+
+#: The form of CREATE LANGUAGE without a handler, which PostgreSQL runs as CREATE EXTENSION (IF NOT EXISTS
+#: with OR REPLACE): what pg_dump 8.4 and 9.0 wrote, and application scripts (Gammu's SMSD schema) still do.
+LEGACY_CREATE_LANGUAGE = [
+    "CREATE OR REPLACE PROCEDURAL LANGUAGE plpgsql",
+    "CREATE OR REPLACE LANGUAGE plpgsql",
+    "CREATE OR REPLACE TRUSTED PROCEDURAL LANGUAGE \"plpgsql\"",
+    "create or replace procedural language plpgsql -- as pg_dump 9.0 wrote it\n",
+]
+
+
+@pytest.mark.parametrize("statement", LEGACY_CREATE_LANGUAGE)
+def test_postgres_create_language_of_a_trusted_extension_loads(
+        statement: str, postgres_database_factory: Callable[[], str]) -> None:
+    """A CREATE LANGUAGE without a handler names no handler that could reach beyond the database: the server
+    creates the extension of that name, as CREATE EXTENSION would, and the gate judges it as one (refused by
+    name above, or by what it made, tests/test_postgres_extensions.py). It was refused as 'a language with
+    this handler', so Gammu's schema and old dumps did not load."""
+    target = postgres_database_factory()
+    dump = POSTGRES_PREFIX + statement.encode() + (
+        b";\nCREATE FUNCTION stamp() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 7; END $$;\n")
+    postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert conn.execute("SELECT stamp()").fetchone() == (7,)
 
 
 SQLITE_PREFIX = b"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\nINSERT INTO t VALUES (1, 'kept');\n"

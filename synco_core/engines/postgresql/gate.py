@@ -18,7 +18,9 @@ reach other databases (``dblink``, ``postgres_fdw``). So before a statement is s
   ``lo_import``, ``lo_export``, ``pg_terminate_backend``, ``dblink`` ...), or creates the extensions that
   provide them (``dblink``, ``file_fdw``, ``adminpack``, untrusted languages: by name before it runs, and
   whatever the name by asking the server after each statement whether the database has one; see
-  :func:`check_untrusted_languages`).
+  :func:`check_untrusted_languages`), also as ``CREATE LANGUAGE x`` without a handler, which the server runs
+  as ``CREATE EXTENSION x``; and ``DO`` blocks and routines whose bodies create an extension or a language,
+  which could use it before the loader asks;
   ``postgres_fdw`` and user mappings are allowed: dumps of databases with foreign tables carry them. A
   mapping of a superuser without a password can let ``postgres_fdw`` reach other databases of the same
   server; that is left to the role the install runs as (see docs/security.md);
@@ -69,8 +71,10 @@ UNTRUSTED_LANGUAGE = ("({0}.lanispl AND NOT {0}.lanpltrusted AND NOT EXISTS (SEL
                       "WHERE h.oid = {0}.lanplcallfoid AND (h.probin, h.prosrc) IN (('$libdir/plpgsql', "
                       "'plpgsql_call_handler'), ('$libdir/plperl', 'plperl_call_handler'), "
                       "('$libdir/pltcl', 'pltcl_call_handler'))))")
-#: Statements that run an extension's script, which may create such a language under any name.
-_EXTENSION_ANYWHERE = re.compile(rb"\b(?:CREATE|ALTER)\s+EXTENSION\b", _FLAGS)
+#: Statements that run an extension's script, which may create such a language under any name: a
+#: ``CREATE LANGUAGE`` without a handler is ``CREATE EXTENSION`` (and with one, it makes a language).
+_EXTENSION_ANYWHERE = re.compile(rb"\b(?:(?:CREATE|ALTER)\s+EXTENSION|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRUSTED\s+)?"
+                                 rb"(?:PROCEDURAL\s+)?LANGUAGE)\b", _FLAGS)
 #: A write into a system catalog (``UPDATE pg_proc SET prolang = ...``, ``INSERT INTO pg_authid``), which
 #: a superuser may do and which makes anything of anything: a C function, a role, another database's row.
 #: Unqualified, a ``pg_`` name is the catalog's (``pg_catalog`` comes first unless the path names it);
@@ -141,6 +145,10 @@ _SQL_COMMENT_LANGUAGES = frozenset({b"sql", b"plpgsql", b"internal"})
 _CREATE_LANGUAGE = re.compile(rb"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRUSTED\s+)?(?:PROCEDURAL\s+)?LANGUAGE\s+"
                               rb"\"?([A-Za-z_][A-Za-z0-9_]*)\"?(?:\s+HANDLER\s+(?:\w+\.)?(\w+))?", _FLAGS)
 SAFE_HANDLERS = frozenset({b"plpgsql_call_handler", b"plperl_call_handler", b"pltcl_call_handler"})
+#: ``CREATE [OR REPLACE] LANGUAGE x`` alone, without a handler: the server runs it as ``CREATE EXTENSION x``
+#: (what pg_dump 8.4 and 9.0 wrote, and application scripts still do), so it is judged as one.
+_LANGUAGE_AS_EXTENSION = re.compile(rb"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRUSTED\s+)?(?:PROCEDURAL\s+)?LANGUAGE\s+"
+                                    rb"([^\s;]+)\s*;?\s*$", _FLAGS)
 #: Client encodings (as the server reports them, without ``_``) whose characters may end in a byte below 0x80.
 _SPLIT_ENCODINGS = frozenset({b"SJIS", b"SHIFTJIS2004", b"BIG5", b"GBK", b"UHC", b"GB18030", b"JOHAB"})
 #: Statements on a database as a whole, which the loader skips.
@@ -198,6 +206,12 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     read = reading.read(text)
     # Names are searched by what they name: "lo_export", U&"\006Co_export" and lo_export are one function.
     names = read.names
+    as_extension = _LANGUAGE_AS_EXTENSION.match(names)
+    if as_extension is not None:
+        # Untrusted by name is refused before it runs; by what the extension made, after it (the loader).
+        if re.fullmatch(UNSAFE_EXTENSIONS, as_extension.group(1), _FLAGS):
+            _refuse(line, "the extension reaches the server's files, programs or other databases")
+        return
     created = _CREATE_LANGUAGE.match(names)
     if created is not None:
         if (created.group(2) or b"").lower() not in SAFE_HANDLERS:
@@ -236,10 +250,12 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
         for pattern, reason in _CODE_RULES:
             if pattern.search(part):
                 _refuse(line, reason)
-        # A DO block runs at once: one creating an extension could use it before the loader looks at the
-        # languages it made (EXECUTE 'CREATE EXTENSION plr'; then PL/R's install_rcmd). No dumper writes one.
-        if keywords[:2].upper() == b"DO" and _EXTENSION_ANYWHERE.search(part):
-            _refuse(line, "a DO block creating an extension could use an untrusted language's before it is seen")
+        # A DO block runs at once, and a routine in whichever statement calls it: one creating an extension
+        # could use it in the same run, before the loader looks at the languages it made (EXECUTE 'CREATE
+        # EXTENSION plr'; then PL/R's install_rcmd). No dumper writes one.
+        if _EXTENSION_ANYWHERE.search(part):
+            kind = "a DO block" if keywords[:2].upper() == b"DO" else "a routine"
+            _refuse(line, f"{kind} creating an extension could use an untrusted language's before it is seen")
     for language in used:
         if language not in SAFE_LANGUAGES | languages:
             _refuse(line, f"routines in language {language.decode('utf-8', 'replace')} can reach beyond "
