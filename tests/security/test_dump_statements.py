@@ -242,6 +242,10 @@ POSTGRES_DESTRUCTIVE = [
     "REVOKE ALL ON TABLESPACE pg_default FROM PUBLIC",
     "COMMENT ON ROLE postgres IS 'changed by a dump'",
     "SECURITY LABEL FOR selinux ON TABLESPACE pg_default IS 'x'",
+    # A type named language is no LANGUAGE clause, but the clause after it still is one.
+    "CREATE FUNCTION f() RETURNS SETOF language LANGUAGE c AS '/lib/x.so', 'f'",
+    "CREATE FUNCTION f() RETURNS public.language AS '/lib/x.so', 'f' LANGUAGE c",
+    "CREATE FUNCTION f() RETURNS int SET search_path = returns LANGUAGE c AS '/lib/x.so', 'f'",
 ]
 
 
@@ -343,6 +347,25 @@ def test_postgres_create_language_of_a_trusted_extension_loads(
     postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute("SELECT stamp()").fetchone() == (7,)
+
+
+def test_postgres_routines_returning_a_table_named_language_load(postgres_database_factory: Callable[[], str]) -> None:
+    """LedgerSMB's ``person__list_languages() RETURNS SETOF language AS $$ ... $$ language sql``: the gate read
+    the type's name as a LANGUAGE clause (``language AS``), refused the routine, and the dumper with it."""
+    target = postgres_database_factory()
+    dump = POSTGRES_PREFIX + (
+        b"CREATE TABLE language (code varchar(6) PRIMARY KEY, description text);\n"
+        b"INSERT INTO language VALUES ('en', 'English'), ('de', 'German');\n"
+        b"CREATE FUNCTION list_languages() RETURNS SETOF language AS\n"
+        b"$$ SELECT * FROM language ORDER BY description ASC $$ language sql;\n"
+        b"CREATE FUNCTION first_language() RETURNS public.language LANGUAGE sql STABLE\n"
+        b"AS $$ SELECT * FROM language ORDER BY code LIMIT 1 $$;\n"
+        b"CREATE FUNCTION english() RETURNS \"language\" IMMUTABLE LANGUAGE plpgsql AS\n"
+        b"$$ BEGIN RETURN ROW('en', 'English')::language; END $$;\n")
+    postgres_install(parse_database_url(postgres_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert conn.execute("SELECT array_agg(code) FROM list_languages()").fetchone() == (["en", "de"],)
+        assert conn.execute("SELECT (first_language()).code, (english()).description").fetchone() == ("de", "English")
 
 
 SQLITE_PREFIX = b"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\nINSERT INTO t VALUES (1, 'kept');\n"

@@ -137,7 +137,15 @@ _CODE_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
 #: ``LANGUAGE x`` of a routine or DO block: only these languages cannot reach beyond the database.
 #: ``internal`` calls a function built into the server by its symbol (types' input and output functions);
 #: the symbols that reach files or processes are refused by name above.
-_LANGUAGE = re.compile(rb"\bLANGUAGE\s+(''|[^\s(),;]+)", _FLAGS)
+#: Matched without taking the name, so that a clause right after a type named language is found too.
+_LANGUAGE = re.compile(rb"\bLANGUAGE\s+(?=(''|[^\s(),;]+))", _FLAGS)
+#: A type named language (LedgerSMB's table), as ``RETURNS [SETOF] [schema.]language``...
+_TYPE_BEFORE = re.compile(rb"(?:\bRETURNS|\bSETOF|\.)\s*$", _FLAGS)
+#: ... followed by what may follow a routine's return type, which no language the gate lets through is
+#: named (they are the safe ones, and those the dump made with a safe handler).
+_AFTER_TYPE = frozenset({b"as", b"language", b"immutable", b"stable", b"volatile", b"strict", b"security", b"set",
+                         b"cost", b"rows", b"parallel", b"window", b"leakproof", b"called", b"not", b"return",
+                         b"begin", b"transform", b"support", b"external"})
 SAFE_LANGUAGES = frozenset({b"sql", b"plpgsql", b"plperl", b"pltcl", b"internal"})
 #: Languages whose comments are SQL's (an internal function's body is the name of its symbol).
 _SQL_COMMENT_LANGUAGES = frozenset({b"sql", b"plpgsql", b"internal"})
@@ -270,6 +278,8 @@ def _languages(read: reading.Reading) -> list[bytes]:
         if before.count(b"(") != before.count(b")"):
             continue  # a parameter or column named language: RETURNS TABLE (language text)
         name = read.string_at.get(match.start(1), b"") if match.group(1) == b"''" else match.group(1)
+        if _TYPE_BEFORE.search(before) and match.group(1).lower() in _AFTER_TYPE:
+            continue  # RETURNS SETOF language AS ...: the type; the clause, if after it, is matched next
         found.append(name.lower())
     return found
 
