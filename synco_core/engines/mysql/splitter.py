@@ -466,8 +466,9 @@ class StatementSplitter:
                         start = self._need_more(parts, start)
                         continue
                     end = len(buf)
+                # The client drops the comment and keeps the line break after it, adding nothing: a
+                # routine's body is stored as sent, blanks included.
                 parts.append(buf[start:pos])
-                parts.append(b" ")
                 self.pos = start = end
                 continue
             # What is left is '/': a division, a comment, or an executable comment.
@@ -487,8 +488,13 @@ class StatementSplitter:
                 # Executable comments belong to the statement; the server evaluates them.
                 self.pos = end + 2
             else:
+                after = buf[end + 2:end + 6]
+                if len(after) < 4 and not self.eof:
+                    start = self._need_more(parts, start)
+                    continue
                 parts.append(buf[start:pos])
-                parts.append(b" ")
+                if _space_after_comment(after):
+                    parts.append(b" ")
                 self.pos = start = end + 2
 
     def _need_more(self, parts: list[bytes], start: int) -> int:
@@ -502,3 +508,14 @@ class StatementSplitter:
             self.buf = self.buf[pos:]
             self.pos = 0
         return self.pos
+
+
+def _space_after_comment(after: bytes) -> bool:
+    """Whether the client puts a space where a ``/* */`` comment was, given what follows it: only before a
+    character that would otherwise touch the text before the comment (``a/* */b`` is ``a b``), not before a
+    blank or a line break (its space is per line), nor before another comment, whose end decides the same."""
+    if not after or after[:1] in _COMMENT_SPACE or after[:1] == b"#":
+        return False
+    if after[:2] == b"/*":
+        return after[2:3] == b"!" or after[2:4] == b"M!"
+    return not (after[:2] == b"--" and (len(after) == 2 or after[2:3] in _COMMENT_SPACE))
