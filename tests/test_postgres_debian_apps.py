@@ -66,3 +66,25 @@ def test_davical_round_trips_and_its_rules_still_write(postgres_database_factory
     expected = [("admin", "DAViCal Administrator", "DAViCal Administrator", True), ("ann", "Ann B", "Ann (B); x", True)]
     assert run(source, *WRITES_THROUGH_THE_VIEW[1:]) == expected
     assert run(target, *WRITES_THROUGH_THE_VIEW[1:]) == expected
+
+
+@pytest.mark.parametrize("command", [b"\\echo NOTE: Creating prerequisites", b"\\i sql/modules/Blacklisted.sql.inc",
+                                     b"\\ir other.sql"])
+def test_a_script_for_psql_alone_is_refused_in_one_line(command: bytes, postgres_database_factory: Callable[[], str],
+                                                        tmp_path: Path) -> None:
+    """Bucardo's schema (``\\echo``) and LedgerSMB's modules (``\\i``) are written for psql: the load names the
+    meta-command and its line, and leaves the target as it was."""
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+
+    target = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(target), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    (tmp_path / "schema.sql").write_bytes(b"CREATE TABLE t (id int);\n" + command + b"\nCREATE TABLE u (id int);\n")
+    result = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(tmp_path / "schema.sql"), "--yes"])
+    assert result.exit_code == 1
+    name = command.split()[0].decode()
+    assert result.output.strip().splitlines() == [
+        f"Error: the dump uses the psql meta-command {name} (line 2), which synco's loader does not support"]
+    assert run(target, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'") == [("kept",)]
