@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from test_mysql_splitter import multi_statement_script, split
-from test_mysql_support import load_with_client, query
+from test_mysql_support import dump_bytes, install_bytes, load_with_client, query, snapshot
 
 from synco_core.cli.main import cli
 from synco_core.testing.services import mysql_url_for
+from synco_core.values import DumpOptions
 
 pytestmark = pytest.mark.mysql
 
@@ -82,3 +83,22 @@ def test_comments_are_removed_alike_wherever_the_reads_cut_the_script(chunk_size
     assert split(COMMENTED_BODIES, chunk_size) == split(COMMENTED_BODIES)
     assert split(COMMENTED_BODIES)[0].endswith(b"BEGIN\n\t\n\tIF _in > 0 THEN \n\t\tRETURN _in +1;\n\tEND IF; \n"
                                                 b"\tRETURN 2  - 1 \n\t ;\nEND")
+
+
+def test_comments_in_a_routine_made_by_an_application_survive_a_synco_dump(
+        mysql_database_factory: Callable[[], str]) -> None:
+    """A routine an application made through its connector keeps its comments in its stored body (only the
+    mariadb client strips them). synco's own dump carries the body as SHOW CREATE gives it, and its load sent
+    it through the client's comment stripping: the copy's routines, triggers and events lost their comments."""
+    source, target = mysql_database_factory(), mysql_database_factory()
+    for statement in (
+            "CREATE TABLE t (a INT)",
+            "CREATE PROCEDURE p() BEGIN\n  -- why this is done\n  SELECT 1 /* the one */; # done\nEND",
+            "CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1/* glued */+1",
+            "CREATE TRIGGER t_ins BEFORE INSERT ON t FOR EACH ROW -- doubled\nSET NEW.a = NEW.a * 2",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO /* nightly */ DELETE FROM t WHERE a < 0"):
+        query(source, statement)
+    data, result = dump_bytes(source, DumpOptions(events=True))
+    install_bytes(target, data)
+    assert snapshot(target) == snapshot(source)
+    assert b"-- why this is done" in query(target, "SHOW CREATE PROCEDURE p")[0][2].encode()

@@ -54,6 +54,9 @@ def _user_exists(name: str) -> bool:
 
 
 MYSQL_ATTACKS = [
+    # Comments between a name and its dot, which a synco dump's CREATE statements keep.
+    "INSERT INTO t VALUES ((SELECT x FROM {victim}/**/.precious LIMIT 1))",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW /* why */ DELETE FROM {victim} -- a\n.precious",
     "DROP TABLE {victim}.precious",
     "DELETE FROM `{victim}`.precious",
     "INSERT INTO {victim}.precious VALUES (1)",
@@ -115,14 +118,17 @@ def test_mysql_gate_reads_statements_every_way_the_server_may(attack: str) -> No
         gate.check(attack.encode(), 1)
 
 
+@pytest.mark.parametrize("header", [b"", b"-- synco MySQL/MariaDB dump (synco 0.1.0)\n"], ids=["script", "synco"])
 @pytest.mark.parametrize("attack", MYSQL_ATTACKS)
-def test_mysql_dump_reaches_nothing_beyond_its_database(attack: str, victim: str, mysql_database_factory:
-                                                        Callable[[], str], tmp_path: Path) -> None:
+def test_mysql_dump_reaches_nothing_beyond_its_database(attack: str, header: bytes, victim: str,
+                                                        mysql_database_factory: Callable[[], str],
+                                                        tmp_path: Path) -> None:
+    """Under synco's header too, whose CREATE statements keep their comments (routine bodies as stored)."""
     target = mysql_database_factory()
     user = "evil_" + uuid.uuid4().hex[:8]
     outfile = f"/tmp/synco-gate-{uuid.uuid4().hex}"
     statement = attack.format(victim=victim, user=user, outfile=outfile)
-    dump = MYSQL_PREFIX + statement.encode() + b";\n"
+    dump = header + MYSQL_PREFIX + statement.encode() + b";\n"
     with pytest.raises(SyncoError, match="refusing statement"):
         mysql_install(parse_database_url(mysql_url_for(target)), io.BytesIO(dump), InstallOptions(yes=True))
     assert _precious(victim) == [42]

@@ -195,10 +195,13 @@ class Loader:
         self._definers: dict[str, int] = {}
         #: Database defaults read from a comment, to apply before the next statement.
         self._defaults_pending = False
+        self._splitter: StatementSplitter | None = None
 
     def _comment(self, line: bytes) -> None:
         if line.startswith(HEADER_MARKER):
             self.report.synco_dump = self._dump = True
+            if self._splitter is not None:
+                self._splitter.keep_comments = True
         elif _DUMP_HEADER.match(line):
             self._dump = True
         elif line.startswith(DATABASE_PREFIX):
@@ -317,7 +320,8 @@ class Loader:
     def run(self, dump: BinaryIO) -> LoadReport:
         """Load ``dump``: reading and splitting in one thread, executing in this one (and in the
         workers, when the loader has a ``connect`` factory and ``workers`` > 1)."""
-        reader = StatementReader(StatementSplitter(dump, on_comment=self._comment))
+        self._splitter = StatementSplitter(dump, on_comment=self._comment)
+        reader = StatementReader(self._splitter)
         connect = self.connect if self.workers > 1 else None
         workers = [InsertWorker(connect()) for _ in range(self.workers)] if connect is not None else []
         try:

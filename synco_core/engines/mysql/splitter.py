@@ -265,6 +265,11 @@ class StatementSplitter:
         self.statements = 0
         #: The size the last hint announced for the next statement.
         self._sized: int | None = None
+        #: Send comments inside CREATE statements as they are, rather than remove them as the client does: a
+        #: synco dump holds routine, trigger and event bodies as the server stored them, comments included (an
+        #: application's connector keeps them), and the copy must hold the same. Only there: the gate reads
+        #: INSERT's rows by searches rather than tokens, which are best fed what the client would send.
+        self.keep_comments = False
 
     def _fill(self, keep_from: int) -> bool:
         """Drop the buffer before ``keep_from``, read more; False at the end of the stream."""
@@ -418,6 +423,7 @@ class StatementSplitter:
         start = self.pos
         delimiter = self.delimiter
         first = delimiter[:1]
+        keep: bool | None = None  # whether this statement's comments stay: decided at its first comment
         while True:
             self.pos = _end(self._bulk, self.buf, self.pos)
             pos = self.pos
@@ -466,6 +472,11 @@ class StatementSplitter:
                         start = self._need_more(parts, start)
                         continue
                     end = len(buf)
+                if keep is None:
+                    keep = self._keeps_comments(parts, buf[start:pos])
+                if keep:
+                    self.pos = end
+                    continue
                 # The client drops the comment and keeps the line break after it, adding nothing: a
                 # routine's body is stored as sent, blanks included.
                 parts.append(buf[start:pos])
@@ -484,7 +495,9 @@ class StatementSplitter:
                     raise self._truncated("a comment")
                 start = self._need_more(parts, start)
                 continue
-            if buf[pos + 2:pos + 3] == b"!" or buf.startswith(b"M!", pos + 2):
+            if keep is None:
+                keep = self._keeps_comments(parts, buf[start:pos])
+            if keep or buf[pos + 2:pos + 3] == b"!" or buf.startswith(b"M!", pos + 2):
                 # Executable comments belong to the statement; the server evaluates them.
                 self.pos = end + 2
             else:
@@ -496,6 +509,18 @@ class StatementSplitter:
                 if _space_after_comment(after):
                     parts.append(b" ")
                 self.pos = start = end + 2
+
+    def _keeps_comments(self, parts: list[bytes], rest: bytes) -> bool:
+        """Whether the statement read so far (``parts``, then ``rest``) keeps its comments: a CREATE in a
+        synco dump."""
+        if not self.keep_comments:
+            return False
+        head = b""
+        for part in (*parts, rest):
+            head += part[:16]
+            if len(head) >= 16:
+                break
+        return head.lstrip()[:6].upper() == b"CREATE"
 
     def _need_more(self, parts: list[bytes], start: int) -> int:
         """Keep the statement so far, read more after the current position; returns the new start."""
