@@ -98,7 +98,7 @@ def test_comments_in_a_routine_made_by_an_application_survive_a_synco_dump(
             "CREATE TRIGGER t_ins BEFORE INSERT ON t FOR EACH ROW -- doubled\nSET NEW.a = NEW.a * 2",
             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO /* nightly */ DELETE FROM t WHERE a < 0"):
         query(source, statement)
-    data, result = dump_bytes(source, DumpOptions(events=True))
+    data, _ = dump_bytes(source, DumpOptions(events=True))
     install_bytes(target, data)
     assert snapshot(target) == snapshot(source)
     assert b"-- why this is done" in query(target, "SHOW CREATE PROCEDURE p")[0][2].encode()
