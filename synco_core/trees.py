@@ -84,50 +84,108 @@ def copy_tree(source: Path, destination: Path, copy_file: Callable[[str, str], o
     return copied
 
 
-def remove_tree(path: Path | str, ignore_errors: bool = False) -> None:
+#: Called with an entry's path below the root (``a/b.jpg``) and its ``lstat``, for every entry that is not a
+#: folder; True keeps the entry where it is.
+Keep = Callable[[str, os.stat_result], bool]
+#: Called with an entry's path below the root and its ``lstat``; folders come after what they hold.
+Visit = Callable[[str, os.stat_result], None]
+
+_NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
+
+
+def remove_tree(path: Path | str, ignore_errors: bool = False, keep: Keep | None = None) -> None:
     """Remove ``path`` (a folder with everything in it, a file or a link; nothing when there is nothing).
 
     Links are removed, never followed; every folder is entered by a descriptor opened without following a
-    link, so a folder swapped for a link meanwhile is refused, not emptied. A folder of this user that lacks
-    the owner's read, write or search bit gets them first. What still cannot be removed raises
-    :class:`TreeRemovalError` (nothing when ``ignore_errors``).
+    link, so a folder swapped for a link meanwhile is removed as the link, never emptied through it. A folder
+    of this user that lacks the owner's read, write or search bit gets them first. What still cannot be
+    removed raises :class:`TreeRemovalError` (nothing when ``ignore_errors``).
+
+    ``keep``: only the entries it does not keep go, then the folders left empty (``path`` last); a folder
+    still holding something stays. ``path`` itself must then be a folder.
     """
     path = Path(path)
     try:
-        _remove(path)
+        _remove(path, keep)
     except TreeRemovalError:
         if not ignore_errors:
             raise
     except OSError as exc:
         if not ignore_errors:
-            raise _failure(path, exc) from exc
+            raise _failure(path, exc, keep is not None) from exc
 
 
-def _remove(path: Path) -> None:
+def walk_tree(path: Path | str, visit: Visit) -> None:
+    """Call ``visit`` for every entry below the folder ``path`` (not for ``path`` itself), each folder after
+    its content, links not followed; as :func:`remove_tree` walks, so any depth and any path length costs a
+    bounded number of descriptors. An entry removed meanwhile is left out; a folder that cannot be read
+    raises the ``OSError`` naming it."""
+    path = Path(path)
+
+    def entry(folder_fd: int, name: str, relative: str, where: Path) -> None:
+        try:
+            info = os.lstat(name, dir_fd=folder_fd)
+        except FileNotFoundError:
+            return
+        visit(relative, info)
+
+    def folder(container_fd: int, name: str, relative: str, where: Path) -> None:
+        if relative:
+            entry(container_fd, name, relative, where)
+
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _walk_folder(parent, path.name, path, entry, folder, grant=False)
+    finally:
+        os.close(parent)
+
+
+def _remove(path: Path, keep: Keep | None) -> None:
     try:
         info = path.lstat()
     except FileNotFoundError:
         return
     if not stat.S_ISDIR(info.st_mode):
+        if keep is not None:
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
         path.unlink()
         return
+
+    def entry(folder_fd: int, name: str, relative: str, where: Path) -> None:
+        if keep is not None:
+            try:
+                info = os.lstat(name, dir_fd=folder_fd)
+            except FileNotFoundError:
+                return
+            if keep(relative, info):
+                return
+        _removed(os.unlink, folder_fd, name, where)
+
+    def folder(container_fd: int, name: str, relative: str, where: Path) -> None:
+        try:
+            _removed(os.rmdir, container_fd, name, where)
+        except OSError as exc:
+            # Filtered, a folder still holding what was kept stays (with it, every folder above it).
+            if keep is None or exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+
     parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _remove_folder(parent, path.name, path)
+        _walk_folder(parent, path.name, path, entry, folder, grant=True)
     finally:
         os.close(parent)
-
-
 class _Held:
-    """Descriptors of the last :data:`MAX_HELD_FOLDERS` folders on the way to the one being emptied.
+    """Descriptors of the last :data:`MAX_HELD_FOLDERS` folders on the way to the one being walked.
 
     A walk goes down and up one level at a time: going down, the shallowest descriptor is dropped; going up
     past the ones held, the way is opened again from the root (once per that many levels), so a chain of
     folders costs its depth squared over :data:`MAX_HELD_FOLDERS` opens, not its depth squared.
     """
 
-    def __init__(self, root_fd: int) -> None:
+    def __init__(self, root_fd: int, grant: bool) -> None:
         self.root_fd = root_fd
+        #: Whether a folder of this user lacking its owner's bits gets them (a removal), or is refused (a listing).
+        self.grant = grant
         #: The names down to the deepest folder opened; ``held`` has descriptors of the last of them, by depth.
         self.parts: list[str] = []
         self.held: list[tuple[int, int]] = []
@@ -144,7 +202,7 @@ class _Held:
         depth, base = self.held[-1] if self.held else (-1, self.root_fd)
         self.parts[depth + 1:] = parts[depth + 1:]
         for level in range(depth + 1, len(parts)):
-            base = _open_child(base, where, parts[:level + 1])
+            base = _open_child(base, where, parts[:level + 1], self.grant)
             self.held.append((level, base))
             if len(self.held) > MAX_HELD_FOLDERS:
                 os.close(self.held.pop(0)[1])
@@ -155,15 +213,15 @@ class _Held:
             os.close(self.held.pop()[1])
 
 
-def _open_child(parent_fd: int, base: Path, parts: list[str]) -> int:
-    """The folder ``parts[-1]`` in ``parent_fd``, given its owner's bits first when this user owns it and lacks
-    them; a failure names the full path (``base`` joined with ``parts``)."""
+def _open_child(parent_fd: int, base: Path, parts: list[str], grant: bool) -> int:
+    """The folder ``parts[-1]`` in ``parent_fd``, given its owner's bits first when ``grant``, this user owns it
+    and lacks them; a failure names the full path (``base`` joined with ``parts``)."""
     name = parts[-1]
     try:
         try:
             return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
         except PermissionError:
-            if not _grant_owner(parent_fd, name):
+            if not grant or not _grant_owner(parent_fd, name):
                 raise
             return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
     except OSError as exc:
@@ -179,23 +237,43 @@ def _grant_owner(parent_fd: int, name: str) -> bool:
     return True
 
 
-def _remove_folder(parent_fd: int, name: str, where: Path) -> None:
-    held = _Held(parent_fd)
+#: ``(descriptor of the folder holding the entry, its name, its path below the root, its full path)``.
+_Step = Callable[[int, str, str, Path], None]
+
+
+def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_done: _Step, grant: bool) -> None:
+    """Walk the folder ``name`` in ``parent_fd`` (``where``): ``entry`` for each entry that is not a folder,
+    ``folder_done`` for each folder once ``entry`` or ``folder_done`` ran for all it held, the root last
+    (its path below the root is ``""``). Either may remove what it is given."""
+    held = _Held(parent_fd, grant)
     base = where.parent
     try:
-        # (parts below the parent, emptied yet): a folder comes back to be removed once it is empty.
+        # (parts below the parent, done yet): a folder comes back once everything in it came.
         pending: list[tuple[list[str], bool]] = [([name], False)]
         while pending:
-            parts, emptied = pending.pop()
-            if emptied:
+            parts, done = pending.pop()
+            relative = "/".join(parts[1:])
+            if done:
                 container = held.open(parts[:-1], base) if len(parts) > 1 else os.dup(parent_fd)
                 try:
-                    _removed(os.rmdir, container, base, parts)
+                    folder_done(container, parts[-1], relative, base.joinpath(*parts))
                 finally:
                     os.close(container)
                 continue
+            try:
+                folder = held.open(parts, base)
+            except OSError as exc:
+                if len(parts) == 1 or exc.errno not in (*_NOT_A_FOLDER, errno.ENOENT):
+                    raise
+                if exc.errno != errno.ENOENT:
+                    # Listed as a folder, swapped for a link or a file since: that is what it is now.
+                    container = held.open(parts[:-1], base)
+                    try:
+                        entry(container, parts[-1], relative, base.joinpath(*parts))
+                    finally:
+                        os.close(container)
+                continue
             pending.append((parts, True))
-            folder = held.open(parts, base)
             try:
                 try:
                     listing = _listing(folder)
@@ -205,7 +283,8 @@ def _remove_folder(parent_fd: int, name: str, where: Path) -> None:
                     if is_folder:
                         pending.append(([*parts, entry_name], False))
                     else:
-                        _removed(os.unlink, folder, base, [*parts, entry_name])
+                        entry(folder, entry_name, f"{relative}/{entry_name}" if relative else entry_name,
+                              base.joinpath(*parts, entry_name))
             finally:
                 os.close(folder)
     finally:
@@ -218,12 +297,12 @@ def _listing(folder_fd: int) -> list[tuple[str, bool]]:
         return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in scan]
 
 
-def _removed(remove: Callable[..., None], folder_fd: int, base: Path, parts: list[str]) -> None:
-    """``remove(name, dir_fd=folder_fd)`` (an unlink or rmdir) of ``parts``' last name; a folder of this user
-    that refuses it for want of its owner's write bit gets it, once. A failure names the full path."""
+def _removed(remove: Callable[..., None], folder_fd: int, name: str, where: Path) -> None:
+    """``remove(name, dir_fd=folder_fd)`` (an unlink or rmdir; ``where`` is its full path); a folder of this
+    user that refuses it for want of its owner's write bit gets it, once. A failure names the full path."""
     try:
         try:
-            remove(parts[-1], dir_fd=folder_fd)
+            remove(name, dir_fd=folder_fd)
             return
         except FileNotFoundError:
             return
@@ -233,9 +312,9 @@ def _removed(remove: Callable[..., None], folder_fd: int, base: Path, parts: lis
                 raise
             os.fchmod(folder_fd, stat.S_IMODE(info.st_mode) | 0o700)
         with contextlib.suppress(FileNotFoundError):
-            remove(parts[-1], dir_fd=folder_fd)
+            remove(name, dir_fd=folder_fd)
     except OSError as exc:
-        raise _named(exc, base.joinpath(*parts)) from None
+        raise _named(exc, where) from None
 
 
 def _named(exc: OSError, where: Path) -> OSError:
@@ -243,7 +322,7 @@ def _named(exc: OSError, where: Path) -> OSError:
     return OSError(exc.errno, exc.strerror, str(where))
 
 
-def _failure(path: Path, exc: OSError) -> TreeRemovalError:
+def _failure(path: Path, exc: OSError, filtered: bool) -> TreeRemovalError:
     """One line: what could not be removed (full path), why, whose folder refused it, and what to do."""
     where = exc.filename if isinstance(exc.filename, str) else str(path)
     owner = ""
@@ -251,6 +330,10 @@ def _failure(path: Path, exc: OSError) -> TreeRemovalError:
         with contextlib.suppress(OSError):
             holder = os.path.dirname(where)
             owner = f" (its folder {holder} belongs to {_user_name(os.lstat(holder).st_uid)})"
+    if filtered:
+        # What else the folder holds is not synco's to remove: only the entry named can be dealt with.
+        return TreeRemovalError(f"cannot remove {where} from {path}: {exc.strerror or exc}{owner}; make it "
+                                "removable (as that user, or with sudo), then run the command again")
     return TreeRemovalError(f"cannot remove {where}: {exc.strerror or exc}{owner}; remove {path} yourself "
                             "(as that user, or with sudo), then run the command again")
 

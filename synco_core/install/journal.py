@@ -268,6 +268,8 @@ def undo_folder(step: JournalStep) -> None:
     path, backup, discard = step.path, step.backup, _discard(step.path)
     staging = path.with_name(path.name + STAGING_SUFFIX)
     manifest = owned.read_manifest(owned.manifest_path(path))
+    if manifest is not None and manifest.root not in {owned.identity(p) for p in (path, backup, discard, staging)}:
+        manifest = None  # The note of a folder no longer there (an earlier install's): it says nothing of this one.
     if os.path.lexists(staging):
         if manifest is not None and owned.identity(staging) != manifest.root and not os.path.lexists(backup):
             # Killed right after the exchange: the staging name holds the previous content.
@@ -280,8 +282,12 @@ def undo_folder(step: JournalStep) -> None:
         os.replace(backup, discard)
         _drop_discard(path, discard, manifest)
     if os.path.lexists(backup):
-        if os.path.lexists(path):
-            _refuse_foreign(path, owned.foreign_entries(path, manifest, step.kept) if manifest else owned.Found(),
+        if manifest is None and os.path.isdir(path) and not os.path.islink(path):
+            # No note of what the install put there: nothing in it can be told from the application's, so it
+            # is all kept aside; the folder itself is noted, for a run cut short after the swap below.
+            manifest = owned.note_folder_only(path)
+        if os.path.lexists(path) and manifest is not None and not manifest.blind:
+            _refuse_foreign(path, owned.foreign_entries(path, manifest, step.kept),
                             f"its previous content is in {backup}")
         # The previous content is kept: whatever lies at the path now is (part of) the new content.
         for relative in step.kept:
@@ -306,11 +312,11 @@ def undo_folder(step: JournalStep) -> None:
         _sync_folder(path.parent)
     elif not step.existed and os.path.lexists(path) and step.state != "undone":
         # The install created the folder: putting back means no folder there.
-        _refuse_foreign(path, owned.foreign_entries(path, manifest) if manifest else owned.Found(),
-                        "there was no folder there before the install")
+        if manifest is not None and not manifest.blind:
+            _refuse_foreign(path, owned.foreign_entries(path, manifest), "there was no folder there before the install")
         os.replace(path, discard)
         _sync_folder(path.parent)
-    _drop_discard(path, discard, manifest)
+    _drop_discard(path, discard, manifest, final=True)
     # The install is undone: its note goes (before the folders it created, which hold it).
     owned.remove_manifest(path)
     if step.created_from is not None and not os.path.lexists(path):
@@ -334,10 +340,17 @@ def _refuse_foreign(path: Path, foreign: owned.Found, previous: str) -> None:
             "then run the command again")
 
 
-def _drop_discard(path: Path, discard: Path, manifest: owned.Manifest | None) -> None:
-    """Remove the install's content set aside in ``discard``; what else is there stops the undo in one line."""
-    if manifest is None:
-        _remove(discard)  # No note of what the install put there (another installer's step): as before.
+def _drop_discard(path: Path, discard: Path, manifest: owned.Manifest | None, final: bool = False) -> None:
+    """Remove the install's content set aside in ``discard``; what else is there stops the undo in one line.
+    Without a note of that content it all stays, said once (``final``: the undo's last look)."""
+    if manifest is None or manifest.blind:
+        # No note of what the install put there (a journal of an older synco, an install killed before its
+        # plugin's content was noted): what is there may hold the application's uploads, so it all stays.
+        stays = owned.remove_owned(discard, None)
+        if stays and final:
+            log.warning("%s was put back; what the install had put there is kept in %s (%s), with anything the "
+                        "application wrote into it since, as synco has no note of which files are the install's: "
+                        "move out what you want to keep, then remove %s", path, discard, owned.named(stays), discard)
         return
     stays = owned.remove_owned(discard, manifest)
     if stays:

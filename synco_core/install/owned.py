@@ -26,11 +26,11 @@ import os
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from synco_core.errors import SyncoError
 from synco_core.nospace import sqlite_full
+from synco_core.trees import remove_tree, walk_tree
 
 MANIFEST_SUFFIX = ".synco-previous.installed"
 #: Entries named in a one-line refusal; the count says how many more.
@@ -63,11 +63,15 @@ class Manifest:
     uploads costs the install no memory for it.
     """
 
-    def __init__(self, root: tuple[int, int], db: sqlite3.Connection) -> None:
+    def __init__(self, root: tuple[int, int], db: sqlite3.Connection, blind: bool = False) -> None:
         self.root = root
         self._db = db
+        #: Only the folder is noted, not what it holds (see :func:`note_folder_only`): nothing in it is synco's.
+        self.blind = blind
 
     def owns(self, relative: str, info: os.stat_result) -> bool:
+        if self.blind:
+            return False
         try:
             if stat.S_ISDIR(info.st_mode):
                 return self._db.execute("SELECT 1 FROM folders WHERE path = ?", (relative,)).fetchone() is not None
@@ -78,39 +82,12 @@ class Manifest:
         return row is not None and row[0] == _entry_identity(info)
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every entry under ``root`` (links not followed), relative; folders after their content.
-
-    A generator holding one folder's listing and the folders still to visit: entries may be removed as they
-    come (a folder comes once everything in it did).
-    """
-    pending: list[tuple[str, bool]] = [("", False)]
-    while pending:
-        relative, listed = pending.pop()
-        if listed:
-            with contextlib.suppress(FileNotFoundError):
-                yield relative, os.lstat(root / relative)
-            continue
-        if relative:
-            pending.append((relative, True))
-        try:
-            with os.scandir(root / relative if relative else root) as scan:
-                entries = list(scan)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            name = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                pending.append((name, False))
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    yield name, entry.stat(follow_symlinks=False)
-
-
 _SCHEMA = ("CREATE TABLE note (version INTEGER, dev INTEGER, ino INTEGER);"
            "CREATE TABLE entries (path TEXT PRIMARY KEY, identity TEXT) WITHOUT ROWID;"
            "CREATE TABLE folders (path TEXT PRIMARY KEY) WITHOUT ROWID;")
 _VERSION = 1
+#: A table present only in a note of the folder alone (notes without it predate it, and list their entries).
+_BLIND = "folder_only"
 #: Rows inserted per statement batch while the note is written.
 _BATCH = 1024
 
@@ -121,15 +98,21 @@ def _connect(file: Path, readonly: bool) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
 
-def write_manifest(staging: Path, file: Path) -> Manifest:
-    """Note what ``staging`` holds (before it is renamed in) into ``file``, durably; returns it."""
+def write_manifest(staging: Path, file: Path, received: Path | None = None, blind: bool = False) -> Manifest:
+    """Note what ``staging`` holds (before it is renamed in) into ``file``, durably; returns it.
+
+    ``received``: ``staging`` is live already (a plugin's install put it there), so only the entries that
+    are as in the received folder at the same path (kind, size, modification time: a link or a copy of it)
+    are noted; what the application wrote meanwhile is not, and so is never removed. ``blind``: the folder
+    alone is noted (:func:`note_folder_only`).
+    """
     info = os.lstat(staging)
     root = (info.st_dev, info.st_ino)
     temp = file.with_name(file.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
     try:
-        _write_note(staging, temp, root)
+        _write_note(staging, temp, root, received, blind)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
@@ -141,10 +124,27 @@ def write_manifest(staging: Path, file: Path) -> Manifest:
         raise OSError(errno.EIO, f"cannot write the note of what the install puts there: {exc}", str(temp)) from exc
     os.chmod(temp, 0o600)
     os.replace(temp, file)
-    return Manifest(root, _connect(file, readonly=True))
+    return Manifest(root, _connect(file, readonly=True), blind)
 
 
-def _write_note(staging: Path, temp: Path, root: tuple[int, int]) -> None:
+def note_folder_only(folder: Path) -> Manifest:
+    """Note the identity of ``folder`` alone, as an undo with no note of what an install put there does before
+    it swaps names: a run cut short then still tells the install's folder from the previous one, and takes
+    nothing in it for synco's."""
+    return write_manifest(folder, manifest_path(folder), blind=True)
+
+
+def _as_received(received: Path, relative: str, info: os.stat_result) -> bool:
+    try:
+        source = os.lstat(received.joinpath(relative))
+    except OSError:
+        return False
+    if stat.S_IFMT(source.st_mode) != stat.S_IFMT(info.st_mode):
+        return False
+    return stat.S_ISDIR(info.st_mode) or (source.st_size == info.st_size and source.st_mtime_ns == info.st_mtime_ns)
+
+
+def _write_note(staging: Path, temp: Path, root: tuple[int, int], received: Path | None, blind: bool) -> None:
     db = _connect(temp, readonly=False)
     try:
         db.execute("PRAGMA journal_mode = OFF")
@@ -152,8 +152,15 @@ def _write_note(staging: Path, temp: Path, root: tuple[int, int]) -> None:
         db.executescript(_SCHEMA)
         db.execute("BEGIN")
         db.execute("INSERT INTO note VALUES (?, ?, ?)", (_VERSION, root[0], root[1]))
+        if blind:
+            db.execute(f"CREATE TABLE {_BLIND} (marker INTEGER)")
+            db.execute("COMMIT")
+            return
         entries: list[tuple[str, str]] = []
-        for relative, entry in _walk(staging):
+
+        def note(relative: str, entry: os.stat_result) -> None:
+            if received is not None and not _as_received(received, relative, entry):
+                return
             if stat.S_ISDIR(entry.st_mode):
                 db.execute("INSERT OR REPLACE INTO folders VALUES (?)", (relative,))
             else:
@@ -161,6 +168,8 @@ def _write_note(staging: Path, temp: Path, root: tuple[int, int]) -> None:
                 if len(entries) >= _BATCH:
                     db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", entries)
                     entries.clear()
+
+        walk_tree(staging, note)
         db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", entries)
         db.execute("COMMIT")
     finally:
@@ -174,12 +183,13 @@ def read_manifest(file: Path) -> Manifest | None:
     try:
         db = _connect(file, readonly=True)
         row = db.execute("SELECT version, dev, ino FROM note").fetchone()
+        blind = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_BLIND,)).fetchone() is not None
     except sqlite3.Error:
         return None
     if row is None or row[0] != _VERSION:
         db.close()
         return None
-    return Manifest((int(row[1]), int(row[2])), db)
+    return Manifest((int(row[1]), int(row[2])), db, blind)
 
 
 def remove_manifest(folder: Path) -> None:
@@ -221,10 +231,18 @@ def foreign_entries(folder: Path, manifest: Manifest | None, skip: tuple[str, ..
     all of them without a manifest. ``skip``: entries moved in from the previous content (not the install's,
     not the application's). Folders count only through what they hold."""
     found = Found()
-    for relative, info in _walk(folder):
+    if os.path.lexists(folder) and (os.path.islink(folder) or not os.path.isdir(folder)):
+        # Something else stands where the folder was (a link, a file): not the install's content.
+        found.add(folder.name)
+        return found
+
+    def visit(relative: str, info: os.stat_result) -> None:
         if not stat.S_ISDIR(info.st_mode) and not _skipped(relative, skip) \
                 and (manifest is None or not manifest.owns(relative, info)):
             found.add(relative)
+
+    with contextlib.suppress(FileNotFoundError):
+        walk_tree(folder, visit)
     return found
 
 
@@ -242,24 +260,16 @@ def remove_owned(folder: Path, manifest: Manifest | None) -> Found:
             stays.add(folder.name)
         return stays
     stays = Found()
-    for relative, info in _walk(folder):
-        path = folder / relative
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                path.rmdir()
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
-                    raise
-        elif manifest is not None and manifest.owns(relative, info):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        else:
-            stays.add(relative)
-    try:
-        folder.rmdir()
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
-            raise
+
+    def keep(relative: str, info: os.stat_result) -> bool:
+        if manifest is not None and manifest.owns(relative, info):
+            return False
+        stays.add(relative)
+        return True
+
+    # The same walk as any tree removal (descriptors, links never followed, read-only folders, any depth),
+    # filtered: what the install did not put there stays, with the folders holding it.
+    remove_tree(folder, keep=keep)
     return stays
 
 

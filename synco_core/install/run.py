@@ -28,6 +28,7 @@ from synco_core.engines import crashpoints
 from synco_core.engines.default_files import carry_dotfiles, installed_folder
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
+from synco_core.install import owned
 from synco_core.install.journal import (
     InstallJournal,
     JournalStep,
@@ -305,6 +306,7 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     entry.path = result.destination
     entry.backup = result.backup or entry.backup
     entry.kept = result.kept
+    note_plugin_install(result.destination, item.path)
     if kind == "public" and result.backup is not None and result.backup.is_dir():
         # Public sets leave dotfiles out (.gitignore, .htaccess): the project's own stay where they are.
         # Journaled before they move, so an undo killed halfway through knows to move them back.
@@ -324,6 +326,19 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
         # A plugin placed the set by its own rules; the same limits hold, or the install is undone.
         check_destination(framework.project_dir, result.destination, item.name)
     return result
+
+
+def note_plugin_install(destination: Path, received: Path) -> None:
+    """Note what a plugin's ``install_files`` put into ``destination``, when it did not (only ``install_tree``
+    does), so that an undo removes only that: the entries as in the received folder. Written once the folder
+    is live, so the note leaves out anything else found there (the application's), which an undo keeps."""
+    note = owned.manifest_path(destination)
+    if not destination.is_dir() or destination.is_symlink():
+        return
+    earlier = owned.read_manifest(note)
+    if earlier is not None and earlier.root == owned.identity(destination):
+        return
+    owned.write_manifest(destination, note, received=received)
 
 
 def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> None:

@@ -4,7 +4,7 @@ The database engines keep the previous content themselves (``__synco_prev``, ``<
 the folders replaced by ``install_files`` are kept beside them (``.<dir>.synco-previous``), but only the
 install knows which ones it replaced. It records them in ``<project>/.synco-install.json``; a rollback
 swaps each folder with its kept copy (as the engines swap the database), so a second rollback undoes
-the first, and the failed-install undo uses the same swap.
+the first.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
 from synco_core.install import owned
 from synco_core.recordversion import RECORD_VERSION, listed_texts, record_version
-from synco_core.trees import remove_tree
 
 STATE_FILE = ".synco-install.json"
 
@@ -68,10 +67,6 @@ class InstallState:
     named_databases: list[str] = field(default_factory=list)
     #: The databases (by file set) that did not exist before the install: a rollback drops them.
     created_databases: list[str] = field(default_factory=list)
-
-
-def _remove(path: Path) -> None:
-    remove_tree(path)
 
 
 def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:
@@ -129,13 +124,6 @@ def _settle_side(folder: ReplacedFolder, side: Path) -> None:
             f"cannot swap {folder.path}: {side}, left by an interrupted rollback, is there too; nothing was "
             f"changed: keep what you want at {folder.path} and {folder.backup}, move {side} away, then run the "
             "command again")
-
-
-def restore_folder(folder: ReplacedFolder) -> None:
-    """Undo a failed install's folder step: put the previous content back and drop the new one."""
-    swapped = swap_folder(folder)
-    if swapped.previous:
-        _remove(swapped.backup)
 
 
 def _relative(path: Path, project_dir: Path) -> str:
