@@ -1,4 +1,4 @@
-"""Whole folder trees: their size, a copy of one, their removal.
+"""Whole folder trees: their size, a copy of one, a walk through one, their removal (whole, or filtered).
 
 Each walks with an explicit stack and holds a bounded number of descriptors, whatever the tree's depth:
 ``shutil.rmtree`` keeps one descriptor per level and ``shutil.copytree``, ``os.walk`` (before Python 3.12) and
@@ -8,7 +8,9 @@ or an ordinary one under macOS's default ``ulimit -n 256``) ended an install in 
 
 :func:`remove_tree` also removes what its owner made read-only (a folder of mode 0555 cannot lose its
 entries, even to its owner), and when something still cannot go (it belongs to another user, such as the
-web server's thumbnails) it fails in one line naming that path, its owner and the reason.
+web server's thumbnails) it fails in one line naming that path, its owner and the reason. Filtered
+(``keep``), it removes only what an install put into a folder (:mod:`synco_core.install.owned`), with the same
+walk; :func:`walk_tree` lists a tree with it too.
 """
 
 from __future__ import annotations

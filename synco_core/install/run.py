@@ -56,6 +56,7 @@ from synco_core.install.state import (
     InstallState,
     ReplacedFolder,
     forget_state,
+    left_kept,
     read_state,
     swap_folder,
     write_state,
@@ -77,6 +78,10 @@ if TYPE_CHECKING:  # streamed.py builds on this module; run_install only takes i
 
 log = logging.getLogger(__name__)
 
+#: Said of the kept copies an install (or rollback) leaves from earlier installs.
+_LEFT_TEXT = ("Left as they are, from an earlier install (no rollback puts them back; remove them once they are "
+              "no longer wanted)")
+
 @dataclass
 class InstallReport:
     database: InstallResult | None = None
@@ -84,6 +89,8 @@ class InstallReport:
     named_databases: dict[str, InstallResult] = field(default_factory=dict)
     files: list[FilesInstallResult] = field(default_factory=list)
     post_install_run: bool = False
+    #: Kept copies of earlier installs this one left as they are (it left their sets out), described.
+    left: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -142,11 +149,13 @@ def run_install(
     post_install: bool = False,
     manager: SyncoPluginManager | None = None,
     installed_database: EarlyDatabaseInstall | None = None,
+    earlier: InstallState | None = None,
 ) -> InstallReport:
     """Install every step of ``plan``; on failure undo what was done and re-raise.
 
     ``installed_database``: the database step already ran while the files were arriving (see
     :class:`ReceiveInstall`); it counts as done here, and is rolled back like any step if a later one fails.
+    ``earlier``: the last install's record, read before that step gave it up (read here otherwise).
     """
     manager = manager or get_plugin_manager()
     framework = plan.framework
@@ -163,6 +172,8 @@ def run_install(
         check_engine(framework, database_step.name, database_step.source.engine)
 
     report = InstallReport()
+    if earlier is None:
+        earlier = earlier_record(framework.project_dir)
     journal = installed_database.journal if installed_database is not None else None
     undo = _Undo(journal=journal or InstallJournal(framework.project_dir, plan.received.session))
     # The kept copies the last record names are about to be replaced by this install's.
@@ -211,7 +222,7 @@ def run_install(
         if kept:
             log.error("%s", in_place_note(kept)[0].upper() + in_place_note(kept)[1:])
         raise
-    _record(plan, report, undo)
+    report.left = _record(plan, report, undo, earlier)
     crashpoints.reached("install:journal:recorded")
     assert undo.journal is not None
     undo.journal.close()
@@ -357,17 +368,31 @@ def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> Non
     undo.journal.close()
 
 
-def _record(plan: InstallPlan, report: InstallReport, undo: _Undo) -> None:
-    """Write what this install replaced into the project, for :func:`rollback_install`."""
+def earlier_record(project_dir: Path) -> InstallState | None:
+    """The record of the last install, for the kept copies it names (None when there is none, or it is
+    unreadable: the install that starts gives it up either way)."""
+    try:
+        return read_state(project_dir)
+    except ConfigError as exc:
+        log.debug("%s", exc)
+        return None
+
+
+def _record(plan: InstallPlan, report: InstallReport, undo: _Undo, earlier: InstallState | None) -> list[str]:
+    """Write what this install replaced into the project, for :func:`rollback_install`; returns the kept copies
+    of earlier installs it left as they are (it left their sets out), which it names too."""
     framework = plan.framework
     database = framework.database.url(mask_password=True) if report.database and framework.database else ""
     created = [s.name for s in undo.journal.steps if s.kind == "database" and s.created] if undo.journal else []
+    replaced = [s.name for s in undo.journal.steps if s.kind == "database"] if undo.journal else []
+    left = left_kept(earlier, [f.path for f in undo.folders], replaced)
     state = InstallState(framework.project_dir, plan.received.session, database, list(undo.folders),
-                         named_databases=list(report.named_databases), created_databases=created)
+                         named_databases=list(report.named_databases), created_databases=created, left=left)
     try:
         write_state(state)
     except OSError as exc:
         log.warning("could not record the install for rollback in %s: %s", framework.project_dir, exc.strerror)
+    return [item.describe(framework.project_dir) for item in left]
 
 
 def rollback_install(framework: Framework, *, yes: bool = False, confirm: Callable[[str], bool] | None = None,
@@ -458,6 +483,9 @@ def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str
     for database in created:
         rollback_with_engine(database, drop, manager)
     lines = [f"Put back {t}" for t in targets if not t.startswith("drop ")] + [f"Dropped {t}" for t in dropped]
+    left = [item.describe(framework.project_dir) for item in state.left]
+    if left:
+        lines.append(f"{_LEFT_TEXT}: {', '.join(left)}")
     if created:
         # A dropped database cannot be brought back by another rollback: the record has done its job.
         forget_state(framework.project_dir)
@@ -494,11 +522,12 @@ def install_received(
     framework: Framework | None = None,
     installed_database: EarlyDatabaseInstall | None = None,
     site_url: str | None = None,
+    earlier: InstallState | None = None,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
-    ``framework``: the local project when the caller detected it already; ``installed_database``: see
-    :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
+    ``framework``: the local project when the caller detected it already; ``installed_database``, ``earlier``:
+    see :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
@@ -508,7 +537,7 @@ def install_received(
             folderlock.folder_lock(folder, folderlock.RECEIVE_LOCK, "using"):
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
-                                 installed_database=installed_database, site_url=site_url)
+                                 installed_database=installed_database, site_url=site_url, earlier=earlier)
 
 
 def _install_received(
@@ -524,6 +553,7 @@ def _install_received(
     echo: Callable[[str], None],
     installed_database: EarlyDatabaseInstall | None,
     site_url: str | None,
+    earlier: InstallState | None,
 ) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
@@ -536,7 +566,8 @@ def _install_received(
         raise ConfigError(f"nothing to install from {folder}")
     local_hosts = local_hosts_of(framework)
     report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
-                         local_hosts=local_hosts, post_install=post_install, installed_database=installed_database)
+                         local_hosts=local_hosts, post_install=post_install, installed_database=installed_database,
+                         earlier=earlier)
     if report.database is not None:
         db = report.database
         echo(f"Installed database {db.database}: {db.tables} tables, {db.rows} rows"
@@ -550,6 +581,8 @@ def _install_received(
         echo(f"Installed {files.files} files into {files.destination}")
     if report.database is not None or report.named_databases or report.files:
         echo("synco db rollback, run in the project, puts back what this install replaced")
+    if report.left:
+        echo(f"{_LEFT_TEXT}: {', '.join(report.left)}")
     if framework.post_install and not report.post_install_run:
         echo("Next, run in the project (or pass --post-install):")
         for argv in framework.post_install:

@@ -14,9 +14,10 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from synco_core import hostilejson
+from synco_core.databases import DB_SET_NAME
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
@@ -67,6 +68,45 @@ class InstallState:
     named_databases: list[str] = field(default_factory=list)
     #: The databases (by file set) that did not exist before the install: a rollback drops them.
     created_databases: list[str] = field(default_factory=list)
+    #: Kept copies earlier installs left of what this one did not replace (an ``--only`` install): no
+    #: rollback puts them back, so they are named, each as a folder's kept copy or a database's set.
+    left: list[LeftKept] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LeftKept:
+    """A kept copy an earlier install left that the last one did not replace (it left the set out)."""
+
+    kind: Literal["folder", "database"]
+    #: A folder's kept copy (``.<folder>.synco-previous``), or a database's file set (``dbDump-<name>``).
+    name: str
+
+    def describe(self, project_dir: Path) -> str:
+        if self.kind == "folder":
+            return _relative(Path(self.name), project_dir)
+        return f"the previous content of the {self.name} database, kept by its engine"
+
+
+def left_kept(earlier: InstallState | None, replaced_folders: list[Path],
+              replaced_databases: list[str]) -> list[LeftKept]:
+    """The kept copies ``earlier`` (the record an install found) named that an install replacing
+    ``replaced_folders`` and ``replaced_databases`` (file sets) leaves as they are, still there."""
+    if earlier is None:
+        return []
+    taken = {path.with_name("." + path.name + BACKUP_SUFFIX) for path in replaced_folders}
+    found = [LeftKept("folder", str(f.backup)) for f in earlier.folders if f.previous]
+    databases = ([DB_SET_NAME] if earlier.database else []) + earlier.named_databases
+    found += [LeftKept("database", name) for name in databases if name not in earlier.created_databases]
+    left: list[LeftKept] = []
+    for item in [*found, *earlier.left]:
+        if item in left:
+            continue
+        if item.kind == "folder" and (Path(item.name) in taken or not os.path.lexists(item.name)):
+            continue
+        if item.kind == "database" and item.name in replaced_databases:
+            continue
+        left.append(item)
+    return left
 
 
 def swap_folder(folder: ReplacedFolder) -> ReplacedFolder:
@@ -148,6 +188,8 @@ def write_state(state: InstallState) -> None:
         "database": state.database,
         "namedDatabases": state.named_databases,
         "createdDatabases": state.created_databases,
+        "left": [{"kind": item.kind, "name": _relative(Path(item.name), state.project_dir)
+                  if item.kind == "folder" else item.name} for item in state.left],
         "folders": [
             {"path": _relative(f.path, state.project_dir), "backup": _relative(f.backup, state.project_dir),
              "previous": f.previous, "kept": list(f.kept)}
@@ -193,8 +235,15 @@ def read_state(project_dir: Path) -> InstallState | None:
     for names in (named, created):
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"{state_file} is not a synco install record")
+    left = []
+    for entry in data.get("left") or []:
+        if not isinstance(entry, dict) or entry.get("kind") not in ("folder", "database"):
+            raise ConfigError(f"{state_file} is not a synco install record")
+        name = entry.get("name")
+        left.append(LeftKept(entry["kind"], str(_resolve(name, project_dir, state_file)) if entry["kind"] == "folder"
+                             else str(name)))
     return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders,
-                        named_databases=named, created_databases=created)
+                        named_databases=named, created_databases=created, left=left)
 
 
 def forget_state(project_dir: Path) -> None:

@@ -30,6 +30,7 @@ from synco_core.install.run import (
     InstallReport,
     _install_database,
     database_undoer,
+    earlier_record,
     install_received,
     recover_interrupted,
 )
@@ -179,6 +180,9 @@ class ReceiveInstall:
             log.warning("%s", recovered)
         self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
+        # Read before the early database load gives the record up: the kept copies it names that this install
+        # leaves as they are are named again in the new one.
+        self.earlier = earlier_record(project_dir)
 
     def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
         """Check every named database among ``set_names`` as the default one is checked: on this machine,
@@ -246,7 +250,8 @@ class ReceiveInstall:
         try:
             return install_received(folder, self.project_dir, only=only, yes=yes, confirm=confirm,
                                     force_remote_target=self.force_remote_target, post_install=post_install,
-                                    echo=echo, framework=self.framework, installed_database=self.database)
+                                    echo=echo, framework=self.framework, installed_database=self.database,
+                                    earlier=self.earlier)
         except BaseException:
             self.abandon()
             raise
