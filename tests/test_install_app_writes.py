@@ -265,3 +265,29 @@ def test_an_undo_killed_right_after_its_exchange_is_finished_by_the_next_run(sce
     assert rolled.returncode == 0, rolled.stderr
     assert scene.tree() == scene.before
     assert leftovers(scene.project) == []
+
+
+def test_a_dotfile_carried_over_never_replaces_one_the_application_wrote_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carrying the project's own dotfiles (and other sets' folders) into the live new content looks whether
+    the name is free, then renames: an upload the application writes under that name in between stays, the
+    previous one stays in the kept copy (the rename checks in the same step)."""
+    from synco_core.engines import default_files
+
+    previous, live = tmp_path / ".media.synco-previous", tmp_path / "media"
+    (previous / "img").mkdir(parents=True)
+    (previous / "img" / ".htaccess").write_text("the project's own")
+    (live / "img").mkdir(parents=True)
+    written = live / "img" / ".htaccess"
+    making = Path.mkdir
+
+    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        making(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self == written.parent:  # right before the rename: the application writes the name
+            written.write_text("written by the application")
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert default_files.carry_dotfiles(previous, live) == []
+    assert written.read_text() == "written by the application"
+    assert (previous / "img" / ".htaccess").read_text() == "the project's own"

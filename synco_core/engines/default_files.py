@@ -181,8 +181,8 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
     if os.path.lexists(new):
         return False
     new.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(old, new)
-    return True
+    # The destination may be live: what the application put there since the look above stays.
+    return owned.rename_new(old, new)
 
 
 def install_named_root(roots: Mapping[str, Path], name: str, source_dir: Path) -> FilesInstallResult | None:

@@ -303,6 +303,27 @@ def _renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 _EXCHANGE = _renameat2()
 
 
+_RENAME_NOREPLACE = 1
+
+
+def rename_new(source: Path, target: Path) -> bool:
+    """Rename ``source`` to ``target`` unless something is there (checked in the same step where the system
+    can: ``renameat2(RENAME_NOREPLACE)``); False, nothing moved, when something is. A file the application
+    writes at ``target`` just before is never replaced."""
+    if _EXCHANGE is not None:
+        if _EXCHANGE(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return True
+        code = ctypes.get_errno()
+        if code in (errno.EEXIST, errno.ENOTEMPTY):
+            return False
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(source), None, str(target))
+    if os.path.lexists(target):
+        return False
+    os.replace(source, target)
+    return True
+
+
 def exchange(first: Path, second: Path) -> bool:
     """Swap the names ``first`` and ``second`` (both must exist) in one atomic step; False where the system
     or the file system cannot (the caller then renames one at a time), an ``OSError`` for any other failure."""
