@@ -124,14 +124,14 @@ def walk_tree(path: Path | str, visit: Visit) -> None:
     raises the ``OSError`` naming it."""
     path = Path(path)
 
-    def entry(folder_fd: int, name: str, relative: str, where: Path) -> None:
+    def entry(folder_fd: int, name: str, relative: str, where: _Where) -> None:
         try:
             info = os.lstat(name, dir_fd=folder_fd)
         except FileNotFoundError:
             return
         visit(relative, info)
 
-    def folder(container_fd: int, name: str, relative: str, where: Path) -> None:
+    def folder(container_fd: int, name: str, relative: str, where: _Where) -> None:
         if relative:
             entry(container_fd, name, relative, where)
 
@@ -153,7 +153,7 @@ def _remove(path: Path, keep: Keep | None) -> None:
         path.unlink()
         return
 
-    def entry(folder_fd: int, name: str, relative: str, where: Path) -> None:
+    def entry(folder_fd: int, name: str, relative: str, where: _Where) -> None:
         if keep is not None:
             try:
                 info = os.lstat(name, dir_fd=folder_fd)
@@ -163,7 +163,7 @@ def _remove(path: Path, keep: Keep | None) -> None:
                 return
         _removed(os.unlink, folder_fd, name, where)
 
-    def folder(container_fd: int, name: str, relative: str, where: Path) -> None:
+    def folder(container_fd: int, name: str, relative: str, where: _Where) -> None:
         try:
             _removed(os.rmdir, container_fd, name, where)
         except OSError as exc:
@@ -239,8 +239,11 @@ def _grant_owner(parent_fd: int, name: str) -> bool:
     return True
 
 
+#: Where an entry is, made only for a message: a ``Path`` per entry would intern every name (pathlib does),
+#: and the interned names would grow with the tree.
+_Where = Callable[[], Path]
 #: ``(descriptor of the folder holding the entry, its name, its path below the root, its full path)``.
-_Step = Callable[[int, str, str, Path], None]
+_Step = Callable[[int, str, str, _Where], None]
 
 
 def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_done: _Step, grant: bool) -> None:
@@ -258,7 +261,7 @@ def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_do
             if done:
                 container = held.open(parts[:-1], base) if len(parts) > 1 else os.dup(parent_fd)
                 try:
-                    folder_done(container, parts[-1], relative, base.joinpath(*parts))
+                    folder_done(container, parts[-1], relative, _where(base, parts))
                 finally:
                     os.close(container)
                 continue
@@ -271,7 +274,7 @@ def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_do
                     # Listed as a folder, swapped for a link or a file since: that is what it is now.
                     container = held.open(parts[:-1], base)
                     try:
-                        entry(container, parts[-1], relative, base.joinpath(*parts))
+                        entry(container, parts[-1], relative, _where(base, parts))
                     finally:
                         os.close(container)
                 continue
@@ -286,7 +289,7 @@ def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_do
                         pending.append(([*parts, entry_name], False))
                     else:
                         entry(folder, entry_name, f"{relative}/{entry_name}" if relative else entry_name,
-                              base.joinpath(*parts, entry_name))
+                              _where(base, [*parts, entry_name]))
             finally:
                 os.close(folder)
     finally:
@@ -299,7 +302,11 @@ def _listing(folder_fd: int) -> list[tuple[str, bool]]:
         return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in scan]
 
 
-def _removed(remove: Callable[..., None], folder_fd: int, name: str, where: Path) -> None:
+def _where(base: Path, parts: list[str]) -> _Where:
+    return lambda: base.joinpath(*parts)
+
+
+def _removed(remove: Callable[..., None], folder_fd: int, name: str, where: _Where) -> None:
     """``remove(name, dir_fd=folder_fd)`` (an unlink or rmdir; ``where`` is its full path); a folder of this
     user that refuses it for want of its owner's write bit gets it, once. A failure names the full path."""
     try:
@@ -316,7 +323,7 @@ def _removed(remove: Callable[..., None], folder_fd: int, name: str, where: Path
         with contextlib.suppress(FileNotFoundError):
             remove(name, dir_fd=folder_fd)
     except OSError as exc:
-        raise _named(exc, where) from None
+        raise _named(exc, where()) from None
 
 
 def _named(exc: OSError, where: Path) -> OSError:
