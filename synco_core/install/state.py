@@ -236,8 +236,12 @@ def read_state(project_dir: Path) -> InstallState | None:
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise ConfigError(f"{state_file} is not a synco install record")
     left = []
-    for entry in data.get("left") or []:
-        if not isinstance(entry, dict) or entry.get("kind") not in ("folder", "database"):
+    listed = data.get("left") or []
+    if not isinstance(listed, list):
+        raise ConfigError(f"{state_file} is not a synco install record")
+    for entry in listed:
+        if not isinstance(entry, dict) or entry.get("kind") not in ("folder", "database") or not isinstance(
+                entry.get("name"), str):
             raise ConfigError(f"{state_file} is not a synco install record")
         name = entry.get("name")
         left.append(LeftKept(entry["kind"], str(_resolve(name, project_dir, state_file)) if entry["kind"] == "folder"

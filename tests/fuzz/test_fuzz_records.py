@@ -75,6 +75,7 @@ def install_records() -> st.SearchStrategy[dict[str, object]]:
                 "folders": [folder],
                 "namedDatabases": ["app"],
                 "createdDatabases": [],
+                "left": [{"kind": "folder", "name": "public/.media.synco-old"}, {"kind": "database", "name": "x"}],
             }
         )
     )
@@ -114,11 +115,15 @@ def test_a_received_record_nested_too_deep_or_with_too_long_a_number_is_no_recor
         load_received(tmp_path)
 
 
-@pytest.mark.parametrize("field", ["kept", "sanitizeRules"])
+@pytest.mark.parametrize("field", ["kept", "sanitizeRules", "left"])
 @pytest.mark.parametrize("value", [5, True, 1.5])
 def test_a_list_field_of_another_type_is_a_malformed_record(field, value, tmp_path: Path):
     """``tuple(str(k) for k in entry.get("kept") or ())`` iterated a number: TypeError, not one line."""
-    if field == "kept":
+    if field == "left":
+        (tmp_path / STATE_FILE).write_text(json.dumps({"version": 1, "folders": [INSTALL_FOLDER], "left": value}))
+        with pytest.raises(ConfigError, match="is not a synco install"):
+            read_state(tmp_path)
+    elif field == "kept":
         (tmp_path / STATE_FILE).write_text(json.dumps({"version": 1, "folders": [dict(INSTALL_FOLDER, kept=value)]}))
         (tmp_path / JOURNAL_FILE).write_text(json.dumps({"version": 1, "steps": [dict(JOURNAL_STEP, kept=value)]}))
         for reader in (read_state, read_journal):
