@@ -1,11 +1,11 @@
 """A re-sync onto a file system with coarse times fetches exactly what changed on the server.
 
-FAT keeps even seconds, exFAT (through exfat-fuse) whole seconds from 1980 to 2107, ext4 with 128-byte inodes (HFS+, ext3, NFS
-servers) whole seconds. Receive stamps a file with the index's time and takes a file whose time is what the file
-system makes of the index's for current (:mod:`synco_core.receive.mtimes`): with nothing changed, a re-sync
-must fetch nothing; after one upload changed on the server, exactly that one, even when its new version has
-the same size and a time the folder cannot tell from the old one (within the same two seconds), since the
-index's hash is compared with the one the file was received as.
+FAT keeps even seconds, exFAT (through exfat-fuse) whole seconds from 1980 to 2107, ext4 with 128-byte inodes
+(HFS+, ext3, NFS servers) whole seconds. Receive stamps a file with the index's time and takes a file whose time
+is what the file system makes of the index's for current (:mod:`synco_core.receive.mtimes`): with nothing
+changed, a re-sync must fetch nothing; after one upload changed on the server, exactly that one, even when its
+new version has the same size and a time the folder cannot tell from the old one (within the same two seconds),
+since the index's hash is compared with the one the file was received as.
 """
 
 from __future__ import annotations
