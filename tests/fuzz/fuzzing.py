@@ -115,3 +115,15 @@ def only_synco_errors(call: Callable[[], T]) -> T | SyncoError:
     except SyncoError as exc:
         assert "\n" not in str(exc), f"a message of more than one line: {exc!r}"
         return exc
+
+
+#: A public index entry as serve writes one (both index formats and the meta's tests mutate it).
+ENTRY = {
+    "sizeBytes": 1,
+    "mTime": 2,
+    "publicUri": "files/a.jpg",
+    "isAbsoluteUrl": False,
+    "sha256": "0" * 64,
+    "pack": 0,
+    "packOffset": 0,
+}

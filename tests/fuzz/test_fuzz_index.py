@@ -7,22 +7,13 @@ import io
 import json
 
 import pytest
-from fuzzing import FUZZ, hostile_json_text, json_values, mutated, nested, only_synco_errors
+from fuzzing import ENTRY, FUZZ, hostile_json_text, json_values, mutated, nested, only_synco_errors
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from synco_core.index.stream import read_index
 from synco_core.wire import WireFormatError
 
-ENTRY = {
-    "sizeBytes": 1,
-    "mTime": 2,
-    "publicUri": "files/a.jpg",
-    "isAbsoluteUrl": False,
-    "sha256": "0" * 64,
-    "pack": 0,
-    "packOffset": 0,
-}
 paths = st.one_of(
     st.sampled_from(["a.jpg", "b/c.jpg", "/var/www/app/public/a.jpg", "../x", "a//b", "."]), st.text(max_size=12)
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fuzzing import FUZZ, hostile_json_text, json_values, mutated, nested, only_synco_errors
+from fuzzing import ENTRY, FUZZ, hostile_json_text, json_values, mutated, nested, only_synco_errors
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -66,15 +66,6 @@ TOP = {
     "sessionId": "synco-abc",
     "createdAt": 1700000000,
     "expiresAt": 1700003600,
-}
-ENTRY = {
-    "sizeBytes": 1,
-    "mTime": 2,
-    "publicUri": "files/a.jpg",
-    "isAbsoluteUrl": False,
-    "sha256": "0" * 64,
-    "pack": 0,
-    "packOffset": 0,
 }
 PACK = {
     "fileName": "Resources-public.pack-0.enc",
