@@ -63,9 +63,10 @@ def test_pg_dumps_plain_script_loads_as_psql_loads_it(create: bool, tmp_path: Pa
     else:
         pg_dump_plain(source, script)
     text = script.read_text()
-    if "\\restrict" not in text:
-        pytest.skip("this pg_dump writes no \\restrict (before 15.14, 16.10, 17.6)")
-    assert text.count("\\restrict ") == (2 if create else 1)
+    if "\\restrict" in text:
+        # pg_dump 15.14, 16.10, 17.6 and later (Debian's 15 among them); an older one writes none, and its script
+        # must load all the same.
+        assert text.count("\\restrict ") == (2 if create else 1)
     assert "SET check_function_bodies = false;" in text
     # psql loads the plain script into the database it connects to (--create's names the source: not here).
     assert psql_load(reference, tmp_path / "source.sql").returncode == 0
