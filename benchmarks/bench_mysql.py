@@ -49,7 +49,7 @@ from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.install import install
-from synco_core.serve.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
+from synco_core.serve.folder import ZSTD_LEVEL, zstd_parameters
 from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
@@ -189,12 +189,11 @@ def worker(argv: list[str]) -> int:
     if action == "dump":
         with sealed(path, key) as out:
             # The same chain as synco's artifact writer (synco_core/serve/folder.py), with its settings:
-            # zstd level 3 in zstd's own worker threads (ZSTD_THREADS, 1 MiB jobs) into age. The dumper also writes
-            # from a thread of its own, so compression and encryption overlap with the server formatting
-            # rows, as the separate processes of the reference do.
-            params = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,
-                                                                    job_size=ZSTD_JOB_SIZE)
-            compressor = zstandard.ZstdCompressor(compression_params=params).stream_writer(out, closefd=False)
+            # zstd level 3 (its search tuned as the default level's is) in zstd's own worker threads, 1 MiB jobs,
+            # into age. The dumper also writes from a thread of its own, so compression and encryption overlap
+            # with the server formatting rows, as the separate processes of the reference do.
+            compressor = zstandard.ZstdCompressor(compression_params=zstd_parameters(ZSTD_LEVEL)).stream_writer(
+                out, closefd=False)
             result = dump(parse_database_url(url(source)), compressor, DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))

@@ -34,7 +34,7 @@ from common import BLOB_SIZE, DATA_DIR, DATASET_SIZES, Case, have, measure_inter
 from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database, install_database
-from synco_core.serve.folder import ZSTD_JOB_SIZE, ZSTD_LEVEL, ZSTD_THREADS
+from synco_core.serve.folder import ZSTD_LEVEL, zstd_parameters
 from synco_core.values import DumpOptions, InstallOptions
 
 HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
@@ -108,10 +108,8 @@ def worker(argv: list[str]) -> int:
         with open(path, "wb") as raw, age.encrypt_writer(raw, [recipient]) as encrypted:
             # synco's own artifact settings (synco_core/serve/folder.py): zstd's worker threads compress
             # while this thread reads COPY data, as the separate zstd process of the reference pipeline does.
-            parameters = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, threads=ZSTD_THREADS,
-                                                                        job_size=ZSTD_JOB_SIZE)
-            compressor = zstandard.ZstdCompressor(compression_params=parameters).stream_writer(encrypted,
-                                                                                              closefd=False)
+            compressor = zstandard.ZstdCompressor(compression_params=zstd_parameters(ZSTD_LEVEL)).stream_writer(
+                encrypted, closefd=False)
             dump_database(database=parse_database_url(url(SOURCE)), out=compressor, options=DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         return 0
