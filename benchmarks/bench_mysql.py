@@ -192,8 +192,8 @@ def worker(argv: list[str]) -> int:
             # zstd level 3 (its search tuned as the default level's is) in zstd's own worker threads, 1 MiB jobs,
             # into age. The dumper also writes from a thread of its own, so compression and encryption overlap
             # with the server formatting rows, as the separate processes of the reference do.
-            compressor = zstandard.ZstdCompressor(compression_params=zstd_parameters(ZSTD_LEVEL)).stream_writer(
-                out, closefd=False)
+            params = zstd_parameters(ZSTD_LEVEL, dump=True)
+            compressor = zstandard.ZstdCompressor(compression_params=params).stream_writer(out, closefd=False)
             result = dump(parse_database_url(url(source)), compressor, DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))

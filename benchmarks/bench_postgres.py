@@ -108,8 +108,8 @@ def worker(argv: list[str]) -> int:
         with open(path, "wb") as raw, age.encrypt_writer(raw, [recipient]) as encrypted:
             # synco's own artifact settings (synco_core/serve/folder.py): zstd's worker threads compress
             # while this thread reads COPY data, as the separate zstd process of the reference pipeline does.
-            compressor = zstandard.ZstdCompressor(compression_params=zstd_parameters(ZSTD_LEVEL)).stream_writer(
-                encrypted, closefd=False)
+            params = zstd_parameters(ZSTD_LEVEL, dump=True)
+            compressor = zstandard.ZstdCompressor(compression_params=params).stream_writer(encrypted, closefd=False)
             dump_database(database=parse_database_url(url(SOURCE)), out=compressor, options=DumpOptions())
             compressor.flush(zstandard.FLUSH_FRAME)
         return 0

@@ -53,7 +53,7 @@ def worker(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(dir=DATA_DIR) as temp:
         folder = folder_module.SessionFolder(Path(temp) / "s", [age.generate_identity().recipient()], zstd_level=level)
         folder.create()
-        with source.open("rb") as inp, folder.artifact("dump.sql.zst.enc") as (plain, _stats):
+        with source.open("rb") as inp, folder.artifact("dump.sql.zst.enc", dump=True) as (plain, _stats):
             while piece := inp.read(PIECE):
                 plain.write(piece)
         written = (folder.path / "dump.sql.zst.enc").stat().st_size

@@ -178,8 +178,9 @@ def plain_session_folder_class() -> Callable[[Path], SessionFolder]:
             return len(plaintext)
 
         @contextlib.contextmanager
-        def artifact(self, name: str, compress: bool = True) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
-            # ``compress`` is ignored: without zstd here, the channel compresses with zlib on the way out.
+        def artifact(self, name: str, compress: bool = True, *,
+                     dump: bool = False) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
+            # ``compress`` and ``dump`` are ignored: without zstd here, the channel compresses with zlib on the way out.
             stats: list[ArtifactStats] = []
             with atomic_output(self.path / name, TEMP_SUFFIX) as out:
                 plain = PlaintextWriter(out)

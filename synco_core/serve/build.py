@@ -255,7 +255,7 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
     # The file name depends on the format the engine chooses, which is known only after dumping; the
     # artifact is therefore written under a neutral name and renamed once the result is in.
     neutral = f"{stem}.enc"
-    with folder.artifact(neutral, compress=options.compress) as (plain, stats):
+    with folder.artifact(neutral, compress=options.compress, dump=True) as (plain, stats):
         bar: contextlib.AbstractContextManager[DumpBar | None] = contextlib.nullcontext()
         if reporter is not None and reporter.enabled:
             tables, rows = _dump_estimate(database, dump, manager)

@@ -41,15 +41,15 @@ ZSTD_LEVELS = range(1, 23)
 #: limit, was the same either way (within this host's noise).
 ZSTD_THREADS = 2
 ZSTD_JOB_SIZE = 1 << 20
-#: How the default level searches for matches: level 3's window (2 MiB) and hash table (2^17 entries), but
-#: zstd's "fast" strategy (one hash table, as levels 1 and 2) instead of "dfast" (two), and matches of at
-#: least 6 bytes instead of 5. SQL dumps are full of short digit runs and hex strings, where 5-byte matches
-#: cost more to encode than they save: on the dumps of docs/performance.md ("zstd's search for the default
-#: level") this compressed 20-28 % faster than zstd's own level 3, to 2-5 % fewer bytes on big dumps of
-#: short rows (the same size, within 0.5 %, on Pagila; 2 % more on Chinook's three copies of one dataset).
-#: Any zstd decoder reads the result: these are settings of the compressor only. (1 is ``ZSTD_fast``, spelt
-#: as a number because zstandard is imported only where it is used; see :func:`_zstd_compressor`.)
-ZSTD_DEFAULT_TUNING = {"strategy": 1, "min_match": 6}
+#: How the default level searches database dumps for matches: level 3's window (2 MiB) and hash table (2^17
+#: entries), but zstd's "fast" strategy (one hash table, as levels 1 and 2) instead of "dfast" (two), and
+#: matches of at least 7 bytes instead of 5. SQL dumps are full of short digit runs and hex strings, where
+#: short matches cost more to encode than they save: on the dumps of docs/performance.md ("zstd's search for
+#: the default level") this compressed 20-30 % faster than zstd's own level 3, to fewer bytes on every one
+#: (1-5 %). Only dumps get it: a tar of a tree of text files came out 4 % bigger, which is not what the
+#: default level promises. Any zstd decoder reads the result: these are settings of the compressor only.
+#: (1 is ``ZSTD_fast``, spelt as a number because zstandard is imported only where it is used.)
+ZSTD_DUMP_TUNING = {"strategy": 1, "min_match": 7}
 #: Temporary names end with this; the receiver never asks for them.
 TEMP_SUFFIX = ".tmp"
 
@@ -127,11 +127,13 @@ class SessionFolder:
             return out.tell()
 
     @contextlib.contextmanager
-    def artifact(self, name: str, compress: bool = True) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
+    def artifact(self, name: str, compress: bool = True, *,
+                 dump: bool = False) -> Iterator[tuple[PlaintextWriter, list[ArtifactStats]]]:
         """Stream an artifact: yields the plaintext writer and a list that holds its stats afterwards.
 
         The chain is plaintext -> (zstd at :attr:`zstd_level`) -> age -> ``name.tmp``, renamed to ``name``
-        when the block ends without error; on error the temporary file is removed.
+        when the block ends without error; on error the temporary file is removed. ``dump``: the artifact
+        is a database dump, compressed with the settings for dumps (:func:`zstd_parameters`).
         """
         stats: list[ArtifactStats] = []
         with _writing(self.path / name), atomic_output(self.path / name, TEMP_SUFFIX) as out:
@@ -140,7 +142,7 @@ class SessionFolder:
             encrypted = age.encrypt_writer(sink, self.recipients)
             compressor: Any = None
             if compress:
-                compressor = _zstd_compressor(self.zstd_level).stream_writer(
+                compressor = _zstd_compressor(self.zstd_level, dump).stream_writer(
                     cast(BinaryIO, encrypted), closefd=False, write_return_read=True
                 )
             plain = PlaintextWriter(cast(BinaryIO, compressor or encrypted))
@@ -192,25 +194,26 @@ class _TeeWriter(io.RawIOBase):
         self._out.flush()
 
 
-def _zstd_compressor(level: int) -> Any:
-    """A zstd compressor at ``level`` with the bounded-memory threading settings above.
+def _zstd_compressor(level: int, dump: bool = False) -> Any:
+    """A zstd compressor with :func:`zstd_parameters`.
 
     ``zstandard`` is imported here, not at module level, so ``synco pull``'s zipapp can import this module
     on a remote host that lacks the package, as long as it writes uncompressed artifacts.
     """
     import zstandard
 
-    return zstandard.ZstdCompressor(compression_params=zstd_parameters(level))
+    return zstandard.ZstdCompressor(compression_params=zstd_parameters(level, dump))
 
 
-def zstd_parameters(level: int) -> Any:
-    """The ``zstandard.ZstdCompressionParameters`` of artifacts at ``level``: zstd's own for the level,
-    in :data:`ZSTD_THREADS` worker threads with :data:`ZSTD_JOB_SIZE` jobs, and for the default level
-    :data:`ZSTD_LEVEL` the search of :data:`ZSTD_DEFAULT_TUNING` instead of zstd's."""
+def zstd_parameters(level: int, dump: bool = False) -> Any:
+    """The ``zstandard.ZstdCompressionParameters`` of artifacts at ``level``, in :data:`ZSTD_THREADS` worker
+    threads with :data:`ZSTD_JOB_SIZE` jobs (which bound its memory whatever the level's window): zstd's own
+    search for the level, except for a database ``dump`` at the default level :data:`ZSTD_LEVEL`, which
+    searches as :data:`ZSTD_DUMP_TUNING` says."""
     import zstandard
 
     if level not in ZSTD_LEVELS:
         raise ConfigError(f"--zstd-level {level} is outside {ZSTD_LEVELS.start}..{ZSTD_LEVELS.stop - 1}")
-    tuning = ZSTD_DEFAULT_TUNING if level == ZSTD_LEVEL else {}
+    tuning = ZSTD_DUMP_TUNING if dump and level == ZSTD_LEVEL else {}
     return zstandard.ZstdCompressionParameters.from_level(level, threads=ZSTD_THREADS, job_size=ZSTD_JOB_SIZE,
                                                           **tuning)
