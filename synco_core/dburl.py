@@ -59,8 +59,37 @@ def normalise_engine(name: str) -> str:
     return ENGINE_ALIASES.get(key, key)
 
 
-def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = "") -> DatabaseConfig:
-    """Parse ``url``; relative SQLite paths are resolved against ``base_dir`` (default: the cwd)."""
+def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = "",
+                       beside: DatabaseConfig | None = None) -> DatabaseConfig:
+    """Parse ``url``; relative SQLite paths are resolved against ``base_dir`` (default: the cwd).
+
+    ``beside`` is what a framework's settings next to the URL say (Laravel's ``url`` with ``DB_DATABASE``,
+    Active Record's ``DATABASE_URL`` over ``database.yml``, DBAL's ``url`` with ``dbname``): each of them
+    parses the URL and keeps the separate settings for what the URL leaves out, the database name included
+    (``mysql://app:pw@db:3306`` with ``DB_DATABASE=shop`` is ``shop``). What the URL says always wins.
+    """
+    if beside is not None and normalise_engine(url.partition("://")[0]) != "sqlite":
+        return _fill(_parse(url, base_dir=base_dir, source=source, name_required=False), beside, url)
+    return _parse(url, base_dir=base_dir, source=source, name_required=True)
+
+
+def _fill(parsed: DatabaseConfig, beside: DatabaseConfig, url: str) -> DatabaseConfig:
+    """``parsed`` with what it leaves out taken from ``beside``; a URL's socket keeps the settings' host out."""
+    filled = parsed.replace(
+        name=parsed.name or beside.name,
+        host=parsed.host or (None if parsed.socket else beside.host),
+        port=parsed.port or beside.port,
+        user=parsed.user if parsed.user is not None else beside.user,
+        password=parsed.password if parsed.password is not None else beside.password,
+        socket=parsed.socket or (None if parsed.host else beside.socket),
+        options={**beside.options, **parsed.options},
+    )
+    if not filled.name:
+        raise ConfigError(f"database URL names no database, nor do the settings beside it: {_mask(url)}")
+    return filled
+
+
+def _parse(url: str, *, base_dir: Path | None, source: str, name_required: bool) -> DatabaseConfig:
     if "://" not in url:
         raise ConfigError("not a database URL (expected scheme://...): " + _mask(url))
     if any(not char.isprintable() for char in url):
@@ -122,7 +151,7 @@ def parse_database_url(url: str, *, base_dir: Path | None = None, source: str = 
         raise ConfigError(f"{exc}: {_mask(url)}") from None
     user, password = lifted.get("user", user), lifted.get("password", password)
     host, name = lifted.get("host", host), lifted.get("name", name)
-    if not name:
+    if not name and name_required:
         raise ConfigError(f"database URL names no database: {_mask(url)}")
     return DatabaseConfig(
         engine=engine,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from synco_core.dburl import normalise_engine, parse_database_url
 from synco_core.errors import ConfigError
 from synco_core.redaction import redact
+from synco_core.values import DatabaseConfig
 
 
 @pytest.mark.parametrize(
@@ -203,3 +204,45 @@ def test_port_zero_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"invalid port") as refused:
         parse_database_url("mysql://app:000/0?@db.example:port/shop")
     assert "000/0" not in str(refused.value)
+
+
+_PART = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
+
+
+@given(name=st.one_of(st.none(), _PART), host=st.one_of(st.none(), _PART),
+       port=st.one_of(st.none(), st.integers(1, 65535)), user=st.one_of(st.none(), _PART),
+       password=st.one_of(st.none(), _PART), setting_name=st.one_of(st.none(), _PART))
+def test_url_beside_settings_wins_where_it_speaks_and_the_settings_fill_the_rest(
+        name: str | None, host: str | None, port: int | None, user: str | None, password: str | None,
+        setting_name: str | None) -> None:
+    """Laravel's ConfigurationUrlParser, Active Record's UrlConfig and DBAL's parseDatabaseUrl: a URL over the
+    settings beside it, each part of the URL winning, each part it leaves out (the database name too) taken
+    from the settings. A URL without a database, beside settings without one, is refused in one line."""
+    userinfo = f"{user}{':' + password if password is not None else ''}@" if user is not None else ""
+    url = f"mysql://{userinfo}{host or ''}{':' + str(port) if port and host else ''}/{name or ''}"
+    beside = DatabaseConfig(engine="mysql", name=setting_name or "", host="settings-host", port=4406,
+                            user="settings-user", password="settings-pw", options={"charset": "utf8mb4"})
+    if not name and not setting_name:
+        with pytest.raises(ConfigError, match="names no database, nor do the settings beside it"):
+            parse_database_url(url, beside=beside)
+        return
+    config = parse_database_url(url, beside=beside)
+    assert config.name == (name or setting_name)
+    assert config.host == (host or "settings-host")
+    assert config.port == (port if port and host else 4406)
+    assert config.user == (user if user is not None else "settings-user")
+    assert config.password == (password if user is not None and password is not None else "settings-pw")
+    assert config.options == {"charset": "utf8mb4"}
+
+
+def test_url_beside_settings_keeps_the_urls_socket_and_sqlite_file(tmp_path: Path) -> None:
+    beside = DatabaseConfig(engine="mysql", name="shop", host="db.example", socket="/settings.sock")
+    socket = parse_database_url("mysql://app@localhost/shop?unix_socket=/run/mysqld.sock", beside=beside)
+    assert (socket.socket, socket.host) == ("/run/mysqld.sock", "localhost")
+    hostless = parse_database_url("mysql://app@%2Frun%2Fm.sock/", beside=beside)
+    assert (hostless.socket, hostless.host, hostless.name) == ("/run/m.sock", None, "shop")
+    lite = parse_database_url("sqlite:///db.sqlite", base_dir=tmp_path, beside=beside)
+    assert (lite.engine, lite.name) == ("sqlite", str(tmp_path / "db.sqlite"))
+    # Without settings beside it a URL must name its database, as before.
+    with pytest.raises(ConfigError, match="names no database"):
+        parse_database_url("mysql://app@db.example:3306")

@@ -151,8 +151,14 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
     if text["password"]:
         register_secret(text["password"])
     if text["url"]:
-        # Craft's Db::url2config reads the same URL forms as DATABASE_URL (mysql://, pgsql://, postgres://).
-        base = parse_database_url(text["url"], source="CRAFT_DB_URL / url")
+        # Craft's Db::url2config reads the same URL forms as DATABASE_URL (mysql://, pgsql://, postgres://) and
+        # sets only the settings the URL has: the others (CRAFT_DB_DATABASE beside a URL naming only the
+        # server) stay as configured.
+        port = text["port"]
+        beside = DatabaseConfig(engine="", name=text["database"] or "", host=text["server"],
+                                port=int(port) if port and re.fullmatch(r"\d{1,5}", port) else None,
+                                user=text["user"], password=text["password"], socket=text["unixSocket"])
+        base = parse_database_url(text["url"], source="CRAFT_DB_URL / url", beside=beside)
         return _finish(base, text, notes)
     if text["dsn"]:
         # PDO takes the user and password a DSN names over the ones passed beside it.

@@ -128,6 +128,16 @@ def test_dsn_and_url(tmp_path: Path) -> None:
     assert found.settings["tablePrefix"] == "c_"
 
 
+def test_url_naming_only_the_server(tmp_path: Path) -> None:
+    """Db::url2config sets only what the URL has: CRAFT_DB_DATABASE and the user beside a URL naming the
+    server stay (the URL was refused as naming no database)."""
+    project = make_craft4(tmp_path, {".env": "CRAFT_DB_URL=mysql://mysql.internal:3310\nCRAFT_DB_DATABASE=cms\n"
+                                             "CRAFT_DB_USER=cms\nCRAFT_DB_PASSWORD=pw-beside\n"})
+    found = database(project)
+    assert (found.host, found.port, found.name, found.user, found.password) == (
+        "mysql.internal", 3310, "cms", "cms", "pw-beside")
+
+
 def test_unix_socket(tmp_path: Path) -> None:
     project = make_craft4(tmp_path)
     set_env(project, CRAFT_DB_UNIX_SOCKET="/run/mysqld/mysqld.sock")

@@ -168,17 +168,12 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
     url = _text(connection.get("url"))
     tls = _tls_options(driver, connection)
     if url:
-        parsed = parse_database_url(url, base_dir=project_dir, source=label)
-        if parsed.engine == "sqlite":
-            return parsed
-        return parsed.replace(
-            host=parsed.host or _host(connection),
-            port=parsed.port or _port(connection.get("port")),
-            user=parsed.user if parsed.user is not None else _text(connection.get("username")),
-            password=parsed.password if parsed.password is not None else password,
-            # What the URL says wins, as the settings only fill in what it leaves out.
-            options={**tls, **parsed.options},
-        )
+        # The separate settings fill in what the URL leaves out, its database name included (DB_URL without a
+        # path and DB_DATABASE beside it); the URL's scheme is the driver.
+        beside = DatabaseConfig(engine=normalise_engine(driver), name=_text(connection.get("database")) or "",
+                                host=_host(connection), port=_port(connection.get("port")),
+                                user=_text(connection.get("username")), password=password, options=tls)
+        return parse_database_url(url, base_dir=project_dir, source=label, beside=beside)
     engine = normalise_engine("mysql" if driver == "mariadb" else driver)
     if engine == "sqlite":
         database = _text(connection.get("database")) or str(project_dir / "database" / "database.sqlite")

@@ -131,6 +131,20 @@ def test_database_url_wins(make_project: Make, php_mode: str) -> None:
         "mysql", "url-host", 3310, "url_db", "url_user", "p@ss")
 
 
+@pytest.mark.parametrize("url", ["mysql://url_user:pw@url-host:3310", "mysql://url_user:pw@url-host:3310/",
+                                 "mysql://url-host"])
+def test_database_url_without_a_database_takes_db_database(make_project: Make, php_mode: str, url: str) -> None:
+    """ConfigurationUrlParser merges the URL's parts over the connection's settings: a DB_URL naming only the
+    server (as some hosts give it) connects to DB_DATABASE. It was refused as naming no database."""
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_URL": url, "DB_DATABASE": "shop",
+                                             "DB_USERNAME": "settings_user", "DB_PASSWORD": "settings-pw"})
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.host, db.name) == ("url-host", "shop")
+    assert (db.user, db.password) == (("url_user", "pw") if "@" in url else ("settings_user", "settings-pw"))
+
+
 def test_laravel10_database_url(make_project: Make, php_mode: str) -> None:
     project = make_project("laravel10", env={"DATABASE_URL": "postgresql://u:pw1234@pg:5433/legacy"})
     framework = detect_framework(project)

@@ -2,7 +2,8 @@
 
 Flow passes these options to Doctrine DBAL: ``driver`` (``pdo_mysql``, ``mysqli``, ``pdo_pgsql``,
 ``pdo_sqlite``), ``host``, ``port``, ``dbname``, ``user``, ``password``, ``unix_socket``, ``charset``, and
-for SQLite ``path``. A DBAL ``url`` option is honoured too (it overrides the separate keys, as in DBAL).
+for SQLite ``path``. A DBAL ``url`` option is honoured too: as in DBAL, what it says overrides the separate
+keys, which fill in what it leaves out (the ``dbname`` of a URL naming only the server).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
     """A :class:`DatabaseConfig` for Flow's backend options; ConfigError when they cannot work."""
     url = _text(options.get("url"))
     if url:
-        return parse_database_url(url, base_dir=project_dir, source=source)
+        port_text = _text(options.get("port"))
+        password = _text(options.get("password"))
+        register_secret(password)
+        beside = DatabaseConfig(engine="", name=_text(options.get("dbname")) or "", host=_text(options.get("host")),
+                                port=int(port_text) if port_text and port_text.isdigit() else None,
+                                user=_text(options.get("user")), password=password,
+                                socket=_text(options.get("unix_socket")))
+        return parse_database_url(url, base_dir=project_dir, source=source, beside=beside)
     driver = _text(options.get("driver")) or "pdo_mysql"
     if driver not in SUPPORTED_DRIVERS:
         raise ConfigError(

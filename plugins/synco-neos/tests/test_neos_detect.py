@@ -226,6 +226,13 @@ def test_sqlite_and_url_backend_options(tmp_path: Path) -> None:
     assert (url.engine, url.host, url.port, url.name, url.user, url.password) == (
         "postgresql", "pg.example", 5433, "neos9", "neos", "url-secret-2468")
     assert redact("url-secret-2468") == "***"
+    # A URL naming only the server: DBAL keeps the separate keys for what it leaves out (it was refused as
+    # naming no database, and a user given beside it was dropped).
+    beside = database_from_backend_options(
+        {"url": "mysql://db.example:3307", "dbname": "neos", "user": "flow", "password": "beside-secret-1357",
+         "host": "127.0.0.1"}, tmp_path, "Settings.yaml")
+    assert (beside.host, beside.port, beside.name, beside.user, beside.password) == (
+        "db.example", 3307, "neos", "flow", "beside-secret-1357")
     with pytest.raises(ConfigError, match="'pdo_oci' is not supported"):
         database_from_backend_options({"driver": "pdo_oci", "dbname": "x"}, tmp_path, "test")
 

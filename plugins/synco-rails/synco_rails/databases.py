@@ -204,13 +204,23 @@ def _sqlite_path(database: str, project_dir: Path, name: str) -> str:
     return str(path if path.is_absolute() else project_dir / path)
 
 
-def _from_url(name: str, url: str, project_dir: Path, source: str) -> DatabaseConfig:
-    """A database URL in Active Record's forms, also ``sqlite3:db/production.sqlite3`` (an opaque path)."""
+def _opaque_sqlite(name: str, url: str, project_dir: Path, source: str) -> DatabaseConfig | None:
+    """``sqlite3:db/production.sqlite3`` (an opaque path, Active Record's relative form), else None."""
     scheme, colon, rest = url.partition(":")
     if colon and scheme.lower() in ("sqlite3", "sqlite") and not rest.startswith("//"):
         return DatabaseConfig(engine="sqlite", name=_sqlite_path(rest.split("?")[0], project_dir, name),
                               source=source)
-    return parse_database_url(url, base_dir=project_dir, source=source)
+    return None
+
+
+def _url_engine(name: str, url: str, project_dir: Path, source: str) -> str:
+    """The engine a database URL names: its scheme, or SQLite for Active Record's opaque form."""
+    if _opaque_sqlite(name, url, project_dir, source) is not None:
+        return "sqlite"
+    if "://" not in url:
+        # Refused in one line, the password masked.
+        return parse_database_url(url, base_dir=project_dir, source=source).engine
+    return normalise_engine(url.partition("://")[0])
 
 
 def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
@@ -219,10 +229,9 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
     password = _text(settings.get("password"))
     register_secret(password)
     url = _text(settings.get("url"))
-    from_url = _from_url(name, url, project_dir, label) if url else None
     adapter = (_text(settings.get("adapter")) or "").lower()
     # Active Record's adapter names (postgis, mysql2, trilogy, sqlite3 ...) are the core parser's aliases.
-    engine = from_url.engine if from_url is not None else (normalise_engine(adapter) if adapter else None)
+    engine = _url_engine(name, url, project_dir, label) if url else (normalise_engine(adapter) if adapter else None)
     if engine is None and not adapter and "url" in settings:
         # url: <%= ENV['DATABASE_URL'] %> with the variable unset: Rails fails to connect too; say what is empty.
         variable = "DATABASE_URL" if name == "primary" else f"{name.upper()}_DATABASE_URL"
@@ -232,8 +241,9 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
         raise ConfigError(f"Rails database {name!r}: the adapter {adapter or engine or '(none)'} is not supported "
                           "(postgresql, mysql2, trilogy and sqlite3 are)")
     if engine == "sqlite":
-        if from_url is not None:
-            return from_url
+        if url:
+            return _opaque_sqlite(name, url, project_dir, label) or parse_database_url(url, base_dir=project_dir,
+                                                                                       source=label)
         database = _text(settings.get("database"))
         if database is None:
             raise ConfigError(f"Rails database {name!r} names no database file")
@@ -257,16 +267,10 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
         options=options,
         source=label,
     )
-    if from_url is not None:
-        # What the URL says wins; the other settings fill in what it leaves out.
-        config = from_url.replace(
-            host=from_url.host or (None if from_url.socket else config.host),
-            port=from_url.port or config.port,
-            user=from_url.user if from_url.user is not None else config.user,
-            password=from_url.password if from_url.password is not None else config.password,
-            socket=from_url.socket or config.socket,
-            options={**config.options, **from_url.options},
-        )
+    if url:
+        # What the URL says wins; the other settings fill in what it leaves out, the database name included
+        # (a DATABASE_URL naming only the server, over database.yml's ``database:``).
+        config = parse_database_url(url, base_dir=project_dir, source=label, beside=config)
     if not config.name:
         raise ConfigError(f"Rails database {name!r} names no database")
     return config

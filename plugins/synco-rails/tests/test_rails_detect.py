@@ -92,6 +92,12 @@ def test_database_url_merged_as_rails_merges_it(make_app: Make, no_ruby: None, m
     # The URL's settings win over the file's; the file fills in what the URL leaves out.
     ("production:\n  adapter: postgresql\n  database: from_file\n  host: filehost\n  username: fileuser\n",
      {"DATABASE_URL": "postgres://urluser@/url_db"}, ("postgresql", "url_db", "filehost", None)),
+    # A DATABASE_URL naming only the server: database.yml's database fills it in (refused before, as a URL
+    # naming no database), for a URL in the file as for the variable.
+    ("production:\n  adapter: postgresql\n  database: from_file\n",
+     {"DATABASE_URL": "postgres://urluser:pw@db.internal:5432"}, ("postgresql", "from_file", "db.internal", "pw")),
+    ("production:\n  url: mysql2://app:pw@db.internal/\n  database: from_file\n", {},
+     ("mysql", "from_file", "db.internal", "pw")),
     # No section for the environment: DATABASE_URL alone.
     ("development:\n  adapter: sqlite3\n  database: db/dev.sqlite3\n",
      {"DATABASE_URL": "trilogy://root@127.0.0.1:3306/only_url"}, ("mysql", "only_url", "127.0.0.1", None)),

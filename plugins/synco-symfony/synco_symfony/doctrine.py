@@ -208,12 +208,11 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
     server_version = resolver(settings.get("server_version"))
     tls = _tls_settings(settings, resolver)
     if url:
-        config = parse_database_url(doctrine_scheme(str(url)), base_dir=project_dir, source=source)
-        # The URL's own parameters win over the settings beside it, as in DBAL.
-        extra = {**tls, **({"serverVersion": str(server_version)} if server_version else {})}
-        if extra:
-            config = config.replace(options={**extra, **config.options})
-        return config
+        # DBAL's DriverManager parses the URL over the connection's other parameters: what the URL says
+        # wins, and dbname, host, user, password ... beside it fill in what it leaves out (a URL naming only
+        # the server, with ``dbname: '%env(DB_NAME)%'``).
+        beside = _settings_config(connection, resolver, source, tls, server_version, name_required=False)
+        return parse_database_url(doctrine_scheme(str(url)), base_dir=project_dir, source=source, beside=beside)
     if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
         return None
     driver = str(resolver(settings.get("driver")) or "pdo_mysql")
@@ -225,8 +224,15 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         full = Path(str(path))
         return DatabaseConfig(engine="sqlite", name=str(full if full.is_absolute() else project_dir / full),
                               source=source)
+    return _settings_config(connection, resolver, source, tls, server_version, name_required=True, engine=engine)
+
+
+def _settings_config(connection: DbalConnection, resolver: Resolver, source: str, tls: Mapping[str, str],
+                     server_version: Any, *, name_required: bool, engine: str = "") -> DatabaseConfig:
+    """The server connection the parameters other than ``url`` describe."""
+    settings = connection.settings
     dbname = resolver(settings.get("dbname"))
-    if not dbname:
+    if not dbname and name_required:
         raise ConfigError(f"doctrine connection {connection.name!r} names no database (dbname)")
     password = resolver(settings.get("password"))
     register_secret(str(password) if password else None)
@@ -241,7 +247,7 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         raise ConfigError(f"doctrine connection {connection.name!r}: port is not a number") from None
     return DatabaseConfig(
         engine=engine,
-        name=str(dbname),
+        name=str(dbname or ""),
         host=str(resolver(settings.get("host")) or "") or None,
         port=port_number,
         user=str(resolver(settings.get("user")) or "") or None,

@@ -181,6 +181,25 @@ def test_separate_settings(make_project: Make, php_mode: str) -> None:
                               {"serverVersion": "15"})
 
 
+def test_url_with_settings_beside_it(make_project: Make, php_mode: str) -> None:
+    """DBAL parses the URL over the connection's other parameters: a URL naming only the server takes dbname,
+    user and password from beside it. The URL was read alone: refused as naming no database, or connecting
+    without the user and password the settings give."""
+    project = make_project("symfony7", {
+        "config/packages/doctrine.yaml": (
+            "doctrine:\n  dbal:\n    url: '%env(resolve:DATABASE_URL)%'\n    dbname: '%env(DB_NAME)%'\n"
+            "    user: beside_user\n    password: '%env(DB_PASSWORD)%'\n    charset: utf8mb4\n"
+        ),
+        ".env.local": "DATABASE_URL=mysql://db.internal:3307\nDB_NAME=catalog\nDB_PASSWORD=beside-secret\n",
+    })
+    assert db_of(project) == ("mysql", "db.internal", 3307, "catalog", "beside_user", "beside-secret",
+                              {"charset": "utf8mb4"})
+    # What the URL says wins.
+    (project / ".env.local").write_text("DATABASE_URL=mysql://u:url-pw@db.internal:3307/from_url?charset=utf8\n"
+                                        "DB_NAME=catalog\nDB_PASSWORD=beside-secret\n")
+    assert db_of(project) == ("mysql", "db.internal", 3307, "from_url", "u", "url-pw", {"charset": "utf8"})
+
+
 def test_no_database_configured(make_project: Make, no_php: None) -> None:
     project = make_project("symfony6")
     (project / ".env").write_text("APP_ENV=dev\n")
