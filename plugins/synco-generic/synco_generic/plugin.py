@@ -46,6 +46,8 @@ DATABASE_ENV = ("SYNCO_DATABASE_URL", "DATABASE_URL")
 #: Folders commonly served as the document root, tried when ``web_root`` is not configured.
 WEB_ROOT_GUESSES = ("public", "web", "Web", "htdocs", "public_html", "www")
 _APPLIED = "generic_synco_yml_applied"
+#: Why ``DATABASE_URL`` cannot be used, kept until the framework is chosen (see :func:`amend_framework`).
+_URL_REFUSED = "generic_database_url_refused"
 
 
 def database_from_environment(project_dir: Path) -> tuple[DatabaseConfig, str] | None:
@@ -78,7 +80,19 @@ def detect_framework(project_dir: Path) -> Framework | None:
         reason = f"{config.path.name if config else '.synco.yml'} names the database"
     else:
         priority = -1
-        from_env = database_from_environment(project_dir)
+        try:
+            from_env = database_from_environment(project_dir)
+        except ConfigError as exc:
+            if os.environ.get("SYNCO_DATABASE_URL", "").strip():
+                raise
+            # DATABASE_URL is every framework's variable, and often read with settings beside it (Rails' and
+            # Laravel's URL naming only the server, database.yml or DB_DATABASE the database): refused here,
+            # it must not stop the framework plugin that reads it as its framework does. Said when this
+            # fallback is the one chosen.
+            return Framework(name=config.name if config is not None and config.name else DEFAULT_NAME,
+                             plugin=PLUGIN, project_dir=project_dir, web_root=_web_root(config, project_dir),
+                             reason="$DATABASE_URL is set", priority=priority, config_source="files",
+                             settings={_URL_REFUSED: str(exc)})
         if from_env is not None:
             database, variable = from_env
             reason = f"${variable} is set"
@@ -143,6 +157,9 @@ def apply_config(framework: Framework, config: SyncoConfig, *, override_database
 # trylast: called after every other plugin, so what .synco.yml says is applied last and wins.
 @hookimpl(trylast=True)
 def amend_framework(framework: Framework) -> None:
+    refused = framework.settings.get(_URL_REFUSED) if framework.plugin == PLUGIN else None
+    if refused:
+        raise ConfigError(str(refused))
     config = load_config(framework.project_dir)
     if config is not None:
         apply_config(framework, config, override_database=framework.plugin != PLUGIN)

@@ -111,6 +111,26 @@ def test_environment_urls(manager: SyncoPluginManager, tmp_path: Path, monkeypat
         detect(project, manager=manager)
 
 
+@pytest.mark.parametrize("url", ["nonsense", "postgres://u:pw@db.example:5432"])
+def test_a_database_url_this_fallback_cannot_use_stops_only_itself(
+        manager: SyncoPluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """DATABASE_URL is every framework's variable: a Rails or Laravel project may give one naming only the
+    server, with the database in database.yml or DB_DATABASE. The fallback's refusal of it stopped detection
+    before the framework's plugin, which reads it rightly, was asked; it is said only where the fallback is
+    the framework chosen."""
+    project = tmp_path / "p"
+    project.mkdir()
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match=r"^\$DATABASE_URL: "):
+        detect(project, manager=manager)
+    (project / "app.marker").write_text("")
+    assert detect(project, manager=manager).plugin == "guesser"
+    # synco's own variable is explicit: unusable, it stops every detection.
+    monkeypatch.setenv("SYNCO_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match=r"^\$SYNCO_DATABASE_URL: "):
+        detect(project, manager=manager)
+
+
 def test_file_sets(manager: SyncoPluginManager, plain_app: Path) -> None:
     framework = detect(plain_app, manager=manager)
     sets = {s.name: s for s in list_file_sets(framework, FileSetOptions(), manager=manager)}
