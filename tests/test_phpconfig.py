@@ -635,3 +635,24 @@ def test_a_syntax_error_never_quotes_a_string(text: str, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_php_config("<?php\n" + text, source="wp-config.php")
     assert str(info.value) == f"wp-config.php:2: {reason}"
+
+
+@pytest.mark.parametrize("statement", [
+    "if ($platformsh->hasRelationship('database')) {\n  $databases['default']['default'] = ['database' => 'x'];\n}",
+    "foreach ($relationships as $instance) {\n  $databases['default']['default'] = $instance;\n}",
+    "while (false) {\n  $databases = [];\n}",
+])
+def test_a_reason_from_an_included_file_names_that_file(tmp_path: Path, statement: str) -> None:
+    """Platform.sh's settings.platformsh.php, DDEV's settings.ddev.php: what an included file leaves unknown was
+    said as '... at line 5' under the including file's name (Drupal's 'settings.php: ...'), so the reader was
+    sent to the wrong file's line. The included file is named; the first file's own reasons stay as they were."""
+    (tmp_path / "sites").mkdir()
+    (tmp_path / "sites/settings.php").write_text(
+        "<?php\n$databases = [];\ninclude __DIR__ . '/settings.platformsh.php';\n")
+    (tmp_path / "sites/settings.platformsh.php").write_text("<?php\n\n\n\n" + statement + "\n")
+    config = read_php_config(tmp_path / "sites/settings.php", follow=lambda path: True)
+    reason = config.variables["databases"].reason
+    assert reason.endswith(" in settings.platformsh.php"), reason
+    (tmp_path / "sites/alone.php").write_text("<?php\n$databases = [];\n" + statement + "\n")
+    alone = read_php_config(tmp_path / "sites/alone.php").variables["databases"].reason
+    assert " in " not in alone.split(")")[-1], alone

@@ -130,6 +130,15 @@ class _Evaluator:
     def here(self) -> str:
         return str(self.file_stack[-1]) if self.file_stack else "PHP file"
 
+    def in_file(self) -> str:
+        """`` in <file>`` when the statement being run is in a file the first one included, else nothing: a reason
+        is shown under the first file's name (``settings.php: ... at line 5``), which must not send the reader
+        to the wrong file's line 5 (Platform.sh's ``settings.platformsh.php``)."""
+        if len(self.file_stack) < 2:
+            return ""
+        current, first = self.file_stack[-1], self.file_stack[0]
+        return f" in {current.relative_to(first.parent) if current.is_relative_to(first.parent) else current}"
+
     def is_defined(self, name: str) -> bool:
         return name in self.config.constants
 
@@ -198,7 +207,8 @@ class _Evaluator:
                     reason = f"an if whose condition is not known ({value.reason}) was not evaluated"
                     self.note(f"{self.here()}:{statement.line}: {reason}")
                     # Whatever any branch may set is unknown now, not what it was before the if.
-                    self.forget(*changed_in_statements((branches, otherwise)), f"{reason} at line {statement.line}")
+                    self.forget(*changed_in_statements((branches, otherwise)),
+                                f"{reason} at line {statement.line}{self.in_file()}")
                     return
                 if to_bool(value):
                     self.run_block(body)
@@ -217,7 +227,7 @@ class _Evaluator:
         elif kind == "skip":
             self.note(f"{self.here()}: {statement.parts[0]}")
             if len(statement.parts) == 3:
-                self.forget(statement.parts[1], statement.parts[2], str(statement.parts[0]))
+                self.forget(statement.parts[1], statement.parts[2], f"{statement.parts[0]}{self.in_file()}")
         elif kind == "use" and self.imports:
             for alias, name in statement.parts:
                 self.imports[-1][alias.lower()] = name
