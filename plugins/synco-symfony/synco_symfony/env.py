@@ -15,6 +15,7 @@ reads one variable from it, so the console stays the source of truth where it ca
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_php_config, run_command
+from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_config_text, read_php_config, run_command
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +61,107 @@ def read_dumped_env(path: Path, environ: Mapping[str, str] | None = None) -> dic
     return {str(k): v for k, v in value.items()}
 
 
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """The options of ``symfony/runtime`` that decide which dotenv files the application loads, from
+    ``extra.runtime`` in ``composer.json`` (the Runtime component's documented place for them)."""
+
+    #: The dotenv file's path from the project (``config/.env``); ``.local``, ``.<env>`` ... are added to it.
+    dotenv_path: str = ".env"
+    #: The variable that names the environment (``APP_ENV``).
+    env_var_name: str = "APP_ENV"
+    #: Environments in which ``<dotenv_path>.local`` is not read.
+    test_envs: tuple[str, ...] = TEST_ENVS
+    #: The files win over the real environment.
+    dotenv_overload: bool = False
+    #: No dotenv file is read at all.
+    disable_dotenv: bool = False
+
+
+def runtime_options(project_dir: Path) -> RuntimeOptions:
+    """``extra.runtime`` of the project's ``composer.json``; the defaults when there is none. A value of the
+    wrong type is an error naming it: read as the default, another file would be read than the application's."""
+    try:
+        composer = json.loads(read_config_text(project_dir / "composer.json", kind="composer.json file"))
+    except FileNotFoundError:
+        return RuntimeOptions()
+    except (OSError, ValueError):
+        # The application's autoloader was generated from it: unreadable here, it says nothing about the runtime.
+        return RuntimeOptions()
+    extra = composer.get("extra") if isinstance(composer, dict) else None
+    runtime = extra.get("runtime") if isinstance(extra, dict) else None
+    if not isinstance(runtime, dict):
+        return RuntimeOptions()
+
+    def text(name: str, default: str) -> str:
+        value = runtime.get(name, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"composer.json: extra.runtime.{name} is not a non-empty string")
+        return value
+
+    def flag(name: str) -> bool:
+        value = runtime.get(name, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"composer.json: extra.runtime.{name} is not true or false")
+        return value
+
+    test_envs = runtime.get("test_envs", list(TEST_ENVS))
+    # PHP's (array) cast: one name is a list of one.
+    test_envs = [test_envs] if isinstance(test_envs, str) else test_envs
+    if not isinstance(test_envs, list) or not all(isinstance(item, str) for item in test_envs):
+        raise ConfigError("composer.json: extra.runtime.test_envs is not a list of names")
+    return RuntimeOptions(dotenv_path=text("dotenv_path", ".env"), env_var_name=text("env_var_name", "APP_ENV"),
+                          test_envs=tuple(test_envs), dotenv_overload=flag("dotenv_overload"),
+                          disable_dotenv=flag("disable_dotenv"))
+
+
 def resolve_env(project_dir: Path, environ: Mapping[str, str] | None = None) -> SymfonyEnv:
-    """Every variable the application sees (real environment plus the dotenv files)."""
+    """Every variable the application sees (real environment plus the dotenv files), as ``SymfonyRuntime``
+    boots them with the project's runtime options (:func:`runtime_options`)."""
     env = dict(os.environ if environ is None else environ)
-    dumped_file = project_dir / ".env.local.php"
+    options = runtime_options(project_dir)
+    key = options.env_var_name
+    if options.disable_dotenv:
+        return SymfonyEnv(values=env, app_env=env.get(key) or "dev", files=[])
+    base = project_dir / options.dotenv_path
+    overload = options.dotenv_overload
+    dumped_file = base.with_name(base.name + ".local.php")
     if dumped_file.is_file():
         dumped = read_dumped_env(dumped_file, env)
-        dumped_env = dumped.get("APP_ENV")
-        if "APP_ENV" not in env or dumped_env is None or env["APP_ENV"] == dumped_env:
+        dumped_env = dumped.get(key)
+        if overload or key not in env or dumped_env is None or env[key] == dumped_env:
             values = {str(k): "" if v is None else str(v) for k, v in dumped.items()}
-            values.update(env)
-            return SymfonyEnv(values=values, app_env=values.get("APP_ENV") or "dev", files=[".env.local.php"])
-        log.debug(".env.local.php is for APP_ENV=%s but the environment says %s; reading .env files", dumped_env,
-                  env["APP_ENV"])
-    base = project_dir / ".env"
-    if not base.is_file() and (project_dir / ".env.dist").is_file():
-        base = project_dir / ".env.dist"
+            if overload:
+                values = {**env, **values}
+            else:
+                values.update(env)
+            return SymfonyEnv(values=values, app_env=values.get(key) or "dev", files=[_shown(project_dir, dumped_file)])
+        log.debug("%s is for %s=%s but the environment says %s; reading .env files", dumped_file.name, key,
+                  dumped_env, env[key])
+    if not base.is_file() and base.with_name(base.name + ".dist").is_file():
+        base = base.with_name(base.name + ".dist")
     files = [base]
-    app_env = env.get("APP_ENV") or load_dotenv_files(files, environ=env).get("APP_ENV") or "dev"
-    if app_env not in TEST_ENVS:
-        files.append(project_dir / ".env.local")
-        app_env = env.get("APP_ENV") or load_dotenv_files(files, environ=env).get("APP_ENV") or app_env
+
+    def current(default: str) -> str:
+        # The environment's name once the files so far are loaded: the real one wins unless they overload it.
+        loaded = load_dotenv_files(files, environ=env, override_environment=overload)
+        return (loaded.get(key) or env.get(key) or default) if overload else (env.get(key) or loaded.get(key)
+                                                                               or default)
+
+    app_env = current("dev")
+    if app_env not in options.test_envs:
+        files.append(base.with_name(base.name + ".local"))
+        app_env = current(app_env)
     if app_env != "local":
-        files += [project_dir / f".env.{app_env}", project_dir / f".env.{app_env}.local"]
+        files += [base.with_name(f"{base.name}.{app_env}"), base.with_name(f"{base.name}.{app_env}.local")]
     values = dict(env)
-    values.update(load_dotenv_files(files, environ=env))
-    return SymfonyEnv(values=values, app_env=app_env, files=[f.name for f in files if f.is_file()])
+    values.update(load_dotenv_files(files, environ=env, override_environment=overload))
+    return SymfonyEnv(values=values, app_env=app_env, files=[_shown(project_dir, f) for f in files if f.is_file()])
+
+
+def _shown(project_dir: Path, path: Path) -> str:
+    """A dotenv file as ``detect`` names it: from the project (``.env.local``, ``config/.env``)."""
+    return path.relative_to(project_dir).as_posix() if path.is_relative_to(project_dir) else str(path)
 
 
 def confirm_with_php(project_dir: Path, php: str, name: str, environ: Mapping[str, str] | None = None) -> str | None:

@@ -287,3 +287,65 @@ def test_router_request_context_is_the_sites_url(make_project: Callable[..., Pat
     older = make_project("symfony7", files={"config/services.yaml": services.replace("parameters:\n", context, 1)})
     framework = detect_framework(older)
     assert framework is not None and framework.base_url == "https://old.example.com/shop"
+
+
+def _with_runtime(project: Path, **options: object) -> Path:
+    import json
+
+    composer = json.loads((project / "composer.json").read_text())
+    composer.setdefault("extra", {})["runtime"] = options
+    (project / "composer.json").write_text(json.dumps(composer))
+    return project
+
+
+def test_runtime_dotenv_path(make_project: Make) -> None:
+    """symfony/runtime's extra.runtime.dotenv_path moves the dotenv files (config/.env, config/.env.local ...):
+    the root .env (a leftover, or another tool's) was read instead, naming another database."""
+    project = _with_runtime(make_project("symfony7", {
+        "config/.env": "APP_ENV=prod\nDATABASE_URL=mysql://real:real-pw@real-db:3306/real_db\n",
+        "config/.env.prod.local": "DATABASE_URL=mysql://real:real-pw@real-db:3306/real_prod\n",
+    }), dotenv_path="config/.env")
+    env = resolve_env(project, {})
+    assert env.files == ["config/.env", "config/.env.prod.local"] and env.app_env == "prod"
+    assert env.get("DATABASE_URL") == "mysql://real:real-pw@real-db:3306/real_prod"
+    (project / "config/.env.local.php").write_text(DUMPED_ENV)
+    assert resolve_env(project, {}).files == ["config/.env.local.php"]
+
+
+def test_runtime_dotenv_overload(make_project: Make) -> None:
+    """extra.runtime.dotenv_overload: the files win over the real environment (a container's stale
+    DATABASE_URL): the real environment won, and the other database was dumped."""
+    project = _with_runtime(make_project("symfony7", {
+        ".env.local": "DATABASE_URL=mysql://file:file-pw@file-db:3306/file_db\n"}), dotenv_overload=True)
+    env = resolve_env(project, {"DATABASE_URL": "mysql://real:pw@container-db/other", "APP_ENV": "prod"})
+    assert env.get("DATABASE_URL") == "mysql://file:file-pw@file-db:3306/file_db"
+    # The files' APP_ENV wins too (.env says dev), so .env.dev is read.
+    assert env.app_env == "dev" and env.files == [".env", ".env.local", ".env.dev"]
+    (project / ".env.local.php").write_text(DUMPED_ENV)
+    dumped = resolve_env(project, {"DATABASE_URL": "mysql://real:pw@container-db/other", "APP_ENV": "dev"})
+    assert dumped.app_env == "prod" and "10.0.0.5" in (dumped.get("DATABASE_URL") or "")
+
+
+def test_runtime_env_var_name_test_envs_and_disable_dotenv(make_project: Make) -> None:
+    project = _with_runtime(make_project("symfony7", {
+        ".env.staging": "DATABASE_URL=mysql://s:s-pw@staging-db/staging\n",
+        ".env.local": "DATABASE_URL=mysql://l:l-pw@local-db/local\n",
+    }), env_var_name="APP_MODE", test_envs=["test", "staging"])
+    # APP_ENV is not the name this application reads; APP_MODE is, and staging skips .env.local.
+    env = resolve_env(project, {"APP_ENV": "prod", "APP_MODE": "staging"})
+    assert env.app_env == "staging" and env.files == [".env", ".env.staging"]
+    assert env.get("DATABASE_URL") == "mysql://s:s-pw@staging-db/staging"
+    _with_runtime(project, disable_dotenv=True)
+    assert resolve_env(project, {"DATABASE_URL": "mysql://only@env/db"}).files == []
+    assert resolve_env(project, {"DATABASE_URL": "mysql://only@env/db"}).get("DATABASE_URL") == "mysql://only@env/db"
+
+
+@pytest.mark.parametrize("options, name", [
+    ({"dotenv_path": 3}, "dotenv_path"), ({"dotenv_overload": "yes"}, "dotenv_overload"),
+    ({"test_envs": {"a": 1}}, "test_envs"), ({"env_var_name": ""}, "env_var_name"),
+])
+def test_runtime_options_of_the_wrong_type_are_one_line(make_project: Make, options: dict[str, object],
+                                                        name: str) -> None:
+    project = _with_runtime(make_project("symfony7"), **options)
+    with pytest.raises(ConfigError, match=rf"^composer.json: extra.runtime.{name} is not"):
+        resolve_env(project, {})
