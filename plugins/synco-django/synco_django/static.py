@@ -156,6 +156,27 @@ class Reader:
             self._statement(statement, ns, package)
 
     def _statement(self, node: ast.stmt, ns: dict[str, Any], package: str) -> None:
+        self._run_statement(node, ns, package)
+        # An if or try runs its statements one by one (each checked here); the parts not run are checked
+        # where they are stepped over. A function's body runs only when it is called.
+        if not isinstance(node, ast.If | ast.Try | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            self._forget_if_namespace_written(node, ns)
+
+    def _forget_if_namespace_written(self, node: ast.AST, ns: dict[str, Any]) -> None:
+        """Code handed the module's namespace (``django_heroku.settings(locals())``, ``globals().update(...)``,
+        ``exec(open("local_settings.py").read())``) may set any setting, DATABASES included: the settings read
+        so far become unknown, never what they were before (django-heroku's DATABASES is DATABASE_URL's, not
+        the sqlite file written above it)."""
+        writer = _namespace_writer(node)
+        if writer is None:
+            return
+        log.warning("%s line %d: %s may change any setting; the settings are read as unknown from there on",
+                    self._reading[-1] if self._reading else "settings", getattr(node, "lineno", 0), writer)
+        for name in list(ns):
+            if name.isupper():
+                ns[name] = UNKNOWN
+
+    def _run_statement(self, node: ast.stmt, ns: dict[str, Any], package: str) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -179,6 +200,7 @@ class Reader:
             except _CannotEvaluate:
                 for name in _assigned(node):
                     ns[name] = UNKNOWN
+                self._forget_if_namespace_written(node, ns)
             else:
                 self._run(node.body if taken else node.orelse, ns, package)
         elif isinstance(node, ast.Try):
@@ -187,6 +209,7 @@ class Reader:
             for handler in node.handlers:
                 for name in _assigned(handler):
                     ns[name] = UNKNOWN
+                self._forget_if_namespace_written(handler, ns)
             self._run(node.orelse, ns, package)
             self._run(node.finalbody, ns, package)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
@@ -775,6 +798,21 @@ def _changed(receiver: dict[Any, Any] | list[Any] | DatabaseUrl, method: str, ar
     target.update(other)
     target.update(kwargs)
     return receiver
+
+
+#: Calls that hand the module's namespace to other code, or run code in it.
+_NAMESPACE_CALLS = frozenset({"locals", "globals", "exec", "execfile"})
+
+
+def _namespace_writer(node: ast.AST) -> str | None:
+    """The call in ``node`` through which other code may set the module's names (``locals()`` passed to a
+    function, ``globals().update``, ``exec``; ``vars()`` without an argument is ``locals()``), or None."""
+    for child in ast.walk(node):
+        if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and (
+                child.func.id in _NAMESPACE_CALLS or (child.func.id == "vars" and not child.args)):
+            # The statement when it is one call (django_heroku.settings(locals())), else the call itself.
+            return ast.unparse(node.value)[:80] if isinstance(node, ast.Expr) else f"{child.func.id}()"
+    return None
 
 
 def _assigned(node: ast.AST) -> set[str]:

@@ -223,6 +223,22 @@ def test_database_url_from_dotenv_when_settings_cannot_be_read(tmp_path: Path, n
     assert redact("dotenv-secret-9") == "***"
 
 
+def test_django_heroku_database_is_database_urls(tmp_path: Path, no_python: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Heroku layout: startproject's sqlite DATABASES, then django_heroku.settings(locals()), which replaces
+    it with DATABASE_URL's. Read without Python the sqlite file was named: the wrong database dumped."""
+    root = project(tmp_path / "p", "from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+                   "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3',\n"
+                   "                         'NAME': BASE_DIR / 'db.sqlite3'}}\n"
+                   "import django_heroku\ndjango_heroku.settings(locals())\n")
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:heroku-secret-7@ec2.example:5432/d1")
+    framework = detected(root)
+    assert framework.database is not None and (framework.database.engine, framework.database.name) == (
+        "postgresql", "d1")
+    monkeypatch.delenv("DATABASE_URL")
+    assert detected(root).database is None
+
+
 def test_dollar_signs_in_dotenv_read_as_python_dotenv_does(tmp_path: Path, no_python: None) -> None:
     """python-dotenv expands "${NAME}" and "${NAME:-default}" only: "pa$word" is a password, not "pa"."""
     root = project(tmp_path / "p", "from .secrets import load_database\nDATABASES = load_database()\n")

@@ -393,3 +393,35 @@ def test_dotenv_file_the_settings_load(tmp_path: Path, loader: str, real: dict[s
     environ = {"DATABASE_URL": "postgres://u:p@h/dotenv", **real}
     names = read_settings(root, "site.settings", root / "site" / "settings.py", root, environ, real=real)
     assert names["DATABASES"]["default"] == DatabaseUrl(f"postgres://u:p@h/{expected}")
+
+
+_SQLITE_SETTINGS = ("from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\n"
+                    "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3',\n"
+                    "                         'NAME': BASE_DIR / 'db.sqlite3'}}\n"
+                    "MEDIA_ROOT = BASE_DIR / 'media'\n")
+
+
+@pytest.mark.parametrize("statement", [
+    "import django_heroku\ndjango_heroku.settings(locals())",
+    "import django_on_heroku\ndjango_on_heroku.settings(locals(), staticfiles=False)",
+    "from . import local_settings\nglobals().update(vars(local_settings))",
+    "globals()['DATABASES'] = {}",
+    "exec(open(os.path.join(BASE_DIR, 'local_settings.py')).read())",
+    "configure(vars())",
+    "if os.environ.get('UNKNOWABLE') in some_list:\n    apply(locals())",
+    "try:\n    from .local import *\nexcept ImportError:\n    apply(globals())",
+    "for key in ('A', 'B'):\n    globals()[key] = 1",
+])
+def test_code_given_the_namespace_leaves_the_settings_unknown(tmp_path: Path, statement: str) -> None:
+    """django-heroku's settings(locals()) replaces DATABASES with DATABASE_URL's database: the reader stepped
+    over the call and named the sqlite file written above it, so the wrong database was dumped. Any code handed
+    the module's namespace (locals(), globals(), vars(), exec) may set any setting: what was read before it
+    is unknown from there on, and names assigned after it are read again."""
+    names = read(tmp_path, "import os\n" + _SQLITE_SETTINGS + statement + "\nSTATIC_ROOT = '/srv/static'\n")
+    assert names["DATABASES"] is UNKNOWN and names["MEDIA_ROOT"] is UNKNOWN
+    assert names["STATIC_ROOT"] == "/srv/static"
+
+
+def test_reading_the_namespace_in_a_function_body_that_never_runs_changes_nothing(tmp_path: Path) -> None:
+    names = read(tmp_path, _SQLITE_SETTINGS + "def debug_names():\n    return sorted(globals())\n")
+    assert is_known(names["DATABASES"])
