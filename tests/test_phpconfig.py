@@ -75,7 +75,8 @@ def write(path: Path, text: str) -> Path:
 def test_wp_config_sample_layout(tmp_path: Path) -> None:
     config_file = write(tmp_path / "wp-config.php", WP_CONFIG)
     write(tmp_path / "wp-settings.php", "<?php die('never read');")
-    config = read_php_config(config_file, environ={"WP_DB_HOST": "db.internal:3307"})
+    # wp-settings.php is WordPress itself: code that sets no configuration (None), as the plugin's rule says.
+    config = read_php_config(config_file, environ={"WP_DB_HOST": "db.internal:3307"}, follow=lambda path: None)
     assert config.constants["DB_NAME"] == "shop_wp"
     assert config.constants["DB_USER"] == "shop"
     assert config.constants["DB_PASSWORD"] == "s3cr3t$pw"
@@ -92,7 +93,7 @@ def test_includes_only_what_follow_allows(tmp_path: Path) -> None:
     write(tmp_path / "wp-config-local.php", "<?php define('DB_NAME', 'local_wp'); $table_prefix = 'loc_';")
     write(tmp_path / "wp-settings.php", "<?php define('DB_NAME', 'from_settings');")
     config = read_php_config(config_file, environ={},
-                             follow=lambda path: path.name != "wp-settings.php")
+                             follow=lambda path: None if path.name == "wp-settings.php" else True)
     # The local file runs in the same scope: its variable wins, but define() keeps the first definition
     # (PHP warns about the second), which is the one before the include.
     assert config.constants["DB_NAME"] == "shop_wp"
@@ -656,3 +657,45 @@ def test_a_reason_from_an_included_file_names_that_file(tmp_path: Path, statemen
     (tmp_path / "sites/alone.php").write_text("<?php\n$databases = [];\n" + statement + "\n")
     alone = read_php_config(tmp_path / "sites/alone.php").variables["databases"].reason
     assert " in " not in alone.split(")")[-1], alone
+
+
+_SECRETS_THEN_FALLBACKS = """<?php
+$databases['default']['default'] = ['database' => 'dev_default', 'host' => 'localhost'];
+require_once '/etc/app/secrets.php';
+defined('DB_NAME') || define('DB_NAME', 'wordpress');
+if (!defined('DB_HOST')) { define('DB_HOST', 'localhost'); }
+define('DB_USER', 'root');
+$fallback = $settings ?? 'unset';
+"""
+
+
+@pytest.mark.parametrize("include", ["require_once '/etc/app/secrets.php';", "include secrets_path();",
+                                     "if ($_SERVER['HTTP_HOST'] === 'x') { include __DIR__ . '/secrets.php'; }",
+                                     "$ok = $_SERVER['HTTP_HOST'] && include __DIR__ . '/secrets.php';"])
+@pytest.mark.parametrize("rule", ["no rule", "refused"])
+def test_what_an_unread_include_may_set_is_unknown(tmp_path: Path, include: str, rule: str) -> None:
+    """A secrets file synco may not read (outside the project, Debian's /etc/wordpress/config-<host>.php), then
+    fallbacks: defined('DB_NAME') || define('DB_NAME', 'wordpress'). The fallbacks were read as the database
+    (the wrong one dumped, or the wrong local one replaced), and variables set before the include kept their
+    values. After an include that is not read, every variable and every constant not defined yet is unknown;
+    one the caller's rule calls code (None) changes nothing."""
+    (tmp_path / "secrets.php").write_text("<?php define('DB_NAME', 'real');")
+    config_file = write(tmp_path / "wp-config.php", _SECRETS_THEN_FALLBACKS.replace(
+        "require_once '/etc/app/secrets.php';", include.replace("/etc/app", str(tmp_path))))
+    follow = None if rule == "no rule" else (lambda path: False)
+    config = read_php_config(config_file, environ={}, follow=follow)
+    for name in ("DB_NAME", "DB_HOST", "DB_USER"):
+        assert isinstance(config.constants.get(name), PhpUnknown), (name, config.constants.get(name))
+    assert isinstance(config.variables["databases"], PhpUnknown)
+    assert isinstance(config.variables["fallback"], PhpUnknown)
+    code = read_php_config(config_file, environ={}, follow=lambda path: None)
+    if "HTTP_HOST" not in include and "secrets_path" not in include:
+        assert code.constants["DB_NAME"] == "wordpress" and code.variables["fallback"] == "unset"
+
+
+def test_an_unknown_condition_before_define_leaves_the_constant_unknown(tmp_path: Path) -> None:
+    """getenv() of a request's host || define(...): whether the define ran is not known; it was left undefined
+    (then reported as 'not defined'), or, with a later fallback, read as that fallback."""
+    config = read_php_config(write(tmp_path / "a.php", "<?php $_SERVER['HTTP_HOST'] || define('DB_NAME', 'x');\n"
+                                   "defined('DB_NAME') || define('DB_NAME', 'fallback');\n"), environ={})
+    assert isinstance(config.constants["DB_NAME"], PhpUnknown)

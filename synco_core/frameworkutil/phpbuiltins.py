@@ -51,7 +51,7 @@ class Evaluator(Protocol):
 
     def eval_const(self, node: tuple[Any, ...]) -> Any: ...
 
-    def is_defined(self, name: str) -> bool: ...
+    def is_defined(self, name: str) -> Any: ...
 
 
 
@@ -88,7 +88,10 @@ def _env(ev: Evaluator, name: Any, default: Any = None) -> Any:
 
 
 def _defined(ev: Evaluator, name: Any) -> Any:
-    return isinstance(name, str) and (ev.is_defined(name) or name in PREDEFINED)
+    if not isinstance(name, str):
+        return False
+    # True, False, or unknown when a file synco did not read may have defined it.
+    return True if name in PREDEFINED else ev.is_defined(name)
 
 
 def _constant(ev: Evaluator, name: Any) -> Any:

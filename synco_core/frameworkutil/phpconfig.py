@@ -102,8 +102,11 @@ class _Return(Exception):
         self.value = value
 
 
-#: ``follow(path)`` decides whether an ``include`` / ``require`` of ``path`` is read.
-FollowRule = Callable[[Path], bool]
+#: ``follow(path)`` decides whether an ``include`` / ``require`` of ``path`` is read: True reads it; None steps
+#: over it as code that sets no configuration (the framework itself, Composer's autoloader); False leaves it
+#: unread as configuration that may set anything (a secrets file outside the project), so every variable and
+#: every constant not defined yet is unknown from there on.
+FollowRule = Callable[[Path], bool | None]
 
 
 class _Evaluator:
@@ -119,6 +122,9 @@ class _Evaluator:
         #: Per file being run (PHP's imports hold for the file that declares them): alias -> imported class.
         self.imports: list[dict[str, str]] = []
         self.included: set[Path] = set()
+        #: Why any constant not defined yet may already be defined, and any variable set: an include that was
+        #: not read (the first one), or None.
+        self.opaque: str | None = None
 
     # -- bookkeeping
 
@@ -139,8 +145,22 @@ class _Evaluator:
         current, first = self.file_stack[-1], self.file_stack[0]
         return f" in {current.relative_to(first.parent) if current.is_relative_to(first.parent) else current}"
 
-    def is_defined(self, name: str) -> bool:
-        return name in self.config.constants
+    def is_defined(self, name: str) -> Any:
+        if name in self.config.constants:
+            return True
+        # defined('DB_NAME') || define('DB_NAME', 'fallback') after a secrets file synco did not read: the
+        # fallback is not what PHP uses when that file defines the constant.
+        return PhpUnknown(f"it may be defined where {self.opaque}") if self.opaque else False
+
+    def unread_include(self, what: str) -> None:
+        """An include that may set anything was not read: what it may have set is unknown from here on.
+        Every variable becomes unknown (the file may assign it), and so do the constants it may define
+        (see :meth:`is_defined`, :meth:`define`, :meth:`eval_const`)."""
+        reason = f"{what} was not read"
+        for name in list(self.config.variables):
+            if name not in ("_ENV", "_SERVER", "GLOBALS", "this"):
+                self.config.variables[name] = PhpUnknown(f"it may be set where {reason}")
+        self.opaque = self.opaque or reason
 
     def note(self, text: str) -> None:
         if len(self.config.notes) < 200:
@@ -209,6 +229,8 @@ class _Evaluator:
                     # Whatever any branch may set is unknown now, not what it was before the if.
                     self.forget(*changed_in_statements((branches, otherwise)),
                                 f"{reason} at line {statement.line}{self.in_file()}")
+                    for include in _includes_in((branches, otherwise)):
+                        self.branch_include(include, f"{reason} at line {statement.line}{self.in_file()}")
                     return
                 if to_bool(value):
                     self.run_block(body)
@@ -242,6 +264,28 @@ class _Evaluator:
             if name not in self.config.constants:
                 self.config.constants[name] = PhpUnknown(f"it may be defined where {reason}")
 
+    def not_run(self, operands: Any, unknown: PhpUnknown) -> None:
+        """Operands not evaluated because what decides whether they run is unknown: what they may assign or
+        define is unknown too, never left as it was (``unknown || define('X', ...)`` left X undefined)."""
+        reason = f"an operand that may not run (after {unknown.reason}) was not evaluated{self.in_file()}"
+        if self.opaque and self.opaque in unknown.reason:
+            # What an unread file may define decides it: that file is the reason, said once.
+            reason = self.opaque
+        self.forget(*changed_in_statements(operands), reason)
+        for include in _includes_in(operands):
+            self.branch_include(include, reason)
+
+    def branch_include(self, node: Node, reason: str) -> None:
+        """An include in a branch that was not run: unknown effects, unless it is code that sets no
+        configuration (the framework's own files, as :data:`FollowRule` says)."""
+        target = self.evaluate(node[2])
+        path = None if isinstance(target, PhpUnknown) else self.resolve_path(to_str(target))
+        if path is not None and not path.is_file():
+            return
+        if path is not None and self.follow is not None and self.follow(path) is None:
+            return
+        self.unread_include(f"{node[1]} in {reason}")
+
     def define(self, name: Any, value: Any) -> bool:
         if not isinstance(name, str):
             self.note(f"{self.here()}: a constant whose name is not known was not defined")
@@ -249,6 +293,9 @@ class _Evaluator:
         if name in self.config.constants:
             # PHP keeps the first definition (and warns about the second).
             return False
+        if self.opaque:
+            self.config.constants[name] = PhpUnknown(f"it may be defined first where {self.opaque}")
+            return True
         self.config.constants[name] = self.copy(value)
         return True
 
@@ -320,6 +367,8 @@ class _Evaluator:
             return dict(self.config.variables)
         if name == "this":
             return PhpUnknown("$this is not evaluated")
+        if name not in self.config.variables and self.opaque:
+            return PhpUnknown(f"it may be set where {self.opaque}")
         return self.config.variables.get(name)
 
     def eval_magic(self, node: Node) -> Any:
@@ -340,6 +389,8 @@ class _Evaluator:
         upper = name.upper()
         if upper in ("TRUE", "FALSE", "NULL"):
             return {"TRUE": True, "FALSE": False, "NULL": None}[upper]
+        if self.opaque:
+            return PhpUnknown(f"it may be defined where {self.opaque}")
         return PhpUnknown(f"the constant {name} is not defined")
 
     def eval_classconst(self, node: Node) -> Any:
@@ -435,6 +486,7 @@ class _Evaluator:
     def eval_ternary(self, node: Node) -> Any:
         condition = self.evaluate(node[1])
         if isinstance(condition, PhpUnknown):
+            self.not_run(node[2:], condition)
             return condition
         if to_bool(condition):
             return condition if node[2] is None else self.evaluate(node[2])
@@ -445,10 +497,13 @@ class _Evaluator:
         left = self.evaluate(node[2])
         if op == "??":
             if isinstance(left, PhpUnknown):
+                self.not_run(node[3], left)
                 return left
             return left if left is not None else self.evaluate(node[3])
         if op in ("&&", "and", "||", "or"):
             if isinstance(left, PhpUnknown):
+                # defined('DB_NAME') || define('DB_NAME', 'wp'): whether the define ran is not known.
+                self.not_run(node[3], left)
                 return left
             truth = to_bool(left)
             if op in ("&&", "and") and not truth:
@@ -606,6 +661,7 @@ class _Evaluator:
         target = self.evaluate(node[2])
         if isinstance(target, PhpUnknown):
             self.note(f"{self.here()}: {kind} of a path that is not known ({target.reason}) was not read")
+            self.unread_include(f"{kind} of a path that is not known{self.in_file()}")
             return PhpUnknown(f"{kind} of a path that is not known")
         path = self.resolve_path(to_str(target))
         if path is None or not path.is_file():
@@ -613,8 +669,11 @@ class _Evaluator:
             return False
         if kind.endswith("_once") and path.resolve() in self.included:
             return True
-        if self.follow is None or not self.follow(path):
+        verdict = False if self.follow is None else self.follow(path)
+        if not verdict:
             self.note(f"{self.here()}: {kind} {path} was not read")
+            if verdict is not None:
+                self.unread_include(f"{kind} {path}")
             return PhpUnknown(f"{kind} {path.name} was not read")
         value = self.run_file(path)
         # An included file without a return statement gives 1, as PHP's include does.
@@ -684,6 +743,26 @@ class _Evaluator:
             return builtin(self, *values)
         except (TypeError, ValueError, IndexError, OverflowError) as exc:
             return PhpUnknown(f"{name}() could not be evaluated: {type(exc).__name__}")
+
+
+def _includes_in(item: Any) -> list[Node]:
+    """The include / require nodes anywhere in parsed statements."""
+    found: list[Node] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Statement):
+            walk(value.parts)
+        elif isinstance(value, list):
+            for element in value:
+                walk(element)
+        elif isinstance(value, tuple):
+            if value and value[0] == "include" and len(value) == 3:
+                found.append(value)
+            for element in value:
+                walk(element)
+
+    walk(item)
+    return found
 
 
 def parse_php_config(text: str, *, source: str = "PHP file", path: Path | None = None,

@@ -142,14 +142,18 @@ def composer_environment(site: DrupalSite, project_dir: Path, environ: dict[str,
 def _read_file(site: DrupalSite, project_dir: Path, environ: Mapping[str, str], result: DrupalSettings) -> None:
     boundaries = [site.root, project_dir]
 
-    def follow(path: Path) -> bool:
+    def follow(path: Path) -> bool | None:
         # The path as PHP names it counts, as well as where it leads: a deploy tool links settings.local.php
-        # of each release to a shared folder beside the releases, and PHP reads it through the link.
+        # of each release to a shared folder beside the releases, and PHP reads it through the link. Drupal's
+        # and its dependencies' code sets no settings (None); a file outside the project (a secrets file under
+        # /etc) is settings synco may not read (False), which leaves what it may set unknown.
         for boundary in boundaries:
             parts = path_below(path, boundary)
             if parts is not None:
                 real_parts = path_below(Path(os.path.realpath(path)), boundary) or ("",)
-                return not ({*parts[:-1], *real_parts[:-1]} & CODE_FOLDERS) and path.suffix == ".php"
+                if {*parts[:-1], *real_parts[:-1]} & CODE_FOLDERS:
+                    return None
+                return path.suffix == ".php"
         return False
 
     php = read_php_config(site.settings_file, environ=environ,

@@ -241,13 +241,16 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
         environ = bedrock_environment(config.bedrock, environ)
         functions = bedrock_functions(config_map)
 
-    def follow(path: Path) -> bool:
+    def follow(path: Path) -> bool | None:
         # Local configuration files beside wp-config.php (wp-config-local.php, a secrets file) are read, also
-        # through a link into a deploy tool's shared folder; WordPress itself and Composer's autoloader never are.
+        # through a link into a deploy tool's shared folder; WordPress itself and Composer's autoloader never
+        # are, and set no configuration (None). A file outside the project (/etc/wordpress/config-prod.php) is
+        # configuration synco may not read (False): what it may define is unknown, never a fallback after it.
         parts = path_below(path, boundary)
         real_parts = path_below(Path(os.path.realpath(path)), boundary) or ()
-        return (parts is not None and path.name not in BOOTSTRAP_FILES
-                and not {"wp-includes", "wp-admin", "vendor"} & {*parts, *real_parts})
+        if path.name in BOOTSTRAP_FILES or {"wp-includes", "wp-admin", "vendor"} & {*(parts or ()), *real_parts}:
+            return None
+        return parts is not None
 
     php = read_php_config(config.config_file, environ=environ, constants={"ABSPATH": f"{config.root}/"},
                           follow=follow, functions=functions)

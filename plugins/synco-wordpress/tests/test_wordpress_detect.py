@@ -302,3 +302,23 @@ def test_database_name_defined_in_a_switch_is_not_guessed(tmp_path: Path, wordpr
     framework = detect(site)
     assert framework.database is None
     assert "DB_NAME" in caplog.text and "switch" in caplog.text
+
+
+def test_a_secrets_file_outside_the_project_is_never_replaced_by_the_fallbacks(
+        tmp_path: Path, wordpress_manager: SyncoPluginManager, no_php: None, caplog: pytest.LogCaptureFixture) -> None:
+    """Debian's /etc/wordpress/config-<host>.php, a secrets file under /etc: wp-config.php requires it, then
+    defines fallbacks with defined() || define(). synco does not read a file outside the project, and read the
+    fallbacks as the database (root@localhost/wordpress: the wrong one dumped, or a local one replaced)."""
+    site = copy_site(tmp_path / "site")
+    secrets = tmp_path / "etc" / "config-prod.php"
+    secrets.parent.mkdir()
+    secrets.write_text("<?php define('DB_NAME', 'real_prod'); define('DB_USER', 'wp');\n")
+    config = site / "wp-config.php"
+    text = config.read_text()
+    for name, value in (("DB_NAME", "database_name_here"), ("DB_USER", "username_here")):
+        text = text.replace(f"define( '{name}', '{value}' );",
+                            f"defined( '{name}' ) || define( '{name}', 'wordpress' );")
+    config.write_text(text.replace("<?php", f"<?php\nrequire_once '{secrets}';", 1))
+    framework = detect(site)
+    assert framework.database is None
+    assert "DB_NAME cannot be read without PHP" in caplog.text and str(secrets) in caplog.text
