@@ -15,6 +15,8 @@ reads one variable from it, so the console stays the source of truth where it ca
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -23,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_config_text, read_php_config, run_command
+from synco_core import (
+    ConfigError,
+    PhpUnknown,
+    load_dotenv_files,
+    read_config_text,
+    read_php_config,
+    register_secret,
+    run_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +125,60 @@ def runtime_options(project_dir: Path) -> RuntimeOptions:
                           disable_dotenv=flag("disable_dotenv"))
 
 
+#: Platform.sh's bridge for Symfony: Composer's autoloader runs it before the runtime loads any dotenv file.
+FLEX_BRIDGE = "platformsh/symfonyflex-bridge"
+
+
+def _uses_flex_bridge(project_dir: Path) -> bool:
+    if (project_dir / "vendor" / FLEX_BRIDGE).is_dir():
+        return True
+    try:
+        composer = json.loads(read_config_text(project_dir / "composer.json", kind="composer.json file"))
+    except (OSError, ValueError):
+        return False
+    require = composer.get("require") if isinstance(composer, dict) else None
+    return isinstance(require, dict) and FLEX_BRIDGE in require
+
+
+def platform_bridge_environment(project_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment after ``platformsh/symfonyflex-bridge`` ran, when the project uses it and runs on
+    Platform.sh (``PLATFORM_APPLICATION_NAME`` and ``PLATFORM_ENVIRONMENT`` set: the config reader's
+    ``inRuntime()``): ``APP_ENV`` is ``prod`` unless set, and ``DATABASE_URL`` is the relationship named
+    ``database`` (the first of ``PLATFORM_RELATIONSHIPS``, base64 JSON), over whatever the environment and
+    the dotenv files say, as the bridge sets it before they are read. Elsewhere ``env`` is returned as it is."""
+    if not (env.get("PLATFORM_APPLICATION_NAME") and env.get("PLATFORM_ENVIRONMENT")) or not _uses_flex_bridge(
+            project_dir):
+        return dict(env)
+    result = {**env, "APP_ENV": env.get("APP_ENV") or "prod"}
+    raw = env.get("PLATFORM_RELATIONSHIPS")
+    if not raw:
+        return result
+    try:
+        relationships = json.loads(base64.b64decode(raw, validate=True))
+    except (ValueError, binascii.Error):
+        raise ConfigError("PLATFORM_RELATIONSHIPS is not base64-encoded JSON (platformsh/symfonyflex-bridge "
+                          "reads the database from it)") from None
+    endpoints = relationships.get("database") if isinstance(relationships, dict) else None
+    if not endpoints:
+        return result
+    first = endpoints[0] if isinstance(endpoints, list) else None
+    parts = ("scheme", "username", "password", "host", "port", "path")
+    if not isinstance(first, dict) or not all(isinstance(first.get(key), str | int) for key in parts):
+        raise ConfigError("PLATFORM_RELATIONSHIPS: the relationship 'database' lacks the scheme, username, "
+                          "password, host, port or path platformsh/symfonyflex-bridge builds DATABASE_URL from")
+    scheme, user, password, host, port, path = (str(first[key]) for key in parts)
+    register_secret(password)
+    # The bridge's doctrine formatter, which writes the parts as they are (serverVersion aside).
+    result["DATABASE_URL"] = f"{scheme}://{user}:{password}@{host}:{port}/{path}" + (
+        "?charset=utf8mb4" if scheme == "mysql" else "")
+    return result
+
+
 def resolve_env(project_dir: Path, environ: Mapping[str, str] | None = None) -> SymfonyEnv:
     """Every variable the application sees (real environment plus the dotenv files), as ``SymfonyRuntime``
-    boots them with the project's runtime options (:func:`runtime_options`)."""
-    env = dict(os.environ if environ is None else environ)
+    boots them with the project's runtime options (:func:`runtime_options`), after Platform.sh's bridge
+    (:func:`platform_bridge_environment`)."""
+    env = platform_bridge_environment(project_dir, dict(os.environ if environ is None else environ))
     options = runtime_options(project_dir)
     key = options.env_var_name
     if options.disable_dotenv:

@@ -349,3 +349,41 @@ def test_runtime_options_of_the_wrong_type_are_one_line(make_project: Make, opti
     project = _with_runtime(make_project("symfony7"), **options)
     with pytest.raises(ConfigError, match=rf"^composer.json: extra.runtime.{name} is not"):
         resolve_env(project, {})
+
+
+def _relationships(**database: object) -> str:
+    import base64
+    import json
+
+    return base64.b64encode(json.dumps({"database": [database]}).encode()).decode()
+
+
+_PLATFORM = {"PLATFORM_APPLICATION_NAME": "app", "PLATFORM_ENVIRONMENT": "main-bvxea6i"}
+
+
+def test_platformsh_flex_bridge_database(make_project: Make) -> None:
+    """platformsh/symfonyflex-bridge, run by Composer's autoloader before any dotenv file, sets DATABASE_URL
+    from the relationship 'database' and APP_ENV=prod unless set. synco read the skeleton's .env DATABASE_URL
+    (127.0.0.1:5432/app) on Platform.sh: another database than the application's."""
+    project = make_project("symfony7")
+    composer = project / "composer.json"
+    composer.write_text(composer.read_text().replace('"require": {', '"require": {\n        '
+                                                     '"platformsh/symfonyflex-bridge": "^2.7",'))
+    relationships = _relationships(scheme="mysql", username="user", password="psh-pw-4512", host="database.internal",
+                                   port=3306, path="main", query={"is_master": True})
+    env = resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": relationships,
+                                "DATABASE_URL": "mysql://stale@elsewhere/old"})
+    assert env.app_env == "prod"
+    assert env.get("DATABASE_URL") == "mysql://user:psh-pw-4512@database.internal:3306/main?charset=utf8mb4"
+    assert redact("psh-pw-4512") == "***"
+    # Outside Platform.sh's runtime (a laptop, the build hook) the bridge does nothing.
+    assert "127.0.0.1:5432" in (resolve_env(project, {"PLATFORM_RELATIONSHIPS": relationships}).get("DATABASE_URL")
+                                or "")
+    with pytest.raises(ConfigError, match=r"^PLATFORM_RELATIONSHIPS is not base64-encoded JSON"):
+        resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": "not base64!"})
+    with pytest.raises(ConfigError, match="lacks the scheme"):
+        resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": _relationships(scheme="mysql")})
+    # Without the bridge, Platform.sh's variables change nothing.
+    composer.write_text(composer.read_text().replace('"platformsh/symfonyflex-bridge": "^2.7",', ""))
+    plain = resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": relationships})
+    assert plain.app_env == "dev" and "127.0.0.1:5432" in (plain.get("DATABASE_URL") or "")
