@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.php import find_php, php_candidates
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
     from synco_core.frameworkutil.phpvalues import PhpUnknown
+    from synco_core.frameworkutil.platformsh import endpoint_parts as platform_endpoint_parts
+    from synco_core.frameworkutil.platformsh import platform_in_runtime, platform_relationship
     from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
     from synco_core.frameworkutil.tableshapes import (
         address_masked,
@@ -105,6 +107,9 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "CommandResult": ("synco_core.frameworkutil.commands", "CommandResult"),
     "FrameworkCommandError": ("synco_core.frameworkutil.commands", "FrameworkCommandError"),
     "pdo_tls_options": ("synco_core.frameworkutil.pdo", "tls_options"),
+    "platform_in_runtime": ("synco_core.frameworkutil.platformsh", "platform_in_runtime"),
+    "platform_relationship": ("synco_core.frameworkutil.platformsh", "platform_relationship"),
+    "platform_endpoint_parts": ("synco_core.frameworkutil.platformsh", "endpoint_parts"),
     "pdo_attribute_name": ("synco_core.frameworkutil.pdo", "attribute_name"),
     "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
     "tables_with_columns": ("synco_core.frameworkutil.tableshapes", "tables_with_columns"),
@@ -211,6 +216,9 @@ __all__ = [
     "pdo_attribute_name",
     "pdo_tls_options",
     "php_candidates",
+    "platform_endpoint_parts",
+    "platform_in_runtime",
+    "platform_relationship",
     "quote_name",
     "read_config_file",
     "read_config_text",

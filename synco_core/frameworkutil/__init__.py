@@ -15,6 +15,8 @@ them from :mod:`synco_core` (the public API); the modules here are internal:
 - :mod:`synco_core.frameworkutil.pdo`: PDO MySQL TLS driver options as synco's database options
   (``synco_core.pdo_tls_options``, ``synco_core.pdo_attribute_name``).
 - :mod:`synco_core.frameworkutil.passwords`: the bcrypt hash of "password" that sanitising profiles use.
+- :mod:`synco_core.frameworkutil.platformsh`: Platform.sh's ``PLATFORM_RELATIONSHIPS``, as its framework
+  bridges read it.
 - :mod:`synco_core.frameworkutil.phpconfig`: ``read_php_config`` / ``parse_php_config``, PHP configuration
   files (``wp-config.php``, Drupal's ``settings.php``) evaluated without running PHP, on
   :mod:`.phptokens` (tokens), :mod:`.phpparse` (syntax tree), :mod:`.phpvalues` (PHP's conversions,

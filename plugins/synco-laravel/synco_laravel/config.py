@@ -30,6 +30,9 @@ from synco_core import (
     find_php,
     load_dotenv_files,
     pdo_attribute_name,
+    platform_endpoint_parts,
+    platform_in_runtime,
+    platform_relationship,
     read_config_text,
     read_php_config,
     run_command,
@@ -254,9 +257,39 @@ class _Env:
         return raw
 
 
+#: Platform.sh's bridge for Laravel: Composer's autoloader runs it before Laravel reads ``.env``.
+LARAVEL_BRIDGE = "platformsh/laravel-bridge"
+
+
+def platform_bridge_environment(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment after ``platformsh/laravel-bridge`` ran, when the project uses it on Platform.sh
+    (:func:`synco_core.platform_in_runtime`): ``DB_CONNECTION``, ``DB_HOST``, ``DB_PORT``, ``DB_DATABASE``,
+    ``DB_USERNAME`` and ``DB_PASSWORD`` from the relationship named ``database``, over the real environment
+    (the bridge sets them whatever was set), so ``.env`` never names them. Elsewhere ``environ`` as it is.
+    ``php artisan tinker`` runs the bridge itself: this is for the files' reading."""
+    env = dict(environ)
+    if not platform_in_runtime(env):
+        return env
+    uses = (project_dir / "vendor" / LARAVEL_BRIDGE).is_dir()
+    if not uses:
+        try:
+            composer = json.loads(read_config_text(project_dir / "composer.json", kind="composer.json file",
+                                                   errors="replace"))
+            uses = isinstance(composer, dict) and LARAVEL_BRIDGE in (composer.get("require") or {})
+        except (OSError, ValueError, TypeError):
+            uses = False
+    endpoint = platform_relationship(env, "database") if uses else None
+    if endpoint is None:
+        return env
+    parts = platform_endpoint_parts(endpoint, "database", ("scheme", "host", "port", "path", "username", "password"))
+    names = ("DB_CONNECTION", "DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USERNAME", "DB_PASSWORD")
+    return {**env, **dict(zip(names, parts, strict=True))}
+
+
 def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> LaravelConfig:
     """``.env``, the project's ``config/database.php`` and ``config/filesystems.php`` read without PHP
     (:mod:`synco_laravel.configfiles`), and the skeleton's defaults for what only PHP could compute."""
+    environ = platform_bridge_environment(project_dir, environ)
     major, version = detect_major_version(project_dir)
     notes: list[str] = []
     cache = config_cache_path(project_dir, environ)
@@ -370,6 +403,7 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     """The connections the skeleton's ``config/database.php`` gives with this ``.env``: the boilerplate
     every project carries (sqlite, mysql, mariadb, pgsql, sqlsrv), which ``detect`` leaves unmentioned."""
     major, _version = detect_major_version(project_dir)
+    environ = platform_bridge_environment(project_dir, environ)
     env = _Env(load_dotenv_files([environment_file(project_dir, environ)], environ=environ, style="phpdotenv"),
                environ)
     modern = major is None or major >= 11

@@ -427,3 +427,33 @@ def test_environment_specific_dotenv_file(make_project: Make, no_php: None, monk
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
     assert (framework.database.name, framework.database.source) == (expected[0], f"{expected[1]} (connection mysql)")
+
+
+def test_platformsh_laravel_bridge_without_php(make_project: Make, no_php: None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """platformsh/laravel-bridge, run by Composer's autoloader, sets DB_* from PLATFORM_RELATIONSHIPS' 'database'
+    on Platform.sh, whatever the environment and .env say. Read from the files, .env's database was named (the
+    wrong one dumped); php artisan tinker runs the bridge itself."""
+    import base64
+    import json
+
+    project = make_project("laravel11", env={"DB_CONNECTION": "mysql", "DB_DATABASE": "from_env_file",
+                                             "DB_HOST": "127.0.0.1"})
+    composer = json.loads((project / "composer.json").read_text())
+    composer.setdefault("require", {})["platformsh/laravel-bridge"] = "^2.0"
+    (project / "composer.json").write_text(json.dumps(composer))
+    endpoint = {"scheme": "pgsql", "host": "postgresql.internal", "port": 5432, "path": "main",
+                "username": "main", "password": "psh-laravel-pw-7"}
+    monkeypatch.setenv("PLATFORM_RELATIONSHIPS", base64.b64encode(json.dumps({"database": [endpoint]}).encode())
+                       .decode())
+    # The build hook (no PLATFORM_ENVIRONMENT) and a laptop: the bridge does nothing, .env is read.
+    monkeypatch.setenv("PLATFORM_APPLICATION_NAME", "app")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    assert framework.database.name == "from_env_file"
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "main-bvxea6i")
+    framework = detect_framework(project)
+    assert framework is not None and framework.database is not None
+    db = framework.database
+    assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
+        "postgresql", "postgresql.internal", 5432, "main", "main", "psh-laravel-pw-7")

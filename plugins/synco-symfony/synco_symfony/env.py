@@ -15,8 +15,6 @@ reads one variable from it, so the console stays the source of truth where it ca
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
@@ -29,9 +27,11 @@ from synco_core import (
     ConfigError,
     PhpUnknown,
     load_dotenv_files,
+    platform_endpoint_parts,
+    platform_in_runtime,
+    platform_relationship,
     read_config_text,
     read_php_config,
-    register_secret,
     run_command,
 )
 
@@ -142,32 +142,17 @@ def _uses_flex_bridge(project_dir: Path) -> bool:
 
 def platform_bridge_environment(project_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
     """The environment after ``platformsh/symfonyflex-bridge`` ran, when the project uses it and runs on
-    Platform.sh (``PLATFORM_APPLICATION_NAME`` and ``PLATFORM_ENVIRONMENT`` set: the config reader's
-    ``inRuntime()``): ``APP_ENV`` is ``prod`` unless set, and ``DATABASE_URL`` is the relationship named
-    ``database`` (the first of ``PLATFORM_RELATIONSHIPS``, base64 JSON), over whatever the environment and
-    the dotenv files say, as the bridge sets it before they are read. Elsewhere ``env`` is returned as it is."""
-    if not (env.get("PLATFORM_APPLICATION_NAME") and env.get("PLATFORM_ENVIRONMENT")) or not _uses_flex_bridge(
-            project_dir):
+    Platform.sh (:func:`synco_core.platform_in_runtime`): ``APP_ENV`` is ``prod`` unless set, and
+    ``DATABASE_URL`` is the relationship named ``database``, over whatever the environment and the dotenv
+    files say, as the bridge sets it before they are read. Elsewhere ``env`` is returned as it is."""
+    if not platform_in_runtime(env) or not _uses_flex_bridge(project_dir):
         return dict(env)
     result = {**env, "APP_ENV": env.get("APP_ENV") or "prod"}
-    raw = env.get("PLATFORM_RELATIONSHIPS")
-    if not raw:
+    endpoint = platform_relationship(env, "database")
+    if endpoint is None:
         return result
-    try:
-        relationships = json.loads(base64.b64decode(raw, validate=True))
-    except (ValueError, binascii.Error):
-        raise ConfigError("PLATFORM_RELATIONSHIPS is not base64-encoded JSON (platformsh/symfonyflex-bridge "
-                          "reads the database from it)") from None
-    endpoints = relationships.get("database") if isinstance(relationships, dict) else None
-    if not endpoints:
-        return result
-    first = endpoints[0] if isinstance(endpoints, list) else None
-    parts = ("scheme", "username", "password", "host", "port", "path")
-    if not isinstance(first, dict) or not all(isinstance(first.get(key), str | int) for key in parts):
-        raise ConfigError("PLATFORM_RELATIONSHIPS: the relationship 'database' lacks the scheme, username, "
-                          "password, host, port or path platformsh/symfonyflex-bridge builds DATABASE_URL from")
-    scheme, user, password, host, port, path = (str(first[key]) for key in parts)
-    register_secret(password)
+    scheme, user, password, host, port, path = platform_endpoint_parts(
+        endpoint, "database", ("scheme", "username", "password", "host", "port", "path"))
     # The bridge's doctrine formatter, which writes the parts as they are (serverVersion aside).
     result["DATABASE_URL"] = f"{scheme}://{user}:{password}@{host}:{port}/{path}" + (
         "?charset=utf8mb4" if scheme == "mysql" else "")

@@ -381,7 +381,7 @@ def test_platformsh_flex_bridge_database(make_project: Make) -> None:
                                 or "")
     with pytest.raises(ConfigError, match=r"^PLATFORM_RELATIONSHIPS is not base64-encoded JSON"):
         resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": "not base64!"})
-    with pytest.raises(ConfigError, match="lacks the scheme"):
+    with pytest.raises(ConfigError, match=r"relationship .database. lacks one of scheme"):
         resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": _relationships(scheme="mysql")})
     # Without the bridge, Platform.sh's variables change nothing.
     composer.write_text(composer.read_text().replace('"platformsh/symfonyflex-bridge": "^2.7",', ""))
