@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import secrets
 import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from synco_core.errors import SyncoError
+from synco_core.renames import rename_noreplace_at
+
+log = logging.getLogger(__name__)
 
 #: Folders :func:`remove_tree` keeps open at once; deeper ones are reached again from the deepest kept one.
 MAX_HELD_FOLDERS = 32
@@ -154,14 +159,15 @@ def _remove(path: Path, keep: Keep | None) -> None:
         return
 
     def entry(folder_fd: int, name: str, relative: str, where: _Where) -> None:
-        if keep is not None:
-            try:
-                info = os.lstat(name, dir_fd=folder_fd)
-            except FileNotFoundError:
-                return
-            if keep(relative, info):
-                return
-        _removed(os.unlink, folder_fd, name, where)
+        if keep is None:
+            _removed(os.unlink, folder_fd, name, where)
+            return
+        try:
+            info = os.lstat(name, dir_fd=folder_fd)
+        except FileNotFoundError:
+            return
+        if not keep(relative, info):
+            _remove_checked(folder_fd, name, relative, info, keep, where)
 
     def folder(container_fd: int, name: str, relative: str, where: _Where) -> None:
         try:
@@ -176,6 +182,55 @@ def _remove(path: Path, keep: Keep | None) -> None:
         _walk_folder(parent, path.name, path, entry, folder, grant=True)
     finally:
         os.close(parent)
+#: Names an entry about to be removed by a filtered removal takes meanwhile (``.synco-undo-<pid>-<random>``).
+ASIDE_PREFIX = ".synco-undo-"
+
+
+def _same(first: os.stat_result, second: os.stat_result) -> bool:
+    return (first.st_ino, first.st_dev, first.st_mode, first.st_size, first.st_mtime_ns) == \
+        (second.st_ino, second.st_dev, second.st_mode, second.st_size, second.st_mtime_ns)
+
+
+def _remove_checked(folder_fd: int, name: str, relative: str, checked: os.stat_result, keep: Keep,
+                    where: _Where) -> None:
+    """Remove the entry ``name`` that ``keep`` judged by ``checked``, and nothing the application put under
+    its name since.
+
+    An unlink by name removes whatever the name holds when it runs: an upload renamed over the entry after
+    the check would go in its place. So the entry is first renamed aside, to a name no one else uses, and
+    what was taken is checked again there: the object that was judged is removed, anything else is put back
+    (never over a name the application wrote again meanwhile: then it stays under the aside name, said in a
+    warning) and kept."""
+    aside = f"{ASIDE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        os.rename(name, aside, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in _REFUSED:
+            raise _named(exc, where()) from None
+        # A folder of this user without its write bit: _removed grants it, then the rename can go through.
+        _removed(lambda *_args, **_kwargs: os.rename(name, aside, src_dir_fd=folder_fd, dst_dir_fd=folder_fd),
+                 folder_fd, name, where)
+        if not _exists(folder_fd, aside):
+            return
+    taken = os.lstat(aside, dir_fd=folder_fd)
+    if _same(taken, checked) or not keep(relative, taken):
+        _removed(os.unlink, folder_fd, aside, where)
+        return
+    if not rename_noreplace_at(folder_fd, aside, name):
+        log.warning("%s was written twice while synco removed its own copy: the earlier one is kept as %s",
+                    where(), where().with_name(aside))
+
+
+def _exists(folder_fd: int, name: str) -> bool:
+    try:
+        os.lstat(name, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 class _Held:
     """Descriptors of the last :data:`MAX_HELD_FOLDERS` folders on the way to the one being walked.
 

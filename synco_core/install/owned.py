@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import sqlite3
 import stat
-import sys
 from pathlib import Path
 
 from synco_core.errors import SyncoError
 from synco_core.nospace import sqlite_full
+from synco_core.renames import AT_FDCWD, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAMEAT2, UNSUPPORTED
 from synco_core.trees import remove_tree, walk_tree
 
 MANIFEST_SUFFIX = ".synco-previous.installed"
@@ -283,27 +282,7 @@ class ForeignFilesError(SyncoError):
     """A folder synco would replace, undo or remove holds files it did not put there: nothing was removed."""
 
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        function = libc.renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_EXCHANGE = _renameat2()
-
-
-_RENAME_NOREPLACE = 1
+_EXCHANGE = RENAMEAT2
 
 
 def rename_new(source: Path, target: Path) -> bool:
@@ -311,12 +290,12 @@ def rename_new(source: Path, target: Path) -> bool:
     can: ``renameat2(RENAME_NOREPLACE)``); False, nothing moved, when something is. A file the application
     writes at ``target`` just before is never replaced."""
     if _EXCHANGE is not None:
-        if _EXCHANGE(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+        if _EXCHANGE(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), RENAME_NOREPLACE) == 0:
             return True
         code = ctypes.get_errno()
         if code in (errno.EEXIST, errno.ENOTEMPTY):
             return False
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        if code not in UNSUPPORTED:
             raise OSError(code, os.strerror(code), str(source), None, str(target))
     if os.path.lexists(target):
         return False
@@ -329,9 +308,9 @@ def exchange(first: Path, second: Path) -> bool:
     or the file system cannot (the caller then renames one at a time), an ``OSError`` for any other failure."""
     if _EXCHANGE is None:
         return False
-    if _EXCHANGE(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+    if _EXCHANGE(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+    if code in UNSUPPORTED:
         return False
     raise OSError(code, os.strerror(code), str(first), None, str(second))
