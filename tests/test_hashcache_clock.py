@@ -27,13 +27,17 @@ from synco_core.index.hashcache import HashCache, clock_of
 RACY = 0.3
 
 
-def _serve(cache: Path, file: Path, session: Path | None = None) -> str | None:
+def _serve(cache: Path, file: Path, session: Path | None = None, handed_over: bool = False) -> str | None:
     """One serve of ``file`` through the cache: the hash the cache gave (None: it was read), recorded anew;
-    ``session``: the folder whose file system's clock is measured, as serve's session folder."""
+    ``session``: the folder whose file system's clock is measured, as serve's session folder. ``handed_over``:
+    looked up and recorded by a worker the serve handed the cache to, as a walk process is."""
     serving = HashCache(cache, budget=0, clock=clock_of(session) if session is not None else None)
+    worker = HashCache.appending(serving.hand_over() or {}) if handed_over else serving
     info = os.stat(file)
-    cached = serving.lookup("f.bin", info)
-    serving.record("f.bin", info, cached or hashlib.sha256(file.read_bytes()).hexdigest())
+    cached = worker.lookup("f.bin", info)
+    worker.record("f.bin", info, cached or hashlib.sha256(file.read_bytes()).hexdigest(), source=os.fspath(file))
+    if handed_over:
+        worker.close_appended()
     serving.commit()
     return cached
 
@@ -109,3 +113,20 @@ def test_a_file_system_clock_behind_this_computers_is_measured(tmp_path: Path, s
         settled = hashlib.sha256(file.read_bytes()).hexdigest()
         # Ahead, its times are in this computer's future a while yet: read at every serve until then.
         assert _serve(cache, file, session=folder) == (None if seconds > 0 else settled)
+
+
+@pytest.mark.parametrize("handed_over", [False, True], ids=["in the serve", "in a walk process"])
+def test_a_public_set_on_another_mount_with_a_clock_behind_is_measured(tmp_path: Path, handed_over: bool) -> None:
+    """The session folder is on this computer's disk (its clock in time); the set's file is on a mount whose
+    clock is a minute behind (an NFS share of uploads). Measuring the session folder's device alone judged the
+    file by this computer's clock: recorded at once, and a rewrite within the same second of its own clock
+    would have kept the old hash."""
+    session = tmp_path / "session"
+    session.mkdir()
+    with skewed_clock_folder(tmp_path, -60) as folder:
+        file = folder / "f.bin"
+        file.write_bytes(b"E" * 100)
+        assert os.stat(file).st_dev != os.stat(session).st_dev
+        cache = tmp_path / "cache" / "set.bin"
+        assert _serve(cache, file, session=session, handed_over=handed_over) is None
+        assert _serve(cache, file, session=session, handed_over=handed_over) is None

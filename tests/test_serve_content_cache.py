@@ -310,8 +310,9 @@ def test_the_one_step_reuse_of_unchanged_files_writes_what_the_long_way_does(
     one_step = hashcache.HashCache.take_content
     taken: list[str] = []
 
-    def counted(cache: hashcache.HashCache, path: str, info: os.stat_result) -> tuple[str, bytes] | None:
-        found = one_step(cache, path, info)
+    def counted(cache: hashcache.HashCache, path: str, info: os.stat_result,
+                source: str | None = None) -> tuple[str, bytes] | None:
+        found = one_step(cache, path, info, source)
         if found is not None:
             taken.append(path)
         return found

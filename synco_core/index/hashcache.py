@@ -11,8 +11,9 @@ inode and device as when it was hashed; a file changed within :data:`RACY_SECOND
 is not recorded, since a change in the same clock tick would not show in its times. The change time decides
 with the modification time because only the file system sets it (``touch -d`` and ``rsync -t`` set the
 other); both are compared with this computer's clock, which a file system's own clock may be behind (an NFS
-server's): the clock of the session folder's file system is measured (:func:`clock_of`) and files of that
-device are judged by the earlier one. Files of another device are not (docs/security.md says so).
+server's): the clock of each device the set's files are on is measured (:func:`clock_of`, in the session
+folder, and in the folder of the first file of each other device) and files of that device are judged by the
+earlier one. A device where no file can be made (a read-only mount) is not (docs/security.md says so).
 
 Packed files (up to 16 KiB) are kept with their content, up to :data:`CONTENT_BUDGET_BYTES` per set: a
 pack is published content encrypted to each session's own key, so every serve must build every pack
@@ -278,10 +279,12 @@ class HashCache:
         self._last_hit: tuple[os.stat_result, str, _Entry] | None = None
         self._racy_ns = self.started_ns - int(RACY_SECONDS * 1e9)
         # A file system whose clock is behind this computer's gives a file just changed times that already
-        # look settled by this computer's clock: on its device, the earlier of the two moments decides.
-        self._device, self._device_racy_ns = -1, self._racy_ns
+        # look settled by this computer's clock: on its device, the earlier of the two moments decides. Each
+        # device the set's files are on is measured when its first file is recorded (a set may span mounts:
+        # an NFS share of uploads under a local web root), in that file's folder.
+        self._clocks: dict[int, int] = {}
         if clock is not None:
-            self._device, self._device_racy_ns = clock[0], min(self._racy_ns, self._racy_ns + clock[1])
+            self._clocks[clock[0]] = min(self._racy_ns, self._racy_ns + clock[1])
         self.hits = self.misses = 0
         #: Files whose content came from the cache (counted in :attr:`hits` too).
         self.content_hits = 0
@@ -424,7 +427,7 @@ class HashCache:
         self._last_hit = info, digest, entry
         return digest, entry[3]
 
-    def take_content(self, path: str, info: os.stat_result) -> tuple[str, bytes] | None:
+    def take_content(self, path: str, info: os.stat_result, source: str | None = None) -> tuple[str, bytes] | None:
         """:meth:`lookup_content` and :meth:`record` of the same file in one step, for the pipeline's most
         common case: an unchanged small file kept with its content, recorded again as it is.
 
@@ -432,7 +435,7 @@ class HashCache:
         already in the new cache (copied as it is), so the caller must not record it again. None otherwise,
         with nothing recorded: the caller goes the long way (:meth:`lookup_content`, :meth:`lookup`, reading
         the file). Only for a caller with no record of an earlier file still to write (records are written
-        in index order).
+        in index order). ``source``: the file's path, whose folder's clock is measured (see :meth:`record`).
         """
         pending = self._pending
         if pending is None or pending[0] < path:
@@ -450,7 +453,7 @@ class HashCache:
         self.content_hits += 1
         digest = pending[2].hex()
         if self._new is not None:
-            racy = self._racy_of(info)
+            racy = self._racy_of(info, source)
             if info.st_mtime_ns < racy and info.st_ctime_ns < racy:
                 if len(content) <= self.budget:
                     self.budget -= len(content)
@@ -462,16 +465,33 @@ class HashCache:
                     self._write_block()
         return digest, content
 
-    def _racy_of(self, info: os.stat_result) -> int:
+    def _racy_of(self, info: os.stat_result, source: str | None) -> int:
         """The moment from which a change of this file is too recent to be trusted."""
-        return self._device_racy_ns if info.st_dev == self._device else self._racy_ns
+        racy = self._clocks.get(info.st_dev)
+        return self._measure(info.st_dev, source) if racy is None else racy
 
-    def record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None = None) -> None:
+    def _measure(self, device: int, source: str | None) -> int:
+        """The racy moment of ``device``, measured in the folder of ``source`` (a file on it) once per serve.
+        A device with no folder synco can make a file in (a read-only mount) is judged by this computer's
+        clock, as every file was before devices were measured (docs/security.md says so)."""
+        clock = clock_of(Path(source).parent) if source is not None else None
+        if clock is None or clock[0] != device:
+            log.debug("the clock of device %d is not measured (no file can be made beside %s); its files are "
+                      "judged by this computer's clock", device, source)
+            racy = self._racy_ns
+        else:
+            racy = min(self._racy_ns, self._racy_ns + clock[1])
+        self._clocks[device] = racy
+        return racy
+
+    def record(self, path: str, info: os.stat_result, sha256: str, content: bytes | None = None,
+               source: str | None = None) -> None:
         """Remember ``sha256`` (and ``content``, while the budget lasts) for ``path`` as it is now, unless it
-        changed too recently to be trusted."""
+        changed too recently to be trusted. ``source``, the file's path: the first file of a device not yet
+        measured has its folder's clock measured (by a file made there and gone at once)."""
         if self._new is None:
             return
-        racy = self._racy_of(info)
+        racy = self._racy_of(info, source)
         if info.st_mtime_ns >= racy or info.st_ctime_ns >= racy:
             return
         last = self._last_hit
@@ -557,8 +577,8 @@ class HashCache:
                 self._give_up_writing(exc)
             self._block.clear()
         return {"path": os.fspath(self.path), "temp": os.fspath(self._temp) if self._handed_over and self._temp else "",
-                "budget": self.budget, "racy_ns": self._racy_ns, "device": self._device,
-                "device_racy_ns": self._device_racy_ns}
+                "budget": self.budget, "racy_ns": self._racy_ns,
+                "clocks": ",".join(f"{device}:{racy}" for device, racy in self._clocks.items())}
 
     @classmethod
     def appending(cls, state: dict[str, str | int]) -> HashCache:
@@ -570,7 +590,9 @@ class HashCache:
         cache.path = path
         # The serve's own start decides which files changed too recently to be kept, not the worker's.
         cache._racy_ns = int(state["racy_ns"])
-        cache._device, cache._device_racy_ns = int(state["device"]), int(state["device_racy_ns"])
+        # Devices measured already are not measured again (nor differently) in the worker.
+        cache._clocks = {int(device): int(racy) for device, racy in
+                         (pair.split(":") for pair in str(state["clocks"]).split(",") if pair)}
         old = cls._open_old(path)
         if old is not None:
             cache._old, cache._old_file = cls._entries(path, old), old

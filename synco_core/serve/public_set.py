@@ -448,7 +448,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
             row = _row(item, info, sha256)
         assert row is not None
         if cache is not None and info is not None and row[6] is not None:
-            cache.record(row[0], info, row[6], content)
+            cache.record(row[0], info, row[6], content, item.source)
         return row
 
     # With small files' contents in the cache, a small file is stat'ed and its content taken from the cache
@@ -473,7 +473,7 @@ def hashed_rows(candidates: Iterator[Candidate], cache: HashCache | None, packs:
                 # new cache at once (only while no earlier row waits to be recorded: records go in order).
                 seen = item.lstat
                 if not pending and seen is not None and stat.S_ISREG(seen.st_mode) and 0 < seen.st_size <= \
-                        SMALL_FILE_MAX and (taken := cache.take_content(item.path, seen)) is not None:
+                        SMALL_FILE_MAX and (taken := cache.take_content(item.path, seen, source)) is not None:
                     counts.cache_hits += 1
                     yield _row(item, seen, taken[0], pack(taken[1]))
                     continue
