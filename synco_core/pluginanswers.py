@@ -48,6 +48,7 @@ _FRAMEWORK_FIELDS: dict[str, tuple[type, ...]] = {
     "reason": (str,),
     "dump_options": (DumpOptions,),
     "post_install": (list, tuple),
+    "post_install_env": (dict,),
     "priority": (int,),
     "settings": (dict,),
     "config_source": (str,),
@@ -80,6 +81,9 @@ def framework_problem(framework: Framework) -> str | None:
         problem = _strings_in(f"post_install[{index}]", argv)
         if problem is not None:
             return problem
+    for variable, value in framework.post_install_env.items():
+        if not isinstance(variable, str) or not isinstance(value, str):
+            return f"post_install_env[{variable!r}] is {kind(value)}, not text"
     if framework.database is not None:
         problem = database_problem(framework.database)
         if problem is not None:

@@ -418,6 +418,11 @@ class Framework:
     dump_options: DumpOptions = field(default_factory=DumpOptions)
     #: Commands to run in the project after an install (``./flow resource:publish``).
     post_install: list[list[str]] = field(default_factory=list)
+    #: Variables the post-install commands get over synco's own environment: what the project's entry point
+    #: would load and the commands themselves do not (Django's ``.env`` read by python-dotenv in ``wsgi.py``,
+    #: the settings module synco found, Rails' environment), so that they see the database synco installed
+    #: into. Never shown (values may hold passwords); synco's own secrets are never passed on.
+    post_install_env: dict[str, str] = field(default_factory=dict)
     #: 1 = explicit configuration, 0 = guessed, -1 = a fallback. Higher wins when several plugins match; a value
     #: outside -1..1 is counted as the nearest end (see :func:`synco_core.detection.detect_candidates`).
     priority: int = 0

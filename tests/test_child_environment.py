@@ -51,6 +51,17 @@ def test_a_post_install_command_does_not_get_them(tmp_path: Path) -> None:
     _assert_clean(out.read_text())
 
 
+def test_a_post_install_command_gets_the_projects_variables_but_not_them(tmp_path: Path) -> None:
+    """A plugin's ``post_install_env`` (a project's ``.env`` may name ``SYNCO_KEY`` too) is passed on over
+    synco's environment, without synco's secrets."""
+    out = tmp_path / "env.txt"
+    command = [sys.executable, "-c", f"import os; open({str(out)!r}, 'w').write(str(sorted(os.environ.items())))"]
+    run_post_install(Framework(name="App", plugin="test", project_dir=tmp_path, post_install=[command],
+                               post_install_env={"APP_DB_NAME": "from-dotenv", **MARKERS}))
+    _assert_clean(out.read_text())
+    assert "('APP_DB_NAME', 'from-dotenv')" in out.read_text()
+
+
 def test_the_pull_channel_does_not_get_them() -> None:
     with ChannelProcess(PRINT_ENV, label="probe").start() as channel:
         channel.stdin.close()

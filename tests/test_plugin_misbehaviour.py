@@ -441,6 +441,8 @@ BAD_FIELDS: dict[str, tuple[str, object]] = {
     "project_dir relative": ("project_dir", Path(".")),
     "post_install a command line": ("post_install", ["php bin/magento cache:flush"]),
     "post_install holding a Path": ("post_install", [[Path("/usr/bin/php"), "artisan"]]),
+    "post_install_env a list": ("post_install_env", [("APP_ENV", "prod")]),
+    "post_install_env holding a number": ("post_install_env", {"DB_PORT": 5432}),
     "databases holding a URL": ("databases", {"reports": "mysql://u@h/reports"}),
     "public_prefixes holding a Path": ("public_prefixes", (Path("/media"),)),
     "dump_options.exclude_tables a str": ("dump_options", DumpOptions(exclude_tables="sessions")),  # type: ignore[arg-type]

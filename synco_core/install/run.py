@@ -497,11 +497,16 @@ def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str
 
 
 def run_post_install(framework: Framework) -> None:
-    """Run the framework's post-install commands in the project directory, stopping at the first failure."""
+    """Run the framework's post-install commands in the project directory, stopping at the first failure.
+
+    They see the environment the project itself would load (``post_install_env``, which the plugin read when
+    it found the database) over synco's: without it, Django's ``migrate --check`` read no ``.env`` and
+    checked another database than the one just installed, or failed to find one."""
+    env = child_environment({**os.environ, **framework.post_install_env})
     for argv in framework.post_install:
         log.info("running %s", " ".join(argv))
         try:
-            completed = subprocess.run(argv, cwd=framework.project_dir, check=False, env=child_environment())
+            completed = subprocess.run(argv, cwd=framework.project_dir, check=False, env=env)
         except OSError as exc:
             raise SyncoError(f"post-install step {' '.join(argv)!r} could not start: {exc.strerror}") from exc
         if completed.returncode != 0:
@@ -587,4 +592,7 @@ def _install_received(
         echo("Next, run in the project (or pass --post-install):")
         for argv in framework.post_install:
             echo("  " + " ".join(argv))
+        if framework.post_install_env:
+            # Names only: the values may be passwords (a .env's).
+            echo(f"  with the project's {', '.join(sorted(framework.post_install_env))} set, as --post-install does")
     return report

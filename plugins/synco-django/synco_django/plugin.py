@@ -90,6 +90,11 @@ def detect_framework(project_dir: Path, side: str) -> Framework | None:
                f"Django{version} settings read with {settings.how}",
         # Reported, never applied: migrate --check only says whether the copy's schema is behind the code.
         post_install=[[python, "manage.py", "migrate", "--check"]],
+        # What the settings were read with: .env (which wsgi.py, a service's EnvironmentFile or Docker's
+        # env_file may load in production, not manage.py) under the real environment, and the settings module
+        # found (which may come from .env, or differ from manage.py's default).
+        post_install_env={**{name: value for name, value in dotenv_values.items() if name not in environ},
+                          "DJANGO_SETTINGS_MODULE": module.name},
         settings={
             "settings_module": module.name,
             "django_version": settings.django_version,

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from conftest import with_venv
+from django_support import manage
 from synco_django.plugin import detect_framework
 
 from synco_core import Framework
+from synco_core.testing import run_post_install
 
 Make = Callable[[str], Path]
 
@@ -96,3 +98,28 @@ def test_without_dotenv_the_entry_points_name_the_module(
     assert "mysite.settings (from mysite/wsgi.py)" in framework.reason
     database = framework.database
     assert database is not None and database.engine == "sqlite"
+
+
+#: Production settings whose database is named only by the environment (``.env`` in production).
+SQLITE_PRODUCTION = """from .settings import *  # noqa: F403
+import os
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["DB_FILE"]}}
+"""
+
+
+def test_post_install_commands_see_what_the_settings_were_read_with(startproject: Make, django_venv: Path) -> None:
+    """``manage.py migrate --check`` after an install ran without ``.env``: another settings module
+    (manage.py's default) and no ``DB_FILE``, so it checked a database that was never installed and failed.
+    It now runs with the variables the settings were read with: the installed, migrated database passes."""
+    root = startproject("site")
+    with_venv(root, django_venv)
+    (root / "mysite" / "production.py").write_text(SQLITE_PRODUCTION)
+    installed = root / "installed.sqlite3"
+    (root / ".env").write_text(f"DJANGO_SETTINGS_MODULE=mysite.production\nDB_FILE={installed}\n")
+    manage(root, django_venv, "migrate", env={"DJANGO_SETTINGS_MODULE": "mysite.production", "DB_FILE": str(installed)})
+    framework = detect_framework(root, "destination")
+    assert framework is not None and framework.database is not None
+    assert framework.database.name == str(installed)
+    run_post_install(framework)
+    assert not (root / "db.sqlite3").exists()

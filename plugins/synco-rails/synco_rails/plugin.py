@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from synco_core import (
@@ -15,7 +16,7 @@ from synco_core import (
     ReceivedFileSet,
     hookimpl,
 )
-from synco_rails.config import read_config
+from synco_rails.config import find_ruby, read_config
 from synco_rails.databases import sanitize_profile, split_databases
 from synco_rails.files import disk_roots, file_sets, install_disk
 
@@ -39,6 +40,7 @@ def detect_framework(project_dir: Path, side: str) -> Framework | None:
     if primary_name in unusable:
         log.warning("Rails database %s is %s", primary_name, unusable[primary_name])
     how = "bin/rails runner" if config.source == "runner" else "config/database.yml (read without Ruby)"
+    ruby = find_ruby(os.environ)
     return Framework(
         name="Rails",
         plugin=PLUGIN,
@@ -47,8 +49,11 @@ def detect_framework(project_dir: Path, side: str) -> Framework | None:
         databases=named,
         web_root=project_dir / "public",
         reason=f"config/application.rb and bin/rails found; {config.rails_env} settings read with {how}",
-        # Reported, never applied: the status says which migrations the copy has and the code expects.
-        post_install=[["bin/rails", "db:migrate:status"]],
+        # Reported, never applied: the status says which migrations the copy has and the code expects. Run as
+        # the configuration was read: by the same Ruby (bin/rails need not be executable, its #! may name
+        # another), in the same Rails environment, and without Spring, which would stay running afterwards.
+        post_install=[[*([ruby] if ruby else []), "bin/rails", "db:migrate:status"]],
+        post_install_env={"RAILS_ENV": config.rails_env, "DISABLE_SPRING": "1"},
         settings={
             "rails_env": config.rails_env,
             "primary": primary_name,

@@ -21,7 +21,13 @@ from synco_rails.databases import PASSWORD_HASH
 from synco_rails.plugin import detect_framework, install_files, list_file_sets
 
 from synco_core import ConfigError, FileSet, FileSetOptions, Framework, ReceivedFileSet, redact
-from synco_core.testing import FrameworkPluginContract, SyncoPluginManager, cli, configured_dump_options
+from synco_core.testing import (
+    FrameworkPluginContract,
+    SyncoPluginManager,
+    cli,
+    configured_dump_options,
+    run_post_install,
+)
 from synco_core.testing.services import unavailable
 
 Make = Callable[..., Path]
@@ -202,6 +208,20 @@ def test_shim_runner_answer_of_a_newer_rails(make_app: Make, ruby_shim: Path) ->
     calls = [json.loads(line) for line in ruby_shim.read_text().splitlines()]
     assert [(c["argv"], c["rails_env"], c["cwd"], c["spring"]) for c in calls] == [
         (["bin/rails", "runner"], "production", str(app), "1"), (["bin/rails", "runner"], "development", str(app), "1")]
+
+
+def test_post_install_runs_as_the_configuration_was_read(make_app: Make, ruby_shim: Path) -> None:
+    """``bin/rails db:migrate:status`` after an install ran as ``bin/rails`` itself (whichever Ruby its #!
+    names, not the one that read the configuration) and with Spring allowed, which an application that has it
+    leaves running afterwards. It now runs by the same Ruby, in the Rails environment that was read, without
+    Spring, as the runner did."""
+    app = make_app("app")
+    runner_answer(app, "development", [("primary", {"adapter": "sqlite3", "database": "storage/development.sqlite3"})])
+    framework = detected(app, "destination")
+    run_post_install(framework)
+    calls = [json.loads(line) for line in ruby_shim.read_text().splitlines()]
+    assert (calls[-1]["argv"], calls[-1]["rails_env"], calls[-1]["cwd"], calls[-1]["spring"]) == (
+        ["bin/rails", "db:migrate:status"], "development", str(app), "1")
 
 
 def test_active_storage_and_public_uploads(make_app: Make, no_ruby: None, monkeypatch: pytest.MonkeyPatch) -> None:
