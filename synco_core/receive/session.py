@@ -33,6 +33,7 @@ from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
 from synco_core.receive.compare import name_folding
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
+from synco_core.receive.leftovers import tidy
 from synco_core.receive.limits import NotDeclaredError, SizeExceededError
 from synco_core.receive.meta import (
     check_not_earlier,
@@ -646,8 +647,25 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             log.debug("%s: %s %s", file_set.name, outcome.status, outcome.detail)
     if not chosen:
         state.save(folder, meta)
+    _tidy(target, meta, folder, state)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _tidy(target: Path, meta: Meta, folder: str, state: _State) -> None:
+    """Remove what earlier receives left for their own use and nothing will use again (:mod:`.leftovers`)."""
+    locals_: set[str] = set()
+    dumps: set[str] = set()
+    for file_set in meta.file_sets:
+        try:
+            local = local_name(file_set)
+        except SyncoError:
+            # A name this synco refuses: nothing of it was written under any name here.
+            continue
+        locals_.add(local)
+        if file_set.dump is not None:
+            dumps.add(local)
+    tidy(target, locals_, dumps, folder, state.sets.values())
 
 
 def _unless_resumable(options: ReceiveOptions, folder: str) -> None:
