@@ -62,7 +62,13 @@ from synco_core.engines.mysql.loadthreads import (
     statement_error,
 )
 from synco_core.engines.mysql.schema import definer, strip_definer
-from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
+from synco_core.engines.mysql.splitter import (
+    SpooledStatement,
+    Statement,
+    StatementSplitter,
+    StreamedStatement,
+    head_of,
+)
 from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
 from synco_core.values import TableManifest, ValueRewriter
@@ -87,6 +93,28 @@ _NEVER = re.compile(rb"^/\*M?!999999[\s\S]*?\*/\s*")
 _DATA = re.compile(rb"^(?:INSERT|REPLACE)\b", re.IGNORECASE)
 _MYSQL8_COMMENT = re.compile(rb"/\*!80\d{3}[\s\S]*?\*/")
 _COLLATION = re.compile(rb"\b(utf8mb[34]|utf8)_([a-z0-9_]*?)0900_([a-z_]+)\b", re.IGNORECASE)
+
+
+#: The longest statement without a size hint held whole in memory: one that cannot be sent as it is read (it
+#: must be cut between its rows for the server's max_allowed_packet, its values are rewritten, or it is not a
+#: plain INSERT the gate can check as it goes out). Longer ones are refused in one line (docs/engines.md).
+HELD_LIMIT = 256 << 20
+
+
+_QUOTE = re.compile(r"['\"]")
+
+
+def _before_values(shown: str) -> str:
+    """What a message may show of a statement: up to its first quoted string (a literal is the dump's data)."""
+    return _QUOTE.split(shown, maxsplit=1)[0].rstrip()
+
+
+def _held_reason(cut: bool, rewritten: bool) -> str:
+    if cut:
+        return "longer than the server's max_allowed_packet (it would be cut between its rows)"
+    if rewritten:
+        return "its values are rewritten by the load's rules"
+    return "not a plain INSERT that can be checked as it is sent"
 
 
 @dataclass
@@ -239,9 +267,18 @@ class Loader:
     def rewrite(self, statement: AnyStatement) -> AnyStatement | None:
         """The statement to send, or None to skip it."""
         if isinstance(statement, StreamedStatement):
-            if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head):
+            cut = isinstance(statement, SpooledStatement) and len(statement) >= self.max_packet
+            if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head) \
+                    and not cut:
                 # A row with a huge value, sent as it is read: the gate reads its values as they go out.
                 return statement
+            if isinstance(statement, SpooledStatement) and len(statement) > HELD_LIMIT:
+                # Sent as read it cannot be (cut between its rows, rewritten, or read whole by the gate):
+                # held whole, it would take its size in memory, twice over.
+                raise DatabaseError(
+                    f"a statement of the dump is {len(statement) / 1e6:.1f} MB without a size hint and "
+                    f"{_held_reason(cut, self.values is not None)}, so it would be held whole: more than synco holds "
+                    f"({HELD_LIMIT >> 20} MiB); statement: {_before_values(preview(statement))} ...")
             statement = statement.whole()
         if _DATA.match(statement):
             # A huge INSERT comes as a bytearray (see the splitter), which is sent as it is.

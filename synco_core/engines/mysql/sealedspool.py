@@ -26,11 +26,14 @@ BLOCK_BYTES = 1 << 20
 class SealedSpool:
     """Write pieces, then read them back once (:meth:`blocks`) in the same order; :meth:`close` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "a huge row of the dump (held there, sealed, until its size is known)",
+                 label: str = "a huge row") -> None:
+        """``what`` names the spool's content in a full disk's message, ``label`` in any other failure's."""
+        self.what, self.label = what, label
         try:
             self.file = tempfile.TemporaryFile(prefix="synco-row-")  # noqa: SIM115 (closed in close())
         except OSError as exc:
-            raise _failed(exc) from exc
+            raise _failed(exc, 0, what, label) from exc
         self.aead = ChaCha20Poly1305(ChaCha20Poly1305.generate_key())
         self.sealed = 0
         self.pending: list[bytes] = []
@@ -54,7 +57,7 @@ class SealedSpool:
             self.file.write(len(block).to_bytes(4, "little"))
             self.file.write(block)
         except OSError as exc:
-            raise _failed(exc, self.size) from exc
+            raise _failed(exc, self.size, self.what, self.label) from exc
         self.sealed += 1
 
     def blocks(self) -> Iterator[bytes]:
@@ -75,9 +78,8 @@ class SealedSpool:
             self.file.close()
 
 
-def _failed(exc: OSError, size: int = 0) -> SyncoError:
+def _failed(exc: OSError, size: int, what: str, label: str) -> SyncoError:
     if exc.errno in NO_SPACE_ERRNOS:
-        return no_space(temporary_folder(), "a huge row of the dump (held there, sealed, until its size is known)",
-                        more_than=size, hint=ELSEWHERE)
-    return DatabaseError(f"cannot write a huge row to a temporary file in {tempfile.gettempdir()} "
+        return no_space(temporary_folder(), what, more_than=size, hint=ELSEWHERE)
+    return DatabaseError(f"cannot write {label} to a temporary file in {tempfile.gettempdir()} "
                          f"({exc.strerror or exc}): free space there or point TMPDIR elsewhere")

@@ -8,7 +8,8 @@ has turned on ``NO_BACKSLASH_ESCAPES`` (mariadb-dump and synco write routines ma
 follows the script's ``SET sql_mode`` statements, including the saving and restoring through user variables
 that dumps do. Speed comes from one regular expression that swallows runs of ordinary
 text and whole quoted strings in C; Python only looks at the few places where something happens.
-Memory is bounded by the largest statement without a size hint (plus one read chunk).
+A statement without a size hint that grows past :data:`BIG_STATEMENT` goes to a sealed temporary file as it
+is read (:class:`SpooledStatement`), so memory is bounded by that plus one read chunk, whatever the dump.
 
 synco's own dumps put a size hint (:data:`SIZE_HINT`) before each INSERT, the statement's exact length:
 the splitter then takes the statement whole instead of scanning megabytes of values, and checks that the
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
 from synco_core.engines.mysql.qualify import Mode, code_pattern
+from synco_core.engines.mysql.sealedspool import SealedSpool
 from synco_core.errors import DatabaseError
 
 CHUNK = 1 << 20
@@ -49,6 +51,20 @@ _STRINGS = (
 )
 #: Under NO_BACKSLASH_ESCAPES a backslash is an ordinary character (a doubled quote is two strings here).
 _RAW_STRINGS = (rb"'[^']*'", rb'"[^"]*"', rb"`[^`]*`")
+
+
+_BODIES = {
+    (b"'", True): re.compile(rb"[^'\\]*(?:\\[\s\S][^'\\]*)*"),
+    (b'"', True): re.compile(rb'[^"\\]*(?:\\[\s\S][^"\\]*)*'),
+    (b"'", False): re.compile(rb"[^']*"),
+    (b'"', False): re.compile(rb'[^"]*'),
+}
+_BACKTICK_BODY = re.compile(rb"[^`]*")
+
+
+def _string_body(quote: bytes, backslash_escapes: bool) -> re.Pattern[bytes]:
+    """What may follow ``quote`` inside a quoted string, up to its closing quote (as :data:`_STRINGS`)."""
+    return _BACKTICK_BODY if quote == b"`" else _BODIES[quote, backslash_escapes]
 
 
 def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True) -> re.Pattern[bytes]:
@@ -236,6 +252,39 @@ class StreamedStatement:
             self._more(self.splitter.chunk_size)
 
 
+class SpooledStatement(StreamedStatement):
+    """A statement without a size hint that grew past :data:`BIG_STATEMENT` while it was read (a dump synco
+    did not write: mariadb-dump's extended INSERT of hundreds of MB, a row with a huge blob): what was read
+    went to a :class:`~.sealedspool.SealedSpool` as the splitter scanned on for its end, and is read back
+    from there as a :class:`StreamedStatement` is from the dump. The splitter is past its delimiter already.
+    """
+
+    def __init__(self, splitter: StatementSplitter, spool: SealedSpool) -> None:
+        self.splitter = splitter
+        self.spool = spool
+        self.size = spool.size
+        self._blocks = spool.blocks()
+        self.read = b""
+        self.taken = 0
+        self.taken_out = False
+        while len(self.read) < min(self.size, HEAD_BYTES):
+            self.read += self._more(HEAD_BYTES)
+        self.head = self.read[:HEAD_BYTES]
+        self.released = threading.Event()
+        self.check = None
+
+    def _more(self, wanted: int) -> bytes:
+        block = next(self._blocks, b"")
+        if not block:
+            raise DatabaseError("a huge statement's temporary file ended early")
+        self.taken += len(block)
+        return block
+
+    def skip_rest(self) -> None:
+        self.read = b""
+        self.spool.close()
+
+
 def head_of(statement: Statement | StreamedStatement) -> Statement:
     """What the start of a statement is matched against: all of it, or a streamed statement's head."""
     return statement.head if isinstance(statement, StreamedStatement) else statement
@@ -265,6 +314,9 @@ class StatementSplitter:
         self.statements = 0
         #: The size the last hint announced for the next statement.
         self._sized: int | None = None
+        #: The spool of the statement being read, once it is too long to hold (see :meth:`_held`).
+        self._spool: SealedSpool | None = None
+        self._blanks = b""
         #: Send comments inside CREATE statements as they are, rather than remove them as the client does: a
         #: synco dump holds routine, trigger and event bodies as the server stored them, comments included (an
         #: application's connector keeps them), and the copy must hold the same. Only there: the gate reads
@@ -296,6 +348,13 @@ class StatementSplitter:
             sized = self._sized is not None
             statement = self._statement() if not sized else self._sized_statement()
             if not statement:
+                continue
+            if isinstance(statement, SpooledStatement):
+                self.statements += 1
+                try:
+                    yield statement
+                finally:
+                    statement.skip_rest()
                 continue
             if isinstance(statement, StreamedStatement):
                 self.statements += 1
@@ -417,8 +476,58 @@ class StatementSplitter:
                                 f"{self.consumed - statement.size}) does not end where its size hint says")
         self.pos = len(self.delimiter)
 
-    def _statement(self) -> bytes:
-        """Read one statement from the current position up to and including its delimiter."""
+    def _statement(self) -> bytes | SpooledStatement:
+        """Read one statement from the current position up to and including its delimiter; one that grows
+        past :data:`BIG_STATEMENT` goes to a spool as it is read (see :class:`SpooledStatement`)."""
+        self._spool = None
+        try:
+            statement = self._scan()
+        except BaseException:
+            if self._spool is not None:
+                self._spool.close()
+            self._spool = None
+            raise
+        if self._spool is None:
+            return statement
+        try:
+            self._spill(statement)
+            spooled = SpooledStatement(self, self._spool)
+        except BaseException:
+            self._spool.close()
+            raise
+        finally:
+            self._spool = None
+        return spooled
+
+    def _spill(self, part: bytes) -> None:
+        """Move ``part`` (what follows what the spool holds) to the spool; blanks at its end are held back,
+        so that the statement ends without them, as a statement read whole is stripped."""
+        assert self._spool is not None
+        kept = part.rstrip(_COMMENT_SPACE)
+        if kept:
+            if self._blanks:
+                self._spool.write(self._blanks)
+            self._spool.write(kept)
+            self._blanks = part[len(kept):]
+        else:
+            self._blanks += part
+
+    def _held(self, parts: list[bytes]) -> None:
+        """Once a statement read so far is longer than :data:`BIG_STATEMENT`, what it holds goes to a spool:
+        memory holds no more than that and a read chunk, however long the statement. Called once per read."""
+        if self._spool is None:
+            if sum(len(part) for part in parts) < BIG_STATEMENT:
+                return
+            self._spool = SealedSpool(f"a statement of the dump longer than {BIG_STATEMENT >> 20} MiB without a size "
+                                      "hint (held there, sealed, until its end is found)", "a huge statement")
+            self._blanks = b""
+            first = b"".join(parts).lstrip(_COMMENT_SPACE)
+            parts[:] = [first]
+        for part in parts:
+            self._spill(part)
+        parts.clear()
+
+    def _scan(self) -> bytes:
         parts: list[bytes] = []
         start = self.pos
         delimiter = self.delimiter
@@ -431,8 +540,9 @@ class StatementSplitter:
             if pos >= len(buf):
                 if pos > start:
                     parts.append(buf[start:pos])
+                self._held(parts)
                 if not self._fill(pos):
-                    if b"".join(parts).strip():
+                    if self._spool is not None or b"".join(parts).strip():
                         raise self._truncated("a statement")
                     return b""
                 start = self.pos
@@ -442,6 +552,9 @@ class StatementSplitter:
                 if buf.startswith(delimiter, pos):
                     parts.append(buf[start:pos])
                     self.pos = pos + len(delimiter)
+                    if self._spool is not None:
+                        # The rest, for _statement to spill (stripped at its end only).
+                        return b"".join(parts)
                     return b"".join(parts).strip()
                 if len(buf) - pos < len(delimiter) and not self.eof:
                     start = self._need_more(parts, start)
@@ -452,10 +565,10 @@ class StatementSplitter:
                 # Not the delimiter, but where a comment may start (the client, too, looks for the
                 # delimiter first, then for a comment): "/*" under DELIMITER //, "-- " under DELIMITER -$.
             if char in (b"'", b'"', b"`"):
-                # The string does not end inside the buffer: read more and match it again.
+                # The string does not end inside the buffer: read on to its end, keeping what is read.
                 if self.eof:
                     raise self._truncated("a quoted string")
-                start = self._need_more(parts, start)
+                start = self._long_string(parts, start)
                 continue
             if char == b"-":
                 nxt = buf[pos + 1:pos + 3]
@@ -510,6 +623,30 @@ class StatementSplitter:
                     parts.append(b" ")
                 self.pos = start = end + 2
 
+    def _long_string(self, parts: list[bytes], start: int) -> int:
+        """Read on to the end of the quoted string that starts at the current position and does not end in the
+        buffer; returns the new start of what is not in ``parts`` yet, with the position right after the string.
+
+        Matching it again from its quote once the buffer holds more made the buffer grow to the whole string
+        (a 500 MB blob's literal held whole, and scanned again at every doubling): what is read of it goes to
+        ``parts`` (and on to the spool, :meth:`_held`) a read at a time instead."""
+        quote = self.buf[self.pos:self.pos + 1]
+        body = _string_body(quote, self.modes.backslash_escapes)
+        at = self.pos + 1
+        while True:
+            end = _end(body, self.buf, at)
+            if end < len(self.buf) and self.buf[end:end + 1] == quote:
+                self.pos = end + 1
+                return start
+            # The body is complete up to ``end``: the buffer's end, or a backslash whose escaped byte is not read
+            # yet.
+            parts.append(self.buf[start:end])
+            self._held(parts)
+            self.pos = end
+            if not self._fill(end):
+                raise self._truncated("a quoted string")
+            start = at = self.pos
+
     def _keeps_comments(self, parts: list[bytes], rest: bytes) -> bool:
         """Whether the statement read so far (``parts``, then ``rest``) keeps its comments: a CREATE in a
         synco dump."""
@@ -527,6 +664,7 @@ class StatementSplitter:
         pos = self.pos
         if pos > start:
             parts.append(self.buf[start:pos])
+        self._held(parts)
         if not self._fill(pos):
             # The end of the stream: drop what is kept, so the caller decides with what is left.
             self.consumed += pos
