@@ -16,6 +16,11 @@ from synco_core.errors import DatabaseError
 
 #: How much of the dump is read at a time.
 READ_SIZE = 1 << 20
+#: The longest statement a plain script may hold. PostgreSQL takes a statement in one message, which the
+#: driver sends from one buffer: a statement is held whole (about five times over, as bytes, as text and as
+#: the message), so a longer one is refused in one line before it is read on. ``COPY`` data is not a
+#: statement: it is read and sent in pieces, whatever the length of a row (docs/engines.md).
+MAX_STATEMENT = 256 << 20
 
 # The characters where the statement scanner has something to decide; everything else is skipped in C.
 SPECIAL = re.compile(rb"[;'\"$\\]|--|/\*")
@@ -196,7 +201,9 @@ class ScriptReader:
         """Drop consumed bytes before ``keep_from`` and read more; False at the end of the stream."""
         if self.eof:
             return False
-        chunk = self.stream.read(READ_SIZE)
+        # A statement longer than a read is kept whole while it is scanned: reading as much again as is kept
+        # makes its reads, copies and rescans grow with its length, not with its square.
+        chunk = self.stream.read(max(READ_SIZE, len(self.buf) - keep_from))
         if not chunk:
             self.eof = True
             return False
@@ -306,6 +313,11 @@ class ScriptReader:
 
     def _more(self, start: int) -> bool:
         """Read more input keeping everything from ``start``; afterwards the statement starts at self.pos."""
+        if len(self.buf) - start >= MAX_STATEMENT:
+            raise DatabaseError(
+                f"the statement at line {self.line} of the dump is longer than {MAX_STATEMENT >> 20} MiB, which "
+                "synco does not hold (PostgreSQL takes a statement whole): dump such rows as COPY data (pg_dump "
+                "without --inserts), which is read in pieces")
         self.pos = start
         return self._fill(start)
 
