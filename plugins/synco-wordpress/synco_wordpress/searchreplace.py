@@ -13,7 +13,8 @@ A match counts only where the URL ends: ``https://example.com`` is not replaced 
 path boundary (``/blog`` not inside ``/blogroll``); the longest URL wins where two start at one place
 (``siteurl`` ``https://example.com/wp`` before ``home`` ``https://example.com``). PHP-serialized values are
 walked (:mod:`synco_wordpress.serialized`) and their string lengths recomputed, nested serialized strings
-included; a value that only looks serialized is treated as text, as ``wp search-replace`` does.
+included, whitespace around them kept; serialized data that does not parse (a wrong length, cut short by
+its column) is left untouched, and anything WordPress would not take for serialized data is text.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from synco_wordpress.serialized import TooDeep, looks_serialized, rewrite_serialized
+from synco_wordpress.serialized import PHP_WHITESPACE, TooDeep, is_serialized, rewrite_serialized, starts_serialized
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +119,21 @@ class UrlReplacer:
         """The rewrite of one database value (serialized data walked, anything else as text)."""
         if not any(needle in value for needle in self.needles):
             return value
-        if looks_serialized(value):
+        if is_serialized(value) or starts_serialized(value):
+            # WordPress trims a value before unserializing it, so the whitespace around one is no reason to take
+            # it for text: its lengths would go wrong under a plain replace.
+            start = len(value) - len(value.lstrip(PHP_WHITESPACE))
+            core = value[start:].rstrip(PHP_WHITESPACE)
             try:
-                walked = rewrite_serialized(value, self)
+                walked = rewrite_serialized(core, self)
             except (TooDeep, RecursionError):
                 if not self._warned_deep:
                     self._warned_deep = True
                     log.warning("a serialized value nests too deeply to rewrite safely; it is left as it is")
                 return value
-            if walked is not None:
-                return walked
+            if walked is None:
+                # Broken serialized data (a length a buggy plugin got wrong, a value cut short by its column):
+                # WordPress cannot read it either way, and only its original bytes can still be repaired.
+                return value
+            return value[:start] + walked + value[start + len(core):]
         return self.plain(value)

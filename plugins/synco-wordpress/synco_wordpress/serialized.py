@@ -9,8 +9,9 @@ new length. A string that is itself serialized (WordPress double-serializes now 
 business: :class:`synco_wordpress.searchreplace.UrlReplacer` recurses into it.
 
 The walk reads ``N;``, ``b:``, ``i:``, ``d:``, ``s:``, ``a:``, ``O:`` (objects of any class), ``E:`` (enums),
-``r:`` / ``R:`` (references) and ``C:`` (objects with their own format, whose payload is copied unchanged:
-its inner format belongs to the class). Anything else, or a value that does not end where its outermost
+``r:`` / ``R:`` (references) and ``C:`` (objects with their own format: a payload that is itself one serialized
+value, as ``serialize()`` of the object's data makes it, is walked too; any other is copied unchanged, its
+format belonging to the class). Anything else, or a value that does not end where its outermost
 element ends, is not serialized data: :func:`rewrite_serialized` returns None and the caller treats the value
 as plain text.
 """
@@ -34,6 +35,11 @@ _SCALAR = re.compile(
     rb"N;|b:[01];|i:[+-]?\d+;|d:(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|NAN|-?INF);|[rR]:\d+;")
 _KEY = re.compile(rb'i:[+-]?\d+;|s:(\d+):"')
 _FIRST = frozenset(b"NbidsaOCErR")
+#: What PHP's trim() removes, and so what WordPress's maybe_unserialize() ignores around serialized data.
+PHP_WHITESPACE = b" \t\n\r\0\x0b"
+_SERIALIZED_CONTAINER = re.compile(rb"[saOCE]:[0-9]+:")
+_SERIALIZED_SCALAR = re.compile(rb"[bid]:[0-9.E+-]+;\Z")
+_OPENING = re.compile(rb'a:[0-9]+:\{|[OC]:[0-9]+:"|s:[0-9]+:"')
 
 
 class NotSerialized(Exception):
@@ -49,6 +55,33 @@ def looks_serialized(value: bytes) -> bool:
     the end a PHP serializer writes."""
     return (len(value) >= 2 and value[0] in _FIRST and value[1:2] in (b":", b";")
             and value[-1:] in (b";", b"}"))
+
+
+def is_serialized(value: bytes) -> bool:
+    """What WordPress's ``is_serialized()`` (strict) says of ``value``, with ``C:`` (Serializable) accepted too:
+    WordPress unserializes such a value when it reads it, and leaves anything else as text.
+
+    Whitespace around the value does not count (WordPress trims it before unserializing).
+    """
+    data = value.strip(PHP_WHITESPACE)
+    if data == b"N;":
+        return True
+    if len(data) < 4 or data[1:2] != b":" or data[-1:] not in (b";", b"}"):
+        return False
+    token = data[:1]
+    if token == b"s" and data[-2:-1] != b'"':
+        return False
+    if token in b"saOCE":
+        return _SERIALIZED_CONTAINER.match(data) is not None
+    if token in b"bid":
+        return _SERIALIZED_SCALAR.match(data) is not None
+    return False
+
+
+def starts_serialized(value: bytes) -> bool:
+    """Whether ``value`` opens like a serialized array, object or string (whitespace before it aside): with
+    :func:`is_serialized`, what tells serialized data cut short by its column from text."""
+    return _OPENING.match(value.lstrip(PHP_WHITESPACE)) is not None
 
 
 def rewrite_serialized(value: bytes, rewrite: Callable[[bytes], bytes]) -> bytes | None:
@@ -120,10 +153,17 @@ class _Walker:
             length = _CUSTOM_LENGTH.match(data, name_end)
             if length is None:
                 raise NotSerialized()
-            end = length.end() + int(length.group(1))
-            end = self.expect(end, b"}")
-            # The payload's format is the class's own (Serializable::serialize): copied as it is.
-            self.out.append(data[position:end])
+            payload_start = length.end()
+            payload_end = payload_start + int(length.group(1))
+            end = self.expect(payload_end, b"}")
+            # The payload's format is the class's own (Serializable::serialize), but most classes write
+            # serialize() of their data there, and WordPress's plugins keep URLs in it: such a payload is walked
+            # like any serialized value, its length written anew; any other is copied as it is.
+            walked = self.payload(payload_start, payload_end, depth)
+            if walked is None:
+                self.out.append(data[position:end])
+            else:
+                self.out += [data[position:name_end], b'":%d:{' % len(walked), walked, b"}"]
             return end
         if kind == b"E":
             match = _ENUM.match(data, position)
@@ -137,6 +177,17 @@ class _Walker:
             raise NotSerialized()
         self.out.append(match.group(0))
         return match.end()
+
+    def payload(self, start: int, end: int, depth: int) -> bytes | None:
+        """The serialized value filling ``data[start:end]`` exactly, rewritten; None when it is not one."""
+        out: list[bytes] = []
+        walker = _Walker(self.data[:end], self.rewrite, out)
+        try:
+            if walker.value(start, depth + 1) != end:
+                return None
+        except (NotSerialized, IndexError, ValueError):
+            return None
+        return b"".join(out)
 
     def members(self, position: int, count: int, depth: int) -> int:
         """``count`` key/value pairs and the closing brace; keys are copied, values walked."""

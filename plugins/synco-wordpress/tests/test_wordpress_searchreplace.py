@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synco_wordpress.searchreplace import UrlReplacer
-from synco_wordpress.serialized import rewrite_serialized
 
 from synco_core.testing.services import needs_php
 
@@ -75,10 +74,53 @@ def test_keys_class_names_and_custom_payloads_are_kept(value: bytes) -> None:
         assert result == value
 
 
-def test_broken_serialization_is_treated_as_text() -> None:
-    broken = b'a:1:{s:3:"url";s:99:"https://www.example.com";}'
-    assert rewrite_serialized(broken, REPLACER) is None
-    assert REPLACER(broken) == b'a:1:{s:3:"url";s:99:"http://example.test:8080";}'
+@pytest.mark.parametrize("broken", [
+    b'a:1:{s:3:"url";s:99:"https://www.example.com";}',  # a length a buggy plugin got wrong
+    b'a:2:{s:3:"url";s:23:"https://www.example.com";s:4:"more";s:10:"abc',  # cut short by its column
+    b'a:1:{s:3:"url";s:23:"https://www.example.com";}junk;',  # something after the value
+    b'O:8:"stdClass":1:{s:3:"url";s:23:"https://www.example.com";',  # cut short right after a string
+    b's:31:"s:99:"https://www.example.com";";',  # the value is fine, the serialized string in it is not
+    b'C:6:"Custom":42:{s:23:"https://www.example.com";}',  # the Serializable object's length is wrong
+])
+def test_broken_serialization_is_left_untouched(broken: bytes) -> None:
+    """WordPress cannot read these either way, and a plain replace made them harder to repair: the lengths of
+    the strings that were still right went wrong too."""
+    assert REPLACER(broken) == broken
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"a: see https://www.example.com;", b"a: see http://example.test:8080;"),
+    (b"s: https://www.example.com/}", b"s: http://example.test:8080/}"),
+    (b"i:https://www.example.com;", b"i:http://example.test:8080;"),
+])
+def test_text_that_only_starts_like_serialized_data_is_text(text: bytes, expected: bytes) -> None:
+    """What WordPress's ``is_serialized()`` does not take for serialized data is rewritten as text."""
+    assert REPLACER(text) == expected
+
+
+@pytest.mark.parametrize("space", [(b"\n", b""), (b"", b"\r\n"), (b" \t", b"\x00 "), (b"\x0b", b"\n")])
+def test_serialized_value_with_whitespace_around_it_is_walked(space: tuple[bytes, bytes]) -> None:
+    """WordPress trims a value before unserializing it, so a serialized value with whitespace around it is read
+    as one: a plain replace left its lengths wrong and the option lost (top level and nested alike)."""
+    lead, trail = space
+    inner = b'a:1:{i:0;s:23:"https://www.example.com";}'
+    walked = b'a:1:{i:0;s:24:"http://example.test:8080";}'
+    assert REPLACER(lead + inner + trail) == lead + walked + trail
+    nested = lead + inner + trail
+    assert REPLACER(b's:%d:"' % len(nested) + nested + b'";') == \
+        b's:%d:"' % (len(nested) + 1) + lead + walked + trail + b'";'
+
+
+def test_serializable_payload_holding_serialized_data_is_walked() -> None:
+    """A ``C:`` object whose payload is ``serialize()`` of its data (what most ``Serializable`` classes write)
+    kept production's URLs: the payload was copied as it was."""
+    value = b'C:6:"Custom":41:{a:1:{i:0;s:23:"https://www.example.com";}}'
+    assert REPLACER(value) == b'C:6:"Custom":42:{a:1:{i:0;s:24:"http://example.test:8080";}}'
+    nested = b'a:1:{s:1:"c";C:6:"Custom":41:{a:1:{i:0;s:23:"https://www.example.com";}}}'
+    assert REPLACER(nested) == b'a:1:{s:1:"c";C:6:"Custom":42:{a:1:{i:0;s:24:"http://example.test:8080";}}}'
+    # A payload in the class's own format is the class's business.
+    own = b'C:6:"Opaque":31:{url=https://www.example.com;x=1}'
+    assert REPLACER(own) == own
 
 
 # -- the property: PHP accepts every rewritten value, with the expected structure
