@@ -181,7 +181,9 @@ class _Walker:
     def payload(self, start: int, end: int, depth: int) -> bytes | None:
         """The serialized value filling ``data[start:end]`` exactly, rewritten; None when it is not one."""
         out: list[bytes] = []
-        walker = _Walker(self.data[:end], self.rewrite, out)
+        # Walked in the whole value (no copy of the payload per nested object): a payload that does not end
+        # exactly where its length says, reading past it or stopping short, is not one serialized value.
+        walker = _Walker(self.data, self.rewrite, out)
         try:
             if walker.value(start, depth + 1) != end:
                 return None

@@ -94,11 +94,13 @@ def url_pairs(draw: st.DrawFn) -> list[tuple[str, str]]:
     host = draw(st.sampled_from(_OLD_HOSTS))
     path = draw(st.sampled_from(["", "/blog", "/blog/"]))
     home = f"{scheme}://{host}{path}"
-    siteurl = home.rstrip("/") + draw(st.sampled_from(["", "/wp"]))
     new_scheme = draw(st.sampled_from(["http", "https"]))
     new_home = f"{new_scheme}://{draw(st.sampled_from(_NEW_HOSTS))}{draw(st.sampled_from(['', '/sub', '/']))}"
-    new_siteurl = new_home.rstrip("/") + (siteurl[len(home.rstrip('/')):])
-    return [(siteurl, new_siteurl), (home, new_home)]
+    where = draw(st.sampled_from(["", "/wp", "other host"]))
+    if where == "other host":
+        # WordPress's files on a host of their own: two hosts to look for, not one.
+        return [("https://static.example.net/wp", new_home.rstrip("/") + "/wp"), (home, new_home)]
+    return [(home.rstrip("/") + where, new_home.rstrip("/") + where), (home, new_home)]
 
 
 def _fragments(pairs: list[tuple[str, str]]) -> list[str]:
@@ -107,8 +109,9 @@ def _fragments(pairs: list[tuple[str, str]]) -> list[str]:
     host = home.split("://", 1)[1].split("/", 1)[0]
     rest = home.split("://", 1)[1]
     bare = host.removeprefix("www.")
+    site_rest = site.split("://", 1)[1]
     forms = [home, site, "http://" + rest, "https://" + rest, "//" + rest, "http://www." + bare, "https://" + bare,
-             host, bare]
+             host, bare, "//" + site_rest, site_rest.split("/", 1)[0]]
     forms += [form.replace("/", "\\/") for form in forms]
     return [
         *forms,
