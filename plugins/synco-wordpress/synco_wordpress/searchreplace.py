@@ -24,7 +24,13 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from synco_wordpress.serialized import PHP_WHITESPACE, TooDeep, is_serialized, rewrite_serialized, starts_serialized
+from synco_wordpress.serialized import (
+    TooDeep,
+    is_serialized,
+    rewrite_serialized,
+    starts_serialized,
+    strip_php_whitespace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +128,8 @@ class UrlReplacer:
         if is_serialized(value) or starts_serialized(value):
             # WordPress trims a value before unserializing it, so the whitespace around one is no reason to take
             # it for text: its lengths would go wrong under a plain replace.
-            start = len(value) - len(value.lstrip(PHP_WHITESPACE))
-            core = value[start:].rstrip(PHP_WHITESPACE)
+            core = strip_php_whitespace(value)
+            start = value.find(core)
             try:
                 walked = rewrite_serialized(core, self)
             except (TooDeep, RecursionError):

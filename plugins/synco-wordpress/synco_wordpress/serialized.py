@@ -39,6 +39,8 @@ _FIRST = frozenset(b"NbidsaOCErR")
 PHP_WHITESPACE = b" \t\n\r\0\x0b"
 _SERIALIZED_CONTAINER = re.compile(rb"[saOCE]:[0-9]+:")
 _SERIALIZED_SCALAR = re.compile(rb"[bid]:[0-9.E+-]+;\Z")
+_WHITESPACE_BYTES = frozenset(bytes([byte]) for byte in PHP_WHITESPACE)
+_FIRST_BYTES = frozenset(bytes([byte]) for byte in b"NbidsaOCE" + PHP_WHITESPACE)
 _OPENING = re.compile(rb'a:[0-9]+:\{|[OC]:[0-9]+:"|s:[0-9]+:"')
 
 
@@ -63,7 +65,9 @@ def is_serialized(value: bytes) -> bool:
 
     Whitespace around the value does not count (WordPress trims it before unserializing).
     """
-    data = value.strip(PHP_WHITESPACE)
+    if not _may_be_serialized(value):
+        return False
+    data = strip_php_whitespace(value)
     if data == b"N;":
         return True
     if len(data) < 4 or data[1:2] != b":" or data[-1:] not in (b";", b"}"):
@@ -81,7 +85,19 @@ def is_serialized(value: bytes) -> bool:
 def starts_serialized(value: bytes) -> bool:
     """Whether ``value`` opens like a serialized array, object or string (whitespace before it aside): with
     :func:`is_serialized`, what tells serialized data cut short by its column from text."""
-    return _OPENING.match(value.lstrip(PHP_WHITESPACE)) is not None
+    return _may_be_serialized(value) and _OPENING.match(strip_php_whitespace(value)) is not None
+
+
+def strip_php_whitespace(value: bytes) -> bytes:
+    """``value`` without the whitespace PHP's trim() removes (no copy when there is none, the usual case)."""
+    if value[:1] in _WHITESPACE_BYTES or value[-1:] in _WHITESPACE_BYTES:
+        return value.strip(PHP_WHITESPACE)
+    return value
+
+
+def _may_be_serialized(value: bytes) -> bool:
+    # A post body is not copied (strip) only to find that it starts with a letter no serialized value does.
+    return value[:1] in _FIRST_BYTES
 
 
 def rewrite_serialized(value: bytes, rewrite: Callable[[bytes], bytes]) -> bytes | None:
