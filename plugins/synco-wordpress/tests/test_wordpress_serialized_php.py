@@ -30,7 +30,7 @@ from synco_wordpress.searchreplace import UrlReplacer
 from synco_core.testing.services import needs_php, require_tool
 
 ORACLE = Path(__file__).parent / "fixtures" / "serialized_oracle.php"
-EXAMPLES = int(os.environ.get("SYNCO_WPSER_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SYNCO_WPSER_EXAMPLES", "40"))
 #: A long exploring run reports its first divergence as found rather than spend minutes shrinking it.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate,
           *([] if os.environ.get("SYNCO_WPSER_NO_SHRINK") else [Phase.shrink])]
