@@ -12,8 +12,9 @@ The walk reads ``N;``, ``b:``, ``i:``, ``d:``, ``s:``, ``a:``, ``O:`` (objects o
 ``r:`` / ``R:`` (references) and ``C:`` (objects with their own format: a payload that is itself one serialized
 value, as ``serialize()`` of the object's data makes it, is walked too; any other is copied unchanged, its
 format belonging to the class). Anything else, or a value that does not end where its outermost
-element ends, is not serialized data: :func:`rewrite_serialized` returns None and the caller treats the value
-as plain text.
+element ends, is not serialized data: :func:`rewrite_serialized` returns None, and the caller leaves the value
+as it is when :func:`is_serialized` or :func:`starts_serialized` says WordPress would take it for serialized
+data (it is broken), or treats it as text.
 """
 
 from __future__ import annotations
