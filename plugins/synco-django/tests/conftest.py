@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import synco_django.plugin
+from django_support import hide_python, venv_python
 
 from synco_core.testing import SyncoPluginManager
 from synco_core.testing.services import unavailable
@@ -25,10 +26,6 @@ from synco_core.testing.services import unavailable
 #: What the test environment installs: a Django release line, and what the e2e projects' settings import.
 REQUIREMENTS = ("django~=5.2.0", "psycopg[binary]>=3.1", "pymysql>=1.1", "dj-database-url>=2.1",
                 "python-decouple>=3.8")
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
 
 
 @pytest.fixture(scope="session")
@@ -86,14 +83,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def hide_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No Python on PATH (and no environment activated): the plugin must read the settings files itself."""
-    empty = tmp_path / "no-python-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-
-
 @pytest.fixture(params=["python", "files"])
 def python_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Runs a test twice: ``"python"``, where projects get a ``.venv`` with Django (see :func:`with_venv`),
@@ -101,9 +90,3 @@ def python_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
     if request.param == "files":
         hide_python(monkeypatch, tmp_path)
     return str(request.param)
-
-
-def with_venv(project: Path, venv: Path) -> Path:
-    """Give ``project`` the test environment as its ``.venv`` (a link: making one per project is slow)."""
-    (project / ".venv").symlink_to(venv, target_is_directory=True)
-    return project

@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from synco_core.testing import cli
@@ -76,3 +77,21 @@ def serve_keep(source: Path, *args: str) -> tuple[str, str]:
     match = re.search(r"synco receive (\S+) (AGE-SECRET-KEY-\S+)", served.output)
     assert match, served.output
     return match.group(1), match.group(2)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def hide_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Python on PATH (and no environment activated): the plugin must read the settings files itself."""
+    empty = tmp_path / "no-python-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+
+
+def with_venv(project: Path, venv: Path) -> Path:
+    """Give ``project`` the test environment as its ``.venv`` (a link: making one per project is slow)."""
+    (project / ".venv").symlink_to(venv, target_is_directory=True)
+    return project

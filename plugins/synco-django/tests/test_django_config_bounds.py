@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import hide_python
+from django_support import hide_python
 
 from synco_core.testing import HOSTILE_CASES, assert_refused, hostile_file, run_cli
 

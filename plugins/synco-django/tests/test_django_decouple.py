@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import venv_python
+from django_support import venv_python
 from synco_django.databases import database_config
 from synco_django.static import UNKNOWN, DatabaseUrl, read_settings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import synco_django.plugin
 from click.testing import CliRunner
-from conftest import hide_python, with_venv
+from django_support import hide_python, with_venv
 from synco_django import interpreter, settings
 from synco_django.databases import PASSWORD_HASH, database_config, sanitize_profile, user_table
 from synco_django.plugin import detect_framework, install_files

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import with_venv
-from django_support import manage
+from django_support import manage, with_venv
 from synco_django.plugin import detect_framework
 
 from synco_core import Framework

@@ -18,8 +18,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import venv_python, with_venv
-from django_support import CHECK_PASSWORDS, POPULATE, PRODUCTION, add_settings, manage, run, serve_keep
+from django_support import (
+    CHECK_PASSWORDS,
+    POPULATE,
+    PRODUCTION,
+    add_settings,
+    manage,
+    run,
+    serve_keep,
+    venv_python,
+    with_venv,
+)
 from synco_django.databases import PASSWORD_HASH
 
 from synco_core.testing import SyncoPluginManager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import hide_python
+from django_support import hide_python
 from synco_django.plugin import detect_framework, list_file_sets
 
 from synco_core import FileSet, FileSetOptions, Framework, redact

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from conftest import with_venv
+from django_support import with_venv
 from synco_django.plugin import detect_framework
 
 FIXTURES = Path(__file__).with_name("fixtures")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import hide_python
+from django_support import hide_python
 from synco_django.plugin import detect_framework
 
 BASE = '''"""Base settings to build other settings files upon."""

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,10 +19,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import synco_rails.plugin
+from rails_support import hide_ruby, ruby_environment
 
 from synco_core.testing import SyncoPluginManager
 from synco_core.testing.services import require_tool, unavailable
@@ -83,14 +82,6 @@ def _checked(argv: list[str], cwd: Path, env: dict[str, str], what: str) -> str 
         return None
     lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
     return f"{what} failed with Debian's Ruby and Rails: {lines[-1]}"
-
-
-def ruby_environment(home: Path) -> dict[str, str]:
-    """The environment Ruby runs in for the tests: Bundler's own files kept under ``home``, never the
-    user's; no network (``--local`` everywhere)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("BUNDLE_", "GEM_", "RAILS_"))}
-    env.update(BUNDLE_USER_HOME=str(home / "bundle"), BUNDLE_APP_CONFIG=str(home / "bundle-config"))
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -167,22 +158,6 @@ def make_app(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def runner_answer(project: Path, rails_env: str, databases: list[tuple[str, dict[str, Any]]],
-                  service: str | None = "local") -> None:
-    """What the shim prints for ``rails_env`` in ``project``: Active Record's configurations as Rails 7
-    reports them (URLs merged, keys as in database.yml) and Active Storage's settings."""
-    path = project / "tmp/synco-runner.json"
-    answers = json.loads(path.read_text()) if path.exists() else {}
-    answers[rails_env] = {
-        "env": rails_env, "root": str(project),
-        "databases": [{"name": name, "config": config} for name, config in databases],
-        "storage_service": service,
-        "storage": {"local": {"service": "Disk", "root": str(project / "storage")},
-                    "test": {"service": "Disk", "root": str(project / "tmp/storage")}},
-    }
-    path.write_text(json.dumps(answers))
-
-
 @pytest.fixture
 def ruby_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The stand-in ``ruby`` alone on ``PATH``; returns the log of its calls (one JSON line each)."""
@@ -195,13 +170,6 @@ def ruby_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "ruby-shim.log"
     monkeypatch.setenv("SYNCO_RUBY_SHIM_LOG", str(log))
     return log
-
-
-def hide_ruby(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    empty = tmp_path / "no-ruby-bin"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("RUBY", raising=False)
 
 
 @pytest.fixture

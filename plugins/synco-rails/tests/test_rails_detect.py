@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import synco_rails.plugin
 from click.testing import CliRunner
-from conftest import hide_ruby, runner_answer
+from rails_support import hide_ruby, runner_answer
 from synco_rails.databases import PASSWORD_HASH
 from synco_rails.plugin import detect_framework, install_files, list_file_sets
 

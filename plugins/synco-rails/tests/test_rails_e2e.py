@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import ruby_environment
+from rails_support import ruby_environment
 from synco_rails.databases import PASSWORD_HASH
 
 from synco_core.testing import SyncoPluginManager, cli
