@@ -141,7 +141,12 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
              # Names on the wire are UTF-8, and a host whose locale is another (ISO-8859-1) had its python
              # decode them with it: 'café' became 'cafÃ©'. UTF-8 mode decodes them as UTF-8 whatever the
              # locale, and other bytes as surrogate escapes, which serve skips with a warning.
-             "PYTHONUTF8=1; export PYTHONUTF8"]
+             "PYTHONUTF8=1; export PYTHONUTF8",
+             # An account's rc files may set these for its interactive pythons. PYTHONINSPECT makes every
+             # python end in its interactive prompt instead of exiting: the version check below would read
+             # the channel as commands (and say the python is too old), synco would wait at the prompt
+             # after the pull and report "SystemExit: 0". PYTHONSTARTUP only matters to that prompt.
+             "unset PYTHONINSPECT PYTHONSTARTUP"]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.
@@ -173,10 +178,16 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         # The version as printed on stdout; when the interpreter does not even run that (sudo wanting a password,
         # a pyenv shim without it), the first line it said instead, cut to fit in one launch message. Plain sh
         # takes the first line: a minimal image may have no sed; cut shortens it where there is one.
-        f"{python} -c {new_enough} 2>/dev/null || {{ v=\"$({python} -c {version} 2>/dev/null)\" || "
-        f"v=\"$({python} -c {version} 2>&1)\"; nl=\"$(printf '\\n_')\"; v=\"${{v%%\"${{nl%_}}\"*}}\"; "
+        # A python that cannot even start (a PYTHONHOME from the account's rc files pointing elsewhere) prints
+        # its whole path configuration first: its "Fatal Python error" line is the one that says why, and the
+        # PYTHONHOME that caused it is named, since nothing else on the laptop would show it.
+        f"{python} -c {new_enough} 2>/dev/null || {{ h=; v=\"$({python} -c {version} 2>/dev/null)\" || "
+        f"{{ v=\"$({python} -c {version} 2>&1)\"; case \"$v\" in *'Fatal Python error: '*) "
+        "v=\"Fatal Python error: ${v#*'Fatal Python error: '}\";; esac; "
+        "[ -z \"${PYTHONHOME:-}\" ] || h=\" (PYTHONHOME=$PYTHONHOME is set there)\"; }; "
+        "nl=\"$(printf '\\n_')\"; v=\"${v%%\"${nl%_}\"*}\"; "
         "if command -v cut >/dev/null 2>&1; then v=\"$(printf '%s\\n' \"$v\" | cut -c1-300)\"; fi; "
-        "launch old-python \"$v\"; exit 0; }",
+        "launch old-python \"$v$h\"; exit 0; }",
         f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
         "IFS= read -r size || exit 0",

@@ -226,6 +226,11 @@ class ChannelProcess:
         connection broke), and docker's and kubectl's pointers to their help are skipped."""
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
+        # A python that dies while starting (a wrong PYTHONHOME) or crashes ends with its C stack ("<no Python
+        # frame>", "File ..., line 12"): its "Fatal Python error" line is the one that says why.
+        fatal = [line for line in self._tail if line.startswith("Fatal Python error: ")]
+        if fatal:
+            return remote_text(redact(fatal[-1]))
         for line in reversed(self._tail):
             if (not line.startswith(_SSH_NOTICES) and not _REMOTE_NOTICE.match(line)
                     and not _HELP_POINTER.fullmatch(line)):
