@@ -69,3 +69,67 @@ def test_pull_with_a_pythonhome_the_python_cannot_start_with_names_it(tmp_path: 
     assert "<no Python frame>" not in stderr and "Python path configuration" not in stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["installed", "upload"])
+@pytest.mark.parametrize(("limits", "cause"), [
+    # ulimit -n 256 and -v 512 MiB, as shared hosting sets them: the pull works within them.
+    ({"NOFILE": 256, "AS": 512 << 20}, None),
+    # ulimit -t, whose hard end (where ulimit -t puts both ends) is SIGKILL: every process there is killed at
+    # once. docker exec ended with 137 and nothing on stderr: the laptop said "exited with status 137", or
+    # "cannot run python: it printed nothing".
+    ({"CPU": 0}, "killed (SIGKILL: out of memory, the hard end of a CPU time limit (ulimit -t)"),
+], ids=["nofile-as", "cpu-hard"])
+def test_pull_under_the_accounts_resource_limits(tmp_path: Path, project: Project, how: str,
+                                                 limits: dict[str, object], cause: str | None) -> None:
+    env = remote_environment(tmp_path, SYNCO_SHIM_CONTAINER_LIMITS=json.dumps(limits))
+    if how == "upload":
+        env["SYNCO_REMOTE_SYNCO"] = "upload"
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    if cause is None:
+        assert result.returncode == 0, result.stderr
+        assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
+    else:
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert f"docker://web{project.root}" in last and cause in last, last
+    assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+#: Run by the remote synco's channel process only: spends CPU time until its soft limit (1 s) ends it.
+SPENDER = """\
+import resource, sys, threading
+if "_channel" in sys.argv:
+    resource.setrlimit(resource.RLIMIT_CPU, (1, 60))
+    threading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()
+"""
+
+
+@pytest.mark.parametrize("how", ["installed", "upload"])
+def test_pull_whose_remote_side_runs_out_of_cpu_time_names_it(tmp_path: Path, project: Project, how: str) -> None:
+    """The soft end of a CPU time limit (SIGXCPU), wherever the remote side is when it comes."""
+    # A limit makes the shim wait for the command and end as docker exec does (128 + the signal).
+    env = remote_environment(tmp_path, SYNCO_SHIM_CONTAINER_LIMITS=json.dumps({"CORE": 0}))
+    (Path(env["PYTHONPATH"]) / "sitecustomize.py").write_text(SPENDER)
+    if how == "upload":
+        env["SYNCO_REMOTE_SYNCO"] = "upload"
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"docker://web{project.root}" in last and "killed (SIGXCPU: its CPU time limit (ulimit -t) ran out)" in last
+    assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+@pytest.mark.parametrize(("code", "said"), [
+    (152, "SIGXCPU: its CPU time limit (ulimit -t) ran out"), (137, "SIGKILL: out of memory"),
+    (153, "SIGXFSZ: its file size limit (ulimit -f)"), (139, "SIGSEGV: it crashed"), (128 + 10, "SIGUSR1"),
+])
+def test_a_remote_side_killed_by_a_signal_is_named_whatever_stderr_said(code: int, said: str) -> None:
+    from synco_core.pull.bootstrap import explain_exit
+    from synco_core.pull.remote import parse_remote_url
+
+    remote = parse_remote_url("kubectl://shop/web-0/var/www", lambda: set())
+    line = explain_exit(code, f"command terminated with exit code {code}", remote)
+    assert line.startswith("the remote side on kubectl://shop/web-0/var/www was killed (") and said in line
+    assert explain_exit(1, "Error: the database refused", remote) == "the database refused"
+    assert explain_exit(128, "", remote).endswith("exited with status 128")

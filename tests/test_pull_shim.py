@@ -227,7 +227,9 @@ sys.exit(137)
 '''
 
 
-@pytest.mark.parametrize(("mode", "cause"), [("exit", "docker exited with status 137"),
+# 137 is what docker exec ends with when the command got SIGKILL (the out-of-memory killer, ulimit -t).
+@pytest.mark.parametrize(("mode", "cause"), [("exit", "the remote side was killed: SIGKILL: out of memory, the hard "
+                                                      "end of a CPU time limit (ulimit -t), or killed by hand"),
                                              ("signal", "the local docker process got signal 9")])
 def test_pull_docker_shim_connection_cut_mid_transfer_is_one_line(shim_env: dict[str, str], tmp_path: Path,
                                                                   mode: str, cause: str) -> None:

@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import shlex
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,8 +182,9 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         # A python that cannot even start (a PYTHONHOME from the account's rc files pointing elsewhere) prints
         # its whole path configuration first: its "Fatal Python error" line is the one that says why, and the
         # PYTHONHOME that caused it is named, since nothing else on the laptop would show it.
-        f"{python} -c {new_enough} 2>/dev/null || {{ h=; v=\"$({python} -c {version} 2>/dev/null)\" || "
-        f"{{ v=\"$({python} -c {version} 2>&1)\"; case \"$v\" in *'Fatal Python error: '*) "
+        f"{python} -c {new_enough} 2>/dev/null || {{ h=; s=0; v=\"$({python} -c {version} 2>/dev/null)\" || "
+        f"{{ v=\"$({python} -c {version} 2>&1)\" || s=$?; [ -n \"$v\" ] || [ \"$s\" -le 128 ] || "
+        "v=\"killed by signal $((s - 128))\"; case \"$v\" in *'Fatal Python error: '*) "
         "v=\"Fatal Python error: ${v#*'Fatal Python error: '}\";; esac; "
         "[ -z \"${PYTHONHOME:-}\" ] || h=\" (PYTHONHOME=$PYTHONHOME is set there)\"; }; "
         "nl=\"$(printf '\\n_')\"; v=\"${v%%\"${nl%_}\"*}\"; "
@@ -282,6 +284,10 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             )
         elif word == "old-python":
             found = argument.strip()
+            signalled = re.fullmatch(r"killed by signal (\d+)", found)
+            if signalled:
+                # A CPU time limit (ulimit -t) kills every python there before it prints anything.
+                found = f"it was killed ({remote_signal(128 + int(signalled[1])) or found})"
             if not re.fullmatch(r"\d+\.\d+", found):
                 # Not a version: the interpreter did not run, and what it said instead is the reason.
                 raise ConfigError(f"cannot run {python} on {remote.describe()}: {found or 'it printed nothing'}")
@@ -318,6 +324,32 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             log.debug("unknown launch message %r", message)
 
 
+#: What the signals that end a process on a hosting account usually mean there. A process killed outright
+#: says nothing on stderr, and kubectl's "command terminated with exit code 137" says no more.
+_SIGNAL_CAUSES = {
+    signal.SIGKILL: "SIGKILL: out of memory, the hard end of a CPU time limit (ulimit -t), or killed by hand",
+    signal.SIGXCPU: "SIGXCPU: its CPU time limit (ulimit -t) ran out",
+    signal.SIGXFSZ: "SIGXFSZ: its file size limit (ulimit -f) was reached",
+    signal.SIGSEGV: "SIGSEGV: it crashed",
+    signal.SIGBUS: "SIGBUS: it crashed",
+    signal.SIGABRT: "SIGABRT: it aborted",
+    signal.SIGTERM: "SIGTERM: stopped from outside",
+    signal.SIGHUP: "SIGHUP: its session ended",
+}
+
+
+def remote_signal(code: int) -> str | None:
+    """The signal that killed the remote command, when ``code`` is the 128 + number that docker exec, kubectl
+    exec and a remote shell end with then (ssh says 255 for a command killed in place: unknown here)."""
+    if not 128 < code <= 128 + 64:
+        return None
+    try:
+        number = signal.Signals(code - 128)
+    except ValueError:
+        return None
+    return _SIGNAL_CAUSES.get(number, number.name)
+
+
 def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
     """A one-line reason for a remote side that ended without speaking the protocol."""
     reason = stderr_tail.removeprefix("Error: ")
@@ -325,6 +357,9 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
         # The local ssh/docker/kubectl process itself died of a signal (Popen's negative status): its last
         # stderr line, if any, is the remote side's and says nothing about that.
         return f"the {remote.tool} connection to {remote.describe()} was cut (its process got signal {-code})"
+    killed = remote_signal(code)
+    if killed is not None:
+        return f"the remote side on {remote.describe()} was killed ({killed})"
     if code == EXIT_OLD_PYTHON:
         return reason or f"the python on {remote.describe()} is too old"
     if code == 127:

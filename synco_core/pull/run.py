@@ -25,6 +25,7 @@ from synco_core.pull.bootstrap import (
     explain_exit,
     launch_script,
     negotiate,
+    remote_signal,
     remote_synco,
     remove_upload,
 )
@@ -108,8 +109,11 @@ def _broken(channel: ChannelProcess, remote: Remote, exc: BaseException) -> Tran
     """
     code = channel.close(grace=5)
     tail = channel.stderr_tail().removeprefix("Error: ")
+    killed = remote_signal(code)
     if code < 0:
         cause = f"the local {remote.tool} process got signal {-code}"
+    elif killed is not None:
+        cause = f"the remote side was killed: {killed}"
     elif tail:
         cause = tail
     elif code:
