@@ -2,7 +2,8 @@
 
 On the server, what serve publishes in the web root (the session folder, its artifacts and marker) is
 created under the user's umask with group and other write always taken away (:func:`published_files`): the
-web server must read it, nobody but its owner may add to it or change it.
+web server must read it, nobody but its owner may add to it or change it. It must read it whatever the
+umask, too: a read or search bit the web root gives its group or other users is not taken away by the umask.
 
 - Production data synco keeps for itself (dumps, part files, records, the install's own record): 0600
   whatever the umask (:data:`synco_core.fsutil.PRIVATE_MODE`).
@@ -35,17 +36,33 @@ _OWNER_READ_WRITE = 0o600
 PUBLISHED_UMASK_BITS = 0o022
 
 
+def published_umask(previous: int, web_root_mode: int | None) -> int:
+    """The umask serve publishes under: ``previous`` with group and other write added, and without the read
+    and search bits that the web root (mode ``web_root_mode``, None: unknown) gives group or other."""
+    readable = 0 if web_root_mode is None else web_root_mode & 0o055
+    return (previous & ~readable) | PUBLISHED_UMASK_BITS
+
+
 @contextlib.contextmanager
-def published_files() -> Iterator[None]:
-    """Within the block, every file and folder this process creates is not writable by group or other.
+def published_files(web_root: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """Within the block, every file and folder this process creates is not writable by group or other, and
+    readable by whoever may read ``web_root`` through its group or other bits.
 
     Under ``umask 000`` (or 002) the session folder in the web root was 0777 and its files 0666: another user
     of the server could put a script in it that the web server then runs under the site's name, or replace
-    the marker that says when the session is removed. The umask is the process's, so it also covers what
-    ``publish_session`` writes through any helper; it is put back when the block ends.
+    the marker that says when the session is removed. Under ``umask 077`` (a hardened account's) it was 0700
+    and its files 0600: a web server running as another user (nginx as www-data reading a 0755 web root)
+    answered 403 for the session's meta, and receive could only say "refused by the server". The artifacts
+    are encrypted, and the web root's own bits say through which of them the web server reads. The umask is
+    the process's, so it also covers what ``publish_session`` writes through any helper; it is put back when
+    the block ends.
     """
+    mode: int | None = None
+    if web_root is not None:
+        with contextlib.suppress(OSError):
+            mode = os.stat(web_root).st_mode
     previous = os.umask(0o077)
-    os.umask(previous | PUBLISHED_UMASK_BITS)
+    os.umask(published_umask(previous, mode))
     try:
         yield
     finally:

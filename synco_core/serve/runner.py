@@ -251,7 +251,7 @@ def publish_session(
     # short: a second Ctrl-C while the server stops (it waits for a download to end) must not leave the
     # session folder published.
     with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(published_files())
+        cleanup.enter_context(published_files(web_root))
         cleanup.callback(remove_unless_kept)
         cleanup.callback(scratch.remove)
         # The folder appears with its marker in it: whatever happens from here on, even SIGKILL, the

@@ -171,3 +171,37 @@ def test_what_serve_publishes_is_writable_by_its_owner_alone(fixture_app: Path, 
     # The web server still reads them; the marker is serve's alone (receive never reads it), and is not published.
     assert all(_mode(path) & 0o004 for path in paths if path.name != ".synco-ttl"), "the web server still reads them"
     assert _mode(folder / ".synco-ttl") & 0o077 == 0
+
+
+@pytest.mark.parametrize(("mask", "root_mode", "readable"), [
+    # A hardened account's umask 077 under a 0755 web root that nginx (www-data) reads as "other": the
+    # session was 0700 and its files 0600, and receive only heard "refused by the server ... (HTTP 403)".
+    (0o077, 0o755, 0o004),
+    (0o027, 0o755, 0o004),
+    # A web server in the site's group (web root 0750): the group reads the session, others still do not.
+    (0o077, 0o750, 0o040),
+    # A web root only its owner reads: the web server runs as that user, and the umask is left as it was.
+    (0o077, 0o700, 0o000),
+], ids=["077-under-0755", "027-under-0755", "077-under-0750", "077-under-0700"])
+def test_what_serve_publishes_the_web_server_reads_whatever_the_umask(fixture_app: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch, mask: int,
+                                                                      root_mode: int, readable: int) -> None:
+    monkeypatch.chdir(fixture_app)
+    web = fixture_app / "web"
+    web.chmod(root_mode)
+    with umask(mask):
+        result = CliRunner().invoke(cli, ["serve", "--keep", "--all", "--id", "synco-readable0123456789"])
+        assert os.umask(mask) == mask, "the umask is the user's again after serve"
+    assert result.exit_code == 0, result.output
+    folder = web / "synco-readable0123456789"
+    paths = [path for path in [folder, *folder.rglob("*")] if path.name != ".synco-ttl"]
+    assert len(paths) > 3
+    for path in paths:
+        mode = _mode(path)
+        # What the web root lets group and other read (and search, for folders), and no more.
+        bits = 0o055 if path.is_dir() else 0o044
+        assert mode & bits == root_mode & bits, (path.name, oct(mode))
+        assert bool(mode & 0o044) == bool(readable), (path.name, oct(mode))
+        # Never more than the web root gives, and never writable but by the owner.
+        assert mode & 0o022 == 0 and mode & ~root_mode & 0o077 == 0, (path.name, oct(mode))
+    assert _mode(folder / ".synco-ttl") & 0o077 == 0
