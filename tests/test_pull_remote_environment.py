@@ -11,10 +11,14 @@ server, and leaves nothing in the remote temporary folder.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 from pull_support import Project, make_project, remote_environment, row_count, run_synco, tree_digest
+
+from synco_core.testing.services import unavailable
 
 HOW = {"installed": "remote side: synco installed at", "upload": "remote side: uploaded zipapp"}
 
@@ -133,3 +137,31 @@ def test_a_remote_side_killed_by_a_signal_is_named_whatever_stderr_said(code: in
     assert line.startswith("the remote side on kubectl://shop/web-0/var/www was killed (") and said in line
     assert explain_exit(1, "Error: the database refused", remote) == "the database refused"
     assert explain_exit(128, "", remote).endswith("exited with status 128")
+
+
+def test_pull_from_a_container_run_as_an_arbitrary_uid_without_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """OpenShift runs images as a random uid with no passwd entry, no HOME, USER or LOGNAME: ``getpass.getuser()``
+    and ``~`` cannot be resolved there, and the cache folder is not where a user's would be."""
+    if os.geteuid() != 0:
+        unavailable("running the remote side as another uid needs root")
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    if system_python is None:
+        unavailable("no python3 in /usr/bin that another uid may run")
+    # Not under pytest's own folders (0700, root's): the other uid must reach the project and its TMPDIR.
+    base = tmp_path_factory.mktemp("uid")
+    root = Path(os.path.realpath("/tmp")) / f"synco-h-uid-{base.name}"
+    root.mkdir(mode=0o755)
+    try:
+        project = make_project(root / "app", public_files=3, rows=20)
+        env = remote_environment(root, SYNCO_SHIM_CONTAINER_UID="54321", SYNCO_REMOTE_SYNCO="upload",
+                                 SYNCO_REMOTE_PYTHON=system_python, SYNCO_SHIM_CONTAINER_ENV=json.dumps(
+                                     {"HOME": None, "USER": None, "LOGNAME": None, "XDG_CACHE_HOME": None}))
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o777 if path.is_dir() else 0o666)
+        result = run_synco(["pull", f"docker://web{project.root}", "--target", str(base / "out")], env, base)
+        assert result.returncode == 0, result.stderr
+        assert row_count(base / "out" / "dbDump.sqlite") == project.rows
+        assert tree_digest(base / "out" / "private") == tree_digest(project.root / "storage")
+        assert list(Path(env["TMPDIR"]).iterdir()) == []
+    finally:
+        shutil.rmtree(root)
