@@ -197,7 +197,13 @@ def message_of(exc: BaseException) -> str:
 
 
 def error_line(exc: BaseException, limit: int | None = None) -> str:
-    """An exception as ``Type: message`` on one line, as :func:`one_line` makes it."""
+    """An exception as ``Type: message`` on one line, as :func:`one_line` makes it; a resource limit that was
+    reached (:mod:`synco_core.limits`) as the limit, since the exception's own words do not name it."""
+    from synco_core.limits import limit_reached
+
+    reached = limit_reached(exc)
+    if reached is not None:
+        return one_line(reached, limit)
     return one_line(f"{type(exc).__name__}: {message_of(exc)}", limit)
 
 

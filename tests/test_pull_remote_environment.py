@@ -165,3 +165,31 @@ def test_pull_from_a_container_run_as_an_arbitrary_uid_without_home(tmp_path_fac
         assert list(Path(env["TMPDIR"]).iterdir()) == []
     finally:
         shutil.rmtree(root)
+
+
+def test_pull_whose_remote_side_reaches_the_accounts_process_limit_names_it(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``ulimit -u`` counts threads too: the remote side said "RuntimeError: can't start new thread"."""
+    if os.geteuid() != 0:
+        unavailable("a limit on processes binds only another uid than root's")
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    if system_python is None:
+        unavailable("no python3 in /usr/bin that another uid may run")
+    base = tmp_path_factory.mktemp("nproc")
+    root = Path(os.path.realpath("/tmp")) / f"synco-h-nproc-{base.name}"
+    root.mkdir(mode=0o755)
+    try:
+        project = make_project(root / "app", public_files=3, rows=20)
+        env = remote_environment(root, SYNCO_SHIM_CONTAINER_UID="54322", SYNCO_REMOTE_SYNCO="upload",
+                                 SYNCO_REMOTE_PYTHON=system_python,
+                                 SYNCO_SHIM_CONTAINER_LIMITS=json.dumps({"NPROC": 3}))
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o777 if path.is_dir() else 0o666)
+        result = run_synco(["pull", f"docker://web{project.root}", "--target", str(base / "out")], env, base)
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last == ("Error: cannot start a thread: this account's limit on processes and threads (3) is reached "
+                        "(ulimit -u), or the system's"), last
+        assert list(Path(env["TMPDIR"]).iterdir()) == []
+    finally:
+        shutil.rmtree(root)

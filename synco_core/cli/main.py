@@ -29,6 +29,7 @@ from synco_core.childenv import SECRET_VARIABLES
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
 from synco_core.cmdline import hide_environment, no_core_dumps
 from synco_core.errors import SyncoError
+from synco_core.limits import limit_reached
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
 from synco_core.nospace import NO_SPACE_ERRNOS
 from synco_core.permissions import umask
@@ -177,7 +178,15 @@ class SyncoGroup(click.Group):
             # saw to register: masked as in a plugin's other failures and log records.
             click.echo(f"Error: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}", err=True)
             ctx.exit(exc.exit_code)
-        except OSError as exc:
+        except (OSError, RuntimeError, MemoryError) as exc:
+            limit = limit_reached(exc)
+            if limit is not None:
+                if is_debug(ctx):
+                    log.debug("traceback", exc_info=True)
+                click.echo(f"Error: {limit}", err=True)
+                ctx.exit(1)
+            if not isinstance(exc, OSError):
+                raise self._unexpected(ctx, exc) from None
             if exc.errno in NO_SPACE_ERRNOS:
                 raise self._no_space(ctx, exc) from None
             if exc.filename is None or not exc.strerror:

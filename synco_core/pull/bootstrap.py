@@ -181,9 +181,10 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         # takes the first line: a minimal image may have no sed; cut shortens it where there is one.
         # A python that cannot even start (a PYTHONHOME from the account's rc files pointing elsewhere) prints
         # its whole path configuration first: its "Fatal Python error" line is the one that says why, and the
-        # PYTHONHOME that caused it is named, since nothing else on the laptop would show it.
+        # PYTHONHOME that caused it is named, since nothing else on the laptop would show it. A python killed by a
+        # signal (a CPU time limit) is said by its status: what was captured is at most the shell's "Killed".
         f"{python} -c {new_enough} 2>/dev/null || {{ h=; s=0; v=\"$({python} -c {version} 2>/dev/null)\" || "
-        f"{{ v=\"$({python} -c {version} 2>&1)\" || s=$?; [ -n \"$v\" ] || [ \"$s\" -le 128 ] || "
+        f"{{ v=\"$({python} -c {version} 2>&1)\" || s=$?; [ \"$s\" -le 128 ] || "
         "v=\"killed by signal $((s - 128))\"; case \"$v\" in *'Fatal Python error: '*) "
         "v=\"Fatal Python error: ${v#*'Fatal Python error: '}\";; esac; "
         "[ -z \"${PYTHONHOME:-}\" ] || h=\" (PYTHONHOME=$PYTHONHOME is set there)\"; }; "

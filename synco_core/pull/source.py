@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from synco_core import __version__
 from synco_core.errors import ConfigError, SyncoError
+from synco_core.limits import limit_reached
 from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
 from synco_core.pull.server import ChannelServer
@@ -251,7 +252,7 @@ class PullSource:
                 message: dict[str, Any] = {"fileSet": file_set.to_json()}
             except BaseException as exc:  # Reported to the client, which ends the pull with it.
                 log.debug("the streamed dump failed", exc_info=True)
-                message = {"error": one_line(str(exc)) or type(exc).__name__}
+                message = {"error": limit_reached(exc) or one_line(str(exc)) or type(exc).__name__}
             with contextlib.suppress(OSError, ValueError):
                 server.send_json(STREAM_CLOSE, message)
 
