@@ -24,10 +24,10 @@ def _soft(limit: int) -> int | None:
 def limit_reached(exc: BaseException) -> str | None:
     """The limit ``exc`` says was reached, in one line; None when it is not about a limit."""
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
-        return _processes("a thread")
+        return "cannot start a thread: " + _processes()
     if isinstance(exc, BlockingIOError | OSError) and exc.errno == errno.EAGAIN and exc.filename is None:
         # fork() and thread creation say EAGAIN at the limit on processes; I/O on a file names it.
-        return _processes("a process")
+        return "cannot start a process: " + _processes()
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         soft = _soft(resource.RLIMIT_NOFILE)
         if exc.errno == errno.ENFILE:
@@ -43,8 +43,7 @@ def limit_reached(exc: BaseException) -> str | None:
     return None
 
 
-def _processes(what: str) -> str:
+def _processes() -> str:
     soft = _soft(resource.RLIMIT_NPROC)
     value = f" ({soft})" if soft is not None else ""
-    return (f"cannot start {what}: this account's limit on processes and threads{value} is reached "
-            "(ulimit -u), or the system's")
+    return f"this account's limit on processes and threads{value} is reached (ulimit -u), or the system's"
