@@ -211,7 +211,8 @@ _PYENV_SHIM = ("printf 'pyenv: python3: command not found\\n\\nThe `python3'\\''
     (_SUDO_REFUSES, "sudo: a terminal is required to read the password; either use the -S option to read from "
                     "standard input or configure an askpass helper"),
     (_PYENV_SHIM, "pyenv: python3: command not found"),
-    ("echo 'Segmentation fault' >&2; exit 139", "Segmentation fault"),
+    # Status 139 is a python killed by SIGSEGV (the shell's "Segmentation fault" is its own report of that).
+    ("echo 'Segmentation fault' >&2; exit 139", "it was killed (SIGSEGV: it crashed)"),
     # A line longer than a launch message may be is cut, not a framing error.
     ("printf 'x%.0s' $(seq 1 6000) >&2; exit 1", "x" * 300),
     ("exit 1", "it printed nothing"),
