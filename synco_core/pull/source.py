@@ -306,13 +306,17 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise _Stopped(signal.Signals(signum).name)
 
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    # SIGXCPU: the soft end of a CPU time limit (ulimit -t) leaves time until its hard end to remove the
+    # session folder, which an uncaught SIGXCPU left in $TMPDIR with the session in it.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGXCPU):
         signal.signal(signum, on_signal)
     status = 0
     try:
         server.serve()
     except (_Stopped, KeyboardInterrupt) as exc:
         log.debug("stopped: %s", exc or "client went away")
+        if str(exc) == signal.SIGXCPU.name:
+            server.fatal("the remote side was stopped by SIGXCPU: its CPU time limit (ulimit -t) ran out")
         status = 1
     except SyncoError as exc:
         server.fatal(one_line(str(exc)))
@@ -326,7 +330,7 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
         status = 1
     finally:
         # Signals during cleanup must not cut it short.
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGXCPU):
             signal.signal(signum, signal.SIG_IGN)
         source.cleanup()
     if server.closed_by_client and status == 0:
