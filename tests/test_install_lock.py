@@ -195,7 +195,8 @@ def test_install_refuses_while_a_receive_writes_its_folder(laptop: Path) -> None
     assert synco("install", "--yes", cwd=laptop).returncode == 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU],
+                         ids=["SIGTERM", "SIGHUP", "SIGXCPU"])
 @pytest.mark.parametrize("command", ["install", "receive-install"])
 def test_terminated_at_the_question_cleans_up_and_says_so(laptop: Path, session: tuple[str, str, str],
                                                           signum: int, command: str) -> None:
@@ -220,7 +221,9 @@ def test_terminated_at_the_question_cleans_up_and_says_so(laptop: Path, session:
     code = first.wait()
     assert code == 128 + signum, first.output
     errors = [line.strip() for line in first.output.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: stopped by {signal.Signals(signum).name}"], first.output
+    meaning = ": its CPU time limit (ulimit -t) ran out" if signum == signal.SIGXCPU else ""
+    reason = signal.Signals(signum).name + meaning
+    assert errors == [f"Error: stopped by {reason}"], first.output
     assert "Traceback" not in first.output
     assert project() == before
     assert not list(laptop.glob(".synco-install*")) and not (laptop / "dump" / ".synco-receive.lock").exists()

@@ -112,6 +112,8 @@ def test_serve_stopped_before_ready_exits_as_an_interrupted_command(tmp_path: Pa
     # The dump's command blocks until the signal: serve is caught at a known point before Ready.
     for signum, status, line in ((signal.SIGTERM, 143, "Error: stopped by SIGTERM"),
                                  (signal.SIGHUP, 129, "Error: stopped by SIGHUP"),
+                                 (signal.SIGXCPU, 152,
+                                  "Error: stopped by SIGXCPU: its CPU time limit (ulimit -t) ran out"),
                                  (signal.SIGINT, 130, "Error: interrupted")):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SYNCO_DEBUG_KILL_AT": ""}
         process = subprocess.Popen([sys.executable, "-c", BLOCKING_SERVE, str(site)], cwd=site, env=env,

@@ -153,6 +153,27 @@ def _start_serve(app: Path, *args: str) -> tuple[subprocess.Popen[str], list[str
     return process, lines
 
 
+def test_a_cpu_time_limit_running_out_after_ready_cleans_up_and_is_an_error(tmp_path: Path) -> None:
+    """SIGXCPU, the soft end of a hosting account's CPU time limit (``ulimit -t``), is no way to end a serve:
+    uncaught it killed Python and left the session in the web root; caught after Ready as SIGTERM is, it would
+    end with status 0 as if asked to stop. It removes the session and ends with status 152 (its one line is
+    checked by test_serve_interrupted.py)."""
+    app = make_app(tmp_path / "app")
+    process, _lines = _start_serve(app, "--listen", "127.0.0.1:0", "--id", "cpulimit", "--only", "private")
+    try:
+        folder = app / "web" / "synco-cpulimit"
+        assert (folder / META_FILE).exists()
+        process.send_signal(signal.SIGXCPU)
+        rest, _ = process.communicate(timeout=20)
+        assert process.returncode == 128 + signal.SIGXCPU, rest
+        assert "Stopped by SIGXCPU; cleaning up." in rest
+        assert not folder.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
 def test_sigint_and_sighup_clean_up_too(tmp_path: Path, signum: signal.Signals) -> None:
     app = make_app(tmp_path / "app")

@@ -156,7 +156,7 @@ class SyncoGroup(click.Group):
                 raise
             if stopped is not exc:
                 click.echo(err=True)  # The prompt's line was left open, as click does before "Aborted!".
-            click.echo(f"Error: stopped by {stopped.name}", err=True)
+            click.echo(f"Error: stopped by {stopped.reason}", err=True)
             ctx.exit(128 + stopped.signum)
         except click.UsageError as exc:
             if exc.message.startswith(EXTRA_ARGUMENTS):

@@ -1,11 +1,13 @@
-"""SIGTERM and SIGHUP stop a command the way Ctrl-C does: its clean-up runs and it says so in one line.
+"""SIGTERM, SIGHUP and SIGXCPU stop a command the way Ctrl-C does: its clean-up runs and it says so in one line.
 
 By default these signals end Python at once: a receive stopped by ``kill``, a closed terminal or a
 service manager left its part files and its install journal for the next run to recover, and said
 nothing. Raised as :class:`Terminated`, a :class:`KeyboardInterrupt`, they take the path Ctrl-C takes
 (a database loaded early rolled back, the scratch folders removed, the install lock released). Commands
 that handle these signals themselves (``serve``, the remote side of ``pull``) install their own handlers
-over this one for as long as they need them.
+over this one for as long as they need them. SIGXCPU is the soft end of a CPU time limit (``ulimit -t``,
+a hosting account's): uncaught it ends Python at once, and the limit's hard end, with SIGKILL, comes later,
+which leaves the time to clean up.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGXCPU") if hasattr(signal, name))
+
+#: What a signal that is no one's request to stop means, in the one line a stopped command ends with.
+_MEANINGS = {"SIGXCPU": "its CPU time limit (ulimit -t) ran out"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -30,6 +35,12 @@ class Terminated(KeyboardInterrupt):
     def name(self) -> str:
         return signal.Signals(self.signum).name
 
+    @property
+    def reason(self) -> str:
+        """The signal's name, and what it means where that is not plain (``SIGXCPU: its CPU time limit ...``)."""
+        meaning = _MEANINGS.get(self.name)
+        return f"{self.name}: {meaning}" if meaning else self.name
+
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
     # Every time, as Ctrl-C: were later signals ignored, one raised where Python swallows exceptions (a
@@ -39,7 +50,7 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
 
 @contextmanager
 def stop_like_ctrl_c() -> Iterator[None]:
-    """For the block, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (elsewhere: nothing)."""
+    """For the block, SIGTERM, SIGHUP and SIGXCPU raise :class:`Terminated` in the main thread (elsewhere: nothing)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -94,14 +94,13 @@ class SessionStopped(BaseException):
 
 @contextmanager
 def termination_signals() -> Iterator[None]:
-    """Turn SIGINT, SIGTERM and SIGHUP into :class:`SessionStopped` for the duration of the block."""
+    """Turn SIGINT, SIGTERM, SIGHUP and SIGXCPU into :class:`SessionStopped` for the duration of the block."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise SessionStopped(signum)
 
     wanted = [signal.SIGINT, signal.SIGTERM]
-    if hasattr(signal, "SIGHUP"):
-        wanted.append(signal.SIGHUP)
+    wanted += [getattr(signal, name) for name in ("SIGHUP", "SIGXCPU") if hasattr(signal, name)]
     previous = {}
     for signum in wanted:
         previous[signum] = signal.signal(signum, handler)
@@ -321,9 +320,9 @@ def serve(
                 echo(f"The session's time to live ({options.ttl_minutes:g} min) ran out; cleaning up.")
         except SessionStopped as stopped:
             echo(f"Stopped by {stopped}; cleaning up.")
-            if published is None:
+            if published is None or stopped.signum == getattr(signal, "SIGXCPU", None):
                 # Stopped before Ready is an interrupted command (exit status 128 plus the signal's number);
-                # after it, a signal is how serve is meant to end.
+                # after it, a signal is how serve is meant to end, except a CPU time limit running out.
                 raise KeyboardInterrupt if stopped.signum == signal.SIGINT else Terminated(stopped.signum) from None
     return published
 
