@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from synco_core.receive import knownhashes
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 
 
@@ -85,3 +89,42 @@ def test_anything_else_under_its_name_is_no_hashes(tmp_path: Path, kind: str) ->
     else:
         path.write_bytes(os.urandom(4000))
     assert set(_looked_up(path, hashes).values()) == {None}
+
+
+def _names(data: st.DataObject) -> list[str]:
+    """Paths as a receive meets them: ASCII, other scripts, and bytes no encoding names (surrogateescape)."""
+    parts = st.one_of(st.text(alphabet="ab/-. ", min_size=1, max_size=12),
+                      st.text(alphabet="éü日本\u00a0", min_size=1, max_size=4),
+                      st.binary(min_size=1, max_size=4).map(lambda raw: raw.replace(b"\0", b"x").replace(b"\n", b"y")
+                                                            .decode("utf-8", "surrogateescape")))
+    return sorted(set(data.draw(st.lists(parts, max_size=60))))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), read_block=st.integers(1, 300), block=st.integers(1, 9))
+def test_files_written_and_read_back_are_the_format_whatever_the_block_sizes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: st.DataObject, read_block: int, block: int) -> None:
+    """Both drafts hold exactly ``path NUL sha256 LF`` per noted file (PENDING for a file to fetch in the
+    partial one), and a lookup in path order finds exactly what was noted, however the lines fall across the
+    reader's blocks and the writer's batches."""
+    monkeypatch.setattr(knownhashes, "READ_BLOCK", read_block)
+    monkeypatch.setattr(knownhashes, "BLOCK", block)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    names = _names(data)
+    noted = {name: (data.draw(st.text(alphabet="0123456789abcdefABCDEF", min_size=64, max_size=64)),
+                    data.draw(st.booleans())) for name in names}
+    path = known_hashes_file(folder, "uploads")
+    for partial in (False, True):
+        known = KnownHashes(path)
+        for name in names:
+            known.note(name, noted[name][0], current=noted[name][1])
+        known.keep_partial() if partial else known.commit()
+        lines = (f"{name}\0{sha.lower() if current or not partial else knownhashes.PENDING}\n"
+                 for name, (sha, current) in noted.items())
+        body = knownhashes.HEADER + b"".join(line.encode("utf-8", "surrogateescape") for line in lines)
+        assert path.read_bytes() == body + b"end " + hashlib.sha256(body).hexdigest().encode() + b"\n"
+        absent = sorted({name + suffix for name in names for suffix in ("", "0", "/x")} | {"", "zz"})
+        reader = KnownHashes(path, write=False)
+        found = {name: reader.lookup(name) for name in absent}
+        assert found == {name: ((noted[name][0].lower() if noted[name][1] or not partial else knownhashes.PENDING)
+                                if name in noted else None) for name in absent}

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes
-from synco_core.index.order import seek
 from synco_core.receive.files import sha256_of
 
 log = logging.getLogger(__name__)
@@ -44,6 +43,8 @@ TRAILER = b"end "
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 #: Lines gathered before they are written.
 BLOCK = 4096
+#: Bytes of the old file read at a time.
+READ_BLOCK = 256 * 1024
 #: What a file to fetch is noted as for a receive that does not bring the whole set: it may hold the old
 #: version or the new one, so it is no version at all.
 PENDING = "0" * 64
@@ -150,28 +151,49 @@ class KnownHashes:
                 if body < len(HEADER) or not _intact(handle, body):
                     return
                 handle.seek(0)
-                if handle.readline() != HEADER:
+                if handle.read(len(HEADER)) != HEADER:
                     return
                 intact[0] = True
-                at, previous = len(HEADER), ""
-                while at < body:
-                    line = handle.readline()
-                    at += len(line)
-                    name, separator, digest = line[:-1].partition(b"\0")
-                    text = name.decode("utf-8", "surrogateescape")
-                    if not separator or not line.endswith(b"\n") or len(digest) != 64 or text <= previous:
+                # Read in blocks split into lines at once: a readline per file cost as much as the rest.
+                left, previous, tail = body - len(HEADER), "", b""
+                while left > 0:
+                    chunk = handle.read(min(left, READ_BLOCK))
+                    if not chunk:
                         intact[0] = False
                         return
-                    previous = text
-                    yield text, digest.decode("ascii", "replace")
+                    left -= len(chunk)
+                    lines = (tail + chunk).split(b"\n")
+                    tail = lines.pop()
+                    for line in lines:
+                        name, separator, digest = line.partition(b"\0")
+                        text = name.decode("utf-8", "surrogateescape")
+                        if not separator or len(digest) != 64 or text <= previous:
+                            intact[0] = False
+                            return
+                        previous = text
+                        yield text, digest.decode("ascii", "replace")
+                if tail:
+                    # The body ends within a line: not a file this module wrote.
+                    intact[0] = False
             except (OSError, ValueError) as exc:
                 intact[0] = False
                 log.debug("known hashes %s end early: %s", path, exc)
 
     def lookup(self, path: str) -> str | None:
         """The SHA-256 ``path`` was received as (lower-case hex); None when not known."""
-        pending = self._pending = seek(self._old, self._pending, path)
-        return pending[1] if pending is not None and pending[0] == path else None
+        # index.order.seek written out: this runs once per file of the set.
+        pending = self._pending
+        if pending is None or pending[0] < path:
+            old = self._old
+            for pending in old:
+                if pending[0] >= path:
+                    break
+            else:
+                pending = None
+            self._pending = pending
+            if pending is None:
+                return None
+        return pending[1] if pending[0] == path else None
 
     def holds(self, path: str, sha256: str, local: str) -> bool:
         """True unless the local file ``local`` at ``path``, of the size and mtime an index entry of ``sha256``
@@ -190,11 +212,11 @@ class KnownHashes:
         (else it is to be fetched, and noted as :data:`PENDING` for a receive that does not bring everything)."""
         if self._drafts is None:
             return
-        name = path.encode("utf-8", "surrogateescape")
-        line = b"%s\0%s\n" % (name, sha256.lower().encode("ascii", "replace"))
+        # Index hashes are hex (wire.py checks them), so one encoding of the whole line is the same bytes.
+        line = f"{path}\0{sha256.lower()}\n".encode("utf-8", "surrogateescape")
         complete, partial = self._drafts
         complete.lines.append(line)
-        partial.lines.append(line if current else b"%s\0%s\n" % (name, PENDING.encode()))
+        partial.lines.append(line if current else f"{path}\0{PENDING}\n".encode("utf-8", "surrogateescape"))
         if len(complete.lines) >= BLOCK:
             try:
                 complete.flush()
