@@ -54,7 +54,9 @@ log = logging.getLogger(__name__)
 #: Files to take out of packs before workers are worth starting.
 MIN_FILES = 20_000
 #: Workers at most, whatever the cores: each holds about 40 MB (its interpreter and imports), and the
-#: receive's peak (itself and its workers, 131 MB at 300,000 files with two) must stay under 150 MB.
+#: receive's peak (itself and its workers, 131 MB at 300,000 files with two) must stay under 150 MB. Not
+#: one: a single writing process spends only about a tenth less system time creating the files than two,
+#: and would carry all their work on one core (docs/performance.md, branch h-i16).
 MAX_WORKERS = 2
 #: Threads of a worker that write files at a time (as PACK_WRITERS in the receive itself): with one, a
 #: first sync of 300,000 files took 10.0-11.1 s, with two 10.0-10.6 s (its other threads fetch).
