@@ -74,6 +74,19 @@ def _digest_of(path: StrPath, digest: hashlib._Hash) -> str:
     return digest.hexdigest()
 
 
+def local_paths(root: StrPath) -> Callable[[str], str]:
+    """The function from an index path (already normalised by the index parser: no ``..``, not absolute, no
+    empty part) to its local path below ``root``, as ``os.path.join(root, *relative.split("/"))`` makes it.
+
+    Where the separator is ``/`` that is the root with one separator and the path itself: a concatenation
+    instead of a join of every part, which cost a first sync's receive about a microsecond per file, twice.
+    """
+    top = os.fspath(root)
+    if os.sep == "/" and not os.altsep:
+        return os.path.join(top, "").__add__
+    return lambda relative: os.path.join(top, *relative.split("/"))
+
+
 class _Destinations:
     """Index paths -> local paths, with the link check of :func:`check_no_links` done once per folder.
 
@@ -84,7 +97,7 @@ class _Destinations:
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self._root = os.fspath(base)
+        self._local = local_paths(base)
         self._checked: set[str] = set()
 
     def path(self, relative: str) -> str:
@@ -92,8 +105,7 @@ class _Destinations:
         if folder not in self._checked:
             check_no_links(self.base, relative.split("/"))
             self._checked.add(folder)
-        # The index parser has already normalised the path (no '..', not absolute, no empty parts).
-        return os.path.join(self._root, *relative.split("/"))
+        return self._local(relative)
 
 
 def is_current(path: StrPath, entry: PublicIndexEntry, info: os.stat_result | None = None,

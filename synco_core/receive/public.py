@@ -55,6 +55,7 @@ from synco_core.receive.files import (
     _save,
     _unlink,
     content_matches,
+    local_paths,
     remote_path_for,
     save_content,
 )
@@ -219,9 +220,9 @@ def _tasks(spool: TodoSpool, set_dir: Path, batch: int) -> Iterator[tuple[int, i
     whole: list[Item] = []
     packed: list[Item] = []
     pack = -1
-    root = os.fspath(set_dir)
+    local = local_paths(set_dir)
     for kind, relative, entry in spool:
-        item = (relative, os.path.join(root, *relative.split("/")), entry)
+        item = (relative, local(relative), entry)
         if kind == PACKED:
             if packed and (entry.pack != pack or len(packed) >= PACK_TASK_FILES):
                 yield PACKED, pack, packed
