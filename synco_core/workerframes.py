@@ -9,6 +9,7 @@ the same synco on the same interpreter wrote.
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
 from typing import IO, Any
@@ -22,10 +23,25 @@ def usable_cores() -> int:
 
 
 def write_frame(out: IO[bytes], value: Any) -> None:
-    """``value`` (plain str/bytes/int/bool/None, lists, tuples, dicts of them) marshalled with its length."""
+    """``value`` (plain str/bytes/int/bool/None, lists, tuples, dicts of them) marshalled with its length.
+
+    Written to ``out``'s descriptor by a loop of ``os.write`` (what ``out`` holds buffered first): a process
+    stopped and continued (Ctrl-Z, then ``fg``) in a ``write`` to a full pipe gets back a part of the
+    frame written, and Python's buffered writer then corrupted the stream (the reader saw "bad marshal
+    data" and the receive ended).
+    """
     block = marshal.dumps(value)
-    out.write(len(block).to_bytes(8, "little") + block)
+    data = len(block).to_bytes(8, "little") + block
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        out.write(data)
+        out.flush()
+        return
     out.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def read_frame(source: IO[bytes]) -> Any:
