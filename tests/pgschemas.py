@@ -1,0 +1,646 @@
+"""A hypothesis strategy for random, valid, interdependent PostgreSQL 15 schemas with rows (no tests here).
+
+:func:`schemas` draws a :class:`Schema`: the statements that build it, in an order chosen to stress a
+dump's ordering (objects altered to depend on objects made after them, functions whose bodies name tables
+made later, constraints added after the rows they do not hold for), and whether the dump keeps owners.
+Every statement is valid on PostgreSQL 15: a statement the server refuses is a fault of this generator,
+and the test using it says so. Names are drawn odd on purpose: mixed case, spaces, quotes, reserved words,
+unicode, 63 bytes long.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+# -- names -------------------------------------------------------------------------------------------
+
+_FLAVOURS = ["t", "Mixed", "with space", "select", "order", 'quo"te', "ünï", "a.b", "x-y", "$d", "ÿ" * 20, "",
+             "long"]
+
+
+def q(name: str) -> str:
+    """``name`` as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """``text`` as an SQL string literal (standard_conforming_strings is on)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+_COMMENTS = ["it's", "ünïcödé ✓", "back\\slash", "line\nbreak", "tab\there", '"dq"', "$$dollar$$", "--not a comment",
+             "/* nor this */", ";", ""]
+
+
+# -- the model ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Type:
+    """A column type and how to write a value of it (an SQL expression)."""
+
+    sql: str
+    values: st.SearchStrategy[str]
+    #: Ordered with btree, so it may be a key or a range partition key.
+    sortable: bool = True
+    #: A range type (``&&`` for exclusion constraints).
+    is_range: bool = False
+    text: bool = False
+    integer: bool = False
+
+
+@dataclass
+class Table:
+    schema: str
+    name: str
+    #: (name, type) of the columns rows are written to.
+    columns: list[tuple[str, Type]]
+    key: str | None = None
+    partitioned: bool = False
+    #: Its key is an identity column, which tables inheriting from it do not get (their rows would need a key).
+    identity: bool = False
+    #: UNLOGGED: no permanent table's foreign key may refer to it.
+    unlogged: bool = False
+    #: A typed table (``OF``): it takes no column of its own.
+    typed: bool = False
+
+    @property
+    def qname(self) -> str:
+        return f"{q(self.schema)}.{q(self.name)}"
+
+
+@dataclass
+class Schema:
+    statements: list[str] = field(default_factory=list)
+    owners: bool = False
+
+    def __repr__(self) -> str:
+        # Shown by hypothesis on failure: the script as it was run, one statement a line.
+        script = ";\n".join(self.statements)
+        return f"Schema(owners={self.owners!r}, statements=\n{script})"
+
+
+def _text_values() -> st.SearchStrategy[str]:
+    chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+    return st.one_of(st.text(chars, max_size=12),
+                     st.sampled_from(["", "\\", "\\N", "\t", "\r\n", "\\.", "NULL", "{", '"', "'", "é", "\u2028"]))
+
+
+_INT = Type("integer", st.integers(-2**31, 2**31 - 1).map(str), integer=True)
+_BIGINT = Type("bigint", st.integers(-2**63, 2**63 - 1).map(lambda v: f"'{v}'::bigint"), integer=True)
+_TEXT = Type("text", _text_values().map(lit), text=True)
+_NUMERIC = Type("numeric", st.one_of(st.decimals(allow_nan=False, allow_infinity=False).map(str),
+                                     st.sampled_from(["NaN", "Infinity", "-Infinity", "-0", "9" * 300 + "." + "1" * 300,
+                                                      "1e-300"])).map(lambda v: f"{lit(v)}::numeric"))
+_FLOAT = Type("double precision", st.one_of(st.floats().map(repr), st.sampled_from(["NaN", "-0", "Infinity"]))
+              .map(lambda v: f"{lit(v)}::float8"))
+_DATE = Type("date", st.one_of(st.dates().map(str), st.sampled_from(["infinity", "-infinity", "4713-01-01 BC"]))
+             .map(lambda v: f"{lit(v)}::date"))
+_TSTZ = Type("timestamptz", st.one_of(st.datetimes().map(lambda d: str(d) + "+05:30"),
+                                       st.sampled_from(["infinity", "-infinity"]))
+             .map(lambda v: f"{lit(v)}::timestamptz"))
+_BYTEA = Type("bytea", st.binary(max_size=12).map(lambda b: f"'\\x{b.hex()}'::bytea"), sortable=True)
+_BOOL = Type("boolean", st.sampled_from(["true", "false"]))
+_JSONB = Type("jsonb", st.sampled_from(["'{}'", "'[]'", "'{\"a\": [1, null, \"\\\\u00e9\"]}'", "'\"x\\\\ny\"'",
+                                        "'1e400'"]).map(lambda v: f"{v}::jsonb"), sortable=False)
+_INTARR = Type("integer[]", st.lists(st.none() | st.integers(-5, 5), max_size=4).map(
+    lambda xs: "ARRAY[" + ",".join("NULL" if x is None else str(x) for x in xs) + "]::integer[]"), sortable=True)
+_TEXTARR = Type("text[]", st.lists(st.none() | _text_values(), max_size=3).map(
+    lambda xs: "ARRAY[" + ",".join("NULL" if x is None else lit(x) for x in xs) + "]::text[]"))
+_INTRANGE = Type("int4range", st.tuples(st.integers(-100, 100), st.integers(0, 50)).map(
+    lambda p: f"int4range({p[0]}, {p[0] + p[1]})"), is_range=True)
+BASE_TYPES = [_INT, _BIGINT, _TEXT, _NUMERIC, _FLOAT, _DATE, _TSTZ, _BYTEA, _BOOL, _JSONB, _INTARR, _TEXTARR,
+              _INTRANGE]
+
+
+class Builder:
+    """The schema being drawn: the objects made so far, and the statements that made them."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+        self.counter = itertools.count(1)
+        self.schemas = ["public"]
+        self.types: list[Type] = list(BASE_TYPES)
+        self.tables: list[Table] = []
+        #: Tables and views a view may read: (qualified name, columns).
+        self.relations: list[tuple[str, list[str]]] = []
+        #: Immutable functions of one integer returning an integer: (qualified name).
+        self.int_functions: list[str] = []
+        self.bool_functions: list[str] = []
+        self.trigger_functions: list[str] = []
+        self.statements: list[str] = []
+        #: Run after every row is in: NOT VALID constraints that the rows break, ownership, grants.
+        self.late: list[str] = []
+        #: Run last: refreshing the populated materialized views.
+        self.refresh: list[str] = []
+        self.roles: list[str] = []
+        self.comment_targets: list[str] = []
+
+    def choice(self, items: list[str]) -> str:
+        return self.draw(st.sampled_from(items))
+
+    def name(self) -> str:
+        """A new name, unique in the whole schema, of a drawn flavour; 63 bytes for the ``long`` one."""
+        number = next(self.counter)
+        flavour = self.draw(st.sampled_from(_FLAVOURS))
+        if flavour == "long":
+            suffix = f"_{number}"
+            return "é" * ((63 - len(suffix)) // 2) + "x" * ((63 - len(suffix)) % 2) + suffix
+        return f"{flavour}{number}"
+
+    def schema(self) -> str:
+        return self.choice(self.schemas)
+
+    def run(self, statement: str) -> None:
+        self.statements.append(statement)
+
+    def comment(self, kind: str, target: str) -> None:
+        if self.draw(st.booleans()):
+            self.run(f"COMMENT ON {kind} {target} IS {lit(self.choice(_COMMENTS))}")
+
+
+# -- objects -----------------------------------------------------------------------------------------
+
+
+def add_schema(b: Builder) -> None:
+    name = b.name()
+    b.run(f"CREATE SCHEMA {q(name)}")
+    b.comment("SCHEMA", q(name))
+    b.schemas.append(name)
+
+
+def add_enum(b: Builder) -> None:
+    name = f"{q(b.schema())}.{q(b.name())}"
+    labels = b.draw(st.lists(st.sampled_from(["", " sp ", "quo'te", "back\\slash", "ünï", "a,b", "{x}", '"dq"',
+                                              "NULL", "z" * 63]), min_size=1, max_size=5, unique=True))
+    b.run(f"CREATE TYPE {name} AS ENUM ({', '.join(lit(label) for label in labels)})")
+    if b.draw(st.booleans()):
+        # A label added later gets an odd sort order (enumsortorder between two others).
+        b.run(f"ALTER TYPE {name} ADD VALUE {lit('added')} BEFORE {lit(labels[0])}")
+        labels.append("added")
+    b.comment("TYPE", name)
+    b.types.append(Type(name, st.sampled_from(labels).map(lambda label: f"{lit(label)}::{name}")))
+
+
+def add_composite(b: Builder) -> None:
+    name = f"{q(b.schema())}.{q(b.name())}"
+    fields = b.draw(st.lists(st.sampled_from(b.types), min_size=1, max_size=3))
+    names = [b.name() for _ in fields]
+    b.run(f"CREATE TYPE {name} AS ({', '.join(f'{q(n)} {t.sql}' for n, t in zip(names, fields, strict=True))})")
+    b.comment("TYPE", name)
+    values = st.tuples(*[st.none() | t.values for t in fields]).map(
+        lambda vs: "ROW(" + ", ".join("NULL" if v is None else v for v in vs) + f")::{name}")
+    b.types.append(Type(name, values, sortable=all(t.sortable for t in fields)))
+
+
+def add_range(b: Builder) -> None:
+    name = f"{q(b.schema())}.{q(b.name())}"
+    subtype = b.draw(st.sampled_from(["numeric", "text", "date"]))
+    extra = " , collation = \"C\"" if subtype == "text" else ""
+    b.run(f"CREATE TYPE {name} AS RANGE (subtype = {subtype}{extra})")
+    if subtype == "numeric":
+        values = st.tuples(st.integers(-50, 50), st.integers(0, 9)).map(lambda p: f"{name}({p[0]}, {p[0] + p[1]})")
+    elif subtype == "text":
+        values = st.tuples(st.sampled_from(["", "a", "b"]), st.sampled_from(["c", "d"])).map(
+            lambda p: f"{name}({lit(p[0])}, {lit(p[1])})")
+    else:
+        values = st.sampled_from(["(,)", "empty", "[2000-01-01,infinity)"]).map(lambda v: f"{lit(v)}::{name}")
+    b.types.append(Type(name, values, is_range=True))
+
+
+def add_domain(b: Builder) -> None:
+    base = b.draw(st.sampled_from([t for t in b.types if not t.sql.endswith("]")]))
+    name = f"{q(b.schema())}.{q(b.name())}"
+    check = ""
+    if b.draw(st.booleans()):
+        # Holds for every value drawn: the rows must go in.
+        check = f" CONSTRAINT {q(b.name())} CHECK (VALUE IS NOT DISTINCT FROM VALUE)"
+    if base.integer and b.bool_functions and b.draw(st.booleans()):
+        check += f" CHECK ({b.choice(b.bool_functions)}(VALUE::integer))"
+    b.run(f"CREATE DOMAIN {name} AS {base.sql}{check}")
+    b.comment("DOMAIN", name)
+    if b.draw(st.booleans()):
+        # Added once the rows are in, broken by them: it must stay NOT VALID and come after the rows.
+        b.late.append(f"ALTER DOMAIN {name} ADD CONSTRAINT {q(b.name())} CHECK (VALUE IS NULL) NOT VALID")
+    b.types.append(Type(name, base.values.map(lambda v: f"({v})::{name}"), sortable=base.sortable,
+                        is_range=base.is_range, text=base.text, integer=base.integer))
+
+
+def add_functions(b: Builder) -> None:
+    schema = q(b.schema())
+    name = q(b.name())
+    kind = b.draw(st.sampled_from(["sql", "plpgsql", "atomic"]))
+    default = " DEFAULT 3" if b.draw(st.booleans()) else ""
+    options = " SECURITY DEFINER" if b.draw(st.booleans()) else ""
+    if b.draw(st.booleans()):
+        options += f" SET search_path = pg_catalog, {schema}"
+    if kind == "sql":
+        body = "AS $$SELECT $1 + $2$$"
+    elif kind == "plpgsql":
+        body = "AS $body$BEGIN RETURN a + b; END$body$"
+    else:
+        body = "BEGIN ATOMIC SELECT a + b; END"
+    b.run(f"CREATE FUNCTION {schema}.{name}(a integer, b integer{default}) RETURNS integer LANGUAGE "
+          f"{'sql' if kind != 'plpgsql' else 'plpgsql'} IMMUTABLE{options} {body}")
+    # An overload of the same name, of another type.
+    b.run(f"CREATE FUNCTION {schema}.{name}(a text) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT upper(a)$$")
+    if default:
+        b.int_functions.append(f"{schema}.{name}")
+    b.comment("FUNCTION", f"{schema}.{name}(text)")
+    predicate = q(b.name())
+    b.run(f"CREATE FUNCTION {schema}.{predicate}(v integer) RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
+          "AS $$BEGIN RETURN v IS NOT NULL OR v IS NULL; END$$")
+    b.bool_functions.append(f"{schema}.{predicate}")
+
+
+def add_trigger_function(b: Builder) -> None:
+    name = f"{q(b.schema())}.{q(b.name())}"
+    b.run(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$")
+    b.trigger_functions.append(name)
+
+
+def _column_types(b: Builder) -> list[Type]:
+    return b.draw(st.lists(st.sampled_from(b.types), min_size=1, max_size=4))
+
+
+def add_table(b: Builder) -> None:
+    schema, name = b.schema(), b.name()
+    table = Table(schema, name, [])
+    parts: list[str] = []
+    key_kind = b.draw(st.sampled_from(["serial", "identity", "bigserial", "none", "identity odd"]))
+    key = b.name()
+    if key_kind == "serial":
+        parts.append(f"{q(key)} serial PRIMARY KEY")
+    elif key_kind == "bigserial":
+        parts.append(f"{q(key)} bigserial UNIQUE")
+    elif key_kind == "identity":
+        parts.append(f"{q(key)} integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+    elif key_kind == "identity odd":
+        parts.append(f"{q(key)} bigint GENERATED BY DEFAULT AS IDENTITY (START WITH -5 INCREMENT BY -3 "
+                     "MINVALUE -1000000 MAXVALUE 100 CYCLE CACHE 7) PRIMARY KEY")
+    if key_kind != "none":
+        table.key = key
+    table.identity = key_kind.startswith("identity")
+    for column_type in _column_types(b):
+        column = b.name()
+        extra = ""
+        if column_type.text and b.draw(st.booleans()):
+            extra += " COLLATE " + b.choice(['"C"', '"POSIX"', 'pg_catalog."default"'])
+        if column_type.integer and b.int_functions and b.draw(st.booleans()):
+            extra += f" DEFAULT {b.choice(b.int_functions)}(7)"
+        if b.draw(st.integers(0, 4)) == 0:
+            extra += f" CONSTRAINT {q(b.name())} CHECK ({q(column)} IS NOT DISTINCT FROM {q(column)})"
+        parts.append(f"{q(column)} {column_type.sql}{extra}")
+        table.columns.append((column, column_type))
+    ints = [c for c, t in table.columns if t.integer and t.sql == "integer"]
+    if ints and b.int_functions and b.draw(st.booleans()):
+        parts.append(f"{q(b.name())} integer GENERATED ALWAYS AS ({b.choice(b.int_functions)}"
+                     f"({q(ints[0])}, 1)) STORED")
+    ranges = [c for c, t in table.columns if t.is_range and "." not in t.sql]
+    if ranges and b.draw(st.booleans()):
+        # Rows drawn at random overlap; an exclusion constraint on its own would refuse them.
+        pass
+    options = ""
+    if b.draw(st.booleans()):
+        options = " WITH (fillfactor = 70, autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+    table.unlogged = b.draw(st.integers(0, 5)) == 0
+    unlogged = "UNLOGGED " if table.unlogged else ""
+    b.run(f"CREATE {unlogged}TABLE {table.qname} ({', '.join(parts)}){options}")
+    b.comment("TABLE", table.qname)
+    if table.columns and b.draw(st.booleans()):
+        column = q(table.columns[0][0])
+        b.comment("COLUMN", f"{table.qname}.{column}")
+        b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {column} SET STATISTICS {b.draw(st.integers(0, 10000))}")
+    varlena = [c for c, t in table.columns if t.sql in ("text", "bytea", "jsonb", "numeric", "text[]", "integer[]")]
+    if varlena and b.draw(st.booleans()):
+        b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(varlena[-1])} SET STORAGE "
+              f"{b.choice(['EXTERNAL', 'MAIN', 'EXTENDED'])}")
+    b.tables.append(table)
+    b.relations.append((table.qname, [c for c, _ in table.columns]))
+    b.comment_targets.append(table.qname)
+
+
+def add_index(b: Builder) -> None:
+    table = b.draw(st.sampled_from(b.tables))
+    sortable = [(c, t) for c, t in table.columns if t.sortable]
+    if not sortable:
+        return
+    column, column_type = b.draw(st.sampled_from(sortable))
+    expression = q(column)
+    if column_type.text:
+        expression = f"(lower({q(column)}))"
+    elif column_type.sql == "integer" and b.int_functions and b.draw(st.booleans()):
+        expression = f"({b.choice(b.int_functions)}({q(column)}))"
+    where = f" WHERE {q(column)} IS NOT NULL" if b.draw(st.booleans()) else ""
+    include = ""
+    if table.key and b.draw(st.booleans()):
+        include = f" INCLUDE ({q(table.key)})"
+    name = q(b.name())
+    only = "ONLY " if table.partitioned and b.draw(st.booleans()) else ""
+    b.run(f"CREATE INDEX {name} ON {only}{table.qname} ({expression}){include}{where}")
+    b.comment("INDEX", f"{q(table.schema)}.{name}")
+
+
+def add_partitioned(b: Builder) -> None:
+    schema, name = b.schema(), b.name()
+    strategy = b.draw(st.sampled_from(["range", "list", "hash"]))
+    key, payload = b.name(), b.name()
+    key_type = {"range": "integer", "list": "text", "hash": "integer"}[strategy]
+    table = Table(schema, name, [(key, _INT if key_type == "integer" else _TEXT), (payload, _TEXT)],
+                  partitioned=True)
+    b.run(f"CREATE TABLE {table.qname} ({q(key)} {key_type} NOT NULL, {q(payload)} text) "
+          f"PARTITION BY {strategy.upper()} ({q(key)})")
+    if strategy == "hash":
+        modulus = b.draw(st.sampled_from([1, 2, 3]))
+        bounds = [f"FOR VALUES WITH (MODULUS {modulus}, REMAINDER {r})" for r in range(modulus)]
+        values: st.SearchStrategy[str] = st.integers(-2**31, 2**31 - 1).map(str)
+    elif strategy == "range":
+        bounds = ["FOR VALUES FROM (MINVALUE) TO (0)", "FOR VALUES FROM (0) TO (100)"]
+        if b.draw(st.booleans()):
+            bounds.append("DEFAULT")
+            values = st.integers(-2**31, 2**31 - 1).map(str)
+        else:
+            values = st.integers(-1000, 99).map(str)
+    else:
+        bounds = ["FOR VALUES IN ('a', 'B')", "FOR VALUES IN (NULL, '')"]
+        if b.draw(st.booleans()):
+            bounds.append("DEFAULT")
+            values = _TEXT.values
+        else:
+            values = st.sampled_from(["'a'", "'B'", "''"])
+    table.columns[0] = (key, Type(key_type, values, integer=key_type == "integer", text=key_type == "text"))
+    for bound in bounds:
+        child_schema = b.schema()
+        child = Table(child_schema, b.name(), [])
+        if b.draw(st.booleans()) and strategy != "hash" and bound != "DEFAULT":
+            # Sub-partitioned by the payload.
+            b.run(f"CREATE TABLE {child.qname} PARTITION OF {table.qname} {bound} PARTITION BY LIST ({q(payload)})")
+            b.run(f"CREATE TABLE {q(child_schema)}.{q(b.name())} PARTITION OF {child.qname} DEFAULT")
+        elif b.draw(st.booleans()):
+            # Made alone, with a column order of its own, and attached.
+            b.run(f"CREATE TABLE {child.qname} ({q(payload)} text, {q(key)} {key_type} NOT NULL)")
+            b.run(f"ALTER TABLE {table.qname} ATTACH PARTITION {child.qname} {bound}")
+        else:
+            b.run(f"CREATE TABLE {child.qname} PARTITION OF {table.qname} {bound}")
+    b.tables.append(table)
+    b.relations.append((table.qname, [key, payload]))
+
+
+def add_inheritance(b: Builder) -> None:
+    plain = [t for t in b.tables if not (t.partitioned or t.identity or t.typed)]
+    if not plain:
+        return
+    parents = b.draw(st.lists(st.sampled_from(plain), min_size=1, max_size=3, unique_by=lambda t: t.qname))
+    names = {c for t in parents for c, _ in t.columns} | {t.key for t in parents if t.key}
+    if len(names) != sum(len(t.columns) + (1 if t.key else 0) for t in parents):
+        return  # a column name two parents share would have to be of one type
+    table = Table(b.schema(), b.name(), [c for t in parents for c in t.columns])
+    own = b.name()
+    table.columns.append((own, _TEXT))
+    b.run(f"CREATE TABLE {table.qname} ({q(own)} text) INHERITS ({', '.join(t.qname for t in parents)})")
+    b.tables.append(table)
+
+
+def add_foreign_key(b: Builder) -> None:
+    keyed = [t for t in b.tables if t.key and not t.partitioned and not t.unlogged]
+    if not keyed:
+        return
+    target = b.draw(st.sampled_from(keyed))
+    sources = [t for t in b.tables if not (t.partitioned or t.unlogged or t.typed)]
+    if not sources:
+        return
+    source = b.draw(st.sampled_from(sources))
+    column, other = b.name(), b.name()
+    b.run(f"ALTER TABLE {source.qname} ADD COLUMN {q(column)} bigint, ADD COLUMN {q(other)} bigint")
+    action = b.draw(st.sampled_from(["", f" ON DELETE SET NULL ({q(column)})", " ON DELETE CASCADE",
+                                     " DEFERRABLE INITIALLY DEFERRED", " ON UPDATE SET DEFAULT"]))
+    constraint = q(b.name())
+    if target.qname == source.qname or b.draw(st.booleans()):
+        # Added once rows hold keys that refer to nothing: NOT VALID, after the rows.
+        b.late.append(f"UPDATE {source.qname} SET {q(column)} = -424242")
+        b.late.append(f"ALTER TABLE {source.qname} ADD CONSTRAINT {constraint} FOREIGN KEY ({q(column)}) "
+                      f"REFERENCES {target.qname} ({q(target.key or '')}){action} NOT VALID")
+    else:
+        b.run(f"ALTER TABLE {source.qname} ADD CONSTRAINT {constraint} FOREIGN KEY ({q(column)}) "
+              f"REFERENCES {target.qname} ({q(target.key or '')}){action}")
+
+
+def add_view(b: Builder) -> None:
+    relation, columns = b.draw(st.sampled_from(b.relations))
+    chosen = b.draw(st.lists(st.sampled_from(columns), min_size=1, max_size=3, unique=True)) if columns else []
+    select = ", ".join(q(c) for c in chosen) or "1 AS one"
+    name = f"{q(b.schema())}.{q(b.name())}"
+    materialized = b.draw(st.integers(0, 3)) == 0
+    if materialized:
+        data = b.draw(st.sampled_from(["WITH DATA", "WITH NO DATA"]))
+        b.run(f"CREATE MATERIALIZED VIEW {name} AS SELECT {select} FROM {relation} {data}")
+        if data == "WITH DATA":
+            # A dump carries a materialized view's definition, not its rows: the copy computes them anew from
+            # its tables (pg_dump's too), so only a fresh one can hash alike.
+            b.refresh.append(f"REFRESH MATERIALIZED VIEW {name}")
+        b.comment("MATERIALIZED VIEW", name)
+    else:
+        check = " WITH CASCADED CHECK OPTION" if b.draw(st.integers(0, 3)) == 0 and chosen else ""
+        b.run(f"CREATE VIEW {name} AS SELECT {select} FROM {relation}{check}")
+        b.comment("VIEW", name)
+        if chosen and b.draw(st.booleans()):
+            b.run(f"CREATE RULE {q(b.name())} AS ON DELETE TO {name} DO INSTEAD NOTHING")
+    b.relations.append((name, [c if c else "" for c in chosen] if chosen else ["one"]))
+
+
+def add_trigger(b: Builder) -> None:
+    if not b.trigger_functions:
+        add_trigger_function(b)
+    table = b.draw(st.sampled_from(b.tables))
+    when = ""
+    if table.columns and not table.partitioned and b.draw(st.booleans()):
+        when = f" WHEN (NEW.{q(table.columns[0][0])} IS NOT NULL)"
+    trigger = q(b.name())
+    b.run(f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table.qname} FOR EACH ROW{when} "
+          f"EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
+    if b.draw(st.booleans()):
+        b.run(f"ALTER TABLE {table.qname} {b.choice(['DISABLE', 'ENABLE ALWAYS', 'ENABLE REPLICA'])} TRIGGER {trigger}")
+
+
+def add_rule(b: Builder) -> None:
+    plain = [t for t in b.tables if not t.partitioned]
+    if not plain:
+        return
+    table = b.draw(st.sampled_from(plain))
+    b.run(f"CREATE RULE {q(b.name())} AS ON UPDATE TO {table.qname} WHERE false DO ALSO NOTHING")
+
+
+def add_policy(b: Builder) -> None:
+    table = b.draw(st.sampled_from(b.tables))
+    b.run(f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY")
+    if b.draw(st.booleans()):
+        b.run(f"ALTER TABLE {table.qname} FORCE ROW LEVEL SECURITY")
+    using = f"{q(table.columns[0][0])} IS NOT NULL" if table.columns else "true"
+    to = f" TO {q(b.choice(b.roles))}" if b.roles and b.draw(st.booleans()) else ""
+    b.run(f"CREATE POLICY {q(b.name())} ON {table.qname} AS {b.choice(['PERMISSIVE', 'RESTRICTIVE'])} FOR "
+          f"{b.choice(['ALL', 'SELECT', 'UPDATE'])}{to} USING ({using})")
+
+
+def add_statistics(b: Builder) -> None:
+    tables = [t for t in b.tables if len([c for c, ty in t.columns if ty.sortable]) >= 2]
+    if not tables:
+        return
+    table = b.draw(st.sampled_from(tables))
+    columns = [c for c, ty in table.columns if ty.sortable][:2]
+    name = f"{q(table.schema)}.{q(b.name())}"
+    b.run(f"CREATE STATISTICS {name} (ndistinct, dependencies) ON {q(columns[0])}, {q(columns[1])} "
+          f"FROM {table.qname}")
+    if b.draw(st.booleans()):
+        b.run(f"ALTER STATISTICS {name} SET STATISTICS {b.draw(st.integers(0, 1000))}")
+
+
+def add_collation(b: Builder) -> None:
+    name = f"{q(b.schema())}.{q(b.name())}"
+    if b.draw(st.booleans()):
+        b.run(f"CREATE COLLATION {name} (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        b.types.append(Type(f"text COLLATE {name}", _TEXT.values, sortable=True))
+    else:
+        b.run(f"CREATE COLLATION {name} FROM \"C\"")
+        b.types.append(Type(f"text COLLATE {name}", _TEXT.values, sortable=True, text=True))
+
+
+def add_operator(b: Builder) -> None:
+    schema = q(b.schema())
+    function = q(b.name())
+    b.run(f"CREATE FUNCTION {schema}.{function}(integer, text) RETURNS boolean LANGUAGE sql IMMUTABLE "
+          "AS $$SELECT $1::text = $2$$")
+    number, symbols = next(b.counter), ""
+    while number:
+        number, digit = divmod(number, 5)
+        symbols += "#%^&|"[digit]
+    b.run(f"CREATE OPERATOR {schema}.=~{symbols} (LEFTARG = integer, RIGHTARG = text, FUNCTION = {schema}.{function})")
+
+
+def add_grants(b: Builder) -> None:
+    if not b.roles:
+        return
+    table = b.draw(st.sampled_from(b.tables))
+    role = q(b.choice(b.roles))
+    b.late.append(f"GRANT USAGE ON SCHEMA {q(table.schema)} TO {role}")
+    b.late.append(f"GRANT SELECT, INSERT ON {table.qname} TO {role}")
+    if table.columns:
+        b.late.append(f"GRANT UPDATE ({q(table.columns[0][0])}) ON {table.qname} TO {role} WITH GRANT OPTION")
+    if b.draw(st.booleans()):
+        b.late.append(f"ALTER TABLE {table.qname} OWNER TO {role}")
+    if b.draw(st.booleans()) and table.schema != "public":
+        b.late.append(f"ALTER SCHEMA {q(table.schema)} OWNER TO {role}")
+
+
+def add_sequence(b: Builder) -> None:
+    """A stand-alone sequence of odd options, a column's default, moved by hand."""
+    name = f"{q(b.schema())}.{q(b.name())}"
+    b.run(f"CREATE SEQUENCE {name} AS smallint START WITH 7 INCREMENT BY -5 MINVALUE -32768 MAXVALUE 32000 CYCLE "
+          "CACHE 3")
+    if b.draw(st.booleans()):
+        b.run(f"SELECT setval({lit(name)}, {b.draw(st.integers(-32768, 32000))}, {b.choice(['true', 'false'])})")
+    plain = [t for t in b.tables if not (t.partitioned or t.typed)]
+    if plain and b.draw(st.booleans()):
+        table = b.draw(st.sampled_from(plain))
+        column = b.name()
+        b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} integer DEFAULT nextval({lit(name)}::regclass)")
+        if b.draw(st.booleans()):
+            b.run(f"ALTER SEQUENCE {name} OWNED BY {table.qname}.{q(column)}")
+
+
+def add_keys(b: Builder) -> None:
+    """Deferrable unique keys and an exclusion constraint the rows cannot break (its predicate holds for none)."""
+    table = b.draw(st.sampled_from(b.tables))
+    if table.key and not table.partitioned:
+        b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} UNIQUE ({q(table.key)}) "
+              f"DEFERRABLE{b.choice(['', ' INITIALLY DEFERRED'])}")
+    ranges = [c for c, t in table.columns if t.sql == "int4range"]
+    if ranges and not table.partitioned:
+        b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} EXCLUDE USING gist ({q(ranges[0])} WITH &&) "
+              f"WHERE (lower({q(ranges[0])}) > 100000)")
+    checkable = [c for c, t in table.columns]
+    if checkable and b.draw(st.booleans()):
+        # Broken by the rows: NOT VALID, after them.
+        b.late.append(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} CHECK ({q(checkable[0])} IS NULL) "
+                      "NOT VALID")
+
+
+def add_typed_table(b: Builder) -> None:
+    """A table of a composite type (``OF``), its first column given options of its own."""
+    schema = b.schema()
+    name = b.name()
+    fields = [(b.name(), b.draw(st.sampled_from(BASE_TYPES))) for _ in range(b.draw(st.integers(1, 3)))]
+    type_name = f"{q(schema)}.{q(b.name())}"
+    b.run(f"CREATE TYPE {type_name} AS ({', '.join(f'{q(n)} {t.sql}' for n, t in fields)})")
+    typed = Table(schema, name, fields)
+    if b.draw(st.booleans()):
+        b.run(f"CREATE TABLE {typed.qname} OF {type_name} ({q(fields[0][0])} WITH OPTIONS DEFAULT NULL "
+              f"CONSTRAINT {q(b.name())} CHECK ({q(fields[0][0])} IS NOT DISTINCT FROM {q(fields[0][0])}))")
+    else:
+        b.run(f"CREATE TABLE {typed.qname} OF {type_name}")
+    typed.typed = True
+    b.tables.append(typed)
+    b.relations.append((typed.qname, [c for c, _ in fields]))
+
+
+def add_cast(b: Builder) -> None:
+    schema = q(b.schema())
+    domain_type, function = q(b.name()), q(b.name())
+    b.run(f"CREATE TYPE {schema}.{domain_type} AS (v integer)")
+    b.run(f"CREATE FUNCTION {schema}.{function}({schema}.{domain_type}) RETURNS integer LANGUAGE sql IMMUTABLE "
+          "AS $$SELECT ($1).v$$")
+    b.run(f"CREATE CAST ({schema}.{domain_type} AS integer) WITH FUNCTION {schema}.{function}({schema}.{domain_type})"
+          f"{b.choice(['', ' AS ASSIGNMENT', ' AS IMPLICIT'])}")
+
+
+_STEPS: list[tuple[Callable[[Builder], None], bool]] = [
+    # (step, needs a table)
+    (add_schema, False), (add_enum, False), (add_composite, False), (add_range, False), (add_domain, False),
+    (add_functions, False), (add_collation, False), (add_operator, False), (add_table, False),
+    (add_partitioned, False), (add_inheritance, True), (add_index, True), (add_foreign_key, True),
+    (add_view, True), (add_trigger, True), (add_rule, True), (add_policy, True), (add_statistics, True),
+    (add_grants, True), (add_sequence, False), (add_keys, True), (add_typed_table, False), (add_cast, False),
+]
+
+
+def _rows(b: Builder) -> list[str]:
+    inserts = []
+    for table in b.tables:
+        count = b.draw(st.integers(0, 3))
+        for _ in range(count):
+            values = [b.draw(st.none() | column_type.values) for _, column_type in table.columns]
+            if table.partitioned:
+                # The key is NOT NULL.
+                values[0] = values[0] if values[0] is not None else b.draw(table.columns[0][1].values)
+            names = ", ".join(q(c) for c, _ in table.columns)
+            row = ", ".join("NULL" if v is None else v for v in values)
+            inserts.append(f"INSERT INTO {table.qname} ({names}) VALUES ({row})" if names
+                           else f"INSERT INTO {table.qname} DEFAULT VALUES")
+    return inserts
+
+
+@st.composite
+def schemas(draw: st.DrawFn, roles: tuple[str, ...] = ()) -> Schema:
+    """A random schema with rows; with ``roles``, owners and grants to them, to be dumped with ``--owners``."""
+    b = Builder(draw)
+    owners = bool(roles) and draw(st.booleans())
+    if owners:
+        b.roles = list(roles)
+    add_table(b)
+    for _ in range(draw(st.integers(1, 12))):
+        step, needs_table = draw(st.sampled_from(_STEPS))
+        if needs_table and not b.tables:
+            continue
+        step(b)
+    if draw(st.booleans()):
+        # A function made first whose body names a table made later (bodies are not checked while loading).
+        b.statements.insert(0, "SET check_function_bodies = false")
+        table = b.tables[-1]
+        b.statements.insert(1, f"CREATE FUNCTION public.counter_{len(b.statements)}() RETURNS bigint LANGUAGE sql "
+                               f"AS $$SELECT count(*) FROM {table.qname}$$")
+        b.statements.insert(2, "SET check_function_bodies = true")
+    statements = [*b.statements, *_rows(b), *b.late, *b.refresh]
+    return Schema(statements, owners)
