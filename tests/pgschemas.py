@@ -67,6 +67,10 @@ class Table:
     unlogged: bool = False
     #: A typed table (``OF``): it takes no column of its own.
     typed: bool = False
+    #: No column may be added to it or dropped: it is typed, a column uses its row type, or tables inherit from
+    #: it (a column a parent gains after its child was made comes back as the child's own column, which
+    #: ``pg_dump --schema-only`` tells apart: docs/engines.md, the inheriting tables' row).
+    frozen: bool = False
 
     @property
     def qname(self) -> str:
@@ -135,8 +139,12 @@ class Builder:
         self.statements: list[str] = []
         #: Run after every row is in: NOT VALID constraints that the rows break, ownership, grants.
         self.late: list[str] = []
+        #: Run between the rows and ``late``: rows made to break constraints ``late`` adds NOT VALID.
+        self.updates: list[str] = []
         #: Run last: refreshing the populated materialized views.
         self.refresh: list[str] = []
+        #: Relations no query may read: unpopulated materialized views and the views over them.
+        self.unreadable: set[str] = set()
         self.roles: list[str] = []
         self.comment_targets: list[str] = []
 
@@ -398,6 +406,8 @@ def add_inheritance(b: Builder) -> None:
     names = {c for t in parents for c, _ in t.columns} | {t.key for t in parents if t.key}
     if len(names) != sum(len(t.columns) + (1 if t.key else 0) for t in parents):
         return  # a column name two parents share would have to be of one type
+    for parent in parents:
+        parent.frozen = True
     table = Table(b.schema(), b.name(), [c for t in parents for c in t.columns])
     own = b.name()
     table.columns.append((own, _TEXT))
@@ -410,7 +420,7 @@ def add_foreign_key(b: Builder) -> None:
     if not keyed:
         return
     target = b.draw(st.sampled_from(keyed))
-    sources = [t for t in b.tables if not (t.partitioned or t.unlogged or t.typed)]
+    sources = [t for t in b.tables if not (t.partitioned or t.unlogged or t.frozen)]
     if not sources:
         return
     source = b.draw(st.sampled_from(sources))
@@ -421,7 +431,7 @@ def add_foreign_key(b: Builder) -> None:
     constraint = q(b.name())
     if target.qname == source.qname or b.draw(st.booleans()):
         # Added once rows hold keys that refer to nothing: NOT VALID, after the rows.
-        b.late.append(f"UPDATE {source.qname} SET {q(column)} = -424242")
+        b.updates.append(f"UPDATE {source.qname} SET {q(column)} = -424242")
         b.late.append(f"ALTER TABLE {source.qname} ADD CONSTRAINT {constraint} FOREIGN KEY ({q(column)}) "
                       f"REFERENCES {target.qname} ({q(target.key or '')}){action} NOT VALID")
     else:
@@ -437,13 +447,19 @@ def add_view(b: Builder) -> None:
     materialized = b.draw(st.integers(0, 3)) == 0
     if materialized:
         data = b.draw(st.sampled_from(["WITH DATA", "WITH NO DATA"]))
+        if relation in b.unreadable:
+            data = "WITH NO DATA"  # it could not be filled
         b.run(f"CREATE MATERIALIZED VIEW {name} AS SELECT {select} FROM {relation} {data}")
+        if data == "WITH NO DATA":
+            b.unreadable.add(name)
         if data == "WITH DATA":
             # A dump carries a materialized view's definition, not its rows: the copy computes them anew from
             # its tables (pg_dump's too), so only a fresh one can hash alike.
             b.refresh.append(f"REFRESH MATERIALIZED VIEW {name}")
         b.comment("MATERIALIZED VIEW", name)
     else:
+        if relation in b.unreadable:
+            b.unreadable.add(name)
         check = " WITH CASCADED CHECK OPTION" if b.draw(st.integers(0, 3)) == 0 and chosen else ""
         b.run(f"CREATE VIEW {name} AS SELECT {select} FROM {relation}{check}")
         b.comment("VIEW", name)
@@ -542,7 +558,7 @@ def add_sequence(b: Builder) -> None:
           "CACHE 3")
     if b.draw(st.booleans()):
         b.run(f"SELECT setval({lit(name)}, {b.draw(st.integers(-32768, 32000))}, {b.choice(['true', 'false'])})")
-    plain = [t for t in b.tables if not (t.partitioned or t.typed)]
+    plain = [t for t in b.tables if not (t.partitioned or t.frozen)]
     if plain and b.draw(st.booleans()):
         table = b.draw(st.sampled_from(plain))
         column = b.name()
@@ -581,7 +597,7 @@ def add_typed_table(b: Builder) -> None:
               f"CONSTRAINT {q(b.name())} CHECK ({q(fields[0][0])} IS NOT DISTINCT FROM {q(fields[0][0])}))")
     else:
         b.run(f"CREATE TABLE {typed.qname} OF {type_name}")
-    typed.typed = True
+    typed.typed = typed.frozen = True
     b.tables.append(typed)
     b.relations.append((typed.qname, [c for c, _ in fields]))
 
@@ -596,6 +612,250 @@ def add_cast(b: Builder) -> None:
           f"{b.choice(['', ' AS ASSIGNMENT', ' AS IMPLICIT'])}")
 
 
+def add_late_column(b: Builder) -> None:
+    """A column of the newest type added to the oldest table: the table's OID comes before its type's."""
+    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    if not tables:
+        return
+    table = tables[0]
+    column_type = b.types[-1] if b.draw(st.booleans()) else b.draw(st.sampled_from(b.types))
+    column = b.name()
+    default = ""
+    if column_type.integer and b.int_functions and b.draw(st.booleans()):
+        default = f" DEFAULT {b.choice(b.int_functions)}(1, 2)"
+    b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {column_type.sql}{default}")
+    table.columns.append((column, column_type))
+
+
+def add_reading_function(b: Builder) -> None:
+    """A SQL-standard function reading a relation (a view, often), used by a CHECK and a column default."""
+    readable = [relation for relation, _ in b.relations if relation not in b.unreadable]
+    if not readable:
+        return
+    relation = b.draw(st.sampled_from(readable))
+    name = f"{q(b.schema())}.{q(b.name())}"
+    b.run(f"CREATE FUNCTION {name}() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC "
+          f"SELECT count(*) FROM {relation}; END")
+    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    if tables:
+        table = b.draw(st.sampled_from(tables))
+        b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} CHECK ({name}() >= 0) NOT VALID")
+        column = b.name()
+        b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} bigint DEFAULT {name}()")
+        table.columns.append((column, _BIGINT))
+
+
+def add_regclass_column(b: Builder) -> None:
+    """A column of ``regclass`` values naming tables of the schema (loaded by name, with the copy's OIDs)."""
+    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    if not tables:
+        return
+    table = b.draw(st.sampled_from(tables))
+    names = [t.qname for t in b.tables]
+    column = b.name()
+    b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} regclass")
+    table.columns.append((column, Type("regclass", st.sampled_from(names).map(lambda n: f"{lit(n)}::regclass"),
+                                       sortable=False)))
+
+
+def add_partition_extras(b: Builder) -> None:
+    """A partitioned table's index, trigger and a foreign key from it (cloned to its partitions)."""
+    partitioned = [t for t in b.tables if t.partitioned]
+    if not partitioned:
+        return
+    table = b.draw(st.sampled_from(partitioned))
+    payload = table.columns[1][0]
+    b.run(f"CREATE INDEX {q(b.name())} ON {table.qname} ({q(payload)} COLLATE \"C\") WHERE {q(payload)} <> ''")
+    if not b.trigger_functions:
+        add_trigger_function(b)
+    trigger = q(b.name())
+    b.run(f"CREATE TRIGGER {trigger} AFTER UPDATE ON {table.qname} FOR EACH ROW "
+          f"EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
+    b.comment("TRIGGER", f"{trigger} ON {table.qname}")
+    keyed = [t for t in b.tables if t.key and not (t.partitioned or t.unlogged)]
+    if keyed and b.draw(st.booleans()):
+        target = b.draw(st.sampled_from(keyed))
+        column = b.name()
+        b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} bigint")
+        constraint = q(b.name())
+        b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {constraint} FOREIGN KEY ({q(column)}) "
+              f"REFERENCES {target.qname} ({q(target.key or '')}) ON DELETE SET NULL")
+        b.comment("CONSTRAINT", f"{constraint} ON {table.qname}")
+
+
+def add_options(b: Builder) -> None:
+    """Options PostgreSQL 14 and 15 added, and rarer ones: what a hand-made catalogue reader forgets."""
+    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    if not tables:
+        return
+    table = b.draw(st.sampled_from(tables))
+    texts = [c for c, t in table.columns if t.sql == "text"]
+    sortable = [c for c, t in table.columns if t.sortable and t.sql in ("integer", "bigint", "text", "date")]
+    for _ in range(b.draw(st.integers(1, 4))):
+        option = b.draw(st.integers(0, 11))
+        if option == 0 and texts:
+            b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(texts[0])} SET COMPRESSION "
+                  f"{b.choice(['lz4', 'pglz'])}")
+        elif option == 1 and sortable:
+            b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(sortable[0])} SET (n_distinct = -0.5, "
+                  "n_distinct_inherited = 7)")
+        elif option == 2 and sortable:
+            # PostgreSQL 15: NULLS NOT DISTINCT. No two rows drawn share a key: it is made before them.
+            index = q(b.name())
+            b.run(f"CREATE UNIQUE INDEX {index} ON {table.qname} ({q(sortable[0])}) NULLS NOT DISTINCT "
+                  "WITH (fillfactor = 50, deduplicate_items = off) WHERE false")
+        elif option == 3 and sortable and texts:
+            index = f"{q(table.schema)}.{q(b.name())}"
+            b.run(f"CREATE INDEX {index.split('.', 1)[1]} ON {table.qname} ({q(sortable[0])}, "
+                  f"(md5({q(texts[0])})))")
+            b.run(f"ALTER INDEX {index} ALTER COLUMN 2 SET STATISTICS 123")
+        elif option == 4 and table.key:
+            name = q(b.name())
+            b.run(f"CREATE UNIQUE INDEX {name} ON {table.qname} ({q(table.key)})")
+            b.run(f"ALTER TABLE {table.qname} REPLICA IDENTITY USING INDEX {name}")
+            b.run(f"ALTER TABLE {table.qname} CLUSTER ON {name}")
+        elif option == 5:
+            b.run(f"ALTER TABLE {table.qname} REPLICA IDENTITY {b.choice(['FULL', 'NOTHING', 'DEFAULT'])}")
+        elif option == 6 and table.columns:
+            relation = f"{q(b.schema())}.{q(b.name())}"
+            b.run(f"CREATE VIEW {relation} WITH (security_invoker = true, security_barrier = true) AS "
+                  f"SELECT {q(table.columns[0][0])} FROM {table.qname} WHERE {q(table.columns[0][0])} IS NOT NULL")
+            b.run(f"ALTER VIEW {relation} ALTER COLUMN {q(table.columns[0][0])} SET DEFAULT NULL")
+            b.comment("COLUMN", f"{relation}.{q(table.columns[0][0])}")
+            b.relations.append((relation, [table.columns[0][0]]))
+        elif option == 7 and table.columns:
+            b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} CHECK "
+                  f"({q(table.columns[0][0])} IS NOT DISTINCT FROM {q(table.columns[0][0])}) NO INHERIT")
+        elif option == 8:
+            b.run(f"CREATE UNLOGGED SEQUENCE {q(b.schema())}.{q(b.name())} AS integer START 3 NO CYCLE")
+        elif option == 9:
+            b.run(f"ALTER TABLE {table.qname} SET (parallel_workers = 3, toast_tuple_target = 256, "
+                  "log_autovacuum_min_duration = 0)")
+        elif option == 10 and not table.unlogged:
+            if not b.trigger_functions:
+                add_trigger_function(b)
+            trigger = q(b.name())
+            b.run(f"CREATE CONSTRAINT TRIGGER {trigger} AFTER INSERT ON {table.qname} DEFERRABLE INITIALLY DEFERRED "
+                  f"FOR EACH ROW EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
+        elif option == 11:
+            # A column dropped: the table keeps a hole in its column numbers.
+            column = b.name()
+            b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} text DEFAULT 'gone'")
+            b.run(f"ALTER TABLE {table.qname} DROP COLUMN {q(column)}")
+
+
+def add_routines(b: Builder) -> None:
+    """Routines of rarer shapes: a procedure, set-returning, variadic, an aggregate, a window function."""
+    schema = q(b.schema())
+    name = q(b.name())
+    kind = b.draw(st.integers(0, 3))
+    if kind == 0:
+        b.run(f"CREATE PROCEDURE {schema}.{name}(INOUT a integer, b text DEFAULT 'x''y') LANGUAGE plpgsql "
+              "AS $$BEGIN a := a + length(b); END$$")
+    elif kind == 1:
+        b.run(f"CREATE FUNCTION {schema}.{name}(VARIADIC xs integer[]) RETURNS TABLE (n integer, \"Total\" bigint) "
+              "LANGUAGE sql STABLE ROWS 7 COST 3 AS $$SELECT x, x::bigint FROM unnest(xs) x$$")
+    elif kind == 2:
+        b.run(f"CREATE AGGREGATE {schema}.{name}(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0', "
+              "COMBINEFUNC = int4pl, PARALLEL = SAFE)")
+    else:
+        b.run(f"CREATE FUNCTION {schema}.{name}(integer) RETURNS integer LANGUAGE plpgsql STRICT LEAKPROOF "
+              "PARALLEL SAFE SET work_mem = '1MB' SET \"synco.x\" = 'a b' AS $$BEGIN RETURN $1; END$$")
+    if b.roles and b.draw(st.booleans()):
+        signature = {0: "(integer, text)", 1: "(integer[])", 2: "(integer)", 3: "(integer)"}[kind]
+        routine = "PROCEDURE" if kind == 0 else "FUNCTION"  # an aggregate's privileges are a function's
+        b.late.append(f"REVOKE ALL ON {routine} {schema}.{name}{signature} FROM PUBLIC")
+        b.late.append(f"GRANT EXECUTE ON {routine} {schema}.{name}{signature} TO {q(b.choice(b.roles))}")
+        kind_name = "AGGREGATE" if kind == 2 else routine
+        b.late.append(f"ALTER {kind_name} {schema}.{name}{signature} OWNER TO {q(b.choice(b.roles))}")
+
+
+def add_default_privileges(b: Builder) -> None:
+    if not b.roles:
+        return
+    role, other = q(b.roles[0]), q(b.roles[-1])
+    schema = b.schema()
+    where = f" IN SCHEMA {q(schema)}" if b.draw(st.booleans()) else ""
+    b.run(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role}{where} GRANT SELECT ON TABLES TO {other}")
+    b.run(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role}{where} GRANT USAGE ON TYPES TO {other}")
+    if not where:
+        b.run(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC")
+    types = [t.sql for t in b.types if t.sql.startswith('"')]
+    if types:
+        b.late.append(f"GRANT USAGE ON TYPE {b.choice(types)} TO {role}")
+
+
+def add_row_type_column(b: Builder) -> None:
+    """A column typed as another table's row: the table must come before the column, whatever their OIDs."""
+    tables = [t for t in b.tables if not t.partitioned]
+    targets = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    if not tables or not targets:
+        return
+    row_of = b.draw(st.sampled_from(tables))
+    table = b.draw(st.sampled_from(targets))
+    if row_of.qname == table.qname:
+        return
+    # Changing the columns of a table whose row type a column uses may need a rewrite PostgreSQL refuses.
+    row_of.frozen = True
+    column = b.name()
+    b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {row_of.qname}")
+    table.columns.append((column, Type(row_of.qname, st.just(f"NULL::{row_of.qname}")
+                                       | st.just(f"(SELECT x FROM {row_of.qname} x LIMIT 1)"), sortable=False)))
+
+
+def add_identity_elsewhere(b: Builder) -> None:
+    """An identity column whose sequence has a name and a schema of its own, then altered."""
+    schema, name = b.schema(), b.name()
+    sequence = f"{q(schema)}.{q(b.name())}"  # PostgreSQL 15 looks for the table in the sequence's schema
+    key, value = b.name(), b.name()
+    table = Table(schema, name, [(value, _TEXT)], key=key, identity=True)
+    b.run(f"CREATE TABLE {table.qname} ({q(key)} smallint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME {sequence} "
+          f"START WITH 30000 INCREMENT BY 7 CYCLE MINVALUE -10) PRIMARY KEY, {q(value)} text)")
+    if b.draw(st.booleans()):
+        b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(key)} SET GENERATED BY DEFAULT")
+    if b.draw(st.booleans()):
+        b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(key)} RESTART WITH 32000")
+    b.tables.append(table)
+    b.relations.append((table.qname, [key, value]))
+
+
+def add_rule_and_triggers(b: Builder) -> None:
+    """A rule of several actions on a view, a transition-table trigger, an UPDATE OF trigger."""
+    tables = [t for t in b.tables if not (t.partitioned or t.frozen) and t.columns]
+    if not tables:
+        return
+    table = b.draw(st.sampled_from(tables))
+    first = table.columns[0][0]
+    view = f"{q(b.schema())}.{q(b.name())}"
+    b.run(f"CREATE VIEW {view} AS SELECT {q(first)} FROM {table.qname}")
+    rule = q(b.name())
+    b.run(f"CREATE RULE {rule} AS ON INSERT TO {view} DO INSTEAD (INSERT INTO {table.qname} ({q(first)}) "
+          f"VALUES (NEW.{q(first)}); INSERT INTO {table.qname} ({q(first)}) VALUES (NEW.{q(first)}))")
+    b.comment("RULE", f"{rule} ON {view}")
+    b.relations.append((view, [first]))
+    if not b.trigger_functions:
+        add_trigger_function(b)
+    statement = q(b.name())
+    b.run(f"CREATE FUNCTION {q(table.schema)}.{statement}() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$BEGIN PERFORM count(*) FROM fresh; RETURN NULL; END$$")
+    trigger = q(b.name())
+    b.run(f"CREATE TRIGGER {trigger} AFTER INSERT ON {table.qname} REFERENCING NEW TABLE AS fresh "
+          f"FOR EACH STATEMENT EXECUTE FUNCTION {q(table.schema)}.{statement}()")
+    b.run(f"CREATE TRIGGER {q(b.name())} BEFORE UPDATE OF {q(first)} ON {table.qname} FOR EACH ROW "
+          f"WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
+
+
+def add_policy_with_check(b: Builder) -> None:
+    tables = [t for t in b.tables if t.columns]
+    if len(tables) < 2:
+        return
+    table, other = b.draw(st.lists(st.sampled_from(tables), min_size=2, max_size=2, unique_by=lambda t: t.qname))
+    policy = q(b.name())
+    b.run(f"CREATE POLICY {policy} ON {table.qname} FOR INSERT WITH CHECK "
+          f"(EXISTS (SELECT 1 FROM {other.qname} o WHERE o.{q(other.columns[0][0])} IS NOT NULL))")
+    b.comment("POLICY", f"{policy} ON {table.qname}")
+
+
 _STEPS: list[tuple[Callable[[Builder], None], bool]] = [
     # (step, needs a table)
     (add_schema, False), (add_enum, False), (add_composite, False), (add_range, False), (add_domain, False),
@@ -603,6 +863,9 @@ _STEPS: list[tuple[Callable[[Builder], None], bool]] = [
     (add_partitioned, False), (add_inheritance, True), (add_index, True), (add_foreign_key, True),
     (add_view, True), (add_trigger, True), (add_rule, True), (add_policy, True), (add_statistics, True),
     (add_grants, True), (add_sequence, False), (add_keys, True), (add_typed_table, False), (add_cast, False),
+    (add_late_column, True), (add_reading_function, True), (add_regclass_column, True), (add_partition_extras, True),
+    (add_options, True), (add_routines, False), (add_default_privileges, False), (add_row_type_column, True),
+    (add_identity_elsewhere, False), (add_rule_and_triggers, True), (add_policy_with_check, True),
 ]
 
 
@@ -630,7 +893,7 @@ def schemas(draw: st.DrawFn, roles: tuple[str, ...] = ()) -> Schema:
     if owners:
         b.roles = list(roles)
     add_table(b)
-    for _ in range(draw(st.integers(1, 12))):
+    for _ in range(draw(st.integers(4, 25))):
         step, needs_table = draw(st.sampled_from(_STEPS))
         if needs_table and not b.tables:
             continue
@@ -642,5 +905,5 @@ def schemas(draw: st.DrawFn, roles: tuple[str, ...] = ()) -> Schema:
         b.statements.insert(1, f"CREATE FUNCTION public.counter_{len(b.statements)}() RETURNS bigint LANGUAGE sql "
                                f"AS $$SELECT count(*) FROM {table.qname}$$")
         b.statements.insert(2, "SET check_function_bodies = true")
-    statements = [*b.statements, *_rows(b), *b.late, *b.refresh]
+    statements = [*b.statements, *_rows(b), *b.updates, *b.late, *b.refresh]
     return Schema(statements, owners)
