@@ -411,7 +411,12 @@ def add_inheritance(b: Builder) -> None:
     table = Table(b.schema(), b.name(), [c for t in parents for c in t.columns])
     own = b.name()
     table.columns.append((own, _TEXT))
-    b.run(f"CREATE TABLE {table.qname} ({q(own)} text) INHERITS ({', '.join(t.qname for t in parents)})")
+    local = f"{q(own)} text"
+    if table.columns[:-1] and b.draw(st.booleans()):
+        # A parent's column declared again: both inherited and the child's own (attislocal), merged.
+        column, column_type = b.draw(st.sampled_from(table.columns[:-1]))
+        local = f"{q(column)} {column_type.sql}, {local}"
+    b.run(f"CREATE TABLE {table.qname} ({local}) INHERITS ({', '.join(t.qname for t in parents)})")
     b.tables.append(table)
 
 
