@@ -81,11 +81,13 @@ class Table:
 class Schema:
     statements: list[str] = field(default_factory=list)
     owners: bool = False
+    #: Names of objects the dump must refuse, one of them named in its message (empty: it must load).
+    refused: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # Shown by hypothesis on failure: the script as it was run, one statement a line.
         script = ";\n".join(self.statements)
-        return f"Schema(owners={self.owners!r}, statements=\n{script})"
+        return f"Schema(owners={self.owners!r}, refused={self.refused!r}, statements=\n{script})"
 
 
 def _text_values() -> st.SearchStrategy[str]:
@@ -147,6 +149,8 @@ class Builder:
         self.unreadable: set[str] = set()
         self.roles: list[str] = []
         self.comment_targets: list[str] = []
+        #: Names of the objects the dump must refuse (one of them named in its one line).
+        self.refused: list[str] = []
 
     def choice(self, items: list[str]) -> str:
         return self.draw(st.sampled_from(items))
@@ -861,6 +865,17 @@ def add_policy_with_check(b: Builder) -> None:
     b.comment("POLICY", f"{policy} ON {table.qname}")
 
 
+def add_refused(b: Builder) -> None:
+    """What a synco dump refuses (a routine that reaches beyond the database, and a view calling it): the
+    dump must stop in one line naming it, loading nothing."""
+    name = b.name()
+    function = f"{q(b.schema())}.{q(name)}"
+    b.run(f"CREATE FUNCTION {function}(pid integer) RETURNS boolean LANGUAGE plpgsql AS "
+          "$$BEGIN RETURN pg_terminate_backend(pid); END$$")
+    b.run(f"CREATE VIEW {q(b.schema())}.{q(b.name())} AS SELECT {function}(0) AS ended")
+    b.refused.append(name)
+
+
 _STEPS: list[tuple[Callable[[Builder], None], bool]] = [
     # (step, needs a table)
     (add_schema, False), (add_enum, False), (add_composite, False), (add_range, False), (add_domain, False),
@@ -872,6 +887,8 @@ _STEPS: list[tuple[Callable[[Builder], None], bool]] = [
     (add_options, True), (add_routines, False), (add_default_privileges, False), (add_row_type_column, True),
     (add_identity_elsewhere, False), (add_rule_and_triggers, True), (add_policy_with_check, True),
 ]
+#: Drawn now and then only: a schema holding it is refused as a whole.
+_RARE_STEPS: list[Callable[[Builder], None]] = [add_refused]
 
 
 def _rows(b: Builder) -> list[str]:
@@ -910,5 +927,7 @@ def schemas(draw: st.DrawFn, roles: tuple[str, ...] = ()) -> Schema:
         b.statements.insert(1, f"CREATE FUNCTION public.counter_{len(b.statements)}() RETURNS bigint LANGUAGE sql "
                                f"AS $$SELECT count(*) FROM {table.qname}$$")
         b.statements.insert(2, "SET check_function_bodies = true")
+    if draw(st.integers(0, 15)) == 0:
+        draw(st.sampled_from(_RARE_STEPS))(b)
     statements = [*b.statements, *_rows(b), *b.updates, *b.late, *b.refresh]
-    return Schema(statements, owners)
+    return Schema(statements, owners, b.refused)

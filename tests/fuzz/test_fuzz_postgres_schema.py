@@ -86,11 +86,16 @@ def round_trip(schema: Schema, through_cli: bool = False) -> None:
         refusal = (_cli_dump_and_load if through_cli else _dump_and_install)(schema, source, target)
         if refusal is not None:
             assert "\n" not in refusal.strip(), f"a refusal of more than one line: {refusal!r}"
+            assert schema.refused, f"a schema of objects synco carries was refused: {refusal}"
+            # Named as SQL writes it, quotes doubled.
+            assert any(name.replace('"', '""') in refusal for name in schema.refused), \
+                f"the refusal names none of {schema.refused}: {refusal}"
             assert target not in databases_like(target), "a refused dump left a database behind"
             event("refused")
             global LAST_REFUSAL
             LAST_REFUSAL = refusal
             return
+        assert not schema.refused, f"the dump carried what it must refuse: {schema.refused}"
         assert schema_dump(target) == schema_dump(source)
         assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
         assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
