@@ -51,6 +51,7 @@ class Type:
     is_range: bool = False
     text: bool = False
     integer: bool = False
+    enum: bool = False
 
 
 @dataclass
@@ -195,7 +196,7 @@ def add_enum(b: Builder) -> None:
         b.run(f"ALTER TYPE {name} ADD VALUE {lit('added')} BEFORE {lit(labels[0])}")
         labels.append("added")
     b.comment("TYPE", name)
-    b.types.append(Type(name, st.sampled_from(labels).map(lambda label: f"{lit(label)}::{name}")))
+    b.types.append(Type(name, st.sampled_from(labels).map(lambda label: f"{lit(label)}::{name}"), enum=True))
 
 
 def add_composite(b: Builder) -> None:
@@ -359,17 +360,31 @@ def add_index(b: Builder) -> None:
 
 def add_partitioned(b: Builder) -> None:
     schema, name = b.schema(), b.name()
-    strategy = b.draw(st.sampled_from(["range", "list", "hash"]))
+    values: st.SearchStrategy[str]
+    enums = [t for t in b.types if t.enum]
+    strategy = b.draw(st.sampled_from(["range", "list", "hash", "text range"] + (["enum hash"] if enums else [])))
     key, payload = b.name(), b.name()
-    key_type = {"range": "integer", "list": "text", "hash": "integer"}[strategy]
+    key_type = {"range": "integer", "list": "text", "hash": "integer", "text range": "text"}.get(strategy, "")
+    enum = b.draw(st.sampled_from(enums)) if strategy == "enum hash" else None
+    if enum is not None:
+        # An enum value hashes by its OID, which the copy's type gets anew: its rows load through the root.
+        key_type = enum.sql
     table = Table(schema, name, [(key, _INT if key_type == "integer" else _TEXT), (payload, _TEXT)],
                   partitioned=True)
-    b.run(f"CREATE TABLE {table.qname} ({q(key)} {key_type} NOT NULL, {q(payload)} text) "
-          f"PARTITION BY {strategy.upper()} ({q(key)})")
-    if strategy == "hash":
+    by = f"RANGE ({q(key)} COLLATE \"C\")" if strategy == "text range" else \
+        f"{strategy.split()[-1].upper()} ({q(key)})"
+    b.run(f"CREATE TABLE {table.qname} ({q(key)} {key_type} NOT NULL, {q(payload)} text) PARTITION BY {by}")
+    if enum is not None:
+        modulus = b.draw(st.sampled_from([2, 3]))
+        bounds = [f"FOR VALUES WITH (MODULUS {modulus}, REMAINDER {r})" for r in range(modulus)]
+        values = enum.values
+    elif strategy == "text range":
+        bounds = ["FOR VALUES FROM (MINVALUE) TO ('m')", "FOR VALUES FROM ('m') TO (MAXVALUE)"]
+        values = _TEXT.values
+    elif strategy == "hash":
         modulus = b.draw(st.sampled_from([1, 2, 3]))
         bounds = [f"FOR VALUES WITH (MODULUS {modulus}, REMAINDER {r})" for r in range(modulus)]
-        values: st.SearchStrategy[str] = st.integers(-2**31, 2**31 - 1).map(str)
+        values = st.integers(-2**31, 2**31 - 1).map(str)
     elif strategy == "range":
         bounds = ["FOR VALUES FROM (MINVALUE) TO (0)", "FOR VALUES FROM (0) TO (100)"]
         if b.draw(st.booleans()):
@@ -388,7 +403,7 @@ def add_partitioned(b: Builder) -> None:
     for bound in bounds:
         child_schema = b.schema()
         child = Table(child_schema, b.name(), [])
-        if b.draw(st.booleans()) and strategy != "hash" and bound != "DEFAULT":
+        if b.draw(st.booleans()) and "hash" not in strategy and bound != "DEFAULT":
             # Sub-partitioned by the payload.
             b.run(f"CREATE TABLE {child.qname} PARTITION OF {table.qname} {bound} PARTITION BY LIST ({q(payload)})")
             b.run(f"CREATE TABLE {q(child_schema)}.{q(b.name())} PARTITION OF {child.qname} DEFAULT")
