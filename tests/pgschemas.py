@@ -92,7 +92,7 @@ class Schema:
 
 
 def _text_values() -> st.SearchStrategy[str]:
-    chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+    chars = st.characters(codec="utf-8", exclude_characters="\x00")  # PostgreSQL text holds no NUL
     return st.one_of(st.text(chars, max_size=12),
                      st.sampled_from(["", "\\", "\\N", "\t", "\r\n", "\\.", "NULL", "{", '"', "'", "é", "\u2028"]))
 
@@ -153,6 +153,9 @@ class Builder:
         #: Names of the objects the dump must refuse (one of them named in its one line).
         self.refused: list[str] = []
 
+    def maybe(self) -> bool:
+        return self.draw(st.booleans())
+
     def choice(self, items: list[str]) -> str:
         return self.draw(st.sampled_from(items))
 
@@ -191,7 +194,7 @@ def add_enum(b: Builder) -> None:
     labels = b.draw(st.lists(st.sampled_from(["", " sp ", "quo'te", "back\\slash", "ünï", "a,b", "{x}", '"dq"',
                                               "NULL", "z" * 63]), min_size=1, max_size=5, unique=True))
     b.run(f"CREATE TYPE {name} AS ENUM ({', '.join(lit(label) for label in labels)})")
-    if b.draw(st.booleans()):
+    if b.maybe():
         # A label added later gets an odd sort order (enumsortorder between two others).
         b.run(f"ALTER TYPE {name} ADD VALUE {lit('added')} BEFORE {lit(labels[0])}")
         labels.append("added")
@@ -229,14 +232,14 @@ def add_domain(b: Builder) -> None:
     base = b.draw(st.sampled_from([t for t in b.types if not t.sql.endswith("]")]))
     name = f"{q(b.schema())}.{q(b.name())}"
     check = ""
-    if b.draw(st.booleans()):
+    if b.maybe():
         # Holds for every value drawn: the rows must go in.
         check = f" CONSTRAINT {q(b.name())} CHECK (VALUE IS NOT DISTINCT FROM VALUE)"
-    if base.integer and b.bool_functions and b.draw(st.booleans()):
+    if base.integer and b.bool_functions and b.maybe():
         check += f" CHECK ({b.choice(b.bool_functions)}(VALUE::integer))"
     b.run(f"CREATE DOMAIN {name} AS {base.sql}{check}")
     b.comment("DOMAIN", name)
-    if b.draw(st.booleans()):
+    if b.maybe():
         # Added once the rows are in, broken by them: it must stay NOT VALID and come after the rows.
         b.late.append(f"ALTER DOMAIN {name} ADD CONSTRAINT {q(b.name())} CHECK (VALUE IS NULL) NOT VALID")
     b.types.append(Type(name, base.values.map(lambda v: f"({v})::{name}"), sortable=base.sortable,
@@ -247,9 +250,9 @@ def add_functions(b: Builder) -> None:
     schema = q(b.schema())
     name = q(b.name())
     kind = b.draw(st.sampled_from(["sql", "plpgsql", "atomic"]))
-    default = " DEFAULT 3" if b.draw(st.booleans()) else ""
-    options = " SECURITY DEFINER" if b.draw(st.booleans()) else ""
-    if b.draw(st.booleans()):
+    default = " DEFAULT 3" if b.maybe() else ""
+    options = " SECURITY DEFINER" if b.maybe() else ""
+    if b.maybe():
         options += f" SET search_path = pg_catalog, {schema}"
     if kind == "sql":
         body = "AS $$SELECT $1 + $2$$"
@@ -301,35 +304,35 @@ def add_table(b: Builder) -> None:
     for column_type in _column_types(b):
         column = b.name()
         extra = ""
-        if column_type.text and b.draw(st.booleans()):
+        if column_type.text and b.maybe():
             extra += " COLLATE " + b.choice(['"C"', '"POSIX"', 'pg_catalog."default"'])
-        if column_type.integer and b.int_functions and b.draw(st.booleans()):
+        if column_type.integer and b.int_functions and b.maybe():
             extra += f" DEFAULT {b.choice(b.int_functions)}(7)"
         if b.draw(st.integers(0, 4)) == 0:
             extra += f" CONSTRAINT {q(b.name())} CHECK ({q(column)} IS NOT DISTINCT FROM {q(column)})"
         parts.append(f"{q(column)} {column_type.sql}{extra}")
         table.columns.append((column, column_type))
     ints = [c for c, t in table.columns if t.integer and t.sql == "integer"]
-    if ints and b.int_functions and b.draw(st.booleans()):
+    if ints and b.int_functions and b.maybe():
         parts.append(f"{q(b.name())} integer GENERATED ALWAYS AS ({b.choice(b.int_functions)}"
                      f"({q(ints[0])}, 1)) STORED")
     ranges = [c for c, t in table.columns if t.is_range and "." not in t.sql]
-    if ranges and b.draw(st.booleans()):
+    if ranges and b.maybe():
         # Rows drawn at random overlap; an exclusion constraint on its own would refuse them.
         pass
     options = ""
-    if b.draw(st.booleans()):
+    if b.maybe():
         options = " WITH (fillfactor = 70, autovacuum_enabled = false, toast.autovacuum_enabled = false)"
     table.unlogged = b.draw(st.integers(0, 5)) == 0
     unlogged = "UNLOGGED " if table.unlogged else ""
     b.run(f"CREATE {unlogged}TABLE {table.qname} ({', '.join(parts)}){options}")
     b.comment("TABLE", table.qname)
-    if table.columns and b.draw(st.booleans()):
+    if table.columns and b.maybe():
         column = q(table.columns[0][0])
         b.comment("COLUMN", f"{table.qname}.{column}")
         b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {column} SET STATISTICS {b.draw(st.integers(0, 10000))}")
     varlena = [c for c, t in table.columns if t.sql in ("text", "bytea", "jsonb", "numeric", "text[]", "integer[]")]
-    if varlena and b.draw(st.booleans()):
+    if varlena and b.maybe():
         b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(varlena[-1])} SET STORAGE "
               f"{b.choice(['EXTERNAL', 'MAIN', 'EXTENDED'])}")
     b.tables.append(table)
@@ -346,14 +349,14 @@ def add_index(b: Builder) -> None:
     expression = q(column)
     if column_type.text:
         expression = f"(lower({q(column)}))"
-    elif column_type.sql == "integer" and b.int_functions and b.draw(st.booleans()):
+    elif column_type.sql == "integer" and b.int_functions and b.maybe():
         expression = f"({b.choice(b.int_functions)}({q(column)}))"
-    where = f" WHERE {q(column)} IS NOT NULL" if b.draw(st.booleans()) else ""
+    where = f" WHERE {q(column)} IS NOT NULL" if b.maybe() else ""
     include = ""
-    if table.key and b.draw(st.booleans()):
+    if table.key and b.maybe():
         include = f" INCLUDE ({q(table.key)})"
     name = q(b.name())
-    only = "ONLY " if table.partitioned and b.draw(st.booleans()) else ""
+    only = "ONLY " if table.partitioned and b.maybe() else ""
     b.run(f"CREATE INDEX {name} ON {only}{table.qname} ({expression}){include}{where}")
     b.comment("INDEX", f"{q(table.schema)}.{name}")
 
@@ -387,14 +390,14 @@ def add_partitioned(b: Builder) -> None:
         values = st.integers(-2**31, 2**31 - 1).map(str)
     elif strategy == "range":
         bounds = ["FOR VALUES FROM (MINVALUE) TO (0)", "FOR VALUES FROM (0) TO (100)"]
-        if b.draw(st.booleans()):
+        if b.maybe():
             bounds.append("DEFAULT")
             values = st.integers(-2**31, 2**31 - 1).map(str)
         else:
             values = st.integers(-1000, 99).map(str)
     else:
         bounds = ["FOR VALUES IN ('a', 'B')", "FOR VALUES IN (NULL, '')"]
-        if b.draw(st.booleans()):
+        if b.maybe():
             bounds.append("DEFAULT")
             values = _TEXT.values
         else:
@@ -403,11 +406,11 @@ def add_partitioned(b: Builder) -> None:
     for bound in bounds:
         child_schema = b.schema()
         child = Table(child_schema, b.name(), [])
-        if b.draw(st.booleans()) and "hash" not in strategy and bound != "DEFAULT":
+        if b.maybe() and "hash" not in strategy and bound != "DEFAULT":
             # Sub-partitioned by the payload.
             b.run(f"CREATE TABLE {child.qname} PARTITION OF {table.qname} {bound} PARTITION BY LIST ({q(payload)})")
             b.run(f"CREATE TABLE {q(child_schema)}.{q(b.name())} PARTITION OF {child.qname} DEFAULT")
-        elif b.draw(st.booleans()):
+        elif b.maybe():
             # Made alone, with a column order of its own, and attached.
             b.run(f"CREATE TABLE {child.qname} ({q(payload)} text, {q(key)} {key_type} NOT NULL)")
             b.run(f"ALTER TABLE {table.qname} ATTACH PARTITION {child.qname} {bound}")
@@ -431,7 +434,7 @@ def add_inheritance(b: Builder) -> None:
     own = b.name()
     table.columns.append((own, _TEXT))
     local = f"{q(own)} text"
-    if table.columns[:-1] and b.draw(st.booleans()):
+    if table.columns[:-1] and b.maybe():
         # A parent's column declared again: both inherited and the child's own (attislocal), merged.
         column, column_type = b.draw(st.sampled_from(table.columns[:-1]))
         local = f"{q(column)} {column_type.sql}, {local}"
@@ -453,7 +456,7 @@ def add_foreign_key(b: Builder) -> None:
     action = b.draw(st.sampled_from(["", f" ON DELETE SET NULL ({q(column)})", " ON DELETE CASCADE",
                                      " DEFERRABLE INITIALLY DEFERRED", " ON UPDATE SET DEFAULT"]))
     constraint = q(b.name())
-    if target.qname == source.qname or b.draw(st.booleans()):
+    if target.qname == source.qname or b.maybe():
         # Added once rows hold keys that refer to nothing: NOT VALID, after the rows.
         b.updates.append(f"UPDATE {source.qname} SET {q(column)} = -424242")
         b.late.append(f"ALTER TABLE {source.qname} ADD CONSTRAINT {constraint} FOREIGN KEY ({q(column)}) "
@@ -487,7 +490,7 @@ def add_view(b: Builder) -> None:
         check = " WITH CASCADED CHECK OPTION" if b.draw(st.integers(0, 3)) == 0 and chosen else ""
         b.run(f"CREATE VIEW {name} AS SELECT {select} FROM {relation}{check}")
         b.comment("VIEW", name)
-        if chosen and b.draw(st.booleans()):
+        if chosen and b.maybe():
             b.run(f"CREATE RULE {q(b.name())} AS ON DELETE TO {name} DO INSTEAD NOTHING")
     b.relations.append((name, [c if c else "" for c in chosen] if chosen else ["one"]))
 
@@ -497,12 +500,12 @@ def add_trigger(b: Builder) -> None:
         add_trigger_function(b)
     table = b.draw(st.sampled_from(b.tables))
     when = ""
-    if table.columns and not table.partitioned and b.draw(st.booleans()):
+    if table.columns and not table.partitioned and b.maybe():
         when = f" WHEN (NEW.{q(table.columns[0][0])} IS NOT NULL)"
     trigger = q(b.name())
     b.run(f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table.qname} FOR EACH ROW{when} "
           f"EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"ALTER TABLE {table.qname} {b.choice(['DISABLE', 'ENABLE ALWAYS', 'ENABLE REPLICA'])} TRIGGER {trigger}")
 
 
@@ -517,10 +520,10 @@ def add_rule(b: Builder) -> None:
 def add_policy(b: Builder) -> None:
     table = b.draw(st.sampled_from(b.tables))
     b.run(f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"ALTER TABLE {table.qname} FORCE ROW LEVEL SECURITY")
     using = f"{q(table.columns[0][0])} IS NOT NULL" if table.columns else "true"
-    to = f" TO {q(b.choice(b.roles))}" if b.roles and b.draw(st.booleans()) else ""
+    to = f" TO {q(b.choice(b.roles))}" if b.roles and b.maybe() else ""
     b.run(f"CREATE POLICY {q(b.name())} ON {table.qname} AS {b.choice(['PERMISSIVE', 'RESTRICTIVE'])} FOR "
           f"{b.choice(['ALL', 'SELECT', 'UPDATE'])}{to} USING ({using})")
 
@@ -534,13 +537,13 @@ def add_statistics(b: Builder) -> None:
     name = f"{q(table.schema)}.{q(b.name())}"
     b.run(f"CREATE STATISTICS {name} (ndistinct, dependencies) ON {q(columns[0])}, {q(columns[1])} "
           f"FROM {table.qname}")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"ALTER STATISTICS {name} SET STATISTICS {b.draw(st.integers(0, 1000))}")
 
 
 def add_collation(b: Builder) -> None:
     name = f"{q(b.schema())}.{q(b.name())}"
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"CREATE COLLATION {name} (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
         b.types.append(Type(f"text COLLATE {name}", _TEXT.values, sortable=True))
     else:
@@ -569,9 +572,9 @@ def add_grants(b: Builder) -> None:
     b.late.append(f"GRANT SELECT, INSERT ON {table.qname} TO {role}")
     if table.columns:
         b.late.append(f"GRANT UPDATE ({q(table.columns[0][0])}) ON {table.qname} TO {role} WITH GRANT OPTION")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.late.append(f"ALTER TABLE {table.qname} OWNER TO {role}")
-    if b.draw(st.booleans()) and table.schema != "public":
+    if b.maybe() and table.schema != "public":
         b.late.append(f"ALTER SCHEMA {q(table.schema)} OWNER TO {role}")
 
 
@@ -580,14 +583,14 @@ def add_sequence(b: Builder) -> None:
     name = f"{q(b.schema())}.{q(b.name())}"
     b.run(f"CREATE SEQUENCE {name} AS smallint START WITH 7 INCREMENT BY -5 MINVALUE -32768 MAXVALUE 32000 CYCLE "
           "CACHE 3")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"SELECT setval({lit(name)}, {b.draw(st.integers(-32768, 32000))}, {b.choice(['true', 'false'])})")
     plain = [t for t in b.tables if not (t.partitioned or t.frozen)]
-    if plain and b.draw(st.booleans()):
+    if plain and b.maybe():
         table = b.draw(st.sampled_from(plain))
         column = b.name()
         b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} integer DEFAULT nextval({lit(name)}::regclass)")
-        if b.draw(st.booleans()):
+        if b.maybe():
             b.run(f"ALTER SEQUENCE {name} OWNED BY {table.qname}.{q(column)}")
 
 
@@ -602,7 +605,7 @@ def add_keys(b: Builder) -> None:
         b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} EXCLUDE USING gist ({q(ranges[0])} WITH &&) "
               f"WHERE (lower({q(ranges[0])}) > 100000)")
     checkable = [c for c, t in table.columns]
-    if checkable and b.draw(st.booleans()):
+    if checkable and b.maybe():
         # Broken by the rows: NOT VALID, after them.
         b.late.append(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} CHECK ({q(checkable[0])} IS NULL) "
                       "NOT VALID")
@@ -616,7 +619,7 @@ def add_typed_table(b: Builder) -> None:
     type_name = f"{q(schema)}.{q(b.name())}"
     b.run(f"CREATE TYPE {type_name} AS ({', '.join(f'{q(n)} {t.sql}' for n, t in fields)})")
     typed = Table(schema, name, fields)
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"CREATE TABLE {typed.qname} OF {type_name} ({q(fields[0][0])} WITH OPTIONS DEFAULT NULL "
               f"CONSTRAINT {q(b.name())} CHECK ({q(fields[0][0])} IS NOT DISTINCT FROM {q(fields[0][0])}))")
     else:
@@ -642,10 +645,10 @@ def add_late_column(b: Builder) -> None:
     if not tables:
         return
     table = tables[0]
-    column_type = b.types[-1] if b.draw(st.booleans()) else b.draw(st.sampled_from(b.types))
+    column_type = b.types[-1] if b.maybe() else b.draw(st.sampled_from(b.types))
     column = b.name()
     default = ""
-    if column_type.integer and b.int_functions and b.draw(st.booleans()):
+    if column_type.integer and b.int_functions and b.maybe():
         default = f" DEFAULT {b.choice(b.int_functions)}(1, 2)"
     b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {column_type.sql}{default}")
     table.columns.append((column, column_type))
@@ -697,7 +700,7 @@ def add_partition_extras(b: Builder) -> None:
           f"EXECUTE FUNCTION {b.choice(b.trigger_functions)}()")
     b.comment("TRIGGER", f"{trigger} ON {table.qname}")
     keyed = [t for t in b.tables if t.key and not (t.partitioned or t.unlogged)]
-    if keyed and b.draw(st.booleans()):
+    if keyed and b.maybe():
         target = b.draw(st.sampled_from(keyed))
         column = b.name()
         b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} bigint")
@@ -785,7 +788,7 @@ def add_routines(b: Builder) -> None:
     else:
         b.run(f"CREATE FUNCTION {schema}.{name}(integer) RETURNS integer LANGUAGE plpgsql STRICT LEAKPROOF "
               "PARALLEL SAFE SET work_mem = '1MB' SET \"synco.x\" = 'a b' AS $$BEGIN RETURN $1; END$$")
-    if b.roles and b.draw(st.booleans()):
+    if b.roles and b.maybe():
         signature = {0: "(integer, text)", 1: "(integer[])", 2: "(integer)", 3: "(integer)"}[kind]
         routine = "PROCEDURE" if kind == 0 else "FUNCTION"  # an aggregate's privileges are a function's
         b.late.append(f"REVOKE ALL ON {routine} {schema}.{name}{signature} FROM PUBLIC")
@@ -799,7 +802,7 @@ def add_default_privileges(b: Builder) -> None:
         return
     role, other = q(b.roles[0]), q(b.roles[-1])
     schema = b.schema()
-    where = f" IN SCHEMA {q(schema)}" if b.draw(st.booleans()) else ""
+    where = f" IN SCHEMA {q(schema)}" if b.maybe() else ""
     b.run(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role}{where} GRANT SELECT ON TABLES TO {other}")
     b.run(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role}{where} GRANT USAGE ON TYPES TO {other}")
     if not where:
@@ -835,9 +838,9 @@ def add_identity_elsewhere(b: Builder) -> None:
     table = Table(schema, name, [(value, _TEXT)], key=key, identity=True)
     b.run(f"CREATE TABLE {table.qname} ({q(key)} smallint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME {sequence} "
           f"START WITH 30000 INCREMENT BY 7 CYCLE MINVALUE -10) PRIMARY KEY, {q(value)} text)")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(key)} SET GENERATED BY DEFAULT")
-    if b.draw(st.booleans()):
+    if b.maybe():
         b.run(f"ALTER TABLE {table.qname} ALTER COLUMN {q(key)} RESTART WITH 32000")
     b.tables.append(table)
     b.relations.append((table.qname, [key, value]))
