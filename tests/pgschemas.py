@@ -590,7 +590,7 @@ def add_sequence(b: Builder) -> None:
         table = b.draw(st.sampled_from(plain))
         column = b.name()
         b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} integer DEFAULT nextval({lit(name)}::regclass)")
-        if b.maybe():
+        if b.maybe() and name.startswith(f"{q(table.schema)}."):  # a sequence is owned in its own schema only
             b.run(f"ALTER SEQUENCE {name} OWNED BY {table.qname}.{q(column)}")
 
 
