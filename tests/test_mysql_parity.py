@@ -207,3 +207,23 @@ def test_routines_and_events_reading_global_variables_are_carried(
         DELIMITER ;
     """)
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_comments_of_routines_and_events_made_over_a_latin1_connection_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A procedure, a function and an event made over a latin1 connection (``SET NAMES latin1``, an old PHP
+    site's), with letters beyond ASCII in their comments, under either escaping ``sql_mode``: SHOW CREATE
+    writes such a comment in utf8 next to a body in latin1 bytes, so created again under the object's latin1
+    client its ``é`` became ``Ã©`` (found by tests/fuzz/test_fuzz_mysql_schema.py)."""
+    source = mysql_database_factory()
+    load_with_client(source, """
+        SET NAMES latin1;
+        CREATE PROCEDURE p() COMMENT 'a\\\\b\\Zc\\0d\\ne''f é' SELECT 'é';
+        CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC COMMENT 'q é ÿ' RETURN x;
+        CREATE EVENT e ON SCHEDULE AT '2035-01-01 00:00:00' DISABLE COMMENT 'ü' DO SELECT 1;
+        SET sql_mode = 'NO_BACKSLASH_ESCAPES';
+        CREATE PROCEDURE p2() COMMENT 'x\\y ü''' SELECT 1;
+        SET NAMES utf8mb4;
+        CREATE PROCEDURE p3() COMMENT '名 é' SELECT 1;
+    """.encode())
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

@@ -309,8 +309,9 @@ def show_definition(conn: Any, kind: str, name: str, *, keep_definer: bool = Fal
     if row[create] is None or not raw(row[create]).strip():
         raise HiddenDefinition(kind, name)
     statement = raw(row[create]) if keep_definer else strip_definer(raw(row[create]))
-    if mode is not None and "NO_BACKSLASH_ESCAPES" in text(row[mode]).upper() and kind != "TRIGGER":
-        statement = _comment_without_escapes(conn, kind, name, statement)
+    if kind in (*ROUTINE_KINDS, "EVENT"):
+        statement = _comment_as_created(conn, kind, name, statement, text(row[client]),
+                                        mode is not None and "NO_BACKSLASH_ESCAPES" in text(row[mode]).upper())
     if zone is not None and eventtimes.depends_on_server(text(row[zone])):
         statement = eventtimes.schedule_as_instants(conn, name, statement)
     return Definition(kind, name, statement,
@@ -320,25 +321,46 @@ def show_definition(conn: Any, kind: str, name: str, *, keep_definer: bool = Fal
                       time_zone=text(row[zone]) if zone is not None else "")
 
 
-def _comment_without_escapes(conn: Any, kind: str, name: str, statement: bytes) -> bytes:
-    """The statement with its COMMENT written for ``NO_BACKSLASH_ESCAPES``, the mode it is created in.
+def _comment_as_created(conn: Any, kind: str, name: str, statement: bytes, client: str, no_escapes: bool) -> bytes:
+    """The statement with its COMMENT written as it must be sent to create the object again: in the bytes
+    of ``client`` (the object's ``character_set_client``), for the ``sql_mode`` it is created in.
 
-    SHOW CREATE writes a routine's or event's comment with backslash escapes whatever its sql_mode, so
-    created again under that mode (as mariadb-dump's script does too) the comment would gain a backslash
-    before every backslash, newline and NUL, on every copy.
+    SHOW CREATE writes a routine's or event's body in the client's bytes but its comment, which the server
+    keeps as utf8, in utf8 whatever the client was: created again under a latin1 client (as mariadb-dump's
+    script does too, over a binary ``character_set_results``) an ``é`` in the comment became ``Ã©``, and
+    more on every copy. It also writes the comment with backslash escapes whatever its sql_mode, so created
+    again under ``NO_BACKSLASH_ESCAPES`` the comment would gain a backslash before every backslash, newline
+    and NUL. A comment the client's character set cannot hold (changed by an ALTER over another client)
+    is left as SHOW CREATE writes it.
     """
     if kind == "EVENT":
-        rows = query(conn, "SELECT EVENT_COMMENT FROM information_schema.EVENTS WHERE EVENT_SCHEMA=DATABASE() "
-                           "AND EVENT_NAME=%s", (name,))
+        sql = ("SELECT EVENT_COMMENT, CONVERT(EVENT_COMMENT USING {client}) FROM information_schema.EVENTS "
+               "WHERE EVENT_SCHEMA=DATABASE() AND EVENT_NAME=%s")
+        args: tuple[str, ...] = (name,)
     else:
-        rows = query(conn, "SELECT ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=DATABASE() "
-                           "AND ROUTINE_NAME=%s AND ROUTINE_TYPE=%s", (name, kind))
-    comment = raw(rows[0][0]) if rows and rows[0][0] else b""
-    escaped = (comment.replace(b"\\", b"\\\\").replace(b"\0", b"\\0").replace(b"\n", b"\\n")
-               .replace(b"\r", b"\\r").replace(b"'", b"''"))
-    if escaped == comment.replace(b"'", b"''"):
+        sql = ("SELECT ROUTINE_COMMENT, CONVERT(ROUTINE_COMMENT USING {client}) FROM information_schema.ROUTINES "
+               "WHERE ROUTINE_SCHEMA=DATABASE() AND ROUTINE_NAME=%s AND ROUTINE_TYPE=%s")
+        args = (name, kind)
+    # Character set names are words the server gave; anything else is not converted.
+    convert = client if re.fullmatch(r"[a-z0-9_]+", client or "") and client not in ("utf8mb4", "utf8mb3", "utf8",
+                                                                                       "binary") else "utf8mb4"
+    rows = query(conn, sql.format(client=convert), args)
+    if not rows or not rows[0][0]:
         return statement
-    return statement.replace(b"COMMENT '" + escaped + b"'", b"COMMENT '" + comment.replace(b"'", b"''") + b"'", 1)
+    comment, converted = raw(rows[0][0]), raw(rows[0][1])
+    if convert != "utf8mb4":
+        back = query(conn, f"SELECT CONVERT(CONVERT(%s USING {convert}) USING utf8mb4) = CONVERT(%s USING utf8mb4) "
+                           "COLLATE utf8mb4_bin", (converted, comment))
+        if not back or not back[0][0]:
+            converted = comment
+
+    def escaped(value: bytes) -> bytes:
+        return (value.replace(b"\\", b"\\\\").replace(b"\0", b"\\0").replace(b"\n", b"\\n")
+                .replace(b"\r", b"\\r").replace(b"'", b"''"))
+
+    shown = b"COMMENT '" + escaped(comment) + b"'"
+    wanted = b"COMMENT '" + (converted.replace(b"'", b"''") if no_escapes else escaped(converted)) + b"'"
+    return statement.replace(shown, wanted, 1)
 
 
 #: The server refuses to open some views inside a READ ONLY transaction (one that calls NEXTVAL()).
