@@ -482,7 +482,10 @@ def draw_views(draw: st.DrawFn, schema: Schema, functions: list[str]) -> None:
 
 
 def draw_triggers(draw: st.DrawFn, schema: Schema) -> None:
-    for number in range(draw(st.integers(0, 3))):
+    """Triggers made after the rows: one that changes ``k`` would change the copy's rows if a loader created
+    it before loading them; several on one table and event keep their order (``FOLLOWS``/``PRECEDES``)."""
+    made: dict[tuple[str, str], list[str]] = {}
+    for number in range(draw(st.integers(0, 4))):
         table = draw(st.sampled_from(schema.tables))
         name = draw(names(f"tr{number}", ascii_only=True))
         timing = draw(st.sampled_from(["BEFORE INSERT", "AFTER INSERT", "BEFORE UPDATE", "AFTER DELETE"]))
@@ -493,11 +496,16 @@ def draw_triggers(draw: st.DrawFn, schema: Schema) -> None:
         charset = _client(draw, schema, name) if ascii_table else "utf8mb4"
         if charset == "sjis":
             literal = "sjis"
-        body = (f"BEGIN SET @synco_fuzz = CONCAT({_string_in(mode, literal)}, {row}.`id`); "
+        change = "SET NEW.`k` = NEW.`k` DIV 2; " if timing.startswith("BEFORE") else ""
+        body = (f"BEGIN {change}SET @synco_fuzz = CONCAT({_string_in(mode, literal)}, {row}.`id`); "
                 f"IF {row}.`id` < 0 THEN SET @synco_fuzz = NULL; END IF; END")
+        before = made.setdefault((table.name, timing), [])
+        order = f" {draw(st.sampled_from(['FOLLOWS', 'PRECEDES']))} {ident(draw(st.sampled_from(before)))}" \
+            if before and draw(st.booleans()) else ""
+        before.append(name)
         schema.statements += [f"SET NAMES {charset};", f"SET sql_mode = '{mode}';", "DELIMITER ;;",
                               f"CREATE DEFINER=CURRENT_USER TRIGGER {ident(name)} {timing} ON {ident(table.name)} "
-                              f"FOR EACH ROW {body};;", "DELIMITER ;", "SET NAMES utf8mb4;",
+                              f"FOR EACH ROW{order} {body};;", "DELIMITER ;", "SET NAMES utf8mb4;",
                               "SET sql_mode = 'NO_ENGINE_SUBSTITUTION';"]
 
 
