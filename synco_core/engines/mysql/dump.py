@@ -479,9 +479,17 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             storedgenerated.warn(table, storedgenerated.recomputed_otherwise(
                 conn, db, table, options.where.get(table) or None,
                 [c.name for c in columns if c.data_type == "timestamp" and not c.generated]))
+        condition = options.where.get(table) or None
+        if history:
+            loadable_rows, empty = schema.loadable_periods(conn, db, table, columns)
+            if empty:
+                log.warning("table %s of %r: %d history row%s whose period ends where it starts (changed at the "
+                            "instant it was written) left out: no server loads such a row, nor shows it AS OF any "
+                            "time", quote_name(table), db, empty, "s" if empty > 1 else "")
+                condition = f"({condition}) AND ({loadable_rows})" if condition else loadable_rows
         read = tablerows.TableRead(
             table=table, source=schema.row_source(table, columns), columns=columns,
-            overrides=rules_by_table.get(table, {}), condition=options.where.get(table) or None,
+            overrides=rules_by_table.get(table, {}), condition=condition,
             newest=options.keep_newest.get(table),
             ties=_ties(conn, db, table, columns, options),
             limit=group_limit, average_row=average_rows.get(table, 100) or 100, rows_estimate=row_counts.get(table, 0))

@@ -224,6 +224,25 @@ def transaction_versioned(conn: Any, db: str, table: str) -> bool:
     return bool(rows)
 
 
+def loadable_periods(conn: Any, db: str, table: str, table_columns: list[Column]) -> tuple[str, int]:
+    """A condition keeping the history rows of a system-versioned table that can be loaded, and how many
+    rows it leaves out ("" and 0 when the table's history is not carried, or all of it loads).
+
+    The server stores a history row whose period ends where it starts when a row is changed or deleted at
+    the very instant it was written (under ``SET timestamp``, or two statements within one microsecond),
+    but refuses to insert one ("Incorrect row_start value", ``system_versioning_insert_history`` or not).
+    No ``AS OF`` query ever sees such a row.
+    """
+    periods = {column.period: quote_name(column.name) for column in table_columns if column.period}
+    if set(periods) != {"start", "end"}:
+        return "", 0
+    condition = f"{periods['start']} < {periods['end']}"
+    rows = query(conn, f"SELECT COUNT(*) FROM {quote_name(db)}.{quote_name(table)} FOR SYSTEM_TIME ALL "
+                       f"WHERE NOT ({condition})")
+    empty = int(rows[0][0]) if rows else 0
+    return (condition, empty) if empty else ("", 0)
+
+
 def row_source(table: str, table_columns: list[Column], db: str | None = None) -> str:
     """What to read a table's rows from: with the history of a system-versioned table, if it is carried."""
     name = quote_name(table) if db is None else f"{quote_name(db)}.{quote_name(table)}"
