@@ -241,3 +241,23 @@ def test_rows_a_rewriter_changes_keep_their_other_values(
     others = f"SELECT {', '.join(values)}, url FROM r"
     expected = [(*row[:-1], row[-1].replace(_NEEDLE.decode(), _REPLACEMENT.decode())) for row in query(source, others)]
     assert sorted(query(target, others), key=repr) == sorted(expected, key=repr)
+
+
+def test_enum_and_set_members_of_binary_columns_keep_their_numbers(databases: tuple[str, str]) -> None:
+    """ENUM and SET columns of a ``DEFAULT CHARSET=binary`` table, whose members' weights the dump asked for
+    with ``CONVERT(... USING binary) COLLATE binary``: a syntax error (``binary`` is a keyword there) that
+    failed the whole dump (found by tests/fuzz/test_fuzz_mysql_schema.py)."""
+    source, target = databases
+    conn = mysql_admin_connection(source)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode=''")
+            cur.execute("CREATE TABLE m (id INT PRIMARY KEY, e ENUM('a','A','b ','b'), s SET('x','X','')) "
+                        "DEFAULT CHARSET=binary")
+            cur.execute("INSERT INTO m VALUES (1, 2, 2), (2, 4, 7), (3, 0, 1), (4, 3, NULL)")
+    finally:
+        conn.close()
+    numbers = "SELECT id, e+0, s+0, HEX(e), HEX(s) FROM m ORDER BY id"
+    data, result = dump_bytes(source)
+    install_bytes(target, data, manifest=result.tables)
+    assert query(target, numbers) == query(source, numbers)

@@ -204,7 +204,8 @@ def numbered_members(conn: Any, kind: str, column_type: str, charset: str, colla
     if all(_PLAIN.match(name) for name in names) and len({name.lower() for name in names}) == len(names):
         return (0,) if numbered else ()
     if _NAME.match(charset) and _NAME.match(collation):
-        weight = f"WEIGHT_STRING(CONVERT(%s USING {charset}) COLLATE {collation})"
+        # Quoted: ``binary`` (an ENUM of a DEFAULT CHARSET=binary table) is a keyword there, and failed the dump.
+        weight = f"WEIGHT_STRING(CONVERT(%s USING `{charset}`) COLLATE `{collation}`)"
         weights = query(conn, "SELECT " + ",".join([weight] * len(names)), names)[0]
     else:
         weights = tuple(name.rstrip(" ").lower() for name in names)
