@@ -28,7 +28,7 @@ from pathlib import Path
 
 from synco_core.errors import SyncoError
 from synco_core.nospace import sqlite_full
-from synco_core.renames import AT_FDCWD, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAMEAT2, UNSUPPORTED
+from synco_core.renames import AT_FDCWD, RENAME_EXCHANGE, RENAMEAT2, UNSUPPORTED, rename_noreplace_at
 from synco_core.trees import remove_tree, walk_tree
 
 MANIFEST_SUFFIX = ".synco-previous.installed"
@@ -287,20 +287,9 @@ _EXCHANGE = RENAMEAT2
 
 def rename_new(source: Path, target: Path) -> bool:
     """Rename ``source`` to ``target`` unless something is there (checked in the same step where the system
-    can: ``renameat2(RENAME_NOREPLACE)``); False, nothing moved, when something is. A file the application
-    writes at ``target`` just before is never replaced."""
-    if _EXCHANGE is not None:
-        if _EXCHANGE(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), RENAME_NOREPLACE) == 0:
-            return True
-        code = ctypes.get_errno()
-        if code in (errno.EEXIST, errno.ENOTEMPTY):
-            return False
-        if code not in UNSUPPORTED:
-            raise OSError(code, os.strerror(code), str(source), None, str(target))
-    if os.path.lexists(target):
-        return False
-    os.replace(source, target)
-    return True
+    can: ``renameat2(RENAME_NOREPLACE)``, else by a hard link); False, nothing moved, when something is. A file
+    the application writes at ``target`` just before is never replaced."""
+    return rename_noreplace_at(AT_FDCWD, str(source), str(target))
 
 
 def exchange(first: Path, second: Path) -> bool:
