@@ -11,6 +11,20 @@ from __future__ import annotations
 
 import errno
 import resource
+import signal
+
+#: The signals a resource limit sends, and what they mean: the one line of a process they stop (caught) or
+#: kill (told by its exit status).
+LIMIT_SIGNALS = {
+    signal.SIGXCPU: "its CPU time limit (ulimit -t) ran out",
+    signal.SIGXFSZ: "its file size limit (ulimit -f) was reached",
+}
+
+
+def limit_signal(signum: int) -> str | None:
+    """``SIGXCPU: its CPU time limit (ulimit -t) ran out`` for a signal of :data:`LIMIT_SIGNALS`, else None."""
+    meaning = LIMIT_SIGNALS.get(signum)  # type: ignore[call-overload]
+    return f"{signal.Signals(signum).name}: {meaning}" if meaning else None
 
 
 def _soft(limit: int) -> int | None:

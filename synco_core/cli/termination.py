@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGXCPU") if hasattr(signal, name))
+from synco_core.limits import limit_signal
 
-#: What a signal that is no one's request to stop means, in the one line a stopped command ends with.
-_MEANINGS = {"SIGXCPU": "its CPU time limit (ulimit -t) ran out"}
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGXCPU") if hasattr(signal, name))
 
 
 class Terminated(KeyboardInterrupt):
@@ -38,8 +37,7 @@ class Terminated(KeyboardInterrupt):
     @property
     def reason(self) -> str:
         """The signal's name, and what it means where that is not plain (``SIGXCPU: its CPU time limit ...``)."""
-        meaning = _MEANINGS.get(self.name)
-        return f"{self.name}: {meaning}" if meaning else self.name
+        return limit_signal(self.signum) or self.name
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:

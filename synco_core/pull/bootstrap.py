@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO
 
 from synco_core.errors import ConfigError
+from synco_core.limits import LIMIT_SIGNALS
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch
@@ -329,8 +330,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
 #: says nothing on stderr, and kubectl's "command terminated with exit code 137" says no more.
 _SIGNAL_CAUSES = {
     signal.SIGKILL: "SIGKILL: out of memory, the hard end of a CPU time limit (ulimit -t), or killed by hand",
-    signal.SIGXCPU: "SIGXCPU: its CPU time limit (ulimit -t) ran out",
-    signal.SIGXFSZ: "SIGXFSZ: its file size limit (ulimit -f) was reached",
+    **{signum: f"{signum.name}: {meaning}" for signum, meaning in LIMIT_SIGNALS.items()},
     signal.SIGSEGV: "SIGSEGV: it crashed",
     signal.SIGBUS: "SIGBUS: it crashed",
     signal.SIGABRT: "SIGABRT: it aborted",

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from synco_core import __version__
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.limits import limit_reached
+from synco_core.limits import limit_reached, limit_signal
 from synco_core.pull import fallback
 from synco_core.pull.frames import STREAM_CLOSE, STREAM_DATA, STREAM_OPEN, ChannelClosed
 from synco_core.pull.server import ChannelServer
@@ -316,7 +316,7 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
     except (_Stopped, KeyboardInterrupt) as exc:
         log.debug("stopped: %s", exc or "client went away")
         if str(exc) == signal.SIGXCPU.name:
-            server.fatal("the remote side was stopped by SIGXCPU: its CPU time limit (ulimit -t) ran out")
+            server.fatal(f"the remote side was stopped by {limit_signal(signal.SIGXCPU)}")
         status = 1
     except SyncoError as exc:
         server.fatal(one_line(str(exc)))
