@@ -436,6 +436,11 @@ class Meta:
     #: refuses a meta that names another session (a replayed one) or whose time has run out.
     session_id: str | None = None
     created_at: int | None = None
+    #: True when the session holds every set of the project (serve left none out: no ``--only``, no set
+    #: skipped or left out by default). Only then is a set missing from it renamed or removed on the server,
+    #: and what a receive keeps for that set's use (its staging folder, its part files) litter; a session
+    #: without it (``serve --only``, Go synco, an older synco) may simply not carry that set this time.
+    whole_project: bool | None = None
 
     def file_set(self, name: str) -> WireFileSet | None:
         return next((s for s in self.file_sets if s.name == name), None)
@@ -447,7 +452,8 @@ class Meta:
             "fileSets": [s.to_json() for s in self.file_sets],
         }
         data.update(_compact({"generator": self.generator, "sessionId": self.session_id,
-                              "createdAt": self.created_at, "expiresAt": self.expires_at}))
+                              "createdAt": self.created_at, "expiresAt": self.expires_at,
+                              "wholeProject": self.whole_project}))
         return data
 
     def to_bytes(self) -> bytes:
@@ -474,6 +480,7 @@ class Meta:
             expires_at=_get(data, "expiresAt", int, "meta"),
             session_id=_get(data, "sessionId", str, "meta"),
             created_at=_get(data, "createdAt", int, "meta"),
+            whole_project=_get(data, "wholeProject", bool, "meta"),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
 
 from synco_core import hookimpl
@@ -43,14 +44,18 @@ class RenamingPlugin(FixturePlugin):
         return found
 
 
-def receive(app: Path, target: Path, only: list[str] | None = None) -> ReceiveSummary:
+def receive(app: Path, target: Path, only: list[str] | None = None, delete: bool = False,
+            serve: dict[str, Any] | None = None) -> ReceiveSummary:
+    """Serve ``app`` (``serve``: the build options; every set by default, so a set missing from the session is
+    one the server no longer has) and receive ``only`` of it into ``target``."""
     shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
-    key = publish(app, SESSION)
+    key = publish(app, SESSION, **({"all": True} | (serve or {})))
     server = start_server(app / "web", "127.0.0.1:0")
     try:
         transport = HttpTransport(server.url)
         try:
-            return receive_session(transport, SESSION, key.secret, ReceiveOptions(target=target, only=only or []))
+            return receive_session(transport, SESSION, key.secret,
+                                   ReceiveOptions(target=target, only=tuple(only or ()), delete=delete))
         finally:
             transport.close()
     finally:
@@ -122,3 +127,40 @@ def test_known_hashes_live_as_long_as_the_copy_they_describe(tmp_path: Path, reg
     shutil.rmtree(target / "uploads")
     _ok(receive(app, target, ["private"]))
     assert not known.exists()
+
+
+@pytest.mark.parametrize("delete", [False, True], ids=["keep", "delete"])
+@pytest.mark.parametrize("serve", [{"only": ("dbDump",)}, {"all": False}, {"only": ("dbDump", "private")}],
+                         ids=["serve-only-db", "serve-skips-a-set", "serve-only-db-private"])
+def test_a_session_of_some_sets_disturbs_no_other_set(tmp_path: Path, register_plugin: Any, delete: bool,
+                                                      serve: dict[str, Any]) -> None:
+    """A session that does not hold every set (``serve --only``, a set left out by default) says nothing about
+    the sets it lacks: the first receive of thumbs another session started, stopped half way, is continued
+    after it, and the other sets' folders and parts are as they were, with ``--delete`` too."""
+    register_plugin(RenamingPlugin(), "fixture")
+    app, target = make_app(tmp_path / "app"), tmp_path / "received"
+    (app / "web" / "thumbs").mkdir(parents=True, exist_ok=True)
+    (app / "web" / "thumbs" / "t.jpg").write_bytes(b"thumb")
+    _ok(receive(app, target, ["uploads"]))
+    uploads = tree_digest(target / "uploads")
+    staging = target / ".thumbs.synco-new"
+    staging.mkdir()
+    (staging / "t.jpg").write_bytes(b"thu")
+    others = {known_hashes_file(target, "thumbs").name: b"the hashes of the staged files",
+              known_hashes_file(target, "uploads").name: (target / known_hashes_file(target, "uploads").name)
+              .read_bytes(),
+              "private.tar.synco-other0123.enc.part": b"another session's private tar, half received"}
+    if "private" in serve.get("only", ("private",)):
+        # The session's own private set: its download starts again in this session.
+        others.pop("private.tar.synco-other0123.enc.part")
+    for name, content in others.items():
+        (target / name).write_bytes(content)
+
+    _ok(receive(app, target, ["dbDump"], delete=delete, serve=serve))
+
+    assert (staging / "t.jpg").read_bytes() == b"thu"
+    assert {name: (target / name).read_bytes() for name in others if (target / name).exists()} == others
+    assert tree_digest(target / "uploads") == uploads
+    # The stopped first receive of thumbs goes on from where it was.
+    _ok(receive(app, target, ["thumbs"], delete=delete))
+    assert not staging.exists() and (target / "thumbs" / "t.jpg").read_bytes() == b"thumb"

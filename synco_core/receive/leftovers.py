@@ -13,17 +13,20 @@ go, and only names synco makes at the top of the target (a set's local name is o
 
 - known hashes, unless their set is in this session, or its folder is still there with its record in
   ``.synco-received.json`` (they describe that copy; a set that comes back without them is compared by size
-  and mtime, as before they existed);
-- a staging folder of a set not in this session (what never got its final name is synco's, not the user's);
-- part files of another session (a download resumes only within its session) and a dump's plain part file;
+  and mtime, as before they existed), or its staging folder stays (below);
+- a staging folder of a set not in this session (what never got its final name is synco's, not the user's),
+  and part files another session left for such a set, only when the session holds the whole project
+  (``wholeProject``: the set was renamed or removed on the server). A ``serve --only`` session, a serve that
+  skipped sets, a Go or older synco's session may just not carry the set this time: receiving it must not
+  throw away a first receive of another set that the user continues from another session;
+- part files of another session for a set of this one (a download resumes only within its session) and a
+  dump's plain part file;
 - a private set's extraction folder (an extraction always starts from an empty one).
 
 What a set brought (its folder, its dump) is never removed, whether the server still has the set or not: it
 is the user's copy, as rsync without ``--delete`` keeps it; so is its record. ``<set>.synco-old`` (the
 previous content of a private set, the only copy when a receive was killed between two renames) is never
 removed here, nor the receive lock file: removed, a receive waiting on it would hold a lock no later one sees.
-A session published with ``serve --only`` has only some of the sets: a first receive of another set that was
-stopped before it has to start again after it.
 """
 
 from __future__ import annotations
@@ -47,16 +50,17 @@ log = logging.getLogger(__name__)
 #: ``.synco-known-<24 hex>.sha256`` and its drafts (``....sha256.t<hex>.part``, ``....partial.part``).
 _KNOWN = re.compile(r"\.synco-known-[0-9a-f]{24}\.sha256(?:\.t[0-9a-f]+(?:\.partial)?\.part)?")
 #: ``<stem>.synco-<session id>.enc.part``: a dump's or a private tar's download.
-_ENCRYPTED_PART = re.compile(r".+\.synco-[A-Za-z0-9_-]+\.enc\.part")
+_ENCRYPTED_PART = re.compile(r"(.+)\.synco-[A-Za-z0-9_-]+\.enc\.part")
 
 
 def tidy(target: Path, locals_: set[str], dumps: set[str], session: str,
-         records: Iterable[dict[str, Any]]) -> list[str]:
+         records: Iterable[dict[str, Any]], whole_project: bool = False) -> list[str]:
     """Remove from ``target`` what earlier receives left for their own use (see above) and return the names.
 
     ``locals_``: the local names of this session's sets, chosen or not (``dumps``: those of its dumps);
     ``session``: its folder name
-    (``synco-<id>``); ``records``: the entries of ``.synco-received.json``."""
+    (``synco-<id>``); ``records``: the entries of ``.synco-received.json``; ``whole_project``: the session
+    holds every set of the project (its meta's ``wholeProject``)."""
     current = {known_hashes_file(target, local).name for local in locals_}
     records = list(records)
     for record in records:
@@ -73,6 +77,11 @@ def tidy(target: Path, locals_: set[str], dumps: set[str], session: str,
     except OSError as exc:
         log.debug("%s not tidied: %s", target, exc)
         return removed
+    if not whole_project:
+        # A staging folder that stays is continued with its hashes.
+        current.update(known_hashes_file(target, staged).name for staged in
+                       (_staged_set(name) for name, is_folder, is_link in entries if is_folder and not is_link)
+                       if staged)
     for name, is_folder, is_link in entries:
         if is_link:
             continue
@@ -87,10 +96,9 @@ def tidy(target: Path, locals_: set[str], dumps: set[str], session: str,
             elif name not in current:
                 _remove(target / name, removed, folder=False)
             continue
-        if is_folder and name.startswith(".") and name.endswith(STAGING_SUFFIX):
-            # A set's name never starts with a dot: ``..x.synco-new`` is no receive's staging.
-            inner = name[1:-len(STAGING_SUFFIX)]
-            if inner and not inner.startswith(".") and inner not in locals_:
+        staged = _staged_set(name) if is_folder else None
+        if staged is not None:
+            if whole_project and staged not in locals_:
                 _remove(target / name, removed, folder=True)
             continue
         if is_folder and name.endswith(".synco-part"):
@@ -100,8 +108,11 @@ def tidy(target: Path, locals_: set[str], dumps: set[str], session: str,
             continue
         if name.endswith(f".{session}.enc.part"):
             continue
-        if _ENCRYPTED_PART.fullmatch(name) is not None:
-            _remove(target / name, removed, folder=False)
+        part = _ENCRYPTED_PART.fullmatch(name)
+        if part is not None:
+            stem = part.group(1)
+            if whole_project or stem in locals_ or stem.removesuffix(".tar") in locals_:
+                _remove(target / name, removed, folder=False)
             continue
         # A dump's plain part: only beside the name of a dump, never any "*.part".
         if name.endswith(".part") and name[:-5] in dumps:
@@ -109,6 +120,15 @@ def tidy(target: Path, locals_: set[str], dumps: set[str], session: str,
     if removed:
         log.info("removed what earlier receives left for their own use: %s", ", ".join(removed))
     return removed
+
+
+def _staged_set(name: str) -> str | None:
+    """The set whose staging folder ``name`` is (``.<set>.synco-new``), or None."""
+    if not (name.startswith(".") and name.endswith(STAGING_SUFFIX)):
+        return None
+    inner = name[1:-len(STAGING_SUFFIX)]
+    # A set's name never starts with a dot: ``..x.synco-new`` is no receive's staging.
+    return inner if inner and not inner.startswith(".") else None
 
 
 def _remove(path: Path, removed: list[str], folder: bool) -> None:

@@ -665,7 +665,7 @@ def _tidy(target: Path, meta: Meta, folder: str, state: _State) -> None:
         locals_.add(local)
         if file_set.dump is not None:
             dumps.add(local)
-    tidy(target, locals_, dumps, folder, state.sets.values())
+    tidy(target, locals_, dumps, folder, state.sets.values(), whole_project=meta.whole_project is True)
 
 
 def _unless_resumable(options: ReceiveOptions, folder: str) -> None:

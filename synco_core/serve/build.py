@@ -172,15 +172,19 @@ def build_session(
         meta.file_sets.append(dump_set(framework, folder, options, step, manager, set_name))
         folder.write_meta(meta)
 
+    # Whether a receiver may take a set missing from this session for one renamed or removed on the server.
+    whole = not options.only
     file_set_names = tuple(name for name in options.only if not is_database_set(name))
     if not options.only or file_set_names:
         sets = list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager)
         for file_set in sets:
             if file_set.skipped_reason:
                 step(f"skipping {file_set.name}: {file_set.skipped_reason}")
+                whole = False
                 continue
             if file_set.smart_skip and not options.all and file_set.name not in wanted:
                 step(f"skipping {file_set.name} (left out by default; --all includes it)")
+                whole = False
                 continue
             if file_set.kind == "public":
                 step(f"indexing public files of {file_set.name}")
@@ -192,6 +196,7 @@ def build_session(
     elif DB_SET_NAME in wanted and not framework.database:
         raise ConfigError(f"--only {DB_SET_NAME}: the {framework.name} project has no database configured")
 
+    meta.whole_project = whole or None
     meta.state = "Ready"
     folder.write_meta(meta)
     return meta
