@@ -441,6 +441,8 @@ class Meta:
     #: and what a receive keeps for that set's use (its staging folder, its part files) litter; a session
     #: without it (``serve --only``, Go synco, an older synco) may simply not carry that set this time.
     whole_project: bool | None = None
+    #: Which project the session is of (:mod:`synco_core.projectidentity`): ``id`` and ``name``.
+    project: dict[str, str] | None = None
 
     def file_set(self, name: str) -> WireFileSet | None:
         return next((s for s in self.file_sets if s.name == name), None)
@@ -453,7 +455,7 @@ class Meta:
         }
         data.update(_compact({"generator": self.generator, "sessionId": self.session_id,
                               "createdAt": self.created_at, "expiresAt": self.expires_at,
-                              "wholeProject": self.whole_project}))
+                              "wholeProject": self.whole_project, "project": self.project}))
         return data
 
     def to_bytes(self) -> bytes:
@@ -481,11 +483,28 @@ class Meta:
             session_id=_get(data, "sessionId", str, "meta"),
             created_at=_get(data, "createdAt", int, "meta"),
             whole_project=_get(data, "wholeProject", bool, "meta"),
+            project=_project(_get(data, "project", dict, "meta")),
         )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Meta:
         return cls.from_json(_loads(raw, "meta"))
+
+
+#: The longest ``id`` and ``name`` of a meta's ``project`` (:mod:`synco_core.projectidentity`).
+MAX_PROJECT_ID = 64
+MAX_PROJECT_NAME = 200
+
+
+def _project(value: dict[str, Any] | None) -> dict[str, str] | None:
+    """The meta's ``project``: two short strings, ``id`` and ``name``."""
+    if value is None:
+        return None
+    ident, name = value.get("id"), value.get("name")
+    if not (isinstance(ident, str) and isinstance(name, str) and 0 < len(ident) <= MAX_PROJECT_ID
+            and len(name) <= MAX_PROJECT_NAME):
+        raise WireFormatError("malformed meta: 'project' should hold a short 'id' and 'name'")
+    return {"id": ident, "name": name}
 
 
 _HEX = frozenset("0123456789abcdef")

@@ -212,6 +212,8 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel downloads of public files.")
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
+@click.option("--other-project", is_flag=True,
+              help="Receive into a --target that holds another project's content (it becomes this one's).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
 @click.option("--timeout", type=seconds_type(), default=600.0, show_default=True, metavar="S",
               help="Seconds to wait for the session to become ready.")
@@ -232,7 +234,8 @@ def print_summary(summary: ReceiveSummary) -> None:
 @site_url_option
 @debug_option
 def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
-            only: tuple[str, ...], target: Path, jobs: int, delete: bool, insecure: bool, timeout: float,
+            only: tuple[str, ...], target: Path, jobs: int, delete: bool, other_project: bool, insecure: bool,
+            timeout: float,
             plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
             project_dir: Path, framework_name: str | None, site_url: str | None) -> None:
@@ -275,7 +278,7 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         else:
             ui.echo("Not a terminal and neither --all nor --only given: receiving every file set.")
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
-                             choose=choose)
+                             choose=choose, other_project=other_project)
     if plan_only:
         plan = plan_receive(address, options, ui, Reporter())
         if as_json:

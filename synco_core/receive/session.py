@@ -40,6 +40,7 @@ from synco_core.receive.meta import (
     identities_for,
     wait_ready,
 )
+from synco_core.receive.otherproject import check_same_project, project_to_note
 from synco_core.receive.packfetch import PackSource
 from synco_core.receive.public import deletes_in, receive_public_files, remove_empty_folders
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
@@ -96,6 +97,8 @@ class ReceiveOptions:
     #: False when the session cannot be received again (``synco pull`` makes a new one each time): what a
     #: full disk cut short is then removed instead of kept for a run that would continue it.
     resumable: bool = True
+    #: ``--other-project``: receive a session of another project than the one the target holds.
+    other_project: bool = False
 
 
 @dataclass
@@ -328,12 +331,15 @@ class _State:
         return entry
 
     def save(self, session: str, meta: Meta) -> None:
+        project = project_to_note(self.data, meta)
         self.data = {
             "version": RECORD_VERSION,
             "session": session,
             "frameworkName": meta.framework_name,
             "fileSets": list(self.sets.values()),
         }
+        if project is not None:
+            self.data["project"] = project
         if meta.created_at is not None:
             # An earlier serve of this session's name is refused from now on (check_not_earlier).
             self.data["createdAt"] = meta.created_at
@@ -513,6 +519,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                   options: ReceiveOptions, reporter: Reporter, started: float) -> ReceiveSummary:
     target = options.target
     state = _State(target)
+    check_same_project(state.data, meta, target, options.other_project)
     check_not_earlier(state.data, folder, meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):

@@ -45,6 +45,7 @@ from synco_core.fsutil import second_of
 from synco_core.index.hashcache import HashCache, cache_file, cache_folder, clock_of
 from synco_core.index.order import sorted_walk
 from synco_core.plugins import SyncoPluginManager
+from synco_core.projectidentity import project_identity
 from synco_core.rewriting import collect_source_settings
 from synco_core.serve.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.serve.private_tar import add_members
@@ -158,7 +159,8 @@ def build_session(
     # The session's own name and age, so a receiver can refuse the meta of another session (a replay).
     session_id = folder.path.name if folder.path.name.startswith(SESSION_PREFIX) else None
     meta = Meta(state="Created", framework_name=framework.name, generator=f"synco-py {__version__}",
-                expires_at=context.expires_at, session_id=session_id, created_at=int(time.time()))
+                expires_at=context.expires_at, session_id=session_id, created_at=int(time.time()),
+                project=project_identity(framework))
     folder.write_meta(meta)
     meta.state = "Initializing"
     folder.write_meta(meta)
