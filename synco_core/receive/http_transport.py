@@ -20,6 +20,7 @@ import secrets
 import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -479,6 +480,9 @@ class HttpTransport:
         self._calm = Calm()
         #: The origins that stopped answering (:mod:`synco_core.receive.silence`).
         self._silence = Silence(max_connections)
+        #: The server's clock as its last answer to a fresh request (the meta) gave it (``Date``), with this
+        #: computer's at that moment: what a session's expiry is judged by when the two clocks disagree.
+        self._server_clock: tuple[int, float] | None = None
         # A bad proxy variable is reported before anything is fetched.
         self._proxy(self._origin)
 
@@ -758,6 +762,16 @@ class HttpTransport:
         """
         return self.open(path, fresh=True)
 
+    def _note_server_clock(self, response: http.client.HTTPResponse) -> None:
+        # A cache's copy carries the Date of when the server made it (Age counts since), not the server's now.
+        date = None if response.getheader("Age") else http_time(response.getheader("Date"))
+        self._server_clock = None if date is None else (date, time.time())
+
+    def server_now(self) -> float | None:
+        """The server's clock now, as its last fresh answer set it (None when it sent no ``Date``)."""
+        clock = self._server_clock
+        return None if clock is None else clock[0] + (time.time() - clock[1])
+
     @contextlib.contextmanager
     def open(self, path: str, offset: int = 0, length: int | None = None, *,
              fresh: bool = False) -> Iterator[_HttpResponse]:
@@ -778,6 +792,8 @@ class HttpTransport:
         current = url
         try:
             response, current = self._answer(url, base_headers)
+            if fresh:
+                self._note_server_clock(response)
             codings = content_codings(response)
             if codings and response.status == 206 and "Range" in base_headers:
                 # A server compressing although asked not to: a range of its compressed form cannot be decoded

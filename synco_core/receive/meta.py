@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,8 @@ from synco_core.wire import (
     session_folder_name,
 )
 
+log = logging.getLogger(__name__)
+
 #: The highest scrypt work factor a session may ask of the laptop (2^20: about a GiB of memory and a few
 #: seconds per key derivation); ``synco decrypt`` accepts up to age's 2^22 for files made by hand.
 SESSION_MAX_WORK_FACTOR = 20
@@ -26,6 +29,11 @@ SESSION_MAX_WORK_FACTOR = 20
 
 #: Seconds a session's clock may be ahead of the laptop's before its ``expiresAt`` is held against it.
 CLOCK_SKEW = 300
+#: The most this computer's clock may be ahead of the server's (as the server's ``Date`` says) for the session's
+#: expiry to be judged by the server's clock instead: a clock set to local time as if it were UTC (a machine
+#: that also runs Windows), or a zone set wrong, is off by whole hours, up to 14. A wider tolerance would
+#: keep a replayed meta (whose ``Date`` whoever answers chooses) acceptable longer past its expiry.
+MAX_CLOCK_OFFSET = 15 * 3600
 
 
 class RefusedSessionError(TransferError):
@@ -69,27 +77,45 @@ def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) ->
     except CryptoError as exc:
         raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
     meta = Meta.from_bytes(raw)
-    check_fresh(meta, folder)
+    server_now = getattr(transport, "server_now", None)
+    check_fresh(meta, folder, server_now=server_now() if server_now is not None else None)
     check_not_earlier_seen(transport.description, folder, meta)
     return meta
 
 
-def check_fresh(meta: Meta, folder: str, now: float | None = None) -> None:
+def check_fresh(meta: Meta, folder: str, now: float | None = None, server_now: float | None = None) -> None:
     """Refuse a meta that names another session than ``folder`` or whose time has run out.
 
     A passphrase may be used for more than one session; without this, whoever can answer for the server
     could hand out an old session's meta (and artifacts) as the one asked for. Metas without these fields
     (Go synco v2, and this implementation before it wrote them) are accepted as they are.
+
+    ``expiresAt`` is of the server's clock. When this computer's clock (``now``) is past it but the server's
+    (``server_now``, from its ``Date``) is not, and the two are at most :data:`MAX_CLOCK_OFFSET` apart, the
+    server's clock decides: a laptop whose clock is hours ahead refused every session it was given.
     """
     if meta.session_id is not None and meta.session_id != folder:
         raise RefusedSessionError(f"the meta at {folder} belongs to session {meta.session_id!r}: a replayed or "
                                   "misplaced meta is refused")
     now = time.time() if now is None else now
-    if meta.expires_at is not None and now > meta.expires_at + CLOCK_SKEW:
-        when, clock = _utc(meta.expires_at), _utc(now)
-        raise RefusedSessionError(f"session {folder} expired at {when} by this computer's clock (which reads {clock}): "
-                                  "its server removes it then, so what answers for it now is left over or replayed; "
-                                  "ask for a new session, or set this computer's clock right if it is wrong")
+    if meta.expires_at is None or now <= meta.expires_at + CLOCK_SKEW:
+        return
+    if server_now is not None and now - server_now <= MAX_CLOCK_OFFSET and server_now <= meta.expires_at + CLOCK_SKEW:
+        log.warning("this computer's clock reads %s, %s ahead of the server's (%s): session %s is judged by the "
+                    "server's clock; set this computer's clock right", _utc(now), _duration(now - server_now),
+                    _utc(server_now), folder)
+        return
+    when, clock = _utc(meta.expires_at), _utc(now)
+    server = f", the server's {_utc(server_now)}" if server_now is not None else ""
+    raise RefusedSessionError(f"session {folder} expired at {when} by this computer's clock (which reads {clock}"
+                              f"{server}): its server removes it then, so what answers for it now is left over or "
+                              "replayed; ask for a new session, or set this computer's clock right if it is wrong")
+
+
+def _duration(seconds: float) -> str:
+    """``3 h 5 min`` for a clock difference."""
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def check_not_earlier(record: dict[str, Any], folder: str, meta: Meta) -> None:
