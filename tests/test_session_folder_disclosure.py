@@ -9,6 +9,7 @@ anyone who guessed the session's URL while it ran. Now every file of the folder 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -92,3 +93,21 @@ def test_an_older_synco_s_marker_naming_the_host_is_still_judged(tmp_path: Path,
     assert not ttl.is_stale(folder)
     (folder / MARKER_FILE).write_bytes(TtlMarker(time.time() + 3600, dead_pid, "another-host").to_bytes())
     assert not ttl.is_stale(folder)
+
+
+def test_another_hosts_live_session_is_not_judged_by_this_hosts_clock(tmp_path: Path) -> None:
+    """A web root shared with a host whose clock is hours behind this one's: a session it still serves (its
+    marker locked) looked expired here and the next serve on this host removed it from under its receiver.
+    A dead one (the lock free) is still removed once expired."""
+    folder = tmp_path / "synco-elsewhere"
+    folder.mkdir()
+    expired_here = time.time() - 3 * 3600
+    (folder / MARKER_FILE).write_bytes(TtlMarker(expired_here, 2**22 + 12345, "blake2b:0123456789abcdef",
+                                                 locked=True).to_bytes())
+    fd = os.open(folder / MARKER_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert not ttl.is_stale(folder)
+    finally:
+        os.close(fd)
+    assert ttl.is_stale(folder)

@@ -226,15 +226,21 @@ def is_stale(folder: Path, now: float | None = None) -> bool:
     """True when ``folder`` holds a synco session that nobody serves any more.
 
     That is: its TTL ran out, or (not kept) the serving process is gone: its marker's lock can be taken,
-    or, for a marker without one, no process on this host has its pid. Folders without a marker are left
-    alone: they may belong to a Go synco ``serve`` that is running right now.
+    or, for a marker without one, no process on this host has its pid. Another host's session whose serve
+    provably still runs (its lock held) is never stale here: its time is that host's clock's to judge.
+    Folders without a marker are left alone: they may belong to a Go synco ``serve`` that is running right now.
     """
     marker = TtlMarker.read(folder)
     if marker is None:
         return False
+    alive = _serve_alive(folder, marker)
+    if alive is True and not is_this_host(marker.host):
+        # Its expiry is of that host's clock, and its serve removes it then: this host's clock, hours ahead
+        # (a shared web root, a container with its own clock), took a session in use for an expired one.
+        return False
     if (now or time.time()) >= marker.expires_at:
         return True
-    return not marker.keep and _serve_alive(folder, marker) is False
+    return not marker.keep and alive is False
 
 
 def _owner_gone(marker: Path) -> bool | None:
