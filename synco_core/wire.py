@@ -60,6 +60,18 @@ class NewerFormatError(WireFormatError):
                          "synco here; upgrade synco on this machine")
 
 
+#: The additions this reader understands among those a writer names in a ``mustUnderstand`` list (of the meta
+#: or of a file set): what a reader must not ignore, as ignoring it could cost the laptop's files (a reader
+#: that took ``leftOutCount``'s left-out files for deleted ones removed their copies under ``--delete``). A
+#: name missing here is a newer writer's: the meta, or that set, is refused, never read without it.
+UNDERSTOOD = frozenset({"leftOutCount"})
+
+
+def _not_understood(data: Mapping[str, Any], where: str) -> list[str]:
+    """The names of ``data``'s ``mustUnderstand`` this reader does not know."""
+    return sorted(set(_strings(data, "mustUnderstand", where)) - UNDERSTOOD)
+
+
 def unsupported_type_message(wire_type: str) -> str:
     """Why a file set of a type this reader does not know is left out (a newer writer's type)."""
     return str(NewerFormatError(f"file set type {wire_type!r}"))
@@ -366,6 +378,14 @@ class WireFileSet:
     dump: DumpInfo | None = None
     public: PublicFilesInfo | None = None
     private: PrivateFilesInfo | None = None
+    #: ``mustUnderstand``: additions of this set a reader must know to receive it (:data:`UNDERSTOOD`).
+    must_understand: tuple[str, ...] = ()
+    #: Why this reader cannot receive the set, when it names additions this reader does not know.
+    newer: str = ""
+
+    def unsupported(self) -> str:
+        """Why a set with no details this reader takes (a newer type, or additions it must know) is left out."""
+        return self.newer or unsupported_type_message(self.type)
 
     @property
     def is_dump(self) -> bool:
@@ -392,6 +412,8 @@ class WireFileSet:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.must_understand:
+            data["mustUnderstand"] = list(self.must_understand)
         detail = self.dump or self.public or self.private
         if detail is not None:
             data[DETAIL_KEYS.get(self.type, self.type[:1].lower() + self.type[1:])] = detail.to_json()
@@ -410,6 +432,12 @@ class WireFileSet:
         if key is None:
             # A type from a newer writer: kept, so the receiver can list it as "not supported" and go on.
             return file_set
+        unknown = _not_understood(data, where)
+        if unknown:
+            # Its details are not read: a receive without what they mean could remove the laptop's files.
+            file_set.newer = str(NewerFormatError(f"file set {name!r} needs {', '.join(unknown)}"))
+            return file_set
+        file_set.must_understand = tuple(_strings(data, "mustUnderstand", where))
         detail = _get(data, key, dict, where, required=True)
         if type_ in DUMP_TYPES:
             file_set.dump = DumpInfo.from_json(detail, where)
@@ -468,6 +496,9 @@ class Meta:
         state = _get(data, "state", str, "meta", required=True)
         if state not in STATES:
             raise NewerFormatError(f"the meta's state is {state!r}")
+        unknown = _not_understood(data, "meta")
+        if unknown:
+            raise NewerFormatError(f"the session needs {', '.join(unknown)}")
         sets_raw = _get(data, "fileSets", list, "meta", [])
         file_sets = [WireFileSet.from_json(item) for item in sets_raw]
         names = [file_set.name for file_set in file_sets]

@@ -47,6 +47,8 @@ WHOLE = {
                          "file set 'dbDump' is compressed with 'brotli'"),
     "tar-compression": (lambda d: detail(d, "privateEncryptedFiles").update(compression="xz"),
                         "file set 'private' is compressed with 'xz'"),
+    "must-understand": (lambda d: d.update(mustUnderstand=["leftOutCount", "deltaIndex"]),
+                        "the session needs deltaIndex"),
 }
 #: One set refused, the others received: the advice names the upgrade.
 ONE_SET = {
@@ -54,7 +56,14 @@ ONE_SET = {
                      "uploads (PublicFiles) - the public files index is of format 4"),
     "set-type": (lambda d: d["fileSets"].append({"name": "cache", "type": "RedisDump", "redisDump": {"fileName": "x"}}),
                  "cache (RedisDump) - file set type 'RedisDump'"),
+    "set-must-understand": (lambda d: public_entry(d).update(mustUnderstand=["deltaIndex"]),
+                            "uploads (PublicFiles) - file set 'uploads' needs deltaIndex"),
 }
+
+
+def public_entry(data: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in data["fileSets"] if "publicFiles" in s)
+    return found
 
 
 def run(fixture_app: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> tuple[Any, Path]:
@@ -92,6 +101,32 @@ def test_a_set_of_a_newer_form_fails_with_the_upgrade_as_advice(fixture_app: Pat
     assert "ask for a new session" not in result.output
     # The sets this synco reads arrived, and the refused one left nothing under a final name.
     assert (target / "dbDump.sqlite").exists() and (target / "private").is_dir()
-    if case == "index-format":
+    if case in ("index-format", "set-must-understand"):
         assert not (target / "uploads").exists() and not (target / ".uploads.synco-new").exists()
     no_half_written(target)
+
+
+@pytest.mark.parametrize("where", ["meta", "set"])
+def test_delete_removes_nothing_a_newer_session_asks_to_be_understood(fixture_app: Path, tmp_path: Path,
+                                                                      where: str) -> None:
+    """A newer writer names in ``mustUnderstand`` what a reader must not ignore (an index that lists only part
+    of the folder, say): under ``--delete`` a reader that went on without it would remove the laptop's copies
+    of every file it does not list. The set (or the session) is refused instead, and nothing is removed."""
+    key = build(fixture_app)
+    target = tmp_path / "t"
+    with static_server(fixture_app / "web") as (url, _):
+        assert receive(url, key.secret, target).exit_code == 0
+    mine = target / "uploads" / "local only.bin"
+    mine.write_bytes(b"the laptop's own")
+    before = sorted(str(p.relative_to(target)) for p in (target / "uploads").rglob("*"))
+
+    def partial_index(data: dict[str, Any]) -> None:
+        (data if where == "meta" else public_entry(data)).update(mustUnderstand=["partialIndex"])
+
+    newer_meta(fixture_app / "web", key, partial_index)
+    with static_server(fixture_app / "web") as (url, _):
+        result = receive(url, key.secret, target, "--delete")
+    assert result.exit_code == 1, result.output
+    assert "needs partialIndex" in result.output
+    assert sorted(str(p.relative_to(target)) for p in (target / "uploads").rglob("*")) == before
+    assert mine.read_bytes() == b"the laptop's own"

@@ -32,7 +32,6 @@ from synco_core.wire import (
     Meta,
     WireFileSet,
     session_folder_name,
-    unsupported_type_message,
 )
 
 
@@ -138,7 +137,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
             plan.sets.append(SetPlan(unsupported.name, unsupported.type, "unsupported",
-                                     detail=unsupported_type_message(unsupported.type)))
+                                     detail=unsupported.unsupported()))
     for file_set in chosen:
         local = local_name(file_set)
         item = SetPlan(file_set.name, file_set.type, "download", local=local,

@@ -59,7 +59,6 @@ from synco_core.wire import (
     WireFileSet,
     WireFormatError,
     session_folder_name,
-    unsupported_type_message,
 )
 
 log = logging.getLogger(__name__)
@@ -525,7 +524,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
             summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
-                                           unsupported_type_message(unsupported.type), cause=NEWER))
+                                           unsupported.unsupported(), cause=NEWER))
     arrived = options.on_set_arrived or (lambda _target, _entry: None)
 
     def ordered() -> Iterator[WireFileSet]:

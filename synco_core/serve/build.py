@@ -386,7 +386,8 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     result.info.left_out_count = tally.counts[leftout.SKIPPED] or None
     if result.info.left_out_count and result.info.index_format == INDEX_FORMAT_LINES:
         result.info.index_format = INDEX_FORMAT_LEFT_OUT
-    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info)
+    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info,
+                       must_understand=("leftOutCount",) if result.info.left_out_count else ())
 
 
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
