@@ -18,6 +18,7 @@ from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
 
 from synco_core.errors import ConfigError
 from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive.plan import plan_session
 from synco_core.serve.server import start_server
 
 SESSION = "synco-otherproject0123456"
@@ -91,3 +92,25 @@ def test_a_folder_or_session_that_names_no_project_is_not_judged(tmp_path: Path,
     record.write_text(json.dumps(data))
     _ok(receive(blog, target, other_project=False))
     assert json.loads(record.read_text())["project"]["name"].endswith(f"{str(blog / 'data.db')!r}")
+
+
+def test_the_plan_stops_where_the_receive_would(tmp_path: Path, register_plugin: Any) -> None:
+    """``receive --plan`` into the shop's folder listed the shop's files as the blog session's deletions."""
+    register_plugin(FixturePlugin(), "fixture")
+    shop, blog = make_app(tmp_path / "shop", seed=1), make_app(tmp_path / "blog", files=5, seed=2)
+    target = tmp_path / "received"
+    _ok(receive(shop, target))
+    key = publish(blog, SESSION)
+    server = start_server(blog / "web", "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        try:
+            with pytest.raises(ConfigError, match="another project"):
+                plan_session(transport, SESSION, key.secret, ReceiveOptions(target=target, delete=True))
+            plan = plan_session(transport, SESSION, key.secret,
+                                ReceiveOptions(target=target, delete=True, other_project=True))
+            assert plan.sets
+        finally:
+            transport.close()
+    finally:
+        server.stop()

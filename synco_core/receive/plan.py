@@ -14,6 +14,7 @@ from synco_core.receive.meta import (
     identities_for,
     wait_ready,
 )
+from synco_core.receive.otherproject import check_same_project
 from synco_core.receive.public import deletes_in
 from synco_core.receive.public_index import open_index, scratch_folder
 from synco_core.receive.session import (
@@ -133,6 +134,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
     target = options.target
     # Reading the record of an earlier receive writes nothing (and finds nothing when the target is new).
     state = _State(target)
+    # The plan stops where the receive would: it would otherwise list another project's files as deletions.
+    check_same_project(state.data, meta, target, options.other_project)
     plan = ReceivePlan(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
