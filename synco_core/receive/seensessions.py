@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from synco_core.fsutil import atomic_output, user_cache_dir
+from synco_core.receive.meta import CLOCK_SKEW, MAX_CLOCK_OFFSET
 from synco_core.wire import Meta
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ log = logging.getLogger(__name__)
 #: ``$SYNCO_CACHE_DIR`` overrides synco's cache folder (as for serve's hash cache).
 CACHE_ENV = "SYNCO_CACHE_DIR"
 FOLDER = "received-sessions"
-#: Seconds a record is kept past its session's expiry: the clock difference the meta's check allows.
-KEPT_PAST_EXPIRY = 300
+#: Seconds a record is kept past its session's expiry by this computer's clock: as long as the meta's check
+#: may still accept the session (a laptop clock ahead of the server's is excused up to MAX_CLOCK_OFFSET), or
+#: the record of a session received on such a laptop was gone at once, and an earlier serve of its name with it.
+KEPT_PAST_EXPIRY = CLOCK_SKEW + MAX_CLOCK_OFFSET
 #: Record folders already said to be unusable in this process.
 _warned: set[Path] = set()
 

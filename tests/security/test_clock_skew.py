@@ -12,6 +12,7 @@ a meta expired by the server's own clock, a difference beyond that bound, or a c
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from crafted_session import CraftedServer, CraftedSession, Reply, error_lines, run_receive
 
+from synco_core.receive import seensessions
 from synco_core.receive.meta import CLOCK_SKEW, MAX_CLOCK_OFFSET
 
 HOUR = 3600
@@ -43,6 +45,10 @@ def test_a_laptop_clock_hours_ahead_receives_a_live_session(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "dbDump.sql").read_bytes() == b"-- today's database\n"
     assert "ahead of the server's" in result.output
+    # What it received is remembered while the session may be accepted, so an earlier serve of its name is
+    # refused in any folder (a record was removed at once, its session expired by this computer's clock).
+    records = [path for path in seensessions.record_folder().iterdir() if path.suffix == ".json"]
+    assert [json.loads(path.read_text())["createdAt"] for path in records] == [server_now - 60]
 
 
 def test_a_session_expired_by_the_servers_own_clock_is_refused(
