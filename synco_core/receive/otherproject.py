@@ -28,7 +28,8 @@ def check_same_project(record: dict[str, Any], meta: Meta, target: Path, other_p
     raise ConfigError(f"{target} holds what synco received of another project ({shown}), and this session is of "
                       f"the {meta.project['name']}: receive it into another folder (--target), or pass "
                       "--other-project to make this folder this project's (its sets of the same name are then "
-                      "brought up to date from this one)")
+                      "brought up to date from this one; also for a staging and a production server of one "
+                      "site whose databases have different names)")
 
 
 def project_to_note(record: dict[str, Any], meta: Meta) -> Any:
