@@ -102,3 +102,21 @@ def test_comments_in_a_routine_made_by_an_application_survive_a_synco_dump(
     install_bytes(target, data)
     assert snapshot(target) == snapshot(source)
     assert b"-- why this is done" in query(target, "SHOW CREATE PROCEDURE p")[0][2].encode()
+
+
+def test_a_routine_past_the_spool_bound_after_plain_statements_loads_as_the_client_loads_it(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A delimited text longer than 4 MiB (a procedure with a big literal, after ``DROP PROCEDURE IF EXISTS``
+    in the same text) went to the spool whole: the loader sent the DROP and the CREATE as one statement, which
+    the server refused."""
+    reference, target = mysql_database_factory(), mysql_database_factory()
+    value = b"0123456789" * 700_000
+    script = (TABLES + b"DELIMITER ;;\nDROP PROCEDURE IF EXISTS p; DROP TRIGGER IF EXISTS t_ins;\n"
+              b"CREATE PROCEDURE p() BEGIN SELECT '" + value + b"'; -- why ;;\n SELECT ';;'; END ;;\n"
+              b"CREATE TRIGGER t_ins BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;;\nDELIMITER ;\n")
+    load_with_client(reference, script)
+    (tmp_path / "schema.sql").write_bytes(script)
+    result = CliRunner().invoke(cli, ["db", "load", mysql_url_for(target), str(tmp_path / "schema.sql"), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert objects(target) == objects(reference)
+    assert [name for _, name, _ in objects(target)] == ["p", "t_ins"]

@@ -256,3 +256,79 @@ def test_big_hinted_statements_are_streamed(chunk_size: int, use: str, monkeypat
         _read_streamed(_hinted(big)[:-2], chunk_size, use)
     with pytest.raises(DatabaseError, match="does not end where its size hint says"):
         _read_streamed(_hinted(big).replace(b";\n", b" \n"), chunk_size, use)
+
+
+def _read_any(data: bytes, chunk_size: int, keep_comments: bool = False) -> list[tuple[bool, bytes]]:
+    """The statements of ``data``, each as (whether it came through the spool, its bytes)."""
+    statements = StatementSplitter(io.BytesIO(data), chunk_size=chunk_size)
+    statements.keep_comments = keep_comments
+    return [(True, b"".join(s.pieces())) if isinstance(s, StreamedStatement) else (False, bytes(s))
+            for s in statements]
+
+
+def _delimited_script(delimiter: bytes, value: bytes) -> tuple[bytes, list[bytes]]:
+    """Under ``delimiter``: plain statements at the head of a delimited text (one of them holding ``value``),
+    then a trigger holding ``value`` too, with the delimiter in strings, quoted names and comments on both
+    sides of where a spool would begin; and the statements the client makes of it."""
+    d = delimiter
+    script = (b"DELIMITER " + d + b"\n"
+              b"DROP TRIGGER IF EXISTS t; INSERT INTO a VALUES ('" + value + b"', '" + d + b"'); # " + d + b" ;\n"
+              b"CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.v = '" + d + b";" + value + b"';\n"
+              b"-- " + d + b" ;\n SET NEW.w = `x" + d + b"`; /* " + d + b" ; */ END " + d + b"\n"
+              b"DELIMITER ;\nSELECT 1;\n")
+    expected = [b"DROP TRIGGER IF EXISTS t", b"INSERT INTO a VALUES ('" + value + b"', '" + d + b"')",
+                b"CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.v = '" + d + b";" + value + b"';\n"
+                b"\n SET NEW.w = `x" + d + b"`;  END", b"SELECT 1"]
+    return script, expected
+
+
+@pytest.mark.parametrize("delimiter", [b";;", b";;;", b"$$", b"//", b"|", b"-$"])
+@pytest.mark.parametrize("chunk_size", [1, 3, 7, 64, 1 << 20])
+def test_a_statement_past_the_spool_bound_under_another_delimiter_is_split_as_a_held_one(
+        delimiter: bytes, chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement without a size hint goes to a spool once it grows past BIG_STATEMENT. Under another
+    DELIMITER the plain statements at the head of a delimited text were no longer split off once that text had
+    gone to the spool (``DROP TRIGGER IF EXISTS t; CREATE TRIGGER ...`` sent whole, refused by the server): a
+    spooled statement now ends where a held one does, whatever the delimiter, the reads and the bound."""
+    from synco_core.engines.mysql import splitter
+
+    value = bytes(range(32, 127)).replace(b"'", b"").replace(b"\\", b"") * 3
+    script, expected = _delimited_script(delimiter, value)
+    for bound in (1 << 30, 40, 200, 400):
+        monkeypatch.setattr(splitter, "BIG_STATEMENT", bound)
+        statements = _read_any(script, chunk_size)
+        assert [statement for _, statement in statements] == expected, bound
+        assert all(len(statement) >= bound for spooled, statement in statements if spooled), bound
+        if bound == 40 and chunk_size <= 7:  # read in small pieces: the INSERT and the trigger go to the spool
+            assert [spooled for spooled, _ in statements] == [False, True, True, False]
+
+
+@pytest.mark.parametrize("delimiter", [b";;", b"$$"])
+@pytest.mark.parametrize("over", [-1, 0, 1, 1 << 16])
+def test_statements_straddling_the_real_spool_bound_under_another_delimiter(delimiter: bytes, over: int) -> None:
+    """The same at the real bound (4 MiB): the INSERT one byte short of it, just at it, one byte and 64 KiB past
+    it, and the trigger a little longer, read in pieces of 4 KiB (where the spool may begin)."""
+    from synco_core.engines.mysql.splitter import BIG_STATEMENT
+
+    value = b"v" * (BIG_STATEMENT + over - len(b"INSERT INTO a VALUES ('', '" + delimiter + b"')"))
+    script, expected = _delimited_script(delimiter, value)
+    statements = _read_any(script, 4096)
+    assert [statement for _, statement in statements] == expected
+    assert all(len(statement) >= BIG_STATEMENT for spooled, statement in statements if spooled)
+    if over > 4096:
+        assert [spooled for spooled, _ in statements] == [False, True, True, False]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 16])
+def test_comments_of_a_synco_dumps_routine_stay_when_they_come_past_the_spool_bound(
+        chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A synco dump keeps the comments of a CREATE (see StatementSplitter.keep_comments), decided at the
+    statement's first comment by its first word. When that comment came after the statement had gone to the
+    spool, the word looked at was one in the middle of the body, and the comments were removed."""
+    from synco_core.engines.mysql import splitter
+
+    monkeypatch.setattr(splitter, "BIG_STATEMENT", 64)
+    body = b"CREATE PROCEDURE p() BEGIN SELECT '" + b"x" * 200 + b"';\n  -- why ;;\n SELECT 2 /* the two */; END"
+    script = b"DELIMITER ;;\n" + body + b" ;;\nDELIMITER ;\nDROP TABLE t; -- gone\nSELECT 1 /* c */;\n"
+    assert _read_any(script, chunk_size, keep_comments=True) == [
+        (True, body), (False, b"DROP TABLE t"), (False, b"SELECT 1")]

@@ -26,7 +26,6 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
-from synco_core.engines.mysql.qualify import Mode, code_pattern
 from synco_core.engines.mysql.sealedspool import SealedSpool
 from synco_core.errors import DatabaseError
 
@@ -67,9 +66,10 @@ def _string_body(quote: bytes, backslash_escapes: bool) -> re.Pattern[bytes]:
     return _BACKTICK_BODY if quote == b"`" else _BODIES[quote, backslash_escapes]
 
 
-def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True) -> re.Pattern[bytes]:
-    """Ordinary text and complete quoted strings; stops at anything that needs a closer look."""
-    first = re.escape(delimiter[:1])
+def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True, semicolon: bool = False) -> re.Pattern[bytes]:
+    """Ordinary text and complete quoted strings; stops at anything that needs a closer look (and at ``;`` with
+    ``semicolon``, where a plain statement at the head of a routine's "statement" may end)."""
+    first = re.escape(delimiter[:1]) + (b";" if semicolon else b"")
     plain = rb"[^'\"`#/\-" + first + rb"]+"
     strings = _STRINGS if backslash_escapes else _RAW_STRINGS
     # A lone '-' or '/' is plain text only when the next byte is known and does not start a comment, nor
@@ -137,32 +137,22 @@ _SIMPLE_HEAD = re.compile(
     rb"|SCHEMA|SEQUENCE))\b", re.IGNORECASE)
 
 
-def leading_statements(statement: bytes, backslash_escapes: bool = True) -> list[bytes]:
-    """``statement`` as the server runs it when the client sends it as one multi-statement query.
+def _plain_head(head: bytes) -> bool:
+    """Whether ``head``, the text of a statement up to a ``;`` under another ``DELIMITER``, is a plain statement
+    that the server runs on its own when the client sends the delimited text as one multi-statement query.
 
     Under another ``DELIMITER`` a script may put plain statements before a routine in one "statement"
     (``DROP TRIGGER IF EXISTS t;`` then ``CREATE TRIGGER t ... BEGIN ...; END //``: ZoneMinder's and
-    FreeRADIUS's schemas do). The client sends that text as it is and the server runs its statements one
-    after the other; synco's loader sends one statement at a time, so each plain statement at the head
-    (one that cannot hold a ``;`` of its own) is split off at its ``;``, outside strings, quoted names and
-    comments; what follows, from the first other statement on, stays one statement."""
-    pieces: list[bytes] = []
-    start = 0
-    for match in code_pattern(Mode(backslash_escapes=backslash_escapes)).finditer(statement):
-        if match.lastgroup not in ("run", "other"):
-            continue
-        at = statement.find(b";", match.start(), match.end())
-        while at >= 0:
-            head = statement[start:at]
-            words = re.sub(rb"/\*.*?\*/|--[^\n]*|#[^\n]*", b" ", head, flags=re.DOTALL).strip()
-            if not _SIMPLE_HEAD.match(words):
-                return [*pieces, statement[start:].strip()]
-            if head.strip():
-                pieces.append(head.strip())
-            start = at + 1
-            at = statement.find(b";", start, match.end())
-    rest = statement[start:].strip()
-    return [*pieces, rest] if rest else pieces
+    FreeRADIUS's schemas do). synco's loader sends one statement at a time, so each plain statement at the
+    head (one that cannot hold a ``;`` of its own) is split off at its ``;``, outside strings, quoted names
+    and comments; what follows, from the first other statement on, stays one statement."""
+    words = re.sub(rb"/\*.*?\*/|--[^\n]*|#[^\n]*", b" ", head, flags=re.DOTALL).strip()
+    return _SIMPLE_HEAD.match(words) is not None
+
+
+#: How much of a spooled statement's start is kept in memory, for what its start decides (see
+#: :meth:`StatementSplitter._head`).
+_SPOOL_HEAD = 4096
 
 
 def _end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
@@ -308,7 +298,14 @@ class StatementSplitter:
         self.delimiter = b";"
         #: The script's sql_mode, as far as it decides how strings end.
         self.modes = SqlModes()
-        self._bulk = _bulk_pattern(self.delimiter)
+        #: Whether backslashes escape in what is being scanned: the mode at the start of the delimited text, as
+        #: the client scans all of it before the server runs any of its statements.
+        self._escapes = True
+        self._bulk = self._bulk_leading = _bulk_pattern(self.delimiter)
+        #: Inside a delimited text, after a plain statement split off its head (see :func:`_plain_head`).
+        self._within = False
+        #: The start of the statement that went to :attr:`_spool` (its parts are gone).
+        self._spool_head = b""
         #: Bytes read so far, for error messages.
         self.consumed = 0
         self.statements = 0
@@ -339,11 +336,13 @@ class StatementSplitter:
 
     def _set_delimiter(self, delimiter: bytes) -> None:
         self.delimiter = delimiter
-        self._bulk = _bulk_pattern(delimiter, self.modes.backslash_escapes)
+        self._escapes = self.modes.backslash_escapes
+        self._bulk = _bulk_pattern(delimiter, self._escapes)
+        self._bulk_leading = _bulk_pattern(delimiter, self._escapes, semicolon=True)
 
     def __iter__(self) -> Iterator[Statement | StreamedStatement]:
         while self._skip_space_and_comments():
-            if self._delimiter_command():
+            if not self._within and self._delimiter_command():
                 continue
             sized = self._sized is not None
             statement = self._statement() if not sized else self._sized_statement()
@@ -361,17 +360,13 @@ class StatementSplitter:
                 yield statement
                 self._after_streamed(statement)
                 continue
-            pieces: list[Statement] = [statement]
-            if not sized and self.delimiter != b";" and isinstance(statement, bytes) and b";" in statement:
-                pieces = list(leading_statements(statement, self.modes.backslash_escapes))
-            for piece in pieces:
-                self.statements += 1
-                yield piece
-                if isinstance(piece, bytes) and not sized:
-                    escapes = self.modes.backslash_escapes
-                    self.modes.follow(piece)
-                    if escapes != self.modes.backslash_escapes:
-                        self._set_delimiter(self.delimiter)
+            self.statements += 1
+            yield statement
+            if isinstance(statement, bytes) and not sized:
+                self.modes.follow(statement)
+        if self._within:
+            # The dump ends after a plain statement split off the head of a delimited text, before its delimiter.
+            raise self._truncated("a statement")
 
     def _skip_space_and_comments(self) -> bool:
         """Move to the start of the next statement; False at a clean end of the stream."""
@@ -388,7 +383,9 @@ class StatementSplitter:
                     if self._fill(self.pos):
                         continue
                     end = len(self.buf)
-                if self.buf.startswith(SIZE_HINT, self.pos):
+                if self._within:
+                    pass  # a comment inside a delimited text, which the client sends with it (and the server drops)
+                elif self.buf.startswith(SIZE_HINT, self.pos):
                     self._sized = self._hinted_size(self.buf[self.pos + len(SIZE_HINT):end])
                 elif self.on_comment is not None and head[:1] == b"-":
                     self.on_comment(self.buf[self.pos:end].rstrip(b"\r"))
@@ -480,6 +477,9 @@ class StatementSplitter:
         """Read one statement from the current position up to and including its delimiter; one that grows
         past :data:`BIG_STATEMENT` goes to a spool as it is read (see :class:`SpooledStatement`)."""
         self._spool = None
+        if not self._within and self._escapes != self.modes.backslash_escapes:
+            # A statement before changed the sql_mode: it counts from the next delimited text on.
+            self._set_delimiter(self.delimiter)
         try:
             statement = self._scan()
         except BaseException:
@@ -522,6 +522,7 @@ class StatementSplitter:
                                       "hint (held there, sealed, until its end is found)", "a huge statement")
             self._blanks = b""
             first = b"".join(parts).lstrip(_COMMENT_SPACE)
+            self._spool_head = first[:_SPOOL_HEAD]
             parts[:] = [first]
         for part in parts:
             self._spill(part)
@@ -533,8 +534,12 @@ class StatementSplitter:
         delimiter = self.delimiter
         first = delimiter[:1]
         keep: bool | None = None  # whether this statement's comments stay: decided at its first comment
+        # Under the default delimiter every ';' ends a statement; under another one, a ';' ends one only after
+        # plain statements at the head of the delimited text (decided at its first ';', see _plain_head).
+        compound = delimiter == b";"
+        bulk = self._bulk if compound else self._bulk_leading
         while True:
-            self.pos = _end(self._bulk, self.buf, self.pos)
+            self.pos = _end(bulk, self.buf, self.pos)
             pos = self.pos
             buf = self.buf
             if pos >= len(buf):
@@ -544,6 +549,7 @@ class StatementSplitter:
                 if not self._fill(pos):
                     if self._spool is not None or b"".join(parts).strip():
                         raise self._truncated("a statement")
+                    self._within = False
                     return b""
                 start = self.pos
                 continue
@@ -552,6 +558,7 @@ class StatementSplitter:
                 if buf.startswith(delimiter, pos):
                     parts.append(buf[start:pos])
                     self.pos = pos + len(delimiter)
+                    self._within = False
                     if self._spool is not None:
                         # The rest, for _statement to spill (stripped at its end only).
                         return b"".join(parts)
@@ -559,11 +566,20 @@ class StatementSplitter:
                 if len(buf) - pos < len(delimiter) and not self.eof:
                     start = self._need_more(parts, start)
                     continue
-                if char not in (b"-", b"/", b"#"):
+                if char not in (b"-", b"/", b"#", b";"):
                     self.pos = pos + 1
                     continue
                 # Not the delimiter, but where a comment may start (the client, too, looks for the
                 # delimiter first, then for a comment): "/*" under DELIMITER //, "-- " under DELIMITER -$.
+            if char == b";":
+                if not compound and _plain_head(self._head(parts, buf[start:pos], whole=True)):
+                    parts.append(buf[start:pos])
+                    self.pos = pos + 1
+                    self._within = True
+                    return b"".join(parts) if self._spool is not None else b"".join(parts).strip()
+                compound, bulk = True, self._bulk
+                self.pos = pos + 1
+                continue
             if char in (b"'", b'"', b"`"):
                 # The string does not end inside the buffer: read on to its end, keeping what is read.
                 if self.eof:
@@ -631,7 +647,7 @@ class StatementSplitter:
         (a 500 MB blob's literal held whole, and scanned again at every doubling): what is read of it goes to
         ``parts`` (and on to the spool, :meth:`_held`) a read at a time instead."""
         quote = self.buf[self.pos:self.pos + 1]
-        body = _string_body(quote, self.modes.backslash_escapes)
+        body = _string_body(quote, self._escapes)
         at = self.pos + 1
         while True:
             end = _end(body, self.buf, at)
@@ -652,12 +668,21 @@ class StatementSplitter:
         synco dump."""
         if not self.keep_comments:
             return False
+        return self._head(parts, rest).lstrip()[:6].upper() == b"CREATE"
+
+    def _head(self, parts: list[bytes], rest: bytes, whole: bool = False) -> bytes:
+        """The start of the statement read so far (``parts``, then ``rest``), at least 16 bytes of it when it is that
+        long (all of it with ``whole``, or its first :data:`_SPOOL_HEAD` bytes once it went to the spool)."""
+        if self._spool is not None:
+            return self._spool_head
+        if whole:
+            return b"".join((*parts, rest))
         head = b""
         for part in (*parts, rest):
             head += part[:16]
             if len(head) >= 16:
                 break
-        return head.lstrip()[:6].upper() == b"CREATE"
+        return head
 
     def _need_more(self, parts: list[bytes], start: int) -> int:
         """Keep the statement so far, read more after the current position; returns the new start."""
