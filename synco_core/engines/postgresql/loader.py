@@ -81,6 +81,9 @@ def load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnectio
 #: not exist there is nothing to switch off; any other value of it is run, and refused, as written.
 _TRANSACTION_TIMEOUT_OFF = re.compile(
     rb"\s*SET\s+(?:SESSION\s+)?transaction_timeout\s*(?:=|\bTO\b)\s*(?:0|'0')\s*;?\s*$", re.IGNORECASE)
+#: What the statement's keywords (``strip_comments(mask=True)``) start with when it may be that: only then is its
+#: text stripped of comments to be matched (a copy of a statement of hundreds of MB, and two more, for nothing).
+_SETS_TRANSACTION_TIMEOUT = re.compile(rb"SET\s+(?:SESSION\s+)?transaction_timeout\b", re.IGNORECASE)
 #: The command tags of statements writing rows (``SELECT n``: CREATE TABLE AS, SELECT INTO; a query returning
 #: rows answers TUPLES_OK instead).
 _WRITES_ROWS = re.compile(rb"(?:INSERT|UPDATE|DELETE|MERGE|SELECT)\b")
@@ -146,7 +149,10 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
     languages: set[bytes] = set()
     stats = LoadStats(rewritten_values=0 if rewriter else None)
     hashers: dict[str, hashlib._Hash] = {}
+    text = keywords = b""
     while True:
+        # The last statement is let go before the next is read: two long ones are not held at once.
+        text = keywords = b""
         item = reader.next_item()
         if item is None:
             break
@@ -161,7 +167,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             continue
         if owners.skip(keywords, text):
             continue
-        if pgconn.server_version < _TRANSACTION_TIMEOUT_SINCE and _TRANSACTION_TIMEOUT_OFF.match(strip_comments(text)):
+        if pgconn.server_version < _TRANSACTION_TIMEOUT_SINCE and _SETS_TRANSACTION_TIMEOUT.match(keywords) \
+                and _TRANSACTION_TIMEOUT_OFF.match(strip_comments(text)):
             continue
         stats.statements += 1
         # The dump comes from the session, which may be hostile: it may create and fill the database it is

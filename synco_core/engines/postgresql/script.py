@@ -17,9 +17,10 @@ from synco_core.errors import DatabaseError
 #: How much of the dump is read at a time.
 READ_SIZE = 1 << 20
 #: The longest statement a plain script may hold. PostgreSQL takes a statement in one message, which the
-#: driver sends from one buffer: a statement is held whole (about five times over, as bytes, as text and as
-#: the message), so a longer one is refused in one line before it is read on. ``COPY`` data is not a
-#: statement: it is read and sent in pieces, whatever the length of a row (docs/engines.md).
+#: driver sends from one buffer: a statement is held whole (about twice over at the peak: the read buffer and
+#: the statement cut from it, then the statement and the driver's message), so a longer one is refused in one
+#: line before it is read on. ``COPY`` data is not a statement: it is read and sent in pieces, whatever the
+#: length of a row (docs/engines.md).
 MAX_STATEMENT = 256 << 20
 
 # The characters where the statement scanner has something to decide; everything else is skipped in C.
@@ -201,9 +202,10 @@ class ScriptReader:
         """Drop consumed bytes before ``keep_from`` and read more; False at the end of the stream."""
         if self.eof:
             return False
-        # A statement longer than a read is kept whole while it is scanned: reading as much again as is kept
-        # makes its reads, copies and rescans grow with its length, not with its square.
-        chunk = self.stream.read(max(READ_SIZE, len(self.buf) - keep_from))
+        # A statement longer than a read is kept whole while it is scanned: reading a quarter more than is kept
+        # makes its reads, copies and rescans grow with its length, not with its square, and leaves at most a
+        # quarter of it read past its end (reading as much again held up to twice the statement).
+        chunk = self.stream.read(max(READ_SIZE, (len(self.buf) - keep_from) // 4))
         if not chunk:
             self.eof = True
             return False
@@ -298,6 +300,9 @@ class ScriptReader:
                 statement = self.buf[start:at + 1]
                 self.pos = start
                 self._advance(at + 1)
+                if len(statement) >= READ_SIZE:
+                    # The buffer holds the statement too: kept, it would be held twice while it runs.
+                    self.buf, self.pos = self.buf[self.pos:], 0
                 return b"" if only_comments and not strip_comments(statement) else statement
             end = self._skip(token, at)
             if end is None:
