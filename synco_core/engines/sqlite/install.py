@@ -42,6 +42,7 @@ from synco_core.engines.sqlite.common import (
     virtual_tables,
 )
 from synco_core.engines.sqlite.gate import ScriptGate
+from synco_core.engines.sqlite.writelock import writers_shut_out
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SEGMENT_BYTES
@@ -142,24 +143,6 @@ def _run_script(conn: sqlite3.Connection, dump: BinaryIO, first: bytes, path: Pa
         raise DatabaseError("the SQLite dump is truncated: its last statement has no end")
     if not statements:
         raise DatabaseError("the SQLite dump holds no SQL statement (an empty or unfinished file); nothing was changed")
-
-
-def _checkpoint(target: Path) -> None:
-    """Fold a write-ahead log into the target, so the kept previous file is complete on its own.
-
-    Another connection's open read transaction (the application's, a console's) keeps the log from being
-    folded in whole; the checkpoint waits :data:`LOCK_WAIT_SECONDS` for it and then reports itself busy
-    instead of failing. That answer went unread: the file was kept without what only its log held, the log
-    was removed with the replaced file's other side files, and the kept copy was damaged ('database disk image
-    is malformed'), so a rollback had nothing to put back. Now it stops the command, nothing changed.
-    """
-    with contextlib.closing(sqlite3.connect(target, timeout=LOCK_WAIT_SECONDS)) as conn:
-        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    if row is not None and row[0]:
-        raise DatabaseError(f"SQLite database {target} is in use: another connection (the application, a console) "
-                            f"kept a transaction open on it for more than {LOCK_WAIT_SECONDS} s, so its write-ahead "
-                            "log could not be folded into the file kept for 'synco db rollback'; end that "
-                            "transaction (or stop that program) and run again; nothing was changed")
 
 
 #: The byte of a ``-shm`` file on which every connection to a database in write-ahead-log mode holds a
@@ -419,8 +402,12 @@ def _count_rows(conn: sqlite3.Connection, table: str) -> int:
         return 0
 
 
-def _keep(target: Path, previous: Path, keeping: Path) -> None:
-    """``previous`` becomes the target's current file, in one rename (it never names a partial file)."""
+def _keep(target: Path, previous: Path, keeping: Path, descriptors: contextlib.ExitStack) -> None:
+    """``previous`` becomes the target's current file, in one rename (it never names a partial file).
+
+    ``descriptors`` closes the target's descriptor a copy opens, once the write lock is let go
+    (:func:`.writelock.writers_shut_out`).
+    """
     with contextlib.suppress(FileNotFoundError):
         keeping.unlink()
     # A hard link keeps the old content under the backup name while the rename of the new file swaps the
@@ -428,8 +415,38 @@ def _keep(target: Path, previous: Path, keeping: Path) -> None:
     try:
         os.link(target, keeping)
     except OSError:
-        shutil.copy2(target, keeping)
+        source = descriptors.enter_context(target.open("rb"))
+        with keeping.open("wb") as copy:
+            shutil.copyfileobj(source, copy, CHUNK)
+        shutil.copystat(target, keeping)
     os.replace(keeping, previous)
+
+
+def _shut_out_writers(target: Path, held: contextlib.ExitStack) -> contextlib.ExitStack:
+    """Hold the target's write lock until ``held`` closes (:mod:`.writelock`); the stack of its descriptors."""
+    try:
+        return held.enter_context(writers_shut_out(target, LOCK_WAIT_SECONDS))
+    except DatabaseError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        # Damaged beyond reading its write-ahead log: nothing is replaced.
+        raise DatabaseError(f"cannot replace {target}: the database there cannot be read ({exc}); "
+                            "nothing was changed") from exc
+
+
+def _replace(target: Path, new: Path, previous: Path | None) -> None:
+    """Rename ``new`` over the target and remove the replaced file's ``-wal``/``-shm`` (``previous``: its kept
+    copy, None when there was no target)."""
+    os.replace(new, target)
+    _sync_folder(target.parent)
+    crashpoints.reached("sqlite:install:replaced")
+    try:
+        _remove_sidecars(target)
+    except OSError as exc:
+        # The new file is in place, but the replaced one's -wal/-shm would be paired with it. The install
+        # fails, so it must change nothing: the journal's undo counts on a failed engine install having
+        # left the target as it was.
+        raise _put_back(target, previous, exc) from exc
 
 
 @hookimpl(trylast=True)
@@ -458,23 +475,20 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
         try:
             tables, rows, rewritten = _write_new(temp, dump, options)
             crashpoints.reached("sqlite:install:written")
-            if target.exists():
-                try:
-                    _checkpoint(target)
-                except sqlite3.DatabaseError as exc:
-                    # Damaged beyond reading its write-ahead log: nothing is replaced, the loaded copy goes.
-                    raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
-                                        "nothing was changed") from exc
-                _keep(target, previous, keeping)
-                crashpoints.reached("sqlite:install:kept")
-                backup = str(previous)
             # A running application keeps the file it opened: the install cannot make it open the new one.
+            # Looked at before this process opens the target: the look closes a descriptor of the -shm file,
+            # which would drop the locks of this process's own connection to it.
             open_elsewhere = _open_elsewhere(target)
-            if backup is None:
-                os.chmod(temp, new_database_mode())
-            else:
-                keep_mode_of(temp, previous)
-            os.replace(temp, target)
+            with contextlib.ExitStack() as held:
+                if target.exists():
+                    _keep(target, previous, keeping, _shut_out_writers(target, held))
+                    crashpoints.reached("sqlite:install:kept")
+                    backup = str(previous)
+                if backup is None:
+                    os.chmod(temp, new_database_mode())
+                else:
+                    keep_mode_of(temp, previous)
+                _replace(target, temp, previous if backup else None)
         except BaseException as exc:
             # Up to the rename the target is as it was: the loaded copy (as large as the database, on a disk
             # that may be full) and the kept copy's temporary link go with the failure, not at the next run.
@@ -486,15 +500,6 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
                 raise no_space(target.parent, f"the loaded copy of SQLite database {target.name}",
                                more_than=written) from exc
             raise
-        _sync_folder(target.parent)
-        crashpoints.reached("sqlite:install:replaced")
-        try:
-            _remove_sidecars(target)
-        except OSError as exc:
-            # The new file is in place, but the replaced one's -wal/-shm would be paired with it. The install
-            # fails, so it must change nothing: the journal's undo counts on a failed engine install having
-            # left the target as it was.
-            raise _put_back(target, previous if backup else None, exc) from exc
         _warn_if_open(target, open_elsewhere, previous)
     return InstallResult(engine=ENGINE, database=str(target), tables=tables, rows=rows, backup=backup,
                          rewritten_values=rewritten)
@@ -590,19 +595,21 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
                                  note=f"Removed SQLite database {target}: the install had created it")
         _check_kept(target, previous)
         _confirm(database, target, options, "roll back")
-        if target.exists():
-            _checkpoint(target)
-            with contextlib.suppress(FileNotFoundError):
-                side.unlink()
-            os.link(target, side)
-            crashpoints.reached("sqlite:rollback:linked")
+        # Looked at before this process opens the target (see _install).
         open_elsewhere = _open_elsewhere(target)
-        # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
-        # so a second rollback undoes the first.
-        os.replace(previous, target)
-        _sync_folder(target.parent)
-        crashpoints.reached("sqlite:rollback:replaced")
-        _remove_sidecars(target)
+        with contextlib.ExitStack() as held:
+            if target.exists():
+                _shut_out_writers(target, held)
+                with contextlib.suppress(FileNotFoundError):
+                    side.unlink()
+                os.link(target, side)
+                crashpoints.reached("sqlite:rollback:linked")
+            # The rename puts the previous file in place atomically; the replaced one becomes the new backup,
+            # so a second rollback undoes the first.
+            os.replace(previous, target)
+            _sync_folder(target.parent)
+            crashpoints.reached("sqlite:rollback:replaced")
+            _remove_sidecars(target)
         _warn_if_open(target, open_elsewhere, previous)
         if side.exists():
             if options.discard_replaced:
