@@ -51,6 +51,7 @@ from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.engines.postgresql.sourcedatabase import Locale, carried, split_header, with_head
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
+from synco_core.listing import some_names
 from synco_core.nospace import server_full, server_out_of_space
 from synco_core.values import DatabaseConfig, InstallOptions, InstallResult, TableManifest
 
@@ -417,7 +418,22 @@ def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]]
     unended = sessions_not_ended(admin, busy)
     if unended is not None:
         raise DatabaseError(f"could not rename database {renames[0][0]!r}: {unended}")
-    raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it")
+    raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it as soon "
+                        f"as they are ended ({_sessions(admin, busy)}): a program that reconnects at once (a worker's "
+                        "retry loop, a connection pool, the application's server); stop it and run again; the "
+                        "database is as it was")
+
+
+def _sessions(admin: psycopg.Connection[Any], names: list[str]) -> str:
+    """The other sessions on ``names`` in words, ``pid 123 ('worker', role 'app')``: application and role are
+    shown to every role, unlike the sessions' queries."""
+    rows = admin.execute("SELECT s.pid, s.application_name, s.usename FROM pg_catalog.pg_stat_activity s "
+                         "WHERE s.datname = ANY(%s) AND s.pid <> pg_catalog.pg_backend_pid() ORDER BY s.pid",
+                         (names,)).fetchall()
+    if not rows:
+        return "none is connected now"
+    return some_names([f"pid {pid} ({application or 'no application name'!r}, role {user!r})"
+                       for pid, application, user in rows], 5)
 
 
 def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest], stats: LoadStats) -> None:
