@@ -163,3 +163,31 @@ def test_a_writer_starting_during_the_swap_never_reaches_the_new_file(
     assert _values(target) == ([("old", ROWS)] if action == "rollback" else [("new", ROWS)])
     assert len(answers) == 2 and answers[1].startswith("ERR"), answers
     writer("ROLLBACK")
+
+
+@pytest.mark.parametrize("mode", ["DELETE", "WAL"])
+def test_the_lock_holds_while_the_previous_file_is_copied_where_links_are_refused(
+        mode: str, tmp_path: Path, console: Callable[[Path], Console], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a file system without hard links the previous file is kept by a copy, whose descriptor of the
+    target is closed only after the lock is let go: closing it first dropped the lock with it."""
+    target, _, run = _prepared(tmp_path, mode, "install")
+    writer = console(target)
+
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(sqlite_install.os, "link", refused)
+    answers: list[str] = []
+    reached = crashpoints.reached
+
+    def at_step(name: str) -> None:
+        reached(name)
+        if name == "sqlite:install:kept":
+            answers.extend([writer("BEGIN IMMEDIATE"), writer("UPDATE t SET v = 'app'")])
+
+    monkeypatch.setattr(crashpoints, "reached", at_step)
+    run()
+    assert _values(target) == [("new", ROWS)]
+    assert _values(tmp_path / "app.db.synco-previous") == [("old", ROWS)]
+    assert answers[1].startswith("ERR"), answers
+    writer("ROLLBACK")
