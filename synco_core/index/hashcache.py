@@ -252,6 +252,122 @@ _OLD_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr
 MAX_CONTENT_BYTES = 1024 * 1024
 
 
+class _OldRecords:
+    """The old cache's entries in order (an iterator that stops quietly at anything unexpected), and
+    :meth:`take`: the next record compared as bytes where it is, for an unchanged file.
+
+    The bytes read stay in one buffer: a record is parsed into an entry (its name decoded, fields sliced)
+    only when :meth:`take` cannot match it as it lies, so an unchanged set costs one ``unpack`` and a few
+    slice comparisons per file instead of an entry built and then compared.
+    """
+
+    def __init__(self, path: Path, old: BinaryIO) -> None:
+        self.path = path
+        self._file: BinaryIO | None = old
+        self._data = b""
+        self._at = 0
+        #: The last name read: records must come in strictly increasing order.
+        self.previous = ""
+
+    def close(self) -> None:
+        """Stop reading: nothing more is read or matched."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        self._data, self._at = b"", 0
+
+    def _has(self, count: int) -> bool:
+        """True when ``count`` bytes from the current record are in the buffer (reading more if needed)."""
+        if len(self._data) - self._at >= count:
+            return True
+        if self._file is None:
+            return False
+        data = self._data[self._at:]
+        self._at = 0
+        try:
+            while len(data) < count:
+                more = self._file.read(max(BLOCK, count - len(data)))
+                if not more:
+                    # The end of the file: what the buffer holds is all there is.
+                    self._file.close()
+                    self._file = None
+                    break
+                data += more
+        except OSError as exc:
+            log.debug("hash cache %s ends early: %s", self.path, exc)
+            self._data = data
+            self.close()
+            return False
+        self._data = data
+        return len(data) >= count
+
+    def _end(self, why: str) -> None:
+        log.debug("hash cache %s ends %s", self.path, why)
+        self.close()
+
+    def __iter__(self) -> Iterator[_Entry]:
+        return self
+
+    def __next__(self) -> _Entry:
+        size = RECORD.size
+        if not self._has(size):
+            self.close()
+            raise StopIteration
+        check, file_size, _, _, _, _, digest, path_length, content_length = RECORD.unpack_from(self._data, self._at)
+        if path_length > MAX_PATH_BYTES or content_length not in (0, file_size) or content_length > MAX_CONTENT_BYTES:
+            self._end("at a record of impossible lengths")
+            raise StopIteration
+        length = size + path_length + content_length
+        if not self._has(length):
+            self.close()
+            raise StopIteration
+        at = self._at
+        raw = self._data[at:at + length]
+        if _check(memoryview(raw)[_CHECK.size:size + path_length]) != check:
+            self._end("at a damaged record")
+            raise StopIteration
+        name = raw[size:size + path_length].decode(errors="surrogateescape")
+        if name <= self.previous:
+            self._end("at a record out of order")
+            raise StopIteration
+        self.previous = name
+        self._at = at + length
+        return name, raw[_CHECK.size:_CHECK.size + _FINGERPRINT.size], digest, raw[size + path_length:] \
+            if content_length else None, raw
+
+    def take(self, path: str, name: bytes, fingerprint: bytes) -> tuple[bytes, bytes, bytes] | None:
+        """(SHA-256, content, the record) when the next record is ``name``'s (``path`` encoded) with this
+        ``fingerprint`` and a content whose SHA-256 and check hold; it is then read. None otherwise, with
+        nothing read: :meth:`__next__` then judges the record as it always does (a damaged one ends the
+        cache there). ``path`` must come after every path looked up before."""
+        data, at = self._data, self._at
+        start = at + RECORD.size
+        stop = start + len(name)
+        if len(data) < stop + MAX_CONTENT_BYTES and self._file is not None:
+            # Read ahead so that the largest record fits (or up to the file's end): one check per file here.
+            self._has(stop - at + MAX_CONTENT_BYTES)
+            data, at = self._data, self._at
+            start = at + RECORD.size
+            stop = start + len(name)
+        # The name and the fingerprint first: two slices compared, and most mismatches stop there.
+        if data[start:stop] != name or data[at + _CHECK.size:at + _CHECK.size + _FINGERPRINT.size] != fingerprint:
+            return None
+        check, file_size, _, _, _, _, digest, path_length, content_length = RECORD.unpack_from(data, at)
+        end = stop + content_length
+        if path_length != len(name) or content_length != file_size or not 0 < content_length <= MAX_CONTENT_BYTES \
+                or len(data) < end:
+            return None
+        raw = data[at:end]
+        content = data[stop:end]
+        if hashlib.blake2b(memoryview(raw)[_CHECK.size:stop - at], digest_size=_CHECK.size).digest() != check or \
+                hashlib.sha256(content).digest() != digest:
+            return None
+        self.previous = path
+        self._at = at + len(raw)
+        return digest, content, raw
+
+
 class HashCache:
     """Hashes (and small files' contents) of the last serve, read in index order, and this serve's, written
     in index order.
@@ -268,7 +384,8 @@ class HashCache:
         #: Content bytes this serve may still keep.
         self.budget = content_budget() if budget is None else budget
         self._old: Iterator[_Entry] = iter(())
-        self._old_file: BinaryIO | None = None
+        #: The old cache being read, when there is one (:meth:`take_content` matches its records as bytes).
+        self._old_file: _OldRecords | None = None
         self._pending: _Entry | None = None
         self._new: BinaryIO | None = None
         self._temp: Path | None = None
@@ -296,7 +413,7 @@ class HashCache:
             return
         old = self._open_old(path)
         if old is not None:
-            self._old, self._old_file = self._entries(path, old), old
+            self._old = self._old_file = _OldRecords(path, old)
             self.has_contents = self.budget > 0
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -340,7 +457,7 @@ class HashCache:
             log.debug("hash cache %s not read: not a regular file of this user", path)
             os.close(fd)
             return None
-        handle = open(fd, "rb", buffering=0)  # noqa: SIM115 (handed to the caller, closed by _entries)
+        handle = open(fd, "rb", buffering=0)  # noqa: SIM115 (handed to the caller, closed by _OldRecords)
         try:
             if handle.read(len(HEADER)) == HEADER:
                 return cast(BinaryIO, handle)
@@ -348,46 +465,6 @@ class HashCache:
             log.debug("hash cache %s not read: %s", path, exc)
         handle.close()
         return None
-
-    @staticmethod
-    def _entries(path: Path, old: BinaryIO) -> Iterator[_Entry]:
-        """The old cache's entries in order; stops quietly at anything unexpected."""
-        unpack, size = RECORD.unpack_from, RECORD.size
-        data, at, previous = b"", 0, ""
-        with old:
-            try:
-                while True:
-                    if len(data) - at < size:
-                        data, at = data[at:], 0
-                        while len(data) < size and (more := old.read(BLOCK)):
-                            data += more
-                        if len(data) < size:
-                            return
-                    check, file_size, _, _, _, _, digest, path_length, content_length = unpack(data, at)
-                    if path_length > MAX_PATH_BYTES or content_length not in (0, file_size) or \
-                            content_length > MAX_CONTENT_BYTES:
-                        return
-                    end = at + size + path_length + content_length
-                    if len(data) < end:
-                        data, end, at = data[at:], end - at, 0
-                        while len(data) < end:
-                            more = old.read(BLOCK)
-                            if not more:
-                                return
-                            data += more
-                    raw = data[at:end]
-                    if _check(memoryview(raw)[_CHECK.size:size + path_length]) != check:
-                        log.debug("hash cache %s ends at a damaged record", path)
-                        return
-                    name = raw[size:size + path_length].decode(errors="surrogateescape")
-                    if name <= previous:
-                        return
-                    previous = name
-                    content = raw[size + path_length:] if content_length else None
-                    yield name, raw[_CHECK.size:_CHECK.size + _FINGERPRINT.size], digest, content, raw
-                    at = end
-            except (ValueError, OSError, struct.error) as exc:
-                log.debug("hash cache %s ends early: %s", path, exc)
 
     def _find(self, path: str, info: os.stat_result) -> _Entry | None:
         self._fingerprinted = info, _fingerprint(info)
@@ -438,26 +515,32 @@ class HashCache:
         in index order). ``source``: the file's path, whose folder's clock is measured (see :meth:`record`).
         """
         pending = self._pending
-        if pending is None or pending[0] < path:
-            pending = self._pending = seek(self._old, pending, path)
-        if pending is None or pending[0] != path or pending[3] is None:
-            return None
         fingerprint = _fingerprint(info)
-        if pending[1] != fingerprint:
-            return None
-        content = pending[3]
-        if hashlib.sha256(content).digest() != pending[2]:
-            # Damaged: lookup_content drops the record and says so; the caller reads the file.
-            return None
+        old = self._old_file
+        # No record parsed ahead: the next one is matched where it lies, as bytes (an unchanged set's case).
+        if pending is None and old is not None and \
+                (taken := old.take(path, path.encode(errors="surrogateescape"), fingerprint)) is not None:
+            raw_digest, content, raw = taken
+        else:
+            if pending is None or pending[0] < path:
+                pending = self._pending = seek(self._old, pending, path)
+            if pending is None or pending[0] != path or pending[3] is None or pending[1] != fingerprint:
+                return None
+            raw_digest, content, raw = pending[2], pending[3], pending[4]
+            if hashlib.sha256(content).digest() != raw_digest:
+                # Damaged: lookup_content drops the record and says so; the caller reads the file.
+                return None
+            # Used: the next path is later, so the next record is matched where it lies again.
+            self._pending = None
         self.hits += 1
         self.content_hits += 1
-        digest = pending[2].hex()
+        digest = raw_digest.hex()
         if self._new is not None:
             racy = self._racy_of(info, source)
             if info.st_mtime_ns < racy and info.st_ctime_ns < racy:
                 if len(content) <= self.budget:
                     self.budget -= len(content)
-                    self._block += pending[4]
+                    self._block += raw
                 else:
                     self._fingerprinted = info, fingerprint
                     self._add_record(path, info, digest, content)
@@ -595,7 +678,7 @@ class HashCache:
                          (pair.split(":") for pair in str(state["clocks"]).split(",") if pair)}
         old = cls._open_old(path)
         if old is not None:
-            cache._old, cache._old_file = cls._entries(path, old), old
+            cache._old = cache._old_file = _OldRecords(path, old)
             cache.has_contents = cache.budget > 0
         if state["temp"]:
             try:
