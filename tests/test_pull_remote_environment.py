@@ -194,3 +194,47 @@ def test_pull_whose_remote_side_reaches_the_accounts_process_limit_names_it(
         assert list(Path(env["TMPDIR"]).iterdir()) == []
     finally:
         shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("said", [
+    "sh: 1: Cannot fork", "bash: fork: retry: Resource temporarily unavailable",
+    "-bash: fork: Resource temporarily unavailable", "sh: can't fork: Resource temporarily unavailable",
+    "zsh: fork failed: resource temporarily unavailable", "bash: fork: retry: No child processes",
+], ids=["dash", "bash-retry", "bash", "busybox", "zsh", "bash-no-child"])
+@pytest.mark.parametrize("code", [2, 1, 126, 254, 255])
+def test_a_remote_shell_that_cannot_fork_names_the_limit_on_processes(said: str, code: int) -> None:
+    from synco_core.pull.bootstrap import explain_exit
+    from synco_core.pull.remote import parse_remote_url
+
+    for url in ("ssh://deploy@prod.example/srv/app", "docker://web/srv/app"):
+        line = explain_exit(code, said, parse_remote_url(url))
+        assert line == (f"cannot start a process on {url}: the account's limit on processes and threads there is "
+                        f"reached (ulimit -u), or the system's ({said})")
+
+
+@pytest.mark.parametrize("said", ["MemoryError", "OSError: [Errno 12] Cannot allocate memory: '/usr/lib/python3/email'",
+                                  "sh: 1: Cannot allocate memory"])
+def test_a_remote_side_out_of_memory_before_synco_could_say_names_the_limit(said: str) -> None:
+    from synco_core.pull.bootstrap import explain_exit
+    from synco_core.pull.remote import parse_remote_url
+
+    line = explain_exit(1, said, parse_remote_url("ssh://prod.example/srv/app"))
+    assert line.startswith("out of memory on ssh://prod.example/srv/app: the account's limit on a process's memory "
+                           "there is reached (ulimit -v)"), line
+
+
+def test_ssh_status_255_is_a_failure_to_connect_only_when_ssh_said_so_before_the_command_ran() -> None:
+    from synco_core.pull.bootstrap import explain_exit
+    from synco_core.pull.remote import parse_remote_url
+
+    remote = parse_remote_url("ssh://prod.example/srv/app")
+    refused = "ssh: connect to host prod.example port 22: Connection refused"
+    assert explain_exit(255, refused, remote) == f"cannot reach ssh://prod.example/srv/app: {refused}"
+    # Logged in (the launch script spoke), then the connection went: not "cannot reach".
+    reset = "Connection to prod.example closed by remote host."
+    assert explain_exit(255, reset, remote, started=True) == (
+        f"the ssh connection to ssh://prod.example/srv/app ended: {reset}")
+    # ssh says nothing at all when the remote command died of a signal, before or after it spoke.
+    for started in (False, True):
+        assert explain_exit(255, "", remote, started=started).startswith(
+            "the remote side on ssh://prod.example/srv/app was killed by a signal (ssh names none")

@@ -64,3 +64,27 @@ def test_other_errors_are_not_taken_for_a_limit() -> None:
     for exc in (RuntimeError("dictionary changed size"), OSError(errno.EAGAIN, "Resource temporarily unavailable",
                                                                  "/srv/socket"), OSError(errno.EACCES, "denied")):
         assert limit_reached(exc) is None
+
+
+def test_a_thread_whose_stack_does_not_fit_in_the_memory_limit_names_that_limit() -> None:
+    # pthread_create says EAGAIN, as at the limit on processes: the limit on memory (ulimit -v) is the one
+    # reached when the new thread's stack does not fit in what it leaves.
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, threading\n"
+        "from synco_core.limits import limit_reached\n"
+        "used = int([l for l in open('/proc/self/status') if l.startswith('VmSize:')][0].split()[1]) << 10\n"
+        "threading.stack_size(64 << 20)\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (32 << 20), resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    threading.Thread(target=lambda: None).start()\n"
+        "except RuntimeError as exc:\n"
+        "    print(limit_reached(exc))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    said = result.stdout.strip()
+    assert said.startswith("cannot start a thread: out of memory: this account's limit on a process's memory ("), said
+    assert "ulimit -v" in said and "ulimit -u" not in said

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO
 
 from synco_core.errors import ConfigError
-from synco_core.limits import LIMIT_SIGNALS
+from synco_core.limits import LIMIT_SIGNALS, REMOTE_MEMORY_LIMIT, REMOTE_PROCESS_LIMIT, shell_fork_failed
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch
@@ -107,6 +107,8 @@ class Launch:
     #: Filled in by :func:`negotiate`: how the remote side was started, for the user.
     how: str = ""
     uploaded: bool = False
+    #: The script ran on the remote side (its first line arrived): the channel's tool had logged in.
+    started: bool = False
 
 
 def _setting(remote: Remote, env: Mapping[str, str], env_name: str, attribute: str) -> str | None:
@@ -265,6 +267,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         python = argument.strip() if word in ("module", "upload") and argument.strip() else " ".join(
             remote_python(remote, env))
         if word == "started":
+            launch.started = True
             continue
         if word == "installed":
             configured = remote_synco(remote, env)
@@ -339,6 +342,13 @@ _SIGNAL_CAUSES = {
 }
 
 
+#: The last line of a python (or a shell) there that ran out of memory: MemoryError, or ENOMEM in its words.
+_OUT_OF_MEMORY = re.compile(r"\bMemoryError\b|\[Errno 12\]|Cannot allocate memory")
+#: What an ssh status 255 with nothing on stderr means: ssh ends so when the remote command dies of a signal.
+SSH_UNNAMED_SIGNAL = ("killed by a signal (ssh names none: out of memory, a resource limit such as ulimit -t, a crash, "
+                      "or killed by hand)")
+
+
 def remote_signal(code: int) -> str | None:
     """The signal that killed the remote command, when ``code`` is the 128 + number that docker exec, kubectl
     exec and a remote shell end with then (ssh says 255 for a command killed in place: unknown here)."""
@@ -351,9 +361,18 @@ def remote_signal(code: int) -> str | None:
     return _SIGNAL_CAUSES.get(number, number.name)
 
 
-def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
-    """A one-line reason for a remote side that ended without speaking the protocol."""
+def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool = False) -> str:
+    """A one-line reason for a remote side that ended without speaking the protocol.
+
+    ``started``: the launch script said its first line, so ssh had logged in and its 255 is not "cannot reach".
+    """
     reason = stderr_tail.removeprefix("Error: ")
+    if shell_fork_failed(reason):
+        # The remote shell could not even fork for the launch script: nothing of synco ran to name the limit.
+        return f"cannot start a process on {remote.describe()}: {REMOTE_PROCESS_LIMIT} ({reason})"
+    if _OUT_OF_MEMORY.search(reason):
+        # A python that ran out before synco's own error handling was imported: its traceback's last line.
+        return f"out of memory on {remote.describe()}: {REMOTE_MEMORY_LIMIT} ({reason})"
     if code < 0:
         # The local ssh/docker/kubectl process itself died of a signal (Popen's negative status): its last
         # stderr line, if any, is the remote side's and says nothing about that.
@@ -366,8 +385,13 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote) -> str:
     if code == 127:
         return f"command not found on {remote.describe()}: {reason}"
     if remote.kind == "ssh" and code == 255:
-        # ssh's own status for "could not connect or log in"; its last stderr line says why.
-        return f"cannot reach {remote.describe()}: {reason or 'ssh failed'}"
+        # 255 is ssh's own status for "could not connect or log in", and its last stderr line says why; but it
+        # is also what ssh ends with when the remote command was killed by a signal, and then it says nothing.
+        if not reason:
+            return f"the remote side on {remote.describe()} was {SSH_UNNAMED_SIGNAL}"
+        if started:
+            return f"the ssh connection to {remote.describe()} ended: {reason}"
+        return f"cannot reach {remote.describe()}: {reason}"
     return reason or f"the remote side on {remote.describe()} exited with status {code}"
 
 

@@ -21,6 +21,7 @@ from typing import Any, cast
 from synco_core.errors import ConfigError, TransferError
 from synco_core.names import safe_name
 from synco_core.pull.bootstrap import (
+    SSH_UNNAMED_SIGNAL,
     Launch,
     explain_exit,
     launch_script,
@@ -95,12 +96,15 @@ class PullResult:
     remote_version: str
 
 
-def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException) -> TransferError:
-    """The best one-line reason when the channel ended: the remote's own error line beats ours."""
+def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException, *, started: bool) -> TransferError:
+    """The best one-line reason when the channel ended: the remote's own error line beats ours.
+
+    ``started``: the remote command had spoken, so the channel's tool had connected and logged in.
+    """
     code = channel.close(grace=5)
     tail = channel.stderr_tail()
     if tail or code:
-        return TransferError(explain_exit(code, tail, remote))
+        return TransferError(explain_exit(code, tail, remote, started=started))
     return TransferError(f"{remote.describe()}: {exc}")
 
 
@@ -118,6 +122,8 @@ def _broken(channel: ChannelProcess, remote: Remote, exc: BaseException) -> Tran
         cause = f"the remote side was killed: {killed}"
     elif tail:
         cause = tail
+    elif remote.kind == "ssh" and code == 255:
+        cause = f"the remote side was {SSH_UNNAMED_SIGNAL}"
     elif code:
         cause = f"{remote.tool} exited with status {code}"
     else:
@@ -201,7 +207,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                     raise TransferError(watch.message) from None
                 if not isinstance(exc, ChannelClosed):
                     raise
-                failure = _failure(channel, remote, exc)
+                failure = _failure(channel, remote, exc, started=launch.started)
                 if _found_synco_failed(channel, launch, remote, env):
                     found = launch.how.replace("synco installed at ", "the remote synco at ", 1)
                     raise RemoteSyncoUnusable(f"{found} did not start ({failure})") from None
@@ -222,7 +228,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             try:
                 ready = client.build(build_options, on_log=lambda message: echo(f"  {message}"), on_stream=stream)
             except ChannelClosed as exc:
-                raise _failure(channel, remote, exc) from None
+                raise _failure(channel, remote, exc, started=True) from None
             session = ready.get("session")
             if not isinstance(session, str):
                 raise FramingError("malformed S frame: 'session' should be a session id")
@@ -285,7 +291,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             code = channel.close()
             finished = code == 0
             if code and summary.ok:
-                raise TransferError(explain_exit(code, channel.stderr_tail(), remote))
+                raise TransferError(explain_exit(code, channel.stderr_tail(), remote, started=True))
             return PullResult(summary=summary, how=launch.how, encrypted=encrypted, remote_version=hello.version)
     finally:
         if guard is not None:
