@@ -55,8 +55,9 @@ def test_an_ssh_that_never_logs_in_is_one_line_after_the_limit(remote_env: dict[
     assert result.returncode == 1
     assert _last_error(result.stderr) == (
         f"Error: no answer from ssh://deploy@prod.example:2222{project.root} within 1s (ssh is still connecting "
-        "or logging in); check that `ssh -p 2222 deploy@prod.example true` returns without a prompt, or raise "
-        "--connect-timeout or SYNCO_CONNECT_TIMEOUT if it is just slow")
+        "or logging in, or a login file there (.bashrc, .profile) reads its input or starts another shell); check "
+        "that `ssh -p 2222 deploy@prod.example true` returns without a prompt, or raise --connect-timeout or "
+        "SYNCO_CONNECT_TIMEOUT if it is just slow")
     assert "Traceback" not in result.stderr
     # ssh itself also gets the limit for the network part.
     calls = [json.loads(line) for line in Path(remote_env["SYNCO_SHIM_LOG"]).read_text().splitlines()]
@@ -108,7 +109,8 @@ def test_a_slow_login_is_waited_for_when_a_person_may_be_answering(remote_env: d
     assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
     assert [line for line in said if "still waiting for ssh to log in" in line] == [
         f"  still waiting for ssh to log in to ssh://prod{project.root} after 3s (a prompt or a security key "
-        "waiting for you? Ctrl-C stops)"]
+        "waiting for you, or a login file there (.bashrc, .profile) reads its input or starts another shell? "
+        "Ctrl-C stops)"]
     # Without anyone to answer, the same login is cut at the limit.
     with pytest.raises(TransferError, match=r"no answer from ssh://prod.* within 3s"):
         pull(remote, PullOptions(target=tmp_path / "out2", connect_timeout=3), echo=said.append, env=remote_env)

@@ -119,20 +119,29 @@ class GreetingWatch(Watchdog):
             # Perhaps a prompt nobody here can see: say so once, and leave the decision to the person.
             if not self._noted and self._note is not None:
                 self._note(f"  still waiting for {self.remote.tool} to log in to {self.remote.describe()} "
-                           f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you? "
-                           "Ctrl-C stops)")
+                           f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you"
+                           f"{self._login_files()}? Ctrl-C stops)")
             self._noted = True
             self._deadline = None
             return None
         return self._message()
+
+    def _login_files(self) -> str:
+        """The other cause of silence before the command runs, where a login shell runs it (ssh, a tool like it)."""
+        if self.remote.kind == "ssh" or (self.remote.kind == "command" and self.remote.runs == "shell"):
+            # bash reads ~/.bashrc for every command sshd runs: a `read`, a `cat` or an `exec zsh` there waits on
+            # the channel's input, which only carries something once the command has spoken (ssh host true hangs
+            # just the same, so the advice below finds it).
+            return ", or a login file there (.bashrc, .profile) reads its input or starts another shell"
+        return ""
 
     def _message(self) -> str:
         where = self.remote.describe()
         advice = f"raise --connect-timeout or {CONNECT_TIMEOUT_VARIABLE} if it is just slow"
         if not self._running:
             return (f"no answer from {where} within {_seconds(self.seconds)} ({self.remote.tool} is still connecting "
-                    f"or logging in); check that `{probe_command(self.remote)}` returns without a prompt, or "
-                    f"{advice}")
+                    f"or logging in{self._login_files()}); check that `{probe_command(self.remote)}` returns without "
+                    f"a prompt, or {advice}")
         return (f"the remote command on {where} started but did not greet within {_seconds(self.seconds)} (a login "
                 f"script waiting on input, a hung python or synco there?); run the pull with --debug to see its "
                 f"output, or {advice}")
