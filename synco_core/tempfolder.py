@@ -23,7 +23,11 @@ NO_TEMP_FOLDER_HERE = (
 def temp_root(refusal: str = NO_TEMP_FOLDER_HERE) -> str:
     """``tempfile.gettempdir()``, unless that fell back to the current directory: :class:`ConfigError`
     ``refusal`` then."""
-    folder = tempfile.gettempdir()
+    try:
+        folder = tempfile.gettempdir()
+    except FileNotFoundError:
+        # Not even the current directory is writable: the same want, said the same way.
+        raise ConfigError(refusal) from None
     here = os.path.realpath(os.getcwd())
     if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
         raise ConfigError(refusal)

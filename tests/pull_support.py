@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,8 +188,11 @@ class Sshd:
 
 
 @contextlib.contextmanager
-def run_sshd(base: Path, plugin_dir: Path) -> Iterator[Sshd]:
-    """Start sshd with its own host key, client key and config in ``base``; stop it afterwards."""
+def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = ()) -> Iterator[Sshd]:
+    """Start sshd with its own host key, client key and config in ``base``; stop it afterwards.
+
+    ``wrapper``: words run in front of sshd, which must exec it in the end (``unshare -m sh -c '...; exec "$@"'``
+    gives its sessions their own mounts)."""
     binary = require_tool("sshd", "openssh-server")
     base.mkdir(parents=True, exist_ok=True)
     host_key = base / "host_ed25519"
@@ -214,7 +217,7 @@ def run_sshd(base: Path, plugin_dir: Path) -> Iterator[Sshd]:
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    process = subprocess.Popen([binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
+    process = subprocess.Popen([*wrapper, binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10

@@ -17,14 +17,15 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pull_support import Project, Sshd, make_project, run_sshd, run_synco, write_plugin
 
-from synco_core.testing.services import needs_tool, unavailable, unique_name
+from synco_core.pull.tempdir import NO_TEMP_FOLDER
+from synco_core.testing.services import needs_tool, require_tool, unavailable, unique_name
 
 pytestmark = [needs_tool("sshd", "openssh-server"), needs_tool("ssh", "openssh-client"),
               needs_tool("ssh-keygen", "openssh-client"), needs_tool("useradd", "passwd"),
@@ -64,8 +65,9 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
         os.chown(path, uid, gid)
 
 
-@pytest.fixture(scope="module")
-def account() -> Iterator[Account]:
+@contextlib.contextmanager
+def _account(wrapper: Sequence[str] = ()) -> Iterator[Account]:
+    """A new account and an sshd (started through ``wrapper``) that logs it in; both gone afterwards."""
     if os.geteuid() != 0:
         unavailable("creating a user account for sshd to log in needs root")
     # Not under pytest's temporary folder, which only root may enter: the account reads its HOME and sshd reads
@@ -86,7 +88,7 @@ def account() -> Iterator[Account]:
         created = True
         entry = pwd.getpwnam(name)
         _chown_tree(home, entry.pw_uid, entry.pw_gid)
-        with run_sshd(base / "server", plugin) as sshd:
+        with run_sshd(base / "server", plugin, wrapper) as sshd:
             (base / "server").chmod(0o755)
             (base / "server" / "authorized_keys").chmod(0o644)
             yield Account(name=name, home=home, project=project, sshd=sshd)
@@ -95,6 +97,12 @@ def account() -> Iterator[Account]:
             # -f: a session sshd has not finished closing would otherwise keep the account.
             subprocess.run(["userdel", "-f", name], check=False, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    with _account() as made:
+        yield made
 
 
 @pytest.fixture
@@ -170,3 +178,43 @@ def test_a_limit_on_memory_is_named_and_not_taken_for_one_on_processes(bashrc: A
     assert code == 1
     assert "ulimit -v" in lines[-1] and "ulimit -u" not in lines[-1], lines
     assert bashrc.leftovers() == []
+
+
+def _own_mounts(*commands: str) -> list[str]:
+    """An sshd wrapper giving its sessions a mount namespace of their own, changed by ``commands``."""
+    unshare = require_tool("unshare", "util-linux")
+    require_tool("mount", "mount")
+    probe = subprocess.run([unshare, "-m", "--propagation", "private", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        unavailable(f"cannot make a mount namespace here: {probe.stderr.strip()}")
+    script = " && ".join([*commands, 'exec "$@"'])
+    return [unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh"]
+
+
+def _bound(folder: str, options: str) -> list[str]:
+    """The commands that mount ``folder`` on itself with ``options`` (its content stays, its rules change)."""
+    return [f"mount --bind {folder} {folder}", f"mount -o remount,bind,{options} {folder}"]
+
+
+def test_a_noexec_tmp_is_no_obstacle(tmp_path: Path) -> None:
+    # The uploaded zipapp is read by python (runpy), never executed from /tmp.
+    with _account(_own_mounts(*_bound("/tmp", "noexec"))) as account:
+        account.bashrc("unset TMPDIR")
+        code, lines = account.pull(tmp_path)
+        assert code == 0, lines
+        assert "uploaded zipapp" in "\n".join(lines)
+        assert not [p for p in Path("/tmp").glob("synco-upload-*")]
+
+
+def test_no_writable_temporary_folder_at_all_is_one_line(tmp_path: Path) -> None:
+    # /tmp and /var/tmp read-only, TMPDIR missing, and the application directory read-only as well (it is
+    # under /tmp here): nothing at all to write the zipapp to.
+    with _account(_own_mounts(*_bound("/tmp", "ro"), *_bound("/var/tmp", "ro"))) as account:
+        account.bashrc("export TMPDIR=/nonexistent/synco-test")
+        code, lines = account.pull(tmp_path)
+        assert code == 1
+        assert lines[-1] == f"Error: {NO_TEMP_FOLDER}", lines
+        # Given one that works, it does.
+        account.bashrc("export TMPDIR=/dev/shm")
+        code, lines = account.pull(tmp_path)
+        assert code == 0, lines

@@ -66,3 +66,19 @@ def test_a_tmpdir_naming_the_current_directory_is_taken(tmp_path: Path, monkeypa
     scratch = temporary_scratch()
     assert scratch.path.parent == tmp_path
     scratch.remove()
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_no_writable_folder_at_all_is_the_same_one_line(
+    writer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When not even the current directory is writable, gettempdir() raises FileNotFoundError ("No usable
+    # temporary directory found in [...]"); tests/test_pull_ssh_account.py reaches it for real on a read-only /tmp.
+    def nowhere() -> str:
+        raise FileNotFoundError(2, "No usable temporary directory found in ['/tmp', '/var/tmp', '/usr/tmp']")
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_get_default_tempdir", nowhere)
+    with pytest.raises(ConfigError) as refused:
+        WRITERS[writer](tmp_path)
+    assert str(refused.value) == NO_TEMP_FOLDER_HERE

@@ -59,12 +59,18 @@ _SHARED_PREFIX = b"\x00\x00SYNCO-"
 #: the framed stream that follows is left for the channel server. A temporary folder that is full or
 #: unwritable is one "Error: ..." line (the client shows the remote's last stderr line), never a traceback,
 #: and the current directory (the application's) is refused as temporary folder, as
-#: synco_core.pull.tempdir explains.
+#: synco_core.pull.tempdir explains; so is none at all (gettempdir's FileNotFoundError when even that one is
+#: read-only).
 LOADER = """\
 import fcntl, os, sys, tempfile
 def fail(message):
     sys.stderr.write("Error: " + message + "\\n"); sys.exit(4)
-size = int(sys.argv[1]); folder = tempfile.gettempdir(); path = os.path.join(folder, sys.argv[2])
+size = int(sys.argv[1])
+try:
+    folder = tempfile.gettempdir()
+except FileNotFoundError:
+    fail(NO_TEMP_FOLDER)
+path = os.path.join(folder, sys.argv[2])
 here = os.path.realpath(os.getcwd())
 if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
     fail(NO_TEMP_FOLDER)
