@@ -69,6 +69,27 @@ def published_files(web_root: str | os.PathLike[str] | None = None) -> Iterator[
         os.umask(previous)
 
 
+def take_parents_group(folder: str | os.PathLike[str]) -> None:
+    """Give the new ``folder`` its parent's group and the set-group-id bit, as a set-group-id parent would.
+
+    The group bits :func:`published_files` keeps are the web root's, for a web server in the web root's group
+    (a 0750 site of group www-data); but a new folder gets the creator's own group, and www-data, reading
+    through the group bits of another group, answered 403. With the set-group-id bit everything made in the
+    folder gets that group too. Best effort: an owner who is not in that group cannot give it, and the
+    session is then as unreadable to that group as it was before.
+    """
+    path = os.fspath(folder)
+    try:
+        parent = os.stat(os.path.dirname(os.path.abspath(path)))
+        own = os.stat(path)
+        if own.st_gid == parent.st_gid or not parent.st_mode & 0o050:
+            return  # a set-group-id parent gave it already, or its group reads nothing there anyway
+        os.chown(path, -1, parent.st_gid)
+        os.chmod(path, stat.S_IMODE(own.st_mode) | stat.S_ISGID)
+    except OSError:
+        return
+
+
 @functools.cache
 def umask() -> int:
     """This process's umask, read without changing it where the system tells (Linux's ``/proc``).

@@ -35,6 +35,7 @@ from pathlib import Path
 from synco_core.engines import crashpoints
 from synco_core.fsutil import process_alive
 from synco_core.index.hashcache import CACHE_TAG
+from synco_core.permissions import take_parents_group
 from synco_core.wire import META_FILE, SESSION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
     temp.mkdir()
     lock_fd: int | None = None
     try:
+        take_parents_group(temp)
         marker, lock_fd = _write_locked_marker(temp, ttl_seconds, keep)
         # rename() fails on a non-empty folder at ``path``; the check above covers the rest.
         try:

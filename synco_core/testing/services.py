@@ -358,12 +358,14 @@ class Nginx:
     ``work``; ``extra_address`` makes it listen on that address too (the benchmarks' network namespace).
     ``directives`` go into the ``http`` block (``gzip on; max_ranges 0;``), ``locations`` replace the
     server's locations (``location / { try_files $uri /index.html; }``), as sites configure them. With
-    ``tls`` (certificate and key files) it speaks HTTPS, offering HTTP/2.
+    ``tls`` (certificate and key files) it speaks HTTPS, offering HTTP/2. ``worker_user`` (run as root
+    only) has the workers read the site as that user, ``www-data`` as Debian's nginx does.
     """
 
     def __init__(self, root: Path, work: Path, extra_address: str | None = None, *, laravel: bool = False,
                  limit_rate: str | None = None, log_requests: bool = False, directives: str = "",
-                 locations: str | None = None, tls: tuple[Path, Path] | None = None) -> None:
+                 locations: str | None = None, tls: tuple[Path, Path] | None = None,
+                 worker_user: str | None = None) -> None:
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
@@ -374,7 +376,8 @@ class Nginx:
         (base / "tmp").mkdir(parents=True)
         # Workers run as the invoking user: as root, nginx would otherwise switch to "nobody", who may not
         # read a folder under /root.
-        user = "user root root;\n" if os.geteuid() == 0 else ""
+        # worker_user: the workers as another user (www-data), as a distribution's nginx runs them.
+        user = f"user {worker_user or 'root root'};\n" if os.geteuid() == 0 else ""
         temp_paths = "".join(f"  {name}_temp_path {base / 'tmp' / name};\n"
                              for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         logging = (f"  log_format synco '$request_method|$request_uri|$status|$body_bytes_sent|$http_range';\n"
@@ -458,13 +461,13 @@ class Nginx:
 @contextlib.contextmanager
 def nginx(root: Path, work: Path, *, laravel: bool = True, limit_rate: str | None = None,
           log_requests: bool = True, directives: str = "", locations: str | None = None,
-          tls: tuple[Path, Path] | None = None) -> Iterator[Nginx]:
+          tls: tuple[Path, Path] | None = None, worker_user: str | None = None) -> Iterator[Nginx]:
     """:class:`Nginx` for the length of a ``with`` block: Laravel's server block and an access log unless
     told otherwise. Missing nginx skips the test, or fails it under ``CI=true``."""
     if nginx_binary() is None:
         unavailable("nginx is not installed (apt-get install nginx)")
     server = Nginx(root, work, laravel=laravel, limit_rate=limit_rate, log_requests=log_requests,
-                   directives=directives, locations=locations, tls=tls)
+                   directives=directives, locations=locations, tls=tls, worker_user=worker_user)
     try:
         yield server
     finally:
