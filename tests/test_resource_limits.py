@@ -37,10 +37,13 @@ CASES: list[tuple[Callable[[], BaseException], str]] = [
      f"too many open files: this account's limit on open files{_said(NOFILE, 'n')} is reached (ulimit -n)"),
     (lambda: OSError(errno.ENFILE, "Too many open files in system"), "too many open files on this system"),
     (MemoryError, "out of memory"),
+    # The kernel's word for it: an import's mmap or read refused under ulimit -v names a file, but is no
+    # "cannot use <file>".
+    (lambda: OSError(errno.ENOMEM, "Cannot allocate memory", "/usr/lib/python3/email"), "out of memory"),
 ]
 
 
-@pytest.mark.parametrize(("make", "said"), CASES, ids=["thread", "fork", "emfile", "enfile", "memory"])
+@pytest.mark.parametrize(("make", "said"), CASES, ids=["thread", "fork", "emfile", "enfile", "memory", "enomem"])
 def test_a_reached_limit_is_named_on_the_command_line_and_in_error_lines(make: Callable[[], BaseException],
                                                                          said: str) -> None:
     assert (limit_reached(make()) or "").startswith(said)
