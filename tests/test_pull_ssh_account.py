@@ -115,7 +115,10 @@ def bashrc(account: Account) -> Iterator[Account]:
 
 
 def test_a_plain_account_pulls(bashrc: Account, tmp_path: Path) -> None:
-    bashrc.bashrc("stty -echo 2>/dev/null; echo 'Welcome to the host' >&2")
+    # What real rc files do: talk on stdout and stderr, set the terminal there is none of, exec another shell
+    # for people only.
+    bashrc.bashrc("echo 'Welcome to the host'; echo 'Last deploy: today' >&2; stty -echo; "
+                  "case $- in *i*) exec /bin/sh;; esac")
     code, lines = bashrc.pull(tmp_path)
     assert code == 0, lines
     assert (tmp_path / "laptop" / "dump" / "dbDump.sqlite").is_file()
