@@ -122,6 +122,10 @@ def _known(settings: Mapping[str, Any], name: str, origin: str) -> str | None:
     return as_text(value)
 
 
+#: DbConfig's $user when nothing sets it (Craft 3 to 5), beside a URL without a user too.
+DEFAULT_USER = "root"
+
+
 def _suffix(setting: str) -> str:
     return next(suffix for suffix, name in SETTINGS.items() if name == setting)
 
@@ -157,7 +161,8 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
         port = text["port"]
         beside = DatabaseConfig(engine="", name=text["database"] or "", host=text["server"],
                                 port=int(port) if port and re.fullmatch(r"\d{1,5}", port) else None,
-                                user=text["user"], password=text["password"], socket=text["unixSocket"])
+                                user=text["user"] if text["user"] is not None else DEFAULT_USER,
+                                password=text["password"], socket=text["unixSocket"])
         base = parse_database_url(text["url"], source="CRAFT_DB_URL / url", beside=beside)
         return _finish(base, text, notes)
     if text["dsn"]:
@@ -186,7 +191,7 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
         name=text["database"],
         host=None if text["unixSocket"] else (text["server"] or "localhost"),
         port=int(port) if port and not text["unixSocket"] else None,
-        user=text["user"] if text["user"] is not None else "root",
+        user=text["user"] if text["user"] is not None else DEFAULT_USER,
         password=password,
         socket=text["unixSocket"],
         source=_source(bool(file_part), bool(environment_part)),

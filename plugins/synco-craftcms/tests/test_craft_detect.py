@@ -138,6 +138,19 @@ def test_url_naming_only_the_server(tmp_path: Path) -> None:
         "mysql.internal", 3310, "cms", "cms", "pw-beside")
 
 
+@pytest.mark.parametrize("env", [
+    "CRAFT_DB_DATABASE=cms\n",
+    "CRAFT_DB_DSN=mysql:host=db.internal;dbname=cms\n",
+    "CRAFT_DB_URL=mysql://db.internal/cms\n",
+    "CRAFT_DB_URL=pgsql://db.internal:5433/cms\n",
+])
+def test_user_defaults_to_root_as_in_craft(tmp_path: Path, env: str) -> None:
+    """DbConfig's $user is 'root' when nothing sets it, with a DSN or a URL without a user too (Craft's
+    Db::url2config sets only what the URL has)."""
+    project = make_craft4(tmp_path, {".env": env})
+    assert database(project).user == "root"
+
+
 def test_unix_socket(tmp_path: Path) -> None:
     project = make_craft4(tmp_path)
     set_env(project, CRAFT_DB_UNIX_SOCKET="/run/mysqld/mysqld.sock")
