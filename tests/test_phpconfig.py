@@ -338,6 +338,73 @@ def test_what_an_unevaluated_statement_may_set_through_globals_is_unknown(statem
     assert config.variables["other"] == "kept"
 
 
+#: Code that may set a variable it does not name ($x among others) or, for an include, define constants too.
+SETS_UNNAMED = [
+    "$name = 'x'; $$name = 'changed';",
+    "${'x'} = 'changed';",
+    "$GLOBALS[some_function()] = 'changed';",
+    "[$x, $y] = ['changed', 1];",
+    "list($x) = ['changed'];",
+    "extract(['x' => 'changed']);",
+    "extract($row, EXTR_OVERWRITE);",
+    "parse_str('x=changed');",
+    "mb_parse_str('x=changed');",
+    "foreach (['x' => 'changed'] as $k => $v) { $$k = $v; }",
+    "foreach ($rows as $row) { extract($row); }",
+    "while (false) { ${$k} = 1; }",
+    "if (some_function()) { extract($row); }",
+    "if (some_function()) { $$name = 1; }",
+    "some_function() && extract($row);",
+    "foreach (glob(__DIR__ . '/conf.d/*.php') as $file) { include $file; }",
+    "foreach ($files as $file): require $file; endforeach;",
+    "try { require __DIR__ . '/local.php'; } catch (Exception $e) { }",
+    "if (some_function()) { foreach ($files as $file) { include_once $file; } }",
+]
+
+
+@pytest.mark.parametrize("code", SETS_UNNAMED)
+def test_code_that_may_set_unnamed_variables_makes_them_unknown(code: str) -> None:
+    """A variable variable, extract(), a destructuring assignment or an include in a loop may set $x: $x is
+    unknown after it, whether it was set before or not, never its old value or unset."""
+    config = parse_php_config(f"<?php $x = 'before'; {code} $after = $x; $later = $unset_before;", environ={})
+    for name in ("x", "after", "later"):
+        assert isinstance(config.variables[name], PhpUnknown), (code, name)
+    assert "not" in config.variables["after"].reason
+
+
+@pytest.mark.parametrize("code", [code for code in SETS_UNNAMED if "include" in code or "require" in code])
+def test_an_include_inside_a_loop_may_define_any_constant(code: str) -> None:
+    config = parse_php_config(f"<?php {code} defined('DB_NAME') || define('DB_NAME', 'fallback');", environ={})
+    assert isinstance(config.constants["DB_NAME"], PhpUnknown)
+    assert "was not read" in config.constants["DB_NAME"].reason
+
+
+def test_what_sets_variables_inside_a_definition_does_not_run_where_it_stands() -> None:
+    config = parse_php_config("""<?php $x = 'kept';
+        function f($row) { extract($row); $$name = 1; include 'other.php'; }
+        $fn = function () { extract($row); };
+        define('DB_NAME', $x);
+    """, environ={})
+    assert (config.variables["x"], config.constants["DB_NAME"]) == ("kept", "kept")
+
+
+@pytest.mark.parametrize("code", [
+    "$x[some_function()] = 'changed';",
+    "$x->name = 'changed';",
+    "$x++;",
+    "--$x;",
+    "$ref = &$x; $ref = 'changed';",
+    "$ref = &$x['db']; $ref['name'] = 'changed';",
+    "parse_str('a=changed', $x);",
+])
+def test_a_named_target_that_is_not_evaluated_makes_that_variable_unknown(code: str) -> None:
+    """An increment (PHP increments strings too), a property, a key only PHP knows, a reference that a later write
+    goes through: $x is unknown after it, never the value from before."""
+    config = parse_php_config(f"<?php $x = 'before'; $other = 'kept'; {code} $after = $x;", environ={})
+    assert isinstance(config.variables["x"], PhpUnknown) and isinstance(config.variables["after"], PhpUnknown)
+    assert config.variables["other"] == "kept"
+
+
 TYPO3_SETTINGS = """<?php
 return [
     'DB' => [

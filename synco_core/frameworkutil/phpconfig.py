@@ -31,7 +31,14 @@ from typing import Any
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.configfile import MAX_CONFIG_BYTES, read_config_file
 from synco_core.frameworkutil.phpbuiltins import BUILTINS, MAX_STRING
-from synco_core.frameworkutil.phpparse import Node, Program, Statement, changed_in_statements, parse
+from synco_core.frameworkutil.phpparse import (
+    SETS_VARIABLES,
+    Node,
+    Program,
+    Statement,
+    changed_in_statements,
+    parse,
+)
 from synco_core.frameworkutil.phpvalues import (
     PREDEFINED,
     PhpObject,
@@ -125,6 +132,10 @@ class _Evaluator:
         #: Why any constant not defined yet may already be defined, and any variable set: an include that was
         #: not read (the first one), or None.
         self.opaque: str | None = None
+        #: Why any variable not set yet may be set (a variable variable, extract()), or None.
+        self.variables_opaque: str | None = None
+        #: The line of the statement being run, for reasons.
+        self.line = 0
 
     # -- bookkeeping
 
@@ -151,6 +162,21 @@ class _Evaluator:
         # defined('DB_NAME') || define('DB_NAME', 'fallback') after a secrets file synco did not read: the
         # fallback is not what PHP uses when that file defines the constant.
         return PhpUnknown(f"it may be defined where {self.opaque}") if self.opaque else False
+
+    def unknown_variables(self, reason: str) -> None:
+        """Code that was not evaluated may have set any variable (``$$name = ...``, ``extract($row)``): every
+        variable is unknown from here on, set or not, never the value it had before."""
+        for name in list(self.config.variables):
+            if name not in ("_ENV", "_SERVER", "GLOBALS", "this"):
+                self.config.variables[name] = PhpUnknown(f"it may be set where {reason}")
+        self.variables_opaque = self.variables_opaque or reason
+
+    def sets_anything(self, what: str, where: str) -> None:
+        """``what`` (an include, a variable variable, extract()) in code that was not evaluated (``where``)."""
+        if what.startswith(("include", "require")):
+            self.unread_include(f"a {what} in {where}")
+        else:
+            self.unknown_variables(f"{what} in {where} was not evaluated")
 
     def unread_include(self, what: str) -> None:
         """An include that may set anything was not read: what it may have set is unknown from here on.
@@ -212,6 +238,7 @@ class _Evaluator:
 
     def run(self, statement: Statement) -> None:
         kind = statement.kind
+        self.line = statement.line
         if kind == "expr":
             node = statement.parts[0]
             if node[0] == "exit":
@@ -231,6 +258,9 @@ class _Evaluator:
                                 f"{reason} at line {statement.line}{self.in_file()}")
                     for include in _includes_in((branches, otherwise)):
                         self.branch_include(include, f"{reason} at line {statement.line}{self.in_file()}")
+                    what = _sets_any_variable_in((branches, otherwise))
+                    if what is not None:
+                        self.sets_anything(what, f"an if at line {statement.line}{self.in_file()}")
                     return
                 if to_bool(value):
                     self.run_block(body)
@@ -248,8 +278,11 @@ class _Evaluator:
                 self.unset(target)
         elif kind == "skip":
             self.note(f"{self.here()}: {statement.parts[0]}")
-            if len(statement.parts) == 3:
+            if len(statement.parts) >= 3:
                 self.forget(statement.parts[1], statement.parts[2], f"{statement.parts[0]}{self.in_file()}")
+            if len(statement.parts) >= 4 and statement.parts[3]:
+                construct = statement.parts[0].removesuffix(" is not evaluated")
+                self.sets_anything(statement.parts[3], f"{construct}{self.in_file()}")
         elif kind == "use" and self.imports:
             for alias, name in statement.parts:
                 self.imports[-1][alias.lower()] = name
@@ -274,6 +307,9 @@ class _Evaluator:
         self.forget(*changed_in_statements(operands), reason)
         for include in _includes_in(operands):
             self.branch_include(include, reason)
+        what = _sets_any_variable_in(operands)
+        if what is not None:
+            self.sets_anything(what, f"an operand that may not run at line {self.line}{self.in_file()}")
 
     def branch_include(self, node: Node, reason: str) -> None:
         """An include in a branch that was not run: unknown effects, unless it is code that sets no
@@ -337,6 +373,11 @@ class _Evaluator:
     def eval_exit(self, node: Node) -> Any:
         raise _Stop()
 
+    def eval_reference(self, node: Node) -> Any:
+        """``$a = &$b``: later writes to either change both, which is not followed, so ``$b`` is unknown too."""
+        self.assigned_unknown(node[1], f"a reference at line {self.line}{self.in_file()} was not evaluated")
+        return PhpUnknown("references are not evaluated")
+
     def eval_interp(self, node: Node) -> Any:
         pieces = []
         for part in node[1]:
@@ -367,8 +408,8 @@ class _Evaluator:
             return dict(self.config.variables)
         if name == "this":
             return PhpUnknown("$this is not evaluated")
-        if name not in self.config.variables and self.opaque:
-            return PhpUnknown(f"it may be set where {self.opaque}")
+        if name not in self.config.variables and (self.opaque or self.variables_opaque):
+            return PhpUnknown(f"it may be set where {self.opaque or self.variables_opaque}")
         return self.config.variables.get(name)
 
     def eval_magic(self, node: Node) -> Any:
@@ -583,6 +624,7 @@ class _Evaluator:
         path = self.lvalue_path(target)
         if path is None:
             self.note(f"{self.here()}: an assignment to a target whose key is not known was not evaluated")
+            self.assigned_unknown(target, f"an assignment at line {self.line}{self.in_file()} was not evaluated")
             return PhpUnknown("an assignment target is not known")
         name, keys = path
         if op == "??=":
@@ -597,6 +639,15 @@ class _Evaluator:
         value = self.copy(value)
         self.write_path(name, keys, value)
         return value
+
+    def assigned_unknown(self, target: Node, reason: str) -> None:
+        """``target`` was written without being evaluated: the variable it names is unknown, or every variable
+        when it names none synco can tell (``$$name``, ``${...}``, ``$GLOBALS[$key]``, ``[$a, $b] = ...``)."""
+        name = _variable_of(target)
+        if name is None:
+            self.unknown_variables(reason)
+        elif name not in ("_ENV", "_SERVER", "this"):
+            self.forget((name,), (), reason)
 
     def lvalue_path(self, target: Node) -> tuple[str, list[Any]] | None:
         """A variable and the keys below it (``None`` in ``keys`` appends), or None when a key is not known."""
@@ -727,6 +778,13 @@ class _Evaluator:
         lowered = name.lower()
         if lowered in self.functions:
             return self.call_user(self.functions[lowered], arguments, name)
+        if lowered in SETS_VARIABLES:
+            reason = f"{name}() at line {self.line}{self.in_file()} was not evaluated"
+            if lowered != "extract" and len(arguments) >= 2:
+                self.assigned_unknown(arguments[1][1], reason)  # parse_str($query, $result) sets $result
+            else:
+                self.unknown_variables(reason)
+            return PhpUnknown(f"{name}() is not evaluated")
         if lowered == "define":
             values = [self.evaluate(argument) for _, argument in arguments]
             if len(values) < 2:
@@ -743,6 +801,38 @@ class _Evaluator:
             return builtin(self, *values)
         except (TypeError, ValueError, IndexError, OverflowError) as exc:
             return PhpUnknown(f"{name}() could not be evaluated: {type(exc).__name__}")
+
+
+def _variable_of(target: Node) -> str | None:
+    """The variable an assignment target writes (``$x['a']->b`` writes ``$x``; ``$GLOBALS['x']`` writes ``$x``),
+    or None when it cannot be told without evaluating it."""
+    below: Node | None = None
+    while target[0] in ("index", "prop"):
+        target, below = target[1], target
+    if target[0] != "var":
+        return None
+    if target[1] != "GLOBALS":
+        return str(target[1])
+    key = below[2] if below is not None and below[0] == "index" else None
+    return key[1] if isinstance(key, tuple) and key[0] == "lit" and isinstance(key[1], str) else None
+
+
+def _sets_any_variable_in(item: Any) -> str | None:
+    """What in parsed statements or nodes that were not evaluated may set variables it does not name: a skipped
+    loop's include or variable variable, extract(), an assignment to a target named by a value; or None."""
+    if isinstance(item, Statement):
+        if item.kind == "skip" and len(item.parts) >= 4 and item.parts[3]:
+            return str(item.parts[3])
+        return _sets_any_variable_in(item.parts)
+    if isinstance(item, list):
+        return next((found for element in item if (found := _sets_any_variable_in(element)) is not None), None)
+    if not isinstance(item, tuple):
+        return None
+    if item and item[0] == "call" and len(item) == 3 and str(item[1]).lower() in SETS_VARIABLES:
+        return f"{item[1]}()"
+    if item and item[0] == "assign" and len(item) == 4 and _variable_of(item[2]) is None:
+        return "an assignment to a variable named by a value"
+    return next((found for element in item if (found := _sets_any_variable_in(element)) is not None), None)
 
 
 def _includes_in(item: Any) -> list[Node]:

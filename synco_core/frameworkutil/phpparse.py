@@ -75,6 +75,27 @@ def changed_in_tokens(tokens: list[Token]) -> tuple[tuple[str, ...], tuple[str, 
     return tuple(dict.fromkeys(variables)), tuple(dict.fromkeys(constants))
 
 
+#: Functions that set variables the code does not name: ``extract($row)``, ``parse_str($query)``.
+SETS_VARIABLES = frozenset({"extract", "parse_str", "mb_parse_str"})
+
+
+def sets_any_variable_in_tokens(tokens: list[Token]) -> str | None:
+    """What in a stretch of tokens that is not evaluated may set variables it does not name, or define
+    constants: an include (of a file that may set anything), a variable variable (``$$name``, ``${...}``), or
+    :data:`SETS_VARIABLES`; None when nothing does."""
+    for position, token in enumerate(tokens):
+        following = tokens[position + 1] if position + 1 < len(tokens) else None
+        if token.kind == "name" and str(token.value).lower().lstrip("\\") in _INCLUDES:
+            return str(token.value).lower()
+        if token.kind == "op" and token.value == "$" and following is not None \
+                and (following.kind == "var" or (following.kind == "op" and following.value in ("$", "{"))):
+            return "a variable variable"
+        if token.kind == "name" and str(token.value).lower().lstrip("\\") in SETS_VARIABLES \
+                and following is not None and following.kind == "op" and following.value == "(":
+            return f"{str(token.value).lstrip(chr(92))}()"
+    return None
+
+
 def _global_name(tokens: list[Token], position: int) -> str | None:
     """The variable ``$GLOBALS['x']`` names when the token at ``position`` starts one, else None."""
     if tokens[position].value != "$GLOBALS" or position + 3 >= len(tokens):
@@ -124,6 +145,11 @@ def changed_in_statements(statements: Any) -> tuple[tuple[str, ...], tuple[str, 
 
     walk(statements)
     return tuple(dict.fromkeys(variables)), tuple(dict.fromkeys(constants))
+
+
+def _incremented(node: Node) -> Node:
+    """``$x++`` / ``--$x``: not evaluated (PHP increments strings too), so ``$x`` is unknown after it."""
+    return ("assign", "=", node, ("unknown", "increment is not evaluated"))
 
 
 @dataclass
@@ -278,8 +304,10 @@ class Parser:
                 self.skip_construct()
                 # What a loop, switch or try may change stays visible: its assignments and define()s become
                 # unknown, never left at the value before it. A definition's body runs later, if ever.
-                changed = ((), ()) if word in _DEFINITIONS else changed_in_tokens(self.tokens[start:self.index])
-                return Statement("skip", line, (f"{word} (line {line}) is not evaluated", *changed))
+                tokens = self.tokens[start:self.index]
+                changed = ((), ()) if word in _DEFINITIONS else changed_in_tokens(tokens)
+                opaque = None if word in _DEFINITIONS else sets_any_variable_in_tokens(tokens)
+                return Statement("skip", line, (f"{word} (line {line}) is not evaluated", *changed, opaque))
         node = self.expression()
         self.end_statement()
         return Statement("expr", line, (node,))
@@ -494,8 +522,7 @@ class Parser:
             return operand if token.value == "@" else ("unary", token.value, operand)
         if token.kind == "op" and token.value in ("++", "--"):
             self.next()
-            self.unary()
-            return ("unknown", "increment is not evaluated")
+            return _incremented(self.unary())
         if token.kind == "op" and token.value == "&":
             self.next()
             return self.unary()
@@ -655,16 +682,14 @@ class Parser:
                 node = ("unknown", "calls through variables are not evaluated")
             elif self.peek().kind == "op" and self.peek().value in _ASSIGNMENT_OPS:
                 op = str(self.next().value)
-                if node[0] not in ("var", "index"):
-                    self.expression(4)
-                    return ("unknown", "assignment to an unsupported target")
-                if op == "=" and self.at("&"):
-                    self.next()
+                reference = op == "=" and self.accept("&")
                 value = self.expression(4)
-                return ("assign", op, node, value)
+                # A target the evaluator cannot write ($$name, [$a, $b], $o->p) stays an assignment: what it may
+                # set is made unknown there. So is what a reference ($a = &$b) lets later writes change.
+                return ("assign", op, node, ("reference", value) if reference else value)
             elif self.peek().kind == "op" and self.peek().value in ("++", "--"):
                 self.next()
-                node = ("unknown", "increment is not evaluated")
+                node = _incremented(node)
             else:
                 return node
 
