@@ -6,11 +6,14 @@ engines. For each (old URL, new URL) pair (the site's ``home`` and ``siteurl``) 
 - the URL with either scheme (``https://old`` and ``http://old`` become the new URL, scheme included) and
   without one (``//old`` becomes ``//new``);
 - the same forms JSON-escaped (``https:\\/\\/old\\/path``), as block attributes and page builders store them;
+- the same forms URL-encoded (``https%3A%2F%2Fold%2Fpath``, upper or lower case hexadecimal), as share links,
+  redirect parameters and some page builders store them, by the local URL encoded the same way;
 - a value that is exactly the old host (multisite's ``wp_blogs.domain``, ``DOMAIN_CURRENT_SITE``) by the new host.
 
 A match counts only where the URL ends: ``https://example.com`` is not replaced inside
-``https://example.com.au``, ``https://example.community`` or ``https://example.com:8443``, and a path ends at a
-path boundary (``/blog`` not inside ``/blogroll``); the longest URL wins where two start at one place
+``https://example.com.au``, ``https://example.community`` or ``https://example.com:8443`` (nor its encoded form
+inside ``https%3A%2F%2Fexample.com%3A8443``), and a path ends at a path boundary (``/blog`` not inside
+``/blogroll``); the longest URL wins where two start at one place
 (``siteurl`` ``https://example.com/wp`` before ``home`` ``https://example.com``). PHP-serialized values are
 walked (:mod:`synco_wordpress.serialized`) and their string lengths recomputed, nested serialized strings
 included, whitespace around them kept; serialized data that does not parse (a wrong length, cut short by
@@ -22,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from synco_wordpress.serialized import (
     TooDeep,
@@ -34,10 +37,14 @@ from synco_wordpress.serialized import (
 
 log = logging.getLogger(__name__)
 
-#: The longest text before the host in a replaced form: ``https:\/\/``.
-_LONGEST_PREFIX = len(b"https:\\/\\/")
 #: What may not follow a replaced URL: more of a host name, a port, a longer path segment.
 _CONTINUES = rb"(?![A-Za-z0-9_~-]|[.:%][A-Za-z0-9])"
+#: The same for a URL-encoded form, where ``%2F`` (a path) or ``%3F`` (a query) ends the URL and ``%3A`` starts a
+#: port.
+_CONTINUES_ENCODED = rb"(?![A-Za-z0-9_~-]|\.[A-Za-z0-9]|%(?:3[Aa]|2[Ee]|25)[A-Za-z0-9])"
+#: What may not come before a form without a scheme: a scheme's colon (``https://``, ``ftp://``), the end of an
+#: escaped or encoded one (``https:\/\/``, ``https%3A%2F%2F``) or a word.
+_NO_SCHEME_BEFORE = rb"(?<![:\w\\])"
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -53,36 +60,77 @@ def host_of(url: str) -> str:
     return urlsplit(url.strip()).netloc
 
 
+def _url_encoded(before: str, after: str) -> list[tuple[bytes, bytes]]:
+    """(form, replacement): a URL and its replacement percent-encoded as ``rawurlencode()`` and
+    ``encodeURIComponent()`` encode them, in upper and in lower case hexadecimal."""
+    upper = (quote(before, safe="").encode(), quote(after, safe="").encode())
+    return [upper, (_lower_escapes(upper[0]), _lower_escapes(upper[1]))]
+
+
+def _lower_escapes(text: bytes) -> bytes:
+    return re.sub(rb"%[0-9A-F]{2}", lambda match: match.group(0).lower(), text)
+
+
+def _host_spellings(host: str) -> list[bytes]:
+    """A host as the forms hold it: as written, and URL-encoded (``example.com%3A8443``) where that differs."""
+    encoded = quote(host, safe="").encode()
+    return list(dict.fromkeys([host.encode(), encoded, _lower_escapes(encoded)]))
+
+
+def _alternatives(forms: dict[bytes, bytes], encoded: set[bytes]) -> re.Pattern[bytes] | None:
+    """One pattern for ``forms``, each with its own guards, the longest first: alternation takes the first that
+    matches, and a scheme-less form must not match inside a URL that has a scheme (the lookbehind) or another
+    scheme (ftp://)."""
+    alternatives = []
+    for form in sorted(forms, key=len, reverse=True):
+        guard = _NO_SCHEME_BEFORE if form.startswith((b"//", b"\\/", b"%2F", b"%2f")) else b""
+        end = _CONTINUES_ENCODED if form in encoded else _CONTINUES
+        alternatives.append(guard + re.escape(form) + end)
+    return re.compile(b"|".join(alternatives)) if alternatives else None
+
+
 class UrlReplacer:
     """Replaces the old URLs of ``pairs`` (old URL, new URL) in text, JSON and PHP-serialized values."""
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         pairs = list(pairs)
         self.mapping: dict[bytes, bytes] = {}
+        #: The URL-encoded forms among :attr:`mapping`'s (their URL ends by other rules).
+        self.encoded: set[bytes] = set()
         self.hosts: dict[bytes, bytes] = {}
         for old, new in pairs:
             _, old_rest = split_url(old)
             new_scheme, new_rest = split_url(new)
             new_url = f"{new_scheme}://{new_rest}"
-            forms = {f"https://{old_rest}": new_url, f"http://{old_rest}": new_url, f"//{old_rest}": f"//{new_rest}"}
-            for before, after in list(forms.items()):
-                forms[before.replace("/", "\\/")] = after.replace("/", "\\/")
-            for before, after in forms.items():
+            plain = {f"https://{old_rest}": new_url, f"http://{old_rest}": new_url, f"//{old_rest}": f"//{new_rest}"}
+            forms = {before.encode(): after.encode() for before, after in plain.items()}
+            for before, after in plain.items():
+                forms[before.replace("/", "\\/").encode()] = after.replace("/", "\\/").encode()
+            for before, after in plain.items():
+                for encoded_before, encoded_after in _url_encoded(before, after):
+                    forms[encoded_before] = encoded_after
+                    self.encoded.add(encoded_before)
+            for before_bytes, after_bytes in forms.items():
                 # The first pair for a form wins (siteurl and home may share one).
-                self.mapping.setdefault(before.encode(), after.encode())
+                self.mapping.setdefault(before_bytes, after_bytes)
             self.hosts.setdefault(host_of(old).encode(), host_of(new).encode())
         self.mapping = {k: v for k, v in self.mapping.items() if k != v}
         self.hosts = {k: v for k, v in self.hosts.items() if k != v}
-        # The longest form first: alternation takes the first that matches, and a scheme-less form must not
-        # match inside a URL that has a scheme (the lookbehind) or another scheme (ftp://).
-        alternatives = []
-        for form in sorted(self.mapping, key=len, reverse=True):
-            guard = rb"(?<![:\w\\])" if form.startswith((b"//", b"\\/")) else b""
-            alternatives.append(guard + re.escape(form))
-        self.pattern = re.compile(b"(?:" + b"|".join(alternatives) + b")" + _CONTINUES) if alternatives else None
-        #: What a value must contain to need this replacer: every form holds its host.
-        self.needles = tuple(dict.fromkeys(host_of(old).encode() for old, new in pairs
-                                           if old.rstrip("/") != new.rstrip("/")))
+        self.pattern = _alternatives(self.mapping, self.encoded)
+        #: What a value must contain to need this replacer: every form holds its host, as written or (a host with
+        #: a port) URL-encoded.
+        changed = [host_of(old) for old, new in pairs if old.rstrip("/") != new.rstrip("/")]
+        self.needles = tuple(dict.fromkeys(needle for host in changed for needle in _host_spellings(host)))
+        #: With one host: (bytes from a form's start to the host, the forms that have that many), the farthest
+        #: first, so that a match is looked for only where one can start and only among the forms that fit there.
+        self.at_offsets: list[tuple[int, re.Pattern[bytes]]] = []
+        if len(self.needles) == 1:
+            offsets: dict[int, dict[bytes, bytes]] = {}
+            for form, replacement in self.mapping.items():
+                if self.needles[0] in form:
+                    offsets.setdefault(form.find(self.needles[0]), {})[form] = replacement
+            self.at_offsets = [(offset, pattern) for offset in sorted(offsets, reverse=True)
+                               if (pattern := _alternatives(offsets[offset], self.encoded)) is not None]
         self._warned_deep = False
 
     def __bool__(self) -> bool:
@@ -106,8 +154,11 @@ class UrlReplacer:
             if found == -1:
                 break
             match = None
-            for start in range(max(done, found - _LONGEST_PREFIX), found + 1):
-                match = self.pattern.match(value, start)
+            for offset, pattern in self.at_offsets:
+                start = found - offset
+                if start < done:
+                    continue
+                match = pattern.match(value, start)
                 if match is not None and match.end() > found:
                     break
                 match = None

@@ -39,9 +39,32 @@ REPLACER = UrlReplacer([(OLD, NEW)])
     ("ftp://www.example.com/", "ftp://www.example.com/"),
     ("www.example.com", "example.test:8080"),
     ("mail@www.example.com", "mail@www.example.com"),
+    # URL-encoded (rawurlencode, encodeURIComponent; some encoders write lower case hexadecimal).
+    ("https%3A%2F%2Fwww.example.com%2Fa", "http%3A%2F%2Fexample.test%3A8080%2Fa"),
+    ("http%3a%2f%2fwww.example.com%2fa", "http%3a%2f%2fexample.test%3a8080%2fa"),
+    ("?u=https%3A%2F%2Fwww.example.com%3Fp%3D1&t=x", "?u=http%3A%2F%2Fexample.test%3A8080%3Fp%3D1&t=x"),
+    ("u=%2F%2Fwww.example.com%2Fa.png", "u=%2F%2Fexample.test%3A8080%2Fa.png"),
+    ("https%3A%2F%2Fwww.example.com", "http%3A%2F%2Fexample.test%3A8080"),
+    ("https%3A%2F%2Fwww.example.com.au%2F", "https%3A%2F%2Fwww.example.com.au%2F"),
+    ("https%3A%2F%2Fwww.example.community", "https%3A%2F%2Fwww.example.community"),
+    ("https%3A%2F%2Fwww.example.com%3A8443%2F", "https%3A%2F%2Fwww.example.com%3A8443%2F"),
+    ("ftp%3A%2F%2Fwww.example.com%2F", "ftp%3A%2F%2Fwww.example.com%2F"),
 ])
 def test_url_forms(text: str, expected: str) -> None:
     assert REPLACER(text.encode()).decode() == expected
+
+
+def test_url_encoded_forms_of_a_host_with_a_port_and_a_path() -> None:
+    """The host with its port is spelt differently once encoded (``%3A``): the value must still be looked at."""
+    replacer = UrlReplacer([("https://example.com:8443/blog", "http://localhost/")])
+    assert replacer(b"https%3A%2F%2Fexample.com%3A8443%2Fblog%2Fpost https%3A%2F%2Fexample.com%3A8443%2Fblogroll") \
+        == b"http%3A%2F%2Flocalhost%2Fpost https%3A%2F%2Fexample.com%3A8443%2Fblogroll"
+    assert any(needle in b"https%3A%2F%2Fexample.com%3A8443" for needle in replacer.needles)
+
+
+def test_url_encoded_url_inside_serialized_data_gets_its_length_recomputed() -> None:
+    value = b'a:1:{s:5:"share";s:38:"?u=https%3A%2F%2Fwww.example.com%2Fabc";}'
+    assert REPLACER(value) == b'a:1:{s:5:"share";s:41:"?u=http%3A%2F%2Fexample.test%3A8080%2Fabc";}'
 
 
 def test_longest_url_wins_and_paths_end_at_segments() -> None:

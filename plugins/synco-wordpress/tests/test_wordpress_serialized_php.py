@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -112,11 +113,13 @@ def _fragments(pairs: list[tuple[str, str]]) -> list[str]:
     site_rest = site.split("://", 1)[1]
     forms = [home, site, "http://" + rest, "https://" + rest, "//" + rest, "http://www." + bare, "https://" + bare,
              host, bare, "//" + site_rest, site_rest.split("/", 1)[0]]
-    forms += [form.replace("/", "\\/") for form in forms]
+    encoded = [quote(form, safe="") for form in forms]
+    forms += [form.replace("/", "\\/") for form in forms] + encoded + [form.lower() for form in encoded]
     return [
         *forms,
         "/", "/page?x=1&y=2", "/blogroll", "/wp-content/uploads/a.jpg", ".evil.org", "munity", ".", ":8443", ":",
-        "%2F", "%3A%2F%2F", "?", "#top", "\\/", '"', "'", "\\", ";", '";', '";s:1:"', "{", "}", "a:1:{", "s:3:\"",
+        "%2F", "%2f", "%3A%2F%2F", "%3A8443", "%3a8443", "%2Fblogroll", "%3Fp%3D1", "%2E", "%2Eau", "%25", "A",
+        "?", "#top", "\\/", '"', "'", "\\", ";", '";', '";s:1:"', "{", "}", "a:1:{", "s:3:\"",
         " ", "\n", "\t", "\x00", "é", "日本", "x", "mailto:", "src=", "ftp:", "<a href=\"", "\">",
     ]
 
