@@ -237,6 +237,30 @@ def test_plan_lists_steps_and_missing_data_is_an_error(plugin_manager: Any, regi
         plan_install(load_received(received), framework)
 
 
+@pytest.mark.parametrize(("ddev_folder", "is_ddev_project", "hint"), [
+    (".", None, True), ("..", None, True), (".", "true", False), (None, None, False)])
+def test_no_local_database_in_a_ddev_project_says_where_to_run_synco(
+        plugin_manager: Any, register_plugin: Any, project: Path, received: Path, monkeypatch: pytest.MonkeyPatch,
+        ddev_folder: str | None, is_ddev_project: str | None, hint: bool) -> None:
+    """On the laptop outside DDEV's containers, the site's settings load no database (DDEV's are included only
+    with IS_DDEV_PROJECT=true): the refusal says so and where to run synco, in one line."""
+    register_plugin(LocalApp(), "localapp")
+    from synco_core.detection import detect
+
+    framework = detect(project)
+    framework.database = None
+    if ddev_folder is not None:
+        (project / ddev_folder / ".ddev").mkdir()
+        (project / ddev_folder / ".ddev" / "config.yaml").write_text("name: shop\ntype: wordpress\n")
+    monkeypatch.delenv("IS_DDEV_PROJECT", raising=False)
+    if is_ddev_project:
+        monkeypatch.setenv("IS_DDEV_PROJECT", is_ddev_project)
+    with pytest.raises(ConfigError, match="no database configured to install into") as refused:
+        plan_install(load_received(received), framework)
+    assert ("ddev exec synco" in str(refused.value)) is hint
+    assert "\n" not in str(refused.value)
+
+
 def test_install_cli(plugin_manager: Any, register_plugin: Any, project: Path, received: Path) -> None:
     register_plugin(LocalApp(), "localapp")
     runner = CliRunner()

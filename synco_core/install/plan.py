@@ -11,6 +11,7 @@ from typing import Any
 
 from synco_core import hostilejson
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set
+from synco_core.ddev import outside_ddev_hint
 from synco_core.destinations import local_destination, local_file_sets
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
@@ -233,7 +234,8 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
                 raise ConfigError(f"the local {framework.name} project has no database {name!r} to install "
                                   f"{item.name} into (leave it out with --only)")
             if database is None:
-                raise ConfigError(f"the local {framework.name} project has no database configured to install into")
+                raise ConfigError(f"the local {framework.name} project has no database configured to install into"
+                                  + outside_ddev_hint(framework.project_dir, os.environ))
             steps.append(InstallStep("database", item.name, item, database.url(mask_password=True), item.size_bytes))
         elif item.kind in ("public", "private"):
             destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
