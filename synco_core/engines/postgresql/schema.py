@@ -8,6 +8,7 @@ publications. The module docstring of :mod:`.dumper` lists the sections in order
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Protocol
 
 import psycopg
@@ -68,7 +69,8 @@ class Schema:
         type_objects = register(types.objects)
         by_oid = {t.oid: t for t in all_tables}
         identity = {s.owned_by: s for s in sequences if s.identity and s.owned_by}
-        table_objects = register([self._table(t, by_oid, identity) for t in all_tables])
+        replayed, families = tables.replayed_families(q, all_tables, identity)
+        table_objects = register([self._table(t, by_oid, identity, replayed.get(t.oid)) for t in all_tables])
         domain_checks = [SchemaObject(("pg_constraint", oid), "domcheck", "CONSTRAINT",
                                       f"{q(check.name)} ON DOMAIN {check.domain}", check.statement(q))
                          for oid, check in types.checks.items()]
@@ -130,6 +132,10 @@ class Schema:
                     if c.default_oid is not None and not c.generated and registry.kept(("pg_attrdef", c.default_oid))]
         parts.update((("pg_attrdef", node[1]), node) for node in defaults)
         self.graph = ordering.read_graph(conn, parts)
+        # A family rebuilt column by column runs its statements in the order its tables were replayed in.
+        for family in families:
+            for before, after in itertools.pairwise(family):
+                self.graph.needs.setdefault(("table", after), set()).add(("table", before))
         self.shells = self.graph.use_shells(obj.key[1] for obj in type_objects
                                             if obj.key[1] in types.shell_candidates)
         # A type may wait for the views too (a composite type with an attribute of a view's row type), unless
@@ -238,10 +244,12 @@ class Schema:
         """The path a table's rows load under (see :meth:`_find_paths`), or None for the dump's empty one."""
         return self.operator_paths.get(("table", table.oid))
 
-    def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence]) -> SchemaObject:
+    def _table(self, table: Table, by_oid: dict[int, Table], identity: dict[tuple[int, int], Sequence],
+               replayed: str | None) -> SchemaObject:
         name = self.q.qualified(table.schema, table.name)
         keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
-        create = tables.in_tablespace(table.tablespace, tables.create_table(self.q, table, by_oid, identity))
+        statements = replayed if replayed is not None else tables.create_table(self.q, table, by_oid, identity)
+        create = tables.in_tablespace(table.tablespace, statements)
         return SchemaObject(("pg_class", table.oid), "table", keyword, name, create, table.owner, table.acl,
                             f"TABLE {name}")
 

@@ -7,8 +7,10 @@ access method, typed-table type and storage options, then :func:`table_settings`
 
 A partition is created with ``PARTITION OF`` when its columns are in its parent's order; one whose
 columns are in another order (it was created on its own and attached) is created with its own column
-list and attached, so it keeps that order. The same goes for a table that inherits (``INHERITS`` puts the
-parents' columns first): in another order, it is created on its own and made to inherit.
+list and attached, so it keeps that order. A table that inherits (``INHERITS`` puts the parents' columns
+first) in another order is rebuilt with its parents column by column (:func:`replayed_families`, from
+:mod:`.inheritance`), so that its inherited columns stay inherited; where that finds no way, it is created
+on its own and made to inherit, and its columns become its own.
 
 An object in a tablespace other than the database's default goes there when the loading server has a
 tablespace of that name, and to the default tablespace otherwise (:func:`in_tablespace`): a laptop
@@ -23,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from synco_core.engines.postgresql import inheritance
 from synco_core.engines.postgresql.catalog import USER_SCHEMA, Column, Quoter, Sequence, Table, fetch, literal
 from synco_core.engines.postgresql.objects import Key, Node, SchemaObject, options_clause
 
@@ -129,22 +132,65 @@ def create_table(q: Quoter, table: Table, by_oid: Mapping[int, Table],
     return statements + table_settings(q, table, name)
 
 
+def replayed_families(q: Quoter, tables: list[Table],
+                      identity: Mapping[tuple[int, int], Sequence]) -> tuple[dict[int, str], list[list[int]]]:
+    """The statements that create the tables of inheritance families :mod:`.inheritance` rebuilds column by
+    column, by table OID, and each family's tables in the order their statements must run."""
+    statements: dict[int, str] = {}
+    orders: list[list[int]] = []
+    for family in inheritance.families(tables):
+        plan = inheritance.replay(family)
+        if plan is None:
+            continue
+        by_oid = {t.oid: t for t in family}
+        for oid, steps in plan.groups.items():
+            text = ""
+            for step in steps:
+                name = q.qualified(step.table.schema, step.table.name)
+                if step.create:
+                    so_far = {o: inheritance.current(by_oid[o], count) for o, count in step.before.items()}
+                    text += create_table(q, inheritance.current(step.table, step.count), so_far, identity)
+                else:
+                    column = step.table.columns[step.count - 1]
+                    # Not ONLY: the column reaches the children, as it did when the parent gained it.
+                    text += (f"ALTER TABLE {name} ADD COLUMN "
+                             f"{_column(q, step.table, step.count, column, identity).strip()};\n"
+                             + column_settings(q, name, column))
+            statements[oid] = text
+        # Columns that reached a child from its parent: the child's own NOT NULL and settings.
+        last = next(reversed(plan.groups))
+        for table in family:
+            name = q.qualified(table.schema, table.name)
+            parents = [by_oid[p] for p in table.inherits]
+            for column in table.columns[plan.created_with[table.oid]:]:
+                if column.is_local:
+                    continue
+                if column.not_null and not any(c.name == column.name and c.not_null
+                                               for p in parents for c in p.columns):
+                    statements[last] += f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column.name)} SET NOT NULL;\n"
+                statements[last] += column_settings(q, name, column)
+        orders.append(list(plan.groups))
+    return statements, orders
+
+
+def column_settings(q: Quoter, name: str, column: Column) -> str:
+    """A column's statistics target, storage, compression and options."""
+    settings = []
+    if column.statistics is not None:
+        settings.append(f"SET STATISTICS {column.statistics}")
+    if column.storage is not None:
+        settings.append(f"SET STORAGE {column.storage}")
+    if column.compression is not None:
+        settings.append(f"SET COMPRESSION {column.compression}")
+    if column.options:
+        settings.append(f"SET ({', '.join(column.options)})")
+    return "".join(f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column.name)} {setting};\n" for setting in settings)
+
+
 def table_settings(q: Quoter, table: Table, name: str) -> str:
     """Per-column statistics targets, storage, compression and options, and the replica identity (not
     USING INDEX, which comes with the indexes)."""
-    statements = ""
-    for column in table.columns:
-        settings = []
-        if column.statistics is not None:
-            settings.append(f"SET STATISTICS {column.statistics}")
-        if column.storage is not None:
-            settings.append(f"SET STORAGE {column.storage}")
-        if column.compression is not None:
-            settings.append(f"SET COMPRESSION {column.compression}")
-        if column.options:
-            settings.append(f"SET ({', '.join(column.options)})")
-        for setting in settings:
-            statements += f"ALTER TABLE ONLY {name} ALTER COLUMN {q(column.name)} {setting};\n"
+    statements = "".join(column_settings(q, name, column) for column in table.columns)
     identity = {"f": "FULL", "n": "NOTHING"}.get(table.replica_identity)
     if identity is not None and table.kind != "f":
         statements += f"ALTER TABLE ONLY {name} REPLICA IDENTITY {identity};\n"
