@@ -342,6 +342,48 @@ def test_owners_of_everything_with_serial_and_identity_sequences(roles: Callable
     assert rows(missing, "SELECT count(*) FROM shop.orders") == [(2,)]
 
 
+def test_materialized_views_hold_what_their_owners_see(roles: Callable[[], str],
+                                                       postgres_database_factory: Callable[[], str],
+                                                       tmp_path: Path) -> None:
+    """With owners, a materialized view is filled as its owner (``REFRESH`` runs its query with the owner's
+    rights, as pg_dump's refresh after owners and privileges does), under its policies: rows its owner's
+    row security hides (``FORCE`` on its own table, or another owner's policies) stay out of the copy, and
+    an owner that reads through a grant can read by then."""
+    app, reader = roles(), roles()
+    source, target, with_psql = (postgres_database_factory() for _ in range(3))
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(f"""
+            GRANT CREATE ON SCHEMA public TO "{app}", "{reader}";
+            CREATE TABLE secrets (id integer, visible boolean);
+            INSERT INTO secrets SELECT n, n % 3 = 0 FROM generate_series(1, 10) n;
+            ALTER TABLE secrets OWNER TO "{app}";
+            ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE secrets FORCE ROW LEVEL SECURITY;
+            CREATE POLICY shown ON secrets USING (visible);
+            CREATE POLICY low ON secrets FOR SELECT TO "{reader}" USING (id < 3);
+            GRANT SELECT ON secrets TO "{reader}";
+            SET ROLE "{app}";
+            CREATE MATERIALIZED VIEW app_rows AS SELECT id FROM secrets;
+            CREATE MATERIALIZED VIEW app_count AS SELECT count(*) AS n FROM app_rows;
+            CREATE UNIQUE INDEX app_rows_id ON app_rows (id);
+            CREATE MATERIALIZED VIEW app_unfilled AS SELECT id FROM secrets WITH NO DATA;
+            SET ROLE "{reader}";
+            CREATE MATERIALIZED VIEW reader_rows AS SELECT id FROM secrets;
+            RESET ROLE;
+            CREATE MATERIALIZED VIEW all_rows AS SELECT id FROM secrets;""")
+    counts = "SELECT (SELECT count(*) FROM app_rows), (SELECT n FROM app_count), (SELECT count(*) FROM reader_rows), " \
+             "(SELECT count(*) FROM all_rows)"
+    assert rows(source, counts) == [(3, 3, 5, 10)]
+    data, result = dump(source, DumpOptions(owners=True))
+    install(target, data, result)
+    assert_same(source, target)
+    assert rows(target, counts) == [(3, 3, 5, 10)]
+    (tmp_path / "owners.sql").write_bytes(data)
+    loaded = psql_load(with_psql, tmp_path / "owners.sql")
+    assert loaded.returncode == 0, loaded.stderr
+    assert fingerprints(postgres_url_for(with_psql)) == fingerprints(postgres_url_for(source))
+
+
 def test_security_labels_load_where_their_provider_is_missing(postgres_database_factory: Callable[[], str]) -> None:
     """A label needs its provider (sepgsql) loaded; a laptop has none, and the dump must load anyway."""
     source, target = postgres_database_factory(), postgres_database_factory()

@@ -8,7 +8,8 @@ blocks (:mod:`.dataplan` for filters and sanitising), sequence positions and lar
 and indexes after the data (building an index once beats maintaining it row by row), foreign keys; views,
 materialized views and rules, and what needs a view (a view whose row type the rows need is created
 before them as a placeholder, :mod:`.earlyviews`); statistics objects, triggers (none fires while
-loading), row security, publications, comments, owners and privileges when asked, event triggers last.
+loading), row security, publications, comments, owners and privileges when asked (and then the
+materialized views' rows, as their owners), event triggers last.
 
 Objects of a kind the dump cannot carry make it stop before it writes anything, unless it is asked to
 leave them out (``DumpOptions.skip_unsupported``): see :mod:`.unsupported`.
@@ -327,6 +328,7 @@ class PostgresDumper:
         self._comments_and_labels(w, conn, exclude=frozenset({"pg_event_trigger"}))
         if self.options.owners:
             self._owners(w, conn)
+            schema.write_matview_rows(w)
         later = [r for r in config if r.oid in late_config]
         if later:
             w.section("Extension configuration naming objects made after the rows, or checked on every DDL")

@@ -62,6 +62,11 @@ class Schema:
         self.registry = registry
         self.tables = all_tables
         self.relations = relations
+        #: With owners, a populated materialized view is created empty and filled by :meth:`write_matview_rows`
+        #: once owners, privileges and row security are set, as its owner (``REFRESH`` runs its query with the
+        #: owner's rights): filled by the loading role, it would hold rows the owner's policies hide.
+        self.fill_as_owner = {r.oid for r in relations if r.kind == "m" and r.populated} if options.owners else set()
+        self.refreshes: list[str] = []
         self.warnings: list[str] = []
         register = registry.register
 
@@ -258,7 +263,7 @@ class Schema:
         options = f" WITH ({', '.join(relation.reloptions)})" if relation.reloptions else ""
         body = relation.definition.strip().rstrip(";")
         if relation.kind == "m":
-            create = self._matview(relation, relation.populated)
+            create = self._matview(relation, relation.populated and relation.oid not in self.fill_as_owner)
             keyword = "MATERIALIZED VIEW"
         else:
             create = f"CREATE VIEW {name}{options} AS\n{body};\n"
@@ -289,7 +294,8 @@ class Schema:
             if relation.kind == "m":
                 part = SchemaObject(view.key, earlyviews.EMPTY_MATVIEW, view.keyword, name,
                                     self._matview(relation, populated=False))
-                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" if relation.populated else ""
+                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" \
+                    if relation.populated and relation.oid not in self.fill_as_owner else ""
             else:
                 part = SchemaObject(view.key, earlyviews.PLACEHOLDER, view.keyword, name,
                                     f"CREATE VIEW {name} AS\n{selects.get(relation.oid, 'SELECT')};\n")
@@ -366,10 +372,23 @@ class Schema:
                 continue
             obj = by_node.get(node) or self.by_node[node]
             w.sql(obj.create)
+            if node[0] == "view" and node[1] in self.fill_as_owner:
+                self.refreshes.append(under_path(f"REFRESH MATERIALIZED VIEW {obj.name};\n",
+                                                 self.operator_paths.get(node)))
             for index in self.keys.view_indexes.get(node[1], []) if node[0] == "view" else []:
                 if self.registry.kept(index.key):
                     self.registry.register([index])
                     w.sql(index.create)
+
+
+    def write_matview_rows(self, w: Output) -> None:
+        """The rows of the materialized views :attr:`fill_as_owner` holds, in the order they were created
+        (one may read another). Row security is on for them, as it was where their owners filled them: off,
+        a query that policies apply to fails instead."""
+        if not self.refreshes:
+            return
+        w.section("Rows of materialized views, computed as their owners")
+        w.sql("SET row_security = on;\n" + "".join(self.refreshes) + "SET row_security = off;\n")
 
 
 def under_path(statement: str, path: str | None) -> str:
