@@ -68,14 +68,26 @@ class Table:
     unlogged: bool = False
     #: A typed table (``OF``): it takes no column of its own.
     typed: bool = False
-    #: No column may be added to it or dropped: it is typed, a column uses its row type, or tables inherit from
-    #: it (a column a parent gains after its child was made comes back as the child's own column, which
-    #: ``pg_dump --schema-only`` tells apart: docs/engines.md, the inheriting tables' row).
+    #: No column may be added to it or dropped: it is typed, or a column uses its row type.
     frozen: bool = False
+    #: The tables inheriting from it: a column it gains reaches them too, after their own columns.
+    children: list[Table] = field(default_factory=list)
 
     @property
     def qname(self) -> str:
         return f"{q(self.schema)}.{q(self.name)}"
+
+    @property
+    def changeable(self) -> bool:
+        """Whether a column may be added to it (and so to the tables inheriting from it) or dropped."""
+        return not (self.partitioned or self.frozen) and all(child.changeable for child in self.children)
+
+    def gained(self, column: str, column_type: Type) -> None:
+        """``column`` added to the table, and so to the tables inheriting from it."""
+        if all(name != column for name, _ in self.columns):
+            self.columns.append((column, column_type))
+        for child in self.children:
+            child.gained(column, column_type)
 
 
 @dataclass
@@ -430,8 +442,6 @@ def add_inheritance(b: Builder) -> None:
     names = {c for t in parents for c, _ in t.columns} | {t.key for t in parents if t.key}
     if len(names) != sum(len(t.columns) + (1 if t.key else 0) for t in parents):
         return  # a column name two parents share would have to be of one type
-    for parent in parents:
-        parent.frozen = True
     table = Table(b.schema(), b.name(), [c for t in parents for c in t.columns])
     own = b.name()
     table.columns.append((own, _TEXT))
@@ -441,7 +451,19 @@ def add_inheritance(b: Builder) -> None:
         column, column_type = b.draw(st.sampled_from(table.columns[:-1]))
         local = f"{q(column)} {column_type.sql}, {local}"
     b.run(f"CREATE TABLE {table.qname} ({local}) INHERITS ({', '.join(t.qname for t in parents)})")
+    for parent in parents:
+        parent.children.append(table)
     b.tables.append(table)
+    parent = b.draw(st.sampled_from(parents))
+    if b.maybe() and parent.changeable:
+        # The parent gains a column after its child was made: the child has it after its own columns, and
+        # inherited, or its own too where the child declared it first.
+        column, column_type = b.name(), b.draw(st.sampled_from(b.types))
+        if b.maybe():
+            b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {column_type.sql}")
+        b.run(f"ALTER TABLE {parent.qname} ADD COLUMN {q(column)} {column_type.sql}")
+        parent.gained(column, column_type)
+        table.gained(column, column_type)
 
 
 def add_foreign_key(b: Builder) -> None:
@@ -449,7 +471,7 @@ def add_foreign_key(b: Builder) -> None:
     if not keyed:
         return
     target = b.draw(st.sampled_from(keyed))
-    sources = [t for t in b.tables if not (t.partitioned or t.unlogged or t.frozen)]
+    sources = [t for t in b.tables if t.changeable and not t.unlogged]
     if not sources:
         return
     source = b.draw(st.sampled_from(sources))
@@ -587,7 +609,7 @@ def add_sequence(b: Builder) -> None:
           "CACHE 3")
     if b.maybe():
         b.run(f"SELECT setval({lit(name)}, {b.draw(st.integers(-32768, 32000))}, {b.choice(['true', 'false'])})")
-    plain = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    plain = [t for t in b.tables if t.changeable]
     if plain and b.maybe():
         table = b.draw(st.sampled_from(plain))
         column = b.name()
@@ -643,7 +665,7 @@ def add_cast(b: Builder) -> None:
 
 def add_late_column(b: Builder) -> None:
     """A column of the newest type added to the oldest table: the table's OID comes before its type's."""
-    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    tables = [t for t in b.tables if t.changeable]
     if not tables:
         return
     table = tables[0]
@@ -653,7 +675,7 @@ def add_late_column(b: Builder) -> None:
     if column_type.integer and b.int_functions and b.maybe():
         default = f" DEFAULT {b.choice(b.int_functions)}(1, 2)"
     b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {column_type.sql}{default}")
-    table.columns.append((column, column_type))
+    table.gained(column, column_type)
 
 
 def add_reading_function(b: Builder) -> None:
@@ -665,26 +687,26 @@ def add_reading_function(b: Builder) -> None:
     name = f"{q(b.schema())}.{q(b.name())}"
     b.run(f"CREATE FUNCTION {name}() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC "
           f"SELECT count(*) FROM {relation}; END")
-    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    tables = [t for t in b.tables if t.changeable]
     if tables:
         table = b.draw(st.sampled_from(tables))
         b.run(f"ALTER TABLE {table.qname} ADD CONSTRAINT {q(b.name())} CHECK ({name}() >= 0) NOT VALID")
         column = b.name()
         b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} bigint DEFAULT {name}()")
-        table.columns.append((column, _BIGINT))
+        table.gained(column, _BIGINT)
 
 
 def add_regclass_column(b: Builder) -> None:
     """A column of ``regclass`` values naming tables of the schema (loaded by name, with the copy's OIDs)."""
-    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    tables = [t for t in b.tables if t.changeable]
     if not tables:
         return
     table = b.draw(st.sampled_from(tables))
     names = [t.qname for t in b.tables]
     column = b.name()
     b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} regclass")
-    table.columns.append((column, Type("regclass", st.sampled_from(names).map(lambda n: f"{lit(n)}::regclass"),
-                                       sortable=False)))
+    table.gained(column, Type("regclass", st.sampled_from(names).map(lambda n: f"{lit(n)}::regclass"),
+                              sortable=False))
 
 
 def add_partition_extras(b: Builder) -> None:
@@ -714,7 +736,7 @@ def add_partition_extras(b: Builder) -> None:
 
 def add_options(b: Builder) -> None:
     """Options PostgreSQL 14 and 15 added, and rarer ones: what a hand-made catalogue reader forgets."""
-    tables = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    tables = [t for t in b.tables if t.changeable]
     if not tables:
         return
     table = b.draw(st.sampled_from(tables))
@@ -817,7 +839,7 @@ def add_default_privileges(b: Builder) -> None:
 def add_row_type_column(b: Builder) -> None:
     """A column typed as another table's row: the table must come before the column, whatever their OIDs."""
     tables = [t for t in b.tables if not t.partitioned]
-    targets = [t for t in b.tables if not (t.partitioned or t.frozen)]
+    targets = [t for t in b.tables if t.changeable]
     if not tables or not targets:
         return
     row_of = b.draw(st.sampled_from(tables))
@@ -828,8 +850,8 @@ def add_row_type_column(b: Builder) -> None:
     row_of.frozen = True
     column = b.name()
     b.run(f"ALTER TABLE {table.qname} ADD COLUMN {q(column)} {row_of.qname}")
-    table.columns.append((column, Type(row_of.qname, st.just(f"NULL::{row_of.qname}")
-                                       | st.just(f"(SELECT x FROM {row_of.qname} x LIMIT 1)"), sortable=False)))
+    table.gained(column, Type(row_of.qname, st.just(f"NULL::{row_of.qname}")
+                              | st.just(f"(SELECT x FROM {row_of.qname} x LIMIT 1)"), sortable=False))
 
 
 def add_identity_elsewhere(b: Builder) -> None:
