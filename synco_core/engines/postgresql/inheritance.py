@@ -30,8 +30,8 @@ class Step:
     table: Table
     create: bool
     count: int
-    #: How many columns each table of the family has before the step.
-    before: dict[int, int]
+    #: How many columns each parent of a table being created has then.
+    parents: dict[int, int]
 
 
 @dataclass
@@ -167,20 +167,22 @@ def replay(family: list[Table]) -> Replay | None:
             return False
         return column.is_local and receives(table, column.name)
 
-    while len(have) < len(family) or any(have[t.oid] < len(t.columns) for t in family):
+    waiting = list(family)
+    while waiting or any(have[t.oid] < len(t.columns) for t in family):
         # A table is created as soon as its parents have the columns it starts with, before any column is
         # added that it would get too.
-        chosen = next((t for t in family if creatable(t) is not None), None) or next(
+        chosen = next((t for t in waiting if creatable(t) is not None), None) or next(
             (t for t in family if addable(t)), None)
         if chosen is None:
             return None
         if chosen.oid not in have:
             count = creatable(chosen)
             assert count is not None
-            steps.append(Step(chosen, True, count, dict(have)))
+            waiting.remove(chosen)
+            steps.append(Step(chosen, True, count, {p: have[p] for p in chosen.inherits}))
             have[chosen.oid] = count
         else:
-            steps.append(Step(chosen, False, have[chosen.oid] + 1, dict(have)))
+            steps.append(Step(chosen, False, have[chosen.oid] + 1, {}))
             have[chosen.oid] += 1
             add(chosen, chosen.columns[have[chosen.oid] - 1].name)
     result = Replay()

@@ -148,7 +148,7 @@ def replayed_families(q: Quoter, tables: list[Table],
             for step in steps:
                 name = q.qualified(step.table.schema, step.table.name)
                 if step.create:
-                    so_far = {o: inheritance.current(by_oid[o], count) for o, count in step.before.items()}
+                    so_far = {o: inheritance.current(by_oid[o], count) for o, count in step.parents.items()}
                     text += create_table(q, inheritance.current(step.table, step.count), so_far, identity)
                 else:
                     column = step.table.columns[step.count - 1]
