@@ -348,7 +348,8 @@ def test_materialized_views_hold_what_their_owners_see(roles: Callable[[], str],
     """With owners, a materialized view is filled as its owner (``REFRESH`` runs its query with the owner's
     rights, as pg_dump's refresh after owners and privileges does), under its policies: rows its owner's
     row security hides (``FORCE`` on its own table, or another owner's policies) stay out of the copy, and
-    an owner that reads through a grant can read by then."""
+    an owner that reads through a grant can read by then. One a check reads when it is made is filled then
+    too."""
     app, reader = roles(), roles()
     source, target, with_psql = (postgres_database_factory() for _ in range(3))
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
@@ -370,7 +371,11 @@ def test_materialized_views_hold_what_their_owners_see(roles: Callable[[], str],
             SET ROLE "{reader}";
             CREATE MATERIALIZED VIEW reader_rows AS SELECT id FROM secrets;
             RESET ROLE;
-            CREATE MATERIALIZED VIEW all_rows AS SELECT id FROM secrets;""")
+            CREATE MATERIALIZED VIEW all_rows AS SELECT id FROM secrets;
+            CREATE FUNCTION app_total() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC
+                SELECT count(*) FROM app_rows; END;
+            CREATE TABLE limited (x integer CONSTRAINT within CHECK (x <= app_total()));
+            INSERT INTO limited VALUES (2);""")
     counts = "SELECT (SELECT count(*) FROM app_rows), (SELECT n FROM app_count), (SELECT count(*) FROM reader_rows), " \
              "(SELECT count(*) FROM all_rows)"
     assert rows(source, counts) == [(3, 3, 5, 10)]

@@ -67,6 +67,8 @@ class Schema:
         #: owner's rights): filled by the loading role, it would hold rows the owner's policies hide.
         self.fill_as_owner = {r.oid for r in relations if r.kind == "m" and r.populated} if options.owners else set()
         self.refreshes: list[str] = []
+        #: Of those, the ones filled when they are created too (what is made before the end reads them).
+        self.filled_early: set[int] = set()
         self.warnings: list[str] = []
         register = registry.register
 
@@ -154,6 +156,12 @@ class Schema:
         key_nodes = [node for node, _ in self.keys.keys]
         waiting = self.graph.late(movable + key_nodes)
         self.late_keys = {node: statement for node, statement in self.keys.keys if node in waiting}
+        # A check or index that calls a function reading a materialized view reads its rows when it is made:
+        # that view is filled when it is created too, and again as its owner at the end.
+        for oid in self._views_read_by(list(self.late_keys)) & self.fill_as_owner:
+            view = registry.objects[("pg_class", oid)]
+            view.create = self._matview(next(r for r in relations if r.oid == oid), populated=True)
+            self.filled_early.add(oid)
         placeholders = earlyviews.read_placeholders(conn, q)
         roots = [node for node in movable if node not in self.late]
         self.early = earlyviews.plan(self.graph, roots + [obj.node for obj in table_objects] + defaults, self.late,
@@ -294,13 +302,23 @@ class Schema:
             if relation.kind == "m":
                 part = SchemaObject(view.key, earlyviews.EMPTY_MATVIEW, view.keyword, name,
                                     self._matview(relation, populated=False))
-                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" \
-                    if relation.populated and relation.oid not in self.fill_as_owner else ""
+                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" if relation.populated and (
+                    relation.oid not in self.fill_as_owner or relation.oid in self.filled_early) else ""
             else:
                 part = SchemaObject(view.key, earlyviews.PLACEHOLDER, view.keyword, name,
                                     f"CREATE VIEW {name} AS\n{selects.get(relation.oid, 'SELECT')};\n")
                 view.create = "CREATE OR REPLACE VIEW " + view.create.removeprefix("CREATE VIEW ")
             self.by_node[part.node] = part
+
+    def _views_read_by(self, nodes: list[Node]) -> set[int]:
+        """The views and materialized views ``nodes`` need, directly or through what they need."""
+        seen: set[Node] = set()
+        while nodes:
+            node = nodes.pop()
+            if node not in seen:
+                seen.add(node)
+                nodes.extend(self.graph.needs.get(node, ()))
+        return {oid for kind, oid in seen if kind == "view"}
 
     def _describe(self, node: Node) -> str:
         """An object in messages; a view's early part is named as the view."""
