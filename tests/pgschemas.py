@@ -160,6 +160,8 @@ class Builder:
         self.refresh: list[str] = []
         #: Relations no query may read: unpopulated materialized views and the views over them.
         self.unreadable: set[str] = set()
+        #: Materialized views and the views over them, which no write goes through.
+        self.not_updatable: set[str] = set()
         self.roles: list[str] = []
         self.comment_targets: list[str] = []
         #: Names of the objects the dump must refuse (one of them named in its one line).
@@ -501,6 +503,7 @@ def add_view(b: Builder) -> None:
         if relation in b.unreadable:
             data = "WITH NO DATA"  # it could not be filled
         b.run(f"CREATE MATERIALIZED VIEW {name} AS SELECT {select} FROM {relation} {data}")
+        b.not_updatable.add(name)
         if data == "WITH NO DATA":
             b.unreadable.add(name)
         if data == "WITH DATA":
@@ -511,7 +514,11 @@ def add_view(b: Builder) -> None:
     else:
         if relation in b.unreadable:
             b.unreadable.add(name)
-        check = " WITH CASCADED CHECK OPTION" if b.draw(st.integers(0, 3)) == 0 and chosen else ""
+        if relation in b.not_updatable:
+            b.not_updatable.add(name)
+        # CHECK OPTION needs a view that writes through to a table, not to a materialized view.
+        check = " WITH CASCADED CHECK OPTION" if b.draw(st.integers(0, 3)) == 0 and chosen \
+            and name not in b.not_updatable else ""
         b.run(f"CREATE VIEW {name} AS SELECT {select} FROM {relation}{check}")
         b.comment("VIEW", name)
         if chosen and b.maybe():
