@@ -248,12 +248,8 @@ def deletes_in(info: PublicFilesInfo, delete: bool) -> bool:
     Not when serve left some of the set's files out (a folder it could not list, a link leading out of the
     set): their local copies would look gone from the server and be removed. rsync, likewise, deletes
     nothing after an I/O error on the sending side.
-
-    Nor when the set lists no file at all: a share not mounted on the server, or a folder emptied by
-    mistake, looks just like that, and ``--delete`` (which ``--install`` implies) took the laptop's whole copy
-    with it (unison, likewise, asks before propagating the emptying of a whole replica).
     """
-    return delete and not info.left_out_count and info.file_count != 0
+    return delete and not info.left_out_count
 
 
 def receive_public_files(

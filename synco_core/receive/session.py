@@ -688,12 +688,7 @@ LEFT_OUT_NOTED = 1000
 
 
 def _left_out_by_serve(file_set: WireFileSet, delete: bool) -> int:
-    """How many files or folders serve left out of ``file_set`` (0 when none, or not counted), said once;
-    also says when ``--delete`` spares a public set the server lists empty (:func:`deletes_in`)."""
-    if delete and file_set.public is not None and file_set.public.file_count == 0:
-        log.warning("%s: the server lists no file in this set (a share not mounted there, or a folder emptied by "
-                    "mistake, look the same); --delete removes nothing from it: remove the local copy by hand if "
-                    "the set is empty for good", file_set.name)
+    """How many files or folders serve left out of ``file_set`` (0 when none, or not counted), said once."""
     count = file_set.left_out_count
     if count:
         kept = "; --delete removes nothing from this set, as their local copies would look gone" \
