@@ -430,7 +430,7 @@ def _shut_out_writers(target: Path, held: contextlib.ExitStack) -> contextlib.Ex
         raise
     except sqlite3.DatabaseError as exc:
         # Damaged beyond reading its write-ahead log: nothing is replaced.
-        raise DatabaseError(f"cannot replace {target}: the database there cannot be read ({exc}); "
+        raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
                             "nothing was changed") from exc
 
 
