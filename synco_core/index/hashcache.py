@@ -360,7 +360,7 @@ class _OldRecords:
             return None
         raw = data[at:end]
         content = data[stop:end]
-        if hashlib.blake2b(memoryview(raw)[_CHECK.size:stop - at], digest_size=_CHECK.size).digest() != check or \
+        if _check(memoryview(raw)[_CHECK.size:stop - at]) != check or \
                 hashlib.sha256(content).digest() != digest:
             return None
         self.previous = path

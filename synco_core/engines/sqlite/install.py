@@ -422,15 +422,17 @@ def _keep(target: Path, previous: Path, keeping: Path, descriptors: contextlib.E
     os.replace(keeping, previous)
 
 
-def _shut_out_writers(target: Path, held: contextlib.ExitStack) -> contextlib.ExitStack:
-    """Hold the target's write lock until ``held`` closes (:mod:`.writelock`); the stack of its descriptors."""
+def _shut_out_writers(target: Path, held: contextlib.ExitStack, doing: str = "install into") -> contextlib.ExitStack:
+    """Hold the target's write lock until ``held`` closes (:mod:`.writelock`); the stack of its descriptors.
+
+    ``doing``: what cannot be done, for the one line (``install into``, ``roll back``)."""
     try:
         return held.enter_context(writers_shut_out(target, LOCK_WAIT_SECONDS))
     except DatabaseError:
         raise
     except sqlite3.DatabaseError as exc:
         # Damaged beyond reading its write-ahead log: nothing is replaced.
-        raise DatabaseError(f"cannot install into {target}: the database there cannot be read ({exc}); "
+        raise DatabaseError(f"cannot {doing} {target}: the database there cannot be read ({exc}); "
                             "nothing was changed") from exc
 
 
@@ -599,7 +601,7 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
         open_elsewhere = _open_elsewhere(target)
         with contextlib.ExitStack() as held:
             if target.exists():
-                _shut_out_writers(target, held)
+                _shut_out_writers(target, held, doing="roll back")
                 with contextlib.suppress(FileNotFoundError):
                     side.unlink()
                 os.link(target, side)
