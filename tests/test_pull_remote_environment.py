@@ -100,6 +100,46 @@ def test_pull_under_the_accounts_resource_limits(tmp_path: Path, project: Projec
     assert list(Path(env["TMPDIR"]).iterdir()) == []
 
 
+#: A python of a host under ``ulimit -t 0``, whose kernel kills each process at its first clock tick: most are
+#: killed before they print, one now and then gets its version out.
+_TICK_KILLED_PYTHON = """#!/bin/sh
+case "$*" in *"print("*) [ -n "$LUCKY" ] && exec {python} "$@";; esac
+kill -9 $$
+"""
+
+
+@pytest.mark.parametrize("how", ["installed", "upload"])
+@pytest.mark.parametrize("lucky", ["version-printed", "cut-killed"])
+def test_pull_whose_python_is_killed_at_its_first_tick_names_the_kill(tmp_path: Path, project: Project, how: str,
+                                                                      lucky: str) -> None:
+    """Under the docker shim, a container whose pythons die as under ``ulimit -t 0`` on a loaded host.
+
+    In CI (the cpu-hard case above) the laptop said "cannot run python3: it printed nothing" (the subshell that
+    cut the text to one line was killed too) or could have said "python3 >= 3.10 missing (found 3.11)" (the
+    version check was killed, the python asked for its version was not).
+    """
+    bin_dir = tmp_path / "container-bin"
+    bin_dir.mkdir()
+    (bin_dir / "sh").symlink_to("/bin/sh")
+    python = bin_dir / "python3"
+    python.write_text(_TICK_KILLED_PYTHON.format(python=shutil.which("python3") or "/usr/bin/python3"))
+    cut = bin_dir / "cut"
+    cut.write_text("#!/bin/sh\nkill -9 $$\n")
+    for tool in (python, cut):
+        tool.chmod(0o755)
+    container_env: dict[str, str | None] = {"LUCKY": "1" if lucky == "version-printed" else None}
+    env = remote_environment(tmp_path, SYNCO_SHIM_CONTAINER_PATH=str(bin_dir),
+                             SYNCO_SHIM_CONTAINER_ENV=json.dumps(container_env))
+    env.pop("SYNCO_REMOTE_PYTHON", None)
+    if how == "upload":
+        env["SYNCO_REMOTE_SYNCO"] = "upload"
+    result = run_synco(["pull", f"docker://web{project.root}", "--target", "out"], env, tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "cannot run python3 on docker://web" in last and "killed (SIGKILL: " in last, last
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 #: Run by the remote synco's channel process only: spends CPU time until its soft limit (1 s) ends it.
 SPENDER = """\
 import resource, sys, threading

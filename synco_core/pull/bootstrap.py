@@ -192,13 +192,21 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         # its whole path configuration first: its "Fatal Python error" line is the one that says why, and the
         # PYTHONHOME that caused it is named, since nothing else on the laptop would show it. A python killed by a
         # signal (a CPU time limit) is said by its status: what was captured is at most the shell's "Killed".
-        f"{python} -c {new_enough} 2>/dev/null || {{ h=; s=0; v=\"$({python} -c {version} 2>/dev/null)\" || "
+        # The version check's own status says so first: under `ulimit -t 0` the kernel kills every process at
+        # its first clock tick, so a second python may print its version after all ("python3 >= 3.10 missing,
+        # found 3.11"), and the subshells that tidy the text may be killed too, leaving it empty ("it printed
+        # nothing"). The first line is therefore cut by parameter expansion with a literal newline, and cut's
+        # output replaces the text only when cut ran to the end.
+        f"{python} -c {new_enough} 2>/dev/null || {{ s=$?; h=; if [ \"$s\" -gt 128 ]; then "
+        "v=\"killed by signal $((s - 128))\"; else s=0; "
+        f"v=\"$({python} -c {version} 2>/dev/null)\" || "
         f"{{ v=\"$({python} -c {version} 2>&1)\" || s=$?; [ \"$s\" -le 128 ] || "
         "v=\"killed by signal $((s - 128))\"; case \"$v\" in *'Fatal Python error: '*) "
         "v=\"Fatal Python error: ${v#*'Fatal Python error: '}\";; esac; "
-        "[ -z \"${PYTHONHOME:-}\" ] || h=\" (PYTHONHOME=$PYTHONHOME is set there)\"; }; "
-        "nl=\"$(printf '\\n_')\"; v=\"${v%%\"${nl%_}\"*}\"; "
-        "if command -v cut >/dev/null 2>&1; then v=\"$(printf '%s\\n' \"$v\" | cut -c1-300)\"; fi; "
+        "[ -z \"${PYTHONHOME:-}\" ] || h=\" (PYTHONHOME=$PYTHONHOME is set there)\"; }; fi; "
+        "v=\"${v%%\"\n\"*}\"; "
+        "if command -v cut >/dev/null 2>&1; then w=\"$(printf '%s\\n' \"$v\" | cut -c1-300)\" && "
+        "[ -n \"$w\" ] && v=\"$w\"; fi; "
         "launch old-python \"$v$h\"; exit 0; }",
         f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
