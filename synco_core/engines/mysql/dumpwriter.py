@@ -18,7 +18,7 @@ from synco_core import dumpprogress
 from synco_core.engines.mysql import literals
 from synco_core.engines.mysql.connect import quote_name
 from synco_core.engines.mysql.splitter import SIZE_HINT
-from synco_core.handoff import until_ended
+from synco_core.handoff import end, until_ended
 from synco_core.values import TableManifest
 
 #: Rows are committed in transactions of about this many bytes when loading: much faster than one
@@ -94,7 +94,7 @@ class Writer:
         """Write what is left and wait for the thread; re-raise its error unless already failing."""
         if self.error is None:
             self._hand_over()
-        self.ended.set()
+        end(self.queue, self.ended)
         self.thread.join()
         if raise_error and self.error is not None:
             raise self.error

@@ -20,7 +20,7 @@ from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.gate import check_session
 from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
 from synco_core.errors import DatabaseError
-from synco_core.handoff import until_ended
+from synco_core.handoff import end, until_ended
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class InsertWorker(threading.Thread):
         if self.finished:
             return
         self.finished = True
-        self.ended.set()
+        end(self.inbox, self.ended)
         self.join()
         try:
             self.conn.close()

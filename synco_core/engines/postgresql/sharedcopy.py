@@ -25,7 +25,7 @@ from psycopg import pq
 from synco_core.engines.postgresql import rawtext
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.errors import DatabaseError
-from synco_core.handoff import until_ended
+from synco_core.handoff import end, until_ended
 
 #: A block is shared once this much of it has gone to the first connection: small tables are not worth
 #: a second COPY, and most tables of a dump are small.
@@ -128,7 +128,7 @@ class SharedCopy:
 
     def _close(self, abort: bytes | None) -> None:
         self._abort = abort
-        self._ending.set()
+        end(self._pieces, self._ending)
         self._thread.join()
 
     def _send(self) -> None:
