@@ -47,6 +47,7 @@ from synco_core.engines.guard import check_target, refuse_derived_name
 from synco_core.engines.postgresql import inplace, rights
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
+from synco_core.engines.postgresql.ending import MAY_END, SessionEnder
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.engines.postgresql.sourcedatabase import Locale, carried, split_header, with_head
@@ -340,25 +341,16 @@ def _set_source_settings(admin: psycopg.Connection[Any], target: str, scratch: s
                     target, ", ".join(left + refused))
 
 
-#: The sessions the connected role may end (PostgreSQL's own rule): its own roles', and with
-#: pg_signal_backend any but a superuser's. Asking to end another one fails the whole statement ("must be a
-#: superuser to terminate superuser process"), which failed the install after the whole load when a
-#: superuser's psql or GUI session was open on the target.
-_MAY_END = ("(pg_catalog.pg_has_role(s.usesysid, 'MEMBER') OR (pg_catalog.pg_has_role('pg_signal_backend', "
-            "'MEMBER') AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = s.usesysid), "
-            "true)))")
-
-
-def _terminate(admin: psycopg.Connection[Any], name: str) -> None:
+def _terminate(admin: psycopg.Connection[Any], names: list[str]) -> None:
     admin.execute("SELECT pg_catalog.pg_terminate_backend(s.pid, 5000) FROM pg_catalog.pg_stat_activity s "
-                  f"WHERE s.datname = %s AND s.pid <> pg_catalog.pg_backend_pid() AND {_MAY_END}", (name,))
+                  f"WHERE s.datname = ANY(%s) AND s.pid <> pg_catalog.pg_backend_pid() AND {MAY_END}", (names,))
 
 
 def sessions_not_ended(admin: psycopg.Connection[Any], names: list[str]) -> str | None:
     """The other sessions on ``names`` the role may not end, in words with what would let it; None if none."""
     rows = admin.execute(
         "SELECT s.usename, count(*) FROM pg_catalog.pg_stat_activity s WHERE s.datname = ANY(%s) "
-        f"AND s.pid <> pg_catalog.pg_backend_pid() AND s.usesysid IS NOT NULL AND NOT {_MAY_END} "
+        f"AND s.pid <> pg_catalog.pg_backend_pid() AND s.usesysid IS NOT NULL AND NOT {MAY_END} "
         "GROUP BY s.usename ORDER BY s.usename", (names,)).fetchall()
     if not rows:
         return None
@@ -395,33 +387,44 @@ def _recover(admin: psycopg.Connection[Any], database: DatabaseConfig) -> str | 
     return f"an interrupted install had not changed PostgreSQL database {database.name!r} yet: it is as it was"
 
 
-def _rename_chain(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], busy: list[str],
-                  step: str) -> None:
-    """Rename databases in one transaction after ending the sessions on ``busy``; retry while apps reconnect."""
-    for attempt in range(10):
-        for name in busy:
-            _terminate(admin, name)
-        try:
-            with admin.transaction():
-                for old, new in renames:
-                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
-                                                                                   sql.Identifier(new)))
-                    crashpoints.reached(f"{step}:renaming")
-            return
-        except pg_errors.ObjectInUse:
-            # Sessions this role may not end leave only by themselves: each try waits 5 s for them (the
-            # server's own wait), so a few tries are enough.
-            if attempt >= 2 and sessions_not_ended(admin, busy) is not None:
-                break
-            # An application reconnected between the termination and the rename; try again shortly.
-            time.sleep(0.2 * (attempt + 1))
+def _rename_chain(database: DatabaseConfig, admin: psycopg.Connection[Any], renames: list[tuple[str, str]],
+                  busy: list[str], step: str) -> None:
+    """Rename databases in one transaction, ending the other sessions on ``busy`` while the renames wait for
+    them (:mod:`.ending`), so that a program reconnecting at once cannot keep the target busy."""
+    oids = [oid for (oid,) in admin.execute("SELECT oid FROM pg_catalog.pg_database WHERE datname = ANY(%s)",
+                                            (busy,)).fetchall()]
+    ender_failure: str | None = None
+    for attempt in range(5):
+        with SessionEnder(lambda: _admin(database), oids) as ender:
+            if not ender.running:
+                # Without a second connection, as before: the sessions are ended just before the renames,
+                # and one that reconnects at once wins.
+                _terminate(admin, busy)
+            try:
+                with admin.transaction():
+                    for old, new in renames:
+                        admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
+                                                                                       sql.Identifier(new)))
+                        crashpoints.reached(f"{step}:renaming")
+                    # Before the commit: from then on the renamed-in database's sessions are the application's
+                    # new ones, to be left alone. Until then the renames' locks keep every new one out.
+                    ender.stop()
+                return
+            except pg_errors.ObjectInUse:
+                ender_failure = ender.failure
+                # Sessions this role may not end leave only by themselves: each try waits 5 s for them (the
+                # server's own wait), so a few tries are enough.
+                if attempt >= 1 and sessions_not_ended(admin, busy) is not None:
+                    break
+                time.sleep(0.2 * (attempt + 1))
     unended = sessions_not_ended(admin, busy)
     if unended is not None:
         raise DatabaseError(f"could not rename database {renames[0][0]!r}: {unended}")
+    why = f" (a second connection to end them failed: {ender_failure})" if ender_failure else ""
     raise DatabaseError(f"could not rename database {renames[0][0]!r}: other sessions keep connecting to it as soon "
-                        f"as they are ended ({_sessions(admin, busy)}): a program that reconnects at once (a worker's "
-                        "retry loop, a connection pool, the application's server); stop it and run again; the "
-                        "database is as it was")
+                        f"as they are ended ({_sessions(admin, busy)}){why}: a program that reconnects at once (a "
+                        "worker's retry loop, a connection pool, the application's server); stop it and run again; "
+                        "the database is as it was")
 
 
 def _sessions(admin: psycopg.Connection[Any], names: list[str]) -> str:
@@ -522,7 +525,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
                 crashpoints.reached("postgresql:install:previous-dropped")
                 renames.append((database.name, previous))
             renames.append((scratch, database.name))
-            _rename_chain(admin, renames, [database.name, scratch], "postgresql:install")
+            _rename_chain(database, admin, renames, [database.name, scratch], "postgresql:install")
             crashpoints.reached("postgresql:install:renamed")
         except BaseException as exc:
             _drop_scratch(database, admin, scratch)
@@ -695,7 +698,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                 renames = [(database.name, swap), (previous, database.name), (swap, previous)]
             else:
                 renames = [(previous, database.name)]
-            _rename_chain(admin, renames, [database.name, previous], "postgresql:rollback")
+            _rename_chain(database, admin, renames, [database.name, previous], "postgresql:rollback")
             crashpoints.reached("postgresql:rollback:renamed")
             if options.discard_replaced:
                 _drop(admin, previous)
