@@ -326,3 +326,29 @@ def test_a_kill_during_the_swap_leaves_the_application_on_the_old_database(datab
     result = rollback_with_engine(parse_database_url(databases.url(target)), InstallOptions(yes=True))
     assert result.note is not None and "had not changed" in result.note
     assert database_names(target) == [target]
+
+
+@pytest.mark.parametrize(("allowed", "limit"), [(False, 3), (False, -1), (True, 3), (True, 0)])
+def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: Databases, allowed: bool,
+                                                                    limit: int) -> None:
+    """A database its owner closed (ALLOW_CONNECTIONS false) was opened by every install (the new database
+    under its name allowed connections), and its rollback then failed after the swap was committed (counting
+    the tables connects to it); a CONNECTION LIMIT was kept."""
+    source, target = databases.create("new"), databases.create("old")
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f'ALTER DATABASE "{target}" ALLOW_CONNECTIONS {str(allowed).lower()} CONNECTION LIMIT {limit}')
+    finally:
+        admin.close()
+    dump = dump_of(databases.url(source))
+    install(databases.url(target), dump)
+    assert settings(target) == settings(target + "__synco_prev") == (allowed, limit)
+    result = rollback_with_engine(parse_database_url(databases.url(target)), InstallOptions(yes=True))
+    assert result.backup == target + "__synco_prev"
+    assert settings(target) == settings(target + "__synco_prev") == (allowed, limit)
+    admin = postgres_admin_connection()
+    try:
+        admin.execute(f'ALTER DATABASE "{target}" ALLOW_CONNECTIONS true')
+    finally:
+        admin.close()
+    assert value_in(databases.url(target)) == "old"

@@ -279,11 +279,11 @@ def _carry_properties(admin: psycopg.Connection[Any], target: str, scratch: str)
     """
     row = admin.execute("""
         SELECT d.oid, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.shobj_description(d.oid, 'pg_database'),
-               pg_catalog.pg_has_role(d.datdba, 'MEMBER'), d.datconnlimit, d.datacl IS NOT NULL
+               pg_catalog.pg_has_role(d.datdba, 'MEMBER'), d.datconnlimit, d.datacl IS NOT NULL, d.datallowconn
         FROM pg_catalog.pg_database d WHERE d.datname = %s""", (target,)).fetchone()
     if row is None:
         return
-    oid, owner, comment, can_own, limit, granted = row
+    oid, owner, comment, can_own, limit, granted, allowed = row
     scratch_id = sql.Identifier(scratch)
     if can_own:
         admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(scratch_id, sql.Identifier(owner)))
@@ -299,6 +299,10 @@ def _carry_properties(admin: psycopg.Connection[Any], target: str, scratch: str)
         for setting in settings or []:
             name, _, value = str(setting).partition("=")
             _set(admin, scratch, role, name, value)
+    if not allowed:
+        # Its owner closed it on purpose (ALTER DATABASE ... ALLOW_CONNECTIONS false): the database under its
+        # name stays closed. Last, as nothing connects to the scratch database after it.
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(scratch_id))
 
 
 def _carry_grants(admin: psycopg.Connection[Any], oid: int, scratch: sql.Identifier) -> None:
@@ -716,12 +720,18 @@ def _count_tables(admin: psycopg.Connection[Any], database: DatabaseConfig) -> i
     """The tables of the target database (0 when it does not exist)."""
     if not _exists(admin, database.name):
         return 0
-    conn = connect(database, settings=False)
+    # The rollback is committed when this runs: a database its owner closed (ALLOW_CONNECTIONS false) or whose
+    # CONNECTION LIMIT the reconnecting application filled at once must not make it look failed.
     try:
-        row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                           "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                           "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                           "AND n.nspname NOT LIKE 'pg\\_%'").fetchone()
-    finally:
-        conn.close()
+        conn = connect(database, settings=False)
+        try:
+            row = conn.execute("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                               "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                               "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                               "AND n.nspname NOT LIKE 'pg\\_%'").fetchone()
+        finally:
+            conn.close()
+    except (DatabaseError, psycopg.Error) as exc:
+        log.warning("PostgreSQL database %r: its tables could not be counted (%s)", database.name, one_line(exc))
+        return 0
     return int(row[0]) if row else 0
