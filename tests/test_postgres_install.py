@@ -63,6 +63,7 @@ def test_install_is_atomic_and_rolls_back(postgres_database_factory: Callable[[]
     result = install_with_engine(database, io.BytesIO(data), InstallOptions(
         manifest=manifest, confirm=lambda question: questions.append(question) is None))
     assert target in questions[0] and "127.0.0.1" in questions[0]
+    assert "The sessions connected to it are ended at the swap." in questions[0]
     assert result.backup == f"{target}__synco_prev" and result.rows == 15607
     assert idle.closed or idle.broken or _is_dead(idle)
     assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))

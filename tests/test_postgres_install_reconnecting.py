@@ -80,13 +80,11 @@ def databases() -> Iterator[Databases]:
     drop_postgres_databases(made.created)
 
 
-@pytest.fixture
-def owner_role(databases: Databases) -> Iterator[str]:
-    """A laptop user's role: it owns the database and may create databases, and is no superuser."""
+def _role(databases: Databases, rights: str) -> Iterator[str]:
     role = unique_name(PREFIX + "_role")
     admin = postgres_admin_connection()
     try:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB NOSUPERUSER')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER {rights}')
     finally:
         admin.close()
     databases.role = role
@@ -98,6 +96,19 @@ def owner_role(databases: Databases) -> Iterator[str]:
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         admin.close()
+
+
+@pytest.fixture
+def owner_role(databases: Databases) -> Iterator[str]:
+    """A laptop user's role: it owns the database and may create databases, and is no superuser."""
+    yield from _role(databases, "CREATEDB")
+
+
+@pytest.fixture
+def application_role(databases: Databases) -> Iterator[str]:
+    """The application's own role of DDEV or Sail: it owns the database and may not create databases, so
+    the install replaces the content inside it."""
+    yield from _role(databases, "NOCREATEDB")
 
 
 class ReconnectingClient:
@@ -352,3 +363,19 @@ def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: D
     finally:
         admin.close()
     assert value_in(databases.url(target)) == "old"
+
+
+def test_in_place_install_succeeds_while_the_application_reconnects_at_once(databases: Databases,
+                                                                            application_role: str) -> None:
+    """Installed in place, the drops wait for the application's locks: its sessions were ended once before
+    the transaction, and a program back at once, reading in a transaction it keeps open, held the drops for
+    30 s and failed the install. Now they are ended while the drops wait, as at a swap's renames."""
+    source, target = databases.create("new"), databases.create("old")
+    dump = dump_of(databases.url(source))
+    with ReconnectingClient(databases.url(target), "transaction") as pooled, \
+            ReconnectingClient(databases.url(target), "queries") as client:
+        install(databases.url(target), dump)
+        assert client.wait_for(lambda: client.values[-1] == "new"), client.errors[-3:]
+        assert pooled.wait_for(lambda: pooled.values[-1] == "new"), pooled.errors[-3:]
+    assert value_in(databases.url(target)) == "new"
+    assert settings(target) == (True, -1) and database_names(target) == [target]

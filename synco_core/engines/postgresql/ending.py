@@ -50,12 +50,13 @@ MAY_END = ("(pg_catalog.pg_has_role(s.usesysid, 'MEMBER') OR (pg_catalog.pg_has_
 #: Ends the other sessions on the databases of the given oids (by oid: within the rename transaction the
 #: names change, and the sessions to end are those on these databases, whatever they are called).
 _END = ("SELECT count(pg_catalog.pg_terminate_backend(s.pid, 5000)) FROM pg_catalog.pg_stat_activity s "
-        f"WHERE s.datid = ANY(%s) AND s.pid <> pg_catalog.pg_backend_pid() AND {MAY_END}")
+        f"WHERE s.datid = ANY(%s) AND s.pid <> pg_catalog.pg_backend_pid() AND s.pid <> ALL(%s) AND {MAY_END}")
 
 
-def end_sessions(conn: psycopg.Connection[Any], oids: list[int]) -> int:
-    """End the other sessions on the databases ``oids`` the role may end, waiting for each to exit; how many."""
-    row = conn.execute(_END, (oids,)).fetchone()
+def end_sessions(conn: psycopg.Connection[Any], oids: list[int], spared: list[int] | None = None) -> int:
+    """End the other sessions on the databases ``oids`` the role may end, but those of the pids ``spared``
+    (the installer's own), waiting for each to exit; how many."""
+    row = conn.execute(_END, (oids, spared or [])).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -66,9 +67,11 @@ class SessionEnder:
     and before the commit, so that no session of the renamed-in database is ended once it has its name.
     """
 
-    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], oids: list[int]) -> None:
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], oids: list[int],
+                 spared: list[int] | None = None) -> None:
         self._connect = connect
         self._oids = oids
+        self._spared = spared or []
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -98,7 +101,7 @@ class SessionEnder:
         assert self._conn is not None
         try:
             while True:
-                self.ended += end_sessions(self._conn, self._oids)
+                self.ended += end_sessions(self._conn, self._oids, self._spared)
                 if self._stopped.wait(INTERVAL_SECONDS):
                     return
         except psycopg.Error as exc:

@@ -47,7 +47,7 @@ from synco_core.engines.guard import check_target, refuse_derived_name
 from synco_core.engines.postgresql import inplace, rights
 from synco_core.engines.postgresql.catalog import manifest_key
 from synco_core.engines.postgresql.connection import connect, one_line, where
-from synco_core.engines.postgresql.ending import MAY_END, SessionEnder
+from synco_core.engines.postgresql.ending import MAY_END, SessionEnder, end_sessions
 from synco_core.engines.postgresql.loader import LoadStats, load_script
 from synco_core.engines.postgresql.sharedcopy import SecondConnection
 from synco_core.engines.postgresql.sourcedatabase import Locale, carried, split_header, with_head
@@ -70,9 +70,10 @@ LOCK_WAIT_SECONDS = 30
 
 
 #: What the confirmation adds, by how the install replaces the database.
-_KEPT_NOTE = {rights.SWAP: "The current database is kept for 'synco db rollback'.",
+_KEPT_NOTE = {rights.SWAP: "The current database is kept for 'synco db rollback'. The sessions connected to it "
+                            "are ended at the swap.",
               rights.IN_PLACE: "Its content is replaced inside it (the role may not create databases): no copy is "
-                               "kept for 'synco db rollback'."}
+                               "kept for 'synco db rollback'. The sessions connected to it are ended."}
 
 
 def guard(database: DatabaseConfig, options: InstallOptions, action: str, mode: str = rights.SWAP) -> None:
@@ -565,13 +566,15 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
                         "again with ENCODING '%s', or ALTER ROLE %s CREATEDB)", database.name, own,
                         "a byte" if source == "SQL_ASCII" else "a character", source, source, role)
         conn.execute("SET maintenance_work_mem = '256MB'")
-        # The other sessions of this role would hold the locks the drops wait for; those of other roles
-        # are waited for (ending them takes pg_signal_backend).
-        conn.execute("SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM pg_catalog.pg_stat_activity "
-                     "WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
-                     "AND pg_catalog.pg_has_role(usesysid, 'MEMBER')")
+        oid = conn.execute("SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()"
+                           ).fetchone()
+        # The other sessions would hold the locks the drops wait for: those this role may end are ended,
+        # once before and again and again while the drops wait (a program reconnecting at once would take
+        # its locks again in between, :mod:`.ending`); those of others are waited for.
+        end_sessions(conn, [oid[0]] if oid else [])
         conn.execute("BEGIN")
-        inplace.clear(conn, database.name)
+        with SessionEnder(lambda: connect(database), [oid[0]] if oid else [], [conn.info.backend_pid]):
+            inplace.clear(conn, database.name)
         # One connection only: a second one would not see the tables this transaction creates.
         stats = load_script(conn.pgconn, dump, None, options.rewriter)
         note = stats.foreign_owners.warning(database.user or "the loading role") if stats.foreign_owners else None
