@@ -339,6 +339,33 @@ def test_a_kill_during_the_swap_leaves_the_application_on_the_old_database(datab
     assert database_names(target) == [target]
 
 
+@pytest.mark.parametrize("point", ["postgresql:rollback:renaming#1", "postgresql:rollback:renaming#2",
+                                   "postgresql:rollback:renaming#3"])
+def test_a_kill_during_the_rollback_leaves_the_application_on_the_installed_database(databases: Databases,
+                                                                                      point: str) -> None:
+    source, target = databases.create("new"), databases.create("old")
+    install(databases.url(target), dump_of(databases.url(source)))
+    script = ("import sys\n"
+              "from synco_core.dburl import parse_database_url\n"
+              "from synco_core.engines.dispatch import rollback_with_engine\n"
+              "from synco_core.values import InstallOptions\n"
+              "rollback_with_engine(parse_database_url(sys.argv[1]), InstallOptions(yes=True))\n")
+    env = dict(os.environ, **{crashpoints.ENVIRONMENT_VARIABLE: point})
+    with ReconnectingClient(databases.url(target), "transaction") as client:
+        proc = subprocess.run([sys.executable, "-c", script, databases.url(target)], env=env,
+                              capture_output=True, timeout=180, check=False)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+        seen = len(client.values)
+        assert client.wait_for(lambda: len(client.values) > seen + 10), client.errors[-3:]
+        assert set(client.values) == {"new"}
+        # The next rollback, under the same client, completes.
+        rollback_with_engine(parse_database_url(databases.url(target)), InstallOptions(yes=True))
+        assert client.wait_for(lambda: client.values[-1] == "old"), client.errors[-3:]
+    assert value_in(databases.url(target + "__synco_prev")) == "new"
+    assert settings(target) == settings(target + "__synco_prev") == (True, -1)
+    assert database_names(target) == [target, target + "__synco_prev"]
+
+
 @pytest.mark.parametrize(("allowed", "limit"), [(False, 3), (False, -1), (True, 3), (True, 0)])
 def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: Databases, allowed: bool,
                                                                     limit: int) -> None:
