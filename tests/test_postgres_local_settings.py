@@ -37,7 +37,7 @@ CREATE TABLE users (id int PRIMARY KEY, name text, created timestamptz, born dat
                     span interval, price money, f float8, r real, b bytea, tags text[]);
 INSERT INTO users VALUES
  (1, 'Ana', '2024-03-31 01:30:00+00', '2020-02-29', '2024-10-27 01:30:00', '1 year 2 mons 3 days 04:05:06.789',
-  1234.56, 0.1, 0.1, '\\x00ff', '{a,"b c"}'),
+  1234.56, 0.1, 0.1, '\\x00ff', '{a,"b c",NULL,"NULL"}'),
  (2, {text}, '1900-01-01 00:00:00+00', '0001-01-01 BC', 'infinity', '-1 day', -5, 'NaN', '1e-30', NULL, NULL),
  (3, 'Ünïcode', '2000-02-29 23:59:59.999999+05:30', '5874897-12-31', '4713-01-01 BC', '1 mon -1 days', 0,
   1.7976931348623157e308, 3.4028235e38, '', '{}');
@@ -114,7 +114,8 @@ def test_a_database_in_the_clusters_own_encoding_gets_the_same_text(
 #: What managed databases and hand-edited postgresql.conf files set, all at once.
 SETTINGS = ("statement_timeout=10ms", "lock_timeout=10ms", "idle_in_transaction_session_timeout=10ms",
             "TimeZone=Pacific/Chatham", "DateStyle=SQL,DMY", "IntervalStyle=iso_8601", "extra_float_digits=0",
-            "search_path=nowhere", "default_transaction_isolation=serializable", "max_locks_per_transaction=10")
+            "search_path=nowhere", "default_transaction_isolation=serializable", "max_locks_per_transaction=10",
+            "array_nulls=off")
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +139,9 @@ def test_the_clusters_settings_change_nothing(
         configured_cluster: DatabaseConfig, production: Callable[[str], tuple[bytes, list[tuple[Any, ...]]]]) -> None:
     """Small timeouts stopped the install's own connection (creating the scratch database takes longer than
     10 ms); a money locale other than the source's refused its values ('$1,234.56' is no German money): the
-    dump now writes money in the C locale and says so. Instants, dates, intervals, floats, money, bytes and
-    text are production's, through the same settings the other way round (the copy dumped again is the
+    dump now writes money in the C locale and says so; ``array_nulls = off`` read an array's NULL element as
+    the text 'NULL' (the checksum, over the text sent, agreed): every session now sets it on. Instants, dates,
+    intervals, floats, money, bytes, arrays and text are production's, through the same settings the other way round (the copy dumped again is the
     same dump)."""
     data, rows = production("Zoë ☃ 日本")
     assert postgresql_admin(configured_cluster, "SELECT 1234.56::money")[0][0].startswith("1.234,56")

@@ -23,6 +23,9 @@ from synco_core.values import DatabaseConfig
 #: ``-2562047788:00:54.775808``, which PostgreSQL cannot read back (the install failed, as pg_dump's restore
 #: does); ISO 8601 writes each of an interval's months, days and microseconds, and every value reads back
 #: exactly under any IntervalStyle, so dumps written before load as they did.
+#: ``array_nulls`` is the one setting of how values are *read* that a script does not set for itself (pg_dump's
+#: neither): a cluster, database or role with it off reads an array's unquoted ``NULL`` element as the text
+#: 'NULL', and COPY loaded ``{a,NULL}`` as ``{a,"NULL"}`` (the checksum, taken over the text sent, agreed).
 SESSION_SETTINGS = (
     "SET client_encoding = 'UTF8'",
     "SET DateStyle = 'ISO, YMD'",
@@ -31,6 +34,7 @@ SESSION_SETTINGS = (
     "SET extra_float_digits = 3",
     "SET bytea_output = 'hex'",
     "SET standard_conforming_strings = on",
+    "SET array_nulls = on",
     "SET statement_timeout = 0",
     "SET lock_timeout = 0",
     "SET idle_in_transaction_session_timeout = 0",
