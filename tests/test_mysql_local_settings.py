@@ -307,3 +307,54 @@ def test_definitions_moved_between_databases_follow_the_servers_name_folding(cas
             assert b"Laptop" in after.create
         else:
             assert after.create == before.create
+
+
+#: Stored generated columns whose values depend on the digits a division keeps (``div_precision_increment``).
+DIVIDED = b"""
+CREATE TABLE shares (id INT PRIMARY KEY, amount DECIMAL(10,2), parts INT,
+                     share DECIMAL(30,20) AS (amount / parts) STORED, ratio DOUBLE AS (parts / 7) PERSISTENT,
+                     label VARCHAR(60) AS (CONCAT(amount / parts, ' each')) STORED);
+INSERT INTO shares (id, amount, parts) VALUES (1, 2.50, 3), (2, 10, 7), (3, 1, 1), (4, NULL, 3), (5, -7.77, 9);
+"""
+
+
+@pytest.mark.parametrize("digits", ["0", "8", "30"])
+def test_stored_generated_columns_keep_productions_division_digits(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str], digits: str) -> None:
+    """The load computes stored generated columns again, and a division keeps as many digits as the session's
+    div_precision_increment says: a laptop configured with 8 stored 0.83333333333333333300 where production
+    holds 0.83333333300000000000, and the verification, which never sees a column the dump does not carry,
+    agreed. The dump now carries the source's setting for the load's session (its workers' too)."""
+    source = mysql_database_factory()
+    load_with_client(source, DIVIDED)
+    data = _dumped(source)
+    with mariadb_globals(laptop, div_precision_increment=digits):
+        _install(target, data)
+    assert _laptop_rows(target, ["shares"]) == _production_rows(source, ["shares"])
+
+
+def test_the_servers_session_limits_are_lifted(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
+    """A server's ``sql_select_limit`` cut every SELECT of the install (its listing of the loaded tables found
+    one: "table 'orders' is missing after loading"), and ``max_statement_time`` stopped its statements
+    ("Query execution was interrupted", naming no setting). Every session synco opens lifts both: the install,
+    a second one and the rollback go through, and the copy dumped on such a server is the same dump."""
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE)
+    data = _dumped(source)
+    tables = ["Users", "orders", "AuditLog", "UserOrders", "Recent"]
+    with mariadb_globals(laptop, sql_select_limit="1", max_statement_time="0.001"):
+        _install(target, data)
+        _install(target, data)
+        rollback(target, InstallOptions(yes=True))
+        again = io.BytesIO()
+        dump(target, again, DumpOptions())
+    assert _laptop_rows(target, tables) == _production_rows(source, tables)
+    # In lower case: this server stores `AuditLog` as `auditlog` (the rows are compared above).
+    assert _body(again.getvalue()).lower() == _body(data).lower()
+
+
+def _body(data: bytes) -> bytes:
+    """A dump without its header comments (the server, database and time differ)."""
+    return b"\n".join(line for line in data.splitlines() if not line.startswith(b"--"))
+

@@ -95,6 +95,14 @@ def _encrypted(connection: Any) -> bool:
     return bool(value)
 
 
+#: Limits a server's configuration may put on every session, lifted for synco's own: ``sql_select_limit``
+#: cut every SELECT (the install's listing of the tables it loaded found one, and refused "table 'w' is
+#: missing after loading"), and MariaDB's ``max_statement_time`` (what managed servers set to stop runaway
+#: queries) stopped the install's statements and the dump's long reads alike, in words naming no setting.
+#: ``/*M!`` keeps MySQL, which has no such setting, from reading it.
+SESSION_LIMITS = "SET SESSION sql_select_limit = 18446744073709551615 /*M!100108 , max_statement_time = 0 */"
+
+
 def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: bool = False,
             raw: bool = False) -> Any:
     """Open a connection (autocommit on, utf8mb4) or raise a one-line :class:`DatabaseError`.
@@ -113,6 +121,7 @@ def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: 
         "cursorclass": pymysql.cursors.SSCursor if unbuffered else pymysql.cursors.Cursor,
         # The loader sends statements up to the server's limit; the client must accept as much.
         "max_allowed_packet": 1024 * 1024 * 1024,
+        "init_command": SESSION_LIMITS,
     }
     if database.socket:
         kwargs["unix_socket"] = database.socket

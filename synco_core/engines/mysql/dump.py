@@ -94,6 +94,10 @@ SIZE_HINT = SPLITTER_SIZE_HINT
 # literally; where it is off (the default before MariaDB 10.10) `timestamp NOT NULL` would gain DEFAULT
 # current_timestamp() ON UPDATE current_timestamp() (the first one) or DEFAULT '0000-00-00 00:00:00', and
 # later UPDATEs would rewrite it. MariaDB only (``M!``): MySQL 8 before 8.0.18 restricts setting it.
+# DIV_PRECISION_INCREMENT (written in by :func:`header`, the source's): the load computes every STORED
+# generated column again, and the digits of a division (``a / b`` into a DECIMAL(30,20)) are this setting's;
+# a laptop server configured with 8 stored 0.833333333333333333 where production holds 0.833333333, and no
+# verification sees a column the dump does not carry.
 HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
 /*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;
@@ -105,6 +109,7 @@ HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 /*M!100108 SET @OLD_EXPLICIT_DEFAULTS=@@EXPLICIT_DEFAULTS_FOR_TIMESTAMP, EXPLICIT_DEFAULTS_FOR_TIMESTAMP=1 */;
+/*!50006 SET @OLD_DIV_PRECISION_INCREMENT=@@DIV_PRECISION_INCREMENT, DIV_PRECISION_INCREMENT=%d */;
 /*!40101 SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT */;
 
 """
@@ -119,8 +124,14 @@ FOOTER = b"""/*!40101 SET AUTOCOMMIT=@OLD_AUTOCOMMIT */;
 /*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;
 /*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;
 /*M!100108 SET EXPLICIT_DEFAULTS_FOR_TIMESTAMP=@OLD_EXPLICIT_DEFAULTS */;
+/*!50006 SET DIV_PRECISION_INCREMENT=@OLD_DIV_PRECISION_INCREMENT */;
 
 """
+
+def header(div_precision_increment: int) -> bytes:
+    """The session settings at the head of a dump, with the source's ``div_precision_increment``."""
+    return HEADER % div_precision_increment
+
 
 #: Loading history rows needs this session setting (MariaDB 10.11+). Written plainly rather than as a
 #: versioned comment: an older server must fail on it rather than load history rows as current ones.
@@ -319,8 +330,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                begin: Callable[[list[str], list[str]], list[Any]], reading: list[str]) -> DumpResult:
     """The dump itself; ``reading`` holds the table it is at, for an error to name."""
     with conn.cursor() as cur:
-        cur.execute("SELECT VERSION(), @@max_allowed_packet")
-        version_raw, max_packet = cur.fetchone()
+        cur.execute("SELECT VERSION(), @@max_allowed_packet, @@div_precision_increment")
+        version_raw, max_packet, div_precision = cur.fetchone()
     version = schema.text(version_raw)
     statement_bytes = max(MIN_STATEMENT_BYTES, min(STATEMENT_BYTES, int(max_packet) - 64 * 1024))
     # A page of the chunked dump may grow to this before it counts as too big (and is fetched again).
@@ -432,7 +443,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                  + version.encode() + b"\n" + DATABASE_PREFIX + _in_comment(db) + b"\n" + DEFAULTS_PREFIX
                  # The name exactly (a line break or a leading space cannot stand in a comment line).
                  + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n\n")
-    writer.write(HEADER)
+    writer.write(header(int(div_precision)))
     manifest: dict[str, TableManifest] = {}
     sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE" and name not in skipped.tables]
     tables = [name for name, kind in all_tables.items()
