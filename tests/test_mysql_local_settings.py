@@ -358,3 +358,22 @@ def _body(data: bytes) -> bytes:
     """A dump without its header comments (the server, database and time differ)."""
     return b"\n".join(line for line in data.splitlines() if not line.startswith(b"--"))
 
+
+def test_sessions_that_start_read_only_are_named_before_the_download(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
+    """A server whose sessions start read-only (``tx_read_only``) still lets the scratch database be created
+    and dropped: receive's check passed, and the install failed on the first row after the download ("Cannot
+    execute statement in a READ ONLY transaction"). The check, the install and the rollback now refuse in one
+    line naming the setting, the target untouched."""
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE)
+    data = _dumped(source)
+    _install(target, data)
+    refusal = r"^the server starts every session read-only \(tx_read_only=ON\), so no install can write: turn it off"
+    with mariadb_globals(laptop, tx_read_only="1"):
+        for attempt in (lambda: check_install_target(target), lambda: _install(target, data),
+                        lambda: rollback(target, InstallOptions(yes=True))):
+            with pytest.raises(DatabaseError, match=refusal):
+                attempt()
+    assert mariadb_admin(target, f"SHOW DATABASES LIKE '{target.name}%'") == [(target.name,)]
+    assert check_install_target(target)

@@ -176,6 +176,7 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)
+        swap.require_read_write(admin)
         names = swap.Names.on_server(admin, database.name, where(database))
         # The checksums are computed over formatted values: TIMESTAMPs must be formatted in UTC, as dumped.
         swap.execute(admin, "SET SESSION time_zone='+00:00'")
@@ -318,6 +319,7 @@ def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)
+        swap.require_read_write(admin)
         names = swap.Names.on_server(admin, database.name, where(database))
         swap.lock(admin, names.target)
         recovered = swap.recover(admin, names)
@@ -337,6 +339,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     admin = connect(database, use_database=False)
     try:
         swap.plain_session(admin)
+        swap.require_read_write(admin)
         names = swap.Names.on_server(admin, database.name, where(database))
         swap.lock(admin, names.target)
         recovered = swap.recover(admin, names)

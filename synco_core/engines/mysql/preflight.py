@@ -37,6 +37,7 @@ def check(database: DatabaseConfig) -> bool:
     conn = connect(database, use_database=False)
     try:
         swap.plain_session(conn)
+        swap.require_read_write(conn)
         names = Names.on_server(conn, database.name, where(database))
         scratch = names.scratch
         if not _exists(conn, scratch):

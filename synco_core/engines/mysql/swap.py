@@ -242,6 +242,21 @@ def lock(conn: Any, target: str) -> None:
                          "try again when it is done")
 
 
+def require_read_write(conn: Any) -> None:
+    """Refuse a server whose sessions start read-only (``tx_read_only``, MySQL 8's ``transaction_read_only``):
+    every statement that writes failed, in the check before the download and in the install, in the server's
+    words naming no setting ("Cannot execute statement in a READ ONLY transaction"). The setting is the
+    server's owner's choice, as ``read_only`` is, so it is named rather than overridden. Called first, before
+    anything is written (a journal recovered included)."""
+    for name, value in schema.query(conn, "SHOW SESSION VARIABLES WHERE Variable_name IN "
+                                          "('tx_read_only', 'transaction_read_only')"):
+        if schema.text(value).upper() in ("ON", "1"):
+            setting = schema.text(name)
+            raise DatabaseError(f"the server starts every session read-only ({setting}=ON), so no install can "
+                                f"write: turn it off on this server (SET GLOBAL {setting}=0, and in its "
+                                "configuration) and install again")
+
+
 def require_replaceable(conn: Any, db: str, user: str, *, sides: tuple[str, ...] = ()) -> None:
     """Refuse, before anything changes, a swap of ``db`` this user could not finish nor undo.
 
