@@ -141,8 +141,8 @@ def test_the_clusters_settings_change_nothing(
     10 ms); a money locale other than the source's refused its values ('$1,234.56' is no German money): the
     dump now writes money in the C locale and says so; ``array_nulls = off`` read an array's NULL element as
     the text 'NULL' (the checksum, over the text sent, agreed): every session now sets it on. Instants, dates,
-    intervals, floats, money, bytes, arrays and text are production's, through the same settings the other way round (the copy dumped again is the
-    same dump)."""
+    intervals, floats, money, bytes, arrays and text are production's, through the same settings the other way
+    round (the copy dumped again is the same dump)."""
     data, rows = production("Zoë ☃ 日本")
     assert postgresql_admin(configured_cluster, "SELECT 1234.56::money")[0][0].startswith("1.234,56")
     laptop = dataclasses.replace(configured_cluster, name=unique_name("laptop"))
