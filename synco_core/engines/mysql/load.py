@@ -41,6 +41,7 @@ import pymysql
 
 from synco_core import hostilejson
 from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
     DATABASE_PREFIX,
@@ -541,6 +542,8 @@ class Loader:
                     barrier(workers)
                     self._query(number, sql)
                 else:
+                    if exc.args[0] in _KEY_TOO_LONG and _CREATE_TABLE.match(sql):
+                        self._refuse_row_format(number, sql, exc)
                     raise statement_error(number, sql, exc) from exc
             if _SESSION_CHANGE.search(sql):
                 self._observe(number)
@@ -673,7 +676,26 @@ class Loader:
                     _CREATE_TABLE.match(sql)):
                 self._create_wide(number, sql)
                 return
+            if not isinstance(sql, StreamedStatement) and exc.args[0] in _KEY_TOO_LONG and _CREATE_TABLE.match(sql):
+                self._refuse_row_format(number, sql, exc)
             raise statement_error(number, sql, exc) from exc
+
+    def _refuse_row_format(self, number: int, sql: Statement, exc: pymysql.err.MySQLError) -> None:
+        """A key production holds that this server refuses as too long: where that is the server's default row
+        format (``innodb_default_row_format`` COMPACT or REDUNDANT, an old configuration's, which limit an
+        index to 767 bytes: a unique ``VARCHAR(255)`` in utf8mb4 is 1020), say so; the server's own words name
+        only the 767 bytes."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT LOWER(@@GLOBAL.innodb_default_row_format)")
+            row = cur.fetchone()
+        row_format = (row[0].decode() if isinstance(row[0], bytes) else str(row[0])) if row else ""
+        if row_format in ("compact", "redundant"):
+            raise DatabaseError(f"statement {number} of the dump failed: this server creates InnoDB tables "
+                                f"{row_format.upper()} (innodb_default_row_format={row_format}), whose keys are "
+                                "limited to 767 bytes, and the dump's table has a longer one: set it to dynamic "
+                                "on this server (SET GLOBAL innodb_default_row_format=dynamic, and in its "
+                                f"configuration) and install again; {describe(exc)}; statement: {preview(sql)}"
+                                ) from exc
 
     def _create_wide(self, number: int, sql: Statement) -> None:
         """Create a table wider than InnoDB allows a new one to be: columns added with ``ALGORITHM=INSTANT``
@@ -755,6 +777,8 @@ _SELECT = re.compile(rb"\bSELECT\b", re.IGNORECASE)
 _ROLLBACK = re.compile(rb"^(?:/\*!\d*\s*)?ROLLBACK(?:\s+WORK)?\s*(?:;|\*/|\Z|AND\b|RELEASE\b|NO\b)", re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
+#: ER_TOO_LONG_KEY and ER_INDEX_COLUMN_TOO_LONG: "Specified key was too long", "Index column size too large".
+_KEY_TOO_LONG = (1071, 1709)
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
 _CREATE_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\b", re.IGNORECASE)
 #: Statements that may leave the session otherwise: only SET changes a session variable (``/*!40101SET``,
