@@ -336,14 +336,17 @@ def test_stored_generated_columns_keep_productions_division_digits(
 def test_the_servers_session_limits_are_lifted(
         laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str]) -> None:
     """A server's ``sql_select_limit`` cut every SELECT of the install (its listing of the loaded tables found
-    one: "table 'orders' is missing after loading"), and ``max_statement_time`` stopped its statements
-    ("Query execution was interrupted", naming no setting). Every session synco opens lifts both: the install,
-    a second one and the rollback go through, and the copy dumped on such a server is the same dump."""
+    one: "table 'orders' is missing after loading"); ``max_statement_time`` stopped its statements ("Query
+    execution was interrupted"), ``sql_safe_updates`` the swap's emptying of its journal and ``max_join_size``
+    its reading of the catalogue, each in words naming no setting. Every session synco opens lifts them all:
+    the install, a second one and the rollback go through, and the copy dumped on such a server is the same
+    dump."""
     source = mysql_database_factory()
     load_with_client(source, MIXED_CASE)
     data = _dumped(source)
     tables = ["Users", "orders", "AuditLog", "UserOrders", "Recent"]
-    with mariadb_globals(laptop, sql_select_limit="1", max_statement_time="0.001"):
+    with mariadb_globals(laptop, sql_select_limit="1", max_statement_time="0.001", sql_safe_updates="1",
+                         max_join_size="10"):
         _install(target, data)
         _install(target, data)
         rollback(target, InstallOptions(yes=True))
