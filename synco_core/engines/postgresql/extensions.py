@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import Quoter, fetch, manifest_key
+from synco_core.engines.postgresql.extversions import create_statement
 from synco_core.engines.postgresql.objects import SchemaObject
 from synco_core.engines.postgresql.ordering import Graph, order
 
@@ -29,14 +30,14 @@ def read_extensions(conn: psycopg.Connection[Any], q: Quoter) -> list[tuple[Sche
     """Extensions other than the built-in ones (plpgsql), each with the schema it lives in, an extension
     after those it requires (``requires`` in its control file), otherwise by name.
 
-    ``create`` holds only ``CREATE EXTENSION``: the caller creates the schema first when no other part of
-    the dump does (an extension's own schema).
+    ``create`` holds only ``CREATE EXTENSION``, at the source's version (:mod:`.extversions`): the caller
+    creates the schema first when no other part of the dump does (an extension's own schema).
     """
     found = {oid: (SchemaObject(("pg_extension", oid), "extension", "EXTENSION", q(name),
-                                f"CREATE EXTENSION IF NOT EXISTS {q(name)} WITH SCHEMA {q(schema)};\n"), schema)
+                                create_statement(q(name), q(schema), version)), schema)
              # Built-in extensions (plpgsql) have OIDs below FirstNormalObjectId and exist in every database.
-             for oid, name, schema in fetch(conn, """
-                SELECT e.oid, e.extname, n.nspname FROM pg_catalog.pg_extension e
+             for oid, name, schema, version in fetch(conn, """
+                SELECT e.oid, e.extname, n.nspname, e.extversion FROM pg_catalog.pg_extension e
                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                 WHERE e.oid >= 16384 ORDER BY e.extname""")}
     graph = Graph()

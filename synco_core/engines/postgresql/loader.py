@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from psycopg import pq
 
-from synco_core.engines.postgresql import gate, rawtext
+from synco_core.engines.postgresql import extversions, gate, rawtext
 from synco_core.engines.postgresql.connection import drain_results, finish_copy, result_error
 from synco_core.engines.postgresql.owners import ForeignOwners
 from synco_core.engines.postgresql.script import (
@@ -189,6 +189,8 @@ def _load_script(pgconn: pq.abc.PGconn, stream: BinaryIO, second: SecondConnecti
             _check_session(pgconn, line)
             _check_languages(pgconn, line)
             continue
+        if extversions.HEAD.match(keywords):
+            text = extversions.prepared(pgconn, text, line)
         # The extended protocol runs one statement only, whatever the server makes of the text.
         result = pgconn.exec_params(text, [])
         if result.status in (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE) or (
