@@ -13,6 +13,7 @@ import dataclasses
 import io
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,34 @@ def test_the_clusters_settings_change_nothing(
         _install(laptop, data)
         assert _laptop_rows(laptop) == rows
     assert _dumped(laptop).split(b"\n", 3)[3] == data.split(b"\n", 3)[3]
+
+
+@pytest.fixture(scope="module")
+def idle_limited_cluster() -> Iterator[DatabaseConfig]:
+    """A cluster that ends a session idle for 300 ms (``idle_session_timeout``, PostgreSQL 14 and later)."""
+    with postgresql(["--encoding=UTF8", "--locale=C.UTF-8"], ["idle_session_timeout=300ms"]) as server:
+        yield server
+
+
+def test_the_install_keeps_its_idle_connection(
+        idle_limited_cluster: DatabaseConfig, production: Callable[[str], tuple[bytes, list[tuple[Any, ...]]]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install's own connection waits, idle, while the loading ones work: ``idle_session_timeout`` ended it,
+    and the swap failed after the whole load ("terminating connection due to idle-session timeout"). Every
+    session synco opens turns the timeout off; the copy is production's, installed twice and rolled back."""
+    from synco_core.engines.postgresql import installer
+
+    verify = installer.verify
+
+    def slow(*args: Any) -> None:
+        threading.Event().wait(1)  # a load that takes a second: the install's own connection is idle meanwhile
+        verify(*args)
+
+    monkeypatch.setattr(installer, "verify", slow)
+    data, rows = production("Zoë")
+    laptop = dataclasses.replace(idle_limited_cluster, name=unique_name("laptop"))
+    for _ in range(2):
+        _install(laptop, data)
+        assert _laptop_rows(laptop) == rows
+    rollback(laptop, InstallOptions(yes=True))
+    assert _laptop_rows(laptop) == rows

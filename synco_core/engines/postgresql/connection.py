@@ -40,6 +40,12 @@ SESSION_SETTINGS = (
     "SET idle_in_transaction_session_timeout = 0",
 )
 
+#: Timeouts of newer servers, by the version that has them (an older one refuses to set what it does not know).
+#: ``idle_session_timeout`` ended the install's own connection, idle while the loading ones worked, and the
+#: swap failed after the whole load ("terminating connection due to idle-session timeout"); PostgreSQL 17's
+#: ``transaction_timeout`` would end the one transaction of an install in place.
+VERSIONED_SETTINGS = ((140000, "SET idle_session_timeout = 0"), (170000, "SET transaction_timeout = 0"))
+
 #: libpq keywords a config's own fields carry (:mod:`synco_core.dburlquery` moves them there from a URL's query),
 #: and those synco refuses in a URL: never passed on from the options.
 _NOT_PASSED = frozenset({"host", "port", "user", "password", "dbname", "hostaddr", "service"})
@@ -93,6 +99,9 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
         try:
             for statement in SESSION_SETTINGS:
                 conn.execute(statement)
+            for since, statement in VERSIONED_SETTINGS:
+                if conn.info.server_version >= since:
+                    conn.execute(statement)
         except psycopg.Error as exc:
             conn.close()
             raise DatabaseError(f"cannot prepare the PostgreSQL session on {where(database, dbname)}: "
