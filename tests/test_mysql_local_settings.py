@@ -401,3 +401,27 @@ def test_a_compact_default_row_format_is_named_when_a_key_does_not_fit(
         _install(target, data)
     assert mariadb_admin(target, f"SHOW DATABASES LIKE '{target.name}%'") == [(target.name,)]
     assert mariadb_admin(target, f"SHOW TABLES FROM `{target.name}`") == [("kept",)]
+
+
+def test_the_install_keeps_its_idle_connections(
+        laptop: DatabaseConfig, target: DatabaseConfig, mysql_database_factory: Callable[[], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's short ``wait_timeout`` (a configuration tuned to drop idle connections) closed the install's
+    own connection while it waited, idle, for the load: the swap then failed with "server has gone away"
+    after the whole load. Every session synco opens keeps the server's default wait (8 hours)."""
+    from synco_core.engines.mysql import install as installer
+
+    source = mysql_database_factory()
+    load_with_client(source, MIXED_CASE)
+    data = _dumped(source)
+    verify = installer._verify
+
+    def later(*args: Any) -> int:
+        threading.Event().wait(2.5)  # a long load: the install's own connection is idle meanwhile
+        return verify(*args)
+
+    monkeypatch.setattr(installer, "_verify", later)
+    with mariadb_globals(laptop, wait_timeout="1"):
+        _install(target, data)
+    tables = ["Users", "orders", "AuditLog", "UserOrders", "Recent"]
+    assert _laptop_rows(target, tables) == _production_rows(source, tables)

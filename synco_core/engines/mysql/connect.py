@@ -99,11 +99,14 @@ def _encrypted(connection: Any) -> bool:
 #: cut every SELECT (the install's listing of the tables it loaded found one, and refused "table 'w' is
 #: missing after loading"); MariaDB's ``max_statement_time`` (what managed servers set to stop runaway
 #: queries) stopped the install's statements and the dump's long reads alike; ``sql_safe_updates`` refused
-#: the swap's emptying of its journal, and a small ``max_join_size`` its reads of the catalogue; each in
-#: words naming no setting. (Setting ``max_join_size`` to its largest value sets ``sql_big_selects`` too.)
-#: ``/*M!`` keeps MySQL, which has no ``max_statement_time``, from reading it.
+#: the swap's emptying of its journal, and a small ``max_join_size`` its reads of the catalogue; a short
+#: ``wait_timeout`` closed the install's own connection while it waited, idle, for the load ("server has gone
+#: away" at the swap); each in words naming no setting. (Setting ``max_join_size`` to its largest value sets
+#: ``sql_big_selects`` too; 28800 s is the servers' default wait.) ``/*M!`` keeps MySQL, which has no
+#: ``max_statement_time``, from reading it.
 SESSION_LIMITS = ("SET SESSION sql_select_limit = 18446744073709551615, sql_safe_updates = 0, "
-                  "max_join_size = 18446744073709551615 /*M!100108 , max_statement_time = 0 */")
+                  "max_join_size = 18446744073709551615, wait_timeout = GREATEST(@@SESSION.wait_timeout, 28800)"
+                  " /*M!100108 , max_statement_time = 0 */")
 
 
 def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: bool = False,
