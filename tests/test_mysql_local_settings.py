@@ -425,3 +425,36 @@ def test_the_install_keeps_its_idle_connections(
         _install(target, data)
     tables = ["Users", "orders", "AuditLog", "UserOrders", "Recent"]
     assert _laptop_rows(target, tables) == _production_rows(source, tables)
+
+
+@pytest.fixture(scope="module")
+def production_with_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseConfig]:
+    """A production server that has loaded the ARCHIVE and BLACKHOLE engines' plugins (the laptop's has not)."""
+    with mariadb(tmp_path_factory.mktemp("production"), ["--plugin-load-add=ha_archive.so",
+                                                         "--plugin-load-add=ha_blackhole.so"]) as server:
+        yield server
+
+
+@pytest.mark.parametrize("engine", ["ARCHIVE", "BLACKHOLE"])
+def test_a_storage_engine_the_laptop_lacks_is_named(
+        production_with_engines: DatabaseConfig, target: DatabaseConfig, engine: str) -> None:
+    """The laptop's server lacks an engine production's tables use (a plugin it has not loaded): it created
+    them in its default engine, InnoDB, with only a warning, since a dump's sql_mode has no
+    NO_ENGINE_SUBSTITUTION, and the install went through (a BLACKHOLE table then kept what the application wrote
+    to it). Refused in one line naming the engine and what to do; the target untouched."""
+    source = dataclasses.replace(production_with_engines, name=unique_name("production"))
+    mariadb_admin(production_with_engines, f"CREATE DATABASE `{source.name}`",
+                  f"CREATE TABLE `{source.name}`.plain (id INT PRIMARY KEY)",
+                  f"CREATE TABLE `{source.name}`.logged (id INT, msg VARCHAR(20)) ENGINE={engine}",
+                  f"INSERT INTO `{source.name}`.logged VALUES (1, 'a')")
+    out = io.BytesIO()
+    dump(source, out, DumpOptions())
+    mariadb_admin(target, f"CREATE DATABASE `{target.name}`", f"CREATE TABLE `{target.name}`.kept (a INT)")
+    with pytest.raises(DatabaseError, match=rf"^statement \d+ of the dump creates a table in the storage engine "
+                                            rf"{engine}, which this server does not have \(it would make the table "
+                                            rf"InnoDB instead\): load the engine's plugin on this server \(INSTALL "
+                                            rf"SONAME 'ha_{engine.lower()}'\) and install again; statement: CREATE "
+                                            r"TABLE `logged`"):
+        _install(target, out.getvalue())
+    assert mariadb_admin(target, f"SHOW DATABASES LIKE '{target.name}%'") == [(target.name,)]
+    assert mariadb_admin(target, f"SHOW TABLES FROM `{target.name}`") == [("kept",)]

@@ -535,6 +535,7 @@ class Loader:
                 continue
             try:
                 query(sql)
+                self._require_engine(number, sql)
             except pymysql.err.MySQLError as exc:
                 if exc.args[0] == _ROW_SIZE_TOO_LARGE and _CREATE_TABLE.match(sql):
                     self._create_wide(number, sql)
@@ -671,6 +672,7 @@ class Loader:
     def _query(self, number: int, sql: AnyStatement) -> None:
         try:
             send(self.conn, sql)
+            self._require_engine(number, sql)
         except pymysql.err.MySQLError as exc:
             if not isinstance(sql, StreamedStatement) and exc.args[0] == _ROW_SIZE_TOO_LARGE and (
                     _CREATE_TABLE.match(sql)):
@@ -679,6 +681,27 @@ class Loader:
             if not isinstance(sql, StreamedStatement) and exc.args[0] in _KEY_TOO_LONG and _CREATE_TABLE.match(sql):
                 self._refuse_row_format(number, sql, exc)
             raise statement_error(number, sql, exc) from exc
+
+    def _require_engine(self, number: int, sql: AnyStatement) -> None:
+        """A table the dump gives a storage engine this server does not have (ARCHIVE, BLACKHOLE, RocksDB,
+        Mroonga: plugins a laptop's server has not loaded) is created by the server in its default engine, with
+        only a warning, since a dump's ``sql_mode`` (mariadb-dump's too) has no ``NO_ENGINE_SUBSTITUTION``: the
+        copy held InnoDB tables where production's were others (a BLACKHOLE table then kept what the application
+        wrote to it). Refused in one line naming the engine and what to do; the target untouched."""
+        if isinstance(sql, StreamedStatement) or not (_CREATE_TABLE.match(sql) or _ALTER_TABLE.match(sql)) or (
+                not _ENGINE_CLAUSE.search(sql)):
+            return
+        with self.conn.cursor() as cur:
+            cur.execute("SHOW WARNINGS")
+            substituted = [row for row in cur.fetchall() if row[1] == _ER_WARN_USING_OTHER_HANDLER]
+        if not substituted:
+            return
+        engines = _ENGINE_CLAUSE.findall(sql)
+        named = engines[-1].decode("utf-8", "replace").strip("`") if engines else "its engine"
+        raise DatabaseError(f"statement {number} of the dump creates a table in the storage engine {named}, which "
+                            f"this server does not have (it would make the table {_default_engine(self.conn)} "
+                            f"instead): load the engine's plugin on this server (INSTALL SONAME "
+                            f"'ha_{named.lower()}') and install again; statement: {preview(sql)}")
 
     def _refuse_row_format(self, number: int, sql: Statement, exc: pymysql.err.MySQLError) -> None:
         """A key production holds that this server refuses as too long: where that is the server's default row
@@ -714,6 +737,14 @@ class Loader:
             self.conn.query(f"SET SESSION innodb_strict_mode = {strict}".encode())
         self._warn(f"statement {number}: the table is wider than InnoDB's row size limit for a new table "
                    f"(it grew with instant ALTERs): created as the source has it; {preview(sql)}")
+
+
+def _default_engine(conn: Any) -> str:
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@SESSION.default_storage_engine")
+        row = cur.fetchone()
+    value = row[0] if row else b""
+    return value.decode() if isinstance(value, bytes) else str(value or "another engine")
 
 
 def _unquote(name: bytes) -> str:
@@ -777,6 +808,11 @@ _SELECT = re.compile(rb"\bSELECT\b", re.IGNORECASE)
 _ROLLBACK = re.compile(rb"^(?:/\*!\d*\s*)?ROLLBACK(?:\s+WORK)?\s*(?:;|\*/|\Z|AND\b|RELEASE\b|NO\b)", re.IGNORECASE)
 _RETRYABLE = (1205,)  # lock wait timeout
 _ROW_SIZE_TOO_LARGE = 1118
+#: "Using storage engine InnoDB for table 't'": the server's warning when it substitutes a missing engine.
+_ER_WARN_USING_OTHER_HANDLER = 1266
+_ALTER_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\b", re.IGNORECASE)
+#: The table option naming the engine (``ENGINE=ARCHIVE``, ``ENGINE = `RocksDB```); the last one is the table's.
+_ENGINE_CLAUSE = re.compile(rb"\bENGINE\s*=\s*(`?[A-Za-z_][A-Za-z0-9_]*`?)", re.IGNORECASE)
 #: ER_TOO_LONG_KEY and ER_INDEX_COLUMN_TOO_LONG: "Specified key was too long", "Index column size too large".
 _KEY_TOO_LONG = (1071, 1709)
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
