@@ -64,7 +64,7 @@ class NewerFormatError(WireFormatError):
 #: or of a file set): what a reader must not ignore, as ignoring it could cost the laptop's files (a reader
 #: that took ``leftOutCount``'s left-out files for deleted ones removed their copies under ``--delete``). A
 #: name missing here is a newer writer's: the meta, or that set, is refused, never read without it.
-UNDERSTOOD = frozenset({"leftOutCount"})
+UNDERSTOOD = frozenset({"leftOutCount", "unavailable"})
 
 
 def _not_understood(data: Mapping[str, Any], where: str) -> list[str]:
@@ -382,6 +382,12 @@ class WireFileSet:
     must_understand: tuple[str, ...] = ()
     #: Why this reader cannot receive the set, when it names additions this reader does not know.
     newer: str = ""
+    #: ``unavailable``: why serve could not read the set's folder at all (missing, a link to nothing,
+    #: unreadable, a share listed in fstab and not mounted). Such a set is not an empty one: a receiver
+    #: neither fetches nor removes anything of it. Named in ``mustUnderstand``, and published with a
+    #: ``leftOutCount`` of 1 (the folder itself), so that readers from before it refuse the set or delete
+    #: nothing from it.
+    unavailable: str | None = None
 
     def unsupported(self) -> str:
         """Why a set with no details this reader takes (a newer type, or additions it must know) is left out."""
@@ -414,6 +420,8 @@ class WireFileSet:
         data: dict[str, Any] = {"name": self.name, "type": self.type}
         if self.must_understand:
             data["mustUnderstand"] = list(self.must_understand)
+        if self.unavailable is not None:
+            data["unavailable"] = self.unavailable
         detail = self.dump or self.public or self.private
         if detail is not None:
             data[DETAIL_KEYS.get(self.type, self.type[:1].lower() + self.type[1:])] = detail.to_json()
@@ -438,6 +446,7 @@ class WireFileSet:
             file_set.newer = str(NewerFormatError(f"file set {name!r} needs {', '.join(unknown)}"))
             return file_set
         file_set.must_understand = tuple(_strings(data, "mustUnderstand", where))
+        file_set.unavailable = _get(data, "unavailable", str, where)
         detail = _get(data, key, dict, where, required=True)
         if type_ in DUMP_TYPES:
             file_set.dump = DumpInfo.from_json(detail, where)

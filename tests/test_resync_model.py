@@ -469,11 +469,24 @@ class ResyncModel(RuleBasedStateMachine):
         names: list[str] = self.__dict__.setdefault("_session_names", [])
         return names
 
-    def _cli_receive(self, delete: bool) -> Any:
+    def _cli_receive(self, delete: bool, max_delete: int | None = None) -> Any:
         self.clear_requests()
         argv = ["receive", self.session, self.key.secret, "--base-url", self.url, "--target", str(self.target),
                 "--only", "uploads", "--jobs", "3"]
-        return CliRunner().invoke(cli, [*argv, *(["--delete"] if delete else [])])
+        limit = ["--max-delete", str(max_delete)] if max_delete is not None else []
+        return CliRunner().invoke(cli, [*argv, *(["--delete"] if delete else []), *limit])
+
+    def _refused(self, before: dict[str, Found], delete: bool, max_delete: int | None) -> bool:
+        """Whether the receive refuses the set's deletions, changing nothing of it: ``--max-delete N`` and more
+        than N local files gone from the server, or, without it, a set the server lists no file in while the
+        folder holds some (an unmounted share looks like that; emptied on purpose, it takes the option)."""
+        assert self.published is not None
+        removing = len(set(before) - set(self.published))
+        if not delete:
+            return False
+        if max_delete is not None:
+            return removing > max_delete
+        return not self.published and removing > 0
 
     def _blocked(self, before: dict[str, Found]) -> set[str]:
         """The server's files a receive without ``--delete`` cannot write: a local file not on the server is in
@@ -494,7 +507,17 @@ class ResyncModel(RuleBasedStateMachine):
                 expected[path] = found
         return expected
 
-    def _check(self, result: Any, before: dict[str, Found], delete: bool) -> None:
+    def _check(self, result: Any, before: dict[str, Found], delete: bool, max_delete: int | None = None) -> None:
+        if self._refused(before, delete, max_delete):
+            assert result.exit_code == 1, result.output
+            assert "refused" in result.output or "--max-delete" in result.output, result.output
+            assert "nothing of it was changed" in result.output, result.output
+            folders = local_folders(self.local)
+            assert local_files(self.local) == before, result.output
+            # Nothing at all changed: not even the folders --delete would have removed.
+            assert local_folders(self.local) == folders
+            self.received = True
+            return
         blocked = set() if delete else self._blocked(before)
         if blocked:
             assert result.exit_code == 1, result.output
@@ -522,17 +545,19 @@ class ResyncModel(RuleBasedStateMachine):
                      if name.startswith(".synco-index-") or name.endswith(".synco-new")]
         assert not leftovers, leftovers
 
-    @rule(steps=st.deferred(changes), delete=st.booleans(), new_session=st.booleans())
-    def receive(self, steps: list[tuple[str, dict[str, Any]]], delete: bool, new_session: bool) -> None:
+    @rule(steps=st.deferred(changes), delete=st.booleans(), new_session=st.booleans(),
+          max_delete=st.sampled_from((None, None, 0, 1, 3, 10_000)))
+    def receive(self, steps: list[tuple[str, dict[str, Any]]], delete: bool, new_session: bool,
+                max_delete: int | None = None) -> None:
         for name, kwargs in steps:
             getattr(self, name)(**kwargs)
         before = local_files(self.local) if self.local.is_dir() else {}
         if self.transport_name == "listen":
-            self._receive_listen(before, delete, again=False)
+            self._receive_listen(before, delete, again=False, max_delete=max_delete)
             return
         if self.published is None or new_session:
             self._publish()
-        self._check(self._cli_receive(delete), before, delete)
+        self._check(self._cli_receive(delete, max_delete), before, delete, max_delete)
 
     @precondition(lambda self: self.received)
     @rule(new_session=st.booleans())
@@ -551,7 +576,8 @@ class ResyncModel(RuleBasedStateMachine):
             fetched = [path for path in self.requests() if not path.startswith(f"/{self.session}/")]
             assert not fetched, f"an unchanged set fetched {fetched}"
 
-    def _receive_listen(self, before: dict[str, Found], delete: bool, again: bool) -> None:
+    def _receive_listen(self, before: dict[str, Found], delete: bool, again: bool,
+                        max_delete: int | None = None) -> None:
         seen: list[str] = []
 
         def on_request(_method: str, path: str, _status: int) -> None:
@@ -560,7 +586,7 @@ class ResyncModel(RuleBasedStateMachine):
         def on_ready(published: PublishedSession) -> None:
             assert published.base_url is not None
             self.session, self.key, self.url = published.session, published.key, published.base_url
-            self._check(self._cli_receive(delete), before, delete)
+            self._check(self._cli_receive(delete, max_delete), before, delete, max_delete)
             if again:
                 seen.clear()
                 self._check(self._cli_receive(True), local_files(self.local), True)
@@ -659,7 +685,8 @@ def test_delete_removes_the_folders_it_empties(fixture_plugin: None) -> None:
 @pytest.mark.parametrize("nested", [False, True])
 def test_delete_removes_folders_that_never_held_a_file(fixture_plugin: None, nested: bool) -> None:
     """A local folder the server never had, empty or of empty folders, goes with --delete (rsync's --delete
-    removes extraneous folders, not only the files in them); the set's own folder stays, even emptied."""
+    removes extraneous folders, not only the files in them); the set's own folder stays, even emptied (a set
+    emptied on purpose takes ``--max-delete``: without it, the receive refuses to empty it, changing nothing)."""
     with model() as machine:
         machine.receive([("server_add", {"path": "d/x", "size": 5, "mtime": A})], delete=False, new_session=True)
         machine.receive([("local_add_folder", {"path": "e", "nested": nested}),
@@ -669,6 +696,8 @@ def test_delete_removes_folders_that_never_held_a_file(fixture_plugin: None, nes
         assert sorted(os.listdir(machine.local)) == ["d"] and os.listdir(machine.local / "d") == ["x"]
         machine.receive([("server_delete", {"pick": 0}), ("local_add_folder", {"path": "e", "nested": nested})],
                         delete=True, new_session=True)
+        assert sorted(os.listdir(machine.local)) == ["d", "e"] and os.listdir(machine.local / "d") == ["x"]
+        machine.receive([], delete=True, new_session=False, max_delete=1)
         assert machine.local.is_dir() and os.listdir(machine.local) == []
 
 

@@ -260,6 +260,13 @@ def debug_option(func: F) -> F:
     )(func)
 
 
+def max_delete_option(func: F) -> F:
+    return click.option(
+        "--max-delete", type=click.IntRange(0), metavar="N", default=None,
+        help="With --delete (or --install): refuse a public set that would lose more than N local files, "
+             "changing nothing of it. Without it, only a set the server lists no file in is refused.")(func)
+
+
 def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 

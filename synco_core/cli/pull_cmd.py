@@ -13,6 +13,7 @@ from synco_core.cli.options import (
     TerminalInteraction,
     UrlType,
     debug_option,
+    max_delete_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -70,6 +71,7 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
+@max_delete_option
 @click.option("--other-project", is_flag=True,
               help="Receive into a --target that holds another project's content (it becomes this one's).")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
@@ -83,7 +85,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            other_project: bool, zstd_level: int, connect_timeout: float | None, site_url: str | None) -> None:
+            max_delete: int | None, other_project: bool, zstd_level: int, connect_timeout: float | None,
+            site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
     from synco_core.progress import Reporter
@@ -99,8 +102,8 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     options = PullOptions(
         target=target, only=wanted, all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=installs_delete(delete, install),
-        other_project=other_project, debug=is_debug(), zstd_level=zstd_level, connect_timeout=connect_timeout,
-        person_can_answer=ui.interactive,
+        other_project=other_project, max_delete=max_delete, debug=is_debug(), zstd_level=zstd_level,
+        connect_timeout=connect_timeout, person_can_answer=ui.interactive,
     )
 
     def run(installing: Installing) -> ReceiveSummary:

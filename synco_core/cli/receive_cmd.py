@@ -24,6 +24,7 @@ from synco_core.cli.options import (
     given_key,
     interactive,
     key_file_option,
+    max_delete_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -121,8 +122,12 @@ def print_plan(plan: ReceivePlan) -> None:
                f"-> {plan.target} (nothing is downloaded or written)")
     for item in plan.sets:
         head = f"  {item.name} ({item.type}): "
-        if item.action == "unsupported":
+        if item.action in ("unsupported", "unavailable"):
             _say(head + item.detail)
+            continue
+        if item.action == "refused":
+            _say(head + f"{item.files} files, refused: {item.detail}")
+            _echo_vanished(item.vanished, "that --delete would remove")
             continue
         if item.files is None:
             if item.action == "skip":
@@ -212,6 +217,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.option("--jobs", type=click.IntRange(1, 128), default=8, show_default=True,
               help="Parallel downloads of public files.")
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
+@max_delete_option
 @click.option("--other-project", is_flag=True,
               help="Receive into a --target that holds another project's content (it becomes this one's).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
@@ -234,7 +240,8 @@ def print_summary(summary: ReceiveSummary) -> None:
 @site_url_option
 @debug_option
 def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
-            only: tuple[str, ...], target: Path, jobs: int, delete: bool, other_project: bool, insecure: bool,
+            only: tuple[str, ...], target: Path, jobs: int, delete: bool, max_delete: int | None,
+            other_project: bool, insecure: bool,
             timeout: float,
             plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
@@ -278,7 +285,7 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         else:
             ui.echo("Not a terminal and neither --all nor --only given: receiving every file set.")
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
-                             choose=choose, other_project=other_project)
+                             choose=choose, other_project=other_project, max_delete=max_delete)
     if plan_only:
         plan = plan_receive(address, options, ui, Reporter())
         if as_json:

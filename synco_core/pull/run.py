@@ -66,6 +66,8 @@ class PullOptions:
     delete: bool = False
     #: ``--other-project``: receive into a target that holds another project's content.
     other_project: bool = False
+    #: ``--max-delete N`` (:attr:`synco_core.receive.session.ReceiveOptions.max_delete`).
+    max_delete: int | None = None
     debug: bool = False
     #: Run once the channel is starting, before anything is sent (``--install`` detects and checks the local
     #: project there, while ssh connects); an error it raises ends the pull before anything is transferred.
@@ -260,7 +262,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             receive_options = ReceiveOptions(target=options.target, all=True, jobs=options.jobs,
                                              delete=options.delete, timeout=60.0, poll_interval=0.2,
                                              on_set_arrived=options.on_set_arrived, resumable=False,
-                                             other_project=options.other_project)
+                                             other_project=options.other_project,
+                                             max_delete=options.max_delete)
             if stream is not None and ready.get("streaming"):
                 # The dump is not in the meta: it is still streaming in while receive fetches the files.
                 streamed = stream

@@ -15,7 +15,7 @@ from synco_core.receive.meta import (
     wait_ready,
 )
 from synco_core.receive.otherproject import check_same_project
-from synco_core.receive.public import deletes_in
+from synco_core.receive.public import delete_refusal, deletes_in, removable
 from synco_core.receive.public_index import open_index, scratch_folder
 from synco_core.receive.session import (
     ReceiveOptions,
@@ -76,6 +76,9 @@ class SetPlan:
     detail: str = ""
     #: Files or folders serve found and left out of the set; ``--delete`` then removes nothing from it.
     left_out_by_serve: int = 0
+    #: Why the receive would refuse the set's deletions (``--max-delete``, or a set the server lists no file
+    #: in), changing nothing of it; None when it would not.
+    delete_refused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class SetPlan:
             "sanitizeRules": self.sanitize_rules, "sanitized": self.sanitized,
             "detail": mask_url_passwords(self.detail),
             "leftOutByServe": self.left_out_by_serve,
+            "deleteRefused": self.delete_refused,
         }
 
 
@@ -150,6 +154,11 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         plan.sets.append(item)
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
+        if file_set.unavailable is not None:
+            item.action, item.delete = "unavailable", False
+            item.detail = (f"the server could not read its folder ({file_set.unavailable}); a receive changes "
+                           "nothing of it")
+            continue
         if file_set.public is not None:
             tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local)
             if tree is not None:
@@ -179,6 +188,13 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             item.skipped_bytes = sorted_files.skipped_bytes
             item.refused = sorted_files.refused + sorted_files.same_name
             item.vanished = sorted_files.vanished if set_dir.is_dir() else []
+            if item.delete:
+                item.delete_refused = delete_refusal(item.files, removable(item.vanished), options.max_delete)
+            if item.delete_refused is not None:
+                # The receive stops this set once merged: it neither removes nor fetches anything of it.
+                item.action, item.detail, item.delete, item.folders = "refused", item.delete_refused, False, []
+                item.download_files = item.download_bytes = 0
+                continue
             if not sorted_files.todo_files:
                 item.action = "skip"
                 item.detail = "all files up to date"

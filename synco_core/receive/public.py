@@ -252,6 +252,33 @@ def deletes_in(info: PublicFilesInfo, delete: bool) -> bool:
     return delete and not info.left_out_count
 
 
+class DeleteLimitError(SyncoError):
+    """``--delete`` would remove more of a set's local files than allowed (``--max-delete``, or by default
+    all of them): nothing of the set was changed."""
+
+
+def delete_refusal(listed: int, removing: int, max_delete: int | None) -> str | None:
+    """Why ``--delete`` may not remove ``removing`` local files of a set whose index lists ``listed``, or None.
+
+    With ``max_delete`` (``--max-delete N``): more than N files. Without it, only a set the server lists
+    no file in while the laptop holds some: an unmounted share on the server (an empty mount point, or one
+    holding nothing but dotfiles, which public sets leave out) is published exactly like that, and took the
+    laptop's whole copy. unison asks before propagating the emptying of a whole replica for the same reason
+    (``confirmbigdeletes``); rsync's ``--max-delete`` is the explicit form. Files removed from a set one by
+    one, or all but one, are removed as rsync's ``--delete`` does.
+    """
+    if max_delete is not None:
+        if removing > max_delete:
+            return (f"--delete would remove {removing} local file(s) of this set, more than --max-delete "
+                    f"{max_delete}; nothing of it was changed")
+        return None
+    if not listed and removing:
+        return (f"the server lists no file in this set, and --delete would remove all {removing} local file(s) of "
+                f"it (a share not mounted on the server looks like this); nothing of it was changed: pass "
+                f"--max-delete {removing} if the set was emptied on purpose")
+    return None
+
+
 def receive_public_files(
     transport: Transport,
     index: IndexItems | Mapping[str, PublicIndexEntry],
@@ -264,6 +291,7 @@ def receive_public_files(
     packs: PackSource | None = None,
     scratch: Path | None = None,
     known: KnownHashes | None = None,
+    max_delete: int | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -277,6 +305,8 @@ def receive_public_files(
     between two chunks; the part files of unfinished ones are kept for the next run. Local files the index
     does not list are removed only with ``delete``, and only once the whole index has been read.
     ``known`` (:mod:`synco_core.receive.knownhashes`) is kept when every file arrived, else discarded.
+    With ``delete``, a set that would lose more local files than :func:`delete_refusal` allows
+    (``max_delete``) raises :class:`DeleteLimitError` once merged, before anything is removed or fetched.
     """
     work_dir, staged = receiving_folder(set_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -299,6 +329,9 @@ def receive_public_files(
                 on_file(0)
         result.vanished = plan.vanished
         if delete:
+            refusal = delete_refusal(plan.listed, removable(plan.vanished), max_delete)
+            if refusal is not None:
+                raise DeleteLimitError(refusal)
             # Before the fetch, as rsync's --delete-during: a file the server turned into a folder (or the
             # other way round) is in the way of what replaces it until it is gone. Part files go after it:
             # the fetch continues the one of the listed version (no part is in any file's way).
@@ -346,6 +379,11 @@ def receive_public_files(
             if local is not None and local.files == plan.tree.files:
                 result.tree = local.hexdigest()
     return result
+
+
+def removable(vanished: list[str]) -> int:
+    """How many of the vanished paths are the user's files (part files are the receive's own)."""
+    return sum(1 for path in vanished if not path.endswith(PART_SUFFIX))
 
 
 def remove_vanished(set_dir: Path, vanished: list[str]) -> int:

@@ -42,7 +42,7 @@ from synco_core.receive.meta import (
 )
 from synco_core.receive.otherproject import check_same_project, project_to_note
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.public import deletes_in, receive_public_files, remove_empty_folders
+from synco_core.receive.public import DeleteLimitError, deletes_in, receive_public_files, remove_empty_folders
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
@@ -98,6 +98,9 @@ class ReceiveOptions:
     resumable: bool = True
     #: ``--other-project``: receive a session of another project than the one the target holds.
     other_project: bool = False
+    #: ``--max-delete N``: with ``delete``, a public set that would lose more than N local files is refused,
+    #: nothing of it changed; None: only a set the server lists no file in is refused (:func:`delete_refusal`).
+    max_delete: int | None = None
 
 
 @dataclass
@@ -137,6 +140,10 @@ SAME_NAME = "same-name"
 IN_THE_WAY = "in-the-way"
 #: :attr:`SetOutcome.cause` of a set written in a form only a newer synco reads (:class:`NewerFormatError`).
 NEWER = "newer"
+#: :attr:`SetOutcome.cause` of a public set whose folder serve could not read (``unavailable`` in the meta).
+UNAVAILABLE = "unavailable"
+#: :attr:`SetOutcome.cause` of a public set ``--delete`` would take more local files of than allowed.
+DELETE_LIMIT = "delete-limit"
 
 
 @dataclass
@@ -186,6 +193,14 @@ class ReceiveSummary:
         if any(outcome.cause == "gone" for outcome in failed):
             return ("the session is gone from the server (serve stopped, or its time to live ran out): start "
                     "serve again and receive the new session.")
+        if any(outcome.cause == UNAVAILABLE for outcome in failed):
+            return ("the server could not read the folder of a set (see above), so nothing of that set was changed "
+                    "here; running again will get the same until the folder is there (mount the share on the "
+                    "server, then serve again), or leave the set out with --only.")
+        if any(outcome.cause == DELETE_LIMIT for outcome in failed):
+            return ("--delete would remove more local files of a set than allowed (see above), so nothing of that "
+                    "set was changed; running again will get the same: check the server's folder, or pass "
+                    "--max-delete N to allow it.")
         if any(outcome.cause == NEWER for outcome in failed):
             return ("part of the session is in a form only a newer synco reads (see above); running the same "
                     "command again would get the same: upgrade synco on this machine, then receive again.")
@@ -540,6 +555,13 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         summary.sets.append(outcome)
         try:
             local = local_name(file_set)
+            if file_set.unavailable is not None:
+                # Not an empty set: nothing of it is fetched, removed, recorded or installed (rsync's
+                # "change_dir ... failed", which deletes nothing either).
+                outcome.status, outcome.cause = "failed", UNAVAILABLE
+                outcome.detail = (f"the server could not read its folder ({file_set.unavailable}); nothing of it "
+                                  "was changed here")
+                continue
             outcome.left_out_by_serve = _left_out_by_serve(file_set, options.delete)
             if file_set.public is not None:
                 public = file_set.public
@@ -562,7 +584,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
-                                                      known=KnownHashes(known_hashes_file(target, local)))
+                                                      known=KnownHashes(known_hashes_file(target, local)),
+                                                      max_delete=options.max_delete)
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
@@ -749,6 +772,8 @@ def failure_cause(exc: BaseException) -> str:
         return "gone"
     if isinstance(exc, NewerFormatError):
         return NEWER
+    if isinstance(exc, DeleteLimitError):
+        return DELETE_LIMIT
     if isinstance(exc, (CryptoError, UnsafePathError, SizeExceededError, NotDeclaredError, WireFormatError,
                         ConfigError, RefusedRequestError)):
         return "refused"

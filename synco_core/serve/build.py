@@ -11,6 +11,7 @@ so a receiver polling it sees progress and never an artifact that is not complet
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -50,6 +51,7 @@ from synco_core.rewriting import collect_source_settings
 from synco_core.serve.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.serve.private_tar import add_members
 from synco_core.serve.public_set import PublicSetOptions, public_candidates, write_public_set
+from synco_core.serve.setroot import unavailable_reason
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
 from synco_core.wire import (
@@ -187,6 +189,18 @@ def build_session(
             if file_set.smart_skip and not options.all and file_set.name not in wanted:
                 step(f"skipping {file_set.name} (left out by default; --all includes it)")
                 whole = False
+                continue
+            reason = unavailable_reason(file_set.root) if file_set.root is not None and file_set.entries is None \
+                else None
+            if reason is not None:
+                log.warning("%s: %s; the set is published as unavailable, and no receiver changes its copy of it "
+                            "(a share that is not mounted looks like this; a set emptied on purpose is an empty "
+                            "folder)", file_set.name, reason)
+                whole = False
+                if file_set.kind == "public":
+                    meta.file_sets.append(write_unavailable_set(file_set, folder, options, reason))
+                    folder.write_meta(meta)
+                # A private set is one tar that replaces the laptop's copy whole: it is left out of the session.
                 continue
             if file_set.kind == "public":
                 step(f"indexing public files of {file_set.name}")
@@ -388,6 +402,24 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
         result.info.index_format = INDEX_FORMAT_LEFT_OUT
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info,
                        must_understand=("leftOutCount",) if result.info.left_out_count else ())
+
+
+def write_unavailable_set(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
+                          reason: str) -> WireFileSet:
+    """A public set whose folder serve cannot read (:mod:`synco_core.serve.setroot`): an empty index, marked.
+
+    ``unavailable`` (named in ``mustUnderstand``) tells this synco's receivers to leave the set alone; the
+    folder itself counts as left out (``leftOutCount`` 1, ``indexFormat`` 3), so readers from before
+    ``unavailable`` refuse the set, or remove nothing from it, instead of taking the empty index for an
+    emptied folder.
+    """
+    empty = dataclasses.replace(file_set, root=None, entries=lambda: iter(()))
+    result = write_public_set(empty, folder, PublicSetOptions(
+        prefix=f"Resources-{_safe_artifact_part(file_set.name)}", compress=options.compress, packs=False))
+    result.info.left_out_count = 1
+    result.info.index_format = INDEX_FORMAT_LEFT_OUT
+    return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info,
+                       must_understand=("leftOutCount", "unavailable"), unavailable=reason)
 
 
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
