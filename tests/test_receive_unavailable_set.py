@@ -213,7 +213,7 @@ def test_a_mount_point_mounted_or_not_in_a_private_mount_namespace(tmp_path: Pat
     probe = ("import sys; from pathlib import Path; from synco_core.serve.setroot import unavailable_reason; "
              "print(unavailable_reason(Path(sys.argv[1]), Path(sys.argv[2])))")
     mounted = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                              f'mount -t tmpfs tmpfs "$1" && mkdir "$1/uploads" && exec "$2" -c "$3" "$1/uploads" "$4"',
+                              'mount -t tmpfs tmpfs "$1" && mkdir "$1/uploads" && exec "$2" -c "$3" "$1/uploads" "$4"',
                               "sh", str(share), sys.executable, probe, str(fstab)],
                              capture_output=True, text=True, timeout=60)
     if mounted.returncode != 0 and "mount" in mounted.stderr:
@@ -302,3 +302,21 @@ def test_max_delete_refuses_a_set_that_would_lose_more_than_n_files(site: Site, 
     if limit == 0:
         assert site.receive("--delete").exit_code == 0
         assert sorted(site.local()) == sorted({*received, "new.bin"} - set(gone))
+
+
+def test_serve_plan_names_a_set_whose_folder_is_not_there(tmp_path: Path, register_plugin: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    register_plugin(FixturePlugin(), "fixture")
+    app = make_app(tmp_path / "app")
+    shutil.rmtree(app / "web" / "uploads")
+    (app / "web" / "uploads").symlink_to(tmp_path / "shared")
+    shutil.rmtree(app / "web" / "thumbs")
+    monkeypatch.chdir(app)
+    result = CliRunner().invoke(cli, ["serve", "--plan", "--json", "--all"])
+    assert result.exit_code == 0, result.output
+    sets = {item["name"]: item for item in json.loads(result.stdout)["file_sets"]}
+    assert sets["uploads"]["status"] == "unavailable"
+    assert sets["uploads"]["reason"] == f"folder {app / 'web' / 'uploads'} is a link to {tmp_path / 'shared'}, " \
+                                        "which does not exist"
+    assert sets["thumbs"]["status"] == "unavailable" and "does not exist" in sets["thumbs"]["reason"]
+    assert sets["private"]["status"] == "included"

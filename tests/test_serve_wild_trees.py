@@ -524,23 +524,38 @@ def test_any_tree_of_links_makes_a_tar_the_receiver_extracts_whole(tmp_path_fact
     assert all((base / "got" / relative).read_bytes() == (root / relative).read_bytes() for relative in files)
 
 
-def test_a_private_folder_serve_cannot_read_is_refused_in_one_line(fixture_app: Path) -> None:
-    """Not packed as an empty set (which would replace the receiver's folder with an empty one)."""
-    private = fixture_app / "private"
+@pytest.mark.parametrize("which", ["private", "uploads"])
+def test_a_set_folder_serve_cannot_read_is_never_an_empty_set(fixture_app: Path, which: str) -> None:
+    """Not packed or indexed as an empty set (which would replace the receiver's folder with an empty one, or
+    have ``--delete`` empty it): a private set is left out of the session, a public one is published as
+    unavailable (:mod:`synco_core.serve.setroot`), with a warning naming the folder; the rest is served (a
+    private one stopped the whole serve before)."""
+    folder = fixture_app / ("private" if which == "private" else "web/uploads")
 
-    def serve_it() -> str:
-        private.chmod(0)
+    def serve_it() -> object:
+        folder.chmod(0)
         try:
-            build(fixture_app, SessionKey.generate())
+            framework = detect(fixture_app)
+            assert framework.web_root is not None
+            meta = build_session(framework, SessionFolder(framework.web_root / "synco-wild",
+                                                          SessionKey.generate().recipients), BuildOptions())
         except SyncoError as exc:
             return str(exc)
         finally:
-            private.chmod(0o755)
-        return "served"
+            folder.chmod(0o755)
+        return [(s.name, s.unavailable) for s in meta.file_sets], meta.whole_project
 
     said = as_unprivileged(fixture_app, serve_it)
-    assert said == f"cannot read the private files folder {private}: Permission denied"
-    assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-*"))
+    assert isinstance(said, tuple), said
+    sets, whole = said
+    assert not whole
+    assert not list((fixture_app / "web" / "synco-wild").glob("encrypted-resources-private*")) or which != "private"
+    names = dict(sets)
+    if which == "private":
+        assert "private" not in names and "uploads" in names and names["uploads"] is None
+    else:
+        assert names["uploads"] == f"folder {folder} cannot be listed: Permission denied"
+        assert "private" in names
 
 
 @pytest.mark.parametrize("worker", ["0", "1"], ids=["in-process", "worker"])

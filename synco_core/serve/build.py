@@ -193,14 +193,15 @@ def build_session(
             reason = unavailable_reason(file_set.root) if file_set.root is not None and file_set.entries is None \
                 else None
             if reason is not None:
-                log.warning("%s: %s; the set is published as unavailable, and no receiver changes its copy of it "
-                            "(a share that is not mounted looks like this; a set emptied on purpose is an empty "
-                            "folder)", file_set.name, reason)
+                # A private set is one tar that replaces the laptop's copy whole: it is left out of the session.
+                what = "published as unavailable" if file_set.kind == "public" else "left out of the session"
+                log.warning("%s: %s; the set is %s, and no receiver changes its copy of it (a share that is not "
+                            "mounted looks like this; a set emptied on purpose is an empty folder)", file_set.name,
+                            reason, what)
                 whole = False
                 if file_set.kind == "public":
                     meta.file_sets.append(write_unavailable_set(file_set, folder, options, reason))
                     folder.write_meta(meta)
-                # A private set is one tar that replaces the laptop's copy whole: it is left out of the session.
                 continue
             if file_set.kind == "public":
                 step(f"indexing public files of {file_set.name}")

@@ -35,6 +35,7 @@ from synco_core.serve.build import (
     public_entries,
 )
 from synco_core.serve.private_tar import admitted
+from synco_core.serve.setroot import unavailable_reason
 from synco_core.sizes import human_size
 from synco_core.values import DatabaseInventory, DumpOptions, FileSet, FileSetOptions, Framework
 
@@ -63,7 +64,9 @@ class FileSetPlan:
 
     name: str
     kind: str
-    #: ``included``, ``smart-skipped`` (``--all`` includes it) or ``skipped`` (cannot be transferred).
+    #: ``included``, ``smart-skipped`` (``--all`` includes it), ``skipped`` (cannot be transferred) or
+    #: ``unavailable`` (its folder cannot be read: :mod:`synco_core.serve.setroot`; a public set is published
+    #: as such, which no receiver changes its copy of, a private one is left out).
     status: str
     reason: str | None = None
     file_count: int | None = None
@@ -220,12 +223,16 @@ def build_plan(framework: Framework, options: BuildOptions, manager: SyncoPlugin
     if not options.only or file_set_names:
         for file_set in list_file_sets(framework, FileSetOptions(all=options.all, only=file_set_names), manager):
             result = FileSetPlan(name=file_set.name, kind=file_set.kind, status="included")
+            unreadable = unavailable_reason(file_set.root) if file_set.root is not None and \
+                file_set.entries is None and not file_set.skipped_reason else None
             if file_set.skipped_reason:
                 result.status, result.reason = "skipped", file_set.skipped_reason
+            elif unreadable is not None:
+                result.status, result.reason = "unavailable", unreadable
             elif file_set.smart_skip and not options.all and file_set.name not in wanted:
                 result.status, result.reason = "smart-skipped", "left out by default; --all includes it"
             # Smart-skipped sets are measured too: the plan is where a user decides whether --all is worth it.
-            if result.status != "skipped":
+            if result.status not in ("skipped", "unavailable"):
                 try:
                     _measure(file_set, result)
                 except SyncoError as exc:
