@@ -263,6 +263,7 @@ def test_an_empty_set_folder_is_not_emptied_on_the_laptop_without_max_delete(sit
     (item,) = json.loads(plan.output)["sets"]
     assert item["action"] == "refused" and item["deleteFiles"] == [] and len(item["vanishedFiles"]) == 13
     assert "--max-delete 13" in item["deleteRefused"]
+    assert "a receive would change nothing of it" in item["deleteRefused"]
     result = site.receive("--delete")
     assert result.exit_code == 1, result.output
     assert ("the server lists no file in this set, and --delete would remove all 13 local file(s) of it"

@@ -189,7 +189,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             item.refused = sorted_files.refused + sorted_files.same_name
             item.vanished = sorted_files.vanished if set_dir.is_dir() else []
             if item.delete:
-                item.delete_refused = delete_refusal(item.files, removable(item.vanished), options.max_delete)
+                item.delete_refused = delete_refusal(item.files, removable(item.vanished), options.max_delete,
+                                                     "a receive would change nothing of it")
             if item.delete_refused is not None:
                 # The receive stops this set once merged: it neither removes nor fetches anything of it.
                 item.action, item.detail, item.delete, item.folders = "refused", item.delete_refused, False, []

@@ -257,7 +257,8 @@ class DeleteLimitError(SyncoError):
     all of them): nothing of the set was changed."""
 
 
-def delete_refusal(listed: int, removing: int, max_delete: int | None) -> str | None:
+def delete_refusal(listed: int, removing: int, max_delete: int | None,
+                   outcome: str = "nothing of it was changed") -> str | None:
     """Why ``--delete`` may not remove ``removing`` local files of a set whose index lists ``listed``, or None.
 
     With ``max_delete`` (``--max-delete N``): more than N files. Without it, only a set the server lists
@@ -265,16 +266,17 @@ def delete_refusal(listed: int, removing: int, max_delete: int | None) -> str | 
     holding nothing but dotfiles, which public sets leave out) is published exactly like that, and took the
     laptop's whole copy. unison asks before propagating the emptying of a whole replica for the same reason
     (``confirmbigdeletes``); rsync's ``--max-delete`` is the explicit form. Files removed from a set one by
-    one, or all but one, are removed as rsync's ``--delete`` does.
+    one, or all but one, are removed as rsync's ``--delete`` does. ``outcome`` says what became of the set (a
+    plan says what would).
     """
     if max_delete is not None:
         if removing > max_delete:
             return (f"--delete would remove {removing} local file(s) of this set, more than --max-delete "
-                    f"{max_delete}; nothing of it was changed")
+                    f"{max_delete}; {outcome}")
         return None
     if not listed and removing:
         return (f"the server lists no file in this set, and --delete would remove all {removing} local file(s) of "
-                f"it (a share not mounted on the server looks like this); nothing of it was changed: pass "
+                f"it (a share not mounted on the server looks like this); {outcome}: pass "
                 f"--max-delete {removing} if the set was emptied on purpose")
     return None
 
