@@ -236,9 +236,10 @@ def file_set_problem(file_set: FileSet) -> str | None:
             safe_relative_path(file_set.relative_base_path)
         except UnsafePathError as exc:
             return f"relative_base_path is unsafe: {exc}"
-    problem = _strings_in("exclude", file_set.exclude)
-    if problem is not None:
-        return problem
+    for name in ("exclude", "regenerated"):
+        problem = _strings_in(name, getattr(file_set, name))
+        if problem is not None:
+            return problem
     if file_set.entries is not None and not callable(file_set.entries):
         return f"entries is {kind(file_set.entries)}, not a function returning PublicFile entries"
     for name in ("dotfiles", "smart_skip"):

@@ -384,8 +384,14 @@ class FileSet:
     url_prefix: str = ""
     #: Public sets: a generator of index entries, for layouts the core cannot guess (Flow, S3).
     entries: Callable[[], Iterator[PublicFile]] | None = None
-    #: Glob patterns (relative to ``root``, ``**`` allowed) of files never transferred.
+    #: Glob patterns (relative to ``root``, ``**`` allowed) of files never transferred. What they match on the
+    #: laptop is the laptop's own (a local cache, a developer's files, a local database): ``receive --delete``
+    #: and install keep it, as ``rsync --delete --exclude`` does, unless ``--delete-excluded``.
     exclude: tuple[str, ...] = ()
+    #: Glob patterns of files never transferred because the framework makes them again from the originals
+    #: (image styles, thumbnails, aggregated CSS): they go stale when an original changes, so the laptop's
+    #: copies are removed by install and ``--delete`` like any file the server does not list.
+    regenerated: tuple[str, ...] = ()
     #: Public sets: also list files and folders whose name starts with a dot. Left out by default: they
     #: are not uploaded content (``.gitignore``, ``.htaccess``), and web servers refuse to serve them
     #: (Laravel's recommended nginx rule answers 403), which would leave the set incomplete.
@@ -395,6 +401,11 @@ class FileSet:
     #: Why the set cannot be transferred (shown by ``detect``); a skipped set is never published.
     skipped_reason: str | None = None
     description: str = ""
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """Every pattern serve leaves out of the set: ``exclude`` and ``regenerated``."""
+        return (*self.exclude, *self.regenerated)
 
 
 @dataclass

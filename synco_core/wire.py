@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from synco_core import hostilejson
-from synco_core.errors import TransferError, UnsafePathError
+from synco_core.errors import ConfigError, TransferError, UnsafePathError
+from synco_core.globs import ExcludeMatcher
 from synco_core.goindex import rebase_absolute_keys
 from synco_core.names import MAX_SET_NAME, PLAIN_RELATIVE_PATH, safe_name, safe_relative_path
 from synco_core.values import TableManifest
@@ -250,6 +251,13 @@ class PublicFilesInfo:
     #: of the set, names a receiver could not write); serve's output names them. None: none, or a writer
     #: that does not count them (Go synco v2).
     left_out_count: int | None = None
+    #: Patterns serve left out of the set (:mod:`synco_core.globs`) whose matches on the laptop are the
+    #: laptop's own: ``receive --delete`` and install keep them unless ``--delete-excluded``. Empty: none, or a
+    #: writer that does not say (Go synco v2), where every file the index does not list is taken for gone.
+    exclude: list[str] = field(default_factory=list)
+    #: Patterns serve left out because the framework makes those files again from the originals: their
+    #: copies on the laptop are stale, and removed as any file the index does not list. For the record only.
+    exclude_regenerated: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -271,6 +279,8 @@ class PublicFilesInfo:
             "indexSha256": self.index_sha256,
             "packsSha256": self.packs_sha256,
             "leftOutCount": self.left_out_count,
+            "exclude": list(self.exclude),
+            "excludeRegenerated": list(self.exclude_regenerated),
         })
 
     @classmethod
@@ -299,6 +309,8 @@ class PublicFilesInfo:
             index_sha256=_hex_digest(_get(data, "indexSha256", str, where), 64, "indexSha256", where),
             packs_sha256=_hex_digest(_get(data, "packsSha256", str, where), 64, "packsSha256", where),
             left_out_count=_count(data, "leftOutCount", where),
+            exclude=_patterns(data, "exclude", where),
+            exclude_regenerated=_patterns(data, "excludeRegenerated", where),
         )
 
 
@@ -317,6 +329,9 @@ class PrivateFilesInfo:
     file_count: int | None = None
     #: As :attr:`PublicFilesInfo.left_out_count`.
     left_out_count: int | None = None
+    #: As :attr:`PublicFilesInfo.exclude` and :attr:`PublicFilesInfo.exclude_regenerated`.
+    exclude: list[str] = field(default_factory=list)
+    exclude_regenerated: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = _compact({
@@ -327,6 +342,8 @@ class PrivateFilesInfo:
             "encryptedSizeBytes": self.encrypted_size_bytes,
             "fileCount": self.file_count,
             "leftOutCount": self.left_out_count,
+            "exclude": list(self.exclude),
+            "excludeRegenerated": list(self.exclude_regenerated),
         })
         # Go synco always writes relativeBasePath, even when empty.
         data["relativeBasePath"] = self.relative_base_path
@@ -345,7 +362,30 @@ class PrivateFilesInfo:
             encrypted_size_bytes=_get(data, "encryptedSizeBytes", int, where),
             file_count=_get(data, "fileCount", int, where),
             left_out_count=_count(data, "leftOutCount", where),
+            exclude=_patterns(data, "exclude", where),
+            exclude_regenerated=_patterns(data, "excludeRegenerated", where),
         )
+
+
+#: The most exclude patterns a set may name, and the longest pattern: what a real set names is a few dozen
+#: short patterns, and the matcher's work on a path grows with their total length.
+MAX_PATTERNS = 1000
+MAX_PATTERN_LENGTH = 1024
+
+
+def _patterns(data: Mapping[str, Any], key: str, where: str) -> list[str]:
+    """A list of exclude patterns; too many or too long ones make the meta malformed (nothing is removed)."""
+    values = _strings(data, key, where)
+    if len(values) > MAX_PATTERNS or any(len(value) > MAX_PATTERN_LENGTH for value in values):
+        raise WireFormatError(f"malformed {where}: {key!r} holds more than {MAX_PATTERNS} patterns or one longer "
+                              f"than {MAX_PATTERN_LENGTH} characters")
+    try:
+        # A pattern the matcher refuses could not tell which local files to keep: the meta is refused whole,
+        # so nothing is received and nothing removed (serve never writes one: its own walk refuses it).
+        ExcludeMatcher(values)
+    except ConfigError as exc:
+        raise WireFormatError(f"malformed {where}: {key!r}: {exc}") from None
+    return values
 
 
 def _count(data: Mapping[str, Any], key: str, where: str) -> int | None:

@@ -61,6 +61,7 @@ def describe(framework: Framework, file_sets: list[FileSet], options: DumpOption
                 "relativeBasePath": s.relative_base_path,
                 "urlPrefix": s.url_prefix,
                 "exclude": list(s.exclude),
+                "regenerated": list(s.regenerated),
                 "smartSkip": s.smart_skip,
                 "skipped": s.skipped_reason,
                 "description": s.description,

@@ -50,7 +50,7 @@ from synco_core.projectidentity import project_identity
 from synco_core.rewriting import collect_source_settings
 from synco_core.serve.folder import ZSTD_LEVEL, SessionFolder
 from synco_core.serve.private_tar import add_members
-from synco_core.serve.public_set import PublicSetOptions, public_candidates, write_public_set
+from synco_core.serve.public_set import DOTFILES, PublicSetOptions, public_candidates, write_public_set
 from synco_core.serve.setroot import unavailable_reason
 from synco_core.serve.ttl import is_synco_folder
 from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
@@ -401,6 +401,10 @@ def write_public_index(file_set: FileSet, folder: SessionFolder, options: BuildO
     result.info.left_out_count = tally.counts[leftout.SKIPPED] or None
     if result.info.left_out_count and result.info.index_format == INDEX_FORMAT_LINES:
         result.info.index_format = INDEX_FORMAT_LEFT_OUT
+    # Not in mustUnderstand: a reader that ignores them removes the laptop's copies under --delete, as every
+    # reader did before they were written; refusing the set there would take every set with a cache folder.
+    result.info.exclude = kept_on_the_laptop(file_set)
+    result.info.exclude_regenerated = list(file_set.regenerated)
     return WireFileSet(name=file_set.name, type=PUBLIC_FILES, public=result.info,
                        must_understand=("leftOutCount",) if result.info.left_out_count else ())
 
@@ -423,6 +427,13 @@ def write_unavailable_set(file_set: FileSet, folder: SessionFolder, options: Bui
                        must_understand=("leftOutCount", "unavailable"), unavailable=reason)
 
 
+def kept_on_the_laptop(file_set: FileSet) -> list[str]:
+    """The patterns of what serve leaves out of ``file_set`` whose local matches are the laptop's own: its
+    ``exclude``, and for a public set without ``dotfiles`` the dotfiles (a local ``.gitignore``)."""
+    dotfiles = file_set.kind == "public" and not file_set.dotfiles
+    return [*file_set.exclude, *((DOTFILES,) if dotfiles else ())]
+
+
 def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOptions,
                       reporter: Reporter | None = None) -> WireFileSet:
     """Pack a private folder as a tar streamed through zstd and age; sockets, devices and FIFOs are left out,
@@ -437,10 +448,11 @@ def write_private_tar(file_set: FileSet, folder: SessionFolder, options: BuildOp
     with folder.artifact(name, compress=options.compress) as (plain, stats), packing as advance, \
             tarfile.open(fileobj=cast(BinaryIO, plain), mode="w|", format=tarfile.PAX_FORMAT) as tar, \
             leftout.counting(file_set.name, log) as tally:
-        count = add_members(tar, file_set.root, _walk(file_set.root, file_set.exclude), advance)
+        count = add_members(tar, file_set.root, _walk(file_set.root, file_set.left_out), advance)
     return WireFileSet(name=file_set.name, type=PRIVATE_FILES, private=PrivateFilesInfo(
         tar_uri=name, size_bytes=stats[0].size_bytes, relative_base_path=file_set.relative_base_path,
         compression=stats[0].compression, sha256=stats[0].sha256,
         encrypted_size_bytes=stats[0].encrypted_size_bytes, file_count=count,
         left_out_count=tally.counts[leftout.SKIPPED] or None,
+        exclude=kept_on_the_laptop(file_set), exclude_regenerated=list(file_set.regenerated),
     ))

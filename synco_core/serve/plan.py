@@ -148,7 +148,7 @@ def _measure(file_set: FileSet, result: FileSetPlan) -> None:
     else:
         if file_set.root is None or not file_set.root.is_dir():
             raise ConfigError(f"private file set {file_set.name!r}: folder {file_set.root} does not exist")
-        for relative, found in _walk(file_set.root, file_set.exclude):
+        for relative, found in _walk(file_set.root, file_set.left_out):
             # What serve would leave out is not counted: a name no receiver writes, a file it cannot read.
             if not admitted(relative, found.path):
                 continue

@@ -175,7 +175,7 @@ def walked_candidates(file_set: FileSet, skip_folder: SkipFolder | None = None,
         prefix += "/"
     inside = os.path.join(os.path.realpath(file_set.root), "")
     below = BelowRoot(inside)
-    for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.exclude, skip_folder, after):
+    for relative, entry, info in sorted_walk_lstat(file_set.root, file_set.left_out, skip_folder, after):
         regular = entry.is_file(follow_symlinks=False)
         inner = relative
         if not regular:
@@ -627,7 +627,7 @@ def set_rows(file_set: FileSet, options: PublicSetOptions, packs: PackWriter | N
             close()
         assert file_set.root is not None
         header = {"root": os.fspath(file_set.root), "url_prefix": file_set.url_prefix,
-                  "exclude": [*file_set.exclude, *(() if file_set.dotfiles else (DOTFILES,))],
+                  "exclude": [*file_set.left_out, *(() if file_set.dotfiles else (DOTFILES,))],
                   "skip_synco_folders": options.skip_folder is not None, "after": head.last,
                   "cache": options.cache.hand_over() if options.cache is not None else None,
                   "packs": packs is not None, "hash_large": options.hash_large,
