@@ -23,12 +23,14 @@ from synco_core.install.run import install_received
 @yes_option
 @click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
 @click.option("--post-install", is_flag=True, help="Run the framework's post-install steps afterwards.")
+@click.option("--delete-excluded", is_flag=True,
+              help="Remove what serve's exclude rules match in the replaced folders too (kept otherwise).")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
 @site_url_option
 @debug_option
 def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
-            force_remote_target: bool, post_install: bool, plan_only: bool, as_json: bool,
+            force_remote_target: bool, post_install: bool, delete_excluded: bool, plan_only: bool, as_json: bool,
             site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
@@ -51,4 +53,5 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         post_install=post_install,
         echo=lambda line: click.echo(line, err=True),
         site_url=site_url,
+        delete_excluded=delete_excluded,
     )

@@ -72,6 +72,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @max_delete_option
+@click.option("--delete-excluded", is_flag=True,
+              help="Also remove (and replace) local files the remote's exclude rules match, which are kept otherwise.")
 @click.option("--other-project", is_flag=True,
               help="Receive into a --target that holds another project's content (it becomes this one's).")
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
@@ -85,7 +87,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            max_delete: int | None, other_project: bool, zstd_level: int, connect_timeout: float | None,
+            max_delete: int | None, delete_excluded: bool, other_project: bool, zstd_level: int,
+            connect_timeout: float | None,
             site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
@@ -102,8 +105,8 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     options = PullOptions(
         target=target, only=wanted, all=all_sets, framework=framework_name, via_http=via_http,
         base_url=base_url, remote_listen=remote_listen, jobs=jobs, delete=installs_delete(delete, install),
-        other_project=other_project, max_delete=max_delete, debug=is_debug(), zstd_level=zstd_level,
-        connect_timeout=connect_timeout, person_can_answer=ui.interactive,
+        other_project=other_project, max_delete=max_delete, delete_excluded=delete_excluded, debug=is_debug(),
+        zstd_level=zstd_level, connect_timeout=connect_timeout, person_can_answer=ui.interactive,
     )
 
     def run(installing: Installing) -> ReceiveSummary:
@@ -121,6 +124,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
         return summary
 
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
-                             allow_missing=allow_missing, site_url=site_url) if install else None
+                             allow_missing=allow_missing, site_url=site_url,
+                             delete_excluded=delete_excluded) if install else None
     if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

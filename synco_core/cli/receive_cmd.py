@@ -146,6 +146,7 @@ def print_plan(plan: ReceivePlan) -> None:
                 _say(f"      {len(item.folders)} local folder(s) to delete (left holding no file the server lists): "
                      + ", ".join(folder + "/" for folder in item.folders[:5])
                      + (" ..." if len(item.folders) > 5 else ""))
+        _echo_kept(item.kept, item.kept_patterns, "private" in item.type.lower())
         _echo_left_out(item.left_out_by_serve)
     _echo_sanitizing(plan.meta, [item.name for item in plan.sets])
     files = sum(item.download_files for item in plan.sets)
@@ -166,9 +167,27 @@ def _kept_for(left_out: int, otherwise: str) -> str:
     return f"no longer on the server ({otherwise})"
 
 
+def _echo_kept(count: int, patterns: list[str], entries: bool = False) -> None:
+    """One line for the local files kept because serve's exclude rules match them (the first patterns named)."""
+    if count:
+        what = "local file(s) or folder(s)" if entries else "local file(s) not in the index"
+        shown = ", ".join(patterns[:5]) + (" ..." if len(patterns) > 5 else "")
+        _say(f"      {count} {what} kept: serve's exclude rules leave them out ({shown}), so they are this "
+             "machine's own; --delete-excluded removes them")
+
+
 def _echo_left_out(count: int) -> None:
     if count:
         _say(f"      serve left out {count} file(s) or folder(s) it found on the server (its output names them)")
+
+
+def kept_patterns(summary: ReceiveSummary, name: str) -> list[str]:
+    """The exclude rules the meta names for set ``name`` (what kept its local files)."""
+    for file_set in summary.meta.file_sets:
+        detail = file_set.public or file_set.private
+        if file_set.name == name and detail is not None:
+            return list(detail.exclude)
+    return []
 
 
 def print_summary(summary: ReceiveSummary) -> None:
@@ -199,6 +218,8 @@ def print_summary(summary: ReceiveSummary) -> None:
             _say("      " + missing_files_line(outcome.files_missing))
         _echo_vanished(outcome.vanished, "removed" if outcome.removed
                        else _kept_for(outcome.left_out_by_serve, "remove with --delete"))
+        _echo_kept(outcome.kept or outcome.kept_entries, kept_patterns(summary, outcome.name),
+                   entries=bool(outcome.kept_entries))
         _echo_left_out(outcome.left_out_by_serve)
     _echo_sanitizing(summary.meta, [outcome.name for outcome in summary.sets])
     _say(f"{human_size(summary.bytes)} downloaded in {summary.seconds:.1f} s; {summary.advice()}")
@@ -218,6 +239,8 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="Parallel downloads of public files.")
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
 @max_delete_option
+@click.option("--delete-excluded", is_flag=True,
+              help="Also remove (and replace) local files serve's exclude rules match, which are kept otherwise.")
 @click.option("--other-project", is_flag=True,
               help="Receive into a --target that holds another project's content (it becomes this one's).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
@@ -241,7 +264,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @debug_option
 def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
             only: tuple[str, ...], target: Path, jobs: int, delete: bool, max_delete: int | None,
-            other_project: bool, insecure: bool,
+            delete_excluded: bool, other_project: bool, insecure: bool,
             timeout: float,
             plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
@@ -285,7 +308,8 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         else:
             ui.echo("Not a terminal and neither --all nor --only given: receiving every file set.")
     options = ReceiveOptions(target=target, only=wanted, all=all_sets, jobs=jobs, delete=delete, timeout=timeout,
-                             choose=choose, other_project=other_project, max_delete=max_delete)
+                             choose=choose, other_project=other_project, max_delete=max_delete,
+                             delete_excluded=delete_excluded)
     if plan_only:
         plan = plan_receive(address, options, ui, Reporter())
         if as_json:
@@ -295,6 +319,6 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         return
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
-                             framework_name=framework_name) if install else None
+                             framework_name=framework_name, delete_excluded=delete_excluded) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from synco_core import hookimpl
@@ -237,6 +237,47 @@ def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
         if carry_over(previous, destination, path):
             moved.append(path.as_posix())
             crashpoints.reached("files:install:dotfile-carried")
+    return moved
+
+
+def excluded_candidates(previous: Path, keep: Callable[[str], bool]) -> Iterator[PurePosixPath]:
+    """The entries of ``previous`` that ``keep`` matches (serve's exclude rules), relative, in a stable order.
+
+    A matched folder is one entry (everything below it is the laptop's too); the others are looked into at
+    any depth, whether the new content has them or not: a folder that holds only excluded files stays, as
+    rsync keeps it. Each folder is listed before its entries are yielded, so moving one meanwhile is safe.
+    """
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
+        try:
+            with os.scandir(previous.joinpath(*relative.parts)) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            path = relative / entry.name
+            if keep(path.as_posix()):
+                yield path
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+        pending.extend(reversed(folders))
+
+
+def carry_excluded(previous: Path, destination: Path, keep: Callable[[str], bool]) -> list[str]:
+    """Move the entries of ``previous`` that ``keep`` matches, and the new ``destination`` lacks, into it;
+    returns their relative paths.
+
+    What serve's exclude rules left out of a set (a local cache, a developer's files, a local database) was
+    never the server's to replace: installing the set, or receiving a private set again, must not make it
+    vanish from the laptop (:mod:`synco_core.receive.kept`).
+    """
+    moved: list[str] = []
+    for path in excluded_candidates(previous, keep):
+        if carry_over(previous, destination, path):
+            moved.append(path.as_posix())
+            crashpoints.reached("files:install:excluded-carried")
     return moved
 
 

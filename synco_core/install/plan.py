@@ -17,6 +17,7 @@ from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.receive.kept import keep_patterns
 from synco_core.recordversion import listed_texts, record_version
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
@@ -49,6 +50,9 @@ class ReceivedSet:
     download_bytes: int | None = None
     #: What the source's plugins published with the dump (``source_settings``), by plugin name.
     source_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Serve's exclude rules of a file set (:mod:`synco_core.receive.kept`): what they match in the folder the
+    #: install replaces is the laptop's own and is carried into the new content.
+    keep: tuple[str, ...] = ()
 
     @property
     def size_bytes(self) -> int:
@@ -106,6 +110,7 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         sanitize_rules=list(listed_texts(entry.get("sanitizeRules"), malformed)),
         download_bytes=_download_bytes(entry.get("wire")),
         source_settings=read_source_settings(entry.get("sourceSettings")),
+        keep=keep_patterns(entry.get("wire")),
     )
 
 

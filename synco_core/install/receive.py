@@ -86,6 +86,8 @@ class InstallRequest:
     site_url: str | None = None
     #: ``--framework``: the local framework plugin, instead of guessing.
     framework_name: str | None = None
+    #: ``--delete-excluded``: what serve's exclude rules match in a replaced folder goes with it.
+    delete_excluded: bool = False
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -192,7 +194,8 @@ class Installing:
         self.installer = ReceiveInstall(request.project_dir, yes=request.yes,
                                         force_remote_target=request.force_remote_target,
                                         check_database=check_database, site_url=request.site_url,
-                                        framework_name=request.framework_name)
+                                        framework_name=request.framework_name,
+                                        delete_excluded=request.delete_excluded)
         # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
         self.installer.check_databases(self.only)
 

@@ -11,6 +11,7 @@ A successful install records what it replaced in the project (:mod:`synco_core.i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -25,9 +26,10 @@ from synco_core.databases import DB_SET_NAME, NAMED_SET_PREFIX, database_of_set,
 from synco_core.destinations import check_destination
 from synco_core.detection import detect
 from synco_core.engines import crashpoints
-from synco_core.engines.default_files import carry_dotfiles, installed_folder
+from synco_core.engines.default_files import carry_dotfiles, carry_excluded, excluded_candidates, installed_folder
 from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
+from synco_core.globs import ExcludeMatcher
 from synco_core.install import owned
 from synco_core.install.journal import (
     InstallJournal,
@@ -318,6 +320,14 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     entry.backup = result.backup or entry.backup
     entry.kept = result.kept
     note_plugin_install(result.destination, item.path)
+    keep = ExcludeMatcher(item.keep) if item.keep else None
+    if keep is not None and result.backup is not None and result.backup.is_dir():
+        # What serve's exclude rules left out (a local cache, a developer's files) is the laptop's own: it stays.
+        # Journaled before it moves, as the dotfiles below.
+        entry.kept = (*result.kept, *(path.as_posix() for path in excluded_candidates(result.backup, keep)))
+        journal.update()
+        result.kept = (*result.kept, *carry_excluded(result.backup, result.destination, keep))
+        entry.kept = result.kept
     if kind == "public" and result.backup is not None and result.backup.is_dir():
         # Public sets leave dotfiles out (.gitignore, .htaccess): the project's own stay where they are.
         # Journaled before they move, so an undo killed halfway through knows to move them back.
@@ -528,11 +538,14 @@ def install_received(
     installed_database: EarlyDatabaseInstall | None = None,
     site_url: str | None = None,
     earlier: InstallState | None = None,
+    delete_excluded: bool = False,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
     ``framework``: the local project when the caller detected it already; ``installed_database``, ``earlier``:
-    see :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs.
+    see :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs;
+    ``delete_excluded`` (``--delete-excluded``): what serve's exclude rules match in a replaced folder goes
+    with it instead of being carried into the new content.
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
@@ -542,7 +555,8 @@ def install_received(
             folderlock.folder_lock(folder, folderlock.RECEIVE_LOCK, "using"):
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
-                                 installed_database=installed_database, site_url=site_url, earlier=earlier)
+                                 installed_database=installed_database, site_url=site_url, earlier=earlier,
+                                 delete_excluded=delete_excluded)
 
 
 def _install_received(
@@ -559,6 +573,7 @@ def _install_received(
     installed_database: EarlyDatabaseInstall | None,
     site_url: str | None,
     earlier: InstallState | None,
+    delete_excluded: bool = False,
 ) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
@@ -569,6 +584,9 @@ def _install_received(
     plan = plan_install(received, framework, only)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
+    if delete_excluded:
+        for step in plan.steps:
+            step.source = dataclasses.replace(step.source, keep=())
     local_hosts = local_hosts_of(framework)
     report = run_install(plan, yes=yes, confirm=confirm, force_remote_target=force_remote_target,
                          local_hosts=local_hosts, post_install=post_install, installed_database=installed_database,

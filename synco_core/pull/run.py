@@ -64,6 +64,8 @@ class PullOptions:
     remote_listen: str | None = None
     jobs: int = 8
     delete: bool = False
+    #: ``--delete-excluded``: remove the local files serve's exclude rules match too (kept otherwise).
+    delete_excluded: bool = False
     #: ``--other-project``: receive into a target that holds another project's content.
     other_project: bool = False
     #: ``--max-delete N`` (:attr:`synco_core.receive.session.ReceiveOptions.max_delete`).
@@ -263,7 +265,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
                                              delete=options.delete, timeout=60.0, poll_interval=0.2,
                                              on_set_arrived=options.on_set_arrived, resumable=False,
                                              other_project=options.other_project,
-                                             max_delete=options.max_delete)
+                                             max_delete=options.max_delete,
+                                             delete_excluded=options.delete_excluded)
             if stream is not None and ready.get("streaming"):
                 # The dump is not in the meta: it is still streaming in while receive fetches the files.
                 streamed = stream

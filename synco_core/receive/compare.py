@@ -66,6 +66,9 @@ class PublicPlan:
     refused: list[tuple[str, str]] = field(default_factory=list)
     #: Local files the index does not list (leftover part files included), in index order.
     vanished: list[str] = field(default_factory=list)
+    #: Local files the index does not list that serve's exclude rules match (:func:`keep_matcher`): the laptop's
+    #: own, never counted as vanished.
+    kept: int = 0
     #: Files to fetch by kind (:data:`WHOLE`, :data:`ALONE`, :data:`PACKED`).
     kinds: list[int] = field(default_factory=lambda: [0, 0, 0])
     #: Index paths not fetched because the folder's file system takes them for another listed file (names
@@ -193,7 +196,8 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
                          on_current: Callable[[int], None] | None = None, spool: TodoSpool | None = None,
                          packs: PackSource | None = None, folding: Folding = FOLD_NONE,
                          known: KnownHashes | None = None, odd_seconds: bool = False,
-                         on_path: Callable[[str, bool], None] | None = None) -> PublicPlan:
+                         on_path: Callable[[str, bool], None] | None = None,
+                         keep: Callable[[str], bool] | None = None) -> PublicPlan:
     """Merge ``index`` (in index order) with a sorted walk of ``set_dir``: what is current, to fetch, gone.
 
     Neither side is held: the index streams, the walk holds the listings of the folders it is in, and the
@@ -211,6 +215,9 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     kept); every entry's hash is noted in it for the next receive.
 
     ``on_path`` is told every path of the merge in index order, and whether it is vanished.
+
+    A local file the index does not list that ``keep`` matches (serve's exclude rules) is not vanished: it is
+    counted in :attr:`PublicPlan.kept`, as ``rsync --delete --exclude`` protects what it excludes.
     """
     items = sorted(index.items()) if isinstance(index, Mapping) else index
     plan = PublicPlan()
@@ -229,10 +236,16 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
     occupied: list[str] = []
     respellable = _respellable(folding) if fold is not None else None
     for relative, entry, found in merge_sorted(items, _local_files(set_dir)):
+        if entry is None:
+            if keep is not None and keep(relative):
+                plan.kept += 1
+                if on_path is not None:
+                    on_path(relative, False)
+                continue
+            plan.vanished.append(relative)
         if on_path is not None:
             on_path(relative, entry is None)
         if entry is None:
-            plan.vanished.append(relative)
             continue
         plan.listed += 1
         if respellable is not None and not plan.stored_otherwise and respellable(relative):
@@ -379,7 +392,8 @@ def _holder(set_dir: Path, relative: str, listings: dict[str, list[str]], foldin
 def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_dir: Path,
                       on_current: Callable[[int], None] | None = None, packs: PackSource | None = None,
                       scratch: Path | None = None, known: KnownHashes | None = None,
-                      on_path: Callable[[str, bool], None] | None = None) -> PublicPlan:
+                      on_path: Callable[[str, bool], None] | None = None,
+                      keep: Callable[[str], bool] | None = None) -> PublicPlan:
     """:func:`compare_public_files` without keeping the files to fetch; writes nothing in ``set_dir`` (``known``
     is one made with ``write=False``).
 
@@ -393,11 +407,11 @@ def plan_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set_di
     folding = seems_to_fold(set_dir)
     if not folding:
         return compare_public_files(index, set_dir, on_current, None, packs, known=known, odd_seconds=exact,
-                                    on_path=on_path)
+                                    on_path=on_path, keep=keep)
     spool = TodoSpool(scratch)
     try:
         return compare_public_files(index, set_dir, on_current, spool, packs, folding=folding, known=known,
-                                    odd_seconds=exact, on_path=on_path)
+                                    odd_seconds=exact, on_path=on_path, keep=keep)
     finally:
         spool.close()
 
@@ -433,7 +447,9 @@ def seems_to_fold(folder: Path) -> Folding:
     return Folding(bool(case), bool(normalisation), bool(dots))
 
 
-def vanished_files(set_dir: Path, listed: Iterable[str]) -> list[str]:
-    """Local files of ``set_dir`` that ``listed`` (index paths, in index order) does not hold, in index order."""
+def vanished_files(set_dir: Path, listed: Iterable[str], keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Local files of ``set_dir`` that ``listed`` (index paths, in index order) does not hold, in index order;
+    those ``keep`` matches left out."""
     return [relative for relative, entry, _found in merge_sorted(((path, True) for path in listed),
-                                                                _local_files(set_dir)) if entry is None]
+                                                                _local_files(set_dir))
+            if entry is None and (keep is None or not keep(relative))]

@@ -12,14 +12,15 @@ folders the current path is in and the empty folders found by one walk before th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
-def empty_folders(set_dir: Path) -> set[str]:
+def empty_folders(set_dir: Path, keep: Callable[[str], bool] | None = None) -> set[str]:
     """The folders below ``set_dir`` holding nothing but folders that hold nothing (relative, ``/``-separated).
 
     A link, to a folder too, is something: ``rmdir`` leaves its folder, and the walk of the merge lists it as
-    a file.
+    a file. A folder ``keep`` matches is the laptop's (``remove_empty_folders`` leaves it), so something too.
     """
     root = os.fspath(set_dir)
     found: set[str] = set()
@@ -27,6 +28,8 @@ def empty_folders(set_dir: Path) -> set[str]:
         if folder == root:
             continue
         relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        if keep is not None and keep(relative):
+            continue
         links = any(os.path.islink(os.path.join(folder, name)) for name in folders)
         if not files and not links and all(f"{relative}/{name}" in found for name in folders):
             found.add(relative)

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synco_core.engines.default_files import excluded_candidates
 from synco_core.progress import Reporter
 from synco_core.receive.compare import plan_public_files
 from synco_core.receive.emptied import RemovedFolders, empty_folders
+from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.meta import (
     identities_for,
@@ -79,6 +81,10 @@ class SetPlan:
     #: Why the receive would refuse the set's deletions (``--max-delete``, or a set the server lists no file
     #: in), changing nothing of it; None when it would not.
     delete_refused: str | None = None
+    #: Local files (public sets) or entries (private sets) the server does not list that serve's exclude rules
+    #: match: the laptop's own, kept (:mod:`synco_core.receive.kept`); and those rules.
+    kept: int = 0
+    kept_patterns: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +100,8 @@ class SetPlan:
             "detail": mask_url_passwords(self.detail),
             "leftOutByServe": self.left_out_by_serve,
             "deleteRefused": self.delete_refused,
+            "keptFiles": self.kept,
+            "keptPatterns": self.kept_patterns,
         }
 
 
@@ -151,6 +159,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
                        delete=deletes_in(file_set.public, options.delete) if file_set.public else options.delete,
                        sanitized=sanitized_flag(meta, file_set))
         item.left_out_by_serve = file_set.left_out_count
+        keep = keep_matcher(file_set, options.delete_excluded)
+        item.kept_patterns = list(keep.patterns) if keep is not None else []
         plan.sets.append(item)
         if file_set.dump is not None:
             item.sanitize_rules = list(file_set.dump.sanitize_rules)
@@ -164,7 +174,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             if tree is not None:
                 # The receive's own quick path: the index received before, the folder as that receive left it
                 # (files only: --delete still takes the folders holding none).
-                item.folders = sorted(empty_folders(target / local), key=lambda f: f + "/") if item.delete else []
+                item.folders = sorted(empty_folders(target / local, keep),
+                                      key=lambda f: f + "/") if item.delete else []
                 item.files = item.skipped_files = tree["files"]
                 item.skipped_bytes = tree["bytes"]
                 item.action, item.detail = "skip", "all files up to date"
@@ -172,14 +183,14 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             # A first receive that was stopped left its files in the set's staging folder: they count.
             set_dir, _staged = receiving_folder(target / local)
             deleting = item.delete and set_dir.is_dir()
-            removed = RemovedFolders(empty_folders(set_dir) if deleting else set())
+            removed = RemovedFolders(empty_folders(set_dir, keep) if deleting else set())
             # The plan writes nothing into the target: its spool goes to the system's temporary folder.
             with scratch_folder(Path(temp_root())) as scratch, \
                     open_index(transport, folder, file_set, identities, scratch) as entries:
                 sorted_files = plan_public_files(
                     entries, set_dir, scratch=scratch,
                     known=KnownHashes(known_hashes_file(target, local), write=False),
-                    on_path=removed.path if deleting else None)
+                    on_path=removed.path if deleting else None, keep=keep)
             item.folders = removed.finish() if deleting else []
             item.files = sorted_files.listed
             item.download_files = sorted_files.todo_files
@@ -188,6 +199,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             item.skipped_bytes = sorted_files.skipped_bytes
             item.refused = sorted_files.refused + sorted_files.same_name
             item.vanished = sorted_files.vanished if set_dir.is_dir() else []
+            item.kept = sorted_files.kept
             if item.delete:
                 item.delete_refused = delete_refusal(item.files, removable(item.vanished), options.max_delete,
                                                      "a receive would change nothing of it")
@@ -213,4 +225,8 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         else:
             item.download_files = 1
             item.download_bytes = size
+            previous = target / local
+            if keep is not None and file_set.private is not None and previous.is_dir() and not previous.is_symlink():
+                # The receive replaces the folder whole and carries these into the new one.
+                item.kept = sum(1 for _entry in excluded_candidates(previous, keep))
     return plan

@@ -115,6 +115,8 @@ class PublicResult:
     #: Local files the index no longer lists (removed with ``--delete``).
     vanished: list[str] = field(default_factory=list)
     removed: int = 0
+    #: Local files the index does not list that serve's exclude rules match: the laptop's own, kept.
+    kept: int = 0
     #: How many of ``failed`` were refused (unsafe, larger than declared, not to be fetched from): a new
     #: attempt would fail the same way.
     refused: int = 0
@@ -294,6 +296,7 @@ def receive_public_files(
     scratch: Path | None = None,
     known: KnownHashes | None = None,
     max_delete: int | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -309,6 +312,7 @@ def receive_public_files(
     ``known`` (:mod:`synco_core.receive.knownhashes`) is kept when every file arrived, else discarded.
     With ``delete``, a set that would lose more local files than :func:`delete_refusal` allows
     (``max_delete``) raises :class:`DeleteLimitError` once merged, before anything is removed or fetched.
+    Local files ``keep`` matches (serve's exclude rules, :mod:`synco_core.receive.kept`) are never vanished.
     """
     work_dir, staged = receiving_folder(set_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -321,7 +325,7 @@ def receive_public_files(
     try:
         plan = compare_public_files(index, work_dir, on_file, spool, packs,
                                     folding=name_folding(work_dir), known=known,
-                                    odd_seconds=holds_odd_seconds(work_dir))
+                                    odd_seconds=holds_odd_seconds(work_dir), keep=keep)
         merged = True
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,
                               failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
@@ -330,6 +334,7 @@ def receive_public_files(
             for _same in plan.same_name:
                 on_file(0)
         result.vanished = plan.vanished
+        result.kept = plan.kept
         if delete:
             refusal = delete_refusal(plan.listed, removable(plan.vanished), max_delete)
             if refusal is not None:
@@ -339,7 +344,7 @@ def receive_public_files(
             # the fetch continues the one of the listed version (no part is in any file's way).
             result.removed = remove_vanished(work_dir, [path for path in result.vanished
                                                         if not path.endswith(PART_SUFFIX)])
-            remove_empty_folders(work_dir)
+            remove_empty_folders(work_dir, keep)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
                staged)
     except BaseException:
@@ -372,7 +377,7 @@ def receive_public_files(
         put_in_place(work_dir, set_dir)
     # The folder now holds exactly the index (every file current, nothing else) only when nothing failed
     # and nothing the index does not list is left.
-    if plan.tree is not None and not result.failed and (delete or not result.vanished):
+    if plan.tree is not None and not result.failed and (delete or not result.vanished) and not result.kept:
         result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
         if plan.stored_otherwise:
             # The folder's own names (decomposed by HFS+, without a dot at the end) are what a later walk
@@ -404,17 +409,20 @@ def remove_vanished(set_dir: Path, vanished: list[str]) -> int:
     return len(vanished)
 
 
-def remove_empty_folders(set_dir: Path) -> None:
+def remove_empty_folders(set_dir: Path, keep: Callable[[str], bool] | None = None) -> None:
     """Remove the folders below ``set_dir`` that hold no file, never ``set_dir`` itself and never through a link.
 
     The index lists files only, so a folder holding none of its files (after the vanished ones went) is not the
     server's, as rsync's ``--delete`` removes a folder the source does not have. The deepest go first, so a
     folder of empty folders goes too; anything holding a file (or a link, or what appeared meanwhile) stays,
-    as ``rmdir`` removes an empty folder only. Run before the fetch, which makes the folders it needs.
+    as ``rmdir`` removes an empty folder only. Run before the fetch, which makes the folders it needs. An
+    empty folder ``keep`` matches (serve's exclude rules) is the laptop's and stays, and so do those above it.
     """
     root = os.fspath(set_dir)
     for folder, _folders, _files in os.walk(root, topdown=False, followlinks=False):
         if folder != root:
+            if keep is not None and keep(os.path.relpath(folder, root).replace(os.sep, "/")):
+                continue
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
 

@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from synco_core import folderlock, hostilejson
+from synco_core.engines.default_files import carry_excluded
 from synco_core.errors import ConfigError, CryptoError, SyncoError, TransferError, UnsafePathError
 from synco_core.fsutil import atomic_output, open_private
+from synco_core.globs import ExcludeMatcher
 from synco_core.names import MAX_SET_NAME, safe_name
 from synco_core.nospace import NoSpaceError, no_space
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
 from synco_core.receive.compare import name_folding
+from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.leftovers import tidy
 from synco_core.receive.limits import NotDeclaredError, SizeExceededError
@@ -77,6 +80,9 @@ class ReceiveOptions:
     all: bool = False
     jobs: int = 8
     delete: bool = False
+    #: ``--delete-excluded``: remove the local files serve's exclude rules match too (:mod:`.kept`); without
+    #: it they are the laptop's own and stay, whatever else is removed or replaced.
+    delete_excluded: bool = False
     #: Seconds to wait for the session to become Ready.
     timeout: float = 600.0
     poll_interval: float = 1.0
@@ -127,6 +133,10 @@ class SetOutcome:
     size_checked: int = 0
     #: Files or folders serve found in the set's folder and left out (its output names them).
     left_out_by_serve: int = 0
+    #: Local files the server does not list that its exclude rules match: kept (public sets; :mod:`.kept`).
+    kept: int = 0
+    #: Local entries of a private set's previous copy that its exclude rules match, carried into the new one.
+    kept_entries: int = 0
 
     @property
     def only_missing(self) -> bool:
@@ -447,7 +457,10 @@ def _receive_dump(transport: Transport, folder: str, file_set: WireFileSet, targ
 
 
 def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, target: Path,
-                     identities: Sequence[Any], reporter: Reporter, left_out: list[tuple[str, str]]) -> int:
+                     identities: Sequence[Any], reporter: Reporter, left_out: list[tuple[str, str]],
+                     keep: ExcludeMatcher | None = None) -> tuple[int, int]:
+    """Receive a private set's tar into its folder, which it replaces whole; returns the bytes received and
+    the entries of the previous folder ``keep`` matched, carried into the new one (the laptop's own)."""
     assert file_set.private is not None
     private = file_set.private
     local = local_name(file_set)
@@ -465,16 +478,20 @@ def _receive_private(transport: Transport, folder: str, file_set: WireFileSet, t
     try:
         with reporter.bytes_task(file_set.name, _transferred(private)) as advance:
             receive_artifact(transport, spec, identities, extract, advance)
+        carried = 0
         if os.path.lexists(final):
             old = target / f"{local}.synco-old"
             if old.exists():
                 _remove_tree_or_file(old)
             os.replace(final, old)
+            if keep is not None and old.is_dir() and not old.is_symlink():
+                # Before the old copy goes: what serve's rules left out is the laptop's, not the server's.
+                carried = len(carry_excluded(old, staging, keep))
             _remove_tree_or_file(old)
         os.replace(staging, final)
     finally:
         remove_tree(staging, ignore_errors=True)
-    return spec.received
+    return spec.received, carried
 
 
 def receive_session(
@@ -566,12 +583,13 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             if file_set.public is not None:
                 public = file_set.public
                 delete = deletes_in(public, options.delete)
+                keep = keep_matcher(file_set, options.delete_excluded)
                 tree = unchanged_tree(state.previous(file_set.name), public, local, target / local)
                 if tree is not None:
                     # The very index received before, and the folder holds exactly what that receive left;
                     # the digest is of files only, so --delete still takes the folders that hold none.
                     if delete:
-                        remove_empty_folders(target / local)
+                        remove_empty_folders(target / local, keep)
                     outcome.status, outcome.detail = "skipped", "all files up to date"
                     outcome.files_skipped = tree["files"]
                     arrived(target, state.record(folder, meta, file_set, local, fileCount=tree["files"], tree=tree))
@@ -585,7 +603,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
                                                       known=KnownHashes(known_hashes_file(target, local)),
-                                                      max_delete=options.max_delete)
+                                                      max_delete=options.max_delete, keep=keep)
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
@@ -594,6 +612,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                 outcome.files_missing = result.missing
                 outcome.vanished = result.vanished
                 outcome.removed = result.removed
+                outcome.kept = result.kept
                 outcome.size_checked = result.size_checked
                 if result.failed:
                     outcome.status = "partial"
@@ -635,7 +654,9 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
             elif file_set.dump is not None:
                 outcome.bytes = _receive_dump(transport, folder, file_set, target, identities, reporter)
             else:
-                outcome.bytes = _receive_private(transport, folder, file_set, target, identities, reporter, left_out)
+                outcome.bytes, outcome.kept_entries = _receive_private(
+                    transport, folder, file_set, target, identities, reporter, left_out,
+                    keep_matcher(file_set, options.delete_excluded))
                 if left_out:
                     # Received as far as this folder can hold it: another run would leave out the same files.
                     outcome.status, outcome.files_failed, outcome.cause = "partial", left_out, SAME_NAME
