@@ -105,7 +105,8 @@ def test_receive_delete_keeps_what_the_rules_exclude(app: Path, base_url: str, t
     second = publish(app, "synco-excluded00000000002")
     options = ReceiveOptions(target=target, all=True, delete=True, delete_excluded=delete_excluded)
 
-    plan = {item.name: item for item in plan_session(transport, "synco-excluded00000000002", second.secret, options).sets}
+    planned = plan_session(transport, "synco-excluded00000000002", second.secret, options)
+    plan = {item.name: item for item in planned.sets}
     kept = sorted(path for path, stays in LOCAL_UPLOADS.items() if stays)
     gone = sorted(path for path, stays in LOCAL_UPLOADS.items() if not stays)
     expected_deleted = sorted(gone + (kept if delete_excluded else []), key=lambda path: path.split("/"))
