@@ -55,10 +55,13 @@ def list_file_sets(framework):
     if framework.plugin != "pulltest":
         return None
     root = framework.project_dir
+    # Exclude rules of both kinds, when the marker names them (the tests of what a laptop keeps).
+    config = json.loads((root / MARKER).read_text())
+    rules = {"exclude": tuple(config.get("exclude", ())), "regenerated": tuple(config.get("regenerated", ()))}
     return [
         FileSet(name="uploads", kind="public", root=root / "public" / "uploads", url_prefix="uploads/",
-                relative_base_path="public/uploads"),
-        FileSet(name="private", kind="private", root=root / "storage", relative_base_path="storage"),
+                relative_base_path="public/uploads", **rules),
+        FileSet(name="private", kind="private", root=root / "storage", relative_base_path="storage", **rules),
     ]
 '''
 
