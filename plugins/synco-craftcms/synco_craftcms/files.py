@@ -3,8 +3,9 @@
 A volume whose folder is below the web root and that has public URLs is a public set (the web server serves
 its files); any other local volume is a private set, packed and encrypted. Image transforms (the ``_<handle>``
 folders of named transforms, the ``_<width>x<height>_<mode>_...`` folders of ad-hoc ones) are left out of the
-smart transfer: Craft generates them again on the laptop. A volume nested in another's folder is left out of
-the outer set and kept when the outer one is installed.
+smart transfer: Craft generates them again on the laptop, so they are marked regenerated and a laptop's stale
+copies go on install and ``--delete``. A volume nested in another's folder is left out of the outer set and
+kept when the outer one is installed; so are ``.DS_Store`` and ``Thumbs.db``, the laptop's own.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def volume_file_sets(project_dir: Path, web_root: Path | None, volumes: list[dic
             root=root,
             relative_base_path=root.relative_to(project_dir).as_posix(),
             url_prefix=root.relative_to(_normal(web_root)).as_posix() + "/" if public and web_root else "",
-            exclude=(*JUNK, *nested, *smart),
+            exclude=(*JUNK, *nested),
+            regenerated=smart,
             description=f"asset volume {volume['name']}",
         ))
     return sets

@@ -22,7 +22,7 @@ def sets_of(project: Path, manager: SyncoPluginManager, everything: bool = False
 
 def files(file_set: FileSet) -> list[str]:
     assert file_set.root is not None
-    return [relative for relative, _ in walk_files(file_set.root, file_set.exclude)]
+    return [relative for relative, _ in walk_files(file_set.root, file_set.left_out)]
 
 
 def test_craft4_volumes(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:
@@ -36,6 +36,10 @@ def test_craft4_volumes(tmp_path: Path, craft_manager: SyncoPluginManager) -> No
     assert files(documents) == ["contract.pdf"]
     everything = sets_of(tmp_path, craft_manager, everything=True)["volume-images"]
     assert len(files(everything)) == 4
+    # Craft makes the transforms again from the originals: a laptop's stale copies go on install; the junk
+    # files and nested volumes are the laptop's own (kept).
+    assert images.regenerated == ("_thumb", "_*x*_*_*") and everything.regenerated == ()
+    assert images.exclude == ("**/.DS_Store", "**/Thumbs.db")
 
 
 def test_aliases_environment_and_subpath(tmp_path: Path, craft_manager: SyncoPluginManager) -> None:

@@ -58,7 +58,7 @@ STATICFILES = "staticfiles"
 #: Django's default storage backend.
 FILE_SYSTEM_STORAGE = "django.core.files.storage.FileSystemStorage"
 #: Generated thumbnails, rebuilt on demand: sorl-thumbnail's ``cache/`` and django-imagekit's ``CACHE/``
-#: at the top of the storage. Left out unless ``--all``.
+#: at the top of the storage. Left out unless ``--all``, and marked regenerated: a laptop's copies go stale.
 SMART_EXCLUDES = ("/cache", "/CACHE")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -223,15 +223,16 @@ def file_sets(values: Mapping[str, Any], project_dir: Path, web_root: Path | Non
         label = f"Django storage '{storage.alias}' at {folder}"
         if how.base_url is not None:
             sets.append(FileSet(name=name, kind="public", root=folder, relative_base_path=relative_base,
-                                entries=_absolute_entries(folder, how.base_url, exclude), exclude=exclude,
+                                entries=_absolute_entries(folder, how.base_url, exclude), regenerated=exclude,
                                 skipped_reason=skipped, description=f"{label}: public, {how.reason}"))
         elif how.url_prefix is not None:
             sets.append(FileSet(name=name, kind="public", root=folder, relative_base_path=relative_base,
-                                url_prefix=how.url_prefix, exclude=exclude, skipped_reason=skipped,
+                                url_prefix=how.url_prefix, regenerated=exclude, skipped_reason=skipped,
                                 description=f"{label}: public, {how.reason}"))
         else:
             sets.append(FileSet(name=name, kind="private", root=folder, relative_base_path=relative_base,
-                                exclude=exclude, skipped_reason=skipped, description=f"{label}: private, {how.reason}"))
+                                regenerated=exclude, skipped_reason=skipped,
+                                description=f"{label}: private, {how.reason}"))
     return sets
 
 

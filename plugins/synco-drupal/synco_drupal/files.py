@@ -2,7 +2,8 @@
 
 - The public files folder (``$settings['file_public_path']``, by default ``sites/<site>/files``) is public:
   the web server serves it below the Drupal root. Image style derivatives (``styles/``), aggregated CSS and
-  JavaScript (``css/``, ``js/``) and compiled Twig templates (``php/``) are left out: Drupal regenerates them.
+  JavaScript (``css/``, ``js/``) and compiled Twig templates (``php/``) are left out: Drupal regenerates them,
+  so they are marked regenerated (a laptop's copies, stale once the originals change, go on install).
 - The private files folder (``$settings['file_private_path']``), when configured, is private: packed and
   encrypted.
 """
@@ -69,7 +70,7 @@ def _public_set(project_dir: Path, root: Path, site_path: str, public: str | Non
     folder = public_path(root, site_path, public)
     url = _relative(root, folder)
     base = _relative(project_dir, folder) or url
-    exclude = tuple("/" + glob_escape(name) for name in REGENERATED)
+    regenerated = tuple("/" + glob_escape(name) for name in REGENERATED)
     if not folder.is_dir():
         return FileSet(name="public", kind="public", root=folder, relative_base_path=base,
                        description="Drupal public files", skipped_reason=f"folder {folder} does not exist")
@@ -78,5 +79,5 @@ def _public_set(project_dir: Path, root: Path, site_path: str, public: str | Non
                        description="Drupal public files",
                        skipped_reason=f"{folder} is outside the Drupal root, so its URL is not known")
     return FileSet(name="public", kind="public", root=folder, relative_base_path=base, url_prefix=url + "/",
-                   exclude=exclude, description=f"Drupal public files, served at /{url}/ "
+                   regenerated=regenerated, description=f"Drupal public files, served at /{url}/ "
                                                 "(image styles, css, js and php left out)")

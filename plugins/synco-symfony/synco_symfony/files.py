@@ -6,7 +6,8 @@
   names a FlysystemBundle storage (``config/packages/flysystem.yaml``): one with the ``local`` adapter is
   its ``directory``; others (S3, memory ...) and Gaufrette's are reported as skipped.
 - LiipImagineBundle's generated thumbnails (``public/media/cache`` or its configured ``cache_prefix``) are
-  never transferred: the destination regenerates them on first request.
+  never transferred: the destination regenerates them on first request (marked regenerated, so a laptop's
+  stale copies go on install and ``--delete``).
 - When nothing is configured, ``public/uploads`` is offered as a public set if it exists.
 """
 
@@ -126,12 +127,12 @@ def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Cal
             uri_prefix = str(resolve(mapping.get("uri_prefix")) or "/" + root.relative_to(web_root).as_posix())
             sets.append(FileSet(
                 name=name, kind="public", root=root, relative_base_path=base,
-                url_prefix=uri_prefix.strip("/") + "/", exclude=_excludes_for(root, never), skipped_reason=skipped,
+                url_prefix=uri_prefix.strip("/") + "/", regenerated=_excludes_for(root, never), skipped_reason=skipped,
                 description=f"{description}, served at /{uri_prefix.strip('/')}/",
             ))
         else:
             sets.append(FileSet(
-                name=name, kind="private", root=root, relative_base_path=base, exclude=_excludes_for(root, never),
+                name=name, kind="private", root=root, relative_base_path=base, regenerated=_excludes_for(root, never),
                 skipped_reason=skipped, description=f"{description} (private, packed and encrypted)",
             ))
     return sets
@@ -146,7 +147,7 @@ def default_upload_set(project_dir: Path, web_root: Path, never: list[Path]) -> 
     uploads = web_root / "uploads"
     return [FileSet(
         name="uploads", kind="public", root=uploads, relative_base_path=_relative(project_dir, uploads),
-        url_prefix="uploads/", exclude=_excludes_for(uploads, never),
+        url_prefix="uploads/", regenerated=_excludes_for(uploads, never),
         skipped_reason=None if uploads.is_dir() else f"folder {uploads} does not exist",
         description="public/uploads (no upload bundle configured)",
     )]

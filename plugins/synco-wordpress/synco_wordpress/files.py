@@ -21,8 +21,12 @@ from urllib.parse import quote
 from synco_core import FileSet, PublicFile, mtime_of, walk_files
 from synco_wordpress.config import WordPressConfig
 
-#: Generated or temporary content some plugins keep inside uploads: never worth transferring.
-UPLOAD_EXCLUDES = ("/cache", "/wpo-cache", "/et-cache", "/wp-rocket-config", "*.log", "**/.DS_Store")
+#: Content some plugins keep inside uploads that is the site's own (WP Rocket's settings, logs): never
+#: transferred, and a laptop's copies are kept.
+UPLOAD_EXCLUDES = ("/wp-rocket-config", "*.log", "**/.DS_Store")
+#: Page and asset caches plugins build again from the site (WP Super Cache and others' ``cache``, WP-Optimize's
+#: ``wpo-cache``, Divi's ``et-cache``): never transferred, and a laptop's copies, stale, are removed on install.
+UPLOAD_REGENERATED = ("/cache", "/wpo-cache", "/et-cache")
 
 
 def content_dir(config: WordPressConfig) -> Path:
@@ -80,10 +84,13 @@ def _public_set(name: str, folder: Path, project_dir: Path, web_root: Path, abso
     inside = _relative(web_root, folder)
     if inside:
         return FileSet(name=name, kind="public", root=folder, relative_base_path=base, url_prefix=inside + "/",
-                       exclude=UPLOAD_EXCLUDES, description=f"{description}, served at /{inside}/")
+                       exclude=UPLOAD_EXCLUDES, regenerated=UPLOAD_REGENERATED,
+                       description=f"{description}, served at /{inside}/")
     if absolute_url:
         return FileSet(name=name, kind="public", root=folder, relative_base_path=base, exclude=UPLOAD_EXCLUDES,
-                       entries=lambda: _absolute_entries(folder, absolute_url, UPLOAD_EXCLUDES),
+                       regenerated=UPLOAD_REGENERATED,
+                       entries=lambda: _absolute_entries(folder, absolute_url,
+                                                         (*UPLOAD_EXCLUDES, *UPLOAD_REGENERATED)),
                        description=f"{description}, served at {absolute_url}")
     return FileSet(name=name, kind="public", root=folder, relative_base_path=base, description=description,
                    skipped_reason=f"{folder} is outside the web root and no WP_CONTENT_URL or WP_SITEURL gives "

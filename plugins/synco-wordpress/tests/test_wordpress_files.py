@@ -27,11 +27,14 @@ def test_uploads_are_public_and_caches_left_out(tmp_path: Path, wordpress_manage
     uploads = sets[0]
     assert (uploads.kind, uploads.url_prefix, uploads.relative_base_path) == (
         "public", "wp-content/uploads/", "wp-content/uploads")
-    assert "/cache" in uploads.exclude
+    # Page caches are built again (regenerated: a laptop's stale copies go); WP Rocket's settings and logs are
+    # the laptop's own (kept).
+    assert "/cache" in uploads.regenerated and "/cache" not in uploads.exclude
+    assert "/wp-rocket-config" in uploads.exclude and "*.log" in uploads.exclude
     from synco_core import walk_files
 
     assert uploads.root is not None
-    assert [p for p, _ in walk_files(uploads.root, uploads.exclude)] == [
+    assert [p for p, _ in walk_files(uploads.root, uploads.left_out)] == [
         "2024/05/photo.txt", "sites/2/2024/06/logo.txt"]
 
 
