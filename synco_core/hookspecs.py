@@ -173,6 +173,16 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
     :return: public sets (an index of URLs, no copy) and private sets (folders packed and encrypted), or
         None when the plugin has nothing for this framework.
 
+    Each set says what serve leaves out of it, in two fields of glob patterns (:mod:`synco_core.globs`), and
+    the session's meta carries both to the laptop. ``FileSet.exclude``: what is there is the laptop's own
+    (a local database, a developer's files, logs); ``receive --delete`` and install keep the laptop's files
+    these match, as ``rsync --delete --exclude`` does (``--delete-excluded`` removes them). This is the
+    default, for third-party plugins and users' ``.synco.yml`` alike, because a file kept by mistake costs
+    disk space while a file removed by mistake is lost. ``FileSet.regenerated``: derived files the
+    framework makes again from the originals (image styles, thumbnails, aggregated CSS); a laptop's copies
+    go stale when an original changes, so install and ``--delete`` remove them like any file the server
+    does not list.
+
     Example::
 
         @hookimpl
@@ -180,7 +190,8 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
             if framework.plugin != "hugo":
                 return None
             return [FileSet(name="static", kind="public", root=framework.project_dir / "public/img",
-                            url_prefix="img/", relative_base_path="public/img")]
+                            url_prefix="img/", relative_base_path="public/img",
+                            exclude=("*.log",), regenerated=("/resized",))]
     """
 
 

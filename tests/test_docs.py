@@ -396,3 +396,20 @@ def test_every_framework_setting_the_core_reads_is_in_the_plugin_guide() -> None
     assert keys >= {"connections", "local_hosts"}, keys
     guide = PLUGIN_GUIDE.read_text()
     assert [key for key in sorted(keys) if f'settings["{key}"]' not in guide] == []
+
+
+def test_every_file_set_field_is_in_the_plugin_guide() -> None:
+    """A field of ``FileSet`` changes what serve sends and what the laptop keeps (``exclude`` against
+    ``regenerated``): the guide names each one, and the hookspec of ``list_file_sets`` says what the two
+    kinds of exclude do on the laptop."""
+    import dataclasses
+
+    from synco_core import FileSet
+    from synco_core.hookspecs import list_file_sets
+
+    guide = PLUGIN_GUIDE.read_text()
+    fields = [field.name for field in dataclasses.fields(FileSet)]
+    assert "regenerated" in fields and "exclude" in fields
+    assert [name for name in fields if f"`FileSet.{name}`" not in guide and f"`{name}`" not in guide] == []
+    spec = list_file_sets.__doc__ or ""
+    assert "``FileSet.exclude``" in spec and "``FileSet.regenerated``" in spec and "--delete-excluded" in spec
