@@ -191,6 +191,16 @@ class _Automaton:
         self.moves[state][char] = following
         return following
 
+    def resume(self, nodes: frozenset[int], text: str) -> frozenset[int]:
+        """The nodes after ``text`` from ``nodes`` (a walk keeps its folders' and goes on with each name)."""
+        state = self._state(nodes)
+        for char in text:
+            following = self.moves[state].get(char)
+            state = self._move(state, char) if following is None else following
+            if self.dead[state]:
+                break
+        return self.sets[state]
+
     def matches(self, text: str, below: bool) -> bool:
         """Whether a pattern matches ``text`` whole, or (``below``) a part of it that ends before a ``/``."""
         state = self.start
@@ -242,6 +252,39 @@ class ExcludeMatcher:
 
     def __call__(self, relative: str) -> bool:
         return self._automaton is not None and self._automaton.matches(relative, below=True)
+
+    def root(self) -> frozenset[int]:
+        """Where a walk of the set's root starts (see :meth:`entry`); the patterns' start."""
+        assert self._automaton is not None
+        return self._automaton.sets[self._automaton.start]
+
+    def entry(self, folder: frozenset[int], name: str) -> tuple[bool, frozenset[int]]:
+        """A walk's test of entry ``name`` of a folder it reached with ``folder`` (:meth:`root`, else the
+        second item of this answer for the folder, given to :meth:`inside`): whether a pattern matches it, as
+        ``matcher(path)`` answers for a path whose folders did not match, and where the name leaves the
+        patterns. The folders' part of the path is not matched again for every entry: a walk of a folder of
+        thousands of files costs each file its name's characters only."""
+        automaton = self._automaton
+        assert automaton is not None
+        # resume(), inlined: this runs once for every entry of a walk.
+        state = automaton.ids.get(folder)
+        if state is None:
+            state = automaton._state(folder)
+        moves, dead = automaton.moves, automaton.dead
+        for char in name:
+            following = moves[state].get(char)
+            if following is None:
+                following = automaton._move(state, char)
+                moves, dead = automaton.moves, automaton.dead
+            state = following
+            if dead[state]:
+                break
+        return automaton.accepts[state], automaton.sets[state]
+
+    def inside(self, after: frozenset[int]) -> frozenset[int]:
+        """Where a walk starts the entries of a folder :meth:`entry` left at ``after``."""
+        assert self._automaton is not None
+        return self._automaton.resume(after, "/")
 
 
 def _name_only(pattern: str) -> bool:

@@ -116,15 +116,19 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
           with_lstat: bool, after: str | None = None) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
     matcher = exclude if isinstance(exclude, ExcludeMatcher) else ExcludeMatcher(exclude)
     excluded: Callable[[str], object] | None = matcher if matcher else None
-    # Patterns that match names alone judge an entry by its name (its folders were judged on the way down).
+    # Patterns that match names alone judge an entry by its name (its folders were judged on the way down);
+    # the others go on from where the entry's folder left them (ExcludeMatcher.entry), never from the root.
     by_name = matcher.name_only
-    # Per level: its entries, its prefix, and (with_lstat) a descriptor of the folder, or -1.
-    stack: list[tuple[Iterator[tuple[str, os.DirEntry[str]]], str, int]] = []
+    by_path = excluded is not None and by_name is None
+    # Per level: its entries, its prefix, (with_lstat) a descriptor of the folder or -1, and the patterns' state.
+    stack: list[tuple[Iterator[tuple[str, os.DirEntry[str]]], str, int, frozenset[int]]] = []
     lstat = os.lstat
     try:
-        stack.append((iter(_listing(str(root))), "", _open_folder(str(root), None) if with_lstat else -1))
+        stack.append((iter(_listing(str(root))), "", _open_folder(str(root), None) if with_lstat else -1,
+                      matcher.root() if by_path else frozenset()))
         while stack:
-            entries, prefix, folder_fd = stack[-1]
+            entries, prefix, folder_fd, state = stack[-1]
+            after_name = state
             for key, entry in entries:
                 relative = prefix + entry.name
                 if after is not None:
@@ -135,7 +139,11 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
                         continue
                     else:
                         after = None
-                if excluded is not None and (by_name(entry.name) if by_name is not None else excluded(relative)):
+                if by_path:
+                    matched, after_name = matcher.entry(state, entry.name)
+                    if matched:
+                        continue
+                elif by_name is not None and by_name(entry.name):
                     continue
                 if key[-1] == "/":
                     if skip_folder is not None and skip_folder(entry, relative):
@@ -143,7 +151,7 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
                     yield relative, entry, None
                     stack.append((iter(_folder_listing(entry.path)), relative + "/",
                                   _open_folder(entry.name, folder_fd) if with_lstat and len(stack) < MAX_FOLDER_FDS
-                                  else -1))
+                                  else -1, matcher.inside(after_name) if by_path else state))
                     break
                 if with_lstat:
                     try:
@@ -159,7 +167,7 @@ def _walk(root: Path | str, exclude: Iterable[str] | ExcludeMatcher, skip_folder
                 if folder_fd >= 0:
                     os.close(folder_fd)
     finally:
-        for _entries, _prefix, folder_fd in stack:
+        for _entries, _prefix, folder_fd, _state in stack:
             if folder_fd >= 0:
                 os.close(folder_fd)
 
