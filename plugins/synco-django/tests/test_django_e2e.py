@@ -169,7 +169,7 @@ def test_serve_receive_install_mariadb_with_database_url(
     found = check_detected(source, python_mode)
     assert (found["database"]["engine"], found["database"]["name"]) == ("mysql", databases[source])  # type: ignore[index]
     (media,) = found["fileSets"]  # type: ignore[misc]
-    assert media["kind"] == "public" and media["exclude"] == ["/cache", "/CACHE"]
+    assert media["kind"] == "public" and media["regenerated"] == ["/cache", "/CACHE"] and media["exclude"] == []
     base_url = web_server(source / "staticfiles")
     monkeypatch.chdir(source)
     session, key = serve_keep(source)
