@@ -221,3 +221,16 @@ def test_the_plan_says_what_is_kept_and_why(app: Path, tmp_path: Path) -> None:
            "**/*.tmp, .*), so they are this machine's own; --delete-excluded removes them" in said.output
     uploads = next(item for item in json.loads(as_json.output)["sets"] if item["name"] == "uploads")
     assert uploads["keptFiles"] == 5 and uploads["keptPatterns"] == [*KEEP, ".*"]
+
+
+def test_an_edited_record_with_a_bad_pattern_stops_the_install_before_anything_changes(tmp_path: Path) -> None:
+    from synco_core.errors import ConfigError
+    from synco_core.install.plan import received_set
+
+    entry = {"name": "uploads", "kind": "public", "relativeBasePath": "web/uploads",
+             "wire": {"name": "uploads", "type": "PublicFiles",
+                      "publicFiles": {"indexFileName": "i", "sizeBytes": 1, "exclude": ["/cache", "[z-a]"]}}}
+    with pytest.raises(ConfigError, match=r"malformed file set entry: exclude pattern '\[z-a\]'"):
+        received_set(tmp_path, entry)
+    entry["wire"]["publicFiles"]["exclude"] = ["/cache"]  # type: ignore[index]
+    assert received_set(tmp_path, entry).keep == ("/cache",)

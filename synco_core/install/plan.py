@@ -16,6 +16,7 @@ from synco_core.destinations import local_destination, local_file_sets
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
+from synco_core.globs import ExcludeMatcher
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.kept import keep_patterns
 from synco_core.recordversion import listed_texts, record_version
@@ -110,8 +111,18 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         sanitize_rules=list(listed_texts(entry.get("sanitizeRules"), malformed)),
         download_bytes=_download_bytes(entry.get("wire")),
         source_settings=read_source_settings(entry.get("sourceSettings")),
-        keep=keep_patterns(entry.get("wire")),
+        keep=_checked_patterns(keep_patterns(entry.get("wire")), malformed),
     )
+
+
+def _checked_patterns(patterns: tuple[str, ...], malformed: str) -> tuple[str, ...]:
+    """``patterns``, refused here (before the install changes anything) when the matcher refuses one: the
+    record was written by receive, which checked them, so only an edited record holds such a pattern."""
+    try:
+        ExcludeMatcher(patterns)
+    except ConfigError as exc:
+        raise ConfigError(f"{malformed}: {exc}") from None
+    return patterns
 
 
 def _download_bytes(wire: object) -> int | None:
