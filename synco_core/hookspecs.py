@@ -174,8 +174,8 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
         None when the plugin has nothing for this framework.
 
     Each set says what serve leaves out of it, in two fields of glob patterns (as
-    :class:`synco_core.ExcludeMatcher` reads them), and the session's meta carries both to the laptop. ``FileSet.exclude``: what is there is the laptop's own
-    (a local database, a developer's files, logs); ``receive --delete`` and install keep the laptop's files
+    :class:`synco_core.ExcludeMatcher` reads them), and the session's meta carries both to the laptop.
+    ``FileSet.exclude``: what is there is the laptop's own (a local database, a developer's files, logs); ``receive --delete`` and install keep the laptop's files
     these match, as ``rsync --delete --exclude`` does (``--delete-excluded`` removes them). This is the
     default, for third-party plugins and users' ``.synco.yml`` alike, because a file kept by mistake costs
     disk space while a file removed by mistake is lost. ``FileSet.regenerated``: derived files the
