@@ -175,13 +175,13 @@ def list_file_sets(framework: Framework, options: FileSetOptions) -> list[FileSe
 
     Each set says what serve leaves out of it, in two fields of glob patterns (as
     :class:`synco_core.ExcludeMatcher` reads them), and the session's meta carries both to the laptop.
-    ``FileSet.exclude``: what is there is the laptop's own (a local database, a developer's files, logs); ``receive --delete`` and install keep the laptop's files
-    these match, as ``rsync --delete --exclude`` does (``--delete-excluded`` removes them). This is the
-    default, for third-party plugins and users' ``.synco.yml`` alike, because a file kept by mistake costs
-    disk space while a file removed by mistake is lost. ``FileSet.regenerated``: derived files the
-    framework makes again from the originals (image styles, thumbnails, aggregated CSS); a laptop's copies
-    go stale when an original changes, so install and ``--delete`` remove them like any file the server
-    does not list.
+    ``FileSet.exclude``: what is there is the laptop's own (a local database, a developer's files, logs);
+    ``receive --delete`` and install keep the laptop's files these match, as ``rsync --delete --exclude``
+    does (``--delete-excluded`` removes them). This is the default, for third-party plugins and users'
+    ``.synco.yml`` alike, because a file kept by mistake costs disk space while a file removed by mistake is
+    lost. ``FileSet.regenerated``: derived files the framework makes again from the originals (image styles,
+    thumbnails, aggregated CSS); a laptop's copies go stale when an original changes, so install and
+    ``--delete`` remove them like any file the server does not list.
 
     Example::
 
