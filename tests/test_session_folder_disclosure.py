@@ -47,7 +47,8 @@ def _check_folder(folder: Path, project: Path) -> None:
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, oct(path.stat().st_mode)
             text = data.decode()
             assert HOST not in text and str(project) not in text and os.path.expanduser("~") not in text, text
-            assert set(json.loads(text)) == {"expiresAt", "pid", "host", "keep", "locked"}
+            # Times, a pid and flags only (writtenAt: when, by its host's clock, for another host's cleanup).
+            assert set(json.loads(text)) == {"expiresAt", "pid", "host", "keep", "locked", "writtenAt"}
         else:
             assert age.is_age_header(data[:64]), f"{path.name} is not an age artifact"
 

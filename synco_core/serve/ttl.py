@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import stat
@@ -36,6 +37,7 @@ from synco_core.engines import crashpoints
 from synco_core.fsutil import process_alive
 from synco_core.index.hashcache import CACHE_TAG
 from synco_core.permissions import take_parents_group
+from synco_core.receive.meta import MAX_CLOCK_OFFSET
 from synco_core.wire import META_FILE, SESSION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -67,24 +69,30 @@ class TtlMarker:
     keep: bool = False
     #: The serving process holds a ``flock`` on the marker while it lives (see the module docstring).
     locked: bool = False
+    #: When the marker was written, by its host's clock (None in an older synco's marker): with the marker
+    #: file's time it tells another host's clock from this one's (:func:`is_stale`).
+    written_at: float | None = None
 
     def to_bytes(self) -> bytes:
         return json.dumps({"expiresAt": self.expires_at, "pid": self.pid, "host": self.host,
-                           "keep": self.keep, "locked": self.locked}).encode()
+                           "keep": self.keep, "locked": self.locked, "writtenAt": self.written_at}).encode()
 
     @classmethod
     def read(cls, folder: Path) -> TtlMarker | None:
         try:
             data = json.loads((folder / MARKER_FILE).read_bytes())
+            written = data.get("writtenAt")
             return cls(expires_at=float(data["expiresAt"]), pid=int(data["pid"]), host=str(data["host"]),
-                       keep=bool(data.get("keep", False)), locked=data.get("locked") is True)
+                       keep=bool(data.get("keep", False)), locked=data.get("locked") is True,
+                       written_at=float(written) if isinstance(written, (int, float)) else None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
 
 def write_marker(folder: Path, ttl_seconds: float, keep: bool = False) -> TtlMarker:
     """Write the marker (atomically) into ``folder``; returns it."""
-    marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=host_id(), keep=keep)
+    now = time.time()
+    marker = TtlMarker(expires_at=now + ttl_seconds, pid=os.getpid(), host=host_id(), keep=keep, written_at=now)
     temp = folder / (MARKER_FILE + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
@@ -145,8 +153,9 @@ def _write_locked_marker(folder: Path, ttl_seconds: float, keep: bool) -> tuple[
             # Nobody can lock here: the pid and host judge this session, as before.
             log.debug("cannot lock %s: %s", folder / MARKER_FILE, exc.strerror)
             lock_fd = None
-        marker = TtlMarker(expires_at=time.time() + ttl_seconds, pid=os.getpid(), host=host_id(),
-                           keep=keep, locked=lock_fd is not None)
+        now = time.time()
+        marker = TtlMarker(expires_at=now + ttl_seconds, pid=os.getpid(), host=host_id(),
+                           keep=keep, locked=lock_fd is not None, written_at=now)
         os.write(fd, marker.to_bytes())
     except BaseException:
         os.close(fd)
@@ -224,25 +233,73 @@ def _serve_alive(folder: Path, marker: TtlMarker) -> bool | None:
     return process_alive(marker.pid)
 
 
-def is_stale(folder: Path, now: float | None = None) -> bool:
+def is_stale(folder: Path, now: float | None = None, filesystem_now: float | None = None) -> bool:
     """True when ``folder`` holds a synco session that nobody serves any more.
 
     That is: its TTL ran out, or (not kept) the serving process is gone: its marker's lock can be taken,
     or, for a marker without one, no process on this host has its pid. Another host's session whose serve
     provably still runs (its lock held) is never stale here: its time is that host's clock's to judge.
     Folders without a marker are left alone: they may belong to a Go synco ``serve`` that is running right now.
+
+    Another host's session is judged by that host's clock (:func:`_their_now`), which ``filesystem_now`` (the
+    web root's file system's clock now, :func:`filesystem_clock`) lets this host read.
     """
     marker = TtlMarker.read(folder)
     if marker is None:
         return False
     alive = _serve_alive(folder, marker)
-    if alive is True and not is_this_host(marker.host):
+    this_host = is_this_host(marker.host)
+    if alive is True and not this_host:
         # Its expiry is of that host's clock, and its serve removes it then: this host's clock, hours ahead
         # (a shared web root, a container with its own clock), took a session in use for an expired one.
         return False
-    if (now or time.time()) >= marker.expires_at:
+    now = time.time() if now is None else now
+    if not this_host:
+        now = _their_now(folder, marker, filesystem_now, now)
+    if now >= marker.expires_at:
         return True
     return not marker.keep and alive is False
+
+
+def _their_now(folder: Path, marker: TtlMarker, filesystem_now: float | None, now: float) -> float:
+    """What the clock of the host that wrote ``marker`` reads now, as far as can be told.
+
+    Its marker says when it was written by that host's clock (``writtenAt``); the file system stamped the
+    same moment with its own clock (the marker's mtime), and stamps a folder made now with the time it reads
+    now (``filesystem_now``): so that host's clock now is ``filesystem_now`` plus the difference of the two
+    stamps, whatever this host's clock says. A session kept after its serve exited (``--keep``) was removed by
+    a host whose clock is hours ahead, and kept past its time by one hours behind. As receive does
+    (:data:`~synco_core.receive.meta.MAX_CLOCK_OFFSET`), another host's clock is believed when it is at most
+    that far from the file system's; past that (or an older marker, or a file system whose clock cannot be
+    read), this host's clock judges, as before.
+    """
+    if marker.written_at is None or filesystem_now is None:
+        return now
+    try:
+        written = os.stat(folder / MARKER_FILE, follow_symlinks=False).st_mtime
+    except OSError:
+        return now
+    offset = marker.written_at - written
+    if abs(offset) > MAX_CLOCK_OFFSET:
+        return now
+    return filesystem_now + offset
+
+
+def filesystem_clock(web_root: Path) -> float | None:
+    """The time the file system of ``web_root`` reads now: the mtime of a folder made there and removed at once
+    (a network file system's server stamps it with its own clock). None where nothing can be made there."""
+    probe = web_root / f"{CREATING_PREFIX}clock-{secrets.token_hex(8)}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return None
+    try:
+        return probe.lstat().st_mtime
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.rmdir()
 
 
 def _owner_gone(marker: Path) -> bool | None:
@@ -389,8 +446,10 @@ def _remove_leftover(leftover: Path) -> None:
 def cleanup_expired(web_root: Path) -> list[Path]:
     """Remove the stale sessions of ``web_root``; returns what was removed (what cannot be is warned about)."""
     removed = []
-    for folder in session_folders(web_root):
-        if is_stale(folder):
+    folders = session_folders(web_root)
+    clock = filesystem_clock(web_root) if folders else None
+    for folder in folders:
+        if is_stale(folder, filesystem_now=clock):
             log.info("removing expired session %s", folder)
             reason = remove_session(folder)
             if reason is None:
