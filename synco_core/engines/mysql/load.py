@@ -207,6 +207,7 @@ class Loader:
         self.gate = StatementGate([name for name in (database, target) if name], databases)
         charset, mode = check_session(conn, 0)
         self.gate.observe(charset, mode, session_letters(conn, charset))
+        self._initial_mode = mode
         #: The session's settings the workers must share, as the server last reported them (:meth:`_observe`).
         self._state = settings_key(conn)
         #: The script is a dump (synco's or mariadb-dump's header): its rows may go to the worker connections.
@@ -359,6 +360,8 @@ class Loader:
         """Load ``dump``: reading and splitting in one thread, executing in this one (and in the
         workers, when the loader has a ``connect`` factory and ``workers`` > 1)."""
         self._splitter = StatementSplitter(dump, on_comment=self._comment)
+        # The connection's own sql_mode (the server's default) is where the script starts, as for the client.
+        self._splitter.modes.learn(self._initial_mode.encode())
         reader = StatementReader(self._splitter)
         connect = self.connect if self.workers > 1 else None
         workers = [InsertWorker(connect()) for _ in range(self.workers)] if connect is not None else []
@@ -664,6 +667,8 @@ class Loader:
         the gate cannot see), and tell the gate the sql_mode it reads INSERT values with."""
         charset, mode = check_session(self.conn, number)
         self.gate.observe(charset, mode, session_letters(self.conn, charset), number)
+        if self._splitter is not None:
+            self._splitter.modes.learn(mode.encode())
         state = settings_key(self.conn)
         if state != self._state:
             self._state = state

@@ -18,7 +18,13 @@ import pymysql
 from synco_core.engines.mysql import querypackets
 from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.gate import check_session
-from synco_core.engines.mysql.splitter import Statement, StatementSplitter, StreamedStatement, head_of
+from synco_core.engines.mysql.splitter import (
+    Statement,
+    StatementSplitter,
+    StreamedStatement,
+    head_of,
+    may_set_mode,
+)
 from synco_core.errors import DatabaseError
 from synco_core.handoff import end, until_ended
 
@@ -51,7 +57,10 @@ class StatementReader:
     too, inside the stream's ``read``), so that they overlap with the server executing statements.
 
     A :class:`StreamedStatement` is read by its user instead, as it is sent: this thread waits until the
-    user asks for the next statement (the one after it is only read then)."""
+    user asks for the next statement (the one after it is only read then). So it does after a statement that
+    may change the sql_mode (:func:`~.splitter.may_set_mode`): the statements after it are split in the mode
+    the server reports once it ran (the loader tells the splitter, :meth:`~.splitter.SqlModes.learn`), as
+    the mariadb client splits them, whatever the statement's size or form."""
 
     QUEUE = 8
 
@@ -60,23 +69,30 @@ class StatementReader:
         self.queue: queue.Queue[tuple[int, AnyStatement] | None] = queue.Queue(maxsize=self.QUEUE)
         self.error: BaseException | None = None
         self.stopped = threading.Event()
+        #: The statement whose handling this thread waits for before it reads on, and the handling's end.
+        self._awaited: AnyStatement | None = None
+        self._handled = threading.Event()
         self.thread = threading.Thread(target=self._run, name="synco-load-reader", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
             for statement in self.splitter:
+                awaited = isinstance(statement, StreamedStatement) or may_set_mode(statement)
+                if awaited:
+                    self._handled.clear()
+                    self._awaited = statement
                 if not self._put((self.splitter.statements, statement)):
                     return
-                if isinstance(statement, StreamedStatement) and not self._wait(statement):
+                if awaited and not self._wait():
                     return
         except BaseException as exc:  # Raised in the executing thread.
             self.error = exc
         self._put(None)
 
-    def _wait(self, statement: StreamedStatement) -> bool:
-        """Wait until ``statement``'s user is done with it; False when the reader is stopped first."""
-        while not statement.released.wait(0.1):
+    def _wait(self) -> bool:
+        """Wait until the user is done with the awaited statement; False when the reader is stopped first."""
+        while not self._handled.wait(0.1):
             if self.stopped.is_set():
                 return False
         return True
@@ -100,6 +116,9 @@ class StatementReader:
             yield item
             if isinstance(item[1], StreamedStatement):
                 item[1].release()
+            if item[1] is self._awaited:
+                self._awaited = None
+                self._handled.set()
 
     def stop(self) -> None:
         self.stopped.set()

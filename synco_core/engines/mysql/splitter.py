@@ -116,6 +116,12 @@ class SqlModes:
             elif name.startswith(b"@") and known is not None:
                 self.saved[name.lower()] = known
 
+    def learn(self, mode: bytes) -> None:
+        """Take the sql_mode the server reports for the session: its word is final, as the client's is the
+        server's (it reads the session's NO_BACKSLASH_ESCAPES from every answer), where the script's text may
+        not tell (an expression, a statement too long to be read again, a server whose default has it)."""
+        self.mode = mode
+
     def _value(self, value: bytes) -> bytes | None:
         if value[:1] in (b"'", b'"'):
             return value[1:-1]
@@ -275,6 +281,19 @@ class SpooledStatement(StreamedStatement):
         self.spool.close()
 
 
+_SET_STATEMENT = re.compile(rb"^(?:/\*M?!\d*\s*)?SET(?![0-9A-Za-z_$\x80-\xff])", re.IGNORECASE)
+_MODE = re.compile(rb"mode", re.IGNORECASE)
+
+
+def may_set_mode(statement: Statement | StreamedStatement) -> bool:
+    """Whether ``statement`` may change the session's sql_mode, so that the statements after it are to be split
+    in the mode the server reports once it ran: a SET naming a mode, or any SET too long to be read whole
+    (the name may be anywhere in it)."""
+    if not _SET_STATEMENT.match(head_of(statement)):
+        return False
+    return isinstance(statement, StreamedStatement) or _MODE.search(statement) is not None
+
+
 def head_of(statement: Statement | StreamedStatement) -> Statement:
     """What the start of a statement is matched against: all of it, or a streamed statement's head."""
     return statement.head if isinstance(statement, StreamedStatement) else statement
@@ -361,9 +380,11 @@ class StatementSplitter:
                 self._after_streamed(statement)
                 continue
             self.statements += 1
-            yield statement
             if isinstance(statement, bytes) and not sized:
+                # Before the statement is handed over: what the server reports after running it
+                # (:meth:`SqlModes.learn`, while the reader waits, see :func:`may_set_mode`) comes last.
                 self.modes.follow(statement)
+            yield statement
         if self._within:
             # The dump ends after a plain statement split off the head of a delimited text, before its delimiter.
             raise self._truncated("a statement")
