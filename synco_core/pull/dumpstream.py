@@ -105,12 +105,19 @@ class DumpStream:
     """Receives the streamed dump (a :class:`~synco_core.pull.frames.StreamHandler`); see the module docs.
 
     ``on_open(stream)`` is called when the stream starts (``--install --yes`` starts loading from
-    :meth:`reader` there); its failures are logged, never raised into the channel.
+    :meth:`reader` there); its failures are logged, never raised into the channel. Made with ``accepted``
+    False, it is called only once :meth:`accept` says the session passed every check that refuses it (its
+    project, expiry, format), however early the stream starts: a refused session must not have begun to
+    replace the local database. The stream is decoded into its file meanwhile, and the load reads from there.
     """
 
-    def __init__(self, target: Path, on_open: Callable[[DumpStream], None] | None = None) -> None:
+    def __init__(self, target: Path, on_open: Callable[[DumpStream], None] | None = None,
+                 accepted: bool = True) -> None:
         self.target = target
         self._on_open = on_open
+        self._accepted = accepted
+        self._opened = False
+        self._open_lock = threading.Lock()
         #: Told the size of every encrypted chunk that arrives (a progress bar).
         self.on_bytes: Callable[[int], None] | None = None
         self.set_name = ""
@@ -170,6 +177,21 @@ class DumpStream:
             return
         self._thread = threading.Thread(target=self._decode, args=(key, out), name="synco-dump-stream", daemon=True)
         self._thread.start()
+        with self._open_lock:
+            self._opened = True
+            start = self._accepted
+        if start:
+            self._start_use()
+
+    def accept(self) -> None:
+        """The session passed every check that refuses it: the stream may be used (``on_open``) from now on."""
+        with self._open_lock:
+            self._accepted = True
+            start = self._opened
+        if start:
+            self._start_use()
+
+    def _start_use(self) -> None:
         if self._on_open is not None:
             try:
                 self._on_open(self)

@@ -226,7 +226,8 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
             if (not options.via_http and client.streams_database
                     and (not options.only or DB_SET_NAME in options.only)):
                 build_options["stream_database"] = True
-                stream = DumpStream(options.target, on_open=options.on_dump_stream)
+                # Not used before receive has read and accepted the session's meta (see DumpStream).
+                stream = DumpStream(options.target, on_open=options.on_dump_stream, accepted=False)
                 if reporter is not None:
                     stream.on_bytes = bars.enter_context(reporter.bytes_task(f"{DB_SET_NAME} (as it is dumped)", None))
             try:
@@ -278,6 +279,7 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
 
                 receive_options.prefetched = stream.take
                 receive_options.late_sets = late_sets
+                receive_options.on_accepted = lambda _meta: streamed.accept()
             try:
                 summary = receive_session(transport, session, key, receive_options, reporter)
             finally:

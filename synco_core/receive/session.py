@@ -107,6 +107,10 @@ class ReceiveOptions:
     #: ``--max-delete N``: with ``delete``, a public set that would lose more than N local files is refused,
     #: nothing of it changed; None: only a set the server lists no file in is refused (:func:`delete_refusal`).
     max_delete: int | None = None
+    #: Told the meta once the session passed every check that refuses it as a whole (expiry, format, what
+    #: must be understood, another project, an earlier session), before anything in the target changes: a
+    #: pull starts loading its streamed dump only then.
+    on_accepted: Callable[[Meta], None] | None = None
 
 
 @dataclass
@@ -552,6 +556,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
     state = _State(target)
     check_same_project(state.data, meta, target, options.other_project)
     check_not_earlier(state.data, folder, meta)
+    if options.on_accepted is not None:
+        options.on_accepted(meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
