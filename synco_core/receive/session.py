@@ -556,13 +556,21 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
     state = _State(target)
     check_same_project(state.data, meta, target, options.other_project)
     check_not_earlier(state.data, folder, meta)
+    refused = [s for s in meta.file_sets if not (s.dump or s.public or s.private)
+               and (not options.only or s.name in options.only)]
+    if refused and options.on_set_arrived is not None:
+        # An install follows (it takes what arrives), and it installs every set or none: it would be refused at
+        # the end, after its database had been loaded early and rolled back and --delete (implied) had
+        # emptied the receive folder's copies of what the laptop holds alone.
+        raise ConfigError(f"{refused[0].unsupported()}; an install takes every set of the session or none, so "
+                          "nothing was received or installed: leave it out with --only, or receive without "
+                          "--install")
     if options.on_accepted is not None:
         options.on_accepted(meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
-    for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
-        if not options.only or unsupported.name in options.only:
-            summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
-                                           unsupported.unsupported(), cause=NEWER))
+    for unsupported in refused:
+        summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
+                                       unsupported.unsupported(), cause=NEWER))
     arrived = options.on_set_arrived or (lambda _target, _entry: None)
 
     def ordered() -> Iterator[WireFileSet]:

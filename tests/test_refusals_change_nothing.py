@@ -1,0 +1,129 @@
+"""Every refusal that depends on a session's meta comes before anything local changes, in every receiving
+command: the local database's rows, every file of the local project (the receive folder inside it, synco's
+records and kept copies) and synco's cache folder (the seen-sessions record) are as they were.
+
+The matrix: another project's session, a ``mustUnderstand`` name this synco does not know (the session's or
+one set's), an expired session, a meta of a newer format (an unknown state, an unknown compression), each
+through ``receive``, ``receive --delete``, ``receive --plan`` and ``receive --install --yes``, into a folder
+an earlier receive and install of the same project filled. ``pull --install --yes`` (whose dump streams in and
+loads before the meta is read) is tests/test_pull_other_project_install.py's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_receive_install import make_local
+from test_receive_support import LocalProject
+from test_transfer_support import FixturePlugin, make_app, publish, static_server, tree_digest
+
+from synco_core import age
+from synco_core.cli.main import cli
+from synco_core.receive.meta import identities_for
+from synco_core.serve import SessionFolder, SessionKey
+from synco_core.wire import META_FILE
+
+SESSION = "synco-refusalmatrix0123456"
+HOUR = 3600
+
+
+def entry(data: dict[str, Any], detail: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in data["fileSets"] if detail in s)
+    return found
+
+
+def expired(data: dict[str, Any]) -> None:
+    now = int(time.time())
+    data.update(createdAt=now - 3 * HOUR, expiresAt=now - 2 * HOUR)
+
+
+REFUSALS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "other-project": lambda d: d.update(project={"id": "blake2b:" + "ab" * 12,
+                                                 "name": "Fixture project of the sqlite database 'other.sqlite'"}),
+    "must-understand": lambda d: d.update(mustUnderstand=["deltaIndex"]),
+    "expired": expired,
+    "newer-state": lambda d: d.update(state="Sealed"),
+    "newer-compression": lambda d: entry(d, "sqliteDump")["sqliteDump"].update(compression="brotli"),
+    "dump-set-must-understand": lambda d: entry(d, "sqliteDump").update(mustUnderstand=["deltaIndex"]),
+    "files-set-must-understand": lambda d: entry(d, "publicFiles").update(mustUnderstand=["partialIndex"]),
+}
+
+#: The refusals of one set (the others are received; the plan lists it as refused), and where its copy is.
+SET_ONLY = {"dump-set-must-understand": "received/dbDump", "files-set-must-understand": "received/uploads/"}
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "receive": (),
+    "receive --delete": ("--delete",),
+    "receive --plan": ("--plan",),
+    "receive --install --yes": ("--install", "--yes"),
+}
+
+
+def rewrite_meta(web: Path, key: SessionKey, change: Callable[[dict[str, Any]], None]) -> None:
+    """The session's meta as a hostile, newer or later server would write it (same key, same artifacts)."""
+    folder = SessionFolder(web / SESSION, key.recipients)
+    data = json.loads(age.decrypt_bytes((folder.path / META_FILE).read_bytes(), identities_for(key.secret)))
+    change(data)
+    folder.write_small(META_FILE, json.dumps(data).encode())
+
+
+def local_data(local: Path, cache: Path) -> tuple[object, ...]:
+    with contextlib.closing(sqlite3.connect(local / "local.sqlite")) as conn:
+        rows = conn.execute("SELECT * FROM items ORDER BY id").fetchall()
+    return (hashlib.sha256(repr(rows).encode()).hexdigest(), tree_digest(local),
+            tree_digest(cache) if cache.exists() else {})
+
+
+def run(url: str, key: str, target: Path, local: Path, *extra: str) -> Any:
+    return CliRunner().invoke(cli, ["receive", SESSION, key, "--base-url", url, "--target", str(target),
+                                    "--project", str(local), "--all", *extra])
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("refusal", list(REFUSALS))
+def test_a_refused_session_changes_nothing_local(refusal: str, command: str, tmp_path: Path,
+                                                 register_plugin: Callable[[object, str], None],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(cache))
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    key = publish(app, SESSION)
+    local = make_local(tmp_path / "local")
+    # The receive folder inside the project, as .synco.yml's default puts it: its records count too.
+    target = local / "received"
+    with static_server(app / "web") as (url, _):
+        first = run(url, key.secret, target, local, "--install", "--yes")
+        assert first.exit_code == 0, first.output
+        # The laptop's own file in a set's folder: --delete would take it, were the refusal late.
+        (target / "uploads" / "laptop only.bin").write_bytes(b"the laptop's own")
+        # Received once more as it is now, so that a receive of the same sets has nothing left to note.
+        again = run(url, key.secret, target, local)
+        assert again.exit_code == 0, again.output
+        rewrite_meta(app / "web", key, REFUSALS[refusal])
+        before = local_data(local, cache)
+        result = run(url, key.secret, target, local, *COMMANDS[command])
+    after = local_data(local, cache)
+    assert after[0] == before[0], result.output
+    changed = []
+    for was, now in zip(before[1:], after[1:], strict=True):
+        assert isinstance(was, dict) and isinstance(now, dict)
+        changed += sorted(name for name in was.keys() | now.keys() if was.get(name) != now.get(name))
+    if refusal in SET_ONLY and command in ("receive", "receive --delete"):
+        # One set refused, the others received as usual (their records noted again, --delete applied to them):
+        # the refused set's copy is what must stay.
+        assert [name for name in changed if name.startswith(SET_ONLY[refusal])] == [], result.output
+    else:
+        assert changed == [], result.output
+    if command != "receive --plan" or refusal not in SET_ONLY:
+        assert result.exit_code == 1, result.output
