@@ -114,8 +114,6 @@ class StatementReader:
                     raise self.error
                 return
             yield item
-            if isinstance(item[1], StreamedStatement):
-                item[1].release()
             if item[1] is self._awaited:
                 self._awaited = None
                 self._handled.set()

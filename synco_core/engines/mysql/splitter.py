@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
@@ -180,7 +179,7 @@ class StreamedStatement:
     """A hinted statement of :data:`BIG_STATEMENT` bytes or more (a row with a huge value), read from the dump
     as it is used instead of held whole: ``head`` is its start (:data:`HEAD_BYTES`), :meth:`pieces` gives
     all of it once, in pieces of at most the splitter's chunk size. The splitter goes on once the
-    statement's user asks for the next one (or calls :meth:`release`); what was not read is skipped then.
+    statement's user asks for the next one; what was not read is skipped then.
     """
 
     def __init__(self, splitter: StatementSplitter, size: int, start: bytes) -> None:
@@ -193,7 +192,6 @@ class StreamedStatement:
         while len(self.read) < min(size, HEAD_BYTES):
             self.read += self._more(HEAD_BYTES - len(self.read))
         self.head = self.read[:HEAD_BYTES]
-        self.released = threading.Event()
         #: Set by the loader: what its sender feeds the pieces to and asks before the statement may run.
         self.check: PieceCheck | None = None
 
@@ -238,10 +236,6 @@ class StreamedStatement:
             self.check.finish()
         return statement
 
-    def release(self) -> None:
-        """The user is done with the statement: the splitter may read on."""
-        self.released.set()
-
     def skip_rest(self) -> None:
         self.read = b""
         while self.taken < self.size:
@@ -266,7 +260,6 @@ class SpooledStatement(StreamedStatement):
         while len(self.read) < min(self.size, HEAD_BYTES):
             self.read += self._more(HEAD_BYTES)
         self.head = self.read[:HEAD_BYTES]
-        self.released = threading.Event()
         self.check = None
 
     def _more(self, wanted: int) -> bytes:
