@@ -176,7 +176,7 @@ class _Warnings(logging.Handler):
 def walk_main(header: dict[str, Any], out: IO[bytes]) -> int:
     """The worker: walk the set on from ``header["after"]`` and send its rows to ``out``."""
     # Imported here: public_set imports this module, and the worker needs the pipeline itself.
-    from synco_core.serve.public_set import HASH_WORKERS, SetWriteResult, hashed_rows, walked_candidates
+    from synco_core.serve.public_set import HASH_WORKERS, SetWriteResult, hashed_rows, walked_items
 
     warnings = _Warnings(logging.DEBUG if header.get("debug") else logging.INFO)
     root_logger = logging.getLogger("synco_core")
@@ -191,7 +191,7 @@ def walk_main(header: dict[str, Any], out: IO[bytes]) -> int:
     block: list[WireRow] = []
     try:
         with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="synco-hash") as pool:
-            rows = hashed_rows(walked_candidates(file_set, skip, header["after"]), cache, contents, pool, counts,
+            rows = hashed_rows(walked_items(file_set, skip, header["after"]), cache, contents, pool, counts,
                                header["hash_large"])
             for path, size, mtime, uri, absolute, sha1, sha256, pack, key, identity in rows:
                 content = contents.take(key) if pack == -1 and contents is not None and key is not None else None
