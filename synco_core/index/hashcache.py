@@ -75,6 +75,11 @@ RECORD = struct.Struct("<8sQqqQQ32sII")
 _CHECK = struct.Struct("<8s")
 _FINGERPRINT = struct.Struct("<QqqQQ")
 _DIGEST = struct.Struct("<32sII")
+# Bound once: _OldRecords.take runs once per unchanged file of a re-serve.
+_RECORD_SIZE = RECORD.size
+_RECORD_UNPACK = RECORD.unpack_from
+_CHECK_SIZE = _CHECK.size
+_sha256 = hashlib.sha256
 #: Longest path a record may name (longer ones end the old cache: it is damaged).
 MAX_PATH_BYTES = 64 * 1024
 #: Bytes read from, and gathered before writing to, a cache file at a time.
@@ -342,30 +347,30 @@ class _OldRecords:
         nothing read: :meth:`__next__` then judges the record as it always does (a damaged one ends the
         cache there). ``path`` must come after every path looked up before."""
         data, at = self._data, self._at
-        start = at + RECORD.size
-        stop = start + len(name)
+        name_length = len(name)
+        stop = at + _RECORD_SIZE + name_length
         if len(data) < stop + MAX_CONTENT_BYTES and self._file is not None:
             # Read ahead so that the largest record fits (or up to the file's end): one check per file here.
             self._has(stop - at + MAX_CONTENT_BYTES)
             data, at = self._data, self._at
-            start = at + RECORD.size
-            stop = start + len(name)
-        # The name and the fingerprint first: two slices compared, and most mismatches stop there.
-        if data[start:stop] != name or data[at + _CHECK.size:at + _CHECK.size + _FINGERPRINT.size] != fingerprint:
+            stop = at + _RECORD_SIZE + name_length
+        # The name and the fingerprint first, compared where they lie (no slice copied), and most mismatches
+        # stop there. The name's length is checked against the record's below; an empty fingerprint (a time
+        # no record holds) matches nothing.
+        if not (fingerprint and data.startswith(name, stop - name_length)
+                and data.startswith(fingerprint, at + _CHECK_SIZE)):
             return None
-        check, file_size, _, _, _, _, digest, path_length, content_length = RECORD.unpack_from(data, at)
+        check, file_size, _, _, _, _, digest, path_length, content_length = _RECORD_UNPACK(data, at)
         end = stop + content_length
-        if path_length != len(name) or content_length != file_size or not 0 < content_length <= MAX_CONTENT_BYTES \
+        if path_length != name_length or content_length != file_size or not 0 < content_length <= MAX_CONTENT_BYTES \
                 or len(data) < end:
             return None
-        raw = data[at:end]
         content = data[stop:end]
-        if _check(memoryview(raw)[_CHECK.size:stop - at]) != check or \
-                hashlib.sha256(content).digest() != digest:
+        if _check(memoryview(data)[at + _CHECK_SIZE:stop]) != check or _sha256(content).digest() != digest:
             return None
         self.previous = path
-        self._at = at + len(raw)
-        return digest, content, raw
+        self._at = end
+        return digest, content, data[at:end]
 
 
 class HashCache:
@@ -536,7 +541,10 @@ class HashCache:
         self.content_hits += 1
         digest = raw_digest.hex()
         if self._new is not None:
-            racy = self._racy_of(info, source)
+            # _racy_of, its common case inline (a device measured already).
+            racy = self._clocks.get(info.st_dev)
+            if racy is None:
+                racy = self._measure(info.st_dev, source)
             if info.st_mtime_ns < racy and info.st_ctime_ns < racy:
                 if len(content) <= self.budget:
                     self.budget -= len(content)
