@@ -128,3 +128,55 @@ def test_files_written_and_read_back_are_the_format_whatever_the_block_sizes(
         found = {name: reader.lookup(name) for name in absent}
         assert found == {name: ((noted[name][0].lower() if noted[name][1] or not partial else knownhashes.PENDING)
                                 if name in noted else None) for name in absent}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), read_block=st.integers(1, 300), block=st.integers(1, 9))
+def test_current_is_holds_then_note_whatever_the_old_file_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: st.DataObject, read_block: int, block: int) -> None:
+    """``current`` (the merge's one step for a file of the index's size and mtime) answers what ``holds``
+    answers and, when it holds, leaves both drafts byte for byte as ``note`` would: through old files
+    whose lines name the same hash (in either case), another, PENDING or none, and new hashes in any case,
+    with the old file's lines copied across the reader's and writer's blocks."""
+    monkeypatch.setattr(knownhashes, "READ_BLOCK", read_block)
+    monkeypatch.setattr(knownhashes, "BLOCK", block)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    local = folder / "local.bin"
+    local.write_bytes(b"what the local file holds")
+    local_sha = hashlib.sha256(local.read_bytes()).hexdigest()
+    hashes = st.sampled_from([local_sha, local_sha.upper(), "a" * 64, "B" * 64, knownhashes.PENDING])
+    names = _names(data)
+    old = {name: data.draw(hashes) for name in names if data.draw(st.booleans())}
+    new = {name: data.draw(hashes) for name in names}
+    path = known_hashes_file(folder, "uploads")
+    if data.draw(st.booleans()):
+        known = KnownHashes(path)
+        for name in sorted(old):
+            known.note(name, old[name])
+        known.commit()
+    saved = path.read_bytes() if path.exists() else None
+
+    def receive(one_step: bool, commit: bool) -> tuple[list[bool], bytes]:
+        known = KnownHashes(path)
+        said = []
+        for name in names:
+            if one_step:
+                holds = known.current(name, new[name], os.fspath(local))
+            else:
+                holds = known.holds(name, new[name].lower(), os.fspath(local))
+                if holds:
+                    known.note(name, new[name], current=True)
+            if not holds:
+                known.note(name, new[name], current=False)
+            said.append(holds)
+        known.commit() if commit else known.keep_partial()
+        written = path.read_bytes()
+        # The next receive starts from the same old file.
+        if saved is not None:
+            path.write_bytes(saved)
+        else:
+            path.unlink()
+        return said, written
+
+    for commit in (False, True):
+        assert receive(True, commit) == receive(False, commit)

@@ -259,13 +259,12 @@ def compare_public_files(index: IndexItems | Mapping[str, PublicIndexEntry], set
             if (info is not None and stat.S_ISREG(info.st_mode) and info.st_size == entry.size_bytes
                     and same_mtime(second_of(info), entry.mtime, odd_seconds)
                     and (not entry.sha1 or _sha1_of(found_path) == entry.sha1.lower())
-                    and (known is None or not entry.sha256 or known.holds(relative, entry.sha256.lower(), found_path))):
+                    # Noted as current when it holds (KnownHashes.current).
+                    and (known is None or not entry.sha256 or known.current(relative, entry.sha256, found_path))):
                 plan.skipped += 1
                 plan.skipped_bytes += entry.size_bytes
                 if on_current is not None:
                     on_current(entry.size_bytes)
-                if known is not None and entry.sha256:
-                    known.note(relative, entry.sha256, current=True)
                 continue
         if known is not None and entry.sha256:
             known.note(relative, entry.sha256, current=False)

@@ -69,7 +69,8 @@ def known_hashes_file(target: Path, local: str) -> Path:
 
 
 class _Draft:
-    """One version of the new file, written as the merge goes."""
+    """One version of the new file, written as the merge goes; :attr:`lines` are without their line feed
+    (an old file's line, split at its line feeds, is then noted as it is)."""
 
     def __init__(self, path: Path, suffix: str) -> None:
         # Locked while it is open: a later receive removes it only once this one is gone.
@@ -80,7 +81,9 @@ class _Draft:
         self.out.write(HEADER)
 
     def flush(self) -> None:
-        block = b"".join(self.lines)
+        if not self.lines:
+            return
+        block = b"\n".join(self.lines) + b"\n"
         self.digest.update(block)
         self.out.write(block)
         self.lines.clear()
@@ -111,8 +114,8 @@ class KnownHashes:
         # fills, not this object: a generator holding this object would be a cycle, which keeps the old
         # file open until the garbage collector runs (a folder then cannot be unmounted).
         self._intact = [False]
-        self._old: Iterator[tuple[str, str]] = self._read(path, self._intact)
-        self._pending: tuple[str, str] | None = None
+        self._old: Iterator[tuple[str, str, bytes]] = self._read(path, self._intact)
+        self._pending: tuple[str, str, bytes] | None = None
         #: (all arrived, some did not), or None when not written.
         self._drafts: tuple[_Draft, _Draft] | None = None
         if write:
@@ -130,7 +133,8 @@ class KnownHashes:
             remove_temps_of_dead_processes(path, ".part", grace=0.0)
 
     @staticmethod
-    def _read(path: Path, intact: list[bool]) -> Iterator[tuple[str, str]]:
+    def _read(path: Path, intact: list[bool]) -> Iterator[tuple[str, str, bytes]]:
+        """(path, SHA-256, the line as it is) of each line of the old file, once it is found intact."""
         try:
             fd = os.open(path, _READ_FLAGS)
         except OSError:
@@ -171,7 +175,7 @@ class KnownHashes:
                             intact[0] = False
                             return
                         previous = text
-                        yield text, digest.decode("ascii", "replace")
+                        yield text, digest.decode("ascii", "replace"), line
                 if tail:
                     # The body ends within a line: not a file this module wrote.
                     intact[0] = False
@@ -213,17 +217,43 @@ class KnownHashes:
         if self._drafts is None:
             return
         # Index hashes are hex (wire.py checks them), so one encoding of the whole line is the same bytes.
-        line = f"{path}\0{sha256.lower()}\n".encode("utf-8", "surrogateescape")
+        line = f"{path}\0{sha256.lower()}".encode("utf-8", "surrogateescape")
         complete, partial = self._drafts
         complete.lines.append(line)
-        partial.lines.append(line if current else f"{path}\0{PENDING}\n".encode("utf-8", "surrogateescape"))
+        partial.lines.append(line if current else f"{path}\0{PENDING}".encode("utf-8", "surrogateescape"))
         if len(complete.lines) >= BLOCK:
-            try:
-                complete.flush()
-                partial.flush()
-            except OSError as exc:
-                log.debug("known hashes %s not written: %s", self.path, exc)
-                self.discard()
+            self._flush()
+
+    def current(self, path: str, sha256: str, local: str) -> bool:
+        """:meth:`holds` (``sha256`` in any case) and, when it holds, :meth:`note` of ``path`` as current, in one
+        step: the merge's case for nearly every file of a re-sync. When the old file's line for ``path`` names
+        ``sha256`` it is noted as it is, bytes the same as :meth:`note` makes (no line made per file)."""
+        lowered = sha256.lower()
+        if not self.holds(path, lowered, local):
+            return False
+        drafts = self._drafts
+        if drafts is not None:
+            pending = self._pending
+            if pending is not None and pending[1] == lowered and pending[0] == path:
+                line = pending[2]
+                complete, partial = drafts
+                complete.lines.append(line)
+                partial.lines.append(line)
+                if len(complete.lines) >= BLOCK:
+                    self._flush()
+            else:
+                self.note(path, sha256, current=True)
+        return True
+
+    def _flush(self) -> None:
+        assert self._drafts is not None
+        complete, partial = self._drafts
+        try:
+            complete.flush()
+            partial.flush()
+        except OSError as exc:
+            log.debug("known hashes %s not written: %s", self.path, exc)
+            self.discard()
 
     def _save(self, which: int) -> None:
         if self._drafts is None:
