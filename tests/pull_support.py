@@ -191,8 +191,9 @@ class Sshd:
 
 
 @contextlib.contextmanager
-def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = ()) -> Iterator[Sshd]:
-    """Start sshd with its own host key, client key and config in ``base``; stop it afterwards.
+def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: str = "127.0.0.1") -> Iterator[Sshd]:
+    """Start sshd with its own host key, client key and config in ``base``, listening on ``listen`` (``::1`` for
+    IPv6); stop it afterwards.
 
     ``wrapper``: words run in front of sshd, which must exec it in the end (``unshare -m sh -c '...; exec "$@"'``
     gives its sessions their own mounts)."""
@@ -212,7 +213,7 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = ()) -> Itera
     # PATH: the remote login sees the interpreter that runs the tests first (its synco, when installed).
     remote_path = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
     config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
+        f"Port {port}\nListenAddress {listen}\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
         f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nUsePAM no\n"
         f"SetEnv PYTHONPATH={plugin_dir} TMPDIR={remote_tmp} PATH={remote_path}\n"
@@ -228,7 +229,7 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = ()) -> Itera
             if process.poll() is not None:
                 output = process.stdout.read().decode() if process.stdout else ""
                 raise RuntimeError(f"sshd did not start: {output.strip()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with contextlib.suppress(OSError), socket.create_connection((listen, port), timeout=0.5):
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError("sshd did not start listening within 10 s")

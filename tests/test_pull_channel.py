@@ -446,3 +446,26 @@ def test_channel_process_relays_a_limited_number_of_remote_warnings(caplog: pyte
     with caplog.at_level("DEBUG"), ChannelProcess(["sh", "-c", script]) as channel:
         channel.close()
     assert not [record for record in caplog.records if record.levelname == "WARNING"]
+
+
+#: What ssh prints itself when its configuration asks for LogLevel VERBOSE or DEBUG (any number of lines).
+_SSH_LOG_LINES = [
+    'Authenticated to 127.0.0.1 ([127.0.0.1]:2222) using "publickey".',
+    "Authenticated to 127.0.0.1 (via proxy) using \"publickey\".",
+    *[f"debug1: channel 0: free: client-session, nchannels {n}" for n in range(30)],
+    "debug3: channel 0: status: The following connections are open:",
+    "The following connections are open:",
+    "  #0 client-session (t4 [session] r0 i3/0 o3/0 e[write]/0 fd -1/-1/6 sock -1 cc -1 io 0x00/0x00)",
+    "Transferred: sent 3488, received 3340 bytes, in 0.3 seconds",
+    "Bytes per second: sent 11920.1, received 11414.3",
+    "debug1: Exit status 3",
+]
+
+
+@pytest.mark.parametrize("reason", ["", "bash: line 1: synco: Permission denied"])
+def test_ssh_log_lines_are_never_the_reason_a_channel_ended(reason: str) -> None:
+    """LogLevel VERBOSE gave "Bytes per second: sent ..." as the reason, and DEBUG's lines pushed the remote
+    side's own last line out of the lines kept."""
+    lines = [_SSH_LOG_LINES[0], reason, *_SSH_LOG_LINES[1:]] if reason else _SSH_LOG_LINES
+    script = "".join(f"echo {shlex.quote(line)} >&2; " for line in lines) + "exit 1"
+    assert run_channel(["sh", "-c", script])[2] == reason

@@ -43,6 +43,14 @@ _REMOTE_NOTICE = re.compile(r"(?:DEBUG|INFO|WARNING) [\w.]+ \+\d+ms: ")
 #: three lines ("** WARNING: connection is not using a post-quantum key exchange algorithm." ...) to a server
 #: without one. The last of them is never why a connection ended.
 _SSH_NOTICES = ("Warning: Permanently added", "** ")
+#: ssh's own log lines when its configuration (``LogLevel VERBOSE`` or ``DEBUG`` in ~/.ssh/config, ``-v``) asks for
+#: them: "Authenticated to ...", then, after the remote command ended, "Transferred: ..." and "Bytes per second:
+#: ...", and at DEBUG3 the list of open channels ("The following connections are open:", "  #0 client-session (t4
+#: ..."). They were taken for why a channel ended ("Error: Bytes per second: sent 16177.6, ..."), hid that ssh
+#: named no reason at all (the remote side killed by a signal), and at DEBUG pushed the remote side's own last
+#: line out of the lines kept; so they are never kept.
+_SSH_LOG = re.compile(r"debug\d: |Authenticated to .* using |Transferred: sent \d+, received \d+ bytes"
+                      r"|Bytes per second: sent |The following connections are open:|  #\d+ .*\(t\d+ ")
 #: The pointer to their help that docker and kubectl print after an error ("See 'docker --help'", "See 'kubectl
 #: exec -h' for help and examples", "Run 'docker compose exec --help' for more information"): not a reason.
 _HELP_POINTER = re.compile(r"(?:See|Run) '[^']*(?:--help|-h)'(?:\.| for .*)?")
@@ -205,7 +213,9 @@ class ChannelProcess:
         assert stream is not None
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line:
+            if line and _SSH_LOG.match(line):
+                log.debug("%s: %s", self.label, redact(line))
+            elif line:
                 self._tail.append(line)
                 warning = _REMOTE_WARNING.match(line) if self.relay_warnings else None
                 if warning is not None and self.warnings_relayed < REMOTE_WARNINGS_SHOWN:

@@ -1,0 +1,127 @@
+"""``synco pull`` through an agency's own ssh setup: a ``~/.ssh/config`` read exactly as ``ssh``/``rsync`` read it.
+
+Real sshd servers on 127.0.0.1 (and ``::1``); the client reads a config file of the test's (``ssh -F FILE``, which ssh
+treats like ``~/.ssh/config``): a Host alias with HostName, Port, User, IdentityFile and IdentitiesOnly, ProxyJump
+through a second sshd, ProxyCommand, a ControlMaster with ControlPersist, RemoteCommand, LogLevel VERBOSE/DEBUG, a
+known_hosts file that does not know the host or knows another key for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pull_support import Project, Sshd, make_project, run_sshd, run_synco, write_plugin
+
+from synco_core.testing.services import needs_tool
+
+pytestmark = [needs_tool("sshd", "openssh-server"), needs_tool("ssh", "openssh-client"),
+              needs_tool("ssh-keygen", "openssh-client")]
+
+
+@dataclass
+class Servers:
+    """The application's host and a bastion in front of it."""
+
+    app: Sshd
+    bastion: Sshd
+    project: Project
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    base = tmp_path_factory.mktemp("sshconfig")
+    plugin_dir = write_plugin(base / "plugin")
+    project = make_project(base / "app dir ü", public_files=3, rows=20)
+    with run_sshd(base / "app", plugin_dir) as app, run_sshd(base / "bastion", plugin_dir) as bastion:
+        yield Servers(app=app, bastion=bastion, project=project)
+
+
+def _host_key(server: Sshd) -> str:
+    return " ".join((server.key.parent / "host_ed25519.pub").read_text().split()[:2])
+
+
+def _known_hosts(path: Path, *servers: Sshd) -> Path:
+    path.write_text("".join(f"[127.0.0.1]:{server.port} {_host_key(server)}\n" for server in servers))
+    return path
+
+
+def _config(tmp_path: Path, servers: Servers, prod: str = "", known: tuple[Sshd, ...] | None = None) -> Path:
+    """An ssh config with the Host aliases ``prod`` (the application's host, ``prod`` lines added) and ``bastion``."""
+    known_hosts = _known_hosts(tmp_path / "known_hosts", *(known if known is not None else
+                                                            (servers.app, servers.bastion)))
+    config = tmp_path / "ssh_config"
+    user = servers.app.user
+    config.write_text(
+        f"Host prod\n  HostName 127.0.0.1\n  Port {servers.app.port}\n  User {user}\n"
+        f"  IdentityFile {servers.app.key}\n  IdentitiesOnly yes\n{prod}\n"
+        f"Host bastion\n  HostName 127.0.0.1\n  Port {servers.bastion.port}\n  User {user}\n"
+        f"  IdentityFile {servers.bastion.key}\n  IdentitiesOnly yes\n"
+        f"Host *\n  UserKnownHostsFile {known_hosts}\n  GlobalKnownHostsFile /dev/null\n"
+    )
+    return config
+
+
+def _pull(config: Path, url: str, tmp_path: Path, *extra: str, **env: str) -> tuple[int, list[str], Path]:
+    local = tmp_path / "laptop"
+    local.mkdir(exist_ok=True)
+    environ = dict(os.environ, SYNCO_SSH_COMMAND=f"ssh -F {shlex.quote(str(config))}", **env)
+    environ.pop("SYNCO_SSH_OPTIONS", None)
+    result = run_synco(["pull", url, "--target", "dump", "--all", *extra], environ, local, timeout=120)
+    assert "Traceback" not in result.stderr
+    return result.returncode, result.stderr.strip().splitlines(), local / "dump"
+
+
+def _received(target: Path, project: Project) -> bool:
+    uploads = target / "uploads"
+    got = {p.relative_to(uploads).as_posix(): p.read_bytes() for p in uploads.rglob("*") if p.is_file()}
+    return got == project.public_files()
+
+
+def _nothing_written(target: Path) -> bool:
+    return not target.exists() or not any(p.is_file() for p in target.rglob("*"))
+
+
+@pytest.mark.parametrize("prod", [
+    "",
+    "  ProxyJump bastion",
+    "  ProxyCommand ssh -F %d/ssh_config -W %h:%p bastion",
+    "  ControlMaster auto\n  ControlPath %s/%C\n  ControlPersist 30",
+    "  RequestTTY yes\n  SetEnv SYNCO_TEST_FROM_CONFIG=1\n  SendEnv LANG LC_*",
+], ids=["alias", "proxyjump", "proxycommand", "controlmaster", "requesttty-setenv"])
+def test_a_host_alias_of_the_ssh_config_is_used_as_ssh_uses_it(servers: Servers, tmp_path: Path, prod: str) -> None:
+    # A socket's path is limited to 108 bytes: the master's lives in a short folder of its own.
+    sockets = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))
+    config = _config(tmp_path, servers, prod.replace("%d", str(tmp_path)).replace("%s", str(sockets)))
+    url = f"ssh://prod{servers.project.root}"
+    try:
+        for _ in range(2):
+            # Twice: the second time through the master the first one left running (ControlPersist).
+            code, lines, target = _pull(config, url, tmp_path)
+            assert code == 0, lines
+            assert _received(target, servers.project)
+    finally:
+        if "ControlMaster" in prod:
+            subprocess.run(["ssh", "-F", str(config), "-O", "exit", "prod"], capture_output=True, check=False)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+@pytest.mark.parametrize("level", ["VERBOSE", "DEBUG", "DEBUG3"])
+def test_ssh_log_lines_are_never_the_reason(servers: Servers, tmp_path: Path, level: str) -> None:
+    """With LogLevel VERBOSE or DEBUG, ssh's last words are its byte counts ("Bytes per second: sent ..."), which
+    were given as why the pull failed."""
+    config = _config(tmp_path, servers, f"  LogLevel {level}")
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = _pull(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'echo boom >&2; exit 3'")
+    assert (code, lines[-1]) == (1, "Error: boom")
+    code, lines, target = _pull(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'kill -9 $$'")
+    assert code == 1
+    assert lines[-1].startswith(f"Error: the remote side on {url} was killed by a signal (ssh names none"), lines
+    assert _nothing_written(target)
