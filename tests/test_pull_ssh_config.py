@@ -125,3 +125,53 @@ def test_ssh_log_lines_are_never_the_reason(servers: Servers, tmp_path: Path, le
     assert code == 1
     assert lines[-1].startswith(f"Error: the remote side on {url} was killed by a signal (ssh names none"), lines
     assert _nothing_written(target)
+
+
+def _other_key(tmp_path: Path) -> str:
+    key = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
+@pytest.mark.parametrize("strict", ["ask", "yes", "accept-new"])
+def test_a_host_that_ssh_does_not_know_is_one_line_saying_what_to_do(servers: Servers, tmp_path: Path,
+                                                                      strict: str) -> None:
+    config = _config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = _pull(config, url, tmp_path)
+    if strict == "accept-new":
+        # ssh adds the new key itself, as it would for rsync.
+        assert code == 0, lines
+        return
+    assert code == 1
+    assert lines[-1] == (f"Error: cannot reach {url}: Host key verification failed. ssh does not know this host's "
+                         "key and was not told to trust it: check the key and accept it once with `ssh prod true` "
+                         "in a terminal")
+    assert _nothing_written(target)
+
+
+@pytest.mark.parametrize("strict", ["ask", "yes", "no", "accept-new"])
+def test_a_changed_host_key_warning_reaches_the_user_as_ssh_wrote_it(servers: Servers, tmp_path: Path,
+                                                                     strict: str) -> None:
+    """Only "Host key verification failed." was shown; under StrictHostKeyChecking no, where ssh logs in anyway
+    (with password logins turned off), the warning was not shown at all."""
+    config = _config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(known_hosts.read_text() + f"[127.0.0.1]:{servers.app.port} {_other_key(tmp_path)}\n")
+    expected = subprocess.run([*shlex.split(f"ssh -F {config} -T"), "prod", "true"], capture_output=True,
+                              text=True).stderr.splitlines()
+    assert "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!" in expected
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = _pull(config, url, tmp_path)
+    if strict == "no":
+        assert code == 0, lines
+        assert _received(target, servers.project)
+        warning = expected
+    else:
+        assert code == 1
+        assert lines[-1] == (f"Error: cannot reach {url}: Host key verification failed. The host key ssh knows for it "
+                             "has changed: see ssh's warning above before you trust the new key")
+        assert _nothing_written(target)
+        warning = expected[:-1]
+    start = lines.index(expected[0])
+    assert lines[start:start + len(warning)] == warning

@@ -40,7 +40,7 @@ from synco_core.errors import ConfigError
 from synco_core.limits import LIMIT_SIGNALS, REMOTE_MEMORY_LIMIT, REMOTE_PROCESS_LIMIT, shell_fork_failed
 from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
-from synco_core.pull.greeting import GreetingWatch
+from synco_core.pull.greeting import GreetingWatch, probe_command
 from synco_core.pull.remote import Remote
 from synco_core.pull.tempdir import NO_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON, open_archive
@@ -375,10 +375,16 @@ def remote_signal(code: int) -> str | None:
     return _SIGNAL_CAUSES.get(number, number.name)
 
 
-def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool = False) -> str:
+#: ssh's last line when the host key could not be verified: unknown (and no one to ask), or changed.
+HOST_KEY_FAILED = "Host key verification failed."
+
+
+def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool = False,
+                 host_key_changed: bool = False) -> str:
     """A one-line reason for a remote side that ended without speaking the protocol.
 
     ``started``: the launch script said its first line, so ssh had logged in and its 255 is not "cannot reach".
+    ``host_key_changed``: ssh warned that the host's key is not the one it knows (the warning was shown as it is).
     """
     reason = stderr_tail.removeprefix("Error: ")
     if shell_fork_failed(reason):
@@ -405,6 +411,14 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
             return f"the remote side on {remote.describe()} was {SSH_UNNAMED_SIGNAL}"
         if started:
             return f"the ssh connection to {remote.describe()} ended: {reason}"
+        if reason == HOST_KEY_FAILED and host_key_changed:
+            return (f"cannot reach {remote.describe()}: {reason} The host key ssh knows for it has changed: see "
+                    "ssh's warning above before you trust the new key")
+        if reason == HOST_KEY_FAILED:
+            # ssh's only word when it does not know the host yet and may not ask (no terminal, BatchMode), or when
+            # StrictHostKeyChecking refuses a new host or the person answered no.
+            return (f"cannot reach {remote.describe()}: {reason} ssh does not know this host's key and was not "
+                    f"told to trust it: check the key and accept it once with `{probe_command(remote)}` in a terminal")
         return f"cannot reach {remote.describe()}: {reason}"
     return reason or f"the remote side on {remote.describe()} exited with status {code}"
 

@@ -22,8 +22,9 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
@@ -31,7 +32,7 @@ from synco_core.childenv import child_environment
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.frames import remote_text
 from synco_core.pull.remote import Remote
-from synco_core.redaction import redact
+from synco_core.redaction import printable, redact
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,17 @@ _SSH_NOTICES = ("Warning: Permanently added", "** ")
 #: line out of the lines kept; so they are never kept.
 _SSH_LOG = re.compile(r"debug\d: |Authenticated to .* using |Transferred: sent \d+, received \d+ bytes"
                       r"|Bytes per second: sent |The following connections are open:|  #\d+ .*\(t\d+ ")
+#: The first line of ssh's framed warnings ("@@@...@" above "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
+#: "WARNING: UNPROTECTED PRIVATE KEY FILE!", "WARNING: POSSIBLE DNS SPOOFING DETECTED!").
+_SSH_WARNING_RULE = re.compile(r"@{20,}")
+#: The last line of such a warning: how to remove the offending key, or that ssh gave up or ignored a key.
+_SSH_WARNING_END = re.compile(r'  ssh-keygen .* -R .*|Host key verification failed\.|Load key ".*": bad permissions')
+#: What ssh says right after a changed host key's warning: that it stops, or what it turns off and goes on.
+_SSH_WARNING_AFTER = re.compile(r"Host key for .* has changed and you have requested strict checking\.|"
+                                r"Host key verification failed\.|.* is disabled (?:to avoid man-in-the-middle "
+                                r"attacks|because the host key is not trusted)\.")
+#: At most this many lines of one framed warning are shown (the longest, a changed host key, has 13).
+_SSH_WARNING_LINES = 40
 #: The pointer to their help that docker and kubectl print after an error ("See 'docker --help'", "See 'kubectl
 #: exec -h' for help and examples", "Run 'docker compose exec --help' for more information"): not a reason.
 _HELP_POINTER = re.compile(r"(?:See|Run) '[^']*(?:--help|-h)'(?:\.| for .*)?")
@@ -158,6 +170,10 @@ def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = No
     raise ConfigError(f"unsupported remote kind {remote.kind!r}")
 
 
+def _show_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class ChannelProcess:
     """A running channel: binary ``stdin``/``stdout`` pipes, stderr collected, always cleaned up.
 
@@ -166,12 +182,19 @@ class ChannelProcess:
     """
 
     def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20,
-                 relay_warnings: bool = False) -> None:
+                 relay_warnings: bool = False, show: Callable[[str], None] | None = None) -> None:
         self.argv = list(argv)
         self.label = label
-        #: Show the remote synco's warnings as this process's own (see :meth:`_read_stderr`).
+        #: Show the remote synco's warnings as this process's own, and ssh's framed warnings (a changed host key)
+        #: as ssh printed them (see :meth:`_read_stderr`).
         self.relay_warnings = relay_warnings
         self.warnings_relayed = 0
+        #: Where ssh's framed warnings go, line by line (standard error by default).
+        self._show = show or _show_on_stderr
+        #: Whether ssh warned that the host key it knows for the host has changed (possibly an attacker's).
+        self.host_key_changed = False
+        self._ssh_warning = 0
+        self._after_ssh_warning = False
         self._tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
@@ -213,7 +236,9 @@ class ChannelProcess:
         assert stream is not None
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line and _SSH_LOG.match(line):
+            if line and self.relay_warnings and self._relay_ssh_warning(line):
+                self._tail.append(line)
+            elif line and _SSH_LOG.match(line):
                 log.debug("%s: %s", self.label, redact(line))
             elif line:
                 self._tail.append(line)
@@ -229,6 +254,29 @@ class ChannelProcess:
                     log.warning("remote side warned more than %d times; run the pull with --debug to see every "
                                 "warning", REMOTE_WARNINGS_SHOWN)
                 log.debug("%s: %s", self.label, redact(line))
+
+    def _relay_ssh_warning(self, line: str) -> bool:
+        """Show ``line`` as it is when it belongs to one of ssh's framed warnings; say whether it did.
+
+        rsync and git leave ssh's stderr on the terminal, so a changed host key's warning ("IT IS POSSIBLE THAT
+        SOMEONE IS DOING SOMETHING NASTY!", the fingerprint, the ``ssh-keygen -R`` to run) reaches the user as ssh
+        wrote it. Pull reads ssh's stderr itself, and kept only its last line ("Host key verification failed."), or,
+        under ``StrictHostKeyChecking no`` where ssh goes on, nothing at all.
+        """
+        if _SSH_WARNING_RULE.fullmatch(line):
+            self._ssh_warning = _SSH_WARNING_LINES
+        elif self._ssh_warning:
+            if "REMOTE HOST IDENTIFICATION HAS CHANGED" in line:
+                self.host_key_changed = True
+            if _SSH_WARNING_END.fullmatch(line):
+                self._ssh_warning = 1
+                self._after_ssh_warning = True
+        elif not (self._after_ssh_warning and _SSH_WARNING_AFTER.fullmatch(line)):
+            self._after_ssh_warning = False
+            return False
+        self._ssh_warning = max(self._ssh_warning - 1, 0)
+        self._show(printable(line))
+        return True
 
     def stderr_tail(self) -> str:
         """The last stderr line worth showing: ssh's own notices (known hosts, post-quantum), the remote synco's debug,

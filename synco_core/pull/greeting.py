@@ -46,7 +46,7 @@ def probe_command(remote: Remote) -> str:
     if remote.kind == "ssh":
         port = f"-p {remote.port} " if remote.port else ""
         who = f"{remote.user}@" if remote.user else ""
-        return f"ssh {port}{who}{remote.host} true"
+        return f"ssh {port}{shlex.quote(who + remote.host)} true"
     if remote.kind == "docker":
         return f"docker exec -i {remote.host} true"
     if remote.kind == "docker-compose":

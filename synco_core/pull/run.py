@@ -108,7 +108,8 @@ def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException, *, sta
     code = channel.close(grace=5)
     tail = channel.stderr_tail()
     if tail or code:
-        return TransferError(explain_exit(code, tail, remote, started=started))
+        return TransferError(explain_exit(code, tail, remote, started=started,
+                                          host_key_changed=channel.host_key_changed))
     return TransferError(f"{remote.describe()}: {exc}")
 
 
