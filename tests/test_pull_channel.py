@@ -34,6 +34,7 @@ def test_ssh_argv_quotes_the_script_once_more_for_the_login_shell() -> None:
     argv = channel_argv(remote, script, env={})
     assert argv[:4] == ["ssh", "-T", "-o", "BatchMode=yes"]
     assert argv[4:6] == ["-p", "2222"]
+    assert channel_argv(remote, script, env={}, batch=False)[:4] == ["ssh", "-T", "-p", "2222"]
     assert argv[6:8] == ["--", "deploy@example.com"]
     # The remote login shell sees one command that has sh run the script (see the login shell tests below).
     assert shlex.split(argv[8])[:2] == ["sh", "-c"]
@@ -83,8 +84,9 @@ def test_ssh_command_and_options_from_env_and_config() -> None:
     remote.ssh_options = ("-i", "/keys/id")
     env = {"SYNCO_SSH_COMMAND": "ssh -F /dev/null", "SYNCO_SSH_OPTIONS": "-o 'ProxyJump=a b'"}
     argv = channel_argv(remote, "true", env=env)
-    assert argv[:8] == ["ssh", "-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-i", "/keys/id"]
-    assert argv[8:10] == ["-o", "ProxyJump=a b"]
+    # The user's options first: ssh keeps the first value it reads, so a BatchMode=no of theirs wins.
+    assert argv[:6] == ["ssh", "-F", "/dev/null", "-T", "-i", "/keys/id"]
+    assert argv[6:10] == ["-o", "ProxyJump=a b", "-o", "BatchMode=yes"]
 
 
 def test_bad_ssh_command_env_is_one_line() -> None:

@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,8 +73,10 @@ def _config(tmp_path: Path, servers: Servers, prod: str = "", known: tuple[Sshd,
 def _pull(config: Path, url: str, tmp_path: Path, *extra: str, **env: str) -> tuple[int, list[str], Path]:
     local = tmp_path / "laptop"
     local.mkdir(exist_ok=True)
-    environ = dict(os.environ, SYNCO_SSH_COMMAND=f"ssh -F {shlex.quote(str(config))}", **env)
-    environ.pop("SYNCO_SSH_OPTIONS", None)
+    environ = {**os.environ, "SYNCO_SSH_COMMAND": f"ssh -F {shlex.quote(str(config))}", **env}
+    # No agent of the machine's: the keys are the config's.
+    for name in ("SYNCO_SSH_OPTIONS", "SSH_AUTH_SOCK"):
+        environ.pop(name, None)
     result = run_synco(["pull", url, "--target", "dump", "--all", *extra], environ, local, timeout=120)
     assert "Traceback" not in result.stderr
     return result.returncode, result.stderr.strip().splitlines(), local / "dump"
@@ -145,8 +148,8 @@ def test_a_host_that_ssh_does_not_know_is_one_line_saying_what_to_do(servers: Se
         return
     assert code == 1
     assert lines[-1] == (f"Error: cannot reach {url}: Host key verification failed. ssh does not know this host's "
-                         "key and was not told to trust it: check the key and accept it once with `ssh prod true` "
-                         "in a terminal")
+                         "key and was not told to trust it: run the pull in a terminal, where ssh asks, or check the "
+                         "key and accept it once with `ssh prod true`")
     assert _nothing_written(target)
 
 
@@ -175,3 +178,120 @@ def test_a_changed_host_key_warning_reaches_the_user_as_ssh_wrote_it(servers: Se
         warning = expected[:-1]
     start = lines.index(expected[0])
     assert lines[start:start + len(warning)] == warning
+
+
+PASSPHRASE = "sesame-Öl 123"
+
+
+def _passphrase_key(tmp_path: Path, server: Sshd) -> Path:
+    """The server's client key, copied and protected by :data:`PASSPHRASE`."""
+    key = tmp_path / "protected_key"
+    shutil.copyfile(server.key, key)
+    key.chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", PASSPHRASE, "-f", str(key)], check=True,
+                   capture_output=True)
+    return key
+
+
+def _in_a_terminal(argv: list[str], env: dict[str, str], cwd: Path, answers: list[tuple[str, str]],
+                   timeout: float = 120) -> tuple[int, str]:
+    """Run ``argv`` with a new terminal as its stdin, stdout and stderr; answer each question once when it shows."""
+    import pty
+    import select
+    import time
+
+    main, side = pty.openpty()
+    process = subprocess.Popen(argv, stdin=side, stdout=side, stderr=side, env=env, cwd=cwd, start_new_session=True)
+    os.close(side)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                seen += data
+            if pending and pending[0][0].encode() in seen.rsplit(b"\n", 1)[-1]:
+                os.write(main, (pending.pop(0)[1] + "\n").encode())
+            if process.poll() is not None and not ready:
+                break
+        else:
+            process.kill()
+        return process.wait(timeout=30), seen.decode("utf-8", "replace")
+    finally:
+        os.close(main)
+
+
+def test_in_a_terminal_ssh_asks_there_for_a_new_host_and_a_passphrase(servers: Servers, tmp_path: Path) -> None:
+    """ssh runs in a session of its own, without the terminal: it could neither ask whether to trust a new host
+    nor for a key's passphrase, as it does under rsync; both ended in "cannot reach"."""
+    key = _passphrase_key(tmp_path, servers.app)
+    config = _config(tmp_path, servers, f"  IdentityFile {key}", known=(servers.bastion,))
+    config.write_text(config.read_text().replace(f"  IdentityFile {servers.app.key}\n", ""))
+    local = tmp_path / "laptop"
+    local.mkdir()
+    temp = tmp_path / "local-tmp"
+    temp.mkdir()
+    env = dict(os.environ, SYNCO_SSH_COMMAND=f"ssh -F {shlex.quote(str(config))}", TMPDIR=str(temp), TERM="dumb")
+    for name in ("SYNCO_SSH_OPTIONS", "SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(name, None)
+    url = f"ssh://prod{servers.project.root}"
+    code, output = _in_a_terminal(
+        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", url, "--target", "dump",
+         "--all"], env, local,
+        [("(yes/no/[fingerprint])? ", "yes"), (f"Enter passphrase for key '{key}': ", PASSPHRASE)])
+    assert code == 0, output
+    assert _received(local / "dump", servers.project)
+    # The answer to the host key question is echoed, the passphrase is not.
+    assert "yes" in output and PASSPHRASE not in output
+    assert _host_key(servers.app) in (tmp_path / "known_hosts").read_text()
+    # The askpass wrapper is gone.
+    assert list(temp.iterdir()) == []
+
+
+def test_without_a_terminal_a_key_with_a_passphrase_is_one_line(servers: Servers, tmp_path: Path) -> None:
+    key = _passphrase_key(tmp_path, servers.app)
+    config = _config(tmp_path, servers, f"  IdentityFile {key}")
+    config.write_text(config.read_text().replace(f"  IdentityFile {servers.app.key}\n", ""))
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = _pull(config, url, tmp_path)
+    assert code == 1
+    assert lines[-1] == (f"Error: cannot reach {url}: {servers.app.user}@127.0.0.1: Permission denied (publickey). "
+                         "A key with a passphrase is offered only from ssh-agent (ssh-add), or when the pull runs in a "
+                         "terminal, where ssh asks for the passphrase")
+    assert PASSPHRASE not in "\n".join(lines)
+    assert _nothing_written(target)
+
+
+def test_a_remote_command_in_the_config_is_one_line_saying_what_to_do(servers: Servers, tmp_path: Path) -> None:
+    config = _config(tmp_path, servers, "  RemoteCommand exec bash -l\n  RequestTTY force")
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = _pull(config, url, tmp_path)
+    assert code == 1
+    assert lines[-1] == (f"Error: cannot reach {url}: Cannot execute command-line and remote command. The ssh "
+                         "configuration of this host sets RemoteCommand, and synco gives its own: add -o "
+                         "RemoteCommand=none to the ssh options (SYNCO_SSH_OPTIONS, or ssh_options: in .synco.yml)")
+    assert _nothing_written(target)
+    # What the line says works.
+    code, lines, target = _pull(config, url, tmp_path, SYNCO_SSH_COMMAND=f"ssh -F {config} -o RemoteCommand=none")
+    assert code == 0, lines
+    assert _received(target, servers.project)
+
+
+def test_askpass_without_a_terminal_gives_no_answer(tmp_path: Path) -> None:
+    """ssh takes exit status 1 for "no answer"; nothing is printed that ssh could take for a passphrase."""
+    from synco_core.pull import askpass
+
+    script = [sys.executable, "-I", askpass.__file__, "Enter passphrase for key 'k': "]
+    for tty in (None, str(tmp_path / "no-such-terminal")):
+        env = {k: v for k, v in os.environ.items() if k != askpass.TTY_VARIABLE}
+        if tty is not None:
+            env[askpass.TTY_VARIABLE] = tty
+        result = subprocess.run(script, env=env, capture_output=True, check=False)
+        assert (result.returncode, result.stdout) == (1, b"")

@@ -377,6 +377,10 @@ def remote_signal(code: int) -> str | None:
 
 #: ssh's last line when the host key could not be verified: unknown (and no one to ask), or changed.
 HOST_KEY_FAILED = "Host key verification failed."
+#: ssh's last line when the server accepted none of the keys it offered (none could be read without a passphrase).
+PUBLICKEY_REFUSED = "Permission denied (publickey)."
+#: ssh's refusal of a command line for a host whose configuration sets RemoteCommand (rsync gets the same).
+REMOTE_COMMAND_CONFLICT = "Cannot execute command-line and remote command."
 
 
 def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool = False,
@@ -418,7 +422,15 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
             # ssh's only word when it does not know the host yet and may not ask (no terminal, BatchMode), or when
             # StrictHostKeyChecking refuses a new host or the person answered no.
             return (f"cannot reach {remote.describe()}: {reason} ssh does not know this host's key and was not "
-                    f"told to trust it: check the key and accept it once with `{probe_command(remote)}` in a terminal")
+                    f"told to trust it: run the pull in a terminal, where ssh asks, or check the key and accept it "
+                    f"once with `{probe_command(remote)}`")
+        if reason == REMOTE_COMMAND_CONFLICT:
+            return (f"cannot reach {remote.describe()}: {reason} The ssh configuration of this host sets "
+                    "RemoteCommand, and synco gives its own: add -o RemoteCommand=none to the ssh options "
+                    "(SYNCO_SSH_OPTIONS, or ssh_options: in .synco.yml)")
+        if reason.endswith(PUBLICKEY_REFUSED):
+            return (f"cannot reach {remote.describe()}: {reason} A key with a passphrase is offered only from "
+                    "ssh-agent (ssh-add), or when the pull runs in a terminal, where ssh asks for the passphrase")
         return f"cannot reach {remote.describe()}: {reason}"
     return reason or f"the remote side on {remote.describe()} exited with status {code}"
 

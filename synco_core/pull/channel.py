@@ -20,11 +20,13 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
@@ -124,22 +126,29 @@ def login_shell_command(script: str) -> str:
     return shlex.join(["sh", "-c", _DECODE_AND_RUN, "sh", encoded])
 
 
-def ssh_base(remote: Remote, env: Mapping[str, str] | None = None) -> list[str]:
-    """The ssh command with its options, before the destination."""
+def ssh_base(remote: Remote, env: Mapping[str, str] | None = None, batch: bool = True) -> list[str]:
+    """The ssh command with its options, before the destination.
+
+    ``batch``: ssh may not ask anything (``BatchMode``), since nobody could answer; it comes after the user's own
+    options, and ssh keeps the first value it reads, so a ``BatchMode`` of theirs wins.
+    """
     env = os.environ if env is None else env
     command = list(_env_words(env, "SYNCO_SSH_COMMAND")) or ["ssh"]
-    argv = [*command, "-T", "-o", "BatchMode=yes", *remote.ssh_options, *_env_words(env, "SYNCO_SSH_OPTIONS")]
+    argv = [*command, "-T", *remote.ssh_options, *_env_words(env, "SYNCO_SSH_OPTIONS")]
+    if batch:
+        argv += ["-o", "BatchMode=yes"]
     if remote.port:
         argv += ["-p", str(remote.port)]
     return argv
 
 
 def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = None,
-                 connect_timeout: float = 0) -> list[str]:
+                 connect_timeout: float = 0, batch: bool = True) -> list[str]:
     """The argv that runs ``script`` (a POSIX shell script) on ``remote`` with stdin/stdout attached.
 
     ``connect_timeout`` (seconds, 0 for none) becomes ssh's ``ConnectTimeout``; it comes after the user's
-    own options, and ssh keeps the first value it reads, so a ``ConnectTimeout`` of theirs wins.
+    own options, and ssh keeps the first value it reads, so a ``ConnectTimeout`` of theirs wins. ``batch``: see
+    :func:`ssh_base` (false when ssh may ask on the terminal, :func:`terminal_prompts`).
     """
     if remote.kind == "ssh":
         destination = f"{remote.user}@{remote.host}" if remote.user else remote.host
@@ -147,7 +156,7 @@ def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = No
         # ssh joins the remaining words with spaces and hands them to the remote login shell, whichever it
         # is (bash, dash, zsh, fish, tcsh): login_shell_command spells the script so that all of them pass it
         # to sh unchanged.
-        return [*ssh_base(remote, env), *limit, "--", destination, login_shell_command(script)]
+        return [*ssh_base(remote, env, batch), *limit, "--", destination, login_shell_command(script)]
     if remote.kind == "docker":
         return ["docker", "exec", "-i", remote.host, "sh", "-c", script]
     if remote.kind == "docker-compose":
@@ -174,6 +183,40 @@ def _show_on_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def terminal_prompts(env: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """The environment that lets ssh ask its questions on this process's terminal; empty when it cannot.
+
+    ssh runs in a session of its own (see :class:`ChannelProcess`), without the terminal it asks a key's
+    passphrase or a new host key's trust on under rsync or git. With ``SSH_ASKPASS_REQUIRE=force`` (OpenSSH
+    8.4 and newer) it asks through ``SSH_ASKPASS`` instead: :mod:`synco_core.pull.askpass`, on the terminal of
+    synco's standard input. ``SSH_ASKPASS`` takes no arguments, so it names a two-line sh script in a private
+    folder, removed on leaving. A user's own ``SSH_ASKPASS`` for a desktop session is left to work as it does.
+    """
+    env = os.environ if env is None else env
+    try:
+        tty = os.ttyname(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):
+        yield {}
+        return
+    if env.get("SSH_ASKPASS") and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        yield {}
+        return
+    from synco_core.pull import askpass
+    from synco_core.tempfolder import temp_root
+
+    folder = tempfile.mkdtemp(prefix="synco-askpass-", dir=temp_root())
+    try:
+        wrapper = os.path.join(folder, "askpass")
+        # -I: the askpass module needs nothing but the standard library, and no PYTHONPATH of the user's.
+        command = shlex.join([sys.executable, "-I", os.path.abspath(askpass.__file__)])
+        with open(os.open(wrapper, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700), "w", encoding="utf-8") as file:
+            file.write(f'#!/bin/sh\nexec {command} "$@"\n')
+        yield {"SSH_ASKPASS": wrapper, "SSH_ASKPASS_REQUIRE": "force", askpass.TTY_VARIABLE: tty}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class ChannelProcess:
     """A running channel: binary ``stdin``/``stdout`` pipes, stderr collected, always cleaned up.
 
@@ -182,9 +225,12 @@ class ChannelProcess:
     """
 
     def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20,
-                 relay_warnings: bool = False, show: Callable[[str], None] | None = None) -> None:
+                 relay_warnings: bool = False, show: Callable[[str], None] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         self.argv = list(argv)
         self.label = label
+        #: Variables added to the child's environment (:func:`terminal_prompts`).
+        self.extra_env = dict(env or {})
         #: Show the remote synco's warnings as this process's own, and ssh's framed warnings (a changed host key)
         #: as ssh printed them (see :meth:`_read_stderr`).
         self.relay_warnings = relay_warnings
@@ -221,7 +267,7 @@ class ChannelProcess:
         try:
             self._proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                bufsize=0, start_new_session=True, env=child_environment(),
+                bufsize=0, start_new_session=True, env={**child_environment(), **self.extra_env},
             )
         except FileNotFoundError:
             raise TransferError(f"cannot start {self.label}: {self.argv[0]!r} not found on PATH") from None

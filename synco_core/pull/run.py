@@ -30,7 +30,7 @@ from synco_core.pull.bootstrap import (
     remote_synco,
     remove_upload,
 )
-from synco_core.pull.channel import ChannelProcess, channel_argv
+from synco_core.pull.channel import ChannelProcess, channel_argv, terminal_prompts
 from synco_core.pull.client import ChannelClient
 from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.frames import ChannelClosed, FramingError, ProtocolMismatch
@@ -172,11 +172,20 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
 
 def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
                env: Mapping[str, str], force_upload: bool) -> PullResult:
+    with contextlib.ExitStack() as prompts:
+        # In a terminal, ssh asks there for a passphrase or whether to trust a new host key, as under rsync.
+        asking = (prompts.enter_context(terminal_prompts(env))
+                  if remote.kind == "ssh" and options.person_can_answer else {})
+        return _pull_through(remote, options, echo, reporter, env, force_upload, asking)
+
+
+def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
+                  env: Mapping[str, str], force_upload: bool, asking: Mapping[str, str]) -> PullResult:
     launch = launch_script(remote, env, debug=options.debug, force_upload=force_upload)
     limit = connect_timeout(options.connect_timeout, env)
     # The launch script changes to the application directory itself (and reports when it is missing).
-    argv = channel_argv(remote, launch.script, env, connect_timeout=limit)
-    channel = ChannelProcess(argv, label=remote.tool, relay_warnings=True)
+    argv = channel_argv(remote, launch.script, env, connect_timeout=limit, batch=not asking)
+    channel = ChannelProcess(argv, label=remote.tool, relay_warnings=True, env=asking)
     finished = False
     stream: DumpStream | None = None
     guard: StallGuard | None = None
