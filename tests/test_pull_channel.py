@@ -118,6 +118,9 @@ def test_kubectl_argv() -> None:
     ("~", 'cd "$HOME" && exec a \'b c\''),
     ("~/my app", 'cd "$HOME"/\'my app\' && exec a \'b c\''),
     ("/tmp/$(touch x)", "cd '/tmp/$(touch x)' && exec a 'b c'"),
+    ("~deploy", "cd ~deploy && exec a 'b c'"),
+    ("~deploy/my app", "cd ~deploy/'my app' && exec a 'b c'"),
+    ("~de$(x)/app", "cd '~de$(x)/app' && exec a 'b c'"),
 ])
 def test_remote_script(path: str, expected: str) -> None:
     assert remote_script(path, ["a", "b c"]) == expected
@@ -471,3 +474,22 @@ def test_ssh_log_lines_are_never_the_reason_a_channel_ended(reason: str) -> None
     lines = [_SSH_LOG_LINES[0], reason, *_SSH_LOG_LINES[1:]] if reason else _SSH_LOG_LINES
     script = "".join(f"echo {shlex.quote(line)} >&2; " for line in lines) + "exit 1"
     assert run_channel(["sh", "-c", script])[2] == reason
+
+
+@pytest.mark.parametrize("shell", ["sh", "dash", "bash"])
+def test_a_path_from_another_users_home_is_found_as_scp_finds_it(shell: str) -> None:
+    """``ssh://host/~deploy/app`` (scp's and rsync's ``host:~deploy/app``) was quoted whole, a folder "~deploy"."""
+    import pwd
+
+    binary = require_tool(shell, {"dash": "dash"}.get(shell, shell))
+    entry = pwd.getpwuid(os.getuid())
+    home = Path(entry.pw_dir).resolve()
+    cases = {f"~{entry.pw_name}": home, f"~{entry.pw_name}/..": home.parent, f"~{entry.pw_name}/.": home}
+    for path, expected in cases.items():
+        script = remote_script(path, ["pwd", "-P"])
+        result = subprocess.run([binary, "-c", script], capture_output=True, text=True,
+                                env={"PATH": os.environ["PATH"]})
+        assert (result.returncode, result.stdout.strip()) == (0, str(expected)), (path, result.stderr)
+    # A user nobody has is a directory that does not exist, not another one.
+    result = subprocess.run([binary, "-c", remote_script("~synco_no_such_user_x/app", ["pwd"])], capture_output=True)
+    assert result.returncode != 0 and result.stdout == b""

@@ -28,6 +28,9 @@ def contexts() -> set[str]:
     ("ssh://u@[::1]:22/~/app", "u", "::1", 22, "~/app"),
     ("ssh://u@host/~", "u", "host", None, "~"),
     ("ssh://u@host/srv/my%20app", "u", "host", None, "/srv/my app"),
+    ("ssh://u@[fe80::1%25eth0]:22/app", "u", "fe80::1%eth0", 22, "/app"),
+    ("ssh://us%40er@host/~deploy/app", "us@er", "host", None, "~deploy/app"),
+    ("ssh://us%25er@host/caf%C3%A9", "us%er", "host", None, "/café"),
 ])
 def test_ssh_urls(url: str, user: str | None, host: str, port: int | None, path: str) -> None:
     remote = parse_remote_url(url, no_contexts)
@@ -208,3 +211,14 @@ def test_command_remotes_from_synco_yml() -> None:
 def test_bad_command_remotes(entry: object, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         remote_from_config("main", entry)
+
+
+@pytest.mark.parametrize(("url", "described"), [
+    ("ssh://u@[::1]:2222/app", "ssh://u@[::1]:2222/app"),
+    ("ssh://[2001:db8::5]/srv/app", "ssh://[2001:db8::5]/srv/app"),
+    ("ssh://u@[fe80::1%25eth0]/app", "ssh://u@[fe80::1%eth0]/app"),
+    ("ssh://u@127.0.0.1:22/app", "ssh://u@127.0.0.1:22/app"),
+])
+def test_an_ipv6_host_is_named_in_brackets(url: str, described: str) -> None:
+    """Error lines named "ssh://u@::1:2222/app", where the port cannot be told from the address."""
+    assert parse_remote_url(url).describe() == described

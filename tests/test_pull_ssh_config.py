@@ -295,3 +295,42 @@ def test_askpass_without_a_terminal_gives_no_answer(tmp_path: Path) -> None:
             env[askpass.TTY_VARIABLE] = tty
         result = subprocess.run(script, env=env, capture_output=True, check=False)
         assert (result.returncode, result.stdout) == (1, b"")
+
+
+def test_a_path_in_another_users_home(servers: Servers, tmp_path: Path) -> None:
+    """``~user/path``, as scp and rsync read ``host:~user/path``, was looked for as a folder named "~user"."""
+    import pwd
+
+    home = Path(pwd.getpwnam(servers.app.user).pw_dir)
+    relative = os.path.relpath(servers.project.root, home)
+    config = _config(tmp_path, servers)
+    code, lines, target = _pull(config, f"ssh://prod/~{servers.app.user}/{relative}", tmp_path)
+    assert code == 0, lines
+    assert _received(target, servers.project)
+
+
+@pytest.fixture(scope="module")
+def ipv6_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError as exc:
+        from synco_core.testing.services import unavailable
+
+        unavailable(f"no IPv6 loopback address on this machine: {exc}")
+    base = tmp_path_factory.mktemp("sshd6")
+    with run_sshd(base / "server", write_plugin(base / "plugin"), listen="::1") as server:
+        yield server
+
+
+def test_an_ipv6_literal_host(ipv6_server: Sshd, servers: Servers, tmp_path: Path) -> None:
+    url = f"ssh://{ipv6_server.user}@[::1]:{ipv6_server.port}{servers.project.root}"
+    result = run_synco(["pull", url, "--target", "dump", "--all"], ipv6_server.env(), tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert _received(tmp_path / "dump", servers.project)
+    missing = f"ssh://{ipv6_server.user}@[::1]:{ipv6_server.port}/no/such/app"
+    result = run_synco(["pull", missing, "--target", "dump"], ipv6_server.env(), tmp_path, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"Error: the directory /no/such/app does not exist on {missing}"

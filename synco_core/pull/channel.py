@@ -85,14 +85,25 @@ def _env_words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         raise ConfigError(f"{name} cannot be split into words: {exc}") from None
 
 
+#: ``~user`` or ``~user/rest``: a user name of the portable characters, which may stand unquoted in a shell word.
+_TILDE_USER = re.compile(r"~([A-Za-z0-9_.][A-Za-z0-9_.-]*)(?:/(.*))?", re.DOTALL)
+
+
 def cd_command(path: str) -> str:
-    """``cd <path>`` for a POSIX shell ("" when no path is given); ``~/...`` goes through ``$HOME``."""
+    """``cd <path>`` for a POSIX shell ("" when no path is given); ``~/...`` goes through ``$HOME``, ``~user/...``
+    through the shell's tilde expansion, as scp and rsync read ``host:~user/path``."""
     if not path:
         return ""
     if path == "~" or path.startswith("~/"):
         # A quoted "~" would not expand; $HOME does, and the rest of the path stays quoted.
         rest = path[2:]
         return 'cd "$HOME"' + ("/" + shlex.quote(rest) if rest else "")
+    other = _TILDE_USER.fullmatch(path)
+    if other is not None:
+        # The tilde prefix must stay unquoted to expand (the name's characters need no quotes); the rest is quoted.
+        # Quoted whole, "~deploy/app" was taken for a folder named "~deploy" in the login directory.
+        name, rest = other.group(1), other.group(2)
+        return f"cd ~{name}" + ("/" + shlex.quote(rest) if rest else "")
     return f"cd {shlex.quote(path)}"
 
 

@@ -2,7 +2,8 @@
 
 Accepted URLs (docs/configuration.md, "synco pull", has them with every option)::
 
-    ssh://[user@]host[:port]/path/to/app        (``/~/app`` is relative to the home directory)
+    ssh://[user@]host[:port]/path/to/app        (``/~/app`` is relative to the home directory, ``/~deploy/app``
+                                                 to deploy's; ``[::1]`` for an IPv6 address)
     docker://container/path
     docker-compose://service/path
     kubectl://[context/]namespace/pod[/container]/path
@@ -95,7 +96,9 @@ class Remote:
         if self.kind == "ssh":
             who = f"{self.user}@" if self.user else ""
             port = f":{self.port}" if self.port else ""
-            return f"ssh://{who}{self.host}{port}/{self.path.lstrip('/')}"
+            # An IPv6 address is bracketed as in the URL it came from: "ssh://::1:2222/app" names no port.
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"ssh://{who}{host}{port}/{self.path.lstrip('/')}"
         if self.kind == "kubectl":
             parts = [p for p in (self.context, self.namespace, self.host, self.container) if p]
             return "kubectl://" + "/".join(parts) + "/" + self.path.lstrip("/")
@@ -156,7 +159,8 @@ def _parse_ssh(text: str) -> Remote:
     parts = split_url(text, "remote")
     if parts.password is not None:
         raise ConfigError("ssh remotes take no password in the URL; use a key or ssh_options")
-    host = parts.hostname
+    # An IPv6 link-local address's zone is written %25 in a URL ("[fe80::1%25eth0]"); ssh takes it as "%eth0".
+    host = unquote(parts.hostname or "")
     if not host:
         raise ConfigError(f"remote {text!r} names no host")
     port = parts.port
