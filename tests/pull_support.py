@@ -191,9 +191,10 @@ class Sshd:
 
 
 @contextlib.contextmanager
-def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: str = "127.0.0.1") -> Iterator[Sshd]:
+def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: str = "127.0.0.1",
+             settings: str = "") -> Iterator[Sshd]:
     """Start sshd with its own host key, client key and config in ``base``, listening on ``listen`` (``::1`` for
-    IPv6); stop it afterwards.
+    IPv6), with ``settings`` (sshd_config lines) added; stop it afterwards.
 
     ``wrapper``: words run in front of sshd, which must exec it in the end (``unshare -m sh -c '...; exec "$@"'``
     gives its sessions their own mounts)."""
@@ -217,7 +218,7 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: 
         f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nUsePAM no\n"
         f"SetEnv PYTHONPATH={plugin_dir} TMPDIR={remote_tmp} PATH={remote_path}\n"
-        "PermitUserEnvironment no\nLogLevel ERROR\n"
+        "PermitUserEnvironment no\nLogLevel ERROR\n" + settings
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

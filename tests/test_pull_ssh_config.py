@@ -334,3 +334,28 @@ def test_an_ipv6_literal_host(ipv6_server: Sshd, servers: Servers, tmp_path: Pat
     result = run_synco(["pull", missing, "--target", "dump"], ipv6_server.env(), tmp_path, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"Error: the directory /no/such/app does not exist on {missing}"
+
+
+def test_an_sshd_banner_is_never_the_reason(tmp_path_factory: pytest.TempPathFactory, servers: Servers,
+                                            tmp_path: Path) -> None:
+    """ssh prints the server's Banner before logging in; its last line ("All activity is logged.") was given as
+    why a remote side killed by a signal ended."""
+    base = tmp_path_factory.mktemp("banner")
+    banner = base / "banner.txt"
+    banner.write_text("Authorized access only.\nAll activity is logged.\n")
+    with run_sshd(base / "server", write_plugin(base / "plugin"), settings=f"Banner {banner}\n") as server:
+        url = server.url(servers.project.root)
+        env = server.env(SYNCO_SSH_COMMAND=server.ssh_command.replace("LogLevel=ERROR", "LogLevel=INFO"))
+        result = run_synco(["pull", url, "--target", "dump"], dict(env, SYNCO_REMOTE_SYNCO="sh -c 'kill -9 $$'"),
+                           tmp_path, timeout=120)
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"Error: the remote side on {url} was killed by a signal (ssh names none"), last
+        result = run_synco(["pull", url, "--target", "dump", "--all"], env, tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        # Unreachable (no key the server takes): the banner's line is not the reason either.
+        no_key = env["SYNCO_SSH_COMMAND"].replace(f"-i {server.key}", f"-o IdentitiesOnly=yes -i {base / 'none'}")
+        result = run_synco(["pull", url, "--target", "dump"], dict(env, SYNCO_SSH_COMMAND=no_key), tmp_path,
+                           timeout=120)
+        assert result.returncode == 1
+        assert "Permission denied (publickey)." in result.stderr.strip().splitlines()[-1]

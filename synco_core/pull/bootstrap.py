@@ -230,8 +230,10 @@ def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
 
 def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
               env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None,
-              watch: GreetingWatch | None = None) -> None:
+              watch: GreetingWatch | None = None, on_started: Callable[[], None] | None = None) -> None:
     """Follow the launch script until the channel greeting: answer an upload request, turn problems into errors.
+
+    ``on_started`` is called when the launch script's first line arrives (the remote command runs).
 
     Returns with ``reader`` positioned right after :data:`MAGIC`, as :meth:`ChannelClient.handshake` expects
     when called with ``skip_magic=False``. ``watch`` hears of every step, so silence is timed.
@@ -282,6 +284,8 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             remote_python(remote, env))
         if word == "started":
             launch.started = True
+            if on_started is not None:
+                on_started()
             continue
         if word == "installed":
             configured = remote_synco(remote, env)

@@ -253,6 +253,9 @@ class ChannelProcess:
         self._ssh_warning = 0
         self._after_ssh_warning = False
         self._tail: collections.deque[str] = collections.deque(maxlen=stderr_lines)
+        #: How many lines were ever put in the tail, and how many of them came before the remote command started.
+        self._lines = 0
+        self._before_start = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
         self._closed = False
@@ -294,11 +297,11 @@ class ChannelProcess:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
             if line and self.relay_warnings and self._relay_ssh_warning(line):
-                self._tail.append(line)
+                self._keep(line)
             elif line and _SSH_LOG.match(line):
                 log.debug("%s: %s", self.label, redact(line))
             elif line:
-                self._tail.append(line)
+                self._keep(line)
                 warning = _REMOTE_WARNING.match(line) if self.relay_warnings else None
                 if warning is not None and self.warnings_relayed < REMOTE_WARNINGS_SHOWN:
                     # What serve would print on its terminal (a file skipped, what a dump leaves out, a plugin
@@ -335,6 +338,15 @@ class ChannelProcess:
         self._show(printable(line))
         return True
 
+    def _keep(self, line: str) -> None:
+        self._tail.append(line)
+        self._lines += 1
+
+    def mark_started(self) -> None:
+        """The remote command has started: what ssh and the login printed so far (a ``Banner``, a motd, an rc
+        file's chatter) is never why it ends later."""
+        self._before_start = self._lines
+
     def stderr_tail(self) -> str:
         """The last stderr line worth showing: ssh's own notices (known hosts, post-quantum), the remote synco's debug,
         info and warning records (a warning printed before the remote side was killed is not why the
@@ -343,10 +355,13 @@ class ChannelProcess:
             self._stderr_thread.join(timeout=2)
         # A python that dies while starting (a wrong PYTHONHOME) or crashes ends with its C stack ("<no Python
         # frame>", "File ..., line 12"): its "Fatal Python error" line is the one that says why.
-        fatal = [line for line in self._tail if line.startswith("Fatal Python error: ")]
+        # Only the lines since the remote command started, once it has: "Authorized access only." of an sshd
+        # Banner was given as why a remote side killed by a signal ended.
+        lines = list(self._tail)[max(0, len(self._tail) - (self._lines - self._before_start)):]
+        fatal = [line for line in lines if line.startswith("Fatal Python error: ")]
         if fatal:
             return remote_text(redact(fatal[-1]))
-        for line in reversed(self._tail):
+        for line in reversed(lines):
             if (not line.startswith(_SSH_NOTICES) and not _REMOTE_NOTICE.match(line)
                     and not _HELP_POINTER.fullmatch(line)):
                 # The remote side's own stderr comes through here: no escape sequences onto the terminal.
