@@ -38,7 +38,7 @@ from typing import IO
 
 from synco_core.errors import ConfigError
 from synco_core.limits import LIMIT_SIGNALS, REMOTE_MEMORY_LIMIT, REMOTE_PROCESS_LIMIT, shell_fork_failed
-from synco_core.pull.channel import cd_command, channel_argv, remote_script, run_channel
+from synco_core.pull.channel import STARTED_ON_STDERR, cd_command, channel_argv, remote_script, run_channel
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch, probe_command
 from synco_core.pull.remote import Remote
@@ -145,6 +145,9 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
     # "started" first: the client's greeting timer tells a login still in progress (perhaps waiting for a
     # person) from a remote command that runs but does not greet (synco_core.pull.greeting).
     lines = ["launch() { printf '\\000\\000SYNCO-LAUNCH %s\\n' \"$*\"; }", "launch started",
+             # The same on stderr, where it marks, in order, the end of what ssh and the login printed (an sshd
+             # Banner, an rc file's words), which is never why the remote command ended (ChannelProcess).
+             f"printf '%s\\n' {shlex.quote(STARTED_ON_STDERR)} >&2",
              # A terminal (ssh -tt, docker exec -t) would change the bytes both ways; one in raw mode changes
              # none of the launch lines, so only the remote side can tell (see negotiate).
              "if [ -t 0 ] || [ -t 1 ]; then launch terminal; exit 0; fi",
@@ -230,10 +233,8 @@ def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
 
 def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
               env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None,
-              watch: GreetingWatch | None = None, on_started: Callable[[], None] | None = None) -> None:
+              watch: GreetingWatch | None = None) -> None:
     """Follow the launch script until the channel greeting: answer an upload request, turn problems into errors.
-
-    ``on_started`` is called when the launch script's first line arrives (the remote command runs).
 
     Returns with ``reader`` positioned right after :data:`MAGIC`, as :meth:`ChannelClient.handshake` expects
     when called with ``skip_magic=False``. ``watch`` hears of every step, so silence is timed.
@@ -284,8 +285,6 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             remote_python(remote, env))
         if word == "started":
             launch.started = True
-            if on_started is not None:
-                on_started()
             continue
         if word == "installed":
             configured = remote_synco(remote, env)

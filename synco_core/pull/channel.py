@@ -54,6 +54,8 @@ _SSH_NOTICES = ("Warning: Permanently added", "** ")
 #: line out of the lines kept; so they are never kept.
 _SSH_LOG = re.compile(r"debug\d: |Authenticated to .* using |Transferred: sent \d+, received \d+ bytes"
                       r"|Bytes per second: sent |The following connections are open:|  #\d+ .*\(t\d+ ")
+#: The launch script's first line on stderr (synco_core.pull.bootstrap): the remote command has started.
+STARTED_ON_STDERR = "SYNCO-LAUNCH started"
 #: The first line of ssh's framed warnings ("@@@...@" above "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
 #: "WARNING: UNPROTECTED PRIVATE KEY FILE!", "WARNING: POSSIBLE DNS SPOOFING DETECTED!").
 _SSH_WARNING_RULE = re.compile(r"@{20,}")
@@ -296,7 +298,11 @@ class ChannelProcess:
         assert stream is not None
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line and self.relay_warnings and self._relay_ssh_warning(line):
+            if line == STARTED_ON_STDERR:
+                # The remote command has started: what ssh and the login printed so far (a Banner, a motd, an rc
+                # file's words) is never why it ends later.
+                self._before_start = self._lines
+            elif line and self.relay_warnings and self._relay_ssh_warning(line):
                 self._keep(line)
             elif line and _SSH_LOG.match(line):
                 log.debug("%s: %s", self.label, redact(line))
@@ -341,11 +347,6 @@ class ChannelProcess:
     def _keep(self, line: str) -> None:
         self._tail.append(line)
         self._lines += 1
-
-    def mark_started(self) -> None:
-        """The remote command has started: what ssh and the login printed so far (a ``Banner``, a motd, an rc
-        file's chatter) is never why it ends later."""
-        self._before_start = self._lines
 
     def stderr_tail(self) -> str:
         """The last stderr line worth showing: ssh's own notices (known hosts, post-quantum), the remote synco's debug,

@@ -213,7 +213,7 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
             watch = GreetingWatch(limit, remote, channel.kill, person_can_answer=options.person_can_answer, note=echo)
             try:
                 with watch:
-                    negotiate(reader, channel.stdin, remote, launch, env, zipapp, watch, channel.mark_started)
+                    negotiate(reader, channel.stdin, remote, launch, env, zipapp, watch)
                     hello = client.handshake(skip_magic=False)
             except (ChannelClosed, FramingError) as exc:
                 if watch.message is not None:
