@@ -493,3 +493,31 @@ def test_a_path_from_another_users_home_is_found_as_scp_finds_it(shell: str) -> 
     # A user nobody has is a directory that does not exist, not another one.
     result = subprocess.run([binary, "-c", remote_script("~synco_no_such_user_x/app", ["pwd"])], capture_output=True)
     assert result.returncode != 0 and result.stdout == b""
+
+
+def test_terminal_prompts_lend_ssh_this_terminal_and_leave_nothing(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import pty
+
+    from synco_core.pull.channel import terminal_prompts
+
+    main, side = pty.openpty()
+    try:
+        monkeypatch.setenv("TMPDIR", str(tmp_path))
+        monkeypatch.setattr(tempfile, "tempdir", None)
+        monkeypatch.setattr(sys, "stdin", open(side, closefd=False))  # noqa: SIM115 - closed with the pty below
+        with terminal_prompts({}) as env:
+            assert env["SSH_ASKPASS_REQUIRE"] == "force"
+            assert env["SYNCO_ASKPASS_TTY"] == os.ttyname(side)
+            assert os.access(env["SSH_ASKPASS"], os.X_OK)
+        assert list(tmp_path.iterdir()) == []
+        # A desktop's own askpass is left to ask; ssh is only let ask.
+        with terminal_prompts({"SSH_ASKPASS": "/usr/bin/ksshaskpass", "DISPLAY": ":0"}) as env:
+            assert env == {"SSH_ASKPASS": "/usr/bin/ksshaskpass"}
+        # No terminal: nothing, and ssh runs in batch mode.
+        monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115 - pytest restores stdin
+        with terminal_prompts({}) as env:
+            assert env == {}
+    finally:
+        os.close(main)
+        os.close(side)

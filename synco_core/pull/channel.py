@@ -213,7 +213,8 @@ def terminal_prompts(env: Mapping[str, str] | None = None) -> Iterator[dict[str,
         yield {}
         return
     if env.get("SSH_ASKPASS") and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        yield {}
+        # Their own (a desktop dialog) asks; ssh only needs to be let ask (no BatchMode).
+        yield {"SSH_ASKPASS": env["SSH_ASKPASS"]}
         return
     from synco_core.pull import askpass
     from synco_core.tempfolder import temp_root
