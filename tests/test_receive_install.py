@@ -303,6 +303,8 @@ def test_install_words_without_a_terminal_and_sizes_as_downloaded(
     register_plugin(LocalProject(), "localproject")
     app = tmp_path / "app"
     (app / "web" / "uploads").mkdir(parents=True)
+    # A file on the server too: an empty set would not replace the local one (tests/test_install_empty_set.py).
+    (app / "web" / "uploads" / "logo.png").write_bytes(b"server's")
     (app / MYSQL_MARKER).write_text(mysql_url_for(source_db))
     key = build(app)
     local = make_local(tmp_path / "local", url=mysql_url_for(local_db))

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import LocalPath, NamesType, asker, debug_option, site_url_option, split_names, yes_option
+from synco_core.cli.options import (
+    LocalPath,
+    NamesType,
+    asker,
+    debug_option,
+    site_url_option,
+    split_names,
+    yes_option,
+)
 from synco_core.detection import detect
 from synco_core.install.plan import load_received, plan_install
 from synco_core.install.run import install_received
@@ -25,17 +33,19 @@ from synco_core.install.run import install_received
 @click.option("--post-install", is_flag=True, help="Run the framework's post-install steps afterwards.")
 @click.option("--delete-excluded", is_flag=True,
               help="Remove what serve's exclude rules match in the replaced folders too (kept otherwise).")
+@click.option("--max-delete", type=click.IntRange(0), metavar="N", default=None,
+              help="Install a file set received empty although it takes away up to N local files (refused otherwise).")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
 @site_url_option
 @debug_option
 def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
-            force_remote_target: bool, post_install: bool, delete_excluded: bool, plan_only: bool, as_json: bool,
-            site_url: str | None) -> None:
+            force_remote_target: bool, post_install: bool, delete_excluded: bool, max_delete: int | None,
+            plan_only: bool, as_json: bool, site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
         local = detect(project_dir, framework_name, side="destination")
-        plan = plan_install(load_received(folder), local, split_names(only))
+        plan = plan_install(load_received(folder), local, split_names(only), max_delete=max_delete)
         if as_json:
             click.echo(json.dumps(plan.to_json(remote_ok=force_remote_target), indent=2))
         else:
@@ -54,4 +64,5 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         echo=lambda line: click.echo(line, err=True),
         site_url=site_url,
         delete_excluded=delete_excluded,
+        max_delete=max_delete,
     )

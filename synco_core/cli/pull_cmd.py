@@ -125,6 +125,6 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
 
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
-                             delete_excluded=delete_excluded) if install else None
+                             delete_excluded=delete_excluded, max_delete=max_delete) if install else None
     if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

@@ -319,6 +319,7 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         return
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
-                             framework_name=framework_name, delete_excluded=delete_excluded) if install else None
+                             framework_name=framework_name, delete_excluded=delete_excluded,
+                             max_delete=max_delete) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

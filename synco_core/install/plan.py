@@ -228,13 +228,14 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
 
 
 def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = (),
-                 manager: SyncoPluginManager | None = None) -> InstallPlan:
+                 manager: SyncoPluginManager | None = None, max_delete: int | None = None) -> InstallPlan:
     """What installing ``received`` into ``framework``'s project would replace; checks inputs exist.
 
     Where each file set goes is the local project's decision (:mod:`synco_core.destinations`): the
     session's ``relativeBasePath`` only has to agree with it, and a set the project does not know, or a
     place outside the project or inside ``.git``, ``vendor``, ``node_modules`` or a ``bin``, is refused
-    before anything is replaced.
+    before anything is replaced, and so is a file set received empty that would empty a local folder
+    (:func:`emptying_refusal`, ``max_delete``).
     """
     steps = []
     wanted = [item for item in received.sets if not only or item.name in only]
@@ -255,6 +256,9 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
             steps.append(InstallStep("database", item.name, item, database.url(mask_password=True), item.size_bytes))
         elif item.kind in ("public", "private"):
             destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
+            refusal = emptying_refusal(item, destination.path, max_delete)
+            if refusal is not None:
+                raise ConfigError(refusal)
             local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path)
             steps.append(InstallStep("files", item.name, local_item, str(destination.path), item.size_bytes))
         else:
@@ -264,6 +268,59 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
         if unknown:
             raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
     return InstallPlan(framework, received, steps)
+
+
+def _holds_a_file(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False) or _holds_a_file(Path(entry.path)):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _files_lost(folder: Path, keep: ExcludeMatcher | None) -> int:
+    """The files (anything but a folder) under ``folder`` an install of empty content would take away: not
+    what the set's exclude rules keep, nor the dotfiles at its top, which the install carries over."""
+    count = 0
+    pending = [(folder, "")]
+    while pending:
+        current, prefix = pending.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    relative = prefix + entry.name
+                    if (not prefix and entry.name.startswith(".")) or (keep is not None and keep(relative)):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((Path(entry.path), relative + "/"))
+                    else:
+                        count += 1
+        except OSError:
+            continue
+    return count
+
+
+def emptying_refusal(item: ReceivedSet, destination: Path, max_delete: int | None) -> str | None:
+    """Why installing the file set ``item``, received with no file at all, may not replace ``destination``.
+
+    receive ``--delete`` refuses to empty a set the server lists no file in (an unmounted share looks like
+    that: :func:`synco_core.receive.public.delete_refusal`), but a first receive into a new folder has nothing
+    to remove, and its empty copy would then replace the project's folder at the install (kept, so a
+    rollback brings it back; still the laptop's uploads gone from the site). The same rule holds here:
+    ``--max-delete N`` allows up to N lost files; without it, none.
+    """
+    if not item.path.is_dir() or _holds_a_file(item.path) or not destination.is_dir():
+        return None
+    lost = _files_lost(destination, ExcludeMatcher(item.keep) if item.keep else None)
+    if not lost or (max_delete is not None and lost <= max_delete):
+        return None
+    limit = f"more than --max-delete {max_delete}" if max_delete is not None else "pass --max-delete " + str(lost) \
+        + " if it was emptied on purpose"
+    return (f"received set {item.name!r} holds no file, and installing it would remove all {lost} local file(s) "
+            f"of {destination} (a share not mounted on the server looks like this); nothing was changed: {limit}")
 
 
 def local_hosts_of(framework: Framework) -> tuple[str, ...]:

@@ -88,6 +88,8 @@ class InstallRequest:
     framework_name: str | None = None
     #: ``--delete-excluded``: what serve's exclude rules match in a replaced folder goes with it.
     delete_excluded: bool = False
+    #: ``--max-delete N``: how many local files a set received empty may take away at the install.
+    max_delete: int | None = None
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -195,7 +197,8 @@ class Installing:
                                         force_remote_target=request.force_remote_target,
                                         check_database=check_database, site_url=request.site_url,
                                         framework_name=request.framework_name,
-                                        delete_excluded=request.delete_excluded)
+                                        delete_excluded=request.delete_excluded,
+                                        max_delete=request.max_delete)
         # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
         self.installer.check_databases(self.only)
 

@@ -539,13 +539,15 @@ def install_received(
     site_url: str | None = None,
     earlier: InstallState | None = None,
     delete_excluded: bool = False,
+    max_delete: int | None = None,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
     ``framework``: the local project when the caller detected it already; ``installed_database``, ``earlier``:
     see :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs;
     ``delete_excluded`` (``--delete-excluded``): what serve's exclude rules match in a replaced folder goes
-    with it instead of being carried into the new content.
+    with it instead of being carried into the new content; ``max_delete`` (``--max-delete N``): how many local
+    files a set received empty may take away (:func:`synco_core.install.plan.emptying_refusal`).
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
@@ -556,7 +558,7 @@ def install_received(
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
                                  installed_database=installed_database, site_url=site_url, earlier=earlier,
-                                 delete_excluded=delete_excluded)
+                                 delete_excluded=delete_excluded, max_delete=max_delete)
 
 
 def _install_received(
@@ -574,6 +576,7 @@ def _install_received(
     site_url: str | None,
     earlier: InstallState | None,
     delete_excluded: bool = False,
+    max_delete: int | None = None,
 ) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
@@ -581,7 +584,7 @@ def _install_received(
             echo(recovered)
     if site_url:
         framework.site_url = site_url
-    plan = plan_install(received, framework, only)
+    plan = plan_install(received, framework, only, max_delete=max_delete)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
     if delete_excluded:

@@ -157,9 +157,10 @@ class ReceiveInstall:
     def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
                  framework_name: str | None = None, check_database: bool = True,
                  manager: SyncoPluginManager | None = None, site_url: str | None = None,
-                 delete_excluded: bool = False) -> None:
+                 delete_excluded: bool = False, max_delete: int | None = None) -> None:
         self.project_dir = project_dir
         self.delete_excluded = delete_excluded
+        self.max_delete = max_delete
         self.framework = detect(project_dir, framework_name, manager, side="destination")
         if site_url:
             self.framework.site_url = site_url
@@ -253,7 +254,8 @@ class ReceiveInstall:
             return install_received(folder, self.project_dir, only=only, yes=yes, confirm=confirm,
                                     force_remote_target=self.force_remote_target, post_install=post_install,
                                     echo=echo, framework=self.framework, installed_database=self.database,
-                                    earlier=self.earlier, delete_excluded=self.delete_excluded)
+                                    earlier=self.earlier, delete_excluded=self.delete_excluded,
+                                    max_delete=self.max_delete)
         except BaseException:
             self.abandon()
             raise

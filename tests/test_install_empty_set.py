@@ -1,0 +1,96 @@
+"""An install does not empty a project's folder with a file set received empty (an unmounted share).
+
+receive ``--delete`` refuses to empty a set the server lists no file in (tests/test_receive_unavailable_set.py),
+but a first receive into a new folder has nothing to delete: its empty copy of the set then replaced the
+project's uploads at the install (kept, so a rollback brought them back, but gone from the site). The install
+refuses in one line before it changes anything, unless ``--max-delete N`` allows that many files to go;
+what the set's exclude rules keep and the dotfiles the install carries over do not count.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
+
+from synco_core.errors import ConfigError
+from synco_core.install.run import install_received
+from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+from synco_core.serve.server import start_server
+
+LOCAL = ("2024/a.jpg", "2024/b.jpg", "c.pdf")
+
+
+@pytest.fixture
+def received(tmp_path: Path, register_plugin: Callable[..., None]) -> Path:
+    """A receive folder of a session whose uploads folder was empty on the server (a share not mounted)."""
+    register_plugin(FixturePlugin(), "fixture")
+    app = make_app(tmp_path / "app")
+    shutil.rmtree(app / "web" / "uploads")
+    (app / "web" / "uploads").mkdir()
+    target = tmp_path / "dump"
+    server = start_server(app / "web", "127.0.0.1:0")
+    try:
+        key = publish(app, "synco-emptyset000000000001")
+        summary = receive_session(HttpTransport(server.url), "synco-emptyset000000000001", key.secret,
+                                  ReceiveOptions(target=target, only=("uploads",), delete=True))
+    finally:
+        server.stop()
+    assert summary.ok
+    assert not any(path.is_file() for path in (target / "uploads").rglob("*"))
+    return target
+
+
+def _project(tmp_path: Path, *local: str) -> Path:
+    project = tmp_path / "project"
+    (project / "web" / "uploads").mkdir(parents=True)
+    (project / "fixture-app.txt").write_text("fixture\n")
+    for relative in local:
+        path = project / "web" / "uploads" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"laptop's {relative}")
+    return project
+
+
+def test_an_empty_set_does_not_empty_the_projects_folder(received: Path, tmp_path: Path) -> None:
+    project = _project(tmp_path, *LOCAL)
+    before = tree_digest(project)
+    with pytest.raises(ConfigError) as caught:
+        install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
+    message = str(caught.value)
+    assert "received set 'uploads' holds no file" in message and "all 3 local file(s)" in message
+    assert "--max-delete 3" in message and "\n" not in message
+    assert tree_digest(project) == before
+
+
+def test_the_cli_refuses_in_one_line_and_max_delete_allows_it(received: Path, tmp_path: Path) -> None:
+    from synco_core.cli.main import cli
+
+    project = _project(tmp_path, *LOCAL)
+    before = tree_digest(project)
+    runner = CliRunner()
+    for limit in ([], ["--max-delete", "2"]):
+        result = runner.invoke(cli, ["install", str(received), "--project", str(project), "--only", "uploads",
+                                     "--yes", *limit])
+        assert result.exit_code == 1, result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith("Error: received set 'uploads' holds no file"), last
+        assert tree_digest(project) == before
+    result = runner.invoke(cli, ["install", str(received), "--project", str(project), "--only", "uploads", "--yes",
+                                 "--max-delete", "3"])
+    assert result.exit_code == 0, result.output
+    assert not any((project / "web" / "uploads" / relative).exists() for relative in LOCAL)
+
+
+@pytest.mark.parametrize("local", [(), (".gitignore",), ("cache/page.tmp", "x/draft.tmp")],
+                         ids=["empty", "dotfile-only", "kept-only"])
+def test_nothing_lost_is_installed_as_before(received: Path, tmp_path: Path, local: tuple[str, ...]) -> None:
+    """A project folder holding nothing the install would take away (nothing, its dotfiles, what the set's
+    exclude rules keep: ``**/*.tmp``) is replaced as always."""
+    project = _project(tmp_path, *local)
+    install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
+    assert all((project / "web" / "uploads" / relative).exists() for relative in local)
