@@ -148,8 +148,17 @@ def test_a_remote_shell_killed_by_a_signal_is_not_a_failure_to_connect(bashrc: A
 def test_the_remote_side_killed_after_it_started_is_not_a_failure_to_connect(bashrc: Account,
                                                                              tmp_path: Path) -> None:
     # A CPU time limit: the launch script runs, the uploaded synco is killed while it starts (SIGXCPU, then
-    # SIGKILL at the hard limit), and sshd reports no exit status.
-    bashrc.bashrc("ulimit -t 1; export PYTHONDONTWRITEBYTECODE=1")
+    # SIGKILL at the hard limit), and sshd reports no exit status. The remote synco spends CPU time from its
+    # start (a sitecustomize of the account's): a pull of this small project sometimes ended within 1 s of CPU.
+    spender = bashrc.home / "spend"
+    spender.mkdir()
+    (spender / "sitecustomize.py").write_text(
+        "import sys, threading\n"
+        "if '_channel' in sys.argv:\n"
+        "    threading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()\n")
+    os.chmod(spender, 0o755)
+    os.chmod(spender / "sitecustomize.py", 0o644)
+    bashrc.bashrc(f"ulimit -t 1; export PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={spender}")
     code, lines = bashrc.pull(tmp_path)
     assert code == 1
     assert "cannot reach" not in lines[-1], lines

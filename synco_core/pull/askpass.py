@@ -58,11 +58,13 @@ def ask(prompt: str, tty: str) -> bytes | None:
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(signum, restore)
         echo = _echoes(prompt)
-        os.write(fd, prompt.encode("utf-8", "replace"))
         if not echo:
+            # Before the prompt is shown, as readpassphrase does: an answer typed as soon as the prompt appears
+            # was echoed (the passphrase on the screen), then thrown away by the flush, leaving ssh waiting.
             quiet = termios.tcgetattr(fd)
             quiet[3] &= ~termios.ECHO
             termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        os.write(fd, prompt.encode("utf-8", "replace"))
         try:
             return _read_line(fd)
         finally:
