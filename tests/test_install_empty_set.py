@@ -94,3 +94,4 @@ def test_nothing_lost_is_installed_as_before(received: Path, tmp_path: Path, loc
     project = _project(tmp_path, *local)
     install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
     assert all((project / "web" / "uploads" / relative).exists() for relative in local)
+

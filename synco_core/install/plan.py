@@ -271,13 +271,17 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
 
 
 def _holds_a_file(folder: Path) -> bool:
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if not entry.is_dir(follow_symlinks=False) or _holds_a_file(Path(entry.path)):
-                    return True
-    except OSError:
-        return False
+    # A stack, not recursion: a received tree may nest empty folders thousands deep.
+    pending = [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if not entry.is_dir(follow_symlinks=False):
+                        return True
+                    pending.append(Path(entry.path))
+        except OSError:
+            continue
     return False
 
 

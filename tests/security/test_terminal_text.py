@@ -36,8 +36,14 @@ def _crafted_redirect(crafted: CraftedSession, server: CraftedServer) -> None:
     server.reply("/f.txt", Reply(status=302, headers={"Location": "http://elsewhere.example/" + ESCAPES[:20]}))
 
 
-@pytest.mark.parametrize("craft", [_crafted_framework, _crafted_type, _crafted_redirect],
-                         ids=["framework name", "set type", "redirect target"])
+def _crafted_unavailable(crafted: CraftedSession, server: CraftedServer) -> None:
+    # Why serve could not read a set's folder: free text, shown in the set's line.
+    crafted.ready({**crafted.public_set({}), "unavailable": ESCAPES,
+                   "mustUnderstand": ["leftOutCount", "unavailable"]})
+
+
+@pytest.mark.parametrize("craft", [_crafted_framework, _crafted_type, _crafted_redirect, _crafted_unavailable],
+                         ids=["framework name", "set type", "redirect target", "unavailable reason"])
 def test_session_text_is_shown_escaped(crafted: CraftedSession, crafted_server: Callable[..., CraftedServer],
                                        tmp_path: Path, craft: Callable[[CraftedSession, CraftedServer], Any]) -> None:
     server = crafted_server(crafted.web_root)
