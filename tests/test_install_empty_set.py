@@ -9,6 +9,7 @@ what the set's exclude rules keep and the dotfiles the install carries over do n
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,25 @@ def test_nothing_lost_is_installed_as_before(received: Path, tmp_path: Path, loc
     install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
     assert all((project / "web" / "uploads" / relative).exists() for relative in local)
 
+
+
+def _nest(folder: Path, depth: int) -> None:
+    """``depth`` empty folders, one in the other, made through descriptors (pathlib's mkdir recurses)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _level in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def test_a_received_set_of_deeply_nested_empty_folders_is_judged_without_recursion(received: Path,
+                                                                                  tmp_path: Path) -> None:
+    """A session's tree may nest empty folders deeper than Python's recursion limit (a RecursionError before)."""
+    _nest(received / "uploads", 1100)
+    project = _project(tmp_path, *LOCAL)
+    with pytest.raises(ConfigError, match="holds no file"):
+        install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
