@@ -111,10 +111,20 @@ def _nest(folder: Path, depth: int) -> None:
         os.close(fd)
 
 
+def _unnest(folder: Path, depth: int) -> None:
+    """Remove the ``depth`` empty folders :func:`_nest` made, deepest first (their paths fit in PATH_MAX)."""
+    for level in range(depth, 0, -1):
+        os.rmdir(str(folder) + "/d" * level)
+
+
 def test_a_received_set_of_deeply_nested_empty_folders_is_judged_without_recursion(received: Path,
                                                                                   tmp_path: Path) -> None:
     """A session's tree may nest empty folders deeper than Python's recursion limit (a RecursionError before)."""
     _nest(received / "uploads", 1100)
     project = _project(tmp_path, *LOCAL)
-    with pytest.raises(ConfigError, match="holds no file"):
-        install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
+    try:
+        with pytest.raises(ConfigError, match="holds no file"):
+            install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
+    finally:
+        # pytest's own clean-up of its temporary folders (shutil.rmtree) recurses and would fail on this tree.
+        _unnest(received / "uploads", 1100)
