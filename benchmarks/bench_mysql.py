@@ -2,7 +2,9 @@
 
     python3 benchmarks/bench_mysql.py [--size small|medium|full] [--repeat N] [--only dump|load|keys]
 
-The dataset is generated on the local server (127.0.0.1:3306, root) into ``synco_bench_src``: an ``orders``
+The dataset is generated on the local server (127.0.0.1:3306, root; the port is ``$SYNCO_BENCH_MYSQL_PORT`` when that
+is set) into ``synco_bench_src`` (the prefix ``synco_bench`` of every database it creates is
+``$SYNCO_BENCH_MYSQL_PREFIX`` when that is set): an ``orders``
 table of mixed columns (bigint, int, varchar, decimal, datetime(6), tinyint, nullable text, JSON, two
 indexes) and a ``files`` table of 4 KiB random blobs. ``--size full`` is the issue's size: 2M order rows
 and 50k blobs (about 1.2 GB of SQL); ``medium`` is a quarter of it, ``small`` (the default) a twentieth.
@@ -52,8 +54,10 @@ from synco_core.engines.mysql.install import install
 from synco_core.serve.folder import ZSTD_LEVEL, zstd_parameters
 from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
-HOST, PORT, USER = "127.0.0.1", 3306, "root"
-SOURCE, TARGET, REFERENCE_TARGET = "synco_bench_src", "synco_bench_dst", "synco_bench_ref"
+HOST, PORT, USER = "127.0.0.1", int(os.environ.get("SYNCO_BENCH_MYSQL_PORT", 3306)), "root"
+#: The start of every database name the benchmark creates: a session sharing the server with others gives its own.
+PREFIX = os.environ.get("SYNCO_BENCH_MYSQL_PREFIX", "synco_bench")
+SOURCE, TARGET, REFERENCE_TARGET = f"{PREFIX}_src", f"{PREFIX}_dst", f"{PREFIX}_ref"
 #: Rows of the key-shape tables per size: full is the issue's example, 2.8 million (2,000 accounts x 1,400 days).
 KEY_ROWS = {"small": 140_000, "medium": 560_000, "full": 2_800_000}
 #: The key shapes: (label, the key's columns in CREATE TABLE, the columns the rows add for it).
@@ -135,7 +139,7 @@ def generate(rows: int, blobs: int) -> None:
 
 
 def key_database(shape: str) -> str:
-    return f"synco_bench_key_{shape}"
+    return f"{PREFIX}_key_{shape}"
 
 
 def generate_keyed(rows: int) -> None:
