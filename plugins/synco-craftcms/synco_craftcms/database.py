@@ -144,6 +144,29 @@ def _parse_dsn(dsn: str) -> dict[str, str]:
     return settings
 
 
+#: DbConfig's settings the connection takes from the DSN alone when there is one (Craft builds the DSN from them
+#: only when none is given): one the DSN leaves out is the driver's default, not the separate setting.
+DSN_PLACE = ("server", "port", "database", "unixSocket")
+
+
+def _with_dsn(text: Mapping[str, str | None], dsn: Mapping[str, str]) -> dict[str, str | None]:
+    """The settings PDO connects with when Craft hands it ``dsn`` beside its ``user`` and ``password``.
+
+    The credentials depend on the driver: pdo_pgsql appends the constructor's user and password to the
+    conninfo before the DSN's keys, and libpq keeps the last, so the DSN's win; pdo_mysql reads the DSN's
+    ``user=`` / ``password=`` only when the constructor gets none, and Craft always passes DbConfig's (``root``
+    and ``''`` by default), so the separate settings win there."""
+    merged: dict[str, str | None] = {**text, **{name: None for name in DSN_PLACE}}
+    credentials = ("user", "password")
+    pgsql = normalise_engine(dsn["driver"].lower()) == "postgresql"
+    merged.update({key: value for key, value in dsn.items() if pgsql or key not in credentials})
+    if not merged["database"]:
+        # Not quoted: a DSN may carry the password.
+        raise ConfigError("Craft's database dsn names no database (dbname=): PDO would connect to none, whatever "
+                          "CRAFT_DB_DATABASE says")
+    return merged
+
+
 def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabase | None:
     """The database Craft connects to, or None when neither ``config/db.php`` nor ``CRAFT_DB_*`` name one."""
     notes: list[str] = []
@@ -166,8 +189,7 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
         base = parse_database_url(text["url"], source="CRAFT_DB_URL / url", beside=beside)
         return _finish(base, text, notes)
     if text["dsn"]:
-        # PDO takes the user and password a DSN names over the ones passed beside it.
-        text = {**text, **_parse_dsn(text["dsn"])}
+        text = _with_dsn(text, _parse_dsn(text["dsn"]))
     password = text["password"]
     if password:
         register_secret(password)

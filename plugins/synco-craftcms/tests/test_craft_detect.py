@@ -228,3 +228,41 @@ def test_password_inside_a_dsn_is_used_and_kept_secret(tmp_path: Path) -> None:
 ])
 def test_source_names_where_the_settings_came_from(tmp_path: Path, files: dict[str, str], source: str) -> None:
     assert database(make_craft4(tmp_path, dict(files))).source == source
+
+
+@pytest.mark.parametrize(("dsn", "expected"), [
+    # PDO's MySQL driver reads a DSN's user= and password= only when the constructor gets none, and Craft always
+    # passes DbConfig's (root and '' by default): the separate settings are the credentials.
+    ("mysql:host=db.internal;dbname=cms", ("db.internal", None, "cms", "cms", "pw-beside")),
+    ("mysql:host=db.internal;dbname=cms;user=dsnuser;password=dsn-pw", ("db.internal", None, "cms", "cms",
+                                                                          "pw-beside")),
+    # PostgreSQL's conninfo is read last-wins, the DSN's keys after the constructor's: the DSN's credentials win.
+    ("pgsql:host=pg;dbname=cms;user=dsnuser;password=dsn-pw", ("pg", None, "cms", "dsnuser", "dsn-pw")),
+    ("pgsql:host=pg;dbname=cms", ("pg", None, "cms", "cms", "pw-beside")),
+    # The connection is made from the DSN alone: what it leaves out is the driver's default, not CRAFT_DB_SERVER,
+    # CRAFT_DB_PORT or CRAFT_DB_DATABASE.
+    ("mysql:host=db.internal;port=3310;dbname=cms", ("db.internal", 3310, "cms", "cms", "pw-beside")),
+])
+def test_dsn_with_credentials_beside_it_connects_as_pdo_does(tmp_path: Path, dsn: str,
+                                                             expected: tuple[object, ...]) -> None:
+    """CRAFT_DB_DSN with CRAFT_DB_USER / CRAFT_DB_PASSWORD given separately (from .env, the real environment or
+    config/db.php): the user and password are the ones PDO connects with, per driver."""
+    for files in [
+        {".env": f"CRAFT_DB_DSN='{dsn}'\nCRAFT_DB_USER=cms\nCRAFT_DB_PASSWORD=pw-beside\n"
+                 "CRAFT_DB_SERVER=other-host\nCRAFT_DB_PORT=3399\nCRAFT_DB_DATABASE=other_db\n"},
+        {".env": "DB_USER=cms\nDB_PASSWORD=pw-beside\n",
+         "config/db.php": f"<?php\nreturn ['dsn' => '{dsn}', 'user' => getenv('DB_USER'), "
+                          "'password' => getenv('DB_PASSWORD'), 'server' => 'other-host'];\n"},
+    ]:
+        project = make_craft4(tmp_path / str(len(files)), dict(files))
+        found = database(project)
+        assert (found.host, found.port, found.name, found.user, found.password) == expected, files
+
+
+def test_dsn_naming_no_database_is_refused(tmp_path: Path) -> None:
+    """PDO connects to no database when the DSN names none (CRAFT_DB_DATABASE is not part of the connection):
+    refused in one line, never the database CRAFT_DB_DATABASE names."""
+    project = make_craft4(tmp_path, {".env": "CRAFT_DB_DSN=mysql:host=db.internal\nCRAFT_DB_DATABASE=cms\n"})
+    with pytest.raises(ConfigError, match="dsn names no database") as caught:
+        craft(project)
+    assert "\n" not in str(caught.value)
