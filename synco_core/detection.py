@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from synco_core import leftout
+from synco_core.ddev import host_database
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.hookspecs import Side
 from synco_core.names import receiver_refusal
@@ -123,6 +125,11 @@ def detect(
 
     for _ in manager.call_each("amend_framework", framework=framework, after_each=amended):
         pass
+    if side == "destination":
+        ddev = host_database(framework.project_dir, framework.database, os.environ)
+        if ddev is not None:
+            log.info("installing into DDEV's database from the host: %s", ddev.url(mask_password=True))
+            framework.database = ddev
     return framework
 
 
