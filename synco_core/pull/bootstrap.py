@@ -160,6 +160,9 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
              # the channel as commands (and say the python is too old), synco would wait at the prompt
              # after the pull and report "SystemExit: 0". PYTHONSTARTUP only matters to that prompt.
              "unset PYTHONINSPECT PYTHONSTARTUP"]
+    # The application's environment on the server (remotes' env:), which the login lacks; set before the cd
+    # and every way of starting synco below, so the remote side's plugins read the settings the site runs with.
+    lines += [f"{name}={shlex.quote(value)}; export {name}" for name, value in remote.env.items()]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.

@@ -22,6 +22,7 @@ get-contexts`` knows it; ``?context=...&container=...`` may always be given. A n
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from urllib.parse import parse_qs, unquote
 from synco_core.childenv import child_environment
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.configfile import synco_config_path
+from synco_core.redaction import register_secret
 from synco_core.urltext import split_url
 
 Kind = Literal["ssh", "docker", "docker-compose", "kubectl", "command"]
@@ -47,8 +49,13 @@ RUNS = ("shell", "argv")
 #: from another container, host or path than the one written.
 REMOTE_KEYS = frozenset({
     "url", "type", "host", "user", "port", "container", "service", "pod", "namespace", "context", "command",
-    "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url",
+    "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url", "env",
 })
+
+#: A variable name ``env:`` may set: what a POSIX shell can export.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Names whose values are secret (kept out of --debug's command lines).
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|_URL$|^DATABASE_URL$", re.IGNORECASE)
 
 
 
@@ -82,6 +89,9 @@ class Remote:
     #: ``command`` remotes: the tool's words before the script, and how it takes the script (:data:`RUNS`).
     command: tuple[str, ...] = ()
     runs: str = "shell"
+    #: Variables the remote synco runs with (``env:``), over the login's: the environment the application runs
+    #: in on the server, which a login shell lacks (``APP_ENV: prod`` that php-fpm's pool sets, ``RAILS_ENV``).
+    env: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -280,7 +290,29 @@ def remote_from_config(
     remote.python = _optional_str(entry, "python", name)
     remote.synco = _optional_str(entry, "synco", name)
     remote.base_url = _optional_str(entry, "base_url", name)
+    remote.env = _environment(entry.get("env"), name)
     return remote
+
+
+def _environment(value: Any, name: str) -> dict[str, str]:
+    """``env:``: a mapping of variable names to strings (or numbers), set for the remote synco."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"remote {name!r}: env should be a mapping of variable names to values (APP_ENV: prod)")
+    found: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ConfigError(f"remote {name!r}: env: {str(key)[:60]!r} is not a variable name (letters, digits, _)")
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise ConfigError(f"remote {name!r}: env.{key} should be a string")
+        text = str(item)
+        if "\0" in text:
+            raise ConfigError(f"remote {name!r}: env.{key} holds a NUL character")
+        if _SECRET_NAME.search(key) or "@" in text:
+            register_secret(text)
+        found[key] = text
+    return found
 
 
 def _command_remote(entry: Mapping[str, Any], name: str) -> Remote:
