@@ -34,7 +34,11 @@ from synco_core import hookimpl
 from synco_core.cli.main import cli
 from synco_core.errors import SyncoError
 from synco_core.plugins import SyncoPluginManager, build_plugin_manager, set_plugin_manager
-from synco_core.testing.services import mysql_admin_connection, postgres_admin_connection
+from synco_core.testing.services import (
+    mysql_admin_connection,
+    postgres_admin_connection,
+    postgres_databases_starting_with,
+)
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 Snapshot = dict[str, Any]
@@ -199,15 +203,6 @@ def postgres_snapshot(database: str) -> Snapshot:
         conn.close()
 
 
-def postgres_databases(prefix: str) -> set[str]:
-    conn = postgres_admin_connection()
-    try:
-        return {row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()
-                if row[0].startswith(prefix)}
-    finally:
-        conn.close()
-
-
 SYMFONY_YML = """\
 sanitize:
   columns:
@@ -250,7 +245,7 @@ def test_symfony_postgres_receive_install_break_and_rollback(
 
     before_db, before_files = install_broken_after_the_swap(
         manager, (session, key, base_url, tmp_path / "received", target), "invoices",
-        "product", target_db, postgres_snapshot, postgres_databases)
+        "product", target_db, postgres_snapshot, postgres_databases_starting_with)
 
     done = receive_install(session, key, base_url, tmp_path / "received", target)
     assert done.exit_code == 0, done.output

@@ -42,9 +42,11 @@ from synco_core.engines.dispatch import dump_with_engine, install_with_engine, r
 from synco_core.engines.mysql.install import rollback as mysql_rollback
 from synco_core.testing.services import (
     POSTGRES_USER,
+    PostgresDatabases,
     mysql_admin_connection,
     mysql_url_for,
     postgres_admin_connection,
+    postgres_databases_starting_with,
     postgres_url_for,
     unique_name,
 )
@@ -632,15 +634,6 @@ def postgres_state(database: str) -> tuple[Any, ...] | None:
     return schema_dump(database), fingerprints(url), sequences(url)
 
 
-def postgres_databases(prefix: str) -> set[str]:
-    conn = postgres_admin_connection()
-    try:
-        return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
-                                               (prefix,))}
-    finally:
-        conn.close()
-
-
 def postgres_dump(database: str, path: Path) -> None:
     with path.open("wb") as out:
         dump_with_engine(parse_database_url(postgres_url_for(database)), out, DumpOptions())
@@ -667,18 +660,8 @@ class PostgresInputs:
 
 @pytest.fixture(scope="module")
 def postgres_inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresInputs]:
-    created: list[str] = []
-
-    def database(script: str) -> str:
-        name = unique_name()
-        conn = postgres_admin_connection()
-        conn.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        created.append(name)
-        if script:
-            postgres_run(name, script)
-        return name
-
+    databases = PostgresDatabases()
+    database = databases.create
     folder = tmp_path_factory.mktemp("postgres-crash")
     try:
         new_source, older_source, original = database(POSTGRES_NEW), database(POSTGRES_OLDER), database(
@@ -693,11 +676,7 @@ def postgres_inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         assert None not in states
         yield PostgresInputs(folder / "new.sql", folder / "older.sql", *states)  # type: ignore[arg-type]
     finally:
-        conn = postgres_admin_connection()
-        for name in created:
-            for db in postgres_databases(name):
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.close()
+        databases.drop_all()
 
 
 @pytest.fixture
@@ -727,7 +706,7 @@ def test_postgres_install_killed_then_rolled_back_is_exact(postgres_scene: Postg
     assert postgres_state(scene.target) in (scene.original, scene.new)
     succeeded(synco("db", "rollback", scene.url, "--yes"))
     assert postgres_state(scene.target) == scene.original
-    assert postgres_databases(scene.target) <= {scene.target, scene.target + "__synco_prev"}
+    assert postgres_databases_starting_with(scene.target) <= {scene.target, scene.target + "__synco_prev"}
     assert_second_rollback_is_whole(scene.url, lambda: postgres_state(scene.target), scene.older, scene.new)
 
 
@@ -754,7 +733,7 @@ def test_postgres_load_into_a_missing_database_killed_leaves_no_database(postgre
     target = scene.target + "_fresh"
     assert_fresh_load_killed_leaves_nothing(postgres_url_for(target), scene.dump, point, point.endswith(":renamed"),
                                             lambda: postgres_state(target), scene.new)
-    assert postgres_databases(target) <= {target}
+    assert postgres_databases_starting_with(target) <= {target}
 
 
 # ------------------------------------------------------------------------------------------------- SQLite
@@ -879,7 +858,7 @@ def test_postgresql_install_in_place_killed_before_its_commit_leaves_the_target_
         assert state is not None and state[1:] == postgres_inputs.new[1:]
         assert "nothing to roll back: the role may not create databases" in refused(
             synco("db", "rollback", url, "--yes"))
-        assert postgres_databases(target) == {target}
+        assert postgres_databases_starting_with(target) == {target}
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')

@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
+from test_transfer_support import FixturePlugin, make_app, publish_and_receive, tree_digest
 
 from synco_core.errors import ConfigError
 from synco_core.install.run import install_received
-from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
-from synco_core.serve.server import start_server
 
 LOCAL = ("2024/a.jpg", "2024/b.jpg", "c.pdf")
 
@@ -34,13 +32,7 @@ def received(tmp_path: Path, register_plugin: Callable[..., None]) -> Path:
     shutil.rmtree(app / "web" / "uploads")
     (app / "web" / "uploads").mkdir()
     target = tmp_path / "dump"
-    server = start_server(app / "web", "127.0.0.1:0")
-    try:
-        key = publish(app, "synco-emptyset000000000001")
-        summary = receive_session(HttpTransport(server.url), "synco-emptyset000000000001", key.secret,
-                                  ReceiveOptions(target=target, only=("uploads",), delete=True))
-    finally:
-        server.stop()
+    summary = publish_and_receive(app, "synco-emptyset000000000001", target, only=("uploads",), delete=True)
     assert summary.ok
     assert not any(path.is_file() for path in (target / "uploads").rglob("*"))
     return target

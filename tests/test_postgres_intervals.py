@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -11,12 +11,7 @@ from click.testing import CliRunner
 
 from synco_core.cli.main import cli
 from synco_core.engines.postgresql import connection
-from synco_core.testing.services import (
-    drop_postgres_databases,
-    postgres_admin_connection,
-    postgres_url_for,
-    unique_name,
-)
+from synco_core.testing.services import postgres_url_for
 
 pytestmark = pytest.mark.postgres
 
@@ -35,29 +30,14 @@ READ = """
     ORDER BY 1"""
 
 
-@pytest.fixture
-def names() -> Iterator[list[str]]:
-    created: list[str] = []
-    yield created
-    drop_postgres_databases(created)
-
-
 def _read(name: str) -> list[tuple[str | None, ...]]:
     with psycopg.connect(postgres_url_for(name), autocommit=True) as conn:
         conn.execute("SET IntervalStyle = iso_8601")
         return conn.execute(READ).fetchall()
 
 
-def _round_trip(names: list[str], tmp_path: Path, script: str = SOURCE) -> None:
-    source, target = unique_name(), unique_name()
-    names.extend([source, target])
-    admin = postgres_admin_connection()
-    try:
-        admin.execute(f'CREATE DATABASE "{source}"')
-    finally:
-        admin.close()
-    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
-        conn.execute(script)
+def _round_trip(database: Callable[..., str], tmp_path: Path, script: str = SOURCE) -> None:
+    source, target = database(script), database()
     runner = CliRunner()
     result = runner.invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(tmp_path / "dump.sql")])
     assert result.exit_code == 0, result.output
@@ -67,18 +47,19 @@ def _round_trip(names: list[str], tmp_path: Path, script: str = SOURCE) -> None:
 
 
 def test_the_smallest_interval_comes_back_in_rows_arrays_defaults_and_views(
-        names: list[str], tmp_path: Path) -> None:
+        postgres_database_factory: Callable[..., str], tmp_path: Path) -> None:
     """PostgreSQL prints -2^63 microseconds as ``-2562047788:00:54.775808`` in its other styles, which it
     cannot read back: the install failed on the row, the default and the view."""
-    _round_trip(names, tmp_path)
+    _round_trip(postgres_database_factory, tmp_path)
     assert b"-2562047788:00:54.775808" not in (tmp_path / "dump.sql").read_bytes()
 
 
 def test_a_dump_written_in_the_postgres_interval_style_still_loads(
-        names: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        postgres_database_factory: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dumps written before intervals were ISO 8601 load as they did (every value but the smallest one)."""
     monkeypatch.setattr(connection, "SESSION_SETTINGS", tuple(
         "SET IntervalStyle = 'postgres'" if s.startswith("SET IntervalStyle") else s
         for s in connection.SESSION_SETTINGS))
-    _round_trip(names, tmp_path, SOURCE.replace("-9223372036854775808 micro", "-9223372036854775807 micro"))
+    _round_trip(postgres_database_factory, tmp_path,
+                SOURCE.replace("-9223372036854775808 micro", "-9223372036854775807 micro"))
     assert b" mons " in (tmp_path / "dump.sql").read_bytes()

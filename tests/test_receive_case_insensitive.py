@@ -15,14 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from laptop_folders import LaptopFolder, laptop_folder
-from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish  # noqa: F401
+from test_transfer_support import FixturePlugin, fixture_app_fixture, make_app, publish, publish_and_receive  # noqa: F401
 
 from synco_core import hookimpl
 from synco_core.errors import ConfigError
@@ -52,18 +51,8 @@ def caseless(tmp_path: Path) -> Iterator[Path]:
 
 def receive(app: Path, target: Path, only: str, delete: bool = False) -> ReceiveSummary:
     """Publish ``app`` afresh and receive set ``only`` into ``target`` over the built-in server."""
-    shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
-    key = publish(app, SESSION)
-    server = start_server(app / "web", "127.0.0.1:0")
-    try:
-        transport = HttpTransport(server.url)
-        try:
-            return receive_session(transport, SESSION, key.secret,
-                                   ReceiveOptions(target=target, only=[only], delete=delete))
-        finally:
-            transport.close()
-    finally:
-        server.stop()
+    summary: ReceiveSummary = publish_and_receive(app, SESSION, target, only=[only], delete=delete)
+    return summary
 
 
 def listing(folder: Path) -> dict[str, bytes]:

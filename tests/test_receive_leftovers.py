@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
+from test_transfer_support import FixturePlugin, make_app, publish_and_receive, tree_digest
 
 from synco_core import hookimpl
-from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive import ReceiveSummary
 from synco_core.receive.knownhashes import known_hashes_file
-from synco_core.serve.server import start_server
 from synco_core.values import FileSet, FileSetOptions, Framework
 
 SESSION = "synco-leftovers0123456789"
@@ -48,18 +47,9 @@ def receive(app: Path, target: Path, only: list[str] | None = None, delete: bool
             serve: dict[str, Any] | None = None) -> ReceiveSummary:
     """Serve ``app`` (``serve``: the build options; every set by default, so a set missing from the session is
     one the server no longer has) and receive ``only`` of it into ``target``."""
-    shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
-    key = publish(app, SESSION, **({"all": True} | (serve or {})))
-    server = start_server(app / "web", "127.0.0.1:0")
-    try:
-        transport = HttpTransport(server.url)
-        try:
-            return receive_session(transport, SESSION, key.secret,
-                                   ReceiveOptions(target=target, only=tuple(only or ()), delete=delete))
-        finally:
-            transport.close()
-    finally:
-        server.stop()
+    summary: ReceiveSummary = publish_and_receive(app, SESSION, target, {"all": True} | (serve or {}),
+                                                  only=tuple(only or ()), delete=delete)
+    return summary
 
 
 def _ok(summary: ReceiveSummary) -> None:

@@ -9,34 +9,23 @@ one line naming the project the folder holds, unless ``--other-project``.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_transfer_support import FixturePlugin, make_app, publish, tree_digest
+from test_transfer_support import FixturePlugin, builtin_transport, make_app, publish, publish_and_receive, tree_digest
 
 from synco_core.errors import ConfigError
-from synco_core.receive import HttpTransport, ReceiveOptions, ReceiveSummary, receive_session
+from synco_core.receive import ReceiveOptions, ReceiveSummary
 from synco_core.receive.plan import plan_session
-from synco_core.serve.server import start_server
 
 SESSION = "synco-otherproject0123456"
 
 
 def receive(app: Path, target: Path, delete: bool = False, other_project: bool = False) -> ReceiveSummary:
-    shutil.rmtree(app / "web" / SESSION, ignore_errors=True)
-    key = publish(app, SESSION)
-    server = start_server(app / "web", "127.0.0.1:0")
-    try:
-        transport = HttpTransport(server.url)
-        try:
-            return receive_session(transport, SESSION, key.secret,
-                                   ReceiveOptions(target=target, all=True, delete=delete, other_project=other_project))
-        finally:
-            transport.close()
-    finally:
-        server.stop()
+    summary: ReceiveSummary = publish_and_receive(app, SESSION, target, all=True, delete=delete,
+                                                  other_project=other_project)
+    return summary
 
 
 def _ok(summary: ReceiveSummary) -> None:
@@ -101,16 +90,9 @@ def test_the_plan_stops_where_the_receive_would(tmp_path: Path, register_plugin:
     target = tmp_path / "received"
     _ok(receive(shop, target))
     key = publish(blog, SESSION)
-    server = start_server(blog / "web", "127.0.0.1:0")
-    try:
-        transport = HttpTransport(server.url)
-        try:
-            with pytest.raises(ConfigError, match="another project"):
-                plan_session(transport, SESSION, key.secret, ReceiveOptions(target=target, delete=True))
-            plan = plan_session(transport, SESSION, key.secret,
-                                ReceiveOptions(target=target, delete=True, other_project=True))
-            assert plan.sets
-        finally:
-            transport.close()
-    finally:
-        server.stop()
+    with builtin_transport(blog / "web") as transport:
+        with pytest.raises(ConfigError, match="another project"):
+            plan_session(transport, SESSION, key.secret, ReceiveOptions(target=target, delete=True))
+        plan = plan_session(transport, SESSION, key.secret,
+                            ReceiveOptions(target=target, delete=True, other_project=True))
+        assert plan.sets

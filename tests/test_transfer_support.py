@@ -97,6 +97,36 @@ def publish(app: Path, session: str, password: str | None = None, work_factor: i
     return key
 
 
+@contextlib.contextmanager
+def builtin_transport(web_root: Path) -> Iterator[Any]:
+    """An ``HttpTransport`` to serve's own ``--listen`` server for ``web_root`` on 127.0.0.1 and a free port;
+    both are closed after the block."""
+    from synco_core.receive import HttpTransport
+    from synco_core.serve.server import start_server
+
+    server = start_server(web_root, "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        try:
+            yield transport
+        finally:
+            transport.close()
+    finally:
+        server.stop()
+
+
+def publish_and_receive(app: Path, session: str, target: Path, serve: dict[str, Any] | None = None,
+                        **options: Any) -> Any:
+    """Publish ``app`` afresh as ``session`` (``serve``: the build options) and receive it into ``target`` with
+    ``ReceiveOptions(target=target, **options)`` over serve's built-in server; returns the ReceiveSummary."""
+    from synco_core.receive import ReceiveOptions, receive_session
+
+    shutil.rmtree(app / "web" / session, ignore_errors=True)
+    key = publish(app, session, **(serve or {}))
+    with builtin_transport(app / "web") as transport:
+        return receive_session(transport, session, key.secret, ReceiveOptions(target=target, **options))
+
+
 def make_app(root: Path, files: int = 12, seed: int = 1) -> Path:
     """Create the fixture app in ``root``; returns ``root``."""
     rng = random.Random(seed)

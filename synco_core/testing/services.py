@@ -202,21 +202,53 @@ def mysql_url(mysql_database_factory: Callable[[], str]) -> str:
     return mysql_url_for(mysql_database_factory())
 
 
-@pytest.fixture
-def postgres_database_factory() -> Iterator[Callable[[], str]]:
-    """Creates throw-away PostgreSQL databases (returns their names); all are dropped afterwards."""
-    created: list[str] = []
+class PostgresDatabases:
+    """Throw-away PostgreSQL databases for a test, a module or a benchmark: :meth:`create` makes one (running
+    ``script`` in it, statements without parameters), :meth:`drop_all` drops them all with the scratch and
+    backup databases installers named after them. The ``postgres_database_factory`` fixture is its ``create``
+    for one test; a module-scoped fixture holds one itself and calls ``drop_all`` in its ``finally``."""
 
-    def create() -> str:
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self, script: str = "") -> str:
         name = unique_name()
         conn = postgres_admin_connection()
-        conn.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        created.append(name)
+        try:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        self.created.append(name)
+        if script:
+            with postgres_admin_connection(name) as conn:
+                conn.execute(script)
         return name
 
-    yield create
-    drop_postgres_databases(created)
+    def drop_all(self) -> None:
+        drop_postgres_databases(self.created)
+        self.created.clear()
+
+
+@pytest.fixture
+def postgres_database_factory() -> Iterator[Callable[..., str]]:
+    """Creates throw-away PostgreSQL databases (returns their names; an optional ``script`` of statements is
+    run in each); all are dropped afterwards."""
+    databases = PostgresDatabases()
+    try:
+        yield databases.create
+    finally:
+        databases.drop_all()
+
+
+def postgres_databases_starting_with(prefix: str) -> set[str]:
+    """The names of the databases on the PostgreSQL test server that start with ``prefix`` (a throw-away
+    database and the scratch or backup copies an installer named after it)."""
+    conn = postgres_admin_connection()
+    try:
+        return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                                               (prefix,))}
+    finally:
+        conn.close()
 
 
 def drop_postgres_databases(names: Iterable[str]) -> None:
@@ -226,11 +258,9 @@ def drop_postgres_databases(names: Iterable[str]) -> None:
         return
     conn = postgres_admin_connection()
     try:
-        existing = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
         for name in names:
-            for db in existing:
-                if db.startswith(name):
-                    conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            for db in postgres_databases_starting_with(name):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     finally:
         conn.close()
 

@@ -114,15 +114,10 @@ def test_profile_follows_existing_mysql_tables(make_project: Make, php_mode: str
 @pytest.mark.postgres
 def test_profile_follows_existing_postgres_tables(make_project: Make, php_mode: str,
                                                   laravel_manager: SyncoPluginManager,
-                                                  postgres_database_factory: Callable[[], str]) -> None:
-    from synco_core.testing.services import postgres_admin_connection
-
-    name = postgres_database_factory()
-    conn = postgres_admin_connection(name)
-    conn.execute("CREATE TABLE users (id INT PRIMARY KEY, email TEXT, password TEXT, remember_token TEXT)")
-    conn.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY)")
-    conn.execute("CREATE TABLE cache_locks (key TEXT PRIMARY KEY)")
-    conn.close()
+                                                  postgres_database_factory: Callable[..., str]) -> None:
+    name = postgres_database_factory(
+        "CREATE TABLE users (id INT PRIMARY KEY, email TEXT, password TEXT, remember_token TEXT);"
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY); CREATE TABLE cache_locks (key TEXT PRIMARY KEY)")
     project = make_project("laravel11", env={"DB_CONNECTION": "pgsql", "DB_DATABASE": name,
                                              "DB_USERNAME": "postgres"})
     framework = detect_framework(project)

@@ -36,13 +36,11 @@ def env_local(database: str) -> dict[str, str]:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_serve_receive_install_postgres(make_project: Make, symfony_manager: SyncoPluginManager, tmp_path: Path,
-                                        postgres_database_factory: Callable[[], str],
+                                        postgres_database_factory: Callable[..., str],
                                         web_server: Callable[[Path], str], php_mode: str) -> None:
-    source_db, target_db = postgres_database_factory(), postgres_database_factory()
-    conn = postgres_admin_connection(source_db)
-    conn.execute("CREATE TABLE product (id INT PRIMARY KEY, name TEXT, image_name TEXT)")
-    conn.execute("INSERT INTO product VALUES (1, 'Chair', 'chair-65f1a2.txt')")
-    conn.close()
+    source_db = postgres_database_factory("CREATE TABLE product (id INT PRIMARY KEY, name TEXT, image_name TEXT);"
+                                          "INSERT INTO product VALUES (1, 'Chair', 'chair-65f1a2.txt')")
+    target_db = postgres_database_factory()
     source = make_project("symfony7", env_local(source_db))
     target = make_project("symfony7", env_local(target_db))
     (target / "public/images/products/chair-65f1a2.txt").unlink()

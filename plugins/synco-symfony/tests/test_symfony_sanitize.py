@@ -15,7 +15,7 @@ from synco_symfony.sanitize import PASSWORD_HASH, sanitize_profile
 
 from synco_core import DumpOptions, Framework, SanitizeRule, dump_with_engine, parse_database_url
 from synco_core.testing import SyncoPluginManager, configured_dump_options
-from synco_core.testing.services import install_into_empty_copy, needs_php, postgres_admin_connection, postgres_url_for
+from synco_core.testing.services import install_into_empty_copy, needs_php, postgres_url_for
 
 Make = Callable[..., Path]
 
@@ -93,16 +93,13 @@ def test_empty_database_gets_no_rules(make_project: Make, no_php: None, symfony_
 
 @pytest.mark.postgres
 def test_profile_and_dump_on_postgres(make_project: Make, no_php: None, symfony_manager: SyncoPluginManager,
-                                      postgres_database_factory: Callable[[], str]) -> None:
-    name = postgres_database_factory()
-    conn = postgres_admin_connection(name)
-    conn.execute('CREATE TABLE "user" (id INT PRIMARY KEY, email VARCHAR(180) UNIQUE, roles JSON, password TEXT)')
-    conn.execute("CREATE TABLE reset_password_request (id INT PRIMARY KEY, user_id INT, selector TEXT,"
-                 " hashed_token TEXT)")
-    conn.execute("CREATE TABLE sessions (id INT PRIMARY KEY, title TEXT)")  # a business table, kept
-    conn.execute("""INSERT INTO "user" VALUES (7, 'ann@real.example', '["ROLE_USER"]', '$2y$13$realhash')""")
-    conn.execute("INSERT INTO reset_password_request VALUES (1, 7, 'sel', 'secret-token-hash')")
-    conn.close()
+                                      postgres_database_factory: Callable[..., str]) -> None:
+    name = postgres_database_factory(
+        'CREATE TABLE "user" (id INT PRIMARY KEY, email VARCHAR(180) UNIQUE, roles JSON, password TEXT);'
+        "CREATE TABLE reset_password_request (id INT PRIMARY KEY, user_id INT, selector TEXT, hashed_token TEXT);"
+        "CREATE TABLE sessions (id INT PRIMARY KEY, title TEXT);"  # a business table, kept
+        """INSERT INTO "user" VALUES (7, 'ann@real.example', '["ROLE_USER"]', '$2y$13$realhash');"""
+        "INSERT INTO reset_password_request VALUES (1, 7, 'sel', 'secret-token-hash')")
     project = make_project("symfony7", {".env.local": f'DATABASE_URL="{postgres_url_for(name)}"\n'})
     framework = detect_framework(project)
     assert framework is not None and framework.database is not None
