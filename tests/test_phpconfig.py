@@ -222,8 +222,8 @@ def test_expressions(code: str, expected: Any) -> None:
 def test_unknown_values_say_why_and_refuse_to_be_guessed() -> None:
     config = parse_php_config("<?php $a = some_function(); $b = $a . 'x'; $c = new Foo(); $d = $obj->prop;"
                               "if ($a) { $e = 1; } $f = isset($a) ? 1 : 2;", environ={})
-    assert config.variables["a"] == PhpUnknown("some_function() is not evaluated")
-    assert config.variables["b"] == PhpUnknown("some_function() is not evaluated")
+    assert config.variables["a"] == PhpUnknown("some_function() at line 1 is not evaluated")
+    assert config.variables["b"] == PhpUnknown("some_function() at line 1 is not evaluated")
     assert isinstance(config.variables["c"], PhpUnknown)
     assert isinstance(config.variables["d"], PhpUnknown)
     # The branch may have run: $e is unknown, not absent.

@@ -754,7 +754,7 @@ class _Evaluator:
         if function is None and not written.startswith("\\"):
             function = self.functions.get(f"{self.qualified_class(cls)}::{method}".lower())
         if function is None:
-            return PhpUnknown(f"{cls}::{method}() is not evaluated")
+            return PhpUnknown(f"{cls}::{method}() at line {self.line}{self.in_file()} is not evaluated")
         return self.call_user(function, arguments, f"{cls}::{method}")
 
     def qualified_class(self, name: str) -> str:
@@ -784,7 +784,7 @@ class _Evaluator:
                 self.assigned_unknown(arguments[1][1], reason)  # parse_str($query, $result) sets $result
             else:
                 self.unknown_variables(reason)
-            return PhpUnknown(f"{name}() is not evaluated")
+            return PhpUnknown(f"{name}() at line {self.line}{self.in_file()} is not evaluated")
         if lowered == "define":
             values = [self.evaluate(argument) for _, argument in arguments]
             if len(values) < 2:
@@ -792,7 +792,8 @@ class _Evaluator:
             return self.define(values[0], values[1])
         builtin = BUILTINS.get(lowered)
         if builtin is None:
-            return PhpUnknown(f"{name}() is not evaluated")
+            # Where, since the message names the first file only: a call in an included settings.local.php.
+            return PhpUnknown(f"{name}() at line {self.line}{self.in_file()} is not evaluated")
         values = [self.evaluate(argument) for _, argument in arguments]
         unknown = first_unknown(values)
         if unknown is not None and lowered not in ("defined", "function_exists"):

@@ -39,7 +39,8 @@ def _database(site: DrupalSite, settings: DrupalSettings) -> DatabaseConfig | No
             log.warning("Drupal database settings: %s defines no $databases['default']['default']",
                         site.settings_file)
         return None
-    source = f"{site.settings_file} ({'drush status' if settings.source == 'drush' else 'read without PHP'})"
+    how = {"drush": "drush status", "php": "run by the PHP CLI"}.get(settings.source, "read without PHP")
+    source = f"{site.settings_file} ({how})"
     return connection_config(connection, site.root, source)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from synco_core import (
     ConfigError,
     PhpUnknown,
+    find_php,
     load_dotenv_files,
     path_below,
     read_config_text,
@@ -33,6 +34,7 @@ from synco_core import (
     run_command,
 )
 from synco_drupal.database import unknown_setting
+from synco_drupal.settings_php import settings_with_php
 from synco_drupal.site import DrupalSite
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,8 @@ class DrupalSettings:
     databases: dict[Any, Any] = field(default_factory=dict)
     #: ``$settings``.
     settings: dict[Any, Any] = field(default_factory=dict)
-    #: ``drush`` when Drush answered, ``files`` when the reader evaluated settings.php.
+    #: ``drush`` when Drush answered, ``php`` when the PHP CLI ran settings.php (what the reader could not
+    #: evaluate), ``files`` when the reader evaluated it.
     source: str = "files"
     #: The ``drush`` command, when there is one.
     drush: str | None = None
@@ -102,7 +105,24 @@ def read_settings(site: DrupalSite, project_dir: Path, environ: Mapping[str, str
             _read_with_drush(site, env, result)
         except ConfigError as exc:
             log.warning("drush could not report the site's settings (%s); using settings.php as read", exc)
+    if result.source != "drush" and site.settings_file.is_file() and _unknown_default(result) is not None:
+        _read_with_php(site, env, result)
     return result
+
+
+def _read_with_php(site: DrupalSite, environ: Mapping[str, str], result: DrupalSettings) -> None:
+    """What the reader left unknown (a reference, a loop, a function of the site's), from settings.php run by
+    the PHP CLI (:mod:`synco_drupal.settings_php`) where there is one; otherwise the reader's refusal stands."""
+    php = find_php(environ)
+    if php is None:
+        return
+    try:
+        databases, settings = settings_with_php(php, site, environ)
+    except ConfigError as exc:
+        log.warning("settings.php could not be read with PHP either (%s)", exc)
+        return
+    result.databases, result.settings, result.unknown_databases, result.source = databases, settings, None, "php"
+    log.debug("Drupal settings read by running %s with %s (config_source=php)", site.settings_file, php)
 
 
 def _composer_root(site: DrupalSite, project_dir: Path) -> Path | None:
