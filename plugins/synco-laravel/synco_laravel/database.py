@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from synco_core import (
     BCRYPT_PASSWORD,
@@ -173,7 +174,7 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
         beside = DatabaseConfig(engine=normalise_engine(driver), name=_text(connection.get("database")) or "",
                                 host=_host(connection), port=_port(connection.get("port")),
                                 user=_text(connection.get("username")), password=password, options=tls)
-        return parse_database_url(url, base_dir=project_dir, source=label, beside=beside)
+        return parse_database_url(_as_laravel_reads_it(url), base_dir=project_dir, source=label, beside=beside)
     engine = normalise_engine("mysql" if driver == "mariadb" else driver)
     if engine == "sqlite":
         database = _text(connection.get("database")) or str(project_dir / "database" / "database.sqlite")
@@ -201,6 +202,30 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
         options=options,
         source=label,
     )
+
+
+#: Query keys of a ``DB_URL`` that ``ConfigurationUrlParser`` merges into the connection's settings under names
+#: no connector reads (MySqlConnector and PostgresConnector read ``username``, ``password``, ``database``,
+#: ``host``, ``port``, ``unix_socket``): Laravel ignores them, so synco must not connect by them either.
+IGNORED_QUERY_KEYS = frozenset({"user", "passwd", "db", "dbname", "socket"})
+
+
+def _as_laravel_reads_it(url: str) -> str:
+    """``url`` with the query keys Laravel ignores left out and its ``username`` spelt ``user`` (the name synco's
+    URL parser reads for every engine; a PostgreSQL URL's ``username`` is no libpq keyword). The other pieces
+    are kept byte for byte."""
+    base, separator, query = url.partition("?")
+    if not separator:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+    kept = []
+    for piece in query.split("&"):
+        key, equals, value = piece.partition("=")
+        name = unquote(key)
+        if name in IGNORED_QUERY_KEYS:
+            continue
+        kept.append(f"user{equals}{value}" if name == "username" else piece)
+    return base + (("?" + "&".join(kept)) if kept else "") + hash_mark + fragment
 
 
 def _tls_options(driver: str, connection: Mapping[str, Any]) -> dict[str, str]:

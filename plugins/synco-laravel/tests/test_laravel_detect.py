@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from synco_laravel.config import MARKER, TINKER_CODE, detect_major_version
+from synco_laravel.database import connection_config
 from synco_laravel.plugin import detect_framework
 
 from synco_core import redact
@@ -457,3 +458,24 @@ def test_platformsh_laravel_bridge_without_php(make_project: Make, no_php: None,
     db = framework.database
     assert (db.engine, db.host, db.port, db.name, db.user, db.password) == (
         "postgresql", "postgresql.internal", 5432, "main", "main", "psh-laravel-pw-7")
+
+
+@pytest.mark.parametrize(("driver", "url", "expected"), [
+    # ConfigurationUrlParser merges the query into the connection's settings by name: the connectors read
+    # username/password/database/host/port/unix_socket, so ?user= ?passwd= ?db= ?dbname= ?socket= change nothing.
+    ("mysql", "mysql://db/app?user=query_user", ("settings_user", "settings-pw", "app", None)),
+    ("mysql", "mysql://db/app?username=query_user&passwd=x", ("query_user", "settings-pw", "app", None)),
+    ("mysql", "mysql://db/app?password=query-pw&db=other", ("settings_user", "query-pw", "app", None)),
+    ("mysql", "mysql://db?database=from_query", ("settings_user", "settings-pw", "from_query", None)),
+    ("mysql", "mysql://db/app?socket=/tmp/x.sock&charset=utf8mb4", ("settings_user", "settings-pw", "app", None)),
+    ("mysql", "mysql://db/app?unix_socket=/run/mysqld/mysqld.sock", ("settings_user", "settings-pw", "app",
+                                                                     "/run/mysqld/mysqld.sock")),
+    ("pgsql", "pgsql://db/app?user=query_user&dbname=other", ("settings_user", "settings-pw", "app", None)),
+    ("pgsql", "pgsql://db/app?username=query_user&sslmode=require", ("query_user", "settings-pw", "app", None)),
+])
+def test_database_url_query_credentials_as_laravel_merges_them(tmp_path: Path, driver: str, url: str,
+                                                               expected: tuple[object, ...]) -> None:
+    """DB_URL beside DB_USERNAME / DB_PASSWORD: the credentials are those Laravel's connector connects with."""
+    found = connection_config(driver, {"driver": driver, "url": url, "username": "settings_user",
+                                       "password": "settings-pw", "database": "settings_db"}, tmp_path, ".env")
+    assert (found.user, found.password, found.name, found.socket) == expected
