@@ -42,6 +42,7 @@ from synco_core.values import (
 
 if TYPE_CHECKING:
     from synco_core.dburl import normalise_engine, parse_database_url
+    from synco_core.dburlquery import url_query_keys_as
     from synco_core.dumpprogress import rows_written, table_started
     from synco_core.engines.default_files import install_named_root, install_tree
     from synco_core.engines.dispatch import connect_with_engine, dump_with_engine, inspect_with_engine
@@ -85,6 +86,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     # Database URLs and engine-neutral access to a plugin's own database.
     "parse_database_url": ("synco_core.dburl", "parse_database_url"),
     "normalise_engine": ("synco_core.dburl", "normalise_engine"),
+    "url_query_keys_as": ("synco_core.dburlquery", "url_query_keys_as"),
     "inspect_with_engine": ("synco_core.engines.dispatch", "inspect_with_engine"),
     "connect_with_engine": ("synco_core.engines.dispatch", "connect_with_engine"),
     "dump_with_engine": ("synco_core.engines.dispatch", "dump_with_engine"),
@@ -232,5 +234,6 @@ __all__ = [
     "safe_relative_path",
     "table_started",
     "tables_with_columns",
+    "url_query_keys_as",
     "walk_files",
 ]

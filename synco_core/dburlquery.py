@@ -10,6 +10,7 @@ setting given twice with two values, or one synco cannot follow, is refused in o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, unquote
 
 from synco_core.errors import ConfigError
@@ -87,3 +88,23 @@ def port_of(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"database URL has an invalid port in ?port=: {value!r}")
     return int(value)
+
+
+def url_query_keys_as(url: str, keys: Mapping[str, str | None]) -> str:
+    """``url`` with the query keys a framework reads under other names renamed (``{"username": "user"}``) and
+    those it never reads left out (``{"passwd": None}``), so that synco connects by what the framework merges
+    from the query (Laravel's ``ConfigurationUrlParser``, Doctrine's DSN parser), not by every name drivers
+    know. Every other byte of the URL is kept."""
+    base, separator, rest = url.partition("?")
+    if not separator:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    kept = []
+    for piece in query.split("&"):
+        key, equals, value = piece.partition("=")
+        name = unquote(key)
+        if name not in keys:
+            kept.append(piece)
+        elif keys[name] is not None:
+            kept.append(f"{keys[name]}{equals}{value}")
+    return base + (("?" + "&".join(kept)) if kept else "") + hash_mark + fragment

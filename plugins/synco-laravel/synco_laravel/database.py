@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from synco_core import (
     BCRYPT_PASSWORD,
@@ -20,6 +19,7 @@ from synco_core import (
     pdo_tls_options,
     register_secret,
     tables_with_columns,
+    url_query_keys_as,
 )
 
 #: Every sanitised user can log in locally with the password "password".
@@ -174,7 +174,9 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
         beside = DatabaseConfig(engine=normalise_engine(driver), name=_text(connection.get("database")) or "",
                                 host=_host(connection), port=_port(connection.get("port")),
                                 user=_text(connection.get("username")), password=password, options=tls)
-        return parse_database_url(_as_laravel_reads_it(url), base_dir=project_dir, source=label, beside=beside)
+        query_keys = LARAVEL_QUERY.get(normalise_engine(url.partition("://")[0]), {})
+        return parse_database_url(url_query_keys_as(url, query_keys), base_dir=project_dir, source=label,
+                                  beside=beside)
     engine = normalise_engine("mysql" if driver == "mariadb" else driver)
     if engine == "sqlite":
         database = _text(connection.get("database")) or str(project_dir / "database" / "database.sqlite")
@@ -204,28 +206,16 @@ def connection_config(name: str, connection: Mapping[str, Any], project_dir: Pat
     )
 
 
-#: Query keys of a ``DB_URL`` that ``ConfigurationUrlParser`` merges into the connection's settings under names
-#: no connector reads (MySqlConnector and PostgresConnector read ``username``, ``password``, ``database``,
-#: ``host``, ``port``, ``unix_socket``): Laravel ignores them, so synco must not connect by them either.
-IGNORED_QUERY_KEYS = frozenset({"user", "passwd", "db", "dbname", "socket"})
-
-
-def _as_laravel_reads_it(url: str) -> str:
-    """``url`` with the query keys Laravel ignores left out and its ``username`` spelt ``user`` (the name synco's
-    URL parser reads for every engine; a PostgreSQL URL's ``username`` is no libpq keyword). The other pieces
-    are kept byte for byte."""
-    base, separator, query = url.partition("?")
-    if not separator:
-        return url
-    query, hash_mark, fragment = query.partition("#")
-    kept = []
-    for piece in query.split("&"):
-        key, equals, value = piece.partition("=")
-        name = unquote(key)
-        if name in IGNORED_QUERY_KEYS:
-            continue
-        kept.append(f"user{equals}{value}" if name == "username" else piece)
-    return base + (("?" + "&".join(kept)) if kept else "") + hash_mark + fragment
+#: How ``ConfigurationUrlParser`` merges a ``DB_URL``'s query into the connection's settings (by name), as
+#: synco's URL parser reads it: MySqlConnector and PostgresConnector read ``username``, ``password``,
+#: ``database``, ``host``, ``port`` and ``unix_socket``, so ``user``, ``passwd``, ``db``, ``dbname`` and
+#: ``socket`` change nothing, and ``username`` is the user (synco's parser reads ``user`` for every engine).
+#: synco's parser names the PostgreSQL database libpq's ``dbname``.
+LARAVEL_QUERY: dict[str, dict[str, str | None]] = {
+    "mysql": {"user": None, "passwd": None, "db": None, "dbname": None, "socket": None, "username": "user"},
+    "postgresql": {"user": None, "passwd": None, "db": None, "dbname": None, "socket": None, "username": "user",
+                   "database": "dbname"},
+}
 
 
 def _tls_options(driver: str, connection: Mapping[str, Any]) -> dict[str, str]:

@@ -472,6 +472,7 @@ def test_platformsh_laravel_bridge_without_php(make_project: Make, no_php: None,
                                                                      "/run/mysqld/mysqld.sock")),
     ("pgsql", "pgsql://db/app?user=query_user&dbname=other", ("settings_user", "settings-pw", "app", None)),
     ("pgsql", "pgsql://db/app?username=query_user&sslmode=require", ("query_user", "settings-pw", "app", None)),
+    ("pgsql", "pgsql://db?database=from_query", ("settings_user", "settings-pw", "from_query", None)),
 ])
 def test_database_url_query_credentials_as_laravel_merges_them(tmp_path: Path, driver: str, url: str,
                                                                expected: tuple[object, ...]) -> None:

@@ -21,10 +21,12 @@ import yaml
 from synco_core import (
     ConfigError,
     DatabaseConfig,
+    normalise_engine,
     parse_database_url,
     pdo_tls_options,
     read_config_text,
     register_secret,
+    url_query_keys_as,
 )
 from synco_symfony.envprocessors import EnvProcessors, php_text
 
@@ -212,7 +214,10 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         # wins, and dbname, host, user, password ... beside it fill in what it leaves out (a URL naming only
         # the server, with ``dbname: '%env(DB_NAME)%'``).
         beside = _settings_config(connection, resolver, source, tls, server_version, name_required=False)
-        return parse_database_url(doctrine_scheme(str(url)), base_dir=project_dir, source=source, beside=beside)
+        spelt = doctrine_scheme(str(url))
+        query_keys = DOCTRINE_QUERY.get(normalise_engine(spelt.partition("://")[0]), {})
+        return parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir, source=source,
+                                  beside=beside)
     if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
         return None
     driver = str(resolver(settings.get("driver")) or "pdo_mysql")
@@ -275,6 +280,16 @@ def _tls_settings(settings: Mapping[str, Any], resolver: Resolver) -> dict[str, 
         if value not in (None, ""):
             found[key] = str(value)
     return found
+
+
+#: How DBAL merges a URL's query into the connection's parameters (by name: ``array_merge($params, $query)``)
+#: as synco's URL parser reads it, per engine: the drivers read ``user``, ``password``, ``dbname``, ``host``,
+#: ``port`` and ``unix_socket``, so ``username``, ``passwd``, ``db``, ``database`` and ``socket`` change
+#: nothing; synco's parser names the MySQL database ``database`` (libpq's ``dbname`` for PostgreSQL).
+DOCTRINE_QUERY: dict[str, dict[str, str | None]] = {
+    "mysql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None, "dbname": "database"},
+    "postgresql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None},
+}
 
 
 def doctrine_scheme(url: str) -> str:

@@ -387,3 +387,23 @@ def test_platformsh_flex_bridge_database(make_project: Make) -> None:
     composer.write_text(composer.read_text().replace('"platformsh/symfonyflex-bridge": "^2.7",', ""))
     plain = resolve_env(project, {**_PLATFORM, "PLATFORM_RELATIONSHIPS": relationships})
     assert plain.app_env == "dev" and "127.0.0.1:5432" in (plain.get("DATABASE_URL") or "")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    # DBAL merges the query into the connection's parameters by name; its drivers read user, password, dbname,
+    # host, port and unix_socket: other spellings change nothing, and user= beside the URL stands.
+    ("mysql://db/app?username=query_user&passwd=x&db=other", ("settings_user", "settings-pw", "app")),
+    ("mysql://db?dbname=from_query", ("settings_user", "settings-pw", "from_query")),
+    ("mysql://db/app?user=query_user&password=query-pw", ("query_user", "query-pw", "app")),
+    ("pgsql://db?dbname=from_query&database=ignored", ("settings_user", "settings-pw", "from_query")),
+    ("postgresql://db/app?username=query_user", ("settings_user", "settings-pw", "app")),
+])
+def test_doctrine_url_query_credentials_as_dbal_merges_them(tmp_path: Path, url: str,
+                                                            expected: tuple[object, ...]) -> None:
+    """doctrine.dbal.url beside user and password: the credentials and database DBAL connects with."""
+    from synco_symfony.doctrine import DbalConnection, Resolver, connection_config
+
+    connection = DbalConnection("default", {"url": url, "user": "settings_user", "password": "settings-pw"}, None)
+    found = connection_config(connection, Resolver(lambda name: None, {}), tmp_path, "doctrine.yaml")
+    assert found is not None
+    assert (found.user, found.password, found.name) == expected
