@@ -66,6 +66,28 @@ FIXTURE_DATABASE = b"fidelity_src"
 def load_fidelity(database: str) -> None:
     """Load the fidelity fixture into ``database``, its self-qualified names pointing at it."""
     load_with_client(database, FIDELITY.read_bytes().replace(FIXTURE_DATABASE, database.encode()))
+    settle_counters(database)
+
+
+def settle_counters(database: str) -> None:
+    """Write every InnoDB table's AUTO_INCREMENT counter down as it stands, so that the source compares the same
+    for the whole test.
+
+    A multi-row INSERT that numbers rows (``numbers``' ``NULL`` ids) reserves one value per row of it under
+    ``innodb_autoinc_lock_mode`` 1, ahead of the rows, and InnoDB keeps that reservation in memory only: once the
+    server evicts the table from its dictionary cache (many tests open many tables) or restarts, the counter is
+    the largest id plus one again (AUTO_INCREMENT 6 became 5). A copy made before keeps the 6 it was dumped with
+    (its ``CREATE TABLE ... AUTO_INCREMENT=6`` is written down), and the comparison failed now and then under
+    load. ``ALTER TABLE ... AUTO_INCREMENT`` writes the counter down, as a copy's ``CREATE TABLE`` does."""
+    conn = mysql_admin_connection(database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                        "AND ENGINE='InnoDB' AND AUTO_INCREMENT IS NOT NULL", (database,))
+            for name, counter in cur.fetchall():
+                cur.execute(f"ALTER TABLE `{name.replace('`', '``')}` AUTO_INCREMENT = {int(counter)}")
+    finally:
+        conn.close()
 
 
 def load_chinook(database: str) -> None:
