@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from private_servers import mariadb, mariadb_admin, mariadb_globals
-from test_mysql_support import config, load_with_client, query
+from test_mysql_support import config, load_with_client, mariadb_dump, query
 
 from synco_core.engines.mysql.dump import dump
 from synco_core.engines.mysql.insertsplit import split_rows
@@ -387,12 +387,12 @@ def test_a_compact_default_row_format_is_named_when_a_key_does_not_fit(
     """An old configuration's ``innodb_default_row_format=compact`` limits a key to 767 bytes: a unique
     ``VARCHAR(255)`` in utf8mb4 (1020 bytes, production's DYNAMIC tables take it) stopped the install with the
     server's "Index column size too large. The maximum column size is 767 bytes", naming no setting. One line
-    now names it and what to do; the target untouched. (The server's default format cannot be set for one
-    session, so the tables that do load are COMPACT there: docs/engines.md.)"""
+    now names it and what to do; the target untouched. A synco dump names the source's format where the laptop's
+    default differs (tests/test_mysql_row_format.py); mariadb-dump's script does not, and meets the limit."""
     source = mysql_database_factory()
     load_with_client(source, b"CREATE TABLE accounts (id INT PRIMARY KEY, email VARCHAR(255) UNIQUE) CHARSET utf8mb4;"
                              b"CREATE TABLE tags (id INT PRIMARY KEY, name VARCHAR(255), KEY (name)) CHARSET utf8mb4;")
-    data = _dumped(source)
+    data = mariadb_dump(source)
     mariadb_admin(target, f"CREATE DATABASE `{target.name}`", f"CREATE TABLE `{target.name}`.kept (a INT)")
     with mariadb_globals(laptop, innodb_default_row_format="'compact'"), pytest.raises(
             DatabaseError, match=r"^statement \d+ of the dump failed: this server creates InnoDB tables COMPACT "

@@ -32,6 +32,7 @@ from synco_core.engines.mysql import (
     loadable,
     newest,
     qualify,
+    rowformat,
     rowstream,
     schema,
     snapshot,
@@ -356,10 +357,12 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     engines: dict[str, str] = {}
     transactional: list[str] = []
     innodb: list[str] = []
-    for name, length, count, engine, kind in schema.query(
-            conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE, TABLE_TYPE FROM information_schema.TABLES "
-                  "WHERE TABLE_SCHEMA=%s", (db,)):
+    row_formats: dict[str, str] = {}
+    for name, length, count, engine, kind, row_format in schema.query(
+            conn, "SELECT TABLE_NAME, AVG_ROW_LENGTH, TABLE_ROWS, ENGINE, TABLE_TYPE, ROW_FORMAT "
+                  "FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s", (db,)):
         table = schema.text(name)
+        row_formats[table] = schema.text(row_format or "")
         average_rows[table] = int(length or 0)
         row_counts[table] = int(count or 0)
         engines[table] = schema.text(engine)
@@ -473,6 +476,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         if b"DIRECTORY=" in create.upper():
             log.warning("table %s: its DATA/INDEX DIRECTORY is left out; the copy is stored where the loading "
                         "server keeps its tables", table)
+        if engines.get(table, "").upper() == "INNODB":
+            create = rowformat.mark(create, row_formats.get(table, ""))
         writer.statement(_strip_database(create, db))
         writer.write(b"/*!40101 SET character_set_client = @saved_cs_client */;\n\n")
         if engines.get(table, "").upper() in MERGE_ENGINES:

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core import hostilejson
-from synco_core.engines.mysql import qualify
+from synco_core.engines.mysql import qualify, rowformat
 from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
@@ -62,7 +62,7 @@ from synco_core.engines.mysql.loadthreads import (
     settings_key,
     statement_error,
 )
-from synco_core.engines.mysql.schema import definer, strip_definer
+from synco_core.engines.mysql.schema import definer, strip_definer, text
 from synco_core.engines.mysql.splitter import (
     SpooledStatement,
     Statement,
@@ -200,6 +200,10 @@ class Loader:
             self.case_insensitive = self.case_setting != 0
             cur.execute("SHOW DATABASES")
             databases = [str(row[0]) for row in cur.fetchall()]
+            cur.execute("SHOW GLOBAL VARIABLES LIKE 'innodb\\_default\\_row\\_format'")
+            found = cur.fetchone()
+        #: The row format an InnoDB table takes here when its CREATE TABLE names none ('' on a server without).
+        self.default_row_format = text(found[1]) if found else ""
         #: Under ``lower_case_table_names``: the tables and views created so far, by their names in lower case.
         self._created: dict[str, str] = {}
         # The dump comes from the session, which may be hostile: it may create and fill the database it is
@@ -300,6 +304,8 @@ class Loader:
         statement = self._for_this_server(statement)
         # mariadb-dump names the source database in ALTER DATABASE: the one meant is the one loaded into.
         statement = _ALTER_DATABASE.sub(lambda m: m.group(1).rstrip(), statement, count=1)
+        if b"synco-row-format" in statement:
+            statement = rowformat.apply(statement, self.default_row_format)
         return self._requalify(statement)
 
     def _for_this_server(self, statement: bytes) -> bytes:
