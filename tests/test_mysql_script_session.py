@@ -77,6 +77,18 @@ SCRIPTS = {
                                         b"SET character_set_client = @cs;\n"
                                         b"SET NAMES utf8mb4;\n"
                                         b"INSERT INTO t VALUES (2, '\xc3\xa9t\xc3\xa9');\n",
+    # autocommit turned off beside other settings, in every order and spelling: the other settings apply (the
+    # workers of a dump's load commit each row on their own, and skipped the whole SET or turned it off there).
+    "autocommit off with a mode": b"SET autocommit=0, sql_mode='NO_BACKSLASH_ESCAPES';\n"
+                                  b"CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20));\n"
+                                  b"INSERT INTO t VALUES (1, 'a\\b'), (2, 'c\\');\nCOMMIT;\n",
+    "a mode with autocommit off": b"/*!40101 SET sql_mode='NO_BACKSLASH_ESCAPES', @@session.autocommit=0 */;\n"
+                                  b"CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20));\n"
+                                  b"INSERT INTO t VALUES (1, 'a\\b'), (2, 'c\\');\nCOMMIT;\n"
+                                  b"SET SESSION autocommit = 1, sql_mode = '';\nINSERT INTO t VALUES (3, 'd\\'e');\n",
+    "autocommit off with a time zone": b"SET SESSION autocommit = 0, time_zone = '+05:00';\n"
+                                       b"CREATE TABLE t (id INT PRIMARY KEY, at TIMESTAMP NULL);\n"
+                                       b"INSERT INTO t VALUES (1, '2024-01-01 10:00:00');\nCOMMIT;\n",
 }
 
 #: The same, under a dump's header (mariadb-dump's): the header's session, the rows on the workers.

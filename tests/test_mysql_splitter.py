@@ -332,3 +332,61 @@ def test_comments_of_a_synco_dumps_routine_stay_when_they_come_past_the_spool_bo
     script = b"DELIMITER ;;\n" + body + b" ;;\nDELIMITER ;\nDROP TABLE t; -- gone\nSELECT 1 /* c */;\n"
     assert _read_any(script, chunk_size, keep_comments=True) == [
         (True, body), (False, b"DROP TABLE t"), (False, b"SELECT 1")]
+
+
+class _WatchedStream(io.BytesIO):
+    """A dump whose reads note the largest read buffer the splitter held (:attr:`peak`)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.splitter: StatementSplitter | None = None
+        self.peak = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.splitter is not None:
+            self.peak = max(self.peak, len(self.splitter.buf))
+        return super().read(size)
+
+
+def _long_comment_scripts(body: bytes) -> list[tuple[bytes, list[bytes], bool]]:
+    """Scripts with a long comment of every kind the client knows, where it may stand: (script, the statements the
+    client sends, whether the splitter keeps comments as in a synco dump)."""
+    quoted = b"'*/ in a string;' " + body + b' "*/" `*/`'
+    return [
+        (b"/*!40000 INSERT INTO t VALUES (1) " + quoted + b" */;\nSELECT 2;\n",
+         [b"/*!40000 INSERT INTO t VALUES (1) " + quoted + b" */", b"SELECT 2"], False),
+        (b"INSERT /*M!100000 IGNORE " + quoted + b" */ INTO t VALUES (1);\nSELECT 2;\n",
+         [b"INSERT /*M!100000 IGNORE " + quoted + b" */ INTO t VALUES (1)", b"SELECT 2"], False),
+        (b"SELECT 1 /* " + body + b" */;\nSELECT 2/* " + body + b" */+3;\n", [b"SELECT 1", b"SELECT 2 +3"], False),
+        (b"SELECT 1 -- " + body + b"\n;\nSELECT 2 # " + body + b"\n+3;\n", [b"SELECT 1", b"SELECT 2 \n+3"], False),
+        (b"/* " + body + b" */\n-- " + body + b"\n# " + body + b"\n/*M!999999 " + body + b" */SELECT 1;\n",
+         [b"SELECT 1"], False),
+        (b"CREATE PROCEDURE p() SELECT 1 /* " + body + b" */ -- " + body + b"\n;\nSELECT 2;\n",
+         [b"CREATE PROCEDURE p() SELECT 1 /* " + body + b" */ -- " + body, b"SELECT 2"], True),
+    ]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096])
+def test_long_comments_are_split_as_the_client_splits_them(chunk_size: int) -> None:
+    """Every kind of comment, in a statement (kept, executable, dropped) or between statements, with a body far
+    longer than a read: an executable comment's quoted strings are strings ('*/' inside does not end it)."""
+    body = b"a*b/c;d-e" * 300
+    for script, expected, keep in _long_comment_scripts(body):
+        assert [statement for _, statement in _read_any(script, chunk_size, keep)] == expected, script[:40]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_a_50_mb_comment_is_never_held_in_the_read_buffer(case: int) -> None:
+    """The splitter held a comment whole in its read buffer until its end was found (a 50 MB ``/*! ... */`` took
+    its size in memory and was scanned again at every read): now a kept one goes to the spool as a long statement
+    does, and a dropped one is dropped as it is read. Read in 64 KiB pieces, the buffer stays within a few."""
+    chunk = 1 << 16
+    body = b"0123456789abcdef" * (50_000_000 // 16)
+    script, expected, keep = _long_comment_scripts(body)[case]
+    stream = _WatchedStream(script)
+    statements = StatementSplitter(stream, chunk_size=chunk)
+    statements.keep_comments = keep
+    stream.splitter = statements
+    got = [b"".join(s.pieces()) if isinstance(s, StreamedStatement) else bytes(s) for s in statements]
+    assert got == expected
+    assert stream.peak <= 4 * chunk, stream.peak

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core import hostilejson
-from synco_core.engines.mysql import qualify, rowformat
+from synco_core.engines.mysql import autocommit, qualify, rowformat
 from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
@@ -475,6 +475,13 @@ class Loader:
                 raise DatabaseError(f"statement {number} of the dump rolls back a transaction, which a dump's rows, "
                                     "committed one statement at a time over several connections, cannot undo; load "
                                     f"it as a script (without its dump header line): {preview(sql)}")
+            if _SESSION.match(sql) and b"autocommit" in bytes(sql[:_SET_LIST_BYTES]).lower():
+                rest = autocommit.without_autocommit(bytes(sql), self.gate.session)
+                if rest is not None:
+                    # The workers commit every statement on their own: the rest of the SET runs as any other.
+                    if not rest:
+                        continue
+                    sql = rest
             if _TRANSACTION.match(sql) or _KEYS.match(sql):
                 # The workers commit every statement on their own; LOCK TABLES would block them; DISABLE
                 # KEYS only matters for MyISAM and would make every table wait for the previous one.
@@ -832,5 +839,7 @@ _CREATE_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?TABLE
 #: ``SET STATEMENT``), and CALL runs SETs (the character set and sql_mode come back after a routine, other
 #: variables do not). ``CHARSET=`` does not count, ``CHARACTER SET`` does, needlessly.
 _SESSION_CHANGE = re.compile(rb"(?<![A-Za-z_$\x80-\xff])(?:SET|CALL)(?![0-9A-Za-z_$\x80-\xff])", re.IGNORECASE)
+#: A SET longer than this is not read for an ``autocommit`` among its assignments (a dump's are a line long).
+_SET_LIST_BYTES = 1 << 16
 #: Nothing to run (stripping a huge statement to find out would copy it).
 _BLANK = re.compile(rb"[ \t\r\n;]*\Z")

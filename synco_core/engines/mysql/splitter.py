@@ -79,6 +79,8 @@ def _bulk_pattern(delimiter: bytes, backslash_escapes: bool = True, semicolon: b
                       + not_delimiter + rb"/(?=[^*]))*")
 
 
+#: Inside an executable comment: anything up to a quote or the comment's end (a '*' last in the buffer stops it too).
+_EXECUTABLE_TEXT = re.compile(rb"(?:[^*'\"`]+|\*(?=[^/]))*")
 _SET = re.compile(rb"^(?:/\*M?!\d*\s*)?SET\s", re.IGNORECASE)
 _VERSION_MARKS = re.compile(rb"/\*M?!\d*|\*/")
 _ASSIGNMENT = re.compile(
@@ -155,6 +157,8 @@ def _plain_head(head: bytes) -> bool:
     return _SIMPLE_HEAD.match(words) is not None
 
 
+#: A comment line between statements longer than this is no line synco reads; it is skipped as it is read.
+_LONG_LINE = 1 << 16
 #: How much of a spooled statement's start is kept in memory, for what its start decides (see
 #: :meth:`StatementSplitter._head`).
 _SPOOL_HEAD = 4096
@@ -326,6 +330,8 @@ class StatementSplitter:
         #: The spool of the statement being read, once it is too long to hold (see :meth:`_held`).
         self._spool: SealedSpool | None = None
         self._blanks = b""
+        #: The comment line being skipped is longer than :data:`_LONG_LINE` (its body was dropped as it was read).
+        self._long_line = False
         #: Send comments inside CREATE statements as they are, rather than remove them as the client does: a
         #: synco dump holds routine, trigger and event bodies as the server stored them, comments included (an
         #: application's connector keeps them), and the copy must hold the same. Only there: the gate reads
@@ -394,10 +400,17 @@ class StatementSplitter:
             if head[:1] == b"#" or (head[:2] == b"--" and (len(head) == 2 or head[2:3] in _COMMENT_SPACE)):
                 end = self.buf.find(b"\n", self.pos)
                 if end < 0:
+                    if len(self.buf) - self.pos > _LONG_LINE:
+                        # Not a line synco reads (its hints and manifest lines are short): its body is dropped
+                        # as it is read, not held until the line ends.
+                        self._skip_line(len(head[:1] if head[:1] == b"#" else head))
+                        continue
                     if self._fill(self.pos):
                         continue
                     end = len(self.buf)
-                if self._within:
+                if self._long_line:
+                    self._long_line = False
+                elif self._within:
                     pass  # a comment inside a delimited text, which the client sends with it (and the server drops)
                 elif self.buf.startswith(SIZE_HINT, self.pos):
                     self._sized = self._hinted_size(self.buf[self.pos + len(SIZE_HINT):end])
@@ -409,12 +422,28 @@ class StatementSplitter:
                                       or self._never_executed()):
                 end = self.buf.find(b"*/", self.pos + 2)
                 if end < 0:
+                    opening = 2
+                    # Its body read so far is dropped (a blank stands for it, so that the next read cannot make
+                    # its opening an executable comment's), all but a last '*' that may begin its end.
+                    body = self.buf[self.pos + opening:]
+                    tail = body[-1:] if body[-1:] == b"*" else b""
+                    if len(body) - len(tail) > 1:
+                        self.consumed += len(body) - len(tail) - 1
+                        self.buf = self.buf[:self.pos + opening] + b" " + tail
                     if self._fill(self.pos):
                         continue
                     raise self._truncated("a comment")
                 self.pos = end + 2
                 continue
             return True
+
+    def _skip_line(self, opening: int) -> None:
+        """Drop the body of the long comment line at the current position read so far, read more."""
+        self._long_line = True
+        self.consumed += len(self.buf) - self.pos - opening
+        self.buf = self.buf[:self.pos + opening]
+        if not self._fill(self.pos):
+            self.buf += b"\n"  # Ends with the script.
 
     def _never_executed(self) -> bool:
         """True at an executable comment for a version no server reaches (mariadb-dump starts its output
@@ -610,13 +639,16 @@ class StatementSplitter:
                     continue
             if char in (b"#", b"-"):
                 end = buf.find(b"\n", pos)
-                if end < 0:
-                    if not self.eof:
-                        start = self._need_more(parts, start)
-                        continue
-                    end = len(buf)
                 if keep is None:
                     keep = self._keeps_comments(parts, buf[start:pos])
+                if end < 0:
+                    if not self.eof:
+                        if keep:
+                            start = self._kept_comment(parts, start, b"\n", 0)
+                        else:
+                            start = self._dropped_comment(parts, start, 1 if char == b"#" else 3)
+                        continue
+                    end = len(buf)
                 if keep:
                     self.pos = end
                     continue
@@ -632,16 +664,22 @@ class StatementSplitter:
             if buf[pos + 1:pos + 2] != b"*":
                 self.pos = pos + 1
                 continue
+            executable = buf[pos + 2:pos + 3] == b"!" or buf.startswith(b"M!", pos + 2)
+            if executable:
+                # Executable comments belong to the statement; the server evaluates them, and reads a quoted
+                # string in one as in any statement (a '*/' inside it does not end the comment).
+                start = self._kept_comment(parts, start, b"*/", 2, strings=True)
+                continue
             end = buf.find(b"*/", pos + 2)
+            if keep is None:
+                keep = self._keeps_comments(parts, buf[start:pos])
             if end < 0:
                 if self.eof:
                     raise self._truncated("a comment")
-                start = self._need_more(parts, start)
+                start = (self._kept_comment(parts, start, b"*/", 2) if keep
+                         else self._dropped_comment(parts, start, 2))
                 continue
-            if keep is None:
-                keep = self._keeps_comments(parts, buf[start:pos])
-            if keep or buf[pos + 2:pos + 3] == b"!" or buf.startswith(b"M!", pos + 2):
-                # Executable comments belong to the statement; the server evaluates them.
+            if keep:
                 self.pos = end + 2
             else:
                 after = buf[end + 2:end + 6]
@@ -676,6 +714,64 @@ class StatementSplitter:
             if not self._fill(end):
                 raise self._truncated("a quoted string")
             start = at = self.pos
+
+    def _kept_comment(self, parts: list[bytes], start: int, closing: bytes, opening: int,
+                      strings: bool = False) -> int:
+        """Read on to the end of the comment that starts at the current position (``opening`` bytes long) and
+        stays in the statement: up to ``closing`` (which stays in the statement too; the position is put after
+        it, or at it for a line's end), with quoted strings read whole when ``strings`` (an executable comment).
+        Returns the new start of what is not in ``parts`` yet.
+
+        What is read goes to ``parts`` (and on to the spool, :meth:`_held`) a read at a time: a comment of 50 MB
+        (an INSERT inside ``/*! ... */``) was held whole in the read buffer until its end was found."""
+        at = self.pos + opening
+        while True:
+            buf = self.buf
+            if strings:
+                at = _end(_EXECUTABLE_TEXT, buf, at)
+                if buf[at:at + 1] in (b"'", b'"', b"`"):
+                    self.pos = at
+                    start = self._long_string(parts, start)
+                    at = self.pos
+                    continue
+                if buf.startswith(closing, at):
+                    self.pos = at + len(closing)
+                    return start
+                # At the end of the buffer, or at a '*' that is its last byte.
+            else:
+                end = buf.find(closing, at)
+                if end >= 0:
+                    self.pos = end + (len(closing) if closing != b"\n" else 0)
+                    return start
+                # The last byte may start the closing.
+                at = max(at, len(buf) - len(closing) + 1)
+            if self.eof:
+                raise self._truncated("a comment")
+            parts.append(buf[start:at])
+            self._held(parts)
+            self.pos = at
+            if not self._fill(at):
+                if closing == b"\n":
+                    # A line comment ends with the script.
+                    self.pos = len(self.buf)
+                    return self.pos
+                raise self._truncated("a comment")
+            start = at = self.pos
+
+    def _dropped_comment(self, parts: list[bytes], start: int, opening: int) -> int:
+        """The comment at the current position (``opening`` bytes long: ``/*``, ``#``, ``-- ``) does not end in the
+        buffer and is dropped from the statement: its body read so far is dropped from the buffer (a blank stands
+        for it, so what follows cannot join its opening into ``/*!``) and more is read, the scan going on from the
+        comment's start; the buffer does not grow with the comment. Returns the new start."""
+        pos = self.pos
+        body = self.buf[pos + opening:]
+        # A '*' or '-' last may begin the comment's end ('*/') or be nothing, as the next read decides.
+        tail = body[-1:] if body[-1:] == b"*" else b""
+        dropped = len(body) - len(tail)
+        if dropped > 1:
+            self.buf = self.buf[:pos + opening] + b" " + tail
+            self.consumed += dropped - 1
+        return self._need_more(parts, start)
 
     def _keeps_comments(self, parts: list[bytes], rest: bytes) -> bool:
         """Whether the statement read so far (``parts``, then ``rest``) keeps its comments: a CREATE in a
