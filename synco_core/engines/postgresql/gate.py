@@ -211,9 +211,13 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     :param keywords: the same with strings and comments masked (``script.strip_comments(mask=True)``).
     :param languages: the languages the dump created so far, with a safe handler (added to here).
     """
-    read = reading.read(text)
+    # The values of the strings are read only where they may be code (below); a data statement's are data.
+    routine = _ROUTINE.match(keywords) is not None
+    read = reading.read(text, values=routine)
     # Names are searched by what they name: "lo_export", U&"\006Co_export" and lo_export are one function.
     names = read.names
+    if not routine and (_RUNS_QUERY_TEXT.search(names) or _SET_CONFIG.search(names)):
+        read = reading.read(text)
     as_extension = _LANGUAGE_AS_EXTENSION.match(names)
     if as_extension is not None:
         # Untrusted by name is refused before it runs; by what the extension made, after it (the loader).
@@ -232,7 +236,6 @@ def check(text: bytes, keywords: bytes, line: int, languages: set[bytes]) -> Non
     # Routine bodies, DO blocks and set_config's arguments are strings that are code: they are searched
     # by their values. Elsewhere strings are data (comments, rows of pg_dump --inserts) that may say
     # anything, and only the names are.
-    routine = _ROUTINE.match(keywords) is not None
     used = _languages(read) if routine else []
     if routine and keywords[:2].upper() == b"DO" and not used:
         used = [b"plpgsql"]

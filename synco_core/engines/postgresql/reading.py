@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from synco_core.engines.postgresql.script import SPECIAL, skip_part
+from synco_core.engines.postgresql.script import BULK, PLAIN_STRING, SPECIAL, skip_part
 
 _IDENTIFIER_CHAR = re.compile(rb"[A-Za-z0-9_$\x80-\xff]")
 #: After one of these a ``$`` continues a name, and an ``E`` before a quote is no prefix (as in
@@ -32,20 +32,37 @@ class Reading:
     #: The statement's code: comments as a space, every string as ``''``, quoted names by their value
     #: (parentheses in them as ``_``).
     names: bytes
-    #: The values of its strings and dollar-quoted bodies, in order (constants joined across lines as one).
+    #: The values of its strings and dollar-quoted bodies, in order (constants joined across lines as one); read
+    #: without values, not these.
     strings: list[bytes] = field(default_factory=list)
     #: Where in :attr:`names` each string's ``''`` stands: its value.
     string_at: dict[int, bytes] = field(default_factory=dict)
 
 
-def read(statement: bytes) -> Reading:
-    """The statement's :class:`Reading`."""
+def read(statement: bytes, values: bool = True) -> Reading:
+    """The statement's :class:`Reading`; without ``values`` only its :attr:`~Reading.names` (the values of the
+    plain strings, read in bulk, are left out: a data statement's thousands of strings cost a Python step each)."""
     names = bytearray()
     strings: list[bytes] = []
     string_at: dict[int, bytes] = {}
     kept_from = scan = 0
     last_string_end = -1
+    after_comment = False
     while True:
+        if not values and not after_comment:
+            # A string after a comment may join the one before it (its continuation): read one by one.
+            bulk = BULK.match(statement, scan).end()  # type: ignore[union-attr]  # matches, maybe empty
+            cut = statement.rfind(b"'", scan, bulk) + 1
+            if cut > 0:
+                # Up to its last string: what follows is code the next part may need (a U& prefix).
+                names += statement[kept_from:scan] + PLAIN_STRING.sub(b"''", statement[scan:cut])
+                kept_from = cut
+                if not statement[cut:bulk].strip(b" \t\f\r\v"):
+                    # Its last string may go on after a line break: as a string read one by one would.
+                    last_string_end = cut
+                    strings[-1:] = [b""]
+            scan = max(scan, bulk)
+        after_comment = False
         match = SPECIAL.search(statement, scan)
         if match is None:
             break
@@ -60,6 +77,7 @@ def read(statement: bytes) -> Reading:
             continue
         code = statement[kept_from:at]
         if token in (b"--", b"/*"):
+            after_comment = True
             names += code + b" "
         elif token == b'"':
             unicode = _unicode_prefix(statement, at)
@@ -75,7 +93,8 @@ def read(statement: bytes) -> Reading:
             value, end = _string_value(statement, token, at, end)
             if strings and last_string_end >= 0 and _CONTINUATION.fullmatch(statement, last_string_end, at):
                 strings[-1] += value
-                string_at[max(string_at)] = strings[-1]
+                if string_at:
+                    string_at[max(string_at)] = strings[-1]
             else:
                 if token == b"'" and code[-2:] in (b"U&", b"u&") and _unicode_prefix(statement, at):
                     code = code[:-2]

@@ -29,6 +29,30 @@ SPECIAL = re.compile(rb"[;'\"$\\]|--|/\*")
 # every parenthesis, so a rule of several actions (``DO INSTEAD ( DELETE ...; DELETE ...; )``, as
 # ``pg_get_ruledef`` writes it) stays one statement.
 _STATEMENT_SPECIAL = re.compile(rb"[;'\"$\\()]|--|/\*")
+#: A run of what needs no closer look, matched in C: ordinary text, and plain quoted strings (``'...'`` with ``''``
+#: inside) that follow no letter, digit or ``&`` (``E''``, ``U&''``, ``B''`` and the rest are read one by one, by
+#: :func:`skip_part`). It stops at anything else (a quote, a comment's start, ``$``, ``;``, a backslash), where
+#: the byte after a string, a '-' or a '/' is not known yet (the end of what was read), and at a line break that
+#: a string may follow (the server joins string constants across lines: :mod:`.reading` decides). A statement
+#: of pg_dump ``--inserts`` rows is mostly such strings: reading them one by one in Python made the loader's
+#: own work 1.9 CPU seconds for 95 MB of them (psql's: 0.3).
+_BULK = (rb"(?:[^'\"$\\\-/;\n]+|-(?=[^-])|/(?=[^*])|\n(?![ \t\f\r\v\n]*')"
+         rb"|(?<![A-Za-z0-9_$&\x80-\xff])'[^']*(?:''[^']*)*'(?=[^']))*")
+BULK = re.compile(_BULK)
+_NOT_PARENS = bytes(b for b in range(256) if b not in b"()")
+
+
+def _count_parens(depth: int, code: bytes) -> int:
+    """psql's count of open parentheses after ``code`` (text without strings or comments), from ``depth``: a ")"
+    too many is let go, never counted below zero. Pairs that open and close within it change nothing; what is
+    left of them is closings, then openings."""
+    parens = code.translate(None, _NOT_PARENS)
+    while b"()" in parens:
+        parens = parens.replace(b"()", b"")
+    closing = len(parens) - len(parens.lstrip(b")"))
+    return max(depth - closing, 0) + len(parens) - closing
+#: A plain string as :data:`BULK` takes it.
+PLAIN_STRING = re.compile(rb"(?<![A-Za-z0-9_$&\x80-\xff])'[^']*(?:''[^']*)*'")
 _DOLLAR_TAG = re.compile(rb"\$([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
 COPY_FROM_STDIN = re.compile(rb"^\s*COPY\s.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 DATABASE_LEVEL = re.compile(rb"^\s*(CREATE|DROP|ALTER)\s+DATABASE\b", re.IGNORECASE)
@@ -273,6 +297,14 @@ class ScriptReader:
         only_comments = True
         parens = 0
         while True:
+            bulk = BULK.match(self.buf, scan).end()  # type: ignore[union-attr]  # matches, maybe empty
+            if bulk > scan:
+                span = self.buf[scan:bulk]
+                if only_comments and span.strip():
+                    only_comments = False
+                if b"(" in span or b")" in span:
+                    parens = _count_parens(parens, PLAIN_STRING.sub(b"", span) if b"'" in span else span)
+                scan = bulk
             match = _STATEMENT_SPECIAL.search(self.buf, scan)
             if match is None:
                 # Rescan the last byte after reading more: it may be the first half of "--" or "/*".
@@ -425,6 +457,12 @@ def strip_comments(statement: bytes, mask: bool = False) -> bytes:
     out = bytearray()
     kept_from = scan = 0
     while True:
+        bulk = BULK.match(statement, scan).end()  # type: ignore[union-attr]  # matches, maybe empty
+        if bulk > scan:
+            if mask:
+                out += statement[kept_from:scan] + PLAIN_STRING.sub(b"''", statement[scan:bulk])
+                kept_from = bulk
+            scan = bulk
         match = SPECIAL.search(statement, scan)
         if match is None:
             break
