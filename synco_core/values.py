@@ -323,6 +323,9 @@ class InstallOptions:
     #: ``install_database`` only: rewrite string values while loading (the plugins' ``value_rewriter``
     #: answers, joined); an engine that cannot apply it must refuse before changing anything.
     rewriter: ValueRewriter | None = None
+    #: End the other sessions on the target where the swap needs it to themselves (PostgreSQL); False
+    #: (``--no-terminate``): wait for them to leave, a bounded time, then refuse in one line naming them.
+    terminate_sessions: bool = True
 
 
 @dataclass

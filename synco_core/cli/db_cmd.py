@@ -13,7 +13,15 @@ from pathlib import Path
 
 import click
 
-from synco_core.cli.options import LocalPath, asker, debug_option, interactive, skip_unsupported_option, yes_option
+from synco_core.cli.options import (
+    LocalPath,
+    asker,
+    debug_option,
+    interactive,
+    no_terminate_option,
+    skip_unsupported_option,
+    yes_option,
+)
 from synco_core.dburl import parse_database_url
 from synco_core.dumpfile import open_dump
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
@@ -157,8 +165,9 @@ def _check_dump_file(file: Path) -> None:
 @click.argument("arguments", nargs=-1, metavar="[DATABASE_URL] FILE")
 @yes_option
 @click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
+@no_terminate_option
 @debug_option
-def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> None:
+def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool, no_terminate: bool) -> None:
     """Load FILE into DATABASE_URL (or $SYNCO_DATABASE_URL) atomically; the previous content is kept for rollback."""
     if len(arguments) not in (1, 2):
         raise click.UsageError("expected [DATABASE_URL] FILE")
@@ -170,7 +179,7 @@ def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool) -> No
     # The kind of a dump on standard input is told by its first bytes, as a file's is.
     with direct_database_command(Path.cwd(), "db load"), open_dump(file, sys.stdin.buffer) as dump:
         options = InstallOptions(format=dump.format, yes=yes, force_remote_target=force_remote_target,
-                                 confirm=asker(), local_hosts=local_hosts)
+                                 confirm=asker(), local_hosts=local_hosts, terminate_sessions=not no_terminate)
         result = install_with_engine(database, dump.stream, options)
     click.echo(f"Loaded {result.tables} tables, {result.rows} rows into {database.url(mask_password=True)}"
                + (f"; previous content kept as {result.backup} (synco db rollback)" if result.backup else ""), err=True)

@@ -12,6 +12,7 @@ from synco_core.cli.options import (
     NamesType,
     asker,
     debug_option,
+    no_terminate_option,
     site_url_option,
     split_names,
     yes_option,
@@ -35,13 +36,14 @@ from synco_core.install.run import install_received
               help="Remove what serve's exclude rules match in the replaced folders too (kept otherwise).")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", default=None,
               help="Install a file set received empty although it takes away up to N local files (refused otherwise).")
+@no_terminate_option
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
 @site_url_option
 @debug_option
 def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
             force_remote_target: bool, post_install: bool, delete_excluded: bool, max_delete: int | None,
-            plan_only: bool, as_json: bool, site_url: str | None) -> None:
+            no_terminate: bool, plan_only: bool, as_json: bool, site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
         local = detect(project_dir, framework_name, side="destination")
@@ -65,4 +67,5 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         site_url=site_url,
         delete_excluded=delete_excluded,
         max_delete=max_delete,
+        terminate=not no_terminate,
     )

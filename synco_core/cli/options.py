@@ -267,6 +267,13 @@ def max_delete_option(func: F) -> F:
              "changing nothing of it. Without it, only a set the server lists no file in is refused.")(func)
 
 
+def no_terminate_option(func: F) -> F:
+    return click.option(
+        "--no-terminate", is_flag=True,
+        help="PostgreSQL: do not end the other sessions on the database at the swap; wait for them to leave "
+             "(at most 30 s), then stop, naming them, with nothing changed.")(func)
+
+
 def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 

@@ -14,6 +14,7 @@ from synco_core.cli.options import (
     UrlType,
     debug_option,
     max_delete_option,
+    no_terminate_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -72,6 +73,7 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
               help="Parallel reads of public files (pipelined over the channel).")
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @max_delete_option
+@no_terminate_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files the remote's exclude rules match, which are kept otherwise.")
 @click.option("--other-project", is_flag=True,
@@ -87,7 +89,7 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            max_delete: int | None, delete_excluded: bool, other_project: bool, zstd_level: int,
+            max_delete: int | None, no_terminate: bool, delete_excluded: bool, other_project: bool, zstd_level: int,
             connect_timeout: float | None,
             site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
@@ -125,6 +127,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
 
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
-                             delete_excluded=delete_excluded, max_delete=max_delete) if install else None
+                             delete_excluded=delete_excluded, max_delete=max_delete,
+                             terminate=not no_terminate) if install else None
     if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

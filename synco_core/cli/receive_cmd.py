@@ -25,6 +25,7 @@ from synco_core.cli.options import (
     interactive,
     key_file_option,
     max_delete_option,
+    no_terminate_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -239,6 +240,7 @@ def print_summary(summary: ReceiveSummary) -> None:
               help="Parallel downloads of public files.")
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
 @max_delete_option
+@no_terminate_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files serve's exclude rules match, which are kept otherwise.")
 @click.option("--other-project", is_flag=True,
@@ -263,7 +265,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @site_url_option
 @debug_option
 def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
-            only: tuple[str, ...], target: Path, jobs: int, delete: bool, max_delete: int | None,
+            only: tuple[str, ...], target: Path, jobs: int, delete: bool, max_delete: int | None, no_terminate: bool,
             delete_excluded: bool, other_project: bool, insecure: bool,
             timeout: float,
             plan_only: bool, as_json: bool,
@@ -320,6 +322,6 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
                              framework_name=framework_name, delete_excluded=delete_excluded,
-                             max_delete=max_delete) if install else None
+                             max_delete=max_delete, terminate=not no_terminate) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

@@ -161,6 +161,8 @@ class InstallPlan:
     framework: Framework
     received: Received
     steps: list[InstallStep]
+    #: The database installs end the other sessions on their targets (``--no-terminate``: wait for them).
+    terminate: bool = True
 
     def describe(self, *, remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> list[str]:
         """The install question's lines: each target with the incoming size and what is there now.
@@ -228,7 +230,8 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
 
 
 def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = (),
-                 manager: SyncoPluginManager | None = None, max_delete: int | None = None) -> InstallPlan:
+                 manager: SyncoPluginManager | None = None, max_delete: int | None = None,
+                 terminate: bool = True) -> InstallPlan:
     """What installing ``received`` into ``framework``'s project would replace; checks inputs exist.
 
     Where each file set goes is the local project's decision (:mod:`synco_core.destinations`): the
@@ -267,7 +270,7 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
         unknown = set(only) - {s.name for s in received.sets}
         if unknown:
             raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
-    return InstallPlan(framework, received, steps)
+    return InstallPlan(framework, received, steps, terminate)
 
 
 def _holds_a_file(folder: Path) -> bool:

@@ -90,6 +90,8 @@ class InstallRequest:
     delete_excluded: bool = False
     #: ``--max-delete N``: how many local files a set received empty may take away at the install.
     max_delete: int | None = None
+    #: ``--no-terminate`` (False): the database install waits for the other sessions instead of ending them.
+    terminate: bool = True
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -198,7 +200,7 @@ class Installing:
                                         check_database=check_database, site_url=request.site_url,
                                         framework_name=request.framework_name,
                                         delete_excluded=request.delete_excluded,
-                                        max_delete=request.max_delete)
+                                        max_delete=request.max_delete, terminate=request.terminate)
         # Named databases are sent only when asked for by name (--only dbDump-NAME): each is checked too.
         self.installer.check_databases(self.only)
 

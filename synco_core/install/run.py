@@ -206,10 +206,11 @@ def run_install(
                 # Another of the project's databases, installed as the default one is, into its own target.
                 named = for_database_set(framework, step.name)
                 report.named_databases[step.name] = _install_database(step.source, named, force_remote_target,
-                                                                      local_hosts, manager, journal=undo.journal)
+                                                                      local_hosts, manager, journal=undo.journal,
+                                                                      terminate=plan.terminate)
             elif step.kind == "database":
                 report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
-                                                    manager, journal=undo.journal)
+                                                    manager, journal=undo.journal, terminate=plan.terminate)
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
     except BaseException as exc:
@@ -246,11 +247,13 @@ def _failure_text(exc: Exception) -> str:
 
 def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                       local_hosts: tuple[str, ...], manager: SyncoPluginManager,
-                      stream: BinaryIO | None = None, journal: InstallJournal | None = None) -> InstallResult:
-    """Install ``item`` (read from ``stream`` instead of its file when given), journaled in ``journal``."""
+                      stream: BinaryIO | None = None, journal: InstallJournal | None = None,
+                      terminate: bool = True) -> InstallResult:
+    """Install ``item`` (read from ``stream`` instead of its file when given), journaled in ``journal``;
+    ``terminate``: see :attr:`InstallOptions.terminate_sessions`."""
     assert framework.database is not None
     if journal is None:
-        return _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+        return _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
     # The older kept copy goes first (the project's record of it is given up already): a kept copy found
     # after a kill is then this install's, and the recovery knows to put it back.
     forget_state(framework.project_dir)
@@ -259,7 +262,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
         log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
     step = journal.begin(JournalStep("database", item.name))
     try:
-        result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream)
+        result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
     except BaseException:
         # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
         # undo would put an older install's kept copy in).
@@ -273,7 +276,7 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
 
 def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                    local_hosts: tuple[str, ...], manager: SyncoPluginManager,
-                   stream: BinaryIO | None = None) -> InstallResult:
+                   stream: BinaryIO | None = None, terminate: bool = True) -> InstallResult:
     assert framework.database is not None
     # Asked while the local database still holds its previous content (a plugin may read its URL there).
     rewriter = install_rewriter(framework, item.source_settings, manager)
@@ -284,6 +287,7 @@ def _load_database(item: ReceivedSet, framework: Framework, force_remote_target:
         force_remote_target=force_remote_target,
         local_hosts=local_hosts,
         rewriter=rewriter,
+        terminate_sessions=terminate,
     )
     with item.path.open("rb") if stream is None else stream as dump:
         result = install_with_engine(framework.database, dump, options, manager)
@@ -540,6 +544,7 @@ def install_received(
     earlier: InstallState | None = None,
     delete_excluded: bool = False,
     max_delete: int | None = None,
+    terminate: bool = True,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
@@ -558,7 +563,7 @@ def install_received(
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
                                  installed_database=installed_database, site_url=site_url, earlier=earlier,
-                                 delete_excluded=delete_excluded, max_delete=max_delete)
+                                 delete_excluded=delete_excluded, max_delete=max_delete, terminate=terminate)
 
 
 def _install_received(
@@ -577,6 +582,7 @@ def _install_received(
     earlier: InstallState | None,
     delete_excluded: bool = False,
     max_delete: int | None = None,
+    terminate: bool = True,
 ) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
@@ -584,7 +590,7 @@ def _install_received(
             echo(recovered)
     if site_url:
         framework.site_url = site_url
-    plan = plan_install(received, framework, only, max_delete=max_delete)
+    plan = plan_install(received, framework, only, max_delete=max_delete, terminate=terminate)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
     if delete_excluded:

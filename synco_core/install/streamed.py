@@ -76,8 +76,9 @@ class EarlyDatabaseInstall:
 
     def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
                  manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None,
-                 journal: InstallJournal | None = None) -> None:
+                 journal: InstallJournal | None = None, terminate: bool = True) -> None:
         self.name = item.name
+        self.terminate = terminate
         #: The install's journal, begun here: the rest of the install's steps are added to it.
         self.journal = journal or InstallJournal(framework.project_dir)
         self._framework = framework
@@ -95,7 +96,8 @@ class EarlyDatabaseInstall:
         try:
             dump = self.stream.reader() if self.stream is not None else None
             self._result = _install_database(item, self._framework, force_remote_target,
-                                             local_hosts_of(self._framework), self._manager, dump, self.journal)
+                                             local_hosts_of(self._framework), self._manager, dump, self.journal,
+                                             self.terminate)
         except BaseException as exc:  # Raised in the waiting thread by wait().
             self._error = exc
 
@@ -157,8 +159,9 @@ class ReceiveInstall:
     def __init__(self, project_dir: Path, *, yes: bool = False, force_remote_target: bool = False,
                  framework_name: str | None = None, check_database: bool = True,
                  manager: SyncoPluginManager | None = None, site_url: str | None = None,
-                 delete_excluded: bool = False, max_delete: int | None = None) -> None:
+                 delete_excluded: bool = False, max_delete: int | None = None, terminate: bool = True) -> None:
         self.project_dir = project_dir
+        self.terminate = terminate
         self.delete_excluded = delete_excluded
         self.max_delete = max_delete
         self.framework = detect(project_dir, framework_name, manager, side="destination")
@@ -229,7 +232,7 @@ class ReceiveInstall:
                            format=stream.format, manifest=stream.manifest, source_settings=stream.source_settings)
         log.debug("installing %s while it streams in", item.name)
         self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
-                                             stream=stream)
+                                             stream=stream, terminate=self.terminate)
 
     def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
         if self.database is not None and self.database.broken_stream():
@@ -243,7 +246,8 @@ class ReceiveInstall:
             return  # plan_install reports this, with the rest, at the end
         item = received_set(folder, entry)
         log.debug("installing %s while the rest arrives", item.name)
-        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target)
+        self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
+                                             terminate=self.terminate)
 
     def finish(self, folder: Path, *, only: tuple[str, ...] = (), yes: bool = False,
                confirm: Callable[[str], bool] | None = None, post_install: bool = False,
@@ -255,7 +259,7 @@ class ReceiveInstall:
                                     force_remote_target=self.force_remote_target, post_install=post_install,
                                     echo=echo, framework=self.framework, installed_database=self.database,
                                     earlier=self.earlier, delete_excluded=self.delete_excluded,
-                                    max_delete=self.max_delete)
+                                    max_delete=self.max_delete, terminate=self.terminate)
         except BaseException:
             self.abandon()
             raise

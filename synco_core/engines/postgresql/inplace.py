@@ -68,7 +68,7 @@ def require(conn: Any, database: str, role: str) -> None:
                             f"{database!r} inside it, but it may not drop all of it: " + "; ".join(found))
 
 
-def clear(conn: Any, database: str) -> None:
+def clear(conn: Any, database: str, addresses: bool = False) -> None:
     """Inside the caller's transaction: drop the schemas, large objects and publications of the database,
     and create schema ``public`` again as it was, empty.
 
@@ -81,25 +81,29 @@ def clear(conn: Any, database: str) -> None:
     except LockNotAvailable as exc:
         conn.execute("ROLLBACK")
         raise DatabaseError(f"other sessions hold what the install of {database!r} replaces and did not let go "
-                            f"within {LOCK_WAIT_SECONDS} s: {holders(conn)}; end their transactions (COMMIT or "
-                            "ROLLBACK there, close them, or SELECT pg_terminate_backend(pid) as their role or a "
-                            "superuser) and run the install again; its content is as it was") from exc
+                            f"within {LOCK_WAIT_SECONDS} s: {holders(conn, addresses)}; end their "
+                            "transactions (COMMIT or ROLLBACK there, close them, or SELECT pg_terminate_backend(pid) "
+                            "as their role or a superuser) and run the install again; its content is as it was"
+                            ) from exc
     # What the load creates is this transaction's alone: nothing of it can be waited for.
     conn.execute("SET LOCAL lock_timeout = 0")
 
 
-def holders(conn: Any) -> str:
+def holders(conn: Any, addresses: bool = False) -> str:
     """The other sessions holding locks on objects of the connected database, in words: ``pid 123 ('psql',
-    role 'app')``; application and role are shown to every role, unlike the sessions' queries."""
+    role 'app')`` (with ``addresses``, ``pid 123 ('psql' from 10.0.0.5, role 'app')``); application and role
+    are shown to every role, unlike the sessions' queries."""
     rows = conn.execute(
-        "SELECT DISTINCT a.pid, a.application_name, a.usename FROM pg_catalog.pg_locks l "
+        "SELECT DISTINCT a.pid, a.application_name, a.usename, "
+        "COALESCE(pg_catalog.host(a.client_addr), 'local socket') FROM pg_catalog.pg_locks l "
         "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.pid <> pg_catalog.pg_backend_pid() "
         "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
         "ORDER BY a.pid").fetchall()
     if not rows:
         return "they have let go since"
-    return ", ".join(f"pid {pid} ({application or 'no application name'!r}, role {user!r})"
-                     for pid, application, user in rows)
+    return ", ".join(f"pid {pid} ({application or 'no application name'!r}"
+                     + (f" from {address}" if addresses else "") + f", role {user!r})"
+                     for pid, application, user, address in rows)
 
 
 def _drop_everything(conn: Any) -> None:

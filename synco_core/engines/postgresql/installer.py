@@ -393,9 +393,13 @@ def _recover(admin: psycopg.Connection[Any], database: DatabaseConfig) -> str | 
 
 
 def _rename_chain(database: DatabaseConfig, admin: psycopg.Connection[Any], renames: list[tuple[str, str]],
-                  busy: list[str], step: str) -> None:
+                  busy: list[str], step: str, terminate: bool = True) -> None:
     """Rename databases in one transaction, ending the other sessions on ``busy`` while the renames wait for
-    them (:mod:`.ending`), so that a program reconnecting at once cannot keep the target busy."""
+    them (:mod:`.ending`), so that a program reconnecting at once cannot keep the target busy; without
+    ``terminate`` (``--no-terminate``), waiting for them to leave instead (:func:`_rename_waiting`)."""
+    if not terminate:
+        _rename_waiting(admin, renames, busy, step)
+        return
     oids = [oid for (oid,) in admin.execute("SELECT oid FROM pg_catalog.pg_database WHERE datname = ANY(%s)",
                                             (busy,)).fetchall()]
     ender_failure: str | None = None
@@ -432,16 +436,46 @@ def _rename_chain(database: DatabaseConfig, admin: psycopg.Connection[Any], rena
                         "the database is as it was")
 
 
-def _sessions(admin: psycopg.Connection[Any], names: list[str]) -> str:
+#: How long ``--no-terminate`` waits for the other sessions to leave the databases a swap renames.
+WAIT_SECONDS = 30.0
+
+
+def _rename_waiting(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], busy: list[str],
+                    step: str) -> None:
+    """The renames of :func:`_rename_chain`, ending no session: each try waits as the server does (5 s) for the
+    other sessions to leave, until :data:`WAIT_SECONDS` have passed; then one line names those still there
+    (application, client address, role), nothing changed."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        try:
+            with admin.transaction():
+                for old, new in renames:
+                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
+                                                                                   sql.Identifier(new)))
+                    crashpoints.reached(f"{step}:renaming")
+            return
+        except pg_errors.ObjectInUse:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    raise DatabaseError(f"database {renames[0][0]!r} is still in use after {WAIT_SECONDS:.0f} s and --no-terminate "
+                        f"ends no session: {_sessions(admin, busy, addresses=True)}; close them and run again; the "
+                        "database is as it was")
+
+
+def _sessions(admin: psycopg.Connection[Any], names: list[str], addresses: bool = False) -> str:
     """The other sessions on ``names`` in words, ``pid 123 ('worker', role 'app')``: application and role are
     shown to every role, unlike the sessions' queries."""
-    rows = admin.execute("SELECT s.pid, s.application_name, s.usename FROM pg_catalog.pg_stat_activity s "
+    rows = admin.execute("SELECT s.pid, s.application_name, s.usename, "
+                         "COALESCE(pg_catalog.host(s.client_addr), 'local socket') "
+                         "FROM pg_catalog.pg_stat_activity s "
                          "WHERE s.datname = ANY(%s) AND s.pid <> pg_catalog.pg_backend_pid() ORDER BY s.pid",
                          (names,)).fetchall()
     if not rows:
         return "none is connected now"
-    return some_names([f"pid {pid} ({application or 'no application name'!r}, role {user!r})"
-                       for pid, application, user in rows], 5)
+    return some_names([f"pid {pid} ({application or 'no application name'!r}"
+                       + (f" from {address}" if addresses else "") + f", role {user!r})"
+                       for pid, application, user, address in rows], 5)
 
 
 def verify(conn: psycopg.Connection[Any], manifest: Mapping[str, TableManifest], stats: LoadStats) -> None:
@@ -530,7 +564,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
                 crashpoints.reached("postgresql:install:previous-dropped")
                 renames.append((database.name, previous))
             renames.append((scratch, database.name))
-            _rename_chain(database, admin, renames, [database.name, scratch], "postgresql:install")
+            _rename_chain(database, admin, renames, [database.name, scratch], "postgresql:install",
+                          options.terminate_sessions)
             crashpoints.reached("postgresql:install:renamed")
         except BaseException as exc:
             _drop_scratch(database, admin, scratch)
@@ -571,10 +606,15 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
         # The other sessions would hold the locks the drops wait for: those this role may end are ended,
         # once before and again and again while the drops wait (a program reconnecting at once would take
         # its locks again in between, :mod:`.ending`); those of others are waited for.
-        end_sessions(conn, [oid[0]] if oid else [])
+        if options.terminate_sessions:
+            end_sessions(conn, [oid[0]] if oid else [])
         conn.execute("BEGIN")
-        with SessionEnder(lambda: connect(database), [oid[0]] if oid else [], [conn.info.backend_pid]):
-            inplace.clear(conn, database.name)
+        if options.terminate_sessions:
+            with SessionEnder(lambda: connect(database), [oid[0]] if oid else [], [conn.info.backend_pid]):
+                inplace.clear(conn, database.name)
+        else:
+            # --no-terminate: the drops wait for every session's locks, as long as clear() lets them.
+            inplace.clear(conn, database.name, addresses=True)
         # One connection only: a second one would not see the tables this transaction creates.
         stats = load_script(conn.pgconn, dump, None, options.rewriter)
         note = stats.foreign_owners.warning(database.user or "the loading role") if stats.foreign_owners else None
@@ -705,7 +745,8 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
                 renames = [(database.name, swap), (previous, database.name), (swap, previous)]
             else:
                 renames = [(previous, database.name)]
-            _rename_chain(database, admin, renames, [database.name, previous], "postgresql:rollback")
+            _rename_chain(database, admin, renames, [database.name, previous], "postgresql:rollback",
+                          options.terminate_sessions)
             crashpoints.reached("postgresql:rollback:renamed")
             if options.discard_replaced:
                 _drop(admin, previous)
