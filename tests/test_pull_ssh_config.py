@@ -15,81 +15,37 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pull_support import Project, Sshd, make_project, run_sshd, run_synco, write_plugin
+from pull_support import Sshd, run_sshd, run_synco, write_plugin
+from ssh_config_support import (
+    PASSPHRASE,
+    Servers,
+    host_key,
+    nothing_written,
+    passphrase_key,
+    pull_with_config,
+    received,
+    ssh_servers,
+    terminal_environment,
+    write_config,
+)
+from terminal_support import Terminal
 
 from synco_core.testing.services import needs_tool
+
+#: The synco command line, run by this interpreter.
+SYNCO = [sys.executable, "-c", "from synco_core.cli.main import main; main()"]
 
 pytestmark = [needs_tool("sshd", "openssh-server"), needs_tool("ssh", "openssh-client"),
               needs_tool("ssh-keygen", "openssh-client")]
 
 
-@dataclass
-class Servers:
-    """The application's host and a bastion in front of it."""
-
-    app: Sshd
-    bastion: Sshd
-    project: Project
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    base = tmp_path_factory.mktemp("sshconfig")
-    plugin_dir = write_plugin(base / "plugin")
-    project = make_project(base / "app dir ü", public_files=3, rows=20)
-    with run_sshd(base / "app", plugin_dir) as app, run_sshd(base / "bastion", plugin_dir) as bastion:
-        yield Servers(app=app, bastion=bastion, project=project)
-
-
-def _host_key(server: Sshd) -> str:
-    return " ".join((server.key.parent / "host_ed25519.pub").read_text().split()[:2])
-
-
-def _known_hosts(path: Path, *servers: Sshd) -> Path:
-    path.write_text("".join(f"[127.0.0.1]:{server.port} {_host_key(server)}\n" for server in servers))
-    return path
-
-
-def _config(tmp_path: Path, servers: Servers, prod: str = "", known: tuple[Sshd, ...] | None = None) -> Path:
-    """An ssh config with the Host aliases ``prod`` (the application's host, ``prod`` lines added) and ``bastion``."""
-    known_hosts = _known_hosts(tmp_path / "known_hosts", *(known if known is not None else
-                                                            (servers.app, servers.bastion)))
-    config = tmp_path / "ssh_config"
-    user = servers.app.user
-    config.write_text(
-        f"Host prod\n  HostName 127.0.0.1\n  Port {servers.app.port}\n  User {user}\n"
-        f"  IdentityFile {servers.app.key}\n  IdentitiesOnly yes\n{prod}\n"
-        f"Host bastion\n  HostName 127.0.0.1\n  Port {servers.bastion.port}\n  User {user}\n"
-        f"  IdentityFile {servers.bastion.key}\n  IdentitiesOnly yes\n"
-        f"Host *\n  UserKnownHostsFile {known_hosts}\n  GlobalKnownHostsFile /dev/null\n"
-    )
-    return config
-
-
-def _pull(config: Path, url: str, tmp_path: Path, *extra: str, **env: str) -> tuple[int, list[str], Path]:
-    local = tmp_path / "laptop"
-    local.mkdir(exist_ok=True)
-    environ = {**os.environ, "SYNCO_SSH_COMMAND": f"ssh -F {shlex.quote(str(config))}", **env}
-    # No agent of the machine's: the keys are the config's.
-    for name in ("SYNCO_SSH_OPTIONS", "SSH_AUTH_SOCK"):
-        environ.pop(name, None)
-    result = run_synco(["pull", url, "--target", "dump", "--all", *extra], environ, local, timeout=120)
-    assert "Traceback" not in result.stderr
-    return result.returncode, result.stderr.strip().splitlines(), local / "dump"
-
-
-def _received(target: Path, project: Project) -> bool:
-    uploads = target / "uploads"
-    got = {p.relative_to(uploads).as_posix(): p.read_bytes() for p in uploads.rglob("*") if p.is_file()}
-    return got == project.public_files()
-
-
-def _nothing_written(target: Path) -> bool:
-    return not target.exists() or not any(p.is_file() for p in target.rglob("*"))
+    with ssh_servers(tmp_path_factory.mktemp("sshconfig")) as both:
+        yield both
 
 
 @pytest.mark.parametrize("prod", [
@@ -102,14 +58,14 @@ def _nothing_written(target: Path) -> bool:
 def test_a_host_alias_of_the_ssh_config_is_used_as_ssh_uses_it(servers: Servers, tmp_path: Path, prod: str) -> None:
     # A socket's path is limited to 108 bytes: the master's lives in a short folder of its own.
     sockets = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))
-    config = _config(tmp_path, servers, prod.replace("%d", str(tmp_path)).replace("%s", str(sockets)))
+    config = write_config(tmp_path, servers, prod.replace("%d", str(tmp_path)).replace("%s", str(sockets)))
     url = f"ssh://prod{servers.project.root}"
     try:
         for _ in range(2):
             # Twice: the second time through the master the first one left running (ControlPersist).
-            code, lines, target = _pull(config, url, tmp_path)
+            code, lines, target = pull_with_config(config, url, tmp_path)
             assert code == 0, lines
-            assert _received(target, servers.project)
+            assert received(target, servers.project)
     finally:
         if "ControlMaster" in prod:
             subprocess.run(["ssh", "-F", str(config), "-O", "exit", "prod"], capture_output=True, check=False)
@@ -120,14 +76,14 @@ def test_a_host_alias_of_the_ssh_config_is_used_as_ssh_uses_it(servers: Servers,
 def test_ssh_log_lines_are_never_the_reason(servers: Servers, tmp_path: Path, level: str) -> None:
     """With LogLevel VERBOSE or DEBUG, ssh's last words are its byte counts ("Bytes per second: sent ..."), which
     were given as why the pull failed."""
-    config = _config(tmp_path, servers, f"  LogLevel {level}")
+    config = write_config(tmp_path, servers, f"  LogLevel {level}")
     url = f"ssh://prod{servers.project.root}"
-    code, lines, target = _pull(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'echo boom >&2; exit 3'")
+    code, lines, target = pull_with_config(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'echo boom >&2; exit 3'")
     assert (code, lines[-1]) == (1, "Error: boom")
-    code, lines, target = _pull(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'kill -9 $$'")
+    code, lines, target = pull_with_config(config, url, tmp_path, SYNCO_REMOTE_SYNCO="sh -c 'kill -9 $$'")
     assert code == 1
     assert lines[-1].startswith(f"Error: the remote side on {url} was killed by a signal (ssh names none"), lines
-    assert _nothing_written(target)
+    assert nothing_written(target)
 
 
 def _other_key(tmp_path: Path) -> str:
@@ -139,9 +95,9 @@ def _other_key(tmp_path: Path) -> str:
 @pytest.mark.parametrize("strict", ["ask", "yes", "accept-new"])
 def test_a_host_that_ssh_does_not_know_is_one_line_saying_what_to_do(servers: Servers, tmp_path: Path,
                                                                       strict: str) -> None:
-    config = _config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
+    config = write_config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
     url = f"ssh://prod{servers.project.root}"
-    code, lines, target = _pull(config, url, tmp_path)
+    code, lines, target = pull_with_config(config, url, tmp_path)
     if strict == "accept-new":
         # ssh adds the new key itself, as it would for rsync.
         assert code == 0, lines
@@ -150,7 +106,7 @@ def test_a_host_that_ssh_does_not_know_is_one_line_saying_what_to_do(servers: Se
     assert lines[-1] == (f"Error: cannot reach {url}: Host key verification failed. ssh does not know this host's "
                          "key and was not told to trust it: run the pull in a terminal, where ssh asks, or check the "
                          "key and accept it once with `ssh prod true`")
-    assert _nothing_written(target)
+    assert nothing_written(target)
 
 
 @pytest.mark.parametrize("strict", ["ask", "yes", "no", "accept-new"])
@@ -158,130 +114,84 @@ def test_a_changed_host_key_warning_reaches_the_user_as_ssh_wrote_it(servers: Se
                                                                      strict: str) -> None:
     """Only "Host key verification failed." was shown; under StrictHostKeyChecking no, where ssh logs in anyway
     (with password logins turned off), the warning was not shown at all."""
-    config = _config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
+    config = write_config(tmp_path, servers, f"  StrictHostKeyChecking {strict}", known=(servers.bastion,))
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text(known_hosts.read_text() + f"[127.0.0.1]:{servers.app.port} {_other_key(tmp_path)}\n")
     expected = subprocess.run([*shlex.split(f"ssh -F {config} -T"), "prod", "true"], capture_output=True,
                               text=True).stderr.splitlines()
     assert "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!" in expected
     url = f"ssh://prod{servers.project.root}"
-    code, lines, target = _pull(config, url, tmp_path)
+    code, lines, target = pull_with_config(config, url, tmp_path)
     if strict == "no":
         assert code == 0, lines
-        assert _received(target, servers.project)
+        assert received(target, servers.project)
         warning = expected
     else:
         assert code == 1
         assert lines[-1] == (f"Error: cannot reach {url}: Host key verification failed. The host key ssh knows for it "
                              "has changed: see ssh's warning above before you trust the new key")
-        assert _nothing_written(target)
+        assert nothing_written(target)
         warning = expected[:-1]
     start = lines.index(expected[0])
     assert lines[start:start + len(warning)] == warning
 
 
-PASSPHRASE = "sesame-Öl 123"
-
-
-def _passphrase_key(tmp_path: Path, server: Sshd) -> Path:
-    """The server's client key, copied and protected by :data:`PASSPHRASE`."""
-    key = tmp_path / "protected_key"
-    shutil.copyfile(server.key, key)
-    key.chmod(0o600)
-    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", PASSPHRASE, "-f", str(key)], check=True,
-                   capture_output=True)
-    return key
-
-
-def _in_a_terminal(argv: list[str], env: dict[str, str], cwd: Path, answers: list[tuple[str, str]],
-                   timeout: float = 120) -> tuple[int, str]:
-    """Run ``argv`` with a new terminal as its stdin, stdout and stderr; answer each question once when it shows."""
-    import pty
-    import select
-    import time
-
-    main, side = pty.openpty()
-    process = subprocess.Popen(argv, stdin=side, stdout=side, stderr=side, env=env, cwd=cwd, start_new_session=True)
-    os.close(side)
-    seen = b""
-    pending = list(answers)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(main, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                seen += data
-            if pending and pending[0][0].encode() in seen.rsplit(b"\n", 1)[-1]:
-                os.write(main, (pending.pop(0)[1] + "\n").encode())
-            if process.poll() is not None and not ready:
-                break
-        else:
-            process.kill()
-        return process.wait(timeout=30), seen.decode("utf-8", "replace")
-    finally:
-        os.close(main)
-
-
 def test_in_a_terminal_ssh_asks_there_for_a_new_host_and_a_passphrase(servers: Servers, tmp_path: Path) -> None:
     """ssh runs in a session of its own, without the terminal: it could neither ask whether to trust a new host
     nor for a key's passphrase, as it does under rsync; both ended in "cannot reach"."""
-    key = _passphrase_key(tmp_path, servers.app)
-    config = _config(tmp_path, servers, f"  IdentityFile {key}", known=(servers.bastion,))
+    key = passphrase_key(tmp_path, servers.app)
+    config = write_config(tmp_path, servers, f"  IdentityFile {key}", known=(servers.bastion,))
     config.write_text(config.read_text().replace(f"  IdentityFile {servers.app.key}\n", ""))
     local = tmp_path / "laptop"
     local.mkdir()
     temp = tmp_path / "local-tmp"
     temp.mkdir()
-    env = dict(os.environ, SYNCO_SSH_COMMAND=f"ssh -F {shlex.quote(str(config))}", TMPDIR=str(temp), TERM="dumb")
-    for name in ("SYNCO_SSH_OPTIONS", "SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "WAYLAND_DISPLAY"):
-        env.pop(name, None)
     url = f"ssh://prod{servers.project.root}"
-    code, output = _in_a_terminal(
-        [sys.executable, "-c", "from synco_core.cli.main import main; main()", "pull", url, "--target", "dump",
-         "--all"], env, local,
-        [("(yes/no/[fingerprint])? ", "yes"), (f"Enter passphrase for key '{key}': ", PASSPHRASE)])
+    with Terminal([*SYNCO, "pull", url, "--target", "dump", "--all"], terminal_environment(config, temp),
+                  local) as terminal:
+        terminal.wait_for("(yes/no/[fingerprint])? ")
+        terminal.type("yes\n")
+        terminal.wait_for(f"Enter passphrase for key '{key}': ")
+        terminal.type(PASSPHRASE + "\n")
+        code = terminal.finish(120)
+        output = terminal.text
     assert code == 0, output
-    assert _received(local / "dump", servers.project)
+    assert received(local / "dump", servers.project)
     # The answer to the host key question is echoed, the passphrase is not.
     assert "yes" in output and PASSPHRASE not in output
-    assert _host_key(servers.app) in (tmp_path / "known_hosts").read_text()
+    assert host_key(servers.app) in (tmp_path / "known_hosts").read_text()
     # The askpass wrapper is gone.
     assert list(temp.iterdir()) == []
 
 
 def test_without_a_terminal_a_key_with_a_passphrase_is_one_line(servers: Servers, tmp_path: Path) -> None:
-    key = _passphrase_key(tmp_path, servers.app)
-    config = _config(tmp_path, servers, f"  IdentityFile {key}")
+    key = passphrase_key(tmp_path, servers.app)
+    config = write_config(tmp_path, servers, f"  IdentityFile {key}")
     config.write_text(config.read_text().replace(f"  IdentityFile {servers.app.key}\n", ""))
     url = f"ssh://prod{servers.project.root}"
-    code, lines, target = _pull(config, url, tmp_path)
+    code, lines, target = pull_with_config(config, url, tmp_path)
     assert code == 1
     assert lines[-1] == (f"Error: cannot reach {url}: {servers.app.user}@127.0.0.1: Permission denied (publickey). "
                          "A key with a passphrase is offered only from ssh-agent (ssh-add), or when the pull runs in a "
                          "terminal, where ssh asks for the passphrase")
     assert PASSPHRASE not in "\n".join(lines)
-    assert _nothing_written(target)
+    assert nothing_written(target)
 
 
 def test_a_remote_command_in_the_config_is_one_line_saying_what_to_do(servers: Servers, tmp_path: Path) -> None:
-    config = _config(tmp_path, servers, "  RemoteCommand exec bash -l\n  RequestTTY force")
+    config = write_config(tmp_path, servers, "  RemoteCommand exec bash -l\n  RequestTTY force")
     url = f"ssh://prod{servers.project.root}"
-    code, lines, target = _pull(config, url, tmp_path)
+    code, lines, target = pull_with_config(config, url, tmp_path)
     assert code == 1
     assert lines[-1] == (f"Error: cannot reach {url}: Cannot execute command-line and remote command. The ssh "
                          "configuration of this host sets RemoteCommand, and synco gives its own: add -o "
                          "RemoteCommand=none to the ssh options (SYNCO_SSH_OPTIONS, or ssh_options: in .synco.yml)")
-    assert _nothing_written(target)
+    assert nothing_written(target)
     # What the line says works.
-    code, lines, target = _pull(config, url, tmp_path, SYNCO_SSH_COMMAND=f"ssh -F {config} -o RemoteCommand=none")
+    code, lines, target = pull_with_config(config, url, tmp_path,
+                                           SYNCO_SSH_COMMAND=f"ssh -F {config} -o RemoteCommand=none")
     assert code == 0, lines
-    assert _received(target, servers.project)
+    assert received(target, servers.project)
 
 
 def test_askpass_without_a_terminal_gives_no_answer(tmp_path: Path) -> None:
@@ -303,10 +213,10 @@ def test_a_path_in_another_users_home(servers: Servers, tmp_path: Path) -> None:
 
     home = Path(pwd.getpwnam(servers.app.user).pw_dir)
     relative = os.path.relpath(servers.project.root, home)
-    config = _config(tmp_path, servers)
-    code, lines, target = _pull(config, f"ssh://prod/~{servers.app.user}/{relative}", tmp_path)
+    config = write_config(tmp_path, servers)
+    code, lines, target = pull_with_config(config, f"ssh://prod/~{servers.app.user}/{relative}", tmp_path)
     assert code == 0, lines
-    assert _received(target, servers.project)
+    assert received(target, servers.project)
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +239,7 @@ def test_an_ipv6_literal_host(ipv6_server: Sshd, servers: Servers, tmp_path: Pat
     url = f"ssh://{ipv6_server.user}@[::1]:{ipv6_server.port}{servers.project.root}"
     result = run_synco(["pull", url, "--target", "dump", "--all"], ipv6_server.env(), tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert _received(tmp_path / "dump", servers.project)
+    assert received(tmp_path / "dump", servers.project)
     missing = f"ssh://{ipv6_server.user}@[::1]:{ipv6_server.port}/no/such/app"
     result = run_synco(["pull", missing, "--target", "dump"], ipv6_server.env(), tmp_path, timeout=120)
     assert result.returncode == 1
