@@ -1,12 +1,13 @@
 """Private scratch folders, and removing what a killed run left behind.
 
-Every scratch space synco makes is one of these: the remote side of pull's ``synco-channel-*`` folder,
-receive's ``.synco-index-*`` beside its target (an index being read), and the ``synco-scratch-*`` folders of
-everything else (serve's work folder, the private copy of a SQLite database that is dumped, receive's list of
-files to fetch, the sorted runs of an external sort). Each is removed whatever ends its owner, except what
-cannot be caught: SIGKILL (the OOM killer, ``kill -9``, a container's grace period running out). Such a folder
-may hold a whole session with a plaintext dump, or a plaintext copy of a production SQLite database, so the
-first scratch folder a later run makes in the same temporary folder (:func:`temporary_scratch`) removes it,
+Every scratch space synco makes is one of these: the remote side of pull's ``synco-channel-*`` folder, receive's
+``.synco-index-*`` beside its target (an index being read), pull's ``synco-askpass-*`` (the wrapper ssh runs to ask
+on the terminal, no secret in it: see :mod:`synco_core.pull.prompts`), and the ``synco-scratch-*`` folders of
+everything else (serve's work folder, the private copy of a SQLite database that is dumped, receive's list of files
+to fetch, the sorted runs of an external sort). Each is removed whatever ends its owner, except what cannot be
+caught: SIGKILL (the OOM killer, ``kill -9``, a container's grace period running out). Such a folder may hold a
+whole session with a plaintext dump, or a plaintext copy of a production SQLite database, so the first scratch
+folder a later run makes in the same temporary folder (:func:`temporary_scratch`) removes it,
 but only when its owner is provably dead:
 
 - Its owner holds an exclusive ``flock`` on :data:`OWNER_LOCK` inside the folder for as long as it lives.
@@ -55,8 +56,11 @@ PREFIX = "synco-channel-"
 SCRATCH_PREFIX = "synco-scratch-"
 #: The prefix of receive's scratch folder beside its target (an index being read), hidden there.
 RECEIVE_PREFIX = ".synco-index-"
+#: The prefix of the folder of pull's askpass wrapper on the laptop (synco_core.pull.prompts).
+ASKPASS_PREFIX = "synco-askpass-"
 #: What tempfile.mkdtemp appends to the prefix: 8 characters of its own alphabet.
-_NAME = re.compile("(?:" + "|".join(map(re.escape, (PREFIX, SCRATCH_PREFIX, RECEIVE_PREFIX))) + r")[a-z0-9_]{8}")
+_NAME = re.compile("(?:" + "|".join(map(re.escape, (PREFIX, SCRATCH_PREFIX, RECEIVE_PREFIX, ASKPASS_PREFIX)))
+                   + r")[a-z0-9_]{8}")
 OWNER_LOCK = ".synco-owner.lock"
 UPLOAD_PREFIX = "synco-upload-"
 _UPLOAD = re.compile(re.escape(UPLOAD_PREFIX) + r"[0-9a-f]{16}\.pyz")

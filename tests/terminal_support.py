@@ -75,6 +75,12 @@ class Terminal:
                 raise AssertionError(f"{text!r} was not shown; the terminal shows:\n{self.text}")
             self._read(0.1)
 
+    def read_for(self, seconds: float) -> None:
+        """Keep reading what is shown for ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._read(min(0.1, max(deadline - time.monotonic(), 0)))
+
     def type(self, text: str) -> None:
         os.write(self.main, text.encode())
 

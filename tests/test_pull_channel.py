@@ -499,25 +499,27 @@ def test_terminal_prompts_lend_ssh_this_terminal_and_leave_nothing(tmp_path: Pat
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import pty
 
-    from synco_core.pull.channel import terminal_prompts
+    from synco_core.pull.prompts import terminal_prompts
 
     main, side = pty.openpty()
     try:
         monkeypatch.setenv("TMPDIR", str(tmp_path))
         monkeypatch.setattr(tempfile, "tempdir", None)
         monkeypatch.setattr(sys, "stdin", open(side, closefd=False))  # noqa: SIM115 - closed with the pty below
-        with terminal_prompts({}) as env:
+        with terminal_prompts({}) as prompts:
+            env = prompts.env
             assert env["SSH_ASKPASS_REQUIRE"] == "force"
             assert env["SYNCO_ASKPASS_TTY"] == os.ttyname(side)
             assert os.access(env["SSH_ASKPASS"], os.X_OK)
+            assert Path(env["SSH_ASKPASS"]).parent == Path(env["SYNCO_ASKPASS_DIR"])
         assert list(tmp_path.iterdir()) == []
         # A desktop's own askpass is left to ask; ssh is only let ask.
-        with terminal_prompts({"SSH_ASKPASS": "/usr/bin/ksshaskpass", "DISPLAY": ":0"}) as env:
-            assert env == {"SSH_ASKPASS": "/usr/bin/ksshaskpass"}
+        with terminal_prompts({"SSH_ASKPASS": "/usr/bin/ksshaskpass", "DISPLAY": ":0"}) as prompts:
+            assert prompts.env == {"SSH_ASKPASS": "/usr/bin/ksshaskpass"}
         # No terminal: nothing, and ssh runs in batch mode.
         monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115 - pytest restores stdin
-        with terminal_prompts({}) as env:
-            assert env == {}
+        with terminal_prompts({}) as prompts:
+            assert prompts.env == {}
     finally:
         os.close(main)
         os.close(side)

@@ -8,9 +8,12 @@ runs but never greets.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,50 @@ def test_the_watch_never_fires_while_paused_and_restarts_after() -> None:
         assert not fired.wait(0.15)
         assert fired.wait(2)
     assert watch.message is not None and "started but did not greet within 0.3s" in watch.message
+
+
+def test_the_note_waits_for_a_question_on_the_terminal_and_is_not_lost(tmp_path: Path) -> None:
+    """The note went into the middle of ssh's question; now it waits until none has been there for the limit."""
+    from synco_core.pull.askpass import PROMPT_LOCK
+    from synco_core.pull.prompts import NOTE_RETRY_SECONDS, TerminalPrompts
+
+    lock = tmp_path / PROMPT_LOCK
+    lock.touch()
+    shown: list[str] = []
+    gate = TerminalPrompts({}, lock)
+    # A question is on the terminal (its askpass program holds the lock): not now, and again soon.
+    held = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert gate.show_note("note", 5.0, shown.append) == NOTE_RETRY_SECONDS
+    finally:
+        os.close(held)
+    # Just answered: the rest of the quiet time first.
+    os.utime(lock)
+    assert 4.0 < gate.show_note("note", 5.0, shown.append) <= 5.0
+    assert shown == []
+    # Quiet for long enough.
+    past = time.time() - 6
+    os.utime(lock, (past, past))
+    assert gate.show_note("note", 5.0, shown.append) == 0.0
+    assert shown == ["note"]
+
+    class Gate:
+        calls = 0
+
+        def show_note(self, line: str, quiet_for: float, show: Callable[[str], None]) -> float:
+            self.calls += 1
+            if self.calls < 3:
+                return 0.2
+            show(line)
+            return 0.0
+
+    said: list[str] = []
+    fired = threading.Event()
+    with GreetingWatch(0.3, Remote(kind="ssh", host="h"), fired.set, person_can_answer=True, note=said.append,
+                       terminal=Gate()):
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(said) == 1 and "still waiting for ssh to log in" in said[0]
+    assert not fired.is_set()

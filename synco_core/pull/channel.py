@@ -20,13 +20,11 @@ import math
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
@@ -161,7 +159,7 @@ def channel_argv(remote: Remote, script: str, env: Mapping[str, str] | None = No
 
     ``connect_timeout`` (seconds, 0 for none) becomes ssh's ``ConnectTimeout``; it comes after the user's
     own options, and ssh keeps the first value it reads, so a ``ConnectTimeout`` of theirs wins. ``batch``: see
-    :func:`ssh_base` (false when ssh may ask on the terminal, :func:`terminal_prompts`).
+    :func:`ssh_base` (false when ssh may ask on the terminal, :func:`synco_core.pull.prompts.terminal_prompts`).
     """
     if remote.kind == "ssh":
         destination = f"{remote.user}@{remote.host}" if remote.user else remote.host
@@ -196,41 +194,6 @@ def _show_on_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-@contextlib.contextmanager
-def terminal_prompts(env: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
-    """The environment that lets ssh ask its questions on this process's terminal; empty when it cannot.
-
-    ssh runs in a session of its own (see :class:`ChannelProcess`), without the terminal it asks a key's
-    passphrase or a new host key's trust on under rsync or git. With ``SSH_ASKPASS_REQUIRE=force`` (OpenSSH
-    8.4 and newer) it asks through ``SSH_ASKPASS`` instead: :mod:`synco_core.pull.askpass`, on the terminal of
-    synco's standard input. ``SSH_ASKPASS`` takes no arguments, so it names a two-line sh script in a private
-    folder, removed on leaving. A user's own ``SSH_ASKPASS`` for a desktop session is left to work as it does.
-    """
-    env = os.environ if env is None else env
-    try:
-        tty = os.ttyname(sys.stdin.fileno())
-    except (OSError, ValueError, AttributeError):
-        yield {}
-        return
-    if env.get("SSH_ASKPASS") and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        # Their own (a desktop dialog) asks; ssh only needs to be let ask (no BatchMode).
-        yield {"SSH_ASKPASS": env["SSH_ASKPASS"]}
-        return
-    from synco_core.pull import askpass
-    from synco_core.tempfolder import temp_root
-
-    folder = tempfile.mkdtemp(prefix="synco-askpass-", dir=temp_root())
-    try:
-        wrapper = os.path.join(folder, "askpass")
-        # -I: the askpass module needs nothing but the standard library, and no PYTHONPATH of the user's.
-        command = shlex.join([sys.executable, "-I", os.path.abspath(askpass.__file__)])
-        with open(os.open(wrapper, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700), "w", encoding="utf-8") as file:
-            file.write(f'#!/bin/sh\nexec {command} "$@"\n')
-        yield {"SSH_ASKPASS": wrapper, "SSH_ASKPASS_REQUIRE": "force", askpass.TTY_VARIABLE: tty}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 class ChannelProcess:
     """A running channel: binary ``stdin``/``stdout`` pipes, stderr collected, always cleaned up.
 
@@ -240,10 +203,13 @@ class ChannelProcess:
 
     def __init__(self, argv: Sequence[str], *, label: str = "channel", stderr_lines: int = 20,
                  relay_warnings: bool = False, show: Callable[[str], None] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, marks_start: bool = False) -> None:
         self.argv = list(argv)
+        #: The command says on stderr when the remote command started (:data:`STARTED_ON_STDERR`, pull's launch
+        #: script): interrupted before that, there is nothing remote to wait for (see :meth:`__exit__`).
+        self.marks_start = marks_start
         self.label = label
-        #: Variables added to the child's environment (:func:`terminal_prompts`).
+        #: Variables added to the child's environment (:func:`synco_core.pull.prompts.terminal_prompts`).
         self.extra_env = dict(env or {})
         #: Show the remote synco's warnings as this process's own, and ssh's framed warnings (a changed host key)
         #: as ssh printed them (see :meth:`_read_stderr`).
@@ -259,6 +225,8 @@ class ChannelProcess:
         #: How many lines were ever put in the tail, and how many of them came before the remote command started.
         self._lines = 0
         self._before_start = 0
+        #: Whether the remote command has started (the launch script said so on stderr).
+        self.command_started = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_thread: threading.Thread | None = None
         self._closed = False
@@ -303,6 +271,7 @@ class ChannelProcess:
                 # The remote command has started: what ssh and the login printed so far (a Banner, a motd, an rc
                 # file's words) is never why it ends later.
                 self._before_start = self._lines
+                self.command_started = True
             elif line and self.relay_warnings and self._relay_ssh_warning(line):
                 self._keep(line)
             elif line and _SSH_LOG.match(line):
@@ -428,8 +397,13 @@ class ChannelProcess:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # After an interruption the remote side still deserves its chance to clean up, but not forever.
-        grace = CLOSE_GRACE_SECONDS if exc_type is None else min(CLOSE_GRACE_SECONDS, 5.0)
+        # After an interruption the remote side still deserves its chance to clean up, but not forever. Before the
+        # remote command started there is nothing remote to clean up, and ssh may be waiting on a question at the
+        # terminal (Ctrl-C there), which closing its input does not end: it ends at once.
+        if exc_type is None:
+            grace = CLOSE_GRACE_SECONDS
+        else:
+            grace = 0.0 if self.marks_start and not self.command_started else min(CLOSE_GRACE_SECONDS, 5.0)
         self.close(grace)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from synco_core.bounded import CONNECT_TIMEOUT
 from synco_core.pull.remote import Remote
@@ -58,6 +59,14 @@ def probe_command(remote: Remote) -> str:
     return f"kubectl exec -i {context}-n {remote.namespace or 'default'} {remote.host}{container} -- true"
 
 
+class NoteGate(Protocol):
+    """Where the note goes when ssh may have a question on the terminal (synco_core.pull.prompts.TerminalPrompts)."""
+
+    def show_note(self, line: str, quiet_for: float, show: Callable[[str], None]) -> float:
+        """Show ``line`` now (0) or say after how many seconds to try again (a question is on the terminal)."""
+        ...
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}s"
 
@@ -71,12 +80,14 @@ class GreetingWatch(Watchdog):
     """
 
     def __init__(self, seconds: float, remote: Remote, on_expire: Callable[[], None], *,
-                 person_can_answer: bool, note: Callable[[str], None] | None = None) -> None:
+                 person_can_answer: bool, note: Callable[[str], None] | None = None,
+                 terminal: NoteGate | None = None) -> None:
         super().__init__(on_expire, "pull-greeting-watch")
         self.seconds = seconds
         self.remote = remote
         self._person_can_answer = person_can_answer
         self._note = note
+        self._terminal = terminal
         self._running = False
         self._paused = False
         self._noted = False
@@ -118,9 +129,17 @@ class GreetingWatch(Watchdog):
         if not self._running and self._person_can_answer:
             # Perhaps a prompt nobody here can see: say so once, and leave the decision to the person.
             if not self._noted and self._note is not None:
-                self._note(f"  still waiting for {self.remote.tool} to log in to {self.remote.describe()} "
-                           f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you"
-                           f"{self._login_files()}? Ctrl-C stops)")
+                line = (f"  still waiting for {self.remote.tool} to log in to {self.remote.describe()} "
+                        f"after {_seconds(self.seconds)} (a prompt or a security key waiting for you"
+                        f"{self._login_files()}? Ctrl-C stops)")
+                if self._terminal is None:
+                    self._note(line)
+                else:
+                    # Never into a question of ssh's on the terminal, nor right after one was answered.
+                    later = self._terminal.show_note(line, self.seconds, self._note)
+                    if later > 0:
+                        self._due_in(later)
+                        return None
             self._noted = True
             self._deadline = None
             return None

@@ -30,11 +30,12 @@ from synco_core.pull.bootstrap import (
     remote_synco,
     remove_upload,
 )
-from synco_core.pull.channel import ChannelProcess, channel_argv, terminal_prompts
+from synco_core.pull.channel import ChannelProcess, channel_argv
 from synco_core.pull.client import ChannelClient
 from synco_core.pull.dumpstream import DumpStream
 from synco_core.pull.frames import ChannelClosed, FramingError, ProtocolMismatch
 from synco_core.pull.greeting import GreetingWatch, connect_timeout
+from synco_core.pull.prompts import TerminalPrompts, terminal_prompts
 from synco_core.pull.remote import Remote
 from synco_core.pull.stall import StallGuard
 from synco_core.pull.transport import ChannelTransport
@@ -175,17 +176,17 @@ def _pull_once(remote: Remote, options: PullOptions, echo: Callable[[str], None]
     with contextlib.ExitStack() as prompts:
         # In a terminal, ssh asks there for a passphrase or whether to trust a new host key, as under rsync.
         asking = (prompts.enter_context(terminal_prompts(env))
-                  if remote.kind == "ssh" and options.person_can_answer else {})
+                  if remote.kind == "ssh" and options.person_can_answer else TerminalPrompts({}))
         return _pull_through(remote, options, echo, reporter, env, force_upload, asking)
 
 
 def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], None], reporter: Any,
-                  env: Mapping[str, str], force_upload: bool, asking: Mapping[str, str]) -> PullResult:
+                  env: Mapping[str, str], force_upload: bool, asking: TerminalPrompts) -> PullResult:
     launch = launch_script(remote, env, debug=options.debug, force_upload=force_upload)
     limit = connect_timeout(options.connect_timeout, env)
     # The launch script changes to the application directory itself (and reports when it is missing).
-    argv = channel_argv(remote, launch.script, env, connect_timeout=limit, batch=not asking)
-    channel = ChannelProcess(argv, label=remote.tool, relay_warnings=True, env=asking)
+    argv = channel_argv(remote, launch.script, env, connect_timeout=limit, batch=not asking.env)
+    channel = ChannelProcess(argv, label=remote.tool, relay_warnings=True, env=asking.env, marks_start=True)
     finished = False
     stream: DumpStream | None = None
     guard: StallGuard | None = None
@@ -210,7 +211,8 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
             # Buffered: frame headers are 5 bytes, and the launch messages are read byte by byte.
             reader = io.BufferedReader(cast(io.RawIOBase, channel.stdout), 256 << 10)
             client = ChannelClient(reader, channel.stdin)
-            watch = GreetingWatch(limit, remote, channel.kill, person_can_answer=options.person_can_answer, note=echo)
+            watch = GreetingWatch(limit, remote, channel.kill, person_can_answer=options.person_can_answer, note=echo,
+                                  terminal=asking)
             try:
                 with watch:
                     negotiate(reader, channel.stdin, remote, launch, env, zipapp, watch)
