@@ -17,7 +17,7 @@ import pytest
 
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script, negotiate
-from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel
+from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel, ssh_command
 from synco_core.pull.frames import FramingError
 from synco_core.pull.remote import Remote, parse_remote_url
 from synco_core.pull.tempdir import NO_TEMP_FOLDER, remote_temp_root
@@ -85,8 +85,52 @@ def test_ssh_command_and_options_from_env_and_config() -> None:
     env = {"SYNCO_SSH_COMMAND": "ssh -F /dev/null", "SYNCO_SSH_OPTIONS": "-o 'ProxyJump=a b'"}
     argv = channel_argv(remote, "true", env=env)
     # The user's options first: ssh keeps the first value it reads, so a BatchMode=no of theirs wins.
-    assert argv[:6] == ["ssh", "-F", "/dev/null", "-T", "-i", "/keys/id"]
-    assert argv[6:10] == ["-o", "ProxyJump=a b", "-o", "BatchMode=yes"]
+    assert argv[:7] == ["sh", "-c", 'exec ssh -F /dev/null "$@"', "SYNCO_SSH_COMMAND", "-T", "-i", "/keys/id"]
+    assert argv[7:11] == ["-o", "ProxyJump=a b", "-o", "BatchMode=yes"]
+    # A plain program name runs as it is, as git runs GIT_SSH_COMMAND=ssh.
+    assert channel_argv(remote, "true", env={"SYNCO_SSH_COMMAND": "/usr/bin/ssh"})[:2] == ["/usr/bin/ssh", "-T"]
+
+
+#: Records its arguments (NUL-separated) in $SYNCO_TEST_RECORD, and fails.
+_RECORDING_SSH = """#!/bin/sh
+printf '%s\\0' "$@" > "$SYNCO_TEST_RECORD"
+exit 1
+"""
+
+
+@pytest.mark.parametrize("command", [
+    'ssh-rec -F "$SYNCO_TEST_DIR/ssh config" -o User=$SYNCO_TEST_USER',
+    "ssh-rec -i ~/.ssh/id 'two  words' \"dq $SYNCO_TEST_USER\" 'sq $SYNCO_TEST_USER' a\\ b",
+    "SYNCO_TEST_ASSIGNED=x ssh-rec -o ~/k",
+    "ssh-rec",
+    "ssh-rec -o 'ProxyCommand=nc %h %p'",
+    "ssh-rec -v 2>/dev/null",
+    "ssh-rec -o Hosts=*",
+])
+def test_ssh_command_is_read_as_git_reads_git_ssh_command(tmp_path: Path, command: str) -> None:
+    """SYNCO_SSH_COMMAND was split into words by synco (no $VAR, no ~); git runs GIT_SSH_COMMAND through sh."""
+    git = require_tool("git", "git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh-rec").write_text(_RECORDING_SSH)
+    (bin_dir / "ssh-rec").chmod(0o755)
+    record = tmp_path / "record"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "home dir"),
+           "SYNCO_TEST_RECORD": str(record), "SYNCO_TEST_DIR": str(tmp_path / "a dir"), "SYNCO_TEST_USER": "u v",
+           "GIT_SSH_VARIANT": "simple"}
+
+    def recorded() -> list[str]:
+        words = record.read_bytes().split(b"\0")[:-1]
+        record.unlink()
+        # What comes after the user's words: git's host and command, and synco's two test words.
+        return [word.decode() for word in words[:-2]]
+
+    subprocess.run([git, "ls-remote", "ssh://host.invalid/repo"], env={**env, "GIT_SSH_COMMAND": command},
+                   capture_output=True, check=False)
+    by_git = recorded()
+    subprocess.run([*ssh_command({"SYNCO_SSH_COMMAND": command}), "host", "cmd"], env=env, check=False)
+    assert recorded() == by_git
+    assert by_git[:1] != [] or command == "ssh-rec"
 
 
 def test_bad_ssh_command_env_is_one_line() -> None:

@@ -269,3 +269,35 @@ def test_an_sshd_banner_is_never_the_reason(tmp_path_factory: pytest.TempPathFac
                            timeout=120)
         assert result.returncode == 1
         assert "Permission denied (publickey)." in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", [
+    'ssh -F "$SYNCO_TEST_SSH_DIR/ssh config"',
+    "ssh -F ~/'ssh config'",
+    'SYNCO_TEST_UNUSED=1 ssh -F "$HOME"/ssh\\ config',
+], ids=["variable-quoted", "tilde-quoted", "assignment-escaped"])
+def test_the_ssh_command_is_run_by_sh_as_git_runs_git_ssh_command(servers: Servers, tmp_path: Path,
+                                                                  command: str) -> None:
+    """``$VAR``, ``~`` and quotes in SYNCO_SSH_COMMAND were passed to ssh as they were written."""
+    home = tmp_path / "home dir"
+    home.mkdir()
+    written = write_config(tmp_path, servers)
+    written.rename(home / "ssh config")
+    url = f"ssh://prod{servers.project.root}"
+    code, lines, target = pull_with_config(written, url, tmp_path, SYNCO_SSH_COMMAND=command, HOME=str(home),
+                                           SYNCO_TEST_SSH_DIR=str(home))
+    assert code == 0, lines
+    assert received(target, servers.project)
+
+
+def test_an_ssh_command_that_sh_cannot_find_is_named_as_this_computers(tmp_path: Path) -> None:
+    url = "ssh://prod/var/www/app"
+    for command in ("$SYNCO_TEST_NO_SUCH/ssh -F x", "synco-no-such-ssh -F x"):
+        result = run_synco(["pull", url, "--target", "dump"], {**os.environ, "SYNCO_SSH_COMMAND": command,
+                                                               "SYNCO_TEST_NO_SUCH": "/no/such"}, tmp_path)
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: cannot run the ssh command of SYNCO_SSH_COMMAND on this computer: "
+                               "SYNCO_SSH_COMMAND: "), last
+        assert "not found" in last
+        assert not (tmp_path / "dump").exists()

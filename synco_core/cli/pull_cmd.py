@@ -40,7 +40,7 @@ first name counts as a context only when kubectl knows that context. ?context=..
 \b
 synco runs the source side remotely (the remote synco, or an uploaded zipapp run by python3 >= 3.10 when
 synco is not installed there) and streams the session back over the channel itself: no port, nothing in
-the web root. ssh options: SYNCO_SSH_COMMAND (like GIT_SSH_COMMAND), SYNCO_SSH_OPTIONS, or ssh_options:
+the web root. ssh options: SYNCO_SSH_COMMAND (run by sh, as GIT_SSH_COMMAND), SYNCO_SSH_OPTIONS, or ssh_options:
 in .synco.yml. SYNCO_REMOTE_PYTHON / SYNCO_REMOTE_SYNCO (or python: / synco: in .synco.yml) choose the
 remote interpreter and synco command ('upload' always uploads the zipapp).
 """

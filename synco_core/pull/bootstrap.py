@@ -38,7 +38,14 @@ from typing import IO
 
 from synco_core.errors import ConfigError
 from synco_core.limits import LIMIT_SIGNALS, REMOTE_MEMORY_LIMIT, REMOTE_PROCESS_LIMIT, shell_fork_failed
-from synco_core.pull.channel import STARTED_ON_STDERR, cd_command, channel_argv, remote_script, run_channel
+from synco_core.pull.channel import (
+    SSH_COMMAND_VARIABLE,
+    STARTED_ON_STDERR,
+    cd_command,
+    channel_argv,
+    remote_script,
+    run_channel,
+)
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch, probe_command
 from synco_core.pull.remote import Remote
@@ -412,6 +419,9 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
         return f"the remote side on {remote.describe()} was killed ({killed})"
     if code == EXIT_OLD_PYTHON:
         return reason or f"the python on {remote.describe()} is too old"
+    if code == 127 and not started and reason.startswith(f"{SSH_COMMAND_VARIABLE}: "):
+        # The local sh that runs SYNCO_SSH_COMMAND (its $0) did not find the command: nothing reached the remote.
+        return f"cannot run the ssh command of {SSH_COMMAND_VARIABLE} on this computer: {reason}"
     if code == 127:
         return f"command not found on {remote.describe()}: {reason}"
     if remote.kind == "ssh" and code == 255:

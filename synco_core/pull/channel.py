@@ -2,8 +2,9 @@
 
 Every channel runs the same POSIX shell script on the remote side (``cd <app> && exec <command>``), so
 the rest of ``pull`` does not care which one it talks through. The ssh options a test or a user needs
-(``-i key -p port -F /dev/null``) come from, in this order: ``SYNCO_SSH_COMMAND`` (the whole ssh command,
-like ``GIT_SSH_COMMAND``), the remote's ``ssh_options`` in ``.synco.yml``, and ``SYNCO_SSH_OPTIONS``.
+(``-i key -p port -F /dev/null``) come from, in this order: ``SYNCO_SSH_COMMAND`` (the whole ssh command, run
+through ``sh`` as git runs ``GIT_SSH_COMMAND``: :func:`ssh_command`), the remote's ``ssh_options`` in
+``.synco.yml``, and ``SYNCO_SSH_OPTIONS`` (words split as a shell splits them, nothing expanded).
 
 :class:`ChannelProcess` starts the channel in its own process group, so a Ctrl-C in the terminal reaches
 synco (which then closes the channel politely: the remote side sees end-of-input and cleans up) rather
@@ -85,6 +86,52 @@ def _env_words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         raise ConfigError(f"{name} cannot be split into words: {exc}") from None
 
 
+#: The variable holding the whole ssh command, as GIT_SSH_COMMAND does for git.
+SSH_COMMAND_VARIABLE = "SYNCO_SSH_COMMAND"
+#: The characters that make git run GIT_SSH_COMMAND through ``sh -c`` rather than as one program's name (git's
+#: run-command.c, prepare_shell_cmd).
+_SHELL_CHARACTERS = frozenset("|&;<>()$`\\\"' \t\n*?[#~=%")
+#: A shell word that assigns a variable (``GIT_TRACE=1 ssh``): ``exec`` may not come before it.
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+#: First words ``exec`` may not come before either: what starts a compound command.
+_COMPOUND_STARTS = frozenset({"{", "!", "if", "for", "while", "until", "case"})
+
+
+def _one_simple_command(value: str) -> bool:
+    """Whether ``value`` is one simple command that runs a program (``exec`` may go in front): no ``;``, ``&&``,
+    ``|``, redirection or parenthesis outside quotes, and it starts with neither an assignment nor a keyword."""
+    lexer = shlex.shlex(value, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return False
+    if not tokens or _ASSIGNMENT.fullmatch(tokens[0]) or tokens[0] in _COMPOUND_STARTS:
+        return False
+    return not any(token and set(token) <= set("();<>|&") for token in tokens)
+
+
+def ssh_command(env: Mapping[str, str]) -> list[str]:
+    """The argv start that runs the ssh of ``SYNCO_SSH_COMMAND`` (``ssh`` without one), as git runs
+    ``GIT_SSH_COMMAND``: through ``sh -c '<command> "$@"'``, so that ``$VAR``, ``~`` and quotes mean what they mean
+    in a shell; a plain program name runs as it is.
+
+    ``exec`` goes in front (of one simple command: :func:`_one_simple_command`), so that ssh itself is the
+    channel's process: its exit status, and a signal that kills it, are ssh's, not sh's ``128+N``. The script's
+    ``$0`` is the variable's name, which sh puts in front of its own errors (``SYNCO_SSH_COMMAND: 1: exec: sshx:
+    not found``).
+    """
+    value = env.get(SSH_COMMAND_VARIABLE, "").strip()
+    # Quotes that do not close are one line naming the variable, not a shell's syntax error.
+    words = _env_words(env, SSH_COMMAND_VARIABLE)
+    if not words:
+        return ["ssh"]
+    if not _SHELL_CHARACTERS.intersection(value):
+        return [value]
+    run = f"exec {value}" if _one_simple_command(value) else value
+    return ["sh", "-c", f'{run} "$@"', SSH_COMMAND_VARIABLE]
+
+
 #: ``~user`` or ``~user/rest``: a user name of the portable characters, which may stand unquoted in a shell word.
 _TILDE_USER = re.compile(r"~([A-Za-z0-9_.][A-Za-z0-9_.-]*)(?:/(.*))?", re.DOTALL)
 
@@ -144,8 +191,7 @@ def ssh_base(remote: Remote, env: Mapping[str, str] | None = None, batch: bool =
     options, and ssh keeps the first value it reads, so a ``BatchMode`` of theirs wins.
     """
     env = os.environ if env is None else env
-    command = list(_env_words(env, "SYNCO_SSH_COMMAND")) or ["ssh"]
-    argv = [*command, "-T", *remote.ssh_options, *_env_words(env, "SYNCO_SSH_OPTIONS")]
+    argv = [*ssh_command(env), "-T", *remote.ssh_options, *_env_words(env, "SYNCO_SSH_OPTIONS")]
     if batch:
         argv += ["-o", "BatchMode=yes"]
     if remote.port:
