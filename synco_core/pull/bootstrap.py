@@ -241,6 +241,24 @@ def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
     return bytes(line[:-1])
 
 
+class EndedBeforeStart(ChannelClosed):
+    """The channel ended before the launch script said anything; ``output``: the last of what came instead."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__("the remote side ended before synco started" + (f": {output}" if output else ""))
+        self.output = output
+
+
+def other_command_ran(remote: Remote, code: int, output: str) -> str:
+    """The line for an ssh that logged in (its status is the remote command's, not its own 255) where the launch
+    script never started: something else ran in its place, as it would for rsync or scp."""
+    said = f"it said: {output}" if output else f"it ended with status {code}"
+    return (f"ssh logged in to {remote.describe()}, but synco's command did not run there ({said}): the server runs "
+            "its own in its place (ForceCommand in sshd_config, command=\"...\" on the key in authorized_keys, a "
+            "nologin shell), or a login file (.bashrc, .profile) ended the shell; pull needs an account that runs the "
+            "command it is given, as rsync and scp do")
+
+
 def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
               env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None,
               watch: GreetingWatch | None = None) -> None:
@@ -257,7 +275,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
         byte = reader.read(1)
         if not byte:
             tail = bytes(seen[-300:]).decode("utf-8", "replace").strip()
-            raise ChannelClosed("the remote side ended before synco started" + (f": {tail}" if tail else ""))
+            raise EndedBeforeStart(tail)
         if not noise and watch is not None:
             # Output on the channel comes from the remote command (ssh's prompts never go there): logged in.
             watch.command_running()
@@ -397,11 +415,12 @@ REMOTE_COMMAND_CONFLICT = "Cannot execute command-line and remote command."
 
 
 def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool = False,
-                 host_key_changed: bool = False) -> str:
+                 host_key_changed: bool = False, instead: str | None = None) -> str:
     """A one-line reason for a remote side that ended without speaking the protocol.
 
     ``started``: the launch script said its first line, so ssh had logged in and its 255 is not "cannot reach".
     ``host_key_changed``: ssh warned that the host's key is not the one it knows (the warning was shown as it is).
+    ``instead``: the channel ended before the launch script's first line, and this is what came on it instead.
     """
     reason = stderr_tail.removeprefix("Error: ")
     if shell_fork_failed(reason):
@@ -410,6 +429,12 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
     if _OUT_OF_MEMORY.search(reason):
         # A python that ran out before synco's own error handling was imported: its traceback's last line.
         return f"out of memory on {remote.describe()}: {REMOTE_MEMORY_LIMIT} ({reason})"
+    if code == 127 and not started and reason.startswith(f"{SSH_COMMAND_VARIABLE}: "):
+        # The local sh that runs SYNCO_SSH_COMMAND (its $0) did not find the command: nothing reached the remote.
+        return f"cannot run the ssh command of {SSH_COMMAND_VARIABLE} on this computer: {reason}"
+    if remote.kind == "ssh" and instead is not None and not started and 0 <= code != 255:
+        # ssh's status is the remote command's: it logged in, yet the launch script never said its first line.
+        return other_command_ran(remote, code, instead or reason)
     if code < 0:
         # The local ssh/docker/kubectl process itself died of a signal (Popen's negative status): its last
         # stderr line, if any, is the remote side's and says nothing about that.
@@ -419,9 +444,6 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
         return f"the remote side on {remote.describe()} was killed ({killed})"
     if code == EXIT_OLD_PYTHON:
         return reason or f"the python on {remote.describe()} is too old"
-    if code == 127 and not started and reason.startswith(f"{SSH_COMMAND_VARIABLE}: "):
-        # The local sh that runs SYNCO_SSH_COMMAND (its $0) did not find the command: nothing reached the remote.
-        return f"cannot run the ssh command of {SSH_COMMAND_VARIABLE} on this computer: {reason}"
     if code == 127:
         return f"command not found on {remote.describe()}: {reason}"
     if remote.kind == "ssh" and code == 255:

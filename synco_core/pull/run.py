@@ -22,6 +22,7 @@ from synco_core.errors import ConfigError, TransferError
 from synco_core.names import safe_name
 from synco_core.pull.bootstrap import (
     SSH_UNNAMED_SIGNAL,
+    EndedBeforeStart,
     Launch,
     explain_exit,
     launch_script,
@@ -108,9 +109,11 @@ def _failure(channel: ChannelProcess, remote: Remote, exc: BaseException, *, sta
     """
     code = channel.close(grace=5)
     tail = channel.stderr_tail()
-    if tail or code:
+    # The launch script never said its first line, on either stream: what came instead, if anything.
+    instead = exc.output if isinstance(exc, EndedBeforeStart) and not channel.command_started else None
+    if tail or code or (instead is not None and remote.kind == "ssh"):
         return TransferError(explain_exit(code, tail, remote, started=started,
-                                          host_key_changed=channel.host_key_changed))
+                                          host_key_changed=channel.host_key_changed, instead=instead))
     return TransferError(f"{remote.describe()}: {exc}")
 
 
