@@ -201,3 +201,27 @@ def test_the_still_waiting_note_never_goes_into_a_question(servers: Servers, tmp
     assert received(local / "dump", servers.project)
     assert not [line for line in output.splitlines() if prompt.strip() in line and "still waiting" in line], output
     assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_pull_stopped_by_a_signal_at_a_question_ends_as_after_ctrl_c(servers: Servers, tmp_path: Path,
+                                                                       signum: int) -> None:
+    temp, prompt, env = _setup(tmp_path, servers, "passphrase")
+    local = tmp_path / "laptop"
+    local.mkdir()
+    with Terminal([*SYNCO, "pull", f"ssh://prod{servers.project.root}", "--target", "dump"], env, local) as terminal:
+        terminal.wait_for(prompt)
+        started = time.monotonic()
+        terminal.process.send_signal(signum)
+        code = terminal.finish(60)
+        took = time.monotonic() - started
+        output = terminal.text
+        assert terminal.echoes(), output
+        left = marked_processes(terminal.mark)
+    assert code == 128 + signum, output
+    lines = [line.strip() for line in output.replace("\r\n", "\n").split("\n") if line.strip()]
+    assert lines[-1] == f"Error: stopped by {signal.Signals(signum).name}", output
+    assert took < 4, (took, output)
+    assert left == []
+    assert nothing_written(local / "dump")
+    assert list(temp.iterdir()) == []
