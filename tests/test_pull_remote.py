@@ -222,3 +222,21 @@ def test_bad_command_remotes(entry: object, message: str) -> None:
 def test_an_ipv6_host_is_named_in_brackets(url: str, described: str) -> None:
     """Error lines named "ssh://u@::1:2222/app", where the port cannot be told from the address."""
     assert parse_remote_url(url).describe() == described
+
+
+def test_the_drush_alias_example_is_the_remote_it_says(tmp_path: Path) -> None:
+    """docs/plugins/drupal.md maps a Drush site alias to a remote: the same host, user and ssh options."""
+    from synco_core.pull.channel import channel_argv
+    from synco_core.pull.remote import resolve_remote
+
+    page = (Path(__file__).parent.parent / "docs" / "plugins" / "drupal.md").read_text(encoding="utf-8")
+    section = page.split("## From a Drush site alias", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```yaml\n(.*?)^```", section, re.M | re.S)
+    assert len(blocks) == 2
+    (tmp_path / ".synco.yml").write_text(blocks[1])
+    remote = resolve_remote("prod", tmp_path)
+    assert (remote.kind, remote.host, remote.user, remote.path) == ("ssh", "prod.example.com", "deploy",
+                                                                      "/var/www/shop")
+    argv = channel_argv(remote, "true", env={})
+    assert argv[:6] == ["ssh", "-T", "-p", "2222", "-o", "IdentitiesOnly=yes"]
+    assert "deploy@prod.example.com" in argv
