@@ -35,6 +35,32 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 
+def make_folders(path: str | os.PathLike[str], mode: int = 0o777) -> None:
+    """``os.makedirs(path, mode, exist_ok=True)`` in a loop: ``makedirs`` (and ``Path.mkdir(parents=True)``)
+    recurse once per missing folder, so a received file 1,000 folders down ended in ``RecursionError``.
+
+    As ``makedirs`` does, an existing folder (or a link to one) is taken as it is, and a failure raises the
+    ``OSError`` of the folder that could not be made, naming it.
+    """
+    missing = []
+    current = os.fspath(path)
+    while True:
+        missing.append(current)
+        head, tail = os.path.split(current)
+        if not tail:
+            head, tail = os.path.split(head)
+        if not head or not tail or os.path.exists(head):
+            break
+        current = head
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, mode)
+        except OSError:
+            # Made meanwhile (another thread of the same run), or there already: what makedirs accepts.
+            if not os.path.isdir(folder):
+                raise
+
+
 def user_cache_dir() -> Path:
     """synco's folder in the user's cache (``$XDG_CACHE_HOME/synco``, else ``~/.cache/synco``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

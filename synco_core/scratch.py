@@ -19,8 +19,8 @@ but only when its owner is provably dead:
   :func:`make_scratch_folder` names them, with the lock file in place (a folder without one is an older
   synco's, or one a few microseconds old whose owner has not locked it yet: left alone).
 - The lock is taken, and the folder checked to be the one that was locked, before anything is removed;
-  several runs cleaning at once then remove each folder once, and never a live one. ``shutil.rmtree``
-  follows no link inside.
+  several runs cleaning at once then remove each folder once, and never a live one. The removal
+  (:func:`synco_core.trees.remove_tree`) follows no link inside, at any depth.
 
 The uploaded zipapp (:data:`synco_core.pull.bootstrap.LOADER`) is its own lock: the loader holds a
 ``flock`` on the archive while it runs. Its client removes it when the remote side was killed, but not when
@@ -39,7 +39,6 @@ import fcntl
 import logging
 import os
 import re
-import shutil
 import stat
 import tempfile
 import time
@@ -48,6 +47,7 @@ from pathlib import Path
 
 from synco_core.nospace import ELSEWHERE, NO_SPACE_ERRNOS, NoSpaceError, no_space
 from synco_core.tempfolder import temp_root
+from synco_core.trees import remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class ScratchFolder:
 
 def _remove_owned(path: Path, lock_fd: int, owner: int) -> None:
     if os.getpid() == owner:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path, ignore_errors=True)
     if lock_fd >= 0:
         with contextlib.suppress(OSError):
             os.close(lock_fd)
@@ -223,7 +223,7 @@ def _remove_if_dead(path: Path, uid: int) -> bool:
             if os.stat(OWNER_LOCK, dir_fd=folder_fd, follow_symlinks=False).st_ino != lock.st_ino:
                 return False
             log.debug("removing %s, left by a run that was killed", path)
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path, ignore_errors=True)
             return True
         finally:
             os.close(lock_fd)

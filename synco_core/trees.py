@@ -16,13 +16,14 @@ walk; :func:`walk_tree` lists a tree with it too.
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import logging
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from synco_core.errors import SyncoError
@@ -48,15 +49,16 @@ def _entries(folder: str) -> list[os.DirEntry[str]]:
 
 
 def tree_size(root: Path | str) -> int:
-    """Bytes of the regular files under ``root`` (links not followed): one stat per file, none per folder."""
+    """Bytes of the regular files under ``root`` (links not followed), by the walk of :func:`walk_tree`: any
+    depth and any path length."""
     total = 0
-    pending = [str(root)]
-    while pending:
-        for entry in _entries(pending.pop()):
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            elif entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
+
+    def add(_relative: str, info: os.stat_result) -> None:
+        nonlocal total
+        if stat.S_ISREG(info.st_mode):
+            total += info.st_size
+
+    walk_tree(root, add)
     return total
 
 
@@ -106,14 +108,15 @@ def remove_tree(path: Path | str, ignore_errors: bool = False, keep: Keep | None
     Links are removed, never followed; every folder is entered by a descriptor opened without following a
     link, so a folder swapped for a link meanwhile is removed as the link, never emptied through it. A folder
     of this user that lacks the owner's read, write or search bit gets them first. What still cannot be
-    removed raises :class:`TreeRemovalError` (nothing when ``ignore_errors``).
+    removed raises :class:`TreeRemovalError`; with ``ignore_errors``, as ``shutil.rmtree``'s, it stays and
+    everything else that can go still goes.
 
     ``keep``: only the entries it does not keep go, then the folders left empty (``path`` last); a folder
     still holding something stays. ``path`` itself must then be a folder.
     """
     path = Path(path)
     try:
-        _remove(path, keep)
+        _remove(path, keep, tolerant=ignore_errors)
     except TreeRemovalError:
         if not ignore_errors:
             raise
@@ -147,7 +150,120 @@ def walk_tree(path: Path | str, visit: Visit) -> None:
         os.close(parent)
 
 
-def _remove(path: Path, keep: Keep | None) -> None:
+class Choice(enum.Enum):
+    """What :func:`select_entries` does with an entry."""
+
+    #: Yield it (a folder taken is one entry: not entered).
+    TAKE = "take"
+    #: Enter it (a folder; anything else is passed over).
+    ENTER = "enter"
+    #: Pass it over (a folder is not entered).
+    SKIP = "skip"
+
+
+#: Called with an entry's path below the root (``a/.gitignore``) and whether it is a folder (not a link to one).
+Chooser = Callable[[str, bool], Choice]
+
+
+def select_entries(root: Path | str, choose: Chooser) -> Iterator[str]:
+    """The paths below the folder ``root`` (relative, ``/``-separated) that ``choose`` takes, in a stable order
+    (names sorted, each folder's entries before what its folders hold), entering only the folders it enters.
+
+    The one pruned walk of the install and its checks (the dotfiles and excluded entries carried over, the
+    files an empty set would take away). Each folder is listed whole before any of its entries is yielded,
+    so the caller may move what it is given; a folder that cannot be read (or is gone) is passed over. It
+    walks with an explicit stack by descriptors, as :func:`walk_tree` does: any depth, any path length,
+    a bounded number of descriptors, also while the caller holds the generator between two entries.
+    """
+    try:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    held = _Held(root_fd, grant=False)
+    where = Path(root)
+    try:
+        # Folders still to list (their names below the root), the next one last.
+        pending: list[list[str]] = [[]]
+        while pending:
+            parts = pending.pop()
+            try:
+                folder = held.open(parts, where)
+            except OSError:
+                continue
+            try:
+                listing = sorted(_listing(folder))
+            except OSError:
+                continue
+            finally:
+                os.close(folder)
+            prefix = "".join(f"{part}/" for part in parts)
+            entered = []
+            for name, is_folder in listing:
+                choice = choose(prefix + name, is_folder)
+                if choice is Choice.TAKE:
+                    yield prefix + name
+                elif choice is Choice.ENTER and is_folder:
+                    entered.append([*parts, name])
+            pending.extend(reversed(entered))
+    finally:
+        held.release()
+        os.close(root_fd)
+
+
+def empty_folders(root: Path | str, keep: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """The folders below ``root`` that hold nothing but folders that hold nothing, deepest first (relative).
+
+    A link, to a folder too, is something; so is a folder ``keep`` matches (relative path), and every folder
+    above it. By the walk of :func:`walk_tree`: any depth and any path length; memory holds the folders
+    found to hold something whose own folder is not done yet, never the tree.
+    """
+    holding: set[str] = set()
+    found: list[str] = []
+
+    def visit(relative: str, info: os.stat_result) -> None:
+        parent = relative.rpartition("/")[0]
+        if stat.S_ISDIR(info.st_mode):
+            if relative in holding:
+                holding.discard(relative)
+            elif keep is None or not keep(relative):
+                found.append(relative)
+                return
+        if parent:
+            holding.add(parent)
+
+    walk_tree(root, visit)
+    return iter(found)
+
+
+def remove_empty_folders(root: Path | str, keep: Callable[[str], bool] | None = None,
+                         root_too: bool = False) -> None:
+    """Remove the folders below ``root`` that hold nothing once the empty folders in them went, deepest first
+    (``root`` too when ``root_too``); never through a link, nothing but empty folders (``rmdir``): what holds
+    anything, or ``keep`` matches (relative path), stays, and so does every folder above it. Any depth and any
+    path length; a folder that cannot be read or removed stays."""
+    path = Path(root)
+
+    def nothing(_folder_fd: int, _name: str, _relative: str, _where: _Where) -> None:
+        pass
+
+    def folder(container_fd: int, name: str, relative: str, _where: _Where) -> None:
+        if (relative or root_too) and (keep is None or not relative or not keep(relative)):
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=container_fd)
+
+    try:
+        parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _walk_folder(parent, path.name, path, nothing, folder, grant=False, tolerant=True)
+    except OSError:
+        pass
+    finally:
+        os.close(parent)
+
+
+def _remove(path: Path, keep: Keep | None, tolerant: bool = False) -> None:
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -177,11 +293,23 @@ def _remove(path: Path, keep: Keep | None) -> None:
             if keep is None or exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
 
+    on_entry: _Step = _tolerating(entry) if tolerant else entry
+    on_folder: _Step = _tolerating(folder) if tolerant else folder
     parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _walk_folder(parent, path.name, path, entry, folder, grant=True)
+        _walk_folder(parent, path.name, path, on_entry, on_folder, grant=True, tolerant=tolerant)
     finally:
         os.close(parent)
+
+
+def _tolerating(step: _Step) -> _Step:
+    """``step``, its failure passed over: what cannot be removed stays, the rest of the tree still goes."""
+
+    def tolerated(folder_fd: int, name: str, relative: str, where: _Where) -> None:
+        with contextlib.suppress(OSError):
+            step(folder_fd, name, relative, where)
+
+    return tolerated
 #: Names an entry about to be removed by a filtered removal takes meanwhile (``.synco-undo-<pid>-<random>``).
 ASIDE_PREFIX = ".synco-undo-"
 
@@ -249,9 +377,7 @@ class _Held:
 
     def open(self, parts: list[str], where: Path) -> int:
         """A descriptor of ``parts`` (below the root) the caller closes."""
-        common = 0
-        while common < min(len(parts), len(self.parts)) and parts[common] == self.parts[common]:
-            common += 1
+        common = _common_length(parts, self.parts)
         del self.parts[common:]
         while self.held and self.held[-1][0] >= common:
             os.close(self.held.pop()[1])
@@ -268,6 +394,28 @@ class _Held:
     def release(self) -> None:
         while self.held:
             os.close(self.held.pop()[1])
+
+
+def _common_length(first: list[str], second: list[str]) -> int:
+    """How many leading names ``first`` and ``second`` share.
+
+    A walk moves one level at a time, so the answer is nearly always the shorter length or one less: those
+    are tried first as whole-slice comparisons (a loop in C), and a chain 1,200 folders deep costs no Python
+    step per level on each move."""
+    shorter = min(len(first), len(second))
+    for common in (shorter, shorter - 1):
+        # Tried longest first: shorter - 1 shared means the next names differ.
+        if common >= 0 and first[:common] == second[:common]:
+            return common
+    low, high = 0, shorter - 1
+    # Longest shared prefix by halving: a prefix shared at a length is shared at every shorter one.
+    while low < high:
+        middle = (low + high + 1) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _open_child(parent_fd: int, base: Path, parts: list[str], grant: bool) -> int:
@@ -301,10 +449,12 @@ _Where = Callable[[], Path]
 _Step = Callable[[int, str, str, _Where], None]
 
 
-def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_done: _Step, grant: bool) -> None:
+def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_done: _Step, grant: bool,
+                 tolerant: bool = False) -> None:
     """Walk the folder ``name`` in ``parent_fd`` (``where``): ``entry`` for each entry that is not a folder,
     ``folder_done`` for each folder once ``entry`` or ``folder_done`` ran for all it held, the root last
-    (its path below the root is ``""``). Either may remove what it is given."""
+    (its path below the root is ``""``). Either may remove what it is given. ``tolerant``: a folder below the
+    root that cannot be opened or listed is passed over (neither entered nor done), as ``os.walk`` does."""
     held = _Held(parent_fd, grant)
     base = where.parent
     try:
@@ -324,6 +474,8 @@ def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_do
                 folder = held.open(parts, base)
             except OSError as exc:
                 if len(parts) == 1 or exc.errno not in (*_NOT_A_FOLDER, errno.ENOENT):
+                    if tolerant and len(parts) > 1:
+                        continue
                     raise
                 if exc.errno != errno.ENOENT:
                     # Listed as a folder, swapped for a link or a file since: that is what it is now.
@@ -338,6 +490,9 @@ def _walk_folder(parent_fd: int, name: str, where: Path, entry: _Step, folder_do
                 try:
                     listing = _listing(folder)
                 except OSError as exc:
+                    if tolerant and len(parts) > 1:
+                        pending.pop()
+                        continue
                     raise _named(exc, base.joinpath(*parts)) from None
                 for entry_name, is_folder in listing:
                     if is_folder:

@@ -280,14 +280,14 @@ def test_a_dotfile_carried_over_never_replaces_one_the_application_wrote_meanwhi
     (previous / "img" / ".htaccess").write_text("the project's own")
     (live / "img").mkdir(parents=True)
     written = live / "img" / ".htaccess"
-    making = Path.mkdir
+    renaming = default_files.owned.rename_new
 
-    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
-        making(self, *args, **kwargs)  # type: ignore[arg-type]
-        if self == written.parent:  # right before the rename: the application writes the name
+    def rename_new(source: Path, target: Path) -> bool:
+        if target == written:  # right before the rename, after the look: the application writes the name
             written.write_text("written by the application")
+        return renaming(source, target)
 
-    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(default_files.owned, "rename_new", rename_new)
     assert default_files.carry_dotfiles(previous, live) == []
     assert written.read_text() == "written by the application"
     assert (previous / "img" / ".htaccess").read_text() == "the project's own"

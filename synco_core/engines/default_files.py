@@ -24,11 +24,11 @@ from pathlib import Path, PurePosixPath
 from synco_core import hookimpl
 from synco_core.engines import crashpoints
 from synco_core.errors import ConfigError, SyncoError
-from synco_core.fsutil import safe_relative_path
+from synco_core.fsutil import make_folders, safe_relative_path
 from synco_core.install import owned
 from synco_core.nospace import NO_SPACE_ERRNOS, NoSpaceError, no_space
 from synco_core.permissions import keep_mode_of
-from synco_core.trees import copy_tree, remove_tree, tree_size
+from synco_core.trees import Choice, copy_tree, remove_tree, select_entries, tree_size
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
 
 BACKUP_SUFFIX = ".synco-previous"
@@ -180,7 +180,7 @@ def carry_over(source: Path, destination: Path, relative: PurePosixPath) -> bool
         new.rmdir()
     if os.path.lexists(new):
         return False
-    new.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(new.parent)
     # The destination may be live: what the application put there since the look above stays.
     return owned.rename_new(old, new)
 
@@ -206,23 +206,12 @@ def dotfile_candidates(previous: Path, destination: Path) -> Iterator[PurePosixP
     one entry. Each folder is listed before its entries are yielded, so moving one meanwhile is safe.
     """
 
-    # Folders still to list, the next one last: an explicit stack, so any depth costs no recursion.
-    pending = [PurePosixPath()]
-    while pending:
-        relative = pending.pop()
-        try:
-            with os.scandir(previous.joinpath(*relative.parts)) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
-        except OSError:
-            continue
-        folders = []
-        for entry in entries:
-            path = relative / entry.name
-            if entry.name.startswith("."):
-                yield path
-            elif entry.is_dir(follow_symlinks=False) and destination.joinpath(*path.parts).is_dir():
-                folders.append(path)
-        pending.extend(reversed(folders))
+    def choose(relative: str, is_folder: bool) -> Choice:
+        if relative.rpartition("/")[2].startswith("."):
+            return Choice.TAKE
+        return Choice.ENTER if is_folder and destination.joinpath(relative).is_dir() else Choice.SKIP
+
+    return (PurePosixPath(relative) for relative in select_entries(previous, choose))
 
 
 def carry_dotfiles(previous: Path, destination: Path) -> list[str]:
@@ -247,22 +236,13 @@ def excluded_candidates(previous: Path, keep: Callable[[str], bool]) -> Iterator
     any depth, whether the new content has them or not: a folder that holds only excluded files stays, as
     rsync keeps it. Each folder is listed before its entries are yielded, so moving one meanwhile is safe.
     """
-    pending = [PurePosixPath()]
-    while pending:
-        relative = pending.pop()
-        try:
-            with os.scandir(previous.joinpath(*relative.parts)) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
-        except OSError:
-            continue
-        folders = []
-        for entry in entries:
-            path = relative / entry.name
-            if keep(path.as_posix()):
-                yield path
-            elif entry.is_dir(follow_symlinks=False):
-                folders.append(path)
-        pending.extend(reversed(folders))
+
+    def choose(relative: str, is_folder: bool) -> Choice:
+        if keep(relative):
+            return Choice.TAKE
+        return Choice.ENTER if is_folder else Choice.SKIP
+
+    return (PurePosixPath(relative) for relative in select_entries(previous, choose))
 
 
 def carry_excluded(previous: Path, destination: Path, keep: Callable[[str], bool]) -> list[str]:

@@ -22,7 +22,7 @@ from synco_core.receive.kept import keep_patterns
 from synco_core.recordversion import listed_texts, record_version
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
-from synco_core.trees import tree_size
+from synco_core.trees import Choice, select_entries, tree_size
 from synco_core.values import (
     Framework,
     InstallOptions,
@@ -274,40 +274,22 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
 
 
 def _holds_a_file(folder: Path) -> bool:
-    # A stack, not recursion: a received tree may nest empty folders thousands deep.
-    pending = [folder]
-    while pending:
-        try:
-            with os.scandir(pending.pop()) as entries:
-                for entry in entries:
-                    if not entry.is_dir(follow_symlinks=False):
-                        return True
-                    pending.append(Path(entry.path))
-        except OSError:
-            continue
-    return False
+    def choose(_relative: str, is_folder: bool) -> Choice:
+        return Choice.ENTER if is_folder else Choice.TAKE
+
+    return next(select_entries(folder, choose), None) is not None
 
 
 def _files_lost(folder: Path, keep: ExcludeMatcher | None) -> int:
     """The files (anything but a folder) under ``folder`` an install of empty content would take away: not
     what the set's exclude rules keep, nor the dotfiles at its top, which the install carries over."""
-    count = 0
-    pending = [(folder, "")]
-    while pending:
-        current, prefix = pending.pop()
-        try:
-            with os.scandir(current) as entries:
-                for entry in entries:
-                    relative = prefix + entry.name
-                    if (not prefix and entry.name.startswith(".")) or (keep is not None and keep(relative)):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((Path(entry.path), relative + "/"))
-                    else:
-                        count += 1
-        except OSError:
-            continue
-    return count
+
+    def choose(relative: str, is_folder: bool) -> Choice:
+        if (relative.startswith(".") and "/" not in relative) or (keep is not None and keep(relative)):
+            return Choice.SKIP
+        return Choice.ENTER if is_folder else Choice.TAKE
+
+    return sum(1 for _file in select_entries(folder, choose))
 
 
 def emptying_refusal(item: ReceivedSet, destination: Path, max_delete: int | None) -> str | None:

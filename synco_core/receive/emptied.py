@@ -11,9 +11,10 @@ folders the current path is in and the empty folders found by one walk before th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
+
+from synco_core import trees
 
 
 def empty_folders(set_dir: Path, keep: Callable[[str], bool] | None = None) -> set[str]:
@@ -21,19 +22,12 @@ def empty_folders(set_dir: Path, keep: Callable[[str], bool] | None = None) -> s
 
     A link, to a folder too, is something: ``rmdir`` leaves its folder, and the walk of the merge lists it as
     a file. A folder ``keep`` matches is the laptop's (``remove_empty_folders`` leaves it), so something too.
+    A folder that cannot be read (nor then removed) leaves none found.
     """
-    root = os.fspath(set_dir)
-    found: set[str] = set()
-    for folder, folders, files in os.walk(root, topdown=False, followlinks=False):
-        if folder == root:
-            continue
-        relative = os.path.relpath(folder, root).replace(os.sep, "/")
-        if keep is not None and keep(relative):
-            continue
-        links = any(os.path.islink(os.path.join(folder, name)) for name in folders)
-        if not files and not links and all(f"{relative}/{name}" in found for name in folders):
-            found.add(relative)
-    return found
+    try:
+        return set(trees.empty_folders(set_dir, keep))
+    except OSError:
+        return set()
 
 
 class RemovedFolders:

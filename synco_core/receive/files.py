@@ -14,15 +14,17 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from synco_core import trees
 from synco_core.beneath import check_no_links
 from synco_core.errors import TransferError, UnsafePathError
-from synco_core.fsutil import second_of
+from synco_core.fsutil import make_folders, second_of
 from synco_core.names import windows_rule
 from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
 from synco_core.receive.mtimes import same_mtime, stamp
 from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
+from synco_core.trees import Choice, select_entries
 from synco_core.wire import PublicIndexEntry
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ class _Folders:
     def ensure(self, folder: str) -> None:
         if folder not in self._made:
             self._claimed.add(folder)
-            os.makedirs(folder, exist_ok=True)
+            make_folders(folder)
             self._made.add(folder)
 
     def made_under(self, top: str) -> bool:
@@ -166,13 +168,13 @@ def _ensure_folder(destination: StrPath, folders: _Folders | None) -> None:
         if folders is not None:
             folders.ensure(folder)
         else:
-            os.makedirs(folder, exist_ok=True)
+            make_folders(folder)
     except (FileExistsError, NotADirectoryError):
         # An index listing both "a" and "a/b" (or a local file where the index now has a folder): running
         # again meets the same file, so this is a refusal, not an interruption.
         raise InTheWay("a file is in the way of its folder") from None
     except OSError as exc:
-        # makedirs made every folder above the one that failed: the file system refuses that one's name.
+        # make_folders made every folder above the one that failed: the file system refuses that one's name.
         if exc.errno in NAME_ERRORS or exc.errno == errno.ENOENT:
             refused = os.path.basename(exc.filename) if isinstance(exc.filename, str) else ""
             raise NameNotHeld(not_held_reason(refused, exc, "the name of a folder of its path")) from None
@@ -470,18 +472,16 @@ def _replace_empty_folder(part: str, destination: StrPath) -> None:
 
 def _remove_folders_without_files(top: str) -> None:
     """Remove ``top`` when it holds folders only; OSError (and nothing removed) when it holds anything else."""
-    folders = []
-    for current, _dirs, names in os.walk(top, onerror=_raise):
-        if names:
-            raise IsADirectoryError(top)
-        folders.append(current)
-    # os.walk lists links to folders among the folders: a link is a name of its own, and rmdir refuses it.
-    for folder in reversed(folders):
-        os.rmdir(folder)
 
+    def choose(_relative: str, is_folder: bool) -> Choice:
+        return Choice.ENTER if is_folder else Choice.TAKE
 
-def _raise(exc: OSError) -> None:
-    raise exc
+    # A link to a folder is an entry of its own (rmdir refuses it), as any file is.
+    if next(select_entries(top, choose), None) is not None:
+        raise IsADirectoryError(top)
+    trees.remove_empty_folders(top, root_too=True)
+    if os.path.lexists(top):
+        raise IsADirectoryError(top)
 
 
 def _keep_part(part: str, entry: PublicIndexEntry) -> None:

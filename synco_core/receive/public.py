@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from synco_core import trees
 from synco_core.errors import SyncoError, TransferError
 from synco_core.index.packs import PACK_MAX_FILES
 from synco_core.receive.compare import (
@@ -418,13 +419,7 @@ def remove_empty_folders(set_dir: Path, keep: Callable[[str], bool] | None = Non
     as ``rmdir`` removes an empty folder only. Run before the fetch, which makes the folders it needs. An
     empty folder ``keep`` matches (serve's exclude rules) is the laptop's and stays, and so do those above it.
     """
-    root = os.fspath(set_dir)
-    for folder, _folders, _files in os.walk(root, topdown=False, followlinks=False):
-        if folder != root:
-            if keep is not None and keep(os.path.relpath(folder, root).replace(os.sep, "/")):
-                continue
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
+    trees.remove_empty_folders(set_dir, keep)
 
 
 def _take_name(set_dir: Path, holder: str, relative: str) -> None:

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import socket
 import stat
 import time
@@ -38,6 +37,7 @@ from synco_core.fsutil import process_alive
 from synco_core.index.hashcache import CACHE_TAG
 from synco_core.permissions import take_parents_group
 from synco_core.receive.meta import MAX_CLOCK_OFFSET
+from synco_core.trees import TreeRemovalError, remove_tree
 from synco_core.wire import META_FILE, SESSION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
     if os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "the session folder exists already", str(path))
     temp = path.parent / f"{CREATING_PREFIX}{path.name}-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
+    remove_tree(temp, ignore_errors=True)
     temp.mkdir()
     lock_fd: int | None = None
     try:
@@ -195,7 +195,7 @@ def create_session_folder(path: Path, ttl_seconds: float, keep: bool = False) ->
     except BaseException:
         if lock_fd is not None:
             os.close(lock_fd)
-        shutil.rmtree(temp, ignore_errors=True)
+        remove_tree(temp, ignore_errors=True)
         raise
 
 
@@ -400,14 +400,14 @@ def remove_session(folder: Path) -> str | None:
         name = str(exc.filename or target)
         reason = reason or f"{exc.strerror or exc}: {os.path.relpath(name, target) if os.path.isabs(name) else name}"
         # Whatever can go still goes.
-        shutil.rmtree(target, ignore_errors=True)
+        remove_tree(target, ignore_errors=True)
     if not os.path.lexists(target):
         return None
     return reason or f"{target}: still there"
 
 
 def _remove_marker_last(folder: Path) -> None:
-    """``shutil.rmtree``, with the TTL marker removed after everything else in ``folder``.
+    """The removal of ``folder``, with the TTL marker removed after everything else in it.
 
     Another serve may be removing the same folder at the same moment (it took this serve's hidden
     ``.synco-removing-*`` folder for a leftover): an entry already gone is what both want, so each goes on
@@ -427,12 +427,19 @@ def _remove_marker_last(folder: Path) -> None:
 
 
 def _remove_folder_shared(path: str) -> None:
-    """``shutil.rmtree`` of a folder another process may be removing too: what it removed first is removed."""
+    """Remove a folder another process may be removing too: what it removed first is passed over, as
+    :func:`~synco_core.trees.remove_tree` passes over an entry gone meanwhile (any depth: a folder an
+    uploader named like a leftover may be deeper than Python's recursion limit)."""
     while os.path.lexists(path):
         try:
-            shutil.rmtree(path)
-        except FileNotFoundError:
-            continue  # Something inside went meanwhile: the rest is tried again.
+            remove_tree(path)
+        except TreeRemovalError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, FileNotFoundError):
+                continue  # The folder itself went meanwhile, between its look and its opening.
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise OSError(errno.EIO, str(exc), path) from None
 
 
 def _remove_leftover(leftover: Path) -> None:
@@ -440,7 +447,7 @@ def _remove_leftover(leftover: Path) -> None:
     try:
         _remove_marker_last(leftover)
     except OSError:
-        shutil.rmtree(leftover, ignore_errors=True)
+        remove_tree(leftover, ignore_errors=True)
 
 
 def cleanup_expired(web_root: Path) -> list[Path]:
