@@ -139,6 +139,7 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
     """
     destination.mkdir(mode=PRIVATE_SET_FOLDER_MODE, parents=True, exist_ok=True)
     root = open_root(destination)
+    folders = _LastFolder(root)
     count = 0
     seen: set[str] = set()
     regular: set[str] = set()
@@ -157,7 +158,7 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
                 seen.add(name)
                 folder, leaf = relative.parts[:-1], relative.parts[-1]
                 try:
-                    folder_fd = open_folder(root, folder, create=True, mode=PRIVATE_SET_FOLDER_MODE)
+                    folder_fd = folders.open(folder)
                 except OSError as exc:
                     # A folder of its path the file system would not make (its own member said why).
                     if (why := _not_held(exc, member)) is None:
@@ -190,9 +191,40 @@ def extract_stream(stream: BinaryIO, destination: Path, left_out: list[tuple[str
         # server sent whole (another artifact of the session in the archive's place), and would be again.
         raise NotDeclaredError(f"the private files archive is damaged: {exc}") from None
     finally:
+        folders.close()
         with contextlib.suppress(OSError):
             os.close(root)
     return count
+
+
+class _LastFolder:
+    """The folders members go into, opened (and made) as :func:`open_folder` does, from the last one opened
+    where the next member's folder is in it: a tar lists a folder's content after it, so a tree 1,200 folders
+    deep costs one open per level instead of one per level for every member below it."""
+
+    def __init__(self, root: int) -> None:
+        self._root = root
+        self._parts: tuple[str, ...] = ()
+        self._fd = -1
+
+    def open(self, parts: tuple[str, ...]) -> int:
+        """A descriptor of the folder ``parts`` below the root, made where missing; the caller closes it."""
+        known = self._parts
+        fd = -1
+        if self._fd >= 0 and parts[:len(known)] == known:
+            # A refusal is said again from the root below, naming the member's whole path.
+            with contextlib.suppress(OSError, UnsafePathError):
+                fd = open_folder(self._fd, parts[len(known):], create=True, mode=PRIVATE_SET_FOLDER_MODE)
+        if fd < 0:
+            fd = open_folder(self._root, parts, create=True, mode=PRIVATE_SET_FOLDER_MODE)
+        self.close()
+        self._fd, self._parts = os.dup(fd), parts
+        return fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _leave_out(name: str, reason: str, dropped: set[str], left_out: list[tuple[str, str]] | None) -> None:
