@@ -367,6 +367,16 @@ class PrivateFilesInfo:
         )
 
 
+#: The longest ``unavailable`` reason kept, in characters: serve's names one folder (a path of up to 4,096
+#: bytes), while a hostile meta's could be megabytes, shown in every line that names the set.
+MAX_UNAVAILABLE_CHARS = 600
+
+
+def shortened_reason(text: str) -> str:
+    """``text`` within :data:`MAX_UNAVAILABLE_CHARS`, cut with an ellipsis where it was longer."""
+    return text if len(text) <= MAX_UNAVAILABLE_CHARS else text[:MAX_UNAVAILABLE_CHARS - 3] + "..."
+
+
 #: The most exclude patterns a set may name, and the longest pattern: what a real set names is a few dozen
 #: short patterns, and the matcher's work on a path grows with their total length.
 MAX_PATTERNS = 1000
@@ -486,7 +496,8 @@ class WireFileSet:
             file_set.newer = str(NewerFormatError(f"file set {name!r} needs {', '.join(unknown)}"))
             return file_set
         file_set.must_understand = tuple(_strings(data, "mustUnderstand", where))
-        file_set.unavailable = _get(data, "unavailable", str, where)
+        unavailable = _get(data, "unavailable", str, where)
+        file_set.unavailable = shortened_reason(unavailable) if unavailable is not None else None
         detail = _get(data, key, dict, where, required=True)
         if type_ in DUMP_TYPES:
             file_set.dump = DumpInfo.from_json(detail, where)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from synco_core.wire import shortened_reason
+
 #: The mount table of the system and what is mounted now, as this process sees them (its mount namespace).
 FSTAB = Path("/etc/fstab")
 MOUNTINFO = Path("/proc/self/mountinfo")
@@ -89,7 +91,13 @@ def unmounted_mount_point(folder: str, fstab: Path | None = None, mountinfo: Pat
 
 
 def unavailable_reason(root: Path, fstab: Path | None = None, mountinfo: Path | None = None) -> str | None:
-    """Why serve cannot read the folder ``root`` of a set (one clause naming it), or None when it can."""
+    """Why serve cannot read the folder ``root`` of a set (one clause naming it, within
+    :data:`~synco_core.wire.MAX_UNAVAILABLE_CHARS`), or None when it can."""
+    reason = _reason(root, fstab, mountinfo)
+    return shortened_reason(reason) if reason is not None else None
+
+
+def _reason(root: Path, fstab: Path | None, mountinfo: Path | None) -> str | None:
     if not os.path.lexists(root):
         return f"folder {root} does not exist"
     if root.is_symlink() and not root.exists():
