@@ -145,3 +145,21 @@ def test_a_scratch_folder_holding_a_deep_tree_is_removed(base: Path) -> None:
     nest(scratch.path, DEPTH, files_every=100)
     scratch.remove()
     assert not os.path.lexists(scratch.path)
+
+
+def test_an_install_of_a_set_past_the_path_limit_is_refused_in_one_short_line(base: Path) -> None:
+    """A private set extracted by descriptors may nest folders past PATH_MAX; the install copies by full
+    paths and refuses it in one line (it named the whole path: 4,377 characters), the project untouched."""
+    from synco_core.engines.default_files import install_tree
+    from synco_core.errors import SyncoError
+
+    nest(base / "received", 25, LONG, files_every=5, tag="x")
+    (base / "project" / "private").mkdir(parents=True)
+    put(base / "project", "private/mine.txt", "the laptop's")
+    before = snapshot(base / "project")
+    with pytest.raises(SyncoError) as caught:
+        install_tree(base / "received", base / "project" / "private")
+    message = str(caught.value)
+    assert "longer than this system allows" in message and "left as it was" in message
+    assert len(message) < 400 and "\n" not in message
+    assert snapshot(base / "project") == before

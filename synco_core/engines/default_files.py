@@ -165,6 +165,13 @@ def _install_failed(destination: Path, exc: OSError, source_dir: Path) -> SyncoE
             needed = None
         said = no_space(destination, f"the copy of {source_dir.name} that replaces it", needed)
         return NoSpaceError(f"{said} ({destination} was left as it was)")
+    if exc.errno == errno.ENAMETOOLONG:
+        # Its copy is made by full paths: a set nesting folders past the system's path limit (a private tar
+        # extracted by descriptors may) is refused, naming the path cut short (it may take kilobytes).
+        named = str(exc.filename) if isinstance(exc.filename, str) else str(source_dir)
+        shown = named if len(named) <= 160 else f"{named[:100]}...{named[-50:]}"
+        return SyncoError(f"cannot install into {destination}: {source_dir.name} holds a path longer than this "
+                          f"system allows ({shown}); it was left as it was")
     where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
     return SyncoError(f"cannot install into {destination}: {exc.strerror or exc}{where}; it was left as it was")
 
