@@ -26,6 +26,7 @@ from typing import Any
 from synco_core import (
     ConfigError,
     DatabaseConfig,
+    ExcludeMatcher,
     SanitizeRule,
     UnsafePathError,
     expand_variables,
@@ -48,7 +49,7 @@ SERVE_KEYS = frozenset(
 #: Serve keys that are also top-level sections of their own (``sanitize:`` works in both places).
 TOP_LEVEL_SERVE_KEYS = frozenset({"sanitize"})
 DATABASE_KEYS = frozenset({"url"})
-FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "description", "dotfiles"})
+FILE_SET_KEYS = frozenset({"name", "path", "public", "url", "exclude", "regenerated", "description", "dotfiles"})
 SANITIZE_KEYS = frozenset({"strict", "columns", "no_rows", "where", "keep_newest", "keep"})
 #: The explicit forms of a column rule (``{sql: ...}``, ``{transform: ...}``) and of a keep_newest entry.
 COLUMN_RULE_KEYS = frozenset({"sql", "transform"})
@@ -94,6 +95,9 @@ class FileSetConfig:
     public: bool
     url: str | None = None
     exclude: tuple[str, ...] = ()
+    #: Patterns of derived files the application makes again (thumbnails): left out like ``exclude``, but the
+    #: laptop's copies are not its own, and go when the server does not list them (``FileSet.regenerated``).
+    regenerated: tuple[str, ...] = ()
     description: str = ""
     #: Public sets: also transfer files whose name starts with a dot (left out by default).
     dotfiles: bool = False
@@ -184,6 +188,17 @@ class _Reader:
         if not isinstance(value, list):
             raise self.fail(key, f"expected a list, got {type(value).__name__}")
         return [self.string(item, f"{key}[{index}]") for index, item in enumerate(value)]
+
+    def patterns(self, value: Any, key: str) -> tuple[str, ...]:
+        """A list of exclude patterns, each one the matcher takes: a bad one is refused here, naming its key,
+        not when serve first walks the set."""
+        found = self.string_list(value, key)
+        for index, pattern in enumerate(found):
+            try:
+                ExcludeMatcher((pattern,))
+            except ConfigError as exc:
+                raise self.fail(f"{key}[{index}]", str(exc)) from None
+        return tuple(found)
 
     def expand(self, value: str, key: str) -> str:
         """``${NAME}`` references resolved from the environment; an unset one without default is an error."""
@@ -327,14 +342,15 @@ def _parse_file_set(reader: _Reader, data: Any, key: str) -> FileSetConfig:
         if not public:
             raise reader.fail(f"{key}.url", "only public file sets have a url (add public: true)")
         url = reader.expand(reader.string(item["url"], f"{key}.url"), f"{key}.url").strip()
-    exclude = tuple(reader.string_list(item.get("exclude"), f"{key}.exclude"))
+    exclude = reader.patterns(item.get("exclude"), f"{key}.exclude")
+    regenerated = reader.patterns(item.get("regenerated"), f"{key}.regenerated")
     description = reader.string(item.get("description", ""), f"{key}.description", allow_empty=True)
     dotfiles = reader.boolean(item.get("dotfiles", False), f"{key}.dotfiles")
     if dotfiles and not public:
         raise reader.fail(f"{key}.dotfiles",
                           "private file sets always include dotfiles; only public sets leave them out")
-    return FileSetConfig(name=name, path=path, public=public, url=url, exclude=exclude, description=description,
-                         dotfiles=dotfiles)
+    return FileSetConfig(name=name, path=path, public=public, url=url, exclude=exclude,
+                         regenerated=regenerated, description=description, dotfiles=dotfiles)
 
 
 def load_config(project_dir: Path, environ: Mapping[str, str] | None = None) -> SyncoConfig | None:

@@ -198,6 +198,7 @@ def build_file_set(framework: Framework, config: SyncoConfig, item: FileSetConfi
         root=root,
         relative_base_path=relative.as_posix(),
         exclude=item.exclude,
+        regenerated=item.regenerated,
         description=item.description or f"from {config.path.name}",
         dotfiles=item.dotfiles,
     )
@@ -211,7 +212,7 @@ def build_file_set(framework: Framework, config: SyncoConfig, item: FileSetConfi
         base_url = url
 
         def absolute() -> Iterator[PublicFile]:
-            return _absolute_entries(root, base_url, item.exclude)
+            return _absolute_entries(root, base_url, (*item.exclude, *item.regenerated))
 
         file_set.entries = absolute
         return file_set

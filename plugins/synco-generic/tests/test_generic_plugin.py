@@ -256,3 +256,24 @@ def test_strict_mode_takes_rules_for_tables_named_beyond_letters_and_digits(
     assert plan["strict_violations"] == [] and plan["refusal"] is None
     assert "order-items.e-mail -> email" in plan["rules"]
     assert "drop table;: rows left out (structure only)" in plan["rules"]
+
+
+def test_a_file_set_marks_patterns_regenerated(manager: SyncoPluginManager,
+                                                write_config: Callable[[str], Path]) -> None:
+    """``regenerated:`` in ``.synco.yml`` reaches the set as :attr:`FileSet.regenerated` (left out by serve,
+    the laptop's copies not kept), apart from ``exclude`` (left out, the laptop's copies kept)."""
+    project = write_config("serve:\n  web_root: www\n  file_sets:\n"
+                           "    - {name: up, path: www/up, public: true, exclude: ['*.tmp'],"
+                           " regenerated: ['/thumbs', '**/*_150x150.jpg']}\n"
+                           "    - {name: cdn, path: www/cdn, public: true, url: 'https://cdn.example.com/',"
+                           " regenerated: [thumbs]}\n")
+    (project / "www/up").mkdir(parents=True)
+    (project / "www/cdn/thumbs").mkdir(parents=True)
+    (project / "www/cdn/thumbs/a.jpg").write_bytes(b"x")
+    (project / "www/cdn/a.jpg").write_bytes(b"x")
+    framework = detect(project, manager=manager)
+    sets = {s.name: s for s in list_file_sets(framework, FileSetOptions(), manager=manager)}
+    assert (sets["up"].exclude, sets["up"].regenerated) == (("*.tmp",), ("/thumbs", "**/*_150x150.jpg"))
+    assert sets["cdn"].entries is not None
+    # A set served from another host leaves what is regenerated out of its index too.
+    assert [entry.path for entry in sets["cdn"].entries()] == ["a.jpg"]
