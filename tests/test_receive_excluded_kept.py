@@ -234,3 +234,46 @@ def test_an_edited_record_with_a_bad_pattern_stops_the_install_before_anything_c
         received_set(tmp_path, entry)
     entry["wire"]["publicFiles"]["exclude"] = ["/cache"]  # type: ignore[index]
     assert received_set(tmp_path, entry).keep == ("/cache",)
+
+
+@pytest.mark.parametrize("delete", [False, True])
+def test_kept_files_do_not_cost_the_quick_resync(app: Path, tmp_path: Path, web_server: Callable[[Path], str],
+                                                 monkeypatch: pytest.MonkeyPatch, delete: bool) -> None:
+    """A set's folder holding the laptop's kept files still gets its tree digest (of everything else), so the
+    next receive of the same index walks the folder and reads no index; a regenerated copy added there, or a
+    receive with ``--delete-excluded``, still gets the full comparison. Before, no digest was recorded while a
+    kept file was there: every re-sync read and merged the whole index."""
+    import synco_core.receive.session as session_module
+
+    target = tmp_path / "dump"
+    transport = HttpTransport(web_server(app / "web"))
+    key = publish(app, "synco-excluded00000000004")
+    options = ReceiveOptions(target=target, only=("uploads",), delete=delete)
+    assert receive_session(transport, "synco-excluded00000000004", key.secret, options).ok
+    kept = {path: stays for path, stays in LOCAL_UPLOADS.items() if stays}
+    _write(target / "uploads", kept)
+    assert receive_session(transport, "synco-excluded00000000004", key.secret, options).ok
+    record = json.loads((target / ".synco-received.json").read_text())
+    (entry,) = [item for item in record["fileSets"] if item["name"] == "uploads"]
+    assert entry.get("tree") is not None, entry
+
+    real_open_index = session_module.open_index
+
+    def no_index(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the index was read although the folder is as the last receive left it")
+
+    monkeypatch.setattr(session_module, "open_index", no_index)
+    summary = receive_session(transport, "synco-excluded00000000004", key.secret, options)
+    assert summary.ok and summary.sets[0].detail == "all files up to date", summary.sets
+    assert _left(target / "uploads", kept) == dict.fromkeys(kept, True)
+
+    monkeypatch.setattr(session_module, "open_index", real_open_index)
+    _write(target / "uploads", {"styles/thumb/a.jpg": False})
+    summary = receive_session(transport, "synco-excluded00000000004", key.secret, options)
+    assert summary.ok and summary.sets[0].vanished == ["styles/thumb/a.jpg"], summary.sets
+    assert (target / "uploads" / "styles" / "thumb" / "a.jpg").exists() != delete
+    if delete:
+        summary = receive_session(transport, "synco-excluded00000000004", key.secret,
+                                  ReceiveOptions(target=target, only=("uploads",), delete=True, delete_excluded=True))
+        assert summary.ok, summary.sets
+        assert _left(target / "uploads", kept) == dict.fromkeys(kept, False)

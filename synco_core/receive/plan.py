@@ -170,7 +170,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
                            "nothing of it")
             continue
         if file_set.public is not None:
-            tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local)
+            tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local, keep)
             if tree is not None:
                 # The receive's own quick path: the index received before, the folder as that receive left it
                 # (files only: --delete still takes the folders holding none).

@@ -34,6 +34,7 @@ from typing import TypeVar
 
 from synco_core import trees
 from synco_core.errors import SyncoError, TransferError
+from synco_core.globs import ExcludeMatcher
 from synco_core.index.packs import PACK_MAX_FILES
 from synco_core.receive.compare import (
     ALONE,
@@ -376,14 +377,17 @@ def receive_public_files(
         result.removed += remove_vanished(work_dir, [path for path in result.vanished if path.endswith(PART_SUFFIX)])
     if staged:
         put_in_place(work_dir, set_dir)
-    # The folder now holds exactly the index (every file current, nothing else) only when nothing failed
-    # and nothing the index does not list is left.
-    if plan.tree is not None and not result.failed and (delete or not result.vanished) and not result.kept:
+    # The folder now holds exactly the index (every file current, nothing else but what ``keep`` matches,
+    # which the quick re-sync's walk leaves out too) only when nothing failed and nothing else the index does
+    # not list is left.
+    walk_keep = keep if isinstance(keep, ExcludeMatcher) else None
+    if plan.tree is not None and not result.failed and (delete or not result.vanished) \
+            and (not result.kept or walk_keep is not None):
         result.tree, result.tree_bytes = plan.tree.hexdigest(), plan.tree.bytes
         if plan.stored_otherwise:
             # The folder's own names (decomposed by HFS+, without a dot at the end) are what a later walk
             # finds: digested as they are now, or no re-sync would ever pass without the index.
-            local = local_tree_digest(set_dir)
+            local = local_tree_digest(set_dir, walk_keep)
             if local is not None and local.files == plan.tree.files:
                 result.tree = local.hexdigest()
     return result

@@ -598,7 +598,7 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                 public = file_set.public
                 delete = deletes_in(public, options.delete)
                 keep = keep_matcher(file_set, options.delete_excluded)
-                tree = unchanged_tree(state.previous(file_set.name), public, local, target / local)
+                tree = unchanged_tree(state.previous(file_set.name), public, local, target / local, keep)
                 if tree is not None:
                     # The very index received before, and the folder holds exactly what that receive left;
                     # the digest is of files only, so --delete still takes the folders that hold none.

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from synco_core.fsutil import second_of
+from synco_core.globs import ExcludeMatcher
 from synco_core.index.order import sorted_walk_lstat
 from synco_core.receive.mtimes import held
 from synco_core.wire import PublicFilesInfo
@@ -114,18 +115,20 @@ class SummarisedEntries(Iterator[tuple[str, Any]]):
             close()
 
 
-def local_tree_digest(set_dir: Path) -> TreeDigest | None:
+def local_tree_digest(set_dir: Path, keep: ExcludeMatcher | None = None) -> TreeDigest | None:
     """The digest of what ``set_dir`` holds; None as soon as something in it is neither a folder nor a
     regular file (the full comparison would not count it as current either).
 
     The files come in index order, from the full comparison's own walk, each ``lstat`` relative to its
-    folder: the walk is all this costs.
+    folder: the walk is all this costs. What ``keep`` matches (serve's exclude rules: the laptop's own files,
+    which the server's index never lists) is left out, as the walk leaves it out: a folder holding a local
+    cache then still passes without its index.
     """
     digest = TreeDigest()
     if not set_dir.is_dir():
         return digest
     add = digest.add
-    for relative, entry, info in sorted_walk_lstat(set_dir):
+    for relative, entry, info in sorted_walk_lstat(set_dir, keep if keep is not None else ()):
         if info is None:
             if entry.is_dir(follow_symlinks=False):
                 continue
@@ -179,9 +182,12 @@ def tree_record(public: PublicFilesInfo, digest: str | None, files: int, size: i
 
 
 def unchanged_tree(previous: dict[str, Any] | None, public: PublicFilesInfo, local: str,
-                   set_dir: Path) -> dict[str, Any] | None:
+                   set_dir: Path, keep: ExcludeMatcher | None = None) -> dict[str, Any] | None:
     """The earlier receive's tree record when ``set_dir`` still holds exactly what it left for this very
-    index; None when the full comparison must run."""
+    index, besides what ``keep`` matches; None when the full comparison must run.
+
+    A receive without ``keep`` (``--delete-excluded``) walks the kept files too: they make the digests
+    differ, and the full comparison then removes them."""
     if previous is None or public.index_sha256 is None or previous.get("path") != local:
         return None
     tree = previous.get("tree")
@@ -192,7 +198,7 @@ def unchanged_tree(previous: dict[str, Any] | None, public: PublicFilesInfo, loc
         return None
     if os.path.islink(set_dir):
         return None
-    found = local_tree_digest(set_dir)
+    found = local_tree_digest(set_dir, keep)
     if found is None or found.files != tree.get("files") or found.hexdigest() != tree.get("sha256"):
         return None
     return tree
