@@ -66,12 +66,14 @@ def test_the_cli_refuses_in_one_line_and_max_delete_allows_it(received: Path, tm
     project = _project(tmp_path, *LOCAL)
     before = tree_digest(project)
     runner = CliRunner()
-    for limit in ([], ["--max-delete", "2"]):
+    for limit, said in (([], "Error: received set 'uploads' holds no file"),
+                        (["--max-delete", "2"], "Error: installing would remove 3 local file(s) of the project in "
+                                                "all (uploads 3), more than --max-delete 2; nothing was installed")):
         result = runner.invoke(cli, ["install", str(received), "--project", str(project), "--only", "uploads",
                                      "--yes", *limit])
         assert result.exit_code == 1, result.output
         last = result.output.strip().splitlines()[-1]
-        assert last.startswith("Error: received set 'uploads' holds no file"), last
+        assert last.startswith(said), last
         assert tree_digest(project) == before
     result = runner.invoke(cli, ["install", str(received), "--project", str(project), "--only", "uploads", "--yes",
                                  "--max-delete", "3"])
@@ -120,3 +122,88 @@ def test_a_received_set_of_deeply_nested_empty_folders_is_judged_without_recursi
     finally:
         # pytest's own clean-up of its temporary folders (shutil.rmtree) recurses and would fail on this tree.
         _unnest(received / "uploads", 1100)
+
+
+# ------------------------------------------------------- a partly emptied set, and --max-delete as a run total
+
+
+@pytest.fixture
+def partly(tmp_path: Path, register_plugin: Callable[..., None]) -> Path:
+    """A first receive into a new folder of a session whose uploads hold only ``c.pdf`` of the laptop's three
+    files (one mount of several not there), and whose thumbnails hold ``t.jpg``: nothing for receive to delete."""
+    register_plugin(FixturePlugin(), "fixture")
+    app = make_app(tmp_path / "app")
+    shutil.rmtree(app / "web" / "uploads")
+    (app / "web" / "uploads").mkdir()
+    (app / "web" / "uploads" / "c.pdf").write_text("server's c.pdf")
+    target = tmp_path / "dump"
+    server = start_server(app / "web", "127.0.0.1:0")
+    try:
+        key = publish(app, "synco-emptyset000000000002", all=True)
+        summary = receive_session(HttpTransport(server.url), "synco-emptyset000000000002", key.secret,
+                                  ReceiveOptions(target=target, only=("uploads", "thumbs"), delete=True))
+    finally:
+        server.stop()
+    assert summary.ok, summary.sets
+    return target
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(0, True), (1, True), (2, False), (5, False)])
+def test_a_partly_emptied_set_counts_against_max_delete(partly: Path, tmp_path: Path, limit: int,
+                                                        refused: bool) -> None:
+    """Installing takes ``2024/a.jpg`` and ``2024/b.jpg`` out of the project (``c.pdf`` is replaced, the
+    dotfile and the kept ``*.tmp`` are carried over): two files against ``--max-delete``. Before, only a set
+    received with no file at all was limited, and any N let a partly emptied one through."""
+    project = _project(tmp_path, *LOCAL, ".htaccess", "draft.tmp")
+    before = tree_digest(project)
+    install = lambda: install_received(partly, project, only=("uploads",), yes=True,  # noqa: E731
+                                       echo=lambda _line: None, max_delete=limit)
+    if refused:
+        with pytest.raises(ConfigError) as caught:
+            install()
+        assert str(caught.value) == ("installing would remove 2 local file(s) of the project in all (uploads 2), "
+                                     f"more than --max-delete {limit}; nothing was installed")
+        assert tree_digest(project) == before
+    else:
+        install()
+        uploads = project / "web" / "uploads"
+        assert sorted(str(path.relative_to(uploads)) for path in uploads.rglob("*") if path.is_file()) == [
+            ".htaccess", "c.pdf", "draft.tmp"]
+
+
+def test_the_install_limit_is_a_total_over_its_sets(partly: Path, tmp_path: Path) -> None:
+    """Two sets losing two and one files: ``--max-delete 2`` refuses the install of both (each alone would
+    pass), ``--max-delete 3`` installs both."""
+    project = _project(tmp_path, *LOCAL)
+    (project / "web" / "thumbs").mkdir()
+    (project / "web" / "thumbs" / "old.jpg").write_text("an older thumbnail")
+    before = tree_digest(project)
+    with pytest.raises(ConfigError, match=r"would remove 3 local file\(s\) of the project in all \(uploads 2, "
+                                          r"thumbs 1\), more than --max-delete 2"):
+        install_received(partly, project, only=("uploads", "thumbs"), yes=True, echo=lambda _line: None,
+                         max_delete=2)
+    assert tree_digest(project) == before
+    install_received(partly, project, only=("uploads", "thumbs"), yes=True, echo=lambda _line: None, max_delete=3)
+    assert not (project / "web" / "thumbs" / "old.jpg").exists()
+
+
+def test_install_plan_lists_what_it_carries_over(partly: Path, tmp_path: Path) -> None:
+    """``install --plan`` names the entries the install carries into the new content (the dotfiles of a public
+    set, what its exclude rules keep) instead of leaving the user to guess whether they survive; with
+    ``--delete-excluded`` the kept ones are not carried, and the plan says so by not naming them."""
+    import json
+
+    from synco_core.cli.main import cli
+
+    project = _project(tmp_path, "c.pdf", ".htaccess", "x/draft.tmp", "x/.keep")
+    # The session's rules keep dotfiles at any depth (".*") and "**/*.tmp"; without them (--delete-excluded)
+    # the install still carries the dotfiles of the folders the new content has, here its top.
+    for extra, carried in (([], [".htaccess", "x/.keep", "x/draft.tmp"]), (["--delete-excluded"], [".htaccess"])):
+        result = CliRunner().invoke(cli, ["install", str(partly), "--project", str(project), "--only", "uploads",
+                                          "--plan", *extra])
+        assert result.exit_code == 0, result.output
+        assert f"kept ({len(carried)}, carried into the new content): {', '.join(carried)}" in result.output
+        planned = CliRunner().invoke(cli, ["install", str(partly), "--project", str(project), "--only", "uploads",
+                                           "--plan", "--json", *extra])
+        (step,) = json.loads(planned.stdout)["steps"]
+        assert step["carriedOver"] == carried

@@ -135,16 +135,20 @@ def test_a_set_whose_folder_serve_cannot_read_changes_nothing_on_the_laptop(
     received = site.local()
     BREAKS[how](site.uploads, tmp_path)
     plan = site.receive("--delete", plan=True)
-    assert plan.exit_code == 0, plan.output
-    (item,) = json.loads(plan.output)["sets"]
+    # The plan ends as the receive would: status 1, saying why.
+    assert plan.exit_code == 1, plan.output
+    planned = json.loads(plan.stdout)
+    (item,) = planned["sets"]
     assert item["action"] == "unavailable" and item["deleteFiles"] == [], item
     assert "could not read its folder" in item["detail"]
+    assert "a receive would receive or change nothing" in planned["refused"]
+    assert "Error: uploads: the server could not read its folder" in plan.stderr
     with caplog.at_level("WARNING"):
         result = site.receive("--delete")
     assert result.exit_code == 1, result.output
     assert "the server could not read its folder" in result.output
-    assert "nothing of it was changed here" in result.output
-    assert "mount the share on the server" in result.output
+    assert "nothing was received or changed" in result.output
+    assert "mount it on the server" in result.output and "--only" in result.output
     # serve said so too, naming the folder.
     assert f"uploads: folder {site.uploads}" in caplog.text or f"{site.uploads} is not a folder" in caplog.text
     assert site.local() == received
@@ -260,15 +264,16 @@ def test_an_empty_set_folder_is_not_emptied_on_the_laptop_without_max_delete(sit
     assert kept.exit_code == 0, kept.output
     assert site.local() == received
     plan = site.receive("--delete", plan=True)
-    (item,) = json.loads(plan.output)["sets"]
+    assert plan.exit_code == 1, plan.output
+    (item,) = json.loads(plan.stdout)["sets"]
     assert item["action"] == "refused" and item["deleteFiles"] == [] and len(item["vanishedFiles"]) == 13
     assert "--max-delete 13" in item["deleteRefused"]
-    assert "a receive would change nothing of it" in item["deleteRefused"]
+    assert "a receive would receive or change nothing" in item["deleteRefused"]
     result = site.receive("--delete")
     assert result.exit_code == 1, result.output
     assert ("the server lists no file in this set, and --delete would remove all 13 local file(s) of it"
             in result.output)
-    assert "nothing of it was changed" in result.output and "pass --max-delete N" in result.output
+    assert "nothing was received or changed" in result.output and "pass --max-delete 13" in result.output
     assert site.local() == received
     too_few = site.receive("--delete", "--max-delete", "12")
     assert too_few.exit_code == 1 and "more than --max-delete 12" in too_few.output
@@ -289,12 +294,15 @@ def test_max_delete_refuses_a_set_that_would_lose_more_than_n_files(site: Site, 
     for path in gone:
         (site.uploads / path).unlink()
     (site.uploads / "new.bin").write_bytes(b"new on the server")
-    plan = json.loads(site.receive("--delete", "--max-delete", str(limit), plan=True).output)["sets"][0]
+    planned = site.receive("--delete", "--max-delete", str(limit), plan=True)
+    assert planned.exit_code == (1 if limit < 3 else 0), planned.output
+    plan = json.loads(planned.stdout)["sets"][0]
     result = site.receive("--delete", "--max-delete", str(limit))
     if limit < 3:
         assert plan["action"] == "refused" and f"more than --max-delete {limit}" in plan["deleteRefused"]
         assert result.exit_code == 1, result.output
-        assert f"--delete would remove 3 local file(s) of this set, more than --max-delete {limit}" in result.output
+        assert (f"--delete would remove 3 local file(s) in all (uploads 3), more than --max-delete {limit}; "
+                "nothing was received or changed") in result.output
         assert site.local() == received
     else:
         assert plan["deleteRefused"] is None and sorted(plan["deleteFiles"]) == gone

@@ -3,10 +3,12 @@ command: the local database's rows, every file of the local project (the receive
 records and kept copies) and synco's cache folder (the seen-sessions record) are as they were.
 
 The matrix: another project's session, a ``mustUnderstand`` name this synco does not know (the session's or
-one set's), an expired session, a meta of a newer format (an unknown state, an unknown compression), each
-through ``receive``, ``receive --delete``, ``receive --plan`` and ``receive --install --yes``, into a folder
-an earlier receive and install of the same project filled. ``pull --install --yes`` (whose dump streams in and
-loads before the meta is read) is tests/test_pull_other_project_install.py's.
+one set's), an expired session, a meta of a newer format (an unknown state, an unknown compression), a set
+the server could not read (``unavailable``), each through ``receive``, ``receive --delete``, ``receive
+--plan`` and ``receive --install --yes``, into a folder an earlier receive and install of the same project
+filled. ``pull --install --yes`` (whose dump streams in and loads before the meta is read) is
+tests/test_pull_other_project_install.py's. Then the refusals of deletions (``--max-delete`` as a total over
+the run, a set listed empty the laptop would lose every file of), which come before anything arrives too.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ REFUSALS: dict[str, Callable[[dict[str, Any]], None]] = {
     "newer-compression": lambda d: entry(d, "sqliteDump")["sqliteDump"].update(compression="brotli"),
     "dump-set-must-understand": lambda d: entry(d, "sqliteDump").update(mustUnderstand=["deltaIndex"]),
     "files-set-must-understand": lambda d: entry(d, "publicFiles").update(mustUnderstand=["partialIndex"]),
+    # A set whose folder serve could not read (an unmounted share): the other sets are not received either.
+    "unavailable-set": lambda d: entry(d, "publicFiles").update(unavailable="folder /srv/app/web/uploads does "
+                                                                           "not exist"),
 }
 
 #: The refusals of one set (the others are received; the plan lists it as refused), and where its copy is.
@@ -127,3 +132,106 @@ def test_a_refused_session_changes_nothing_local(refusal: str, command: str, tmp
         assert changed == [], result.output
     if command != "receive --plan" or refusal not in SET_ONLY:
         assert result.exit_code == 1, result.output
+
+
+def _emptied(app: Path) -> tuple[str, ...]:
+    """The uploads share not mounted on the server: its folder there holds no file."""
+    for path in sorted((app / "web" / "uploads").rglob("*"), reverse=True):
+        if path.is_file():
+            path.unlink()
+    return ()
+
+
+def _few_gone(app: Path) -> tuple[str, ...]:
+    """One upload and the one thumbnail deleted on the server: with the laptop's own file in uploads, three
+    deletions in two sets, each set under the limit of two, the run over it."""
+    for path in sorted(path for path in (app / "web" / "uploads").rglob("*.bin"))[:1]:
+        path.unlink()
+    (app / "web" / "thumbs" / "t.jpg").unlink()
+    return ("--max-delete", "2")
+
+
+#: What the server's sets become, and the options that then make --delete refuse the run.
+DELETIONS: dict[str, Callable[[Path], tuple[str, ...]]] = {"emptied-set": _emptied, "over-max-delete": _few_gone}
+
+DELETING: dict[str, tuple[str, ...]] = {
+    "receive --delete": ("--delete",),
+    "receive --plan --delete": ("--plan", "--delete"),
+    "receive --install --yes": ("--install", "--yes"),
+}
+
+
+@pytest.mark.parametrize("command", list(DELETING))
+@pytest.mark.parametrize("deletion", list(DELETIONS))
+def test_a_refused_deletion_changes_nothing_local(deletion: str, command: str, tmp_path: Path,
+                                                  register_plugin: Callable[[object, str], None],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--delete`` (implied by ``--install``) over ``--max-delete`` in all, or emptying a set the server lists
+    no file in, is refused before the database or any set arrives: the receive folder, its record, the project
+    and its database are as they were, and the plan ends with the same status 1. Before, the database and the
+    sets before the refused one arrived, and a limit was counted per set, so 2 + 1 deletions passed a limit
+    of 2."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(cache))
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    # Every set, the thumbnails (smart-skipped by default) too: two public sets to count deletions in.
+    key = publish(app, SESSION, all=True)
+    local = make_local(tmp_path / "local")
+    target = local / "received"
+    with static_server(app / "web") as (url, _):
+        first = run(url, key.secret, target, local, "--install", "--yes")
+        assert first.exit_code == 0, first.output
+        assert (local / "web" / "thumbs" / "t.jpg").is_file()
+        (target / "uploads" / "laptop only.bin").write_bytes(b"the laptop's own")
+        extra = DELETIONS[deletion](app)
+        # The database changed too: a receive that went on would bring it.
+        with contextlib.closing(sqlite3.connect(app / "app.sqlite")) as conn, conn:
+            conn.execute("DELETE FROM items WHERE id > 10")
+        later = publish(app, SESSION[:-1] + "9", all=True)
+        before = local_data(local, cache)
+        result = CliRunner().invoke(cli, ["receive", SESSION[:-1] + "9", later.secret, "--base-url", url,
+                                          "--target", str(target), "--project", str(local), "--all",
+                                          *DELETING[command], *extra])
+    after = local_data(local, cache)
+    assert result.exit_code == 1, result.output
+    assert "Error: " in result.stderr and ("more than --max-delete 2" in result.stderr
+                                          or "pass --max-delete" in result.stderr), result.output
+    assert after == before, result.output
+
+
+def test_receive_install_counts_each_file_once(tmp_path: Path, register_plugin: Callable[[object, str], None],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``receive --install --max-delete N``: a file the server deleted goes from the receive folder and then
+    from the project, one file to the user, counted once; what only the install takes (a file of the project
+    the receive folder never had) counts on top, and over N the install changes nothing of the project."""
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(tmp_path / "cache"))
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    key = publish(app, SESSION, all=True)
+    local = make_local(tmp_path / "local")
+    target = local / "received"
+    with static_server(app / "web") as (url, _):
+        assert run(url, key.secret, target, local, "--install", "--yes").exit_code == 0
+        _few_gone(app)
+        (local / "web" / "uploads" / "project only.txt").write_text("the project's own, not received")
+        later = publish(app, SESSION[:-1] + "8", all=True)
+
+        def receive(limit: int) -> Any:
+            return CliRunner().invoke(cli, ["receive", SESSION[:-1] + "8", later.secret, "--base-url", url,
+                                            "--target", str(target), "--project", str(local), "--all",
+                                            "--install", "--yes", "--max-delete", str(limit)])
+
+        project = tree_digest(local / "web")
+        # Two by the receive (each also in the project), one more by the install: three.
+        refused = receive(2)
+        assert refused.exit_code == 1, refused.output
+        assert ("installing would remove 1 local file(s) of the project in all (uploads 1) after the 2 the receive "
+                "removed, more than --max-delete 2; nothing was installed") in refused.output
+        assert tree_digest(local / "web") == project
+        done = receive(3)
+    assert done.exit_code == 0, done.output
+    assert not (local / "web" / "thumbs" / "t.jpg").exists()
+    assert not (local / "web" / "uploads" / "project only.txt").exists()

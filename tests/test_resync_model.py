@@ -511,7 +511,7 @@ class ResyncModel(RuleBasedStateMachine):
         if self._refused(before, delete, max_delete):
             assert result.exit_code == 1, result.output
             assert "refused" in result.output or "--max-delete" in result.output, result.output
-            assert "nothing of it was changed" in result.output, result.output
+            assert "nothing was received or changed" in result.output, result.output
             folders = local_folders(self.local)
             assert local_files(self.local) == before, result.output
             # Nothing at all changed: not even the folders --delete would have removed.

@@ -35,7 +35,8 @@ from synco_core.install.run import install_received
 @click.option("--delete-excluded", is_flag=True,
               help="Remove what serve's exclude rules match in the replaced folders too (kept otherwise).")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", default=None,
-              help="Install a file set received empty although it takes away up to N local files (refused otherwise).")
+              help="Take at most N files out of the project's folders in all (refused, nothing installed, if more; "
+                   "without it, only a set received empty is refused).")
 @no_terminate_option
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
@@ -47,7 +48,8 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
         local = detect(project_dir, framework_name, side="destination")
-        plan = plan_install(load_received(folder), local, split_names(only), max_delete=max_delete)
+        plan = plan_install(load_received(folder), local, split_names(only), max_delete=max_delete,
+                            delete_excluded=delete_excluded)
         if as_json:
             click.echo(json.dumps(plan.to_json(remote_ok=force_remote_target), indent=2))
         else:

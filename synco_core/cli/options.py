@@ -263,8 +263,9 @@ def debug_option(func: F) -> F:
 def max_delete_option(func: F) -> F:
     return click.option(
         "--max-delete", type=click.IntRange(0), metavar="N", default=None,
-        help="With --delete (or --install): refuse a public set that would lose more than N local files, "
-             "changing nothing of it. Without it, only a set the server lists no file in is refused.")(func)
+        help="With --delete (or --install): remove at most N local files over the whole run (every set, and "
+             "what --install takes out of the project); more, and nothing is received, removed or installed. "
+             "Without it, only emptying a set the server lists no file in is refused.")(func)
 
 
 def no_terminate_option(func: F) -> F:

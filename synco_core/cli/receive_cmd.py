@@ -40,6 +40,7 @@ from synco_core.install.receive import (
     receive_and_install,
 )
 from synco_core.progress import Reporter
+from synco_core.receive.deletions import RunRefusedError
 from synco_core.receive.locate import split_session_url
 from synco_core.receive.plan import ReceivePlan, sanitized_flag
 from synco_core.receive.session import ReceiveOptions, ReceiveSummary, download_bytes
@@ -318,6 +319,9 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
             click.echo(json.dumps(plan.to_json(), indent=2))
         else:
             print_plan(plan)
+        if plan.refusal is not None:
+            # The receive would end here with this line and status 1: so does its plan.
+            raise RunRefusedError(plan.refusal)
         return
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,

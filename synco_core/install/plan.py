@@ -6,18 +6,21 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synco_core import hostilejson
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set
 from synco_core.ddev import outside_ddev_hint
 from synco_core.destinations import local_destination, local_file_sets
+from synco_core.engines.default_files import dotfile_candidates, excluded_candidates, installed_folder
 from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.globs import ExcludeMatcher
+from synco_core.install.removals import files_lost
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.receive.deletions import RunDeletions
 from synco_core.receive.kept import keep_patterns
 from synco_core.recordversion import listed_texts, record_version
 from synco_core.rewriting import read_source_settings
@@ -174,6 +177,10 @@ class InstallPlan:
         for step in self.steps:
             lines.append(f"  replace {step.kind:<9} {step.target}  <- {step.name} ({step.sizes()})")
             lines.append(f"      current: {current_content(self.framework, step, remote_ok, manager)[1]}")
+            carried = carried_over(step)
+            if carried:
+                lines.append(f"      kept ({len(carried)}, carried into the new content): "
+                             + ", ".join(carried[:CARRIED_NAMED]) + (" ..." if len(carried) > CARRIED_NAMED else ""))
             for rule in step.source.sanitize_rules:
                 # Sessions of earlier versions recorded MySQL's rules as "sanitised <rule>": said once here.
                 lines.append(f"      sanitised at the source: {rule.removeprefix('sanitised ')}")
@@ -185,13 +192,37 @@ class InstallPlan:
             current_bytes, current = current_content(self.framework, s, remote_ok, manager)
             steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
                           "downloadBytes": s.source.download_bytes,
-                          "currentSizeBytes": current_bytes, "current": current})
+                          "currentSizeBytes": current_bytes, "current": current,
+                          "carriedOver": carried_over(s) if s.kind == "files" else []})
         return {
             "framework": self.framework.name,
             "projectDir": str(self.framework.project_dir),
             "steps": steps,
             "postInstall": [" ".join(cmd) for cmd in self.framework.post_install],
         }
+
+
+#: The entries carried over that the install's question names (the rest counted).
+CARRIED_NAMED = 5
+
+
+def carried_over(step: InstallStep) -> list[str]:
+    """What installing files ``step`` carries from the folder it replaces into the new content, relative, sorted:
+    what the set's exclude rules match (a matched folder is one entry) and, for a public set, the dot-named
+    entries of the folders the new content has too; only those the new content lacks (the others are
+    replaced). Looked at only when the question or the plan is shown: the install finds them itself."""
+    if step.kind != "files":
+        return []
+    folder = installed_folder(Path(step.target))
+    received = step.source.path
+    if not folder.is_dir():
+        return []
+    found: set[PurePosixPath] = set()
+    if step.source.keep:
+        found.update(excluded_candidates(folder, ExcludeMatcher(step.source.keep)))
+    if step.source.kind == "public":
+        found.update(dotfile_candidates(folder, received))
+    return sorted(path.as_posix() for path in found if not os.path.lexists(received.joinpath(*path.parts)))
 
 
 def current_content(framework: Framework, step: InstallStep, remote_ok: bool = False,
@@ -231,16 +262,21 @@ def current_content(framework: Framework, step: InstallStep, remote_ok: bool = F
 
 def plan_install(received: Received, framework: Framework, only: tuple[str, ...] = (),
                  manager: SyncoPluginManager | None = None, max_delete: int | None = None,
+                 delete_excluded: bool = False, receive_deleted: RunDeletions | None = None,
                  terminate: bool = True) -> InstallPlan:
     """What installing ``received`` into ``framework``'s project would replace; checks inputs exist.
 
     Where each file set goes is the local project's decision (:mod:`synco_core.destinations`): the
     session's ``relativeBasePath`` only has to agree with it, and a set the project does not know, or a
     place outside the project or inside ``.git``, ``vendor``, ``node_modules`` or a ``bin``, is refused
-    before anything is replaced, and so is a file set received empty that would empty a local folder
-    (:func:`emptying_refusal`, ``max_delete``).
+    before anything is replaced. So is, without ``max_delete``, a file set received empty that would empty a
+    local folder (:func:`emptying_refusal`), and with it (``--max-delete N``) an install that would take
+    more than N files out of the project's folders in all (:func:`synco_core.install.removals.files_lost`),
+    with what ``receive_deleted`` says the same run's receive removed counted once.
     """
     steps = []
+    removing: list[tuple[str, int]] = []
+    already = receive_deleted or RunDeletions()
     wanted = [item for item in received.sets if not only or item.name in only]
     local_sets = local_file_sets(framework, [item.name for item in wanted if item.kind in ("public", "private")],
                                  manager)
@@ -259,10 +295,17 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
             steps.append(InstallStep("database", item.name, item, database.url(mask_password=True), item.size_bytes))
         elif item.kind in ("public", "private"):
             destination = local_destination(framework, item.name, item.relative_base_path, local_sets)
-            refusal = emptying_refusal(item, destination.path, max_delete)
-            if refusal is not None:
-                raise ConfigError(refusal)
-            local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path)
+            keep = ExcludeMatcher(item.keep) if item.keep and not delete_excluded else None
+            if max_delete is None:
+                refusal = emptying_refusal(item, destination.path, None, keep)
+                if refusal is not None:
+                    raise ConfigError(refusal)
+            else:
+                removing.append((item.name, files_lost(destination.path, item.path, keep, item.kind == "public",
+                                                       already.paths.get(item.name, ()))))
+            # With --delete-excluded what the rules match goes with the folder: nothing of it is carried over.
+            local_item = dataclasses.replace(item, relative_base_path=destination.relative_base_path,
+                                             keep=() if delete_excluded else item.keep)
             steps.append(InstallStep("files", item.name, local_item, str(destination.path), item.size_bytes))
         else:
             log.warning("skipping received set %s of unknown kind %r", item.name, item.kind)
@@ -270,7 +313,23 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
         unknown = set(only) - {s.name for s in received.sets}
         if unknown:
             raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
+    if max_delete is not None:
+        refusal = install_limit_refusal(removing, already.total, max_delete)
+        if refusal is not None:
+            raise ConfigError(refusal)
     return InstallPlan(framework, received, steps, terminate)
+
+
+def install_limit_refusal(removing: list[tuple[str, int]], deleted_before: int, max_delete: int) -> str | None:
+    """Why an install that takes ``removing`` files (per set name) out of the project is over ``--max-delete``
+    (a total over the run: ``deleted_before`` went in its receive), or None."""
+    total = sum(count for _name, count in removing)
+    if deleted_before + total <= max_delete:
+        return None
+    parts = ", ".join(f"{name} {count}" for name, count in removing if count)
+    before = f" after the {deleted_before} the receive removed" if deleted_before else ""
+    return (f"installing would remove {total} local file(s) of the project in all ({parts}){before}, more than "
+            f"--max-delete {max_delete}; nothing was installed")
 
 
 def _holds_a_file(folder: Path) -> bool:
@@ -292,18 +351,20 @@ def _files_lost(folder: Path, keep: ExcludeMatcher | None) -> int:
     return sum(1 for _file in select_entries(folder, choose))
 
 
-def emptying_refusal(item: ReceivedSet, destination: Path, max_delete: int | None) -> str | None:
+def emptying_refusal(item: ReceivedSet, destination: Path, max_delete: int | None,
+                     keep: ExcludeMatcher | None = None) -> str | None:
     """Why installing the file set ``item``, received with no file at all, may not replace ``destination``.
 
     receive ``--delete`` refuses to empty a set the server lists no file in (an unmounted share looks like
     that: :func:`synco_core.receive.public.delete_refusal`), but a first receive into a new folder has nothing
     to remove, and its empty copy would then replace the project's folder at the install (kept, so a
     rollback brings it back; still the laptop's uploads gone from the site). The same rule holds here:
-    ``--max-delete N`` allows up to N lost files; without it, none.
+    ``--max-delete N`` allows up to N lost files; without it, none. ``keep``: the set's exclude rules (None
+    with ``--delete-excluded``, whose entries then go too).
     """
     if not item.path.is_dir() or _holds_a_file(item.path) or not destination.is_dir():
         return None
-    lost = _files_lost(destination, ExcludeMatcher(item.keep) if item.keep else None)
+    lost = _files_lost(destination, keep)
     if not lost or (max_delete is not None and lost <= max_delete):
         return None
     limit = f"more than --max-delete {max_delete}" if max_delete is not None else "pass --max-delete " + str(lost) \

@@ -88,7 +88,7 @@ class InstallRequest:
     framework_name: str | None = None
     #: ``--delete-excluded``: what serve's exclude rules match in a replaced folder goes with it.
     delete_excluded: bool = False
-    #: ``--max-delete N``: how many local files a set received empty may take away at the install.
+    #: ``--max-delete N``: how many local files the whole run may remove, the receive's and the install's.
     max_delete: int | None = None
     #: ``--no-terminate`` (False): the database install waits for the other sessions instead of ending them.
     terminate: bool = True
@@ -266,7 +266,7 @@ class Installing:
         # No terminal: no question (None), so the install refuses with the words that name --yes.
         confirm = self._confirm if self.ui.interactive else None
         installer.finish(summary.target, only=names, yes=request.yes, confirm=confirm,
-                         post_install=request.post_install, echo=self.ui.echo)
+                         post_install=request.post_install, echo=self.ui.echo, receive_deleted=summary.deletions())
         return True
 
     def _confirm(self, question: str) -> bool:

@@ -64,6 +64,7 @@ from synco_core.install.state import (
     write_state,
 )
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.receive.deletions import RunDeletions
 from synco_core.redaction import error_line, message_of
 from synco_core.rewriting import install_rewriter
 from synco_core.values import (
@@ -545,6 +546,7 @@ def install_received(
     delete_excluded: bool = False,
     max_delete: int | None = None,
     terminate: bool = True,
+    receive_deleted: RunDeletions | None = None,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
@@ -552,7 +554,8 @@ def install_received(
     see :func:`run_install`; ``site_url``: the local site's URL (``--site-url``), for plugins that rewrite URLs;
     ``delete_excluded`` (``--delete-excluded``): what serve's exclude rules match in a replaced folder goes
     with it instead of being carried into the new content; ``max_delete`` (``--max-delete N``): how many local
-    files a set received empty may take away (:func:`synco_core.install.plan.emptying_refusal`).
+    files the install may take out of the project's folders in all, after the ``receive_deleted`` of the same
+    run (:func:`synco_core.install.plan.plan_install`).
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
@@ -563,7 +566,8 @@ def install_received(
         return _install_received(folder, received, framework, only=only, yes=yes, confirm=confirm,
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
                                  installed_database=installed_database, site_url=site_url, earlier=earlier,
-                                 delete_excluded=delete_excluded, max_delete=max_delete, terminate=terminate)
+                                 delete_excluded=delete_excluded, max_delete=max_delete, terminate=terminate,
+                                 receive_deleted=receive_deleted)
 
 
 def _install_received(
@@ -583,6 +587,7 @@ def _install_received(
     delete_excluded: bool = False,
     max_delete: int | None = None,
     terminate: bool = True,
+    receive_deleted: RunDeletions | None = None,
 ) -> InstallReport:
     if installed_database is None:
         recovered = recover_interrupted(framework)
@@ -590,7 +595,8 @@ def _install_received(
             echo(recovered)
     if site_url:
         framework.site_url = site_url
-    plan = plan_install(received, framework, only, max_delete=max_delete, terminate=terminate)
+    plan = plan_install(received, framework, only, max_delete=max_delete, delete_excluded=delete_excluded,
+                        receive_deleted=receive_deleted, terminate=terminate)
     if not plan.steps:
         raise ConfigError(f"nothing to install from {folder}")
     if delete_excluded:

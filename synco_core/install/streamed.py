@@ -38,6 +38,7 @@ from synco_core.install.state import (
     forget_state,
 )
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
+from synco_core.receive.deletions import RunDeletions
 from synco_core.values import (
     Framework,
     InstallResult,
@@ -251,7 +252,7 @@ class ReceiveInstall:
 
     def finish(self, folder: Path, *, only: tuple[str, ...] = (), yes: bool = False,
                confirm: Callable[[str], bool] | None = None, post_install: bool = False,
-               echo: Callable[[str], None] = print) -> InstallReport:
+               echo: Callable[[str], None] = print, receive_deleted: RunDeletions | None = None) -> InstallReport:
         if self.database is not None and only and self.database.name not in only:
             self.abandon()
         try:
@@ -259,7 +260,8 @@ class ReceiveInstall:
                                     force_remote_target=self.force_remote_target, post_install=post_install,
                                     echo=echo, framework=self.framework, installed_database=self.database,
                                     earlier=self.earlier, delete_excluded=self.delete_excluded,
-                                    max_delete=self.max_delete, terminate=self.terminate)
+                                    max_delete=self.max_delete, terminate=self.terminate,
+                                    receive_deleted=receive_deleted)
         except BaseException:
             self.abandon()
             raise

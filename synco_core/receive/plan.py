@@ -9,6 +9,7 @@ from typing import Any
 from synco_core.engines.default_files import excluded_candidates
 from synco_core.progress import Reporter
 from synco_core.receive.compare import plan_public_files
+from synco_core.receive.deletions import SetDeletions, run_refusal, unavailable_refusal
 from synco_core.receive.emptied import RemovedFolders, empty_folders
 from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
@@ -17,7 +18,7 @@ from synco_core.receive.meta import (
     wait_ready,
 )
 from synco_core.receive.otherproject import check_same_project
-from synco_core.receive.public import delete_refusal, deletes_in, removable
+from synco_core.receive.public import deletes_in, removable
 from synco_core.receive.public_index import open_index, scratch_folder
 from synco_core.receive.session import (
     ReceiveOptions,
@@ -113,6 +114,9 @@ class ReceivePlan:
     target: Path
     meta: Meta
     sets: list[SetPlan] = field(default_factory=list)
+    #: Why the receive would refuse the whole run, changing nothing (:mod:`synco_core.receive.deletions`);
+    #: None when it would not. ``receive --plan`` then ends with it and status 1, as the receive would.
+    refusal: str | None = None
 
     @property
     def download_bytes(self) -> int:
@@ -125,6 +129,7 @@ class ReceivePlan:
             "downloadFiles": sum(s.download_files for s in self.sets),
             "deleteFiles": sum(len(s.vanished) for s in self.sets if s.delete),
             "deleteFolders": sum(len(s.folders) for s in self.sets),
+            "refused": mask_url_passwords(self.refusal) if self.refusal is not None else None,
             "sets": [s.to_json() for s in self.sets],
         }
 
@@ -149,6 +154,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
     # The plan stops where the receive would: it would otherwise list another project's files as deletions.
     check_same_project(state.data, meta, target, options.other_project)
     plan = ReceivePlan(session=folder, target=target, meta=meta)
+    counted: list[tuple[SetPlan, SetDeletions]] = []
     for unsupported in (s for s in meta.file_sets if not (s.dump or s.public or s.private)):
         if not options.only or unsupported.name in options.only:
             plan.sets.append(SetPlan(unsupported.name, unsupported.type, "unsupported",
@@ -168,6 +174,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             item.action, item.delete = "unavailable", False
             item.detail = (f"the server could not read its folder ({file_set.unavailable}); a receive changes "
                            "nothing of it")
+            plan.refusal = plan.refusal or unavailable_refusal(file_set.name, file_set.unavailable, WOULD)
             continue
         if file_set.public is not None:
             tree = unchanged_tree(state.previous(file_set.name), file_set.public, local, target / local, keep)
@@ -201,13 +208,7 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             item.vanished = sorted_files.vanished if set_dir.is_dir() else []
             item.kept = sorted_files.kept
             if item.delete:
-                item.delete_refused = delete_refusal(item.files, removable(item.vanished), options.max_delete,
-                                                     "a receive would change nothing of it")
-            if item.delete_refused is not None:
-                # The receive stops this set once merged: it neither removes nor fetches anything of it.
-                item.action, item.detail, item.delete, item.folders = "refused", item.delete_refused, False, []
-                item.download_files = item.download_bytes = 0
-                continue
+                counted.append((item, SetDeletions(file_set.name, item.files, removable(item.vanished))))
             if not sorted_files.todo_files:
                 item.action = "skip"
                 item.detail = "all files up to date"
@@ -229,4 +230,24 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
             if keep is not None and file_set.private is not None and previous.is_dir() and not previous.is_symlink():
                 # The receive replaces the folder whole and carries these into the new one.
                 item.kept = sum(1 for _entry in excluded_candidates(previous, keep))
+    _refuse_deletions(plan, counted, options.max_delete)
     return plan
+
+
+#: What a plan says a refused run would do.
+WOULD = "a receive would receive or change nothing"
+
+
+def _refuse_deletions(plan: ReceivePlan, counted: list[tuple[SetPlan, SetDeletions]], max_delete: int | None) -> None:
+    """The receive's judgement of the run's deletions (:func:`run_refusal`), on the plan: the sets it refuses
+    for are shown ``refused``, neither removing nor fetching anything, and the plan carries the refusal."""
+    refusal = run_refusal([deletions for _item, deletions in counted], max_delete, WOULD)
+    if refusal is None:
+        return
+    plan.refusal = plan.refusal or refusal
+    for item, deletions in counted:
+        # Over --max-delete every set with deletions is part of the total; without it, the set listed empty.
+        if deletions.removing and (max_delete is not None or not deletions.listed):
+            item.action, item.detail, item.delete_refused = "refused", refusal, refusal
+            item.delete, item.folders = False, []
+            item.download_files = item.download_bytes = 0

@@ -262,7 +262,7 @@ class DeleteLimitError(SyncoError):
 
 
 def delete_refusal(listed: int, removing: int, max_delete: int | None,
-                   outcome: str = "nothing of it was changed") -> str | None:
+                   outcome: str = "nothing of it was changed", deleted_before: int = 0) -> str | None:
     """Why ``--delete`` may not remove ``removing`` local files of a set whose index lists ``listed``, or None.
 
     With ``max_delete`` (``--max-delete N``): more than N files. Without it, only a set the server lists
@@ -271,11 +271,13 @@ def delete_refusal(listed: int, removing: int, max_delete: int | None,
     laptop's whole copy. unison asks before propagating the emptying of a whole replica for the same reason
     (``confirmbigdeletes``); rsync's ``--max-delete`` is the explicit form. Files removed from a set one by
     one, or all but one, are removed as rsync's ``--delete`` does. ``outcome`` says what became of the set (a
-    plan says what would).
+    plan says what would). ``--max-delete`` is a total over a run (:mod:`synco_core.receive.deletions`):
+    ``deleted_before`` files went in its earlier sets.
     """
     if max_delete is not None:
-        if removing > max_delete:
-            return (f"--delete would remove {removing} local file(s) of this set, more than --max-delete "
+        if deleted_before + removing > max_delete:
+            before = f" after {deleted_before} in earlier sets" if deleted_before else ""
+            return (f"--delete would remove {removing} local file(s) of this set{before}, more than --max-delete "
                     f"{max_delete}; {outcome}")
         return None
     if not listed and removing:
@@ -299,6 +301,7 @@ def receive_public_files(
     known: KnownHashes | None = None,
     max_delete: int | None = None,
     keep: Callable[[str], bool] | None = None,
+    deleted_before: int = 0,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -313,7 +316,9 @@ def receive_public_files(
     does not list are removed only with ``delete``, and only once the whole index has been read.
     ``known`` (:mod:`synco_core.receive.knownhashes`) is kept when every file arrived, else discarded.
     With ``delete``, a set that would lose more local files than :func:`delete_refusal` allows
-    (``max_delete``) raises :class:`DeleteLimitError` once merged, before anything is removed or fetched.
+    (``max_delete``, of which ``deleted_before`` went in the run's earlier sets) raises :class:`DeleteLimitError`
+    once merged, before anything is removed or fetched. The run as a whole was judged before it started
+    (:mod:`synco_core.receive.deletions`): this holds the line should the folder have changed meanwhile.
     Local files ``keep`` matches (serve's exclude rules, :mod:`synco_core.receive.kept`) are never vanished.
     """
     work_dir, staged = receiving_folder(set_dir)
@@ -338,7 +343,8 @@ def receive_public_files(
         result.vanished = plan.vanished
         result.kept = plan.kept
         if delete:
-            refusal = delete_refusal(plan.listed, removable(plan.vanished), max_delete)
+            refusal = delete_refusal(plan.listed, removable(plan.vanished), max_delete,
+                                     deleted_before=deleted_before)
             if refusal is not None:
                 raise DeleteLimitError(refusal)
             # Before the fetch, as rsync's --delete-during: a file the server turned into a folder (or the

@@ -33,7 +33,15 @@ from synco_core.nospace import NoSpaceError, no_space
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
-from synco_core.receive.compare import name_folding
+from synco_core.receive.compare import name_folding, plan_public_files
+from synco_core.receive.deletions import (
+    RunDeletions,
+    RunRefusedError,
+    SetDeletions,
+    run_refusal,
+    unavailable_refusal,
+)
+from synco_core.receive.files import PART_SUFFIX
 from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.leftovers import tidy
@@ -45,8 +53,15 @@ from synco_core.receive.meta import (
 )
 from synco_core.receive.otherproject import check_same_project, project_to_note
 from synco_core.receive.packfetch import PackSource
-from synco_core.receive.public import DeleteLimitError, deletes_in, receive_public_files, remove_empty_folders
+from synco_core.receive.public import (
+    DeleteLimitError,
+    deletes_in,
+    receive_public_files,
+    removable,
+    remove_empty_folders,
+)
 from synco_core.receive.public_index import fetch_pack_table, open_index, scratch_folder
+from synco_core.receive.staging import receiving_folder
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.receive.treedigest import artifact_state, tree_record, unchanged_tree
@@ -178,6 +193,17 @@ class ReceiveSummary:
     def bytes(self) -> int:
         """The bytes that came over the network (not what resumed downloads already held)."""
         return sum(outcome.bytes for outcome in self.sets)
+
+    def deletions(self) -> RunDeletions:
+        """What this receive's ``--delete`` removed, for an install of the same run to count once
+        (:class:`~synco_core.receive.deletions.RunDeletions`)."""
+        found = RunDeletions()
+        for outcome in self.sets:
+            if outcome.removed:
+                paths = frozenset(path for path in outcome.vanished if not path.endswith(PART_SUFFIX))
+                found.paths[outcome.name] = paths
+                found.total += len(paths)
+        return found
 
     @property
     def missing(self) -> list[str]:
@@ -565,9 +591,14 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         raise ConfigError(f"{refused[0].unsupported()}; an install takes every set of the session or none, so "
                           "nothing was received or installed: leave it out with --only, or receive without "
                           "--install")
+    # Judged before anything arrives (the database included) and before a pull starts loading its dump: a
+    # refusal changes nothing.
+    quick = _check_run(transport, folder, chosen, identities, options, state)
     if options.on_accepted is not None:
         options.on_accepted(meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
+    # What --delete removed so far in this run: --max-delete is a total over every set.
+    spent = 0
     for unsupported in refused:
         summary.sets.append(SetOutcome(unsupported.name, unsupported.type, "failed",
                                        unsupported.unsupported(), cause=NEWER))
@@ -598,7 +629,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                 public = file_set.public
                 delete = deletes_in(public, options.delete)
                 keep = keep_matcher(file_set, options.delete_excluded)
-                tree = unchanged_tree(state.previous(file_set.name), public, local, target / local, keep)
+                tree = quick[file_set.name] if file_set.name in quick else \
+                    unchanged_tree(state.previous(file_set.name), public, local, target / local, keep)
                 if tree is not None:
                     # The very index received before, and the folder holds exactly what that receive left;
                     # the digest is of files only, so --delete still takes the folders that hold none.
@@ -617,7 +649,10 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch,
                                                       known=KnownHashes(known_hashes_file(target, local)),
-                                                      max_delete=options.max_delete, keep=keep)
+                                                      max_delete=options.max_delete, keep=keep,
+                                                      deleted_before=spent)
+                if delete:
+                    spent += removable(result.vanished)
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
                 outcome.bytes = result.bytes
                 outcome.files_downloaded = result.downloaded
@@ -730,6 +765,57 @@ def _tidy(target: Path, meta: Meta, folder: str, state: _State) -> None:
         if file_set.dump is not None:
             dumps.add(local)
     tidy(target, locals_, dumps, folder, state.sets.values(), whole_project=meta.whole_project is True)
+
+
+def _check_run(transport: Transport, folder: str, chosen: Sequence[WireFileSet], identities: Any,
+               options: ReceiveOptions, state: _State) -> dict[str, dict[str, Any] | None]:
+    """Refuse the whole run (:class:`RunRefusedError`) before anything is received when a chosen set is one the
+    server could not read, or when ``--delete`` would remove more local files than :func:`run_refusal`
+    allows; returns the quick re-sync checks made on the way (:func:`unchanged_tree`, by set name), which the
+    receive then does not make again.
+
+    Without ``--max-delete`` only a set the server says lists no file can be refused, so only such sets are
+    merged here; with it, every set ``--delete`` applies to whose folder changed since it was received: their
+    indexes are read twice (here and by the receive), the price of deleting nothing when the total is over.
+    A set whose index cannot be read here is left to the receive, which fails it with its reason and still
+    holds the limit (``deleted_before``).
+    """
+    target = options.target
+    for file_set in chosen:
+        if file_set.unavailable is not None:
+            raise RunRefusedError(unavailable_refusal(file_set.name, file_set.unavailable))
+    quick: dict[str, dict[str, Any] | None] = {}
+    counted: list[SetDeletions] = []
+    for file_set in chosen:
+        public = file_set.public
+        if public is None or not deletes_in(public, options.delete):
+            continue
+        if options.max_delete is None and public.file_count:
+            continue
+        try:
+            local = local_name(file_set)
+        except SyncoError:
+            continue  # Failed with its reason by the receive, which writes nothing of it.
+        keep = keep_matcher(file_set, options.delete_excluded)
+        tree = quick[file_set.name] = unchanged_tree(state.previous(file_set.name), public, local, target / local,
+                                                     keep)
+        set_dir, _staged = receiving_folder(target / local)
+        if tree is not None or not set_dir.is_dir():
+            continue
+        try:
+            with scratch_folder(target) as scratch, \
+                    open_index(transport, folder, file_set, identities, scratch) as entries:
+                merged = plan_public_files(entries, set_dir, scratch=scratch,
+                                           known=KnownHashes(known_hashes_file(target, local), write=False),
+                                           keep=keep)
+        except SyncoError as exc:
+            log.debug("%s: not counted before the receive (%s)", file_set.name, exc)
+            continue
+        counted.append(SetDeletions(file_set.name, merged.listed, removable(merged.vanished)))
+    refusal = run_refusal(counted, options.max_delete)
+    if refusal is not None:
+        raise RunRefusedError(refusal)
+    return quick
 
 
 def _unless_resumable(options: ReceiveOptions, folder: str) -> None:
