@@ -678,7 +678,8 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     outcome.status = "skipped"
                     outcome.detail = "all files up to date"
                 entry = state.record(folder, meta, file_set, local, fileCount=result.listed,
-                                     tree=tree_record(public, result.tree, result.listed, result.tree_bytes))
+                                     tree=tree_record(public, result.tree, result.listed, result.tree_bytes,
+                                                      kept=bool(result.kept)))
                 if not result.failed:
                     arrived(target, entry)
                 continue

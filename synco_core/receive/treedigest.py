@@ -174,11 +174,16 @@ def artifact_state(path: Path) -> str | None:
             return None
         digest.update(line.encode(errors="surrogateescape"))
     return f"folder {digest.hexdigest()}"
-def tree_record(public: PublicFilesInfo, digest: str | None, files: int, size: int) -> dict[str, Any] | None:
-    """What ``.synco-received.json`` keeps about a set brought fully up to date (None: nothing to keep)."""
+def tree_record(public: PublicFilesInfo, digest: str | None, files: int, size: int,
+                kept: bool = False) -> dict[str, Any] | None:
+    """What ``.synco-received.json`` keeps about a set brought fully up to date (None: nothing to keep);
+    ``kept``: the folder also held files serve's exclude rules match, which the next walk must leave out."""
     if public.index_sha256 is None or digest is None:
         return None
-    return {"indexSha256": public.index_sha256, "sha256": digest, "files": files, "bytes": size}
+    record: dict[str, Any] = {"indexSha256": public.index_sha256, "sha256": digest, "files": files, "bytes": size}
+    if kept:
+        record["kept"] = True
+    return record
 
 
 def unchanged_tree(previous: dict[str, Any] | None, public: PublicFilesInfo, local: str,
@@ -198,7 +203,9 @@ def unchanged_tree(previous: dict[str, Any] | None, public: PublicFilesInfo, loc
         return None
     if os.path.islink(set_dir):
         return None
-    found = local_tree_digest(set_dir, keep)
+    # The rules are matched only where the record says kept files were there: a walk judging every name
+    # costs about a sixth more, and a kept file that appeared since makes the digests differ anyway.
+    found = local_tree_digest(set_dir, keep if tree.get("kept") is True else None)
     if found is None or found.files != tree.get("files") or found.hexdigest() != tree.get("sha256"):
         return None
     return tree
