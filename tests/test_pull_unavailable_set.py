@@ -36,14 +36,16 @@ def test_pull_leaves_a_set_whose_remote_folder_is_not_there(shim_env: dict[str, 
     uploads = project.root / "public" / "uploads"
     received = tree_digest(tmp_path / "out" / "uploads")
     assert len(received) == 6
+    everything = tree_digest(tmp_path / "out")
     shutil.rmtree(uploads)
     if how == "dangling-link":
         uploads.symlink_to("/mnt/shared/not-mounted/uploads")
     code, output = pull(project, shim_env, tmp_path)
     assert code == 1, output
     assert "could not read its folder" in output and str(uploads) in output
-    assert tree_digest(tmp_path / "out" / "uploads") == received
-    # The other sets arrived.
+    assert "leave the set out with --only" in output
+    # Refused before anything arrived: the other sets and the record are as they were too.
+    assert tree_digest(tmp_path / "out") == everything
     assert row_count(tmp_path / "out" / "dbDump.sqlite") == project.rows
 
 
@@ -65,7 +67,7 @@ def test_pull_does_not_empty_a_set_whose_remote_folder_is_empty(shim_env: dict[s
                                                                 tmp_path: Path) -> None:
     code, output = pull(project, shim_env, tmp_path)
     assert code == 0, output
-    received = tree_digest(tmp_path / "out" / "uploads")
+    assert tree_digest(tmp_path / "out" / "uploads")
     # The whole receive folder: the refusal comes before the dump (streamed while the remote side dumps it)
     # or any set arrives, and before the record notes the new session.
     everything = tree_digest(tmp_path / "out")

@@ -15,6 +15,10 @@ and an install of it would be refused at the end anyway.
 
 Without ``--max-delete`` only a set the server lists no file in while the laptop holds some is refused (an
 unmounted share is published exactly like that): :func:`synco_core.receive.public.delete_refusal`.
+
+Files are counted, not folders. A private set received again replaces the receive folder's copy whole and
+is not counted there: its tar lists nothing before it has arrived, so the run could not be judged first.
+What its install takes out of the project is counted (:mod:`synco_core.install.removals`).
 """
 
 from __future__ import annotations

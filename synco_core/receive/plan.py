@@ -114,8 +114,9 @@ class ReceivePlan:
     target: Path
     meta: Meta
     sets: list[SetPlan] = field(default_factory=list)
-    #: Why the receive would refuse the whole run, changing nothing (:mod:`synco_core.receive.deletions`);
-    #: None when it would not. ``receive --plan`` then ends with it and status 1, as the receive would.
+    #: Why the receive would refuse the whole run, changing nothing (:mod:`synco_core.receive.deletions`), or
+    #: fail a set this synco cannot take; None when it would not. ``receive --plan`` then ends with it and
+    #: status 1, as the receive would.
     refusal: str | None = None
 
     @property
@@ -159,6 +160,9 @@ def plan_session(transport: Transport, session: str, key: str, options: ReceiveO
         if not options.only or unsupported.name in options.only:
             plan.sets.append(SetPlan(unsupported.name, unsupported.type, "unsupported",
                                      detail=unsupported.unsupported()))
+            # The receive fails the set (status 1) and an install refuses the session: so ends the plan.
+            plan.refusal = plan.refusal or (f"{unsupported.name}: {unsupported.unsupported()}; a receive would "
+                                            "fail this set: leave it out with --only, or upgrade synco")
     for file_set in chosen:
         local = local_name(file_set)
         item = SetPlan(file_set.name, file_set.type, "download", local=local,
