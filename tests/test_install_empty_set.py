@@ -131,6 +131,12 @@ def test_a_received_set_of_deeply_nested_empty_folders_is_judged_without_recursi
 def partly(tmp_path: Path, register_plugin: Callable[..., None]) -> Path:
     """A first receive into a new folder of a session whose uploads hold only ``c.pdf`` of the laptop's three
     files (one mount of several not there), and whose thumbnails hold ``t.jpg``: nothing for receive to delete."""
+    # Imported here: main's version of this module's header imports a shared helper instead of these.
+    from test_transfer_support import publish
+
+    from synco_core.receive import HttpTransport, ReceiveOptions, receive_session
+    from synco_core.serve.server import start_server
+
     register_plugin(FixturePlugin(), "fixture")
     app = make_app(tmp_path / "app")
     shutil.rmtree(app / "web" / "uploads")
