@@ -28,6 +28,7 @@ import hashlib
 import re
 
 from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, address_masked, quote_name
+from synco_drupal.prefixes import site_prefixes
 
 #: The named tables without rows in the smart transfer (the prefix goes in front).
 SMART_TABLES = ("cachetags", "watchdog", "flood", "queue")
@@ -206,7 +207,19 @@ def field_table_rules(prefix: str, engine: str, inventory: DatabaseInventory) ->
 
 
 def dump_options(prefix: str, engine: str, inventory: DatabaseInventory | None, *, modern_hash: bool) -> DumpOptions:
-    """The defaults for a site with tables named ``<prefix>...`` on ``engine``."""
+    """The defaults for a site with tables named ``<prefix>...`` on ``engine``, and for every other site whose
+    tables share its database (:func:`synco_drupal.prefixes.site_prefixes`): serve dumps them all."""
+    sites = [_site_options(site, engine, inventory, modern_hash=modern_hash)
+             for site in site_prefixes(prefix, inventory)]
+    return DumpOptions(
+        exclude_tables=tuple(dict.fromkeys(t for options in sites for t in options.exclude_tables)),
+        sanitize=tuple(rule for options in sites for rule in options.sanitize),
+        smart_exclude_tables=tuple(dict.fromkeys(t for options in sites for t in options.smart_exclude_tables)),
+    )
+
+
+def _site_options(prefix: str, engine: str, inventory: DatabaseInventory | None, *, modern_hash: bool) -> DumpOptions:
+    """The defaults for the one site with tables named ``<prefix>...``."""
     users = prefix + "users_field_data"
     comments = prefix + "comment_field_data"
     user_mail = f"CASE WHEN mail IS NULL OR mail = '' THEN mail ELSE {_email(engine, 'uid')} END"

@@ -67,9 +67,11 @@ ROWS = [
 LEAK = re.compile(rb"pii[\w.@-]*|203\.0\.113\.\d+")
 
 
-def make_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> dict[str, Any]:
-    """A database of ``engine`` with the schema and rows; returns the Drupal connection settings for it."""
-    statements = [s.format(p=prefix) for s in SCHEMA + ROWS]
+def make_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path, prefix: str,
+                  others: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A database of ``engine`` with the schema and rows under ``prefix`` (and under each of ``others``: the
+    other sites of a multisite sharing the database); returns the Drupal connection settings for ``prefix``."""
+    statements = [s.format(p=site) for site in (prefix, *others) for s in SCHEMA + ROWS]
     if engine == "sqlite":
         path = tmp_path / "drupal.sqlite"
         with sqlite3.connect(path) as lite:
@@ -115,3 +117,29 @@ def test_no_personal_data_leaves(engine: str, prefix: str, all_rows: bool, no_ph
     assert (b"Password reset instructions mailed to" in dumped) == all_rows, "the log ships its rows with --all"
 
 
+
+
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize(("prefix", "others"), [("site1_", ("site2_", "")), ("", ("site2_",)),
+                                                ("site2_", ("site1_", "Other_"))])
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_every_site_sharing_the_database_is_sanitised(engine: str, prefix: str, others: tuple[str, ...],
+                                                      no_php: None, drupal_manager: SyncoPluginManager,
+                                                      tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A multisite whose sites share one database, each under its own table prefix (or a second Drupal in the
+    same hosting database): serve dumps the whole database, so every site's accounts, comments, sessions and
+    caches are sanitised as the configured site's are, not only the tables under its prefix."""
+    settings = make_database(engine, request, tmp_path, prefix, others)
+    project = copy_project(tmp_path / "site")
+    local_settings(project, settings)
+    framework = detect(project)
+    assert framework.database is not None
+    out = tmp_path / "dump"
+    with out.open("wb") as stream:
+        dump_with_engine(framework.database, stream, serve_dump_options(framework))
+    dumped = out.read_bytes()
+    leaked = sorted({found.decode() for found in LEAK.findall(dumped)})
+    assert not leaked, f"personal data of another site in the {engine} dump: {leaked}"
+    for site in (prefix, *others):
+        # PostgreSQL folds the unquoted Other_ of the test's statements.
+        assert f"{site}users_field_data".lower().encode() in dumped.lower(), "every site's tables still come"
