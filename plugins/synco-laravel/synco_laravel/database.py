@@ -278,33 +278,64 @@ def other_connections(database: Mapping[str, Any], project_dir: Path, source: st
     return listed
 
 
+#: Laravel's own table of the migrations run, which every Laravel application's database has under the
+#: connection's prefix: another application sharing the database (or this one's tables under an old prefix)
+#: is found by it.
+MIGRATIONS_SHAPE = ("migrations", ("migration", "batch"))
+
+
+def application_prefixes(prefix: str, inventory: DatabaseInventory | None) -> list[str]:
+    """``prefix`` and the prefix of every other Laravel application's tables in the database (each once, as
+    the engine compares names): serve dumps the whole database, so each is sanitised as this one is."""
+    prefixes = [prefix]
+    fold = inventory is not None and inventory.tables_ignore_case
+    known = {prefix.lower() if fold else prefix}
+    suffix, columns = MIGRATIONS_SHAPE
+    for table in tables_with_columns(inventory, columns):
+        name = table.lower() if fold else table
+        if name.endswith(suffix):
+            found = table[:-len(suffix)]
+            if (found.lower() if fold else found) not in known:
+                known.add(found.lower() if fold else found)
+                prefixes.append(found)
+    return prefixes
+
+
 def sanitize_profile(prefix: str = "", inventory: DatabaseInventory | None = None) -> DumpOptions:
     """Laravel's default dump options: users anonymised, sessions/tokens/queues/caches without rows.
 
     Every table and column of the profile is named; the core leaves out those the database does not have
     (engines refuse rules for unknown tables), and names them all when the database cannot be inspected,
     so the dump itself reports the real problem. Tables of accounts and Cashier's billable models under
-    other names are found in ``inventory`` by their columns (:data:`ACCOUNT_COLUMNS`, :data:`BILLABLE_COLUMNS`).
+    other names are found in ``inventory`` by their columns (:data:`ACCOUNT_COLUMNS`, :data:`BILLABLE_COLUMNS`)
+    whatever their prefix, and the named tables are ruled under the prefix of every Laravel application in the
+    database (:func:`application_prefixes`): serve dumps all of it, not only the connection's prefix.
     """
-    users = prefix + "users"
-    rules = tuple(SanitizeRule(table=users, column=column, transform=transform) for column, transform in USER_RULES)
+    rules: tuple[SanitizeRule, ...] = ()
     ruled = [column for column, _ in USER_RULES]
-    # Credentials an application adds to its accounts (the token guard's api_token, Socialite's tokens): NULL.
-    rules += tuple(SanitizeRule(table=users, column=column, transform="null")
-                   for column in credential_columns(tables_with_columns(inventory, ()).get(users, ()), ruled=ruled))
-    for table, columns in tables_with_columns(inventory, ACCOUNT_COLUMNS, prefix=prefix).items():
-        if table.lower() != users.lower():
+    prefixes = application_prefixes(prefix, inventory)
+    every_table = tables_with_columns(inventory, ())
+    users_tables = {(p + "users").lower() for p in prefixes}
+    for site in prefixes:
+        users = site + "users"
+        rules += tuple(SanitizeRule(table=users, column=column, transform=transform)
+                       for column, transform in USER_RULES)
+        # Credentials an application adds to its accounts (the token guard's api_token, Socialite's tokens): NULL.
+        rules += tuple(SanitizeRule(table=users, column=column, transform="null")
+                       for column in credential_columns(every_table.get(users, ()), ruled=ruled))
+    for table, columns in tables_with_columns(inventory, ACCOUNT_COLUMNS).items():
+        if table.lower() not in users_tables:
             rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                            for column, transform in USER_RULES if column in columns)
             rules += tuple(SanitizeRule(table=table, column=column, transform="null")
                            for column in credential_columns(columns, ruled=ruled))
-    for table, columns in tables_with_columns(inventory, BILLABLE_COLUMNS, prefix=prefix).items():
+    for table, columns in tables_with_columns(inventory, BILLABLE_COLUMNS).items():
         if not any(rule.table == table for rule in rules):
             rules += tuple(SanitizeRule(table=table, column=column, transform=transform)
                            for column, transform in BILLABLE_RULES if column in columns)
-    rules += tuple(SanitizeRule(table=prefix + table, column=column, transform=transform)
-                   for table, column, transform in AUDIT_RULES + CREDENTIAL_RULES)
-    excluded = tuple(prefix + t for t in NO_ROWS_TABLES)
+    rules += tuple(SanitizeRule(table=site + table, column=column, transform=transform)
+                   for site in prefixes for table, column, transform in AUDIT_RULES + CREDENTIAL_RULES)
+    excluded = tuple(site + t for site in prefixes for t in NO_ROWS_TABLES)
     for shape in NO_ROWS_SHAPES:
-        excluded += tuple(t for t in tables_with_columns(inventory, shape, prefix=prefix) if t not in excluded)
+        excluded += tuple(t for t in tables_with_columns(inventory, shape) if t not in excluded)
     return DumpOptions(exclude_tables=excluded, sanitize=rules)

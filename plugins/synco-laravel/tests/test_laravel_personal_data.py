@@ -10,6 +10,7 @@ and the dump loads into an empty database.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -112,3 +113,46 @@ def test_no_personal_data_or_credential_leaves(engine: str, all_rows: bool, lara
         assert admins == [(f"user{n}@example.invalid", PASSWORD_HASH, None) for n in (1, 2)]
         assert paddle == (2,), "the live ids stay unique"
 
+
+
+def _prefixed(statement: str, prefix: str) -> str:
+    return re.sub(r"^(\s*(?:CREATE TABLE|INSERT INTO)\s+)(\w+)", lambda m: m.group(1) + prefix + m.group(2), statement)
+
+
+#: Laravel's own migrations table, which every Laravel application's database has under its prefix.
+MIGRATIONS = ["CREATE TABLE migrations (id INT PRIMARY KEY, migration VARCHAR(255) NOT NULL, batch INT NOT NULL)",
+              "INSERT INTO migrations VALUES (1, 'kept-migration', 1)"]
+#: Tables known by name only (no shape finds them): reset tokens, personal access tokens, Passport's clients.
+NAMED = [
+    "CREATE TABLE password_reset_tokens (email VARCHAR(255) PRIMARY KEY, token VARCHAR(255) NOT NULL)",
+    "INSERT INTO password_reset_tokens VALUES ('pii-reset@real.example', 'pii-resettoken')",
+    """CREATE TABLE personal_access_tokens (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL,
+        token VARCHAR(64) NOT NULL UNIQUE)""",
+    "INSERT INTO personal_access_tokens VALUES (1, 'kept-token-name', 'pii-sanctum')",
+    """CREATE TABLE oauth_clients (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, secret VARCHAR(100))""",
+    "INSERT INTO oauth_clients VALUES (1, 'kept-client', 'pii-clientsecret')",
+    "CREATE TABLE audits (id BIGINT PRIMARY KEY, old_values TEXT, new_values TEXT, ip_address VARCHAR(45))",
+    "INSERT INTO audits VALUES (1, '{\"email\": \"pii-old@real.example\"}', '{\"email\": \"pii-new\"}', '203.0.113.5')",
+]
+
+
+@pytest.mark.mysql
+@pytest.mark.postgres
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize(("configured", "other"), [("app_", ""), ("", "old_"), ("app_", "old_")])
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_another_prefix_in_the_database_is_sanitised(engine: str, configured: str, other: str,
+                                                     laravel_manager: SyncoPluginManager, tmp_path: Path,
+                                                     request: pytest.FixtureRequest) -> None:
+    """A database shared with another Laravel application (or this one's tables under an old prefix): the
+    connection's ``prefix`` names this application's tables, but serve dumps the whole database, so the other
+    application's accounts, tokens, sessions and jobs are masked as this one's are."""
+    script = [_prefixed(s, other) for s in SCHEMA + MIGRATIONS + NAMED]
+    own_users = "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(255), password VARCHAR(255))"
+    script += [_prefixed(s, configured) for s in [*MIGRATIONS, own_users]]
+    database = database_from_script(engine, script, request, tmp_path / "source.sqlite", mysql_sql_mode="ANSI_QUOTES")
+    out = tmp_path / "dump"
+    framework = Framework(name="Laravel", plugin="laravel", project_dir=out.parent, database=database,
+                          settings={"table_prefix": configured})
+    dump_as_served(framework, out, manager=laravel_manager)
+    assert_no_markers(out.read_bytes(), kept=(b"kept-post", b"kept-team", b"kept-migration", b"kept-client"))
