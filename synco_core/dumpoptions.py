@@ -31,7 +31,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.listing import some_names
 from synco_core.pluginanswers import dump_options_problem
 from synco_core.plugins import DISABLE_PLUGINS_ENV, SyncoPluginManager, get_plugin_manager
-from synco_core.tablenames import ENGINES_FOLDING_COLUMNS, readings, resolve_column
+from synco_core.tablenames import ENGINES_FOLDING_COLUMNS, name_parts, readings, resolve_column
 from synco_core.values import DatabaseConfig, DatabaseInventory, DumpOptions, Framework, SanitizeRule
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def framework_dump_options(framework: Framework, inventory: DatabaseInventory | 
                               f"({DISABLE_PLUGINS_ENV}={plugin} leaves it out)")
         defaults = merge_dump_options(defaults, answer)
     if inventory is not None:
-        defaults = present_in(defaults, inventory)
+        defaults = present_in(defaults, inventory, every_schema=True)
     return merge_dump_options(defaults, framework.dump_options)
 
 
@@ -193,8 +193,15 @@ def merge_dump_options(base: DumpOptions, top: DumpOptions) -> DumpOptions:
 _V = TypeVar("_V")
 
 
-def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOptions:
+def present_in(options: DumpOptions, inventory: DatabaseInventory, *, every_schema: bool = False) -> DumpOptions:
     """``options`` without the rules naming a table (or column) ``inventory`` does not have.
+
+    With ``every_schema`` (a plugin's default rules), a name without a schema that finds a table of that name
+    in several PostgreSQL schemas becomes one rule per table: the plugin names its tables as the application's
+    ``search_path`` finds them, and the whole database is dumped, so the rule masks that kind of table wherever
+    it lies (the user cannot qualify a plugin's rule, and the engine refuses an ambiguous name). A rule naming
+    the table with its schema wins over one made so. The user's own rules stay as written: the engine refuses
+    an ambiguous one in one line naming the schemas.
 
     Names match as the engines match them: exactly (case included), PostgreSQL's ``public.`` implied, and a
     name without a schema also finding the table of that name in another schema. Where the engine ignores
@@ -204,21 +211,25 @@ def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOption
     ``wp_users`` must not lose the rules of ``WP_users``. Views are not tables: rules naming one are dropped,
     as it has no rows of its own.
     """
-    names = _InventoryNames(inventory)
+    names = _InventoryNames(inventory, every_schema=every_schema)
     dropped = [t for t in (*options.exclude_tables, *options.smart_exclude_tables, *options.where,
                            *options.keep_newest, *options.smart_where) if names.table(t) is None]
-    # One rule per column: a rule that names it exactly wins over one that only differs in case.
-    sanitize: dict[tuple[str, str], tuple[bool, SanitizeRule]] = {}
+    # One rule per column: a rule that names it exactly wins over one that only differs in case, and one
+    # naming its schema over one a bare name made for every schema.
+    sanitize: dict[tuple[str, str], tuple[int, SanitizeRule]] = {}
     for rule in options.sanitize:
-        table = names.table(rule.table)
-        column = names.column(table, rule.column) if table is not None else None
-        if table is None or column is None:
+        found = names.every_table(rule.table)
+        if not found:
             dropped.append(f"{rule.table}.{rule.column}")
-            continue
-        exact = (table, column) == (rule.table, rule.column)
-        key = (table, column)
-        if exact or not sanitize.get(key, (False, rule))[0]:
-            sanitize[key] = (exact, dataclasses.replace(rule, table=table, column=column))
+        for table in found:
+            column = names.column(table, rule.column)
+            if column is None:
+                dropped.append(f"{rule.table}.{rule.column}")
+                continue
+            rank = 0 if len(found) > 1 else 2 if (table, column) == (rule.table, rule.column) else 1
+            key = (table, column)
+            if rank == 2 or rank > sanitize.get(key, (-1, rule))[0]:
+                sanitize[key] = (rank, dataclasses.replace(rule, table=table, column=column))
     if dropped:
         log.debug("default dump options for tables or columns the database lacks, left out: %s",
                   ", ".join(dict.fromkeys(dropped)))
@@ -236,7 +247,11 @@ def present_in(options: DumpOptions, inventory: DatabaseInventory) -> DumpOption
 class _InventoryNames:
     """The tables and columns of an inventory, looked up as its engine looks them up (see :func:`present_in`)."""
 
-    def __init__(self, inventory: DatabaseInventory) -> None:
+    def __init__(self, inventory: DatabaseInventory, *, every_schema: bool = False) -> None:
+        self.every_schema = every_schema
+        #: A name without a schema -> the tables of that name, by their keys, in every schema.
+        self.in_schemas: dict[str, list[str]] = {}
+        self.public_columns: dict[str, set[str]] = {}
         self.fold_tables = inventory.tables_ignore_case
         self.fold_columns = inventory.columns_ignore_case
         self.engine = inventory.engine
@@ -249,6 +264,11 @@ class _InventoryNames:
             if table.kind != "table":
                 continue
             key = table_key(table.name)
+            # Qualified, public's too: each must name its one table to the engine.
+            self.in_schemas.setdefault(key.rsplit(".", 1)[-1], []).append(key if "." in key else "public." + key)
+            if "." not in key:
+                # Public's own columns: under the bare name, the columns of every schema's table are joined.
+                self.public_columns["public." + key] = set(table.columns)
             for name in (key, key.rsplit(".", 1)[-1]):
                 self.columns.setdefault(name, set()).update(table.columns)
                 self.spelling.setdefault(name.lower(), name)
@@ -271,7 +291,9 @@ class _InventoryNames:
         return found.pop() if found else None
 
     def column(self, table: str, column: str) -> str | None:
-        found = self.columns.get(table_key(table), set())
+        found = self.public_columns.get(table) if self.every_schema else None
+        if found is None:
+            found = self.columns.get(table_key(table), set())
         if column in found:
             return column
         if self.engine in ENGINES_FOLDING_COLUMNS:
@@ -281,11 +303,27 @@ class _InventoryNames:
             return self.column_spelling.get(table_key(table), {}).get(column.lower())
         return None
 
+    def every_table(self, name: str) -> list[str]:
+        """The tables ``name`` finds: one (:meth:`table`), or with ``every_schema`` each table a name without
+        a schema finds in several schemas, by its key (``tenant2.users``)."""
+        found = self.table(name)
+        if found is None:
+            return []
+        parts = name_parts(name)
+        if self.every_schema and self.engine == "postgresql" and (parts is None or len(parts) == 1):
+            keys = self.in_schemas.get(table_key(found), [])
+            if len(keys) > 1:
+                return keys
+        return [found]
+
     def tables(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(found for name in names if (found := self.table(name)) is not None))
+        return tuple(dict.fromkeys(found for name in names for found in self.every_table(name)))
 
     def by_table(self, by_table: Mapping[str, _V]) -> dict[str, _V]:
-        return {found: value for table, value in by_table.items() if (found := self.table(table)) is not None}
+        # A qualified name's value wins over the one a bare name gave every schema.
+        spread = {found: value for table, value in by_table.items() for found in self.every_table(table)}
+        return {**spread, **{found: value for table, value in by_table.items()
+                             if len(every := self.every_table(table)) == 1 for found in every}}
 
 
 
