@@ -90,11 +90,12 @@ def _craft_database(framework: Framework) -> CraftDatabase | None:
 
 @hookimpl
 def default_dump_options(framework: Framework, inventory: DatabaseInventory | None) -> DumpOptions | None:
-    del inventory  # the core drops the rules for tables an installation lacks (phpsessions, template caches)
     if framework.plugin != PLUGIN:
         return None
     craft = _craft_database(framework)
-    return dump_options(craft) if craft else None
+    # The core drops the rules for tables an installation lacks (phpsessions, template caches); the inventory
+    # finds the other installations sharing the database.
+    return dump_options(craft, inventory) if craft else None
 
 
 def _file_sets(framework: Framework, options: FileSetOptions) -> list[FileSet]:

@@ -16,7 +16,9 @@ and notes, payment source tokens and gateway answers are masked, and the seriali
 
 from __future__ import annotations
 
-from synco_core import BCRYPT_PASSWORD, DumpOptions, SanitizeRule
+import dataclasses
+
+from synco_core import BCRYPT_PASSWORD, DatabaseInventory, DumpOptions, SanitizeRule, tables_with_columns
 from synco_craftcms.database import CraftDatabase
 
 #: Craft 5's two-factor tables (``authenticator``: the TOTP secret; ``recoverycodes``; ``webauthn``: passkeys
@@ -105,7 +107,44 @@ def search_keywords(craft: CraftDatabase, column: str, emptied: str) -> str:
             f"ELSE {quote_column(engine, column)} END")
 
 
-def dump_options(craft: CraftDatabase) -> DumpOptions:
+#: What makes a set of tables a Craft installation, by the columns Craft gives its ``users`` table: another
+#: installation in the same database (another ``tablePrefix``, on PostgreSQL another ``schema``) is found by it.
+USERS_SHAPE = ("username", "email", "password", "verificationCode")
+
+
+def installations(craft: CraftDatabase, inventory: DatabaseInventory | None) -> list[CraftDatabase]:
+    """``craft`` and every other Craft installation whose tables share its database, each once.
+
+    ``serve`` dumps the whole database (on PostgreSQL every schema): a second site on the hosting account, a
+    staging copy in its own schema, the tables an installation left under an old prefix ship with it, and
+    are sanitised as the configured one is.
+    """
+    found = [craft]
+    seen = {(craft.schema or "public", craft.table_prefix)}
+    postgres = craft.database.engine == "postgresql"
+    for table in tables_with_columns(inventory, USERS_SHAPE):
+        if not table.endswith("users"):
+            continue
+        qualifier = table[:-len("users")]
+        schema, _, prefix = qualifier.rpartition(".") if postgres else ("", "", qualifier)
+        key = (schema or "public", prefix)
+        if '"' not in qualifier and key not in seen:
+            seen.add(key)
+            found.append(dataclasses.replace(craft, table_prefix=prefix, schema=schema or "public", notes=[]))
+    return found
+
+
+def dump_options(craft: CraftDatabase, inventory: DatabaseInventory | None = None) -> DumpOptions:
+    """The defaults for ``craft`` and for every other installation in its database (:func:`installations`)."""
+    each = [_installation_options(one) for one in installations(craft, inventory)]
+    return DumpOptions(
+        exclude_tables=tuple(dict.fromkeys(t for options in each for t in options.exclude_tables)),
+        smart_exclude_tables=tuple(dict.fromkeys(t for options in each for t in options.smart_exclude_tables)),
+        sanitize=tuple(rule for options in each for rule in options.sanitize),
+    )
+
+
+def _installation_options(craft: CraftDatabase) -> DumpOptions:
     users = craft.table("users")
     engine = craft.database.engine
     return DumpOptions(

@@ -9,6 +9,7 @@ makes it (with and without ``--all``) none is left, content's keywords stay, and
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,38 @@ def test_no_personal_data_leaves(engine: str, all_rows: bool, craft_manager: Syn
     dumped = out.read_bytes()
     assert_no_markers(dumped, kept=(b"kept-admin", b"kept-title", b"kept-R1"), in_blobs=True)
     install_into_empty_copy(database, out, result, request, tmp_path / "copy.sqlite", craft_manager)
+
+
+def _elsewhere(statement: str, prefix: str) -> str:
+    """``statement`` for the tables of another installation: ``prefix`` before each table it creates or fills."""
+    return re.sub(r"^(\s*(?:CREATE TABLE|INSERT INTO)\s+)(\w+)", lambda m: m.group(1) + prefix + m.group(2), statement)
+
+
+@pytest.mark.mysql
+@pytest.mark.postgres
+@pytest.mark.hook("default_dump_options")
+@pytest.mark.parametrize(("engine", "configured", "other"), [
+    ("mysql", {}, "craft2_"), ("mysql", {"tablePrefix": "cr_"}, ""), ("postgresql", {}, "craft2_"),
+    ("postgresql", {}, "second."), ("postgresql", {"schema": "second"}, ""),
+    ("postgresql", {"tablePrefix": "cr_"}, "second.old_")])
+def test_another_installation_in_the_database_is_sanitised(engine: str, configured: dict[str, str], other: str,
+                                                           craft_manager: SyncoPluginManager, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    """serve dumps the whole database (on PostgreSQL every schema): another Craft installation in it, under
+    another table prefix or in another schema, is sanitised as the configured one is."""
+    own = configured.get("tablePrefix", "")
+    if configured.get("schema"):
+        own = configured["schema"] + "." + own
+    script = []
+    for qualifier in {own, other}:
+        if "." in qualifier:
+            script.append(f"CREATE SCHEMA IF NOT EXISTS {qualifier.split('.')[0]}")
+    script += [_elsewhere(s, other) for s in schema(engine)]
+    script.append(_elsewhere("CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255), email VARCHAR(255), "
+                             'password VARCHAR(255), "verificationCode" VARCHAR(255))', own))
+    database = database_from_script(engine, script, request, tmp_path / "source.sqlite", mysql_sql_mode="ANSI_QUOTES")
+    framework = Framework(name="Craft CMS", plugin="craftcms", project_dir=tmp_path, database=database,
+                          settings=configured)
+    out = tmp_path / "dump.sql"
+    dump_as_served(framework, out, manager=craft_manager)
+    assert_no_markers(out.read_bytes(), kept=(b"kept-admin", b"kept-title", b"kept-R1"), in_blobs=True)
