@@ -27,6 +27,7 @@ from synco_core import (
     connect_with_engine,
     run_command,
 )
+from synco_wordpress import network
 from synco_wordpress.config import WP_CLI_TIMEOUT, wp_command
 from synco_wordpress.searchreplace import UrlReplacer, split_url
 
@@ -103,11 +104,14 @@ def site_urls(framework: Framework, *, ask_database: bool = True) -> dict[str, s
 
 
 def source_settings(framework: Framework) -> dict[str, str]:
-    """What the destination needs: the production site's ``home`` and ``siteurl``."""
+    """What the destination needs: the production site's ``home`` and ``siteurl``, and for a multisite network
+    its sites' hosts and its path (:mod:`synco_wordpress.network`)."""
     urls = site_urls(framework)
     if not urls:
         log.warning("the WordPress site URL could not be found (no WP_HOME, no WP-CLI, no home option): URLs "
                     "will not be rewritten on the destination")
+    elif framework.settings.get("multisite"):
+        urls.update(network.published(framework, urls["home"]))
     return urls
 
 
@@ -139,6 +143,7 @@ def value_rewriter(framework: Framework, settings: Mapping[str, Mapping[str, str
         raise ConfigError(f"the local WordPress site's URL is not known (production's is {source['home']}): "
                           "define WP_HOME in the local wp-config.php or pass --site-url URL")
     pairs = [(source["siteurl"], local["siteurl"]), (source["home"], local["home"])]
+    pairs += network.site_pairs(published, source["home"], local["home"])
     if all(old == new for old, new in pairs):
         return None
     replacer = UrlReplacer(pairs)
