@@ -19,6 +19,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.globs import ExcludeMatcher
 from synco_core.install.removals import files_lost
+from synco_core.install.outsidedump import outside_line, tables_outside
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.deletions import RunDeletions
 from synco_core.receive.kept import keep_patterns
@@ -181,6 +182,9 @@ class InstallPlan:
             if carried:
                 lines.append(f"      kept ({len(carried)}, carried into the new content): "
                              + ", ".join(carried[:CARRIED_NAMED]) + (" ..." if len(carried) > CARRIED_NAMED else ""))
+            outside = tables_outside_dump(self.framework, step, remote_ok, manager)
+            if outside:
+                lines.append(f"      {outside_line(outside)}")
             for rule in step.source.sanitize_rules:
                 # Sessions of earlier versions recorded MySQL's rules as "sanitised <rule>": said once here.
                 lines.append(f"      sanitised at the source: {rule.removeprefix('sanitised ')}")
@@ -190,10 +194,13 @@ class InstallPlan:
         steps = []
         for s in self.steps:
             current_bytes, current = current_content(self.framework, s, remote_ok, manager)
-            steps.append({"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
-                          "downloadBytes": s.source.download_bytes,
-                          "currentSizeBytes": current_bytes, "current": current,
-                          "carriedOver": carried_over(s) if s.kind == "files" else []})
+            step: dict[str, Any] = {"kind": s.kind, "name": s.name, "target": s.target, "sizeBytes": s.size_bytes,
+                                    "downloadBytes": s.source.download_bytes,
+                                    "currentSizeBytes": current_bytes, "current": current,
+                                    "carriedOver": carried_over(s) if s.kind == "files" else []}
+            if s.kind == "database":
+                step["notInDump"] = tables_outside_dump(self.framework, s, remote_ok, manager)
+            steps.append(step)
         return {
             "framework": self.framework.name,
             "projectDir": str(self.framework.project_dir),
@@ -223,6 +230,21 @@ def carried_over(step: InstallStep) -> list[str]:
     if step.source.kind == "public":
         found.update(dotfile_candidates(folder, received))
     return sorted(path.as_posix() for path in found if not os.path.lexists(received.joinpath(*path.parts)))
+def tables_outside_dump(framework: Framework, step: InstallStep, remote_ok: bool = False,
+                        manager: SyncoPluginManager | None = None) -> list[str]:
+    """The tables of the local database ``step`` replaces that its dump does not hold (:mod:`.outsidedump`);
+    [] when there is nothing to compare (files, no manifest, a database not on this machine or not readable)."""
+    if step.kind != "database" or not step.source.manifest:
+        return []
+    database = database_of_set(framework, step.name)
+    if database is None or (not remote_ok and not database.is_local(local_hosts_of(framework))):
+        return []
+    try:
+        inventory = inspect_with_engine(database, manager)
+    except SyncoError as exc:
+        log.debug("the local database was not compared with the dump: %s", exc)
+        return []
+    return tables_outside(inventory, step.source.manifest)
 
 
 def current_content(framework: Framework, step: InstallStep, remote_ok: bool = False,
