@@ -28,6 +28,7 @@ from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
 from synco_core.trees import Choice, select_entries, tree_size
 from synco_core.values import (
+    DatabaseConfig,
     Framework,
     InstallOptions,
     TableManifest,
@@ -335,6 +336,7 @@ def plan_install(received: Received, framework: Framework, only: tuple[str, ...]
         unknown = set(only) - {s.name for s in received.sets}
         if unknown:
             raise ConfigError(f"not in the received session: {', '.join(sorted(unknown))}")
+    _refuse_one_database_twice(framework, steps)
     if max_delete is not None:
         refusal = install_limit_refusal(removing, already.total, max_delete)
         if refusal is not None:
@@ -352,6 +354,39 @@ def install_limit_refusal(removing: list[tuple[str, int]], deleted_before: int, 
     before = f" after the {deleted_before} the receive removed" if deleted_before else ""
     return (f"installing would remove {total} local file(s) of the project in all ({parts}){before}, more than "
             f"--max-delete {max_delete}; nothing was installed")
+
+
+#: The port a database URL without one reaches.
+_DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432}
+
+
+def _database_identity(database: DatabaseConfig) -> tuple[object, ...]:
+    """What tells two local databases apart: the SQLite file as the disk resolves it, else the server (host,
+    port with its default filled in, socket) and the database's name."""
+    if database.engine == "sqlite":
+        return ("sqlite", os.path.realpath(database.name))
+    return (database.engine, (database.host or "").lower(), database.port or _DEFAULT_PORTS.get(database.engine),
+            database.socket or "", database.name)
+
+
+def _refuse_one_database_twice(framework: Framework, steps: list[InstallStep]) -> None:
+    """Two database sets bound for one local database (a ``replica`` alias naming where ``default`` does): the
+    second swap would replace the first's content and its kept copy, so neither is installed."""
+    refuse_one_database_twice(framework, [step.name for step in steps if step.kind == "database"])
+
+
+def refuse_one_database_twice(framework: Framework, set_names: list[str]) -> None:
+    """A one-line ConfigError when two of the database sets ``set_names`` would go into one local database."""
+    seen: dict[tuple[object, ...], str] = {}
+    for name in set_names:
+        database = database_of_set(framework, name)
+        if database is None:
+            continue
+        first = seen.setdefault(_database_identity(database), name)
+        if first != name:
+            raise ConfigError(f"{first} and {name} would both be installed into {database.url(mask_password=True)}: "
+                              f"the local {framework.name} project names one database for both; install one of "
+                              f"them (--only {first} or --only {name}) or point them at different databases")
 
 
 def _holds_a_file(folder: Path) -> bool:

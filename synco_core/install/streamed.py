@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from synco_core import folderlock
-from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set
+from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set, is_database_set
 from synco_core.destinations import local_destination, local_file_sets
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError
@@ -25,6 +25,7 @@ from synco_core.install.plan import (
     check_target,
     local_hosts_of,
     received_set,
+    refuse_one_database_twice,
 )
 from synco_core.install.run import (
     InstallReport,
@@ -193,7 +194,9 @@ class ReceiveInstall:
 
     def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
         """Check every named database among ``set_names`` as the default one is checked: on this machine,
-        reachable, replaceable by this user. Before anything is downloaded; the one-line error names it."""
+        reachable, replaceable by this user, and not the database another of them goes into. Before anything is
+        downloaded; the one-line error names it."""
+        refuse_one_database_twice(self.framework, [name for name in set_names if is_database_set(name)])
         for set_name in set_names:
             if not set_name.startswith(NAMED_SET_PREFIX) or set_name in self.checked:
                 continue
