@@ -121,16 +121,17 @@ class UrlReplacer:
         #: a port) URL-encoded.
         changed = [host_of(old) for old, new in pairs if old.rstrip("/") != new.rstrip("/")]
         self.needles = tuple(dict.fromkeys(needle for host in changed for needle in _host_spellings(host)))
-        #: With one host: (bytes from a form's start to the host, the forms that have that many), the farthest
-        #: first, so that a match is looked for only where one can start and only among the forms that fit there.
-        self.at_offsets: list[tuple[int, re.Pattern[bytes]]] = []
-        if len(self.needles) == 1:
+        #: Per host spelling (a needle): (bytes from a form's start to the host, the forms that hold it that far
+        #: in), the farthest first, so that a match is looked for only where one can start and only among the forms
+        #: that fit there. A network's site hosts each get theirs.
+        self.at_offsets: list[tuple[bytes, list[tuple[int, re.Pattern[bytes]]]]] = []
+        for needle in self.needles:
             offsets: dict[int, dict[bytes, bytes]] = {}
             for form, replacement in self.mapping.items():
-                if self.needles[0] in form:
-                    offsets.setdefault(form.find(self.needles[0]), {})[form] = replacement
-            self.at_offsets = [(offset, pattern) for offset in sorted(offsets, reverse=True)
-                               if (pattern := _alternatives(offsets[offset], self.encoded)) is not None]
+                if needle in form:
+                    offsets.setdefault(form.find(needle), {})[form] = replacement
+            self.at_offsets.append((needle, [(offset, pattern) for offset in sorted(offsets, reverse=True)
+                                             if (pattern := _alternatives(offsets[offset], self.encoded)) is not None]))
         self._warned_deep = False
 
     def __bool__(self) -> bool:
@@ -142,11 +143,36 @@ class UrlReplacer:
             return self.hosts[value]
         if self.pattern is None:
             return value
-        if len(self.needles) != 1:
-            return self.pattern.sub(lambda match: self.mapping[match.group(0)], value)
-        # Every form holds the host a few bytes after its start, so the pattern is tried only there: a regular
-        # expression of alternatives scanning a long post body position by position costs ten times more.
-        host = self.needles[0]
+        # Every form holds its host a few bytes after its start, so the patterns are tried only there: a regular
+        # expression of alternatives scanning a long post body position by position costs ten times more (fifty
+        # with a network's several hosts).
+        if len(self.at_offsets) == 1:
+            return self._one_host(value, *self.at_offsets[0])
+        found: list[tuple[int, int, bytes]] = []
+        for needle, offsets in self.at_offsets:
+            search = 0
+            while (at := value.find(needle, search)) != -1:
+                for offset, pattern in offsets:
+                    start = at - offset
+                    match = pattern.match(value, start) if start >= 0 else None
+                    if match is not None and match.end() > at:
+                        found.append((start, -match.end(), match.group(0)))
+                        break
+                search = at + 1
+        if not found:
+            return value
+        # As one alternation would: the leftmost match, the longest there, then on after it.
+        pieces: list[bytes] = []
+        done = 0
+        for start, negative_end, form in sorted(found):
+            if start < done:
+                continue
+            pieces += [value[done:start], self.mapping[form]]
+            done = -negative_end
+        pieces.append(value[done:])
+        return b"".join(pieces)
+
+    def _one_host(self, value: bytes, host: bytes, offsets: list[tuple[int, re.Pattern[bytes]]]) -> bytes:
         pieces: list[bytes] = []
         done = search = 0
         while True:
@@ -154,7 +180,7 @@ class UrlReplacer:
             if found == -1:
                 break
             match = None
-            for offset, pattern in self.at_offsets:
+            for offset, pattern in offsets:
                 start = found - offset
                 if start < done:
                     continue

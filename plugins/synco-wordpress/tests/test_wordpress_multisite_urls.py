@@ -17,7 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from synco_wordpress import urls
+from synco_wordpress.searchreplace import UrlReplacer
 from wp_support import configure, copy_site, populate
 
 from synco_core import ConfigError, ValueRewriter
@@ -177,3 +180,22 @@ def test_subdomain_network_end_to_end(tmp_path: Path, wordpress_manager: SyncoPl
                     '<a href="http://example.test/">main</a>')
     assert guid == "http://blog.example.test/?p=1"
     assert (target / "wp-content/uploads/sites/2/2024/05/cover.txt").read_text() == "site 2's cover\n"
+
+
+PIECES = ["https://", "http://", "//", "https:\\/\\/", "https%3A%2F%2F", "example.com", "blog.example.com",
+          "www.example.com", "shop.", "example.com.au", ":8443", "/", "%2F", ".", "x", " ", "wp", "example.community"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30))
+def test_several_hosts_rewrite_as_one_alternation(pieces: list[str]) -> None:
+    """The rewrite of a network's several hosts looks for each form only where its host is, yet changes exactly
+    what one regular expression of every form (the longest first) changes: the leftmost match, the longest there."""
+    replacer = UrlReplacer([("https://example.com", "http://example.test"),
+                            ("https://blog.example.com", "http://blog.example.test"),
+                            ("https://example.com/wp", "http://example.test/wp")])
+    assert len(replacer.needles) > 1
+    text = "".join(pieces).encode()
+    assert replacer.pattern is not None
+    expected = replacer.hosts.get(text) or replacer.pattern.sub(lambda m: replacer.mapping[m.group(0)], text)
+    assert replacer.plain(text) == expected, "a value that is a host alone is that host's (wp_blogs.domain)"
