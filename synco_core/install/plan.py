@@ -18,8 +18,8 @@ from synco_core.engines.dispatch import inspect_with_engine
 from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.globs import ExcludeMatcher
-from synco_core.install.removals import files_lost
 from synco_core.install.outsidedump import outside_line, tables_outside
+from synco_core.install.removals import files_lost
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.deletions import RunDeletions
 from synco_core.receive.kept import keep_patterns
