@@ -341,17 +341,21 @@ class _OldRecords:
         return name, raw[_CHECK.size:_CHECK.size + _FINGERPRINT.size], digest, raw[size + path_length:] \
             if content_length else None, raw
 
-    def take(self, path: str, name: bytes, fingerprint: bytes) -> tuple[bytes, bytes, bytes] | None:
+    def take(self, path: str, name: bytes, fingerprint: bytes, size: int) -> tuple[bytes, bytes, bytes] | None:
         """(SHA-256, content, the record) when the next record is ``name``'s (``path`` encoded) with this
-        ``fingerprint`` and a content whose SHA-256 and check hold; it is then read. None otherwise, with
-        nothing read: :meth:`__next__` then judges the record as it always does (a damaged one ends the
-        cache there). ``path`` must come after every path looked up before."""
+        ``fingerprint`` and a content of ``size`` bytes (the file's, which the fingerprint holds) whose SHA-256
+        and check hold; it is then read. None otherwise, with nothing read: :meth:`__next__` then judges the
+        record as it always does (a damaged one ends the cache there). ``path`` must come after every path
+        looked up before."""
         data, at = self._data, self._at
         name_length = len(name)
         stop = at + _RECORD_SIZE + name_length
-        if len(data) < stop + MAX_CONTENT_BYTES and self._file is not None:
-            # Read ahead so that the largest record fits (or up to the file's end): one check per file here.
-            self._has(stop - at + MAX_CONTENT_BYTES)
+        # Read ahead so that this record fits (or up to the file's end). Only as far as a matching record
+        # reaches: asking for the largest record a cache may hold (1 MiB) had every refill copy the whole
+        # megabyte left in the buffer, about three copies of every byte of the cache.
+        need = min(size, MAX_CONTENT_BYTES)
+        if len(data) < stop + need and self._file is not None:
+            self._has(stop - at + need)
             data, at = self._data, self._at
             stop = at + _RECORD_SIZE + name_length
         # The name and the fingerprint first, compared where they lie (no slice copied), and most mismatches
@@ -524,7 +528,7 @@ class HashCache:
         old = self._old_file
         # No record parsed ahead: the next one is matched where it lies, as bytes (an unchanged set's case).
         if pending is None and old is not None and \
-                (taken := old.take(path, path.encode(errors="surrogateescape"), fingerprint)) is not None:
+                (taken := old.take(path, path.encode(errors="surrogateescape"), fingerprint, info.st_size)) is not None:
             raw_digest, content, raw = taken
         else:
             if pending is None or pending[0] < path:
