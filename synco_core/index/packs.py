@@ -17,6 +17,7 @@ already, and uncompressed chunks keep every file's position computable from the 
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -65,6 +66,9 @@ class PackWriter:
         self._size = 0
         self._count = 0
         self._block = bytearray()
+        #: A full pack's last step (its fsync and rename) runs here, beside the next pack (see :meth:`_close`).
+        self._closer: ThreadPoolExecutor | None = None
+        self._closing: list[Future[None]] = []
 
     def add(self, content: bytes) -> tuple[int, int]:
         """Append one file's content; returns (pack number, offset in that pack's plaintext)."""
@@ -104,23 +108,47 @@ class PackWriter:
         self._flush()
         self._writer.close()
         encrypted = self._out.tell()
-        self._stack.close()
+        # The pack's fsync and rename (atomic_output's end) wait for the disk: 10-25 ms a pack on a busy one,
+        # during which this process would read no rows, and serve's worker process, whose pipe is then full,
+        # would stop too. A thread does it (fsync gives up the GIL) while the next pack fills; finish()
+        # waits for it, so the pack table is never published before every pack has its final name.
+        if self._closer is None:
+            self._closer = ThreadPoolExecutor(1, thread_name_prefix="synco-pack-close")
+        self._closing.append(self._closer.submit(self._stack.close))
         self.packs.append(PackInfo(file_name=pack_file_name(self.prefix, len(self.packs)), size_bytes=self._size,
                                    encrypted_size_bytes=encrypted, payload_offset=self._offset,
                                    payload_key=self._writer.payload_key, file_count=self._count))
         self._writer = self._out = self._stack = None
+        # A close that failed (a full disk) ends the set now rather than after every later pack.
+        while self._closing and self._closing[0].done():
+            self._closing.pop(0).result()
+
+    def _closed(self) -> None:
+        """Wait for every pack being closed; raises the first close's error."""
+        try:
+            for future in self._closing:
+                future.result()
+        finally:
+            self._closing = []
+            if self._closer is not None:
+                self._closer.shutdown(wait=True)
+                self._closer = None
 
     def finish(self) -> list[PackInfo]:
-        """Close the last pack; returns the pack table."""
+        """Close the last pack; returns the pack table once every pack has its final name."""
         if self._writer is not None:
             self._close()
+        self._closed()
         return self.packs
 
     def abort(self) -> None:
-        """Drop the pack being written (its temporary file goes; closed packs stay for the caller to remove)."""
+        """Drop the pack being written (its temporary file goes; closed packs stay for the caller to remove,
+        each with its final name or, if its close failed, none)."""
         if self._writer is not None:
             self._writer.abort()
         if self._stack is not None:
             with contextlib.suppress(Exception):
                 self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
         self._writer = self._out = self._stack = None
+        with contextlib.suppress(Exception):
+            self._closed()
