@@ -351,9 +351,9 @@ class _OldRecords:
         name_length = len(name)
         stop = at + _RECORD_SIZE + name_length
         # Read ahead so that this record fits (or up to the file's end). Only as far as a matching record
-        # reaches: asking for the largest record a cache may hold (1 MiB) had every refill copy the whole
-        # megabyte left in the buffer, about three copies of every byte of the cache.
-        need = min(size, MAX_CONTENT_BYTES)
+        # reaches: asking for the largest record a cache may hold (1 MiB) had every refill copy the megabyte
+        # left in the buffer again. (Not min(): that builtin call cost this loop about 0.4 µs a file.)
+        need = size if size < MAX_CONTENT_BYTES else MAX_CONTENT_BYTES
         if len(data) < stop + need and self._file is not None:
             self._has(stop - at + need)
             data, at = self._data, self._at
