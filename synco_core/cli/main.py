@@ -35,6 +35,7 @@ from synco_core.nospace import NO_SPACE_ERRNOS
 from synco_core.permissions import umask
 from synco_core.pluginguard import OutputFailed, output_failed, stdout_reserved, threads_left_running
 from synco_core.redaction import RedactingFilter, mask_passwords, message_of, one_line, printable
+from synco_core.stdfds import hold_closed_standard_descriptors
 
 log = logging.getLogger("synco_core")
 
@@ -239,6 +240,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
+    # First: a closed descriptor 0-2 would otherwise be the first file synco opens (see synco_core.stdfds).
+    hold_closed_standard_descriptors()
     reexec_in_utf8_mode()
     # Keys, passwords and decrypted data never go to disk in a core file of a crash.
     no_core_dumps()
