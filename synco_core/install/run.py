@@ -222,6 +222,12 @@ def run_install(
                                                     manager, journal=undo.journal, terminate=plan.terminate)
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
+        # Inside: a stop (Ctrl-C, SIGTERM) before the journal goes undoes the install, rather than ending with
+        # "stopped" while the journal is left for the next command to undo an install it reported as done.
+        report.left = _record(plan, report, undo, earlier)
+        crashpoints.reached("install:journal:recorded")
+        assert undo.journal is not None
+        undo.journal.close()
     except BaseException as exc:
         _undo(undo, framework, manager)
         if installed_database is not None:
@@ -234,10 +240,6 @@ def run_install(
         if kept:
             log.error("%s", in_place_note(kept)[0].upper() + in_place_note(kept)[1:])
         raise
-    report.left = _record(plan, report, undo, earlier)
-    crashpoints.reached("install:journal:recorded")
-    assert undo.journal is not None
-    undo.journal.close()
     if framework.post_install and post_install:
         run_post_install(framework)
         report.post_install_run = True
@@ -267,12 +269,18 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
     # after a kill is then this install's, and the recovery knows to put it back.
     forget_state(framework.project_dir)
     discard = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts)
-    if manager.hook.discard_kept_database(database=framework.database, options=discard) is None:
+    discarded = manager.hook.discard_kept_database(database=framework.database, options=discard) is not None
+    if not discarded:
         log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
     step = journal.begin(JournalStep("database", item.name))
     try:
         result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and discarded:
+            # Ctrl-C or SIGTERM lands anywhere, also after the engine's swap (the new content in, the previous
+            # kept): the step stays "started", so the undo asks the engine to roll back as after a kill. Any
+            # kept copy is this install's, the older one having gone above.
+            raise
         # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
         # undo would put an older install's kept copy in).
         journal.mark(step, "undone")

@@ -1,0 +1,63 @@
+"""SIGTERM (a CI job's timeout, ``timeout``, a service manager), SIGHUP or Ctrl-C at any step of an install.
+
+A real ``synco install`` stops itself (``SYNCO_DEBUG_STOP_AT``) at each named step of an install of a
+database and two file sets; the signal is sent while it is stopped and lands as it goes on. It must end as
+Ctrl-C does: one ``Error: stopped by ...`` line, status 128 + the signal, the project exactly as before
+(database and folders), no journal, lock or install record left, and the next install works. Before, a stop
+just after the SQLite swap left the new database in with the old files (the step was marked undone as if the
+engine had failed before its swap), and a stop after the install was recorded said "stopped" while leaving
+the journal for the next command to undo the whole install.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from test_install_journal import ENVIRONMENT_VARIABLE, INSTALL_POINTS, Scene, assert_as_before, install
+from test_install_journal import scene_fixture as scene_fixture  # the fixture, by its name
+
+STOP_VARIABLE = "SYNCO_DEBUG_STOP_AT"
+
+
+def stopped_by(scene: Scene, point: str, signum: int) -> subprocess.CompletedProcess[str]:
+    """``synco install --yes`` sent ``signum`` at ``point``."""
+    env = {key: value for key, value in os.environ.items() if key not in (ENVIRONMENT_VARIABLE, STOP_VARIABLE)}
+    env[STOP_VARIABLE] = point
+    proc = subprocess.Popen([sys.executable, "-m", "synco_core", "install", str(scene.received), "--project",
+                             str(scene.project), "--yes"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        raise AssertionError(f"{point} not reached: exit {proc.returncode}")
+    os.kill(proc.pid, signum)
+    os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=180)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def assert_stopped_cleanly(scene: Scene, proc: subprocess.CompletedProcess[str], signum: int) -> None:
+    reason = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: {reason}"], proc.stderr
+    assert proc.returncode == 128 + signum and "Traceback" not in proc.stderr, proc.stderr
+    assert_as_before(scene)
+    assert not (scene.project / ".synco-install.json").exists()
+    again = install(scene)
+    assert again.returncode == 0, again.stderr
+    assert "was interrupted" not in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("point", INSTALL_POINTS)
+def test_sigterm_at_any_step_leaves_the_project_as_it_was(scene: Scene, point: str) -> None:
+    assert_stopped_cleanly(scene, stopped_by(scene, point, signal.SIGTERM), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+@pytest.mark.parametrize("point", ["sqlite:install:replaced", "install:journal:recorded"])
+def test_ctrl_c_or_hangup_after_the_swap_undoes_it_too(scene: Scene, point: str, signum: int) -> None:
+    assert_stopped_cleanly(scene, stopped_by(scene, point, signum), signum)
