@@ -68,7 +68,10 @@ def test_plan_text_and_strict_refusal(app_factory: Callable[[DumpOptions], Path]
     with sqlite3.connect(app / "app.sqlite") as conn:
         conn.execute("ANALYZE")
     result = CliRunner().invoke(cli, ["serve", "--plan"])
-    assert result.exit_code == 0, result.output
+    # The plan is shown whole, and its status says serve would not start (a script reads the status).
+    assert result.exit_code == 1, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        "Error: serve would refuse to start: " + result.stdout.split("serve would refuse to start: ")[1].strip()]
     text = result.stdout
     assert "nothing is written" in text
     assert re.search(r"posts +~ +2 rows +\d+(\.\d+)? \S+ +filtered; newest 1 by id", text), text
@@ -89,11 +92,15 @@ def test_plan_only_database_and_compat_refusal(app_factory: Callable[[DumpOption
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     app = app_factory(PROFILE)
     monkeypatch.chdir(app)
-    plan = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "dbDump", "--compat"]).stdout)
+    refused = CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "dbDump", "--compat"])
+    assert refused.exit_code == 1 and "Error: serve would refuse to start: --compat" in refused.stderr
+    plan = json.loads(refused.stdout)
     assert plan["file_sets"] == []
     assert plan["refusal"] == "--compat: Go synco v2 can only load MySQL dumps, not sqlite"
     assert any(note.startswith("--compat gives up") for note in plan["notes"])
-    files = json.loads(CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "uploads"]).stdout)
+    accepted = CliRunner().invoke(cli, ["serve", "--plan", "--json", "--only", "uploads"])
+    assert accepted.exit_code == 0, accepted.output
+    files = json.loads(accepted.stdout)
     assert files["database"] is None and [s["name"] for s in files["file_sets"]] == ["uploads"]
 
 

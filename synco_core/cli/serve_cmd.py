@@ -127,6 +127,9 @@ def command(framework_name: str | None, project_dir: Path, listen: str | None, s
         else:
             for line in plan_lines(result):
                 click.echo(line)
+        if result.refusal:
+            # A script checks the status, not the words: a plan of a serve that would not start is no success.
+            raise SyncoError(f"serve would refuse to start: {result.refusal}")
         return
     options = ServeOptions(
         listen=listen, session_id=session_id, password=password, keep=keep, ttl_minutes=ttl_minutes, build=build,
