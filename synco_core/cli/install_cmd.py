@@ -17,8 +17,9 @@ from synco_core.cli.options import (
     split_names,
     yes_option,
 )
+from synco_core.databases import for_database_set
 from synco_core.detection import detect
-from synco_core.install.plan import load_received, plan_install
+from synco_core.install.plan import check_engine, check_target, load_received, plan_install
 from synco_core.install.run import install_received
 
 
@@ -55,6 +56,11 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         else:
             for line in plan.describe(remote_ok=force_remote_target):
                 click.echo(line)
+        # The install's own refusals that need no database connection, after the plan: a plan of an install
+        # that would be refused is no success for a script that checks the status.
+        for step in (s for s in plan.steps if s.kind == "database"):
+            check_target(for_database_set(local, step.name), force_remote_target)
+            check_engine(local, step.name, step.source.engine)
         return
     install_received(
         folder,
