@@ -411,10 +411,7 @@ def _rename_chain(database: DatabaseConfig, admin: psycopg.Connection[Any], rena
                 _terminate(admin, busy)
             try:
                 with admin.transaction():
-                    for old, new in renames:
-                        admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
-                                                                                       sql.Identifier(new)))
-                        crashpoints.reached(f"{step}:renaming")
+                    _rename_all(admin, renames, step)
                     # Before the commit: from then on the renamed-in database's sessions are the application's
                     # new ones, to be left alone. Until then the renames' locks keep every new one out.
                     ender.stop()
@@ -436,6 +433,13 @@ def _rename_chain(database: DatabaseConfig, admin: psycopg.Connection[Any], rena
                         "the database is as it was")
 
 
+def _rename_all(admin: psycopg.Connection[Any], renames: list[tuple[str, str]], step: str) -> None:
+    """The renames of one swap, in the caller's transaction (all of them or none)."""
+    for old, new in renames:
+        admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
+        crashpoints.reached(f"{step}:renaming")
+
+
 #: How long ``--no-terminate`` waits for the other sessions to leave the databases a swap renames.
 WAIT_SECONDS = 30.0
 
@@ -449,10 +453,7 @@ def _rename_waiting(admin: psycopg.Connection[Any], renames: list[tuple[str, str
     while True:
         try:
             with admin.transaction():
-                for old, new in renames:
-                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
-                                                                                   sql.Identifier(new)))
-                    crashpoints.reached(f"{step}:renaming")
+                _rename_all(admin, renames, step)
             return
         except pg_errors.ObjectInUse:
             if time.monotonic() >= deadline:
