@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 QUEUE_CHUNKS = 256
 #: How much plaintext the decoder writes at a time.
 DECODE_CHUNK = 1 << 20
+#: How often a thread waiting on the stream looks whether the pull stopped (see :meth:`DumpStream.abort`).
+STOP_POLL = 0.2
 
 
 class _End:
@@ -65,11 +67,14 @@ class _End:
 
 
 class _QueueSource(io.RawIOBase):
-    """The encrypted bytes, read from the queue the channel fills; stops at the end marker."""
+    """The encrypted bytes, read from the queue the channel fills; stops at the end marker, or once the
+    queue is drained after the pull stopped (whose own end marker may never have been put)."""
 
-    def __init__(self, chunks: queue.Queue[bytes | _End]) -> None:
+    def __init__(self, chunks: queue.Queue[bytes | _End], stopped: threading.Event, reason: Callable[[], str]) -> None:
         super().__init__()
         self._chunks = chunks
+        self._stopped = stopped
+        self._reason = reason
         self._pending = memoryview(b"")
         self.end: _End | None = None
 
@@ -81,7 +86,7 @@ class _QueueSource(io.RawIOBase):
         while not self._pending:
             if self.end is not None:
                 return 0
-            item = self._chunks.get()
+            item = self._next()
             if isinstance(item, _End):
                 self.end = item
                 return 0
@@ -90,6 +95,14 @@ class _QueueSource(io.RawIOBase):
         view[:count] = self._pending[:count]
         self._pending = self._pending[count:]
         return count
+
+    def _next(self) -> bytes | _End:
+        while True:
+            try:
+                return self._chunks.get(timeout=STOP_POLL)
+            except queue.Empty:
+                if self._stopped.is_set():
+                    return _End(None, self._reason())
 
     def wait_end(self) -> _End:
         """Read on to the end marker (bytes after the age stream's last chunk would be a damaged stream)."""
@@ -142,6 +155,9 @@ class DumpStream:
         #: The decoder has its end marker (no more data is queued after it).
         self._closed = False
         self._discarded = False
+        #: Set by :meth:`abort`: the decoder and the readers end without waiting for an end marker.
+        self._stopped = threading.Event()
+        self._stop_reason = "the pull stopped"
         #: The meta entry the source sent at the end (even when this side could not use the stream).
         self.announced: WireFileSet | None = None
         #: The source's message when its dump failed.
@@ -200,9 +216,18 @@ class DumpStream:
 
     def data(self, chunk: bytes) -> None:
         if self._thread is not None and not self._closed:
-            self._chunks.put(chunk)
+            self._put(chunk)
             if self.on_bytes is not None:
                 self.on_bytes(len(chunk))
+
+    def _put(self, item: bytes | _End) -> None:
+        """Queue ``item``, waiting while the decoder lags behind; never once the stream is stopped."""
+        while not self._stopped.is_set():
+            try:
+                self._chunks.put(item, timeout=STOP_POLL)
+                return
+            except queue.Full:
+                continue
 
     def close(self, message: dict[str, Any]) -> None:
         if "error" in message:
@@ -222,11 +247,26 @@ class DumpStream:
     def _end(self, end: _End) -> None:
         if self._thread is not None and not self._closed:
             self._closed = True
-            self._chunks.put(end)
+            self._put(end)
 
     def abort(self, reason: str = "the pull stopped") -> None:
-        """The channel ended without completing the stream (the build failed, the connection dropped)."""
-        self._end(_End(None, reason))
+        """The channel ended without completing the stream (the build failed, the connection dropped, the pull
+        was stopped).
+
+        The decoder and the readers end through ``_stopped``, not through an end marker alone: a stop (SIGTERM,
+        Ctrl-C, raised in the main thread, which puts the chunks) can cut the ``put`` of the remote side's end
+        marker short after the stream was marked closed, or land while that ``put`` waits on a full queue. The
+        decoder then waited for a marker nobody would put, :meth:`discard` for the decoder and the early load
+        for more of the dump, for ever, with the install lock held. What is queued still reaches the decoder.
+        """
+        if not self._closed:
+            self._stop_reason = reason
+        self._stopped.set()
+        if self._thread is not None and not self._closed:
+            self._closed = True
+            # Only a wake-up: the decoder ends at its next look if the queue is full.
+            with contextlib.suppress(queue.Full):
+                self._chunks.put_nowait(_End(None, reason))
 
     def late_sets(self) -> list[WireFileSet]:
         """After the end of the stream: the set to receive (from the stream, else by download).
@@ -247,7 +287,7 @@ class DumpStream:
         from synco_core import age
 
         assert self.path is not None
-        source = _QueueSource(self._chunks)
+        source = _QueueSource(self._chunks, self._stopped, lambda: self._stop_reason)
         digest = hashlib.sha256()
         try:
             with file as out:
@@ -336,7 +376,10 @@ class DumpStream:
                     return limit - position
                 if self._complete:
                     return 0
-                self._changed.wait()
+                if self._thread is not None and not self._thread.is_alive():
+                    # A decoder that ended says so (complete or failed) before it ends; this is the safety net.
+                    raise TransferError("the database stream broke off")
+                self._changed.wait(STOP_POLL)
 
     def take(self, file_set: WireFileSet) -> Path | None:
         """Receive's hook: the complete, verified plaintext of ``file_set``, or None to download it as usual.
