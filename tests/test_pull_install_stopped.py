@@ -1,0 +1,103 @@
+"""``pull --install --yes`` stopped (SIGTERM, SIGHUP, Ctrl-C) while the dump streams in and loads early.
+
+The stop is raised in the main thread, which puts the channel's dump chunks into the stream; the early
+database install loads from that stream in its own threads (the statement reader, the load workers). Here
+the stop is injected where the main thread hands the stream on (the ``put`` of a chunk, of the end
+marker, before any data), then the pull's own clean-up runs in its order (the stream discarded, the early
+install abandoned, the install lock released), on a real MariaDB load with its workers. Required: all of
+it within seconds, nothing installed (the local database as it was), no scratch database left, the lock
+free. A hang was seen once, all threads waiting: see tests/test_dumpstream_stopped.py for the cause.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_dumpstream import Artifact
+from test_mysql_support import dump_bytes
+from test_receive_install import _mysql, make_local
+from test_receive_support import LocalProject
+
+from synco_core import folderlock
+from synco_core.cli.termination import Terminated
+from synco_core.install.streamed import ReceiveInstall
+from synco_core.pull import dumpstream
+from synco_core.pull.dumpstream import DumpStream
+from synco_core.testing.services import mysql_url_for
+
+#: How long the whole clean-up of a stopped streamed install may take.
+PROMPT = 15.0
+
+
+def _stop_in_put(stream: DumpStream, lands: str, after: int) -> None:
+    """Raise the stop once in the main thread's ``put`` of the chosen item, before it is queued."""
+    chunks = stream._chunks
+    original = chunks.put
+    seen = [0]
+
+    def put(item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if lands == "end" and isinstance(item, dumpstream._End) and item.file_set is not None:
+            raise Terminated(signal.SIGTERM)
+        if lands == "data" and isinstance(item, bytes):
+            seen[0] += 1
+            if seen[0] == after:
+                raise Terminated(signal.SIGTERM)
+        original(item, block, timeout)
+
+    chunks.put = put  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("lands, fraction", [("end", 0.0), ("data", 0.5), ("data", 0.0), ("open", 0.0)])
+def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
+        tmp_path: Path, mysql_database_factory: Callable[[], str], register_plugin: Callable[[object, str], None],
+        lands: str, fraction: float) -> None:
+    source_db, local_db = mysql_database_factory(), mysql_database_factory()
+    _mysql(source_db, "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50))",
+           *("INSERT INTO items VALUES " + ", ".join(f"({n}, 'item {n}')" for n in range(start, start + 5000))
+             for start in range(1, 40001, 5000)))
+    _mysql(local_db, "CREATE TABLE stale (id INT)", "INSERT INTO stale VALUES (7)")
+    register_plugin(LocalProject(), "localproject")
+    local = make_local(tmp_path / "local", url=mysql_url_for(local_db))
+    plain, _result = dump_bytes(source_db)
+    artifact = Artifact(tmp_path / "remote", plain)
+    before = set(threading.enumerate())
+    installer = ReceiveInstall(local, yes=True)
+    target = tmp_path / "dump"
+    stream = DumpStream(target, on_open=installer.start_streamed)
+    stream.open(artifact.announcement())
+    assert installer.database is not None and installer.database.stream is stream
+    _stop_in_put(stream, lands, max(1, int(len(artifact.chunks) * fraction)))
+    with pytest.raises(Terminated):
+        # The main thread reading the channel's frames; the stop lands in one of its puts.
+        if lands == "open":
+            raise Terminated(signal.SIGTERM)
+        for chunk in artifact.chunks:
+            stream.data(chunk)
+        stream.close({"fileSet": artifact.file_set.to_json()})
+
+    def clean_up() -> None:  # As pull/run.py and install/receive.py do on the way out.
+        try:
+            stream.discard()
+            installer.abandon()
+        finally:
+            installer.close()
+
+    cleaner = threading.Thread(target=clean_up, daemon=True)
+    cleaner.start()
+    cleaner.join(PROMPT)
+    assert not cleaner.is_alive(), "the stopped pull's clean-up hung"
+    assert _mysql(local_db, "SELECT id FROM stale") == [(7,)], "the local database changed"
+    assert _mysql(local_db, "SHOW TABLES") == [("stale",)]
+    scratch = _mysql(local_db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
+                     % repr(local_db + "\\_\\_synco%"))
+    assert scratch == [], "a scratch database was left"
+    assert not list(target.glob("*.stream.part"))
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == [], "threads of the stopped install are still running"
+    lock = folderlock.acquire(local, folderlock.INSTALL_LOCK, "checking")
+    folderlock.release(lock)
