@@ -98,6 +98,7 @@ def test_a_database_loaded_in_place_while_the_files_arrive_is_named_when_the_rec
     framework = detect(scene.project, side="destination")
     item = ReceivedSet("dbDump", "database", scene.received / "dbDump.sql", engine="postgresql")
     early = EarlyDatabaseInstall(framework, item)
+    early.start()
     assert early.wait().replaced_in_place
     with caplog.at_level(logging.ERROR):
         early.rollback()  # what the receive does when a set fails to arrive

@@ -101,3 +101,52 @@ def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
     assert left == [], "threads of the stopped install are still running"
     lock = folderlock.acquire(local, folderlock.INSTALL_LOCK, "checking")
     folderlock.release(lock)
+
+
+def test_a_stop_as_the_early_install_starts_still_waits_for_it(
+        tmp_path: Path, mysql_database_factory: Callable[[], str], register_plugin: Callable[[object, str], None],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop lands in the main thread just after the load's thread started (receive's ``on_accepted``),
+    before the install knew of it: the clean-up must still wait for that load and undo it, not release the
+    lock and exit under a load that goes on (killed with the process, it left its scratch database)."""
+    from synco_core.install import streamed
+
+    local_db = mysql_database_factory()
+    _mysql(local_db, "CREATE TABLE stale (id INT)", "INSERT INTO stale VALUES (7)")
+    register_plugin(LocalProject(), "localproject")
+    local = make_local(tmp_path / "local", url=mysql_url_for(local_db))
+    artifact = Artifact(tmp_path / "remote", b"-- just a header\n" * 1000)
+    slow_start = streamed._install_database
+
+    def load_later(*args: Any, **kwargs: Any) -> Any:
+        # Still loading when the clean-up runs, whatever the machine's speed.
+        threading.Event().wait(1.0)
+        return slow_start(*args, **kwargs)
+
+    monkeypatch.setattr(streamed, "_install_database", load_later)
+    started = threading.Thread.start
+
+    def start_then_stop(thread: threading.Thread) -> None:
+        started(thread)
+        if thread.name == "synco-install-database":
+            raise Terminated(signal.SIGTERM)
+
+    before = set(threading.enumerate())
+    installer = ReceiveInstall(local, yes=True)
+    stream = DumpStream(tmp_path / "dump", on_open=installer.start_streamed, accepted=False)
+    stream.open(artifact.announcement())
+    monkeypatch.setattr(threading.Thread, "start", start_then_stop)
+    with pytest.raises(Terminated):
+        stream.accept()
+    monkeypatch.setattr(threading.Thread, "start", started)
+    try:
+        stream.discard()
+        installer.abandon()
+    finally:
+        installer.close()
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == [], "the clean-up ended while the early load still ran"
+    assert _mysql(local_db, "SELECT id FROM stale") == [(7,)]
+    scratch = _mysql(local_db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
+                     % repr(local_db + "\\_\\_synco%"))
+    assert scratch == []

@@ -92,9 +92,23 @@ class EarlyDatabaseInstall:
         self.stream = stream
         self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
                                         name="synco-install-database", daemon=True)
+        #: Whether the thread began the load, or the rollback came first (see :meth:`_end_or_cancel`); under ``_gate``.
+        self._gate = threading.Lock()
+        self._began = False
+        self._cancelled = False
+
+    def start(self) -> None:
+        """Start loading. Apart from the constructor: its owner keeps the install before the thread runs, so a
+        stop (SIGTERM, Ctrl-C) raised in the main thread as the thread starts still finds the load to wait for
+        and undo; one raised out of the constructor left a load running that nothing waited for, and the
+        process exited under it (its scratch database left, its journal half written)."""
         self._thread.start()
 
     def _run(self, item: ReceivedSet, force_remote_target: bool) -> None:
+        with self._gate:
+            if self._cancelled:
+                return
+            self._began = True
         try:
             dump = self.stream.reader() if self.stream is not None else None
             self._result = _install_database(item, self._framework, force_remote_target,
@@ -102,6 +116,16 @@ class EarlyDatabaseInstall:
                                              self.terminate)
         except BaseException as exc:  # Raised in the waiting thread by wait().
             self._error = exc
+
+    def _end_or_cancel(self) -> None:
+        """For the rollback: wait for the load; one that has not begun yet never will (a stop cut :meth:`start`
+        short, maybe before the thread existed, maybe after: joining a thread never started raises, and one that
+        started a moment later would load with nobody waiting)."""
+        with self._gate:
+            if not self._began:
+                self._cancelled = True
+                return
+        self._thread.join()
 
     def broken_stream(self) -> bool:
         """True when this install read a dump stream that broke off: it failed, and the target is as it was."""
@@ -122,7 +146,7 @@ class EarlyDatabaseInstall:
         """Put the previous database back if this install replaced it (once; reports, never raises)."""
         if self._thread.is_alive():
             log.warning("waiting for the database load to end, to leave the local database as it was")
-        self._thread.join()
+        self._end_or_cancel()
         if self._rolled_back:
             return
         self._rolled_back = True
@@ -237,6 +261,7 @@ class ReceiveInstall:
         log.debug("installing %s while it streams in", item.name)
         self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
                                              stream=stream, terminate=self.terminate)
+        self.database.start()
 
     def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
         if self.database is not None and self.database.broken_stream():
@@ -252,6 +277,7 @@ class ReceiveInstall:
         log.debug("installing %s while the rest arrives", item.name)
         self.database = EarlyDatabaseInstall(self.framework, item, force_remote_target=self.force_remote_target,
                                              terminate=self.terminate)
+        self.database.start()
 
     def finish(self, folder: Path, *, only: tuple[str, ...] = (), yes: bool = False,
                confirm: Callable[[str], bool] | None = None, post_install: bool = False,
