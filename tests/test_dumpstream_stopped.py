@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_dumpstream import Artifact, artifact, target  # noqa: F401 - fixtures shared with the stream's tests
 
 from synco_core.cli.termination import Terminated
 from synco_core.errors import TransferError
 from synco_core.pull import dumpstream
 from synco_core.pull.dumpstream import DumpStream
-
-from test_dumpstream import Artifact, artifact, target  # noqa: F401 - fixtures shared with the stream's tests
 
 #: How long a stopped stream may take to let every thread go.
 PROMPT = 5.0

@@ -30,6 +30,13 @@ from synco_core.pull import dumpstream
 from synco_core.pull.dumpstream import DumpStream
 from synco_core.testing.services import mysql_url_for
 
+
+def _synco_databases(local_db: str) -> list[tuple[Any, ...]]:
+    """The scratch and kept databases named after ``local_db`` (the names are the fixture's, plain)."""
+    pattern = local_db.replace("_", "\\_") + "\\_\\_synco%"
+    return _mysql(local_db, f"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{pattern}'")
+
+
 #: How long the whole clean-up of a stopped streamed install may take.
 PROMPT = 15.0
 
@@ -93,9 +100,7 @@ def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
     assert not cleaner.is_alive(), "the stopped pull's clean-up hung"
     assert _mysql(local_db, "SELECT id FROM stale") == [(7,)], "the local database changed"
     assert _mysql(local_db, "SHOW TABLES") == [("stale",)]
-    scratch = _mysql(local_db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
-                     % repr(local_db + "\\_\\_synco%"))
-    assert scratch == [], "a scratch database was left"
+    assert _synco_databases(local_db) == [], "a scratch database was left"
     assert not list(target.glob("*.stream.part"))
     left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == [], "threads of the stopped install are still running"
@@ -147,6 +152,4 @@ def test_a_stop_as_the_early_install_starts_still_waits_for_it(
     left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == [], "the clean-up ended while the early load still ran"
     assert _mysql(local_db, "SELECT id FROM stale") == [(7,)]
-    scratch = _mysql(local_db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s"
-                     % repr(local_db + "\\_\\_synco%"))
-    assert scratch == []
+    assert _synco_databases(local_db) == []
