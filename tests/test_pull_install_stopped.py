@@ -11,7 +11,10 @@ free. A hang was seen once, all threads waiting: see tests/test_dumpstream_stopp
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,10 +28,13 @@ from test_receive_support import LocalProject
 
 from synco_core import folderlock
 from synco_core.cli.termination import Terminated
+from synco_core.dburl import parse_database_url
+from synco_core.engines.dispatch import dump_with_engine
 from synco_core.install.streamed import ReceiveInstall
 from synco_core.pull import dumpstream
 from synco_core.pull.dumpstream import DumpStream
-from synco_core.testing.services import mysql_url_for
+from synco_core.testing.services import mysql_url_for, postgres_url_for
+from synco_core.values import DumpOptions
 
 
 def _synco_databases(local_db: str) -> list[tuple[Any, ...]]:
@@ -59,24 +65,92 @@ def _stop_in_put(stream: DumpStream, lands: str, after: int) -> None:
     chunks.put = put  # type: ignore[method-assign]
 
 
-@pytest.mark.parametrize("lands, fraction", [("end", 0.0), ("data", 0.5), ("data", 0.0), ("open", 0.0)])
-def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
-        tmp_path: Path, mysql_database_factory: Callable[[], str], register_plugin: Callable[[object, str], None],
-        lands: str, fraction: float) -> None:
-    source_db, local_db = mysql_database_factory(), mysql_database_factory()
+class Scene:
+    """A local project on one engine, an older database in it, and the source's dump of a bigger one."""
+
+    def __init__(self, engine: str, local_url: str, plain: bytes, state: Callable[[], Any],
+                 leftovers: Callable[[], list[Any]]) -> None:
+        self.engine, self.local_url, self.plain = engine, local_url, plain
+        #: The local database's content, to compare before and after.
+        self.state = state
+        #: Scratch or kept databases of an install left behind.
+        self.leftovers = leftovers
+
+
+ROWS = 40_000
+
+
+def _mysql_scene(tmp_path: Path, factory: Callable[[], str]) -> Scene:
+    source_db, local_db = factory(), factory()
     _mysql(source_db, "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50))",
            *("INSERT INTO items VALUES " + ", ".join(f"({n}, 'item {n}')" for n in range(start, start + 5000))
-             for start in range(1, 40001, 5000)))
+             for start in range(1, ROWS + 1, 5000)))
     _mysql(local_db, "CREATE TABLE stale (id INT)", "INSERT INTO stale VALUES (7)")
-    register_plugin(LocalProject(), "localproject")
-    local = make_local(tmp_path / "local", url=mysql_url_for(local_db))
     plain, _result = dump_bytes(source_db)
-    artifact = Artifact(tmp_path / "remote", plain)
+    return Scene("mysql", mysql_url_for(local_db), plain,
+                 lambda: (_mysql(local_db, "SHOW TABLES"), _mysql(local_db, "SELECT id FROM stale")),
+                 lambda: _synco_databases(local_db))
+
+
+def _postgres_scene(tmp_path: Path, factory: Callable[..., str]) -> Scene:
+    import psycopg
+    from test_postgres_support import databases_like
+
+    source_db = factory(f"CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT n, 'item ' || n "
+                        f"FROM generate_series(1, {ROWS}) n")
+    local_db = factory("CREATE TABLE stale (id int); INSERT INTO stale VALUES (7)")
+    out = io.BytesIO()
+    dump_with_engine(parse_database_url(postgres_url_for(source_db)), out, DumpOptions())
+
+    def state() -> Any:
+        with psycopg.connect(postgres_url_for(local_db)) as conn:
+            return (conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall(),
+                    conn.execute("SELECT id FROM stale").fetchall())
+
+    return Scene("postgresql", postgres_url_for(local_db), out.getvalue(), state,
+                 lambda: [name for name in databases_like(local_db) if name != local_db])
+
+
+def _sqlite_scene(tmp_path: Path, _factory: Any) -> Scene:
+    source, local = tmp_path / "source.sqlite", tmp_path / "local" / "local.sqlite"
+    with contextlib.closing(sqlite3.connect(source)) as conn, conn:
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO items VALUES (?, ?)", ((n, f"item {n}") for n in range(1, ROWS + 1)))
+    out = io.BytesIO()
+    dump_with_engine(parse_database_url(f"sqlite:///{source}"), out, DumpOptions())
+
+    def state() -> Any:
+        with contextlib.closing(sqlite3.connect(local)) as conn:
+            return conn.execute("SELECT * FROM items ORDER BY id").fetchall()
+
+    def leftovers() -> list[Any]:
+        return sorted(path.name for path in local.parent.iterdir() if path.name != local.name)
+
+    return Scene("sqlite", "sqlite:///local.sqlite", out.getvalue(), state, leftovers)
+
+
+@pytest.fixture(params=["mysql", "postgresql", "sqlite"])
+def scene(request: pytest.FixtureRequest, tmp_path: Path) -> Scene:
+    if request.param == "mysql":
+        return _mysql_scene(tmp_path, request.getfixturevalue("mysql_database_factory"))
+    if request.param == "postgresql":
+        return _postgres_scene(tmp_path, request.getfixturevalue("postgres_database_factory"))
+    return _sqlite_scene(tmp_path, None)
+
+
+@pytest.mark.parametrize("lands, fraction", [("end", 0.0), ("data", 0.5), ("data", 0.0), ("open", 0.0)])
+def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
+        tmp_path: Path, scene: Scene, register_plugin: Callable[[object, str], None],
+        lands: str, fraction: float) -> None:
+    register_plugin(LocalProject(), "localproject")
+    local = make_local(tmp_path / "local", url=scene.local_url)
+    state, leftovers = scene.state(), scene.leftovers()
+    artifact = Artifact(tmp_path / "remote", scene.plain)
     before = set(threading.enumerate())
     installer = ReceiveInstall(local, yes=True)
     target = tmp_path / "dump"
     stream = DumpStream(target, on_open=installer.start_streamed)
-    stream.open(artifact.announcement())
+    stream.open({**artifact.announcement(), "engine": scene.engine})
     assert installer.database is not None and installer.database.stream is stream
     _stop_in_put(stream, lands, max(1, int(len(artifact.chunks) * fraction)))
     with pytest.raises(Terminated):
@@ -98,9 +172,8 @@ def test_a_stopped_streamed_install_ends_at_once_and_changes_nothing(
     cleaner.start()
     cleaner.join(PROMPT)
     assert not cleaner.is_alive(), "the stopped pull's clean-up hung"
-    assert _mysql(local_db, "SELECT id FROM stale") == [(7,)], "the local database changed"
-    assert _mysql(local_db, "SHOW TABLES") == [("stale",)]
-    assert _synco_databases(local_db) == [], "a scratch database was left"
+    assert scene.state() == state, "the local database changed"
+    assert scene.leftovers() == leftovers, "a scratch database was left"
     assert not list(target.glob("*.stream.part"))
     left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == [], "threads of the stopped install are still running"
