@@ -36,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from synco_core.engines import crashpoints
 from synco_core.errors import SyncoError, TransferError
 from synco_core.fsutil import open_private
 from synco_core.names import MAX_SET_NAME, safe_name
@@ -247,6 +248,8 @@ class DumpStream:
     def _end(self, end: _End) -> None:
         if self._thread is not None and not self._closed:
             self._closed = True
+            # Where a stop cut the end marker's put short and hung the pull once (see abort): its test stops here.
+            crashpoints.reached("pull:stream:end-marker")
             self._put(end)
 
     def abort(self, reason: str = "the pull stopped") -> None:
