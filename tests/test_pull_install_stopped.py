@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import sqlite3
 import threading
@@ -226,3 +227,53 @@ def test_a_stop_as_the_early_install_starts_still_waits_for_it(
     assert left == [], "the clean-up ended while the early load still ran"
     assert _mysql(local_db, "SELECT id FROM stale") == [(7,)]
     assert _synco_databases(local_db) == []
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+def test_the_rollback_of_an_early_install_from_a_file_does_not_wait_for_the_whole_load(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest,
+        register_plugin: Callable[[object, str], None]) -> None:
+    """``receive --install --yes`` (and a pull whose stream broke) loads the downloaded dump while the files
+    arrive; stopped then, the rollback ended the load at its next read, not after all of it. The dump here
+    trickles in through a named pipe and never ends by itself: waiting for the whole load hung."""
+    factories = {"mysql": (_mysql_scene, "mysql_database_factory"),
+                 "postgresql": (_postgres_scene, "postgres_database_factory"), "sqlite": (_sqlite_scene, None)}
+    make, fixture = factories[engine]
+    scene = make(tmp_path, request.getfixturevalue(fixture) if fixture else None)
+    register_plugin(LocalProject(), "localproject")
+    local = make_local(tmp_path / "local", url=scene.local_url)
+    state, leftovers = scene.state(), scene.leftovers()
+    folder = tmp_path / "received"
+    folder.mkdir()
+    os.mkfifo(folder / "dbDump.sql")
+    released = threading.Event()
+
+    def trickle() -> None:
+        # All but the last byte, slowly; then the pipe stays open, without an end, until the test is done.
+        with contextlib.suppress(BrokenPipeError), (folder / "dbDump.sql").open("wb") as pipe:
+            for start in range(0, len(scene.plain) - 1, 4096):
+                if released.is_set():
+                    return
+                pipe.write(scene.plain[start:min(start + 4096, len(scene.plain) - 1)])
+                pipe.flush()
+                released.wait(0.02)
+            released.wait()
+
+    writer = threading.Thread(target=trickle, daemon=True)
+    writer.start()
+    before = set(threading.enumerate())
+    installer = ReceiveInstall(local, yes=True)
+    installer.set_arrived(folder, {"name": "dbDump", "kind": "database", "path": "dbDump.sql", "engine": engine,
+                                   "format": "sql"})
+    assert installer.database is not None
+    threading.Event().wait(0.5)  # The load is under way.
+    cleaner = threading.Thread(target=lambda: (installer.abandon(), installer.close()), daemon=True)
+    cleaner.start()
+    cleaner.join(PROMPT)
+    released.set()
+    assert not cleaner.is_alive(), "the rollback waited for the whole load"
+    assert scene.state() == state
+    assert scene.leftovers() == leftovers
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
+    writer.join(5)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from synco_core import folderlock
 from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database_set, is_database_set
 from synco_core.destinations import local_destination, local_file_sets
 from synco_core.detection import detect
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.errors import ConfigError, SyncoError, TransferError
 from synco_core.install.journal import (
     InstallJournal,
     in_place_note,
@@ -46,6 +47,9 @@ from synco_core.values import (
     TableManifest,
 )
 from synco_core.wire import WireFileSet
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,8 @@ class EarlyDatabaseInstall:
         self._gate = threading.Lock()
         self._began = False
         self._cancelled = False
+        #: Set by :meth:`rollback`: the load's next read of the dump fails (see :class:`_StoppableDump`).
+        self._stop = threading.Event()
 
     def start(self) -> None:
         """Start loading. Apart from the constructor: its owner keeps the install before the thread runs, so a
@@ -110,7 +116,11 @@ class EarlyDatabaseInstall:
                 return
             self._began = True
         try:
-            dump = self.stream.reader() if self.stream is not None else None
+            source = self.stream.reader() if self.stream is not None else item.path.open("rb")
+            # Wrapped, so that a rollback (the pull or receive stopped, a later set failed) ends the load at its
+            # next read instead of waiting for all of it to be loaded and then undone: the engine's own atomic
+            # install drops its scratch database on the error.
+            dump = cast(BinaryIO, io.BufferedReader(_StoppableDump(source, self._stop), 1 << 20))
             self._result = _install_database(item, self._framework, force_remote_target,
                                              local_hosts_of(self._framework), self._manager, dump, self.journal,
                                              self.terminate)
@@ -144,6 +154,7 @@ class EarlyDatabaseInstall:
 
     def rollback(self) -> None:
         """Put the previous database back if this install replaced it (once; reports, never raises)."""
+        self._stop.set()
         if self._thread.is_alive():
             log.warning("waiting for the database load to end, to leave the local database as it was")
         self._end_or_cancel()
@@ -169,6 +180,30 @@ class EarlyDatabaseInstall:
     def undone(self) -> None:
         """The install's own undo put this database back (with the rest of its journal)."""
         self._rolled_back = True
+
+
+class _StoppableDump(io.RawIOBase):
+    """The dump as the early install's engine reads it, failing every read once ``stop`` is set."""
+
+    def __init__(self, source: BinaryIO, stop: threading.Event) -> None:
+        super().__init__()
+        self._source = source
+        self._stop = stop
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        if self._stop.is_set():
+            raise TransferError("the install was stopped")
+        view = memoryview(buffer).cast("B")
+        data = self._source.read1(len(view)) if hasattr(self._source, "read1") else self._source.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
 
 
 class ReceiveInstall:
