@@ -29,6 +29,7 @@ from synco_core.sizes import human_size
 from synco_core.trees import Choice, select_entries, tree_size
 from synco_core.values import (
     DatabaseConfig,
+    DatabaseInventory,
     Framework,
     InstallOptions,
     TableManifest,
@@ -235,17 +236,50 @@ def tables_outside_dump(framework: Framework, step: InstallStep, remote_ok: bool
                         manager: SyncoPluginManager | None = None) -> list[str]:
     """The tables of the local database ``step`` replaces that its dump does not hold (:mod:`.outsidedump`);
     [] when there is nothing to compare (files, no manifest, a database not on this machine or not readable)."""
-    if step.kind != "database" or not step.source.manifest:
+    if step.kind != "database":
         return []
-    database = database_of_set(framework, step.name)
+    return tables_outside_set(framework, step.name, step.source.manifest, remote_ok, manager)
+
+
+def tables_outside_set(framework: Framework, set_name: str, manifest: dict[str, TableManifest],
+                       remote_ok: bool = False, manager: SyncoPluginManager | None = None) -> list[str]:
+    """:func:`tables_outside_dump` of the database set ``set_name`` whose dump holds ``manifest``'s tables."""
+    if not manifest:
+        return []
+    inventory = local_inventory(framework, set_name, remote_ok, manager)
+    return tables_outside(inventory, manifest) if inventory is not None else []
+
+
+def local_inventory(framework: Framework, set_name: str, remote_ok: bool = False,
+                    manager: SyncoPluginManager | None = None) -> DatabaseInventory | None:
+    """The tables of the local database ``set_name`` goes into; None when it is not on this machine or not
+    readable (nothing is then said about it)."""
+    database = database_of_set(framework, set_name)
     if database is None or (not remote_ok and not database.is_local(local_hosts_of(framework))):
-        return []
+        return None
     try:
-        inventory = inspect_with_engine(database, manager)
+        return inspect_with_engine(database, manager)
     except SyncoError as exc:
         log.debug("the local database was not compared with the dump: %s", exc)
-        return []
-    return tables_outside(inventory, step.source.manifest)
+        return None
+
+
+def warn_outside_dump(framework: Framework, set_name: str, manifest: dict[str, TableManifest],
+                      remote_ok: bool = False, manager: SyncoPluginManager | None = None,
+                      inventory: DatabaseInventory | None = None) -> None:
+    """Say in one warning line which local tables the install of ``set_name`` moves aside although its dump
+    lacks them: where no question showed them (``--yes``), before the database is changed. ``inventory``: the
+    local database's tables read before a load began (a streamed dump's manifest is known only at its end,
+    when the load may hold locks an inspection would wait for)."""
+    if not manifest:
+        return
+    if inventory is None:
+        inventory = local_inventory(framework, set_name, remote_ok, manager)
+    outside = tables_outside(inventory, manifest) if inventory is not None else []
+    if outside:
+        database = database_of_set(framework, set_name)
+        where = database.url(mask_password=True) if database is not None else set_name
+        log.warning("%s %s", where, outside_line(outside))
 
 
 def current_content(framework: Framework, step: InstallStep, remote_ok: bool = False,

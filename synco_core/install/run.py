@@ -42,7 +42,6 @@ from synco_core.install.journal import (
     replaced_in_place,
     undo_steps,
 )
-from synco_core.install.outsidedump import outside_line
 from synco_core.install.owned import ForeignFilesError
 from synco_core.install.plan import (
     InstallPlan,
@@ -54,7 +53,7 @@ from synco_core.install.plan import (
     load_received,
     local_hosts_of,
     plan_install,
-    tables_outside_dump,
+    warn_outside_dump,
 )
 from synco_core.install.state import (
     InstallState,
@@ -173,12 +172,13 @@ def run_install(
                               "Replace this local content?"])
         if not confirm(question):
             raise NotConfirmedError("install", asked=True)
-    elif installed_database is None:
-        # No question showed them: said before the swap, in one line per database.
-        for database_step in (s for s in plan.steps if s.kind == "database"):
-            outside = tables_outside_dump(framework, database_step, force_remote_target, manager)
-            if outside:
-                log.warning("%s %s", database_step.target, outside_line(outside))
+    else:
+        # No question showed them: said before the swap, in one line per database; the one loaded early, while
+        # the files arrived, was named before its swap already (streamed.py).
+        early = installed_database.name if installed_database is not None else None
+        for database_step in (s for s in plan.steps if s.kind == "database" and s.name != early):
+            warn_outside_dump(framework, database_step.name, database_step.source.manifest, force_remote_target,
+                              manager)
     for database_step in (s for s in plan.steps if s.kind == "database"):
         check_engine(framework, database_step.name, database_step.source.engine)
 

@@ -14,6 +14,7 @@ from synco_core.databases import NAMED_SET_PREFIX, database_of_set, for_database
 from synco_core.destinations import local_destination, local_file_sets
 from synco_core.detection import detect
 from synco_core.errors import ConfigError, SyncoError, TransferError
+from synco_core.install.atend import at_end
 from synco_core.install.journal import (
     InstallJournal,
     in_place_note,
@@ -25,8 +26,10 @@ from synco_core.install.plan import (
     check_install_target,
     check_target,
     local_hosts_of,
+    local_inventory,
     received_set,
     refuse_one_database_twice,
+    warn_outside_dump,
 )
 from synco_core.install.run import (
     InstallReport,
@@ -42,6 +45,7 @@ from synco_core.install.state import (
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.deletions import RunDeletions
 from synco_core.values import (
+    DatabaseInventory,
     Framework,
     InstallResult,
     TableManifest,
@@ -92,8 +96,15 @@ class EarlyDatabaseInstall:
         self._result: InstallResult | None = None
         self._error: BaseException | None = None
         self._rolled_back = False
+        self._local_tables: DatabaseInventory | None = None
         #: Loading from a dump that is still arriving (see :meth:`ReceiveInstall.start_streamed`).
         self.stream = stream
+        if stream is None:
+            # Before the load starts, as the question or run_install's --yes line would say it.
+            warn_outside_dump(framework, item.name, item.manifest, force_remote_target, self._manager)
+        else:
+            # Read before the load starts: at the stream's end the load may hold locks an inspection waits for.
+            self._local_tables = local_inventory(framework, item.name, force_remote_target, self._manager)
         self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
                                         name="synco-install-database", daemon=True)
         #: Whether the thread began the load, or the rollback came first (see :meth:`_end_or_cancel`); under ``_gate``.
@@ -116,7 +127,18 @@ class EarlyDatabaseInstall:
                 return
             self._began = True
         try:
-            source = self.stream.reader() if self.stream is not None else item.path.open("rb")
+            source: BinaryIO
+            if self.stream is not None:
+                stream = self.stream
+                source = stream.reader()
+                # A stream's tables are known only once it has all arrived: named then, before the engine's
+                # swap (it reads the end of the dump before it verifies and swaps).
+                inventory = self._local_tables
+                if inventory is not None:
+                    source = at_end(source, lambda: warn_outside_dump(
+                        self._framework, item.name, stream.manifest, inventory=inventory))
+            else:
+                source = item.path.open("rb")
             # Wrapped, so that a rollback (the pull or receive stopped, a later set failed) ends the load at its
             # next read instead of waiting for all of it to be loaded and then undone: the engine's own atomic
             # install drops its scratch database on the error.
