@@ -291,3 +291,44 @@ def test_a_streamed_load_names_them_once_the_dump_is_in_and_before_its_swap(
         installer.abandon()
         installer.close()
         stream.discard()
+
+
+# ------------------------------------------------------------------------------------------ --max-delete
+
+
+def test_a_max_delete_refusal_after_receive_leaves_the_last_install_to_roll_back(
+        tmp_path: Path, register_plugin: Callable[[object, str], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--max-delete`` is judged once the files are in; with ``--yes`` the database used to load early, before
+    it, and the refused install ("nothing was installed") had given up the last install's kept database and
+    record: ``synco db rollback`` then found nothing to put back."""
+    from test_transfer_support import FixturePlugin, make_app
+
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    local = tmp_path / "local"
+    (local / "web" / "uploads").mkdir(parents=True)
+    (local / "private").mkdir()
+    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
+    source_tables(Database("sqlite", str(local / "local.sqlite")), rows=1)
+
+    def receive_install(number: int, *extra: str) -> Any:
+        session = f"synco-maxdelete{number:014d}"
+        key = publish(app, session)
+        with static_server(app / "web") as (url, _):
+            return CliRunner().invoke(cli, ["receive", session, key.secret, "--base-url", url, "--target",
+                                            str(tmp_path / f"dump{number}"), "--project", str(local), "--all",
+                                            "--install", "--yes", *extra])
+
+    assert receive_install(1).exit_code == 0
+    before = sorted(p.name for p in local.iterdir())
+    assert "local.sqlite.synco-previous" in before and ".synco-install.json" in before
+    for n in range(3):
+        (local / "web" / "uploads" / f"laptop {n}.txt").write_text("only here")
+    refused = receive_install(2, "--max-delete", "0")
+    assert refused.exit_code == 1 and "more than --max-delete 0" in refused.output, refused.output
+    assert sorted(p.name for p in local.iterdir()) == before, "the last install's kept copy and record stay"
+    monkeypatch.chdir(local)
+    rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
+    assert rollback.exit_code == 0, rollback.output
+    assert Database("sqlite", str(local / "local.sqlite")).tables() == {"users"}, "the first content is back"

@@ -267,7 +267,10 @@ class ReceiveInstall:
             raise
         if recovered is not None:
             log.warning("%s", recovered)
-        self.early_database = yes
+        # --max-delete's count is known only once the files are in, and its refusal must find the project as it
+        # was: an early load would have given up the last install's kept database and record by then, so
+        # `synco db rollback` had nothing left to put back. The database then loads at the end, with the rest.
+        self.early_database = yes and max_delete is None
         self.database: EarlyDatabaseInstall | None = None
         # Read before the early database load gives the record up: the kept copies it names that this install
         # leaves as they are are named again in the new one.
