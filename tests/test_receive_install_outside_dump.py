@@ -332,3 +332,67 @@ def test_a_max_delete_refusal_after_receive_leaves_the_last_install_to_roll_back
     rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
     assert rollback.exit_code == 0, rollback.output
     assert Database("sqlite", str(local / "local.sqlite")).tables() == {"users"}, "the first content is back"
+
+
+def test_an_empty_set_refusal_after_receive_leaves_the_last_install_to_roll_back(
+        tmp_path: Path, register_plugin: Callable[[object, str], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other install refusal judged once the files are in: a set the server lists no file in (a share not
+    mounted) would empty the project's folder. The meta says so before anything is received: the database is
+    then not loaded early, and the refusal leaves the last install's kept database and record."""
+    import shutil
+
+    from test_transfer_support import FixturePlugin, make_app
+
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    local = tmp_path / "local"
+    (local / "web" / "uploads").mkdir(parents=True)
+    (local / "private").mkdir()
+    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
+    source_tables(Database("sqlite", str(local / "local.sqlite")), rows=1)
+
+    def receive_install(number: int) -> Any:
+        session = f"synco-emptyset{number:015d}"
+        key = publish(app, session)
+        with static_server(app / "web") as (url, _):
+            return CliRunner().invoke(cli, ["receive", session, key.secret, "--base-url", url, "--target",
+                                            str(tmp_path / f"dump{number}"), "--project", str(local), "--all",
+                                            "--install", "--yes"])
+
+    assert receive_install(1).exit_code == 0
+    before = sorted(p.name for p in local.iterdir())
+    assert "local.sqlite.synco-previous" in before and ".synco-install.json" in before
+    # The share is not mounted on the server any more: its uploads folder is empty.
+    shutil.rmtree(app / "web" / "uploads")
+    (app / "web" / "uploads").mkdir()
+    refused = receive_install(2)
+    assert refused.exit_code == 1 and "holds no file" in refused.output, refused.output
+    assert sorted(p.name for p in local.iterdir()) == before, "the last install's kept copy and record stay"
+    monkeypatch.chdir(local)
+    rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
+    assert rollback.exit_code == 0, rollback.output
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
+def test_pull_of_an_empty_set_refused_leaves_the_last_install_to_roll_back(tmp_path: Path, new_database: Any,
+                                                                          engine: str) -> None:
+    """As for receive, with pull's two early loads: SQLite's once it has arrived, MySQL's while it streams."""
+    import shutil
+
+    remote, local_db, laptop = pull_projects(tmp_path, new_database, engine)
+    env = remote_environment(tmp_path)
+    args = ["pull", f"docker://web-1{remote}", "--target", "out", "--install", "--yes"]
+    first = run_synco(args, env, laptop)
+    assert first.returncode == 0, first.stderr
+    (laptop / "public" / "uploads" / "laptop only.txt").write_text("kept")
+    record = (laptop / ".synco-install.json").read_bytes()
+    shutil.rmtree(remote / "public" / "uploads")
+    (remote / "public" / "uploads").mkdir()
+    # Into a new receive folder: its receive has nothing to remove, the install's check is the one to refuse.
+    refused = run_synco([*args[:3], "out2", *args[4:]], env, laptop)
+    assert refused.returncode == 1 and "holds no file" in refused.stderr, refused.stderr
+    assert (laptop / ".synco-install.json").read_bytes() == record, "the last install's record stays"
+    rollback = run_synco(["db", "rollback", "--yes"], env, laptop)
+    assert rollback.returncode == 0, rollback.stderr
+    assert set(OTHER_APP) <= local_db.tables(), "the laptop's first database is back"

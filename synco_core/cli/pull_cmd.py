@@ -118,6 +118,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
             options.prepare = installing.prepare
             options.on_set_arrived = installing.set_arrived
             options.on_dump_stream = installing.start_streamed
+            options.on_accepted = installing.session_accepted
         result = pull(resolved, options, echo=ui.echo, reporter=Reporter())
         if not result.encrypted and not via_http:
             ui.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "

@@ -210,6 +210,7 @@ class Installing:
         if self.installer is not None:
             wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
             self.installer.check_databases([s.name for s in wanted])
+            self.installer.hold_for_empty_sets(wanted)
             for file_set in wanted:
                 if file_set.dump is not None:
                     check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
@@ -223,6 +224,11 @@ class Installing:
     def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
         if self.installer is not None:
             self.installer.set_arrived(folder, entry)
+
+    def session_accepted(self, meta: Meta) -> None:
+        """Pull's session passed receive's checks, nothing is received yet (see :meth:`check_session`)."""
+        if self.installer is not None:
+            self.installer.hold_for_empty_sets([s for s in meta.file_sets if not self.only or s.name in self.only])
 
     def start_streamed(self, stream: StreamedDump) -> None:
         if self.installer is not None:

@@ -296,6 +296,15 @@ class ReceiveInstall:
                 raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
             self.checked.add(set_name)
 
+    def hold_for_empty_sets(self, file_sets: list[WireFileSet]) -> None:
+        """No early database load when the session lists a files set with no file: the install may then refuse
+        once the files are in (it would empty a project folder, :func:`~.plan.emptying_refusal`), and that
+        refusal must find the last install's kept database and record, which an early load gives up."""
+        if any(info is not None and info.file_count == 0 for s in file_sets for info in (s.public, s.private)):
+            if self.early_database:
+                log.debug("a files set is listed empty: the database loads at the end, after the install's checks")
+            self.early_database = False
+
     def check_file_sets(self, file_sets: list[WireFileSet]) -> None:
         """Every files set of ``file_sets`` has a place in the local project (the one-line error of the install
         otherwise): a session of another framework is refused before it is downloaded, not after."""

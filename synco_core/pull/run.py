@@ -80,6 +80,8 @@ class PullOptions:
     zipapp: Path | None = None
     #: Receive's ``on_set_arrived`` (``--install`` loads the database while the files arrive).
     on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
+    #: Told the session's meta once receive has accepted it, before anything is received (``--install``).
+    on_accepted: Callable[[Any], None] | None = None
     #: Told when the dump starts streaming in during the build (``--install --yes`` loads it from there).
     on_dump_stream: Callable[[DumpStream], None] | None = None
     #: The zstd level of the remote side's artifacts (see :data:`PULL_ZSTD_LEVEL`).
@@ -282,7 +284,8 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
                                              on_set_arrived=options.on_set_arrived, resumable=False,
                                              other_project=options.other_project,
                                              max_delete=options.max_delete,
-                                             delete_excluded=options.delete_excluded)
+                                             delete_excluded=options.delete_excluded,
+                                             on_accepted=options.on_accepted)
             if stream is not None and ready.get("streaming"):
                 # The dump is not in the meta: it is still streaming in while receive fetches the files.
                 streamed = stream
@@ -294,7 +297,15 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
 
                 receive_options.prefetched = stream.take
                 receive_options.late_sets = late_sets
-                receive_options.on_accepted = lambda _meta: streamed.accept()
+                told = options.on_accepted
+
+                def accepted(meta: Any) -> None:
+                    # The install first: it may hold the early load back before the stream is let in.
+                    if told is not None:
+                        told(meta)
+                    streamed.accept()
+
+                receive_options.on_accepted = accepted
             try:
                 summary = receive_session(transport, session, key, receive_options, reporter)
             finally:
