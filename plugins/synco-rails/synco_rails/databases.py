@@ -2,9 +2,9 @@
 
 A configuration's ``url`` (its own, or ``DATABASE_URL`` / ``<NAME>_DATABASE_URL`` merged in by
 :func:`synco_rails.config.environment_configs`) wins over its other settings, which fill in what the URL
-leaves out, as Active Record's ``UrlConfig`` merges them. ``primary`` (or, without one, the first
-configuration) is the database a session dumps; the others of a multi-database application are the
-framework's named databases.
+leaves out, as Active Record's ``UrlConfig`` merges them (the URL read by :mod:`synco_rails.urlconfig`).
+``primary`` (or, without one, the first configuration) is the database a session dumps; the others of a
+multi-database application are the framework's named databases.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from synco_core import (
     register_secret,
     tables_with_columns,
 )
+from synco_rails.urlconfig import active_record_major, url_settings
 
 #: The bcrypt hash of the word "password" as Ruby's bcrypt gem writes it (``$2a$``; Devise's
 #: ``encrypted_password`` and ``has_secure_password``'s ``password_digest`` hold this form): every account
@@ -174,7 +175,11 @@ VERSION_RULES = (
 )
 
 #: libpq's TLS settings, which Rails' PostgreSQL adapter passes on as they are.
-_PG_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout")
+_PG_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "connect_timeout", "passfile")
+#: libpq keywords that choose the server without synco knowing which: it decides from the host whether a
+#: database is this machine's.
+_PG_REFUSED = {"hostaddr": "connects to an address other than the host", "service": "takes the server from "
+               "pg_service.conf"}
 #: mysql2's (and trilogy's) TLS settings, as synco's MySQL engine names them.
 _MYSQL_OPTIONS = {"sslca": "ssl_ca", "sslcert": "ssl_cert", "sslkey": "ssl_key", "ssl_mode": "sslmode",
                   "encoding": "charset"}
@@ -226,8 +231,6 @@ def _url_engine(name: str, url: str, project_dir: Path, source: str) -> str:
 def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
     """The :class:`DatabaseConfig` of one database configuration; a one-line ConfigError when synco cannot use it."""
     label = f"{source} (database {name})"
-    password = _text(settings.get("password"))
-    register_secret(password)
     url = _text(settings.get("url"))
     adapter = (_text(settings.get("adapter")) or "").lower()
     # Active Record's adapter names (postgis, mysql2, trilogy, sqlite3 ...) are the core parser's aliases.
@@ -237,6 +240,12 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
         variable = "DATABASE_URL" if name == "primary" else f"{name.upper()}_DATABASE_URL"
         raise ConfigError(f"Rails database {name!r}: its url is empty and it names no adapter (is the variable "
                           f"it is read from set here? Rails also takes {variable})")
+    if url and engine != "sqlite":
+        # The URL's keys merged over the others, as UrlConfig does; its query may name another adapter (7.0+).
+        settings = {**{key: value for key, value in settings.items() if key != "url"},
+                    **url_settings(url, active_record_major(project_dir), name)}
+        adapter = (_text(settings.get("adapter")) or "").lower()
+        engine = normalise_engine(adapter) if adapter else None
     if engine not in ("postgresql", "mysql", "sqlite"):
         raise ConfigError(f"Rails database {name!r}: the adapter {adapter or engine or '(none)'} is not supported "
                           "(postgresql, mysql2, trilogy and sqlite3 are)")
@@ -248,32 +257,51 @@ def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, s
         if database is None:
             raise ConfigError(f"Rails database {name!r} names no database file")
         return DatabaseConfig(engine="sqlite", name=_sqlite_path(database, project_dir, name), source=label)
-    host = _text(settings.get("host"))
-    socket = _text(settings.get("socket"))
-    if host is not None and host.startswith("/"):
-        # PostgreSQL's socket folder given as the host, as libpq takes it.
-        socket, host = socket or host, None
-    keys = _PG_OPTIONS if engine == "postgresql" else _MYSQL_OPTIONS
-    options = {(keys[key] if isinstance(keys, dict) else key): str(settings[key])
-               for key in keys if _text(settings.get(key))}
-    config = DatabaseConfig(
-        engine=engine,
-        name=_text(settings.get("database")) or "",
-        host=host,
-        port=_port(name, settings.get("port")),
-        user=_text(settings.get("username")),
-        password=password,
-        socket=socket,
-        options=options,
-        source=label,
-    )
-    if url:
-        # What the URL says wins; the other settings fill in what it leaves out, the database name included
-        # (a DATABASE_URL naming only the server, over database.yml's ``database:``).
-        config = parse_database_url(url, base_dir=project_dir, source=label, beside=config)
+    config = _server_config(name, engine, adapter, settings, label)
     if not config.name:
         raise ConfigError(f"Rails database {name!r} names no database")
     return config
+
+
+def _server_config(name: str, engine: str, adapter: str, settings: Mapping[str, Any], label: str) -> DatabaseConfig:
+    """A PostgreSQL or MySQL configuration by the keys its adapter reads, under the names it reads them.
+
+    The PostgreSQL adapter passes libpq's keywords on (``user`` and ``dbname`` when ``username`` and
+    ``database`` are not given) and drops every other key, ``socket`` among them; mysql2 takes ``user``,
+    ``pass``, ``hostname``, ``dbname``, ``db`` and ``sock`` after their long names, and its client library
+    uses the socket only when the host is ``localhost`` or not given; trilogy reads only the long names, and
+    Active Record drops its host when a socket is given.
+    """
+    def first(*keys: str) -> str | None:
+        return next((value for key in keys if (value := _text(settings.get(key))) is not None), None)
+
+    if engine == "postgresql":
+        for key, reason in _PG_REFUSED.items():
+            if first(key):
+                raise ConfigError(f"Rails database {name!r}: {key} is not supported: it {reason}; name the host, "
+                                  "port and database instead")
+        user, password, database = first("username", "user"), first("password"), first("database", "dbname")
+        host, socket = first("host"), None
+        if host is not None and host.startswith("/"):
+            # PostgreSQL's socket folder given as the host, as libpq takes it.
+            socket, host = host, None
+    else:
+        mysql2 = adapter != "trilogy"
+        user = first("username", "user") if mysql2 else first("username")
+        password = first("password", "pass") if mysql2 else first("password")
+        database = first("database", "dbname", "db") if mysql2 else first("database")
+        host = first("host", "hostname") if mysql2 else first("host")
+        socket = first("socket", "sock") if mysql2 else first("socket")
+        if socket and host and mysql2 and host != "localhost":
+            socket = None
+        elif socket:
+            host = None
+    register_secret(password)
+    keys = _PG_OPTIONS if engine == "postgresql" else _MYSQL_OPTIONS
+    options = {(keys[key] if isinstance(keys, dict) else key): str(settings[key])
+               for key in keys if _text(settings.get(key))}
+    return DatabaseConfig(engine=engine, name=database or "", host=host, port=_port(name, settings.get("port")),
+                          user=user, password=password, socket=socket, options=options, source=label)
 
 
 def split_databases(configs: list[tuple[str, dict[str, Any]]], project_dir: Path, source: str) -> tuple[
