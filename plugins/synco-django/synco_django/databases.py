@@ -23,12 +23,14 @@ from synco_core import (
     SanitizeRule,
     address_masked,
     credential_columns,
+    normalise_engine,
     parse_database_url,
     quote_name,
     register_secret,
     tables_with_columns,
 )
 from synco_django.static import UNKNOWN, DatabaseUrl, is_known
+from synco_django.urlsettings import url_settings
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +183,17 @@ def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> D
     if not is_known(entry):
         raise ConfigError(f"Django database {alias!r} could not be worked out without running the settings")
     if isinstance(entry, DatabaseUrl):
-        config = url_config(entry.url, project_dir, label)
-        if config.engine not in ("postgresql", "mysql", "sqlite"):
-            raise ConfigError(f"Django database {alias!r}: {config.engine} databases are not supported")
-        return _with_settings(alias, config, entry.settings, project_dir) if entry.settings else config
+        if normalise_engine(entry.url.partition(":")[0]) in ("postgresql", "mysql"):
+            # The settings the URL's library makes, the module's own over them, read as any DATABASES entry.
+            made = url_settings(entry.url, entry.reader, alias)
+            options = entry.settings.get("OPTIONS")
+            entry = {**made, **entry.settings,
+                     "OPTIONS": {**made["OPTIONS"], **(options if isinstance(options, Mapping) else {})}}
+        else:
+            config = url_config(entry.url, project_dir, label)
+            if config.engine not in ("postgresql", "mysql", "sqlite"):
+                raise ConfigError(f"Django database {alias!r}: {config.engine} databases are not supported")
+            return _with_settings(alias, config, entry.settings, project_dir) if entry.settings else config
     if not isinstance(entry, Mapping):
         raise ConfigError(f"Django database {alias!r} is not a dict of settings")
     password = _text(entry.get("PASSWORD"))
@@ -203,28 +212,53 @@ def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> D
         # application servers keep at the project.
         return DatabaseConfig(engine="sqlite", name=str(path if path.is_absolute() else project_dir / path),
                               source=label)
+    options = entry.get("OPTIONS")
+    return _connection(alias, engine, entry, options if isinstance(options, Mapping) else {}, label)
+
+
+def _connection(alias: str, engine: str, entry: Mapping[str, Any], options: Mapping[str, Any],
+                label: str) -> DatabaseConfig:
+    """A PostgreSQL or MySQL entry as Django's backend connects with it, ``OPTIONS`` included.
+
+    PostgreSQL: ``OPTIONS`` go to libpq under ``dbname`` (which wins over ``NAME``), and ``USER``,
+    ``PASSWORD``, ``HOST`` and ``PORT`` win over its ``user``, ``password``, ``host`` and ``port`` when they
+    are not empty. MySQL: ``OPTIONS`` win over everything (mysqlclient's ``db`` over ``database``, ``passwd``
+    over ``password``), and the socket counts only when the host is ``localhost`` or not given.
+    """
+    def option(*keys: str) -> str | None:
+        return next((value for key in keys if (value := _text(options.get(key))) is not None), None)
+
+    name, user = _text(entry.get("NAME")), _text(entry.get("USER"))
+    password, host, port = _text(entry.get("PASSWORD")), _text(entry.get("HOST")), _text(entry.get("PORT"))
+    socket = None
+    if engine == "postgresql":
+        if option("hostaddr"):
+            raise ConfigError(f"Django database {alias!r}: OPTIONS['hostaddr'] is not supported: it connects to an "
+                              "address other than the host; name the host in HOST")
+        name = option("dbname") or name
+        user, password = user or option("user"), password or option("password")
+        host, port = host or option("host"), port or option("port")
+        if host is not None and host.startswith("/"):
+            # A path as the host is the server's socket folder, as libpq takes it.
+            socket, host = host, None
+    else:
+        if host is not None and host.startswith("/"):
+            socket, host = host, None
+        name = option("db", "database") or name
+        user, password = option("user") or user, option("passwd", "password") or password
+        host, port = option("host") or host, option("port") or port
+        socket = option("unix_socket") or socket
+        if socket and host and host != "localhost":
+            # libmysqlclient takes the socket only for localhost: with another host it connects over TCP.
+            socket = None
+        elif socket:
+            host = None
     if name is None:
         raise ConfigError(f"Django database {alias!r} names no database (NAME)")
-    options = entry.get("OPTIONS")
-    options = options if isinstance(options, Mapping) else {}
-    host = _text(entry.get("HOST"))
-    socket = None
-    if host is not None and host.startswith("/"):
-        # A path as HOST is the server's socket (MySQL) or its folder (PostgreSQL), as Django passes it on.
-        socket, host = host, None
-    if engine == "mysql" and _text(options.get("unix_socket")):
-        socket = _text(options.get("unix_socket"))
-    return DatabaseConfig(
-        engine=engine,
-        name=name,
-        host=host,
-        port=_port(alias, entry.get("PORT")),
-        user=_text(entry.get("USER")),
-        password=password,
-        socket=socket,
-        options=_driver_options(alias, engine, options),
-        source=label,
-    )
+    register_secret(password)
+    return DatabaseConfig(engine=engine, name=name, host=host, port=_port(alias, port), user=user,
+                          password=password, socket=socket, options=_driver_options(alias, engine, options),
+                          source=label)
 
 
 def _with_settings(alias: str, config: DatabaseConfig, settings: Mapping[str, Any],

@@ -56,6 +56,9 @@ class DatabaseUrl:
     #: was read (``DATABASES["default"]["NAME"] = ...``, ``.update({...})``), or kept from the dict it was
     #: merged into (``DATABASES["default"].update(dj_database_url.config())`` keeps that dict's ``OPTIONS``).
     settings: dict[str, Any] = field(default_factory=dict)
+    #: The library that reads the URL (:mod:`synco_django.urlsettings`): ``dj-database-url`` or
+    #: ``django-environ`` (``env.db()``), which differ on a repeated query key.
+    reader: str = field(default="dj-database-url", compare=False)
 
 
 #: Functions that load a dotenv file into ``os.environ`` (django-environ's class method, python-dotenv's).
@@ -413,8 +416,8 @@ class Reader:
                     merged = self._eval(value, ns)
                     if not isinstance(merged, dict | DatabaseUrl):
                         raise _CannotEvaluate
-                    copied = DatabaseUrl(merged.url, dict(merged.settings)) if isinstance(merged, DatabaseUrl) \
-                        else dict(merged)
+                    copied = (DatabaseUrl(merged.url, dict(merged.settings), merged.reader)
+                              if isinstance(merged, DatabaseUrl) else dict(merged))
                     result = _changed(result, "update", [copied], {})
                 elif isinstance(result, DatabaseUrl):
                     result.settings[self._eval(key, ns)] = self._value(value, ns)
@@ -753,7 +756,7 @@ class _Env:
             url = self.environ.get(str(variable)) or kwargs.get("default")
             if not isinstance(url, str) or not url:
                 raise _CannotEvaluate
-            return DatabaseUrl(url)
+            return DatabaseUrl(url, reader="django-environ")
         if name in ("read_env",):
             return None
         raise _CannotEvaluate
@@ -791,7 +794,7 @@ def _changed(receiver: dict[Any, Any] | list[Any] | DatabaseUrl, method: str, ar
         # A password may hold "?" unencoded; the query starts after the host part.
         has_options = bool(other.url.rpartition("@")[2].partition("?")[2])
         kept = {k: v for k, v in old.items() if k not in _URL_KEYS and not (k == "OPTIONS" and has_options)}
-        return DatabaseUrl(other.url, {**kept, **other.settings, **kwargs})
+        return DatabaseUrl(other.url, {**kept, **other.settings, **kwargs}, other.reader)
     if not isinstance(other, dict):
         raise _CannotEvaluate
     target = receiver.settings if isinstance(receiver, DatabaseUrl) else receiver
