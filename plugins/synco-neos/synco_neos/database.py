@@ -3,7 +3,9 @@
 Flow passes these options to Doctrine DBAL: ``driver`` (``pdo_mysql``, ``mysqli``, ``pdo_pgsql``,
 ``pdo_sqlite``), ``host``, ``port``, ``dbname``, ``user``, ``password``, ``unix_socket``, ``charset``, and
 for SQLite ``path``. A DBAL ``url`` option is honoured too: as in DBAL, what it says overrides the separate
-keys, which fill in what it leaves out (the ``dbname`` of a URL naming only the server).
+keys, which fill in what it leaves out (the ``dbname`` of a URL naming only the server), and its query's keys
+are DBAL's parameters by name (:data:`DBAL_QUERY`). PHP's MySQL client takes ``unix_socket`` only when the
+host is ``localhost`` or not given: with another host it connects over TCP, and so does synco.
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ from synco_core import (
     parse_database_url,
     pdo_tls_options,
     register_secret,
+    url_query_keys_as,
 )
+
+#: How DBAL merges a URL's query into the connection's parameters (by name), as synco's URL parser reads it: the
+#: drivers read ``user``, ``password``, ``dbname``, ``host``, ``port`` and (MySQL) ``unix_socket``, so
+#: ``username``, ``passwd``, ``db``, ``database`` and ``socket`` change nothing, nor does ``unix_socket`` for
+#: pdo_pgsql; synco's parser names the MySQL database ``database`` (libpq's ``dbname`` for PostgreSQL).
+DBAL_QUERY: dict[str, dict[str, str | None]] = {
+    "mysql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None, "dbname": "database"},
+    "postgresql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None,
+                   "unix_socket": None},
+}
 
 #: The DBAL drivers synco's engines handle.
 SUPPORTED_DRIVERS = ("pdo_mysql", "mysqli", "pdo_pgsql", "pdo_sqlite")
@@ -42,7 +55,12 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
                                 port=int(port_text) if port_text and port_text.isdigit() else None,
                                 user=_text(options.get("user")), password=password,
                                 socket=_text(options.get("unix_socket")))
-        return parse_database_url(url, base_dir=project_dir, source=source, beside=beside)
+        scheme, sep, rest = url.partition("://")
+        # DBAL's dashed driver schemes (pdo-mysql://) are its underscored driver names.
+        spelt = scheme.lower().replace("-", "_") + sep + rest
+        query_keys = DBAL_QUERY.get(normalise_engine(scheme.lower().replace("-", "_")), {})
+        return _tcp_unless_localhost(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
+                                                        source=source, beside=beside))
     driver = _text(options.get("driver")) or "pdo_mysql"
     if driver not in SUPPORTED_DRIVERS:
         raise ConfigError(
@@ -75,7 +93,7 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
         # Flow hands driverOptions to PDO as they are: TLS settings (PDO::MYSQL_ATTR_SSL_CA => ..., or its number
         # as the key in YAML) decide whether the dump verifies the server's certificate, as the site does.
         extra.update(pdo_tls_options(options.get("driverOptions")))
-    return DatabaseConfig(
+    return _tcp_unless_localhost(DatabaseConfig(
         engine=engine,
         name=dbname,
         host=_text(options.get("host")),
@@ -85,4 +103,13 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
         socket=_text(options.get("unix_socket")),
         options=extra,
         source=source,
-    )
+    ))
+
+
+def _tcp_unless_localhost(config: DatabaseConfig) -> DatabaseConfig:
+    """``config`` as PHP's MySQL client connects: a socket beside a host other than ``localhost`` is unused."""
+    if config.engine == "mysql" and config.socket and config.host and config.host != "localhost":
+        return config.replace(socket=None)
+    if config.engine == "mysql" and config.socket and config.host == "localhost":
+        return config.replace(host=None)
+    return config

@@ -62,7 +62,7 @@ def test_neos8_development(make_project: Callable[[str], Path], php_mode: str, m
     ("context", "expected"),
     [
         ("Production", ("mysql", "db.internal", 3307, "neos_prod", "neos_prod", None)),
-        ("Production/Live", ("mysql", "db.internal", 3307, "neos_prod", "neos_prod", "/run/mysqld/mysqld.sock")),
+        ("Production/Live", ("mysql", None, 3307, "neos_prod", "neos_prod", "/run/mysqld/mysqld.sock")),
     ],
 )
 def test_neos8_production_contexts(make_project: Callable[[str], Path], php_mode: str, monkeypatch: pytest.MonkeyPatch,

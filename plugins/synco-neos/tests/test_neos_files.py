@@ -248,7 +248,8 @@ def test_fallback_to_published_folder(make_project: Callable[[str], Path], php_m
     if not subdivide:
         # Production/Live's socket is the local server's; point it at nothing so the database is unreachable.
         (project / "Configuration/Production/Live/Settings.Database.yaml").write_text(
-            "Neos:\n  Flow:\n    persistence:\n      backendOptions:\n        unix_socket: /nonexistent.sock\n")
+            "Neos:\n  Flow:\n    persistence:\n      backendOptions:\n        host: localhost\n"
+            "        unix_socket: /nonexistent.sock\n")
     content = b"published file"
     sha1 = sha(content)
     stored = project / "Data/Persistent/Resources" / storage_key(sha1)
