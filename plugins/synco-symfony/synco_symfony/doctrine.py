@@ -216,8 +216,8 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         beside = _settings_config(connection, resolver, source, tls, server_version, name_required=False)
         spelt = doctrine_scheme(str(url))
         query_keys = DOCTRINE_QUERY.get(normalise_engine(spelt.partition("://")[0]), {})
-        return parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir, source=source,
-                                  beside=beside)
+        return _tcp_unless_localhost(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
+                                                        source=source, beside=beside))
     if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
         return None
     driver = str(resolver(settings.get("driver")) or "pdo_mysql")
@@ -229,7 +229,18 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         full = Path(str(path))
         return DatabaseConfig(engine="sqlite", name=str(full if full.is_absolute() else project_dir / full),
                               source=source)
-    return _settings_config(connection, resolver, source, tls, server_version, name_required=True, engine=engine)
+    return _tcp_unless_localhost(_settings_config(connection, resolver, source, tls, server_version,
+                                                  name_required=True, engine=engine))
+
+
+def _tcp_unless_localhost(config: DatabaseConfig) -> DatabaseConfig:
+    """``config`` as PHP's MySQL client (mysqlnd, behind pdo_mysql and mysqli) connects: it takes ``unix_socket``
+    only when the host is ``localhost`` or not given, and connects over TCP to any other host beside it."""
+    if config.engine == "mysql" and config.socket and config.host and config.host != "localhost":
+        return config.replace(socket=None)
+    if config.engine == "mysql" and config.socket and config.host == "localhost":
+        return config.replace(host=None)
+    return config
 
 
 def _settings_config(connection: DbalConnection, resolver: Resolver, source: str, tls: Mapping[str, str],
@@ -284,11 +295,13 @@ def _tls_settings(settings: Mapping[str, Any], resolver: Resolver) -> dict[str, 
 
 #: How DBAL merges a URL's query into the connection's parameters (by name: ``array_merge($params, $query)``)
 #: as synco's URL parser reads it, per engine: the drivers read ``user``, ``password``, ``dbname``, ``host``,
-#: ``port`` and ``unix_socket``, so ``username``, ``passwd``, ``db``, ``database`` and ``socket`` change
-#: nothing; synco's parser names the MySQL database ``database`` (libpq's ``dbname`` for PostgreSQL).
+#: ``port`` and (MySQL) ``unix_socket``, so ``username``, ``passwd``, ``db``, ``database`` and ``socket``
+#: change nothing, nor ``unix_socket`` for pdo_pgsql; synco's parser names the MySQL database ``database``
+#: (libpq's ``dbname`` for PostgreSQL).
 DOCTRINE_QUERY: dict[str, dict[str, str | None]] = {
     "mysql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None, "dbname": "database"},
-    "postgresql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None},
+    "postgresql": {"username": None, "passwd": None, "db": None, "database": None, "socket": None,
+                   "unix_socket": None},
 }
 
 

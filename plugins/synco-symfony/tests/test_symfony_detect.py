@@ -407,3 +407,25 @@ def test_doctrine_url_query_credentials_as_dbal_merges_them(tmp_path: Path, url:
     found = connection_config(connection, Resolver(lambda name: None, {}), tmp_path, "doctrine.yaml")
     assert found is not None
     assert (found.user, found.password, found.name) == expected
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    # PHP's MySQL client takes unix_socket only for localhost (or no host): beside db.internal it goes over TCP.
+    ({"url": "mysql://app@db.internal/app?unix_socket=/run/mysqld/mysqld.sock"}, ("db.internal", None)),
+    ({"driver": "pdo_mysql", "dbname": "app", "host": "db.internal", "unix_socket": "/run/mysqld/mysqld.sock"},
+     ("db.internal", None)),
+    ({"driver": "mysqli", "dbname": "app", "host": "localhost", "unix_socket": "/run/mysqld/mysqld.sock"},
+     (None, "/run/mysqld/mysqld.sock")),
+    ({"driver": "pdo_mysql", "dbname": "app", "unix_socket": "/run/mysqld/mysqld.sock"},
+     (None, "/run/mysqld/mysqld.sock")),
+    # pdo_pgsql reads no unix_socket: the URL's host stands.
+    ({"url": "pgsql://app@db.internal/app?unix_socket=/var/run/postgresql"}, ("db.internal", None)),
+])
+def test_doctrine_socket_beside_a_host_as_php_connects(tmp_path: Path, settings: dict[str, str],
+                                                      expected: tuple[object, ...]) -> None:
+    from synco_symfony.doctrine import DbalConnection, Resolver, connection_config
+
+    found = connection_config(DbalConnection("default", settings, None), Resolver(lambda name: None, {}), tmp_path,
+                              "doctrine.yaml")
+    assert found is not None
+    assert (found.host, found.socket) == expected
