@@ -122,6 +122,11 @@ class TodoSpool:
         self._file.write(len(block).to_bytes(8, "little") + block)
         self._memory = []
 
+    def park(self) -> None:
+        """Move what is in memory to the file: a spool kept while other sets merge holds no list of its own."""
+        if self._memory:
+            self._spill()
+
     def __iter__(self) -> Iterator[tuple[int, str, PublicIndexEntry]]:
         blocks: Iterator[list[tuple[Any, ...]]]
         if self._file is None:

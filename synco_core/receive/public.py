@@ -43,8 +43,6 @@ from synco_core.receive.compare import (
     IndexItems,
     PublicPlan,
     TodoSpool,
-    compare_public_files,
-    name_folding,
 )
 from synco_core.receive.files import (
     PART_SUFFIX,
@@ -62,7 +60,7 @@ from synco_core.receive.files import (
     save_content,
 )
 from synco_core.receive.knownhashes import KnownHashes
-from synco_core.receive.mtimes import holds_odd_seconds
+from synco_core.receive.merged import MergedSet, merge_with_folder, replay_current
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.staging import put_in_place, receiving_folder
 from synco_core.receive.transport import Transport, UnavailableError
@@ -302,6 +300,7 @@ def receive_public_files(
     max_delete: int | None = None,
     keep: Callable[[str], bool] | None = None,
     deleted_before: int = 0,
+    merged: MergedSet | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -320,6 +319,9 @@ def receive_public_files(
     once merged, before anything is removed or fetched. The run as a whole was judged before it started
     (:mod:`synco_core.receive.deletions`): this holds the line should the folder have changed meanwhile.
     Local files ``keep`` matches (serve's exclude rules, :mod:`synco_core.receive.kept`) are never vanished.
+
+    ``merged`` is the set's merge made before the run was judged (:mod:`synco_core.receive.merged`): its plan,
+    spool, hashes and packs are taken instead of merging ``index`` again.
     """
     work_dir, staged = receiving_folder(set_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -327,13 +329,18 @@ def receive_public_files(
     lock = threading.Lock()
     folders = _Folders()
     report_bytes = on_bytes or (lambda _n: None)
-    spool = TodoSpool(scratch)
-    merged = False
+    if merged is not None:
+        spool, known, packs = merged.take().spool, merged.known, merged.packs
+    else:
+        spool = TodoSpool(scratch)
+    through = False
     try:
-        plan = compare_public_files(index, work_dir, on_file, spool, packs,
-                                    folding=name_folding(work_dir), known=known,
-                                    odd_seconds=holds_odd_seconds(work_dir), keep=keep)
-        merged = True
+        if merged is not None:
+            plan = merged.plan
+            replay_current(plan, on_file)
+        else:
+            plan = merge_with_folder(index, work_dir, spool, packs, known, keep, on_file)
+        through = True
         result = PublicResult(listed=plan.listed, skipped=plan.skipped,
                               failed=list(plan.refused) + plan.same_name, refused=len(plan.refused),
                               same_name=len(plan.same_name))
@@ -359,7 +366,7 @@ def receive_public_files(
         if known is not None:
             # Once the merge is through, files may have arrived: the old hashes would take one that did, in a
             # version of the same size and mtime, for the version they noted.
-            if merged:
+            if through:
                 known.keep_partial()
             else:
                 known.discard()

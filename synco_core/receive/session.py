@@ -33,7 +33,7 @@ from synco_core.nospace import NoSpaceError, no_space
 from synco_core.origins import RefusedRequestError
 from synco_core.progress import Reporter
 from synco_core.receive.artifact import ArtifactSpec, receive_artifact
-from synco_core.receive.compare import name_folding, plan_public_files
+from synco_core.receive.compare import TodoSpool, name_folding
 from synco_core.receive.deletions import (
     RunDeletions,
     RunRefusedError,
@@ -46,6 +46,7 @@ from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.leftovers import tidy
 from synco_core.receive.limits import NotDeclaredError, SizeExceededError
+from synco_core.receive.merged import MergedSet, folder_times_kept, merge_with_folder
 from synco_core.receive.meta import (
     check_not_earlier,
     identities_for,
@@ -74,6 +75,7 @@ from synco_core.wire import (
     PackInfo,
     PrivateFilesInfo,
     PublicFilesInfo,
+    PublicIndexEntry,
     WireFileSet,
     WireFormatError,
     session_folder_name,
@@ -591,9 +593,19 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
         raise ConfigError(f"{refused[0].unsupported()}; an install takes every set of the session or none, so "
                           "nothing was received or installed: leave it out with --only, or receive without "
                           "--install")
+    with contextlib.ExitStack() as held:
+        return _judged_and_received(transport, folder, meta, chosen, identities, options, reporter, started, state,
+                                    refused, held)
+
+
+def _judged_and_received(transport: Transport, folder: str, meta: Meta, chosen: list[WireFileSet], identities: Any,
+                         options: ReceiveOptions, reporter: Reporter, started: float, state: _State,
+                         refused: list[WireFileSet], held: contextlib.ExitStack[bool | None]) -> ReceiveSummary:
+    target = options.target
     # Judged before anything arrives (the database included) and before a pull starts loading its dump: a
-    # refusal changes nothing.
-    quick = _check_run(transport, folder, chosen, identities, options, state)
+    # refusal changes nothing. The merges that counted are kept for the receive (``held`` drops those it
+    # never takes).
+    quick, merged = _check_run(transport, folder, chosen, identities, options, state, held)
     if options.on_accepted is not None:
         options.on_accepted(meta)
     summary = ReceiveSummary(session=folder, target=target, meta=meta)
@@ -640,17 +652,26 @@ def _receive_sets(transport: Transport, folder: str, meta: Meta, chosen: list[Wi
                     outcome.files_skipped = tree["files"]
                     arrived(target, state.record(folder, meta, file_set, local, fileCount=tree["files"], tree=tree))
                     continue
-                with scratch_folder(target) as scratch, \
-                        open_index(transport, folder, file_set, identities, scratch) as entries:
-                    packs = _pack_source(transport, folder, public, identities)
+                ready = merged.pop(file_set.name, None)
+                with contextlib.ExitStack() as scope:
+                    entries: Iterable[tuple[str, PublicIndexEntry]] = ()
+                    scratch: Path | None = None
+                    packs: PackSource | None = None
+                    known: KnownHashes | None = None
+                    if ready is not None:
+                        scope.callback(ready.close)
+                    else:
+                        scratch = scope.enter_context(scratch_folder(target))
+                        entries = scope.enter_context(open_index(transport, folder, file_set, identities, scratch))
+                        packs = _pack_source(transport, folder, public, identities)
+                        known = KnownHashes(known_hashes_file(target, local))
                     with reporter.files_task(file_set.name, public.file_count or 0,
                                              public.size_bytes) as (on_bytes, on_file):
                         result = receive_public_files(transport, entries, target / local, jobs=options.jobs,
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
-                                                      packs=packs, scratch=scratch,
-                                                      known=KnownHashes(known_hashes_file(target, local)),
+                                                      packs=packs, scratch=scratch, known=known,
                                                       max_delete=options.max_delete, keep=keep,
-                                                      deleted_before=spent)
+                                                      deleted_before=spent, merged=ready)
                 if delete:
                     spent += removable(result.vanished)
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
@@ -769,23 +790,26 @@ def _tidy(target: Path, meta: Meta, folder: str, state: _State) -> None:
 
 
 def _check_run(transport: Transport, folder: str, chosen: Sequence[WireFileSet], identities: Any,
-               options: ReceiveOptions, state: _State) -> dict[str, dict[str, Any] | None]:
+               options: ReceiveOptions, state: _State, held: contextlib.ExitStack[bool | None],
+               ) -> tuple[dict[str, dict[str, Any] | None], dict[str, MergedSet]]:
     """Refuse the whole run (:class:`RunRefusedError`) before anything is received when a chosen set is one the
     server could not read, or when ``--delete`` would remove more local files than :func:`run_refusal`
-    allows; returns the quick re-sync checks made on the way (:func:`unchanged_tree`, by set name), which the
-    receive then does not make again.
+    allows; returns the quick re-sync checks made on the way (:func:`unchanged_tree`) and the merges made
+    (:class:`MergedSet`), by set name, which the receive then does not make again.
 
     Without ``--max-delete`` only a set the server says lists no file can be refused, so only such sets are
-    merged here; with it, every set ``--delete`` applies to whose folder changed since it was received: their
-    indexes are read twice (here and by the receive), the price of deleting nothing when the total is over.
-    A set whose index cannot be read here is left to the receive, which fails it with its reason and still
-    holds the limit (``deleted_before``).
+    merged here; with it, every set ``--delete`` applies to whose folder changed since it was received. The
+    merge is the receive's own, kept until its set is received (its files to fetch on disk, ``held`` drops it
+    should the run end first), so the count costs no second reading of the index. A set whose index cannot
+    be read here is left to the receive, which fails it with its reason and still holds the limit
+    (``deleted_before``).
     """
     target = options.target
     for file_set in chosen:
         if file_set.unavailable is not None:
             raise RunRefusedError(unavailable_refusal(file_set.name, file_set.unavailable))
     quick: dict[str, dict[str, Any] | None] = {}
+    merged: dict[str, MergedSet] = {}
     counted: list[SetDeletions] = []
     for file_set in chosen:
         public = file_set.public
@@ -803,20 +827,46 @@ def _check_run(transport: Transport, folder: str, chosen: Sequence[WireFileSet],
         set_dir, _staged = receiving_folder(target / local)
         if tree is not None or not set_dir.is_dir():
             continue
-        try:
-            with scratch_folder(target) as scratch, \
-                    open_index(transport, folder, file_set, identities, scratch) as entries:
-                merged = plan_public_files(entries, set_dir, scratch=scratch,
-                                           known=KnownHashes(known_hashes_file(target, local), write=False),
-                                           keep=keep)
-        except SyncoError as exc:
-            log.debug("%s: not counted before the receive (%s)", file_set.name, exc)
+        ready = _merge_ahead(transport, folder, file_set, identities, target, local, set_dir, keep)
+        if ready is None:
             continue
-        counted.append(SetDeletions(file_set.name, merged.listed, removable(merged.vanished)))
+        held.callback(ready.close)
+        merged[file_set.name] = ready
+        counted.append(SetDeletions(file_set.name, ready.plan.listed, removable(ready.plan.vanished)))
     refusal = run_refusal(counted, options.max_delete)
     if refusal is not None:
         raise RunRefusedError(refusal)
-    return quick
+    return quick, merged
+
+
+def _merge_ahead(transport: Transport, folder: str, file_set: WireFileSet, identities: Any, target: Path,
+                 local: str, set_dir: Path, keep: Callable[[str], bool] | None) -> MergedSet | None:
+    """The receive's merge of ``file_set`` with ``set_dir``, made before the run is judged; None when its index
+    cannot be read (the receive then fails the set with the reason)."""
+    public = file_set.public
+    assert public is not None
+    holding = contextlib.ExitStack()
+    spool: TodoSpool | None = None
+    known: KnownHashes | None = None
+    try:
+        scratch = holding.enter_context(scratch_folder(target))
+        spool = TodoSpool(scratch)
+        packs = _pack_source(transport, folder, public, identities)
+        known = KnownHashes(known_hashes_file(target, local))
+        with open_index(transport, folder, file_set, identities, scratch) as entries, folder_times_kept(set_dir):
+            plan = merge_with_folder(entries, set_dir, spool, packs, known, keep)
+        spool.park()
+    except BaseException as exc:
+        if spool is not None:
+            spool.close()
+        if known is not None:
+            known.discard()
+        holding.close()
+        if isinstance(exc, SyncoError):
+            log.debug("%s: not counted before the receive (%s)", file_set.name, exc)
+            return None
+        raise
+    return MergedSet(plan, spool, known, packs, holding)
 
 
 def _unless_resumable(options: ReceiveOptions, folder: str) -> None:
