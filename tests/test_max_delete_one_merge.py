@@ -176,3 +176,25 @@ def test_a_kept_merge_holds_its_files_to_fetch_on_disk(tmp_path: Path) -> None:
     assert large - small < 256 * 1024, (small, large)
     # Some 0.4 MB here; 1.4 MB with the first 4,000 left in the spool's memory (failed so).
     assert small < 1024 * 1024, small
+
+
+def test_a_run_stopped_after_the_count_leaves_nothing_of_the_kept_merges(site: Site) -> None:
+    """Ctrl-C between the count and the sets' turn (the database still arriving): the merges kept for the
+    receive go with their scratch folders and hashes' drafts; the old hashes stay."""
+    assert site.receive(delete=True)[0].ok
+    _change_both_sets(site)
+    before = site.state()
+    session = next(SESSIONS)
+    key = publish(site.app, session, only=SETS)
+
+    def stop(_meta: Any) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        receive_session(CountingTransport(site.web), session, key.secret,
+                        ReceiveOptions(target=site.target, all=True, only=SETS, delete=True, max_delete=3,
+                                       on_accepted=stop))
+    assert site.state() == before
+    # And the next run receives as if none had been stopped.
+    summary, transport = site.receive(delete=True, max_delete=3)
+    assert summary.ok and summary.deletions().total == 3 and index_reads(transport) == [1, 1]
