@@ -75,3 +75,19 @@ def test_a_pg_dump_inserts_statement_is_read_in_bulk() -> None:
     names = reading.read(statement, values=False).names
     assert names.count(b"''") == 3 * 2000  # every string, E'' ones read one by one too
     assert b"name" not in names
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "one-by-one"])
+@pytest.mark.parametrize("data", [b"SELECT 1\n", b"/--;\n", b"$1\n", b"x -- ;\n", b"x\\\\y /* ; */\n"])
+def test_a_last_statement_without_its_end_is_a_truncated_dump(data: bytes, bulk: bool,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text before a comment with no ";" after it is a statement cut short, whichever scanner took the text
+    (the one-by-one reading took such a statement for a comment and dropped it without a word)."""
+    if not bulk:
+        _one_by_one(monkeypatch)
+    assert _split(data) == [("error", b"the dump is truncated: the statement at line 1 has no end", 0)]
+
+
+@pytest.mark.parametrize("data", [b"-- only a comment\n", b"/* c ; */\n\n", b"\n  \n"])
+def test_a_dump_ending_in_comments_ends_cleanly(data: bytes) -> None:
+    assert _split(data) == []

@@ -398,8 +398,17 @@ def test_streamed_dump_carries_source_settings_to_the_install(tmp_path: Path, mo
     (project / "fake.txt").write_text(f"sqlite:///{tmp_path / 'local.db'}")
     register_plugin(Framer("", project), "framer")
     started: list[Any] = []
-    monkeypatch.setattr(install_module, "EarlyDatabaseInstall",
-                        lambda framework, item, **kwargs: started.append(item) or item)
+
+    class Recorded:
+        """Stands in for the early install: records the set it was given; its start() loads nothing."""
+
+        def __init__(self, framework: Any, item: Any, **kwargs: Any) -> None:
+            started.append(item)
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(install_module, "EarlyDatabaseInstall", Recorded)
     installer = install_module.ReceiveInstall(project, yes=True, site_url="http://local.test:8080")
     assert installer.framework.site_url == "http://local.test:8080"
     stream.engine = "sqlite"

@@ -306,6 +306,10 @@ class ScriptReader:
                     parens = _count_parens(parens, PLAIN_STRING.sub(b"", span) if b"'" in span else span)
                 scan = bulk
             match = _STATEMENT_SPECIAL.search(self.buf, scan)
+            if only_comments and self.buf[scan:match.start() if match else len(self.buf)].strip():
+                # Text the bulk did not take (a backslash, a "$" that opens nothing) is a statement too: without
+                # this, a last statement of such text with no ";" was taken for a comment and dropped silently.
+                only_comments = False
             if match is None:
                 # Rescan the last byte after reading more: it may be the first half of "--" or "/*".
                 offset = max(scan, len(self.buf) - 1) - start
