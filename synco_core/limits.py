@@ -10,9 +10,12 @@ limit, nor that it is one: this module words it, with the limit's value, for the
 from __future__ import annotations
 
 import errno
+import os
 import re
 import resource
 import signal
+
+from synco_core.errors import SyncoError
 
 #: The signals a resource limit sends, and what they mean: the one line of a process they stop (caught) or
 #: kill (told by its exit status).
@@ -32,6 +35,19 @@ _SHELL_FORK_FAILED = re.compile(
 REMOTE_PROCESS_LIMIT = "the account's limit on processes and threads there is reached (ulimit -u), or the system's"
 #: The same for a remote python that ran out of memory before synco could say which limit.
 REMOTE_MEMORY_LIMIT = "the account's limit on a process's memory there is reached (ulimit -v), or the host's memory"
+
+
+class LimitReached(SyncoError):
+    """A resource limit this process ran into where it would otherwise be taken for something else (a plugin
+    that failed to load, a hook that failed): the run cannot go on, and the limit is what to name."""
+
+
+def raise_if_out_of_memory(exc: BaseException) -> None:
+    """Raise :class:`LimitReached` naming the memory limit when ``exc`` is this process running out of memory
+    (:func:`memory_exhausted`): callers that would report ``exc`` as one plugin's failure and go on call this
+    first, or every plugin fails to load and the run ends in "no framework detected"."""
+    if memory_exhausted(exc):
+        raise LimitReached(_memory()) from exc
 
 
 def shell_fork_failed(line: str) -> bool:
@@ -70,10 +86,73 @@ def limit_reached(exc: BaseException) -> str | None:
             return "too many open files on this system (its file table is full); try again later"
         value = f" ({soft})" if soft is not None else ""
         return f"too many open files: this account's limit on open files{value} is reached (ulimit -n)"
-    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
-        # ENOMEM is the kernel's MemoryError: an mmap or a read of a module refused under ulimit -v.
+    if memory_exhausted(exc):
         return _memory()
     return None
+
+
+#: How close to ``ulimit -v`` this process's peak address space must have come for a failure that says nothing of
+#: memory to be taken for one. An allocation that fails never counts in the peak, so this is about the largest one
+#: the interpreter makes on its own (an arena is 1 MiB, a module's code read from a zipapp a few hundred KiB); a
+#: process that never came this close failed of something else.
+NEAR_MEMORY_LIMIT = 4 << 20
+
+
+def memory_exhausted(exc: BaseException) -> bool:
+    """Whether ``exc`` is this process running out of memory.
+
+    MemoryError, and ENOMEM (the kernel's MemoryError: an mmap or a read of a module refused under ulimit -v), say
+    so. Under ``ulimit -v`` the interpreter and C libraries also fail in words of their own when an allocation
+    fails deep inside them: ``SystemError: ... returned NULL without setting an exception``, zlib's ``Error -4
+    while decompressing data`` (a module read from the zipapp), an import failing half-way. Those are told by the
+    process's peak address space having come within :data:`NEAR_MEMORY_LIMIT` of the limit; a path the system
+    refused (an OSError naming its file) is never taken for one.
+    """
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno is not None):
+        return False
+    if isinstance(exc, ImportError):
+        library = shared_object_not_mapped(str(exc))
+        if library is not None:
+            return _library_does_not_fit(library)
+    return near_memory_limit()
+
+
+#: The dynamic loader's words when mmap refused a shared object's segment: under ulimit -v when it does not fit
+#: (ENOMEM), and as well for a folder mounted noexec (EPERM), which dlerror does not tell apart.
+SHARED_OBJECT_NOT_MAPPED = ": failed to map segment from shared object"
+
+
+def shared_object_not_mapped(message: str) -> str | None:
+    """The shared object an ImportError's message says the loader could not map; None for another message."""
+    head, found, _ = message.partition(SHARED_OBJECT_NOT_MAPPED)
+    return head.rsplit("\n", 1)[-1].strip() or None if found else None
+
+
+def _library_does_not_fit(library: str) -> bool:
+    """Whether ``library`` (an extension module's path) cannot have fitted in what ``ulimit -v`` left this process:
+    a library of a few MiB (cryptography's Rust bindings) fails to map far from the limit, and a noexec folder
+    fails with no limit at all."""
+    limit = _soft(resource.RLIMIT_AS)
+    if limit is None:
+        return False
+    try:
+        size = os.stat(library).st_size
+    except OSError:
+        size = 0
+    peak = _status_bytes(b"VmPeak:")
+    return peak is not None and peak + max(size, NEAR_MEMORY_LIMIT) >= limit
+
+
+def near_memory_limit() -> bool:
+    """Whether this process's peak address space (VmPeak) came within :data:`NEAR_MEMORY_LIMIT` of ``ulimit -v``;
+    False with no such limit, or where the peak cannot be read."""
+    limit = _soft(resource.RLIMIT_AS)
+    if limit is None:
+        return False
+    peak = _status_bytes(b"VmPeak:")
+    return peak is not None and peak + NEAR_MEMORY_LIMIT >= limit
 
 
 def _memory() -> str:
@@ -85,10 +164,15 @@ def _memory() -> str:
 
 def _address_space() -> int | None:
     """This process's virtual memory (VmSize) in bytes, which is what ``ulimit -v`` limits; None unknown."""
+    return _status_bytes(b"VmSize:")
+
+
+def _status_bytes(field: bytes) -> int | None:
+    """A size of ``/proc/self/status`` (``VmSize:``, ``VmPeak:``) in bytes; None where it cannot be read."""
     try:
         with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith(b"VmSize:"):
+                if line.startswith(field):
                     return int(line.split()[1]) << 10
     except (OSError, ValueError, IndexError):
         return None

@@ -30,6 +30,7 @@ import pluggy
 
 from synco_core import hookspecs
 from synco_core.errors import SyncoError
+from synco_core.limits import raise_if_out_of_memory
 from synco_core.pluginanswers import CHECKS, FIRSTRESULT_TYPES, WrongAnswer, kind
 from synco_core.pluginguard import plugin_code
 from synco_core.redaction import HOOK_LOGGER, error_line, mask_passwords, message_of, one_line
@@ -105,6 +106,7 @@ class _PluginManager(pluggy.PluginManager):
             except SyncoError:
                 raise
             except Exception as exc:
+                raise_if_out_of_memory(exc)
                 # A PluginExit's own traceback starts here; the plugin's frames are on its cause's.
                 origin = exc.__cause__ or exc if isinstance(exc, PluginExit) else exc
                 culprit = _raised_by(origin, methods) if firstresult else None
@@ -282,6 +284,7 @@ class SyncoPluginManager:
             log.warning("plugin %s answered %s with %s; ignored", plugin_name, hook_name, exc)
             return []
         except Exception as exc:
+            raise_if_out_of_memory(exc)
             log.debug("plugin failure", exc_info=True)
             if fail_closed:
                 raise PluginError(f"plugin {plugin_name} failed in {hook_name}: {failure_reason(exc)} "
@@ -374,6 +377,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([name], "while loading", third_party=False):
                     module = importlib.import_module(module_name)
             except (Exception, *PLUGIN_EXITS) as exc:
+                raise_if_out_of_memory(exc)
                 manager.failures.append(PluginFailure(name, "synco", failure_reason(exc)))
                 continue
             manager.register(module, name, distribution="synco", builtin=True)
@@ -410,6 +414,7 @@ def build_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True
                 with plugin_code([ep.name], "while loading"):
                     plugin = ep.load()
             except (Exception, *PLUGIN_EXITS) as exc:
+                raise_if_out_of_memory(exc)
                 manager.failures.append(PluginFailure(ep.name, dist, failure_reason(exc)))
                 continue
             manager.register(plugin, ep.name, distribution=dist)

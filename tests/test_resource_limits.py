@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import errno
 import resource
+import subprocess
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import click
 import pytest
@@ -72,9 +76,6 @@ def test_other_errors_are_not_taken_for_a_limit() -> None:
 def test_a_thread_whose_stack_does_not_fit_in_the_memory_limit_names_that_limit() -> None:
     # pthread_create says EAGAIN, as at the limit on processes: the limit on memory (ulimit -v) is the one
     # reached when the new thread's stack does not fit in what it leaves.
-    import subprocess
-    import sys
-
     script = (
         "import resource, threading\n"
         "from synco_core.limits import limit_reached\n"
@@ -91,3 +92,107 @@ def test_a_thread_whose_stack_does_not_fit_in_the_memory_limit_names_that_limit(
     said = result.stdout.strip()
     assert said.startswith("cannot start a thread: out of memory: this account's limit on a process's memory ("), said
     assert "ulimit -v" in said and "ulimit -u" not in said
+
+
+
+_NEAR_THE_LIMIT = (
+    "import errno, os, resource, zlib\n"
+    "from synco_core.limits import limit_reached\n"
+    "peak = int([l for l in open('/proc/self/status') if l.startswith('VmPeak:')][0].split()[1]) << 10\n"
+    "if {room} is not None:\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (peak + {room}, resource.RLIM_INFINITY))\n"
+    "cases = [SystemError('<built-in function loads> returned NULL without setting an exception'),\n"
+    "         zlib.error('Error -4 while decompressing data'),\n"
+    "         ImportError('/usr/lib/python3/lib-dynload/_socket.so: failed to map segment from shared object'),\n"
+    "         OSError(errno.ENOENT, 'No such file or directory', '/srv/app/missing')]\n"
+    "for exc in cases:\n"
+    "    print(limit_reached(exc))\n"
+)
+
+
+@pytest.mark.parametrize(("room", "named"), [(1 << 20, True), (1 << 30, False), (None, False)],
+                         ids=["limit-close", "limit-far", "no-limit"])
+def test_the_interpreters_own_failures_close_to_the_memory_limit_are_that_limit(room: int | None,
+                                                                                  named: bool) -> None:
+    # An allocation that fails deep in the interpreter or a C library comes out in words of its own; with the
+    # process's peak within a few MiB of ulimit -v it is that limit, and never far from it or without one. A
+    # path the system refused is no memory limit, however close the peak came.
+    result = subprocess.run([sys.executable, "-c", _NEAR_THE_LIMIT.format(room=room)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    *interpreter, path = result.stdout.splitlines()
+    for said in interpreter:
+        assert ("ulimit -v" in said) is named, said
+    assert path == "None"
+
+
+def test_memory_running_out_while_plugins_load_or_answer_is_the_limit_not_a_broken_plugin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every plugin failed to load under ulimit -v, each reported as broken, and the run went on to "no framework
+    # detected (framework plugins asked: none installed)"; a hook's MemoryError was one plugin's failure too.
+    from synco_core import hookimpl
+    from synco_core.detection import detect_candidates
+    from synco_core.limits import LimitReached
+    from synco_core.plugins import build_plugin_manager
+    from synco_core.testing import write_distribution
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write_distribution(tmp_path, "synco-hungry", {"hungry": "synco_hungry_plugin"},
+                       {"synco_hungry_plugin": "raise MemoryError\n"})
+    with pytest.raises(LimitReached, match=r"^out of memory"):
+        build_plugin_manager()
+
+    def hungry(project_dir: Path) -> None:
+        raise MemoryError
+
+    manager = build_plugin_manager(load_entrypoints=False)
+    manager.register(type("Hungry", (), {"detect_framework": staticmethod(hookimpl(hungry))}), "hungry")
+    with pytest.raises(LimitReached, match=r"^out of memory"):
+        detect_candidates(tmp_path, manager)
+
+
+def _remote_side_under(limit: int | None, zipapp: Path, folder: Path) -> tuple[int, str]:
+    """Status and last stderr line of the uploaded zipapp's ``serve --plan`` (as pull runs it there, its python
+    isolated) under ``ulimit -v limit`` bytes (None: no limit)."""
+    def set_limit() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-I", str(zipapp), "serve", "--plan"], cwd=folder, capture_output=True,
+                            text=True, timeout=60, preexec_fn=set_limit)
+    lines = result.stderr.strip().splitlines()
+    return result.returncode, lines[-1] if lines else ""
+
+
+def test_whatever_the_limit_on_memory_the_remote_side_names_it_or_is_not_held_by_it(tmp_path: Path) -> None:
+    # From where python cannot even start up to where the limit no longer matters, in half-MiB steps: the
+    # interpreter fails where an allocation fails, in words of its own (MemoryError, "SystemError: ... returned
+    # NULL without setting an exception", zlib's "Error -4 while decompressing data", a library's "failed to map
+    # segment"), and synco's plugins failed to load one by one, so that the run ended in "no framework detected
+    # (framework plugins asked: none installed)". What the laptop shows (explain_exit) names ulimit -v, or the
+    # run ends as it does with no limit at all.
+    from synco_core.pull.bootstrap import explain_exit
+    from synco_core.pull.remote import parse_remote_url
+    from synco_core.pull.zipapp import build_zipapp
+
+    zipapp = build_zipapp(tmp_path / "cache")
+    project = tmp_path / "project"
+    project.mkdir()
+    remote = parse_remote_url("kubectl://shop/web-0/var/www", lambda: set())
+    _, unlimited = _remote_side_under(None, zipapp, project)
+    assert unlimited.startswith("Error: no framework detected"), unlimited
+    # Eight limits at a time (four running), one MiB apart, until four in a row no longer change how the run ends.
+    limits, seen = iter(range(16 << 20, 512 << 20, 1 << 20)), []
+    unheld = 0
+    with ThreadPoolExecutor(4) as pool:
+        while unheld < 4:
+            batch = [next(limits) for _ in range(8)]
+            ends = pool.map(lambda n: _remote_side_under(n, zipapp, project), batch)
+            for limit, (code, line) in zip(batch, ends, strict=True):
+                said = explain_exit(code, line, remote)
+                if line == unlimited:
+                    unheld += 1
+                    continue
+                unheld = 0
+                seen.append(f"{limit >> 10} KiB: {said}")
+                assert "ulimit -v" in said, "\n".join(seen)

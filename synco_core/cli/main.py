@@ -218,6 +218,11 @@ class SyncoGroup(click.Group):
         """Says so for an exception nobody expected, with its class name (the traceback under --debug)."""
         if is_debug(ctx):
             log.error("unexpected error", exc_info=exc)
+        limit = limit_reached(exc)
+        if limit is not None:
+            # The interpreter's own failure under ulimit -v (a SystemError, zlib's "Error -4"), in no words of memory.
+            click.echo(f"Error: {limit}", err=True)
+            return click.exceptions.Exit(1)
         # Not the core's own message: a library's or a plugin's, which may quote a password in any form.
         click.echo(f"Error: {type(exc).__name__}: {mask_passwords(one_line(message_of(exc))) or 'unknown error'}",
                    err=True)

@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import IO
 
 from synco_core.errors import ConfigError
-from synco_core.limits import LIMIT_SIGNALS, REMOTE_MEMORY_LIMIT, REMOTE_PROCESS_LIMIT, shell_fork_failed
+from synco_core.limits import (
+    LIMIT_SIGNALS,
+    REMOTE_MEMORY_LIMIT,
+    REMOTE_PROCESS_LIMIT,
+    SHARED_OBJECT_NOT_MAPPED,
+    shell_fork_failed,
+)
 from synco_core.pull.channel import (
     SSH_COMMAND_VARIABLE,
     STARTED_ON_STDERR,
@@ -429,6 +435,11 @@ def explain_exit(code: int, stderr_tail: str, remote: Remote, *, started: bool =
     if _OUT_OF_MEMORY.search(reason):
         # A python that ran out before synco's own error handling was imported: its traceback's last line.
         return f"out of memory on {remote.describe()}: {REMOTE_MEMORY_LIMIT} ({reason})"
+    if SHARED_OBJECT_NOT_MAPPED in reason:
+        # The same before synco could look at the limit, for an extension module: the loader's words say ENOMEM
+        # and a noexec folder alike.
+        return (f"cannot load a library on {remote.describe()}: {REMOTE_MEMORY_LIMIT}, or the library's folder is "
+                f"mounted noexec ({reason})")
     if code == 127 and not started and reason.startswith(f"{SSH_COMMAND_VARIABLE}: "):
         # The local sh that runs SYNCO_SSH_COMMAND (its $0) did not find the command: nothing reached the remote.
         return f"cannot run the ssh command of {SSH_COMMAND_VARIABLE} on this computer: {reason}"
