@@ -126,15 +126,18 @@ def test_building_and_sending_the_zipapp_does_not_count(remote_env: dict[str, st
     for name in ("PATH", "PYTHONPATH", "TMPDIR"):
         monkeypatch.setenv(name, remote_env[name])
     archive = build_zipapp()
+    # The limit is well above what the remote python takes to start and greet after the upload, even on a
+    # machine loaded by a whole test suite (3 s was not); the build alone takes longer than it.
+    limit = 10
 
     def slow_zipapp() -> Path:
-        time.sleep(4.5)
+        time.sleep(limit + 1.5)
         return archive
 
     monkeypatch.setattr("synco_core.pull.zipapp.build_zipapp", slow_zipapp)
     env = dict(remote_env, SYNCO_REMOTE_SYNCO="upload")
     result = pull(Remote(kind="docker", host="web", path=str(project.root)),
-                  PullOptions(target=tmp_path / "out", connect_timeout=3), echo=lambda _line: None, env=env)
+                  PullOptions(target=tmp_path / "out", connect_timeout=limit), echo=lambda _line: None, env=env)
     assert result.summary.ok and result.how.startswith("uploaded zipapp")
 
 
