@@ -75,3 +75,22 @@ def test_measure_and_table(bench_modules: tuple[ModuleType, ModuleType], capsys:
     cells = lines[4].split()
     assert cells[:2] == ["case", "one"] and float(cells[4]) == pytest.approx(synco.median / reference.median, abs=0.01)
     assert cells[-1] == "ref"
+
+
+def test_resync_processes_measures_every_process(tmp_path: Path) -> None:
+    """bench_resync_processes.py runs both ways on a small tree and prints a CPU figure for each process."""
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_resync_processes.py"), "--files", "600",
+                             "--repeat", "1", "--dir", str(tmp_path / "data")], capture_output=True, text=True,
+                            check=False, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "1 % re-sync of 600 small files: medians of 1 (wall s; the rest CPU s)" in lines
+    header = next(line for line in lines if "index worker" in line)
+    assert header.split() == ["wall", "serve", "head", "walker", "receive", "index", "worker"]
+    for way in ("one after the other", "at once"):
+        (row,) = [line for line in lines if line.startswith(way)]
+        figures = [float(cell) for cell in row[len(way):].split()]
+        assert len(figures) == 6 and figures[0] > 0 and figures[1] > 0 and figures[4] > 0, row
+    # Its sessions and its copy are removed; the generated tree is kept for the next run.
+    assert not list((tmp_path / "data" / "project" / "web").glob("synco-*"))
+    assert not (tmp_path / "data" / "received").exists()
