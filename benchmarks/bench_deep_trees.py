@@ -20,30 +20,18 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from deeptrees import nest
+
 from synco_core.receive.tarsafe import extract_stream
 from synco_core.trees import copy_tree, remove_tree, tree_size
-
-
-def make_chain(root: Path, depth: int) -> None:
-    root.mkdir()
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for level in range(depth):
-            if level % 10 == 0:
-                file = os.open(f"f{level}", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-                os.write(file, b"x" * 100)
-                os.close(file)
-            os.mkdir("d", dir_fd=fd)
-            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    finally:
-        os.close(fd)
 
 
 def tar_of(root: Path) -> bytes:
@@ -89,7 +77,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-deep-", dir=args.dir))
     try:
         source = work / "source"
-        make_chain(source, args.depth)
+        # A file of about 100 bytes every ten levels (the tag makes up the size).
+        nest(source, args.depth, files_every=10, tag="x" * 95)
         archive = tar_of(source) if args.depth * 2 < 4000 else None
         results: dict[str, list[float]] = {}
         rsync = shutil.which("rsync")

@@ -9,17 +9,18 @@ what the set's exclude rules keep and the dotfiles the install carries over do n
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from deeptrees import DEPTH, nest
 from test_transfer_support import FixturePlugin, make_app, publish_and_receive, tree_digest
 
 from synco_core.errors import ConfigError
 from synco_core.install.run import install_received
+from synco_core.trees import remove_tree
 
 LOCAL = ("2024/a.jpg", "2024/b.jpg", "c.pdf")
 
@@ -92,36 +93,17 @@ def test_nothing_lost_is_installed_as_before(received: Path, tmp_path: Path, loc
 
 
 
-def _nest(folder: Path, depth: int) -> None:
-    """``depth`` empty folders, one in the other, made through descriptors (pathlib's mkdir recurses)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _level in range(depth):
-            os.mkdir("d", dir_fd=fd)
-            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    finally:
-        os.close(fd)
-
-
-def _unnest(folder: Path, depth: int) -> None:
-    """Remove the ``depth`` empty folders :func:`_nest` made, deepest first (their paths fit in PATH_MAX)."""
-    for level in range(depth, 0, -1):
-        os.rmdir(str(folder) + "/d" * level)
-
-
 def test_a_received_set_of_deeply_nested_empty_folders_is_judged_without_recursion(received: Path,
                                                                                   tmp_path: Path) -> None:
     """A session's tree may nest empty folders deeper than Python's recursion limit (a RecursionError before)."""
-    _nest(received / "uploads", 1100)
+    nest(received / "uploads", DEPTH)
     project = _project(tmp_path, *LOCAL)
     try:
         with pytest.raises(ConfigError, match="holds no file"):
             install_received(received, project, only=("uploads",), yes=True, echo=lambda _line: None)
     finally:
         # pytest's own clean-up of its temporary folders (shutil.rmtree) recurses and would fail on this tree.
-        _unnest(received / "uploads", 1100)
+        remove_tree(received / "uploads" / "d")
 
 
 # ------------------------------------------------------- a partly emptied set, and --max-delete as a run total
