@@ -210,6 +210,67 @@ def select_entries(root: Path | str, choose: Chooser) -> Iterator[str]:
         os.close(root_fd)
 
 
+class Lookup:
+    """What lies at paths below the folder ``root``, looked up by descriptors, never through a link: any depth
+    and any path length, a bounded number of descriptors. The walks above ask about the entries of one folder
+    one after another, so the folder last asked about stays open: one open per folder, one ``lstat`` per entry.
+    With no folder at ``root`` (or a link there), nothing is below it."""
+
+    def __init__(self, root: Path | str) -> None:
+        self._where = Path(root)
+        try:
+            self._root_fd = os.open(root, _FOLDER_FLAGS)
+        except OSError:
+            self._root_fd = -1
+        self._held = _Held(self._root_fd, grant=False)
+        #: The folder (below the root) whose descriptor ``_folder_fd`` is; -1 when it is not a folder there.
+        self._folder: str | None = None
+        self._folder_fd = -1
+
+    def has_folder(self, relative: str) -> bool:
+        """Whether ``relative`` (``""``: the root) is a folder, with none of the names above it a link."""
+        return self._open(relative) >= 0
+
+    def kind(self, relative: str) -> str:
+        """``dir``, ``file`` (anything that is not a folder, a link too) or ``""`` (nothing there)."""
+        folder, _, name = relative.rpartition("/")
+        folder_fd = self._open(folder)
+        if folder_fd < 0:
+            return ""
+        try:
+            mode = os.lstat(name, dir_fd=folder_fd).st_mode
+        except OSError:
+            return ""
+        return "dir" if stat.S_ISDIR(mode) else "file"
+
+    def _open(self, folder: str) -> int:
+        if folder != self._folder:
+            self._close_folder()
+            self._folder = folder
+            if self._root_fd >= 0:
+                with contextlib.suppress(OSError):
+                    self._folder_fd = self._held.open(folder.split("/") if folder else [], self._where)
+        return self._folder_fd
+
+    def _close_folder(self) -> None:
+        if self._folder_fd >= 0:
+            os.close(self._folder_fd)
+        self._folder, self._folder_fd = None, -1
+
+    def close(self) -> None:
+        self._close_folder()
+        self._held.release()
+        if self._root_fd >= 0:
+            os.close(self._root_fd)
+            self._root_fd = -1
+
+    def __enter__(self) -> Lookup:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 def empty_folders(root: Path | str, keep: Callable[[str], bool] | None = None) -> Iterator[str]:
     """The folders below ``root`` that hold nothing but folders that hold nothing, deepest first (relative).
 

@@ -23,6 +23,7 @@ from synco_core.engines.default_files import dotfile_candidates, excluded_candid
 from synco_core.fsutil import make_folders
 from synco_core.globs import ExcludeMatcher
 from synco_core.install.plan import _files_lost, _holds_a_file
+from synco_core.install.removals import files_lost
 from synco_core.receive.emptied import empty_folders
 from synco_core.receive.files import _replace_empty_folder
 from synco_core.receive.public import remove_empty_folders
@@ -65,6 +66,32 @@ def test_the_pruned_walks_of_the_install_find_what_is_at_the_bottom(base: Path, 
     if len(os.fsencode(destination / deepest)) < 4096:
         # Only where the new content has the same folders: looked up by path, within the path limit.
         assert [path.as_posix() for path in dotfile_candidates(previous, destination)] == [f"{deepest}/.gitignore"]
+
+
+@pytest.mark.parametrize("name,depth", [("d", DEPTH), (LONG, 25)], ids=["deeper-than-recursion", "past-PATH_MAX"])
+@pytest.mark.parametrize("dotfiles_carried", [False, True], ids=["private", "public"])
+def test_the_files_an_install_takes_away_are_counted_at_any_depth(base: Path, name: str, depth: int,
+                                                                  dotfiles_carried: bool) -> None:
+    """``--max-delete``'s count of an install (:func:`files_lost`) walks the project's folder and looks each
+    entry up in the received copy at any depth: past PATH_MAX it passed over what it could not list by path,
+    so an install removing those files was allowed under a limit it broke."""
+    project, received = base / "project", base / "received"
+    deepest = nest(project, depth, name, files_every=7, tag="laptop")
+    # The copy has every other of those files (replaced, not lost), the leaf, and its own file at the bottom.
+    nest(received, depth, name, files_every=14, tag="server")
+    for relative in (".gitignore", "page.tmp", "gone.txt"):
+        put(project, f"{deepest}/{relative}", relative)
+    put(received, f"{deepest}/new.txt", "new")
+    lost = {f"f{level}.txt" for level in range(0, depth, 7)} - {f"f{level}.txt" for level in range(0, depth, 14)}
+    expected = len(lost) + 1 + (0 if dotfiles_carried else 1)  # gone.txt, .gitignore unless carried over
+    keep = ExcludeMatcher(["**/*.tmp"])
+    assert files_lost(project, received, keep, dotfiles_carried) == expected
+    assert files_lost(project, received, None, dotfiles_carried) == expected + 1  # page.tmp, not kept
+    assert files_lost(project, received, keep, dotfiles_carried, counted={f"{deepest}/gone.txt"}) == expected - 1
+    # Received with nothing in it, every file but the kept one goes (the top's dotfiles stay with a public set).
+    (base / "empty").mkdir()
+    everything = len(range(0, depth, 7)) + 1 + 3  # leaf.txt and the three at the bottom
+    assert files_lost(project, base / "empty", keep, dotfiles_carried) == everything - 1
 
 
 def test_select_entries_takes_skips_and_enters_in_a_stable_order(base: Path) -> None:

@@ -6,26 +6,18 @@ content: what the set's exclude rules match (unless ``--delete-excluded``) and, 
 dotfiles out), the dot-named entries of every folder the copy has too (:func:`carry_dotfiles`). A file the
 copy holds too is replaced, not removed; a local file where the copy has a folder goes.
 
-Counted by walking the project's folder once, with one ``lstat`` in the received copy per entry; never
-followed through a link; folders themselves are not counted (rsync's ``--max-delete`` counts them, but the
-install removes no folder that held a file without counting that file).
+Counted by the install's pruned walk of the project's folder (:func:`synco_core.trees.select_entries`), with
+one ``lstat`` in the received copy per entry (:class:`synco_core.trees.Lookup`): both by descriptors, so any
+depth and any path length, never followed through a link; folders themselves are not counted (rsync's
+``--max-delete`` counts them, but the install removes no folder that held a file without counting that file).
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-
-def _kind(path: str) -> str:
-    """``dir``, ``file`` (anything but a folder) or ``""`` (nothing there)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return ""
-    return "dir" if stat.S_ISDIR(mode) else "file"
+from synco_core.trees import Choice, Lookup, select_entries
 
 
 def files_lost(destination: Path, received: Path, keep: Callable[[str], bool] | None = None,
@@ -38,25 +30,19 @@ def files_lost(destination: Path, received: Path, keep: Callable[[str], bool] | 
     """
     if not destination.is_dir() or destination.is_symlink():
         return 0
-    count = 0
-    # (local folder, its relative path with a slash at the end or "", whether ``received`` has that folder)
-    pending = [(os.fspath(destination), "", _kind(os.fspath(received)) == "dir")]
-    while pending:
-        current, prefix, mirrored = pending.pop()
-        try:
-            with os.scandir(current) as entries:
-                listed = list(entries)
-        except OSError:
-            continue
-        for entry in listed:
-            relative = prefix + entry.name
+    with Lookup(received) as copy:
+
+        def choose(relative: str, is_folder: bool) -> Choice:
             if keep is not None and keep(relative):
-                continue
-            if dotfiles_carried and mirrored and entry.name.startswith("."):
-                continue
-            there = _kind(os.path.join(received, *relative.split("/"))) if mirrored else ""
-            if entry.is_dir(follow_symlinks=False):
-                pending.append((entry.path, relative + "/", there == "dir"))
-            elif there != "file" and relative not in counted:
-                count += 1
-    return count
+                return Choice.SKIP
+            folder, _, name = relative.rpartition("/")
+            mirrored = copy.has_folder(folder)
+            if dotfiles_carried and mirrored and name.startswith("."):
+                return Choice.SKIP
+            if is_folder:
+                return Choice.ENTER
+            if (mirrored and copy.kind(relative) == "file") or relative in counted:
+                return Choice.SKIP
+            return Choice.TAKE
+
+        return sum(1 for _file in select_entries(destination, choose))
