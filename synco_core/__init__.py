@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.dotenv import expand_variables, load_dotenv_files, parse_dotenv
     from synco_core.frameworkutil.passwords import BCRYPT_PASSWORD
     from synco_core.frameworkutil.pdo import attribute_name as pdo_attribute_name
+    from synco_core.frameworkutil.pdo import mysql_endpoint as pdo_mysql_endpoint
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
@@ -113,6 +114,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "platform_relationship": ("synco_core.frameworkutil.platformsh", "platform_relationship"),
     "platform_endpoint_parts": ("synco_core.frameworkutil.platformsh", "endpoint_parts"),
     "pdo_attribute_name": ("synco_core.frameworkutil.pdo", "attribute_name"),
+    "pdo_mysql_endpoint": ("synco_core.frameworkutil.pdo", "mysql_endpoint"),
     "BCRYPT_PASSWORD": ("synco_core.frameworkutil.passwords", "BCRYPT_PASSWORD"),
     "tables_with_columns": ("synco_core.frameworkutil.tableshapes", "tables_with_columns"),
     "address_masked": ("synco_core.frameworkutil.tableshapes", "address_masked"),
@@ -216,6 +218,7 @@ __all__ = [
     "parse_php_config",
     "path_below",
     "pdo_attribute_name",
+    "pdo_mysql_endpoint",
     "pdo_tls_options",
     "php_candidates",
     "platform_endpoint_parts",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synco_core import ConfigError, PhpUnknown
+from synco_core import ConfigError, DatabaseConfig, PhpUnknown, pdo_mysql_endpoint
 from synco_core.frameworkutil.pdo import attribute_name, tls_options
 
 
@@ -42,3 +42,20 @@ def test_a_tls_option_only_php_knows_is_an_error_not_left_out(key: object) -> No
     with pytest.raises(ConfigError, match=r"cannot be read without PHP \(ca_path\(\) is not evaluated\)"):
         tls_options({key: PhpUnknown("ca_path() is not evaluated")})
     assert tls_options({key: None, "PDO::ATTR_PERSISTENT": PhpUnknown("other options do not matter")}) == {}
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgresql", "sqlite"])
+@pytest.mark.parametrize("host", [None, "", "localhost", "127.0.0.1", "db.example.com", "LOCALHOST"])
+@pytest.mark.parametrize("socket", [None, "", "/run/mysqld/mysqld.sock"])
+def test_a_mysql_host_beside_a_socket_is_taken_as_php_takes_it(engine: str, host: str | None,
+                                                                  socket: str | None) -> None:
+    """mysqlnd connects through the socket only for ``localhost`` (or no host), else over TCP to the host: the
+    endpoint synco reaches is the one the site does, and only MySQL's settings with both are touched."""
+    config = DatabaseConfig(engine=engine, name="app", host=host, port=3306, user="u", password="p", socket=socket)
+    endpoint = pdo_mysql_endpoint(config)
+    if engine != "mysql" or not socket or not host:
+        assert endpoint == config
+    elif host == "localhost":
+        assert endpoint == config.replace(host=None)
+    else:
+        assert endpoint == config.replace(socket=None)

@@ -1,4 +1,5 @@
-"""TLS settings of PHP applications' MySQL connections (PDO driver options) as synco's database options.
+"""PHP applications' MySQL connections as synco's database settings: TLS (PDO driver options), and which of
+a host and a socket PHP's client really uses.
 
 PHP frameworks configure MySQL TLS through PDO driver options: ``PDO::MYSQL_ATTR_SSL_CA`` and friends
 (``Pdo\\Mysql::ATTR_SSL_CA`` since PHP 8.4). In a configuration dumped as JSON, or written in YAML with a
@@ -16,6 +17,7 @@ from typing import Any
 
 from synco_core.errors import ConfigError
 from synco_core.frameworkutil.phpvalues import PhpUnknown
+from synco_core.values import DatabaseConfig
 
 #: PDO attribute -> the :class:`~synco_core.values.DatabaseConfig` option the MySQL engine reads.
 TLS_OPTIONS = {
@@ -71,3 +73,15 @@ def tls_options(driver_options: Any, numbers: Mapping[int, str] | None = None) -
             continue
         found[option] = _flag(value) if option == "ssl_verify_cert" else str(value)
     return found
+
+
+def mysql_endpoint(config: DatabaseConfig) -> DatabaseConfig:
+    """``config`` as PHP's MySQL client (mysqlnd, behind pdo_mysql and mysqli) connects when it is given both
+    a host and a socket (a DSN's ``host=...;unix_socket=...``, Doctrine's ``host`` and ``unix_socket``): it
+    takes the socket only when the host is ``localhost`` (or not given), and connects over TCP to any other
+    host, the socket unused. Anything but a MySQL connection with a socket is returned as it is."""
+    if config.engine != "mysql" or not config.socket or not config.host:
+        return config
+    if config.host == "localhost":
+        return config.replace(host=None)
+    return config.replace(socket=None)

@@ -19,6 +19,7 @@ from synco_core import (
     DatabaseConfig,
     normalise_engine,
     parse_database_url,
+    pdo_mysql_endpoint,
     pdo_tls_options,
     register_secret,
     url_query_keys_as,
@@ -59,8 +60,8 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
         # DBAL's dashed driver schemes (pdo-mysql://) are its underscored driver names.
         spelt = scheme.lower().replace("-", "_") + sep + rest
         query_keys = DBAL_QUERY.get(normalise_engine(scheme.lower().replace("-", "_")), {})
-        return _tcp_unless_localhost(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
-                                                        source=source, beside=beside))
+        return pdo_mysql_endpoint(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
+                                                      source=source, beside=beside))
     driver = _text(options.get("driver")) or "pdo_mysql"
     if driver not in SUPPORTED_DRIVERS:
         raise ConfigError(
@@ -93,7 +94,7 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
         # Flow hands driverOptions to PDO as they are: TLS settings (PDO::MYSQL_ATTR_SSL_CA => ..., or its number
         # as the key in YAML) decide whether the dump verifies the server's certificate, as the site does.
         extra.update(pdo_tls_options(options.get("driverOptions")))
-    return _tcp_unless_localhost(DatabaseConfig(
+    return pdo_mysql_endpoint(DatabaseConfig(
         engine=engine,
         name=dbname,
         host=_text(options.get("host")),
@@ -104,12 +105,3 @@ def database_from_backend_options(options: Mapping[str, Any], project_dir: Path,
         options=extra,
         source=source,
     ))
-
-
-def _tcp_unless_localhost(config: DatabaseConfig) -> DatabaseConfig:
-    """``config`` as PHP's MySQL client connects: a socket beside a host other than ``localhost`` is unused."""
-    if config.engine == "mysql" and config.socket and config.host and config.host != "localhost":
-        return config.replace(socket=None)
-    if config.engine == "mysql" and config.socket and config.host == "localhost":
-        return config.replace(host=None)
-    return config

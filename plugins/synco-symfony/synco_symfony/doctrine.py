@@ -23,6 +23,7 @@ from synco_core import (
     DatabaseConfig,
     normalise_engine,
     parse_database_url,
+    pdo_mysql_endpoint,
     pdo_tls_options,
     read_config_text,
     register_secret,
@@ -216,8 +217,8 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         beside = _settings_config(connection, resolver, source, tls, server_version, name_required=False)
         spelt = doctrine_scheme(str(url))
         query_keys = DOCTRINE_QUERY.get(normalise_engine(spelt.partition("://")[0]), {})
-        return _tcp_unless_localhost(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
-                                                        source=source, beside=beside))
+        return pdo_mysql_endpoint(parse_database_url(url_query_keys_as(spelt, query_keys), base_dir=project_dir,
+                                                      source=source, beside=beside))
     if settings.get("url") is not None and not any(k in settings for k in ("dbname", "path", "host")):
         return None
     driver = str(resolver(settings.get("driver")) or "pdo_mysql")
@@ -229,18 +230,8 @@ def connection_config(connection: DbalConnection, resolver: Resolver, project_di
         full = Path(str(path))
         return DatabaseConfig(engine="sqlite", name=str(full if full.is_absolute() else project_dir / full),
                               source=source)
-    return _tcp_unless_localhost(_settings_config(connection, resolver, source, tls, server_version,
-                                                  name_required=True, engine=engine))
-
-
-def _tcp_unless_localhost(config: DatabaseConfig) -> DatabaseConfig:
-    """``config`` as PHP's MySQL client (mysqlnd, behind pdo_mysql and mysqli) connects: it takes ``unix_socket``
-    only when the host is ``localhost`` or not given, and connects over TCP to any other host beside it."""
-    if config.engine == "mysql" and config.socket and config.host and config.host != "localhost":
-        return config.replace(socket=None)
-    if config.engine == "mysql" and config.socket and config.host == "localhost":
-        return config.replace(host=None)
-    return config
+    return pdo_mysql_endpoint(_settings_config(connection, resolver, source, tls, server_version,
+                                                name_required=True, engine=engine))
 
 
 def _settings_config(connection: DbalConnection, resolver: Resolver, source: str, tls: Mapping[str, str],
