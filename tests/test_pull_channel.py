@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synco_core.errors import ConfigError, TransferError
 from synco_core.pull.bootstrap import LOADER, MODULE_MAIN, Launch, launch_script, negotiate
 from synco_core.pull.channel import ChannelProcess, channel_argv, remote_script, run_channel, ssh_command
 from synco_core.pull.frames import FramingError
-from synco_core.pull.remote import Remote, parse_remote_url
+from synco_core.pull.remote import Remote, parse_remote_url, remote_from_config
 from synco_core.pull.tempdir import NO_TEMP_FOLDER, remote_temp_root
 from synco_core.testing.services import require_tool
 
@@ -89,6 +91,27 @@ def test_ssh_command_and_options_from_env_and_config() -> None:
     assert argv[7:11] == ["-o", "ProxyJump=a b", "-o", "BatchMode=yes"]
     # A plain program name runs as it is, as git runs GIT_SSH_COMMAND=ssh.
     assert channel_argv(remote, "true", env={"SYNCO_SSH_COMMAND": "/usr/bin/ssh"})[:2] == ["/usr/bin/ssh", "-T"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(st.characters(exclude_characters="\0", exclude_categories=("Cs",)), max_size=12),
+                min_size=1, max_size=6))
+def test_ssh_options_are_shell_words_never_expanded(words: list[str]) -> None:
+    """``SYNCO_SSH_OPTIONS`` and a string ``ssh_options:`` are split as a shell splits words (quotes, backslashes)
+    and nothing in them is expanded (``$HOME``, ``~``, a backtick, a ``#``): whatever words a shell's quoting
+    (``shlex.join``) wrote come back to ssh as those words, in order."""
+    quoted = shlex.join(words)
+    remote = _remote("ssh://host/app")
+    argv = channel_argv(remote, "true", env={"SYNCO_SSH_OPTIONS": quoted})
+    assert argv[2:2 + len(words)] == words
+    configured = remote_from_config("prod", {"url": "ssh://host/app", "ssh_options": quoted})
+    assert list(configured.ssh_options) == words
+
+
+@pytest.mark.parametrize("value", ["-o 'ProxyCommand=ssh -W %h:%p bastion", '-i "key', "-o x\\"])
+def test_ssh_options_with_a_quote_left_open_are_one_line_naming_them(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"^SYNCO_SSH_OPTIONS cannot be split into words: [^\n]+$"):
+        channel_argv(_remote("ssh://host/app"), "true", env={"SYNCO_SSH_OPTIONS": value})
 
 
 #: Records its arguments (NUL-separated) in $SYNCO_TEST_RECORD, and fails.
