@@ -66,8 +66,8 @@ class LocalApp:
             raise SyncoError(f"disk full while installing {file_set.name}")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def local_project(tmp_path: Path) -> Path:
+    """A :class:`LocalApp` project: its SQLite database holds ``items`` (3 rows), a public and a private file."""
     project = tmp_path / "project"
     (project / "files" / "public").mkdir(parents=True)
     (project / "localapp.marker").write_text("")
@@ -78,8 +78,8 @@ def project(tmp_path: Path) -> Path:
     return project
 
 
-@pytest.fixture
-def received(tmp_path: Path) -> Path:
+def received_folder(tmp_path: Path) -> Path:
+    """A received session for :class:`LocalApp`: its dump holds ``items`` (5 rows), a public and a private set."""
     folder = tmp_path / "dump"
     (folder / "Uploads").mkdir(parents=True)
     (folder / "Uploads" / "new.txt").write_text("new public")
@@ -99,6 +99,16 @@ def received(tmp_path: Path) -> Path:
     }
     (folder / ".synco-received.json").write_text(json.dumps(record))
     return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return local_project(tmp_path)
+
+
+@pytest.fixture
+def received(tmp_path: Path) -> Path:
+    return received_folder(tmp_path)
 
 
 def test_install_replaces_database_and_files(plugin_manager: Any, register_plugin: Any, project: Path,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_install import LocalApp, _declining, _make_db
+from test_install import LocalApp, _declining, local_project, received_folder
 
 from synco_core.cli.main import cli
 from synco_core.errors import SyncoError
@@ -28,26 +28,13 @@ from synco_core.install.run import install_received
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """test_install's LocalApp project: its SQLite database holds ``items``."""
-    project = tmp_path / "project"
-    (project / "files" / "public").mkdir(parents=True)
-    (project / "localapp.marker").write_text("")
-    _make_db(project / "app.db", 3)
-    return project
+    return local_project(tmp_path)
 
 
 @pytest.fixture
 def received(tmp_path: Path) -> Path:
     """A received session whose dump holds ``items`` only."""
-    folder = tmp_path / "dump"
-    (folder / "Uploads").mkdir(parents=True)
-    (folder / "Uploads" / "new.txt").write_text("new public")
-    _make_db(folder / "dbDump.sqlite", 5)
-    record: dict[str, Any] = {"version": 1, "session": "abc", "frameworkName": "LocalApp", "fileSets": [
-        {"name": "dbDump", "kind": "database", "path": "dbDump.sqlite", "engine": "sqlite", "format": "sqlite",
-         "tables": {"items": {"rows": 5}}},
-        {"name": "Uploads", "kind": "public", "path": "Uploads", "relativeBasePath": "files/public"}]}
-    (folder / ".synco-received.json").write_text(json.dumps(record))
-    return folder
+    return received_folder(tmp_path)
 
 
 def _other_apps_tables(database: Path, names: list[str]) -> None:

@@ -23,89 +23,46 @@ from typing import Any
 
 import psycopg
 import pytest
+from pg_one_value import OneValueDatabases, dump_of, login_role, value_in
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines import crashpoints
-from synco_core.engines.dispatch import dump_with_engine, install_with_engine, rollback_with_engine
+from synco_core.engines.dispatch import install_with_engine, rollback_with_engine
 from synco_core.engines.postgresql import installer
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import (
-    POSTGRES_HOST,
-    POSTGRES_PORT,
-    POSTGRES_USER,
-    drop_postgres_databases,
     postgres_admin_connection,
-    unique_name,
 )
-from synco_core.values import DumpOptions, InstallOptions, TableManifest
+from synco_core.values import InstallOptions, TableManifest
 
 pytestmark = pytest.mark.postgres
 
 PREFIX = "synco_test_h_pgswap"
 
 
-def url_as(role: str, name: str) -> str:
-    return f"postgresql://{role}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-
-
-class Databases:
-    """Throw-away databases holding one table of one value, owned by ``role``."""
-
-    def __init__(self) -> None:
-        self.created: list[str] = []
-        self.role = POSTGRES_USER
-
-    def create(self, value: str) -> str:
-        name = unique_name(PREFIX)
-        admin = postgres_admin_connection()
-        try:
-            admin.execute(f'CREATE DATABASE "{name}" OWNER "{self.role}"')
-        finally:
-            admin.close()
-        self.created.append(name)
-        with psycopg.connect(url_as(self.role, name), autocommit=True) as conn:
-            conn.execute("CREATE TABLE t (v text)")
-            conn.execute("INSERT INTO t VALUES (%s)", (value,))
-        return name
-
-    def url(self, name: str) -> str:
-        return url_as(self.role, name)
-
-
 @pytest.fixture
-def databases() -> Iterator[Databases]:
-    made = Databases()
+def databases() -> Iterator[OneValueDatabases]:
+    made = OneValueDatabases(PREFIX)
     yield made
     # The install's scratch and kept copies start with the target's name: dropped with it.
-    drop_postgres_databases(made.created)
+    made.drop()
 
 
-def _role(databases: Databases, rights: str) -> Iterator[str]:
-    role = unique_name(PREFIX + "_role")
-    admin = postgres_admin_connection()
-    try:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER {rights}')
-    finally:
-        admin.close()
-    databases.role = role
-    yield role
-    drop_postgres_databases(databases.created)
-    databases.created.clear()
-    admin = postgres_admin_connection()
-    try:
-        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-    finally:
-        admin.close()
+def _role(databases: OneValueDatabases, rights: str) -> Iterator[str]:
+    with login_role(PREFIX + "_role", rights) as role:
+        databases.role = role
+        yield role
+        databases.drop()
 
 
 @pytest.fixture
-def owner_role(databases: Databases) -> Iterator[str]:
+def owner_role(databases: OneValueDatabases) -> Iterator[str]:
     """A laptop user's role: it owns the database and may create databases, and is no superuser."""
     yield from _role(databases, "CREATEDB")
 
 
 @pytest.fixture
-def application_role(databases: Databases) -> Iterator[str]:
+def application_role(databases: OneValueDatabases) -> Iterator[str]:
     """The application's own role of DDEV or Sail: it owns the database and may not create databases, so
     the install replaces the content inside it."""
     yield from _role(databases, "NOCREATEDB")
@@ -172,12 +129,6 @@ def settings(name: str) -> tuple[Any, ...] | None:
         admin.close()
 
 
-def value_in(url: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT v FROM t").fetchone()
-        return str(row[0]) if row else ""
-
-
 def database_names(prefix: str) -> list[str]:
     admin = postgres_admin_connection()
     try:
@@ -187,18 +138,12 @@ def database_names(prefix: str) -> list[str]:
         admin.close()
 
 
-def dump_of(url: str) -> tuple[bytes, dict[str, TableManifest]]:
-    out = io.BytesIO()
-    tables = dump_with_engine(parse_database_url(url), out, DumpOptions()).tables
-    return out.getvalue(), tables
-
-
 def install(url: str, dump: tuple[bytes, dict[str, TableManifest]]) -> None:
     install_with_engine(parse_database_url(url), io.BytesIO(dump[0]), InstallOptions(yes=True, manifest=dump[1]))
 
 
 @pytest.mark.parametrize("kind", ["queries", "transaction", "idle"])
-def test_install_and_rollback_succeed_while_the_application_reconnects_at_once(databases: Databases,
+def test_install_and_rollback_succeed_while_the_application_reconnects_at_once(databases: OneValueDatabases,
                                                                                  kind: str) -> None:
     source, target = databases.create("new"), databases.create("old")
     admin = postgres_admin_connection()
@@ -224,7 +169,7 @@ def test_install_and_rollback_succeed_while_the_application_reconnects_at_once(d
 
 
 def test_a_role_owning_the_database_that_may_create_databases_swaps_under_reconnecting_clients(
-        databases: Databases, owner_role: str) -> None:
+        databases: OneValueDatabases, owner_role: str) -> None:
     """No superuser: the laptop user's own role ends its application's sessions (of its own role) and renames."""
     source, target = databases.create("new"), databases.create("old")
     dump = dump_of(databases.url(source))
@@ -256,7 +201,7 @@ def _fail_at(monkeypatch: pytest.MonkeyPatch, step: str, nth: int) -> None:
 
 @pytest.mark.parametrize("nth", [1, 2])
 def test_a_failure_between_the_renames_leaves_the_target_and_its_settings_as_they_were(
-        databases: Databases, monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
+        databases: OneValueDatabases, monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
     source, target = databases.create("new"), databases.create("old")
     admin = postgres_admin_connection()
     try:
@@ -287,7 +232,7 @@ def test_a_failure_between_the_renames_leaves_the_target_and_its_settings_as_the
 
 
 def test_without_a_second_connection_the_swap_fails_in_one_line_and_the_target_is_as_it_was(
-        databases: Databases, monkeypatch: pytest.MonkeyPatch) -> None:
+        databases: OneValueDatabases, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sessions are ended from a second connection: when the server refuses it (max_connections, a
     role's CONNECTION LIMIT), a program that reconnects at once wins again, and the failure says so."""
     source, target = databases.create("new"), databases.create("old")
@@ -318,7 +263,8 @@ def test_without_a_second_connection_the_swap_fails_in_one_line_and_the_target_i
 
 @pytest.mark.parametrize("point", ["postgresql:install:renaming#1", "postgresql:install:renaming#2",
                                    "postgresql:install:loaded"])
-def test_a_kill_during_the_swap_leaves_the_application_on_the_old_database(databases: Databases, point: str) -> None:
+def test_a_kill_during_the_swap_leaves_the_application_on_the_old_database(databases: OneValueDatabases,
+                                                                          point: str) -> None:
     source, target = databases.create("new"), databases.create("old")
     dump = dump_of(databases.url(source))
     script = ("import io, sys\n"
@@ -344,7 +290,7 @@ def test_a_kill_during_the_swap_leaves_the_application_on_the_old_database(datab
 
 @pytest.mark.parametrize("point", ["postgresql:rollback:renaming#1", "postgresql:rollback:renaming#2",
                                    "postgresql:rollback:renaming#3"])
-def test_a_kill_during_the_rollback_leaves_the_application_on_the_installed_database(databases: Databases,
+def test_a_kill_during_the_rollback_leaves_the_application_on_the_installed_database(databases: OneValueDatabases,
                                                                                       point: str) -> None:
     source, target = databases.create("new"), databases.create("old")
     install(databases.url(target), dump_of(databases.url(source)))
@@ -370,7 +316,7 @@ def test_a_kill_during_the_rollback_leaves_the_application_on_the_installed_data
 
 
 @pytest.mark.parametrize(("allowed", "limit"), [(False, 3), (False, -1), (True, 3), (True, 0)])
-def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: Databases, allowed: bool,
+def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: OneValueDatabases, allowed: bool,
                                                                     limit: int) -> None:
     """A database its owner closed (ALLOW_CONNECTIONS false) was opened by every install (the new database
     under its name allowed connections), and its rollback then failed after the swap was committed (counting
@@ -395,7 +341,7 @@ def test_the_targets_connection_settings_stay_as_its_owner_set_them(databases: D
     assert value_in(databases.url(target)) == "old"
 
 
-def test_in_place_install_succeeds_while_the_application_reconnects_at_once(databases: Databases,
+def test_in_place_install_succeeds_while_the_application_reconnects_at_once(databases: OneValueDatabases,
                                                                             application_role: str) -> None:
     """Installed in place, the drops wait for the application's locks: its sessions were ended once before
     the transaction, and a program back at once, reading in a transaction it keeps open, held the drops for

@@ -18,21 +18,19 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner
+from pg_one_value import OneValueDatabases, dump_of, login_role, url_as, value_in
 
 from synco_core.cli.main import cli
 from synco_core.dburl import parse_database_url
-from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.engines.dispatch import install_with_engine
 from synco_core.engines.postgresql import inplace, installer
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import (
-    POSTGRES_HOST,
-    POSTGRES_PORT,
     POSTGRES_USER,
     drop_postgres_databases,
     postgres_admin_connection,
-    unique_name,
 )
-from synco_core.values import DumpOptions, InstallOptions
+from synco_core.values import InstallOptions
 
 pytestmark = pytest.mark.postgres
 
@@ -41,47 +39,19 @@ APPLICATION = "synco_test_h_engines_app"
 
 
 def _url(name: str, role: str = POSTGRES_USER) -> str:
-    return f"postgresql://{role}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-
-
-def _admin(*statements: str) -> None:
-    admin = postgres_admin_connection()
-    try:
-        for statement in statements:
-            admin.execute(statement)
-    finally:
-        admin.close()
+    return url_as(role, name)
 
 
 @pytest.fixture
-def made() -> Iterator[Callable[[str, str], str]]:
+def made() -> Iterator[Callable[..., str]]:
     """Makes a database holding one table of one value, owned by a role; all dropped afterwards."""
-    names: list[str] = []
-
-    def make(value: str, owner: str = POSTGRES_USER) -> str:
-        name = unique_name(PREFIX)
-        _admin(f'CREATE DATABASE "{name}" OWNER "{owner}"')
-        names.append(name)
-        with psycopg.connect(_url(name, owner), autocommit=True) as conn:
-            conn.execute("CREATE TABLE t (v text)")
-            conn.execute("INSERT INTO t VALUES (%s)", (value,))
-        return name
-
-    yield make
-    drop_postgres_databases(names)
+    databases = OneValueDatabases(PREFIX)
+    yield databases.create
+    databases.drop()
 
 
 def _dump(name: str) -> tuple[bytes, Any]:
-    out = io.BytesIO()
-    tables = dump_with_engine(parse_database_url(_url(name)), out, DumpOptions()).tables
-    return out.getvalue(), tables
-
-
-def _value(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT v FROM t").fetchone()
-    assert row is not None
-    return str(row[0])
+    return dump_of(_url(name))
 
 
 def _application(url: str) -> psycopg.Connection[Any]:
@@ -113,17 +83,15 @@ def test_the_swap_waits_for_the_sessions_and_names_them_when_it_gives_up(
         monkeypatch.setattr(installer, "WAIT_SECONDS", 30.0)
         threading.Timer(1.0, app.close).start()
         install_with_engine(parse_database_url(_url(target)), io.BytesIO(data), options)
-        assert _value(_url(target)) == "new"
+        assert value_in(_url(target)) == "new"
     finally:
         app.close()
 
 
 @pytest.fixture
 def nocreatedb_role() -> Iterator[str]:
-    role = unique_name(PREFIX + "_role")
-    _admin(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB')
-    yield role
-    _admin(f'DROP ROLE IF EXISTS "{role}"')
+    with login_role(PREFIX + "_role", "NOCREATEDB") as role:
+        yield role
 
 
 def test_in_place_the_drops_wait_for_the_sessions_and_name_them(
@@ -165,4 +133,4 @@ def test_db_load_no_terminate_refuses_in_one_line(made: Callable[..., str], tmp_
     # Without it, the session is ended as before and the load goes through.
     result = CliRunner().invoke(cli, ["db", "load", _url(target), str(dump), "--yes"])
     assert result.exit_code == 0, result.output
-    assert _value(_url(target)) == "new"
+    assert value_in(_url(target)) == "new"

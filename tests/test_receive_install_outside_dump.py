@@ -296,42 +296,57 @@ def test_a_streamed_load_names_them_once_the_dump_is_in_and_before_its_swap(
 # ------------------------------------------------------------------------------------------ --max-delete
 
 
+class InstalledOnce:
+    """A fixture application on SQLite and a laptop's project that received and installed it once, so that
+    there is a last install (its kept database and record) for ``synco db rollback`` to put back."""
+
+    def __init__(self, tmp_path: Path, register_plugin: Callable[[object, str], None], word: str) -> None:
+        from test_transfer_support import FixturePlugin, make_app
+
+        register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+        register_plugin(LocalProject(), "localproject")
+        self.tmp_path, self.word = tmp_path, word
+        self.app = make_app(tmp_path / "app")
+        self.local = tmp_path / "local"
+        (self.local / "web" / "uploads").mkdir(parents=True)
+        (self.local / "private").mkdir()
+        (self.local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
+        source_tables(Database("sqlite", str(self.local / "local.sqlite")), rows=1)
+        assert self.receive_install(1).exit_code == 0
+        self.before = self.names()
+        assert "local.sqlite.synco-previous" in self.before and ".synco-install.json" in self.before
+
+    def receive_install(self, number: int, *extra: str) -> Any:
+        """``receive --install --yes`` of a new session of the application, into receive folder ``dump<number>``."""
+        session = f"synco-{self.word}{number:0{23 - len(self.word)}d}"
+        key = publish(self.app, session)
+        with static_server(self.app / "web") as (url, _):
+            return CliRunner().invoke(cli, ["receive", session, key.secret, "--base-url", url, "--target",
+                                            str(self.tmp_path / f"dump{number}"), "--project", str(self.local),
+                                            "--all", "--install", "--yes", *extra])
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.local.iterdir())
+
+    def roll_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.chdir(self.local)
+        rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
+        assert rollback.exit_code == 0, rollback.output
+
+
 def test_a_max_delete_refusal_after_receive_leaves_the_last_install_to_roll_back(
         tmp_path: Path, register_plugin: Callable[[object, str], None], monkeypatch: pytest.MonkeyPatch) -> None:
     """``--max-delete`` is judged once the files are in; with ``--yes`` the database used to load early, before
     it, and the refused install ("nothing was installed") had given up the last install's kept database and
     record: ``synco db rollback`` then found nothing to put back."""
-    from test_transfer_support import FixturePlugin, make_app
-
-    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
-    register_plugin(LocalProject(), "localproject")
-    app = make_app(tmp_path / "app")
-    local = tmp_path / "local"
-    (local / "web" / "uploads").mkdir(parents=True)
-    (local / "private").mkdir()
-    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
-    source_tables(Database("sqlite", str(local / "local.sqlite")), rows=1)
-
-    def receive_install(number: int, *extra: str) -> Any:
-        session = f"synco-maxdelete{number:014d}"
-        key = publish(app, session)
-        with static_server(app / "web") as (url, _):
-            return CliRunner().invoke(cli, ["receive", session, key.secret, "--base-url", url, "--target",
-                                            str(tmp_path / f"dump{number}"), "--project", str(local), "--all",
-                                            "--install", "--yes", *extra])
-
-    assert receive_install(1).exit_code == 0
-    before = sorted(p.name for p in local.iterdir())
-    assert "local.sqlite.synco-previous" in before and ".synco-install.json" in before
+    site = InstalledOnce(tmp_path, register_plugin, "maxdelete")
     for n in range(3):
-        (local / "web" / "uploads" / f"laptop {n}.txt").write_text("only here")
-    refused = receive_install(2, "--max-delete", "0")
+        (site.local / "web" / "uploads" / f"laptop {n}.txt").write_text("only here")
+    refused = site.receive_install(2, "--max-delete", "0")
     assert refused.exit_code == 1 and "more than --max-delete 0" in refused.output, refused.output
-    assert sorted(p.name for p in local.iterdir()) == before, "the last install's kept copy and record stay"
-    monkeypatch.chdir(local)
-    rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
-    assert rollback.exit_code == 0, rollback.output
-    assert Database("sqlite", str(local / "local.sqlite")).tables() == {"users"}, "the first content is back"
+    assert site.names() == site.before, "the last install's kept copy and record stay"
+    site.roll_back(monkeypatch)
+    assert Database("sqlite", str(site.local / "local.sqlite")).tables() == {"users"}, "the first content is back"
 
 
 def test_an_empty_set_refusal_after_receive_leaves_the_last_install_to_roll_back(
@@ -341,37 +356,14 @@ def test_an_empty_set_refusal_after_receive_leaves_the_last_install_to_roll_back
     then not loaded early, and the refusal leaves the last install's kept database and record."""
     import shutil
 
-    from test_transfer_support import FixturePlugin, make_app
-
-    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
-    register_plugin(LocalProject(), "localproject")
-    app = make_app(tmp_path / "app")
-    local = tmp_path / "local"
-    (local / "web" / "uploads").mkdir(parents=True)
-    (local / "private").mkdir()
-    (local / LOCAL_MARKER).write_text("sqlite:///local.sqlite")
-    source_tables(Database("sqlite", str(local / "local.sqlite")), rows=1)
-
-    def receive_install(number: int) -> Any:
-        session = f"synco-emptyset{number:015d}"
-        key = publish(app, session)
-        with static_server(app / "web") as (url, _):
-            return CliRunner().invoke(cli, ["receive", session, key.secret, "--base-url", url, "--target",
-                                            str(tmp_path / f"dump{number}"), "--project", str(local), "--all",
-                                            "--install", "--yes"])
-
-    assert receive_install(1).exit_code == 0
-    before = sorted(p.name for p in local.iterdir())
-    assert "local.sqlite.synco-previous" in before and ".synco-install.json" in before
+    site = InstalledOnce(tmp_path, register_plugin, "emptyset")
     # The share is not mounted on the server any more: its uploads folder is empty.
-    shutil.rmtree(app / "web" / "uploads")
-    (app / "web" / "uploads").mkdir()
-    refused = receive_install(2)
+    shutil.rmtree(site.app / "web" / "uploads")
+    (site.app / "web" / "uploads").mkdir()
+    refused = site.receive_install(2)
     assert refused.exit_code == 1 and "holds no file" in refused.output, refused.output
-    assert sorted(p.name for p in local.iterdir()) == before, "the last install's kept copy and record stay"
-    monkeypatch.chdir(local)
-    rollback = CliRunner().invoke(cli, ["db", "rollback", "--yes"])
-    assert rollback.exit_code == 0, rollback.output
+    assert site.names() == site.before, "the last install's kept copy and record stay"
+    site.roll_back(monkeypatch)
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "mysql"])

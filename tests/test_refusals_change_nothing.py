@@ -19,6 +19,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,35 @@ def local_data(local: Path, cache: Path) -> tuple[object, ...]:
             tree_digest(cache) if cache.exists() else {})
 
 
-def run(url: str, key: str, target: Path, local: Path, *extra: str) -> Any:
-    return CliRunner().invoke(cli, ["receive", SESSION, key, "--base-url", url, "--target", str(target),
+def run(url: str, key: str, target: Path, local: Path, *extra: str, session: str = SESSION) -> Any:
+    return CliRunner().invoke(cli, ["receive", session, key, "--base-url", url, "--target", str(target),
                                     "--project", str(local), "--all", *extra])
+
+
+@dataclass
+class Site:
+    """The fixture application published as :data:`SESSION`, and the laptop's project on SQLite."""
+
+    app: Path
+    key: SessionKey
+    local: Path
+    #: The receive folder inside the project, as .synco.yml's default puts it: its records count too.
+    target: Path
+    #: The test's own cache (serve's hash cache, the sessions seen): what a refusal must not change either.
+    cache: Path
+
+
+def site(tmp_path: Path, register_plugin: Callable[[object, str], None], monkeypatch: pytest.MonkeyPatch,
+         all_sets: bool = False) -> Site:
+    """:class:`Site` (every set published with ``all_sets``, the thumbnails that are smart-skipped too)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SYNCO_CACHE_DIR", str(cache))
+    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
+    register_plugin(LocalProject(), "localproject")
+    app = make_app(tmp_path / "app")
+    key = publish(app, SESSION, all=all_sets)
+    local = make_local(tmp_path / "local")
+    return Site(app, key, local, local / "received", cache)
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -98,15 +125,8 @@ def run(url: str, key: str, target: Path, local: Path, *extra: str) -> Any:
 def test_a_refused_session_changes_nothing_local(refusal: str, command: str, tmp_path: Path,
                                                  register_plugin: Callable[[object, str], None],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SYNCO_CACHE_DIR", str(cache))
-    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
-    register_plugin(LocalProject(), "localproject")
-    app = make_app(tmp_path / "app")
-    key = publish(app, SESSION)
-    local = make_local(tmp_path / "local")
-    # The receive folder inside the project, as .synco.yml's default puts it: its records count too.
-    target = local / "received"
+    made = site(tmp_path, register_plugin, monkeypatch)
+    app, key, local, target, cache = made.app, made.key, made.local, made.target, made.cache
     with static_server(app / "web") as (url, _):
         first = run(url, key.secret, target, local, "--install", "--yes")
         assert first.exit_code == 0, first.output
@@ -171,15 +191,9 @@ def test_a_refused_deletion_changes_nothing_local(deletion: str, command: str, t
     and its database are as they were, and the plan ends with the same status 1. Before, the database and the
     sets before the refused one arrived, and a limit was counted per set, so 2 + 1 deletions passed a limit
     of 2."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SYNCO_CACHE_DIR", str(cache))
-    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
-    register_plugin(LocalProject(), "localproject")
-    app = make_app(tmp_path / "app")
     # Every set, the thumbnails (smart-skipped by default) too: two public sets to count deletions in.
-    key = publish(app, SESSION, all=True)
-    local = make_local(tmp_path / "local")
-    target = local / "received"
+    made = site(tmp_path, register_plugin, monkeypatch, all_sets=True)
+    app, key, local, target, cache = made.app, made.key, made.local, made.target, made.cache
     with static_server(app / "web") as (url, _):
         first = run(url, key.secret, target, local, "--install", "--yes")
         assert first.exit_code == 0, first.output
@@ -191,9 +205,7 @@ def test_a_refused_deletion_changes_nothing_local(deletion: str, command: str, t
             conn.execute("DELETE FROM items WHERE id > 10")
         later = publish(app, SESSION[:-1] + "9", all=True)
         before = local_data(local, cache)
-        result = CliRunner().invoke(cli, ["receive", SESSION[:-1] + "9", later.secret, "--base-url", url,
-                                          "--target", str(target), "--project", str(local), "--all",
-                                          *DELETING[command], *extra])
+        result = run(url, later.secret, target, local, *DELETING[command], *extra, session=SESSION[:-1] + "9")
     after = local_data(local, cache)
     assert result.exit_code == 1, result.output
     assert "Error: " in result.stderr and ("more than --max-delete 2" in result.stderr
@@ -206,13 +218,8 @@ def test_receive_install_counts_each_file_once(tmp_path: Path, register_plugin: 
     """``receive --install --max-delete N``: a file the server deleted goes from the receive folder and then
     from the project, one file to the user, counted once; what only the install takes (a file of the project
     the receive folder never had) counts on top, and over N the install changes nothing of the project."""
-    monkeypatch.setenv("SYNCO_CACHE_DIR", str(tmp_path / "cache"))
-    register_plugin(FixturePlugin(engine="sqlite"), "fixture")
-    register_plugin(LocalProject(), "localproject")
-    app = make_app(tmp_path / "app")
-    key = publish(app, SESSION, all=True)
-    local = make_local(tmp_path / "local")
-    target = local / "received"
+    made = site(tmp_path, register_plugin, monkeypatch, all_sets=True)
+    app, key, local, target = made.app, made.key, made.local, made.target
     with static_server(app / "web") as (url, _):
         assert run(url, key.secret, target, local, "--install", "--yes").exit_code == 0
         _few_gone(app)
@@ -220,9 +227,8 @@ def test_receive_install_counts_each_file_once(tmp_path: Path, register_plugin: 
         later = publish(app, SESSION[:-1] + "8", all=True)
 
         def receive(limit: int) -> Any:
-            return CliRunner().invoke(cli, ["receive", SESSION[:-1] + "8", later.secret, "--base-url", url,
-                                            "--target", str(target), "--project", str(local), "--all",
-                                            "--install", "--yes", "--max-delete", str(limit)])
+            return run(url, later.secret, target, local, "--install", "--yes", "--max-delete", str(limit),
+                       session=SESSION[:-1] + "8")
 
         project = tree_digest(local / "web")
         # Two by the receive (each also in the project), one more by the install: three.
