@@ -312,17 +312,24 @@ def _as_stored(conn: Any, db: str, manifest: dict[str, TableManifest]) -> dict[s
     return {stored.get(table.lower(), table): entry for table, entry in manifest.items()}
 
 
+def _locked_and_recovered(admin: Any, database: DatabaseConfig) -> tuple[swap.Names, str | None]:
+    """``admin`` made ready to change ``database``'s copies (a plain session on a server that takes writes),
+    the target's names as the server stores them, locked, and what an interrupted command left finished:
+    the names, and :func:`swap.recover`'s sentence (None when nothing was left)."""
+    swap.plain_session(admin)
+    swap.require_read_write(admin)
+    names = swap.Names.on_server(admin, database.name, where(database))
+    swap.lock(admin, names.target)
+    return names, swap.recover(admin, names)
+
+
 def discard_kept(database: DatabaseConfig, options: InstallOptions) -> None:
     """Drop the kept copy of an earlier install (after finishing what an interrupted command left)."""
     check_target(database, options, "replace")
     names = swap.Names.of(database.name, where(database))
     admin = connect(database, use_database=False)
     try:
-        swap.plain_session(admin)
-        swap.require_read_write(admin)
-        names = swap.Names.on_server(admin, database.name, where(database))
-        swap.lock(admin, names.target)
-        recovered = swap.recover(admin, names)
+        names, recovered = _locked_and_recovered(admin, database)
         if recovered:
             log.warning("%s", recovered[0].upper() + recovered[1:])
         swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.backup)}")
@@ -338,11 +345,7 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     names = swap.Names.of(database.name, where(database))
     admin = connect(database, use_database=False)
     try:
-        swap.plain_session(admin)
-        swap.require_read_write(admin)
-        names = swap.Names.on_server(admin, database.name, where(database))
-        swap.lock(admin, names.target)
-        recovered = swap.recover(admin, names)
+        names, recovered = _locked_and_recovered(admin, database)
         if recovered is not None:
             # The database is as it was before the interrupted command: that is what rolling back means now.
             tables = len(swap.content(admin, names.target).tables) if swap.exists(admin, names.target) else 0
