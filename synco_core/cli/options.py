@@ -275,6 +275,12 @@ def no_terminate_option(func: F) -> F:
              "(at most 30 s), then stop, naming them, with nothing changed.")(func)
 
 
+def other_project_option(func: F) -> F:
+    return click.option(
+        "--other-project", is_flag=True,
+        help="Receive into a --target that holds another project's content (it becomes this one's).")(func)
+
+
 def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 

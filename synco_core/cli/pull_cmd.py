@@ -15,6 +15,7 @@ from synco_core.cli.options import (
     debug_option,
     max_delete_option,
     no_terminate_option,
+    other_project_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -76,8 +77,7 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @no_terminate_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files the remote's exclude rules match, which are kept otherwise.")
-@click.option("--other-project", is_flag=True,
-              help="Receive into a --target that holds another project's content (it becomes this one's).")
+@other_project_option
 @click.option("--zstd-level", type=click.IntRange(1, 22), default=PULL_ZSTD_LEVEL, show_default=True, metavar="N",
               help="zstd level of the remote side's dump and tars (higher: fewer bytes, more CPU there).")
 @click.option("--connect-timeout", type=seconds_type(), default=None, metavar="SECONDS",

@@ -26,6 +26,7 @@ from synco_core.cli.options import (
     key_file_option,
     max_delete_option,
     no_terminate_option,
+    other_project_option,
     seconds_type,
     site_url_option,
     split_names,
@@ -244,8 +245,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @no_terminate_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files serve's exclude rules match, which are kept otherwise.")
-@click.option("--other-project", is_flag=True,
-              help="Receive into a --target that holds another project's content (it becomes this one's).")
+@other_project_option
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed staging servers).")
 @click.option("--timeout", type=seconds_type(), default=600.0, show_default=True, metavar="S",
               help="Seconds to wait for the session to become ready.")
