@@ -180,3 +180,53 @@ def test_the_real_server_gives_the_cursors_values(fast: bool, monkeypatch: pytes
             assert cur.fetchone() == (42,)
     finally:
         conn.close()
+
+
+class ChunkedFile(io.BytesIO):
+    """A connection's file whose ``read1`` gives the bytes in chunks of the sizes asked (then one byte at a
+    time), as a socket does: a chunk may end anywhere, inside a header or a value."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        super().__init__(data)
+        self.sizes = list(sizes)
+
+    def read1(self, size: int = -1) -> bytes:
+        chunk = self.sizes.pop(0) if self.sizes else 1
+        return super().read1(min(chunk, size) if size >= 0 else chunk)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=30), st.lists(st.integers(min_value=1, max_value=400), max_size=60),
+       st.integers(min_value=1, max_value=600))
+def test_chunks_ending_anywhere_give_the_same_values(values: list[bytes], sizes: list[int], batch_bytes: int) -> None:
+    """The reader takes the socket's bytes a chunk at a time: wherever a chunk ends (inside a header, inside
+    a value whose length it took on trust, between packets), every value comes whole, in order, and the
+    connection is left as PyMySQL expects."""
+    full = result_stream(values)._rfile.getvalue()
+    conn = FakeConnection(b"", 3)
+    conn._rfile = ChunkedFile(full, sizes)
+    batches = read_all(conn, batch_bytes)
+    assert [value for batch in batches for value in batch] == values
+    assert not conn._result.unbuffered_active and not conn.closed
+    assert conn._next_seq_id == (3 + len(values) + 1) & 0xFF
+    assert conn._rfile.read() == b""
+
+
+@pytest.mark.parametrize("size", [250, 251, 70_000, MAX + 10])
+def test_chunks_ending_inside_long_values(size: int) -> None:
+    """Values longer than a chunk (and than a packet) are read across chunks too."""
+    value = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+    full = result_stream([b"a", value, b"b" * 250, b"z"], start=7)._rfile.getvalue()
+    conn = FakeConnection(b"", 7)
+    conn._rfile = ChunkedFile(full, [3, 1000, 4, 2, 100_000] * 3)
+    assert [v for batch in read_all(conn, 100) for v in batch] == [b"a", value, b"b" * 250, b"z"]
+
+
+def test_bytes_after_the_end_of_the_result_are_a_lost_connection() -> None:
+    """Nothing follows a result's end packet; bytes that do would be lost to the next query (they are read
+    ahead with the result), so the connection is given up rather than left out of step."""
+    full = result_stream([b"abc"])._rfile.getvalue()
+    conn = FakeConnection(full + b"\x01\x00\x00\x00\x00", 3)
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        read_all(conn)
+    assert caught.value.args[0] == 2013 and conn.closed

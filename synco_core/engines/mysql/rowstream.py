@@ -4,9 +4,10 @@ A table that cannot be read in pages (no usable key, or a filter that needs an o
 unbuffered ``SELECT`` whose single column is the row's literal, formatted by the server. Through PyMySQL's
 cursors every row costs a packet object, a tuple and a round of converters: a few microseconds, which for
 millions of short rows is more than the server needs to produce them. Here PyMySQL sends the query and
-reads the column definitions; the rows are then read as packets from the connection's buffered socket
-file: a 4-byte header (3-byte length, sequence number), then the column as a length-encoded string (or
-0xFB for NULL), until the EOF packet. Values of 16 MB and more span several packets, as the protocol says.
+reads the column definitions; the rows are then read as packets from what the connection's socket file
+gives, one read of up to :data:`READ_BUFFER` at a time (:class:`_Chunks`): a 4-byte header (3-byte length,
+sequence number), then the column as a length-encoded string (or 0xFB for NULL), until the EOF packet.
+Values of 16 MB and more span several packets, as the protocol says.
 
 The reader keeps the connection in the state PyMySQL expects once a result is read to its end (sequence
 number, the result marked as finished), so the connection goes on to the next query as usual. It relies
@@ -18,6 +19,7 @@ result.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -31,8 +33,8 @@ _EOF = 0xFE
 _ERROR = 0xFF
 
 
-#: The socket read buffer for streaming: PyMySQL's 8 KiB default means a system call (and a turn of the
-#: GIL) every hundred short rows.
+#: The socket read buffer for streaming, and the most :class:`_Chunks` takes at once: PyMySQL's 8 KiB default
+#: means a system call (and a turn of the GIL) every hundred short rows.
 READ_BUFFER = 256 * 1024
 
 
@@ -80,26 +82,82 @@ def close_quietly(conn: Any) -> None:
         conn.close()
 
 
+class _Chunks:
+    """The connection's bytes as the socket gives them, a chunk at a time, for :func:`_read_rows`.
+
+    Each chunk is an :class:`io.BytesIO` over one read of the socket (``read1``): its ``read`` takes no lock,
+    where the connection's buffered file takes one for every call, and the common row costs two reads
+    (docs/performance.md, "MySQL dump by key"). The row loop reads from :attr:`read` and comes here only
+    when the chunk runs out, which a short read tells.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.chunk = io.BytesIO()
+        self.read = self.chunk.read
+
+    def refill(self) -> None:
+        """The next chunk (waiting for the server if need be); the connection lost when it has ended."""
+        data = self.conn._rfile.read1(READ_BUFFER)
+        if not data:
+            raise lost(self.conn)
+        self.chunk = io.BytesIO(data)
+        self.read = self.chunk.read
+
+    def exact(self, count: int, start: bytes = b"") -> bytes:
+        """``start`` and the next ``count`` bytes, across chunks. What the chunk lacks is read from the
+        connection's file directly (in one call, for a value of any size); the next read then finds the
+        chunk empty and refills it."""
+        data = self.read(count)
+        if len(data) < count:
+            data += self.conn._rfile.read(count - len(data))
+            if len(data) < count:
+                raise lost(self.conn)
+        return start + data if start else data
+
+    def head(self, start: bytes) -> bytes:
+        """A packet header and the first byte of its payload, ``start`` being what the last chunk held of it."""
+        while len(start) < 5:
+            self.refill()
+            start += self.read(5 - len(start))
+        return start
+
+    def finished(self) -> None:
+        """The result has ended: nothing may be left, as the rest of the chunk would be lost to the next query."""
+        if self.read(1):
+            raise lost(self.conn, "data after the end of a result")
+
+
 def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
-    read = conn._rfile.read
+    chunks = _Chunks(conn)
+    read = chunks.read
     sequence = conn._next_seq_id
     batch: list[bytes] = []
     append = batch.append
     # What the batch weighs with the value being read (one byte between values), and the most it may.
     size = 0
     limit = batch_bytes + 1
+    # The last common value and its length byte, kept to complete it when the chunk ended inside it.
+    value = b""
+    first = 0
     while True:
         # The packet header and the first byte of the payload (every packet has at least one).
         head = read(5)
         try:
             first = head[4]
         except IndexError:
-            raise lost(conn) from None
+            # The chunk has ended: inside this header, or inside the last value, whose length was taken on
+            # trust (the header read then found nothing at all).
+            if len(value) < first:
+                batch[-1] = value = chunks.exact(first - len(value), value)
+            head = chunks.head(head)
+            read = chunks.read
+            first = head[4]
         if first < _NULL and head[3] == sequence:
             # The common row: a value shorter than 251 bytes, its length in that first byte. This branch is
             # the per-row cost of every streamed table, so it does the least it can: the value's length is
-            # not checked, as a short read only happens when the connection ended, which the next header's
-            # read finds before the batch holding the value is handed on.
+            # not checked, as a short read only happens when the chunk ended, which the next header's read
+            # finds before the batch holding the value is handed on.
             sequence = (sequence + 1) & 0xFF
             size += first + 1
             if size > limit:
@@ -108,55 +166,53 @@ def _read_rows(conn: Any, batch_bytes: int) -> Iterator[list[bytes]]:
                     batch = []
                     append = batch.append
                 size = first + 1
-            append(read(first))
+            value = read(first)
+            append(value)
             continue
+        value, first = b"", 0
         if head[3] != sequence:
             raise lost(conn, f"packet sequence number wrong: got {head[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
         length = head[0] | head[1] << 8 | head[2] << 16
         if length == MAX_PACKET:
-            payload, sequence = _long_payload(conn, head[4:], sequence)
-            value = _decode_single(conn, payload)
-        elif first == _NULL:
+            payload, sequence = _long_payload(chunks, head[4:], sequence)
+            long_value = _decode_single(conn, payload)
+        elif head[4] == _NULL:
             raise NullValue("a NULL value in the result")
-        elif first == _EOF and length < 9:
-            _read_exact(conn, length - 1)
+        elif head[4] == _EOF and length < 9:
+            chunks.exact(length - 1)
+            chunks.finished()
             conn._next_seq_id = sequence
             if batch:
                 yield batch
             return
-        elif first == _ERROR:
+        elif head[4] == _ERROR:
             conn._next_seq_id = sequence
-            raise_error(conn, head[4:] + _read_exact(conn, length - 1))
+            raise_error(conn, chunks.exact(length - 1, head[4:]))
         else:
-            value = _decode_single(conn, head[4:] + _read_exact(conn, length - 1))
-        size += len(value) + 1
+            long_value = _decode_single(conn, chunks.exact(length - 1, head[4:]))
+        size += len(long_value) + 1
         if size > limit:
             if batch:
                 yield batch
                 batch = []
                 append = batch.append
-            size = len(value) + 1
-        append(value)
+            size = len(long_value) + 1
+        append(long_value)
+        # A read from the file directly leaves the chunk behind it: the next header's read refills it.
+        read = chunks.read
 
 
-def _read_exact(conn: Any, count: int) -> bytes:
-    data: bytes = conn._rfile.read(count)
-    if len(data) != count:
-        raise lost(conn)
-    return data
-
-
-def _long_payload(conn: Any, start: bytes, sequence: int) -> tuple[bytes, int]:
+def _long_payload(chunks: _Chunks, start: bytes, sequence: int) -> tuple[bytes, int]:
     """A payload of 16 MB or more: the protocol continues it in packets until one is shorter."""
-    parts = [start, _read_exact(conn, MAX_PACKET - 1)]
+    parts = [start, chunks.exact(MAX_PACKET - 1)]
     while True:
-        header = _read_exact(conn, 4)
+        header = chunks.exact(4)
         if header[3] != sequence:
-            raise lost(conn, f"packet sequence number wrong: got {header[3]}, expected {sequence}")
+            raise lost(chunks.conn, f"packet sequence number wrong: got {header[3]}, expected {sequence}")
         sequence = (sequence + 1) & 0xFF
         length = header[0] | header[1] << 8 | header[2] << 16
-        parts.append(_read_exact(conn, length))
+        parts.append(chunks.exact(length))
         if length < MAX_PACKET:
             return b"".join(parts), sequence
 
