@@ -167,3 +167,12 @@ def test_code_text_is_the_tokens_with_every_string_emptied(sql: str, mode: Mode)
     expected = "".join(token.text[0] * 2 if token.kind == "string" else token.text for token in tokens(sql, mode))
     assert code_text(data, mode) == expected.encode("latin-1")
     assert code_text(bytearray(data), mode) == code_text(memoryview(data), mode) == expected.encode("latin-1")
+
+
+def test_the_characters_a_statement_may_not_hold_as_the_name_does() -> None:
+    """may_name() cuts the name at the quotes a quoted identifier doubles and at every character that is not
+    ASCII, whatever its code point (the class is written by the ASCII characters it leaves out)."""
+    from synco_core.engines.mysql.qualify import _NOT_KEPT
+
+    cut = [c for c in range(0x110000) if _NOT_KEPT.fullmatch(chr(c))]
+    assert cut == [ord("\""), ord("]"), ord("`"), *range(0x80, 0x110000)]
