@@ -45,12 +45,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pymysql
 import zstandard
-from common import BLOB_SIZE, DATA_DIR, DATASET_SIZES, Case, have, measure, measure_interleaved, plain_size, print_table
 
 from synco_core import age
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.dump import dump
-from synco_core.engines.mysql.install import install
 from synco_core.serve.folder import ZSTD_LEVEL, zstd_parameters
 from synco_core.values import DumpOptions, InstallOptions, TableManifest
 
@@ -96,6 +94,8 @@ def generate(rows: int, blobs: int) -> None:
                 return
         except pymysql.err.MySQLError:
             pass
+    from common import BLOB_SIZE
+
     print(f"generating {rows} order rows and {blobs} blobs of {BLOB_SIZE} bytes ...", file=sys.stderr)
     recreate(SOURCE)
     conn.select_db(SOURCE)
@@ -202,6 +202,10 @@ def worker(argv: list[str]) -> int:
             compressor.flush(zstandard.FLUSH_FRAME)
         Path(path + ".manifest").write_text(json.dumps({k: dataclasses.asdict(v) for k, v in result.tables.items()}))
         return 0
+    # Imported here, as the benchmark's own module (common) is in main(): the dump's process imports what a
+    # dump needs, as the reference's processes load only their own code.
+    from synco_core.engines.mysql.install import install
+
     manifest = {k: TableManifest(**v) for k, v in json.loads(Path(path + ".manifest").read_text()).items()}
     with opened(path, key) as decrypted:
         reader = zstandard.ZstdDecompressor().stream_reader(decrypted, read_across_frames=True)
@@ -212,6 +216,17 @@ def worker(argv: list[str]) -> int:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
+    from common import (
+        BLOB_SIZE,
+        DATA_DIR,
+        DATASET_SIZES,
+        Case,
+        have,
+        measure,
+        measure_interleaved,
+        plain_size,
+        print_table,
+    )
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(DATASET_SIZES), default="small")
     parser.add_argument("--repeat", type=int, default=3)
@@ -275,6 +290,8 @@ def main() -> int:
 def measure_keys(args: argparse.Namespace, work: Path, recipient: str, seal: str, client: str, me: list[str],
                  suffix: str, note: str) -> int:
     """The dump of the same rows keyed four ways, synco and mariadb-dump, all cases in turns."""
+    from common import Case, measure_interleaved, print_table
+
     rows = KEY_ROWS[args.size]
     generate_keyed(rows)
     cases = []
