@@ -1,6 +1,7 @@
 """Benchmark: CPU seconds of the MySQL dump of ``bench_mysql.py --only keys``' tables, client and server apart.
 
-    python3 benchmarks/bench_mysql_cpu.py [--keys varchar,int] [--repeat 5] [--synco LABEL=CHECKOUT ...]
+    python3 benchmarks/bench_mysql_cpu.py [--size small|medium|full] [--keys varchar,int] [--repeat 5]
+                                          [--synco LABEL=CHECKOUT ...]
 
 On a machine shared with other work the clock says little, so this counts CPU instead: the dump's whole
 process tree (``wait4``: the shell of a pipeline and everything it waited for), and the mariadbd threads
@@ -13,8 +14,9 @@ The cases: synco's dump as ``bench_mysql.py --worker dump`` runs it (zstd, age),
 (its directory put first on ``PYTHONPATH``, so that two versions of ``synco_core`` can be compared in turns;
 the default is this checkout), and ``mariadb-dump --single-transaction --quick | zstd -3 | age -r``; every case
 in turns, ``--repeat`` times. It prints, per case, the medians (and ranges) of client, server and their sum, and
-each synco case's ratio of the sums' medians to the reference's. The tables must exist (``bench_mysql.py --only
-keys --size full`` makes them; the same ``SYNCO_BENCH_MYSQL_PORT`` and ``SYNCO_BENCH_MYSQL_PREFIX`` apply).
+each synco case's ratio of the sums' medians to the reference's. The tables are ``bench_mysql.py --only keys``'
+(made, or made again, at ``--size`` unless they hold that many rows; the same ``SYNCO_BENCH_MYSQL_PORT`` and
+``SYNCO_BENCH_MYSQL_PREFIX`` apply).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_mysql
-from bench_mysql import HOST, PORT, USER, admin, key_database
+from bench_mysql import HOST, KEY_ROWS, PORT, USER, admin, generate_keyed, key_database
 
 from synco_core import age
 
@@ -107,12 +109,14 @@ def _describe(values: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(KEY_ROWS), default="small")
     parser.add_argument("--keys", default="varchar,int", help="comma-separated: " + ",".join(bench_mysql.KEY_SHAPES))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--synco", action="append", default=[], metavar="LABEL=CHECKOUT",
                         help="a synco checkout to measure (default: this one)")
     parser.add_argument("--no-reference", action="store_true", help="leave the mariadb-dump pipeline out")
     args = parser.parse_args()
+    generate_keyed(KEY_ROWS[args.size])
     checkouts = [tuple(spec.split("=", 1)) for spec in args.synco] or [("synco", str(Path(__file__).parent.parent))]
     with tempfile.TemporaryDirectory(prefix="bench-mysql-cpu-") as work:
         recipient = age.generate_identity().recipient().to_string()
