@@ -251,10 +251,13 @@ def test_https_with_a_self_signed_certificate_says_how_to_trust_it(fixture_app: 
 # ------------------------------------------------------------------------------------ a caching CDN
 
 
-def test_a_cache_in_front_of_the_site_holding_old_copies_is_named(fixture_app: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache_key", ["$request_uri", "$uri"], ids=["keyed-on-query", "query-ignored"])
+def test_a_cache_in_front_of_the_site_holding_old_copies(fixture_app: Path, tmp_path: Path, cache_key: str) -> None:
     """nginx as a CDN (``proxy_cache``, 200s kept ten minutes) in front of the site: a re-sync after two uploads
-    changed on the server gets the cached old copies, one of another size, one of the same size. Each fails
-    naming the likely cache, and the laptop keeps its copy."""
+    changed on the server gets the cached old copies, one of another size, one of the same size. They are asked
+    for again past the cache (a query of their own) and arrive; a cache that ignores the query (its key the
+    path only) still hands out the old copies: each then fails naming the likely cache, and the laptop keeps its
+    copy."""
     key = build(fixture_app, only=("uploads",))
     uploads = fixture_app / "web" / "uploads"
     grown, same_size = sorted((path for path in uploads.rglob("*.bin") if path.stat().st_size > 20_000),
@@ -264,7 +267,7 @@ def test_a_cache_in_front_of_the_site_holding_old_copies_is_named(fixture_app: P
         cache = tmp_path / "cdn-cache"
         directives = f"  proxy_cache_path {cache} keys_zone=cdn:1m;\n"
         locations = (f"    location / {{ proxy_pass {origin.url}; proxy_cache cdn; proxy_cache_valid 200 10m; "
-                     "proxy_ignore_headers Cache-Control Expires; }\n")
+                     f"proxy_ignore_headers Cache-Control Expires; proxy_cache_key {cache_key}; }}\n")
         with nginx(fixture_app / "web", tmp_path / "cdn", laravel=False, directives=directives,
                    locations=locations) as cdn:
             first = receive(cdn.url, key.secret, target)
@@ -274,6 +277,11 @@ def test_a_cache_in_front_of_the_site_holding_old_copies_is_named(fixture_app: P
             same_size.write_bytes(bytes(reversed(same_size.read_bytes())))
             again = build(fixture_app, session="synco-webservers0123456790", only=("uploads",))
             resync = receive(cdn.url, again.secret, target, session="synco-webservers0123456790")
+    if cache_key == "$request_uri":
+        assert resync.exit_code == 0, resync.output
+        assert tree_digest(target / "uploads") == expected_uploads(fixture_app)
+        assert not leftovers(target)
+        return
     assert resync.exit_code == 1, resync.output
     failed = {line.strip().split(": ", 2)[1]: line for line in resync.output.splitlines() if "failed: " in line}
     assert set(failed) == {grown.relative_to(uploads).as_posix(), same_size.relative_to(uploads).as_posix()}

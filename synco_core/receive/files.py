@@ -23,7 +23,7 @@ from synco_core.origins import RefusedRequestError
 from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, is_fallback_for
 from synco_core.receive.limits import SizeExceededError, check_declared
 from synco_core.receive.mtimes import same_mtime, stamp
-from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport
+from synco_core.receive.transport import RangeNotSatisfiableError, Response, Transport, UnavailableError
 from synco_core.trees import Choice, select_entries
 from synco_core.wire import PublicIndexEntry
 
@@ -572,5 +572,52 @@ def _download_one(transport: Transport, destination: StrPath, entry: PublicIndex
             # file it lost. A whole download says which (and gives the file when the part was at fault).
             log.debug("%s resumed is not the listed file (%s); downloading it whole", os.path.basename(destination),
                       exc)
-    with transport.open(remote_path_for(entry)) as response:
-        return _save(response, destination, entry, on_bytes, folders, stop)
+    return save_whole(transport, destination, entry, on_bytes, folders, stop)
+
+
+def save_whole(transport: Transport, destination: StrPath, entry: PublicIndexEntry, on_bytes: Callable[[int], None],
+               folders: _Folders | None = None, stop: threading.Event | None = None) -> int:
+    """Download one file whole; what comes as another version than the index lists is asked for once more past
+    any cache (:func:`save_past_caches`)."""
+    try:
+        with transport.open(remote_path_for(entry)) as response:
+            return _save(response, destination, entry, on_bytes, folders, stop)
+    except STALE as exc:
+        if not can_ask_fresh(transport):
+            raise
+        first: TransferError = exc
+    return save_past_caches(transport, destination, entry, on_bytes, folders, stop, first)
+
+
+#: What a file that came whole from a cache's old copy fails with: another size, or another hash.
+STALE = (_WrongContent, SizeExceededError)
+
+
+def can_ask_fresh(transport: Transport) -> bool:
+    """True when ``transport`` can ask for a file past the caches in front of the site (HTTP)."""
+    return getattr(transport, "open_fresh", None) is not None
+
+
+def save_past_caches(transport: Transport, destination: StrPath, entry: PublicIndexEntry,
+                     on_bytes: Callable[[int], None], folders: _Folders | None, stop: threading.Event | None,
+                     first: TransferError) -> int:
+    """Download one file that came whole as another version than the index lists (``first``: that error) once
+    more, past any cache.
+
+    A CDN or caching proxy in front of the site hands out the copy it took of a public file until that
+    expires, whatever the site holds now: a file replaced on the server since (the same name uploaded again,
+    an edited image) failed at every receive until somebody purged the cache. Asked for fresh
+    (:meth:`HttpTransport.open_fresh`: a query no cache has seen, ``Cache-Control: no-cache``), it comes from
+    the site itself. A file that is still another version is the site's own (changed since serve), and the
+    error says so; an answer refusing the fresh request (a signed URL that takes no other query) leaves
+    ``first``.
+    """
+    log.debug("%s came as another version (%s); asking for it past any cache", os.path.basename(destination), first)
+    try:
+        with transport.open_fresh(remote_path_for(entry)) as response:  # type: ignore[attr-defined]
+            size: int = _save(response, destination, entry, on_bytes, folders, stop)
+    except UnavailableError:
+        raise first from None
+    log.info("%s: a cache in front of the site had an old version of it; fetched past the cache",
+             remote_path_for(entry))
+    return size

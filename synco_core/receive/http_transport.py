@@ -100,12 +100,13 @@ def _address(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{shown}{'' if port == default else f':{port}'}/"
 
 
-#: The query :meth:`HttpTransport.open_fresh` adds: never shown in messages, where it would only be noise.
-FRESH_QUERY = re.compile(r"[?&]synco-poll=[0-9a-f]*$")
+#: The queries :meth:`HttpTransport.open_fresh` and :meth:`HttpTransport.pin_session` add: never shown in
+#: messages, where they would only be noise.
+FRESH_QUERY = re.compile(r"(?:[?&]synco-(?:poll|serve)=[0-9a-f-]*)+$")
 
 
 def _shown(url: str) -> str:
-    """``url`` as messages show it: without the query that keeps caches out, and with the credentials of its
+    """``url`` as messages show it: without the queries that keep caches out, and with the credentials of its
     query (a CDN's ``?token=``, a presigned URL's signature) and its password masked."""
     return mask_url_passwords(FRESH_QUERY.sub("", url))
 
@@ -438,7 +439,8 @@ class HttpTransport:
     """A :class:`Transport` over HTTP(S): keep-alive connections per thread, Range reads, careful redirects."""
 
     def __init__(self, base_url: str, *, verify: bool = True, timeout: float = 30.0, max_connections: int = 8,
-                 auth: tuple[str, str] | None = None, resolve: Resolver | None = None) -> None:
+                 auth: tuple[str, str] | None = None, resolve: Resolver | None = None,
+                 pins: dict[str, str] | None = None) -> None:
         register_url_secrets(base_url)
         base_url, url_auth = split_auth(base_url)
         # A query of the base URL (a CDN's ?token=, a presigned prefix's signature) goes on every request for a
@@ -483,6 +485,8 @@ class HttpTransport:
         #: The server's clock as its last answer to a fresh request (the meta) gave it (``Date``), with this
         #: computer's at that moment: what a session's expiry is judged by when the two clocks disagree.
         self._server_clock: tuple[int, float] | None = None
+        #: Session folder (``synco-<id>/``) -> the query naming the serve its files are of (:meth:`pin_session`).
+        self._pins: dict[str, str] = dict(pins or {})
         # A bad proxy variable is reported before anything is fetched.
         self._proxy(self._origin)
 
@@ -493,7 +497,21 @@ class HttpTransport:
             return None
         base_url = f"{self.base_url}?{self.base_query}" if self.base_query else self.base_url
         return {"kind": "http", "base_url": base_url, "verify": self._verify, "timeout": self._timeout,
-                "auth": list(self._auth) if self._auth else None}
+                "auth": list(self._auth) if self._auth else None, "pins": dict(self._pins)}
+
+    def pin_session(self, folder: str, created_at: int | None) -> None:
+        """Ask for every file of session ``folder`` (but its meta, asked for fresh) with a query naming the serve
+        that made it: its ``createdAt``.
+
+        A session's files never change under their URLs within one serve, but ``serve --id`` run again
+        publishes new files under the same URLs, and a CDN or caching proxy in front of the site handed out the
+        earlier serve's dump, index and packs with the new meta (another key, other sizes: every set failed,
+        as if the key were wrong). Caches key on the query, static file servers ignore it; everyone receiving
+        the same serve asks for the same URLs, so a CDN still serves them from its cache. Sessions without
+        ``createdAt`` (Go synco v2) are asked for as they are.
+        """
+        if created_at is not None:
+            self._pins[folder.strip("/") + "/"] = f"synco-serve={created_at}"
 
     def _proxy(self, origin: Origin) -> Proxy | None:
         if origin not in self._proxy_of:
@@ -513,7 +531,10 @@ class HttpTransport:
             raise RefusedRequestError(f"refusing URL {path!r}: only http(s) URLs are fetched")
         # ':' is escaped so a relative path can never be read as a scheme; '%' is kept because index
         # URIs arrive already percent-encoded.
-        return self._with_base_query(urljoin(self.base_url, quote(path.lstrip("/"), safe="/%@!$&'()*+,;=~-._")))
+        relative = path.lstrip("/")
+        url = self._with_base_query(urljoin(self.base_url, quote(relative, safe="/%@!$&'()*+,;=~-._")))
+        pin = next((query for folder, query in self._pins.items() if relative.startswith(folder)), None)
+        return url if pin is None else url + ("&" if urlsplit(url).query else "?") + pin
 
     def _with_base_query(self, url: str) -> str:
         """``url`` (under the base URL) with the base URL's query added, unless it holds it already."""

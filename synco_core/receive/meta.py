@@ -184,4 +184,8 @@ def wait_ready(transport: Transport, session: str, identities: Sequence[Any], ti
             raise SessionGoneError(f"session {session_folder_name(session)} is gone from {transport.description}: "
                                    "the server answered 404 while it was being prepared (serve stopped?); "
                                    "start serve again and receive the new session") from None
+    pin = getattr(transport, "pin_session", None)
+    if pin is not None:
+        # The session's files are asked for as this serve's, past a cache holding an earlier serve's of the name.
+        pin(session_folder_name(session), meta.created_at)
     return meta

@@ -47,6 +47,7 @@ from synco_core.receive.compare import (
 from synco_core.receive.files import (
     PART_SUFFIX,
     REFUSALS,
+    STALE,
     DownloadStopped,
     InTheWay,
     NameNotHeld,
@@ -54,16 +55,18 @@ from synco_core.receive.files import (
     _Folders,
     _save,
     _unlink,
+    can_ask_fresh,
     content_matches,
     local_paths,
     remote_path_for,
     save_content,
+    save_past_caches,
 )
 from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.merged import MergedSet, merge_with_folder, replay_current
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
 from synco_core.receive.staging import put_in_place, receiving_folder
-from synco_core.receive.transport import Transport, UnavailableError
+from synco_core.receive.transport import Response, Transport, UnavailableError
 from synco_core.receive.treedigest import local_tree_digest
 from synco_core.receive.workers import Outcome, PackWorkers, worker_count
 from synco_core.wire import PublicFilesInfo, PublicIndexEntry
@@ -453,6 +456,14 @@ def _take_name(set_dir: Path, holder: str, relative: str) -> None:
             os.rename(old, os.path.join(os.path.dirname(old), leaf))
 
 
+class _AskAgain(Exception):
+    """A pipelined file came as another version: it is asked for again past the caches after its batch."""
+
+    def __init__(self, first: TransferError) -> None:
+        super().__init__(str(first))
+        self.first = first
+
+
 def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Path, jobs: int,
            result: PublicResult, lock: threading.Lock, folders: _Folders, report_bytes: Callable[[int], None],
            on_file: Callable[[int], None] | None, stop: threading.Event, packs: PackSource | None,
@@ -497,10 +508,21 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
 
     open_many = getattr(transport, "open_many", None) if getattr(transport, "pipelining", True) else None
 
+    def save_batched(response: Response, destination: str, entry: PublicIndexEntry) -> int:
+        """Save a pipelined answer; one of another version is left for :func:`save_past_caches` (not asked for
+        here: the rest of the batch is still coming in on this connection)."""
+        try:
+            return _save(response, destination, entry, report_bytes, folders, stop)
+        except STALE as exc:
+            if not can_ask_fresh(transport):
+                raise
+            raise _AskAgain(exc) from None
+
     def work_batch(batch: list[Item]) -> None:
         """Pipelined round trips for the batch where the transport can; one request per file otherwise."""
         pending = list(range(len(batch)))
         attempts = 0
+        stale: list[tuple[int, TransferError]] = []
         while open_many is not None and len(pending) > 1 and attempts < PIPELINE_ATTEMPTS and not stop.is_set():
             attempts += 1
             done: set[int] = set()
@@ -512,8 +534,12 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
                     relative, destination, entry = batch[pending[position]]
                     # A body that breaks off fails its file (the next run resumes it) and then ends the batch;
                     # a wrong size or hash, or a local write error, only fails the file.
-                    record_entry(relative, entry, lambda: _save(response, destination, entry,  # noqa: B023
-                                                                report_bytes, folders, stop))
+                    try:
+                        record_entry(relative, entry, lambda: save_batched(response, destination,  # noqa: B023
+                                                                            entry))  # noqa: B023
+                    except _AskAgain as again:
+                        # Asked for again past the caches once this connection's batch is through.
+                        stale.append((pending[position], again.first))
                     done.add(position)
                 # Answered, but not with a plain 200 (a redirect, a 404): open() below deals with those.
                 pending = [index for position, index in enumerate(pending) if position not in done]
@@ -527,6 +553,12 @@ def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Pa
             if stop.is_set():
                 return
             work(batch[index])
+        for index, first in stale:
+            if stop.is_set():
+                return
+            relative, destination, entry = batch[index]
+            record_entry(relative, entry, lambda: save_past_caches(
+                transport, destination, entry, report_bytes, folders, stop, first))  # noqa: B023
 
     def deliver(item: Item, data: bytes) -> bool:
         relative, destination, entry = item

@@ -248,7 +248,8 @@ def transport_from_spec(spec: dict[str, Any], jobs: int) -> Transport:
         if auth:
             register_secret(auth[1])
         return HttpTransport(spec["base_url"], verify=spec["verify"], timeout=spec["timeout"],
-                             max_connections=jobs, auth=(auth[0], auth[1]) if auth else None)
+                             max_connections=jobs, auth=(auth[0], auth[1]) if auth else None,
+                             pins=spec.get("pins"))
     if spec["kind"] == "directory":
         from pathlib import Path
 

@@ -1,0 +1,163 @@
+"""Receiving through a cache in front of the site: a real nginx with ``proxy_cache``, as a CDN or Varnish is.
+
+The cache here keeps every answer (200, 206, 404 ...) for ten minutes whatever the site says
+(``proxy_ignore_headers Cache-Control Expires``), the way agencies set up "cache everything" on a CDN, and keys
+on the whole request URI (``$request_uri``: path and query, nginx's and most CDNs' default) unless a test
+gives another key. Each case ends with every byte right, or with one line naming what the cache did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_transfer_support import fixture_app_fixture, publish, tree_digest  # noqa: F401
+
+from synco_core.cli.main import cli
+from synco_core.testing.services import Nginx, nginx
+
+SESSION = "synco-caches0123456789ab"
+OTHER = "synco-caches0123456789ac"
+
+
+@contextlib.contextmanager
+def caching_proxy(origin: str, work: Path, key: str = "$scheme$proxy_host$request_uri") -> Iterator[Nginx]:
+    """An nginx in front of ``origin`` keeping every answer for ten minutes, keyed by ``key``; its access log
+    (``requests()``) shows what receive asked for, and ``X-Cache-Status`` what the cache did."""
+    cache = work / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    directives = (f"  proxy_cache_path {cache} levels=1:2 keys_zone=synco:1m max_size=100m inactive=60m "
+                  "use_temp_path=off;\n")
+    locations = ("    location / {\n"
+                 f"      proxy_pass {origin.rstrip('/')};\n"
+                 "      proxy_cache synco;\n"
+                 "      proxy_cache_valid any 10m;\n"
+                 "      proxy_ignore_headers Cache-Control Expires Set-Cookie;\n"
+                 f"      proxy_cache_key {key};\n"
+                 "      add_header X-Cache-Status $upstream_cache_status always;\n"
+                 "    }\n")
+    with nginx(work, work, laravel=False, directives=directives, locations=locations) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def site_behind_cache(app: Path, work: Path, key: str = "$scheme$proxy_host$request_uri") -> Iterator[Nginx]:
+    """The app's web root served by a plain nginx, behind :func:`caching_proxy`; yields the cache."""
+    with nginx(app / "web", work / "origin", laravel=False) as origin, \
+            caching_proxy(origin.url, work / "cache", key) as cache:
+        yield cache
+
+
+def receive(url: str, key: str, target: Path, *extra: str, session: str = SESSION) -> Any:
+    return CliRunner().invoke(cli, ["receive", session, key, "--base-url", url, "--target", str(target), "--all",
+                                    *extra])
+
+
+def expected_uploads(app: Path) -> dict[str, str]:
+    digest = tree_digest(app / "web" / "uploads")
+    del digest["skip.tmp"]
+    return digest
+
+
+def next_second() -> None:
+    """Wait into the next second: two serves of one name differ by their ``createdAt`` (whole seconds)."""
+    time.sleep(1.05 - time.time() % 1)
+
+
+def serve_again(app: Path, session: str, password: str | None) -> Any:
+    """The session ``session`` removed and published again (``serve --id`` run again), with other content."""
+    shutil.rmtree(app / "web" / session)
+    (app / "data.db").write_bytes(b"the second serve's database " * 4000)
+    (app / "web" / "uploads" / "dir0" / "file 0.bin").write_bytes(b"packed, changed")
+    (app / "web" / "uploads" / "dir1" / "file 1.bin").write_bytes(b"whole, changed " * 3000)
+    (app / "private" / "a.txt").write_text("private a, changed\n")
+    next_second()
+    return publish(app, session, password=password)
+
+
+@pytest.mark.parametrize("password", [None, "one passphrase for both serves"], ids=["new-key", "same-passphrase"])
+def test_a_cache_holding_an_earlier_serve_of_the_same_id_is_passed_by(fixture_app: Path, tmp_path: Path,
+                                                                      password: str | None) -> None:
+    """``serve --id X`` run again publishes new files under the URLs of the first serve's. The cache handed
+    out the first serve's dump, index, pack table, packs and tar with the second serve's meta: every set
+    failed ("this key does not open this file", "more than the 246 bytes declared"). Each serve's files are
+    now asked for with a query naming that serve, so the cache keeps both apart (and still serves each to
+    everyone receiving it)."""
+    key = publish(fixture_app, SESSION, password=password)
+    with site_behind_cache(fixture_app, tmp_path) as cache:
+        first = receive(cache.url, key.secret, tmp_path / "first")
+        assert first.exit_code == 0, first.output
+        asked_first = [path for _method, path, _status, _size, _range in cache.requests()]
+        again = serve_again(fixture_app, SESSION, password)
+        second = receive(cache.url, again.secret, tmp_path / "second")
+        assert second.exit_code == 0, second.output
+        asked = [path for _method, path, _status, _size, _range in cache.requests()]
+    assert (tmp_path / "second" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+    assert tree_digest(tmp_path / "second" / "uploads") == expected_uploads(fixture_app)
+    assert tree_digest(tmp_path / "second" / "private") == tree_digest(fixture_app / "private")
+    # Every session file but the meta (asked for fresh each time) carries its serve's query, and none of the
+    # second serve's requests is one the cache answered for the first.
+    def session_files(paths: list[str]) -> list[str]:
+        return [path for path in paths if path.startswith(f"/{SESSION}/") and "/meta.json.enc?" not in path]
+
+    assert session_files(asked) and all("?synco-serve=" in path for path in session_files(asked)), asked
+    second_files = session_files(asked[len(asked_first):])
+    assert second_files and not set(second_files) & set(asked_first), (second_files, asked_first)
+
+
+@pytest.mark.parametrize("changed", [
+    {"dir1/file 1.bin": b"longer " * 9000},
+    {"dir1/file 1.bin": b"shorter " * 2500},
+    {"dir1/file 1.bin": "same size"},
+    # Several whole files of one folder: a pipelined batch, each asked for again once the batch is through.
+    {"dir1/file 1.bin": b"one " * 9000, "dir1/file 4.bin": "same size", "dir1/file 7.bin": b"seven " * 5000,
+     "dir2/file 5.bin": b"five " * 6000},
+], ids=["longer", "shorter", "same-size", "pipelined"])
+def test_a_public_file_a_cache_keeps_an_old_copy_of_is_fetched_past_it(fixture_app: Path, tmp_path: Path,
+                                                                       changed: dict[str, Any]) -> None:
+    """A public file replaced on the site (an image edited, the same name uploaded again) came from the cache as
+    the old copy it took: `the server has another version than serve listed`, at every receive until somebody
+    purged the cache. It is now asked for once more past the cache, and arrives as the index lists it."""
+    key = publish(fixture_app, SESSION)
+    uploads = fixture_app / "web" / "uploads"
+    with site_behind_cache(fixture_app, tmp_path) as cache:
+        first = receive(cache.url, key.secret, tmp_path / "t")
+        assert first.exit_code == 0, first.output
+        before = len(cache.requests())
+        for name, content in changed.items():
+            path = uploads / name
+            if content == "same size":
+                content = bytes(255 - byte for byte in path.read_bytes())
+            path.write_bytes(content)
+        again = publish(fixture_app, OTHER, only=("uploads",))
+        second = receive(cache.url, again.secret, tmp_path / "t", session=OTHER)
+        log = cache.requests()[before:]
+    assert second.exit_code == 0, second.output
+    assert f"{len(changed)} downloaded" in second.output, second.output
+    assert tree_digest(tmp_path / "t" / "uploads") == expected_uploads(fixture_app)
+    # The old copy did come from the cache first: the case is the one of a cache, not of a miss.
+    assert ("GET", "/uploads/dir1/file%201.bin", 200, 22029, "") in log, log
+
+
+def test_a_file_the_site_itself_changed_since_serve_is_still_one_line(fixture_app: Path, tmp_path: Path) -> None:
+    """Past the cache the file is still another version (changed on the site after serve): the error stays the
+    one line it was, and the laptop's copy stays."""
+    key = publish(fixture_app, SESSION)
+    path = fixture_app / "web" / "uploads" / "dir1" / "file 1.bin"
+    with site_behind_cache(fixture_app, tmp_path) as cache:
+        assert receive(cache.url, key.secret, tmp_path / "t").exit_code == 0
+        kept = (tmp_path / "t" / "uploads" / "dir1" / "file 1.bin").read_bytes()
+        path.write_bytes(b"listed by serve " * 3000)
+        again = publish(fixture_app, OTHER, only=("uploads",))
+        path.write_bytes(b"changed after serve " * 3000)
+        second = receive(cache.url, again.secret, tmp_path / "t", session=OTHER)
+    assert second.exit_code == 1, second.output
+    assert "failed: dir1/file 1.bin: " in second.output and "another version than serve listed" in second.output
+    assert (tmp_path / "t" / "uploads" / "dir1" / "file 1.bin").read_bytes() == kept
+    assert not list((tmp_path / "t").rglob("*.synco-part"))
